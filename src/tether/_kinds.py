@@ -1,0 +1,90 @@
+"""The failure taxonomy: stable kind codes and the layer each belongs to.
+
+The codes are a public contract: they are documented, stored by the monitor,
+matched by users' code, and never renamed. New kinds may be added.
+
+    url ........ url.invalid
+    proxy ...... proxy.unreachable, proxy.auth_required, proxy.rejected
+    dns ........ dns.not_found, dns.no_address, dns.unavailable, dns.timeout
+    connect .... connect.refused, connect.timeout, connect.unreachable
+    tls ........ tls.expired, tls.hostname_mismatch, tls.self_signed,
+                 tls.untrusted, tls.protocol, tls.timeout
+    request .... connection.reset, connection.closed, connection.broken_pipe,
+                 connection.aborted, unknown
+    response ... read.timeout, response.truncated, response.malformed,
+                 response.too_large
+    http ....... http.redirect_loop, http.rate_limited, http.client_error,
+                 http.server_error
+    policy ..... deadline.exceeded, circuit.open
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Layer(str, enum.Enum):
+    """Where along URL → proxy → DNS → TCP → TLS → HTTP a failure happened."""
+
+    URL = "url"
+    PROXY = "proxy"
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    REQUEST = "request"
+    RESPONSE = "response"
+    HTTP = "http"
+    POLICY = "policy"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Kind(str, enum.Enum):
+    """What went wrong, as a stable code such as ``"connect.refused"``."""
+
+    URL_INVALID = "url.invalid"
+
+    PROXY_UNREACHABLE = "proxy.unreachable"
+    PROXY_AUTH_REQUIRED = "proxy.auth_required"
+    PROXY_REJECTED = "proxy.rejected"
+
+    DNS_NOT_FOUND = "dns.not_found"
+    DNS_NO_ADDRESS = "dns.no_address"
+    DNS_UNAVAILABLE = "dns.unavailable"
+    DNS_TIMEOUT = "dns.timeout"
+
+    CONNECT_REFUSED = "connect.refused"
+    CONNECT_TIMEOUT = "connect.timeout"
+    CONNECT_UNREACHABLE = "connect.unreachable"
+
+    TLS_EXPIRED = "tls.expired"
+    TLS_HOSTNAME_MISMATCH = "tls.hostname_mismatch"
+    TLS_SELF_SIGNED = "tls.self_signed"
+    TLS_UNTRUSTED = "tls.untrusted"
+    TLS_PROTOCOL = "tls.protocol"
+    TLS_TIMEOUT = "tls.timeout"
+
+    CONNECTION_RESET = "connection.reset"
+    CONNECTION_CLOSED = "connection.closed"
+    CONNECTION_BROKEN_PIPE = "connection.broken_pipe"
+    CONNECTION_ABORTED = "connection.aborted"
+
+    READ_TIMEOUT = "read.timeout"
+    DEADLINE_EXCEEDED = "deadline.exceeded"
+
+    RESPONSE_TRUNCATED = "response.truncated"
+    RESPONSE_MALFORMED = "response.malformed"
+    RESPONSE_TOO_LARGE = "response.too_large"
+
+    HTTP_REDIRECT_LOOP = "http.redirect_loop"
+    HTTP_RATE_LIMITED = "http.rate_limited"
+    HTTP_CLIENT_ERROR = "http.client_error"
+    HTTP_SERVER_ERROR = "http.server_error"
+
+    CIRCUIT_OPEN = "circuit.open"
+
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,0 +1,115 @@
+"""Certificates for the lab's TLS scenarios, made fresh for every lab.
+
+trustme makes the CA-issued ones (valid, expired, not yet valid, wrong host,
+unknown CA); a self-signed leaf is the one thing it cannot make, so that one
+comes from cryptography directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+# Names every valid lab certificate answers to.
+IDENTITIES = ("localhost", "127.0.0.1", "::1", "ok.lab.test")
+
+
+@dataclass(frozen=True, slots=True)
+class LabCerts:
+    """Paths of the PEM files a lab's TLS servers use."""
+
+    directory: Path
+    ca_file: Path
+    """The CA that clients trust to reach the lab's healthy TLS server."""
+    valid: Path
+    expired: Path
+    not_yet_valid: Path
+    wrong_host: Path
+    unknown_ca: Path
+    self_signed: Path
+
+    def server_context(self, chain: Path, *, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        """A server context presenting ``chain`` (key and certificates in one PEM)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if maximum is not None:
+            # An old-protocol server: OpenSSL 3 refuses TLS < 1.2 at the default
+            # security level, so lower it the way legacy servers are configured.
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = maximum
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.set_alpn_protocols(["http/1.1"])
+        ctx.load_cert_chain(chain)
+        return ctx
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts the lab CA (and nothing else)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def make_certs(directory: Path | None = None) -> LabCerts:
+    """Write a fresh set of lab certificates into ``directory`` (a new temp dir by default)."""
+    root = Path(directory or tempfile.mkdtemp(prefix="tether-lab-"))
+    now = dt.datetime.now(dt.UTC)
+    day = dt.timedelta(days=1)
+    ca = trustme.CA(organization_name="tether lab CA")
+    stranger = trustme.CA(organization_name="tether lab unknown CA")
+
+    def write(name: str, leaf: trustme.LeafCert) -> Path:
+        path = root / f"{name}.pem"
+        leaf.private_key_and_cert_chain_pem.write_to_path(str(path))
+        return path
+
+    ca_file = root / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    self_signed = root / "self_signed.pem"
+    self_signed.write_bytes(_self_signed_pem(now))
+    return LabCerts(
+        directory=root,
+        ca_file=ca_file,
+        valid=write("valid", ca.issue_cert(*IDENTITIES, not_before=now - day)),
+        expired=write(
+            "expired",
+            ca.issue_cert(*IDENTITIES, not_before=now - 30 * day, not_after=now - day),
+        ),
+        not_yet_valid=write(
+            "not_yet_valid",
+            ca.issue_cert(*IDENTITIES, not_before=now + day, not_after=now + 30 * day),
+        ),
+        wrong_host=write("wrong_host", ca.issue_cert("wrong.lab.test", not_before=now - day)),
+        unknown_ca=write("unknown_ca", stranger.issue_cert(*IDENTITIES, not_before=now - day)),
+        self_signed=self_signed,
+    )
+
+
+def _self_signed_pem(now: dt.datetime) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    sans = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem + cert.public_bytes(serialization.Encoding.PEM)

@@ -1,0 +1,308 @@
+"""The fault lab: servers on loopback that misbehave on purpose, one scenario each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from tether._kinds import Kind
+from tether.lab import _dns, _servers
+from tether.lab._certs import LabCerts, make_certs
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One misbehaviour of the lab, and the failure kind it produces."""
+
+    name: str
+    url: str
+    kind: Kind | None
+    """What a client with a total timeout sees; None for healthy scenarios."""
+    description: str
+    proxy: str | None = None
+    """The proxy to send ``url`` through, for the proxy scenarios."""
+    resolver: str | None = None
+    """``host:port`` of the DNS server that knows the URL's name, for the DNS scenarios."""
+    method: str = "GET"
+
+    @property
+    def host(self) -> str:
+        return self.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+# name, expected kind, what the server does.  Order is the table's order.
+SPECS: tuple[tuple[str, Kind | None, str], ...] = (
+    ("healthy", None, "answers 200 at once, keep-alive"),
+    ("tls_ok", None, "HTTPS with a certificate from the lab CA"),
+    ("latency", None, "answers 200 after a fixed delay (?ms= to change it)"),
+    ("refused", Kind.CONNECT_REFUSED, "a port nothing listens on"),
+    ("blackhole", Kind.CONNECT_TIMEOUT, "a listener with a full backlog: SYNs are dropped"),
+    ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets at once"),
+    ("reset_mid_body", Kind.CONNECTION_RESET, "sends 100 of 1000 body bytes, then resets"),
+    ("close_no_response", Kind.CONNECTION_CLOSED, "reads the request, closes without a word"),
+    ("truncated_body", Kind.RESPONSE_TRUNCATED, "Content-Length 100, sends 10, closes"),
+    ("cut_chunked", Kind.RESPONSE_TRUNCATED, "a chunked body cut before its last chunk"),
+    ("stall_headers", Kind.READ_TIMEOUT, "reads the request, never answers"),
+    ("slow_drip", Kind.DEADLINE_EXCEEDED, "one body byte every second, for ever"),
+    ("garbage", Kind.RESPONSE_MALFORMED, "answers with bytes that are not HTTP"),
+    ("http_404", Kind.HTTP_CLIENT_ERROR, "answers 404"),
+    ("http_429", Kind.HTTP_RATE_LIMITED, "answers 429 with Retry-After: 3"),
+    ("http_503", Kind.HTTP_SERVER_ERROR, "answers 503 with Retry-After: 120"),
+    ("redirect_loop", Kind.HTTP_REDIRECT_LOOP, "/a redirects to /b, /b to /a"),
+    ("tls_expired", Kind.TLS_EXPIRED, "certificate expired yesterday"),
+    ("tls_not_yet_valid", Kind.TLS_EXPIRED, "certificate valid from tomorrow"),
+    ("tls_self_signed", Kind.TLS_SELF_SIGNED, "a self-signed leaf certificate"),
+    ("tls_unknown_ca", Kind.TLS_UNTRUSTED, "certificate from a CA the client does not trust"),
+    ("tls_wrong_host", Kind.TLS_HOSTNAME_MISMATCH, "certificate for wrong.lab.test"),
+    ("tls_to_plain", Kind.TLS_PROTOCOL, "HTTPS spoken to the plain HTTP port"),
+    ("plain_to_tls", Kind.CONNECTION_CLOSED, "plain HTTP spoken to the TLS port"),
+    ("tls_version", Kind.TLS_PROTOCOL, "the server speaks TLS 1.1 at most"),
+    ("tls_stall", Kind.TLS_TIMEOUT, "accepts, never answers the TLS ClientHello"),
+    ("proxy_refused", Kind.PROXY_UNREACHABLE, "the proxy's port is closed"),
+    ("proxy_auth", Kind.PROXY_AUTH_REQUIRED, "the proxy answers 407 to CONNECT"),
+    ("proxy_bad_gateway", Kind.PROXY_REJECTED, "the proxy answers 502 to CONNECT"),
+    ("dns_nxdomain", Kind.DNS_NOT_FOUND, "the lab resolver says NXDOMAIN"),
+    ("dns_nodata", Kind.DNS_NO_ADDRESS, "the name exists but has no A or AAAA record"),
+    ("dns_servfail", Kind.DNS_UNAVAILABLE, "the lab resolver says SERVFAIL"),
+    ("dns_silent", Kind.DNS_TIMEOUT, "the lab resolver never answers"),
+    ("upload_early_close", Kind.CONNECTION_BROKEN_PIPE,
+     "hangs up after the head of a large upload"),
+    ("flapping", Kind.HTTP_SERVER_ERROR, "healthy, then 503, alternating every 10 s"),
+)
+
+_DNS_NAMES = {"dns_nxdomain": "nx", "dns_nodata": "nodata", "dns_servfail": "servfail",
+              "dns_silent": "silent"}
+
+
+class Lab:
+    """Start every scenario on loopback; use as a context manager.
+
+    >>> with Lab() as lab:                               # doctest: +SKIP
+    ...     requests.get(lab["refused"].url, timeout=1)  # raises, for real
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        dns_port: int = 0,
+        latency: float = 0.2,
+        drip_interval: float = 1.0,
+        flap_period: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        cert_dir: Path | None = None,
+    ) -> None:
+        self.host = host
+        self._dns_port = dns_port
+        self._latency = latency
+        self._drip_interval = drip_interval
+        self._flap_period = flap_period
+        self._clock = clock
+        self._cert_dir = cert_dir
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.Server] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._sockets: list[socket.socket] = []
+        self._udp: asyncio.DatagramTransport | None = None
+        self.scenarios: dict[str, Scenario] = {}
+        self.certs: LabCerts | None = None
+        self.resolver: str = ""
+        """``host:port`` of the lab's DNS server."""
+
+    # -- public face -----------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Scenario:
+        return self.scenarios[name]
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self.scenarios.values())
+
+    @property
+    def ca_file(self) -> str:
+        """PEM file of the CA that signed the lab's valid certificates."""
+        assert self.certs is not None, "the lab is not started"
+        return str(self.certs.ca_file)
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts the lab CA."""
+        assert self.certs is not None, "the lab is not started"
+        return self.certs.client_context()
+
+    def start(self) -> Lab:
+        self.certs = make_certs(self._cert_dir)
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="tether-lab", daemon=True)
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), loop).result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            loop.close()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- inside the lab's loop ---------------------------------------------------
+
+    def _tracked(self, handler: _servers.Handler) -> _servers.Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._writers.add(writer)
+            try:
+                await handler(reader, writer)
+            except (OSError, asyncio.IncompleteReadError, _servers.NotHTTP, ssl.SSLError):
+                pass  # the client misbehaving back is part of the game
+            finally:
+                self._writers.discard(writer)
+                with contextlib.suppress(Exception):
+                    writer.close()
+
+        return handle
+
+    async def _serve(self, handler: _servers.Handler, context: ssl.SSLContext | None = None,
+                     ) -> int:
+        server = await asyncio.start_server(self._tracked(handler), self.host, 0, ssl=context,
+                                            ssl_handshake_timeout=5 if context else None)
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    def _reserve(self) -> int:
+        """A port that refuses: bound (so nobody else takes it) but not listening."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.bind((self.host, 0))
+        self._sockets.append(sock)
+        return int(sock.getsockname()[1])
+
+    def _blackhole(self) -> int:
+        """A listener whose accept queue is full: Linux then drops new SYNs."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family)
+        listener.bind((self.host, 0))
+        listener.listen(0)
+        self._sockets.append(listener)
+        address = listener.getsockname()[:2]
+        for _ in range(4):
+            filler = socket.socket(family)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(address)
+            self._sockets.append(filler)
+        return int(address[1])
+
+    async def _start(self) -> None:
+        certs = self.certs
+        assert certs is not None
+        h = self.host if ":" not in self.host else f"[{self.host}]"
+        serve = self._serve
+
+        healthy = await serve(_servers.healthy)
+        tls_ok = await serve(_servers.healthy, certs.server_context(certs.valid))
+        refused = self._reserve()
+        ports: dict[str, int] = {
+            "healthy": healthy,
+            "tls_ok": tls_ok,
+            "latency": await serve(_servers.latency(self._latency)),
+            "refused": refused,
+            "blackhole": self._blackhole(),
+            "reset_on_accept": await serve(_servers.reset_on_accept),
+            "reset_mid_body": await serve(_servers.reset_mid_body),
+            "close_no_response": await serve(_servers.close_no_response),
+            "truncated_body": await serve(_servers.truncated_body),
+            "cut_chunked": await serve(_servers.cut_chunked),
+            "stall_headers": await serve(_servers.stall_headers),
+            "slow_drip": await serve(_servers.slow_drip(self._drip_interval)),
+            "garbage": await serve(_servers.garbage),
+            "upload_early_close": await serve(_servers.upload_early_close),
+            "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
+            "tls_stall": await serve(_servers.stall_headers),
+        }
+        status = await serve(_servers.status)
+        redirect = await serve(_servers.redirect_loop)
+        for name, chain in (("tls_expired", certs.expired),
+                            ("tls_not_yet_valid", certs.not_yet_valid),
+                            ("tls_self_signed", certs.self_signed),
+                            ("tls_unknown_ca", certs.unknown_ca),
+                            ("tls_wrong_host", certs.wrong_host)):
+            ports[name] = await serve(_servers.healthy, certs.server_context(chain))
+        ports["tls_version"] = await serve(_servers.tls_refusing(
+            certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1)))
+        proxy_auth = await serve(_servers.proxy_answering(407))
+        proxy_bad = await serve(_servers.proxy_answering(502))
+        self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
+        self._servers.append(dns_tcp)
+        self.resolver = f"{h}:{dns_port}"
+
+        urls: dict[str, str] = {name: f"http://{h}:{port}/" for name, port in ports.items()}
+        urls.update({name: f"https://{h}:{ports[name]}/" for name in ports
+                     if name.startswith("tls_")})
+        urls["http_404"] = f"http://{h}:{status}/404"
+        urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
+        urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
+        urls["redirect_loop"] = f"http://{h}:{redirect}/a"
+        urls["tls_to_plain"] = f"https://{h}:{healthy}/"
+        urls["plain_to_tls"] = f"http://{h}:{tls_ok}/"
+        proxies = {"proxy_refused": refused, "proxy_auth": proxy_auth,
+                   "proxy_bad_gateway": proxy_bad}
+        for name in proxies:
+            urls[name] = f"https://{h}:{tls_ok}/"
+        for name, label in _DNS_NAMES.items():
+            urls[name] = f"http://{label}.lab.test:{healthy}/"
+
+        for name, kind, description in SPECS:
+            self.scenarios[name] = Scenario(
+                name=name,
+                url=urls[name],
+                kind=kind,
+                description=description.replace("every 10 s", f"every {self._flap_period:g} s")
+                .replace("every second", f"every {self._drip_interval:g} s")
+                if name in ("flapping", "slow_drip") else description,
+                proxy=f"http://{h}:{proxies[name]}" if name in proxies else None,
+                resolver=self.resolver if name in _DNS_NAMES else None,
+                method="POST" if name == "upload_early_close" else "GET",
+            )
+
+    async def _stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        if self._udp is not None:
+            self._udp.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 5)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

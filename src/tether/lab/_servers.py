@@ -1,0 +1,309 @@
+"""Connection handlers for the lab's HTTP scenarios: one coroutine per misbehaviour.
+
+Each handler gets an asyncio stream pair for one accepted connection.  They
+speak just enough HTTP/1.1 to be believable: a request head is read before a
+server misbehaves, so that every failure happens where its scenario says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+_MAX_HEAD = 64 * 1024
+_REASONS = {
+    200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request",
+    403: "Forbidden", 404: "Not Found", 407: "Proxy Authentication Required",
+    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    def query(self, name: str, default: str | None = None) -> str | None:
+        values = parse_qs(urlsplit(self.target).query).get(name)
+        return values[0] if values else default
+
+
+class NotHTTP(Exception):
+    """The client sent something that is not an HTTP/1.x request head."""
+
+    def __init__(self, first: bytes) -> None:
+        super().__init__("not an HTTP request")
+        self.first = first
+
+
+async def read_head(reader: asyncio.StreamReader) -> Request | None:
+    """Read one request head; None on a clean EOF between requests."""
+    first = await reader.read(1)
+    if not first:
+        return None
+    if first[0] == 0x16:  # a TLS handshake record: somebody speaks TLS to a plain port
+        raise NotHTTP(first)
+    try:
+        head = first + await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        raise NotHTTP(first + exc.partial) from None
+    except asyncio.LimitOverrunError:
+        raise NotHTTP(b"") from None
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise NotHTTP(head[:16])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return Request(parts[0], parts[1], headers)
+
+
+async def read_body(reader: asyncio.StreamReader, request: Request) -> None:
+    """Consume (and drop) the request body the head announced."""
+    length = int(request.headers.get("content-length", "0") or 0)
+    if length:
+        await reader.readexactly(length)
+    elif request.headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+
+
+def response(status: int, body: bytes = b"", headers: dict[str, str] | None = None,
+             *, length: int | None = None) -> bytes:
+    """A response head (and body); ``length`` overrides Content-Length (to lie)."""
+    fields = {"Content-Type": "text/plain", "Content-Length": str(len(body) if length is None
+                                                                   else length)}
+    fields.update(headers or {})
+    head = f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST instead of a FIN: SO_LINGER on, timeout zero."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def hold(reader: asyncio.StreamReader) -> None:
+    """Say nothing until the client goes away (or the lab stops)."""
+    with contextlib.suppress(OSError):
+        while await reader.read(65536):
+            pass
+
+
+def serving(respond: Callable[[Request], Awaitable[bytes]]) -> Handler:
+    """A keep-alive HTTP/1.1 handler that answers each request with ``respond``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (request := await read_head(reader)) is not None:
+                await read_body(reader, request)
+                writer.write(await respond(request))
+                await writer.drain()
+                if request.headers.get("connection", "").lower() == "close":
+                    break
+        except NotHTTP:
+            # What nginx does: a TLS ClientHello on a plain port gets a 400.
+            writer.write(response(400, b"not HTTP\n", {"Connection": "close"}))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        with contextlib.suppress(OSError):
+            writer.close()
+
+    return handle
+
+
+async def _ok(request: Request) -> bytes:
+    return response(200, b"ok\n")
+
+
+healthy = serving(_ok)
+
+
+async def _status(request: Request) -> bytes:
+    """``/503?retry_after=7``: that status, with that Retry-After."""
+    try:
+        code = int(request.path.strip("/") or "200")
+    except ValueError:
+        code = 400
+    extra = {}
+    if (after := request.query("retry_after")) is not None:
+        extra["Retry-After"] = after
+    return response(code, f"status {code}\n".encode(), extra)
+
+
+status = serving(_status)
+
+
+async def _redirect(request: Request) -> bytes:
+    target = "/b" if request.path != "/b" else "/a"
+    return response(302, b"", {"Location": target})
+
+
+redirect_loop = serving(_redirect)
+
+
+def latency(delay: float) -> Handler:
+    """Answer 200 after ``delay`` seconds (``?ms=`` overrides it per request)."""
+
+    async def respond(request: Request) -> bytes:
+        ms = request.query("ms")
+        await asyncio.sleep(float(ms) / 1000 if ms else delay)
+        return response(200, b"ok\n")
+
+    return serving(respond)
+
+
+def flapping(period: float, clock: Callable[[], float]) -> Handler:
+    """Healthy for ``period`` seconds, then 503 for ``period`` seconds, and so on."""
+
+    async def respond(request: Request) -> bytes:
+        if int(clock() // period) % 2 == 0:
+            return response(200, b"ok\n")
+        return response(503, b"down\n")
+
+    return serving(respond)
+
+
+async def reset_on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    reset(writer)
+
+
+async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await read_head(reader) is not None:
+        writer.write(response(200, b"x" * 100, length=1000))
+        await writer.drain()
+    reset(writer)
+
+
+async def close_no_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(NotHTTP, OSError):
+        await read_head(reader)
+    writer.close()
+
+
+async def truncated_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await read_head(reader) is not None:
+        writer.write(response(200, b"only ten..", length=100))
+        await writer.drain()
+    writer.close()
+
+
+async def cut_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await read_head(reader) is not None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(head + b"a\r\nfirst ten.\r\n")  # and no terminating zero-size chunk
+        await writer.drain()
+    writer.close()
+
+
+async def stall_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await read_head(reader) is not None:
+        await hold(reader)
+    writer.close()
+
+
+def slow_drip(interval: float) -> Handler:
+    """Send the head at once, then one byte of body every ``interval`` seconds, for ever."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await read_head(reader) is not None:
+            with contextlib.suppress(OSError):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+                while not reader.at_eof():
+                    writer.write(b"1\r\n.\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(interval)
+        writer.close()
+
+    return handle
+
+
+async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(NotHTTP):
+        await read_head(reader)
+    writer.write(b"GARBAGE 123 definitely not http\r\nxyzzy\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def upload_early_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the head of an upload, then hang up without reading the body.
+
+    Closing with unread data in the receive queue makes Linux send a RST, so the
+    client's next send fails with EPIPE (or ECONNRESET if it was reading).
+    """
+    with contextlib.suppress(NotHTTP, asyncio.IncompleteReadError):
+        await read_head(reader)
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    writer.close()
+
+
+def tls_refusing(context: ssl.SSLContext) -> Handler:
+    """Run the TLS handshake by hand, so that a failure's alert reaches the client.
+
+    asyncio's own TLS layer drops the connection without flushing the alert
+    OpenSSL wrote, so a client would see a bare EOF instead of the
+    ``protocol_version`` alert a real old server sends.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    writer.write(outgoing.read())
+                    data = await reader.read(65536)
+                    if not data:
+                        return
+                    incoming.write(data)
+        except ssl.SSLError:
+            writer.write(outgoing.read())  # the alert
+            await writer.drain()
+            return
+        await hold(reader)
+
+    return handle
+
+
+def proxy_answering(status_code: int) -> Handler:
+    """A proxy that answers every request (CONNECT or absolute-URI) with ``status_code``."""
+
+    async def respond(request: Request) -> bytes:
+        extra = {"Connection": "close"}
+        if status_code == 407:
+            extra["Proxy-Authenticate"] = 'Basic realm="tether lab"'
+        return response(status_code, f"proxy says {status_code}\n".encode(), extra)
+
+    return serving(respond)
