@@ -38,7 +38,7 @@ class Failure:
     cause: BaseException | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
-        where = self.url or _hostport(self.host, self.port)
+        where = _hostport(self.host, self.port) or self.url
         if self.status is not None:
             where = f"{where} {self.status}" if where else str(self.status)
         return f"<Failure {self.kind.value} {where}>" if where else f"<Failure {self.kind.value}>"

@@ -49,7 +49,7 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("latency", None, "answers 200 after a fixed delay (?ms= to change it)"),
     ("refused", Kind.CONNECT_REFUSED, "a port nothing listens on"),
     ("blackhole", Kind.CONNECT_TIMEOUT, "a listener with a full backlog: SYNs are dropped"),
-    ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets at once"),
+    ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets before any answer"),
     ("reset_mid_body", Kind.CONNECTION_RESET, "sends 100 of 1000 body bytes, then resets"),
     ("close_no_response", Kind.CONNECTION_CLOSED, "reads the request, closes without a word"),
     ("truncated_body", Kind.RESPONSE_TRUNCATED, "Content-Length 100, sends 10, closes"),
@@ -183,6 +183,8 @@ class Lab:
                 await handler(reader, writer)
             except (OSError, asyncio.IncompleteReadError, _servers.NotHTTP, ssl.SSLError):
                 pass  # the client misbehaving back is part of the game
+            except asyncio.CancelledError:
+                pass  # the lab is stopping: end quietly
             finally:
                 self._writers.discard(writer)
                 with contextlib.suppress(Exception):
@@ -245,7 +247,7 @@ class Lab:
             "garbage": await serve(_servers.garbage),
             "upload_early_close": await serve(_servers.upload_early_close),
             "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
-            "tls_stall": await serve(_servers.stall_headers),
+            "tls_stall": await serve(_servers.silent),
         }
         status = await serve(_servers.status)
         redirect = await serve(_servers.redirect_loop)

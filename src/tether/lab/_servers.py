@@ -189,7 +189,18 @@ def flapping(period: float, clock: Callable[[], float]) -> Handler:
 
 
 async def reset_on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reset before answering anything.
+
+    It waits for the request's first byte: a reset that races the client's
+    send would be seen as a reset or as a close, depending on timing.
+    """
+    await reader.read(1)
     reset(writer)
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accept and say nothing at all, whatever arrives (a TLS hello included)."""
+    await hold(reader)
 
 
 async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

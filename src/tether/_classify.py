@@ -1,0 +1,842 @@
+"""``classify(exc)``: one place that knows every library's exceptions.
+
+The root cause of a network failure hides under wrappers: requests wraps
+urllib3's ``MaxRetryError``, whose ``reason`` is the real error; httpx chains
+httpcore's error, which chains the ``OSError``; aiohttp keeps it in
+``os_error`` or ``certificate_error``.  So classification walks the whole
+chain and collects two sorts of evidence:
+
+* **facts** from each exception: an errno, a ``getaddrinfo`` code, a
+  certificate ``verify_code``, an OpenSSL reason, an HTTP status, or a
+  library's own specific class.  Each fact names a kind, with a strength: a
+  precise low-level fact (errno 111) beats a library's class (httpx's
+  ``RemoteProtocolError``), which beats a generic wrapper (requests'
+  ``ReadTimeout``).  Among equals the deepest wins.
+* **context** from the wrappers: the failure happened talking to a proxy,
+  while connecting, or while reading.  Context turns "refused" into "proxy
+  unreachable" and a bare ``TimeoutError`` into a connect or read timeout.
+
+Classes are recognised by name (``"urllib3.NewConnectionError"``, package plus
+class name, first match along the MRO), so no HTTP library is imported here
+and subclass traps resolve themselves: urllib3's ``NameResolutionError``
+subclasses ``NewConnectionError``, which subclasses ``ConnectTimeoutError``,
+and ``http.client.RemoteDisconnected`` is both a reset and a bad status line;
+the most derived rule wins.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from tether._catalogue import CATALOGUE
+from tether._failure import Failure
+from tether._kinds import Kind
+from tether._redact import redact_text, redact_url
+
+__all__ = ["classify", "classify_status", "parse_retry_after"]
+
+# Evidence strengths.
+_CONTEXT = 0  # a bare timeout: its kind depends on where it happened
+_WRAPPER = 1  # a generic wrapper class: requests' ReadTimeout, aiohttp's ClientPayloadError
+_LIBRARY = 2  # a library's specific class or message: "Server disconnected"
+_FACT = 3  # errno, gaierror code, verify_code, SSL reason, HTTP status
+
+_MAX_NODES = 24
+
+_TIMEOUT = "timeout"  # placeholder kind for a timeout whose phase is not known yet
+
+
+class _Evidence:
+    """What the walk has learnt so far; a scratch object, never returned."""
+
+    __slots__ = (
+        "best", "best_rank", "connect", "deadline", "detail", "errno", "headers", "host",
+        "port", "proxy", "read", "status", "timeouts", "tls", "tls_wait", "url",
+    )
+
+    def __init__(self, url: str | None) -> None:
+        self.best: Kind | str | None = None
+        self.best_rank: tuple[int, int] = (-1, -1)
+        self.detail: str | None = None
+        self.errno: int | None = None
+        self.status: int | None = None
+        self.headers: Any = None
+        self.host: str | None = None
+        self.port: int | None = None
+        self.url = url
+        self.proxy = False
+        self.connect = False
+        self.read = False
+        self.tls = False
+        self.tls_wait = False
+        self.deadline = False
+        self.timeouts: list[BaseException] = []
+
+    def offer(self, kind: Kind | str, strength: int, depth: int, detail: str | None = None,
+              ) -> None:
+        rank = (strength, depth)
+        if rank >= self.best_rank:
+            self.best, self.best_rank = kind, rank
+            self.detail = detail
+
+    def at(self, host: Any, port: Any, depth: int) -> None:
+        """Note the peer; deeper nodes know the real peer (the proxy, not the target)."""
+        if isinstance(host, str) and host:
+            self.host = host.strip("[]")
+            if isinstance(port, int) and not isinstance(port, bool):
+                self.port = port
+
+
+_Rule = Callable[[BaseException, _Evidence, int], None]
+
+
+# --- rules: one per exception class, keyed "package.ClassName" ----------------
+
+def _os_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    code = getattr(exc, "errno", None)
+    if not isinstance(code, int):
+        if "Tunnel connection failed" in str(exc):  # http.client's refused CONNECT
+            _tunnel_status(exc, ev, depth)
+            return
+        if "Multiple exceptions" in str(exc):  # asyncio, one error per address
+            codes = set(re.findall(r"\[Errno (\d+)\]", str(exc)))
+            if len(codes) == 1:
+                code = int(codes.pop())
+        if not isinstance(code, int):
+            return
+    kind = _ERRNO_KINDS.get(code)
+    if kind is None and code in _CONNECT_ONLY_ERRNOS and ev.connect:
+        kind = Kind.CONNECT_UNREACHABLE
+    if kind is None:
+        return
+    ev.errno = code
+    ev.offer(kind, _FACT, depth, getattr(exc, "strerror", None) or None)
+
+
+_ERRNO_KINDS: dict[int, Kind | str] = {
+    _errno.ECONNREFUSED: Kind.CONNECT_REFUSED,
+    _errno.ECONNRESET: Kind.CONNECTION_RESET,
+    _errno.EPIPE: Kind.CONNECTION_BROKEN_PIPE,
+    _errno.ECONNABORTED: Kind.CONNECTION_ABORTED,
+    _errno.ENETUNREACH: Kind.CONNECT_UNREACHABLE,
+    _errno.EHOSTUNREACH: Kind.CONNECT_UNREACHABLE,
+    _errno.ENETDOWN: Kind.CONNECT_UNREACHABLE,
+    _errno.EHOSTDOWN: Kind.CONNECT_UNREACHABLE,
+    _errno.EADDRNOTAVAIL: Kind.CONNECT_UNREACHABLE,
+    _errno.ETIMEDOUT: _TIMEOUT,
+}
+# A "prohibit" route gives EACCES and a "blackhole" route EINVAL, but only a
+# connect() makes them mean "unreachable".
+_CONNECT_ONLY_ERRNOS = frozenset({_errno.EACCES, _errno.EPERM, _errno.EINVAL})
+
+
+def _gaierror(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    code = getattr(exc, "errno", None)
+    kind = _EAI_KINDS.get(code) if isinstance(code, int) else None
+    if kind is not None:
+        ev.errno = code
+        ev.offer(kind, _FACT, depth, getattr(exc, "strerror", None))
+
+
+_EAI_KINDS: dict[int, Kind] = {
+    code: kind
+    for name, kind in (
+        ("EAI_NONAME", Kind.DNS_NOT_FOUND),
+        ("EAI_NODATA", Kind.DNS_NO_ADDRESS),
+        ("EAI_ADDRFAMILY", Kind.DNS_NO_ADDRESS),
+        ("EAI_AGAIN", Kind.DNS_UNAVAILABLE),
+        ("EAI_FAIL", Kind.DNS_UNAVAILABLE),
+        ("EAI_SERVICE", Kind.URL_INVALID),
+    )
+    if (code := getattr(socket, name, None)) is not None
+}
+
+
+def _verify_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    code = getattr(exc, "verify_code", None)
+    message = getattr(exc, "verify_message", None) or None
+    kind = _VERIFY_KINDS.get(code, Kind.TLS_UNTRUSTED) if isinstance(code, int) else None
+    if kind is None:
+        # No code (a hand-made CertificateError): go by the words, or call it untrusted.
+        text = str(exc).lower()
+        kind = (Kind.TLS_HOSTNAME_MISMATCH if "match" in text
+                else Kind.TLS_EXPIRED if "expired" in text or "not yet valid" in text
+                else Kind.TLS_SELF_SIGNED if "self-signed certificate" == text.strip()
+                else Kind.TLS_UNTRUSTED)
+    ev.tls = True
+    ev.offer(kind, _FACT, depth, message)
+
+
+# X509_V_ERR_* codes (OpenSSL's x509_vfy.h).
+_VERIFY_KINDS: dict[int, Kind] = {
+    9: Kind.TLS_EXPIRED,  # certificate is not yet valid
+    10: Kind.TLS_EXPIRED,  # certificate has expired
+    18: Kind.TLS_SELF_SIGNED,  # self-signed leaf
+    19: Kind.TLS_UNTRUSTED,  # self-signed root in chain: a CA nobody here trusts
+    20: Kind.TLS_UNTRUSTED,  # unable to get local issuer: unknown CA or missing intermediate
+    21: Kind.TLS_UNTRUSTED,  # unable to verify the first certificate
+    2: Kind.TLS_UNTRUSTED,  # unable to get issuer certificate
+    62: Kind.TLS_HOSTNAME_MISMATCH,
+    64: Kind.TLS_HOSTNAME_MISMATCH,  # IP address mismatch
+    63: Kind.TLS_HOSTNAME_MISMATCH,  # email mismatch
+}
+
+
+def _ssl_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    reason = getattr(exc, "reason", None)
+    name = type(exc).__name__
+    ev.tls = True
+    if name == "SSLZeroReturnError":
+        ev.offer(Kind.CONNECTION_CLOSED, _FACT, depth, "the peer closed the TLS session")
+    elif name == "SSLEOFError" and ev.read and not ev.connect:
+        ev.offer(Kind.CONNECTION_CLOSED, _FACT, depth, "the peer closed the connection mid-stream")
+    elif name in ("SSLWantReadError", "SSLWantWriteError"):
+        # anyio (httpx async) leaves this under a ConnectTimeout when the
+        # server never answers the TLS hello: the handshake was waiting.
+        ev.tls_wait = True
+    elif name == "SSLSyscallError":
+        return
+    else:
+        detail = _SSL_REASONS.get(reason) if isinstance(reason, str) else None
+        if detail is None and name == "SSLEOFError":
+            detail = "the server closed the connection during the TLS handshake"
+        ev.offer(Kind.TLS_PROTOCOL, _FACT, depth, detail or (reason or str(exc)))
+
+
+_SSL_REASONS = {
+    "WRONG_VERSION_NUMBER": "the server did not answer in TLS (is it a plain-text port?)",
+    "RECORD_LAYER_FAILURE": "the server did not answer in TLS (is it a plain-text port?)",
+    "PACKET_LENGTH_TOO_LONG": "the server did not answer in TLS (is it a plain-text port?)",
+    "HTTP_REQUEST": "the server expected TLS but was sent plain HTTP",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "client and server share no TLS version",
+    "UNSUPPORTED_PROTOCOL": "client and server share no TLS version",
+    "NO_PROTOCOLS_AVAILABLE": "client and server share no TLS version",
+    "VERSION_TOO_LOW": "the server offered a TLS version the client refuses",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "client and server share no cipher suite or TLS feature",
+    "NO_SHARED_CIPHER": "client and server share no cipher suite",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the server rejected the client certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust the client certificate's CA",
+    "TLSV1_UNRECOGNIZED_NAME": "the server does not serve that name (SNI)",
+}
+
+
+def _timeout(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    text = str(exc)
+    if "handshake operation timed out" in text:
+        ev.tls = True
+        ev.offer(Kind.TLS_TIMEOUT, _FACT, depth, "the server did not answer the TLS handshake")
+    else:
+        _os_error(exc, ev, depth)  # ETIMEDOUT carries an errno
+        ev.timeouts.append(exc)
+        ev.offer(_TIMEOUT, _CONTEXT, depth)
+
+
+def _cancelled(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    ev.deadline = True  # a TimeoutError caused by a cancellation: an overall timeout fired
+
+
+def _remote_disconnected(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    ev.offer(Kind.CONNECTION_CLOSED, _FACT, depth)
+
+
+def _incomplete_read(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    partial, expected = getattr(exc, "partial", None), getattr(exc, "expected", None)
+    got = partial if isinstance(partial, int) else len(partial) if partial is not None else None
+    detail = None
+    if isinstance(got, int) and isinstance(expected, int):
+        detail = f"{got} bytes arrived, {expected} more were announced"
+    ev.offer(Kind.RESPONSE_TRUNCATED, _FACT, depth, detail)
+
+
+def _fixed(kind: Kind, strength: int = _FACT, *, context: str | None = None) -> _Rule:
+    """A rule that offers ``kind``, and notes a context (proxy, connect, read, tls)."""
+
+    def rule(exc: BaseException, ev: _Evidence, depth: int) -> None:
+        if context:
+            setattr(ev, context, True)
+        ev.offer(kind, strength, depth, _first_line(exc))
+
+    return rule
+
+
+def _context(*flags: str, kind: Kind | str | None = None, strength: int = _WRAPPER) -> _Rule:
+    def rule(exc: BaseException, ev: _Evidence, depth: int) -> None:
+        for flag in flags:
+            setattr(ev, flag, True)
+        if kind is not None:
+            ev.offer(kind, strength, depth)
+
+    return rule
+
+
+def _urllib3_proxy(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    ev.proxy = True
+    _tunnel_status(exc, ev, depth)
+
+
+def _tunnel_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """urllib3 and httpcore word a refused CONNECT as "... 407 Proxy Authentication Required"."""
+    match = re.search(r"(?:Tunnel connection failed|CONNECT)\D*?(\d{3})", str(exc)) or (
+        re.search(r"^(\d{3}) ", str(exc)))
+    if match:
+        ev.proxy = True
+        _proxy_status(int(match[1]), ev, depth)
+
+
+def _proxy_status(status: int, ev: _Evidence, depth: int) -> None:
+    ev.status = status
+    kind = Kind.PROXY_AUTH_REQUIRED if status == 407 else Kind.PROXY_REJECTED
+    ev.offer(kind, _FACT, depth)
+
+
+def _protocol_words(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """httpx, httpcore and h11 say what broke only in words."""
+    text = str(exc)
+    lowered = text.lower()
+    if "without sending a response" in lowered or "server disconnected" in lowered:
+        ev.offer(Kind.CONNECTION_CLOSED, _LIBRARY, depth)
+    elif ("without sending complete message body" in lowered or "incomplete chunked" in lowered
+          or "response ended prematurely" in lowered):
+        ev.offer(Kind.RESPONSE_TRUNCATED, _LIBRARY, depth, text)
+    elif "too long" in lowered or "too large" in lowered or "too big" in lowered:
+        ev.offer(Kind.RESPONSE_TOO_LARGE, _LIBRARY, depth, text)
+    elif "illegal" in lowered or "invalid" in lowered or "malformed" in lowered:
+        ev.offer(Kind.RESPONSE_MALFORMED, _LIBRARY, depth, text)
+    else:
+        ev.offer(Kind.RESPONSE_MALFORMED, _WRAPPER, depth, text)
+
+
+def _response_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """requests' and httpx's HTTPError, urllib's HTTPError: the response they carry."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    headers = getattr(response, "headers", None)
+    if status is None:  # urllib.error.HTTPError is the response itself
+        status, headers = getattr(exc, "code", None), getattr(exc, "headers", None)
+    if isinstance(status, int):
+        if status < 400 and "redirect" in str(exc).lower():  # urllib's loop detector
+            ev.status = status
+            ev.offer(Kind.HTTP_REDIRECT_LOOP, _FACT, depth)
+            return
+        _offer_status(status, headers, ev, depth, _FACT)
+        request = getattr(response, "request", None)
+        _note_url(getattr(request, "url", None), ev)
+
+
+def _offer_status(status: int, headers: Any, ev: _Evidence, depth: int, strength: int) -> None:
+    kind = _status_kind(status)
+    if kind is not None:
+        ev.status, ev.headers = status, headers
+        ev.offer(kind, strength, depth)
+
+
+def _aiohttp_response(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    status = getattr(exc, "status", None)
+    info = getattr(exc, "request_info", None)
+    _note_url(getattr(info, "real_url", None), ev)
+    if isinstance(status, int):
+        # aiohttp reports an unparsable status line as a 400 "Bad status line":
+        # its parser's exception, further down the chain, outranks this guess.
+        _offer_status(status, getattr(exc, "headers", None), ev, depth, _LIBRARY)
+
+
+def _aiohttp_proxy_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    ev.proxy = True
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        _proxy_status(status, ev, depth)
+
+
+def _aiohttp_connector(*flags: str) -> _Rule:
+    def rule(exc: BaseException, ev: _Evidence, depth: int) -> None:
+        for flag in flags:
+            setattr(ev, flag, True)
+        ev.connect = True
+        ev.at(getattr(exc, "host", None), getattr(exc, "port", None), depth)
+
+    return rule
+
+
+def _url_invalid(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    ev.offer(Kind.URL_INVALID, _FACT, depth, _first_line(exc))
+
+
+def _url_value_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """urllib.request and IDNA encoding report bad URLs as plain ValueError/UnicodeError."""
+    text = str(exc)
+    if ("unknown url type" in text or "idna" in text or "label" in text
+            or "Invalid IPv6 URL" in text or "Port out of range" in text
+            or "invalid literal for int" in text and depth == 0):
+        ev.offer(Kind.URL_INVALID, _LIBRARY, depth, text)
+
+
+def _url_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and "unknown url type" in reason:
+        ev.offer(Kind.URL_INVALID, _FACT, depth, reason)
+
+
+def _max_retry(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    pool = getattr(exc, "pool", None)
+    ev.at(getattr(pool, "host", None), getattr(pool, "port", None), depth)
+    reason = getattr(exc, "reason", None)
+    text = str(reason) if reason is not None else ""
+    if "too many redirects" in text:
+        ev.offer(Kind.HTTP_REDIRECT_LOOP, _FACT, depth)
+    elif (match := re.search(r"too many (\d{3}) error responses", text)):
+        _offer_status(int(match[1]), None, ev, depth, _FACT)
+
+
+def _dnspython(kind: Kind) -> _Rule:
+    return _fixed(kind, _FACT)
+
+
+_RULES: dict[str, _Rule] = {
+    # stdlib
+    "socket.gaierror": _gaierror,
+    "ssl.SSLCertVerificationError": _verify_error,
+    "ssl.CertificateError": _verify_error,
+    "ssl.SSLError": _ssl_error,
+    "builtins.TimeoutError": _timeout,
+    "asyncio.CancelledError": _cancelled,
+    "builtins.OSError": _os_error,
+    "http.RemoteDisconnected": _remote_disconnected,
+    "http.IncompleteRead": _incomplete_read,
+    "http.LineTooLong": _fixed(Kind.RESPONSE_TOO_LARGE),
+    "http.BadStatusLine": _fixed(Kind.RESPONSE_MALFORMED),
+    "http.UnknownProtocol": _fixed(Kind.RESPONSE_MALFORMED),
+    "http.InvalidURL": _url_invalid,
+    "urllib.HTTPError": _response_status,
+    "urllib.URLError": _url_error,
+    "builtins.UnicodeError": _url_value_error,
+    "builtins.ValueError": _url_value_error,
+    # dnspython
+    "dns.NXDOMAIN": _dnspython(Kind.DNS_NOT_FOUND),
+    "dns.NoAnswer": _dnspython(Kind.DNS_NO_ADDRESS),
+    "dns.NoNameservers": _dnspython(Kind.DNS_UNAVAILABLE),
+    "dns.LifetimeTimeout": _dnspython(Kind.DNS_TIMEOUT),
+    "dns.Timeout": _dnspython(Kind.DNS_TIMEOUT),
+    # urllib3 2.x (most derived first is automatic: the MRO decides)
+    "urllib3.MaxRetryError": _max_retry,
+    "urllib3.ProxyError": _urllib3_proxy,
+    "urllib3.NameResolutionError": _context("connect", kind=Kind.DNS_UNAVAILABLE),
+    "urllib3.NewConnectionError": _context("connect"),
+    "urllib3.ConnectTimeoutError": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
+    "urllib3.ReadTimeoutError": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
+    "urllib3.SSLError": _context("tls", "connect"),
+    "urllib3.InvalidChunkLength": _fixed(Kind.RESPONSE_TRUNCATED),
+    "urllib3.IncompleteRead": _incomplete_read,
+    "urllib3.ProtocolError": _protocol_words,
+    "urllib3.HeaderParsingError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
+    "urllib3.DecodeError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
+    "urllib3.LocationValueError": _url_invalid,
+    "urllib3.URLSchemeUnknown": _url_invalid,
+    # requests
+    "requests.ProxyError": _context("proxy"),
+    "requests.SSLError": _context("tls", "connect"),
+    "requests.ConnectTimeout": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
+    "requests.ReadTimeout": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
+    "requests.ChunkedEncodingError": _context("read", kind=Kind.RESPONSE_TRUNCATED),
+    "requests.ContentDecodingError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
+    "requests.TooManyRedirects": _fixed(Kind.HTTP_REDIRECT_LOOP),
+    "requests.InvalidURL": _url_invalid,
+    "requests.InvalidSchema": _url_invalid,
+    "requests.MissingSchema": _url_invalid,
+    "requests.URLRequired": _url_invalid,
+    "requests.HTTPError": _response_status,
+    # httpx and httpcore
+    "httpx.ConnectTimeout": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
+    "httpcore.ConnectTimeout": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
+    "httpx.ReadTimeout": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
+    "httpcore.ReadTimeout": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
+    "httpx.WriteTimeout": _context("read", kind=Kind.READ_TIMEOUT),
+    "httpcore.WriteTimeout": _context("read", kind=Kind.READ_TIMEOUT),
+    "httpx.ConnectError": _context("connect"),
+    "httpcore.ConnectError": _context("connect"),
+    "httpx.ReadError": _context("read"),
+    "httpcore.ReadError": _context("read"),
+    "httpx.RemoteProtocolError": _protocol_words,
+    "httpcore.RemoteProtocolError": _protocol_words,
+    "h11.RemoteProtocolError": _protocol_words,
+    "httpx.ProxyError": _urllib3_proxy,
+    "httpcore.ProxyError": _urllib3_proxy,
+    "httpx.UnsupportedProtocol": _url_invalid,
+    "httpcore.UnsupportedProtocol": _url_invalid,
+    "httpx.InvalidURL": _url_invalid,
+    "httpx.TooManyRedirects": _fixed(Kind.HTTP_REDIRECT_LOOP),
+    "httpx.HTTPStatusError": _response_status,
+    "httpx.DecodingError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
+    # aiohttp
+    "aiohttp.ClientConnectorCertificateError": _aiohttp_connector("tls"),
+    "aiohttp.ClientConnectorSSLError": _aiohttp_connector("tls"),
+    "aiohttp.ClientProxyConnectionError": _aiohttp_connector("proxy"),
+    "aiohttp.ClientConnectorDNSError": _aiohttp_connector(),
+    "aiohttp.ClientConnectorError": _aiohttp_connector(),
+    "aiohttp.ClientHttpProxyError": _aiohttp_proxy_status,
+    "aiohttp.ServerDisconnectedError": _fixed(Kind.CONNECTION_CLOSED, _LIBRARY),
+    "aiohttp.ConnectionTimeoutError": _context("connect", kind=Kind.CONNECT_TIMEOUT,
+                                               strength=_LIBRARY),
+    "aiohttp.SocketTimeoutError": _context("read", kind=Kind.READ_TIMEOUT, strength=_LIBRARY),
+    "aiohttp.ServerTimeoutError": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
+    "aiohttp.ClientOSError": _os_error,
+    "aiohttp.ClientPayloadError": _context("read", kind=Kind.RESPONSE_TRUNCATED),
+    "aiohttp.ContentLengthError": _fixed(Kind.RESPONSE_TRUNCATED, _LIBRARY),
+    "aiohttp.TransferEncodingError": _fixed(Kind.RESPONSE_TRUNCATED, _LIBRARY),
+    "aiohttp.LineTooLong": _fixed(Kind.RESPONSE_TOO_LARGE),
+    "aiohttp.BadStatusLine": _fixed(Kind.RESPONSE_MALFORMED),
+    "aiohttp.BadHttpMessage": _fixed(Kind.RESPONSE_MALFORMED),
+    "aiohttp.TooManyRedirects": _fixed(Kind.HTTP_REDIRECT_LOOP),
+    "aiohttp.InvalidURL": _url_invalid,
+    "aiohttp.ServerFingerprintMismatch": _fixed(Kind.TLS_UNTRUSTED),
+    "aiohttp.ClientResponseError": _aiohttp_response,
+}
+
+
+# --- walking the chain ------------------------------------------------------------------
+
+_rule_cache: dict[type, _Rule | None] = {}
+
+
+def _rule_for(cls: type) -> _Rule | None:
+    try:
+        return _rule_cache[cls]
+    except KeyError:
+        pass
+    rule = None
+    for klass in cls.__mro__:
+        rule = _RULES.get(f"{klass.__module__.partition('.')[0]}.{klass.__name__}")
+        if rule is not None:
+            break
+    _rule_cache[cls] = rule
+    return rule
+
+
+def _children(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions ``exc`` wraps, explicit links first."""
+    found = False
+    for attr in ("reason", "original_error", "os_error", "certificate_error"):
+        inner = getattr(exc, attr, None)
+        if isinstance(inner, BaseException):
+            found = True
+            yield inner
+    for arg in exc.args[:3]:  # requests and urllib3 wrap the cause in args
+        if isinstance(arg, BaseException):
+            found = True
+            yield arg
+    if isinstance(exc, BaseExceptionGroup):
+        found = True
+        yield from exc.exceptions
+    if exc.__cause__ is not None:
+        yield exc.__cause__
+    elif not found and exc.__context__ is not None and not exc.__suppress_context__:
+        yield exc.__context__
+
+
+def _walk(exc: BaseException) -> Iterator[tuple[BaseException, int]]:
+    seen: set[int] = set()
+    stack = [(exc, 0)]
+    while stack and len(seen) < _MAX_NODES:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node, depth
+        stack.extend((child, depth + 1) for child in reversed(list(_children(node))))
+
+
+def _note_url(url: Any, ev: _Evidence) -> None:
+    if url is not None and ev.url is None:
+        ev.url = str(url)
+
+
+def _note_peer(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """Pick up where the failure happened, from whatever the library attached."""
+    conn = getattr(exc, "conn", None)  # urllib3 NewConnectionError / NameResolutionError
+    if conn is None and exc.args and hasattr(exc.args[0], "host"):  # urllib3 ConnectTimeoutError
+        conn = exc.args[0]
+    if conn is not None:
+        ev.at(getattr(conn, "host", None), getattr(conn, "port", None), depth)
+    # httpx raises RuntimeError from .request when it is unset: read its slot first.
+    request = vars(exc).get("_request") if hasattr(exc, "__dict__") else None
+    if request is None:
+        try:
+            request = getattr(exc, "request", None)
+        except Exception:
+            request = None
+    _note_url(getattr(request, "url", None), ev)
+
+
+# --- the public functions --------------------------------------------------------------
+
+def classify(exc: BaseException, *, url: str | None = None) -> Failure:
+    """Turn any exception into a :class:`Failure` with a stable ``kind``.
+
+    Knows the exceptions of the standard library (socket, ssl, http.client,
+    urllib), urllib3 2.x, requests, httpx/httpcore, aiohttp and dnspython, and
+    walks their wrappers down to the root cause.  Never raises: an exception
+    it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.
+
+    ``url`` is the URL that was requested, when the exception does not carry
+    it; it is only used for the failure's ``url``, ``host`` and ``port``.
+    """
+    try:
+        return _classify(exc, url)
+    except Exception:  # classification must never be the thing that fails
+        return _build(Kind.UNKNOWN, _Evidence(None), exc, None)
+
+
+def _classify(exc: BaseException, url: str | None) -> Failure:
+    ev = _Evidence(url)
+    for node, depth in _walk(exc):
+        _note_peer(node, ev, depth)
+        rule = _rule_for(type(node))
+        if rule is not None:
+            rule(node, ev, depth)
+    kind = ev.best
+    if kind == _TIMEOUT:
+        kind = _timeout_kind(ev)
+    if not isinstance(kind, Kind):
+        return _build(Kind.UNKNOWN, ev, exc, None)
+    if ev.proxy and kind in _PROXIED_CONNECT_KINDS:
+        kind = Kind.PROXY_UNREACHABLE
+    return _build(kind, ev, exc, ev.detail)
+
+
+_PROXIED_CONNECT_KINDS = frozenset({
+    Kind.CONNECT_REFUSED, Kind.CONNECT_TIMEOUT, Kind.CONNECT_UNREACHABLE, Kind.DNS_NOT_FOUND,
+    Kind.DNS_NO_ADDRESS, Kind.DNS_UNAVAILABLE, Kind.DNS_TIMEOUT,
+})
+
+
+def _timeout_kind(ev: _Evidence) -> Kind:
+    if ev.tls_wait:
+        return Kind.TLS_TIMEOUT
+    if ev.read:
+        return Kind.READ_TIMEOUT
+    if ev.connect:
+        return Kind.CONNECT_TIMEOUT
+    if ev.deadline:
+        return Kind.DEADLINE_EXCEEDED
+    # A bare socket timeout (urllib, raw sockets): its traceback says whether
+    # it happened inside a connect.
+    for node in ev.timeouts:
+        tb = node.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in _CONNECT_FRAMES:
+                return Kind.CONNECT_TIMEOUT
+            tb = tb.tb_next
+    return Kind.READ_TIMEOUT
+
+
+_CONNECT_FRAMES = frozenset({"create_connection", "connect", "sock_connect", "_connect"})
+
+
+def classify_status(
+    status: int,
+    headers: Mapping[str, str] | Any = None,
+    *,
+    url: str | None = None,
+    now: float | None = None,
+) -> Failure | None:
+    """Classify an HTTP response status: None for success and redirects.
+
+    ``headers`` is any mapping with ``.get`` (requests, httpx, aiohttp and
+    ``email.message.Message`` headers all are); ``Retry-After`` is read from it.
+    ``now`` (seconds since the epoch) is for tests of HTTP-date Retry-After values.
+    """
+    kind = _status_kind(status)
+    if kind is None:
+        return None
+    ev = _Evidence(url)
+    ev.status, ev.headers = status, headers
+    return _build(kind, ev, None, None, now=now)
+
+
+def _status_kind(status: int) -> Kind | None:
+    if status < 400:
+        return None
+    if status == 407:
+        return Kind.PROXY_AUTH_REQUIRED
+    if status == 429:
+        return Kind.HTTP_RATE_LIMITED
+    if status < 500:
+        return Kind.HTTP_CLIENT_ERROR
+    return Kind.HTTP_SERVER_ERROR
+
+
+# 408 Request Timeout and 425 Too Early invite a retry; of the 5xx, only the
+# ones that say "not now" do: a 500 is usually a bug, a 501 never changes.
+_RETRYABLE_STATUSES = frozenset({408, 425, 429, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Negative or unparsable values give None; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    try:
+        value = headers.get(name)
+        if value is None and isinstance(headers, dict):
+            value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+# --- building the Failure ---------------------------------------------------------------
+
+def _build(kind: Kind, ev: _Evidence, exc: BaseException | None, specific: str | None,
+           *, now: float | None = None) -> Failure:
+    entry = CATALOGUE[kind]
+    retryable, request_sent = entry.retryable, entry.request_sent
+    host, port = ev.host, ev.port
+    safe_url = redact_url(ev.url) if ev.url else None
+    if ev.url and host is None:
+        try:
+            parts = urlsplit(ev.url)
+            host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        except ValueError:
+            pass
+    retry_after = None
+    if ev.status is not None:
+        retry_after = parse_retry_after(_header(ev.headers, "Retry-After"), now=now)
+        if kind in (Kind.HTTP_CLIENT_ERROR, Kind.HTTP_SERVER_ERROR, Kind.HTTP_RATE_LIMITED):
+            retryable = ev.status in _RETRYABLE_STATUSES
+        elif kind is Kind.PROXY_REJECTED:
+            retryable = ev.status in _RETRYABLE_STATUSES
+    if kind is Kind.CONNECTION_RESET and ev.connect and not ev.read:
+        request_sent = False  # reset while connecting: the request never left
+    detail = _detail(kind, ev, host, port, safe_url, specific, exc, retry_after)
+    return Failure(
+        kind=kind,
+        layer=entry.layer,
+        retryable=retryable,
+        request_sent=request_sent,
+        detail=redact_text(detail),
+        hint=entry.hint,
+        host=host,
+        port=port,
+        url=safe_url,
+        status=ev.status,
+        retry_after=retry_after,
+        errno=ev.errno,
+        cause=exc,
+    )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _first_line(exc: BaseException) -> str | None:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else None
+
+
+def _detail(kind: Kind, ev: _Evidence, host: str | None, port: int | None, url: str | None,
+            specific: str | None, exc: BaseException | None, retry_after: float | None) -> str:
+    peer = (f"[{host}]" if host and ":" in host else host) if host else None
+    where = f"{peer}:{port}" if peer and port else peer or "the server"
+    name = host or "the name"
+    text = _DETAILS.get(kind)
+    if kind is Kind.UNKNOWN:
+        if exc is None:
+            return "The failure could not be classified."
+        shown = _first_line(exc)
+        return f"Unrecognised failure {type(exc).__qualname__}" + (f": {shown}" if shown else "")
+    if kind in (Kind.HTTP_CLIENT_ERROR, Kind.HTTP_SERVER_ERROR, Kind.HTTP_RATE_LIMITED,
+                Kind.PROXY_AUTH_REQUIRED, Kind.PROXY_REJECTED) and ev.status is not None:
+        who = f"The proxy {where}" if kind.value.startswith("proxy") else where
+        sentence = f"{who} answered {ev.status} {_reason(ev.status)}"
+        if retry_after is not None:
+            sentence += f", asking to retry after {retry_after:g} s"
+        return sentence
+    if kind is Kind.TLS_EXPIRED:
+        not_yet = "not yet valid" in (specific or "") or "not yet valid" in str(exc)
+        return (f"The certificate of {where} is not yet valid: check this machine's clock"
+                if not_yet else f"The certificate of {where} has expired")
+    base = (text or "{kind} at {where}").format(where=where, name=name, url=url or where,
+                                                kind=kind.value)
+    if specific and kind in _WITH_SPECIFIC:
+        base += f": {specific}"
+    return base
+
+
+_WITH_SPECIFIC = frozenset({
+    Kind.URL_INVALID, Kind.TLS_PROTOCOL, Kind.TLS_HOSTNAME_MISMATCH, Kind.TLS_UNTRUSTED,
+    Kind.RESPONSE_TRUNCATED, Kind.RESPONSE_MALFORMED, Kind.RESPONSE_TOO_LARGE,
+    Kind.CONNECT_UNREACHABLE, Kind.PROXY_UNREACHABLE,
+})
+
+_DETAILS: dict[Kind, str] = {
+    Kind.URL_INVALID: "The URL {url} is not valid",
+    Kind.PROXY_UNREACHABLE: "The proxy {where} could not be reached",
+    Kind.PROXY_AUTH_REQUIRED: "The proxy {where} requires authentication (407)",
+    Kind.PROXY_REJECTED: "The proxy {where} refused to open the connection",
+    Kind.DNS_NOT_FOUND: "The name {name} does not exist (NXDOMAIN)",
+    Kind.DNS_NO_ADDRESS: "The name {name} exists but has no address of the requested family",
+    Kind.DNS_UNAVAILABLE: (
+        "The name {name} could not be resolved: the DNS resolver failed or could not be "
+        "reached (SERVFAIL, REFUSED or no answer)"
+    ),
+    Kind.DNS_TIMEOUT: "The DNS resolver did not answer in time for {name}",
+    Kind.CONNECT_REFUSED: "{where} refused the connection: nothing is listening on that port",
+    Kind.CONNECT_TIMEOUT: (
+        "Connecting to {where} timed out: nothing answered the connection request"
+    ),
+    Kind.CONNECT_UNREACHABLE: "{where} is unreachable from this machine",
+    Kind.TLS_HOSTNAME_MISMATCH: "The certificate of {where} is not valid for that name",
+    Kind.TLS_SELF_SIGNED: "{where} presented a self-signed certificate, which is not trusted",
+    Kind.TLS_UNTRUSTED: "The certificate of {where} is not signed by a trusted CA",
+    Kind.TLS_PROTOCOL: "The TLS handshake with {where} failed",
+    Kind.TLS_TIMEOUT: (
+        "The TLS handshake with {where} timed out: the server accepted the connection but "
+        "did not answer the TLS hello"
+    ),
+    Kind.CONNECTION_RESET: "{where} reset the connection",
+    Kind.CONNECTION_CLOSED: "{where} closed the connection without sending a response",
+    Kind.CONNECTION_BROKEN_PIPE: (
+        "{where} closed the connection while the request was still being sent (broken pipe)"
+    ),
+    Kind.CONNECTION_ABORTED: "The connection to {where} was aborted on this machine",
+    Kind.READ_TIMEOUT: "{where} did not send the response in time (read timeout)",
+    Kind.DEADLINE_EXCEEDED: "The call to {where} ran out of its total time",
+    Kind.RESPONSE_TRUNCATED: "The response from {where} ended before its announced end",
+    Kind.RESPONSE_MALFORMED: "{where} answered with something that is not valid HTTP",
+    Kind.RESPONSE_TOO_LARGE: "The response from {where} is larger than allowed",
+    Kind.HTTP_REDIRECT_LOOP: "{url} redirected too many times (a redirect loop)",
+    Kind.CIRCUIT_OPEN: "The circuit breaker for {where} is open: calls fail fast for now",
+}
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

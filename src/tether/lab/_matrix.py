@@ -1,0 +1,398 @@
+"""The failure matrix: every lab scenario through every client, classified.
+
+For each (scenario, client) the real request is made against the lab, and
+what the client raised is recorded beside what :func:`tether.classify` makes
+of it.  The tests assert the kinds; ``docs/matrix.md`` is written from the
+same run.  Client libraries are imported only when their column runs.
+
+DNS scenarios must go through the system resolver, which only speaks to port
+53 of the servers in ``/etc/resolv.conf``: they run in a private network
+namespace (``unshare``) whose resolv.conf names the lab's DNS server, see
+:func:`run_in_netns`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tether._classify import classify, classify_status
+from tether._kinds import Kind
+from tether.lab._lab import Lab, Scenario
+
+# Longer than the namespace resolver's 1 s timeout, so a silent resolver is
+# reported as such and not as a connect timeout of clients that count DNS in it.
+CONNECT_TIMEOUT = 2.5
+READ_TIMEOUT = 1.5
+TOTAL_TIMEOUT = 4.0
+HANG_AFTER = 6.0  # a client still busy after this long is reported as hanging
+UPLOAD = b"x" * (8 * 1024 * 1024)
+
+CLIENTS = ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket")
+
+# Scenarios that only exist inside a namespace: routes the namespace adds.
+NETNS_ONLY = {
+    "host_unreachable": ("http://127.9.9.1:80/", Kind.CONNECT_UNREACHABLE,
+                         "a route of type unreachable (EHOSTUNREACH)"),
+    "net_unreachable": ("http://127.9.7.1:80/", Kind.CONNECT_UNREACHABLE,
+                        "a route of type throw (ENETUNREACH)"),
+}
+NETNS_SCENARIOS = ("dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent", *NETNS_ONLY)
+# Scenarios left out of the matrix: they change with time, or are healthy variants.
+SKIPPED = frozenset({"flapping", "latency"})
+# The raw socket client speaks no HTTP: it sees only what breaks the connection.
+SOCKET_SCENARIOS = frozenset({
+    "healthy", "tls_ok", "refused", "blackhole", "reset_on_accept", "reset_mid_body",
+    "stall_headers", "tls_expired", "tls_not_yet_valid", "tls_self_signed", "tls_unknown_ca",
+    "tls_wrong_host", "tls_to_plain", "tls_version", "tls_stall", "upload_early_close",
+    *NETNS_SCENARIOS,
+})
+# Where a library loses the fact tether needs, the kind it can honestly give.
+LIMITS: dict[tuple[str, str], tuple[Kind | None, str]] = {}
+for _client in ("requests", "urllib3", "httpx", "httpx_async", "urllib"):
+    LIMITS["slow_drip", _client] = (
+        None, "no total timeout: each byte resets the read timeout, so the call hangs")
+for _client in CLIENTS:
+    LIMITS["dns_silent", _client] = (
+        Kind.DNS_UNAVAILABLE,
+        "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL")
+LIMITS["dns_silent", "socket"] = LIMITS["dns_silent", "requests"]
+LIMITS["reset_mid_body", "aiohttp"] = (
+    Kind.RESPONSE_TRUNCATED, "aiohttp reports a reset mid-body as an incomplete payload")
+for _client in ("httpx", "httpx_async", "urllib"):
+    LIMITS["proxy_refused", _client] = (
+        Kind.CONNECT_REFUSED, "the exception does not say the refusing peer was the proxy")
+LIMITS["tls_stall", "aiohttp"] = (
+    Kind.CONNECT_TIMEOUT, "aiohttp times the TLS handshake as part of connecting")
+for _client in ("requests", "urllib3", "httpx"):
+    LIMITS["upload_early_close", _client] = (
+        Kind.CONNECTION_CLOSED,
+        "the client swallows the broken pipe and reports the missing response instead")
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One cell of the matrix: what a client did, and tether's reading of it."""
+
+    scenario: str
+    client: str
+    outcome: str
+    """``raised``, ``status`` (an HTTP status came back), ``ok`` or ``hang``."""
+    raised: str | None
+    """Top-level class, then ← and the root cause's class, as users see it."""
+    message: str | None
+    kind: str | None
+    """What tether says: classify() of the exception, classify_status() of a status."""
+    expected: str | None
+    note: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        return self.kind == self.expected
+
+
+def expected_kind(scenario: Scenario, client: str) -> tuple[Kind | None, str | None]:
+    if (scenario.name, client) in LIMITS:
+        return LIMITS[scenario.name, client]
+    return scenario.kind, None
+
+
+def applies(scenario: Scenario, client: str) -> bool:
+    if scenario.name in SKIPPED:
+        return False
+    if client == "socket":
+        return scenario.name in SOCKET_SCENARIOS and scenario.proxy is None
+    return True
+
+
+# --- the clients ------------------------------------------------------------------------
+# Each makes the scenario's request the way a careful user would (timeouts set,
+# the lab CA trusted, environment proxies ignored) and returns the HTTP status.
+
+def _body(s: Scenario) -> bytes | None:
+    return UPLOAD if s.method == "POST" else None
+
+
+def _requests(s: Scenario, lab: Lab) -> int:
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False
+        proxies = {"http": s.proxy, "https": s.proxy} if s.proxy else None
+        r = session.request(s.method, s.url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                            verify=lab.ca_file, proxies=proxies, data=_body(s))
+        r.raise_for_status()
+        return r.status_code
+
+
+def _urllib3(s: Scenario, lab: Lab) -> int:
+    import urllib3
+
+    retries = urllib3.Retry(total=10, connect=0, read=0, status=0, other=0, redirect=10)
+    pool = (urllib3.ProxyManager(s.proxy, ca_certs=lab.ca_file) if s.proxy
+            else urllib3.PoolManager(ca_certs=lab.ca_file))
+    with pool:
+        r = pool.request(s.method, s.url, body=_body(s), retries=retries,
+                         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT))
+        return int(r.status)
+
+
+def _httpx(s: Scenario, lab: Lab) -> int:
+    import httpx
+
+    timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+    with httpx.Client(verify=lab.client_ssl_context(), proxy=s.proxy, timeout=timeout,
+                      follow_redirects=True, trust_env=False) as client:
+        r = client.request(s.method, s.url, content=_body(s))
+        r.raise_for_status()
+        return r.status_code
+
+
+def _httpx_async(s: Scenario, lab: Lab) -> int:
+    import httpx
+
+    async def go() -> int:
+        timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+        async with httpx.AsyncClient(verify=lab.client_ssl_context(), proxy=s.proxy,
+                                     timeout=timeout, follow_redirects=True,
+                                     trust_env=False) as client:
+            r = await client.request(s.method, s.url, content=_body(s))
+            r.raise_for_status()
+            return r.status_code
+
+    return asyncio.run(go())
+
+
+def _aiohttp(s: Scenario, lab: Lab) -> int:
+    import aiohttp
+
+    async def go() -> int:
+        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, sock_connect=CONNECT_TIMEOUT,
+                                        sock_read=READ_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+            async with session.request(s.method, s.url, ssl=lab.client_ssl_context(),
+                                       proxy=s.proxy, data=_body(s),
+                                       raise_for_status=True) as r:
+                await r.read()
+                return r.status
+
+    return asyncio.run(go())
+
+
+def _urllib(s: Scenario, lab: Lab) -> int:
+    import urllib.request
+
+    proxies = {"http": s.proxy, "https": s.proxy} if s.proxy else {}
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler(proxies),
+        urllib.request.HTTPSHandler(context=lab.client_ssl_context()),
+    )
+    request = urllib.request.Request(s.url, data=_body(s), method=s.method)
+    with opener.open(request, timeout=READ_TIMEOUT) as r:
+        r.read()
+        return int(r.status)
+
+
+def _socket(s: Scenario, lab: Lab) -> int:
+    """A raw socket (and ssl) client: connect, send, read until the peer closes."""
+    parts = urlsplit(s.url)
+    host, port = parts.hostname or "", parts.port or 80
+    sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    try:
+        sock.settimeout(READ_TIMEOUT)
+        if parts.scheme == "https":
+            sock = lab.client_ssl_context().wrap_socket(sock, server_hostname=host)
+        body = _body(s) or b""
+        head = (f"{s.method} {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        sock.sendall(head.encode() + body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return int(received.split(b" ", 2)[1]) if received.startswith(b"HTTP/") else 0
+    finally:
+        sock.close()
+
+
+_FETCH: dict[str, Callable[[Scenario, Lab], int]] = {
+    "requests": _requests, "urllib3": _urllib3, "httpx": _httpx,
+    "httpx_async": _httpx_async, "aiohttp": _aiohttp, "urllib": _urllib, "socket": _socket,
+}
+
+
+def available(client: str) -> bool:
+    """Whether the client's library is installed."""
+    module = {"httpx_async": "httpx", "urllib": "urllib", "socket": "socket"}.get(client, client)
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# --- running ---------------------------------------------------------------------------
+
+def trigger(scenario: Scenario, client: str, lab: Lab) -> tuple[int | None, BaseException | None]:
+    """Make the request; return (status, None), (None, exception), or (None, None) on a hang."""
+    result: list[tuple[int | None, BaseException | None]] = []
+
+    def run() -> None:
+        try:
+            result.append((_FETCH[client](scenario, lab), None))
+        except BaseException as exc:  # the whole point is to catch what clients raise
+            result.append((None, exc))
+
+    worker = threading.Thread(target=run, name=f"matrix-{client}", daemon=True)
+    worker.start()
+    worker.join(HANG_AFTER)
+    return result[0] if result else (None, None)
+
+
+def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseException | None]:
+    status, exc = trigger(scenario, client, lab)
+    expected, note = expected_kind(scenario, client)
+    kind: Kind | None
+    if exc is not None:
+        kind = classify(exc, url=scenario.url).kind
+        raised, message = describe(exc)
+        outcome = "raised"
+    elif status is None:
+        kind, raised, message, outcome = None, None, None, "hang"
+    else:
+        failure = classify_status(status, url=scenario.url)
+        kind = failure.kind if failure else None
+        raised, message, outcome = None, f"HTTP {status}", "status" if failure else "ok"
+    case = Case(scenario.name, client, outcome, raised, message,
+                kind.value if kind else None, expected.value if expected else None, note)
+    return case, exc
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """``Top ← Root`` class names and the first line of the top message, ports masked."""
+    chain = [exc]
+    node: BaseException | None = exc
+    while node is not None and len(chain) < 8:
+        inner = (getattr(node, "reason", None) if isinstance(getattr(node, "reason", None),
+                                                             BaseException) else None)
+        inner = inner or getattr(node, "os_error", None) or getattr(node, "certificate_error", None)
+        if inner is None:
+            inner = next((a for a in node.args if isinstance(a, BaseException)), None)
+        node = inner or node.__cause__ or (None if node.__suppress_context__
+                                           else node.__context__)
+        if node is not None and node not in chain:
+            chain.append(node)
+        else:
+            break
+    names = [type(chain[0]).__name__]
+    if len(chain) > 1:
+        root = chain[-1]
+        code = getattr(root, "verify_code", None) or getattr(root, "errno", None)
+        names.append(type(root).__name__ + (f"[{code}]" if code is not None else ""))
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return " ← ".join(names), mask(text)[:140]
+
+
+def mask(text: str) -> str:
+    """Mask what changes between runs: ephemeral ports, object addresses."""
+    text = re.sub(r"0x[0-9a-f]{6,}", "0x…", text)
+    text = re.sub(r"(?<=[:=' ])\d{4,5}\b", "PORT", text)
+    return re.sub(r"(?<=port=)\d+", "PORT", text)
+
+
+def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
+    out = []
+    for name in names:
+        if name in NETNS_ONLY:
+            url, kind, description = NETNS_ONLY[name]
+            out.append(Scenario(name=name, url=url, kind=kind, description=description))
+        else:
+            out.append(lab[name])
+    return out
+
+
+def run_matrix(lab: Lab, names: Iterable[str] | None = None,
+               clients: Iterable[str] = CLIENTS, *, workers: int = 12) -> list[Case]:
+    """Run every applicable (scenario, client) pair, ``workers`` at a time.
+
+    The pairs are independent (each client makes its own connections), and
+    most of the time goes on waiting for timeouts, so they run concurrently.
+    """
+    chosen = [n for n in (names or lab.scenarios) if n not in NETNS_SCENARIOS]
+    return _run_all(lab, scenarios_for(lab, chosen), list(clients), workers)
+
+
+def _run_all(lab: Lab, scenarios: list[Scenario], clients: list[str], workers: int,
+             ) -> list[Case]:
+    pairs = [(s, c) for s in scenarios for c in clients if applies(s, c) and available(c)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix") as pool:
+        return list(pool.map(lambda pair: run_case(pair[0], pair[1], lab)[0], pairs))
+
+
+# --- inside a network namespace ------------------------------------------------------------
+
+def netns_available() -> str | None:
+    """None when a private network namespace can be made here, else why not."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare or ip (iproute2) is not installed"
+    probe = subprocess.run(["unshare", "-rmn", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        return f"unshare -rmn failed: {probe.stderr.decode().strip()}"
+    return None
+
+
+_SETUP = """set -e
+ip link set lo up
+ip route add unreachable 127.9.9.0/24 table local
+ip route add throw 127.9.7.0/24 table local
+mount --bind "$RESOLV" /etc/resolv.conf
+exec "$PYTHON" -m tether.lab._matrix --child "$CLIENTS"
+"""
+
+
+def run_in_netns(clients: Iterable[str] = CLIENTS, timeout: float = 300) -> list[Case]:
+    """Run the namespace-only scenarios in a fresh ``unshare -rmn`` namespace.
+
+    Inside, the lab's DNS server listens on 127.0.0.1:53 and resolv.conf names
+    it, so ``getaddrinfo`` (and every client above it) asks the lab and nothing
+    else: the namespace has no route anywhere but loopback.
+    """
+    with tempfile.TemporaryDirectory(prefix="tether-netns-") as tmp:
+        resolv = Path(tmp) / "resolv.conf"
+        resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        env = {**os.environ, "RESOLV": str(resolv), "PYTHON": sys.executable,
+               "CLIENTS": ",".join(clients)}
+        proc = subprocess.run(["unshare", "-rmn", "sh", "-c", _SETUP], env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the namespace run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return [Case(**json.loads(line)) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def _child(clients: list[str]) -> None:
+    with Lab(dns_port=53) as lab:
+        for case in _run_all(lab, scenarios_for(lab, NETNS_SCENARIOS), clients, 12):
+            print(json.dumps(asdict(case)), flush=True)
+
+
+def main(argv: list[str]) -> Any:
+    if argv[:1] == ["--child"]:
+        _child(argv[1].split(","))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
