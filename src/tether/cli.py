@@ -1,10 +1,223 @@
-"""The ``tether`` command: wiring only."""
+"""The ``tether`` command: wiring only.
+
+Exit codes: 0 success, 1 a failure was found or a run failed, 2 usage error.
+Heavy modules are imported inside each command, so ``tether --version``
+stays fast.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("tether")
-    return 0
+def _parser() -> argparse.ArgumentParser:
+    from tether._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tether", description="Make network failures survivable and explainable.")
+    parser.add_argument("--version", action="version", version=f"tether {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    explain = commands.add_parser(
+        "explain", help="what a failure kind means and how to fix it",
+        description="Explain a failure kind: what it means, its causes, how to fix it. "
+                    "Without KIND, list every kind.")
+    explain.add_argument("kinds", nargs="*", metavar="KIND", help="e.g. connect.refused")
+    explain.add_argument("--markdown", action="store_true",
+                         help="print the whole catalogue as Markdown (docs/failures.md)")
+
+    lab = commands.add_parser(
+        "lab", help="run the fault lab: servers on loopback that misbehave on purpose",
+        description="Start every fault-lab scenario on loopback and print its URL and the "
+                    "failure kind it produces; run until interrupted.")
+    lab.add_argument("--json", action="store_true", help="print the scenarios as JSON")
+    lab.add_argument("--host", default="127.0.0.1", help="loopback address to bind "
+                     "(default 127.0.0.1)")
+    lab.add_argument("--dns-port", type=int, default=0, help="port of the lab's DNS server "
+                     "(default: any free port)")
+    lab.add_argument("--matrix", action="store_true",
+                     help="instead of serving, drive every scenario through every installed "
+                          "client library and print what each raised and what tether says")
+    lab.add_argument("--markdown", action="store_true",
+                     help="with --matrix: print Markdown (docs/matrix.md)")
+
+    commands.add_parser(
+        "demo", help="start the lab, make real failing requests, and classify each",
+        description="Start the fault lab, make a real request to every scenario with Python's "
+                    "own urllib, and show what tether.classify says about each failure.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "explain":
+            return _explain(args.kinds, markdown=args.markdown)
+        if args.command == "lab":
+            if args.matrix:
+                return _matrix(markdown=args.markdown)
+            return _lab(args.host, args.dns_port, as_json=args.json)
+        if args.command == "demo":
+            return _demo()
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:  # `tether ... | head`
+        return EXIT_OK
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def _explain(kinds: list[str], *, markdown: bool) -> int:
+    from tether._explain import explain_text, failures_markdown, kinds_table
+    from tether._kinds import Kind
+
+    if markdown:
+        sys.stdout.write(failures_markdown())
+        return EXIT_OK
+    if not kinds:
+        sys.stdout.write(kinds_table())
+        return EXIT_OK
+    known = {k.value: k for k in Kind}
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        print(f"tether explain: unknown kind {unknown[0]!r}; `tether explain` lists them all",
+              file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write("\n".join(explain_text(known[k]) for k in kinds))
+    return EXIT_OK
+
+
+def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
+    import ipaddress
+    import signal
+    import threading
+
+    from tether.lab import Lab
+
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError
+    except ValueError:
+        print(f"tether lab: {host!r} is not a loopback address; the lab only serves on "
+              "127.0.0.0/8 or ::1", file=sys.stderr)
+        return EXIT_USAGE
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        lab = Lab(host=host, dns_port=dns_port).start()
+    except OSError as exc:
+        print(f"tether lab: cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        if as_json:
+            print(json.dumps({"resolver": lab.resolver, "ca_file": lab.ca_file,
+                              "scenarios": [_scenario_json(s) for s in lab]}, indent=2),
+                  flush=True)
+        else:
+            _print_lab(lab)
+            print("\nPress Ctrl-C to stop.", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        lab.stop()
+    if not as_json:
+        print("lab stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _scenario_json(s: object) -> dict[str, object]:
+    from tether.lab import Scenario
+
+    assert isinstance(s, Scenario)
+    return {"name": s.name, "url": s.url, "kind": s.kind.value if s.kind else None,
+            "description": s.description, "proxy": s.proxy, "resolver": s.resolver,
+            "method": s.method}
+
+
+def _print_lab(lab: object) -> None:
+    from tether.lab import Lab
+
+    assert isinstance(lab, Lab)
+    rows = [(s.name, s.url + (f"  via {s.proxy}" if s.proxy else ""),
+             s.kind.value if s.kind else "(healthy)") for s in lab]
+    _table(("scenario", "url", "kind"), rows)
+    print(f"\nDNS: the lab resolver at {lab.resolver} serves lab.test. "
+          f"(dig @{lab.resolver.rpartition(':')[0]} -p {lab.resolver.rpartition(':')[2]} "
+          "ok.lab.test)")
+    print(f"TLS: trust {lab.ca_file} to reach tls_ok")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _matrix(*, markdown: bool) -> int:
+    from tether.lab import Lab
+    from tether.lab._matrix import matrix_markdown, netns_available, run_in_netns, run_matrix
+
+    with Lab() as lab:
+        cases = run_matrix(lab)
+    why_not = netns_available()
+    if why_not is None:
+        cases += run_in_netns()
+    else:
+        print(f"tether lab --matrix: DNS and routing scenarios skipped: {why_not}",
+              file=sys.stderr)
+    if markdown:
+        sys.stdout.write(matrix_markdown(cases))
+    else:
+        _table(("scenario", "client", "raised", "tether"),
+               [(c.scenario, c.client, c.raised or c.outcome, c.kind or "-") for c in cases])
+    return EXIT_OK if all(c.agrees for c in cases) else EXIT_FAILURE
+
+
+def _demo() -> int:
+    """The lab, a real failing request to each scenario, and tether's reading of it."""
+    import time
+
+    from tether._classify import classify
+    from tether.lab import Lab
+    from tether.lab._matrix import run_matrix, trigger
+
+    print("Starting the fault lab on 127.0.0.1 ...", flush=True)
+    started = time.perf_counter()
+    with Lab() as lab:
+        names = [s.name for s in lab if s.name not in ("flapping", "latency")]
+        cases = run_matrix(lab, names, clients=("urllib", "dnspython"))
+        print(f"Made {len(cases)} real requests with urllib (and dnspython for DNS) in "
+              f"{time.perf_counter() - started:.1f} s.\n")
+        _table(("scenario", "what the client raised", "tether says"),
+               [(c.scenario, _short(c.raised or c.message or c.outcome),
+                 c.kind or (f"(hangs: {c.note})" if c.outcome == "hang" else "ok"))
+                for c in cases])
+        refused = lab["refused"]
+        _, exc = trigger(refused, "urllib", lab)
+        if exc is not None:
+            failure = classify(exc, url=refused.url)
+            print(f"\nOne of them in full: tether.classify(exc) for {refused.url}\n")
+            print(f"  {failure!r}")
+            for field in ("kind", "layer", "retryable", "request_sent", "detail", "hint"):
+                value = getattr(failure, field)
+                print(f"  {field:<12} {value.value if hasattr(value, 'value') else value}")
+    agree = sum(c.agrees for c in cases)
+    print(f"\n{agree} of {len(cases)} scenarios classified as the lab intends. "
+          "Try `tether explain connect.refused`, or `tether lab` to keep the servers up.")
+    return EXIT_OK if agree == len(cases) else EXIT_FAILURE
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

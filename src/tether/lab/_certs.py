@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import ssl
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,10 @@ class LabCerts:
         if maximum is not None:
             # An old-protocol server: OpenSSL 3 refuses TLS < 1.2 at the default
             # security level, so lower it the way legacy servers are configured.
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = maximum
+            with warnings.catch_warnings():  # deliberately old: that is the scenario
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = maximum
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         ctx.set_alpn_protocols(["http/1.1"])
         ctx.load_cert_chain(chain)

@@ -42,7 +42,9 @@ TOTAL_TIMEOUT = 4.0
 HANG_AFTER = 6.0  # a client still busy after this long is reported as hanging
 UPLOAD = b"x" * (8 * 1024 * 1024)
 
-CLIENTS = ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket")
+CLIENTS = ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket",
+           "dnspython")
+DNS_SCENARIOS = frozenset({"dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent"})
 
 # Scenarios that only exist inside a namespace: routes the namespace adds.
 NETNS_ONLY = {
@@ -70,7 +72,7 @@ for _client in CLIENTS:
     LIMITS["dns_silent", _client] = (
         Kind.DNS_UNAVAILABLE,
         "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL")
-LIMITS["dns_silent", "socket"] = LIMITS["dns_silent", "requests"]
+LIMITS["dns_silent", "dnspython"] = (Kind.DNS_TIMEOUT, None)  # only a direct query tells
 LIMITS["reset_mid_body", "aiohttp"] = (
     Kind.RESPONSE_TRUNCATED, "aiohttp reports a reset mid-body as an incomplete payload")
 for _client in ("httpx", "httpx_async", "urllib"):
@@ -111,11 +113,21 @@ def expected_kind(scenario: Scenario, client: str) -> tuple[Kind | None, str | N
     return scenario.kind, None
 
 
-def applies(scenario: Scenario, client: str) -> bool:
+def applies(scenario: Scenario, client: str, *, netns: bool = False) -> bool:
+    """Whether the pair makes sense, and is safe where it runs.
+
+    Outside a namespace a lab name (``nx.lab.test``) must never reach the
+    system resolver, which would forward it to the machine's configured DNS
+    server: there, only the dnspython client asks the lab's resolver directly.
+    """
     if scenario.name in SKIPPED:
+        return False
+    if scenario.name in DNS_SCENARIOS and (client == "dnspython") == netns:
         return False
     if client == "socket":
         return scenario.name in SOCKET_SCENARIOS and scenario.proxy is None
+    if client == "dnspython":  # asks the lab's resolver directly: no namespace needed
+        return scenario.name in DNS_SCENARIOS
     return True
 
 
@@ -228,15 +240,32 @@ def _socket(s: Scenario, lab: Lab) -> int:
         sock.close()
 
 
+def _dnspython(s: Scenario, lab: Lab) -> int:
+    """Resolve the URL's name at the lab's DNS server (never the system's)."""
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    host, _, port = lab.resolver.rpartition(":")
+    resolver.nameservers = [host.strip("[]")]
+    resolver.port = int(port)
+    resolver.lifetime = READ_TIMEOUT
+    name = urlsplit(s.url).hostname or ""
+    if name.replace(".", "").isdigit():  # an address needs no resolving
+        return 0
+    resolver.resolve(name, "A")
+    return 0
+
+
 _FETCH: dict[str, Callable[[Scenario, Lab], int]] = {
     "requests": _requests, "urllib3": _urllib3, "httpx": _httpx,
     "httpx_async": _httpx_async, "aiohttp": _aiohttp, "urllib": _urllib, "socket": _socket,
+    "dnspython": _dnspython,
 }
 
 
 def available(client: str) -> bool:
     """Whether the client's library is installed."""
-    module = {"httpx_async": "httpx", "urllib": "urllib", "socket": "socket"}.get(client, client)
+    module = {"httpx_async": "httpx", "dnspython": "dns.resolver"}.get(client, client)
     try:
         __import__(module)
     except ImportError:
@@ -331,13 +360,15 @@ def run_matrix(lab: Lab, names: Iterable[str] | None = None,
     The pairs are independent (each client makes its own connections), and
     most of the time goes on waiting for timeouts, so they run concurrently.
     """
-    chosen = [n for n in (names or lab.scenarios) if n not in NETNS_SCENARIOS]
-    return _run_all(lab, scenarios_for(lab, chosen), list(clients), workers)
+    chosen = [n for n in (names or lab.scenarios)
+              if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    return _run_all(lab, scenarios_for(lab, chosen), list(clients), workers, netns=False)
 
 
 def _run_all(lab: Lab, scenarios: list[Scenario], clients: list[str], workers: int,
-             ) -> list[Case]:
-    pairs = [(s, c) for s in scenarios for c in clients if applies(s, c) and available(c)]
+             *, netns: bool) -> list[Case]:
+    pairs = [(s, c) for s in scenarios for c in clients
+             if applies(s, c, netns=netns) and available(c)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix") as pool:
         return list(pool.map(lambda pair: run_case(pair[0], pair[1], lab)[0], pairs))
 
@@ -384,7 +415,7 @@ def run_in_netns(clients: Iterable[str] = CLIENTS, timeout: float = 300) -> list
 
 def _child(clients: list[str]) -> None:
     with Lab(dns_port=53) as lab:
-        for case in _run_all(lab, scenarios_for(lab, NETNS_SCENARIOS), clients, 12):
+        for case in _run_all(lab, scenarios_for(lab, NETNS_SCENARIOS), clients, 12, netns=True):
             print(json.dumps(asdict(case)), flush=True)
 
 
@@ -396,3 +427,70 @@ def main(argv: list[str]) -> Any:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def matrix_markdown(cases: list[Case]) -> str:
+    """The matrix as Markdown: the content of ``docs/matrix.md``."""
+    import importlib.metadata as md
+
+    def version(dist: str) -> str:
+        try:
+            return f"{dist} {md.version(dist)}"
+        except md.PackageNotFoundError:
+            return f"{dist} (not installed)"
+
+    clients = sorted({c.client for c in cases}, key=CLIENTS.index)
+    order = [name for name, *_ in __import__("tether.lab._lab", fromlist=["SPECS"]).SPECS]
+    order += list(NETNS_ONLY)
+    agree = sum(c.agrees for c in cases)
+    out = [
+        "# The failure matrix",
+        "",
+        "<!-- Generated by `tether lab --matrix --markdown`. Do not edit: a test compares it "
+        "with a fresh run. -->",
+        "",
+        "Every fault-lab scenario, triggered for real on loopback through each client library, "
+        "beside what `tether.classify` makes of it. DNS and unreachable-route scenarios ran in a "
+        "private network namespace whose resolver is the lab's (`dnspython` asks the lab's "
+        "resolver directly, outside the namespace).",
+        "",
+        f"Clients: {', '.join(clients)}. Versions: "
+        + ", ".join(version(d) for d in ("requests", "urllib3", "httpx", "httpcore", "aiohttp",
+                                          "dnspython"))
+        + f", Python {sys.version.split()[0]}. Timeouts: connect {CONNECT_TIMEOUT:g} s, "
+        f"read {READ_TIMEOUT:g} s, aiohttp total {TOTAL_TIMEOUT:g} s.",
+        "",
+        f"**{len(cases)} cases, {agree} classified as expected.** Where a library throws away "
+        "the fact tether needs, the expected kind is the best that can honestly be said, and "
+        "the note says what was lost.",
+        "",
+        "| scenario | client | what the client raised | its message | tether says | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    ranked = sorted(cases, key=lambda c: (order.index(c.scenario) if c.scenario in order else 99,
+                                          CLIENTS.index(c.client)))
+    for c in ranked:
+        raised = c.raised or {"hang": "(still running after "
+                              f"{HANG_AFTER:g} s)", "ok": "(nothing)",
+                              "status": "(nothing)"}.get(c.outcome, "")
+        said = f"`{c.kind}`" if c.kind else "ok"
+        if not c.agrees:
+            said += f" (expected `{c.expected}`)"
+        message = (c.message or "").replace("|", "\\|")
+        out.append(f"| {c.scenario} | {c.client} | {raised} | {message} | {said} | "
+                   f"{c.note or ''} |")
+    return "\n".join(out) + "\n"
+
+
+def planned(*, netns: bool) -> list[tuple[str, str]]:
+    """The (scenario, client) pairs a run makes, known before any lab starts."""
+    from tether.lab._lab import SPECS
+
+    names = NETNS_SCENARIOS if netns else [n for n, *_ in SPECS
+                                           if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    pairs = []
+    for name in names:
+        stub = Scenario(name=name, url="", kind=None, description="",
+                        proxy="stub" if name.startswith("proxy_") else None)
+        pairs += [(name, c) for c in CLIENTS if applies(stub, c, netns=netns)]
+    return pairs

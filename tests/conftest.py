@@ -1,0 +1,92 @@
+"""Suite-wide rules: nothing leaves loopback, and nothing waits on the real clock.
+
+The network guard wraps ``socket.socket.connect``, ``connect_ex`` and
+``sendto`` (which every client library goes through, asyncio included) and
+``socket.getaddrinfo`` (the machine's configured resolver).  A connection to an
+address outside 127.0.0.0/8 and ::1, or a lookup of any name but localhost,
+is refused with :class:`NetworkGuardError` and fails the test, even when the
+code under test swallows the error.  Child processes that run in private
+network namespaces have only loopback to reach, by construction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+_violations: list[str] = []
+
+
+class NetworkGuardError(OSError):
+    """A test tried to reach beyond loopback."""
+
+
+def _is_loopback(host: Any) -> bool:
+    if not isinstance(host, str):
+        return False
+    host = host.strip("[]").split("%")[0]
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(address: Any, what: str) -> None:
+    if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+        message = f"network guard: {what} to {address[0]!r} is not loopback"
+        _violations.append(message)
+        raise NetworkGuardError(message)
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address, "connect")
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address, "connect")
+    return _real_connect_ex(self, address)
+
+
+def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(args[-1], "sendto")
+    return _real_sendto(self, data, *args)  # type: ignore[arg-type]
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_loopback(host.decode() if isinstance(host, bytes) else host):
+        message = f"network guard: resolving {host!r} would ask the machine's DNS resolver"
+        _violations.append(message)
+        raise NetworkGuardError(message)
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+socket.socket.sendto = _sendto  # type: ignore[method-assign, assignment]
+socket.getaddrinfo = _getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    """Fail the test if it tried to reach beyond loopback, even if the error was swallowed."""
+    start = len(_violations)
+    yield
+    if len(_violations) > start:
+        pytest.fail("; ".join(_violations[start:]), pytrace=False)

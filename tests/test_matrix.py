@@ -1,0 +1,102 @@
+"""Every lab scenario through every client library, for real, classified.
+
+One concurrent run of the whole matrix feeds one test per cell, so a failure
+names its scenario and client.  DNS and unreachable-route scenarios run in a
+private network namespace (``unshare -rmn``) whose resolver is the lab's.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tether.lab import Lab
+from tether.lab._matrix import (
+    Case,
+    available,
+    matrix_markdown,
+    netns_available,
+    planned,
+    run_in_netns,
+    run_matrix,
+)
+
+DOCS = Path(__file__).parent.parent / "docs"
+LOCAL = planned(netns=False)
+NETNS = planned(netns=True)
+
+
+@pytest.fixture(scope="session")
+def local_cases(lab: Lab) -> dict[tuple[str, str], Case]:
+    # Client libraries leak sockets and event-loop transports when their
+    # requests fail (or hang, in slow_drip): that is their behaviour under
+    # test, not tether's, so their ResourceWarnings are collected here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        cases = run_matrix(lab)
+        gc.collect()
+    return {(c.scenario, c.client): c for c in cases}
+
+
+@pytest.fixture(scope="session")
+def netns_cases() -> dict[tuple[str, str], Case]:
+    why_not = netns_available()
+    if why_not is not None:
+        if os.environ.get("TETHER_REQUIRE_NETNS"):
+            pytest.fail(f"TETHER_REQUIRE_NETNS is set but no namespace can be made: {why_not}")
+        pytest.skip(f"no private network namespace here: {why_not}")
+    return {(c.scenario, c.client): c for c in run_in_netns()}
+
+
+def _check(case: Case | None, client: str) -> None:
+    if not available(client):
+        pytest.skip(f"{client} is not installed")
+    assert case is not None, "the run made no such case"
+    assert case.kind == case.expected, (
+        f"{case.client} raised {case.raised}: {case.message!r}; tether said {case.kind}, "
+        f"expected {case.expected}")
+
+
+@pytest.mark.parametrize(("scenario", "client"), LOCAL, ids=[f"{s}-{c}" for s, c in LOCAL])
+def test_local(scenario: str, client: str, local_cases: dict[tuple[str, str], Case]) -> None:
+    """The client's real failure on loopback is classified as the scenario's kind."""
+    _check(local_cases.get((scenario, client)), client)
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize(("scenario", "client"), NETNS, ids=[f"{s}-{c}" for s, c in NETNS])
+def test_in_namespace(scenario: str, client: str,
+                      netns_cases: dict[tuple[str, str], Case]) -> None:
+    """Through the system resolver and real routes, the failure gets the scenario's kind."""
+    _check(netns_cases.get((scenario, client)), client)
+
+
+def test_every_failing_scenario_is_exercised() -> None:
+    """Each kind the lab claims to produce is triggered by at least one client."""
+    from tether.lab import SPECS
+
+    covered = {s for s, _ in LOCAL + NETNS}
+    assert {name for name, kind, _ in SPECS if kind} - covered <= {"flapping"}
+
+
+def test_matrix_doc_is_current(local_cases: dict[tuple[str, str], Case],
+                               netns_cases: dict[tuple[str, str], Case]) -> None:
+    """docs/matrix.md says what this run saw (messages aside, which carry timings)."""
+    fresh = matrix_markdown([*local_cases.values(), *netns_cases.values()])
+    assert _rows(fresh) == _rows((DOCS / "matrix.md").read_text()), (
+        "docs/matrix.md is stale: regenerate with `tether lab --matrix --markdown > "
+        "docs/matrix.md`")
+
+
+def _rows(markdown: str) -> list[tuple[str, ...]]:
+    """Table rows without the message column, which varies with timing and versions."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| scenario"):
+            cells = [c.strip() for c in line.split(" | ")]
+            rows.append((cells[0], cells[1], cells[2], *cells[4:]))
+    return rows
