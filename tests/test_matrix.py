@@ -58,7 +58,8 @@ def _check(case: Case | None, client: str) -> None:
     assert case is not None, "the run made no such case"
     assert case.kind == case.expected, (
         f"{case.client} raised {case.raised}: {case.message!r}; tether said {case.kind}, "
-        f"expected {case.expected}")
+        f"expected {case.expected}"
+    )
 
 
 @pytest.mark.parametrize(("scenario", "client"), LOCAL, ids=[f"{s}-{c}" for s, c in LOCAL])
@@ -69,8 +70,7 @@ def test_local(scenario: str, client: str, local_cases: dict[tuple[str, str], Ca
 
 @pytest.mark.netns
 @pytest.mark.parametrize(("scenario", "client"), NETNS, ids=[f"{s}-{c}" for s, c in NETNS])
-def test_in_namespace(scenario: str, client: str,
-                      netns_cases: dict[tuple[str, str], Case]) -> None:
+def test_in_namespace(scenario: str, client: str, netns_cases: dict[tuple[str, str], Case]) -> None:
     """Through the system resolver and real routes, the failure gets the scenario's kind."""
     _check(netns_cases.get((scenario, client)), client)
 
@@ -83,13 +83,14 @@ def test_every_failing_scenario_is_exercised() -> None:
     assert {name for name, kind, _ in SPECS if kind} - covered <= {"flapping"}
 
 
-def test_matrix_doc_is_current(local_cases: dict[tuple[str, str], Case],
-                               netns_cases: dict[tuple[str, str], Case]) -> None:
+def test_matrix_doc_is_current(
+    local_cases: dict[tuple[str, str], Case], netns_cases: dict[tuple[str, str], Case]
+) -> None:
     """docs/matrix.md says what this run saw (messages aside, which carry timings)."""
     fresh = matrix_markdown([*local_cases.values(), *netns_cases.values()])
     assert _rows(fresh) == _rows((DOCS / "matrix.md").read_text()), (
-        "docs/matrix.md is stale: regenerate with `tether lab --matrix --markdown > "
-        "docs/matrix.md`")
+        "docs/matrix.md is stale: regenerate with `tether lab --matrix --markdown > docs/matrix.md`"
+    )
 
 
 def _rows(markdown: str) -> list[tuple[str, ...]]:

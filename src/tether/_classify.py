@@ -30,7 +30,7 @@ import errno as _errno
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,8 +57,22 @@ class _Evidence:
     """What the walk has learnt so far; a scratch object, never returned."""
 
     __slots__ = (
-        "best", "best_rank", "connect", "deadline", "detail", "errno", "headers", "host",
-        "port", "proxy", "read", "status", "timeouts", "tls", "tls_wait", "url",
+        "best",
+        "best_rank",
+        "connect",
+        "deadline",
+        "detail",
+        "errno",
+        "headers",
+        "host",
+        "port",
+        "proxy",
+        "read",
+        "status",
+        "timeouts",
+        "tls",
+        "tls_wait",
+        "url",
     )
 
     def __init__(self, url: str | None) -> None:
@@ -79,8 +93,13 @@ class _Evidence:
         self.deadline = False
         self.timeouts: list[BaseException] = []
 
-    def offer(self, kind: Kind | str, strength: int, depth: int, detail: str | None = None,
-              ) -> None:
+    def offer(
+        self,
+        kind: Kind | str,
+        strength: int,
+        depth: int,
+        detail: str | None = None,
+    ) -> None:
         rank = (strength, depth)
         if rank >= self.best_rank:
             self.best, self.best_rank = kind, rank
@@ -98,6 +117,7 @@ _Rule = Callable[[BaseException, _Evidence, int], None]
 
 
 # --- rules: one per exception class, keyed "package.ClassName" ----------------
+
 
 def _os_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
     code = getattr(exc, "errno", None)
@@ -166,10 +186,15 @@ def _verify_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
     if kind is None:
         # No code (a hand-made CertificateError): go by the words, or call it untrusted.
         text = str(exc).lower()
-        kind = (Kind.TLS_HOSTNAME_MISMATCH if "match" in text
-                else Kind.TLS_EXPIRED if "expired" in text or "not yet valid" in text
-                else Kind.TLS_SELF_SIGNED if "self-signed certificate" == text.strip()
-                else Kind.TLS_UNTRUSTED)
+        kind = (
+            Kind.TLS_HOSTNAME_MISMATCH
+            if "match" in text
+            else Kind.TLS_EXPIRED
+            if "expired" in text or "not yet valid" in text
+            else Kind.TLS_SELF_SIGNED
+            if text.strip() == "self-signed certificate"
+            else Kind.TLS_UNTRUSTED
+        )
     ev.tls = True
     ev.offer(kind, _FACT, depth, message)
 
@@ -285,7 +310,8 @@ def _urllib3_proxy(exc: BaseException, ev: _Evidence, depth: int) -> None:
 def _tunnel_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
     """urllib3 and httpcore word a refused CONNECT as "... 407 Proxy Authentication Required"."""
     match = re.search(r"(?:Tunnel connection failed|CONNECT)\D*?(\d{3})", str(exc)) or (
-        re.search(r"^(\d{3}) ", str(exc)))
+        re.search(r"^(\d{3}) ", str(exc))
+    )
     if match:
         ev.proxy = True
         _proxy_status(int(match[1]), ev, depth)
@@ -303,8 +329,11 @@ def _protocol_words(exc: BaseException, ev: _Evidence, depth: int) -> None:
     lowered = text.lower()
     if "without sending a response" in lowered or "server disconnected" in lowered:
         ev.offer(Kind.CONNECTION_CLOSED, _LIBRARY, depth)
-    elif ("without sending complete message body" in lowered or "incomplete chunked" in lowered
-          or "response ended prematurely" in lowered):
+    elif (
+        "without sending complete message body" in lowered
+        or "incomplete chunked" in lowered
+        or "response ended prematurely" in lowered
+    ):
         ev.offer(Kind.RESPONSE_TRUNCATED, _LIBRARY, depth, text)
     elif "too long" in lowered or "too large" in lowered or "too big" in lowered:
         ev.offer(Kind.RESPONSE_TOO_LARGE, _LIBRARY, depth, text)
@@ -372,9 +401,14 @@ def _url_invalid(exc: BaseException, ev: _Evidence, depth: int) -> None:
 def _url_value_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
     """urllib.request and IDNA encoding report bad URLs as plain ValueError/UnicodeError."""
     text = str(exc)
-    if ("unknown url type" in text or "idna" in text or "label" in text
-            or "Invalid IPv6 URL" in text or "Port out of range" in text
-            or "invalid literal for int" in text and depth == 0):
+    if (
+        "unknown url type" in text
+        or "idna" in text
+        or "label" in text
+        or "Invalid IPv6 URL" in text
+        or "Port out of range" in text
+        or ("invalid literal for int" in text and depth == 0)
+    ):
         ev.offer(Kind.URL_INVALID, _LIBRARY, depth, text)
 
 
@@ -386,12 +420,17 @@ def _url_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
 
 def _max_retry(exc: BaseException, ev: _Evidence, depth: int) -> None:
     pool = getattr(exc, "pool", None)
-    ev.at(getattr(pool, "host", None), getattr(pool, "port", None), depth)
     reason = getattr(exc, "reason", None)
+    proxy = getattr(pool, "proxy", None)
+    if proxy is not None and type(reason).__name__ == "ProxyError":
+        # A refused tunnel: the pool is the target's, the failing peer is the proxy.
+        ev.at(getattr(proxy, "host", None), getattr(proxy, "port", None), depth)
+    else:
+        ev.at(getattr(pool, "host", None), getattr(pool, "port", None), depth)
     text = str(reason) if reason is not None else ""
     if "too many redirects" in text:
         ev.offer(Kind.HTTP_REDIRECT_LOOP, _FACT, depth)
-    elif (match := re.search(r"too many (\d{3}) error responses", text)):
+    elif match := re.search(r"too many (\d{3}) error responses", text):
         _offer_status(int(match[1]), None, ev, depth, _FACT)
 
 
@@ -482,8 +521,9 @@ _RULES: dict[str, _Rule] = {
     "aiohttp.ClientConnectorError": _aiohttp_connector(),
     "aiohttp.ClientHttpProxyError": _aiohttp_proxy_status,
     "aiohttp.ServerDisconnectedError": _fixed(Kind.CONNECTION_CLOSED, _LIBRARY),
-    "aiohttp.ConnectionTimeoutError": _context("connect", kind=Kind.CONNECT_TIMEOUT,
-                                               strength=_LIBRARY),
+    "aiohttp.ConnectionTimeoutError": _context(
+        "connect", kind=Kind.CONNECT_TIMEOUT, strength=_LIBRARY
+    ),
     "aiohttp.SocketTimeoutError": _context("read", kind=Kind.READ_TIMEOUT, strength=_LIBRARY),
     "aiohttp.ServerTimeoutError": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
     "aiohttp.ClientOSError": _os_error,
@@ -519,37 +559,57 @@ def _rule_for(cls: type) -> _Rule | None:
     return rule
 
 
-def _children(exc: BaseException) -> Iterator[BaseException]:
+def _children(exc: BaseException) -> list[BaseException]:
     """The exceptions ``exc`` wraps, explicit links first."""
-    found = False
-    for attr in ("reason", "original_error", "os_error", "certificate_error"):
-        inner = getattr(exc, attr, None)
-        if isinstance(inner, BaseException):
-            found = True
-            yield inner
-    for arg in exc.args[:3]:  # requests and urllib3 wrap the cause in args
-        if isinstance(arg, BaseException):
-            found = True
-            yield arg
+    found = [
+        inner for attr in _LINKS if isinstance(inner := getattr(exc, attr, None), BaseException)
+    ]
+    # requests and urllib3 wrap the cause in args
+    found += [arg for arg in exc.args[:3] if isinstance(arg, BaseException)]
     if isinstance(exc, BaseExceptionGroup):
-        found = True
-        yield from exc.exceptions
+        found += exc.exceptions
     if exc.__cause__ is not None:
-        yield exc.__cause__
+        found.append(exc.__cause__)
     elif not found and exc.__context__ is not None and not exc.__suppress_context__:
-        yield exc.__context__
+        found.append(exc.__context__)
+    return found
 
 
-def _walk(exc: BaseException) -> Iterator[tuple[BaseException, int]]:
+_LINKS = ("reason", "original_error", "os_error", "certificate_error")
+
+
+def _walk(exc: BaseException) -> list[tuple[BaseException, int]]:
+    """Every exception in the chain, depth first, outermost first; cycles cut."""
     seen: set[int] = set()
+    order: list[tuple[BaseException, int]] = []
     stack = [(exc, 0)]
-    while stack and len(seen) < _MAX_NODES:
+    while stack and len(order) < _MAX_NODES:
         node, depth = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        yield node, depth
-        stack.extend((child, depth + 1) for child in reversed(list(_children(node))))
+        order.append((node, depth))
+        children = _children(node)
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return order
+
+
+_peer_cache: dict[type, bool] = {}
+
+
+def _carries_peer(cls: type) -> bool:
+    """Only the HTTP libraries' exceptions carry connections, requests or URLs."""
+    known = _peer_cache.get(cls)
+    if known is None:
+        known = cls.__module__.partition(".")[0] in (
+            "urllib3",
+            "requests",
+            "httpx",
+            "httpcore",
+            "aiohttp",
+        )
+        _peer_cache[cls] = known
+    return known
 
 
 def _note_url(url: Any, ev: _Evidence) -> None:
@@ -576,6 +636,7 @@ def _note_peer(exc: BaseException, ev: _Evidence, depth: int) -> None:
 
 # --- the public functions --------------------------------------------------------------
 
+
 def classify(exc: BaseException, *, url: str | None = None) -> Failure:
     """Turn any exception into a :class:`Failure` with a stable ``kind``.
 
@@ -596,7 +657,8 @@ def classify(exc: BaseException, *, url: str | None = None) -> Failure:
 def _classify(exc: BaseException, url: str | None) -> Failure:
     ev = _Evidence(url)
     for node, depth in _walk(exc):
-        _note_peer(node, ev, depth)
+        if _carries_peer(type(node)):
+            _note_peer(node, ev, depth)
         rule = _rule_for(type(node))
         if rule is not None:
             rule(node, ev, depth)
@@ -610,10 +672,17 @@ def _classify(exc: BaseException, url: str | None) -> Failure:
     return _build(kind, ev, exc, ev.detail)
 
 
-_PROXIED_CONNECT_KINDS = frozenset({
-    Kind.CONNECT_REFUSED, Kind.CONNECT_TIMEOUT, Kind.CONNECT_UNREACHABLE, Kind.DNS_NOT_FOUND,
-    Kind.DNS_NO_ADDRESS, Kind.DNS_UNAVAILABLE, Kind.DNS_TIMEOUT,
-})
+_PROXIED_CONNECT_KINDS = frozenset(
+    {
+        Kind.CONNECT_REFUSED,
+        Kind.CONNECT_TIMEOUT,
+        Kind.CONNECT_UNREACHABLE,
+        Kind.DNS_NOT_FOUND,
+        Kind.DNS_NO_ADDRESS,
+        Kind.DNS_UNAVAILABLE,
+        Kind.DNS_TIMEOUT,
+    }
+)
 
 
 def _timeout_kind(ev: _Evidence) -> Kind:
@@ -685,7 +754,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -710,8 +779,15 @@ def _header(headers: Any, name: str) -> str | None:
 
 # --- building the Failure ---------------------------------------------------------------
 
-def _build(kind: Kind, ev: _Evidence, exc: BaseException | None, specific: str | None,
-           *, now: float | None = None) -> Failure:
+
+def _build(
+    kind: Kind,
+    ev: _Evidence,
+    exc: BaseException | None,
+    specific: str | None,
+    *,
+    now: float | None = None,
+) -> Failure:
     entry = CATALOGUE[kind]
     retryable, request_sent = entry.retryable, entry.request_sent
     host, port = ev.host, ev.port
@@ -725,9 +801,10 @@ def _build(kind: Kind, ev: _Evidence, exc: BaseException | None, specific: str |
     retry_after = None
     if ev.status is not None:
         retry_after = parse_retry_after(_header(ev.headers, "Retry-After"), now=now)
-        if kind in (Kind.HTTP_CLIENT_ERROR, Kind.HTTP_SERVER_ERROR, Kind.HTTP_RATE_LIMITED):
-            retryable = ev.status in _RETRYABLE_STATUSES
-        elif kind is Kind.PROXY_REJECTED:
+        if (
+            kind in (Kind.HTTP_CLIENT_ERROR, Kind.HTTP_SERVER_ERROR, Kind.HTTP_RATE_LIMITED)
+            or kind is Kind.PROXY_REJECTED
+        ):
             retryable = ev.status in _RETRYABLE_STATUSES
     if kind is Kind.CONNECTION_RESET and ev.connect and not ev.read:
         request_sent = False  # reset while connecting: the request never left
@@ -737,7 +814,7 @@ def _build(kind: Kind, ev: _Evidence, exc: BaseException | None, specific: str |
         layer=entry.layer,
         retryable=retryable,
         request_sent=request_sent,
-        detail=redact_text(detail),
+        detail=redact_text(detail) if "@" in detail or "=" in detail else detail,
         hint=entry.hint,
         host=host,
         port=port,
@@ -753,44 +830,84 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def _first_line(exc: BaseException) -> str | None:
-    text = str(exc).strip()
+    try:
+        text = str(exc).strip()
+    except Exception:  # an exception whose __str__ fails is still classified
+        return None
     return text.splitlines()[0][:200] if text else None
 
 
-def _detail(kind: Kind, ev: _Evidence, host: str | None, port: int | None, url: str | None,
-            specific: str | None, exc: BaseException | None, retry_after: float | None) -> str:
+def _detail(
+    kind: Kind,
+    ev: _Evidence,
+    host: str | None,
+    port: int | None,
+    url: str | None,
+    specific: str | None,
+    exc: BaseException | None,
+    retry_after: float | None,
+) -> str:
     peer = (f"[{host}]" if host and ":" in host else host) if host else None
     where = f"{peer}:{port}" if peer and port else peer or "the server"
-    name = host or "the name"
     text = _DETAILS.get(kind)
     if kind is Kind.UNKNOWN:
         if exc is None:
             return "The failure could not be classified."
         shown = _first_line(exc)
         return f"Unrecognised failure {type(exc).__qualname__}" + (f": {shown}" if shown else "")
-    if kind in (Kind.HTTP_CLIENT_ERROR, Kind.HTTP_SERVER_ERROR, Kind.HTTP_RATE_LIMITED,
-                Kind.PROXY_AUTH_REQUIRED, Kind.PROXY_REJECTED) and ev.status is not None:
-        who = f"The proxy {where}" if kind.value.startswith("proxy") else where
+    if (
+        kind
+        in (
+            Kind.HTTP_CLIENT_ERROR,
+            Kind.HTTP_SERVER_ERROR,
+            Kind.HTTP_RATE_LIMITED,
+            Kind.PROXY_AUTH_REQUIRED,
+            Kind.PROXY_REJECTED,
+        )
+        and ev.status is not None
+    ):
+        who = f"The proxy {(peer and where) or ''}" if kind.value.startswith("proxy") else where
         sentence = f"{who} answered {ev.status} {_reason(ev.status)}"
         if retry_after is not None:
             sentence += f", asking to retry after {retry_after:g} s"
-        return sentence
+        return _sentence(sentence)
     if kind is Kind.TLS_EXPIRED:
         not_yet = "not yet valid" in (specific or "") or "not yet valid" in str(exc)
-        return (f"The certificate of {where} is not yet valid: check this machine's clock"
-                if not_yet else f"The certificate of {where} has expired")
-    base = (text or "{kind} at {where}").format(where=where, name=name, url=url or where,
-                                                kind=kind.value)
+        return (
+            f"The certificate of {where} is not yet valid: check this machine's clock"
+            if not_yet
+            else f"The certificate of {where} has expired"
+        )
+    base = (text or "{kind} at {where}").format(
+        where=where if peer else ("" if (text or "").startswith("The proxy") else where),
+        name=host or "",
+        url=url or "",
+        kind=kind.value,
+    )
     if specific and kind in _WITH_SPECIFIC:
         base += f": {specific}"
-    return base
+    return _sentence(base)
 
 
-_WITH_SPECIFIC = frozenset({
-    Kind.URL_INVALID, Kind.TLS_PROTOCOL, Kind.TLS_HOSTNAME_MISMATCH, Kind.TLS_UNTRUSTED,
-    Kind.RESPONSE_TRUNCATED, Kind.RESPONSE_MALFORMED, Kind.RESPONSE_TOO_LARGE,
-    Kind.CONNECT_UNREACHABLE, Kind.PROXY_UNREACHABLE,
-})
+def _sentence(text: str) -> str:
+    """Tidy a filled template: no doubled or trailing spaces, a capital first letter."""
+    text = re.sub(r" {2,}", " ", text).replace(" :", ":").strip()
+    return text[:1].upper() + text[1:]
+
+
+_WITH_SPECIFIC = frozenset(
+    {
+        Kind.URL_INVALID,
+        Kind.TLS_PROTOCOL,
+        Kind.TLS_HOSTNAME_MISMATCH,
+        Kind.TLS_UNTRUSTED,
+        Kind.RESPONSE_TRUNCATED,
+        Kind.RESPONSE_MALFORMED,
+        Kind.RESPONSE_TOO_LARGE,
+        Kind.CONNECT_UNREACHABLE,
+        Kind.PROXY_UNREACHABLE,
+    }
+)
 
 _DETAILS: dict[Kind, str] = {
     Kind.URL_INVALID: "The URL {url} is not valid",

@@ -9,10 +9,16 @@ from tether._kinds import Kind, Layer
 def explain_text(kind: Kind) -> str:
     """One kind's page for the terminal."""
     e = CATALOGUE[kind]
-    lines = [f"{kind.value} — {e.title}", "", _wrap(e.meaning), "",
-             f"Layer: {e.layer.value}   Retryable: {_yes(e.retryable)}   "
-             f"Request may have reached the server: {_yes(e.request_sent)}", "",
-             "Common causes:"]
+    lines = [
+        f"{kind.value} — {e.title}",
+        "",
+        _wrap(e.meaning),
+        "",
+        f"Layer: {e.layer.value}   Retryable: {_yes(e.retryable)}   "
+        f"Request may have reached the server: {_yes(e.request_sent)}",
+        "",
+        "Common causes:",
+    ]
     lines += [f"  - {c}" for c in e.causes]
     lines += ["", "How to fix it:"]
     lines += [f"  {i}. {f}" for i, f in enumerate(e.fixes, 1)]
@@ -22,8 +28,7 @@ def explain_text(kind: Kind) -> str:
 def kinds_table() -> str:
     """Every kind with its title, grouped by layer."""
     width = max(len(k.value) for k in Kind)
-    return "".join(f"{e.kind.value:<{width}}  {e.layer.value:<8}  {e.title}\n"
-                   for e in _by_layer())
+    return "".join(f"{e.kind.value:<{width}}  {e.layer.value:<8}  {e.title}\n" for e in _by_layer())
 
 
 def failures_markdown() -> str:
@@ -44,11 +49,23 @@ def failures_markdown() -> str:
         "| kind | layer | meaning | retryable | request sent |",
         "|---|---|---|---|---|",
     ]
-    out += [f"| [`{e.kind.value}`](#{_anchor(e.kind)}) | {e.layer.value} | {e.title} | "
-            f"{_yes(e.retryable)} | {_yes(e.request_sent)} |" for e in _by_layer()]
+    out += [
+        f"| [`{e.kind.value}`](#{_anchor(e.kind)}) | {e.layer.value} | {e.title} | "
+        f"{_yes(e.retryable)} | {_yes(e.request_sent)} |"
+        for e in _by_layer()
+    ]
     for e in _by_layer():
-        out += ["", f"## {e.kind.value}", "", f"**{e.title}.** {e.meaning}", "",
-                f"Hint: {e.hint}", "", "Common causes:", ""]
+        out += [
+            "",
+            f"## {e.kind.value}",
+            "",
+            f"**{e.title}.** {e.meaning}",
+            "",
+            f"Hint: {e.hint}",
+            "",
+            "Common causes:",
+            "",
+        ]
         out += [f"- {c}" for c in e.causes]
         out += ["", "How to fix it:", ""]
         out += [f"{i}. {f}" for i, f in enumerate(e.fixes, 1)]

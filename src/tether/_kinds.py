@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 
 
-class Layer(str, enum.Enum):
+class Layer(enum.StrEnum):
     """Where along URL → proxy → DNS → TCP → TLS → HTTP a failure happened."""
 
     URL = "url"
@@ -40,7 +40,7 @@ class Layer(str, enum.Enum):
         return self.value
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     """What went wrong, as a stable code such as ``"connect.refused"``."""
 
     URL_INVALID = "url.invalid"

@@ -9,13 +9,21 @@ MASK = "***"
 # Query parameters whose values are secrets often enough to hide always.
 _SECRET_PARAMS = re.compile(
     r"(?i)^(.*[-_])?(token|key|apikey|api_key|secret|password|passwd|pwd|sig|signature|"
-    r"auth|authorization|credential|credentials|session|sessionid|access_token|code)$"
+    r"auth|authorization|credential|credentials|session|sessionid|session_id|jsessionid|"
+    r"phpsessid|sid|access_token|code)$"
 )
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s?#]*)@")
-_SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-    "x-auth-token", "x-amz-security-token",
-})
+_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+        "x-amz-security-token",
+    }
+)
 
 
 def redact_url(url: str) -> str:
@@ -33,16 +41,27 @@ def redact_url(url: str) -> str:
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
             if any(_SECRET_PARAMS.match(k) for k, _ in pairs):
-                query = urlencode([(k, MASK if _SECRET_PARAMS.match(k) else v) for k, v in pairs],
-                                  safe="*")
+                query = urlencode(
+                    [(k, MASK if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*"
+                )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return redact_text(url)
 
 
 def redact_text(text: str) -> str:
-    """Redact the credentials of every URL found in ``text``."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{_mask_userinfo(m['userinfo'])}@", text)
+    """Redact the credentials and secret query values of every URL found in ``text``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{_mask_userinfo(m['userinfo'])}@", text)
+    return _QUERY_PAIR.sub(_mask_pair, text)
+
+
+_QUERY_PAIR = re.compile(r"(?P<lead>[?&;#])(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&;#\s'\")]*)")
+
+
+def _mask_pair(m: re.Match[str]) -> str:
+    if _SECRET_PARAMS.match(m["name"]):
+        return f"{m['lead']}{m['name']}={MASK}"
+    return m[0]
 
 
 def _mask_userinfo(userinfo: str) -> str:

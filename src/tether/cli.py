@@ -8,6 +8,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -19,37 +20,56 @@ def _parser() -> argparse.ArgumentParser:
     from tether._version import __version__
 
     parser = argparse.ArgumentParser(
-        prog="tether", description="Make network failures survivable and explainable.")
+        prog="tether", description="Make network failures survivable and explainable."
+    )
     parser.add_argument("--version", action="version", version=f"tether {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     explain = commands.add_parser(
-        "explain", help="what a failure kind means and how to fix it",
+        "explain",
+        help="what a failure kind means and how to fix it",
         description="Explain a failure kind: what it means, its causes, how to fix it. "
-                    "Without KIND, list every kind.")
+        "Without KIND, list every kind.",
+    )
     explain.add_argument("kinds", nargs="*", metavar="KIND", help="e.g. connect.refused")
-    explain.add_argument("--markdown", action="store_true",
-                         help="print the whole catalogue as Markdown (docs/failures.md)")
+    explain.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the whole catalogue as Markdown (docs/failures.md)",
+    )
 
     lab = commands.add_parser(
-        "lab", help="run the fault lab: servers on loopback that misbehave on purpose",
+        "lab",
+        help="run the fault lab: servers on loopback that misbehave on purpose",
         description="Start every fault-lab scenario on loopback and print its URL and the "
-                    "failure kind it produces; run until interrupted.")
+        "failure kind it produces; run until interrupted.",
+    )
     lab.add_argument("--json", action="store_true", help="print the scenarios as JSON")
-    lab.add_argument("--host", default="127.0.0.1", help="loopback address to bind "
-                     "(default 127.0.0.1)")
-    lab.add_argument("--dns-port", type=int, default=0, help="port of the lab's DNS server "
-                     "(default: any free port)")
-    lab.add_argument("--matrix", action="store_true",
-                     help="instead of serving, drive every scenario through every installed "
-                          "client library and print what each raised and what tether says")
-    lab.add_argument("--markdown", action="store_true",
-                     help="with --matrix: print Markdown (docs/matrix.md)")
+    lab.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
+    )
+    lab.add_argument(
+        "--dns-port",
+        type=int,
+        default=0,
+        help="port of the lab's DNS server (default: any free port)",
+    )
+    lab.add_argument(
+        "--matrix",
+        action="store_true",
+        help="instead of serving, drive every scenario through every installed "
+        "client library and print what each raised and what tether says",
+    )
+    lab.add_argument(
+        "--markdown", action="store_true", help="with --matrix: print Markdown (docs/matrix.md)"
+    )
 
     commands.add_parser(
-        "demo", help="start the lab, make real failing requests, and classify each",
+        "demo",
+        help="start the lab, make real failing requests, and classify each",
         description="Start the fault lab, make a real request to every scenario with Python's "
-                    "own urllib, and show what tether.classify says about each failure.")
+        "own urllib, and show what tether.classify says about each failure.",
+    )
     return parser
 
 
@@ -86,8 +106,10 @@ def _explain(kinds: list[str], *, markdown: bool) -> int:
     known = {k.value: k for k in Kind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
-        print(f"tether explain: unknown kind {unknown[0]!r}; `tether explain` lists them all",
-              file=sys.stderr)
+        print(
+            f"tether explain: unknown kind {unknown[0]!r}; `tether explain` lists them all",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     sys.stdout.write("\n".join(explain_text(known[k]) for k in kinds))
     return EXIT_OK
@@ -104,8 +126,11 @@ def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError
     except ValueError:
-        print(f"tether lab: {host!r} is not a loopback address; the lab only serves on "
-              "127.0.0.0/8 or ::1", file=sys.stderr)
+        print(
+            f"tether lab: {host!r} is not a loopback address; the lab only serves on "
+            "127.0.0.0/8 or ::1",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -116,16 +141,22 @@ def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
         return EXIT_FAILURE
     try:
         if as_json:
-            print(json.dumps({"resolver": lab.resolver, "ca_file": lab.ca_file,
-                              "scenarios": [_scenario_json(s) for s in lab]}, indent=2),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "resolver": lab.resolver,
+                        "ca_file": lab.ca_file,
+                        "scenarios": [_scenario_json(s) for s in lab],
+                    },
+                    indent=2,
+                ),
+                flush=True,
+            )
         else:
             _print_lab(lab)
             print("\nPress Ctrl-C to stop.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     finally:
         lab.stop()
     if not as_json:
@@ -137,21 +168,35 @@ def _scenario_json(s: object) -> dict[str, object]:
     from tether.lab import Scenario
 
     assert isinstance(s, Scenario)
-    return {"name": s.name, "url": s.url, "kind": s.kind.value if s.kind else None,
-            "description": s.description, "proxy": s.proxy, "resolver": s.resolver,
-            "method": s.method}
+    return {
+        "name": s.name,
+        "url": s.url,
+        "kind": s.kind.value if s.kind else None,
+        "description": s.description,
+        "proxy": s.proxy,
+        "resolver": s.resolver,
+        "method": s.method,
+    }
 
 
 def _print_lab(lab: object) -> None:
     from tether.lab import Lab
 
     assert isinstance(lab, Lab)
-    rows = [(s.name, s.url + (f"  via {s.proxy}" if s.proxy else ""),
-             s.kind.value if s.kind else "(healthy)") for s in lab]
+    rows = [
+        (
+            s.name,
+            s.url + (f"  via {s.proxy}" if s.proxy else ""),
+            s.kind.value if s.kind else "(healthy)",
+        )
+        for s in lab
+    ]
     _table(("scenario", "url", "kind"), rows)
-    print(f"\nDNS: the lab resolver at {lab.resolver} serves lab.test. "
-          f"(dig @{lab.resolver.rpartition(':')[0]} -p {lab.resolver.rpartition(':')[2]} "
-          "ok.lab.test)")
+    print(
+        f"\nDNS: the lab resolver at {lab.resolver} serves lab.test. "
+        f"(dig @{lab.resolver.rpartition(':')[0]} -p {lab.resolver.rpartition(':')[2]} "
+        "ok.lab.test)"
+    )
     print(f"TLS: trust {lab.ca_file} to reach tls_ok")
 
 
@@ -171,13 +216,14 @@ def _matrix(*, markdown: bool) -> int:
     if why_not is None:
         cases += run_in_netns()
     else:
-        print(f"tether lab --matrix: DNS and routing scenarios skipped: {why_not}",
-              file=sys.stderr)
+        print(f"tether lab --matrix: DNS and routing scenarios skipped: {why_not}", file=sys.stderr)
     if markdown:
         sys.stdout.write(matrix_markdown(cases))
     else:
-        _table(("scenario", "client", "raised", "tether"),
-               [(c.scenario, c.client, c.raised or c.outcome, c.kind or "-") for c in cases])
+        _table(
+            ("scenario", "client", "raised", "tether"),
+            [(c.scenario, c.client, c.raised or c.outcome, c.kind or "-") for c in cases],
+        )
     return EXIT_OK if all(c.agrees for c in cases) else EXIT_FAILURE
 
 
@@ -194,12 +240,21 @@ def _demo() -> int:
     with Lab() as lab:
         names = [s.name for s in lab if s.name not in ("flapping", "latency")]
         cases = run_matrix(lab, names, clients=("urllib", "dnspython"))
-        print(f"Made {len(cases)} real requests with urllib (and dnspython for DNS) in "
-              f"{time.perf_counter() - started:.1f} s.\n")
-        _table(("scenario", "what the client raised", "tether says"),
-               [(c.scenario, _short(c.raised or c.message or c.outcome),
-                 c.kind or (f"(hangs: {c.note})" if c.outcome == "hang" else "ok"))
-                for c in cases])
+        print(
+            f"Made {len(cases)} real requests with urllib (and dnspython for DNS) in "
+            f"{time.perf_counter() - started:.1f} s.\n"
+        )
+        _table(
+            ("scenario", "what the client raised", "tether says"),
+            [
+                (
+                    c.scenario,
+                    _short(c.raised or c.message or c.outcome),
+                    c.kind or (f"(hangs: {c.note})" if c.outcome == "hang" else "ok"),
+                )
+                for c in cases
+            ],
+        )
         refused = lab["refused"]
         _, exc = trigger(refused, "urllib", lab)
         if exc is not None:
@@ -210,8 +265,10 @@ def _demo() -> int:
                 value = getattr(failure, field)
                 print(f"  {field:<12} {value.value if hasattr(value, 'value') else value}")
     agree = sum(c.agrees for c in cases)
-    print(f"\n{agree} of {len(cases)} scenarios classified as the lab intends. "
-          "Try `tether explain connect.refused`, or `tether lab` to keep the servers up.")
+    print(
+        f"\n{agree} of {len(cases)} scenarios classified as the lab intends. "
+        "Try `tether explain connect.refused`, or `tether lab` to keep the servers up."
+    )
     return EXIT_OK if agree == len(cases) else EXIT_FAILURE
 
 

@@ -39,7 +39,9 @@ class LabCerts:
     unknown_ca: Path
     self_signed: Path
 
-    def server_context(self, chain: Path, *, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    def server_context(
+        self, chain: Path, *, maximum: ssl.TLSVersion | None = None
+    ) -> ssl.SSLContext:
         """A server context presenting ``chain`` (key and certificates in one PEM)."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if maximum is not None:
@@ -97,7 +99,7 @@ def make_certs(directory: Path | None = None) -> LabCerts:
 def _self_signed_pem(now: dt.datetime) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    sans = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
     cert = (
         x509.CertificateBuilder()

@@ -55,8 +55,9 @@ def answer(wire: bytes) -> bytes | None:
         addresses = _RECORDS[name].get(question.rdtype, ())
         if addresses:
             response.answer.append(
-                dns.rrset.from_text_list(question.name, 5, dns.rdataclass.IN, question.rdtype,
-                                         list(addresses))
+                dns.rrset.from_text_list(
+                    question.name, 5, dns.rdataclass.IN, question.rdtype, list(addresses)
+                )
             )
     else:
         response.set_rcode(dns.rcode.NXDOMAIN)

@@ -77,13 +77,20 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("dns_nodata", Kind.DNS_NO_ADDRESS, "the name exists but has no A or AAAA record"),
     ("dns_servfail", Kind.DNS_UNAVAILABLE, "the lab resolver says SERVFAIL"),
     ("dns_silent", Kind.DNS_TIMEOUT, "the lab resolver never answers"),
-    ("upload_early_close", Kind.CONNECTION_BROKEN_PIPE,
-     "hangs up after the head of a large upload"),
+    (
+        "upload_early_close",
+        Kind.CONNECTION_BROKEN_PIPE,
+        "hangs up after the head of a large upload",
+    ),
     ("flapping", Kind.HTTP_SERVER_ERROR, "healthy, then 503, alternating every 10 s"),
 )
 
-_DNS_NAMES = {"dns_nxdomain": "nx", "dns_nodata": "nodata", "dns_servfail": "servfail",
-              "dns_silent": "silent"}
+_DNS_NAMES = {
+    "dns_nxdomain": "nx",
+    "dns_nodata": "nodata",
+    "dns_servfail": "servfail",
+    "dns_silent": "silent",
+}
 
 
 class Lab:
@@ -170,8 +177,9 @@ class Lab:
     def __enter__(self) -> Lab:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- inside the lab's loop ---------------------------------------------------
@@ -192,10 +200,18 @@ class Lab:
 
         return handle
 
-    async def _serve(self, handler: _servers.Handler, context: ssl.SSLContext | None = None,
-                     ) -> int:
-        server = await asyncio.start_server(self._tracked(handler), self.host, 0, ssl=context,
-                                            ssl_handshake_timeout=5 if context else None)
+    async def _serve(
+        self,
+        handler: _servers.Handler,
+        context: ssl.SSLContext | None = None,
+    ) -> int:
+        server = await asyncio.start_server(
+            self._tracked(handler),
+            self.host,
+            0,
+            ssl=context,
+            ssl_handshake_timeout=5 if context else None,
+        )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
@@ -251,14 +267,17 @@ class Lab:
         }
         status = await serve(_servers.status)
         redirect = await serve(_servers.redirect_loop)
-        for name, chain in (("tls_expired", certs.expired),
-                            ("tls_not_yet_valid", certs.not_yet_valid),
-                            ("tls_self_signed", certs.self_signed),
-                            ("tls_unknown_ca", certs.unknown_ca),
-                            ("tls_wrong_host", certs.wrong_host)):
+        for name, chain in (
+            ("tls_expired", certs.expired),
+            ("tls_not_yet_valid", certs.not_yet_valid),
+            ("tls_self_signed", certs.self_signed),
+            ("tls_unknown_ca", certs.unknown_ca),
+            ("tls_wrong_host", certs.wrong_host),
+        ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
-        ports["tls_version"] = await serve(_servers.tls_refusing(
-            certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1)))
+        ports["tls_version"] = await serve(
+            _servers.tls_refusing(certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1))
+        )
         proxy_auth = await serve(_servers.proxy_answering(407))
         proxy_bad = await serve(_servers.proxy_answering(502))
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
@@ -266,16 +285,20 @@ class Lab:
         self.resolver = f"{h}:{dns_port}"
 
         urls: dict[str, str] = {name: f"http://{h}:{port}/" for name, port in ports.items()}
-        urls.update({name: f"https://{h}:{ports[name]}/" for name in ports
-                     if name.startswith("tls_")})
+        urls.update(
+            {name: f"https://{h}:{ports[name]}/" for name in ports if name.startswith("tls_")}
+        )
         urls["http_404"] = f"http://{h}:{status}/404"
         urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
         urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
         urls["redirect_loop"] = f"http://{h}:{redirect}/a"
         urls["tls_to_plain"] = f"https://{h}:{healthy}/"
         urls["plain_to_tls"] = f"http://{h}:{tls_ok}/"
-        proxies = {"proxy_refused": refused, "proxy_auth": proxy_auth,
-                   "proxy_bad_gateway": proxy_bad}
+        proxies = {
+            "proxy_refused": refused,
+            "proxy_auth": proxy_auth,
+            "proxy_bad_gateway": proxy_bad,
+        }
         for name in proxies:
             urls[name] = f"https://{h}:{tls_ok}/"
         for name, label in _DNS_NAMES.items():
@@ -286,9 +309,11 @@ class Lab:
                 name=name,
                 url=urls[name],
                 kind=kind,
-                description=description.replace("every 10 s", f"every {self._flap_period:g} s")
-                .replace("every second", f"every {self._drip_interval:g} s")
-                if name in ("flapping", "slow_drip") else description,
+                description=description.replace(
+                    "every 10 s", f"every {self._flap_period:g} s"
+                ).replace("every second", f"every {self._drip_interval:g} s")
+                if name in ("flapping", "slow_drip")
+                else description,
                 proxy=f"http://{h}:{proxies[name]}" if name in proxies else None,
                 resolver=self.resolver if name in _DNS_NAMES else None,
                 method="POST" if name == "upload_early_close" else "GET",
@@ -308,3 +333,6 @@ class Lab:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # abort() closes sockets in callbacks scheduled for the next turns of the loop.
+        for _ in range(3):
+            await asyncio.sleep(0)

@@ -42,48 +42,87 @@ TOTAL_TIMEOUT = 4.0
 HANG_AFTER = 6.0  # a client still busy after this long is reported as hanging
 UPLOAD = b"x" * (8 * 1024 * 1024)
 
-CLIENTS = ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket",
-           "dnspython")
+CLIENTS = (
+    "requests",
+    "urllib3",
+    "httpx",
+    "httpx_async",
+    "aiohttp",
+    "urllib",
+    "socket",
+    "dnspython",
+)
 DNS_SCENARIOS = frozenset({"dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent"})
 
 # Scenarios that only exist inside a namespace: routes the namespace adds.
 NETNS_ONLY = {
-    "host_unreachable": ("http://127.9.9.1:80/", Kind.CONNECT_UNREACHABLE,
-                         "a route of type unreachable (EHOSTUNREACH)"),
-    "net_unreachable": ("http://127.9.7.1:80/", Kind.CONNECT_UNREACHABLE,
-                        "a route of type throw (ENETUNREACH)"),
+    "host_unreachable": (
+        "http://127.9.9.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type unreachable (EHOSTUNREACH)",
+    ),
+    "net_unreachable": (
+        "http://127.9.7.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type throw (ENETUNREACH)",
+    ),
 }
 NETNS_SCENARIOS = ("dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent", *NETNS_ONLY)
 # Scenarios left out of the matrix: they change with time, or are healthy variants.
 SKIPPED = frozenset({"flapping", "latency"})
 # The raw socket client speaks no HTTP: it sees only what breaks the connection.
-SOCKET_SCENARIOS = frozenset({
-    "healthy", "tls_ok", "refused", "blackhole", "reset_on_accept", "reset_mid_body",
-    "stall_headers", "tls_expired", "tls_not_yet_valid", "tls_self_signed", "tls_unknown_ca",
-    "tls_wrong_host", "tls_to_plain", "tls_version", "tls_stall", "upload_early_close",
-    *NETNS_SCENARIOS,
-})
+SOCKET_SCENARIOS = frozenset(
+    {
+        "healthy",
+        "tls_ok",
+        "refused",
+        "blackhole",
+        "reset_on_accept",
+        "reset_mid_body",
+        "stall_headers",
+        "tls_expired",
+        "tls_not_yet_valid",
+        "tls_self_signed",
+        "tls_unknown_ca",
+        "tls_wrong_host",
+        "tls_to_plain",
+        "tls_version",
+        "tls_stall",
+        "upload_early_close",
+        *NETNS_SCENARIOS,
+    }
+)
 # Where a library loses the fact tether needs, the kind it can honestly give.
-LIMITS: dict[tuple[str, str], tuple[Kind | None, str]] = {}
+LIMITS: dict[tuple[str, str], tuple[Kind | None, str | None]] = {}
 for _client in ("requests", "urllib3", "httpx", "httpx_async", "urllib"):
     LIMITS["slow_drip", _client] = (
-        None, "no total timeout: each byte resets the read timeout, so the call hangs")
+        None,
+        "no total timeout: each byte resets the read timeout, so the call hangs",
+    )
 for _client in CLIENTS:
     LIMITS["dns_silent", _client] = (
         Kind.DNS_UNAVAILABLE,
-        "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL")
+        "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL",
+    )
 LIMITS["dns_silent", "dnspython"] = (Kind.DNS_TIMEOUT, None)  # only a direct query tells
 LIMITS["reset_mid_body", "aiohttp"] = (
-    Kind.RESPONSE_TRUNCATED, "aiohttp reports a reset mid-body as an incomplete payload")
+    Kind.RESPONSE_TRUNCATED,
+    "aiohttp reports a reset mid-body as an incomplete payload",
+)
 for _client in ("httpx", "httpx_async", "urllib"):
     LIMITS["proxy_refused", _client] = (
-        Kind.CONNECT_REFUSED, "the exception does not say the refusing peer was the proxy")
+        Kind.CONNECT_REFUSED,
+        "the exception does not say the refusing peer was the proxy",
+    )
 LIMITS["tls_stall", "aiohttp"] = (
-    Kind.CONNECT_TIMEOUT, "aiohttp times the TLS handshake as part of connecting")
+    Kind.CONNECT_TIMEOUT,
+    "aiohttp times the TLS handshake as part of connecting",
+)
 for _client in ("requests", "urllib3", "httpx"):
     LIMITS["upload_early_close", _client] = (
         Kind.CONNECTION_CLOSED,
-        "the client swallows the broken pipe and reports the missing response instead")
+        "the client swallows the broken pipe and reports the missing response instead",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +174,7 @@ def applies(scenario: Scenario, client: str, *, netns: bool = False) -> bool:
 # Each makes the scenario's request the way a careful user would (timeouts set,
 # the lab CA trusted, environment proxies ignored) and returns the HTTP status.
 
+
 def _body(s: Scenario) -> bytes | None:
     return UPLOAD if s.method == "POST" else None
 
@@ -145,8 +185,14 @@ def _requests(s: Scenario, lab: Lab) -> int:
     with requests.Session() as session:
         session.trust_env = False
         proxies = {"http": s.proxy, "https": s.proxy} if s.proxy else None
-        r = session.request(s.method, s.url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                            verify=lab.ca_file, proxies=proxies, data=_body(s))
+        r = session.request(
+            s.method,
+            s.url,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            verify=lab.ca_file,
+            proxies=proxies,
+            data=_body(s),
+        )
         r.raise_for_status()
         return r.status_code
 
@@ -155,11 +201,19 @@ def _urllib3(s: Scenario, lab: Lab) -> int:
     import urllib3
 
     retries = urllib3.Retry(total=10, connect=0, read=0, status=0, other=0, redirect=10)
-    pool = (urllib3.ProxyManager(s.proxy, ca_certs=lab.ca_file) if s.proxy
-            else urllib3.PoolManager(ca_certs=lab.ca_file))
+    pool = (
+        urllib3.ProxyManager(s.proxy, ca_certs=lab.ca_file)
+        if s.proxy
+        else urllib3.PoolManager(ca_certs=lab.ca_file)
+    )
     with pool:
-        r = pool.request(s.method, s.url, body=_body(s), retries=retries,
-                         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT))
+        r = pool.request(
+            s.method,
+            s.url,
+            body=_body(s),
+            retries=retries,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+        )
         return int(r.status)
 
 
@@ -167,8 +221,13 @@ def _httpx(s: Scenario, lab: Lab) -> int:
     import httpx
 
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    with httpx.Client(verify=lab.client_ssl_context(), proxy=s.proxy, timeout=timeout,
-                      follow_redirects=True, trust_env=False) as client:
+    with httpx.Client(
+        verify=lab.client_ssl_context(),
+        proxy=s.proxy,
+        timeout=timeout,
+        follow_redirects=True,
+        trust_env=False,
+    ) as client:
         r = client.request(s.method, s.url, content=_body(s))
         r.raise_for_status()
         return r.status_code
@@ -179,9 +238,13 @@ def _httpx_async(s: Scenario, lab: Lab) -> int:
 
     async def go() -> int:
         timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-        async with httpx.AsyncClient(verify=lab.client_ssl_context(), proxy=s.proxy,
-                                     timeout=timeout, follow_redirects=True,
-                                     trust_env=False) as client:
+        async with httpx.AsyncClient(
+            verify=lab.client_ssl_context(),
+            proxy=s.proxy,
+            timeout=timeout,
+            follow_redirects=True,
+            trust_env=False,
+        ) as client:
             r = await client.request(s.method, s.url, content=_body(s))
             r.raise_for_status()
             return r.status_code
@@ -193,14 +256,22 @@ def _aiohttp(s: Scenario, lab: Lab) -> int:
     import aiohttp
 
     async def go() -> int:
-        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, sock_connect=CONNECT_TIMEOUT,
-                                        sock_read=READ_TIMEOUT)
-        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
-            async with session.request(s.method, s.url, ssl=lab.client_ssl_context(),
-                                       proxy=s.proxy, data=_body(s),
-                                       raise_for_status=True) as r:
-                await r.read()
-                return r.status
+        timeout = aiohttp.ClientTimeout(
+            total=TOTAL_TIMEOUT, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT
+        )
+        async with (
+            aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
+            session.request(
+                s.method,
+                s.url,
+                ssl=lab.client_ssl_context(),
+                proxy=s.proxy,
+                data=_body(s),
+                raise_for_status=True,
+            ) as r,
+        ):
+            await r.read()
+            return r.status
 
     return asyncio.run(go())
 
@@ -229,8 +300,10 @@ def _socket(s: Scenario, lab: Lab) -> int:
         if parts.scheme == "https":
             sock = lab.client_ssl_context().wrap_socket(sock, server_hostname=host)
         body = _body(s) or b""
-        head = (f"{s.method} {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"{s.method} {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         sock.sendall(head.encode() + body)
         received = b""
         while chunk := sock.recv(65536):
@@ -257,8 +330,13 @@ def _dnspython(s: Scenario, lab: Lab) -> int:
 
 
 _FETCH: dict[str, Callable[[Scenario, Lab], int]] = {
-    "requests": _requests, "urllib3": _urllib3, "httpx": _httpx,
-    "httpx_async": _httpx_async, "aiohttp": _aiohttp, "urllib": _urllib, "socket": _socket,
+    "requests": _requests,
+    "urllib3": _urllib3,
+    "httpx": _httpx,
+    "httpx_async": _httpx_async,
+    "aiohttp": _aiohttp,
+    "urllib": _urllib,
+    "socket": _socket,
     "dnspython": _dnspython,
 }
 
@@ -274,6 +352,7 @@ def available(client: str) -> bool:
 
 
 # --- running ---------------------------------------------------------------------------
+
 
 def trigger(scenario: Scenario, client: str, lab: Lab) -> tuple[int | None, BaseException | None]:
     """Make the request; return (status, None), (None, exception), or (None, None) on a hang."""
@@ -305,8 +384,16 @@ def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseExcep
         failure = classify_status(status, url=scenario.url)
         kind = failure.kind if failure else None
         raised, message, outcome = None, f"HTTP {status}", "status" if failure else "ok"
-    case = Case(scenario.name, client, outcome, raised, message,
-                kind.value if kind else None, expected.value if expected else None, note)
+    case = Case(
+        scenario.name,
+        client,
+        outcome,
+        raised,
+        message,
+        kind.value if kind else None,
+        expected.value if expected else None,
+        note,
+    )
     return case, exc
 
 
@@ -315,13 +402,15 @@ def describe(exc: BaseException) -> tuple[str, str]:
     chain = [exc]
     node: BaseException | None = exc
     while node is not None and len(chain) < 8:
-        inner = (getattr(node, "reason", None) if isinstance(getattr(node, "reason", None),
-                                                             BaseException) else None)
+        inner = (
+            getattr(node, "reason", None)
+            if isinstance(getattr(node, "reason", None), BaseException)
+            else None
+        )
         inner = inner or getattr(node, "os_error", None) or getattr(node, "certificate_error", None)
         if inner is None:
             inner = next((a for a in node.args if isinstance(a, BaseException)), None)
-        node = inner or node.__cause__ or (None if node.__suppress_context__
-                                           else node.__context__)
+        node = inner or node.__cause__ or (None if node.__suppress_context__ else node.__context__)
         if node is not None and node not in chain:
             chain.append(node)
         else:
@@ -353,27 +442,34 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
     return out
 
 
-def run_matrix(lab: Lab, names: Iterable[str] | None = None,
-               clients: Iterable[str] = CLIENTS, *, workers: int = 12) -> list[Case]:
+def run_matrix(
+    lab: Lab,
+    names: Iterable[str] | None = None,
+    clients: Iterable[str] = CLIENTS,
+    *,
+    workers: int = 12,
+) -> list[Case]:
     """Run every applicable (scenario, client) pair, ``workers`` at a time.
 
     The pairs are independent (each client makes its own connections), and
     most of the time goes on waiting for timeouts, so they run concurrently.
     """
-    chosen = [n for n in (names or lab.scenarios)
-              if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    chosen = [n for n in (names or lab.scenarios) if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
     return _run_all(lab, scenarios_for(lab, chosen), list(clients), workers, netns=False)
 
 
-def _run_all(lab: Lab, scenarios: list[Scenario], clients: list[str], workers: int,
-             *, netns: bool) -> list[Case]:
-    pairs = [(s, c) for s in scenarios for c in clients
-             if applies(s, c, netns=netns) and available(c)]
+def _run_all(
+    lab: Lab, scenarios: list[Scenario], clients: list[str], workers: int, *, netns: bool
+) -> list[Case]:
+    pairs = [
+        (s, c) for s in scenarios for c in clients if applies(s, c, netns=netns) and available(c)
+    ]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix") as pool:
         return list(pool.map(lambda pair: run_case(pair[0], pair[1], lab)[0], pairs))
 
 
 # --- inside a network namespace ------------------------------------------------------------
+
 
 def netns_available() -> str | None:
     """None when a private network namespace can be made here, else why not."""
@@ -404,10 +500,20 @@ def run_in_netns(clients: Iterable[str] = CLIENTS, timeout: float = 300) -> list
     with tempfile.TemporaryDirectory(prefix="tether-netns-") as tmp:
         resolv = Path(tmp) / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        env = {**os.environ, "RESOLV": str(resolv), "PYTHON": sys.executable,
-               "CLIENTS": ",".join(clients)}
-        proc = subprocess.run(["unshare", "-rmn", "sh", "-c", _SETUP], env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        env = {
+            **os.environ,
+            "RESOLV": str(resolv),
+            "PYTHON": sys.executable,
+            "CLIENTS": ",".join(clients),
+        }
+        proc = subprocess.run(
+            ["unshare", "-rmn", "sh", "-c", _SETUP],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"the namespace run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return [Case(**json.loads(line)) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -455,8 +561,9 @@ def matrix_markdown(cases: list[Case]) -> str:
         "resolver directly, outside the namespace).",
         "",
         f"Clients: {', '.join(clients)}. Versions: "
-        + ", ".join(version(d) for d in ("requests", "urllib3", "httpx", "httpcore", "aiohttp",
-                                          "dnspython"))
+        + ", ".join(
+            version(d) for d in ("requests", "urllib3", "httpx", "httpcore", "aiohttp", "dnspython")
+        )
         + f", Python {sys.version.split()[0]}. Timeouts: connect {CONNECT_TIMEOUT:g} s, "
         f"read {READ_TIMEOUT:g} s, aiohttp total {TOTAL_TIMEOUT:g} s.",
         "",
@@ -467,18 +574,26 @@ def matrix_markdown(cases: list[Case]) -> str:
         "| scenario | client | what the client raised | its message | tether says | note |",
         "|---|---|---|---|---|---|",
     ]
-    ranked = sorted(cases, key=lambda c: (order.index(c.scenario) if c.scenario in order else 99,
-                                          CLIENTS.index(c.client)))
+    ranked = sorted(
+        cases,
+        key=lambda c: (
+            order.index(c.scenario) if c.scenario in order else 99,
+            CLIENTS.index(c.client),
+        ),
+    )
     for c in ranked:
-        raised = c.raised or {"hang": "(still running after "
-                              f"{HANG_AFTER:g} s)", "ok": "(nothing)",
-                              "status": "(nothing)"}.get(c.outcome, "")
+        raised = c.raised or {
+            "hang": f"(still running after {HANG_AFTER:g} s)",
+            "ok": "(nothing)",
+            "status": "(nothing)",
+        }.get(c.outcome, "")
         said = f"`{c.kind}`" if c.kind else "ok"
         if not c.agrees:
             said += f" (expected `{c.expected}`)"
         message = (c.message or "").replace("|", "\\|")
-        out.append(f"| {c.scenario} | {c.client} | {raised} | {message} | {said} | "
-                   f"{c.note or ''} |")
+        out.append(
+            f"| {c.scenario} | {c.client} | {raised} | {message} | {said} | {c.note or ''} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -486,11 +601,19 @@ def planned(*, netns: bool) -> list[tuple[str, str]]:
     """The (scenario, client) pairs a run makes, known before any lab starts."""
     from tether.lab._lab import SPECS
 
-    names = NETNS_SCENARIOS if netns else [n for n, *_ in SPECS
-                                           if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    names = (
+        NETNS_SCENARIOS
+        if netns
+        else [n for n, *_ in SPECS if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    )
     pairs = []
     for name in names:
-        stub = Scenario(name=name, url="", kind=None, description="",
-                        proxy="stub" if name.startswith("proxy_") else None)
+        stub = Scenario(
+            name=name,
+            url="",
+            kind=None,
+            description="",
+            proxy="stub" if name.startswith("proxy_") else None,
+        )
         pairs += [(name, c) for c in CLIENTS if applies(stub, c, netns=netns)]
     return pairs

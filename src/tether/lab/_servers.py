@@ -19,10 +19,18 @@ from urllib.parse import parse_qs, urlsplit
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 _MAX_HEAD = 64 * 1024
 _REASONS = {
-    200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request",
-    403: "Forbidden", 404: "Not Found", 407: "Proxy Authentication Required",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    301: "Moved Permanently",
+    302: "Found",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    407: "Proxy Authentication Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -87,11 +95,18 @@ async def read_body(reader: asyncio.StreamReader, request: Request) -> None:
                 break
 
 
-def response(status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-             *, length: int | None = None) -> bytes:
+def response(
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    length: int | None = None,
+) -> bytes:
     """A response head (and body); ``length`` overrides Content-Length (to lie)."""
-    fields = {"Content-Type": "text/plain", "Content-Length": str(len(body) if length is None
-                                                                   else length)}
+    fields = {
+        "Content-Type": "text/plain",
+        "Content-Length": str(len(body) if length is None else length),
+    }
     fields.update(headers or {})
     head = f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in fields.items())
@@ -243,8 +258,10 @@ def slow_drip(interval: float) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await read_head(reader) is not None:
             with contextlib.suppress(OSError):
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                             b"Transfer-Encoding: chunked\r\n\r\n")
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                )
                 while not reader.at_eof():
                     writer.write(b"1\r\n.\r\n")
                     await writer.drain()

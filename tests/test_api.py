@@ -1,0 +1,102 @@
+"""The public face: a small sorted __all__, stable kind codes, no eager HTTP imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import tether
+from tether import CATALOGUE, Kind, Layer
+
+STABLE_CODES = [
+    "url.invalid",
+    "proxy.unreachable",
+    "proxy.auth_required",
+    "proxy.rejected",
+    "dns.not_found",
+    "dns.no_address",
+    "dns.unavailable",
+    "dns.timeout",
+    "connect.refused",
+    "connect.timeout",
+    "connect.unreachable",
+    "tls.expired",
+    "tls.hostname_mismatch",
+    "tls.self_signed",
+    "tls.untrusted",
+    "tls.protocol",
+    "tls.timeout",
+    "connection.reset",
+    "connection.closed",
+    "connection.broken_pipe",
+    "connection.aborted",
+    "read.timeout",
+    "deadline.exceeded",
+    "response.truncated",
+    "response.malformed",
+    "response.too_large",
+    "http.redirect_loop",
+    "http.rate_limited",
+    "http.client_error",
+    "http.server_error",
+    "circuit.open",
+    "unknown",
+]
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ is sorted and lists exactly the public names the package defines."""
+    assert tether.__all__ == sorted(tether.__all__)
+    public = {n for n in vars(tether) if not n.startswith("_")} - {"lab", "cli"}
+    assert set(tether.__all__) - {"__version__"} == public
+
+
+def test_kind_codes_are_the_public_contract() -> None:
+    """The kind values are exactly the documented stable codes: none renamed or lost."""
+    assert [k.value for k in Kind] == STABLE_CODES
+    assert {layer.value for layer in Layer} == {
+        "url",
+        "proxy",
+        "dns",
+        "connect",
+        "tls",
+        "request",
+        "response",
+        "http",
+        "policy",
+    }
+
+
+def test_catalogue_covers_every_kind() -> None:
+    """Every kind has a catalogue entry with causes, fixes and a one-sentence hint."""
+    assert set(CATALOGUE) == set(Kind)
+    for entry in CATALOGUE.values():
+        assert entry.causes
+        assert entry.fixes
+        assert entry.hint.endswith(".")
+        assert entry.kind.value.split(".")[0] in entry.layer.value or entry.layer in (
+            Layer.REQUEST,
+            Layer.RESPONSE,
+            Layer.POLICY,
+        )
+
+
+def test_no_fix_switches_tls_verification_off() -> None:
+    """The catalogue never recommends verify=False or curl -k."""
+    for entry in CATALOGUE.values():
+        for text in (*entry.fixes, entry.hint):
+            assert "verify=False" not in text.replace("verify=False`", "") or "not" in text
+            assert "curl -k " not in text
+            assert "CERT_NONE" not in text.replace("`CERT_NONE`", "")
+
+
+def test_import_tether_loads_no_http_library() -> None:
+    """`import tether` imports none of requests, urllib3, httpx, aiohttp (nor the lab)."""
+    code = (
+        "import sys, tether; print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'requests', 'urllib3', 'httpx', 'httpcore', 'aiohttp', 'trustme', 'dns'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

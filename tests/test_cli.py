@@ -1,0 +1,110 @@
+"""The tether command: explain, lab, demo; exit codes and clear errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tether.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+def tether(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tether.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_explain_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tether explain KIND` prints the meaning, causes and numbered fixes."""
+    assert main(["explain", "tls.expired"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tls.expired — ")
+    assert "How to fix it:" in out
+    assert "\n  1. " in out
+
+
+def test_explain_lists_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a kind, every stable code is listed once."""
+    from tether import Kind
+
+    assert main(["explain"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(listed) == sorted(k.value for k in Kind)
+
+
+def test_explain_unknown_kind_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown kind exits 2 with one readable line, no traceback."""
+    assert main(["explain", "dns.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown kind 'dns.nope'" in err
+    assert "Traceback" not in err
+
+
+def test_bad_option_exits_2() -> None:
+    """argparse usage errors exit 2."""
+    result = tether("lab", "--no-such-option")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_version_is_fast_to_print() -> None:
+    """`tether --version` answers without loading the lab or any HTTP library."""
+    result = tether("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("tether ")
+
+
+def test_lab_refuses_a_non_loopback_address() -> None:
+    """The lab only ever binds loopback."""
+    result = tether("lab", "--host", "0.0.0.0")
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr
+
+
+def test_lab_prints_json_and_stops_cleanly_on_sigint() -> None:
+    """`tether lab --json` lists every scenario with a loopback URL, then stops on Ctrl-C."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "tether.cli", "lab", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            lines: list[str] = []
+            while not (lines and lines[-1] in ("}\n", "")):
+                lines.append(proc.stdout.readline())
+            listing = json.loads("".join(lines))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+    assert proc.returncode == 0
+    from tether.lab import SPECS
+
+    assert [s["name"] for s in listing["scenarios"]] == [name for name, *_ in SPECS]
+    for scenario in listing["scenarios"]:
+        assert (
+            scenario["url"]
+            .split("//")[1]
+            .startswith(("127.0.0.1:", "nx.", "nodata.", "servfail.", "silent."))
+        )
+
+
+def test_demo_classifies_every_scenario() -> None:
+    """`tether demo` (README's main job) makes real failing requests and classifies all."""
+    result = tether("demo", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "connect.refused" in result.stdout
+    assert "tls.expired" in result.stdout
+    assert "Traceback" not in result.stderr

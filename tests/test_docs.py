@@ -1,0 +1,41 @@
+"""Documentation: generated files are current, and every Python example runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tether._explain import failures_markdown
+
+ROOT = Path(__file__).parent.parent
+RUNNABLE = ["README.md", "docs/classify.md", "docs/lab.md"]
+
+
+def test_failures_doc_is_current() -> None:
+    """docs/failures.md is exactly what the catalogue generates."""
+    assert (ROOT / "docs/failures.md").read_text() == failures_markdown(), (
+        "docs/failures.md is stale: regenerate with `tether explain --markdown > docs/failures.md`"
+    )
+
+
+def _examples() -> list[tuple[str, int, str]]:
+    found = []
+    for name in RUNNABLE:
+        text = (ROOT / name).read_text()
+        for match in re.finditer(r"```python\n(.*?)```", text, re.S):
+            found.append((name, text[: match.start()].count("\n") + 1, match.group(1)))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("doc", "line", "code"), _examples(), ids=[f"{d}:{n}" for d, n, _ in _examples()]
+)
+def test_example_runs(doc: str, line: int, code: str, request: pytest.FixtureRequest) -> None:
+    """The example runs as written (examples defining test_* functions are run with `lab`)."""
+    namespace: dict[str, object] = {"__name__": f"example_{line}"}
+    exec(compile(code, f"{doc}:{line}", "exec"), namespace)
+    for name, value in namespace.items():
+        if name.startswith("test_") and callable(value):
+            value(request.getfixturevalue("lab"))
