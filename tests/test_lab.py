@@ -30,7 +30,10 @@ def test_stop_releases_ports_and_threads() -> None:
     before = {t.name for t in threading.enumerate()}
     with Lab() as lab:
         port = lab["healthy"].port
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        import urllib.request
+
+        with urllib.request.urlopen(lab["healthy"].url, timeout=2) as r:
+            assert r.status == 200
     assert "tether-lab" not in {t.name for t in threading.enumerate()} - before
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -169,6 +169,9 @@ class Lab:
             loop.call_soon_threadsafe(loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=10)
+            if not loop.is_running():
+                # Transports closed in the last turns finish closing here.
+                loop.run_until_complete(asyncio.sleep(0.01))
             loop.close()
         for sock in self._sockets:
             sock.close()
@@ -322,6 +325,10 @@ class Lab:
     async def _stop(self) -> None:
         for server in self._servers:
             server.close()
+        # A connection accepted just now has a handler task that has not run
+        # yet: let it start and register its writer, or its socket would leak.
+        for _ in range(3):
+            await asyncio.sleep(0)
         for writer in list(self._writers):
             writer.transport.abort()
         if self._udp is not None:
