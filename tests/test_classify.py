@@ -159,7 +159,7 @@ def tunnel_refused(status: int) -> OSError:
 
 def proxied_pool() -> HTTPSConnectionPool:
     """The pool urllib3's ProxyManager uses for an https URL: the target's, with ``.proxy``."""
-    return HTTPSConnectionPool("example.com", 443, _proxy=parse_url("http://127.0.0.1:3128"))
+    return HTTPSConnectionPool("target.test", 443, _proxy=parse_url("http://127.0.0.1:3128"))
 
 
 # requests
@@ -824,10 +824,10 @@ def test_proxy_tunnel_refusal_by_status(via: str, status: int, kind: Kind, retry
 
 
 def test_proxy_tunnel_refusal_names_the_proxy_not_the_target() -> None:
-    """A 407 from the proxy must not be reported as "The proxy example.com:443 answered 407"."""
+    """A 407 from the proxy must not be reported as "The proxy target.test:443 answered 407"."""
     inner = u3_max_retry(u3_proxy_error(tunnel_refused(407)), proxied_pool())
-    failure = classify(rq_wrap(requests.exceptions.ProxyError, inner, "https://example.com/"))
-    assert "example.com" not in failure.detail
+    failure = classify(rq_wrap(requests.exceptions.ProxyError, inner, "https://target.test/"))
+    assert "target.test" not in failure.detail
     assert (failure.host, failure.port) == ("127.0.0.1", 3128)
 
 

@@ -21,7 +21,7 @@ from tether._redact import MASK, redact_headers, redact_text, redact_url
     ("url", "expected"),
     [
         pytest.param(
-            "http://alice:hunter2@example.com/p", "http://alice:***@example.com/p", id="password"
+            "http://alice:hunter2@target.test/p", "http://alice:***@target.test/p", id="password"
         ),
         pytest.param(
             "https://ghp_token123@github.example/repo.git",
@@ -154,8 +154,8 @@ def test_non_secret_values_keep_their_meaning_beside_a_secret() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://example.com/",
-        "https://example.com:8443/a/b?c=d&e=f#frag",
+        "http://target.test/",
+        "https://target.test:8443/a/b?c=d&e=f#frag",
         "http://h/?q=a%20b&x=%2F",
         "http://h/?a=1;b=2",
         "http://user.name.with.dots.example/",
@@ -269,10 +269,10 @@ def test_redact_text_masks_userinfo(text: str, expected: str) -> None:
         "",
         "no url here",
         "user@host",
-        "mail alice@example.com about it",
-        "mailto:bob@example.com",
-        "http://example.com/path@v2",
-        "http://example.com/?email=a@b.example",
+        "mail alice@target.test about it",
+        "mailto:bob@target.test",
+        "http://target.test/path@v2",
+        "http://target.test/?email=a@b.example",
         "Max retries exceeded with url: /p (Caused by NewConnectionError)",
     ],
 )
