@@ -71,10 +71,11 @@ def median_us(
     return statistics.median(per_exc), max(per_exc)
 
 
-def import_self_ms(module: str) -> float:
-    """Self time of the module's own package under -X importtime, best of 5 fresh runs."""
-    best = float("inf")
+def import_ms(module: str) -> tuple[float, float]:
+    """Best of 5 fresh ``-X importtime`` runs: the module's package's own self time,
+    and the module's cumulative time (its dependencies included), in ms."""
     top = module.split(".", maxsplit=1)[0]
+    best_self = best_cumulative = float("inf")
     for _ in range(5):
         err = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", f"import {module}"],
@@ -82,29 +83,17 @@ def import_self_ms(module: str) -> float:
             text=True,
             check=True,
         ).stderr
-        total = 0
+        own = 0
         for line in err.splitlines():
-            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
-            if m and m[4].split(".")[0] == top:
-                total += int(m[1])
-        best = min(best, total / 1000)
-    return best
-
-
-def cumulative_ms(module: str) -> float:
-    best = float("inf")
-    for _ in range(5):
-        err = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stderr
-        for line in err.splitlines():
-            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s(\S+)$", line)
-            if m and m[3] == module:
-                best = min(best, int(m[2]) / 1000)
-    return best
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)$", line)
+            if not m:
+                continue
+            if m[4].split(".")[0] == top:
+                own += int(m[1])
+            if m[4] == module and len(m[3]) == 1:
+                best_cumulative = min(best_cumulative, int(m[2]) / 1000)
+        best_self = min(best_self, own / 1000)
+    return best_self, best_cumulative
 
 
 def main() -> int:
@@ -122,7 +111,7 @@ def main() -> int:
     rows.append(
         ("classify(exc), median over exceptions", f"{c_med:.1f} µs", f"worst {c_max:.1f} µs")
     )
-    rows.append(("str(exc)", f"{s_med:.1f} µs", f"classify = {c_med / s_med:.1f}× str"))
+    rows.append(("str(exc)", f"{s_med:.2f} µs", f"classify = {c_med / s_med:.1f}× str"))
     rows.append(
         (
             "traceback.format_exception(exc)",
@@ -130,8 +119,7 @@ def main() -> int:
             f"classify = {c_med / t_med:.2f}× format_exception",
         )
     )
-    tether_self = import_self_ms("tether")
-    tether_cum = cumulative_ms("tether")
+    tether_self, tether_cum = import_ms("tether")
     rows.append(
         (
             "import tether: tether's own self time",
@@ -140,7 +128,7 @@ def main() -> int:
         )
     )
     for peer in ("requests", "httpx"):
-        cum = cumulative_ms(peer)
+        _, cum = import_ms(peer)
         rows.append(
             (
                 f"import {peer} (cumulative)",
