@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 
 import tether
 from tether import CATALOGUE, Kind, Layer
@@ -47,8 +48,11 @@ STABLE_CODES = [
 def test_all_is_sorted_and_complete() -> None:
     """__all__ is sorted and lists exactly the public names the package defines."""
     assert tether.__all__ == sorted(tether.__all__)
-    public = {n for n in vars(tether) if not n.startswith("_")} - {"lab", "cli"}
-    assert set(tether.__all__) - {"__version__"} == public
+    modules = {n for n, v in vars(tether).items() if isinstance(v, types.ModuleType)}
+    public = {n for n in vars(tether) if not n.startswith("_")} - modules
+    # Session is looked up lazily so that `import tether` does not import requests.
+    assert set(tether.__all__) - {"__version__", "Session"} == public
+    assert tether.Session.__module__ == "tether.integrations.requests"
 
 
 def test_kind_codes_are_the_public_contract() -> None:

@@ -1,0 +1,1 @@
+"""Retrying calls: backoff maths, budget, breaker, the loop, and its hooks."""

@@ -1,0 +1,395 @@
+"""The one retry loop, for every integration, sync and async.
+
+``Call`` holds the decisions (pure but for the policy's shared state); the two
+loops only send, wait and hand outcomes to it, so sync and async differ in
+nothing but ``await``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from tether._catalogue import CATALOGUE
+from tether._classify import classify, classify_status
+from tether._failure import Failure
+from tether._kinds import Kind, Layer
+from tether._redact import redact_url
+from tether._retry import _testing
+from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
+from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
+from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
+from tether._retry._state import endpoint_of
+
+R = TypeVar("R")
+
+_TIMEOUTS = frozenset({Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.TLS_TIMEOUT})
+_EXHAUSTED = "every attempt it could make failed"
+
+
+@dataclass(slots=True)
+class Outcome(Generic[R]):
+    """What the call ended with: a response, an error, or neither (stopped before sending)."""
+
+    response: R | None
+    error: BaseException | None
+    failure: Failure | None
+    reason: str = ""
+
+
+def run_sync(
+    call: Call,
+    send: Callable[[Timeouts], R],
+    status: Callable[[R], tuple[int, Any]] | None = None,
+    discard: Callable[[R], object] | None = None,
+) -> Outcome[R]:
+    """Send until success or until ``call`` gives up; never raises what ``send`` raises."""
+    outcome: Outcome[R] | None = None
+    for _ in range(call.max_attempts):
+        if (stop := call.begin()) is not None:
+            return call.stop(outcome, stop)
+        try:
+            response = send(call.timeouts())
+        except Exception as exc:
+            outcome = Outcome(None, exc, call.classify(exc))
+        except BaseException:
+            call.abandon()
+            raise
+        else:
+            outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+        if (delay := call.failed(outcome)) is None:
+            return outcome
+        if outcome.response is not None and discard is not None:
+            discard(outcome.response)
+        call.wait_sync(delay)
+    raise AssertionError("unreachable: failed() stops at the last attempt")
+
+
+async def run_async(
+    call: Call,
+    send: Callable[[Timeouts], Awaitable[R]],
+    status: Callable[[R], tuple[int, Any]] | None = None,
+    discard: Callable[[R], Awaitable[object]] | None = None,
+) -> Outcome[R]:
+    """:func:`run_sync`, awaiting ``send``, ``discard`` and the wait."""
+    outcome: Outcome[R] | None = None
+    for _ in range(call.max_attempts):
+        if (stop := call.begin()) is not None:
+            return call.stop(outcome, stop)
+        try:
+            response = await send(call.timeouts())
+        except Exception as exc:
+            outcome = Outcome(None, exc, call.classify(exc))
+        except BaseException:
+            call.abandon()
+            raise
+        else:
+            outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+        if (delay := call.failed(outcome)) is None:
+            return outcome
+        if outcome.response is not None and discard is not None:
+            await discard(outcome.response)
+        await call.wait_async(delay)
+    raise AssertionError("unreachable: failed() stops at the last attempt")
+
+
+class Call:
+    """One logical call under a policy: every decision the loop needs."""
+
+    __slots__ = (
+        "_cut",
+        "_deadline_at",
+        "_override",
+        "_previous_delay",
+        "_start",
+        "endpoint",
+        "made",
+        "max_attempts",
+        "method",
+        "policy",
+        "replayable",
+        "safe",
+        "url",
+    )
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        replayable: bool = True,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.policy = policy
+        self.method = method.upper()
+        self.url = redact_url(url)
+        self.endpoint = endpoint or endpoint_of(url)
+        keyed = headers is not None and _has_header(headers, "idempotency-key")
+        if idempotent is None:
+            idempotent = keyed or self.method in IDEMPOTENT_METHODS
+        self.safe = policy.retry_unsafe or idempotent
+        self.replayable = replayable
+        self._override = _testing.current()
+        cap = self._override.attempts if self._override else None
+        self.max_attempts = min(policy.attempts, cap) if cap else policy.attempts
+        self.made = 0
+        self._cut = False
+        self._previous_delay: float | None = None
+        self._start = policy.clock()
+        deadline = policy.deadline
+        self._deadline_at = math.inf if deadline is None else self._start + deadline
+
+    # -- before an attempt -----------------------------------------------------
+
+    def begin(self) -> Failure | None:
+        """None to go ahead; else the failure that stops the call before this attempt."""
+        p, now = self.policy, self.policy.clock()
+        if now >= self._deadline_at:
+            return self._failure(
+                Kind.DEADLINE_EXCEEDED,
+                f"the call's {p.deadline:g} s deadline passed before attempt {self.made + 1}",
+            )
+        if not p._state.breaker_allows(self.endpoint, now):
+            last = p._state.health(self.endpoint).last_failure
+            because = f" (last failure: {last.kind})" if last else ""
+            return self._failure(
+                Kind.CIRCUIT_OPEN,
+                f"the circuit for {self.endpoint} is open after repeated failures{because}; "
+                "no request was sent",
+            )
+        if self.made == 0:
+            p._state.first_attempt(self.endpoint, now)
+        self.made += 1
+        return None
+
+    def timeouts(self) -> Timeouts:
+        """This attempt's timeouts, cut to what the deadline leaves (``inf``: none)."""
+        left = self._deadline_at - self.policy.clock()
+        total = min(self.policy.total or math.inf, max(left, 0.0))
+        return Timeouts(min(self.policy.connect, total), min(self.policy.read, total), total)
+
+    # -- after an attempt ------------------------------------------------------
+
+    def mark_cut(self) -> None:
+        """The attempt under way was ended by tether's own total timer."""
+        self._cut = True
+
+    def classify(self, error: BaseException) -> Failure:
+        """Classify what an attempt raised, knowing whether tether's timer ended it."""
+        cut, self._cut = self._cut, False
+        failure = classify(error, url=self.url)
+        if cut or failure.kind in _TIMEOUTS:
+            left = self._deadline_at - self.policy.clock()
+            if left <= 0.005:
+                seen = "" if failure.kind is Kind.DEADLINE_EXCEEDED else f": {failure.kind}"
+                return self._failure(
+                    Kind.DEADLINE_EXCEEDED,
+                    f"no complete answer within the call's {self.policy.deadline:g} s deadline "
+                    f"(attempt {self.made}{seen})",
+                    cause=error,
+                )
+        if cut:
+            return self._failure(
+                Kind.READ_TIMEOUT,
+                f"no complete answer within the attempt's {self.policy.total:g} s total timeout",
+                cause=error,
+                layer=Layer.RESPONSE,
+            )
+        return failure
+
+    def judge(self, status: int, headers: Any = None) -> Failure | None:
+        """The failure a response stands for, if its status is one to retry.
+
+        Other error statuses go back to the caller as responses, as without
+        tether, but still count against the endpoint's health.
+        """
+        failure = classify_status(status, headers, url=self.url) if status >= 400 else None
+        if failure is not None and status in self.policy.statuses:
+            return failure
+        self.policy._state.record(self.endpoint, failure, self.policy.clock())
+        return None
+
+    def failed(self, outcome: Outcome[Any]) -> float | None:
+        """Record the outcome; the wait before the next attempt, or None to stop."""
+        failure = outcome.failure
+        if failure is None:
+            return None  # a success, already recorded by judge()
+        p, now = self.policy, self.policy.clock()
+        p._state.record(self.endpoint, failure, now)
+        delay, reason = self._next(failure, now)
+        if reason is not None:
+            self._give_up(outcome, reason)
+            return None
+        emit(
+            p.on_retry,
+            "retry",
+            RetryDetails(
+                self.method,
+                self.url,
+                self.endpoint,
+                self.made,
+                delay,
+                now - self._start,
+                failure,
+            ),
+        )
+        self._previous_delay = delay
+        return delay
+
+    def _next(self, failure: Failure, now: float) -> tuple[float, str | None]:
+        p = self.policy
+        if failure.kind is Kind.DEADLINE_EXCEEDED:
+            return 0.0, _EXHAUSTED
+        if failure.status is not None:
+            if failure.status not in p.statuses:
+                return 0.0, f"status {failure.status} is not one the policy retries"
+        elif not (failure.kind in p.kinds if p.kinds is not None else failure.retryable):
+            return 0.0, f"{failure.kind} is not worth a retry"
+        if failure.request_sent and not self.safe:
+            return 0.0, (
+                f"the server may have acted on the {self.method} already, and it is not "
+                "idempotent (send an Idempotency-Key header, or set retry_unsafe=True)"
+            )
+        if failure.request_sent and not self.replayable:
+            return 0.0, "the request body cannot be sent again"
+        if self.made >= self.max_attempts:
+            return 0.0, _EXHAUSTED
+        left = self._deadline_at - now
+        if (after := failure.retry_after) is not None:
+            if after > p.retry_after_cap:
+                return 0.0, (
+                    f"the server asked to wait {after:g} s, more than the policy's "
+                    f"retry_after_cap of {p.retry_after_cap:g} s"
+                )
+            if after >= left:
+                return 0.0, (
+                    f"the server asked to wait {after:g} s, past the deadline "
+                    f"({left:.1f} s of {p.deadline:g} s left)"
+                )
+            delay = after
+        else:
+            delay = p.delay(self.made, self._previous_delay)
+            if delay >= left:
+                return 0.0, f"waiting {delay:.2f} s would pass the deadline ({left:.2f} s left)"
+        opens_at = p._state.breaker_retry_at(self.endpoint)
+        if opens_at is not None and opens_at > now + delay:
+            return 0.0, f"the circuit for {self.endpoint} is open"
+        if not p._state.spend_retry(self.endpoint, now):
+            return 0.0, f"the retry budget for {self.endpoint} is spent"
+        return delay, None
+
+    def stop(self, last: Outcome[R] | None, failure: Failure) -> Outcome[R]:
+        """End the call before an attempt; the last attempt's outcome stands if there was one."""
+        if last is None:
+            outcome: Outcome[R] = Outcome(None, None, failure)
+            self._give_up(outcome, failure.detail)
+            return outcome
+        self._give_up(last, failure.detail)
+        return last
+
+    def abandon(self) -> None:
+        """An attempt was cancelled: free a half-open trial slot it may hold."""
+        self.policy._state.breaker_release(self.endpoint)
+
+    def _give_up(self, outcome: Outcome[Any], reason: str) -> None:
+        outcome.reason = reason
+        assert outcome.failure is not None
+        emit(
+            self.policy.on_give_up,
+            "give_up",
+            GiveUpDetails(
+                self.method,
+                self.url,
+                self.endpoint,
+                self.made,
+                self.elapsed(),
+                outcome.failure,
+                reason,
+            ),
+        )
+
+    # -- waiting ---------------------------------------------------------------
+
+    def wait_sync(self, delay: float) -> None:
+        if self._override is not None:
+            self._override.waits.append(delay)
+        else:
+            self.policy.sleep(delay)
+
+    async def wait_async(self, delay: float) -> None:
+        if self._override is not None:
+            self._override.waits.append(delay)
+            return
+        sleep = self.policy.async_sleep
+        if sleep is None:
+            import asyncio
+
+            sleep = asyncio.sleep
+        await sleep(delay)
+
+    # -- reporting -------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return self.policy.clock() - self._start
+
+    def summary(self, outcome: Outcome[Any]) -> str:
+        """``GET http://… failed after 3 attempts in 1.2 s: connection refused: …``."""
+        failure = outcome.failure
+        assert failure is not None
+        n = self.made
+        title = CATALOGUE[failure.kind].title
+        title = title[0].lower() + title[1:]
+        what = f"{self.method} {self.url}".strip()
+        text = (
+            f"{what} failed after {n} attempt{'' if n == 1 else 's'} "
+            f"in {self.elapsed():.1f} s: {title}: {failure.detail}"
+        )
+        if outcome.reason and outcome.reason != _EXHAUSTED and n:
+            text += f"; tether stopped because {outcome.reason}"
+        return text
+
+    def error(self, outcome: Outcome[Any]) -> TetherError:
+        """tether's own error for a call that ended without an exception to re-raise."""
+        failure = outcome.failure
+        assert failure is not None
+        cls = CircuitOpenError if failure.kind is Kind.CIRCUIT_OPEN else DeadlineExceededError
+        if failure.kind not in (Kind.CIRCUIT_OPEN, Kind.DEADLINE_EXCEEDED):
+            cls = TetherError  # type: ignore[assignment]
+        return cls(self.summary(outcome), failure)
+
+    def _failure(
+        self,
+        kind: Kind,
+        detail: str,
+        *,
+        cause: BaseException | None = None,
+        layer: Layer | None = None,
+    ) -> Failure:
+        entry = CATALOGUE[kind]
+        host, _, port = self.endpoint.rpartition(":")
+        return Failure(
+            kind=kind,
+            layer=layer or entry.layer,
+            retryable=entry.retryable,
+            request_sent=entry.request_sent,
+            detail=detail,
+            hint=entry.hint,
+            host=host.strip("[]") or None,
+            port=int(port) if port.isdigit() else None,
+            url=self.url,
+            cause=cause,
+        )
+
+
+def _has_header(headers: Mapping[str, str], name: str) -> bool:
+    try:
+        if headers.get(name) is not None:
+            return True
+    except Exception:
+        return False
+    return any(str(k).lower() == name for k in headers)

@@ -1,0 +1,307 @@
+"""What a policy remembers per endpoint: retry budget, circuit breaker, health.
+
+All of it is guarded by one lock per policy; each critical section is a few
+additions.  Events are sent after the lock is released.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from tether._failure import Failure
+from tether._kinds import Kind, Layer
+from tether._retry._hooks import BreakerChange, HealthChange, emit
+
+if TYPE_CHECKING:
+    from tether._retry._policy import RetryPolicy
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """One endpoint's record: the tutorials' failure counter, kept properly.
+
+    Times are in the policy's clock (``time.monotonic`` by default).
+    """
+
+    endpoint: str
+    healthy: bool
+    consecutive_failures: int
+    last_failure: Failure | None
+    last_failure_at: float | None
+    last_success_at: float | None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def endpoint_of(url: str) -> str:
+    """``host:port`` of a URL, the key of every per-host record; a non-URL is its own key."""
+    if "//" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return url
+    if not host:
+        return url
+    port = port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+def counts_for_breaker(failure: Failure) -> bool:
+    """Does this failure say the endpoint is down or overloaded?
+
+    Retryable failures do, except 429 (the server is up and throttling this
+    client) and proxy failures (the proxy is down, not the endpoint).
+    """
+    return (
+        failure.retryable
+        and failure.kind is not Kind.HTTP_RATE_LIMITED
+        and failure.layer not in (Layer.PROXY, Layer.POLICY, Layer.URL)
+    )
+
+
+def counts_for_health(failure: Failure) -> bool:
+    """Does this failure make the endpoint unhealthy?  Anything it did wrong does;
+    a 4xx or a bad URL is the client's doing."""
+    if failure.layer in (Layer.URL, Layer.POLICY, Layer.PROXY):
+        return False
+    return failure.status is None or failure.status >= 500
+
+
+class _Window:
+    """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
+
+    __slots__ = ("_buckets", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._buckets: deque[list[int]] = deque()  # [second, a, b]
+
+    def add(self, now: float, a: int, b: int) -> None:
+        second = int(now)
+        if self._buckets and self._buckets[-1][0] == second:
+            bucket = self._buckets[-1]
+            bucket[1] += a
+            bucket[2] += b
+        else:
+            self._buckets.append([second, a, b])
+
+    def sums(self, now: float) -> tuple[int, int]:
+        oldest = int(now) - self._seconds
+        while self._buckets and self._buckets[0][0] <= oldest:
+            self._buckets.popleft()
+        return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
+
+
+@dataclass(slots=True)
+class _Breaker:
+    state: BreakerState = BreakerState.CLOSED
+    consecutive: int = 0
+    opened_at: float = 0.0
+    trial: bool = False
+    window: _Window | None = None
+
+
+@dataclass(slots=True)
+class _Health:
+    consecutive: int = 0
+    unhealthy: bool = False
+    last_failure: Failure | None = None
+    last_failure_at: float | None = None
+    last_success_at: float | None = None
+    first_failure_at: float | None = None
+
+
+class State:
+    """The per-endpoint memory of one policy object."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._lock = threading.Lock()
+        self._budgets: dict[str, _Window] = {}
+        self._breakers: dict[str, _Breaker] = {}
+        self._health: dict[str, _Health] = {}
+
+    # -- retry budget ----------------------------------------------------------
+
+    def first_attempt(self, endpoint: str, now: float) -> None:
+        budget = self._policy.budget
+        if budget is None:
+            return
+        with self._lock:
+            window = self._budgets.get(endpoint)
+            if window is None:
+                window = self._budgets[endpoint] = _Window(budget.window)
+            window.add(now, 1, 0)
+
+    def spend_retry(self, endpoint: str, now: float) -> bool:
+        """Take one retry from the budget; False when it is empty."""
+        budget = self._policy.budget
+        if budget is None:
+            return True
+        with self._lock:
+            window = self._budgets.get(endpoint)
+            if window is None:
+                window = self._budgets[endpoint] = _Window(budget.window)
+            firsts, retries = window.sums(now)
+            if retries + 1 > budget.ratio * firsts + budget.per_second * budget.window:
+                return False
+            window.add(now, 0, 1)
+            return True
+
+    def budget_left(self, endpoint: str) -> float:
+        budget = self._policy.budget
+        if budget is None:
+            return float("inf")
+        key = endpoint_of(endpoint)
+        with self._lock:
+            window = self._budgets.get(key)
+            firsts, retries = window.sums(self._policy.clock()) if window else (0, 0)
+        return max(0.0, budget.ratio * firsts + budget.per_second * budget.window - retries)
+
+    # -- circuit breaker -------------------------------------------------------
+
+    def breaker_allows(self, endpoint: str, now: float) -> bool:
+        """May a call go to ``endpoint`` now?  Half-open lets exactly one through."""
+        config = self._policy.breaker
+        if config is None:
+            return True
+        change = None
+        with self._lock:
+            b = self._breakers.get(endpoint)
+            if b is None or b.state is BreakerState.CLOSED:
+                return True
+            if b.state is BreakerState.OPEN:
+                if now - b.opened_at < config.cooldown:
+                    return False
+                change = BreakerChange(endpoint, b.state.value, "half_open", None)
+                b.state, b.trial = BreakerState.HALF_OPEN, True
+            elif b.trial:
+                return False
+            else:
+                b.trial = True
+        if change is not None:
+            emit(self._policy.on_breaker_change, "breaker_change", change)
+        return True
+
+    def breaker_retry_at(self, endpoint: str) -> float | None:
+        """When the open breaker of ``endpoint`` will let a trial through; None if not open."""
+        config = self._policy.breaker
+        b = self._breakers.get(endpoint)
+        if config is None or b is None or b.state is not BreakerState.OPEN:
+            return None
+        return b.opened_at + config.cooldown
+
+    def breaker_state(self, endpoint: str) -> BreakerState:
+        b = self._breakers.get(endpoint_of(endpoint))
+        return BreakerState.CLOSED if b is None else b.state
+
+    def breaker_release(self, endpoint: str) -> None:
+        """A half-open trial ended without an outcome (cancelled): let another try."""
+        with self._lock:
+            b = self._breakers.get(endpoint)
+            if b is not None:
+                b.trial = False
+
+    def _breaker_record(
+        self, endpoint: str, failure: Failure | None, now: float
+    ) -> BreakerChange | None:
+        config = self._policy.breaker
+        if config is None:
+            return None
+        failed = failure is not None and counts_for_breaker(failure)
+        b = self._breakers.get(endpoint)
+        if b is None:
+            if not failed:
+                return None  # the common case: no record for a healthy host
+            b = self._breakers[endpoint] = _Breaker(window=_Window(config.window))
+        assert b.window is not None
+        b.window.add(now, 1, int(failed))
+        old = b.state
+        if not failed:
+            b.consecutive, b.trial = 0, False
+            if old is BreakerState.HALF_OPEN:
+                b.state = BreakerState.CLOSED
+                return BreakerChange(endpoint, old.value, "closed", None)
+            return None
+        b.consecutive += 1
+        if old is BreakerState.HALF_OPEN:
+            b.state, b.opened_at, b.trial = BreakerState.OPEN, now, False
+            return BreakerChange(endpoint, old.value, "open", failure)
+        if old is BreakerState.CLOSED:
+            calls, failures = b.window.sums(now)
+            if b.consecutive >= config.failures or (
+                calls >= config.min_calls and failures >= config.ratio * calls
+            ):
+                b.state, b.opened_at = BreakerState.OPEN, now
+                return BreakerChange(endpoint, old.value, "open", failure)
+        return None
+
+    # -- health ----------------------------------------------------------------
+
+    def health(self, endpoint: str) -> Health:
+        key = endpoint_of(endpoint)
+        with self._lock:
+            h = self._health.get(key) or _Health()
+            return Health(
+                key,
+                not h.unhealthy,
+                h.consecutive,
+                h.last_failure,
+                h.last_failure_at,
+                h.last_success_at,
+            )
+
+    def _health_record(
+        self, endpoint: str, failure: Failure | None, now: float
+    ) -> tuple[str, HealthChange] | None:
+        h = self._health.get(endpoint)
+        if h is None:
+            h = self._health[endpoint] = _Health()
+        if failure is None or not counts_for_health(failure):
+            h.last_success_at = now
+            h.consecutive = 0
+            if not h.unhealthy:
+                return None
+            h.unhealthy = False
+            since = h.first_failure_at
+            h.first_failure_at = None
+            down = None if since is None else now - since
+            return "recovered", HealthChange(endpoint, True, 0, h.last_failure, down)
+        h.consecutive += 1
+        h.last_failure, h.last_failure_at = failure, now
+        if h.consecutive == 1:
+            h.first_failure_at = now
+        if h.unhealthy or h.consecutive < self._policy.unhealthy_after:
+            return None
+        h.unhealthy = True
+        return "unhealthy", HealthChange(endpoint, False, h.consecutive, failure, None)
+
+    # -- one attempt's outcome -------------------------------------------------
+
+    def record(self, endpoint: str, failure: Failure | None, now: float) -> None:
+        """Record an attempt's outcome (``None``: it worked) in breaker and health."""
+        with self._lock:
+            change = self._breaker_record(endpoint, failure, now)
+            health = self._health_record(endpoint, failure, now)
+        p = self._policy
+        if change is not None:
+            emit(p.on_breaker_change, "breaker_change", change)
+        if health is not None:
+            event, details = health
+            hook: Any = p.on_unhealthy if event == "unhealthy" else p.on_recovered
+            emit(hook, event, details)

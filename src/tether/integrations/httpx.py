@@ -1,0 +1,315 @@
+"""httpx transports that retry under a policy: ``Transport`` and ``AsyncTransport``.
+
+>>> client = httpx.Client(transport=Transport(policy=RetryPolicy(deadline=10)))  # doctest: +SKIP
+
+The transport reads the body inside the attempt, so a body cut short is
+retried like any other failure and the total timeout covers the last byte;
+a response therefore arrives already read, even under ``client.stream()``.
+Each socket read and write is given no more time than the attempt has left,
+which stops a server that trickles bytes.  Raised errors are the httpx
+exceptions callers already catch, with ``.failure`` and tether's message.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+from tether._kinds import Kind
+from tether._retry._decorator import annotate
+from tether._retry._errors import CircuitOpenError, DeadlineExceededError
+from tether._retry._loop import Call, Outcome, run_async, run_sync
+from tether._retry._policy import RetryPolicy, Timeouts
+
+__all__ = ["AsyncTransport", "Transport"]
+
+_ends_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tether_attempt_ends_at", default=None
+)
+"""When the attempt under way must be over, in ``time.monotonic()`` seconds."""
+
+
+class Transport(httpx.BaseTransport):
+    """Retry through ``transport`` (default: an ``httpx.HTTPTransport(**kwargs)``)."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._inner = transport if transport is not None else httpx.HTTPTransport(**kwargs)
+        _bound_reads(self._inner)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        call = _call(self.policy, request)
+
+        def attempt(t: Timeouts) -> httpx.Response:
+            _timeouts(request, t)
+            token = _ends_at.set(time.monotonic() + t.total)
+            try:
+                response = self._inner.handle_request(request)
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+                return response
+            finally:
+                _ends_at.reset(token)
+
+        outcome = run_sync(call, attempt, _status, _close)
+        if outcome.response is not None:
+            return outcome.response
+        raise _error(call, outcome, request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """:class:`Transport` for ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._inner = transport if transport is not None else httpx.AsyncHTTPTransport(**kwargs)
+        _bound_reads(self._inner)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call = _call(self.policy, request)
+
+        async def attempt(t: Timeouts) -> httpx.Response:
+            _timeouts(request, t)
+            token = _ends_at.set(time.monotonic() + t.total)
+            try:
+                response = await self._inner.handle_async_request(request)
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+                return response
+            finally:
+                _ends_at.reset(token)
+
+        async def close(response: httpx.Response) -> None:
+            await response.aclose()
+
+        outcome = await run_async(call, attempt, _status, close)
+        if outcome.response is not None:
+            return outcome.response
+        raise _error(call, outcome, request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _call(policy: RetryPolicy, request: httpx.Request) -> Call:
+    return Call(
+        policy,
+        request.method,
+        str(request.url),
+        headers=request.headers,
+        replayable=isinstance(request.stream, httpx.ByteStream),
+    )
+
+
+def _timeouts(request: httpx.Request, t: Timeouts) -> None:
+    """Give this attempt the smaller of the client's timeouts and the policy's."""
+    given = request.extensions.get("timeout", {})
+
+    def least(name: str, ours: float) -> float | None:
+        theirs = given.get(name)
+        value = ours if theirs is None else min(theirs, ours)
+        return None if value == math.inf else value
+
+    request.extensions = {
+        **request.extensions,
+        "timeout": {
+            "connect": least("connect", t.connect),
+            "read": least("read", t.read),
+            "write": least("write", t.read),
+            "pool": least("pool", t.connect),
+        },
+    }
+
+
+def _status(response: httpx.Response) -> tuple[int, Any]:
+    return response.status_code, response.headers
+
+
+def _close(response: httpx.Response) -> None:
+    response.close()
+
+
+def _error(call: Call, outcome: Outcome[httpx.Response], request: httpx.Request) -> BaseException:
+    """The exception to raise: httpx's own class, with tether's message and ``.failure``."""
+    failure = outcome.failure
+    assert failure is not None
+    message = call.summary(outcome)
+    error = outcome.error
+    if error is None or failure.kind is Kind.DEADLINE_EXCEEDED:
+        cls = _CircuitOpen if failure.kind is Kind.CIRCUIT_OPEN else _DeadlineExceeded
+        ours = cls(message, request=request)
+        ours.failure = failure
+        ours.__cause__ = error
+        return ours
+    if isinstance(error, httpx.RequestError):
+        try:
+            again = type(error)(message, request=request)
+        except TypeError:
+            pass
+        else:
+            again.failure = failure  # type: ignore[attr-defined]
+            again.__cause__ = error
+            return again
+    annotate(error, call, outcome)
+    return error
+
+
+class _CircuitOpen(httpx.ConnectError, CircuitOpenError):
+    """Both ``httpx.ConnectError`` and ``tether.CircuitOpenError``."""
+
+
+class _DeadlineExceeded(httpx.TimeoutException, DeadlineExceededError):
+    """Both ``httpx.TimeoutException`` and ``tether.DeadlineExceededError``."""
+
+
+# -- each read and write gets no more than the attempt's time left ---------------
+
+
+def _left(timeout: float | None) -> float | None:
+    ends_at = _ends_at.get()
+    if ends_at is None or ends_at == math.inf:
+        return timeout
+    left = ends_at - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the attempt's total time is up")
+    return left if timeout is None else min(timeout, left)
+
+
+def _bound_reads(transport: object) -> None:
+    """Wrap the network backend of an httpx transport's connection pool, if it has one."""
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
+    elif isinstance(backend, httpcore.AsyncNetworkBackend):
+        pool._network_backend = _AsyncBackend(backend)  # type: ignore[union-attr]
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, _left(timeout), local_address, socket_options)
+        return _Stream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        return _Stream(self._inner.connect_unix_socket(path, _left(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, _left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(
+            host, port, _left(timeout), local_address, socket_options
+        )
+        return _AsyncStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, _left(timeout), socket_options)
+        return _AsyncStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _AsyncStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _left(timeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _left(timeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.start_tls(ssl_context, server_hostname, _left(timeout))
+        return _AsyncStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)

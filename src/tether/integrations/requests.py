@@ -1,0 +1,201 @@
+"""``tether.Session``: a ``requests.Session`` that retries under a policy.
+
+Raised errors are still the requests exceptions callers already catch
+(``ConnectionError``, ``Timeout``, ``SSLError``...), now carrying ``.failure``
+and a message that starts with what tether tried.  A response whose status the
+policy retries (429, 502, 503, 504) is returned as it is once tether gives up,
+exactly as requests would return it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import ProxyManager
+
+from tether._kinds import Kind
+from tether._retry._decorator import annotate
+from tether._retry._errors import CircuitOpenError, DeadlineExceededError
+from tether._retry._loop import Call, Outcome, run_sync
+from tether._retry._policy import RetryPolicy, Timeouts
+from tether.integrations import _cutoff
+
+__all__ = ["Session"]
+
+_current = threading.local()
+"""The attempt under way in this thread: its Call (for redirects) and Cutoff."""
+
+
+class Session(requests.Session):
+    """A ``requests.Session`` with a retry policy, default timeouts and a deadline.
+
+    >>> with tether.Session(policy=tether.RetryPolicy(deadline=10)) as s:  # doctest: +SKIP
+    ...     s.get("http://127.0.0.1:8080/health")
+
+    A ``timeout=`` given to a request replaces the policy's connect and read
+    timeouts for it; the deadline still bounds the whole call.  Mounting your
+    own adapter keeps the retries but loses the total-time cutoff, which needs
+    tether's adapter.  With ``stream=True`` the cutoff covers the call up to
+    the response headers; reading the body is then up to you.
+    """
+
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.policy = policy if policy is not None else RetryPolicy()
+        self.mount("http://", _Adapter())
+        self.mount("https://", _Adapter())
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if getattr(_current, "call", None) is not None:
+            # A redirect followed inside an attempt: part of that attempt.
+            return super().send(request, **kwargs)
+        user_timeout = kwargs.pop("timeout", None)
+        call = Call(
+            self.policy,
+            request.method or "GET",
+            request.url or "",
+            headers=request.headers,
+            replayable=_replayable(request.body),
+        )
+
+        def attempt(t: Timeouts) -> requests.Response:
+            cutoff = _cutoff.arm(t.total)
+            _current.call, _current.cutoff = call, cutoff
+            try:
+                return requests.Session.send(
+                    self, request, timeout=_timeout(t, user_timeout), **kwargs
+                )
+            except Exception:
+                if cutoff.fired:
+                    call.mark_cut()
+                raise
+            finally:
+                cutoff.disarm()
+                _current.call = _current.cutoff = None
+
+        outcome = run_sync(call, attempt, _status, _discard)
+        if outcome.response is not None:
+            return outcome.response
+        raise _error(call, outcome, request)
+
+
+def _error(call: Call, outcome: Outcome[requests.Response], request: Any) -> BaseException:
+    """The exception to raise: requests' own class, with tether's message and ``.failure``."""
+    failure = outcome.failure
+    assert failure is not None
+    message = call.summary(outcome)
+    error = outcome.error
+    if error is None:
+        made: type[requests.RequestException] = (
+            _CircuitOpen if failure.kind is Kind.CIRCUIT_OPEN else _DeadlineExceeded
+        )
+        ours = made(message, request=request)
+        ours.failure = failure  # type: ignore[attr-defined]
+        return ours
+    if failure.kind is Kind.DEADLINE_EXCEEDED or (
+        failure.kind is Kind.READ_TIMEOUT and not isinstance(error, requests.Timeout)
+    ):
+        # tether's own timer ended it: a Timeout, whatever the cut socket raised.
+        cls: type[requests.RequestException] = (
+            _DeadlineExceeded if failure.kind is Kind.DEADLINE_EXCEEDED else _TotalTimeout
+        )
+        cut = cls(message, request=request)
+        cut.failure = failure  # type: ignore[attr-defined]
+        cut.__cause__ = error
+        return cut
+    if isinstance(error, requests.RequestException):
+        try:
+            again = type(error)(message, request=error.request, response=error.response)
+        except TypeError:  # a subclass with its own constructor
+            pass
+        else:
+            again.failure = failure  # type: ignore[attr-defined]
+            again.__cause__ = error
+            return again
+    annotate(error, call, outcome)
+    return error
+
+
+class _CircuitOpen(requests.ConnectionError, CircuitOpenError):
+    """Both ``requests.ConnectionError`` and ``tether.CircuitOpenError``."""
+
+
+class _DeadlineExceeded(requests.Timeout, DeadlineExceededError):
+    """Both ``requests.Timeout`` and ``tether.DeadlineExceededError``."""
+
+
+class _TotalTimeout(requests.ReadTimeout):
+    """An attempt outlived the policy's ``total``: a read timeout, in requests' words."""
+
+    failure: Any
+
+
+def _status(response: requests.Response) -> tuple[int, Any]:
+    return response.status_code, response.headers
+
+
+def _discard(response: requests.Response) -> None:
+    response.close()
+
+
+def _replayable(body: Any) -> bool:
+    return body is None or isinstance(body, (bytes, str))
+
+
+def _timeout(t: Timeouts, user: Any) -> tuple[float | None, float | None]:
+    connect, read = t.connect, t.read
+    if user is not None:
+        uc, ur = user if isinstance(user, tuple) else (user, user)
+        connect = min(math.inf if uc is None else uc, t.total)
+        read = min(math.inf if ur is None else ur, t.total)
+    return (None if connect == math.inf else connect, None if read == math.inf else read)
+
+
+# -- the cutoff: every connection registers its socket with the attempt's timer --
+
+
+class _Watched:
+    sock: Any
+
+    def getresponse(self) -> Any:
+        cutoff = getattr(_current, "cutoff", None)
+        if cutoff is not None and self.sock is not None:
+            cutoff.watch(self.sock)
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _HTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):  # not SOCKS, which has its own pools
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
