@@ -1,4 +1,4 @@
-"""pytest plugin: the ``lab`` fixture, so users test their code against real failures.
+"""pytest plugin: the ``lab`` and ``fast_retries`` fixtures, for testing code against real failures.
 
 Registered through the ``pytest11`` entry point, so it is active wherever
 tether is installed::
@@ -6,6 +6,11 @@ tether is installed::
     def test_my_client_survives_a_reset(lab):
         with pytest.raises(requests.ConnectionError):
             my_client.fetch(lab["reset_on_accept"].url)
+
+    def test_fetch_gives_up_quickly(lab, fast_retries):
+        with pytest.raises(requests.ConnectionError):
+            my_client.fetch(lab["refused"].url)     # no real backoff waits
+        assert len(fast_retries.waits) == 2          # the waits it skipped
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from tether.lab._lab import Lab
+from tether.testing import Override, fast_retries as _fast_retries
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +32,14 @@ def lab() -> Iterator[Lab]:
     """
     with Lab() as running:
         yield running
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[Override]:
+    """No real retry waits during the test; ``.waits`` lists the ones skipped.
+
+    Attempts are left as each policy says; use ``tether.testing.fast_retries(attempts=1)``
+    as a context manager to cap them too.
+    """
+    with _fast_retries() as override:
+        yield override
