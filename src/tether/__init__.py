@@ -25,11 +25,11 @@ if _typing.TYPE_CHECKING:
     from tether.integrations.requests import Session
 
 __all__ = [
+    "CATALOGUE",
     "Breaker",
     "BreakerChange",
     "BreakerState",
     "Budget",
-    "CATALOGUE",
     "CircuitOpenError",
     "DeadlineExceededError",
     "Entry",

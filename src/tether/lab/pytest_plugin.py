@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import pytest
 
 from tether.lab._lab import Lab
-from tether.testing import Override, fast_retries as _fast_retries
+from tether.testing import Override
+from tether.testing import fast_retries as _fast_retries
 
 
 @pytest.fixture(scope="session")
