@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 
+import tether.testing
 from tether._explain import failures_markdown
 
 ROOT = Path(__file__).parent.parent
-RUNNABLE = ["README.md", "docs/classify.md", "docs/lab.md"]
+RUNNABLE = ["README.md", "docs/classify.md", "docs/lab.md", "docs/retry.md"]
 
 
 def test_failures_doc_is_current() -> None:
@@ -35,7 +37,11 @@ def _examples() -> list[tuple[str, int, str]]:
 def test_example_runs(doc: str, line: int, code: str, request: pytest.FixtureRequest) -> None:
     """The example runs as written (examples defining test_* functions are run with `lab`)."""
     namespace: dict[str, object] = {"__name__": f"example_{line}"}
-    exec(compile(code, f"{doc}:{line}", "exec"), namespace)
+    # README's examples are plain scripts that may back off between retries:
+    # skip the real waits there (retry.md's examples manage time themselves).
+    fast = tether.testing.fast_retries() if doc == "README.md" else contextlib.nullcontext()
+    with fast:
+        exec(compile(code, f"{doc}:{line}", "exec"), namespace)
     for name, value in namespace.items():
         if name.startswith("test_") and callable(value):
             value(request.getfixturevalue("lab"))
