@@ -7,6 +7,7 @@ nothing but ``await``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ def run_sync(
             raise
         else:
             outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+            if status is None:
+                call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
             return outcome
         if outcome.response is not None and discard is not None:
@@ -87,6 +90,8 @@ async def run_async(
             raise
         else:
             outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+            if status is None:
+                call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
             return outcome
         if outcome.response is not None and discard is not None:
@@ -103,7 +108,9 @@ class Call:
         "_deadline_at",
         "_override",
         "_previous_delay",
+        "_raw_url",
         "_start",
+        "_url",
         "endpoint",
         "made",
         "max_attempts",
@@ -111,7 +118,6 @@ class Call:
         "policy",
         "replayable",
         "safe",
-        "url",
     )
 
     def __init__(
@@ -127,8 +133,9 @@ class Call:
     ) -> None:
         self.policy = policy
         self.method = method.upper()
-        self.url = redact_url(url)
-        self.endpoint = endpoint or endpoint_of(url)
+        self._raw_url = url
+        self._url: str | None = None
+        self.endpoint = endpoint or _endpoint(url)
         keyed = headers is not None and _has_header(headers, "idempotency-key")
         if idempotent is None:
             idempotent = keyed or self.method in IDEMPOTENT_METHODS
@@ -143,6 +150,13 @@ class Call:
         self._start = policy.clock()
         deadline = policy.deadline
         self._deadline_at = math.inf if deadline is None else self._start + deadline
+
+    @property
+    def url(self) -> str:
+        """The URL, redacted; worked out only when a message or hook needs it."""
+        if self._url is None:
+            self._url = redact_url(self._raw_url)
+        return self._url
 
     # -- before an attempt -----------------------------------------------------
 
@@ -182,7 +196,7 @@ class Call:
     def classify(self, error: BaseException) -> Failure:
         """Classify what an attempt raised, knowing whether tether's timer ended it."""
         cut, self._cut = self._cut, False
-        failure = classify(error, url=self.url)
+        failure = classify(error, url=self._raw_url)
         if cut or failure.kind in _TIMEOUTS:
             left = self._deadline_at - self.policy.clock()
             if left <= 0.005:
@@ -208,11 +222,15 @@ class Call:
         Other error statuses go back to the caller as responses, as without
         tether, but still count against the endpoint's health.
         """
-        failure = classify_status(status, headers, url=self.url) if status >= 400 else None
+        failure = classify_status(status, headers, url=self._raw_url) if status >= 400 else None
         if failure is not None and status in self.policy.statuses:
             return failure
         self.policy._state.record(self.endpoint, failure, self.policy.clock())
         return None
+
+    def succeeded(self) -> None:
+        """An attempt with no status to judge returned: record it as a success."""
+        self.policy._state.record(self.endpoint, None, self.policy.clock())
 
     def failed(self, outcome: Outcome[Any]) -> float | None:
         """Record the outcome; the wait before the next attempt, or None to stop."""
@@ -384,6 +402,10 @@ class Call:
             url=self.url,
             cause=cause,
         )
+
+
+_endpoint = functools.lru_cache(maxsize=4096)(endpoint_of)
+"""Calls repeat the same few URLs: parse each once."""
 
 
 def _has_header(headers: Mapping[str, str], name: str) -> bool:
