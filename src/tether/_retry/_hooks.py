@@ -89,18 +89,16 @@ def emit(hook: Callable[[Any], object] | None, event: str, details: Any) -> None
 def _log(event: str, d: Any) -> None:
     if event == "retry":
         logger.info(
-            "retrying %s %s in %.2f s after attempt %d: %s",
-            d.method,
-            d.url,
+            "retrying %s in %.2f s after attempt %d: %s",
+            _what(d),
             d.delay,
             d.attempt,
             d.failure,
         )
     elif event == "give_up":
         logger.warning(
-            "giving up on %s %s after %d attempt%s in %.1f s (%s): %s",
-            d.method,
-            d.url,
+            "giving up on %s after %d attempt%s in %.1f s (%s): %s",
+            _what(d),
             d.attempts,
             "" if d.attempts == 1 else "s",
             d.elapsed,
@@ -118,6 +116,11 @@ def _log(event: str, d: Any) -> None:
         )
     elif event == "recovered":
         logger.info("%s recovered", d.endpoint)
+
+
+def _what(d: Any) -> str:
+    """``GET http://...``, or ``fetch()`` for a decorated function (which has no method)."""
+    return f"{d.method} {d.url}" if d.method else str(d.url)
 
 
 _loaded: list[list[Callable[[str, Any], None]]] = []

@@ -270,8 +270,8 @@ class Call:
             return 0.0, f"{failure.kind} is not worth a retry"
         if failure.request_sent and not self.safe:
             return 0.0, (
-                f"the server may have acted on the {self.method} already, and it is not "
-                "idempotent (send an Idempotency-Key header, or set retry_unsafe=True)"
+                f"the server may have acted on the {self.method or 'call'} already, and it is "
+                "not idempotent (send an Idempotency-Key header, or set retry_unsafe=True)"
             )
         if failure.request_sent and not self.replayable:
             return 0.0, "the request body cannot be sent again"

@@ -156,8 +156,15 @@ class RetryPolicy:
         _check(self.jitter in JITTERS, "jitter", self.jitter, f"must be one of {JITTERS}")
         _check(self.unhealthy_after >= 1, "unhealthy_after", self.unhealthy_after, "must be 1+")
         object.__setattr__(self, "statuses", frozenset(self.statuses))
+        for status in self.statuses:
+            ok = isinstance(status, int) and 100 <= status <= 599
+            _check(ok, "statuses", set(self.statuses), f"{status!r} is not an HTTP status code")
         if self.kinds is not None:
-            object.__setattr__(self, "kinds", frozenset(Kind(k) for k in self.kinds))
+            try:
+                kinds = frozenset(Kind(k) for k in self.kinds)
+            except ValueError as exc:  # name the field, like every other check
+                raise ValueError(f"RetryPolicy kinds={self.kinds!r}: {exc}") from None
+            object.__setattr__(self, "kinds", kinds)
         from tether._retry._state import State
 
         object.__setattr__(self, "_state", State(self))

@@ -226,8 +226,7 @@ class State:
         failed = failure is not None and counts_for_breaker(failure)
         b = self._breakers.get(endpoint)
         if b is None:
-            if not failed:
-                return None  # the common case: no record for a healthy host
+            # Successes count too: the ratio rule needs every call in the window.
             b = self._breakers[endpoint] = _Breaker(window=_Window(config.window))
         assert b.window is not None
         b.window.add(now, 1, int(failed))
