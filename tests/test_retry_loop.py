@@ -829,7 +829,7 @@ def test_decorator_reraises_the_original_exception_with_failure_and_note() -> No
     assert len(notes) == 1
     assert notes[0].startswith("tether: ")
     assert notes[0] == (
-        "tether: inventory() failed after 3 attempts in 0.3 s: connection refused: "
+        "tether: fetch() failed after 3 attempts in 0.3 s: connection refused: "
         "The server refused the connection: nothing is listening on that port"
     )
 
@@ -883,7 +883,9 @@ def test_decorator_raises_circuit_open_error_when_no_attempt_ran() -> None:
     assert isinstance(caught.value, ConnectionError)
     assert caught.value.failure is not None
     assert caught.value.failure.kind is Kind.CIRCUIT_OPEN
-    assert str(caught.value).startswith("billing() failed after 0 attempts in 0.0 s: circuit open")
+    assert str(caught.value).startswith(
+        "charge() was not sent: circuit open: the circuit for billing"
+    )
 
 
 def test_decorator_successes_close_a_half_open_breaker() -> None:
@@ -942,5 +944,5 @@ def test_async_decorator_retries_and_reraises_with_a_note() -> None:
         asyncio.run(never_works())
     assert caught.value is always.raised[-1]
     assert caught.value.failure.kind is Kind.READ_TIMEOUT  # type: ignore[attr-defined]
-    assert caught.value.__notes__[0].startswith("tether: async-down() failed after 2 attempts")
+    assert caught.value.__notes__[0].startswith("tether: never_works() failed after 2 attempts")
     assert clock.sleeps == pytest.approx([0.1, 0.1])

@@ -49,8 +49,9 @@ def retry(
     chosen = policy or DEFAULT_POLICY
 
     def decorate(f: Callable[P, T]) -> Callable[P, T]:
-        name = endpoint or getattr(f, "__qualname__", None) or repr(f)
-        label = f"{name}()"
+        qualname = getattr(f, "__qualname__", None) or repr(f)
+        name = endpoint or qualname
+        label = f"{qualname.rpartition('<locals>.')[2]}()"
 
         def call() -> Call:
             return Call(chosen, "", label, endpoint=name, idempotent=idempotent)

@@ -363,6 +363,8 @@ class Call:
         title = CATALOGUE[failure.kind].title
         title = title[0].lower() + title[1:]
         what = f"{self.method} {self.url}".strip()
+        if n == 0:
+            return f"{what} was not sent: {title}: {failure.detail}"
         text = (
             f"{what} failed after {n} attempt{'' if n == 1 else 's'} "
             f"in {self.elapsed():.1f} s: {title}: {failure.detail}"

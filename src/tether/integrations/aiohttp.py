@@ -11,8 +11,9 @@ The middleware reads the body inside the attempt, so a body cut short is
 retried and the attempt's total timeout covers the last byte.  aiohttp runs
 middlewares once per redirect hop, so each hop gets its own retries and
 deadline.  aiohttp also resends an idempotent request once, around the
-middleware, when a pooled connection fails; :func:`session` switches that
-off, a session of your own keeps it.  A failure re-raises aiohttp's own
+middleware, after any ``ClientOSError`` or ``ServerDisconnectedError``, which
+runs tether's whole loop twice; :func:`session` switches that off, a session
+of your own keeps it.  A failure re-raises aiohttp's own
 exception, with ``.failure`` and a note saying what tether tried (aiohttp's
 exceptions take different arguments each, so tether does not rebuild them
 with a new message).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import struct
 from typing import cast
 
@@ -92,7 +93,16 @@ async def _tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
 async def serve(host: str, port: int) -> tuple[asyncio.DatagramTransport, asyncio.Server, int]:
     """Start the UDP and TCP servers on the same port; return them and the port."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(_UDP, local_addr=(host, port))
-    bound = transport.get_extra_info("sockname")[1]
-    server = await asyncio.start_server(_tcp, host, bound)
-    return transport, server, int(bound)
+    # A free UDP port may be a TCP port in use (a client's, say): with port 0, draw again.
+    for tries_left in reversed(range(20 if port == 0 else 1)):
+        transport, _ = await loop.create_datagram_endpoint(_UDP, local_addr=(host, port))
+        bound = transport.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(_tcp, host, bound)
+        except OSError as exc:
+            transport.close()
+            if exc.errno != errno.EADDRINUSE or not tries_left:
+                raise
+            continue
+        return transport, server, int(bound)
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -1,0 +1,189 @@
+"""The built-in instruments, fed by real calls to the fault lab: logging, Prometheus, OTel.
+
+Prometheus metrics live in ``prometheus_client``'s default registry, which
+other tests also feed, so each test compares a sample before and after its
+own calls.  Span events go to a real SDK ``TracerProvider`` with an in-memory
+exporter; its tracer's span is made current for the call, which is all
+tether's instrument looks at (``trace.get_current_span()`` at event time),
+so the global provider is left alone and test order does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+
+import tether
+from tether.lab import Lab
+
+
+class FakeClock:
+    """A monotonic clock that moves only when slept on or advanced."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def quiet_policy(**changes: Any) -> tether.RetryPolicy:
+    """A policy with a fake clock that reports only retries and give-ups."""
+    clock = FakeClock()
+    defaults: dict[str, Any] = {"breaker": None, "budget": None, "unhealthy_after": 100}
+    return tether.RetryPolicy(clock=clock, sleep=clock.sleep, **{**defaults, **changes})
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    """A sample of the default registry, 0 where none was recorded yet."""
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def fail_refused(lab: Lab, policy: tether.RetryPolicy, url: str | None = None) -> None:
+    with tether.Session(policy=policy) as session, pytest.raises(requests.ConnectionError):
+        session.get(url or lab["refused"].url)
+
+
+@pytest.fixture
+def spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider, exporter
+    provider.shutdown()
+
+
+# -- logging ---------------------------------------------------------------------
+
+
+def test_log_lines_one_info_per_retry_one_warning_per_give_up(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logger "tether" says INFO for each retry and WARNING once when it gives up, redacted."""
+    caplog.set_level(logging.INFO, logger="tether")
+    url = lab["refused"].url.replace("http://", "http://bob:hunter2@")
+    fail_refused(lab, quiet_policy(), url)
+    records = [r for r in caplog.records if r.name == "tether"]
+    assert [r.levelno for r in records] == [logging.INFO, logging.INFO, logging.WARNING]
+    shown = f"GET http://bob:***@127.0.0.1:{lab['refused'].port}/"
+    assert records[0].getMessage().startswith(f"retrying {shown} in ")
+    assert "after attempt 1: connect.refused" in records[0].getMessage()
+    assert "after attempt 2: connect.refused" in records[1].getMessage()
+    assert records[2].getMessage().startswith(f"giving up on {shown} after 3 attempts in ")
+    assert all("hunter2" not in r.getMessage() for r in records)
+
+
+def test_a_raising_hook_is_logged_and_ignored(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    """A user hook that raises changes nothing about the call; the error is logged."""
+
+    def broken(details: object) -> None:
+        raise RuntimeError("hook bug")
+
+    fail_refused(lab, quiet_policy(on_retry=broken))
+    errors = [r for r in caplog.records if r.name == "tether" and r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["tether: the retry hook raised; ignored"] * 2
+
+
+# -- Prometheus --------------------------------------------------------------------
+
+
+def test_prometheus_counts_retries_and_give_ups_exactly(lab: Lab) -> None:
+    """tether_retries_total grows by the retries made, tether_give_ups_total by one per call."""
+    labels = {"endpoint": f"127.0.0.1:{lab['refused'].port}", "kind": "connect.refused"}
+    retries = sample("tether_retries_total", labels)
+    give_ups = sample("tether_give_ups_total", labels)
+    delays = sample("tether_retry_delay_seconds_count")
+    fail_refused(lab, quiet_policy())
+    fail_refused(lab, quiet_policy(attempts=4))
+    assert sample("tether_retries_total", labels) - retries == 2 + 3
+    assert sample("tether_give_ups_total", labels) - give_ups == 2
+    assert sample("tether_retry_delay_seconds_count") - delays == 5
+
+
+def test_prometheus_breaker_state_gauge(lab: Lab) -> None:
+    """tether_breaker_state reads 2 while the circuit is open and 0 once a trial closed it."""
+    clock = FakeClock()
+    policy = tether.RetryPolicy(
+        clock=clock,
+        sleep=clock.sleep,
+        budget=None,
+        breaker=tether.Breaker(failures=2, cooldown=5),
+    )
+    # "localhost" makes an endpoint key of its own, which no other test touches.
+    port = lab["http_404"].port
+    base = f"http://localhost:{port}"
+    endpoint = {"endpoint": f"localhost:{port}"}
+    assert REGISTRY.get_sample_value("tether_breaker_state", endpoint) is None
+    with tether.Session(policy=policy) as session:
+        assert session.get(base + "/503").status_code == 503
+        assert sample("tether_breaker_state", endpoint) == 2
+        clock.now += 5
+        assert session.get(base + "/200").status_code == 200
+    assert sample("tether_breaker_state", endpoint) == 0
+    assert policy.breaker_state(base) is tether.BreakerState.CLOSED
+
+
+# -- OpenTelemetry -----------------------------------------------------------------
+
+
+def test_span_events_for_retries_and_the_give_up(
+    lab: Lab, spans: tuple[TracerProvider, InMemorySpanExporter]
+) -> None:
+    """Under an active span, each retry and the give-up become span events with attributes."""
+    provider, exporter = spans
+    with provider.get_tracer("test").start_as_current_span("checkout"):
+        fail_refused(lab, quiet_policy())
+    [span] = exporter.get_finished_spans()
+    events = [(e.name, dict(e.attributes or {})) for e in span.events]
+    assert [name for name, _ in events] == ["tether.retry", "tether.retry", "tether.give_up"]
+    endpoint = f"127.0.0.1:{lab['refused'].port}"
+    for attempt, (_, attributes) in enumerate(events[:2], start=1):
+        assert attributes["tether.endpoint"] == endpoint
+        assert attributes["tether.kind"] == "connect.refused"
+        assert attributes["tether.attempt"] == attempt
+        assert isinstance(attributes["tether.delay"], float)
+    give_up = events[2][1]
+    assert give_up["tether.attempts"] == 3
+    assert give_up["tether.reason"] == "every attempt it could make failed"
+
+
+def test_no_span_no_events(lab: Lab, spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    """Without a recording span current, the call still works and nothing is recorded."""
+    provider, exporter = spans
+    fail_refused(lab, quiet_policy())
+    with provider.get_tracer("test").start_as_current_span("idle"):
+        pass
+    [span] = exporter.get_finished_spans()
+    assert span.events == ()
+
+
+def test_breaker_change_is_a_span_event(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """The circuit opening during a traced call shows as a tether.breaker_change event."""
+    provider, exporter = spans
+    with socket.socket() as port:
+        port.bind(("127.0.0.1", 0))  # bound, not listening: refuses
+        url = f"http://127.0.0.1:{port.getsockname()[1]}/"
+        policy = quiet_policy(breaker=tether.Breaker(failures=2, cooldown=5))
+        with (
+            provider.get_tracer("test").start_as_current_span("call"),
+            tether.Session(policy=policy) as session,
+            pytest.raises(requests.ConnectionError),
+        ):
+            session.get(url)
+    [span] = exporter.get_finished_spans()
+    changes = [dict(e.attributes or {}) for e in span.events if e.name == "tether.breaker_change"]
+    assert [(c["tether.old"], c["tether.new"]) for c in changes] == [("closed", "open")]
