@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from tether._catalogue import CATALOGUE
 from tether._failure import Failure
-from tether._kinds import Kind
+from tether._kinds import Kind, Layer
 from tether._redact import redact_text, redact_url
 
 __all__ = ["classify", "classify_status", "parse_retry_after"]
@@ -827,6 +827,33 @@ def _build(
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def failure_for(
+    kind: Kind,
+    detail: str,
+    *,
+    url: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    layer: Layer | None = None,
+    cause: BaseException | None = None,
+) -> Failure:
+    """A ``Failure`` of ``kind`` that tether found itself (a probe, a policy), not by
+    classifying an exception: the catalogue supplies the hint and the flags."""
+    entry = CATALOGUE[kind]
+    return Failure(
+        kind=kind,
+        layer=layer or entry.layer,
+        retryable=entry.retryable,
+        request_sent=entry.request_sent,
+        detail=redact_text(detail),
+        hint=entry.hint,
+        host=host,
+        port=port,
+        url=redact_url(url) if url else None,
+        cause=cause,
+    )
 
 
 def _first_line(exc: BaseException) -> str | None:

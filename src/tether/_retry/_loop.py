@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tether._catalogue import CATALOGUE
-from tether._classify import classify, classify_status
+from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._kinds import Kind, Layer
 from tether._redact import redact_url
@@ -390,18 +390,14 @@ class Call:
         cause: BaseException | None = None,
         layer: Layer | None = None,
     ) -> Failure:
-        entry = CATALOGUE[kind]
         host, _, port = self.endpoint.rpartition(":")
-        return Failure(
-            kind=kind,
-            layer=layer or entry.layer,
-            retryable=entry.retryable,
-            request_sent=entry.request_sent,
-            detail=detail,
-            hint=entry.hint,
+        return failure_for(
+            kind,
+            detail,
+            url=self._raw_url,
             host=host.strip("[]") or None,
             port=int(port) if port.isdigit() else None,
-            url=self.url,
+            layer=layer,
             cause=cause,
         )
 
