@@ -1,0 +1,10 @@
+"""The probe engine: URL → proxy → DNS → TCP → TLS → HTTP, each phase timed.
+
+``tether diagnose`` renders it; the monitor schedules it.  One engine, so both
+name a failure the same way.
+"""
+
+from tether.probe._engine import ProbeOptions, probe, probe_async
+from tether.probe._result import PHASES, Phase, ProbeResult
+
+__all__ = ["PHASES", "Phase", "ProbeOptions", "ProbeResult", "probe", "probe_async"]

@@ -1,0 +1,126 @@
+"""The ``connect`` phase: every resolved address raced as RFC 8305 ("Happy Eyeballs v2")
+describes, each attempt with its outcome and time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether._classify import classify, failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+
+ATTEMPT_DELAY = 0.25
+"""RFC 8305 section 5: the recommended Connection Attempt Delay."""
+
+
+@dataclass(slots=True)
+class Raced:
+    sock: socket.socket | None = None
+    address: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    failure: Failure | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url: str) -> Raced:
+    """Start the next address every ``ATTEMPT_DELAY`` or as soon as one fails; first wins."""
+    loop = asyncio.get_running_loop()
+    out = Raced()
+    failures: list[Failure] = []
+    queue = list(addresses)
+    running: dict[asyncio.Task[socket.socket], tuple[int, str, float]] = {}
+
+    async def one(family: int, address: str) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def start() -> None:
+        family, address = queue.pop(0)
+        task = asyncio.ensure_future(one(family, address))
+        running[task] = (family, address, time.perf_counter())
+
+    start()
+    while running and out.sock is None:
+        done, _ = await asyncio.wait(
+            running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
+        )
+        for task in done:
+            family, address, started = running.pop(task)
+            ms = (time.perf_counter() - started) * 1000
+            record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
+            error = task.exception()
+            if error is None and out.sock is None:
+                out.sock, out.address = task.result(), address
+                record["outcome"] = "connected"
+            elif error is None:
+                task.result().close()  # a second winner in the same instant
+                record["outcome"] = "not needed"
+            else:
+                failure = _connect_failure(error, address, port, timeout, url)
+                failures.append(failure)
+                record["outcome"] = failure.kind.value
+            out.attempts.append(record)
+        if out.sock is None and queue:
+            start()
+    for task, (family, address, started) in running.items():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        out.attempts.append(
+            {
+                "address": address,
+                "family": _family(family),
+                "outcome": "not needed",
+                "ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+    for record in out.attempts:
+        record["ms"] = round(record["ms"], 3)
+    if out.sock is None:
+        out.failure = (
+            failures[0]
+            if failures
+            else failure_for(Kind.CONNECT_UNREACHABLE, "no address to connect to", url=url)
+        )
+    else:
+        families = {a["family"]: a["outcome"] for a in out.attempts}
+        bad = [f for f, outcome in families.items() if outcome not in ("connected", "not needed")]
+        if bad and out.address is not None:
+            worked = "IPv6" if ":" in out.address else "IPv4"
+            for fam in bad:
+                if fam != worked:
+                    out.warnings.append(
+                        f"{fam} failed ({families[fam]}) while {worked} worked: clients that "
+                        f"try {fam} first will be slow or fail"
+                    )
+    return out
+
+
+def _family(family: int) -> str:
+    return "IPv6" if family == socket.AF_INET6 else "IPv4"
+
+
+def _connect_failure(
+    error: BaseException, address: str, port: int, timeout: float, url: str
+) -> Failure:
+    shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    if isinstance(error, TimeoutError):
+        return failure_for(
+            Kind.CONNECT_TIMEOUT,
+            f"{shown} did not answer the connection within {timeout:g} s",
+            url=url,
+            host=address,
+            port=port,
+        )
+    return classify(error, url=url)

@@ -1,0 +1,164 @@
+"""The ``dns`` phase: the system resolver (getaddrinfo, so /etc/hosts counts), or one
+DNS server asked directly with dnspython, telling NXDOMAIN, NODATA, SERVFAIL and
+silence apart."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether._classify import classify, failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+
+
+@dataclass(slots=True)
+class Answers:
+    addresses: list[tuple[int, str]] = field(default_factory=list)
+    """(family, address) in the order to try them."""
+    details: dict[str, Any] = field(default_factory=dict)
+    failure: Failure | None = None
+
+
+async def system(host: str, port: int, family: int, timeout: float, url: str) -> Answers:
+    loop = asyncio.get_running_loop()
+    out = Answers(details={"resolver": "system (getaddrinfo)"})
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM), timeout
+        )
+    except TimeoutError:
+        out.failure = failure_for(
+            Kind.DNS_TIMEOUT,
+            f"the system resolver did not answer for {host} within {timeout:g} s",
+            url=url,
+            host=host,
+            port=port,
+        )
+        return out
+    except OSError as exc:
+        out.failure = classify(exc, url=url)
+        return out
+    seen: set[str] = set()
+    for fam, _, _, _, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in seen:
+            seen.add(address)
+            out.addresses.append((fam, address))
+    out.details["answers"] = [
+        {"type": "AAAA" if f == socket.AF_INET6 else "A", "address": a} for f, a in out.addresses
+    ]
+    return out
+
+
+async def direct(
+    host: str, port: int, family: int, server: tuple[str, int], timeout: float, url: str
+) -> Answers:
+    """Ask ``server`` for A and AAAA at once; the first answer type to fail decides."""
+    import dns.asyncquery
+    import dns.exception
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+
+    where, server_port = server
+    out = Answers(
+        details={
+            "resolver": f"{where}:{server_port}" if ":" not in where else f"[{where}]:{server_port}"
+        }
+    )
+    types: tuple[str, ...] = ("AAAA", "A")
+    if family == socket.AF_INET:
+        types = ("A",)
+    elif family == socket.AF_INET6:
+        types = ("AAAA",)
+
+    async def ask(rdtype: str) -> tuple[str, Any, float]:
+        query = dns.message.make_query(host, rdtype)
+        started = time.perf_counter()
+        try:
+            response, _ = await dns.asyncquery.udp_with_fallback(
+                query, where, timeout=timeout, port=server_port
+            )
+        except dns.exception.Timeout as exc:
+            return rdtype, exc, (time.perf_counter() - started) * 1000
+        except OSError as exc:
+            return rdtype, exc, (time.perf_counter() - started) * 1000
+        return rdtype, response, (time.perf_counter() - started) * 1000
+
+    replies = await asyncio.gather(*(ask(t) for t in types))
+    answers: list[dict[str, Any]] = []
+    rcodes: dict[str, str] = {}
+    for rdtype, reply, ms in replies:
+        if isinstance(reply, BaseException):
+            if isinstance(reply, OSError):
+                out.failure = classify(reply, url=url)
+            else:
+                out.failure = failure_for(
+                    Kind.DNS_TIMEOUT,
+                    f"the DNS server {out.details['resolver']} did not answer the {rdtype} "
+                    f"query for {host} within {timeout:g} s",
+                    url=url,
+                    host=host,
+                    port=port,
+                )
+            out.details["rcode"] = None
+            return out
+        rcode = dns.rcode.to_text(reply.rcode())
+        rcodes[rdtype] = rcode
+        for rrset in reply.answer:
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                for item in rrset:
+                    fam = socket.AF_INET6 if rrset.rdtype == dns.rdatatype.AAAA else socket.AF_INET
+                    out.addresses.append((fam, item.address))
+                    answers.append(
+                        {
+                            "type": rdtype,
+                            "address": item.address,
+                            "ttl": rrset.ttl,
+                            "ms": round(ms, 3),
+                        }
+                    )
+    out.details["rcode"] = rcodes
+    out.details["answers"] = answers
+    if "NXDOMAIN" in rcodes.values():
+        out.failure = failure_for(
+            Kind.DNS_NOT_FOUND,
+            f"{out.details['resolver']} says {host} does not exist (NXDOMAIN)",
+            url=url,
+            host=host,
+            port=port,
+        )
+    elif bad := [r for r in rcodes.values() if r not in ("NOERROR", "NXDOMAIN")]:
+        out.failure = failure_for(
+            Kind.DNS_UNAVAILABLE,
+            f"{out.details['resolver']} could not resolve {host}: it answered {bad[0]}",
+            url=url,
+            host=host,
+            port=port,
+        )
+    elif not out.addresses:
+        wanted = " or ".join(types)
+        out.failure = failure_for(
+            Kind.DNS_NO_ADDRESS,
+            f"{host} exists but has no {wanted} record at {out.details['resolver']} (NODATA)",
+            url=url,
+            host=host,
+            port=port,
+        )
+    # RFC 8305 section 4: IPv6 first, then alternate families.
+    out.addresses = interleave(out.addresses)
+    return out
+
+
+def interleave(addresses: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """IPv6 first, then alternate families (RFC 8305 section 4)."""
+    v6 = [a for a in addresses if a[0] == socket.AF_INET6]
+    v4 = [a for a in addresses if a[0] != socket.AF_INET6]
+    out: list[tuple[int, str]] = []
+    for i in range(max(len(v6), len(v4))):
+        out.extend(x[i] for x in (v6, v4) if i < len(x))
+    return out

@@ -1,0 +1,550 @@
+"""One probe: URL → proxy → DNS → TCP → TLS → HTTP, each phase timed, the first broken
+layer named.  Shared by ``tether diagnose`` and the monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import os
+import socket
+import ssl
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from tether._classify import classify, classify_status, failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+from tether._redact import redact_url
+from tether.probe import _connect, _dns, _http, _tls
+from tether.probe._result import Phase, ProbeResult
+from tether.probe._target import InvalidTarget, Target, parse_target
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOptions:
+    """How to probe.  Every phase has its own ``timeout``; the whole probe a ``deadline``."""
+
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    resolver: str | None = None
+    """``HOST[:PORT]`` of a DNS server to ask directly, instead of the system resolver."""
+    cacert: str | None = None
+    insecure: bool = False
+    """Go on past a failed certificate verification (still reported)."""
+    proxy: str | None = None
+    """A proxy URL; None means the environment's (``HTTP(S)_PROXY``, ``NO_PROXY``)."""
+    timeout: float = 5.0
+    deadline: float = 20.0
+    family: int = 0
+    """0 for both, 4 or 6 for one address family."""
+    max_body: int = 1 << 20
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    env: Mapping[str, str] | None = None
+    """The environment to read proxies from (default: ``os.environ``)."""
+
+
+def probe(target: str, options: ProbeOptions | None = None) -> ProbeResult:
+    """Probe ``target`` and return what every layer did (runs its own event loop)."""
+    return asyncio.run(probe_async(target, options))
+
+
+async def probe_async(target: str, options: ProbeOptions | None = None) -> ProbeResult:
+    """:func:`probe` inside a running event loop."""
+    walk = _Walk(target, options or ProbeOptions())
+    try:
+        async with asyncio.timeout(walk.options.deadline):
+            await walk.run()
+    except TimeoutError:
+        walk.out_of_time()
+    finally:
+        walk.close()
+    return walk.result()
+
+
+@dataclass(slots=True)
+class _Stream:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+@dataclass(slots=True)
+class _Walk:
+    given: str
+    options: ProbeOptions
+    phases: list[Phase] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failure: Failure | None = None
+    current: tuple[str, float] | None = None
+    streams: list[_Stream] = field(default_factory=list)
+    target: Target | None = None
+    proxy_note: str = ""
+
+    # -- bookkeeping -------------------------------------------------------------
+
+    def begin(self, name: str) -> None:
+        self.current = (name, time.perf_counter())
+
+    def end(
+        self, details: dict[str, Any], failure: Failure | None = None, *, ok: bool | None = None
+    ) -> None:
+        assert self.current is not None
+        name, started = self.current
+        self.current = None
+        ms = (time.perf_counter() - started) * 1000
+        passed = failure is None if ok is None else ok
+        self.phases.append(Phase(name, passed, ms, details, failure))
+        if failure is not None and self.failure is None:
+            self.failure = failure
+
+    def out_of_time(self) -> None:
+        url = self.target.url if self.target else redact_url(self.given)
+        failure = failure_for(
+            Kind.DEADLINE_EXCEEDED,
+            f"the probe's {self.options.deadline:g} s deadline passed"
+            + (f" during the {self.current[0]} phase" if self.current else ""),
+            url=url,
+        )
+        if self.current is not None:
+            self.end({}, failure)
+        elif self.failure is None:
+            self.failure = failure
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.writer.close()
+
+    def result(self) -> ProbeResult:
+        shown = self.target.url if self.target else redact_url(self.given.strip())
+        return ProbeResult(shown, tuple(self.phases), self.failure, tuple(self.warnings))
+
+    # -- the walk ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        o = self.options
+        self.begin("url")
+        try:
+            t = self.target = parse_target(self.given)
+        except InvalidTarget as exc:
+            self.end({}, failure_for(Kind.URL_INVALID, str(exc), url=self.given))
+            return
+        url_details: dict[str, Any] = {"scheme": t.scheme, "host": t.ascii_host, "port": t.port}
+        if t.host != t.ascii_host:
+            url_details["idna"] = t.ascii_host
+            url_details["host"] = t.host
+        if t.has_credentials:
+            url_details["credentials"] = "present (redacted)"
+            self.warnings.append("the URL carries credentials: they are sent to the server")
+        self.end(url_details)
+
+        url = t.url
+        hops = 0
+        seen = {url}
+        chain: list[dict[str, Any]] = []
+        while True:
+            ex = await self.visit(t, record=hops == 0, chain=chain)
+            if ex is None or ex.status is None:
+                return
+            location = ex.headers.get("location")
+            if not (o.follow_redirects and 300 <= ex.status < 400 and location):
+                return
+            next_url = urljoin(t.url, location)
+            if next_url in seen or hops + 1 > o.max_redirects:
+                why = "loops back" if next_url in seen else f"exceeds {o.max_redirects} redirects"
+                self.failure = failure_for(
+                    Kind.HTTP_REDIRECT_LOOP,
+                    f"the redirect chain {why}: "
+                    + " -> ".join([c["url"] for c in chain] + [redact_url(next_url)]),
+                    url=url,
+                )
+                self.phases[-1] = Phase(
+                    "http", False, self.phases[-1].ms, self.phases[-1].details, self.failure
+                )
+                return
+            seen.add(next_url)
+            hops += 1
+            try:
+                t = parse_target(next_url)
+            except InvalidTarget as exc:
+                self.failure = failure_for(
+                    Kind.URL_INVALID, f"the redirect target is invalid: {exc}", url=next_url
+                )
+                return
+
+    async def visit(
+        self, t: Target, *, record: bool, chain: list[dict[str, Any]]
+    ) -> _http.Exchange | None:
+        """Walk every layer for ``t``; only the first URL's lower phases are recorded
+        (a redirect's hops are listed in the ``http`` phase)."""
+        o = self.options
+        if t.scheme not in ("http", "https"):
+            await self.socket_only(t)
+            return None
+        proxy = self.choose_proxy(t)
+        if record:
+            self.begin("proxy")
+            if proxy is None:
+                self.end({"proxy": None, "source": "none"})
+        stream: _Stream | None
+        if proxy is not None:
+            stream = await self.through_proxy(t, proxy, record=record)
+        else:
+            stream = await self.direct(t, record=record)
+        if stream is None:
+            return None
+        if t.scheme == "https":
+            stream = await self.tls(t, stream, record=record)
+            if stream is None:
+                return None
+        request_target = t.path
+        if proxy is not None and t.scheme == "http":
+            request_target = f"http://{t.hostport}{t.path}"
+        headers = list(o.headers)
+        if proxy is not None and t.scheme == "http" and proxy[2]:
+            headers.append(("Proxy-Authorization", proxy[2]))
+        self.begin("http") if record or self.current is None else None
+        started = time.perf_counter()
+        ex = await _http.exchange(
+            stream.reader,
+            stream.writer,
+            method=o.method,
+            target=request_target,
+            host_header=t.hostport if t.port not in (80, 443) else t.ascii_host,
+            headers=headers,
+            timeout=o.timeout,
+            max_body=o.max_body,
+            url=t.url,
+        )
+        hop = {
+            "url": t.url,
+            **_http.summary(ex),
+            "ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        chain.append(hop)
+        failure = ex.failure
+        if failure is None and ex.status is not None:
+            is_redirect = 300 <= ex.status < 400 and "location" in ex.headers and o.follow_redirects
+            if not is_redirect:
+                failure = classify_status(ex.status, ex.headers, url=t.url)
+        if ex.over_limit:
+            self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
+        details = {"method": o.method, **_http.summary(ex)}
+        if len(chain) > 1:
+            details["redirects"] = list(chain)
+        if record:
+            self.end(details, failure)
+        else:
+            # A redirect hop: the http phase now describes the last hop, with the chain.
+            first = self.phases[-1]
+            self.phases[-1] = Phase("http", failure is None, first.ms + hop["ms"], details, failure)
+            if failure is not None and self.failure is None:
+                self.failure = failure
+        return ex
+
+    # -- DNS and TCP ---------------------------------------------------------------
+
+    async def resolve(
+        self, host: str, port: int, url: str, *, record: bool
+    ) -> list[tuple[int, str]] | None:
+        o = self.options
+        family = {4: socket.AF_INET, 6: socket.AF_INET6}.get(o.family, socket.AF_UNSPEC)
+        if record:
+            self.begin("dns")
+        literal = _literal(host)
+        if literal is not None:
+            if record:
+                self.end(
+                    {
+                        "resolver": None,
+                        "literal": True,
+                        "answers": [
+                            {"type": "AAAA" if literal == socket.AF_INET6 else "A", "address": host}
+                        ],
+                    }
+                )
+            return [(literal, host)]
+        if o.resolver:
+            answers = await _dns.direct(host, port, family, _server(o.resolver), o.timeout, url)
+        else:
+            answers = await _dns.system(host, port, family, o.timeout, url)
+        if record:
+            self.end(answers.details, answers.failure)
+        elif answers.failure is not None:
+            self.failure = self.failure or answers.failure
+        return None if answers.failure else answers.addresses
+
+    async def connect(self, host: str, port: int, url: str, *, record: bool) -> _Stream | None:
+        addresses = await self.resolve(host, port, url, record=record)
+        if addresses is None:
+            return None
+        if record:
+            self.begin("connect")
+        raced = await _connect.race(addresses, port, self.options.timeout, url)
+        self.warnings.extend(raced.warnings)
+        if record:
+            self.end(
+                {"address": raced.address, "port": port, "attempts": raced.attempts}, raced.failure
+            )
+        elif raced.failure is not None:
+            self.failure = self.failure or raced.failure
+        if raced.sock is None:
+            return None
+        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        stream = _Stream(reader, writer)
+        self.streams.append(stream)
+        return stream
+
+    async def direct(self, t: Target, *, record: bool) -> _Stream | None:
+        return await self.connect(t.ascii_host, t.port, t.url, record=record)
+
+    async def socket_only(self, t: Target) -> None:
+        """``tcp://`` stops after connect; ``tls://`` after the handshake."""
+        self.begin("proxy")
+        self.end({"proxy": None, "source": "not used for a TCP check"})
+        stream = await self.direct(t, record=True)
+        if stream is not None and t.scheme == "tls":
+            await self.tls(t, stream, record=True)
+
+    # -- proxy -----------------------------------------------------------------------
+
+    def choose_proxy(self, t: Target) -> tuple[str, str, str | None] | None:
+        """(redacted proxy URL, where it came from, Proxy-Authorization) or None."""
+        o = self.options
+        if o.proxy is not None:
+            chosen, source = (o.proxy or None), "--proxy"
+        else:
+            env = dict(o.env if o.env is not None else os.environ)
+            found = {k.lower(): v for k, v in env.items() if k.lower().endswith("_proxy")}
+            no_proxy = found.get("no_proxy", "")
+            chosen = found.get(f"{t.scheme}_proxy") or found.get("all_proxy")
+            source = f"{t.scheme.upper()}_PROXY"
+            if chosen and _bypassed(t.ascii_host, no_proxy):
+                self.proxy_note = f"NO_PROXY covers {t.ascii_host}"
+                return None
+        if not chosen:
+            return None
+        if "://" not in chosen:
+            chosen = f"http://{chosen}"
+        parts = urlsplit(chosen)
+        auth = None
+        if parts.username is not None:
+            raw = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+        return chosen, source, auth
+
+    async def through_proxy(
+        self, t: Target, proxy: tuple[str, str, str | None], *, record: bool
+    ) -> _Stream | None:
+        chosen, source, auth = proxy
+        try:
+            p = parse_target(chosen)
+        except InvalidTarget as exc:
+            invalid = failure_for(Kind.URL_INVALID, f"the proxy URL is invalid: {exc}", url=chosen)
+            if record:
+                self.end({"proxy": redact_url(chosen), "source": source}, invalid)
+            return None
+        details: dict[str, Any] = {"proxy": p.url, "source": source}
+        addresses = await self._proxy_addresses(p)
+        raced = (
+            None
+            if addresses is None
+            else await _connect.race(addresses, p.port, self.options.timeout, p.url)
+        )
+        if raced is None or raced.sock is None:
+            reason = raced.failure if raced else None
+            unreachable = failure_for(
+                Kind.PROXY_UNREACHABLE,
+                f"the proxy {p.hostport} cannot be reached"
+                + (f": {reason.detail}" if reason else ""),
+                url=p.url,
+                host=p.ascii_host,
+                port=p.port,
+            )
+            if record:
+                self.end(details, unreachable)
+            return None
+        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        stream = _Stream(reader, writer)
+        self.streams.append(stream)
+        if t.scheme == "http":
+            details["mode"] = "forwarding"
+            if record:
+                self.end(details)
+            return stream
+        ex = await _http.exchange(
+            reader,
+            writer,
+            method="CONNECT",
+            target=t.hostport,
+            host_header=t.hostport,
+            headers=[("Proxy-Authorization", auth)] if auth else [],
+            timeout=self.options.timeout,
+            max_body=0,
+            url=p.url,
+        )
+        details.update({"mode": "CONNECT", "status": ex.status})
+        failure = ex.failure
+        if failure is None and ex.status == 407:
+            failure = failure_for(
+                Kind.PROXY_AUTH_REQUIRED,
+                f"the proxy {p.hostport} answered CONNECT with 407: it wants credentials",
+                url=p.url,
+                host=p.ascii_host,
+                port=p.port,
+            )
+        elif failure is None and ex.status is not None and not 200 <= ex.status < 300:
+            failure = failure_for(
+                Kind.PROXY_REJECTED,
+                f"the proxy {p.hostport} refused to open a tunnel to {t.hostport}: "
+                f"it answered CONNECT with {ex.status}",
+                url=p.url,
+                host=p.ascii_host,
+                port=p.port,
+            )
+        elif failure is not None:
+            failure = failure_for(
+                Kind.PROXY_REJECTED,
+                f"the proxy {p.hostport} broke off the CONNECT: {failure.detail}",
+                url=p.url,
+                host=p.ascii_host,
+                port=p.port,
+            )
+        if record:
+            self.end(details, failure)
+        elif failure is not None:
+            self.failure = self.failure or failure
+        if failure is None and record:
+            for name in ("dns", "connect"):
+                self.phases.append(
+                    Phase(name, True, 0.0, {"skipped": "the proxy resolves and connects"})
+                )
+        return None if failure else stream
+
+    async def _proxy_addresses(self, p: Target) -> list[tuple[int, str]] | None:
+        literal = _literal(p.ascii_host)
+        if literal is not None:
+            return [(literal, p.ascii_host)]
+        answers = await _dns.system(
+            p.ascii_host, p.port, socket.AF_UNSPEC, self.options.timeout, p.url
+        )
+        return None if answers.failure else answers.addresses
+
+    # -- TLS --------------------------------------------------------------------------
+
+    async def tls(self, t: Target, stream: _Stream, *, record: bool) -> _Stream | None:
+        o = self.options
+        if record:
+            self.begin("tls")
+        now = dt.datetime.now(dt.UTC)
+        server_name = None if t.is_ip else t.ascii_host
+        details: dict[str, Any] = {"server_name": server_name, "verified": False}
+        failure: Failure | None = None
+        try:
+            await asyncio.wait_for(
+                stream.writer.start_tls(
+                    _tls.context(o.cacert, verify=True), server_hostname=t.ascii_host
+                ),
+                o.timeout,
+            )
+            details["verified"] = True
+        except TimeoutError:
+            failure = failure_for(
+                Kind.TLS_TIMEOUT,
+                f"{t.hostport} accepted the connection but did not complete the TLS handshake "
+                f"within {o.timeout:g} s",
+                url=t.url,
+                host=t.ascii_host,
+                port=t.port,
+            )
+        except (ssl.SSLError, OSError) as exc:
+            failure = classify(exc, url=t.url)
+        if failure is None:
+            sslobj = stream.writer.get_extra_info("ssl_object")
+            details.update(_tls.describe(sslobj, now))
+            self._expiry_warning(details)
+            if record:
+                self.end(details)
+            return stream
+        # Verification failed or the handshake broke: look again without verifying, to
+        # show the certificate (and, with --insecure, to go on).
+        again: _Stream | None = None
+        if failure.kind in _VERIFY_KINDS:
+            again = await self._unverified(t)
+            if again is not None:
+                sslobj = again.writer.get_extra_info("ssl_object")
+                details.update(_tls.describe(sslobj, now))
+                self._expiry_warning(details)
+        details["error"] = failure.detail
+        if record:
+            self.end(details, failure)
+        else:
+            self.failure = self.failure or failure
+        if o.insecure and failure.kind in _VERIFY_KINDS and again is not None:
+            self.warnings.append("--insecure: going on past a certificate that failed verification")
+            return again
+        return None
+
+    async def _unverified(self, t: Target) -> _Stream | None:
+        addresses = await self.resolve(t.ascii_host, t.port, t.url, record=False)
+        if addresses is None:
+            return None
+        raced = await _connect.race(addresses, t.port, self.options.timeout, t.url)
+        if raced.sock is None:
+            return None
+        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        stream = _Stream(reader, writer)
+        self.streams.append(stream)
+        try:
+            await asyncio.wait_for(
+                writer.start_tls(_tls.context(None, verify=False), server_hostname=t.ascii_host),
+                self.options.timeout,
+            )
+        except (TimeoutError, ssl.SSLError, OSError):
+            return None
+        return stream
+
+    def _expiry_warning(self, details: dict[str, Any]) -> None:
+        chain = details.get("chain") or []
+        if chain and 0 <= chain[0]["days_left"] < _tls.EXPIRY_WARNING_DAYS:
+            self.warnings.append(
+                f"the certificate expires in {chain[0]['days_left']} days ({chain[0]['not_after']})"
+            )
+
+
+_VERIFY_KINDS = frozenset(
+    {Kind.TLS_EXPIRED, Kind.TLS_SELF_SIGNED, Kind.TLS_UNTRUSTED, Kind.TLS_HOSTNAME_MISMATCH}
+)
+
+
+def _literal(host: str) -> int | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.split("%", maxsplit=1)[0])
+        except OSError:
+            continue
+        return family
+    return None
+
+
+def _server(text: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` or ``[V6]:PORT`` of a DNS server."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest.lstrip(":") or 53)
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, int(port)
+    return text, 53
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    if not no_proxy:
+        return False
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return bool(bypass(host, {"no": no_proxy}))

@@ -1,0 +1,131 @@
+"""The ``http`` phase: one request over the stream the lower phases built, parsed with h11,
+with time to first byte, status, headers and a bounded body read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+from tether._classify import classify, failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+
+
+@dataclass(slots=True)
+class Exchange:
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ttfb_ms: float | None = None
+    size: int = 0
+    complete: bool = False
+    failure: Failure | None = None
+    over_limit: bool = False
+
+
+async def exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    method: str,
+    target: str,
+    host_header: str,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    max_body: int,
+    url: str,
+    read_body: bool = True,
+) -> Exchange:
+    """Send one request and read the answer; never raises for what the server does."""
+    from tether._version import __version__
+
+    out = Exchange()
+    conn = h11.Connection(h11.CLIENT)
+    names = {n.lower() for n, _ in headers}
+    base = [("Host", host_header), ("User-Agent", f"tether/{__version__}"), ("Accept", "*/*")]
+    sent = [(n, v) for n, v in base if n.lower() not in names] + headers
+    if method != "CONNECT":
+        sent.append(("Connection", "close"))
+    started = time.perf_counter()
+    received = 0
+    try:
+        writer.write(conn.send(h11.Request(method=method, target=target, headers=sent)))
+        if method != "CONNECT":
+            writer.write(conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), timeout)
+                except TimeoutError:
+                    what = (
+                        f"the body stopped arriving: nothing for {timeout:g} s"
+                        if out.status is not None
+                        else f"the server sent no answer within {timeout:g} s"
+                    )
+                    out.failure = failure_for(
+                        Kind.READ_TIMEOUT,
+                        what,
+                        url=url,
+                    )
+                    return out
+                if data and out.ttfb_ms is None:
+                    out.ttfb_ms = (time.perf_counter() - started) * 1000
+                received += len(data)
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.Response):
+                out.status = event.status_code
+                out.headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers
+                }
+                if method == "CONNECT" or not read_body:
+                    return out
+            elif isinstance(event, h11.Data):
+                out.size += len(event.data)
+                if out.size > max_body:
+                    out.over_limit = True
+                    return out
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                out.complete = True
+                return out
+    except h11.RemoteProtocolError as exc:
+        if out.status is not None:
+            out.failure = failure_for(
+                Kind.RESPONSE_TRUNCATED,
+                f"the response ended after {out.size} body bytes, before its announced end ({exc})",
+                url=url,
+                cause=exc,
+            )
+        elif received:
+            out.failure = failure_for(
+                Kind.RESPONSE_MALFORMED,
+                f"the server answered with bytes that are not HTTP ({exc})",
+                url=url,
+                cause=exc,
+            )
+        else:
+            out.failure = failure_for(
+                Kind.CONNECTION_CLOSED,
+                "the server closed the connection without answering",
+                url=url,
+                cause=exc,
+            )
+    except OSError as exc:
+        out.failure = classify(exc, url=url)
+    return out
+
+
+def summary(ex: Exchange) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": ex.status, "size": ex.size}
+    if ex.ttfb_ms is not None:
+        out["ttfb_ms"] = round(ex.ttfb_ms, 3)
+    if "retry-after" in ex.headers:
+        out["retry_after"] = ex.headers["retry-after"]
+    if "location" in ex.headers:
+        out["location"] = ex.headers["location"]
+    return out

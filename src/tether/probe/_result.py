@@ -1,0 +1,72 @@
+"""What a probe found: phases in order, the first failure, and warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether._failure import Failure
+
+PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls`` or ``http``."""
+
+    name: str
+    ok: bool
+    ms: float
+    details: dict[str, Any] = field(default_factory=dict)
+    failure: Failure | None = None
+
+    def __repr__(self) -> str:
+        return f"<Phase {self.name} {'ok' if self.ok else 'failed'} {self.ms:.1f} ms>"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "ok": self.ok, "ms": round(self.ms, 3)}
+        out.update(self.details)
+        if self.failure is not None:
+            out["kind"] = self.failure.kind.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The whole walk for one target.  ``failure`` is the first broken layer's."""
+
+    target: str
+    """The target as given, with credentials redacted."""
+    phases: tuple[Phase, ...]
+    failure: Failure | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def phase(self, name: str) -> Phase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.failure is None else self.failure.kind.value
+        return f"<ProbeResult {self.target} {verdict}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape documented in docs/diagnose.md."""
+        f = self.failure
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "failure": None
+            if f is None
+            else {
+                "kind": f.kind.value,
+                "layer": f.layer.value,
+                "detail": f.detail,
+                "hint": f.hint,
+                "retryable": f.retryable,
+            },
+            "phases": [p.to_dict() for p in self.phases],
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,141 @@
+"""The ``url`` phase: what is being probed, parsed strictly, with the exact problem if not."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+from tether._redact import redact_url
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+SCHEMES = ("http", "https", "tcp", "tls")
+
+
+class InvalidTarget(ValueError):
+    """The target cannot be probed; the message says exactly why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    scheme: str
+    """``http``, ``https``, ``tcp`` (connect only) or ``tls`` (connect and handshake)."""
+    host: str
+    """As given (Unicode for an IDN), without brackets."""
+    ascii_host: str
+    """The IDNA form, what DNS and TLS see."""
+    port: int
+    path: str
+    """Path and query for the request line (``/`` at least)."""
+    url: str
+    """The full target, redacted."""
+    has_credentials: bool
+
+    @property
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.ascii_host)
+        except ValueError:
+            return False
+        return True
+
+    @property
+    def hostport(self) -> str:
+        shown = f"[{self.ascii_host}]" if ":" in self.ascii_host else self.ascii_host
+        return f"{shown}:{self.port}"
+
+
+def parse_target(text: str) -> Target:
+    """``http(s)://host[:port]/path``, ``tcp://host:port``, ``tls://host:port`` or ``host:port``."""
+    raw = text.strip()
+    if not raw:
+        raise InvalidTarget("the URL is empty")
+    if any(c.isspace() for c in raw) or any(ord(c) < 32 for c in raw):
+        raise InvalidTarget("the URL contains whitespace or control characters")
+    if "://" not in raw:
+        if "/" in raw or ":" not in raw:
+            raise InvalidTarget(
+                f"{redact_url(raw)!r} has no scheme: write http://, https://, or host:port for "
+                "a TCP check"
+            )
+        raw = f"tcp://{raw}"
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:
+        raise InvalidTarget(f"the URL cannot be parsed: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise InvalidTarget(f"unsupported scheme {parts.scheme!r}: use http, https, tcp or tls")
+    host = _host(parts)
+    port = _port(parts, scheme)
+    try:
+        ascii_host = _idna(host)
+    except UnicodeError as exc:
+        raise InvalidTarget(f"the host {host!r} is not a valid domain name: {exc}") from None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(
+        scheme=scheme,
+        host=host,
+        ascii_host=ascii_host,
+        port=port,
+        path=path,
+        url=redact_url(raw),
+        has_credentials=parts.username is not None or parts.password is not None,
+    )
+
+
+def _host(parts: SplitResult) -> str:
+    netloc = parts.netloc.rpartition("@")[2]
+    if not netloc:
+        raise InvalidTarget("the URL has no host")
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            raise InvalidTarget("the IPv6 address is missing its closing ']'")
+        literal = netloc[1:end]
+        try:
+            ipaddress.IPv6Address(literal.split("%")[0])
+        except ValueError:
+            raise InvalidTarget(f"{literal!r} is not a valid IPv6 address") from None
+        return literal
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidTarget("the URL has no host")
+    return host
+
+
+def _port(parts: SplitResult, scheme: str) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        given = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise InvalidTarget(f"the port {given!r} is not a number from 1 to 65535") from None
+    if port is None:
+        if scheme not in _DEFAULT_PORTS:
+            raise InvalidTarget(f"a {scheme}:// target needs a port, as in {scheme}://host:port")
+        return _DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise InvalidTarget("the port 0 is not a number from 1 to 65535")
+    return port
+
+
+def _idna(host: str) -> str:
+    try:
+        ipaddress.ip_address(host.split("%", maxsplit=1)[0])
+    except ValueError:
+        pass
+    else:
+        return host
+    if host.isascii():
+        labels = host.rstrip(".").split(".")
+        for label in labels:
+            if not label or len(label) > 63:
+                raise UnicodeError(f"the label {label!r} must have 1 to 63 characters")
+            if label.startswith("-") or label.endswith("-"):
+                raise UnicodeError(f"the label {label!r} starts or ends with '-'")
+            if not all(c.isalnum() or c in "-_" for c in label):
+                raise UnicodeError(f"the label {label!r} has characters a name cannot have")
+        return host.lower()
+    return host.encode("idna").decode("ascii")
