@@ -64,6 +64,40 @@ def _parser() -> argparse.ArgumentParser:
         "--markdown", action="store_true", help="with --matrix: print Markdown (docs/matrix.md)"
     )
 
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="walk URL, proxy, DNS, TCP, TLS and HTTP; name the broken layer and the fix",
+        description="Probe each target layer by layer, time every phase, and say what is "
+        "broken and how to fix it.  A target is a URL (http://, https://), tcp://host:port "
+        "or host:port for a TCP check, tls://host:port for a handshake, or - to read targets "
+        "from standard input.  Exit 0 when every target is healthy, 1 when a failure was "
+        "found, 2 for a usage error.",
+    )
+    diagnose.add_argument("targets", nargs="+", metavar="URL")
+    diagnose.add_argument("--json", action="store_true", help="one JSON object per target")
+    diagnose.add_argument(
+        "--resolver", metavar="HOST[:PORT]", help="ask this DNS server instead of the system's"
+    )
+    diagnose.add_argument("--cacert", metavar="FILE", help="also trust the CAs in FILE")
+    diagnose.add_argument(
+        "--insecure",
+        action="store_true",
+        help="go on past a failed certificate verification (it is still reported)",
+    )
+    diagnose.add_argument(
+        "--proxy", metavar="URL", help="use this proxy ('' for none; default: HTTP(S)_PROXY)"
+    )
+    diagnose.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per phase (default 5)"
+    )
+    diagnose.add_argument("-X", dest="method", default="GET", metavar="METHOD")
+    diagnose.add_argument(
+        "-H", dest="headers", action="append", default=[], metavar="'Name: value'"
+    )
+    family = diagnose.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4, default=0)
+    family.add_argument("-6", dest="family", action="store_const", const=6)
+
     commands.add_parser(
         "demo",
         help="start the lab, make real failing requests, and classify each",
@@ -85,12 +119,49 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lab(args.host, args.dns_port, as_json=args.json)
         if args.command == "demo":
             return _demo()
+        if args.command == "diagnose":
+            return _diagnose(args)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
         return EXIT_OK
     parser.print_help()
     return EXIT_USAGE
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from tether.diagnose import Usage, diagnose, parse_options, render_json, render_text
+
+    try:
+        options = parse_options(
+            method=args.method,
+            headers=args.headers,
+            resolver=args.resolver,
+            cacert=args.cacert,
+            insecure=args.insecure,
+            proxy=args.proxy,
+            timeout=args.timeout,
+            family=args.family,
+        )
+    except Usage as exc:
+        print(f"tether diagnose: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    targets: list[str] = []
+    for target in args.targets:
+        if target == "-":
+            targets.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            targets.append(target)
+    if not targets:
+        print("tether diagnose: no targets on standard input", file=sys.stderr)
+        return EXIT_USAGE
+    results = diagnose(targets, options)
+    if args.json:
+        for result in results:
+            print(render_json(result), flush=True)
+    else:
+        render_text(results, sys.stdout)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
 def _explain(kinds: list[str], *, markdown: bool) -> int:

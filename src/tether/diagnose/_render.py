@@ -1,0 +1,107 @@
+"""Rendering a probe: phase by phase with timing bars (after httpstat), then the verdict."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from tether._catalogue import CATALOGUE
+from tether.probe import Phase, ProbeResult
+
+BAR_WIDTH = 24
+
+
+def render_json(result: ProbeResult) -> str:
+    """One line of JSON: the schema documented in docs/diagnose.md."""
+    return json.dumps(result.to_dict(), default=str)
+
+
+def render_text(results: list[ProbeResult], out: IO[str], *, colour: bool | None = None) -> None:
+    """The human view.  Colour on a terminal, plain text when piped (or as ``colour`` says)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(
+        file=out,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=colour,
+        no_color=colour is False,
+    )
+    for i, result in enumerate(results):
+        if i:
+            console.print()
+        console.print(f"[bold]{escape(result.target)}[/bold]")
+        total = sum(p.ms for p in result.phases) or 1.0
+        for phase in result.phases:
+            mark = "[green]ok[/green]    " if phase.ok else "[red bold]FAILED[/red bold]"
+            filled = max(1, round(BAR_WIDTH * phase.ms / total)) if phase.ms >= 0.05 else 0
+            bar = "█" * filled + "·" * (BAR_WIDTH - filled)
+            colour_name = "green" if phase.ok else "red"
+            console.print(
+                f"  {phase.name:<8} {mark} {_ms(phase.ms):>9}  [{colour_name}]{bar}[/{colour_name}]"
+                f"  {escape(_summary(phase))}"
+            )
+        for warning in result.warnings:
+            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
+        failure = result.failure
+        if failure is None:
+            console.print(f"[green bold]healthy[/green bold] in {_ms(total)}")
+            continue
+        entry = CATALOGUE[failure.kind]
+        console.print(
+            f"[red bold]{failure.kind.value}[/red bold] ({entry.title}, {failure.layer.value} "
+            f"layer): {escape(failure.detail)}"
+        )
+        console.print("How to fix it:")
+        for n, fix in enumerate(entry.fixes, 1):
+            console.print(f"  {n}. {escape(fix)}")
+
+
+def _ms(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def _summary(phase: Phase) -> str:
+    d: dict[str, Any] = phase.details
+    if "skipped" in d:
+        return f"skipped: {d['skipped']}"
+    if phase.name == "url":
+        text = f"{d.get('scheme', '')} {d.get('host', '')}:{d.get('port', '')}".strip()
+        return text + (" (credentials redacted)" if d.get("credentials") else "")
+    if phase.name == "proxy":
+        if not d.get("proxy"):
+            return "no proxy" if d.get("source") == "none" else str(d.get("source", ""))
+        return f"{d['proxy']} from {d.get('source')}" + (
+            f", CONNECT {d['status']}" if d.get("status") else ""
+        )
+    if phase.name == "dns":
+        answers = ", ".join(a["address"] for a in d.get("answers", []))
+        where = "literal address" if d.get("literal") else f"via {d.get('resolver')}"
+        return f"{answers or 'no address'} ({where})"
+    if phase.name == "connect":
+        tried = d.get("attempts", [])
+        if d.get("address"):
+            return f"{d['address']} port {d.get('port')}" + (
+                f" after {len(tried)} attempts" if len(tried) > 1 else ""
+            )
+        return "; ".join(f"{a['address']}: {a['outcome']}" for a in tried)
+    if phase.name == "tls":
+        chain = d.get("chain") or []
+        leaf = chain[0] if chain else None
+        parts = [p for p in (d.get("version"), d.get("alpn")) if p]
+        if leaf:
+            parts.append(f"cert {leaf['subject']}, {leaf['days_left']} days left")
+        if not d.get("verified") and d.get("error"):
+            parts.append(f"not verified: {d['error']}")
+        return ", ".join(parts)
+    if phase.name == "http":
+        if d.get("status") is None:
+            return f"{d.get('method', '')} no response"
+        text = f"{d.get('method')} {d['status']}, {d.get('size', 0)} bytes"
+        if d.get("ttfb_ms") is not None:
+            text += f", first byte at {_ms(d['ttfb_ms'])}"
+        if d.get("redirects"):
+            text += f", {len(d['redirects']) - 1} redirects"
+        return text
+    return ""

@@ -1,0 +1,80 @@
+"""Turn command-line options into probe options, and probe every target at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+
+class Usage(ValueError):
+    """A bad option: the message is for the user, the exit code is 2."""
+
+
+def parse_options(
+    *,
+    method: str = "GET",
+    headers: Sequence[str] = (),
+    resolver: str | None = None,
+    cacert: str | None = None,
+    insecure: bool = False,
+    proxy: str | None = None,
+    timeout: float = 5.0,
+    family: int = 0,
+) -> ProbeOptions:
+    """Validate what the user typed; raise :class:`Usage` with one readable line if wrong."""
+    pairs: list[tuple[str, str]] = []
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise Usage(f"-H {header!r}: write it as 'Name: value'")
+        pairs.append((name.strip(), value.strip()))
+    if not method.isalpha() or not method.isascii():
+        raise Usage(f"-X {method!r}: a method is letters only, such as GET or POST")
+    if resolver is not None:
+        _check_resolver(resolver)
+    if cacert is not None and not os.path.isfile(cacert):
+        raise Usage(f"--cacert {cacert!r}: no such file")
+    if not timeout > 0:
+        raise Usage(f"--timeout {timeout:g}: must be more than 0 seconds")
+    return ProbeOptions(
+        method=method.upper(),
+        headers=tuple(pairs),
+        resolver=resolver,
+        cacert=cacert,
+        insecure=insecure,
+        proxy=proxy,
+        timeout=timeout,
+        deadline=max(timeout * 4, timeout + 1),
+        family=family,
+    )
+
+
+def _check_resolver(text: str) -> None:
+    import ipaddress
+
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":") or "53"
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise Usage(
+            f"--resolver {text!r}: give the DNS server's IP address, as in 127.0.0.1:5353"
+        ) from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise Usage(f"--resolver {text!r}: the port must be a number from 1 to 65535")
+
+
+def diagnose(targets: Sequence[str], options: ProbeOptions) -> list[ProbeResult]:
+    """Probe every target concurrently; results in the order given."""
+
+    async def everything() -> list[ProbeResult]:
+        return list(await asyncio.gather(*(probe_async(t, options) for t in targets)))
+
+    return asyncio.run(everything())
