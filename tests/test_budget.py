@@ -51,10 +51,10 @@ def test_quiet_endpoint_gets_the_floor_of_per_second_times_window() -> None:
     assert p._state.spend_retry(A, T0) is False
 
 
-def test_default_budget_floor_is_ten_retries() -> None:
-    """The default Budget (1 per second over 10 s) lets a quiet client retry 10 times."""
+def test_default_budget_floor_is_fifty_retries() -> None:
+    """The default Budget (5 per second over 10 s) lets a quiet client retry 50 times."""
     p = RetryPolicy(clock=Clock())
-    assert spend_all(p, A, T0) == 10
+    assert spend_all(p, A, T0) == 50
 
 
 def test_first_attempts_add_ratio_of_themselves() -> None:

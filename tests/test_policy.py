@@ -136,7 +136,7 @@ def test_defaults_are_as_documented() -> None:
     assert p.kinds is None
     assert p.retry_unsafe is False
     assert p.retry_after_cap == 30.0
-    assert p.budget == Budget(ratio=0.1, per_second=1.0, window=10.0)
+    assert p.budget == Budget(ratio=0.1, per_second=5.0, window=10.0)
     assert p.breaker == Breaker(failures=5, ratio=0.5, window=10.0, min_calls=20, cooldown=1.0)
     assert p.unhealthy_after == 3
     hooks = (p.on_retry, p.on_give_up, p.on_breaker_change, p.on_unhealthy, p.on_recovered)
@@ -225,12 +225,12 @@ def test_replace_gives_fresh_per_endpoint_state(make_copy: object) -> None:
         state.record(ENDPOINT, REFUSED, 100.0)
         state.spend_retry(ENDPOINT, 100.0)
     assert p.breaker_state(ENDPOINT) is BreakerState.OPEN
-    assert p.budget_left(ENDPOINT) < 10.1
+    assert p.budget_left(ENDPOINT) < 50.1
 
     q = make_copy(p)  # type: ignore[operator]
     assert q._state is not p._state
     assert q.breaker_state(ENDPOINT) is BreakerState.CLOSED
-    assert q.budget_left(ENDPOINT) == 10.0
+    assert q.budget_left(ENDPOINT) == 50.0
     assert q.health(ENDPOINT).consecutive_failures == 0
     # ...and the original keeps what it learnt.
     assert p.breaker_state(ENDPOINT) is BreakerState.OPEN

@@ -897,7 +897,7 @@ def _detail(
         sentence = f"{who} answered {ev.status} {_reason(ev.status)}"
         if retry_after is not None:
             sentence += f", asking to retry after {retry_after:g} s"
-        return _sentence(sentence)
+        return _sentence(sentence, keep=peer)
     if kind is Kind.TLS_EXPIRED:
         not_yet = "not yet valid" in (specific or "") or "not yet valid" in str(exc)
         return (
@@ -913,12 +913,15 @@ def _detail(
     )
     if specific and kind in _WITH_SPECIFIC:
         base += f": {specific}"
-    return _sentence(base)
+    return _sentence(base, keep=peer)
 
 
-def _sentence(text: str) -> str:
-    """Tidy a filled template: no doubled or trailing spaces, a capital first letter."""
+def _sentence(text: str, keep: str | None = None) -> str:
+    """Tidy a filled template: no doubled or trailing spaces, a capital first letter
+    (unless the sentence starts with ``keep``, a host name, which is shown as given)."""
     text = re.sub(r" {2,}", " ", text).replace(" :", ":").strip()
+    if keep and text.startswith(keep):
+        return text
     return text[:1].upper() + text[1:]
 
 

@@ -106,6 +106,8 @@ class Call:
     __slots__ = (
         "_cut",
         "_deadline_at",
+        "_headers",
+        "_idempotent",
         "_override",
         "_previous_delay",
         "_raw_url",
@@ -117,7 +119,6 @@ class Call:
         "method",
         "policy",
         "replayable",
-        "safe",
     )
 
     def __init__(
@@ -136,10 +137,8 @@ class Call:
         self._raw_url = url
         self._url: str | None = None
         self.endpoint = endpoint or _endpoint(url)
-        keyed = headers is not None and _has_header(headers, "idempotency-key")
-        if idempotent is None:
-            idempotent = keyed or self.method in IDEMPOTENT_METHODS
-        self.safe = policy.retry_unsafe or idempotent
+        self._headers = headers
+        self._idempotent = idempotent
         self.replayable = replayable
         self._override = _testing.current()
         cap = self._override.attempts if self._override else None
@@ -150,6 +149,19 @@ class Call:
         self._start = policy.clock()
         deadline = policy.deadline
         self._deadline_at = math.inf if deadline is None else self._start + deadline
+
+    def safe(self) -> bool:
+        """May this call be repeated once the server may have acted on it?
+
+        Worked out only after such a failure: most calls never ask.
+        """
+        if self.policy.retry_unsafe:
+            return True
+        if self._idempotent is not None:
+            return self._idempotent
+        if self.method in IDEMPOTENT_METHODS:
+            return True
+        return self._headers is not None and _has_header(self._headers, "idempotency-key")
 
     @property
     def url(self) -> str:
@@ -168,7 +180,7 @@ class Call:
                 Kind.DEADLINE_EXCEEDED,
                 f"the call's {p.deadline:g} s deadline passed before attempt {self.made + 1}",
             )
-        if not p._state.breaker_allows(self.endpoint, now):
+        if not p._state.admit(self.endpoint, now, first=self.made == 0):
             last = p._state.health(self.endpoint).last_failure
             because = f" (last failure: {last.kind})" if last else ""
             return self._failure(
@@ -176,8 +188,6 @@ class Call:
                 f"the circuit for {self.endpoint} is open after repeated failures{because}; "
                 "no request was sent",
             )
-        if self.made == 0:
-            p._state.first_attempt(self.endpoint, now)
         self.made += 1
         return None
 
@@ -268,7 +278,7 @@ class Call:
                 return 0.0, f"status {failure.status} is not one the policy retries"
         elif not (failure.kind in p.kinds if p.kinds is not None else failure.retryable):
             return 0.0, f"{failure.kind} is not worth a retry"
-        if failure.request_sent and not self.safe:
+        if failure.request_sent and not self.safe():
             return 0.0, (
                 f"the server may have acted on the {self.method or 'call'} already, and it is "
                 "not idempotent (send an Idempotency-Key header, or set retry_unsafe=True)"

@@ -38,11 +38,13 @@ class Budget:
     Over any ``window`` seconds, retries to one host may number at most
     ``ratio`` of the first attempts to it, plus ``per_second * window``, so
     that a quiet client can still retry.  An outage then costs at most about
-    ``1 + ratio`` attempts per call, not ``attempts``.
+    ``1 + ratio`` attempts per call (plus the floor), not ``attempts``.  The
+    floor of 5 a second matters under load too: with 10% of calls failing
+    once, riding them out takes a little over 10% in retries.
     """
 
     ratio: float = 0.1
-    per_second: float = 1.0
+    per_second: float = 5.0
     window: float = 10.0
 
     def __post_init__(self) -> None:

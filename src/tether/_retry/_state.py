@@ -139,6 +139,7 @@ class State:
     # -- retry budget ----------------------------------------------------------
 
     def first_attempt(self, endpoint: str, now: float) -> None:
+        """Count a first attempt to ``endpoint`` for its retry budget."""
         budget = self._policy.budget
         if budget is None:
             return
@@ -175,28 +176,39 @@ class State:
 
     # -- circuit breaker -------------------------------------------------------
 
-    def breaker_allows(self, endpoint: str, now: float) -> bool:
-        """May a call go to ``endpoint`` now?  Half-open lets exactly one through."""
-        config = self._policy.breaker
-        if config is None:
-            return True
+    def admit(self, endpoint: str, now: float, *, first: bool) -> bool:
+        """May an attempt go to ``endpoint`` now?  Counts a first attempt for the budget.
+
+        Half-open lets exactly one trial through.  One lock for both jobs, since
+        this runs before every attempt.
+        """
+        config, budget = self._policy.breaker, self._policy.budget
         change = None
         with self._lock:
-            b = self._breakers.get(endpoint)
-            if b is None or b.state is BreakerState.CLOSED:
-                return True
-            if b.state is BreakerState.OPEN:
-                if now - b.opened_at < config.cooldown:
+            b = self._breakers.get(endpoint) if config is not None else None
+            if b is not None and b.state is not BreakerState.CLOSED:
+                assert config is not None
+                if b.state is BreakerState.OPEN:
+                    if now - b.opened_at < config.cooldown:
+                        return False
+                    change = BreakerChange(endpoint, b.state.value, "half_open", None)
+                    b.state, b.trial = BreakerState.HALF_OPEN, True
+                elif b.trial:
                     return False
-                change = BreakerChange(endpoint, b.state.value, "half_open", None)
-                b.state, b.trial = BreakerState.HALF_OPEN, True
-            elif b.trial:
-                return False
-            else:
-                b.trial = True
+                else:
+                    b.trial = True
+            if first and budget is not None:
+                window = self._budgets.get(endpoint)
+                if window is None:
+                    window = self._budgets[endpoint] = _Window(budget.window)
+                window.add(now, 1, 0)
         if change is not None:
             emit(self._policy.on_breaker_change, "breaker_change", change)
         return True
+
+    def breaker_allows(self, endpoint: str, now: float) -> bool:
+        """:meth:`admit` for a later attempt (nothing counted for the budget)."""
+        return self.admit(endpoint, now, first=False)
 
     def breaker_retry_at(self, endpoint: str) -> float | None:
         """When the open breaker of ``endpoint`` will let a trial through; None if not open."""

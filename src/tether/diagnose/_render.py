@@ -71,7 +71,8 @@ def _summary(phase: Phase) -> str:
         return text + (" (credentials redacted)" if d.get("credentials") else "")
     if phase.name == "proxy":
         if not d.get("proxy"):
-            return "no proxy" if d.get("source") == "none" else str(d.get("source", ""))
+            text = "no proxy" if d.get("source") == "none" else str(d.get("source", ""))
+            return text + (f" ({d['bypass']})" if d.get("bypass") else "")
         return f"{d['proxy']} from {d.get('source')}" + (
             f", CONNECT {d['status']}" if d.get("status") else ""
         )

@@ -1,28 +1,31 @@
-"""aiohttp: a client middleware that retries under a policy.
+"""aiohttp: a session wrapper and a client middleware that retry under a policy.
 
 >>> async with session(policy=RetryPolicy(deadline=10)) as s:     # doctest: +SKIP
 ...     async with s.get("http://127.0.0.1:8080/health") as r:
 ...         body = await r.read()
 
-or, on a session you build yourself,
-``aiohttp.ClientSession(middlewares=[middleware(policy)])``.
+:func:`session` gives a :class:`Session`, a thin wrapper that runs the loop
+around ``ClientSession.request`` (the cheaper way).  On a session you build
+yourself, ``aiohttp.ClientSession(middlewares=[middleware(policy)])`` does
+the same through aiohttp's middleware chain.
 
-The middleware reads the body inside the attempt, so a body cut short is
-retried and the attempt's total timeout covers the last byte.  aiohttp runs
-middlewares once per redirect hop, so each hop gets its own retries and
-deadline.  aiohttp also resends an idempotent request once, around the
-middleware, after any ``ClientOSError`` or ``ServerDisconnectedError``, which
-runs tether's whole loop twice; :func:`session` switches that off, a session
-of your own keeps it.  A failure re-raises aiohttp's own
-exception, with ``.failure`` and a note saying what tether tried (aiohttp's
-exceptions take different arguments each, so tether does not rebuild them
-with a new message).
+Both read the body inside the attempt, so a body cut short is retried and
+the attempt's total timeout covers the last byte.  With the middleware,
+aiohttp runs it once per redirect hop, so each hop gets its own retries and
+deadline; the wrapper's deadline covers the whole chain.  aiohttp also
+resends an idempotent request once, around the middleware, after any
+``ClientOSError`` or ``ServerDisconnectedError``, which runs tether's whole
+loop twice; :class:`Session` switches that off, a session of your own keeps
+it.  A failure re-raises aiohttp's own exception, with ``.failure`` and a
+note saying what tether tried (aiohttp's exceptions take different arguments
+each, so tether does not rebuild them with a new message).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 import aiohttp
@@ -34,7 +37,7 @@ from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, Outcome, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
 
-__all__ = ["middleware", "session"]
+__all__ = ["Session", "middleware", "session"]
 
 
 def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareType:
@@ -76,25 +79,117 @@ def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareTyp
     return tether_retry
 
 
-def session(policy: RetryPolicy | None = None, **kwargs: Any) -> aiohttp.ClientSession:
-    """An ``aiohttp.ClientSession`` with the middleware and the policy's timeouts.
+class Session:
+    """An ``aiohttp.ClientSession`` with tether's loop around each request, no middleware.
 
-    Connect and per-read timeouts come from the policy; the session's own
-    ``total`` is off because the policy's deadline bounds each call.  Other
-    keyword arguments go to ``aiohttp.ClientSession``.
+    ``get``, ``post``, ``put``, ``delete``, ``head``, ``options``, ``patch`` and
+    ``request`` take aiohttp's arguments and return what can be awaited or used
+    with ``async with``, as aiohttp's do.  Each attempt gets the policy's
+    timeouts through aiohttp's own ``ClientTimeout`` (its ``total`` is what the
+    deadline leaves), which costs less than a middleware and an extra timer.
+    The session underneath is ``.raw``.
     """
-    chosen = policy if policy is not None else RetryPolicy()
-    kwargs.setdefault(
-        "timeout",
-        aiohttp.ClientTimeout(total=None, sock_connect=chosen.connect, sock_read=chosen.read),
-    )
-    kwargs["middlewares"] = (*kwargs.get("middlewares", ()), middleware(chosen))
-    made = aiohttp.ClientSession(**kwargs)
-    # aiohttp resends an idempotent request once when a pooled connection
-    # fails, around the middleware: that would run tether's whole loop twice.
-    if hasattr(made, "_retry_connection"):
-        made._retry_connection = False
-    return made
+
+    def __init__(self, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self.raw = aiohttp.ClientSession(**kwargs)
+        # aiohttp resends an idempotent request once after a failed connection,
+        # inside request(): that would run tether's whole loop twice.
+        if hasattr(self.raw, "_retry_connection"):
+            self.raw._retry_connection = False
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> _Pending:
+        return _Pending(self._send(method, url, kwargs))
+
+    def get(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def patch(self, url: Any, **kwargs: Any) -> _Pending:
+        return self.request("PATCH", url, **kwargs)
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _send(self, method: str, url: Any, kwargs: dict[str, Any]) -> aiohttp.ClientResponse:
+        p = self.policy
+        given = kwargs.pop("timeout", None)
+        call = Call(
+            p, method, str(url), headers=kwargs.get("headers"), replayable=_data_replayable(kwargs)
+        )
+
+        async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
+            timeout = given or aiohttp.ClientTimeout(
+                total=None if t.total == math.inf else t.total,
+                sock_connect=min(p.connect, t.total),
+                sock_read=min(p.read, t.total),
+            )
+            response = await self.raw.request(method, url, timeout=timeout, **kwargs)
+            try:
+                await response.read()
+            except BaseException:
+                response.release()
+                raise
+            return response
+
+        outcome = await run_async(call, attempt, _status, _release)
+        if outcome.response is not None:
+            return outcome.response
+        raise _error(call, outcome)
+
+
+class _Pending:
+    """A request under way: await it for the response, or use it with ``async with``."""
+
+    __slots__ = ("_coro", "_response")
+
+    def __init__(self, coro: Coroutine[Any, Any, aiohttp.ClientResponse]) -> None:
+        self._coro = coro
+        self._response: aiohttp.ClientResponse | None = None
+
+    def __await__(self) -> Generator[Any, None, aiohttp.ClientResponse]:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        self._response = await self._coro
+        return self._response
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._response is not None:
+            self._response.release()
+
+
+def session(policy: RetryPolicy | None = None, **kwargs: Any) -> Session:
+    """A :class:`Session`: aiohttp with the policy's retries and timeouts.
+
+    Keyword arguments go to ``aiohttp.ClientSession``.
+    """
+    return Session(policy, **kwargs)
+
+
+def _data_replayable(kwargs: dict[str, Any]) -> bool:
+    data = kwargs.get("data")
+    return data is None or isinstance(data, (bytes, str, dict, list, tuple))
 
 
 def _replayable(body: Any) -> bool:

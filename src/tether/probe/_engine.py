@@ -22,7 +22,7 @@ from tether._kinds import Kind
 from tether._redact import redact_url
 from tether.probe import _connect, _dns, _http, _tls
 from tether.probe._result import Phase, ProbeResult
-from tether.probe._target import InvalidTarget, Target, parse_target
+from tether.probe._target import InvalidTarget, Target, parse_target, redact_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class _Walk:
             self.failure = failure
 
     def out_of_time(self) -> None:
-        url = self.target.url if self.target else redact_url(self.given)
+        url = self.target.url if self.target else redact_target(self.given)
         failure = failure_for(
             Kind.DEADLINE_EXCEEDED,
             f"the probe's {self.options.deadline:g} s deadline passed"
@@ -120,7 +120,7 @@ class _Walk:
             stream.writer.close()
 
     def result(self) -> ProbeResult:
-        shown = self.target.url if self.target else redact_url(self.given.strip())
+        shown = self.target.url if self.target else redact_target(self.given.strip())
         return ProbeResult(shown, tuple(self.phases), self.failure, tuple(self.warnings))
 
     # -- the walk ----------------------------------------------------------------
@@ -131,7 +131,7 @@ class _Walk:
         try:
             t = self.target = parse_target(self.given)
         except InvalidTarget as exc:
-            self.end({}, failure_for(Kind.URL_INVALID, str(exc), url=self.given))
+            self.end({}, failure_for(Kind.URL_INVALID, str(exc), url=redact_target(self.given)))
             return
         url_details: dict[str, Any] = {"scheme": t.scheme, "host": t.ascii_host, "port": t.port}
         if t.host != t.ascii_host:
@@ -189,7 +189,8 @@ class _Walk:
         if record:
             self.begin("proxy")
             if proxy is None:
-                self.end({"proxy": None, "source": "none"})
+                bypass = {"bypass": self.proxy_note} if self.proxy_note else {}
+                self.end({"proxy": None, "source": "none", **bypass})
         stream: _Stream | None
         if proxy is not None:
             stream = await self.through_proxy(t, proxy, record=record)
@@ -321,8 +322,10 @@ class _Walk:
             env = dict(o.env if o.env is not None else os.environ)
             found = {k.lower(): v for k, v in env.items() if k.lower().endswith("_proxy")}
             no_proxy = found.get("no_proxy", "")
-            chosen = found.get(f"{t.scheme}_proxy") or found.get("all_proxy")
+            chosen = found.get(f"{t.scheme}_proxy")
             source = f"{t.scheme.upper()}_PROXY"
+            if not chosen and found.get("all_proxy"):
+                chosen, source = found["all_proxy"], "ALL_PROXY"
             if chosen and _bypassed(t.ascii_host, no_proxy):
                 self.proxy_note = f"NO_PROXY covers {t.ascii_host}"
                 return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -10,6 +11,19 @@ from tether._redact import redact_url
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 SCHEMES = ("http", "https", "tcp", "tls")
+
+
+# ``user:password@`` or ``token@`` anywhere, for text that is not a parsable URL.
+_LOOSE_USERINFO = re.compile(r"(?P<lead>^|[/\s'\"])(?P<user>[^\s/@:'\"]*)(?P<sep>:?)[^\s/@'\"]*@")
+
+
+def redact_target(text: str) -> str:
+    """:func:`redact_url`, and for what does not parse as a URL (``user:pw@host/x``,
+    ``http:/user:pw@host``) any user information masked as text."""
+    return _LOOSE_USERINFO.sub(
+        lambda m: f"{m['lead']}{m['user']}:***@" if m["sep"] else f"{m['lead']}***@",
+        redact_url(text),
+    )
 
 
 class InvalidTarget(ValueError):
@@ -53,9 +67,19 @@ def parse_target(text: str) -> Target:
     if any(c.isspace() for c in raw) or any(ord(c) < 32 for c in raw):
         raise InvalidTarget("the URL contains whitespace or control characters")
     if "://" not in raw:
+        scheme, _, rest = raw.partition(":")
+        if rest.startswith("/") and scheme.isalpha():  # 'http:/x', 'htp:/x'
+            if scheme.lower() not in SCHEMES:
+                raise InvalidTarget(f"unsupported scheme {scheme!r}: use http, https, tcp or tls")
+            raise InvalidTarget(f"the URL needs '//' after '{scheme}:', as in {scheme}://host/")
+        hostport = raw.rpartition("@")[2]
+        if hostport.count(":") > 1 and not hostport.startswith("["):
+            raise InvalidTarget(
+                "an IPv6 address needs brackets and a port for a TCP check, as in [::1]:80"
+            )
         if "/" in raw or ":" not in raw:
             raise InvalidTarget(
-                f"{redact_url(raw)!r} has no scheme: write http://, https://, or host:port for "
+                f"{redact_target(raw)!r} has no scheme: write http://, https://, or host:port for "
                 "a TCP check"
             )
         raw = f"tcp://{raw}"
