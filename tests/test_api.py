@@ -47,6 +47,7 @@ STABLE_CODES = [
 
 def test_all_is_sorted_and_complete() -> None:
     """__all__ is sorted and lists exactly the public names the package defines."""
+
     # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions.
     def isort(name: str) -> tuple[int, str]:
         return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)

@@ -12,7 +12,13 @@ import tether.testing
 from tether._explain import failures_markdown
 
 ROOT = Path(__file__).parent.parent
-RUNNABLE = ["README.md", "docs/classify.md", "docs/lab.md", "docs/retry.md"]
+RUNNABLE = [
+    "README.md",
+    "docs/classify.md",
+    "docs/diagnose.md",
+    "docs/lab.md",
+    "docs/retry.md",
+]
 
 
 def test_failures_doc_is_current() -> None:

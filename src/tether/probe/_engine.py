@@ -10,7 +10,6 @@ import os
 import socket
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,11 +116,19 @@ class _Walk:
 
     def close(self) -> None:
         for stream in self.streams:
-            stream.writer.close()
+            # abort, not close: closing TLS waits for the peer's close_notify, which the
+            # probe's event loop may not live to see, and then the socket leaks.
+            stream.writer.transport.abort()
 
     def result(self) -> ProbeResult:
         shown = self.target.url if self.target else redact_target(self.given.strip())
-        return ProbeResult(shown, tuple(self.phases), self.failure, tuple(self.warnings))
+        phases = list(self.phases)
+        if self.failure is not None and phases and all(p.ok for p in phases):
+            # A redirect hop failed (its phases are not recorded): the http phase that
+            # followed the redirect carries the failure.
+            last = phases[-1]
+            phases[-1] = Phase(last.name, False, last.ms, last.details, self.failure)
+        return ProbeResult(shown, tuple(phases), self.failure, tuple(self.warnings))
 
     # -- the walk ----------------------------------------------------------------
 
@@ -549,5 +556,7 @@ def _server(text: str) -> tuple[str, int]:
 def _bypassed(host: str, no_proxy: str) -> bool:
     if not no_proxy:
         return False
+    import urllib.request  # only here: it costs milliseconds at start-up
+
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
     return bool(bypass(host, {"no": no_proxy}))

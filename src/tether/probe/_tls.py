@@ -4,6 +4,7 @@ exact reason verification failed."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import ssl
 from typing import Any
 
@@ -37,6 +38,10 @@ def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[st
         got = chain() if chain is not None else None
     except (ssl.SSLError, ValueError):
         got = None
+    if got and all(hasattr(c, "get_info") for c in got):
+        # OpenSSL's own decoding: no need to import cryptography (tens of ms at start-up).
+        out["chain"] = [certificate_from_info(c.get_info(), now) for c in got]
+        return out
     if got:
         der = 2  # _ssl.ENCODING_DER: the private chain API of Python 3.10 to 3.12
         ders = [c if isinstance(c, bytes) else c.public_bytes(der) for c in got]
@@ -45,6 +50,69 @@ def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[st
         ders = [leaf] if leaf else []
     out["chain"] = [certificate(der, now) for der in ders]
     return out
+
+
+_SHORT_NAMES = {
+    "commonName": "CN",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
+def certificate_from_info(info: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """What :func:`certificate` says, from the dict OpenSSL decodes (``getpeercert()``)."""
+    sans = info.get("subjectAltName", ())
+    names = [str(v) for k, v in sans if k == "DNS"]
+    names += [_address(str(v)) for k, v in sans if k == "IP Address"]
+    not_before = _when(info["notBefore"])
+    not_after = _when(info["notAfter"])
+    return {
+        "subject": _rfc4514(info.get("subject", ())),
+        "issuer": _rfc4514(info.get("issuer", ())),
+        "sans": names,
+        "not_before": not_before.isoformat(),
+        "not_after": not_after.isoformat(),
+        "days_left": (not_after - now).days,
+    }
+
+
+def _when(text: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), dt.UTC)
+
+
+def _address(text: str) -> str:
+    try:
+        return ipaddress.ip_address(text.strip()).compressed
+    except ValueError:
+        return text.strip()
+
+
+def _rfc4514(name: Any) -> str:
+    """As cryptography's ``Name.rfc4514_string()``: the RDNs last first, short type names."""
+    return ",".join(
+        "+".join(f"{_SHORT_NAMES.get(k, k)}={_escape(str(v))}" for k, v in rdn)
+        for rdn in reversed(name)
+    )
+
+
+def _escape(value: str) -> str:
+    """RFC 4514 section 2.4, as cryptography escapes."""
+    if not value:
+        return ""
+    for c in '\\"+,;<>':
+        value = value.replace(c, "\\" + c)
+    value = value.replace("\0", "\\00")
+    if value[0] in "# ":
+        value = "\\" + value
+    if value[-1] == " ":
+        value = value[:-1] + "\\ "
+    return value
 
 
 def certificate(der: bytes, now: dt.datetime) -> dict[str, Any]:

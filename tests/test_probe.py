@@ -1,0 +1,341 @@
+"""The probe engine as a unit: parse_target, ProbeOptions, the ProbeResult shape, TLS details."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tether.lab import Lab
+from tether.probe import PHASES, Phase, ProbeOptions, ProbeResult, _tls, probe, probe_async
+from tether.probe._target import InvalidTarget, parse_target
+
+# --- parse_target -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme", "host", "ascii_host", "port", "path", "hostport"),
+    [
+        ("http://example.test", "http", "example.test", "example.test", 80, "/", "example.test:80"),
+        ("HTTPS://Example.TEST/a", "https", "example.test", "example.test", 443, "/a", None),
+        ("https://bücher.test/", "https", "bücher.test", "xn--bcher-kva.test", 443, "/", None),
+        ("http://[::1]:8080/x?y=1", "http", "::1", "::1", 8080, "/x?y=1", "[::1]:8080"),
+        ("http://127.0.0.1:65535", "http", "127.0.0.1", "127.0.0.1", 65535, "/", None),
+        ("db.test:5432", "tcp", "db.test", "db.test", 5432, "/", "db.test:5432"),
+        ("[::1]:53", "tcp", "::1", "::1", 53, "/", "[::1]:53"),
+        ("tls://mail.test:465", "tls", "mail.test", "mail.test", 465, "/", None),
+        ("  http://padded.test/  ", "http", "padded.test", "padded.test", 80, "/", None),
+    ],
+)
+def test_parse_target(
+    text: str,
+    scheme: str,
+    host: str,
+    ascii_host: str,
+    port: int,
+    path: str,
+    hostport: str | None,
+) -> None:
+    """Scheme, host (and its IDNA form), default or given port, and path are read strictly."""
+    t = parse_target(text)
+    assert (t.scheme, t.host, t.ascii_host, t.port, t.path) == (
+        scheme,
+        host,
+        ascii_host,
+        port,
+        path,
+    )
+    assert t.has_credentials is False
+    if hostport is not None:
+        assert t.hostport == hostport
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "the URL is empty"),
+        ("   ", "the URL is empty"),
+        ("http://", "the URL has no host"),
+        ("http://:80/", "the URL has no host"),
+        ("http://user:pw@/", "the URL has no host"),
+        ("http://host:0/", "the port 0 is not a number from 1 to 65535"),
+        ("http://host:65536/", "the port '65536' is not a number from 1 to 65535"),
+        ("http://host:-1/", "the port '-1' is not a number from 1 to 65535"),
+        ("http://host:http/", "the port 'http' is not a number from 1 to 65535"),
+        ("tcp://host", "a tcp:// target needs a port"),
+        ("tls://host", "a tls:// target needs a port"),
+        ("ftp://host/", "unsupported scheme 'ftp'"),
+        ("htp:/x", "unsupported scheme 'htp'"),
+        ("http:/x", "the URL needs '//' after 'http:'"),
+        ("host", "has no scheme"),
+        ("::1:80", "an IPv6 address needs brackets"),
+        ("http://[::1/", "the URL cannot be parsed"),
+        ("http://[::zz]/", "the URL cannot be parsed"),
+        ("http://a..b/", "the label '' must have 1 to 63 characters"),
+        ("http://" + "a" * 64 + ".test/", "must have 1 to 63 characters"),
+        ("http://-a.test/", "the label '-a' starts or ends with '-'"),
+        ("http://a!b.test/", "the label 'a!b' has characters a name cannot have"),
+        ("http://exa mple.test/", "whitespace or control characters"),
+        ("http://a.test/\x00", "whitespace or control characters"),
+    ],
+)
+def test_parse_target_rejects(text: str, problem: str) -> None:
+    """Each malformed target is rejected with a message naming its exact problem."""
+    with pytest.raises(InvalidTarget) as caught:
+        parse_target(text)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("http://user:s3cret@host.test/p", "http://user:***@host.test/p"),
+        ("http://t0ken-s3cret@host.test/", "http://***@host.test/"),
+        ("user:s3cret@host.test:22", "tcp://user:***@host.test:22"),
+    ],
+)
+def test_credentials_are_flagged_and_redacted(text: str, shown: str) -> None:
+    """A password (or a lone user name, often a token) is noted and never kept in the URL."""
+    t = parse_target(text)
+    assert t.has_credentials is True
+    assert t.url == shown
+    assert "s3cret" not in repr(t)
+
+
+@pytest.mark.parametrize(
+    "text", ["user:s3cret@host.test/x", "http:/user:s3cret@host.test/", "http://u:s3cret@h:0/"]
+)
+def test_an_invalid_target_with_credentials_is_redacted(text: str) -> None:
+    """Even a target that does not parse never shows its password, in the target or the detail."""
+    result = probe(text)
+    assert result.failure is not None
+    assert result.failure.kind.value == "url.invalid"
+    assert "s3cret" not in json.dumps(result.to_dict())
+    assert "s3cret" not in repr(result) + repr(result.failure)
+
+
+# --- ProbeResult ------------------------------------------------------------------------------
+
+
+def test_healthy_result_shape(lab: Lab) -> None:
+    """A healthy result: ok, no failure, every phase in order, and strict JSON (no str fallback)."""
+    result = probe(lab["tls_ok"].url, ProbeOptions(cacert=lab.ca_file, timeout=1, env={}))
+    assert result.ok
+    assert repr(result) == f"<ProbeResult {lab['tls_ok'].url} ok>"
+    data = json.loads(json.dumps(result.to_dict()))
+    assert list(data) == ["target", "ok", "failure", "phases", "warnings"]
+    assert (data["target"], data["ok"], data["failure"], data["warnings"]) == (
+        lab["tls_ok"].url,
+        True,
+        None,
+        [],
+    )
+    assert [p["name"] for p in data["phases"]] == list(PHASES)
+    assert [p.name for p in result.phases] == list(PHASES)
+    for phase, raw in zip(result.phases, data["phases"], strict=True):
+        assert list(raw)[:3] == ["name", "ok", "ms"]
+        assert raw["ms"] == round(phase.ms, 3)
+        assert "kind" not in raw
+    assert result.phase("tls") is result.phases[4]
+    assert result.phase("nope") is None
+
+
+def test_failed_result_shape(lab: Lab) -> None:
+    """A failure: the failure object's five fields, and the failed phase carries its kind."""
+    result = probe(lab["refused"].url, ProbeOptions(timeout=1, env={}))
+    assert not result.ok
+    assert repr(result) == f"<ProbeResult {lab['refused'].url} connect.refused>"
+    failed = result.phase("connect")
+    assert failed is not None
+    assert repr(failed).startswith("<Phase connect failed ")
+    assert failed.failure is result.failure
+    data = result.to_dict()
+    assert data["failure"] == {
+        "kind": "connect.refused",
+        "layer": "connect",
+        "detail": result.failure.detail if result.failure else None,
+        "hint": result.failure.hint if result.failure else None,
+        "retryable": True,
+    }
+    assert data["phases"][-1]["kind"] == "connect.refused"
+    assert data["phases"][-1]["ok"] is False
+
+
+def test_a_phase_is_a_value() -> None:
+    """Phase is frozen; its dict puts name, ok and ms first and the details after."""
+    phase = Phase("dns", True, 1.23456, {"resolver": "x"})
+    assert phase.to_dict() == {"name": "dns", "ok": True, "ms": 1.235, "resolver": "x"}
+    with pytest.raises(AttributeError):
+        phase.ok = False  # type: ignore[misc]
+    assert ProbeResult("t", (phase,), None).ok
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def test_proxy_from_the_environment(lab: Lab) -> None:
+    """HTTPS_PROXY (any case) is used for https://; NO_PROXY covering the host bypasses it."""
+    url, proxy = lab["tls_ok"].url, lab["proxy_auth"].proxy or ""
+    for env in ({"HTTPS_PROXY": proxy}, {"https_proxy": proxy}):
+        result = probe(url, ProbeOptions(cacert=lab.ca_file, timeout=1, env=env))
+        assert result.failure is not None
+        assert result.failure.kind.value == "proxy.auth_required"
+        assert result.phases[1].details["source"] == "HTTPS_PROXY"
+    bypassed = probe(
+        url,
+        ProbeOptions(
+            cacert=lab.ca_file, timeout=1, env={"HTTPS_PROXY": proxy, "NO_PROXY": "127.0.0.1"}
+        ),
+    )
+    assert bypassed.ok
+    assert bypassed.phases[1].details == {
+        "proxy": None,
+        "source": "none",
+        "bypass": "NO_PROXY covers 127.0.0.1",
+    }
+
+
+def test_all_proxy_is_named_as_such(lab: Lab) -> None:
+    """A proxy found in ALL_PROXY is reported as coming from ALL_PROXY."""
+    env = {"ALL_PROXY": lab["proxy_refused"].proxy or ""}
+    result = probe(lab["healthy"].url, ProbeOptions(timeout=1, env=env))
+    assert result.failure is not None
+    assert result.failure.kind.value == "proxy.unreachable"
+    assert result.phases[1].details["source"] == "ALL_PROXY"
+
+
+def test_the_deadline_bounds_the_whole_probe(lab: Lab) -> None:
+    """A server that never answers, with a 1 s phase timeout and a 0.3 s deadline: the deadline."""
+    started = time.perf_counter()
+    result = probe(lab["stall_headers"].url, ProbeOptions(timeout=1, deadline=0.3, env={}))
+    assert time.perf_counter() - started < 0.9
+    assert result.failure is not None
+    assert result.failure.kind.value == "deadline.exceeded"
+    assert "during the http phase" in result.failure.detail
+    assert result.phases[-1].name == "http"
+
+
+def test_probe_async_runs_inside_a_loop(lab: Lab) -> None:
+    """probe_async probes several targets at once in the caller's event loop."""
+
+    async def both() -> list[ProbeResult]:
+        options = ProbeOptions(timeout=1, env={})
+        return list(
+            await asyncio.gather(
+                probe_async(lab["healthy"].url, options), probe_async(lab["http_404"].url, options)
+            )
+        )
+
+    healthy, missing = asyncio.run(both())
+    assert healthy.ok
+    assert missing.failure is not None
+    assert missing.failure.kind.value == "http.client_error"
+
+
+# --- certificate details without cryptography -------------------------------------------------
+
+
+def _odd_certificate(tmp_path: Path) -> Path:
+    """A self-signed certificate whose names need RFC 4514 escaping, with an IPv6 SAN."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, '#Acme, "Inc" + <x>; \\ '),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "ops"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "dev"),
+            x509.NameAttribute(NameOID.COMMON_NAME, " süß.test "),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    sans = [
+        x509.DNSName("a.test"),
+        x509.IPAddress(ipaddress.ip_address("2001:db8::1")),
+        x509.DNSName("b.test"),
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=3))
+        .not_valid_after(now + dt.timedelta(days=3, hours=5))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "odd.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_certificate_details_match_cryptography(lab: Lab, tmp_path: Path) -> None:
+    """OpenSSL's decoding (used on the fast path) describes a certificate as cryptography does."""
+    # ssl._ssl._test_decode_cert gives, from a file, the dict a live connection's
+    # certificate gives (private: used here only, to feed the function).
+    assert lab.certs is not None
+    paths = [getattr(lab.certs, f) for f in ("ca_file", "valid", "expired", "self_signed")]
+    paths += [lab.certs.not_yet_valid, lab.certs.wrong_host, _odd_certificate(tmp_path)]
+    now = dt.datetime.now(dt.UTC)
+    for path in paths:
+        pem = path.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN CERTIFICATE") :])
+        der = cert.public_bytes(serialization.Encoding.DER)
+        info = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
+        assert _tls.certificate_from_info(info, now) == _tls.certificate(der, now), path.name
+
+
+# --- a failure after a redirect ---------------------------------------------------------------
+
+
+@pytest.fixture
+def redirector(lab: Lab) -> Iterator[str]:
+    """A loopback server whose / redirects to the lab's refused port and /bad to 'htp:/x'."""
+    refused = lab["refused"].url
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", refused if self.path == "/" else "htp:/x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/", "connect.refused"), ("/bad", "url.invalid")], ids=["refused", "bad"]
+)
+def test_a_failed_redirect_hop_fails_the_http_phase(redirector: str, path: str, kind: str) -> None:
+    """When the redirect's target fails, the http phase that followed it carries the failure."""
+    result = probe(redirector + path, ProbeOptions(timeout=1, env={}))
+    assert result.failure is not None
+    assert result.failure.kind.value == kind
+    last = result.phases[-1]
+    assert (last.name, last.ok, last.failure) == ("http", False, result.failure)
+    assert last.details["status"] == 302
+    assert all(p.ok for p in result.phases[:-1])
