@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-import types
 
 import tether
 from tether import CATALOGUE, Kind, Layer
@@ -53,10 +53,19 @@ def test_all_is_sorted_and_complete() -> None:
         return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
     assert tether.__all__ == sorted(tether.__all__, key=isort)
-    modules = {n for n, v in vars(tether).items() if isinstance(v, types.ModuleType)}
-    public = {n for n in vars(tether) if not n.startswith("_")} - modules
-    # Session is looked up lazily so that `import tether` does not import requests.
-    assert set(tether.__all__) - {"__version__", "Session"} == public
+    code = (
+        "import json, sys, types, tether\n"
+        "names = {n for n, v in vars(tether).items()\n"
+        "         if not n.startswith('_') and not isinstance(v, types.ModuleType)}\n"
+        "print(json.dumps(sorted(names)))"
+    )
+    eager = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))
+    # The rest are loaded on first use so that `import tether` stays quick.
+    lazy = set(tether._LAZY)
+    assert eager.isdisjoint(lazy)
+    assert set(tether.__all__) - {"__version__"} == eager | lazy
+    for name in lazy:
+        assert getattr(tether, name).__name__ == name
     assert tether.Session.__module__ == "tether.integrations.requests"
 
 

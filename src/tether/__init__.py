@@ -13,16 +13,37 @@ from tether._classify import classify, classify_status, parse_retry_after
 from tether._failure import Failure
 from tether._kinds import Kind, Layer
 from tether._redact import redact_url
-from tether._retry._backoff import backoff_delay
-from tether._retry._decorator import retry
-from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
-from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
-from tether._retry._policy import Breaker, Budget, RetryPolicy, Timeouts
-from tether._retry._state import BreakerState, Health
 from tether._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from tether._retry._backoff import backoff_delay
+    from tether._retry._decorator import retry
+    from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
+    from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
+    from tether._retry._policy import Breaker, Budget, RetryPolicy, Timeouts
+    from tether._retry._state import BreakerState, Health
     from tether.integrations.requests import Session
+
+# Loaded on first use, so that `import tether` (and `tether diagnose`) stays quick;
+# tether.Session also waits because it imports requests.
+_LAZY = {
+    "backoff_delay": "tether._retry._backoff",
+    "retry": "tether._retry._decorator",
+    "CircuitOpenError": "tether._retry._errors",
+    "DeadlineExceededError": "tether._retry._errors",
+    "TetherError": "tether._retry._errors",
+    "BreakerChange": "tether._retry._hooks",
+    "GiveUpDetails": "tether._retry._hooks",
+    "HealthChange": "tether._retry._hooks",
+    "RetryDetails": "tether._retry._hooks",
+    "Breaker": "tether._retry._policy",
+    "Budget": "tether._retry._policy",
+    "RetryPolicy": "tether._retry._policy",
+    "Timeouts": "tether._retry._policy",
+    "BreakerState": "tether._retry._state",
+    "Health": "tether._retry._state",
+    "Session": "tether.integrations.requests",
+}
 
 __all__ = [
     "CATALOGUE",
@@ -55,9 +76,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # tether.Session is a requests.Session: importing requests waits for first use.
-    if name == "Session":
-        from tether.integrations.requests import Session
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    import importlib
 
-        return Session
-    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
