@@ -339,3 +339,41 @@ def test_a_failed_redirect_hop_fails_the_http_phase(redirector: str, path: str, 
     assert (last.name, last.ok, last.failure) == ("http", False, result.failure)
     assert last.details["status"] == 302
     assert all(p.ok for p in result.phases[:-1])
+
+
+def test_a_certificate_expiring_within_14_days_gives_a_warning(tmp_path: Path) -> None:
+    """A valid certificate with 5 days left passes, with a warning naming the days left."""
+    import trustme
+
+    ca = trustme.CA()
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=5, hours=12)
+    leaf = ca.issue_cert("127.0.0.1", not_after=soon)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        result = probe(f"https://127.0.0.1:{port}/", ProbeOptions(cacert=str(ca_file), timeout=2))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.ok, result.failure
+    tls = result.phase("tls")
+    assert tls is not None and tls.details["chain"][0]["days_left"] == 5
+    assert any("expires in 5 days" in w for w in result.warnings), result.warnings
