@@ -17,46 +17,12 @@ import httpx
 import pytest
 
 import tether
+from fakes import Recorder
 from tether import Kind
 from tether.integrations.httpx import AsyncTransport, Transport
 from tether.lab import Lab
 
 MODES = ["sync", "async"]
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-class Recorder:
-    """A policy with a fake clock whose hooks record retries and give-ups."""
-
-    def __init__(self, **changes: Any) -> None:
-        self.clock = FakeClock()
-        self.retries: list[tether.RetryDetails] = []
-        self.give_ups: list[tether.GiveUpDetails] = []
-        self.policy = tether.RetryPolicy(
-            clock=self.clock,
-            sleep=self.clock.sleep,
-            async_sleep=self.clock.async_sleep,
-            on_retry=self.retries.append,
-            on_give_up=self.give_ups.append,
-            **changes,
-        )
 
 
 def send(mode: str, policy: tether.RetryPolicy, method: str, url: str, **kw: Any) -> httpx.Response:

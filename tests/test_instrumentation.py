@@ -23,20 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 
 import tether
+from fakes import FakeClock
 from tether.lab import Lab
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on or advanced."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def quiet_policy(**changes: Any) -> tether.RetryPolicy:

@@ -375,5 +375,6 @@ def test_a_certificate_expiring_within_14_days_gives_a_warning(tmp_path: Path) -
         server.server_close()
     assert result.ok, result.failure
     tls = result.phase("tls")
-    assert tls is not None and tls.details["chain"][0]["days_left"] == 5
+    assert tls is not None
+    assert tls.details["chain"][0]["days_left"] == 5
     assert any("expires in 5 days" in w for w in result.warnings), result.warnings

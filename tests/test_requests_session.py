@@ -18,28 +18,11 @@ import pytest
 import requests
 
 import tether
+from fakes import FakeClock
 from tether import Kind
 from tether.lab import Lab
 
 DRIP = 0.1
-
-
-class FakeClock:
-    """A monotonic clock that only moves when slept on or advanced."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Events:

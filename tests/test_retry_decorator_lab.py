@@ -9,7 +9,6 @@ Waits go to a fake clock or to the ``fast_retries`` fixture; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 import httpx
@@ -17,44 +16,10 @@ import pytest
 import requests
 
 import tether
+from fakes import Recorder
 from tether import Kind
 from tether.lab import Lab
 from tether.testing import Override
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-class Recorder:
-    """A policy with a fake clock whose hooks record retries and give-ups."""
-
-    def __init__(self, **changes: Any) -> None:
-        self.clock = FakeClock()
-        self.retries: list[tether.RetryDetails] = []
-        self.give_ups: list[tether.GiveUpDetails] = []
-        self.policy = tether.RetryPolicy(
-            clock=self.clock,
-            sleep=self.clock.sleep,
-            async_sleep=self.clock.async_sleep,
-            on_retry=self.retries.append,
-            on_give_up=self.give_ups.append,
-            **changes,
-        )
 
 
 def status_url(lab: Lab, code: int, query: str = "") -> str:

@@ -500,6 +500,8 @@ class _Walk:
         return None
 
     async def _unverified(self, t: Target) -> _Stream | None:
+        """A handshake without verification, after one that failed it: only to read the
+        certificate for the report.  Nothing is sent over it unless ``--insecure``."""
         addresses = await self.resolve(t.ascii_host, t.port, t.url, record=False)
         if addresses is None:
             return None
