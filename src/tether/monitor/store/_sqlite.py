@@ -324,7 +324,8 @@ class SQLiteStore:
                 return
             batch = [item]
             try:
-                while len(batch) < self._batch_size:
+                # Someone waits on a call: commit at once; results may wait for company.
+                while item[0] != "call" and len(batch) < self._batch_size:
                     more = self._queue.get(timeout=self._batch_seconds)
                     if more is _STOP:
                         self._commit(batch)

@@ -1,0 +1,67 @@
+"""A signed JSON webhook: the body is JSON, its HMAC-SHA256 goes in a header.
+
+The receiver recomputes ``sha256=HEX(HMAC(secret, body))`` over the raw body
+and compares it in constant time (``hmac.compare_digest``), as GitHub's and
+Stripe's webhooks do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from tether._redact import redact_url
+
+if TYPE_CHECKING:
+    from tether._retry._policy import RetryPolicy
+
+SIGNATURE_HEADER = "X-Tether-Signature-256"
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``sha256=<hex>`` of the HMAC-SHA256 of ``body`` under ``secret``."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookChannel:
+    """POST each alert as JSON to ``url``, signed when a ``secret`` is set.
+
+    Delivery goes through a ``tether.Session`` with a short policy: a blip is
+    retried at once, a longer outage is the outbox's business.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        secret: str | None = None,
+        timeout: float = 10.0,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        import tether
+
+        self.name = name
+        self.url = url
+        self._secret = secret
+        if policy is None:
+            policy = tether.RetryPolicy(attempts=2, deadline=timeout, connect=min(5.0, timeout))
+        self._session = tether.Session(policy=policy)
+
+    def __repr__(self) -> str:
+        return f"<WebhookChannel {self.name} {redact_url(self.url)}>"
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        """Send one alert; raises (a requests exception with ``.failure``) if it did not land."""
+        body = json.dumps(payload, sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "tether-monitor"}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = sign(body, self._secret)
+        response = self._session.post(self.url, data=body, headers=headers)
+        response.raise_for_status()
+
+    def close(self) -> None:
+        self._session.close()

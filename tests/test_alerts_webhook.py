@@ -1,0 +1,153 @@
+"""Webhook alerts through the outbox, against a real HTTP receiver on loopback.
+
+The receiver is down (its port refuses) and then comes back; time is passed
+in as numbers and retry waits are skipped with ``fast_retries``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from tether import RetryPolicy
+from tether.monitor.alerts import SIGNATURE_HEADER, Outbox, WebhookChannel, sign
+from tether.monitor.store import SQLiteStore
+from tether.testing import Override
+
+T0 = 1_700_000_000.0
+SECRET = "s3cret-value"
+
+
+class Receiver:
+    """A webhook receiver on a port that refuses until :meth:`start`."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        self.port = self.sock.getsockname()[1]
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        self.server: HTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> None:
+        got = self.got
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = HTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = self.sock
+        server.server_activate()
+        self.server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        else:
+            self.sock.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def test_signature_is_hmac_sha256_of_the_body() -> None:
+    """sign() gives sha256=HEX of HMAC-SHA256, which a receiver can check."""
+    body = b'{"a": 1}'
+    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert sign(body, SECRET) == f"sha256={expected}"
+    assert sign(body, SECRET) != sign(body + b" ", SECRET)
+
+
+def test_an_alert_reaches_a_live_receiver_signed(
+    tmp_path: Path, receiver: Receiver, fast_retries: Override
+) -> None:
+    """A queued alert is POSTed once as JSON with a signature the receiver can verify."""
+    receiver.start()
+    channel = WebhookChannel("ops", receiver.url, secret=SECRET)
+    with SQLiteStore(tmp_path / "t.db") as store:
+        outbox = Outbox(store, {"ops": channel})
+        assert outbox.queue("ops", "api:open:1", {"text": "api is down"}, now=T0)
+        assert outbox.deliver_due(now=T0) == (1, 0)
+        assert outbox.deliver_due(now=T0 + 100) == (0, 0)
+    channel.close()
+    ((headers, body),) = receiver.got
+    assert json.loads(body) == {"text": "api is down"}
+    assert hmac.compare_digest(headers[SIGNATURE_HEADER], sign(body, SECRET))
+
+
+def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
+    tmp_path: Path, receiver: Receiver, fast_retries: Override
+) -> None:
+    """Alerts queued while the receiver refuses are retried with capped backoff and each
+    lands exactly once within a minute of its return; nothing is lost across a restart."""
+    # The outbox runs on numbers for time; a circuit breaker on the real clock
+    # would stay open across simulated minutes, so this channel has none.
+    channel = WebhookChannel("ops", receiver.url, policy=RetryPolicy(attempts=2, breaker=None))
+    path = tmp_path / "t.db"
+    with SQLiteStore(path) as store:
+        outbox = Outbox(store, {"ops": channel}, rand=lambda: 0.5)
+        for n in range(3):
+            outbox.queue("ops", f"api:{n}", {"n": n}, now=T0)
+        now = T0
+        while now < T0 + 300:  # five minutes of the receiver being down
+            delivered, _ = outbox.deliver_due(now)
+            assert delivered == 0
+            now += 5
+    # tether restarts; the receiver comes back at T0 + 300.
+    receiver.start()
+    with SQLiteStore(path) as store:
+        outbox = Outbox(store, {"ops": channel}, rand=lambda: 0.5)
+        delivered_at = []
+        now = T0 + 300
+        while len(delivered_at) < 3 and now < T0 + 400:
+            delivered, _ = outbox.deliver_due(now)
+            delivered_at += [now] * delivered
+            now += 1
+        assert outbox.deliver_due(now + 1000) == (0, 0)
+    channel.close()
+    assert len(delivered_at) == 3
+    assert max(delivered_at) - (T0 + 300) <= 60
+    assert sorted(json.loads(b)["n"] for _, b in receiver.got) == [0, 1, 2]
+
+
+def test_queueing_to_an_unknown_channel_is_an_error(tmp_path: Path) -> None:
+    """An alert for a channel that is not configured is refused at once."""
+    with (
+        SQLiteStore(tmp_path / "t.db") as store,
+        pytest.raises(KeyError, match="no alert channel named 'pager'"),
+    ):
+        Outbox(store, {}).queue("pager", "x", {}, now=T0)
+
+
+def test_the_channel_repr_redacts_credentials() -> None:
+    """A webhook URL with a password never shows it in repr()."""
+    channel = WebhookChannel("ops", "http://user:hunter2@127.0.0.1:9/hook")
+    try:
+        assert "hunter2" not in repr(channel)
+    finally:
+        channel.close()
