@@ -1,0 +1,130 @@
+"""When each monitor runs: its own interval, first runs spread out, quick re-probes.
+
+The plan is pure (:class:`Schedule`: a heap of due times, fed ``now``); the
+runner (:func:`run_schedule`) only sleeps until the next due time and starts
+probes under a global bound.  Runs are planned from the previous *due* time,
+not from when the probe finished, so a slow probe does not make its monitor
+drift, and a late start shows up as lag instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class _Entry:
+    name: str
+    interval: float
+    due: float
+    generation: int = 0
+
+
+@dataclass(slots=True)
+class Schedule:
+    """Due times of every monitor.  Nothing here reads a clock."""
+
+    rand: Callable[[], float] = random.random
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _heap: list[tuple[float, int, str, int]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def add(self, name: str, interval: float, now: float) -> float:
+        """Plan ``name``; its first run falls at a random point of its first interval,
+        so a thousand monitors started together do not probe together."""
+        if interval <= 0:
+            raise ValueError(f"{name}: interval must be more than 0, not {interval!r}")
+        due = now + self.rand() * interval
+        entry = self._entries[name] = _Entry(name, interval, due)
+        self._push(entry)
+        return due
+
+    def remove(self, name: str) -> None:
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            entry.generation += 1  # its heap rows are now stale
+
+    def due(self, now: float) -> list[tuple[str, float]]:
+        """Pop every run due by ``now``: (name, when it was due).  Each is planned again
+        one interval after its due time (skipping intervals wholly missed)."""
+        out: list[tuple[str, float]] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, _, name, generation = heapq.heappop(self._heap)
+            entry = self._entries.get(name)
+            if entry is None or entry.generation != generation:
+                continue
+            out.append((name, due))
+            next_due = entry.due + entry.interval
+            if next_due <= now:  # fell behind by whole intervals: do not queue a burst
+                missed = int((now - entry.due) // entry.interval)
+                next_due = entry.due + (missed + 1) * entry.interval
+            entry.due = next_due
+            self._push(entry)
+        return out
+
+    def reprobe(self, name: str, at: float) -> None:
+        """Run ``name`` again at ``at`` (a confirmation), then back on its interval."""
+        entry = self._entries.get(name)
+        if entry is None or at >= entry.due:
+            return
+        entry.generation += 1
+        entry.due = at
+        self._push(entry)
+
+    def next_due(self) -> float | None:
+        while self._heap:
+            due, _, name, generation = self._heap[0]
+            entry = self._entries.get(name)
+            if entry is not None and entry.generation == generation:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _push(self, entry: _Entry) -> None:
+        heapq.heappush(self._heap, (entry.due, next(self._seq), entry.name, entry.generation))
+
+
+async def run_schedule(
+    schedule: Schedule,
+    probe: Callable[[str, float], Awaitable[None]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]] | None = None,
+    concurrency: int = 256,
+    stop: asyncio.Event | None = None,
+    idle: float = 1.0,
+) -> None:
+    """Start ``probe(name, due)`` for every due run, at most ``concurrency`` at once,
+    until ``stop`` is set.  ``clock`` and ``sleep`` are injectable."""
+    wait = sleep or asyncio.sleep
+    bound = asyncio.Semaphore(concurrency)
+    running: set[asyncio.Task[None]] = set()
+    stop = stop or asyncio.Event()
+
+    async def one(name: str, due: float) -> None:
+        try:
+            await probe(name, due)
+        finally:
+            bound.release()
+
+    while not stop.is_set():
+        now = clock()
+        for name, due in schedule.due(now):
+            await bound.acquire()
+            task = asyncio.ensure_future(one(name, due))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        nxt = schedule.next_due()
+        delay = idle if nxt is None else max(0.0, nxt - clock())
+        await wait(min(delay, idle))
+    for task in list(running):
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)

@@ -1,0 +1,120 @@
+"""The monitor's schedule: spread first runs, no drift, no bursts, quick re-probes.
+
+Pure: times are numbers.  The async runner is driven by a fake clock whose
+sleep advances it, so nothing waits for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from tether.monitor._schedule import Schedule, run_schedule
+
+
+def test_first_runs_are_spread_over_the_interval() -> None:
+    """1,000 monitors added at once get first runs spread across their interval."""
+    values = itertools.cycle(i / 1000 for i in range(1000))
+    s = Schedule(rand=lambda: next(values))
+    firsts = [s.add(f"m{i}", 60.0, now=0.0) for i in range(1000)]
+    assert min(firsts) == 0.0
+    assert max(firsts) == pytest.approx(59.94)
+    per_second = [sum(1 for f in firsts if k <= f < k + 1) for k in range(60)]
+    assert max(per_second) - min(per_second) <= 1
+
+
+def test_runs_follow_the_due_time_not_the_finish_time() -> None:
+    """Each run is planned one interval after the previous due time, so lag never drifts."""
+    s = Schedule(rand=lambda: 0.5)
+    s.add("api", 10.0, now=0.0)
+    assert s.due(4.9) == []
+    assert s.due(5.3) == [("api", 5.0)]  # started 0.3 s late
+    assert s.next_due() == 15.0
+    assert s.due(15.0) == [("api", 15.0)]
+
+
+def test_a_monitor_that_fell_behind_does_not_burst() -> None:
+    """After a stall of several intervals a monitor runs once, then resumes its rhythm."""
+    s = Schedule(rand=lambda: 0.0)
+    s.add("api", 10.0, now=0.0)
+    assert s.due(0.0) == [("api", 0.0)]
+    assert s.due(35.0) == [("api", 10.0)]
+    assert s.next_due() == 40.0
+
+
+def test_a_reprobe_comes_early_then_the_interval_resumes() -> None:
+    """A confirmation re-probe runs at the time asked, then the monitor is back on interval."""
+    s = Schedule(rand=lambda: 0.0)
+    s.add("api", 30.0, now=0.0)
+    assert s.due(0.0) == [("api", 0.0)]
+    s.reprobe("api", at=2.0)
+    assert s.next_due() == 2.0
+    assert s.due(2.0) == [("api", 2.0)]
+    assert s.next_due() == 32.0
+
+
+def test_a_reprobe_later_than_the_next_run_is_ignored() -> None:
+    """Asking for a re-probe after the next planned run changes nothing."""
+    s = Schedule(rand=lambda: 0.0)
+    s.add("api", 5.0, now=0.0)
+    s.due(0.0)
+    s.reprobe("api", at=9.0)
+    assert s.next_due() == 5.0
+
+
+def test_removed_monitors_never_run_again() -> None:
+    """remove() drops a monitor and its pending runs."""
+    s = Schedule(rand=lambda: 0.0)
+    s.add("api", 5.0, now=0.0)
+    s.add("db", 5.0, now=0.0)
+    s.remove("api")
+    assert s.due(100.0) == [("db", 0.0)]
+    assert len(s) == 1
+
+
+def test_a_bad_interval_is_refused() -> None:
+    """An interval of zero or less is an error naming the monitor."""
+    with pytest.raises(ValueError, match="api: interval"):
+        Schedule().add("api", 0.0, now=0.0)
+
+
+class FakeLoopClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)  # probes just started run first, at the current time
+        self.now += max(seconds, 0.001)
+
+
+def test_the_runner_starts_every_due_probe_under_the_concurrency_bound() -> None:
+    """Over 100 simulated seconds each 10 s monitor runs 10 times, at most 2 at once."""
+    clock = FakeLoopClock()
+    s = Schedule(rand=lambda: 0.0)
+    for name in ("a", "b", "c"):
+        s.add(name, 10.0, now=0.0)
+    starts: list[tuple[str, float]] = []
+    active = 0
+    peak = 0
+    stop = asyncio.Event()
+
+    async def probe(name: str, due: float) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        starts.append((name, clock.now - due))
+        await asyncio.sleep(0)
+        active -= 1
+        if clock.now >= 99.0:
+            stop.set()
+
+    asyncio.run(run_schedule(s, probe, clock=clock, sleep=clock.sleep, concurrency=2, stop=stop))
+    for name in ("a", "b", "c"):
+        assert 9 <= sum(1 for n, _ in starts if n == name) <= 11
+    assert peak <= 2
+    assert max(lag for _, lag in starts) < 1.0, starts
