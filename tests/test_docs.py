@@ -15,6 +15,7 @@ ROOT = Path(__file__).parent.parent
 RUNNABLE = [
     "README.md",
     "docs/classify.md",
+    "docs/conditions.md",
     "docs/diagnose.md",
     "docs/lab.md",
     "docs/retry.md",
