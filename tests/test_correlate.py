@@ -1,0 +1,197 @@
+"""Correlation: one incident per host and kind, and one for this machine when most hosts fail
+at once at the DNS or connect layer (at least 3 hosts and 60% of them, by default)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tether import CATALOGUE, Kind, Layer
+from tether.monitor._correlate import Correlation, IncidentGroup, correlate
+from tether.monitor._detect import Observation
+
+T = 1_700_000_000.0
+
+
+def failed(monitor: str, kind: Kind | None, host: str | None = None) -> Observation:
+    return Observation(monitor, False, T, kind=kind, host=host)
+
+
+def hosts_of(*pairs: str) -> dict[str, str]:
+    """``"api@a"`` -> ``{"api": "a"}``."""
+    return dict(pair.split("@") for pair in pairs)  # type: ignore[misc]
+
+
+def keys(groups: list[IncidentGroup]) -> list[str]:
+    return [g.key for g in groups]
+
+
+# --- by host and kind --------------------------------------------------------------------------
+
+
+def test_same_kind_on_the_same_host_is_one_incident() -> None:
+    """Two monitors refused by the same host make one incident naming both."""
+    hosts = hosts_of("api@db.lan", "admin@db.lan", "web@web.lan")
+    failing = [failed("api", Kind.CONNECT_REFUSED), failed("admin", Kind.CONNECT_REFUSED)]
+    (group,) = correlate(failing, hosts)
+    assert group == IncidentGroup(
+        "host:db.lan:connect.refused",
+        "host",
+        ("admin", "api"),
+        Kind.CONNECT_REFUSED,
+        "db.lan",
+        "connection refused on db.lan",
+    )
+
+
+def test_different_kinds_on_one_host_are_separate() -> None:
+    """A refusal and a 500 on the same host are two incidents: they have different causes."""
+    hosts = hosts_of("api@db.lan", "admin@db.lan")
+    failing = [failed("api", Kind.CONNECT_REFUSED), failed("admin", Kind.HTTP_SERVER_ERROR)]
+    assert keys(correlate(failing, hosts)) == [
+        "host:db.lan:connect.refused",
+        "host:db.lan:http.server_error",
+    ]
+
+
+def test_same_kind_on_different_hosts_is_separate() -> None:
+    """The same kind on two hosts is two incidents (too few hosts to blame this machine)."""
+    hosts = hosts_of("a@a.lan", "b@b.lan", "c@c.lan")
+    failing = [failed("a", Kind.CONNECT_TIMEOUT), failed("b", Kind.CONNECT_TIMEOUT)]
+    assert keys(correlate(failing, hosts)) == [
+        "host:a.lan:connect.timeout",
+        "host:b.lan:connect.timeout",
+    ]
+
+
+def test_failure_without_a_kind_or_host_stands_alone() -> None:
+    """A failed condition (no kind) is its monitor's own incident; so is a kind without a host."""
+    failing = [failed("api", None, "db.lan"), failed("dns", Kind.DNS_NOT_FOUND)]
+    groups = correlate(failing, {})
+    assert [(g.key, g.scope, g.cause) for g in groups] == [
+        ("monitor:api", "monitor", "its conditions are not met"),
+        ("monitor:dns:dns.not_found", "monitor", "host name not found"),
+    ]
+
+
+def test_configured_host_wins_over_the_observation() -> None:
+    """The monitor's configured host groups it, whatever address its failure carried."""
+    failing = [
+        failed("api", Kind.CONNECT_REFUSED, "10.0.0.7"),
+        failed("admin", Kind.CONNECT_REFUSED),
+    ]
+    assert keys(correlate(failing, hosts_of("api@db.lan", "admin@db.lan"))) == [
+        "host:db.lan:connect.refused"
+    ]
+
+
+def test_passing_observations_are_ignored() -> None:
+    """Only failures are grouped: a passing observation in the list adds nothing."""
+    passing = Observation("web", True, T)
+    assert correlate([passing], hosts_of("web@web.lan")) == []
+
+
+# --- this machine ------------------------------------------------------------------------------
+
+
+def _many_hosts(n: int) -> dict[str, str]:
+    return {f"m{i}": f"h{i}.lan" for i in range(n)}
+
+
+def test_most_hosts_failing_dns_is_one_local_incident() -> None:
+    """3 of 4 hosts timing out at DNS: one incident on this machine's side, worded from the
+    catalogue, instead of three pages."""
+    failing = [failed(f"m{i}", Kind.DNS_TIMEOUT) for i in range(3)]
+    (group,) = correlate(failing, _many_hosts(4))
+    assert (group.key, group.scope, group.monitors) == ("local", "local", ("m0", "m1", "m2"))
+    assert group.kind is Kind.DNS_TIMEOUT
+    title = CATALOGUE[Kind.DNS_TIMEOUT].title  # "DNS lookup timed out"
+    assert group.cause == f"this machine cannot resolve names: {title} (3 of 4 hosts at once)"
+
+
+def test_connect_layer_is_worded_as_connections() -> None:
+    """Connect timeouts across most hosts: "this machine cannot open connections"."""
+    failing = [failed(f"m{i}", Kind.CONNECT_TIMEOUT) for i in range(5)]
+    (group,) = correlate(failing, _many_hosts(5))
+    assert group.cause == (
+        "this machine cannot open connections: connection timed out (5 of 5 hosts at once)"
+    )
+
+
+def test_two_hosts_are_never_local() -> None:
+    """Both hosts of two failing at DNS is not enough: it takes at least three."""
+    failing = [failed("m0", Kind.DNS_TIMEOUT), failed("m1", Kind.DNS_TIMEOUT)]
+    groups = correlate(failing, _many_hosts(2))
+    assert [g.scope for g in groups] == ["host", "host"]
+
+
+def test_http_failures_are_never_local() -> None:
+    """Every host answering 500 is the servers' fault, not this machine's: one per host."""
+    failing = [failed(f"m{i}", Kind.HTTP_SERVER_ERROR) for i in range(5)]
+    groups = correlate(failing, _many_hosts(5))
+    assert [g.scope for g in groups] == ["host"] * 5
+
+
+def test_below_the_fraction_is_not_local() -> None:
+    """3 of 6 hosts (50%) failing at connect is under 60%: separate incidents."""
+    failing = [failed(f"m{i}", Kind.CONNECT_TIMEOUT) for i in range(3)]
+    assert "local" not in keys(correlate(failing, _many_hosts(6)))
+    assert "local" in keys(correlate(failing, _many_hosts(5)))  # 3 of 5 is 60%
+
+
+def test_hosts_count_not_monitors() -> None:
+    """Fifty monitors on one dead host and two others failing are 3 of 10 hosts, not local,
+    however many monitors fail."""
+    hosts = {f"big{i}": "big.lan" for i in range(50)} | _many_hosts(9)
+    failing = [failed(f"big{i}", Kind.CONNECT_TIMEOUT) for i in range(50)]
+    failing += [failed("m0", Kind.CONNECT_TIMEOUT), failed("m1", Kind.CONNECT_TIMEOUT)]
+    groups = correlate(failing, hosts)
+    assert keys(groups) == [
+        "host:big.lan:connect.timeout",
+        "host:h0.lan:connect.timeout",
+        "host:h1.lan:connect.timeout",
+    ]
+    assert len(groups[0].monitors) == 50
+
+
+def test_local_incident_leaves_other_failures_alone() -> None:
+    """The local incident takes the DNS and connect failures; a 503 elsewhere keeps its own."""
+    failing = [failed(f"m{i}", Kind.DNS_UNAVAILABLE) for i in range(4)]
+    failing.append(failed("m4", Kind.HTTP_SERVER_ERROR))
+    groups = correlate(failing, _many_hosts(5))
+    assert keys(groups) == ["local", "host:h4.lan:http.server_error"]
+    assert groups[0].monitors == ("m0", "m1", "m2", "m3")
+
+
+def test_the_commonest_kind_names_the_cause() -> None:
+    """Three resolver timeouts and one SERVFAIL: the local incident is named for the timeouts."""
+    failing = [failed(f"m{i}", Kind.DNS_TIMEOUT) for i in range(3)]
+    failing.append(failed("m3", Kind.DNS_UNAVAILABLE))
+    (group,) = correlate(failing, _many_hosts(4))
+    assert group.kind is Kind.DNS_TIMEOUT
+    assert group.monitors == ("m0", "m1", "m2", "m3")
+
+
+def test_local_rule_is_configurable() -> None:
+    """local_min_hosts=2 and local_layers={tls} blame this machine for two hosts' TLS failures
+    (say, its clock is wrong)."""
+    rules = Correlation(local_min_hosts=2, local_layers=frozenset({Layer.TLS}))
+    failing = [failed("m0", Kind.TLS_EXPIRED), failed("m1", Kind.TLS_EXPIRED)]
+    (group,) = correlate(failing, _many_hosts(2), rules)
+    assert group.cause == (
+        "this machine cannot verify certificates: certificate expired or not yet valid "
+        "(2 of 2 hosts at once)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"local_min_hosts": 0}, "local_min_hosts: must be at least 1, not 0"),
+        ({"local_fraction": 0}, "local_fraction: must be above 0 and at most 1, not 0"),
+        ({"local_fraction": 1.5}, "local_fraction: must be above 0 and at most 1, not 1.5"),
+    ],
+)
+def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: str) -> None:
+    """Correlation rules refuse values that cannot work, naming the setting and the value."""
+    with pytest.raises(ValueError, match=message):
+        Correlation(**changes)  # type: ignore[arg-type]
