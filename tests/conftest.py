@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from alerts_receiver import Receiver
+
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
 
@@ -90,3 +92,11 @@ def _network_guard() -> Iterator[None]:
     yield
     if len(_violations) > start:
         pytest.fail("; ".join(_violations[start:]), pytrace=False)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback whose port refuses until ``.start()``."""
+    r = Receiver()
+    yield r
+    r.stop()

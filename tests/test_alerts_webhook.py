@@ -9,14 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
+from alerts_receiver import Receiver
 from tether import RetryPolicy
 from tether.monitor.alerts import SIGNATURE_HEADER, Outbox, WebhookChannel, sign
 from tether.monitor.store import SQLiteStore
@@ -24,55 +21,6 @@ from tether.testing import Override
 
 T0 = 1_700_000_000.0
 SECRET = "s3cret-value"
-
-
-class Receiver:
-    """A webhook receiver on a port that refuses until :meth:`start`."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-        self.port = self.sock.getsockname()[1]
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        self.server: HTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> None:
-        got = self.got
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                got.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = HTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
-        server.socket.close()
-        server.socket = self.sock
-        server.server_activate()
-        self.server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-        else:
-            self.sock.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def test_signature_is_hmac_sha256_of_the_body() -> None:

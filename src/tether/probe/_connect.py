@@ -51,28 +51,40 @@ async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url:
         running[task] = (family, address, time.perf_counter())
 
     start()
-    while running and out.sock is None:
-        done, _ = await asyncio.wait(
-            running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
-        )
-        for task in done:
-            family, address, started = running.pop(task)
-            ms = (time.perf_counter() - started) * 1000
-            record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
-            error = task.exception()
-            if error is None and out.sock is None:
-                out.sock, out.address = task.result(), address
-                record["outcome"] = "connected"
-            elif error is None:
-                task.result().close()  # a second winner in the same instant
-                record["outcome"] = "not needed"
-            else:
-                failure = _connect_failure(error, address, port, timeout, url)
-                failures.append(failure)
-                record["outcome"] = failure.kind.value
-            out.attempts.append(record)
-        if out.sock is None and queue:
-            start()
+    try:
+        while running and out.sock is None:
+            done, _ = await asyncio.wait(
+                running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
+            )
+            for task in done:
+                family, address, started = running.pop(task)
+                ms = (time.perf_counter() - started) * 1000
+                record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
+                error = task.exception()
+                if error is None and out.sock is None:
+                    out.sock, out.address = task.result(), address
+                    record["outcome"] = "connected"
+                elif error is None:
+                    task.result().close()  # a second winner in the same instant
+                    record["outcome"] = "not needed"
+                else:
+                    failure = _connect_failure(error, address, port, timeout, url)
+                    failures.append(failure)
+                    record["outcome"] = failure.kind.value
+                out.attempts.append(record)
+            if out.sock is None and queue:
+                start()
+    except BaseException:
+        # Cancelled mid-race (the probe's deadline, or the monitor stopping): close
+        # every attempt still under way and any socket already won.
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(BaseException):
+                await task
+        if out.sock is not None:
+            out.sock.close()
+        raise
     for task, (family, address, started) in running.items():
         task.cancel()
         with contextlib.suppress(BaseException):

@@ -302,7 +302,7 @@ class _Walk:
             self.failure = self.failure or raced.failure
         if raced.sock is None:
             return None
-        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        reader, writer = await _open(raced.sock)
         stream = _Stream(reader, writer)
         self.streams.append(stream)
         return stream
@@ -378,7 +378,7 @@ class _Walk:
             if record:
                 self.end(details, unreachable)
             return None
-        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        reader, writer = await _open(raced.sock)
         stream = _Stream(reader, writer)
         self.streams.append(stream)
         if t.scheme == "http":
@@ -508,7 +508,7 @@ class _Walk:
         raced = await _connect.race(addresses, t.port, self.options.timeout, t.url)
         if raced.sock is None:
             return None
-        reader, writer = await asyncio.open_connection(sock=raced.sock)
+        reader, writer = await _open(raced.sock)
         stream = _Stream(reader, writer)
         self.streams.append(stream)
         try:
@@ -531,6 +531,15 @@ class _Walk:
 _VERIFY_KINDS = frozenset(
     {Kind.TLS_EXPIRED, Kind.TLS_SELF_SIGNED, Kind.TLS_UNTRUSTED, Kind.TLS_HOSTNAME_MISMATCH}
 )
+
+
+async def _open(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over a connected socket; the socket is closed if this is cancelled."""
+    try:
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _literal(host: str) -> int | None:

@@ -241,6 +241,64 @@ class SQLiteStore:
             )
         )
 
+    def open_incident(
+        self, key: str, kind: str, detail: str, hint: str, monitors: Sequence[str], now: float
+    ) -> int:
+        """Open an incident (committed on return) and return its id."""
+        timeline = [{"at": now, "event": "opened", "detail": detail}]
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO incidents (key, kind, detail, hint, opened, monitors, timeline) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, kind, detail, hint, now, json.dumps(list(monitors)), json.dumps(timeline)),
+            )
+            return int(cur.lastrowid or 0)
+
+        result: int = self._call(insert)
+        return result
+
+    def note_incident(
+        self, incident_id: int, event: str, detail: str, now: float, *, resolve: bool = False
+    ) -> None:
+        """Add to an incident's timeline; ``resolve`` closes it at ``now``."""
+
+        def update(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+            timeline = json.loads(row[0]) if row else []
+            timeline.append({"at": now, "event": event, "detail": detail})
+            conn.execute(
+                "UPDATE incidents SET timeline = ?, resolved = CASE WHEN ? THEN ? ELSE resolved "
+                "END WHERE id = ?",
+                (json.dumps(timeline), resolve, now, incident_id),
+            )
+
+        self._call(update)
+
+    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        where = "WHERE resolved IS NULL " if open_only else ""
+        rows = self._read().execute(
+            "SELECT id, key, kind, detail, hint, opened, resolved, monitors, timeline "
+            f"FROM incidents {where}ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {
+                "id": r[0],
+                "key": r[1],
+                "kind": r[2],
+                "detail": r[3],
+                "hint": r[4],
+                "opened": r[5],
+                "resolved": r[6],
+                "monitors": json.loads(r[7]),
+                "timeline": json.loads(r[8]),
+            }
+            for r in rows
+        ]
+
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         text = json.dumps(data, sort_keys=True)
         self._queue.put(("state", (monitor, text), None))
