@@ -16,8 +16,10 @@ RUNNABLE = [
     "README.md",
     "docs/classify.md",
     "docs/conditions.md",
+    "docs/detection.md",
     "docs/diagnose.md",
     "docs/lab.md",
+    "docs/monitor-config.md",
     "docs/retry.md",
 ]
 

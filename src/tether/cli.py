@@ -98,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     family.add_argument("-4", dest="family", action="store_const", const=4, default=0)
     family.add_argument("-6", dest="family", action="store_const", const=6)
 
+    check = commands.add_parser(
+        "check-config",
+        help="validate a monitor configuration file without running it",
+        description="Validate the monitor configuration FILE (default tether.yaml): YAML "
+        "syntax, every key and value, and the references between them.  Exit 0 when it is "
+        "valid, 1 when it is not (one line per problem on standard error), 2 when the file "
+        "cannot be read.",
+    )
+    check.add_argument("file", nargs="?", default="tether.yaml", metavar="FILE")
+
     commands.add_parser(
         "demo",
         help="start the lab, make real failing requests, and classify each",
@@ -121,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo()
         if args.command == "diagnose":
             return _diagnose(args)
+        if args.command == "check-config":
+            return _check_config(args.file)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
@@ -162,6 +174,32 @@ def _diagnose(args: argparse.Namespace) -> int:
     else:
         render_text(results, sys.stdout)
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
+
+
+def _check_config(path: str) -> int:
+    from tether.monitor._config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except OSError as exc:
+        print(f"tether check-config: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        for line in exc.located:
+            print(line, file=sys.stderr)
+        return EXIT_FAILURE
+    counts = [
+        _count(len(config.monitors), "monitor"),
+        _count(len(config.alerts), "alert channel"),
+    ]
+    if config.maintenance:
+        counts.append(_count(len(config.maintenance), "maintenance window"))
+    print(f"{path}: {', '.join(counts)}, OK")
+    return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _explain(kinds: list[str], *, markdown: bool) -> int:

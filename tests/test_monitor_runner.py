@@ -1,0 +1,129 @@
+"""The monitor pipeline end to end against the lab, on simulated time.
+
+Probes are real (loopback lab servers, a real webhook receiver, a real
+SQLite file); only the clock is simulated, advanced by the runner's own
+sleeps, so minutes of monitoring take a moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from alerts_receiver import Receiver
+from tether.lab import Lab
+from tether.monitor._config import parse_config
+from tether.monitor._runner import Runner
+from tether.monitor._state import State
+from tether.monitor.alerts import Outbox, WebhookChannel
+from tether.monitor.store import SQLiteStore
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+from tether.testing import Override
+
+EPOCH = 1_800_000_000.0
+
+
+class SimTime:
+    """Simulated time that moves only when the runner sleeps and no probe is in flight,
+    so real loopback I/O never races ahead of (or behind) the simulated clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.in_flight = 0
+
+    async def probe(self, target: str, options: ProbeOptions) -> ProbeResult:
+        self.in_flight += 1
+        try:
+            return await probe_async(target, options)
+        finally:
+            self.in_flight -= 1
+
+    def mono(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return EPOCH + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+        while self.in_flight:  # real I/O under way: let it finish at this instant
+            await asyncio.sleep(0.001)
+        self.now += max(seconds, 0.001)
+
+
+def config(lab: Lab, receiver_url: str) -> str:
+    return f"""
+alerts:
+  - {{name: ops, type: webhook, url: "{receiver_url}"}}
+monitors:
+  - name: healthy
+    url: {lab["healthy"].url}
+    interval: 30s
+    timeout: 2s
+    alerts: [ops]
+  - name: api
+    url: {lab["refused"].url}
+    interval: 30s
+    timeout: 2s
+    conditions: ["[STATUS] == 200"]
+    alerts: [ops]
+"""
+
+
+def run_until(runner: Runner, sim: SimTime, done: Any, limit: float) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            while not done() and sim.now < limit:
+                await asyncio.sleep(0.001)
+            stop.set()
+
+        await asyncio.gather(runner.run(stop, deliver_every=0.5), watch())
+
+    asyncio.run(main())
+
+
+def test_an_outage_opens_one_incident_and_one_alert_within_seconds(
+    tmp_path: Path, lab: Lab, receiver: Receiver, fast_retries: Override
+) -> None:
+    """A refusing target goes down after confirmation re-probes (seconds, not 3 intervals),
+    one incident is stored with its cause, and the webhook receives one alert saying why."""
+    receiver.start()
+    cfg = parse_config(config(lab, receiver.url))
+    sim = SimTime()
+    channel = WebhookChannel("ops", receiver.url)
+    with SQLiteStore(tmp_path / "t.db") as store:
+        runner = Runner(
+            cfg,
+            store,
+            Outbox(store, {"ops": channel}),
+            wall=sim.wall,
+            mono=sim.mono,
+            sleep=sim.sleep,
+            rand=lambda: 0.0,
+            probe=sim.probe,
+        )
+        run_until(runner, sim, lambda: bool(receiver.got), limit=120.0)
+        store.flush()
+        assert runner.detector.state("api") is State.DOWN
+        assert runner.detector.state("healthy") is State.UP
+        (incident,) = store.incidents()
+        results = store.results("api")
+    channel.close()
+    # Confirmation re-probes 1 s apart: down (and the incident open) about 3 s after the
+    # first failed check, not after three 30 s intervals.
+    assert incident["opened"] - EPOCH < 5.0
+    assert incident["kind"] == "connect.refused"
+    assert incident["monitors"] == ["api"]
+    assert "refused" in incident["detail"]
+    assert len(results) >= 3
+    assert all(not r.ok and r.kind == "connect.refused" for r in results)
+    ((_, body),) = receiver.got
+    alert = json.loads(body)
+    assert alert["event"] == "incident.opened"
+    assert alert["monitors"] == ["api"]
+    assert alert["text"].startswith("api is down since ")
+    assert "refused" in alert["text"]
