@@ -242,7 +242,10 @@ def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
         )
         return EXIT_USAGE
     stop = threading.Event()
+    # Both signals just set the event: a KeyboardInterrupt raised between printing
+    # the listing and waiting would end the command with a failure instead.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         lab = Lab(host=host, dns_port=dns_port).start()
     except OSError as exc:
