@@ -12,6 +12,10 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tether.monitor._config import MonitorConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -108,6 +112,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", nargs="?", default="tether.yaml", metavar="FILE")
 
+    monitor = commands.add_parser(
+        "monitor",
+        help="probe the configured endpoints, detect outages, open incidents, send alerts",
+        description="Run the monitor of FILE (default tether.yaml) until interrupted: "
+        "probe each monitor on its interval, store every result, open and resolve "
+        "incidents with their cause, and deliver alerts through the outbox.",
+    )
+    monitor.add_argument("--config", default="tether.yaml", metavar="FILE")
+
+    status = commands.add_parser(
+        "status",
+        help="each monitor's latest result and the open incidents, from the store",
+        description="Read the monitor's store (storage.path in FILE) and print each "
+        "monitor's latest result and every open incident.",
+    )
+    status.add_argument("--config", default="tether.yaml", metavar="FILE")
+
     commands.add_parser(
         "demo",
         help="start the lab, make real failing requests, and classify each",
@@ -133,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diagnose(args)
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command == "monitor":
+            return _monitor(args.config)
+        if args.command == "status":
+            return _status(args.config)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
@@ -196,6 +221,107 @@ def _check_config(path: str) -> int:
         counts.append(_count(len(config.maintenance), "maintenance window"))
     print(f"{path}: {', '.join(counts)}, OK")
     return EXIT_OK
+
+
+def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
+    from tether.monitor._config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except OSError as exc:
+        print(f"tether {command}: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        for line in exc.located:
+            print(line, file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _monitor(path: str) -> int:
+    import asyncio
+    import signal
+
+    from tether.monitor._runner import Runner, channels_for
+    from tether.monitor.alerts import Outbox
+    from tether.monitor.store import SQLiteStore
+    from tether.monitor.store._sqlite import StoreError
+
+    config = _load_monitor_config(path, "monitor")
+    if isinstance(config, int):
+        return config
+    try:
+        store = SQLiteStore(
+            config.storage.path,
+            raw_retention=config.storage.raw_retention,
+            rollup_retention=config.storage.rollup_retention,
+        )
+    except StoreError as exc:
+        print(f"tether monitor: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    channels = channels_for(config)
+    with store:
+        runner = Runner(config, store, Outbox(store, channels))
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            print(
+                f"tether monitor: {len(config.monitors)} monitors, storing in "
+                f"{config.storage.path}; Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            await runner.run(stop)
+
+        asyncio.run(main())
+        for channel in channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+    return EXIT_OK
+
+
+def _status(path: str) -> int:
+    import datetime as dt
+
+    from tether.monitor.store import SQLiteStore
+    from tether.monitor.store._sqlite import StoreError
+
+    config = _load_monitor_config(path, "status")
+    if isinstance(config, int):
+        return config
+    try:
+        store = SQLiteStore(config.storage.path)
+    except StoreError as exc:
+        print(f"tether status: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+    def when(ts: float) -> str:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    with store:
+        rows = []
+        for m in config.monitors:
+            latest = store.results(m.name, limit=1)
+            if not latest:
+                rows.append((m.name, "no result yet", "", ""))
+                continue
+            r = latest[0]
+            verdict = "ok" if r.ok else (r.kind or "failed")
+            rows.append((m.name, verdict, when(r.ts), r.detail or ""))
+        _table(("monitor", "latest", "at (UTC)", "detail"), rows)
+        incidents = store.incidents(open_only=True)
+        print()
+        if not incidents:
+            print("no open incident")
+        for i in incidents:
+            print(
+                f"incident {i['id']} open since {when(i['opened'])}: {i['kind']}: {i['detail']} "
+                f"({', '.join(i['monitors'])})"
+            )
+    return EXIT_FAILURE if incidents else EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:

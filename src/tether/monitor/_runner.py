@@ -310,3 +310,28 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {s} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+class _Unsupported:
+    """A channel type this build cannot deliver yet: its alerts stay queued, never lost."""
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self._kind = kind
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        raise RuntimeError(f"alert channel {self.name!r}: type {self._kind!r} is not delivered yet")
+
+
+def channels_for(config: MonitorConfig) -> dict[str, Any]:
+    """The delivery channel for each configured alert channel."""
+    from tether.monitor.alerts import WebhookChannel
+
+    out: dict[str, Any] = {}
+    for c in config.alerts:
+        if c.type == "webhook":
+            secret = c.secret.get_secret_value() if c.secret else None
+            out[c.name] = WebhookChannel(c.name, c.url, secret=secret)
+        else:
+            out[c.name] = _Unsupported(c.name, c.type)
+    return out

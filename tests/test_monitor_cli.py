@@ -1,0 +1,117 @@
+"""`tether monitor` and `tether status` as a user runs them, against the lab.
+
+`tether monitor` runs as a real process on real time (this is the wiring under
+test), so the test polls its database with a bound instead of sleeping a
+fixed time; `tether status` then reads what it stored.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tether.cli import main
+from tether.lab import Lab
+
+
+def write_config(tmp_path: Path, lab: Lab) -> Path:
+    path = tmp_path / "tether.yaml"
+    path.write_text(
+        f"""
+storage: {{path: {tmp_path / "tether.db"}}}
+monitors:
+  - name: web
+    url: {lab["healthy"].url}
+    interval: 2s
+    timeout: 1s
+  - name: api
+    url: {lab["refused"].url}
+    interval: 2s
+    timeout: 1s
+"""
+    )
+    return path
+
+
+def open_incidents(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(db)
+        try:
+            return int(
+                conn.execute("SELECT count(*) FROM incidents WHERE resolved IS NULL").fetchone()[0]
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error:  # tables not created yet
+        return 0
+
+
+def test_monitor_runs_until_sigterm_and_status_reads_what_it_stored(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The monitor stores results, opens an incident for the refusing target, stops
+    cleanly on SIGTERM, and `tether status` shows both monitors and the incident."""
+    config = write_config(tmp_path, lab)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while open_incidents(tmp_path / "tether.db") == 0 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)  # polling a real process: the monitor runs on real time here
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "2 monitors" in err
+    code = main(["status", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert code == 1  # an incident is open
+    assert "web" in out
+    assert "ok" in out
+    assert "api" in out
+    assert "connect.refused" in out
+    assert "incident 1 open since" in out
+
+
+def test_status_before_any_result(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an empty store, status says so and exits 0."""
+    config = write_config(tmp_path, lab)
+    assert main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "no result yet" in out
+    assert "no open incident" in out
+
+
+def test_monitor_with_a_bad_config_exits_1_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config error stops the monitor before it starts: one line per problem, exit 1."""
+    bad = tmp_path / "tether.yaml"
+    bad.write_text("monitors:\n  - name: api\n    url: http://127.0.0.1:9/\n    interval: 5\n")
+    assert main(["monitor", "--config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "monitors[0].interval" in err
+    assert "Traceback" not in err
+
+
+def test_monitor_without_a_config_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing config file is a usage error with one readable line."""
+    assert main(["monitor", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
