@@ -14,12 +14,13 @@ from typing import Any
 
 from alerts_receiver import Receiver
 from tether.lab import Lab
+from tether.monitor._conditions import context_from_probe, parse_condition
 from tether.monitor._config import parse_config
 from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox, WebhookChannel
 from tether.monitor.store import SQLiteStore
-from tether.probe import ProbeOptions, ProbeResult, probe_async
+from tether.probe import ProbeOptions, ProbeResult, probe, probe_async
 from tether.testing import Override
 
 EPOCH = 1_800_000_000.0
@@ -127,3 +128,11 @@ def test_an_outage_opens_one_incident_and_one_alert_within_seconds(
     assert alert["monitors"] == ["api"]
     assert alert["text"].startswith("api is down since ")
     assert "refused" in alert["text"]
+
+
+def test_context_from_probe_uses_the_kept_body_and_headers(lab: Lab) -> None:
+    """A real probe with keep_body feeds [BODY] and [HEADER] conditions."""
+    result = probe(lab["healthy"].url, ProbeOptions(keep_body=1024, timeout=2))
+    context = context_from_probe(result)
+    assert parse_condition('[BODY] contains "ok"').evaluate(context).success
+    assert parse_condition("[HEADER].content-length == 3").evaluate(context).success

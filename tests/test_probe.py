@@ -378,3 +378,14 @@ def test_a_certificate_expiring_within_14_days_gives_a_warning(tmp_path: Path) -
     assert tls is not None
     assert tls.details["chain"][0]["days_left"] == 5
     assert any("expires in 5 days" in w for w in result.warnings), result.warnings
+
+
+def test_keep_body_keeps_the_start_of_the_body_and_the_headers(lab: Lab) -> None:
+    """With keep_body the result carries the body's first bytes and the response headers;
+    without it, no body (and to_dict never shows either)."""
+    kept = probe(lab["healthy"].url, ProbeOptions(keep_body=2, timeout=2))
+    assert kept.body == b"ok"
+    assert "content-length" in kept.headers
+    assert "body" not in json.dumps(kept.to_dict())
+    plain = probe(lab["healthy"].url, ProbeOptions(timeout=2))
+    assert plain.body is None

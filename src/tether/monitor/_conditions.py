@@ -105,8 +105,8 @@ def context_from_probe(
 ) -> ProbeContext:
     """Fill a :class:`ProbeContext` from a probe's phases.
 
-    The ``http`` phase keeps neither the body nor the headers (only ``retry-after`` and
-    ``location``), so the caller passes what it read.  With ``now`` the certificate's
+    The body and headers come from ``result.body`` and ``result.headers`` (a probe made
+    with ``ProbeOptions(keep_body=...)``) unless passed here.  With ``now`` the certificate's
     remaining time is exact; without it, it is the phase's whole ``days_left``.
     """
     phases = {p.name: p for p in result.phases}
@@ -125,8 +125,10 @@ def context_from_probe(
     return ProbeContext(
         status=http.get("status"),
         response_time_ms=sum(p.ms for p in result.phases),
-        body=body,
-        headers=dict(headers) if headers is not None else _known_headers(http),
+        body=body if body is not None else result.body,
+        headers=dict(headers)
+        if headers is not None
+        else (dict(result.headers) if result.headers else _known_headers(http)),
         certificate_expires_in_s=_certificate_seconds(details.get("tls", {}), now),
         dns_rcode=_rcode(phases.get("dns")),
         ips=_addresses(details),

@@ -289,7 +289,12 @@ def _options(m: Monitor) -> ProbeOptions:
         deadline=m.timeout,
         follow_redirects=m.follow_redirects,
         max_redirects=m.max_redirects,
+        keep_body=_BODY_KEPT if m.conditions else 0,
     )
+
+
+_BODY_KEPT = 64 * 1024
+"""Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
 
 
 def _host(url: str) -> str:

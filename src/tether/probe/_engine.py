@@ -44,6 +44,8 @@ class ProbeOptions:
     max_body: int = 1 << 20
     follow_redirects: bool = True
     max_redirects: int = 10
+    keep_body: int = 0
+    """Keep this many bytes of the body in ``ProbeResult.body`` (for monitor conditions)."""
     env: Mapping[str, str] | None = None
     """The environment to read proxies from (default: ``os.environ``)."""
 
@@ -83,6 +85,7 @@ class _Walk:
     streams: list[_Stream] = field(default_factory=list)
     target: Target | None = None
     proxy_note: str = ""
+    response: _http.Exchange | None = None
 
     # -- bookkeeping -------------------------------------------------------------
 
@@ -128,7 +131,15 @@ class _Walk:
             # followed the redirect carries the failure.
             last = phases[-1]
             phases[-1] = Phase(last.name, False, last.ms, last.details, self.failure)
-        return ProbeResult(shown, tuple(phases), self.failure, tuple(self.warnings))
+        ex = self.response
+        return ProbeResult(
+            shown,
+            tuple(phases),
+            self.failure,
+            tuple(self.warnings),
+            headers=dict(ex.headers) if ex else {},
+            body=bytes(ex.body) if ex and self.options.keep_body else None,
+        )
 
     # -- the walk ----------------------------------------------------------------
 
@@ -227,7 +238,9 @@ class _Walk:
             timeout=o.timeout,
             max_body=o.max_body,
             url=t.url,
+            keep_body=o.keep_body,
         )
+        self.response = ex
         hop = {
             "url": t.url,
             **_http.summary(ex),

@@ -24,6 +24,8 @@ class Exchange:
     complete: bool = False
     failure: Failure | None = None
     over_limit: bool = False
+    body: bytearray = field(default_factory=bytearray)
+    """The first ``keep_body`` bytes of the body (none unless asked for)."""
 
 
 async def exchange(
@@ -38,6 +40,7 @@ async def exchange(
     max_body: int,
     url: str,
     read_body: bool = True,
+    keep_body: int = 0,
 ) -> Exchange:
     """Send one request and read the answer; never raises for what the server does."""
     from tether._version import __version__
@@ -86,6 +89,8 @@ async def exchange(
                 if method == "CONNECT" or not read_body:
                     return out
             elif isinstance(event, h11.Data):
+                if len(out.body) < keep_body:
+                    out.body += event.data[: keep_body - len(out.body)]
                 out.size += len(event.data)
                 if out.size > max_body:
                     out.over_limit = True

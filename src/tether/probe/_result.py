@@ -40,6 +40,10 @@ class ProbeResult:
     phases: tuple[Phase, ...]
     failure: Failure | None
     warnings: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """The last response's headers (names lower-cased); not in :meth:`to_dict`."""
+    body: bytes | None = field(default=None, repr=False, compare=False)
+    """The first ``ProbeOptions.keep_body`` bytes of the last response's body."""
 
     @property
     def ok(self) -> bool:
