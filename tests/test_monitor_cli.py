@@ -8,10 +8,12 @@ fixed time; `tether status` then reads what it stored.
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,18 @@ from tether.cli import main
 from tether.lab import Lab
 
 
-def write_config(tmp_path: Path, lab: Lab) -> Path:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, lab: Lab, port: int = 0) -> Path:
     path = tmp_path / "tether.yaml"
     path.write_text(
         f"""
 storage: {{path: {tmp_path / "tether.db"}}}
+server: {{listen: "127.0.0.1:{port or free_port()}"}}
 monitors:
   - name: web
     url: {lab["healthy"].url}
@@ -59,7 +68,8 @@ def test_monitor_runs_until_sigterm_and_status_reads_what_it_stored(
 ) -> None:
     """The monitor stores results, opens an incident for the refusing target, stops
     cleanly on SIGTERM, and `tether status` shows both monitors and the incident."""
-    config = write_config(tmp_path, lab)
+    port = free_port()
+    config = write_config(tmp_path, lab, port)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -71,9 +81,13 @@ def test_monitor_runs_until_sigterm_and_status_reads_what_it_stored(
         while open_incidents(tmp_path / "tether.db") == 0 and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)  # polling a real process: the monitor runs on real time here
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
+    assert 'tether_probe_failures_total{kind="connect.refused",monitor="api"}' in metrics
+    assert 'tether_monitor_up{monitor="api"} 0.0' in metrics
     assert proc.returncode == 0, err
     assert "2 monitors" in err
     code = main(["status", "--config", str(config)])

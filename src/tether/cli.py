@@ -242,6 +242,7 @@ def _monitor(path: str) -> int:
     import signal
 
     from tether.monitor._runner import Runner, channels_for
+    from tether.monitor._web import serve
     from tether.monitor.alerts import Outbox
     from tether.monitor.store import SQLiteStore
     from tether.monitor.store._sqlite import StoreError
@@ -267,13 +268,25 @@ def _monitor(path: str) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            try:
+                server = await serve(runner, config.server.host, config.server.port)
+            except OSError as exc:
+                print(
+                    f"tether monitor: cannot listen on {config.server.listen}: {exc}",
+                    file=sys.stderr,
+                )
+                raise SystemExit(EXIT_FAILURE) from None
             print(
                 f"tether monitor: {len(config.monitors)} monitors, storing in "
-                f"{config.storage.path}; Ctrl-C stops",
+                f"{config.storage.path}, metrics on http://{config.server.listen}/metrics; "
+                "Ctrl-C stops",
                 file=sys.stderr,
                 flush=True,
             )
-            await runner.run(stop)
+            try:
+                await runner.run(stop)
+            finally:
+                await server.cleanup()
 
         asyncio.run(main())
         for channel in channels.values():

@@ -98,6 +98,9 @@ class Runner:
             else Detector(overrides=overrides)
         )
         self.latest: dict[str, Observation] = {}
+        from tether.monitor._metrics import MonitorMetrics
+
+        self.metrics = MonitorMetrics()
         self.open: dict[str, _Open] = {}
         for row in store.incidents(open_only=True):
             self.open[row["key"]] = _Open(
@@ -133,10 +136,12 @@ class Runner:
         host = result.failure.host if result.failure and result.failure.host else _host(m.url)
         observation = Observation(name, found.ok, now, found.latency_ms, found.kind, host)
         self.latest[name] = observation
+        self.metrics.observe(name, found.ok, found.kind.value if found.kind else None, result)
         for event in self.detector.observe(observation, now):
             if isinstance(event, ReprobeRequested):
                 self.schedule.reprobe(name, self.mono() + event.delay)
             elif isinstance(event, StateChanged):
+                self.metrics.state(name, event.new is not State.DOWN)
                 self.store.save_state(_DETECTOR_KEY, self.detector.to_dict())
                 self._changed(event, found, now)
         return found

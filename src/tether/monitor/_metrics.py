@@ -1,0 +1,116 @@
+"""Prometheus metrics of the monitor, in a registry of its own.
+
+Phase names follow blackbox_exporter's ``probe_http_duration_seconds``
+(resolve, connect, tls, processing, transfer) so existing dashboards read
+them; the failure counter carries the *kind*, the reason label blackbox
+leaves out.
+
+    tether_monitor_up{monitor}                       1 up, 0 down (after thresholds)
+    tether_probe_success{monitor}                    the last check: 1 passed, 0 failed
+    tether_probe_duration_seconds{monitor}           the last check, all phases
+    tether_probe_phase_seconds{monitor, phase}       the last check, per phase
+    tether_probe_failures_total{monitor, kind}       failed checks, by failure kind
+    tether_certificate_expiry_seconds{monitor}       seconds until the leaf certificate expires
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from tether.probe import ProbeResult
+
+BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
+
+
+class MonitorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
+        self.success = Gauge(
+            "tether_probe_success", "1 if the last check passed", ["monitor"], registry=r
+        )
+        self.duration = Gauge(
+            "tether_probe_duration_seconds", "Duration of the last check", ["monitor"], registry=r
+        )
+        self.phase = Gauge(
+            "tether_probe_phase_seconds",
+            "Duration of each phase of the last check (blackbox_exporter's phase names)",
+            ["monitor", "phase"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "tether_probe_failures",
+            "Failed checks by failure kind",
+            ["monitor", "kind"],
+            registry=r,
+        )
+        self.expiry = Gauge(
+            "tether_certificate_expiry_seconds",
+            "Seconds until the leaf certificate expires",
+            ["monitor"],
+            registry=r,
+        )
+
+    def observe(self, monitor: str, ok: bool, kind: str | None, result: ProbeResult) -> None:
+        self.success.labels(monitor).set(1 if ok else 0)
+        self.duration.labels(monitor).set(sum(p.ms for p in result.phases) / 1000)
+        for name, seconds in phase_seconds(result).items():
+            self.phase.labels(monitor, name).set(seconds)
+        if not ok:
+            self.failures.labels(monitor, kind or "condition").inc()
+        tls = result.phase("tls")
+        chain = tls.details.get("chain") if tls else None
+        if chain:
+            self.expiry.labels(monitor).set(chain[0]["days_left"] * 86400)
+
+    def state(self, monitor: str, up: bool) -> None:
+        self.up.labels(monitor).set(1 if up else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def phase_seconds(result: ProbeResult) -> dict[str, float]:
+    """blackbox_exporter's phases from a probe's: resolve, connect, tls, processing, transfer."""
+    out: dict[str, float] = {}
+    for phase in result.phases:
+        name = BLACKBOX_PHASES.get(phase.name)
+        if name is not None and "skipped" not in phase.details:
+            out[name] = phase.ms / 1000
+    http = result.phase("http")
+    if http is not None:
+        ttfb = http.details.get("ttfb_ms")
+        if ttfb is not None:
+            out["processing"] = float(ttfb) / 1000
+            out["transfer"] = max(0.0, http.ms - float(ttfb)) / 1000
+    return out
+
+
+def blackbox_probe(result: ProbeResult) -> bytes:
+    """One probe in blackbox_exporter's ``/probe`` format, plus the failure kind."""
+    registry = CollectorRegistry()
+    ok = result.failure is None
+    Gauge("probe_success", "Whether the probe succeeded", registry=registry).set(int(ok))
+    Gauge("probe_duration_seconds", "Probe duration", registry=registry).set(
+        sum(p.ms for p in result.phases) / 1000
+    )
+    phases = Gauge(
+        "probe_http_duration_seconds", "Duration of each phase", ["phase"], registry=registry
+    )
+    for name, seconds in phase_seconds(result).items():
+        phases.labels(name).set(seconds)
+    http = result.phase("http")
+    status: Any = http.details.get("status") if http else None
+    Gauge("probe_http_status_code", "HTTP status code", registry=registry).set(status or 0)
+    failure = Gauge(
+        "probe_failure_info",
+        "Why the probe failed: the tether kind and layer",
+        ["kind", "layer"],
+        registry=registry,
+    )
+    if result.failure is not None:
+        failure.labels(result.failure.kind.value, result.failure.layer.value).set(1)
+    return generate_latest(registry)

@@ -1,0 +1,61 @@
+"""The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
+has it, and ``/api/status``.  aiohttp, on the monitor's own event loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from tether.monitor._metrics import blackbox_probe
+from tether.probe import ProbeOptions, probe_async
+
+if TYPE_CHECKING:
+    from tether.monitor._runner import Runner
+
+_TEXT = "text/plain; version=0.0.4"
+
+
+def make_app(runner: Runner) -> web.Application:
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
+
+    async def probe(request: web.Request) -> web.Response:
+        target = request.query.get("target")
+        if not target:
+            return web.Response(status=400, text="probe: give ?target=URL\n")
+        module = request.query.get("module", "http")
+        if module not in ("http", "tcp", "tls"):
+            return web.Response(status=400, text=f"probe: unknown module {module!r}\n")
+        if module in ("tcp", "tls") and "://" not in target:
+            target = f"{module}://{target}"
+        timeout = min(float(request.headers.get("X-Prometheus-Scrape-Timeout-Seconds", 10)), 30)
+        result = await probe_async(target, ProbeOptions(timeout=timeout, deadline=timeout))
+        return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
+
+    async def status(request: web.Request) -> web.Response:
+        states = runner.detector.states()
+        return web.json_response(
+            {
+                "monitors": {name: str(state) for name, state in sorted(states.items())},
+                "open_incidents": [
+                    {"id": i.id, "key": i.key, "monitors": sorted(i.monitors)}
+                    for i in runner.open.values()
+                ],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/probe", probe)
+    app.router.add_get("/api/status", status)
+    return app
+
+
+async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:
+    """Start the server; the caller awaits ``.cleanup()`` on the result to stop it."""
+    app_runner = web.AppRunner(make_app(runner), access_log=None)
+    await app_runner.setup()
+    site = web.TCPSite(app_runner, host, port)
+    await site.start()
+    return app_runner
