@@ -129,3 +129,41 @@ def test_monitor_without_a_config_file_exits_2(
     """A missing config file is a usage error with one readable line."""
     assert main(["monitor", "--config", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_history_and_incidents_read_the_store(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """history lists results (and roll-ups with --per); incidents shows cause and timeline;
+    an unknown monitor name is a usage error that lists the real ones."""
+    from tether.monitor.store import ProbeRecord, SQLiteStore
+
+    config = write_config(tmp_path, lab)
+    with SQLiteStore(tmp_path / "tether.db") as store:
+        store.record(ProbeRecord("api", 1_800_000_000.0, True, latency_ms=4.0))
+        store.record(
+            ProbeRecord("api", 1_800_000_030.0, False, "connect.refused", 0.3, "refused it")
+        )
+        incident = store.open_incident(
+            "host:127.0.0.1:connect.refused",
+            "connect.refused",
+            "refused it",
+            "start it",
+            ["api"],
+            1_800_000_030.0,
+        )
+        store.note_incident(incident, "resolved", "down for 30 s", 1_800_000_060.0, resolve=True)
+    assert main(["history", "api", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("connect.refused") < out.index(" ok ")  # newest first
+    assert main(["history", "api", "--per", "hour", "--config", str(config)]) == 0
+    assert "50.0%" in capsys.readouterr().out
+    assert main(["incidents", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "incident 1 (resolved 2027-01-15 08:01:00)" in out
+    assert "fix: start it" in out
+    assert "resolved: down for 30 s" in out
+    assert main(["incidents", "--open", "--config", str(config)]) == 0
+    assert "no open incident" in capsys.readouterr().out
+    assert main(["history", "nope", "--config", str(config)]) == 2
+    assert "there are: web, api" in capsys.readouterr().err

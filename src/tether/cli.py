@@ -129,6 +129,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--config", default="tether.yaml", metavar="FILE")
 
+    history = commands.add_parser(
+        "history",
+        help="a monitor's recent results, or its roll-ups per minute, hour or day",
+        description="Print MONITOR's stored results, newest first; with --per, its "
+        "roll-ups (checks, successes, latency) per minute, hour or day.",
+    )
+    history.add_argument("monitor", metavar="MONITOR")
+    history.add_argument("--config", default="tether.yaml", metavar="FILE")
+    history.add_argument("--limit", type=int, default=20, metavar="N")
+    history.add_argument("--per", choices=("minute", "hour", "day"))
+
+    incidents = commands.add_parser(
+        "incidents",
+        help="incidents, newest first, with their cause and timeline",
+        description="Print the stored incidents, newest first: cause, affected monitors, "
+        "when they opened and resolved, and their timeline.",
+    )
+    incidents.add_argument("--config", default="tether.yaml", metavar="FILE")
+    incidents.add_argument("--open", action="store_true", help="only the open ones")
+    incidents.add_argument("--limit", type=int, default=20, metavar="N")
+
     commands.add_parser(
         "demo",
         help="start the lab, make real failing requests, and classify each",
@@ -158,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _monitor(args.config)
         if args.command == "status":
             return _status(args.config)
+        if args.command == "history":
+            return _history(args.config, args.monitor, args.limit, args.per)
+        if args.command == "incidents":
+            return _incidents(args.config, open_only=args.open, limit=args.limit)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
@@ -335,6 +360,93 @@ def _status(path: str) -> int:
                 f"({', '.join(i['monitors'])})"
             )
     return EXIT_FAILURE if incidents else EXIT_OK
+
+
+def _open_store(path: str, command: str) -> tuple[MonitorConfig, object] | int:
+    from tether.monitor.store import SQLiteStore
+    from tether.monitor.store._sqlite import StoreError
+
+    config = _load_monitor_config(path, command)
+    if isinstance(config, int):
+        return config
+    try:
+        return config, SQLiteStore(config.storage.path)
+    except StoreError as exc:
+        print(f"tether {command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _utc(ts: float | None) -> str:
+    import datetime as dt
+
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
+    from tether.monitor.store import SQLiteStore
+
+    opened = _open_store(path, "history")
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    assert isinstance(store, SQLiteStore)
+    if monitor not in {m.name for m in config.monitors}:
+        store.close()
+        names = ", ".join(m.name for m in config.monitors)
+        print(f"tether history: no monitor named {monitor!r} (there are: {names})", file=sys.stderr)
+        return EXIT_USAGE
+    with store:
+        rows: list[tuple[str, ...]]
+        if per:
+            rows = [
+                (
+                    _utc(r.start),
+                    str(r.count),
+                    f"{100 * r.ok_count / r.count:.1f}%" if r.count else "-",
+                    f"{r.latency_avg:.1f}" if r.latency_avg is not None else "-",
+                    ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())),
+                )
+                for r in store.rollups(monitor, per)[-limit:]
+            ]
+            _table((per + " (UTC)", "checks", "ok", "avg ms", "failures"), rows)
+        else:
+            rows = [
+                (
+                    _utc(r.ts),
+                    "ok" if r.ok else (r.kind or "failed"),
+                    f"{r.latency_ms:.1f}" if r.latency_ms is not None else "-",
+                    r.detail or "",
+                )
+                for r in store.results(monitor, limit=limit)
+            ]
+            _table(("at (UTC)", "result", "ms", "detail"), rows)
+    return EXIT_OK
+
+
+def _incidents(path: str, *, open_only: bool, limit: int) -> int:
+    from tether.monitor.store import SQLiteStore
+
+    opened = _open_store(path, "incidents")
+    if isinstance(opened, int):
+        return opened
+    _, store = opened
+    assert isinstance(store, SQLiteStore)
+    with store:
+        found = store.incidents(open_only=open_only, limit=limit)
+    if not found:
+        print("no open incident" if open_only else "no incident")
+    for i in found:
+        state = f"resolved {_utc(i['resolved'])}" if i["resolved"] else "OPEN"
+        print(f"incident {i['id']} ({state}), opened {_utc(i['opened'])}: {i['kind']}")
+        print(f"  {i['detail']}")
+        print(f"  monitors: {', '.join(i['monitors'])}")
+        if i["hint"]:
+            print(f"  fix: {i['hint']}")
+        for entry in i["timeline"]:
+            print(f"  {_utc(entry['at'])}  {entry['event']}: {entry['detail']}")
+    return EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:
