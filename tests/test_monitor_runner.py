@@ -136,3 +136,63 @@ def test_context_from_probe_uses_the_kept_body_and_headers(lab: Lab) -> None:
     context = context_from_probe(result)
     assert parse_condition('[BODY] contains "ok"').evaluate(context).success
     assert parse_condition("[HEADER].content-length == 3").evaluate(context).success
+
+
+def test_dns_monitors_ask_the_configured_resolver_and_judge_rcode_and_answers(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """dns:// monitors query the lab's DNS server: the right answer passes; NXDOMAIN, a
+    wrong answer and a silent server each fail with their kind."""
+    cfg = parse_config(
+        f"""
+monitors:
+  - {{name: good, url: "dns://ok.lab.test", resolver: "{lab.resolver}",
+      dns: {{record_type: A, answers: [127.0.0.1]}}}}
+  - {{name: wrong, url: "dns://ok.lab.test", resolver: "{lab.resolver}",
+      dns: {{record_type: A, answers: [127.0.0.2]}}}}
+  - {{name: gone, url: "dns://nx.lab.test", resolver: "{lab.resolver}"}}
+  - {{name: silent, url: "dns://silent.lab.test", resolver: "{lab.resolver}", timeout: 0.3s}}
+  - {{name: expected_nx, url: "dns://nx.lab.test", resolver: "{lab.resolver}",
+      dns: {{rcode: NXDOMAIN}}}}
+"""
+    )
+
+    async def main() -> dict[str, Any]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(cfg, store, Outbox(store, {}))
+            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
+
+    found = asyncio.run(main())
+    assert found["good"].ok
+    assert found["expected_nx"].ok
+    assert not found["wrong"].ok
+    assert "127.0.0.1, not 127.0.0.2" in (found["wrong"].detail or "")
+    assert found["gone"].kind == "dns.not_found"
+    assert found["silent"].kind == "dns.timeout"
+
+
+def test_a_tls_monitor_fails_when_the_certificate_is_too_close_to_expiry(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """tls.min_days_left above the lab certificate's days left fails the check, saying so."""
+    cfg = parse_config(
+        f"""
+monitors:
+  - name: cert
+    url: "{lab["tls_ok"].url}"
+    tls: {{ca_file: "{lab.ca_file}", min_days_left: 1000000}}
+  - name: fine
+    url: "{lab["tls_ok"].url}"
+    tls: {{ca_file: "{lab.ca_file}", min_days_left: 14}}
+"""
+    )
+
+    async def main() -> dict[str, Any]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(cfg, store, Outbox(store, {}))
+            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
+
+    found = asyncio.run(main())
+    assert found["fine"].ok
+    assert not found["cert"].ok
+    assert "fewer than tls.min_days_left (1000000)" in (found["cert"].detail or "")

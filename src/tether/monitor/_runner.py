@@ -115,7 +115,12 @@ class Runner:
 
     async def check(self, name: str, due: float) -> Check:
         m = self.config.monitor(name)
-        result = await self._probe(m.url, _options(m))
+        if m.url.startswith("dns://"):
+            from tether.monitor._dnscheck import check_dns
+
+            result = await check_dns(m)
+        else:
+            result = await self._probe(m.url, _options(m))
         now = self.wall()
         found = self.judge(m, result)
         self.store.record(
@@ -163,6 +168,9 @@ class Runner:
                 m.name, False, failure.kind if failure else None, detail, latency, resolved
             )
         if failure is None:
+            soon = _expires_too_soon(m, result)
+            if soon is not None:
+                return Check(m.name, False, None, soon, latency)
             return Check(m.name, True, None, None, latency)
         return Check(m.name, False, failure.kind, failure.detail, latency)
 
@@ -302,9 +310,26 @@ _BODY_KEPT = 64 * 1024
 """Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
 
 
+def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
+    """With ``tls.min_days_left``, a certificate closer to expiry than that fails the check."""
+    if m.tls is None:
+        return None
+    tls = result.phase("tls")
+    chain = tls.details.get("chain") if tls else None
+    if not chain:
+        return None
+    days = chain[0]["days_left"]
+    if days >= m.tls.min_days_left:
+        return None
+    wanted = m.tls.min_days_left
+    return f"the certificate expires in {days} days, fewer than tls.min_days_left ({wanted})"
+
+
 def _host(url: str) -> str:
     from tether.probe._target import InvalidTarget, parse_target
 
+    if url.startswith("dns://"):
+        return url.split("://", 1)[1]
     try:
         return parse_target(url).ascii_host
     except InvalidTarget:
