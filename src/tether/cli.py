@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tether.monitor._config import MonitorConfig
+    from tether.monitor.store import SQLiteStore
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -269,21 +270,11 @@ def _monitor(path: str) -> int:
     from tether.monitor._runner import Runner, channels_for
     from tether.monitor._web import serve
     from tether.monitor.alerts import Outbox
-    from tether.monitor.store import SQLiteStore
-    from tether.monitor.store._sqlite import StoreError
 
-    config = _load_monitor_config(path, "monitor")
-    if isinstance(config, int):
-        return config
-    try:
-        store = SQLiteStore(
-            config.storage.path,
-            raw_retention=config.storage.raw_retention,
-            rollup_retention=config.storage.rollup_retention,
-        )
-    except StoreError as exc:
-        print(f"tether monitor: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    opened = _open_store(path, "monitor")
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
     channels = channels_for(config)
     with store:
         runner = Runner(config, store, Outbox(store, channels))
@@ -322,22 +313,10 @@ def _monitor(path: str) -> int:
 
 
 def _status(path: str) -> int:
-    import datetime as dt
-
-    from tether.monitor.store import SQLiteStore
-    from tether.monitor.store._sqlite import StoreError
-
-    config = _load_monitor_config(path, "status")
-    if isinstance(config, int):
-        return config
-    try:
-        store = SQLiteStore(config.storage.path)
-    except StoreError as exc:
-        print(f"tether status: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-
-    def when(ts: float) -> str:
-        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    opened = _open_store(path, "status")
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
 
     with store:
         rows = []
@@ -348,7 +327,7 @@ def _status(path: str) -> int:
                 continue
             r = latest[0]
             verdict = "ok" if r.ok else (r.kind or "failed")
-            rows.append((m.name, verdict, when(r.ts), r.detail or ""))
+            rows.append((m.name, verdict, _utc(r.ts), r.detail or ""))
         _table(("monitor", "latest", "at (UTC)", "detail"), rows)
         incidents = store.incidents(open_only=True)
         print()
@@ -356,13 +335,14 @@ def _status(path: str) -> int:
             print("no open incident")
         for i in incidents:
             print(
-                f"incident {i['id']} open since {when(i['opened'])}: {i['kind']}: {i['detail']} "
+                f"incident {i['id']} open since {_utc(i['opened'])}: {i['kind']}: {i['detail']} "
                 f"({', '.join(i['monitors'])})"
             )
     return EXIT_FAILURE if incidents else EXIT_OK
 
 
-def _open_store(path: str, command: str) -> tuple[MonitorConfig, object] | int:
+def _open_store(path: str, command: str) -> tuple[MonitorConfig, SQLiteStore] | int:
+    """The configuration and its store, or the exit code after saying what is wrong."""
     from tether.monitor.store import SQLiteStore
     from tether.monitor.store._sqlite import StoreError
 
@@ -370,10 +350,15 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, object] | int:
     if isinstance(config, int):
         return config
     try:
-        return config, SQLiteStore(config.storage.path)
+        store = SQLiteStore(
+            config.storage.path,
+            raw_retention=config.storage.raw_retention,
+            rollup_retention=config.storage.rollup_retention,
+        )
     except StoreError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    return config, store
 
 
 def _utc(ts: float | None) -> str:
@@ -385,13 +370,10 @@ def _utc(ts: float | None) -> str:
 
 
 def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
-    from tether.monitor.store import SQLiteStore
-
     opened = _open_store(path, "history")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    assert isinstance(store, SQLiteStore)
     if monitor not in {m.name for m in config.monitors}:
         store.close()
         names = ", ".join(m.name for m in config.monitors)
@@ -426,13 +408,10 @@ def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
 
 
 def _incidents(path: str, *, open_only: bool, limit: int) -> int:
-    from tether.monitor.store import SQLiteStore
-
     opened = _open_store(path, "incidents")
     if isinstance(opened, int):
         return opened
     _, store = opened
-    assert isinstance(store, SQLiteStore)
     with store:
         found = store.incidents(open_only=open_only, limit=limit)
     if not found:
