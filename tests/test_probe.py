@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -218,14 +219,35 @@ def test_all_proxy_is_named_as_such(lab: Lab) -> None:
 
 
 def test_the_deadline_bounds_the_whole_probe(lab: Lab) -> None:
-    """A server that never answers, with a 1 s phase timeout and a 0.3 s deadline: the deadline."""
+    """A 0.3 s deadline under 1 s phase timeouts ends the probe: a server that never
+    answers is a read.timeout (a silence); one that answers, then drips, is the deadline."""
     started = time.perf_counter()
-    result = probe(lab["stall_headers"].url, ProbeOptions(timeout=1, deadline=0.3, env={}))
-    assert time.perf_counter() - started < 0.9
-    assert result.failure is not None
-    assert result.failure.kind.value == "deadline.exceeded"
-    assert "during the http phase" in result.failure.detail
-    assert result.phases[-1].name == "http"
+    silent = probe(lab["stall_headers"].url, ProbeOptions(timeout=1, deadline=0.3, env={}))
+    dripping = probe(lab["slow_drip"].url, ProbeOptions(timeout=1, deadline=0.3, env={}))
+    assert time.perf_counter() - started < 1.5
+    assert silent.failure is not None
+    assert silent.failure.kind.value == "read.timeout"
+    assert "no answer in the http phase within the probe's 0.3 s deadline" in silent.failure.detail
+    assert silent.phases[-1].name == "http"
+    assert dripping.failure is not None
+    assert dripping.failure.kind.value == "deadline.exceeded"
+    assert "during the http phase" in dripping.failure.detail
+
+
+def test_a_deadline_in_a_silent_phase_names_that_phase(lab: Lab) -> None:
+    """Running out of time while the connect, TLS or DNS phase waits for its first answer
+    reports that phase's timeout kind, not the deadline."""
+    options = ProbeOptions(timeout=5, deadline=0.3, env={}, cacert=lab.ca_file)
+    found = {
+        name: probe(lab[name].url, dataclasses.replace(options, resolver=lab[name].resolver))
+        for name in ("blackhole", "tls_stall", "dns_silent")
+    }
+    kinds = {name: r.failure.kind.value if r.failure else None for name, r in found.items()}
+    assert kinds == {
+        "blackhole": "connect.timeout",
+        "tls_stall": "tls.timeout",
+        "dns_silent": "dns.timeout",
+    }
 
 
 def test_probe_async_runs_inside_a_loop(lab: Lab) -> None:
@@ -389,3 +411,61 @@ def test_keep_body_keeps_the_start_of_the_body_and_the_headers(lab: Lab) -> None
     assert "body" not in json.dumps(kept.to_dict())
     plain = probe(lab["healthy"].url, ProbeOptions(timeout=2))
     assert plain.body is None
+
+
+class _Recording:
+    """A loopback HTTP server that records each request's method, path and body, and
+    redirects /see-other with 303 and /temporary with 307 to /done."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = []  # type: list[tuple[str, str, bytes]]
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_one(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                seen.append((self.command, self.path, self.rfile.read(length)))
+                codes = {"/see-other": 303, "/temporary": 307}
+                self.send_response(codes.get(self.path, 200))
+                if self.path in codes:
+                    self.send_header("Location", "/done")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = handle_one
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_request_body_is_sent_and_redirects_treat_it_as_browsers_do() -> None:
+    """POST with a body sends it with its length; a 303 turns the next hop into a GET
+    without the body, a 307 repeats the POST with it."""
+    server = _Recording()
+    try:
+        options = ProbeOptions(method="POST", body=b'{"ping": 1}', timeout=2, env={})
+        see_other = probe(f"{server.url}/see-other", options)
+        temporary = probe(f"{server.url}/temporary", options)
+    finally:
+        server.close()
+    assert see_other.failure is None
+    assert temporary.failure is None
+    assert server.seen == [
+        ("POST", "/see-other", b'{"ping": 1}'),
+        ("GET", "/done", b""),
+        ("POST", "/temporary", b'{"ping": 1}'),
+        ("POST", "/done", b'{"ping": 1}'),
+    ]
+    http = see_other.phase("http")
+    assert http is not None
+    assert http.details["method"] == "GET"  # the last hop's

@@ -46,6 +46,9 @@ class ProbeOptions:
     max_redirects: int = 10
     keep_body: int = 0
     """Keep this many bytes of the body in ``ProbeResult.body`` (for monitor conditions)."""
+    body: bytes | None = None
+    """A request body, sent with its ``Content-Length``; a 303 (or a 301/302 after a POST)
+    turns the next hop into a GET without it, as browsers do; 307 and 308 keep it."""
     env: Mapping[str, str] | None = None
     """The environment to read proxies from (default: ``os.environ``)."""
 
@@ -68,6 +71,15 @@ async def probe_async(target: str, options: ProbeOptions | None = None) -> Probe
     return walk.result()
 
 
+_SILENT = {
+    "dns": Kind.DNS_TIMEOUT,
+    "connect": Kind.CONNECT_TIMEOUT,
+    "tls": Kind.TLS_TIMEOUT,
+    "http": Kind.READ_TIMEOUT,
+}
+"""The kind of a phase that was still waiting for its first answer when time ran out."""
+
+
 @dataclass(slots=True)
 class _Stream:
     reader: asyncio.StreamReader
@@ -86,6 +98,11 @@ class _Walk:
     target: Target | None = None
     proxy_note: str = ""
     response: _http.Exchange | None = None
+    method: str = ""
+    """The method of the hop under way (a redirect may turn it into GET)."""
+    body: bytes | None = None
+    pending: _http.Exchange | None = None
+    """The exchange under way, so running out of time can tell silence from a slow body."""
 
     # -- bookkeeping -------------------------------------------------------------
 
@@ -106,12 +123,23 @@ class _Walk:
 
     def out_of_time(self) -> None:
         url = self.target.url if self.target else redact_target(self.given)
-        failure = failure_for(
-            Kind.DEADLINE_EXCEEDED,
-            f"the probe's {self.options.deadline:g} s deadline passed"
-            + (f" during the {self.current[0]} phase" if self.current else ""),
-            url=url,
-        )
+        deadline = self.options.deadline
+        phase = self.current[0] if self.current else None
+        kind = _SILENT.get(phase or "")
+        if phase == "http" and self.pending is not None and self.pending.status is not None:
+            kind = None  # it answered, then too slowly: the deadline, not a silence
+        if kind is not None:
+            # Nothing came back in this phase before the deadline: name the silence
+            # (connect.timeout, ...) rather than the policy that noticed it.
+            detail = f"no answer in the {phase} phase within the probe's {deadline:g} s deadline"
+            failure = failure_for(kind, detail, url=url)
+        else:
+            failure = failure_for(
+                Kind.DEADLINE_EXCEEDED,
+                f"the probe's {deadline:g} s deadline passed"
+                + (f" during the {phase} phase" if phase else ""),
+                url=url,
+            )
         if self.current is not None:
             self.end({}, failure)
         elif self.failure is None:
@@ -163,6 +191,7 @@ class _Walk:
         url = t.url
         hops = 0
         seen = {url}
+        self.method, self.body = o.method, o.body
         chain: list[dict[str, Any]] = []
         while True:
             ex = await self.visit(t, record=hops == 0, chain=chain)
@@ -186,6 +215,8 @@ class _Walk:
                 return
             seen.add(next_url)
             hops += 1
+            if ex.status == 303 or (ex.status in (301, 302) and self.method == "POST"):
+                self.method, self.body = ("HEAD" if self.method == "HEAD" else "GET"), None
             try:
                 t = parse_target(next_url)
             except InvalidTarget as exc:
@@ -228,10 +259,11 @@ class _Walk:
             headers.append(("Proxy-Authorization", proxy[2]))
         self.begin("http") if record or self.current is None else None
         started = time.perf_counter()
+        self.pending = _http.Exchange()
         ex = await _http.exchange(
             stream.reader,
             stream.writer,
-            method=o.method,
+            method=self.method or o.method,
             target=request_target,
             host_header=t.hostport if t.port not in (80, 443) else t.ascii_host,
             headers=headers,
@@ -239,6 +271,8 @@ class _Walk:
             max_body=o.max_body,
             url=t.url,
             keep_body=o.keep_body,
+            out=self.pending,
+            body=self.body,
         )
         self.response = ex
         hop = {
@@ -254,7 +288,7 @@ class _Walk:
                 failure = classify_status(ex.status, ex.headers, url=t.url)
         if ex.over_limit:
             self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
-        details = {"method": o.method, **_http.summary(ex)}
+        details = {"method": self.method or o.method, **_http.summary(ex)}
         if len(chain) > 1:
             details["redirects"] = list(chain)
         if record:

@@ -4,6 +4,7 @@ with time to first byte, status, headers and a bounded body read."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,21 +42,29 @@ async def exchange(
     url: str,
     read_body: bool = True,
     keep_body: int = 0,
+    out: Exchange | None = None,
+    body: bytes | None = None,
 ) -> Exchange:
-    """Send one request and read the answer; never raises for what the server does."""
+    """Send one request and read the answer; never raises for what the server does.
+    ``out`` is filled in as the answer arrives (so a caller cut short can see how far
+    it got)."""
     from tether._version import __version__
 
-    out = Exchange()
+    out = out if out is not None else Exchange()
     conn = h11.Connection(h11.CLIENT)
     names = {n.lower() for n, _ in headers}
     base = [("Host", host_header), ("User-Agent", f"tether/{__version__}"), ("Accept", "*/*")]
     sent = [(n, v) for n, v in base if n.lower() not in names] + headers
     if method != "CONNECT":
         sent.append(("Connection", "close"))
+    if body is not None and "content-length" not in names:
+        sent.append(("Content-Length", str(len(body))))
     started = time.perf_counter()
     received = 0
     try:
         writer.write(conn.send(h11.Request(method=method, target=target, headers=sent)))
+        if body:
+            writer.write(conn.send(h11.Data(data=body)))
         if method != "CONNECT":
             writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
@@ -109,7 +118,7 @@ async def exchange(
         elif received:
             out.failure = failure_for(
                 Kind.RESPONSE_MALFORMED,
-                f"the server answered with bytes that are not HTTP ({exc})",
+                f"the server answered with bytes that are not HTTP ({_plain(exc)})",
                 url=url,
                 cause=exc,
             )
@@ -134,3 +143,8 @@ def summary(ex: Exchange) -> dict[str, Any]:
     if "location" in ex.headers:
         out["location"] = ex.headers["location"]
     return out
+
+
+def _plain(exc: BaseException) -> str:
+    """h11's message, with its ``bytearray(b'...')`` shown as the bytes' text."""
+    return re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc))
