@@ -153,6 +153,30 @@ def test_hosts_count_not_monitors() -> None:
     assert len(groups[0].monitors) == 50
 
 
+def test_a_host_with_a_passing_monitor_is_not_failing() -> None:
+    """A host counts as failing only if all its monitors fail: one passing monitor shows
+    this machine can reach it, so 2 failing hosts of 5 are not this machine's fault."""
+    hosts = _many_hosts(4) | {"up": "shared.lan", "down": "shared.lan"}
+    failing = [failed(f"m{i}", Kind.CONNECT_TIMEOUT) for i in range(2)]
+    failing.append(failed("down", Kind.CONNECT_TIMEOUT))
+    assert "local" not in keys(correlate(failing, hosts))
+    hosts.pop("up")  # with the passing monitor gone, 3 of 5 hosts fail: 60%
+    assert keys(correlate(failing, hosts)) == ["local"]
+
+
+def test_layers_are_not_mixed_into_one_local_cause() -> None:
+    """A refused port on one host and unresolvable names on two others are not "this
+    machine cannot resolve names": each layer must reach the threshold on its own."""
+    failing = [
+        failed("m0", Kind.CONNECT_REFUSED),
+        failed("m1", Kind.DNS_NOT_FOUND),
+        failed("m2", Kind.DNS_TIMEOUT),
+    ]
+    groups = correlate(failing, _many_hosts(3))
+    assert "local" not in keys(groups)
+    assert len(groups) == 3
+
+
 def test_local_incident_leaves_other_failures_alone() -> None:
     """The local incident takes the DNS and connect failures; a 503 elsewhere keeps its own."""
     failing = [failed(f"m{i}", Kind.DNS_UNAVAILABLE) for i in range(4)]

@@ -97,7 +97,7 @@ def correlate(
     rules = rules or Correlation()
     placed = [(o, hosts.get(o.monitor, o.host)) for o in failing if not o.ok]
     groups: list[IncidentGroup] = []
-    local = _local_group(placed, set(hosts.values()), rules)
+    local = _local_group(placed, hosts, rules)
     if local is not None:
         groups.append(local)
         placed = [(o, host) for o, host in placed if o.monitor not in local.monitors]
@@ -129,18 +129,36 @@ def _group(key: str, members: list[tuple[Observation, str | None]]) -> IncidentG
 
 def _local_group(
     placed: list[tuple[Observation, str | None]],
-    monitored: set[str],
+    hosts: Mapping[str, str],
     rules: Correlation,
 ) -> IncidentGroup | None:
-    """One incident on this machine's side, when most hosts fail at DNS or connect."""
-    local = [(o, host) for o, host in placed if host is not None and o.layer in rules.local_layers]
-    failing_hosts = {host for _, host in local}
-    all_hosts = monitored | {host for _, host in placed if host is not None}
+    """One incident on this machine's side, when most hosts fail at DNS or connect.
+
+    A host counts only if every monitor on it fails, at the same layer: one that still
+    passes shows this machine can reach it.  Layers are not mixed: refusals on one
+    host and unresolvable names on others are not one cause.
+    """
+    members: dict[str, set[str]] = defaultdict(set)
+    for monitor, monitored in hosts.items():
+        members[monitored].add(monitor)
+    for o, where in placed:
+        if where is not None:
+            members[where].add(o.monitor)
+    best: tuple[set[str], list[Observation]] | None = None
+    for layer in sorted(rules.local_layers):
+        at_layer = [(o, host) for o, host in placed if host is not None and o.layer is layer]
+        failing = {o.monitor for o, _ in at_layer}
+        down_hosts = {host for _, host in at_layer if members[host] <= failing}
+        if best is None or len(down_hosts) > len(best[0]):
+            best = down_hosts, [o for o, host in at_layer if host in down_hosts]
+    if best is None:
+        return None
+    failing_hosts, local = best
     if len(failing_hosts) < rules.local_min_hosts:
         return None
-    if len(failing_hosts) / len(all_hosts) < rules.local_fraction:
+    if len(failing_hosts) / len(members) < rules.local_fraction:
         return None
-    counts = Counter(o.kind for o, _ in local if o.kind is not None)
+    counts = Counter(o.kind for o in local if o.kind is not None)
     # The commonest kind names the cause; ties go to the first in code order.
     order = list(Kind)
     kind = min(counts, key=lambda k: (-counts[k], order.index(k)))
@@ -148,9 +166,9 @@ def _local_group(
     words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
     cause = (
         f"{words}: {_lower_first(entry.title)} "
-        f"({len(failing_hosts)} of {len(all_hosts)} hosts at once)"
+        f"({len(failing_hosts)} of {len(members)} hosts at once)"
     )
-    monitors = tuple(sorted(o.monitor for o, _ in local))
+    monitors = tuple(sorted(o.monitor for o in local))
     return IncidentGroup("local", "local", monitors, kind, None, cause)
 
 
