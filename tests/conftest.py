@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from alerts_receiver import Receiver
+from postgres_server import PostgresServer, find_bindir, required
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
@@ -100,3 +101,31 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the session's own on loopback (skips without binaries or
+    psycopg, fails instead when TETHER_REQUIRE_POSTGRES=1)."""
+    bindir = find_bindir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        bindir = None
+    if bindir is None:
+        why = "needs PostgreSQL's binaries (Debian's postgresql package) and psycopg"
+        if required():
+            pytest.fail(f"TETHER_REQUIRE_POSTGRES=1 but this {why}", pytrace=False)
+        pytest.skip(why)
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A URL with a password for an empty schema of this test's own on the session's server."""
+    return postgres_server.dsn(postgres_server.new_schema())

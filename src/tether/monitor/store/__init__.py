@@ -1,5 +1,42 @@
-"""The monitor's history: SQLite by default (one writer, batched, WAL)."""
+"""The monitor's history: SQLite by default (one writer, batched, WAL), PostgreSQL at scale."""
 
-from tether.monitor.store._sqlite import ProbeRecord, Rollup, SQLiteStore
+from __future__ import annotations
 
-__all__ = ["ProbeRecord", "Rollup", "SQLiteStore"]
+from typing import TYPE_CHECKING
+
+from tether.monitor.store._base import ProbeRecord, Rollup, Store, StoreError
+from tether.monitor.store._postgres import PostgresStore
+from tether.monitor.store._sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from tether.monitor._config import Storage
+
+__all__ = [
+    "PostgresStore",
+    "ProbeRecord",
+    "Rollup",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "open_store",
+]
+
+
+def open_store(storage: Storage) -> Store:
+    """The store ``storage`` configures: PostgreSQL when ``postgres`` is set, else SQLite.
+
+    Raises :class:`StoreError` when the database cannot be opened (its message
+    never shows a password), or when PostgreSQL is configured and psycopg is
+    not installed.
+    """
+    if storage.postgres:
+        return PostgresStore(
+            storage.postgres,
+            raw_retention=storage.raw_retention,
+            rollup_retention=storage.rollup_retention,
+        )
+    return SQLiteStore(
+        storage.path,
+        raw_retention=storage.raw_retention,
+        rollup_retention=storage.rollup_retention,
+    )

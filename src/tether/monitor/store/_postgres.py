@@ -1,0 +1,484 @@
+"""PostgreSQL history, for many monitors or a shared server: the same store as SQLite's.
+
+Why this shape:
+- The same writer as SQLite (``_writer.py``): one thread owns the write
+  connection and commits probe results in batches.  Results go in with
+  ``COPY``; the roll-up rows a batch touches are read in one query, merged
+  by the shared roll-up maths (``_base.Tally``) and written back in one
+  pipelined ``executemany``.
+- Every batch is one transaction, so a crash of tether or of the server
+  never leaves half of one behind.  An alert or incident is committed before
+  its call returns, as with SQLite.
+- A connection the server dropped is replaced on next use.  The batch in
+  flight fails (and is logged) rather than being sent again: a ``COMMIT``
+  whose answer was lost may have landed.
+- Migrations are numbered in a ``tether_schema`` table and run under a
+  transaction-level advisory lock, so two tethers starting at once migrate
+  once; PostgreSQL's transactional DDL makes each run all or nothing.
+- Result data, alert payloads, incident timelines and detector state are
+  JSONB, so they can be queried in SQL.  Times are Unix seconds
+  (``to_timestamp(ts)`` reads them), exactly as SQLite keeps them.
+- The outbox is read by one monitor process per database: two monitors on
+  one database would each deliver every alert (still at least once, but
+  twice).
+- psycopg is imported only when a store is opened, and the password in the
+  URL never appears in an error, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tether._redact import MASK, redact_text, redact_url
+from tether.monitor.store._base import (
+    ALERT_COLUMNS,
+    INCIDENT_COLUMNS,
+    RESULT_COLUMNS,
+    TALLY_COLUMNS,
+    ProbeRecord,
+    Rollup,
+    RollupKey,
+    StoreError,
+    Tally,
+    alert_dict,
+    incident_dict,
+    merge_tallies,
+    probe_record,
+    tally,
+    timeline_event,
+    too_new,
+)
+from tether.monitor.store._writer import BatchedStore, Job
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg.rows import TupleRow
+
+    Conn = Connection[TupleRow]
+
+__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "PostgresStore", "migrate"]
+
+T = TypeVar("T")
+
+# Each entry moves the schema one version up; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE results (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        monitor TEXT NOT NULL,
+        ts DOUBLE PRECISION NOT NULL,
+        ok BOOLEAN NOT NULL,
+        kind TEXT,
+        latency_ms DOUBLE PRECISION,
+        detail TEXT,
+        data JSONB NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX results_by_monitor ON results (monitor, ts);
+    -- Pruning deletes by time across monitors; rows arrive in time order, so
+    -- a BRIN index finds them at a fraction of a B-tree's size and upkeep.
+    CREATE INDEX results_by_ts ON results USING brin (ts);
+    CREATE TABLE rollups (
+        monitor TEXT NOT NULL,
+        period TEXT NOT NULL,
+        start DOUBLE PRECISION NOT NULL,
+        count INTEGER NOT NULL,
+        ok_count INTEGER NOT NULL,
+        latency_count INTEGER NOT NULL,
+        latency_sum DOUBLE PRECISION NOT NULL,
+        latency_min DOUBLE PRECISION,
+        latency_max DOUBLE PRECISION,
+        kinds JSONB NOT NULL DEFAULT '{}',
+        PRIMARY KEY (monitor, period, start)
+    );
+    CREATE TABLE outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        channel TEXT NOT NULL,
+        dedup TEXT NOT NULL CONSTRAINT outbox_dedup UNIQUE,
+        payload JSONB NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at DOUBLE PRECISION NOT NULL,
+        delivered DOUBLE PRECISION,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (next_at) WHERE delivered IS NULL;
+    CREATE TABLE incidents (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        opened DOUBLE PRECISION NOT NULL,
+        resolved DOUBLE PRECISION,
+        monitors JSONB NOT NULL DEFAULT '[]',
+        timeline JSONB NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX incidents_open ON incidents (key) WHERE resolved IS NULL;
+    CREATE TABLE monitor_state (
+        monitor TEXT PRIMARY KEY,
+        data JSONB NOT NULL
+    );
+    """,
+)
+
+MIGRATION_LOCK: Final = 0x7465_7468_6572
+"""The advisory lock key held while migrating ("tether" in ASCII)."""
+
+# A server that does not answer should not hang tether for libpq's default of forever.
+_CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
+_TALLY_NAMES: Final = [c.strip() for c in TALLY_COLUMNS.split(",")]
+_UPSERT_ROLLUP: Final = (
+    f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
+    f"VALUES ({', '.join(['%s'] * (3 + len(_TALLY_NAMES)))}) "
+    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TALLY_NAMES)
+)
+
+
+class _LostBeforeCommit(StoreError):
+    """The connection was lost before the batch's COMMIT was sent: nothing of it landed."""
+
+
+def _same(value: Any) -> Any:
+    """psycopg already decodes JSONB."""
+    return value
+
+
+def migrate(conn: Conn) -> int:
+    """Bring the schema up to date under the advisory lock; return the version.
+
+    The lock is taken before the version is read, so a second tether that
+    starts meanwhile waits, then finds nothing left to do.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS tether_schema ("
+            "version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM tether_schema").fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise too_new(version, len(MIGRATIONS), "database")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute(script)  # several statements: without parameters, one round trip
+            conn.execute("INSERT INTO tether_schema (version) VALUES (%s)", (number,))
+    return len(MIGRATIONS)
+
+
+def _secrets(dsn: str) -> set[str]:
+    """The password in ``dsn``, as written and decoded, to scrub from any message."""
+    found: set[str] = set()
+    try:
+        parts = urlsplit(dsn)
+        if parts.password:
+            found |= {parts.password, unquote(parts.password)}
+        found |= {v for k, v in parse_qsl(parts.query) if k == "password" and v}
+    except ValueError:
+        pass
+    return found
+
+
+def _need_psycopg() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError(
+            "storage.postgres needs psycopg, which is not installed: pip install 'tether[postgres]'"
+        ) from None
+
+
+class PostgresStore(BatchedStore["Conn"]):
+    """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
+    writer thread, reads through one shared connection.
+
+    ``dsn`` is a ``postgresql://user:password@host:port/database`` URL (libpq's
+    query parameters, such as ``sslmode`` or ``options=-csearch_path%3Dtether``,
+    work too).  Raises :class:`StoreError` when psycopg is missing, the
+    server cannot be reached, or the schema is newer than this tether's.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        raw_retention: float = 7 * 86400,
+        rollup_retention: float = 365 * 86400,
+        batch_size: int = 500,
+        batch_seconds: float = 0.2,
+    ) -> None:
+        _need_psycopg()
+        self._dsn = dsn
+        self._secrets = _secrets(dsn)
+        self.url = redact_url(dsn)
+        """The database's URL with the password masked."""
+        self.raw_retention = raw_retention
+        self.rollup_retention = rollup_retention
+        self._writer = self._connect()
+        try:
+            self._guarded("cannot migrate the schema", lambda: migrate(self._writer))
+        except BaseException:
+            self._writer.close()
+            raise
+        self._reader: Conn | None = None
+        self._read_lock = threading.Lock()
+        super().__init__(batch_size=batch_size, batch_seconds=batch_seconds)
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.url}>"
+
+    # -- writing ---------------------------------------------------------------------
+
+    def enqueue_alert(self, channel: str, dedup: str, payload: dict[str, Any], now: float) -> bool:
+        """Put an alert in the outbox, committed before returning; False if ``dedup`` exists."""
+        from psycopg.types.json import Jsonb
+
+        def insert(conn: Conn) -> bool:
+            cur = conn.execute(
+                "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedup) DO NOTHING",
+                (channel, dedup, Jsonb(payload), now, now),
+            )
+            return cur.rowcount == 1
+
+        return self._call(insert)
+
+    def mark_delivered(self, alert_id: int, now: float) -> None:
+        self._call(
+            lambda c: c.execute("UPDATE outbox SET delivered = %s WHERE id = %s", (now, alert_id))
+        )
+
+    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
+        self._call(
+            lambda c: c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s "
+                "WHERE id = %s",
+                (error, retry_at, alert_id),
+            )
+        )
+
+    def open_incident(
+        self, key: str, kind: str, detail: str, hint: str, monitors: Sequence[str], now: float
+    ) -> int:
+        """Open an incident (committed on return) and return its id."""
+        from psycopg.types.json import Jsonb
+
+        timeline = [timeline_event(now, "opened", detail)]
+
+        def insert(conn: Conn) -> int:
+            row = conn.execute(
+                "INSERT INTO incidents (key, kind, detail, hint, opened, monitors, timeline) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (key, kind, detail, hint, now, Jsonb(list(monitors)), Jsonb(timeline)),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return self._call(insert)
+
+    def note_incident(
+        self, incident_id: int, event: str, detail: str, now: float, *, resolve: bool = False
+    ) -> None:
+        """Add to an incident's timeline; ``resolve`` closes it at ``now``."""
+        from psycopg.types.json import Jsonb
+
+        entry = Jsonb([timeline_event(now, event, detail)])
+        self._call(
+            lambda c: c.execute(
+                "UPDATE incidents SET timeline = timeline || %s, "
+                "resolved = CASE WHEN %s THEN %s ELSE resolved END WHERE id = %s",
+                (entry, resolve, now, incident_id),
+            )
+        )
+
+    def prune(self, now: float) -> tuple[int, int]:
+        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
+
+        def delete(conn: Conn) -> tuple[int, int]:
+            raw = conn.execute("DELETE FROM results WHERE ts < %s", (now - self.raw_retention,))
+            old = conn.execute(
+                "DELETE FROM rollups WHERE start < %s", (now - self.rollup_retention,)
+            )
+            return raw.rowcount, old.rowcount
+
+        return self._call(delete)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def due_alerts(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._query(
+            f"SELECT {ALERT_COLUMNS} FROM outbox "
+            "WHERE delivered IS NULL AND next_at <= %s ORDER BY id LIMIT %s",
+            (now, limit),
+        )
+        return [alert_dict(r, _same) for r in rows]
+
+    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        where = "WHERE resolved IS NULL " if open_only else ""
+        rows = self._query(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents {where}ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
+        return [incident_dict(r, _same) for r in rows]
+
+    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
+        rows = self._query(
+            f"SELECT {RESULT_COLUMNS} FROM results "
+            "WHERE monitor = %s AND ts >= %s ORDER BY ts DESC LIMIT %s",
+            (monitor, since, limit),
+        )
+        return [probe_record(r, _same) for r in rows]
+
+    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
+        rows = self._query(
+            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
+            "WHERE monitor = %s AND period = %s AND start >= %s ORDER BY start",
+            (monitor, period, since),
+        )
+        return [Tally.from_row(r[1:], _same).rollup(monitor, period, r[0]) for r in rows]
+
+    def load_state(self) -> dict[str, dict[str, Any]]:
+        rows = self._query("SELECT monitor, data FROM monitor_state", ())
+        return dict(rows)
+
+    def _query(
+        self, sql: str, params: Sequence[Any], *, retried: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one read, on the shared read connection (reopened if the server dropped it)."""
+        with self._read_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._reader is None or self._reader.closed:
+                self._reader = self._connect()
+            conn = self._reader
+        # psycopg serialises threads on one connection; reads are short.
+        try:
+            return self._guarded("cannot read", lambda: conn.execute(sql, params).fetchall())
+        except StoreError:
+            if not conn.closed or retried:
+                raise
+        return self._query(sql, params, retried=True)  # the server dropped it: read again
+
+    # -- connections and errors ------------------------------------------------------
+
+    def _connect(self) -> Conn:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        def connect() -> Conn:
+            # The URL's own settings win over these defaults.
+            params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
+            return psycopg.connect(make_conninfo("", **params), autocommit=True)
+
+        return self._guarded("cannot connect", connect)
+
+    def _guarded(self, doing: str, call: Callable[[], T]) -> T:
+        """``call()``, with a psycopg error turned into a StoreError without secrets."""
+        import psycopg
+
+        try:
+            return call()
+        except psycopg.Error as exc:
+            reason = self._scrub(str(exc))
+        # Raised outside the handler, so the original (whose message may quote the
+        # URL with its password) is not even kept as the context.
+        raise StoreError(f"{self.url}: {doing}: {reason}")
+
+    def _scrub(self, text: str) -> str:
+        text = redact_text(text.strip())
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    # -- the writer's side -----------------------------------------------------------
+
+    def _apply(
+        self,
+        results: list[ProbeRecord],
+        states: dict[str, dict[str, Any]],
+        jobs: list[Job[Conn]],
+    ) -> list[Any]:
+        try:
+            return self._write(results, states, jobs)
+        except _LostBeforeCommit:
+            # Nothing of it landed: send it once more, on a new connection.
+            return self._write(results, states, jobs)
+
+    def _write(
+        self,
+        results: list[ProbeRecord],
+        states: dict[str, dict[str, Any]],
+        jobs: list[Job[Conn]],
+    ) -> list[Any]:
+        """One transaction on the write connection, opened anew if the server dropped it."""
+        if self._writer.closed:
+            self._writer = self._connect()
+        conn = self._writer
+        committing = False
+
+        def write() -> list[Any]:
+            nonlocal committing
+            with conn.transaction():
+                if results:
+                    self._insert_results(conn, results)
+                if states:
+                    self._save_states(conn, states)
+                values = [job(conn) for job in jobs]
+                committing = True  # leaving the block sends COMMIT
+            return values
+
+        try:
+            return self._guarded("cannot write", write)
+        except StoreError as exc:
+            # A connection lost before COMMIT took the transaction with it.  Lost
+            # during COMMIT, the batch may have landed: sending it again could
+            # store it twice, so it fails instead.
+            if conn.closed and not committing:
+                raise _LostBeforeCommit(str(exc)) from None
+            raise
+
+    def _release(self) -> None:
+        self._writer.close()
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+
+    def _save_states(self, conn: Conn, states: dict[str, dict[str, Any]]) -> None:
+        from psycopg.types.json import Jsonb
+
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO monitor_state (monitor, data) VALUES (%s, %s) "
+                "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
+                [(monitor, Jsonb(data)) for monitor, data in states.items()],
+            )
+
+    def _insert_results(self, conn: Conn, records: list[ProbeRecord]) -> None:
+        from psycopg.types.json import Jsonb
+
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY results ({RESULT_COLUMNS}) FROM STDIN") as copy:
+                for r in records:
+                    copy.write_row(
+                        (r.monitor, r.ts, r.ok, r.kind, r.latency_ms, r.detail, Jsonb(r.data or {}))
+                    )
+            # Roll-ups are kept up to date as results arrive, so pruning raw rows
+            # never loses what the long-term history needs.  One writer per
+            # database, so reading the rows and writing them back cannot race.
+            new = tally(records)
+            keys = list(new)
+            cur.execute(
+                f"SELECT monitor, period, start, {TALLY_COLUMNS} FROM rollups "
+                "WHERE (monitor, period, start) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[]))",
+                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
+            )
+            stored: dict[RollupKey, Tally] = {
+                (r[0], r[1], r[2]): Tally.from_row(r[3:], _same) for r in cur.fetchall()
+            }
+            cur.executemany(
+                _UPSERT_ROLLUP,
+                [(*key, *t.row(Jsonb)) for key, t in merge_tallies(new, stored).items()],
+            )
