@@ -2,7 +2,8 @@
 
 The network guard wraps ``socket.socket.connect``, ``connect_ex`` and
 ``sendto`` (which every client library goes through, asyncio included) and
-``socket.getaddrinfo`` (the machine's configured resolver).  A connection to an
+``socket.getaddrinfo``, ``gethostbyname(_ex)`` and ``gethostbyaddr`` (the
+machine's configured resolver).  A connection to an
 address outside 127.0.0.0/8 and ::1, or a lookup of any name but localhost,
 is refused with :class:`NetworkGuardError` and fails the test, even when the
 code under test swallows the error.  Child processes that run in private
@@ -79,6 +80,23 @@ def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         raise NetworkGuardError(message)
     return _real_getaddrinfo(host, *args, **kwargs)
 
+
+def _resolver_guard(real: Any) -> Any:
+    """gethostbyname, gethostbyname_ex and gethostbyaddr (which getfqdn and smtplib's
+    EHLO name use) ask the machine's resolver too."""
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            message = f"network guard: {real.__name__}({host!r}) would ask the machine's resolver"
+            _violations.append(message)
+            raise NetworkGuardError(message)
+        return real(host, *args, **kwargs)
+
+    return guarded
+
+
+for _name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+    setattr(socket, _name, _resolver_guard(getattr(socket, _name)))
 
 socket.socket.connect = _connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]

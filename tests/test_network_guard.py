@@ -25,6 +25,19 @@ def test_resolving_a_name_is_refused() -> None:
     del _violations[start:]
 
 
+def test_the_older_resolver_calls_are_refused_too() -> None:
+    """gethostbyname, gethostbyname_ex, gethostbyaddr and so getfqdn (smtplib's EHLO name)
+    of anything but loopback are refused."""
+    start = len(_violations)
+    for call in (socket.gethostbyname, socket.gethostbyname_ex, socket.gethostbyaddr):
+        with pytest.raises(NetworkGuardError):
+            call("tether.invalid")
+    socket.getfqdn("tether.invalid")  # swallows the error, but the guard saw it
+    assert len(_violations) == start + 4
+    del _violations[start:]
+    assert socket.gethostbyname("127.0.0.1") == "127.0.0.1"
+
+
 def test_loopback_is_allowed(lab) -> None:  # type: ignore[no-untyped-def]
     """127.0.0.1 and localhost pass the guard."""
     with socket.create_connection((lab.host, lab["healthy"].port), timeout=2):

@@ -509,6 +509,9 @@ class EmailChannel(_Model):
     username: str | None = None
     password: SecretStr | None = None
     starttls: bool = True
+    """Upgrade the connection with STARTTLS; port 465 is TLS from the start either way."""
+    ca_file: Annotated[str, Field(min_length=1)] | None = None
+    """Trust the certificate authorities in this PEM file instead of the system's."""
 
 
 AlertChannel = Annotated[
@@ -1246,6 +1249,14 @@ def _check_channel(channel: AlertChannel, at: KeyPath) -> list[tuple[KeyPath, st
             return [((*at, "username"), "is required with a password")]
         if channel.username is not None and channel.password is None:
             return [((*at, "password"), "is required with a username")]
+        if channel.password is not None and not channel.starttls and channel.port != 465:
+            return [
+                (
+                    (*at, "starttls"),
+                    "must be true when a password is set: tether sends passwords only over TLS "
+                    "(or use port 465, TLS from the start)",
+                )
+            ]
     return []
 
 

@@ -1,6 +1,21 @@
 """Alert channels and the outbox that delivers through them, at least once."""
 
+from tether.monitor.alerts._apprise import AppriseChannel, AppriseError
+from tether.monitor.alerts._email import EmailChannel, EmailError
+from tether.monitor.alerts._message import body, subject
 from tether.monitor.alerts._outbox import Channel, Outbox
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, WebhookChannel, sign
 
-__all__ = ["SIGNATURE_HEADER", "Channel", "Outbox", "WebhookChannel", "sign"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "AppriseChannel",
+    "AppriseError",
+    "Channel",
+    "EmailChannel",
+    "EmailError",
+    "Outbox",
+    "WebhookChannel",
+    "body",
+    "sign",
+    "subject",
+]

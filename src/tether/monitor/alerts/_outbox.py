@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from tether._classify import classify
 from tether._retry._backoff import backoff_delay
-from tether.monitor.store import SQLiteStore
+from tether.monitor.store import Store
 
 log = logging.getLogger("tether.monitor")
 
@@ -31,7 +31,7 @@ class Channel(Protocol):
 class Outbox:
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         channels: Mapping[str, Channel],
         *,
         base: float = 5.0,
@@ -39,14 +39,15 @@ class Outbox:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._store = store
-        self._channels = channels
+        self.channels = channels
+        """Replaced whole on a reload; alerts to a channel that is gone wait, failing."""
         self._base = base
         self._cap = cap
         self._rand = rand
 
     def queue(self, channel: str, dedup: str, payload: dict[str, Any], now: float) -> bool:
         """Queue an alert (committed on return); False if ``dedup`` was queued before."""
-        if channel not in self._channels:
+        if channel not in self.channels:
             raise KeyError(f"no alert channel named {channel!r}")
         return self._store.enqueue_alert(channel, dedup, payload, now)
 
@@ -54,7 +55,7 @@ class Outbox:
         """Try every alert that is due; (delivered, failed)."""
         delivered = failed = 0
         for alert in self._store.due_alerts(now):
-            channel = self._channels.get(alert["channel"])
+            channel = self.channels.get(alert["channel"])
             if channel is None:
                 error = f"no alert channel named {alert['channel']!r} any more"
                 self._store.mark_failed(alert["id"], error, now + self._cap)

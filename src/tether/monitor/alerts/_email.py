@@ -1,0 +1,258 @@
+"""SMTP email alerts, with the standard library's smtplib.
+
+A password travels only inside TLS: with ``starttls`` (the default on port 587)
+a server that does not offer STARTTLS is an error, never a reason to go on in
+clear text; port 465 is TLS from the first byte; and a channel with a password
+but no TLS is refused when it is built.  The server's certificate is verified
+against the system's authorities (or ``cafile``), host name included.
+
+Delivery is synchronous: the outbox calls :meth:`EmailChannel.deliver` in a
+worker thread.  An error raises (socket and TLS errors as themselves, so
+``classify`` gives ``connect.refused``, ``tls.untrusted`` and the rest; what
+the SMTP server answered as :class:`EmailError`); no message or repr ever
+contains the password.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from tether._redact import MASK
+from tether.monitor.alerts._message import body, subject
+
+__all__ = ["IMPLICIT_TLS_PORT", "EmailChannel", "EmailError"]
+
+log = logging.getLogger("tether.monitor")
+
+IMPLICIT_TLS_PORT = 465
+"""SMTP submission over TLS from the first byte (RFC 8314); other ports use STARTTLS."""
+
+
+class EmailError(smtplib.SMTPException):
+    """The SMTP server would not take the alert; the message names the step and its answer."""
+
+
+class EmailChannel:
+    """Send each alert as a plain-text email to ``to``, from ``sender``.
+
+    ``local_hostname`` is the name given in EHLO; left out, smtplib asks the
+    machine's resolver for this host's fully qualified name.  ``implicit_tls``
+    (TLS from the first byte, no STARTTLS) is the default on port 465 only.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        sender: str,
+        to: tuple[str, ...] | list[str],
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        timeout: float = 10.0,
+        cafile: str | None = None,
+        local_hostname: str | None = None,
+        implicit_tls: bool | None = None,
+    ) -> None:
+        if not to:
+            raise ValueError(f"email channel {name!r}: no recipient in to")
+        if (username is None) != (password is None):
+            raise ValueError(f"email channel {name!r}: username and password go together")
+        self.name = name
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.to = tuple(to)
+        self.username = username
+        self._password = password
+        self.implicit_tls = port == IMPLICIT_TLS_PORT if implicit_tls is None else implicit_tls
+        self.starttls = starttls and not self.implicit_tls
+        if password is not None and not (self.implicit_tls or self.starttls):
+            raise ValueError(
+                f"email channel {name!r}: a password is sent only over TLS; set starttls: true "
+                f"or use port {IMPLICIT_TLS_PORT}"
+            )
+        self.timeout = timeout
+        self.cafile = cafile
+        self.local_hostname = local_hostname
+
+    def __repr__(self) -> str:
+        user = f"{self.username}:{MASK}@" if self.username else ""
+        tls = "tls" if self.implicit_tls else "starttls" if self.starttls else "plain"
+        to = ", ".join(self.to)
+        return f"<EmailChannel {self.name} smtp://{user}{self.host}:{self.port} {tls} to {to}>"
+
+    @property
+    def where(self) -> str:
+        """``host:port`` of the SMTP server, for messages."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def message(self, payload: dict[str, Any], *, now: dt.datetime | None = None) -> EmailMessage:
+        """The email for one alert: subject and body from the shared wording, full headers."""
+        message = EmailMessage()
+        message["Subject"] = subject(payload)
+        message["From"] = self.sender
+        message["To"] = ", ".join(self.to)
+        message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
+        domain = _domain(self.sender)
+        message["Message-ID"] = _message_id(payload, payload.get("event"), domain)
+        if payload.get("event") == "incident.resolved":
+            # Mail clients thread the resolution under the message that opened it.
+            opened = _message_id(payload, "incident.opened", domain)
+            message["In-Reply-To"] = opened
+            message["References"] = opened
+        # RFC 3834: vacation responders and auto-forwarders leave it alone.
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Tether-Event"] = str(payload.get("event") or "alert")
+        message.set_content(body(payload))
+        return message
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        """Send one alert; raises if the server did not accept it for any recipient."""
+        message = self.message(payload)
+        recipients = [parseaddr(address)[1] for address in self.to]
+        with self._session() as smtp:
+            try:
+                refused = smtp.send_message(
+                    message, from_addr=parseaddr(self.sender)[1], to_addrs=recipients
+                )
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise EmailError(
+                    f"SMTP server {self.where} refused every recipient: {_refusals(exc.recipients)}"
+                ) from None
+            except smtplib.SMTPResponseException as exc:
+                raise EmailError(
+                    f"SMTP server {self.where} did not take the message: {_answer(exc)}"
+                ) from None
+        if refused:
+            # The others have it; sending again would page them twice, and a
+            # refused address is most often refused for good.
+            log.warning("alert email %s: %s refused %s", self.name, self.where, _refusals(refused))
+
+    def _session(self) -> smtplib.SMTP:
+        """Connected, encrypted as configured, logged in: ready for MAIL FROM."""
+        context = ssl.create_default_context(cafile=self.cafile)
+        smtp: smtplib.SMTP
+        if self.implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
+                context=context,
+            )
+        else:
+            smtp = smtplib.SMTP(
+                self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
+            )
+        try:
+            smtp.ehlo()
+            if self.starttls:
+                self._start_tls(smtp, context)
+            if self.username is not None and self._password is not None:
+                self._login(smtp, self.username, self._password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _start_tls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        if not smtp.has_extn("starttls"):
+            what = "the password or the alert" if self.username else "the alert"
+            raise EmailError(
+                f"SMTP server {self.where} does not offer STARTTLS, and tether does not send "
+                f"{what} in clear text: enable STARTTLS on the server, use port "
+                f"{IMPLICIT_TLS_PORT} if it speaks TLS there, or set starttls: false"
+                + (" and drop the password" if self.username else "")
+            )
+        try:
+            smtp.starttls(context=context)
+        except smtplib.SMTPResponseException as exc:
+            raise EmailError(f"SMTP server {self.where} refused STARTTLS: {_answer(exc)}") from None
+        smtp.ehlo()
+
+    def _login(self, smtp: smtplib.SMTP, username: str, password: str) -> None:
+        if not smtp.has_extn("auth"):
+            raise EmailError(
+                f"SMTP server {self.where} does not offer AUTH; drop username and password, "
+                "or check that this is the submission port"
+            )
+        mechanisms = smtp.esmtp_features["auth"].upper().split()
+        try:
+            if "PLAIN" in mechanisms:
+                # One round trip, in UTF-8 as RFC 4616 has it: smtplib's own
+                # login encodes ASCII only, and after a refusal sends the same
+                # password again with each other mechanism the server offers.
+                token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+                code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, reply)
+            else:
+                smtp.login(username, password)
+        except smtplib.SMTPResponseException as exc:
+            # `from None`: nothing of the exchange that carried the password is kept.
+            answer = _answer(exc).replace(password, MASK)
+            raise EmailError(
+                f"SMTP server {self.where} refused the login of {username!r}: {answer}"
+            ) from None
+        except UnicodeEncodeError:
+            offered = " ".join(mechanisms)
+            raise EmailError(
+                f"SMTP server {self.where} offers AUTH {offered}, which carries only ASCII; "
+                f"the username or password of {username!r} has other characters"
+            ) from None
+        except smtplib.SMTPException as exc:
+            raise EmailError(
+                f"SMTP login of {username!r} at {self.where} failed: "
+                f"{str(exc).replace(password, MASK)}"
+            ) from None
+
+
+def _answer(exc: smtplib.SMTPResponseException) -> str:
+    """``535 5.7.8 Authentication credentials invalid``: the server's code and words."""
+    error = exc.smtp_error
+    text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+    return f"{exc.smtp_code} {' '.join(text.split())}"
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{address} ({code} {reply.decode(errors='replace')})"
+        for address, (code, reply) in refused.items()
+    )
+
+
+def _domain(sender: str) -> str:
+    """The sender's domain names the Message-ID, so no lookup of this host's name is needed."""
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2]
+    return domain or "tether.invalid"
+
+
+def _message_id(payload: dict[str, Any], event: object, domain: str) -> str:
+    """The same id for the same incident and event: a copy sent twice (delivery is at least
+    once) is one message to mail clients, and the resolution can point at the opening."""
+    incident = payload.get("incident")
+    # A latency notice has no incident: its monitor and time name it.
+    about = (
+        str(incident) if incident is not None else "-".join(map(str, payload.get("monitors") or ()))
+    )
+    since = str(payload.get("since") or "")
+    stamp = "".join(c for c in since if c.isalnum())
+    kind = str(event or "alert").rpartition(".")[2]
+    left = ".".join(_atom(part) for part in ("tether", about, stamp, kind) if part)
+    return f"<{left}@{domain}>"
+
+
+def _atom(text: str) -> str:
+    """Only what RFC 5322 allows in a Message-ID without quoting."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in text)

@@ -1,0 +1,319 @@
+"""Email alerts against a real SMTP server (aiosmtpd) on loopback: plain, STARTTLS with AUTH,
+implicit TLS, a server without STARTTLS, a refused port, and through the outbox.
+
+Certificates come from a trustme CA that the channel is told to trust (``cafile``).  The
+server records the bytes the client sent as they travelled, so the tests can tell that a
+password never crossed the wire in clear text.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from alert_payloads import opened, resolved
+from smtp_receiver import SMTPReceiver
+from tether import classify
+from tether._kinds import Kind
+from tether.monitor._config import ConfigError, parse_config
+from tether.monitor._runner import channels_for
+from tether.monitor.alerts import EmailChannel, EmailError, Outbox, body, subject
+from tether.monitor.store import SQLiteStore
+
+T0 = 1_700_000_000.0
+PASSWORD = "hunter2-Sécret"
+EHLO_NAME = "tether.lab.test"  # given, so smtplib does not ask the resolver for this host's name
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def cafile(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def plain() -> Iterator[SMTPReceiver]:
+    """An SMTP server without TLS or AUTH, started."""
+    server = SMTPReceiver()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secure(server_tls: ssl.SSLContext) -> Iterator[SMTPReceiver]:
+    """An SMTP server offering STARTTLS and requiring AUTH over it, started."""
+    server = SMTPReceiver(tls=server_tls, users={"tether": PASSWORD})
+    server.start()
+    yield server
+    server.stop()
+
+
+def channel(server: SMTPReceiver, **options: Any) -> EmailChannel:
+    options.setdefault("starttls", False)
+    return EmailChannel(
+        "mail",
+        "127.0.0.1",
+        server.port,
+        "Tether <tether@lab.test>",
+        ("oncall@lab.test", "Ops Team <ops@lab.test>"),
+        local_hostname=EHLO_NAME,
+        timeout=5.0,
+        **options,
+    )
+
+
+def password_forms() -> list[bytes]:
+    """The password as it would travel in AUTH PLAIN or AUTH LOGIN, and as itself."""
+    raw = PASSWORD.encode()
+    return [raw, base64.b64encode(raw), base64.b64encode(b"\0tether\0" + raw)]
+
+
+def test_an_opened_incident_arrives_as_a_readable_email(plain: SMTPReceiver) -> None:
+    """The server gets one message from the sender to every recipient, with the shared
+    subject and body, and Date, Message-ID, From and To headers."""
+    payload = opened()
+    channel(plain).deliver(payload)
+    (got,) = plain.received
+    assert got.mail_from == "tether@lab.test"
+    assert got.rcpt_tos == ("oncall@lab.test", "ops@lab.test")
+    message = got.message
+    assert message["Subject"] == subject(payload)
+    assert message["From"] == "Tether <tether@lab.test>"
+    assert message["To"] == "oncall@lab.test, Ops Team <ops@lab.test>"
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+    assert message["Message-ID"].endswith("@lab.test>")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content() == body(payload)
+
+
+def test_the_resolution_threads_under_the_opening(plain: SMTPReceiver) -> None:
+    """The resolved message answers the opened one (In-Reply-To its Message-ID) and says
+    how long the incident lasted."""
+    mail = channel(plain)
+    mail.deliver(opened())
+    mail.deliver(resolved())
+    first, second = (r.message for r in plain.received)
+    assert second["Subject"] == "[tether] RESOLVED api: back up after 3 min 2 s"
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert second["Message-ID"] != first["Message-ID"]
+    assert "back up after 3 min 2 s" in second.get_content()
+
+
+def test_a_copy_sent_twice_has_the_same_message_id(plain: SMTPReceiver) -> None:
+    """Delivery is at least once: a repeat carries the same Message-ID, so mail clients
+    show it once."""
+    mail = channel(plain)
+    mail.deliver(opened())
+    mail.deliver(opened())
+    first, second = (r.message for r in plain.received)
+    assert first["Message-ID"] == second["Message-ID"]
+
+
+def test_non_ascii_names_and_details_arrive_intact(plain: SMTPReceiver) -> None:
+    """A monitor name and a detail outside ASCII come through subject and body unchanged."""
+    payload = opened(monitors=["café-api"], detail="la connexion a été refusée — 127.0.0.1")
+    channel(plain).deliver(payload)
+    (got,) = plain.received
+    assert got.message["Subject"] == "[tether] DOWN café-api: connection refused"
+    assert "la connexion a été refusée — 127.0.0.1" in got.message.get_content()
+
+
+def test_starttls_then_login_and_the_password_never_travels_in_clear(
+    secure: SMTPReceiver, cafile: str
+) -> None:
+    """With STARTTLS the certificate is verified, the server checks the credentials over
+    TLS, the message arrives over TLS, and no form of the password is on the wire in clear."""
+    channel(secure, starttls=True, cafile=cafile, username="tether", password=PASSWORD).deliver(
+        opened()
+    )
+    assert [(login.username, login.over_tls, login.accepted) for login in secure.logins] == [
+        ("tether", True, True)
+    ]
+    (got,) = secure.received
+    assert got.over_tls
+    assert b"starttls" in secure.wire.lower()
+    for form in password_forms():
+        assert form not in secure.wire
+
+
+def test_a_wrong_password_raises_without_showing_it(secure: SMTPReceiver, cafile: str) -> None:
+    """A refused login raises EmailError naming the server's answer; the password is in
+    neither the message, the repr, the classified failure nor the channel's repr."""
+    mail = channel(secure, starttls=True, cafile=cafile, username="tether", password="wrong-pw")
+    with pytest.raises(EmailError, match="refused the login of 'tether': 535") as caught:
+        mail.deliver(opened())
+    assert [(login.password, login.accepted) for login in secure.logins] == [("wrong-pw", False)]
+    assert secure.received == []
+    shown = str(caught.value) + repr(caught.value) + str(classify(caught.value)) + repr(mail)
+    assert "wrong-pw" not in shown
+
+
+def test_implicit_tls_verifies_the_certificate(server_tls: ssl.SSLContext, cafile: str) -> None:
+    """With implicit TLS (port 465's way) the connection is TLS from the first byte."""
+    server = SMTPReceiver(tls=server_tls, implicit=True, users={"tether": PASSWORD})
+    server.start()
+    try:
+        mail = channel(
+            server, implicit_tls=True, cafile=cafile, username="tether", password=PASSWORD
+        )
+        mail.deliver(opened())
+    finally:
+        server.stop()
+    assert [r.over_tls for r in server.received] == [True]
+    assert b"ehlo" not in server.wire.lower()  # even the greeting went inside TLS
+
+
+def test_a_server_without_starttls_gets_nothing(cafile: str) -> None:
+    """starttls against a server that does not offer it (but would take AUTH in clear)
+    raises before any credential or message is sent."""
+    server = SMTPReceiver(users={"tether": PASSWORD})
+    server.start()
+    try:
+        mail = channel(server, starttls=True, cafile=cafile, username="tether", password=PASSWORD)
+        with pytest.raises(EmailError, match="does not offer STARTTLS") as caught:
+            mail.deliver(opened())
+    finally:
+        server.stop()
+    assert "in clear text" in str(caught.value)
+    assert server.received == []
+    assert server.logins == []
+    wire = server.wire.lower()  # smtplib writes some commands in lower case
+    assert b"ehlo" in wire
+    assert b"auth" not in wire
+    assert b"mail from" not in wire
+
+
+def test_an_untrusted_certificate_stops_the_delivery(secure: SMTPReceiver) -> None:
+    """Without the test CA the server's certificate fails verification: tls.untrusted,
+    and the password is not sent."""
+    mail = channel(secure, starttls=True, username="tether", password=PASSWORD)
+    with pytest.raises(ssl.SSLCertVerificationError) as caught:
+        mail.deliver(opened())
+    assert classify(caught.value).kind is Kind.TLS_UNTRUSTED
+    assert secure.logins == []
+    for form in password_forms():
+        assert form not in secure.wire
+
+
+def test_a_refused_port_raises_connect_refused() -> None:
+    """A server that is down makes deliver raise; classify names it connect.refused."""
+    down = SMTPReceiver()  # bound, never started: the port refuses
+    try:
+        with pytest.raises(ConnectionRefusedError) as caught:
+            channel(down).deliver(opened())
+    finally:
+        down.stop()
+    assert classify(caught.value).kind is Kind.CONNECT_REFUSED
+
+
+def test_an_alert_waits_in_the_outbox_until_the_server_is_back(tmp_path: Path) -> None:
+    """While the SMTP server refuses, the alert stays queued; once it is up the alert is
+    delivered, exactly once."""
+    server = SMTPReceiver()
+    mail = channel(server)
+    try:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            outbox = Outbox(store, {"mail": mail}, rand=lambda: 0.5)
+            assert outbox.queue("mail", "api:1:opened", opened(), now=T0)
+            assert outbox.deliver_due(now=T0) == (0, 1)
+            assert outbox.deliver_due(now=T0 + 60) == (0, 1)
+            server.start()
+            assert outbox.deliver_due(now=T0 + 61) == (0, 0)  # not due yet: backing off
+            assert outbox.deliver_due(now=T0 + 200) == (1, 0)
+            assert outbox.deliver_due(now=T0 + 400) == (0, 0)
+    finally:
+        server.stop()
+    assert [r.message["Subject"] for r in server.received] == [subject(opened())]
+
+
+def test_a_refused_recipient_does_not_hold_back_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A recipient the server refuses is logged and the others get the alert (no error, so
+    no second copy); when every recipient is refused, deliver raises."""
+    server = SMTPReceiver(refuse=frozenset({"ops@lab.test"}))
+    server.start()
+    try:
+        channel(server).deliver(opened())
+        with pytest.raises(EmailError, match=r"refused every recipient: ops@lab\.test \(550"):
+            EmailChannel(
+                "mail",
+                "127.0.0.1",
+                server.port,
+                "tether@lab.test",
+                ["ops@lab.test"],
+                starttls=False,
+                local_hostname=EHLO_NAME,
+            ).deliver(opened())
+    finally:
+        server.stop()
+    assert [r.rcpt_tos for r in server.received] == [("oncall@lab.test",)]
+    assert "refused ops@lab.test (550 5.1.1 no such mailbox)" in caplog.text
+
+
+def test_a_password_needs_tls() -> None:
+    """A channel with a password but neither STARTTLS nor implicit TLS is refused, in the
+    channel and in the configuration."""
+    with pytest.raises(ValueError, match="a password is sent only over TLS"):
+        EmailChannel(
+            "mail",
+            "127.0.0.1",
+            25,
+            "t@lab.test",
+            ["o@lab.test"],
+            username="u",
+            password=PASSWORD,
+            starttls=False,
+        )
+    text = (
+        "alerts:\n"
+        "  - {name: mail, type: email, host: 127.0.0.1, port: 25, from: t@lab.test,\n"
+        "     to: o@lab.test, username: u, password: p, starttls: false}\n"
+        "monitors: [{name: api, url: 'http://127.0.0.1:8080/', alerts: [mail]}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert "alerts[0].starttls: must be true when a password is set" in str(caught.value)
+
+
+def test_the_configuration_builds_the_channel(cafile: str) -> None:
+    """channels_for turns an email channel of the configuration into an EmailChannel with
+    its server, addresses, credentials and CA file, and its repr hides the password."""
+    text = (
+        "alerts:\n"
+        f"  - {{name: mail, type: email, host: 127.0.0.1, port: 2525, from: t@lab.test,\n"
+        f"     to: [o@lab.test], username: u, password: {PASSWORD}, ca_file: {cafile}}}\n"
+        "monitors: [{name: api, url: 'http://127.0.0.1:8080/', alerts: [mail]}]\n"
+    )
+    (mail,) = channels_for(parse_config(text)).values()
+    assert isinstance(mail, EmailChannel)
+    assert (mail.host, mail.port, mail.to, mail.starttls, mail.cafile) == (
+        "127.0.0.1",
+        2525,
+        ("o@lab.test",),
+        True,
+        cafile,
+    )
+    assert PASSWORD not in repr(mail)
