@@ -101,10 +101,31 @@ def test_lab_prints_json_and_stops_cleanly_on_sigint() -> None:
         )
 
 
-def test_demo_classifies_every_scenario() -> None:
-    """`tether demo` (README's main job) makes real failing requests and classifies all."""
-    result = tether("demo", timeout=120)
+def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
+    """`tether demo` (README's main job) runs the monitor over the lab on SQLite: every
+    monitor ends where the lab intends, the webhook gets alerts, and the kept database
+    holds the results and the incidents it reported, correlated."""
+    from tether.monitor.store import SQLiteStore
+
+    keep = tmp_path / "demo"
+    result = tether("demo", "--keep", str(keep), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "connect.refused" in result.stdout
-    assert "tls.expired" in result.stdout
     assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert "14 of 14 monitors ended where the lab says they should" in out
+    assert "alert: refused is down since" in out
+    assert "MISSED" not in out
+    with SQLiteStore(keep / "tether.db") as store:
+        incidents = store.incidents()
+        refused = store.results("refused")
+        healthy = store.results("healthy")
+    assert f"{len(incidents)} incidents" in out
+    assert {i["kind"] for i in incidents} >= {"connect.refused", "tls.expired", "dns.timeout"}
+    # Two certificates failing alike on one host are one incident, not two pages.
+    (tls,) = [i for i in incidents if i["kind"] == "tls.expired"]
+    assert tls["monitors"] == ["tls_expired", "tls_not_yet_valid"]
+    assert refused
+    assert all(r.kind == "connect.refused" for r in refused)
+    assert healthy
+    assert all(r.ok for r in healthy)
+    assert (keep / "tether.yaml").read_text().count("- {name:") == 14

@@ -74,6 +74,22 @@ def test_removed_monitors_never_run_again() -> None:
     assert len(s) == 1
 
 
+def test_a_monitor_planned_again_runs_once_per_interval() -> None:
+    """Adding a monitor again (a reload), or removing and re-adding it, replaces its plan:
+    the old plan's runs never fire beside the new one."""
+    s = Schedule(rand=lambda: 0.0)
+    s.add("api", 10.0, now=0.0)
+    s.add("api", 20.0, now=1.0)
+    s.remove("db")
+    s.add("db", 10.0, now=0.0)
+    s.remove("db")
+    s.add("db", 10.0, now=3.0)
+    assert s.due(3.0) == [("api", 1.0), ("db", 3.0)]
+    assert s.due(20.9) == [("db", 13.0)]
+    assert s.interval("api") == 20.0
+    assert s.interval("gone") is None
+
+
 def test_a_bad_interval_is_refused() -> None:
     """An interval of zero or less is an error naming the monitor."""
     with pytest.raises(ValueError, match="api: interval"):

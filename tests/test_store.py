@@ -138,12 +138,12 @@ def test_outbox_deduplicates_and_schedules_retries(target: str) -> None:
 
 
 def test_incidents_keep_their_timeline_until_resolved(target: str) -> None:
-    """An incident reads back with its monitors and every timeline entry; resolving it
-    takes it off the open list but not off the history."""
+    """An incident reads back with its monitors (updated as they join) and every timeline
+    entry; resolving it takes it off the open list but not off the history."""
     with open_target(target) as store:
         first = store.open_incident("h:c", "connect.refused", "refused", "start it", ["a"], T0)
         second = store.open_incident("dns", "dns.timeout", "no answer", "check", ["b", "c"], T0 + 5)
-        store.note_incident(first, "monitor down", "b is down too", T0 + 10)
+        store.note_incident(first, "monitor down", "b is down too", T0 + 10, monitors=["b", "a"])
         store.note_incident(first, "monitor up", "a is up", T0 + 60, resolve=True)
         still_open = store.incidents(open_only=True)
         everything = store.incidents()
@@ -151,7 +151,7 @@ def test_incidents_keep_their_timeline_until_resolved(target: str) -> None:
     assert [i["id"] for i in everything] == [second, first]
     done = everything[1]
     assert (done["key"], done["kind"], done["hint"]) == ("h:c", "connect.refused", "start it")
-    assert (done["opened"], done["resolved"], done["monitors"]) == (T0, T0 + 60, ["a"])
+    assert (done["opened"], done["resolved"], done["monitors"]) == (T0, T0 + 60, ["a", "b"])
     assert [(e["at"], e["event"]) for e in done["timeline"]] == [
         (T0, "opened"),
         (T0 + 10, "monitor down"),

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tether.monitor._config import MonitorConfig
-    from tether.monitor.store import SQLiteStore
+    from tether.monitor._runner import Runner
+    from tether.monitor.store import Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -151,11 +152,25 @@ def _parser() -> argparse.ArgumentParser:
     incidents.add_argument("--open", action="store_true", help="only the open ones")
     incidents.add_argument("--limit", type=int, default=20, metavar="N")
 
-    commands.add_parser(
+    demo = commands.add_parser(
         "demo",
-        help="start the lab, make real failing requests, and classify each",
-        description="Start the fault lab, make a real request to every scenario with Python's "
-        "own urllib, and show what tether.classify says about each failure.",
+        help="the fault lab, watched by the monitor on SQLite",
+        description="Start the fault lab on loopback and watch it with tether monitor (real "
+        "probes, the embedded SQLite store, incidents, and a webhook receiver printing each "
+        "alert), then show what the monitor concluded and why. Exits 0 if every monitor "
+        "ended where the lab says it should.",
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="watch at most this long (default 30); it stops sooner once every monitor settles",
+    )
+    demo.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the generated tether.yaml and tether.db in DIR instead of a temporary one",
     )
     return parser
 
@@ -171,7 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _matrix(markdown=args.markdown)
             return _lab(args.host, args.dns_port, as_json=args.json)
         if args.command == "demo":
-            return _demo()
+            from tether.monitor._demo import run_demo
+
+            return run_demo(args.duration, keep=args.keep)
         if args.command == "diagnose":
             return _diagnose(args)
         if args.command == "check-config":
@@ -284,6 +301,14 @@ def _monitor(path: str) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            reloads: set[asyncio.Task[None]] = set()
+
+            def hangup() -> None:
+                task = loop.create_task(_reload(runner, path))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, hangup)
             try:
                 server = await serve(runner, config.server.host, config.server.port)
             except OSError as exc:
@@ -293,7 +318,7 @@ def _monitor(path: str) -> int:
                 )
                 raise SystemExit(EXIT_FAILURE) from None
             print(
-                f"tether monitor: {len(config.monitors)} monitors, storing in "
+                f"tether monitor: {_count(len(config.monitors), 'monitor')}, storing in "
                 f"{config.storage.path}, metrics on http://{config.server.listen}/metrics; "
                 "Ctrl-C stops",
                 file=sys.stderr,
@@ -310,6 +335,34 @@ def _monitor(path: str) -> int:
             if close is not None:
                 close()
     return EXIT_OK
+
+
+async def _reload(runner: Runner, path: str) -> None:
+    """SIGHUP: read the file again and run it, keeping every state; a file that does not
+    load leaves the running configuration as it was, and says why."""
+    import asyncio
+
+    from tether.monitor._config import ConfigError, load_config
+    from tether.monitor._runner import channels_for
+
+    try:
+        config = await asyncio.to_thread(load_config, path)
+    except (OSError, ConfigError) as exc:
+        lines = exc.located if isinstance(exc, ConfigError) else [f"cannot read {path}: {exc}"]
+        print(
+            f"tether monitor: {path} not reloaded, the running configuration stays:",
+            *lines,
+            sep="\n  ",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    changes = runner.reload(config, channels_for(config))
+    print(
+        f"tether monitor: reloaded {path}: {'; '.join(changes) or 'no change'}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _status(path: str) -> int:
@@ -341,20 +394,15 @@ def _status(path: str) -> int:
     return EXIT_FAILURE if incidents else EXIT_OK
 
 
-def _open_store(path: str, command: str) -> tuple[MonitorConfig, SQLiteStore] | int:
+def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     """The configuration and its store, or the exit code after saying what is wrong."""
-    from tether.monitor.store import SQLiteStore
-    from tether.monitor.store._sqlite import StoreError
+    from tether.monitor.store import StoreError, open_store
 
     config = _load_monitor_config(path, command)
     if isinstance(config, int):
         return config
     try:
-        store = SQLiteStore(
-            config.storage.path,
-            raw_retention=config.storage.raw_retention,
-            rollup_retention=config.storage.rollup_retention,
-        )
+        store = open_store(config.storage)
     except StoreError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -567,51 +615,6 @@ def _matrix(*, markdown: bool) -> int:
             [(c.scenario, c.client, c.raised or c.outcome, c.kind or "-") for c in cases],
         )
     return EXIT_OK if all(c.agrees for c in cases) else EXIT_FAILURE
-
-
-def _demo() -> int:
-    """The lab, a real failing request to each scenario, and tether's reading of it."""
-    import time
-
-    from tether._classify import classify
-    from tether.lab import Lab
-    from tether.lab._matrix import run_matrix, trigger
-
-    print("Starting the fault lab on 127.0.0.1 ...", flush=True)
-    started = time.perf_counter()
-    with Lab() as lab:
-        names = [s.name for s in lab if s.name not in ("flapping", "latency")]
-        cases = run_matrix(lab, names, clients=("urllib", "dnspython"))
-        print(
-            f"Made {len(cases)} real requests with urllib (and dnspython for DNS) in "
-            f"{time.perf_counter() - started:.1f} s.\n"
-        )
-        _table(
-            ("scenario", "what the client raised", "tether says"),
-            [
-                (
-                    c.scenario,
-                    _short(c.raised or c.message or c.outcome),
-                    c.kind or (f"(hangs: {c.note})" if c.outcome == "hang" else "ok"),
-                )
-                for c in cases
-            ],
-        )
-        refused = lab["refused"]
-        _, exc = trigger(refused, "urllib", lab)
-        if exc is not None:
-            failure = classify(exc, url=refused.url)
-            print(f"\nOne of them in full: tether.classify(exc) for {refused.url}\n")
-            print(f"  {failure!r}")
-            for field in ("kind", "layer", "retryable", "request_sent", "detail", "hint"):
-                value = getattr(failure, field)
-                print(f"  {field:<12} {value.value if hasattr(value, 'value') else value}")
-    agree = sum(c.agrees for c in cases)
-    print(
-        f"\n{agree} of {len(cases)} scenarios classified as the lab intends. "
-        "Try `tether explain connect.refused`, or `tether lab` to keep the servers up."
-    )
-    return EXIT_OK if agree == len(cases) else EXIT_FAILURE
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -15,6 +15,7 @@ leaves out.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -26,6 +27,8 @@ BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
 class MonitorMetrics:
     def __init__(self) -> None:
+        self._series: dict[str, set[tuple[str, ...]]] = {}
+        """Each monitor's label sets, by metric attribute, so a removed one can be dropped."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
@@ -55,19 +58,31 @@ class MonitorMetrics:
         )
 
     def observe(self, monitor: str, ok: bool, kind: str | None, result: ProbeResult) -> None:
+        series = self._series.setdefault(monitor, {("up",), ("success",), ("duration",)})
         self.success.labels(monitor).set(1 if ok else 0)
         self.duration.labels(monitor).set(sum(p.ms for p in result.phases) / 1000)
         for name, seconds in phase_seconds(result).items():
             self.phase.labels(monitor, name).set(seconds)
+            series.add(("phase", name))
         if not ok:
             self.failures.labels(monitor, kind or "condition").inc()
+            series.add(("failures", kind or "condition"))
         tls = result.phase("tls")
         chain = tls.details.get("chain") if tls else None
         if chain:
             self.expiry.labels(monitor).set(chain[0]["days_left"] * 86400)
+            series.add(("expiry",))
 
     def state(self, monitor: str, up: bool) -> None:
+        self._series.setdefault(monitor, set()).add(("up",))
         self.up.labels(monitor).set(1 if up else 0)
+
+    def forget(self, monitor: str) -> None:
+        """Drop every series of a monitor removed from the configuration."""
+        for labels in self._series.pop(monitor, set()):
+            metric, *values = labels
+            with contextlib.suppress(KeyError):  # never set
+                getattr(self, metric).remove(monitor, *values)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,28 +19,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
+from tether.monitor._baseline import Latency
 from tether.monitor._conditions import Condition, context_from_probe, parse_condition
 from tether.monitor._config import Monitor, MonitorConfig
 from tether.monitor._correlate import correlate, held_by_parent
 from tether.monitor._detect import (
+    Degraded,
     Detector,
+    Event,
     Observation,
+    Recovered,
     ReprobeRequested,
     Rules,
     StateChanged,
 )
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
-from tether.monitor.alerts import Outbox
-from tether.monitor.store import ProbeRecord, SQLiteStore
+from tether.monitor.alerts import Channel, Outbox
+from tether.monitor.store import ProbeRecord, Store
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -72,7 +77,7 @@ class Runner:
     def __init__(
         self,
         config: MonitorConfig,
-        store: SQLiteStore,
+        store: Store,
         outbox: Outbox,
         *,
         wall: Callable[[], float] = time.time,
@@ -106,10 +111,30 @@ class Runner:
             self.open[row["key"]] = _Open(
                 row["id"], row["key"], set(row["monitors"]), row["opened"]
             )
+        self._running = False
+        for m in config.monitors:
+            self._pause_or_resume(m)
 
     @staticmethod
     def _rules(m: Monitor) -> Rules:
-        return Rules(failure_threshold=m.failure_threshold, success_threshold=m.success_threshold)
+        # No margin means never degraded: an infinite margin puts the limit out of reach.
+        k = math.inf if m.latency_margin is None else m.latency_margin
+        return Rules(
+            failure_threshold=m.failure_threshold,
+            success_threshold=m.success_threshold,
+            latency=Latency(k=k),
+        )
+
+    def _pause_or_resume(self, m: Monitor) -> None:
+        now = self.wall()
+        if m.paused:
+            events = self.detector.pause(m.name, now)
+        elif self.detector.state(m.name) is State.PAUSED:
+            events = self.detector.resume(m.name, now)
+        else:
+            return
+        for event in events:
+            self._handle(event, None, now)
 
     # -- one check ---------------------------------------------------------------------
 
@@ -143,13 +168,35 @@ class Runner:
         self.latest[name] = observation
         self.metrics.observe(name, found.ok, found.kind.value if found.kind else None, result)
         for event in self.detector.observe(observation, now):
-            if isinstance(event, ReprobeRequested):
-                self.schedule.reprobe(name, self.mono() + event.delay)
-            elif isinstance(event, StateChanged):
-                self.metrics.state(name, event.new is not State.DOWN)
-                self.store.save_state(_DETECTOR_KEY, self.detector.to_dict())
-                self._changed(event, found, now)
+            self._handle(event, found, now)
         return found
+
+    def _handle(self, event: Event, found: Check | None, now: float) -> None:
+        name = event.monitor
+        if isinstance(event, ReprobeRequested):
+            self.schedule.reprobe(name, self.mono() + event.delay)
+        elif isinstance(event, StateChanged):
+            log.info("%s: %s -> %s (%s)", name, event.old, event.new, event.reason)
+            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
+                self.metrics.state(name, event.new is not State.DOWN)
+            self.store.save_state(_DETECTOR_KEY, self.detector.to_dict())
+            self._changed(event, found, now)
+        elif isinstance(event, Degraded):
+            expected = event.expected
+            self._notice(
+                name,
+                "degraded",
+                f"{name} is slower than usual: {event.latency_ms:.0f} ms, above its limit of "
+                f"{expected.limit_ms:.0f} ms (median {expected.median_ms:.0f} ms)",
+                now,
+            )
+        elif isinstance(event, Recovered):
+            self._notice(
+                name,
+                "recovered",
+                f"{name} is back to its usual latency: {event.latency_ms:.0f} ms",
+                now,
+            )
 
     def judge(self, m: Monitor, result: ProbeResult) -> Check:
         failure = result.failure
@@ -176,11 +223,22 @@ class Runner:
 
     # -- incidents -----------------------------------------------------------------------
 
-    def _changed(self, event: StateChanged, found: Check, now: float) -> None:
-        if event.new is State.DOWN:
+    def _changed(self, event: StateChanged, found: Check | None, now: float) -> None:
+        """Incidents follow ``down``.  Flapping and pausing hold them as they are: a
+        flapping monitor's incident stays open (no alert either way) until it settles."""
+        if event.new is State.DOWN and found is not None:
             self._opened(event.monitor, found, now)
-        elif event.old is State.DOWN:
+        elif event.new in (State.UP, State.DEGRADED) and event.old in (
+            State.DOWN,
+            State.FLAPPING,
+        ):
             self._recovered(event.monitor, now)
+        elif event.new in (State.FLAPPING, State.PAUSED):
+            for incident in self.open.values():
+                if event.monitor in incident.monitors:
+                    self.store.note_incident(
+                        incident.id, str(event.new), f"{event.monitor}: {event.reason}", now
+                    )
 
     def _down_observations(self) -> list[Observation]:
         states = self.detector.states()
@@ -195,7 +253,13 @@ class Runner:
         incident = self.open.get(group.key)
         if incident is not None:
             incident.monitors.add(monitor)
-            self.store.note_incident(incident.id, "monitor down", f"{monitor} is down too", now)
+            self.store.note_incident(
+                incident.id,
+                "monitor down",
+                f"{monitor} is down too",
+                now,
+                monitors=sorted(incident.monitors),
+            )
             return
         kind = group.kind or found.kind
         detail = found.detail or group.cause
@@ -256,7 +320,27 @@ class Runner:
         for channel in sorted(channels):
             self.outbox.queue(channel, f"{incident.key}:{incident.id}:{event}", payload, now)
 
+    def _notice(self, monitor: str, event: str, text: str, now: float) -> None:
+        """A latency change: an alert of its own, not an incident (the monitor is up)."""
+        log.warning("%s", text)
+        if self._held(monitor, self.detector.states(), now):
+            return
+        payload: dict[str, Any] = {
+            "event": f"monitor.{event}",
+            "incident": None,
+            "monitors": [monitor],
+            "since": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
+            "kind": None,
+            "detail": text,
+            "hint": "",
+            "text": text,
+        }
+        for channel in self.config.monitor(monitor).alerts:
+            self.outbox.queue(channel, f"{monitor}:{event}:{now:.3f}", payload, now)
+
     def _held(self, monitor: str, states: dict[str, State], now: float) -> bool:
+        if states.get(monitor) is State.FLAPPING:
+            return True
         depends = {m.name: m.depends_on for m in self.config.monitors}
         if held_by_parent(monitor, depends, states) is not None:
             return True
@@ -265,8 +349,75 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------
 
+    # -- reloading ---------------------------------------------------------------------
+
+    def reload(
+        self, config: MonitorConfig, channels: Mapping[str, Channel] | None = None
+    ) -> list[str]:
+        """Run ``config`` from now on, keeping every state, baseline, incident and queued
+        alert; return what changed, one line each.
+
+        Monitors keep their place in the schedule unless their interval changed.  A
+        removed monitor is forgotten (its history stays in the store) and leaves its
+        incidents; an incident left with no monitor is resolved.  ``storage`` and
+        ``server`` cannot change under a running monitor: they are reported, not applied.
+        """
+        old = {m.name: m for m in self.config.monitors}
+        new = {m.name: m for m in config.monitors}
+        now, mono = self.wall(), self.mono()
+        changes: list[str] = []
+        for section in ("storage", "server"):
+            if getattr(config, section) != getattr(self.config, section):
+                changes.append(f"{section} changed: restart tether monitor to apply it")
+        if config.alerts != self.config.alerts:
+            changes.append("alert channels changed")
+        for name in sorted(old.keys() - new.keys()):
+            changes.append(f"removed {name}")
+            self._forget(name, now)
+        self.config = config
+        self.conditions = {
+            m.name: [parse_condition(c) for c in m.conditions] for m in config.monitors
+        }
+        if channels is not None:
+            self.outbox.channels = channels
+        for name, m in new.items():
+            before = old.get(name)
+            if before is None:
+                changes.append(f"added {name}")
+            elif before != m:
+                changes.append(f"changed {name}")
+            self.detector.configure(name, self._rules(m))
+            self._pause_or_resume(m)
+            if m.paused:
+                self.schedule.remove(name)
+            elif self._running and self.schedule.interval(name) != m.interval:
+                self.schedule.add(name, m.interval, mono)
+        self.store.save_state(_DETECTOR_KEY, self.detector.to_dict())
+        return changes
+
+    def _forget(self, name: str, now: float) -> None:
+        self.schedule.remove(name)
+        self.detector.forget(name)
+        self.latest.pop(name, None)
+        self.metrics.forget(name)
+        for key, incident in list(self.open.items()):
+            if name not in incident.monitors:
+                continue
+            incident.monitors.discard(name)
+            note = f"{name} was removed from the configuration"
+            if incident.monitors:
+                self.store.note_incident(
+                    incident.id, "monitor removed", note, now, monitors=sorted(incident.monitors)
+                )
+                continue
+            self.store.note_incident(incident.id, "resolved", note, now, resolve=True)
+            del self.open[key]
+
+    # -- running -----------------------------------------------------------------------
+
     async def run(self, stop: asyncio.Event, *, deliver_every: float = 1.0) -> None:
         now = self.mono()
+        self._running = True
         for m in self.config.monitors:
             if not m.paused:
                 self.schedule.add(m.name, m.interval, now)
@@ -303,6 +454,7 @@ def _options(m: Monitor) -> ProbeOptions:
         follow_redirects=m.follow_redirects,
         max_redirects=m.max_redirects,
         keep_body=_BODY_KEPT if m.conditions else 0,
+        body=m.body.encode() if m.body is not None else None,
     )
 
 
@@ -347,26 +499,29 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-class _Unsupported:
-    """A channel type this build cannot deliver yet: its alerts stay queued, never lost."""
-
-    def __init__(self, name: str, kind: str) -> None:
-        self.name = name
-        self._kind = kind
-
-    def deliver(self, payload: dict[str, Any]) -> None:
-        raise RuntimeError(f"alert channel {self.name!r}: type {self._kind!r} is not delivered yet")
-
-
-def channels_for(config: MonitorConfig) -> dict[str, Any]:
+def channels_for(config: MonitorConfig) -> dict[str, Channel]:
     """The delivery channel for each configured alert channel."""
-    from tether.monitor.alerts import WebhookChannel
+    from tether.monitor import _config as c
+    from tether.monitor.alerts import AppriseChannel, EmailChannel, WebhookChannel
 
-    out: dict[str, Any] = {}
-    for c in config.alerts:
-        if c.type == "webhook":
-            secret = c.secret.get_secret_value() if c.secret else None
-            out[c.name] = WebhookChannel(c.name, c.url, secret=secret)
+    out: dict[str, Channel] = {}
+    for channel in config.alerts:
+        if isinstance(channel, c.WebhookChannel):
+            secret = channel.secret.get_secret_value() if channel.secret else None
+            out[channel.name] = WebhookChannel(channel.name, channel.url, secret=secret)
+        elif isinstance(channel, c.AppriseChannel):
+            out[channel.name] = AppriseChannel(channel.name, channel.targets)
         else:
-            out[c.name] = _Unsupported(c.name, c.type)
+            password = channel.password.get_secret_value() if channel.password else None
+            out[channel.name] = EmailChannel(
+                channel.name,
+                channel.host,
+                channel.port,
+                channel.from_,
+                channel.to,
+                username=channel.username,
+                password=password,
+                starttls=channel.starttls,
+                cafile=channel.ca_file,
+            )
     return out

@@ -33,6 +33,7 @@ class Schedule:
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _heap: list[tuple[float, int, str, int]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
+    _generations: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, name: str, interval: float, now: float) -> float:
         """Plan ``name``; its first run falls at a random point of its first interval,
@@ -40,14 +41,21 @@ class Schedule:
         if interval <= 0:
             raise ValueError(f"{name}: interval must be more than 0, not {interval!r}")
         due = now + self.rand() * interval
-        entry = self._entries[name] = _Entry(name, interval, due)
+        # Each plan gets a generation never used before, so the heap rows of an earlier
+        # plan for the same name (added again on a reload) go stale instead of running.
+        entry = self._entries[name] = _Entry(name, interval, due, next(self._generations))
         self._push(entry)
         return due
+
+    def interval(self, name: str) -> float | None:
+        """``name``'s interval, or ``None`` if it is not planned."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.interval
 
     def remove(self, name: str) -> None:
         entry = self._entries.pop(name, None)
         if entry is not None:
-            entry.generation += 1  # its heap rows are now stale
+            entry.generation = next(self._generations)  # its heap rows are now stale
 
     def due(self, now: float) -> list[tuple[str, float]]:
         """Pop every run due by ``now``: (name, when it was due).  Each is planned again
@@ -72,7 +80,7 @@ class Schedule:
         entry = self._entries.get(name)
         if entry is None or at >= entry.due:
             return
-        entry.generation += 1
+        entry.generation = next(self._generations)
         entry.due = at
         self._push(entry)
 

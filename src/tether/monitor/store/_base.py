@@ -95,9 +95,17 @@ class Store(Protocol):
         """Open an incident (committed on return) and return its id."""
 
     def note_incident(
-        self, incident_id: int, event: str, detail: str, now: float, *, resolve: bool = False
+        self,
+        incident_id: int,
+        event: str,
+        detail: str,
+        now: float,
+        *,
+        resolve: bool = False,
+        monitors: Sequence[str] | None = None,
     ) -> None:
-        """Add to an incident's timeline; ``resolve`` closes it at ``now``."""
+        """Add to an incident's timeline; ``resolve`` closes it at ``now``; ``monitors``,
+        when given, replaces the list of monitors it affects."""
 
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         """Incidents with their timeline, newest first."""

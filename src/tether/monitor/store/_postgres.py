@@ -279,17 +279,27 @@ class PostgresStore(BatchedStore["Conn"]):
         return self._call(insert)
 
     def note_incident(
-        self, incident_id: int, event: str, detail: str, now: float, *, resolve: bool = False
+        self,
+        incident_id: int,
+        event: str,
+        detail: str,
+        now: float,
+        *,
+        resolve: bool = False,
+        monitors: Sequence[str] | None = None,
     ) -> None:
-        """Add to an incident's timeline; ``resolve`` closes it at ``now``."""
+        """Add to an incident's timeline; ``resolve`` closes it at ``now``; ``monitors``,
+        when given, replaces the list of monitors it affects."""
         from psycopg.types.json import Jsonb
 
         entry = Jsonb([timeline_event(now, event, detail)])
+        affected = None if monitors is None else Jsonb(sorted(monitors))
         self._call(
             lambda c: c.execute(
                 "UPDATE incidents SET timeline = timeline || %s, "
-                "resolved = CASE WHEN %s THEN %s ELSE resolved END WHERE id = %s",
-                (entry, resolve, now, incident_id),
+                "resolved = CASE WHEN %s THEN %s ELSE resolved END, "
+                "monitors = coalesce(%s::jsonb, monitors) WHERE id = %s",
+                (entry, resolve, now, affected, incident_id),
             )
         )
 

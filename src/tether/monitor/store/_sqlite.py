@@ -224,9 +224,18 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         return self._call(insert)
 
     def note_incident(
-        self, incident_id: int, event: str, detail: str, now: float, *, resolve: bool = False
+        self,
+        incident_id: int,
+        event: str,
+        detail: str,
+        now: float,
+        *,
+        resolve: bool = False,
+        monitors: Sequence[str] | None = None,
     ) -> None:
-        """Add to an incident's timeline; ``resolve`` closes it at ``now``."""
+        """Add to an incident's timeline; ``resolve`` closes it at ``now``; ``monitors``,
+        when given, replaces the list of monitors it affects."""
+        affected = None if monitors is None else _dumps(sorted(monitors))
 
         def update(conn: sqlite3.Connection) -> None:
             row = conn.execute(
@@ -236,8 +245,8 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             timeline.append(timeline_event(now, event, detail))
             conn.execute(
                 "UPDATE incidents SET timeline = ?, resolved = CASE WHEN ? THEN ? ELSE resolved "
-                "END WHERE id = ?",
-                (_dumps(timeline), resolve, now, incident_id),
+                "END, monitors = coalesce(?, monitors) WHERE id = ?",
+                (_dumps(timeline), resolve, now, affected, incident_id),
             )
 
         self._call(update)

@@ -1,0 +1,65 @@
+"""Simulated time for the monitor's runner: time moves only when the runner sleeps and no
+real probe is in flight, so minutes of monitoring against real loopback servers take a
+moment and never race the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tether.monitor._runner import Runner
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+EPOCH = 1_800_000_000.0
+
+
+class SimTime:
+    """Simulated time that moves only when the runner sleeps and no probe is in flight,
+    so real loopback I/O never races ahead of (or behind) the simulated clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.in_flight = 0
+        self.waiting: list[float] = []
+
+    async def probe(self, target: str, options: ProbeOptions) -> ProbeResult:
+        self.in_flight += 1
+        try:
+            return await probe_async(target, options)
+        finally:
+            self.in_flight -= 1
+
+    def mono(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return EPOCH + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """A virtual-time sleep: time jumps to the earliest waiting sleeper's wake-up,
+        and never while a probe's real I/O is under way."""
+        wake = self.now + max(seconds, 0.001)
+        self.waiting.append(wake)
+        try:
+            while self.now < wake:
+                await asyncio.sleep(0)
+                if self.in_flight:  # real I/O under way: let it finish at this instant
+                    await asyncio.sleep(0.001)
+                    continue
+                self.now = max(self.now, min(self.waiting))
+        finally:
+            self.waiting.remove(wake)
+
+
+def run_until(runner: Runner, sim: SimTime, done: Callable[[], bool], limit: float) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            while not done() and sim.now < limit:
+                await asyncio.sleep(0.001)
+            stop.set()
+
+        await asyncio.gather(runner.run(stop, deliver_every=0.5), watch())
+
+    asyncio.run(main())

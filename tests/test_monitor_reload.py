@@ -1,0 +1,264 @@
+"""The runner's wiring of what the detector says, and reloading its configuration.
+
+Real probes against the lab on simulated time (tests/simtime.py): a reload keeps every
+state, incident and queued alert; flapping holds alerts until it settles; a slow spell
+sends a "degraded" alert unless the monitor's latency_margin is null; pausing stops
+probing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simtime import SimTime
+from tether.lab import Lab
+from tether.monitor._config import MonitorConfig, parse_config
+from tether.monitor._runner import Runner
+from tether.monitor._state import State
+from tether.monitor.alerts import Outbox
+from tether.monitor.store import SQLiteStore
+from tether.probe import ProbeOptions, ProbeResult
+
+
+class Collect:
+    """An alert channel that keeps what it is given (the outbox and store are real)."""
+
+    def __init__(self, name: str = "ops") -> None:
+        self.name = name
+        self.got: list[dict[str, Any]] = []
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        self.got.append(payload)
+
+
+def monitors(*lines: str) -> MonitorConfig:
+    body = "\n".join(f"  - {line}" for line in lines)
+    return parse_config(
+        f"alerts:\n  - {{name: ops, type: webhook, url: http://127.0.0.1:9/}}\nmonitors:\n{body}\n"
+    )
+
+
+class Harness:
+    """A runner on simulated time with a collecting channel, driven step by step."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        config: MonitorConfig,
+        probe: Callable[[str, ProbeOptions], Any] | None = None,
+    ) -> None:
+        self.sim = SimTime()
+        self.ops = Collect()
+        self.store = SQLiteStore(tmp_path / "t.db")
+        self.probes: list[str] = []
+        route = probe
+
+        async def counted(target: str, options: ProbeOptions) -> ProbeResult:
+            self.probes.append(target)
+            if route is not None:
+                target = route(target, options)
+            return await self.sim.probe(target, options)
+
+        self.runner = Runner(
+            config,
+            self.store,
+            Outbox(self.store, {"ops": self.ops}),
+            wall=self.sim.wall,
+            mono=self.sim.mono,
+            sleep=self.sim.sleep,
+            rand=lambda: 0.0,
+            probe=counted,
+        )
+
+    def drive(self, *steps: tuple[Callable[[], bool], Callable[[], object]], limit: float) -> None:
+        """Run the monitor; each step's action runs once its condition holds, in order."""
+
+        async def main() -> None:
+            stop = asyncio.Event()
+
+            async def script() -> None:
+                for condition, action in steps:
+                    while not condition():
+                        assert self.sim.now < limit, f"stuck at {self.sim.now:.0f} s"
+                        await asyncio.sleep(0.001)
+                    action()
+                stop.set()
+
+            await asyncio.gather(self.runner.run(stop, deliver_every=0.5), script())
+
+        asyncio.run(main())
+        self.runner.outbox.deliver_due(self.sim.wall() + 1e6)
+
+    def state(self, name: str) -> State:
+        return self.runner.detector.state(name)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def test_a_reload_keeps_states_incidents_and_alerts(tmp_path: Path, lab: Lab) -> None:
+    """Adding a monitor and changing another's interval mid-outage keeps the down monitor
+    down with its one incident and one alert; the new monitor is probed at its interval."""
+    api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s, alerts: [ops]}}"
+    web = "{name: web, url: '" + lab["healthy"].url + "', interval: 30s, timeout: 1s}"
+    faster = web.replace("30s", "5s")
+    extra = "{name: extra, url: '" + lab["healthy"].url + "', interval: 10s, timeout: 1s}"
+    h = Harness(tmp_path, monitors(api, web))
+    changes: list[str] = []
+    marks: dict[str, float] = {}
+
+    def reload() -> None:
+        marks["at"] = h.sim.now
+        changes.extend(h.runner.reload(monitors(api, faster, extra)))
+
+    h.drive(
+        (lambda: h.state("api") is State.DOWN and bool(h.ops.got), reload),
+        (lambda: h.sim.now > marks["at"] + 31, lambda: None),
+        limit=300,
+    )
+    h.store.flush()
+    assert changes == ["changed web", "added extra"]
+    assert h.state("api") is State.DOWN
+    assert h.state("web") is State.UP
+    assert h.state("extra") is State.UP
+    (incident,) = h.store.incidents()
+    assert incident["resolved"] is None
+    assert [a["event"] for a in h.ops.got] == ["incident.opened"]
+    extra_runs = [r.ts for r in h.store.results("extra")]
+    web_runs = sorted(r.ts for r in h.store.results("web") if r.ts > h.sim.wall() - 30)
+    assert len(extra_runs) >= 3  # every 10 s since the reload
+    assert len(web_runs) >= 5  # every 5 s now, not 30
+    h.close()
+
+
+def test_a_removed_monitor_stops_and_its_lone_incident_resolves(tmp_path: Path, lab: Lab) -> None:
+    """Removing a down monitor stops its probes, drops its metrics and resolves the incident
+    it was alone in, saying why."""
+    api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s, alerts: [ops]}}"
+    web = "{name: web, url: '" + lab["healthy"].url + "', interval: 30s, timeout: 1s}"
+    h = Harness(tmp_path, monitors(api, web))
+    seen: dict[str, int] = {}
+
+    def remove() -> None:
+        h.runner.reload(monitors(web))
+        seen["probes"] = h.probes.count(lab["refused"].url)
+
+    h.drive(
+        (lambda: h.state("api") is State.DOWN, remove), (lambda: h.sim.now > 200, list), limit=300
+    )
+    assert h.probes.count(lab["refused"].url) == seen["probes"]
+    (incident,) = h.store.incidents()
+    assert incident["resolved"] is not None
+    assert "api was removed from the configuration" in str(incident["timeline"])
+    assert b'monitor="api"' not in h.runner.metrics.render()
+    assert b'monitor="web"' in h.runner.metrics.render()
+    h.close()
+
+
+def test_pausing_by_reload_stops_probes_and_resuming_starts_afresh(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """paused: true stops a monitor's probes and shows it paused; unpausing resumes it from
+    unknown to up."""
+    web = "{name: web, url: '" + lab["healthy"].url + "', interval: 30s, timeout: 1s}"
+    paused = web.replace("}", ", paused: true}")
+    h = Harness(tmp_path, monitors(web))
+    counts: list[int] = []
+
+    def pause() -> None:
+        h.runner.reload(monitors(paused))
+        counts.append(len(h.probes))
+
+    def resume() -> None:
+        assert h.state("web") is State.PAUSED
+        assert len(h.probes) == counts[0]  # not probed while paused
+        h.runner.reload(monitors(web))
+        assert h.state("web") is State.UNKNOWN
+
+    start: dict[str, float] = {}
+    h.drive(
+        (lambda: h.state("web") is State.UP, pause),
+        (lambda: start.setdefault("t", h.sim.now) + 120 < h.sim.now, resume),
+        (lambda: h.state("web") is State.UP, list),
+        limit=400,
+    )
+    assert len(h.probes) > counts[0]
+    h.close()
+
+
+def test_flapping_holds_alerts_until_it_settles(tmp_path: Path, lab: Lab) -> None:
+    """A target that alternates every check: four alerts (two outages), then flapping and
+    silence however long it goes on; once it stays down past the settle time, one alert."""
+    calls = {"n": 0, "flap_until": 0.0}
+    h: Harness
+
+    def route(target: str, options: ProbeOptions) -> str:
+        calls["n"] += 1
+        flapping = h.sim.now < calls["flap_until"]
+        up = calls["n"] % 2 == 1 if flapping else False
+        return lab["healthy"].url if up else lab["refused"].url
+
+    api = (
+        "{name: api, url: 'http://127.0.0.1:1/', interval: 30s, timeout: 1s, alerts: [ops],"
+        " failure_threshold: 1, success_threshold: 1}"
+    )
+    calls["flap_until"] = 900.0
+    h = Harness(tmp_path, monitors(api), probe=route)
+    alerts_when_flapping: list[int] = []
+    h.drive(
+        (
+            lambda: h.state("api") is State.FLAPPING,
+            lambda: alerts_when_flapping.append(len(h.store.due_alerts(1e12)) + len(h.ops.got)),
+        ),
+        (
+            lambda: h.sim.now > 890,
+            lambda: alerts_when_flapping.append(len(h.store.due_alerts(1e12)) + len(h.ops.got)),
+        ),
+        (lambda: h.state("api") is State.DOWN, list),
+        limit=2000,
+    )
+    events = [a["event"] for a in h.ops.got]
+    assert alerts_when_flapping == [4, 4]  # nothing while flapping
+    assert events == ["incident.opened", "incident.resolved"] * 2 + ["incident.opened"]
+    # Settled 600 s after its last up/down change (shortly before 900 s), not sooner.
+    assert 1400 < h.sim.now < 1500
+    h.close()
+
+
+def latency_run(tmp_path: Path, lab: Lab, margin: str) -> Harness:
+    slow_after = 40  # checks at ~1 ms teach the baseline; then 300 ms each
+
+    def route(target: str, options: ProbeOptions) -> str:
+        ms = 300 if len(h.probes) > slow_after else 0
+        return f"{lab['latency'].url}?ms={ms}"
+
+    api = (
+        "{name: api, url: 'http://127.0.0.1:1/', interval: 10s, timeout: 2s, alerts: [ops],"
+        f" latency_margin: {margin}}}"
+    )
+    h = Harness(tmp_path, monitors(api), probe=route)
+    h.drive((lambda: len(h.probes) > slow_after + 6, list), limit=2000)
+    return h
+
+
+def test_a_slow_spell_sends_a_degraded_alert(tmp_path: Path, lab: Lab) -> None:
+    """After the baseline is learnt at ~1 ms, three 300 ms checks make the monitor degraded
+    and queue one monitor.degraded alert naming the latency and the limit."""
+    h = latency_run(tmp_path, lab, "3")
+    assert h.state("api") is State.DEGRADED
+    (alert,) = h.ops.got
+    assert alert["event"] == "monitor.degraded"
+    assert "api is slower than usual" in alert["text"]
+    assert "limit of" in alert["text"]
+    h.close()
+
+
+def test_a_null_latency_margin_is_never_degraded(tmp_path: Path, lab: Lab) -> None:
+    """latency_margin: null turns latency judgement off: the same slow spell stays up."""
+    h = latency_run(tmp_path, lab, "null")
+    assert h.state("api") is State.UP
+    assert h.ops.got == []
+    h.close()
