@@ -317,10 +317,15 @@ def _monitor(path: str) -> int:
                     file=sys.stderr,
                 )
                 raise SystemExit(EXIT_FAILURE) from None
+            from tether._redact import redact_url
+
+            storage = config.storage
+            where = redact_url(storage.postgres) if storage.postgres else storage.path
+            host, port = server.addresses[0][:2]
+            listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             print(
                 f"tether monitor: {_count(len(config.monitors), 'monitor')}, storing in "
-                f"{config.storage.path}, metrics on http://{config.server.listen}/metrics; "
-                "Ctrl-C stops",
+                f"{where}; dashboard on http://{listen}/, metrics on /metrics; Ctrl-C stops",
                 file=sys.stderr,
                 flush=True,
             )

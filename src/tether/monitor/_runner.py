@@ -87,6 +87,7 @@ class Runner:
         probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
     ) -> None:
         self.config = config
+        self._by_name: tuple[MonitorConfig | None, dict[str, Monitor]] = (None, {})
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
@@ -103,6 +104,9 @@ class Runner:
             else Detector(overrides=overrides)
         )
         self.latest: dict[str, Observation] = {}
+        self.since: dict[str, float] = {}
+        """When each monitor entered its current state (wall seconds), for the dashboard;
+        kept in memory only, so a restart knows it again from the next change."""
         from tether.monitor._metrics import MonitorMetrics
 
         self.metrics = MonitorMetrics()
@@ -138,8 +142,18 @@ class Runner:
 
     # -- one check ---------------------------------------------------------------------
 
+    def _monitor(self, name: str) -> Monitor:
+        """The monitor called ``name`` (KeyError if none), from a dict:
+        ``MonitorConfig.monitor`` scans every monitor, which with tens of thousands costs
+        more than the probe.  Rebuilt whenever ``self.config`` is replaced (a reload)."""
+        config, by_name = self._by_name
+        if config is not self.config:
+            by_name = {m.name: m for m in self.config.monitors}
+            self._by_name = (self.config, by_name)
+        return by_name[name]
+
     async def check(self, name: str, due: float) -> Check:
-        m = self.config.monitor(name)
+        m = self._monitor(name)
         if m.url.startswith("dns://"):
             from tether.monitor._dnscheck import check_dns
 
@@ -177,6 +191,7 @@ class Runner:
             self.schedule.reprobe(name, self.mono() + event.delay)
         elif isinstance(event, StateChanged):
             log.info("%s: %s -> %s (%s)", name, event.old, event.new, event.reason)
+            self.since[name] = event.at
             if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
                 self.metrics.state(name, event.new is not State.DOWN)
             self.store.save_state(_DETECTOR_KEY, self.detector.to_dict())
@@ -316,7 +331,7 @@ class Runner:
             "hint": hint,
             "text": text,
         }
-        channels = {c for m in names for c in self.config.monitor(m).alerts}
+        channels = {c for m in names for c in self._monitor(m).alerts}
         for channel in sorted(channels):
             self.outbox.queue(channel, f"{incident.key}:{incident.id}:{event}", payload, now)
 
@@ -335,7 +350,7 @@ class Runner:
             "hint": "",
             "text": text,
         }
-        for channel in self.config.monitor(monitor).alerts:
+        for channel in self._monitor(monitor).alerts:
             self.outbox.queue(channel, f"{monitor}:{event}:{now:.3f}", payload, now)
 
     def _held(self, monitor: str, states: dict[str, State], now: float) -> bool:
@@ -399,6 +414,7 @@ class Runner:
         self.schedule.remove(name)
         self.detector.forget(name)
         self.latest.pop(name, None)
+        self.since.pop(name, None)
         self.metrics.forget(name)
         for key, incident in list(self.open.items()):
             if name not in incident.monitors:

@@ -1,5 +1,6 @@
 """The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, and ``/api/status``.  aiohttp, on the monitor's own event loop."""
+has it, ``/api/status``, and the dashboard (``_dashboard.py``).  aiohttp, on the monitor's
+own event loop."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
 from tether.probe import ProbeOptions, probe_async
 
@@ -16,7 +18,10 @@ if TYPE_CHECKING:
 _TEXT = "text/plain; version=0.0.4"
 
 
-def make_app(runner: Runner) -> web.Application:
+def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
+    """The monitor's server; ``refresh`` is how often (seconds) the dashboard's pages ask
+    for fresh data."""
+
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
 
@@ -33,22 +38,10 @@ def make_app(runner: Runner) -> web.Application:
         result = await probe_async(target, ProbeOptions(timeout=timeout, deadline=timeout))
         return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
 
-    async def status(request: web.Request) -> web.Response:
-        states = runner.detector.states()
-        return web.json_response(
-            {
-                "monitors": {name: str(state) for name, state in sorted(states.items())},
-                "open_incidents": [
-                    {"id": i.id, "key": i.key, "monitors": sorted(i.monitors)}
-                    for i in runner.open.values()
-                ],
-            }
-        )
-
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
-    app.router.add_get("/api/status", status)
+    add_dashboard(app, runner, refresh=refresh)
     return app
 
 

@@ -1,0 +1,814 @@
+"""The monitor's web dashboard: every monitor's state and why, the open incidents with
+their cause and fix, and one page per monitor with its results and roll-ups.
+
+    GET /                      the dashboard (server-rendered, then refreshed by JS)
+    GET /monitors/{name}       one monitor: recent results, hourly roll-ups, incidents
+    GET /incidents             recent incidents with their timelines
+    GET /api/status            JSON behind the dashboard (``monitors`` and ``open_incidents``
+                               kept as they were for older readers)
+    GET /api/monitors/{name}   JSON behind a monitor's page
+    GET /api/incidents         JSON behind the incidents page (``?open=1``, ``?limit=N``)
+    GET /static/{file}         the one script, the style sheet, the icon
+
+Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
+:func:`incidents_document`); the server renders the first view from it, so the page works
+without JavaScript, and ``static/dashboard.js`` renders the same document again every few
+seconds from the API, without reloading the page.
+
+Why it is safe to show: a monitor's name, a server's error text and a condition's
+resolved value are data, which may hold ``<script>``.  The server escapes every value
+with :func:`html.escape`, the script only ever sets ``textContent``, and the
+Content-Security-Policy allows no inline script, so a value that slipped through would
+still not run.  URLs are shown through :func:`~tether._redact.redact_url` and free text
+through :func:`~tether._redact.redact_text`, in the pages and in the APIs alike.  Every
+route is a GET: nothing here changes the monitor.
+
+The runner's memory gives states, latest checks and state times; the store gives the
+rest through small queries (:class:`Recent`: the minute roll-ups of the last hour for
+the sparklines, read again only for the last two minutes, and the last failure), run on
+a worker thread so that a page never holds up the event loop that runs the probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import html
+import importlib.resources
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from aiohttp import web
+
+from tether._redact import redact_text, redact_url
+from tether.monitor._config import Monitor, format_duration
+from tether.monitor._state import State
+from tether.monitor.store._base import bucket_start
+
+if TYPE_CHECKING:
+    from tether.monitor._detect import Observation
+    from tether.monitor._runner import Runner
+    from tether.monitor.store import ProbeRecord, Rollup, Store
+
+SECURITY_HEADERS: Final = {
+    # No inline script or style and nothing from another origin: the page's own script
+    # and style sheet are files under /static.
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+SPARKLINE_WINDOW: Final = 3600.0
+"""The sparklines and the last failure look this far back (seconds)."""
+FAILURE_LOOKBACK: Final = 200
+"""At most this many results, from the minute of the last failure on, are read to find it."""
+RESULTS_SHOWN: Final = 50
+HOURS_SHOWN: Final = 24
+INCIDENTS_SHOWN: Final = 50
+
+STATE_ORDER: Final = (
+    State.DOWN,
+    State.FLAPPING,
+    State.DEGRADED,
+    State.UP,
+    State.PAUSED,
+    State.UNKNOWN,
+)
+"""The summary line's order: what needs a look first."""
+
+_ASSETS: Final = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+NO_CONDITIONS: Final = "none: a failed probe or a 4xx or 5xx status fails the check"
+SPARK_WIDTH: Final = 120
+SPARK_HEIGHT: Final = 24
+
+
+# -- small pure helpers (static/dashboard.js has the same) ---------------------------------
+
+
+@functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
+def iso(ts: float | None) -> str | None:
+    """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 2 s``, ``5 h 12 min``, ``2 d 3 h``."""
+    seconds = max(0, math.floor(seconds + 0.5))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {s} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, halves rounded up, as the script does: the same
+    float operations give the same text in Python and in JavaScript (``round`` and
+    ``toFixed`` treat halves differently)."""
+    scale = 10**digits
+    return f"{math.floor(value * scale + 0.5) / scale:.{digits}f}"
+
+
+def monitor_path(name: str) -> str:
+    """The page of monitor ``name``; any character of a name survives the trip."""
+    return "/monitors/" + quote(name, safe="")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else redact_text(value)
+
+
+# -- JSON documents -------------------------------------------------------------------------
+
+
+def incident_json(row: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """An incident as the API shows it: cause, fix, monitors, times, timeline."""
+    opened: float = row["opened"]
+    resolved: float | None = row["resolved"]
+    return {
+        "id": row["id"],
+        "key": redact_text(row["key"]),
+        "monitors": sorted(row["monitors"]),
+        "kind": row["kind"],
+        "detail": _text(row["detail"]),
+        "hint": _text(row["hint"]),
+        "open": resolved is None,
+        "opened": iso(opened),
+        "resolved": iso(resolved),
+        "duration_s": round((now if resolved is None else resolved) - opened, 3),
+        "timeline": [
+            {"at": iso(e["at"]), "event": e["event"], "detail": _text(e["detail"])}
+            for e in row["timeline"]
+        ],
+    }
+
+
+def result_json(record: ProbeRecord) -> dict[str, Any]:
+    """One stored check: outcome, why, latency, resolved conditions, phase timings."""
+    data = record.data or {}
+    return {
+        "at": iso(record.ts),
+        "ok": record.ok,
+        "kind": record.kind,
+        "detail": _text(record.detail),
+        "latency_ms": _ms(record.latency_ms),
+        "conditions": [redact_text(c) for c in data.get("conditions", [])],
+        "phases": {
+            name: _ms(ms) for name, ms in sorted(data.get("phases", {}).items(), key=_phase_order)
+        },
+    }
+
+
+PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "http")
+"""The probe's phases in the order they run (the store keeps them in any order)."""
+
+
+def _phase_order(item: tuple[str, Any]) -> tuple[int, str]:
+    name = item[0]
+    return (PHASES.index(name) if name in PHASES else len(PHASES), name)
+
+
+def rollup_json(rollup: Rollup) -> dict[str, Any]:
+    """One roll-up bucket: checks, uptime, latency, failures by kind."""
+    uptime = 100.0 * rollup.ok_count / rollup.count if rollup.count else None
+    return {
+        "start": iso(rollup.start),
+        "checks": rollup.count,
+        "failed": rollup.count - rollup.ok_count,
+        "uptime_pct": None if uptime is None else round(uptime, 3),
+        "latency_avg_ms": _ms(rollup.latency_avg),
+        "latency_max_ms": _ms(rollup.latency_max),
+        "failures": dict(sorted(rollup.kinds.items())),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The runner's memory at one moment, copied on its event loop, so that a page can be
+    built on a worker thread while the runner goes on."""
+
+    now: float
+    monitors: tuple[Monitor, ...]
+    states: dict[str, State]
+    latest: dict[str, Observation]
+    since: dict[str, float]
+    store: Store
+
+    @classmethod
+    def of(cls, runner: Runner) -> Snapshot:
+        return cls(
+            runner.wall(),
+            runner.config.monitors,
+            runner.detector.states(),
+            dict(runner.latest),
+            dict(runner.since),
+            runner.store,
+        )
+
+    def state(self, name: str) -> State:
+        return self.states.get(name, State.UNKNOWN)
+
+    def since_of(self, name: str, incidents: Sequence[Mapping[str, Any]]) -> float | None:
+        """When ``name`` entered its state.  After a restart the runner has not seen it
+        change yet: a down monitor has been down at least since its open incident opened."""
+        since = self.since.get(name)
+        if since is None and self.state(name) is State.DOWN:
+            opened = [
+                i["opened"] for i in incidents if i["resolved"] is None and name in i["monitors"]
+            ]
+            since = min(opened, default=None)
+        return since
+
+    def head(self, m: Monitor, incidents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """What the dashboard's row and the monitor's page share: who, what state, since
+        when, and the last check."""
+        now = self.now
+        since = self.since_of(m.name, incidents)
+        latest = self.latest.get(m.name)
+        last_check = None
+        if latest is not None:
+            last_check = {
+                "at": iso(latest.timestamp),
+                "ago_s": round(now - latest.timestamp, 3),
+                "ok": latest.ok,
+                "latency_ms": _ms(latest.latency_ms),
+                "kind": latest.kind.value if latest.kind else None,
+            }
+        return {
+            "name": m.name,
+            "href": monitor_path(m.name),
+            "url": redact_url(m.url),
+            "state": str(self.state(m.name)),
+            "since": iso(since),
+            "for_s": None if since is None else round(now - since, 3),
+            "last_check": last_check,
+        }
+
+
+class Recent:
+    """Each monitor's minute roll-ups of the last hour and its last failure in it, read
+    from the store a little at a time.
+
+    A minute that is over does not change, so after the first read only the last two
+    minutes are read again (two, because a result is committed a moment after its check,
+    in the writer's next batch): one small query per monitor per refresh instead of an
+    hour of rows.  The last failure is looked up only when the roll-ups show a new one,
+    from the minute it happened.  Thread-safe: refreshes run on worker threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._minutes: dict[str, list[Rollup]] = {}
+        self._failures: dict[str, tuple[tuple[float, int], ProbeRecord | None]] = {}
+
+    def read(
+        self, store: Store, names: Sequence[str], now: float
+    ) -> tuple[dict[str, list[Rollup]], dict[str, ProbeRecord | None]]:
+        """The minute roll-ups (oldest first) and the last failure of each of ``names``."""
+        with self._lock:
+            for gone in self._minutes.keys() - set(names):
+                del self._minutes[gone]
+                self._failures.pop(gone, None)
+            minutes: dict[str, list[Rollup]] = {}
+            failures: dict[str, ProbeRecord | None] = {}
+            for name in names:
+                minutes[name] = self._update(store, name, now)
+                failures[name] = self._last_failure(store, name, minutes[name])
+            return minutes, failures
+
+    def _update(self, store: Store, name: str, now: float) -> list[Rollup]:
+        window = now - SPARKLINE_WINDOW
+        cached = self._minutes.get(name)
+        if cached is None or (cached and cached[-1].start > now):  # first read, or time went back
+            fresh = store.rollups(name, "minute", since=window)
+        else:
+            settled = bucket_start(now, 60) - 60  # this minute and the last may still grow
+            kept = [r for r in cached if window <= r.start < settled]
+            fresh = kept + store.rollups(name, "minute", since=max(settled, window))
+        self._minutes[name] = fresh
+        return fresh
+
+    def _last_failure(self, store: Store, name: str, minutes: list[Rollup]) -> ProbeRecord | None:
+        failing = next((r for r in reversed(minutes) if r.ok_count < r.count), None)
+        if failing is None:
+            self._failures.pop(name, None)
+            return None
+        key = (failing.start, failing.count - failing.ok_count)
+        known = self._failures.get(name)
+        if known is not None and known[0] == key:
+            return known[1]
+        recent = store.results(name, since=failing.start, limit=FAILURE_LOOKBACK)
+        failure = next((r for r in recent if not r.ok), None)
+        self._failures[name] = (key, failure)
+        return failure
+
+
+def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
+    """The document behind ``/api/status`` and the dashboard (see :func:`status_document`)."""
+    now = snap.now
+    names = [m.name for m in snap.monitors]
+    sparks, failures = recent.read(snap.store, names, now)
+    incidents = snap.store.incidents(open_only=True, limit=1000)
+    rows = []
+    for m in snap.monitors:
+        row = snap.head(m, incidents)
+        failure = failures.get(m.name)
+        row["last_failure"] = (
+            None
+            if failure is None
+            else {
+                "at": iso(failure.ts),
+                "ago_s": round(now - failure.ts, 3),
+                "kind": failure.kind,
+                "detail": _text(failure.detail),
+            }
+        )
+        row["sparkline"] = [
+            {
+                "at": iso(r.start),
+                "checks": r.count,
+                "failed": r.count - r.ok_count,
+                "latency_ms": _ms(r.latency_avg),
+            }
+            for r in sparks.get(m.name, [])
+        ]
+        rows.append(row)
+    counts = {str(s): 0 for s in STATE_ORDER}
+    for name in names:
+        counts[str(snap.state(name))] += 1
+    return {
+        "now": iso(now),
+        "monitors": {name: str(snap.state(name)) for name in sorted(names)},
+        "summary": counts,
+        "rows": rows,
+        "open_incidents": [incident_json(i, now) for i in incidents],
+    }
+
+
+def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
+    """The document behind a monitor's page (see :func:`monitor_document`)."""
+    m = next((m for m in snap.monitors if m.name == name), None)
+    if m is None:
+        return None
+    now = snap.now
+    results = snap.store.results(name, limit=RESULTS_SHOWN)
+    hourly = snap.store.rollups(name, "hour", since=now - HOURS_SHOWN * 3600)
+    incidents = snap.store.incidents(limit=1000)
+    mine = [i for i in incidents if name in i["monitors"]][:INCIDENTS_SHOWN]
+    return {
+        "now": iso(now),
+        **snap.head(m, incidents),
+        "interval": format_duration(m.interval),
+        "timeout": format_duration(m.timeout),
+        "conditions": list(m.conditions),
+        "results": [result_json(r) for r in results],
+        "hourly": [rollup_json(r) for r in reversed(hourly)],
+        "incidents": [incident_json(i, now) for i in mine],
+    }
+
+
+def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str, Any]:
+    """The document behind the incidents page (see :func:`incidents_document`)."""
+    rows = snap.store.incidents(open_only=open_only, limit=limit)
+    return {"now": iso(snap.now), "incidents": [incident_json(i, snap.now) for i in rows]}
+
+
+async def status_document(runner: Runner, recent: Recent | None = None) -> dict[str, Any]:
+    """``/api/status``: the summary, one row per monitor, and the open incidents.
+
+    ``monitors`` (name to state) and ``open_incidents`` (each with ``id``, ``key`` and
+    ``monitors``) are what the first version of this endpoint returned, kept as they were.
+    ``recent`` keeps what was read from the store for the next call.
+    """
+    return await asyncio.to_thread(build_status, Snapshot.of(runner), recent or Recent())
+
+
+async def monitor_document(runner: Runner, name: str) -> dict[str, Any] | None:
+    """``/api/monitors/{name}``: its settings, recent results, hourly roll-ups and
+    incidents; ``None`` when no monitor has that name."""
+    return await asyncio.to_thread(build_monitor, Snapshot.of(runner), name)
+
+
+async def incidents_document(
+    runner: Runner, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
+) -> dict[str, Any]:
+    """``/api/incidents``: incidents newest first, with cause, fix and timeline."""
+    snap = Snapshot.of(runner)
+    return await asyncio.to_thread(build_incidents, snap, open_only=open_only, limit=limit)
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(text: str | None) -> str:
+    if text is None:
+        return "—"
+    shown = text.replace("T", " ").replace("Z", " UTC")
+    return f'<time datetime="{_e(text)}">{_e(shown)}</time>'
+
+
+def _state_badge(state: str) -> str:
+    return f'<span class="state state-{_e(state)}">{_e(state)}</span>'
+
+
+def _link(name: str) -> str:
+    return f'<a href="{_e(monitor_path(name))}">{_e(name)}</a>'
+
+
+def _latency(ms: float | None) -> str:
+    return "—" if ms is None else f"{fixed(ms, 1)} ms"
+
+
+def _kind(kind: str | None) -> str:
+    return "" if kind is None else f'<code class="kind">{_e(kind)}</code>'
+
+
+@functools.lru_cache(maxsize=4096)  # the same minutes again, as in iso()
+def _unix(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def sparkline_points(
+    points: Sequence[Mapping[str, Any]], now: str
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """Where each minute's average latency goes, and the x of each minute with a failure;
+    time runs left to right over the last hour, so a young monitor's line starts late."""
+    end = _unix(now)
+
+    def x(at: str) -> float:
+        age = end - _unix(at)
+        return round(SPARK_WIDTH * (1 - age / SPARKLINE_WINDOW), 1)
+
+    timed = [p for p in points if p["latency_ms"] is not None]
+    top = max((p["latency_ms"] for p in timed), default=0.0) or 1.0
+    line = [
+        (x(p["at"]), round(SPARK_HEIGHT - 2 - p["latency_ms"] / top * (SPARK_HEIGHT - 4), 1))
+        for p in timed
+    ]
+    return line, [x(p["at"]) for p in points if p["failed"]]
+
+
+def _sparkline(points: Sequence[Mapping[str, Any]], now: str) -> str:
+    if not points:
+        return '<span class="muted">no checks</span>'
+    line, fails = sparkline_points(points, now)
+    checks = sum(p["checks"] for p in points)
+    failed = sum(p["failed"] for p in points)
+    label = f"last hour: {checks} checks, {failed} failed"
+    bottom = SPARK_HEIGHT - 0.5
+    shapes = [f'<line class="spark-axis" x1="0" y1="{bottom}" x2="{SPARK_WIDTH}" y2="{bottom}"/>']
+    path = " ".join(f"{x},{y}" for x, y in line)
+    shapes.append(f'<polyline class="spark-line" fill="none" points="{path}"/>')
+    if line:  # the latest minute as a dot, so even one point shows
+        shapes.append(f'<circle class="spark-dot" cx="{line[-1][0]}" cy="{line[-1][1]}" r="1.5"/>')
+    shapes += [
+        f'<rect class="spark-fail" x="{round(x - 1, 1)}" y="{SPARK_HEIGHT - 4}" '
+        'width="2" height="4"/>'
+        for x in fails
+    ]
+    return (
+        f'<svg class="spark" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" width="{SPARK_WIDTH}" '
+        f'height="{SPARK_HEIGHT}" role="img" aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f"{''.join(shapes)}</svg>"
+    )
+
+
+def _page(title: str, page: str, api: str, refresh_ms: int, now: str | None, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)} · tether</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/dashboard.css">
+<script src="/static/dashboard.js" defer></script>
+</head>
+<body data-page="{_e(page)}" data-api="{_e(api)}" data-refresh-ms="{refresh_ms}">
+<header class="top">
+<a class="brand" href="/">tether</a>
+<nav><a href="/">Monitors</a> <a href="/incidents">Incidents</a></nav>
+<span id="updated" class="updated">as of {_when(now)}</span>
+</header>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _summary(doc: Mapping[str, Any]) -> str:
+    counts: Mapping[str, int] = doc["summary"]
+    total = sum(counts.values())
+    parts = [
+        f'<span class="count state-{_e(state)}">{n} {_e(state)}</span>'
+        for state, n in counts.items()
+        if n
+    ]
+    noun = "monitor" if total == 1 else "monitors"
+    return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
+
+
+def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
+    monitors = ", ".join(_link(name) for name in i["monitors"]) or "—"
+    status = (
+        f"open for {_e(human_duration(i['duration_s']))}"
+        if i["open"]
+        else f"resolved {_when(i['resolved'])} after {_e(human_duration(i['duration_s']))}"
+    )
+    events = ""
+    if timeline:
+        items = "".join(
+            f"<li>{_when(e['at'])} <strong>{_e(e['event'])}</strong> {_e(e['detail'])}</li>"
+            for e in i["timeline"]
+        )
+        events = f'<ol class="timeline">{items}</ol>'
+    state = "open" if i["open"] else "resolved"
+    return (
+        f'<article class="incident incident-{state}" data-incident="{_e(i["id"])}">'
+        f'<h3>#{_e(i["id"])} {_kind(i["kind"])} <span class="monitors">{monitors}</span></h3>'
+        f'<p class="detail">{_e(i["detail"])}</p>'
+        f'<p class="hint"><strong>Fix:</strong> {_e(i["hint"])}</p>'
+        f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}</article>'
+    )
+
+
+def _incidents(incidents: Sequence[Mapping[str, Any]], empty: str, *, timeline: bool) -> str:
+    if not incidents:
+        return f'<p class="none">{_e(empty)}</p>'
+    return "".join(_incident(i, timeline=timeline) for i in incidents)
+
+
+def _row(row: Mapping[str, Any], now: str) -> str:
+    check = row["last_check"]
+    failure = row["last_failure"]
+    failed = (
+        "—"
+        if failure is None
+        else f'{_kind(failure["kind"])} <span class="detail">{_e(failure["detail"] or "")}'
+        f'</span> <span class="ago">{_e(human_duration(failure["ago_s"]))} ago</span>'
+    )
+    held = "—" if row["for_s"] is None else _e(human_duration(row["for_s"]))
+    return (
+        f'<tr data-monitor="{_e(row["name"])}">'
+        f'<td class="name">{_link(row["name"])}<div class="url">{_e(row["url"])}</div></td>'
+        f"<td>{_state_badge(row['state'])}</td>"
+        f'<td class="for" title="{_e(row["since"] or "")}">{held}</td>'
+        f'<td class="latency">{_latency(check["latency_ms"] if check else None)}</td>'
+        f'<td class="spark-cell">{_sparkline(row["sparkline"], now)}</td>'
+        f'<td class="failure">{failed}</td></tr>'
+    )
+
+
+def render_dashboard(doc: Mapping[str, Any], refresh_ms: int) -> str:
+    """The dashboard's first view, from :func:`status_document`."""
+    rows = "".join(_row(r, doc["now"]) for r in doc["rows"])
+    body = f"""<h1>Monitors</h1>
+<p id="summary" class="summary">{_summary(doc)}</p>
+<section>
+<h2>Open incidents</h2>
+<div id="incidents">{_incidents(doc["open_incidents"], "No open incidents.", timeline=False)}</div>
+</section>
+<section>
+<h2>All monitors</h2>
+<table id="monitors">
+<thead><tr><th>Monitor</th><th>State</th><th>For</th><th>Latency</th><th>Last hour</th>
+<th>Last failure</th></tr></thead>
+<tbody>{rows}</tbody>
+</table>
+</section>"""
+    return _page("Monitors", "dashboard", "/api/status", refresh_ms, doc["now"], body)
+
+
+def _results(results: Sequence[Mapping[str, Any]]) -> str:
+    if not results:
+        return '<tr><td colspan="5" class="none">No results yet.</td></tr>'
+    out = []
+    for r in results:
+        phases = " · ".join(f"{_e(name)} {fixed(ms, 1)}" for name, ms in r["phases"].items())
+        why = " ".join(part for part in (_kind(r["kind"]), _e(r["detail"] or "")) if part)
+        conditions = "".join(f"<li>{_e(c)}</li>" for c in r["conditions"])
+        result = "ok" if r["ok"] else "failed"
+        out.append(
+            f"<tr><td>{_when(r['at'])}</td>"
+            f'<td><span class="result result-{result}">{result}</span></td>'
+            f'<td class="latency">{_latency(r["latency_ms"])}</td>'
+            f'<td class="phases">{phases}</td>'
+            f'<td>{why}<ul class="conditions">{conditions}</ul></td></tr>'
+        )
+    return "".join(out)
+
+
+def _hourly(hourly: Sequence[Mapping[str, Any]]) -> str:
+    if not hourly:
+        return '<tr><td colspan="5" class="none">No roll-ups yet.</td></tr>'
+    out = []
+    for h in hourly:
+        uptime = "—" if h["uptime_pct"] is None else f"{fixed(h['uptime_pct'], 2)} %"
+        kinds = ", ".join(f"{_e(kind)} × {n}" for kind, n in h["failures"].items())
+        out.append(
+            f"<tr><td>{_when(h['start'])}</td><td>{h['checks']}</td>"
+            f'<td class="uptime">{uptime}</td><td>{_latency(h["latency_avg_ms"])}</td>'
+            f"<td>{kinds or '—'}</td></tr>"
+        )
+    return "".join(out)
+
+
+def _monitor_facts(doc: Mapping[str, Any]) -> str:
+    check = doc["last_check"]
+    last = (
+        "never"
+        if check is None
+        else f"{_when(check['at'])}: {'ok' if check['ok'] else 'failed'}, "
+        f"{_latency(check['latency_ms'])} {_kind(check['kind'])}"
+    )
+    conditions = "".join(f"<li><code>{_e(c)}</code></li>" for c in doc["conditions"])
+    held = "" if doc["for_s"] is None else f" for {_e(human_duration(doc['for_s']))}"
+    return (
+        f'<p id="state-line">{_state_badge(doc["state"])}<span class="for">{held}</span></p>'
+        f'<dl class="facts"><dt>URL</dt><dd class="url">{_e(doc["url"])}</dd>'
+        f"<dt>Checked every</dt><dd>{_e(doc['interval'])} (timeout {_e(doc['timeout'])})</dd>"
+        f'<dt>Conditions</dt><dd><ul class="conditions">{conditions or f"<li>{NO_CONDITIONS}</li>"}'
+        f'</ul></dd><dt>Last check</dt><dd id="last-check">{last}</dd></dl>'
+    )
+
+
+def render_monitor(doc: Mapping[str, Any], refresh_ms: int) -> str:
+    """One monitor's page, from :func:`monitor_document`."""
+    api = "/api" + monitor_path(doc["name"])
+    body = f"""<p class="crumbs"><a href="/">Monitors</a> /</p>
+<h1 id="monitor-name">{_e(doc["name"])}</h1>
+<div id="facts">{_monitor_facts(doc)}</div>
+<section>
+<h2>Incidents</h2>
+<div id="incidents">{_incidents(doc["incidents"], "No incidents.", timeline=True)}</div>
+</section>
+<section>
+<h2>Hourly</h2>
+<table id="hourly"><thead><tr><th>Hour</th><th>Checks</th><th>Uptime</th><th>Avg latency</th>
+<th>Failures</th></tr></thead><tbody>{_hourly(doc["hourly"])}</tbody></table>
+</section>
+<section>
+<h2>Recent results</h2>
+<table id="results"><thead><tr><th>Time</th><th>Result</th><th>Latency</th><th>Phases (ms)</th>
+<th>Why</th></tr></thead><tbody>{_results(doc["results"])}</tbody></table>
+</section>"""
+    return _page(doc["name"], "monitor", api, refresh_ms, doc["now"], body)
+
+
+def render_incidents(doc: Mapping[str, Any], refresh_ms: int) -> str:
+    """The incidents page, from :func:`incidents_document`."""
+    body = f"""<h1>Incidents</h1>
+<div id="incidents">{_incidents(doc["incidents"], "No incidents yet.", timeline=True)}</div>"""
+    return _page("Incidents", "incidents", "/api/incidents", refresh_ms, doc["now"], body)
+
+
+def render_not_found(name: str) -> str:
+    """The page for a monitor name that is not configured."""
+    body = (
+        f'<h1>No such monitor</h1><p class="none">No monitor is called {_e(repr(name))}. '
+        'See <a href="/">all monitors</a>.</p>'
+    )
+    return _page("Not found", "missing", "", 0, None, body)
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+
+def asset(name: str) -> bytes:
+    """A file of ``static/``, read from the installed package (wheel, zip or source tree)."""
+    return (importlib.resources.files("tether.monitor") / "static" / name).read_bytes()
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="application/json", charset="utf-8")
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(INCIDENTS_SHOWN))
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise web.HTTPBadRequest(text=f"limit: give a number from 1 to 1000, not {raw!r}\n")
+    return int(raw)
+
+
+def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0) -> None:
+    """Serve the dashboard's pages, JSON APIs and static files on ``app``, and add the
+    security headers to every response.  ``refresh`` is how often, in seconds, the pages
+    ask for fresh data."""
+    refresh_ms = max(100, round(refresh * 1000))
+    assets = {name: (asset(name), kind) for name, kind in _ASSETS.items()}
+
+    async def secure(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(SECURITY_HEADERS)
+
+    recent = Recent()
+
+    # Each page is built, rendered and serialised on a worker thread from a snapshot
+    # taken here, on the loop: the loop only copies a few dicts.
+    async def dashboard(request: web.Request) -> web.Response:
+        snap = Snapshot.of(runner)
+        page = await asyncio.to_thread(
+            lambda: render_dashboard(build_status(snap, recent), refresh_ms)
+        )
+        return _html(page)
+
+    async def status(request: web.Request) -> web.Response:
+        snap = Snapshot.of(runner)
+        return _json(await asyncio.to_thread(lambda: _dumps(build_status(snap, recent))))
+
+    async def monitor(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        snap = Snapshot.of(runner)
+
+        def render() -> str | None:
+            doc = build_monitor(snap, name)
+            return None if doc is None else render_monitor(doc, refresh_ms)
+
+        page = await asyncio.to_thread(render)
+        if page is None:
+            return _html(render_not_found(name), status=404)
+        return _html(page)
+
+    async def monitor_api(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        snap = Snapshot.of(runner)
+        doc = await asyncio.to_thread(build_monitor, snap, name)
+        if doc is None:
+            return _json(_dumps({"error": f"no monitor is called {name!r}"}), status=404)
+        return _json(await asyncio.to_thread(_dumps, doc))
+
+    async def incidents(request: web.Request) -> web.Response:
+        snap = Snapshot.of(runner)
+        page = await asyncio.to_thread(
+            lambda: render_incidents(
+                build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), refresh_ms
+            )
+        )
+        return _html(page)
+
+    async def incidents_api(request: web.Request) -> web.Response:
+        open_only = request.query.get("open", "0") not in ("0", "false", "")
+        limit = _limit(request)
+        snap = Snapshot.of(runner)
+        return _json(
+            await asyncio.to_thread(
+                lambda: _dumps(build_incidents(snap, open_only=open_only, limit=limit))
+            )
+        )
+
+    async def static(request: web.Request) -> web.Response:
+        found = assets.get(request.match_info["file"])
+        if found is None:
+            raise web.HTTPNotFound()
+        body, kind = found
+        return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+
+    app.on_response_prepare.append(secure)
+    routes: Iterable[tuple[str, Callable[[web.Request], Any]]] = (
+        ("/", dashboard),
+        ("/api/status", status),
+        ("/monitors/{name:.+}", monitor),
+        ("/incidents", incidents),
+        ("/api/monitors/{name:.+}", monitor_api),
+        ("/api/incidents", incidents_api),
+        ("/static/{file}", static),
+    )
+    for path, handler in routes:
+        app.router.add_get(path, handler)

@@ -1,0 +1,619 @@
+"""The monitor's web dashboard, over plain HTTP and in a real headless Chromium.
+
+A real Runner checks real lab targets (healthy, refused, an expired certificate, a
+condition that fails), on a wall clock the test moves by a minute per round, and
+make_app serves it on 127.0.0.1:0 from an event loop of its own thread (Playwright's
+sync API keeps the main thread's).  Two monitors carry markup an attacker could plant:
+one is *named* ``<script>...</script>``, another's condition echoes an ``<img onerror>``
+into its failure detail and incident.  One monitor's URL carries a password and a token.
+
+The browser is Debian's Chromium driven by Playwright, launched with no access to
+anything but this loopback server; the tests record every request it makes.  They skip
+without /usr/bin/chromium or playwright, and fail instead when TETHER_REQUIRE_CHROMIUM=1
+(set by .ci/run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import pytest
+import yaml
+from aiohttp import web
+
+from tether.lab import Lab
+from tether.monitor._config import parse_config
+from tether.monitor._dashboard import Recent, asset, status_document
+from tether.monitor._runner import Runner
+from tether.monitor._web import make_app
+from tether.monitor.alerts import Outbox
+from tether.monitor.store import ProbeRecord, SQLiteStore
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+T = TypeVar("T")
+
+EPOCH = 1_800_000_000.0  # on a minute and an hour boundary: buckets are easy to predict
+ROUNDS = 3
+SECRETS = ("hunter2", "tok3n")
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = "<img src=x onerror=window.__pwned=2>"
+CHECKED = ("web", "api", "refused", "tls", "cond", SCRIPT)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Served:
+    """A runner over the lab on a wall clock the test moves, served by make_app."""
+
+    def __init__(self, tmp: Path, lab: Lab) -> None:
+        self.now = EPOCH
+        self.api_down = False
+        healthy = lab["healthy"]
+        self.api_url = f"{healthy.url}api"
+        self.refused_url = lab["refused"].url
+        monitors: list[dict[str, Any]] = [
+            {
+                "name": "web",
+                "url": f"http://user:{SECRETS[0]}@127.0.0.1:{healthy.port}/?token={SECRETS[1]}",
+            },
+            {"name": "api", "url": self.api_url},
+            {"name": "refused", "url": lab["refused"].url},
+            {"name": "tls", "url": lab["tls_expired"].url, "tls": {"ca_file": lab.ca_file}},
+            {"name": "cond", "url": healthy.url, "conditions": [f'[BODY] == "{IMG}"']},
+            {"name": SCRIPT, "url": healthy.url},
+            {"name": "old", "url": healthy.url, "paused": True},
+            {"name": "new", "url": healthy.url},
+        ]
+        for m in monitors:
+            m.update(interval="30s", timeout="2s", failure_threshold=1, success_threshold=1)
+        self.store = SQLiteStore(tmp / "dashboard.db")
+        self.runner = Runner(
+            parse_config(yaml.safe_dump({"monitors": monitors})),
+            self.store,
+            Outbox(self.store, {}),
+            wall=lambda: self.now,
+            probe=self._probe,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.app_runner = self.call(self._serve())
+        host, port = self.app_runner.addresses[0][:2]
+        self.port = int(port)
+        self.base = f"http://{host}:{port}"
+
+    async def _probe(self, target: str, options: ProbeOptions) -> ProbeResult:
+        # api's target goes away and comes back at the test's word: a real refused port.
+        if target == self.api_url and self.api_down:
+            target = self.refused_url
+        return await probe_async(target, options)
+
+    async def _serve(self) -> web.AppRunner:
+        app_runner = web.AppRunner(make_app(self.runner, refresh=0.2), access_log=None)
+        await app_runner.setup()
+        await web.TCPSite(app_runner, "127.0.0.1", 0).start()
+        return app_runner
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=20)
+
+    def check(self, *names: str) -> None:
+        """Check ``names`` now, on the server's loop, and commit the results."""
+        for name in names:
+            self.call(self.runner.check(name, self.runner.mono()))
+        self.store.flush()
+
+    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(self.base + path, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def json(self, path: str) -> Any:
+        status, _, body = self.get(path)
+        assert status == 200, (path, status, body[:300])
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.call(self.app_runner.cleanup())
+        self.call(self.loop.shutdown_default_executor())  # the store reads' threads
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+        self.store.close()
+
+
+@pytest.fixture(scope="module")
+def served(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Three rounds of checks a minute apart, then the clock a minute past the last."""
+    s = Served(tmp_path_factory.mktemp("dashboard"), lab)
+    for _ in range(ROUNDS):
+        s.check(*CHECKED)
+        s.now += 60
+    yield s
+    s.close()
+
+
+def every_path(served: Served) -> list[str]:
+    names = [m.name for m in served.runner.config.monitors]
+    pages = ["/", "/incidents", *(f"/monitors/{quote(n, safe='')}" for n in names)]
+    apis = ["/api/status", "/api/incidents", *(f"/api/monitors/{quote(n, safe='')}" for n in names)]
+    return pages + apis + ["/metrics"]
+
+
+class Rows(HTMLParser):
+    """Each dashboard row's monitor name and the text of its state badge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self._row: str | None = None
+        self._in_state = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and found.get("data-monitor") is not None:
+            self._row = found["data-monitor"]
+        classes = (found.get("class") or "").split()
+        self._in_state = self._row is not None and tag == "span" and "state" in classes
+
+    def handle_data(self, data: str) -> None:
+        if self._in_state and self._row is not None:
+            self.rows[self._row] = data
+            self._in_state = False
+
+
+# -- plain HTTP ---------------------------------------------------------------------------
+
+
+def test_the_server_rendered_dashboard_shows_each_monitor_in_its_state(served: Served) -> None:
+    """GET / is HTML listing every configured monitor with the state the detector holds,
+    the summary counts, and the open incidents with their cause and fix."""
+    status, headers, body = served.get("/")
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    page = body.decode()
+    parser = Rows()
+    parser.feed(page)
+    expected = {
+        "web": "up",
+        "api": "up",
+        SCRIPT: "up",
+        "refused": "down",
+        "tls": "down",
+        "cond": "down",
+        "old": "paused",
+        "new": "unknown",
+    }
+    assert parser.rows == expected
+    assert {n: str(served.runner.detector.state(n)) for n in expected} == expected
+    assert "8 monitors: " in page
+    assert '<span class="count state-down">3 down</span>' in page
+    assert "connect.refused" in page
+    assert "tls.expired" in page
+    assert "Fix:" in page
+    assert "user:***@127.0.0.1" in page  # the URL is shown, redacted
+
+
+def test_status_api_keeps_its_keys_and_adds_rows_with_times(served: Served) -> None:
+    """/api/status keeps `monitors` (name to state) and `open_incidents` (id, key, monitors)
+    and adds per-monitor rows whose times are ISO 8601 UTC on the runner's clock."""
+    doc = served.json("/api/status")
+    assert doc["monitors"]["refused"] == "down"
+    assert doc["monitors"]["web"] == "up"
+    assert doc["now"] == iso(served.now)
+    incidents = {i["kind"]: i for i in doc["open_incidents"]}
+    assert set(incidents) >= {"connect.refused", "tls.expired", "condition"}
+    refused = incidents["connect.refused"]
+    assert {"id", "key", "monitors"} <= set(refused)
+    assert "refused" in refused["monitors"]
+    assert refused["opened"] == iso(EPOCH)
+    assert refused["duration_s"] == served.now - EPOCH
+    assert "listening" in refused["hint"]
+    row = next(r for r in doc["rows"] if r["name"] == "refused")
+    # Down since its first check; the last failure was the last round, a minute ago.
+    assert (row["since"], row["for_s"]) == (iso(EPOCH), served.now - EPOCH)
+    assert row["last_failure"]["kind"] == "connect.refused"
+    assert row["last_failure"]["ago_s"] == 60
+    assert "refused the connection" in row["last_failure"]["detail"]
+    assert [p["failed"] for p in row["sparkline"]] == [1] * ROUNDS
+    web_row = next(r for r in doc["rows"] if r["name"] == "web")
+    assert web_row["last_failure"] is None
+    assert [p["at"] for p in web_row["sparkline"]] == [iso(EPOCH + 60 * i) for i in range(ROUNDS)]
+    assert all(p["latency_ms"] > 0 and p["failed"] == 0 for p in web_row["sparkline"])
+    assert web_row["last_check"]["ok"] is True
+    new_row = next(r for r in doc["rows"] if r["name"] == "new")
+    assert (new_row["state"], new_row["last_check"], new_row["sparkline"]) == ("unknown", None, [])
+
+
+def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
+    served: Served,
+) -> None:
+    """A new runner over the same store has not seen any state change: a monitor that is
+    still down shows the time its open incident opened, an up one shows no time."""
+    served.store.flush()
+    store = SQLiteStore(served.store.path)
+    try:
+        restarted = Runner(
+            served.runner.config, store, Outbox(store, {}), wall=lambda: served.now + 30
+        )
+        doc = asyncio.run(status_document(restarted))
+    finally:
+        store.close()
+    rows = {r["name"]: r for r in doc["rows"]}
+    assert doc["monitors"]["refused"] == "down"
+    assert (rows["refused"]["since"], rows["refused"]["for_s"]) == (
+        iso(EPOCH),
+        served.now + 30 - EPOCH,
+    )
+    assert (rows["web"]["state"], rows["web"]["since"]) == ("up", None)
+
+
+def test_a_monitors_api_has_results_phases_rollups_and_incidents(served: Served) -> None:
+    """/api/monitors/{name} lists the recent results with phase timings and resolved
+    conditions, the hourly roll-up with uptime, and the incidents it is part of."""
+    web_doc = served.json("/api/monitors/web")
+    assert [r["at"] for r in web_doc["results"]] == [
+        iso(EPOCH + 60 * i) for i in reversed(range(ROUNDS))
+    ]
+    assert all(
+        r["ok"] and {"dns", "connect", "http"} <= set(r["phases"]) for r in web_doc["results"]
+    )
+    (hour,) = web_doc["hourly"]
+    assert (hour["start"], hour["checks"], hour["uptime_pct"]) == (iso(EPOCH), ROUNDS, 100.0)
+    assert web_doc["incidents"] == []
+    cond = served.json("/api/monitors/cond")
+    assert cond["state"] == "down"
+    assert cond["results"][0]["conditions"] == [f'[BODY] (ok\\n) == "{IMG}"']
+    assert cond["hourly"][0]["uptime_pct"] == 0.0
+    (incident,) = cond["incidents"]
+    assert incident["kind"] == "condition"
+    assert incident["open"] is True
+    assert IMG in incident["detail"]
+
+
+def test_the_incidents_api_filters_and_bounds(served: Served) -> None:
+    """/api/incidents lists incidents newest first; ?open=1 keeps the open ones, and a
+    limit that is not a number from 1 to 1000 is a 400."""
+    everything = served.json("/api/incidents")["incidents"]
+    ids = [i["id"] for i in everything]
+    assert ids == sorted(ids, reverse=True)
+    assert all(ISO.fullmatch(i["opened"]) for i in everything)
+    assert [i["id"] for i in served.json("/api/incidents?open=1&limit=1")["incidents"]] == ids[:1]
+    assert served.get("/api/incidents?limit=abc")[0] == 400
+    assert served.get("/api/incidents?limit=0")[0] == 400
+
+
+def test_every_response_carries_the_security_headers(served: Served) -> None:
+    """Pages, APIs, static files and 404s all send a CSP allowing only this origin and
+    nosniff; the static files have their own content types."""
+    paths = [*every_path(served), "/static/dashboard.js", "/static/nope.js", "/monitors/nope"]
+    for path in paths:
+        _, headers, _ = served.get(path)
+        assert "default-src 'self'" in headers["Content-Security-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+    assert served.get("/static/dashboard.js")[1]["Content-Type"].startswith("text/javascript")
+    assert served.get("/static/dashboard.css")[1]["Content-Type"].startswith("text/css")
+    assert served.get("/api/status")[1]["Content-Type"].startswith("application/json")
+
+
+def test_unknown_monitors_are_404_and_nothing_changes_state(served: Served) -> None:
+    """An unknown monitor is a 404 page (its name escaped) and a 404 in the API; the
+    dashboard takes no POST."""
+    status, headers, body = served.get("/monitors/%3Cb%3Enope")
+    assert status == 404
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"&lt;b&gt;nope" in body
+    assert b"<b>nope" not in body
+    status, _, body = served.get("/api/monitors/nope")
+    assert status == 404
+    assert json.loads(body) == {"error": "no monitor is called 'nope'"}
+    assert served.get("/static/nope.js")[0] == 404
+    for path in ("/", "/api/status", "/api/incidents", "/monitors/web"):
+        assert served.get(path, method="POST")[0] == 405
+
+
+def test_no_page_or_api_shows_a_secret_or_raw_markup(served: Served) -> None:
+    """The URL's password and token appear in no page or API, and the injected name and
+    condition reach the HTML only escaped."""
+    for path in every_path(served):
+        status, _, body = served.get(path)
+        assert status == 200, path
+        text = body.decode()
+        for secret in SECRETS:
+            assert secret not in text, (path, secret)
+        if path.startswith(("/api", "/metrics")):
+            continue
+        assert "<script>window" not in text, path
+        assert "<img" not in text, path
+    page = served.get("/")[2].decode()
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=window.__pwned=2&gt;" in page
+
+
+class CountingStore:
+    """A real SQLite store that notes which roll-ups are asked for (a spy, not a mock)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.asked: list[float] = []
+
+    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Any]:
+        self.asked.append(since)
+        return self.store.rollups(monitor, period, since)
+
+    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[Any]:
+        return self.store.results(monitor, since, limit)
+
+
+def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(tmp_path: Path) -> None:
+    """After the first read of the hour, Recent asks only for the last two minutes, yet a
+    result committed late into the previous minute still counts, and a failure that left
+    the hour is no longer the last failure."""
+    store = SQLiteStore(tmp_path / "recent.db")
+    spy = CountingStore(store)
+    recent = Recent()
+    try:
+        store.record(ProbeRecord("a", EPOCH, True, None, 2.0))
+        store.record(ProbeRecord("a", EPOCH + 60, False, "connect.refused", 1.0, "first"))
+        store.flush()
+        minutes, failures = recent.read(spy, ["a"], EPOCH + 90)
+        assert [(m.start, m.count) for m in minutes["a"]] == [(EPOCH, 1), (EPOCH + 60, 1)]
+        assert getattr(failures["a"], "detail", None) == "first"
+        store.record(ProbeRecord("a", EPOCH + 70, False, "connect.refused", 1.0, "late"))
+        store.record(ProbeRecord("a", EPOCH + 130, True, None, 3.0))
+        store.flush()
+        minutes, failures = recent.read(spy, ["a"], EPOCH + 150)
+        assert spy.asked == [EPOCH + 90 - 3600, EPOCH + 60]
+        assert [(m.start, m.count) for m in minutes["a"]] == [
+            (EPOCH, 1),
+            (EPOCH + 60, 2),
+            (EPOCH + 120, 1),
+        ]
+        assert getattr(failures["a"], "detail", None) == "late"
+        minutes, failures = recent.read(spy, ["a"], EPOCH + 3700)
+        assert [m.start for m in minutes["a"]] == [EPOCH + 120]
+        assert failures["a"] is None
+    finally:
+        store.close()
+
+
+def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> None:
+    """The wheel hatchling builds holds static/, and tether imported from that wheel reads
+    the same files through importlib.resources as the server sends."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    root = Path(__file__).resolve().parents[1]
+    (wheel,) = WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"])
+    names = ("dashboard.js", "dashboard.css", "favicon.svg")
+    script = (
+        "import json, tether.monitor._dashboard as d; "
+        f"print(json.dumps([d.__file__, *(d.asset(n).decode() for n in {names!r})]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": wheel},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    where, *files = json.loads(out)
+    assert where.startswith(wheel)  # imported from the wheel (a zip), not the source tree
+    for name, text in zip(names, files, strict=True):
+        assert text.encode() == served.get(f"/static/{name}")[2] == asset(name)
+        assert text.strip()
+
+
+# -- in Chromium ---------------------------------------------------------------------------
+
+
+def _chromium_or_skip() -> None:
+    why = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        why = "needs playwright (pip install playwright; no browser download)"
+    if not CHROMIUM.exists():
+        why = "needs Debian's chromium at /usr/bin/chromium"
+    if why is None:
+        return
+    if os.environ.get("TETHER_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(f"TETHER_REQUIRE_CHROMIUM=1 but this {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module, with its calls home switched off."""
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """A fresh browser page that records every request and every error it sees."""
+
+    def __init__(self, browser: Any, served: Served) -> None:
+        self.served = served
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.served.base + path)
+        return self.page
+
+    def refreshed(self) -> None:
+        """Wait until the script has rendered the page again from the API."""
+        from playwright.sync_api import expect
+
+        marked = "tbody tr, #incidents > *, #facts > *, #summary > *"
+        self.page.evaluate(f"document.querySelectorAll('{marked}').forEach(e => e.dataset.old = 1)")
+        # A locator, not wait_for_function: that evaluates a string, which the CSP forbids.
+        expect(self.page.locator("[data-old]")).to_have_count(0)
+
+    def assert_clean(self) -> None:
+        """Nothing ran that should not have, nothing failed, nothing left the origin."""
+        assert self.page.evaluate("window.__pwned") is None
+        assert self.errors == []
+        assert self.requests
+        for url in self.requests:
+            parts = urlsplit(url)
+            assert (parts.scheme, parts.hostname, parts.port) == (
+                "http",
+                "127.0.0.1",
+                self.served.port,
+            ), url
+
+
+@pytest.fixture
+def tab(browser: Any, served: Served) -> Iterator[Tab]:
+    t = Tab(browser, served)
+    yield t
+    t.context.close()
+
+
+def row_states(page: Any) -> dict[str, str]:
+    states: dict[str, str] = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('tr[data-monitor]')]
+            .map(r => [r.dataset.monitor, r.querySelector('.state').textContent]))"""
+    )
+    return states
+
+
+def test_chromium_renders_every_monitor_with_its_state(
+    tab: Tab, served: Served, tmp_path: Path
+) -> None:
+    """In Chromium the dashboard lists every monitor in its state, before and after the
+    script re-renders it from the API, and looks like a page (a non-empty screenshot)."""
+    page = tab.open("/")
+    expected = served.json("/api/status")["monitors"]
+    assert row_states(page) == expected
+    server_rendered = page.locator("main").inner_text()
+    tab.refreshed()
+    assert row_states(page) == expected
+    assert page.locator("main").inner_text() == server_rendered  # the script renders the same
+    assert page.locator("#incidents .incident").count() == len(
+        served.json("/api/status")["open_incidents"]
+    )
+    assert page.locator("svg.spark polyline").count() == len(CHECKED)
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 10_000
+    tab.assert_clean()
+
+
+def test_the_refresh_follows_a_state_change_without_reloading(tab: Tab, served: Served) -> None:
+    """When api goes down the script turns its row to down and adds it to the refused
+    incident, and back to up when it recovers, all within the same page."""
+    from playwright.sync_api import expect
+
+    page = tab.open("/")
+    page.evaluate("window.__samePage = true")
+    state = page.locator("tr[data-monitor='api'] .state")
+    expect(state).to_have_text("up")
+    served.api_down = True
+    try:
+        served.check("api")
+        expect(state).to_have_text("down", timeout=5000)
+        expect(page.locator("#summary")).to_contain_text("4 down")
+        refused = page.locator("#incidents .incident", has_text="connect.refused")
+        expect(refused.locator(".monitors")).to_contain_text("api")
+    finally:
+        served.api_down = False
+        served.check("api")
+    expect(state).to_have_text("up", timeout=5000)
+    assert page.evaluate("window.__samePage") is True
+    tab.assert_clean()
+
+
+def test_clicking_a_monitor_opens_its_results(tab: Tab, served: Served) -> None:
+    """A click on a monitor's name opens its page with its results, phase timings,
+    hourly uptime and incidents, and the script keeps it fresh."""
+    page = tab.open("/")
+    page.locator("tr[data-monitor='refused'] td.name a").click()
+    page.wait_for_url(served.base + "/monitors/refused")
+    assert page.locator("h1").text_content() == "refused"
+    server_rendered = page.locator("main").inner_text()
+    tab.refreshed()
+    assert page.locator("main").inner_text() == server_rendered  # the script renders the same
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == ROUNDS
+    assert "connect" in rows.first.locator(".phases").text_content()
+    assert rows.first.locator(".result").text_content() == "failed"
+    assert page.locator("#hourly .uptime").first.text_content() == "0.00 %"
+    assert "connect.refused" in page.locator("#incidents").text_content()
+    tab.assert_clean()
+
+
+def test_injected_markup_shows_as_text_and_never_runs(tab: Tab, served: Served) -> None:
+    """The monitor named <script> and the condition echoing <img onerror> show as text on
+    the dashboard, the monitor's page (reached by its link) and the incidents page, and
+    create no element: no script ran, no request left the page's own files."""
+    page = tab.open("/")
+    tab.refreshed()
+    names = page.evaluate("[...document.querySelectorAll('td.name a')].map(a => a.textContent)")
+    assert SCRIPT in names
+    assert IMG in page.locator("#incidents").text_content()
+    # One script element (ours) and no image anywhere.
+    assert page.evaluate("document.querySelectorAll('script').length") == 1
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    page.evaluate(
+        """name => [...document.querySelectorAll('td.name a')]
+            .find(a => a.textContent === name).click()""",
+        SCRIPT,
+    )
+    page.wait_for_url(served.base + "/monitors/" + quote(SCRIPT, safe=""))
+    assert page.locator("h1").text_content() == SCRIPT
+    tab.refreshed()
+    assert page.locator("h1").text_content() == SCRIPT
+    page.goto(served.base + "/incidents")
+    server_rendered = page.locator("main").inner_text()
+    tab.refreshed()
+    assert page.locator("main").inner_text() == server_rendered
+    assert IMG in page.locator("#incidents").text_content()
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    paths = {urlsplit(u).path for u in tab.requests}
+    assert "/x" not in paths
+    tab.assert_clean()
