@@ -1649,3 +1649,21 @@ def test_cli_import_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_every_configuration_snippet_in_monitor_md_is_valid() -> None:
+    """Each YAML snippet of tether.yaml in docs/monitor.md validates (with one monitor added
+    where the snippet shows only a section); Prometheus's own YAML is left out."""
+    import re
+
+    doc = (Path(__file__).parent.parent / "docs/monitor.md").read_text()
+    snippets = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    ours = [s for s in snippets if "scrape_configs" not in s]
+    assert len(ours) >= 4
+    for snippet in ours:
+        text = snippet
+        if not re.search(r"^monitors:", text, re.M):
+            text += "monitors:\n  - {name: api, url: 'http://127.0.0.1:8080/'}\n"
+        env = dict.fromkeys(re.findall(r"\$\{(\w+)", text), "x")
+        config = parse_config(text, env=env)
+        assert config.monitors
