@@ -1,4 +1,4 @@
-"""The retry benchmark still runs: its quick mode, end to end, on loopback."""
+"""The benchmarks still run: their quick modes, end to end, on loopback."""
 
 from __future__ import annotations
 
@@ -7,8 +7,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_retry.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPT = BENCHMARKS / "bench_retry.py"
 HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
+MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
+
+
+def _check_sections(stdout: str, headings: tuple[str, ...]) -> None:
+    """Each heading in order, each section with a Markdown table and a judged target."""
+    sections = re.split(r"^## ", stdout, flags=re.M)[1:]
+    titles = [s.split("\n", 1)[0] for s in sections]
+    assert len(titles) == len(headings), titles
+    for title, heading in zip(titles, headings, strict=True):
+        assert title.startswith(heading), titles
+    for section in sections:
+        assert re.search(r"^\| .+ \|$", section, flags=re.M), section[:200]
+        assert re.search(r"\(target [<>]=? [^)]+\): (met|MISSED)$", section, flags=re.M)
 
 
 def test_bench_retry_quick_prints_every_section() -> None:
@@ -21,11 +35,29 @@ def test_bench_retry_quick_prints_every_section() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    sections = re.split(r"^## ", done.stdout, flags=re.M)[1:]
-    titles = [s.split("\n", 1)[0] for s in sections]
-    assert len(titles) == len(HEADINGS), titles
-    for title, heading in zip(titles, HEADINGS, strict=True):
-        assert title.startswith(heading), titles
-    for section in sections:
-        assert re.search(r"^\| .+ \|$", section, flags=re.M), section[:200]
-        assert re.search(r"\(target [<>]=? [^)]+\): (met|MISSED)$", section, flags=re.M)
+    _check_sections(done.stdout, HEADINGS)
+
+
+def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_monitor.py --quick --write F` exits 0, prints scale, detection and storage with
+    a table and a judged target each, and replaces its part of F, keeping the others."""
+    results = tmp_path / "results.md"
+    results.write_text(
+        "# Benchmark results: retries\n\nkept\n\n"
+        "# Benchmark results: the monitor\n\nstale, to be replaced\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_monitor.py"), "--quick", "--write", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, MONITOR_HEADINGS)
+    written = results.read_text()
+    assert written.startswith("# Benchmark results: retries\n\nkept\n")
+    assert "stale" not in written
+    assert written.count("# Benchmark results: the monitor\n") == 1
+    for heading in MONITOR_HEADINGS:
+        assert f"\n## {heading}" in written

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -493,7 +494,10 @@ def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
     return f"the certificate expires in {days} days, fewer than tls.min_days_left ({wanted})"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _host(url: str) -> str:
+    # Cached: every check asks, and parsing the URL (IDNA included) costs as much as
+    # judging the result; a monitor's URL does not change.
     from tether.probe._target import InvalidTarget, parse_target
 
     if url.startswith("dns://"):
