@@ -262,3 +262,44 @@ def test_a_null_latency_margin_is_never_degraded(tmp_path: Path, lab: Lab) -> No
     assert h.state("api") is State.UP
     assert h.ops.got == []
     h.close()
+
+
+def test_a_restart_restores_each_monitor_and_old_results_are_pruned(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """Each monitor's detector state is saved under its own key as it changes, and a new
+    runner on the same store starts from it; starting also drops results past retention."""
+    from simtime import EPOCH
+    from tether.monitor.store import ProbeRecord
+
+    api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s}}"
+    web = "{name: web, url: '" + lab["healthy"].url + "', interval: 30s, timeout: 1s}"
+    h = Harness(tmp_path, monitors(api, web))
+    h.store.record(ProbeRecord("api", EPOCH - 8 * 86400, False, "connect.refused"))
+    h.store.flush()
+    h.drive((lambda: h.state("api") is State.DOWN and h.state("web") is State.UP, list), limit=300)
+    saved = h.store.load_state()
+    assert {"detector:api", "detector:web"} <= saved.keys()
+    assert min(r.ts for r in h.store.results("api")) >= EPOCH  # the 8-day-old one is gone
+    h.close()
+    again = Harness(tmp_path, monitors(api, web))
+    assert again.state("api") is State.DOWN
+    assert again.state("web") is State.UP
+    again.close()
+
+
+def test_state_saved_by_an_earlier_tether_in_one_document_is_restored(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """A store from before per-monitor saving (one "__detector__" document) still restores."""
+    from tether.monitor._detect import Detector, Observation
+
+    detector = Detector()
+    for t in range(3):
+        detector.observe(Observation("api", False, float(t)), float(t))
+    with SQLiteStore(tmp_path / "t.db") as store:
+        store.save_state("__detector__", detector.to_dict())
+    api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s}}"
+    h = Harness(tmp_path, monitors(api))
+    assert h.state("api") is State.DOWN
+    h.close()

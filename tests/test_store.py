@@ -109,17 +109,21 @@ def test_rollups_count_success_latency_and_kinds_per_minute_hour_and_day(target:
 
 
 def test_prune_drops_raw_results_past_retention_but_keeps_rollups(target: str) -> None:
-    """After 7 days raw rows go; the day roll-up that summarises them stays."""
+    """After 7 days raw rows and their minute roll-ups go; the hour and day roll-ups that
+    summarise them stay for the roll-up retention (a year)."""
     with open_target(target) as store:
         store.record(ProbeRecord("api", T0, True, latency_ms=1.0))
         store.record(ProbeRecord("api", T0 + 8 * 86400, True, latency_ms=1.0))
         store.flush()
         removed = store.prune(now=T0 + 8 * 86400)
-        assert removed == (1, 0)
+        assert removed == (1, 1)  # the old result, and its minute
         assert [r.ts for r in store.results("api")] == [T0 + 8 * 86400]
+        assert [m.start for m in store.rollups("api", "minute")] == [MINUTE + 8 * 86400]
+        assert sum(h.count for h in store.rollups("api", "hour")) == 2
         assert sum(d.count for d in store.rollups("api", "day")) == 2
         removed = store.prune(now=T0 + 400 * 86400)
         assert removed[1] > 0
+        assert store.rollups("api", "day") == []
 
 
 def test_outbox_deduplicates_and_schedules_retries(target: str) -> None:

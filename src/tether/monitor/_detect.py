@@ -365,22 +365,44 @@ class Detector:
             return None
         return ReprobeRequested(result.monitor, now, rules.confirm_delay, reason)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every monitor's state as plain data (JSON-ready); rules are not included."""
+    def export(self, monitor: str) -> dict[str, Any] | None:
+        """One monitor's state as plain data (JSON-ready), or ``None`` if it has none; so a
+        change can be saved without writing every other monitor again."""
+        entry = self._monitors.get(monitor)
+        if entry is None:
+            return None
         return {
             "format": _FORMAT,
-            "monitors": {
-                name: {
-                    "availability": entry.availability.to_dict(),
-                    "baseline": entry.baseline.to_dict(),
-                    "paused": entry.paused,
-                    "degraded": entry.degraded,
-                    "slow": entry.slow,
-                    "fast": entry.fast,
-                }
-                for name, entry in self._monitors.items()
-            },
+            "availability": entry.availability.to_dict(),
+            "baseline": entry.baseline.to_dict(),
+            "paused": entry.paused,
+            "degraded": entry.degraded,
+            "slow": entry.slow,
+            "fast": entry.fast,
         }
+
+    def restore(self, monitor: str, saved: Mapping[str, Any]) -> None:
+        """Take back what :meth:`export` gave, under this detector's rules."""
+        if saved.get("format", _FORMAT) != _FORMAT:
+            raise ValueError(f"detector state: format {saved.get('format')!r} is not {_FORMAT}")
+        self._monitors[monitor] = _Monitor(
+            availability=Availability.from_dict(saved["availability"]),
+            baseline=Baseline.from_dict(saved["baseline"], self.rules_for(monitor).latency),
+            paused=bool(saved["paused"]),
+            degraded=bool(saved["degraded"]),
+            slow=int(saved["slow"]),
+            fast=int(saved["fast"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every monitor's state as plain data (JSON-ready); rules are not included."""
+        monitors = {}
+        for name in self._monitors:
+            exported = self.export(name)
+            assert exported is not None
+            del exported["format"]
+            monitors[name] = exported
+        return {"format": _FORMAT, "monitors": monitors}
 
     @classmethod
     def from_dict(
@@ -394,12 +416,5 @@ class Detector:
             raise ValueError(f"detector state: format {data.get('format')!r} is not {_FORMAT}")
         detector = cls(rules, overrides)
         for name, saved in data["monitors"].items():
-            detector._monitors[name] = _Monitor(
-                availability=Availability.from_dict(saved["availability"]),
-                baseline=Baseline.from_dict(saved["baseline"], detector.rules_for(name).latency),
-                paused=bool(saved["paused"]),
-                degraded=bool(saved["degraded"]),
-                slow=int(saved["slow"]),
-                fast=int(saved["fast"]),
-            )
+            detector.restore(name, saved)
         return detector

@@ -308,8 +308,11 @@ class PostgresStore(BatchedStore["Conn"]):
 
         def delete(conn: Conn) -> tuple[int, int]:
             raw = conn.execute("DELETE FROM results WHERE ts < %s", (now - self.raw_retention,))
+            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
+            # per check, and a year of them is what roll-ups exist to avoid.
             old = conn.execute(
-                "DELETE FROM rollups WHERE start < %s", (now - self.rollup_retention,)
+                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
+                (now - self.raw_retention, now - self.rollup_retention),
             )
             return raw.rowcount, old.rowcount
 

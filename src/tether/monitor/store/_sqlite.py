@@ -256,8 +256,11 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
         def delete(conn: sqlite3.Connection) -> tuple[int, int]:
             raw = conn.execute("DELETE FROM results WHERE ts < ?", (now - self.raw_retention,))
+            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
+            # per check, and a year of them is what roll-ups exist to avoid.
             old = conn.execute(
-                "DELETE FROM rollups WHERE start < ?", (now - self.rollup_retention,)
+                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN ? ELSE ? END",
+                (now - self.raw_retention, now - self.rollup_retention),
             )
             return raw.rowcount, old.rowcount
 
