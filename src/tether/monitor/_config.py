@@ -441,7 +441,7 @@ class Storage(_Model):
     raw_retention: PositiveDuration = 7 * 86400.0
     """Seconds raw results are kept."""
     rollup_retention: PositiveDuration = 365 * 86400.0
-    """Seconds the per-minute, per-hour and per-day roll-ups are kept."""
+    """Seconds the per-hour and per-day roll-ups are kept (per-minute ones go with raw results)."""
 
 
 class Server(_Model):
