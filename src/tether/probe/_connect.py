@@ -39,7 +39,8 @@ async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, (address, port))
         except BaseException:
             sock.close()
             raise
@@ -50,41 +51,57 @@ async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url:
         task = asyncio.ensure_future(one(family, address))
         running[task] = (family, address, time.perf_counter())
 
-    start()
-    try:
-        while running and out.sock is None:
-            done, _ = await asyncio.wait(
-                running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
-            )
-            for task in done:
-                family, address, started = running.pop(task)
-                ms = (time.perf_counter() - started) * 1000
-                record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
-                error = task.exception()
-                if error is None and out.sock is None:
-                    out.sock, out.address = task.result(), address
-                    record["outcome"] = "connected"
-                elif error is None:
-                    task.result().close()  # a second winner in the same instant
-                    record["outcome"] = "not needed"
-                else:
-                    failure = _connect_failure(error, address, port, timeout, url)
-                    failures.append(failure)
-                    record["outcome"] = failure.kind.value
-                out.attempts.append(record)
-            if out.sock is None and queue:
-                start()
-    except BaseException:
-        # Cancelled mid-race (the probe's deadline, or the monitor stopping): close
-        # every attempt still under way and any socket already won.
-        for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(BaseException):
-                await task
-        if out.sock is not None:
-            out.sock.close()
-        raise
+    if len(addresses) == 1:
+        # Nothing to race: one await, without the task and the wait() a race needs
+        # (a monitor checking a thousand targets a second feels both).
+        family, address = addresses[0]
+        started = time.perf_counter()
+        record: dict[str, Any] = {"address": address, "family": _family(family)}
+        try:
+            out.sock, out.address = await one(family, address), address
+            record["outcome"] = "connected"
+        except Exception as exc:  # cancellation is not a failure: it propagates
+            failure = _connect_failure(exc, address, port, timeout, url)
+            failures.append(failure)
+            record["outcome"] = failure.kind.value
+        record["ms"] = (time.perf_counter() - started) * 1000
+        out.attempts.append(record)
+    else:
+        start()
+        try:
+            while running and out.sock is None:
+                done, _ = await asyncio.wait(
+                    running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
+                )
+                for task in done:
+                    family, address, started = running.pop(task)
+                    ms = (time.perf_counter() - started) * 1000
+                    record = {"address": address, "family": _family(family), "ms": ms}
+                    error = task.exception()
+                    if error is None and out.sock is None:
+                        out.sock, out.address = task.result(), address
+                        record["outcome"] = "connected"
+                    elif error is None:
+                        task.result().close()  # a second winner in the same instant
+                        record["outcome"] = "not needed"
+                    else:
+                        failure = _connect_failure(error, address, port, timeout, url)
+                        failures.append(failure)
+                        record["outcome"] = failure.kind.value
+                    out.attempts.append(record)
+                if out.sock is None and queue:
+                    start()
+        except BaseException:
+            # Cancelled mid-race (the probe's deadline, or the monitor stopping): close
+            # every attempt still under way and any socket already won.
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(BaseException):
+                    await task
+            if out.sock is not None:
+                out.sock.close()
+            raise
     for task, (family, address, started) in running.items():
         task.cancel()
         with contextlib.suppress(BaseException):

@@ -27,9 +27,8 @@ async def system(host: str, port: int, family: int, timeout: float, url: str) ->
     loop = asyncio.get_running_loop()
     out = Answers(details={"resolver": "system (getaddrinfo)"})
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM), timeout
-        )
+        async with asyncio.timeout(timeout):
+            infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
     except TimeoutError:
         out.failure = failure_for(
             Kind.DNS_TIMEOUT,

@@ -515,12 +515,10 @@ class _Walk:
         details: dict[str, Any] = {"server_name": server_name, "verified": False}
         failure: Failure | None = None
         try:
-            await asyncio.wait_for(
-                stream.writer.start_tls(
+            async with asyncio.timeout(o.timeout):
+                await stream.writer.start_tls(
                     _tls.context(o.cacert, verify=True), server_hostname=t.ascii_host
-                ),
-                o.timeout,
-            )
+                )
             details["verified"] = True
         except TimeoutError:
             failure = failure_for(
@@ -572,10 +570,10 @@ class _Walk:
         stream = _Stream(reader, writer)
         self.streams.append(stream)
         try:
-            await asyncio.wait_for(
-                writer.start_tls(_tls.context(None, verify=False), server_hostname=t.ascii_host),
-                self.options.timeout,
-            )
+            async with asyncio.timeout(self.options.timeout):
+                await writer.start_tls(
+                    _tls.context(None, verify=False), server_hostname=t.ascii_host
+                )
         except (TimeoutError, ssl.SSLError, OSError):
             return None
         return stream

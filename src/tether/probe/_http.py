@@ -72,7 +72,8 @@ async def exchange(
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), timeout)
+                    async with asyncio.timeout(timeout):  # wait_for would make a task
+                        data = await reader.read(65536)
                 except TimeoutError:
                     what = (
                         f"the body stopped arriving: nothing for {timeout:g} s"

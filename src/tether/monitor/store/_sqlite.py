@@ -151,7 +151,7 @@ def _connect(path: str | Path) -> sqlite3.Connection:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class SQLiteStore(BatchedStore[sqlite3.Connection]):
