@@ -330,7 +330,7 @@ def _monitor(path: str) -> int:
                 flush=True,
             )
             try:
-                await runner.run(stop)
+                await runner.run(stop, freeze_gc=True)
             finally:
                 await server.cleanup()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import gc
 import logging
 import math
 import random
@@ -461,7 +462,22 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, *, deliver_every: float = 1.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, *, deliver_every: float = 1.0, freeze_gc: bool = False
+    ) -> None:
+        """Check every monitor on its interval until ``stop`` is set.
+
+        ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
+        alive now (the configuration, parsed conditions, saved states and baselines) out
+        of the garbage collector's reach: they live as long as the process, and with tens
+        of thousands of monitors each full collection walked them again, pausing the
+        event loop for over a second.  It does so once more when every monitor has run
+        once, for what the first checks create (metrics series, schedule entries, latest
+        results).  Not more often: whatever is frozen in the middle of a check is never
+        collected if it later becomes a reference cycle.
+        """
+        if freeze_gc:
+            _freeze()
         now = self.mono()
         self._running = True
         for m in self.config.monitors:
@@ -479,12 +495,18 @@ class Runner:
                 await asyncio.to_thread(self.outbox.deliver_due, self.wall())
                 await self._sleep(deliver_every)
 
+        longest = max((m.interval for m in self.config.monitors), default=0.0)
+
         async def housekeeping() -> None:
             """Checkpoint the detector, and drop results past their retention, every
             ten minutes."""
-            last = self.mono()
+            last = started = self.mono()
+            refreeze = freeze_gc
             while not stop.is_set():
                 await self._sleep(1.0)
+                if refreeze and self.mono() - started > longest + 1:
+                    refreeze = False
+                    _freeze()
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
@@ -498,6 +520,17 @@ class Runner:
         )
         self.checkpoint()
         self.store.flush()
+
+
+def _freeze() -> None:
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    log.info(
+        "%d objects moved out of the collector's reach in %.2f s",
+        gc.get_freeze_count(),
+        time.perf_counter() - started,
+    )
 
 
 def result_data(
