@@ -87,7 +87,6 @@ import math
 import os
 import pstats
 import random
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -99,6 +98,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _report import write_part  # benchmarks/ is the script's own directory
 
 LAG_TARGET = 1.0
 MONITORS_TARGET = 60_000
@@ -1572,28 +1573,7 @@ def versions() -> str:
 
 def write(path: str, sections: list[Section], command: str, seconds: float, made_by: str) -> None:
     """Replace (or add) this benchmark's part of ``path``, keeping every other part."""
-    heading = "# Benchmark results: the monitor"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    text = re.sub(rf"\n*{re.escape(heading)}\n.*?(?=\n# |\Z)", "", text, flags=re.S).rstrip()
-    out = [
-        heading,
-        "",
-        f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}, on this project's "
-        f"{os.cpu_count()}-core machine, in {seconds:.0f} s; {made_by}.  The method of each "
-        "measure is in the script's docstring.",
-    ]
-    for s in sections:
-        out += ["", f"## {s.heading}", ""]
-        out += s.notes
-        for t in s.tables:
-            out += ["", f"### {t}"]
-        out += [""] + [f"- {v}" for v in s.verdicts]
-    with open(path, "w") as f:
-        f.write((text + "\n\n" if text else "") + "\n".join(out) + "\n")
+    write_part(path, "# Benchmark results: the monitor", command, sections, seconds, made_by)
 
 
 def main() -> int:

@@ -50,7 +50,6 @@ import logging
 import os
 import pstats
 import random
-import re
 import socket
 import statistics
 import struct
@@ -64,6 +63,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from _report import write_part  # benchmarks/ is the script's own directory
 
 OVERHEAD_TARGET = 0.97
 AMPLIFICATION_TARGET = 1.2
@@ -1102,29 +1103,14 @@ def versions() -> str:
 
 def write(path: str, sections: list[Section], quick: bool, seconds: float, made_by: str) -> None:
     """Replace (or add) this benchmark's part of ``path``, keeping every other part."""
-    heading = "# Benchmark results: retries"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    text = re.sub(rf"\n*{re.escape(heading)}\n.*?(?=\n# |\Z)", "", text, flags=re.S).rstrip()
-    out = [
-        heading,
-        "",
-        f"Produced by `python benchmarks/bench_retry.py{' --quick' if quick else ''} --write "
-        f"{path}` on {time.strftime('%Y-%m-%d')}, on this project's {os.cpu_count()}-core "
-        f"machine, in {seconds:.0f} s; {made_by}.  The method of each measure is in the "
-        "script's docstring.",
-    ]
-    for s in sections:
-        out += ["", f"## {s.heading}", ""]
-        out += s.notes
-        for t in s.tables:
-            out += ["", f"### {t}"]
-        out += [""] + [f"- {v}" for v in s.verdicts]
-    with open(path, "w") as f:
-        f.write((text + "\n\n" if text else "") + "\n".join(out) + "\n")
+    write_part(
+        path,
+        "# Benchmark results: retries",
+        f"python benchmarks/bench_retry.py{' --quick' if quick else ''} --write {path}",
+        sections,
+        seconds,
+        made_by,
+    )
 
 
 def main() -> int:
