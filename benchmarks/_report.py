@@ -1,4 +1,5 @@
-"""Writing one benchmark's part of ``benchmarks/results.md``, keeping every other part."""
+"""What the benchmarks share: sections of results, Markdown tables, and writing one
+benchmark's part of ``benchmarks/results.md`` while keeping every other part."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -35,3 +37,38 @@ def write_part(
         out += [""] + [f"- {v}" for v in s.verdicts]
     with open(path, "w") as f:
         f.write((text + "\n\n" if text else "") + "\n".join(out) + "\n")
+
+
+def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A Markdown table, readable as it is in a terminal."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([title, "", line(header), rule, *map(line, rows)])
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+@dataclass
+class Section:
+    heading: str
+    tables: list[str] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def show(self) -> None:
+        print(f"\n## {self.heading}\n")
+        for note in self.notes:
+            print(note)
+        for t in self.tables:
+            print(f"\n{t}")
+        print()
+        for v in self.verdicts:
+            print(v)
+        print(f"({self.seconds:.1f} s)", flush=True)

@@ -99,7 +99,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _report import write_part  # benchmarks/ is the script's own directory
+from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 
 LAG_TARGET = 1.0
 MONITORS_TARGET = 60_000
@@ -245,47 +245,12 @@ def target_servers(processes: int, hosts_each: int, subnet: int) -> Iterator[lis
 # ---------------------------------------------------------------------------------------------
 
 
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """A Markdown table, readable as it is in a terminal."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([title, "", line(header), rule, *map(line, rows)])
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
 def quantile(values: list[float], q: float) -> float:
     """The ``q`` quantile (nearest rank) of ``values``; NaN for none."""
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@dataclass
-class Section:
-    heading: str
-    tables: list[str] = field(default_factory=list)
-    verdicts: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def show(self) -> None:
-        print(f"\n## {self.heading}\n")
-        for note in self.notes:
-            print(note)
-        for t in self.tables:
-            print(f"\n{t}")
-        print()
-        for v in self.verdicts:
-            print(v)
-        print(f"({self.seconds:.1f} s)", flush=True)
 
 
 def monitors_config(urls: list[str], count: int, interval: float) -> Any:

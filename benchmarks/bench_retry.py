@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from _report import write_part  # benchmarks/ is the script's own directory
+from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 
 OVERHEAD_TARGET = 0.97
 AMPLIFICATION_TARGET = 1.2
@@ -304,41 +304,6 @@ def counting_connects(port: int) -> Iterator[list[int]]:
         yield count
     finally:
         socket.socket.connect, socket.socket.connect_ex = real, real_ex  # type: ignore[method-assign]
-
-
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """A Markdown table, readable as it is in a terminal."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([title, "", line(header), rule, *map(line, rows)])
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-@dataclass
-class Section:
-    heading: str
-    tables: list[str] = field(default_factory=list)
-    verdicts: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def show(self) -> None:
-        print(f"\n## {self.heading}\n")
-        for note in self.notes:
-            print(note)
-        for t in self.tables:
-            print(f"\n{t}")
-        print()
-        for v in self.verdicts:
-            print(v)
-        print(f"({self.seconds:.1f} s)")
 
 
 # ---------------------------------------------------------------------------------------------
