@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from tether._durations import human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._config import Monitor, format_duration
 from tether.monitor._state import State
@@ -104,21 +105,6 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_duration(seconds: float) -> str:
-    """``42 s``, ``3 min 2 s``, ``5 h 12 min``, ``2 d 3 h``."""
-    seconds = max(0, math.floor(seconds + 0.5))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def fixed(value: float, digits: int) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether._catalogue import CATALOGUE
+from tether._durations import human_duration
 from tether._kinds import Kind, Layer
 from tether.monitor._baseline import Latency
 from tether.monitor._conditions import Condition, context_from_probe, parse_condition
@@ -329,7 +330,7 @@ class Runner:
             if any(states.get(m) is State.DOWN for m in incident.monitors):
                 self.store.note_incident(incident.id, "monitor up", f"{monitor} is up", now)
                 continue
-            lasted = _duration(now - incident.opened)
+            lasted = human_duration(now - incident.opened)
             self.store.note_incident(
                 incident.id, "resolved", f"down for {lasted}", now, resolve=True
             )
@@ -604,17 +605,6 @@ def _host(url: str) -> str:
         return parse_target(url).ascii_host
     except InvalidTarget:
         return url
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 def channels_for(config: MonitorConfig) -> dict[str, Channel]:
