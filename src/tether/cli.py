@@ -12,11 +12,10 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from tether.monitor._config import MonitorConfig
-    from tether.monitor._runner import Runner
     from tether.monitor.store import Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -122,6 +121,24 @@ def _parser() -> argparse.ArgumentParser:
         "incidents with their cause, and deliver alerts through the outbox.",
     )
     monitor.add_argument("--config", default="tether.yaml", metavar="FILE")
+    monitor.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="what each line on standard error looks like: text for people (default), "
+        "json (one object per line) for log shippers",
+    )
+
+    ack = commands.add_parser(
+        "ack",
+        help="acknowledge an open incident: its reminders and escalation stop",
+        description="Acknowledge the open incident ID in the monitor's store: the running "
+        "tether monitor stops its reminders and escalation steps (within a second).  The "
+        "incident stays open until its monitors are back up.",
+    )
+    ack.add_argument("incident", type=int, metavar="ID")
+    ack.add_argument("--config", default="tether.yaml", metavar="FILE")
+    ack.add_argument("--by", default=None, metavar="WHO", help="who acknowledges (default $USER)")
 
     status = commands.add_parser(
         "status",
@@ -194,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(args.file)
         if args.command == "monitor":
-            return _monitor(args.config)
+            return _monitor(args.config, args.log_format)
+        if args.command == "ack":
+            return _ack(args.config, args.incident, args.by)
         if args.command == "status":
             return _status(args.config)
         if args.command == "history":
@@ -280,121 +299,69 @@ def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
         return EXIT_FAILURE
 
 
-def _monitor(path: str) -> int:
-    import asyncio
-    import signal
-
-    from tether.monitor._runner import Runner, channels_for
-    from tether.monitor._web import serve
-    from tether.monitor.alerts import Outbox
+def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
+    from tether.monitor._app import run_monitor
 
     opened = _open_store(path, "monitor")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    channels = channels_for(config)
     with store:
-        runner = Runner(config, store, Outbox(store, channels))
+        return run_monitor(path, config, store, log_format=log_format)
 
-        async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            reloads: set[asyncio.Task[None]] = set()
 
-            def hangup() -> None:
-                task = loop.create_task(_reload(runner, path))
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
+def _ack(path: str, incident_id: int, by: str | None) -> int:
+    import getpass
+    import time
 
-            loop.add_signal_handler(signal.SIGHUP, hangup)
-            try:
-                server = await serve(runner, config.server.host, config.server.port)
-            except OSError as exc:
-                print(
-                    f"tether monitor: cannot listen on {config.server.listen}: {exc}",
-                    file=sys.stderr,
-                )
-                raise SystemExit(EXIT_FAILURE) from None
-            from tether._redact import redact_url
+    from tether.monitor._records import TimelineEntry
 
-            storage = config.storage
-            where = redact_url(storage.postgres) if storage.postgres else storage.path
-            host, port = server.addresses[0][:2]
-            listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            print(
-                f"tether monitor: {_count(len(config.monitors), 'monitor')}, storing in "
-                f"{where}; dashboard on http://{listen}/, metrics on /metrics; Ctrl-C stops",
-                file=sys.stderr,
-                flush=True,
-            )
-            try:
-                await runner.run(stop, freeze_gc=True)
-            finally:
-                await server.cleanup()
-
-        asyncio.run(main())
-        for channel in channels.values():
-            close = getattr(channel, "close", None)
-            if close is not None:
-                close()
+    opened = _open_store(path, "ack")
+    if isinstance(opened, int):
+        return opened
+    _, store = opened
+    who = by or getpass.getuser()
+    with store:
+        entry = TimelineEntry(time.time(), "acknowledged", f"by {who}")
+        if not store.acknowledge_incident(incident_id, entry):
+            print(f"tether ack: no open incident {incident_id}", file=sys.stderr)
+            return EXIT_FAILURE
+    print(f"incident {incident_id} acknowledged by {who}: reminders and escalation stop")
     return EXIT_OK
 
 
-async def _reload(runner: Runner, path: str) -> None:
-    """SIGHUP: read the file again and run it, keeping every state; a file that does not
-    load leaves the running configuration as it was, and says why."""
-    import asyncio
-
-    from tether.monitor._config import ConfigError, load_config
-    from tether.monitor._runner import channels_for
-
-    try:
-        config = await asyncio.to_thread(load_config, path)
-    except (OSError, ConfigError) as exc:
-        lines = exc.located if isinstance(exc, ConfigError) else [f"cannot read {path}: {exc}"]
-        print(
-            f"tether monitor: {path} not reloaded, the running configuration stays:",
-            *lines,
-            sep="\n  ",
-            file=sys.stderr,
-            flush=True,
-        )
-        return
-    changes = runner.reload(config, channels_for(config))
-    print(
-        f"tether monitor: reloaded {path}: {'; '.join(changes) or 'no change'}",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def _status(path: str) -> int:
+    import time
+
+    from tether.monitor._uptime import percent, uptimes
+
     opened = _open_store(path, "status")
     if isinstance(opened, int):
         return opened
     config, store = opened
-
+    now = time.time()
     with store:
         rows = []
         for m in config.monitors:
+            up = uptimes(store, m.name, now)
+            shares = (percent(up["24h"]), percent(up["30d"]))
             latest = store.results(m.name, limit=1)
             if not latest:
-                rows.append((m.name, "no result yet", "", ""))
+                rows.append((m.name, "no result yet", "", *shares, ""))
                 continue
             r = latest[0]
             verdict = "ok" if r.ok else (r.kind or "failed")
-            rows.append((m.name, verdict, _utc(r.ts), r.detail or ""))
-        _table(("monitor", "latest", "at (UTC)", "detail"), rows)
+            rows.append((m.name, verdict, _utc(r.ts), *shares, r.detail or ""))
+        _table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
         incidents = store.incidents(open_only=True)
         print()
         if not incidents:
             print("no open incident")
         for i in incidents:
+            acked = f", acknowledged {_utc(i.acknowledged)}" if i.acknowledged else ""
             print(
-                f"incident {i['id']} open since {_utc(i['opened'])}: {i['kind']}: {i['detail']} "
-                f"({', '.join(i['monitors'])})"
+                f"incident {i.id} open since {_utc(i.opened)}{acked}: {i.kind or 'condition'}: "
+                f"{i.detail} ({', '.join(i.monitors)})"
             )
     return EXIT_FAILURE if incidents else EXIT_OK
 
@@ -470,14 +437,16 @@ def _incidents(path: str, *, open_only: bool, limit: int) -> int:
     if not found:
         print("no open incident" if open_only else "no incident")
     for i in found:
-        state = f"resolved {_utc(i['resolved'])}" if i["resolved"] else "OPEN"
-        print(f"incident {i['id']} ({state}), opened {_utc(i['opened'])}: {i['kind']}")
-        print(f"  {i['detail']}")
-        print(f"  monitors: {', '.join(i['monitors'])}")
-        if i["hint"]:
-            print(f"  fix: {i['hint']}")
-        for entry in i["timeline"]:
-            print(f"  {_utc(entry['at'])}  {entry['event']}: {entry['detail']}")
+        state = f"resolved {_utc(i.resolved)}" if i.resolved else "OPEN"
+        if i.acknowledged and not i.resolved:
+            state += f", acknowledged {_utc(i.acknowledged)}"
+        print(f"incident {i.id} ({state}), opened {_utc(i.opened)}: {i.kind or 'condition'}")
+        print(f"  {i.detail}")
+        print(f"  monitors: {', '.join(i.monitors)}")
+        if i.hint:
+            print(f"  fix: {i.hint}")
+        for entry in i.timeline:
+            print(f"  {_utc(entry.at)}  {entry.event}: {entry.detail}")
     return EXIT_OK
 
 

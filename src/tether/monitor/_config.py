@@ -564,6 +564,13 @@ _DEFAULT_TIMEOUT: Final = 10.0
 _TIMEOUT_SHARE: Final = 0.8
 
 
+class EscalationConfig(_Model):
+    """After ``after`` down, a monitor's alerts also go to ``alerts``."""
+
+    after: PositiveDuration
+    alerts: Names
+
+
 class MonitorDefaults(_Model):
     """Values every monitor takes unless it sets the key itself."""
 
@@ -575,6 +582,8 @@ class MonitorDefaults(_Model):
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
     latency_margin: Margin | None = 3.0
+    remind_every: PositiveDuration | None = None
+    escalate: tuple[EscalationConfig, ...] = ()
 
 
 _HTTP_ONLY: Final = ("method", "headers", "body", "follow_redirects", "max_redirects")
@@ -604,6 +613,10 @@ class Monitor(_Model):
     tls: TlsOptions | None = None
     latency_margin: Margin | None = 3.0
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
+    remind_every: PositiveDuration | None = None
+    """Repeat the down alert this often while the incident stays open and unacknowledged."""
+    escalate: tuple[EscalationConfig, ...] = ()
+    """Steps that add alert channels while the monitor stays down."""
     paused: bool = False
 
     @property
@@ -1430,6 +1443,8 @@ _INHERITED: Final = (
     "alerts",
     "resolver",
     "latency_margin",
+    "remind_every",
+    "escalate",
 )
 
 

@@ -49,6 +49,7 @@ from aiohttp import web
 from tether._durations import human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._config import Monitor, format_duration
+from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
 from tether.monitor.store._base import bucket_start
 
@@ -131,41 +132,38 @@ def _text(value: str | None) -> str | None:
 # -- JSON documents -------------------------------------------------------------------------
 
 
-def incident_json(row: Mapping[str, Any], now: float) -> dict[str, Any]:
+def incident_json(incident: Incident, now: float) -> dict[str, Any]:
     """An incident as the API shows it: cause, fix, monitors, times, timeline."""
-    opened: float = row["opened"]
-    resolved: float | None = row["resolved"]
+    opened, resolved = incident.opened, incident.resolved
     return {
-        "id": row["id"],
-        "key": redact_text(row["key"]),
-        "monitors": sorted(row["monitors"]),
-        "kind": row["kind"],
-        "detail": _text(row["detail"]),
-        "hint": _text(row["hint"]),
+        "id": incident.id,
+        "key": redact_text(incident.key),
+        "monitors": sorted(incident.monitors),
+        "kind": kind_text(incident.kind),
+        "detail": _text(incident.detail),
+        "hint": _text(incident.hint),
         "open": resolved is None,
+        "acknowledged": iso(incident.acknowledged),
         "opened": iso(opened),
         "resolved": iso(resolved),
         "duration_s": round((now if resolved is None else resolved) - opened, 3),
         "timeline": [
-            {"at": iso(e["at"]), "event": e["event"], "detail": _text(e["detail"])}
-            for e in row["timeline"]
+            {"at": iso(e.at), "event": e.event, "detail": _text(e.detail)}
+            for e in incident.timeline
         ],
     }
 
 
 def result_json(record: ProbeRecord) -> dict[str, Any]:
     """One stored check: outcome, why, latency, resolved conditions, phase timings."""
-    data = record.data or {}
     return {
         "at": iso(record.ts),
         "ok": record.ok,
-        "kind": record.kind,
+        "kind": None if record.kind is None else record.kind.value,
         "detail": _text(record.detail),
         "latency_ms": _ms(record.latency_ms),
-        "conditions": [redact_text(c) for c in data.get("conditions", [])],
-        "phases": {
-            name: _ms(ms) for name, ms in sorted(data.get("phases", {}).items(), key=_phase_order)
-        },
+        "conditions": [redact_text(c) for c in record.conditions],
+        "phases": {name: _ms(ms) for name, ms in sorted(record.phases.items(), key=_phase_order)},
     }
 
 
@@ -218,18 +216,16 @@ class Snapshot:
     def state(self, name: str) -> State:
         return self.states.get(name, State.UNKNOWN)
 
-    def since_of(self, name: str, incidents: Sequence[Mapping[str, Any]]) -> float | None:
+    def since_of(self, name: str, incidents: Sequence[Incident]) -> float | None:
         """When ``name`` entered its state.  After a restart the runner has not seen it
         change yet: a down monitor has been down at least since its open incident opened."""
         since = self.since.get(name)
         if since is None and self.state(name) is State.DOWN:
-            opened = [
-                i["opened"] for i in incidents if i["resolved"] is None and name in i["monitors"]
-            ]
+            opened = [i.opened for i in incidents if i.is_open and name in i.monitors]
             since = min(opened, default=None)
         return since
 
-    def head(self, m: Monitor, incidents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def head(self, m: Monitor, incidents: Sequence[Incident]) -> dict[str, Any]:
         """What the dashboard's row and the monitor's page share: who, what state, since
         when, and the last check."""
         now = self.now
@@ -329,7 +325,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
             else {
                 "at": iso(failure.ts),
                 "ago_s": round(now - failure.ts, 3),
-                "kind": failure.kind,
+                "kind": None if failure.kind is None else failure.kind.value,
                 "detail": _text(failure.detail),
             }
         )
@@ -364,7 +360,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     results = snap.store.results(name, limit=RESULTS_SHOWN)
     hourly = snap.store.rollups(name, "hour", since=now - HOURS_SHOWN * 3600)
     incidents = snap.store.incidents(limit=1000)
-    mine = [i for i in incidents if name in i["monitors"]][:INCIDENTS_SHOWN]
+    mine = [i for i in incidents if name in i.monitors][:INCIDENTS_SHOWN]
     return {
         "now": iso(now),
         **snap.head(m, incidents),

@@ -26,6 +26,7 @@ from aiohttp import web
 from tether.lab import Lab
 
 if TYPE_CHECKING:
+    from tether.monitor._records import Incident
     from tether.monitor._runner import Runner
     from tether.monitor.store import SQLiteStore
 
@@ -143,11 +144,11 @@ def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = s
     if not incidents:
         say("No incident was opened.")
     for i in incidents:
-        monitors = ", ".join(i["monitors"])
-        state = "open" if i["resolved"] is None else "resolved"
-        say(f"incident {i['id']} ({state}) {i['kind']} on {monitors}")
-        say(f"  why: {i['detail']}")
-        say(f"  fix: {i['hint']}")
+        monitors = ", ".join(i.monitors)
+        state = "open" if i.is_open else "resolved"
+        say(f"incident {i.id} ({state}) {i.kind or 'condition'} on {monitors}")
+        say(f"  why: {i.detail}")
+        say(f"  fix: {i.hint}")
     good = sum(v.as_expected for v in verdicts)
     say(
         f"\n{good} of {len(verdicts)} monitors ended where the lab says they should; "
@@ -162,9 +163,10 @@ def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = s
 
 async def _watch(
     lab: Lab, place: Path, duration: float, started: float, out: TextIO
-) -> tuple[list[Verdict], list[dict[str, Any]], int, Path]:
+) -> tuple[list[Verdict], list[Incident], int, Path]:
+    from tether.monitor._app import channels_for, close_channels
     from tether.monitor._config import parse_config
-    from tether.monitor._runner import Runner, channels_for
+    from tether.monitor._runner import Runner
     from tether.monitor._web import serve
     from tether.monitor.alerts import Outbox
     from tether.monitor.store import SQLiteStore
@@ -198,7 +200,7 @@ async def _watch(
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 if all(v.as_expected for v in _verdicts(lab, runner, store)) and not (
-                    store.due_alerts(float("inf"))
+                    store.backlog()
                 ):
                     break
             stop.set()
@@ -207,18 +209,16 @@ async def _watch(
             await asyncio.gather(runner.run(stop, deliver_every=0.2), until_settled())
             # The last alerts queued get one more delivery round before the summary.
             await asyncio.to_thread(runner.outbox.deliver_due, runner.wall())
+            runner.outbox.close()
         finally:
             await server.cleanup()
         verdicts = _verdicts(lab, runner, store)
         incidents = store.incidents()
     finally:
         store.close()
-        for channel in channels.values():
-            close = getattr(channel, "close", None)
-            if close is not None:
-                close()
+        close_channels(channels)
         await hook.stop()
-    return verdicts, sorted(incidents, key=lambda i: i["id"]), len(hook.got), cfg_path
+    return verdicts, sorted(incidents, key=lambda i: i.id), len(hook.got), cfg_path
 
 
 def _verdicts(lab: Lab, runner: Runner, store: SQLiteStore) -> list[Verdict]:

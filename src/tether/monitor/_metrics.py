@@ -11,22 +11,33 @@ leaves out.
     tether_probe_phase_seconds{monitor, phase}       the last check, per phase
     tether_probe_failures_total{monitor, kind}       failed checks, by failure kind
     tether_certificate_expiry_seconds{monitor}       seconds until the leaf certificate expires
+    tether_alerts_sent_total{channel}                alerts delivered, per channel
+    tether_alert_delivery_failures_total{channel, kind}  failed deliveries, by failure kind
+    tether_alerts_queued{channel}                    alerts waiting in the channel's queue
+    tether_alerts_oldest_queued_seconds{channel}     how long the oldest of them has waited
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from tether._kinds import Kind
 from tether.probe import ProbeResult
 
 BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
 
 class MonitorMetrics:
-    def __init__(self) -> None:
+    def __init__(self, *, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._oldest: dict[str, float | None] = {}
+        """Each channel seen, and when its oldest queued alert was queued (None: none
+        waits); the age is set at each scrape."""
         self._series: dict[str, set[tuple[str, ...]]] = {}
         """Each monitor's label sets, by metric attribute, so a removed one can be dropped."""
         self.registry = CollectorRegistry()
@@ -57,6 +68,39 @@ class MonitorMetrics:
             registry=r,
         )
 
+        self.alerts_sent = Counter(
+            "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
+        )
+        self.alert_failures = Counter(
+            "tether_alert_delivery_failures",
+            "Failed alert deliveries, by channel and failure kind",
+            ["channel", "kind"],
+            registry=r,
+        )
+        self.alerts_queued_now = Gauge(
+            "tether_alerts_queued", "Alerts waiting in the channel's queue", ["channel"], registry=r
+        )
+        self.alerts_oldest = Gauge(
+            "tether_alerts_oldest_queued_seconds",
+            "How long the oldest alert in the channel's queue has waited",
+            ["channel"],
+            registry=r,
+        )
+
+    # -- the outbox's hook (alerts.DeliveryHook) -----------------------------------------
+
+    def alert_sent(self, channel: str) -> None:
+        self.alerts_sent.labels(channel).inc()
+
+    def alert_failed(self, channel: str, kind: Kind) -> None:
+        self.alert_failures.labels(channel, kind.value).inc()
+
+    def alerts_queued(self, channel: str, count: int, oldest_at: float | None) -> None:
+        self.alerts_queued_now.labels(channel).set(count)
+        self._oldest[channel] = oldest_at
+
+    # -- checks --------------------------------------------------------------------------
+
     def observe(self, monitor: str, ok: bool, kind: str | None, result: ProbeResult) -> None:
         series = self._series.setdefault(monitor, {("up",), ("success",), ("duration",)})
         self.success.labels(monitor).set(1 if ok else 0)
@@ -85,6 +129,9 @@ class MonitorMetrics:
                 getattr(self, metric).remove(monitor, *values)
 
     def render(self) -> bytes:
+        now = self._wall()
+        for channel, oldest in list(self._oldest.items()):
+            self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
         return generate_latest(self.registry)
 
 

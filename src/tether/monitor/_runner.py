@@ -1,17 +1,18 @@
-"""The monitor's pipeline: schedule → probe → conditions → detection → store →
-incidents → outbox.  One object, fed by one event loop; every clock injectable.
+"""The monitor's I/O shell: schedule → probe → judge → detector → incident engine →
+store → outbox.  It makes no decision of its own; every clock is injectable.
 
 What a check does, in order:
 1. probe the target with the engine ``tether diagnose`` uses;
-2. judge it: a transport failure (DNS, connect, TLS, ...) always fails; an
-   answer is judged by the monitor's conditions when it has any, else by
-   its status;
-3. store the result with its phase timings and resolved conditions;
-4. feed the detector, which may ask for a confirmation re-probe or change
+2. judge it (``_judge.py``, pure) into one :class:`ProbeRecord`, and store it;
+3. feed the detector (pure), which may ask for a confirmation re-probe or change
    the monitor's state;
-5. on a change to or from ``down``, open, extend or resolve the incident the
-   failure belongs to (correlated across monitors), and queue its alerts,
-   unless a maintenance window or a parent that is down holds them.
+4. hand each state change to the incident engine (pure), and write down what it
+   answers: incidents opened, joined, left and resolved, and their alerts, queued
+   in the outbox, one queue per channel.
+
+Beside the checks, once a second: the engine's tick (held alerts whose hold lifted,
+reminders, escalation), acknowledgements made with ``tether ack``, and the
+outbox's deliveries; every ten minutes, a checkpoint of the detector and pruning.
 """
 
 from __future__ import annotations
@@ -24,17 +25,14 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from tether._catalogue import CATALOGUE
-from tether._durations import human_duration
-from tether._kinds import Kind, Layer
+from tether._redact import redact_url
 from tether.monitor._baseline import Latency
-from tether.monitor._conditions import Condition, context_from_probe, parse_condition
+from tether.monitor._conditions import Condition, parse_condition
 from tether.monitor._config import Monitor, MonitorConfig
-from tether.monitor._correlate import correlate, held_by_parent
+from tether.monitor._correlate import held_by_parent
 from tether.monitor._detect import (
     Degraded,
     Detector,
@@ -45,11 +43,22 @@ from tether.monitor._detect import (
     Rules,
     StateChanged,
 )
+from tether.monitor._incidents import (
+    Escalation,
+    IncidentEngine,
+    Opened,
+    Route,
+)
+from tether.monitor._incidents import (
+    Event as IncidentEvent,
+)
+from tether.monitor._judge import judge, probe_options
+from tether.monitor._records import Incident, ProbeRecord
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.store import ProbeRecord, Store
-from tether.probe import Phase, ProbeOptions, ProbeResult, probe_async
+from tether.monitor.store import Store
+from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
 
@@ -61,26 +70,6 @@ _LEGACY_KEY = "__detector__"
 _CHECKPOINT_EVERY = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines (states themselves are saved as they change)."""
-
-
-@dataclass(slots=True)
-class _Open:
-    id: int
-    key: str
-    monitors: set[str]
-    opened: float
-
-
-@dataclass(slots=True)
-class Check:
-    """What one check found, as stored."""
-
-    monitor: str
-    ok: bool
-    kind: Kind | None
-    detail: str | None
-    latency_ms: float
-    resolved: list[str] = field(default_factory=list)
 
 
 class Runner:
@@ -96,37 +85,48 @@ class Runner:
         rand: Callable[[], float] = random.random,
         probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
     ) -> None:
-        self.config = config
-        self._by_name: tuple[MonitorConfig | None, dict[str, Monitor]] = (None, {})
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
         self._probe = probe
         self.schedule = Schedule(rand=rand)
-        self.conditions: dict[str, list[Condition]] = {
-            m.name: [parse_condition(c) for c in m.conditions] for m in config.monitors
-        }
-        overrides = {m.name: self._rules(m) for m in config.monitors}
-        self.detector = Detector(overrides=overrides)
-        self._restore(store.load_state())
+        self.detector = Detector()
         self.latest: dict[str, Observation] = {}
         self.since: dict[str, float] = {}
         """When each monitor entered its current state (wall seconds), for the dashboard;
         kept in memory only, so a restart knows it again from the next change."""
         from tether.monitor._metrics import MonitorMetrics
 
-        self.metrics = MonitorMetrics()
-        self.open: dict[str, _Open] = {}
-        for row in store.incidents(open_only=True):
-            self.open[row["key"]] = _Open(
-                row["id"], row["key"], set(row["monitors"]), row["opened"]
-            )
+        self.metrics = MonitorMetrics(wall=wall)
+        outbox.hook = self.metrics
+        self.engine = IncidentEngine(
+            {},
+            store.new_incident_id,
+            hold=self._hold,
+            incidents=store.incidents(open_only=True, limit=100_000),
+        )
         self._running = False
+        self._configure(config)
+        self._restore(store.load_state())
         for m in config.monitors:
             self._pause_or_resume(m)
 
+    # -- configuration -------------------------------------------------------------------
+
+    def _configure(self, config: MonitorConfig) -> None:
+        """Take ``config`` as the one in force (at start and on reload)."""
+        self.config = config
+        self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
+        self._hosts = {m.name: _host(m.url) for m in config.monitors if not m.paused}
+        self._depends = {m.name: m.depends_on for m in config.monitors}
+        self.conditions: dict[str, list[Condition]] = {
+            m.name: [parse_condition(c) for c in m.conditions] for m in config.monitors
+        }
+        for m in config.monitors:
+            self.detector.configure(m.name, _rules(m))
+        self.engine.routes = {m.name: _route(m) for m in config.monitors}
+
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
-        names = {m.name for m in self.config.monitors}
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
         found.update(
             (key.removeprefix(_STATE_KEY), data)
@@ -134,7 +134,7 @@ class Runner:
             if key.startswith(_STATE_KEY)
         )
         for name, data in found.items():
-            if name not in names:
+            if name not in self._by_name:
                 continue  # removed from the configuration while tether was stopped
             try:
                 self.detector.restore(name, data)
@@ -151,16 +151,6 @@ class Runner:
         for name in self.detector.states():
             self._save(name)
 
-    @staticmethod
-    def _rules(m: Monitor) -> Rules:
-        # No margin means never degraded: an infinite margin puts the limit out of reach.
-        k = math.inf if m.latency_margin is None else m.latency_margin
-        return Rules(
-            failure_threshold=m.failure_threshold,
-            success_threshold=m.success_threshold,
-            latency=Latency(k=k),
-        )
-
     def _pause_or_resume(self, m: Monitor) -> None:
         now = self.wall()
         if m.paused:
@@ -172,232 +162,129 @@ class Runner:
         for event in events:
             self._handle(event, None, now)
 
-    # -- one check ---------------------------------------------------------------------
+    def monitor(self, name: str) -> Monitor:
+        """The monitor called ``name`` (KeyError if none)."""
+        return self._by_name[name]
 
-    def _monitor(self, name: str) -> Monitor:
-        """The monitor called ``name`` (KeyError if none), from a dict:
-        ``MonitorConfig.monitor`` scans every monitor, which with tens of thousands costs
-        more than the probe.  Rebuilt whenever ``self.config`` is replaced (a reload)."""
-        config, by_name = self._by_name
-        if config is not self.config:
-            by_name = {m.name: m for m in self.config.monitors}
-            self._by_name = (self.config, by_name)
-        return by_name[name]
+    # -- one check -----------------------------------------------------------------------
 
-    async def check(self, name: str, due: float) -> Check:
+    async def check(self, name: str, due: float) -> ProbeRecord:
         lag_ms = round((self.mono() - due) * 1000, 3)  # how late the check started
-        m = self._monitor(name)
+        m = self._by_name[name]
         if m.url.startswith("dns://"):
             from tether.monitor._dnscheck import check_dns
 
             result = await check_dns(m)
         else:
-            result = await self._probe(m.url, _options(m))
+            result = await self._probe(m.url, probe_options(m))
         now = self.wall()
-        found = self.judge(m, result)
-        self.store.record(
-            ProbeRecord(
-                name,
-                now,
-                found.ok,
-                found.kind.value if found.kind else None,
-                found.latency_ms,
-                found.detail,
-                result_data(
-                    [(p.name, p.ms) for p in result.phases if _worth_keeping(p)],
-                    found.resolved,
-                    lag_ms,
-                ),
-            )
-        )
+        record = judge(m, self.conditions.get(name, ()), result, now=now, lag_ms=lag_ms)
+        self.store.record(record)
         host = result.failure.host if result.failure and result.failure.host else _host(m.url)
-        observation = Observation(name, found.ok, now, found.latency_ms, found.kind, host)
+        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, host)
         self.latest[name] = observation
-        self.metrics.observe(name, found.ok, found.kind.value if found.kind else None, result)
+        self.metrics.observe(name, record.ok, record.kind, result)
         for event in self.detector.observe(observation, now):
-            self._handle(event, found, now)
-        return found
+            self._handle(event, record, now)
+        return record
 
-    def _handle(self, event: Event, found: Check | None, now: float) -> None:
+    def _handle(self, event: Event, record: ProbeRecord | None, now: float) -> None:
         name = event.monitor
         if isinstance(event, ReprobeRequested):
             self.schedule.reprobe(name, self.mono() + event.delay)
         elif isinstance(event, StateChanged):
-            log.info("%s: %s -> %s (%s)", name, event.old, event.new, event.reason)
+            log.info(
+                "%s: %s -> %s (%s)",
+                name,
+                event.old,
+                event.new,
+                event.reason,
+                extra={"event": "state", "monitor": name, "state": str(event.new)},
+            )
             self.since[name] = event.at
             if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
                 self.metrics.state(name, event.new is not State.DOWN)
             self._save(name)
-            self._changed(event, found, now)
-        elif isinstance(event, Degraded):
-            expected = event.expected
-            self._notice(
-                name,
-                "degraded",
-                f"{name} is slower than usual: {event.latency_ms:.0f} ms, above its limit of "
-                f"{expected.limit_ms:.0f} ms (median {expected.median_ms:.0f} ms)",
-                now,
-            )
-        elif isinstance(event, Recovered):
-            self._notice(
-                name,
-                "recovered",
-                f"{name} is back to its usual latency: {event.latency_ms:.0f} ms",
-                now,
-            )
+            self.store.record_state(name, event.at, event.new)
+            self._apply(self.engine.changed(event, record, self._down(), self._hosts), now)
+        elif isinstance(event, Degraded | Recovered):
+            notice = self.engine.notice(event, now)
+            log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
+            for alert in notice.alerts:
+                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
-    def judge(self, m: Monitor, result: ProbeResult) -> Check:
-        failure = result.failure
-        latency = sum(p.ms for p in result.phases)
-        answered = failure is None or failure.layer is Layer.HTTP
-        conditions = self.conditions.get(m.name, [])
-        if conditions and answered:
-            context = context_from_probe(result)
-            outcomes = [c.evaluate(context) for c in conditions]
-            resolved = [o.resolved for o in outcomes]
-            failed = [o.resolved for o in outcomes if not o.success]
-            if not failed:
-                return Check(m.name, True, None, None, latency, resolved)
-            detail = "condition not met: " + "; ".join(failed)
-            return Check(
-                m.name, False, failure.kind if failure else None, detail, latency, resolved
-            )
-        if failure is None:
-            soon = _expires_too_soon(m, result)
-            if soon is not None:
-                return Check(m.name, False, None, soon, latency)
-            return Check(m.name, True, None, None, latency)
-        return Check(m.name, False, failure.kind, failure.detail, latency)
-
-    # -- incidents -----------------------------------------------------------------------
-
-    def _changed(self, event: StateChanged, found: Check | None, now: float) -> None:
-        """Incidents follow ``down``.  Flapping and pausing hold them as they are: a
-        flapping monitor's incident stays open (no alert either way) until it settles."""
-        if event.new is State.DOWN and found is not None:
-            self._opened(event.monitor, found, now)
-        elif event.new in (State.UP, State.DEGRADED) and event.old in (
-            State.DOWN,
-            State.FLAPPING,
-        ):
-            self._recovered(event.monitor, now)
-        elif event.new in (State.FLAPPING, State.PAUSED):
-            for incident in self.open.values():
-                if event.monitor in incident.monitors:
-                    self.store.note_incident(
-                        incident.id, str(event.new), f"{event.monitor}: {event.reason}", now
-                    )
-
-    def _down_observations(self) -> list[Observation]:
+    def _down(self) -> list[Observation]:
         states = self.detector.states()
         return [o for name, o in self.latest.items() if states.get(name) is State.DOWN]
 
-    def _opened(self, monitor: str, found: Check, now: float) -> None:
-        hosts = {m.name: _host(m.url) for m in self.config.monitors if not m.paused}
-        groups = correlate(self._down_observations(), hosts)
-        group = next((g for g in groups if monitor in g.monitors), None)
-        if group is None:
-            return
-        incident = self.open.get(group.key)
-        if incident is not None:
-            incident.monitors.add(monitor)
-            self.store.note_incident(
-                incident.id,
-                "monitor down",
-                f"{monitor} is down too",
-                now,
-                monitors=sorted(incident.monitors),
-            )
-            return
-        kind = group.kind or found.kind
-        detail = found.detail or group.cause
-        if group.scope != "monitor":
-            detail = f"{group.cause}: {detail}"
-        hint = CATALOGUE[kind].hint if kind else "Check the monitor's conditions."
-        incident_id = self.store.open_incident(
-            group.key, kind.value if kind else "condition", detail, hint, group.monitors, now
-        )
-        opened = _Open(incident_id, group.key, set(group.monitors), now)
-        self.open[group.key] = opened
-        log.warning("incident %d opened: %s", incident_id, detail)
-        self._alert(opened, "opened", kind, detail, hint, now)
-
-    def _recovered(self, monitor: str, now: float) -> None:
+    def _hold(self, monitor: str, now: float) -> str | None:
+        """Why ``monitor``'s alerts wait now, or None (the incident engine asks)."""
         states = self.detector.states()
-        for key, incident in list(self.open.items()):
-            if monitor not in incident.monitors:
-                continue
-            if any(states.get(m) is State.DOWN for m in incident.monitors):
-                self.store.note_incident(incident.id, "monitor up", f"{monitor} is up", now)
-                continue
-            lasted = human_duration(now - incident.opened)
-            self.store.note_incident(
-                incident.id, "resolved", f"down for {lasted}", now, resolve=True
-            )
-            del self.open[key]
-            log.warning("incident %d resolved after %s", incident.id, lasted)
-            self._alert(incident, "resolved", None, f"back up after {lasted}", "", now)
-
-    def _alert(
-        self, incident: _Open, event: str, kind: Kind | None, detail: str, hint: str, now: float
-    ) -> None:
-        names = sorted(incident.monitors)
-        states = self.detector.states()
-        held = [m for m in names if self._held(m, states, now)]
-        if held and len(held) == len(names):
-            self.store.note_incident(incident.id, "alert held", ", ".join(held), now)
-            return
-        since = dt.datetime.fromtimestamp(incident.opened, dt.UTC).isoformat(timespec="seconds")
-        who = ", ".join(names)
-        text = (
-            f"{who} {'is' if len(names) == 1 else 'are'} down since {since}: {detail}"
-            if event == "opened"
-            else f"{who}: {detail}"
-        )
-        payload: dict[str, Any] = {
-            "event": f"incident.{event}",
-            "incident": incident.id,
-            "monitors": names,
-            "since": since,
-            "kind": kind.value if kind else None,
-            "detail": detail,
-            "hint": hint,
-            "text": text,
-        }
-        channels = {c for m in names for c in self._monitor(m).alerts}
-        for channel in sorted(channels):
-            self.outbox.queue(channel, f"{incident.key}:{incident.id}:{event}", payload, now)
-
-    def _notice(self, monitor: str, event: str, text: str, now: float) -> None:
-        """A latency change: an alert of its own, not an incident (the monitor is up)."""
-        log.warning("%s", text)
-        if self._held(monitor, self.detector.states(), now):
-            return
-        payload: dict[str, Any] = {
-            "event": f"monitor.{event}",
-            "incident": None,
-            "monitors": [monitor],
-            "since": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
-            "kind": None,
-            "detail": text,
-            "hint": "",
-            "text": text,
-        }
-        for channel in self._monitor(monitor).alerts:
-            self.outbox.queue(channel, f"{monitor}:{event}:{now:.3f}", payload, now)
-
-    def _held(self, monitor: str, states: dict[str, State], now: float) -> bool:
         if states.get(monitor) is State.FLAPPING:
-            return True
-        depends = {m.name: m.depends_on for m in self.config.monitors}
-        if held_by_parent(monitor, depends, states) is not None:
-            return True
+            return "it is flapping"
+        parent = held_by_parent(monitor, self._depends, states)
+        if parent is not None:
+            return f"{parent}, which it depends on, is down"
         at = dt.datetime.fromtimestamp(now, dt.UTC)
-        return any(w.covers(monitor) and w.active(at) for w in self.config.maintenance)
+        window = next(
+            (w for w in self.config.maintenance if w.covers(monitor) and w.active(at)), None
+        )
+        return None if window is None else f"maintenance window {window.name}"
 
-    # -- running -----------------------------------------------------------------------
+    def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+        """Write down what the incident engine decided, and queue its alerts."""
+        for event in events:
+            incident = event.incident
+            if isinstance(event, Opened):
+                self.store.open_incident(incident)
+            elif event.entry is not None:
+                self.store.note_incident(
+                    incident.id,
+                    event.entry,
+                    resolved=incident.resolved,
+                    monitors=incident.monitors,
+                    members=dict(incident.members),
+                )
+            entry = event.entry or (incident.timeline[-1] if incident.timeline else None)
+            if entry is not None:
+                log.warning(
+                    "incident %d: %s: %s",
+                    incident.id,
+                    entry.event,
+                    entry.detail,
+                    extra={
+                        "event": f"incident.{type(event).__name__.lower()}",
+                        "incident": incident.id,
+                        "monitor": event.monitor,
+                        "kind": None if incident.kind is None else incident.kind.value,
+                    },
+                )
+            for alert in event.alerts:
+                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
-    # -- reloading ---------------------------------------------------------------------
+    def tick(self, acknowledged: Iterable[Incident] = ()) -> None:
+        """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
+        are open incidents as the store has them), then send the held alerts whose hold
+        lifted, the reminders and the escalation steps that are due."""
+        now = self.wall()
+        for incident in acknowledged:
+            if incident.acknowledged is None:
+                continue
+            if self.engine.acknowledge(incident.id, incident.acknowledged) is not None:
+                log.warning(
+                    "incident %d acknowledged: reminders and escalation stop",
+                    incident.id,
+                    extra={"event": "incident.acknowledged", "incident": incident.id},
+                )
+        self._apply(self.engine.tick(now), now)
+
+    def _acknowledged(self) -> list[Incident]:
+        """Open incidents as the store has them, when the engine has any open (a read)."""
+        if not self.engine.open_incidents():
+            return []
+        return self.store.incidents(open_only=True, limit=100_000)
+
+    # -- reloading -----------------------------------------------------------------------
 
     def reload(
         self, config: MonitorConfig, channels: Mapping[str, Channel] | None = None
@@ -407,10 +294,10 @@ class Runner:
 
         Monitors keep their place in the schedule unless their interval changed.  A
         removed monitor is forgotten (its history stays in the store) and leaves its
-        incidents; an incident left with no monitor is resolved.  ``storage`` and
+        incident; an incident left with no monitor is resolved.  ``storage`` and
         ``server`` cannot change under a running monitor: they are reported, not applied.
         """
-        old = {m.name: m for m in self.config.monitors}
+        old = self._by_name
         new = {m.name: m for m in config.monitors}
         now, mono = self.wall(), self.mono()
         changes: list[str] = []
@@ -422,10 +309,7 @@ class Runner:
         for name in sorted(old.keys() - new.keys()):
             changes.append(f"removed {name}")
             self._forget(name, now)
-        self.config = config
-        self.conditions = {
-            m.name: [parse_condition(c) for c in m.conditions] for m in config.monitors
-        }
+        self._configure(config)
         if channels is not None:
             self.outbox.channels = channels
         for name, m in new.items():
@@ -434,7 +318,6 @@ class Runner:
                 changes.append(f"added {name}")
             elif before != m:
                 changes.append(f"changed {name}")
-            self.detector.configure(name, self._rules(m))
             self._pause_or_resume(m)
             if m.paused:
                 self.schedule.remove(name)
@@ -448,20 +331,9 @@ class Runner:
         self.latest.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
-        for key, incident in list(self.open.items()):
-            if name not in incident.monitors:
-                continue
-            incident.monitors.discard(name)
-            note = f"{name} was removed from the configuration"
-            if incident.monitors:
-                self.store.note_incident(
-                    incident.id, "monitor removed", note, now, monitors=sorted(incident.monitors)
-                )
-                continue
-            self.store.note_incident(incident.id, "resolved", note, now, resolve=True)
-            del self.open[key]
+        self._apply(self.engine.forget(name, now), now)
 
-    # -- running -----------------------------------------------------------------------
+    # -- running -------------------------------------------------------------------------
 
     async def run(
         self, stop: asyncio.Event, *, deliver_every: float = 1.0, freeze_gc: bool = False
@@ -481,9 +353,12 @@ class Runner:
             _freeze()
         now = self.mono()
         self._running = True
+        started = self.wall()
         for m in self.config.monitors:
             if not m.paused:
                 self.schedule.add(m.name, m.interval, now)
+            # Uptime counts from here in the state the monitor had when tether stopped.
+            self.store.record_state(m.name, started, self.detector.state(m.name))
 
         async def probe(name: str, due: float) -> None:
             try:
@@ -491,9 +366,12 @@ class Runner:
             except Exception:  # one monitor's bug must not stop the others
                 log.exception("check of %s failed", name)
 
-        async def deliver() -> None:
+        async def every_second() -> None:
             while not stop.is_set():
-                await asyncio.to_thread(self.outbox.deliver_due, self.wall())
+                try:
+                    self.tick(await asyncio.to_thread(self._acknowledged))
+                except Exception:
+                    log.exception("incident tick failed")
                 await self._sleep(deliver_every)
 
         longest = max((m.interval for m in self.config.monitors), default=0.0)
@@ -501,11 +379,11 @@ class Runner:
         async def housekeeping() -> None:
             """Checkpoint the detector, and drop results past their retention, every
             ten minutes."""
-            last = started = self.mono()
+            last = begun = self.mono()
             refreeze = freeze_gc
             while not stop.is_set():
                 await self._sleep(1.0)
-                if refreeze and self.mono() - started > longest + 1:
+                if refreeze and self.mono() - begun > longest + 1:
                     refreeze = False
                     _freeze()
                 if self.mono() - last >= _CHECKPOINT_EVERY:
@@ -516,10 +394,14 @@ class Runner:
         await asyncio.to_thread(self.store.prune, self.wall())
         await asyncio.gather(
             run_schedule(self.schedule, probe, clock=self.mono, sleep=self._sleep, stop=stop),
-            deliver(),
+            self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
+            every_second(),
             housekeeping(),
         )
         self.checkpoint()
+        stopped = self.wall()
+        for m in self.config.monitors:  # while tether is stopped, nothing is known
+            self.store.record_state(m.name, stopped, State.UNKNOWN)
         self.store.flush()
 
 
@@ -534,63 +416,23 @@ def _freeze() -> None:
     )
 
 
-def result_data(
-    phases: list[tuple[str, float]], conditions: list[str], lag_ms: float
-) -> dict[str, Any]:
-    """What a stored result keeps beside its verdict: phase timings (to 0.01 ms), the
-    resolved conditions, and how late the check started.  Compact, since it is most of
-    a row and a row is kept for every check."""
-    data: dict[str, Any] = {"phases": {name: round(ms, 2) for name, ms in phases}}
-    if conditions:
-        data["conditions"] = conditions
-    data["lag_ms"] = round(lag_ms, 1)
-    return data
-
-
-def _worth_keeping(phase: Phase) -> bool:
-    """The url phase is parsing, and the proxy phase without a proxy is a lookup of the
-    environment: neither is network time, and together they were a tenth of a row."""
-    if phase.name == "url":
-        return not phase.ok
-    if phase.name == "proxy":
-        return not phase.ok or phase.details.get("proxy") is not None
-    return True
-
-
-def _options(m: Monitor) -> ProbeOptions:
-    tls = m.tls
-    return ProbeOptions(
-        method=m.method,
-        headers=tuple(m.headers.items()),
-        resolver=m.resolver,
-        cacert=tls.ca_file if tls else None,
-        insecure=tls.insecure if tls else False,
-        timeout=m.timeout,
-        deadline=m.timeout,
-        follow_redirects=m.follow_redirects,
-        max_redirects=m.max_redirects,
-        keep_body=_BODY_KEPT if m.conditions else 0,
-        body=m.body.encode() if m.body is not None else None,
+def _rules(m: Monitor) -> Rules:
+    # No margin means never degraded: an infinite margin puts the limit out of reach.
+    k = math.inf if m.latency_margin is None else m.latency_margin
+    return Rules(
+        failure_threshold=m.failure_threshold,
+        success_threshold=m.success_threshold,
+        latency=Latency(k=k),
     )
 
 
-_BODY_KEPT = 64 * 1024
-"""Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
-
-
-def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
-    """With ``tls.min_days_left``, a certificate closer to expiry than that fails the check."""
-    if m.tls is None:
-        return None
-    tls = result.phase("tls")
-    chain = tls.details.get("chain") if tls else None
-    if not chain:
-        return None
-    days = chain[0]["days_left"]
-    if days >= m.tls.min_days_left:
-        return None
-    wanted = m.tls.min_days_left
-    return f"the certificate expires in {days} days, fewer than tls.min_days_left ({wanted})"
+def _route(m: Monitor) -> Route:
+    return Route(
+        channels=tuple(m.alerts),
+        url=redact_url(m.url),
+        remind_every=m.remind_every,
+        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -605,31 +447,3 @@ def _host(url: str) -> str:
         return parse_target(url).ascii_host
     except InvalidTarget:
         return url
-
-
-def channels_for(config: MonitorConfig) -> dict[str, Channel]:
-    """The delivery channel for each configured alert channel."""
-    from tether.monitor import _config as c
-    from tether.monitor.alerts import AppriseChannel, EmailChannel, WebhookChannel
-
-    out: dict[str, Channel] = {}
-    for channel in config.alerts:
-        if isinstance(channel, c.WebhookChannel):
-            secret = channel.secret.get_secret_value() if channel.secret else None
-            out[channel.name] = WebhookChannel(channel.name, channel.url, secret=secret)
-        elif isinstance(channel, c.AppriseChannel):
-            out[channel.name] = AppriseChannel(channel.name, channel.targets)
-        else:
-            password = channel.password.get_secret_value() if channel.password else None
-            out[channel.name] = EmailChannel(
-                channel.name,
-                channel.host,
-                channel.port,
-                channel.from_,
-                channel.to,
-                username=channel.username,
-                password=password,
-                starttls=channel.starttls,
-                cafile=channel.ca_file,
-            )
-    return out

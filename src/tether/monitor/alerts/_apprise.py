@@ -14,10 +14,11 @@ import json
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tether._redact import redact_text
 from tether.monitor._config import _mask_apprise
+from tether.monitor._records import AlertPayload
 from tether.monitor.alerts._message import body, subject
 
 if TYPE_CHECKING:
@@ -81,14 +82,14 @@ class AppriseChannel:
                 )
         return notifier
 
-    def deliver(self, payload: dict[str, Any]) -> None:
+    def deliver(self, payload: AlertPayload) -> None:
         """Send one alert to every URL; raises :class:`AppriseError` if any did not take it.
 
         Tried again, the alert goes only to the URLs that did not take it: one
         service that is down must not page the others on every retry.
         """
         notifier = self._notifier()
-        key = json.dumps(payload, sort_keys=True, default=str)
+        key = json.dumps(payload.to_json(), sort_keys=True)
         landed = self._landed.get(key, set())
         todo = [tag for tag in self._tags if tag not in landed]
         result = notifier.notify(

@@ -22,9 +22,9 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any
 
 from tether._redact import MASK
+from tether.monitor._records import AlertPayload
 from tether.monitor.alerts._message import body, subject
 
 __all__ = ["IMPLICIT_TLS_PORT", "EmailChannel", "EmailError"]
@@ -96,7 +96,7 @@ class EmailChannel:
         """``host:port`` of the SMTP server, for messages."""
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
-    def message(self, payload: dict[str, Any], *, now: dt.datetime | None = None) -> EmailMessage:
+    def message(self, payload: AlertPayload, *, now: dt.datetime | None = None) -> EmailMessage:
         """The email for one alert: subject and body from the shared wording, full headers."""
         message = EmailMessage()
         message["Subject"] = subject(payload)
@@ -104,19 +104,19 @@ class EmailChannel:
         message["To"] = ", ".join(self.to)
         message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
         domain = _domain(self.sender)
-        message["Message-ID"] = _message_id(payload, payload.get("event"), domain)
-        if payload.get("event") == "incident.resolved":
-            # Mail clients thread the resolution under the message that opened it.
-            opened = _message_id(payload, "incident.opened", domain)
+        message["Message-ID"] = _message_id(payload, domain)
+        if payload.incident is not None and payload.event != "incident.opened":
+            # Mail clients thread every later alert under the message that opened it.
+            opened = _opening_id(payload.incident, domain)
             message["In-Reply-To"] = opened
             message["References"] = opened
         # RFC 3834: vacation responders and auto-forwarders leave it alone.
         message["Auto-Submitted"] = "auto-generated"
-        message["X-Tether-Event"] = str(payload.get("event") or "alert")
+        message["X-Tether-Event"] = payload.event
         message.set_content(body(payload))
         return message
 
-    def deliver(self, payload: dict[str, Any]) -> None:
+    def deliver(self, payload: AlertPayload) -> None:
         """Send one alert; raises if the server did not accept it for any recipient."""
         message = self.message(payload)
         recipients = [parseaddr(address)[1] for address in self.to]
@@ -238,19 +238,25 @@ def _domain(sender: str) -> str:
     return domain or "tether.invalid"
 
 
-def _message_id(payload: dict[str, Any], event: object, domain: str) -> str:
-    """The same id for the same incident and event: a copy sent twice (delivery is at least
-    once) is one message to mail clients, and the resolution can point at the opening."""
-    incident = payload.get("incident")
-    # A latency notice has no incident: its monitor and time name it.
-    about = (
-        str(incident) if incident is not None else "-".join(map(str, payload.get("monitors") or ()))
+def _message_id(payload: AlertPayload, domain: str) -> str:
+    """The same id for the same alert: a copy sent twice (delivery is at least once) is
+    one message to mail clients.  An incident's opening alert has the id the later
+    ones point at."""
+    if payload.incident is not None and payload.event == "incident.opened":
+        return _opening_id(payload.incident, domain)
+    # Every other alert is named by its incident (or monitor), monitor, event and time.
+    stamp = "".join(
+        c for c in dt.datetime.fromtimestamp(payload.at, dt.UTC).isoformat() if c.isalnum()
     )
-    since = str(payload.get("since") or "")
-    stamp = "".join(c for c in since if c.isalnum())
-    kind = str(event or "alert").rpartition(".")[2]
-    left = ".".join(_atom(part) for part in ("tether", about, stamp, kind) if part)
+    about = str(payload.incident) if payload.incident is not None else ""
+    kind = payload.event.rpartition(".")[2]
+    parts = ("tether", about, payload.monitor, stamp, kind)
+    left = ".".join(_atom(part) for part in parts if part)
     return f"<{left}@{domain}>"
+
+
+def _opening_id(incident: int, domain: str) -> str:
+    return f"<tether.{incident}.opened@{domain}>"
 
 
 def _atom(text: str) -> str:

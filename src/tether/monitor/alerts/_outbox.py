@@ -1,22 +1,40 @@
-"""Delivering queued alerts, at least once, through whatever channel each names.
+"""Delivering queued alerts, at least once, one queue per channel.
 
-Alerts wait in the store's outbox (committed before they count as queued), so
-a restart loses none.  A delivery that fails is tried again with capped
-exponential backoff; a receiver that is down for five minutes gets every alert
-within ``cap`` seconds of coming back.  Each alert has a dedup key, so the
-same alert is never queued twice; a receiver may still see one twice if
-tether dies between sending and recording the delivery (at least once).
+Alerts wait in the store's outbox (committed before they count as queued), so a
+restart loses none.  Each channel is its own queue:
+
+- **Independent**: each channel delivers on a worker thread of its own, so a
+  channel whose receiver hangs or refuses never delays another.
+- **In order**: a channel's next alert waits until the one before it landed.
+- **Its own retries**: a failed delivery is tried again with capped exponential
+  backoff (equal jitter), for that channel alone; a receiver down for five
+  minutes gets every alert within ``cap`` seconds of coming back.
+- **Visible**: every delivery and every failure is one log line (channel, event,
+  incident, and the failure's kind and detail from :func:`tether.classify`), the
+  hook (the monitor's metrics) counts them, and :meth:`Outbox.status` tells
+  the dashboard which channels are failing.
+
+Each alert has a dedup key unique within its channel, so the same alert is never
+queued twice for one channel; a receiver may still see one twice if tether dies
+between sending and recording the delivery (at least once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import random
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
 
 from tether._classify import classify
+from tether._kinds import Kind
+from tether._redact import redact_text
 from tether._retry._backoff import backoff_delay
+from tether.monitor._records import AlertPayload, QueuedAlert
 from tether.monitor.store import Store
 
 log = logging.getLogger("tether.monitor")
@@ -25,7 +43,42 @@ log = logging.getLogger("tether.monitor")
 class Channel(Protocol):
     name: str
 
-    def deliver(self, payload: dict[str, Any]) -> None: ...
+    def deliver(self, payload: AlertPayload) -> None: ...
+
+
+class DeliveryHook(Protocol):
+    """What the outbox reports as it goes (the monitor's metrics implement it)."""
+
+    def alert_sent(self, channel: str) -> None: ...
+
+    def alert_failed(self, channel: str, kind: Kind) -> None: ...
+
+    def alerts_queued(self, channel: str, count: int, oldest_at: float | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """How one channel is doing, for the dashboard and the API."""
+
+    name: str
+    queued: int
+    oldest_queued_at: float | None
+    failing: bool
+    """Its last delivery failed."""
+    last_error: str | None
+    """Why, as ``kind: detail`` (redacted)."""
+    last_failure_at: float | None
+    sent: int
+    failed: int
+
+
+@dataclass(slots=True)
+class _Tally:
+    sent: int = 0
+    failed: int = 0
+    failing: bool = False
+    last_error: str | None = None
+    last_failure_at: float | None = None
 
 
 class Outbox:
@@ -37,6 +90,7 @@ class Outbox:
         base: float = 5.0,
         cap: float = 60.0,
         rand: Callable[[], float] = random.random,
+        hook: DeliveryHook | None = None,
     ) -> None:
         self._store = store
         self.channels = channels
@@ -44,49 +98,194 @@ class Outbox:
         self._base = base
         self._cap = cap
         self._rand = rand
+        self.hook = hook
+        self._tallies: dict[str, _Tally] = {}
+        self._workers: dict[str, ThreadPoolExecutor] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._backlog: dict[str, tuple[int, float]] = {}
 
-    def queue(self, channel: str, dedup: str, payload: dict[str, Any], now: float) -> bool:
-        """Queue an alert (committed on return); False if ``dedup`` was queued before."""
+    def queue(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
+        """Queue an alert for ``channel`` (committed on return); False if that channel
+        has ``dedup`` already."""
         if channel not in self.channels:
             raise KeyError(f"no alert channel named {channel!r}")
         return self._store.enqueue_alert(channel, dedup, payload, now)
 
-    def deliver_due(self, now: float) -> tuple[int, int]:
-        """Try every alert that is due; (delivered, failed)."""
-        delivered = failed = 0
-        for alert in self._store.due_alerts(now):
-            channel = self.channels.get(alert["channel"])
+    # -- delivering ------------------------------------------------------------------------
+
+    def deliver_one(self, alert: QueuedAlert, now: float) -> bool:
+        """Try to deliver ``alert`` (blocking); record the outcome; True if it landed."""
+        tally = self._tallies.setdefault(alert.channel, _Tally())
+        channel = self.channels.get(alert.channel)
+        payload = alert.payload
+        about = f"{payload.event} {payload.monitor}" + (
+            f" (incident {payload.incident})" if payload.incident is not None else ""
+        )
+        try:
             if channel is None:
-                error = f"no alert channel named {alert['channel']!r} any more"
-                self._store.mark_failed(alert["id"], error, now + self._cap)
-                failed += 1
-                continue
-            try:
-                channel.deliver(alert["payload"])
-            except Exception as exc:
-                failure = classify(exc)
-                attempts = alert["attempts"] + 1
-                # Equal jitter: never retry sooner than half the backoff, so a
-                # receiver that is down is not hammered, yet spread out.
-                wait = backoff_delay(
-                    attempts,
-                    base=self._base,
-                    multiplier=2,
-                    cap=self._cap,
-                    jitter="equal",
-                    rand=self._rand,
-                )
-                self._store.mark_failed(alert["id"], str(failure), now + wait)
-                log.warning(
-                    "alert %s to %s failed (attempt %d), next try in %.0f s: %s",
-                    alert["dedup"],
-                    alert["channel"],
-                    attempts,
-                    wait,
-                    failure,
-                )
-                failed += 1
-            else:
-                self._store.mark_delivered(alert["id"], now)
+                raise LookupError(f"no alert channel named {alert.channel!r} any more")
+            channel.deliver(payload)
+        except Exception as exc:
+            failure = classify(exc)
+            kind = failure.kind
+            error = redact_text(f"{kind}: {failure.detail}" if channel else str(exc))
+            attempts = alert.attempts + 1
+            # Equal jitter: never retry sooner than half the backoff, so a receiver
+            # that is down is not hammered, yet tries are spread out.
+            wait = backoff_delay(
+                attempts,
+                base=self._base,
+                multiplier=2,
+                cap=self._cap,
+                jitter="equal",
+                rand=self._rand,
+            )
+            self._store.mark_failed(alert.id, error, now + wait)
+            tally.failed += 1
+            tally.failing, tally.last_error, tally.last_failure_at = True, error, now
+            if self.hook is not None:
+                self.hook.alert_failed(alert.channel, kind)
+            log.warning(
+                "alert to %s failed: %s; attempt %d, next try in %.0f s: %s",
+                alert.channel,
+                about,
+                attempts,
+                wait,
+                error,
+                extra={
+                    "event": "alert.failed",
+                    "channel": alert.channel,
+                    "monitor": payload.monitor,
+                    "incident": payload.incident,
+                    "kind": kind.value,
+                    "attempt": attempts,
+                },
+            )
+            return False
+        self._store.mark_delivered(alert.id, now)
+        tally.sent += 1
+        tally.failing = False
+        if self.hook is not None:
+            self.hook.alert_sent(alert.channel)
+        log.info(
+            "alert to %s delivered: %s",
+            alert.channel,
+            about,
+            extra={
+                "event": "alert.sent",
+                "channel": alert.channel,
+                "monitor": payload.monitor,
+                "incident": payload.incident,
+            },
+        )
+        return True
+
+    def deliver_due(self, now: float) -> tuple[int, int]:
+        """Deliver every channel's due alerts one after another, in this thread;
+        (delivered, failed).  For tools and tests; the monitor runs :meth:`run`."""
+        delivered = failed = 0
+        for head in self._store.alert_heads():
+            alert: QueuedAlert | None = head
+            while alert is not None and alert.next_at <= now:
+                if not self.deliver_one(alert, now):
+                    failed += 1
+                    break
                 delivered += 1
+                alert = self._head(alert.channel)
+        self._refresh()
         return delivered, failed
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[object]],
+        *,
+        every: float = 1.0,
+    ) -> None:
+        """Until ``stop``: every ``every`` seconds, start delivering on each channel whose
+        next alert is due and that is not busy already."""
+        try:
+            while not stop.is_set():
+                await self.poll(clock)
+                await sleep(every)
+        finally:
+            if self._busy:
+                await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+    async def poll(self, clock: Callable[[], float]) -> None:
+        """One round: start a delivery task for each due channel; refresh the backlog."""
+        heads = await asyncio.to_thread(self._store.alert_heads)
+        for head in heads:
+            if head.channel in self._busy or head.next_at > clock():
+                continue
+            task = asyncio.create_task(self._drain(head, clock))
+            self._busy[head.channel] = task
+            task.add_done_callback(functools.partial(self._done, head.channel))
+        await asyncio.to_thread(self._refresh)
+
+    def _done(self, channel: str, task: asyncio.Task[None]) -> None:
+        self._busy.pop(channel, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery to %s stopped: %r", channel, task.exception())
+
+    async def drain(self) -> None:
+        """Wait for every delivery under way (for a clean stop, and for tests)."""
+        while self._busy:
+            await asyncio.gather(*list(self._busy.values()), return_exceptions=True)
+
+    async def _drain(self, alert: QueuedAlert, clock: Callable[[], float]) -> None:
+        """Deliver ``alert`` and the channel's next ones while they land and are due."""
+        loop = asyncio.get_running_loop()
+        worker = self._workers.get(alert.channel)
+        if worker is None:
+            worker = self._workers[alert.channel] = ThreadPoolExecutor(
+                1, thread_name_prefix=f"tether-alert-{alert.channel}"[:40]
+            )
+        next_alert: QueuedAlert | None = alert
+        while next_alert is not None and next_alert.next_at <= clock():
+            current = next_alert
+            landed = await loop.run_in_executor(worker, self.deliver_one, current, clock())
+            if not landed:
+                return
+            next_alert = await loop.run_in_executor(worker, self._head, current.channel)
+
+    def _head(self, channel: str) -> QueuedAlert | None:
+        return next((a for a in self._store.alert_heads() if a.channel == channel), None)
+
+    def _refresh(self) -> None:
+        backlog = self._store.backlog()
+        if self.hook is not None:
+            for channel in set(backlog) | set(self._backlog):
+                count, oldest = backlog.get(channel) or (0, None)
+                self.hook.alerts_queued(channel, count, oldest)
+        self._backlog = backlog
+
+    # -- telling ---------------------------------------------------------------------------
+
+    def status(self) -> list[ChannelStatus]:
+        """Each configured channel (and any with alerts still queued), by name."""
+        names = sorted(set(self.channels) | set(self._backlog) | set(self._tallies))
+        out = []
+        for name in names:
+            tally = self._tallies.get(name, _Tally())
+            count, oldest = self._backlog.get(name, (0, None))
+            out.append(
+                ChannelStatus(
+                    name,
+                    count,
+                    oldest,
+                    tally.failing,
+                    tally.last_error,
+                    tally.last_failure_at,
+                    tally.sent,
+                    tally.failed,
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        """Stop the channels' worker threads (after :meth:`run` returned)."""
+        for worker in self._workers.values():
+            worker.shutdown(wait=True)
+        self._workers.clear()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tether._redact import redact_url
+from tether.monitor._records import AlertPayload
 
 if TYPE_CHECKING:
     from tether._retry._policy import RetryPolicy
@@ -54,9 +55,9 @@ class WebhookChannel:
     def __repr__(self) -> str:
         return f"<WebhookChannel {self.name} {redact_url(self.url)}>"
 
-    def deliver(self, payload: dict[str, Any]) -> None:
+    def deliver(self, payload: AlertPayload) -> None:
         """Send one alert; raises (a requests exception with ``.failure``) if it did not land."""
-        body = json.dumps(payload, sort_keys=True).encode()
+        body = json.dumps(payload.to_json(), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "tether-monitor"}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tether.monitor.store._base import ProbeRecord, Rollup, Store, StoreError
+from tether.monitor._records import ProbeRecord
+from tether.monitor.store._base import Rollup, Store, StoreError
 from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 

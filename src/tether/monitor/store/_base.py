@@ -12,6 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
 
+from tether.monitor._records import (
+    AlertPayload,
+    Incident,
+    Member,
+    ProbeRecord,
+    QueuedAlert,
+    TimelineEntry,
+    kind_from_text,
+)
+from tether.monitor._state import State
+
 PERIODS: Final = {"minute": 60, "hour": 3600, "day": 86400}
 """The roll-up periods and their length in seconds."""
 
@@ -20,8 +31,10 @@ RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
 TALLY_COLUMNS: Final = (
     "count, ok_count, latency_count, latency_sum, latency_min, latency_max, kinds"
 )
-ALERT_COLUMNS: Final = "id, channel, dedup, payload, attempts"
-INCIDENT_COLUMNS: Final = "id, key, kind, detail, hint, opened, resolved, monitors, timeline"
+ALERT_COLUMNS: Final = "id, channel, dedup, payload, attempts, created, next_at, last_error"
+INCIDENT_COLUMNS: Final = (
+    "id, key, kind, detail, hint, opened, resolved, monitors, timeline, acknowledged, members"
+)
 
 Decode = Callable[[Any], Any]
 """How a backend turns a stored JSON column into Python (``json.loads`` for text)."""
@@ -32,20 +45,6 @@ RollupKey = tuple[str, str, float]
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used, or is from a newer tether."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRecord:
-    """One stored probe result."""
-
-    monitor: str
-    ts: float
-    ok: bool
-    kind: str | None = None
-    latency_ms: float | None = None
-    detail: str | None = None
-    data: dict[str, Any] | None = None
-    """Phase timings, resolved conditions and the like, stored as JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +63,35 @@ class Rollup:
 
 
 class Store(Protocol):
-    """The monitor's history: results, roll-ups, the alert outbox, incidents, detector state.
+    """The monitor's history: results, roll-ups, state changes, the alert outbox,
+    incidents and detector state.
 
-    Writes are serialised by one writer; :meth:`record` and :meth:`save_state`
-    are batched, every other write is committed before it returns.  Times are
-    passed in (Unix seconds), never read.
+    Writes are serialised by one writer; :meth:`record`, :meth:`record_state` and
+    :meth:`save_state` are batched, every other write is committed before it returns.
+    Times are passed in (Unix seconds), never read.
     """
 
     def record(self, record: ProbeRecord) -> None:
         """Queue a probe result; it is committed with the next batch."""
 
+    def record_state(self, monitor: str, at: float, state: State) -> None:
+        """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
+
     def flush(self) -> None:
         """Wait until everything queued so far is committed."""
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: dict[str, Any], now: float) -> bool:
-        """Put an alert in the outbox, committed before returning; False if ``dedup`` exists."""
+    # -- the outbox: one queue per channel ---------------------------------------------
 
-    def due_alerts(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
-        """Undelivered alerts whose retry time has come, oldest first."""
+    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
+        """Put an alert in ``channel``'s queue, committed before returning; False if that
+        channel already has ``dedup``."""
+
+    def alert_heads(self) -> list[QueuedAlert]:
+        """The oldest undelivered alert of each channel (a channel's next one waits for it,
+        so order is kept within a channel)."""
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """Per channel with undelivered alerts: how many, and when the oldest was queued."""
 
     def mark_delivered(self, alert_id: int, now: float) -> None:
         """Record that an alert reached its channel."""
@@ -89,26 +99,37 @@ class Store(Protocol):
     def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
         """Count a failed delivery and schedule the next try."""
 
-    def open_incident(
-        self, key: str, kind: str, detail: str, hint: str, monitors: Sequence[str], now: float
-    ) -> int:
-        """Open an incident (committed on return) and return its id."""
+    # -- incidents ---------------------------------------------------------------------
+
+    def new_incident_id(self) -> int:
+        """An id no incident has, for the next one to open."""
+
+    def open_incident(self, incident: Incident) -> None:
+        """Store a new incident (committed on return)."""
 
     def note_incident(
         self,
         incident_id: int,
-        event: str,
-        detail: str,
-        now: float,
+        entry: TimelineEntry,
         *,
-        resolve: bool = False,
+        resolved: float | None = None,
         monitors: Sequence[str] | None = None,
+        members: dict[str, Member] | None = None,
     ) -> None:
-        """Add to an incident's timeline; ``resolve`` closes it at ``now``; ``monitors``,
-        when given, replaces the list of monitors it affects."""
+        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
+        ``monitors`` and ``members``, when given, replace what it holds."""
 
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
+        """Mark an open incident acknowledged at ``entry.at``; False if none is open by
+        that id."""
+
+    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         """Incidents with their timeline, newest first."""
+
+    def incident(self, incident_id: int) -> Incident | None:
+        """One incident by id."""
+
+    # -- state, retention, reading -----------------------------------------------------
 
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
@@ -124,6 +145,10 @@ class Store(Protocol):
 
     def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
         """A monitor's roll-ups for ``period`` (minute, hour, day) since ``since``, oldest first."""
+
+    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
+        """``monitor``'s state changes since ``since``, oldest first, led by the last change
+        before ``since`` (the state it was in then), if any."""
 
     def close(self) -> None:
         """Commit what is queued and release the database."""
@@ -253,33 +278,57 @@ def merge_tallies(
 def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
     """A result read back in :data:`RESULT_COLUMNS` order."""
     monitor, ts, ok, kind, latency_ms, detail, data = row
-    return ProbeRecord(monitor, ts, bool(ok), kind, latency_ms, detail, decode(data))
+    return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
 
 
-def alert_dict(row: Sequence[Any], decode: Decode) -> dict[str, Any]:
+def queued_alert(row: Sequence[Any], decode: Decode) -> QueuedAlert:
     """An outbox row read back in :data:`ALERT_COLUMNS` order."""
-    alert_id, channel, dedup, payload, attempts = row
-    return {
-        "id": alert_id,
-        "channel": channel,
-        "dedup": dedup,
-        "payload": decode(payload),
-        "attempts": attempts,
-    }
+    alert_id, channel, dedup, payload, attempts, created, next_at, last_error = row
+    return QueuedAlert(
+        int(alert_id),
+        channel,
+        dedup,
+        AlertPayload.from_json(decode(payload)),
+        int(attempts),
+        float(created),
+        float(next_at),
+        last_error,
+    )
 
 
-def incident_dict(row: Sequence[Any], decode: Decode) -> dict[str, Any]:
+def incident_record(row: Sequence[Any], decode: Decode) -> Incident:
     """An incident read back in :data:`INCIDENT_COLUMNS` order."""
-    names = [c.strip() for c in INCIDENT_COLUMNS.split(",")]
-    incident = dict(zip(names, row, strict=True))
-    incident["monitors"] = decode(incident["monitors"])
-    incident["timeline"] = decode(incident["timeline"])
-    return incident
+    (
+        incident_id,
+        key,
+        kind,
+        detail,
+        hint,
+        opened,
+        resolved,
+        monitors,
+        timeline,
+        acknowledged,
+        members,
+    ) = row
+    return Incident(
+        int(incident_id),
+        key,
+        kind_from_text(kind),
+        detail,
+        hint,
+        float(opened),
+        resolved,
+        tuple(decode(monitors)),
+        tuple(TimelineEntry.from_json(e) for e in decode(timeline)),
+        acknowledged,
+        {m: Member.from_json(v, opened) for m, v in (decode(members) or {}).items()},
+    )
 
 
-def timeline_event(now: float, event: str, detail: str) -> dict[str, Any]:
-    """One entry of an incident's timeline."""
-    return {"at": now, "event": event, "detail": detail}
+def members_json(members: dict[str, Member]) -> dict[str, Any]:
+    """An incident's members as their JSON column."""
+    return {m: member.to_json() for m, member in sorted(members.items())}
 
 
 def too_new(version: int, known: int, where: str) -> StoreError:

@@ -25,23 +25,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tether.monitor._records import (
+    AlertPayload,
+    Incident,
+    Member,
+    ProbeRecord,
+    QueuedAlert,
+    TimelineEntry,
+    kind_text,
+)
+from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    ProbeRecord,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
-    alert_dict,
-    incident_dict,
+    incident_record,
+    members_json,
     merge_tallies,
     probe_record,
+    queued_alert,
     tally,
-    timeline_event,
     too_new,
 )
 from tether.monitor.store._writer import BatchedStore, Job
@@ -113,6 +122,35 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: one queue per channel (an alert's dedup key is unique within its channel, so
+    # every channel of a monitor gets it); acknowledgement and members of incidents;
+    # state changes, from which uptime is computed as time.
+    """
+    CREATE TABLE outbox_by_channel (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        dedup TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        delivered REAL,
+        last_error TEXT,
+        UNIQUE (channel, dedup)
+    );
+    INSERT INTO outbox_by_channel SELECT * FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_by_channel RENAME TO outbox;
+    CREATE INDEX outbox_waiting ON outbox (channel, id) WHERE delivered IS NULL;
+    ALTER TABLE incidents ADD COLUMN acknowledged REAL;
+    ALTER TABLE incidents ADD COLUMN members TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE state_changes (
+        monitor TEXT NOT NULL,
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (monitor, at)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -172,6 +210,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         self._writer = _connect(self.path)
         migrate(self._writer)
         self._local = threading.local()
+        self._next_incident: int | None = None
         super().__init__(batch_size=batch_size, batch_seconds=batch_seconds)
 
     def __repr__(self) -> str:
@@ -179,9 +218,10 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     # -- writing ---------------------------------------------------------------------
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: dict[str, Any], now: float) -> bool:
-        """Put an alert in the outbox, committed before returning; False if ``dedup`` exists."""
-        text = _dumps(payload)
+    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
+        """Put an alert in ``channel``'s queue, committed before returning; False if that
+        channel already has ``dedup``."""
+        text = _dumps(payload.to_json())
 
         def insert(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
@@ -207,55 +247,100 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             )
         )
 
-    def open_incident(
-        self, key: str, kind: str, detail: str, hint: str, monitors: Sequence[str], now: float
-    ) -> int:
-        """Open an incident (committed on return) and return its id."""
-        timeline = [timeline_event(now, "opened", detail)]
+    def new_incident_id(self) -> int:
+        """An id no incident has: one more than the highest, counted on the writer (one
+        monitor process per SQLite file)."""
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO incidents (key, kind, detail, hint, opened, monitors, timeline) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, detail, hint, now, _dumps(list(monitors)), _dumps(timeline)),
+        def next_id(conn: sqlite3.Connection) -> int:
+            if self._next_incident is None:
+                row = conn.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
+                self._next_incident = int(row[0]) + 1
+            self._next_incident += 1
+            return self._next_incident - 1
+
+        return self._call(next_id)
+
+    def open_incident(self, incident: Incident) -> None:
+        """Store a new incident (committed on return)."""
+        self._call(
+            lambda conn: conn.execute(
+                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    incident.id,
+                    incident.key,
+                    kind_text(incident.kind),
+                    incident.detail,
+                    incident.hint,
+                    incident.opened,
+                    incident.resolved,
+                    _dumps(list(incident.monitors)),
+                    _dumps([e.to_json() for e in incident.timeline]),
+                    incident.acknowledged,
+                    _dumps(members_json(dict(incident.members))),
+                ),
             )
-            return int(cur.lastrowid or 0)
-
-        return self._call(insert)
+        )
 
     def note_incident(
         self,
         incident_id: int,
-        event: str,
-        detail: str,
-        now: float,
+        entry: TimelineEntry,
         *,
-        resolve: bool = False,
+        resolved: float | None = None,
         monitors: Sequence[str] | None = None,
+        members: dict[str, Member] | None = None,
     ) -> None:
-        """Add to an incident's timeline; ``resolve`` closes it at ``now``; ``monitors``,
-        when given, replaces the list of monitors it affects."""
+        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
+        ``monitors`` and ``members``, when given, replace what it holds."""
         affected = None if monitors is None else _dumps(sorted(monitors))
+        kept = None if members is None else _dumps(members_json(members))
 
         def update(conn: sqlite3.Connection) -> None:
             row = conn.execute(
                 "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
             ).fetchone()
             timeline = json.loads(row[0]) if row else []
-            timeline.append(timeline_event(now, event, detail))
+            timeline.append(entry.to_json())
             conn.execute(
-                "UPDATE incidents SET timeline = ?, resolved = CASE WHEN ? THEN ? ELSE resolved "
-                "END, monitors = coalesce(?, monitors) WHERE id = ?",
-                (_dumps(timeline), resolve, now, affected, incident_id),
+                "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
+                "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
+                (_dumps(timeline), resolved, affected, kept, incident_id),
             )
 
         self._call(update)
+
+    def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
+        """Mark an open incident acknowledged at ``entry.at``; False if none is open by
+        that id."""
+
+        def update(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT timeline FROM incidents WHERE id = ? AND resolved IS NULL",
+                (incident_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            timeline = [*json.loads(row[0]), entry.to_json()]
+            conn.execute(
+                "UPDATE incidents SET acknowledged = ?, timeline = ? WHERE id = ?",
+                (entry.at, _dumps(timeline), incident_id),
+            )
+            return True
+
+        return self._call(update)
 
     def prune(self, now: float) -> tuple[int, int]:
         """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
 
         def delete(conn: sqlite3.Connection) -> tuple[int, int]:
             raw = conn.execute("DELETE FROM results WHERE ts < ?", (now - self.raw_retention,))
+            # State changes are small and uptime looks back 90 days: keep them with the
+            # roll-ups, never fewer than 90 days.
+            conn.execute(
+                "DELETE FROM state_changes WHERE at < ?",
+                (now - max(self.rollup_retention, 90 * 86400),),
+            )
             # Minute roll-ups go with the raw results: at a 60 s interval they are one row
             # per check, and a year of them is what roll-ups exist to avoid.
             old = conn.execute(
@@ -268,21 +353,45 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     # -- reading ---------------------------------------------------------------------
 
-    def due_alerts(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+    def alert_heads(self) -> list[QueuedAlert]:
         rows = self._read().execute(
-            f"SELECT {ALERT_COLUMNS} FROM outbox "
-            "WHERE delivered IS NULL AND next_at <= ? ORDER BY id LIMIT ?",
-            (now, limit),
+            f"SELECT {ALERT_COLUMNS} FROM outbox WHERE id IN "
+            "(SELECT min(id) FROM outbox WHERE delivered IS NULL GROUP BY channel) ORDER BY id"
         )
-        return [alert_dict(r, json.loads) for r in rows]
+        return [queued_alert(r, json.loads) for r in rows]
 
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        rows = self._read().execute(
+            "SELECT channel, count(*), min(created) FROM outbox WHERE delivered IS NULL "
+            "GROUP BY channel"
+        )
+        return {channel: (int(n), float(oldest)) for channel, n, oldest in rows}
+
+    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         where = "WHERE resolved IS NULL " if open_only else ""
         rows = self._read().execute(
             f"SELECT {INCIDENT_COLUMNS} FROM incidents {where}ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [incident_dict(r, json.loads) for r in rows]
+        return [incident_record(r, json.loads) for r in rows]
+
+    def incident(self, incident_id: int) -> Incident | None:
+        row = (
+            self._read()
+            .execute(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
+            .fetchone()
+        )
+        return None if row is None else incident_record(row, json.loads)
+
+    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
+        rows = self._read().execute(
+            "SELECT at, state FROM (SELECT at, state FROM state_changes "
+            "WHERE monitor = ? AND at < ? ORDER BY at DESC LIMIT 1) "
+            "UNION ALL SELECT at, state FROM state_changes WHERE monitor = ? AND at >= ? "
+            "ORDER BY at",
+            (monitor, since, monitor, since),
+        )
+        return [(at, State(state)) for at, state in rows]
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         rows = self._read().execute(
@@ -316,12 +425,17 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         self,
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
+        changes: list[tuple[str, float, State]],
         jobs: list[Job[sqlite3.Connection]],
     ) -> list[Any]:
         conn = self._writer
         with _transaction(conn):
             if results:
                 self._insert_results(conn, results)
+            conn.executemany(
+                "INSERT OR REPLACE INTO state_changes (monitor, at, state) VALUES (?, ?, ?)",
+                [(monitor, at, str(state)) for monitor, at, state in changes],
+            )
             conn.executemany(
                 "INSERT INTO monitor_state (monitor, data) VALUES (?, ?) "
                 "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
@@ -340,10 +454,10 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                     r.monitor,
                     r.ts,
                     int(r.ok),
-                    r.kind,
+                    None if r.kind is None else r.kind.value,
                     r.latency_ms,
                     r.detail,
-                    _dumps(r.data or {}),
+                    _dumps(r.data()),
                 )
                 for r in records
             ],

@@ -18,7 +18,9 @@ from concurrent.futures import Future
 from typing import Any, Generic, Self, TypeVar
 
 from tether._redact import redact_text
-from tether.monitor.store._base import ProbeRecord, StoreError
+from tether.monitor._records import ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.store._base import StoreError
 
 log = logging.getLogger("tether.monitor")
 
@@ -51,6 +53,10 @@ class BatchedStore(Generic[C]):
         """Queue a probe result; it is committed with the next batch."""
         self._queue.put(("result", record, None))
 
+    def record_state(self, monitor: str, at: float, state: State) -> None:
+        """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
+        self._queue.put(("change", (monitor, at, state), None))
+
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
         self._queue.put(("state", (monitor, data), None))
@@ -80,10 +86,12 @@ class BatchedStore(Generic[C]):
         self,
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
+        changes: list[tuple[str, float, State]],
         jobs: list[Job[C]],
     ) -> list[Any]:
         """In one transaction: insert ``results`` (and their roll-ups), upsert ``states``,
-        run each job on the write connection; return the jobs' values."""
+        insert the state ``changes``, run each job on the write connection; return the
+        jobs' values."""
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -125,16 +133,18 @@ class BatchedStore(Generic[C]):
         # Only the newest state per name matters, and a single statement may not
         # touch one row twice (PostgreSQL's ON CONFLICT refuses that).
         states = dict(payload for what, payload, _ in batch if what == "state")
+        changes = [payload for what, payload, _ in batch if what == "change"]
         calls = [(job, done) for what, job, done in batch if what == "call" and done is not None]
         try:
-            values = self._apply(results, states, [job for job, _ in calls])
+            values = self._apply(results, states, changes, [job for job, _ in calls])
         except Exception as exc:
-            if results or states:
+            if results or states or changes:
                 # Nobody waits on these: say so, or they would vanish in silence.
                 log.error(
-                    "store: %d results and %d states were not written: %s",
+                    "store: %d results, %d states and %d state changes were not written: %s",
                     len(results),
                     len(states),
+                    len(changes),
                     redact_text(str(exc)),
                 )
             for _, done in calls:

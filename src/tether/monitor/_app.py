@@ -1,0 +1,153 @@
+"""Assembling and running the ``tether monitor`` process: the store, the channels, the
+outbox, the runner, the web server, the signals; and SIGHUP's reload.
+
+The CLI and the demo call :func:`run_monitor` and :func:`channels_for`; nothing
+here decides anything about checks or alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Literal, TextIO
+
+from tether._redact import redact_url
+from tether.monitor._config import (
+    AppriseChannel as AppriseChannelConfig,
+)
+from tether.monitor._config import (
+    ConfigError,
+    MonitorConfig,
+    load_config,
+)
+from tether.monitor._config import (
+    WebhookChannel as WebhookChannelConfig,
+)
+from tether.monitor._log import configure_logging
+from tether.monitor._runner import Runner
+from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
+from tether.monitor.store import Store
+
+__all__ = ["channels_for", "close_channels", "reload", "run_monitor"]
+
+log = logging.getLogger("tether.monitor")
+
+
+def channels_for(config: MonitorConfig) -> dict[str, Channel]:
+    """The delivery channel for each configured alert channel."""
+    out: dict[str, Channel] = {}
+    for channel in config.alerts:
+        if isinstance(channel, WebhookChannelConfig):
+            secret = channel.secret.get_secret_value() if channel.secret else None
+            out[channel.name] = WebhookChannel(channel.name, channel.url, secret=secret)
+        elif isinstance(channel, AppriseChannelConfig):
+            out[channel.name] = AppriseChannel(channel.name, channel.targets)
+        else:
+            password = channel.password.get_secret_value() if channel.password else None
+            out[channel.name] = EmailChannel(
+                channel.name,
+                channel.host,
+                channel.port,
+                channel.from_,
+                channel.to,
+                username=channel.username,
+                password=password,
+                starttls=channel.starttls,
+                cafile=channel.ca_file,
+            )
+    return out
+
+
+def close_channels(channels: Mapping[str, Channel]) -> None:
+    """Release what the channels hold (the webhook's connection pool)."""
+    for channel in channels.values():
+        close = getattr(channel, "close", None)
+        if close is not None:
+            close()
+
+
+def run_monitor(
+    path: str,
+    config: MonitorConfig,
+    store: Store,
+    *,
+    log_format: Literal["text", "json"] = "text",
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run the monitor of ``config`` (read from ``path``) on ``store`` until SIGINT or
+    SIGTERM; SIGHUP reloads ``path``.  Returns the exit code."""
+    from tether.monitor._web import serve
+
+    handler = configure_logging(err, log_format)
+    channels = channels_for(config)
+    outbox = Outbox(store, channels)
+    runner = Runner(config, store, outbox)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        reloads: set[asyncio.Task[None]] = set()
+
+        def hangup() -> None:
+            task = loop.create_task(reload(runner, path))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, hangup)
+        try:
+            server = await serve(runner, config.server.host, config.server.port)
+        except OSError as exc:
+            print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
+            return 1
+        storage = config.storage
+        where = redact_url(storage.postgres) if storage.postgres else storage.path
+        host, port = server.addresses[0][:2]
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        n = len(config.monitors)
+        log.info(
+            "%d monitor%s, storing in %s; dashboard on http://%s/, metrics on /metrics; "
+            "Ctrl-C stops",
+            n,
+            "" if n == 1 else "s",
+            where,
+            listen,
+            extra={"event": "started"},
+        )
+        try:
+            await runner.run(stop, freeze_gc=True)
+        finally:
+            await server.cleanup()
+        return 0
+
+    try:
+        return asyncio.run(main())
+    finally:
+        outbox.close()
+        close_channels(runner.outbox.channels)
+        logging.getLogger("tether").removeHandler(handler)
+
+
+async def reload(runner: Runner, path: str) -> None:
+    """SIGHUP: read the file again and run it, keeping every state; a file that does not
+    load leaves the running configuration as it was, and says why."""
+    try:
+        config = await asyncio.to_thread(load_config, path)
+    except (OSError, ConfigError) as exc:
+        lines = exc.located if isinstance(exc, ConfigError) else [f"cannot read {path}: {exc}"]
+        log.error(
+            "%s not reloaded, the running configuration stays:\n  %s",
+            path,
+            "\n  ".join(lines),
+            extra={"event": "reload.failed"},
+        )
+        return
+    # The old channels are not closed: a delivery may be under way through one.
+    changes = runner.reload(config, channels_for(config))
+    log.info(
+        "reloaded %s: %s", path, "; ".join(changes) or "no change", extra={"event": "reloaded"}
+    )

@@ -1,0 +1,526 @@
+"""The incident engine: state changes in; incident events and the alerts they send out.
+
+Pure: it reads no clock, touches no store and sends nothing.  The runner feeds it
+the detector's state changes (with the check behind each), latency notices, and a
+tick every second; it answers with events, each carrying the incident as it now
+is, a line for its timeline, and the alerts to queue.  The runner only writes
+them down and queues them.
+
+The rules, which are what a team relies on when it lets tether page it:
+
+- **Every monitor that goes down or comes back gets its own alert**, naming the
+  incident it belongs to.  The first monitor down for a cause opens the incident
+  (``incident.opened``); another one down for the same cause joins it
+  (``monitor.down``: "bravo is down too: same cause as incident #2 ..."); one
+  that comes back while others are still down leaves it (``monitor.up``); the
+  last one back resolves it (``incident.resolved``, naming the kind it resolves).
+  Grouping never hides a monitor.
+- **Each alert goes to each of the monitor's channels**, as its own queued alert:
+  the outbox keeps one queue per channel.
+- **Held, never dropped**: while a monitor is flapping, in a maintenance window,
+  or a monitor it depends on is down, its down alert waits (the timeline says
+  so); once the hold lifts and it is still down, the alert goes out.  A monitor
+  whose down alert never went out sends no up alert either.
+- **Reminders** (``remind_every``) repeat a down monitor's alert while its
+  incident stays open and nobody has acknowledged it.
+- **Escalation** (``escalate``): after each step's ``after``, the monitor's
+  alerts also go to that step's channels, starting with an ``incident.escalated``
+  alert there.  Acknowledging an incident stops reminders and further steps.
+
+```
+ down ──► correlate ──► new cause? ── yes ─► Opened   (incident.opened)
+                              └────── no ──► Joined   (monitor.down)
+ up ────► last one down? ──────────── no ──► Left     (monitor.up)
+                              └────── yes ─► Resolved (incident.resolved)
+ tick ──► hold lifted ─► Released · remind_every ─► Reminder · escalate ─► Escalated
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tether._catalogue import CATALOGUE
+from tether._durations import human_duration
+from tether.monitor._correlate import Correlation, IncidentGroup, correlate
+from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
+from tether.monitor._records import (
+    AlertPayload,
+    Incident,
+    Member,
+    ProbeRecord,
+    TimelineEntry,
+    kind_text,
+)
+from tether.monitor._state import State
+
+__all__ = [
+    "Acknowledged",
+    "Alert",
+    "Escalated",
+    "Escalation",
+    "Event",
+    "Held",
+    "IncidentEngine",
+    "Joined",
+    "Left",
+    "Noted",
+    "Notice",
+    "Opened",
+    "Released",
+    "Reminder",
+    "Resolved",
+    "Route",
+]
+
+_DOWN = frozenset({State.DOWN, State.FLAPPING})
+_UP = frozenset({State.UP, State.DEGRADED})
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """After ``after`` seconds down, a monitor's alerts also go to ``alerts``."""
+
+    after: float
+    alerts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a monitor's alerts go, and how often they repeat."""
+
+    channels: tuple[str, ...] = ()
+    url: str | None = None
+    """The monitor's target, credentials already redacted: it goes in every payload."""
+    remind_every: float | None = None
+    escalate: tuple[Escalation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert for one channel; ``dedup`` is unique within the channel."""
+
+    channel: str
+    dedup: str
+    payload: AlertPayload
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    incident: Incident
+    """The incident as it is after this event."""
+    monitor: str
+    entry: TimelineEntry | None
+    """What the incident's timeline gains (None: nothing)."""
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Opened(_Event):
+    """The first monitor down for a new cause opened ``incident``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Joined(_Event):
+    """Another monitor went down for the cause of an open incident."""
+
+
+@dataclass(frozen=True, slots=True)
+class Left(_Event):
+    """A monitor came back (or was paused or removed) while the incident goes on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved(_Event):
+    """The incident's last monitor came back (or was paused or removed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held(_Event):
+    """A monitor's down alert waits: it is flapping, in maintenance, or its parent is down."""
+
+
+@dataclass(frozen=True, slots=True)
+class Released(_Event):
+    """A held down alert went out: the hold lifted and the monitor is still down."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder(_Event):
+    """A down monitor's alert, repeated (``remind_every``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated(_Event):
+    """A monitor stayed down past an escalation step: more channels are told."""
+
+
+@dataclass(frozen=True, slots=True)
+class Noted(_Event):
+    """Something worth a line in the timeline, with no alert (a member started flapping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged(_Event):
+    """Someone acknowledged the incident: reminders and escalation stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A latency notice (degraded, recovered): alerts of its own, no incident."""
+
+    monitor: str
+    text: str
+    alerts: tuple[Alert, ...] = ()
+
+
+Event = (
+    Opened
+    | Joined
+    | Left
+    | Resolved
+    | Held
+    | Released
+    | Reminder
+    | Escalated
+    | Noted
+    | Acknowledged
+)
+
+Hold = Callable[[str, float], str | None]
+"""Why ``monitor``'s alerts wait at ``now`` (flapping, maintenance, a parent down), or None."""
+
+
+def _no_hold(monitor: str, now: float) -> str | None:
+    return None
+
+
+@dataclass(slots=True)
+class IncidentEngine:
+    """Open incidents, and the rules that turn state changes into alerts.
+
+    ``new_id`` hands out incident ids (the store's); ``hold`` says why a monitor's
+    alerts wait; ``routes`` says where each monitor's alerts go (replaced on reload).
+    ``incidents`` are the open incidents to carry on with (after a restart).
+    """
+
+    routes: Mapping[str, Route]
+    new_id: Callable[[], int]
+    hold: Hold = _no_hold
+    correlation: Correlation | None = None
+    incidents: Iterable[Incident] = ()
+    _open: dict[int, Incident] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for incident in self.incidents:
+            if incident.is_open:
+                members = dict(incident.members) or {
+                    m: Member(incident.opened, alerted=True) for m in incident.monitors
+                }
+                self._open[incident.id] = dataclasses.replace(incident, members=members)
+        self.incidents = ()
+
+    # -- what the runner asks ------------------------------------------------------------
+
+    def open_incidents(self) -> list[Incident]:
+        """The open incidents, oldest first."""
+        return [self._open[i] for i in sorted(self._open)]
+
+    def incident_of(self, monitor: str) -> Incident | None:
+        """The open incident ``monitor`` is down in, if any."""
+        return next((i for i in self._open.values() if monitor in i.members), None)
+
+    def changed(
+        self,
+        change: StateChanged,
+        record: ProbeRecord | None,
+        down: Iterable[Observation],
+        hosts: Mapping[str, str],
+    ) -> list[Event]:
+        """A monitor's state changed; ``record`` is the check behind it, ``down`` the latest
+        failed observation of every monitor down now, ``hosts`` every monitored host."""
+        name, now = change.monitor, change.at
+        if change.new is State.DOWN and record is not None:
+            if self.incident_of(name) is not None:
+                return []  # back from flapping: it never left its incident
+            groups = correlate(down, hosts, self.correlation)
+            group = next((g for g in groups if name in g.monitors), None)
+            return [] if group is None else self._down(name, group, record, now)
+        if change.new in _UP and change.old in _DOWN:
+            return self._leave(name, now, "up")
+        if change.new is State.PAUSED:
+            return self._leave(name, now, "paused")
+        if change.new is State.FLAPPING:
+            incident = self.incident_of(name)
+            if incident is not None:
+                entry = TimelineEntry(now, "flapping", f"{name}: {change.reason}")
+                return [Noted(incident, name, entry)]
+        return []
+
+    def forget(self, monitor: str, now: float) -> list[Event]:
+        """``monitor`` was removed from the configuration: it leaves its incident."""
+        return self._leave(monitor, now, "removed")
+
+    def notice(self, event: Degraded | Recovered, now: float) -> Notice:
+        """A latency notice: its own alert on the monitor's channels, unless held."""
+        name = event.monitor
+        if isinstance(event, Degraded):
+            expected = event.expected
+            what = "degraded"
+            text = (
+                f"{name} is slower than usual: {event.latency_ms:.0f} ms, above its limit of "
+                f"{expected.limit_ms:.0f} ms (median {expected.median_ms:.0f} ms)"
+            )
+        else:
+            what, text = (
+                "recovered",
+                f"{name} is back to its usual latency: {event.latency_ms:.0f} ms",
+            )
+        if self.hold(name, now) is not None:
+            return Notice(name, text)
+        route = self.routes.get(name, Route())
+        payload = AlertPayload(
+            f"monitor.{what}", name, text, now, url=route.url, detail=text, since=now
+        )
+        return Notice(name, text, _alerts(route.channels, f"{name}:{what}:{now:.3f}", payload))
+
+    def acknowledge(self, incident_id: int, at: float) -> Acknowledged | None:
+        """Someone acknowledged ``incident_id`` (the store says so): reminders and
+        escalation stop.  None if it is not open, or was acknowledged already."""
+        incident = self._open.get(incident_id)
+        if incident is None or incident.acknowledged is not None:
+            return None
+        incident = self._replace(incident, acknowledged=at)
+        return Acknowledged(incident, "", None)
+
+    def tick(self, now: float) -> list[Event]:
+        """Held alerts whose hold lifted, reminders and escalation steps that are due."""
+        events: list[Event] = []
+        for incident_id in sorted(self._open):
+            for name in sorted(self._open[incident_id].members):
+                events += self._due(self._open[incident_id], name, now)
+        return events
+
+    # -- the rules -----------------------------------------------------------------------
+
+    def _down(
+        self, name: str, group: IncidentGroup, record: ProbeRecord, now: float
+    ) -> list[Event]:
+        held = self.hold(name, now)
+        member = Member(now, alerted=held is None)
+        existing = next((i for i in self._open.values() if i.key == group.key), None)
+        events: list[Event]
+        if existing is None:
+            kind = group.kind or record.kind
+            detail = record.detail or group.cause
+            if group.scope != "monitor":
+                detail = f"{group.cause}: {detail}"
+            incident = Incident(
+                self.new_id(),
+                group.key,
+                kind,
+                detail,
+                CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
+                now,
+                monitors=(name,),
+                timeline=(TimelineEntry(now, "opened", detail),),
+                members={name: member},
+            )
+            self._open[incident.id] = incident
+            alerts = () if held else self._say(incident, name, "incident.opened", now)
+            events = [Opened(incident, name, None, alerts)]
+        else:
+            members = {**existing.members, name: member}
+            incident = self._replace(existing, members=members)
+            entry = TimelineEntry(now, "monitor down", f"{name} is down too")
+            alerts = () if held else self._say(incident, name, "monitor.down", now)
+            events = [Joined(incident, name, entry, alerts)]
+        if held:
+            entry = TimelineEntry(now, "alert held", f"{name}: {held}")
+            events.append(Held(incident, name, entry))
+        return events
+
+    def _leave(self, name: str, now: float, why: str) -> list[Event]:
+        events: list[Event] = []
+        for incident in [i for i in self._open.values() if name in i.members]:
+            member = incident.members[name]
+            members = {m: v for m, v in incident.members.items() if m != name}
+            last = not members
+            gone = {
+                "up": f"{name} is back up after {human_duration(now - member.joined)}",
+                "paused": f"{name} was paused",
+                "removed": f"{name} was removed from the configuration",
+            }[why]
+            told = member.alerted and why == "up"
+            if last:
+                lasted = human_duration(now - incident.opened)
+                closed = self._replace(incident, members={}, resolved=now)
+                del self._open[incident.id]
+                entry = TimelineEntry(now, "resolved", f"{gone}; down for {lasted}")
+                alerts = self._say(closed, name, "incident.resolved", now, member) if told else ()
+                events.append(Resolved(closed, name, entry, alerts))
+            else:
+                left = self._replace(incident, members=members)
+                entry = TimelineEntry(now, f"monitor {why}", gone)
+                alerts = self._say(left, name, "monitor.up", now, member) if told else ()
+                events.append(Left(left, name, entry, alerts))
+        return events
+
+    def _due(self, incident: Incident, name: str, now: float) -> list[Event]:
+        member = incident.members[name]
+        route = self.routes.get(name, Route())
+        held = self.hold(name, now)
+        if held is not None:
+            return []
+        if not member.alerted:
+            first = incident.opened == member.joined and incident.monitors[:1] == (name,)
+            member = dataclasses.replace(member, alerted=True)
+            incident = self._member(incident, name, member)
+            event = "incident.opened" if first else "monitor.down"
+            entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
+            return [Released(incident, name, entry, self._say(incident, name, event, now))]
+        if incident.acknowledged is not None:
+            return []
+        events: list[Event] = []
+        steps = route.escalate[member.escalated :]
+        for step in steps:
+            if now - member.joined < step.after:
+                break
+            told = set(self._channels(route, member))
+            member = dataclasses.replace(member, escalated=member.escalated + 1)
+            incident = self._member(incident, name, member)
+            new = tuple(c for c in step.alerts if c not in told)
+            payload = self._payload(incident, name, "incident.escalated", now)
+            alerts = _alerts(new, _dedup(incident, name, "incident.escalated", now), payload)
+            entry = TimelineEntry(
+                now,
+                "escalated",
+                f"{name}: down for {human_duration(step.after)}, told " + ", ".join(step.alerts),
+            )
+            events.append(Escalated(incident, name, entry, alerts))
+        last = member.reminded if member.reminded is not None else member.joined
+        if route.remind_every is not None and now - last >= route.remind_every:
+            member = dataclasses.replace(member, reminded=now)
+            incident = self._member(incident, name, member)
+            entry = TimelineEntry(now, "reminder", f"{name} is still down")
+            alerts = self._say(incident, name, "incident.reminder", now)
+            events.append(Reminder(incident, name, entry, alerts))
+        return events
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def _say(
+        self,
+        incident: Incident,
+        name: str,
+        event: str,
+        now: float,
+        member: Member | None = None,
+    ) -> tuple[Alert, ...]:
+        """``event``'s alert about ``name``, for each channel the monitor's alerts go to."""
+        member = member or incident.members[name]
+        route = self.routes.get(name, Route())
+        payload = self._payload(incident, name, event, now, member)
+        return _alerts(self._channels(route, member), _dedup(incident, name, event, now), payload)
+
+    @staticmethod
+    def _channels(route: Route, member: Member) -> tuple[str, ...]:
+        """The monitor's channels, and those of the escalation steps it has reached."""
+        out = list(route.channels)
+        for step in route.escalate[: member.escalated]:
+            out += [c for c in step.alerts if c not in out]
+        return tuple(out)
+
+    def _payload(
+        self,
+        incident: Incident,
+        name: str,
+        event: str,
+        now: float,
+        member: Member | None = None,
+    ) -> AlertPayload:
+        member = member or incident.members[name]
+        route = self.routes.get(name, Route())
+        down_for = human_duration(now - member.joined)
+        others = len(incident.members)
+        cause = _cause(incident)
+        text = {
+            "incident.opened": f"{name} is down since {_iso(incident.opened)}: {incident.detail}",
+            "monitor.down": (
+                f"{name} is down too: same cause as incident #{incident.id} ({cause}), "
+                f"{others} monitors affected"
+            ),
+            "monitor.up": (
+                f"{name} is back up after {down_for}; incident #{incident.id} ({cause}) goes "
+                f"on: {_count(others, 'monitor')} still down"
+            ),
+            "incident.resolved": (
+                f"{name} is back up after {down_for}: incident #{incident.id} ({cause}) is "
+                f"resolved after {human_duration(now - incident.opened)}"
+            ),
+            "incident.reminder": (
+                f"{name} is still down after {down_for}: {incident.detail} "
+                f"(incident #{incident.id})"
+            ),
+            "incident.escalated": (
+                f"{name} has been down for {down_for}: {incident.detail} "
+                f"(incident #{incident.id}, escalated)"
+            ),
+        }[event]
+        back = event in ("monitor.up", "incident.resolved")
+        return AlertPayload(
+            event,
+            name,
+            text,
+            now,
+            incident=incident.id,
+            monitors=tuple(sorted(incident.members)) if incident.members else (name,),
+            url=route.url,
+            kind=incident.kind,
+            detail=f"back up after {down_for}" if back else incident.detail,
+            hint="" if back else incident.hint,
+            since=member.joined,
+        )
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _replace(self, incident: Incident, **changes: object) -> Incident:
+        new = dataclasses.replace(incident, **changes)  # type: ignore[arg-type]
+        if "members" in changes and new.resolved is None:
+            new = dataclasses.replace(new, monitors=tuple(sorted(new.members)))
+        if new.resolved is None:
+            self._open[new.id] = new
+        return new
+
+    def _member(self, incident: Incident, name: str, member: Member) -> Incident:
+        return self._replace(incident, members={**incident.members, name: member})
+
+
+def _alerts(channels: Sequence[str], dedup: str, payload: AlertPayload) -> tuple[Alert, ...]:
+    return tuple(Alert(channel, dedup, payload) for channel in channels)
+
+
+def _dedup(incident: Incident, name: str, event: str, now: float) -> str:
+    return f"{incident.id}:{name}:{event}:{now:.3f}"
+
+
+def _cause(incident: Incident) -> str:
+    """``http.server_error on 127.0.0.1``, from the incident's key when it names a host."""
+    scope, _, rest = incident.key.partition(":")
+    if scope == "host":
+        host = rest.rpartition(":")[0]
+        return f"{kind_text(incident.kind)} on {host}"
+    if scope == "local":
+        return f"{kind_text(incident.kind)} on this machine"
+    return kind_text(incident.kind)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,98 @@
+"""Judging one probe: a :class:`ProbeResult` and the monitor's conditions in, one
+:class:`ProbeRecord` out.  Pure: the time and the lag are given.
+
+A transport failure (DNS, connect, TLS, ...) always fails; an answer is judged by
+the monitor's conditions when it has any, else by its status; a certificate
+closer to expiry than ``tls.min_days_left`` fails an otherwise good check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from tether._kinds import Layer
+from tether.monitor._conditions import Condition, context_from_probe
+from tether.monitor._config import Monitor
+from tether.monitor._records import ProbeRecord
+from tether.probe import Phase, ProbeOptions, ProbeResult
+
+__all__ = ["judge", "probe_options"]
+
+_BODY_KEPT: Final = 64 * 1024
+"""Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
+
+
+def judge(
+    m: Monitor,
+    conditions: Sequence[Condition],
+    result: ProbeResult,
+    *,
+    now: float,
+    lag_ms: float | None = None,
+) -> ProbeRecord:
+    """The verdict on ``result`` for monitor ``m``, as it is stored."""
+    failure = result.failure
+    latency = sum(p.ms for p in result.phases)
+    phases = {p.name: p.ms for p in result.phases if _worth_keeping(p)}
+
+    def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
+        kind = None if ok or failure is None else failure.kind
+        return ProbeRecord(m.name, now, ok, kind, latency, detail, phases, tuple(resolved), lag_ms)
+
+    answered = failure is None or failure.layer is Layer.HTTP
+    if conditions and answered:
+        context = context_from_probe(result)
+        outcomes = [c.evaluate(context) for c in conditions]
+        resolved = [o.resolved for o in outcomes]
+        failed = [o.resolved for o in outcomes if not o.success]
+        if not failed:
+            return record(True, resolved=resolved)
+        return record(False, "condition not met: " + "; ".join(failed), resolved)
+    if failure is None:
+        soon = _expires_too_soon(m, result)
+        return record(True) if soon is None else record(False, soon)
+    return record(False, failure.detail)
+
+
+def probe_options(m: Monitor) -> ProbeOptions:
+    """How the probe engine should probe ``m``."""
+    tls = m.tls
+    return ProbeOptions(
+        method=m.method,
+        headers=tuple(m.headers.items()),
+        resolver=m.resolver,
+        cacert=tls.ca_file if tls else None,
+        insecure=tls.insecure if tls else False,
+        timeout=m.timeout,
+        deadline=m.timeout,
+        follow_redirects=m.follow_redirects,
+        max_redirects=m.max_redirects,
+        keep_body=_BODY_KEPT if m.conditions else 0,
+        body=m.body.encode() if m.body is not None else None,
+    )
+
+
+def _worth_keeping(phase: Phase) -> bool:
+    """The url phase is parsing, and the proxy phase without a proxy is a lookup of the
+    environment: neither is network time, and together they were a tenth of a row."""
+    if phase.name == "url":
+        return not phase.ok
+    if phase.name == "proxy":
+        return not phase.ok or phase.details.get("proxy") is not None
+    return True
+
+
+def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
+    """With ``tls.min_days_left``, a certificate closer to expiry than that fails the check."""
+    if m.tls is None:
+        return None
+    tls = result.phase("tls")
+    chain = tls.details.get("chain") if tls else None
+    if not chain:
+        return None
+    days = chain[0]["days_left"]
+    if days >= m.tls.min_days_left:
+        return None
+    wanted = m.tls.min_days_left
+    return f"the certificate expires in {days} days, fewer than tls.min_days_left ({wanted})"

@@ -1,0 +1,62 @@
+"""What ``tether monitor`` says on stderr: one line per state change, incident and
+alert delivery, as text for people or JSON for log shippers (``--log-format json``).
+
+The lines come from the ``tether`` loggers; the fields a shipper filters on
+(``event``, ``monitor``, ``incident``, ``channel``, ``kind``, ...) travel as the
+record's ``extra`` and become keys of the JSON object.  Every message goes through
+:func:`tether._redact.redact_text` once more on the way out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Final, Literal, TextIO
+
+from tether._redact import redact_text
+
+__all__ = ["LOG_FORMATS", "configure_logging"]
+
+LOG_FORMATS: Final = ("text", "json")
+_FIELDS: Final = ("event", "monitor", "incident", "channel", "kind", "state", "attempt")
+
+
+class _Text(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        at = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = f"{at} {record.levelname.lower():7} {redact_text(record.getMessage())}"
+        if record.exc_info:
+            line += "\n" + redact_text(self.formatException(record.exc_info))
+        return line
+
+
+class _Json(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        at = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        out: dict[str, object] = {
+            "ts": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact_text(record.getMessage()),
+        }
+        for field in _FIELDS:
+            value = record.__dict__.get(field)
+            if value is not None:
+                out[field] = value
+        if record.exc_info:
+            out["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(
+    stream: TextIO, log_format: Literal["text", "json"] = "text", level: int = logging.INFO
+) -> logging.Handler:
+    """Send the ``tether`` loggers' lines to ``stream`` in ``log_format``; return the
+    handler (remove it from ``logging.getLogger("tether")`` to stop)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_Json() if log_format == "json" else _Text())
+    logger = logging.getLogger("tether")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler

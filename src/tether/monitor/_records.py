@@ -1,0 +1,286 @@
+"""The typed records that travel between the monitor's rooms.
+
+A check is one :class:`ProbeRecord` from the judge to the store, the dashboard
+and ``tether history``; an incident is one :class:`Incident` from the store to
+the engine, the pages and ``tether incidents``; an alert is one frozen
+:class:`AlertPayload` from the incident engine through the outbox
+(:class:`QueuedAlert`) to every channel.  Nothing crosses a module boundary as
+a ``dict[str, Any]``; JSON exists only at the edges (a stored column, a
+webhook's body), through each record's ``to_json``/``from_json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from tether._kinds import Kind
+
+__all__ = [
+    "AlertPayload",
+    "Incident",
+    "Member",
+    "ProbeRecord",
+    "QueuedAlert",
+    "TimelineEntry",
+    "kind_from_text",
+    "kind_text",
+]
+
+CONDITION: Final = "condition"
+"""How a failure without a kind (a condition that was not met) is written where a kind
+is expected: in stored incidents and alert payloads."""
+
+
+def kind_text(kind: Kind | None) -> str:
+    """``kind`` as stored: its code, or ``condition`` for a failed condition."""
+    return CONDITION if kind is None else kind.value
+
+
+def kind_from_text(text: object) -> Kind | None:
+    """A stored kind read back: ``None`` for a failed condition (or nothing), and
+    ``unknown`` for a code this tether does not know (a newer one wrote it)."""
+    if text is None or text in (CONDITION, ""):
+        return None
+    try:
+        return Kind(str(text))
+    except ValueError:
+        return Kind.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRecord:
+    """One check, as judged and stored: the verdict, why, and the timings behind it."""
+
+    monitor: str
+    ts: float
+    """When the check ended, Unix seconds."""
+    ok: bool
+    kind: Kind | None = None
+    """Why it failed, when the probe could say; ``None`` for a failed condition."""
+    latency_ms: float | None = None
+    detail: str | None = None
+    phases: Mapping[str, float] = field(default_factory=dict)
+    """Each phase's duration in ms (dns, connect, tls, ttfb, transfer, ...)."""
+    conditions: tuple[str, ...] = ()
+    """The conditions with their resolved values: ``[STATUS] (503) == 200``."""
+    lag_ms: float | None = None
+    """How late the check started against its schedule."""
+
+    def data(self) -> dict[str, Any]:
+        """What a stored result keeps beside its verdict, as its JSON column: phase
+        timings (to 0.01 ms), the resolved conditions, and how late the check started.
+        Compact, since it is most of a row and a row is kept for every check."""
+        out: dict[str, Any] = {"phases": {name: round(ms, 2) for name, ms in self.phases.items()}}
+        if self.conditions:
+            out["conditions"] = list(self.conditions)
+        if self.lag_ms is not None:
+            out["lag_ms"] = round(self.lag_ms, 1)
+        return out
+
+    @classmethod
+    def from_row(
+        cls,
+        monitor: str,
+        ts: float,
+        ok: object,
+        kind: object,
+        latency_ms: float | None,
+        detail: str | None,
+        data: Mapping[str, Any] | None,
+    ) -> ProbeRecord:
+        """A result read back from its columns."""
+        data = data or {}
+        phases = data.get("phases") or {}
+        return cls(
+            monitor,
+            ts,
+            bool(ok),
+            None if kind is None else kind_from_text(kind),
+            latency_ms,
+            detail,
+            {str(k): float(v) for k, v in phases.items()} if isinstance(phases, dict) else {},
+            tuple(str(c) for c in data.get("conditions") or ()),
+            data.get("lag_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of an incident's timeline."""
+
+    at: float
+    event: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "event": self.event, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TimelineEntry:
+        return cls(
+            float(data.get("at") or 0.0), str(data.get("event", "")), str(data.get("detail", ""))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A monitor's part in an open incident: what it has been told, and when."""
+
+    joined: float
+    alerted: bool = False
+    """Its down alert was queued (not held by maintenance, a parent or flapping)."""
+    escalated: int = 0
+    """How many of its escalation steps have been taken."""
+    reminded: float | None = None
+    """When its last reminder went out."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "joined": self.joined,
+            "alerted": self.alerted,
+            "escalated": self.escalated,
+            "reminded": self.reminded,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], opened: float) -> Member:
+        # A row written before members were kept: its monitors were alerted when it opened.
+        return cls(
+            float(data.get("joined", opened)),
+            bool(data.get("alerted", True)),
+            int(data.get("escalated", 0)),
+            data.get("reminded"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One incident: a cause (``key``), the monitors it took down, and its timeline."""
+
+    id: int
+    key: str
+    kind: Kind | None
+    """The cause's kind; ``None`` when a monitor's conditions were not met."""
+    detail: str
+    hint: str
+    opened: float
+    resolved: float | None = None
+    monitors: tuple[str, ...] = ()
+    """Every monitor down with it now (while open), or that was (once resolved)."""
+    timeline: tuple[TimelineEntry, ...] = ()
+    acknowledged: float | None = None
+    """When someone acknowledged it (``tether ack``): reminders stop."""
+    members: Mapping[str, Member] = field(default_factory=dict)
+    """Each monitor down in it now, with what it has been told."""
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved is None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPayload:
+    """What one alert says, for every channel: a webhook sends :meth:`to_json`, e-mail
+    and apprise word it with ``alerts.subject`` and ``alerts.body``.
+
+    Events: ``incident.opened`` (the first monitor down opens an incident),
+    ``monitor.down`` (another monitor joins it), ``monitor.up`` (one comes back while
+    the incident goes on), ``incident.resolved`` (the last one comes back),
+    ``incident.reminder``, ``incident.escalated``, and the latency notices
+    ``monitor.degraded`` and ``monitor.recovered``.
+    """
+
+    event: str
+    monitor: str
+    text: str
+    """One sentence that says it all: ``api is down too: same cause as incident #2 ...``."""
+    at: float
+    """When it happened, Unix seconds."""
+    incident: int | None = None
+    monitors: tuple[str, ...] = ()
+    """Every monitor of the incident at that moment."""
+    url: str | None = None
+    """The monitor's target, credentials redacted."""
+    kind: Kind | None = None
+    """The failure's kind (down events), or the kind it resolves (``monitor.up``,
+    ``incident.resolved``)."""
+    detail: str = ""
+    hint: str = ""
+    since: float | None = None
+    """When the monitor (or, for incident events, the incident) went down."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook's JSON body (documented in docs/monitor.md)."""
+        resolving = self.event in ("monitor.up", "incident.resolved")
+        kind = None if self.kind is None else self.kind.value
+        return {
+            "event": self.event,
+            "monitor": self.monitor,
+            "incident": self.incident,
+            "monitors": list(self.monitors),
+            "url": self.url,
+            "at": _iso(self.at),
+            "since": _iso(self.since),
+            "kind": None if resolving else kind,
+            "resolves": kind if resolving else None,
+            "detail": self.detail,
+            "hint": self.hint,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertPayload:
+        """A payload read back from the outbox; tolerant of keys an older tether did not
+        write (its alert may have waited there across an upgrade)."""
+        monitors = data.get("monitors") or []
+        if not isinstance(monitors, list | tuple):
+            monitors = [monitors]
+        monitor = data.get("monitor") or (monitors[0] if monitors else "")
+        incident = data.get("incident")
+        return cls(
+            event=str(data.get("event") or "alert"),
+            monitor=str(monitor),
+            text=str(data.get("text") or data.get("detail") or ""),
+            at=_unix(data.get("at")) or _unix(data.get("since")) or 0.0,
+            incident=int(incident) if isinstance(incident, int | float) else None,
+            monitors=tuple(str(m) for m in monitors),
+            url=None if data.get("url") is None else str(data.get("url")),
+            kind=kind_from_text(data.get("kind") or data.get("resolves")),
+            detail=str(data.get("detail") or ""),
+            hint=str(data.get("hint") or ""),
+            since=_unix(data.get("since")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An alert waiting in the outbox for one channel."""
+
+    id: int
+    channel: str
+    dedup: str
+    payload: AlertPayload
+    attempts: int
+    created: float
+    next_at: float
+    last_error: str | None = None
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+
+
+def _unix(text: object) -> float | None:
+    if isinstance(text, int | float):
+        return float(text)
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
