@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tether._kinds import Kind
 from tether.cli import main
 
 ROOT = Path(__file__).parent.parent
@@ -120,12 +121,19 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
         refused = store.results("refused")
         healthy = store.results("healthy")
     assert f"{len(incidents)} incidents" in out
-    assert {i["kind"] for i in incidents} >= {"connect.refused", "tls.expired", "dns.timeout"}
-    # Two certificates failing alike on one host are one incident, not two pages.
-    (tls,) = [i for i in incidents if i["kind"] == "tls.expired"]
-    assert tls["monitors"] == ["tls_expired", "tls_not_yet_valid"]
+    kinds = {i.kind.value for i in incidents if i.kind}
+    assert kinds >= {"connect.refused", "tls.expired", "dns.timeout"}
+    # Two certificates failing alike on one host are one incident, yet each monitor gets
+    # its own alert: the second one joins the incident and says so.
+    (tls,) = [i for i in incidents if i.kind is Kind.TLS_EXPIRED]
+    assert tls.monitors == ("tls_expired", "tls_not_yet_valid")
+    tls_alerts = [
+        line for line in out.splitlines() if "alert: tls_" in line and "wrong" not in line
+    ]
+    assert len(tls_alerts) == 2, out
+    assert any(f"down too: same cause as incident #{tls.id}" in line for line in tls_alerts)
     assert refused
-    assert all(r.kind == "connect.refused" for r in refused)
+    assert all(r.kind is Kind.CONNECT_REFUSED for r in refused)
     assert healthy
     assert all(r.ok for r in healthy)
     assert (keep / "tether.yaml").read_text().count("- {name:") == 14

@@ -136,23 +136,31 @@ def test_history_and_incidents_read_the_store(
 ) -> None:
     """history lists results (and roll-ups with --per); incidents shows cause and timeline;
     an unknown monitor name is a usage error that lists the real ones."""
+    from tether._kinds import Kind
+    from tether.monitor._records import Incident, TimelineEntry
     from tether.monitor.store import ProbeRecord, SQLiteStore
 
     config = write_config(tmp_path, lab)
     with SQLiteStore(tmp_path / "tether.db") as store:
         store.record(ProbeRecord("api", 1_800_000_000.0, True, latency_ms=4.0))
         store.record(
-            ProbeRecord("api", 1_800_000_030.0, False, "connect.refused", 0.3, "refused it")
+            ProbeRecord("api", 1_800_000_030.0, False, Kind.CONNECT_REFUSED, 0.3, "refused it")
         )
-        incident = store.open_incident(
+        incident = Incident(
+            store.new_incident_id(),
             "host:127.0.0.1:connect.refused",
-            "connect.refused",
+            Kind.CONNECT_REFUSED,
             "refused it",
             "start it",
-            ["api"],
             1_800_000_030.0,
+            monitors=("api",),
         )
-        store.note_incident(incident, "resolved", "down for 30 s", 1_800_000_060.0, resolve=True)
+        store.open_incident(incident)
+        store.note_incident(
+            incident.id,
+            TimelineEntry(1_800_000_060.0, "resolved", "down for 30 s"),
+            resolved=1_800_000_060.0,
+        )
     assert main(["history", "api", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.index("connect.refused") < out.index(" ok ")  # newest first

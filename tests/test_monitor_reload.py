@@ -16,6 +16,7 @@ from typing import Any
 from simtime import SimTime
 from tether.lab import Lab
 from tether.monitor._config import MonitorConfig, parse_config
+from tether.monitor._records import AlertPayload
 from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
@@ -30,8 +31,8 @@ class Collect:
         self.name = name
         self.got: list[dict[str, Any]] = []
 
-    def deliver(self, payload: dict[str, Any]) -> None:
-        self.got.append(payload)
+    def deliver(self, payload: AlertPayload) -> None:
+        self.got.append(payload.to_json())
 
 
 def monitors(*lines: str) -> MonitorConfig:
@@ -125,7 +126,7 @@ def test_a_reload_keeps_states_incidents_and_alerts(tmp_path: Path, lab: Lab) ->
     assert h.state("web") is State.UP
     assert h.state("extra") is State.UP
     (incident,) = h.store.incidents()
-    assert incident["resolved"] is None
+    assert incident.resolved is None
     assert [a["event"] for a in h.ops.got] == ["incident.opened"]
     extra_runs = [r.ts for r in h.store.results("extra")]
     web_runs = sorted(r.ts for r in h.store.results("web") if r.ts > h.sim.wall() - 30)
@@ -151,8 +152,8 @@ def test_a_removed_monitor_stops_and_its_lone_incident_resolves(tmp_path: Path, 
     )
     assert h.probes.count(lab["refused"].url) == seen["probes"]
     (incident,) = h.store.incidents()
-    assert incident["resolved"] is not None
-    assert "api was removed from the configuration" in str(incident["timeline"])
+    assert incident.resolved is not None
+    assert "api was removed from the configuration" in str(incident.timeline)
     assert b'monitor="api"' not in h.runner.metrics.render()
     assert b'monitor="web"' in h.runner.metrics.render()
     h.close()
@@ -282,12 +283,13 @@ def test_a_restart_restores_each_monitor_and_old_results_are_pruned(
     """Each monitor's detector state is saved under its own key as it changes, and a new
     runner on the same store starts from it; starting also drops results past retention."""
     from simtime import EPOCH
+    from tether._kinds import Kind
     from tether.monitor.store import ProbeRecord
 
     api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s}}"
     web = "{name: web, url: '" + lab["healthy"].url + "', interval: 30s, timeout: 1s}"
     h = Harness(tmp_path, monitors(api, web))
-    h.store.record(ProbeRecord("api", EPOCH - 8 * 86400, False, "connect.refused"))
+    h.store.record(ProbeRecord("api", EPOCH - 8 * 86400, False, Kind.CONNECT_REFUSED))
     h.store.flush()
     h.drive((lambda: h.state("api") is State.DOWN and h.state("web") is State.UP, list), limit=300)
     saved = h.store.load_state()

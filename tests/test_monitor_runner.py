@@ -14,6 +14,7 @@ from typing import Any
 
 from alerts_receiver import Receiver
 from simtime import EPOCH, SimTime, run_until
+from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._conditions import context_from_probe, parse_condition
 from tether.monitor._config import parse_config
@@ -73,12 +74,12 @@ def test_an_outage_opens_one_incident_and_one_alert_within_seconds(
     channel.close()
     # Confirmation re-probes 1 s apart: down (and the incident open) about 3 s after the
     # first failed check, not after three 30 s intervals.
-    assert incident["opened"] - EPOCH < 5.0, incident["opened"] - EPOCH
-    assert incident["kind"] == "connect.refused"
-    assert incident["monitors"] == ["api"]
-    assert "refused" in incident["detail"]
+    assert incident.opened - EPOCH < 5.0, incident.opened - EPOCH
+    assert incident.kind is Kind.CONNECT_REFUSED
+    assert incident.monitors == ("api",)
+    assert "refused" in incident.detail
     assert len(results) >= 3
-    assert all(not r.ok and r.kind == "connect.refused" for r in results)
+    assert all(not r.ok and r.kind is Kind.CONNECT_REFUSED for r in results)
     ((_, body),) = receiver.got
     alert = json.loads(body)
     assert alert["event"] == "incident.opened"
