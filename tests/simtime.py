@@ -5,7 +5,9 @@ moment and never race the clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 
 from tether.monitor._runner import Runner
 from tether.probe import ProbeOptions, ProbeResult, probe_async
@@ -21,13 +23,25 @@ class SimTime:
         self.now = 0.0
         self.in_flight = 0
         self.waiting: list[float] = []
+        self._lock = threading.Lock()  # alerts are delivered on worker threads
+        self.also_busy: Callable[[], bool] = lambda: False
+        """More real I/O to wait for (the harness points it at the outbox's deliveries)."""
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Real I/O under way (a probe, or an alert delivery on another thread): time
+        stands still until it is done."""
+        with self._lock:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     async def probe(self, target: str, options: ProbeOptions) -> ProbeResult:
-        self.in_flight += 1
-        try:
+        with self.busy():
             return await probe_async(target, options)
-        finally:
-            self.in_flight -= 1
 
     def mono(self) -> float:
         return self.now
@@ -43,7 +57,7 @@ class SimTime:
         try:
             while self.now < wake:
                 await asyncio.sleep(0)
-                if self.in_flight:  # real I/O under way: let it finish at this instant
+                if self.in_flight or self.also_busy():  # real I/O: let it finish now
                     await asyncio.sleep(0.001)
                     continue
                 self.now = max(self.now, min(self.waiting))

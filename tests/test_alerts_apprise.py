@@ -15,8 +15,8 @@ import pytest
 from alert_payloads import opened, resolved
 from alerts_receiver import Receiver
 from smtp_receiver import SMTPReceiver
+from tether.monitor._app import channels_for
 from tether.monitor._config import parse_config
-from tether.monitor._runner import channels_for
 from tether.monitor.alerts import AppriseChannel, AppriseError, Outbox, body, subject
 from tether.monitor.store import SQLiteStore
 
@@ -147,10 +147,11 @@ def test_loading_apprise_raises_no_warning(receiver: Receiver) -> None:
     loads its plugins) raises no warning: the DeprecationWarning of apprise's own imports is
     kept out."""
     code = (
+        "from tether.monitor._records import AlertPayload\n"
         "from tether.monitor.alerts import AppriseChannel, AppriseError\n"
         f"chat = AppriseChannel('chat', ['json://127.0.0.1:{receiver.port}/hook'])\n"
         "try:\n"
-        "    chat.deliver({'event': 'incident.opened', 'monitors': ['api']})\n"
+        "    chat.deliver(AlertPayload('incident.opened', 'api', 'api is down', 0.0))\n"
         "except AppriseError:\n"
         "    print('refused, as expected')\n"
     )

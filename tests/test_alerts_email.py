@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import trustme
 
-from alert_payloads import opened, resolved
+from alert_payloads import degraded, down_too, escalated, opened, reminder, resolved, up
 from smtp_receiver import SMTPReceiver
 from tether import classify
 from tether._kinds import Kind
+from tether.monitor._app import channels_for
 from tether.monitor._config import ConfigError, parse_config
-from tether.monitor._runner import channels_for
 from tether.monitor.alerts import EmailChannel, EmailError, Outbox, body, subject
 from tether.monitor.store import SQLiteStore
 
@@ -91,7 +91,7 @@ def password_forms() -> list[bytes]:
 
 def test_an_opened_incident_arrives_as_a_readable_email(plain: SMTPReceiver) -> None:
     """The server gets one message from the sender to every recipient, with the shared
-    subject and body, and Date, Message-ID, From and To headers."""
+    subject and body, Date, From and To headers, and the incident's opening Message-ID."""
     payload = opened()
     channel(plain).deliver(payload)
     (got,) = plain.received
@@ -102,42 +102,68 @@ def test_an_opened_incident_arrives_as_a_readable_email(plain: SMTPReceiver) -> 
     assert message["From"] == "Tether <tether@lab.test>"
     assert message["To"] == "oncall@lab.test, Ops Team <ops@lab.test>"
     assert parsedate_to_datetime(message["Date"]).tzinfo is not None
-    assert message["Message-ID"].endswith("@lab.test>")
+    assert message["Message-ID"] == "<tether.7.opened@lab.test>"
+    assert message["In-Reply-To"] is None
     assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Tether-Event"] == "incident.opened"
     assert message.get_content_type() == "text/plain"
     assert message.get_content() == body(payload)
 
 
-def test_the_resolution_threads_under_the_opening(plain: SMTPReceiver) -> None:
-    """The resolved message answers the opened one (In-Reply-To its Message-ID) and says
-    how long the incident lasted."""
+def test_every_later_alert_of_the_incident_threads_under_its_opening(
+    plain: SMTPReceiver,
+) -> None:
+    """A monitor joining, one coming back, a reminder, an escalation and the resolution
+    each answer the opening (In-Reply-To and References its Message-ID), each with a
+    Message-ID of its own."""
     mail = channel(plain)
-    mail.deliver(opened())
-    mail.deliver(resolved())
-    first, second = (r.message for r in plain.received)
-    assert second["Subject"] == "[tether] RESOLVED api: back up after 3 min 2 s"
-    assert second["In-Reply-To"] == first["Message-ID"]
-    assert second["Message-ID"] != first["Message-ID"]
-    assert "back up after 3 min 2 s" in second.get_content()
+    later = [down_too(), up(), reminder(), escalated(), resolved()]
+    for payload in [opened(), *later]:
+        mail.deliver(payload)
+    first, *rest = (r.message for r in plain.received)
+    assert [m["X-Tether-Event"] for m in rest] == [p.event for p in later]
+    for message in rest:
+        assert message["In-Reply-To"] == first["Message-ID"] == "<tether.7.opened@lab.test>"
+        assert message["References"] == first["Message-ID"]
+    ids = [m["Message-ID"] for m in (first, *rest)]
+    assert len(set(ids)) == len(ids)
+    assert all(i.startswith("<tether.7.") and i.endswith("@lab.test>") for i in ids)
+    assert rest[-1]["Subject"] == "[tether] RESOLVED api: back up after 3 min 2 s"
 
 
-def test_a_copy_sent_twice_has_the_same_message_id(plain: SMTPReceiver) -> None:
+def test_a_latency_notice_starts_no_thread(plain: SMTPReceiver) -> None:
+    """An alert of no incident (a latency notice) answers no message."""
+    channel(plain).deliver(degraded())
+    (got,) = plain.received
+    assert got.message["In-Reply-To"] is None
+    assert got.message["References"] is None
+    assert got.message["Message-ID"].endswith("@lab.test>")
+
+
+@pytest.mark.parametrize("make", [opened, down_too, resolved, degraded])
+def test_a_copy_sent_twice_has_the_same_message_id(plain: SMTPReceiver, make: Any) -> None:
     """Delivery is at least once: a repeat carries the same Message-ID, so mail clients
     show it once."""
     mail = channel(plain)
-    mail.deliver(opened())
-    mail.deliver(opened())
+    mail.deliver(make())
+    mail.deliver(make())
     first, second = (r.message for r in plain.received)
     assert first["Message-ID"] == second["Message-ID"]
 
 
 def test_non_ascii_names_and_details_arrive_intact(plain: SMTPReceiver) -> None:
-    """A monitor name and a detail outside ASCII come through subject and body unchanged."""
-    payload = opened(monitors=["café-api"], detail="la connexion a été refusée — 127.0.0.1")
-    channel(plain).deliver(payload)
-    (got,) = plain.received
-    assert got.message["Subject"] == "[tether] DOWN café-api: connection refused"
-    assert "la connexion a été refusée — 127.0.0.1" in got.message.get_content()
+    """A monitor name and a detail outside ASCII come through subject and body unchanged;
+    the Message-ID stays ASCII."""
+    detail = "la connexion a été refusée — 127.0.0.1"
+    mail = channel(plain)
+    mail.deliver(opened(monitor="café-api", detail=detail))
+    mail.deliver(resolved(monitor="café-api"))
+    first, back = (r.message for r in plain.received)
+    assert first["Subject"] == "[tether] DOWN café-api: connection refused"
+    assert detail in first.get_content()
+    assert back["Subject"] == "[tether] RESOLVED café-api: back up after 3 min 2 s"
+    assert back["Message-ID"].isascii()
+    assert ".caf--api." in back["Message-ID"]
 
 
 def test_starttls_then_login_and_the_password_never_travels_in_clear(
@@ -228,24 +254,28 @@ def test_a_refused_port_raises_connect_refused() -> None:
     assert classify(caught.value).kind is Kind.CONNECT_REFUSED
 
 
-def test_an_alert_waits_in_the_outbox_until_the_server_is_back(tmp_path: Path) -> None:
-    """While the SMTP server refuses, the alert stays queued; once it is up the alert is
-    delivered, exactly once."""
+def test_alerts_wait_in_the_outbox_until_the_server_is_back(tmp_path: Path) -> None:
+    """While the SMTP server refuses, the alerts stay queued; once it is up they are
+    delivered in order, exactly once, reading as they were queued and still threaded."""
     server = SMTPReceiver()
     mail = channel(server)
     try:
         with SQLiteStore(tmp_path / "t.db") as store:
             outbox = Outbox(store, {"mail": mail}, rand=lambda: 0.5)
-            assert outbox.queue("mail", "api:1:opened", opened(), now=T0)
+            assert outbox.queue("mail", "7:api:incident.opened", opened(), now=T0)
+            assert outbox.queue("mail", "7:web:monitor.down", down_too(), now=T0 + 1)
             assert outbox.deliver_due(now=T0) == (0, 1)
             assert outbox.deliver_due(now=T0 + 60) == (0, 1)
             server.start()
             assert outbox.deliver_due(now=T0 + 61) == (0, 0)  # not due yet: backing off
-            assert outbox.deliver_due(now=T0 + 200) == (1, 0)
+            assert outbox.deliver_due(now=T0 + 200) == (2, 0)
             assert outbox.deliver_due(now=T0 + 400) == (0, 0)
     finally:
         server.stop()
-    assert [r.message["Subject"] for r in server.received] == [subject(opened())]
+    first, second = (r.message for r in server.received)
+    assert (first["Subject"], first.get_content()) == (subject(opened()), body(opened()))
+    assert (second["Subject"], second.get_content()) == (subject(down_too()), body(down_too()))
+    assert second["In-Reply-To"] == first["Message-ID"]
 
 
 def test_a_refused_recipient_does_not_hold_back_the_others(

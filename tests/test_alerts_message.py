@@ -1,91 +1,181 @@
-"""The words of an alert, shared by email and apprise: pure functions of the queued payload."""
+"""The words of an alert, shared by email and apprise: pure functions of the AlertPayload."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from alert_payloads import opened, resolved
-from tether._catalogue import CATALOGUE
+import pytest
+
+from alert_payloads import (
+    DETAIL,
+    HINT,
+    URL,
+    degraded,
+    down_too,
+    escalated,
+    opened,
+    recovered,
+    reminder,
+    resolved,
+    up,
+)
 from tether._kinds import Kind
+from tether.monitor._records import AlertPayload
 from tether.monitor.alerts import body, subject
 
-REFUSED = CATALOGUE[Kind.CONNECT_REFUSED]
+Make = Callable[..., AlertPayload]
 
 
-def test_opened_subject_names_the_monitor_and_the_failure() -> None:
-    """An opened incident's subject says DOWN, which monitor, and the kind's title."""
-    assert subject(opened()) == "[tether] DOWN api: connection refused"
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (opened, "[tether] DOWN api: connection refused"),
+        (down_too, "[tether] DOWN web: connection refused (incident #7)"),
+        (up, "[tether] UP web: back up after 1 min 0 s"),
+        (reminder, "[tether] STILL DOWN api: connection refused"),
+        (escalated, "[tether] ESCALATED api: connection refused"),
+        (resolved, "[tether] RESOLVED api: back up after 3 min 2 s"),
+        (
+            degraded,
+            "[tether] DEGRADED api: slower than usual: 850 ms, above its limit of 300 ms "
+            "(median 40 ms)",
+        ),
+        (recovered, "[tether] RECOVERED api: back to its usual latency: 41 ms"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_each_event_has_its_subject(make: Make, expected: str) -> None:
+    """Each event's subject says what happened (DOWN, UP, STILL DOWN, ...), to which
+    monitor, and why; a monitor joining an incident names the incident."""
+    assert subject(make()) == expected
 
 
 def test_subject_keeps_acronyms_and_falls_back_to_the_detail() -> None:
     """A title starting with an acronym keeps its case; with no kind, the detail is the reason."""
-    assert subject(opened(kind="dns.timeout")).endswith(": DNS lookup timed out")
+    assert subject(opened(kind=Kind.DNS_TIMEOUT)).endswith(": DNS lookup timed out")
     condition = opened(kind=None, detail="condition not met: [STATUS] (503) == 200")
     assert subject(condition) == "[tether] DOWN api: condition not met: [STATUS] (503) == 200"
 
 
-def test_subject_stays_one_short_line() -> None:
-    """A detail with newlines and a crowd of monitors still make one bounded header line."""
-    crowd = opened(monitors=[f"m{n}" for n in range(9)], kind=None, detail="x\ny " * 200)
-    line = subject(crowd)
+@pytest.mark.parametrize("make", [opened, down_too, up, resolved, degraded, recovered])
+def test_subject_stays_one_short_line(make: Make) -> None:
+    """A detail with newlines and hundreds of words still makes one bounded header line,
+    whatever the event."""
+    long = "x\ny " * 200
+    line = subject(make(kind=None, detail=long, text=long))
     assert "\n" not in line
-    assert line.startswith("[tether] DOWN m0, m1, m2 and 6 more: x y x y")
+    assert re.match(r"\[tether\] [A-Z ]+ (api|web): x y x y", line), line
+    assert line.endswith("…") or line.endswith("(incident #7)")
     assert len(line) < 160
 
 
-def test_opened_body_says_what_since_when_why_and_what_to_do() -> None:
-    """The body names the monitor, the time in UTC, the detail, the hint, the kind and
-    the incident."""
-    text = body(opened())
-    assert text.startswith("api is down since 2026-03-02 14:05:09 UTC.\n")
-    assert f"Why: {opened()['detail']}\n" in text
-    assert f"What to do: {REFUSED.hint}\n" in text
-    assert "tether explain connect.refused" in text
-    assert "Incident: 7\n" in text
+def test_opened_body_says_what_why_what_to_do_and_where() -> None:
+    """The opening's body is the engine's sentence, then why, what to do, the failure kind
+    (with the command that explains it), the target and the incident."""
+    assert body(opened()) == (
+        f"api is down since 2026-03-02T14:05:09+00:00: {DETAIL}.\n"
+        "\n"
+        f"Why: {DETAIL}\n"
+        f"What to do: {HINT}\n"
+        "Failure kind: connect.refused (more: tether explain connect.refused)\n"
+        f"Target: {URL}\n"
+        "Incident: 7\n"
+    )
 
 
-def test_opened_body_for_several_monitors_uses_the_plural() -> None:
-    """Two monitors in one incident are listed together and 'are down'."""
-    text = body(opened(monitors=["api", "web"]))
-    assert text.startswith("api and web are down since")
-    assert "when they are back up" in text
+@pytest.mark.parametrize("make", [down_too, reminder, escalated])
+def test_every_down_body_says_why_and_what_to_do(make: Make) -> None:
+    """A monitor joining, a reminder and an escalation each carry the Why, What to do,
+    Failure kind, Target and Incident lines, after their own sentence."""
+    payload = make()
+    lines = body(payload).splitlines()
+    assert lines[:2] == [f"{payload.text}.", ""]
+    assert lines[2:] == [
+        f"Why: {DETAIL}",
+        f"What to do: {HINT}",
+        "Failure kind: connect.refused (more: tether explain connect.refused)",
+        f"Target: {URL}",
+        "Incident: 7",
+    ]
 
 
-def test_resolved_says_how_long_it_was_down() -> None:
-    """A resolution's subject and body carry the duration and when it went down."""
-    payload = resolved()
-    assert subject(payload) == "[tether] RESOLVED api: back up after 3 min 2 s"
-    text = body(payload)
-    assert text.startswith("api is back up after 3 min 2 s.\n")
-    assert "went down at 2026-03-02 14:05:09 UTC" in text
-    assert "Incident: 7 (resolved)" in text
+def test_a_failed_condition_has_no_failure_kind_line() -> None:
+    """Without a kind (a condition not met) the body says why but names no kind; without a
+    URL it names no target."""
+    text = body(opened(kind=None, detail="condition not met: [STATUS] (503) == 200", url=None))
+    assert "Why: condition not met: [STATUS] (503) == 200\n" in text
+    assert "Failure kind:" not in text
+    assert "Target:" not in text
 
 
-def test_an_old_or_partial_payload_still_makes_a_message() -> None:
-    """Keys missing from a payload queued by another version leave their line out, no error."""
-    payload = {"event": "incident.opened", "monitors": ["api"]}
-    assert subject(payload) == "[tether] DOWN api"
-    assert body(payload).startswith("api is down.\n")
-    assert "Why:" not in body(payload)
+def test_resolved_says_when_it_went_down_and_closes_the_incident() -> None:
+    """A resolution's body is the engine's sentence, when the monitor went down, the
+    target, and the incident marked resolved; nothing of what to do any more."""
+    assert body(resolved()) == (
+        "api is back up after 3 min 2 s: incident #7 (connect.refused on 127.0.0.1) is "
+        "resolved after 3 min 2 s.\n"
+        "\n"
+        "It went down at 2026-03-02 14:05:09 UTC.\n"
+        f"Target: {URL}\n"
+        "Incident: 7 (resolved)\n"
+    )
 
 
-def test_a_latency_notice_reads_without_the_name_twice() -> None:
-    """A degraded-latency event names the monitor once and keeps the runner's sentence."""
-    payload = {
-        "event": "monitor.degraded",
-        "incident": None,
+def test_a_monitor_back_while_the_incident_goes_on_leaves_it_open() -> None:
+    """monitor.up says when that monitor went down, and names the incident as still open."""
+    text = body(up())
+    assert text.startswith("web is back up after 1 min 0 s; incident #7 ")
+    assert "It went down at 2026-03-02 14:05:39 UTC.\n" in text
+    assert text.endswith("Incident: 7\n")
+    assert "Why:" not in text
+    assert "What to do:" not in text
+
+
+@pytest.mark.parametrize(
+    ("make", "when"),
+    [(degraded, "2026-03-02 16:05:09 UTC"), (recovered, "2026-03-02 16:10:09 UTC")],
+    ids=["degraded", "recovered"],
+)
+def test_a_latency_notice_says_when_and_names_no_incident(make: Make, when: str) -> None:
+    """A latency notice keeps the engine's sentence, says when, names the target, and has
+    no incident line (it belongs to none)."""
+    payload = make()
+    assert body(payload) == f"{payload.text}.\n\nAt: {when}\nTarget: {URL}\n"
+
+
+def test_an_old_payload_from_the_outbox_still_makes_the_same_message() -> None:
+    """A payload the previous tether queued (monitors but no monitor, since but no at, no
+    url) reads back into a payload whose message says what it said then."""
+    old = {
+        "event": "incident.opened",
+        "incident": 7,
         "monitors": ["api"],
         "since": "2026-03-02T14:05:09+00:00",
-        "detail": "api is slower than usual: 850 ms, above its limit of 300 ms",
+        "kind": "connect.refused",
+        "detail": DETAIL,
+        "hint": HINT,
+        "text": f"api is down since 2026-03-02T14:05:09+00:00: {DETAIL}",
     }
-    assert (
-        subject(payload)
-        == "[tether] DEGRADED api: slower than usual: 850 ms, above its limit of 300 ms"
+    payload = AlertPayload.from_json(old)
+    assert subject(payload) == "[tether] DOWN api: connection refused"
+    assert body(payload) == body(opened(url=None))
+    back = AlertPayload.from_json(
+        old | {"event": "incident.resolved", "kind": None, "hint": "", "detail": "back up"}
     )
-    assert body(payload).startswith(
-        "api is slower than usual: 850 ms, above its limit of 300 ms.\n"
-    )
+    assert subject(back) == "[tether] RESOLVED api: back up"
+    assert "It went down at 2026-03-02 14:05:09 UTC.\n" in body(back)
+
+
+def test_a_partial_payload_still_makes_a_message() -> None:
+    """Keys missing from a queued payload leave their line out, without an error."""
+    payload = AlertPayload.from_json({"event": "incident.opened", "monitors": ["api"]})
+    assert subject(payload) == "[tether] DOWN api"
+    text = body(payload)
+    assert text.endswith(".\n")
+    for label in ("Why:", "What to do:", "Failure kind:", "Target:", "Incident:"):
+        assert label not in text
 
 
 def test_the_samples_in_the_docs_are_what_the_formatter_writes() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from alert_payloads import opened, resolved
 from alerts_receiver import Receiver
 from tether import RetryPolicy
 from tether.monitor.alerts import SIGNATURE_HEADER, Outbox, WebhookChannel, sign
@@ -34,25 +35,63 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 def test_an_alert_reaches_a_live_receiver_signed(
     tmp_path: Path, receiver: Receiver, fast_retries: Override
 ) -> None:
-    """A queued alert is POSTed once as JSON with a signature the receiver can verify."""
+    """A queued alert is POSTed once as its payload's JSON, with a signature the receiver
+    can verify."""
     receiver.start()
     channel = WebhookChannel("ops", receiver.url, secret=SECRET)
     with SQLiteStore(tmp_path / "t.db") as store:
         outbox = Outbox(store, {"ops": channel})
-        assert outbox.queue("ops", "api:open:1", {"text": "api is down"}, now=T0)
+        assert outbox.queue("ops", "7:api:incident.opened", opened(), now=T0)
         assert outbox.deliver_due(now=T0) == (1, 0)
         assert outbox.deliver_due(now=T0 + 100) == (0, 0)
     channel.close()
     ((headers, body),) = receiver.got
-    assert json.loads(body) == {"text": "api is down"}
+    assert json.loads(body) == opened().to_json()
+    assert headers["Content-Type"] == "application/json"
     assert hmac.compare_digest(headers[SIGNATURE_HEADER], sign(body, SECRET))
+
+
+def test_the_body_names_the_monitor_its_target_and_what_a_recovery_resolves(
+    receiver: Receiver,
+) -> None:
+    """The JSON carries monitor, url, at and since as ISO times, and the kind: as `kind`
+    while down, as `resolves` once back (so a receiver can match the two)."""
+    receiver.start()
+    channel = WebhookChannel("ops", receiver.url)
+    try:
+        channel.deliver(opened())
+        channel.deliver(resolved())
+    finally:
+        channel.close()
+    down, back = (json.loads(body) for _, body in receiver.got)
+    assert down == {
+        "event": "incident.opened",
+        "monitor": "api",
+        "incident": 7,
+        "monitors": ["api"],
+        "url": "http://127.0.0.1:8080/health",
+        "at": "2026-03-02T14:05:09+00:00",
+        "since": "2026-03-02T14:05:09+00:00",
+        "kind": "connect.refused",
+        "resolves": None,
+        "detail": opened().detail,
+        "hint": opened().hint,
+        "text": opened().text,
+    }
+    assert (back["event"], back["at"], back["since"]) == (
+        "incident.resolved",
+        "2026-03-02T14:08:11+00:00",
+        "2026-03-02T14:05:09+00:00",
+    )
+    assert (back["kind"], back["resolves"]) == (None, "connect.refused")
 
 
 def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
     tmp_path: Path, receiver: Receiver, fast_retries: Override
 ) -> None:
     """Alerts queued while the receiver refuses are retried with capped backoff and each
-    lands exactly once within a minute of its return; nothing is lost across a restart."""
+    lands exactly once, in the order queued, within a minute of its return; nothing is
+    lost across a restart."""
     # The outbox runs on numbers for time; a circuit breaker on the real clock
     # would stay open across simulated minutes, so this channel has none.
     channel = WebhookChannel("ops", receiver.url, policy=RetryPolicy(attempts=2, breaker=None))
@@ -60,7 +99,7 @@ def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
     with SQLiteStore(path) as store:
         outbox = Outbox(store, {"ops": channel}, rand=lambda: 0.5)
         for n in range(3):
-            outbox.queue("ops", f"api:{n}", {"n": n}, now=T0)
+            outbox.queue("ops", f"api:{n}", opened(monitor=f"m{n}"), now=T0)
         now = T0
         while now < T0 + 300:  # five minutes of the receiver being down
             delivered, _ = outbox.deliver_due(now)
@@ -80,7 +119,7 @@ def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
     channel.close()
     assert len(delivered_at) == 3
     assert max(delivered_at) - (T0 + 300) <= 60
-    assert sorted(json.loads(b)["n"] for _, b in receiver.got) == [0, 1, 2]
+    assert [json.loads(b)["monitor"] for _, b in receiver.got] == ["m0", "m1", "m2"]
 
 
 def test_queueing_to_an_unknown_channel_is_an_error(tmp_path: Path) -> None:
@@ -89,7 +128,7 @@ def test_queueing_to_an_unknown_channel_is_an_error(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "t.db") as store,
         pytest.raises(KeyError, match="no alert channel named 'pager'"),
     ):
-        Outbox(store, {}).queue("pager", "x", {}, now=T0)
+        Outbox(store, {}).queue("pager", "x", opened(), now=T0)
 
 
 def test_the_channel_repr_redacts_credentials() -> None:

@@ -1381,3 +1381,27 @@ def test_parse_retry_after_odd_digits_give_none() -> None:
     assert parse_retry_after("²", now=NOW) is None
     assert classify_status(429, {"Retry-After": "²"}) is not None
     assert classify(rq_http_error(429, **{"Retry-After": "²"})).kind is Kind.HTTP_RATE_LIMITED
+
+
+def test_tethers_own_errors_keep_the_failure_they_carry() -> None:
+    """A tether.Session error whose circuit is open classifies as circuit.open (it carries
+    its Failure), not as an unknown requests.ConnectionError."""
+    import socket
+
+    import requests
+
+    import tether
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: refused
+        session = tether.Session(policy=tether.RetryPolicy(attempts=1))
+        kinds = []
+        for _ in range(8):
+            try:
+                session.get(f"http://127.0.0.1:{port}/")
+            except requests.ConnectionError as exc:
+                kinds.append(tether.classify(exc).kind)
+        session.close()
+    assert kinds[0] is Kind.CONNECT_REFUSED
+    assert kinds[-1] is Kind.CIRCUIT_OPEN

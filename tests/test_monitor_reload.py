@@ -8,96 +8,13 @@ probing.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from simtime import SimTime
+from monitor_harness import Harness, monitors
 from tether.lab import Lab
-from tether.monitor._config import MonitorConfig, parse_config
-from tether.monitor._records import AlertPayload
-from tether.monitor._runner import Runner
 from tether.monitor._state import State
-from tether.monitor.alerts import Outbox
 from tether.monitor.store import SQLiteStore
-from tether.probe import ProbeOptions, ProbeResult
-
-
-class Collect:
-    """An alert channel that keeps what it is given (the outbox and store are real)."""
-
-    def __init__(self, name: str = "ops") -> None:
-        self.name = name
-        self.got: list[dict[str, Any]] = []
-
-    def deliver(self, payload: AlertPayload) -> None:
-        self.got.append(payload.to_json())
-
-
-def monitors(*lines: str) -> MonitorConfig:
-    body = "\n".join(f"  - {line}" for line in lines)
-    return parse_config(
-        f"alerts:\n  - {{name: ops, type: webhook, url: http://127.0.0.1:9/}}\nmonitors:\n{body}\n"
-    )
-
-
-class Harness:
-    """A runner on simulated time with a collecting channel, driven step by step."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        config: MonitorConfig,
-        probe: Callable[[str, ProbeOptions], Any] | None = None,
-    ) -> None:
-        self.sim = SimTime()
-        self.ops = Collect()
-        self.store = SQLiteStore(tmp_path / "t.db")
-        self.probes: list[str] = []
-        route = probe
-
-        async def counted(target: str, options: ProbeOptions) -> ProbeResult:
-            self.probes.append(target)
-            if route is not None:
-                target = route(target, options)
-            return await self.sim.probe(target, options)
-
-        self.runner = Runner(
-            config,
-            self.store,
-            Outbox(self.store, {"ops": self.ops}),
-            wall=self.sim.wall,
-            mono=self.sim.mono,
-            sleep=self.sim.sleep,
-            rand=lambda: 0.0,
-            probe=counted,
-        )
-
-    def drive(self, *steps: tuple[Callable[[], bool], Callable[[], object]], limit: float) -> None:
-        """Run the monitor; each step's action runs once its condition holds, in order."""
-
-        async def main() -> None:
-            stop = asyncio.Event()
-
-            async def script() -> None:
-                for condition, action in steps:
-                    while not condition():
-                        assert self.sim.now < limit, f"stuck at {self.sim.now:.0f} s"
-                        await asyncio.sleep(0.001)
-                    action()
-                stop.set()
-
-            await asyncio.gather(self.runner.run(stop, deliver_every=0.5), script())
-
-        asyncio.run(main())
-        self.runner.outbox.deliver_due(self.sim.wall() + 1e6)
-
-    def state(self, name: str) -> State:
-        return self.runner.detector.state(name)
-
-    def close(self) -> None:
-        self.store.close()
+from tether.probe import ProbeOptions
 
 
 def test_a_reload_keeps_states_incidents_and_alerts(tmp_path: Path, lab: Lab) -> None:

@@ -8,6 +8,7 @@ Nothing is mocked.  Times are passed in, never read.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -24,9 +25,19 @@ from typing import Any
 
 import pytest
 
+from alert_payloads import opened, resolved
 from postgres_server import PASSWORD, PostgresServer, free_port
+from tether._kinds import Kind
 from tether.cli import main
 from tether.monitor._config import Storage
+from tether.monitor._records import (
+    AlertPayload,
+    Incident,
+    Member,
+    QueuedAlert,
+    TimelineEntry,
+)
+from tether.monitor._state import State
 from tether.monitor.store import (
     PostgresStore,
     ProbeRecord,
@@ -36,6 +47,7 @@ from tether.monitor.store import (
     open_store,
 )
 from tether.monitor.store import _postgres as pg
+from tether.monitor.store import _sqlite as sqlite_store
 from tether.monitor.store._sqlite import MIGRATIONS, migrate, schema_version
 
 T0 = 1_700_000_000.0
@@ -72,15 +84,39 @@ def test_reopening_an_up_to_date_store_keeps_its_rows(target: str) -> None:
 
 
 def test_results_round_trip_with_their_data(target: str) -> None:
-    """A recorded result reads back with every field, newest first."""
+    """A recorded result reads back equal, every typed field included (kind, phases,
+    resolved conditions, lag), newest first; a failed condition reads back without a kind."""
+    checked = ProbeRecord(
+        "api",
+        T0,
+        True,
+        latency_ms=12.5,
+        phases={"dns": 1.25, "connect": 2.0, "ttfb": 9.25},
+        conditions=("[STATUS] (200) == 200", "[RESPONSE_TIME] (12ms) < 500ms"),
+        lag_ms=3.5,
+    )
+    refused = ProbeRecord("api", T0 + 30, False, Kind.CONNECT_REFUSED, detail="refused")
+    unmet = ProbeRecord(
+        "api", T0 + 60, False, None, 4.0, "condition not met", conditions=("[STATUS] (503) == 200",)
+    )
     with open_target(target) as store:
-        store.record(ProbeRecord("api", T0, True, latency_ms=12.5, data={"phases": {"dns": 1}}))
-        store.record(ProbeRecord("api", T0 + 30, False, kind="connect.refused", detail="refused"))
+        store.record(checked)
+        store.record(refused)
+        store.record(unmet)
         store.flush()
         got = store.results("api")
-    assert [r.ts for r in got] == [T0 + 30, T0]
-    assert got[0] == ProbeRecord("api", T0 + 30, False, "connect.refused", None, "refused", {})
-    assert got[1].data == {"phases": {"dns": 1}}
+    assert got == [unmet, refused, checked]
+    assert got[1].kind is Kind.CONNECT_REFUSED
+    assert got[0].kind is None
+
+
+def test_phase_timings_are_stored_to_a_hundredth_of_a_millisecond(target: str) -> None:
+    """Phases are kept to 0.01 ms and the start lag to 0.1 ms: enough, and a row stays small."""
+    with open_target(target) as store:
+        store.record(ProbeRecord("api", T0, True, phases={"dns": 1.23456}, lag_ms=2.345678))
+        store.flush()
+        (got,) = store.results("api")
+    assert (dict(got.phases), got.lag_ms) == ({"dns": 1.23}, 2.3)
 
 
 def test_rollups_count_success_latency_and_kinds_per_minute_hour_and_day(target: str) -> None:
@@ -89,8 +125,8 @@ def test_rollups_count_success_latency_and_kinds_per_minute_hour_and_day(target:
         store.record(ProbeRecord("api", MINUTE + 1, True, latency_ms=10.0))
         store.record(ProbeRecord("api", MINUTE + 2, True, latency_ms=30.0))
         store.flush()  # a second batch merges into the same rows
-        store.record(ProbeRecord("api", MINUTE + 3, False, kind="read.timeout"))
-        store.record(ProbeRecord("api", MINUTE + 61, False, kind="read.timeout"))
+        store.record(ProbeRecord("api", MINUTE + 3, False, kind=Kind.READ_TIMEOUT))
+        store.record(ProbeRecord("api", MINUTE + 61, False, kind=Kind.READ_TIMEOUT))
         store.flush()
         minutes = store.rollups("api", "minute")
         hours = store.rollups("api", "hour")
@@ -127,41 +163,346 @@ def test_prune_drops_raw_results_past_retention_but_keeps_rollups(target: str) -
 
 
 def test_outbox_deduplicates_and_schedules_retries(target: str) -> None:
-    """The same dedup key queues once; a failure moves next_at; delivery removes it."""
+    """The same dedup key queues once per channel; the payload reads back equal; a failure
+    counts an attempt and moves next_at; delivery empties the queue."""
     with open_target(target) as store:
-        assert store.enqueue_alert("ops", "api:open:1", {"text": "api is down"}, now=T0)
-        assert not store.enqueue_alert("ops", "api:open:1", {"text": "again"}, now=T0 + 1)
-        (due,) = store.due_alerts(now=T0)
-        assert due["payload"] == {"text": "api is down"}
-        store.mark_failed(due["id"], "connection refused", retry_at=T0 + 30)
-        assert store.due_alerts(now=T0 + 29) == []
-        (again,) = store.due_alerts(now=T0 + 30)
-        assert again["attempts"] == 1
-        store.mark_delivered(again["id"], now=T0 + 31)
-        assert store.due_alerts(now=T0 + 1000) == []
+        assert store.enqueue_alert("ops", "7:api:opened", opened(), now=T0)
+        assert not store.enqueue_alert("ops", "7:api:opened", resolved(), now=T0 + 1)
+        (head,) = store.alert_heads()
+        assert head == QueuedAlert(head.id, "ops", "7:api:opened", opened(), 0, T0, T0)
+        store.mark_failed(head.id, "connect.refused: 127.0.0.1:9 refused", retry_at=T0 + 30)
+        (again,) = store.alert_heads()
+        assert (again.id, again.attempts, again.next_at, again.last_error) == (
+            head.id,
+            1,
+            T0 + 30,
+            "connect.refused: 127.0.0.1:9 refused",
+        )
+        store.mark_delivered(again.id, now=T0 + 31)
+        assert store.alert_heads() == []
+        assert store.backlog() == {}
+        # Delivered, it still holds its key: the same alert is not queued again.
+        assert not store.enqueue_alert("ops", "7:api:opened", opened(), now=T0 + 32)
 
 
-def test_incidents_keep_their_timeline_until_resolved(target: str) -> None:
-    """An incident reads back with its monitors (updated as they join) and every timeline
-    entry; resolving it takes it off the open list but not off the history."""
+def test_the_same_dedup_on_two_channels_queues_twice(target: str) -> None:
+    """A dedup key is unique within its channel only: each channel of a monitor gets the
+    alert, and each delivers it on its own."""
     with open_target(target) as store:
-        first = store.open_incident("h:c", "connect.refused", "refused", "start it", ["a"], T0)
-        second = store.open_incident("dns", "dns.timeout", "no answer", "check", ["b", "c"], T0 + 5)
-        store.note_incident(first, "monitor down", "b is down too", T0 + 10, monitors=["b", "a"])
-        store.note_incident(first, "monitor up", "a is up", T0 + 60, resolve=True)
+        assert store.enqueue_alert("ops", "7:api:opened", opened(), now=T0)
+        assert store.enqueue_alert("mail", "7:api:opened", opened(), now=T0)
+        assert not store.enqueue_alert("mail", "7:api:opened", opened(), now=T0 + 1)
+        heads = store.alert_heads()
+        assert [(a.channel, a.dedup, a.payload) for a in heads] == [
+            ("ops", "7:api:opened", opened()),
+            ("mail", "7:api:opened", opened()),
+        ]
+        store.mark_delivered(heads[0].id, now=T0 + 2)
+        assert [a.channel for a in store.alert_heads()] == ["mail"]
+
+
+def test_heads_keep_order_within_a_channel_and_are_independent_across_channels(
+    target: str,
+) -> None:
+    """Each channel's head is its oldest undelivered alert: the next waits behind it, even
+    when it fails, while another channel's queue moves on."""
+    with open_target(target) as store:
+        for n, channel in enumerate(["ops", "mail", "ops", "mail", "ops"]):
+            store.enqueue_alert(channel, f"a{n}", opened(text=f"alert {n}"), now=T0 + n)
+
+        def heads() -> list[tuple[str, str]]:
+            return [(a.channel, a.dedup) for a in store.alert_heads()]
+
+        assert heads() == [("ops", "a0"), ("mail", "a1")]
+        ops_head = store.alert_heads()[0]
+        store.mark_failed(ops_head.id, "read.timeout: no answer", retry_at=T0 + 600)
+        assert heads() == [("ops", "a0"), ("mail", "a1")]  # a failing head holds its queue
+        mail_head = store.alert_heads()[1]
+        store.mark_delivered(mail_head.id, now=T0 + 10)
+        assert heads() == [("ops", "a0"), ("mail", "a3")]  # ... and only its own
+        store.mark_delivered(ops_head.id, now=T0 + 11)
+        assert heads() == [("ops", "a2"), ("mail", "a3")]
+        assert store.alert_heads()[0].payload.text == "alert 2"
+
+
+def test_backlog_counts_each_channels_undelivered_alerts_and_their_age(target: str) -> None:
+    """backlog() gives, per channel with alerts waiting, how many and when the oldest was
+    queued; a delivered alert leaves it."""
+    with open_target(target) as store:
+        store.enqueue_alert("ops", "a", opened(), now=T0)
+        store.enqueue_alert("ops", "b", resolved(), now=T0 + 5)
+        store.enqueue_alert("mail", "a", opened(), now=T0 + 2)
+        assert store.backlog() == {"ops": (2, T0), "mail": (1, T0 + 2)}
+        ops_head = next(a for a in store.alert_heads() if a.channel == "ops")
+        store.mark_failed(ops_head.id, "connect.refused", retry_at=T0 + 60)
+        assert store.backlog() == {"ops": (2, T0), "mail": (1, T0 + 2)}  # failed still waits
+        store.mark_delivered(ops_head.id, now=T0 + 61)
+        assert store.backlog() == {"ops": (1, T0 + 5), "mail": (1, T0 + 2)}
+
+
+def incident_at(
+    incident_id: int, key: str, kind: Kind | None, monitors: tuple[str, ...], opened_at: float
+) -> Incident:
+    """A new incident as the engine opens one: its first monitor's member, one timeline line."""
+    detail = f"{kind or 'condition'} on {key}"
+    return Incident(
+        incident_id,
+        key,
+        kind,
+        detail,
+        "start it",
+        opened_at,
+        monitors=monitors,
+        timeline=(TimelineEntry(opened_at, "opened", detail),),
+        members={m: Member(opened_at, alerted=True) for m in monitors},
+    )
+
+
+def test_incident_ids_are_new_and_an_opened_incident_reads_back_equal(target: str) -> None:
+    """new_incident_id never repeats, not even across a reopen; an opened incident reads
+    back equal, by id and in the list, and an unknown id reads as None."""
+    with open_target(target) as store:
+        first, second = store.new_incident_id(), store.new_incident_id()
+        assert first != second
+        one = incident_at(first, "host:127.0.0.1:8080", Kind.CONNECT_REFUSED, ("api",), T0)
+        unmet = incident_at(second, "monitor:web", None, ("web",), T0 + 5)
+        store.open_incident(one)
+        store.open_incident(unmet)
+        assert store.incident(first) == one
+        assert store.incident(second) == unmet  # a failed condition: no kind
+        assert store.incident(max(first, second) + 100) is None
+        assert store.incidents() == [unmet, one]
+        assert store.incidents(limit=1) == [unmet]
+    with open_target(target) as store:
+        third = store.new_incident_id()
+        assert third not in (first, second)
+        store.open_incident(incident_at(third, "dns", Kind.DNS_TIMEOUT, ("db",), T0 + 9))
+        assert [i.id for i in store.incidents()] == [third, second, first]
+
+
+def test_incidents_keep_their_timeline_and_members_until_resolved(target: str) -> None:
+    """Noting an incident adds to its timeline and replaces its monitors and members when
+    given; resolving it takes it off the open list but not off the history."""
+    with open_target(target) as store:
+        first = incident_at(
+            store.new_incident_id(), "host:127.0.0.1:8080", Kind.CONNECT_REFUSED, ("a",), T0
+        )
+        second = incident_at(store.new_incident_id(), "dns", Kind.DNS_TIMEOUT, ("b",), T0 + 5)
+        store.open_incident(first)
+        store.open_incident(second)
+        joined = TimelineEntry(T0 + 10, "monitor down", "b is down too")
+        members = {
+            "a": Member(T0, alerted=True, escalated=1, reminded=T0 + 9),
+            "c": Member(T0 + 10, alerted=False),
+        }
+        store.note_incident(first.id, joined, monitors=["c", "a"], members=members)
+        after_join = store.incident(first.id)
+        back = TimelineEntry(T0 + 60, "resolved", "a is back up after 1 min 0 s")
+        store.note_incident(first.id, back, resolved=T0 + 60, monitors=["a", "c"], members={})
         still_open = store.incidents(open_only=True)
-        everything = store.incidents()
-    assert [i["id"] for i in still_open] == [second]
-    assert [i["id"] for i in everything] == [second, first]
-    done = everything[1]
-    assert (done["key"], done["kind"], done["hint"]) == ("h:c", "connect.refused", "start it")
-    assert (done["opened"], done["resolved"], done["monitors"]) == (T0, T0 + 60, ["a", "b"])
-    assert [(e["at"], e["event"]) for e in done["timeline"]] == [
-        (T0, "opened"),
-        (T0 + 10, "monitor down"),
-        (T0 + 60, "monitor up"),
-    ]
-    assert everything[0]["monitors"] == ["b", "c"]
+        done = store.incident(first.id)
+    assert after_join is not None
+    assert (after_join.monitors, dict(after_join.members)) == (("a", "c"), members)
+    assert after_join.is_open
+    assert still_open == [second]
+    assert done == Incident(
+        first.id,
+        "host:127.0.0.1:8080",
+        Kind.CONNECT_REFUSED,
+        first.detail,
+        "start it",
+        T0,
+        resolved=T0 + 60,
+        monitors=("a", "c"),
+        timeline=(*first.timeline, joined, back),
+        members={},
+    )
+
+
+def test_only_an_open_incident_can_be_acknowledged(target: str) -> None:
+    """Acknowledging an open incident stamps it and adds the entry to its timeline; a
+    resolved or unknown incident is left alone and the answer is False."""
+    with open_target(target) as store:
+        live = incident_at(store.new_incident_id(), "a", Kind.CONNECT_REFUSED, ("a",), T0)
+        over = incident_at(store.new_incident_id(), "b", Kind.DNS_TIMEOUT, ("b",), T0)
+        store.open_incident(live)
+        store.open_incident(over)
+        store.note_incident(
+            over.id, TimelineEntry(T0 + 9, "resolved", "b is back"), resolved=T0 + 9
+        )
+        closed = store.incident(over.id)
+        ack = TimelineEntry(T0 + 20, "acknowledged", "by ops")
+        assert store.acknowledge_incident(live.id, ack)
+        assert not store.acknowledge_incident(over.id, ack)
+        assert not store.acknowledge_incident(max(live.id, over.id) + 100, ack)
+        acked = store.incident(live.id)
+        assert store.incident(over.id) == closed
+    assert acked is not None
+    assert acked.acknowledged == T0 + 20
+    assert acked.timeline == (*live.timeline, ack)
+    assert acked.is_open
+
+
+def test_state_changes_start_with_the_state_in_force_at_since(target: str) -> None:
+    """state_changes(monitor, since) gives the changes from since on, oldest first, led by
+    the last change before since (the state the monitor was in then); other monitors' are
+    not mixed in."""
+    with open_target(target) as store:
+        store.record_state("api", T0, State.UP)
+        store.record_state("api", T0 + 100, State.DOWN)
+        store.record_state("web", T0 + 150, State.DOWN)
+        store.record_state("api", T0 + 200, State.UP)
+        store.flush()
+        everything = [(T0, State.UP), (T0 + 100, State.DOWN), (T0 + 200, State.UP)]
+        assert store.state_changes("api", T0 - 1) == everything  # nothing before: no lead
+        assert store.state_changes("api", T0) == everything  # since is inclusive
+        assert store.state_changes("api", T0 + 150) == everything[1:]
+        assert store.state_changes("api", T0 + 1000) == [(T0 + 200, State.UP)]
+        assert store.state_changes("web", T0) == [(T0 + 150, State.DOWN)]
+        assert store.state_changes("db", T0) == []
+        assert all(type(state) is State for _, state in store.state_changes("api", T0))
+
+
+def test_state_changes_are_kept_at_least_ninety_days(target: str) -> None:
+    """Uptime looks back 90 days: pruning keeps state changes that long even when roll-ups
+    are kept less, and drops older ones."""
+    with open_target(target, raw_retention=3600, rollup_retention=86400) as store:
+        store.record_state("api", T0, State.DOWN)
+        store.record_state("api", T0 + 10 * 86400, State.UP)
+        store.flush()
+        store.prune(now=T0 + 95 * 86400)
+        assert store.state_changes("api", 0.0) == [(T0 + 10 * 86400, State.UP)]
+
+
+OLD_DETAIL = "127.0.0.1:8080 refused the connection"
+OLD_PAYLOAD = {
+    # What a tether of schema 1 queued: every monitor of the incident, no monitor, no at.
+    "event": "incident.opened",
+    "incident": 1,
+    "monitors": ["api"],
+    "since": "2026-03-02T14:05:09+00:00",
+    "kind": "connect.refused",
+    "detail": OLD_DETAIL,
+    "hint": "start it",
+    "text": f"api is down since 2026-03-02T14:05:09+00:00: {OLD_DETAIL}",
+}
+OLD_SINCE = 1_772_460_309.0  # 2026-03-02T14:05:09+00:00
+
+
+def schema_1_with_rows(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database as a tether of schema 1 left it: migrated by MIGRATIONS[0] only, with an
+    alert waiting in the outbox (one failed try) and an open incident."""
+    timeline = [{"at": OLD_SINCE, "event": "opened", "detail": OLD_DETAIL}]
+    alert = ("ops", "host:127.0.0.1:8080:1:opened", 1, OLD_SINCE, OLD_SINCE + 30, "refused")
+    incident = ("host:127.0.0.1:8080", "connect.refused", OLD_DETAIL, "start it", OLD_SINCE)
+    if target.startswith("postgresql://"):
+        import psycopg
+        from psycopg.types.json import Jsonb
+
+        with psycopg.connect(target, autocommit=True) as conn, monkeypatch.context() as patch:
+            patch.setattr(pg, "MIGRATIONS", pg.MIGRATIONS[:1])
+            assert pg.migrate(conn) == 1
+            conn.execute(
+                "INSERT INTO outbox (channel, dedup, attempts, created, next_at, last_error, "
+                "payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (*alert, Jsonb(OLD_PAYLOAD)),
+            )
+            conn.execute(
+                "INSERT INTO incidents (key, kind, detail, hint, opened, monitors, timeline) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (*incident, Jsonb(["api"]), Jsonb(timeline)),
+            )
+        return
+    conn = sqlite3.connect(target, isolation_level=None)
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:1])
+        assert migrate(conn) == 1
+    conn.execute(
+        "INSERT INTO outbox (channel, dedup, attempts, created, next_at, last_error, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (*alert, json.dumps(OLD_PAYLOAD)),
+    )
+    conn.execute(
+        "INSERT INTO incidents (key, kind, detail, hint, opened, monitors, timeline) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (*incident, '["api"]', json.dumps(timeline)),
+    )
+    conn.close()
+
+
+def schema_version_of(target: str) -> int:
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target) as conn:
+            row = conn.execute("SELECT max(version) FROM tether_schema").fetchone()
+        assert row is not None
+        return int(row[0])
+    conn = sqlite3.connect(target)
+    try:
+        return schema_version(conn)
+    finally:
+        conn.close()
+
+
+def test_a_schema_1_database_is_migrated_and_reads_back_its_alert_and_incident(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database of schema 1 with a queued alert and an open incident opens at schema 2:
+    the alert heads its channel as a typed payload, its dedup key now holds per channel,
+    the incident reads back (no members, not acknowledged) and can be acknowledged, new
+    incident ids follow the old one, and state changes can be recorded."""
+    schema_1_with_rows(target, monkeypatch)
+    old_payload = AlertPayload(
+        "incident.opened",
+        "api",
+        OLD_PAYLOAD["text"],
+        OLD_SINCE,
+        incident=1,
+        monitors=("api",),
+        kind=Kind.CONNECT_REFUSED,
+        detail=OLD_DETAIL,
+        hint="start it",
+        since=OLD_SINCE,
+    )
+    old_incident = Incident(
+        1,
+        "host:127.0.0.1:8080",
+        Kind.CONNECT_REFUSED,
+        OLD_DETAIL,
+        "start it",
+        OLD_SINCE,
+        monitors=("api",),
+        timeline=(TimelineEntry(OLD_SINCE, "opened", OLD_DETAIL),),
+    )
+    with open_target(target) as store:
+        (head,) = store.alert_heads()
+        assert head == QueuedAlert(
+            head.id,
+            "ops",
+            "host:127.0.0.1:8080:1:opened",
+            old_payload,
+            1,
+            OLD_SINCE,
+            OLD_SINCE + 30,
+            "refused",
+        )
+        assert store.backlog() == {"ops": (1, OLD_SINCE)}
+        assert not store.enqueue_alert("ops", head.dedup, old_payload, now=T0)
+        assert store.enqueue_alert("mail", head.dedup, old_payload, now=T0)
+        assert store.incidents() == [old_incident]
+        new_id = store.new_incident_id()
+        assert new_id > 1
+        store.open_incident(incident_at(new_id, "dns", Kind.DNS_TIMEOUT, ("db",), T0))
+        assert [i.id for i in store.incidents(open_only=True)] == [new_id, 1]
+        assert store.acknowledge_incident(1, TimelineEntry(T0, "acknowledged", "by ops"))
+        acked = store.incident(1)
+        assert acked is not None
+        assert acked.acknowledged == T0
+        store.record_state("api", T0, State.DOWN)
+        store.flush()
+        assert store.state_changes("api", T0) == [(T0, State.DOWN)]
+    assert schema_version_of(target) == len(MIGRATIONS) == len(pg.MIGRATIONS) == 2
 
 
 def test_monitor_state_survives_a_reopen(target: str) -> None:
@@ -185,19 +526,23 @@ def test_a_batch_that_cannot_be_written_is_logged_and_the_next_one_is_stored(
     target: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A result that cannot be stored fails its own batch, loudly; the store goes on."""
+    # A phase timing that is not a number (the type says float) cannot be written.
+    bad = ProbeRecord("api", T0, True, phases={"dns": "soon"})  # type: ignore[dict-item]
     with open_target(target, batch_seconds=5.0) as store:  # the flush joins the bad batch
-        store.record(ProbeRecord("api", T0, True, data={"bad": object()}))
+        store.record(bad)
+        store.record_state("api", T0, State.UP)
         with pytest.raises(TypeError):
             store.flush()
         store.record(ProbeRecord("api", T0 + 1, True))
         store.flush()
         assert [r.ts for r in store.results("api")] == [T0 + 1]
-    assert "1 results and 0 states were not written" in caplog.text
+    assert "1 results, 0 states and 1 state changes were not written" in caplog.text
 
 
 _CHILD = textwrap.dedent(
     """
     import sys
+    from tether.monitor._records import AlertPayload
     from tether.monitor.store import PostgresStore, ProbeRecord, SQLiteStore
     target = sys.argv[1]
     kind = PostgresStore if target.startswith("postgresql://") else SQLiteStore
@@ -205,7 +550,8 @@ _CHILD = textwrap.dedent(
     for i in range(200):
         store.record(ProbeRecord("api", 1000.0 + i, True, latency_ms=1.0))
     store.flush()
-    store.enqueue_alert("ops", "api:open", {"text": "down"}, now=1000.0)
+    down = AlertPayload("incident.opened", "api", "api is down", 1000.0, incident=1)
+    store.enqueue_alert("ops", "api:open", down, now=1000.0)
     print("committed", flush=True)
     i = 200
     while True:  # keep writing until killed
@@ -237,7 +583,8 @@ def test_kill_9_loses_no_committed_result_or_queued_alert(target: str) -> None:
     with open_target(target) as store:  # and it opens again for the next run
         stored = {r.ts for r in store.results("api", limit=100_000)}
         assert {1000.0 + i for i in range(200)} <= stored
-        assert [a["dedup"] for a in store.due_alerts(now=1000.0)] == ["api:open"]
+        down = AlertPayload("incident.opened", "api", "api is down", 1000.0, incident=1)
+        assert [(a.dedup, a.payload) for a in store.alert_heads()] == [("api:open", down)]
         assert sum(d.count for d in store.rollups("api", "day")) == len(stored)
 
 
@@ -252,7 +599,7 @@ def test_a_new_database_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path: P
     assert schema_version(conn) == len(MIGRATIONS)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"results", "rollups", "outbox", "incidents", "monitor_state"} <= tables
+    assert {"results", "rollups", "outbox", "incidents", "monitor_state", "state_changes"} <= tables
     conn.close()
 
 
@@ -303,6 +650,7 @@ def test_postgres_migrates_once_with_jsonb_columns_and_a_reopen_adds_nothing(
         ("outbox", "payload"),
         ("incidents", "monitors"),
         ("incidents", "timeline"),
+        ("incidents", "members"),
         ("monitor_state", "data"),
     }
 
@@ -443,7 +791,7 @@ def test_postgres_store_reconnects_when_the_server_drops_its_sessions(
         )
         assert len(ended) == 2
         store.record(ProbeRecord("api", T0 + 1, True))
-        assert store.enqueue_alert("ops", "api:open", {"text": "down"}, now=T0)
+        assert store.enqueue_alert("ops", "api:open", opened(), now=T0)
         assert [r.ts for r in store.results("api")] == [T0 + 1, T0]
 
 

@@ -642,12 +642,19 @@ def classify(exc: BaseException, *, url: str | None = None) -> Failure:
 
     Knows the exceptions of the standard library (socket, ssl, http.client,
     urllib), urllib3 2.x, requests, httpx/httpcore, aiohttp and dnspython, and
-    walks their wrappers down to the root cause.  Never raises: an exception
+    walks their wrappers down to the root cause.  An error raised by tether's own
+    integrations carries its :class:`Failure` (``exc.failure``), which is returned
+    as it is (``circuit.open``, ``deadline.exceeded``, ...).  Never raises: an exception
     it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.
 
     ``url`` is the URL that was requested, when the exception does not carry
     it; it is only used for the failure's ``url``, ``host`` and ``port``.
     """
+    # tether's own errors (a Session's, an integration's) carry the verdict already:
+    # an open circuit or a spent deadline is not something to guess from a message.
+    found = getattr(exc, "failure", None)
+    if isinstance(found, Failure):
+        return found
     try:
         return _classify(exc, url)
     except Exception:  # classification must never be the thing that fails

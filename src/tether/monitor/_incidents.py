@@ -310,8 +310,8 @@ class IncidentEngine:
         self, name: str, group: IncidentGroup, record: ProbeRecord, now: float
     ) -> list[Event]:
         held = self.hold(name, now)
-        member = Member(now, alerted=held is None)
         existing = next((i for i in self._open.values() if i.key == group.key), None)
+        member = Member(now, alerted=held is None, opener=existing is None)
         events: list[Event]
         if existing is None:
             kind = group.kind or record.kind
@@ -376,10 +376,9 @@ class IncidentEngine:
         if held is not None:
             return []
         if not member.alerted:
-            first = incident.opened == member.joined and incident.monitors[:1] == (name,)
             member = dataclasses.replace(member, alerted=True)
             incident = self._member(incident, name, member)
-            event = "incident.opened" if first else "monitor.down"
+            event = "incident.opened" if member.opener else "monitor.down"
             entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
             return [Released(incident, name, entry, self._say(incident, name, event, now))]
         if incident.acknowledged is not None:

@@ -136,6 +136,8 @@ class Member:
     """How many of its escalation steps have been taken."""
     reminded: float | None = None
     """When its last reminder went out."""
+    opener: bool = False
+    """It opened the incident: its down alert is the incident's opening one."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +145,7 @@ class Member:
             "alerted": self.alerted,
             "escalated": self.escalated,
             "reminded": self.reminded,
+            "opener": self.opener,
         }
 
     @classmethod
@@ -153,6 +156,7 @@ class Member:
             bool(data.get("alerted", True)),
             int(data.get("escalated", 0)),
             data.get("reminded"),
+            bool(data.get("opener", False)),
         )
 
 

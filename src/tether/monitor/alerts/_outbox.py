@@ -103,6 +103,7 @@ class Outbox:
         self._workers: dict[str, ThreadPoolExecutor] = {}
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._backlog: dict[str, tuple[int, float]] = {}
+        self._polling = False
 
     def queue(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Queue an alert for ``channel`` (committed on return); False if that channel
@@ -215,14 +216,23 @@ class Outbox:
 
     async def poll(self, clock: Callable[[], float]) -> None:
         """One round: start a delivery task for each due channel; refresh the backlog."""
-        heads = await asyncio.to_thread(self._store.alert_heads)
-        for head in heads:
-            if head.channel in self._busy or head.next_at > clock():
-                continue
-            task = asyncio.create_task(self._drain(head, clock))
-            self._busy[head.channel] = task
-            task.add_done_callback(functools.partial(self._done, head.channel))
-        await asyncio.to_thread(self._refresh)
+        self._polling = True
+        try:
+            heads = await asyncio.to_thread(self._store.alert_heads)
+            for head in heads:
+                if head.channel in self._busy or head.next_at > clock():
+                    continue
+                task = asyncio.create_task(self._drain(head, clock))
+                self._busy[head.channel] = task
+                task.add_done_callback(functools.partial(self._done, head.channel))
+            await asyncio.to_thread(self._refresh)
+        finally:
+            self._polling = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether the outbox is reading its queues or delivering on any channel."""
+        return self._polling or bool(self._busy)
 
     def _done(self, channel: str, task: asyncio.Task[None]) -> None:
         self._busy.pop(channel, None)

@@ -1,0 +1,279 @@
+"""The incident engine as a pure function of state changes and a virtual clock: every
+monitor gets its own alerts, on each of its channels; holds delay and never drop;
+reminders and escalation follow the clock; acknowledgement stops them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from tether._kinds import Kind
+from tether.monitor._detect import Observation, StateChanged
+from tether.monitor._incidents import (
+    Escalated,
+    Escalation,
+    Event,
+    Held,
+    IncidentEngine,
+    Joined,
+    Left,
+    Opened,
+    Released,
+    Reminder,
+    Resolved,
+    Route,
+)
+from tether.monitor._records import Incident, Member, ProbeRecord
+from tether.monitor._state import State
+
+T0 = 1_800_000_000.0
+HOSTS = {"alpha": "web.lab.test", "bravo": "web.lab.test", "charlie": "db.lan"}
+
+
+def engine(**routes: Route) -> IncidentEngine:
+    base = {name: Route(("ops",), url=f"http://{HOSTS[name]}/") for name in HOSTS}
+    return IncidentEngine({**base, **routes}, itertools.count(1).__next__)
+
+
+class World:
+    """The engine with the detector's side played by hand: who is down, on what."""
+
+    def __init__(self, e: IncidentEngine) -> None:
+        self.e = e
+        self.down: dict[str, Observation] = {}
+
+    def fail(self, name: str, at: float, kind: Kind = Kind.HTTP_SERVER_ERROR) -> list[Event]:
+        self.down[name] = Observation(name, False, at, 5.0, kind, HOSTS[name])
+        record = ProbeRecord(name, at, False, kind, 5.0, f"{name} answered 503")
+        change = StateChanged(name, at, State.UP, State.DOWN, "3 failed checks")
+        return self.e.changed(change, record, self.down.values(), HOSTS)
+
+    def recover(self, name: str, at: float, old: State = State.DOWN) -> list[Event]:
+        self.down.pop(name, None)
+        change = StateChanged(name, at, old, State.UP, "2 passed checks")
+        record = ProbeRecord(name, at, True)
+        return self.e.changed(change, record, self.down.values(), HOSTS)
+
+
+def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:
+    """(event, monitor, channel) of every alert the events carry."""
+    return [(a.payload.event, a.payload.monitor, a.channel) for e in events for a in e.alerts]
+
+
+def test_a_monitor_joining_an_open_incident_gets_its_own_down_and_up_alerts() -> None:
+    """Two monitors down for one cause: one incident, yet each is told about going down and
+    coming back; the last one back resolves it, naming the kind it resolves."""
+    w = World(engine())
+    opened = w.fail("alpha", T0)
+    joined = w.fail("bravo", T0 + 60)
+    left = w.recover("alpha", T0 + 120)
+    resolved = w.recover("bravo", T0 + 300)
+    assert [type(e) for e in opened + joined + left + resolved] == [Opened, Joined, Left, Resolved]
+    assert alerts(opened + joined + left + resolved) == [
+        ("incident.opened", "alpha", "ops"),
+        ("monitor.down", "bravo", "ops"),
+        ("monitor.up", "alpha", "ops"),
+        ("incident.resolved", "bravo", "ops"),
+    ]
+    incident = opened[0].incident
+    assert joined[0].incident.id == incident.id
+    assert joined[0].incident.monitors == ("alpha", "bravo")
+    bravo_down = joined[0].alerts[0].payload
+    assert bravo_down.text == (
+        f"bravo is down too: same cause as incident #{incident.id} "
+        "(http.server_error on web.lab.test), 2 monitors affected"
+    )
+    assert bravo_down.url == "http://web.lab.test/"
+    assert left[0].alerts[0].payload.text.startswith("alpha is back up after 2 min 0 s; incident")
+    assert "1 monitor still down" in left[0].alerts[0].payload.text
+    end = resolved[0].alerts[0].payload
+    assert end.to_json()["resolves"] == "http.server_error"
+    assert end.to_json()["kind"] is None
+    assert resolved[0].incident.resolved == T0 + 300
+    assert w.e.open_incidents() == []
+
+
+def test_a_different_cause_opens_its_own_incident() -> None:
+    """A failure of another kind or on another host is another incident, with its own
+    opening alert."""
+    w = World(engine())
+    a = w.fail("alpha", T0)
+    c = w.fail("charlie", T0 + 1, Kind.CONNECT_REFUSED)
+    assert isinstance(a[0], Opened)
+    assert isinstance(c[0], Opened)
+    assert a[0].incident.id != c[0].incident.id
+    assert len(w.e.open_incidents()) == 2
+
+
+def test_every_channel_of_a_monitor_gets_each_alert_with_one_dedup_key() -> None:
+    """A monitor with two channels: each alert goes to both, as two queued alerts with the
+    same dedup key (the outbox keys them by channel)."""
+    w = World(engine(alpha=Route(("ops", "chat"))))
+    (opened,) = w.fail("alpha", T0)
+    assert [a.channel for a in opened.alerts] == ["ops", "chat"]
+    assert len({a.dedup for a in opened.alerts}) == 1
+
+
+def test_a_held_alert_waits_and_goes_out_once_the_hold_lifts() -> None:
+    """In maintenance the down alert waits (the timeline says why); when the window ends
+    and the monitor is still down, the tick sends it."""
+    hold: dict[str, str | None] = {"alpha": "maintenance window nightly"}
+    e = engine()
+    e.hold = lambda name, now: hold.get(name)
+    w = World(e)
+    events = w.fail("alpha", T0)
+    assert [type(x) for x in events] == [Opened, Held]
+    assert alerts(events) == []
+    assert events[1].entry is not None
+    assert "maintenance window nightly" in events[1].entry.detail
+    assert e.tick(T0 + 30) == []
+    hold["alpha"] = None
+    released = e.tick(T0 + 60)
+    assert [type(x) for x in released] == [Released]
+    assert alerts(released) == [("incident.opened", "alpha", "ops")]
+    assert e.tick(T0 + 61) == []  # once
+
+
+def test_a_monitor_whose_down_alert_was_held_sends_no_up_alert() -> None:
+    """Down and back inside a maintenance window: nothing is sent either way."""
+    e = engine()
+    e.hold = lambda name, now: "maintenance window nightly"
+    w = World(e)
+    w.fail("alpha", T0)
+    assert alerts(w.recover("alpha", T0 + 60)) == []
+
+
+def test_reminders_repeat_until_acknowledged() -> None:
+    """remind_every 30 min: a reminder at 30 and 60 min of the outage; after an
+    acknowledgement, none."""
+    w = World(engine(alpha=Route(("ops",), remind_every=1800)))
+    w.fail("alpha", T0)
+    assert w.e.tick(T0 + 1799) == []
+    first = w.e.tick(T0 + 1800)
+    assert [type(x) for x in first] == [Reminder]
+    assert alerts(first) == [("incident.reminder", "alpha", "ops")]
+    assert "still down after 30 min 0 s" in first[0].alerts[0].payload.text
+    assert w.e.tick(T0 + 3000) == []
+    assert len(w.e.tick(T0 + 3600)) == 1
+    incident = w.e.open_incidents()[0]
+    assert w.e.acknowledge(incident.id, T0 + 3700) is not None
+    assert w.e.acknowledge(incident.id, T0 + 3701) is None  # once
+    assert w.e.tick(T0 + 9999) == []
+
+
+def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
+    """After 10 min the pager is told (an incident.escalated alert), after 30 min the
+    manager; from then on reminders and the resolution reach them too."""
+    route = Route(
+        ("ops",),
+        remind_every=3600,
+        escalate=(Escalation(600, ("pager",)), Escalation(1800, ("ops", "boss"))),
+    )
+    w = World(engine(alpha=route))
+    w.fail("alpha", T0)
+    assert w.e.tick(T0 + 599) == []
+    step1 = w.e.tick(T0 + 600)
+    assert [type(x) for x in step1] == [Escalated]
+    assert alerts(step1) == [("incident.escalated", "alpha", "pager")]
+    step2 = w.e.tick(T0 + 1800)
+    assert alerts(step2) == [("incident.escalated", "alpha", "boss")]  # ops knew already
+    reminder = w.e.tick(T0 + 3600)
+    assert alerts(reminder) == [
+        ("incident.reminder", "alpha", "ops"),
+        ("incident.reminder", "alpha", "pager"),
+        ("incident.reminder", "alpha", "boss"),
+    ]
+    assert [c for _, _, c in alerts(w.recover("alpha", T0 + 4000))] == ["ops", "pager", "boss"]
+
+
+def test_acknowledging_stops_further_escalation() -> None:
+    """An acknowledged incident takes no more escalation steps."""
+    w = World(engine(alpha=Route(("ops",), escalate=(Escalation(600, ("pager",)),))))
+    w.fail("alpha", T0)
+    w.e.acknowledge(w.e.open_incidents()[0].id, T0 + 10)
+    assert w.e.tick(T0 + 4000) == []
+
+
+def test_flapping_keeps_the_monitor_in_its_incident_without_alerts() -> None:
+    """Down, then flapping: the incident stays open with a note; back up from flapping, the
+    monitor's up alert goes out."""
+    w = World(engine())
+    w.fail("alpha", T0)
+    flap = StateChanged("alpha", T0 + 100, State.DOWN, State.FLAPPING, "5 changes in 10 min")
+    noted = w.e.changed(flap, None, w.down.values(), HOSTS)
+    assert alerts(noted) == []
+    assert noted[0].entry is not None
+    assert noted[0].entry.event == "flapping"
+    back = w.recover("alpha", T0 + 900, old=State.FLAPPING)
+    assert alerts(back) == [("incident.resolved", "alpha", "ops")]
+
+
+def test_a_removed_monitor_leaves_and_its_lone_incident_resolves_silently() -> None:
+    """Removal from the configuration resolves an incident it was alone in, with no alert."""
+    w = World(engine())
+    w.fail("alpha", T0)
+    (event,) = w.e.forget("alpha", T0 + 5)
+    assert isinstance(event, Resolved)
+    assert event.alerts == ()
+    assert event.entry is not None
+    assert "removed from the configuration" in event.entry.detail
+
+
+def test_open_incidents_carry_on_after_a_restart() -> None:
+    """An engine built from the store's open incidents lets a monitor join them, and the
+    stored members' reminder times go on from where they were."""
+    stored = Incident(
+        7,
+        "host:web.lab.test:http.server_error",
+        Kind.HTTP_SERVER_ERROR,
+        "alpha answered 503",
+        "",
+        T0,
+        monitors=("alpha",),
+        members={"alpha": Member(T0, alerted=True, reminded=T0 + 1800)},
+    )
+    e = IncidentEngine(
+        {"alpha": Route(("ops",), remind_every=1800), "bravo": Route(("ops",))},
+        itertools.count(8).__next__,
+        incidents=[stored],
+    )
+    w = World(e)
+    w.down["alpha"] = Observation("alpha", False, T0, 5.0, Kind.HTTP_SERVER_ERROR, "web.lab.test")
+    (joined,) = w.fail("bravo", T0 + 2000)
+    assert isinstance(joined, Joined)
+    assert joined.incident.id == 7
+    assert e.tick(T0 + 3000) == []
+    assert alerts(e.tick(T0 + 3600)) == [("incident.reminder", "alpha", "ops")]
+
+
+def test_left_is_sent_only_for_the_monitor_that_came_back() -> None:
+    """Three down, one back: one monitor.up, for that one, and the incident lists two."""
+    hosts_all = {"a": "h", "b": "h", "c": "h"}
+    e = IncidentEngine({n: Route(("ops",)) for n in hosts_all}, itertools.count(1).__next__)
+    down: dict[str, Observation] = {}
+    for i, name in enumerate("abc"):
+        down[name] = Observation(name, False, T0 + i, 1.0, Kind.CONNECT_REFUSED, "h")
+        change = StateChanged(name, T0 + i, State.UP, State.DOWN, "x")
+        e.changed(
+            change, ProbeRecord(name, T0 + i, False, Kind.CONNECT_REFUSED), down.values(), hosts_all
+        )
+    down.pop("b")
+    events = e.changed(
+        StateChanged("b", T0 + 50, State.DOWN, State.UP, "y"), None, down.values(), hosts_all
+    )
+    assert [type(x) for x in events] == [Left]
+    assert alerts(events) == [("monitor.up", "b", "ops")]
+    assert events[0].incident.monitors == ("a", "c")
+
+
+def test_a_held_opener_still_sends_the_opening_alert_after_others_joined() -> None:
+    """bravo opens the incident during its maintenance, alpha joins (and is told); when
+    bravo's hold lifts, its alert is the incident's opening one, not a 'down too'."""
+    hold: dict[str, str | None] = {"bravo": "maintenance window nightly"}
+    e = engine()
+    e.hold = lambda name, now: hold.get(name)
+    w = World(e)
+    w.fail("bravo", T0)
+    assert alerts(w.fail("alpha", T0 + 30)) == [("monitor.down", "alpha", "ops")]
+    hold["bravo"] = None
+    assert alerts(e.tick(T0 + 100)) == [("incident.opened", "bravo", "ops")]
