@@ -279,7 +279,8 @@ def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
     lag and its outcome.  ``warm``: every monitor's detector state is already up (one
     passing check), as a runner restarted with its saved state finds it."""
     from tether.monitor._detect import Observation
-    from tether.monitor._runner import Check, Runner
+    from tether.monitor._records import ProbeRecord
+    from tether.monitor._runner import Runner
     from tether.monitor.alerts import Outbox
 
     class TimedRunner(Runner):
@@ -287,7 +288,7 @@ def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
         ends: list[tuple[float, bool]]
         failed: list[str]
 
-        async def check(self, name: str, due: float) -> Check:
+        async def check(self, name: str, due: float) -> ProbeRecord:
             start = self.mono()
             self.starts.append((start, start - due))
             found = await super().check(name, due)
@@ -563,10 +564,10 @@ def bare_aiohttp(urls: list[str]) -> Callable[[float], tuple[float, int]]:
 
 
 def probe_only(urls: list[str]) -> Callable[[float], tuple[float, int]]:
-    from tether.monitor._runner import _options
+    from tether.monitor._judge import probe_options
     from tether.probe import probe_async
 
-    options = _options(monitors_config(urls, 1, 6.0).monitors[0])  # what the runner passes
+    options = probe_options(monitors_config(urls, 1, 6.0).monitors[0])  # what the runner passes
 
     async def get(url: str) -> bool:
         return (await probe_async(url, options)).failure is None
@@ -585,6 +586,12 @@ class NullStore:
 
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         pass
+
+    def record_state(self, monitor: str, at: float, state: Any) -> None:
+        pass
+
+    def new_incident_id(self) -> int:
+        return 0
 
     def load_state(self) -> dict[str, Any]:
         return {}
@@ -1055,8 +1062,9 @@ class Outage:
 
 
 def detection(quick: bool) -> Section:
+    from tether.monitor._app import channels_for
     from tether.monitor._config import MonitorConfig
-    from tether.monitor._runner import Runner, channels_for
+    from tether.monitor._runner import Runner
     from tether.monitor.alerts import Outbox
     from tether.monitor.store import SQLiteStore
 
@@ -1121,7 +1129,7 @@ def detection(quick: bool) -> Section:
                 kinds = {r.kind for r in store.results(o.monitor) if not r.ok}
                 o.kind = ", ".join(sorted(k or "condition" for k in kinds))
                 o.first_failure = min(failures, default=float("nan"))
-                opened = [i["opened"] for i in store.incidents() if o.monitor in i["monitors"]]
+                opened = [i.opened for i in store.incidents() if o.monitor in i.monitors]
                 o.incident = min(opened, default=float("nan"))
                 o.webhook = receiver.opened(o.monitor) or float("nan")
             store.close()
@@ -1248,7 +1256,7 @@ CREATE INDEX results_by_monitor ON results (monitor, ts)
 def week_of_results(monitors: int, days: int, seed: int = 3) -> Iterator[list[Any]]:
     """One list of results per simulated minute, shaped as the runner stores an HTTPS check
     with one condition: phase timings, the resolved condition, the start lag."""
-    from tether.monitor._runner import result_data  # the runner's own shape of a row
+    from tether._kinds import Kind
     from tether.monitor.store import ProbeRecord
 
     rng = random.Random(seed)
@@ -1264,10 +1272,12 @@ def week_of_results(monitors: int, days: int, seed: int = 3) -> Iterator[list[An
                         name,
                         ts,
                         False,
-                        "connect.timeout",
+                        Kind.CONNECT_TIMEOUT,
                         10000.0,
                         "203.0.113.7:443 did not answer the connection within 10 s",
-                        result_data([("dns", 1.204), ("connect", 10000.0)], [], rng.uniform(0, 2)),
+                        {"dns": 1.204, "connect": 10000.0},
+                        (),
+                        rng.uniform(0, 2),
                     )
                 )
                 continue
@@ -1286,7 +1296,9 @@ def week_of_results(monitors: int, days: int, seed: int = 3) -> Iterator[list[An
                     None,
                     sum(phases.values()),
                     None,
-                    result_data(list(phases.items()), ["[STATUS] (200) == 200"], rng.uniform(0, 2)),
+                    phases,
+                    ("[STATUS] (200) == 200",),
+                    rng.uniform(0, 2),
                 )
             )
         yield batch
@@ -1329,8 +1341,9 @@ KUMA_INSERT = (
 
 def raw_row(r: Any) -> tuple[Any, ...]:
     """A result as tether's results table holds it."""
-    data = json.dumps(r.data or {}, sort_keys=True)
-    return (r.monitor, r.ts, int(r.ok), r.kind, r.latency_ms, r.detail, data)
+    data = json.dumps(r.data(), sort_keys=True)
+    kind = None if r.kind is None else r.kind.value
+    return (r.monitor, r.ts, int(r.ok), kind, r.latency_ms, r.detail, data)
 
 
 def kuma_row(r: Any, previous: bool | None) -> tuple[Any, ...]:

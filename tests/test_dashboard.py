@@ -35,6 +35,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._config import parse_config
 from tether.monitor._dashboard import Recent, asset, status_document
@@ -385,12 +386,12 @@ def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(tmp_path: 
     recent = Recent()
     try:
         store.record(ProbeRecord("a", EPOCH, True, None, 2.0))
-        store.record(ProbeRecord("a", EPOCH + 60, False, "connect.refused", 1.0, "first"))
+        store.record(ProbeRecord("a", EPOCH + 60, False, Kind.CONNECT_REFUSED, 1.0, "first"))
         store.flush()
         minutes, failures = recent.read(spy, ["a"], EPOCH + 90)
         assert [(m.start, m.count) for m in minutes["a"]] == [(EPOCH, 1), (EPOCH + 60, 1)]
         assert getattr(failures["a"], "detail", None) == "first"
-        store.record(ProbeRecord("a", EPOCH + 70, False, "connect.refused", 1.0, "late"))
+        store.record(ProbeRecord("a", EPOCH + 70, False, Kind.CONNECT_REFUSED, 1.0, "late"))
         store.record(ProbeRecord("a", EPOCH + 130, True, None, 3.0))
         store.flush()
         minutes, failures = recent.read(spy, ["a"], EPOCH + 150)

@@ -94,6 +94,8 @@ def test_minimal_file_takes_every_default() -> None:
         "dns": None,
         "tls": None,
         "latency_margin": 3.0,
+        "remind_every": None,
+        "escalate": (),
         "paused": False,
     }
     assert monitor.scheme == "http"
@@ -562,7 +564,7 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         (
             {"defaults": {"method": "GET"}},
             "defaults.method: unknown key; expected one of: interval, timeout, failure_threshold, "
-            "success_threshold, alerts, headers, resolver, latency_margin",
+            "success_threshold, alerts, headers, resolver, latency_margin, remind_every, escalate",
         ),
         ({"monitorz": []}, "monitorz: unknown key, did you mean monitors?"),
         ({"alert": []}, "alert: unknown key, did you mean alerts?"),
@@ -747,7 +749,8 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
     assert monitor_errors(colour="blue") == [
         "monitors[0].colour: unknown key; expected one of: name, url, method, headers, body, "
         "follow_redirects, max_redirects, interval, timeout, conditions, failure_threshold, "
-        "success_threshold, alerts, depends_on, resolver, dns, tls, latency_margin, paused"
+        "success_threshold, alerts, depends_on, resolver, dns, tls, latency_margin, remind_every, "
+        "escalate, paused"
     ]
 
 
@@ -1607,7 +1610,7 @@ def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture
         f"{path}:5:5: monitors[0].colour: unknown key; expected one of: name, url, method, "
         "headers, body, follow_redirects, max_redirects, interval, timeout, conditions, "
         "failure_threshold, success_threshold, alerts, depends_on, resolver, dns, tls, "
-        "latency_margin, paused",
+        "latency_margin, remind_every, escalate, paused",
     ]
 
 
