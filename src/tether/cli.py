@@ -193,6 +193,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The command is the first word that is not an option (tether's own options take no
+    # value).  Its extra is checked before its arguments: installing comes first.
+    command = next((w for w in words if not w.startswith("-")), None)
+    if command is not None and not {"-h", "--help"} & set(words):
+        from tether._extras import command_problem
+
+        if (problem := command_problem(command)) is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_USAGE
     parser = _parser()
     args = parser.parse_args(argv)
     try:

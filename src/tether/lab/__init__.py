@@ -2,8 +2,32 @@
 
 Every failure kind that tether knows has a scenario here that produces it for
 real, so tether and its users can test resilience against real sockets.
+
+Needs the ``lab`` extra (``pip install 'tether[lab]'``).  The names below load on
+first use, and say which extra to install when it is missing: the pytest plugin
+(``tether.lab.pytest_plugin``) lives in this package and must import without it.
 """
 
-from tether.lab._lab import SPECS, Lab, Scenario
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from tether.lab._lab import SPECS, Lab, Scenario
 
 __all__ = ["SPECS", "Lab", "Scenario"]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'tether.lab' has no attribute {name!r}")
+    from tether._extras import require
+
+    require("tether.lab", "lab")
+    from tether.lab import _lab
+
+    value = getattr(_lab, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -11,17 +11,24 @@ tether is installed::
         with pytest.raises(requests.ConnectionError):
             my_client.fetch(lab["refused"].url)     # no real backoff waits
         assert len(fast_retries.waits) == 2          # the waits it skipped
+
+``fast_retries`` needs only the core.  ``lab`` needs the ``lab`` extra, imported when a
+test first asks for it: pytest starts wherever tether is installed, with or without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tether.lab._lab import Lab
+from tether._extras import problem
 from tether.testing import Override
 from tether.testing import fast_retries as _fast_retries
+
+if TYPE_CHECKING:
+    from tether.lab import Lab
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +38,10 @@ def lab() -> Iterator[Lab]:
     ``lab["refused"].url`` is a URL that refuses; ``lab.ca_file`` is the CA to
     trust for the TLS scenarios; ``lab.resolver`` is the lab's DNS server.
     """
+    if (missing := problem("the lab fixture", "lab")) is not None:
+        pytest.fail(missing, pytrace=False)
+    from tether.lab import Lab
+
     with Lab() as running:
         yield running
 

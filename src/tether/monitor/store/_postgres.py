@@ -210,12 +210,10 @@ def _secrets(dsn: str) -> set[str]:
 
 
 def _need_psycopg() -> None:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        raise StoreError(
-            "storage.postgres needs psycopg, which is not installed: pip install 'tether[postgres]'"
-        ) from None
+    from tether._extras import problem
+
+    if (missing := problem("storage.postgres", "postgres")) is not None:
+        raise StoreError(missing)
 
 
 class PostgresStore(BatchedStore["Conn"]):

@@ -1,0 +1,70 @@
+"""Which optional extra provides what: the one place that knows.
+
+``pip install tether`` is the core (classify, explain, retry and its integrations,
+diagnose); the monitor, the lab and the PostgreSQL store need an extra each.  The
+CLI asks here before running a command, ``tether.monitor`` and ``tether.lab`` before
+loading, so a missing extra is one line naming it, never a traceback about a module
+the user has never heard of.
+
+Only ``importlib.util.find_spec`` is used: checking imports nothing, so the CLI can
+ask on every run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+# The top-level modules tether imports from each extra's packages (pyproject.toml's
+# [project.optional-dependencies]; tests/test_packaging.py keeps the two in step).
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "monitor": ("aiohttp", "apprise", "prometheus_client", "pydantic", "yaml"),
+    "lab": ("cryptography", "trustme"),
+    "postgres": ("psycopg",),
+}
+
+# The commands that need more than the core; any other command needs only the core
+# (tests/test_packaging.py fails for a new command that is in neither list).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "ack": ("monitor",),  # tether ack, which main's incident engine brings
+    "check-config": ("monitor",),
+    "demo": ("monitor", "lab"),
+    "history": ("monitor",),
+    "incidents": ("monitor",),
+    "lab": ("lab",),
+    "monitor": ("monitor",),
+    "status": ("monitor",),
+}
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that cannot be imported, in the table's order."""
+    return [module for module in EXTRAS[extra] if not _importable(module)]
+
+
+def problem(what: str, *extras: str) -> str | None:
+    """One line saying what to install for ``what`` to work, or None when nothing is missing:
+    ``tether demo needs tether[lab] (missing: trustme): pip install 'tether[lab]'``."""
+    lacking = {extra: absent for extra in extras if (absent := missing(extra))}
+    if not lacking:
+        return None
+    names = ",".join(lacking)
+    modules = ", ".join(m for absent in lacking.values() for m in absent)
+    return f"{what} needs tether[{names}] (missing: {modules}): pip install 'tether[{names}]'"
+
+
+def require(what: str, *extras: str) -> None:
+    """Raise ImportError, naming the extras to install, unless all of ``extras`` are there."""
+    if (message := problem(what, *extras)) is not None:
+        raise ImportError(message)
+
+
+def command_problem(command: str) -> str | None:
+    """What to install before ``tether COMMAND`` can run, or None."""
+    return problem(f"tether {command}", *COMMANDS.get(command, ()))
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refused it; or sys.modules holds no spec
+        return False
