@@ -26,10 +26,8 @@ from tether.monitor._config import (
     EmailChannel,
     MonitorConfig,
     WebhookChannel,
-    format_duration,
     load_config,
     parse_config,
-    parse_duration,
 )
 
 URL = "http://127.0.0.1:8080/health"
@@ -298,74 +296,6 @@ def test_monitor_and_channel_lookups_raise_keyerror() -> None:
         config.monitor("nope")
     with pytest.raises(KeyError):
         config.channel("nope")
-
-
-# --- durations --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("500ms", 0.5),
-        ("30s", 30.0),
-        ("5m", 300.0),
-        ("1h", 3600.0),
-        ("14d", 14 * 86400.0),
-        ("1h30m", 5400.0),
-        ("1.5s", 1.5),
-        ("0s", 0.0),
-    ],
-)
-def test_parse_duration(text: str, seconds: float) -> None:
-    """Each unit, decimals and sums read as seconds."""
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("5", '"5" is not a duration, write 5s'),
-        ("2.5", '"2.5" is not a duration, write 2.5s'),
-        ("5 s", '"5 s" is not a duration, write 5s'),
-        ("5min", '"5min" is not a duration, write 5m'),
-        ("10 seconds", '"10 seconds" is not a duration, write 10s'),
-        ("2 hours", '"2 hours" is not a duration, write 2h'),
-        ("3days", '"3days" is not a duration, write 3d'),
-        ("250msec", '"250msec" is not a duration, write 250ms'),
-        ("2w", '"2w" is not a duration, write 14d'),
-        (
-            "soon",
-            '"soon" is not a duration: write a number and a unit, as in 500ms, 30s, 5m, 1h or 14d',
-        ),
-        (
-            "-5s",
-            '"-5s" is not a duration: write a number and a unit, as in 500ms, 30s, 5m, 1h or 14d',
-        ),
-        ("", '"" is not a duration: write a number and a unit, as in 500ms, 30s, 5m, 1h or 14d'),
-    ],
-)
-def test_parse_duration_says_what_to_write(text: str, message: str) -> None:
-    """A bare number or a spelled-out unit is refused with the duration meant."""
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        parse_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (0.5, "500ms"),
-        (30, "30s"),
-        (90, "1m30s"),
-        (3600, "1h"),
-        (14 * 86400, "14d"),
-        (1.25, "1s250ms"),
-        (0, "0s"),
-    ],
-)
-def test_format_duration_round_trips(seconds: float, text: str) -> None:
-    """format_duration writes what parse_duration reads back to the same value."""
-    assert format_duration(seconds) == text
-    assert parse_duration(text) == seconds
 
 
 # --- one error per field, exact ------------------------------------------------------
@@ -1654,8 +1584,6 @@ def test_cli_import_stays_light() -> None:
 def test_every_configuration_snippet_in_monitor_md_is_valid() -> None:
     """Each YAML snippet of tether.yaml in docs/monitor.md validates (with one monitor added
     where the snippet shows only a section); Prometheus's own YAML is left out."""
-    import re
-
     doc = (Path(__file__).parent.parent / "docs/monitor.md").read_text()
     snippets = re.findall(r"```yaml\n(.*?)```", doc, re.S)
     ours = [s for s in snippets if "scrape_configs" not in s]

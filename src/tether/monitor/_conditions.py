@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from tether._durations import duration_ms, format_ms
+
 if TYPE_CHECKING:
     from tether.probe import Phase, ProbeResult
 
@@ -48,8 +50,6 @@ __all__ = [
     "ConditionResult",
     "ProbeContext",
     "context_from_probe",
-    "duration_ms",
-    "format_duration",
     "parse_condition",
 ]
 
@@ -670,9 +670,6 @@ def _did_you_mean(word: str, choices: Sequence[str], *, prefix: str = "", suffix
 
 _INT_RE: Final = re.compile(r"[+-]?\d+")
 _FLOAT_RE: Final = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
-_DURATION_RE: Final = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_MS: Final = {"ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3, "d": 86400e3}
 
 
 def _number(text: str) -> int | float | None:
@@ -682,13 +679,6 @@ def _number(text: str) -> int | float | None:
         value = float(text)
         return value if math.isfinite(value) else None
     return None
-
-
-def duration_ms(text: str) -> float | None:
-    """``500ms``, ``2s``, ``1.5m``, ``1h30m``, ``14d`` in milliseconds; None if not one."""
-    if not _DURATION_RE.fullmatch(text):
-        return None
-    return sum(float(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def _read(kind: str, token: _Token, operator: str) -> _Literal:
@@ -898,7 +888,7 @@ def _show(kind: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if kind == _DURATION:
-        return format_duration(value)
+        return format_ms(value)
     if kind == _JSON:
         return _clip(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     if kind == _TEXT:
@@ -911,20 +901,3 @@ def _show(kind: str, value: Any) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
-
-
-def format_duration(ms: float) -> str:
-    """``734ms``, ``12.3ms``, ``1.25s``, ``4m10s``, ``3h5m``, ``29d4h``: readable, and
-    written the way conditions are, so a resolved value can be pasted back."""
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if round(ms, 1) < 1000:
-        return f"{sign}{round(ms, 1):g}ms"
-    if round(ms / 1000, 2) < 60:
-        return f"{sign}{round(ms / 1000, 2):g}s"
-    seconds = round(ms / 1000)  # at least 60 here
-    units = ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s"))
-    big, big_unit, small, small_unit = next(u for u in units if seconds >= u[0])
-    whole, rest = divmod(seconds, big)
-    part = rest // small
-    return f"{sign}{whole}{big_unit}" + (f"{part}{small_unit}" if part else "")

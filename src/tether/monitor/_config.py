@@ -52,6 +52,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from tether._durations import format_duration, parse_duration
 from tether._redact import MASK, redact_headers, redact_text, redact_url
 
 __all__ = [
@@ -68,74 +69,14 @@ __all__ = [
     "Storage",
     "TlsOptions",
     "WebhookChannel",
-    "format_duration",
     "load_config",
     "parse_config",
-    "parse_duration",
 ]
 
 KeyPath = tuple[str | int, ...]
 """A key path: mapping keys and list indexes, ``("monitors", 3, "interval")``."""
 
 ConditionValidator = Callable[[str], object]
-
-
-# -- durations ----------------------------------------------------------------------------
-
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-# The same grammar as the conditions' durations (``1h30m`` included), so a user learns one.
-_DURATION: Final = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_NUMBER: Final = re.compile(r"\s*\d+(?:\.\d+)?\s*")
-_NUMBER_AND_WORD: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
-# What people write instead of the five units, mapped to the unit they meant.
-_UNIT_ALIASES: Final = {
-    **dict.fromkeys(("msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
-    **dict.fromkeys(("sec", "secs", "second", "seconds", "S"), "s"),
-    **dict.fromkeys(("min", "mins", "minute", "minutes", "M"), "m"),
-    **dict.fromkeys(("hr", "hrs", "hour", "hours", "H"), "h"),
-    **dict.fromkeys(("day", "days", "D"), "d"),
-}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``: ``500ms``, ``30s``, ``5m``, ``1h``, ``14d`` or a sum (``1h30m``).
-
-    A bare number is refused: ``5`` could mean seconds or minutes, so the file must say.
-    Raises :class:`ValueError` with the fix, as in ``"5" is not a duration, write 5s``.
-    """
-    if _DURATION.fullmatch(text):
-        return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-    shown = _show(text)
-    if _NUMBER.fullmatch(text):
-        raise ValueError(f"{shown} is not a duration, write {text.strip()}s")
-    written = _NUMBER_AND_WORD.fullmatch(text)
-    if written:
-        number_text, word = written.groups()
-        unit = _UNIT_ALIASES.get(word) or _UNIT_ALIASES.get(word.lower()) or word.lower()
-        if unit in _UNIT_SECONDS:
-            raise ValueError(f"{shown} is not a duration, write {number_text}{unit}")
-        if word.lower() in ("w", "wk", "week", "weeks"):
-            days = float(number_text) * 7
-            raise ValueError(f"{shown} is not a duration, write {days:g}d")
-    raise ValueError(
-        f"{shown} is not a duration: write a number and a unit, as in 500ms, 30s, 5m, 1h or 14d"
-    )
-
-
-def format_duration(seconds: float) -> str:
-    """``seconds`` written back as :func:`parse_duration` reads it: ``1m30s``, ``500ms``."""
-    millis = round(seconds * 1000)
-    if millis <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    if millis:
-        parts.append(f"{millis}ms")
-    return "".join(parts)
 
 
 # -- validators shared by the models ------------------------------------------------------
