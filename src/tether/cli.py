@@ -488,6 +488,7 @@ def _count(n: int, noun: str) -> str:
 def _explain(kinds: list[str], *, markdown: bool) -> int:
     from tether._explain import explain_text, failures_markdown, kinds_table
     from tether._kinds import Kind
+    from tether._suggest import did_you_mean
 
     if markdown:
         sys.stdout.write(failures_markdown())
@@ -498,8 +499,9 @@ def _explain(kinds: list[str], *, markdown: bool) -> int:
     known = {k.value: k for k in Kind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
+        hint = did_you_mean(unknown[0], known, sep="; ") or ";"
         print(
-            f"tether explain: unknown kind {unknown[0]!r}; `tether explain` lists them all",
+            f"tether explain: unknown kind {unknown[0]!r}{hint} `tether explain` lists them all",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -30,7 +30,6 @@ operator, ``!=`` and ``not contains`` included: tether cannot vouch for what it 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import ipaddress
 import json
 import math
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from tether._durations import duration_ms, format_ms
+from tether._suggest import did_you_mean
 
 if TYPE_CHECKING:
     from tether.probe import Phase, ProbeResult
@@ -659,11 +659,7 @@ class _Parser:
 
 
 def _did_you_mean(word: str, choices: Sequence[str], *, prefix: str = "", suffix: str = "") -> str:
-    by_case = {c.lower(): c for c in choices}
-    close = [by_case[word.lower()]] if word.lower() in by_case else []
-    close = close or difflib.get_close_matches(word.upper(), choices, n=1, cutoff=0.6)
-    close = close or difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
-    return f"; did you mean {prefix}{close[0]}{suffix}?" if close else ""
+    return did_you_mean(word, choices, sep="; ", prefix=prefix, suffix=suffix, ignore_case=True)
 
 
 # -- reading values ------------------------------------------------------------------

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import functools
 import importlib
 import ipaddress
@@ -54,6 +53,7 @@ from pydantic_core import PydanticCustomError
 
 from tether._durations import format_duration, parse_duration
 from tether._redact import MASK, redact_headers, redact_text, redact_url
+from tether._suggest import did_you_mean
 
 __all__ = [
     "AlertChannel",
@@ -784,11 +784,6 @@ def _render_path(path: KeyPath) -> str:
     return out or "(top level)"
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f", did you mean {match[0]}?" if match else ""
-
-
 # -- YAML to data, keeping positions ------------------------------------------------------
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
@@ -1052,7 +1047,7 @@ def _message(
         return path, f"unknown key: {_MISPLACED[path[-2:]]}"
     if kind == "extra_forbidden":
         choices = _keys(owner) if owner else []
-        hint = _did_you_mean(str(path[-1]), choices)
+        hint = did_you_mean(str(path[-1]), choices)
         return path, "unknown key" + (hint or f"; expected one of: {', '.join(choices)}")
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tags = sorted(_tags(_unwrap(_union_at(path))))
@@ -1060,7 +1055,7 @@ def _message(
         if kind == "union_tag_not_found":
             return (*path, "type"), f"is required: {listed}"
         tag = str(ctx.get("tag", ""))
-        hint = _did_you_mean(tag, tags)
+        hint = did_you_mean(tag, tags)
         if tag.lower() in _APPRISE_SERVICES:
             hint = (
                 f"; for {tag}, write type: apprise with a {_APPRISE_SERVICES[tag.lower()]}:// URL"
@@ -1068,7 +1063,7 @@ def _message(
         return (*path, "type"), f"{_show(tag)} is not one of {listed}{hint}"
     if kind == "literal_error":
         choices = [str(c) for c in typing.get_args(_unwrap(tp))]
-        hint = _did_you_mean(str(value), choices) if isinstance(value, str) else ""
+        hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
         return path, f"{shown} is not one of {', '.join(choices)}{hint}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return path, f"{shown} is not a whole number"
@@ -1175,7 +1170,7 @@ def _references(
     errors: list[tuple[KeyPath, str]] = []
     for j, name in enumerate(names):
         if name not in known:
-            hint = _did_you_mean(name, known) or (
+            hint = did_you_mean(name, known) or (
                 f"; define it under {'monitors' if what == 'monitor' else 'alerts'}"
             )
             errors.append(((*at, j), f"no {what} named {_show(name)}{hint}"))
