@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from tether._durations import duration_ms, format_ms
+from tether._rcodes import RCODES, rcode_of_kind, worst_rcode
 from tether._suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -161,14 +162,9 @@ def _rcode(phase: Phase | None) -> str | None:
     rcodes = phase.details.get("rcode", "system")
     if isinstance(rcodes, dict) and rcodes:
         # One answer per record type: the worst decides, as the dns phase's verdict does.
-        codes = list(rcodes.values())
-        if "NXDOMAIN" in codes:
-            return "NXDOMAIN"
-        return next((c for c in codes if c != "NOERROR"), "NOERROR")
+        return worst_rcode(rcodes.values())
     if rcodes == "system":
-        # getaddrinfo hides the rcode; its outcome still implies one.
-        kind = phase.failure.kind.value if phase.failure is not None else None
-        return {None: "NOERROR", "dns.not_found": "NXDOMAIN", "dns.no_address": "NOERROR"}.get(kind)
+        return rcode_of_kind(phase.failure.kind if phase.failure is not None else None)
     return None  # the server did not answer
 
 
@@ -365,20 +361,6 @@ _PLACEHOLDERS: Final[dict[str, str]] = {
 }
 PHASE_NAMES: Final = ("dns", "connect", "tls", "ttfb", "transfer")
 _FUNCTIONS: Final = {"len": _NUMBER, "has": _BOOL}
-RCODES: Final = (
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-    "BADVERS",
-)
 
 
 @dataclass(frozen=True, slots=True)

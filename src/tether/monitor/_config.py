@@ -52,6 +52,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tether._durations import format_duration, parse_duration
+from tether._rcodes import HeaderRcode
 from tether._redact import MASK, redact_headers, redact_text, redact_url
 from tether._suggest import did_you_mean
 
@@ -460,19 +461,6 @@ AlertChannel = Annotated[
 ]
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
-Rcode = Literal[
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-]
 
 
 def _upper(value: object) -> object:
@@ -485,7 +473,7 @@ class DnsOptions(_Model):
     record_type: Annotated[RecordType, BeforeValidator(_upper)] = "A"
     answers: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = ()
     """Answers that must all be present (in any order); empty means any answer."""
-    rcode: Annotated[Rcode, BeforeValidator(_upper)] = "NOERROR"
+    rcode: Annotated[HeaderRcode, BeforeValidator(_upper)] = "NOERROR"
 
 
 class TlsOptions(_Model):
