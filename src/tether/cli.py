@@ -577,6 +577,7 @@ def _scenario_json(s: object) -> dict[str, object]:
 
 
 def _print_lab(lab: object) -> None:
+    from tether._hostport import split_hostport
     from tether.lab import Lab
 
     assert isinstance(lab, Lab)
@@ -589,10 +590,10 @@ def _print_lab(lab: object) -> None:
         for s in lab
     ]
     _table(("scenario", "url", "kind"), rows)
+    host, port = split_hostport(lab.resolver)
     print(
         f"\nDNS: the lab resolver at {lab.resolver} serves lab.test. "
-        f"(dig @{lab.resolver.rpartition(':')[0]} -p {lab.resolver.rpartition(':')[2]} "
-        "ok.lab.test)"
+        f"(dig @{host} -p {port} ok.lab.test)"
     )
     print(f"TLS: trust {lab.ca_file} to reach tls_ok")
 

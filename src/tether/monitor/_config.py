@@ -52,6 +52,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tether._durations import format_duration, parse_duration
+from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import MASK, redact_headers, redact_text, redact_url
 from tether._suggest import did_you_mean
@@ -141,39 +142,23 @@ Name = Annotated[str, AfterValidator(_check_name)]
 Names = Annotated[tuple[Name, ...], BeforeValidator(_one_or_many)]
 
 
-def _check_hostport(value: str, *, default_port: int | None, allow_zero: bool = False) -> str:
+def _split_hostport(
+    value: str, *, default_port: int | None, allow_zero: bool = False
+) -> tuple[str, int]:
     """``host:port`` or ``[v6]:port``; the port may be left out when there is a default."""
-    if value.isdigit():
-        raise _fail(f"{_show(value)} has no host: write HOST:PORT, as in 127.0.0.1:{value}")
-    host, port = value, ""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        if not rest.startswith(":") and rest:
-            raise _fail(f"{_show(value)} has something after ']' that is not :PORT")
-        port = rest[1:]
-    elif value.count(":") == 1:
-        host, _, port = value.partition(":")
-    elif ":" in value:
-        raise _fail(f"{_show(value)}: an IPv6 address needs brackets, as in [::1]:8800")
-    if not host:
-        raise _fail(f"{_show(value)} has no host, as in 127.0.0.1:8800")
-    if not port:
-        if default_port is None:
-            raise _fail(f"{_show(value)} has no port: write HOST:PORT, as in 127.0.0.1:8800")
-        return value
-    lowest = 0 if allow_zero else 1
-    if not port.isdigit() or not lowest <= int(port) <= 65535:
-        raise _fail(f"{_show(value)}: the port must be a number from {lowest} to 65535")
-    return value
+    try:
+        return split_hostport(value, default_port=default_port, allow_zero=allow_zero)
+    except InvalidHostPort as exc:
+        raise _fail(f"{_show(value)}{exc.problem}") from None
 
 
 def _check_listen(value: str) -> str:
-    return _check_hostport(value, default_port=None, allow_zero=True)
+    _split_hostport(value, default_port=None, allow_zero=True)
+    return value
 
 
 def _check_resolver(value: str) -> str:
-    _check_hostport(value, default_port=53)
-    host = value[1:].partition("]")[0] if value.startswith("[") else value.partition(":")[0]
+    host, _ = _split_hostport(value, default_port=DNS_PORT)
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -223,7 +208,7 @@ def _check_dns_target(value: str, name: str) -> str:
     else:
         raise _fail(f"{_show(value)} names an address; a dns:// monitor asks about a name")
     try:
-        parse_target(f"tcp://{name}:53")
+        parse_target(f"tcp://{name}:{DNS_PORT}")
     except InvalidTarget as exc:
         raise _fail(f"{_show(value)}: {exc}") from None
     return value
@@ -394,13 +379,11 @@ class Server(_Model):
 
     @property
     def host(self) -> str:
-        if self.listen.startswith("["):
-            return self.listen[1:].partition("]")[0]
-        return self.listen.rpartition(":")[0]
+        return split_hostport(self.listen, allow_zero=True)[0]
 
     @property
     def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        return split_hostport(self.listen, allow_zero=True)[1]
 
 
 class WebhookChannel(_Model):

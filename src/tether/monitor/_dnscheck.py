@@ -9,6 +9,7 @@ from typing import Any
 
 from tether._classify import failure_for
 from tether._failure import Failure
+from tether._hostport import join_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind
 from tether.monitor._config import Monitor
@@ -31,7 +32,7 @@ async def check_dns(m: Monitor) -> ProbeResult:
     started = time.perf_counter()
     if m.resolver:
         where, port = _server(m.resolver)
-        resolver = f"{where}:{port}"
+        resolver = join_hostport(where, port)
     else:
         system = dns.asyncresolver.get_default_resolver()
         where, port, resolver = str(system.nameservers[0]), system.port, "system"

@@ -12,6 +12,7 @@ from typing import Any
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
+from tether._hostport import join_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind, worst_rcode
 
@@ -65,11 +66,7 @@ async def direct(
     import dns.rdatatype
 
     where, server_port = server
-    out = Answers(
-        details={
-            "resolver": f"{where}:{server_port}" if ":" not in where else f"[{where}]:{server_port}"
-        }
-    )
+    out = Answers(details={"resolver": join_hostport(where, server_port)})
     types: tuple[str, ...] = ("AAAA", "A")
     if family == socket.AF_INET:
         types = ("A",)
