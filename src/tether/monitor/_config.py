@@ -56,6 +56,7 @@ from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import MASK, redact_headers, redact_text, redact_url
 from tether._suggest import did_you_mean
+from tether.monitor._cron import parse_cron
 
 __all__ = [
     "AlertChannel",
@@ -543,7 +544,7 @@ class MaintenanceWindow(_Model):
     def _valid_schedule(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                _parse_cron(value)
+                parse_cron(value)
             except ValueError as exc:
                 raise _fail(str(exc)) from None
         return value
@@ -560,7 +561,7 @@ class MaintenanceWindow(_Model):
             start, end = (_aware(t, zone) for t in (self.start, self.end))
             return start is not None and end is not None and start <= at < end
         assert self.duration is not None
-        last = _last_start(_parse_cron(self.schedule), at.astimezone(zone), self.duration)
+        last = parse_cron(self.schedule).last_start(at.astimezone(zone), self.duration)
         if last is None:
             return False
         # Absolute time, not wall-clock: a window across a DST change lasts its duration.
@@ -622,83 +623,6 @@ class MonitorConfig(_Model):
     def in_maintenance(self, monitor: str, at: dt.datetime) -> bool:
         """Whether a maintenance window holds back ``monitor``'s alerts at ``at``."""
         return any(w.covers(monitor) and w.active(at) for w in self.maintenance)
-
-
-# -- weekly schedules ---------------------------------------------------------------------
-
-_DAY_NAMES: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Cron:
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: frozenset[int]
-    """0 = Sunday, as cron counts."""
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_cron(text: str) -> _Cron:
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{_show(text)} is not a weekly schedule: write MINUTE HOUR * * DAYS, as in 0 2 * * sun"
-        )
-    minute, hour, day_of_month, month, weekday = fields
-    if day_of_month != "*" or month != "*":
-        raise ValueError(
-            f"{_show(text)}: a maintenance schedule repeats weekly, so day of month and "
-            "month must be *"
-        )
-    days = {d % 7 for d in _cron_field(text, weekday, "day of week", 0, 7, names=_DAY_NAMES)}
-    return _Cron(
-        minutes=tuple(sorted(_cron_field(text, minute, "minute", 0, 59))),
-        hours=tuple(sorted(_cron_field(text, hour, "hour", 0, 23))),
-        days=frozenset(days),
-    )
-
-
-def _cron_field(
-    text: str, spec: str, what: str, low: int, high: int, names: tuple[str, ...] = ()
-) -> set[int]:
-    def number(word: str) -> int:
-        if word.lower()[:3] in names and word.isalpha():
-            return names.index(word.lower()[:3])
-        if not word.isdigit() or not low <= int(word) <= high:
-            raise ValueError(f"{_show(text)}: {what} {_show(word)} is not from {low} to {high}")
-        return int(word)
-
-    values: set[int] = set()
-    for item in spec.split(","):
-        span, _, step_text = item.partition("/")
-        step = number(step_text) if step_text else 1
-        if step < 1:
-            raise ValueError(f"{_show(text)}: the step in {_show(item)} must be at least 1")
-        if span == "*":
-            first, last = low, high
-        else:
-            first_text, dash, last_text = span.partition("-")
-            first = number(first_text)
-            last = number(last_text) if dash else (high if step_text else first)
-            if last < first:
-                raise ValueError(f"{_show(text)}: the range {_show(span)} runs backwards")
-        values.update(range(first, last + 1, step))
-    return values
-
-
-def _last_start(cron: _Cron, local: dt.datetime, duration: float) -> dt.datetime | None:
-    """The latest window start at or before ``local``, looking back ``duration`` at most."""
-    horizon = int(duration // 86400) + 2
-    for back in range(horizon):
-        day = local.date() - dt.timedelta(days=back)
-        if (day.isoweekday() % 7) not in cron.days:
-            continue
-        for hour in reversed(cron.hours):
-            for minute in reversed(cron.minutes):
-                start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=local.tzinfo)
-                if start <= local:
-                    return start
-    return None
 
 
 # -- errors -------------------------------------------------------------------------------
