@@ -256,7 +256,7 @@ def quantile(values: list[float], q: float) -> float:
 def monitors_config(urls: list[str], count: int, interval: float) -> Any:
     """``count`` HTTP monitors on ``urls`` (round robin), built as ``tether.yaml`` would be,
     with parse_config's default timeout (10 s, or 80% of a shorter interval)."""
-    from tether.monitor._config import MonitorConfig
+    from tether.monitor.config import MonitorConfig
 
     timeout = min(10.0, 0.8 * interval)
     data: dict[str, Any] = {
@@ -728,7 +728,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("_baseline.py", "detector"),
     ("_state.py", "detector"),
     ("_correlate.py", "incidents"),
-    ("_config.py", "config lookups"),
+    ("tether/monitor/config/", "config lookups"),
     ("tether/monitor/store/", "store (event-loop side)"),
     ("queue.py", "store (event-loop side)"),
     ("_thread.lock", "store (event-loop side)"),
@@ -1055,9 +1055,9 @@ class Outage:
 
 
 def detection(quick: bool) -> Section:
-    from tether.monitor._config import MonitorConfig
     from tether.monitor._runner import Runner, channels_for
     from tether.monitor.alerts import Outbox
+    from tether.monitor.config import MonitorConfig
     from tether.monitor.store import SQLiteStore
 
     interval, outages_n, decoys_n = (1.0, 2, 3) if quick else (DETECT_INTERVAL, 8, 12)

@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from tether.cli import main
-from tether.monitor._config import (
+from tether.monitor.config import (
     AppriseChannel,
     ConfigError,
     EmailChannel,

@@ -15,10 +15,10 @@ from typing import Any
 
 from simtime import SimTime
 from tether.lab import Lab
-from tether.monitor._config import MonitorConfig, parse_config
 from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
+from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult
 

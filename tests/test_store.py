@@ -26,7 +26,7 @@ import pytest
 
 from postgres_server import PASSWORD, PostgresServer, free_port
 from tether.cli import main
-from tether.monitor._config import Storage
+from tether.monitor.config import Storage
 from tether.monitor.store import (
     PostgresStore,
     ProbeRecord,

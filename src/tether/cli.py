@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tether.monitor._config import MonitorConfig
     from tether.monitor._runner import Runner
+    from tether.monitor.config import MonitorConfig
     from tether.monitor.store import Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -245,7 +245,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: str) -> int:
-    from tether.monitor._config import ConfigError, load_config
+    from tether.monitor.config import ConfigError, load_config
 
     try:
         config = load_config(path)
@@ -267,7 +267,7 @@ def _check_config(path: str) -> int:
 
 
 def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
-    from tether.monitor._config import ConfigError, load_config
+    from tether.monitor.config import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -347,8 +347,8 @@ async def _reload(runner: Runner, path: str) -> None:
     load leaves the running configuration as it was, and says why."""
     import asyncio
 
-    from tether.monitor._config import ConfigError, load_config
     from tether.monitor._runner import channels_for
+    from tether.monitor.config import ConfigError, load_config
 
     try:
         config = await asyncio.to_thread(load_config, path)

@@ -163,10 +163,10 @@ def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = s
 async def _watch(
     lab: Lab, place: Path, duration: float, started: float, out: TextIO
 ) -> tuple[list[Verdict], list[dict[str, Any]], int, Path]:
-    from tether.monitor._config import parse_config
     from tether.monitor._runner import Runner, channels_for
     from tether.monitor._web import serve
     from tether.monitor.alerts import Outbox
+    from tether.monitor.config import parse_config
     from tether.monitor.store import SQLiteStore
 
     hook = _Hook(out, started)

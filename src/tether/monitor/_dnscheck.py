@@ -12,7 +12,7 @@ from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind
-from tether.monitor._config import Monitor
+from tether.monitor.config import Monitor
 from tether.probe import Phase, ProbeResult
 
 

@@ -33,7 +33,6 @@ from tether._durations import human_duration
 from tether._kinds import Kind, Layer
 from tether.monitor._baseline import Latency
 from tether.monitor._conditions import Condition, context_from_probe, parse_condition
-from tether.monitor._config import Monitor, MonitorConfig
 from tether.monitor._correlate import correlate, held_by_parent
 from tether.monitor._detect import (
     Degraded,
@@ -48,6 +47,7 @@ from tether.monitor._detect import (
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
+from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.store import ProbeRecord, Store
 from tether.probe import Phase, ProbeOptions, ProbeResult, probe_async
 
@@ -609,7 +609,7 @@ def _host(url: str) -> str:
 
 def channels_for(config: MonitorConfig) -> dict[str, Channel]:
     """The delivery channel for each configured alert channel."""
-    from tether.monitor import _config as c
+    from tether.monitor import config as c
     from tether.monitor.alerts import AppriseChannel, EmailChannel, WebhookChannel
 
     out: dict[str, Channel] = {}
