@@ -20,12 +20,17 @@ import yaml
 from pydantic import ValidationError
 
 from tether.cli import main
+from tether.monitor._baseline import Latency
+from tether.monitor._detect import Rules
 from tether.monitor.config import (
     AppriseChannel,
     ConfigError,
     EmailChannel,
+    Monitor,
     MonitorConfig,
+    MonitorDefaults,
     WebhookChannel,
+    default_timeout,
     load_config,
     parse_config,
 )
@@ -132,6 +137,37 @@ def test_unset_timeout_stays_under_a_short_interval(interval: str, timeout: floa
     """Without a timeout, a monitor gets 10s or 80% of a shorter interval, never an error."""
     monitor = parse_config(dump({"name": "a", "url": URL, "interval": interval})).monitors[0]
     assert monitor.timeout == pytest.approx(timeout)
+
+
+def test_every_key_of_defaults_is_a_monitor_key_with_the_same_default() -> None:
+    """The defaults section takes only monitor keys, each typed and defaulted alike."""
+    monitor_fields = Monitor.model_fields
+    for name, field in MonitorDefaults.model_fields.items():
+        assert name in monitor_fields, name
+        assert field.annotation == monitor_fields[name].annotation, name
+        assert field.metadata == monitor_fields[name].metadata, name
+        assert field.get_default(call_default_factory=True) == monitor_fields[name].get_default(
+            call_default_factory=True
+        ), name
+
+
+def test_a_monitor_that_sets_nothing_is_judged_as_the_detectors_defaults() -> None:
+    """Thresholds and latency margin left out are the detector's own Rules and Latency."""
+    monitor = parse_config(dump()).monitors[0]
+    rules = Rules()
+    assert (monitor.failure_threshold, monitor.success_threshold) == (
+        rules.failure_threshold,
+        rules.success_threshold,
+    )
+    assert monitor.latency_margin == rules.latency.k == Latency().k
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [(1, 0.8), (12.5, 10.0), (3600, 10.0)])
+def test_default_timeout(interval: float, timeout: float) -> None:
+    """default_timeout is what parse_config gives a monitor without a timeout."""
+    assert default_timeout(interval) == pytest.approx(timeout)
+    written = parse_config(dump({"name": "a", "url": URL, "interval": f"{interval}s"}))
+    assert written.monitors[0].timeout == default_timeout(interval)
 
 
 def test_empty_sections_mean_their_defaults() -> None:

@@ -22,6 +22,7 @@ Every problem found is reported at once, one line each, in file order::
     monitors[4].alerts[0]: no alert channel named "opz", did you mean ops?
 """
 
+from tether.monitor.config._defaults import default_timeout
 from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
 from tether.monitor.config._models import (
@@ -53,6 +54,7 @@ __all__ = [
     "Storage",
     "TlsOptions",
     "WebhookChannel",
+    "default_timeout",
     "load_config",
     "parse_config",
 ]

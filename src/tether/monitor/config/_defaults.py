@@ -1,43 +1,38 @@
-"""The monitors' defaults, and how the ``defaults`` section reaches each monitor."""
+"""Each default of a monitor, written once.
+
+A monitor's key takes its own value, else the ``defaults`` section's, else the value
+here; :class:`~tether.monitor.config.Monitor` and
+:class:`~tether.monitor.config.MonitorDefaults` both read them from this module.  The
+thresholds and the latency margin are the detector's own defaults
+(:class:`~tether.monitor._detect.Rules` and its
+:class:`~tether.monitor._baseline.Latency`), so a monitor that sets nothing is judged as
+a detector that is given nothing.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from tether.monitor.config._models import Monitor, MonitorDefaults
+from tether.monitor._detect import Rules
 
-DEFAULT_TIMEOUT: Final = 10.0
+_DETECTOR: Final = Rules()
+
+INTERVAL: Final = 60.0
+"""Seconds between probes."""
+TIMEOUT: Final = 10.0
+"""Seconds a probe may take, unless that is not shorter than the interval: see
+:func:`default_timeout`."""
+FAILURE_THRESHOLD: Final = _DETECTOR.failure_threshold
+SUCCESS_THRESHOLD: Final = _DETECTOR.success_threshold
+LATENCY_MARGIN: Final[float | None] = _DETECTOR.latency.k
+"""Robust standard deviations above the latency baseline before a monitor is degraded."""
+
 # A timeout left unset is capped below a short interval instead of making the file
 # invalid for a key the user never wrote.
-TIMEOUT_SHARE: Final = 0.8
+_TIMEOUT_SHARE: Final = 0.8
 
 
-def with_defaults(monitor: Monitor, defaults: MonitorDefaults) -> Monitor:
-    own, inherited = monitor.model_fields_set, defaults.model_fields_set
-    changes: dict[str, Any] = {
-        key: getattr(defaults, key) for key in INHERITED if key in inherited and key not in own
-    }
-    if monitor.scheme in ("http", "https") and defaults.headers:
-        mine = {name.lower() for name in monitor.headers}
-        changes["headers"] = {
-            **{k: v for k, v in defaults.headers.items() if k.lower() not in mine},
-            **monitor.headers,
-        }
-    if "timeout" not in own and "timeout" not in inherited:
-        interval = changes.get("interval", monitor.interval)
-        changes["timeout"] = min(DEFAULT_TIMEOUT, interval * TIMEOUT_SHARE)
-    # Copy only what changes: a file of many monitors mostly keeps the defaults as they are.
-    changes = {k: v for k, v in changes.items() if getattr(monitor, k) != v}
-    return monitor.model_copy(update=changes) if changes else monitor
-
-
-INHERITED: Final = (
-    "interval",
-    "timeout",
-    "failure_threshold",
-    "success_threshold",
-    "alerts",
-    "resolver",
-    "latency_margin",
-)
+def default_timeout(interval: float) -> float:
+    """The timeout of a monitor that sets none, nor its ``defaults``: :data:`TIMEOUT`, or
+    80% of a shorter ``interval``."""
+    return min(TIMEOUT, interval * _TIMEOUT_SHARE)

@@ -12,7 +12,6 @@ import yaml
 from pydantic import ValidationError
 
 from tether.monitor.config._checks import cross_check
-from tether.monitor.config._defaults import with_defaults
 from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
 from tether.monitor.config._models import MaintenanceWindow, MonitorConfig, aware
@@ -64,7 +63,7 @@ def parse_config(
         raise config_error(errors, document.marks, source)
     return config.model_copy(
         update={
-            "monitors": tuple(with_defaults(m, config.defaults) for m in config.monitors),
+            "monitors": tuple(config.defaults.apply(m) for m in config.monitors),
             "maintenance": tuple(_with_zones(w) for w in config.maintenance),
         }
     )

@@ -23,7 +23,7 @@ from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor._cron import parse_cron
-from tether.monitor.config._defaults import DEFAULT_TIMEOUT
+from tether.monitor.config import _defaults
 from tether.monitor.config._errors import fail
 from tether.monitor.config._fields import (
     Address,
@@ -177,16 +177,40 @@ class TlsOptions(_Model):
 
 
 class MonitorDefaults(_Model):
-    """Values every monitor takes unless it sets the key itself."""
+    """Values every monitor takes unless it sets the key itself: each of these keys is a
+    monitor's key too, with the same default."""
 
-    interval: Interval = 60.0
-    timeout: PositiveDuration = DEFAULT_TIMEOUT
-    failure_threshold: Count = 3
-    success_threshold: Count = 2
+    interval: Interval = _defaults.INTERVAL
+    timeout: PositiveDuration = _defaults.TIMEOUT
+    failure_threshold: Count = _defaults.FAILURE_THRESHOLD
+    success_threshold: Count = _defaults.SUCCESS_THRESHOLD
     alerts: Names = ()
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
-    latency_margin: Margin | None = 3.0
+    latency_margin: Margin | None = _defaults.LATENCY_MARGIN
+
+    def apply(self, monitor: Monitor) -> Monitor:
+        """``monitor`` with each key it leaves out taken from this section (``headers``
+        merged into an ``http(s)://`` monitor's own, whose names win whatever their case),
+        and a timeout set nowhere fitted to its interval."""
+        own, inherited = monitor.model_fields_set, self.model_fields_set
+        changes: dict[str, Any] = {
+            key: getattr(self, key) for key in inherited - own if key != "headers"
+        }
+        if monitor.scheme in ("http", "https") and self.headers:
+            mine = {name.lower() for name in monitor.headers}
+            changes["headers"] = {
+                **{k: v for k, v in self.headers.items() if k.lower() not in mine},
+                **monitor.headers,
+            }
+        if "timeout" not in own and "timeout" not in inherited:
+            changes["timeout"] = _defaults.default_timeout(
+                changes.get("interval", monitor.interval)
+            )
+        # Copy only what changes: a file of many monitors mostly keeps the defaults as
+        # they are.
+        changes = {k: v for k, v in changes.items() if getattr(monitor, k) != v}
+        return monitor.model_copy(update=changes) if changes else monitor
 
 
 HTTP_ONLY: Final = ("method", "headers", "body", "follow_redirects", "max_redirects")
@@ -203,18 +227,18 @@ class Monitor(_Model):
     body: str | None = None
     follow_redirects: bool = True
     max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
-    interval: Interval = 60.0
-    timeout: PositiveDuration = DEFAULT_TIMEOUT
+    interval: Interval = _defaults.INTERVAL
+    timeout: PositiveDuration = _defaults.TIMEOUT
     """Seconds each probe may take; always shorter than ``interval``."""
     conditions: Annotated[tuple[ConditionText, ...], BeforeValidator(one_or_many)] = ()
-    failure_threshold: Count = 3
-    success_threshold: Count = 2
+    failure_threshold: Count = _defaults.FAILURE_THRESHOLD
+    success_threshold: Count = _defaults.SUCCESS_THRESHOLD
     alerts: Names = ()
     depends_on: Names = ()
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
     tls: TlsOptions | None = None
-    latency_margin: Margin | None = 3.0
+    latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
     paused: bool = False
 
