@@ -23,13 +23,13 @@ from tether.cli import main
 from tether.monitor._baseline import Latency
 from tether.monitor._detect import Rules
 from tether.monitor.config import (
-    AppriseChannel,
+    AppriseChannelConfig,
     ConfigError,
-    EmailChannel,
+    EmailChannelConfig,
     Monitor,
     MonitorConfig,
     MonitorDefaults,
-    WebhookChannel,
+    WebhookChannelConfig,
     default_timeout,
     load_config,
     parse_config,
@@ -125,7 +125,7 @@ monitors:
     assert api.conditions == ("[STATUS] == 200", "[RESPONSE_TIME] < 500ms")
     assert api.alerts == ("ops",)
     ops = config.channel("ops")
-    assert isinstance(ops, WebhookChannel)
+    assert isinstance(ops, WebhookChannelConfig)
     assert (ops.url, ops.secret) == ("http://127.0.0.1:9000/hook", None)
 
 
@@ -301,12 +301,12 @@ def test_alert_channel_types_and_their_defaults() -> None:
         )
     )
     hook, chat, mail = config.alerts
-    assert isinstance(hook, WebhookChannel)
+    assert isinstance(hook, WebhookChannelConfig)
     assert hook.secret is not None
     assert hook.secret.get_secret_value() == "k"
-    assert isinstance(chat, AppriseChannel)
+    assert isinstance(chat, AppriseChannelConfig)
     assert chat.targets == ("json://127.0.0.1/a", "xml://127.0.0.1/b")
-    assert isinstance(mail, EmailChannel)
+    assert isinstance(mail, EmailChannelConfig)
     assert (mail.port, mail.starttls, mail.from_, mail.username) == (587, True, "t@lab.test", "u")
     assert mail.password is not None
     assert mail.password.get_secret_value() == "p"
@@ -1086,8 +1086,8 @@ def test_secrets_stay_usable() -> None:
     assert monitor.url == "https://alice:urlpass@127.0.0.1/health?token=tok123"
     assert monitor.headers == {"Authorization": "Bearer bearer-xyz"}
     mail, hook = config.channel("mail"), config.channel("hook")
-    assert isinstance(mail, EmailChannel)
-    assert isinstance(hook, WebhookChannel)
+    assert isinstance(mail, EmailChannelConfig)
+    assert isinstance(hook, WebhookChannelConfig)
     assert mail.password is not None
     assert hook.secret is not None
     assert (mail.password.get_secret_value(), hook.secret.get_secret_value()) == (

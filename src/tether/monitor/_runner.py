@@ -614,10 +614,10 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
 
     out: dict[str, Channel] = {}
     for channel in config.alerts:
-        if isinstance(channel, c.WebhookChannel):
+        if isinstance(channel, c.WebhookChannelConfig):
             secret = channel.secret.get_secret_value() if channel.secret else None
             out[channel.name] = WebhookChannel(channel.name, channel.url, secret=secret)
-        elif isinstance(channel, c.AppriseChannel):
+        elif isinstance(channel, c.AppriseChannelConfig):
             out[channel.name] = AppriseChannel(channel.name, channel.targets)
         else:
             password = channel.password.get_secret_value() if channel.password else None

@@ -27,9 +27,10 @@ from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
 from tether.monitor.config._models import (
     AlertChannel,
-    AppriseChannel,
+    AppriseChannelConfig,
+    ChannelConfig,
     DnsOptions,
-    EmailChannel,
+    EmailChannelConfig,
     MaintenanceWindow,
     Monitor,
     MonitorConfig,
@@ -37,15 +38,16 @@ from tether.monitor.config._models import (
     Server,
     Storage,
     TlsOptions,
-    WebhookChannel,
+    WebhookChannelConfig,
 )
 
 __all__ = [
     "AlertChannel",
-    "AppriseChannel",
+    "AppriseChannelConfig",
+    "ChannelConfig",
     "ConfigError",
     "DnsOptions",
-    "EmailChannel",
+    "EmailChannelConfig",
     "MaintenanceWindow",
     "Monitor",
     "MonitorConfig",
@@ -53,7 +55,7 @@ __all__ = [
     "Server",
     "Storage",
     "TlsOptions",
-    "WebhookChannel",
+    "WebhookChannelConfig",
     "default_timeout",
     "load_config",
     "parse_config",

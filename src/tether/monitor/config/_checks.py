@@ -15,9 +15,9 @@ from tether.monitor.config._errors import KeyPath, Problem, show
 from tether.monitor.config._models import (
     HTTP_ONLY,
     AlertChannel,
-    AppriseChannel,
+    AppriseChannelConfig,
     DnsOptions,
-    EmailChannel,
+    EmailChannelConfig,
     MaintenanceWindow,
     Monitor,
     MonitorConfig,
@@ -93,9 +93,9 @@ def _references(names: tuple[str, ...], known: list[str], at: KeyPath, what: str
 
 
 def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
-    if isinstance(channel, AppriseChannel) and not channel.targets:
+    if isinstance(channel, AppriseChannelConfig) and not channel.targets:
         return [((*at, "url"), "is required: an apprise URL (or urls: a list of them)")]
-    if isinstance(channel, EmailChannel):
+    if isinstance(channel, EmailChannelConfig):
         if channel.password is not None and channel.username is None:
             return [((*at, "username"), "is required with a password")]
         if channel.username is not None and channel.password is None:

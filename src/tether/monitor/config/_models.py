@@ -95,7 +95,7 @@ class Server(_Model):
         return split_hostport(self.listen, allow_zero=True)[1]
 
 
-class WebhookChannel(_Model):
+class WebhookChannelConfig(_Model):
     """POST a JSON message, signed with HMAC-SHA256 when ``secret`` is set."""
 
     name: Name
@@ -105,7 +105,7 @@ class WebhookChannel(_Model):
     """The key of the ``X-Tether-Signature-256: sha256=HEX`` header."""
 
 
-class AppriseChannel(_Model):
+class AppriseChannelConfig(_Model):
     """Any apprise URL: Slack, Discord, Telegram, email and the rest."""
 
     name: Name
@@ -128,7 +128,7 @@ class AppriseChannel(_Model):
                 yield name, value
 
 
-class EmailChannel(_Model):
+class EmailChannelConfig(_Model):
     """SMTP email."""
 
     name: Name
@@ -145,9 +145,9 @@ class EmailChannel(_Model):
     """Trust the certificate authorities in this PEM file instead of the system's."""
 
 
-AlertChannel = Annotated[
-    WebhookChannel | AppriseChannel | EmailChannel, Field(discriminator="type")
-]
+ChannelConfig = WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig
+"""An alert channel as configured (the delivery channels are in ``monitor.alerts``)."""
+AlertChannel = Annotated[ChannelConfig, Field(discriminator="type")]
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
 
@@ -337,7 +337,9 @@ class MonitorConfig(_Model):
                 return monitor
         raise KeyError(name)
 
-    def channel(self, name: str) -> WebhookChannel | AppriseChannel | EmailChannel:
+    def channel(
+        self, name: str
+    ) -> WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig:
         """The alert channel called ``name`` (KeyError if none)."""
         for channel in self.alerts:
             if channel.name == name:
