@@ -18,6 +18,7 @@ from tether.monitor.config._models import (
     AppriseChannelConfig,
     DnsOptions,
     EmailChannelConfig,
+    Escalation,
     MaintenanceWindow,
     Monitor,
     MonitorConfig,
@@ -37,6 +38,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _check_channel(channel, ("alerts", i))
     defaults = config.defaults
     errors += _references(defaults.alerts, channels, ("defaults", "alerts"), "alert channel")
+    errors += _check_escalation(defaults.escalate, channels, ("defaults", "escalate"))
     if {"interval", "timeout"} <= defaults.model_fields_set and (
         defaults.timeout >= defaults.interval
     ):
@@ -51,6 +53,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
         errors += _references(monitor.alerts, channels, (*at, "alerts"), "alert channel")
+        errors += _check_escalation(monitor.escalate, channels, (*at, "escalate"))
         errors += _references(monitor.depends_on, monitors, (*at, "depends_on"), "monitor")
         errors += [
             ((*at, "depends_on", j), "a monitor cannot depend on itself")
@@ -89,6 +92,25 @@ def _references(names: tuple[str, ...], known: list[str], at: KeyPath, what: str
                 f"; define it under {'monitors' if what == 'monitor' else 'alerts'}"
             )
             errors.append(((*at, j), f"no {what} named {show(name)}{hint}"))
+    return errors
+
+
+def _check_escalation(
+    steps: tuple[Escalation, ...], channels: list[str], at: KeyPath
+) -> list[Problem]:
+    """Each step names channels that exist, and comes later than the one before it."""
+    errors: list[Problem] = []
+    for j, step in enumerate(steps):
+        errors += _references(step.alerts, channels, (*at, j, "alerts"), "alert channel")
+        if j and step.after <= steps[j - 1].after:
+            errors.append(
+                (
+                    (*at, j, "after"),
+                    f"{format_duration(step.after)} is not after the step before it "
+                    f"({format_duration(steps[j - 1].after)}): list the steps in the order "
+                    "they happen",
+                )
+            )
     return errors
 
 

@@ -44,6 +44,12 @@ def _at_least_1s(seconds: float) -> float:
     return seconds
 
 
+def _at_least_1m(seconds: float) -> float:
+    if seconds < 60:
+        raise fail(f"{format_duration(seconds)} is too short: the minimum is 1m")
+    return seconds
+
+
 def _positive(seconds: float) -> float:
     if seconds <= 0:
         raise fail("0s is too short: give a duration above zero")
@@ -52,6 +58,8 @@ def _positive(seconds: float) -> float:
 
 PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_positive)]
 Interval = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1s)]
+Reminder = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1m)]
+"""How often an alert is repeated: a minute at least, so a mistake cannot flood a channel."""
 Count = Annotated[int, Field(ge=1)]
 
 

@@ -4,6 +4,7 @@ in :mod:`._checks`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from tether.monitor.config._fields import (
     Name,
     Names,
     PositiveDuration,
+    Reminder,
     Resolver,
     Target,
     TimeZone,
@@ -176,6 +178,18 @@ class TlsOptions(_Model):
     """Go on past a failed verification (it is still reported)."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Escalation:
+    """One step of ``escalate``: once a monitor has been down in an open incident for
+    ``after`` seconds, its alerts also go to the channels ``alerts``."""
+
+    after: PositiveDuration
+    alerts: Annotated[Names, Field(min_length=1)]
+
+    # Validated from the file as the models are: no unknown key.
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+
 class MonitorDefaults(_Model):
     """Values every monitor takes unless it sets the key itself: each of these keys is a
     monitor's key too, with the same default."""
@@ -188,6 +202,8 @@ class MonitorDefaults(_Model):
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
+    remind_every: Reminder | None = None
+    escalate: tuple[Escalation, ...] = ()
 
     def apply(self, monitor: Monitor) -> Monitor:
         """``monitor`` with each key it leaves out taken from this section (``headers``
@@ -240,6 +256,12 @@ class Monitor(_Model):
     tls: TlsOptions | None = None
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
+    remind_every: Reminder | None = None
+    """Seconds between repeats of an open incident's alert on the monitor's channels, while
+    it stays open and unacknowledged; null: never."""
+    escalate: tuple[Escalation, ...] = ()
+    """Channels that also get the monitor's alerts once it has been down long enough, in
+    the order of their ``after``."""
     paused: bool = False
 
     @property

@@ -8,6 +8,7 @@ unknown key, channel type or choice.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from collections.abc import Mapping
@@ -55,23 +56,38 @@ def _tags(tp: Any) -> dict[str, type[BaseModel]]:
     return tags
 
 
-def _keys(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
+def _is_section(tp: Any) -> bool:
+    """A mapping of known keys: a model, or a value class such as ``Escalation``."""
+    return isinstance(tp, type) and (issubclass(tp, BaseModel) or dataclasses.is_dataclass(tp))
 
 
-def _field(model: type[BaseModel], key: str) -> Any:
-    for name, field in model.model_fields.items():
-        if key in (name, field.alias):
-            return field.annotation
+def _annotations(section: type[Any]) -> dict[str, tuple[str, Any]]:
+    """Each field's name, the key the file writes for it (``from`` for ``from_``), and
+    its type."""
+    if issubclass(section, BaseModel):
+        fields = section.model_fields.items()
+        return {name: (f.alias or name, f.annotation) for name, f in fields}
+    hints = typing.get_type_hints(section, include_extras=True)
+    return {f.name: (f.name, hints[f.name]) for f in dataclasses.fields(section)}
+
+
+def _keys(section: type[Any]) -> list[str]:
+    return [key for key, _ in _annotations(section).values()]
+
+
+def _field(section: type[Any], key: str) -> Any:
+    for name, (written, annotation) in _annotations(section).items():
+        if key in (name, written):
+            return annotation
     return None
 
 
-def _resolve(loc: tuple[str | int, ...]) -> tuple[KeyPath, type[BaseModel] | None, Any]:
-    """The key path of a pydantic location (union tags dropped), the model owning its last
-    key, and the type expected there."""
+def _resolve(loc: tuple[str | int, ...]) -> tuple[KeyPath, type[Any] | None, Any]:
+    """The key path of a pydantic location (union tags dropped), the section owning its
+    last key, and the type expected there."""
     path: list[str | int] = []
     tp: Any = MonitorConfig
-    owner: type[BaseModel] | None = None
+    owner: type[Any] | None = None
     for part in loc:
         tp = _unwrap(tp)
         tags = _tags(tp)
@@ -80,7 +96,7 @@ def _resolve(loc: tuple[str | int, ...]) -> tuple[KeyPath, type[BaseModel] | Non
             continue
         path.append(part)
         origin = typing.get_origin(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+        if _is_section(tp) and isinstance(part, str):
             owner, tp = tp, _field(tp, part)
         elif origin in (tuple, list) and isinstance(part, int):
             tp = typing.get_args(tp)[0]
@@ -119,7 +135,7 @@ def _is_secret(path: KeyPath) -> bool:
 def _message(
     kind: str,
     path: KeyPath,
-    owner: type[BaseModel] | None,
+    owner: type[Any] | None,
     tp: Any,
     shown: str,
     value: object,
@@ -132,7 +148,7 @@ def _message(
         return path, "is required"
     if kind == "extra_forbidden" and path[-2:] in _MISPLACED:
         return path, f"unknown key: {_MISPLACED[path[-2:]]}"
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         choices = _keys(owner) if owner else []
         hint = did_you_mean(str(path[-1]), choices)
         return path, "unknown key" + (hint or f"; expected one of: {', '.join(choices)}")
@@ -162,7 +178,7 @@ def _message(
         if _is_secret(path):
             return path, "the value is a number, not text: quote it"
         return path, f"{shown} is not text (quote it: {show(str(shown))})"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
+    if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
         return path, f"{shown} is not a mapping of keys"
     if kind in ("tuple_type", "list_type"):
         return path, f"{shown} is not a list"
@@ -184,7 +200,7 @@ def _union_at(path: KeyPath) -> Any:
     tp: Any = MonitorConfig
     for part in path:
         tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+        if _is_section(tp) and isinstance(part, str):
             tp = _field(tp, part)
         elif typing.get_origin(tp) in (tuple, list):
             tp = typing.get_args(tp)[0]
