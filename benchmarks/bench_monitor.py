@@ -729,6 +729,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("_state.py", "detector"),
     ("_correlate.py", "incidents"),
     ("tether/monitor/config/", "config lookups"),
+    ("_cron.py", "config lookups"),
     ("tether/monitor/store/", "store (event-loop side)"),
     ("queue.py", "store (event-loop side)"),
     ("_thread.lock", "store (event-loop side)"),
