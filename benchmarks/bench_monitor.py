@@ -256,9 +256,9 @@ def quantile(values: list[float], q: float) -> float:
 def monitors_config(urls: list[str], count: int, interval: float) -> Any:
     """``count`` HTTP monitors on ``urls`` (round robin), built as ``tether.yaml`` would be,
     with parse_config's default timeout (10 s, or 80% of a shorter interval)."""
-    from tether.monitor._config import MonitorConfig
+    from tether.monitor.config import MonitorConfig, default_timeout
 
-    timeout = min(10.0, 0.8 * interval)
+    timeout = default_timeout(interval)
     data: dict[str, Any] = {
         "monitors": [
             {
@@ -735,7 +735,8 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("_baseline.py", "detector"),
     ("_state.py", "detector"),
     ("_correlate.py", "incidents"),
-    ("_config.py", "config lookups"),
+    ("tether/monitor/config/", "config lookups"),
+    ("_cron.py", "config lookups"),
     ("tether/monitor/store/", "store (event-loop side)"),
     ("queue.py", "store (event-loop side)"),
     ("_thread.lock", "store (event-loop side)"),
@@ -1063,9 +1064,9 @@ class Outage:
 
 def detection(quick: bool) -> Section:
     from tether.monitor._app import channels_for
-    from tether.monitor._config import MonitorConfig
     from tether.monitor._runner import Runner
     from tether.monitor.alerts import Outbox
+    from tether.monitor.config import MonitorConfig, default_timeout
     from tether.monitor.store import SQLiteStore
 
     interval, outages_n, decoys_n = (1.0, 2, 3) if quick else (DETECT_INTERVAL, 8, 12)
@@ -1088,8 +1089,7 @@ def detection(quick: bool) -> Section:
                         "name": name,
                         "url": f"http://{address}/health",
                         "interval": f"{interval:g}s",
-                        # parse_config's default: 10 s, or 80% of a shorter interval.
-                        "timeout": f"{min(10.0, 0.8 * interval) * 1000:.0f}ms",
+                        "timeout": f"{default_timeout(interval) * 1000:.0f}ms",
                         "conditions": ["[STATUS] == 200"],
                         "alerts": ["hook"],
                     }

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from simtime import SimTime
-from tether.monitor._config import MonitorConfig, parse_config
 from tether.monitor._records import AlertPayload
 from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
+from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult
 

@@ -19,10 +19,10 @@ from alerts_receiver import Receiver
 from monitor_harness import Harness
 from simtime import EPOCH
 from tether.lab import Lab
-from tether.monitor._config import parse_config
 from tether.monitor._state import State
 from tether.monitor._uptime import uptime, uptimes
 from tether.monitor.alerts import WebhookChannel
+from tether.monitor.config import parse_config
 from tether.probe import ProbeOptions
 from tether.testing import Override
 

@@ -23,8 +23,8 @@ from smtp_receiver import SMTPReceiver
 from tether import classify
 from tether._kinds import Kind
 from tether.monitor._app import channels_for
-from tether.monitor._config import ConfigError, parse_config
 from tether.monitor.alerts import EmailChannel, EmailError, Outbox, body, subject
+from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.store import SQLiteStore
 
 T0 = 1_700_000_000.0

@@ -52,6 +52,15 @@ def test_explain_unknown_kind_is_a_usage_error(capsys: pytest.CaptureFixture[str
     assert "Traceback" not in err
 
 
+def test_explain_suggests_a_close_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    """A kind one letter off is named in the error, as the configuration's keys are."""
+    assert main(["explain", "connect.refuse"]) == 2
+    assert capsys.readouterr().err == (
+        "tether explain: unknown kind 'connect.refuse'; did you mean connect.refused? "
+        "`tether explain` lists them all\n"
+    )
+
+
 def test_bad_option_exits_2() -> None:
     """argparse usage errors exit 2."""
     result = tether("lab", "--no-such-option")

@@ -37,11 +37,11 @@ from aiohttp import web
 
 from tether._kinds import Kind
 from tether.lab import Lab
-from tether.monitor._config import parse_config
 from tether.monitor._dashboard import Recent, asset, status_document
 from tether.monitor._runner import Runner
 from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
+from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 

@@ -285,6 +285,8 @@ def test_method_is_sent(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
         (["-H", "novalue"], "-H 'novalue'"),
         (["--resolver", "notanip"], "--resolver 'notanip'"),
         (["--resolver", "127.0.0.1:99999"], "--resolver '127.0.0.1:99999'"),
+        (["--resolver", "::1:5353"], "--resolver '::1:5353': an IPv6 address needs brackets"),
+        (["--resolver", "[::1]5353"], "--resolver '[::1]5353' has something after ']'"),
         (["--cacert", "/nonexistent/ca.pem"], "--cacert '/nonexistent/ca.pem'"),
         (["-X", "GE T"], "-X 'GE T'"),
     ],

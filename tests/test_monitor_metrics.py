@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 
 from tether.lab import Lab
-from tether.monitor._config import parse_config
 from tether.monitor._runner import Runner
 from tether.monitor._web import serve
 from tether.monitor.alerts import Outbox
+from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 
 PROMETHEUS = shutil.which("prometheus")

@@ -12,7 +12,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tether._redact import MASK, redact_headers, redact_text, redact_url
+from tether._redact import (
+    MASK,
+    quote,
+    redact,
+    redact_apprise,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 
 # --- redact_url: credentials in the authority ---------------------------------------------
 
@@ -328,3 +336,38 @@ def test_redact_headers_returns_a_copy() -> None:
 def test_redact_headers_empty() -> None:
     """No headers, no work."""
     assert redact_headers({}) == {}
+
+
+# --- redact, redact_apprise, quote: a user's text in a message ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://u:p@ss@h/x", "http://u:***@h/x"),  # parsed as a URL: the last '@' ends it
+        ("see http://u:pw@h/x now", "see http://u:***@h/x now"),
+        ("plain words", "plain words"),
+    ],
+)
+def test_redact_parses_a_whole_url_and_searches_other_text(text: str, expected: str) -> None:
+    """A value that is one URL is parsed (a password may hold '@'); other text is searched."""
+    assert redact(text) == expected
+
+
+def test_redact_apprise_shows_only_the_scheme() -> None:
+    """An apprise URL's tokens are its path, so nothing but the scheme is shown."""
+    assert redact_apprise("slack://T000/B000/XOXB") == "slack://***"
+    assert redact_apprise("no scheme at all") == "***"
+
+
+def test_quote_redacts_then_cuts() -> None:
+    """quote is JSON-quoted, redacted before the cut, and shorter than 60 characters."""
+    assert quote('say "hi"') == '"say \\"hi\\""'
+    assert quote("café") == '"café"'
+    long = "http://user:hunter2@" + "h" * 80 + "/"
+    shown = quote(long)
+    assert len(shown) == 58
+    assert quote(long[:40]) == f'"{long[:40]}"'.replace("hunter2", "***")
+    assert shown.startswith('"http://user:***@h')
+    assert shown.endswith('…"')
+    assert "hunter2" not in shown

@@ -546,6 +546,28 @@ def test_open_circuit_stops_the_call_before_the_first_attempt() -> None:
     assert give_ups[-1].failure is outcome.failure
 
 
+@pytest.mark.parametrize(
+    ("url", "host", "port"),
+    [
+        (URL, "127.0.0.1", 9),
+        ("http://[::1]:9/items", "::1", 9),
+        ("https://example.test/x", "example.test", 443),
+        ("ftp://example.test/x", None, None),  # no port: the key is the host alone
+    ],
+)
+def test_a_circuit_open_failure_names_the_endpoints_host_and_port(
+    url: str, host: str | None, port: int | None
+) -> None:
+    """The failure of a refused call carries the breaker key's host (IPv6 without its
+    brackets) and port, as any classified failure does."""
+    policy, _ = make(attempts=1, breaker=Breaker(failures=1))
+    run(policy, Transport(refused), url=url)
+    outcome, _ = run(policy, Transport(OK), url=url)
+    assert outcome.failure is not None
+    assert outcome.failure.kind is Kind.CIRCUIT_OPEN
+    assert (outcome.failure.host, outcome.failure.port) == (host, port)
+
+
 def test_circuit_opening_mid_call_stops_the_retries() -> None:
     """The breaker opens on attempt 2 with a cool-down longer than the wait: no attempt 3."""
     policy, clock = make(attempts=5, breaker=Breaker(failures=2, cooldown=1.0))

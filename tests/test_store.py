@@ -29,7 +29,6 @@ from alert_payloads import opened, resolved
 from postgres_server import PASSWORD, PostgresServer, free_port
 from tether._kinds import Kind
 from tether.cli import main
-from tether.monitor._config import Storage
 from tether.monitor._records import (
     AlertPayload,
     Incident,
@@ -38,6 +37,7 @@ from tether.monitor._records import (
     TimelineEntry,
 )
 from tether.monitor._state import State
+from tether.monitor.config import Storage
 from tether.monitor.store import (
     PostgresStore,
     ProbeRecord,

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from tether._catalogue import CATALOGUE
 from tether._failure import Failure
+from tether._hostport import bracketed, default_port
 from tether._kinds import Kind, Layer
 from tether._redact import redact_text, redact_url
 
@@ -802,7 +803,7 @@ def _build(
     if ev.url and host is None:
         try:
             parts = urlsplit(ev.url)
-            host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+            host, port = parts.hostname, parts.port or default_port(parts.scheme)
         except ValueError:
             pass
     retry_after = None
@@ -831,9 +832,6 @@ def _build(
         errno=ev.errno,
         cause=exc,
     )
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def failure_for(
@@ -881,7 +879,7 @@ def _detail(
     exc: BaseException | None,
     retry_after: float | None,
 ) -> str:
-    peer = (f"[{host}]" if host and ":" in host else host) if host else None
+    peer = bracketed(host) if host else None
     where = f"{peer}:{port}" if peer and port else peer or "the server"
     text = _DETAILS.get(kind)
     if kind is Kind.UNKNOWN:

@@ -1,11 +1,127 @@
-"""Durations, read and written in one place: what people read (``3 min 2 s``) and what
-the configuration and conditions read back (``1m30s``)."""
+"""Durations, read and written in one place.
+
+One grammar, for the configuration and the conditions alike, so a user learns it once:
+a number and a unit (``500ms``, ``30s``, ``5m``, ``1h``, ``14d``) or a sum of them
+(``1h30m``).  A bare number is never a duration: ``5`` could be seconds or minutes.
+
+Read by :func:`parse_duration` (seconds; a mistake raises with the fix) and
+:func:`duration_ms` (milliseconds, or ``None``: the conditions phrase their own errors).
+Written three ways, for three readers:
+
+- :func:`format_duration`: seconds written back exactly as the grammar reads them
+  (``1m30s``, ``1s250ms``), for the configuration's messages and pages;
+- :func:`format_ms`: a measured time, rounded and still in the grammar (``12.3ms``,
+  ``1.25s``, ``4m10s``), for a condition's resolved value, which can be pasted back;
+- :func:`human_duration` and :func:`human_ms`: for people, in logs, alerts, pages and
+  reports (``3 min 2 s``, ``12.3 ms``).
+"""
 
 from __future__ import annotations
 
 import math
+import re
+from typing import Final
 
-__all__ = ["human_duration"]
+from tether._redact import quote
+
+__all__ = [
+    "DURATION",
+    "UNIT_SECONDS",
+    "duration_ms",
+    "format_duration",
+    "format_ms",
+    "human_duration",
+    "human_ms",
+    "parse_duration",
+]
+
+UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+"""Each unit of the grammar, in seconds."""
+_UNIT_MS: Final = {unit: seconds * 1000 for unit, seconds in UNIT_SECONDS.items()}
+# Largest first, in whole milliseconds, for writing a duration back.
+_WRITTEN_MS: Final = tuple(
+    (unit, round(ms)) for unit, ms in sorted(_UNIT_MS.items(), key=lambda u: -u[1])
+)
+
+DURATION: Final = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+"""The grammar: one or more of a number and a unit, nothing between them."""
+_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER: Final = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+_NUMBER_AND_WORD: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+# What people write instead of the five units, mapped to the unit they meant.
+_UNIT_ALIASES: Final = {
+    **dict.fromkeys(("msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
+    **dict.fromkeys(("sec", "secs", "second", "seconds", "S"), "s"),
+    **dict.fromkeys(("min", "mins", "minute", "minutes", "M"), "m"),
+    **dict.fromkeys(("hr", "hrs", "hour", "hours", "H"), "h"),
+    **dict.fromkeys(("day", "days", "D"), "d"),
+}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``: ``500ms``, ``30s``, ``5m``, ``1h``, ``14d`` or a sum (``1h30m``).
+
+    A bare number is refused: ``5`` could mean seconds or minutes, so the text must say.
+    Raises :class:`ValueError` with the fix, as in ``"5" is not a duration, write 5s``.
+    """
+    if DURATION.fullmatch(text):
+        return _sum(text, UNIT_SECONDS)
+    shown = quote(text)
+    if _NUMBER.fullmatch(text):
+        raise ValueError(f"{shown} is not a duration, write {text.strip()}s")
+    written = _NUMBER_AND_WORD.fullmatch(text)
+    if written:
+        number_text, word = written.groups()
+        unit = _UNIT_ALIASES.get(word) or _UNIT_ALIASES.get(word.lower()) or word.lower()
+        if unit in UNIT_SECONDS:
+            raise ValueError(f"{shown} is not a duration, write {number_text}{unit}")
+        if word.lower() in ("w", "wk", "week", "weeks"):
+            days = float(number_text) * 7
+            raise ValueError(f"{shown} is not a duration, write {days:g}d")
+    raise ValueError(
+        f"{shown} is not a duration: write a number and a unit, as in 500ms, 30s, 5m, 1h or 14d"
+    )
+
+
+def duration_ms(text: str) -> float | None:
+    """``500ms``, ``2s``, ``1.5m``, ``1h30m``, ``14d`` in milliseconds; None if not one."""
+    return _sum(text, _UNIT_MS) if DURATION.fullmatch(text) else None
+
+
+def _sum(text: str, units: dict[str, float]) -> float:
+    return sum(float(n) * units[unit] for n, unit in _PART.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` written back as :func:`parse_duration` reads it: ``1m30s``, ``500ms``."""
+    millis = round(seconds * 1000)
+    if millis <= 0:
+        return "0s"
+    parts = []
+    for unit, size in _WRITTEN_MS:
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def format_ms(ms: float) -> str:
+    """``734ms``, ``12.3ms``, ``1.25s``, ``4m10s``, ``3h5m``, ``29d4h``: a measured time,
+    short, and in the grammar, so a condition's resolved value can be pasted back."""
+    sign = "-" if ms < 0 else ""
+    ms = abs(ms)
+    if round(ms, 1) < 1000:
+        return f"{sign}{round(ms, 1):g}ms"
+    if round(ms / 1000, 2) < 60:
+        return f"{sign}{round(ms / 1000, 2):g}s"
+    seconds = round(ms / 1000)  # at least 60 here
+    # The two largest units that fit: 29d4h, 3h5m, 4m10s.
+    units = [(unit, round(UNIT_SECONDS[unit])) for unit in ("d", "h", "m", "s")]
+    i = next(i for i, (_, size) in enumerate(units) if seconds >= size)
+    (big_unit, big), (small_unit, small) = units[i], units[i + 1]
+    whole, rest = divmod(seconds, big)
+    part = rest // small
+    return f"{sign}{whole}{big_unit}" + (f"{part}{small_unit}" if part else "")
 
 
 def human_duration(seconds: float) -> str:
@@ -22,3 +138,9 @@ def human_duration(seconds: float) -> str:
         return f"{hours} h {minutes} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def human_ms(ms: float) -> str:
+    """``12.3 ms``, ``1.25 s``: one phase's time for people, as ``tether diagnose`` prints
+    it (fixed decimals, so a column of them lines up)."""
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tether._hostport import join_hostport
 from tether._kinds import Kind, Layer
 
 
@@ -50,5 +51,4 @@ class Failure:
 def _hostport(host: str | None, port: int | None) -> str:
     if host is None:
         return ""
-    shown = f"[{host}]" if ":" in host else host
-    return shown if port is None else f"{shown}:{port}"
+    return join_hostport(host, port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -72,3 +73,27 @@ def _mask_userinfo(userinfo: str) -> str:
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     """A copy of ``headers`` with the values of credential-bearing headers masked."""
     return {k: MASK if k.lower() in _SECRET_HEADERS else v for k, v in headers.items()}
+
+
+_WHOLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+
+
+def redact(text: str) -> str:
+    """``text`` with its credentials masked: parsed as a URL when it is one (a password may
+    hold '@'), otherwise every URL in it searched."""
+    return redact_url(text) if _WHOLE_URL.fullmatch(text) else redact_text(text)
+
+
+def redact_apprise(url: str) -> str:
+    """An apprise URL keeps its tokens in the path (``slack://T/B/XXXX``): only its scheme
+    is shown."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://{MASK}" if sep else MASK
+
+
+def quote(text: str, width: int = 60) -> str:
+    """``text`` as a message shows what someone wrote: redacted, in JSON quotes, and cut
+    (ending in ``…"``) to stay under ``width`` characters.  Redacted before the cut: a cut
+    URL loses the '@' that marks its password."""
+    shown = json.dumps(redact(text), ensure_ascii=False)
+    return shown if len(shown) <= width else shown[: width - 4] + '…"'

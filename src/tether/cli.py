@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from tether.monitor._config import MonitorConfig
+    from tether.monitor.config import MonitorConfig
     from tether.monitor.store import Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -274,7 +274,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: str) -> int:
-    from tether.monitor._config import ConfigError, load_config
+    from tether.monitor.config import ConfigError, load_config
 
     try:
         config = load_config(path)
@@ -296,7 +296,7 @@ def _check_config(path: str) -> int:
 
 
 def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
-    from tether.monitor._config import ConfigError, load_config
+    from tether.monitor.config import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -467,6 +467,7 @@ def _count(n: int, noun: str) -> str:
 def _explain(kinds: list[str], *, markdown: bool) -> int:
     from tether._explain import explain_text, failures_markdown, kinds_table
     from tether._kinds import Kind
+    from tether._suggest import did_you_mean
 
     if markdown:
         sys.stdout.write(failures_markdown())
@@ -477,8 +478,9 @@ def _explain(kinds: list[str], *, markdown: bool) -> int:
     known = {k.value: k for k in Kind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
+        hint = did_you_mean(unknown[0], known, sep="; ") or ";"
         print(
-            f"tether explain: unknown kind {unknown[0]!r}; `tether explain` lists them all",
+            f"tether explain: unknown kind {unknown[0]!r}{hint} `tether explain` lists them all",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -554,6 +556,7 @@ def _scenario_json(s: object) -> dict[str, object]:
 
 
 def _print_lab(lab: object) -> None:
+    from tether._hostport import split_hostport
     from tether.lab import Lab
 
     assert isinstance(lab, Lab)
@@ -566,10 +569,10 @@ def _print_lab(lab: object) -> None:
         for s in lab
     ]
     _table(("scenario", "url", "kind"), rows)
+    host, port = split_hostport(lab.resolver)
     print(
         f"\nDNS: the lab resolver at {lab.resolver} serves lab.test. "
-        f"(dig @{lab.resolver.rpartition(':')[0]} -p {lab.resolver.rpartition(':')[2]} "
-        "ok.lab.test)"
+        f"(dig @{host} -p {port} ok.lab.test)"
     )
     print(f"TLS: trust {lab.ca_file} to reach tls_ok")
 

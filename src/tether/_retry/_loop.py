@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
+from tether._hostport import InvalidHostPort, split_hostport
 from tether._kinds import Kind, Layer
 from tether._redact import redact_url
 from tether._retry import _testing
@@ -400,13 +401,16 @@ class Call:
         cause: BaseException | None = None,
         layer: Layer | None = None,
     ) -> Failure:
-        host, _, port = self.endpoint.rpartition(":")
+        try:
+            host, port = split_hostport(self.endpoint)
+        except InvalidHostPort:  # the key of a target that is not a URL with a port
+            host, port = None, None
         return failure_for(
             kind,
             detail,
             url=self._raw_url,
-            host=host.strip("[]") or None,
-            port=int(port) if port.isdigit() else None,
+            host=host,
+            port=port,
             layer=layer,
             cause=cause,
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tether._failure import Failure
+from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._retry._hooks import BreakerChange, HealthChange, emit
 
@@ -42,9 +43,6 @@ class Health:
     last_success_at: float | None
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
 def endpoint_of(url: str) -> str:
     """``host:port`` of a URL, the key of every per-host record; a non-URL is its own key."""
     if "//" not in url:
@@ -56,9 +54,7 @@ def endpoint_of(url: str) -> str:
         return url
     if not host:
         return url
-    port = port or _DEFAULT_PORTS.get(parts.scheme.lower())
-    shown = f"[{host}]" if ":" in host else host
-    return shown if port is None else f"{shown}:{port}"
+    return join_hostport(host, port or default_port(parts.scheme))
 
 
 def counts_for_breaker(failure: Failure) -> bool:

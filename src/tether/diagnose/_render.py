@@ -7,6 +7,7 @@ import os
 from typing import IO, Any
 
 from tether._catalogue import CATALOGUE
+from tether._durations import human_ms
 from tether.probe import Phase, ProbeResult
 
 BAR_WIDTH = 24
@@ -65,7 +66,7 @@ def _lines(result: ProbeResult) -> list[Line]:
             [
                 (f"  {phase.name:<8} ", None),
                 *mark,
-                (f" {_ms(phase.ms):>9}  ", None),
+                (f" {human_ms(phase.ms):>9}  ", None),
                 (bar, "green" if phase.ok else "red"),
                 (f"  {_summary(phase)}", None),
             ]
@@ -74,7 +75,7 @@ def _lines(result: ProbeResult) -> list[Line]:
         lines.append([("  ", None), ("warning:", "yellow"), (f" {warning}", None)])
     failure = result.failure
     if failure is None:
-        lines.append([("healthy", "green bold"), (f" in {_ms(total)}", None)])
+        lines.append([("healthy", "green bold"), (f" in {human_ms(total)}", None)])
         return lines
     entry = CATALOGUE[failure.kind]
     lines.append(
@@ -86,10 +87,6 @@ def _lines(result: ProbeResult) -> list[Line]:
     lines.append([("How to fix it:", None)])
     lines += [[(f"  {n}. {fix}", None)] for n, fix in enumerate(entry.fixes, 1)]
     return lines
-
-
-def _ms(ms: float) -> str:
-    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
 def _summary(phase: Phase) -> str:
@@ -131,7 +128,7 @@ def _summary(phase: Phase) -> str:
             return f"{d.get('method', '')} no response"
         text = f"{d.get('method')} {d['status']}, {d.get('size', 0)} bytes"
         if d.get("ttfb_ms") is not None:
-            text += f", first byte at {_ms(d['ttfb_ms'])}"
+            text += f", first byte at {human_ms(d['ttfb_ms'])}"
         if d.get("redirects"):
             text += f", {len(d['redirects']) - 1} redirects"
         return text

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 
+from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 
@@ -55,20 +56,16 @@ def parse_options(
 def _check_resolver(text: str) -> None:
     import ipaddress
 
-    host, port = text, "53"
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.lstrip(":") or "53"
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
+    try:
+        host, _ = split_hostport(text, default_port=DNS_PORT)
+    except InvalidHostPort as exc:
+        raise Usage(f"--resolver {text!r}{exc.problem}") from None
     try:
         ipaddress.ip_address(host)
     except ValueError:
         raise Usage(
             f"--resolver {text!r}: give the DNS server's IP address, as in 127.0.0.1:5353"
         ) from None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise Usage(f"--resolver {text!r}: the port must be a number from 1 to 65535")
 
 
 def diagnose(targets: Sequence[str], options: ProbeOptions) -> list[ProbeResult]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from tether._hostport import bracketed
 from tether._kinds import Kind
 from tether.lab import _dns, _servers
 from tether.lab._certs import LabCerts, make_certs
@@ -244,7 +245,7 @@ class Lab:
     async def _start(self) -> None:
         certs = self.certs
         assert certs is not None
-        h = self.host if ":" not in self.host else f"[{self.host}]"
+        h = bracketed(self.host)
         serve = self._serve
 
         healthy = await serve(_servers.healthy)

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tether._classify import classify, classify_status
+from tether._hostport import split_hostport
 from tether._kinds import Kind
 from tether.lab._lab import Lab, Scenario
 
@@ -318,9 +319,9 @@ def _dnspython(s: Scenario, lab: Lab) -> int:
     import dns.resolver
 
     resolver = dns.resolver.Resolver(configure=False)
-    host, _, port = lab.resolver.rpartition(":")
-    resolver.nameservers = [host.strip("[]")]
-    resolver.port = int(port)
+    host, port = split_hostport(lab.resolver)
+    resolver.nameservers = [host]
+    resolver.port = port
     resolver.lifetime = READ_TIMEOUT
     name = urlsplit(s.url).hostname or ""
     if name.replace(".", "").isdigit():  # an address needs no resolving

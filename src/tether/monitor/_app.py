@@ -15,20 +15,16 @@ from collections.abc import Mapping
 from typing import Literal, TextIO
 
 from tether._redact import redact_url
-from tether.monitor._config import (
-    AppriseChannel as AppriseChannelConfig,
-)
-from tether.monitor._config import (
-    ConfigError,
-    MonitorConfig,
-    load_config,
-)
-from tether.monitor._config import (
-    WebhookChannel as WebhookChannelConfig,
-)
 from tether.monitor._log import configure_logging
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
+from tether.monitor.config import (
+    AppriseChannelConfig,
+    ConfigError,
+    MonitorConfig,
+    WebhookChannelConfig,
+    load_config,
+)
 from tether.monitor.store import Store
 
 __all__ = ["channels_for", "close_channels", "reload", "run_monitor"]

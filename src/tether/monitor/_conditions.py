@@ -30,7 +30,6 @@ operator, ``!=`` and ``not contains`` included: tether cannot vouch for what it 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import ipaddress
 import json
 import math
@@ -38,6 +37,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from tether._durations import duration_ms, format_ms
+from tether._rcodes import RCODES, rcode_of_kind, worst_rcode
+from tether._suggest import did_you_mean
 
 if TYPE_CHECKING:
     from tether.probe import Phase, ProbeResult
@@ -48,8 +51,6 @@ __all__ = [
     "ConditionResult",
     "ProbeContext",
     "context_from_probe",
-    "duration_ms",
-    "format_duration",
     "parse_condition",
 ]
 
@@ -161,14 +162,9 @@ def _rcode(phase: Phase | None) -> str | None:
     rcodes = phase.details.get("rcode", "system")
     if isinstance(rcodes, dict) and rcodes:
         # One answer per record type: the worst decides, as the dns phase's verdict does.
-        codes = list(rcodes.values())
-        if "NXDOMAIN" in codes:
-            return "NXDOMAIN"
-        return next((c for c in codes if c != "NOERROR"), "NOERROR")
+        return worst_rcode(rcodes.values())
     if rcodes == "system":
-        # getaddrinfo hides the rcode; its outcome still implies one.
-        kind = phase.failure.kind.value if phase.failure is not None else None
-        return {None: "NOERROR", "dns.not_found": "NXDOMAIN", "dns.no_address": "NOERROR"}.get(kind)
+        return rcode_of_kind(phase.failure.kind if phase.failure is not None else None)
     return None  # the server did not answer
 
 
@@ -365,20 +361,6 @@ _PLACEHOLDERS: Final[dict[str, str]] = {
 }
 PHASE_NAMES: Final = ("dns", "connect", "tls", "ttfb", "transfer")
 _FUNCTIONS: Final = {"len": _NUMBER, "has": _BOOL}
-RCODES: Final = (
-    "NOERROR",
-    "FORMERR",
-    "SERVFAIL",
-    "NXDOMAIN",
-    "NOTIMP",
-    "REFUSED",
-    "YXDOMAIN",
-    "YXRRSET",
-    "NXRRSET",
-    "NOTAUTH",
-    "NOTZONE",
-    "BADVERS",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,20 +641,13 @@ class _Parser:
 
 
 def _did_you_mean(word: str, choices: Sequence[str], *, prefix: str = "", suffix: str = "") -> str:
-    by_case = {c.lower(): c for c in choices}
-    close = [by_case[word.lower()]] if word.lower() in by_case else []
-    close = close or difflib.get_close_matches(word.upper(), choices, n=1, cutoff=0.6)
-    close = close or difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
-    return f"; did you mean {prefix}{close[0]}{suffix}?" if close else ""
+    return did_you_mean(word, choices, sep="; ", prefix=prefix, suffix=suffix, ignore_case=True)
 
 
 # -- reading values ------------------------------------------------------------------
 
 _INT_RE: Final = re.compile(r"[+-]?\d+")
 _FLOAT_RE: Final = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
-_DURATION_RE: Final = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_MS: Final = {"ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3, "d": 86400e3}
 
 
 def _number(text: str) -> int | float | None:
@@ -682,13 +657,6 @@ def _number(text: str) -> int | float | None:
         value = float(text)
         return value if math.isfinite(value) else None
     return None
-
-
-def duration_ms(text: str) -> float | None:
-    """``500ms``, ``2s``, ``1.5m``, ``1h30m``, ``14d`` in milliseconds; None if not one."""
-    if not _DURATION_RE.fullmatch(text):
-        return None
-    return sum(float(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def _read(kind: str, token: _Token, operator: str) -> _Literal:
@@ -898,7 +866,7 @@ def _show(kind: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if kind == _DURATION:
-        return format_duration(value)
+        return format_ms(value)
     if kind == _JSON:
         return _clip(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     if kind == _TEXT:
@@ -911,20 +879,3 @@ def _show(kind: str, value: Any) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
-
-
-def format_duration(ms: float) -> str:
-    """``734ms``, ``12.3ms``, ``1.25s``, ``4m10s``, ``3h5m``, ``29d4h``: readable, and
-    written the way conditions are, so a resolved value can be pasted back."""
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if round(ms, 1) < 1000:
-        return f"{sign}{round(ms, 1):g}ms"
-    if round(ms / 1000, 2) < 60:
-        return f"{sign}{round(ms / 1000, 2):g}s"
-    seconds = round(ms / 1000)  # at least 60 here
-    units = ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s"))
-    big, big_unit, small, small_unit = next(u for u in units if seconds >= u[0])
-    whole, rest = divmod(seconds, big)
-    part = rest // small
-    return f"{sign}{whole}{big_unit}" + (f"{part}{small_unit}" if part else "")

@@ -46,11 +46,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from tether._durations import human_duration
+from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
-from tether.monitor._config import Monitor, format_duration
 from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
+from tether.monitor.config import Monitor
 from tether.monitor.store._base import bucket_start
 
 if TYPE_CHECKING:

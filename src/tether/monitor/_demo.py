@@ -165,10 +165,10 @@ async def _watch(
     lab: Lab, place: Path, duration: float, started: float, out: TextIO
 ) -> tuple[list[Verdict], list[Incident], int, Path]:
     from tether.monitor._app import channels_for, close_channels
-    from tether.monitor._config import parse_config
     from tether.monitor._runner import Runner
     from tether.monitor._web import serve
     from tether.monitor.alerts import Outbox
+    from tether.monitor.config import parse_config
     from tether.monitor.store import SQLiteStore
 
     hook = _Hook(out, started)

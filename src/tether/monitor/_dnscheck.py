@@ -9,15 +9,11 @@ from typing import Any
 
 from tether._classify import failure_for
 from tether._failure import Failure
+from tether._hostport import join_hostport
 from tether._kinds import Kind
-from tether.monitor._config import Monitor
+from tether._rcodes import rcode_kind
+from tether.monitor.config import Monitor
 from tether.probe import Phase, ProbeResult
-
-_RCODE_KINDS = {
-    "NXDOMAIN": Kind.DNS_NOT_FOUND,
-    "SERVFAIL": Kind.DNS_UNAVAILABLE,
-    "REFUSED": Kind.DNS_UNAVAILABLE,
-}
 
 
 async def check_dns(m: Monitor) -> ProbeResult:
@@ -36,7 +32,7 @@ async def check_dns(m: Monitor) -> ProbeResult:
     started = time.perf_counter()
     if m.resolver:
         where, port = _server(m.resolver)
-        resolver = f"{where}:{port}"
+        resolver = join_hostport(where, port)
     else:
         system = dns.asyncresolver.get_default_resolver()
         where, port, resolver = str(system.nameservers[0]), system.port, "system"
@@ -62,9 +58,8 @@ async def check_dns(m: Monitor) -> ProbeResult:
         wanted_rcode = options.rcode if options else "NOERROR"
         wanted = sorted(a.rstrip(".") for a in options.answers) if options else []
         if rcode != wanted_rcode:
-            kind = _RCODE_KINDS.get(rcode, Kind.DNS_UNAVAILABLE)
-            if wanted_rcode == "NXDOMAIN" and rcode == "NOERROR":
-                kind = Kind.DNS_UNAVAILABLE
+            # An answer where none was wanted is not "no such name" either.
+            kind = rcode_kind(rcode) or Kind.DNS_UNAVAILABLE
             failure = failure_for(
                 kind, f"{resolver} answered {rcode} for {name} {rdtype}, not {wanted_rcode}"
             )

@@ -13,8 +13,8 @@ from typing import Final
 
 from tether._kinds import Layer
 from tether.monitor._conditions import Condition, context_from_probe
-from tether.monitor._config import Monitor
 from tether.monitor._records import ProbeRecord
+from tether.monitor.config import Monitor
 from tether.probe import Phase, ProbeOptions, ProbeResult
 
 __all__ = ["judge", "probe_options"]

@@ -31,7 +31,6 @@ from typing import Any
 from tether._redact import redact_url
 from tether.monitor._baseline import Latency
 from tether.monitor._conditions import Condition, parse_condition
-from tether.monitor._config import Monitor, MonitorConfig
 from tether.monitor._correlate import held_by_parent
 from tether.monitor._detect import (
     Degraded,
@@ -57,6 +56,7 @@ from tether.monitor._records import Incident, ProbeRecord
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
+from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.store import Store
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 

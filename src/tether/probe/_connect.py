@@ -12,6 +12,7 @@ from typing import Any
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
+from tether._hostport import join_hostport
 from tether._kinds import Kind
 
 ATTEMPT_DELAY = 0.25
@@ -143,7 +144,7 @@ def _family(family: int) -> str:
 def _connect_failure(
     error: BaseException, address: str, port: int, timeout: float, url: str
 ) -> Failure:
-    shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    shown = join_hostport(address, port)
     if isinstance(error, TimeoutError):
         return failure_for(
             Kind.CONNECT_TIMEOUT,

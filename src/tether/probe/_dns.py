@@ -12,7 +12,9 @@ from typing import Any
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
+from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether._rcodes import rcode_kind, worst_rcode
 
 
 @dataclass(slots=True)
@@ -64,11 +66,7 @@ async def direct(
     import dns.rdatatype
 
     where, server_port = server
-    out = Answers(
-        details={
-            "resolver": f"{where}:{server_port}" if ":" not in where else f"[{where}]:{server_port}"
-        }
-    )
+    out = Answers(details={"resolver": join_hostport(where, server_port)})
     types: tuple[str, ...] = ("AAAA", "A")
     if family == socket.AF_INET:
         types = ("A",)
@@ -123,7 +121,8 @@ async def direct(
                     )
     out.details["rcode"] = rcodes
     out.details["answers"] = answers
-    if "NXDOMAIN" in rcodes.values():
+    worst = worst_rcode(rcodes.values())
+    if worst == "NXDOMAIN":
         out.failure = failure_for(
             Kind.DNS_NOT_FOUND,
             f"{out.details['resolver']} says {host} does not exist (NXDOMAIN)",
@@ -131,10 +130,10 @@ async def direct(
             host=host,
             port=port,
         )
-    elif bad := [r for r in rcodes.values() if r not in ("NOERROR", "NXDOMAIN")]:
+    elif (kind := rcode_kind(worst)) is not None:
         out.failure = failure_for(
-            Kind.DNS_UNAVAILABLE,
-            f"{out.details['resolver']} could not resolve {host}: it answered {bad[0]}",
+            kind,
+            f"{out.details['resolver']} could not resolve {host}: it answered {worst}",
             url=url,
             host=host,
             port=port,

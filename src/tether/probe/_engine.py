@@ -17,6 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
+from tether._hostport import DNS_PORT, default_port, split_hostport
 from tether._kinds import Kind
 from tether._redact import redact_url
 from tether.probe import _connect, _dns, _http, _tls
@@ -279,7 +280,7 @@ class _Walk:
             stream.writer,
             method=self.method or o.method,
             target=request_target,
-            host_header=t.hostport if t.port not in (80, 443) else t.ascii_host,
+            host_header=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
             headers=headers,
             timeout=o.timeout,
             max_body=o.max_body,
@@ -612,14 +613,7 @@ def _literal(host: str) -> int | None:
 
 def _server(text: str) -> tuple[str, int]:
     """``HOST[:PORT]`` or ``[V6]:PORT`` of a DNS server."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if text.count(":") == 1:
-        host, _, port = text.partition(":")
-        return host, int(port)
-    return text, 53
+    return split_hostport(text.strip(), default_port=DNS_PORT)
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

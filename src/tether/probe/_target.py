@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from tether._hostport import default_port, join_hostport
 from tether._redact import redact_url
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 SCHEMES = ("http", "https", "tcp", "tls")
 
 
@@ -55,8 +55,7 @@ class Target:
 
     @property
     def hostport(self) -> str:
-        shown = f"[{self.ascii_host}]" if ":" in self.ascii_host else self.ascii_host
-        return f"{shown}:{self.port}"
+        return join_hostport(self.ascii_host, self.port)
 
 
 def parse_target(text: str) -> Target:
@@ -137,9 +136,10 @@ def _port(parts: SplitResult, scheme: str) -> int:
         given = parts.netloc.rpartition("@")[2].rpartition(":")[2]
         raise InvalidTarget(f"the port {given!r} is not a number from 1 to 65535") from None
     if port is None:
-        if scheme not in _DEFAULT_PORTS:
+        implied = default_port(scheme)
+        if implied is None:
             raise InvalidTarget(f"a {scheme}:// target needs a port, as in {scheme}://host:port")
-        return _DEFAULT_PORTS[scheme]
+        return implied
     if port == 0:
         raise InvalidTarget("the port 0 is not a number from 1 to 65535")
     return port

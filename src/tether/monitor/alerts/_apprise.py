@@ -16,8 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tether._redact import redact_text
-from tether.monitor._config import _mask_apprise
+from tether._redact import redact_apprise, redact_text
 from tether.monitor._records import AlertPayload
 from tether.monitor.alerts._message import body, subject
 
@@ -52,7 +51,7 @@ class AppriseChannel:
 
     def __repr__(self) -> str:
         # An apprise URL keeps its tokens in the path: only the schemes are shown.
-        shown = " ".join(_mask_apprise(url) for url in self._urls)
+        shown = " ".join(redact_apprise(url) for url in self._urls)
         return f"<AppriseChannel {self.name} {shown}>"
 
     def _notifier(self) -> apprise.Apprise:
@@ -78,7 +77,7 @@ class AppriseChannel:
             if not notifier.add(url, tag=tag):
                 raise AppriseError(
                     f"apprise channel {self.name!r}: apprise does not understand "
-                    f"{_mask_apprise(url)} (see https://github.com/caronc/apprise/wiki)"
+                    f"{redact_apprise(url)} (see https://github.com/caronc/apprise/wiki)"
                 )
         return notifier
 

@@ -10,7 +10,7 @@ from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from tether.monitor._config import Storage
+    from tether.monitor.config import Storage
 
 __all__ = [
     "PostgresStore",

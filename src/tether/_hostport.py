@@ -1,0 +1,86 @@
+"""``HOST:PORT``: the one home of reading and writing it, IPv6 brackets included, and of
+the ports a scheme implies.
+
+Read strictly, as a file or an option gives it: ``127.0.0.1:8800``, ``[::1]:8800``, or the
+host alone where a port is implied (a DNS server's 53).  An IPv6 address with a port is
+always in brackets: ``::1:53`` could be the address ``::1:53`` or ``::1`` port 53, so it is
+refused rather than guessed.  Written with brackets around an IPv6 address, so what is
+written reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "DNS_PORT",
+    "InvalidHostPort",
+    "bracketed",
+    "default_port",
+    "join_hostport",
+    "split_hostport",
+]
+
+DNS_PORT: Final = 53
+DEFAULT_PORTS: Final[Mapping[str, int]] = MappingProxyType(
+    {"http": 80, "https": 443, "ws": 80, "wss": 443, "dns": DNS_PORT}
+)
+"""The port a URL's scheme implies when it gives none."""
+
+
+def default_port(scheme: str) -> int | None:
+    """The port ``scheme`` implies (any case), or None (``tcp``, ``tls``: no default)."""
+    return DEFAULT_PORTS.get(scheme.lower())
+
+
+class InvalidHostPort(ValueError):
+    """Not a ``HOST:PORT``.  ``problem`` goes on from the value, so each caller shows the
+    value its own way: ``"8800" has no host: ...``, ``--resolver 'x': the port ...``."""
+
+    def __init__(self, value: str, problem: str) -> None:
+        super().__init__(f"{value!r}{problem}")
+        self.value = value
+        self.problem = problem
+
+
+def split_hostport(
+    text: str, *, default_port: int | None = None, allow_zero: bool = False
+) -> tuple[str, int]:
+    """``(host, port)`` of ``HOST:PORT`` or ``[V6]:PORT``, the host without brackets; the
+    port may be left out when there is a ``default_port``.  Port 0 ("any free port") only
+    with ``allow_zero``.  Raises :class:`InvalidHostPort` saying what to write."""
+    if text.isdigit():
+        raise InvalidHostPort(text, f" has no host: write HOST:PORT, as in 127.0.0.1:{text}")
+    host, port = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise InvalidHostPort(text, " has something after ']' that is not :PORT")
+        port = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    elif ":" in text:
+        raise InvalidHostPort(text, ": an IPv6 address needs brackets, as in [::1]:8800")
+    if not host:
+        raise InvalidHostPort(text, " has no host, as in 127.0.0.1:8800")
+    if not port:
+        if default_port is None:
+            raise InvalidHostPort(text, " has no port: write HOST:PORT, as in 127.0.0.1:8800")
+        return host, default_port
+    lowest = 0 if allow_zero else 1
+    if not (port.isascii() and port.isdigit()) or not lowest <= int(port) <= 65535:
+        raise InvalidHostPort(text, f": the port must be a number from {lowest} to 65535")
+    return host, int(port)
+
+
+def bracketed(host: str) -> str:
+    """``[::1]`` for an IPv6 address, any other host as it is: how a URL writes it."""
+    return f"[{host}]" if ":" in host else host
+
+
+def join_hostport(host: str, port: int | None) -> str:
+    """``host:port``, an IPv6 host in brackets; the host alone when ``port`` is None."""
+    return bracketed(host) if port is None else f"{bracketed(host)}:{port}"

@@ -1,0 +1,269 @@
+"""What one field cannot see, checked across the file: unique names, alert channels and
+dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
+that fit the monitor's scheme, email credentials sent only over TLS, maintenance windows
+that are either once or weekly."""
+
+from __future__ import annotations
+
+import ipaddress
+import zoneinfo
+from typing import Any
+
+from tether._durations import format_duration
+from tether._suggest import did_you_mean
+from tether.monitor.config._errors import KeyPath, Problem, show
+from tether.monitor.config._models import (
+    HTTP_ONLY,
+    AlertChannel,
+    AppriseChannelConfig,
+    DnsOptions,
+    EmailChannelConfig,
+    Escalation,
+    MaintenanceWindow,
+    Monitor,
+    MonitorConfig,
+    MonitorDefaults,
+    aware,
+)
+
+
+def cross_check(config: MonitorConfig) -> list[Problem]:
+    errors: list[Problem] = []
+    errors += _unique(config.alerts, "alerts", "alert channel")
+    errors += _unique(config.monitors, "monitors", "monitor")
+    errors += _unique(config.maintenance, "maintenance", "maintenance window")
+    channels = [c.name for c in config.alerts]
+    monitors = [m.name for m in config.monitors]
+    for i, channel in enumerate(config.alerts):
+        errors += _check_channel(channel, ("alerts", i))
+    defaults = config.defaults
+    errors += _references(defaults.alerts, channels, ("defaults", "alerts"), "alert channel")
+    errors += _check_escalation(defaults.escalate, channels, ("defaults", "escalate"))
+    if {"interval", "timeout"} <= defaults.model_fields_set and (
+        defaults.timeout >= defaults.interval
+    ):
+        errors.append(
+            (
+                ("defaults", "timeout"),
+                f"{format_duration(defaults.timeout)} must be shorter than the interval "
+                f"({format_duration(defaults.interval)})",
+            )
+        )
+    for i, monitor in enumerate(config.monitors):
+        at: KeyPath = ("monitors", i)
+        errors += _check_scheme_options(monitor, at)
+        errors += _references(monitor.alerts, channels, (*at, "alerts"), "alert channel")
+        errors += _check_escalation(monitor.escalate, channels, (*at, "escalate"))
+        errors += _references(monitor.depends_on, monitors, (*at, "depends_on"), "monitor")
+        errors += [
+            ((*at, "depends_on", j), "a monitor cannot depend on itself")
+            for j, parent in enumerate(monitor.depends_on)
+            if parent == monitor.name
+        ]
+        errors += _check_timing(monitor, defaults, at)
+    errors += _cycles(config.monitors)
+    for i, window in enumerate(config.maintenance):
+        errors += _check_window(window, ("maintenance", i))
+        errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
+    return errors
+
+
+def _unique(items: tuple[Any, ...], section: str, what: str) -> list[Problem]:
+    first: dict[str, int] = {}
+    errors: list[Problem] = []
+    for i, item in enumerate(items):
+        if item.name in first:
+            errors.append(
+                (
+                    (section, i, "name"),
+                    f"{show(item.name)} is already the name of {section}[{first[item.name]}]; "
+                    f"each {what} needs its own",
+                )
+            )
+        first.setdefault(item.name, i)
+    return errors
+
+
+def _references(names: tuple[str, ...], known: list[str], at: KeyPath, what: str) -> list[Problem]:
+    errors: list[Problem] = []
+    for j, name in enumerate(names):
+        if name not in known:
+            hint = did_you_mean(name, known) or (
+                f"; define it under {'monitors' if what == 'monitor' else 'alerts'}"
+            )
+            errors.append(((*at, j), f"no {what} named {show(name)}{hint}"))
+    return errors
+
+
+def _check_escalation(
+    steps: tuple[Escalation, ...], channels: list[str], at: KeyPath
+) -> list[Problem]:
+    """Each step names channels that exist, and comes later than the one before it."""
+    errors: list[Problem] = []
+    for j, step in enumerate(steps):
+        errors += _references(step.alerts, channels, (*at, j, "alerts"), "alert channel")
+        if j and step.after <= steps[j - 1].after:
+            errors.append(
+                (
+                    (*at, j, "after"),
+                    f"{format_duration(step.after)} is not after the step before it "
+                    f"({format_duration(steps[j - 1].after)}): list the steps in the order "
+                    "they happen",
+                )
+            )
+    return errors
+
+
+def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
+    if isinstance(channel, AppriseChannelConfig) and not channel.targets:
+        return [((*at, "url"), "is required: an apprise URL (or urls: a list of them)")]
+    if isinstance(channel, EmailChannelConfig):
+        if channel.password is not None and channel.username is None:
+            return [((*at, "username"), "is required with a password")]
+        if channel.username is not None and channel.password is None:
+            return [((*at, "password"), "is required with a username")]
+        if channel.password is not None and not channel.starttls and channel.port != 465:
+            return [
+                (
+                    (*at, "starttls"),
+                    "must be true when a password is set: tether sends passwords only over TLS "
+                    "(or use port 465, TLS from the start)",
+                )
+            ]
+    return []
+
+
+def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    scheme, given = monitor.scheme, monitor.model_fields_set
+    errors: list[Problem] = []
+    if scheme not in ("http", "https"):
+        errors += [
+            ((*at, key), f"only http:// and https:// monitors send a request; this is {scheme}://")
+            for key in HTTP_ONLY
+            if key in given
+        ]
+    if "dns" in given and scheme != "dns":
+        errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
+    if "tls" in given and scheme not in ("https", "tls"):
+        errors.append(
+            (
+                (*at, "tls"),
+                f"only https:// and tls:// monitors have a certificate; this is {scheme}://",
+            )
+        )
+    if monitor.dns is not None:
+        errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
+    return errors
+
+
+def _check_answers(dns: DnsOptions, at: KeyPath) -> list[Problem]:
+    version = {"A": 4, "AAAA": 6}.get(dns.record_type)
+    if version is None:
+        return []
+    errors: list[Problem] = []
+    for j, answer in enumerate(dns.answers):
+        try:
+            ok = ipaddress.ip_address(answer).version == version
+        except ValueError:
+            ok = False
+        if not ok:
+            errors.append(
+                (
+                    (*at, j),
+                    f"{show(answer)} is not an IPv{version} address, "
+                    f"which an {dns.record_type} record holds",
+                )
+            )
+    return errors
+
+
+def _check_timing(monitor: Monitor, defaults: MonitorDefaults, at: KeyPath) -> list[Problem]:
+    own, inherited = monitor.model_fields_set, defaults.model_fields_set
+    interval = monitor.interval if "interval" in own else defaults.interval
+    if "timeout" in own:
+        timeout = monitor.timeout
+    elif "timeout" in inherited:
+        timeout = defaults.timeout
+    else:
+        return []  # the default timeout adapts to the interval
+    if timeout < interval:
+        return []
+    if "timeout" in own:
+        source = "" if "interval" in own else ", from defaults.interval"
+        return [
+            (
+                (*at, "timeout"),
+                f"{format_duration(timeout)} must be shorter than the interval "
+                f"({format_duration(interval)}{source})",
+            )
+        ]
+    if "interval" in own:
+        return [
+            (
+                (*at, "interval"),
+                f"{format_duration(interval)} must be longer than the timeout "
+                f"({format_duration(timeout)}, from defaults.timeout)",
+            )
+        ]
+    return []  # both from defaults: reported once, at defaults.timeout
+
+
+def _cycles(monitors: tuple[Monitor, ...]) -> list[Problem]:
+    index = {m.name: i for i, m in reversed(list(enumerate(monitors)))}
+    # A name written twice is reported elsewhere; its first monitor speaks for it here.
+    parents = {
+        name: [p for p in monitors[i].depends_on if p in index and p != name]
+        for name, i in index.items()
+    }
+    reported: set[frozenset[str]] = set()
+    errors: list[Problem] = []
+
+    def walk(name: str, trail: list[str]) -> None:
+        for parent in parents[name]:
+            if parent in trail:
+                cycle = trail[trail.index(parent) :]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    errors.append(_cycle_error(cycle, monitors, index))
+            elif parent not in done:
+                walk(parent, [*trail, parent])
+        done.add(name)
+
+    done: set[str] = set()
+    for monitor in monitors:
+        if monitor.name not in done:
+            walk(monitor.name, [monitor.name])
+    return errors
+
+
+def _cycle_error(cycle: list[str], monitors: tuple[Monitor, ...], index: dict[str, int]) -> Problem:
+    # Start the story at the monitor written first, so the report does not depend on the walk.
+    first = min(range(len(cycle)), key=lambda k: index[cycle[k]])
+    ordered = cycle[first:] + cycle[:first]
+    i = index[ordered[0]]
+    j = monitors[i].depends_on.index(ordered[1 % len(ordered)])
+    story = " -> ".join([*ordered, ordered[0]])
+    return ("monitors", i, "depends_on", j), f"dependency cycle: {story}"
+
+
+def _check_window(window: MaintenanceWindow, at: KeyPath) -> list[Problem]:
+    given = window.model_fields_set
+    once = {"start", "end"} & given
+    weekly = {"schedule", "duration"} & given
+    if once and weekly:
+        return [(at, "give start and end, or schedule and duration, not both")]
+    if not once and not weekly:
+        return [(at, "give start and end (once), or schedule and duration (weekly)")]
+    missing = sorted({"start", "end"} - once if once else {"schedule", "duration"} - weekly)
+    if missing:
+        return [((*at, missing[0]), "is required")]
+    if window.start is not None and window.end is not None:
+        zone = zoneinfo.ZoneInfo(window.timezone)
+        start, end = aware(window.start, zone), aware(window.end, zone)
+        assert start is not None
+        assert end is not None
+        if end <= start:
+            return [((*at, "end"), f"{end.isoformat()} is not after start ({start.isoformat()})")]
+    if window.duration is not None and window.duration > 7 * 86400:
+        return [((*at, "duration"), f"{format_duration(window.duration)} is more than a week")]
+    return []

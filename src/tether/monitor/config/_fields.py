@@ -1,0 +1,274 @@
+"""What one field accepts: the validators and annotated types the models share
+(durations, names, lists of one, HOST:PORT, targets, URLs, addresses, methods, headers,
+time zones, conditions).  Each raises :func:`fail` with the message the user reads."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from email.utils import parseaddr
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
+
+from tether._durations import format_duration, parse_duration
+from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
+from tether._redact import MASK, redact_apprise, redact_headers
+from tether.monitor._conditions import parse_condition
+from tether.monitor.config._errors import fail, show
+
+ConditionValidator = Callable[[str], object]
+"""Checks one condition's text; raises :class:`ValueError` to reject it."""
+
+# -- durations -------------------------------------------------------------------------
+
+
+def _to_seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise fail(f"{show(value)} is not a duration, write e.g. 30s")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise fail(f"{show(value)} is not a duration: write a positive one, as in 30s")
+        raise fail(f"{show(value)} is not a duration, write {value:g}s")
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _at_least_1s(seconds: float) -> float:
+    if seconds < 1:
+        raise fail(f"{format_duration(seconds)} is too short: the minimum is 1s")
+    return seconds
+
+
+def _at_least_1m(seconds: float) -> float:
+    if seconds < 60:
+        raise fail(f"{format_duration(seconds)} is too short: the minimum is 1m")
+    return seconds
+
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise fail("0s is too short: give a duration above zero")
+    return seconds
+
+
+PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_positive)]
+Interval = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1s)]
+Reminder = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1m)]
+"""How often an alert is repeated: a minute at least, so a mistake cannot flood a channel."""
+Count = Annotated[int, Field(ge=1)]
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+def _check_name(value: str) -> str:
+    if not value.strip():
+        raise fail("is empty: give a name")
+    if value != value.strip():
+        raise fail(f"{show(value)} starts or ends with spaces")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise fail(f"{show(value)} contains a control character")
+    return value
+
+
+def one_or_many(value: object) -> object:
+    """A single string where a list is expected means a list of one; null an empty list."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+Names = Annotated[tuple[Name, ...], BeforeValidator(one_or_many)]
+
+
+# -- where to listen, what to probe, whom to ask -----------------------------------------
+
+
+def _split_hostport(
+    value: str, *, default_port: int | None, allow_zero: bool = False
+) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``; the port may be left out when there is a default."""
+    try:
+        return split_hostport(value, default_port=default_port, allow_zero=allow_zero)
+    except InvalidHostPort as exc:
+        raise fail(f"{show(value)}{exc.problem}") from None
+
+
+def _check_listen(value: str) -> str:
+    _split_hostport(value, default_port=None, allow_zero=True)
+    return value
+
+
+def _check_resolver(value: str) -> str:
+    host, _ = _split_hostport(value, default_port=DNS_PORT)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise fail(
+            f"{show(value)}: give the DNS server's IP address, as in 127.0.0.1:5353"
+        ) from None
+    return value
+
+
+_SCHEMES: Final = ("http", "https", "tcp", "tls", "dns")
+
+
+def _check_target(value: str) -> str:
+    from tether.probe._target import InvalidTarget, parse_target
+
+    scheme, sep, rest = value.partition("://")
+    head = value.partition(":")[0]
+    if not sep and head.lower() in _SCHEMES:
+        raise fail(f"{show(value)}: write {head}:// with two slashes, as in {head}://host")
+    if not sep:
+        raise fail(
+            f"{show(value)} has no scheme: write http://, https://, tcp://, tls:// or dns://"
+        )
+    if scheme.lower() not in _SCHEMES:
+        raise fail(f"unsupported scheme {show(scheme)}: use http, https, tcp, tls or dns")
+    if scheme.lower() == "dns":
+        return _check_dns_target(value, rest)
+    try:
+        parse_target(value)
+    except InvalidTarget as exc:
+        raise fail(f"{show(value)}: {exc}") from None
+    return value
+
+
+def _check_dns_target(value: str, name: str) -> str:
+    from tether.probe._target import InvalidTarget, parse_target
+
+    if not name or any(c in name for c in "/:@?#[]"):
+        raise fail(
+            f"{show(value)}: write dns://NAME, as in dns://example.com "
+            "(the server to ask goes in resolver)"
+        )
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise fail(f"{show(value)} names an address; a dns:// monitor asks about a name")
+    try:
+        parse_target(f"tcp://{name}:{DNS_PORT}")
+    except InvalidTarget as exc:
+        raise fail(f"{show(value)}: {exc}") from None
+    return value
+
+
+# -- alert channels and storage ----------------------------------------------------------
+
+_WEB_URL: Final = re.compile(r"(?i)https?://[^/\s?#]+(?:[/?#]\S*)?")
+
+
+def _check_web_url(value: str) -> str:
+    if not _WEB_URL.fullmatch(value):
+        raise fail(f"{show(value)} is not an http:// or https:// URL")
+    return value
+
+
+# Services people name as a channel type; apprise reaches them by URL scheme.
+APPRISE_SERVICES: Final = {
+    **{name: name for name in ("slack", "discord", "telegram", "msteams", "pagerduty")},
+    **{name: name for name in ("opsgenie", "matrix", "mattermost", "ntfy", "pushover")},
+    "teams": "msteams",
+}
+_APPRISE_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _check_apprise_url(value: str) -> str:
+    if not _APPRISE_URL.fullmatch(value):
+        raise fail(
+            f"{show(redact_apprise(value))} is not an apprise URL, as in "
+            "slack://TOKEN_A/TOKEN_B/TOKEN_C or discord://WEBHOOK_ID/TOKEN"
+        )
+    return value
+
+
+def _check_dsn(value: str) -> str:
+    if not re.fullmatch(r"(?i)postgres(?:ql)?://\S+", value):
+        raise fail(
+            f"{show(value)} is not a PostgreSQL URL, as in postgresql://127.0.0.1:5432/tether"
+        )
+    return value
+
+
+def _check_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or ("." not in domain and domain != "localhost"):
+        raise fail(f"{show(value)} is not an email address, as in ops@example.com")
+    return value
+
+
+# -- requests, zones, conditions ---------------------------------------------------------
+
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _check_method(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise fail(f"{show(value)} is not an HTTP method, as in GET or POST")
+    return value.upper()
+
+
+def _check_headers(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _TOKEN.fullmatch(name):
+            raise fail(f"{show(name)} is not a header name")
+        if any(c in text for c in "\r\n\0"):
+            shown = MASK if redact_headers({name: text})[name] == MASK else show(text)
+            raise fail(f"the value of {name} ({shown}) contains a line break")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise fail(f"{show(value)} is not a time zone, as in UTC or Europe/Paris") from None
+    return value
+
+
+AUTO: Final = object()
+"""The condition validator by default: :func:`tether.monitor._conditions.parse_condition`."""
+
+
+def _check_condition(value: str, info: ValidationInfo) -> str:
+    context = info.context if isinstance(info.context, Mapping) else {}
+    given = context.get("condition_validator", AUTO)
+    validator = parse_condition if given is AUTO else given
+    # Many monitors share their conditions: each distinct text is parsed once per file.
+    passed = context.get("conditions_passed")
+    if validator is None or (passed is not None and value in passed):
+        return value
+    try:
+        validator(value)
+    except ValueError as exc:
+        message = " ".join(str(exc).split())
+        raise fail(message if value in message else f"{show(value)}: {message}") from None
+    if passed is not None:
+        passed.add(value)
+    return value
+
+
+ConditionText = Annotated[str, AfterValidator(_check_condition)]
+Headers = Annotated[dict[str, str], AfterValidator(_check_headers)]
+Method = Annotated[str, AfterValidator(_check_method)]
+Resolver = Annotated[str, AfterValidator(_check_resolver)]
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+Margin = Annotated[float, Field(gt=0)]
+Listen = Annotated[str, AfterValidator(_check_listen)]
+Target = Annotated[str, AfterValidator(_check_target)]
+WebUrl = Annotated[str, AfterValidator(_check_web_url)]
+AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]
+Dsn = Annotated[str, AfterValidator(_check_dsn)]
+Address = Annotated[str, AfterValidator(_check_address)]

@@ -1,0 +1,95 @@
+"""Loading: YAML text or a file in, a :class:`MonitorConfig` with defaults applied out,
+or a :class:`ConfigError` listing every problem."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from tether.monitor.config._checks import cross_check
+from tether.monitor.config._errors import ConfigError, config_error, show
+from tether.monitor.config._fields import AUTO, ConditionValidator
+from tether.monitor.config._models import MaintenanceWindow, MonitorConfig, aware
+from tether.monitor.config._translate import translate
+from tether.monitor.config._yaml import Document, compose, yaml_problem
+
+__all__ = ["load_config", "parse_config"]
+
+
+def parse_config(
+    text: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    source: str = "<string>",
+    condition_validator: ConditionValidator | None = None,
+) -> MonitorConfig:
+    """Validate the YAML ``text`` and return the configuration with defaults applied.
+
+    ``env`` replaces ``os.environ`` for ``${NAME}`` references.  ``condition_validator``
+    checks each condition and raises :class:`ValueError` to reject it; by default
+    ``tether.monitor._conditions.parse_condition`` (``lambda text: None`` skips the check).
+    Raises :class:`ConfigError` listing every problem.
+    """
+    document = Document(env=os.environ if env is None else env)
+    try:
+        node = compose(text)
+        data = {} if node is None else document.build(node, ())
+    except yaml.YAMLError as exc:
+        message = yaml_problem(exc, source)
+        raise ConfigError([message]) from None
+    document.marks[()] = (1, 1)
+    errors = list(document.errors)
+    if not isinstance(data, dict):
+        errors.append(((), f"{show(data)} is not a mapping of keys such as monitors and alerts"))
+        raise config_error(errors, document.marks, source)
+    context = {"condition_validator": condition_validator or AUTO, "conditions_passed": set()}
+    try:
+        config = MonitorConfig.model_validate(data, context=context)
+    except ValidationError as exc:
+        broken = [path for path, _ in errors]
+        for error in exc.errors(include_url=False):
+            path, message = translate(error)
+            # A value whose ${NAME} was missing is already reported once.
+            if not any(path[: len(b)] == b for b in broken):
+                errors.append((path, message))
+        raise config_error(errors, document.marks, source) from None
+    errors += cross_check(config)
+    if errors:
+        raise config_error(errors, document.marks, source)
+    return config.model_copy(
+        update={
+            "monitors": tuple(config.defaults.apply(m) for m in config.monitors),
+            "maintenance": tuple(_with_zones(w) for w in config.maintenance),
+        }
+    )
+
+
+def load_config(
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    condition_validator: ConditionValidator | None = None,
+) -> MonitorConfig:
+    """:func:`parse_config` on the file at ``path``.  An unreadable file raises
+    :class:`OSError`; one that is not UTF-8 text raises :class:`ConfigError`."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})"]
+        ) from None
+    return parse_config(text, env=env, source=str(path), condition_validator=condition_validator)
+
+
+def _with_zones(window: MaintenanceWindow) -> MaintenanceWindow:
+    zone = zoneinfo.ZoneInfo(window.timezone)
+    return window.model_copy(
+        update={"start": aware(window.start, zone), "end": aware(window.end, zone)}
+    )

@@ -1,0 +1,114 @@
+"""``tether check-config``: exit codes and output, and that the CLI imports the
+configuration lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config_text import URL, dump
+from tether.cli import main
+
+
+def write(tmp_path: Path, text: str, name: str = "tether.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_check_config_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A valid file exits 0 with a one-line summary on stdout."""
+    path = write(
+        tmp_path,
+        dump(
+            {"name": "a", "url": URL},
+            {"name": "b", "url": "tcp://127.0.0.1:5432"},
+            {"name": "c", "url": "dns://lab.test"},
+            alerts=[{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9000/hook"}],
+        ),
+    )
+    assert main(["check-config", str(path)]) == 0
+    assert capsys.readouterr() == (f"{path}: 3 monitors, 1 alert channel, OK\n", "")
+
+
+def test_check_config_counts_windows_and_plurals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary says 1 monitor, 0 alert channels, and counts maintenance windows."""
+    window = {"name": "w", "schedule": "0 2 * * sun", "duration": "1h"}
+    path = write(tmp_path, dump(maintenance=[window]))
+    assert main(["check-config", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{path}: 1 monitor, 0 alert channels, 1 maintenance window, OK\n"
+    )
+
+
+def test_check_config_defaults_to_tether_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without FILE, check-config reads ./tether.yaml."""
+    write(tmp_path, dump())
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().out == "tether.yaml: 1 monitor, 0 alert channels, OK\n"
+
+
+def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid file exits 1 with each located error on its own stderr line."""
+    path = write(
+        tmp_path,
+        f"monitors:\n  - name: api\n    url: {URL}\n    interval: '5'\n    colour: red\n",
+    )
+    assert main(["check-config", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s',
+        f"{path}:5:5: monitors[0].colour: unknown key; expected one of: name, url, method, "
+        "headers, body, follow_redirects, max_redirects, interval, timeout, conditions, "
+        "failure_threshold, success_threshold, alerts, depends_on, resolver, dns, tls, "
+        "latency_margin, remind_every, escalate, paused",
+    ]
+
+
+def test_check_config_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tab indentation exits 1 with FILE:LINE:COL and no traceback."""
+    path = write(tmp_path, "monitors:\n\t- name: a\n")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"{path}:2:1: a tab character: YAML is indented with spaces, not tabs\n"
+
+
+def test_check_config_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing file or a directory exits 2 with one line saying why."""
+    missing = tmp_path / "nope.yaml"
+    assert main(["check-config", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"tether check-config: cannot read {missing}: No such file or directory\n"
+    )
+    assert main(["check-config", str(tmp_path)]) == 2
+    assert (
+        capsys.readouterr().err == f"tether check-config: cannot read {tmp_path}: Is a directory\n"
+    )
+
+
+def test_check_config_non_utf8_is_invalid_not_unreadable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that reads but is not UTF-8 exits 1, like any other invalid content."""
+    path = tmp_path / "tether.yaml"
+    path.write_bytes(b"\xff\xfe")
+    assert main(["check-config", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}:1: not UTF-8 text (byte 0xff)\n"
+
+
+def test_cli_import_stays_light() -> None:
+    """Importing tether.cli loads neither pydantic nor yaml: check-config imports them lazily."""
+    code = "import sys, tether.cli; print(sorted({'pydantic', 'yaml'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert result.stdout.strip() == "[]"
