@@ -24,7 +24,7 @@
   function focusKey() {
     const active = document.activeElement;
     const region = active && active.closest("[data-live]");
-    if (!region || active === region) return null;
+    if (!region) return null;
     const tag = active.tagName;
     const href = active.getAttribute("href");
     const text = active.textContent;
@@ -55,6 +55,7 @@
     box.textContent = `not updated: ${why}`;
   }
 
+  // Until the selection goes and the next swap brings a fresh corner.
   function held() {
     const box = document.getElementById("updated");
     if (!box || box.querySelector(".held")) return;
@@ -66,24 +67,23 @@
 
   // -- refreshing ----------------------------------------------------------------------
 
-  // Swap every live part for its fresh copy, or none if one is missing.
+  // Swap every live part for its fresh copy, or none if one is missing.  Each part is
+  // replaced where it stands, so the page keeps its scroll position.
   function swap(html) {
     const fresh = new DOMParser().parseFromString(html, "text/html");
     const pairs = regions().map((region) => [region, fresh.getElementById(region.id)]);
-    if (!pairs.length || pairs.some(([, next]) => !next || !next.hasAttribute("data-live"))) {
+    if (pairs.some(([, next]) => !next)) {
       stale("the monitor's answer is not this page");
       return;
     }
     const refocus = focusKey();
-    const { scrollX, scrollY } = window;
     for (const [region, next] of pairs) region.replaceWith(next);
-    window.scrollTo(scrollX, scrollY);
     if (refocus) refocus();
   }
 
-  function schedule(delay) {
+  function schedule() {
     clearTimeout(timer);
-    timer = setTimeout(refresh, delay);
+    timer = setTimeout(refresh, every);
   }
 
   async function refresh() {
@@ -105,11 +105,11 @@
         if (selecting()) held();
         else swap(html);
       }
-    } catch (error) {
+    } catch {
       stale("the monitor does not answer");
     } finally {
       busy = false;
-      if (!document.hidden) schedule(every);
+      if (!document.hidden) schedule();
     }
   }
 
@@ -121,5 +121,5 @@
     }
   });
 
-  schedule(every);
+  schedule();
 })();
