@@ -8,9 +8,10 @@ one is *named* ``<script>...</script>``, another's condition echoes an ``<img on
 into its failure detail and incident.  One monitor's URL carries a password and a token.
 
 The browser is Debian's Chromium driven by Playwright, launched with no access to
-anything but this loopback server; the tests record every request it makes.  They skip
-without /usr/bin/chromium or playwright, and fail instead when TETHER_REQUIRE_CHROMIUM=1
-(set by .ci/run).
+anything but this loopback server; the tests record every request it makes.  The page's
+timers run on Playwright's paused clock, so a refresh happens when a test moves that
+clock and never on its own.  They skip without /usr/bin/chromium or playwright, and fail
+instead when TETHER_REQUIRE_CHROMIUM=1 (set by .ci/run).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from urllib.parse import quote, urlsplit
 import pytest
 import yaml
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from tether._kinds import Kind
 from tether.lab import Lab
-from tether.monitor._dashboard import Recent, asset, status_document
+from tether.monitor._dashboard import Recent, asset, channel_banner, status_document
 from tether.monitor._runner import Runner
 from tether.monitor._web import make_app
-from tether.monitor.alerts import Outbox
+from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult, probe_async
@@ -49,6 +51,7 @@ T = TypeVar("T")
 
 EPOCH = 1_800_000_000.0  # on a minute and an hour boundary: buckets are easy to predict
 ROUNDS = 3
+REFRESH_MS = 200
 SECRETS = ("hunter2", "tok3n")
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=2>"
@@ -118,7 +121,9 @@ class Served:
         return await probe_async(target, options)
 
     async def _serve(self) -> web.AppRunner:
-        app_runner = web.AppRunner(make_app(self.runner, refresh=0.2), access_log=None)
+        app_runner = web.AppRunner(
+            make_app(self.runner, refresh=REFRESH_MS / 1000), access_log=None
+        )
         await app_runner.setup()
         await web.TCPSite(app_runner, "127.0.0.1", 0).start()
         return app_runner
@@ -168,6 +173,7 @@ def served(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 def every_path(served: Served) -> list[str]:
     names = [m.name for m in served.runner.config.monitors]
     pages = ["/", "/incidents", *(f"/monitors/{quote(n, safe='')}" for n in names)]
+    pages += [f"{page}?fragment=1" for page in pages]
     apis = ["/api/status", "/api/incidents", *(f"/api/monitors/{quote(n, safe='')}" for n in names)]
     return pages + apis + ["/metrics"]
 
@@ -362,6 +368,157 @@ def test_no_page_or_api_shows_a_secret_or_raw_markup(served: Served) -> None:
     assert "&lt;img src=x onerror=window.__pwned=2&gt;" in page
 
 
+LIVE = re.compile(r'<span id="updated".*?</span>|<main id="live" data-live>.*?</main>', re.S)
+
+
+def test_a_pages_fragment_is_its_live_parts_as_the_page_renders_them(served: Served) -> None:
+    """GET PAGE?fragment=1 is the page's "as of" corner and <main> alone, uncached, the
+    very markup the page carries; an unknown monitor's fragment is a 404."""
+    pages = ["/", "/incidents", "/monitors/cond", "/monitors/" + quote(SCRIPT, safe="")]
+    for path in pages:
+        page = served.get(path)[2].decode()
+        status, headers, body = served.get(path + "?fragment=1")
+        fragment = body.decode()
+        assert status == 200, path
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert headers["Cache-Control"] == "no-store"
+        assert "<html" not in fragment
+        assert "<header" not in fragment
+        assert f'data-fragment="{path}?fragment=1"' in page
+        parts = LIVE.findall(fragment)
+        assert len(parts) == 2, path
+        assert parts == LIVE.findall(page), path
+        assert LIVE.sub("", fragment).strip() == ""  # nothing else
+    status, _, body = served.get("/monitors/nope?fragment=1")
+    assert status == 404
+    assert b"No monitor is called" in body
+    assert b"data-fragment" not in served.get("/monitors/nope")[2]  # nothing to refresh
+
+
+def Channel(name: str, **fields: Any) -> ChannelStatus:
+    """One channel's queue as the outbox tells it, with what the test leaves out at rest."""
+    rest: dict[str, Any] = {
+        "queued": 0,
+        "oldest_queued_at": None,
+        "failing": False,
+        "last_error": None,
+        "last_failure_at": None,
+        "sent": 0,
+        "failed": 0,
+    }
+    return ChannelStatus(name, **(rest | fields))
+
+
+def text_of(markup: str) -> list[str]:
+    """Each paragraph's text, as a browser shows it."""
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+            self.inside = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "p":
+                self.lines.append("")
+                self.inside = True
+
+        def handle_endtag(self, tag: str) -> None:
+            self.inside = self.inside and tag != "p"
+
+        def handle_data(self, data: str) -> None:
+            if self.inside:
+                self.lines[-1] += data
+
+    parser = Text()
+    parser.feed(markup)
+    return parser.lines
+
+
+HOSTILE = f"POST https://u:{SECRETS[0]}@hooks.example/?token={SECRETS[1]} said {IMG}"
+
+
+def test_the_banner_names_each_failing_channel_its_error_and_backlog() -> None:
+    """A line per failing channel, with its last error as text (markup escaped, secrets
+    redacted), how many alerts wait and for how long the oldest has; a channel that
+    delivers has no line, and no failing channel means no banner."""
+    now = EPOCH
+    channels = [
+        Channel("ops", queued=3, oldest_queued_at=now - 240, failing=True, last_error=HOSTILE),
+        Channel("mail", queued=1, failing=False, sent=9),
+        Channel(SCRIPT, failing=True, last_failure_at=now - 5),
+        Channel("pager", queued=2, failing=True, last_error="HTTP 503"),
+    ]
+    banner = channel_banner(channels, now)
+    assert text_of(banner) == [
+        "Alerts to ops are failing: POST https://u:***@hooks.example/?token=*** said "
+        f"{IMG}; 3 queued, the oldest for 4 min 0 s",
+        f"Alerts to {SCRIPT} are failing; nothing queued",
+        "Alerts to pager are failing: HTTP 503; 2 queued",
+    ]
+    assert "<img" not in banner
+    assert "<script>" not in banner
+    assert "&lt;img src=x onerror=window.__pwned=2&gt;" in banner
+    assert not any(secret in banner for secret in SECRETS)
+    assert channel_banner(channels[1:2], now) == ""
+    assert channel_banner([], now) == ""
+
+
+def test_every_page_and_the_status_api_show_a_failing_channel(served: Served) -> None:
+    """A webhook to a closed loopback port fails its delivery through the real outbox:
+    every page and its fragment carry the banner with the failure's kind, and /api/status
+    lists each channel with its queue and times in ISO 8601 UTC."""
+    import socket
+
+    from tether.monitor._records import AlertPayload
+    from tether.monitor.alerts import WebhookChannel
+
+    assert served.json("/api/status")["channels"] == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/hook"  # bound, never listening
+    store = SQLiteStore(served.store.path)
+    ops, mail = WebhookChannel("ops", dead), WebhookChannel("mail", dead)
+    outbox = Outbox(store, {"ops": ops, "mail": mail})
+    runner = Runner(served.runner.config, store, outbox, wall=lambda: served.now)
+    alert = AlertPayload("incident.opened", "web", "web is down", served.now - 240)
+    outbox.queue("ops", "1:web", alert, served.now - 240)
+    assert outbox.deliver_due(served.now - 10) == (0, 1)
+    pages = ["/", "/incidents", "/monitors/web", "/monitors/nope"]
+
+    async def read() -> tuple[dict[str, str], Any]:
+        async with TestClient(TestServer(make_app(runner), host="127.0.0.1")) as client:
+            shown = {}
+            for path in [*pages, *(p + "?fragment=1" for p in pages)]:
+                async with client.get(path) as response:
+                    shown[path] = await response.text()
+            async with client.get("/api/status") as response:
+                return shown, await response.json()
+
+    try:
+        shown, doc = asyncio.run(read())
+    finally:
+        outbox.close()
+        ops.close()
+        mail.close()
+        store.close()
+    for path, page in shown.items():
+        (line,) = [t for t in text_of(page) if t.startswith("Alerts to")]
+        assert line.startswith("Alerts to ops are failing: connect.refused: "), path
+        assert line.endswith("; 1 queued, the oldest for 4 min 0 s"), path
+    first, second = doc["channels"]
+    assert first["name"] == "mail"
+    assert not first["failing"]
+    assert first["queued"] == 0
+    assert second["name"] == "ops"
+    assert second["failing"]
+    assert second["queued"] == 1
+    assert second["failed"] == 1
+    assert second["oldest_queued_at"] == iso(served.now - 240)
+    assert second["last_failure_at"] == iso(served.now - 10)
+    assert second["last_error"].startswith("connect.refused: ")
+
+
 class CountingStore:
     """A real SQLite store that notes which roll-ups are asked for (a spy, not a mock)."""
 
@@ -468,7 +625,8 @@ def browser() -> Iterator[Any]:
 
 
 class Tab:
-    """A fresh browser page that records every request and every error it sees."""
+    """A fresh browser page that records every request and every error it sees.  Its
+    timers run on a paused clock: the page refreshes only when the test moves it."""
 
     def __init__(self, browser: Any, served: Served) -> None:
         self.served = served
@@ -479,19 +637,36 @@ class Tab:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.clock.install(time=EPOCH)
+        self.page.clock.pause_at(EPOCH + 60)  # ahead of the clock, which runs until then
 
     def open(self, path: str) -> Any:
         self.page.goto(self.served.base + path)
         return self.page
 
-    def refreshed(self) -> None:
-        """Wait until the script has rendered the page again from the API."""
+    def fragments(self) -> int:
+        """How many fragments the page has asked for."""
+        return sum("fragment=1" in url for url in self.requests)
+
+    def mark(self) -> None:
+        """Mark the live parts, which a swap replaces."""
+        self.page.evaluate(
+            "document.querySelectorAll('[data-live]').forEach(e => e.dataset.old = 1)"
+        )
+
+    def swapped(self) -> None:
+        """Wait until the marked live parts have been swapped for fresh ones."""
         from playwright.sync_api import expect
 
-        marked = "tbody tr, #incidents > *, #facts > *, #summary > *"
-        self.page.evaluate(f"document.querySelectorAll('{marked}').forEach(e => e.dataset.old = 1)")
         # A locator, not wait_for_function: that evaluates a string, which the CSP forbids.
         expect(self.page.locator("[data-old]")).to_have_count(0)
+
+    def refresh(self) -> None:
+        """Let one refresh interval pass and wait until the script has swapped in the
+        page's fresh fragment."""
+        self.mark()
+        self.page.clock.run_for(REFRESH_MS)
+        self.swapped()
 
     def assert_clean(self) -> None:
         """Nothing ran that should not have, nothing failed, nothing left the origin."""
@@ -526,18 +701,19 @@ def test_chromium_renders_every_monitor_with_its_state(
     tab: Tab, served: Served, tmp_path: Path
 ) -> None:
     """In Chromium the dashboard lists every monitor in its state, before and after the
-    script re-renders it from the API, and looks like a page (a non-empty screenshot)."""
+    script swaps in a fresh fragment, and looks like a page (a non-empty screenshot)."""
     page = tab.open("/")
     expected = served.json("/api/status")["monitors"]
     assert row_states(page) == expected
     server_rendered = page.locator("main").inner_text()
-    tab.refreshed()
+    tab.refresh()
     assert row_states(page) == expected
-    assert page.locator("main").inner_text() == server_rendered  # the script renders the same
+    assert page.locator("main").inner_text() == server_rendered  # nothing changed meanwhile
     assert page.locator("#incidents .incident").count() == len(
         served.json("/api/status")["open_incidents"]
     )
     assert page.locator("svg.spark polyline").count() == len(CHECKED)
+    assert tab.fragments() == 1
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -546,8 +722,9 @@ def test_chromium_renders_every_monitor_with_its_state(
 
 
 def test_the_refresh_follows_a_state_change_without_reloading(tab: Tab, served: Served) -> None:
-    """When api goes down the script turns its row to down and adds it to the refused
-    incident, and back to up when it recovers, all within the same page."""
+    """When api goes down the next refresh turns its row to down and adds it to the
+    refused incident, and the one after it recovers turns it back to up, all within the
+    same page."""
     from playwright.sync_api import expect
 
     page = tab.open("/")
@@ -557,15 +734,155 @@ def test_the_refresh_follows_a_state_change_without_reloading(tab: Tab, served: 
     served.api_down = True
     try:
         served.check("api")
-        expect(state).to_have_text("down", timeout=5000)
+        tab.refresh()
+        expect(state).to_have_text("down")
         expect(page.locator("#summary")).to_contain_text("4 down")
         refused = page.locator("#incidents .incident", has_text="connect.refused")
         expect(refused.locator(".monitors")).to_contain_text("api")
     finally:
         served.api_down = False
         served.check("api")
-    expect(state).to_have_text("up", timeout=5000)
+    tab.refresh()
+    expect(state).to_have_text("up")
     assert page.evaluate("window.__samePage") is True
+    tab.assert_clean()
+
+
+def test_a_monitors_page_shows_its_new_results_without_reloading(tab: Tab, served: Served) -> None:
+    """On api's own page the next refresh shows its new state, its new failed result and
+    the incident it joined, and the one after it recovers shows it up again."""
+    from playwright.sync_api import expect
+
+    page = tab.open("/monitors/api")
+    page.evaluate("window.__samePage = true")
+    state = page.locator("#state-line .state")
+    failed = page.locator("#results .result-failed")
+    expect(state).to_have_text("up")
+    failed_before = failed.count()
+    served.api_down = True
+    try:
+        served.check("api")
+        tab.refresh()
+        expect(state).to_have_text("down")
+        expect(failed).to_have_count(failed_before + 1)
+        expect(page.locator("#incidents .incident-open")).to_contain_text("connect.refused")
+    finally:
+        served.api_down = False
+        served.check("api")
+    tab.refresh()
+    expect(state).to_have_text("up")
+    assert page.evaluate("window.__samePage") is True
+    tab.assert_clean()
+
+
+def test_a_refresh_keeps_the_scroll_the_focus_and_a_selection(tab: Tab) -> None:
+    """A swap leaves the page where it was scrolled and the keyboard's focus on the same
+    link; while text in the page is selected, the page holds still and says so."""
+    from playwright.sync_api import expect
+
+    page = tab.open("/")
+    page.set_viewport_size({"width": 1280, "height": 400})
+    page.locator("tr[data-monitor='web'] td.name a").focus()
+    page.evaluate("window.scrollTo(0, 150)")
+    assert page.evaluate("window.scrollY") == 150  # the page is taller than the window
+    tab.refresh()
+    assert page.evaluate("window.scrollY") == 150
+    focused = page.evaluate(
+        "(a => [a.tagName, a.getAttribute('href'), a.closest('tr').dataset.monitor])"
+        "(document.activeElement)"
+    )
+    assert focused == ["A", "/monitors/web", "web"]
+
+    selected = page.evaluate(
+        """() => {
+            const range = document.createRange();
+            range.selectNodeContents(document.querySelector(
+                "tr[data-monitor='refused'] td.failure .detail"));
+            getSelection().removeAllRanges();
+            getSelection().addRange(range);
+            return getSelection().toString();
+        }"""
+    )
+    assert "refused the connection" in selected
+    tab.mark()
+    page.clock.run_for(REFRESH_MS)
+    expect(page.locator("#updated .held")).to_have_text("· held while text is selected")
+    assert page.locator("[data-old]").count() == 2  # nothing swapped
+    assert page.evaluate("getSelection().toString()") == selected
+    page.evaluate("getSelection().removeAllRanges()")
+    page.clock.run_for(REFRESH_MS)
+    tab.swapped()
+    expect(page.locator("#updated .held")).to_have_count(0)
+    tab.assert_clean()
+
+
+def test_a_hidden_tab_asks_for_nothing_and_refreshes_when_seen_again(tab: Tab) -> None:
+    """While the tab is hidden no interval brings a request; when it shows again the
+    page refreshes at once, then every interval again."""
+    page = tab.open("/")
+    tab.refresh()
+    asked = tab.fragments()
+    page.evaluate(
+        """() => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    page.clock.run_for(REFRESH_MS * 20)
+    # A fetch starts within the timer that calls it, so one would be seen by now.
+    assert tab.fragments() == asked
+    tab.mark()
+    page.evaluate(
+        """() => {
+            delete document.hidden;  // the document's own again
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    tab.swapped()  # at once: the clock has not moved
+    assert tab.fragments() == asked + 1
+    tab.refresh()
+    assert tab.fragments() == asked + 2
+    tab.assert_clean()
+
+
+def test_a_failed_refresh_marks_the_page_stale_until_one_succeeds(tab: Tab) -> None:
+    """A refresh that gets no answer, an error status, a 404 or an answer that is not
+    the page leaves the page as it was and says why in its corner; the next good one
+    clears it."""
+    from playwright.sync_api import expect
+
+    page = tab.open("/monitors/web")
+    updated = page.locator("#updated")
+    main = page.locator("main").inner_text()
+
+    def fragment(url: str) -> bool:
+        return "fragment=1" in url
+
+    answers = [
+        (lambda route: route.abort(), "the monitor does not answer"),
+        (lambda route: route.fulfill(status=503, body="busy"), "the monitor answered 503"),
+        (
+            lambda route: route.fulfill(status=404, body="gone"),
+            "this monitor is no longer configured",
+        ),
+        (
+            lambda route: route.fulfill(status=200, body="<p>hello</p>", content_type="text/html"),
+            "the monitor's answer is not this page",
+        ),
+    ]
+    for answer, why in answers:
+        page.route(fragment, answer)
+        page.clock.run_for(REFRESH_MS)
+        expect(updated).to_have_text(f"not updated: {why}")
+        expect(updated).to_have_class("updated stale")
+        assert page.locator("main").inner_text() == main
+        page.unroute(fragment)
+    tab.refresh()
+    expect(updated).to_have_text(re.compile(r"^as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+    expect(updated).to_have_class("updated")
+    # Chromium logs each failed load; nothing else may appear.
+    assert all(e.startswith("Failed to load resource") for e in tab.errors), tab.errors
+    tab.errors.clear()
     tab.assert_clean()
 
 
@@ -577,8 +894,8 @@ def test_clicking_a_monitor_opens_its_results(tab: Tab, served: Served) -> None:
     page.wait_for_url(served.base + "/monitors/refused")
     assert page.locator("h1").text_content() == "refused"
     server_rendered = page.locator("main").inner_text()
-    tab.refreshed()
-    assert page.locator("main").inner_text() == server_rendered  # the script renders the same
+    tab.refresh()
+    assert page.locator("main").inner_text() == server_rendered  # nothing changed meanwhile
     rows = page.locator("#results tbody tr")
     assert rows.count() == ROUNDS
     assert "connect" in rows.first.locator(".phases").text_content()
@@ -590,10 +907,11 @@ def test_clicking_a_monitor_opens_its_results(tab: Tab, served: Served) -> None:
 
 def test_injected_markup_shows_as_text_and_never_runs(tab: Tab, served: Served) -> None:
     """The monitor named <script> and the condition echoing <img onerror> show as text on
-    the dashboard, the monitor's page (reached by its link) and the incidents page, and
-    create no element: no script ran, no request left the page's own files."""
+    the dashboard, the monitor's page (reached by its link) and the incidents page, before
+    and after a refresh, and create no element: no script ran, no request left the page's
+    own files."""
     page = tab.open("/")
-    tab.refreshed()
+    tab.refresh()
     names = page.evaluate("[...document.querySelectorAll('td.name a')].map(a => a.textContent)")
     assert SCRIPT in names
     assert IMG in page.locator("#incidents").text_content()
@@ -607,13 +925,14 @@ def test_injected_markup_shows_as_text_and_never_runs(tab: Tab, served: Served) 
     )
     page.wait_for_url(served.base + "/monitors/" + quote(SCRIPT, safe=""))
     assert page.locator("h1").text_content() == SCRIPT
-    tab.refreshed()
+    tab.refresh()
     assert page.locator("h1").text_content() == SCRIPT
     page.goto(served.base + "/incidents")
     server_rendered = page.locator("main").inner_text()
-    tab.refreshed()
+    tab.refresh()
     assert page.locator("main").inner_text() == server_rendered
     assert IMG in page.locator("#incidents").text_content()
+    assert page.evaluate("document.querySelectorAll('script').length") == 1
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     paths = {urlsplit(u).path for u in tab.requests}
     assert "/x" not in paths

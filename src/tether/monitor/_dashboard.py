@@ -1,9 +1,10 @@
 """The monitor's web dashboard: every monitor's state and why, the open incidents with
 their cause and fix, and one page per monitor with its results and roll-ups.
 
-    GET /                      the dashboard (server-rendered, then refreshed by JS)
+    GET /                      the dashboard
     GET /monitors/{name}       one monitor: recent results, hourly roll-ups, incidents
     GET /incidents             recent incidents with their timelines
+    GET {page}?fragment=1      the page's live parts alone, for the script to swap in
     GET /api/status            JSON behind the dashboard (``monitors`` and ``open_incidents``
                                kept as they were for older readers)
     GET /api/monitors/{name}   JSON behind a monitor's page
@@ -11,22 +12,25 @@ their cause and fix, and one page per monitor with its results and roll-ups.
     GET /static/{file}         the one script, the style sheet, the icon
 
 Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
-:func:`incidents_document`); the server renders the first view from it, so the page works
-without JavaScript, and ``static/dashboard.js`` renders the same document again every few
-seconds from the API, without reloading the page.
+:func:`incidents_document`), served as it is by the APIs.  The HTML is rendered from that
+document here and nowhere else: a page's live parts (the "as of" corner and ``<main>``,
+marked ``data-live``) are rendered by the same function for the whole page and for its
+``?fragment=1``, and ``static/dashboard.js`` only fetches the fragment every few seconds
+and swaps it in.  The page works without JavaScript.
 
 Why it is safe to show: a monitor's name, a server's error text and a condition's
 resolved value are data, which may hold ``<script>``.  The server escapes every value
-with :func:`html.escape`, the script only ever sets ``textContent``, and the
-Content-Security-Policy allows no inline script, so a value that slipped through would
-still not run.  URLs are shown through :func:`~tether._redact.redact_url` and free text
-through :func:`~tether._redact.redact_text`, in the pages and in the APIs alike.  Every
-route is a GET: nothing here changes the monitor.
+once, with :func:`html.escape`; the script builds no markup, and a script element in
+what it parses never runs; the Content-Security-Policy allows no inline script, so a
+value that slipped through would still not run.  URLs are shown through
+:func:`~tether._redact.redact_url` and free text through :func:`~tether._redact.redact_text`,
+in the pages and in the APIs alike.  Every route is a GET: nothing here changes the monitor.
 
-The runner's memory gives states, latest checks and state times; the store gives the
-rest through small queries (:class:`Recent`: the minute roll-ups of the last hour for
-the sparklines, read again only for the last two minutes, and the last failure), run on
-a worker thread so that a page never holds up the event loop that runs the probes.
+The runner's memory gives states, latest checks, state times and the alert channels'
+health; the store gives the rest through small queries (:class:`Recent`: the minute
+roll-ups of the last hour for the sparklines, read again only for the last two minutes,
+and the last failure), run on a worker thread so that a page never holds up the event
+loop that runs the probes.
 """
 
 from __future__ import annotations
@@ -37,9 +41,8 @@ import functools
 import html
 import importlib.resources
 import json
-import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -50,6 +53,7 @@ from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
+from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
 from tether.monitor.store._base import bucket_start
 
@@ -97,7 +101,7 @@ SPARK_WIDTH: Final = 120
 SPARK_HEIGHT: Final = 24
 
 
-# -- small pure helpers (static/dashboard.js has the same) ---------------------------------
+# -- small pure helpers ---------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
@@ -106,14 +110,6 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fixed(value: float, digits: int) -> str:
-    """``value`` with ``digits`` decimals, halves rounded up, as the script does: the same
-    float operations give the same text in Python and in JavaScript (``round`` and
-    ``toFixed`` treat halves differently)."""
-    scale = 10**digits
-    return f"{math.floor(value * scale + 0.5) / scale:.{digits}f}"
 
 
 def monitor_path(name: str) -> str:
@@ -127,6 +123,48 @@ def _ms(value: float | None) -> float | None:
 
 def _text(value: str | None) -> str | None:
     return None if value is None else redact_text(value)
+
+
+# -- alert channels -------------------------------------------------------------------------
+
+
+def channel_json(channel: ChannelStatus) -> dict[str, Any]:
+    """An alert channel's queue as ``/api/status`` shows it."""
+    return {
+        "name": channel.name,
+        "failing": channel.failing,
+        "queued": channel.queued,
+        "oldest_queued_at": iso(channel.oldest_queued_at),
+        "last_error": _text(channel.last_error),
+        "last_failure_at": iso(channel.last_failure_at),
+        "sent": channel.sent,
+        "failed": channel.failed,
+    }
+
+
+def channel_banner(channels: Iterable[ChannelStatus], now: float) -> str:
+    """The banner every page shows while an alert channel is failing, one line per
+    failing channel: ``Alerts to ops are failing: <error>; 3 queued, the oldest for
+    4 min 0 s``; empty while every channel delivers."""
+    lines = []
+    for c in channels:
+        if not c.failing:
+            continue
+        error = "" if c.last_error is None else f": {_e(redact_text(c.last_error))}"
+        if not c.queued:
+            backlog = "nothing queued"
+        elif c.oldest_queued_at is None:
+            backlog = f"{c.queued} queued"
+        else:
+            oldest = human_duration(now - c.oldest_queued_at)
+            backlog = f"{c.queued} queued, the oldest for {_e(oldest)}"
+        lines.append(
+            f'<p data-channel="{_e(c.name)}">Alerts to <strong>{_e(c.name)}</strong> '
+            f"are failing{error}; {backlog}</p>"
+        )
+    if not lines:
+        return ""
+    return f'<div id="channels" class="banner">{"".join(lines)}</div>\n'
 
 
 # -- JSON documents -------------------------------------------------------------------------
@@ -200,6 +238,7 @@ class Snapshot:
     states: dict[str, State]
     latest: dict[str, Observation]
     since: dict[str, float]
+    channels: tuple[ChannelStatus, ...]
     store: Store
 
     @classmethod
@@ -210,6 +249,7 @@ class Snapshot:
             runner.detector.states(),
             dict(runner.latest),
             dict(runner.since),
+            tuple(runner.outbox.status()),
             runner.store,
         )
 
@@ -348,6 +388,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
         "summary": counts,
         "rows": rows,
         "open_incidents": [incident_json(i, now) for i in incidents],
+        "channels": [channel_json(c) for c in snap.channels],
     }
 
 
@@ -380,7 +421,8 @@ def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str,
 
 
 async def status_document(runner: Runner, recent: Recent | None = None) -> dict[str, Any]:
-    """``/api/status``: the summary, one row per monitor, and the open incidents.
+    """``/api/status``: the summary, one row per monitor, the open incidents and the alert
+    channels' queues.
 
     ``monitors`` (name to state) and ``open_incidents`` (each with ``id``, ``key`` and
     ``monitors``) are what the first version of this endpoint returned, kept as they were.
@@ -403,7 +445,7 @@ async def incidents_document(
     return await asyncio.to_thread(build_incidents, snap, open_only=open_only, limit=limit)
 
 
-# -- HTML -------------------------------------------------------------------------------------
+# -- HTML: the one renderer -----------------------------------------------------------------
 
 
 def _e(value: object) -> str:
@@ -426,7 +468,7 @@ def _link(name: str) -> str:
 
 
 def _latency(ms: float | None) -> str:
-    return "—" if ms is None else f"{fixed(ms, 1)} ms"
+    return "—" if ms is None else f"{ms:.1f} ms"
 
 
 def _kind(kind: str | None) -> str:
@@ -438,71 +480,90 @@ def _unix(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
 
 
-def sparkline_points(
-    points: Sequence[Mapping[str, Any]], now: str
-) -> tuple[list[tuple[float, float]], list[float]]:
-    """Where each minute's average latency goes, and the x of each minute with a failure;
-    time runs left to right over the last hour, so a young monitor's line starts late."""
+def _sparkline(points: Sequence[Mapping[str, Any]], now: str) -> str:
+    """Each minute's average latency as a line and each minute with a failure as a red
+    mark; time runs left to right over the last hour, so a young monitor's line starts
+    late."""
+    if not points:
+        return '<span class="muted">no checks</span>'
     end = _unix(now)
 
     def x(at: str) -> float:
-        age = end - _unix(at)
-        return round(SPARK_WIDTH * (1 - age / SPARKLINE_WINDOW), 1)
+        return SPARK_WIDTH * (1 - (end - _unix(at)) / SPARKLINE_WINDOW)
 
     timed = [p for p in points if p["latency_ms"] is not None]
     top = max((p["latency_ms"] for p in timed), default=0.0) or 1.0
     line = [
-        (x(p["at"]), round(SPARK_HEIGHT - 2 - p["latency_ms"] / top * (SPARK_HEIGHT - 4), 1))
-        for p in timed
+        (x(p["at"]), SPARK_HEIGHT - 2 - p["latency_ms"] / top * (SPARK_HEIGHT - 4)) for p in timed
     ]
-    return line, [x(p["at"]) for p in points if p["failed"]]
-
-
-def _sparkline(points: Sequence[Mapping[str, Any]], now: str) -> str:
-    if not points:
-        return '<span class="muted">no checks</span>'
-    line, fails = sparkline_points(points, now)
     checks = sum(p["checks"] for p in points)
     failed = sum(p["failed"] for p in points)
-    label = f"last hour: {checks} checks, {failed} failed"
+    label = _e(f"last hour: {checks} checks, {failed} failed")
     bottom = SPARK_HEIGHT - 0.5
-    shapes = [f'<line class="spark-axis" x1="0" y1="{bottom}" x2="{SPARK_WIDTH}" y2="{bottom}"/>']
-    path = " ".join(f"{x},{y}" for x, y in line)
-    shapes.append(f'<polyline class="spark-line" fill="none" points="{path}"/>')
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py in line)
+    shapes = [
+        f'<line class="spark-axis" x1="0" y1="{bottom}" x2="{SPARK_WIDTH}" y2="{bottom}"/>',
+        f'<polyline class="spark-line" fill="none" points="{path}"/>',
+    ]
     if line:  # the latest minute as a dot, so even one point shows
-        shapes.append(f'<circle class="spark-dot" cx="{line[-1][0]}" cy="{line[-1][1]}" r="1.5"/>')
+        shapes.append(
+            f'<circle class="spark-dot" cx="{line[-1][0]:.1f}" cy="{line[-1][1]:.1f}" r="1.5"/>'
+        )
     shapes += [
-        f'<rect class="spark-fail" x="{round(x - 1, 1)}" y="{SPARK_HEIGHT - 4}" '
+        f'<rect class="spark-fail" x="{x(p["at"]) - 1:.1f}" y="{SPARK_HEIGHT - 4}" '
         'width="2" height="4"/>'
-        for x in fails
+        for p in points
+        if p["failed"]
     ]
     return (
         f'<svg class="spark" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" width="{SPARK_WIDTH}" '
-        f'height="{SPARK_HEIGHT}" role="img" aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f'height="{SPARK_HEIGHT}" role="img" aria-label="{label}"><title>{label}</title>'
         f"{''.join(shapes)}</svg>"
     )
 
 
-def _page(title: str, page: str, api: str, refresh_ms: int, now: str | None, body: str) -> str:
-    return f"""<!doctype html>
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered page: its title and its live parts, the "as of" corner and ``<main>``.
+    The whole page and its fragment (what the script swaps in) carry the same parts."""
+
+    title: str
+    path: str | None
+    """Where the page lives, so where its fragment is; ``None``: not refreshed."""
+    now: str | None
+    main: str
+    status: int = 200
+
+    def _updated(self) -> str:
+        return f'<span id="updated" class="updated" data-live>as of {_when(self.now)}</span>'
+
+    def _main(self) -> str:
+        return f'<main id="live" data-live>\n{self.main}\n</main>'
+
+    def fragment(self) -> str:
+        """The live parts alone, each an element whose ``id`` names the part it replaces."""
+        return f"{self._updated()}\n{self._main()}\n"
+
+    def document(self, refresh_ms: int) -> str:
+        """The whole page; the script refreshes it every ``refresh_ms``."""
+        live = "" if self.path is None else f' data-fragment="{_e(self.path)}?fragment=1"'
+        return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · tether</title>
+<title>{_e(self.title)} · tether</title>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/dashboard.css">
 <script src="/static/dashboard.js" defer></script>
 </head>
-<body data-page="{_e(page)}" data-api="{_e(api)}" data-refresh-ms="{refresh_ms}">
+<body{live} data-refresh-ms="{refresh_ms}">
 <header class="top">
 <a class="brand" href="/">tether</a>
 <nav><a href="/">Monitors</a> <a href="/incidents">Incidents</a></nav>
-<span id="updated" class="updated">as of {_when(now)}</span>
+{self._updated()}
 </header>
-<main>
-{body}
-</main>
+{self._main()}
 </body>
 </html>
 """
@@ -571,10 +632,10 @@ def _row(row: Mapping[str, Any], now: str) -> str:
     )
 
 
-def render_dashboard(doc: Mapping[str, Any], refresh_ms: int) -> str:
-    """The dashboard's first view, from :func:`status_document`."""
+def dashboard_page(doc: Mapping[str, Any], banner: str = "") -> Page:
+    """The dashboard, from :func:`status_document`; ``banner`` from :func:`channel_banner`."""
     rows = "".join(_row(r, doc["now"]) for r in doc["rows"])
-    body = f"""<h1>Monitors</h1>
+    main = f"""{banner}<h1>Monitors</h1>
 <p id="summary" class="summary">{_summary(doc)}</p>
 <section>
 <h2>Open incidents</h2>
@@ -588,7 +649,7 @@ def render_dashboard(doc: Mapping[str, Any], refresh_ms: int) -> str:
 <tbody>{rows}</tbody>
 </table>
 </section>"""
-    return _page("Monitors", "dashboard", "/api/status", refresh_ms, doc["now"], body)
+    return Page("Monitors", "/", doc["now"], main)
 
 
 def _results(results: Sequence[Mapping[str, Any]]) -> str:
@@ -596,7 +657,7 @@ def _results(results: Sequence[Mapping[str, Any]]) -> str:
         return '<tr><td colspan="5" class="none">No results yet.</td></tr>'
     out = []
     for r in results:
-        phases = " · ".join(f"{_e(name)} {fixed(ms, 1)}" for name, ms in r["phases"].items())
+        phases = " · ".join(f"{_e(name)} {ms:.1f}" for name, ms in r["phases"].items())
         why = " ".join(part for part in (_kind(r["kind"]), _e(r["detail"] or "")) if part)
         conditions = "".join(f"<li>{_e(c)}</li>" for c in r["conditions"])
         result = "ok" if r["ok"] else "failed"
@@ -615,7 +676,7 @@ def _hourly(hourly: Sequence[Mapping[str, Any]]) -> str:
         return '<tr><td colspan="5" class="none">No roll-ups yet.</td></tr>'
     out = []
     for h in hourly:
-        uptime = "—" if h["uptime_pct"] is None else f"{fixed(h['uptime_pct'], 2)} %"
+        uptime = "—" if h["uptime_pct"] is None else f"{h['uptime_pct']:.2f} %"
         kinds = ", ".join(f"{_e(kind)} × {n}" for kind, n in h["failures"].items())
         out.append(
             f"<tr><td>{_when(h['start'])}</td><td>{h['checks']}</td>"
@@ -644,10 +705,9 @@ def _monitor_facts(doc: Mapping[str, Any]) -> str:
     )
 
 
-def render_monitor(doc: Mapping[str, Any], refresh_ms: int) -> str:
+def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     """One monitor's page, from :func:`monitor_document`."""
-    api = "/api" + monitor_path(doc["name"])
-    body = f"""<p class="crumbs"><a href="/">Monitors</a> /</p>
+    main = f"""{banner}<p class="crumbs"><a href="/">Monitors</a> /</p>
 <h1 id="monitor-name">{_e(doc["name"])}</h1>
 <div id="facts">{_monitor_facts(doc)}</div>
 <section>
@@ -664,23 +724,23 @@ def render_monitor(doc: Mapping[str, Any], refresh_ms: int) -> str:
 <table id="results"><thead><tr><th>Time</th><th>Result</th><th>Latency</th><th>Phases (ms)</th>
 <th>Why</th></tr></thead><tbody>{_results(doc["results"])}</tbody></table>
 </section>"""
-    return _page(doc["name"], "monitor", api, refresh_ms, doc["now"], body)
+    return Page(doc["name"], monitor_path(doc["name"]), doc["now"], main)
 
 
-def render_incidents(doc: Mapping[str, Any], refresh_ms: int) -> str:
+def incidents_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     """The incidents page, from :func:`incidents_document`."""
-    body = f"""<h1>Incidents</h1>
+    main = f"""{banner}<h1>Incidents</h1>
 <div id="incidents">{_incidents(doc["incidents"], "No incidents yet.", timeline=True)}</div>"""
-    return _page("Incidents", "incidents", "/api/incidents", refresh_ms, doc["now"], body)
+    return Page("Incidents", "/incidents", doc["now"], main)
 
 
-def render_not_found(name: str) -> str:
+def not_found_page(name: str, now: float, banner: str = "") -> Page:
     """The page for a monitor name that is not configured."""
-    body = (
-        f'<h1>No such monitor</h1><p class="none">No monitor is called {_e(repr(name))}. '
-        'See <a href="/">all monitors</a>.</p>'
+    main = (
+        f'{banner}<h1>No such monitor</h1><p class="none">No monitor is called '
+        f'{_e(repr(name))}. See <a href="/">all monitors</a>.</p>'
     )
-    return _page("Not found", "missing", "", 0, None, body)
+    return Page("Not found", None, iso(now), main, status=404)
 
 
 # -- routes ---------------------------------------------------------------------------------
@@ -689,10 +749,6 @@ def render_not_found(name: str) -> str:
 def asset(name: str) -> bytes:
     """A file of ``static/``, read from the installed package (wheel, zip or source tree)."""
     return (importlib.resources.files("tether.monitor") / "static" / name).read_bytes()
-
-
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
 
 def _dumps(doc: Mapping[str, Any]) -> str:
@@ -711,9 +767,9 @@ def _limit(request: web.Request) -> int:
 
 
 def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0) -> None:
-    """Serve the dashboard's pages, JSON APIs and static files on ``app``, and add the
-    security headers to every response.  ``refresh`` is how often, in seconds, the pages
-    ask for fresh data."""
+    """Serve the dashboard's pages, their fragments, the JSON APIs and the static files on
+    ``app``, and add the security headers to every response.  ``refresh`` is how often,
+    in seconds, an open page asks for its fragment."""
     refresh_ms = max(100, round(refresh * 1000))
     assets = {name: (asset(name), kind) for name, kind in _ASSETS.items()}
 
@@ -724,29 +780,50 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
 
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
-    async def dashboard(request: web.Request) -> web.Response:
+    async def send(request: web.Request, render: Callable[[Snapshot, str], Page]) -> web.Response:
         snap = Snapshot.of(runner)
-        page = await asyncio.to_thread(
-            lambda: render_dashboard(build_status(snap, recent), refresh_ms)
+        fragment = request.query.get("fragment") == "1"
+
+        def build() -> tuple[str, int]:
+            page = render(snap, channel_banner(snap.channels, snap.now))
+            return (page.fragment() if fragment else page.document(refresh_ms)), page.status
+
+        text, status = await asyncio.to_thread(build)
+        return web.Response(
+            text=text,
+            status=status,
+            headers={"Cache-Control": "no-store"} if fragment else None,
+            content_type="text/html",
+            charset="utf-8",
         )
-        return _html(page)
+
+    async def dashboard(request: web.Request) -> web.Response:
+        return await send(
+            request, lambda snap, banner: dashboard_page(build_status(snap, recent), banner)
+        )
+
+    async def monitor(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+
+        def render(snap: Snapshot, banner: str) -> Page:
+            doc = build_monitor(snap, name)
+            return (
+                not_found_page(name, snap.now, banner) if doc is None else monitor_page(doc, banner)
+            )
+
+        return await send(request, render)
+
+    async def incidents(request: web.Request) -> web.Response:
+        return await send(
+            request,
+            lambda snap, banner: incidents_page(
+                build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), banner
+            ),
+        )
 
     async def status(request: web.Request) -> web.Response:
         snap = Snapshot.of(runner)
         return _json(await asyncio.to_thread(lambda: _dumps(build_status(snap, recent))))
-
-    async def monitor(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        snap = Snapshot.of(runner)
-
-        def render() -> str | None:
-            doc = build_monitor(snap, name)
-            return None if doc is None else render_monitor(doc, refresh_ms)
-
-        page = await asyncio.to_thread(render)
-        if page is None:
-            return _html(render_not_found(name), status=404)
-        return _html(page)
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -755,15 +832,6 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         if doc is None:
             return _json(_dumps({"error": f"no monitor is called {name!r}"}), status=404)
         return _json(await asyncio.to_thread(_dumps, doc))
-
-    async def incidents(request: web.Request) -> web.Response:
-        snap = Snapshot.of(runner)
-        page = await asyncio.to_thread(
-            lambda: render_incidents(
-                build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), refresh_ms
-            )
-        )
-        return _html(page)
 
     async def incidents_api(request: web.Request) -> web.Response:
         open_only = request.query.get("open", "0") not in ("0", "false", "")
@@ -783,7 +851,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
 
     app.on_response_prepare.append(secure)
-    routes: Iterable[tuple[str, Callable[[web.Request], Any]]] = (
+    routes: Iterable[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = (
         ("/", dashboard),
         ("/api/status", status),
         ("/monitors/{name:.+}", monitor),

@@ -3,7 +3,7 @@
 from tether.monitor.alerts._apprise import AppriseChannel, AppriseError
 from tether.monitor.alerts._email import EmailChannel, EmailError
 from tether.monitor.alerts._message import body, subject
-from tether.monitor.alerts._outbox import Channel, Outbox
+from tether.monitor.alerts._outbox import Channel, ChannelStatus, DeliveryHook, Outbox
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, WebhookChannel, sign
 
 __all__ = [
@@ -11,6 +11,8 @@ __all__ = [
     "AppriseChannel",
     "AppriseError",
     "Channel",
+    "ChannelStatus",
+    "DeliveryHook",
     "EmailChannel",
     "EmailError",
     "Outbox",
