@@ -937,3 +937,24 @@ def test_injected_markup_shows_as_text_and_never_runs(tab: Tab, served: Served) 
     paths = {urlsplit(u).path for u in tab.requests}
     assert "/x" not in paths
     tab.assert_clean()
+
+
+def test_uptime_shows_the_share_of_time_up_on_pages_and_in_the_api(served: Served) -> None:
+    """State changes stored as the monitor ran (up 9 h, down 1 h, up again for the last
+    14 h) give 24 h uptime 95.83% in /api/status, the dashboard's row and the monitor's
+    page; a monitor with no known state shows '-'."""
+    from tether.monitor._state import State
+
+    now = served.now
+    for at, state in ((now - 86400, State.UP), (now - 54000, State.DOWN), (now - 50400, State.UP)):
+        served.store.record_state("api", at, state)
+    served.store.flush()
+    row = next(r for r in served.json("/api/status")["rows"] if r["name"] == "api")
+    assert row["uptime"]["24h"] == pytest.approx(23 / 24)
+    assert row["uptime"]["90d"] == pytest.approx(23 / 24)  # nothing known before
+    page = served.get("/")[2].decode()
+    assert '<td class="uptime">95.83% · 95.83%</td>' in page
+    monitor = served.get("/monitors/api")[2].decode()
+    assert "24h 95.83% · 7d 95.83% · 30d 95.83% · 90d 95.83%" in monitor
+    new = next(r for r in served.json("/api/status")["rows"] if r["name"] == "new")
+    assert new["uptime"]["24h"] is None

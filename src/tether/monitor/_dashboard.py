@@ -53,6 +53,7 @@ from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
+from tether.monitor._uptime import WINDOWS, percent, uptimes
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
 from tether.monitor.store._base import bucket_start
@@ -358,6 +359,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
     rows = []
     for m in snap.monitors:
         row = snap.head(m, incidents)
+        row["uptime"] = uptimes(snap.store, m.name, now)
         failure = failures.get(m.name)
         row["last_failure"] = (
             None
@@ -405,6 +407,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     return {
         "now": iso(now),
         **snap.head(m, incidents),
+        "uptime": uptimes(snap.store, name, now),
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
         "conditions": list(m.conditions),
@@ -627,6 +630,7 @@ def _row(row: Mapping[str, Any], now: str) -> str:
         f"<td>{_state_badge(row['state'])}</td>"
         f'<td class="for" title="{_e(row["since"] or "")}">{held}</td>'
         f'<td class="latency">{_latency(check["latency_ms"] if check else None)}</td>'
+        f'<td class="uptime">{_uptime(row["uptime"], ("24h", "30d"))}</td>'
         f'<td class="spark-cell">{_sparkline(row["sparkline"], now)}</td>'
         f'<td class="failure">{failed}</td></tr>'
     )
@@ -644,7 +648,8 @@ def dashboard_page(doc: Mapping[str, Any], banner: str = "") -> Page:
 <section>
 <h2>All monitors</h2>
 <table id="monitors">
-<thead><tr><th>Monitor</th><th>State</th><th>For</th><th>Latency</th><th>Last hour</th>
+<thead><tr><th>Monitor</th><th>State</th><th>For</th><th>Latency</th>
+<th title="share of time up">Uptime 24h · 30d</th><th>Last hour</th>
 <th>Last failure</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
@@ -701,8 +706,19 @@ def _monitor_facts(doc: Mapping[str, Any]) -> str:
         f'<dl class="facts"><dt>URL</dt><dd class="url">{_e(doc["url"])}</dd>'
         f"<dt>Checked every</dt><dd>{_e(doc['interval'])} (timeout {_e(doc['timeout'])})</dd>"
         f'<dt>Conditions</dt><dd><ul class="conditions">{conditions or f"<li>{NO_CONDITIONS}</li>"}'
-        f'</ul></dd><dt>Last check</dt><dd id="last-check">{last}</dd></dl>'
+        f'</ul></dd><dt>Last check</dt><dd id="last-check">{last}</dd>'
+        f'<dt>Uptime</dt><dd id="uptime">{_uptime(doc["uptime"], tuple(WINDOWS), labelled=True)}'
+        "</dd></dl>"
     )
+
+
+def _uptime(
+    shares: Mapping[str, float | None], windows: Sequence[str], *, labelled: bool = False
+) -> str:
+    """``99.95% · 100%``, or with ``labelled`` ``24h 99.95% · 7d 100% · ...``: the share of
+    time up over each window (docs/monitor.md, "Uptime")."""
+    parts = [f"{w} {percent(shares[w])}" if labelled else percent(shares[w]) for w in windows]
+    return _e(" · ".join(parts))
 
 
 def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
