@@ -278,9 +278,9 @@ def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
     """The real runner, its ``check`` wrapped to note when each check started, its start
     lag and its outcome.  ``warm``: every monitor's detector state is already up (one
     passing check), as a runner restarted with its saved state finds it."""
+    from tether.monitor import Runner
     from tether.monitor._detect import Observation
     from tether.monitor._records import ProbeRecord
-    from tether.monitor._runner import Runner
     from tether.monitor.alerts import Outbox
 
     class TimedRunner(Runner):
@@ -1063,8 +1063,7 @@ class Outage:
 
 
 def detection(quick: bool) -> Section:
-    from tether.monitor._app import channels_for
-    from tether.monitor._runner import Runner
+    from tether.monitor import Runner, channels_for
     from tether.monitor.alerts import Outbox
     from tether.monitor.config import MonitorConfig, default_timeout
     from tether.monitor.store import SQLiteStore

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from simtime import SimTime
+from tether.monitor import Runner
 from tether.monitor._records import AlertPayload
-from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import MonitorConfig, parse_config

@@ -9,7 +9,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 
-from tether.monitor._runner import Runner
+from tether.monitor import Runner
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 EPOCH = 1_800_000_000.0

@@ -15,7 +15,7 @@ import pytest
 from alert_payloads import opened, resolved
 from alerts_receiver import Receiver
 from smtp_receiver import SMTPReceiver
-from tether.monitor._app import channels_for
+from tether.monitor import channels_for
 from tether.monitor.alerts import AppriseChannel, AppriseError, Outbox, body, subject
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore

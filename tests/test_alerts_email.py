@@ -22,7 +22,7 @@ from alert_payloads import degraded, down_too, escalated, opened, reminder, reso
 from smtp_receiver import SMTPReceiver
 from tether import classify
 from tether._kinds import Kind
-from tether.monitor._app import channels_for
+from tether.monitor import channels_for
 from tether.monitor.alerts import EmailChannel, EmailError, Outbox, body, subject
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.store import SQLiteStore

@@ -118,3 +118,21 @@ def test_import_tether_loads_no_http_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_monitor_has_a_small_sorted_public_face_that_loads_lazily() -> None:
+    """tether.monitor's __all__ is sorted, each name resolves to the object of that name,
+    and importing the package loads neither the runner, the probe engine nor aiohttp."""
+    import tether.monitor
+
+    names = tether.monitor.__all__
+    assert names == sorted(names, key=lambda n: (0 if n[0].isupper() else 1, n))
+    assert set(names) == set(tether.monitor._LAZY)
+    for name in names:
+        assert getattr(tether.monitor, name).__name__ == name
+    code = (
+        "import sys, tether.monitor\n"
+        "print(sorted(m for m in ('aiohttp', 'tether.monitor._runner', 'tether.probe')"
+        " if m in sys.modules))"
+    )
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"

@@ -39,8 +39,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tether._kinds import Kind
 from tether.lab import Lab
+from tether.monitor import Runner
 from tether.monitor._dashboard import Recent, asset, channel_banner, status_document
-from tether.monitor._runner import Runner
 from tether.monitor._web import make_app
 from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.config import parse_config

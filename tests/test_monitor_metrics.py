@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from tether.lab import Lab
-from tether.monitor._runner import Runner
+from tether.monitor import Runner
 from tether.monitor._web import serve
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config

@@ -16,8 +16,8 @@ from alerts_receiver import Receiver
 from simtime import EPOCH, SimTime, run_until
 from tether._kinds import Kind
 from tether.lab import Lab
+from tether.monitor import Runner
 from tether.monitor._conditions import context_from_probe, parse_condition
-from tether.monitor._runner import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox, WebhookChannel
 from tether.monitor.config import parse_config

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from tether.monitor.config import MonitorConfig
-    from tether.monitor.store import Store
+    from tether.monitor import MonitorConfig, Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -213,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _matrix(markdown=args.markdown)
             return _lab(args.host, args.dns_port, as_json=args.json)
         if args.command == "demo":
-            from tether.monitor._demo import run_demo
+            from tether.monitor import run_demo
 
             return run_demo(args.duration, keep=args.keep)
         if args.command == "diagnose":
@@ -274,7 +273,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: str) -> int:
-    from tether.monitor.config import ConfigError, load_config
+    from tether.monitor import ConfigError, load_config
 
     try:
         config = load_config(path)
@@ -296,7 +295,7 @@ def _check_config(path: str) -> int:
 
 
 def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
-    from tether.monitor.config import ConfigError, load_config
+    from tether.monitor import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -310,7 +309,7 @@ def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
 
 
 def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
-    from tether.monitor._app import run_monitor
+    from tether.monitor import run_monitor
 
     opened = _open_store(path, "monitor")
     if isinstance(opened, int):
@@ -324,7 +323,7 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
     import getpass
     import time
 
-    from tether.monitor._records import TimelineEntry
+    from tether.monitor import acknowledge
 
     opened = _open_store(path, "ack")
     if isinstance(opened, int):
@@ -332,8 +331,7 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
     _, store = opened
     who = by or getpass.getuser()
     with store:
-        entry = TimelineEntry(time.time(), "acknowledged", f"by {who}")
-        if not store.acknowledge_incident(incident_id, entry):
+        if not acknowledge(store, incident_id, who, time.time()):
             print(f"tether ack: no open incident {incident_id}", file=sys.stderr)
             return EXIT_FAILURE
     print(f"incident {incident_id} acknowledged by {who}: reminders and escalation stop")
@@ -343,7 +341,7 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
 def _status(path: str) -> int:
     import time
 
-    from tether.monitor._uptime import percent, uptimes
+    from tether.monitor import format_uptime, uptimes
 
     opened = _open_store(path, "status")
     if isinstance(opened, int):
@@ -354,7 +352,7 @@ def _status(path: str) -> int:
         rows = []
         for m in config.monitors:
             up = uptimes(store, m.name, now)
-            shares = (percent(up["24h"]), percent(up["30d"]))
+            shares = (format_uptime(up["24h"]), format_uptime(up["30d"]))
             latest = store.results(m.name, limit=1)
             if not latest:
                 rows.append((m.name, "no result yet", "", *shares, ""))
@@ -378,7 +376,7 @@ def _status(path: str) -> int:
 
 def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     """The configuration and its store, or the exit code after saying what is wrong."""
-    from tether.monitor.store import StoreError, open_store
+    from tether.monitor import StoreError, open_store
 
     config = _load_monitor_config(path, command)
     if isinstance(config, int):

@@ -1,11 +1,92 @@
-"""The monitor: configuration, conditions, detection, incidents, storage, alerts.
+"""The monitor: configuration, probes judged by conditions, detection, incidents, alerts,
+storage, metrics and the dashboard.
 
-Work in progress (issue 5): the pure cores come first.
+The public face the CLI, the demo and users' own tools import; everything else is
+private.  Names load on first use, so ``tether check-config`` does not pay for the
+probe engine or the web server.
 
 Needs the ``monitor`` extra (``pip install 'tether[monitor]'``); without it, importing
 this package raises an ImportError that says so.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tether._extras import require
 
 require("tether.monitor", "monitor")
+
+if TYPE_CHECKING:
+    from tether.monitor._app import acknowledge, channels_for, run_monitor
+    from tether.monitor._demo import run_demo
+    from tether.monitor._incidents import IncidentEngine
+    from tether.monitor._records import AlertPayload, Incident, ProbeRecord, QueuedAlert
+    from tether.monitor._runner import Runner
+    from tether.monitor._state import State
+    from tether.monitor._uptime import format_uptime, uptimes
+    from tether.monitor.alerts import Outbox
+    from tether.monitor.config import ConfigError, MonitorConfig, load_config, parse_config
+    from tether.monitor.store import Store, StoreError, open_store
+
+__all__ = [
+    "AlertPayload",
+    "ConfigError",
+    "Incident",
+    "IncidentEngine",
+    "MonitorConfig",
+    "Outbox",
+    "ProbeRecord",
+    "QueuedAlert",
+    "Runner",
+    "State",
+    "Store",
+    "StoreError",
+    "acknowledge",
+    "channels_for",
+    "format_uptime",
+    "load_config",
+    "open_store",
+    "parse_config",
+    "run_demo",
+    "run_monitor",
+    "uptimes",
+]
+
+_LAZY = {
+    "AlertPayload": "tether.monitor._records",
+    "ConfigError": "tether.monitor.config",
+    "Incident": "tether.monitor._records",
+    "IncidentEngine": "tether.monitor._incidents",
+    "MonitorConfig": "tether.monitor.config",
+    "Outbox": "tether.monitor.alerts",
+    "ProbeRecord": "tether.monitor._records",
+    "QueuedAlert": "tether.monitor._records",
+    "Runner": "tether.monitor._runner",
+    "State": "tether.monitor._state",
+    "Store": "tether.monitor.store",
+    "StoreError": "tether.monitor.store",
+    "acknowledge": "tether.monitor._app",
+    "channels_for": "tether.monitor._app",
+    "format_uptime": "tether.monitor._uptime",
+    "load_config": "tether.monitor.config",
+    "open_store": "tether.monitor.store",
+    "parse_config": "tether.monitor.config",
+    "run_demo": "tether.monitor._demo",
+    "run_monitor": "tether.monitor._app",
+    "uptimes": "tether.monitor._uptime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tether.monitor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

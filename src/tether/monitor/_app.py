@@ -16,6 +16,7 @@ from typing import Literal, TextIO
 
 from tether._redact import redact_url
 from tether.monitor._log import configure_logging
+from tether.monitor._records import TimelineEntry
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
 from tether.monitor.config import (
@@ -27,7 +28,7 @@ from tether.monitor.config import (
 )
 from tether.monitor.store import Store
 
-__all__ = ["channels_for", "close_channels", "reload", "run_monitor"]
+__all__ = ["acknowledge", "channels_for", "close_channels", "reload", "run_monitor"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -55,6 +56,13 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
                 cafile=channel.ca_file,
             )
     return out
+
+
+def acknowledge(store: Store, incident_id: int, by: str, now: float) -> bool:
+    """Acknowledge the open incident ``incident_id`` in ``store`` (what ``tether ack``
+    does); a running monitor stops its reminders and escalation within a second.  False
+    if no incident by that id is open."""
+    return store.acknowledge_incident(incident_id, TimelineEntry(now, "acknowledged", f"by {by}"))
 
 
 def close_channels(channels: Mapping[str, Channel]) -> None:

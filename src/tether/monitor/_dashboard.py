@@ -53,7 +53,7 @@ from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
-from tether.monitor._uptime import WINDOWS, percent, uptimes
+from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
 from tether.monitor.store._base import bucket_start
@@ -717,7 +717,9 @@ def _uptime(
 ) -> str:
     """``99.95% · 100%``, or with ``labelled`` ``24h 99.95% · 7d 100% · ...``: the share of
     time up over each window (docs/monitor.md, "Uptime")."""
-    parts = [f"{w} {percent(shares[w])}" if labelled else percent(shares[w]) for w in windows]
+    parts = [
+        f"{w} {format_uptime(shares[w])}" if labelled else format_uptime(shares[w]) for w in windows
+    ]
     return _e(" · ".join(parts))
 
 

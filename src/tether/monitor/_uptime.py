@@ -17,7 +17,7 @@ from tether.monitor._state import State
 if TYPE_CHECKING:
     from tether.monitor.store import Store
 
-__all__ = ["WINDOWS", "percent", "uptime", "uptimes"]
+__all__ = ["WINDOWS", "format_uptime", "uptime", "uptimes"]
 
 WINDOWS: Final = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "90d": 90 * 86400.0}
 """The windows uptime is reported over, by label."""
@@ -49,7 +49,7 @@ def uptimes(store: Store, monitor: str, now: float) -> dict[str, float | None]:
     return {label: uptime(changes, now - seconds, now) for label, seconds in WINDOWS.items()}
 
 
-def percent(share: float | None) -> str:
+def format_uptime(share: float | None) -> str:
     """``99.95%``, ``100%``, or ``-`` when unknown; never rounds a downtime up to 100%."""
     if share is None:
         return "-"
