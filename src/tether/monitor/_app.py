@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import Literal, TextIO
 
+from tether._hostport import join_hostport
 from tether._redact import redact_url
 from tether.monitor._log import configure_logging
 from tether.monitor._records import TimelineEntry
@@ -111,7 +112,7 @@ def run_monitor(
         storage = config.storage
         where = redact_url(storage.postgres) if storage.postgres else storage.path
         host, port = server.addresses[0][:2]
-        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        listen = join_hostport(host, port)
         n = len(config.monitors)
         log.info(
             "%d monitor%s, storing in %s; dashboard on http://%s/, metrics on /metrics; "

@@ -23,6 +23,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from tether._hostport import join_hostport
 from tether._redact import MASK
 from tether.monitor._records import AlertPayload
 from tether.monitor.alerts._message import body, subject
@@ -94,7 +95,7 @@ class EmailChannel:
     @property
     def where(self) -> str:
         """``host:port`` of the SMTP server, for messages."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join_hostport(self.host, self.port)
 
     def message(self, payload: AlertPayload, *, now: dt.datetime | None = None) -> EmailMessage:
         """The email for one alert: subject and body from the shared wording, full headers."""
