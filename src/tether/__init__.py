@@ -12,6 +12,7 @@ from tether._catalogue import CATALOGUE, Entry
 from tether._classify import classify, classify_status, parse_retry_after
 from tether._failure import Failure
 from tether._kinds import Kind, Layer
+from tether._lazy import lazy_names as _lazy_names
 from tether._redact import redact_url
 from tether._version import __version__
 
@@ -75,16 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tether' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_names("tether", _LAZY, globals(), __all__)
