@@ -207,3 +207,61 @@ monitors:
     assert by_count < share - 0.02  # the re-probes weigh on a count, not on time
     assert uptime(changes, now - 86400, now) == share
     h.close()
+
+
+def test_reminders_escalation_and_ack_reach_real_receivers(
+    tmp_path: Path, lab: Lab, fast_retries: Override
+) -> None:
+    """A monitor that stays down with remind_every 5m and escalate after 10m: ops hears
+    the opening and reminders, the pager its escalation and reminders from then on; after
+    `tether ack` (the store's acknowledgement) no more reminders reach anyone."""
+    from tether.monitor import acknowledge
+
+    ops_rx, pager_rx = Receiver(), Receiver()
+    ops_rx.start()
+    pager_rx.start()
+    config = parse_config(
+        f"""
+alerts:
+  - {{name: ops, type: webhook, url: "{ops_rx.url}"}}
+  - {{name: pager, type: webhook, url: "{pager_rx.url}"}}
+monitors:
+  - name: api
+    url: "{lab["refused"].url}"
+    interval: 60s
+    timeout: 1s
+    alerts: [ops]
+    remind_every: 5m
+    escalate: [{{after: 10m, alerts: [pager]}}]
+"""
+    )
+    ops, pager = WebhookChannel("ops", ops_rx.url), WebhookChannel("pager", pager_rx.url)
+    h = Harness(tmp_path, config, channels={"ops": ops, "pager": pager})
+    acked: dict[str, float] = {}
+
+    def ack() -> None:
+        (incident,) = h.store.incidents(open_only=True)
+        assert acknowledge(h.store, incident.id, "alice", h.sim.wall())
+        acked["at"] = h.sim.now
+
+    try:
+        h.drive(
+            (lambda: h.sim.now >= 16 * 60, ack),
+            (lambda: h.sim.now >= 40 * 60, list),
+            limit=3000,
+        )
+    finally:
+        ops.close()
+        pager.close()
+        ops_rx.stop()
+        pager_rx.stop()
+    to_ops = [e for e, _ in events(ops_rx)]
+    to_pager = [e for e, _ in events(pager_rx)]
+    assert to_ops == ["incident.opened"] + ["incident.reminder"] * 3  # at 5, 10, 15 min
+    assert to_pager == ["incident.escalated", "incident.reminder"]  # at 10 min, then 15
+    last = max(at for _, _, at in h.delivered)
+    assert last < acked["at"]  # nothing after the acknowledgement, 24 more minutes down
+    (incident,) = h.store.incidents()
+    assert incident.acknowledged is not None
+    assert [e.event for e in incident.timeline].count("reminder") == 3
+    h.close()

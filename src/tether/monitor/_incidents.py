@@ -384,6 +384,7 @@ class IncidentEngine:
         if incident.acknowledged is not None:
             return []
         events: list[Event] = []
+        told_before = member  # a channel escalated to now hears the escalation, not a reminder too
         steps = route.escalate[member.escalated :]
         for step in steps:
             if now - member.joined < step.after:
@@ -405,7 +406,12 @@ class IncidentEngine:
             member = dataclasses.replace(member, reminded=now)
             incident = self._member(incident, name, member)
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
-            alerts = self._say(incident, name, "incident.reminder", now)
+            payload = self._payload(incident, name, "incident.reminder", now)
+            alerts = _alerts(
+                self._channels(route, told_before),
+                _dedup(incident, name, "incident.reminder", now),
+                payload,
+            )
             events.append(Reminder(incident, name, entry, alerts))
         return events
 
