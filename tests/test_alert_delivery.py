@@ -265,3 +265,40 @@ monitors:
     assert incident.acknowledged is not None
     assert [e.event for e in incident.timeline].count("reminder") == 3
     h.close()
+
+
+def test_an_outbox_whose_store_fails_logs_and_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store that cannot be read (a real SQLite file overwritten with garbage) makes
+    each round of the outbox log one error, never raise: the monitor is not stopped."""
+    import asyncio
+
+    from tether.monitor import Outbox
+    from tether.monitor.store import SQLiteStore
+
+    path = tmp_path / "t.db"
+    store = SQLiteStore(path)
+    store.close()
+    for leftover in tmp_path.glob("t.db-*"):
+        leftover.unlink()
+    path.write_bytes(b"not a database at all " * 512)
+    outbox = Outbox(store, {})
+    rounds: list[float] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def sleep(seconds: float) -> None:
+            rounds.append(seconds)
+            if len(rounds) == 3:
+                stop.set()
+            await asyncio.sleep(0)
+
+        await outbox.run(stop, lambda: 0.0, sleep, every=1.0)
+
+    caplog.set_level(logging.ERROR, logger="tether.monitor")
+    asyncio.run(main())
+    failed = [r for r in caplog.records if getattr(r, "event", None) == "outbox.failed"]
+    assert len(failed) == 3
+    assert "not a database" in failed[0].getMessage()

@@ -175,3 +175,31 @@ def test_history_and_incidents_read_the_store(
     assert "no open incident" in capsys.readouterr().out
     assert main(["history", "nope", "--config", str(config)]) == 2
     assert "there are: web, api" in capsys.readouterr().err
+
+
+def test_ack_marks_an_open_incident_and_refuses_an_unknown_one(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tether ack ID acknowledges an open incident (status and incidents show it), says who;
+    an id with no open incident is exit 1 with one line, no traceback."""
+    from tether._kinds import Kind
+    from tether.monitor import Incident
+    from tether.monitor.store import SQLiteStore
+
+    config = write_config(tmp_path, lab)
+    with SQLiteStore(tmp_path / "tether.db") as store:
+        incident_id = store.new_incident_id()
+        store.open_incident(
+            Incident(
+                incident_id, "host:h:connect.refused", Kind.CONNECT_REFUSED, "refused", "", 1.0
+            )
+        )
+    assert main(["ack", str(incident_id), "--by", "alice", "--config", str(config)]) == 0
+    assert f"incident {incident_id} acknowledged by alice" in capsys.readouterr().out
+    assert main(["incidents", "--open", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "acknowledged" in out
+    assert "acknowledged: by alice" in out
+    assert main(["ack", "99", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "tether ack: no open incident 99"

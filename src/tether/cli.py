@@ -321,9 +321,10 @@ def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
 
 def _ack(path: str, incident_id: int, by: str | None) -> int:
     import getpass
+    import sqlite3
     import time
 
-    from tether.monitor import acknowledge
+    from tether.monitor import StoreError, acknowledge
 
     opened = _open_store(path, "ack")
     if isinstance(opened, int):
@@ -331,7 +332,12 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
     _, store = opened
     who = by or getpass.getuser()
     with store:
-        if not acknowledge(store, incident_id, who, time.time()):
+        try:
+            done = acknowledge(store, incident_id, who, time.time())
+        except (StoreError, sqlite3.Error) as exc:
+            print(f"tether ack: cannot write to the store: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        if not done:
             print(f"tether ack: no open incident {incident_id}", file=sys.stderr)
             return EXIT_FAILURE
     print(f"incident {incident_id} acknowledged by {who}: reminders and escalation stop")

@@ -205,10 +205,20 @@ class Outbox:
         every: float = 1.0,
     ) -> None:
         """Until ``stop``: every ``every`` seconds, start delivering on each channel whose
-        next alert is due and that is not busy already."""
+        next alert is due and that is not busy already.  A store that cannot be read is
+        logged and tried again at the next round: the alerts wait in it, and the monitor
+        goes on."""
         try:
             while not stop.is_set():
-                await self.poll(clock)
+                try:
+                    await self.poll(clock)
+                except Exception as exc:
+                    log.error(
+                        "alert outbox: cannot read the queues, trying again in %.0f s: %s",
+                        every,
+                        redact_text(str(exc)),
+                        extra={"event": "outbox.failed"},
+                    )
                 await sleep(every)
         finally:
             if self._busy:
