@@ -113,7 +113,24 @@ class PostgresServer:
             timeout=120,
             **self._as,
         )
-        with open(self.root / "server.log", "wb") as log:
+        self._launch()
+        self.startup_seconds = time.perf_counter() - began
+
+    def halt(self) -> None:
+        """Stop the server the way an operator does (a fast shutdown), keeping its data."""
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        assert self._process is not None
+        self._process.send_signal(signal.SIGINT)
+        self._process.wait(timeout=20)
+
+    def resume(self) -> None:
+        """Start the halted server again, on the same port with the same data."""
+        self._launch()
+
+    def _launch(self) -> None:
+        with open(self.root / "server.log", "ab") as log:
             self._process = subprocess.Popen(
                 [
                     str(self.bindir / "postgres"),
@@ -137,7 +154,6 @@ class PostgresServer:
                 **self._as,
             )
         self._admin = self._wait_until_ready()
-        self.startup_seconds = time.perf_counter() - began
 
     def _wait_until_ready(self) -> Any:
         """An admin connection over the Unix socket, once the server accepts one."""

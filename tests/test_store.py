@@ -522,21 +522,36 @@ def test_a_closed_store_refuses_writes(target: str) -> None:
         store.flush()
 
 
-def test_a_batch_that_cannot_be_written_is_logged_and_the_next_one_is_stored(
-    target: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A result that cannot be stored fails its own batch, loudly; the store goes on."""
+def test_one_bad_row_never_fails_its_batch(target: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A result the database refuses is left out, loudly; the rest of its batch is stored."""
     # A phase timing that is not a number (the type says float) cannot be written.
     bad = ProbeRecord("api", T0, True, phases={"dns": "soon"})  # type: ignore[dict-item]
     with open_target(target, batch_seconds=5.0) as store:  # the flush joins the bad batch
+        store.record(ProbeRecord("api", T0 - 1, True))
         store.record(bad)
         store.record_state("api", T0, State.UP)
-        with pytest.raises(TypeError):
-            store.flush()
-        store.record(ProbeRecord("api", T0 + 1, True))
         store.flush()
-        assert [r.ts for r in store.results("api")] == [T0 + 1]
-    assert "1 results, 0 states and 1 state changes were not written" in caplog.text
+        assert [r.ts for r in store.results("api")] == [T0 - 1]
+        assert store.state_changes("api", 0.0) == [(T0, State.UP)]
+        assert store.health().refused == 1
+        assert store.health().up
+    assert "store: the database refused a result of api, left out" in caplog.text
+
+
+def test_text_the_database_cannot_encode_is_stored_made_storable(target: str) -> None:
+    """A lone surrogate or a NUL (a peer's bytes, a fuzzed name) costs its characters, not
+    its result, and never the batch it came with."""
+    odd = ProbeRecord(
+        "\ud800x", T0, False, detail="bad \udcff byte\x00", conditions=("[BODY] == \ud800",)
+    )
+    with open_target(target, batch_seconds=5.0) as store:
+        store.record(odd)
+        store.record(ProbeRecord("api", T0, True))
+        store.flush()
+        assert [r.ts for r in store.results("api")] == [T0]
+        (kept,) = store.results("\ufffdx")
+        assert kept.detail == "bad \ufffd byte\ufffd"
+        assert store.health().refused == 0
 
 
 _CHILD = textwrap.dedent(

@@ -44,7 +44,40 @@ RollupKey = tuple[str, str, float]
 
 
 class StoreError(RuntimeError):
-    """The database cannot be opened or used, or is from a newer tether."""
+    """The database cannot be opened or used, or is from a newer tether.
+
+    ``outage`` says whether it cannot be *reached or written* now (a stopped server, a
+    lost connection, a full disk), so that what was being written is held and tried
+    again, rather than refused for what it holds.
+    """
+
+    def __init__(self, message: str, *, outage: bool = False) -> None:
+        super().__init__(message)
+        self.outage = outage
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """How the store's writing goes, for ``/metrics``, the log and the dashboard."""
+
+    up: bool
+    """False while writes fail and what was given is held."""
+    down_for: float
+    """Seconds since writing last failed without recovering (0 when up)."""
+    error: str | None
+    """The last write error, redacted (None when up)."""
+    held: int
+    """Results and state changes waiting in memory."""
+    spilled: int
+    """Results and state changes waiting in the spill file."""
+    held_writes: int
+    """Incident and alert writes waiting."""
+    errors: int
+    """Failed write attempts since start."""
+    dropped: int
+    """Results and state changes dropped because memory and the spill file were full."""
+    refused: int
+    """Items the database refused even alone (logged, left out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +101,10 @@ class Store(Protocol):
 
     Writes are serialised by one writer; :meth:`record`, :meth:`record_state` and
     :meth:`save_state` are batched, every other write is committed before it returns.
-    Times are passed in (Unix seconds), never read.
+    While the database cannot be written, the writes of results, state changes,
+    alerts and incidents are held and written once it can (see :meth:`health`);
+    reads and other writes raise :class:`StoreError`.  Times are passed in (Unix
+    seconds), never read.
     """
 
     def record(self, record: ProbeRecord) -> None:
@@ -78,13 +114,18 @@ class Store(Protocol):
         """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
+        """Wait until everything queued so far is committed (StoreError while the
+        database cannot be written: what is queued is held, not lost)."""
+
+    def health(self) -> StoreHealth:
+        """How writing goes: up or holding, and the figures behind it."""
 
     # -- the outbox: one queue per channel ---------------------------------------------
 
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
-        channel already has ``dedup``."""
+        channel already has ``dedup``.  While the database cannot be written the alert is
+        held (True)."""
 
     def alert_heads(self) -> list[QueuedAlert]:
         """The oldest undelivered alert of each channel (a channel's next one waits for it,

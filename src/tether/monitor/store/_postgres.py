@@ -27,8 +27,13 @@ Why this shape:
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -60,7 +65,7 @@ from tether.monitor.store._base import (
     tally,
     too_new,
 )
-from tether.monitor.store._writer import BatchedStore, Job
+from tether.monitor.store._writer import BatchedStore, Job, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -209,6 +214,25 @@ def _secrets(dsn: str) -> set[str]:
     return found
 
 
+def _storable_json(value: Any) -> str:
+    """JSON that PostgreSQL's jsonb takes: it refuses a lone surrogate and ``\\u0000``."""
+    return storable_text(json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\ufffd"))
+
+
+def _jsonb(value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value, dumps=_storable_json)
+
+
+def _default_spill(url: str) -> Path:
+    """Where results wait while the server is away: a file per database under the user's
+    state directory (``$XDG_STATE_HOME/tether``, by default ``~/.local/state/tether``)."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
+    return base / "tether" / f"postgres-{digest}.spill"
+
+
 def _need_psycopg() -> None:
     from tether._extras import problem
 
@@ -234,6 +258,8 @@ class PostgresStore(BatchedStore["Conn"]):
         rollup_retention: float = 365 * 86400,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
+        spill: str | Path | None = None,
+        **holding: Any,
     ) -> None:
         _need_psycopg()
         self._dsn = dsn
@@ -245,12 +271,25 @@ class PostgresStore(BatchedStore["Conn"]):
         self._writer = self._connect()
         try:
             self._guarded("cannot migrate the schema", lambda: migrate(self._writer))
+            top = self._guarded(
+                "cannot read",
+                lambda: self._writer.execute(
+                    "SELECT coalesce(max(id), 0) FROM incidents"
+                ).fetchone(),
+            )
         except BaseException:
             self._writer.close()
             raise
+        self._ids = itertools.count(int(top[0] if top else 0) + 1)
+        self._ids_lock = threading.Lock()
         self._reader: Conn | None = None
         self._read_lock = threading.Lock()
-        super().__init__(batch_size=batch_size, batch_seconds=batch_seconds)
+        super().__init__(
+            batch_size=batch_size,
+            batch_seconds=batch_seconds,
+            spill=Path(spill) if spill is not None else _default_spill(self.url),
+            **holding,
+        )
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
@@ -260,21 +299,21 @@ class PostgresStore(BatchedStore["Conn"]):
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
-        from psycopg.types.json import Jsonb
 
         def insert(conn: Conn) -> bool:
             cur = conn.execute(
                 "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
-                (channel, dedup, Jsonb(payload.to_json()), now, now),
+                (channel, dedup, _jsonb(payload.to_json()), now, now),
             )
             return cur.rowcount == 1
 
-        return self._call(insert)
+        return self._call(insert, hold=True, held=True)
 
     def mark_delivered(self, alert_id: int, now: float) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = %s WHERE id = %s", (now, alert_id))
+            lambda c: c.execute("UPDATE outbox SET delivered = %s WHERE id = %s", (now, alert_id)),
+            hold=True,
         )
 
     def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
@@ -283,22 +322,23 @@ class PostgresStore(BatchedStore["Conn"]):
                 "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s "
                 "WHERE id = %s",
                 (error, retry_at, alert_id),
-            )
+            ),
+            hold=True,
         )
 
     def new_incident_id(self) -> int:
-        """An id no incident has, from the table's own sequence."""
-        rows = self._query("SELECT nextval(pg_get_serial_sequence('incidents', 'id'))", ())
-        return int(rows[0][0])
+        """An id no incident has: one more than the highest, counted here (one monitor
+        process per database), so an incident opens while the server is away."""
+        with self._ids_lock:
+            return next(self._ids)
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""
-        from psycopg.types.json import Jsonb
-
         self._call(
             lambda conn: conn.execute(
                 f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
                 (
                     incident.id,
                     incident.key,
@@ -307,12 +347,13 @@ class PostgresStore(BatchedStore["Conn"]):
                     incident.hint,
                     incident.opened,
                     incident.resolved,
-                    Jsonb(list(incident.monitors)),
-                    Jsonb([e.to_json() for e in incident.timeline]),
+                    _jsonb(list(incident.monitors)),
+                    _jsonb([e.to_json() for e in incident.timeline]),
                     incident.acknowledged,
-                    Jsonb(members_json(dict(incident.members))),
+                    _jsonb(members_json(dict(incident.members))),
                 ),
-            )
+            ),
+            hold=True,
         )
 
     def note_incident(
@@ -326,30 +367,28 @@ class PostgresStore(BatchedStore["Conn"]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        from psycopg.types.json import Jsonb
-
-        affected = None if monitors is None else Jsonb(sorted(monitors))
-        kept = None if members is None else Jsonb(members_json(members))
+        affected = None if monitors is None else _jsonb(sorted(monitors))
+        kept = None if members is None else _jsonb(members_json(members))
         self._call(
             lambda c: c.execute(
                 "UPDATE incidents SET timeline = timeline || %s, "
                 "resolved = coalesce(%s, resolved), "
                 "monitors = coalesce(%s::jsonb, monitors), "
                 "members = coalesce(%s::jsonb, members) WHERE id = %s",
-                (Jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
-            )
+                (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
+            ),
+            hold=True,
         )
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
         that id."""
-        from psycopg.types.json import Jsonb
 
         def update(conn: Conn) -> bool:
             cur = conn.execute(
                 "UPDATE incidents SET acknowledged = %s, timeline = timeline || %s "
                 "WHERE id = %s AND resolved IS NULL",
-                (entry.at, Jsonb([entry.to_json()]), incident_id),
+                (entry.at, _jsonb([entry.to_json()]), incident_id),
             )
             return cur.rowcount == 1
 
@@ -379,12 +418,16 @@ class PostgresStore(BatchedStore["Conn"]):
     # -- reading ---------------------------------------------------------------------
 
     def alert_heads(self) -> list[QueuedAlert]:
-        rows = self._query(
-            f"SELECT DISTINCT ON (channel) {ALERT_COLUMNS} FROM outbox "
-            "WHERE delivered IS NULL ORDER BY channel, id",
-            (),
-        )
-        return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
+        # Read on the writer, after every write queued before it: a delivery marked
+        # a moment ago is never read as still due.
+        def heads(conn: Conn) -> list[QueuedAlert]:
+            rows = conn.execute(
+                f"SELECT DISTINCT ON (channel) {ALERT_COLUMNS} FROM outbox "
+                "WHERE delivered IS NULL ORDER BY channel, id"
+            ).fetchall()
+            return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
+
+        return self._call(heads)
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         rows = self._query(
@@ -477,9 +520,14 @@ class PostgresStore(BatchedStore["Conn"]):
             return call()
         except psycopg.Error as exc:
             reason = self._scrub(str(exc))
+            # The server is away (stopped, restarting, unreachable) or the connection
+            # broke: hold and retry.  Anything else is about what was sent.
+            outage = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or bool(
+                getattr(self, "_writer", None) is not None and self._writer.broken
+            )
         # Raised outside the handler, so the original (whose message may quote the
         # URL with its password) is not even kept as the context.
-        raise StoreError(f"{self.url}: {doing}: {reason}")
+        raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
 
     def _scrub(self, text: str) -> str:
         text = redact_text(text.strip())
@@ -550,18 +598,14 @@ class PostgresStore(BatchedStore["Conn"]):
                 self._reader.close()
 
     def _save_states(self, conn: Conn, states: dict[str, dict[str, Any]]) -> None:
-        from psycopg.types.json import Jsonb
-
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO monitor_state (monitor, data) VALUES (%s, %s) "
                 "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
-                [(monitor, Jsonb(data)) for monitor, data in states.items()],
+                [(monitor, _jsonb(data)) for monitor, data in states.items()],
             )
 
     def _insert_results(self, conn: Conn, records: list[ProbeRecord]) -> None:
-        from psycopg.types.json import Jsonb
-
         with conn.cursor() as cur:
             with cur.copy(f"COPY results ({RESULT_COLUMNS}) FROM STDIN") as copy:
                 for r in records:
@@ -573,7 +617,7 @@ class PostgresStore(BatchedStore["Conn"]):
                             None if r.kind is None else r.kind.value,
                             r.latency_ms,
                             r.detail,
-                            Jsonb(r.data()),
+                            _jsonb(r.data()),
                         )
                     )
             # Roll-ups are kept up to date as results arrive, so pruning raw rows
@@ -592,5 +636,5 @@ class PostgresStore(BatchedStore["Conn"]):
             }
             cur.executemany(
                 _UPSERT_ROLLUP,
-                [(*key, *t.row(Jsonb)) for key, t in merge_tallies(new, stored).items()],
+                [(*key, *t.row(_jsonb)) for key, t in merge_tallies(new, stored).items()],
             )

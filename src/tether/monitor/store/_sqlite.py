@@ -17,6 +17,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -188,6 +189,18 @@ def _connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def _check_writable(conn: sqlite3.Connection) -> None:
+    """Raise if the file cannot be written (read-only file or directory), now rather
+    than at the first result."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _tether_probe (x)")
+        conn.execute("UPDATE incidents SET id = id WHERE 0")
+        conn.execute("PRAGMA main.user_version = " + str(schema_version(conn)))
+    finally:
+        conn.execute("ROLLBACK")
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
@@ -203,15 +216,31 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         rollup_retention: float = 365 * 86400,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
+        spill: str | Path | None = None,
+        **holding: Any,
     ) -> None:
         self.path = Path(path)
         self.raw_retention = raw_retention
         self.rollup_retention = rollup_retention
         self._writer = _connect(self.path)
-        migrate(self._writer)
+        try:
+            migrate(self._writer)
+            _check_writable(self._writer)
+            row = self._writer.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
+        except sqlite3.Error as exc:
+            self._writer.close()
+            raise StoreError(f"{self.path}: cannot write the database: {exc}") from None
         self._local = threading.local()
-        self._next_incident: int | None = None
-        super().__init__(batch_size=batch_size, batch_seconds=batch_seconds)
+        self._ids = itertools.count(int(row[0]) + 1)
+        self._ids_lock = threading.Lock()
+        super().__init__(
+            batch_size=batch_size,
+            batch_seconds=batch_seconds,
+            spill=Path(spill)
+            if spill is not None
+            else self.path.with_name(self.path.name + ".spill"),
+            **holding,
+        )
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path}>"
@@ -231,11 +260,12 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             )
             return cur.rowcount == 1
 
-        return self._call(insert)
+        return self._call(insert, hold=True, held=True)
 
     def mark_delivered(self, alert_id: int, now: float) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = ? WHERE id = ?", (now, alert_id))
+            lambda c: c.execute("UPDATE outbox SET delivered = ? WHERE id = ?", (now, alert_id)),
+            hold=True,
         )
 
     def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
@@ -244,24 +274,19 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
                 "WHERE id = ?",
                 (error, retry_at, alert_id),
-            )
+            ),
+            hold=True,
         )
 
     def new_incident_id(self) -> int:
-        """An id no incident has: one more than the highest, counted on the writer (one
-        monitor process per SQLite file)."""
-
-        def next_id(conn: sqlite3.Connection) -> int:
-            if self._next_incident is None:
-                row = conn.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
-                self._next_incident = int(row[0]) + 1
-            self._next_incident += 1
-            return self._next_incident - 1
-
-        return self._call(next_id)
+        """An id no incident has: one more than the highest, counted here (one monitor
+        process per SQLite file), so an incident opens while the file cannot be written."""
+        with self._ids_lock:
+            return next(self._ids)
 
     def open_incident(self, incident: Incident) -> None:
-        """Store a new incident (committed on return)."""
+        """Store a new incident (committed on return, or held while the file cannot be
+        written)."""
         self._call(
             lambda conn: conn.execute(
                 f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
@@ -279,7 +304,8 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                     incident.acknowledged,
                     _dumps(members_json(dict(incident.members))),
                 ),
-            )
+            ),
+            hold=True,
         )
 
     def note_incident(
@@ -308,7 +334,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 (_dumps(timeline), resolved, affected, kept, incident_id),
             )
 
-        self._call(update)
+        self._call(update, hold=True)
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
@@ -354,11 +380,17 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     # -- reading ---------------------------------------------------------------------
 
     def alert_heads(self) -> list[QueuedAlert]:
-        rows = self._read().execute(
-            f"SELECT {ALERT_COLUMNS} FROM outbox WHERE id IN "
-            "(SELECT min(id) FROM outbox WHERE delivered IS NULL GROUP BY channel) ORDER BY id"
-        )
-        return [queued_alert(r, json.loads) for r in rows]
+        # Read on the writer, after every write queued before it: a delivery marked
+        # a moment ago is never read as still due.
+        def heads(conn: sqlite3.Connection) -> list[QueuedAlert]:
+            rows = conn.execute(
+                f"SELECT {ALERT_COLUMNS} FROM outbox WHERE id IN "
+                "(SELECT min(id) FROM outbox WHERE delivered IS NULL GROUP BY channel) "
+                "ORDER BY id"
+            )
+            return [queued_alert(r, json.loads) for r in rows]
+
+        return self._call(heads)
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         rows = self._read().execute(
@@ -445,6 +477,11 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def _release(self) -> None:
         self._writer.close()
+
+    def _is_outage(self, exc: BaseException) -> bool:
+        # A full disk, a read-only file, a lock held too long, an I/O error: all
+        # OperationalError, and all pass.  Anything else is about the data.
+        return isinstance(exc, sqlite3.OperationalError) or super()._is_outage(exc)
 
     def _insert_results(self, conn: sqlite3.Connection, records: list[ProbeRecord]) -> None:
         conn.executemany(

@@ -1,26 +1,57 @@
-"""The half of a store that does not speak SQL: one writer thread, batches, waiting callers.
+"""The half of a store that does not speak SQL: one writer thread, batches, and what
+happens while the database cannot be written.
 
 One thread owns the only write connection, so writers never contend.  Probe
-results and detector state are batched (one transaction per
-``batch_seconds`` or ``batch_size``), because one commit per result would cap
-throughput at the disk's (or the network's) round-trip rate.  A caller that
-waits on a write (an alert, an incident, :meth:`flush`) gets its own commit
-at once, together with whatever was queued before it.
+results, state changes and detector state are batched: a batch is committed
+``batch_seconds`` after its first item arrived, or at ``batch_size`` items,
+whichever comes first (one commit per result would cap throughput at the
+disk's, or the network's, round-trip rate; a deadline measured from the first
+item, not from the last, bounds what a ``kill -9`` can lose under steady load).
+A caller that waits on a write (an alert, an incident, :meth:`flush`) gets its
+own commit at once, together with whatever was queued before it.
+
+When the database cannot be written (PostgreSQL stopped, a full disk, a file
+made read-only), nothing it was given is dropped:
+
+- results and state changes are *held*, in memory up to ``hold_limit`` rows,
+  then appended to a local spill file (``spill``) up to ``spill_limit`` bytes;
+  only past both are the oldest results dropped, and counted;
+- incident and alert writes (:meth:`_call` with ``hold=True``) are held in
+  memory, in order, and never dropped; their caller returns at once;
+- the write is tried again with a doubling delay (``retry_min`` to
+  ``retry_max``), and everything held is written, oldest first, once the
+  database takes it again.  A spill file left by an earlier run is written at
+  start.  One log line says when writing stopped and one when it resumed;
+  :meth:`health` gives the figures for ``/metrics``.
+
+One bad row never fails its batch: a batch the database *refuses* (as
+opposed to cannot take) is written again one item at a time, a refused result
+once more with its text made storable, and what is still refused is logged,
+counted and left out.  A write is held and retried after an error the backend
+calls an outage (:meth:`_is_outage`); any other error is a refusal.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import os
 import queue
+import re
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 from tether._redact import redact_text
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.store._base import StoreError
+from tether.monitor.store._base import StoreError, StoreHealth
 
 log = logging.getLogger("tether.monitor")
 
@@ -28,22 +59,80 @@ C = TypeVar("C")
 T = TypeVar("T")
 
 Job = Callable[[C], Any]
+Item = tuple[str, Any, "Future[Any] | None"]
+"""(what, payload, who waits): what is result, change, state, call or held."""
 _STOP = object()
+_ROWS = ("result", "change")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` as every backend can store it: a lone surrogate or a NUL becomes U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def storable_record(record: ProbeRecord) -> ProbeRecord:
+    """``record`` with every text in it made storable (the second try for a refused row)."""
+    data = json.loads(storable_text(json.dumps(record.data(), ensure_ascii=False)))
+    again = ProbeRecord.from_row(
+        record.monitor,
+        record.ts,
+        record.ok,
+        None if record.kind is None else record.kind.value,
+        record.latency_ms,
+        record.detail,
+        data,
+    )
+    return replace(
+        again,
+        monitor=storable_text(record.monitor),
+        detail=None if record.detail is None else storable_text(record.detail),
+    )
 
 
 class BatchedStore(Generic[C]):
     """A store's writer thread, over a connection of type ``C`` the subclass owns.
 
     A subclass opens its database, then calls ``super().__init__`` (which starts
-    the thread), and implements :meth:`_apply` (one transaction) and
-    :meth:`_release`.
+    the thread), and implements :meth:`_apply` (one transaction), :meth:`_release`
+    and, for its own errors, :meth:`_is_outage`.
     """
 
-    def __init__(self, *, batch_size: int, batch_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        batch_seconds: float,
+        spill: Path | None = None,
+        hold_limit: int = 20_000,
+        spill_limit: int = 256 * 1024 * 1024,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._batch_size = batch_size
         self._batch_seconds = batch_seconds
         self._queue: queue.Queue[Any] = queue.Queue()
         self._closed = False
+        self._clock = clock
+        self._spill = _Spill(spill, spill_limit) if spill is not None else None
+        self._hold_limit = hold_limit
+        self._retry_min = retry_min
+        self._retry_max = retry_max
+        # What waits for the database, oldest first.
+        self._held: deque[Item] = deque()
+        self._held_rows = 0
+        self._held_states: dict[str, dict[str, Any]] = {}
+        self._retry_at = 0.0
+        self._delay = retry_min
+        self._down_since: float | None = None
+        self._error: str | None = None
+        self._errors = 0
+        self._dropped = 0
+        self._refused = 0
+        self._lock = threading.Lock()  # guards the figures health() reads
         self._thread = threading.Thread(target=self._write_loop, name="tether-store", daemon=True)
         self._thread.start()
 
@@ -62,11 +151,29 @@ class BatchedStore(Generic[C]):
         self._queue.put(("state", (monitor, data), None))
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
+        """Wait until everything queued so far is committed (StoreError while the
+        database cannot be written: what is queued is held, not lost)."""
         self._call(lambda conn: None)
 
+    def health(self) -> StoreHealth:
+        """How writing goes now."""
+        with self._lock:
+            spilled = self._spill.rows if self._spill is not None else 0
+            down = self._down_since
+            return StoreHealth(
+                up=down is None,
+                down_for=0.0 if down is None else max(0.0, self._clock() - down),
+                error=self._error if down is not None else None,
+                held=self._held_rows,
+                spilled=spilled,
+                held_writes=len(self._held) - self._held_rows,
+                errors=self._errors,
+                dropped=self._dropped,
+                refused=self._refused,
+            )
+
     def close(self) -> None:
-        """Commit what is queued and release the database."""
+        """Commit what is queued (or spill what cannot be) and release the database."""
         if self._closed:
             return
         self._closed = True
@@ -98,57 +205,373 @@ class BatchedStore(Generic[C]):
         """Close the connections, once the writer has stopped."""
         raise NotImplementedError
 
+    def _is_outage(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the database cannot be written now (held, retried), rather
+        than that it refuses what was sent (left out)."""
+        return isinstance(exc, StoreError) and exc.outage
+
     # -- the writer ------------------------------------------------------------------
 
-    def _call(self, job: Callable[[C], T]) -> T:
-        """Run ``job`` on the writer in a committed transaction, and wait for its value."""
+    def _call(self, job: Callable[[C], T], *, hold: bool = False, held: Any = None) -> T:
+        """Run ``job`` on the writer in a committed transaction, and wait for its value.
+
+        With ``hold``, a job the database cannot take now is held and written once it
+        can, and this returns ``held`` at once: incidents and alerts are never dropped.
+        """
         if self._closed:
             raise StoreError("the store is closed")
         done: Future[T] = Future()
-        self._queue.put(("call", job, done))
+        self._queue.put(("held" if hold else "call", (job, held), done))
         return done.result()
 
     def _write_loop(self) -> None:
+        if self._spill is not None and self._spill.rows:
+            log.warning(
+                "store: writing %d results and state changes an earlier run spilled to %s",
+                self._spill.rows,
+                self._spill.path,
+                extra={"event": "store.spill"},
+            )
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
+            holding = self._holding()
+            wait = max(0.0, self._retry_at - self._clock()) if holding else None
             try:
-                # Someone waits on a call: commit at once; results may wait for company.
-                while item[0] != "call" and len(batch) < self._batch_size:
-                    more = self._queue.get(timeout=self._batch_seconds)
-                    if more is _STOP:
-                        self._commit(batch)
-                        return
-                    batch.append(more)
-                    if more[0] == "call":
-                        break  # someone is waiting: commit now
+                item = self._queue.get(timeout=wait)
             except queue.Empty:
-                pass
+                self._drain()
+                continue
+            if item is _STOP:
+                self._stop([])
+                return
+            if holding and not (self._due() and self._drain()):
+                self._hold([item], waiting=True)
+                continue
+            batch, stop = self._gather(item)
             self._commit(batch)
+            if stop:
+                self._stop([])
+                return
 
-    def _commit(self, batch: list[tuple[str, Any, Future[Any] | None]]) -> None:
-        results = [payload for what, payload, _ in batch if what == "result"]
+    def _gather(self, first: Item) -> tuple[list[Item], bool]:
+        """``first`` and what follows it within ``batch_seconds`` of it; (batch, stop seen)."""
+        batch = [first]
+        if first[0] in ("call", "held"):
+            return batch, False  # someone is waiting: commit now
+        deadline = self._clock() + self._batch_seconds
+        while len(batch) < self._batch_size:
+            left = deadline - self._clock()
+            if left <= 0:
+                break
+            try:
+                more = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return batch, True
+            batch.append(more)
+            if more[0] in ("call", "held"):
+                break
+        return batch, False
+
+    def _commit(self, batch: list[Item]) -> None:
+        """Write ``batch``; what the database cannot take now is held."""
+        done = self._write_items(batch)
+        if done < len(batch):
+            self._hold(batch[done:], waiting=True)
+
+    def _write_items(self, items: list[Item]) -> int:
+        """Write ``items`` in one transaction, or one by one if the database refuses
+        some; how many, from the first, are settled (written or refused).  Fewer than
+        all means an outage: the rest must be held."""
+        try:
+            values = self._apply_items(items)
+        except Exception as exc:
+            if self._is_outage(exc):
+                self._failed(exc)
+                return 0
+            if len(items) == 1:
+                return self._refuse(items[0], exc)
+            for i, item in enumerate(items):
+                if self._write_items([item]) == 0:
+                    return i
+            return len(items)
+        calls = (item for item in items if item[0] in ("call", "held"))
+        for (_, _, done), value in zip(calls, values, strict=True):
+            if done is not None and not done.done():
+                done.set_result(value)
+        return len(items)
+
+    def _apply_items(self, items: list[Item]) -> list[Any]:
+        results = [payload for what, payload, _ in items if what == "result"]
         # Only the newest state per name matters, and a single statement may not
         # touch one row twice (PostgreSQL's ON CONFLICT refuses that).
-        states = dict(payload for what, payload, _ in batch if what == "state")
-        changes = [payload for what, payload, _ in batch if what == "change"]
-        calls = [(job, done) for what, job, done in batch if what == "call" and done is not None]
-        try:
-            values = self._apply(results, states, changes, [job for job, _ in calls])
-        except Exception as exc:
-            if results or states or changes:
-                # Nobody waits on these: say so, or they would vanish in silence.
-                log.error(
-                    "store: %d results, %d states and %d state changes were not written: %s",
-                    len(results),
-                    len(states),
-                    len(changes),
-                    redact_text(str(exc)),
-                )
-            for _, done in calls:
-                done.set_exception(exc)
+        states = dict(payload for what, payload, _ in items if what == "state")
+        changes = [payload for what, payload, _ in items if what == "change"]
+        jobs = [payload[0] for what, payload, _ in items if what in ("call", "held")]
+        return self._apply(results, states, changes, jobs)
+
+    def _refuse(self, item: Item, exc: Exception) -> int:
+        """The database refused ``item`` alone: a result gets a second try with storable
+        text; what is still refused is logged and counted.  1, or 0 on an outage."""
+        what, payload, done = item
+        if what == "result":
+            try:
+                self._apply([storable_record(payload)], {}, [], [])
+                return 1
+            except Exception as again:
+                if self._is_outage(again):
+                    self._failed(again)
+                    return 0
+                exc = again
+        with self._lock:
+            self._refused += 1
+        about = {
+            "result": lambda: f"a result of {payload.monitor}",
+            "change": lambda: f"a state change of {payload[0]}",
+            "state": lambda: f"the detector state of {payload[0]}",
+        }.get(what, lambda: "a write")()
+        log.error(
+            "store: the database refused %s, left out: %s",
+            about,
+            _reason(exc),
+            extra={"event": "store.refused"},
+        )
+        if done is not None and not done.done():
+            done.set_exception(exc)
+        return 1
+
+    # -- while the database cannot be written ----------------------------------------
+
+    def _holding(self) -> bool:
+        return bool(
+            self._held or self._held_states or (self._spill is not None and self._spill.rows)
+        )
+
+    def _due(self) -> bool:
+        return self._clock() >= self._retry_at
+
+    def _failed(self, exc: BaseException) -> None:
+        """A write failed for want of a database: count it, say so once, back off."""
+        now = self._clock()
+        reason = _reason(exc)
+        with self._lock:
+            self._errors += 1
+            self._error = reason
+            first = self._down_since is None
+            if first:
+                self._down_since = now
+                self._delay = self._retry_min
+            else:
+                self._delay = min(self._delay * 2, self._retry_max)
+        self._retry_at = now + self._delay
+        if first:
+            log.error(
+                "store: cannot write: %s; holding results, state changes, incidents and "
+                "alerts, and trying again",
+                reason,
+                extra={"event": "store.down"},
+            )
+
+    def _hold(self, items: list[Item], *, waiting: bool) -> None:
+        """Keep ``items`` until the database takes them.  A caller waiting on a plain call
+        is told at once; a held write's caller is released with its stand-in value."""
+        for item in items:
+            what, payload, done = item
+            if what == "call":
+                if done is not None and not done.done():
+                    done.set_exception(
+                        StoreError(f"the store cannot be written now: {self._error}")
+                    )
+                continue
+            if what == "state":
+                monitor, data = payload
+                self._held_states[monitor] = data
+                continue
+            with self._lock:
+                self._held.append(item)
+                if what in _ROWS:
+                    self._held_rows += 1
+            if what == "held" and done is not None and not done.done() and waiting:
+                done.set_result(payload[1])
+        if self._held_rows > self._hold_limit:
+            self._spill_oldest()
+
+    def _spill_oldest(self) -> None:
+        """Move the oldest half of the held rows to the spill file (or drop them)."""
+        moving = self._held_rows - self._hold_limit // 2
+        rows: list[Item] = []
+        kept: deque[Item] = deque()
+        for item in self._held:
+            if len(rows) < moving and item[0] in _ROWS:
+                rows.append(item)
+            else:
+                kept.append(item)
+        written = self._spill.append(rows) if self._spill is not None else 0
+        with self._lock:
+            self._held = kept
+            self._held_rows -= len(rows)
+            lost = len(rows) - written
+            self._dropped += lost
+        if lost:
+            log.error(
+                "store: %d results and state changes dropped: held in memory up to %d, "
+                "and the spill file %s",
+                lost,
+                self._hold_limit,
+                "is full or cannot be written" if self._spill is not None else "is not set",
+                extra={"event": "store.dropped"},
+            )
+
+    def _drain(self) -> bool:
+        """Write what is held, oldest first; True when nothing is held any more."""
+        written = 0
+        while self._held or self._held_states:
+            chunk = list(itertools.islice(self._held, self._batch_size))
+            states: list[Item] = [("state", s, None) for s in self._held_states.items()]
+            done = self._write_items(chunk + states)
+            settled = min(done, len(chunk))
+            with self._lock:
+                for _ in range(settled):
+                    if self._held.popleft()[0] in _ROWS:
+                        self._held_rows -= 1
+            written += settled
+            if done < len(chunk) + len(states):
+                return False
+            self._held_states.clear()
+        while self._spill is not None and self._spill.rows:
+            rows = self._spill.read(self._batch_size)
+            done = self._write_items(rows)
+            if done < len(rows):
+                return False
+            self._spill.advance(len(rows))
+            written += len(rows)
+        with self._lock:
+            down, self._down_since = self._down_since, None
+            self._error = None
+        if down is not None:
+            log.warning(
+                "store: writing again after %.0f s; %d held writes written",
+                self._clock() - down,
+                written,
+                extra={"event": "store.up"},
+            )
+        return True
+
+    def _stop(self, batch: list[Item]) -> None:
+        """The last chance: write what is held; spill what still cannot be."""
+        if batch:
+            self._commit(batch)
+        if not self._holding() or self._drain():
             return
-        for (_, done), value in zip(calls, values, strict=True):
-            done.set_result(value)
+        rows = [item for item in self._held if item[0] in _ROWS]
+        writes = len(self._held) - len(rows)
+        kept = self._spill.append(rows) if self._spill is not None else 0
+        log.error(
+            "store: stopped while the database cannot be written: %d results and state "
+            "changes spilled to %s, %d lost; %d incident and alert writes lost",
+            kept,
+            self._spill.path if self._spill is not None else "nowhere",
+            len(rows) - kept,
+            writes,
+            extra={"event": "store.stopped"},
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    return redact_text(str(exc).strip() or type(exc).__name__)[:500]
+
+
+class _Spill:
+    """Held rows in a local file, one JSON line each, written oldest first.
+
+    ``<path>.pos`` keeps how many bytes of it are written to the database, so a
+    restart does not write them twice (the window is one chunk, after its commit).
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self._pos_path = path.with_name(path.name + ".pos")
+        self._offset = 0
+        self.rows = 0
+        self._pending: list[int] = []  # byte length of each unread row read ahead
+        if path.exists():
+            try:
+                self._offset = int(self._pos_path.read_text() or 0)
+            except (OSError, ValueError):
+                self._offset = 0
+            try:
+                with path.open("rb") as f:
+                    f.seek(self._offset)
+                    self.rows = sum(1 for _ in f)
+            except OSError as exc:
+                log.error("store: cannot read the spill file %s: %s", path, exc)
+
+    def append(self, rows: list[Item]) -> int:
+        """Append ``rows``; how many fit (the rest would pass the size limit, or the
+        disk refused)."""
+        lines = [_row_line(what, payload) for what, payload, _ in rows]
+        try:
+            size = self.path.stat().st_size if self.path.exists() else 0
+            fit = 0
+            for line in lines:
+                if size + len(line) > self.limit:
+                    break
+                size += len(line)
+                fit += 1
+            if fit:
+                with self.path.open("ab") as f:
+                    f.write(b"".join(lines[:fit]))
+                    f.flush()
+                    os.fsync(f.fileno())
+        except OSError as exc:
+            log.error("store: cannot write the spill file %s: %s", self.path, exc)
+            return 0
+        self.rows += fit
+        return fit
+
+    def read(self, n: int) -> list[Item]:
+        """The next ``n`` unwritten rows (not yet marked written)."""
+        items: list[Item] = []
+        self._pending = []
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            for line in itertools.islice(f, n):
+                self._pending.append(len(line))
+                items.append(_line_row(line))
+        return items
+
+    def advance(self, n: int) -> None:
+        """The ``n`` rows last read are in the database."""
+        self._offset += sum(self._pending[:n])
+        self.rows -= n
+        self._pending = []
+        if self.rows <= 0:
+            self.rows = 0
+            self._offset = 0
+            self.path.unlink(missing_ok=True)
+            self._pos_path.unlink(missing_ok=True)
+        else:
+            self._pos_path.write_text(str(self._offset))
+
+
+def _row_line(what: str, payload: Any) -> bytes:
+    if what == "result":
+        r: ProbeRecord = payload
+        kind = None if r.kind is None else r.kind.value
+        row = ["r", r.monitor, r.ts, r.ok, kind, r.latency_ms, r.detail, r.data()]
+    else:
+        monitor, at, state = payload
+        row = ["c", monitor, at, str(state)]
+    # ASCII JSON: a lone surrogate survives as an escape.
+    return json.dumps(row, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def _line_row(line: bytes) -> Item:
+    row = json.loads(line)
+    if row[0] == "r":
+        _, monitor, ts, ok, kind, latency_ms, detail, data = row
+        record = ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, data)
+        return ("result", record, None)
+    _, monitor, at, state = row
+    return ("change", (monitor, at, State(state)), None)
