@@ -50,13 +50,16 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 @contextmanager
-def monitor(config: Path, log: Path) -> Iterator[subprocess.Popen[str]]:
+def monitor(
+    config: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     with log.open("a") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=err,
             text=True,
+            env=env,
         )
         try:
             yield proc

@@ -836,7 +836,7 @@ def test_postgres_without_psycopg_is_a_clear_error(monkeypatch: pytest.MonkeyPat
 def test_cli_with_an_unreachable_postgres_says_why_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`tether status` on a refused PostgreSQL exits 1 with the reason and the masked URL,
+    """`tether status` on a refused PostgreSQL exits 2 with the reason and the masked URL,
     not a traceback."""
     pytest.importorskip("psycopg")
     port = free_port()
@@ -845,7 +845,7 @@ def test_cli_with_an_unreachable_postgres_says_why_in_one_line(
         f"storage: {{postgres: 'postgresql://tether:{PASSWORD}@127.0.0.1:{port}/tether'}}\n"
         "monitors: [{name: api, url: 'http://127.0.0.1:9/'}]\n"
     )
-    assert main(["status", "--config", str(config)]) == 1
+    assert main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"tether status: postgresql://tether:***@127.0.0.1:{port}/tether: ")
     assert "refused" in err.lower()

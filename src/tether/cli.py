@@ -390,8 +390,9 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     try:
         store = open_store(config.storage)
     except StoreError as exc:
+        # Like a file that cannot be read: nothing can start until the operator acts.
         print(f"tether {command}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE
     return config, store
 
 

@@ -21,13 +21,58 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from tether._kinds import Kind
+from tether.monitor.store._base import StoreHealth
 from tether.probe import ProbeResult
+
+
+class _StoreCollector(Collector):
+    """The store's writing, read when scraped: up or holding, what waits, what failed."""
+
+    def __init__(self, health: Callable[[], StoreHealth]) -> None:
+        self._health = health
+
+    def collect(self) -> Iterator[Metric]:
+        h = self._health()
+        yield GaugeMetricFamily(
+            "tether_store_up", "1 while the store takes writes, 0 while they are held", int(h.up)
+        )
+        yield GaugeMetricFamily(
+            "tether_store_down_seconds",
+            "How long writes have been held (0 while the store is up)",
+            h.down_for,
+        )
+        held = GaugeMetricFamily(
+            "tether_store_held",
+            "Writes waiting for the store: results and state changes in memory and in the "
+            "spill file, and incident and alert writes",
+            labels=["where"],
+        )
+        held.add_metric(["memory"], h.held)
+        held.add_metric(["spill"], h.spilled)
+        held.add_metric(["writes"], h.held_writes)
+        yield held
+        yield CounterMetricFamily(
+            "tether_store_write_errors", "Failed store writes (each retried)", h.errors
+        )
+        yield CounterMetricFamily(
+            "tether_store_dropped",
+            "Results and state changes dropped: memory and the spill file were full",
+            h.dropped,
+        )
+        yield CounterMetricFamily(
+            "tether_store_refused",
+            "Items the database refused even alone (logged and left out)",
+            h.refused,
+        )
+
 
 BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
@@ -127,6 +172,10 @@ class MonitorMetrics:
             metric, *values = labels
             with contextlib.suppress(KeyError):  # never set
                 getattr(self, metric).remove(monitor, *values)
+
+    def watch_store(self, health: Callable[[], StoreHealth]) -> None:
+        """Read the store's health at each scrape (``tether_store_*``)."""
+        self.registry.register(_StoreCollector(health))
 
     def render(self) -> bytes:
         now = self._wall()

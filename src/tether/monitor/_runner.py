@@ -18,6 +18,7 @@ outbox's deliveries; every ten minutes, a checkpoint of the detector and pruning
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import gc
@@ -57,7 +58,7 @@ from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import Monitor, MonitorConfig
-from tether.monitor.store import Store
+from tether.monitor.store import Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -98,6 +99,7 @@ class Runner:
         from tether.monitor._metrics import MonitorMetrics
 
         self.metrics = MonitorMetrics(wall=wall)
+        self.metrics.watch_store(store.health)
         outbox.hook = self.metrics
         self.engine = IncidentEngine(
             {},
@@ -282,7 +284,12 @@ class Runner:
         """Open incidents as the store has them, when the engine has any open (a read)."""
         if not self.engine.open_incidents():
             return []
-        return self.store.incidents(open_only=True, limit=100_000)
+        try:
+            return self.store.incidents(open_only=True, limit=100_000)
+        except StoreError:
+            # Held alerts, reminders and escalation go on; acknowledgements made while
+            # the store is away are read once it is back (the writer has said why).
+            return []
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -389,9 +396,9 @@ class Runner:
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
-                    await asyncio.to_thread(self.store.prune, self.wall())
+                    await self._prune()
 
-        await asyncio.to_thread(self.store.prune, self.wall())
+        await self._prune()
         await asyncio.gather(
             run_schedule(self.schedule, probe, clock=self.mono, sleep=self._sleep, stop=stop),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
@@ -402,7 +409,17 @@ class Runner:
         stopped = self.wall()
         for m in self.config.monitors:  # while tether is stopped, nothing is known
             self.store.record_state(m.name, stopped, State.UNKNOWN)
-        self.store.flush()
+        # Held: closing the store writes it or spills it, and says which.
+        with contextlib.suppress(StoreError):
+            self.store.flush()
+
+    async def _prune(self) -> None:
+        """Drop history past its retention; a store that cannot be written now is pruned
+        next time (the writer has said why)."""
+        try:
+            await asyncio.to_thread(self.store.prune, self.wall())
+        except StoreError as exc:
+            log.debug("prune skipped: %s", exc)
 
 
 def _freeze() -> None:

@@ -208,17 +208,29 @@ class Outbox:
         next alert is due and that is not busy already.  A store that cannot be read is
         logged and tried again at the next round: the alerts wait in it, and the monitor
         goes on."""
+        failing = False
         try:
             while not stop.is_set():
                 try:
                     await self.poll(clock)
                 except Exception as exc:
-                    log.error(
-                        "alert outbox: cannot read the queues, trying again in %.0f s: %s",
-                        every,
-                        redact_text(str(exc)),
-                        extra={"event": "outbox.failed"},
-                    )
+                    # Said once per stretch: the store's own log line says why it fails.
+                    if not failing:
+                        log.error(
+                            "alert outbox: cannot read the queues, trying again every "
+                            "%.0f s; alerts wait in the store: %s",
+                            every,
+                            redact_text(str(exc)),
+                            extra={"event": "outbox.failed"},
+                        )
+                    failing = True
+                else:
+                    if failing:
+                        log.warning(
+                            "alert outbox: reading the queues again",
+                            extra={"event": "outbox.resumed"},
+                        )
+                    failing = False
                 await sleep(every)
         finally:
             if self._busy:

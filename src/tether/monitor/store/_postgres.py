@@ -530,7 +530,7 @@ class PostgresStore(BatchedStore["Conn"]):
         raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
 
     def _scrub(self, text: str) -> str:
-        text = redact_text(text.strip())
+        text = redact_text(" ".join(text.split()))  # libpq's messages run over lines
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text

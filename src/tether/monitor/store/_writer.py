@@ -450,7 +450,8 @@ class BatchedStore(Generic[C]):
             self._error = None
         if down is not None:
             log.warning(
-                "store: writing again after %.0f s; %d held writes written",
+                "store: writing again after %.0f s; %d held results, state changes, incident "
+                "and alert writes written",
                 self._clock() - down,
                 written,
                 extra={"event": "store.up"},
@@ -478,7 +479,8 @@ class BatchedStore(Generic[C]):
 
 
 def _reason(exc: BaseException) -> str:
-    return redact_text(str(exc).strip() or type(exc).__name__)[:500]
+    """``exc`` as one line of a log: redacted, whitespace folded, bounded."""
+    return " ".join(redact_text(str(exc)[:2000]).split())[:500] or type(exc).__name__
 
 
 class _Spill:
