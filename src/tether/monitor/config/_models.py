@@ -80,6 +80,10 @@ class Storage(_Model):
     """Seconds raw results are kept."""
     rollup_retention: PositiveDuration = 365 * 86400.0
     """Seconds the per-hour and per-day roll-ups are kept (per-minute ones go with raw results)."""
+    spill: Annotated[str, Field(min_length=1)] | None = None
+    """The file results wait in while the database cannot be written, past what memory
+    holds: by default the SQLite file's name plus ``.spill``, or, with PostgreSQL,
+    ``$XDG_STATE_HOME/tether/postgres-HASH.spill`` (``~/.local/state`` by default)."""
 
 
 class Server(_Model):

@@ -35,9 +35,11 @@ def open_store(storage: Storage) -> Store:
             storage.postgres,
             raw_retention=storage.raw_retention,
             rollup_retention=storage.rollup_retention,
+            spill=storage.spill,
         )
     return SQLiteStore(
         storage.path,
         raw_retention=storage.raw_retention,
         rollup_retention=storage.rollup_retention,
+        spill=storage.spill,
     )
