@@ -602,6 +602,11 @@ class NullStore:
     def flush(self) -> None:
         pass
 
+    def health(self) -> Any:
+        from tether.monitor.store._base import StoreHealth
+
+        return StoreHealth(True, 0.0, None, 0, 0, 0, 0, 0, 0)
+
     def close(self) -> None:
         pass
 

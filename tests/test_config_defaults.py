@@ -28,6 +28,7 @@ def test_minimal_file_takes_every_default() -> None:
         "postgres": None,
         "raw_retention": 7 * 86400,
         "rollup_retention": 365 * 86400,
+        "spill": None,
     }
     assert (config.server.listen, config.server.host, config.server.port) == (
         "127.0.0.1:8800",

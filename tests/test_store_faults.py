@@ -20,6 +20,8 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 import pytest
 
 from alerts_receiver import Receiver
-from postgres_server import PostgresServer, find_bindir
+from postgres_server import PASSWORD, PostgresServer, find_bindir
 from test_monitor_cli import free_port
 from test_monitor_process import monitor, rows, wait_for
 from tether.cli import main
@@ -329,6 +331,19 @@ def test_monitor_keeps_probing_while_postgres_is_stopped_and_alerts_after(
         own_postgres.halt()
         halted = time.time()
         wait_for(lambda: "store: cannot write" in log.read_text(), proc)
+        # The API and the dashboard say so, without a password.
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5)
+        assert answer.value.code == 503
+        body = json.loads(answer.value.read())
+        assert body["store"]["up"] is False
+        assert "the history cannot be read now" in body["error"]
+        assert PASSWORD not in json.dumps(body)
+        with pytest.raises(urllib.error.HTTPError) as page:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+        text = page.value.read().decode()
+        assert "The history cannot be written" in text
+        assert PASSWORD not in text
         refused = lab["refused"].url
         api = f'  - {{name: api, url: "{refused}", interval: 1s, timeout: 500ms, alerts: [ops]}}\n'
         config.write_text(head + api)

@@ -56,7 +56,7 @@ from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
-from tether.monitor.store._base import bucket_start
+from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
 
 if TYPE_CHECKING:
     from tether.monitor._detect import Observation
@@ -168,6 +168,36 @@ def channel_banner(channels: Iterable[ChannelStatus], now: float) -> str:
     return f'<div id="channels" class="banner">{"".join(lines)}</div>\n'
 
 
+# -- the store -------------------------------------------------------------------------------
+
+
+def store_json(health: StoreHealth) -> dict[str, Any]:
+    """How the store's writing goes, as ``/api/status`` shows it."""
+    return {
+        "up": health.up,
+        "down_for_seconds": round(health.down_for, 1),
+        "error": _text(health.error),
+        "held": health.held + health.spilled,
+        "held_writes": health.held_writes,
+        "dropped": health.dropped,
+        "refused": health.refused,
+    }
+
+
+def store_banner(health: StoreHealth) -> str:
+    """The banner every page shows while the history cannot be written; empty otherwise."""
+    if health.up:
+        return ""
+    held = health.held + health.spilled
+    error = "" if health.error is None else f": {_e(redact_text(health.error))}"
+    return (
+        '<div id="store" class="banner"><p>The history cannot be written'
+        f"{error}. For {_e(human_duration(health.down_for))}, {held} results and state "
+        f"changes and {health.held_writes} incident and alert writes are held; alerts "
+        "wait until it can be written. Checks go on.</p></div>\n"
+    )
+
+
 # -- JSON documents -------------------------------------------------------------------------
 
 
@@ -241,6 +271,7 @@ class Snapshot:
     since: dict[str, float]
     channels: tuple[ChannelStatus, ...]
     store: Store
+    store_health: StoreHealth
 
     @classmethod
     def of(cls, runner: Runner) -> Snapshot:
@@ -252,6 +283,7 @@ class Snapshot:
             dict(runner.since),
             tuple(runner.outbox.status()),
             runner.store,
+            runner.store.health(),
         )
 
     def state(self, name: str) -> State:
@@ -391,6 +423,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
         "rows": rows,
         "open_incidents": [incident_json(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
+        "store": store_json(snap.store_health),
     }
 
 
@@ -752,6 +785,16 @@ def incidents_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     return Page("Incidents", "/incidents", doc["now"], main)
 
 
+def unavailable_page(error: StoreError, now: float, banner: str = "") -> Page:
+    """The page shown when the history cannot be read (PostgreSQL away, say)."""
+    main = (
+        f'{banner}<h1>History unavailable</h1><p class="none">The history cannot be read '
+        f"now: {_e(redact_text(str(error)))}. Checks go on; this page comes back with "
+        "the store.</p>"
+    )
+    return Page("History unavailable", None, iso(now), main, status=503)
+
+
 def not_found_page(name: str, now: float, banner: str = "") -> Page:
     """The page for a monitor name that is not configured."""
     main = (
@@ -803,7 +846,11 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         fragment = request.query.get("fragment") == "1"
 
         def build() -> tuple[str, int]:
-            page = render(snap, channel_banner(snap.channels, snap.now))
+            banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
+            try:
+                page = render(snap, banner)
+            except StoreError as exc:
+                page = unavailable_page(exc, snap.now, banner)
             return (page.fragment() if fragment else page.document(refresh_ms)), page.status
 
         text, status = await asyncio.to_thread(build)
@@ -839,27 +886,35 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             ),
         )
 
+    async def document(
+        snap: Snapshot, build: Callable[[], dict[str, Any] | None], name: str = ""
+    ) -> web.Response:
+        """A JSON document built on a worker thread; 503 when the history cannot be read,
+        saying why and how the store's writing goes."""
+        try:
+            doc = await asyncio.to_thread(build)
+        except StoreError as exc:
+            error = f"the history cannot be read now: {redact_text(str(exc))}"
+            body = {"error": error, "store": store_json(snap.store_health)}
+            return _json(_dumps(body), status=503)
+        if doc is None:
+            return _json(_dumps({"error": f"no monitor is called {name!r}"}), status=404)
+        return _json(await asyncio.to_thread(_dumps, doc))
+
     async def status(request: web.Request) -> web.Response:
         snap = Snapshot.of(runner)
-        return _json(await asyncio.to_thread(lambda: _dumps(build_status(snap, recent))))
+        return await document(snap, lambda: build_status(snap, recent))
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         snap = Snapshot.of(runner)
-        doc = await asyncio.to_thread(build_monitor, snap, name)
-        if doc is None:
-            return _json(_dumps({"error": f"no monitor is called {name!r}"}), status=404)
-        return _json(await asyncio.to_thread(_dumps, doc))
+        return await document(snap, lambda: build_monitor(snap, name), name)
 
     async def incidents_api(request: web.Request) -> web.Response:
         open_only = request.query.get("open", "0") not in ("0", "false", "")
         limit = _limit(request)
         snap = Snapshot.of(runner)
-        return _json(
-            await asyncio.to_thread(
-                lambda: _dumps(build_incidents(snap, open_only=open_only, limit=limit))
-            )
-        )
+        return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
 
     async def static(request: web.Request) -> web.Response:
         found = assets.get(request.match_info["file"])
