@@ -256,7 +256,7 @@ def test_postgres_stopped_holds_spills_and_writes_everything_back(
     is closed with some still held (they are spilled), and the next store, once the
     server is back, writes every one of them; the incident and alert written while the
     server was away by the first store are there too."""
-    spill = tmp_path / "pg.spill"
+    spill = tmp_path / "state" / "tether" / "pg.spill"  # made when first needed
     dsn = own_postgres.dsn()
     options: dict[str, Any] = {"spill": spill, "hold_limit": 40, "retry_min": 0.0, "retry_max": 0.0}
     store = PostgresStore(dsn, **options)

@@ -514,6 +514,7 @@ class _Spill:
         disk refused)."""
         lines = [_row_line(what, payload) for what, payload, _ in rows]
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             size = self.path.stat().st_size if self.path.exists() else 0
             fit = 0
             for line in lines:
