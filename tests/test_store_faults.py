@@ -117,7 +117,10 @@ _STEADY = textwrap.dedent(
 
 def test_kill_9_under_steady_load_loses_only_the_last_moment(tmp_path: Path) -> None:
     """kill -9 while results keep arriving: every result given more than a second before
-    the kill is in the database (before, nothing was committed until the stream paused)."""
+    the kill is in the database (before, nothing was committed until the stream paused).
+
+    The child paces its stream on real time (a steady stream is what is under test); the
+    test itself never sleeps: it reads the child's progress and kills it."""
     db = tmp_path / "t.db"
     given: list[tuple[int, float]] = []
     with subprocess.Popen(
