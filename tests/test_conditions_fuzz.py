@@ -32,7 +32,9 @@ SIGNIFICANT = "[]().,\"'<>=! \\-0123456789msdh٢３\t\n"
 
 FUZZ = settings(
     max_examples=400,
-    deadline=200,  # milliseconds for one parse: generous, but a loop would blow it
+    # No per-example deadline: on a busy CI machine one slow example is not a bug.  A hang
+    # (the old tokenizer loop) still fails the test at its pytest timeout.
+    deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
