@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from config_text import URL, dump
+from hostile_configs import HOSTILE, chain
 from tether.cli import main
 
 
@@ -112,3 +113,50 @@ def test_cli_import_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.strip() == "[]"
+
+
+CLI_HOSTILE = [
+    "alias bomb",
+    "flow lists 100,000 deep",
+    "block lists 1,000 deep",
+    "a depends_on cycle of 1,000",
+    "a 400-digit timeout",
+    "a file of 4,000,001 characters",
+    "a stray ] in a condition",
+]
+
+
+@pytest.mark.parametrize("name", CLI_HOSTILE)
+def test_check_config_on_a_hostile_file_is_one_line(tmp_path: Path, name: str) -> None:
+    """`tether check-config` on a file built to hang, crash or exhaust the loader exits 1
+    with one located line on stderr and no traceback, in its own process (a crash in
+    libyaml would take the test run with it)."""
+    text, message = HOSTILE[name]
+    path = write(tmp_path, text)
+    # The timeout is a safety net for a hang, not a measurement.
+    result = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines[:5]
+    assert lines[0].startswith(f"{path}:")
+    assert message in lines[0]
+
+
+def test_check_config_reads_a_chain_of_1000_dependencies(tmp_path: Path) -> None:
+    """A valid chain of 1,000 monitors, each depending on the next, is OK."""
+    path = write(tmp_path, chain(1_000, cycle=False))
+    result = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{path}: 1000 monitors, 0 alert channels, OK\n"

@@ -203,3 +203,31 @@ def test_human_duration(seconds: float, shown: str) -> None:
 def test_human_ms(ms: float, shown: str) -> None:
     """A phase's time: one decimal in milliseconds, two in seconds from one second."""
     assert human_ms(ms) == shown
+
+
+# -- what the grammar refuses -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1s1s", "write each unit once, the largest first, as in 1h30m"),
+        ("30m1h", "write each unit once, the largest first"),
+        ("1ms1s", "write each unit once, the largest first"),
+        ("３０s", "write its number with the digits 0-9"),
+        ("١٢s", "write its number with the digits 0-9"),
+        ("36501d", "is too long: the longest duration is 36500d"),
+        ("9" * 400 + "s", "is too long: the longest duration is 36500d"),
+    ],
+)
+def test_nonsense_durations_are_refused_with_the_fix(text: str, message: str) -> None:
+    """A repeated or out-of-order unit, digits of another script, and a duration longer
+    than a hundred years (400 nines read as infinity) are refused, by both readers."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_duration(text)
+    assert duration_ms(text) is None
+
+
+def test_the_longest_duration_is_read() -> None:
+    """36500d is the bound itself, and read."""
+    assert parse_duration("36500d") == 36500 * 86400

@@ -11,6 +11,7 @@ from tether._hostport import (
     DEFAULT_PORTS,
     DNS_PORT,
     InvalidHostPort,
+    ascii_host,
     bracketed,
     default_port,
     join_hostport,
@@ -94,3 +95,44 @@ def test_default_ports() -> None:
     assert DEFAULT_PORTS["dns"] == DNS_PORT == 53
     with pytest.raises(TypeError):
         DEFAULT_PORTS["gopher"] = 70
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("999.1.1.1:80", "'999.1.1.1' is not an IP address, and a name cannot end in a number"),
+        ("10.0.0.256:80", "'10.0.0.256' is not an IP address"),
+        ("[foo]:80", "'foo' is not an IPv6 address"),
+        ("a..b:80", "the label '' must have 1 to 63 characters"),
+        ("-a.example:80", "the label '-a' starts or ends with '-'"),
+        ("a b.example:80", "the label 'a b' has characters a name cannot have"),
+        (
+            "a" * 64 + ".example:80",
+            "the label 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…' must have",
+        ),
+        (".".join(["a" * 63] * 4) + ":80", "the name has 255 characters; the most is 253"),
+    ],
+)
+def test_split_hostport_checks_the_host(text: str, problem: str) -> None:
+    """The host is an IP address or a name DNS can carry: a mistyped address, an empty
+    or over-long label and an over-long name are refused, saying which."""
+    with pytest.raises(InvalidHostPort) as caught:
+        split_hostport(text)
+    assert problem in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("host", "written"),
+    [
+        ("Example.COM", "example.com"),
+        ("example.com.", "example.com."),
+        ("_dmarc.example", "_dmarc.example"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("::1", "::1"),
+        ("127.0.0.1", "127.0.0.1"),
+        (".".join(["a" * 63] * 3) + "." + "b" * 61, ".".join(["a" * 63] * 3) + "." + "b" * 61),
+    ],
+)
+def test_ascii_host(host: str, written: str) -> None:
+    """An address as written, a name in lower case or IDNA; 253 characters are allowed."""
+    assert ascii_host(host) == written

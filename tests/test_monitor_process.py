@@ -78,8 +78,9 @@ def status(port: int) -> dict[str, Any]:
 def test_sighup_reloads_keeping_state_and_a_bad_file_changes_nothing(
     tmp_path: Path, lab: Lab
 ) -> None:
-    """A broken file on SIGHUP is reported and ignored; a good one adds a monitor while the
-    down one stays down with its incident, and the process never restarts."""
+    """A broken file on SIGHUP is reported and ignored (a stray ']' in a condition too,
+    without hanging the reload); a good one adds a monitor while the down one stays down
+    with its incident, and the process never restarts."""
     port = free_port()
     db = tmp_path / "tether.db"
     head = f'storage: {{path: "{db}"}}\nserver: {{listen: "127.0.0.1:{port}"}}\nmonitors:\n'
@@ -94,6 +95,12 @@ def test_sighup_reloads_keeping_state_and_a_bad_file_changes_nothing(
         config.write_text(head + api + "  - {name: extra, interval: 5}\n")
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "not reloaded" in log.read_text(), proc)
+        # A stray ']' once made the condition parser loop for ever inside the reload.
+        config.write_text(
+            head + api + extra.replace("}\n", ", conditions: ['[STATUS] == 200]']}\n")
+        )
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "closes nothing" in log.read_text(), proc)
         config.write_text(head + api + extra)
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: status(port)["monitors"].get("extra") == "up", proc)

@@ -26,6 +26,7 @@ from tether._redact import quote
 
 __all__ = [
     "DURATION",
+    "MAX_SECONDS",
     "UNIT_SECONDS",
     "duration_ms",
     "format_duration",
@@ -43,11 +44,21 @@ _WRITTEN_MS: Final = tuple(
     (unit, round(ms)) for unit, ms in sorted(_UNIT_MS.items(), key=lambda u: -u[1])
 )
 
-DURATION: Final = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-"""The grammar: one or more of a number and a unit, nothing between them."""
-_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_NUMBER: Final = re.compile(r"\s*\d+(?:\.\d+)?\s*")
-_NUMBER_AND_WORD: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+_N: Final = r"[0-9]+(?:\.[0-9]+)?"
+DURATION: Final = re.compile(
+    rf"(?=[0-9])(?:{_N}d)?(?:{_N}h)?(?:{_N}m(?!s))?(?:{_N}s)?(?:{_N}ms)?", re.ASCII
+)
+"""The grammar: one or more of a number and a unit, nothing between them, each unit once
+and the largest first (``1h30m``, not ``30m1h`` or ``1s1s``); the digits are 0-9 (Python's
+``\\d`` and ``int()`` would also read ``١٢`` and ``３０``)."""
+MAX_SECONDS: Final = 36500 * 86400.0
+"""The longest duration read: 36500d, a hundred years.  Anything longer is a mistake, and
+an unbounded one overflows the clocks and timers it is handed to."""
+_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", re.ASCII)
+_NUMBER: Final = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")
+_NUMBER_AND_WORD: Final = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
+# Every part in the grammar's alphabet, only not in its order: 1s1s, 30m1h.
+_PARTS: Final = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+", re.ASCII)
 # What people write instead of the five units, mapped to the unit they meant.
 _UNIT_ALIASES: Final = {
     **dict.fromkeys(("msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
@@ -64,9 +75,18 @@ def parse_duration(text: str) -> float:
     A bare number is refused: ``5`` could mean seconds or minutes, so the text must say.
     Raises :class:`ValueError` with the fix, as in ``"5" is not a duration, write 5s``.
     """
-    if DURATION.fullmatch(text):
-        return _sum(text, UNIT_SECONDS)
     shown = quote(text)
+    if DURATION.fullmatch(text):
+        seconds = _sum(text, UNIT_SECONDS)
+        if seconds > MAX_SECONDS:  # inf too: float() reads 400 nines as infinity
+            raise ValueError(f"{shown} is too long: the longest duration is 36500d")
+        return seconds
+    if _PARTS.fullmatch(text):
+        raise ValueError(
+            f"{shown} is not a duration: write each unit once, the largest first, as in 1h30m"
+        )
+    if any(c.isdigit() and not c.isascii() for c in text):
+        raise ValueError(f"{shown} is not a duration: write its number with the digits 0-9")
     if _NUMBER.fullmatch(text):
         raise ValueError(f"{shown} is not a duration, write {text.strip()}s")
     written = _NUMBER_AND_WORD.fullmatch(text)
@@ -84,8 +104,12 @@ def parse_duration(text: str) -> float:
 
 
 def duration_ms(text: str) -> float | None:
-    """``500ms``, ``2s``, ``1.5m``, ``1h30m``, ``14d`` in milliseconds; None if not one."""
-    return _sum(text, _UNIT_MS) if DURATION.fullmatch(text) else None
+    """``500ms``, ``2s``, ``1.5m``, ``1h30m``, ``14d`` in milliseconds; None if not one
+    (or longer than 36500d)."""
+    if not DURATION.fullmatch(text):
+        return None
+    ms = _sum(text, _UNIT_MS)
+    return ms if ms <= MAX_SECONDS * 1000 else None
 
 
 def _sum(text: str, units: dict[str, float]) -> float:

@@ -10,6 +10,7 @@ written reads back.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -17,7 +18,9 @@ from typing import Final
 __all__ = [
     "DEFAULT_PORTS",
     "DNS_PORT",
+    "MAX_NAME_LENGTH",
     "InvalidHostPort",
+    "ascii_host",
     "bracketed",
     "default_port",
     "join_hostport",
@@ -66,6 +69,14 @@ def split_hostport(
         raise InvalidHostPort(text, ": an IPv6 address needs brackets, as in [::1]:8800")
     if not host:
         raise InvalidHostPort(text, " has no host, as in 127.0.0.1:8800")
+    try:
+        if text.startswith("["):
+            ipaddress.IPv6Address(host.split("%", maxsplit=1)[0])
+        else:
+            ascii_host(host)
+    except ValueError as exc:  # UnicodeError is one
+        problem = f"{host!r} is not an IPv6 address" if text.startswith("[") else str(exc)
+        raise InvalidHostPort(text, f": {problem}") from None
     if not port:
         if default_port is None:
             raise InvalidHostPort(text, " has no port: write HOST:PORT, as in 127.0.0.1:8800")
@@ -74,6 +85,47 @@ def split_hostport(
     if not (port.isascii() and port.isdigit()) or not lowest <= int(port) <= 65535:
         raise InvalidHostPort(text, f": the port must be a number from {lowest} to 65535")
     return host, int(port)
+
+
+MAX_NAME_LENGTH: Final = 253
+"""The longest domain name DNS carries, in characters, without the final dot (RFC 1035)."""
+
+
+def ascii_host(host: str) -> str:
+    """``host`` as DNS and sockets take it: an IP address as written; a name checked and
+    in lower case, or in IDNA when it is not ASCII.  A name has labels of 1 to 63
+    letters, digits, ``-`` (not first or last) or ``_``, 253 characters in all, and a
+    last label that is not a number: ``999.1.1.1`` is a mistyped address, not a name.
+    Raises :class:`UnicodeError` saying which rule is broken."""
+    try:
+        ipaddress.ip_address(host.split("%", maxsplit=1)[0])
+    except ValueError:
+        pass
+    else:
+        return host
+    if host.isascii():
+        labels = host.rstrip(".").split(".")
+        for label in labels:
+            if not label or len(label) > 63:
+                raise UnicodeError(f"the label {_clip(label)!r} must have 1 to 63 characters")
+            if label.startswith("-") or label.endswith("-"):
+                raise UnicodeError(f"the label {_clip(label)!r} starts or ends with '-'")
+            if not all(c.isalnum() or c in "-_" for c in label):
+                raise UnicodeError(f"the label {_clip(label)!r} has characters a name cannot have")
+        if labels[-1].isdigit():
+            raise UnicodeError(f"{host!r} is not an IP address, and a name cannot end in a number")
+        written = host.lower()
+    else:
+        written = host.encode("idna").decode("ascii")
+    if len(written.rstrip(".")) > MAX_NAME_LENGTH:
+        raise UnicodeError(
+            f"the name has {len(written.rstrip('.'))} characters; the most is {MAX_NAME_LENGTH}"
+        )
+    return written
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def bracketed(host: str) -> str:

@@ -206,7 +206,8 @@ class _Token:
 _WORD_STOP: Final = frozenset("()[],\"'<>=!")
 _KEY_STOP: Final = _WORD_STOP | {"."}
 _OPS: Final = ("==", "!=", "<=", ">=", "<", ">")
-_INDEX_RE: Final = re.compile(r"\[\s*(-?\d+)\s*\]")
+# ASCII digits only, and few enough for any list: int() reads "١٢" and refuses 5,000 digits.
+_INDEX_RE: Final = re.compile(r"\[\s*(-?[0-9]{1,18})\s*\]")
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -231,11 +232,21 @@ def _tokenize(text: str) -> list[_Token]:
             token = _operator(text, i)
         elif c in "\"'":
             token = _string(text, i)
+        elif c == "]":
+            # Every other character starts a token or a word; a stray ']' would start an
+            # empty word and the loop would never move on.
+            raise ConditionError(
+                f"']' at column {i + 1} closes nothing: a placeholder is written like [STATUS]",
+                i,
+                text,
+            )
         else:
             j = i
             while j < n and text[j] not in _WORD_STOP and not text[j].isspace():
                 j += 1
             token = _Token("word", text[i:j], text[i:j], i, j)
+        if token.end <= i:  # every branch above moves on; say so rather than spin
+            raise AssertionError(f"the tokenizer did not advance at column {i + 1}")
         tokens.append(token)
         in_path = token.kind in ("placeholder", "key", "index")
         i = token.end
@@ -646,8 +657,12 @@ def _did_you_mean(word: str, choices: Sequence[str], *, prefix: str = "", suffix
 
 # -- reading values ------------------------------------------------------------------
 
-_INT_RE: Final = re.compile(r"[+-]?\d+")
-_FLOAT_RE: Final = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only (\d would read "٢٠٠" as 200), and no more of them than a float holds
+# (int() refuses a number of over 4,300 digits with a ValueError of its own).
+_INT_RE: Final = re.compile(r"[+-]?[0-9]{1,300}")
+_FLOAT_RE: Final = re.compile(
+    r"[+-]?(?:[0-9]{1,300}\.[0-9]{0,300}|\.[0-9]{1,300}|[0-9]{1,300})(?:[eE][+-]?[0-9]{1,4})?"
+)
 
 
 def _number(text: str) -> int | float | None:

@@ -51,6 +51,7 @@ from aiohttp import web
 
 from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
+from tether.monitor._params import request_number
 from tether.monitor._records import Incident, kind_text
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
@@ -822,9 +823,7 @@ def _json(text: str, status: int = 200) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", str(INCIDENTS_SHOWN))
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise web.HTTPBadRequest(text=f"limit: give a number from 1 to 1000, not {raw!r}\n")
-    return int(raw)
+    return int(request_number(raw, "limit", least=1, most=1000, whole=True))
 
 
 def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0) -> None:

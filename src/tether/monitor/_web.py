@@ -4,18 +4,25 @@ own event loop."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
+from tether.monitor._params import request_number
 from tether.probe import ProbeOptions, probe_async
 
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
 
 _TEXT = "text/plain; version=0.0.4"
+_SCRAPE_TIMEOUT: Final = "X-Prometheus-Scrape-Timeout-Seconds"
+PROBE_TIMEOUT: Final = 10.0
+"""Seconds a /probe may take when the request does not say (Prometheus sends its
+scrape_timeout in the header above)."""
+PROBE_TIMEOUT_MAX: Final = 30.0
+"""A longer scrape timeout is honoured up to this."""
 
 
 def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
@@ -34,7 +41,11 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             return web.Response(status=400, text=f"probe: unknown module {module!r}\n")
         if module in ("tcp", "tls") and "://" not in target:
             target = f"{module}://{target}"
-        timeout = min(float(request.headers.get("X-Prometheus-Scrape-Timeout-Seconds", 10)), 30)
+        timeout = PROBE_TIMEOUT
+        if (header := request.headers.get(_SCRAPE_TIMEOUT)) is not None:
+            # A day at most: beyond it the value is a mistake, not a timeout to cap.
+            seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
+            timeout = min(seconds, PROBE_TIMEOUT_MAX)
         result = await probe_async(target, ProbeOptions(timeout=timeout, deadline=timeout))
         return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
 

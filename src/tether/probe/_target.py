@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import redact_url
 
@@ -92,9 +93,10 @@ def parse_target(text: str) -> Target:
     host = _host(parts)
     port = _port(parts, scheme)
     try:
-        ascii_host = _idna(host)
+        ascii_host = ascii_host_of(host)
     except UnicodeError as exc:
-        raise InvalidTarget(f"the host {host!r} is not a valid domain name: {exc}") from None
+        shown = host if len(host) <= 60 else host[:59] + "…"
+        raise InvalidTarget(f"the host {shown!r} is not a valid domain name: {exc}") from None
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -143,23 +145,3 @@ def _port(parts: SplitResult, scheme: str) -> int:
     if port == 0:
         raise InvalidTarget("the port 0 is not a number from 1 to 65535")
     return port
-
-
-def _idna(host: str) -> str:
-    try:
-        ipaddress.ip_address(host.split("%", maxsplit=1)[0])
-    except ValueError:
-        pass
-    else:
-        return host
-    if host.isascii():
-        labels = host.rstrip(".").split(".")
-        for label in labels:
-            if not label or len(label) > 63:
-                raise UnicodeError(f"the label {label!r} must have 1 to 63 characters")
-            if label.startswith("-") or label.endswith("-"):
-                raise UnicodeError(f"the label {label!r} starts or ends with '-'")
-            if not all(c.isalnum() or c in "-_" for c in label):
-                raise UnicodeError(f"the label {label!r} has characters a name cannot have")
-        return host.lower()
-    return host.encode("idna").decode("ascii")

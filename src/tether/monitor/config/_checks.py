@@ -217,22 +217,32 @@ def _cycles(monitors: tuple[Monitor, ...]) -> list[Problem]:
     }
     reported: set[frozenset[str]] = set()
     errors: list[Problem] = []
-
-    def walk(name: str, trail: list[str]) -> None:
-        for parent in parents[name]:
-            if parent in trail:
-                cycle = trail[trail.index(parent) :]
+    done: set[str] = set()
+    # Depth first without recursion: a chain of thousands of monitors is a fine file,
+    # and Python's stack is a thousand frames.  `trail` is the path from the monitor the
+    # walk started at; `at` each trail member's place in it; `todo` the parents still to
+    # visit at each step of the trail.
+    for monitor in monitors:
+        if monitor.name in done:
+            continue
+        trail, at = [monitor.name], {monitor.name: 0}
+        todo = [iter(parents[monitor.name])]
+        while todo:
+            parent = next(todo[-1], None)
+            if parent is None:
+                finished = trail.pop()
+                del at[finished]
+                todo.pop()
+                done.add(finished)
+            elif parent in at:
+                cycle = trail[at[parent] :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     errors.append(_cycle_error(cycle, monitors, index))
             elif parent not in done:
-                walk(parent, [*trail, parent])
-        done.add(name)
-
-    done: set[str] = set()
-    for monitor in monitors:
-        if monitor.name not in done:
-            walk(monitor.name, [monitor.name])
+                at[parent] = len(trail)
+                trail.append(parent)
+                todo.append(iter(parents[parent]))
     return errors
 
 
@@ -242,7 +252,10 @@ def _cycle_error(cycle: list[str], monitors: tuple[Monitor, ...], index: dict[st
     ordered = cycle[first:] + cycle[:first]
     i = index[ordered[0]]
     j = monitors[i].depends_on.index(ordered[1 % len(ordered)])
-    story = " -> ".join([*ordered, ordered[0]])
+    shown = [*ordered, ordered[0]]
+    if len(ordered) > 8:  # one line, however long the cycle
+        shown = [*ordered[:3], f"... {len(ordered) - 5} more ...", *ordered[-2:], ordered[0]]
+    story = " -> ".join(shown)
     return ("monitors", i, "depends_on", j), f"dependency cycle: {story}"
 
 

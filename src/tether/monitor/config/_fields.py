@@ -5,6 +5,7 @@ time zones, conditions).  Each raises :func:`fail` with the message the user rea
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -60,7 +61,28 @@ PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), AfterValidator
 Interval = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1s)]
 Reminder = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1m)]
 """How often an alert is repeated: a minute at least, so a mistake cannot flood a channel."""
-Count = Annotated[int, Field(ge=1)]
+
+
+def _whole(value: object) -> object:
+    """``true`` is not 1: Python counts a bool as an int, and pydantic with it."""
+    if isinstance(value, bool):
+        raise fail(f"{show(value)} is not a whole number")
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool):
+        raise fail(f"{show(value)} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf
+        raise fail(f"{show(value)} is not a finite number")
+    return value
+
+
+MAX_COUNT: Final = 1_000_000
+"""The largest threshold: a million checks, eleven days at one a second."""
+Count = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_COUNT)]
+Whole = BeforeValidator(_whole)
+"""For the models' other whole numbers (a port, a number of days or redirects)."""
 
 
 # -- names -------------------------------------------------------------------------------
@@ -265,7 +287,7 @@ Headers = Annotated[dict[str, str], AfterValidator(_check_headers)]
 Method = Annotated[str, AfterValidator(_check_method)]
 Resolver = Annotated[str, AfterValidator(_check_resolver)]
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
-Margin = Annotated[float, Field(gt=0)]
+Margin = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1000)]
 Listen = Annotated[str, AfterValidator(_check_listen)]
 Target = Annotated[str, AfterValidator(_check_target)]
 WebUrl = Annotated[str, AfterValidator(_check_web_url)]

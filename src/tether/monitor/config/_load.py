@@ -16,7 +16,14 @@ from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
 from tether.monitor.config._models import MaintenanceWindow, MonitorConfig, aware
 from tether.monitor.config._translate import translate
-from tether.monitor.config._yaml import Document, compose, yaml_problem
+from tether.monitor.config._yaml import (
+    MAX_CHARS,
+    MIN_ALIAS_VALUES,
+    Document,
+    TooLarge,
+    compose,
+    yaml_problem,
+)
 
 __all__ = ["load_config", "parse_config"]
 
@@ -35,13 +42,19 @@ def parse_config(
     ``tether.monitor._conditions.parse_condition`` (``lambda text: None`` skips the check).
     Raises :class:`ConfigError` listing every problem.
     """
+    if len(text) > MAX_CHARS:
+        raise ConfigError([_too_large(source)])
     document = Document(env=os.environ if env is None else env)
     try:
-        node = compose(text)
+        node, written = compose(text)
+        # What the file writes, and what its aliases add: as much again, or 10,000 values.
+        document.budget = written + max(written, MIN_ALIAS_VALUES)
         data = {} if node is None else document.build(node, ())
     except yaml.YAMLError as exc:
         message = yaml_problem(exc, source)
         raise ConfigError([message]) from None
+    except TooLarge as exc:
+        raise config_error([(exc.path, exc.message)], document.marks, source) from None
     document.marks[()] = (1, 1)
     errors = list(document.errors)
     if not isinstance(data, dict):
@@ -76,8 +89,14 @@ def load_config(
     condition_validator: ConditionValidator | None = None,
 ) -> MonitorConfig:
     """:func:`parse_config` on the file at ``path``.  An unreadable file raises
-    :class:`OSError`; one that is not UTF-8 text raises :class:`ConfigError`."""
-    raw = Path(path).read_bytes()
+    :class:`OSError`; one that is not UTF-8 text, or larger than 4,000,000 characters,
+    raises :class:`ConfigError`."""
+    with Path(path).open("rb") as file:
+        # Never more than the bound (UTF-8 takes up to 4 bytes a character): a
+        # configuration cannot make the monitor read a disk into memory.
+        raw = file.read(4 * MAX_CHARS + 1)
+    if len(raw) > 4 * MAX_CHARS:
+        raise ConfigError([_too_large(str(path))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -86,6 +105,13 @@ def load_config(
             [f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})"]
         ) from None
     return parse_config(text, env=env, source=str(path), condition_validator=condition_validator)
+
+
+def _too_large(source: str) -> str:
+    return (
+        f"{source}: larger than {MAX_CHARS:,} characters, more than a configuration needs; "
+        "is this the right file?"
+    )
 
 
 def _with_zones(window: MaintenanceWindow) -> MaintenanceWindow:

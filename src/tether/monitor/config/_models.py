@@ -45,6 +45,7 @@ from tether.monitor.config._fields import (
     Target,
     TimeZone,
     WebUrl,
+    Whole,
     one_or_many,
 )
 
@@ -140,7 +141,7 @@ class EmailChannelConfig(_Model):
     name: Name
     type: Literal["email"]
     host: Annotated[str, Field(min_length=1)]
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Annotated[int, Whole, Field(ge=1, le=65535)] = 587
     from_: Address = Field(alias="from")
     to: Annotated[tuple[Address, ...], BeforeValidator(one_or_many), Field(min_length=1)]
     username: str | None = None
@@ -174,7 +175,7 @@ class DnsOptions(_Model):
 class TlsOptions(_Model):
     """Certificate checks for ``https://`` and ``tls://`` monitors."""
 
-    min_days_left: Annotated[int, Field(ge=0)] = 14
+    min_days_left: Annotated[int, Whole, Field(ge=0, le=36500)] = 14
     """The monitor fails when the certificate expires in fewer days."""
     ca_file: Annotated[str, Field(min_length=1)] | None = None
     """Also trust the certificate authorities in this PEM file."""
@@ -246,7 +247,7 @@ class Monitor(_Model):
     headers: Headers = Field(default_factory=dict)
     body: str | None = None
     follow_redirects: bool = True
-    max_redirects: Annotated[int, Field(ge=0, le=50)] = 10
+    max_redirects: Annotated[int, Whole, Field(ge=0, le=50)] = 10
     interval: Interval = _defaults.INTERVAL
     timeout: PositiveDuration = _defaults.TIMEOUT
     """Seconds each probe may take; always shorter than ``interval``."""

@@ -170,6 +170,8 @@ def _message(
         return path, f"{shown} is not a whole number"
     if kind in ("float_type", "float_parsing"):
         return path, f"{shown} is not a number"
+    if kind == "finite_number":
+        return path, f"{shown} is not a finite number"
     if kind in ("bool_type", "bool_parsing"):
         return path, f"{shown} is not true or false"
     if kind == "string_type":
@@ -188,6 +190,8 @@ def _message(
         return path, f"{shown} is too small: it must be above {show(ctx['gt'])}"
     if kind == "less_than_equal":
         return path, f"{shown} is too large: the maximum is {show(ctx['le'])}"
+    if kind == "less_than":
+        return path, f"{shown} is too large: it must be below {show(ctx['lt'])}"
     if kind in ("string_too_short", "too_short"):
         return path, "is empty"
     if kind.startswith(("datetime", "date_")):

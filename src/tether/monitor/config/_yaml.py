@@ -5,6 +5,13 @@ Keys are kept as written (YAML 1.1 would read ``on:`` as ``True``), merge keys
 problems, and ``${NAME}`` and ``${NAME:-default}`` in string values are replaced from the
 environment (``$${`` is a literal ``${``).  Malformed YAML becomes one
 ``FILE:LINE:COLUMN: problem`` line in plain words.
+
+The file is hostile until read: its size, its nesting and what its aliases expand to are
+bounded while it is read, not after.  PyYAML's composers recurse (the pure one raises
+RecursionError near 1,000 levels, libyaml's Cython one crashes the process near 100,000),
+so the nodes are composed here from the parser's events, which neither parser makes by
+recursion; and building the data counts what aliases add, so a "billion laughs" of nine
+nested lists of aliases stops after a few thousand values instead of filling memory.
 """
 
 from __future__ import annotations
@@ -16,11 +23,31 @@ from collections.abc import Mapping
 from typing import Final
 
 import yaml
+from yaml.composer import ComposerError
 
 from tether.monitor.config._errors import KeyPath, Problem, show
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _STR_TAG: Final = "tag:yaml.org,2002:str"
+
+MAX_CHARS: Final = 4_000_000
+"""The largest file read, in characters: some 20,000 monitors."""
+MAX_DEPTH: Final = 64
+"""The deepest nesting of mappings and lists, aliases followed; tether's own deepest key
+path is five levels."""
+MIN_ALIAS_VALUES: Final = 10_000
+"""Values that aliases (``*name``, ``<<: *name``) may add to the data: this many, or as
+many as the file writes itself if that is more."""
+
+
+class TooLarge(Exception):
+    """Reading stopped: the document grows beyond a bound; the path and the message say
+    where and which."""
+
+    def __init__(self, path: KeyPath, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
 
 
 @dataclasses.dataclass(slots=True)
@@ -35,11 +62,20 @@ class Document:
     marks: dict[KeyPath, tuple[int, int]] = dataclasses.field(default_factory=dict)
     errors: list[Problem] = dataclasses.field(default_factory=list)
     building: set[int] = dataclasses.field(default_factory=set)
+    budget: int = 0
+    """How many more values may be built: the file's own and what aliases add."""
 
     def build(self, node: yaml.Node, path: KeyPath) -> object:
         if id(node) in self.building:
             self.errors.append((path, "refers to itself through an alias"))
             return None
+        self.budget -= 1
+        if self.budget < 0:
+            raise TooLarge(
+                path, "aliases expand to too many values: write the values out, or alias less"
+            )
+        if len(path) > MAX_DEPTH:
+            raise TooLarge(path, f"is nested more than {MAX_DEPTH} levels deep")
         self.building.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -127,20 +163,109 @@ _REFERENCE: Final = re.compile(r"(?P<escape>\$\$\{)|\$\{(?P<body>[^}]*)(?P<close
 _NAME_AND_DEFAULT: Final = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?")
 
 
-def compose(text: str) -> yaml.Node | None:
-    """The YAML node tree, by libyaml when it is there (30 times faster on a large file);
-    a mistake is read again by PyYAML, whose messages do not depend on the build."""
+def compose(text: str) -> tuple[yaml.Node | None, int]:
+    """The YAML node tree and how many nodes the file writes, parsed by libyaml when it is
+    there (30 times faster on a large file); a mistake is read again by PyYAML, whose
+    messages do not depend on the build.  Nesting deeper than :data:`MAX_DEPTH` is a
+    :class:`yaml.YAMLError` at the level that goes too deep."""
     fast = getattr(yaml, "CSafeLoader", None)
     for loader_class in (fast, yaml.SafeLoader) if fast else (yaml.SafeLoader,):
         loader = loader_class(text)
         try:
-            return typing.cast(yaml.Node | None, loader.get_single_node())
+            return _single_node(loader)
         except yaml.YAMLError:
             if loader_class is yaml.SafeLoader:
                 raise
         finally:
             loader.dispose()
     raise AssertionError("unreachable: PyYAML raises what libyaml did")
+
+
+def _single_node(loader: typing.Any) -> tuple[yaml.Node | None, int]:
+    """PyYAML's ``Composer.get_single_node``, without recursion: nodes are made from the
+    parser's events with a stack of the collections still open."""
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        return None, 0
+    loader.get_event()  # document start
+    anchors: dict[str, yaml.Node] = {}
+    open_: list[tuple[yaml.Node, list[yaml.Node]]] = []  # each with its pending key
+    root: yaml.Node | None = None
+    count = 0
+    while root is None:
+        # Any: libyaml's events carry marks of its own Mark type, which the stubs keep apart.
+        event: typing.Any = loader.get_event()
+        mark: typing.Any = event.start_mark
+        node: yaml.Node
+        if isinstance(event, yaml.CollectionEndEvent):
+            node = open_.pop()[0]
+            node.end_mark = event.end_mark
+            if not open_:
+                root = node
+            continue  # attached to its parent when it opened
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", mark)
+            node = anchors[event.anchor]
+        else:
+            count += 1
+            node = _node(loader, event)
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    raise ComposerError(
+                        f"found duplicate anchor {event.anchor!r}; first occurrence",
+                        anchors[event.anchor].start_mark,
+                        "second occurrence",
+                        mark,
+                    )
+                anchors[event.anchor] = node
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(open_) >= MAX_DEPTH:
+                    raise ComposerError(
+                        None, None, f"nested more than {MAX_DEPTH} levels deep", mark
+                    )
+                if open_:
+                    _attach(open_[-1], node)
+                open_.append((node, []))
+                continue
+        if not open_:
+            root = node
+        else:
+            _attach(open_[-1], node)
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        raise ComposerError(
+            "expected a single document in the stream",
+            root.start_mark,
+            "but found another document",
+            loader.get_event().start_mark,
+        )
+    return root, count
+
+
+def _node(loader: typing.Any, event: typing.Any) -> yaml.Node:
+    tag = event.tag
+    start: typing.Any = event.start_mark  # libyaml's Mark or PyYAML's
+    end: typing.Any = event.end_mark
+    if isinstance(event, yaml.ScalarEvent):
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return yaml.ScalarNode(tag, event.value, start, end, event.style)
+    kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
+    if tag is None or tag == "!":
+        tag = loader.resolve(kind, None, event.implicit)
+    return kind(tag, [], start, None, flow_style=event.flow_style)
+
+
+def _attach(parent: tuple[yaml.Node, list[yaml.Node]], node: yaml.Node) -> None:
+    """Add ``node`` to the open collection: an item, a mapping's key, or the value after it."""
+    collection, pending = parent
+    if isinstance(collection, yaml.SequenceNode):
+        collection.value.append(node)
+    elif pending:
+        collection.value.append((pending.pop(), node))
+    else:
+        pending.append(node)
 
 
 def _position(node: yaml.Node) -> tuple[int, int]:
