@@ -74,3 +74,24 @@ def test_an_env_threshold_still_reads_as_a_number() -> None:
     """${NAME} gives text; a threshold written so is still read as the number it is."""
     text = MONITOR + "    failure_threshold: ${N}\n"
     assert parse_config(text, env={"N": "5"}).monitors[0].failure_threshold == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (f'monitors:\n  - name: "\\ud800x"\n    url: {URL}\n', "monitors[0].name"),
+        (
+            f'monitors:\n  - name: api\n    url: {URL}\n    headers: {{X-Team: "ops\\0"}}\n',
+            "monitors[0].headers.X-Team",
+        ),
+    ],
+    ids=["lone-surrogate-name", "nul-in-header"],
+)
+def test_text_the_store_cannot_keep_is_refused_where_it_is_written(text: str, where: str) -> None:
+    """A lone surrogate (from a ``"\\ud800"`` escape) or a NUL passed check-config and then
+    failed every batch of results in the store: it is refused, located, at load."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="tether.yaml")
+    (line,) = [line for line in caught.value.located if f"{where}: holds " in line]
+    assert line.startswith("tether.yaml:")
+    assert "lone surrogate or a NUL" in line

@@ -88,7 +88,9 @@ class Document:
                 return items
             value = self.constructor.construct_object(node)
             if isinstance(value, str) and node.tag == _STR_TAG:
-                return self.interpolate(value, path)
+                value = self.interpolate(value, path)
+            if isinstance(value, str):
+                self.storable(value, path)
             return value
         finally:
             self.building.discard(id(node))
@@ -125,6 +127,19 @@ class Document:
             result[key] = self.build(value_node, (*path, key))
         return result
 
+    def storable(self, text: str, path: KeyPath) -> None:
+        """A text the store could not keep (a lone surrogate from a ``"\\ud800"`` escape,
+        a NUL) is refused here, rather than failing every batch of results later."""
+        bad = _UNSTORABLE.search(text)
+        if bad is not None:
+            self.errors.append(
+                (
+                    path,
+                    f"holds {ascii(bad[0])} at character {bad.start() + 1}, which is not "
+                    "a character text can hold (a lone surrogate or a NUL): leave it out",
+                )
+            )
+
     def interpolate(self, text: str, path: KeyPath) -> str:
         def substitute(match: re.Match[str]) -> str:
             if match["escape"]:
@@ -157,6 +172,8 @@ class Document:
 
         return _REFERENCE.sub(substitute, text)
 
+
+_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
 
 # `$${` is a literal `${`; any other `${` must be a complete reference.
 _REFERENCE: Final = re.compile(r"(?P<escape>\$\$\{)|\$\{(?P<body>[^}]*)(?P<close>\})?")
