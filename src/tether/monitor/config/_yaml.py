@@ -135,7 +135,7 @@ class Document:
             self.errors.append(
                 (
                     path,
-                    f"holds {ascii(bad[0])} at character {bad.start() + 1}, which is not "
+                    f"holds {bad[0]!a} at character {bad.start() + 1}, which is not "
                     "a character text can hold (a lone surrogate or a NUL): leave it out",
                 )
             )
