@@ -114,6 +114,57 @@ def test_a_raising_hook_is_logged_and_ignored(lab: Lab, caplog: pytest.LogCaptur
     assert [r.getMessage() for r in errors] == ["tether: the retry hook raised; ignored"] * 2
 
 
+_LOGGING_LEFT_ALONE = (
+    """
+import json, logging, sys
+
+def configured():
+    # Each tether logger with a handler, a level, or propagation turned off.
+    out = {}
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.split(".")[0] == "tether" and isinstance(logger, logging.Logger):
+            state = [type(h).__name__ for h in logger.handlers]
+            if state or logger.level or not logger.propagate:
+                out[name] = [*state, logging.getLevelName(logger.level), logger.propagate]
+    return out
+
+logging.basicConfig(format="app: %(name)s %(levelname)s %(message)s")
+root = (list(logging.root.handlers), logging.root.level)
+snapshots = {"before": configured()}
+import tether
+snapshots["import"] = configured()
+handlers = list(logging.getLogger("tether").handlers)
+"""
+    + _CALL.replace("import tether\n", "")
+    + """
+call(sys.argv[1])
+from tether.monitor import channels_for, parse_config
+config = parse_config(
+    "alerts: [{name: ops, type: webhook, url: 'http://127.0.0.1:9/hook'}]\\n"
+    "monitors: [{name: api, url: 'http://127.0.0.1:9/', alerts: [ops]}]\\n"
+)
+channels_for(config)
+snapshots["use"] = configured()
+assert logging.getLogger("tether").handlers == handlers
+assert (list(logging.root.handlers), logging.root.level) == root
+print(json.dumps(snapshots))
+"""
+)
+
+
+def test_tether_adds_one_null_handler_at_import_and_changes_no_logging_after(lab: Lab) -> None:
+    """`import tether` gives the tether logger a NullHandler and nothing else; a retrying
+    Session call and a webhook channel later add no handler or level to any logger, leave
+    the application's root set-up alone, and tether's give-up reaches it by propagation."""
+    run = fresh_python(_LOGGING_LEFT_ALONE, f"http://127.0.0.1:{lab['http_404'].port}/503")
+    assert run.returncode == 0, run.stderr
+    snapshots = json.loads(run.stdout)
+    assert snapshots["before"] == {}
+    assert snapshots["import"] == {"tether": ["NullHandler", "NOTSET", True]}
+    assert snapshots["use"] == {"tether": ["NullHandler", "NOTSET", True]}
+    assert "app: tether WARNING giving up on GET http://127.0.0.1:" in run.stderr
+
+
 # -- Prometheus --------------------------------------------------------------------
 
 

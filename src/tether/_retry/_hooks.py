@@ -17,7 +17,6 @@ from typing import Any
 from tether._failure import Failure
 
 logger = logging.getLogger("tether")
-logger.addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True, slots=True)
