@@ -31,6 +31,7 @@ STABLE_CODES = [
     "connection.closed",
     "connection.broken_pipe",
     "connection.aborted",
+    "write.timeout",
     "read.timeout",
     "deadline.exceeded",
     "response.truncated",

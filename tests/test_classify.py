@@ -430,6 +430,21 @@ LIBRARY_CASES = [
         id="requests-RemoteDisconnected",
     ),
     pytest.param(
+        # urllib3 wraps the socket timeout of a send that could not finish; its read and
+        # connect timeouts have classes of their own.
+        lambda: rq_wrap(
+            requests.ConnectionError,
+            u3.ProtocolError("Connection aborted.", raised(TimeoutError("timed out"))),
+        ),
+        Kind.WRITE_TIMEOUT,
+        id="requests-send-timed-out",
+    ),
+    pytest.param(
+        lambda: u3.ProtocolError("Connection aborted.", raised(TimeoutError("timed out"))),
+        Kind.WRITE_TIMEOUT,
+        id="urllib3-send-timed-out",
+    ),
+    pytest.param(
         lambda: rq_wrap(
             requests.exceptions.ChunkedEncodingError,
             u3.ProtocolError(
@@ -479,6 +494,11 @@ LIBRARY_CASES = [
         lambda: hx_error(httpx.ReadTimeout, httpcore.ReadTimeout, TimeoutError("timed out")),
         Kind.READ_TIMEOUT,
         id="httpx-ReadTimeout",
+    ),
+    pytest.param(
+        lambda: hx_error(httpx.WriteTimeout, httpcore.WriteTimeout, TimeoutError("timed out")),
+        Kind.WRITE_TIMEOUT,
+        id="httpx-WriteTimeout",
     ),
     pytest.param(
         lambda: hx_error(
@@ -837,6 +857,27 @@ def test_requests_read_timeout() -> None:
     assert failure.kind is Kind.READ_TIMEOUT
     assert failure.request_sent is True
     assert (failure.host, failure.port) == ("127.0.0.1", 9999)
+
+
+def test_a_write_that_cannot_finish_names_the_body_it_was_sending() -> None:
+    """A send that timed out is write.timeout, and where the error carries the request
+    (requests, httpx) the detail says how large a body the server stopped reading."""
+    request = requests.Request("POST", "http://127.0.0.1:9999/up", data=b"x" * 4096).prepare()
+    stalled = u3.ProtocolError("Connection aborted.", raised(TimeoutError("timed out")))
+    failure = classify(
+        raised_while_handling(requests.ConnectionError(stalled, request=request), stalled)
+    )
+    assert failure.kind is Kind.WRITE_TIMEOUT
+    assert failure.layer.value == "request"
+    assert failure.request_sent is True
+    assert failure.detail == (
+        "127.0.0.1:9999 stopped reading the request before its 4096-byte body was all sent "
+        "(write timeout)"
+    )
+    bare = classify(stalled, url="http://127.0.0.1:9999/up")
+    assert bare.detail == (
+        "127.0.0.1:9999 stopped reading the request before it was all sent (write timeout)"
+    )
 
 
 def test_requests_connect_timeout() -> None:

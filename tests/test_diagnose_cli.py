@@ -83,6 +83,8 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "dns_silent": ("dns.timeout", "dns", "dns"),
     # diagnose sends no upload body, so the server's hang-up is a plain close.
     "upload_early_close": ("connection.closed", "request", "http"),
+    # nor to a server that stops reading: its small request goes in, no answer comes.
+    "upload_stall": ("read.timeout", "response", "http"),
     # pinned to the 503 half by the lab's clock; the healthy half is tested below.
     "flapping": ("http.server_error", "http", "http"),
 }

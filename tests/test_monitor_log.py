@@ -7,8 +7,7 @@ import io
 import json
 import logging
 
-from tether.monitor import parse_config
-from tether.monitor._log import configure_logging
+from tether.monitor import logging_to, parse_config
 from tether.monitor._runner import _route
 
 SECRET = "s3cr3t-Marker"
@@ -16,8 +15,7 @@ SECRET = "s3cr3t-Marker"
 
 def emit(log_format: str) -> str:
     out = io.StringIO()
-    handler = configure_logging(out, log_format)  # type: ignore[arg-type]
-    try:
+    with logging_to(out, log_format):  # type: ignore[arg-type]
         logging.getLogger("tether.monitor").warning(
             "alert to %s failed: POST https://bot:%s@hooks.lab.test/x?token=%s",
             "ops",
@@ -25,8 +23,6 @@ def emit(log_format: str) -> str:
             SECRET,
             extra={"event": "alert.failed", "channel": "ops", "kind": "connect.refused"},
         )
-    finally:
-        logging.getLogger("tether").removeHandler(handler)
     return out.getvalue()
 
 

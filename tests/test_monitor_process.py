@@ -155,3 +155,30 @@ monitors:
     assert json.loads(body)["event"] == "incident.opened"
     assert len(rows(db, "SELECT id FROM incidents")) == 1
     assert rows(db, "SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)]
+
+
+def test_the_monitor_logs_to_stderr_with_a_webhook_channel(
+    tmp_path: Path, lab: Lab, receiver: Receiver
+) -> None:
+    """With a webhook channel (a tether.Session inside), `tether monitor` still writes its
+    state-change, incident and delivery lines to stderr: the command sets up its own
+    logging, and nothing the library does at use time takes it away."""
+    receiver.start()
+    db = tmp_path / "tether.db"
+    config = tmp_path / "tether.yaml"
+    config.write_text(
+        f"""
+storage: {{path: "{db}"}}
+server: {{listen: "127.0.0.1:{free_port()}"}}
+alerts: [{{name: ops, type: webhook, url: "{receiver.url}"}}]
+monitors:
+  - {{name: api, url: "{lab["refused"].url}", interval: 2s, timeout: 1s, alerts: [ops]}}
+"""
+    )
+    log = tmp_path / "monitor.log"
+    with monitor(config, log) as proc:
+        wait_for(lambda: "alert to ops delivered" in log.read_text(), proc)
+    assert receiver.got
+    text = log.read_text()
+    assert "api: unknown -> down (3 consecutive checks failed (connect.refused))" in text
+    assert "incident 1: opened: connection refused" in text

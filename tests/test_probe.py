@@ -469,3 +469,25 @@ def test_a_request_body_is_sent_and_redirects_treat_it_as_browsers_do() -> None:
     http = see_other.phase("http")
     assert http is not None
     assert http.details["method"] == "GET"  # the last hop's
+
+
+def test_a_body_the_server_stops_reading_is_a_write_timeout(lab: Lab) -> None:
+    """A monitor's 8 MB POST to a server that stops reading it fails the http phase with
+    write.timeout once nothing moved for the phase timeout, saying how much was left
+    unsent; before, only the probe's deadline ended it, as a read.timeout."""
+    body = b"x" * (8 * 1024 * 1024)
+    options = ProbeOptions(method="POST", body=body, timeout=0.5, deadline=5, env={})
+    started = time.perf_counter()
+    result = probe(lab["upload_stall"].url, options)
+    assert time.perf_counter() - started < 2
+    assert result.failure is not None
+    assert (result.failure.kind.value, result.failure.layer.value) == ("write.timeout", "request")
+    assert result.phases[-1].name == "http"
+    assert not result.phases[-1].ok
+    detail = result.failure.detail
+    assert detail.startswith(
+        "the server stopped reading the request: after 0.5 s without progress, "
+    )
+    unsent = int(detail.split("progress, ")[1].split(" bytes")[0])
+    assert 0 < unsent < len(body)
+    assert detail.endswith(f"bytes of it were still unsent (its body is {len(body)} bytes)")

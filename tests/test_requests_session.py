@@ -439,3 +439,23 @@ def test_credentials_in_the_url_are_redacted(lab: Lab) -> None:
     assert len(seen) == 3
     assert all(u.startswith("http://alice:***@") for u in seen)
     assert "s3cret" not in message + " ".join(seen)
+
+
+def test_an_upload_the_server_stops_reading_is_a_write_timeout(lab: Lab) -> None:
+    """An 8 MB POST to a server that stops reading it ends as write.timeout, naming the
+    body's size (it used to be response.malformed), and is not retried: a POST may have
+    been acted on.  requests times each send with the connect timeout, so 0.5 s ends it."""
+    events = Events()
+    policy = tether.RetryPolicy(connect=0.5, read=5, sleep=[].append, **events.hooks())
+    with (
+        tether.Session(policy=policy) as session,
+        pytest.raises(requests.ConnectionError) as caught,
+    ):
+        session.post(lab["upload_stall"].url, data=b"x" * (8 * 1024 * 1024))
+    failure = caught.value.failure  # type: ignore[attr-defined]
+    assert failure.kind is Kind.WRITE_TIMEOUT
+    assert failure.detail.endswith(
+        "stopped reading the request before its 8388608-byte body was all sent (write timeout)"
+    )
+    assert events.retries == []
+    assert events.attempts == 1

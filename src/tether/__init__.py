@@ -6,6 +6,7 @@ a stable ``Kind``; ``tether.RetryPolicy`` with ``tether.Session``,
 can fix; ``tether.lab`` reproduces every kind for real on loopback.
 """
 
+import logging as _logging
 import typing as _typing
 
 from tether._catalogue import CATALOGUE, Entry
@@ -15,6 +16,11 @@ from tether._kinds import Kind, Layer
 from tether._lazy import lazy_names as _lazy_names
 from tether._redact import redact_url
 from tether._version import __version__
+
+# A library logs and never configures logging: the application decides where lines go.
+# Without a handler of its own, Python would print tether's warnings through its "last
+# resort" handler; the NullHandler, added once here as requests and urllib3 do, stops that.
+_logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 if _typing.TYPE_CHECKING:
     from tether._retry._backoff import backoff_delay

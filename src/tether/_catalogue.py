@@ -1241,6 +1241,64 @@ _add(
 
 _add(
     Entry(
+        kind=Kind.WRITE_TIMEOUT,
+        layer=Layer.REQUEST,
+        title="Write timed out",
+        meaning=(
+            "The connection was up, but the server stopped taking the request: sending it "
+            "(usually a large body) made no progress for longer than the timeout, so it was "
+            "never all sent. The server has not answered; it may have acted on what it read."
+        ),
+        causes=(
+            (
+                "The server or a proxy decided to reject the upload (too large, not authorised) "
+                "and stopped reading it, without answering or closing the connection"
+            ),
+            (
+                "The server is stuck or overloaded: every worker busy, so nobody reads the "
+                "requests that have arrived"
+            ),
+            "A proxy that buffers uploads is out of space or waiting on a slow backend",
+            (
+                "Packets are lost on the way to the server, for example an MTU black hole that "
+                "drops the large packets of the upload"
+            ),
+        ),
+        fixes=(
+            (
+                "See how far an upload gets: `curl -v --data-binary @FILE https://NAME/PATH` shows "
+                "whether the server answers early (413, 401) or stops taking data."
+            ),
+            (
+                "Check the server's and proxy's logs and load at that moment, and their upload "
+                "limits and body timeouts (such as nginx `client_max_body_size` and "
+                "`client_body_timeout`)."
+            ),
+            (
+                "Where the client supports it, send `Expect: 100-continue` with large uploads so "
+                "the server can refuse before the body is sent."
+            ),
+            (
+                "Raise the write timeout only for a slow link (httpx: `write=`; requests and "
+                "urllib3 time each send with the connect timeout), and keep a total deadline on "
+                "the call."
+            ),
+            (
+                "Retry only idempotent requests, on a new connection; for very large bodies use "
+                "chunked or resumable uploads."
+            ),
+        ),
+        hint=(
+            "Check whether the server is overloaded or silently refuses the upload (size limit, "
+            "authentication): `curl -v` with the same body shows how far it gets."
+        ),
+        retryable=True,
+        request_sent=True,
+    )
+)
+
+_add(
+    Entry(
         kind=Kind.UNKNOWN,
         layer=Layer.REQUEST,
         title="Unclassified failure",

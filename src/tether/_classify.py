@@ -60,6 +60,7 @@ class _Evidence:
     __slots__ = (
         "best",
         "best_rank",
+        "body_size",
         "connect",
         "deadline",
         "detail",
@@ -74,6 +75,7 @@ class _Evidence:
         "tls",
         "tls_wait",
         "url",
+        "write",
     )
 
     def __init__(self, url: str | None) -> None:
@@ -91,6 +93,8 @@ class _Evidence:
         self.read = False
         self.tls = False
         self.tls_wait = False
+        self.write = False
+        self.body_size: int | None = None
         self.deadline = False
         self.timeouts: list[BaseException] = []
 
@@ -344,6 +348,17 @@ def _protocol_words(exc: BaseException, ev: _Evidence, depth: int) -> None:
         ev.offer(Kind.RESPONSE_MALFORMED, _WRAPPER, depth, text)
 
 
+def _urllib3_aborted(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """urllib3's ``ProtocolError("Connection aborted.", cause)``: what broke while sending
+    the request or waiting for the status line.  urllib3 turns the timeouts of connecting
+    and of reading into classes of their own, so a bare socket timeout as the cause ran
+    out while sending: the server stopped reading the request."""
+    if any(isinstance(arg, TimeoutError) for arg in exc.args[1:]):
+        ev.write = True
+        return
+    _protocol_words(exc, ev, depth)
+
+
 def _response_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
     """requests' and httpx's HTTPError, urllib's HTTPError: the response they carry."""
     response = getattr(exc, "response", None)
@@ -474,7 +489,7 @@ _RULES: dict[str, _Rule] = {
     "urllib3.SSLError": _context("tls", "connect"),
     "urllib3.InvalidChunkLength": _fixed(Kind.RESPONSE_TRUNCATED),
     "urllib3.IncompleteRead": _incomplete_read,
-    "urllib3.ProtocolError": _protocol_words,
+    "urllib3.ProtocolError": _urllib3_aborted,
     "urllib3.HeaderParsingError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
     "urllib3.DecodeError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
     "urllib3.LocationValueError": _url_invalid,
@@ -497,8 +512,8 @@ _RULES: dict[str, _Rule] = {
     "httpcore.ConnectTimeout": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
     "httpx.ReadTimeout": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
     "httpcore.ReadTimeout": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
-    "httpx.WriteTimeout": _context("read", kind=Kind.READ_TIMEOUT),
-    "httpcore.WriteTimeout": _context("read", kind=Kind.READ_TIMEOUT),
+    "httpx.WriteTimeout": _context("write", kind=Kind.WRITE_TIMEOUT),
+    "httpcore.WriteTimeout": _context("write", kind=Kind.WRITE_TIMEOUT),
     "httpx.ConnectError": _context("connect"),
     "httpcore.ConnectError": _context("connect"),
     "httpx.ReadError": _context("read"),
@@ -633,6 +648,19 @@ def _note_peer(exc: BaseException, ev: _Evidence, depth: int) -> None:
         except Exception:
             request = None
     _note_url(getattr(request, "url", None), ev)
+    _note_body_size(request, ev)
+
+
+def _note_body_size(request: Any, ev: _Evidence) -> None:
+    """The size of the request's body, from the Content-Length of the request that requests
+    and httpx attach to their errors: what a write that did not finish was sending."""
+    headers = getattr(request, "headers", None)
+    try:
+        length = headers.get("Content-Length") if headers is not None else None
+    except Exception:  # not a mapping after all
+        return
+    if isinstance(length, str) and length.isdigit() and ev.body_size is None:
+        ev.body_size = int(length)
 
 
 # --- the public functions --------------------------------------------------------------
@@ -696,24 +724,32 @@ _PROXIED_CONNECT_KINDS = frozenset(
 def _timeout_kind(ev: _Evidence) -> Kind:
     if ev.tls_wait:
         return Kind.TLS_TIMEOUT
+    if ev.write:
+        return Kind.WRITE_TIMEOUT
     if ev.read:
         return Kind.READ_TIMEOUT
     if ev.connect:
         return Kind.CONNECT_TIMEOUT
     if ev.deadline:
         return Kind.DEADLINE_EXCEEDED
-    # A bare socket timeout (urllib, raw sockets): its traceback says whether
-    # it happened inside a connect.
+    # A bare socket timeout (urllib, raw sockets): its traceback says whether it
+    # happened inside a connect, or else while sending the request (http.client
+    # connects from inside send, so a connect frame decides first).
+    frames = set()
     for node in ev.timeouts:
         tb = node.__traceback__
         while tb is not None:
-            if tb.tb_frame.f_code.co_name in _CONNECT_FRAMES:
-                return Kind.CONNECT_TIMEOUT
+            frames.add(tb.tb_frame.f_code.co_name)
             tb = tb.tb_next
+    if frames & _CONNECT_FRAMES:
+        return Kind.CONNECT_TIMEOUT
+    if frames & _SEND_FRAMES:
+        return Kind.WRITE_TIMEOUT
     return Kind.READ_TIMEOUT
 
 
 _CONNECT_FRAMES = frozenset({"create_connection", "connect", "sock_connect", "_connect"})
+_SEND_FRAMES = frozenset({"send", "sendall", "_send_output", "_send_request"})
 
 
 def classify_status(
@@ -910,6 +946,11 @@ def _detail(
             if not_yet
             else f"The certificate of {where} has expired"
         )
+    if kind is Kind.WRITE_TIMEOUT and ev.body_size is not None:
+        text = (
+            f"{{where}} stopped reading the request before its {ev.body_size}-byte body was "
+            "all sent (write timeout)"
+        )
     base = (text or "{kind} at {where}").format(
         where=where if peer else ("" if (text or "").startswith("The proxy") else where),
         name=host or "",
@@ -975,6 +1016,9 @@ _DETAILS: dict[Kind, str] = {
         "{where} closed the connection while the request was still being sent (broken pipe)"
     ),
     Kind.CONNECTION_ABORTED: "The connection to {where} was aborted on this machine",
+    Kind.WRITE_TIMEOUT: (
+        "{where} stopped reading the request before it was all sent (write timeout)"
+    ),
     Kind.READ_TIMEOUT: "{where} did not send the response in time (read timeout)",
     Kind.DEADLINE_EXCEEDED: "The call to {where} ran out of its total time",
     Kind.RESPONSE_TRUNCATED: "The response from {where} ended before its announced end",

@@ -10,7 +10,7 @@ matched by users' code, and never renamed. New kinds may be added.
     tls ........ tls.expired, tls.hostname_mismatch, tls.self_signed,
                  tls.untrusted, tls.protocol, tls.timeout
     request .... connection.reset, connection.closed, connection.broken_pipe,
-                 connection.aborted, unknown
+                 connection.aborted, write.timeout, unknown
     response ... read.timeout, response.truncated, response.malformed,
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
@@ -69,6 +69,7 @@ class Kind(enum.StrEnum):
     CONNECTION_CLOSED = "connection.closed"
     CONNECTION_BROKEN_PIPE = "connection.broken_pipe"
     CONNECTION_ABORTED = "connection.aborted"
+    WRITE_TIMEOUT = "write.timeout"
 
     READ_TIMEOUT = "read.timeout"
     DEADLINE_EXCEEDED = "deadline.exceeded"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
@@ -212,9 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _matrix(markdown=args.markdown)
             return _lab(args.host, args.dns_port, as_json=args.json)
         if args.command == "demo":
-            from tether.monitor import run_demo
+            from tether.monitor import logging_to, run_demo
 
-            return run_demo(args.duration, keep=args.keep)
+            # The demo tells its own story on stdout; only what went wrong is logged.
+            with logging_to(sys.stderr, level=logging.ERROR):
+                return run_demo(args.duration, keep=args.keep)
         if args.command == "diagnose":
             return _diagnose(args)
         if args.command == "check-config":
@@ -309,14 +312,16 @@ def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
 
 
 def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
-    from tether.monitor import run_monitor
+    from tether.monitor import logging_to, run_monitor
 
-    opened = _open_store(path, "monitor")
-    if isinstance(opened, int):
-        return opened
-    config, store = opened
-    with store:
-        return run_monitor(path, config, store, log_format=log_format)
+    # Set up first, so that what opening the store says is seen too.
+    with logging_to(sys.stderr, log_format):
+        opened = _open_store(path, "monitor")
+        if isinstance(opened, int):
+            return opened
+        config, store = opened
+        with store:
+            return run_monitor(path, config, store)
 
 
 def _ack(path: str, incident_id: int, by: str | None) -> int:

@@ -9,6 +9,7 @@ instrumentation must never change the outcome of a call.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,6 @@ from typing import Any
 from tether._failure import Failure
 
 logger = logging.getLogger("tether")
-logger.addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,7 @@ def emit(hook: Callable[[Any], object] | None, event: str, details: Any) -> None
             logger.exception("tether: the %s hook raised; ignored", event)
     _log(event, details)
     for instrument in _instruments():
-        try:
-            instrument(event, details)
-        except Exception:  # pragma: no cover - an instrument's own bug
-            logger.exception("tether: instrument failed on %s; ignored", event)
+        instrument(event, details)
 
 
 def _log(event: str, d: Any) -> None:
@@ -123,14 +120,65 @@ def _what(d: Any) -> str:
     return f"{d.method} {d.url}" if d.method else str(d.url)
 
 
-_loaded: list[list[Callable[[str, Any], None]]] = []
+_Instrument = Callable[[str, Any], None]
+_made: list[list[_Instrument]] = []
+_making = threading.Lock()
 
 
-def _instruments() -> list[Callable[[str, Any], None]]:
-    """Prometheus and OpenTelemetry, if installed; looked up once."""
-    if not _loaded:
-        from tether._retry import _instrument
+def _instruments() -> list[_Instrument]:
+    """Prometheus and OpenTelemetry, if installed; made once, whichever thread asks first.
 
-        made = (_instrument.prometheus(), _instrument.opentelemetry())
-        _loaded.append([instrument for instrument in made if instrument is not None])
-    return _loaded[0]
+    A Prometheus metric can be registered only once per process, so two threads making
+    their first call together must not both make the instruments.
+    """
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_make_instruments())
+    return _made[0]
+
+
+def _make_instruments() -> list[_Instrument]:
+    from tether._retry import _instrument
+
+    made: list[_Instrument] = []
+    for name, factory in (
+        ("Prometheus", _instrument.prometheus),
+        ("OpenTelemetry", _instrument.opentelemetry),
+    ):
+        try:
+            instrument = factory()
+        except Exception:
+            # e.g. the application registered a metric of the same name itself
+            logger.warning(
+                "tether: %s instrumentation could not be set up; calls go on without it",
+                name,
+                exc_info=True,
+            )
+            continue
+        if instrument is not None:
+            made.append(_guarded(name, instrument))
+    return made
+
+
+def _guarded(name: str, instrument: _Instrument) -> _Instrument:
+    """``instrument``, made unable to fail a call: its first error is logged as a warning,
+    later ones at debug level, so a broken exporter does not flood the log."""
+    warned = False
+
+    def guarded(event: str, details: Any) -> None:
+        nonlocal warned
+        try:
+            instrument(event, details)
+        except Exception:
+            level = logging.DEBUG if warned else logging.WARNING
+            warned = True
+            logger.log(
+                level,
+                "tether: %s instrumentation failed on %s; ignored",
+                name,
+                event,
+                exc_info=True,
+            )
+
+    return guarded

@@ -27,7 +27,9 @@ from tether._retry._state import endpoint_of
 
 R = TypeVar("R")
 
-_TIMEOUTS = frozenset({Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.TLS_TIMEOUT})
+_TIMEOUTS = frozenset(
+    {Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.WRITE_TIMEOUT, Kind.TLS_TIMEOUT}
+)
 _EXHAUSTED = "every attempt it could make failed"
 
 

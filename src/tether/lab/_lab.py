@@ -83,8 +83,16 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
         Kind.CONNECTION_BROKEN_PIPE,
         "hangs up after the head of a large upload",
     ),
+    (
+        "upload_stall",
+        Kind.WRITE_TIMEOUT,
+        "stops reading a large upload and keeps the connection open",
+    ),
     ("flapping", Kind.HTTP_SERVER_ERROR, "healthy, then 503, alternating every 10 s"),
 )
+
+_UPLOADS = frozenset({"upload_early_close", "upload_stall"})
+"""Scenarios about a large upload: their requests are POSTs with a body."""
 
 _DNS_NAMES = {
     "dns_nxdomain": "nx",
@@ -266,6 +274,7 @@ class Lab:
             "slow_drip": await serve(_servers.slow_drip(self._drip_interval)),
             "garbage": await serve(_servers.garbage),
             "upload_early_close": await serve(_servers.upload_early_close),
+            "upload_stall": await serve(_servers.upload_stall),
             "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
             "tls_stall": await serve(_servers.silent),
         }
@@ -320,7 +329,7 @@ class Lab:
                 else description,
                 proxy=f"http://{h}:{proxies[name]}" if name in proxies else None,
                 resolver=self.resolver if name in _DNS_NAMES else None,
-                method="POST" if name == "upload_early_close" else "GET",
+                method="POST" if name in _UPLOADS else "GET",
             )
 
     async def _stop(self) -> None:

@@ -90,6 +90,7 @@ SOCKET_SCENARIOS = frozenset(
         "tls_version",
         "tls_stall",
         "upload_early_close",
+        "upload_stall",
         *NETNS_SCENARIOS,
     }
 )
@@ -124,6 +125,14 @@ for _client in ("requests", "urllib3", "httpx"):
         Kind.CONNECTION_CLOSED,
         "the client swallows the broken pipe and reports the missing response instead",
     )
+LIMITS["upload_stall", "aiohttp"] = (
+    Kind.DEADLINE_EXCEEDED,
+    "aiohttp has no write timeout: only the total timeout ends the upload",
+)
+LIMITS["upload_stall", "socket"] = (
+    Kind.READ_TIMEOUT,
+    "a bare socket timeout does not say whether it was sending or receiving",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 _MAX_HEAD = 64 * 1024
+UPLOAD_STALL_HOLD = 60.0
+"""Seconds upload_stall keeps a connection it does not read."""
 _REASONS = {
     200: "OK",
     301: "Moved Permanently",
@@ -292,6 +294,20 @@ async def upload_early_close(reader: asyncio.StreamReader, writer: asyncio.Strea
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
     writer.close()
+
+
+async def upload_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Stop reading at once and keep the connection open, answering nothing.
+
+    What the client sends piles up in the socket buffers; a large upload fills
+    them, and the client's send can go no further.  After a minute (longer than
+    any client here waits) the connection is reset.
+    """
+    transport = writer.transport
+    if isinstance(transport, asyncio.ReadTransport):  # a socket's transport is both
+        transport.pause_reading()
+    await asyncio.sleep(UPLOAD_STALL_HOLD)
+    reset(writer)
 
 
 def tls_refusing(context: ssl.SSLContext) -> Handler:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tether.monitor._app import acknowledge, channels_for, run_monitor
     from tether.monitor._demo import run_demo
     from tether.monitor._incidents import IncidentEngine
+    from tether.monitor._log import logging_to
     from tether.monitor._records import AlertPayload, Incident, ProbeRecord, QueuedAlert
     from tether.monitor._runner import Runner
     from tether.monitor._state import State
@@ -47,6 +48,7 @@ __all__ = [
     "channels_for",
     "format_uptime",
     "load_config",
+    "logging_to",
     "open_store",
     "parse_config",
     "run_demo",
@@ -71,6 +73,7 @@ _LAZY = {
     "channels_for": "tether.monitor._app",
     "format_uptime": "tether.monitor._uptime",
     "load_config": "tether.monitor.config",
+    "logging_to": "tether.monitor._log",
     "open_store": "tether.monitor.store",
     "parse_config": "tether.monitor.config",
     "run_demo": "tether.monitor._demo",

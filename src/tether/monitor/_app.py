@@ -12,11 +12,10 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping
-from typing import Literal, TextIO
+from typing import TextIO
 
 from tether._hostport import join_hostport
 from tether._redact import redact_url
-from tether.monitor._log import configure_logging
 from tether.monitor._records import TimelineEntry
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
@@ -79,14 +78,15 @@ def run_monitor(
     config: MonitorConfig,
     store: Store,
     *,
-    log_format: Literal["text", "json"] = "text",
     err: TextIO = sys.stderr,
 ) -> int:
     """Run the monitor of ``config`` (read from ``path``) on ``store`` until SIGINT or
-    SIGTERM; SIGHUP reloads ``path``.  Returns the exit code."""
+    SIGTERM; SIGHUP reloads ``path``.  Returns the exit code.
+
+    What it logs goes to the ``tether.monitor`` logger; where that goes is the caller's
+    choice (``tether monitor`` uses :func:`logging_to`)."""
     from tether.monitor._web import serve
 
-    handler = configure_logging(err, log_format)
     channels = channels_for(config)
     outbox = Outbox(store, channels)
     runner = Runner(config, store, outbox)
@@ -134,7 +134,6 @@ def run_monitor(
     finally:
         outbox.close()
         close_channels(runner.outbox.channels)
-        logging.getLogger("tether").removeHandler(handler)
 
 
 async def reload(runner: Runner, path: str) -> None:

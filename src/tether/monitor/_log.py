@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final, Literal, TextIO
 
 from tether._redact import redact_text
 
-__all__ = ["LOG_FORMATS", "configure_logging"]
+__all__ = ["LOG_FORMATS", "logging_to"]
 
 LOG_FORMATS: Final = ("text", "json")
 _FIELDS: Final = ("event", "monitor", "incident", "channel", "kind", "state", "attempt")
@@ -49,14 +51,24 @@ class _Json(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def configure_logging(
+@contextmanager
+def logging_to(
     stream: TextIO, log_format: Literal["text", "json"] = "text", level: int = logging.INFO
-) -> logging.Handler:
-    """Send the ``tether`` loggers' lines to ``stream`` in ``log_format``; return the
-    handler (remove it from ``logging.getLogger("tether")`` to stop)."""
+) -> Iterator[logging.Handler]:
+    """Send the ``tether`` loggers' lines of ``level`` and above to ``stream`` in
+    ``log_format`` until the block ends, then put the ``tether`` logger back as it was.
+
+    Only the ``tether`` command calls this, for its own commands: the library itself
+    never changes logging (it only has the NullHandler added at ``import tether``).
+    """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_Json() if log_format == "json" else _Text())
     logger = logging.getLogger("tether")
+    before = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
-    return handler
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)

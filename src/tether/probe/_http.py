@@ -67,7 +67,16 @@ async def exchange(
             writer.write(conn.send(h11.Data(data=body)))
         if method != "CONNECT":
             writer.write(conn.send(h11.EndOfMessage()))
-        await writer.drain()
+        unsent = await _send(writer, timeout)
+        if unsent is not None:
+            size = f" (its body is {len(body)} bytes)" if body else ""
+            out.failure = failure_for(
+                Kind.WRITE_TIMEOUT,
+                f"the server stopped reading the request: after {timeout:g} s without "
+                f"progress, {unsent} bytes of it were still unsent{size}",
+                url=url,
+            )
+            return out
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -133,6 +142,24 @@ async def exchange(
     except OSError as exc:
         out.failure = classify(exc, url=url)
     return out
+
+
+async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
+    """Wait until the request is handed to the system; None when it is, or the bytes still
+    unsent once nothing moved for ``timeout`` s.  As for reading, ``timeout`` bounds each
+    wait for progress, not the whole upload, so a slow link is not a failure."""
+    left = writer.transport.get_write_buffer_size()
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                await writer.drain()
+        except TimeoutError:
+            now = writer.transport.get_write_buffer_size()
+            if now >= left:
+                return now
+            left = now
+        else:
+            return None
 
 
 def summary(ex: Exchange) -> dict[str, Any]:
