@@ -136,8 +136,9 @@ def _mask_userinfo(userinfo: str) -> str:
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with the values of credential-bearing headers masked."""
-    return {k: MASK if k.lower() in _SECRET_HEADERS else v for k, v in headers.items()}
+    """A copy of ``headers`` with the values of credential-bearing headers masked (those
+    whose name says so too: ``X-Vault-Token``, ``X-Session-Id``)."""
+    return {k: MASK if is_secret_name(k) else v for k, v in headers.items()}
 
 
 _WHOLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*+://\S*+")

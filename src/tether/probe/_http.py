@@ -14,6 +14,7 @@ import h11
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
+from tether._redact import redact_url
 
 
 @dataclass(slots=True)
@@ -142,7 +143,7 @@ def summary(ex: Exchange) -> dict[str, Any]:
     if "retry-after" in ex.headers:
         out["retry_after"] = ex.headers["retry-after"]
     if "location" in ex.headers:
-        out["location"] = ex.headers["location"]
+        out["location"] = redact_url(ex.headers["location"])
     return out
 
 

@@ -15,9 +15,7 @@ SCHEMES = ("http", "https", "tcp", "tls")
 
 # ``user:password@`` or ``token@`` anywhere, for text that is not a parsable URL.  Possessive:
 # the user name is read once, so a long run without '@' costs one pass, not one per character.
-_LOOSE_USERINFO = re.compile(
-    r"(?P<lead>^|[/\s'\"])(?P<user>[^\s/@:'\"]*+)(?P<sep>:?)[^\s/@'\"]*+@"
-)
+_LOOSE_USERINFO = re.compile(r"(?P<lead>^|[/\s'\"])(?P<user>[^\s/@:'\"]*+)(?P<sep>:?)[^\s/@'\"]*+@")
 
 
 def redact_target(text: str) -> str:
