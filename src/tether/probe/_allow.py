@@ -43,7 +43,7 @@ class AllowedTargets:
                 networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
                 continue
             except ValueError:
-                if "/" in text or text.replace(".", "").isdigit():
+                if "://" not in text and ("/" in text or text.replace(".", "").isdigit()):
                     raise ValueError(
                         f"{entry!r} is not a network: write it as 10.0.0.0/8 or fd00::/8"
                     ) from None
