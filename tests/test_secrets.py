@@ -359,3 +359,24 @@ def test_no_secret_in_classify_of_plain_requests_errors() -> None:
     shown = "\n".join([repr(failure), str(failure), str(failure.url), failure.detail])
     assert leaks({"classify": shown}) == {}
     assert failure.kind.value == "connect.refused"
+
+
+def test_no_secret_in_cli_output_with_a_postgres_store(
+    tmp_path: Path, postgres_server: Any, postgres_dsn: str
+) -> None:
+    """A real PostgreSQL store: the DSN's password shows in no output of check-config or
+    status, whether it is right or (a marker) refused by the server."""
+    from postgres_server import PASSWORD
+
+    outputs: dict[str, str | bytes] = {}
+    wrong = postgres_server.dsn(password=secret("pgwrong"))
+    for name, dsn in (("right password", postgres_dsn), ("wrong password", wrong)):
+        path = tmp_path / f"{name.replace(' ', '-')}.yaml"
+        monitors = [{"name": "a", "url": "http://127.0.0.1:9/"}]
+        path.write_text(json.dumps({"storage": {"postgres": dsn}, "monitors": monitors}))
+        outputs[f"check-config, {name}"] = cli("check-config", str(path))
+        outputs[f"status, {name}"] = cli("status", "--config", str(path))
+    assert leaks(outputs) == {}
+    assert not any(PASSWORD in text for text in outputs.values())
+    assert "a" in outputs["status, right password"]
+    assert "password authentication failed" in outputs["status, wrong password"]
