@@ -151,6 +151,21 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(
     assert any("basic auth" in w for w in result.warnings)
 
 
+def test_url_credentials_go_on_after_a_relative_redirect_on_the_origin(
+    servers: tuple[Server, Server, Server],
+) -> None:
+    """A relative Location on the origin gets the URL's own credentials again, not the
+    redacted ``alice:***`` the report shows."""
+    origin, _, _ = servers
+    origin.routes = {"/": (302, "/landing")}
+    assert probe(f"http://alice:{SECRET}@127.0.0.1:{origin.port}/", _options()).ok
+    expected = "Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()
+    assert [(s.path, s.headers["authorization"]) for s in origin.seen] == [
+        ("/", expected),
+        ("/landing", expected),
+    ]
+
+
 def test_an_authorization_header_wins_over_url_credentials(
     servers: tuple[Server, Server, Server],
 ) -> None:

@@ -221,8 +221,11 @@ class _Walk:
         self.url_auth = _basic_auth(self.given.strip())
 
         url = t.url
+        # The hop's URL as it is, credentials and all: a relative Location joins onto it
+        # (joined onto the redacted t.url, the next hop would send "user:***" as its own).
+        raw = self.given.strip()
         hops = 0
-        seen = {url}
+        seen = {raw}
         self.method, self.body = o.method, o.body
         chain: list[dict[str, Any]] = []
         while True:
@@ -232,7 +235,7 @@ class _Walk:
             location = ex.headers.get("location")
             if not (o.follow_redirects and 300 <= ex.status < 400 and location):
                 return
-            next_url = urljoin(t.url, location)
+            next_url = raw = urljoin(raw, location)
             if next_url in seen or hops + 1 > o.max_redirects:
                 why = "loops back" if next_url in seen else f"exceeds {o.max_redirects} redirects"
                 self.failure = failure_for(
