@@ -326,9 +326,11 @@ def _everything_about(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-def test_no_secret_in_session_errors(upstream: Upstream) -> None:
+def test_no_secret_in_session_errors(upstream: Upstream, caplog: pytest.LogCaptureFixture) -> None:
     """tether.Session: a refused connection's error (and its urllib3 chain), and
-    raise_for_status() on a 503, show the URL without credentials or secret values."""
+    raise_for_status() on a 503, show the URL without credentials or secret values; so
+    do the log lines of the retry loop ("giving up on GET ...")."""
+    caplog.set_level("DEBUG")
     refused = free_port()
     url = creds_url(refused).replace("/private", "/x")
     policy = tether.RetryPolicy(attempts=1)
@@ -345,7 +347,10 @@ def test_no_secret_in_session_errors(upstream: Upstream) -> None:
             response.raise_for_status()
         outputs["raise_for_status"] = _everything_about(status.value)
         outputs["classify"] = _everything_about(status.value) + repr(tether.classify(status.value))
+    ours = [r for r in caplog.records if r.name.split(".")[0] == "tether"]  # not urllib3's
+    outputs["tether's log"] = "\n".join(r.getMessage() for r in ours)
     assert leaks(outputs) == {}
+    assert "giving up on GET http://alice:***@" in outputs["tether's log"]
     assert "alice:***@" in outputs["raise_for_status"]
     assert "apiToken=***" in outputs["raise_for_status"]
 
