@@ -3,9 +3,10 @@
 Credential headers (``Authorization``, ``Cookie``, ``X-Api-Key``, any header whose name
 says token/key/secret...) and a URL's own ``user:password@`` go to the first URL's origin
 only; a body goes to another origin never; only http:// and https:// redirects are
-followed.  "Another host" here is a real second server on 127.0.0.2 (127.0.0.1 and
-127.0.0.2 are different hosts to the engine, as two machines would be), so the test needs
-no network namespace.
+followed.  "Another host" is mostly a real second server on 127.0.0.2 (127.0.0.1 and
+127.0.0.2 are different hosts to the engine, as two machines would be); the last test
+makes a network namespace of its own with two addresses, 10.77.0.1 and 10.77.0.2, and
+redirects between them on the same port.
 """
 
 from __future__ import annotations
@@ -249,3 +250,91 @@ def test_the_origin_rule_is_requests_rule(
 ) -> None:
     """Same scheme, host and port, or http:80 -> https:443 on the same host, keeps them."""
     assert _keeps_credentials(origin, here) is kept
+
+
+# --- two real hosts, in a network namespace of the test's own --------------------------------
+
+_NETNS_SETUP = """set -e
+ip link set lo up
+ip addr add 10.77.0.1/32 dev lo
+ip addr add 10.77.0.2/32 dev lo
+exec "$PYTHON" -c "$CHILD"
+"""
+
+_NETNS_CHILD = r"""
+import json, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tether.probe import AllowedTargets, ProbeOptions, TargetRefused, probe
+
+seen = {"10.77.0.1": [], "10.77.0.2": []}
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        host = self.server.server_address[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        seen[host].append({"path": self.path, "headers": headers})
+        if host == "10.77.0.1":
+            self.send_response(302)
+            self.send_header("Location", "http://10.77.0.2:8080/landing")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+servers = [ThreadingHTTPServer((h, 8080), Handler) for h in seen]
+for s in servers:
+    threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True).start()
+headers = (("Authorization", "Bearer MARK"), ("X-Api-Key", "MARK"), ("Cookie", "s=MARK"))
+options = ProbeOptions(timeout=2, deadline=10, env={}, headers=headers)
+result = probe("http://alice:MARK@10.77.0.1:8080/start", options)
+refused = ""
+try:
+    probe("http://10.77.0.1:8080/again", ProbeOptions(
+        timeout=2, deadline=10, env={}, allowed=AllowedTargets.parse(["10.77.0.1/32"])))
+except TargetRefused as exc:
+    refused = str(exc)
+print(json.dumps({"ok": result.ok, "seen": seen, "refused": refused}))
+"""
+
+
+@pytest.mark.netns
+def test_credentials_stay_behind_on_a_redirect_between_two_real_hosts() -> None:
+    """Inside a network namespace with two addresses, 10.77.0.1:8080 redirects to
+    10.77.0.2:8080 (same port, another host): the first gets the credentials, the second
+    none of them; with an allow-list of 10.77.0.1 the hop to 10.77.0.2 is refused and
+    never made."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tether.lab._matrix import netns_available
+
+    why_not = netns_available()
+    if why_not is not None:
+        if os.environ.get("TETHER_REQUIRE_NETNS"):
+            pytest.fail(f"TETHER_REQUIRE_NETNS is set but no namespace can be made: {why_not}")
+        pytest.skip(f"no private network namespace here: {why_not}")
+    assert shutil.which("unshare") is not None
+    done = subprocess.run(
+        ["unshare", "-rmn", "sh", "-c", _NETNS_SETUP],
+        env={**os.environ, "PYTHON": sys.executable, "CHILD": _NETNS_CHILD},
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ok"]
+    first, second = out["seen"]["10.77.0.1"], out["seen"]["10.77.0.2"]
+    assert first[0]["headers"]["authorization"] == "Bearer MARK"
+    assert first[0]["headers"]["cookie"] == "s=MARK"
+    assert [h["path"] for h in second] == ["/landing"]
+    assert "MARK" not in json.dumps(second)
+    assert out["refused"] == "10.77.0.2 is not in probe.allowed_targets"
+    assert [h["path"] for h in first] == ["/start", "/again"]
