@@ -239,6 +239,11 @@ def test_no_secret_in_any_output_of_a_running_monitor(
         )
         try:
             wait_for(lambda: receiver.got, proc)
+            # The email and apprise channels fail (nothing listens): their errors are logged.
+            wait_for(
+                lambda: all(f"alert to {c} failed" in log.read_text() for c in ("mail", "chat")),
+                proc,
+            )
             wait_for(lambda: "creds" in fetch(f"{base}/api/status"), proc)
             wait_for(lambda: "sock" in fetch(f"{base}/api/incidents"), proc)
             target = quote(creds_url(upstream.port), safe="")
