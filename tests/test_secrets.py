@@ -84,6 +84,7 @@ class Upstream:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,))
         self.thread.start()
 
@@ -187,6 +188,8 @@ def fetch(url: str) -> str:
             return str(r.read().decode())
     except urllib.error.HTTPError as exc:
         return str(exc.read().decode())
+    except (urllib.error.URLError, ConnectionError):  # not listening yet
+        return ""
 
 
 def wait_for(what: Any, proc: subprocess.Popen[str], limit: float = 30) -> None:
@@ -390,3 +393,44 @@ def test_no_secret_in_cli_output_with_a_postgres_store(
     assert not any(PASSWORD in text for text in outputs.values())
     assert "a" in outputs["status, right password"]
     assert "password authentication failed" in outputs["status, wrong password"]
+
+
+def test_no_secret_from_a_monitor_on_a_postgres_store(
+    tmp_path: Path, postgres_dsn: str, upstream: Upstream
+) -> None:
+    """The monitor on a real PostgreSQL store: its log (which names the store) and its
+    pages never show the DSN's password."""
+    from postgres_server import PASSWORD
+
+    port = free_port()
+    config = tmp_path / "tether.yaml"
+    monitors = [{"name": "web", "url": f"{upstream.url}/next", "interval": "2s", "timeout": "1s"}]
+    config.write_text(
+        json.dumps(
+            {
+                "storage": {"postgres": postgres_dsn},
+                "server": {"listen": f"127.0.0.1:{port}"},
+                "monitors": monitors,
+            }
+        )
+    )
+    log = tmp_path / "monitor.log"
+    base = f"http://127.0.0.1:{port}"
+    outputs: dict[str, str | bytes] = {}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
+        try:
+            wait_for(lambda: '"web"' in fetch(f"{base}/api/monitors/web"), proc)
+            for page in ("/", "/api/status", "/api/monitors/web", "/metrics"):
+                outputs[page] = fetch(base + page)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+    outputs["log"] = log.read_text()
+    assert not [sink for sink, text in outputs.items() if PASSWORD in str(text)]
+    assert "tether:***@127.0.0.1" in outputs["log"]
