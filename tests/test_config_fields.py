@@ -210,7 +210,7 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         ({"alert": []}, "alert: unknown key, did you mean alerts?"),
         (
             {"a.b": 1},
-            '["a.b"]: unknown key; expected one of: storage, server, alerts, defaults, '
+            '["a.b"]: unknown key; expected one of: storage, server, probe, alerts, defaults, '
             "maintenance, monitors",
         ),
     ],

@@ -187,3 +187,22 @@ def test_an_interpolated_secret_is_not_echoed() -> None:
         parse_config(text, env={"PW": "hunter2"})
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in "\n".join(caught.value.located)
+
+
+def test_a_100_kb_value_is_reported_at_once_and_cut() -> None:
+    """A 100 KB value (a run of letters, the scheme pattern's worst case) in four fields
+    is reported, each message cut and marked, well within the test's time limit (on
+    quadratic redaction this took minutes); a password in it never shows."""
+    big = "a" * 100_000
+    errors = errors_of(
+        dump(
+            {"name": "a", "url": URL, "interval": big},
+            {"name": "b", "url": big},
+            storage={"postgres": f"host=db password=hunter2 {big}"},
+            alerts=[{"name": "w", "type": "webhook", "url": big}],
+        )
+    )
+    assert len(errors) == 4
+    assert all(len(e) < 300 for e in errors), [e[:300] for e in errors]
+    assert all("characters cut]" in e for e in errors), errors
+    assert not any("hunter2" in e for e in errors)

@@ -371,3 +371,100 @@ def test_quote_redacts_then_cuts() -> None:
     assert shown.startswith('"http://user:***@h')
     assert shown.endswith('…"')
     assert "hunter2" not in shown
+
+
+# --- names by pattern, fragments, DSNs ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "accessToken",
+        "apiToken",
+        "pass",
+        "jwt",
+        "bearer",
+        "db_password",
+        "clientSecret",
+        "x-auth-sig",
+        "sessionId",
+        "refreshtoken",
+        "userPwd",
+        "Credentials",
+    ],
+)
+def test_secret_names_are_found_by_their_words(name: str) -> None:
+    """A name is secret when one of its camelCase, _, - parts is a secret word."""
+    assert "s3cr3t" not in redact_url(f"https://h.example/p?{name}=s3cr3t&page=2")
+    assert "s3cr3t" not in redact_text(f"GET https://h.example/p?{name}=s3cr3t failed")
+
+
+def test_fragment_parameters_are_masked() -> None:
+    """An OAuth implicit-flow fragment (``#access_token=...``) loses its token, keeps the rest."""
+    url = "https://app.example/cb#access_token=s3cr3t&state=xyz"
+    assert redact_url(url) == "https://app.example/cb#access_token=***&state=xyz"
+    assert "s3cr3t" not in redact_text(f"redirected to {url}")
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("host=db password=s3cr3t dbname=t", "host=db password=*** dbname=t"),
+        ("host=db password = 's3 cr3t' user=u", "host=db password=*** user=u"),
+        ("host=db password='s3cr3t", "host=db password=***"),
+        ("dbname=t sslpassword=s3cr3t", "dbname=t sslpassword=***"),
+    ],
+)
+def test_libpq_keyword_dsn_password_is_masked(dsn: str, expected: str) -> None:
+    """A libpq ``key=value`` DSN loses its password, quoted, spaced or unterminated."""
+    assert redact(dsn) == expected
+
+
+def test_long_text_is_cut_without_showing_a_cut_secret() -> None:
+    """Text over LIMIT is cut and marked; a URL cut before its '@' goes with the cut."""
+    from tether._redact import LIMIT
+
+    filler = "x " * ((LIMIT - 10) // 2)
+    text = filler + "http://alice:s3cr3t@h.example/ and more"
+    shown = redact_text(text)
+    assert "s3cr3t" not in shown
+    assert shown.endswith(" characters cut]")
+    assert len(shown) <= LIMIT + 40
+
+
+_ADVERSARIAL = r"""
+import sys
+from tether._redact import _PAIR, _USERINFO, redact, redact_text, redact_url
+from tether.probe._target import _LOOSE_USERINFO, redact_target
+n = 1 << 20
+inputs = ["a" * n, "a:" * (n // 2), "a://" + "b" * n, "?" + "a" * n, "/" + "a" * n,
+          " a" * (n // 2), "password='" + "x" * n, "&a" * (n // 2), "/a:" * (n // 3)]
+for text in inputs:
+    for pattern in (_USERINFO, _PAIR, _LOOSE_USERINFO):
+        pattern.sub("", text)  # the pattern itself, over the whole megabyte
+    for f in (redact, redact_text, redact_url, redact_target):
+        f(text)
+print("done")
+"""
+
+
+def test_redaction_of_a_megabyte_of_adversarial_text_finishes() -> None:
+    """Every pattern reads 1 MB of its worst input (long runs with no '@', '=' or '://')
+    in one pass: the quadratic scheme pattern took hours on this; linear takes well
+    under a second, and the subprocess gets a generous two minutes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(
+        [sys.executable, "-c", _ADVERSARIAL],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "done"

@@ -1,19 +1,39 @@
-"""Redaction of credentials in URLs and free text: nothing secret leaves tether."""
+"""Redaction of credentials in URLs and free text: nothing secret leaves tether.
+
+Every pattern here runs in time linear in its input (a scheme starts only at a word's
+start, and every repetition is possessive, so nothing is tried twice), and free text
+longer than :data:`LIMIT` is cut before any pattern sees it: a server that sends one
+long header line, or a configuration value of a megabyte, costs one pass, not a stall.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
-# Query parameters whose values are secrets often enough to hide always.
-_SECRET_PARAMS = re.compile(
-    r"(?i)^(.*[-_])?(token|key|apikey|api_key|secret|password|passwd|pwd|sig|signature|"
-    r"auth|authorization|credential|credentials|session|sessionid|session_id|jsessionid|"
-    r"phpsessid|sid|access_token|code)$"
-)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s?#]*)@")
+LIMIT = 65536
+"""The most characters of one text that redaction reads; the rest is cut (and said so)."""
+
+# A name is secret when one of its words is: ``accessToken``, ``api-key``, ``X-Amz-Signature``,
+# ``db_pass``.  Words are the name's camelCase humps and its -, _ and . separated parts,
+# compared whole ("keyword", "author" and "tokenizer" are not secrets), or a run of lower
+# case letters that ends in a word that cannot mean anything else ("accesstoken").
+_SECRET_WORDS = frozenset(
+    {
+        "token", "key", "apikey", "secret", "password", "passwd", "pass", "passphrase", "pwd",
+        "pw", "sig", "signature", "auth", "authorization", "jwt", "bearer", "credential",
+        "credentials", "cred", "creds", "session", "sessionid", "jsessionid", "phpsessid", "sid",
+        "cookie", "code", "otp",
+    }
+)  # fmt: skip
+_SECRET_ENDINGS = (
+    "token", "secret", "password", "passwd", "pwd", "apikey", "sessionid", "sessid",
+    "credential", "credentials", "signature",
+)  # fmt: skip
+_WORDS = re.compile(r"[A-Z]++(?![a-z])|[A-Z]?[a-z]++|[0-9]++")
 _SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -27,10 +47,24 @@ _SECRET_HEADERS = frozenset(
 )
 
 
+def is_secret_name(name: str) -> bool:
+    """Does a parameter, field or header called ``name`` hold a secret?"""
+    lowered = name.lower()
+    if lowered in _SECRET_HEADERS:
+        return True
+    for found in _WORDS.findall(name):
+        word = found.lower()
+        if word in _SECRET_WORDS or (word.endswith(_SECRET_ENDINGS) and word.isalpha()):
+            return True
+    return False
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password (or a lone user name, often a token) and secret
-    query values replaced by ``***``.  Never raises; unparsable input is
-    redacted textually."""
+    query and fragment values replaced by ``***``.  Never raises; unparsable (or
+    longer than :data:`LIMIT`) input is redacted textually."""
+    if len(url) > LIMIT:
+        return redact_text(url)
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -38,30 +72,61 @@ def redact_url(url: str) -> str:
             userinfo, _, hostport = netloc.rpartition("@")
             user, sep, _password = userinfo.partition(":")
             netloc = f"{user}:{MASK}@{hostport}" if sep else f"{MASK}@{hostport}"
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(_SECRET_PARAMS.match(k) for k, _ in pairs):
-                query = urlencode(
-                    [(k, MASK if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*"
-                )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        query = _redact_pairs(parts.query)
+        fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
+        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
     except ValueError:
         return redact_text(url)
 
 
+def _redact_pairs(query: str) -> str:
+    """A query string (or a fragment written like one) with secret values masked."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(is_secret_name(k) for k, _ in pairs):
+        return query
+    return urlencode([(k, MASK if is_secret_name(k) else v) for k, v in pairs], safe="*")
+
+
+# ``scheme://userinfo@``: the scheme starts at a word's start, so a long run of letters is
+# read once, not once from each of its positions.
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*+://)(?P<userinfo>[^/@\s?#]*+)@"
+)
+# ``name=value`` after a URL's ? & ; #, or as a word of its own (``password=x`` in a libpq
+# DSN, ``token=x`` in a message); a quoted value runs to its closing quote, or to the end.
+_PAIR = re.compile(
+    r"(?P<lead>^|[?&;#\s,(\[{])(?P<name>[A-Za-z0-9_.-]++)[ \t]*+=[ \t]*+"
+    r"(?P<value>'(?:[^'\\]|\\.)*+(?:'|$)|\"(?:[^\"\\]|\\.)*+(?:\"|$)|[^&;#\s'\")\]}]*+)"
+)
+
+
 def redact_text(text: str) -> str:
-    """Redact the credentials and secret query values of every URL found in ``text``."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{_mask_userinfo(m['userinfo'])}@", text)
-    return _QUERY_PAIR.sub(_mask_pair, text)
+    """Redact, in free text, the credentials of every URL and every secret ``name=value``
+    pair (query parameters, fragments, libpq DSNs).  Text longer
+    than :data:`LIMIT` is cut first, and the cut marked."""
+    head, mark = _cut(text)
+    head = _USERINFO.sub(lambda m: f"{m['scheme']}{_mask_userinfo(m['userinfo'])}@", head)
+    return _PAIR.sub(_mask_pair, head) + mark
 
 
-_QUERY_PAIR = re.compile(r"(?P<lead>[?&;#])(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&;#\s'\")]*)")
+def _cut(text: str, limit: int = LIMIT) -> tuple[str, str]:
+    """The first ``limit`` characters or so of ``text``, and the mark that says what was
+    cut.  The cut drops the word it falls in as well: half a URL may have lost the ``@``
+    that marks its password, or half a pair its name, and would then show unredacted."""
+    if len(text) <= limit:
+        return text, ""
+    head = text[:limit]
+    end = max(head.rfind(c) for c in " \t\r\n")
+    head = head[: end + 1] if end >= 0 else ""
+    return head, f"[… {len(text) - len(head)} characters cut]"
 
 
 def _mask_pair(m: re.Match[str]) -> str:
-    if _SECRET_PARAMS.match(m["name"]):
-        return f"{m['lead']}{m['name']}={MASK}"
+    name = m["name"]
+    if is_secret_name(unquote(name)):
+        return f"{m['lead']}{name}={MASK}"
     return m[0]
 
 
@@ -71,17 +136,20 @@ def _mask_userinfo(userinfo: str) -> str:
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with the values of credential-bearing headers masked."""
-    return {k: MASK if k.lower() in _SECRET_HEADERS else v for k, v in headers.items()}
+    """A copy of ``headers`` with the values of credential-bearing headers masked (those
+    whose name says so too: ``X-Vault-Token``, ``X-Session-Id``)."""
+    return {k: MASK if is_secret_name(k) else v for k, v in headers.items()}
 
 
-_WHOLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_WHOLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*+://\S*+")
 
 
 def redact(text: str) -> str:
     """``text`` with its credentials masked: parsed as a URL when it is one (a password may
     hold '@'), otherwise every URL in it searched."""
-    return redact_url(text) if _WHOLE_URL.fullmatch(text) else redact_text(text)
+    if len(text) <= LIMIT and _WHOLE_URL.fullmatch(text):
+        return redact_url(text)
+    return redact_text(text)
 
 
 def redact_apprise(url: str) -> str:
@@ -89,6 +157,36 @@ def redact_apprise(url: str) -> str:
     is shown."""
     scheme, sep, _ = url.partition("://")
     return f"{scheme}://{MASK}" if sep else MASK
+
+
+def redact_exception(exc: BaseException) -> None:
+    """Redact, in place, the message of ``exc`` and of every exception in its
+    ``__cause__``/``__context__`` chain: a requests or urllib3 error names the URL it
+    failed on, credentials and all.  ``args`` are rewritten, so ``str``, ``repr`` and a
+    printed traceback show the redacted text."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        with contextlib.suppress(AttributeError, TypeError):  # one that will not change
+            e.args = tuple(_redact_arg(a) for a in e.args)
+        for name in ("url", "filename"):
+            value = getattr(e, name, None)
+            if isinstance(value, str):
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(e, name, redact(value))
+        todo += [e.__cause__, e.__context__]
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+        reason = getattr(e, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+
+
+def _redact_arg(arg: object) -> object:
+    return redact(arg) if isinstance(arg, str) else arg
 
 
 def quote(text: str, width: int = 60) -> str:

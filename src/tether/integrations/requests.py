@@ -20,6 +20,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
 from tether._kinds import Kind
+from tether._redact import redact_exception
 from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, Outcome, run_sync
@@ -81,8 +82,28 @@ class Session(requests.Session):
 
         outcome = run_sync(call, attempt, _status, _discard)
         if outcome.response is not None:
-            return outcome.response
-        raise _error(call, outcome, request)
+            return _redacting(outcome.response)
+        error = _error(call, outcome, request)
+        # requests and urllib3 name the URL they failed on, user:password@ and query
+        # included, in the message and in every exception it chains.
+        redact_exception(error)
+        raise error
+
+
+def _redacting(response: requests.Response) -> requests.Response:
+    """``response`` whose ``raise_for_status()`` says ``for url: http://alice:***@...``
+    rather than the URL's credentials and secret query values."""
+    original = response.raise_for_status
+
+    def raise_for_status() -> None:
+        try:
+            original()
+        except requests.HTTPError as exc:
+            redact_exception(exc)
+            raise
+
+    response.raise_for_status = raise_for_status  # type: ignore[method-assign]
+    return response
 
 
 def _error(call: Call, outcome: Outcome[requests.Response], request: Any) -> BaseException:

@@ -5,16 +5,19 @@ own event loop."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
 from tether.monitor._params import request_number
-from tether.probe import ProbeOptions, probe_async
+from tether.probe import AllowedTargets, ProbeOptions, TargetRefused, probe_async
+from tether.probe._allow import LOOPBACK
 
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
+    from tether.monitor.config import MonitorConfig
 
 _TEXT = "text/plain; version=0.0.4"
 _SCRAPE_TIMEOUT: Final = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -46,7 +49,13 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             # A day at most: beyond it the value is a mistake, not a timeout to cap.
             seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
             timeout = min(seconds, PROBE_TIMEOUT_MAX)
-        result = await probe_async(target, ProbeOptions(timeout=timeout, deadline=timeout))
+        options = ProbeOptions(
+            timeout=timeout, deadline=timeout, allowed=allowed_targets(runner.config)
+        )
+        try:
+            result = await probe_async(target, options)
+        except TargetRefused as exc:
+            return web.Response(status=403, text=f"probe: refused: {exc}\n")
         return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
 
     app = web.Application()
@@ -54,6 +63,25 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     app.router.add_get("/probe", probe)
     add_dashboard(app, runner, refresh=refresh)
     return app
+
+
+def allowed_targets(config: MonitorConfig) -> AllowedTargets:
+    """What ``/probe`` may reach: ``probe.allowed_targets``, or by default the hosts of the
+    configured monitors and loopback (so the endpoint cannot be turned on the rest of the
+    network the monitor sits in)."""
+    given = config.probe.allowed_targets
+    if given is not None:
+        return AllowedTargets.parse(given)
+    hosts = []
+    for m in config.monitors:
+        try:
+            host = urlsplit(m.url).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.append(host)
+    parsed = AllowedTargets.parse(hosts)
+    return AllowedTargets(parsed.hosts, parsed.networks + LOOPBACK)
 
 
 async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:

@@ -4,7 +4,17 @@
 name a failure the same way.
 """
 
+from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._engine import ProbeOptions, probe, probe_async
 from tether.probe._result import PHASES, Phase, ProbeResult
 
-__all__ = ["PHASES", "Phase", "ProbeOptions", "ProbeResult", "probe", "probe_async"]
+__all__ = [
+    "PHASES",
+    "AllowedTargets",
+    "Phase",
+    "ProbeOptions",
+    "ProbeResult",
+    "TargetRefused",
+    "probe",
+    "probe_async",
+]

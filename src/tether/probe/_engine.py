@@ -19,8 +19,9 @@ from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, default_port, split_hostport
 from tether._kinds import Kind
-from tether._redact import redact_url
+from tether._redact import is_secret_name, redact_url
 from tether.probe import _connect, _dns, _http, _tls
+from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._result import Phase, ProbeResult
 from tether.probe._target import InvalidTarget, Target, parse_target, redact_target
 
@@ -49,9 +50,13 @@ class ProbeOptions:
     """Keep this many bytes of the body in ``ProbeResult.body`` (for monitor conditions)."""
     body: bytes | None = None
     """A request body, sent with its ``Content-Length``; a 303 (or a 301/302 after a POST)
-    turns the next hop into a GET without it, as browsers do; 307 and 308 keep it."""
+    turns the next hop into a GET without it, as browsers do; 307 and 308 keep it on the
+    same origin, and are not followed to another (the body stays with its origin)."""
     env: Mapping[str, str] | None = None
     """The environment to read proxies from (default: ``os.environ``)."""
+    allowed: AllowedTargets | None = None
+    """The hosts and networks the probe may reach, every redirect hop included (None: any);
+    a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
 
 
 def probe(target: str, options: ProbeOptions | None = None) -> ProbeResult:
@@ -118,6 +123,12 @@ class _Walk:
     body: bytes | None = None
     pending: _http.Exchange | None = None
     """The exchange under way, so running out of time can tell silence from a slow body."""
+    origin: tuple[str, str, int] | None = None
+    """The first URL's scheme, host and port: its credentials go to it and nowhere else."""
+    trusted: bool = True
+    """False once a redirect has left the origin: credential headers are no longer sent."""
+    url_auth: str | None = None
+    """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
 
     # -- bookkeeping -------------------------------------------------------------
 
@@ -200,12 +211,21 @@ class _Walk:
             url_details["host"] = t.host
         if t.has_credentials:
             url_details["credentials"] = "present (redacted)"
-            self.warnings.append("the URL carries credentials: they are sent to the server")
+            self.warnings.append(
+                "the URL carries credentials: they are sent to the server as HTTP basic auth"
+                if t.scheme in ("http", "https")
+                else f"the URL carries credentials: a {t.scheme}:// check does not use them"
+            )
         self.end(url_details)
+        self.origin = (t.scheme, t.ascii_host, t.port)
+        self.url_auth = _basic_auth(self.given.strip())
 
         url = t.url
+        # The hop's URL as it is, credentials and all: a relative Location joins onto it
+        # (joined onto the redacted t.url, the next hop would send "user:***" as its own).
+        raw = self.given.strip()
         hops = 0
-        seen = {url}
+        seen = {raw}
         self.method, self.body = o.method, o.body
         chain: list[dict[str, Any]] = []
         while True:
@@ -215,7 +235,7 @@ class _Walk:
             location = ex.headers.get("location")
             if not (o.follow_redirects and 300 <= ex.status < 400 and location):
                 return
-            next_url = urljoin(t.url, location)
+            next_url = raw = urljoin(raw, location)
             if next_url in seen or hops + 1 > o.max_redirects:
                 why = "loops back" if next_url in seen else f"exceeds {o.max_redirects} redirects"
                 self.failure = failure_for(
@@ -230,15 +250,40 @@ class _Walk:
                 return
             seen.add(next_url)
             hops += 1
+            scheme = urlsplit(next_url).scheme.lower()
+            if scheme not in ("http", "https"):
+                # tcp://, tls://, file:, ftp://...: following would turn a health check (and
+                # /probe) into a port scanner, and report a bare connect as a healthy site.
+                self.failure = failure_for(
+                    Kind.URL_INVALID,
+                    f"the server redirected to {redact_target(next_url)}: tether follows "
+                    "redirects to http:// and https:// only",
+                    url=url,
+                )
+                return
             if ex.status == 303 or (ex.status in (301, 302) and self.method == "POST"):
                 self.method, self.body = ("HEAD" if self.method == "HEAD" else "GET"), None
             try:
                 t = parse_target(next_url)
             except InvalidTarget as exc:
                 self.failure = failure_for(
-                    Kind.URL_INVALID, f"the redirect target is invalid: {exc}", url=next_url
+                    Kind.URL_INVALID,
+                    f"the redirect target is invalid: {exc}",
+                    url=redact_target(next_url),
                 )
                 return
+            here = (t.scheme, t.ascii_host, t.port)
+            if self.body and here != self.origin:
+                self.warnings.append(
+                    f"not following the {ex.status} to {t.url}: it would send the request "
+                    "body to another origin"
+                )
+                return
+            if self.trusted and not _keeps_credentials(self.origin, here):
+                self.trusted = False
+                self.url_auth = None
+            if t.has_credentials:  # the redirect's own user:password@, for its own hop
+                self.url_auth = _basic_auth(next_url)
 
     async def visit(
         self, t: Target, *, record: bool, chain: list[dict[str, Any]]
@@ -250,6 +295,11 @@ class _Walk:
             await self.socket_only(t)
             return None
         proxy = self.choose_proxy(t)
+        if proxy is not None and o.allowed is not None and not _allowed_by_name(t, o.allowed):
+            raise TargetRefused(
+                f"{t.ascii_host} is not in probe.allowed_targets (it is reached through a "
+                "proxy, which resolves it: only a host pattern can allow it)"
+            )
         if record:
             self.begin("proxy")
             if proxy is None:
@@ -269,7 +319,7 @@ class _Walk:
         request_target = t.path
         if proxy is not None and t.scheme == "http":
             request_target = f"http://{t.hostport}{t.path}"
-        headers = list(o.headers)
+        headers = self.request_headers()
         if proxy is not None and t.scheme == "http" and proxy[2]:
             headers.append(("Proxy-Authorization", proxy[2]))
         self.begin("http") if record or self.current is None else None
@@ -316,6 +366,16 @@ class _Walk:
                 self.failure = failure
         return ex
 
+    def request_headers(self) -> list[tuple[str, str]]:
+        """The caller's headers, less any credential once a redirect has left the origin
+        (as curl and requests do), and the URL's own credentials as basic auth."""
+        headers = list(self.options.headers)
+        if not self.trusted:
+            headers = [(n, v) for n, v in headers if not is_secret_name(n)]
+        if self.url_auth and not any(n.lower() == "authorization" for n, _ in headers):
+            headers.append(("Authorization", self.url_auth))
+        return headers
+
     # -- DNS and TCP ---------------------------------------------------------------
 
     async def resolve(
@@ -337,6 +397,8 @@ class _Walk:
                         ],
                     }
                 )
+            if o.allowed is not None:
+                o.allowed.check(host, [host])
             return [(literal, host)]
         if o.resolver:
             answers = await _dns.direct(host, port, family, _server(o.resolver), o.timeout, url)
@@ -346,6 +408,8 @@ class _Walk:
             self.end(answers.details, answers.failure)
         elif answers.failure is not None:
             self.failure = self.failure or answers.failure
+        if answers.failure is None and o.allowed is not None:
+            o.allowed.check(host, [a for _, a in answers.addresses])
         return None if answers.failure else answers.addresses
 
     async def connect(self, host: str, port: int, url: str, *, record: bool) -> _Stream | None:
@@ -599,6 +663,34 @@ async def _open(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.Stre
     except BaseException:
         sock.close()
         raise
+
+
+def _allowed_by_name(t: Target, allowed: AllowedTargets) -> bool:
+    """Allowed without resolving: by a host pattern, or as an address literal in a network."""
+    return allowed.host_allowed(t.ascii_host) or (t.is_ip and allowed.address_allowed(t.ascii_host))
+
+
+def _keeps_credentials(origin: tuple[str, str, int] | None, here: tuple[str, str, int]) -> bool:
+    """requests' ``should_strip_auth``, inverted: credentials go on to the same host on the
+    same scheme and port, or from http:80 to https:443 on the same host (an upgrade)."""
+    if origin is None or origin[1] != here[1]:
+        return False
+    if origin == here:
+        return True
+    return origin[0] == "http" and origin[2] == 80 and here[0] == "https" and here[2] == 443
+
+
+def _basic_auth(url: str) -> str | None:
+    """``Basic base64(user:password)`` from a URL's user information, or None."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return None
+    if user is None and password is None:
+        return None
+    raw = f"{unquote(user or '')}:{unquote(password or '')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
 def _literal(host: str) -> int | None:

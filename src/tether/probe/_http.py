@@ -14,6 +14,7 @@ import h11
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
+from tether._redact import redact_text, redact_url
 
 
 @dataclass(slots=True)
@@ -169,10 +170,17 @@ def summary(ex: Exchange) -> dict[str, Any]:
     if "retry-after" in ex.headers:
         out["retry_after"] = ex.headers["retry-after"]
     if "location" in ex.headers:
-        out["location"] = ex.headers["location"]
+        out["location"] = redact_url(ex.headers["location"])
     return out
 
 
+_SHOWN = 200
+"""The most characters of what a server sent that a failure's detail quotes."""
+
+
 def _plain(exc: BaseException) -> str:
-    """h11's message, with its ``bytearray(b'...')`` shown as the bytes' text."""
-    return re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc))
+    """h11's message, with its ``bytearray(b'...')`` shown as the bytes' text, redacted,
+    then cut: an illegal header line can be 16 KB, and the detail goes into every record,
+    page and alert of the check."""
+    text = redact_text(re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc)))
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"

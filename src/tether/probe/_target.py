@@ -9,21 +9,26 @@ from urllib.parse import SplitResult, urlsplit
 
 from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
-from tether._redact import redact_url
+from tether._redact import _cut, redact_url
 
 SCHEMES = ("http", "https", "tcp", "tls")
 
 
-# ``user:password@`` or ``token@`` anywhere, for text that is not a parsable URL.
-_LOOSE_USERINFO = re.compile(r"(?P<lead>^|[/\s'\"])(?P<user>[^\s/@:'\"]*)(?P<sep>:?)[^\s/@'\"]*@")
+# ``user:password@`` or ``token@`` anywhere, for text that is not a parsable URL.  Possessive:
+# the user name is read once, so a long run without '@' costs one pass, not one per character.
+_LOOSE_USERINFO = re.compile(r"(?P<lead>^|[/\s'\"])(?P<user>[^\s/@:'\"]*+)(?P<sep>:?)[^\s/@'\"]*+@")
 
 
 def redact_target(text: str) -> str:
     """:func:`redact_url`, and for what does not parse as a URL (``user:pw@host/x``,
     ``http:/user:pw@host``) any user information masked as text."""
-    return _LOOSE_USERINFO.sub(
-        lambda m: f"{m['lead']}{m['user']}:***@" if m["sep"] else f"{m['lead']}***@",
-        redact_url(text),
+    head, mark = _cut(text)
+    return (
+        _LOOSE_USERINFO.sub(
+            lambda m: f"{m['lead']}{m['user']}:***@" if m["sep"] else f"{m['lead']}***@",
+            redact_url(head),
+        )
+        + mark
     )
 
 

@@ -129,6 +129,16 @@ def _check_listen(value: str) -> str:
     return value
 
 
+def _check_allowed_target(value: str) -> str:
+    from tether.probe import AllowedTargets
+
+    try:
+        AllowedTargets.parse([value])
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return value
+
+
 def _check_resolver(value: str) -> str:
     host, _ = _split_hostport(value, default_port=DNS_PORT)
     try:
@@ -289,6 +299,7 @@ Resolver = Annotated[str, AfterValidator(_check_resolver)]
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 Margin = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1000)]
 Listen = Annotated[str, AfterValidator(_check_listen)]
+AllowedTarget = Annotated[str, AfterValidator(_check_allowed_target)]
 Target = Annotated[str, AfterValidator(_check_target)]
 WebUrl = Annotated[str, AfterValidator(_check_web_url)]
 AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]

@@ -28,6 +28,7 @@ from tether.monitor.config import _defaults
 from tether.monitor.config._errors import fail
 from tether.monitor.config._fields import (
     Address,
+    AllowedTarget,
     AppriseUrl,
     ConditionText,
     Count,
@@ -100,6 +101,17 @@ class Server(_Model):
     @property
     def port(self) -> int:
         return split_hostport(self.listen, allow_zero=True)[1]
+
+
+class ProbeSettings(_Model):
+    """What ``GET /probe`` may reach."""
+
+    allowed_targets: (
+        Annotated[tuple[AllowedTarget, ...], BeforeValidator(one_or_many), Field(min_length=1)]
+        | None
+    ) = None
+    """Host patterns (``*.example.com``) and networks (``10.0.0.0/8``); ``*`` for any.
+    None: the configured monitors' hosts and loopback."""
 
 
 class WebhookChannelConfig(_Model):
@@ -330,6 +342,7 @@ class MonitorConfig(_Model):
 
     storage: Storage = Field(default_factory=Storage)
     server: Server = Field(default_factory=Server)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
     alerts: tuple[AlertChannel, ...] = ()
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
@@ -343,6 +356,7 @@ class MonitorConfig(_Model):
             empty: dict[str, object] = {
                 "storage": {},
                 "server": {},
+                "probe": {},
                 "defaults": {},
                 "alerts": (),
                 "maintenance": (),

@@ -1,0 +1,199 @@
+"""``GET /probe`` reaches only what ``probe.allowed_targets`` allows (by default the
+monitors' hosts and loopback), the target and every redirect hop, against the monitor's
+real server.  "Outside" addresses (10.0.0.0/8, 192.0.2.0/24) are refused before any packet
+leaves, so the tests send nothing beyond loopback; 127.0.0.2 plays another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tether.monitor import Runner
+from tether.monitor._web import allowed_targets, serve
+from tether.monitor.alerts import Outbox
+from tether.monitor.config import ConfigError, parse_config
+from tether.monitor.store import SQLiteStore
+from tether.probe import AllowedTargets, TargetRefused
+
+
+class Recorder:
+    """A loopback HTTP server on ``host`` that counts requests; ``/go`` redirects to
+    ``redirect``."""
+
+    def __init__(self, host: str, redirect: str = "") -> None:
+        self.hits: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.hits.append(self.path)
+                if self.path == "/go" and recorder.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", recorder.redirect)
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.redirect = redirect
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,))
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def hosts() -> Iterator[tuple[Recorder, Recorder]]:
+    one, two = Recorder("127.0.0.1"), Recorder("127.0.0.2")
+    try:
+        yield one, two
+    finally:
+        one.close()
+        two.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ask(tmp_path: Path, config_text: str, *targets: str) -> list[tuple[int, str]]:
+    """Start the monitor's server with ``config_text`` and GET /probe?target=T for each."""
+    config = parse_config(config_text)
+
+    async def main() -> list[tuple[int, str]]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(config, store, Outbox(store, {}))
+            port = _free_port()
+            server = await serve(runner, "127.0.0.1", port)
+            out = []
+            try:
+                async with aiohttp.ClientSession() as session:
+                    for target in targets:
+                        url = f"http://127.0.0.1:{port}/probe"
+                        async with session.get(url, params={"target": target}) as r:
+                            out.append((r.status, await r.text()))
+            finally:
+                await server.cleanup()
+            return out
+
+    return asyncio.run(main())
+
+
+def test_by_default_only_monitored_hosts_and_loopback(
+    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+) -> None:
+    """Without probe.allowed_targets, loopback is probed and a private or public address
+    answers 403 with the reason, before anything is sent to it."""
+    one, _ = hosts
+    config = f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
+    (ok, private, public) = ask(tmp_path, config, one.url, "http://10.1.2.3/", "192.0.2.9:22")
+    assert ok[0] == 200
+    assert "probe_success 1" in ok[1]
+    assert private == (403, "probe: refused: 10.1.2.3 is not in probe.allowed_targets\n")
+    assert public[0] == 403
+    assert "192.0.2.9" in public[1]
+    assert one.hits == ["/"]
+
+
+def test_allowed_targets_refuses_what_it_leaves_out(
+    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+) -> None:
+    """With allowed_targets: [127.0.0.2], 127.0.0.2 is probed and 127.0.0.1 refused."""
+    one, two = hosts
+    config = (
+        f"probe:\n  allowed_targets: [127.0.0.2]\nmonitors:\n  - {{name: web, url: '{one.url}/'}}\n"
+    )
+    (allowed, refused) = ask(tmp_path, config, two.url, one.url)
+    assert allowed[0] == 200
+    assert refused[0] == 403
+    assert "127.0.0.1 is not in probe.allowed_targets" in refused[1]
+    assert (one.hits, two.hits) == ([], ["/"])
+
+
+def test_every_redirect_hop_is_checked(tmp_path: Path, hosts: tuple[Recorder, Recorder]) -> None:
+    """An allowed host redirecting to one left out answers 403; the second host hears
+    nothing."""
+    one, two = hosts
+    one.redirect = f"{two.url}/inside"
+    config = (
+        "probe:\n  allowed_targets: [127.0.0.1/32]\n"
+        f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
+    )
+    ((status, text),) = ask(tmp_path, config, f"{one.url}/go")
+    assert status == 403
+    assert "127.0.0.2 is not in probe.allowed_targets" in text
+    assert (one.hits, two.hits) == (["/go"], [])
+
+
+def test_a_host_pattern_allows_by_name(tmp_path: Path, hosts: tuple[Recorder, Recorder]) -> None:
+    """A pattern allows a name whatever it resolves to (localhost, here), and '*' allows
+    everything."""
+    one, _ = hosts
+    port = one.url.rsplit(":", 1)[1]
+    config = (
+        "probe:\n  allowed_targets: ['local*']\nmonitors:\n  - {name: w, url: 'http://x.test/'}\n"
+    )
+    ((status, _),) = ask(tmp_path, config, f"http://localhost:{port}/")
+    assert status == 200
+    assert one.hits == ["/"]
+
+
+def test_the_default_follows_the_monitors() -> None:
+    """The default is each monitor's host (by name) plus 127.0.0.0/8 and ::1."""
+    config = parse_config(
+        "monitors:\n  - {name: a, url: 'https://api.example.test/health'}\n"
+        "  - {name: b, url: 'tcp://db.example.test:5432'}\n  - {name: c, url: 'http://10.9.8.7/'}\n"
+    )
+    allowed = allowed_targets(config)
+    allowed.check("api.example.test", ["198.51.100.1"])
+    allowed.check("db.example.test", ["198.51.100.2"])
+    allowed.check("10.9.8.7", ["10.9.8.7"])
+    allowed.check("localhost", ["127.0.0.1", "::1"])
+    for host in ("other.example.test", "10.9.8.6"):
+        with pytest.raises(TargetRefused):
+            allowed.check(host, ["10.9.8.6"])
+
+
+def test_a_name_is_allowed_only_if_every_address_is() -> None:
+    """A name that matches no pattern needs all its addresses inside the networks."""
+    allowed = AllowedTargets.parse(["10.0.0.0/8", "*.corp.test", "fd00::/8"])
+    allowed.check("app.corp.test", ["203.0.113.5"])
+    allowed.check("svc.test", ["10.1.1.1", "fd00::1"])
+    with pytest.raises(TargetRefused, match=r"203\.0\.113\.5"):
+        allowed.check("svc.test", ["10.1.1.1", "203.0.113.5"])
+    with pytest.raises(TargetRefused):
+        allowed.check("corp.test", ["203.0.113.5"])  # *.corp.test is its subdomains
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("10.0.0.0/33", "'10.0.0.0/33' is not a network: write it as 10.0.0.0/8 or fd00::/8"),
+        ("http://x/", "'http://x/' is not a host name pattern"),
+        ("", "an entry is empty"),
+    ],
+)
+def test_a_bad_entry_is_a_config_error(entry: str, message: str) -> None:
+    """Each entry is checked when the file is read; the error names its place."""
+    text = f"probe:\n  allowed_targets: ['{entry}']\nmonitors:\n  - {{name: a, url: 'http://h.test/'}}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert "probe.allowed_targets[0]: " + message in str(caught.value)
