@@ -32,11 +32,14 @@ from alerts_receiver import Receiver
 from postgres_server import PASSWORD, PostgresServer, find_bindir
 from test_monitor_cli import free_port
 from test_monitor_process import monitor, rows, wait_for
+from tether import RetryPolicy
 from tether.cli import main
 from tether.lab import Lab
 from tether.monitor._records import AlertPayload, Incident, ProbeRecord, TimelineEntry
 from tether.monitor._state import State
+from tether.monitor.alerts import Outbox, WebhookChannel
 from tether.monitor.store import PostgresStore, SQLiteStore, StoreError
+from tether.testing import Override
 
 T0 = 1_700_000_000.0
 
@@ -211,6 +214,37 @@ def test_a_full_disk_holds_everything_and_writes_it_when_space_returns(
     lines = [r.getMessage() for r in caplog.records if r.name == "tether.monitor"]
     assert sum("store: cannot write" in line for line in lines) == 1
     assert sum("store: writing again" in line for line in lines) == 1
+
+
+def test_an_alert_that_fails_while_the_disk_is_full_is_retried_not_fatal(
+    small_disk: Path, receiver: Receiver, fast_retries: Override
+) -> None:
+    """A delivery fails while the disk is full (it used to end the monitor: recording
+    the failure raised): the failure is held, and the alert is delivered once space
+    returns."""
+    store = SQLiteStore(small_disk / "t.db", retry_min=0.0, retry_max=0.0)
+    store.enqueue_alert("ops", "1:api:opened", opened(), now=T0)
+    channel = WebhookChannel("ops", receiver.url, policy=RetryPolicy(attempts=1, breaker=None))
+    outbox = Outbox(store, {"ops": channel})
+    (due,) = store.alert_heads()
+    filler = fill(small_disk)
+    detail = "x" * 2000
+    for i in range(300):  # the WAL must grow: the failure's record cannot be written
+        store.record(ProbeRecord("api", T0 + i, False, detail=detail))
+    # The receiver is not started: the delivery fails.
+    assert outbox.deliver_one(due, now=T0) is False
+    with pytest.raises(StoreError):
+        store.flush()
+    assert store.health().held_writes == 1  # the failure's record, waiting
+    filler.unlink()
+    store.flush()
+    (head,) = store.alert_heads()
+    assert head.attempts == 1
+    receiver.start()
+    assert outbox.deliver_due(head.next_at) == (1, 0)
+    assert len(receiver.got) == 1
+    assert store.alert_heads() == []
+    store.close()
 
 
 def test_a_database_that_cannot_be_written_at_start_is_one_line_and_exit_2(
