@@ -61,6 +61,15 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "stall_headers": ("read.timeout", "response", "http"),
     "slow_drip": ("deadline.exceeded", "policy", "http"),
     "garbage": ("response.malformed", "response", "http"),
+    "bad_chunk_size": ("response.malformed", "response", "http"),
+    "conflicting_length": ("response.malformed", "response", "http"),
+    # The probe reads the body as sent, without decoding it, and opens a new
+    # connection for each redirect; h11 limits a head's size, not its fields.
+    "bad_gzip": None,
+    "surplus_body": None,
+    "too_many_headers": None,
+    "long_header": ("response.too_large", "response", "http"),
+    "long_status_line": ("response.too_large", "response", "http"),
     "http_404": ("http.client_error", "http", "http"),
     "http_429": ("http.rate_limited", "http", "http"),
     "http_503": ("http.server_error", "http", "http"),
@@ -74,6 +83,11 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "plain_to_tls": ("connection.closed", "request", "http"),
     "tls_version": ("tls.protocol", "tls", "tls"),
     "tls_stall": ("tls.timeout", "tls", "tls"),
+    "tls_no_cipher": ("tls.protocol", "tls", "tls"),
+    # TLS 1.3: the server's alert arrives after the client's handshake is done.
+    "tls_client_cert": ("tls.protocol", "tls", "http"),
+    "tls_eof": ("tls.protocol", "tls", "tls"),
+    "tls_no_intermediate": ("tls.untrusted", "tls", "tls"),
     "proxy_refused": ("proxy.unreachable", "proxy", "proxy"),
     "proxy_auth": ("proxy.auth_required", "proxy", "proxy"),
     "proxy_bad_gateway": ("proxy.rejected", "proxy", "proxy"),
@@ -87,6 +101,14 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "upload_stall": ("read.timeout", "response", "http"),
     # pinned to the 503 half by the lab's clock; the healthy half is tested below.
     "flapping": ("http.server_error", "http", "http"),
+}
+
+# Scenarios whose failure the probe sees but does not classify as expected yet.
+CLASSIFY_GAPS = {
+    "bad_chunk_size": "h11's 'illegal chunk header' is read as a cut body",
+    "long_header": "h11's 'Receive buffer too long' is a size limit, read as malformed",
+    "long_status_line": "h11's 'Receive buffer too long' is a size limit, read as malformed",
+    "tls_eof": "a ConnectionResetError during the TLS handshake is not read",
 }
 
 _ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FORCE_COLOR", "NO_COLOR")
@@ -181,7 +203,18 @@ def test_every_lab_scenario_has_an_expectation() -> None:
     assert set(EXPECTED) == {name for name, *_ in SPECS}
 
 
-@pytest.mark.parametrize("name", [name for name, *_ in SPECS])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(reason=CLASSIFY_GAPS[name], strict=True)]
+            if name in CLASSIFY_GAPS
+            else [],
+        )
+        for name, *_ in SPECS
+    ],
+)
 def test_scenario_verdict(name: str, verdicts: dict[str, tuple[int, dict[str, Any]]]) -> None:
     """The scenario's verdict has the expected kind and layer, and the walk stops at that phase."""
     code, result = verdicts[name]

@@ -38,12 +38,29 @@ class LabCerts:
     wrong_host: Path
     unknown_ca: Path
     self_signed: Path
+    no_intermediate: Path
+    """A leaf signed by an intermediate of the lab CA, served without the intermediate."""
 
     def server_context(
-        self, chain: Path, *, maximum: ssl.TLSVersion | None = None
+        self,
+        chain: Path,
+        *,
+        maximum: ssl.TLSVersion | None = None,
+        ciphers: str | None = None,
+        client_ca: Path | None = None,
     ) -> ssl.SSLContext:
-        """A server context presenting ``chain`` (key and certificates in one PEM)."""
+        """A server context presenting ``chain`` (key and certificates in one PEM).
+
+        ``ciphers`` restricts TLS 1.2 to those suites (and turns TLS 1.3 off);
+        ``client_ca`` makes the server require a client certificate it signed.
+        """
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if ciphers is not None:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(ciphers)
+        if client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
         if maximum is not None:
             # An old-protocol server: OpenSSL 3 refuses TLS < 1.2 at the default
             # security level, so lower it the way legacy servers are configured.
@@ -78,6 +95,9 @@ def make_certs(directory: Path | None = None) -> LabCerts:
     ca.cert_pem.write_to_path(str(ca_file))
     self_signed = root / "self_signed.pem"
     self_signed.write_bytes(_self_signed_pem(now))
+    orphan = ca.create_child_ca().issue_cert(*IDENTITIES, not_before=now - day)
+    no_intermediate = root / "no_intermediate.pem"
+    no_intermediate.write_bytes(orphan.private_key_pem.bytes() + orphan.cert_chain_pems[0].bytes())
     return LabCerts(
         directory=root,
         ca_file=ca_file,
@@ -96,6 +116,7 @@ def make_certs(directory: Path | None = None) -> LabCerts:
         wrong_host=write("wrong_host", ca.issue_cert("wrong.lab.test", not_before=now - day)),
         unknown_ca=write("unknown_ca", stranger.issue_cert(*IDENTITIES, not_before=now - day)),
         self_signed=self_signed,
+        no_intermediate=no_intermediate,
     )
 
 

@@ -58,6 +58,21 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("stall_headers", Kind.READ_TIMEOUT, "reads the request, never answers"),
     ("slow_drip", Kind.DEADLINE_EXCEEDED, "one body byte every second, for ever"),
     ("garbage", Kind.RESPONSE_MALFORMED, "answers with bytes that are not HTTP"),
+    ("bad_chunk_size", Kind.RESPONSE_MALFORMED, "a chunk size line that is not hexadecimal"),
+    (
+        "conflicting_length",
+        Kind.RESPONSE_MALFORMED,
+        "two Content-Length fields that disagree (3 and 12), 3 bytes sent",
+    ),
+    ("bad_gzip", Kind.RESPONSE_MALFORMED, "Content-Encoding: gzip on a body that is not gzip"),
+    (
+        "surplus_body",
+        Kind.RESPONSE_MALFORMED,
+        "a redirect with bytes beyond its Content-Length, read as the next response",
+    ),
+    ("too_many_headers", Kind.RESPONSE_TOO_LARGE, "a response with 200 header fields"),
+    ("long_header", Kind.RESPONSE_TOO_LARGE, "a header line of 200,000 bytes"),
+    ("long_status_line", Kind.RESPONSE_TOO_LARGE, "a status line of 200,000 bytes"),
     ("http_404", Kind.HTTP_CLIENT_ERROR, "answers 404"),
     ("http_429", Kind.HTTP_RATE_LIMITED, "answers 429 with Retry-After: 3"),
     ("http_503", Kind.HTTP_SERVER_ERROR, "answers 503 with Retry-After: 120"),
@@ -71,6 +86,14 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("plain_to_tls", Kind.CONNECTION_CLOSED, "plain HTTP spoken to the TLS port"),
     ("tls_version", Kind.TLS_PROTOCOL, "the server speaks TLS 1.1 at most"),
     ("tls_stall", Kind.TLS_TIMEOUT, "accepts, never answers the TLS ClientHello"),
+    ("tls_no_cipher", Kind.TLS_PROTOCOL, "TLS 1.2 with NULL ciphers only: no suite in common"),
+    ("tls_client_cert", Kind.TLS_PROTOCOL, "requires a client certificate, and gets none"),
+    ("tls_eof", Kind.TLS_PROTOCOL, "reads the ClientHello, then closes"),
+    (
+        "tls_no_intermediate",
+        Kind.TLS_UNTRUSTED,
+        "a leaf from an intermediate CA, served without the intermediate",
+    ),
     ("proxy_refused", Kind.PROXY_UNREACHABLE, "the proxy's port is closed"),
     ("proxy_auth", Kind.PROXY_AUTH_REQUIRED, "the proxy answers 407 to CONNECT"),
     ("proxy_bad_gateway", Kind.PROXY_REJECTED, "the proxy answers 502 to CONNECT"),
@@ -273,6 +296,13 @@ class Lab:
             "stall_headers": await serve(_servers.stall_headers),
             "slow_drip": await serve(_servers.slow_drip(self._drip_interval)),
             "garbage": await serve(_servers.garbage),
+            "bad_chunk_size": await serve(_servers.answering(_servers.BAD_CHUNK_SIZE)),
+            "conflicting_length": await serve(_servers.answering(_servers.CONFLICTING_LENGTH)),
+            "bad_gzip": await serve(_servers.answering(_servers.BAD_GZIP)),
+            "surplus_body": await serve(_servers.surplus_body),
+            "too_many_headers": await serve(_servers.answering(_servers.TOO_MANY_HEADERS)),
+            "long_header": await serve(_servers.answering(_servers.LONG_HEADER)),
+            "long_status_line": await serve(_servers.answering(_servers.LONG_STATUS_LINE)),
             "upload_early_close": await serve(_servers.upload_early_close),
             "upload_stall": await serve(_servers.upload_stall),
             "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
@@ -286,11 +316,21 @@ class Lab:
             ("tls_self_signed", certs.self_signed),
             ("tls_unknown_ca", certs.unknown_ca),
             ("tls_wrong_host", certs.wrong_host),
+            ("tls_no_intermediate", certs.no_intermediate),
         ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(
             _servers.tls_refusing(certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1))
         )
+        ports["tls_no_cipher"] = await serve(
+            _servers.tls_refusing(
+                certs.server_context(certs.valid, ciphers="ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+            )
+        )
+        ports["tls_client_cert"] = await serve(
+            _servers.tls_refusing(certs.server_context(certs.valid, client_ca=certs.ca_file))
+        )
+        ports["tls_eof"] = ports["close_no_response"]
         proxy_auth = await serve(_servers.proxy_answering(407))
         proxy_bad = await serve(_servers.proxy_answering(502))
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)

@@ -89,6 +89,10 @@ SOCKET_SCENARIOS = frozenset(
         "tls_to_plain",
         "tls_version",
         "tls_stall",
+        "tls_no_cipher",
+        "tls_client_cert",
+        "tls_eof",
+        "tls_no_intermediate",
         "upload_early_close",
         "upload_stall",
         *NETNS_SCENARIOS,
@@ -129,6 +133,28 @@ LIMITS["upload_stall", "aiohttp"] = (
     Kind.DEADLINE_EXCEEDED,
     "aiohttp has no write timeout: only the total timeout ends the upload",
 )
+LIMITS["conflicting_length", "urllib"] = (
+    None,
+    "http.client reads the first Content-Length and ignores the other",
+)
+LIMITS["bad_gzip", "urllib"] = (
+    None,
+    "urllib does not decode Content-Encoding: the body comes back as sent",
+)
+for _client in ("requests", "urllib3"):
+    LIMITS["surplus_body", _client] = (
+        None,
+        "urllib3 does not reuse a pooled connection with unread bytes: it reconnects",
+    )
+LIMITS["surplus_body", "urllib"] = (
+    None,
+    "urllib opens a new connection for each request, so the surplus is never read",
+)
+for _client in ("httpx", "httpx_async"):
+    LIMITS["too_many_headers", _client] = (
+        None,
+        "h11 bounds the size of a head (100 KiB in httpcore), not its number of fields",
+    )
 LIMITS["upload_stall", "socket"] = (
     Kind.READ_TIMEOUT,
     "a bare socket timeout does not say whether it was sending or receiving",

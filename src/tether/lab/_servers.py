@@ -351,3 +351,50 @@ def proxy_answering(status_code: int) -> Handler:
         return response(status_code, f"proxy says {status_code}\n".encode(), extra)
 
     return serving(respond)
+
+
+def answering(raw: bytes) -> Handler:
+    """Read a request head, answer with ``raw`` exactly as given, then close."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(NotHTTP):
+            if await read_head(reader) is not None:
+                writer.write(raw)
+                await writer.drain()
+        writer.close()
+
+    return handle
+
+
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+BAD_CHUNK_SIZE = _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a size\r\n0\r\n\r\n"
+"""A chunk whose size line is not hexadecimal."""
+CONFLICTING_LENGTH = _OK_HEAD + b"Content-Length: 3\r\nContent-Length: 12\r\n\r\nok\n"
+"""Two Content-Length fields that disagree (a request-smuggling classic)."""
+BAD_GZIP = _OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at."
+"""A body that says it is gzip and is not."""
+TOO_MANY_HEADERS = (
+    _OK_HEAD
+    + b"".join(b"X-Lab-%d: %d\r\n" % (n, n) for n in range(200))
+    + b"Content-Length: 3\r\n\r\nok\n"
+)
+"""200 short header fields: http.client stops at 100, aiohttp at 128."""
+LONG_HEADER = _OK_HEAD + b"X-Lab-Long: " + b"a" * 200_000 + b"\r\nContent-Length: 3\r\n\r\nok\n"
+"""One header line of 200,000 bytes: beyond every client's limit (http.client 64 KiB a
+line, httpcore 100 KiB a head, aiohttp 8 KiB a field)."""
+LONG_STATUS_LINE = b"HTTP/1.1 200 " + b"O" * 200_000 + b"\r\nContent-Length: 3\r\n\r\nok\n"
+"""A status line of 200,000 bytes."""
+
+
+async def _surplus(request: Request) -> bytes:
+    """A redirect that sends more than its Content-Length, then the page it points at.
+
+    A client that follows it on the same keep-alive connection reads the
+    surplus as the start of the next response.
+    """
+    if request.path == "/next":
+        return response(200, b"ok\n")
+    return response(302, b"", {"Location": "/next"}) + b"surplus bytes\r\n\r\n"
+
+
+surplus_body = serving(_surplus)
