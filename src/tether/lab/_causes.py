@@ -63,7 +63,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
             "to do: a proxy named in the lab zone, in the namespace",
         ),
         _is("A container or CI job inherited", "proxy_refused"),
-        _no("A firewall between the client and the proxy", "to do: a proxy on the blackhole port"),
+        _is("A firewall between the client and the proxy", "proxy_blackhole"),
     ),
     Kind.PROXY_AUTH_REQUIRED: (
         _is("No proxy credentials", "proxy_auth"),
@@ -73,10 +73,10 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The credentials are in `HTTP_PROXY`", "proxy_auth"),
     ),
     Kind.PROXY_REJECTED: (
-        _no("The proxy's policy blocks", "to do: a proxy answering 403 to CONNECT"),
+        _is("The proxy's policy blocks", "proxy_forbidden"),
         _is("The proxy could not reach the destination", "proxy_bad_gateway"),
         _is("The proxy is overloaded", "proxy_bad_gateway"),
-        _no("An internal destination", "to do: a proxy answering 403 to CONNECT"),
+        _is("An internal destination", "proxy_forbidden"),
     ),
     Kind.DNS_NOT_FOUND: (
         _is("A typo in the host name", "dns_nxdomain"),
@@ -187,16 +187,15 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
     ),
     Kind.CONNECTION_RESET: (
         _is("The server process crashed", "reset_on_accept", "reset_mid_body"),
-        _no("A pooled connection had been idle", "to do: a reset of a reused connection"),
+        _is("A pooled connection had been idle", "reset_on_reuse"),
         _is("A firewall, intrusion detection system", "reset_mid_body"),
         _is("The server rejected the request early", "reset_on_accept"),
-        _no(
-            "Plain HTTP was sent to a TLS port",
-            "to do: a TLS port that resets on plain text (the lab's plain_to_tls closes)",
-        ),
+        # A TLS server that closes with the plain request unread sends a RST, which is
+        # reset_on_accept on the wire; the lab's own TLS port closes cleanly (plain_to_tls).
+        _is("Plain HTTP was sent to a TLS port", "reset_on_accept"),
     ),
     Kind.CONNECTION_CLOSED: (
-        _no("A keep-alive race", "to do: a close of a reused connection"),
+        _is("A keep-alive race", "close_on_reuse"),
         _is("The server crashed, timed out", "close_no_response"),
         _is("A proxy or load balancer closed", "close_no_response"),
         _is("The wrong protocol on the port", "plain_to_tls"),
@@ -252,7 +251,11 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
     ),
     Kind.RESPONSE_MALFORMED: (
         _is("The port runs another protocol", "garbage"),
-        _is("A buggy server, framework or proxy writes invalid headers", "conflicting_length"),
+        _is(
+            "A buggy server, framework or proxy writes invalid headers",
+            "bad_header",
+            "conflicting_length",
+        ),
         _is("The body's encoding does not match", "bad_gzip", "bad_chunk_size"),
         _is("Leftover bytes from an earlier response", "surplus_body"),
         _is("An intercepting middlebox", "garbage"),
@@ -277,7 +280,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         ),
     ),
     Kind.HTTP_REDIRECT_LOOP: (
-        _no("HTTP and HTTPS redirect to each other", "to do: a loop between http and https"),
+        _is("HTTP and HTTPS redirect to each other", "redirect_scheme_loop"),
         _is("The bare domain and `www`", "redirect_loop"),
         _is("A login redirect that loops", "redirect_loop"),
         _is("Conflicting redirect rules", "redirect_loop"),

@@ -53,6 +53,16 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets before any answer"),
     ("reset_mid_body", Kind.CONNECTION_RESET, "sends 100 of 1000 body bytes, then resets"),
     ("close_no_response", Kind.CONNECTION_CLOSED, "reads the request, closes without a word"),
+    (
+        "reset_on_reuse",
+        Kind.CONNECTION_RESET,
+        "redirects, then resets when the client reuses the connection",
+    ),
+    (
+        "close_on_reuse",
+        Kind.CONNECTION_CLOSED,
+        "redirects, then closes when the client reuses the connection",
+    ),
     ("truncated_body", Kind.RESPONSE_TRUNCATED, "Content-Length 100, sends 10, closes"),
     ("cut_chunked", Kind.RESPONSE_TRUNCATED, "a chunked body cut before its last chunk"),
     ("stall_headers", Kind.READ_TIMEOUT, "reads the request, never answers"),
@@ -70,6 +80,7 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
         Kind.RESPONSE_MALFORMED,
         "a redirect with bytes beyond its Content-Length, read as the next response",
     ),
+    ("bad_header", Kind.RESPONSE_MALFORMED, "a header line without a colon"),
     ("too_many_headers", Kind.RESPONSE_TOO_LARGE, "a response with 200 header fields"),
     ("long_header", Kind.RESPONSE_TOO_LARGE, "a header line of 200,000 bytes"),
     ("long_status_line", Kind.RESPONSE_TOO_LARGE, "a status line of 200,000 bytes"),
@@ -77,6 +88,11 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("http_429", Kind.HTTP_RATE_LIMITED, "answers 429 with Retry-After: 3"),
     ("http_503", Kind.HTTP_SERVER_ERROR, "answers 503 with Retry-After: 120"),
     ("redirect_loop", Kind.HTTP_REDIRECT_LOOP, "/a redirects to /b, /b to /a"),
+    (
+        "redirect_scheme_loop",
+        Kind.HTTP_REDIRECT_LOOP,
+        "http:// redirects to https://, and https:// back to http://",
+    ),
     ("tls_expired", Kind.TLS_EXPIRED, "certificate expired yesterday"),
     ("tls_not_yet_valid", Kind.TLS_EXPIRED, "certificate valid from tomorrow"),
     ("tls_self_signed", Kind.TLS_SELF_SIGNED, "a self-signed leaf certificate"),
@@ -97,6 +113,8 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("proxy_refused", Kind.PROXY_UNREACHABLE, "the proxy's port is closed"),
     ("proxy_auth", Kind.PROXY_AUTH_REQUIRED, "the proxy answers 407 to CONNECT"),
     ("proxy_bad_gateway", Kind.PROXY_REJECTED, "the proxy answers 502 to CONNECT"),
+    ("proxy_forbidden", Kind.PROXY_REJECTED, "the proxy answers 403 to CONNECT"),
+    ("proxy_blackhole", Kind.PROXY_UNREACHABLE, "the proxy's port drops connection attempts"),
     ("dns_nxdomain", Kind.DNS_NOT_FOUND, "the lab resolver says NXDOMAIN"),
     ("dns_nodata", Kind.DNS_NO_ADDRESS, "the name exists but has no A or AAAA record"),
     ("dns_servfail", Kind.DNS_UNAVAILABLE, "the lab resolver says SERVFAIL"),
@@ -291,6 +309,8 @@ class Lab:
             "reset_on_accept": await serve(_servers.reset_on_accept),
             "reset_mid_body": await serve(_servers.reset_mid_body),
             "close_no_response": await serve(_servers.close_no_response),
+            "reset_on_reuse": await serve(_servers.dropping_reused(hard=True)),
+            "close_on_reuse": await serve(_servers.dropping_reused(hard=False)),
             "truncated_body": await serve(_servers.truncated_body),
             "cut_chunked": await serve(_servers.cut_chunked),
             "stall_headers": await serve(_servers.stall_headers),
@@ -300,6 +320,7 @@ class Lab:
             "conflicting_length": await serve(_servers.answering(_servers.CONFLICTING_LENGTH)),
             "bad_gzip": await serve(_servers.answering(_servers.BAD_GZIP)),
             "surplus_body": await serve(_servers.surplus_body),
+            "bad_header": await serve(_servers.answering(_servers.BAD_HEADER)),
             "too_many_headers": await serve(_servers.answering(_servers.TOO_MANY_HEADERS)),
             "long_header": await serve(_servers.answering(_servers.LONG_HEADER)),
             "long_status_line": await serve(_servers.answering(_servers.LONG_STATUS_LINE)),
@@ -333,6 +354,11 @@ class Lab:
         ports["tls_eof"] = ports["close_no_response"]
         proxy_auth = await serve(_servers.proxy_answering(407))
         proxy_bad = await serve(_servers.proxy_answering(502))
+        proxy_forbidden = await serve(_servers.proxy_answering(403))
+        hops: dict[str, str] = {}
+        plain_hop = await serve(_servers.redirecting(hops, "https"))
+        tls_hop = await serve(_servers.redirecting(hops, "http"), certs.server_context(certs.valid))
+        hops.update(http=f"http://{h}:{plain_hop}/", https=f"https://{h}:{tls_hop}/")
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
         self._servers.append(dns_tcp)
         self.resolver = f"{h}:{dns_port}"
@@ -345,12 +371,15 @@ class Lab:
         urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
         urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
         urls["redirect_loop"] = f"http://{h}:{redirect}/a"
+        urls["redirect_scheme_loop"] = hops["http"]
         urls["tls_to_plain"] = f"https://{h}:{healthy}/"
         urls["plain_to_tls"] = f"http://{h}:{tls_ok}/"
         proxies = {
             "proxy_refused": refused,
             "proxy_auth": proxy_auth,
             "proxy_bad_gateway": proxy_bad,
+            "proxy_forbidden": proxy_forbidden,
+            "proxy_blackhole": ports["blackhole"],
         }
         for name in proxies:
             urls[name] = f"https://{h}:{tls_ok}/"

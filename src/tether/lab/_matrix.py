@@ -120,6 +120,22 @@ for _client in ("httpx", "httpx_async", "urllib"):
         Kind.CONNECT_REFUSED,
         "the exception does not say the refusing peer was the proxy",
     )
+for _client in ("httpx", "httpx_async", "aiohttp", "urllib"):
+    LIMITS["proxy_blackhole", _client] = (
+        Kind.CONNECT_TIMEOUT,
+        "the timeout does not say the silent peer was the proxy",
+    )
+for _name in ("reset_on_reuse", "close_on_reuse"):
+    LIMITS[_name, "aiohttp"] = (
+        None,
+        "aiohttp retries an idempotent request once when a reused connection fails",
+    )
+    LIMITS[_name, "urllib"] = (None, "urllib opens a new connection for each request")
+for _client in ("requests", "urllib3", "urllib"):
+    LIMITS["bad_header", _client] = (
+        None,
+        "http.client files a line without a colon as a parse defect, and goes on",
+    )
 LIMITS["tls_stall", "aiohttp"] = (
     Kind.CONNECT_TIMEOUT,
     "aiohttp times the TLS handshake as part of connecting",

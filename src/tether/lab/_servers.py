@@ -398,3 +398,41 @@ async def _surplus(request: Request) -> bytes:
 
 
 surplus_body = serving(_surplus)
+BAD_HEADER = _OK_HEAD + b"this line has no colon\r\nContent-Length: 3\r\n\r\nok\n"
+"""A header line that is not ``name: value``."""
+
+
+def dropping_reused(*, hard: bool) -> Handler:
+    """Redirect ``/`` to ``/next``; a ``/next`` that reuses the connection is dropped.
+
+    The keep-alive race, made certain: the connection goes away just as the
+    client sends its second request on it, with a RST (``hard``) or a FIN.  A
+    ``/next`` on a fresh connection is answered.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served = 0
+        while (request := await read_head(reader)) is not None:
+            if request.path != "/next":
+                writer.write(response(302, b"", {"Location": "/next"}))
+            elif served == 0:
+                writer.write(response(200, b"ok\n"))
+            elif hard:
+                reset(writer)
+                return
+            else:
+                break
+            served += 1
+            await writer.drain()
+        writer.close()
+
+    return handle
+
+
+def redirecting(targets: dict[str, str], name: str) -> Handler:
+    """Answer every request with a 302 to ``targets[name]``, looked up when asked."""
+
+    async def respond(request: Request) -> bytes:
+        return response(302, b"", {"Location": targets[name]})
+
+    return serving(respond)
