@@ -101,6 +101,8 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "dns_nxdomain": ("dns.not_found", "dns", "dns"),
     "dns_nodata": ("dns.no_address", "dns", "dns"),
     "dns_servfail": ("dns.unavailable", "dns", "dns"),
+    "dns_refused": ("dns.unavailable", "dns", "dns"),
+    "dns_dangling_cname": ("dns.no_address", "dns", "dns"),
     "dns_silent": ("dns.timeout", "dns", "dns"),
     # diagnose sends no upload body, so the server's hang-up is a plain close.
     "upload_early_close": ("connection.closed", "request", "http"),

@@ -47,6 +47,14 @@ CLASSIFY_GAPS = {
         for c in ("requests", "urllib3", "urllib", "aiohttp")
     },
     ("tls_eof", "httpx_async"): "anyio's EndOfStream in a TLS connect is not read",
+    ("prohibit_route", "urllib"): "a bare PermissionError (EACCES) from connect is not read",
+    ("prohibit_route", "socket"): "a bare PermissionError (EACCES) from connect is not read",
+    ("blackhole_route", "urllib"): "a bare OSError EINVAL from connect is not read",
+    ("blackhole_route", "socket"): "a bare OSError EINVAL from connect is not read",
+    ("url_bad_scheme", "aiohttp"): "aiohttp's NonHttpUrlClientError is not known",
+    ("url_bad_port", "httpx_async"): "an ExceptionGroup of OverflowError('port must be "
+    "0-65535') is not unwrapped",
+    ("url_no_host", "urllib"): "URLError('no host given') is not read",
     ("tls_eof", "aiohttp"): "a ConnectionResetError without errno in a TLS connect is not read",
 }
 

@@ -49,19 +49,16 @@ _NO_NETEM = (
 
 COVERAGE: dict[Kind, tuple[Cause, ...]] = {
     Kind.URL_INVALID: (
-        _no("A typo or a missing part", "to do: URL scenarios, run in the namespace"),
-        _no("An unsupported scheme", "to do: URL scenarios, run in the namespace"),
-        _no("A port that is not a number", "to do: URL scenarios, run in the namespace"),
-        _no("The URL was assembled", "to do: URL scenarios, run in the namespace"),
-        _no("Credentials, path or query", "to do: URL scenarios, run in the namespace"),
+        _is("A typo or a missing part", "url_space", "url_no_host"),
+        _is("An unsupported scheme", "url_bad_scheme"),
+        _is("A port that is not a number", "url_bad_port", "url_unencoded"),
+        _is("The URL was assembled", "url_no_host"),
+        _is("Credentials, path or query", "url_unencoded"),
     ),
     Kind.PROXY_UNREACHABLE: (
         _is("The proxy service is down", "proxy_refused"),
         _is("A stale or wrong proxy setting", "proxy_refused"),
-        _no(
-            "The proxy's name only resolves",
-            "to do: a proxy named in the lab zone, in the namespace",
-        ),
+        _is("The proxy's name only resolves", "proxy_nxdomain"),
         _is("A container or CI job inherited", "proxy_refused"),
         _is("A firewall between the client and the proxy", "proxy_blackhole"),
     ),
@@ -89,12 +86,12 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The name only has other records", "dns_nodata"),
         _is("Only an AAAA (IPv6) record exists", "dns_nodata"),
         _is("The A or AAAA record was removed", "dns_nodata"),
-        _no("A CNAME points at a name", "to do: a dangling CNAME in the lab zone"),
+        _is("A CNAME points at a name", "dns_dangling_cname"),
     ),
     Kind.DNS_UNAVAILABLE: (
         _is("The resolver could not get an answer", "dns_servfail"),
         _is("DNSSEC validation failed", "dns_servfail"),
-        _no("The resolver refuses queries", "to do: the lab resolver's REFUSED name"),
+        _is("The resolver refuses queries", "dns_refused"),
         _no(
             "The configured resolver cannot be reached",
             "to do: a namespace whose resolv.conf names a closed port 53",
@@ -139,9 +136,11 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
             "A firewall rejects the connection with an ICMP", "host_unreachable", "net_unreachable"
         ),
         _is("An IPv6 address is used", "net_unreachable"),
-        _no(
+        _is(
             "A local `unreachable`, `prohibit` or `blackhole` route",
-            "to do: prohibit and blackhole routes in the namespace",
+            "host_unreachable",
+            "prohibit_route",
+            "blackhole_route",
         ),
     ),
     Kind.TLS_EXPIRED: (

@@ -118,6 +118,12 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("dns_nxdomain", Kind.DNS_NOT_FOUND, "the lab resolver says NXDOMAIN"),
     ("dns_nodata", Kind.DNS_NO_ADDRESS, "the name exists but has no A or AAAA record"),
     ("dns_servfail", Kind.DNS_UNAVAILABLE, "the lab resolver says SERVFAIL"),
+    ("dns_refused", Kind.DNS_UNAVAILABLE, "the lab resolver says REFUSED"),
+    (
+        "dns_dangling_cname",
+        Kind.DNS_NO_ADDRESS,
+        "a CNAME to a name that has no address records",
+    ),
     ("dns_silent", Kind.DNS_TIMEOUT, "the lab resolver never answers"),
     (
         "upload_early_close",
@@ -139,6 +145,8 @@ _DNS_NAMES = {
     "dns_nxdomain": "nx",
     "dns_nodata": "nodata",
     "dns_servfail": "servfail",
+    "dns_refused": "refused",
+    "dns_dangling_cname": "dangling",
     "dns_silent": "silent",
 }
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from tether._classify import classify, classify_status
 from tether._hostport import split_hostport
 from tether._kinds import Kind
-from tether.lab._lab import Lab, Scenario
+from tether.lab._lab import SPECS, Lab, Scenario
 
 # Longer than the namespace resolver's 1 s timeout, so a silent resolver is
 # reported as such and not as a connect timeout of clients that count DNS in it.
@@ -53,22 +53,66 @@ CLIENTS = (
     "socket",
     "dnspython",
 )
-DNS_SCENARIOS = frozenset({"dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent"})
+DNS_SCENARIOS = frozenset(
+    {
+        "dns_nxdomain",
+        "dns_nodata",
+        "dns_dangling_cname",
+        "dns_servfail",
+        "dns_refused",
+        "dns_silent",
+    }
+)
 
-# Scenarios that only exist inside a namespace: routes the namespace adds.
-NETNS_ONLY = {
+# Scenarios that only exist inside a namespace: routes the namespace adds, and
+# malformed URLs (some clients send what they make of the host to the resolver,
+# which there is the lab's).  name -> (url, kind, description, proxy).
+NETNS_ROUTES: dict[str, tuple[str, Kind, str, str | None]] = {
     "host_unreachable": (
         "http://127.9.9.1:80/",
         Kind.CONNECT_UNREACHABLE,
         "a route of type unreachable (EHOSTUNREACH)",
+        None,
     ),
     "net_unreachable": (
         "http://127.9.7.1:80/",
         Kind.CONNECT_UNREACHABLE,
         "a route of type throw (ENETUNREACH)",
+        None,
+    ),
+    "prohibit_route": (
+        "http://127.9.8.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type prohibit (EACCES), as a VPN kill switch sets",
+        None,
+    ),
+    "blackhole_route": (
+        "http://127.9.6.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type blackhole (EINVAL)",
+        None,
     ),
 }
-NETNS_SCENARIOS = ("dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent", *NETNS_ONLY)
+NETNS_ONLY: dict[str, tuple[str, Kind, str, str | None]] = {
+    **NETNS_ROUTES,
+    "url_space": ("http://bad host/", Kind.URL_INVALID, "a space in the host", None),
+    "url_bad_scheme": ("htp://127.0.0.1/", Kind.URL_INVALID, "a misspelt scheme", None),
+    "url_bad_port": ("http://127.0.0.1:99999/", Kind.URL_INVALID, "a port above 65535", None),
+    "url_no_host": ("http:///path", Kind.URL_INVALID, "an empty host", None),
+    "url_unencoded": (
+        "http://user:p#ss@127.0.0.1/",
+        Kind.URL_INVALID,
+        "a password with a # that is not percent-encoded",
+        None,
+    ),
+    "proxy_nxdomain": (
+        "http://127.0.0.1:80/",
+        Kind.PROXY_UNREACHABLE,
+        "the proxy's name does not resolve",
+        "http://proxy.nx.lab.test:3128",
+    ),
+}
+NETNS_SCENARIOS = (*(n for n, *_ in SPECS if n in DNS_SCENARIOS), *NETNS_ONLY)
 # Scenarios left out of the matrix: they change with time, or are healthy variants.
 SKIPPED = frozenset({"flapping", "latency"})
 # The raw socket client speaks no HTTP: it sees only what breaks the connection.
@@ -95,7 +139,8 @@ SOCKET_SCENARIOS = frozenset(
         "tls_no_intermediate",
         "upload_early_close",
         "upload_stall",
-        *NETNS_SCENARIOS,
+        *DNS_SCENARIOS,
+        *NETNS_ROUTES,
     }
 )
 # Where a library loses the fact tether needs, the kind it can honestly give.
@@ -111,6 +156,26 @@ for _client in CLIENTS:
         "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL",
     )
 LIMITS["dns_silent", "dnspython"] = (Kind.DNS_TIMEOUT, None)  # only a direct query tells
+for _client in (c for c in CLIENTS if c != "dnspython"):
+    LIMITS["dns_dangling_cname", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "getaddrinfo reports a CNAME to a name without addresses as EAI_NONAME, like NXDOMAIN",
+    )
+for _client in ("requests", "httpx", "httpx_async", "aiohttp"):
+    LIMITS["url_space", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "the host with a space (percent-encoded by requests) goes to the resolver",
+    )
+for _client in ("httpx", "urllib"):
+    LIMITS["url_bad_port", _client] = (
+        Kind.CONNECT_REFUSED,
+        "getaddrinfo truncates port 99999 to 16 bits (34463), where nothing listens",
+    )
+for _client in ("httpx", "httpx_async", "aiohttp", "urllib"):
+    LIMITS["proxy_nxdomain", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "the exception does not say the name that did not resolve was the proxy's",
+    )
 LIMITS["reset_mid_body", "aiohttp"] = (
     Kind.RESPONSE_TRUNCATED,
     "aiohttp reports a reset mid-body as an incomplete payload",
@@ -487,8 +552,10 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
     out = []
     for name in names:
         if name in NETNS_ONLY:
-            url, kind, description = NETNS_ONLY[name]
-            out.append(Scenario(name=name, url=url, kind=kind, description=description))
+            url, kind, description, proxy = NETNS_ONLY[name]
+            out.append(
+                Scenario(name=name, url=url, kind=kind, description=description, proxy=proxy)
+            )
         else:
             out.append(lab[name])
     return out
@@ -537,6 +604,8 @@ _SETUP = """set -e
 ip link set lo up
 ip route add unreachable 127.9.9.0/24 table local
 ip route add throw 127.9.7.0/24 table local
+ip route add prohibit 127.9.8.0/24 table local
+ip route add blackhole 127.9.6.0/24 table local
 mount --bind "$RESOLV" /etc/resolv.conf
 exec "$PYTHON" -m tether.lab._matrix --child "$CLIENTS"
 """
