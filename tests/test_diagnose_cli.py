@@ -66,6 +66,11 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "garbage": ("response.malformed", "response", "http"),
     "bad_header": ("response.malformed", "response", "http"),
     "bad_chunk_size": ("response.malformed", "response", "http"),
+    "bad_chunk_footer": ("response.malformed", "response", "http"),
+    "bad_length": ("response.malformed", "response", "http"),
+    # h11 reads both framings as chunked (RFC 9112 allows it) and takes any HTTP/x.y.
+    "length_and_chunked": None,
+    "bad_version": None,
     "conflicting_length": ("response.malformed", "response", "http"),
     # The probe reads the body as sent, without decoding it, and opens a new
     # connection for each redirect; h11 limits a head's size, not its fields.
@@ -74,6 +79,8 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "too_many_headers": None,
     "long_header": ("response.too_large", "response", "http"),
     "long_status_line": ("response.too_large", "response", "http"),
+    "long_chunk_line": ("response.too_large", "response", "http"),
+    "long_trailer": ("response.too_large", "response", "http"),
     "http_404": ("http.client_error", "http", "http"),
     "http_429": ("http.rate_limited", "http", "http"),
     "http_503": ("http.server_error", "http", "http"),
@@ -118,6 +125,9 @@ CLASSIFY_GAPS = {
     "long_header": "h11's 'Receive buffer too long' is a size limit, read as malformed",
     "long_status_line": "h11's 'Receive buffer too long' is a size limit, read as malformed",
     "tls_eof": "a ConnectionResetError during the TLS handshake is not read",
+    "bad_chunk_footer": "h11's 'malformed chunk footer' is read as a cut body",
+    "long_chunk_line": "h11's 'Receive buffer too long' in a body is read as a cut body",
+    "long_trailer": "h11's 'Receive buffer too long' in a body is read as a cut body",
 }
 
 _ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FORCE_COLOR", "NO_COLOR")

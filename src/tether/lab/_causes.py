@@ -255,9 +255,15 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
             "bad_header",
             "conflicting_length",
         ),
-        _is("The body's encoding does not match", "bad_gzip", "bad_chunk_size"),
+        _is(
+            "The body's encoding does not match",
+            "bad_gzip",
+            "bad_chunk_size",
+            "bad_chunk_footer",
+        ),
         _is("Leftover bytes from an earlier response", "surplus_body"),
         _is("An intercepting middlebox", "garbage"),
+        _is("Framing a strict parser refuses", "bad_length", "length_and_chunked", "bad_version"),
     ),
     Kind.RESPONSE_TOO_LARGE: (
         _no(
@@ -271,6 +277,8 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
             "too_many_headers",
             "long_header",
             "long_status_line",
+            "long_chunk_line",
+            "long_trailer",
         ),
         _is("A wrong URL that points at an endless stream", "slow_drip"),
         _no(

@@ -201,6 +201,32 @@ for _client in ("requests", "urllib3", "urllib"):
         None,
         "http.client files a line without a colon as a parse defect, and goes on",
     )
+_HTTP_CLIENT = ("requests", "urllib3", "urllib")  # the clients that parse with http.client
+for _client in _HTTP_CLIENT:
+    LIMITS["bad_chunk_footer", _client] = (
+        None,
+        "http.client discards the two bytes after a chunk without looking at them",
+    )
+    LIMITS["bad_length", _client] = (
+        None,
+        "http.client takes a negative Content-Length as absent and reads to the close",
+    )
+for _client in (*_HTTP_CLIENT, "httpx", "httpx_async"):
+    LIMITS["length_and_chunked", _client] = (
+        None,
+        "chunked framing wins, as RFC 9112 lets a client do (it must then close)",
+    )
+for _client in ("httpx", "httpx_async", "aiohttp"):
+    LIMITS["bad_version", _client] = (None, "the parser takes any HTTP/x.y version")
+for _name in ("long_chunk_line", "long_trailer"):
+    LIMITS[_name, "requests"] = (
+        None,
+        "urllib3's streaming chunk reader reads these lines with no length limit",
+    )
+LIMITS["long_chunk_line", "aiohttp"] = (
+    None,
+    "aiohttp's parser skips chunk extensions with no length limit",
+)
 LIMITS["tls_stall", "aiohttp"] = (
     Kind.CONNECT_TIMEOUT,
     "aiohttp times the TLS handshake as part of connecting",

@@ -371,6 +371,27 @@ BAD_CHUNK_SIZE = _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a size
 """A chunk whose size line is not hexadecimal."""
 CONFLICTING_LENGTH = _OK_HEAD + b"Content-Length: 3\r\nContent-Length: 12\r\n\r\nok\n"
 """Two Content-Length fields that disagree (a request-smuggling classic)."""
+BAD_LENGTH = _OK_HEAD + b"Content-Length: -3\r\n\r\nok\n"
+"""A Content-Length that is not a number of bytes."""
+LENGTH_AND_CHUNKED = (
+    _OK_HEAD + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\n\r\n"
+)
+"""Both Content-Length and chunked framing: the request-smuggling shape RFC 9112 forbids."""
+BAD_CHUNK_FOOTER = _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\nok\nXX0\r\n\r\n"
+"""A chunk whose data is not followed by CRLF."""
+LONG_CHUNK_LINE = (
+    _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3;" + b"x" * 200_000 + b"\r\nok\n\r\n0\r\n\r\n"
+)
+"""A chunk-size line of 200,000 bytes (a chunk extension nobody asked for)."""
+LONG_TRAILER = (
+    _OK_HEAD
+    + b"Transfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\nX-Trailer: "
+    + b"t" * 200_000
+    + b"\r\n\r\n"
+)
+"""A trailer line of 200,000 bytes after the last chunk."""
+BAD_VERSION = b"HTTP/2.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
+"""An HTTP/2.0 status line over an HTTP/1.1 connection."""
 BAD_GZIP = _OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at."
 """A body that says it is gzip and is not."""
 TOO_MANY_HEADERS = (
