@@ -146,7 +146,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
     Kind.TLS_EXPIRED: (
         _is("The server's certificate expired", "tls_expired"),
         _is("This machine's clock is wrong", "tls_expired", "tls_not_yet_valid"),
-        _no("An intermediate certificate served", "to do: a chain with an expired intermediate"),
+        _is("An intermediate certificate served", "tls_expired_intermediate"),
         _no("An outdated CA bundle", "to do: a client that trusts only an expired root"),
         _is("One server behind a load balancer", "tls_expired"),
     ),

@@ -1,8 +1,9 @@
 """Certificates for the lab's TLS scenarios, made fresh for every lab.
 
 trustme makes the CA-issued ones (valid, expired, not yet valid, wrong host,
-unknown CA); a self-signed leaf is the one thing it cannot make, so that one
-comes from cryptography directly.
+unknown CA, one without its intermediate); a self-signed leaf and a chain
+through an expired intermediate are what it cannot make, so those come from
+cryptography directly.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class LabCerts:
     self_signed: Path
     no_intermediate: Path
     """A leaf signed by an intermediate of the lab CA, served without the intermediate."""
+    expired_intermediate: Path
+    """A valid leaf served with its intermediate, which expired yesterday."""
 
     def server_context(
         self,
@@ -117,7 +120,83 @@ def make_certs(directory: Path | None = None) -> LabCerts:
         unknown_ca=write("unknown_ca", stranger.issue_cert(*IDENTITIES, not_before=now - day)),
         self_signed=self_signed,
         no_intermediate=no_intermediate,
+        expired_intermediate=_write(
+            root / "expired_intermediate.pem", _expired_intermediate_pem(ca, now)
+        ),
     )
+
+
+def _write(path: Path, pem: bytes) -> Path:
+    path.write_bytes(pem)
+    return path
+
+
+def _expired_intermediate_pem(ca: trustme.CA, now: dt.datetime) -> bytes:
+    """Key, leaf and intermediate: the leaf is valid, the intermediate expired a day ago."""
+    day = dt.timedelta(days=1)
+    root_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)
+    root = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    middle_key = ec.generate_private_key(ec.SECP256R1())
+    middle_name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "tether lab old intermediate")]
+    )
+    middle = (
+        x509.CertificateBuilder()
+        .subject_name(middle_name)
+        .issuer_name(root.subject)
+        .public_key(middle_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - 30 * day)
+        .not_valid_after(now - day)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(middle_key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(middle_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - day)
+        .not_valid_after(now + 30 * day)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(middle_key.public_key()), False
+        )
+        .sign(middle_key, hashes.SHA256())
+    )
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, middle))
 
 
 def _self_signed_pem(now: dt.datetime) -> bytes:

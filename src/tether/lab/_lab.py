@@ -105,6 +105,11 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ),
     ("tls_expired", Kind.TLS_EXPIRED, "certificate expired yesterday"),
     ("tls_not_yet_valid", Kind.TLS_EXPIRED, "certificate valid from tomorrow"),
+    (
+        "tls_expired_intermediate",
+        Kind.TLS_EXPIRED,
+        "a valid leaf whose intermediate expired yesterday",
+    ),
     ("tls_self_signed", Kind.TLS_SELF_SIGNED, "a self-signed leaf certificate"),
     ("tls_unknown_ca", Kind.TLS_UNTRUSTED, "certificate from a CA the client does not trust"),
     ("tls_wrong_host", Kind.TLS_HOSTNAME_MISMATCH, "certificate for wrong.lab.test"),
@@ -362,6 +367,7 @@ class Lab:
             ("tls_unknown_ca", certs.unknown_ca),
             ("tls_wrong_host", certs.wrong_host),
             ("tls_no_intermediate", certs.no_intermediate),
+            ("tls_expired_intermediate", certs.expired_intermediate),
         ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(

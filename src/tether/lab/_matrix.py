@@ -137,6 +137,7 @@ SOCKET_SCENARIOS = frozenset(
         "tls_client_cert",
         "tls_eof",
         "tls_no_intermediate",
+        "tls_expired_intermediate",
         "upload_early_close",
         "upload_stall",
         *DNS_SCENARIOS,
