@@ -42,3 +42,15 @@ def test_a_cause_without_either_fails() -> None:
     """The check above is not vacuous: an entry with neither a scenario nor a reason fails it."""
     bare = Cause("A cause")
     assert bool(bare.scenarios) == bool(bare.why_not)
+
+
+def test_the_docs_table_is_current() -> None:
+    """docs/lab.md's causes table is what COVERAGE and the catalogue generate."""
+    from pathlib import Path
+
+    from tether.lab._causes import BEGIN, END, causes_markdown
+
+    doc = (Path(__file__).parent.parent / "docs" / "lab.md").read_text()
+    assert doc[doc.index(BEGIN) : doc.index(END) + len(END)] == causes_markdown(), (
+        "docs/lab.md is stale: replace its causes table with tether.lab._causes.causes_markdown()"
+    )
