@@ -96,6 +96,7 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "plain_to_tls": ("connection.closed", "request", "http"),
     "tls_version": ("tls.protocol", "tls", "tls"),
     "tls_stall": ("tls.timeout", "tls", "tls"),
+    "tls_weak_key": ("tls.protocol", "tls", "tls"),
     "tls_no_cipher": ("tls.protocol", "tls", "tls"),
     # TLS 1.3: the server's alert arrives after the client's handshake is done.
     "tls_client_cert": ("tls.protocol", "tls", "http"),
@@ -126,6 +127,7 @@ CLASSIFY_GAPS = {
     "long_header": "h11's 'Receive buffer too long' is a size limit, read as malformed",
     "long_status_line": "h11's 'Receive buffer too long' is a size limit, read as malformed",
     "tls_eof": "a ConnectionResetError during the TLS handshake is not read",
+    "tls_weak_key": "verify code 66 (EE key too weak) is read as an untrusted CA",
     "bad_chunk_footer": "h11's 'malformed chunk footer' is read as a cut body",
     "long_chunk_line": "h11's 'Receive buffer too long' in a body is read as a cut body",
     "long_trailer": "h11's 'Receive buffer too long' in a body is read as a cut body",

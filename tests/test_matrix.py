@@ -46,6 +46,10 @@ CLASSIFY_GAPS = {
         "and aiohttp's 'Too many headers received' are limits, read as malformed or unknown"
         for c in ("requests", "urllib3", "urllib", "aiohttp")
     },
+    **{
+        ("tls_weak_key", c): "verify code 66 (EE key too weak) is read as an untrusted CA"
+        for c in ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket")
+    },
     ("tls_eof", "httpx_async"): "anyio's EndOfStream in a TLS connect is not read",
     ("prohibit_route", "urllib"): "a bare PermissionError (EACCES) from connect is not read",
     ("prohibit_route", "socket"): "a bare PermissionError (EACCES) from connect is not read",

@@ -922,6 +922,11 @@ _add(
                 'disallowed")'
             ),
             (
+                "An old certificate with a key or signature too weak for the client's security "
+                'level, such as 1024-bit RSA or SHA-1 ("EE certificate key too weak", "ca md too '
+                'weak")'
+            ),
+            (
                 "No common cipher suite or signature algorithm, often after hardening on one side "
                 "(system crypto policies or a raised OpenSSL security level)"
             ),

@@ -173,6 +173,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
     Kind.TLS_PROTOCOL: (
         _is("TLS was sent to a port that serves plain HTTP", "tls_to_plain"),
         _is("An old server that only supports TLS 1.0", "tls_version"),
+        _is("An old certificate with a key or signature too weak", "tls_weak_key"),
         _is("No common cipher suite", "tls_no_cipher"),
         _is("The server requires a client certificate", "tls_client_cert"),
         _is("A proxy, firewall or load balancer that interferes", "tls_eof"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 # Names every valid lab certificate answers to.
@@ -43,6 +43,8 @@ class LabCerts:
     """A leaf signed by an intermediate of the lab CA, served without the intermediate."""
     expired_intermediate: Path
     """A valid leaf served with its intermediate, which expired yesterday."""
+    weak_key: Path
+    """A leaf of the lab CA with a 1024-bit RSA key, too weak for OpenSSL's default level."""
 
     def server_context(
         self,
@@ -71,6 +73,8 @@ class LabCerts:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 ctx.minimum_version = ssl.TLSVersion.TLSv1
                 ctx.maximum_version = maximum
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if chain == self.weak_key:  # OpenSSL's default level will not even load it
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         ctx.set_alpn_protocols(["http/1.1"])
         ctx.load_cert_chain(chain)
@@ -123,12 +127,41 @@ def make_certs(directory: Path | None = None) -> LabCerts:
         expired_intermediate=_write(
             root / "expired_intermediate.pem", _expired_intermediate_pem(ca, now)
         ),
+        weak_key=_write(root / "weak_key.pem", _weak_key_pem(ca, now)),
     )
 
 
 def _write(path: Path, pem: bytes) -> Path:
     path.write_bytes(pem)
     return path
+
+
+def _weak_key_pem(ca: trustme.CA, now: dt.datetime) -> bytes:
+    """Key and leaf: a lab CA certificate for a 1024-bit RSA key."""
+    root_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)
+    root = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem + leaf.public_bytes(serialization.Encoding.PEM)
 
 
 def _expired_intermediate_pem(ca: trustme.CA, now: dt.datetime) -> bytes:

@@ -117,6 +117,7 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("plain_to_tls", Kind.CONNECTION_CLOSED, "plain HTTP spoken to the TLS port"),
     ("tls_version", Kind.TLS_PROTOCOL, "the server speaks TLS 1.1 at most"),
     ("tls_stall", Kind.TLS_TIMEOUT, "accepts, never answers the TLS ClientHello"),
+    ("tls_weak_key", Kind.TLS_PROTOCOL, "a certificate with a 1024-bit RSA key"),
     ("tls_no_cipher", Kind.TLS_PROTOCOL, "TLS 1.2 with NULL ciphers only: no suite in common"),
     ("tls_client_cert", Kind.TLS_PROTOCOL, "requires a client certificate, and gets none"),
     ("tls_eof", Kind.TLS_PROTOCOL, "reads the ClientHello, then closes"),
@@ -368,6 +369,7 @@ class Lab:
             ("tls_wrong_host", certs.wrong_host),
             ("tls_no_intermediate", certs.no_intermediate),
             ("tls_expired_intermediate", certs.expired_intermediate),
+            ("tls_weak_key", certs.weak_key),
         ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(

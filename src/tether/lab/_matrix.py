@@ -138,6 +138,7 @@ SOCKET_SCENARIOS = frozenset(
         "tls_eof",
         "tls_no_intermediate",
         "tls_expired_intermediate",
+        "tls_weak_key",
         "upload_early_close",
         "upload_stall",
         *DNS_SCENARIOS,
