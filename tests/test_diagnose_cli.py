@@ -54,6 +54,8 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "refused": ("connect.refused", "connect", "connect"),
     "blackhole": ("connect.timeout", "connect", "connect"),
     "reset_on_accept": ("connection.reset", "request", "http"),
+    "reset_mid_head": ("connection.reset", "request", "http"),
+    "reset_after_head": ("connection.reset", "request", "http"),
     "reset_mid_body": ("connection.reset", "request", "http"),
     "close_no_response": ("connection.closed", "request", "http"),
     # The probe opens a new connection for each redirect, so none is reused.

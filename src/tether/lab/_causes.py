@@ -186,7 +186,13 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("A timeout too short", "tls_stall"),
     ),
     Kind.CONNECTION_RESET: (
-        _is("The server process crashed", "reset_on_accept", "reset_mid_body"),
+        _is(
+            "The server process crashed",
+            "reset_on_accept",
+            "reset_mid_head",
+            "reset_after_head",
+            "reset_mid_body",
+        ),
         _is("A pooled connection had been idle", "reset_on_reuse"),
         _is("A firewall, intrusion detection system", "reset_mid_body"),
         _is("The server rejected the request early", "reset_on_accept"),

@@ -51,6 +51,8 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("refused", Kind.CONNECT_REFUSED, "a port nothing listens on"),
     ("blackhole", Kind.CONNECT_TIMEOUT, "a listener with a full backlog: SYNs are dropped"),
     ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets before any answer"),
+    ("reset_mid_head", Kind.CONNECTION_RESET, "sends half a status line, then resets"),
+    ("reset_after_head", Kind.CONNECTION_RESET, "sends the response head, then resets"),
     ("reset_mid_body", Kind.CONNECTION_RESET, "sends 100 of 1000 body bytes, then resets"),
     ("close_no_response", Kind.CONNECTION_CLOSED, "reads the request, closes without a word"),
     (
@@ -331,6 +333,10 @@ class Lab:
             "refused": refused,
             "blackhole": self._blackhole(),
             "reset_on_accept": await serve(_servers.reset_on_accept),
+            "reset_mid_head": await serve(_servers.reset_after(b"HTTP/1.1 20")),
+            "reset_after_head": await serve(
+                _servers.reset_after(_servers.response(200, length=1000))
+            ),
             "reset_mid_body": await serve(_servers.reset_mid_body),
             "close_no_response": await serve(_servers.close_no_response),
             "reset_on_reuse": await serve(_servers.dropping_reused(hard=True)),

@@ -178,10 +178,11 @@ for _client in ("httpx", "httpx_async", "aiohttp", "urllib"):
         Kind.DNS_NOT_FOUND,
         "the exception does not say the name that did not resolve was the proxy's",
     )
-LIMITS["reset_mid_body", "aiohttp"] = (
-    Kind.RESPONSE_TRUNCATED,
-    "aiohttp reports a reset mid-body as an incomplete payload",
-)
+for _name in ("reset_after_head", "reset_mid_body"):
+    LIMITS[_name, "aiohttp"] = (
+        Kind.RESPONSE_TRUNCATED,
+        "aiohttp reports a reset mid-body as an incomplete payload",
+    )
 for _client in ("httpx", "httpx_async", "urllib"):
     LIMITS["proxy_refused", _client] = (
         Kind.CONNECT_REFUSED,

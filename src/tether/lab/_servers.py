@@ -227,6 +227,18 @@ async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     reset(writer)
 
 
+def reset_after(sent: bytes) -> Handler:
+    """Read the request head, send ``sent`` (part of a response), then reset."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await read_head(reader) is not None:
+            writer.write(sent)
+            await writer.drain()  # in the client's receive queue, which a RST does not purge
+        reset(writer)
+
+    return handle
+
+
 async def close_no_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(NotHTTP, OSError):
         await read_head(reader)
