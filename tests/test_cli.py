@@ -107,7 +107,9 @@ def test_lab_prints_json_and_stops_cleanly_on_sigint() -> None:
         assert (
             scenario["url"]
             .split("//")[1]
-            .startswith(("127.0.0.1:", "nx.", "nodata.", "servfail.", "silent."))
+            .startswith(
+                ("127.0.0.1:", "nx.", "nodata.", "dangling.", "servfail.", "refused.", "silent.")
+            )
         )
 
 

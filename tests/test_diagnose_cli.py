@@ -54,19 +54,43 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "refused": ("connect.refused", "connect", "connect"),
     "blackhole": ("connect.timeout", "connect", "connect"),
     "reset_on_accept": ("connection.reset", "request", "http"),
+    "reset_mid_head": ("connection.reset", "request", "http"),
+    "reset_after_head": ("connection.reset", "request", "http"),
     "reset_mid_body": ("connection.reset", "request", "http"),
     "close_no_response": ("connection.closed", "request", "http"),
+    # The probe opens a new connection for each redirect, so none is reused.
+    "reset_on_reuse": None,
+    "close_on_reuse": None,
     "truncated_body": ("response.truncated", "response", "http"),
     "cut_chunked": ("response.truncated", "response", "http"),
     "stall_headers": ("read.timeout", "response", "http"),
     "slow_drip": ("deadline.exceeded", "policy", "http"),
     "garbage": ("response.malformed", "response", "http"),
+    "bad_header": ("response.malformed", "response", "http"),
+    "bad_chunk_size": ("response.malformed", "response", "http"),
+    "bad_chunk_footer": ("response.malformed", "response", "http"),
+    "bad_length": ("response.malformed", "response", "http"),
+    # h11 reads both framings as chunked (RFC 9112 allows it) and takes any HTTP/x.y.
+    "length_and_chunked": None,
+    "bad_version": None,
+    "conflicting_length": ("response.malformed", "response", "http"),
+    # The probe reads the body as sent, without decoding it, and opens a new
+    # connection for each redirect; h11 limits a head's size, not its fields.
+    "bad_gzip": None,
+    "surplus_body": None,
+    "too_many_headers": None,
+    "long_header": ("response.too_large", "response", "http"),
+    "long_status_line": ("response.too_large", "response", "http"),
+    "long_chunk_line": ("response.too_large", "response", "http"),
+    "long_trailer": ("response.too_large", "response", "http"),
     "http_404": ("http.client_error", "http", "http"),
     "http_429": ("http.rate_limited", "http", "http"),
     "http_503": ("http.server_error", "http", "http"),
     "redirect_loop": ("http.redirect_loop", "http", "http"),
+    "redirect_scheme_loop": ("http.redirect_loop", "http", "http"),
     "tls_expired": ("tls.expired", "tls", "tls"),
     "tls_not_yet_valid": ("tls.expired", "tls", "tls"),
+    "tls_expired_intermediate": ("tls.expired", "tls", "tls"),
     "tls_self_signed": ("tls.self_signed", "tls", "tls"),
     "tls_unknown_ca": ("tls.untrusted", "tls", "tls"),
     "tls_wrong_host": ("tls.hostname_mismatch", "tls", "tls"),
@@ -74,12 +98,22 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "plain_to_tls": ("connection.closed", "request", "http"),
     "tls_version": ("tls.protocol", "tls", "tls"),
     "tls_stall": ("tls.timeout", "tls", "tls"),
+    "tls_weak_key": ("tls.protocol", "tls", "tls"),
+    "tls_no_cipher": ("tls.protocol", "tls", "tls"),
+    # TLS 1.3: the server's alert arrives after the client's handshake is done.
+    "tls_client_cert": ("tls.protocol", "tls", "http"),
+    "tls_eof": ("tls.protocol", "tls", "tls"),
+    "tls_no_intermediate": ("tls.untrusted", "tls", "tls"),
     "proxy_refused": ("proxy.unreachable", "proxy", "proxy"),
     "proxy_auth": ("proxy.auth_required", "proxy", "proxy"),
     "proxy_bad_gateway": ("proxy.rejected", "proxy", "proxy"),
+    "proxy_forbidden": ("proxy.rejected", "proxy", "proxy"),
+    "proxy_blackhole": ("proxy.unreachable", "proxy", "proxy"),
     "dns_nxdomain": ("dns.not_found", "dns", "dns"),
     "dns_nodata": ("dns.no_address", "dns", "dns"),
     "dns_servfail": ("dns.unavailable", "dns", "dns"),
+    "dns_refused": ("dns.unavailable", "dns", "dns"),
+    "dns_dangling_cname": ("dns.no_address", "dns", "dns"),
     "dns_silent": ("dns.timeout", "dns", "dns"),
     # diagnose sends no upload body, so the server's hang-up is a plain close.
     "upload_early_close": ("connection.closed", "request", "http"),
@@ -87,6 +121,18 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "upload_stall": ("read.timeout", "response", "http"),
     # pinned to the 503 half by the lab's clock; the healthy half is tested below.
     "flapping": ("http.server_error", "http", "http"),
+}
+
+# Scenarios whose failure the probe sees but does not classify as expected yet.
+CLASSIFY_GAPS = {
+    "bad_chunk_size": "h11's 'illegal chunk header' is read as a cut body",
+    "long_header": "h11's 'Receive buffer too long' is a size limit, read as malformed",
+    "long_status_line": "h11's 'Receive buffer too long' is a size limit, read as malformed",
+    "tls_eof": "a ConnectionResetError during the TLS handshake is not read",
+    "tls_weak_key": "verify code 66 (EE key too weak) is read as an untrusted CA",
+    "bad_chunk_footer": "h11's 'malformed chunk footer' is read as a cut body",
+    "long_chunk_line": "h11's 'Receive buffer too long' in a body is read as a cut body",
+    "long_trailer": "h11's 'Receive buffer too long' in a body is read as a cut body",
 }
 
 _ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FORCE_COLOR", "NO_COLOR")
@@ -181,7 +227,18 @@ def test_every_lab_scenario_has_an_expectation() -> None:
     assert set(EXPECTED) == {name for name, *_ in SPECS}
 
 
-@pytest.mark.parametrize("name", [name for name, *_ in SPECS])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(reason=CLASSIFY_GAPS[name], strict=True)]
+            if name in CLASSIFY_GAPS
+            else [],
+        )
+        for name, *_ in SPECS
+    ],
+)
 def test_scenario_verdict(name: str, verdicts: dict[str, tuple[int, dict[str, Any]]]) -> None:
     """The scenario's verdict has the expected kind and layer, and the walk stops at that phase."""
     code, result = verdicts[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dns.rcode
@@ -90,3 +91,15 @@ def test_latency_is_configurable_per_request(lab: Lab) -> None:
 
     with urllib.request.urlopen(lab["latency"].url + "?ms=0", timeout=2) as r:
         assert r.status == 200
+
+
+def test_every_scenario_is_in_the_docs() -> None:
+    """docs/lab.md's scenario table names every scenario the lab serves."""
+    table = (Path(__file__).parent.parent / "docs" / "lab.md").read_text().split("## Scenarios")[1]
+    names = {
+        name.strip()
+        for line in table.split("\n## ")[0].splitlines()
+        if line.startswith("| ")
+        for name in line.split("|")[1].split(",")
+    }
+    assert {name for name, *_ in SPECS} - names == set()

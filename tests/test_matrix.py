@@ -29,6 +29,53 @@ DOCS = Path(__file__).parent.parent / "docs"
 LOCAL = planned(netns=False)
 NETNS = planned(netns=True)
 
+# Cells where the library keeps the fact but tether's classifier does not read
+# it yet: the expected kind stays the true one, and these fail strictly once fixed.
+CLASSIFY_GAPS = {
+    **{
+        ("bad_chunk_size", c): "InvalidChunkLength / ValueError keep the bad size line: "
+        "b'zz' is malformed, only an empty line means the body was cut"
+        for c in ("requests", "urllib3", "urllib")
+    },
+    **{
+        ("conflicting_length", c): "urllib3's InvalidHeader about the response is not read"
+        for c in ("requests", "urllib3")
+    },
+    **{
+        ("too_many_headers", c): "http.client's HTTPException('got more than 100 headers') "
+        "and aiohttp's 'Too many headers received' are limits, read as malformed or unknown"
+        for c in ("requests", "urllib3", "urllib", "aiohttp")
+    },
+    **{
+        ("tls_weak_key", c): "verify code 66 (EE key too weak) is read as an untrusted CA"
+        for c in ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket")
+    },
+    ("tls_eof", "httpx_async"): "anyio's EndOfStream in a TLS connect is not read",
+    ("prohibit_route", "urllib"): "a bare PermissionError (EACCES) from connect is not read",
+    ("prohibit_route", "socket"): "a bare PermissionError (EACCES) from connect is not read",
+    ("blackhole_route", "urllib"): "a bare OSError EINVAL from connect is not read",
+    ("blackhole_route", "socket"): "a bare OSError EINVAL from connect is not read",
+    ("url_bad_scheme", "aiohttp"): "aiohttp's NonHttpUrlClientError is not known",
+    ("url_bad_port", "httpx_async"): "an ExceptionGroup of OverflowError('port must be "
+    "0-65535') is not unwrapped",
+    ("url_no_host", "urllib"): "URLError('no host given') is not read",
+    ("tls_eof", "aiohttp"): "a ConnectionResetError without errno in a TLS connect is not read",
+}
+
+
+def _cells(pairs: list[tuple[str, str]]) -> list[object]:
+    return [
+        pytest.param(
+            s,
+            c,
+            id=f"{s}-{c}",
+            marks=[pytest.mark.xfail(reason=CLASSIFY_GAPS[s, c], strict=True)]
+            if (s, c) in CLASSIFY_GAPS
+            else [],
+        )
+        for s, c in pairs
+    ]
+
 
 @pytest.fixture(scope="session")
 def local_cases(lab: Lab) -> dict[tuple[str, str], Case]:
@@ -62,17 +109,22 @@ def _check(case: Case | None, client: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("scenario", "client"), LOCAL, ids=[f"{s}-{c}" for s, c in LOCAL])
+@pytest.mark.parametrize(("scenario", "client"), _cells(LOCAL))
 def test_local(scenario: str, client: str, local_cases: dict[tuple[str, str], Case]) -> None:
     """The client's real failure on loopback is classified as the scenario's kind."""
     _check(local_cases.get((scenario, client)), client)
 
 
 @pytest.mark.netns
-@pytest.mark.parametrize(("scenario", "client"), NETNS, ids=[f"{s}-{c}" for s, c in NETNS])
+@pytest.mark.parametrize(("scenario", "client"), _cells(NETNS))
 def test_in_namespace(scenario: str, client: str, netns_cases: dict[tuple[str, str], Case]) -> None:
     """Through the system resolver and real routes, the failure gets the scenario's kind."""
     _check(netns_cases.get((scenario, client)), client)
+
+
+def test_classification_gaps_are_real_cells() -> None:
+    """Each known classification gap names a cell the matrix runs."""
+    assert set(CLASSIFY_GAPS) <= set(LOCAL + NETNS)
 
 
 def test_every_failing_scenario_is_exercised() -> None:

@@ -922,6 +922,11 @@ _add(
                 'disallowed")'
             ),
             (
+                "An old certificate with a key or signature too weak for the client's security "
+                'level, such as 1024-bit RSA or SHA-1 ("EE certificate key too weak", "ca md too '
+                'weak")'
+            ),
+            (
                 "No common cipher suite or signature algorithm, often after hardening on one side "
                 "(system crypto policies or a raised OpenSSL security level)"
             ),
@@ -1480,6 +1485,11 @@ _add(
                 "that sent more than its Content-Length"
             ),
             "An intercepting middlebox or captive portal injects its own content",
+            (
+                "Framing a strict parser refuses: a negative or non-numeric Content-Length, both "
+                "Content-Length and `Transfer-Encoding: chunked` (the shape of request "
+                "smuggling), or a status line with a version other than HTTP/1.x"
+            ),
         ),
         fixes=(
             (
@@ -1524,8 +1534,10 @@ _add(
             ),
             "The size limit is set too low for this endpoint",
             (
-                "The server sent too many or too long headers, such as huge cookies (Python's "
-                "`http.client` allows 100 headers and 65,536 bytes per line)"
+                "The server sent too many or too long headers, such as huge cookies, or an "
+                "oversized status, chunk-size or trailer line (`http.client` allows 100 headers "
+                "and 65,536 bytes a line, httpcore 100 KiB for a whole head, aiohttp 128 "
+                "headers and 8,190 bytes a line)"
             ),
             "A wrong URL that points at an endless stream, or a server that never stops sending",
             (

@@ -1,4 +1,4 @@
-"""A DNS server for the lab: answers, NXDOMAIN, NODATA, SERVFAIL, REFUSED or silence.
+"""A DNS server for the lab: answers, NXDOMAIN, NODATA, CNAME, SERVFAIL, REFUSED or silence.
 
 It serves one zone, ``lab.test.`` (``.test`` is reserved for testing by
 RFC 6761, so no real resolver would ever answer for it), over UDP and TCP.
@@ -33,6 +33,8 @@ _RCODES = {
     "servfail.lab.test.": dns.rcode.SERVFAIL,
     "refused.lab.test.": dns.rcode.REFUSED,
 }
+# name -> the name its CNAME points at (one that has no address records).
+_CNAMES = {"dangling.lab.test.": "nodata.lab.test."}
 SILENT = "silent.lab.test."
 
 
@@ -52,6 +54,12 @@ def answer(wire: bytes) -> bytes | None:
     response.flags |= dns.flags.AA
     if name in _RCODES:
         response.set_rcode(_RCODES[name])
+    elif name in _CNAMES:
+        response.answer.append(
+            dns.rrset.from_text_list(
+                question.name, 5, dns.rdataclass.IN, dns.rdatatype.CNAME, [_CNAMES[name]]
+            )
+        )
     elif name in _RECORDS:
         addresses = _RECORDS[name].get(question.rdtype, ())
         if addresses:

@@ -51,19 +51,67 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("refused", Kind.CONNECT_REFUSED, "a port nothing listens on"),
     ("blackhole", Kind.CONNECT_TIMEOUT, "a listener with a full backlog: SYNs are dropped"),
     ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets before any answer"),
+    ("reset_mid_head", Kind.CONNECTION_RESET, "sends half a status line, then resets"),
+    ("reset_after_head", Kind.CONNECTION_RESET, "sends the response head, then resets"),
     ("reset_mid_body", Kind.CONNECTION_RESET, "sends 100 of 1000 body bytes, then resets"),
     ("close_no_response", Kind.CONNECTION_CLOSED, "reads the request, closes without a word"),
+    (
+        "reset_on_reuse",
+        Kind.CONNECTION_RESET,
+        "redirects, then resets when the client reuses the connection",
+    ),
+    (
+        "close_on_reuse",
+        Kind.CONNECTION_CLOSED,
+        "redirects, then closes when the client reuses the connection",
+    ),
     ("truncated_body", Kind.RESPONSE_TRUNCATED, "Content-Length 100, sends 10, closes"),
     ("cut_chunked", Kind.RESPONSE_TRUNCATED, "a chunked body cut before its last chunk"),
     ("stall_headers", Kind.READ_TIMEOUT, "reads the request, never answers"),
     ("slow_drip", Kind.DEADLINE_EXCEEDED, "one body byte every second, for ever"),
     ("garbage", Kind.RESPONSE_MALFORMED, "answers with bytes that are not HTTP"),
+    ("bad_chunk_size", Kind.RESPONSE_MALFORMED, "a chunk size line that is not hexadecimal"),
+    ("bad_chunk_footer", Kind.RESPONSE_MALFORMED, "chunk data not followed by CRLF"),
+    ("bad_length", Kind.RESPONSE_MALFORMED, "Content-Length: -3"),
+    (
+        "length_and_chunked",
+        Kind.RESPONSE_MALFORMED,
+        "both Content-Length and Transfer-Encoding: chunked",
+    ),
+    ("bad_version", Kind.RESPONSE_MALFORMED, "an HTTP/2.0 status line on HTTP/1.1"),
+    (
+        "conflicting_length",
+        Kind.RESPONSE_MALFORMED,
+        "two Content-Length fields that disagree (3 and 12), 3 bytes sent",
+    ),
+    ("bad_gzip", Kind.RESPONSE_MALFORMED, "Content-Encoding: gzip on a body that is not gzip"),
+    (
+        "surplus_body",
+        Kind.RESPONSE_MALFORMED,
+        "a redirect with bytes beyond its Content-Length, read as the next response",
+    ),
+    ("bad_header", Kind.RESPONSE_MALFORMED, "a header line without a colon"),
+    ("too_many_headers", Kind.RESPONSE_TOO_LARGE, "a response with 200 header fields"),
+    ("long_header", Kind.RESPONSE_TOO_LARGE, "a header line of 200,000 bytes"),
+    ("long_status_line", Kind.RESPONSE_TOO_LARGE, "a status line of 200,000 bytes"),
+    ("long_chunk_line", Kind.RESPONSE_TOO_LARGE, "a chunk-size line of 200,000 bytes"),
+    ("long_trailer", Kind.RESPONSE_TOO_LARGE, "a trailer line of 200,000 bytes"),
     ("http_404", Kind.HTTP_CLIENT_ERROR, "answers 404"),
     ("http_429", Kind.HTTP_RATE_LIMITED, "answers 429 with Retry-After: 3"),
     ("http_503", Kind.HTTP_SERVER_ERROR, "answers 503 with Retry-After: 120"),
     ("redirect_loop", Kind.HTTP_REDIRECT_LOOP, "/a redirects to /b, /b to /a"),
+    (
+        "redirect_scheme_loop",
+        Kind.HTTP_REDIRECT_LOOP,
+        "http:// redirects to https://, and https:// back to http://",
+    ),
     ("tls_expired", Kind.TLS_EXPIRED, "certificate expired yesterday"),
     ("tls_not_yet_valid", Kind.TLS_EXPIRED, "certificate valid from tomorrow"),
+    (
+        "tls_expired_intermediate",
+        Kind.TLS_EXPIRED,
+        "a valid leaf whose intermediate expired yesterday",
+    ),
     ("tls_self_signed", Kind.TLS_SELF_SIGNED, "a self-signed leaf certificate"),
     ("tls_unknown_ca", Kind.TLS_UNTRUSTED, "certificate from a CA the client does not trust"),
     ("tls_wrong_host", Kind.TLS_HOSTNAME_MISMATCH, "certificate for wrong.lab.test"),
@@ -71,12 +119,29 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("plain_to_tls", Kind.CONNECTION_CLOSED, "plain HTTP spoken to the TLS port"),
     ("tls_version", Kind.TLS_PROTOCOL, "the server speaks TLS 1.1 at most"),
     ("tls_stall", Kind.TLS_TIMEOUT, "accepts, never answers the TLS ClientHello"),
+    ("tls_weak_key", Kind.TLS_PROTOCOL, "a certificate with a 1024-bit RSA key"),
+    ("tls_no_cipher", Kind.TLS_PROTOCOL, "TLS 1.2 with NULL ciphers only: no suite in common"),
+    ("tls_client_cert", Kind.TLS_PROTOCOL, "requires a client certificate, and gets none"),
+    ("tls_eof", Kind.TLS_PROTOCOL, "reads the ClientHello, then closes"),
+    (
+        "tls_no_intermediate",
+        Kind.TLS_UNTRUSTED,
+        "a leaf from an intermediate CA, served without the intermediate",
+    ),
     ("proxy_refused", Kind.PROXY_UNREACHABLE, "the proxy's port is closed"),
     ("proxy_auth", Kind.PROXY_AUTH_REQUIRED, "the proxy answers 407 to CONNECT"),
     ("proxy_bad_gateway", Kind.PROXY_REJECTED, "the proxy answers 502 to CONNECT"),
+    ("proxy_forbidden", Kind.PROXY_REJECTED, "the proxy answers 403 to CONNECT"),
+    ("proxy_blackhole", Kind.PROXY_UNREACHABLE, "the proxy's port drops connection attempts"),
     ("dns_nxdomain", Kind.DNS_NOT_FOUND, "the lab resolver says NXDOMAIN"),
     ("dns_nodata", Kind.DNS_NO_ADDRESS, "the name exists but has no A or AAAA record"),
     ("dns_servfail", Kind.DNS_UNAVAILABLE, "the lab resolver says SERVFAIL"),
+    ("dns_refused", Kind.DNS_UNAVAILABLE, "the lab resolver says REFUSED"),
+    (
+        "dns_dangling_cname",
+        Kind.DNS_NO_ADDRESS,
+        "a CNAME to a name that has no address records",
+    ),
     ("dns_silent", Kind.DNS_TIMEOUT, "the lab resolver never answers"),
     (
         "upload_early_close",
@@ -98,6 +163,8 @@ _DNS_NAMES = {
     "dns_nxdomain": "nx",
     "dns_nodata": "nodata",
     "dns_servfail": "servfail",
+    "dns_refused": "refused",
+    "dns_dangling_cname": "dangling",
     "dns_silent": "silent",
 }
 
@@ -266,13 +333,33 @@ class Lab:
             "refused": refused,
             "blackhole": self._blackhole(),
             "reset_on_accept": await serve(_servers.reset_on_accept),
+            "reset_mid_head": await serve(_servers.reset_after(b"HTTP/1.1 20")),
+            "reset_after_head": await serve(
+                _servers.reset_after(_servers.response(200, length=1000))
+            ),
             "reset_mid_body": await serve(_servers.reset_mid_body),
             "close_no_response": await serve(_servers.close_no_response),
+            "reset_on_reuse": await serve(_servers.dropping_reused(hard=True)),
+            "close_on_reuse": await serve(_servers.dropping_reused(hard=False)),
             "truncated_body": await serve(_servers.truncated_body),
             "cut_chunked": await serve(_servers.cut_chunked),
             "stall_headers": await serve(_servers.stall_headers),
             "slow_drip": await serve(_servers.slow_drip(self._drip_interval)),
             "garbage": await serve(_servers.garbage),
+            "bad_chunk_size": await serve(_servers.answering(_servers.BAD_CHUNK_SIZE)),
+            "conflicting_length": await serve(_servers.answering(_servers.CONFLICTING_LENGTH)),
+            "bad_chunk_footer": await serve(_servers.answering(_servers.BAD_CHUNK_FOOTER)),
+            "bad_length": await serve(_servers.answering(_servers.BAD_LENGTH)),
+            "length_and_chunked": await serve(_servers.answering(_servers.LENGTH_AND_CHUNKED)),
+            "bad_version": await serve(_servers.answering(_servers.BAD_VERSION)),
+            "long_chunk_line": await serve(_servers.answering(_servers.LONG_CHUNK_LINE)),
+            "long_trailer": await serve(_servers.answering(_servers.LONG_TRAILER)),
+            "bad_gzip": await serve(_servers.answering(_servers.BAD_GZIP)),
+            "surplus_body": await serve(_servers.surplus_body),
+            "bad_header": await serve(_servers.answering(_servers.BAD_HEADER)),
+            "too_many_headers": await serve(_servers.answering(_servers.TOO_MANY_HEADERS)),
+            "long_header": await serve(_servers.answering(_servers.LONG_HEADER)),
+            "long_status_line": await serve(_servers.answering(_servers.LONG_STATUS_LINE)),
             "upload_early_close": await serve(_servers.upload_early_close),
             "upload_stall": await serve(_servers.upload_stall),
             "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
@@ -286,13 +373,30 @@ class Lab:
             ("tls_self_signed", certs.self_signed),
             ("tls_unknown_ca", certs.unknown_ca),
             ("tls_wrong_host", certs.wrong_host),
+            ("tls_no_intermediate", certs.no_intermediate),
+            ("tls_expired_intermediate", certs.expired_intermediate),
+            ("tls_weak_key", certs.weak_key),
         ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(
             _servers.tls_refusing(certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1))
         )
+        ports["tls_no_cipher"] = await serve(
+            _servers.tls_refusing(
+                certs.server_context(certs.valid, ciphers="ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+            )
+        )
+        ports["tls_client_cert"] = await serve(
+            _servers.tls_refusing(certs.server_context(certs.valid, client_ca=certs.ca_file))
+        )
+        ports["tls_eof"] = ports["close_no_response"]
         proxy_auth = await serve(_servers.proxy_answering(407))
         proxy_bad = await serve(_servers.proxy_answering(502))
+        proxy_forbidden = await serve(_servers.proxy_answering(403))
+        hops: dict[str, str] = {}
+        plain_hop = await serve(_servers.redirecting(hops, "https"))
+        tls_hop = await serve(_servers.redirecting(hops, "http"), certs.server_context(certs.valid))
+        hops.update(http=f"http://{h}:{plain_hop}/", https=f"https://{h}:{tls_hop}/")
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
         self._servers.append(dns_tcp)
         self.resolver = f"{h}:{dns_port}"
@@ -305,12 +409,15 @@ class Lab:
         urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
         urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
         urls["redirect_loop"] = f"http://{h}:{redirect}/a"
+        urls["redirect_scheme_loop"] = hops["http"]
         urls["tls_to_plain"] = f"https://{h}:{healthy}/"
         urls["plain_to_tls"] = f"http://{h}:{tls_ok}/"
         proxies = {
             "proxy_refused": refused,
             "proxy_auth": proxy_auth,
             "proxy_bad_gateway": proxy_bad,
+            "proxy_forbidden": proxy_forbidden,
+            "proxy_blackhole": ports["blackhole"],
         }
         for name in proxies:
             urls[name] = f"https://{h}:{tls_ok}/"

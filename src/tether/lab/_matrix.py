@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from tether._classify import classify, classify_status
 from tether._hostport import split_hostport
 from tether._kinds import Kind
-from tether.lab._lab import Lab, Scenario
+from tether.lab._lab import SPECS, Lab, Scenario
 
 # Longer than the namespace resolver's 1 s timeout, so a silent resolver is
 # reported as such and not as a connect timeout of clients that count DNS in it.
@@ -53,22 +53,66 @@ CLIENTS = (
     "socket",
     "dnspython",
 )
-DNS_SCENARIOS = frozenset({"dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent"})
+DNS_SCENARIOS = frozenset(
+    {
+        "dns_nxdomain",
+        "dns_nodata",
+        "dns_dangling_cname",
+        "dns_servfail",
+        "dns_refused",
+        "dns_silent",
+    }
+)
 
-# Scenarios that only exist inside a namespace: routes the namespace adds.
-NETNS_ONLY = {
+# Scenarios that only exist inside a namespace: routes the namespace adds, and
+# malformed URLs (some clients send what they make of the host to the resolver,
+# which there is the lab's).  name -> (url, kind, description, proxy).
+NETNS_ROUTES: dict[str, tuple[str, Kind, str, str | None]] = {
     "host_unreachable": (
         "http://127.9.9.1:80/",
         Kind.CONNECT_UNREACHABLE,
         "a route of type unreachable (EHOSTUNREACH)",
+        None,
     ),
     "net_unreachable": (
         "http://127.9.7.1:80/",
         Kind.CONNECT_UNREACHABLE,
         "a route of type throw (ENETUNREACH)",
+        None,
+    ),
+    "prohibit_route": (
+        "http://127.9.8.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type prohibit (EACCES), as a VPN kill switch sets",
+        None,
+    ),
+    "blackhole_route": (
+        "http://127.9.6.1:80/",
+        Kind.CONNECT_UNREACHABLE,
+        "a route of type blackhole (EINVAL)",
+        None,
     ),
 }
-NETNS_SCENARIOS = ("dns_nxdomain", "dns_nodata", "dns_servfail", "dns_silent", *NETNS_ONLY)
+NETNS_ONLY: dict[str, tuple[str, Kind, str, str | None]] = {
+    **NETNS_ROUTES,
+    "url_space": ("http://bad host/", Kind.URL_INVALID, "a space in the host", None),
+    "url_bad_scheme": ("htp://127.0.0.1/", Kind.URL_INVALID, "a misspelt scheme", None),
+    "url_bad_port": ("http://127.0.0.1:99999/", Kind.URL_INVALID, "a port above 65535", None),
+    "url_no_host": ("http:///path", Kind.URL_INVALID, "an empty host", None),
+    "url_unencoded": (
+        "http://user:p#ss@127.0.0.1/",
+        Kind.URL_INVALID,
+        "a password with a # that is not percent-encoded",
+        None,
+    ),
+    "proxy_nxdomain": (
+        "http://127.0.0.1:80/",
+        Kind.PROXY_UNREACHABLE,
+        "the proxy's name does not resolve",
+        "http://proxy.nx.lab.test:3128",
+    ),
+}
+NETNS_SCENARIOS = (*(n for n, *_ in SPECS if n in DNS_SCENARIOS), *NETNS_ONLY)
 # Scenarios left out of the matrix: they change with time, or are healthy variants.
 SKIPPED = frozenset({"flapping", "latency"})
 # The raw socket client speaks no HTTP: it sees only what breaks the connection.
@@ -89,9 +133,16 @@ SOCKET_SCENARIOS = frozenset(
         "tls_to_plain",
         "tls_version",
         "tls_stall",
+        "tls_no_cipher",
+        "tls_client_cert",
+        "tls_eof",
+        "tls_no_intermediate",
+        "tls_expired_intermediate",
+        "tls_weak_key",
         "upload_early_close",
         "upload_stall",
-        *NETNS_SCENARIOS,
+        *DNS_SCENARIOS,
+        *NETNS_ROUTES,
     }
 )
 # Where a library loses the fact tether needs, the kind it can honestly give.
@@ -107,15 +158,78 @@ for _client in CLIENTS:
         "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL",
     )
 LIMITS["dns_silent", "dnspython"] = (Kind.DNS_TIMEOUT, None)  # only a direct query tells
-LIMITS["reset_mid_body", "aiohttp"] = (
-    Kind.RESPONSE_TRUNCATED,
-    "aiohttp reports a reset mid-body as an incomplete payload",
-)
+for _client in (c for c in CLIENTS if c != "dnspython"):
+    LIMITS["dns_dangling_cname", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "getaddrinfo reports a CNAME to a name without addresses as EAI_NONAME, like NXDOMAIN",
+    )
+for _client in ("requests", "httpx", "httpx_async", "aiohttp"):
+    LIMITS["url_space", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "the host with a space (percent-encoded by requests) goes to the resolver",
+    )
+for _client in ("httpx", "urllib"):
+    LIMITS["url_bad_port", _client] = (
+        Kind.CONNECT_REFUSED,
+        "getaddrinfo truncates port 99999 to 16 bits (34463), where nothing listens",
+    )
+for _client in ("httpx", "httpx_async", "aiohttp", "urllib"):
+    LIMITS["proxy_nxdomain", _client] = (
+        Kind.DNS_NOT_FOUND,
+        "the exception does not say the name that did not resolve was the proxy's",
+    )
+for _name in ("reset_after_head", "reset_mid_body"):
+    LIMITS[_name, "aiohttp"] = (
+        Kind.RESPONSE_TRUNCATED,
+        "aiohttp reports a reset mid-body as an incomplete payload",
+    )
 for _client in ("httpx", "httpx_async", "urllib"):
     LIMITS["proxy_refused", _client] = (
         Kind.CONNECT_REFUSED,
         "the exception does not say the refusing peer was the proxy",
     )
+for _client in ("httpx", "httpx_async", "aiohttp", "urllib"):
+    LIMITS["proxy_blackhole", _client] = (
+        Kind.CONNECT_TIMEOUT,
+        "the timeout does not say the silent peer was the proxy",
+    )
+for _name in ("reset_on_reuse", "close_on_reuse"):
+    LIMITS[_name, "aiohttp"] = (
+        None,
+        "aiohttp retries an idempotent request once when a reused connection fails",
+    )
+    LIMITS[_name, "urllib"] = (None, "urllib opens a new connection for each request")
+for _client in ("requests", "urllib3", "urllib"):
+    LIMITS["bad_header", _client] = (
+        None,
+        "http.client files a line without a colon as a parse defect, and goes on",
+    )
+_HTTP_CLIENT = ("requests", "urllib3", "urllib")  # the clients that parse with http.client
+for _client in _HTTP_CLIENT:
+    LIMITS["bad_chunk_footer", _client] = (
+        None,
+        "http.client discards the two bytes after a chunk without looking at them",
+    )
+    LIMITS["bad_length", _client] = (
+        None,
+        "http.client takes a negative Content-Length as absent and reads to the close",
+    )
+for _client in (*_HTTP_CLIENT, "httpx", "httpx_async"):
+    LIMITS["length_and_chunked", _client] = (
+        None,
+        "chunked framing wins, as RFC 9112 lets a client do (it must then close)",
+    )
+for _client in ("httpx", "httpx_async", "aiohttp"):
+    LIMITS["bad_version", _client] = (None, "the parser takes any HTTP/x.y version")
+for _name in ("long_chunk_line", "long_trailer"):
+    LIMITS[_name, "requests"] = (
+        None,
+        "urllib3's streaming chunk reader reads these lines with no length limit",
+    )
+LIMITS["long_chunk_line", "aiohttp"] = (
+    None,
+    "aiohttp's parser skips chunk extensions with no length limit",
+)
 LIMITS["tls_stall", "aiohttp"] = (
     Kind.CONNECT_TIMEOUT,
     "aiohttp times the TLS handshake as part of connecting",
@@ -129,6 +243,28 @@ LIMITS["upload_stall", "aiohttp"] = (
     Kind.DEADLINE_EXCEEDED,
     "aiohttp has no write timeout: only the total timeout ends the upload",
 )
+LIMITS["conflicting_length", "urllib"] = (
+    None,
+    "http.client reads the first Content-Length and ignores the other",
+)
+LIMITS["bad_gzip", "urllib"] = (
+    None,
+    "urllib does not decode Content-Encoding: the body comes back as sent",
+)
+for _client in ("requests", "urllib3"):
+    LIMITS["surplus_body", _client] = (
+        None,
+        "urllib3 does not reuse a pooled connection with unread bytes: it reconnects",
+    )
+LIMITS["surplus_body", "urllib"] = (
+    None,
+    "urllib opens a new connection for each request, so the surplus is never read",
+)
+for _client in ("httpx", "httpx_async"):
+    LIMITS["too_many_headers", _client] = (
+        None,
+        "h11 bounds the size of a head (100 KiB in httpcore), not its number of fields",
+    )
 LIMITS["upload_stall", "socket"] = (
     Kind.READ_TIMEOUT,
     "a bare socket timeout does not say whether it was sending or receiving",
@@ -445,8 +581,10 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
     out = []
     for name in names:
         if name in NETNS_ONLY:
-            url, kind, description = NETNS_ONLY[name]
-            out.append(Scenario(name=name, url=url, kind=kind, description=description))
+            url, kind, description, proxy = NETNS_ONLY[name]
+            out.append(
+                Scenario(name=name, url=url, kind=kind, description=description, proxy=proxy)
+            )
         else:
             out.append(lab[name])
     return out
@@ -495,6 +633,8 @@ _SETUP = """set -e
 ip link set lo up
 ip route add unreachable 127.9.9.0/24 table local
 ip route add throw 127.9.7.0/24 table local
+ip route add prohibit 127.9.8.0/24 table local
+ip route add blackhole 127.9.6.0/24 table local
 mount --bind "$RESOLV" /etc/resolv.conf
 exec "$PYTHON" -m tether.lab._matrix --child "$CLIENTS"
 """

@@ -227,6 +227,18 @@ async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     reset(writer)
 
 
+def reset_after(sent: bytes) -> Handler:
+    """Read the request head, send ``sent`` (part of a response), then reset."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await read_head(reader) is not None:
+            writer.write(sent)
+            await writer.drain()  # in the client's receive queue, which a RST does not purge
+        reset(writer)
+
+    return handle
+
+
 async def close_no_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(NotHTTP, OSError):
         await read_head(reader)
@@ -349,5 +361,111 @@ def proxy_answering(status_code: int) -> Handler:
         if status_code == 407:
             extra["Proxy-Authenticate"] = 'Basic realm="tether lab"'
         return response(status_code, f"proxy says {status_code}\n".encode(), extra)
+
+    return serving(respond)
+
+
+def answering(raw: bytes) -> Handler:
+    """Read a request head, answer with ``raw`` exactly as given, then close."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(NotHTTP):
+            if await read_head(reader) is not None:
+                writer.write(raw)
+                await writer.drain()
+        writer.close()
+
+    return handle
+
+
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+BAD_CHUNK_SIZE = _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a size\r\n0\r\n\r\n"
+"""A chunk whose size line is not hexadecimal."""
+CONFLICTING_LENGTH = _OK_HEAD + b"Content-Length: 3\r\nContent-Length: 12\r\n\r\nok\n"
+"""Two Content-Length fields that disagree (a request-smuggling classic)."""
+BAD_LENGTH = _OK_HEAD + b"Content-Length: -3\r\n\r\nok\n"
+"""A Content-Length that is not a number of bytes."""
+LENGTH_AND_CHUNKED = (
+    _OK_HEAD + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\n\r\n"
+)
+"""Both Content-Length and chunked framing: the request-smuggling shape RFC 9112 forbids."""
+BAD_CHUNK_FOOTER = _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\nok\nXX0\r\n\r\n"
+"""A chunk whose data is not followed by CRLF."""
+LONG_CHUNK_LINE = (
+    _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3;" + b"x" * 200_000 + b"\r\nok\n\r\n0\r\n\r\n"
+)
+"""A chunk-size line of 200,000 bytes (a chunk extension nobody asked for)."""
+LONG_TRAILER = (
+    _OK_HEAD
+    + b"Transfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\nX-Trailer: "
+    + b"t" * 200_000
+    + b"\r\n\r\n"
+)
+"""A trailer line of 200,000 bytes after the last chunk."""
+BAD_VERSION = b"HTTP/2.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
+"""An HTTP/2.0 status line over an HTTP/1.1 connection."""
+BAD_GZIP = _OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at."
+"""A body that says it is gzip and is not."""
+TOO_MANY_HEADERS = (
+    _OK_HEAD
+    + b"".join(b"X-Lab-%d: %d\r\n" % (n, n) for n in range(200))
+    + b"Content-Length: 3\r\n\r\nok\n"
+)
+"""200 short header fields: http.client stops at 100, aiohttp at 128."""
+LONG_HEADER = _OK_HEAD + b"X-Lab-Long: " + b"a" * 200_000 + b"\r\nContent-Length: 3\r\n\r\nok\n"
+"""One header line of 200,000 bytes: beyond every client's limit (http.client 64 KiB a
+line, httpcore 100 KiB a head, aiohttp 8 KiB a field)."""
+LONG_STATUS_LINE = b"HTTP/1.1 200 " + b"O" * 200_000 + b"\r\nContent-Length: 3\r\n\r\nok\n"
+"""A status line of 200,000 bytes."""
+
+
+async def _surplus(request: Request) -> bytes:
+    """A redirect that sends more than its Content-Length, then the page it points at.
+
+    A client that follows it on the same keep-alive connection reads the
+    surplus as the start of the next response.
+    """
+    if request.path == "/next":
+        return response(200, b"ok\n")
+    return response(302, b"", {"Location": "/next"}) + b"surplus bytes\r\n\r\n"
+
+
+surplus_body = serving(_surplus)
+BAD_HEADER = _OK_HEAD + b"this line has no colon\r\nContent-Length: 3\r\n\r\nok\n"
+"""A header line that is not ``name: value``."""
+
+
+def dropping_reused(*, hard: bool) -> Handler:
+    """Redirect ``/`` to ``/next``; a ``/next`` that reuses the connection is dropped.
+
+    The keep-alive race, made certain: the connection goes away just as the
+    client sends its second request on it, with a RST (``hard``) or a FIN.  A
+    ``/next`` on a fresh connection is answered.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served = 0
+        while (request := await read_head(reader)) is not None:
+            if request.path != "/next":
+                writer.write(response(302, b"", {"Location": "/next"}))
+            elif served == 0:
+                writer.write(response(200, b"ok\n"))
+            elif hard:
+                reset(writer)
+                return
+            else:
+                break
+            served += 1
+            await writer.drain()
+        writer.close()
+
+    return handle
+
+
+def redirecting(targets: dict[str, str], name: str) -> Handler:
+    """Answer every request with a 302 to ``targets[name]``, looked up when asked."""
+
+    async def respond(request: Request) -> bytes:
+        return response(302, b"", {"Location": targets[name]})
 
     return serving(respond)
