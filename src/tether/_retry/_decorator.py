@@ -36,9 +36,15 @@ def retry(
 ) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
     """Retry ``fn`` under ``policy``, classifying what it raises with :func:`tether.classify`.
 
-    ``endpoint`` names the budget, breaker and health record the calls share
-    (default: the function's qualified name).  A decorated function is
-    assumed safe to repeat; say ``idempotent=False`` if a failure after the
+    Budget, breaker and health records are kept per endpoint: by default the
+    ``host:port`` a failed attempt names (so a dead host does not open the
+    circuit for a healthy one the function also calls), or the function's
+    qualified name for a failure that names none.  Since which host an attempt
+    will reach is known only once it fails, an open circuit then stops the
+    retries but not a call's first attempt.  ``endpoint`` names one record for
+    every call instead, which the breaker checks before the first attempt too.
+
+    A decorated function is assumed safe to repeat; say ``idempotent=False`` if a failure after the
     request may have reached the server must not be retried.  When tether
     gives up it re-raises the last exception, with ``.failure`` set and a note
     saying what was tried; if no attempt ran (open circuit, spent deadline) it
@@ -54,7 +60,14 @@ def retry(
         label = f"{qualname.rpartition('<locals>.')[2]}()"
 
         def call() -> Call:
-            return Call(chosen, "", label, endpoint=name, idempotent=idempotent)
+            return Call(
+                chosen,
+                "",
+                label,
+                endpoint=name,
+                idempotent=idempotent,
+                by_failure=endpoint is None,
+            )
 
         if inspect.iscoroutinefunction(f):
 

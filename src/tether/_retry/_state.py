@@ -226,7 +226,7 @@ class State:
                 b.trial = False
 
     def _breaker_record(
-        self, endpoint: str, failure: Failure | None, now: float
+        self, endpoint: str, failure: Failure | None, now: float, sampled: bool
     ) -> BreakerChange | None:
         config = self._policy.breaker
         if config is None:
@@ -237,7 +237,8 @@ class State:
             # Successes count too: the ratio rule needs every call in the window.
             b = self._breakers[endpoint] = _Breaker(window=_Window(config.window))
         assert b.window is not None
-        b.window.add(now, 1, int(failed))
+        if sampled:
+            b.window.add(now, 1, int(failed))
         old = b.state
         if not failed:
             b.consecutive, b.trial = 0, False
@@ -300,10 +301,16 @@ class State:
 
     # -- one attempt's outcome -------------------------------------------------
 
-    def record(self, endpoint: str, failure: Failure | None, now: float) -> None:
-        """Record an attempt's outcome (``None``: it worked) in breaker and health."""
+    def record(
+        self, endpoint: str, failure: Failure | None, now: float, *, sampled: bool = True
+    ) -> None:
+        """Record an attempt's outcome (``None``: it worked) in breaker and health.
+
+        ``sampled=False`` keeps it out of the breaker's failure ratio: the caller
+        cannot see every call to the endpoint, only those that failed.
+        """
         with self._lock:
-            change = self._breaker_record(endpoint, failure, now)
+            change = self._breaker_record(endpoint, failure, now, sampled)
             health = self._health_record(endpoint, failure, now)
         p = self._policy
         if change is not None:
