@@ -102,6 +102,7 @@ def test_deadline_stops_a_slow_drip(drip_lab: Lab, mode: str) -> None:
         send(mode, policy, "GET", drip_lab["slow_drip"].url)
     assert 0.55 <= time.monotonic() - started < 1.0
     assert isinstance(caught.value, tether.DeadlineExceededError)
+    assert isinstance(caught.value, httpx.TransportError)
     assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 
 
@@ -122,7 +123,9 @@ def test_open_circuit_fails_without_connecting(mode: str) -> None:
         port.setblocking(False)
         with pytest.raises(httpx.ConnectError) as caught:
             send(mode, r.policy, "GET", url)
+        # Both tether's and httpx's: an `except httpx.TransportError` catches it.
         assert isinstance(caught.value, tether.CircuitOpenError)
+        assert isinstance(caught.value, httpx.TransportError)
         assert caught.value.failure.kind is Kind.CIRCUIT_OPEN  # type: ignore[attr-defined]
         with pytest.raises(BlockingIOError):
             port.accept()  # nobody connected
