@@ -215,11 +215,11 @@ def test_a_dead_host_does_not_open_the_circuit_for_a_healthy_one(lab: Lab) -> No
     refused, healthy = lab["refused"], lab["healthy"]
     with pytest.raises(requests.ConnectionError):
         fetch(refused.url)
-    assert r.policy.breaker_state(refused.url) is tether.BreakerState.OPEN
+    assert fetch.guard.breaker_state(refused.url) is tether.BreakerState.OPEN
     assert r.give_ups[-1].endpoint == f"{refused.host}:{refused.port}"
     assert fetch(healthy.url) == "ok\n"
-    assert r.policy.breaker_state(healthy.url) is tether.BreakerState.CLOSED
-    assert r.policy.health(healthy.url).consecutive_failures == 0
+    assert fetch.guard.breaker_state(healthy.url) is tether.BreakerState.CLOSED
+    assert fetch.guard.health(healthy.url).consecutive_failures == 0
     fetched.clear()
     with pytest.raises(requests.ConnectionError) as caught:
         fetch(refused.url)
@@ -240,7 +240,7 @@ def test_a_named_endpoint_shares_one_record_for_every_call(lab: Lab) -> None:
 
     with pytest.raises(requests.ConnectionError):
         fetch(lab["refused"].url)
-    assert r.policy.breaker_state("backend") is tether.BreakerState.OPEN
+    assert fetch.guard.breaker_state("backend") is tether.BreakerState.OPEN
     with pytest.raises(tether.CircuitOpenError):
         fetch(lab["healthy"].url)
     assert fetched == [lab["refused"].url] * 2
@@ -257,5 +257,5 @@ def test_a_failure_without_a_host_is_kept_under_the_function_name() -> None:
     with pytest.raises(ConnectionResetError):
         work()
     name = work.__qualname__
-    assert r.policy.health(name).consecutive_failures == 2
+    assert work.guard.health(name).consecutive_failures == 2
     assert r.give_ups[-1].endpoint == name

@@ -1,6 +1,6 @@
 """The one retry loop, for every integration, sync and async.
 
-``Call`` holds the decisions (pure but for the policy's shared state); the two
+``Call`` holds the decisions (pure but for its owner's :class:`Guard`); the two
 loops only send, wait and hand outcomes to it, so sync and async differ in
 nothing but ``await``.
 """
@@ -23,7 +23,7 @@ from tether._retry import _testing
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
 from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
-from tether._retry._state import endpoint_of
+from tether._retry._state import Guard, endpoint_of
 
 R = TypeVar("R")
 
@@ -119,6 +119,7 @@ class Call:
         "_start",
         "_url",
         "endpoint",
+        "guard",
         "made",
         "max_attempts",
         "method",
@@ -137,10 +138,13 @@ class Call:
         idempotent: bool | None = None,
         endpoint: str | None = None,
         by_failure: bool = False,
+        guard: Guard | None = None,
     ) -> None:
-        """``by_failure``: the call's target is unknown (a decorated callable), so its
-        records are keyed by the endpoint its first failure names, ``endpoint`` if none."""
+        """``guard``: the owner's per-endpoint records (default: new ones, for this call
+        alone).  ``by_failure``: the call's target is unknown (a decorated callable), so
+        its records are keyed by the endpoint its first failure names, ``endpoint`` if none."""
         self.policy = policy
+        self.guard = guard if guard is not None else Guard(policy)
         self.method = method.upper()
         self._raw_url = url
         self._url: str | None = None
@@ -192,8 +196,8 @@ class Call:
             )
         if self._by_failure and not self._known:
             pass  # the endpoint is known only once an attempt fails against it
-        elif not p._state.admit(self.endpoint, now, first=self.made == 0):
-            last = p._state.health(self.endpoint).last_failure
+        elif not self.guard.admit(self.endpoint, now, first=self.made == 0):
+            last = self.guard.health(self.endpoint).last_failure
             because = f" (last failure: {last.kind})" if last else ""
             return self._failure(
                 Kind.CIRCUIT_OPEN,
@@ -263,16 +267,16 @@ class Call:
             if failure is not None and not self._known:
                 self._learn(failure, now)
             if self._known:
-                self.policy._state.record(self.endpoint, failure, now, sampled=False)
+                self.guard.record(self.endpoint, failure, now, sampled=False)
             return
-        self.policy._state.record(self.endpoint, failure, now)
+        self.guard.record(self.endpoint, failure, now)
 
     def _learn(self, failure: Failure, now: float) -> None:
         """Take the endpoint the failure names (else keep the fallback) as this call's key."""
         if failure.host:
             self.endpoint = join_hostport(failure.host, failure.port)
         self._known = True
-        self.policy._state.first_attempt(self.endpoint, now)
+        self.guard.first_attempt(self.endpoint, now)
 
     def failed(self, outcome: Outcome[Any]) -> float | None:
         """Record the outcome; the wait before the next attempt, or None to stop."""
@@ -336,10 +340,10 @@ class Call:
             delay = p.delay(self.made, self._previous_delay)
             if delay >= left:
                 return 0.0, f"waiting {delay:.2f} s would pass the deadline ({left:.2f} s left)"
-        opens_at = p._state.breaker_retry_at(self.endpoint)
+        opens_at = self.guard.breaker_retry_at(self.endpoint)
         if opens_at is not None and opens_at > now + delay:
             return 0.0, f"the circuit for {self.endpoint} is open"
-        if not p._state.spend_retry(self.endpoint, now):
+        if not self.guard.spend_retry(self.endpoint, now):
             return 0.0, f"the retry budget for {self.endpoint} is spent"
         return delay, None
 
@@ -355,7 +359,7 @@ class Call:
     def abandon(self) -> None:
         """An attempt was cancelled: free a half-open trial slot it may hold."""
         if self._known:
-            self.policy._state.breaker_release(self.endpoint)
+            self.guard.breaker_release(self.endpoint)
 
     def _give_up(self, outcome: Outcome[Any], reason: str) -> None:
         outcome.reason = reason

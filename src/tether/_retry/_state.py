@@ -1,7 +1,10 @@
-"""What a policy remembers per endpoint: retry budget, circuit breaker, health.
+"""``Guard``: what a policy's owner remembers per endpoint: retry budget, breaker, health.
 
-All of it is guarded by one lock per policy; each critical section is a few
-additions.  Events are sent after the lock is released.
+A :class:`~tether.RetryPolicy` is a value; the memory it needs lives here, in
+an object each owner (a ``tether.Session``, an httpx transport, an aiohttp
+session or middleware, a decorated function) makes for itself, or is given
+to share.  All of it is guarded by one lock per guard; each critical section
+is a few additions.  Events are sent after the lock is released.
 """
 
 from __future__ import annotations
@@ -10,16 +13,14 @@ import enum
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._retry._hooks import BreakerChange, HealthChange, emit
-
-if TYPE_CHECKING:
-    from tether._retry._policy import RetryPolicy
+from tether._retry._policy import RetryPolicy
 
 
 class BreakerState(enum.StrEnum):
@@ -122,15 +123,29 @@ class _Health:
     first_failure_at: float | None = None
 
 
-class State:
-    """The per-endpoint memory of one policy object."""
+class Guard:
+    """The retry budgets, circuit breakers and health records of one owner, per endpoint.
 
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
+    Each ``tether.Session``, transport, aiohttp session or middleware and
+    decorated function makes its own from its policy, so two of them given the
+    same policy share nothing.  To share, make one and pass it to each:
+    ``guard = tether.Guard(policy)``, then ``tether.Session(guard=guard)``.
+    The policy's hooks, clock and limits apply; ``guard.policy`` is it.
+    """
+
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self._policy = policy if policy is not None else RetryPolicy()
         self._lock = threading.Lock()
         self._budgets: dict[str, _Window] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._health: dict[str, _Health] = {}
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    def __repr__(self) -> str:
+        return f"<Guard {self._policy!r}>"
 
     # -- retry budget ----------------------------------------------------------
 
@@ -161,6 +176,7 @@ class State:
             return True
 
     def budget_left(self, endpoint: str) -> float:
+        """Retries the budget would allow ``endpoint`` now (``inf`` without a budget)."""
         budget = self._policy.budget
         if budget is None:
             return float("inf")
@@ -215,6 +231,7 @@ class State:
         return b.opened_at + config.cooldown
 
     def breaker_state(self, endpoint: str) -> BreakerState:
+        """The breaker's state for ``endpoint`` (``host:port`` or a URL)."""
         b = self._breakers.get(endpoint_of(endpoint))
         return BreakerState.CLOSED if b is None else b.state
 
@@ -262,6 +279,7 @@ class State:
     # -- health ----------------------------------------------------------------
 
     def health(self, endpoint: str) -> Health:
+        """The health record of ``endpoint`` (``host:port`` or a URL)."""
         key = endpoint_of(endpoint)
         with self._lock:
             h = self._health.get(key) or _Health()
@@ -319,3 +337,12 @@ class State:
             event, details = health
             hook: Any = p.on_unhealthy if event == "unhealthy" else p.on_recovered
             emit(hook, event, details)
+
+
+def guard_for(policy: RetryPolicy | None, guard: Guard | None) -> Guard:
+    """An owner's guard: the one it was given, else a new one for ``policy``."""
+    if guard is None:
+        return Guard(policy)
+    if policy is not None and policy != guard.policy:
+        raise ValueError("give a policy or a guard made with it, not both")
+    return guard

@@ -36,13 +36,21 @@ from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, Outcome, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard, guard_for
 
 __all__ = ["Session", "middleware", "session"]
 
 
-def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareType:
-    """A client middleware retrying every request of a session under ``policy``."""
-    chosen = policy if policy is not None else RetryPolicy()
+def middleware(
+    policy: RetryPolicy | None = None, *, guard: Guard | None = None
+) -> aiohttp.ClientMiddlewareType:
+    """A client middleware retrying every request of a session under ``policy``.
+
+    Each middleware keeps its own budget, breakers and health records, unless
+    given a ``guard`` to share (the middleware's own is its ``.guard``).
+    """
+    g = guard_for(policy, guard)
+    chosen = g.policy
 
     async def tether_retry(
         request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
@@ -53,6 +61,7 @@ def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareTyp
             str(request.url),
             headers=request.headers,
             replayable=_replayable(request.body),
+            guard=g,
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
@@ -76,6 +85,7 @@ def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareTyp
             return outcome.response
         raise _error(call, outcome)
 
+    tether_retry.guard = g  # type: ignore[attr-defined]
     return tether_retry
 
 
@@ -87,11 +97,14 @@ class Session:
     with ``async with``, as aiohttp's do.  Each attempt gets the policy's
     timeouts through aiohttp's own ``ClientTimeout`` (its ``total`` is what the
     deadline leaves), which costs less than a middleware and an extra timer.
-    The session underneath is ``.raw``.
+    The session underneath is ``.raw``; its budget, breakers and health
+    records are in ``.guard``, its own unless one is given to share.
     """
 
-    def __init__(self, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
-        self.policy = policy if policy is not None else RetryPolicy()
+    def __init__(
+        self, policy: RetryPolicy | None = None, *, guard: Guard | None = None, **kwargs: Any
+    ) -> None:
+        self.guard = guard_for(policy, guard)
         self.raw = aiohttp.ClientSession(**kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
         # inside request(): that would run tether's whole loop twice.
@@ -122,6 +135,10 @@ class Session:
     def patch(self, url: Any, **kwargs: Any) -> _Pending:
         return self.request("PATCH", url, **kwargs)
 
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.guard.policy
+
     async def close(self) -> None:
         await self.raw.close()
 
@@ -132,10 +149,16 @@ class Session:
         await self.close()
 
     async def _send(self, method: str, url: Any, kwargs: dict[str, Any]) -> aiohttp.ClientResponse:
-        p = self.policy
+        guard = self.guard
+        p = guard.policy
         given = kwargs.pop("timeout", None)
         call = Call(
-            p, method, str(url), headers=kwargs.get("headers"), replayable=_data_replayable(kwargs)
+            p,
+            method,
+            str(url),
+            headers=kwargs.get("headers"),
+            replayable=_data_replayable(kwargs),
+            guard=guard,
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
@@ -179,12 +202,14 @@ class _Pending:
             self._response.release()
 
 
-def session(policy: RetryPolicy | None = None, **kwargs: Any) -> Session:
+def session(
+    policy: RetryPolicy | None = None, *, guard: Guard | None = None, **kwargs: Any
+) -> Session:
     """A :class:`Session`: aiohttp with the policy's retries and timeouts.
 
-    Keyword arguments go to ``aiohttp.ClientSession``.
+    Other keyword arguments go to ``aiohttp.ClientSession``.
     """
-    return Session(policy, **kwargs)
+    return Session(policy, guard=guard, **kwargs)
 
 
 def _data_replayable(kwargs: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, Outcome, run_async, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard, guard_for
 
 __all__ = ["AsyncTransport", "Transport"]
 
@@ -37,21 +38,26 @@ _ends_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 
 class Transport(httpx.BaseTransport):
-    """Retry through ``transport`` (default: an ``httpx.HTTPTransport(**kwargs)``)."""
+    """Retry through ``transport`` (default: an ``httpx.HTTPTransport(**kwargs)``).
+
+    Its budget, breakers and health records are in ``.guard``: its own, unless
+    one is given to share.
+    """
 
     def __init__(
         self,
         policy: RetryPolicy | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
+        guard: Guard | None = None,
         **kwargs: Any,
     ) -> None:
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.guard = guard_for(policy, guard)
         self._inner = transport if transport is not None else httpx.HTTPTransport(**kwargs)
         _bound_reads(self._inner)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        call = _call(self.policy, request)
+        call = _call(self.guard, request)
 
         def attempt(t: Timeouts) -> httpx.Response:
             _timeouts(request, t)
@@ -75,6 +81,10 @@ class Transport(httpx.BaseTransport):
     def close(self) -> None:
         self._inner.close()
 
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.guard.policy
+
 
 class AsyncTransport(httpx.AsyncBaseTransport):
     """:class:`Transport` for ``httpx.AsyncClient``."""
@@ -84,14 +94,15 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         policy: RetryPolicy | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        guard: Guard | None = None,
         **kwargs: Any,
     ) -> None:
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.guard = guard_for(policy, guard)
         self._inner = transport if transport is not None else httpx.AsyncHTTPTransport(**kwargs)
         _bound_reads(self._inner)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        call = _call(self.policy, request)
+        call = _call(self.guard, request)
 
         async def attempt(t: Timeouts) -> httpx.Response:
             _timeouts(request, t)
@@ -118,14 +129,19 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.guard.policy
 
-def _call(policy: RetryPolicy, request: httpx.Request) -> Call:
+
+def _call(guard: Guard, request: httpx.Request) -> Call:
     return Call(
-        policy,
+        guard.policy,
         request.method,
         str(request.url),
         headers=request.headers,
         replayable=isinstance(request.stream, httpx.ByteStream),
+        guard=guard,
     )
 
 

@@ -25,6 +25,7 @@ from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, Outcome, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard, guard_for
 from tether.integrations import _cutoff
 
 __all__ = ["Session"]
@@ -44,25 +45,39 @@ class Session(requests.Session):
     own adapter keeps the retries but loses the total-time cutoff, which needs
     tether's adapter.  With ``stream=True`` the cutoff covers the call up to
     the response headers; reading the body is then up to you.
+
+    The session keeps its budget, breakers and health records in ``.guard``,
+    its own unless one is given to share (``tether.Session(guard=other.guard)``).
     """
 
-    def __init__(self, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, policy: RetryPolicy | None = None, *, guard: Guard | None = None) -> None:
         super().__init__()
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.guard = guard_for(policy, guard)
         self.mount("http://", _Adapter())
         self.mount("https://", _Adapter())
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The guard's policy; setting another gives the session a new, empty guard."""
+        return self.guard.policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self.guard = Guard(policy)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if getattr(_current, "call", None) is not None:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
+        guard = self.guard
         call = Call(
-            self.policy,
+            guard.policy,
             request.method or "GET",
             request.url or "",
             headers=request.headers,
             replayable=_replayable(request.body),
+            guard=guard,
         )
 
         def attempt(t: Timeouts) -> requests.Response:
