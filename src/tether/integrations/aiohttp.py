@@ -107,7 +107,8 @@ class Session:
         self.guard = guard_for(policy, guard)
         self.raw = aiohttp.ClientSession(**kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
-        # inside request(): that would run tether's whole loop twice.
+        # inside request(): that would run tether's whole loop twice.  No public
+        # switch exists; tests/test_private_seams.py fails if this one goes.
         if hasattr(self.raw, "_retry_connection"):
             self.raw._retry_connection = False
 

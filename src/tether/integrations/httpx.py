@@ -220,7 +220,12 @@ def _left(timeout: float | None) -> float | None:
 
 
 def _bound_reads(transport: object) -> None:
-    """Wrap the network backend of an httpx transport's connection pool, if it has one."""
+    """Wrap the network backend of an httpx transport's connection pool, if it has one.
+
+    httpx offers no public way to give its transport a network backend, so this
+    reaches for two private attributes; tests/test_private_seams.py names them
+    and fails if an upgrade takes either away.
+    """
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
