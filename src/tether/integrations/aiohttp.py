@@ -31,12 +31,11 @@ from typing import Any
 import aiohttp
 from aiohttp import payload
 
-from tether._kinds import Kind
-from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
-from tether._retry._loop import Call, Outcome, run_async
+from tether._retry._loop import Call, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
+from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session", "middleware", "session"]
 
@@ -83,7 +82,7 @@ def middleware(
         outcome = await run_async(call, attempt, _status, _release)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome)
+        raise library_error(call, outcome, _ERRORS)
 
     tether_retry.guard = g  # type: ignore[attr-defined]
     return tether_retry
@@ -179,7 +178,7 @@ class Session:
         outcome = await run_async(call, attempt, _status, _release)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome)
+        raise library_error(call, outcome, _ERRORS)
 
 
 class _Pending:
@@ -230,28 +229,6 @@ async def _release(response: aiohttp.ClientResponse) -> None:
     response.release()
 
 
-def _error(call: Call, outcome: Outcome[aiohttp.ClientResponse]) -> BaseException:
-    """The exception to raise: aiohttp's own, with ``.failure`` and tether's note."""
-    failure = outcome.failure
-    assert failure is not None
-    error = outcome.error
-    ours_timed_out = isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ClientError)
-    if error is None or (
-        failure.kind in (Kind.DEADLINE_EXCEEDED, Kind.READ_TIMEOUT) and ours_timed_out
-    ):
-        if failure.kind is Kind.CIRCUIT_OPEN:
-            ours: Exception = _CircuitOpen(call.summary(outcome), failure)
-        elif failure.kind is Kind.DEADLINE_EXCEEDED:
-            ours = _DeadlineExceeded(call.summary(outcome), failure)
-        else:
-            ours = _TotalTimeout(call.summary(outcome))
-            ours.failure = failure  # type: ignore[attr-defined]
-        ours.__cause__ = error
-        return ours
-    annotate(error, call, outcome)
-    return error
-
-
 class _CircuitOpen(aiohttp.ClientConnectionError, CircuitOpenError):
     """Both ``aiohttp.ClientConnectionError`` and ``tether.CircuitOpenError``."""
 
@@ -262,3 +239,18 @@ class _DeadlineExceeded(aiohttp.ServerTimeoutError, DeadlineExceededError):
 
 class _TotalTimeout(aiohttp.ServerTimeoutError):
     """An attempt outlived the policy's ``total``."""
+
+
+def _own_timeout(error: BaseException) -> bool:
+    # asyncio.timeout() around the middleware's attempt raises a bare TimeoutError.
+    return isinstance(error, aiohttp.ClientError) or not isinstance(error, TimeoutError)
+
+
+# aiohttp's exceptions each take different arguments: none is rebuilt.
+_ERRORS = Errors(
+    circuit_open=_CircuitOpen,
+    deadline=_DeadlineExceeded,
+    total_timeout=_TotalTimeout,
+    new=lambda cls, message, _request: cls(message),
+    own_timeout=_own_timeout,
+)

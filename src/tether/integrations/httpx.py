@@ -22,12 +22,11 @@ from typing import Any
 import httpcore
 import httpx
 
-from tether._kinds import Kind
-from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
-from tether._retry._loop import Call, Outcome, run_async, run_sync
+from tether._retry._loop import Call, run_async, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
+from tether.integrations._errors import Errors, library_error
 
 __all__ = ["AsyncTransport", "Transport"]
 
@@ -76,7 +75,7 @@ class Transport(httpx.BaseTransport):
         outcome = run_sync(call, attempt, _status, _close)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome, request)
+        raise library_error(call, outcome, _ERRORS, request)
 
     def close(self) -> None:
         self._inner.close()
@@ -124,7 +123,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         outcome = await run_async(call, attempt, _status, close)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome, request)
+        raise library_error(call, outcome, _ERRORS, request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -173,37 +172,35 @@ def _close(response: httpx.Response) -> None:
     response.close()
 
 
-def _error(call: Call, outcome: Outcome[httpx.Response], request: httpx.Request) -> BaseException:
-    """The exception to raise: httpx's own class, with tether's message and ``.failure``."""
-    failure = outcome.failure
-    assert failure is not None
-    message = call.summary(outcome)
-    error = outcome.error
-    if error is None or failure.kind is Kind.DEADLINE_EXCEEDED:
-        cls = _CircuitOpen if failure.kind is Kind.CIRCUIT_OPEN else _DeadlineExceeded
-        ours = cls(message, request=request)
-        ours.failure = failure
-        ours.__cause__ = error
-        return ours
-    if isinstance(error, httpx.RequestError):
-        try:
-            again = type(error)(message, request=request)
-        except TypeError:
-            pass
-        else:
-            again.failure = failure  # type: ignore[attr-defined]
-            again.__cause__ = error
-            return again
-    annotate(error, call, outcome)
-    return error
-
-
 class _CircuitOpen(httpx.ConnectError, CircuitOpenError):
     """Both ``httpx.ConnectError`` and ``tether.CircuitOpenError``."""
 
 
 class _DeadlineExceeded(httpx.TimeoutException, DeadlineExceededError):
     """Both ``httpx.TimeoutException`` and ``tether.DeadlineExceededError``."""
+
+
+class _TotalTimeout(httpx.ReadTimeout):
+    """An attempt outlived the policy's ``total``: a read timeout, in httpx's words."""
+
+
+def _rebuild(error: BaseException, message: str, request: Any) -> BaseException | None:
+    if not isinstance(error, httpx.RequestError):
+        return None
+    try:
+        return type(error)(message, request=request)
+    except TypeError:  # a subclass with its own constructor
+        return None
+
+
+_ERRORS = Errors(
+    circuit_open=_CircuitOpen,
+    deadline=_DeadlineExceeded,
+    total_timeout=_TotalTimeout,
+    new=lambda cls, message, request: cls(message, request=request),
+    own_timeout=lambda error: isinstance(error, httpx.TimeoutException),
+    rebuild=_rebuild,
+)
 
 
 # -- each read and write gets no more than the attempt's time left ---------------
