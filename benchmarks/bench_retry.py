@@ -67,6 +67,10 @@ from urllib.parse import parse_qs, urlsplit
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 
 OVERHEAD_TARGET = 0.97
+# aiohttp's bare client does far less per request than requests or httpx, so the same
+# few microseconds of policy weigh more there (issue 12 §4 sets these two).
+OVERHEAD_TARGET_AIOHTTP = 0.95
+OVERHEAD_TARGET_AIOHTTP_CONCURRENT = 0.90
 AMPLIFICATION_TARGET = 1.2
 AVAILABILITY_TARGET = 0.995
 RECOVERY_TARGET = 1.5
@@ -508,7 +512,7 @@ def overhead(server: Server, quick: bool) -> Section:
         "request.  The retrying peers on requests pass timeout=(5, 30), tether's defaults."
     )
     rows = []
-    ratios: dict[str, float] = {}
+    ratios: dict[str, tuple[float, float]] = {}
     for g, members in groups.items():
         base = members[0]
         for p in members:
@@ -526,7 +530,7 @@ def overhead(server: Server, quick: bool) -> Section:
                 )
             )
             if "tether" in p.name and p is not base:
-                ratios[f"{g}: {p.name}"] = ratio
+                ratios[f"{g}: {p.name}"] = (ratio, overhead_target(g))
     section.tables.append(
         table(
             "Requests per second",
@@ -534,12 +538,19 @@ def overhead(server: Server, quick: bool) -> Section:
             rows,
         )
     )
-    for name, ratio in ratios.items():
+    for name, (ratio, target) in ratios.items():
         section.verdicts.append(
-            f"overhead, {name}: {ratio:.3f} of bare (target >= {OVERHEAD_TARGET}): "
-            f"{met(ratio >= OVERHEAD_TARGET)}"
+            f"overhead, {name}: {ratio:.3f} of bare (target >= {target}): {met(ratio >= target)}"
         )
     return section
+
+
+def overhead_target(group: str) -> float:
+    if not group.startswith("aiohttp"):
+        return OVERHEAD_TARGET
+    if "concurrent" in group:
+        return OVERHEAD_TARGET_AIOHTTP_CONCURRENT
+    return OVERHEAD_TARGET_AIOHTTP
 
 
 def profile(server: Server, seconds: float) -> None:

@@ -26,18 +26,29 @@ from tether.lab import Lab
 MODES = ["session", "middleware"]
 
 
-def make_session(mode: str, policy: tether.RetryPolicy) -> aiohttp.ClientSession:
+def make_session(
+    mode: str, policy: tether.RetryPolicy, guard: tether.Guard | None = None
+) -> aiohttp.ClientSession:
     if mode == "session":
-        return tether_aiohttp.session(policy)
-    return aiohttp.ClientSession(middlewares=[tether_aiohttp.middleware(policy)])
+        return tether_aiohttp.session(policy, guard=guard)
+    return aiohttp.ClientSession(middlewares=[tether_aiohttp.middleware(policy, guard=guard)])
 
 
-def fetch(mode: str, policy: tether.RetryPolicy, method: str, url: str, **kw: Any) -> Any:
-    """``(status, body)`` of one request through a fresh session of the given mode."""
+def fetch(
+    mode: str,
+    policy: tether.RetryPolicy,
+    method: str,
+    url: str,
+    *,
+    guard: tether.Guard | None = None,
+    **kw: Any,
+) -> Any:
+    """``(status, body)`` of one request through a fresh session of the given mode (sharing
+    ``guard`` if given)."""
 
     async def go() -> tuple[int, bytes]:
         async with (
-            make_session(mode, policy) as session,
+            make_session(mode, policy, guard) as session,
             session.request(method, url, **kw) as response,
         ):
             return response.status, await response.read()
@@ -98,6 +109,7 @@ def test_deadline_stops_a_slow_drip(drip_lab: Lab, mode: str) -> None:
         fetch(mode, policy, "GET", drip_lab["slow_drip"].url)
     assert 0.55 <= time.monotonic() - started < 1.0
     assert isinstance(caught.value, tether.DeadlineExceededError)
+    assert isinstance(caught.value, aiohttp.ClientError)
     assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 
 
@@ -110,15 +122,18 @@ def test_open_circuit_fails_without_connecting(mode: str) -> None:
     with socket.socket() as port:
         port.bind(("127.0.0.1", 0))  # bound, not listening: refuses
         url = f"http://127.0.0.1:{port.getsockname()[1]}/"
+        guard = tether.Guard(r.policy)  # one breaker for the fresh session of each call
         for _ in range(2):
             with pytest.raises(aiohttp.ClientConnectorError):
-                fetch(mode, r.policy, "GET", url)
-        assert r.policy.breaker_state(url) is tether.BreakerState.OPEN
+                fetch(mode, r.policy, "GET", url, guard=guard)
+        assert guard.breaker_state(url) is tether.BreakerState.OPEN
         port.listen(4)  # a connection would now succeed and wait in the backlog
         port.setblocking(False)
         with pytest.raises(aiohttp.ClientConnectionError) as caught:
-            fetch(mode, r.policy, "GET", url)
+            fetch(mode, r.policy, "GET", url, guard=guard)
+        # Both tether's and aiohttp's: an `except aiohttp.ClientError` catches it.
         assert isinstance(caught.value, tether.CircuitOpenError)
+        assert isinstance(caught.value, aiohttp.ClientError)
         assert caught.value.failure.kind is Kind.CIRCUIT_OPEN  # type: ignore[attr-defined]
         with pytest.raises(BlockingIOError):
             port.accept()  # nobody connected

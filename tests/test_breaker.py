@@ -1,4 +1,4 @@
-"""Circuit-breaker transitions, driven through ``RetryPolicy._state`` with a fake clock.
+"""Circuit-breaker transitions, driven through a ``tether.Guard`` with a fake clock.
 
 Failures are real ``Failure`` objects: ``tether.classify`` of exception
 objects built in-process the way the socket layer and urllib3 build them, and
@@ -15,7 +15,7 @@ import pytest
 import urllib3.exceptions as u3
 
 import tether
-from tether import Breaker, BreakerChange, BreakerState, Failure, Kind, RetryPolicy
+from tether import Breaker, BreakerChange, BreakerState, Failure, Guard, Kind, RetryPolicy
 
 A = "127.0.0.1:9"
 B = "127.0.0.1:10"
@@ -53,7 +53,7 @@ class Clock:
         return self.now
 
 
-def make(breaker: Breaker | None = None, **kw: object) -> tuple[RetryPolicy, Clock]:
+def make(breaker: Breaker | None = None, **kw: object) -> tuple[Guard, Clock]:
     clock = Clock()
     policy = RetryPolicy(
         breaker=breaker or Breaker(failures=3, cooldown=1.0),
@@ -61,19 +61,19 @@ def make(breaker: Breaker | None = None, **kw: object) -> tuple[RetryPolicy, Clo
         clock=clock,
         **kw,  # type: ignore[arg-type]
     )
-    return policy, clock
+    return Guard(policy), clock
 
 
-def fail(policy: RetryPolicy, failure: Failure, times: int = 1, now: float = T0) -> None:
+def fail(guard: Guard, failure: Failure, times: int = 1, now: float = T0) -> None:
     for _ in range(times):
-        policy._state.record(A, failure, now)
+        guard.record(A, failure, now)
 
 
-def open_breaker(policy: RetryPolicy, now: float = T0) -> None:
+def open_breaker(guard: Guard, now: float = T0) -> None:
     """Record consecutive refusals until the breaker opens."""
-    assert policy.breaker is not None
-    fail(policy, REFUSED, policy.breaker.failures, now)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    assert guard.policy.breaker is not None
+    fail(guard, REFUSED, guard.policy.breaker.failures, now)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_the_failures_under_test_are_what_they_claim() -> None:
@@ -94,13 +94,13 @@ def test_the_failures_under_test_are_what_they_claim() -> None:
 
 def test_opens_after_n_consecutive_failures() -> None:
     """failures=3: two refusals leave it closed and allowing; the third opens it."""
-    policy, _ = make()
-    fail(policy, REFUSED, 2)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    assert policy._state.breaker_allows(A, T0)
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.OPEN
-    assert not policy._state.breaker_allows(A, T0)
+    guard, _ = make()
+    fail(guard, REFUSED, 2)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    assert guard.breaker_allows(A, T0)
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.OPEN
+    assert not guard.breaker_allows(A, T0)
 
 
 @pytest.mark.parametrize(
@@ -110,9 +110,9 @@ def test_opens_after_n_consecutive_failures() -> None:
 )
 def test_each_down_or_overloaded_failure_counts(failure: Failure) -> None:
     """Refusals, resets, timeouts and 502/503/504 all count towards opening."""
-    policy, _ = make(Breaker(failures=2))
-    fail(policy, failure, 2)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    guard, _ = make(Breaker(failures=2))
+    fail(guard, failure, 2)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 @pytest.mark.parametrize(
@@ -131,54 +131,54 @@ def test_each_down_or_overloaded_failure_counts(failure: Failure) -> None:
 )
 def test_client_errors_throttling_and_proxy_failures_never_open(failure: Failure) -> None:
     """4xx, 429 (server up), proxy failures (not the endpoint) and non-retryables never count."""
-    policy, _ = make(Breaker(failures=1, min_calls=1, ratio=0.01))
-    fail(policy, failure, 50)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    assert policy._state.breaker_allows(A, T0)
+    guard, _ = make(Breaker(failures=1, min_calls=1, ratio=0.01))
+    fail(guard, failure, 50)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    assert guard.breaker_allows(A, T0)
 
 
 def test_a_success_resets_the_consecutive_count() -> None:
     """F, F, success, F, F stays closed with failures=3; one more F opens it."""
-    policy, _ = make()
-    fail(policy, REFUSED, 2)
-    policy._state.record(A, None, T0)
-    fail(policy, REFUSED, 2)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    guard, _ = make()
+    fail(guard, REFUSED, 2)
+    guard.record(A, None, T0)
+    fail(guard, REFUSED, 2)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_a_429_between_failures_breaks_the_run() -> None:
     """A 429 shows the server is up, so it ends a run of consecutive failures."""
-    policy, _ = make()
-    fail(policy, REFUSED, 2)
-    fail(policy, status(429))
-    fail(policy, REFUSED, 2)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
+    guard, _ = make()
+    fail(guard, REFUSED, 2)
+    fail(guard, status(429))
+    fail(guard, REFUSED, 2)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
 
 
 def test_endpoints_have_independent_breakers() -> None:
     """Opening one endpoint's breaker leaves another's closed."""
-    policy, _ = make()
-    open_breaker(policy)
-    assert policy.breaker_state(B) is BreakerState.CLOSED
-    assert policy._state.breaker_allows(B, T0)
+    guard, _ = make()
+    open_breaker(guard)
+    assert guard.breaker_state(B) is BreakerState.CLOSED
+    assert guard.breaker_allows(B, T0)
 
 
 def test_breaker_state_accepts_a_url() -> None:
     """``breaker_state`` takes a URL and reads the record of its host:port."""
-    policy, _ = make()
-    open_breaker(policy)
-    assert policy.breaker_state("http://127.0.0.1:9/x?y=1") is BreakerState.OPEN
-    assert policy.breaker_state("http://127.0.0.1:10/") is BreakerState.CLOSED
+    guard, _ = make()
+    open_breaker(guard)
+    assert guard.breaker_state("http://127.0.0.1:9/x?y=1") is BreakerState.OPEN
+    assert guard.breaker_state("http://127.0.0.1:10/") is BreakerState.CLOSED
 
 
 def test_no_breaker_never_opens() -> None:
     """breaker=None: any number of failures, calls are still allowed and the state is closed."""
-    policy = RetryPolicy(breaker=None, clock=Clock())
-    fail(policy, REFUSED, 100)
-    assert policy._state.breaker_allows(A, T0)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
+    guard = Guard(RetryPolicy(breaker=None, clock=Clock()))
+    fail(guard, REFUSED, 100)
+    assert guard.breaker_allows(A, T0)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
 
 
 # --- opening on the failure ratio -------------------------------------------------------------
@@ -186,56 +186,56 @@ def test_no_breaker_never_opens() -> None:
 
 def test_opens_on_failure_ratio_once_min_calls_is_reached() -> None:
     """ratio=0.5, min_calls=6: F,S,F,S,F,S stays closed; the next F (4 of 7 calls) opens."""
-    policy, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=6))
+    guard, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=6))
     for _ in range(3):
-        fail(policy, REFUSED)
-        policy._state.record(A, None, T0)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED)  # 4 failures in 7 calls
-    assert policy.breaker_state(A) is BreakerState.OPEN
+        fail(guard, REFUSED)
+        guard.record(A, None, T0)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED)  # 4 failures in 7 calls
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_ratio_below_threshold_stays_closed() -> None:
     """ratio=0.6: 4 failures in 7 calls (0.57) stays closed; 5 in 8 (0.625) opens."""
-    policy, _ = make(Breaker(failures=100, ratio=0.6, window=10.0, min_calls=6))
+    guard, _ = make(Breaker(failures=100, ratio=0.6, window=10.0, min_calls=6))
     for _ in range(3):
-        fail(policy, REFUSED)
-        policy._state.record(A, None, T0)
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+        fail(guard, REFUSED)
+        guard.record(A, None, T0)
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_successes_before_the_first_failure_count_in_the_ratio() -> None:
     """200 successes then 11 failures in 21 calls is 11 of 221 in the window: stays closed."""
-    policy, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=20))
+    guard, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=20))
     for _ in range(200):
-        policy._state.record(A, None, T0)
+        guard.record(A, None, T0)
     for _ in range(10):
-        policy._state.record(A, None, T0)
-        fail(policy, REFUSED)
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
+        guard.record(A, None, T0)
+        fail(guard, REFUSED)
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
 
 
 def test_ratio_needs_min_calls() -> None:
     """All calls failing is not enough while fewer than min_calls were made."""
-    policy, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=5))
-    fail(policy, REFUSED, 4)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    guard, _ = make(Breaker(failures=100, ratio=0.5, window=10.0, min_calls=5))
+    fail(guard, REFUSED, 4)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_ratio_only_counts_calls_inside_the_window() -> None:
     """Failures older than ``window`` drop out, so spread-out failures never reach min_calls."""
-    policy, _ = make(Breaker(failures=100, ratio=0.5, window=2.0, min_calls=4))
-    fail(policy, REFUSED, 3, now=T0)
-    fail(policy, REFUSED, 1, now=T0 + 2.0)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED, 3, now=T0 + 2.5)  # 4 calls inside [T0+1, T0+2.5]
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    guard, _ = make(Breaker(failures=100, ratio=0.5, window=2.0, min_calls=4))
+    fail(guard, REFUSED, 3, now=T0)
+    fail(guard, REFUSED, 1, now=T0 + 2.0)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED, 3, now=T0 + 2.5)  # 4 calls inside [T0+1, T0+2.5]
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 # --- cool-down and half-open ------------------------------------------------------------------
@@ -243,35 +243,35 @@ def test_ratio_only_counts_calls_inside_the_window() -> None:
 
 def test_open_refuses_until_the_cooldown_has_passed() -> None:
     """Open rejects every call for ``cooldown`` seconds after it opened."""
-    policy, _ = make(Breaker(failures=1, cooldown=1.0))
-    open_breaker(policy)
-    assert not policy._state.breaker_allows(A, T0)
-    assert not policy._state.breaker_allows(A, T0 + 0.999)
-    assert policy.breaker_state(A) is BreakerState.OPEN
-    assert policy._state.breaker_retry_at(A) == T0 + 1.0
+    guard, _ = make(Breaker(failures=1, cooldown=1.0))
+    open_breaker(guard)
+    assert not guard.breaker_allows(A, T0)
+    assert not guard.breaker_allows(A, T0 + 0.999)
+    assert guard.breaker_state(A) is BreakerState.OPEN
+    assert guard.breaker_retry_at(A) == T0 + 1.0
 
 
 def test_half_open_lets_exactly_one_trial_through() -> None:
     """After the cool-down exactly one of many callers is let through; the state is half-open."""
-    policy, _ = make(Breaker(failures=1, cooldown=1.0))
-    open_breaker(policy)
-    allowed = [policy._state.breaker_allows(A, T0 + 1.0 + i / 100) for i in range(20)]
+    guard, _ = make(Breaker(failures=1, cooldown=1.0))
+    open_breaker(guard)
+    allowed = [guard.breaker_allows(A, T0 + 1.0 + i / 100) for i in range(20)]
     assert allowed == [True] + [False] * 19
-    assert policy.breaker_state(A) is BreakerState.HALF_OPEN
-    assert policy._state.breaker_retry_at(A) is None
+    assert guard.breaker_state(A) is BreakerState.HALF_OPEN
+    assert guard.breaker_retry_at(A) is None
 
 
 def test_half_open_lets_one_trial_through_under_concurrency() -> None:
     """Sixteen threads asking at once after the cool-down: exactly one gets the trial."""
-    policy, _ = make(Breaker(failures=1, cooldown=1.0))
-    open_breaker(policy)
+    guard, _ = make(Breaker(failures=1, cooldown=1.0))
+    open_breaker(guard)
     results: list[bool] = []
     lock = threading.Lock()
     start = threading.Barrier(16)
 
     def ask() -> None:
         start.wait()
-        allowed = policy._state.breaker_allows(A, T0 + 5.0)
+        allowed = guard.breaker_allows(A, T0 + 5.0)
         with lock:
             results.append(allowed)
 
@@ -285,64 +285,64 @@ def test_half_open_lets_one_trial_through_under_concurrency() -> None:
 
 def test_trial_success_closes() -> None:
     """A successful trial closes the circuit: every call is allowed again."""
-    policy, _ = make(Breaker(failures=1, cooldown=1.0))
-    open_breaker(policy)
-    assert policy._state.breaker_allows(A, T0 + 1.0)
-    policy._state.record(A, None, T0 + 1.2)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    assert all(policy._state.breaker_allows(A, T0 + 1.3) for _ in range(5))
+    guard, _ = make(Breaker(failures=1, cooldown=1.0))
+    open_breaker(guard)
+    assert guard.breaker_allows(A, T0 + 1.0)
+    guard.record(A, None, T0 + 1.2)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    assert all(guard.breaker_allows(A, T0 + 1.3) for _ in range(5))
 
 
 def test_trial_failure_reopens_with_a_new_cooldown() -> None:
     """A failed trial reopens the circuit, and the cool-down restarts from that failure."""
-    policy, _ = make(Breaker(failures=3, cooldown=1.0))
-    open_breaker(policy)
-    assert policy._state.breaker_allows(A, T0 + 1.0)
-    fail(policy, RESET, now=T0 + 1.5)
-    assert policy.breaker_state(A) is BreakerState.OPEN
-    assert not policy._state.breaker_allows(A, T0 + 2.4)
-    assert policy._state.breaker_allows(A, T0 + 2.5)
-    assert policy.breaker_state(A) is BreakerState.HALF_OPEN
+    guard, _ = make(Breaker(failures=3, cooldown=1.0))
+    open_breaker(guard)
+    assert guard.breaker_allows(A, T0 + 1.0)
+    fail(guard, RESET, now=T0 + 1.5)
+    assert guard.breaker_state(A) is BreakerState.OPEN
+    assert not guard.breaker_allows(A, T0 + 2.4)
+    assert guard.breaker_allows(A, T0 + 2.5)
+    assert guard.breaker_state(A) is BreakerState.HALF_OPEN
 
 
 def test_after_closing_it_takes_n_fresh_failures_to_open_again() -> None:
     """Closing resets the consecutive count: failures - 1 new failures leave it closed."""
-    policy, _ = make(Breaker(failures=3, cooldown=1.0, min_calls=100))
-    open_breaker(policy)
-    policy._state.breaker_allows(A, T0 + 1.0)
-    policy._state.record(A, None, T0 + 1.0)
-    fail(policy, REFUSED, 2, now=T0 + 1.1)
-    assert policy.breaker_state(A) is BreakerState.CLOSED
-    fail(policy, REFUSED, now=T0 + 1.2)
-    assert policy.breaker_state(A) is BreakerState.OPEN
+    guard, _ = make(Breaker(failures=3, cooldown=1.0, min_calls=100))
+    open_breaker(guard)
+    guard.breaker_allows(A, T0 + 1.0)
+    guard.record(A, None, T0 + 1.0)
+    fail(guard, REFUSED, 2, now=T0 + 1.1)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED, now=T0 + 1.2)
+    assert guard.breaker_state(A) is BreakerState.OPEN
 
 
 def test_release_frees_the_trial_slot() -> None:
     """A trial cancelled without an outcome is released, and the next caller gets the trial."""
-    policy, _ = make(Breaker(failures=1, cooldown=1.0))
-    open_breaker(policy)
-    assert policy._state.breaker_allows(A, T0 + 1.0)
-    assert not policy._state.breaker_allows(A, T0 + 1.0)
-    policy._state.breaker_release(A)
-    assert policy.breaker_state(A) is BreakerState.HALF_OPEN
-    assert policy._state.breaker_allows(A, T0 + 1.0)
-    assert not policy._state.breaker_allows(A, T0 + 1.0)
+    guard, _ = make(Breaker(failures=1, cooldown=1.0))
+    open_breaker(guard)
+    assert guard.breaker_allows(A, T0 + 1.0)
+    assert not guard.breaker_allows(A, T0 + 1.0)
+    guard.breaker_release(A)
+    assert guard.breaker_state(A) is BreakerState.HALF_OPEN
+    assert guard.breaker_allows(A, T0 + 1.0)
+    assert not guard.breaker_allows(A, T0 + 1.0)
 
 
 def test_release_without_a_record_is_harmless() -> None:
     """Releasing an endpoint the breaker never saw changes nothing."""
-    policy, _ = make()
-    policy._state.breaker_release(B)
-    assert policy.breaker_state(B) is BreakerState.CLOSED
-    assert policy._state.breaker_allows(B, T0)
+    guard, _ = make()
+    guard.breaker_release(B)
+    assert guard.breaker_state(B) is BreakerState.CLOSED
+    assert guard.breaker_allows(B, T0)
 
 
 def test_zero_cooldown_goes_half_open_at_once() -> None:
     """cooldown=0: the very next call is the trial."""
-    policy, _ = make(Breaker(failures=1, cooldown=0.0))
-    open_breaker(policy)
-    assert policy._state.breaker_allows(A, T0)
-    assert not policy._state.breaker_allows(A, T0)
+    guard, _ = make(Breaker(failures=1, cooldown=0.0))
+    open_breaker(guard)
+    assert guard.breaker_allows(A, T0)
+    assert not guard.breaker_allows(A, T0)
 
 
 # --- on_breaker_change -----------------------------------------------------------------------
@@ -351,12 +351,12 @@ def test_zero_cooldown_goes_half_open_at_once() -> None:
 def test_on_breaker_change_receives_each_transition_in_order() -> None:
     """The hook gets each transition, in order, as a frozen BreakerChange."""
     changes: list[BreakerChange] = []
-    policy, _ = make(Breaker(failures=2, cooldown=1.0), on_breaker_change=changes.append)
-    fail(policy, REFUSED, 2)
-    policy._state.breaker_allows(A, T0 + 1.0)
-    fail(policy, RESET, now=T0 + 1.1)
-    policy._state.breaker_allows(A, T0 + 2.1)
-    policy._state.record(A, None, T0 + 2.2)
+    guard, _ = make(Breaker(failures=2, cooldown=1.0), on_breaker_change=changes.append)
+    fail(guard, REFUSED, 2)
+    guard.breaker_allows(A, T0 + 1.0)
+    fail(guard, RESET, now=T0 + 1.1)
+    guard.breaker_allows(A, T0 + 2.1)
+    guard.record(A, None, T0 + 2.2)
 
     assert [(c.old, c.new) for c in changes] == [
         ("closed", "open"),
@@ -374,23 +374,23 @@ def test_on_breaker_change_receives_each_transition_in_order() -> None:
 def test_no_change_no_event() -> None:
     """Failures below the threshold and successes on a closed breaker send no event."""
     changes: list[BreakerChange] = []
-    policy, _ = make(on_breaker_change=changes.append)
-    fail(policy, REFUSED, 2)
-    policy._state.record(A, None, T0)
-    policy._state.breaker_allows(A, T0)
+    guard, _ = make(on_breaker_change=changes.append)
+    fail(guard, REFUSED, 2)
+    guard.record(A, None, T0)
+    guard.breaker_allows(A, T0)
     assert changes == []
 
 
 def test_breaker_hook_runs_outside_the_lock() -> None:
     """The hook may read the policy's state (which takes the lock) without deadlocking."""
     seen: list[tuple[str, BreakerState, bool]] = []
-    policy: RetryPolicy
+    guard: Guard
 
     def hook(change: BreakerChange) -> None:
-        seen.append((change.new, policy.breaker_state(A), policy.health(A).healthy))
+        seen.append((change.new, guard.breaker_state(A), guard.health(A).healthy))
 
-    policy, _ = make(Breaker(failures=1), on_breaker_change=hook)
-    worker = threading.Thread(target=fail, args=(policy, REFUSED))
+    guard, _ = make(Breaker(failures=1), on_breaker_change=hook)
+    worker = threading.Thread(target=fail, args=(guard, REFUSED))
     worker.start()
     worker.join(timeout=5)
     assert not worker.is_alive(), "record() deadlocked calling the hook under its lock"
@@ -399,7 +399,7 @@ def test_breaker_hook_runs_outside_the_lock() -> None:
 
 def test_breaker_change_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     """Each transition is a warning on the "tether" logger naming the endpoint and both states."""
-    policy, _ = make(Breaker(failures=1))
+    guard, _ = make(Breaker(failures=1))
     with caplog.at_level(logging.WARNING, logger="tether"):
-        fail(policy, REFUSED)
+        fail(guard, REFUSED)
     assert f"circuit for {A}: closed -> open" in [r.getMessage() for r in caplog.records]

@@ -1,4 +1,4 @@
-"""The per-endpoint retry budget, driven through ``RetryPolicy._state`` with a fake clock.
+"""The per-endpoint retry budget, driven through a ``tether.Guard`` with a fake clock.
 
 Over any ``window`` seconds, retries to one endpoint may number at most
 ``ratio`` times the first attempts to it plus ``per_second * window``.  Pure:
@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from tether import Budget, RetryPolicy
+from tether import Budget, Guard, RetryPolicy
 
 A = "127.0.0.1:9"
 B = "127.0.0.1:10"
@@ -29,14 +29,14 @@ class Clock:
         return self.now
 
 
-def policy(budget: Budget | None, clock: Clock) -> RetryPolicy:
-    return RetryPolicy(budget=budget, breaker=None, clock=clock)
+def policy(budget: Budget | None, clock: Clock) -> Guard:
+    return Guard(RetryPolicy(budget=budget, breaker=None, clock=clock))
 
 
-def spend_all(p: RetryPolicy, endpoint: str, now: float, limit: int = 1000) -> int:
+def spend_all(p: Guard, endpoint: str, now: float, limit: int = 1000) -> int:
     """Spend retries until the budget says no; how many it allowed."""
     for spent in range(limit):
-        if not p._state.spend_retry(endpoint, now):
+        if not p.spend_retry(endpoint, now):
             return spent
     raise AssertionError(f"the budget never ran out in {limit} retries")
 
@@ -48,12 +48,12 @@ def test_quiet_endpoint_gets_the_floor_of_per_second_times_window() -> None:
     assert p.budget_left(A) == 4.0
     assert spend_all(p, A, T0) == 4
     assert p.budget_left(A) == 0.0
-    assert p._state.spend_retry(A, T0) is False
+    assert p.spend_retry(A, T0) is False
 
 
 def test_default_budget_floor_is_fifty_retries() -> None:
     """The default Budget (5 per second over 10 s) lets a quiet client retry 50 times."""
-    p = RetryPolicy(clock=Clock())
+    p = Guard(RetryPolicy(clock=Clock()))
     assert spend_all(p, A, T0) == 50
 
 
@@ -62,7 +62,7 @@ def test_first_attempts_add_ratio_of_themselves() -> None:
     clock = Clock()
     p = policy(Budget(ratio=0.5, per_second=1.0, window=4.0), clock)
     for _ in range(10):
-        p._state.first_attempt(A, T0)
+        p.first_attempt(A, T0)
     assert p.budget_left(A) == 9.0
     assert spend_all(p, A, T0) == 9
     assert p.budget_left(A) == 0.0
@@ -73,7 +73,7 @@ def test_fractional_allowance_is_rounded_down_when_spending() -> None:
     clock = Clock()
     p = policy(Budget(ratio=0.1, per_second=0.0, window=10.0), clock)
     for _ in range(15):
-        p._state.first_attempt(A, T0)
+        p.first_attempt(A, T0)
     assert p.budget_left(A) == pytest.approx(1.5)
     assert spend_all(p, A, T0) == 1
     assert p.budget_left(A) == pytest.approx(0.5)
@@ -82,8 +82,8 @@ def test_fractional_allowance_is_rounded_down_when_spending() -> None:
 def test_zero_budget_allows_no_retry() -> None:
     """ratio=0 and per_second=0: first attempts go through, retries never do."""
     p = policy(Budget(ratio=0.0, per_second=0.0, window=1.0), Clock())
-    p._state.first_attempt(A, T0)
-    assert p._state.spend_retry(A, T0) is False
+    p.first_attempt(A, T0)
+    assert p.spend_retry(A, T0) is False
     assert p.budget_left(A) == 0.0
 
 
@@ -93,7 +93,7 @@ def test_refused_retry_costs_nothing() -> None:
     p = policy(Budget(ratio=0.0, per_second=1.0, window=2.0), clock)
     assert spend_all(p, A, T0) == 2
     for _ in range(50):
-        assert p._state.spend_retry(A, T0) is False
+        assert p.spend_retry(A, T0) is False
     assert p.budget_left(A) == 0.0
     clock.now = T0 + 2.0
     assert p.budget_left(A) == 2.0
@@ -106,7 +106,7 @@ def test_window_expiry_refills_the_budget() -> None:
     assert spend_all(p, A, T0) == 4
     clock.now = T0 + 3.9
     assert p.budget_left(A) == 0.0
-    assert p._state.spend_retry(A, clock.now) is False
+    assert p.spend_retry(A, clock.now) is False
     clock.now = T0 + 4.0
     assert p.budget_left(A) == 4.0
     assert spend_all(p, A, clock.now) == 4
@@ -116,9 +116,9 @@ def test_window_slides_second_by_second() -> None:
     """Retries spent at different times expire at different times."""
     clock = Clock()
     p = policy(Budget(ratio=0.0, per_second=1.0, window=4.0), clock)
-    assert p._state.spend_retry(A, T0)
-    assert p._state.spend_retry(A, T0)
-    assert p._state.spend_retry(A, T0 + 2.0)
+    assert p.spend_retry(A, T0)
+    assert p.spend_retry(A, T0)
+    assert p.spend_retry(A, T0 + 2.0)
     clock.now = T0 + 2.0
     assert p.budget_left(A) == 1.0
     clock.now = T0 + 4.0  # the two from T0 have expired
@@ -132,7 +132,7 @@ def test_first_attempts_expire_with_the_window() -> None:
     clock = Clock()
     p = policy(Budget(ratio=0.5, per_second=1.0, window=4.0), clock)
     for _ in range(10):
-        p._state.first_attempt(A, T0)
+        p.first_attempt(A, T0)
     assert p.budget_left(A) == 9.0
     clock.now = T0 + 4.0
     assert p.budget_left(A) == 4.0
@@ -143,7 +143,7 @@ def test_endpoints_have_independent_budgets() -> None:
     clock = Clock()
     p = policy(Budget(ratio=1.0, per_second=1.0, window=3.0), clock)
     for _ in range(5):
-        p._state.first_attempt(A, T0)
+        p.first_attempt(A, T0)
     assert spend_all(p, A, T0) == 8
     assert p.budget_left(A) == 0.0
     assert p.budget_left(B) == 3.0
@@ -154,7 +154,7 @@ def test_budget_left_accepts_a_url() -> None:
     """``budget_left`` takes a URL too and reads the record of its host:port."""
     clock = Clock()
     p = policy(Budget(ratio=0.0, per_second=1.0, window=5.0), clock)
-    assert p._state.spend_retry(A, T0)
+    assert p.spend_retry(A, T0)
     assert p.budget_left("http://127.0.0.1:9/some/path?q=1") == 4.0
     assert p.budget_left("http://127.0.0.1:10/") == 5.0
 
@@ -162,8 +162,8 @@ def test_budget_left_accepts_a_url() -> None:
 def test_no_budget_means_unlimited_retries() -> None:
     """budget=None: every retry is allowed and ``budget_left`` is infinite."""
     p = policy(None, Clock())
-    p._state.first_attempt(A, T0)
-    assert all(p._state.spend_retry(A, T0) for _ in range(10_000))
+    p.first_attempt(A, T0)
+    assert all(p.spend_retry(A, T0) for _ in range(10_000))
     assert p.budget_left(A) == math.inf
 
 
@@ -176,7 +176,7 @@ def test_budget_is_exact_under_concurrent_spending() -> None:
 
     def worker() -> None:
         start.wait()
-        mine = sum(p._state.spend_retry(A, T0) for _ in range(100))
+        mine = sum(p.spend_retry(A, T0) for _ in range(100))
         with lock:
             granted.append(mine)
 

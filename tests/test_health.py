@@ -1,6 +1,6 @@
 """Per-endpoint health records and the on_unhealthy / on_recovered hooks.
 
-Driven through ``RetryPolicy._state.record`` with explicit times; failures are
+Driven through ``Guard.record`` with explicit times; failures are
 real ``Failure`` objects from ``tether.classify`` of in-process exception
 objects and ``tether.classify_status``.  No socket, no sleep.
 """
@@ -13,7 +13,7 @@ import logging
 import pytest
 
 import tether
-from tether import Failure, HealthChange, RetryPolicy
+from tether import Failure, Guard, HealthChange, RetryPolicy
 
 A = "127.0.0.1:9"
 B = "127.0.0.1:10"
@@ -43,7 +43,7 @@ class Events:
         self.seen.append(("recovered", change))
 
 
-def make(**kw: object) -> tuple[RetryPolicy, Events]:
+def make(**kw: object) -> tuple[Guard, Events]:
     events = Events()
     policy = RetryPolicy(
         on_unhealthy=events.unhealthy,
@@ -53,11 +53,11 @@ def make(**kw: object) -> tuple[RetryPolicy, Events]:
         clock=lambda: T0,
         **kw,  # type: ignore[arg-type]
     )
-    return policy, events
+    return Guard(policy), events
 
 
-def record(policy: RetryPolicy, failure: Failure | None, at: float) -> None:
-    policy._state.record(A, failure, at)
+def record(guard: Guard, failure: Failure | None, at: float) -> None:
+    guard.record(A, failure, at)
 
 
 # --- the record -------------------------------------------------------------------------------
@@ -65,18 +65,18 @@ def record(policy: RetryPolicy, failure: Failure | None, at: float) -> None:
 
 def test_unknown_endpoint_is_healthy_with_an_empty_record() -> None:
     """An endpoint never seen is healthy, with nothing recorded."""
-    policy, _ = make()
-    h = policy.health(A)
+    guard, _ = make()
+    h = guard.health(A)
     assert (h.endpoint, h.healthy, h.consecutive_failures) == (A, True, 0)
     assert (h.last_failure, h.last_failure_at, h.last_success_at) == (None, None, None)
 
 
 def test_failures_are_counted_with_the_last_one_and_its_time() -> None:
     """Consecutive failures are counted; the record keeps the latest failure and its time."""
-    policy, _ = make()
-    record(policy, REFUSED, T0)
-    record(policy, RESET, T0 + 1.5)
-    h = policy.health(A)
+    guard, _ = make()
+    record(guard, REFUSED, T0)
+    record(guard, RESET, T0 + 1.5)
+    h = guard.health(A)
     assert h.consecutive_failures == 2
     assert h.last_failure == RESET
     assert h.last_failure_at == T0 + 1.5
@@ -86,10 +86,10 @@ def test_failures_are_counted_with_the_last_one_and_its_time() -> None:
 
 def test_success_resets_the_count_and_keeps_the_last_failure() -> None:
     """A success sets last_success_at and zeroes the count; the last failure stays for diagnosis."""
-    policy, _ = make()
-    record(policy, REFUSED, T0)
-    record(policy, None, T0 + 2.0)
-    h = policy.health(A)
+    guard, _ = make()
+    record(guard, REFUSED, T0)
+    record(guard, None, T0 + 2.0)
+    h = guard.health(A)
     assert h.consecutive_failures == 0
     assert h.last_success_at == T0 + 2.0
     assert (h.last_failure, h.last_failure_at) == (REFUSED, T0)
@@ -97,18 +97,18 @@ def test_success_resets_the_count_and_keeps_the_last_failure() -> None:
 
 def test_health_accepts_a_url_and_endpoints_are_separate() -> None:
     """``health`` takes a URL for its host:port; another endpoint's record is untouched."""
-    policy, _ = make()
-    record(policy, REFUSED, T0)
-    assert policy.health("http://127.0.0.1:9/a/b?c=d").consecutive_failures == 1
-    assert policy.health(B).consecutive_failures == 0
+    guard, _ = make()
+    record(guard, REFUSED, T0)
+    assert guard.health("http://127.0.0.1:9/a/b?c=d").consecutive_failures == 1
+    assert guard.health(B).consecutive_failures == 0
 
 
 def test_health_is_a_frozen_snapshot() -> None:
     """``health()`` returns a frozen copy: later records do not change it, and it cannot be set."""
-    policy, _ = make()
-    record(policy, REFUSED, T0)
-    snapshot = policy.health(A)
-    record(policy, REFUSED, T0 + 1)
+    guard, _ = make()
+    record(guard, REFUSED, T0)
+    snapshot = guard.health(A)
+    record(guard, REFUSED, T0 + 1)
     assert snapshot.consecutive_failures == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.healthy = False  # type: ignore[misc]
@@ -120,33 +120,33 @@ def test_health_is_a_frozen_snapshot() -> None:
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 407, 409, 429])
 def test_4xx_does_not_count(code: int) -> None:
     """A 4xx (429 and 407 too) is the client's business: no count, no last failure, no event."""
-    policy, events = make(unhealthy_after=1)
+    guard, events = make(unhealthy_after=1)
     for i in range(5):
-        record(policy, status(code), T0 + i)
-    h = policy.health(A)
+        record(guard, status(code), T0 + i)
+    h = guard.health(A)
     assert (h.consecutive_failures, h.last_failure, h.healthy) == (0, None, True)
     assert events.seen == []
 
 
 def test_an_answered_4xx_ends_a_run_of_failures() -> None:
     """A 4xx shows the server answering, so it resets the count like a success."""
-    policy, events = make()
-    record(policy, REFUSED, T0)
-    record(policy, REFUSED, T0 + 1)
-    record(policy, status(404), T0 + 2)
-    record(policy, REFUSED, T0 + 3)
-    record(policy, REFUSED, T0 + 4)
-    assert policy.health(A).consecutive_failures == 2
+    guard, events = make()
+    record(guard, REFUSED, T0)
+    record(guard, REFUSED, T0 + 1)
+    record(guard, status(404), T0 + 2)
+    record(guard, REFUSED, T0 + 3)
+    record(guard, REFUSED, T0 + 4)
+    assert guard.health(A).consecutive_failures == 2
     assert events.seen == []
 
 
 @pytest.mark.parametrize("code", [500, 501, 502, 503, 504])
 def test_5xx_counts(code: int) -> None:
     """Every 5xx counts, retried or not: the server did something wrong."""
-    policy, _ = make()
-    record(policy, status(code), T0)
-    assert policy.health(A).consecutive_failures == 1
-    assert policy.health(A).last_failure == status(code)
+    guard, _ = make()
+    record(guard, status(code), T0)
+    assert guard.health(A).consecutive_failures == 1
+    assert guard.health(A).last_failure == status(code)
 
 
 # --- on_unhealthy and on_recovered -----------------------------------------------------------
@@ -154,28 +154,28 @@ def test_5xx_counts(code: int) -> None:
 
 def test_on_unhealthy_fires_once_at_the_default_threshold_of_three() -> None:
     """Two failures: healthy, no event.  The third: one event.  Further failures: no more."""
-    policy, events = make()
-    record(policy, REFUSED, T0)
-    record(policy, RESET, T0 + 1)
-    assert policy.health(A).healthy
+    guard, events = make()
+    record(guard, REFUSED, T0)
+    record(guard, RESET, T0 + 1)
+    assert guard.health(A).healthy
     assert events.seen == []
-    record(policy, TIMED_OUT, T0 + 2)
-    assert not policy.health(A).healthy
+    record(guard, TIMED_OUT, T0 + 2)
+    assert not guard.health(A).healthy
     assert events.seen == [("unhealthy", HealthChange(A, False, 3, TIMED_OUT, None))]
     for i in range(5):
-        record(policy, REFUSED, T0 + 3 + i)
+        record(guard, REFUSED, T0 + 3 + i)
     assert len(events.seen) == 1
-    assert policy.health(A).consecutive_failures == 8
+    assert guard.health(A).consecutive_failures == 8
 
 
 @pytest.mark.parametrize("threshold", [1, 2, 5])
 def test_on_unhealthy_follows_unhealthy_after(threshold: int) -> None:
     """``unhealthy_after=N`` fires on the N-th consecutive failure, not before."""
-    policy, events = make(unhealthy_after=threshold)
+    guard, events = make(unhealthy_after=threshold)
     for i in range(threshold - 1):
-        record(policy, REFUSED, T0 + i)
+        record(guard, REFUSED, T0 + i)
     assert events.seen == []
-    record(policy, REFUSED, T0 + threshold)
+    record(guard, REFUSED, T0 + threshold)
     assert [(name, change.consecutive_failures) for name, change in events.seen] == [
         ("unhealthy", threshold)
     ]
@@ -183,36 +183,36 @@ def test_on_unhealthy_follows_unhealthy_after(threshold: int) -> None:
 
 def test_on_recovered_fires_once_with_down_for() -> None:
     """A success after an outage fires on_recovered once; down_for runs from its first failure."""
-    policy, events = make()
-    record(policy, REFUSED, T0)
-    record(policy, REFUSED, T0 + 1)
-    record(policy, RESET, T0 + 2)
-    record(policy, None, T0 + 7.5)
-    record(policy, None, T0 + 8)
+    guard, events = make()
+    record(guard, REFUSED, T0)
+    record(guard, REFUSED, T0 + 1)
+    record(guard, RESET, T0 + 2)
+    record(guard, None, T0 + 7.5)
+    record(guard, None, T0 + 8)
     assert [name for name, _ in events.seen] == ["unhealthy", "recovered"]
     recovered = events.seen[1][1]
     assert recovered == HealthChange(A, True, 0, RESET, 7.5)
-    assert policy.health(A).healthy
+    assert guard.health(A).healthy
 
 
 def test_success_without_being_unhealthy_sends_nothing() -> None:
     """Failures under the threshold followed by a success fire neither hook."""
-    policy, events = make()
-    record(policy, REFUSED, T0)
-    record(policy, REFUSED, T0 + 1)
-    record(policy, None, T0 + 2)
+    guard, events = make()
+    record(guard, REFUSED, T0)
+    record(guard, REFUSED, T0 + 1)
+    record(guard, None, T0 + 2)
     assert events.seen == []
 
 
 def test_a_second_outage_fires_again_with_its_own_down_for() -> None:
     """After a recovery the next run of failures is a new outage, measured from its own start."""
-    policy, events = make(unhealthy_after=2)
-    record(policy, REFUSED, T0)
-    record(policy, REFUSED, T0 + 1)
-    record(policy, None, T0 + 4)
-    record(policy, RESET, T0 + 10)
-    record(policy, RESET, T0 + 11)
-    record(policy, None, T0 + 12.25)
+    guard, events = make(unhealthy_after=2)
+    record(guard, REFUSED, T0)
+    record(guard, REFUSED, T0 + 1)
+    record(guard, None, T0 + 4)
+    record(guard, RESET, T0 + 10)
+    record(guard, RESET, T0 + 11)
+    record(guard, None, T0 + 12.25)
     names = [name for name, _ in events.seen]
     assert names == ["unhealthy", "recovered", "unhealthy", "recovered"]
     assert [c.down_for for _, c in events.seen] == [None, 4.0, None, 2.25]
@@ -224,12 +224,14 @@ def test_hook_that_raises_is_logged_and_ignored(caplog: pytest.LogCaptureFixture
     def broken(change: HealthChange) -> None:
         raise RuntimeError(f"hook bug for {change.endpoint}")
 
-    policy = RetryPolicy(on_unhealthy=broken, on_recovered=broken, breaker=None, unhealthy_after=1)
+    guard = Guard(
+        RetryPolicy(on_unhealthy=broken, on_recovered=broken, breaker=None, unhealthy_after=1)
+    )
     with caplog.at_level(logging.INFO, logger="tether"):
-        record(policy, REFUSED, T0)
-        record(policy, None, T0 + 1)
-    assert policy.health(A).healthy
-    assert policy.health(A).last_success_at == T0 + 1
+        record(guard, REFUSED, T0)
+        record(guard, None, T0 + 1)
+    assert guard.health(A).healthy
+    assert guard.health(A).last_success_at == T0 + 1
     raised = [r for r in caplog.records if r.exc_info]
     assert [r.getMessage() for r in raised] == [
         "tether: the unhealthy hook raised; ignored",
@@ -241,11 +243,11 @@ def test_hook_that_raises_is_logged_and_ignored(caplog: pytest.LogCaptureFixture
 
 def test_health_changes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     """Going unhealthy is a warning naming the count and failure; recovering is an info line."""
-    policy, _ = make()
+    guard, _ = make()
     with caplog.at_level(logging.INFO, logger="tether"):
         for i in range(3):
-            record(policy, REFUSED, T0 + i)
-        record(policy, None, T0 + 3)
+            record(guard, REFUSED, T0 + i)
+        record(guard, None, T0 + 3)
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "tether"]
     assert lines == [
         (logging.WARNING, f"{A} is unhealthy after 3 consecutive failures: {REFUSED}"),

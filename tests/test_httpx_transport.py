@@ -25,14 +25,22 @@ from tether.lab import Lab
 MODES = ["sync", "async"]
 
 
-def send(mode: str, policy: tether.RetryPolicy, method: str, url: str, **kw: Any) -> httpx.Response:
-    """One request through a fresh client of the given mode."""
+def send(
+    mode: str,
+    policy: tether.RetryPolicy,
+    method: str,
+    url: str,
+    *,
+    guard: tether.Guard | None = None,
+    **kw: Any,
+) -> httpx.Response:
+    """One request through a fresh client of the given mode (sharing ``guard`` if given)."""
     if mode == "sync":
-        with httpx.Client(transport=Transport(policy)) as client:
+        with httpx.Client(transport=Transport(policy, guard=guard)) as client:
             return client.request(method, url, **kw)
 
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=AsyncTransport(policy)) as client:
+        async with httpx.AsyncClient(transport=AsyncTransport(policy, guard=guard)) as client:
             return await client.request(method, url, **kw)
 
     return asyncio.run(go())
@@ -102,6 +110,7 @@ def test_deadline_stops_a_slow_drip(drip_lab: Lab, mode: str) -> None:
         send(mode, policy, "GET", drip_lab["slow_drip"].url)
     assert 0.55 <= time.monotonic() - started < 1.0
     assert isinstance(caught.value, tether.DeadlineExceededError)
+    assert isinstance(caught.value, httpx.TransportError)
     assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 
 
@@ -114,15 +123,18 @@ def test_open_circuit_fails_without_connecting(mode: str) -> None:
     with socket.socket() as port:
         port.bind(("127.0.0.1", 0))  # bound, not listening: refuses
         url = f"http://127.0.0.1:{port.getsockname()[1]}/"
+        guard = tether.Guard(r.policy)  # one breaker for the fresh client of each call
         for _ in range(2):
             with pytest.raises(httpx.ConnectError):
-                send(mode, r.policy, "GET", url)
-        assert r.policy.breaker_state(url) is tether.BreakerState.OPEN
+                send(mode, r.policy, "GET", url, guard=guard)
+        assert guard.breaker_state(url) is tether.BreakerState.OPEN
         port.listen(4)  # a connection would now succeed and wait in the backlog
         port.setblocking(False)
         with pytest.raises(httpx.ConnectError) as caught:
-            send(mode, r.policy, "GET", url)
+            send(mode, r.policy, "GET", url, guard=guard)
+        # Both tether's and httpx's: an `except httpx.TransportError` catches it.
         assert isinstance(caught.value, tether.CircuitOpenError)
+        assert isinstance(caught.value, httpx.TransportError)
         assert caught.value.failure.kind is Kind.CIRCUIT_OPEN  # type: ignore[attr-defined]
         with pytest.raises(BlockingIOError):
             port.accept()  # nobody connected

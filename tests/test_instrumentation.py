@@ -201,7 +201,7 @@ def test_prometheus_breaker_state_gauge(lab: Lab) -> None:
         clock.now += 5
         assert session.get(base + "/200").status_code == 200
     assert sample("tether_breaker_state", endpoint) == 0
-    assert policy.breaker_state(base) is tether.BreakerState.CLOSED
+    assert session.guard.breaker_state(base) is tether.BreakerState.CLOSED
 
 
 # -- OpenTelemetry -----------------------------------------------------------------

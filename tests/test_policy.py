@@ -12,7 +12,7 @@ import time
 import pytest
 
 import tether
-from tether import Breaker, BreakerState, Budget, Kind, RetryPolicy
+from tether import Breaker, BreakerState, Budget, Guard, Kind, RetryPolicy
 
 ENDPOINT = "127.0.0.1:9"
 REFUSED = tether.classify(ConnectionRefusedError(111, "Connection refused"))
@@ -156,7 +156,7 @@ def test_500_is_not_a_default_status() -> None:
 
 def test_a_fresh_endpoint_has_closed_breaker_full_budget_and_good_health() -> None:
     """Before any call: circuit closed, budget at its floor of per_second * window, healthy."""
-    p = RetryPolicy(budget=Budget(ratio=0.1, per_second=2.0, window=5.0), clock=lambda: 50.0)
+    p = Guard(RetryPolicy(budget=Budget(ratio=0.1, per_second=2.0, window=5.0), clock=lambda: 50.0))
     assert p.breaker_state(ENDPOINT) is BreakerState.CLOSED
     assert p.budget_left(ENDPOINT) == 10.0
     health = p.health(ENDPOINT)
@@ -186,12 +186,21 @@ def test_policy_has_no_instance_dict() -> None:
         policy.atempts = 5  # type: ignore[attr-defined]
 
 
-def test_policies_compare_by_value_not_by_state() -> None:
-    """Two policies with the same settings are equal, though each keeps its own state."""
+def test_policies_compare_by_value() -> None:
+    """Two policies with the same settings are equal and hash alike: values, nothing more."""
     a, b = RetryPolicy(attempts=4), RetryPolicy(attempts=4)
     assert a == b
-    assert a._state is not b._state
+    assert hash(a) == hash(b)
     assert a != RetryPolicy(attempts=5)
+
+
+def test_a_policy_holds_no_state() -> None:
+    """No field, slot or method of a policy keeps per-endpoint records: a Guard does."""
+    slots = set(RetryPolicy.__slots__)
+    assert slots == {f.name for f in dataclasses.fields(RetryPolicy)}
+    assert not any("state" in name for name in slots)
+    for name in ("breaker_state", "health", "budget_left"):
+        assert not hasattr(RetryPolicy, name)
 
 
 # --- replace ---------------------------------------------------------------------------------
@@ -216,25 +225,26 @@ def test_replace_validates() -> None:
     [lambda p: p.replace(), lambda p: p.replace(attempts=7), dataclasses.replace],
     ids=["replace()", "replace(attempts=7)", "dataclasses.replace"],
 )
-def test_replace_gives_fresh_per_endpoint_state(make_copy: object) -> None:
-    """A copy starts with a closed breaker, full budget and clean health, whatever p saw."""
+def test_replace_returns_a_value_and_leaves_the_guards_alone(make_copy: object) -> None:
+    """A copy is a plain value: a guard made from it starts clean, and the guard that learnt
+    under the original keeps what it learnt (replace() resets nothing behind anyone's back)."""
     p = RetryPolicy(breaker=Breaker(failures=2), clock=lambda: 100.0)
-    state = p._state
-    state.first_attempt(ENDPOINT, 100.0)
+    guard = Guard(p)
+    guard.first_attempt(ENDPOINT, 100.0)
     for _ in range(2):
-        state.record(ENDPOINT, REFUSED, 100.0)
-        state.spend_retry(ENDPOINT, 100.0)
-    assert p.breaker_state(ENDPOINT) is BreakerState.OPEN
-    assert p.budget_left(ENDPOINT) < 50.1
+        guard.record(ENDPOINT, REFUSED, 100.0)
+        guard.spend_retry(ENDPOINT, 100.0)
+    assert guard.breaker_state(ENDPOINT) is BreakerState.OPEN
 
     q = make_copy(p)  # type: ignore[operator]
-    assert q._state is not p._state
-    assert q.breaker_state(ENDPOINT) is BreakerState.CLOSED
-    assert q.budget_left(ENDPOINT) == 50.0
-    assert q.health(ENDPOINT).consecutive_failures == 0
-    # ...and the original keeps what it learnt.
-    assert p.breaker_state(ENDPOINT) is BreakerState.OPEN
-    assert p.health(ENDPOINT).consecutive_failures == 2
+    assert type(q) is RetryPolicy
+    assert not hasattr(q, "__dict__")
+    fresh = Guard(q)
+    assert fresh.breaker_state(ENDPOINT) is BreakerState.CLOSED
+    assert fresh.budget_left(ENDPOINT) == 50.0
+    assert fresh.health(ENDPOINT).consecutive_failures == 0
+    assert guard.breaker_state(ENDPOINT) is BreakerState.OPEN
+    assert guard.health(ENDPOINT).consecutive_failures == 2
 
 
 # --- repr ------------------------------------------------------------------------------------

@@ -269,7 +269,7 @@ def test_retry_budget_runs_out_for_real(lab: Lab) -> None:
             with pytest.raises(requests.exceptions.ConnectionError) as caught:
                 session.get(url)
         assert [g.attempts for g in events.give_ups] == [2, 1]
-        assert policy.budget_left(url) == 0
+        assert session.guard.budget_left(url) == 0
         endpoint = f"127.0.0.1:{lab['refused'].port}"
         assert events.give_ups[-1].reason == f"the retry budget for {endpoint} is spent"
         assert "retry budget" in str(caught.value)
@@ -291,7 +291,7 @@ def test_breaker_opens_fails_fast_and_closes_after_a_trial(own_port: OwnPort) ->
         assert refused.value.failure.kind is Kind.CONNECT_REFUSED  # type: ignore[attr-defined]
         assert events.attempts == 3  # the third refusal opened the circuit
         assert events.give_ups[-1].reason == f"the circuit for {own_port.endpoint} is open"
-        assert policy.breaker_state(own_port.url) is tether.BreakerState.OPEN
+        assert session.guard.breaker_state(own_port.url) is tether.BreakerState.OPEN
 
         own_port.listen()  # the server is back, but the circuit is still open
         with pytest.raises(requests.exceptions.ConnectionError) as caught:
@@ -304,7 +304,7 @@ def test_breaker_opens_fails_fast_and_closes_after_a_trial(own_port: OwnPort) ->
         response = session.get(own_port.url)
     assert response.status_code == 200
     assert own_port.connections == 1
-    assert policy.breaker_state(own_port.url) is tether.BreakerState.CLOSED
+    assert session.guard.breaker_state(own_port.url) is tether.BreakerState.CLOSED
     assert [(c.old, c.new) for c in events.breaker] == [
         ("closed", "open"),
         ("open", "half_open"),
@@ -322,12 +322,45 @@ def test_health_callbacks_fire_on_failure_and_recovery(own_port: OwnPort) -> Non
         assert [(h.healthy, h.consecutive_failures) for h in events.health] == [(False, 3)]
         assert events.health[0].failure is not None
         assert events.health[0].failure.kind is Kind.CONNECT_REFUSED
-        assert not policy.health(own_port.url).healthy
+        assert not session.guard.health(own_port.url).healthy
         own_port.listen()
         assert session.get(own_port.url).status_code == 200
     assert [h.healthy for h in events.health] == [False, True]
     assert events.health[1].down_for == pytest.approx(sum(clock.slept))
-    assert policy.health(own_port.endpoint).healthy
+    assert session.guard.health(own_port.endpoint).healthy
+
+
+def test_sessions_given_one_policy_keep_their_own_breakers(own_port: OwnPort) -> None:
+    """A policy is a value: refusals open the circuit of the session that saw them, not of
+    another session given the same policy, unless it was given the first one's guard."""
+    policy = _policy(Events(), attempts=1, breaker=tether.Breaker(failures=1, cooldown=30))
+    with (
+        tether.Session(policy=policy) as first,
+        tether.Session(policy=policy) as second,
+        tether.Session(guard=first.guard) as sharing,
+    ):
+        with pytest.raises(requests.exceptions.ConnectionError):
+            first.get(own_port.url)
+        assert first.guard.breaker_state(own_port.url) is tether.BreakerState.OPEN
+        assert second.guard.breaker_state(own_port.url) is tether.BreakerState.CLOSED
+        assert sharing.policy is policy
+        own_port.listen()
+        assert second.get(own_port.url).status_code == 200
+        with pytest.raises(tether.CircuitOpenError):
+            sharing.get(own_port.url)
+    assert own_port.connections == 1
+
+
+def test_a_new_policy_on_a_session_starts_a_new_guard() -> None:
+    """Setting ``session.policy`` gives the session fresh records; a guard made from another
+    policy is refused beside a policy of its own."""
+    with tether.Session() as session:
+        old = session.guard
+        session.policy = tether.RetryPolicy(attempts=2)
+        assert session.guard is not old
+        assert session.guard.policy == tether.RetryPolicy(attempts=2)
+    with pytest.raises(ValueError, match="not both"):
+        tether.Session(policy=tether.RetryPolicy(attempts=5), guard=old)
 
 
 # -- time: deadline, total, timeout= ---------------------------------------------

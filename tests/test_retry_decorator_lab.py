@@ -196,3 +196,66 @@ def test_async_success_after_a_refusal(lab: Lab) -> None:
     assert asyncio.run(fetch()) == b"ok\n"
     assert len(r.retries) == 1
     assert r.give_ups == []
+
+
+# -- which endpoint the records belong to ------------------------------------------
+
+
+def test_a_dead_host_does_not_open_the_circuit_for_a_healthy_one(lab: Lab) -> None:
+    """Without endpoint=, breaker and health are keyed by the host:port that failed: refusals
+    from one lab port open its circuit and leave another port's closed."""
+    r = Recorder(breaker=tether.Breaker(failures=2, cooldown=30), budget=None)
+    fetched: list[str] = []
+
+    @tether.retry(policy=r.policy)
+    def fetch(url: str) -> str:
+        fetched.append(url)
+        return requests.get(url, timeout=2).text
+
+    refused, healthy = lab["refused"], lab["healthy"]
+    with pytest.raises(requests.ConnectionError):
+        fetch(refused.url)
+    assert fetch.guard.breaker_state(refused.url) is tether.BreakerState.OPEN
+    assert r.give_ups[-1].endpoint == f"{refused.host}:{refused.port}"
+    assert fetch(healthy.url) == "ok\n"
+    assert fetch.guard.breaker_state(healthy.url) is tether.BreakerState.CLOSED
+    assert fetch.guard.health(healthy.url).consecutive_failures == 0
+    fetched.clear()
+    with pytest.raises(requests.ConnectionError) as caught:
+        fetch(refused.url)
+    # Where the first attempt goes is unknown until it fails; the open circuit stops the rest.
+    assert fetched == [refused.url]
+    assert f"the circuit for {refused.host}:{refused.port} is open" in caught.value.__notes__[-1]
+
+
+def test_a_named_endpoint_shares_one_record_for_every_call(lab: Lab) -> None:
+    """With endpoint=, every call shares one breaker, checked before the first attempt."""
+    r = Recorder(breaker=tether.Breaker(failures=2, cooldown=30), budget=None)
+    fetched: list[str] = []
+
+    @tether.retry(policy=r.policy, endpoint="backend")
+    def fetch(url: str) -> str:
+        fetched.append(url)
+        return requests.get(url, timeout=2).text
+
+    with pytest.raises(requests.ConnectionError):
+        fetch(lab["refused"].url)
+    assert fetch.guard.breaker_state("backend") is tether.BreakerState.OPEN
+    with pytest.raises(tether.CircuitOpenError):
+        fetch(lab["healthy"].url)
+    assert fetched == [lab["refused"].url] * 2
+
+
+def test_a_failure_without_a_host_is_kept_under_the_function_name() -> None:
+    """A failure naming no host is recorded under the function's qualified name."""
+    r = Recorder(attempts=2, budget=None)
+
+    @tether.retry(policy=r.policy)
+    def work() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    with pytest.raises(ConnectionResetError):
+        work()
+    name = work.__qualname__
+    assert work.guard.health(name).consecutive_failures == 2
+    assert r.give_ups[-1].endpoint == name

@@ -28,6 +28,7 @@ from tether import (
     BreakerState,
     Budget,
     GiveUpDetails,
+    Guard,
     Kind,
     RetryDetails,
     RetryPolicy,
@@ -333,8 +334,9 @@ def test_other_error_statuses_are_returned_at_once(code: int) -> None:
 def test_a_returned_500_still_counts_against_health() -> None:
     """Not retrying a 500 does not hide it: the endpoint's health records it."""
     policy, _ = make()
-    run(policy, Transport((500, {})))
-    health = policy.health(ENDPOINT)
+    guard = Guard(policy)
+    run(policy, Transport((500, {})), guard=guard)
+    health = guard.health(ENDPOINT)
     assert health.consecutive_failures == 1
     assert health.last_failure is not None
     assert health.last_failure.status == 500
@@ -363,8 +365,9 @@ def test_last_retryable_response_is_returned_with_its_failure() -> None:
 def test_success_is_recorded_as_health() -> None:
     """A 200 after failures resets the endpoint's failure count and records the success time."""
     policy, clock = make()
-    run(policy, Transport(refused, OK))
-    health = policy.health(ENDPOINT)
+    guard = Guard(policy)
+    run(policy, Transport(refused, OK), guard=guard)
+    health = guard.health(ENDPOINT)
     assert health.consecutive_failures == 0
     assert health.last_success_at == clock.now
 
@@ -502,12 +505,13 @@ def test_attempts_caps_the_number_of_sends(attempts: int) -> None:
 def test_spent_budget_stops_retrying_at_once() -> None:
     """A budget of 2 retries: one call gets two, the next none; the reason names the budget."""
     policy, _ = make(attempts=5, budget=Budget(ratio=0.0, per_second=0.2, window=10.0))
+    guard = Guard(policy)
     first = Transport(refused)
-    outcome, _ = run(policy, first)
+    outcome, _ = run(policy, first, guard=guard)
     assert first.sends == 3
     assert outcome.reason == f"the retry budget for {ENDPOINT} is spent"
     second = Transport(refused)
-    outcome, _ = run(policy, second)
+    outcome, _ = run(policy, second, guard=guard)
     assert second.sends == 1
     assert outcome.reason == f"the retry budget for {ENDPOINT} is spent"
 
@@ -515,9 +519,10 @@ def test_spent_budget_stops_retrying_at_once() -> None:
 def test_first_attempts_are_never_refused_by_the_budget() -> None:
     """An empty budget still lets every call make its first attempt."""
     policy, _ = make(budget=Budget(ratio=0.0, per_second=0.0, window=1.0))
+    guard = Guard(policy)
     transport = Transport(OK)
     for _ in range(3):
-        outcome, _ = run(policy, transport)
+        outcome, _ = run(policy, transport, guard=guard)
         assert outcome.response == OK
     assert transport.sends == 3
 
@@ -529,11 +534,12 @@ def test_open_circuit_stops_the_call_before_the_first_attempt() -> None:
     """After the breaker opens, a call sends nothing and ends in a circuit.open failure."""
     give_ups: list[GiveUpDetails] = []
     policy, _ = make(attempts=1, breaker=Breaker(failures=2), on_give_up=give_ups.append)
+    guard = Guard(policy)
     for _ in range(2):
-        run(policy, Transport(refused))
-    assert policy.breaker_state(ENDPOINT) is BreakerState.OPEN
+        run(policy, Transport(refused), guard=guard)
+    assert guard.breaker_state(ENDPOINT) is BreakerState.OPEN
     transport = Transport(OK)
-    outcome, call = run(policy, transport)
+    outcome, call = run(policy, transport, guard=guard)
     assert transport.sends == call.made == 0
     assert (outcome.response, outcome.error) == (None, None)
     assert outcome.failure is not None
@@ -561,8 +567,9 @@ def test_a_circuit_open_failure_names_the_endpoints_host_and_port(
     """The failure of a refused call carries the breaker key's host (IPv6 without its
     brackets) and port, as any classified failure does."""
     policy, _ = make(attempts=1, breaker=Breaker(failures=1))
-    run(policy, Transport(refused), url=url)
-    outcome, _ = run(policy, Transport(OK), url=url)
+    guard = Guard(policy)
+    run(policy, Transport(refused), url=url, guard=guard)
+    outcome, _ = run(policy, Transport(OK), url=url, guard=guard)
     assert outcome.failure is not None
     assert outcome.failure.kind is Kind.CIRCUIT_OPEN
     assert (outcome.failure.host, outcome.failure.port) == (host, port)
@@ -595,19 +602,20 @@ def test_circuit_that_will_be_half_open_after_the_wait_lets_the_trial_run() -> N
 def test_cancelled_trial_frees_the_half_open_slot() -> None:
     """An attempt interrupted by a BaseException propagates it and releases the breaker's trial."""
     policy, clock = make(attempts=1, breaker=Breaker(failures=1, cooldown=1.0))
-    run(policy, Transport(refused))
+    guard = Guard(policy)
+    run(policy, Transport(refused), guard=guard)
     clock.now += 1.0
 
     def interrupted(_: Timeouts) -> Response:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sync(Call(policy, "GET", URL), interrupted)
-    assert policy.breaker_state(ENDPOINT) is BreakerState.HALF_OPEN
+        run_sync(Call(policy, "GET", URL, guard=guard), interrupted)
+    assert guard.breaker_state(ENDPOINT) is BreakerState.HALF_OPEN
     transport = Transport(OK)
-    outcome, _ = run(policy, transport)
+    outcome, _ = run(policy, transport, guard=guard)
     assert (transport.sends, outcome.response) == (1, OK)
-    assert policy.breaker_state(ENDPOINT) is BreakerState.CLOSED
+    assert guard.breaker_state(ENDPOINT) is BreakerState.CLOSED
 
 
 # --- hooks and logging ------------------------------------------------------------------------
@@ -801,18 +809,19 @@ def test_async_fast_retries_records_waits_without_awaiting_sleep() -> None:
 def test_async_cancellation_propagates_and_frees_the_trial() -> None:
     """A cancelled half-open trial re-raises CancelledError and lets the next call try."""
     policy, clock = make(attempts=1, breaker=Breaker(failures=1, cooldown=1.0))
-    run(policy, Transport(refused))
+    guard = Guard(policy)
+    run(policy, Transport(refused), guard=guard)
     clock.now += 1.0
 
     async def cancelled(_: Timeouts) -> Response:
         raise asyncio.CancelledError
 
     async def main() -> None:
-        await run_async(Call(policy, "GET", URL), cancelled)
+        await run_async(Call(policy, "GET", URL, guard=guard), cancelled)
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(main())
-    assert policy._state.breaker_allows(ENDPOINT, clock.now)
+    assert guard.breaker_allows(ENDPOINT, clock.now)
 
 
 # --- @tether.retry ----------------------------------------------------------------------------
@@ -923,10 +932,39 @@ def test_decorator_successes_close_a_half_open_breaker() -> None:
         call()
     clock.now += 1.0
     assert call() == OK
-    assert policy.breaker_state("svc") is BreakerState.CLOSED
+    guard: Guard = call.guard  # type: ignore[attr-defined]
+    assert guard.breaker_state("svc") is BreakerState.CLOSED
     assert call() == OK
-    health = policy.health("svc")
+    health = guard.health("svc")
     assert (health.consecutive_failures, health.last_success_at) == (0, clock.now)
+
+
+def test_decorated_functions_keep_their_own_guards() -> None:
+    """Two functions decorated with one policy and one endpoint name share no breaker, unless
+    given the same guard."""
+    policy, _ = make(attempts=1, breaker=Breaker(failures=1, cooldown=30))
+    transport = Transport(refused, OK)
+    shared = Guard(policy)
+
+    @tether.retry(policy=policy, endpoint="svc", guard=shared)
+    def down() -> Response:
+        return transport(Timeouts(1, 1, 1))
+
+    @tether.retry(policy=policy, endpoint="svc")
+    def up() -> Response:
+        return transport(Timeouts(1, 1, 1))
+
+    @tether.retry(guard=shared, endpoint="svc")
+    def sharing() -> Response:
+        return transport(Timeouts(1, 1, 1))
+
+    with pytest.raises(ConnectionRefusedError):
+        down()
+    assert up() == OK
+    assert up.guard.breaker_state("svc") is BreakerState.CLOSED  # type: ignore[attr-defined]
+    with pytest.raises(tether.CircuitOpenError):
+        sharing()
+    assert transport.sends == 2
 
 
 def test_bare_decorator_under_fast_retries() -> None:

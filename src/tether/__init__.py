@@ -28,7 +28,7 @@ if _typing.TYPE_CHECKING:
     from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
     from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
     from tether._retry._policy import Breaker, Budget, RetryPolicy, Timeouts
-    from tether._retry._state import BreakerState, Health
+    from tether._retry._state import BreakerState, Guard, Health
     from tether.integrations.requests import Session
 
 # Loaded on first use, so that `import tether` (and `tether diagnose`) stays quick;
@@ -48,6 +48,7 @@ _LAZY = {
     "RetryPolicy": "tether._retry._policy",
     "Timeouts": "tether._retry._policy",
     "BreakerState": "tether._retry._state",
+    "Guard": "tether._retry._state",
     "Health": "tether._retry._state",
     "Session": "tether.integrations.requests",
 }
@@ -63,6 +64,7 @@ __all__ = [
     "Entry",
     "Failure",
     "GiveUpDetails",
+    "Guard",
     "Health",
     "HealthChange",
     "Kind",

@@ -1,6 +1,6 @@
 """The one retry loop, for every integration, sync and async.
 
-``Call`` holds the decisions (pure but for the policy's shared state); the two
+``Call`` holds the decisions (pure but for its owner's :class:`Guard`); the two
 loops only send, wait and hand outcomes to it, so sync and async differ in
 nothing but ``await``.
 """
@@ -16,14 +16,14 @@ from typing import Any, Generic, TypeVar
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
-from tether._hostport import InvalidHostPort, split_hostport
+from tether._hostport import InvalidHostPort, join_hostport, split_hostport
 from tether._kinds import Kind, Layer
 from tether._redact import redact_url
 from tether._retry import _testing
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
 from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
-from tether._retry._state import endpoint_of
+from tether._retry._state import Guard, endpoint_of
 
 R = TypeVar("R")
 
@@ -107,16 +107,19 @@ class Call:
     """One logical call under a policy: every decision the loop needs."""
 
     __slots__ = (
+        "_by_failure",
         "_cut",
         "_deadline_at",
         "_headers",
         "_idempotent",
+        "_known",
         "_override",
         "_previous_delay",
         "_raw_url",
         "_start",
         "_url",
         "endpoint",
+        "guard",
         "made",
         "max_attempts",
         "method",
@@ -134,12 +137,20 @@ class Call:
         replayable: bool = True,
         idempotent: bool | None = None,
         endpoint: str | None = None,
+        by_failure: bool = False,
+        guard: Guard | None = None,
     ) -> None:
+        """``guard``: the owner's per-endpoint records (default: new ones, for this call
+        alone).  ``by_failure``: the call's target is unknown (a decorated callable), so
+        its records are keyed by the endpoint its first failure names, ``endpoint`` if none."""
         self.policy = policy
+        self.guard = guard if guard is not None else Guard(policy)
         self.method = method.upper()
         self._raw_url = url
         self._url: str | None = None
         self.endpoint = endpoint or _endpoint(url)
+        self._by_failure = by_failure
+        self._known = not by_failure
         self._headers = headers
         self._idempotent = idempotent
         self.replayable = replayable
@@ -183,8 +194,10 @@ class Call:
                 Kind.DEADLINE_EXCEEDED,
                 f"the call's {p.deadline:g} s deadline passed before attempt {self.made + 1}",
             )
-        if not p._state.admit(self.endpoint, now, first=self.made == 0):
-            last = p._state.health(self.endpoint).last_failure
+        if self._by_failure and not self._known:
+            pass  # the endpoint is known only once an attempt fails against it
+        elif not self.guard.admit(self.endpoint, now, first=self.made == 0):
+            last = self.guard.health(self.endpoint).last_failure
             because = f" (last failure: {last.kind})" if last else ""
             return self._failure(
                 Kind.CIRCUIT_OPEN,
@@ -238,12 +251,32 @@ class Call:
         failure = classify_status(status, headers, url=self._raw_url) if status >= 400 else None
         if failure is not None and status in self.policy.statuses:
             return failure
-        self.policy._state.record(self.endpoint, failure, self.policy.clock())
+        self._record(failure, self.policy.clock())
         return None
 
     def succeeded(self) -> None:
         """An attempt with no status to judge returned: record it as a success."""
-        self.policy._state.record(self.endpoint, None, self.policy.clock())
+        self._record(None, self.policy.clock())
+
+    def _record(self, failure: Failure | None, now: float) -> None:
+        if self._by_failure:
+            # Keyed by its failures: a success is recorded only against the endpoint an
+            # earlier attempt failed on (where a first attempt went is not known), and
+            # none of it feeds the breaker's failure ratio, which would see only the
+            # calls that failed at least once.
+            if failure is not None and not self._known:
+                self._learn(failure, now)
+            if self._known:
+                self.guard.record(self.endpoint, failure, now, sampled=False)
+            return
+        self.guard.record(self.endpoint, failure, now)
+
+    def _learn(self, failure: Failure, now: float) -> None:
+        """Take the endpoint the failure names (else keep the fallback) as this call's key."""
+        if failure.host:
+            self.endpoint = join_hostport(failure.host, failure.port)
+        self._known = True
+        self.guard.first_attempt(self.endpoint, now)
 
     def failed(self, outcome: Outcome[Any]) -> float | None:
         """Record the outcome; the wait before the next attempt, or None to stop."""
@@ -251,7 +284,7 @@ class Call:
         if failure is None:
             return None  # a success, already recorded by judge()
         p, now = self.policy, self.policy.clock()
-        p._state.record(self.endpoint, failure, now)
+        self._record(failure, now)
         delay, reason = self._next(failure, now)
         if reason is not None:
             self._give_up(outcome, reason)
@@ -307,10 +340,10 @@ class Call:
             delay = p.delay(self.made, self._previous_delay)
             if delay >= left:
                 return 0.0, f"waiting {delay:.2f} s would pass the deadline ({left:.2f} s left)"
-        opens_at = p._state.breaker_retry_at(self.endpoint)
+        opens_at = self.guard.breaker_retry_at(self.endpoint)
         if opens_at is not None and opens_at > now + delay:
             return 0.0, f"the circuit for {self.endpoint} is open"
-        if not p._state.spend_retry(self.endpoint, now):
+        if not self.guard.spend_retry(self.endpoint, now):
             return 0.0, f"the retry budget for {self.endpoint} is spent"
         return delay, None
 
@@ -325,7 +358,8 @@ class Call:
 
     def abandon(self) -> None:
         """An attempt was cancelled: free a half-open trial slot it may hold."""
-        self.policy._state.breaker_release(self.endpoint)
+        if self._known:
+            self.guard.breaker_release(self.endpoint)
 
     def _give_up(self, outcome: Outcome[Any], reason: str) -> None:
         outcome.reason = reason

@@ -1,8 +1,8 @@
 """``RetryPolicy``: what to retry, how long to wait, and when to stop.
 
-A policy is a frozen value.  The retry budget, the circuit breakers and the
-health records it keeps per host are shared by everything that uses the same
-policy object; ``dataclasses.replace`` makes a new policy with fresh state.
+A policy is a frozen value and holds no state: the retry budget, circuit
+breakers and health records it governs live in a :class:`tether.Guard`, which
+each owner of a policy (a session, a transport, a decorated function) keeps.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tether._kinds import Kind
@@ -20,7 +20,6 @@ from tether._retry._backoff import JITTERS, Jitter, backoff_delay
 
 if TYPE_CHECKING:
     from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
-    from tether._retry._state import BreakerState, Health, State
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 """RFC 9110 section 9.2.2: repeating these has the same effect as sending them once."""
@@ -143,7 +142,6 @@ class RetryPolicy:
     async_sleep: Callable[[float], Awaitable[object]] | None = None
     """``None`` means :func:`asyncio.sleep`."""
     rand: Callable[[], float] = random.random
-    _state: State = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check(self.attempts >= 1, "attempts", self.attempts, "must be at least 1")
@@ -167,9 +165,6 @@ class RetryPolicy:
             except ValueError as exc:  # name the field, like every other check
                 raise ValueError(f"RetryPolicy kinds={self.kinds!r}: {exc}") from None
             object.__setattr__(self, "kinds", kinds)
-        from tether._retry._state import State
-
-        object.__setattr__(self, "_state", State(self))
 
     def __repr__(self) -> str:
         """Only what differs from the defaults: ``RetryPolicy(attempts=5, deadline=2.0)``."""
@@ -181,7 +176,7 @@ class RetryPolicy:
         return f"RetryPolicy({', '.join(changed)})"
 
     def replace(self, **changes: object) -> RetryPolicy:
-        """A copy with ``changes`` applied and its own, fresh per-host state."""
+        """A copy with ``changes`` applied (a policy holds no state to carry over)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def delay(self, retry: int, previous: float | None = None) -> float:
@@ -195,15 +190,3 @@ class RetryPolicy:
             rand=self.rand,
             previous=previous,
         )
-
-    def breaker_state(self, endpoint: str) -> BreakerState:
-        """The breaker's state for ``endpoint`` (``host:port`` or a URL)."""
-        return self._state.breaker_state(endpoint)
-
-    def health(self, endpoint: str) -> Health:
-        """The health record of ``endpoint`` (``host:port`` or a URL)."""
-        return self._state.health(endpoint)
-
-    def budget_left(self, endpoint: str) -> float:
-        """Retries the budget would allow ``endpoint`` now (``inf`` without a budget)."""
-        return self._state.budget_left(endpoint)

@@ -1,7 +1,10 @@
-"""What a policy remembers per endpoint: retry budget, circuit breaker, health.
+"""``Guard``: what a policy's owner remembers per endpoint: retry budget, breaker, health.
 
-All of it is guarded by one lock per policy; each critical section is a few
-additions.  Events are sent after the lock is released.
+A :class:`~tether.RetryPolicy` is a value; the memory it needs lives here, in
+an object each owner (a ``tether.Session``, an httpx transport, an aiohttp
+session or middleware, a decorated function) makes for itself, or is given
+to share.  All of it is guarded by one lock per guard; each critical section
+is a few additions.  Events are sent after the lock is released.
 """
 
 from __future__ import annotations
@@ -10,16 +13,14 @@ import enum
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._retry._hooks import BreakerChange, HealthChange, emit
-
-if TYPE_CHECKING:
-    from tether._retry._policy import RetryPolicy
+from tether._retry._policy import RetryPolicy
 
 
 class BreakerState(enum.StrEnum):
@@ -122,15 +123,29 @@ class _Health:
     first_failure_at: float | None = None
 
 
-class State:
-    """The per-endpoint memory of one policy object."""
+class Guard:
+    """The retry budgets, circuit breakers and health records of one owner, per endpoint.
 
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
+    Each ``tether.Session``, transport, aiohttp session or middleware and
+    decorated function makes its own from its policy, so two of them given the
+    same policy share nothing.  To share, make one and pass it to each:
+    ``guard = tether.Guard(policy)``, then ``tether.Session(guard=guard)``.
+    The policy's hooks, clock and limits apply; ``guard.policy`` is it.
+    """
+
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self._policy = policy if policy is not None else RetryPolicy()
         self._lock = threading.Lock()
         self._budgets: dict[str, _Window] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._health: dict[str, _Health] = {}
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    def __repr__(self) -> str:
+        return f"<Guard {self._policy!r}>"
 
     # -- retry budget ----------------------------------------------------------
 
@@ -161,6 +176,7 @@ class State:
             return True
 
     def budget_left(self, endpoint: str) -> float:
+        """Retries the budget would allow ``endpoint`` now (``inf`` without a budget)."""
         budget = self._policy.budget
         if budget is None:
             return float("inf")
@@ -215,6 +231,7 @@ class State:
         return b.opened_at + config.cooldown
 
     def breaker_state(self, endpoint: str) -> BreakerState:
+        """The breaker's state for ``endpoint`` (``host:port`` or a URL)."""
         b = self._breakers.get(endpoint_of(endpoint))
         return BreakerState.CLOSED if b is None else b.state
 
@@ -226,7 +243,7 @@ class State:
                 b.trial = False
 
     def _breaker_record(
-        self, endpoint: str, failure: Failure | None, now: float
+        self, endpoint: str, failure: Failure | None, now: float, sampled: bool
     ) -> BreakerChange | None:
         config = self._policy.breaker
         if config is None:
@@ -237,7 +254,8 @@ class State:
             # Successes count too: the ratio rule needs every call in the window.
             b = self._breakers[endpoint] = _Breaker(window=_Window(config.window))
         assert b.window is not None
-        b.window.add(now, 1, int(failed))
+        if sampled:
+            b.window.add(now, 1, int(failed))
         old = b.state
         if not failed:
             b.consecutive, b.trial = 0, False
@@ -261,6 +279,7 @@ class State:
     # -- health ----------------------------------------------------------------
 
     def health(self, endpoint: str) -> Health:
+        """The health record of ``endpoint`` (``host:port`` or a URL)."""
         key = endpoint_of(endpoint)
         with self._lock:
             h = self._health.get(key) or _Health()
@@ -300,10 +319,16 @@ class State:
 
     # -- one attempt's outcome -------------------------------------------------
 
-    def record(self, endpoint: str, failure: Failure | None, now: float) -> None:
-        """Record an attempt's outcome (``None``: it worked) in breaker and health."""
+    def record(
+        self, endpoint: str, failure: Failure | None, now: float, *, sampled: bool = True
+    ) -> None:
+        """Record an attempt's outcome (``None``: it worked) in breaker and health.
+
+        ``sampled=False`` keeps it out of the breaker's failure ratio: the caller
+        cannot see every call to the endpoint, only those that failed.
+        """
         with self._lock:
-            change = self._breaker_record(endpoint, failure, now)
+            change = self._breaker_record(endpoint, failure, now, sampled)
             health = self._health_record(endpoint, failure, now)
         p = self._policy
         if change is not None:
@@ -312,3 +337,12 @@ class State:
             event, details = health
             hook: Any = p.on_unhealthy if event == "unhealthy" else p.on_recovered
             emit(hook, event, details)
+
+
+def guard_for(policy: RetryPolicy | None, guard: Guard | None) -> Guard:
+    """An owner's guard: the one it was given, else a new one for ``policy``."""
+    if guard is None:
+        return Guard(policy)
+    if policy is not None and policy != guard.policy:
+        raise ValueError("give a policy or a guard made with it, not both")
+    return guard

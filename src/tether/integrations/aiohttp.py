@@ -31,18 +31,25 @@ from typing import Any
 import aiohttp
 from aiohttp import payload
 
-from tether._kinds import Kind
-from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
-from tether._retry._loop import Call, Outcome, run_async
+from tether._retry._loop import Call, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard, guard_for
+from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session", "middleware", "session"]
 
 
-def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareType:
-    """A client middleware retrying every request of a session under ``policy``."""
-    chosen = policy if policy is not None else RetryPolicy()
+def middleware(
+    policy: RetryPolicy | None = None, *, guard: Guard | None = None
+) -> aiohttp.ClientMiddlewareType:
+    """A client middleware retrying every request of a session under ``policy``.
+
+    Each middleware keeps its own budget, breakers and health records, unless
+    given a ``guard`` to share (the middleware's own is its ``.guard``).
+    """
+    g = guard_for(policy, guard)
+    chosen = g.policy
 
     async def tether_retry(
         request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
@@ -53,6 +60,7 @@ def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareTyp
             str(request.url),
             headers=request.headers,
             replayable=_replayable(request.body),
+            guard=g,
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
@@ -74,8 +82,9 @@ def middleware(policy: RetryPolicy | None = None) -> aiohttp.ClientMiddlewareTyp
         outcome = await run_async(call, attempt, _status, _release)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome)
+        raise library_error(call, outcome, _ERRORS)
 
+    tether_retry.guard = g  # type: ignore[attr-defined]
     return tether_retry
 
 
@@ -87,14 +96,18 @@ class Session:
     with ``async with``, as aiohttp's do.  Each attempt gets the policy's
     timeouts through aiohttp's own ``ClientTimeout`` (its ``total`` is what the
     deadline leaves), which costs less than a middleware and an extra timer.
-    The session underneath is ``.raw``.
+    The session underneath is ``.raw``; its budget, breakers and health
+    records are in ``.guard``, its own unless one is given to share.
     """
 
-    def __init__(self, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
-        self.policy = policy if policy is not None else RetryPolicy()
+    def __init__(
+        self, policy: RetryPolicy | None = None, *, guard: Guard | None = None, **kwargs: Any
+    ) -> None:
+        self.guard = guard_for(policy, guard)
         self.raw = aiohttp.ClientSession(**kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
-        # inside request(): that would run tether's whole loop twice.
+        # inside request(): that would run tether's whole loop twice.  No public
+        # switch exists; tests/test_private_seams.py fails if this one goes.
         if hasattr(self.raw, "_retry_connection"):
             self.raw._retry_connection = False
 
@@ -122,6 +135,10 @@ class Session:
     def patch(self, url: Any, **kwargs: Any) -> _Pending:
         return self.request("PATCH", url, **kwargs)
 
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.guard.policy
+
     async def close(self) -> None:
         await self.raw.close()
 
@@ -132,10 +149,16 @@ class Session:
         await self.close()
 
     async def _send(self, method: str, url: Any, kwargs: dict[str, Any]) -> aiohttp.ClientResponse:
-        p = self.policy
+        guard = self.guard
+        p = guard.policy
         given = kwargs.pop("timeout", None)
         call = Call(
-            p, method, str(url), headers=kwargs.get("headers"), replayable=_data_replayable(kwargs)
+            p,
+            method,
+            str(url),
+            headers=kwargs.get("headers"),
+            replayable=_data_replayable(kwargs),
+            guard=guard,
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
@@ -155,7 +178,7 @@ class Session:
         outcome = await run_async(call, attempt, _status, _release)
         if outcome.response is not None:
             return outcome.response
-        raise _error(call, outcome)
+        raise library_error(call, outcome, _ERRORS)
 
 
 class _Pending:
@@ -179,12 +202,14 @@ class _Pending:
             self._response.release()
 
 
-def session(policy: RetryPolicy | None = None, **kwargs: Any) -> Session:
+def session(
+    policy: RetryPolicy | None = None, *, guard: Guard | None = None, **kwargs: Any
+) -> Session:
     """A :class:`Session`: aiohttp with the policy's retries and timeouts.
 
-    Keyword arguments go to ``aiohttp.ClientSession``.
+    Other keyword arguments go to ``aiohttp.ClientSession``.
     """
-    return Session(policy, **kwargs)
+    return Session(policy, guard=guard, **kwargs)
 
 
 def _data_replayable(kwargs: dict[str, Any]) -> bool:
@@ -204,28 +229,6 @@ async def _release(response: aiohttp.ClientResponse) -> None:
     response.release()
 
 
-def _error(call: Call, outcome: Outcome[aiohttp.ClientResponse]) -> BaseException:
-    """The exception to raise: aiohttp's own, with ``.failure`` and tether's note."""
-    failure = outcome.failure
-    assert failure is not None
-    error = outcome.error
-    ours_timed_out = isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ClientError)
-    if error is None or (
-        failure.kind in (Kind.DEADLINE_EXCEEDED, Kind.READ_TIMEOUT) and ours_timed_out
-    ):
-        if failure.kind is Kind.CIRCUIT_OPEN:
-            ours: Exception = _CircuitOpen(call.summary(outcome), failure)
-        elif failure.kind is Kind.DEADLINE_EXCEEDED:
-            ours = _DeadlineExceeded(call.summary(outcome), failure)
-        else:
-            ours = _TotalTimeout(call.summary(outcome))
-            ours.failure = failure  # type: ignore[attr-defined]
-        ours.__cause__ = error
-        return ours
-    annotate(error, call, outcome)
-    return error
-
-
 class _CircuitOpen(aiohttp.ClientConnectionError, CircuitOpenError):
     """Both ``aiohttp.ClientConnectionError`` and ``tether.CircuitOpenError``."""
 
@@ -236,3 +239,18 @@ class _DeadlineExceeded(aiohttp.ServerTimeoutError, DeadlineExceededError):
 
 class _TotalTimeout(aiohttp.ServerTimeoutError):
     """An attempt outlived the policy's ``total``."""
+
+
+def _own_timeout(error: BaseException) -> bool:
+    # asyncio.timeout() around the middleware's attempt raises a bare TimeoutError.
+    return isinstance(error, aiohttp.ClientError) or not isinstance(error, TimeoutError)
+
+
+# aiohttp's exceptions each take different arguments: none is rebuilt.
+_ERRORS = Errors(
+    circuit_open=_CircuitOpen,
+    deadline=_DeadlineExceeded,
+    total_timeout=_TotalTimeout,
+    new=lambda cls, message, _request: cls(message),
+    own_timeout=_own_timeout,
+)

@@ -19,13 +19,13 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
-from tether._kinds import Kind
 from tether._redact import redact_exception
-from tether._retry._decorator import annotate
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError
-from tether._retry._loop import Call, Outcome, run_sync
+from tether._retry._loop import Call, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard, guard_for
 from tether.integrations import _cutoff
+from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session"]
 
@@ -44,25 +44,39 @@ class Session(requests.Session):
     own adapter keeps the retries but loses the total-time cutoff, which needs
     tether's adapter.  With ``stream=True`` the cutoff covers the call up to
     the response headers; reading the body is then up to you.
+
+    The session keeps its budget, breakers and health records in ``.guard``,
+    its own unless one is given to share (``tether.Session(guard=other.guard)``).
     """
 
-    def __init__(self, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, policy: RetryPolicy | None = None, *, guard: Guard | None = None) -> None:
         super().__init__()
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.guard = guard_for(policy, guard)
         self.mount("http://", _Adapter())
         self.mount("https://", _Adapter())
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The guard's policy; setting another gives the session a new, empty guard."""
+        return self.guard.policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self.guard = Guard(policy)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if getattr(_current, "call", None) is not None:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
+        guard = self.guard
         call = Call(
-            self.policy,
+            guard.policy,
             request.method or "GET",
             request.url or "",
             headers=request.headers,
             replayable=_replayable(request.body),
+            guard=guard,
         )
 
         def attempt(t: Timeouts) -> requests.Response:
@@ -83,7 +97,7 @@ class Session(requests.Session):
         outcome = run_sync(call, attempt, _status, _discard)
         if outcome.response is not None:
             return _redacting(outcome.response)
-        error = _error(call, outcome, request)
+        error = library_error(call, outcome, _ERRORS, request)
         # requests and urllib3 name the URL they failed on, user:password@ and query
         # included, in the message and in every exception it chains.
         redact_exception(error)
@@ -106,43 +120,6 @@ def _redacting(response: requests.Response) -> requests.Response:
     return response
 
 
-def _error(call: Call, outcome: Outcome[requests.Response], request: Any) -> BaseException:
-    """The exception to raise: requests' own class, with tether's message and ``.failure``."""
-    failure = outcome.failure
-    assert failure is not None
-    message = call.summary(outcome)
-    error = outcome.error
-    if error is None:
-        made: type[requests.RequestException] = (
-            _CircuitOpen if failure.kind is Kind.CIRCUIT_OPEN else _DeadlineExceeded
-        )
-        ours = made(message, request=request)
-        ours.failure = failure  # type: ignore[attr-defined]
-        return ours
-    if failure.kind is Kind.DEADLINE_EXCEEDED or (
-        failure.kind is Kind.READ_TIMEOUT and not isinstance(error, requests.Timeout)
-    ):
-        # tether's own timer ended it: a Timeout, whatever the cut socket raised.
-        cls: type[requests.RequestException] = (
-            _DeadlineExceeded if failure.kind is Kind.DEADLINE_EXCEEDED else _TotalTimeout
-        )
-        cut = cls(message, request=request)
-        cut.failure = failure  # type: ignore[attr-defined]
-        cut.__cause__ = error
-        return cut
-    if isinstance(error, requests.RequestException):
-        try:
-            again = type(error)(message, request=error.request, response=error.response)
-        except TypeError:  # a subclass with its own constructor
-            pass
-        else:
-            again.failure = failure  # type: ignore[attr-defined]
-            again.__cause__ = error
-            return again
-    annotate(error, call, outcome)
-    return error
-
-
 class _CircuitOpen(requests.ConnectionError, CircuitOpenError):
     """Both ``requests.ConnectionError`` and ``tether.CircuitOpenError``."""
 
@@ -154,7 +131,25 @@ class _DeadlineExceeded(requests.Timeout, DeadlineExceededError):
 class _TotalTimeout(requests.ReadTimeout):
     """An attempt outlived the policy's ``total``: a read timeout, in requests' words."""
 
-    failure: Any
+
+def _rebuild(error: BaseException, message: str, _request: Any) -> BaseException | None:
+    if not isinstance(error, requests.RequestException):
+        return None
+    try:
+        return type(error)(message, request=error.request, response=error.response)
+    except TypeError:  # a subclass with its own constructor
+        return None
+
+
+_ERRORS = Errors(
+    circuit_open=_CircuitOpen,
+    deadline=_DeadlineExceeded,
+    total_timeout=_TotalTimeout,
+    new=lambda cls, message, request: cls(message, request=request),
+    # A socket tether's cutoff shut raises a ConnectionError, not a Timeout.
+    own_timeout=lambda error: isinstance(error, requests.Timeout),
+    rebuild=_rebuild,
+)
 
 
 def _status(response: requests.Response) -> tuple[int, Any]:
@@ -211,6 +206,9 @@ _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 class _Adapter(HTTPAdapter):
+    # init_poolmanager and proxy_manager_for are requests' documented seams; urllib3's
+    # pool_classes_by_scheme and ConnectionCls are public but undocumented, so
+    # tests/test_private_seams.py names them.
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS

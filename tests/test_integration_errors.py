@@ -1,0 +1,64 @@
+"""The one table of errors: each integration's row names its library's own classes.
+
+What tether raises itself must be caught by the ``except`` clauses a user
+already has for the library: the library's base error, and the narrower
+connection or timeout class that says what happened.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import httpx
+import pytest
+import requests
+
+import tether
+from tether.integrations import aiohttp as tether_aiohttp
+from tether.integrations import httpx as tether_httpx
+from tether.integrations import requests as tether_requests
+from tether.integrations._errors import Errors
+
+ROWS = [
+    (tether_requests._ERRORS, requests.ConnectionError, requests.Timeout, requests.ReadTimeout),
+    (tether_httpx._ERRORS, httpx.ConnectError, httpx.TimeoutException, httpx.ReadTimeout),
+    (
+        tether_aiohttp._ERRORS,
+        aiohttp.ClientConnectionError,
+        aiohttp.ServerTimeoutError,
+        aiohttp.ServerTimeoutError,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "connection", "timeout", "read_timeout"), ROWS, ids=["requests", "httpx", "aiohttp"]
+)
+def test_each_row_is_the_librarys_and_tethers(
+    row: Errors, connection: type, timeout: type, read_timeout: type
+) -> None:
+    """circuit open: the library's connection error and CircuitOpenError; deadline: its
+    timeout and DeadlineExceededError; a cut attempt: its read timeout."""
+    assert issubclass(row.circuit_open, connection)
+    assert issubclass(row.circuit_open, tether.CircuitOpenError)
+    assert issubclass(row.deadline, timeout)
+    assert issubclass(row.deadline, tether.DeadlineExceededError)
+    assert issubclass(row.total_timeout, read_timeout)
+    made = row.new(row.circuit_open, "GET http://127.0.0.1:9/ was not sent", None)
+    assert str(made) == "GET http://127.0.0.1:9/ was not sent"
+
+
+@pytest.mark.parametrize(
+    ("row", "theirs", "ours"),
+    [
+        (tether_requests._ERRORS, requests.ReadTimeout(), requests.ConnectionError()),
+        (tether_httpx._ERRORS, httpx.ReadTimeout("x"), TimeoutError()),
+        (tether_aiohttp._ERRORS, aiohttp.ServerTimeoutError(), TimeoutError()),
+    ],
+    ids=["requests", "httpx", "aiohttp"],
+)
+def test_own_timeout_tells_the_librarys_timeout_from_tethers_cut(
+    row: Errors, theirs: BaseException, ours: BaseException
+) -> None:
+    """A timeout the library raised itself is kept; what tether's timer left is a total timeout."""
+    assert row.own_timeout(theirs)
+    assert not row.own_timeout(ours)

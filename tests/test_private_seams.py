@@ -1,0 +1,85 @@
+"""The private attributes of other libraries that the integrations rely on, by name.
+
+Where a library offers a public seam the integrations use it (requests'
+``HTTPAdapter.init_poolmanager`` and ``proxy_manager_for``, httpcore's
+``NetworkBackend``, aiohttp's middlewares and ``ClientTimeout``).  Where none
+exists they reach in, and guard the reach (``hasattr``, ``getattr``) so that an
+upgrade degrades rather than crashes: these tests make that upgrade fail here,
+loudly, instead.  Each entry says what tether loses if it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import httpcore
+import httpx
+import pytest
+import requests
+import urllib3
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
+
+from tether.integrations import httpx as tether_httpx
+from tether.integrations import requests as tether_requests
+from tether.integrations.aiohttp import session
+
+
+def test_httpx_transport_pool_and_its_network_backend() -> None:
+    """httpx ``HTTPTransport._pool`` and httpcore ``ConnectionPool._network_backend``: without
+    them each read is not cut to the attempt's time left, and a slow drip outlasts ``total``."""
+    inner = httpx.HTTPTransport()
+    assert isinstance(inner._pool, httpcore.ConnectionPool)
+    assert isinstance(inner._pool._network_backend, httpcore.NetworkBackend)
+    transport = tether_httpx.Transport()
+    backend = transport._inner._pool._network_backend  # type: ignore[attr-defined]
+    assert isinstance(backend, tether_httpx._Backend)
+    transport.close()
+
+
+def test_httpx_async_transport_pool_and_its_network_backend() -> None:
+    """The same two attributes on ``AsyncHTTPTransport``, wrapped for the async transport."""
+    inner = httpx.AsyncHTTPTransport()
+    assert isinstance(inner._pool, httpcore.AsyncConnectionPool)
+    assert isinstance(inner._pool._network_backend, httpcore.AsyncNetworkBackend)
+    transport = tether_httpx.AsyncTransport()
+    backend = transport._inner._pool._network_backend  # type: ignore[attr-defined]
+    assert isinstance(backend, tether_httpx._AsyncBackend)
+
+
+def test_aiohttp_client_session_retry_connection() -> None:
+    """aiohttp ``ClientSession._retry_connection``: without it aiohttp resends an idempotent
+    request once after a dropped connection, running tether's whole loop twice."""
+
+    async def main() -> tuple[bool, bool]:
+        async with aiohttp.ClientSession() as plain, session() as ours:
+            return plain._retry_connection, ours.raw._retry_connection
+
+    assert asyncio.run(main()) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        (urllib3.PoolManager(), "pool_classes_by_scheme"),
+        (HTTPConnectionPool, "ConnectionCls"),
+        (HTTPConnection, "getresponse"),
+    ],
+    ids=["PoolManager", "HTTPConnectionPool", "HTTPConnection"],
+)
+def test_urllib3_attributes_without_documentation(owner: object, name: str) -> None:
+    """urllib3 ``PoolManager.pool_classes_by_scheme`` and ``HTTPConnectionPool.ConnectionCls``
+    (public names, undocumented) and ``HTTPConnection.getresponse``: the seam by which every
+    connection registers its socket with the attempt's cutoff."""
+    assert hasattr(owner, name)
+
+
+def test_urllib3_seams_take_effect() -> None:
+    """tether's adapter puts its pools into the pool manager: the cutoff sees every socket."""
+    adapter = tether_requests._Adapter()
+    pools = adapter.poolmanager.pool_classes_by_scheme
+    assert pools is tether_requests._POOLS
+    assert issubclass(pools["http"].ConnectionCls, tether_requests._Watched)
+    with requests.Session() as plain:
+        assert plain.get_adapter("http://x/").poolmanager.pool_classes_by_scheme is not pools
