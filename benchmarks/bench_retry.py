@@ -421,6 +421,10 @@ async def aiohttp_peers(url: str, concurrency: int) -> tuple[list[Peer], list[An
         "aiohttp + a middleware: asyncio.timeout, read()": aiohttp.ClientSession(
             middlewares=[bounded]
         ),
+        # tether's default timeouts in aiohttp's words: what its per-read timer costs alone.
+        "aiohttp, timeout=ClientTimeout(60, sock_connect=5, sock_read=30)": aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, sock_connect=5, sock_read=30)
+        ),
         "tether.integrations.aiohttp.session()": session(),
     }
 

@@ -457,6 +457,26 @@ def test_timeouts_are_clipped_to_what_the_deadline_leaves() -> None:
     assert (second.connect, second.read, second.total) == pytest.approx((0.4, 0.4, 0.4))
 
 
+def test_every_first_attempt_shares_its_guards_timeouts() -> None:
+    """First attempts get one Timeouts object per guard (integrations build theirs once);
+    a later attempt gets a new one, cut to what is left."""
+    clock = Clock()
+    policy, _ = make(deadline=2.0, connect=5.0, read=30.0, clock=clock)
+    guard = tether.Guard(policy)
+    calls = [Call(policy, "GET", "http://127.0.0.1:1/", guard=guard) for _ in range(2)]
+    firsts = []
+    for call in calls:
+        assert call.begin() is None
+        firsts.append(call.timeouts())
+    assert firsts[0] is firsts[1] is guard.first_timeouts
+    assert guard.first_timeouts == Timeouts(connect=2.0, read=2.0, total=2.0)
+    clock.now += 0.5
+    assert calls[0].begin() is None
+    later = calls[0].timeouts()
+    assert later is not guard.first_timeouts
+    assert later.total == pytest.approx(1.5)
+
+
 def test_timeouts_keep_shorter_policy_values() -> None:
     """connect and total shorter than the time left are kept as they are."""
     policy, _ = make(deadline=2.0, connect=0.25, read=30.0, total=0.3)

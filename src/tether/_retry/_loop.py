@@ -188,6 +188,13 @@ class Call:
 
     def begin(self) -> Failure | None:
         """None to go ahead; else the failure that stops the call before this attempt."""
+        if self.made == 0 and not self._by_failure:
+            # The first attempt, the one every call makes: the deadline (more than 0)
+            # cannot have passed yet, and the budget counts it as it admits it.
+            if not self.guard.admit(self.endpoint, self._start, first=True):
+                return self._circuit_open()
+            self.made = 1
+            return None
         p, now = self.policy, self.policy.clock()
         if now >= self._deadline_at:
             return self._failure(
@@ -197,18 +204,29 @@ class Call:
         if self._by_failure and not self._known:
             pass  # the endpoint is known only once an attempt fails against it
         elif not self.guard.admit(self.endpoint, now, first=self.made == 0):
-            last = self.guard.health(self.endpoint).last_failure
-            because = f" (last failure: {last.kind})" if last else ""
-            return self._failure(
-                Kind.CIRCUIT_OPEN,
-                f"the circuit for {self.endpoint} is open after repeated failures{because}; "
-                "no request was sent",
-            )
+            return self._circuit_open()
         self.made += 1
         return None
 
+    def _circuit_open(self) -> Failure:
+        last = self.guard.health(self.endpoint).last_failure
+        because = f" (last failure: {last.kind})" if last else ""
+        return self._failure(
+            Kind.CIRCUIT_OPEN,
+            f"the circuit for {self.endpoint} is open after repeated failures{because}; "
+            "no request was sent",
+        )
+
     def timeouts(self) -> Timeouts:
-        """This attempt's timeouts, cut to what the deadline leaves (``inf``: none)."""
+        """This attempt's timeouts, cut to what the deadline leaves (``inf``: none).
+
+        The first attempt's are the guard's ``first_timeouts``, the same object for
+        every call, so an integration can build its library's timeout value once:
+        its total is the whole deadline, counted from the attempt's start rather
+        than the call's, which the microseconds between the two cannot matter to.
+        """
+        if self.made == 1:
+            return self.guard.first_timeouts
         left = self._deadline_at - self.policy.clock()
         total = min(self.policy.total or math.inf, max(left, 0.0))
         return Timeouts(min(self.policy.connect, total), min(self.policy.read, total), total)

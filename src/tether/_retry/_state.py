@@ -10,6 +10,7 @@ is a few additions.  Events are sent after the lock is released.
 from __future__ import annotations
 
 import enum
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._retry._hooks import BreakerChange, HealthChange, emit
-from tether._retry._policy import RetryPolicy
+from tether._retry._policy import RetryPolicy, Timeouts
 
 
 class BreakerState(enum.StrEnum):
@@ -134,7 +135,10 @@ class Guard:
     """
 
     def __init__(self, policy: RetryPolicy | None = None) -> None:
-        self._policy = policy if policy is not None else RetryPolicy()
+        self._policy = p = policy if policy is not None else RetryPolicy()
+        total = min(p.total or math.inf, math.inf if p.deadline is None else p.deadline)
+        self.first_timeouts = Timeouts(min(p.connect, total), min(p.read, total), total)
+        """A first attempt's timeouts: the policy's, cut to its deadline."""
         self._lock = threading.Lock()
         self._budgets: dict[str, _Window] = {}
         self._breakers: dict[str, _Breaker] = {}

@@ -150,10 +150,9 @@ class Session:
 
     async def _send(self, method: str, url: Any, kwargs: dict[str, Any]) -> aiohttp.ClientResponse:
         guard = self.guard
-        p = guard.policy
         given = kwargs.pop("timeout", None)
         call = Call(
-            p,
+            guard.policy,
             method,
             str(url),
             headers=kwargs.get("headers"),
@@ -162,11 +161,7 @@ class Session:
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
-            timeout = given or aiohttp.ClientTimeout(
-                total=None if t.total == math.inf else t.total,
-                sock_connect=min(p.connect, t.total),
-                sock_read=min(p.read, t.total),
-            )
+            timeout = given or _client_timeout(t)
             response = await self.raw.request(method, url, timeout=timeout, **kwargs)
             try:
                 await response.read()
@@ -210,6 +205,24 @@ def session(
     Other keyword arguments go to ``aiohttp.ClientSession``.
     """
     return Session(policy, guard=guard, **kwargs)
+
+
+def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for an attempt; the same object for the same ``t`` (every first
+    attempt of a guard shares one ``t``)."""
+    last = _last_timeout[0]
+    if last[0] is t:
+        return last[1]
+    timeout = aiohttp.ClientTimeout(
+        total=None if t.total == math.inf else t.total, sock_connect=t.connect, sock_read=t.read
+    )
+    _last_timeout[0] = (t, timeout)
+    return timeout
+
+
+_last_timeout: list[tuple[Timeouts | None, aiohttp.ClientTimeout]] = [
+    (None, aiohttp.ClientTimeout())
+]
 
 
 def _data_replayable(kwargs: dict[str, Any]) -> bool:

@@ -147,21 +147,31 @@ def _call(guard: Guard, request: httpx.Request) -> Call:
 def _timeouts(request: httpx.Request, t: Timeouts) -> None:
     """Give this attempt the smaller of the client's timeouts and the policy's."""
     given = request.extensions.get("timeout", {})
+    key = (given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+    last = _last_timeouts[0]
+    if last[0] is t and last[1] == key:  # a first attempt through the same client settings
+        timeout = last[2]
+    else:
 
-    def least(name: str, ours: float) -> float | None:
-        theirs = given.get(name)
-        value = ours if theirs is None else min(theirs, ours)
-        return None if value == math.inf else value
+        def least(theirs: float | None, ours: float) -> float | None:
+            value = ours if theirs is None else min(theirs, ours)
+            return None if value == math.inf else value
 
-    request.extensions = {
-        **request.extensions,
-        "timeout": {
-            "connect": least("connect", t.connect),
-            "read": least("read", t.read),
-            "write": least("write", t.read),
-            "pool": least("pool", t.connect),
-        },
-    }
+        connect, read, write, pool = key
+        timeout = {
+            "connect": least(connect, t.connect),
+            "read": least(read, t.read),
+            "write": least(write, t.read),
+            "pool": least(pool, t.connect),
+        }
+        _last_timeouts[0] = (t, key, timeout)
+    request.extensions = {**request.extensions, "timeout": timeout}
+
+
+_last_timeouts: list[tuple[Timeouts | None, tuple[Any, ...], dict[str, float | None]]] = [
+    (None, (), {})
+]
+"""The last attempt's timeouts, which every first attempt under the same settings reuses."""
 
 
 def _status(response: httpx.Response) -> tuple[int, Any]:

@@ -107,7 +107,10 @@ class Session(requests.Session):
 def _redacting(response: requests.Response) -> requests.Response:
     """``response`` whose ``raise_for_status()`` says ``for url: http://alice:***@...``
     rather than the URL's credentials and secret query values."""
-    original = response.raise_for_status
+    if type(response) is requests.Response:
+        response.__class__ = _Response  # no allocation per response
+        return response
+    original = response.raise_for_status  # a subclass of someone else's: wrap the method
 
     def raise_for_status() -> None:
         try:
@@ -118,6 +121,17 @@ def _redacting(response: requests.Response) -> requests.Response:
 
     response.raise_for_status = raise_for_status  # type: ignore[method-assign]
     return response
+
+
+class _Response(requests.Response):
+    """A requests ``Response`` whose ``HTTPError`` has its URL redacted."""
+
+    def raise_for_status(self) -> None:
+        try:
+            super().raise_for_status()
+        except requests.HTTPError as exc:
+            redact_exception(exc)
+            raise
 
 
 class _CircuitOpen(requests.ConnectionError, CircuitOpenError):
