@@ -50,6 +50,7 @@ import logging
 import os
 import pstats
 import random
+import shutil
 import socket
 import statistics
 import struct
@@ -215,12 +216,24 @@ async def _serve() -> None:
     await done
 
 
+def _pins() -> tuple[list[str], set[int] | None]:
+    """``taskset`` for the server (every core but the first) and the client's core (the
+    first), so that neither takes the other's; nothing where taskset or a 2nd core is missing."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2 or shutil.which("taskset") is None:
+        return [], None
+    return ["taskset", "-c", ",".join(map(str, cores[1:]))], {cores[0]}
+
+
+SERVER_PIN, CLIENT_CORES = _pins()
+
+
 class Server:
     """The child process, seen from the benchmark."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve"],
+            [*SERVER_PIN, sys.executable, os.path.abspath(__file__), "--serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -1104,6 +1117,8 @@ def main() -> int:
         asyncio.run(_serve())
         return 0
 
+    if CLIENT_CORES is not None:
+        os.sched_setaffinity(0, CLIENT_CORES)
     # Give-up warnings from every library would drown the tables.
     logging.disable(logging.WARNING)
     started = time.perf_counter()
@@ -1112,7 +1127,13 @@ def main() -> int:
         if args.profile:
             profile(server, 2.0)
             return 0
-        made_by = versions()  # now: the source may change while this runs
+        pinned = (
+            f"client pinned to core {min(CLIENT_CORES)} and server to core {SERVER_PIN[-1]} "
+            "with taskset"
+            if CLIENT_CORES is not None
+            else "client and server not pinned (no taskset, or one core)"
+        )
+        made_by = f"{versions()}; {pinned}"  # now: the source may change while this runs
         print(f"{os.cpu_count()} cores; {made_by}{'; --quick' if args.quick else ''}")
         sections = []
         for run in (
