@@ -1,6 +1,7 @@
 """The ``tether`` command: wiring only.
 
 Exit codes: 0 success, 1 a failure was found or a run failed, 2 usage error.
+Every option has a help text (tests/test_cli_help.py walks the parser to hold that).
 Heavy modules are imported inside each command, so ``tether --version``
 stays fast.
 """
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from tether.monitor import MonitorConfig, Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = "tether.yaml"
+NO_CONFIG = (
+    "no --config FILE given and no tether.yaml here; `tether demo --keep DIR` writes a "
+    "working example to DIR/tether.yaml, and docs/monitor.md explains every part"
+)
+"""Said (after ``tether COMMAND: ``) when a command that reads the monitor's configuration
+finds neither: it is most often someone's first run."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="tether", description="Make network failures survivable and explainable."
     )
     parser.add_argument("--version", action="version", version=f"tether {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", help="one of these; `tether COMMAND -h` for its options"
+    )
 
     explain = commands.add_parser(
         "explain",
@@ -37,10 +47,16 @@ def _parser() -> argparse.ArgumentParser:
         "Without KIND, list every kind.",
     )
     explain.add_argument("kinds", nargs="*", metavar="KIND", help="e.g. connect.refused")
-    explain.add_argument(
+    explain_format = explain.add_mutually_exclusive_group()
+    explain_format.add_argument(
         "--markdown",
         action="store_true",
         help="print the whole catalogue as Markdown (docs/failures.md)",
+    )
+    explain_format.add_argument(
+        "--json",
+        action="store_true",
+        help="print the kinds (all of them without KIND) as one JSON object (docs/classify.md)",
     )
 
     lab = commands.add_parser(
@@ -78,7 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         "from standard input.  Exit 0 when every target is healthy, 1 when a failure was "
         "found, 2 for a usage error.",
     )
-    diagnose.add_argument("targets", nargs="+", metavar="URL")
+    diagnose.add_argument(
+        "targets",
+        nargs="+",
+        metavar="URL",
+        help="http(s):// URL, tcp://host:port or host:port, tls://host:port, or - for stdin",
+    )
     diagnose.add_argument("--json", action="store_true", help="one JSON object per target")
     diagnose.add_argument(
         "--resolver", metavar="HOST[:PORT]", help="ask this DNS server instead of the system's"
@@ -95,13 +116,33 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per phase (default 5)"
     )
-    diagnose.add_argument("-X", dest="method", default="GET", metavar="METHOD")
     diagnose.add_argument(
-        "-H", dest="headers", action="append", default=[], metavar="'Name: value'"
+        "-X",
+        dest="method",
+        default="GET",
+        metavar="METHOD",
+        help="the request method (default GET; no body is sent)",
+    )
+    diagnose.add_argument(
+        "-H",
+        dest="headers",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="an extra request header; repeat for more",
     )
     family = diagnose.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4, default=0)
-    family.add_argument("-6", dest="family", action="store_const", const=6)
+    family.add_argument(
+        "-4",
+        dest="family",
+        action="store_const",
+        const=4,
+        default=0,
+        help="IPv4 only (A records)",
+    )
+    family.add_argument(
+        "-6", dest="family", action="store_const", const=6, help="IPv6 only (AAAA records)"
+    )
 
     check = commands.add_parser(
         "check-config",
@@ -111,7 +152,15 @@ def _parser() -> argparse.ArgumentParser:
         "valid, 1 when it is not (one line per problem on standard error), 2 when the file "
         "cannot be read.",
     )
-    check.add_argument("file", nargs="?", default="tether.yaml", metavar="FILE")
+    check.add_argument(
+        "file", nargs="?", metavar="FILE", help="the same as --config FILE (kept for scripts)"
+    )
+    _config_option(check)
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print the verdict as one JSON object on standard output (docs/monitor-config.md)",
+    )
 
     monitor = commands.add_parser(
         "monitor",
@@ -120,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         "probe each monitor on its interval, store every result, open and resolve "
         "incidents with their cause, and deliver alerts through the outbox.",
     )
-    monitor.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(monitor)
     monitor.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -136,8 +185,8 @@ def _parser() -> argparse.ArgumentParser:
         "tether monitor stops its reminders and escalation steps (within a second).  The "
         "incident stays open until its monitors are back up.",
     )
-    ack.add_argument("incident", type=int, metavar="ID")
-    ack.add_argument("--config", default="tether.yaml", metavar="FILE")
+    ack.add_argument("incident", type=int, metavar="ID", help="the incident's number")
+    _config_option(ack)
     ack.add_argument("--by", default=None, metavar="WHO", help="who acknowledges (default $USER)")
 
     status = commands.add_parser(
@@ -146,7 +195,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Read the monitor's store (storage.path in FILE) and print each "
         "monitor's latest result and every open incident.",
     )
-    status.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(status)
+    _json_option(status)
 
     history = commands.add_parser(
         "history",
@@ -154,10 +204,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Print MONITOR's stored results, newest first; with --per, its "
         "roll-ups (checks, successes, latency) per minute, hour or day.",
     )
-    history.add_argument("monitor", metavar="MONITOR")
-    history.add_argument("--config", default="tether.yaml", metavar="FILE")
-    history.add_argument("--limit", type=int, default=20, metavar="N")
-    history.add_argument("--per", choices=("minute", "hour", "day"))
+    history.add_argument("monitor", metavar="MONITOR", help="the monitor's name in FILE")
+    _config_option(history)
+    history.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="at most N results or roll-ups, the latest (default 20)",
+    )
+    history.add_argument(
+        "--per",
+        choices=("minute", "hour", "day"),
+        help="roll-ups per minute, hour or day instead of the results",
+    )
+    _json_option(history)
 
     incidents = commands.add_parser(
         "incidents",
@@ -165,9 +226,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the stored incidents, newest first: cause, affected monitors, "
         "when they opened and resolved, and their timeline.",
     )
-    incidents.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(incidents)
     incidents.add_argument("--open", action="store_true", help="only the open ones")
-    incidents.add_argument("--limit", type=int, default=20, metavar="N")
+    incidents.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most N, the newest (default 20)"
+    )
+    _json_option(incidents)
 
     demo = commands.add_parser(
         "demo",
@@ -192,6 +256,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"the monitor's configuration file (default {DEFAULT_CONFIG})",
+    )
+
+
+def _json_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object on standard output instead (docs/monitor.md)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     # The command is the first word that is not an option (tether's own options take no
@@ -207,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "explain":
-            return _explain(args.kinds, markdown=args.markdown)
+            return _explain(args.kinds, markdown=args.markdown, as_json=args.json)
         if args.command == "lab":
             if args.matrix:
                 return _matrix(markdown=args.markdown)
@@ -220,24 +300,59 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_demo(args.duration, keep=args.keep)
         if args.command == "diagnose":
             return _diagnose(args)
-        if args.command == "check-config":
-            return _check_config(args.file)
-        if args.command == "monitor":
-            return _monitor(args.config, args.log_format)
-        if args.command == "ack":
-            return _ack(args.config, args.incident, args.by)
-        if args.command == "status":
-            return _status(args.config)
-        if args.command == "history":
-            return _history(args.config, args.monitor, args.limit, args.per)
-        if args.command == "incidents":
-            return _incidents(args.config, open_only=args.open, limit=args.limit)
+        if args.command in CONFIG_COMMANDS:
+            path = _config_path(args)
+            if isinstance(path, int):
+                return path
+            if args.command == "check-config":
+                return _check_config(path, as_json=args.json)
+            if args.command == "monitor":
+                return _monitor(path, args.log_format)
+            if args.command == "ack":
+                return _ack(path, args.incident, args.by)
+            if args.command == "status":
+                return _status(path, as_json=args.json)
+            if args.command == "history":
+                return _history(path, args.monitor, args.limit, args.per, as_json=args.json)
+            if args.command == "incidents":
+                return _incidents(path, open_only=args.open, limit=args.limit, as_json=args.json)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
         return EXIT_OK
     parser.print_help()
     return EXIT_USAGE
+
+
+CONFIG_COMMANDS = ("check-config", "monitor", "ack", "status", "history", "incidents")
+"""The commands that read the monitor's configuration: each takes ``--config FILE``."""
+
+
+def _config_path(args: argparse.Namespace) -> str | int:
+    """The configuration file the command reads, or the exit code after saying why none."""
+    import os
+
+    given: str | None = args.config
+    alias: str | None = getattr(args, "file", None)  # check-config's positional FILE
+    if alias is not None:
+        if given is not None and os.path.normpath(given) != os.path.normpath(alias):
+            print(
+                f"tether {args.command}: FILE {alias} and --config {given} name different "
+                "files; give one of them",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        given = alias
+    if given is not None:
+        return given
+    if not os.path.lexists(DEFAULT_CONFIG):
+        print(f"tether {args.command}: {NO_CONFIG}", file=sys.stderr)
+        return EXIT_USAGE
+    return DEFAULT_CONFIG
+
+
+def _print_json(document: object) -> None:
+    print(json.dumps(document, indent=2))
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -275,7 +390,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
-def _check_config(path: str) -> int:
+def _check_config(path: str, *, as_json: bool) -> int:
     from tether.monitor import ConfigError, load_config
 
     try:
@@ -284,9 +399,24 @@ def _check_config(path: str) -> int:
         print(f"tether check-config: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
-        for line in exc.located:
-            print(line, file=sys.stderr)
+        if as_json:
+            _print_json({"file": path, "valid": False, "errors": exc.located})
+        else:
+            for line in exc.located:
+                print(line, file=sys.stderr)
         return EXIT_FAILURE
+    if as_json:
+        _print_json(
+            {
+                "file": path,
+                "valid": True,
+                "monitors": len(config.monitors),
+                "alert_channels": len(config.alerts),
+                "maintenance_windows": len(config.maintenance),
+                "errors": [],
+            }
+        )
+        return EXIT_OK
     counts = [
         _count(len(config.monitors), "monitor"),
         _count(len(config.alerts), "alert channel"),
@@ -349,16 +479,21 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
     return EXIT_OK
 
 
-def _status(path: str) -> int:
+def _status(path: str, *, as_json: bool) -> int:
     import time
 
-    from tether.monitor import format_uptime, uptimes
+    from tether.monitor import format_uptime, status_report, uptimes
 
     opened = _open_store(path, "status")
     if isinstance(opened, int):
         return opened
     config, store = opened
     now = time.time()
+    if as_json:
+        with store:
+            report = status_report(config, store, now)
+        _print_json(report)
+        return EXIT_FAILURE if report["open_incidents"] else EXIT_OK
     with store:
         rows = []
         for m in config.monitors:
@@ -409,7 +544,11 @@ def _utc(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
+def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: bool) -> int:
+    import time
+
+    from tether.monitor import history_report
+
     opened = _open_store(path, "history")
     if isinstance(opened, int):
         return opened
@@ -419,6 +558,10 @@ def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
         names = ", ".join(m.name for m in config.monitors)
         print(f"tether history: no monitor named {monitor!r} (there are: {names})", file=sys.stderr)
         return EXIT_USAGE
+    if as_json:
+        with store:
+            _print_json(history_report(store, monitor, time.time(), limit=limit, per=per))
+        return EXIT_OK
     with store:
         rows: list[tuple[str, ...]]
         if per:
@@ -447,11 +590,19 @@ def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
     return EXIT_OK
 
 
-def _incidents(path: str, *, open_only: bool, limit: int) -> int:
+def _incidents(path: str, *, open_only: bool, limit: int, as_json: bool) -> int:
+    import time
+
+    from tether.monitor import incidents_report
+
     opened = _open_store(path, "incidents")
     if isinstance(opened, int):
         return opened
     _, store = opened
+    if as_json:
+        with store:
+            _print_json(incidents_report(store, time.time(), open_only=open_only, limit=limit))
+        return EXIT_OK
     with store:
         found = store.incidents(open_only=open_only, limit=limit)
     if not found:
@@ -474,18 +625,21 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _explain(kinds: list[str], *, markdown: bool) -> int:
-    from tether._explain import explain_text, failures_markdown, kinds_table
+def _explain(kinds: list[str], *, markdown: bool, as_json: bool) -> int:
+    from tether._explain import explain_json, explain_text, failures_markdown, kinds_table
     from tether._kinds import Kind
     from tether._suggest import did_you_mean
 
     if markdown:
         sys.stdout.write(failures_markdown())
         return EXIT_OK
+    known = {k.value: k for k in Kind}
+    if as_json and not kinds:
+        _print_json(explain_json())
+        return EXIT_OK
     if not kinds:
         sys.stdout.write(kinds_table())
         return EXIT_OK
-    known = {k.value: k for k in Kind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known, sep="; ") or ";"
@@ -494,6 +648,9 @@ def _explain(kinds: list[str], *, markdown: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if as_json:
+        _print_json(explain_json([known[k] for k in kinds]))
+        return EXIT_OK
     sys.stdout.write("\n".join(explain_text(known[k]) for k in kinds))
     return EXIT_OK
 
