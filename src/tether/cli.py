@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = "tether.yaml"
 NO_CONFIG = (
-    "no --config FILE given and no tether.yaml here; `tether demo --keep DIR` writes a "
-    "working example to DIR/tether.yaml, and docs/monitor.md explains every part"
+    "no --config FILE given and no tether.yaml here; `tether demo --keep DIR` writes an "
+    "example to DIR/tether.yaml, and docs/monitor.md explains every part"
 )
 """Said (after ``tether COMMAND: ``) when a command that reads the monitor's configuration
 finds neither: it is most often someone's first run."""
