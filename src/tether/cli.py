@@ -391,6 +391,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: str, *, as_json: bool) -> int:
+    from tether._plural import count
     from tether.monitor import ConfigError, load_config
 
     try:
@@ -418,11 +419,11 @@ def _check_config(path: str, *, as_json: bool) -> int:
         )
         return EXIT_OK
     counts = [
-        _count(len(config.monitors), "monitor"),
-        _count(len(config.alerts), "alert channel"),
+        count(len(config.monitors), "monitor"),
+        count(len(config.alerts), "alert channel"),
     ]
     if config.maintenance:
-        counts.append(_count(len(config.maintenance), "maintenance window"))
+        counts.append(count(len(config.maintenance), "maintenance window"))
     print(f"{path}: {', '.join(counts)}, OK")
     return EXIT_OK
 
@@ -619,10 +620,6 @@ def _incidents(path: str, *, open_only: bool, limit: int, as_json: bool) -> int:
         for entry in i.timeline:
             print(f"  {_utc(entry.at)}  {entry.event}: {entry.detail}")
     return EXIT_OK
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _explain(kinds: list[str], *, markdown: bool, as_json: bool) -> int:
