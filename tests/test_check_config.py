@@ -244,7 +244,7 @@ def test_check_config_json_on_an_invalid_file_masks_secrets(
     out, err = capsys.readouterr()
     assert err == ""
     doc = json.loads(out)
-    assert (doc["file"], doc["valid"]) == (str(path), False)
+    assert (doc["file"], doc["valid"], doc["monitors"]) == (str(path), False, None)
     assert doc["errors"] == text_errors
     assert doc["errors"][0] == f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s'
     assert "ftp://u:***@127.0.0.1:9/" in doc["errors"][1]

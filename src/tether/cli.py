@@ -401,7 +401,8 @@ def _check_config(path: str, *, as_json: bool) -> int:
         return EXIT_USAGE
     except ConfigError as exc:
         if as_json:
-            _print_json({"file": path, "valid": False, "errors": exc.located})
+            counts = dict.fromkeys(("monitors", "alert_channels", "maintenance_windows"))
+            _print_json({"file": path, "valid": False, **counts, "errors": exc.located})
         else:
             for line in exc.located:
                 print(line, file=sys.stderr)
