@@ -401,8 +401,16 @@ def _check_config(path: str, *, as_json: bool) -> int:
         return EXIT_USAGE
     except ConfigError as exc:
         if as_json:
-            counts = dict.fromkeys(("monitors", "alert_channels", "maintenance_windows"))
-            _print_json({"file": path, "valid": False, **counts, "errors": exc.located})
+            _print_json(
+                {
+                    "file": path,
+                    "valid": False,
+                    "monitors": None,
+                    "alert_channels": None,
+                    "maintenance_windows": None,
+                    "errors": exc.located,
+                }
+            )
         else:
             for line in exc.located:
                 print(line, file=sys.stderr)
