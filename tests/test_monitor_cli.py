@@ -351,3 +351,18 @@ def test_monitor_without_any_config_points_to_an_example(
             "`tether demo --keep DIR` writes an example to DIR/tether.yaml, and "
             "docs/monitor.md explains every part\n"
         )
+
+
+def test_text_output_masks_secrets_as_the_json_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status, history and incidents print the stored details with their secrets masked
+    (the text is rendered from the JSON documents)."""
+    config = _json_store(tmp_path)
+    masked = "refused http://tether:***@127.0.0.1:9/health?token=***"
+    for command in (["status"], ["history", "api"], ["incidents"]):
+        main([*command, "--config", str(config)])
+        out = capsys.readouterr().out
+        assert masked in out, command
+        assert "hunter2" not in out
+        assert "abc123" not in out

@@ -13,8 +13,8 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tether.monitor import MonitorConfig, Store
@@ -492,42 +492,25 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
 def _status(path: str, *, as_json: bool) -> int:
     import time
 
-    from tether.monitor import format_uptime, status_report, uptimes
+    from tether.monitor import status_report, status_text
 
     opened = _open_store(path, "status")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    now = time.time()
-    if as_json:
-        with store:
-            report = status_report(config, store, now)
-        _print_json(report)
-        return EXIT_FAILURE if report["open_incidents"] else EXIT_OK
     with store:
-        rows = []
-        for m in config.monitors:
-            up = uptimes(store, m.name, now)
-            shares = (format_uptime(up["24h"]), format_uptime(up["30d"]))
-            latest = store.results(m.name, limit=1)
-            if not latest:
-                rows.append((m.name, "no result yet", "", *shares, ""))
-                continue
-            r = latest[0]
-            verdict = "ok" if r.ok else (r.kind or "failed")
-            rows.append((m.name, verdict, _utc(r.ts), *shares, r.detail or ""))
-        _table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
-        incidents = store.incidents(open_only=True)
-        print()
-        if not incidents:
-            print("no open incident")
-        for i in incidents:
-            acked = f", acknowledged {_utc(i.acknowledged)}" if i.acknowledged else ""
-            print(
-                f"incident {i.id} open since {_utc(i.opened)}{acked}: {i.kind or 'condition'}: "
-                f"{i.detail} ({', '.join(i.monitors)})"
-            )
-    return EXIT_FAILURE if incidents else EXIT_OK
+        report = status_report(config, store, time.time())
+    _print_report(report, as_json, status_text)
+    return EXIT_FAILURE if report["open_incidents"] else EXIT_OK
+
+
+def _print_report(
+    report: dict[str, Any], as_json: bool, as_text: Callable[[dict[str, Any]], str]
+) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        sys.stdout.write(as_text(report))
 
 
 def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
@@ -546,88 +529,41 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     return config, store
 
 
-def _utc(ts: float | None) -> str:
-    import datetime as dt
-
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: bool) -> int:
     import time
 
-    from tether.monitor import history_report
+    from tether.monitor import history_report, history_text
 
     opened = _open_store(path, "history")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    if monitor not in {m.name for m in config.monitors}:
-        store.close()
-        names = ", ".join(m.name for m in config.monitors)
-        print(f"tether history: no monitor named {monitor!r} (there are: {names})", file=sys.stderr)
-        return EXIT_USAGE
-    if as_json:
-        with store:
-            _print_json(history_report(store, monitor, time.time(), limit=limit, per=per))
-        return EXIT_OK
     with store:
-        rows: list[tuple[str, ...]]
-        if per:
-            rows = [
-                (
-                    _utc(r.start),
-                    str(r.count),
-                    f"{100 * r.ok_count / r.count:.1f}%" if r.count else "-",
-                    f"{r.latency_avg:.1f}" if r.latency_avg is not None else "-",
-                    ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())),
-                )
-                for r in store.rollups(monitor, per)[-limit:]
-            ]
-            _table((per + " (UTC)", "checks", "ok", "avg ms", "failures"), rows)
-        else:
-            rows = [
-                (
-                    _utc(r.ts),
-                    "ok" if r.ok else (r.kind or "failed"),
-                    f"{r.latency_ms:.1f}" if r.latency_ms is not None else "-",
-                    r.detail or "",
-                )
-                for r in store.results(monitor, limit=limit)
-            ]
-            _table(("at (UTC)", "result", "ms", "detail"), rows)
+        if monitor not in {m.name for m in config.monitors}:
+            names = ", ".join(m.name for m in config.monitors)
+            print(
+                f"tether history: no monitor named {monitor!r} (there are: {names})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        report = history_report(store, monitor, time.time(), limit=limit, per=per)
+    _print_report(report, as_json, history_text)
     return EXIT_OK
 
 
 def _incidents(path: str, *, open_only: bool, limit: int, as_json: bool) -> int:
+    import functools
     import time
 
-    from tether.monitor import incidents_report
+    from tether.monitor import incidents_report, incidents_text
 
     opened = _open_store(path, "incidents")
     if isinstance(opened, int):
         return opened
     _, store = opened
-    if as_json:
-        with store:
-            _print_json(incidents_report(store, time.time(), open_only=open_only, limit=limit))
-        return EXIT_OK
     with store:
-        found = store.incidents(open_only=open_only, limit=limit)
-    if not found:
-        print("no open incident" if open_only else "no incident")
-    for i in found:
-        state = f"resolved {_utc(i.resolved)}" if i.resolved else "OPEN"
-        if i.acknowledged and not i.resolved:
-            state += f", acknowledged {_utc(i.acknowledged)}"
-        print(f"incident {i.id} ({state}), opened {_utc(i.opened)}: {i.kind or 'condition'}")
-        print(f"  {i.detail}")
-        print(f"  monitors: {', '.join(i.monitors)}")
-        if i.hint:
-            print(f"  fix: {i.hint}")
-        for entry in i.timeline:
-            print(f"  {_utc(entry.at)}  {entry.event}: {entry.detail}")
+        report = incidents_report(store, time.time(), open_only=open_only, limit=limit)
+    _print_report(report, as_json, functools.partial(incidents_text, open_only=open_only))
     return EXIT_OK
 
 
@@ -751,9 +687,9 @@ def _print_lab(lab: object) -> None:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from tether._table import text_table
+
+    sys.stdout.write(text_table(header, rows))
 
 
 def _matrix(*, markdown: bool) -> int:

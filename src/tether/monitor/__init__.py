@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from tether.monitor._incidents import IncidentEngine
     from tether.monitor._log import logging_to
     from tether.monitor._records import AlertPayload, Incident, ProbeRecord, QueuedAlert
-    from tether.monitor._report import history_report, incidents_report, status_report
+    from tether.monitor._report import (
+        history_report,
+        history_text,
+        incidents_report,
+        incidents_text,
+        status_report,
+        status_text,
+    )
     from tether.monitor._runner import Runner
     from tether.monitor._state import State
     from tether.monitor._uptime import format_uptime, uptimes
@@ -49,7 +56,9 @@ __all__ = [
     "channels_for",
     "format_uptime",
     "history_report",
+    "history_text",
     "incidents_report",
+    "incidents_text",
     "load_config",
     "logging_to",
     "open_store",
@@ -57,6 +66,7 @@ __all__ = [
     "run_demo",
     "run_monitor",
     "status_report",
+    "status_text",
     "uptimes",
 ]
 
@@ -77,7 +87,9 @@ _LAZY = {
     "channels_for": "tether.monitor._app",
     "format_uptime": "tether.monitor._uptime",
     "history_report": "tether.monitor._report",
+    "history_text": "tether.monitor._report",
     "incidents_report": "tether.monitor._report",
+    "incidents_text": "tether.monitor._report",
     "load_config": "tether.monitor.config",
     "logging_to": "tether.monitor._log",
     "open_store": "tether.monitor.store",
@@ -85,6 +97,7 @@ _LAZY = {
     "run_demo": "tether.monitor._demo",
     "run_monitor": "tether.monitor._app",
     "status_report": "tether.monitor._report",
+    "status_text": "tether.monitor._report",
     "uptimes": "tether.monitor._uptime",
 }
 

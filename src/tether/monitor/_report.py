@@ -1,5 +1,6 @@
 """What the store holds, as JSON: one shape for a check, a roll-up and an incident, used by
-the dashboard's APIs and by ``tether status``, ``history`` and ``incidents --json``.
+the dashboard's APIs and by ``tether status``, ``history`` and ``incidents``, whose text is
+rendered from the same documents (so it is redacted alike).
 
 Times are ISO 8601 in UTC, to the second; URLs go through
 :func:`~tether._redact.redact_url` and free text through
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from tether._redact import redact_text, redact_url
+from tether._table import text_table
 from tether.monitor._records import Incident, kind_text
-from tether.monitor._uptime import uptimes
+from tether.monitor._uptime import format_uptime, uptimes
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -24,14 +27,17 @@ if TYPE_CHECKING:
 __all__ = [
     "PHASES",
     "history_report",
+    "history_text",
     "incident_json",
     "incidents_report",
+    "incidents_text",
     "iso",
     "redacted",
     "result_json",
     "rollup_json",
     "round_ms",
     "status_report",
+    "status_text",
 ]
 
 PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "http")
@@ -151,3 +157,87 @@ def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -
     """``tether incidents --json``: the incidents, newest first, as ``/api/incidents``."""
     found = store.incidents(open_only=open_only, limit=limit)
     return {"now": iso(now), "incidents": [incident_json(i, now) for i in found]}
+
+
+# -- the same documents as text, for the terminal --------------------------------------------
+
+
+def status_text(report: Mapping[str, Any]) -> str:
+    """``tether status``: a table of the monitors, then the open incidents."""
+    rows = []
+    for m in report["monitors"]:
+        shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
+        latest = m["latest"]
+        if latest is None:
+            rows.append((m["name"], "no result yet", "", *shares, ""))
+            continue
+        rows.append(
+            (m["name"], _verdict(latest), _at(latest["at"]), *shares, latest["detail"] or "")
+        )
+    out = text_table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
+    out += "\n"
+    if not report["open_incidents"]:
+        out += "no open incident\n"
+    for i in report["open_incidents"]:
+        acked = f", acknowledged {_at(i['acknowledged'])}" if i["acknowledged"] else ""
+        out += (
+            f"incident {i['id']} open since {_at(i['opened'])}{acked}: {i['kind']}: "
+            f"{i['detail']} ({', '.join(i['monitors'])})\n"
+        )
+    return out
+
+
+def history_text(report: Mapping[str, Any]) -> str:
+    """``tether history``: the results newest first, or the roll-ups oldest first (as a
+    time series reads)."""
+    rows: list[tuple[str, ...]]
+    if "rollups" in report:
+        rows = [
+            (
+                _at(r["start"]),
+                str(r["checks"]),
+                "-" if r["uptime_pct"] is None else f"{r['uptime_pct']:.1f}%",
+                _ms(r["latency_avg_ms"]),
+                ", ".join(f"{k} {n}" for k, n in r["failures"].items()),
+            )
+            for r in reversed(report["rollups"])
+        ]
+        header = (f"{report['per']} (UTC)", "checks", "ok", "avg ms", "failures")
+        return text_table(header, rows)
+    rows = [
+        (_at(r["at"]), _verdict(r), _ms(r["latency_ms"]), r["detail"] or "")
+        for r in report["results"]
+    ]
+    return text_table(("at (UTC)", "result", "ms", "detail"), rows)
+
+
+def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
+    """``tether incidents``: each incident with its cause, fix and timeline."""
+    if not report["incidents"]:
+        return "no open incident\n" if open_only else "no incident\n"
+    out = ""
+    for i in report["incidents"]:
+        state = f"resolved {_at(i['resolved'])}" if i["resolved"] else "OPEN"
+        if i["acknowledged"] and not i["resolved"]:
+            state += f", acknowledged {_at(i['acknowledged'])}"
+        out += f"incident {i['id']} ({state}), opened {_at(i['opened'])}: {i['kind']}\n"
+        out += f"  {i['detail']}\n"
+        out += f"  monitors: {', '.join(i['monitors'])}\n"
+        if i["hint"]:
+            out += f"  fix: {i['hint']}\n"
+        for entry in i["timeline"]:
+            out += f"  {_at(entry['at'])}  {entry['event']}: {entry['detail']}\n"
+    return out
+
+
+def _at(when: str | None) -> str:
+    """An ISO time of a document as the tables show it: ``2027-01-15 08:00:00``."""
+    return "-" if when is None else when.replace("T", " ").removesuffix("Z")
+
+
+def _verdict(result: Mapping[str, Any]) -> str:
+    return "ok" if result["ok"] else (result["kind"] or "failed")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
