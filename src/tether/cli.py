@@ -147,10 +147,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check-config",
         help="validate a monitor configuration file without running it",
-        description="Validate the monitor configuration FILE (default tether.yaml): YAML "
-        "syntax, every key and value, and the references between them.  Exit 0 when it is "
-        "valid, 1 when it is not (one line per problem on standard error), 2 when the file "
-        "cannot be read.",
+        description="Validate the monitor configuration file (--config FILE or FILE, default "
+        "tether.yaml): YAML syntax, every key and value, and the references between them.  "
+        "Exit 0 when it is valid, 1 when it is not (one line per problem on standard error, "
+        "or --json), 2 when the file cannot be read.",
     )
     check.add_argument(
         "file", nargs="?", metavar="FILE", help="the same as --config FILE (kept for scripts)"
