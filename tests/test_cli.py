@@ -147,7 +147,11 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
     assert all(r.kind is Kind.CONNECT_REFUSED for r in refused)
     assert healthy
     assert all(r.ok for r in healthy)
-    assert (keep / "tether.yaml").read_text().count("- {name:") == 14
+    kept = (keep / "tether.yaml").read_text()
+    assert kept.count("- {name:") == 14
+    # The kept configuration's CA file is kept too (the lab's own directory is gone).
+    assert f'ca_file: "{keep / "certs" / "ca.pem"}"' in kept
+    assert (keep / "certs" / "ca.pem").is_file()
 
 
 def test_explain_json_one_kind(capsys: pytest.CaptureFixture[str]) -> None:

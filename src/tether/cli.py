@@ -251,7 +251,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep",
         metavar="DIR",
-        help="keep the generated tether.yaml and tether.db in DIR instead of a temporary one",
+        help="keep the generated tether.yaml, tether.db and the lab's certificates (certs/) "
+        "in DIR instead of a temporary one",
     )
     return parser
 
