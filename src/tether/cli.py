@@ -509,7 +509,7 @@ def _print_report(
     report: dict[str, Any], as_json: bool, as_text: Callable[[dict[str, Any]], str]
 ) -> None:
     if as_json:
-        print(json.dumps(report, indent=2))
+        _print_json(report)
     else:
         sys.stdout.write(as_text(report))
 
