@@ -3,6 +3,7 @@ configuration lazily."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,91 @@ def test_check_config_reads_a_chain_of_1000_dependencies(tmp_path: Path) -> None
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{path}: 1000 monitors, 0 alert channels, OK\n"
+
+
+def test_check_config_takes_config_like_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--config FILE` works as the positional FILE does; both naming the same file is fine."""
+    path = write(tmp_path, dump())
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: 1 monitor, 0 alert channels, OK\n"
+    assert main(["check-config", str(path), "--config", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: 1 monitor, 0 alert channels, OK\n"
+
+
+def test_check_config_with_two_different_files_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FILE and --config naming different files: one line, exit 2, nothing read."""
+    a, b = write(tmp_path, dump(), "a.yaml"), write(tmp_path, "monitors: [", "b.yaml")
+    assert main(["check-config", str(a), "--config", str(b)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"tether check-config: FILE {a} and --config {b} name different files; give one of them\n",
+    )
+
+
+def test_check_config_without_any_file_points_to_an_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No FILE, no --config and no ./tether.yaml: one line naming tether demo --keep and
+    docs/monitor.md, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-config"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("tether check-config: no --config FILE given and no tether.yaml here")
+    assert "`tether demo --keep DIR`" in err
+    assert "docs/monitor.md" in err
+
+
+def test_check_config_json_on_a_valid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json prints the verdict and the counts as one JSON object, exit 0."""
+    window = {"name": "w", "schedule": "0 2 * * sun", "duration": "1h"}
+    path = write(
+        tmp_path,
+        dump(
+            {"name": "a", "url": URL},
+            {"name": "b", "url": "tcp://127.0.0.1:5432"},
+            alerts=[{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9000/hook"}],
+            maintenance=[window],
+        ),
+    )
+    assert main(["check-config", "--json", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert json.loads(out) == {
+        "file": str(path),
+        "valid": True,
+        "monitors": 2,
+        "alert_channels": 1,
+        "maintenance_windows": 1,
+        "errors": [],
+    }
+
+
+def test_check_config_json_on_an_invalid_file_masks_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid file with --json: exit 1, each located problem in `errors`, a secret in a
+    rejected value masked as in the text."""
+    path = write(
+        tmp_path,
+        f"monitors:\n  - name: api\n    url: {URL}\n    interval: '5'\n"
+        "alerts:\n  - {name: ops, type: webhook, url: 'ftp://u:hunter2@127.0.0.1:9/'}\n",
+    )
+    assert main(["check-config", str(path)]) == 1
+    text_errors = capsys.readouterr().err.splitlines()
+    assert main(["check-config", str(path), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    doc = json.loads(out)
+    assert (doc["file"], doc["valid"], doc["monitors"]) == (str(path), False, None)
+    assert doc["errors"] == text_errors
+    assert doc["errors"][0] == f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s'
+    assert "ftp://u:***@127.0.0.1:9/" in doc["errors"][1]
+    assert "hunter2" not in out

@@ -147,4 +147,57 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
     assert all(r.kind is Kind.CONNECT_REFUSED for r in refused)
     assert healthy
     assert all(r.ok for r in healthy)
-    assert (keep / "tether.yaml").read_text().count("- {name:") == 14
+    kept = (keep / "tether.yaml").read_text()
+    assert kept.count("- {name:") == 14
+    # The kept configuration's CA file is kept too (the lab's own directory is gone).
+    assert f'ca_file: "{keep / "certs" / "ca.pem"}"' in kept
+    assert (keep / "certs" / "ca.pem").is_file()
+
+
+def test_explain_json_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tether explain --json KIND` prints that kind's catalogue entry as JSON."""
+    from tether._catalogue import CATALOGUE
+
+    assert main(["explain", "--json", "connect.refused"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["kinds"]
+    expected = CATALOGUE[Kind.CONNECT_REFUSED]
+    assert entry == {
+        "kind": "connect.refused",
+        "layer": "connect",
+        "title": expected.title,
+        "meaning": expected.meaning,
+        "hint": expected.hint,
+        "retryable": True,
+        "request_sent": False,
+        "causes": list(expected.causes),
+        "fixes": list(expected.fixes),
+    }
+
+
+def test_explain_json_lists_every_kind_in_the_table_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without KIND, --json lists every kind once, in the order of the plain listing."""
+    assert main(["explain"]) == 0
+    table = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert main(["explain", "--json"]) == 0
+    assert [k["kind"] for k in json.loads(capsys.readouterr().out)["kinds"]] == table
+
+
+def test_explain_json_and_markdown_together_is_a_usage_error() -> None:
+    """--json and --markdown exclude each other: exit 2, no traceback."""
+    result = tether("explain", "--json", "--markdown")
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_explain_suggests_a_kind_with_swapped_letters(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo inside a kind (connect.refsued) gets the did-you-mean too, on one line."""
+    assert main(["explain", "--json", "connect.refsued"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "tether explain: unknown kind 'connect.refsued'; did you mean connect.refused? "
+        "`tether explain` lists them all\n"
+    )

@@ -7,6 +7,7 @@ fixed time; `tether status` then reads what it stored.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sqlite3
@@ -203,3 +204,165 @@ def test_ack_marks_an_open_incident_and_refuses_an_unknown_one(
     assert main(["ack", "99", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert err.strip() == "tether ack: no open incident 99"
+
+
+SECRET_URL = "http://tether:hunter2@127.0.0.1:9/health?token=abc123"
+T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+
+
+def _json_store(tmp_path: Path) -> Path:
+    """A configuration of two monitors (one URL with secrets) and a store with real rows:
+    two checks of api, a state change an hour ago, one open and one resolved incident."""
+    from tether._kinds import Kind
+    from tether.monitor import Incident, ProbeRecord
+    from tether.monitor._records import TimelineEntry
+    from tether.monitor._state import State
+    from tether.monitor.store import SQLiteStore
+
+    config = tmp_path / "tether.yaml"
+    config.write_text(
+        f"storage: {{path: {tmp_path / 'tether.db'}}}\n"
+        f"monitors:\n  - {{name: api, url: '{SECRET_URL}'}}\n"
+        "  - {name: web, url: 'http://127.0.0.1:9/'}\n"
+    )
+    now = time.time()
+    with SQLiteStore(tmp_path / "tether.db") as store:
+        store.record(ProbeRecord("api", T0, True, latency_ms=4.0, phases={"connect": 0.5}))
+        store.record(
+            ProbeRecord("api", T0 + 30, False, Kind.CONNECT_REFUSED, 0.25, f"refused {SECRET_URL}")
+        )
+        store.record_state("api", now - 7200, State.UP)
+        store.record_state("api", now - 3600, State.DOWN)
+        old = Incident(store.new_incident_id(), "k1", Kind.TLS_EXPIRED, "expired", "renew", T0)
+        store.open_incident(old)
+        store.note_incident(old.id, TimelineEntry(T0 + 60, "resolved", "ok"), resolved=T0 + 60)
+        store.open_incident(
+            Incident(
+                store.new_incident_id(),
+                "host:127.0.0.1:connect.refused",
+                Kind.CONNECT_REFUSED,
+                f"refused {SECRET_URL}",
+                "start it",
+                T0 + 30,
+                monitors=("api",),
+            )
+        )
+    return config
+
+
+def test_status_json_reads_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """status --json: each monitor in the file's order with its latest check and uptime,
+    the open incident, secrets masked; exit 1 as an incident is open."""
+    config = _json_store(tmp_path)
+    assert main(["status", "--json", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    api, web = doc["monitors"]
+    assert api["name"] == "api"
+    assert api["url"] == "http://tether:***@127.0.0.1:9/health?token=***"
+    assert api["latest"] == {
+        "at": "2027-01-15T08:00:30Z",
+        "ok": False,
+        "kind": "connect.refused",
+        "detail": "refused http://tether:***@127.0.0.1:9/health?token=***",
+        "latency_ms": 0.25,
+        "conditions": [],
+        "phases": {},
+    }
+    assert api["uptime"]["24h"] == pytest.approx(0.5, abs=0.01)
+    assert (web["name"], web["latest"], web["uptime"]["24h"]) == ("web", None, None)
+    (incident,) = doc["open_incidents"]
+    assert (incident["id"], incident["kind"], incident["monitors"]) == (
+        2,
+        "connect.refused",
+        ["api"],
+    )
+    assert incident["opened"] == "2027-01-15T08:00:30Z"
+    assert "hunter2" not in out
+    assert "abc123" not in out
+
+
+def test_history_json_results_and_rollups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """history --json: the results newest first; with --per hour, the roll-up of that hour."""
+    config = _json_store(tmp_path)
+    assert main(["history", "api", "--json", "--config", str(config)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["monitor"] == "api"
+    assert [(r["at"], r["ok"], r["kind"]) for r in doc["results"]] == [
+        ("2027-01-15T08:00:30Z", False, "connect.refused"),
+        ("2027-01-15T08:00:00Z", True, None),
+    ]
+    assert doc["results"][1]["phases"] == {"connect": 0.5}
+    assert main(["history", "api", "--per", "hour", "--json", "--config", str(config)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["per"] == "hour"
+    assert doc["rollups"] == [
+        {
+            "start": "2027-01-15T08:00:00Z",
+            "checks": 2,
+            "failed": 1,
+            "uptime_pct": 50.0,
+            "latency_avg_ms": pytest.approx(2.125),
+            "latency_max_ms": 4.0,
+            "failures": {"connect.refused": 1},
+        }
+    ]
+
+
+def test_incidents_json_newest_first_and_open_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """incidents --json: newest first with timeline, resolved time and duration; --open keeps
+    the open one; the detail's secrets masked."""
+    config = _json_store(tmp_path)
+    assert main(["incidents", "--json", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert [(i["id"], i["open"]) for i in doc["incidents"]] == [(2, True), (1, False)]
+    resolved = doc["incidents"][1]
+    assert (resolved["resolved"], resolved["duration_s"], resolved["hint"]) == (
+        "2027-01-15T08:01:00Z",
+        60.0,
+        "renew",
+    )
+    assert resolved["timeline"] == [
+        {"at": "2027-01-15T08:01:00Z", "event": "resolved", "detail": "ok"}
+    ]
+    assert doc["incidents"][0]["detail"] == "refused http://tether:***@127.0.0.1:9/health?token=***"
+    assert "hunter2" not in out
+    assert main(["incidents", "--open", "--json", "--config", str(config)]) == 0
+    assert [i["id"] for i in json.loads(capsys.readouterr().out)["incidents"]] == [2]
+
+
+def test_monitor_without_any_config_points_to_an_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --config and no ./tether.yaml: one line naming `tether demo --keep DIR` and
+    docs/monitor.md, exit 2, for the monitor and the commands that read its store."""
+    monkeypatch.chdir(tmp_path)
+    for command in (["monitor"], ["status"], ["incidents"], ["history", "api"], ["ack", "1"]):
+        assert main(command) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (
+            f"tether {command[0]}: no --config FILE given and no tether.yaml here; "
+            "`tether demo --keep DIR` writes an example to DIR/tether.yaml, and "
+            "docs/monitor.md explains every part\n"
+        )
+
+
+def test_text_output_masks_secrets_as_the_json_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status, history and incidents print the stored details with their secrets masked
+    (the text is rendered from the JSON documents)."""
+    config = _json_store(tmp_path)
+    masked = "refused http://tether:***@127.0.0.1:9/health?token=***"
+    for command in (["status"], ["history", "api"], ["incidents"]):
+        main([*command, "--config", str(config)])
+        out = capsys.readouterr().out
+        assert masked in out, command
+        assert "hunter2" not in out
+        assert "abc123" not in out

@@ -1,6 +1,10 @@
-"""Rendering the catalogue: ``tether explain`` and the generated ``docs/failures.md``."""
+"""Rendering the catalogue: ``tether explain`` (text and JSON) and the generated
+``docs/failures.md``."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from tether._catalogue import CATALOGUE, Entry
 from tether._kinds import Kind, Layer
@@ -23,6 +27,28 @@ def explain_text(kind: Kind) -> str:
     lines += ["", "How to fix it:"]
     lines += [f"  {i}. {f}" for i, f in enumerate(e.fixes, 1)]
     return "\n".join(lines) + "\n"
+
+
+def explain_json(kinds: Sequence[Kind] | None = None) -> dict[str, Any]:
+    """``tether explain --json``: each kind's catalogue entry (every kind, grouped by layer,
+    when ``kinds`` is None), the shape docs/classify.md documents."""
+    entries = _by_layer() if kinds is None else [CATALOGUE[k] for k in kinds]
+    return {
+        "kinds": [
+            {
+                "kind": e.kind.value,
+                "layer": e.layer.value,
+                "title": e.title,
+                "meaning": e.meaning,
+                "hint": e.hint,
+                "retryable": e.retryable,
+                "request_sent": e.request_sent,
+                "causes": list(e.causes),
+                "fixes": list(e.fixes),
+            }
+            for e in entries
+        ]
+    }
 
 
 def kinds_table() -> str:

@@ -1,6 +1,7 @@
 """The ``tether`` command: wiring only.
 
 Exit codes: 0 success, 1 a failure was found or a run failed, 2 usage error.
+Every option has a help text (tests/test_cli_help.py walks the parser to hold that).
 Heavy modules are imported inside each command, so ``tether --version``
 stays fast.
 """
@@ -12,13 +13,20 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tether.monitor import MonitorConfig, Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = "tether.yaml"
+NO_CONFIG = (
+    "no --config FILE given and no tether.yaml here; `tether demo --keep DIR` writes an "
+    "example to DIR/tether.yaml, and docs/monitor.md explains every part"
+)
+"""Said (after ``tether COMMAND: ``) when a command that reads the monitor's configuration
+finds neither: it is most often someone's first run."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="tether", description="Make network failures survivable and explainable."
     )
     parser.add_argument("--version", action="version", version=f"tether {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", help="one of these; `tether COMMAND -h` for its options"
+    )
 
     explain = commands.add_parser(
         "explain",
@@ -37,10 +47,16 @@ def _parser() -> argparse.ArgumentParser:
         "Without KIND, list every kind.",
     )
     explain.add_argument("kinds", nargs="*", metavar="KIND", help="e.g. connect.refused")
-    explain.add_argument(
+    explain_format = explain.add_mutually_exclusive_group()
+    explain_format.add_argument(
         "--markdown",
         action="store_true",
         help="print the whole catalogue as Markdown (docs/failures.md)",
+    )
+    explain_format.add_argument(
+        "--json",
+        action="store_true",
+        help="print the kinds (all of them without KIND) as one JSON object (docs/classify.md)",
     )
 
     lab = commands.add_parser(
@@ -78,7 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         "from standard input.  Exit 0 when every target is healthy, 1 when a failure was "
         "found, 2 for a usage error.",
     )
-    diagnose.add_argument("targets", nargs="+", metavar="URL")
+    diagnose.add_argument(
+        "targets",
+        nargs="+",
+        metavar="URL",
+        help="http(s):// URL, tcp://host:port or host:port, tls://host:port, or - for stdin",
+    )
     diagnose.add_argument("--json", action="store_true", help="one JSON object per target")
     diagnose.add_argument(
         "--resolver", metavar="HOST[:PORT]", help="ask this DNS server instead of the system's"
@@ -95,23 +116,51 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per phase (default 5)"
     )
-    diagnose.add_argument("-X", dest="method", default="GET", metavar="METHOD")
     diagnose.add_argument(
-        "-H", dest="headers", action="append", default=[], metavar="'Name: value'"
+        "-X",
+        dest="method",
+        default="GET",
+        metavar="METHOD",
+        help="the request method (default GET; no body is sent)",
+    )
+    diagnose.add_argument(
+        "-H",
+        dest="headers",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="an extra request header; repeat for more",
     )
     family = diagnose.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4, default=0)
-    family.add_argument("-6", dest="family", action="store_const", const=6)
+    family.add_argument(
+        "-4",
+        dest="family",
+        action="store_const",
+        const=4,
+        default=0,
+        help="IPv4 only (A records)",
+    )
+    family.add_argument(
+        "-6", dest="family", action="store_const", const=6, help="IPv6 only (AAAA records)"
+    )
 
     check = commands.add_parser(
         "check-config",
         help="validate a monitor configuration file without running it",
-        description="Validate the monitor configuration FILE (default tether.yaml): YAML "
-        "syntax, every key and value, and the references between them.  Exit 0 when it is "
-        "valid, 1 when it is not (one line per problem on standard error), 2 when the file "
-        "cannot be read.",
+        description="Validate the monitor configuration file (--config FILE or FILE, default "
+        "tether.yaml): YAML syntax, every key and value, and the references between them.  "
+        "Exit 0 when it is valid, 1 when it is not (one line per problem on standard error, "
+        "or --json), 2 when the file cannot be read.",
     )
-    check.add_argument("file", nargs="?", default="tether.yaml", metavar="FILE")
+    check.add_argument(
+        "file", nargs="?", metavar="FILE", help="the same as --config FILE (kept for scripts)"
+    )
+    _config_option(check)
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print the verdict as one JSON object on standard output (docs/monitor-config.md)",
+    )
 
     monitor = commands.add_parser(
         "monitor",
@@ -120,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         "probe each monitor on its interval, store every result, open and resolve "
         "incidents with their cause, and deliver alerts through the outbox.",
     )
-    monitor.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(monitor)
     monitor.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -136,8 +185,8 @@ def _parser() -> argparse.ArgumentParser:
         "tether monitor stops its reminders and escalation steps (within a second).  The "
         "incident stays open until its monitors are back up.",
     )
-    ack.add_argument("incident", type=int, metavar="ID")
-    ack.add_argument("--config", default="tether.yaml", metavar="FILE")
+    ack.add_argument("incident", type=int, metavar="ID", help="the incident's number")
+    _config_option(ack)
     ack.add_argument("--by", default=None, metavar="WHO", help="who acknowledges (default $USER)")
 
     status = commands.add_parser(
@@ -146,7 +195,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Read the monitor's store (storage.path in FILE) and print each "
         "monitor's latest result and every open incident.",
     )
-    status.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(status)
+    _json_option(status)
 
     history = commands.add_parser(
         "history",
@@ -154,10 +204,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Print MONITOR's stored results, newest first; with --per, its "
         "roll-ups (checks, successes, latency) per minute, hour or day.",
     )
-    history.add_argument("monitor", metavar="MONITOR")
-    history.add_argument("--config", default="tether.yaml", metavar="FILE")
-    history.add_argument("--limit", type=int, default=20, metavar="N")
-    history.add_argument("--per", choices=("minute", "hour", "day"))
+    history.add_argument("monitor", metavar="MONITOR", help="the monitor's name in FILE")
+    _config_option(history)
+    history.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="at most N results or roll-ups, the latest (default 20)",
+    )
+    history.add_argument(
+        "--per",
+        choices=("minute", "hour", "day"),
+        help="roll-ups per minute, hour or day instead of the results",
+    )
+    _json_option(history)
 
     incidents = commands.add_parser(
         "incidents",
@@ -165,9 +226,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the stored incidents, newest first: cause, affected monitors, "
         "when they opened and resolved, and their timeline.",
     )
-    incidents.add_argument("--config", default="tether.yaml", metavar="FILE")
+    _config_option(incidents)
     incidents.add_argument("--open", action="store_true", help="only the open ones")
-    incidents.add_argument("--limit", type=int, default=20, metavar="N")
+    incidents.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most N, the newest (default 20)"
+    )
+    _json_option(incidents)
 
     demo = commands.add_parser(
         "demo",
@@ -187,9 +251,26 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep",
         metavar="DIR",
-        help="keep the generated tether.yaml and tether.db in DIR instead of a temporary one",
+        help="keep the generated tether.yaml, tether.db and the lab's certificates (certs/) "
+        "in DIR instead of a temporary one",
     )
     return parser
+
+
+def _config_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"the monitor's configuration file (default {DEFAULT_CONFIG})",
+    )
+
+
+def _json_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object on standard output instead (docs/monitor.md)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "explain":
-            return _explain(args.kinds, markdown=args.markdown)
+            return _explain(args.kinds, markdown=args.markdown, as_json=args.json)
         if args.command == "lab":
             if args.matrix:
                 return _matrix(markdown=args.markdown)
@@ -220,24 +301,59 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_demo(args.duration, keep=args.keep)
         if args.command == "diagnose":
             return _diagnose(args)
-        if args.command == "check-config":
-            return _check_config(args.file)
-        if args.command == "monitor":
-            return _monitor(args.config, args.log_format)
-        if args.command == "ack":
-            return _ack(args.config, args.incident, args.by)
-        if args.command == "status":
-            return _status(args.config)
-        if args.command == "history":
-            return _history(args.config, args.monitor, args.limit, args.per)
-        if args.command == "incidents":
-            return _incidents(args.config, open_only=args.open, limit=args.limit)
+        if args.command in CONFIG_COMMANDS:
+            path = _config_path(args)
+            if isinstance(path, int):
+                return path
+            if args.command == "check-config":
+                return _check_config(path, as_json=args.json)
+            if args.command == "monitor":
+                return _monitor(path, args.log_format)
+            if args.command == "ack":
+                return _ack(path, args.incident, args.by)
+            if args.command == "status":
+                return _status(path, as_json=args.json)
+            if args.command == "history":
+                return _history(path, args.monitor, args.limit, args.per, as_json=args.json)
+            if args.command == "incidents":
+                return _incidents(path, open_only=args.open, limit=args.limit, as_json=args.json)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:  # `tether ... | head`
         return EXIT_OK
     parser.print_help()
     return EXIT_USAGE
+
+
+CONFIG_COMMANDS = ("check-config", "monitor", "ack", "status", "history", "incidents")
+"""The commands that read the monitor's configuration: each takes ``--config FILE``."""
+
+
+def _config_path(args: argparse.Namespace) -> str | int:
+    """The configuration file the command reads, or the exit code after saying why none."""
+    import os
+
+    given: str | None = args.config
+    alias: str | None = getattr(args, "file", None)  # check-config's positional FILE
+    if alias is not None:
+        if given is not None and os.path.normpath(given) != os.path.normpath(alias):
+            print(
+                f"tether {args.command}: FILE {alias} and --config {given} name different "
+                "files; give one of them",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        given = alias
+    if given is not None:
+        return given
+    if not os.path.lexists(DEFAULT_CONFIG):
+        print(f"tether {args.command}: {NO_CONFIG}", file=sys.stderr)
+        return EXIT_USAGE
+    return DEFAULT_CONFIG
+
+
+def _print_json(document: object) -> None:
+    print(json.dumps(document, indent=2))
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -275,7 +391,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
-def _check_config(path: str) -> int:
+def _check_config(path: str, *, as_json: bool) -> int:
+    from tether._plural import count
     from tether.monitor import ConfigError, load_config
 
     try:
@@ -284,15 +401,39 @@ def _check_config(path: str) -> int:
         print(f"tether check-config: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
-        for line in exc.located:
-            print(line, file=sys.stderr)
+        if as_json:
+            _print_json(
+                {
+                    "file": path,
+                    "valid": False,
+                    "monitors": None,
+                    "alert_channels": None,
+                    "maintenance_windows": None,
+                    "errors": exc.located,
+                }
+            )
+        else:
+            for line in exc.located:
+                print(line, file=sys.stderr)
         return EXIT_FAILURE
+    if as_json:
+        _print_json(
+            {
+                "file": path,
+                "valid": True,
+                "monitors": len(config.monitors),
+                "alert_channels": len(config.alerts),
+                "maintenance_windows": len(config.maintenance),
+                "errors": [],
+            }
+        )
+        return EXIT_OK
     counts = [
-        _count(len(config.monitors), "monitor"),
-        _count(len(config.alerts), "alert channel"),
+        count(len(config.monitors), "monitor"),
+        count(len(config.alerts), "alert channel"),
     ]
     if config.maintenance:
-        counts.append(_count(len(config.maintenance), "maintenance window"))
+        counts.append(count(len(config.maintenance), "maintenance window"))
     print(f"{path}: {', '.join(counts)}, OK")
     return EXIT_OK
 
@@ -349,40 +490,28 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
     return EXIT_OK
 
 
-def _status(path: str) -> int:
+def _status(path: str, *, as_json: bool) -> int:
     import time
 
-    from tether.monitor import format_uptime, uptimes
+    from tether.monitor import status_report, status_text
 
     opened = _open_store(path, "status")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    now = time.time()
     with store:
-        rows = []
-        for m in config.monitors:
-            up = uptimes(store, m.name, now)
-            shares = (format_uptime(up["24h"]), format_uptime(up["30d"]))
-            latest = store.results(m.name, limit=1)
-            if not latest:
-                rows.append((m.name, "no result yet", "", *shares, ""))
-                continue
-            r = latest[0]
-            verdict = "ok" if r.ok else (r.kind or "failed")
-            rows.append((m.name, verdict, _utc(r.ts), *shares, r.detail or ""))
-        _table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
-        incidents = store.incidents(open_only=True)
-        print()
-        if not incidents:
-            print("no open incident")
-        for i in incidents:
-            acked = f", acknowledged {_utc(i.acknowledged)}" if i.acknowledged else ""
-            print(
-                f"incident {i.id} open since {_utc(i.opened)}{acked}: {i.kind or 'condition'}: "
-                f"{i.detail} ({', '.join(i.monitors)})"
-            )
-    return EXIT_FAILURE if incidents else EXIT_OK
+        report = status_report(config, store, time.time())
+    _print_report(report, as_json, status_text)
+    return EXIT_FAILURE if report["open_incidents"] else EXIT_OK
+
+
+def _print_report(
+    report: dict[str, Any], as_json: bool, as_text: Callable[[dict[str, Any]], str]
+) -> None:
+    if as_json:
+        _print_json(report)
+    else:
+        sys.stdout.write(as_text(report))
 
 
 def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
@@ -401,91 +530,59 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     return config, store
 
 
-def _utc(ts: float | None) -> str:
-    import datetime as dt
+def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: bool) -> int:
+    import time
 
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    from tether.monitor import history_report, history_text
 
-
-def _history(path: str, monitor: str, limit: int, per: str | None) -> int:
     opened = _open_store(path, "history")
     if isinstance(opened, int):
         return opened
     config, store = opened
-    if monitor not in {m.name for m in config.monitors}:
-        store.close()
-        names = ", ".join(m.name for m in config.monitors)
-        print(f"tether history: no monitor named {monitor!r} (there are: {names})", file=sys.stderr)
-        return EXIT_USAGE
     with store:
-        rows: list[tuple[str, ...]]
-        if per:
-            rows = [
-                (
-                    _utc(r.start),
-                    str(r.count),
-                    f"{100 * r.ok_count / r.count:.1f}%" if r.count else "-",
-                    f"{r.latency_avg:.1f}" if r.latency_avg is not None else "-",
-                    ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())),
-                )
-                for r in store.rollups(monitor, per)[-limit:]
-            ]
-            _table((per + " (UTC)", "checks", "ok", "avg ms", "failures"), rows)
-        else:
-            rows = [
-                (
-                    _utc(r.ts),
-                    "ok" if r.ok else (r.kind or "failed"),
-                    f"{r.latency_ms:.1f}" if r.latency_ms is not None else "-",
-                    r.detail or "",
-                )
-                for r in store.results(monitor, limit=limit)
-            ]
-            _table(("at (UTC)", "result", "ms", "detail"), rows)
+        if monitor not in {m.name for m in config.monitors}:
+            names = ", ".join(m.name for m in config.monitors)
+            print(
+                f"tether history: no monitor named {monitor!r} (there are: {names})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        report = history_report(store, monitor, time.time(), limit=limit, per=per)
+    _print_report(report, as_json, history_text)
     return EXIT_OK
 
 
-def _incidents(path: str, *, open_only: bool, limit: int) -> int:
+def _incidents(path: str, *, open_only: bool, limit: int, as_json: bool) -> int:
+    import functools
+    import time
+
+    from tether.monitor import incidents_report, incidents_text
+
     opened = _open_store(path, "incidents")
     if isinstance(opened, int):
         return opened
     _, store = opened
     with store:
-        found = store.incidents(open_only=open_only, limit=limit)
-    if not found:
-        print("no open incident" if open_only else "no incident")
-    for i in found:
-        state = f"resolved {_utc(i.resolved)}" if i.resolved else "OPEN"
-        if i.acknowledged and not i.resolved:
-            state += f", acknowledged {_utc(i.acknowledged)}"
-        print(f"incident {i.id} ({state}), opened {_utc(i.opened)}: {i.kind or 'condition'}")
-        print(f"  {i.detail}")
-        print(f"  monitors: {', '.join(i.monitors)}")
-        if i.hint:
-            print(f"  fix: {i.hint}")
-        for entry in i.timeline:
-            print(f"  {_utc(entry.at)}  {entry.event}: {entry.detail}")
+        report = incidents_report(store, time.time(), open_only=open_only, limit=limit)
+    _print_report(report, as_json, functools.partial(incidents_text, open_only=open_only))
     return EXIT_OK
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _explain(kinds: list[str], *, markdown: bool) -> int:
-    from tether._explain import explain_text, failures_markdown, kinds_table
+def _explain(kinds: list[str], *, markdown: bool, as_json: bool) -> int:
+    from tether._explain import explain_json, explain_text, failures_markdown, kinds_table
     from tether._kinds import Kind
     from tether._suggest import did_you_mean
 
     if markdown:
         sys.stdout.write(failures_markdown())
         return EXIT_OK
+    known = {k.value: k for k in Kind}
+    if as_json and not kinds:
+        _print_json(explain_json())
+        return EXIT_OK
     if not kinds:
         sys.stdout.write(kinds_table())
         return EXIT_OK
-    known = {k.value: k for k in Kind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known, sep="; ") or ";"
@@ -494,6 +591,9 @@ def _explain(kinds: list[str], *, markdown: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if as_json:
+        _print_json(explain_json([known[k] for k in kinds]))
+        return EXIT_OK
     sys.stdout.write("\n".join(explain_text(known[k]) for k in kinds))
     return EXIT_OK
 
@@ -588,9 +688,9 @@ def _print_lab(lab: object) -> None:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from tether._table import text_table
+
+    sys.stdout.write(text_table(header, rows))
 
 
 def _matrix(*, markdown: bool) -> int:

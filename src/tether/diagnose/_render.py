@@ -8,6 +8,8 @@ from typing import IO, Any
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_ms
+from tether._hostport import join_hostport
+from tether._plural import count
 from tether.probe import Phase, ProbeResult
 
 BAR_WIDTH = 24
@@ -94,7 +96,8 @@ def _summary(phase: Phase) -> str:
     if "skipped" in d:
         return f"skipped: {d['skipped']}"
     if phase.name == "url":
-        text = f"{d.get('scheme', '')} {d.get('host', '')}:{d.get('port', '')}".strip()
+        where = join_hostport(str(d.get("host", "")), d.get("port"))
+        text = f"{d.get('scheme', '')} {where}".strip()
         return text + (" (credentials redacted)" if d.get("credentials") else "")
     if phase.name == "proxy":
         if not d.get("proxy"):
@@ -130,6 +133,6 @@ def _summary(phase: Phase) -> str:
         if d.get("ttfb_ms") is not None:
             text += f", first byte at {human_ms(d['ttfb_ms'])}"
         if d.get("redirects"):
-            text += f", {len(d['redirects']) - 1} redirects"
+            text += f", {count(len(d['redirects']) - 1, 'redirect')}"
         return text
     return ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import shutil
 import ssl
 import tempfile
 import warnings
@@ -86,8 +87,19 @@ class LabCerts:
 
 
 def make_certs(directory: Path | None = None) -> LabCerts:
-    """Write a fresh set of lab certificates into ``directory`` (a new temp dir by default)."""
-    root = Path(directory or tempfile.mkdtemp(prefix="tether-lab-"))
+    """Write a fresh set of lab certificates into ``directory`` (a new temp dir by default,
+    which is the caller's to remove, and is removed here if writing fails)."""
+    if directory is not None:
+        return _make_certs(Path(directory))
+    root = Path(tempfile.mkdtemp(prefix="tether-lab-"))
+    try:
+        return _make_certs(root)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _make_certs(root: Path) -> LabCerts:
     now = dt.datetime.now(dt.UTC)
     day = dt.timedelta(days=1)
     ca = trustme.CA(organization_name="tether lab CA")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 import ssl
 import threading
@@ -202,6 +203,9 @@ class Lab:
         self._udp: asyncio.DatagramTransport | None = None
         self.scenarios: dict[str, Scenario] = {}
         self.certs: LabCerts | None = None
+        """The lab's certificates, in a temporary directory (or ``cert_dir``) from
+        :meth:`start`; a temporary one is removed by :meth:`stop`."""
+        self._own_cert_dir = False
         self.resolver: str = ""
         """``host:port`` of the lab's DNS server."""
 
@@ -226,6 +230,9 @@ class Lab:
 
     def start(self) -> Lab:
         self.certs = make_certs(self._cert_dir)
+        # A directory the lab made is the lab's to remove when it stops; one it was
+        # given is the caller's.
+        self._own_cert_dir = self._cert_dir is None
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="tether-lab", daemon=True)
@@ -252,6 +259,8 @@ class Lab:
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
+        if self.certs is not None and self._own_cert_dir:
+            shutil.rmtree(self.certs.directory, ignore_errors=True)
 
     def __enter__(self) -> Lab:
         return self.start()

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from tether.monitor._incidents import IncidentEngine
     from tether.monitor._log import logging_to
     from tether.monitor._records import AlertPayload, Incident, ProbeRecord, QueuedAlert
+    from tether.monitor._report import (
+        history_report,
+        history_text,
+        incidents_report,
+        incidents_text,
+        status_report,
+        status_text,
+    )
     from tether.monitor._runner import Runner
     from tether.monitor._state import State
     from tether.monitor._uptime import format_uptime, uptimes
@@ -47,12 +55,18 @@ __all__ = [
     "acknowledge",
     "channels_for",
     "format_uptime",
+    "history_report",
+    "history_text",
+    "incidents_report",
+    "incidents_text",
     "load_config",
     "logging_to",
     "open_store",
     "parse_config",
     "run_demo",
     "run_monitor",
+    "status_report",
+    "status_text",
     "uptimes",
 ]
 
@@ -72,12 +86,18 @@ _LAZY = {
     "acknowledge": "tether.monitor._app",
     "channels_for": "tether.monitor._app",
     "format_uptime": "tether.monitor._uptime",
+    "history_report": "tether.monitor._report",
+    "history_text": "tether.monitor._report",
+    "incidents_report": "tether.monitor._report",
+    "incidents_text": "tether.monitor._report",
     "load_config": "tether.monitor.config",
     "logging_to": "tether.monitor._log",
     "open_store": "tether.monitor.store",
     "parse_config": "tether.monitor.config",
     "run_demo": "tether.monitor._demo",
     "run_monitor": "tether.monitor._app",
+    "status_report": "tether.monitor._report",
+    "status_text": "tether.monitor._report",
     "uptimes": "tether.monitor._uptime",
 }
 

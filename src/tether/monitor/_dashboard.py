@@ -52,7 +52,15 @@ from aiohttp import web
 from tether._durations import format_duration, human_duration
 from tether._redact import redact_text, redact_url
 from tether.monitor._params import request_number
-from tether.monitor._records import Incident, kind_text
+from tether.monitor._records import Incident
+from tether.monitor._report import (
+    incident_json,
+    iso,
+    redacted,
+    result_json,
+    rollup_json,
+    round_ms,
+)
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
 from tether.monitor.alerts import ChannelStatus
@@ -106,25 +114,9 @@ SPARK_HEIGHT: Final = 24
 # -- small pure helpers ---------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
-def iso(ts: float | None) -> str | None:
-    """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``."""
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def monitor_path(name: str) -> str:
     """The page of monitor ``name``; any character of a name survives the trip."""
     return "/monitors/" + quote(name, safe="")
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else redact_text(value)
 
 
 # -- alert channels -------------------------------------------------------------------------
@@ -137,7 +129,7 @@ def channel_json(channel: ChannelStatus) -> dict[str, Any]:
         "failing": channel.failing,
         "queued": channel.queued,
         "oldest_queued_at": iso(channel.oldest_queued_at),
-        "last_error": _text(channel.last_error),
+        "last_error": redacted(channel.last_error),
         "last_failure_at": iso(channel.last_failure_at),
         "sent": channel.sent,
         "failed": channel.failed,
@@ -177,7 +169,7 @@ def store_json(health: StoreHealth) -> dict[str, Any]:
     return {
         "up": health.up,
         "down_for_seconds": round(health.down_for, 1),
-        "error": _text(health.error),
+        "error": redacted(health.error),
         "held": health.held + health.spilled,
         "held_writes": health.held_writes,
         "dropped": health.dropped,
@@ -200,64 +192,6 @@ def store_banner(health: StoreHealth) -> str:
 
 
 # -- JSON documents -------------------------------------------------------------------------
-
-
-def incident_json(incident: Incident, now: float) -> dict[str, Any]:
-    """An incident as the API shows it: cause, fix, monitors, times, timeline."""
-    opened, resolved = incident.opened, incident.resolved
-    return {
-        "id": incident.id,
-        "key": redact_text(incident.key),
-        "monitors": sorted(incident.monitors),
-        "kind": kind_text(incident.kind),
-        "detail": _text(incident.detail),
-        "hint": _text(incident.hint),
-        "open": resolved is None,
-        "acknowledged": iso(incident.acknowledged),
-        "opened": iso(opened),
-        "resolved": iso(resolved),
-        "duration_s": round((now if resolved is None else resolved) - opened, 3),
-        "timeline": [
-            {"at": iso(e.at), "event": e.event, "detail": _text(e.detail)}
-            for e in incident.timeline
-        ],
-    }
-
-
-def result_json(record: ProbeRecord) -> dict[str, Any]:
-    """One stored check: outcome, why, latency, resolved conditions, phase timings."""
-    return {
-        "at": iso(record.ts),
-        "ok": record.ok,
-        "kind": None if record.kind is None else record.kind.value,
-        "detail": _text(record.detail),
-        "latency_ms": _ms(record.latency_ms),
-        "conditions": [redact_text(c) for c in record.conditions],
-        "phases": {name: _ms(ms) for name, ms in sorted(record.phases.items(), key=_phase_order)},
-    }
-
-
-PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "http")
-"""The probe's phases in the order they run (the store keeps them in any order)."""
-
-
-def _phase_order(item: tuple[str, Any]) -> tuple[int, str]:
-    name = item[0]
-    return (PHASES.index(name) if name in PHASES else len(PHASES), name)
-
-
-def rollup_json(rollup: Rollup) -> dict[str, Any]:
-    """One roll-up bucket: checks, uptime, latency, failures by kind."""
-    uptime = 100.0 * rollup.ok_count / rollup.count if rollup.count else None
-    return {
-        "start": iso(rollup.start),
-        "checks": rollup.count,
-        "failed": rollup.count - rollup.ok_count,
-        "uptime_pct": None if uptime is None else round(uptime, 3),
-        "latency_avg_ms": _ms(rollup.latency_avg),
-        "latency_max_ms": _ms(rollup.latency_max),
-        "failures": dict(sorted(rollup.kinds.items())),
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +245,7 @@ class Snapshot:
                 "at": iso(latest.timestamp),
                 "ago_s": round(now - latest.timestamp, 3),
                 "ok": latest.ok,
-                "latency_ms": _ms(latest.latency_ms),
+                "latency_ms": round_ms(latest.latency_ms),
                 "kind": latest.kind.value if latest.kind else None,
             }
         return {
@@ -401,7 +335,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
                 "at": iso(failure.ts),
                 "ago_s": round(now - failure.ts, 3),
                 "kind": None if failure.kind is None else failure.kind.value,
-                "detail": _text(failure.detail),
+                "detail": redacted(failure.detail),
             }
         )
         row["sparkline"] = [
@@ -409,7 +343,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
                 "at": iso(r.start),
                 "checks": r.count,
                 "failed": r.count - r.ok_count,
-                "latency_ms": _ms(r.latency_avg),
+                "latency_ms": round_ms(r.latency_avg),
             }
             for r in sparks.get(m.name, [])
         ]

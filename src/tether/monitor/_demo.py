@@ -130,13 +130,21 @@ def _place(keep: str | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def _cert_dir(place: Path) -> Path:
+    certs = place / "certs"
+    certs.mkdir(exist_ok=True)
+    return certs
+
+
 def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = sys.stdout) -> int:
     """Run the demo for ``duration`` seconds; the exit code says whether the monitor
     reached the lab's verdict for every monitor."""
     say: Callable[..., None] = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
     started = time.monotonic()
     say("Starting the fault lab on 127.0.0.1 ...")
-    with Lab() as lab, _place(keep) as place:
+    # A kept configuration names the lab's CA file: keep it beside the configuration, as
+    # the lab removes a temporary certificate directory when it stops.
+    with _place(keep) as place, Lab(cert_dir=_cert_dir(place) if keep else None) as lab:
         verdicts, incidents, alerts, cfg = asyncio.run(_watch(lab, place, duration, started, out))
     say()
     _print_verdicts(verdicts, out)

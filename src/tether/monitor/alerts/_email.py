@@ -90,7 +90,7 @@ class EmailChannel:
         user = f"{self.username}:{MASK}@" if self.username else ""
         tls = "tls" if self.implicit_tls else "starttls" if self.starttls else "plain"
         to = ", ".join(self.to)
-        return f"<EmailChannel {self.name} smtp://{user}{self.host}:{self.port} {tls} to {to}>"
+        return f"<EmailChannel {self.name} smtp://{user}{self.where} {tls} to {to}>"
 
     @property
     def where(self) -> str:

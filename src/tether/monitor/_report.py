@@ -1,0 +1,243 @@
+"""What the store holds, as JSON: one shape for a check, a roll-up and an incident, used by
+the dashboard's APIs and by ``tether status``, ``history`` and ``incidents``, whose text is
+rendered from the same documents (so it is redacted alike).
+
+Times are ISO 8601 in UTC, to the second; URLs go through
+:func:`~tether._redact.redact_url` and free text through
+:func:`~tether._redact.redact_text`, so a secret shows in no document.  Nothing here
+reads a clock or imports the web server: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from tether._redact import redact_text, redact_url
+from tether._table import text_table
+from tether.monitor._records import Incident, kind_text
+from tether.monitor._uptime import format_uptime, uptimes
+
+if TYPE_CHECKING:
+    from tether.monitor.config import MonitorConfig
+    from tether.monitor.store import ProbeRecord, Rollup, Store
+
+__all__ = [
+    "PHASES",
+    "history_report",
+    "history_text",
+    "incident_json",
+    "incidents_report",
+    "incidents_text",
+    "iso",
+    "redacted",
+    "result_json",
+    "rollup_json",
+    "round_ms",
+    "status_report",
+    "status_text",
+]
+
+PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "http")
+"""The probe's phases in the order they run (the store keeps them in any order)."""
+
+
+@functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
+def iso(ts: float | None) -> str | None:
+    """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def round_ms(value: float | None) -> float | None:
+    """A latency in milliseconds, to the microsecond."""
+    return None if value is None else round(value, 3)
+
+
+def redacted(value: str | None) -> str | None:
+    """Free text (an error, a detail) with its secrets masked."""
+    return None if value is None else redact_text(value)
+
+
+def incident_json(incident: Incident, now: float) -> dict[str, Any]:
+    """An incident: cause, fix, monitors, times, timeline."""
+    opened, resolved = incident.opened, incident.resolved
+    return {
+        "id": incident.id,
+        "key": redact_text(incident.key),
+        "monitors": sorted(incident.monitors),
+        "kind": kind_text(incident.kind),
+        "detail": redacted(incident.detail),
+        "hint": redacted(incident.hint),
+        "open": resolved is None,
+        "acknowledged": iso(incident.acknowledged),
+        "opened": iso(opened),
+        "resolved": iso(resolved),
+        "duration_s": round((now if resolved is None else resolved) - opened, 3),
+        "timeline": [
+            {"at": iso(e.at), "event": e.event, "detail": redacted(e.detail)}
+            for e in incident.timeline
+        ],
+    }
+
+
+def result_json(record: ProbeRecord) -> dict[str, Any]:
+    """One stored check: outcome, why, latency, resolved conditions, phase timings."""
+    return {
+        "at": iso(record.ts),
+        "ok": record.ok,
+        "kind": None if record.kind is None else record.kind.value,
+        "detail": redacted(record.detail),
+        "latency_ms": round_ms(record.latency_ms),
+        "conditions": [redact_text(c) for c in record.conditions],
+        "phases": {
+            name: round_ms(v) for name, v in sorted(record.phases.items(), key=_phase_order)
+        },
+    }
+
+
+def _phase_order(item: tuple[str, Any]) -> tuple[int, str]:
+    name = item[0]
+    return (PHASES.index(name) if name in PHASES else len(PHASES), name)
+
+
+def rollup_json(rollup: Rollup) -> dict[str, Any]:
+    """One roll-up bucket: checks, uptime, latency, failures by kind."""
+    uptime = 100.0 * rollup.ok_count / rollup.count if rollup.count else None
+    return {
+        "start": iso(rollup.start),
+        "checks": rollup.count,
+        "failed": rollup.count - rollup.ok_count,
+        "uptime_pct": None if uptime is None else round(uptime, 3),
+        "latency_avg_ms": round_ms(rollup.latency_avg),
+        "latency_max_ms": round_ms(rollup.latency_max),
+        "failures": dict(sorted(rollup.kinds.items())),
+    }
+
+
+def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
+    """``tether status --json``: each monitor's latest stored check and uptime, in the
+    file's order, and the open incidents."""
+    monitors = []
+    for m in config.monitors:
+        latest = store.results(m.name, limit=1)
+        monitors.append(
+            {
+                "name": m.name,
+                "url": redact_url(m.url),
+                "latest": result_json(latest[0]) if latest else None,
+                "uptime": uptimes(store, m.name, now),
+            }
+        )
+    return {
+        "now": iso(now),
+        "monitors": monitors,
+        "open_incidents": [incident_json(i, now) for i in store.incidents(open_only=True)],
+    }
+
+
+def history_report(
+    store: Store, monitor: str, now: float, *, limit: int, per: str | None
+) -> dict[str, Any]:
+    """``tether history --json``: ``monitor``'s latest ``limit`` results, or with ``per``
+    its latest ``limit`` roll-ups per minute, hour or day; newest first either way."""
+    out: dict[str, Any] = {"now": iso(now), "monitor": monitor}
+    if per:
+        latest = store.rollups(monitor, per)[-limit:] if limit > 0 else []
+        out.update(per=per, rollups=[rollup_json(r) for r in reversed(latest)])
+    else:
+        out["results"] = [result_json(r) for r in store.results(monitor, limit=limit)]
+    return out
+
+
+def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -> dict[str, Any]:
+    """``tether incidents --json``: the incidents, newest first, as ``/api/incidents``."""
+    found = store.incidents(open_only=open_only, limit=limit)
+    return {"now": iso(now), "incidents": [incident_json(i, now) for i in found]}
+
+
+# -- the same documents as text, for the terminal --------------------------------------------
+
+
+def status_text(report: Mapping[str, Any]) -> str:
+    """``tether status``: a table of the monitors, then the open incidents."""
+    rows = []
+    for m in report["monitors"]:
+        shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
+        latest = m["latest"]
+        if latest is None:
+            rows.append((m["name"], "no result yet", "", *shares, ""))
+            continue
+        rows.append(
+            (m["name"], _verdict(latest), _at(latest["at"]), *shares, latest["detail"] or "")
+        )
+    out = text_table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
+    out += "\n"
+    if not report["open_incidents"]:
+        out += "no open incident\n"
+    for i in report["open_incidents"]:
+        acked = f", acknowledged {_at(i['acknowledged'])}" if i["acknowledged"] else ""
+        out += (
+            f"incident {i['id']} open since {_at(i['opened'])}{acked}: {i['kind']}: "
+            f"{i['detail']} ({', '.join(i['monitors'])})\n"
+        )
+    return out
+
+
+def history_text(report: Mapping[str, Any]) -> str:
+    """``tether history``: the results newest first, or the roll-ups oldest first (as a
+    time series reads)."""
+    rows: list[tuple[str, ...]]
+    if "rollups" in report:
+        rows = [
+            (
+                _at(r["start"]),
+                str(r["checks"]),
+                "-" if r["uptime_pct"] is None else f"{r['uptime_pct']:.1f}%",
+                _ms(r["latency_avg_ms"]),
+                ", ".join(f"{k} {n}" for k, n in r["failures"].items()),
+            )
+            for r in reversed(report["rollups"])
+        ]
+        header = (f"{report['per']} (UTC)", "checks", "ok", "avg ms", "failures")
+        return text_table(header, rows)
+    rows = [
+        (_at(r["at"]), _verdict(r), _ms(r["latency_ms"]), r["detail"] or "")
+        for r in report["results"]
+    ]
+    return text_table(("at (UTC)", "result", "ms", "detail"), rows)
+
+
+def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
+    """``tether incidents``: each incident with its cause, fix and timeline."""
+    if not report["incidents"]:
+        return "no open incident\n" if open_only else "no incident\n"
+    out = ""
+    for i in report["incidents"]:
+        state = f"resolved {_at(i['resolved'])}" if i["resolved"] else "OPEN"
+        if i["acknowledged"] and not i["resolved"]:
+            state += f", acknowledged {_at(i['acknowledged'])}"
+        out += f"incident {i['id']} ({state}), opened {_at(i['opened'])}: {i['kind']}\n"
+        out += f"  {i['detail']}\n"
+        out += f"  monitors: {', '.join(i['monitors'])}\n"
+        if i["hint"]:
+            out += f"  fix: {i['hint']}\n"
+        for entry in i["timeline"]:
+            out += f"  {_at(entry['at'])}  {entry['event']}: {entry['detail']}\n"
+    return out
+
+
+def _at(when: str | None) -> str:
+    """An ISO time of a document as the tables show it: ``2027-01-15 08:00:00``."""
+    return "-" if when is None else when.replace("T", " ").removesuffix("Z")
+
+
+def _verdict(result: Mapping[str, Any]) -> str:
+    return "ok" if result["ok"] else (result["kind"] or "failed")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
