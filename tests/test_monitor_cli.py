@@ -176,6 +176,10 @@ def test_history_and_incidents_read_the_store(
     assert "no open incident" in capsys.readouterr().out
     assert main(["history", "nope", "--config", str(config)]) == 2
     assert "there are: web, api" in capsys.readouterr().err
+    assert main(["history", "apj", "--config", str(config)]) == 2
+    assert "no monitor named 'apj'; did you mean api? (there are: web, api)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_ack_marks_an_open_incident_and_refuses_an_unknown_one(

@@ -533,6 +533,7 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
 def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: bool) -> int:
     import time
 
+    from tether._suggest import did_you_mean
     from tether.monitor import history_report, history_text
 
     opened = _open_store(path, "history")
@@ -540,10 +541,12 @@ def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: b
         return opened
     config, store = opened
     with store:
-        if monitor not in {m.name for m in config.monitors}:
-            names = ", ".join(m.name for m in config.monitors)
+        known = [m.name for m in config.monitors]
+        if monitor not in known:
+            near = did_you_mean(monitor, known, sep="; ")
             print(
-                f"tether history: no monitor named {monitor!r} (there are: {names})",
+                f"tether history: no monitor named {monitor!r}{near} "
+                f"(there are: {', '.join(known)})",
                 file=sys.stderr,
             )
             return EXIT_USAGE
