@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether._failure import Failure
+from tether._plural import count
 
 logger = logging.getLogger("tether")
 
@@ -94,10 +95,9 @@ def _log(event: str, d: Any) -> None:
         )
     elif event == "give_up":
         logger.warning(
-            "giving up on %s after %d attempt%s in %.1f s (%s): %s",
+            "giving up on %s after %s in %.1f s (%s): %s",
             _what(d),
-            d.attempts,
-            "" if d.attempts == 1 else "s",
+            count(d.attempts, "attempt"),
             d.elapsed,
             d.reason,
             d.failure,

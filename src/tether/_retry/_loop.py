@@ -18,6 +18,7 @@ from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import InvalidHostPort, join_hostport, split_hostport
 from tether._kinds import Kind, Layer
+from tether._plural import count
 from tether._redact import redact_url
 from tether._retry import _testing
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
@@ -431,7 +432,7 @@ class Call:
         if n == 0:
             return f"{what} was not sent: {title}: {failure.detail}"
         text = (
-            f"{what} failed after {n} attempt{'' if n == 1 else 's'} "
+            f"{what} failed after {count(n, 'attempt')} "
             f"in {self.elapsed():.1f} s: {title}: {failure.detail}"
         )
         if outcome.reason and outcome.reason != _EXHAUSTED and n:

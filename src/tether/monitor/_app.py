@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from tether._hostport import join_hostport
+from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._records import TimelineEntry
 from tether.monitor._runner import Runner
@@ -115,10 +116,8 @@ def run_monitor(
         listen = join_hostport(host, port)
         n = len(config.monitors)
         log.info(
-            "%d monitor%s, storing in %s; dashboard on http://%s/, metrics on /metrics; "
-            "Ctrl-C stops",
-            n,
-            "" if n == 1 else "s",
+            "%s, storing in %s; dashboard on http://%s/, metrics on /metrics; Ctrl-C stops",
+            count(n, "monitor"),
             where,
             listen,
             extra={"event": "started"},

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
+from tether._plural import count
 from tether.monitor._correlate import Correlation, IncidentGroup, correlate
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._records import (
@@ -460,7 +461,7 @@ class IncidentEngine:
             ),
             "monitor.up": (
                 f"{name} is back up after {down_for}; incident #{incident.id} ({cause}) goes "
-                f"on: {_count(others, 'monitor')} still down"
+                f"on: {count(others, 'monitor')} still down"
             ),
             "incident.resolved": (
                 f"{name} is back up after {down_for}: incident #{incident.id} ({cause}) is "
@@ -521,10 +522,6 @@ def _cause(incident: Incident) -> str:
     if scope == "local":
         return f"{kind_text(incident.kind)} on this machine"
     return kind_text(incident.kind)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _iso(ts: float) -> str:
