@@ -213,3 +213,14 @@ def test_through_a_proxy_it_stays_local() -> None:
     error = os_error(errno.EMFILE)
     wrapped = raised(requests.exceptions.ProxyError(u3_new_connection(error)), error)
     assert classify(wrapped).kind is Kind.CONNECT_RESOURCE_EXHAUSTED
+
+
+def test_eaddrnotavail_detail_says_what_it_can_be() -> None:
+    """Towards an IPv4 address only ports can be short; towards a name the detail also
+    names the other reading (no IPv6 address here), since the address tried is unknown."""
+    error = os_error(errno.EADDRNOTAVAIL)
+    by_address = classify(u3_new_connection(error)).detail
+    assert by_address.endswith("no local port was free for another connection (EADDRNOTAVAIL)")
+    by_name = classify(u3_new_connection(os_error(errno.EADDRNOTAVAIL), host="api.example"))
+    assert by_name.kind is Kind.CONNECT_RESOURCE_EXHAUSTED
+    assert "no IPv6 address to connect from" in by_name.detail

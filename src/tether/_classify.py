@@ -26,6 +26,7 @@ the most derived rule wins.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import re
 import socket
@@ -1059,25 +1060,30 @@ _RESOURCE_ERRNOS: dict[int, str] = {
     _errno.ENFILE: "the system-wide file table is full (ENFILE)",
     _errno.ENOBUFS: "the kernel has no buffer space for another socket (ENOBUFS)",
     _errno.EADDRNOTAVAIL: (
-        "no local port was free for another connection (EADDRNOTAVAIL; towards an IPv6 "
-        "address it can also mean this machine has no IPv6 address)"
+        "no local port was free for another connection (EADDRNOTAVAIL; if the name has an "
+        "IPv6 address, it can also mean this machine has no IPv6 address to connect from)"
     ),
 }
+_NO_PORT = "no local port was free for another connection (EADDRNOTAVAIL)"
 _CONNECTING_FRAMES = frozenset({"create_connection", "sock_connect", "_sock_connect"})
 _POOL_WAIT_FRAMES = frozenset({"_wait_for_available_connection"})  # aiohttp's connector
 
 
 def _resource_errno(exc: BaseException, code: int, ev: _Evidence, depth: int) -> None:
+    kind, detail = Kind.CONNECT_RESOURCE_EXHAUSTED, _RESOURCE_ERRNOS[code]
     if code == _errno.EADDRNOTAVAIL:
         if not (ev.connect or _frames(exc) & _CONNECTING_FRAMES):
             return  # a bind(), or a connect nothing says was one: unknown
-        host = ev.host or (urlsplit(ev.url).hostname if ev.url else None)
+        host = ev.host
+        if host is None and ev.url:
+            with contextlib.suppress(ValueError):
+                host = urlsplit(ev.url).hostname
         if host and ":" in host:
-            ev.errno = code
-            ev.offer(Kind.CONNECT_UNREACHABLE, _FACT, depth, "no IPv6 address to connect from")
-            return
+            kind, detail = Kind.CONNECT_UNREACHABLE, "no IPv6 address to connect from"
+        elif host and host.replace(".", "").isdigit():  # an IPv4 address: only ports it can be
+            detail = _NO_PORT
     ev.errno = code
-    ev.offer(Kind.CONNECT_RESOURCE_EXHAUSTED, _FACT, depth, _RESOURCE_ERRNOS[code])
+    ev.offer(kind, _FACT, depth, detail)
 
 
 def _frames(exc: BaseException) -> set[str]:
