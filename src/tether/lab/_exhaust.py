@@ -312,10 +312,13 @@ def _pool_aiohttp(url: str) -> int:
 
     async def go() -> int:
         connector = aiohttp.TCPConnector(limit=1)
+        # aiohttp's connect timeout covers the wait for a pooled connection: the first
+        # request gets a roomy one, the second the short wait this scenario is about.
+        first = aiohttp.ClientTimeout(total=4.0, connect=2.5)
         timeout = aiohttp.ClientTimeout(total=4.0, connect=POOL_TIMEOUT)
         async with (
             aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as s,
-            s.get(url),
+            s.get(url, timeout=first),
             s.get(url) as second,
         ):
             return second.status
