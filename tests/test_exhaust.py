@@ -130,3 +130,37 @@ def test_the_probe_tells_used_up_ports_from_no_ipv6(tmp_path: object) -> None:
         kind, detail = out[case]
         assert kind == Kind.CONNECT_UNREACHABLE, (case, detail)
         assert "IPv6 address" in detail
+
+
+_PROBE_FD_CHILD = """
+import asyncio, json, sys
+from tether.lab._exhaust import _no_fds_left
+from tether.probe import probe_async
+
+async def go(url):
+    await probe_async(url)  # loads what the probe imports on first use
+    for _ in range(5):  # let the loop finish closing that probe's socket
+        await asyncio.sleep(0)
+    with _no_fds_left():
+        result = await probe_async(url)
+    failure = result.failure
+    print(json.dumps([str(failure.kind), failure.detail] if failure else None))
+
+asyncio.run(go(sys.argv[1]))
+"""
+
+
+def test_the_probe_at_its_fd_limit(lab: Lab) -> None:
+    """A monitor that leaks descriptors: the probe, run in a child at its fd limit, reports
+    connect.resource_exhausted with EMFILE instead of crashing or saying unknown."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE_FD_CHILD, lab["healthy"].url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    kind, detail = json.loads(done.stdout.strip().splitlines()[-1])
+    assert kind == Kind.CONNECT_RESOURCE_EXHAUSTED
+    assert "(EMFILE)" in detail
