@@ -41,7 +41,7 @@ def test_a_child_that_fails_is_a_reported_case(lab: Lab) -> None:
     (scenario,) = scenarios_for(lab, ["pool_full"])
     assert "socket" not in EXHAUSTED["pool_full"].clients
     case = run_exhausted(scenario, "socket")
-    assert case.kind is None
+    assert (case.outcome, case.raised, case.kind) == ("raised", "the child process failed", None)
     assert not case.agrees
     assert "usage: python -m tether.lab._exhaust" in (case.message or "")
 

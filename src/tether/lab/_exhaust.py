@@ -106,18 +106,20 @@ def run_exhausted(scenario: Scenario, client: str) -> Case:
             argv, env=env, capture_output=True, text=True, timeout=_CHILD_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
-        return _broken(scenario, client, f"the child ran longer than {_CHILD_TIMEOUT:g} s")
+        return _broken(scenario, client, "hang", None, f"still running after {_CHILD_TIMEOUT:g} s")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return _broken(scenario, client, f"the child failed: {proc.stderr.strip()[-300:]}")
+        why = proc.stderr.strip()[-300:] or f"exit {proc.returncode}, no case printed"
+        return _broken(scenario, client, "raised", "the child process failed", why)
     return Case(**json.loads(lines[-1]))
 
 
-def _broken(scenario: Scenario, client: str, why: str) -> Case:
+def _broken(scenario: Scenario, client: str, outcome: str, raised: str | None, why: str) -> Case:
+    """A case that failed to run: no kind, so it never agrees with the expected one."""
     from tether.lab._matrix import Case
 
     kind = scenario.kind.value if scenario.kind else None
-    return Case(scenario.name, client, "hang", None, why, None, kind)
+    return Case(scenario.name, client, outcome, raised, why, None, kind)
 
 
 # --- the child's side: make the shortage, then the request ---------------------------------
