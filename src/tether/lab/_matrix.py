@@ -729,7 +729,9 @@ def matrix_markdown(cases: list[Case]) -> str:
         "Every fault-lab scenario, triggered for real on loopback through each client library, "
         "beside what `tether.classify` makes of it. DNS and unreachable-route scenarios ran in a "
         "private network namespace whose resolver is the lab's (`dnspython` asks the lab's "
-        "resolver directly, outside the namespace).",
+        "resolver directly, outside the namespace). fd_limit, pool_full and port_range run "
+        "each client in a child process short of file descriptors, pooled connections or "
+        "local ports (port_range in a namespace of its own).",
         "",
         f"Clients: {', '.join(clients)}. Versions: "
         + ", ".join(
