@@ -21,6 +21,7 @@ STABLE_CODES = [
     "connect.refused",
     "connect.timeout",
     "connect.unreachable",
+    "connect.resource_exhausted",
     "tls.expired",
     "tls.hostname_mismatch",
     "tls.self_signed",

@@ -403,3 +403,23 @@ def test_breaker_change_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="tether"):
         fail(guard, REFUSED)
     assert f"circuit for {A}: closed -> open" in [r.getMessage() for r in caplog.records]
+
+
+OUT_OF_FDS = tether.classify(OSError(24, "Too many open files"))
+
+
+def test_this_machines_shortage_is_neither_failure_nor_success() -> None:
+    """connect.resource_exhausted never opens the breaker, does not reset a run of real
+    failures, and gives a half-open trial slot back instead of closing the breaker."""
+    assert OUT_OF_FDS.kind is Kind.CONNECT_RESOURCE_EXHAUSTED
+    guard, _ = make(Breaker(failures=3, min_calls=1, ratio=0.01, cooldown=1.0))
+    fail(guard, OUT_OF_FDS, 50)
+    assert guard.breaker_state(A) is BreakerState.CLOSED
+    fail(guard, REFUSED, 2)
+    fail(guard, OUT_OF_FDS)
+    fail(guard, REFUSED)  # the third real failure in a row: the shortage did not reset it
+    assert guard.breaker_state(A) is BreakerState.OPEN
+    assert guard.breaker_allows(A, T0 + 1.0)  # half-open: this call is the trial
+    guard.record(A, OUT_OF_FDS, T0 + 1.0)
+    assert guard.breaker_state(A) is BreakerState.HALF_OPEN
+    assert guard.breaker_allows(A, T0 + 1.0)  # the slot came back for another trial

@@ -8,9 +8,10 @@ from tether._catalogue import CATALOGUE
 from tether._kinds import Kind
 from tether.lab import SPECS
 from tether.lab._causes import COVERAGE, Cause
+from tether.lab._exhaust import EXHAUSTED
 from tether.lab._matrix import NETNS_ONLY, planned
 
-SCENARIOS = {name for name, *_ in SPECS} | set(NETNS_ONLY)
+SCENARIOS = {name for name, *_ in SPECS} | set(NETNS_ONLY) | set(EXHAUSTED)
 IN_MATRIX = {name for name, _ in planned(netns=False) + planned(netns=True)}
 
 

@@ -300,6 +300,10 @@ ERRNO_CASES = [
     ),
     pytest.param("ENETUNREACH", OSError, Kind.CONNECT_UNREACHABLE, id="ENETUNREACH"),
     pytest.param("EHOSTUNREACH", OSError, Kind.CONNECT_UNREACHABLE, id="EHOSTUNREACH"),
+    # More in test_classify_resources.py: EADDRNOTAVAIL, pools.
+    pytest.param("EMFILE", OSError, Kind.CONNECT_RESOURCE_EXHAUSTED, id="EMFILE"),
+    pytest.param("ENFILE", OSError, Kind.CONNECT_RESOURCE_EXHAUSTED, id="ENFILE"),
+    pytest.param("ENOBUFS", OSError, Kind.CONNECT_RESOURCE_EXHAUSTED, id="ENOBUFS"),
 ]
 
 VERIFY_CASES = [

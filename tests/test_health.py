@@ -253,3 +253,23 @@ def test_health_changes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
         (logging.WARNING, f"{A} is unhealthy after 3 consecutive failures: {REFUSED}"),
         (logging.INFO, f"{A} recovered"),
     ]
+
+
+def test_this_machines_shortage_leaves_health_alone() -> None:
+    """connect.resource_exhausted (here EMFILE) is no news about the endpoint: it neither
+    counts towards unhealthy nor ends a run of failures with a recovery."""
+    out_of_fds = tether.classify(OSError(24, "Too many open files"))
+    assert out_of_fds.kind is tether.Kind.CONNECT_RESOURCE_EXHAUSTED
+    guard, events = make(unhealthy_after=3)
+    for i in range(5):
+        record(guard, out_of_fds, T0 + i)
+    assert guard.health(A).consecutive_failures == 0
+    record(guard, REFUSED, T0 + 5)
+    record(guard, REFUSED, T0 + 6)
+    record(guard, out_of_fds, T0 + 7)
+    assert (guard.health(A).consecutive_failures, events.seen) == (2, [])
+    record(guard, REFUSED, T0 + 8)
+    assert [event for event, _ in events.seen] == ["unhealthy"]
+    record(guard, out_of_fds, T0 + 9)
+    assert not guard.health(A).healthy
+    assert [event for event, _ in events.seen] == ["unhealthy"]

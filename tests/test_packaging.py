@@ -449,6 +449,7 @@ OPTIONAL = {
     "monitor/store/_postgres.py": ("postgres",),
     # `tether lab --matrix` drives whichever client libraries are installed.
     "lab/_matrix.py": ("requests", "httpx", "aiohttp"),
+    "lab/_exhaust.py": ("requests", "httpx", "aiohttp"),
 }
 # Loaded by pytest, so pytest is there.
 HOSTED = {"lab/pytest_plugin.py": {"pytest"}}

@@ -640,6 +640,78 @@ _add(
     )
 )
 
+_add(
+    Entry(
+        kind=Kind.CONNECT_RESOURCE_EXHAUSTED,
+        layer=Layer.CONNECT,
+        title="Out of resources for a new connection",
+        meaning=(
+            "This machine, or the client itself, ran out of something a new connection needs: a "
+            "file descriptor, a local port, socket buffers, or a free connection in the client's "
+            "pool. The request was not sent: the server was never involved."
+        ),
+        causes=(
+            (
+                'The process reached its open-file limit (EMFILE, "Too many open files"): a low '
+                "`ulimit -n`, or sockets, responses or files that are opened and never closed"
+            ),
+            (
+                "The client's own connection pool is full and no connection came free in time "
+                "(httpx `PoolTimeout`, urllib3 `EmptyPoolError`): more concurrent requests than "
+                "the pool's size, or responses that are never read or closed"
+            ),
+            (
+                'No free local port (EADDRNOTAVAIL, "Cannot assign requested address"): many '
+                "short-lived connections to one server, each leaving its port in TIME_WAIT, used "
+                "up the ephemeral port range"
+            ),
+            "The system-wide file table is full (ENFILE): some process on the machine leaks files",
+            (
+                "The kernel ran out of socket buffer memory (ENOBUFS), under heavy load or with "
+                "too many connections open"
+            ),
+        ),
+        fixes=(
+            (
+                "Compare the process's open files with its limit: `ulimit -n` (or the `Max open "
+                "files` line of `/proc/PID/limits`) against `ls /proc/PID/fd | wc -l`; "
+                "`cat /proc/sys/fs/file-nr` shows the system's table."
+            ),
+            (
+                "Count connections by state with `ss -s` and `ss -tan state time-wait | wc -l`, "
+                "and see the port range with `sysctl net.ipv4.ip_local_port_range`: thousands in "
+                "TIME-WAIT to one server means local ports ran out."
+            ),
+            (
+                "Reuse connections instead of opening one per request: one `requests.Session`, "
+                "`httpx.Client` or `aiohttp.ClientSession` for many calls, and close responses "
+                "and sessions (`with ...:`) so their sockets are freed."
+            ),
+            (
+                "Size the client's pool for its concurrency, or bound the concurrency to the "
+                "pool: requests/urllib3 `pool_maxsize` and `pool_block`, httpx "
+                "`Limits(max_connections=...)` with `Timeout(pool=...)`, aiohttp "
+                "`TCPConnector(limit=...)`."
+            ),
+            (
+                "Raise a limit only for a real need, not to hide a leak: `ulimit -n` or systemd's "
+                "`LimitNOFILE=`, a wider `net.ipv4.ip_local_port_range`."
+            ),
+            (
+                "Retry after a backoff: resources come back as connections close, and nothing "
+                "was sent, so a retry is safe for any method."
+            ),
+        ),
+        hint=(
+            "Compare `ulimit -n` with `ls /proc/PID/fd | wc -l`, and run `ss -s` to count "
+            "connections by state: a leak of sockets or a pool too small for the concurrency is "
+            "the usual cause."
+        ),
+        retryable=True,
+        request_sent=False,
+    )
+)
+
 
 # --- tls ---------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ the most derived rule wins.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import re
 import socket
@@ -136,6 +137,9 @@ def _os_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
                 code = int(codes.pop())
         if not isinstance(code, int):
             return
+    if code in _RESOURCE_ERRNOS:
+        _resource_errno(exc, code, ev, depth)
+        return
     kind = _ERRNO_KINDS.get(code)
     if kind is None and code in _CONNECT_ONLY_ERRNOS and ev.connect:
         kind = Kind.CONNECT_UNREACHABLE
@@ -154,7 +158,6 @@ _ERRNO_KINDS: dict[int, Kind | str] = {
     _errno.EHOSTUNREACH: Kind.CONNECT_UNREACHABLE,
     _errno.ENETDOWN: Kind.CONNECT_UNREACHABLE,
     _errno.EHOSTDOWN: Kind.CONNECT_UNREACHABLE,
-    _errno.EADDRNOTAVAIL: Kind.CONNECT_UNREACHABLE,
     _errno.ETIMEDOUT: _TIMEOUT,
 }
 # A "prohibit" route gives EACCES and a "blackhole" route EINVAL, but only a
@@ -852,6 +855,8 @@ def _build(
             retryable = ev.status in _RETRYABLE_STATUSES
     if kind is Kind.CONNECTION_RESET and ev.connect and not ev.read:
         request_sent = False  # reset while connecting: the request never left
+    if kind is Kind.CONNECT_RESOURCE_EXHAUSTED and (ev.read or ev.write):
+        request_sent = True  # ran out after the exchange had begun (urllib3's FullPoolError)
     detail = _detail(kind, ev, host, port, safe_url, specific, exc, retry_after)
     return Failure(
         kind=kind,
@@ -1036,3 +1041,100 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+# --- resource exhaustion: connect.resource_exhausted ---------------------------------------
+# This machine or the client ran out of what a new connection needs.  Decided by errno and by
+# the pool classes, never by message text.  EMFILE, ENFILE and ENOBUFS mean it wherever they
+# come from.  EADDRNOTAVAIL means it only from a connect, where no ephemeral port was free: a
+# bind() to an address this machine does not have gives the same errno and stays unknown.  A
+# connect is known by a connecting wrapper (urllib3's NewConnectionError, httpx's ConnectError,
+# aiohttp's connector errors) or by the frames the error passed through
+# (socket.create_connection, asyncio's sock_connect); a bare sock.connect() leaves no frame of
+# its own and stays unknown.  Linux also gives EADDRNOTAVAIL for a connect to an IPv6 address
+# from a machine with no IPv6 address (IPv6 disabled): towards an IPv6 literal that is
+# connect.unreachable; towards a name, the detail says so.
+
+_RESOURCE_ERRNOS: dict[int, str] = {
+    _errno.EMFILE: "this process has as many files open as its limit allows (EMFILE)",
+    _errno.ENFILE: "the system-wide file table is full (ENFILE)",
+    _errno.ENOBUFS: "the kernel has no buffer space for another socket (ENOBUFS)",
+    _errno.EADDRNOTAVAIL: (
+        "no local port was free for another connection (EADDRNOTAVAIL; if the name has an "
+        "IPv6 address, it can also mean this machine has no IPv6 address to connect from)"
+    ),
+}
+_NO_PORT = "no local port was free for another connection (EADDRNOTAVAIL)"
+_CONNECTING_FRAMES = frozenset({"create_connection", "sock_connect", "_sock_connect"})
+_POOL_WAIT_FRAMES = frozenset({"_wait_for_available_connection"})  # aiohttp's connector
+
+
+def _resource_errno(exc: BaseException, code: int, ev: _Evidence, depth: int) -> None:
+    kind, detail = Kind.CONNECT_RESOURCE_EXHAUSTED, _RESOURCE_ERRNOS[code]
+    if code == _errno.EADDRNOTAVAIL:
+        if not (ev.connect or _frames(exc) & _CONNECTING_FRAMES):
+            return  # a bind(), or a connect nothing says was one: unknown
+        host = ev.host
+        if host is None and ev.url:
+            with contextlib.suppress(ValueError):
+                host = urlsplit(ev.url).hostname
+        if host and ":" in host:
+            kind, detail = Kind.CONNECT_UNREACHABLE, "no IPv6 address to connect from"
+        elif host and host.replace(".", "").isdigit():  # an IPv4 address: only ports it can be
+            detail = _NO_PORT
+    ev.errno = code
+    ev.offer(kind, _FACT, depth, detail)
+
+
+def _frames(exc: BaseException) -> set[str]:
+    """The names of the functions ``exc`` passed through, and those of what caused it."""
+    names: set[str] = set()
+    node: BaseException | None = exc
+    for _ in range(4):
+        if node is None:
+            break
+        tb = node.__traceback__
+        while tb is not None:
+            names.add(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        node = node.__cause__ or node.__context__
+    return names
+
+
+def _pool(detail: str, *, returned: bool = False) -> _Rule:
+    def rule(exc: BaseException, ev: _Evidence, depth: int) -> None:
+        if returned:
+            ev.read = True  # the connection came back after its response: the request was sent
+        ev.offer(Kind.CONNECT_RESOURCE_EXHAUSTED, _FACT, depth, detail)
+
+    return rule
+
+
+_POOL_TIMEOUT = "no connection in the client's pool came free within the pool timeout"
+_aiohttp_connect_timeout = _RULES["aiohttp.ConnectionTimeoutError"]
+
+
+def _aiohttp_timeout(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """aiohttp counts the wait for a free connection of ``TCPConnector(limit=...)`` in its
+    connect timeout: the waiting frame in the chain tells a full pool from a silent server."""
+    _aiohttp_connect_timeout(exc, ev, depth)
+    if _frames(exc) & _POOL_WAIT_FRAMES:
+        ev.offer(Kind.CONNECT_RESOURCE_EXHAUSTED, _FACT, depth, _POOL_TIMEOUT)
+
+
+_RULES.update(
+    {
+        "httpx.PoolTimeout": _pool(_POOL_TIMEOUT),
+        "httpcore.PoolTimeout": _pool(_POOL_TIMEOUT),
+        "urllib3.EmptyPoolError": _pool(_POOL_TIMEOUT),
+        "urllib3.FullPoolError": _pool(
+            "the connection pool was already full when a connection came back to it",
+            returned=True,
+        ),
+        "aiohttp.ConnectionTimeoutError": _aiohttp_timeout,
+    }
+)
+_DETAILS[Kind.CONNECT_RESOURCE_EXHAUSTED] = (
+    "This machine or the client ran out of resources for a connection to {where}"
+)
+_WITH_SPECIFIC = _WITH_SPECIFIC | {Kind.CONNECT_RESOURCE_EXHAUSTED}

@@ -6,7 +6,8 @@ matched by users' code, and never renamed. New kinds may be added.
     url ........ url.invalid
     proxy ...... proxy.unreachable, proxy.auth_required, proxy.rejected
     dns ........ dns.not_found, dns.no_address, dns.unavailable, dns.timeout
-    connect .... connect.refused, connect.timeout, connect.unreachable
+    connect .... connect.refused, connect.timeout, connect.unreachable,
+                 connect.resource_exhausted
     tls ........ tls.expired, tls.hostname_mismatch, tls.self_signed,
                  tls.untrusted, tls.protocol, tls.timeout
     request .... connection.reset, connection.closed, connection.broken_pipe,
@@ -57,6 +58,7 @@ class Kind(enum.StrEnum):
     CONNECT_REFUSED = "connect.refused"
     CONNECT_TIMEOUT = "connect.timeout"
     CONNECT_UNREACHABLE = "connect.unreachable"
+    CONNECT_RESOURCE_EXHAUSTED = "connect.resource_exhausted"
 
     TLS_EXPIRED = "tls.expired"
     TLS_HOSTNAME_MISMATCH = "tls.hostname_mismatch"

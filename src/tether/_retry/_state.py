@@ -328,9 +328,18 @@ class Guard:
     ) -> None:
         """Record an attempt's outcome (``None``: it worked) in breaker and health.
 
+        ``connect.resource_exhausted`` is recorded in neither: the shortage was this
+        machine's, and the endpoint was never asked.
+
         ``sampled=False`` keeps it out of the breaker's failure ratio: the caller
         cannot see every call to the endpoint, only those that failed.
         """
+        if failure is not None and failure.kind is Kind.CONNECT_RESOURCE_EXHAUSTED:
+            # This machine ran short (fds, ports, the pool): the endpoint was never asked,
+            # so this is neither its failure nor its success.  A half-open trial is given
+            # back for another call to make.
+            self.breaker_release(endpoint)
+            return
         with self._lock:
             change = self._breaker_record(endpoint, failure, now, sampled)
             health = self._health_record(endpoint, failure, now)

@@ -143,6 +143,22 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
             "blackhole_route",
         ),
     ),
+    Kind.CONNECT_RESOURCE_EXHAUSTED: (
+        _is("The process reached its open-file limit", "fd_limit"),
+        _is("The client's own connection pool is full", "pool_full"),
+        _is("No free local port", "port_range"),
+        _no(
+            "The system-wide file table is full",
+            "filling the system's file table (fs.file-max) would starve every process on the "
+            "machine, the test runner's included: a pure test builds the ENFILE error",
+        ),
+        _no(
+            "The kernel ran out of socket buffer memory",
+            "the kernel counts socket memory (net.ipv4.tcp_mem) for the whole machine, not "
+            "per namespace: exhausting it would starve every process; a pure test builds "
+            "the ENOBUFS error",
+        ),
+    ),
     Kind.TLS_EXPIRED: (
         _is("The server's certificate expired", "tls_expired"),
         _is("This machine's clock is wrong", "tls_expired", "tls_not_yet_valid"),

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from tether._classify import classify, classify_status
 from tether._hostport import split_hostport
 from tether._kinds import Kind
+from tether.lab._exhaust import EXHAUSTED, LOCAL, NETNS, PORT_RANGE_URL, run_exhausted
 from tether.lab._lab import SPECS, Lab, Scenario
 
 # Longer than the namespace resolver's 1 s timeout, so a silent resolver is
@@ -111,6 +112,11 @@ NETNS_ONLY: dict[str, tuple[str, Kind, str, str | None]] = {
         "the proxy's name does not resolve",
         "http://proxy.nx.lab.test:3128",
     ),
+    # Runs in a namespace of its own, made inside this one (tether.lab._exhaust).
+    **{
+        name: (PORT_RANGE_URL, Kind.CONNECT_RESOURCE_EXHAUSTED, EXHAUSTED[name].description, None)
+        for name in NETNS
+    },
 }
 NETNS_SCENARIOS = (*(n for n, *_ in SPECS if n in DNS_SCENARIOS), *NETNS_ONLY)
 # Scenarios left out of the matrix: they change with time, or are healthy variants.
@@ -307,6 +313,8 @@ def applies(scenario: Scenario, client: str, *, netns: bool = False) -> bool:
     """
     if scenario.name in SKIPPED:
         return False
+    if scenario.name in EXHAUSTED:
+        return client in EXHAUSTED[scenario.name].clients
     if scenario.name in DNS_SCENARIOS and (client == "dnspython") == netns:
         return False
     if client == "socket":
@@ -517,7 +525,15 @@ def trigger(scenario: Scenario, client: str, lab: Lab) -> tuple[int | None, Base
 
 
 def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseException | None]:
+    if scenario.name in EXHAUSTED:  # made in a child process, which reports the case
+        return run_exhausted(scenario, client), None
     status, exc = trigger(scenario, client, lab)
+    return case_of(scenario, client, status, exc), exc
+
+
+def case_of(scenario: Scenario, client: str, status: int | None, exc: BaseException | None) -> Case:
+    """The matrix cell for what the client did: raised ``exc``, answered ``status``, or
+    neither (it hung)."""
     expected, note = expected_kind(scenario, client)
     kind: Kind | None
     if exc is not None:
@@ -530,7 +546,7 @@ def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseExcep
         failure = classify_status(status, url=scenario.url)
         kind = failure.kind if failure else None
         raised, message, outcome = None, f"HTTP {status}", "status" if failure else "ok"
-    case = Case(
+    return Case(
         scenario.name,
         client,
         outcome,
@@ -540,7 +556,6 @@ def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseExcep
         expected.value if expected else None,
         note,
     )
-    return case, exc
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
@@ -585,6 +600,11 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
             out.append(
                 Scenario(name=name, url=url, kind=kind, description=description, proxy=proxy)
             )
+        elif name in LOCAL:  # a client short of something, asking a lab server
+            exhaustion = EXHAUSTED[name]
+            base = lab[exhaustion.base or "healthy"].url
+            kind = Kind.CONNECT_RESOURCE_EXHAUSTED
+            out.append(Scenario(name=name, url=base, kind=kind, description=exhaustion.description))
         else:
             out.append(lab[name])
     return out
@@ -602,7 +622,8 @@ def run_matrix(
     The pairs are independent (each client makes its own connections), and
     most of the time goes on waiting for timeouts, so they run concurrently.
     """
-    chosen = [n for n in (names or lab.scenarios) if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+    every = [*lab.scenarios, *LOCAL]
+    chosen = [n for n in (names or every) if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
     return _run_all(lab, scenarios_for(lab, chosen), list(clients), workers, netns=False)
 
 
@@ -697,7 +718,7 @@ def matrix_markdown(cases: list[Case]) -> str:
 
     clients = sorted({c.client for c in cases}, key=CLIENTS.index)
     order = [name for name, *_ in __import__("tether.lab._lab", fromlist=["SPECS"]).SPECS]
-    order += list(NETNS_ONLY)
+    order += [*LOCAL, *NETNS_ONLY]
     agree = sum(c.agrees for c in cases)
     out = [
         "# The failure matrix",
@@ -708,7 +729,9 @@ def matrix_markdown(cases: list[Case]) -> str:
         "Every fault-lab scenario, triggered for real on loopback through each client library, "
         "beside what `tether.classify` makes of it. DNS and unreachable-route scenarios ran in a "
         "private network namespace whose resolver is the lab's (`dnspython` asks the lab's "
-        "resolver directly, outside the namespace).",
+        "resolver directly, outside the namespace). fd_limit, pool_full and port_range run "
+        "each client in a child process short of file descriptors, pooled connections or "
+        "local ports (port_range in a namespace of its own).",
         "",
         f"Clients: {', '.join(clients)}. Versions: "
         + ", ".join(
@@ -754,7 +777,7 @@ def planned(*, netns: bool) -> list[tuple[str, str]]:
     names = (
         NETNS_SCENARIOS
         if netns
-        else [n for n, *_ in SPECS if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS]
+        else [n for n, *_ in SPECS if n not in NETNS_SCENARIOS or n in DNS_SCENARIOS] + [*LOCAL]
     )
     pairs = []
     for name in names:

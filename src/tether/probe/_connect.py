@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import time
 from dataclasses import dataclass, field
@@ -153,4 +154,15 @@ def _connect_failure(
             host=address,
             port=port,
         )
-    return classify(error, url=url)
+    failure = classify(error, url=url)
+    if failure.errno == errno.EADDRNOTAVAIL and ":" in address:
+        # Linux says EADDRNOTAVAIL for an IPv6 destination when this machine has no IPv6
+        # address; classify() cannot know the address tried when the URL names a host.
+        return failure_for(
+            Kind.CONNECT_UNREACHABLE,
+            f"{shown} is unreachable: this machine has no IPv6 address to connect from",
+            url=url,
+            host=address,
+            port=port,
+        )
+    return failure
