@@ -10,7 +10,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -59,14 +59,25 @@ class ProbeOptions:
     a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
 
 
-def probe(target: str, options: ProbeOptions | None = None) -> ProbeResult:
-    """Probe ``target`` and return what every layer did (runs its own event loop)."""
-    return asyncio.run(probe_async(target, options))
+def probe(
+    target: str,
+    options: ProbeOptions | None = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ProbeResult:
+    """Probe ``target`` and return what every layer did (runs its own event loop).
+    ``clock`` (seconds) times the phases."""
+    return asyncio.run(probe_async(target, options, clock=clock))
 
 
-async def probe_async(target: str, options: ProbeOptions | None = None) -> ProbeResult:
+async def probe_async(
+    target: str,
+    options: ProbeOptions | None = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ProbeResult:
     """:func:`probe` inside a running event loop."""
-    walk = _Walk(target, options or ProbeOptions())
+    walk = _Walk(target, options or ProbeOptions(), clock=clock)
     try:
         async with asyncio.timeout(walk.options.deadline):
             await walk.run()
@@ -129,19 +140,27 @@ class _Walk:
     """False once a redirect has left the origin: credential headers are no longer sent."""
     url_auth: str | None = None
     """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
+    clock: Callable[[], float] = time.perf_counter
 
     # -- bookkeeping -------------------------------------------------------------
 
     def begin(self, name: str) -> None:
-        self.current = (name, time.perf_counter())
+        self.current = (name, self.clock())
 
     def end(
-        self, details: dict[str, Any], failure: Failure | None = None, *, ok: bool | None = None
+        self,
+        details: dict[str, Any],
+        failure: Failure | None = None,
+        *,
+        ok: bool | None = None,
+        until: float | None = None,
     ) -> None:
+        """Record the phase under way; ``until`` (a reading of the clock) ends its time
+        earlier than now, when what followed is not part of it."""
         assert self.current is not None
         name, started = self.current
         self.current = None
-        ms = (time.perf_counter() - started) * 1000
+        ms = ((self.clock() if until is None else until) - started) * 1000
         passed = failure is None if ok is None else ok
         self.phases.append(Phase(name, passed, ms, details, failure))
         if failure is not None and self.failure is None:
@@ -323,7 +342,7 @@ class _Walk:
         if proxy is not None and t.scheme == "http" and proxy[2]:
             headers.append(("Proxy-Authorization", proxy[2]))
         self.begin("http") if record or self.current is None else None
-        started = time.perf_counter()
+        started = self.clock()
         self.pending = _http.Exchange()
         ex = await _http.exchange(
             stream.reader,
@@ -343,7 +362,7 @@ class _Walk:
         hop = {
             "url": t.url,
             **_http.summary(ex),
-            "ms": round((time.perf_counter() - started) * 1000, 3),
+            "ms": round((self.clock() - started) * 1000, 3),
         }
         chain.append(hop)
         failure = ex.failure
@@ -573,18 +592,24 @@ class _Walk:
 
     async def tls(self, t: Target, stream: _Stream, *, record: bool) -> _Stream | None:
         o = self.options
-        if record:
-            self.begin("tls")
         now = dt.datetime.now(dt.UTC)
         server_name = None if t.is_ip else t.ascii_host
         details: dict[str, Any] = {"server_name": server_name, "verified": False}
         failure: Failure | None = None
+        # Before the phase's clock starts: loading a trust store (tens of ms, and cached
+        # after the first probe) is not the server's handshake.
+        ctx: ssl.SSLContext | None = None
         try:
-            async with asyncio.timeout(o.timeout):
-                await stream.writer.start_tls(
-                    _tls.context(o.cacert, verify=True), server_hostname=t.ascii_host
-                )
-            details["verified"] = True
+            ctx = _tls.context(o.cacert, verify=True)
+        except (ssl.SSLError, OSError) as exc:
+            failure = classify(exc, url=t.url)
+        if record:
+            self.begin("tls")
+        try:
+            if ctx is not None:
+                async with asyncio.timeout(o.timeout):
+                    await stream.writer.start_tls(ctx, server_hostname=t.ascii_host)
+                details["verified"] = True
         except TimeoutError:
             failure = failure_for(
                 Kind.TLS_TIMEOUT,
@@ -596,12 +621,13 @@ class _Walk:
             )
         except (ssl.SSLError, OSError) as exc:
             failure = classify(exc, url=t.url)
+        handshake_done = self.clock()
         if failure is None:
             sslobj = stream.writer.get_extra_info("ssl_object")
             details.update(_tls.describe(sslobj, now))
             self._expiry_warning(details)
             if record:
-                self.end(details)
+                self.end(details, until=handshake_done)
             return stream
         # Verification failed or the handshake broke: look again without verifying, to
         # show the certificate (and, with --insecure, to go on).
@@ -614,7 +640,7 @@ class _Walk:
                 self._expiry_warning(details)
         details["error"] = failure.detail
         if record:
-            self.end(details, failure)
+            self.end(details, failure, until=handshake_done)
         else:
             self.failure = self.failure or failure
         if o.insecure and failure.kind in _VERIFY_KINDS and again is not None:

@@ -5,22 +5,102 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import ssl
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 EXPIRY_WARNING_DAYS = 14
 
+ALPN = ("http/1.1",)
 
-def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
-    """The system's trust, plus ``cacert`` if given; never unverified unless asked."""
+_Stamp = tuple[str, int, int, int] | tuple[str, None]
+"""A trusted file or directory as the cache sees it: (path, inode, size, mtime in ns),
+or (path, None) when it cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """Everything an SSL context is built from: the key of the context cache.
+
+    ``files`` stamps the CA file and the system's trust store (``SSL_CERT_FILE``,
+    ``SSL_CERT_DIR`` or OpenSSL's defaults) by inode, size and modification time, so a
+    CA file replaced or edited on disk gets a new context at the next probe, with no
+    reload needed."""
+
+    cafile: str | None
+    verify: bool
+    alpn: tuple[str, ...]
+    files: tuple[_Stamp, ...]
+
+
+def trust(cacert: str | None, *, verify: bool, alpn: tuple[str, ...] = ALPN) -> Trust:
+    """The :class:`Trust` a probe with these options needs, stamped as of now."""
+    paths = ssl.get_default_verify_paths()
+    seen = [cacert] if cacert else []
+    seen += [p for p in (paths.cafile, paths.capath) if p]
+    return Trust(cacert or None, verify, alpn, tuple(_stamp(p) for p in seen))
+
+
+def _stamp(path: str) -> _Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, None)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def build(t: Trust) -> ssl.SSLContext:
+    """A new context for ``t``: the system's trust, plus ``t.cafile``; never unverified
+    unless asked.  Loading the trust store takes tens of milliseconds: see :func:`context`."""
     ctx = ssl.create_default_context()
-    if cacert:
-        ctx.load_verify_locations(cafile=cacert)
-    if not verify:
+    if t.cafile:
+        ctx.load_verify_locations(cafile=t.cafile)
+    if not t.verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(list(t.alpn))
     return ctx
+
+
+class Contexts:
+    """The contexts built so far, by :class:`Trust`: at most ``size``, the least recently
+    used dropped first.  Safe to share between threads (the monitor's and a test's)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._built: OrderedDict[Trust, ssl.SSLContext] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, t: Trust) -> ssl.SSLContext:
+        with self._lock:
+            found = self._built.get(t)
+            if found is not None:
+                self._built.move_to_end(t)
+                return found
+            # Built under the lock: two probes of a new configuration at once build once.
+            ctx = self._built[t] = build(t)
+            while len(self._built) > self._size:
+                self._built.popitem(last=False)
+            return ctx
+
+    def clear(self) -> None:
+        with self._lock:
+            self._built.clear()
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+
+CONTEXTS = Contexts()
+"""The process's contexts: every probe (diagnose's and the monitor's) shares them."""
+
+
+def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
+    """The context for this trust: built once, then shared by every probe that needs it."""
+    return CONTEXTS.get(trust(cacert, verify=verify))
 
 
 def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[str, Any]:
