@@ -59,14 +59,18 @@ async def direct(
     host: str, port: int, family: int, server: tuple[str, int], timeout: float, url: str
 ) -> Answers:
     """Ask ``server`` for A and AAAA at once; the first answer type to fail decides."""
+    import dns.asyncbackend
     import dns.asyncquery
     import dns.exception
+    import dns.inet
     import dns.message
     import dns.rcode
     import dns.rdatatype
 
     where, server_port = server
     out = Answers(details={"resolver": join_hostport(where, server_port)})
+    backend = dns.asyncbackend.get_default_backend()
+    af = dns.inet.af_for_address(where)
     types: tuple[str, ...] = ("AAAA", "A")
     if family == socket.AF_INET:
         types = ("A",)
@@ -77,9 +81,14 @@ async def direct(
         query = dns.message.make_query(host, rdtype)
         started = time.perf_counter()
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                query, where, timeout=timeout, port=server_port
-            )
+            # A connected socket: the kernel turns a closed port's ICMP "port unreachable"
+            # into ECONNREFUSED at once.  dnspython's own socket is unconnected, and there
+            # the refusal is dropped and the query waits out its timeout.
+            sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, (where, server_port))
+            async with sock:
+                response, _ = await dns.asyncquery.udp_with_fallback(
+                    query, where, timeout=timeout, port=server_port, udp_sock=sock
+                )
         except dns.exception.Timeout as exc:
             return rdtype, exc, (time.perf_counter() - started) * 1000
         except OSError as exc:
@@ -91,7 +100,16 @@ async def direct(
     rcodes: dict[str, str] = {}
     for rdtype, reply, ms in replies:
         if isinstance(reply, BaseException):
-            if isinstance(reply, OSError):
+            if isinstance(reply, ConnectionRefusedError):
+                out.failure = failure_for(
+                    Kind.DNS_UNAVAILABLE,
+                    f"the DNS server at {out.details['resolver']} refused the {rdtype} query "
+                    f"for {host}: nothing is listening on that port",
+                    url=url,
+                    host=host,
+                    port=port,
+                )
+            elif isinstance(reply, OSError):
                 out.failure = classify(reply, url=url)
             else:
                 out.failure = failure_for(
