@@ -84,7 +84,10 @@ async def direct(
             # A connected socket: the kernel turns a closed port's ICMP "port unreachable"
             # into ECONNREFUSED at once.  dnspython's own socket is unconnected, and there
             # the refusal is dropped and the query waits out its timeout.
-            sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, (where, server_port))
+            destination = (where, server_port)
+            sock = await backend.make_socket(  # type: ignore[no-untyped-call]
+                af, socket.SOCK_DGRAM, 0, None, destination
+            )
             async with sock:
                 response, _ = await dns.asyncquery.udp_with_fallback(
                     query, where, timeout=timeout, port=server_port, udp_sock=sock
