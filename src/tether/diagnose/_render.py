@@ -8,6 +8,7 @@ from typing import IO, Any
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_ms
+from tether._kinds import Layer
 from tether.probe import Phase, ProbeResult
 
 BAR_WIDTH = 24
@@ -124,12 +125,32 @@ def _summary(phase: Phase) -> str:
             parts.append(f"not verified: {d['error']}")
         return ", ".join(parts)
     if phase.name == "http":
-        if d.get("status") is None:
-            return f"{d.get('method', '')} no response"
-        text = f"{d.get('method')} {d['status']}, {d.get('size', 0)} bytes"
-        if d.get("ttfb_ms") is not None:
-            text += f", first byte at {human_ms(d['ttfb_ms'])}"
-        if d.get("redirects"):
-            text += f", {len(d['redirects']) - 1} redirects"
-        return text
+        return _http_summary(phase)
     return ""
+
+
+def _http_summary(phase: Phase) -> str:
+    """``GET 200, 1,024 of 4,096 bytes, then: connection reset``: what arrived, and what
+    ended it when the body broke off after the status line."""
+    d: dict[str, Any] = phase.details
+    method = d.get("method", "")
+    if d.get("status") is None:
+        return f"{method} no response".strip()
+    size = f"{d.get('size', 0):,}"
+    if d.get("expected_size") is not None and d["expected_size"] != d.get("size"):
+        size += f" of {d['expected_size']:,}"
+    text = f"{method} {d['status']}, {size} bytes"
+    if d.get("ttfb_ms") is not None:
+        text += f", first byte at {human_ms(d['ttfb_ms'])}"
+    if d.get("redirects"):
+        text += f", {len(d['redirects']) - 1} redirects"
+    failure = phase.failure
+    if failure is not None and failure.layer is not Layer.HTTP:
+        # Not the status itself (a 503 is the http layer's): the body broke off after it.
+        text += f", then: {_lower(CATALOGUE[failure.kind].title)}"
+    return text
+
+
+def _lower(title: str) -> str:
+    """``Connection reset`` -> ``connection reset``; ``TLS handshake failed`` stays."""
+    return title[:1].lower() + title[1:] if title[1:2].islower() else title

@@ -186,7 +186,12 @@ class _Walk:
                 url=url,
             )
         if self.current is not None:
-            self.end({}, failure)
+            details: dict[str, Any] = {}
+            if phase == "http" and self.pending is not None:
+                # What arrived before the deadline: the status line and part of the body.
+                details = {"method": self.method or self.options.method}
+                details.update(_http.summary(self.pending))
+            self.end(details, failure)
         elif self.failure is None:
             self.failure = failure
 

@@ -164,7 +164,10 @@ async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
 
 
 def summary(ex: Exchange) -> dict[str, Any]:
+    """The ``http`` phase's details: what arrived, even when the body then broke off."""
     out: dict[str, Any] = {"status": ex.status, "size": ex.size}
+    if (announced := announced_size(ex.headers)) is not None:
+        out["expected_size"] = announced
     if ex.ttfb_ms is not None:
         out["ttfb_ms"] = round(ex.ttfb_ms, 3)
     if "retry-after" in ex.headers:
@@ -172,6 +175,14 @@ def summary(ex: Exchange) -> dict[str, Any]:
     if "location" in ex.headers:
         out["location"] = redact_url(ex.headers["location"])
     return out
+
+
+def announced_size(headers: dict[str, str]) -> int | None:
+    """The body size a ``Content-Length`` announces, or None (chunked, absent, invalid)."""
+    value = headers.get("content-length", "").strip()
+    if not value.isdigit() or "transfer-encoding" in headers:
+        return None
+    return int(value)
 
 
 _SHOWN = 200
