@@ -121,9 +121,16 @@ def _summary(phase: Phase) -> str:
         parts = [p for p in (d.get("version"), d.get("alpn")) if p]
         if leaf:
             parts.append(f"cert {leaf['subject']}, {leaf['days_left']} days left")
-        if not d.get("verified") and d.get("error"):
-            parts.append(f"not verified: {d['error']}")
-        return ", ".join(parts)
+        if phase.ok or not d.get("error"):
+            return ", ".join(parts)
+        # The verdict first; what the handshake showed after, in brackets.  Only a
+        # certificate that was looked at and refused is "not verified": a handshake that
+        # broke (no shared version, an EOF, a timeout) says what broke.
+        if d.get("problems"):
+            verdict = "not verified: " + "; ".join(_lower(p) for p in d["problems"])
+        else:
+            verdict = str(d["error"])
+        return verdict + (f" (seen without verifying: {', '.join(parts)})" if parts else "")
     if phase.name == "http":
         return _http_summary(phase)
     return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -643,6 +644,7 @@ class _Walk:
                 sslobj = again.writer.get_extra_info("ssl_object")
                 details.update(_tls.describe(sslobj, now))
                 self._expiry_warning(details)
+            failure = self._certificate_problems(t, failure, details, now)
         details["error"] = failure.detail
         if record:
             self.end(details, failure, until=handshake_done)
@@ -673,6 +675,26 @@ class _Walk:
         except (TimeoutError, ssl.SSLError, OSError):
             return None
         return stream
+
+    def _certificate_problems(
+        self, t: Target, failure: Failure, details: dict[str, Any], now: dt.datetime
+    ) -> Failure:
+        """Every problem of the chain in ``details["problems"]``, the verdict's first, and
+        the failure's detail saying them all: OpenSSL names only the first it meets, and
+        says "the certificate has expired" when it is an intermediate that has."""
+        found = _tls.problems(
+            details.get("chain") or [], name=t.ascii_host, where=t.hostport, now=now
+        )
+        first = [p for p in found if p.kind is failure.kind]
+        rest = [p for p in found if p.kind is not failure.kind]
+        details["problems"] = [p.text for p in first] or [failure.detail]
+        details["problems"] += [p.text for p in rest]
+        briefs = [p.brief for p in first] or [failure.detail]
+        briefs += [p.brief for p in rest]
+        if briefs == [failure.detail]:
+            return failure
+        text = "; ".join(briefs)
+        return dataclasses.replace(failure, detail=text[:1].upper() + text[1:])
 
     def _expiry_warning(self, details: dict[str, Any]) -> None:
         chain = details.get("chain") or []

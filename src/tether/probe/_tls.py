@@ -12,6 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from tether._kinds import Kind
+
 EXPIRY_WARNING_DAYS = 14
 
 ALPN = ("http/1.1",)
@@ -101,6 +103,99 @@ CONTEXTS = Contexts()
 def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
     """The context for this trust: built once, then shared by every probe that needs it."""
     return CONTEXTS.get(trust(cacert, verify=verify))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a certificate chain, as the kind it would be on its own."""
+
+    kind: Kind
+    text: str
+    """With the dates: for the tls phase."""
+    brief: str
+    """Without them (a verdict reads the same tomorrow): for the failure's detail."""
+
+
+def problems(
+    chain: list[dict[str, Any]], *, name: str, where: str, now: dt.datetime
+) -> list[Problem]:
+    """Everything wrong with the ``chain`` (as :func:`describe` lists it, leaf first) that
+    ``where`` (HOST:PORT) sent for ``name``: each certificate out of its dates, by its
+    place in the chain, and a leaf that does not name ``name``, with the names it has.
+    OpenSSL stops at its first complaint; this lists them all.  Trust is not judged here
+    (that needs the trust store): the handshake's own verdict says it."""
+    found: list[Problem] = []
+    if not chain:
+        return found
+    leaf = chain[0]
+    leaf_valid = (
+        dt.datetime.fromisoformat(leaf["not_before"])
+        <= now
+        <= dt.datetime.fromisoformat(leaf["not_after"])
+    )
+    for i, cert in enumerate(chain):
+        which = _which(i, cert, where)
+        not_before = dt.datetime.fromisoformat(cert["not_before"])
+        not_after = dt.datetime.fromisoformat(cert["not_after"])
+        # Beside an intermediate's, say the leaf is fine: "expired" alone reads as the leaf.
+        aside = i > 0 and leaf_valid
+        if now > not_after:
+            until = f", while the server's own certificate is valid until {leaf['not_after'][:10]}"
+            found.append(
+                Problem(
+                    Kind.TLS_EXPIRED,
+                    f"{which} expired on {_date(not_after)}, {_span(now - not_after)} ago"
+                    + (until if aside else ""),
+                    f"{which} has expired"
+                    + (" (the server's own certificate is valid)" if aside else ""),
+                )
+            )
+        elif now < not_before:
+            found.append(
+                Problem(
+                    Kind.TLS_EXPIRED,
+                    f"{which} is not valid yet: valid from {_date(not_before)}, in "
+                    f"{_span(not_before - now)} (check this machine's clock)",
+                    f"{which} is not yet valid: check this machine's clock",
+                )
+            )
+    if not names_match(leaf.get("sans") or [], name):
+        listed = ", ".join(leaf.get("sans") or []) or "no name (it has no subjectAltName)"
+        text = f"the certificate of {where} is not valid for {name}: it names {listed}"
+        found.append(Problem(Kind.TLS_HOSTNAME_MISMATCH, text, text))
+    return found
+
+
+def _which(i: int, cert: dict[str, Any], where: str) -> str:
+    if i == 0:
+        return f"the certificate of {where}"
+    role = "root" if cert["subject"] == cert["issuer"] else "intermediate"
+    return f"the {role} certificate {cert['subject']} that {where} sent"
+
+
+def _date(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(span: dt.timedelta) -> str:
+    """``3 hours``, ``1 day``, ``12 days`` (whole days from 23.5 hours on)."""
+    hours = round(span.total_seconds() / 3600)
+    if hours < 24:
+        return f"{max(1, hours)} hour{'s' if hours > 1 else ''}"
+    days = max(1, round(span.total_seconds() / 86400))
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def names_match(sans: list[str], name: str) -> bool:
+    """Whether a certificate with these subject alternative names is valid for ``name``
+    (RFC 6125: an address matches an address; a ``*`` stands for one whole left label)."""
+    asked = _address(name).lower().rstrip(".")
+    head, _, rest = asked.partition(".")
+    for given in sans:
+        san = given.lower().rstrip(".")
+        if san == asked or (san.startswith("*.") and head and rest == san[2:]):
+            return True
+    return False
 
 
 def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[str, Any]:
