@@ -3,6 +3,7 @@ timeout as if the server were silent."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -59,3 +60,23 @@ def test_the_cli_says_the_resolver_refused(capsys: pytest.CaptureFixture[str]) -
     assert (code, err) == (1, "")
     verdict = "dns.unavailable (DNS temporarily unavailable, dns layer): "
     assert f"{verdict}the DNS server at 127.0.0.1:{port} refused" in out
+
+
+@pytest.mark.timeout(10)
+def test_a_dns_monitor_of_a_closed_resolver_port_is_refused_at_once() -> None:
+    """A dns:// monitor's resolver on a closed port: dns.unavailable at once, not its 30 s
+    timeout."""
+    from tether.monitor._dnscheck import check_dns
+    from tether.monitor.config import parse_config
+
+    port = _closed_udp_port("127.0.0.1")
+    cfg = parse_config(
+        f"""
+monitors:
+  - {{name: closed, url: "dns://service.lab.test", resolver: "127.0.0.1:{port}", timeout: 30s}}
+"""
+    )
+    result = asyncio.run(check_dns(cfg.monitors[0]))
+    assert result.failure is not None
+    assert result.failure.kind.value == "dns.unavailable"
+    assert f"the DNS server at 127.0.0.1:{port} refused the A query" in result.failure.detail
