@@ -120,8 +120,10 @@ def _summary(phase: Phase) -> str:
         leaf = chain[0] if chain else None
         parts = [p for p in (d.get("version"), d.get("alpn")) if p]
         if leaf:
-            parts.append(f"cert {leaf['subject']}, {leaf['days_left']} days left")
+            parts.append(f"cert {leaf['subject']}")
         if phase.ok or not d.get("error"):
+            if leaf:
+                parts[-1] += f", {leaf['days_left']} days left"
             return ", ".join(parts)
         # The verdict first; what the handshake showed after, in brackets.  Only a
         # certificate that was looked at and refused is "not verified": a handshake that
