@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -89,3 +92,45 @@ def test_the_deadline_keeps_what_arrived(lab: Lab) -> None:
     assert (http.details["method"], http.details["status"]) == ("GET", 200)
     assert http.details["size"] >= 1
     assert "expected_size" not in http.details  # chunked: nothing announced
+
+
+@pytest.fixture
+def to_slow_drip(lab: Lab) -> Iterator[str]:
+    """A loopback server whose every path redirects to the lab's slow_drip."""
+    target = lab["slow_drip"].url
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_deadline_in_a_redirect_hop_keeps_one_http_phase(to_slow_drip: str, lab: Lab) -> None:
+    """The deadline during a redirect's dripping body: one http phase (there were two, the
+    second empty), describing the last hop, with both hops in its chain."""
+    result = probe(to_slow_drip, ProbeOptions(timeout=1, deadline=0.3, env={}))
+    assert result.failure is not None
+    assert result.failure.kind.value == "deadline.exceeded"
+    assert [p.name for p in result.phases] == ["url", "proxy", "dns", "connect", "http"]
+    http = result.phases[-1]
+    assert (http.ok, http.details["method"], http.details["status"]) == (False, "GET", 200)
+    hops = http.details["redirects"]
+    assert [(h["url"], h["status"]) for h in hops] == [
+        (to_slow_drip, 302),
+        (lab["slow_drip"].url, 200),
+    ]

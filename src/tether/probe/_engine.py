@@ -135,6 +135,10 @@ class _Walk:
     body: bytes | None = None
     pending: _http.Exchange | None = None
     """The exchange under way, so running out of time can tell silence from a slow body."""
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    """Each finished request of the redirect chain: url, status, size, ms."""
+    hop: tuple[str, float] | None = None
+    """The URL of the request under way and when it started."""
     origin: tuple[str, str, int] | None = None
     """The first URL's scheme, host and port: its credentials go to it and nowhere else."""
     trusted: bool = True
@@ -193,8 +197,22 @@ class _Walk:
                 details = {"method": self.method or self.options.method}
                 details.update(_http.summary(self.pending))
             self.end(details, failure)
+            if phase == "http" and self.hop is not None and self.hops:
+                self._merge_hop(details, failure)
         elif self.failure is None:
             self.failure = failure
+
+    def _merge_hop(self, details: dict[str, Any], failure: Failure) -> None:
+        """A redirect hop ran out of time: as :meth:`visit` does for a hop that ended,
+        the http phase describes the last hop, with the chain, in one phase."""
+        assert self.hop is not None
+        url, started = self.hop
+        cut = self.phases.pop()
+        first = self.phases.pop()
+        hop = {"url": url, **_http.summary(self.pending or _http.Exchange())}
+        hop["ms"] = round((self.clock() - started) * 1000, 3)
+        details["redirects"] = [*self.hops, hop]
+        self.phases.append(Phase("http", False, first.ms + cut.ms, details, failure))
 
     def close(self) -> None:
         for stream in self.streams:
@@ -252,7 +270,7 @@ class _Walk:
         hops = 0
         seen = {raw}
         self.method, self.body = o.method, o.body
-        chain: list[dict[str, Any]] = []
+        chain = self.hops
         while True:
             ex = await self.visit(t, record=hops == 0, chain=chain)
             if ex is None or ex.status is None:
@@ -349,6 +367,7 @@ class _Walk:
             headers.append(("Proxy-Authorization", proxy[2]))
         self.begin("http") if record or self.current is None else None
         started = self.clock()
+        self.hop = (t.url, started)
         self.pending = _http.Exchange()
         ex = await _http.exchange(
             stream.reader,
@@ -371,6 +390,7 @@ class _Walk:
             "ms": round((self.clock() - started) * 1000, 3),
         }
         chain.append(hop)
+        self.hop = None
         failure = ex.failure
         if failure is None and ex.status is not None:
             is_redirect = 300 <= ex.status < 400 and "location" in ex.headers and o.follow_redirects
@@ -387,6 +407,7 @@ class _Walk:
             # A redirect hop: the http phase now describes the last hop, with the chain.
             first = self.phases[-1]
             self.phases[-1] = Phase("http", failure is None, first.ms + hop["ms"], details, failure)
+            self.current = None  # the hop is recorded; the next one begins its own
             if failure is not None and self.failure is None:
                 self.failure = failure
         return ex
