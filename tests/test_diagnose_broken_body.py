@@ -134,3 +134,14 @@ def test_the_deadline_in_a_redirect_hop_keeps_one_http_phase(to_slow_drip: str, 
         (to_slow_drip, 302),
         (lab["slow_drip"].url, 200),
     ]
+
+
+def test_a_head_is_not_a_broken_body(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """A HEAD's Content-Length announces a body that never comes: healthy, no 'of', no
+    'then:', though --json still gives the announced size."""
+    code, out = _run(capsys, "-X", "HEAD", lab["healthy"].url, "--timeout", "2")
+    assert code == 0
+    assert re.search(r"HEAD 200, 0 bytes, first byte at [\d.]+ ms$", _http_line(out))
+    code, out = _run(capsys, "--json", "-X", "HEAD", lab["healthy"].url, "--timeout", "2")
+    http = json.loads(out)["phases"][-1]
+    assert (http["size"], http["expected_size"]) == (0, 3)

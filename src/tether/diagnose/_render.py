@@ -145,17 +145,19 @@ def _http_summary(phase: Phase) -> str:
     method = d.get("method", "")
     if d.get("status") is None:
         return f"{method} no response".strip()
+    failure = phase.failure
+    # A failure that is not the status's own (a 503 is the http layer's): the body broke
+    # off after the status line.  (A HEAD's Content-Length announces a body never sent.)
+    broke = failure is not None and failure.layer is not Layer.HTTP
     size = f"{d.get('size', 0):,}"
-    if d.get("expected_size") is not None and d["expected_size"] != d.get("size"):
+    if broke and d.get("expected_size") is not None and d["expected_size"] != d.get("size"):
         size += f" of {d['expected_size']:,}"
     text = f"{method} {d['status']}, {size} bytes"
     if d.get("ttfb_ms") is not None:
         text += f", first byte at {human_ms(d['ttfb_ms'])}"
     if d.get("redirects"):
         text += f", {len(d['redirects']) - 1} redirects"
-    failure = phase.failure
-    if failure is not None and failure.layer is not Layer.HTTP:
-        # Not the status itself (a 503 is the http layer's): the body broke off after it.
+    if broke and failure is not None:
         text += f", then: {_lower(CATALOGUE[failure.kind].title)}"
     return text
 
