@@ -325,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command Ctrl-C ended."""
+
+
 CONFIG_COMMANDS = ("check-config", "monitor", "ack", "status", "history", "incidents")
 """The commands that read the monitor's configuration: each takes ``--config FILE``."""
 
@@ -357,7 +361,21 @@ def _print_json(document: object) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from tether.diagnose import Usage, diagnose, parse_options, render_json, render_text
+    try:
+        return _diagnose_targets(args)
+    except KeyboardInterrupt:  # before or after the probes (they raise Interrupted)
+        return EXIT_INTERRUPTED
+
+
+def _diagnose_targets(args: argparse.Namespace) -> int:
+    from tether.diagnose import (
+        Interrupted,
+        Usage,
+        diagnose,
+        parse_options,
+        render_json,
+        render_text,
+    )
 
     try:
         options = parse_options(
@@ -382,12 +400,24 @@ def _diagnose(args: argparse.Namespace) -> int:
     if not targets:
         print("tether diagnose: no targets on standard input", file=sys.stderr)
         return EXIT_USAGE
-    results = diagnose(targets, options)
+    interrupted: list[str] = []
+    try:
+        results = diagnose(targets, options)
+    except Interrupted as stop:
+        # What finished is printed as usual; what did not is named on stderr.
+        results = [r for r in stop.results if r is not None]
+        interrupted = [t for t, r in zip(targets, stop.results, strict=True) if r is None]
     if args.json:
         for result in results:
             print(render_json(result), flush=True)
-    else:
+    elif results:
         render_text(results, sys.stdout)
+    if interrupted:
+        from tether.probe import redact_target
+
+        unfinished = ", ".join(redact_target(t) for t in interrupted)
+        print(f"tether diagnose: interrupted; not finished: {unfinished}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 

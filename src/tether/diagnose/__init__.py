@@ -1,6 +1,6 @@
 """``tether diagnose``: probe targets and render the verdict, for people or as JSON."""
 
 from tether.diagnose._render import render_json, render_text
-from tether.diagnose._run import Usage, diagnose, parse_options
+from tether.diagnose._run import Interrupted, Usage, diagnose, parse_options
 
-__all__ = ["Usage", "diagnose", "parse_options", "render_json", "render_text"]
+__all__ = ["Interrupted", "Usage", "diagnose", "parse_options", "render_json", "render_text"]

@@ -9,6 +9,7 @@ from typing import IO, Any
 from tether._catalogue import CATALOGUE
 from tether._durations import human_ms
 from tether._hostport import join_hostport
+from tether._kinds import Layer
 from tether._plural import count
 from tether.probe import Phase, ProbeResult
 
@@ -122,17 +123,48 @@ def _summary(phase: Phase) -> str:
         leaf = chain[0] if chain else None
         parts = [p for p in (d.get("version"), d.get("alpn")) if p]
         if leaf:
-            parts.append(f"cert {leaf['subject']}, {leaf['days_left']} days left")
-        if not d.get("verified") and d.get("error"):
-            parts.append(f"not verified: {d['error']}")
-        return ", ".join(parts)
+            parts.append(f"cert {leaf['subject']}")
+        if phase.ok or not d.get("error"):
+            if leaf:
+                parts[-1] += f", {leaf['days_left']} days left"
+            return ", ".join(parts)
+        # The verdict first; what the handshake showed after, in brackets.  Only a
+        # certificate that was looked at and refused is "not verified": a handshake that
+        # broke (no shared version, an EOF, a timeout) says what broke.
+        if d.get("problems"):
+            verdict = "not verified: " + "; ".join(_lower(p) for p in d["problems"])
+        else:
+            verdict = str(d["error"])
+        return verdict + (f" (seen without verifying: {', '.join(parts)})" if parts else "")
     if phase.name == "http":
-        if d.get("status") is None:
-            return f"{d.get('method', '')} no response"
-        text = f"{d.get('method')} {d['status']}, {d.get('size', 0)} bytes"
-        if d.get("ttfb_ms") is not None:
-            text += f", first byte at {human_ms(d['ttfb_ms'])}"
-        if d.get("redirects"):
-            text += f", {count(len(d['redirects']) - 1, 'redirect')}"
-        return text
+        return _http_summary(phase)
     return ""
+
+
+def _http_summary(phase: Phase) -> str:
+    """``GET 200, 1,024 of 4,096 bytes, then: connection reset``: what arrived, and what
+    ended it when the body broke off after the status line."""
+    d: dict[str, Any] = phase.details
+    method = d.get("method", "")
+    if d.get("status") is None:
+        return f"{method} no response".strip()
+    failure = phase.failure
+    # A failure that is not the status's own (a 503 is the http layer's): the body broke
+    # off after the status line.  (A HEAD's Content-Length announces a body never sent.)
+    broke = failure is not None and failure.layer is not Layer.HTTP
+    size = f"{d.get('size', 0):,}"
+    if broke and d.get("expected_size") is not None and d["expected_size"] != d.get("size"):
+        size += f" of {d['expected_size']:,}"
+    text = f"{method} {d['status']}, {size} bytes"
+    if d.get("ttfb_ms") is not None:
+        text += f", first byte at {human_ms(d['ttfb_ms'])}"
+    if d.get("redirects"):
+        text += f", {count(len(d['redirects']) - 1, 'redirect')}"
+    if broke and failure is not None:
+        text += f", then: {_lower(CATALOGUE[failure.kind].title)}"
+    return text
+
+
+def _lower(title: str) -> str:
+    """``Connection reset`` -> ``connection reset``; ``TLS handshake failed`` stays."""
+    return title[:1].lower() + title[1:] if title[1:2].islower() else title

@@ -68,10 +68,31 @@ def _check_resolver(text: str) -> None:
         ) from None
 
 
+class Interrupted(Exception):
+    """Ctrl-C during :func:`diagnose`: ``results`` has each target's result in the order
+    given, None for the targets that had not finished."""
+
+    def __init__(self, results: list[ProbeResult | None]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
 def diagnose(targets: Sequence[str], options: ProbeOptions) -> list[ProbeResult]:
-    """Probe every target concurrently; results in the order given."""
+    """Probe every target concurrently; results in the order given.  Raises
+    :class:`Interrupted`, with what finished, on Ctrl-C."""
 
     async def everything() -> list[ProbeResult]:
-        return list(await asyncio.gather(*(probe_async(t, options) for t in targets)))
+        tasks = [asyncio.ensure_future(probe_async(t, options)) for t in targets]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except asyncio.CancelledError:
+            # asyncio.run turns Ctrl-C into this cancellation: let the unfinished probes
+            # close their sockets, then hand back what the finished ones found.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise Interrupted(
+                [t.result() if t.done() and not t.cancelled() else None for t in tasks]
+            ) from None
 
     return asyncio.run(everything())

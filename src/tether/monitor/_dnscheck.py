@@ -17,12 +17,12 @@ from tether.probe import Phase, ProbeResult
 
 
 async def check_dns(m: Monitor) -> ProbeResult:
-    import dns.asyncquery
     import dns.asyncresolver
     import dns.exception
     import dns.message
     import dns.rcode
 
+    from tether.probe._dns import query_server
     from tether.probe._engine import _server
 
     name = m.url.split("://", 1)[1]
@@ -39,12 +39,18 @@ async def check_dns(m: Monitor) -> ProbeResult:
     details: dict[str, Any] = {"resolver": resolver, "record_type": rdtype}
     failure: Failure | None = None
     try:
-        response, _ = await dns.asyncquery.udp_with_fallback(
-            dns.message.make_query(name, rdtype), str(where), timeout=m.timeout, port=port
+        response = await query_server(
+            dns.message.make_query(name, rdtype), str(where), port, m.timeout
         )
     except dns.exception.Timeout:
         failure = failure_for(
             Kind.DNS_TIMEOUT, f"{resolver} did not answer for {name} within {m.timeout:g} s"
+        )
+    except ConnectionRefusedError:
+        failure = failure_for(
+            Kind.DNS_UNAVAILABLE,
+            f"the DNS server at {resolver} refused the {rdtype} query for {name}: "
+            "nothing is listening on that port",
         )
     except OSError as exc:
         failure = failure_for(Kind.DNS_UNAVAILABLE, f"{resolver} cannot be asked: {exc}")

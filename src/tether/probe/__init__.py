@@ -7,6 +7,7 @@ name a failure the same way.
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._engine import ProbeOptions, probe, probe_async
 from tether.probe._result import PHASES, Phase, ProbeResult
+from tether.probe._target import redact_target
 
 __all__ = [
     "PHASES",
@@ -17,4 +18,5 @@ __all__ = [
     "TargetRefused",
     "probe",
     "probe_async",
+    "redact_target",
 ]

@@ -59,7 +59,6 @@ async def direct(
     host: str, port: int, family: int, server: tuple[str, int], timeout: float, url: str
 ) -> Answers:
     """Ask ``server`` for A and AAAA at once; the first answer type to fail decides."""
-    import dns.asyncquery
     import dns.exception
     import dns.message
     import dns.rcode
@@ -77,9 +76,7 @@ async def direct(
         query = dns.message.make_query(host, rdtype)
         started = time.perf_counter()
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                query, where, timeout=timeout, port=server_port
-            )
+            response = await query_server(query, where, server_port, timeout)
         except dns.exception.Timeout as exc:
             return rdtype, exc, (time.perf_counter() - started) * 1000
         except OSError as exc:
@@ -91,7 +88,16 @@ async def direct(
     rcodes: dict[str, str] = {}
     for rdtype, reply, ms in replies:
         if isinstance(reply, BaseException):
-            if isinstance(reply, OSError):
+            if isinstance(reply, ConnectionRefusedError):
+                out.failure = failure_for(
+                    Kind.DNS_UNAVAILABLE,
+                    f"the DNS server at {out.details['resolver']} refused the {rdtype} query "
+                    f"for {host}: nothing is listening on that port",
+                    url=url,
+                    host=host,
+                    port=port,
+                )
+            elif isinstance(reply, OSError):
                 out.failure = classify(reply, url=url)
             else:
                 out.failure = failure_for(
@@ -150,6 +156,29 @@ async def direct(
     # RFC 8305 section 4: IPv6 first, then alternate families.
     out.addresses = interleave(out.addresses)
     return out
+
+
+async def query_server(query: Any, where: str, port: int, timeout: float) -> Any:
+    """The answer of the DNS server at ``where``:``port`` to ``query`` (a dnspython
+    message): over UDP, then TCP if truncated.  Raises ``ConnectionRefusedError`` at once
+    when nothing listens on that port, dnspython's ``Timeout`` when nothing answers.
+
+    The UDP socket is connected: the kernel turns a closed port's ICMP "port unreachable"
+    into ECONNREFUSED only on a connected socket.  dnspython's own is unconnected, and
+    there the refusal is dropped and the query waits out its timeout."""
+    import dns.asyncbackend
+    import dns.asyncquery
+    import dns.inet
+
+    backend = dns.asyncbackend.get_default_backend()
+    sock = await backend.make_socket(  # type: ignore[no-untyped-call]
+        dns.inet.af_for_address(where), socket.SOCK_DGRAM, 0, None, (where, port)
+    )
+    async with sock:
+        response, _ = await dns.asyncquery.udp_with_fallback(
+            query, where, timeout=timeout, port=port, udp_sock=sock
+        )
+    return response
 
 
 def interleave(addresses: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import os
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -59,14 +60,25 @@ class ProbeOptions:
     a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
 
 
-def probe(target: str, options: ProbeOptions | None = None) -> ProbeResult:
-    """Probe ``target`` and return what every layer did (runs its own event loop)."""
-    return asyncio.run(probe_async(target, options))
+def probe(
+    target: str,
+    options: ProbeOptions | None = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ProbeResult:
+    """Probe ``target`` and return what every layer did (runs its own event loop).
+    ``clock`` (seconds) times the phases."""
+    return asyncio.run(probe_async(target, options, clock=clock))
 
 
-async def probe_async(target: str, options: ProbeOptions | None = None) -> ProbeResult:
+async def probe_async(
+    target: str,
+    options: ProbeOptions | None = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ProbeResult:
     """:func:`probe` inside a running event loop."""
-    walk = _Walk(target, options or ProbeOptions())
+    walk = _Walk(target, options or ProbeOptions(), clock=clock)
     try:
         async with asyncio.timeout(walk.options.deadline):
             await walk.run()
@@ -123,25 +135,37 @@ class _Walk:
     body: bytes | None = None
     pending: _http.Exchange | None = None
     """The exchange under way, so running out of time can tell silence from a slow body."""
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    """Each finished request of the redirect chain: url, status, size, ms."""
+    hop: tuple[str, float] | None = None
+    """The URL of the request under way and when it started."""
     origin: tuple[str, str, int] | None = None
     """The first URL's scheme, host and port: its credentials go to it and nowhere else."""
     trusted: bool = True
     """False once a redirect has left the origin: credential headers are no longer sent."""
     url_auth: str | None = None
     """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
+    clock: Callable[[], float] = time.perf_counter
 
     # -- bookkeeping -------------------------------------------------------------
 
     def begin(self, name: str) -> None:
-        self.current = (name, time.perf_counter())
+        self.current = (name, self.clock())
 
     def end(
-        self, details: dict[str, Any], failure: Failure | None = None, *, ok: bool | None = None
+        self,
+        details: dict[str, Any],
+        failure: Failure | None = None,
+        *,
+        ok: bool | None = None,
+        until: float | None = None,
     ) -> None:
+        """Record the phase under way; ``until`` (a reading of the clock) ends its time
+        earlier than now, when what followed is not part of it."""
         assert self.current is not None
         name, started = self.current
         self.current = None
-        ms = (time.perf_counter() - started) * 1000
+        ms = ((self.clock() if until is None else until) - started) * 1000
         passed = failure is None if ok is None else ok
         self.phases.append(Phase(name, passed, ms, details, failure))
         if failure is not None and self.failure is None:
@@ -167,9 +191,28 @@ class _Walk:
                 url=url,
             )
         if self.current is not None:
-            self.end({}, failure)
+            details: dict[str, Any] = {}
+            if phase == "http" and self.pending is not None:
+                # What arrived before the deadline: the status line and part of the body.
+                details = {"method": self.method or self.options.method}
+                details.update(_http.summary(self.pending))
+            self.end(details, failure)
+            if phase == "http" and self.hop is not None and self.hops:
+                self._merge_hop(details, failure)
         elif self.failure is None:
             self.failure = failure
+
+    def _merge_hop(self, details: dict[str, Any], failure: Failure) -> None:
+        """A redirect hop ran out of time: as :meth:`visit` does for a hop that ended,
+        the http phase describes the last hop, with the chain, in one phase."""
+        assert self.hop is not None
+        url, started = self.hop
+        cut = self.phases.pop()
+        first = self.phases.pop()
+        hop = {"url": url, **_http.summary(self.pending or _http.Exchange())}
+        hop["ms"] = round((self.clock() - started) * 1000, 3)
+        details["redirects"] = [*self.hops, hop]
+        self.phases.append(Phase("http", False, first.ms + cut.ms, details, failure))
 
     def close(self) -> None:
         for stream in self.streams:
@@ -227,7 +270,7 @@ class _Walk:
         hops = 0
         seen = {raw}
         self.method, self.body = o.method, o.body
-        chain: list[dict[str, Any]] = []
+        chain = self.hops
         while True:
             ex = await self.visit(t, record=hops == 0, chain=chain)
             if ex is None or ex.status is None:
@@ -323,7 +366,8 @@ class _Walk:
         if proxy is not None and t.scheme == "http" and proxy[2]:
             headers.append(("Proxy-Authorization", proxy[2]))
         self.begin("http") if record or self.current is None else None
-        started = time.perf_counter()
+        started = self.clock()
+        self.hop = (t.url, started)
         self.pending = _http.Exchange()
         ex = await _http.exchange(
             stream.reader,
@@ -343,9 +387,10 @@ class _Walk:
         hop = {
             "url": t.url,
             **_http.summary(ex),
-            "ms": round((time.perf_counter() - started) * 1000, 3),
+            "ms": round((self.clock() - started) * 1000, 3),
         }
         chain.append(hop)
+        self.hop = None
         failure = ex.failure
         if failure is None and ex.status is not None:
             is_redirect = 300 <= ex.status < 400 and "location" in ex.headers and o.follow_redirects
@@ -362,6 +407,7 @@ class _Walk:
             # A redirect hop: the http phase now describes the last hop, with the chain.
             first = self.phases[-1]
             self.phases[-1] = Phase("http", failure is None, first.ms + hop["ms"], details, failure)
+            self.current = None  # the hop is recorded; the next one begins its own
             if failure is not None and self.failure is None:
                 self.failure = failure
         return ex
@@ -573,18 +619,24 @@ class _Walk:
 
     async def tls(self, t: Target, stream: _Stream, *, record: bool) -> _Stream | None:
         o = self.options
-        if record:
-            self.begin("tls")
         now = dt.datetime.now(dt.UTC)
         server_name = None if t.is_ip else t.ascii_host
         details: dict[str, Any] = {"server_name": server_name, "verified": False}
         failure: Failure | None = None
+        # Before the phase's clock starts: loading a trust store (tens of ms, and cached
+        # after the first probe) is not the server's handshake.
+        ctx: ssl.SSLContext | None = None
         try:
-            async with asyncio.timeout(o.timeout):
-                await stream.writer.start_tls(
-                    _tls.context(o.cacert, verify=True), server_hostname=t.ascii_host
-                )
-            details["verified"] = True
+            ctx = _tls.context(o.cacert, verify=True)
+        except (ssl.SSLError, OSError) as exc:
+            failure = classify(exc, url=t.url)
+        if record:
+            self.begin("tls")
+        try:
+            if ctx is not None:
+                async with asyncio.timeout(o.timeout):
+                    await stream.writer.start_tls(ctx, server_hostname=t.ascii_host)
+                details["verified"] = True
         except TimeoutError:
             failure = failure_for(
                 Kind.TLS_TIMEOUT,
@@ -596,12 +648,13 @@ class _Walk:
             )
         except (ssl.SSLError, OSError) as exc:
             failure = classify(exc, url=t.url)
+        handshake_done = self.clock()
         if failure is None:
             sslobj = stream.writer.get_extra_info("ssl_object")
             details.update(_tls.describe(sslobj, now))
             self._expiry_warning(details)
             if record:
-                self.end(details)
+                self.end(details, until=handshake_done)
             return stream
         # Verification failed or the handshake broke: look again without verifying, to
         # show the certificate (and, with --insecure, to go on).
@@ -612,9 +665,10 @@ class _Walk:
                 sslobj = again.writer.get_extra_info("ssl_object")
                 details.update(_tls.describe(sslobj, now))
                 self._expiry_warning(details)
+            failure = self._certificate_problems(t, failure, details, now)
         details["error"] = failure.detail
         if record:
-            self.end(details, failure)
+            self.end(details, failure, until=handshake_done)
         else:
             self.failure = self.failure or failure
         if o.insecure and failure.kind in _VERIFY_KINDS and again is not None:
@@ -642,6 +696,26 @@ class _Walk:
         except (TimeoutError, ssl.SSLError, OSError):
             return None
         return stream
+
+    def _certificate_problems(
+        self, t: Target, failure: Failure, details: dict[str, Any], now: dt.datetime
+    ) -> Failure:
+        """Every problem of the chain in ``details["problems"]``, the verdict's first, and
+        the failure's detail saying them all: OpenSSL names only the first it meets, and
+        says "the certificate has expired" when it is an intermediate that has."""
+        found = _tls.problems(
+            details.get("chain") or [], name=t.ascii_host, where=t.hostport, now=now
+        )
+        first = [p for p in found if p.kind is failure.kind]
+        rest = [p for p in found if p.kind is not failure.kind]
+        details["problems"] = [p.text for p in first] or [failure.detail]
+        details["problems"] += [p.text for p in rest]
+        briefs = [p.brief for p in first] or [failure.detail]
+        briefs += [p.brief for p in rest]
+        if briefs == [failure.detail]:
+            return failure
+        text = "; ".join(briefs)
+        return dataclasses.replace(failure, detail=text[:1].upper() + text[1:])
 
     def _expiry_warning(self, details: dict[str, Any]) -> None:
         chain = details.get("chain") or []

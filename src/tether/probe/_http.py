@@ -4,14 +4,17 @@ with time to first byte, status, headers and a bounded body read."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import h11
 
-from tether._classify import classify, failure_for
+from tether._classify import classify, failure_for, parse_retry_after
 from tether._failure import Failure
 from tether._kinds import Kind
 from tether._redact import redact_text, redact_url
@@ -163,15 +166,52 @@ async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
             return None
 
 
-def summary(ex: Exchange) -> dict[str, Any]:
+def summary(ex: Exchange, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The ``http`` phase's details: what arrived, even when the body then broke off.
+    ``now`` (epoch seconds) counts an HTTP-date ``Retry-After`` without a ``Date``."""
     out: dict[str, Any] = {"status": ex.status, "size": ex.size}
+    if (announced := announced_size(ex.headers)) is not None:
+        out["expected_size"] = announced
     if ex.ttfb_ms is not None:
         out["ttfb_ms"] = round(ex.ttfb_ms, 3)
     if "retry-after" in ex.headers:
-        out["retry_after"] = ex.headers["retry-after"]
+        out["retry_after"] = retry_after_seconds(
+            ex.headers["retry-after"], ex.headers.get("date"), now
+        )
     if "location" in ex.headers:
         out["location"] = redact_url(ex.headers["location"])
     return out
+
+
+def retry_after_seconds(
+    value: str, date: str | None, now: Callable[[], float] = time.time
+) -> int | None:
+    """``Retry-After`` in whole seconds (rounded up), None when it cannot be read.
+
+    Delta-seconds are taken as they are.  An HTTP-date is counted from the response's
+    own ``Date`` (both from the server's clock, so an offset between its clock and
+    ours cancels out), or from ``now()`` when it sent none; a date past is 0."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    base: float | None = None
+    if date:
+        try:
+            sent = parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError):
+            sent = None
+        if sent is not None and sent.tzinfo is not None:
+            base = sent.timestamp()
+    seconds = parse_retry_after(text, now=now() if base is None else base)
+    return None if seconds is None else math.ceil(seconds)
+
+
+def announced_size(headers: dict[str, str]) -> int | None:
+    """The body size a ``Content-Length`` announces, or None (chunked, absent, invalid)."""
+    value = headers.get("content-length", "").strip()
+    if not value.isdigit() or "transfer-encoding" in headers:
+        return None
+    return int(value)
 
 
 _SHOWN = 200

@@ -5,22 +5,197 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import ssl
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
+
+from tether._kinds import Kind
 
 EXPIRY_WARNING_DAYS = 14
 
+ALPN = ("http/1.1",)
 
-def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
-    """The system's trust, plus ``cacert`` if given; never unverified unless asked."""
+_Stamp = tuple[str, int, int, int] | tuple[str, None]
+"""A trusted file or directory as the cache sees it: (path, inode, size, mtime in ns),
+or (path, None) when it cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """Everything an SSL context is built from: the key of the context cache.
+
+    ``files`` stamps the CA file and the system's trust store (``SSL_CERT_FILE``,
+    ``SSL_CERT_DIR`` or OpenSSL's defaults) by inode, size and modification time, so a
+    CA file replaced or edited on disk gets a new context at the next probe, with no
+    reload needed."""
+
+    cafile: str | None
+    verify: bool
+    alpn: tuple[str, ...]
+    files: tuple[_Stamp, ...]
+
+
+def trust(cacert: str | None, *, verify: bool, alpn: tuple[str, ...] = ALPN) -> Trust:
+    """The :class:`Trust` a probe with these options needs, stamped as of now."""
+    paths = ssl.get_default_verify_paths()
+    seen = [cacert] if cacert else []
+    seen += [p for p in (paths.cafile, paths.capath) if p]
+    return Trust(cacert or None, verify, alpn, tuple(_stamp(p) for p in seen))
+
+
+def _stamp(path: str) -> _Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, None)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def build(t: Trust) -> ssl.SSLContext:
+    """A new context for ``t``: the system's trust, plus ``t.cafile``; never unverified
+    unless asked.  Loading the trust store takes tens of milliseconds: see :func:`context`."""
     ctx = ssl.create_default_context()
-    if cacert:
-        ctx.load_verify_locations(cafile=cacert)
-    if not verify:
+    if t.cafile:
+        ctx.load_verify_locations(cafile=t.cafile)
+    if not t.verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(list(t.alpn))
     return ctx
+
+
+class Contexts:
+    """The contexts built so far, by :class:`Trust`: at most ``size``, the least recently
+    used dropped first.  Safe to share between threads (the monitor's and a test's)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._built: OrderedDict[Trust, ssl.SSLContext] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, t: Trust) -> ssl.SSLContext:
+        with self._lock:
+            found = self._built.get(t)
+            if found is not None:
+                self._built.move_to_end(t)
+                return found
+            # Built under the lock: two probes of a new configuration at once build once.
+            ctx = self._built[t] = build(t)
+            while len(self._built) > self._size:
+                self._built.popitem(last=False)
+            return ctx
+
+    def clear(self) -> None:
+        with self._lock:
+            self._built.clear()
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+
+CONTEXTS = Contexts()
+"""The process's contexts: every probe (diagnose's and the monitor's) shares them."""
+
+
+def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
+    """The context for this trust: built once, then shared by every probe that needs it."""
+    return CONTEXTS.get(trust(cacert, verify=verify))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a certificate chain, as the kind it would be on its own."""
+
+    kind: Kind
+    text: str
+    """With the dates: for the tls phase."""
+    brief: str
+    """Without them (a verdict reads the same tomorrow): for the failure's detail."""
+
+
+def problems(
+    chain: list[dict[str, Any]], *, name: str, where: str, now: dt.datetime
+) -> list[Problem]:
+    """Everything wrong with the ``chain`` (as :func:`describe` lists it, leaf first) that
+    ``where`` (HOST:PORT) sent for ``name``: each certificate out of its dates, by its
+    place in the chain, and a leaf that does not name ``name``, with the names it has.
+    OpenSSL stops at its first complaint; this lists them all.  Trust is not judged here
+    (that needs the trust store): the handshake's own verdict says it."""
+    found: list[Problem] = []
+    if not chain:
+        return found
+    leaf = chain[0]
+    leaf_valid = (
+        dt.datetime.fromisoformat(leaf["not_before"])
+        <= now
+        <= dt.datetime.fromisoformat(leaf["not_after"])
+    )
+    for i, cert in enumerate(chain):
+        which = _which(i, cert, where)
+        not_before = dt.datetime.fromisoformat(cert["not_before"])
+        not_after = dt.datetime.fromisoformat(cert["not_after"])
+        # Beside an intermediate's, say the leaf is fine: "expired" alone reads as the leaf.
+        aside = i > 0 and leaf_valid
+        if now > not_after:
+            until = f", while the server's own certificate is valid until {leaf['not_after'][:10]}"
+            found.append(
+                Problem(
+                    Kind.TLS_EXPIRED,
+                    f"{which} expired on {_date(not_after)}, {_span(now - not_after)} ago"
+                    + (until if aside else ""),
+                    f"{which} has expired"
+                    + (" (the server's own certificate is valid)" if aside else ""),
+                )
+            )
+        elif now < not_before:
+            found.append(
+                Problem(
+                    Kind.TLS_EXPIRED,
+                    f"{which} is not valid yet: valid from {_date(not_before)}, in "
+                    f"{_span(not_before - now)} (check this machine's clock)",
+                    f"{which} is not yet valid: check this machine's clock",
+                )
+            )
+    if not names_match(leaf.get("sans") or [], name):
+        listed = ", ".join(leaf.get("sans") or []) or "no name (it has no subjectAltName)"
+        text = f"the certificate of {where} is not valid for {name}: it names {listed}"
+        found.append(Problem(Kind.TLS_HOSTNAME_MISMATCH, text, text))
+    return found
+
+
+def _which(i: int, cert: dict[str, Any], where: str) -> str:
+    if i == 0:
+        return f"the certificate of {where}"
+    role = "root" if cert["subject"] == cert["issuer"] else "intermediate"
+    return f"the {role} certificate {cert['subject']} that {where} sent"
+
+
+def _date(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(span: dt.timedelta) -> str:
+    """``3 hours``, ``1 day``, ``12 days`` (whole days from 23.5 hours on)."""
+    hours = round(span.total_seconds() / 3600)
+    if hours < 24:
+        return f"{max(1, hours)} hour{'s' if hours > 1 else ''}"
+    days = max(1, round(span.total_seconds() / 86400))
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def names_match(sans: list[str], name: str) -> bool:
+    """Whether a certificate with these subject alternative names is valid for ``name``
+    (RFC 6125: an address matches an address; a ``*`` stands for one whole left label)."""
+    asked = _address(name).lower().rstrip(".")
+    head, _, rest = asked.partition(".")
+    for given in sans:
+        san = given.lower().rstrip(".")
+        if san == asked or (san.startswith("*.") and head and rest == san[2:]):
+            return True
+    return False
 
 
 def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[str, Any]:
