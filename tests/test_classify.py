@@ -276,11 +276,6 @@ def aio_bad_status_line(*, faithful: bool) -> BaseException:
     return raised(error, cause)
 
 
-def deadline() -> BaseException:
-    """``asyncio.timeout``: ``raise TimeoutError from CancelledError``."""
-    return raised(TimeoutError(), asyncio.CancelledError())
-
-
 # --- tables: one row per failure, shared by the kind test and the layer test --------------
 
 GAI_CASES = [
@@ -572,12 +567,15 @@ LIBRARY_CASES = [
         id="ExceptionGroup-refused",
     ),
     pytest.param(
-        lambda: OSError(
-            "Multiple exceptions: [Errno 111] Connect call failed ('::1', 9999, 0, 0), "
-            "[Errno 111] Connect call failed ('127.0.0.1', 9999)"
+        lambda: aio_connector(
+            aiohttp.ClientConnectorError,
+            OSError(
+                "Multiple exceptions: [Errno 111] Connect call failed ('::1', 9999, 0, 0), "
+                "[Errno 111] Connect call failed ('127.0.0.1', 9999)"
+            ),
         ),
         Kind.CONNECT_REFUSED,
-        id="asyncio-multiple-exceptions",
+        id="aiohttp-asyncio-multiple-exceptions",
     ),
     pytest.param(
         lambda: http.client.IncompleteRead(b"abc", 10),
@@ -594,7 +592,6 @@ LIBRARY_CASES = [
         Kind.CONNECTION_CLOSED,
         id="ssl-SSLZeroReturnError",
     ),
-    pytest.param(deadline, Kind.DEADLINE_EXCEEDED, id="asyncio-timeout-deadline"),
     pytest.param(lambda: KeyError("x"), Kind.UNKNOWN, id="KeyError"),
 ]
 
