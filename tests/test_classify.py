@@ -11,7 +11,6 @@ sleeps, and nothing is resolved: constructing a urllib3 connection, a requests
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import errno
 import http.client
