@@ -689,7 +689,14 @@ def _rule_for(cls: type) -> _Rule | None:
 
 def _names(cls: type) -> list[str]:
     """``cls`` and its bases as the rules name them: ``"urllib3.NewConnectionError"``."""
-    return [f"{k.__module__.partition('.')[0]}.{k.__name__}" for k in cls.__mro__]
+    names = _names_cache.get(cls)
+    if names is None:
+        names = [f"{k.__module__.partition('.')[0]}.{k.__name__}" for k in cls.__mro__]
+        _names_cache[cls] = names
+    return names
+
+
+_names_cache: dict[type, list[str]] = {}
 
 
 def _children(exc: BaseException) -> list[BaseException]:
@@ -771,8 +778,15 @@ _Frame = tuple[str, str]
 
 
 def _client_class(cls: type) -> bool:
-    module = cls.__module__
-    return module.partition(".")[0] in _CLIENT_PACKAGES or module in _CLIENT_MODULES
+    known = _client_class_cache.get(cls)
+    if known is None:
+        module = cls.__module__
+        known = module.partition(".")[0] in _CLIENT_PACKAGES or module in _CLIENT_MODULES
+        _client_class_cache[cls] = known
+    return known
+
+
+_client_class_cache: dict[type, bool] = {}
 
 
 def _client_code(frame: _Frame | None) -> bool:
