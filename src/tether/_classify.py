@@ -22,6 +22,16 @@ and subclass traps resolve themselves: urllib3's ``NameResolutionError``
 subclasses ``NewConnectionError``, which subclasses ``ConnectTimeoutError``,
 and ``http.client.RemoteDisconnected`` is both a reset and a bad status line;
 the most derived rule wins.
+
+Words are read only from the clients that wrote them.  Much of what a library knows
+is only in its message ("Tunnel connection failed: 407", "Receive buffer too long"),
+and the same words can come from any code: a message is matched only on an exception
+from a client whose messages are known, which its class says, or for a builtin
+(``OSError``, ``ValueError``, ``TimeoutError``) the function that raised it or a
+client's exception wrapping it.  What does not depend on words counts whoever raised
+it: a network errno, and the builtin connection errors (a bare
+``ConnectionResetError()`` is still a reset).  Parsers' errors go through the table in
+``_parser_errors``, which the probe reads too.
 """
 
 from __future__ import annotations
@@ -884,7 +894,9 @@ def classify(exc: BaseException, *, url: str | None = None) -> Failure:
     walks their wrappers down to the root cause.  An error raised by tether's own
     integrations carries its :class:`Failure` (``exc.failure``), which is returned
     as it is (``circuit.open``, ``deadline.exceeded``, ...).  Never raises: an exception
-    it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.
+    it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.  Message text is
+    read only on exceptions those clients raised: ``ValueError("... label ...")`` from
+    other code is ``unknown``.
 
     ``url`` is the URL that was requested, when the exception does not carry
     it; it is only used for the failure's ``url``, ``host`` and ``port``.
