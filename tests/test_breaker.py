@@ -35,8 +35,13 @@ RESET = tether.classify(ConnectionResetError(104, "Connection reset by peer"))
 TIMED_OUT = tether.classify(TimeoutError("timed out"))
 UNKNOWN = tether.classify(ValueError("not a network error"))
 PROXY_DOWN = proxy_unreachable()
-# What http.client's _tunnel raises when the proxy answers CONNECT with 502.
-PROXY_502 = tether.classify(OSError("Tunnel connection failed: 502 Bad Gateway"))
+# urllib3's wrapper around what http.client's _tunnel raises when the proxy answers
+# CONNECT with 502 (the message of a bare OSError is not read: anything could raise it).
+PROXY_502 = tether.classify(
+    u3.ProxyError(  # type: ignore[arg-type]
+        "Unable to connect to proxy", OSError("Tunnel connection failed: 502 Bad Gateway")
+    )
+)
 
 
 def status(code: int) -> Failure:

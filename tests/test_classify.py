@@ -276,9 +276,33 @@ def aio_bad_status_line(*, faithful: bool) -> BaseException:
     return raised(error, cause)
 
 
-def deadline() -> BaseException:
-    """``asyncio.timeout``: ``raise TimeoutError from CancelledError``."""
-    return raised(TimeoutError(), asyncio.CancelledError())
+def real_deadline() -> BaseException:
+    """``asyncio.timeout`` cutting a read from a loopback server that never answers:
+    ``raise TimeoutError from CancelledError``, the cancellation inside asyncio's streams.
+    The timeout has already expired when it is entered, so nothing waits on the clock."""
+
+    async def go() -> BaseException:
+        accepted: list[asyncio.StreamWriter] = []
+
+        async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(writer)
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(0):
+                await reader.read(1)
+        except TimeoutError as exc:
+            return exc
+        finally:
+            for w in [writer, *accepted]:
+                w.close()
+            server.close()
+            await server.wait_closed()
+        raise AssertionError("the read was not cut")
+
+    return asyncio.run(go())
 
 
 # --- tables: one row per failure, shared by the kind test and the layer test --------------
@@ -576,12 +600,15 @@ LIBRARY_CASES = [
         id="ExceptionGroup-refused",
     ),
     pytest.param(
-        lambda: OSError(
-            "Multiple exceptions: [Errno 111] Connect call failed ('::1', 9999, 0, 0), "
-            "[Errno 111] Connect call failed ('127.0.0.1', 9999)"
+        lambda: aio_connector(
+            aiohttp.ClientConnectorError,
+            OSError(
+                "Multiple exceptions: [Errno 111] Connect call failed ('::1', 9999, 0, 0), "
+                "[Errno 111] Connect call failed ('127.0.0.1', 9999)"
+            ),
         ),
         Kind.CONNECT_REFUSED,
-        id="asyncio-multiple-exceptions",
+        id="aiohttp-asyncio-multiple-exceptions",
     ),
     pytest.param(
         lambda: http.client.IncompleteRead(b"abc", 10),
@@ -598,7 +625,7 @@ LIBRARY_CASES = [
         Kind.CONNECTION_CLOSED,
         id="ssl-SSLZeroReturnError",
     ),
-    pytest.param(deadline, Kind.DEADLINE_EXCEEDED, id="asyncio-timeout-deadline"),
+    pytest.param(real_deadline, Kind.DEADLINE_EXCEEDED, id="asyncio-timeout-deadline"),
     pytest.param(lambda: KeyError("x"), Kind.UNKNOWN, id="KeyError"),
 ]
 

@@ -124,16 +124,7 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
 }
 
 # Scenarios whose failure the probe sees but does not classify as expected yet.
-CLASSIFY_GAPS = {
-    "bad_chunk_size": "h11's 'illegal chunk header' is read as a cut body",
-    "long_header": "h11's 'Receive buffer too long' is a size limit, read as malformed",
-    "long_status_line": "h11's 'Receive buffer too long' is a size limit, read as malformed",
-    "tls_eof": "a ConnectionResetError during the TLS handshake is not read",
-    "tls_weak_key": "verify code 66 (EE key too weak) is read as an untrusted CA",
-    "bad_chunk_footer": "h11's 'malformed chunk footer' is read as a cut body",
-    "long_chunk_line": "h11's 'Receive buffer too long' in a body is read as a cut body",
-    "long_trailer": "h11's 'Receive buffer too long' in a body is read as a cut body",
-}
+CLASSIFY_GAPS: dict[str, str] = {}
 
 _ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FORCE_COLOR", "NO_COLOR")
 

@@ -31,36 +31,7 @@ NETNS = planned(netns=True)
 
 # Cells where the library keeps the fact but tether's classifier does not read
 # it yet: the expected kind stays the true one, and these fail strictly once fixed.
-CLASSIFY_GAPS = {
-    **{
-        ("bad_chunk_size", c): "InvalidChunkLength / ValueError keep the bad size line: "
-        "b'zz' is malformed, only an empty line means the body was cut"
-        for c in ("requests", "urllib3", "urllib")
-    },
-    **{
-        ("conflicting_length", c): "urllib3's InvalidHeader about the response is not read"
-        for c in ("requests", "urllib3")
-    },
-    **{
-        ("too_many_headers", c): "http.client's HTTPException('got more than 100 headers') "
-        "and aiohttp's 'Too many headers received' are limits, read as malformed or unknown"
-        for c in ("requests", "urllib3", "urllib", "aiohttp")
-    },
-    **{
-        ("tls_weak_key", c): "verify code 66 (EE key too weak) is read as an untrusted CA"
-        for c in ("requests", "urllib3", "httpx", "httpx_async", "aiohttp", "urllib", "socket")
-    },
-    ("tls_eof", "httpx_async"): "anyio's EndOfStream in a TLS connect is not read",
-    ("prohibit_route", "urllib"): "a bare PermissionError (EACCES) from connect is not read",
-    ("prohibit_route", "socket"): "a bare PermissionError (EACCES) from connect is not read",
-    ("blackhole_route", "urllib"): "a bare OSError EINVAL from connect is not read",
-    ("blackhole_route", "socket"): "a bare OSError EINVAL from connect is not read",
-    ("url_bad_scheme", "aiohttp"): "aiohttp's NonHttpUrlClientError is not known",
-    ("url_bad_port", "httpx_async"): "an ExceptionGroup of OverflowError('port must be "
-    "0-65535') is not unwrapped",
-    ("url_no_host", "urllib"): "URLError('no host given') is not read",
-    ("tls_eof", "aiohttp"): "a ConnectionResetError without errno in a TLS connect is not read",
-}
+CLASSIFY_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _cells(pairs: list[tuple[str, str]]) -> list[object]:

@@ -22,6 +22,16 @@ and subclass traps resolve themselves: urllib3's ``NameResolutionError``
 subclasses ``NewConnectionError``, which subclasses ``ConnectTimeoutError``,
 and ``http.client.RemoteDisconnected`` is both a reset and a bad status line;
 the most derived rule wins.
+
+Words are read only from the clients that wrote them.  Much of what a library knows
+is only in its message ("Tunnel connection failed: 407", "Receive buffer too long"),
+and the same words can come from any code: a message is matched only on an exception
+from a client whose messages are known, which its class says, or for a builtin
+(``OSError``, ``ValueError``, ``TimeoutError``) the function that raised it or a
+client's exception wrapping it.  What does not depend on words counts whoever raised
+it: a network errno, and the builtin connection errors (a bare
+``ConnectionResetError()`` is still a reset).  Parsers' errors go through the table in
+``_parser_errors``, which the probe reads too.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from tether._catalogue import CATALOGUE
 from tether._failure import Failure
 from tether._hostport import bracketed, default_port
 from tether._kinds import Kind, Layer
+from tether._parser_errors import PARSER_ERRORS, parser_error
 from tether._redact import redact_text, redact_url
 
 __all__ = ["classify", "classify_status", "parse_retry_after"]
@@ -53,6 +64,9 @@ _FACT = 3  # errno, gaierror code, verify_code, SSL reason, HTTP status
 _MAX_NODES = 24
 
 _TIMEOUT = "timeout"  # placeholder kind for a timeout whose phase is not known yet
+# A TimeoutError nothing says came from a network client (``future.result(timeout=)``,
+# ``asyncio.wait_for``): a deadline if a cancellation inside a client's I/O caused it.
+_BARE_TIMEOUT = "bare timeout"
 
 
 class _Evidence:
@@ -68,6 +82,7 @@ class _Evidence:
         "errno",
         "headers",
         "host",
+        "known",
         "port",
         "proxy",
         "read",
@@ -98,6 +113,8 @@ class _Evidence:
         self.body_size: int | None = None
         self.deadline = False
         self.timeouts: list[BaseException] = []
+        self.known = False
+        """Whether the exception being read came from a client whose messages are known."""
 
     def offer(
         self,
@@ -126,22 +143,30 @@ _Rule = Callable[[BaseException, _Evidence, int], None]
 
 
 def _os_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """An errno is the kernel's word and means the same whoever raised it; the message of
+    an ``OSError`` that has none is read only when a known client raised it."""
     code = getattr(exc, "errno", None)
-    if not isinstance(code, int):
-        if "Tunnel connection failed" in str(exc):  # http.client's refused CONNECT
+    if not isinstance(code, int) and ev.known:
+        text = str(exc)
+        if "Tunnel connection failed" in text:  # http.client's refused CONNECT
             _tunnel_status(exc, ev, depth)
             return
-        if "Multiple exceptions" in str(exc):  # asyncio, one error per address
-            codes = set(re.findall(r"\[Errno (\d+)\]", str(exc)))
+        if text.startswith("Multiple exceptions: "):  # asyncio, one error per address
+            codes = set(re.findall(r"\[Errno (\d+)\]", text))
             if len(codes) == 1:
                 code = int(codes.pop())
-        if not isinstance(code, int):
-            return
+    if not isinstance(code, int):
+        _errno_less(exc, ev, depth)
+        return
     if code in _RESOURCE_ERRNOS:
         _resource_errno(exc, code, ev, depth)
         return
     kind = _ERRNO_KINDS.get(code)
-    if kind is None and code in _CONNECT_ONLY_ERRNOS and ev.connect:
+    if (
+        kind is None
+        and code in _CONNECT_ONLY_ERRNOS
+        and (ev.connect or _origin(exc) in _CONNECT_CALLS)
+    ):
         kind = Kind.CONNECT_UNREACHABLE
     if kind is None:
         return
@@ -161,8 +186,66 @@ _ERRNO_KINDS: dict[int, Kind | str] = {
     _errno.ETIMEDOUT: _TIMEOUT,
 }
 # A "prohibit" route gives EACCES and a "blackhole" route EINVAL, but only a
-# connect() makes them mean "unreachable".
+# connect() makes them mean "unreachable": a client's wrapper says so, or the
+# traceback, which ends in the standard library's connect.
 _CONNECT_ONLY_ERRNOS = frozenset({_errno.EACCES, _errno.EPERM, _errno.EINVAL})
+_CONNECT_CALLS = frozenset(
+    {
+        ("socket", "create_connection"),
+        ("asyncio.base_events", "create_connection"),
+        ("asyncio.base_events", "_connect_sock"),
+        ("asyncio.selector_events", "sock_connect"),
+        ("asyncio.selector_events", "_sock_connect"),
+        ("asyncio.selector_events", "_sock_connect_cb"),
+        ("urllib3.util.connection", "create_connection"),
+    }
+)
+
+
+def _errno_less(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """A reset is a reset whether it carries errno 104 or none: asyncio raises a bare
+    ``ConnectionResetError()`` when the peer closes during a TLS handshake, and
+    ``ConnectionResetError("Connection lost")`` when it writes to a closed stream."""
+    kind = next((k for cls, k in _CONNECTION_ERRORS if isinstance(exc, cls)), None)
+    if kind is None:
+        return
+    if kind is Kind.CONNECTION_RESET and (
+        ev.connect or any(frame in _TLS_HANDSHAKES for frame in _frames(exc))
+    ):
+        # A TCP connect's errors all carry an errno: this is asyncio's TLS handshake
+        # meeting the end of the stream, what the ssl module calls SSLEOFError.
+        _tls_eof(ev, depth)
+        return
+    ev.offer(kind, _LIBRARY, depth)
+
+
+_CONNECTION_ERRORS: tuple[tuple[type[BaseException], Kind], ...] = (
+    (ConnectionResetError, Kind.CONNECTION_RESET),
+    (ConnectionRefusedError, Kind.CONNECT_REFUSED),
+    (BrokenPipeError, Kind.CONNECTION_BROKEN_PIPE),
+    (ConnectionAbortedError, Kind.CONNECTION_ABORTED),
+)
+_TLS_HANDSHAKES = frozenset(
+    {
+        ("asyncio.base_events", "start_tls"),
+        ("asyncio.streams", "start_tls"),
+        ("asyncio.sslproto", "_on_handshake_complete"),
+    }
+)
+
+
+def _tls_eof(ev: _Evidence, depth: int) -> None:
+    ev.tls = True
+    ev.offer(
+        Kind.TLS_PROTOCOL, _FACT, depth, "the server closed the connection during the TLS handshake"
+    )
+
+
+def _end_of_stream(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """anyio's ``EndOfStream`` under httpcore's ``ConnectError``: httpcore maps it so only in
+    ``start_tls``, as TCP connects have no stream to end."""
+    if ev.connect:
+        _tls_eof(ev, depth)
 
 
 def _gaierror(exc: BaseException, ev: _Evidence, depth: int) -> None:
@@ -219,12 +302,19 @@ _VERIFY_KINDS: dict[int, Kind] = {
     62: Kind.TLS_HOSTNAME_MISMATCH,
     64: Kind.TLS_HOSTNAME_MISMATCH,  # IP address mismatch
     63: Kind.TLS_HOSTNAME_MISMATCH,  # email mismatch
+    # The certificate is too weak for this client's security level: the chain may be
+    # trusted, but the two sides cannot agree on it.
+    66: Kind.TLS_PROTOCOL,  # EE certificate key too weak
+    67: Kind.TLS_PROTOCOL,  # CA certificate key too weak
+    68: Kind.TLS_PROTOCOL,  # CA signature digest algorithm too weak
 }
 
 
 def _ssl_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
     reason = getattr(exc, "reason", None)
     name = type(exc).__name__
+    if name == "SSLError" and not _ssl_on_connection(exc, ev):
+        return  # a certificate, key or CA file that did not load: this machine's setup
     ev.tls = True
     if name == "SSLZeroReturnError":
         ev.offer(Kind.CONNECTION_CLOSED, _FACT, depth, "the peer closed the TLS session")
@@ -261,19 +351,57 @@ _SSL_REASONS = {
 }
 
 
+def _ssl_on_connection(exc: BaseException, ev: _Evidence) -> bool:
+    """Whether a plain ``ssl.SSLError`` came from a TLS connection, not from loading a file
+    (``load_cert_chain``, ``load_verify_locations``: ``[SSL] PEM lib``, ``[X509: ...]``)."""
+    origin = _origin(exc)
+    if origin is not None and (origin[0] == "asyncio.sslproto" or origin in _TLS_IO):
+        return True
+    library, reason = getattr(exc, "library", None), getattr(exc, "reason", None)
+    if library == "SSL" and isinstance(reason, str):
+        return reason not in _LOCAL_SSL_REASONS
+    if library is None and reason is None:  # made by hand: the wrapper says where it was
+        return ev.tls or ev.connect or ev.read or ev.write
+    return False  # the PEM, X509 or ASN1 library, or "[SSL] PEM lib": reading a file
+
+
+_TLS_IO = frozenset(
+    ("ssl", name)
+    for name in ("do_handshake", "read", "write", "recv", "recv_into", "send", "sendall", "unwrap")
+)
+# Reasons of the SSL library that loading a certificate or key gives.
+_LOCAL_SSL_REASONS = frozenset(
+    {"CA_KEY_TOO_SMALL", "CA_MD_TOO_WEAK", "EE_KEY_TOO_SMALL", "KEY_VALUES_MISMATCH"}
+)
+
+
 def _timeout(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """The socket and ssl modules' timeouts carry their own words; any other bare
+    ``TimeoutError`` is a network timeout only when a known client raised it."""
     text = str(exc)
-    if "handshake operation timed out" in text:
+    if _HANDSHAKE_TIMEOUT.fullmatch(text) or (ev.known and "handshake operation timed out" in text):
         ev.tls = True
         ev.offer(Kind.TLS_TIMEOUT, _FACT, depth, "the server did not answer the TLS handshake")
-    else:
+    elif (
+        ev.known or isinstance(getattr(exc, "errno", None), int) or _SOCKET_TIMEOUT.fullmatch(text)
+    ):
         _os_error(exc, ev, depth)  # ETIMEDOUT carries an errno
         ev.timeouts.append(exc)
         ev.offer(_TIMEOUT, _CONTEXT, depth)
+    else:
+        ev.offer(_BARE_TIMEOUT, _CONTEXT, depth)
+
+
+# What socketmodule.c and _ssl.c raise, word for word.
+_SOCKET_TIMEOUT = re.compile(r"timed out|The (?:read|write) operation timed out")
+_HANDSHAKE_TIMEOUT = re.compile(r"(?:_ssl\.c:\d+: )?The handshake operation timed out")
 
 
 def _cancelled(exc: BaseException, ev: _Evidence, depth: int) -> None:
-    ev.deadline = True  # a TimeoutError caused by a cancellation: an overall timeout fired
+    """A ``TimeoutError`` caused by a cancellation is an overall timeout (aiohttp's
+    ``total``, ``asyncio.timeout``), if the cancellation stopped a client's I/O."""
+    if any(_client_code(frame) for frame in _frames(exc)):
+        ev.deadline = True
 
 
 def _remote_disconnected(exc: BaseException, ev: _Evidence, depth: int) -> None:
@@ -286,7 +414,23 @@ def _incomplete_read(exc: BaseException, ev: _Evidence, depth: int) -> None:
     detail = None
     if isinstance(got, int) and isinstance(expected, int):
         detail = f"{got} bytes arrived, {expected} more were announced"
-    ev.offer(Kind.RESPONSE_TRUNCATED, _FACT, depth, detail)
+    _parser(exc, ev, depth, detail)
+
+
+def _parser(exc: BaseException, ev: _Evidence, depth: int, detail: str | None = None) -> bool:
+    """A parser's error, read through the table the probe reads too (``_parser_errors``)."""
+    row = parser_error(_names(type(exc)), str(exc))
+    if row is None:
+        return False
+    ev.offer(row.kind, _EVIDENCE[row.evidence], depth, detail or _first_line(exc))
+    return True
+
+
+def _parser_rule(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    _parser(exc, ev, depth)
+
+
+_EVIDENCE = {"fact": _FACT, "words": _LIBRARY, "wrapper": _WRAPPER}
 
 
 def _fixed(kind: Kind, strength: int = _FACT, *, context: str | None = None) -> _Rule:
@@ -331,26 +475,6 @@ def _proxy_status(status: int, ev: _Evidence, depth: int) -> None:
     ev.offer(kind, _FACT, depth)
 
 
-def _protocol_words(exc: BaseException, ev: _Evidence, depth: int) -> None:
-    """httpx, httpcore and h11 say what broke only in words."""
-    text = str(exc)
-    lowered = text.lower()
-    if "without sending a response" in lowered or "server disconnected" in lowered:
-        ev.offer(Kind.CONNECTION_CLOSED, _LIBRARY, depth)
-    elif (
-        "without sending complete message body" in lowered
-        or "incomplete chunked" in lowered
-        or "response ended prematurely" in lowered
-    ):
-        ev.offer(Kind.RESPONSE_TRUNCATED, _LIBRARY, depth, text)
-    elif "too long" in lowered or "too large" in lowered or "too big" in lowered:
-        ev.offer(Kind.RESPONSE_TOO_LARGE, _LIBRARY, depth, text)
-    elif "illegal" in lowered or "invalid" in lowered or "malformed" in lowered:
-        ev.offer(Kind.RESPONSE_MALFORMED, _LIBRARY, depth, text)
-    else:
-        ev.offer(Kind.RESPONSE_MALFORMED, _WRAPPER, depth, text)
-
-
 def _urllib3_aborted(exc: BaseException, ev: _Evidence, depth: int) -> None:
     """urllib3's ``ProtocolError("Connection aborted.", cause)``: what broke while sending
     the request or waiting for the status line.  urllib3 turns the timeouts of connecting
@@ -359,7 +483,7 @@ def _urllib3_aborted(exc: BaseException, ev: _Evidence, depth: int) -> None:
     if any(isinstance(arg, TimeoutError) for arg in exc.args[1:]):
         ev.write = True
         return
-    _protocol_words(exc, ev, depth)
+    _parser(exc, ev, depth)
 
 
 def _response_status(exc: BaseException, ev: _Evidence, depth: int) -> None:
@@ -417,8 +541,12 @@ def _url_invalid(exc: BaseException, ev: _Evidence, depth: int) -> None:
     ev.offer(Kind.URL_INVALID, _FACT, depth, _first_line(exc))
 
 
-def _url_value_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
-    """urllib.request and IDNA encoding report bad URLs as plain ValueError/UnicodeError."""
+def _value_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """urllib.request, http.client and the IDNA codec report bad URLs, and http.client a
+    chunk-size line that is not hexadecimal, as plain ValueError/UnicodeError: their
+    words mean something only when one of those clients raised them."""
+    if not ev.known or _parser(exc, ev, depth):
+        return
     text = str(exc)
     if (
         "unknown url type" in text
@@ -431,9 +559,15 @@ def _url_value_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
         ev.offer(Kind.URL_INVALID, _LIBRARY, depth, text)
 
 
+def _overflow(exc: BaseException, ev: _Evidence, depth: int) -> None:
+    """``socket``'s ``connect(): port must be 0-65535.`` (anyio leaves it in an ExceptionGroup)."""
+    if ev.known and "port must be 0-65535" in str(exc):
+        ev.offer(Kind.URL_INVALID, _LIBRARY, depth, _first_line(exc))
+
+
 def _url_error(exc: BaseException, ev: _Evidence, depth: int) -> None:
     reason = getattr(exc, "reason", None)
-    if isinstance(reason, str) and "unknown url type" in reason:
+    if isinstance(reason, str) and ("unknown url type" in reason or reason == "no host given"):
         ev.offer(Kind.URL_INVALID, _FACT, depth, reason)
 
 
@@ -458,6 +592,8 @@ def _dnspython(kind: Kind) -> _Rule:
 
 
 _RULES: dict[str, _Rule] = {
+    # parsers' errors, from the table the probe reads too
+    **{name: _parser_rule for row in PARSER_ERRORS for name in row.classes},
     # stdlib
     "socket.gaierror": _gaierror,
     "ssl.SSLCertVerificationError": _verify_error,
@@ -468,14 +604,14 @@ _RULES: dict[str, _Rule] = {
     "builtins.OSError": _os_error,
     "http.RemoteDisconnected": _remote_disconnected,
     "http.IncompleteRead": _incomplete_read,
-    "http.LineTooLong": _fixed(Kind.RESPONSE_TOO_LARGE),
-    "http.BadStatusLine": _fixed(Kind.RESPONSE_MALFORMED),
-    "http.UnknownProtocol": _fixed(Kind.RESPONSE_MALFORMED),
     "http.InvalidURL": _url_invalid,
     "urllib.HTTPError": _response_status,
     "urllib.URLError": _url_error,
-    "builtins.UnicodeError": _url_value_error,
-    "builtins.ValueError": _url_value_error,
+    "builtins.UnicodeError": _value_error,
+    "builtins.ValueError": _value_error,
+    "builtins.OverflowError": _overflow,
+    # anyio, under httpcore
+    "anyio.EndOfStream": _end_of_stream,
     # dnspython
     "dns.NXDOMAIN": _dnspython(Kind.DNS_NOT_FOUND),
     "dns.NoAnswer": _dnspython(Kind.DNS_NO_ADDRESS),
@@ -490,11 +626,8 @@ _RULES: dict[str, _Rule] = {
     "urllib3.ConnectTimeoutError": _context("connect", kind=_TIMEOUT, strength=_CONTEXT),
     "urllib3.ReadTimeoutError": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
     "urllib3.SSLError": _context("tls", "connect"),
-    "urllib3.InvalidChunkLength": _fixed(Kind.RESPONSE_TRUNCATED),
     "urllib3.IncompleteRead": _incomplete_read,
     "urllib3.ProtocolError": _urllib3_aborted,
-    "urllib3.HeaderParsingError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
-    "urllib3.DecodeError": _fixed(Kind.RESPONSE_MALFORMED, _LIBRARY),
     "urllib3.LocationValueError": _url_invalid,
     "urllib3.URLSchemeUnknown": _url_invalid,
     # requests
@@ -521,9 +654,6 @@ _RULES: dict[str, _Rule] = {
     "httpcore.ConnectError": _context("connect"),
     "httpx.ReadError": _context("read"),
     "httpcore.ReadError": _context("read"),
-    "httpx.RemoteProtocolError": _protocol_words,
-    "httpcore.RemoteProtocolError": _protocol_words,
-    "h11.RemoteProtocolError": _protocol_words,
     "httpx.ProxyError": _urllib3_proxy,
     "httpcore.ProxyError": _urllib3_proxy,
     "httpx.UnsupportedProtocol": _url_invalid,
@@ -547,13 +677,9 @@ _RULES: dict[str, _Rule] = {
     "aiohttp.ServerTimeoutError": _context("read", kind=_TIMEOUT, strength=_CONTEXT),
     "aiohttp.ClientOSError": _os_error,
     "aiohttp.ClientPayloadError": _context("read", kind=Kind.RESPONSE_TRUNCATED),
-    "aiohttp.ContentLengthError": _fixed(Kind.RESPONSE_TRUNCATED, _LIBRARY),
-    "aiohttp.TransferEncodingError": _fixed(Kind.RESPONSE_TRUNCATED, _LIBRARY),
-    "aiohttp.LineTooLong": _fixed(Kind.RESPONSE_TOO_LARGE),
-    "aiohttp.BadStatusLine": _fixed(Kind.RESPONSE_MALFORMED),
-    "aiohttp.BadHttpMessage": _fixed(Kind.RESPONSE_MALFORMED),
     "aiohttp.TooManyRedirects": _fixed(Kind.HTTP_REDIRECT_LOOP),
     "aiohttp.InvalidURL": _url_invalid,
+    "aiohttp.NonHttpUrlClientError": _url_invalid,
     "aiohttp.ServerFingerprintMismatch": _fixed(Kind.TLS_UNTRUSTED),
     "aiohttp.ClientResponseError": _aiohttp_response,
 }
@@ -569,13 +695,21 @@ def _rule_for(cls: type) -> _Rule | None:
         return _rule_cache[cls]
     except KeyError:
         pass
-    rule = None
-    for klass in cls.__mro__:
-        rule = _RULES.get(f"{klass.__module__.partition('.')[0]}.{klass.__name__}")
-        if rule is not None:
-            break
+    rule = next((r for name in _names(cls) if (r := _RULES.get(name)) is not None), None)
     _rule_cache[cls] = rule
     return rule
+
+
+def _names(cls: type) -> list[str]:
+    """``cls`` and its bases as the rules name them: ``"urllib3.NewConnectionError"``."""
+    names = _names_cache.get(cls)
+    if names is None:
+        names = [f"{k.__module__.partition('.')[0]}.{k.__name__}" for k in cls.__mro__]
+        _names_cache[cls] = names
+    return names
+
+
+_names_cache: dict[type, list[str]] = {}
 
 
 def _children(exc: BaseException) -> list[BaseException]:
@@ -597,20 +731,106 @@ def _children(exc: BaseException) -> list[BaseException]:
 _LINKS = ("reason", "original_error", "os_error", "certificate_error")
 
 
-def _walk(exc: BaseException) -> list[tuple[BaseException, int]]:
-    """Every exception in the chain, depth first, outermost first; cycles cut."""
+def _walk(exc: BaseException) -> list[tuple[BaseException, int, bool]]:
+    """Every exception in the chain, depth first, outermost first; cycles cut.  With each,
+    whether it came from a known client: its class is one of theirs, their code raised
+    it, or it is wrapped in an exception that did."""
     seen: set[int] = set()
-    order: list[tuple[BaseException, int]] = []
-    stack = [(exc, 0)]
+    order: list[tuple[BaseException, int, bool]] = []
+    stack = [(exc, 0, False)]
     while stack and len(order) < _MAX_NODES:
-        node, depth = stack.pop()
+        node, depth, inherited = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        order.append((node, depth))
+        known = inherited or _client_class(type(node)) or _client_code(_origin(node))
+        order.append((node, depth, known))
         children = _children(node)
-        stack.extend((child, depth + 1) for child in reversed(children))
+        stack.extend((child, depth + 1, known) for child in reversed(children))
     return order
+
+
+# --- where an exception came from -----------------------------------------------------------
+# Message text is matched only on exceptions from the clients whose messages are known.
+# A builtin exception (OSError, ValueError, TimeoutError) says nothing of its source but
+# by its traceback: the function that raised it.
+
+_CLIENT_PACKAGES = frozenset({"aiohttp", "dns", "h11", "httpcore", "httpx", "requests", "urllib3"})
+_CLIENT_MODULES = frozenset(
+    {
+        "http.client",
+        "urllib.error",
+        "urllib.request",
+        "socket",
+        "ssl",
+        "asyncio.selector_events",
+        "asyncio.proactor_events",
+        "asyncio.streams",
+        "asyncio.sslproto",
+    }
+)
+# asyncio's event loop runs everything: only these of its functions are a client's.
+_ASYNCIO_CLIENT = frozenset(
+    ("asyncio.base_events", name)
+    for name in (
+        "create_connection",
+        "_connect_sock",
+        "_create_connection_transport",
+        "start_tls",
+        "getaddrinfo",
+        "_ensure_resolved",
+        "sock_connect",
+        "sock_recv",
+        "sock_sendall",
+    )
+)
+# Helpers a client calls, which raise on its behalf: the caller is the source.
+_HELPERS = ("urllib.parse", "encodings", "codecs", "idna", "ipaddress")
+
+_Frame = tuple[str, str]
+
+
+def _client_class(cls: type) -> bool:
+    known = _client_class_cache.get(cls)
+    if known is None:
+        module = cls.__module__
+        known = module.partition(".")[0] in _CLIENT_PACKAGES or module in _CLIENT_MODULES
+        _client_class_cache[cls] = known
+    return known
+
+
+_client_class_cache: dict[type, bool] = {}
+
+
+def _client_code(frame: _Frame | None) -> bool:
+    if frame is None:
+        return False
+    module = frame[0]
+    return (
+        module.partition(".")[0] in _CLIENT_PACKAGES
+        or module in _CLIENT_MODULES
+        or frame in _ASYNCIO_CLIENT
+    )
+
+
+def _frames(exc: BaseException) -> list[_Frame]:
+    """(module, function) of each frame of the traceback, the raising one last."""
+    frames: list[_Frame] = []
+    tb = exc.__traceback__
+    while tb is not None and len(frames) < 200:
+        code = tb.tb_frame.f_code
+        frames.append((str(tb.tb_frame.f_globals.get("__name__", "")), code.co_name))
+        tb = tb.tb_next
+    return frames
+
+
+def _origin(exc: BaseException) -> _Frame | None:
+    """The frame that raised ``exc``, past the helpers that raised for their caller."""
+    for frame in reversed(_frames(exc)):
+        module = frame[0]
+        if not any(module == h or module.startswith(h + ".") for h in _HELPERS):
+            return frame
+    return None
 
 
 _peer_cache: dict[type, bool] = {}
@@ -677,7 +897,9 @@ def classify(exc: BaseException, *, url: str | None = None) -> Failure:
     walks their wrappers down to the root cause.  An error raised by tether's own
     integrations carries its :class:`Failure` (``exc.failure``), which is returned
     as it is (``circuit.open``, ``deadline.exceeded``, ...).  Never raises: an exception
-    it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.
+    it does not recognise gives ``Kind.UNKNOWN``, with ``cause`` kept.  Message text is
+    read only on exceptions those clients raised: ``ValueError("... label ...")`` from
+    other code is ``unknown``.
 
     ``url`` is the URL that was requested, when the exception does not carry
     it; it is only used for the failure's ``url``, ``host`` and ``port``.
@@ -695,7 +917,8 @@ def classify(exc: BaseException, *, url: str | None = None) -> Failure:
 
 def _classify(exc: BaseException, url: str | None) -> Failure:
     ev = _Evidence(url)
-    for node, depth in _walk(exc):
+    for node, depth, known in _walk(exc):
+        ev.known = known
         if _carries_peer(type(node)):
             _note_peer(node, ev, depth)
         rule = _rule_for(type(node))
@@ -704,6 +927,8 @@ def _classify(exc: BaseException, url: str | None) -> Failure:
     kind = ev.best
     if kind == _TIMEOUT:
         kind = _timeout_kind(ev)
+    elif kind == _BARE_TIMEOUT and ev.deadline:
+        kind = Kind.DEADLINE_EXCEEDED
     if not isinstance(kind, Kind):
         return _build(Kind.UNKNOWN, ev, exc, None)
     if ev.proxy and kind in _PROXIED_CONNECT_KINDS:
@@ -1072,7 +1297,7 @@ _POOL_WAIT_FRAMES = frozenset({"_wait_for_available_connection"})  # aiohttp's c
 def _resource_errno(exc: BaseException, code: int, ev: _Evidence, depth: int) -> None:
     kind, detail = Kind.CONNECT_RESOURCE_EXHAUSTED, _RESOURCE_ERRNOS[code]
     if code == _errno.EADDRNOTAVAIL:
-        if not (ev.connect or _frames(exc) & _CONNECTING_FRAMES):
+        if not (ev.connect or _chain_functions(exc) & _CONNECTING_FRAMES):
             return  # a bind(), or a connect nothing says was one: unknown
         host = ev.host
         if host is None and ev.url:
@@ -1086,17 +1311,14 @@ def _resource_errno(exc: BaseException, code: int, ev: _Evidence, depth: int) ->
     ev.offer(kind, _FACT, depth, detail)
 
 
-def _frames(exc: BaseException) -> set[str]:
+def _chain_functions(exc: BaseException) -> set[str]:
     """The names of the functions ``exc`` passed through, and those of what caused it."""
     names: set[str] = set()
     node: BaseException | None = exc
     for _ in range(4):
         if node is None:
             break
-        tb = node.__traceback__
-        while tb is not None:
-            names.add(tb.tb_frame.f_code.co_name)
-            tb = tb.tb_next
+        names.update(function for _, function in _frames(node))
         node = node.__cause__ or node.__context__
     return names
 
@@ -1118,7 +1340,7 @@ def _aiohttp_timeout(exc: BaseException, ev: _Evidence, depth: int) -> None:
     """aiohttp counts the wait for a free connection of ``TCPConnector(limit=...)`` in its
     connect timeout: the waiting frame in the chain tells a full pool from a silent server."""
     _aiohttp_connect_timeout(exc, ev, depth)
-    if _frames(exc) & _POOL_WAIT_FRAMES:
+    if _chain_functions(exc) & _POOL_WAIT_FRAMES:
         ev.offer(Kind.CONNECT_RESOURCE_EXHAUSTED, _FACT, depth, _POOL_TIMEOUT)
 
 

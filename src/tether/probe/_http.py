@@ -17,6 +17,7 @@ import h11
 from tether._classify import classify, failure_for, parse_retry_after
 from tether._failure import Failure
 from tether._kinds import Kind
+from tether._parser_errors import parser_kind
 from tether._redact import redact_text, redact_url
 
 
@@ -122,30 +123,38 @@ async def exchange(
                 out.complete = True
                 return out
     except h11.RemoteProtocolError as exc:
-        if out.status is not None:
-            out.failure = failure_for(
-                Kind.RESPONSE_TRUNCATED,
-                f"the response ended after {out.size} body bytes, before its announced end ({exc})",
-                url=url,
-                cause=exc,
-            )
-        elif received:
-            out.failure = failure_for(
-                Kind.RESPONSE_MALFORMED,
-                f"the server answered with bytes that are not HTTP ({_plain(exc)})",
-                url=url,
-                cause=exc,
-            )
-        else:
-            out.failure = failure_for(
-                Kind.CONNECTION_CLOSED,
-                "the server closed the connection without answering",
-                url=url,
-                cause=exc,
-            )
+        out.failure = _parser_failure(exc, out, received, url)
     except OSError as exc:
         out.failure = classify(exc, url=url)
     return out
+
+
+def _parser_failure(
+    exc: h11.RemoteProtocolError, out: Exchange, received: int, url: str
+) -> Failure:
+    """What h11's error means, read through the table ``classify`` reads too, so the probe
+    and a client's exception (httpx parses with h11) name a fault the same way."""
+    head = out.status is None
+    kind = parser_kind(["h11.RemoteProtocolError"], str(exc), before_head=head)
+    if kind is Kind.RESPONSE_TOO_LARGE:
+        where = "response head" if head else "chunk-size or trailer line"
+        detail = f"a {where} was longer than the parser's limit ({_plain(exc)})"
+    elif kind is Kind.CONNECTION_CLOSED:
+        detail = (
+            f"the server closed the connection after {received} bytes, before a complete "
+            "response head"
+            if received
+            else "the server closed the connection without answering"
+        )
+    elif kind is Kind.RESPONSE_TRUNCATED:
+        detail = f"the response ended after {out.size} body bytes, before its announced end ({exc})"
+    elif head:
+        kind = Kind.RESPONSE_MALFORMED
+        detail = f"the server answered with bytes that are not HTTP ({_plain(exc)})"
+    else:
+        kind = Kind.RESPONSE_MALFORMED
+        detail = f"the response body's framing is broken ({_plain(exc)})"
+    return failure_for(kind, detail, url=url, cause=exc)
 
 
 async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
