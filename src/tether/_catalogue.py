@@ -1026,6 +1026,13 @@ _add(
                 "`nmap --script ssl-enum-ciphers -p PORT HOST` lists what it offers."
             ),
             (
+                'If OpenSSL says "key too weak" or "md too weak", the certificate itself must be '
+                "reissued: `openssl s_client -connect HOST:PORT -servername NAME </dev/null | "
+                "openssl x509 -noout -text` shows `Public-Key: (1024 bit)` or "
+                "`sha1WithRSAEncryption`; reissue it with an RSA key of 2048 bits or more (or "
+                "ECDSA) signed with SHA-256."
+            ),
+            (
                 "If the server asks for a client certificate (`openssl s_client` prints "
                 '"Acceptable client certificate CA names"), pass one: '
                 '`cert=("client.pem", "client.key")` in requests, or `load_cert_chain()` on the '
