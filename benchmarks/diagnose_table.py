@@ -64,7 +64,8 @@ def make_lab(clock: Callable[[], float] = lambda: FLAP_PERIOD) -> Lab:
 def tether_args(lab: Lab, s: Scenario) -> list[str]:
     """The documented `tether diagnose` command line for one scenario (without `tether`)."""
     timeout = WAIT_TIMEOUT if s.name in WAITING else TIMEOUT
-    args = ["diagnose", s.url, "--json", "--cacert", lab.ca_file, "--timeout", timeout]
+    ca = s.ca_file or lab.ca_file  # tls_expired_root: a client trusting only that root
+    args = ["diagnose", s.url, "--json", "--cacert", ca, "--timeout", timeout]
     if s.proxy:
         args += ["--proxy", s.proxy]
     if s.resolver:
@@ -99,7 +100,8 @@ def tether_cell(result: dict[str, Any]) -> str:
 
 
 def curl_cell(lab: Lab, s: Scenario, curl: str, cares: bool) -> str:
-    args = [curl, "-sS", "--max-time", CURL_MAX_TIME, "--cacert", lab.ca_file, "-o", "/dev/null"]
+    ca = s.ca_file or lab.ca_file
+    args = [curl, "-sS", "--max-time", CURL_MAX_TIME, "--cacert", ca, "-o", "/dev/null"]
     if s.resolver:
         if not cares:
             return "n/a: curl cannot use a given DNS server"

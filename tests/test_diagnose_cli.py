@@ -91,6 +91,7 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "tls_expired": ("tls.expired", "tls", "tls"),
     "tls_not_yet_valid": ("tls.expired", "tls", "tls"),
     "tls_expired_intermediate": ("tls.expired", "tls", "tls"),
+    "tls_expired_root": ("tls.expired", "tls", "tls"),
     "tls_self_signed": ("tls.self_signed", "tls", "tls"),
     "tls_unknown_ca": ("tls.untrusted", "tls", "tls"),
     "tls_wrong_host": ("tls.hostname_mismatch", "tls", "tls"),

@@ -92,14 +92,9 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The resolver could not get an answer", "dns_servfail"),
         _is("DNSSEC validation failed", "dns_servfail"),
         _is("The resolver refuses queries", "dns_refused"),
-        _no(
-            "The configured resolver cannot be reached",
-            "to do: a namespace whose resolv.conf names a closed port 53",
-        ),
-        _no(
-            "A container or network namespace",
-            "to do: a namespace whose resolv.conf names a closed port 53",
-        ),
+        # A local stub that is not running: resolv.conf names 127.0.0.53, nothing listens.
+        _is("The configured resolver cannot be reached", "dns_unreachable"),
+        _is("A container or network namespace", "dns_unreachable"),
     ),
     Kind.DNS_TIMEOUT: (
         _is("The configured resolver is down", "dns_silent"),
@@ -163,7 +158,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The server's certificate expired", "tls_expired"),
         _is("This machine's clock is wrong", "tls_expired", "tls_not_yet_valid"),
         _is("An intermediate certificate served", "tls_expired_intermediate"),
-        _no("An outdated CA bundle", "to do: a client that trusts only an expired root"),
+        _is("An outdated CA bundle", "tls_expired_root"),
         _is("One server behind a load balancer", "tls_expired"),
     ),
     Kind.TLS_HOSTNAME_MISMATCH: (

@@ -46,6 +46,10 @@ class LabCerts:
     """A valid leaf served with its intermediate, which expired yesterday."""
     weak_key: Path
     """A leaf of the lab CA with a 1024-bit RSA key, too weak for OpenSSL's default level."""
+    expired_root: Path
+    """A valid leaf of a root CA that expired yesterday (key and leaf)."""
+    expired_root_ca: Path
+    """That root alone: the only CA of a client whose bundle lacks its successor."""
 
     def server_context(
         self,
@@ -117,6 +121,7 @@ def _make_certs(root: Path) -> LabCerts:
     orphan = ca.create_child_ca().issue_cert(*IDENTITIES, not_before=now - day)
     no_intermediate = root / "no_intermediate.pem"
     no_intermediate.write_bytes(orphan.private_key_pem.bytes() + orphan.cert_chain_pems[0].bytes())
+    old_root, old_leaf = _expired_root_pems(now)
     return LabCerts(
         directory=root,
         ca_file=ca_file,
@@ -140,6 +145,8 @@ def _make_certs(root: Path) -> LabCerts:
             root / "expired_intermediate.pem", _expired_intermediate_pem(ca, now)
         ),
         weak_key=_write(root / "weak_key.pem", _weak_key_pem(ca, now)),
+        expired_root=_write(root / "expired_root.pem", old_leaf),
+        expired_root_ca=_write(root / "expired_root_ca.pem", old_root),
     )
 
 
@@ -242,6 +249,72 @@ def _expired_intermediate_pem(ca: trustme.CA, now: dt.datetime) -> bytes:
         serialization.NoEncryption(),
     )
     return key_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, middle))
+
+
+def _expired_root_pems(now: dt.datetime) -> tuple[bytes, bytes]:
+    """A root CA that expired a day ago, and key and leaf it signed, valid today.
+
+    What a client with an outdated CA bundle meets: the server's chain is fine
+    for clients that trust the root's successor, but the only anchor this one
+    has has run out (the AddTrust root in 2020, ISRG's DST Root CA X3 in 2021).
+    """
+    day = dt.timedelta(days=1)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tether lab old root CA")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - 3650 * day)
+        .not_valid_after(now - day)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), False)
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName("ok.lab.test")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(root_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - day)
+        .not_valid_after(now + 30 * day)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    pem = serialization.Encoding.PEM
+    return root.public_bytes(pem), key_pem + leaf.public_bytes(pem)
 
 
 def _self_signed_pem(now: dt.datetime) -> bytes:

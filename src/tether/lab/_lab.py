@@ -34,6 +34,8 @@ class Scenario:
     resolver: str | None = None
     """``host:port`` of the DNS server that knows the URL's name, for the DNS scenarios."""
     method: str = "GET"
+    ca_file: str | None = None
+    """The only CA a client should trust here, when it is not the lab CA."""
 
     @property
     def host(self) -> str:
@@ -112,6 +114,11 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
         "tls_expired_intermediate",
         Kind.TLS_EXPIRED,
         "a valid leaf whose intermediate expired yesterday",
+    ),
+    (
+        "tls_expired_root",
+        Kind.TLS_EXPIRED,
+        "a valid leaf of a root that expired yesterday, the client's only CA",
     ),
     ("tls_self_signed", Kind.TLS_SELF_SIGNED, "a self-signed leaf certificate"),
     ("tls_unknown_ca", Kind.TLS_UNTRUSTED, "certificate from a CA the client does not trust"),
@@ -385,6 +392,7 @@ class Lab:
             ("tls_no_intermediate", certs.no_intermediate),
             ("tls_expired_intermediate", certs.expired_intermediate),
             ("tls_weak_key", certs.weak_key),
+            ("tls_expired_root", certs.expired_root),
         ):
             ports[name] = await serve(_servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(
@@ -446,6 +454,7 @@ class Lab:
                 proxy=f"http://{h}:{proxies[name]}" if name in proxies else None,
                 resolver=self.resolver if name in _DNS_NAMES else None,
                 method="POST" if name in _UPLOADS else "GET",
+                ca_file=str(certs.expired_root_ca) if name == "tls_expired_root" else None,
             )
 
     async def _stop(self) -> None:

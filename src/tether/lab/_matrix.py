@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -94,8 +95,21 @@ NETNS_ROUTES: dict[str, tuple[str, Kind, str, str | None]] = {
         None,
     ),
 }
+# A namespace of its own whose resolv.conf names the address of systemd-resolved's stub,
+# where nothing listens there: a container that copied the host's resolv.conf, a local
+# stub that is not running.  Every query meets an ICMP port unreachable.
+DEAD_RESOLVER = "127.0.0.53"
+DEAD_RESOLVER_SCENARIOS: dict[str, tuple[str, Kind, str, str | None]] = {
+    "dns_unreachable": (
+        "http://ok.lab.test/",
+        Kind.DNS_UNAVAILABLE,
+        f"resolv.conf names {DEAD_RESOLVER}, where no resolver listens (port unreachable)",
+        None,
+    ),
+}
 NETNS_ONLY: dict[str, tuple[str, Kind, str, str | None]] = {
     **NETNS_ROUTES,
+    **DEAD_RESOLVER_SCENARIOS,
     "url_space": ("http://bad host/", Kind.URL_INVALID, "a space in the host", None),
     "url_bad_scheme": ("htp://127.0.0.1/", Kind.URL_INVALID, "a misspelt scheme", None),
     "url_bad_port": ("http://127.0.0.1:99999/", Kind.URL_INVALID, "a port above 65535", None),
@@ -145,9 +159,11 @@ SOCKET_SCENARIOS = frozenset(
         "tls_no_intermediate",
         "tls_expired_intermediate",
         "tls_weak_key",
+        "tls_expired_root",
         "upload_early_close",
         "upload_stall",
         *DNS_SCENARIOS,
+        *DEAD_RESOLVER_SCENARIOS,
         *NETNS_ROUTES,
     }
 )
@@ -164,6 +180,11 @@ for _client in CLIENTS:
         "getaddrinfo reports a silent resolver as EAI_AGAIN, like SERVFAIL",
     )
 LIMITS["dns_silent", "dnspython"] = (Kind.DNS_TIMEOUT, None)  # only a direct query tells
+LIMITS["dns_unreachable", "dnspython"] = (
+    Kind.DNS_TIMEOUT,
+    "dnspython does not connect its UDP socket, so the port unreachable never reaches it: "
+    "it waits out its lifetime",
+)
 for _client in (c for c in CLIENTS if c != "dnspython"):
     LIMITS["dns_dangling_cname", _client] = (
         Kind.DNS_NOT_FOUND,
@@ -320,7 +341,7 @@ def applies(scenario: Scenario, client: str, *, netns: bool = False) -> bool:
     if client == "socket":
         return scenario.name in SOCKET_SCENARIOS and scenario.proxy is None
     if client == "dnspython":  # asks the lab's resolver directly: no namespace needed
-        return scenario.name in DNS_SCENARIOS
+        return scenario.name in DNS_SCENARIOS or scenario.name in DEAD_RESOLVER_SCENARIOS
     return True
 
 
@@ -333,6 +354,15 @@ def _body(s: Scenario) -> bytes | None:
     return UPLOAD if s.method == "POST" else None
 
 
+def _ca_file(s: Scenario, lab: Lab) -> str:
+    """The CA the client trusts: the lab's, or the scenario's own (an expired root)."""
+    return s.ca_file or lab.ca_file
+
+
+def _context(s: Scenario, lab: Lab) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=_ca_file(s, lab))
+
+
 def _requests(s: Scenario, lab: Lab) -> int:
     import requests
 
@@ -343,7 +373,7 @@ def _requests(s: Scenario, lab: Lab) -> int:
             s.method,
             s.url,
             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            verify=lab.ca_file,
+            verify=_ca_file(s, lab),
             proxies=proxies,
             data=_body(s),
         )
@@ -356,9 +386,9 @@ def _urllib3(s: Scenario, lab: Lab) -> int:
 
     retries = urllib3.Retry(total=10, connect=0, read=0, status=0, other=0, redirect=10)
     pool = (
-        urllib3.ProxyManager(s.proxy, ca_certs=lab.ca_file)
+        urllib3.ProxyManager(s.proxy, ca_certs=_ca_file(s, lab))
         if s.proxy
-        else urllib3.PoolManager(ca_certs=lab.ca_file)
+        else urllib3.PoolManager(ca_certs=_ca_file(s, lab))
     )
     with pool:
         r = pool.request(
@@ -376,7 +406,7 @@ def _httpx(s: Scenario, lab: Lab) -> int:
 
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     with httpx.Client(
-        verify=lab.client_ssl_context(),
+        verify=_context(s, lab),
         proxy=s.proxy,
         timeout=timeout,
         follow_redirects=True,
@@ -393,7 +423,7 @@ def _httpx_async(s: Scenario, lab: Lab) -> int:
     async def go() -> int:
         timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
         async with httpx.AsyncClient(
-            verify=lab.client_ssl_context(),
+            verify=_context(s, lab),
             proxy=s.proxy,
             timeout=timeout,
             follow_redirects=True,
@@ -418,7 +448,7 @@ def _aiohttp(s: Scenario, lab: Lab) -> int:
             session.request(
                 s.method,
                 s.url,
-                ssl=lab.client_ssl_context(),
+                ssl=_context(s, lab),
                 proxy=s.proxy,
                 data=_body(s),
                 raise_for_status=True,
@@ -436,7 +466,7 @@ def _urllib(s: Scenario, lab: Lab) -> int:
     proxies = {"http": s.proxy, "https": s.proxy} if s.proxy else {}
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler(proxies),
-        urllib.request.HTTPSHandler(context=lab.client_ssl_context()),
+        urllib.request.HTTPSHandler(context=_context(s, lab)),
     )
     request = urllib.request.Request(s.url, data=_body(s), method=s.method)
     with opener.open(request, timeout=READ_TIMEOUT) as r:
@@ -452,7 +482,7 @@ def _socket(s: Scenario, lab: Lab) -> int:
     try:
         sock.settimeout(READ_TIMEOUT)
         if parts.scheme == "https":
-            sock = lab.client_ssl_context().wrap_socket(sock, server_hostname=host)
+            sock = _context(s, lab).wrap_socket(sock, server_hostname=host)
         body = _body(s) or b""
         head = (
             f"{s.method} {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -468,11 +498,11 @@ def _socket(s: Scenario, lab: Lab) -> int:
 
 
 def _dnspython(s: Scenario, lab: Lab) -> int:
-    """Resolve the URL's name at the lab's DNS server (never the system's)."""
+    """Resolve the URL's name at the scenario's or the lab's DNS server (never the system's)."""
     import dns.resolver
 
     resolver = dns.resolver.Resolver(configure=False)
-    host, port = split_hostport(lab.resolver)
+    host, port = split_hostport(s.resolver or lab.resolver)
     resolver.nameservers = [host]
     resolver.port = port
     resolver.lifetime = READ_TIMEOUT
@@ -597,8 +627,16 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
     for name in names:
         if name in NETNS_ONLY:
             url, kind, description, proxy = NETNS_ONLY[name]
+            resolver = f"{DEAD_RESOLVER}:53" if name in DEAD_RESOLVER_SCENARIOS else None
             out.append(
-                Scenario(name=name, url=url, kind=kind, description=description, proxy=proxy)
+                Scenario(
+                    name=name,
+                    url=url,
+                    kind=kind,
+                    description=description,
+                    proxy=proxy,
+                    resolver=resolver,
+                )
             )
         elif name in LOCAL:  # a client short of something, asking a lab server
             exhaustion = EXHAUSTED[name]
@@ -657,25 +695,41 @@ ip route add throw 127.9.7.0/24 table local
 ip route add prohibit 127.9.8.0/24 table local
 ip route add blackhole 127.9.6.0/24 table local
 mount --bind "$RESOLV" /etc/resolv.conf
-exec "$PYTHON" -m tether.lab._matrix --child "$CLIENTS"
+exec "$PYTHON" -m tether.lab._matrix --child "$CLIENTS" "$SCENARIOS"
 """
+_LAB_RESOLV = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+_DEAD_RESOLV = f"nameserver {DEAD_RESOLVER}\noptions timeout:1 attempts:1\n"
 
 
 def run_in_netns(clients: Iterable[str] = CLIENTS, timeout: float = 300) -> list[Case]:
-    """Run the namespace-only scenarios in a fresh ``unshare -rmn`` namespace.
+    """Run the namespace-only scenarios in fresh ``unshare -rmn`` namespaces.
 
     Inside, the lab's DNS server listens on 127.0.0.1:53 and resolv.conf names
     it, so ``getaddrinfo`` (and every client above it) asks the lab and nothing
-    else: the namespace has no route anywhere but loopback.
+    else: the namespace has no route anywhere but loopback.  The scenarios of
+    :data:`DEAD_RESOLVER_SCENARIOS` run in a second namespace, whose resolv.conf
+    names :data:`DEAD_RESOLVER` instead.
     """
+    clients = list(clients)
+    live = [n for n in NETNS_SCENARIOS if n not in DEAD_RESOLVER_SCENARIOS]
+    return [
+        *_netns_run(_LAB_RESOLV, live, clients, timeout),
+        *_netns_run(_DEAD_RESOLV, list(DEAD_RESOLVER_SCENARIOS), clients, timeout),
+    ]
+
+
+def _netns_run(
+    resolv_conf: str, names: list[str], clients: list[str], timeout: float
+) -> list[Case]:
     with tempfile.TemporaryDirectory(prefix="tether-netns-") as tmp:
         resolv = Path(tmp) / "resolv.conf"
-        resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        resolv.write_text(resolv_conf)
         env = {
             **os.environ,
             "RESOLV": str(resolv),
             "PYTHON": sys.executable,
             "CLIENTS": ",".join(clients),
+            "SCENARIOS": ",".join(names),
         }
         proc = subprocess.run(
             ["unshare", "-rmn", "sh", "-c", _SETUP],
@@ -690,15 +744,15 @@ def run_in_netns(clients: Iterable[str] = CLIENTS, timeout: float = 300) -> list
     return [Case(**json.loads(line)) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
-def _child(clients: list[str]) -> None:
+def _child(clients: list[str], names: list[str]) -> None:
     with Lab(dns_port=53) as lab:
-        for case in _run_all(lab, scenarios_for(lab, NETNS_SCENARIOS), clients, 12, netns=True):
+        for case in _run_all(lab, scenarios_for(lab, names), clients, 12, netns=True):
             print(json.dumps(asdict(case)), flush=True)
 
 
 def main(argv: list[str]) -> Any:
     if argv[:1] == ["--child"]:
-        _child(argv[1].split(","))
+        _child(argv[1].split(","), argv[2].split(","))
     return 0
 
 
@@ -729,7 +783,9 @@ def matrix_markdown(cases: list[Case]) -> str:
         "Every fault-lab scenario, triggered for real on loopback through each client library, "
         "beside what `tether.classify` makes of it. DNS and unreachable-route scenarios ran in a "
         "private network namespace whose resolver is the lab's (`dnspython` asks the lab's "
-        "resolver directly, outside the namespace). fd_limit, pool_full and port_range run "
+        "resolver directly, outside the namespace); dns_unreachable ran in a second namespace, "
+        "whose resolv.conf names an address where no resolver listens. "
+        "fd_limit, pool_full and port_range run "
         "each client in a child process short of file descriptors, pooled connections or "
         "local ports (port_range in a namespace of its own).",
         "",
