@@ -16,6 +16,9 @@ import pytest
 
 from tether.lab import Lab
 from tether.lab._matrix import (
+    CLIENTS,
+    IPV6_BLACKHOLE,
+    IPV6_FIRST,
     Case,
     available,
     matrix_markdown,
@@ -91,6 +94,22 @@ def test_local(scenario: str, client: str, local_cases: dict[tuple[str, str], Ca
 def test_in_namespace(scenario: str, client: str, netns_cases: dict[tuple[str, str], Case]) -> None:
     """Through the system resolver and real routes, the failure gets the scenario's kind."""
     _check(netns_cases.get((scenario, client)), client)
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("client", [c for c in CLIENTS if (IPV6_BLACKHOLE, c) in NETNS])
+def test_ipv6_blackhole_is_a_delay(client: str, netns_cases: dict[tuple[str, str], Case]) -> None:
+    """Clients that try IPv6 first lose a whole connect timeout to it; those that race
+    IPv4 against it (Happy Eyeballs) lose a fraction: the dropped SYNs are really dropped."""
+    case = netns_cases.get((IPV6_BLACKHOLE, client))
+    _check(case, client)
+    assert case is not None
+    assert case.outcome == "ok"
+    assert case.elapsed is not None
+    if client in IPV6_FIRST:
+        assert case.elapsed >= IPV6_FIRST[client]
+    else:
+        assert case.elapsed < min(IPV6_FIRST.values())
 
 
 def test_classification_gaps_are_real_cells() -> None:

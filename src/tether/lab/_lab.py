@@ -177,6 +177,32 @@ _DNS_NAMES = {
 }
 
 
+def full_backlog(host: str, port: int = 0) -> list[socket.socket]:
+    """A listener on ``host:port`` whose accept queue is full: Linux then drops new SYNs.
+
+    Returns the listener (first) and the connections that fill its queue; the
+    caller closes them all.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family)
+    sockets = [listener]
+    try:
+        listener.bind((host, port))
+        listener.listen(0)
+        address = listener.getsockname()[:2]
+        for _ in range(4):
+            filler = socket.socket(family)
+            sockets.append(filler)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(address)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 class Lab:
     """Start every scenario on loopback; use as a context manager.
 
@@ -318,20 +344,9 @@ class Lab:
         return int(sock.getsockname()[1])
 
     def _blackhole(self) -> int:
-        """A listener whose accept queue is full: Linux then drops new SYNs."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        listener = socket.socket(family)
-        listener.bind((self.host, 0))
-        listener.listen(0)
-        self._sockets.append(listener)
-        address = listener.getsockname()[:2]
-        for _ in range(4):
-            filler = socket.socket(family)
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(address)
-            self._sockets.append(filler)
-        return int(address[1])
+        sockets = full_backlog(self.host)
+        self._sockets += sockets
+        return int(sockets[0].getsockname()[1])
 
     async def _start(self) -> None:
         certs = self.certs

@@ -14,6 +14,7 @@ namespace (``unshare``) whose resolv.conf names the lab's DNS server, see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -35,7 +37,7 @@ from tether._classify import classify, classify_status
 from tether._hostport import split_hostport
 from tether._kinds import Kind
 from tether.lab._exhaust import EXHAUSTED, LOCAL, NETNS, PORT_RANGE_URL, run_exhausted
-from tether.lab._lab import SPECS, Lab, Scenario
+from tether.lab._lab import SPECS, Lab, Scenario, full_backlog
 
 # Longer than the namespace resolver's 1 s timeout, so a silent resolver is
 # reported as such and not as a connect timeout of clients that count DNS in it.
@@ -107,9 +109,20 @@ DEAD_RESOLVER_SCENARIOS: dict[str, tuple[str, Kind, str, str | None]] = {
         None,
     ),
 }
-NETNS_ONLY: dict[str, tuple[str, Kind, str, str | None]] = {
+# ok.lab.test has A 127.0.0.1 and AAAA ::1; in the namespace, the healthy server's port on
+# ::1 drops SYNs (a full accept queue), as a broken IPv6 path does.  A delay, not a failure:
+# clients that try IPv6 first arrive a whole connect timeout late, those that race the
+# two (Happy Eyeballs, RFC 8305) a quarter of a second late.
+IPV6_BLACKHOLE = "ipv6_blackhole"
+NETNS_ONLY: dict[str, tuple[str, Kind | None, str, str | None]] = {
     **NETNS_ROUTES,
     **DEAD_RESOLVER_SCENARIOS,
+    IPV6_BLACKHOLE: (
+        "http://ok.lab.test:PORT/",  # the lab's healthy port, known when the lab starts
+        None,
+        "a dual-stack name whose IPv6 address drops SYNs; its IPv4 address answers",
+        None,
+    ),
     "url_space": ("http://bad host/", Kind.URL_INVALID, "a space in the host", None),
     "url_bad_scheme": ("htp://127.0.0.1/", Kind.URL_INVALID, "a misspelt scheme", None),
     "url_bad_port": ("http://127.0.0.1:99999/", Kind.URL_INVALID, "a port above 65535", None),
@@ -164,6 +177,7 @@ SOCKET_SCENARIOS = frozenset(
         "upload_stall",
         *DNS_SCENARIOS,
         *DEAD_RESOLVER_SCENARIOS,
+        IPV6_BLACKHOLE,
         *NETNS_ROUTES,
     }
 )
@@ -270,6 +284,25 @@ LIMITS["upload_stall", "aiohttp"] = (
     Kind.DEADLINE_EXCEEDED,
     "aiohttp has no write timeout: only the total timeout ends the upload",
 )
+# Seconds each client spends on IPv6 before it tries IPv4 in ipv6_blackhole: the clients
+# on socket.create_connection try each address in turn, for a whole connect timeout.
+IPV6_FIRST = {
+    "requests": CONNECT_TIMEOUT,
+    "urllib3": CONNECT_TIMEOUT,
+    "httpx": CONNECT_TIMEOUT,
+    "urllib": READ_TIMEOUT,  # urllib has one timeout, for connecting too
+    "socket": CONNECT_TIMEOUT,
+}
+for _client, _lost in IPV6_FIRST.items():
+    LIMITS[IPV6_BLACKHOLE, _client] = (
+        None,
+        f"tries IPv6 for its whole connect timeout ({_lost:g} s), then IPv4: late, not failed",
+    )
+for _client in ("httpx_async", "aiohttp"):
+    LIMITS[IPV6_BLACKHOLE, _client] = (
+        None,
+        "Happy Eyeballs: starts IPv4 0.25 s after IPv6, and IPv4 wins",
+    )
 LIMITS["conflicting_length", "urllib"] = (
     None,
     "http.client reads the first Content-Length and ignores the other",
@@ -313,6 +346,8 @@ class Case:
     """What tether says: classify() of the exception, classify_status() of a status."""
     expected: str | None
     note: str | None = None
+    elapsed: float | None = None
+    """Seconds from the request to its outcome, for the scenarios about delay."""
 
     @property
     def agrees(self) -> bool:
@@ -557,11 +592,20 @@ def trigger(scenario: Scenario, client: str, lab: Lab) -> tuple[int | None, Base
 def run_case(scenario: Scenario, client: str, lab: Lab) -> tuple[Case, BaseException | None]:
     if scenario.name in EXHAUSTED:  # made in a child process, which reports the case
         return run_exhausted(scenario, client), None
+    started = time.monotonic()
     status, exc = trigger(scenario, client, lab)
-    return case_of(scenario, client, status, exc), exc
+    elapsed = round(time.monotonic() - started, 3)
+    return case_of(scenario, client, status, exc, elapsed=elapsed), exc
 
 
-def case_of(scenario: Scenario, client: str, status: int | None, exc: BaseException | None) -> Case:
+def case_of(
+    scenario: Scenario,
+    client: str,
+    status: int | None,
+    exc: BaseException | None,
+    *,
+    elapsed: float | None = None,
+) -> Case:
     """The matrix cell for what the client did: raised ``exc``, answered ``status``, or
     neither (it hung)."""
     expected, note = expected_kind(scenario, client)
@@ -585,6 +629,7 @@ def case_of(scenario: Scenario, client: str, status: int | None, exc: BaseExcept
         kind.value if kind else None,
         expected.value if expected else None,
         note,
+        elapsed,
     )
 
 
@@ -627,6 +672,7 @@ def scenarios_for(lab: Lab, names: Iterable[str]) -> list[Scenario]:
     for name in names:
         if name in NETNS_ONLY:
             url, kind, description, proxy = NETNS_ONLY[name]
+            url = url.replace("PORT", str(lab["healthy"].port))
             resolver = f"{DEAD_RESOLVER}:53" if name in DEAD_RESOLVER_SCENARIOS else None
             out.append(
                 Scenario(
@@ -745,7 +791,10 @@ def _netns_run(
 
 
 def _child(clients: list[str], names: list[str]) -> None:
-    with Lab(dns_port=53) as lab:
+    with Lab(dns_port=53) as lab, contextlib.ExitStack() as held:
+        if IPV6_BLACKHOLE in names:
+            for sock in full_backlog("::1", lab["healthy"].port):
+                held.enter_context(sock)
         for case in _run_all(lab, scenarios_for(lab, names), clients, 12, netns=True):
             print(json.dumps(asdict(case)), flush=True)
 
@@ -784,7 +833,8 @@ def matrix_markdown(cases: list[Case]) -> str:
         "beside what `tether.classify` makes of it. DNS and unreachable-route scenarios ran in a "
         "private network namespace whose resolver is the lab's (`dnspython` asks the lab's "
         "resolver directly, outside the namespace); dns_unreachable ran in a second namespace, "
-        "whose resolv.conf names an address where no resolver listens. "
+        "whose resolv.conf names an address where no resolver listens. ipv6_blackhole (also in "
+        "the namespace) is a delay, not a failure: its notes say how late each client is. "
         "fd_limit, pool_full and port_range run "
         "each client in a child process short of file descriptors, pooled connections or "
         "local ports (port_range in a namespace of its own).",
