@@ -756,3 +756,39 @@ def test_international_name_is_asked_in_idna(lab: Lab, capsys: pytest.CaptureFix
     assert (first["host"], first["idna"]) == ("bücher.lab.test", "xn--bcher-kva.lab.test")
     assert result["failure"]["kind"] == "dns.not_found"
     assert "xn--bcher-kva.lab.test" in result["failure"]["detail"]
+
+
+_DEAD_RESOLVER_SETUP = """set -e
+ip link set lo up
+mount --bind "$RESOLV" /etc/resolv.conf
+exec "$PYTHON" -c "from tether.cli import main; raise SystemExit(main(['diagnose', \
+'http://ok.lab.test/', '--json', '--timeout', '2']))"
+"""
+
+
+@pytest.mark.netns
+def test_an_unreachable_resolver_is_unavailable(tmp_path: Path) -> None:
+    """In a namespace whose resolv.conf names 127.0.0.53 with nothing listening (the lab's
+    dns_unreachable), the system resolver is refused at once: dns.unavailable, not the
+    dns.timeout that glibc's default 5 s wait for a silent one would give within 2 s."""
+    from tether.lab._matrix import netns_available
+
+    why_not = netns_available()
+    if why_not is not None:
+        if os.environ.get("TETHER_REQUIRE_NETNS"):
+            pytest.fail(f"TETHER_REQUIRE_NETNS is set but no namespace can be made: {why_not}")
+        pytest.skip(f"no private network namespace here: {why_not}")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.53\n")
+    done = subprocess.run(
+        ["unshare", "-rmn", "sh", "-c", _DEAD_RESOLVER_SETUP],
+        env={**os.environ, "PYTHON": sys.executable, "RESOLV": str(resolv)},
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["failure"]["kind"] == "dns.unavailable"
+    assert result["phases"][-1] == {**result["phases"][-1], "name": "dns", "ok": False}
