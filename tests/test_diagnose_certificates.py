@@ -242,3 +242,21 @@ def test_every_problem_of_a_real_chain(expired_for_another_name: tuple[str, str]
     assert problems[0] == first
     assert "has expired" in result.failure.detail
     assert "it names other.test" in result.failure.detail
+
+
+def test_an_expired_root_in_the_clients_bundle(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lab's valid leaf of a root that expired, trusted alone (an outdated CA bundle):
+    the verdict names the client's root and never says the server's certificate expired."""
+    s = lab["tls_expired_root"]
+    assert s.ca_file is not None
+    line, result = _diagnose(capsys, s.url, "--cacert", s.ca_file)
+    detail = result["failure"]["detail"]
+    assert result["failure"]["kind"] == "tls.expired"
+    assert detail.startswith(
+        "The root certificate CN=tether lab old root CA that this client trusts has expired"
+    )
+    assert detail.endswith("this client's CA bundle is outdated")
+    assert "certificate of" not in detail
+    assert "not verified: the root certificate CN=tether lab old root CA" in line

@@ -702,12 +702,15 @@ class _Walk:
     ) -> Failure:
         """Every problem of the chain in ``details["problems"]``, the verdict's first, and
         the failure's detail saying them all: OpenSSL names only the first it meets, and
-        says "the certificate has expired" when it is an intermediate that has."""
+        says "the certificate has expired" when it is an intermediate that has, or a root
+        of the client's own trust store."""
         found = _tls.problems(
             details.get("chain") or [], name=t.ascii_host, where=t.hostport, now=now
         )
         first = [p for p in found if p.kind is failure.kind]
         rest = [p for p in found if p.kind is not failure.kind]
+        if failure.kind is Kind.TLS_EXPIRED and not first and details.get("chain"):
+            first = [_tls.expired_anchor(details["chain"], where=t.hostport)]
         details["problems"] = [p.text for p in first] or [failure.detail]
         details["problems"] += [p.text for p in rest]
         briefs = [p.brief for p in first] or [failure.detail]

@@ -166,6 +166,19 @@ def problems(
     return found
 
 
+def expired_anchor(chain: list[dict[str, Any]], *, where: str) -> Problem:
+    """What OpenSSL's "certificate has expired" means when every certificate in the
+    ``chain`` that ``where`` sent is within its dates: the expired one came from this
+    client's own trust store, the root the last certificate sent names as its issuer.
+    An outdated CA bundle, whose newer root for that chain is missing."""
+    root = chain[-1]["issuer"] if chain else "of the chain"
+    text = (
+        f"the root certificate {root} that this client trusts has expired, while every "
+        f"certificate {where} sent is valid: this client's CA bundle is outdated"
+    )
+    return Problem(Kind.TLS_EXPIRED, text, text)
+
+
 def _which(i: int, cert: dict[str, Any], where: str) -> str:
     if i == 0:
         return f"the certificate of {where}"
