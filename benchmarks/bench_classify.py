@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import re
 import statistics
 import subprocess
@@ -23,6 +24,8 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+
+from _report import Section, table, write_part
 
 from tether import classify
 from tether.lab import Lab
@@ -76,12 +79,17 @@ def import_ms(module: str) -> tuple[float, float]:
     and the module's cumulative time (its dependencies included), in ms."""
     top = module.split(".", maxsplit=1)[0]
     best_self = best_cumulative = float("inf")
+    # An installed package has its bytecode compiled; a checkout run with
+    # PYTHONDONTWRITEBYTECODE would count compiling the source instead: write it once.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", f"import {module}"], env=env, check=True)
     for _ in range(5):
         err = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", f"import {module}"],
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         ).stderr
         own = 0
         for line in err.splitlines():
@@ -101,6 +109,7 @@ def main() -> int:
     parser.add_argument("--write", help="also write the results as Markdown to this file")
     args = parser.parse_args()
 
+    started = time.perf_counter()
     excs = collect()
     gc.collect()
     reps = 200
@@ -149,17 +158,20 @@ def main() -> int:
         print(f"{name:<{width}}  {value:>10}  {note}")
     print(verdict)
     if args.write:
-        with open(args.write, "w") as out:
-            out.write("# Benchmark results: classify() and import time\n\n")
-            out.write(
-                f"Produced by `python benchmarks/bench_classify.py --write {args.write}` "
-                f"on {time.strftime('%Y-%m-%d')}, on this project's 2-core machine; "
-                f"{len(excs)} real exceptions from the lab matrix, Python "
-                f"{sys.version.split()[0]}.\n\n| measure | value | ratio / note |\n"
-                "|---|---|---|\n"
-            )
-            out.writelines(f"| {n} | {v} | {note} |\n" for n, v, note in rows)
-            out.write(f"\n{verdict}\n")
+        section = Section(
+            "classify() and import time",
+            tables=[table("Measures", ("measure", "value", "ratio / note"), rows)],
+            verdicts=[verdict],
+            notes=[f"{len(excs)} real exceptions from the lab matrix."],
+        )
+        write_part(
+            args.write,
+            "# Benchmark results: classify() and import time",
+            f"python benchmarks/bench_classify.py --write {args.write}",
+            [section],
+            time.perf_counter() - started,
+            f"Python {sys.version.split()[0]}",
+        )
     return 0
 
 
