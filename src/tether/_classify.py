@@ -714,11 +714,15 @@ _names_cache: dict[type, list[str]] = {}
 
 def _children(exc: BaseException) -> list[BaseException]:
     """The exceptions ``exc`` wraps, explicit links first."""
-    found = [
-        inner for attr in _LINKS if isinstance(inner := getattr(exc, attr, None), BaseException)
-    ]
-    # requests and urllib3 wrap the cause in args
-    found += [arg for arg in exc.args[:3] if isinstance(arg, BaseException)]
+    # Plain loops: this runs for every node of every chain classified.
+    found = []
+    for attr in _LINKS:
+        inner = getattr(exc, attr, None)
+        if inner is not None and isinstance(inner, BaseException):
+            found.append(inner)
+    for arg in exc.args[:3]:  # requests and urllib3 wrap the cause in args
+        if isinstance(arg, BaseException):
+            found.append(arg)
     if isinstance(exc, BaseExceptionGroup):
         found += exc.exceptions
     if exc.__cause__ is not None:
@@ -745,8 +749,8 @@ def _walk(exc: BaseException) -> list[tuple[BaseException, int, bool]]:
         seen.add(id(node))
         known = inherited or _client_class(type(node)) or _client_code(_origin(node))
         order.append((node, depth, known))
-        children = _children(node)
-        stack.extend((child, depth + 1, known) for child in reversed(children))
+        for child in reversed(_children(node)):
+            stack.append((child, depth + 1, known))
     return order
 
 
@@ -1195,12 +1199,15 @@ def _detail(
 def _sentence(text: str, keep: str | None = None) -> str:
     """Tidy a filled template: no doubled or trailing spaces, a capital first letter
     (unless the sentence starts with ``keep``, a host name, which is shown as given)."""
-    text = re.sub(r" {2,}", " ", text).replace(" :", ":").strip()
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    text = text.replace(" :", ":").strip()
     if keep and text.startswith(keep):
         return text
     return text[:1].upper() + text[1:]
 
 
+_SPACES = re.compile(r" {2,}")
 _WITH_SPECIFIC = frozenset(
     {
         Kind.URL_INVALID,

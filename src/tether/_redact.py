@@ -9,6 +9,7 @@ long header line, or a configuration value of a megabyte, costs one pass, not a 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -63,6 +64,17 @@ def redact_url(url: str) -> str:
     """``url`` with its password (or a lone user name, often a token) and secret
     query and fragment values replaced by ``***``.  Never raises; unparsable (or
     longer than :data:`LIMIT`) input is redacted textually."""
+    if len(url) <= _CACHED_LENGTH:
+        return _redact_url_cached(url)
+    return _redact_url(url)
+
+
+_CACHED_LENGTH = 2048
+"""Programs fail against the same few URLs again and again: those up to this long are
+redacted once (at most 1,024 of them kept, so at most 2 MiB)."""
+
+
+def _redact_url(url: str) -> str:
     if len(url) > LIMIT:
         return redact_text(url)
     try:
@@ -77,6 +89,9 @@ def redact_url(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
     except ValueError:
         return redact_text(url)
+
+
+_redact_url_cached = functools.lru_cache(maxsize=1024)(_redact_url)
 
 
 def _redact_pairs(query: str) -> str:
