@@ -75,5 +75,5 @@ def test_diagnose_says_1_redirect_and_brackets_ipv6(
 
 def test_email_channel_repr_brackets_an_ipv6_server() -> None:
     """An SMTP server given as an IPv6 address shows as smtp://[::1]:2525 in the repr."""
-    channel = EmailChannel("mail", "::1", 2525, "t@example.com", ["o@example.com"])
+    channel = EmailChannel("mail", "::1", 2525, "t@lab.test", ["o@lab.test"])
     assert "smtp://[::1]:2525 " in repr(channel)
