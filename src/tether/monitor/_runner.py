@@ -319,7 +319,7 @@ class Runner:
         new = {m.name: m for m in config.monitors}
         now = self.wall()
         changes: list[str] = []
-        for section in ("storage", "server"):
+        for section in ("storage", "server", "workers"):
             if getattr(config, section) != getattr(self.config, section):
                 changes.append(f"{section} changed: restart tether monitor to apply it")
         if config.alerts != self.config.alerts:
@@ -367,7 +367,7 @@ class Runner:
         collected if it later becomes a reference cycle.
         """
         if freeze_gc:
-            _freeze()
+            freeze()
         started = self.wall()
         for m in self.config.monitors:
             # Uptime counts from here in the state the monitor had when tether stopped.
@@ -392,7 +392,7 @@ class Runner:
                 await self._sleep(1.0)
                 if refreeze and self.mono() - begun > longest + 1:
                     refreeze = False
-                    _freeze()
+                    freeze()
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
@@ -422,7 +422,7 @@ class Runner:
             log.debug("prune skipped: %s", exc)
 
 
-def _freeze() -> None:
+def freeze() -> None:
     started = time.perf_counter()
     gc.collect()
     gc.freeze()

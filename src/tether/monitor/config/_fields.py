@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from email.utils import parseaddr
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
@@ -83,6 +83,23 @@ MAX_COUNT: Final = 1_000_000
 Count = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_COUNT)]
 Whole = BeforeValidator(_whole)
 """For the models' other whole numbers (a port, a number of days or redirects)."""
+
+MAX_WORKERS: Final = 256
+"""More probe processes than this is a typo, not a machine."""
+
+
+def _workers(value: object) -> object:
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(f"{show(value)} is not a number of processes: write a whole number, or auto")
+    if not 1 <= value <= MAX_WORKERS:
+        raise fail(f"{value} is out of range: write 1 to {MAX_WORKERS}, or auto")
+    return value
+
+
+Workers = Annotated[int | Literal["auto"], BeforeValidator(_workers)]
+"""``auto`` (as many probe processes as this process may use cores) or 1 to 256."""
 
 
 # -- names -------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from tether.monitor.config._fields import (
     TimeZone,
     WebUrl,
     Whole,
+    Workers,
     one_or_many,
 )
 
@@ -346,6 +347,9 @@ class MonitorConfig(_Model):
     alerts: tuple[AlertChannel, ...] = ()
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    workers: Workers = "auto"
+    """How many processes probe (``auto``: one per core this process may use); 1 probes
+    in the monitor's own process."""
     monitors: tuple[Monitor, ...]
 
     @model_validator(mode="before")
