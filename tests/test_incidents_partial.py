@@ -413,3 +413,39 @@ def test_a_single_location_gives_the_same_incidents_and_alerts_as_before() -> No
     no locations in the payload."""
     assert _single(True) == _single(False)
     assert [event for event, _, _ in _single(True)] == ["incident.opened", "incident.resolved"]
+
+
+def test_a_reload_that_drops_the_failing_location_resolves_the_partial_incident() -> None:
+    """eu-west fails; the reload probes api from us-east and local only: the partial
+    incident resolves (silently), and eu-west's stale state is not kept."""
+    w = World()
+    w.cut("eu-west")
+    events = w.feed(w.q.configure("api", Placement(("us-east", "local")), w.now + 5))
+    assert kinds(events) == ["Resolved"]
+    assert w.e.open_incidents() == []
+
+
+def test_a_reload_that_raises_the_quorum_turns_down_into_partial() -> None:
+    """Down from 2 of 3 under majority; quorum 3: up again, with its usual up alert, and a
+    partial incident for the two locations still failing."""
+    w = World()
+    w.cut("eu-west")
+    w.cut("us-east")
+    events = w.feed(w.q.configure("api", Placement(LOCS, 3), w.now + 5))
+    assert kinds(events) == ["Resolved", "Opened"]
+    assert alerts(events) == [("incident.resolved", "ops")]
+    assert events[1].incident.detail == (
+        "api unreachable from eu-west (connect.timeout) and us-east (connect.timeout), up from "
+        "local"
+    )
+
+
+def test_a_dead_location_is_named_in_the_partial_incident() -> None:
+    """local's instance is gone: the partial incident says it is not counted."""
+    w = World()
+    w.feed(w.q.set_live(("eu-west", "us-east"), w.now))
+    (opened,) = w.cut("eu-west")
+    assert opened.incident.detail == (
+        "api unreachable from eu-west (connect.timeout), up from us-east; not counted: local "
+        "(no live instance)"
+    )
