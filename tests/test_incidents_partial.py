@@ -449,3 +449,19 @@ def test_a_dead_location_is_named_in_the_partial_incident() -> None:
         "api unreachable from eu-west (connect.timeout), up from us-east; not counted: local "
         "(no live instance)"
     )
+
+
+def test_a_reload_down_to_one_location_closes_the_partial_incident() -> None:
+    """From three locations to local alone while eu-west fails: a last picture closes the
+    partial incident; from then on local's changes pass through alone."""
+    w = World()
+    w.cut("eu-west")
+    events = w.feed(w.q.configure("api", Placement(("local",)), w.now + 5))
+    assert kinds(events) == ["Resolved"]
+    assert w.e.open_incidents() == []
+    changed = w.q.update(
+        LocationState("api", "local", State.DOWN, w.now + 9, "3 failed"), w.now + 9
+    )
+    assert [type(e).__name__ for e in changed] == ["StateChanged"]
+    assert isinstance(changed[0], StateChanged)
+    assert changed[0].reason == "3 failed"

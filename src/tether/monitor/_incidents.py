@@ -310,7 +310,8 @@ class IncidentEngine:
         monitor is not down): its partial incident opens, or notes the change.  No
         location failing: its partial incident resolves.  Down for the cluster: nothing
         here, :meth:`changed` opened the incident and closed the partial one."""
-        name, now, facts = change.monitor, change.at, dict(change.locations)
+        name, now = change.monitor, change.at
+        facts = dict(change.locations) if len(change.locations) > 1 else {}
         incident = self.incident_of(name)
         if incident is not None:
             return self._note_locations(incident, name, facts, now)

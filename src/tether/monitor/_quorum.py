@@ -116,8 +116,11 @@ class LocationsChanged:
     """The monitor's state for the cluster, after any :class:`StateChanged` before this."""
     locations: Mapping[str, LocationFact]
     failing: tuple[str, ...]
+    """Counted locations that are down or flapping."""
     needed: int
+    """How many failing locations make it down (the quorum of the counted)."""
     counted: int
+    """How many locations count: live, and not paused there."""
 
     @property
     def partial(self) -> bool:
@@ -179,9 +182,8 @@ class Quorum:
         self._monitors: dict[str, _Monitor] = {
             name: _Monitor(placement) for name, placement in (placements or {}).items()
         }
-        for name, entry in self._monitors.items():
-            entry.verdict = self._judge(name, entry)
-            entry.shown = None
+        for entry in self._monitors.values():
+            entry.verdict = self._judge(entry)
 
     # -- what the leader feeds -----------------------------------------------------------
 
@@ -228,9 +230,9 @@ class Quorum:
             entry = self._monitors.get(state.monitor)
             if entry is not None and state.location in entry.placement.locations:
                 entry.rows[state.location] = state
-        for name, entry in self._monitors.items():
-            entry.verdict = self._judge(name, entry)
-            entry.shown = self._shown(name, entry)
+        for entry in self._monitors.values():
+            entry.verdict = self._judge(entry)
+            entry.shown = self._shown(entry) if len(entry.placement.locations) > 1 else None
 
     # -- what the leader reads -----------------------------------------------------------
 
@@ -288,7 +290,7 @@ class Quorum:
         out = []
         for name, entry in self._monitors.items():
             if len(entry.placement.locations) > 1:
-                entry.shown = self._shown(name, entry)
+                entry.shown = self._shown(entry)
                 out.append(self._locations_changed(name, entry, now))
         return out
 
@@ -299,7 +301,7 @@ class Quorum:
     ) -> list[QuorumEvent]:
         before = entry.verdict
         old = State.UNKNOWN if before is None else before.state
-        verdict = entry.verdict = self._judge(name, entry)
+        verdict = entry.verdict = self._judge(entry)
         events: list[QuorumEvent] = []
         if verdict.state is not old:
             events.append(
@@ -308,13 +310,18 @@ class Quorum:
                 )
             )
         if len(entry.placement.locations) > 1:
-            shown = self._shown(name, entry)
+            shown = self._shown(entry)
             if shown != entry.shown:
                 entry.shown = shown
                 events.append(self._locations_changed(name, entry, now))
+        elif entry.shown is not None:
+            # Reloaded down to one location: a last picture, so that a partial incident of
+            # the locations it had closes; from now on its changes pass through alone.
+            entry.shown = None
+            events.append(self._locations_changed(name, entry, now))
         return events
 
-    def _judge(self, name: str, entry: _Monitor) -> Verdict:
+    def _judge(self, entry: _Monitor) -> Verdict:
         placement = entry.placement
         live = [loc for loc in placement.locations if loc in self._live]
         dead = tuple(loc for loc in placement.locations if loc not in self._live)
@@ -359,10 +366,10 @@ class Quorum:
             )
         return facts
 
-    def _shown(self, name: str, entry: _Monitor) -> tuple[object, ...]:
+    def _shown(self, entry: _Monitor) -> tuple[object, ...]:
         """What a LocationsChanged says that matters: the verdict, and each location's
         state, kind and liveness (not its detail, whose timings change every check)."""
-        verdict = entry.verdict or self._judge(name, entry)
+        verdict = entry.verdict or self._judge(entry)
         facts = self._facts(entry)
         return (
             verdict.state,
@@ -371,7 +378,7 @@ class Quorum:
         )
 
     def _locations_changed(self, name: str, entry: _Monitor, now: float) -> LocationsChanged:
-        verdict = entry.verdict or self._judge(name, entry)
+        verdict = entry.verdict or self._judge(entry)
         return LocationsChanged(
             name,
             now,
