@@ -128,6 +128,43 @@ Name = Annotated[str, AfterValidator(_check_name)]
 Names = Annotated[tuple[Name, ...], BeforeValidator(one_or_many)]
 
 
+def _some_locations(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise fail("is empty: list at least one location, or leave the key out")
+    return value
+
+
+Locations = Annotated[Names, AfterValidator(_some_locations)]
+"""A list of location names, at least one (a monitor's ``locations`` left out means all)."""
+
+
+# -- quorum ------------------------------------------------------------------------------
+
+MAJORITY: Final = "majority"
+
+
+def _to_quorum(value: object) -> object:
+    """``majority``, or a whole number of locations from 1 (``"2"`` as ``2``, as counts are
+    read); the upper bound, the monitor's number of locations, is a cross-check."""
+    if value == MAJORITY:
+        return value
+    number: object = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise fail(f"{show(value)} is not a whole number of locations, nor majority")
+    if number < 1:
+        raise fail(f"{show(value)} is too small: the minimum is 1 location (or write majority)")
+    if number > MAX_COUNT:
+        raise fail(f"{show(value)} is too large: the maximum is {MAX_COUNT}")
+    return number
+
+
+Quorum = Annotated[int | Literal["majority"], BeforeValidator(_to_quorum)]
+"""How many of a monitor's locations must fail for it to be down: a number, or
+``majority`` (more than half)."""
+
+
 # -- where to listen, what to probe, whom to ask -----------------------------------------
 
 
