@@ -156,6 +156,38 @@ def test_a_host_pattern_allows_by_name(tmp_path: Path, hosts: tuple[Recorder, Re
     assert one.hits == ["/"]
 
 
+def test_a_reload_changes_what_probe_allows(
+    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+) -> None:
+    """The allow-list is worked out once per configuration: the same server refuses
+    127.0.0.1, then probes it once a reload allows it."""
+    one, _ = hosts
+    monitors = f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
+    before = parse_config("probe:\n  allowed_targets: [127.0.0.2]\n" + monitors)
+    after = parse_config("probe:\n  allowed_targets: [127.0.0.1]\n" + monitors)
+
+    async def main() -> list[int]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(before, store, Outbox(store, {}))
+            port = _free_port()
+            server = await serve(runner, "127.0.0.1", port)
+            statuses = []
+            try:
+                async with aiohttp.ClientSession() as session:
+                    for config in (before, before, after, after):
+                        if config is not runner.config:
+                            runner.reload(config)
+                        url = f"http://127.0.0.1:{port}/probe"
+                        async with session.get(url, params={"target": one.url}) as r:
+                            statuses.append(r.status)
+            finally:
+                await server.cleanup()
+            return statuses
+
+    assert asyncio.run(main()) == [403, 403, 200, 200]
+    assert one.hits == ["/", "/"]
+
+
 def test_the_default_follows_the_monitors() -> None:
     """The default is each monitor's host (by name) plus 127.0.0.0/8 and ::1."""
     config = parse_config(

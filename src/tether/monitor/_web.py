@@ -35,6 +35,16 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
 
+    # The allow-list depends only on the configuration: made again when a reload brings a
+    # new one, not on each request (by default it parses every monitor's URL).
+    allowed: list[tuple[MonitorConfig, AllowedTargets]] = []
+
+    def allowed_now() -> AllowedTargets:
+        config = runner.config
+        if not allowed or allowed[0][0] is not config:
+            allowed[:] = [(config, allowed_targets(config))]
+        return allowed[0][1]
+
     async def probe(request: web.Request) -> web.Response:
         target = request.query.get("target")
         if not target:
@@ -49,9 +59,7 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             # A day at most: beyond it the value is a mistake, not a timeout to cap.
             seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
             timeout = min(seconds, PROBE_TIMEOUT_MAX)
-        options = ProbeOptions(
-            timeout=timeout, deadline=timeout, allowed=allowed_targets(runner.config)
-        )
+        options = ProbeOptions(timeout=timeout, deadline=timeout, allowed=allowed_now())
         try:
             result = await probe_async(target, options)
         except TargetRefused as exc:
