@@ -215,6 +215,23 @@ def test_a_name_is_allowed_only_if_every_address_is() -> None:
         allowed.check("corp.test", ["203.0.113.5"])  # *.corp.test is its subdomains
 
 
+def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
+    """Exact names and single addresses (looked up in a set, for the default list of every
+    monitor's host) allow just themselves, in any case and with a trailing dot, beside
+    patterns and wider networks."""
+    allowed = AllowedTargets.parse(
+        ["API.example.test.", "*.corp.test", "h?.test", "10.0.0.7", "10.1.0.0/16", "fd00::7"]
+    )
+    for host in ("api.example.test", "Api.Example.Test.", "db.corp.test", "h1.test"):
+        assert allowed.host_allowed(host), host
+    for host in ("x.api.example.test", "api.example", "corp.test", "h12.test"):
+        assert not allowed.host_allowed(host), host
+    for address in ("10.0.0.7", "10.1.200.3", "fd00::7", "fd00:0:0::7"):
+        assert allowed.address_allowed(address), address
+    for address in ("10.0.0.8", "10.2.0.1", "fd00::8", "::ffff:10.0.0.7", "nonsense"):
+        assert not allowed.address_allowed(address), address
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
