@@ -1,11 +1,11 @@
 """How many ``/probe`` requests ``tether monitor`` answers a second, beside blackbox_exporter.
 
 Run: python benchmarks/bench_probe.py [--quick] [--write benchmarks/results.md]
-     [--rounds 6] [--seconds 5] [--concurrency 64] [--tether-workers N] [--no-install]
+     [--rounds 8] [--seconds 4] [--concurrency 64] [--tether-workers N] [--no-install]
      [--no-profile]
 
-The full run takes about 2 minutes on this project's 2-core machine; ``--quick`` (a
-smoke test, too short to mean anything) about 15 s.
+The full run takes about 1.5 minutes on this project's 2-core machine (2 with
+``--tether-workers``); ``--quick`` (a smoke test, too short to mean anything) about 15 s.
 
 Everything runs on loopback.  The peers, measured side by side in one run:
 
@@ -396,6 +396,18 @@ class Prober:
             self.proc.wait()
 
 
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has worked since boot (``/proc/stat``: every state but
+    idle and iowait); 0 where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(x) for x in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLK
+
+
 def _probe_urls(base: str, targets: list[str], module: str) -> list[str]:
     return [
         f"{base}/probe?{urllib.parse.urlencode({'target': f'http://{t}/', 'module': module})}"
@@ -583,6 +595,8 @@ class Measured:
     """The target servers' CPU over the rounds, as a share of one core."""
     loads: tuple[float, float]
     """The machine's load average at the start and the end of the rounds."""
+    others_share: float
+    """CPU the rest of the machine used over the rounds, as a share of all its cores."""
     profiled: list[tuple[str, float]] | None
 
 
@@ -619,7 +633,14 @@ def measure(settings: Settings, out: TextIO) -> Measured:
                 block(p, 2 * settings.warmup)
             ratios: dict[str, list[float]] = {p.name: [] for p in tethers}
             loads = os.getloadavg()[0]
+
+            def ours() -> float:
+                assert driver is not None
+                mine = time.process_time() + tree_cpu(driver.proc.pid)
+                return mine + sum(tree_cpu(p.proc.pid) for p in peers)
+
             targets_cpu, wall = sum(s.cpu() for s in servers), time.perf_counter()
+            busy, mine = machine_cpu(), ours()
             for r in range(settings.rounds):
                 for p in peers if r % 2 == 0 else peers[::-1]:
                     p.add(block(p, settings.seconds))
@@ -628,11 +649,18 @@ def measure(settings: Settings, out: TextIO) -> Measured:
                 for p in tethers:
                     if exporter.rates[-1]:
                         ratios[p.name].append(p.rates[-1] / exporter.rates[-1])
-            targets_share = (sum(s.cpu() for s in servers) - targets_cpu) / (
-                time.perf_counter() - wall
-            )
+            wall = time.perf_counter() - wall
+            targets_share = (sum(s.cpu() for s in servers) - targets_cpu) / wall
+            others = machine_cpu() - busy - (ours() - mine) - targets_share * wall
             measured = Measured(
-                cores, tethers, exporter, ratios, targets_share, (loads, os.getloadavg()[0]), None
+                cores,
+                tethers,
+                exporter,
+                ratios,
+                targets_share,
+                (loads, os.getloadavg()[0]),
+                max(0.0, others / wall / (os.cpu_count() or 1)),
+                None,
             )
             for p in peers:
                 p.stop()
@@ -704,10 +732,12 @@ def report(m: Measured, settings: Settings) -> Section:
         "while it drives) are not pinned and share the machine with the prober measured, "
         "alike for every peer.  Rounds in the order "
         f"{' '.join(numbers)}, {' '.join(reversed(numbers))}, ... (the rows in the table's "
-        "order).  Machine noise: other work shares this machine; the load average was "
-        f"{m.loads[0]:.1f} at the start of the rounds and {m.loads[1]:.1f} at the end, and the "
-        "range over rounds shows what it did to each rate; the ratio is taken within each "
-        "round, and the CPU per probe moves less than the rates."
+        "order).  Machine noise: other work shares this machine; over the rounds it used "
+        f"{100 * m.others_share:.0f}% of the machine's {os.cpu_count()} cores (`/proc/stat` "
+        "less this benchmark's processes), and the load average went from "
+        f"{m.loads[0]:.1f} to {m.loads[1]:.1f}; the range over rounds shows what it did to "
+        "each rate.  The ratio is taken within each round, and the CPU per probe moves less "
+        "than the rates."
     )
     if m.profiled is not None:
         per_probe = _median(m.tethers[0].cpu_per_1000)  # ms per probe = s per 1,000
@@ -762,9 +792,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds, for a smoke test")
     parser.add_argument("--write", metavar="FILE", help="also write the results into FILE")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 6; 2 quick)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 8; 2 quick)")
     parser.add_argument(
-        "--seconds", type=float, help="measured seconds per block (default 5; 0.5 quick)"
+        "--seconds", type=float, help="measured seconds per block (default 4; 0.5 quick)"
     )
     parser.add_argument("--concurrency", type=int, help="requests in flight (default 64; 16 quick)")
     parser.add_argument(
@@ -790,9 +820,9 @@ def main() -> int:
         parser.error("--tether-workers: give a whole number of at least 1")
 
     settings = Settings(
-        rounds=args.rounds or (2 if args.quick else 6),
-        seconds=args.seconds or (0.5 if args.quick else 5.0),
-        warmup=0.2 if args.quick else 1.0,
+        rounds=args.rounds or (2 if args.quick else 8),
+        seconds=args.seconds or (0.5 if args.quick else 4.0),
+        warmup=0.2 if args.quick else 0.5,
         concurrency=args.concurrency or (16 if args.quick else 64),
         workers=args.tether_workers,
         profile=not args.no_profile,
