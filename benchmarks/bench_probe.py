@@ -739,6 +739,11 @@ def report(m: Measured, settings: Settings) -> Section:
         "each rate.  The ratio is taken within each round, and the CPU per probe moves less "
         "than the rates."
     )
+    if settings.profile and m.profiled is None:
+        section.notes.append(
+            "No profile: the tether started under cProfile answered no /probe in its own "
+            "process (its workers did), and cProfile sees only that process."
+        )
     if m.profiled is not None:
         per_probe = _median(m.tethers[0].cpu_per_1000)  # ms per probe = s per 1,000
         section.tables.append(
