@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCHMARKS / "bench_retry.py"
 HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
 MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
+PROBE_HEADINGS = ("1. /probe throughput",)
+BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
 
 
 def _check_sections(stdout: str, headings: tuple[str, ...]) -> None:
@@ -61,3 +66,45 @@ def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: 
     assert written.count("# Benchmark results: the monitor\n") == 1
     for heading in MONITOR_HEADINGS:
         assert f"\n## {heading}" in written
+
+
+@pytest.mark.skipif(
+    not BLACKBOX.exists() and not os.environ.get("TETHER_REQUIRE_BLACKBOX"),
+    reason="needs Debian's prometheus-blackbox-exporter (.ci/run installs it and requires "
+    "this test)",
+)
+def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_probe.py --quick --no-install --write F` exits 0, prints tether's and
+    blackbox_exporter's /probe rates in a table with the judged ratio, and replaces its
+    part of F, keeping the others."""
+    results = tmp_path / "results.md"
+    results.write_text(
+        "# Benchmark results: the monitor\n\nkept\n\n"
+        "# Benchmark results: /probe\n\nstale, to be replaced\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_probe.py"),
+            "--quick",
+            "--no-install",
+            "--write",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, PROBE_HEADINGS)
+    assert re.search(r"^\| tether .*\|$", done.stdout, flags=re.M), done.stdout
+    assert re.search(r"^\| blackbox_exporter .*\|$", done.stdout, flags=re.M), done.stdout
+    verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 1\.0\)"
+    assert re.search(verdict, done.stdout, flags=re.M), done.stdout
+    written = results.read_text()
+    assert written.startswith("# Benchmark results: the monitor\n\nkept\n")
+    assert "stale" not in written
+    assert written.count("# Benchmark results: /probe\n") == 1
+    assert "\n## 1. /probe throughput" in written
+    assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written

@@ -156,6 +156,38 @@ def test_a_host_pattern_allows_by_name(tmp_path: Path, hosts: tuple[Recorder, Re
     assert one.hits == ["/"]
 
 
+def test_a_reload_changes_what_probe_allows(
+    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+) -> None:
+    """The allow-list is worked out once per configuration: the same server refuses
+    127.0.0.1, then probes it once a reload allows it."""
+    one, _ = hosts
+    monitors = f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
+    before = parse_config("probe:\n  allowed_targets: [127.0.0.2]\n" + monitors)
+    after = parse_config("probe:\n  allowed_targets: [127.0.0.1]\n" + monitors)
+
+    async def main() -> list[int]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(before, store, Outbox(store, {}))
+            port = _free_port()
+            server = await serve(runner, "127.0.0.1", port)
+            statuses = []
+            try:
+                async with aiohttp.ClientSession() as session:
+                    for config in (before, before, after, after):
+                        if config is not runner.config:
+                            runner.reload(config)
+                        url = f"http://127.0.0.1:{port}/probe"
+                        async with session.get(url, params={"target": one.url}) as r:
+                            statuses.append(r.status)
+            finally:
+                await server.cleanup()
+            return statuses
+
+    assert asyncio.run(main()) == [403, 403, 200, 200]
+    assert one.hits == ["/", "/"]
+
+
 def test_the_default_follows_the_monitors() -> None:
     """The default is each monitor's host (by name) plus 127.0.0.0/8 and ::1."""
     config = parse_config(
@@ -181,6 +213,23 @@ def test_a_name_is_allowed_only_if_every_address_is() -> None:
         allowed.check("svc.test", ["10.1.1.1", "203.0.113.5"])
     with pytest.raises(TargetRefused):
         allowed.check("corp.test", ["203.0.113.5"])  # *.corp.test is its subdomains
+
+
+def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
+    """Exact names and single addresses (looked up in a set, for the default list of every
+    monitor's host) allow just themselves, in any case and with a trailing dot, beside
+    patterns and wider networks."""
+    allowed = AllowedTargets.parse(
+        ["API.example.test.", "*.corp.test", "h?.test", "10.0.0.7", "10.1.0.0/16", "fd00::7"]
+    )
+    for host in ("api.example.test", "Api.Example.Test.", "db.corp.test", "h1.test"):
+        assert allowed.host_allowed(host), host
+    for host in ("x.api.example.test", "api.example", "corp.test", "h12.test"):
+        assert not allowed.host_allowed(host), host
+    for address in ("10.0.0.7", "10.1.200.3", "fd00::7", "fd00:0:0::7"):
+        assert allowed.address_allowed(address), address
+    for address in ("10.0.0.8", "10.2.0.1", "fd00::8", "::ffff:10.0.0.7", "nonsense"):
+        assert not allowed.address_allowed(address), address
 
 
 @pytest.mark.parametrize(

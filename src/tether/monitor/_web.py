@@ -36,9 +36,19 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
 
+    # The allow-list depends only on the configuration: made again when a reload brings a
+    # new one, not on each request (by default it parses every monitor's URL).
+    allowed: list[tuple[MonitorConfig, AllowedTargets]] = []
+
+    def allowed_now() -> AllowedTargets:
+        config = runner.config
+        if not allowed or allowed[0][0] is not config:
+            allowed[:] = [(config, allowed_targets(config))]
+        return allowed[0][1]
+
     app = web.Application()
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/probe", probe_handler(lambda: allowed_targets(runner.config)))
+    app.router.add_get("/probe", probe_handler(allowed_now))
     add_dashboard(app, runner, refresh=refresh)
     return app
 

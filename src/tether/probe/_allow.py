@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -29,6 +29,23 @@ class AllowedTargets:
 
     hosts: tuple[str, ...] = ()
     networks: tuple[Network, ...] = ()
+    # Each hop is checked against the whole list, which by default holds every monitor's
+    # host: exact names and single addresses are looked up in a set, and only patterns and
+    # wider networks are tried one by one.
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _patterns: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _addresses: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address] = field(
+        init=False, repr=False, compare=False
+    )
+    _wide: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        wild = [h for h in self.hosts if any(c in h for c in "*?[")]
+        single = {n for n in self.networks if n.prefixlen == n.max_prefixlen}
+        object.__setattr__(self, "_names", frozenset(self.hosts).difference(wild))
+        object.__setattr__(self, "_patterns", tuple(wild))
+        object.__setattr__(self, "_addresses", frozenset(n.network_address for n in single))
+        object.__setattr__(self, "_wide", tuple(n for n in self.networks if n not in single))
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowedTargets:
@@ -56,14 +73,14 @@ class AllowedTargets:
 
     def host_allowed(self, host: str) -> bool:
         name = host.lower().rstrip(".")
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.hosts)
+        return name in self._names or any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
 
     def address_allowed(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
         except ValueError:
             return False
-        return any(ip in network for network in self.networks)
+        return ip in self._addresses or any(ip in network for network in self._wide)
 
     def check(self, host: str, addresses: Sequence[str]) -> None:
         """Raise :class:`TargetRefused` unless ``host``, resolved to ``addresses``, is allowed."""
