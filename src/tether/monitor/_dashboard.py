@@ -213,7 +213,7 @@ class Snapshot:
         return cls(
             runner.wall(),
             runner.config.monitors,
-            runner.detector.states(),
+            runner.quorum.states(),
             dict(runner.latest),
             dict(runner.since),
             tuple(runner.outbox.status()),

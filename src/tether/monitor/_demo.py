@@ -230,7 +230,7 @@ async def _watch(
 
 
 def _verdicts(lab: Lab, runner: Runner, store: SQLiteStore) -> list[Verdict]:
-    states = runner.detector.states()
+    states = runner.quorum.states()
     out = []
     for name in WATCHED:
         latest = runner.latest.get(name)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from tether._kinds import Kind
 from tether._redact import redact_url
 from tether.monitor._baseline import Latency
 from tether.monitor._correlate import held_by_parent
@@ -53,10 +54,11 @@ from tether.monitor._incidents import (
     Event as IncidentEvent,
 )
 from tether.monitor._prober import Check, Prober, Sink, host_of
-from tether.monitor._records import Incident, ProbeRecord
+from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
+from tether.monitor._records import Incident, LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.config import Monitor, MonitorConfig
+from tether.monitor.config import Monitor, MonitorConfig, resolve_location
 from tether.monitor.store import Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -99,9 +101,12 @@ class Runner:
         rand: Callable[[], float] = random.random,
         probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
         fleet: Fleet | None = None,
+        location: str | None = None,
     ) -> None:
         """``probe`` is what the prober of this process probes with; ``fleet`` replaces
-        that prober (worker processes)."""
+        that prober (worker processes).  ``location`` is where this instance probes from
+        (default: the configuration's only location)."""
+        self.here = resolve_location(config, location, env={})
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
@@ -117,6 +122,13 @@ class Runner:
         self.metrics = MonitorMetrics(wall=wall)
         self.metrics.watch_store(store.health)
         outbox.hook = self.metrics
+        self.quorum = Quorum(live=[self.here])
+        """Every monitor's state for the whole cluster, from each location's: what the
+        incident engine, the holds and the pages go by.  One instance at one location
+        passes its detector's changes through unchanged."""
+        self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
+        """What was last published of each monitor at this location: its state, since
+        when, and the kind and host of its failure."""
         self.engine = IncidentEngine(
             {},
             store.new_incident_id,
@@ -136,10 +148,14 @@ class Runner:
         self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
         self._hosts = {m.name: host_of(m.url) for m in config.monitors if not m.paused}
         self._depends = {m.name: m.depends_on for m in config.monitors}
+        now = self.wall()
+        events: list[QuorumEvent] = []
         for m in config.monitors:
             self.detector.configure(m.name, _rules(m))
+            events += self.quorum.configure(m.name, Placement(m.locations, m.quorum), now)
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
         self.fleet.assign(self._probed())
+        self._lead(events, now)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -155,6 +171,13 @@ class Runner:
                 self.detector.restore(name, data)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+        # The store's open incidents already match these states: nothing to decide.
+        here = self._here()
+        self.quorum.restore(
+            LocationState(name, self.here, state, self.wall())
+            for name, state in self.detector.states().items()
+            if name in here
+        )
 
     def _save(self, name: str) -> None:
         exported = self.detector.export(name)
@@ -167,6 +190,8 @@ class Runner:
             self._save(name)
 
     def _pause_or_resume(self, m: Monitor) -> None:
+        if self.here not in m.locations:
+            return  # probed from elsewhere: paused or resumed there
         now = self.wall()
         if m.paused:
             events = self.detector.pause(m.name, now)
@@ -197,42 +222,109 @@ class Runner:
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
         self.metrics.observe(record, check.timings, check.cert_days_left)
+        changed = False
         for event in self.detector.observe(observation, now):
-            self._handle(event, record, now)
+            changed = changed or isinstance(event, StateChanged)
+            self._handle(event, record, now, check.host)
+        last = self._published.get(name)
+        if not changed and not record.ok and last is not None and last[0] is State.DOWN:
+            # Still down, but perhaps for another reason now: the incidents correlate on
+            # each down monitor's latest kind and host.
+            self._publish(name, State.DOWN, last[1], "", record, check.host, now)
         return record
 
-    def _handle(self, event: Event, record: ProbeRecord | None, now: float) -> None:
+    def _handle(
+        self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
+    ) -> None:
         name = event.monitor
         if isinstance(event, ReprobeRequested):
             self.fleet.reprobe(name, event.delay)
         elif isinstance(event, StateChanged):
             log.info(
                 "%s: %s -> %s (%s)",
-                name,
+                name if self._single(name) else f"{name} from {self.here}",
                 event.old,
                 event.new,
                 event.reason,
                 extra={"event": "state", "monitor": name, "state": str(event.new)},
             )
-            self.since[name] = event.at
-            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
-                self.metrics.state(name, event.new is not State.DOWN)
             self._save(name)
-            self.store.record_state(name, event.at, event.new)
-            self._apply(self.engine.changed(event, record, self._down(), self._hosts), now)
+            self._publish(name, event.new, event.at, event.reason, record, host, now)
         elif isinstance(event, Degraded | Recovered):
             notice = self.engine.notice(event, now)
             log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
             for alert in notice.alerts:
                 self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
-    def _down(self) -> list[Observation]:
-        states = self.detector.states()
-        return [o for name, o in self.latest.items() if states.get(name) is State.DOWN]
+    def _single(self, name: str) -> bool:
+        m = self._by_name.get(name)
+        return m is None or len(m.locations) == 1
+
+    def _publish(
+        self,
+        name: str,
+        state: State,
+        since: float,
+        reason: str,
+        record: ProbeRecord | None,
+        host: str | None,
+        now: float,
+    ) -> None:
+        """Tell the quorum what this location sees of ``name`` now, unless nothing it goes
+        by changed since the last time."""
+        failed = record is not None and not record.ok
+        kind = record.kind if failed and record is not None else None
+        seen = (state, since, kind, host if failed else None)
+        if self._published.get(name) == seen:
+            return
+        self._published[name] = seen
+        published = LocationState(
+            name,
+            self.here,
+            state,
+            since,
+            reason,
+            kind,
+            None if record is None else record.detail,
+            host if failed else None,
+            None if record is None else record.latency_ms,
+        )
+        self._lead(self.quorum.update(published, now), now)
+
+    def _lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+        """What the quorum decided for the whole cluster: state changes go to the
+        incident engine (and to the store, for uptime), location changes to its partial
+        incidents."""
+        for event in events:
+            name = event.monitor
+            if isinstance(event, LocationsChanged):
+                self._apply(self.engine.locations(event), now)
+                continue
+            if not self._single(name):
+                log.info(
+                    "%s: %s -> %s (%s)",
+                    name,
+                    event.old,
+                    event.new,
+                    event.reason,
+                    extra={"event": "state", "monitor": name, "state": str(event.new)},
+                )
+            self.since[name] = event.at
+            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
+                self.metrics.state(name, event.new is not State.DOWN)
+            self.store.record_state(name, event.at, event.new)
+            changes = self.engine.changed(
+                event,
+                self.quorum.record(name),
+                self.quorum.down(),
+                self._hosts,
+                self.quorum.locations(name),
+            )
+            self._apply(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None (the incident engine asks)."""
-        states = self.detector.states()
+        states = self.quorum.states()
         if states.get(monitor) is State.FLAPPING:
             return "it is flapping"
         parent = held_by_parent(monitor, self._depends, states)
@@ -340,11 +432,17 @@ class Runner:
         return changes
 
     def _probed(self) -> list[Monitor]:
-        """The monitors to probe: every one not paused."""
-        return [m for m in self.config.monitors if not m.paused]
+        """The monitors to probe here: every one of this location not paused."""
+        return [m for m in self.config.monitors if not m.paused and self.here in m.locations]
+
+    def _here(self) -> set[str]:
+        """The monitors probed from this location (paused or not)."""
+        return {m.name for m in self.config.monitors if self.here in m.locations}
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
+        self.quorum.forget(name)
+        self._published.pop(name, None)
         self.latest.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
