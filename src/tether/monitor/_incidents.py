@@ -49,6 +49,7 @@ from tether._plural import count
 from tether.monitor._correlate import Correlation, IncidentGroup, correlate
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
     Member,
@@ -98,15 +99,6 @@ class Route:
     """The monitor's target, credentials already redacted: it goes in every payload."""
     remind_every: float | None = None
     escalate: tuple[Escalation, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One alert for one channel; ``dedup`` is unique within the channel."""
-
-    channel: str
-    dedup: str
-    payload: AlertPayload
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ webhook's body), through each record's ``to_json``/``from_json``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -19,12 +20,14 @@ from typing import Any, Final
 from tether._kinds import Kind
 
 __all__ = [
+    "Alert",
     "AlertPayload",
     "Incident",
     "Member",
     "ProbeRecord",
     "QueuedAlert",
     "TimelineEntry",
+    "alert_key",
     "kind_from_text",
     "kind_text",
 ]
@@ -259,6 +262,36 @@ class AlertPayload:
         )
 
 
+def alert_key(channel: str, dedup: str) -> str:
+    """The key every delivery of one alert to one channel carries, so that a receiver can
+    drop a second copy (delivery is at least once): 32 hex digits of SHA-256 over the
+    channel and the alert's dedup key.
+
+    Hashed, not spelled out, so that it fits anywhere a receiver looks: an HTTP header
+    (``Idempotency-Key`` is a structured-field string, printable ASCII only), a
+    Message-ID, a column of fixed width; a monitor's name may be any Unicode and any
+    length.  The channel is part of it because the dedup key is unique within a channel
+    only: two channels that end at one receiver are two messages, not one sent twice.
+    """
+    text = f"{channel}\0{dedup}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert for one channel, as the incident engine makes it; ``dedup`` is unique
+    within the channel."""
+
+    channel: str
+    dedup: str
+    payload: AlertPayload
+
+    @property
+    def key(self) -> str:
+        """What the receiver sees (:func:`alert_key`)."""
+        return alert_key(self.channel, self.dedup)
+
+
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
     """An alert waiting in the outbox for one channel."""
@@ -271,6 +304,11 @@ class QueuedAlert:
     created: float
     next_at: float
     last_error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the receiver sees (:func:`alert_key`)."""
+        return alert_key(self.channel, self.dedup)
 
 
 def _iso(ts: float | None) -> str | None:

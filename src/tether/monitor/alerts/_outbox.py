@@ -41,9 +41,13 @@ log = logging.getLogger("tether.monitor")
 
 
 class Channel(Protocol):
+    """Where alerts go: a channel only formats and sends.  ``key`` is the alert's
+    (:func:`tether.monitor._records.alert_key`), the same on every copy of it, for the
+    receiver to drop a copy it has already seen."""
+
     name: str
 
-    def deliver(self, payload: AlertPayload) -> None: ...
+    def deliver(self, payload: AlertPayload, key: str) -> None: ...
 
 
 class DeliveryHook(Protocol):
@@ -125,7 +129,7 @@ class Outbox:
         try:
             if channel is None:
                 raise LookupError(f"no alert channel named {alert.channel!r} any more")
-            channel.deliver(payload)
+            channel.deliver(payload, alert.key)
         except Exception as exc:
             failure = classify(exc)
             kind = failure.kind
