@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tether.monitor._records import ProbeRecord
-from tether.monitor.store._base import Rollup, Store, StoreError
+from tether.monitor.store._base import Rollup, Store, StoreError, instance_id
 from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 
@@ -19,6 +19,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "instance_id",
     "open_store",
 ]
 

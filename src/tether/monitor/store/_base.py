@@ -8,6 +8,9 @@ stored row becomes a value.  A backend only says how rows reach its database.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
@@ -41,6 +44,14 @@ Decode = Callable[[Any], Any]
 
 RollupKey = tuple[str, str, float]
 """(monitor, period, bucket start) identifies one roll-up row."""
+
+
+def instance_id() -> str:
+    """A name for this process among the instances sharing a database, for its claims on
+    alerts and its leases: ``HOST:PID:RANDOM``, readable in the tables and new at every
+    start (a restarted process is another instance: what the old one claimed waits for
+    its claim to run out)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class StoreError(RuntimeError):
@@ -129,16 +140,32 @@ class Store(Protocol):
 
     def alert_heads(self) -> list[QueuedAlert]:
         """The oldest undelivered alert of each channel (a channel's next one waits for it,
-        so order is kept within a channel)."""
+        so order is kept within a channel), claimed or not."""
+
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim for ``owner``, until ``now + hold_for``, the head of each channel (of
+        ``channel`` alone, when given) that is due and claimed by no other instance, or
+        whose claim ran out; the claimed alerts, oldest first.
+
+        Only a channel's head is ever claimed, so its order is kept whichever instance
+        delivers it; ``owner`` may claim again what it holds.  Committed before returning
+        (not held: while the database cannot be written this raises StoreError)."""
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         """Per channel with undelivered alerts: how many, and when the oldest was queued."""
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
-        """Record that an alert reached its channel."""
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
+        """Record that an alert reached its channel (whoever holds it now), and end its
+        claim."""
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
-        """Count a failed delivery and schedule the next try."""
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
+        """Count a failed delivery, schedule the next try, and end ``claimer``'s claim.  A
+        failure of an alert another instance has claimed since (``claimer``'s ran out) or
+        delivered is not counted: it is that instance's now."""
 
     # -- incidents ---------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ Why this shape:
 - Result data, alert payloads, incident timelines and detector state are
   JSONB, so they can be queried in SQL.  Times are Unix seconds
   (``to_timestamp(ts)`` reads them), exactly as SQLite keeps them.
-- The outbox is read by one monitor process per database: two monitors on
-  one database would each deliver every alert (still at least once, but
-  twice).
+- Several instances share one database (see ``_cluster.py``): each alert is
+  claimed by the instance that delivers it (``FOR UPDATE SKIP LOCKED`` on
+  its channel's head), so one instance delivers it, and another takes it
+  over only once the claim has run out.
 - psycopg is imported only when a store is opened, and the password in the
   URL never appears in an error, a log line or a repr.
 """
@@ -153,6 +154,48 @@ MIGRATIONS: tuple[str, ...] = (
         state TEXT NOT NULL,
         PRIMARY KEY (monitor, at)
     );
+    """,
+    # 3: several instances on one database.  An alert is claimed by the instance that
+    # delivers it; each monitor's state at each location, for the leader; leases on
+    # shards of the monitors and on leadership, and the instances' heartbeats; incident
+    # ids from the sequence, started past every id a process counted before.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until DOUBLE PRECISION;
+    CREATE TABLE tether_location_states (
+        monitor TEXT NOT NULL,
+        location TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since DOUBLE PRECISION NOT NULL,
+        kind TEXT,
+        detail TEXT,
+        host TEXT,
+        latency_ms DOUBLE PRECISION,
+        updated DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (monitor, location)
+    );
+    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
+    CREATE TABLE tether_leases (
+        location TEXT NOT NULL,
+        shard INTEGER NOT NULL,
+        owner TEXT,
+        expires DOUBLE PRECISION,
+        PRIMARY KEY (location, shard)
+    );
+    CREATE INDEX tether_leases_owner ON tether_leases (owner);
+    CREATE TABLE tether_instances (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started DOUBLE PRECISION NOT NULL,
+        heartbeat DOUBLE PRECISION NOT NULL,
+        leader BOOLEAN NOT NULL DEFAULT false,
+        shards INTEGER NOT NULL DEFAULT 0,
+        version TEXT
+    );
+    SELECT setval(pg_get_serial_sequence('incidents', 'id'), coalesce(max(id), 0) + 1, false)
+    FROM incidents;
     """,
 )
 
@@ -310,18 +353,55 @@ class PostgresStore(BatchedStore["Conn"]):
 
         return self._call(insert, hold=True, held=True)
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim each channel's due head for ``owner`` until ``now + hold_for``.
+
+        The heads are locked with ``FOR UPDATE SKIP LOCKED``: an instance claiming at
+        the same moment skips a head this one is claiming, and a head claimed and
+        committed meanwhile is checked again against its new row (READ COMMITTED), so
+        two instances never both claim one alert.  A head another transaction is
+        marking delivered is locked too: its successor is no head in this snapshot, so
+        it waits for the next round.
+        """
+
+        def claim(conn: Conn) -> list[QueuedAlert]:
+            rows = conn.execute(
+                "UPDATE outbox SET claimed_by = %(owner)s, claim_until = %(until)s "
+                "WHERE id IN (SELECT o.id FROM outbox o WHERE o.delivered IS NULL "
+                "AND o.next_at <= %(now)s "
+                "AND (o.claimed_by IS NULL OR o.claim_until < %(now)s "
+                "OR o.claimed_by = %(owner)s) "
+                "AND (%(channel)s::text IS NULL OR o.channel = %(channel)s) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel "
+                "AND e.delivered IS NULL AND e.id < o.id) "
+                f"FOR UPDATE SKIP LOCKED) RETURNING {ALERT_COLUMNS}",
+                {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
+            ).fetchall()
+            return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
+
+        return self._call(claim)
+
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = %s WHERE id = %s", (now, alert_id)),
+            lambda c: c.execute(
+                "UPDATE outbox SET delivered = coalesce(delivered, %s), claimed_by = NULL, "
+                "claim_until = NULL WHERE id = %s",
+                (now, alert_id),
+            ),
             hold=True,
         )
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
         self._call(
             lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s "
-                "WHERE id = %s",
-                (error, retry_at, alert_id),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s, "
+                "claimed_by = NULL, claim_until = NULL WHERE id = %s AND delivered IS NULL "
+                "AND (%s::text IS NULL OR claimed_by IS NULL OR claimed_by = %s)",
+                (error, retry_at, alert_id, claimer, claimer),
             ),
             hold=True,
         )

@@ -152,6 +152,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (monitor, at)
     ) WITHOUT ROWID;
     """,
+    # 3: the shape several instances share on PostgreSQL, kept here too so that one
+    # instance on SQLite runs the same code: alerts are claimed by the instance that
+    # delivers them, and each monitor's state at its location is kept for the leader.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until REAL;
+    CREATE TABLE tether_location_states (
+        monitor TEXT NOT NULL,
+        location TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since REAL NOT NULL,
+        kind TEXT,
+        detail TEXT,
+        host TEXT,
+        latency_ms REAL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (monitor, location)
+    ) WITHOUT ROWID;
+    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
+    """,
 )
 
 
@@ -262,18 +282,46 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
         return self._call(insert, hold=True, held=True)
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim each channel's due head for ``owner`` until ``now + hold_for`` (in the
+        writer's ``BEGIN IMMEDIATE`` transaction, so a second process on the file waits
+        rather than claims the same head)."""
+
+        def claim(conn: sqlite3.Connection) -> list[QueuedAlert]:
+            rows = conn.execute(
+                "UPDATE outbox SET claimed_by = :owner, claim_until = :until "
+                "WHERE id IN (SELECT min(id) FROM outbox WHERE delivered IS NULL "
+                "GROUP BY channel) AND next_at <= :now "
+                "AND (claimed_by IS NULL OR claim_until < :now OR claimed_by = :owner) "
+                "AND (:channel IS NULL OR channel = :channel) "
+                f"RETURNING {ALERT_COLUMNS}",
+                {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
+            ).fetchall()
+            return sorted((queued_alert(r, json.loads) for r in rows), key=lambda a: a.id)
+
+        return self._call(claim)
+
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = ? WHERE id = ?", (now, alert_id)),
+            lambda c: c.execute(
+                "UPDATE outbox SET delivered = coalesce(delivered, ?), claimed_by = NULL, "
+                "claim_until = NULL WHERE id = ?",
+                (now, alert_id),
+            ),
             hold=True,
         )
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
         self._call(
             lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
-                "WHERE id = ?",
-                (error, retry_at, alert_id),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
+                "claimed_by = NULL, claim_until = NULL WHERE id = ? AND delivered IS NULL "
+                "AND (? IS NULL OR claimed_by IS NULL OR claimed_by = ?)",
+                (error, retry_at, alert_id, claimer, claimer),
             ),
             hold=True,
         )
