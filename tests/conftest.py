@@ -157,3 +157,18 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "t.db")
     return str(request.getfixturevalue("postgres_dsn"))
+
+
+@pytest.fixture
+def own_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, to stop and start (the session's server is
+    shared)."""
+    request.getfixturevalue("postgres_server")  # skips, or fails under TETHER_REQUIRE_POSTGRES
+    bindir = find_bindir()
+    assert bindir is not None
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
 
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
     Member,
@@ -186,6 +187,24 @@ class Store(Protocol):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
+
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Write an incident change and queue its alerts in one transaction: the new
+        ``incident`` when ``opened``, else ``entry`` added to its timeline with its
+        resolution, monitors and members as ``incident`` has them; then each alert
+        (``now`` as its queueing time; one a channel has already is left out).
+
+        Both are committed, or held together while the database cannot be written,
+        or neither: a crash never leaves an incident whose members say "alerted" with
+        no alert queued."""
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by

@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
     Member,
@@ -283,6 +284,65 @@ def _need_psycopg() -> None:
         raise StoreError(missing)
 
 
+def _insert_alert(
+    channel: str, dedup: str, payload: AlertPayload, now: float
+) -> Callable[[Conn], bool]:
+    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
+    value = _jsonb(payload.to_json())
+
+    def insert(conn: Conn) -> bool:
+        cur = conn.execute(
+            "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
+            (channel, dedup, value, now, now),
+        )
+        return cur.rowcount == 1
+
+    return insert
+
+
+def _insert_incident(incident: Incident) -> Callable[[Conn], object]:
+    """The write that stores a new incident (nothing if its id is taken)."""
+    row = (
+        incident.id,
+        incident.key,
+        kind_text(incident.kind),
+        incident.detail,
+        incident.hint,
+        incident.opened,
+        incident.resolved,
+        _jsonb(list(incident.monitors)),
+        _jsonb([e.to_json() for e in incident.timeline]),
+        incident.acknowledged,
+        _jsonb(members_json(dict(incident.members))),
+    )
+    return lambda conn: conn.execute(
+        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        row,
+    )
+
+
+def _note_incident(
+    incident_id: int,
+    entry: TimelineEntry,
+    resolved: float | None,
+    monitors: Sequence[str] | None,
+    members: dict[str, Member] | None,
+) -> Callable[[Conn], object]:
+    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
+    and replaces its ``monitors`` and ``members`` when given."""
+    affected = None if monitors is None else _jsonb(sorted(monitors))
+    kept = None if members is None else _jsonb(members_json(members))
+    return lambda conn: conn.execute(
+        "UPDATE incidents SET timeline = timeline || %s, "
+        "resolved = coalesce(%s, resolved), "
+        "monitors = coalesce(%s::jsonb, monitors), "
+        "members = coalesce(%s::jsonb, members) WHERE id = %s",
+        (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
+    )
+
+
 class PostgresStore(BatchedStore["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -342,16 +402,7 @@ class PostgresStore(BatchedStore["Conn"]):
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
-
-        def insert(conn: Conn) -> bool:
-            cur = conn.execute(
-                "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
-                (channel, dedup, _jsonb(payload.to_json()), now, now),
-            )
-            return cur.rowcount == 1
-
-        return self._call(insert, hold=True, held=True)
+        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -414,27 +465,7 @@ class PostgresStore(BatchedStore["Conn"]):
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""
-        self._call(
-            lambda conn: conn.execute(
-                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                (
-                    incident.id,
-                    incident.key,
-                    kind_text(incident.kind),
-                    incident.detail,
-                    incident.hint,
-                    incident.opened,
-                    incident.resolved,
-                    _jsonb(list(incident.monitors)),
-                    _jsonb([e.to_json() for e in incident.timeline]),
-                    incident.acknowledged,
-                    _jsonb(members_json(dict(incident.members))),
-                ),
-            ),
-            hold=True,
-        )
+        self._call(_insert_incident(incident), hold=True)
 
     def note_incident(
         self,
@@ -447,18 +478,32 @@ class PostgresStore(BatchedStore["Conn"]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        affected = None if monitors is None else _jsonb(sorted(monitors))
-        kept = None if members is None else _jsonb(members_json(members))
-        self._call(
-            lambda c: c.execute(
-                "UPDATE incidents SET timeline = timeline || %s, "
-                "resolved = coalesce(%s, resolved), "
-                "monitors = coalesce(%s::jsonb, monitors), "
-                "members = coalesce(%s::jsonb, members) WHERE id = %s",
-                (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
-            ),
-            hold=True,
-        )
+        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
+
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
+        one transaction (held as one while the server is away)."""
+        steps = [_insert_incident(incident)] if opened else []
+        if not opened and entry is not None:
+            members = dict(incident.members)
+            steps.append(
+                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
+            )
+        steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
+
+        def write(conn: Conn) -> None:
+            for step in steps:
+                step(conn)
+
+        self._call(write, hold=True)
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by

@@ -21,12 +21,13 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
     Member,
@@ -225,6 +226,69 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def _insert_alert(
+    channel: str, dedup: str, payload: AlertPayload, now: float
+) -> Callable[[sqlite3.Connection], bool]:
+    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
+    text = _dumps(payload.to_json())
+
+    def insert(conn: sqlite3.Connection) -> bool:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (channel, dedup, text, now, now),
+        )
+        return cur.rowcount == 1
+
+    return insert
+
+
+def _insert_incident(incident: Incident) -> Callable[[sqlite3.Connection], object]:
+    """The write that stores a new incident."""
+    row = (
+        incident.id,
+        incident.key,
+        kind_text(incident.kind),
+        incident.detail,
+        incident.hint,
+        incident.opened,
+        incident.resolved,
+        _dumps(list(incident.monitors)),
+        _dumps([e.to_json() for e in incident.timeline]),
+        incident.acknowledged,
+        _dumps(members_json(dict(incident.members))),
+    )
+    return lambda conn: conn.execute(
+        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def _note_incident(
+    incident_id: int,
+    entry: TimelineEntry,
+    resolved: float | None,
+    monitors: Sequence[str] | None,
+    members: dict[str, Member] | None,
+) -> Callable[[sqlite3.Connection], None]:
+    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
+    and replaces its ``monitors`` and ``members`` when given."""
+    affected = None if monitors is None else _dumps(sorted(monitors))
+    kept = None if members is None else _dumps(members_json(members))
+
+    def update(conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT timeline FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        timeline = json.loads(row[0]) if row else []
+        timeline.append(entry.to_json())
+        conn.execute(
+            "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
+            "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
+            (_dumps(timeline), resolved, affected, kept, incident_id),
+        )
+
+    return update
+
+
 class SQLiteStore(BatchedStore[sqlite3.Connection]):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
@@ -270,17 +334,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
-        text = _dumps(payload.to_json())
-
-        def insert(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (channel, dedup, text, now, now),
-            )
-            return cur.rowcount == 1
-
-        return self._call(insert, hold=True, held=True)
+        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -335,26 +389,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return, or held while the file cannot be
         written)."""
-        self._call(
-            lambda conn: conn.execute(
-                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    incident.id,
-                    incident.key,
-                    kind_text(incident.kind),
-                    incident.detail,
-                    incident.hint,
-                    incident.opened,
-                    incident.resolved,
-                    _dumps(list(incident.monitors)),
-                    _dumps([e.to_json() for e in incident.timeline]),
-                    incident.acknowledged,
-                    _dumps(members_json(dict(incident.members))),
-                ),
-            ),
-            hold=True,
-        )
+        self._call(_insert_incident(incident), hold=True)
 
     def note_incident(
         self,
@@ -367,22 +402,32 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        affected = None if monitors is None else _dumps(sorted(monitors))
-        kept = None if members is None else _dumps(members_json(members))
+        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
 
-        def update(conn: sqlite3.Connection) -> None:
-            row = conn.execute(
-                "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
-            timeline = json.loads(row[0]) if row else []
-            timeline.append(entry.to_json())
-            conn.execute(
-                "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
-                "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
-                (_dumps(timeline), resolved, affected, kept, incident_id),
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
+        one transaction (held as one while the file cannot be written)."""
+        steps = [_insert_incident(incident)] if opened else []
+        if not opened and entry is not None:
+            members = dict(incident.members)
+            steps.append(
+                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
             )
+        steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
 
-        self._call(update, hold=True)
+        def write(conn: sqlite3.Connection) -> None:
+            for step in steps:
+                step(conn)
+
+        self._call(write, hold=True)
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
