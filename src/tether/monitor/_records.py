@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether._kinds import Kind
+from tether.monitor._state import State
 
 __all__ = [
     "Alert",
     "AlertPayload",
     "Incident",
+    "LocationState",
     "Member",
     "ProbeRecord",
     "QueuedAlert",
@@ -108,6 +110,28 @@ class ProbeRecord:
             tuple(str(c) for c in data.get("conditions") or ()),
             data.get("lag_ms"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LocationState:
+    """A monitor's state as seen from one location: written by the instance that probes it
+    there when the state changes (or, while down, its kind, host or detail), read by the
+    leader, which decides incidents for the whole cluster."""
+
+    monitor: str
+    location: str
+    state: State
+    since: float
+    """When the monitor entered ``state`` there, Unix seconds (the prober's clock)."""
+    kind: Kind | None = None
+    """Why it is down, when the probe could say (None when up, or for a failed condition)."""
+    detail: str | None = None
+    host: str | None = None
+    """The host that failed (the incident engine groups by it)."""
+    latency_ms: float | None = None
+    updated: float | None = None
+    """When the database took this row, on the database's clock (None until read back):
+    only a cursor for reading what changed since, never compared with tether's clock."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tether.monitor._records import ProbeRecord
-from tether.monitor.store._base import Rollup, Store, StoreError, instance_id
+from tether.monitor._records import LocationState, ProbeRecord
+from tether.monitor.store._base import Fence, Rollup, Store, StoreError, instance_id
+from tether.monitor.store._cluster import FEED_OVERLAP, LocationFeed
 from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
     from tether.monitor.config import Storage
 
 __all__ = [
+    "FEED_OVERLAP",
+    "Fence",
+    "LocationFeed",
+    "LocationState",
     "PostgresStore",
     "ProbeRecord",
     "Rollup",

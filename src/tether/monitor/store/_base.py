@@ -19,6 +19,7 @@ from tether.monitor._records import (
     Alert,
     AlertPayload,
     Incident,
+    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -45,6 +46,20 @@ Decode = Callable[[Any], Any]
 
 RollupKey = tuple[str, str, float]
 """(monitor, period, bucket start) identifies one roll-up row."""
+
+LOCATION_COLUMNS: Final = "monitor, location, state, since, kind, detail, host, latency_ms"
+"""What a location state's writer gives, in order; ``updated`` is the database's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A condition on a location state's write: that ``owner`` holds ``shard`` of the
+    state's location (PostgreSQL's lease table) when the write lands.  A write held
+    through an outage by an instance whose shard has moved on meanwhile is dropped, not
+    laid over what the new owner wrote."""
+
+    owner: str
+    shard: int
 
 
 def instance_id() -> str:
@@ -124,6 +139,18 @@ class Store(Protocol):
 
     def record_state(self, monitor: str, at: float, state: State) -> None:
         """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
+
+    def record_location_state(self, state: LocationState, *, fence: Fence | None = None) -> None:
+        """Queue ``state`` as its monitor's state at its location, batched like
+        :meth:`record_state`; of several queued for one monitor and location the last
+        wins, and while the database cannot be written only that one is held.  With
+        ``fence``, it is written only if the fence holds then (see :class:`Fence`)."""
+
+    def location_states(self, since: float | None = None) -> list[LocationState]:
+        """Every monitor's state at every location (each with ``updated``, the database's
+        clock when it took the row), or only those taken at or after ``since`` (a value
+        of ``updated`` read before, less an overlap: see ``LocationFeed``), oldest
+        first."""
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed (StoreError while the
@@ -380,6 +407,37 @@ def queued_alert(row: Sequence[Any], decode: Decode) -> QueuedAlert:
         float(created),
         float(next_at),
         last_error,
+    )
+
+
+def location_row(state: LocationState) -> tuple[Any, ...]:
+    """The values for :data:`LOCATION_COLUMNS`."""
+    kind = None if state.kind is None else state.kind.value
+    return (
+        state.monitor,
+        state.location,
+        str(state.state),
+        state.since,
+        kind,
+        state.detail,
+        state.host,
+        state.latency_ms,
+    )
+
+
+def location_state(row: Sequence[Any]) -> LocationState:
+    """A location state read back in :data:`LOCATION_COLUMNS` order, then ``updated``."""
+    monitor, location, state, since, kind, detail, host, latency_ms, updated = row
+    return LocationState(
+        monitor,
+        location,
+        State(state),
+        float(since),
+        None if kind is None else kind_from_text(kind),
+        detail,
+        host,
+        latency_ms,
+        float(updated),
     )
 
 

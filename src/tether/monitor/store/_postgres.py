@@ -43,6 +43,7 @@ from tether.monitor._records import (
     Alert,
     AlertPayload,
     Incident,
+    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -53,13 +54,17 @@ from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
+    LOCATION_COLUMNS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    Fence,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
     incident_record,
+    location_row,
+    location_state,
     members_json,
     merge_tallies,
     probe_record,
@@ -67,7 +72,7 @@ from tether.monitor.store._base import (
     tally,
     too_new,
 )
-from tether.monitor.store._writer import BatchedStore, Job, storable_text
+from tether.monitor.store._writer import BatchedStore, Job, Located, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -212,6 +217,26 @@ _UPSERT_ROLLUP: Final = (
     "ON CONFLICT (monitor, period, start) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _TALLY_NAMES)
 )
+
+
+_LOCATION_NAMES: Final = [c.strip() for c in LOCATION_COLUMNS.split(",")]
+_UPSERT_LOCATION: Final = (
+    # INSERT ... SELECT, so that a fence can keep the row out: written only while the
+    # fence's owner holds the monitor's shard at that location (or without a fence).
+    f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
+    "SELECT %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, "
+    "%s::float8, extract(epoch FROM clock_timestamp())::float8 "
+    "WHERE %s::text IS NULL OR EXISTS (SELECT 1 FROM tether_leases "
+    "WHERE location = %s AND shard = %s AND owner = %s) "
+    "ON CONFLICT (monitor, location) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in [*_LOCATION_NAMES[2:], "updated"])
+)
+
+
+def _located(state: LocationState, fence: Fence | None) -> tuple[Any, ...]:
+    """The parameters of :data:`_UPSERT_LOCATION` for one state and its fence."""
+    owner, shard = (None, None) if fence is None else (fence.owner, fence.shard)
+    return (*location_row(state), owner, state.location, shard, owner)
 
 
 class _LostBeforeCommit(StoreError):
@@ -606,6 +631,14 @@ class PostgresStore(BatchedStore["Conn"]):
         rows = self._query("SELECT monitor, data FROM monitor_state", ())
         return dict(rows)
 
+    def location_states(self, since: float | None = None) -> list[LocationState]:
+        rows = self._query(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
+            (since, since),
+        )
+        return [location_state(r) for r in rows]
+
     def _query(
         self, sql: str, params: Sequence[Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -667,19 +700,21 @@ class PostgresStore(BatchedStore["Conn"]):
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
         try:
-            return self._write(results, states, changes, jobs)
+            return self._write(results, states, changes, locations, jobs)
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
-            return self._write(results, states, changes, jobs)
+            return self._write(results, states, changes, locations, jobs)
 
     def _write(
         self,
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
         """One transaction on the write connection, opened anew if the server dropped it."""
@@ -702,6 +737,9 @@ class PostgresStore(BatchedStore["Conn"]):
                             "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
                             [(monitor, at, str(state)) for monitor, at, state in changes],
                         )
+                if locations:
+                    with conn.cursor() as cur:
+                        cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
                 values = [job(conn) for job in jobs]
                 committing = True  # leaving the block sends COMMIT
             return values

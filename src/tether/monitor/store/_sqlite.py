@@ -30,6 +30,7 @@ from tether.monitor._records import (
     Alert,
     AlertPayload,
     Incident,
+    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -40,6 +41,7 @@ from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
+    LOCATION_COLUMNS,
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
@@ -48,6 +50,8 @@ from tether.monitor.store._base import (
     StoreError,
     Tally,
     incident_record,
+    location_row,
+    location_state,
     members_json,
     merge_tallies,
     probe_record,
@@ -55,7 +59,7 @@ from tether.monitor.store._base import (
     tally,
     too_new,
 )
-from tether.monitor.store._writer import BatchedStore, Job
+from tether.monitor.store._writer import BatchedStore, Job, Located
 
 __all__ = [
     "MIGRATIONS",
@@ -220,6 +224,20 @@ def _check_writable(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA main.user_version = " + str(schema_version(conn)))
     finally:
         conn.execute("ROLLBACK")
+
+
+_UPSERT_LOCATION = (
+    # Stamped with SQLite's clock, in Unix seconds, when the writer takes the row; that
+    # clock counts milliseconds, so a stamp is also kept past the newest one (one writer
+    # per file): stamps follow the order of writes even within a millisecond, or across
+    # a step back of the system's clock.
+    f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, max((julianday('now') - 2440587.5) * 86400.0, "
+    "coalesce((SELECT max(updated) FROM tether_location_states), 0) + 1e-6)) "
+    "ON CONFLICT (monitor, location) DO UPDATE SET state = excluded.state, "
+    "since = excluded.since, kind = excluded.kind, detail = excluded.detail, "
+    "host = excluded.host, latency_ms = excluded.latency_ms, updated = excluded.updated"
+)
 
 
 def _dumps(value: Any) -> str:
@@ -538,6 +556,14 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         rows = self._read().execute("SELECT monitor, data FROM monitor_state")
         return {m: json.loads(d) for m, d in rows}
 
+    def location_states(self, since: float | None = None) -> list[LocationState]:
+        rows = self._read().execute(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE :since IS NULL OR updated >= :since ORDER BY updated, monitor, location",
+            {"since": since},
+        )
+        return [location_state(r) for r in rows]
+
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -551,6 +577,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[sqlite3.Connection]],
     ) -> list[Any]:
         conn = self._writer
@@ -566,6 +593,8 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
                 [(monitor, _dumps(data)) for monitor, data in states.items()],
             )
+            # One instance per file: no lease to fence against.
+            conn.executemany(_UPSERT_LOCATION, [location_row(state) for state, _ in locations])
             return [job(conn) for job in jobs]
 
     def _release(self) -> None:
