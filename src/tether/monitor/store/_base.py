@@ -198,7 +198,13 @@ class Store(Protocol):
     # -- incidents ---------------------------------------------------------------------
 
     def new_incident_id(self) -> int:
-        """An id no incident has, for the next one to open."""
+        """An id no incident has, for the next one to open (at once, even while the
+        database cannot be reached)."""
+
+    def reserve_incident_ids(self) -> None:
+        """Make :meth:`new_incident_id` safe across instances from now on: call it (off
+        the event loop) when this instance becomes the leader.  StoreError while the
+        database cannot be reached."""
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""

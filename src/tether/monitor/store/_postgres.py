@@ -28,12 +28,15 @@ Why this shape:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import itertools
 import json
+import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -81,6 +84,8 @@ if TYPE_CHECKING:
     Conn = Connection[TupleRow]
 
 __all__ = ["MIGRATIONS", "MIGRATION_LOCK", "PostgresStore", "migrate"]
+
+log = logging.getLogger("tether.monitor")
 
 T = TypeVar("T")
 
@@ -207,6 +212,12 @@ MIGRATIONS: tuple[str, ...] = (
 
 MIGRATION_LOCK: Final = 0x7465_7468_6572
 """The advisory lock key held while migrating ("tether" in ASCII)."""
+_IDS_LOCK: Final = MIGRATION_LOCK + 1
+"""The advisory lock key held while taking incident ids from the sequence."""
+_SEQUENCE: Final = "pg_get_serial_sequence('incidents', 'id')::regclass"
+_ID_BLOCK: Final = 16
+"""Incident ids a leader keeps in reserve, so that incidents open while the server is
+away; what it has not used when it stops leading is a gap in the numbering."""
 
 # A server that does not answer should not hang tether for libpq's default of forever.
 _CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
@@ -408,8 +419,13 @@ class PostgresStore(BatchedStore["Conn"]):
         except BaseException:
             self._writer.close()
             raise
-        self._ids = itertools.count(int(top[0] if top else 0) + 1)
         self._ids_lock = threading.Lock()
+        self._top = int(top[0] if top else 0)
+        """The highest incident id this store has seen, handed out or reserved."""
+        self._reserve: deque[int] = deque()
+        self._reserved = False  # this instance has led: it keeps a reserve of ids
+        self._refilling = False
+        self._counting = False
         self._reader: Conn | None = None
         self._read_lock = threading.Lock()
         super().__init__(
@@ -483,10 +499,82 @@ class PostgresStore(BatchedStore["Conn"]):
         )
 
     def new_incident_id(self) -> int:
-        """An id no incident has: one more than the highest, counted here (one monitor
-        process per database), so an incident opens while the server is away."""
+        """An id no incident has, at once, even while the server is away: the next of
+        the ids reserved from the incidents' sequence (:meth:`reserve_incident_ids`),
+        topped up in the background when half are gone.
+
+        With none reserved (this instance never led, or an outage outlasted its
+        reserve), it counts on from the highest id it has seen, as a lone tether always
+        did, and says so once: an id counted so could be another leader's too.
+        """
         with self._ids_lock:
-            return next(self._ids)
+            if self._reserve:
+                number = self._reserve.popleft()
+            else:
+                number = self._top + 1
+                if self._reserved and not self._counting:
+                    log.warning(
+                        "store: no incident id left in reserve; counting on from %d until "
+                        "the database gives more",
+                        number,
+                        extra={"event": "store.ids"},
+                    )
+                self._counting = True
+            self._top = max(self._top, number)
+            low = len(self._reserve) < _ID_BLOCK // 2
+            refill = self._reserved and low and not self._refilling
+            self._refilling |= refill
+        if refill:
+            # Outside the lock: a future failed already runs its callback here, at once.
+            with contextlib.suppress(StoreError):  # closed meanwhile
+                self._submit(self._take_ids).add_done_callback(self._took_ids)
+        return number
+
+    def reserve_incident_ids(self) -> None:
+        """Reserve incident ids from the database's sequence (blocking; call it off the
+        event loop when this instance becomes the leader, before it opens incidents).
+
+        Ids come from one sequence, taken under an advisory lock and started past every
+        id stored or counted here, so no two leaders ever hand out one id, however
+        leadership moves.  A leader that stops leaves the rest of its reserve unused: a
+        gap of at most 16 in the numbering.  StoreError if the server cannot be reached.
+        """
+        ids = self._call(self._take_ids)
+        with self._ids_lock:
+            self._reserved = True
+            self._add_ids(ids)
+
+    def _take_ids(self, conn: Conn) -> list[int]:
+        """Ids from the sequence, enough to fill the reserve (on the writer)."""
+        with self._ids_lock:
+            floor, wanted = self._top, _ID_BLOCK - len(self._reserve)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IDS_LOCK,))
+        # Never back: only ever moved up past ids stored or counted without it.
+        conn.execute(
+            f"SELECT setval({_SEQUENCE}, f.floor) FROM (SELECT greatest(coalesce(max(id), 0), "
+            "%s) AS floor FROM incidents) f "
+            f"WHERE f.floor > coalesce(pg_sequence_last_value({_SEQUENCE}), 0)",
+            (floor,),
+        )
+        rows = conn.execute(
+            f"SELECT nextval({_SEQUENCE}) FROM generate_series(1, %s)", (max(wanted, 0),)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _took_ids(self, done: Future[list[int]]) -> None:
+        with self._ids_lock:
+            self._refilling = False
+            if done.exception() is None:
+                self._add_ids(done.result())
+
+    def _add_ids(self, ids: list[int]) -> None:
+        """Put ``ids`` in the reserve (under the lock): only those above every id handed
+        out meanwhile, so ids keep rising."""
+        fresh = sorted(i for i in ids if i > self._top)
+        self._reserve.extend(fresh)
+        if fresh:
+            self._top = max(self._top, fresh[-1])
+            self._counting = False
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""

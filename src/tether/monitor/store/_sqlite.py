@@ -404,6 +404,9 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         with self._ids_lock:
             return next(self._ids)
 
+    def reserve_incident_ids(self) -> None:
+        """Nothing to do: one instance per SQLite file counts its own ids."""
+
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return, or held while the file cannot be
         written)."""

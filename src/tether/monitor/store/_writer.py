@@ -238,6 +238,15 @@ class BatchedStore(Generic[C]):
         self._queue.put(("held" if hold else "call", (job, held), done))
         return done.result()
 
+    def _submit(self, job: Callable[[C], T]) -> Future[T]:
+        """Run ``job`` on the writer in a committed transaction, without waiting: its
+        future fails with StoreError while the database cannot be written (not held)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        done: Future[T] = Future()
+        self._queue.put(("call", (job, None), done))
+        return done
+
     def _write_loop(self) -> None:
         if self._spill is not None and self._spill.rows:
             log.warning(
