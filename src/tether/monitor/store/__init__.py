@@ -1,4 +1,5 @@
-"""The monitor's history: SQLite by default (one writer, batched, WAL), PostgreSQL at scale."""
+"""The monitor's history: SQLite by default (one writer, batched, WAL), PostgreSQL at scale;
+and, on PostgreSQL, the leases by which several instances share the work."""
 
 from __future__ import annotations
 
@@ -6,7 +7,19 @@ from typing import TYPE_CHECKING
 
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor.store._base import Fence, Rollup, Store, StoreError, instance_id
-from tether.monitor.store._cluster import FEED_OVERLAP, LocationFeed
+from tether.monitor.store._cluster import (
+    DEFAULT_LOCATION,
+    FEED_OVERLAP,
+    LEASE_TTL,
+    Cluster,
+    ClusterError,
+    Instance,
+    LocationFeed,
+    PostgresCluster,
+    Round,
+    SoloCluster,
+    open_cluster,
+)
 from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 
@@ -14,17 +27,26 @@ if TYPE_CHECKING:
     from tether.monitor.config import Storage
 
 __all__ = [
+    "DEFAULT_LOCATION",
     "FEED_OVERLAP",
+    "LEASE_TTL",
+    "Cluster",
+    "ClusterError",
     "Fence",
+    "Instance",
     "LocationFeed",
     "LocationState",
+    "PostgresCluster",
     "PostgresStore",
     "ProbeRecord",
     "Rollup",
+    "Round",
     "SQLiteStore",
+    "SoloCluster",
     "Store",
     "StoreError",
     "instance_id",
+    "open_cluster",
     "open_store",
 ]
 

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
 
     Conn = Connection[TupleRow]
 
-__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "PostgresStore", "migrate"]
+__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "Link", "PostgresStore", "migrate"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -379,6 +379,59 @@ def _note_incident(
     )
 
 
+class Link:
+    """How tether reaches one PostgreSQL database: its URL (with the password kept out of
+    every message), new connections, and psycopg's errors turned into StoreError.  The
+    store and the cluster (``_cluster.py``) each open their own connections through one."""
+
+    def __init__(self, dsn: str) -> None:
+        _need_psycopg()
+        self._dsn = dsn
+        self._secrets = _secrets(dsn)
+        self.url = redact_url(dsn)
+        """The database's URL with the password masked."""
+
+    def connect(self) -> Conn:
+        """A new autocommit connection."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        def connect() -> Conn:
+            # The URL's own settings win over these defaults.
+            params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
+            return psycopg.connect(make_conninfo("", **params), autocommit=True)
+
+        return self.guarded("cannot connect", connect)
+
+    def guarded(
+        self, doing: str, call: Callable[[], T], *, broken: Callable[[], bool] | None = None
+    ) -> T:
+        """``call()``, with a psycopg error turned into a StoreError without secrets;
+        ``broken`` says, after an error, whether the connection in use is broken (an
+        outage, whatever the error)."""
+        import psycopg
+
+        try:
+            return call()
+        except psycopg.Error as exc:
+            reason = self.scrub(str(exc))
+            # The server is away (stopped, restarting, unreachable) or the connection
+            # broke: hold and retry.  Anything else is about what was sent.
+            outage = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or bool(
+                broken is not None and broken()
+            )
+        # Raised outside the handler, so the original (whose message may quote the
+        # URL with its password) is not even kept as the context.
+        raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password and anything like a secret masked, on one line."""
+        text = redact_text(" ".join(text.split()))  # libpq's messages run over lines
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
 class PostgresStore(BatchedStore["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -401,9 +454,8 @@ class PostgresStore(BatchedStore["Conn"]):
         **holding: Any,
     ) -> None:
         _need_psycopg()
-        self._dsn = dsn
-        self._secrets = _secrets(dsn)
-        self.url = redact_url(dsn)
+        self._link = Link(dsn)
+        self.url = self._link.url
         """The database's URL with the password masked."""
         self.raw_retention = raw_retention
         self.rollup_retention = rollup_retention
@@ -748,38 +800,15 @@ class PostgresStore(BatchedStore["Conn"]):
     # -- connections and errors ------------------------------------------------------
 
     def _connect(self) -> Conn:
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        def connect() -> Conn:
-            # The URL's own settings win over these defaults.
-            params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
-            return psycopg.connect(make_conninfo("", **params), autocommit=True)
-
-        return self._guarded("cannot connect", connect)
+        return self._link.connect()
 
     def _guarded(self, doing: str, call: Callable[[], T]) -> T:
         """``call()``, with a psycopg error turned into a StoreError without secrets."""
-        import psycopg
+        return self._link.guarded(doing, call, broken=self._writer_broken)
 
-        try:
-            return call()
-        except psycopg.Error as exc:
-            reason = self._scrub(str(exc))
-            # The server is away (stopped, restarting, unreachable) or the connection
-            # broke: hold and retry.  Anything else is about what was sent.
-            outage = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or bool(
-                getattr(self, "_writer", None) is not None and self._writer.broken
-            )
-        # Raised outside the handler, so the original (whose message may quote the
-        # URL with its password) is not even kept as the context.
-        raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
-
-    def _scrub(self, text: str) -> str:
-        text = redact_text(" ".join(text.split()))  # libpq's messages run over lines
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+    def _writer_broken(self) -> bool:
+        writer: Conn | None = getattr(self, "_writer", None)
+        return writer is not None and writer.broken
 
     # -- the writer's side -----------------------------------------------------------
 
