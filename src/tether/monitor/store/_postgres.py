@@ -503,23 +503,23 @@ class PostgresStore(BatchedStore["Conn"]):
         """Claim each channel's due head for ``owner`` until ``now + hold_for``.
 
         The heads are locked with ``FOR UPDATE SKIP LOCKED``: an instance claiming at
-        the same moment skips a head this one is claiming, and a head claimed and
-        committed meanwhile is checked again against its new row (READ COMMITTED), so
-        two instances never both claim one alert.  A head another transaction is
-        marking delivered is locked too: its successor is no head in this snapshot, so
-        it waits for the next round.
+        the same moment skips a head this one is claiming, and a head claimed or
+        delivered and committed meanwhile is checked again against its new row (READ
+        COMMITTED), so two instances never both claim one alert.  A head stays its
+        channel's head until it is delivered (older alerts never come back, newer ones
+        have higher ids), so the heads found in this statement's snapshot are heads
+        still when locked; a head delivered after the snapshot leaves its successor to
+        the next round.
         """
 
         def claim(conn: Conn) -> list[QueuedAlert]:
             rows = conn.execute(
                 "UPDATE outbox SET claimed_by = %(owner)s, claim_until = %(until)s "
-                "WHERE id IN (SELECT o.id FROM outbox o WHERE o.delivered IS NULL "
-                "AND o.next_at <= %(now)s "
-                "AND (o.claimed_by IS NULL OR o.claim_until < %(now)s "
-                "OR o.claimed_by = %(owner)s) "
-                "AND (%(channel)s::text IS NULL OR o.channel = %(channel)s) "
-                "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel "
-                "AND e.delivered IS NULL AND e.id < o.id) "
+                "WHERE id IN (SELECT id FROM outbox WHERE id IN (SELECT min(id) FROM outbox "
+                "WHERE delivered IS NULL GROUP BY channel) "
+                "AND delivered IS NULL AND next_at <= %(now)s "
+                "AND (claimed_by IS NULL OR claim_until < %(now)s OR claimed_by = %(owner)s) "
+                "AND (%(channel)s::text IS NULL OR channel = %(channel)s) "
                 f"FOR UPDATE SKIP LOCKED) RETURNING {ALERT_COLUMNS}",
                 {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
             ).fetchall()
