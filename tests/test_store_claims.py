@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from pathlib import Path
 
 from alert_payloads import opened
 from alerts_receiver import Receiver
@@ -20,7 +21,7 @@ from test_store import open_target
 from tether import RetryPolicy
 from tether.monitor._records import alert_key
 from tether.monitor.alerts import IDEMPOTENCY_HEADER, Outbox, WebhookChannel
-from tether.monitor.store import PostgresStore, Store
+from tether.monitor.store import PostgresStore, SQLiteStore, Store
 
 T0 = 1_700_000_000.0
 HOLD = 60.0
@@ -117,6 +118,23 @@ def test_an_outbox_delivers_what_a_dead_instance_claimed_once_its_claim_ran_out(
     ((headers, body),) = receiver.got
     key = alert_key("ops", "a0")
     assert (headers[IDEMPOTENCY_HEADER], json.loads(body)["key"]) == (f'"{key}"', key)
+
+
+def test_a_reopened_sqlite_file_forgets_the_claims_of_a_dead_process(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """One monitor per SQLite file: a claim found when the file is opened is a killed
+    process's, so the next monitor delivers its alert at once rather than a minute
+    later."""
+    receiver.start()
+    ops = WebhookChannel("ops", receiver.url, policy=RetryPolicy(attempts=1, breaker=None))
+    with SQLiteStore(tmp_path / "t.db") as store:
+        queue(store, ("ops", "a0"))
+        assert claimed(store, "killed", T0) == ["a0"]
+    with SQLiteStore(tmp_path / "t.db") as store:
+        assert Outbox(store, {"ops": ops}).deliver_due(T0 + 1) == (1, 0)
+    ops.close()
+    assert len(receiver.got) == 1
 
 
 def test_two_outboxes_on_one_database_deliver_each_alert_exactly_once(

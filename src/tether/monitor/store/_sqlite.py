@@ -328,6 +328,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         try:
             migrate(self._writer)
             _check_writable(self._writer)
+            # One monitor per file: a claim on an alert found at open is a dead process's
+            # (killed mid-delivery), and its alert goes out again now, not once the
+            # claim runs out.
+            self._writer.execute(
+                "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                "WHERE claimed_by IS NOT NULL AND delivered IS NULL"
+            )
             row = self._writer.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
         except sqlite3.Error as exc:
             self._writer.close()
