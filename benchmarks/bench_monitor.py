@@ -280,22 +280,32 @@ def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
     passing check), as a runner restarted with its saved state finds it."""
     from tether.monitor import Runner
     from tether.monitor._detect import Observation
-    from tether.monitor._records import ProbeRecord
+    from tether.monitor._prober import Check
     from tether.monitor.alerts import Outbox
 
     class TimedRunner(Runner):
+        """Notes when each check starts and ends: its prober's ``check`` is wrapped, since
+        ``Runner.run`` takes its checks from the prober, not from ``Runner.check``."""
+
         starts: list[tuple[float, float]]
         ends: list[tuple[float, bool]]
         failed: list[str]
 
-        async def check(self, name: str, due: float) -> ProbeRecord:
-            start = self.mono()
-            self.starts.append((start, start - due))
-            found = await super().check(name, due)
-            self.ends.append((self.mono(), found.ok))
-            if not found.ok:
-                self.failed.append(f"{name}: {found.kind} {found.detail}")
-            return found
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            inner = self.prober.check
+
+            async def timed(name: str, due: float) -> Check:
+                start = self.mono()
+                self.starts.append((start, start - due))
+                found = await inner(name, due)
+                record = found.record
+                self.ends.append((self.mono(), record.ok))
+                if not record.ok:
+                    self.failed.append(f"{name}: {record.kind} {record.detail}")
+                return found
+
+            self.prober.check = timed  # type: ignore[method-assign]
 
     runner = TimedRunner(config, store, Outbox(store, {}))
     runner.starts, runner.ends, runner.failed = [], [], []
@@ -672,7 +682,7 @@ class SaturatedRunner:
         from tether.monitor._schedule import Schedule
 
         runner = self.runner
-        runner.schedule = Schedule()
+        runner.prober.schedule = Schedule()
         runner.ends.clear()
         runner.failed.clear()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from alert_payloads import (
     DETAIL,
     HINT,
+    OPENED_AT,
     URL,
     degraded,
     down_too,
@@ -21,8 +23,10 @@ from alert_payloads import (
     resolved,
     up,
 )
+from tether._catalogue import CATALOGUE
 from tether._kinds import Kind
-from tether.monitor._records import AlertPayload
+from tether.monitor._records import AlertPayload, LocationFact
+from tether.monitor._state import State
 from tether.monitor.alerts import body, subject
 
 Make = Callable[..., AlertPayload]
@@ -185,3 +189,107 @@ def test_the_samples_in_the_docs_are_what_the_formatter_writes() -> None:
     assert samples == [
         f"Subject: {subject(payload)}\n\n{body(payload)}" for payload in (opened(), resolved())
     ]
+
+
+# --- monitors probed from several locations ----------------------------------------------------
+
+TIMEOUT_DETAIL = "203.0.113.7:443 did not accept the connection within 10 s"
+FACTS = {
+    "eu-west": LocationFact(State.DOWN, Kind.CONNECT_TIMEOUT, TIMEOUT_DETAIL, OPENED_AT),
+    "us-east": LocationFact(State.UP),
+    "local": LocationFact(State.UP),
+}
+PARTIAL_DETAIL = "api unreachable from eu-west (connect.timeout), up from us-east and local"
+
+
+def partial(**changes: object) -> AlertPayload:
+    """api's partial incident #8: eu-west cannot reach it, us-east and local can."""
+    payload = AlertPayload(
+        "incident.partial",
+        "api",
+        f"{PARTIAL_DETAIL} (incident #8)",
+        OPENED_AT,
+        incident=8,
+        monitors=("api",),
+        url="https://api.example.com/health",
+        kind=Kind.CONNECT_TIMEOUT,
+        detail=PARTIAL_DETAIL,
+        hint=CATALOGUE[Kind.CONNECT_TIMEOUT].hint,
+        since=OPENED_AT,
+        locations=FACTS,
+    )
+    return dataclasses.replace(payload, **changes)  # type: ignore[arg-type]
+
+
+def test_a_partial_incident_reads_as_a_partition_named() -> None:
+    """PARTIAL in the subject with the failing locations and the kind's words; the body
+    adds each location's line before the target."""
+    assert subject(partial()) == (
+        "[tether] PARTIAL api: unreachable from eu-west (connection timed out)"
+    )
+    assert body(partial()) == (
+        f"{PARTIAL_DETAIL} (incident #8).\n"
+        "\n"
+        f"Why: {PARTIAL_DETAIL}\n"
+        f"What to do: {CATALOGUE[Kind.CONNECT_TIMEOUT].hint}\n"
+        "Failure kind: connect.timeout (more: tether explain connect.timeout)\n"
+        "Locations:\n"
+        f"  eu-west: down (connect.timeout): {TIMEOUT_DETAIL}\n"
+        "  us-east: up\n"
+        "  local: up\n"
+        "Target: https://api.example.com/health\n"
+        "Incident: 8\n"
+    )
+
+
+def test_a_partial_subject_lists_every_failing_location() -> None:
+    """Two failing locations: both named, in order."""
+    facts = {**FACTS, "us-east": FACTS["eu-west"]}
+    assert subject(partial(locations=facts)) == (
+        "[tether] PARTIAL api: unreachable from eu-west and us-east (connection timed out)"
+    )
+
+
+def test_a_partial_resolution_closes_the_partial_incident() -> None:
+    """RESOLVED with the engine's words, when it began, and the incident marked resolved."""
+    payload = partial(
+        event="incident.partial_resolved",
+        text="api is reachable from every location again after 2 min 0 s: partial incident "
+        "#8 is resolved",
+        detail="reachable from every location again after 2 min 0 s",
+        hint="",
+        locations={name: LocationFact(State.UP) for name in FACTS},
+    )
+    assert subject(payload) == (
+        "[tether] RESOLVED api: reachable from every location again after 2 min 0 s"
+    )
+    text = body(payload)
+    assert "It began at 2026-03-02 14:05:09 UTC.\n" in text
+    assert "  eu-west: up\n" in text
+    assert text.endswith("Incident: 8 (resolved)\n")
+
+
+def test_a_down_message_of_several_locations_lists_them_and_their_state() -> None:
+    """A full incident's alert shows every location: down with its kind and detail,
+    flapping, up, or not counted when no instance there is alive."""
+    facts = {
+        "eu-west": FACTS["eu-west"],
+        "us-east": LocationFact(State.FLAPPING, Kind.CONNECT_TIMEOUT),
+        "local": LocationFact(State.DOWN, None, "[STATUS] (503) == 200"),
+        "ap-south": LocationFact(State.UP, live=False),
+    }
+    lines = body(opened(locations=facts)).splitlines()
+    start = lines.index("Locations:")
+    assert lines[start : start + 5] == [
+        "Locations:",
+        f"  eu-west: down (connect.timeout): {TIMEOUT_DETAIL}",
+        "  us-east: flapping",
+        "  local: down (conditions not met): [STATUS] (503) == 200",
+        "  ap-south: not counted (no live instance)",
+    ]
+    assert subject(opened(locations=facts)) == subject(opened())
+
+
+def test_a_payload_of_one_location_has_no_locations_block() -> None:
+    """As before: nothing about locations for a monitor of one."""
+    assert "Locations:" not in body(opened())

@@ -295,11 +295,11 @@ def test_a_location_state_is_fenced_by_the_cluster_that_probes_it(cluster: Clust
     a, b = cluster.join("a"), cluster.join("b")
     cluster.rounds("a")
     assert shard_of("api") in a.held()
-    down = LocationState("api", "eu", State.DOWN, T0, Kind.CONNECT_REFUSED, "refused")
+    down = LocationState("api", "eu", State.DOWN, T0, kind=Kind.CONNECT_REFUSED, detail="x")
     with PostgresStore(cluster.dsn) as at_a, PostgresStore(cluster.dsn) as at_b:
         at_a.record_location_state(down, fence=a.fence("api"))
         at_a.flush()
-        assert [s.state for s in at_a.location_states()] == [State.DOWN]
+        assert [row.state.state for row in at_a.location_states()] == [State.DOWN]
         cluster.now += TTL + 1  # a misses its rounds; b takes everything
         cluster.rounds("b")
         assert shard_of("api") in b.held()
@@ -308,7 +308,7 @@ def test_a_location_state_is_fenced_by_the_cluster_that_probes_it(cluster: Clust
         at_b.flush()
         at_a.record_location_state(down, fence=a.fence("api"))  # a's, held, landing late
         at_a.flush()
-        assert [s.state for s in at_a.location_states()] == [State.UP]
+        assert [row.state.state for row in at_a.location_states()] == [State.UP]
 
 
 def test_a_lone_instance_holds_everything_and_always_leads(tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ def test_what_the_cli_runner_store_and_docs_import_is_public() -> None:
         "default_timeout",
         "load_config",
         "parse_config",
+        "LocationError",
+        "resolve_location",
     } <= set(config.__all__)
 
 

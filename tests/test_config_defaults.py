@@ -58,6 +58,9 @@ def test_minimal_file_takes_every_default() -> None:
         "latency_margin": 3.0,
         "remind_every": None,
         "escalate": (),
+        "locations": ("local",),
+        "quorum": "majority",
+        "partial_alerts": False,
         "paused": False,
     }
     assert monitor.scheme == "http"

@@ -89,6 +89,6 @@ def test_keys_and_non_strings_are_not_interpolated() -> None:
     """Only string values are interpolated: a key written as ${X} stays an unknown key."""
     text = "${X}: 1\n" + dump()
     assert errors_of(text, env={"X": "server"}) == [
-        '["${X}"]: unknown key; expected one of: storage, server, probe, alerts, defaults, '
-        "maintenance, monitors"
+        '["${X}"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
+        "defaults, maintenance, workers, monitors"
     ]

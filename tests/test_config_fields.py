@@ -204,14 +204,14 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
             {"defaults": {"method": "GET"}},
             "defaults.method: unknown key; expected one of: interval, timeout, failure_threshold, "
             "success_threshold, alerts, headers, resolver, latency_margin, remind_every, "
-            "escalate",
+            "escalate, locations, quorum, partial_alerts",
         ),
         ({"monitorz": []}, "monitorz: unknown key, did you mean monitors?"),
         ({"alert": []}, "alert: unknown key, did you mean alerts?"),
         (
             {"a.b": 1},
-            '["a.b"]: unknown key; expected one of: storage, server, probe, alerts, defaults, '
-            "maintenance, monitors",
+            '["a.b"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
+            "defaults, maintenance, workers, monitors",
         ),
     ],
 )
@@ -369,7 +369,7 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         "monitors[0].colour: unknown key; expected one of: name, url, method, headers, body, "
         "follow_redirects, max_redirects, interval, timeout, conditions, failure_threshold, "
         "success_threshold, alerts, depends_on, resolver, dns, tls, latency_margin, "
-        "remind_every, escalate, paused"
+        "remind_every, escalate, locations, quorum, partial_alerts, paused"
     ]
 
 

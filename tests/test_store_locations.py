@@ -9,7 +9,6 @@ tested on made-up rows; the stores on real databases.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import pytest
@@ -21,6 +20,7 @@ from tether.monitor._state import State
 from tether.monitor.store import (
     Fence,
     LocationFeed,
+    LocationRow,
     LocationState,
     PostgresStore,
     StoreError,
@@ -35,10 +35,10 @@ def down(monitor: str = "api", location: str = "eu", at: float = T0) -> Location
         location,
         State.DOWN,
         at,
-        Kind.CONNECT_REFUSED,
-        "refused",
-        "127.0.0.1",
-        None,
+        "3 consecutive checks failed",
+        kind=Kind.CONNECT_REFUSED,
+        detail="refused",
+        host="127.0.0.1",
     )
 
 
@@ -46,31 +46,31 @@ def up(monitor: str = "api", location: str = "eu", at: float = T0) -> LocationSt
     return LocationState(monitor, location, State.UP, at, latency_ms=12.5)
 
 
-def unstamped(states: list[LocationState]) -> list[LocationState]:
-    return [dataclasses.replace(s, updated=None) for s in states]
+def states(rows: list[LocationRow]) -> list[LocationState]:
+    return [row.state for row in rows]
 
 
 # -- the stores ---------------------------------------------------------------------------
 
 
 def test_location_states_round_trip_and_the_last_one_queued_wins(target: str) -> None:
-    """States of one monitor at two locations read back whole, each stamped with the
-    database's clock; of two queued for one monitor and location in one batch, the last
-    is the one kept; a later write replaces it."""
+    """States of one monitor at two locations read back whole (the detector's reason
+    too), each stamped with the database's clock; of two queued for one monitor and
+    location in one batch, the last is the one kept; a later write replaces it."""
     with open_target(target, batch_seconds=5.0) as store:
         store.record_location_state(up(location="eu"))
         store.record_location_state(down(location="eu", at=T0 + 1))
         store.record_location_state(up(location="us"))
         store.flush()
         rows = store.location_states()
-        assert sorted(unstamped(rows), key=lambda s: s.location) == [
+        assert sorted(states(rows), key=lambda s: s.location) == [
             down(location="eu", at=T0 + 1),
             up(location="us"),
         ]
-        assert all(s.updated is not None for s in rows)
+        assert all(isinstance(row.updated, float) for row in rows)
         store.record_location_state(up(location="eu", at=T0 + 60))
         store.flush()
-        assert {(s.location, s.state) for s in store.location_states()} == {
+        assert {(s.location, s.state) for s in states(store.location_states())} == {
             ("eu", State.UP),
             ("us", State.UP),
         }
@@ -84,14 +84,11 @@ def test_location_states_since_a_stamp(target: str) -> None:
             store.record_location_state(up(monitor=name, at=T0 + n))
             store.flush()
         rows = store.location_states()
-        stamps = [s.updated for s in rows]
+        stamps = [row.updated for row in rows]
         assert stamps == sorted(stamps)
-        assert all(isinstance(s, float) for s in stamps)
-        newest = max(s for s in stamps if s is not None)
-        assert [s.monitor for s in store.location_states(since=newest)] == [rows[-1].monitor]
-        assert store.location_states(since=newest + 1) == []
-        oldest = min(s for s in stamps if s is not None)
-        assert len(store.location_states(since=oldest)) == 3
+        assert [s.monitor for s in states(store.location_states(since=stamps[-1]))] == ["c"]
+        assert store.location_states(since=stamps[-1] + 1) == []
+        assert len(store.location_states(since=stamps[0])) == 3
 
 
 def lease(server: PostgresServer, dsn: str, location: str, shard: int, owner: str) -> None:
@@ -117,7 +114,10 @@ def test_a_fenced_write_lands_only_while_its_owner_holds_the_shard(
         store.record_location_state(down(monitor="no-lease"), fence=Fence("b", 8))
         store.record_location_state(down(monitor="unfenced"))
         store.flush()
-        assert sorted(s.monitor for s in store.location_states()) == ["b-held", "unfenced"]
+        assert sorted(s.monitor for s in states(store.location_states())) == [
+            "b-held",
+            "unfenced",
+        ]
         assert store.health().refused == 0  # dropped by the fence, not refused
 
 
@@ -147,7 +147,7 @@ def test_a_held_write_is_dropped_if_its_shard_moved_on_meanwhile(
     now["t"] = 61.0 + next(ticks)  # the held write's retry is due
     store.flush()
     assert store.health().up
-    (row,) = store.location_states()
+    (row,) = states(store.location_states())
     assert (row.state, row.since) == (State.UP, T0 + 30)
     store.close()
 
@@ -167,7 +167,7 @@ def test_held_location_states_are_written_once_the_server_is_back(
         assert store.health().held == 0  # not rows: the last state of each only
         own_postgres.resume()
         store.flush()
-        assert sorted((s.location, s.since) for s in store.location_states()) == [
+        assert sorted((s.location, s.since) for s in states(store.location_states())) == [
             ("eu", T0 + 49),
             ("us", T0),
         ]
@@ -176,8 +176,8 @@ def test_held_location_states_are_written_once_the_server_is_back(
 # -- the leader's feed --------------------------------------------------------------------
 
 
-def stamped(state: LocationState, updated: float) -> LocationState:
-    return dataclasses.replace(state, updated=updated)
+def stamped(state: LocationState, updated: float) -> LocationRow:
+    return LocationRow(state, updated)
 
 
 def test_the_feed_reports_news_once_however_often_a_row_is_read() -> None:
@@ -186,15 +186,15 @@ def test_the_feed_reports_news_once_however_often_a_row_is_read() -> None:
     feed = LocationFeed(overlap=30.0)
     assert feed.since() is None  # the first read is a full one
     first = [stamped(up("a"), 100.0), stamped(down("b"), 101.0)]
-    assert feed.take(first) == first
+    assert feed.take(first) == states(first)
     assert feed.since() == 71.0
     assert feed.take(first) == []
     rewritten = stamped(down("b"), 140.0)  # written again, unchanged
     assert feed.take([rewritten]) == []
     assert feed.since() == 110.0
     changed = stamped(up("b", at=T0 + 5), 141.0)
-    assert feed.take([rewritten, changed]) == [changed]
-    assert feed.states[("b", "eu")] == changed
+    assert feed.take([rewritten, changed]) == [changed.state]
+    assert feed.states[("b", "eu")] == changed.state
 
 
 def test_a_row_committed_after_a_newer_one_is_caught_by_the_overlap() -> None:
@@ -207,7 +207,7 @@ def test_a_row_committed_after_a_newer_one_is_caught_by_the_overlap() -> None:
     assert since is not None
     x = stamped(down("x"), 200.0)
     table = [x, y]
-    assert feed.take(s for s in table if s.updated is not None and s.updated >= since) == [x]
+    assert feed.take(row for row in table if row.updated >= since) == [x.state]
 
 
 def test_a_reset_makes_the_next_read_full_and_reports_only_news() -> None:
@@ -218,4 +218,4 @@ def test_a_reset_makes_the_next_read_full_and_reports_only_news() -> None:
     feed.take([a])
     feed.reset()
     assert feed.since() is None
-    assert feed.take([a, b]) == [b]
+    assert feed.take([a, b]) == [b.state]

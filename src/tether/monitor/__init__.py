@@ -36,7 +36,14 @@ if TYPE_CHECKING:
     from tether.monitor._state import State
     from tether.monitor._uptime import format_uptime, uptimes
     from tether.monitor.alerts import Outbox
-    from tether.monitor.config import ConfigError, MonitorConfig, load_config, parse_config
+    from tether.monitor.config import (
+        ConfigError,
+        LocationError,
+        MonitorConfig,
+        load_config,
+        parse_config,
+        resolve_location,
+    )
     from tether.monitor.store import Store, StoreError, open_store
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "ConfigError",
     "Incident",
     "IncidentEngine",
+    "LocationError",
     "MonitorConfig",
     "Outbox",
     "ProbeRecord",
@@ -63,6 +71,7 @@ __all__ = [
     "logging_to",
     "open_store",
     "parse_config",
+    "resolve_location",
     "run_demo",
     "run_monitor",
     "status_report",
@@ -75,6 +84,7 @@ _LAZY = {
     "ConfigError": "tether.monitor.config",
     "Incident": "tether.monitor._records",
     "IncidentEngine": "tether.monitor._incidents",
+    "LocationError": "tether.monitor.config",
     "MonitorConfig": "tether.monitor.config",
     "Outbox": "tether.monitor.alerts",
     "ProbeRecord": "tether.monitor._records",
@@ -94,6 +104,7 @@ _LAZY = {
     "logging_to": "tether.monitor._log",
     "open_store": "tether.monitor.store",
     "parse_config": "tether.monitor.config",
+    "resolve_location": "tether.monitor.config",
     "run_demo": "tether.monitor._demo",
     "run_monitor": "tether.monitor._app",
     "status_report": "tether.monitor._report",

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Mapping
 from typing import TextIO
 
@@ -29,7 +32,14 @@ from tether.monitor.config import (
 )
 from tether.monitor.store import Store
 
-__all__ = ["acknowledge", "channels_for", "close_channels", "reload", "run_monitor"]
+__all__ = [
+    "acknowledge",
+    "channels_for",
+    "close_channels",
+    "reload",
+    "run_monitor",
+    "workers_for",
+]
 
 log = logging.getLogger("tether.monitor")
 
@@ -84,13 +94,27 @@ def run_monitor(
     """Run the monitor of ``config`` (read from ``path``) on ``store`` until SIGINT or
     SIGTERM; SIGHUP reloads ``path``.  Returns the exit code.
 
-    What it logs goes to the ``tether.monitor`` logger; where that goes is the caller's
-    choice (``tether monitor`` uses :func:`logging_to`)."""
-    from tether.monitor._web import serve
+    With ``workers`` above 1, that many worker processes probe and answer ``/probe``
+    (``_workers.py``), and this process coordinates them.  What it logs goes to the
+    ``tether.monitor`` logger; where that goes is the caller's choice (``tether monitor``
+    uses :func:`logging_to`), and the workers write theirs the same way."""
+    from tether.monitor._log import current_format
+    from tether.monitor._web import allowed_targets, serve, serve_unix
+    from tether.monitor._workers import WorkerError, WorkerFleet
 
     channels = channels_for(config)
     outbox = Outbox(store, channels)
-    runner = Runner(config, store, outbox)
+    workers = workers_for(config)
+    private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None
+    fleet = None
+    if private is not None:
+        fleet = WorkerFleet(
+            workers,
+            allowed=lambda: allowed_targets(runner.config),
+            coordinator=os.path.join(private, "coordinator.sock"),
+            log_format=current_format(),
+        )
+    runner = Runner(config, store, outbox, fleet=fleet)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -105,19 +129,27 @@ def run_monitor(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, hangup)
+        server_host, server_port = config.server.host, config.server.port
         try:
-            server = await serve(runner, config.server.host, config.server.port)
-        except OSError as exc:
+            if fleet is None:
+                server = await serve(runner, server_host, server_port)
+                host, port = server.addresses[0][:2]
+            else:
+                server = await serve_unix(runner, os.path.join(str(private), "coordinator.sock"))
+                first = await fleet.start(server_host, server_port)
+                host, port = first or (server_host, server_port)
+        except (OSError, WorkerError) as exc:
             print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
             return 1
         storage = config.storage
         where = redact_url(storage.postgres) if storage.postgres else storage.path
-        host, port = server.addresses[0][:2]
         listen = join_hostport(host, port)
         n = len(config.monitors)
+        probing = f" probed by {count(workers, 'worker process', 'worker processes')}"
         log.info(
-            "%s, storing in %s; dashboard on http://%s/, metrics on /metrics; Ctrl-C stops",
+            "%s%s, storing in %s; dashboard on http://%s/, metrics on /metrics; Ctrl-C stops",
             count(n, "monitor"),
+            probing if fleet is not None else "",
             where,
             listen,
             extra={"event": "started"},
@@ -133,6 +165,16 @@ def run_monitor(
     finally:
         outbox.close()
         close_channels(runner.outbox.channels)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def workers_for(config: MonitorConfig) -> int:
+    """How many worker processes probe for ``config``: its ``workers``, where ``auto`` is
+    one per core this process may run on; 1 means none (this process probes)."""
+    from tether.monitor._workers import cores
+
+    return cores() if config.workers == "auto" else config.workers
 
 
 async def reload(runner: Runner, path: str) -> None:

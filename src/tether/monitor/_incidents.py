@@ -26,6 +26,16 @@ The rules, which are what a team relies on when it lets tether page it:
 - **Escalation** (``escalate``): after each step's ``after``, the monitor's
   alerts also go to that step's channels, starting with an ``incident.escalated``
   alert there.  Acknowledging an incident stops reminders and further steps.
+- **Partial incidents** (a monitor probed from several locations, see ``_quorum.py``):
+  while some of its locations fail, fewer than its quorum, the monitor has one
+  incident keyed ``partial:NAME`` ("api unreachable from eu-west (connect.timeout), up
+  from us-east and local") whose timeline follows the locations, resolved when none
+  fails any more, or when the monitor goes down for the cluster ("down from a quorum
+  now: see incident #N", and that incident opens with its usual alert).  It goes to
+  the monitor's channels only with ``partial_alerts`` (``incident.partial``, then
+  ``incident.partial_resolved``), held as a down alert is, and never reminded or
+  escalated: nothing is down for the cluster.  A full incident of such a monitor names
+  its locations and their kinds too.
 
 ```
  down ──► correlate ──► new cause? ── yes ─► Opened   (incident.opened)
@@ -33,6 +43,8 @@ The rules, which are what a team relies on when it lets tether page it:
  up ────► last one down? ──────────── no ──► Left     (monitor.up)
                               └────── yes ─► Resolved (incident.resolved)
  tick ──► hold lifted ─► Released · remind_every ─► Reminder · escalate ─► Escalated
+ locations ─► partial? ── new ─► Opened (incident.partial) · changed ─► Noted
+                    └──── none fails ─► Resolved (incident.partial_resolved)
 ```
 """
 
@@ -45,13 +57,18 @@ from dataclasses import dataclass, field
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
-from tether._plural import count
+from tether._kinds import Kind
+from tether._plural import count, joined
 from tether.monitor._correlate import Correlation, IncidentGroup, correlate
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
+from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
+    PARTIAL_PREFIX,
+    RESOLVING,
     Alert,
     AlertPayload,
     Incident,
+    LocationFact,
     Member,
     ProbeRecord,
     TimelineEntry,
@@ -99,6 +116,8 @@ class Route:
     """The monitor's target, credentials already redacted: it goes in every payload."""
     remind_every: float | None = None
     escalate: tuple[Escalation, ...] = ()
+    partial_alerts: bool = False
+    """Whether its partial incidents go to ``channels`` (they are opened either way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +172,8 @@ class Escalated(_Event):
 
 @dataclass(frozen=True, slots=True)
 class Noted(_Event):
-    """Something worth a line in the timeline, with no alert (a member started flapping)."""
+    """Something worth a line in the timeline, with no alert (a member started flapping,
+    what its locations see changed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +243,15 @@ class IncidentEngine:
         return [self._open[i] for i in sorted(self._open)]
 
     def incident_of(self, monitor: str) -> Incident | None:
-        """The open incident ``monitor`` is down in, if any."""
-        return next((i for i in self._open.values() if monitor in i.members), None)
+        """The open incident ``monitor`` is down in, if any (not its partial incident)."""
+        return next(
+            (i for i in self._open.values() if monitor in i.members and not i.is_partial), None
+        )
+
+    def partial_of(self, monitor: str) -> Incident | None:
+        """``monitor``'s open partial incident, if any."""
+        key = PARTIAL_PREFIX + monitor
+        return next((i for i in self._open.values() if i.key == key), None)
 
     def changed(
         self,
@@ -232,20 +259,30 @@ class IncidentEngine:
         record: ProbeRecord | None,
         down: Iterable[Observation],
         hosts: Mapping[str, str],
+        locations: Mapping[str, LocationFact] | None = None,
     ) -> list[Event]:
         """A monitor's state changed; ``record`` is the check behind it, ``down`` the latest
-        failed observation of every monitor down now, ``hosts`` every monitored host."""
+        failed observation of every monitor down now, ``hosts`` every monitored host.
+
+        ``locations`` is what each of the monitor's locations sees (``Quorum.locations``),
+        for a monitor of more than one: its incident's detail and alerts name them."""
         name, now = change.monitor, change.at
+        facts = dict(locations) if locations is not None and len(locations) > 1 else {}
         if change.new is State.DOWN and record is not None:
             if self.incident_of(name) is not None:
                 return []  # back from flapping: it never left its incident
             groups = correlate(down, hosts, self.correlation)
             group = next((g for g in groups if name in g.monitors), None)
-            return [] if group is None else self._down(name, group, record, now)
-        if change.new in _UP and change.old in _DOWN:
-            return self._leave(name, now, "up")
+            if group is None:
+                return []
+            events = self._down(name, group, record, now, facts)
+            return events + self._end_partial(name, now, facts, superseded_by=events[0].incident)
+        if change.new in _UP:
+            # Whatever it was before (down, flapping, or unknown when no location could see
+            # it), a monitor that is up is in no incident.
+            return self._leave(name, now, "up", facts)
         if change.new is State.PAUSED:
-            return self._leave(name, now, "paused")
+            return self._leave(name, now, "paused") + self._end_partial(name, now, why="paused")
         if change.new is State.FLAPPING:
             incident = self.incident_of(name)
             if incident is not None:
@@ -255,7 +292,26 @@ class IncidentEngine:
 
     def forget(self, monitor: str, now: float) -> list[Event]:
         """``monitor`` was removed from the configuration: it leaves its incident."""
-        return self._leave(monitor, now, "removed")
+        return self._leave(monitor, now, "removed") + self._end_partial(monitor, now, why="removed")
+
+    def locations(self, change: LocationsChanged) -> list[Event]:
+        """What a monitor's locations see changed (``Quorum`` says so, after the
+        ``StateChanged`` it goes with, if any).
+
+        Down in an incident: the incident notes it.  Partial (some locations fail, the
+        monitor is not down): its partial incident opens, or notes the change.  No
+        location failing: its partial incident resolves.  Down for the cluster: nothing
+        here, :meth:`changed` opened the incident and closed the partial one."""
+        name, now = change.monitor, change.at
+        facts = dict(change.locations) if len(change.locations) > 1 else {}
+        incident = self.incident_of(name)
+        if incident is not None:
+            return self._note_locations(incident, name, facts, now)
+        if change.partial:
+            return self._partial(name, facts, now)
+        if not change.failing:
+            return self._end_partial(name, now, facts)
+        return []
 
     def notice(self, event: Degraded | Recovered, now: float) -> Notice:
         """A latency notice: its own alert on the monitor's channels, unless held."""
@@ -300,17 +356,24 @@ class IncidentEngine:
     # -- the rules -----------------------------------------------------------------------
 
     def _down(
-        self, name: str, group: IncidentGroup, record: ProbeRecord, now: float
+        self,
+        name: str,
+        group: IncidentGroup,
+        record: ProbeRecord,
+        now: float,
+        facts: Mapping[str, LocationFact],
     ) -> list[Event]:
         held = self.hold(name, now)
         existing = next((i for i in self._open.values() if i.key == group.key), None)
-        member = Member(now, alerted=held is None, opener=existing is None)
+        member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
         events: list[Event]
         if existing is None:
             kind = group.kind or record.kind
             detail = record.detail or group.cause
             if group.scope != "monitor":
                 detail = f"{group.cause}: {detail}"
+            if facts:
+                detail = f"{detail}; {_where(facts, 'down')}"
             incident = Incident(
                 self.new_id(),
                 group.key,
@@ -328,7 +391,8 @@ class IncidentEngine:
         else:
             members = {**existing.members, name: member}
             incident = self._replace(existing, members=members)
-            entry = TimelineEntry(now, "monitor down", f"{name} is down too")
+            too = f"{name} is down too" + (f", {_where(facts, 'down')}" if facts else "")
+            entry = TimelineEntry(now, "monitor down", too)
             alerts = () if held else self._say(incident, name, "monitor.down", now)
             events = [Joined(incident, name, entry, alerts)]
         if held:
@@ -336,10 +400,18 @@ class IncidentEngine:
             events.append(Held(incident, name, entry))
         return events
 
-    def _leave(self, name: str, now: float, why: str) -> list[Event]:
+    def _leave(
+        self,
+        name: str,
+        now: float,
+        why: str,
+        facts: Mapping[str, LocationFact] | None = None,
+    ) -> list[Event]:
         events: list[Event] = []
-        for incident in [i for i in self._open.values() if name in i.members]:
+        for incident in [i for i in self._open.values() if name in i.members and not i.is_partial]:
             member = incident.members[name]
+            if facts:  # its up alert shows what each location sees now
+                member = dataclasses.replace(member, locations=facts)
             members = {m: v for m, v in incident.members.items() if m != name}
             last = not members
             gone = {
@@ -368,10 +440,18 @@ class IncidentEngine:
         held = self.hold(name, now)
         if held is not None:
             return []
+        if incident.is_partial and (member.alerted or not route.partial_alerts):
+            return []  # nothing is down for the cluster: no reminder, no escalation
         if not member.alerted:
             member = dataclasses.replace(member, alerted=True)
             incident = self._member(incident, name, member)
-            event = "incident.opened" if member.opener else "monitor.down"
+            event = (
+                "incident.partial"
+                if incident.is_partial
+                else "incident.opened"
+                if member.opener
+                else "monitor.down"
+            )
             entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
             return [Released(incident, name, entry, self._say(incident, name, event, now))]
         if incident.acknowledged is not None:
@@ -408,6 +488,93 @@ class IncidentEngine:
             events.append(Reminder(incident, name, entry, alerts))
         return events
 
+    def _partial(self, name: str, facts: dict[str, LocationFact], now: float) -> list[Event]:
+        """Open ``name``'s partial incident, or follow what its locations see."""
+        detail = f"{name} {_where(facts, 'unreachable')}"
+        kind = _kind(facts)
+        existing = self.partial_of(name)
+        if existing is not None:
+            member = existing.members.get(name) or Member(existing.opened, opener=True)
+            if _failing(member.locations) == _failing(facts):
+                # Only an up location's news, or the same failures: keep the facts fresh.
+                self._member(existing, name, dataclasses.replace(member, locations=facts))
+                return []
+            member = dataclasses.replace(member, locations=facts)
+            incident = self._replace(existing, detail=detail, kind=kind, members={name: member})
+            return [Noted(incident, name, TimelineEntry(now, "locations", detail))]
+        route = self.routes.get(name, Route())
+        held = self.hold(name, now) if route.partial_alerts else None
+        member = Member(
+            now, alerted=route.partial_alerts and held is None, opener=True, locations=facts
+        )
+        incident = Incident(
+            self.new_id(),
+            PARTIAL_PREFIX + name,
+            kind,
+            detail,
+            CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
+            now,
+            monitors=(name,),
+            timeline=(TimelineEntry(now, "opened", detail),),
+            members={name: member},
+        )
+        self._open[incident.id] = incident
+        alerts = self._say(incident, name, "incident.partial", now) if member.alerted else ()
+        events: list[Event] = [Opened(incident, name, None, alerts)]
+        if held:
+            events.append(Held(incident, name, TimelineEntry(now, "alert held", f"{name}: {held}")))
+        return events
+
+    def _end_partial(
+        self,
+        name: str,
+        now: float,
+        facts: Mapping[str, LocationFact] | None = None,
+        *,
+        why: str = "up",
+        superseded_by: Incident | None = None,
+    ) -> list[Event]:
+        """Resolve ``name``'s partial incident: no location fails (``up``), it was paused
+        or removed, or it is down for the cluster now (``superseded_by`` that incident).
+        ``facts``, when given, are what its alert shows of each location now."""
+        incident = self.partial_of(name)
+        if incident is None:
+            return []
+        member = incident.members.get(name) or Member(incident.opened, opener=True)
+        if facts:
+            member = dataclasses.replace(member, locations=facts)
+        lasted = human_duration(now - incident.opened)
+        if superseded_by is not None:
+            said = f"{name} is down from a quorum now: see incident #{superseded_by.id}"
+        else:
+            said = {
+                "up": f"{name} is reachable from every location again after {lasted}",
+                "paused": f"{name} was paused",
+                "removed": f"{name} was removed from the configuration",
+            }[why]
+        closed = self._replace(incident, members={}, resolved=now)
+        del self._open[incident.id]
+        told = member.alerted and why == "up"
+        alerts: tuple[Alert, ...] = ()
+        if told:
+            alerts = self._say(
+                closed, name, "incident.partial_resolved", now, member, then=superseded_by
+            )
+        return [Resolved(closed, name, TimelineEntry(now, "resolved", said), alerts)]
+
+    def _note_locations(
+        self, incident: Incident, name: str, facts: dict[str, LocationFact], now: float
+    ) -> list[Event]:
+        """A monitor down in ``incident``: its timeline follows the failing locations."""
+        member = incident.members[name]
+        if not facts or _failing(member.locations) == _failing(facts):
+            if facts:
+                self._member(incident, name, dataclasses.replace(member, locations=facts))
+            return []
+        incident = self._member(incident, name, dataclasses.replace(member, locations=facts))
+        entry = TimelineEntry(now, "locations", f"{name}: {_where(facts, 'down')}")
+        return [Noted(incident, name, entry)]
+
     # -- alerts ----------------------------------------------------------------------------
 
     def _say(
@@ -417,11 +584,12 @@ class IncidentEngine:
         event: str,
         now: float,
         member: Member | None = None,
+        then: Incident | None = None,
     ) -> tuple[Alert, ...]:
         """``event``'s alert about ``name``, for each channel the monitor's alerts go to."""
         member = member or incident.members[name]
         route = self.routes.get(name, Route())
-        payload = self._payload(incident, name, event, now, member)
+        payload = self._payload(incident, name, event, now, member, then)
         return _alerts(self._channels(route, member), _dedup(incident, name, event, now), payload)
 
     @staticmethod
@@ -439,12 +607,18 @@ class IncidentEngine:
         event: str,
         now: float,
         member: Member | None = None,
+        then: Incident | None = None,
     ) -> AlertPayload:
         member = member or incident.members[name]
         route = self.routes.get(name, Route())
         down_for = human_duration(now - member.joined)
         others = len(incident.members)
         cause = _cause(incident)
+        partial_over = (
+            f"down from a quorum of its locations now (incident #{then.id})"
+            if then is not None
+            else f"reachable from every location again after {down_for}"
+        )
         text = {
             "incident.opened": f"{name} is down since {_iso(incident.opened)}: {incident.detail}",
             "monitor.down": (
@@ -467,8 +641,12 @@ class IncidentEngine:
                 f"{name} has been down for {down_for}: {incident.detail} "
                 f"(incident #{incident.id}, escalated)"
             ),
+            "incident.partial": f"{incident.detail} (incident #{incident.id})",
+            "incident.partial_resolved": (
+                f"{name} is {partial_over}: partial incident #{incident.id} is resolved"
+            ),
         }[event]
-        back = event in ("monitor.up", "incident.resolved")
+        back = event in RESOLVING
         return AlertPayload(
             event,
             name,
@@ -478,9 +656,16 @@ class IncidentEngine:
             monitors=tuple(sorted(incident.members)) if incident.members else (name,),
             url=route.url,
             kind=incident.kind,
-            detail=f"back up after {down_for}" if back else incident.detail,
+            detail=(
+                partial_over
+                if event == "incident.partial_resolved"
+                else f"back up after {down_for}"
+                if back
+                else incident.detail
+            ),
             hint="" if back else incident.hint,
             since=member.joined,
+            locations=member.locations,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -514,6 +699,37 @@ def _cause(incident: Incident) -> str:
     if scope == "local":
         return f"{kind_text(incident.kind)} on this machine"
     return kind_text(incident.kind)
+
+
+def _failing(facts: Mapping[str, LocationFact]) -> list[tuple[str, str]]:
+    """The failing locations and why: what is worth a timeline line when it changes."""
+    return [(loc, fact.why) for loc, fact in facts.items() if fact.failing]
+
+
+def _kind(facts: Mapping[str, LocationFact]) -> Kind | None:
+    """The most common kind among the failing locations (the first one's on a tie)."""
+    kinds = [fact.kind for fact in facts.values() if fact.failing]
+    return max(kinds, key=kinds.count) if kinds else None
+
+
+def _where(facts: Mapping[str, LocationFact], verb: str) -> str:
+    """``unreachable from eu-west (connect.timeout), up from us-east and local``: the
+    failing locations with why, then those that see it up, those with no result yet and
+    those not counted (no live instance)."""
+    failing = [f"{loc} ({fact.why})" for loc, fact in facts.items() if fact.failing]
+    up = [loc for loc, fact in facts.items() if fact.live and fact.state in _UP]
+    waiting = [loc for loc, fact in facts.items() if fact.live and fact.state is State.UNKNOWN]
+    dead = [loc for loc, fact in facts.items() if not fact.live]
+    parts = [f"{verb} from {joined(failing)}"] if failing else []
+    if up:
+        parts.append(f"up from {joined(up)}")
+    if waiting:
+        parts.append(f"no result yet from {joined(waiting)}")
+    if dead:
+        parts = [", ".join(parts)] if parts else []
+        parts.append(f"not counted: {joined(dead)} (no live instance)")
+        return "; ".join(parts)
+    return ", ".join(parts)
 
 
 def _iso(ts: float) -> str:

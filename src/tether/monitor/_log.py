@@ -18,7 +18,7 @@ from typing import Final, Literal, TextIO
 
 from tether._redact import redact_text
 
-__all__ = ["LOG_FORMATS", "logging_to"]
+__all__ = ["LOG_FORMATS", "current_format", "logging_to"]
 
 LOG_FORMATS: Final = ("text", "json")
 _FIELDS: Final = ("event", "monitor", "incident", "channel", "kind", "state", "attempt")
@@ -72,3 +72,14 @@ def logging_to(
     finally:
         logger.removeHandler(handler)
         logger.setLevel(before)
+
+
+def current_format() -> Literal["text", "json"] | None:
+    """The format :func:`logging_to` set up for the ``tether`` loggers now, or None if it
+    set up none: worker processes write their lines the way their coordinator does."""
+    for handler in logging.getLogger("tether").handlers:
+        if isinstance(handler.formatter, _Json):
+            return "json"
+        if isinstance(handler.formatter, _Text):
+            return "text"
+    return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tether._kinds import Kind
+from tether.monitor._records import ProbeRecord
 from tether.monitor.store._base import StoreHealth
 from tether.probe import ProbeResult
 
@@ -146,20 +147,24 @@ class MonitorMetrics:
 
     # -- checks --------------------------------------------------------------------------
 
-    def observe(self, monitor: str, ok: bool, kind: str | None, result: ProbeResult) -> None:
+    def observe(
+        self, record: ProbeRecord, timings: Mapping[str, float], days_left: int | None
+    ) -> None:
+        """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
+        :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
+        monitor = record.monitor
         series = self._series.setdefault(monitor, {("up",), ("success",), ("duration",)})
-        self.success.labels(monitor).set(1 if ok else 0)
-        self.duration.labels(monitor).set(sum(p.ms for p in result.phases) / 1000)
-        for name, seconds in phase_seconds(result).items():
+        self.success.labels(monitor).set(1 if record.ok else 0)
+        self.duration.labels(monitor).set((record.latency_ms or 0.0) / 1000)
+        for name, seconds in timings.items():
             self.phase.labels(monitor, name).set(seconds)
             series.add(("phase", name))
-        if not ok:
-            self.failures.labels(monitor, kind or "condition").inc()
-            series.add(("failures", kind or "condition"))
-        tls = result.phase("tls")
-        chain = tls.details.get("chain") if tls else None
-        if chain:
-            self.expiry.labels(monitor).set(chain[0]["days_left"] * 86400)
+        if not record.ok:
+            kind = record.kind.value if record.kind is not None else "condition"
+            self.failures.labels(monitor, kind).inc()
+            series.add(("failures", kind))
+        if days_left is not None:
+            self.expiry.labels(monitor).set(days_left * 86400)
             series.add(("expiry",))
 
     def state(self, monitor: str, up: bool) -> None:

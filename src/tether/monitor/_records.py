@@ -1,12 +1,15 @@
 """The typed records that travel between the monitor's rooms.
 
 A check is one :class:`ProbeRecord` from the judge to the store, the dashboard
-and ``tether history``; an incident is one :class:`Incident` from the store to
-the engine, the pages and ``tether incidents``; an alert is one frozen
-:class:`AlertPayload` from the incident engine through the outbox
-(:class:`QueuedAlert`) to every channel.  Nothing crosses a module boundary as
-a ``dict[str, Any]``; JSON exists only at the edges (a stored column, a
-webhook's body), through each record's ``to_json``/``from_json``.
+and ``tether history``; a location's state of a monitor is one
+:class:`LocationState` from the instance there to the store and the quorum,
+which shows it to incidents and alerts as a :class:`LocationFact`; an incident
+is one :class:`Incident` from the store to the engine, the pages and ``tether
+incidents``; an alert is one frozen :class:`AlertPayload` from the incident
+engine through the outbox (:class:`QueuedAlert`) to every channel.  Nothing
+crosses a module boundary as a ``dict[str, Any]``; JSON exists only at the
+edges (a stored column, a webhook's body), through each record's
+``to_json``/``from_json``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = [
     "Alert",
     "AlertPayload",
     "Incident",
+    "LocationFact",
     "LocationState",
     "Member",
     "ProbeRecord",
@@ -33,6 +37,9 @@ __all__ = [
     "kind_from_text",
     "kind_text",
 ]
+
+PARTIAL_PREFIX: Final = "partial:"
+"""The key of a monitor's partial incident is ``partial:`` and its name."""
 
 CONDITION: Final = "condition"
 """How a failure without a kind (a condition that was not met) is written where a kind
@@ -112,26 +119,132 @@ class ProbeRecord:
         )
 
 
+_FAILING: Final = frozenset({State.DOWN, State.FLAPPING})
+
+
+@dataclass(frozen=True, slots=True)
+class LocationFact:
+    """What one location sees of a monitor, as an incident, an alert and a page show it."""
+
+    state: State
+    kind: Kind | None = None
+    """Why it fails there (``None`` when it does not, or for a condition not met)."""
+    detail: str = ""
+    since: float | None = None
+    """When it entered ``state`` there."""
+    live: bool = True
+    """False: no instance at this location is alive, so it is not counted."""
+
+    @property
+    def failing(self) -> bool:
+        """Counted, and down or flapping."""
+        return self.live and self.state in _FAILING
+
+    @property
+    def why(self) -> str:
+        """Why it fails there, as a detail says it in brackets: the kind's code,
+        ``flapping``, or ``conditions not met``."""
+        if self.state is State.FLAPPING:
+            return "flapping"
+        return "conditions not met" if self.kind is None else self.kind.value
+
+    def to_json(self) -> dict[str, Any]:
+        """``{state, kind, detail, since, live}``: ``kind`` is ``condition`` for a failing
+        check without one, and null where it does not fail."""
+        failing = self.state in _FAILING
+        return {
+            "state": self.state.value,
+            "kind": kind_text(self.kind) if failing or self.kind else None,
+            "detail": self.detail,
+            "since": self.since,
+            "live": self.live,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LocationFact:
+        try:
+            state = State(str(data.get("state")))
+        except ValueError:
+            state = State.UNKNOWN
+        since = data.get("since")
+        return cls(
+            state,
+            kind_from_text(data.get("kind")),
+            str(data.get("detail") or ""),
+            float(since) if isinstance(since, int | float) else None,
+            bool(data.get("live", True)),
+        )
+
+
+def facts_json(facts: Mapping[str, LocationFact]) -> dict[str, Any]:
+    """Locations' facts as JSON, in their order."""
+    return {name: fact.to_json() for name, fact in facts.items()}
+
+
+def facts_from_json(data: object) -> dict[str, LocationFact]:
+    """What :func:`facts_json` wrote; anything else (an older row) is no locations."""
+    if not isinstance(data, Mapping):
+        return {}
+    return {
+        str(name): LocationFact.from_json(fact)
+        for name, fact in data.items()
+        if isinstance(fact, Mapping)
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LocationState:
-    """A monitor's state as seen from one location: written by the instance that probes it
-    there when the state changes (or, while down, its kind, host or detail), read by the
-    leader, which decides incidents for the whole cluster."""
+    """One location's state of one monitor, as the instance there publishes it (on each of
+    its detector's state changes, and when the kind of a failure changes): the quorum's
+    input, and what a cluster's store keeps per (monitor, location)."""
 
     monitor: str
     location: str
     state: State
     since: float
-    """When the monitor entered ``state`` there, Unix seconds (the prober's clock)."""
+    """When it entered ``state`` at this location, epoch seconds."""
+    reason: str = ""
+    """The detector's words for the change (``3 consecutive checks failed (...)``)."""
     kind: Kind | None = None
-    """Why it is down, when the probe could say (None when up, or for a failed condition)."""
     detail: str | None = None
     host: str | None = None
-    """The host that failed (the incident engine groups by it)."""
     latency_ms: float | None = None
-    updated: float | None = None
-    """When the database took this row, on the database's clock (None until read back):
-    only a cursor for reading what changed since, never compared with tether's clock."""
+
+    def fact(self, *, live: bool = True) -> LocationFact:
+        return LocationFact(self.state, self.kind, self.detail or "", self.since, live)
+
+    def to_json(self) -> dict[str, Any]:
+        """A stored row's JSON (a cluster's location state table, or one column of it)."""
+        return {
+            "monitor": self.monitor,
+            "location": self.location,
+            "state": self.state.value,
+            "since": self.since,
+            "reason": self.reason,
+            "kind": None if self.kind is None else self.kind.value,
+            "detail": self.detail,
+            "host": self.host,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LocationState:
+        try:
+            state = State(str(data.get("state")))
+        except ValueError:
+            state = State.UNKNOWN
+        latency = data.get("latency_ms")
+        return cls(
+            str(data["monitor"]),
+            str(data["location"]),
+            state,
+            float(data.get("since") or 0.0),
+            str(data.get("reason") or ""),
+            kind_from_text(data.get("kind")),
+            None if data.get("detail") is None else str(data["detail"]),
+            None if data.get("host") is None else str(data["host"]),
+            float(latency) if isinstance(latency, int | float) else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +278,21 @@ class Member:
     """When its last reminder went out."""
     opener: bool = False
     """It opened the incident: its down alert is the incident's opening one."""
+    locations: Mapping[str, LocationFact] = field(default_factory=dict)
+    """What each of its locations sees now, when it has more than one (empty otherwise):
+    kept in the members column, so an open incident shows them after a restart."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "joined": self.joined,
             "alerted": self.alerted,
             "escalated": self.escalated,
             "reminded": self.reminded,
             "opener": self.opener,
         }
+        if self.locations:
+            out["locations"] = facts_json(self.locations)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], opened: float) -> Member:
@@ -184,6 +303,7 @@ class Member:
             int(data.get("escalated", 0)),
             data.get("reminded"),
             bool(data.get("opener", False)),
+            facts_from_json(data.get("locations")),
         )
 
 
@@ -211,6 +331,22 @@ class Incident:
     def is_open(self) -> bool:
         return self.resolved is None
 
+    @property
+    def is_partial(self) -> bool:
+        """A partial incident (key ``partial:MONITOR``): some of the monitor's locations
+        fail, fewer than its quorum."""
+        return self.key.startswith(PARTIAL_PREFIX)
+
+    def locations(self, monitor: str) -> Mapping[str, LocationFact]:
+        """What each location sees of ``monitor`` while it is in this open incident (empty
+        for a monitor of one location, or once it has left)."""
+        member = self.members.get(monitor)
+        return {} if member is None else member.locations
+
+
+RESOLVING: Final = ("monitor.up", "incident.resolved", "incident.partial_resolved")
+"""Events whose ``kind`` is the one that ended (``resolves`` in the webhook's body)."""
+
 
 @dataclass(frozen=True, slots=True)
 class AlertPayload:
@@ -220,8 +356,11 @@ class AlertPayload:
     Events: ``incident.opened`` (the first monitor down opens an incident),
     ``monitor.down`` (another monitor joins it), ``monitor.up`` (one comes back while
     the incident goes on), ``incident.resolved`` (the last one comes back),
-    ``incident.reminder``, ``incident.escalated``, and the latency notices
-    ``monitor.degraded`` and ``monitor.recovered``.
+    ``incident.reminder``, ``incident.escalated``, the latency notices
+    ``monitor.degraded`` and ``monitor.recovered``, and, with ``partial_alerts``,
+    ``incident.partial`` (some of a monitor's locations fail, fewer than its quorum) and
+    ``incident.partial_resolved`` (none does any more, or a quorum does: the incident
+    that follows is named).
     """
 
     event: str
@@ -242,12 +381,15 @@ class AlertPayload:
     hint: str = ""
     since: float | None = None
     """When the monitor (or, for incident events, the incident) went down."""
+    locations: Mapping[str, LocationFact] = field(default_factory=dict)
+    """What each location sees, for a monitor probed from more than one (else empty)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The webhook's JSON body (documented in docs/monitor.md)."""
-        resolving = self.event in ("monitor.up", "incident.resolved")
+        """The webhook's JSON body (documented in docs/monitor.md); ``locations`` only for
+        a monitor of more than one location, so a body of one is as it always was."""
+        resolving = self.event in RESOLVING
         kind = None if self.kind is None else self.kind.value
-        return {
+        out: dict[str, Any] = {
             "event": self.event,
             "monitor": self.monitor,
             "incident": self.incident,
@@ -261,6 +403,9 @@ class AlertPayload:
             "hint": self.hint,
             "text": self.text,
         }
+        if self.locations:
+            out["locations"] = facts_json(self.locations)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertPayload:
@@ -283,6 +428,7 @@ class AlertPayload:
             detail=str(data.get("detail") or ""),
             hint=str(data.get("hint") or ""),
             since=_unix(data.get("since")),
+            locations=facts_from_json(data.get("locations")),
         )
 
 

@@ -1,12 +1,14 @@
-"""The monitor's I/O shell: schedule → probe → judge → detector → incident engine →
-store → outbox.  It makes no decision of its own; every clock is injectable.
+"""The monitor's coordinator: checks in → store → detector → incident engine → outbox.
+It makes no decision of its own; every clock is injectable.
 
-What a check does, in order:
-1. probe the target with the engine ``tether diagnose`` uses;
-2. judge it (``_judge.py``, pure) into one :class:`ProbeRecord`, and store it;
-3. feed the detector (pure), which may ask for a confirmation re-probe or change
-   the monitor's state;
-4. hand each state change to the incident engine (pure), and write down what it
+The checks come from probers (``_prober.py``: schedule → probe → judge), in this
+process (``workers: 1``) or in worker processes (``_workers.py``); the coordinator
+tells them which monitors to probe and when to probe one again.  What it does with
+each check, in order:
+1. store its record;
+2. feed the detector (pure), which may ask for a confirmation re-probe (passed back
+   to the prober) or change the monitor's state;
+3. hand each state change to the incident engine (pure), and write down what it
    answers: incidents opened, joined, left and resolved, and their alerts, queued
    in the outbox, one queue per channel.
 
@@ -20,18 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import gc
 import logging
 import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tether._redact import redact_url
 from tether.monitor._baseline import Latency
-from tether.monitor._conditions import Condition, parse_condition
 from tether.monitor._correlate import held_by_parent
 from tether.monitor._detect import (
     Degraded,
@@ -52,9 +52,8 @@ from tether.monitor._incidents import (
 from tether.monitor._incidents import (
     Event as IncidentEvent,
 )
-from tether.monitor._judge import judge, probe_options
+from tether.monitor._prober import Check, Prober, Sink, host_of
 from tether.monitor._records import Incident, ProbeRecord
-from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import Monitor, MonitorConfig
@@ -73,6 +72,20 @@ _CHECKPOINT_EVERY = 600.0
 of the latency baselines (states themselves are saved as they change)."""
 
 
+class Fleet(Protocol):
+    """Whatever probes the monitors for the coordinator: one :class:`Prober` in this
+    process, or the worker processes (``_workers.WorkerFleet``)."""
+
+    def assign(self, monitors: Iterable[Monitor]) -> None:
+        """Probe exactly ``monitors`` from now on."""
+
+    def reprobe(self, name: str, delay: float) -> None:
+        """Probe ``name`` again in ``delay`` seconds."""
+
+    async def run(self, stop: asyncio.Event, sink: Sink) -> None:
+        """Probe until ``stop``, handing every check to ``sink``."""
+
+
 class Runner:
     def __init__(
         self,
@@ -85,12 +98,15 @@ class Runner:
         sleep: Callable[[float], Awaitable[object]] | None = None,
         rand: Callable[[], float] = random.random,
         probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
+        fleet: Fleet | None = None,
     ) -> None:
+        """``probe`` is what the prober of this process probes with; ``fleet`` replaces
+        that prober (worker processes)."""
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
-        self._probe = probe
-        self.schedule = Schedule(rand=rand)
+        self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
+        self.fleet: Fleet = fleet or self.prober
         self.detector = Detector()
         self.latest: dict[str, Observation] = {}
         self.since: dict[str, float] = {}
@@ -107,7 +123,6 @@ class Runner:
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
         )
-        self._running = False
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
@@ -119,14 +134,12 @@ class Runner:
         """Take ``config`` as the one in force (at start and on reload)."""
         self.config = config
         self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
-        self._hosts = {m.name: _host(m.url) for m in config.monitors if not m.paused}
+        self._hosts = {m.name: host_of(m.url) for m in config.monitors if not m.paused}
         self._depends = {m.name: m.depends_on for m in config.monitors}
-        self.conditions: dict[str, list[Condition]] = {
-            m.name: [parse_condition(c) for c in m.conditions] for m in config.monitors
-        }
         for m in config.monitors:
             self.detector.configure(m.name, _rules(m))
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
+        self.fleet.assign(self._probed())
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -171,21 +184,19 @@ class Runner:
     # -- one check -----------------------------------------------------------------------
 
     async def check(self, name: str, due: float) -> ProbeRecord:
-        lag_ms = round((self.mono() - due) * 1000, 3)  # how late the check started
-        m = self._by_name[name]
-        if m.url.startswith("dns://"):
-            from tether.monitor._dnscheck import check_dns
+        """Check ``name`` now with this process's prober, and take the result."""
+        return self.take(await self.prober.check(name, due))
 
-            result = await check_dns(m)
-        else:
-            result = await self._probe(m.url, probe_options(m))
-        now = self.wall()
-        record = judge(m, self.conditions.get(name, ()), result, now=now, lag_ms=lag_ms)
+    def take(self, check: Check) -> ProbeRecord:
+        """Store a check a prober made, and act on what the detector makes of it."""
+        record = check.record
+        name, now = record.monitor, record.ts
+        if name not in self._by_name:  # removed by a reload while it was under way
+            return record
         self.store.record(record)
-        host = result.failure.host if result.failure and result.failure.host else _host(m.url)
-        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, host)
+        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
-        self.metrics.observe(name, record.ok, record.kind, result)
+        self.metrics.observe(record, check.timings, check.cert_days_left)
         for event in self.detector.observe(observation, now):
             self._handle(event, record, now)
         return record
@@ -193,7 +204,7 @@ class Runner:
     def _handle(self, event: Event, record: ProbeRecord | None, now: float) -> None:
         name = event.monitor
         if isinstance(event, ReprobeRequested):
-            self.schedule.reprobe(name, self.mono() + event.delay)
+            self.fleet.reprobe(name, event.delay)
         elif isinstance(event, StateChanged):
             log.info(
                 "%s: %s -> %s (%s)",
@@ -306,9 +317,9 @@ class Runner:
         """
         old = self._by_name
         new = {m.name: m for m in config.monitors}
-        now, mono = self.wall(), self.mono()
+        now = self.wall()
         changes: list[str] = []
-        for section in ("storage", "server"):
+        for section in ("storage", "server", "workers"):
             if getattr(config, section) != getattr(self.config, section):
                 changes.append(f"{section} changed: restart tether monitor to apply it")
         if config.alerts != self.config.alerts:
@@ -326,14 +337,13 @@ class Runner:
             elif before != m:
                 changes.append(f"changed {name}")
             self._pause_or_resume(m)
-            if m.paused:
-                self.schedule.remove(name)
-            elif self._running and self.schedule.interval(name) != m.interval:
-                self.schedule.add(name, m.interval, mono)
         return changes
 
+    def _probed(self) -> list[Monitor]:
+        """The monitors to probe: every one not paused."""
+        return [m for m in self.config.monitors if not m.paused]
+
     def _forget(self, name: str, now: float) -> None:
-        self.schedule.remove(name)
         self.detector.forget(name)
         self.latest.pop(name, None)
         self.since.pop(name, None)
@@ -357,21 +367,11 @@ class Runner:
         collected if it later becomes a reference cycle.
         """
         if freeze_gc:
-            _freeze()
-        now = self.mono()
-        self._running = True
+            freeze()
         started = self.wall()
         for m in self.config.monitors:
-            if not m.paused:
-                self.schedule.add(m.name, m.interval, now)
             # Uptime counts from here in the state the monitor had when tether stopped.
             self.store.record_state(m.name, started, self.detector.state(m.name))
-
-        async def probe(name: str, due: float) -> None:
-            try:
-                await self.check(name, due)
-            except Exception:  # one monitor's bug must not stop the others
-                log.exception("check of %s failed", name)
 
         async def every_second() -> None:
             while not stop.is_set():
@@ -392,7 +392,7 @@ class Runner:
                 await self._sleep(1.0)
                 if refreeze and self.mono() - begun > longest + 1:
                     refreeze = False
-                    _freeze()
+                    freeze()
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
@@ -400,7 +400,7 @@ class Runner:
 
         await self._prune()
         await asyncio.gather(
-            run_schedule(self.schedule, probe, clock=self.mono, sleep=self._sleep, stop=stop),
+            self.fleet.run(stop, self.take),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
             housekeeping(),
@@ -422,7 +422,7 @@ class Runner:
             log.debug("prune skipped: %s", exc)
 
 
-def _freeze() -> None:
+def freeze() -> None:
     started = time.perf_counter()
     gc.collect()
     gc.freeze()
@@ -450,17 +450,3 @@ def _route(m: Monitor) -> Route:
         remind_every=m.remind_every,
         escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
     )
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _host(url: str) -> str:
-    # Cached: every check asks, and parsing the URL (IDNA included) costs as much as
-    # judging the result; a monitor's URL does not change.
-    from tether.probe._target import InvalidTarget, parse_target
-
-    if url.startswith("dns://"):
-        return url.split("://", 1)[1]
-    try:
-        return parse_target(url).ascii_host
-    except InvalidTarget:
-        return url

@@ -4,6 +4,7 @@ own event loop."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -35,6 +36,19 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
 
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/probe", probe_handler(lambda: allowed_targets(runner.config)))
+    add_dashboard(app, runner, refresh=refresh)
+    return app
+
+
+def probe_handler(
+    allowed: Callable[[], AllowedTargets],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/probe`` as blackbox_exporter answers it, reaching only what ``allowed()`` allows
+    (the monitor's process and every worker process serve the same handler)."""
+
     async def probe(request: web.Request) -> web.Response:
         target = request.query.get("target")
         if not target:
@@ -49,20 +63,14 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             # A day at most: beyond it the value is a mistake, not a timeout to cap.
             seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
             timeout = min(seconds, PROBE_TIMEOUT_MAX)
-        options = ProbeOptions(
-            timeout=timeout, deadline=timeout, allowed=allowed_targets(runner.config)
-        )
+        options = ProbeOptions(timeout=timeout, deadline=timeout, allowed=allowed())
         try:
             result = await probe_async(target, options)
         except TargetRefused as exc:
             return web.Response(status=403, text=f"probe: refused: {exc}\n")
         return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
 
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/probe", probe)
-    add_dashboard(app, runner, refresh=refresh)
-    return app
+    return probe
 
 
 def allowed_targets(config: MonitorConfig) -> AllowedTargets:
@@ -90,4 +98,13 @@ async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:
     await app_runner.setup()
     site = web.TCPSite(app_runner, host, port)
     await site.start()
+    return app_runner
+
+
+async def serve_unix(runner: Runner, path: str) -> web.AppRunner:
+    """Serve the whole app on the Unix socket ``path`` (for worker processes to forward
+    to); the caller awaits ``.cleanup()`` on the result to stop it."""
+    app_runner = web.AppRunner(make_app(runner), access_log=None)
+    await app_runner.setup()
+    await web.UnixSite(app_runner, path).start()
     return app_runner

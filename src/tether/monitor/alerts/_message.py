@@ -28,6 +28,23 @@ Its resolution::
     It went down at 2026-03-02 14:05:09 UTC.
     Target: http://127.0.0.1:8080/health
     Incident: 7 (resolved)
+
+A monitor probed from several locations adds what each sees; a partial incident (some
+locations fail, fewer than the quorum, with ``partial_alerts``) reads::
+
+    [tether] PARTIAL api: unreachable from eu-west (connection timed out)
+
+    api unreachable from eu-west (connect.timeout), up from us-east and local (incident #8).
+
+    Why: api unreachable from eu-west (connect.timeout), up from us-east and local
+    What to do: Run `nc -vz -w 5 HOST PORT`; ...
+    Failure kind: connect.timeout (more: tether explain connect.timeout)
+    Locations:
+      eu-west: down (connect.timeout): 203.0.113.7:443 did not accept the connection ...
+      us-east: up
+      local: up
+    Target: https://api.example.com/health
+    Incident: 8
 """
 
 from __future__ import annotations
@@ -35,7 +52,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tether._catalogue import CATALOGUE
-from tether.monitor._records import AlertPayload
+from tether._plural import joined
+from tether.monitor._records import RESOLVING, AlertPayload, LocationFact
 
 __all__ = ["body", "subject"]
 
@@ -48,9 +66,18 @@ _LABELS = {
     "incident.resolved": "RESOLVED",
     "incident.reminder": "STILL DOWN",
     "incident.escalated": "ESCALATED",
+    "incident.partial": "PARTIAL",
+    "incident.partial_resolved": "RESOLVED",
 }
-_DOWN = ("incident.opened", "monitor.down", "incident.reminder", "incident.escalated")
-_BACK = ("monitor.up", "incident.resolved")
+_DOWN = (
+    "incident.opened",
+    "monitor.down",
+    "incident.reminder",
+    "incident.escalated",
+    "incident.partial",
+)
+_BACK = RESOLVING
+_CLOSED = ("incident.resolved", "incident.partial_resolved")
 
 
 def subject(payload: AlertPayload) -> str:
@@ -62,6 +89,9 @@ def subject(payload: AlertPayload) -> str:
         reason = _reason(payload)
         if event == "monitor.down" and payload.incident is not None:
             reason += f" (incident #{payload.incident})"
+        failing = [name for name, fact in payload.locations.items() if fact.failing]
+        if event == "incident.partial" and failing:
+            reason = f"unreachable from {joined(failing)} ({reason})"
     elif event in _BACK:
         reason = _one_line(payload.detail or "back up")
     else:  # a latency notice: the engine's sentence, without the monitor's name twice
@@ -81,15 +111,30 @@ def body(payload: AlertPayload) -> str:
         if payload.kind is not None:
             lines.append(f"Failure kind: {payload.kind} (more: tether explain {payload.kind})")
     elif payload.event in _BACK and payload.since is not None:
-        lines.append(f"It went down at {_when(payload.since)}.")
+        began = "It began" if payload.event == "incident.partial_resolved" else "It went down"
+        lines.append(f"{began} at {_when(payload.since)}.")
     else:
         lines.append(f"At: {_when(payload.at)}")
+    if payload.locations:
+        lines.append("Locations:")
+        lines += [f"  {name}: {_seen(fact)}" for name, fact in payload.locations.items()]
     if payload.url:
         lines.append(f"Target: {payload.url}")
     if payload.incident is not None:
-        closed = " (resolved)" if payload.event == "incident.resolved" else ""
+        closed = " (resolved)" if payload.event in _CLOSED else ""
         lines.append(f"Incident: {payload.incident}{closed}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _seen(fact: LocationFact) -> str:
+    """``down (connect.timeout): 203.0.113.7:443 did not ...``, ``up``, or why it is not
+    counted: one location's line of a message."""
+    if not fact.live:
+        return "not counted (no live instance)"
+    if not fact.failing or fact.why == "flapping":
+        return str(fact.state)
+    said = f"{fact.state} ({fact.why})"
+    return f"{said}: {_one_line(fact.detail)}" if fact.detail else said
 
 
 def _without_subject(payload: AlertPayload) -> str:

@@ -12,9 +12,14 @@ Loading goes one way, and each step keeps the key path of every value:
    pydantic boilerplate (:mod:`._translate`, :mod:`._errors`).
 4. What one field cannot see is checked across the file: unique names, alert channels and
    dependencies that exist, no dependency cycle, a timeout shorter than its interval,
-   options that fit the monitor's scheme (:mod:`._checks`).
+   options that fit the monitor's scheme, locations listed at the top and a quorum they
+   can reach (:mod:`._checks`).
 5. ``defaults`` are applied to every monitor that does not set the key itself
-   (:mod:`._defaults`, where each default is written once).
+   (:mod:`._defaults`, where each default is written once), and a monitor that names no
+   ``locations`` gets every one.
+
+The instance's own location is not in the file (instances share it):
+:func:`resolve_location` takes it from ``--location`` or ``TETHER_LOCATION``.
 
 Every problem found is reported at once, one line each, in file order::
 
@@ -25,6 +30,7 @@ Every problem found is reported at once, one line each, in file order::
 from tether.monitor.config._defaults import default_timeout
 from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
+from tether.monitor.config._location import ENV_LOCATION, LocationError, resolve_location
 from tether.monitor.config._models import (
     AlertChannel,
     AppriseChannelConfig,
@@ -44,6 +50,7 @@ from tether.monitor.config._models import (
 )
 
 __all__ = [
+    "ENV_LOCATION",
     "AlertChannel",
     "AppriseChannelConfig",
     "ChannelConfig",
@@ -51,6 +58,7 @@ __all__ = [
     "DnsOptions",
     "EmailChannelConfig",
     "Escalation",
+    "LocationError",
     "MaintenanceWindow",
     "Monitor",
     "MonitorConfig",
@@ -63,4 +71,5 @@ __all__ = [
     "default_timeout",
     "load_config",
     "parse_config",
+    "resolve_location",
 ]

@@ -1,7 +1,8 @@
 """What one field cannot see, checked across the file: unique names, alert channels and
 dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
 that fit the monitor's scheme, email credentials sent only over TLS, maintenance windows
-that are either once or weekly."""
+that are either once or weekly, locations that are listed at the top and a quorum no
+larger than a monitor's locations."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import zoneinfo
 from typing import Any
 
 from tether._durations import format_duration
+from tether._plural import count
 from tether._suggest import did_you_mean
 from tether.monitor.config._errors import KeyPath, Problem, show
 from tether.monitor.config._models import (
@@ -32,13 +34,18 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _unique(config.alerts, "alerts", "alert channel")
     errors += _unique(config.monitors, "monitors", "monitor")
     errors += _unique(config.maintenance, "maintenance", "maintenance window")
+    errors += _twice(config.locations, ("locations",))
     channels = [c.name for c in config.alerts]
     monitors = [m.name for m in config.monitors]
+    locations = list(config.locations)
     for i, channel in enumerate(config.alerts):
         errors += _check_channel(channel, ("alerts", i))
     defaults = config.defaults
     errors += _references(defaults.alerts, channels, ("defaults", "alerts"), "alert channel")
     errors += _check_escalation(defaults.escalate, channels, ("defaults", "escalate"))
+    errors += _references(defaults.locations, locations, ("defaults", "locations"), "location")
+    errors += _twice(defaults.locations, ("defaults", "locations"))
+    errors += _check_default_quorum(config)
     if {"interval", "timeout"} <= defaults.model_fields_set and (
         defaults.timeout >= defaults.interval
     ):
@@ -61,6 +68,9 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
             if parent == monitor.name
         ]
         errors += _check_timing(monitor, defaults, at)
+        errors += _references(monitor.locations, locations, (*at, "locations"), "location")
+        errors += _twice(monitor.locations, (*at, "locations"))
+        errors += _check_quorum(monitor, config, at)
     errors += _cycles(config.monitors)
     for i, window in enumerate(config.maintenance):
         errors += _check_window(window, ("maintenance", i))
@@ -84,15 +94,87 @@ def _unique(items: tuple[Any, ...], section: str, what: str) -> list[Problem]:
     return errors
 
 
+_DEFINED_UNDER = {
+    "monitor": "; define it under monitors",
+    "alert channel": "; define it under alerts",
+    "location": "; list it under locations at the top of the file",
+}
+
+
 def _references(names: tuple[str, ...], known: list[str], at: KeyPath, what: str) -> list[Problem]:
     errors: list[Problem] = []
     for j, name in enumerate(names):
         if name not in known:
-            hint = did_you_mean(name, known) or (
-                f"; define it under {'monitors' if what == 'monitor' else 'alerts'}"
-            )
+            hint = did_you_mean(name, known) or _DEFINED_UNDER[what]
             errors.append(((*at, j), f"no {what} named {show(name)}{hint}"))
     return errors
+
+
+def _twice(names: tuple[str, ...], at: KeyPath) -> list[Problem]:
+    """A name listed twice in one list of locations: it would count twice towards a quorum."""
+    first: dict[str, int] = {}
+    errors: list[Problem] = []
+    for j, name in enumerate(names):
+        if name in first:
+            errors.append(((*at, j), f"{show(name)} is listed twice (first at [{first[name]}])"))
+        first.setdefault(name, j)
+    return errors
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return f"{count(len(names), 'location')} ({', '.join(names)})"
+
+
+def _check_default_quorum(config: MonitorConfig) -> list[Problem]:
+    """``defaults.quorum`` against the locations a monitor gets when it sets neither key."""
+    defaults = config.defaults
+    if "quorum" not in defaults.model_fields_set or not isinstance(defaults.quorum, int):
+        return []
+    if "locations" in defaults.model_fields_set:
+        names, where = defaults.locations, "of defaults.locations"
+    else:
+        names, where = config.locations, "at the top of the file"
+    if defaults.quorum <= len(names):
+        return []
+    return [
+        (
+            ("defaults", "quorum"),
+            f"{defaults.quorum} is more than the {_listed(names)} {where}: "
+            "no outage could ever reach it",
+        )
+    ]
+
+
+def _check_quorum(monitor: Monitor, config: MonitorConfig, at: KeyPath) -> list[Problem]:
+    """A number in ``quorum`` is at most the monitor's number of locations (``majority``
+    always fits).  Said where the monitor set one of the two keys itself; a monitor that
+    inherits both is covered by :func:`_check_default_quorum`."""
+    own, inherited = monitor.model_fields_set, config.defaults.model_fields_set
+    quorum = monitor.quorum if "quorum" in own else config.defaults.quorum
+    if "locations" in own:
+        names = monitor.locations
+    elif "locations" in inherited:
+        names = config.defaults.locations
+    else:
+        names = config.locations
+    if not isinstance(quorum, int) or quorum <= len(names) or not {"quorum", "locations"} & own:
+        return []
+    if "quorum" in own:
+        source = ", from defaults.locations" if {"locations"} <= inherited - own else ""
+        return [
+            (
+                (*at, "quorum"),
+                f"{quorum} is more than the monitor's {_listed(names)}{source}: no outage "
+                "could ever reach it",
+            )
+        ]
+    return [
+        (
+            (*at, "locations"),
+            f"{_listed(names)}, fewer than the quorum of {quorum} from defaults.quorum: no "
+            "outage could ever reach it; set quorum on this monitor",
+        )
+    ]
 
 
 def _check_escalation(

@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from email.utils import parseaddr
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
@@ -84,6 +84,23 @@ Count = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_COUNT)]
 Whole = BeforeValidator(_whole)
 """For the models' other whole numbers (a port, a number of days or redirects)."""
 
+MAX_WORKERS: Final = 256
+"""More probe processes than this is a typo, not a machine."""
+
+
+def _workers(value: object) -> object:
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(f"{show(value)} is not a number of processes: write a whole number, or auto")
+    if not 1 <= value <= MAX_WORKERS:
+        raise fail(f"{value} is out of range: write 1 to {MAX_WORKERS}, or auto")
+    return value
+
+
+Workers = Annotated[int | Literal["auto"], BeforeValidator(_workers)]
+"""``auto`` (as many probe processes as this process may use cores) or 1 to 256."""
+
 
 # -- names -------------------------------------------------------------------------------
 
@@ -109,6 +126,43 @@ def one_or_many(value: object) -> object:
 
 Name = Annotated[str, AfterValidator(_check_name)]
 Names = Annotated[tuple[Name, ...], BeforeValidator(one_or_many)]
+
+
+def _some_locations(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise fail("is empty: list at least one location, or leave the key out")
+    return value
+
+
+Locations = Annotated[Names, AfterValidator(_some_locations)]
+"""A list of location names, at least one (a monitor's ``locations`` left out means all)."""
+
+
+# -- quorum ------------------------------------------------------------------------------
+
+MAJORITY: Final = "majority"
+
+
+def _to_quorum(value: object) -> object:
+    """``majority``, or a whole number of locations from 1 (``"2"`` as ``2``, as counts are
+    read); the upper bound, the monitor's number of locations, is a cross-check."""
+    if value == MAJORITY:
+        return value
+    number: object = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise fail(f"{show(value)} is not a whole number of locations, nor majority")
+    if number < 1:
+        raise fail(f"{show(value)} is too small: the minimum is 1 location (or write majority)")
+    if number > MAX_COUNT:
+        raise fail(f"{show(value)} is too large: the maximum is {MAX_COUNT}")
+    return number
+
+
+Quorum = Annotated[int | Literal["majority"], BeforeValidator(_to_quorum)]
+"""How many of a monitor's locations must fail for it to be down: a number, or
+``majority`` (more than half)."""
 
 
 # -- where to listen, what to probe, whom to ask -----------------------------------------

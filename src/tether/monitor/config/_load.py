@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
-from tether.monitor.config._models import MaintenanceWindow, MonitorConfig, aware
+from tether.monitor.config._models import MaintenanceWindow, Monitor, MonitorConfig, aware
 from tether.monitor.config._translate import translate
 from tether.monitor.config._yaml import (
     MAX_CHARS,
@@ -76,7 +76,9 @@ def parse_config(
         raise config_error(errors, document.marks, source)
     return config.model_copy(
         update={
-            "monitors": tuple(config.defaults.apply(m) for m in config.monitors),
+            "monitors": tuple(
+                _placed(config.defaults.apply(m), config.locations) for m in config.monitors
+            ),
             "maintenance": tuple(_with_zones(w) for w in config.maintenance),
         }
     )
@@ -112,6 +114,14 @@ def _too_large(source: str) -> str:
         f"{source}: larger than {MAX_CHARS:,} characters, more than a configuration needs; "
         "is this the right file?"
     )
+
+
+def _placed(monitor: Monitor, locations: tuple[str, ...]) -> Monitor:
+    """A monitor that names no locations, nor its defaults, is probed from all of them:
+    loaded, ``monitor.locations`` is always the list."""
+    if monitor.locations:
+        return monitor
+    return monitor.model_copy(update={"locations": locations})
 
 
 def _with_zones(window: MaintenanceWindow) -> MaintenanceWindow:

@@ -36,17 +36,20 @@ from tether.monitor.config._fields import (
     Headers,
     Interval,
     Listen,
+    Locations,
     Margin,
     Method,
     Name,
     Names,
     PositiveDuration,
+    Quorum,
     Reminder,
     Resolver,
     Target,
     TimeZone,
     WebUrl,
     Whole,
+    Workers,
     one_or_many,
 )
 
@@ -221,6 +224,9 @@ class MonitorDefaults(_Model):
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     remind_every: Reminder | None = None
     escalate: tuple[Escalation, ...] = ()
+    locations: Locations = ()
+    quorum: Quorum = "majority"
+    partial_alerts: bool = False
 
     def apply(self, monitor: Monitor) -> Monitor:
         """``monitor`` with each key it leaves out taken from this section (``headers``
@@ -245,6 +251,9 @@ class MonitorDefaults(_Model):
         changes = {k: v for k, v in changes.items() if getattr(monitor, k) != v}
         return monitor.model_copy(update=changes) if changes else monitor
 
+
+DEFAULT_LOCATION: Final = "local"
+"""The one location of a file that names none."""
 
 HTTP_ONLY: Final = ("method", "headers", "body", "follow_redirects", "max_redirects")
 
@@ -279,6 +288,15 @@ class Monitor(_Model):
     escalate: tuple[Escalation, ...] = ()
     """Channels that also get the monitor's alerts once it has been down long enough, in
     the order of their ``after``."""
+    locations: Locations = ()
+    """Where it is probed from, a subset of the file's ``locations``; once loaded, always
+    the list (left out: every location)."""
+    quorum: Quorum = "majority"
+    """How many of its locations must fail for it to be down: a number, or ``majority``
+    (more than half of those with a live instance)."""
+    partial_alerts: bool = False
+    """Whether a partial incident (some locations failing, fewer than the quorum) goes to
+    the monitor's channels."""
     paused: bool = False
 
     @property
@@ -343,9 +361,15 @@ class MonitorConfig(_Model):
     storage: Storage = Field(default_factory=Storage)
     server: Server = Field(default_factory=Server)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    locations: Locations = (DEFAULT_LOCATION,)
+    """The locations this file's instances may run at; each instance says which is its own
+    (``tether monitor --location``, ``TETHER_LOCATION``)."""
     alerts: tuple[AlertChannel, ...] = ()
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    workers: Workers = "auto"
+    """How many processes probe (``auto``: one per core this process may use); 1 probes
+    in the monitor's own process."""
     monitors: tuple[Monitor, ...]
 
     @model_validator(mode="before")

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tether.monitor._records import LocationState, ProbeRecord
-from tether.monitor.store._base import Fence, Rollup, Store, StoreError, instance_id
+from tether.monitor.store._base import (
+    Fence,
+    LocationRow,
+    Rollup,
+    Store,
+    StoreError,
+    instance_id,
+)
 from tether.monitor.store._cluster import (
     DEFAULT_LOCATION,
     FEED_OVERLAP,
@@ -35,6 +42,7 @@ __all__ = [
     "Fence",
     "Instance",
     "LocationFeed",
+    "LocationRow",
     "LocationState",
     "PostgresCluster",
     "PostgresStore",

@@ -47,8 +47,18 @@ Decode = Callable[[Any], Any]
 RollupKey = tuple[str, str, float]
 """(monitor, period, bucket start) identifies one roll-up row."""
 
-LOCATION_COLUMNS: Final = "monitor, location, state, since, kind, detail, host, latency_ms"
+LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
 """What a location state's writer gives, in order; ``updated`` is the database's."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    """A monitor's state at a location as stored, with ``updated``: when the database took
+    it, on the database's own clock, a cursor for reading what changed since (never
+    compared with tether's clock)."""
+
+    state: LocationState
+    updated: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +156,10 @@ class Store(Protocol):
         wins, and while the database cannot be written only that one is held.  With
         ``fence``, it is written only if the fence holds then (see :class:`Fence`)."""
 
-    def location_states(self, since: float | None = None) -> list[LocationState]:
-        """Every monitor's state at every location (each with ``updated``, the database's
-        clock when it took the row), or only those taken at or after ``since`` (a value
-        of ``updated`` read before, less an overlap: see ``LocationFeed``), oldest
-        first."""
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        """Every monitor's state at every location, each with when the database took it,
+        or only those taken at or after ``since`` (an ``updated`` read before, less an
+        overlap: see ``LocationFeed``), oldest first."""
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed (StoreError while the
@@ -416,7 +425,7 @@ def queued_alert(row: Sequence[Any], decode: Decode) -> QueuedAlert:
     )
 
 
-def location_row(state: LocationState) -> tuple[Any, ...]:
+def location_values(state: LocationState) -> tuple[Any, ...]:
     """The values for :data:`LOCATION_COLUMNS`."""
     kind = None if state.kind is None else state.kind.value
     return (
@@ -424,6 +433,7 @@ def location_row(state: LocationState) -> tuple[Any, ...]:
         state.location,
         str(state.state),
         state.since,
+        state.reason,
         kind,
         state.detail,
         state.host,
@@ -431,20 +441,25 @@ def location_row(state: LocationState) -> tuple[Any, ...]:
     )
 
 
-def location_state(row: Sequence[Any]) -> LocationState:
+def location_row(row: Sequence[Any]) -> LocationRow:
     """A location state read back in :data:`LOCATION_COLUMNS` order, then ``updated``."""
-    monitor, location, state, since, kind, detail, host, latency_ms, updated = row
-    return LocationState(
+    monitor, location, state, since, reason, kind, detail, host, latency_ms, updated = row
+    try:
+        known = State(state)
+    except ValueError:  # a newer tether's state
+        known = State.UNKNOWN
+    stored = LocationState(
         monitor,
         location,
-        State(state),
+        known,
         float(since),
+        reason,
         None if kind is None else kind_from_text(kind),
         detail,
         host,
         latency_ms,
-        float(updated),
     )
+    return LocationRow(stored, float(updated))
 
 
 def incident_record(row: Sequence[Any], decode: Decode) -> Incident:

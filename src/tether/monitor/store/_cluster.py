@@ -40,7 +40,6 @@ read (:meth:`Store.location_states`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import socket
@@ -51,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 from tether.monitor._records import LocationState
 from tether.monitor._shares import SHARDS, plan_share, shard_of
-from tether.monitor.store._base import Fence, StoreError, instance_id
+from tether.monitor.store._base import Fence, LocationRow, StoreError, instance_id
 from tether.monitor.store._postgres import Link, migrate
 
 if TYPE_CHECKING:
@@ -563,9 +562,9 @@ class LocationFeed:
     read starts.  The leader owns it; it reads nothing itself.
 
     Reading again is harmless: every read goes :attr:`overlap` seconds back, so rows come
-    more than once, and :meth:`take` reports a row only when it differs from the one it
-    holds for that monitor and location (a row is the whole state there, so taking the
-    same one twice changes nothing).  A row whose transaction took longer than
+    more than once, and :meth:`take` reports a state only when it differs from the one
+    it holds for that monitor and location (a row is the whole state there, so taking
+    the same one twice changes nothing).  A row whose transaction took longer than
     ``overlap`` to commit would still be missed: :meth:`reset` makes the next read a full
     one (do it when leadership is gained, and now and then, every few minutes).
 
@@ -583,24 +582,20 @@ class LocationFeed:
         """Where the next read starts (``Store.location_states(since=...)``); None for all."""
         return None if self.newest is None else self.newest - self.overlap
 
-    def take(self, rows: Iterable[LocationState]) -> list[LocationState]:
-        """Take the rows of a read; the ones that are news (new, or unlike the one held)."""
+    def take(self, rows: Iterable[LocationRow]) -> list[LocationState]:
+        """Take the rows of a read; the states that are news (new, or unlike the one held),
+        for the quorum."""
         news: list[LocationState] = []
         for row in rows:
-            key = (row.monitor, row.location)
-            held = self.states.get(key)
-            if held is None or _content(held) != _content(row):
-                news.append(row)
-            self.states[key] = row
-            if row.updated is not None and (self.newest is None or row.updated > self.newest):
+            state = row.state
+            key = (state.monitor, state.location)
+            if self.states.get(key) != state:
+                news.append(state)
+                self.states[key] = state
+            if self.newest is None or row.updated > self.newest:
                 self.newest = row.updated
         return news
 
     def reset(self) -> None:
         """Make the next read a full one (what is held stays, so only news is reported)."""
         self.newest = None
-
-
-def _content(state: LocationState) -> LocationState:
-    """A state without its stamp: written again unchanged, it is no news."""
-    return dataclasses.replace(state, updated=None)

@@ -61,13 +61,14 @@ from tether.monitor.store._base import (
     RESULT_COLUMNS,
     TALLY_COLUMNS,
     Fence,
+    LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
     incident_record,
     location_row,
-    location_state,
+    location_values,
     members_json,
     merge_tallies,
     probe_record,
@@ -178,6 +179,7 @@ MIGRATIONS: tuple[str, ...] = (
         location TEXT NOT NULL,
         state TEXT NOT NULL,
         since DOUBLE PRECISION NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
         kind TEXT,
         detail TEXT,
         host TEXT,
@@ -236,7 +238,7 @@ _UPSERT_LOCATION: Final = (
     # fence's owner holds the monitor's shard at that location (or without a fence).
     f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
     "SELECT %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, "
-    "%s::float8, extract(epoch FROM clock_timestamp())::float8 "
+    "%s::text, %s::float8, extract(epoch FROM clock_timestamp())::float8 "
     "WHERE %s::text IS NULL OR EXISTS (SELECT 1 FROM tether_leases "
     "WHERE location = %s AND shard = %s AND owner = %s) "
     "ON CONFLICT (monitor, location) DO UPDATE SET "
@@ -247,7 +249,7 @@ _UPSERT_LOCATION: Final = (
 def _located(state: LocationState, fence: Fence | None) -> tuple[Any, ...]:
     """The parameters of :data:`_UPSERT_LOCATION` for one state and its fence."""
     owner, shard = (None, None) if fence is None else (fence.owner, fence.shard)
-    return (*location_row(state), owner, state.location, shard, owner)
+    return (*location_values(state), owner, state.location, shard, owner)
 
 
 class _LostBeforeCommit(StoreError):
@@ -771,13 +773,13 @@ class PostgresStore(BatchedStore["Conn"]):
         rows = self._query("SELECT monitor, data FROM monitor_state", ())
         return dict(rows)
 
-    def location_states(self, since: float | None = None) -> list[LocationState]:
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
         rows = self._query(
             f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
             "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
             (since, since),
         )
-        return [location_state(r) for r in rows]
+        return [location_row(r) for r in rows]
 
     def _query(
         self, sql: str, params: Sequence[Any], *, retried: bool = False

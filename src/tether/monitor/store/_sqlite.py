@@ -30,7 +30,6 @@ from tether.monitor._records import (
     Alert,
     AlertPayload,
     Incident,
-    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -45,13 +44,14 @@ from tether.monitor.store._base import (
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
     incident_record,
     location_row,
-    location_state,
+    location_values,
     members_json,
     merge_tallies,
     probe_record,
@@ -168,6 +168,7 @@ MIGRATIONS: tuple[str, ...] = (
         location TEXT NOT NULL,
         state TEXT NOT NULL,
         since REAL NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
         kind TEXT,
         detail TEXT,
         host TEXT,
@@ -232,10 +233,11 @@ _UPSERT_LOCATION = (
     # per file): stamps follow the order of writes even within a millisecond, or across
     # a step back of the system's clock.
     f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, max((julianday('now') - 2440587.5) * 86400.0, "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, max((julianday('now') - 2440587.5) * 86400.0, "
     "coalesce((SELECT max(updated) FROM tether_location_states), 0) + 1e-6)) "
     "ON CONFLICT (monitor, location) DO UPDATE SET state = excluded.state, "
-    "since = excluded.since, kind = excluded.kind, detail = excluded.detail, "
+    "since = excluded.since, reason = excluded.reason, kind = excluded.kind, "
+    "detail = excluded.detail, "
     "host = excluded.host, latency_ms = excluded.latency_ms, updated = excluded.updated"
 )
 
@@ -566,13 +568,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         rows = self._read().execute("SELECT monitor, data FROM monitor_state")
         return {m: json.loads(d) for m, d in rows}
 
-    def location_states(self, since: float | None = None) -> list[LocationState]:
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
         rows = self._read().execute(
             f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
             "WHERE :since IS NULL OR updated >= :since ORDER BY updated, monitor, location",
             {"since": since},
         )
-        return [location_state(r) for r in rows]
+        return [location_row(r) for r in rows]
 
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -604,7 +606,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 [(monitor, _dumps(data)) for monitor, data in states.items()],
             )
             # One instance per file: no lease to fence against.
-            conn.executemany(_UPSERT_LOCATION, [location_row(state) for state, _ in locations])
+            conn.executemany(_UPSERT_LOCATION, [location_values(state) for state, _ in locations])
             return [job(conn) for job in jobs]
 
     def _release(self) -> None:

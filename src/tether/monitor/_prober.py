@@ -1,0 +1,179 @@
+"""The probing half of the monitor: schedule → probe → judge, one :class:`Check` per run.
+
+A :class:`Prober` probes its share of the monitors on their intervals and hands each
+check to a sink.  It keeps no store, no detector and no incident: those live in the
+coordinator (``_runner.py``), which tells it which monitors are its own
+(:meth:`Prober.assign`) and when to probe one again to confirm a failure
+(:meth:`Prober.reprobe`).  The same prober runs inside ``tether monitor``'s process
+(``workers: 1``) or in each worker process (``_workers.py``), so a check is made the
+same way whichever runs it.
+
+What crosses from a prober to the coordinator is one :class:`Check`: the judged record
+and the few facts about the probe that the coordinator's ``/metrics`` needs, never the
+probe's whole result (it may hold a body, and in a worker it would have to be copied
+between processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tether.monitor._conditions import Condition, parse_condition
+from tether.monitor._judge import judge, probe_options
+from tether.monitor._metrics import phase_seconds
+from tether.monitor._records import ProbeRecord
+from tether.monitor._schedule import Schedule, run_schedule
+from tether.monitor.config import Monitor
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+__all__ = ["Check", "Prober", "host_of"]
+
+log = logging.getLogger("tether.monitor")
+
+Probe = Callable[[str, ProbeOptions], Awaitable[ProbeResult]]
+Sink = Callable[["Check"], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check, as a prober hands it to the coordinator."""
+
+    record: ProbeRecord
+    host: str
+    """The host it failed on (a redirect's, if that one failed), else the monitor's."""
+    timings: Mapping[str, float] = field(default_factory=dict)
+    """Seconds per blackbox_exporter phase (resolve, connect, tls, processing, transfer)."""
+    cert_days_left: int | None = None
+    """Days until the leaf certificate expires, when the check saw one."""
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What the prober needs of one monitor, worked out once per configuration."""
+
+    monitor: Monitor
+    options: ProbeOptions
+    conditions: list[Condition]
+
+
+class Prober:
+    """Probes the monitors it is assigned, each on its interval; every clock and the
+    probe itself are injectable (the tests run it on simulated time)."""
+
+    def __init__(
+        self,
+        *,
+        wall: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        rand: Callable[[], float] = random.random,
+        probe: Probe = probe_async,
+    ) -> None:
+        self.wall, self.mono = wall, mono
+        self._sleep = sleep or asyncio.sleep
+        self._probe = probe
+        self.schedule = Schedule(rand=rand)
+        self._plans: dict[str, _Plan] = {}
+        self._running = False
+
+    def assign(self, monitors: Iterable[Monitor]) -> None:
+        """Probe exactly ``monitors`` from now on: at start, on a reload, or when the
+        coordinator moves monitors between probers.  A monitor kept with the same
+        interval keeps its place in the schedule; a new one (or one with a new interval)
+        has its first run spread over its interval."""
+        given = {m.name: m for m in monitors}
+        for name in self._plans.keys() - given.keys():
+            self.schedule.remove(name)
+        now = self.mono()
+        plans: dict[str, _Plan] = {}
+        for name, m in given.items():
+            plan = self._plans.get(name)
+            if plan is None or plan.monitor != m:
+                plan = _Plan(m, probe_options(m), [parse_condition(c) for c in m.conditions])
+            plans[name] = plan
+            if self._running and self.schedule.interval(name) != m.interval:
+                self.schedule.add(name, m.interval, now)
+        self._plans = plans
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The monitors this prober probes."""
+        return frozenset(self._plans)
+
+    def reprobe(self, name: str, delay: float) -> None:
+        """Probe ``name`` again in ``delay`` seconds (a confirmation), then on its interval."""
+        if name in self._plans:
+            self.schedule.reprobe(name, self.mono() + delay)
+
+    async def check(self, name: str, due: float) -> Check:
+        """Probe ``name`` now and judge the result; ``due`` is when the schedule had it
+        due (monotonic seconds), for the start lag."""
+        lag_ms = round((self.mono() - due) * 1000, 3)  # how late the check started
+        plan = self._plans[name]
+        m = plan.monitor
+        if m.url.startswith("dns://"):
+            from tether.monitor._dnscheck import check_dns
+
+            result = await check_dns(m)
+        else:
+            result = await self._probe(m.url, plan.options)
+        record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
+        failure = result.failure
+        host = failure.host if failure is not None and failure.host else host_of(m.url)
+        return Check(record, host, phase_seconds(result), _days_left(result))
+
+    async def run(self, stop: asyncio.Event, sink: Sink, *, concurrency: int = 256) -> None:
+        """Check every assigned monitor on its interval, handing each check to ``sink``,
+        until ``stop`` is set."""
+        now = self.mono()
+        self._running = True
+        for name, plan in self._plans.items():
+            self.schedule.add(name, plan.monitor.interval, now)
+
+        async def one(name: str, due: float) -> None:
+            if name not in self._plans:  # unassigned while it waited for a slot
+                return
+            try:
+                sink(await self.check(name, due))
+            except Exception:  # one monitor's bug must not stop the others
+                log.exception("check of %s failed", name)
+
+        try:
+            await run_schedule(
+                self.schedule,
+                one,
+                clock=self.mono,
+                sleep=self._sleep,
+                stop=stop,
+                concurrency=concurrency,
+            )
+        finally:
+            self._running = False
+
+
+def _days_left(result: ProbeResult) -> int | None:
+    tls = result.phase("tls")
+    chain = tls.details.get("chain") if tls else None
+    return int(chain[0]["days_left"]) if chain else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def host_of(url: str) -> str:
+    """The host a monitor's URL names (IDNA-encoded), for correlating failures.
+
+    Cached: every check asks, and parsing the URL (IDNA included) costs as much as
+    judging the result; a monitor's URL does not change."""
+    from tether.probe._target import InvalidTarget, parse_target
+
+    if url.startswith("dns://"):
+        return url.split("://", 1)[1]
+    try:
+        return parse_target(url).ascii_host
+    except InvalidTarget:
+        return url
