@@ -283,7 +283,7 @@ def test_an_unreachable_server_at_start_is_a_cluster_error_without_the_password(
     pytest.importorskip("psycopg")
     port = free_port()
     with pytest.raises(ClusterError, match=r"tether:\*\*\*@127\.0\.0\.1") as info:
-        PostgresCluster(f"postgresql://tether:{PASSWORD}@127.0.0.1:{port}/tether")
+        PostgresCluster(f"postgresql://tether:{PASSWORD}@127.0.0.1:{port}/tether", "eu")
     assert PASSWORD not in str(info.value)
     assert info.value.outage
 

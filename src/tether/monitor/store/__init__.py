@@ -15,7 +15,6 @@ from tether.monitor.store._base import (
     instance_id,
 )
 from tether.monitor.store._cluster import (
-    DEFAULT_LOCATION,
     FEED_OVERLAP,
     LEASE_TTL,
     Cluster,
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from tether.monitor.config import Storage
 
 __all__ = [
-    "DEFAULT_LOCATION",
     "FEED_OVERLAP",
     "LEASE_TTL",
     "Cluster",

@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from tether.monitor.store._postgres import Conn
 
 __all__ = [
-    "DEFAULT_LOCATION",
     "FEED_OVERLAP",
     "LEADER",
     "LEASE_TTL",
@@ -78,7 +77,6 @@ LEASE_TTL: Final = 15.0
 """Seconds a lease lasts unless renewed; rounds run every third of it, so a lease
 survives two missed rounds, and a killed instance's monitors are probed again by the
 others within ``ttl + ttl / 3`` (20 s) of its last round."""
-DEFAULT_LOCATION: Final = "default"
 LEADER: Final = ("", -1)
 """The leader's lease row: a location no instance has (an empty name is refused)."""
 FORGET_AFTER: Final = 3600.0
@@ -197,7 +195,7 @@ class SoloCluster:
 
     def __init__(
         self,
-        location: str = DEFAULT_LOCATION,
+        location: str,
         *,
         shards: int = SHARDS,
         ttl: float = LEASE_TTL,
@@ -268,7 +266,7 @@ class PostgresCluster:
     def __init__(
         self,
         dsn: str,
-        location: str = DEFAULT_LOCATION,
+        location: str,
         *,
         shards: int = SHARDS,
         ttl: float = LEASE_TTL,
@@ -526,7 +524,7 @@ class PostgresCluster:
 
 def open_cluster(
     storage: Storage,
-    location: str = DEFAULT_LOCATION,
+    location: str,
     *,
     ttl: float = LEASE_TTL,
     id: str | None = None,
