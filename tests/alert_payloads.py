@@ -15,7 +15,7 @@ from typing import Any
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind
-from tether.monitor._records import AlertPayload
+from tether.monitor._records import AlertPayload, alert_key
 
 OPENED_AT = 1_772_460_309.0
 """2026-03-02 14:05:09 UTC, when api went down and incident #7 opened."""
@@ -111,3 +111,11 @@ def recovered(**changes: Any) -> AlertPayload:
 
 EVERY_EVENT = (opened, down_too, up, reminder, escalated, resolved, degraded, recovered)
 """A helper for each event a channel may be given, in the order they happen."""
+
+
+def key_of(payload: AlertPayload, channel: str = "ops") -> str:
+    """The key the outbox would give ``payload`` on ``channel``: the engine's dedup key
+    (incident, monitor, event, time) under :func:`alert_key`."""
+    return alert_key(
+        channel, f"{payload.incident}:{payload.monitor}:{payload.event}:{payload.at:.3f}"
+    )

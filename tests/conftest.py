@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,27 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_dsn(postgres_server: PostgresServer) -> str:
     """A URL with a password for an empty schema of this test's own on the session's server."""
     return postgres_server.dsn(postgres_server.new_schema())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh store lives: an SQLite file, or a PostgreSQL URL with an empty schema
+    (the store tests run once per backend)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "t.db")
+    return str(request.getfixturevalue("postgres_dsn"))
+
+
+@pytest.fixture
+def own_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, to stop and start (the session's server is
+    shared)."""
+    request.getfixturevalue("postgres_server")  # skips, or fails under TETHER_REQUIRE_POSTGRES
+    bindir = find_bindir()
+    assert bindir is not None
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

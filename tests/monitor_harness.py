@@ -25,7 +25,7 @@ class Collect:
         self.name = name
         self.got: list[dict[str, Any]] = []
 
-    def deliver(self, payload: AlertPayload) -> None:
+    def deliver(self, payload: AlertPayload, key: str) -> None:
         self.got.append(payload.to_json())
 
 
@@ -46,9 +46,9 @@ class _Timed:
         self._sim = sim
         self._log = log
 
-    def deliver(self, payload: AlertPayload) -> None:
+    def deliver(self, payload: AlertPayload, key: str) -> None:
         with self._sim.busy():
-            self._channel.deliver(payload)
+            self._channel.deliver(payload, key)
             self._log.append((self.name, payload.event, self._sim.now))
 
 

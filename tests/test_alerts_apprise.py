@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from alert_payloads import opened, resolved
+from alert_payloads import key_of, opened, resolved
 from alerts_receiver import Receiver
 from smtp_receiver import SMTPReceiver
 from tether.monitor import channels_for
@@ -33,8 +33,8 @@ def test_title_and_body_reach_a_json_receiver(receiver: Receiver) -> None:
     are the shared subject and body."""
     receiver.start()
     chat = AppriseChannel("chat", [json_url(receiver)])
-    chat.deliver(opened())
-    chat.deliver(resolved())
+    chat.deliver(opened(), key_of(opened()))
+    chat.deliver(resolved(), key_of(resolved()))
     posts = [json.loads(data) for _, data in receiver.got]
     # apprise trims the body's closing newline.
     assert [(p["title"], p["message"]) for p in posts] == [
@@ -46,7 +46,9 @@ def test_title_and_body_reach_a_json_receiver(receiver: Receiver) -> None:
 def test_every_url_of_the_channel_gets_the_alert(receiver: Receiver) -> None:
     """A channel with two URLs delivers to both."""
     receiver.start()
-    AppriseChannel("chat", [json_url(receiver), json_url(receiver) + "2"]).deliver(opened())
+    AppriseChannel("chat", [json_url(receiver), json_url(receiver) + "2"]).deliver(
+        opened(), key_of(opened())
+    )
     assert len(receiver.got) == 2
 
 
@@ -58,10 +60,10 @@ def test_a_retry_goes_only_to_the_urls_that_missed_it(receiver: Receiver) -> Non
     try:
         chat = AppriseChannel("chat", [json_url(up), json_url(receiver)])
         with pytest.raises(AppriseError):
-            chat.deliver(opened())
+            chat.deliver(opened(), key_of(opened()))
         receiver.start()
-        chat.deliver(opened())
-        chat.deliver(resolved())
+        chat.deliver(opened(), key_of(opened()))
+        chat.deliver(resolved(), key_of(resolved()))
     finally:
         up.stop()
     titles = [[json.loads(data)["title"] for _, data in r.got] for r in (up, receiver)]
@@ -77,7 +79,7 @@ def test_mailto_reaches_an_smtp_server(monkeypatch: pytest.MonkeyPatch) -> None:
     server.start()
     try:
         url = f"mailto://127.0.0.1:{server.port}?from=tether@lab.test&to=oncall@lab.test"
-        AppriseChannel("mail", [url]).deliver(opened())
+        AppriseChannel("mail", [url]).deliver(opened(), key_of(opened()))
     finally:
         server.stop()
     (got,) = server.received
@@ -93,7 +95,7 @@ def test_a_refused_url_raises_naming_the_service(receiver: Receiver) -> None:
     saying which service failed and why."""
     chat = AppriseChannel("chat", [json_url(receiver)])  # the receiver is not started
     with pytest.raises(AppriseError, match=r"'chat' could not deliver: JSON: .*[Cc]onnection"):
-        chat.deliver(opened())
+        chat.deliver(opened(), key_of(opened()))
 
 
 def test_an_alert_waits_in_the_outbox_until_apprise_delivers(
@@ -116,7 +118,7 @@ def test_an_unknown_scheme_is_an_error_that_hides_the_url() -> None:
     """A URL apprise does not understand raises at the first delivery, its tokens masked."""
     chat = AppriseChannel("chat", ["nosuchservice://TOKEN-abc123/x"])
     with pytest.raises(AppriseError, match=r"does not understand nosuchservice://\*\*\*") as caught:
-        chat.deliver(opened())
+        chat.deliver(opened(), key_of(opened()))
     assert "TOKEN-abc123" not in str(caught.value)
 
 
@@ -138,7 +140,7 @@ def test_the_configuration_builds_the_channel(receiver: Receiver) -> None:
     )
     (chat,) = channels_for(parse_config(text)).values()
     assert isinstance(chat, AppriseChannel)
-    chat.deliver(opened())
+    chat.deliver(opened(), key_of(opened()))
     assert len(receiver.got) == 2
 
 
@@ -151,7 +153,7 @@ def test_loading_apprise_raises_no_warning(receiver: Receiver) -> None:
         "from tether.monitor.alerts import AppriseChannel, AppriseError\n"
         f"chat = AppriseChannel('chat', ['json://127.0.0.1:{receiver.port}/hook'])\n"
         "try:\n"
-        "    chat.deliver(AlertPayload('incident.opened', 'api', 'api is down', 0.0))\n"
+        "    chat.deliver(AlertPayload('incident.opened', 'api', 'api is down', 0.0), 'k')\n"
         "except AppriseError:\n"
         "    print('refused, as expected')\n"
     )

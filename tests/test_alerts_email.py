@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 import trustme
 
-from alert_payloads import degraded, down_too, escalated, opened, reminder, resolved, up
+from alert_payloads import (
+    degraded,
+    down_too,
+    escalated,
+    key_of,
+    opened,
+    reminder,
+    resolved,
+    up,
+)
 from smtp_receiver import SMTPReceiver
 from tether import classify
 from tether._kinds import Kind
@@ -93,7 +102,7 @@ def test_an_opened_incident_arrives_as_a_readable_email(plain: SMTPReceiver) -> 
     """The server gets one message from the sender to every recipient, with the shared
     subject and body, Date, From and To headers, and the incident's opening Message-ID."""
     payload = opened()
-    channel(plain).deliver(payload)
+    channel(plain).deliver(payload, key_of(payload))
     (got,) = plain.received
     assert got.mail_from == "tether@lab.test"
     assert got.rcpt_tos == ("oncall@lab.test", "ops@lab.test")
@@ -119,7 +128,7 @@ def test_every_later_alert_of_the_incident_threads_under_its_opening(
     mail = channel(plain)
     later = [down_too(), up(), reminder(), escalated(), resolved()]
     for payload in [opened(), *later]:
-        mail.deliver(payload)
+        mail.deliver(payload, key_of(payload))
     first, *rest = (r.message for r in plain.received)
     assert [m["X-Tether-Event"] for m in rest] == [p.event for p in later]
     for message in rest:
@@ -133,7 +142,7 @@ def test_every_later_alert_of_the_incident_threads_under_its_opening(
 
 def test_a_latency_notice_starts_no_thread(plain: SMTPReceiver) -> None:
     """An alert of no incident (a latency notice) answers no message."""
-    channel(plain).deliver(degraded())
+    channel(plain).deliver(degraded(), key_of(degraded()))
     (got,) = plain.received
     assert got.message["In-Reply-To"] is None
     assert got.message["References"] is None
@@ -145,10 +154,25 @@ def test_a_copy_sent_twice_has_the_same_message_id(plain: SMTPReceiver, make: An
     """Delivery is at least once: a repeat carries the same Message-ID, so mail clients
     show it once."""
     mail = channel(plain)
-    mail.deliver(make())
-    mail.deliver(make())
+    mail.deliver(make(), key_of(make()))
+    mail.deliver(make(), key_of(make()))
     first, second = (r.message for r in plain.received)
     assert first["Message-ID"] == second["Message-ID"]
+
+
+def test_the_alerts_key_is_in_a_header_and_makes_its_message_id_unique(
+    plain: SMTPReceiver,
+) -> None:
+    """X-Tether-Key carries the alert's key; two monitors whose names read alike once made
+    ASCII, down at one moment in one incident, still get two Message-IDs."""
+    mail = channel(plain)
+    first, second = down_too(monitor="café"), down_too(monitor="cafè")
+    mail.deliver(first, key_of(first))
+    mail.deliver(second, key_of(second))
+    one, two = (r.message for r in plain.received)
+    assert one["X-Tether-Key"] == key_of(first)
+    assert one["Message-ID"] != two["Message-ID"]
+    assert ".caf-." in one["Message-ID"]
 
 
 def test_non_ascii_names_and_details_arrive_intact(plain: SMTPReceiver) -> None:
@@ -156,8 +180,9 @@ def test_non_ascii_names_and_details_arrive_intact(plain: SMTPReceiver) -> None:
     the Message-ID stays ASCII."""
     detail = "la connexion a été refusée — 127.0.0.1"
     mail = channel(plain)
-    mail.deliver(opened(monitor="café-api", detail=detail))
-    mail.deliver(resolved(monitor="café-api"))
+    down, back = opened(monitor="café-api", detail=detail), resolved(monitor="café-api")
+    mail.deliver(down, key_of(down))
+    mail.deliver(back, key_of(back))
     first, back = (r.message for r in plain.received)
     assert first["Subject"] == "[tether] DOWN café-api: connection refused"
     assert detail in first.get_content()
@@ -172,7 +197,7 @@ def test_starttls_then_login_and_the_password_never_travels_in_clear(
     """With STARTTLS the certificate is verified, the server checks the credentials over
     TLS, the message arrives over TLS, and no form of the password is on the wire in clear."""
     channel(secure, starttls=True, cafile=cafile, username="tether", password=PASSWORD).deliver(
-        opened()
+        opened(), key_of(opened())
     )
     assert [(login.username, login.over_tls, login.accepted) for login in secure.logins] == [
         ("tether", True, True)
@@ -189,7 +214,7 @@ def test_a_wrong_password_raises_without_showing_it(secure: SMTPReceiver, cafile
     neither the message, the repr, the classified failure nor the channel's repr."""
     mail = channel(secure, starttls=True, cafile=cafile, username="tether", password="wrong-pw")
     with pytest.raises(EmailError, match="refused the login of 'tether': 535") as caught:
-        mail.deliver(opened())
+        mail.deliver(opened(), key_of(opened()))
     assert [(login.password, login.accepted) for login in secure.logins] == [("wrong-pw", False)]
     assert secure.received == []
     shown = str(caught.value) + repr(caught.value) + str(classify(caught.value)) + repr(mail)
@@ -204,7 +229,7 @@ def test_implicit_tls_verifies_the_certificate(server_tls: ssl.SSLContext, cafil
         mail = channel(
             server, implicit_tls=True, cafile=cafile, username="tether", password=PASSWORD
         )
-        mail.deliver(opened())
+        mail.deliver(opened(), key_of(opened()))
     finally:
         server.stop()
     assert [r.over_tls for r in server.received] == [True]
@@ -219,7 +244,7 @@ def test_a_server_without_starttls_gets_nothing(cafile: str) -> None:
     try:
         mail = channel(server, starttls=True, cafile=cafile, username="tether", password=PASSWORD)
         with pytest.raises(EmailError, match="does not offer STARTTLS") as caught:
-            mail.deliver(opened())
+            mail.deliver(opened(), key_of(opened()))
     finally:
         server.stop()
     assert "in clear text" in str(caught.value)
@@ -236,7 +261,7 @@ def test_an_untrusted_certificate_stops_the_delivery(secure: SMTPReceiver) -> No
     and the password is not sent."""
     mail = channel(secure, starttls=True, username="tether", password=PASSWORD)
     with pytest.raises(ssl.SSLCertVerificationError) as caught:
-        mail.deliver(opened())
+        mail.deliver(opened(), key_of(opened()))
     assert classify(caught.value).kind is Kind.TLS_UNTRUSTED
     assert secure.logins == []
     for form in password_forms():
@@ -248,7 +273,7 @@ def test_a_refused_port_raises_connect_refused() -> None:
     down = SMTPReceiver()  # bound, never started: the port refuses
     try:
         with pytest.raises(ConnectionRefusedError) as caught:
-            channel(down).deliver(opened())
+            channel(down).deliver(opened(), key_of(opened()))
     finally:
         down.stop()
     assert classify(caught.value).kind is Kind.CONNECT_REFUSED
@@ -286,7 +311,7 @@ def test_a_refused_recipient_does_not_hold_back_the_others(
     server = SMTPReceiver(refuse=frozenset({"ops@lab.test"}))
     server.start()
     try:
-        channel(server).deliver(opened())
+        channel(server).deliver(opened(), key_of(opened()))
         with pytest.raises(EmailError, match=r"refused every recipient: ops@lab\.test \(550"):
             EmailChannel(
                 "mail",
@@ -296,7 +321,7 @@ def test_a_refused_recipient_does_not_hold_back_the_others(
                 ["ops@lab.test"],
                 starttls=False,
                 local_hostname=EHLO_NAME,
-            ).deliver(opened())
+            ).deliver(opened(), key_of(opened()))
     finally:
         server.stop()
     assert [r.rcpt_tos for r in server.received] == [("oncall@lab.test",)]

@@ -16,7 +16,14 @@ import pytest
 from alert_payloads import opened, resolved
 from alerts_receiver import Receiver
 from tether import RetryPolicy
-from tether.monitor.alerts import SIGNATURE_HEADER, Outbox, WebhookChannel, sign
+from tether.monitor._records import alert_key
+from tether.monitor.alerts import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    Outbox,
+    WebhookChannel,
+    sign,
+)
 from tether.monitor.store import SQLiteStore
 from tether.testing import Override
 
@@ -46,9 +53,25 @@ def test_an_alert_reaches_a_live_receiver_signed(
         assert outbox.deliver_due(now=T0 + 100) == (0, 0)
     channel.close()
     ((headers, body),) = receiver.got
-    assert json.loads(body) == opened().to_json()
+    key = alert_key("ops", "7:api:incident.opened")
+    assert json.loads(body) == {**opened().to_json(), "key": key}
     assert headers["Content-Type"] == "application/json"
     assert hmac.compare_digest(headers[SIGNATURE_HEADER], sign(body, SECRET))
+    # A structured-field string (IETF httpapi draft), the same key as the body's.
+    assert headers[IDEMPOTENCY_HEADER] == f'"{key}"'
+
+
+def test_the_key_is_the_same_for_every_copy_and_differs_by_channel() -> None:
+    """An alert's key depends on its channel and dedup key only: a copy delivered again
+    (by this instance or another) carries the same one; the same alert on another channel
+    is another message; it is 32 hex digits whatever the monitor's name."""
+    key = alert_key("ops", "7:café-api:incident.opened:1.000")
+    assert key == alert_key("ops", "7:café-api:incident.opened:1.000")
+    assert key != alert_key("pager", "7:café-api:incident.opened:1.000")
+    assert key != alert_key("ops", "7:café-api:incident.opened:2.000")
+    assert len(key) == 32
+    assert set(key) <= set("0123456789abcdef")
+    assert alert_key("ops", "x:\ud800:y")  # a lone surrogate in a name does not break it
 
 
 def test_the_body_names_the_monitor_its_target_and_what_a_recovery_resolves(
@@ -59,12 +82,13 @@ def test_the_body_names_the_monitor_its_target_and_what_a_recovery_resolves(
     receiver.start()
     channel = WebhookChannel("ops", receiver.url)
     try:
-        channel.deliver(opened())
-        channel.deliver(resolved())
+        channel.deliver(opened(), "k1")
+        channel.deliver(resolved(), "k2")
     finally:
         channel.close()
     down, back = (json.loads(body) for _, body in receiver.got)
     assert down == {
+        "key": "k1",
         "event": "incident.opened",
         "monitor": "api",
         "incident": 7,

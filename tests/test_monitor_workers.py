@@ -191,9 +191,7 @@ def test_every_worker_listens_and_answers_probe_and_forwards_the_rest(
         listening = subprocess.run(
             ["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True, check=True
         ).stdout
-        code, body = get(
-            f"http://127.0.0.1:{port}/probe?target={lab['healthy'].url}&module=http"
-        )
+        code, body = get(f"http://127.0.0.1:{port}/probe?target={lab['healthy'].url}&module=http")
         assert (code, b"probe_success 1.0" in body) == (200, True)
         code, body = get(f"http://127.0.0.1:{port}/metrics")
         assert b'tether_probe_success{monitor="healthy"} 1.0' in body
@@ -232,10 +230,10 @@ def test_a_killed_worker_is_started_again_and_its_monitors_go_on(
         # Every monitor is checked again after the restart (a fresh schedule spreads the
         # restarted worker's first runs over their 2 s interval).
         wait_for(
-            lambda: {
-                m for (m,) in rows(db, f"SELECT DISTINCT monitor FROM results WHERE ts > {mark}")
-            }
-            == set(names),
+            lambda: (
+                {m for (m,) in rows(db, f"SELECT DISTINCT monitor FROM results WHERE ts > {mark}")}
+                == set(names)
+            ),
             proc,
         )
     assert proc.returncode == 0

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from alerts_receiver import Receiver
-from postgres_server import PASSWORD, PostgresServer, find_bindir
+from postgres_server import PASSWORD, PostgresServer
 from test_monitor_cli import free_port
 from test_monitor_process import monitor, rows, wait_for
 from tether import RetryPolicy
@@ -269,21 +269,6 @@ def test_a_database_that_cannot_be_written_at_start_is_one_line_and_exit_2(
 
 
 # -- PostgreSQL stopped and started --------------------------------------------------------
-
-
-@pytest.fixture
-def own_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own, to stop and start (the session's server is
-    shared)."""
-    request.getfixturevalue("postgres_server")  # skips, or fails under TETHER_REQUIRE_POSTGRES
-    bindir = find_bindir()
-    assert bindir is not None
-    server = PostgresServer(bindir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def test_postgres_stopped_holds_spills_and_writes_everything_back(

@@ -65,6 +65,7 @@ from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
     PARTIAL_PREFIX,
     RESOLVING,
+    Alert,
     AlertPayload,
     Incident,
     LocationFact,
@@ -117,15 +118,6 @@ class Route:
     escalate: tuple[Escalation, ...] = ()
     partial_alerts: bool = False
     """Whether its partial incidents go to ``channels`` (they are opened either way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One alert for one channel; ``dedup`` is unique within the channel."""
-
-    channel: str
-    dedup: str
-    payload: AlertPayload
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ edges (a stored column, a webhook's body), through each record's
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,6 +24,7 @@ from tether._kinds import Kind
 from tether.monitor._state import State
 
 __all__ = [
+    "Alert",
     "AlertPayload",
     "Incident",
     "LocationFact",
@@ -31,6 +33,7 @@ __all__ = [
     "ProbeRecord",
     "QueuedAlert",
     "TimelineEntry",
+    "alert_key",
     "kind_from_text",
     "kind_text",
 ]
@@ -429,6 +432,36 @@ class AlertPayload:
         )
 
 
+def alert_key(channel: str, dedup: str) -> str:
+    """The key every delivery of one alert to one channel carries, so that a receiver can
+    drop a second copy (delivery is at least once): 32 hex digits of SHA-256 over the
+    channel and the alert's dedup key.
+
+    Hashed, not spelled out, so that it fits anywhere a receiver looks: an HTTP header
+    (``Idempotency-Key`` is a structured-field string, printable ASCII only), a
+    Message-ID, a column of fixed width; a monitor's name may be any Unicode and any
+    length.  The channel is part of it because the dedup key is unique within a channel
+    only: two channels that end at one receiver are two messages, not one sent twice.
+    """
+    text = f"{channel}\0{dedup}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert for one channel, as the incident engine makes it; ``dedup`` is unique
+    within the channel."""
+
+    channel: str
+    dedup: str
+    payload: AlertPayload
+
+    @property
+    def key(self) -> str:
+        """What the receiver sees (:func:`alert_key`)."""
+        return alert_key(self.channel, self.dedup)
+
+
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
     """An alert waiting in the outbox for one channel."""
@@ -441,6 +474,11 @@ class QueuedAlert:
     created: float
     next_at: float
     last_error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the receiver sees (:func:`alert_key`)."""
+        return alert_key(self.channel, self.dedup)
 
 
 def _iso(ts: float | None) -> str | None:

@@ -549,4 +549,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_work(spec))
     with logging_to(sys.stderr, spec["log_format"], spec["log_level"]):
         return asyncio.run(_work(spec))
-

@@ -4,9 +4,15 @@ from tether.monitor.alerts._apprise import AppriseChannel, AppriseError
 from tether.monitor.alerts._email import EmailChannel, EmailError
 from tether.monitor.alerts._message import body, subject
 from tether.monitor.alerts._outbox import Channel, ChannelStatus, DeliveryHook, Outbox
-from tether.monitor.alerts._webhook import SIGNATURE_HEADER, WebhookChannel, sign
+from tether.monitor.alerts._webhook import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    WebhookChannel,
+    sign,
+)
 
 __all__ = [
+    "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "AppriseChannel",
     "AppriseError",

@@ -10,7 +10,6 @@ again.
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import Sequence
@@ -81,14 +80,15 @@ class AppriseChannel:
                 )
         return notifier
 
-    def deliver(self, payload: AlertPayload) -> None:
+    def deliver(self, payload: AlertPayload, key: str) -> None:
         """Send one alert to every URL; raises :class:`AppriseError` if any did not take it.
 
         Tried again, the alert goes only to the URLs that did not take it: one
-        service that is down must not page the others on every retry.
+        service that is down must not page the others on every retry.  The services
+        apprise reaches have no place for the alert's ``key``, so a copy delivered twice
+        (by a second instance, after the first died mid-delivery) shows twice there.
         """
         notifier = self._notifier()
-        key = json.dumps(payload.to_json(), sort_keys=True)
         landed = self._landed.get(key, set())
         todo = [tag for tag in self._tags if tag not in landed]
         result = notifier.notify(

@@ -97,15 +97,18 @@ class EmailChannel:
         """``host:port`` of the SMTP server, for messages."""
         return join_hostport(self.host, self.port)
 
-    def message(self, payload: AlertPayload, *, now: dt.datetime | None = None) -> EmailMessage:
-        """The email for one alert: subject and body from the shared wording, full headers."""
+    def message(
+        self, payload: AlertPayload, key: str, *, now: dt.datetime | None = None
+    ) -> EmailMessage:
+        """The email for one alert under its ``key``: subject and body from the shared
+        wording, full headers."""
         message = EmailMessage()
         message["Subject"] = subject(payload)
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
         domain = _domain(self.sender)
-        message["Message-ID"] = _message_id(payload, domain)
+        message["Message-ID"] = _message_id(payload, key, domain)
         if payload.incident is not None and payload.event != "incident.opened":
             # Mail clients thread every later alert under the message that opened it.
             opened = _opening_id(payload.incident, domain)
@@ -114,12 +117,14 @@ class EmailChannel:
         # RFC 3834: vacation responders and auto-forwarders leave it alone.
         message["Auto-Submitted"] = "auto-generated"
         message["X-Tether-Event"] = payload.event
+        message["X-Tether-Key"] = key
         message.set_content(body(payload))
         return message
 
-    def deliver(self, payload: AlertPayload) -> None:
-        """Send one alert; raises if the server did not accept it for any recipient."""
-        message = self.message(payload)
+    def deliver(self, payload: AlertPayload, key: str) -> None:
+        """Send one alert under its ``key``; raises if the server did not accept it for any
+        recipient."""
+        message = self.message(payload, key)
         recipients = [parseaddr(address)[1] for address in self.to]
         with self._session() as smtp:
             try:
@@ -239,19 +244,21 @@ def _domain(sender: str) -> str:
     return domain or "tether.invalid"
 
 
-def _message_id(payload: AlertPayload, domain: str) -> str:
-    """The same id for the same alert: a copy sent twice (delivery is at least once) is
-    one message to mail clients.  An incident's opening alert has the id the later
-    ones point at."""
+def _message_id(payload: AlertPayload, key: str, domain: str) -> str:
+    """The same id for the same alert: a copy sent twice (delivery is at least once, by
+    whichever instance) is one message to mail clients.  An incident's opening alert has
+    the id the later ones point at (incident ids are never reused)."""
     if payload.incident is not None and payload.event == "incident.opened":
         return _opening_id(payload.incident, domain)
-    # Every other alert is named by its incident (or monitor), monitor, event and time.
+    # Every other alert is named by its incident (or monitor), monitor, event and time,
+    # for a reader, and made unique by its key: two monitors whose names read alike once
+    # made ASCII, down at one moment, still get two ids.
     stamp = "".join(
         c for c in dt.datetime.fromtimestamp(payload.at, dt.UTC).isoformat() if c.isalnum()
     )
     about = str(payload.incident) if payload.incident is not None else ""
     kind = payload.event.rpartition(".")[2]
-    parts = ("tether", about, payload.monitor, stamp, kind)
+    parts = ("tether", about, payload.monitor, stamp, kind, key[:8])
     left = ".".join(_atom(part) for part in parts if part)
     return f"<{left}@{domain}>"
 

@@ -16,7 +16,16 @@ restart loses none.  Each channel is its own queue:
 
 Each alert has a dedup key unique within its channel, so the same alert is never
 queued twice for one channel; a receiver may still see one twice if tether dies
-between sending and recording the delivery (at least once).
+between sending and recording the delivery (at least once).  Every copy carries
+the alert's key (:func:`tether.monitor._records.alert_key`), so the receiver can
+tell.
+
+Several instances may share one store: an alert is delivered by the instance that
+*claims* it (:meth:`Store.claim_alerts`: a channel's head, for ``hold_for``
+seconds), so one instance delivers it; if that instance dies before recording the
+outcome, another claims it once the claim has run out and delivers it again,
+under the same key.  ``hold_for`` should be longer than any channel takes to
+deliver, so that a slow delivery is not taken over while it is still going.
 """
 
 from __future__ import annotations
@@ -28,22 +37,26 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from tether._classify import classify
 from tether._kinds import Kind
 from tether._redact import redact_text
 from tether._retry._backoff import backoff_delay
 from tether.monitor._records import AlertPayload, QueuedAlert
-from tether.monitor.store import Store
+from tether.monitor.store import Store, instance_id
 
 log = logging.getLogger("tether.monitor")
 
 
 class Channel(Protocol):
+    """Where alerts go: a channel only formats and sends.  ``key`` is the alert's
+    (:func:`tether.monitor._records.alert_key`), the same on every copy of it, for the
+    receiver to drop a copy it has already seen."""
+
     name: str
 
-    def deliver(self, payload: AlertPayload) -> None: ...
+    def deliver(self, payload: AlertPayload, key: str) -> None: ...
 
 
 class DeliveryHook(Protocol):
@@ -81,7 +94,19 @@ class _Tally:
     last_failure_at: float | None = None
 
 
+HOLD_FOR: Final = 60.0
+"""Seconds an instance's claim on an alert lasts: past the longest a channel takes to
+deliver (a webhook's 10 s, an SMTP exchange of a few steps of up to 10 s each), short
+enough that an alert whose instance died goes out again within a minute."""
+
+
 class Outbox:
+    """The alert queues of one store, delivered through ``channels``.
+
+    ``owner`` names this instance in its claims (a fresh :func:`instance_id` by
+    default; the runner passes its cluster's id).
+    """
+
     def __init__(
         self,
         store: Store,
@@ -91,10 +116,14 @@ class Outbox:
         cap: float = 60.0,
         rand: Callable[[], float] = random.random,
         hook: DeliveryHook | None = None,
+        owner: str | None = None,
+        hold_for: float = HOLD_FOR,
     ) -> None:
         self._store = store
         self.channels = channels
         """Replaced whole on a reload; alerts to a channel that is gone wait, failing."""
+        self.owner = owner or instance_id()
+        self.hold_for = hold_for
         self._base = base
         self._cap = cap
         self._rand = rand
@@ -125,7 +154,7 @@ class Outbox:
         try:
             if channel is None:
                 raise LookupError(f"no alert channel named {alert.channel!r} any more")
-            channel.deliver(payload)
+            channel.deliver(payload, alert.key)
         except Exception as exc:
             failure = classify(exc)
             kind = failure.kind
@@ -141,7 +170,7 @@ class Outbox:
                 jitter="equal",
                 rand=self._rand,
             )
-            self._store.mark_failed(alert.id, error, now + wait)
+            self._store.mark_failed(alert.id, error, now + wait, claimer=self.owner)
             tally.failed += 1
             tally.failing, tally.last_error, tally.last_failure_at = True, error, now
             if self.hook is not None:
@@ -163,7 +192,7 @@ class Outbox:
                 },
             )
             return False
-        self._store.mark_delivered(alert.id, now)
+        self._store.mark_delivered(alert.id, now, claimer=self.owner)
         tally.sent += 1
         tally.failing = False
         if self.hook is not None:
@@ -185,14 +214,14 @@ class Outbox:
         """Deliver every channel's due alerts one after another, in this thread;
         (delivered, failed).  For tools and tests; the monitor runs :meth:`run`."""
         delivered = failed = 0
-        for head in self._store.alert_heads():
+        for head in self._claim(now):
             alert: QueuedAlert | None = head
-            while alert is not None and alert.next_at <= now:
+            while alert is not None:
                 if not self.deliver_one(alert, now):
                     failed += 1
                     break
                 delivered += 1
-                alert = self._head(alert.channel)
+                alert = self._claim_next(alert.channel, now)
         self._refresh()
         return delivered, failed
 
@@ -237,12 +266,14 @@ class Outbox:
                 await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
     async def poll(self, clock: Callable[[], float]) -> None:
-        """One round: start a delivery task for each due channel; refresh the backlog."""
+        """One round: claim each due channel's head and start a delivery task for it;
+        refresh the backlog.  (A channel busy here already holds its head: claiming it
+        again only extends the claim.)"""
         self._polling = True
         try:
-            heads = await asyncio.to_thread(self._store.alert_heads)
+            heads = await asyncio.to_thread(self._claim, clock())
             for head in heads:
-                if head.channel in self._busy or head.next_at > clock():
+                if head.channel in self._busy:
                     continue
                 task = asyncio.create_task(self._drain(head, clock))
                 self._busy[head.channel] = task
@@ -275,15 +306,21 @@ class Outbox:
                 1, thread_name_prefix=f"tether-alert-{alert.channel}"[:40]
             )
         next_alert: QueuedAlert | None = alert
-        while next_alert is not None and next_alert.next_at <= clock():
+        while next_alert is not None:
             current = next_alert
             landed = await loop.run_in_executor(worker, self.deliver_one, current, clock())
             if not landed:
                 return
-            next_alert = await loop.run_in_executor(worker, self._head, current.channel)
+            next_alert = await loop.run_in_executor(
+                worker, self._claim_next, current.channel, clock()
+            )
 
-    def _head(self, channel: str) -> QueuedAlert | None:
-        return next((a for a in self._store.alert_heads() if a.channel == channel), None)
+    def _claim(self, now: float) -> list[QueuedAlert]:
+        return self._store.claim_alerts(self.owner, now, self.hold_for)
+
+    def _claim_next(self, channel: str, now: float) -> QueuedAlert | None:
+        """``channel``'s next alert, claimed, if it is due."""
+        return next(iter(self._store.claim_alerts(self.owner, now, self.hold_for, channel)), None)
 
     def _refresh(self) -> None:
         backlog = self._store.backlog()

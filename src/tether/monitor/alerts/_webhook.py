@@ -3,6 +3,11 @@
 The receiver recomputes ``sha256=HEX(HMAC(secret, body))`` over the raw body
 and compares it in constant time (``hmac.compare_digest``), as GitHub's and
 Stripe's webhooks do.
+
+Each alert's key (the same for every copy of it: delivery is at least once)
+goes in the ``Idempotency-Key`` header, a structured-field string as the IETF
+httpapi draft "The Idempotency-Key HTTP Header Field" has it, and in the body
+as ``"key"``, for receivers that only see the body.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
     from tether._retry._policy import RetryPolicy
 
 SIGNATURE_HEADER = "X-Tether-Signature-256"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -55,10 +61,16 @@ class WebhookChannel:
     def __repr__(self) -> str:
         return f"<WebhookChannel {self.name} {redact_url(self.url)}>"
 
-    def deliver(self, payload: AlertPayload) -> None:
-        """Send one alert; raises (a requests exception with ``.failure``) if it did not land."""
-        body = json.dumps(payload.to_json(), sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "tether-monitor"}
+    def deliver(self, payload: AlertPayload, key: str) -> None:
+        """Send one alert under its ``key``; raises (a requests exception with
+        ``.failure``) if it did not land."""
+        body = json.dumps({**payload.to_json(), "key": key}, sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "tether-monitor",
+            # An sf-string: the key is hex, so it needs no escaping inside the quotes.
+            IDEMPOTENCY_HEADER: f'"{key}"',
+        }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
         response = self._session.post(self.url, data=body, headers=headers)

@@ -1,11 +1,31 @@
-"""The monitor's history: SQLite by default (one writer, batched, WAL), PostgreSQL at scale."""
+"""The monitor's history: SQLite by default (one writer, batched, WAL), PostgreSQL at scale;
+and, on PostgreSQL, the leases by which several instances share the work."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tether.monitor._records import ProbeRecord
-from tether.monitor.store._base import Rollup, Store, StoreError
+from tether.monitor._records import LocationState, ProbeRecord
+from tether.monitor.store._base import (
+    Fence,
+    LocationRow,
+    Rollup,
+    Store,
+    StoreError,
+    instance_id,
+)
+from tether.monitor.store._cluster import (
+    FEED_OVERLAP,
+    LEASE_TTL,
+    Cluster,
+    ClusterError,
+    Instance,
+    LocationFeed,
+    PostgresCluster,
+    Round,
+    SoloCluster,
+    open_cluster,
+)
 from tether.monitor.store._postgres import PostgresStore
 from tether.monitor.store._sqlite import SQLiteStore
 
@@ -13,12 +33,26 @@ if TYPE_CHECKING:
     from tether.monitor.config import Storage
 
 __all__ = [
+    "FEED_OVERLAP",
+    "LEASE_TTL",
+    "Cluster",
+    "ClusterError",
+    "Fence",
+    "Instance",
+    "LocationFeed",
+    "LocationRow",
+    "LocationState",
+    "PostgresCluster",
     "PostgresStore",
     "ProbeRecord",
     "Rollup",
+    "Round",
     "SQLiteStore",
+    "SoloCluster",
     "Store",
     "StoreError",
+    "instance_id",
+    "open_cluster",
     "open_store",
 ]
 

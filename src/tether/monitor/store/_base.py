@@ -8,13 +8,18 @@ stored row becomes a value.  A backend only says how rows reach its database.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
 
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
+    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -41,6 +46,38 @@ Decode = Callable[[Any], Any]
 
 RollupKey = tuple[str, str, float]
 """(monitor, period, bucket start) identifies one roll-up row."""
+
+LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
+"""What a location state's writer gives, in order; ``updated`` is the database's."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    """A monitor's state at a location as stored, with ``updated``: when the database took
+    it, on the database's own clock, a cursor for reading what changed since (never
+    compared with tether's clock)."""
+
+    state: LocationState
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A condition on a location state's write: that ``owner`` holds ``shard`` of the
+    state's location (PostgreSQL's lease table) when the write lands.  A write held
+    through an outage by an instance whose shard has moved on meanwhile is dropped, not
+    laid over what the new owner wrote."""
+
+    owner: str
+    shard: int
+
+
+def instance_id() -> str:
+    """A name for this process among the instances sharing a database, for its claims on
+    alerts and its leases: ``HOST:PID:RANDOM``, readable in the tables and new at every
+    start (a restarted process is another instance: what the old one claimed waits for
+    its claim to run out)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class StoreError(RuntimeError):
@@ -113,6 +150,17 @@ class Store(Protocol):
     def record_state(self, monitor: str, at: float, state: State) -> None:
         """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
 
+    def record_location_state(self, state: LocationState, *, fence: Fence | None = None) -> None:
+        """Queue ``state`` as its monitor's state at its location, batched like
+        :meth:`record_state`; of several queued for one monitor and location the last
+        wins, and while the database cannot be written only that one is held.  With
+        ``fence``, it is written only if the fence holds then (see :class:`Fence`)."""
+
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        """Every monitor's state at every location, each with when the database took it,
+        or only those taken at or after ``since`` (an ``updated`` read before, less an
+        overlap: see ``LocationFeed``), oldest first."""
+
     def flush(self) -> None:
         """Wait until everything queued so far is committed (StoreError while the
         database cannot be written: what is queued is held, not lost)."""
@@ -129,21 +177,43 @@ class Store(Protocol):
 
     def alert_heads(self) -> list[QueuedAlert]:
         """The oldest undelivered alert of each channel (a channel's next one waits for it,
-        so order is kept within a channel)."""
+        so order is kept within a channel), claimed or not."""
+
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim for ``owner``, until ``now + hold_for``, the head of each channel (of
+        ``channel`` alone, when given) that is due and claimed by no other instance, or
+        whose claim ran out; the claimed alerts, oldest first.
+
+        Only a channel's head is ever claimed, so its order is kept whichever instance
+        delivers it; ``owner`` may claim again what it holds.  Committed before returning
+        (not held: while the database cannot be written this raises StoreError)."""
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         """Per channel with undelivered alerts: how many, and when the oldest was queued."""
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
-        """Record that an alert reached its channel."""
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
+        """Record that an alert reached its channel (whoever holds it now), and end its
+        claim."""
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
-        """Count a failed delivery and schedule the next try."""
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
+        """Count a failed delivery, schedule the next try, and end ``claimer``'s claim.  A
+        failure of an alert another instance has claimed since (``claimer``'s ran out) or
+        delivered is not counted: it is that instance's now."""
 
     # -- incidents ---------------------------------------------------------------------
 
     def new_incident_id(self) -> int:
-        """An id no incident has, for the next one to open."""
+        """An id no incident has, for the next one to open (at once, even while the
+        database cannot be reached)."""
+
+    def reserve_incident_ids(self) -> None:
+        """Make :meth:`new_incident_id` safe across instances from now on: call it (off
+        the event loop) when this instance becomes the leader.  StoreError while the
+        database cannot be reached."""
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""
@@ -159,6 +229,24 @@ class Store(Protocol):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
+
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Write an incident change and queue its alerts in one transaction: the new
+        ``incident`` when ``opened``, else ``entry`` added to its timeline with its
+        resolution, monitors and members as ``incident`` has them; then each alert
+        (``now`` as its queueing time; one a channel has already is left out).
+
+        Both are committed, or held together while the database cannot be written,
+        or neither: a crash never leaves an incident whose members say "alerted" with
+        no alert queued."""
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
@@ -335,6 +423,43 @@ def queued_alert(row: Sequence[Any], decode: Decode) -> QueuedAlert:
         float(next_at),
         last_error,
     )
+
+
+def location_values(state: LocationState) -> tuple[Any, ...]:
+    """The values for :data:`LOCATION_COLUMNS`."""
+    kind = None if state.kind is None else state.kind.value
+    return (
+        state.monitor,
+        state.location,
+        str(state.state),
+        state.since,
+        state.reason,
+        kind,
+        state.detail,
+        state.host,
+        state.latency_ms,
+    )
+
+
+def location_row(row: Sequence[Any]) -> LocationRow:
+    """A location state read back in :data:`LOCATION_COLUMNS` order, then ``updated``."""
+    monitor, location, state, since, reason, kind, detail, host, latency_ms, updated = row
+    try:
+        known = State(state)
+    except ValueError:  # a newer tether's state
+        known = State.UNKNOWN
+    stored = LocationState(
+        monitor,
+        location,
+        known,
+        float(since),
+        reason,
+        None if kind is None else kind_from_text(kind),
+        detail,
+        host,
+        latency_ms,
+    )
+    return LocationRow(stored, float(updated))
 
 
 def incident_record(row: Sequence[Any], decode: Decode) -> Incident:

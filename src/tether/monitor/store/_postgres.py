@@ -18,29 +18,35 @@ Why this shape:
 - Result data, alert payloads, incident timelines and detector state are
   JSONB, so they can be queried in SQL.  Times are Unix seconds
   (``to_timestamp(ts)`` reads them), exactly as SQLite keeps them.
-- The outbox is read by one monitor process per database: two monitors on
-  one database would each deliver every alert (still at least once, but
-  twice).
+- Several instances share one database (see ``_cluster.py``): each alert is
+  claimed by the instance that delivers it (``FOR UPDATE SKIP LOCKED`` on
+  its channel's head), so one instance delivers it, and another takes it
+  over only once the claim has run out.
 - psycopg is imported only when a store is opened, and the password in the
   URL never appears in an error, a log line or a repr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import itertools
 import json
+import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
+    LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
@@ -51,13 +57,18 @@ from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
+    LOCATION_COLUMNS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    Fence,
+    LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
     incident_record,
+    location_row,
+    location_values,
     members_json,
     merge_tallies,
     probe_record,
@@ -65,7 +76,7 @@ from tether.monitor.store._base import (
     tally,
     too_new,
 )
-from tether.monitor.store._writer import BatchedStore, Job, storable_text
+from tether.monitor.store._writer import BatchedStore, Job, Located, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -73,7 +84,9 @@ if TYPE_CHECKING:
 
     Conn = Connection[TupleRow]
 
-__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "PostgresStore", "migrate"]
+__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "Link", "PostgresStore", "migrate"]
+
+log = logging.getLogger("tether.monitor")
 
 T = TypeVar("T")
 
@@ -154,10 +167,59 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (monitor, at)
     );
     """,
+    # 3: several instances on one database.  An alert is claimed by the instance that
+    # delivers it; each monitor's state at each location, for the leader; leases on
+    # shards of the monitors and on leadership, and the instances' heartbeats; incident
+    # ids from the sequence, started past every id a process counted before.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until DOUBLE PRECISION;
+    CREATE TABLE tether_location_states (
+        monitor TEXT NOT NULL,
+        location TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since DOUBLE PRECISION NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        kind TEXT,
+        detail TEXT,
+        host TEXT,
+        latency_ms DOUBLE PRECISION,
+        updated DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (monitor, location)
+    );
+    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
+    CREATE TABLE tether_leases (
+        location TEXT NOT NULL,
+        shard INTEGER NOT NULL,
+        owner TEXT,
+        expires DOUBLE PRECISION,
+        PRIMARY KEY (location, shard)
+    );
+    CREATE INDEX tether_leases_owner ON tether_leases (owner);
+    CREATE TABLE tether_instances (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started DOUBLE PRECISION NOT NULL,
+        heartbeat DOUBLE PRECISION NOT NULL,
+        leader BOOLEAN NOT NULL DEFAULT false,
+        shards INTEGER NOT NULL DEFAULT 0,
+        version TEXT
+    );
+    SELECT setval(pg_get_serial_sequence('incidents', 'id'), coalesce(max(id), 0) + 1, false)
+    FROM incidents;
+    """,
 )
 
 MIGRATION_LOCK: Final = 0x7465_7468_6572
 """The advisory lock key held while migrating ("tether" in ASCII)."""
+_IDS_LOCK: Final = MIGRATION_LOCK + 1
+"""The advisory lock key held while taking incident ids from the sequence."""
+_SEQUENCE: Final = "pg_get_serial_sequence('incidents', 'id')::regclass"
+_ID_BLOCK: Final = 16
+"""Incident ids a leader keeps in reserve, so that incidents open while the server is
+away; what it has not used when it stops leading is a gap in the numbering."""
 
 # A server that does not answer should not hang tether for libpq's default of forever.
 _CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
@@ -168,6 +230,26 @@ _UPSERT_ROLLUP: Final = (
     "ON CONFLICT (monitor, period, start) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _TALLY_NAMES)
 )
+
+
+_LOCATION_NAMES: Final = [c.strip() for c in LOCATION_COLUMNS.split(",")]
+_UPSERT_LOCATION: Final = (
+    # INSERT ... SELECT, so that a fence can keep the row out: written only while the
+    # fence's owner holds the monitor's shard at that location (or without a fence).
+    f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
+    "SELECT %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, "
+    "%s::text, %s::float8, extract(epoch FROM clock_timestamp())::float8 "
+    "WHERE %s::text IS NULL OR EXISTS (SELECT 1 FROM tether_leases "
+    "WHERE location = %s AND shard = %s AND owner = %s) "
+    "ON CONFLICT (monitor, location) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in [*_LOCATION_NAMES[2:], "updated"])
+)
+
+
+def _located(state: LocationState, fence: Fence | None) -> tuple[Any, ...]:
+    """The parameters of :data:`_UPSERT_LOCATION` for one state and its fence."""
+    owner, shard = (None, None) if fence is None else (fence.owner, fence.shard)
+    return (*location_values(state), owner, state.location, shard, owner)
 
 
 class _LostBeforeCommit(StoreError):
@@ -240,6 +322,118 @@ def _need_psycopg() -> None:
         raise StoreError(missing)
 
 
+def _insert_alert(
+    channel: str, dedup: str, payload: AlertPayload, now: float
+) -> Callable[[Conn], bool]:
+    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
+    value = _jsonb(payload.to_json())
+
+    def insert(conn: Conn) -> bool:
+        cur = conn.execute(
+            "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
+            (channel, dedup, value, now, now),
+        )
+        return cur.rowcount == 1
+
+    return insert
+
+
+def _insert_incident(incident: Incident) -> Callable[[Conn], object]:
+    """The write that stores a new incident (nothing if its id is taken)."""
+    row = (
+        incident.id,
+        incident.key,
+        kind_text(incident.kind),
+        incident.detail,
+        incident.hint,
+        incident.opened,
+        incident.resolved,
+        _jsonb(list(incident.monitors)),
+        _jsonb([e.to_json() for e in incident.timeline]),
+        incident.acknowledged,
+        _jsonb(members_json(dict(incident.members))),
+    )
+    return lambda conn: conn.execute(
+        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        row,
+    )
+
+
+def _note_incident(
+    incident_id: int,
+    entry: TimelineEntry,
+    resolved: float | None,
+    monitors: Sequence[str] | None,
+    members: dict[str, Member] | None,
+) -> Callable[[Conn], object]:
+    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
+    and replaces its ``monitors`` and ``members`` when given."""
+    affected = None if monitors is None else _jsonb(sorted(monitors))
+    kept = None if members is None else _jsonb(members_json(members))
+    return lambda conn: conn.execute(
+        "UPDATE incidents SET timeline = timeline || %s, "
+        "resolved = coalesce(%s, resolved), "
+        "monitors = coalesce(%s::jsonb, monitors), "
+        "members = coalesce(%s::jsonb, members) WHERE id = %s",
+        (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
+    )
+
+
+class Link:
+    """How tether reaches one PostgreSQL database: its URL (with the password kept out of
+    every message), new connections, and psycopg's errors turned into StoreError.  The
+    store and the cluster (``_cluster.py``) each open their own connections through one."""
+
+    def __init__(self, dsn: str) -> None:
+        _need_psycopg()
+        self._dsn = dsn
+        self._secrets = _secrets(dsn)
+        self.url = redact_url(dsn)
+        """The database's URL with the password masked."""
+
+    def connect(self) -> Conn:
+        """A new autocommit connection."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        def connect() -> Conn:
+            # The URL's own settings win over these defaults.
+            params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
+            return psycopg.connect(make_conninfo("", **params), autocommit=True)
+
+        return self.guarded("cannot connect", connect)
+
+    def guarded(
+        self, doing: str, call: Callable[[], T], *, broken: Callable[[], bool] | None = None
+    ) -> T:
+        """``call()``, with a psycopg error turned into a StoreError without secrets;
+        ``broken`` says, after an error, whether the connection in use is broken (an
+        outage, whatever the error)."""
+        import psycopg
+
+        try:
+            return call()
+        except psycopg.Error as exc:
+            reason = self.scrub(str(exc))
+            # The server is away (stopped, restarting, unreachable) or the connection
+            # broke: hold and retry.  Anything else is about what was sent.
+            outage = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or bool(
+                broken is not None and broken()
+            )
+        # Raised outside the handler, so the original (whose message may quote the
+        # URL with its password) is not even kept as the context.
+        raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password and anything like a secret masked, on one line."""
+        text = redact_text(" ".join(text.split()))  # libpq's messages run over lines
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
 class PostgresStore(BatchedStore["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -262,9 +456,8 @@ class PostgresStore(BatchedStore["Conn"]):
         **holding: Any,
     ) -> None:
         _need_psycopg()
-        self._dsn = dsn
-        self._secrets = _secrets(dsn)
-        self.url = redact_url(dsn)
+        self._link = Link(dsn)
+        self.url = self._link.url
         """The database's URL with the password masked."""
         self.raw_retention = raw_retention
         self.rollup_retention = rollup_retention
@@ -280,8 +473,13 @@ class PostgresStore(BatchedStore["Conn"]):
         except BaseException:
             self._writer.close()
             raise
-        self._ids = itertools.count(int(top[0] if top else 0) + 1)
         self._ids_lock = threading.Lock()
+        self._top = int(top[0] if top else 0)
+        """The highest incident id this store has seen, handed out or reserved."""
+        self._reserve: deque[int] = deque()
+        self._reserved = False  # this instance has led: it keeps a reserve of ids
+        self._refilling = False
+        self._counting = False
         self._reader: Conn | None = None
         self._read_lock = threading.Lock()
         super().__init__(
@@ -299,62 +497,142 @@ class PostgresStore(BatchedStore["Conn"]):
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
+        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
 
-        def insert(conn: Conn) -> bool:
-            cur = conn.execute(
-                "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
-                (channel, dedup, _jsonb(payload.to_json()), now, now),
-            )
-            return cur.rowcount == 1
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim each channel's due head for ``owner`` until ``now + hold_for``.
 
-        return self._call(insert, hold=True, held=True)
+        The heads are locked with ``FOR UPDATE SKIP LOCKED``: an instance claiming at
+        the same moment skips a head this one is claiming, and a head claimed or
+        delivered and committed meanwhile is checked again against its new row (READ
+        COMMITTED), so two instances never both claim one alert.  A head stays its
+        channel's head until it is delivered (older alerts never come back, newer ones
+        have higher ids), so the heads found in this statement's snapshot are heads
+        still when locked; a head delivered after the snapshot leaves its successor to
+        the next round.
+        """
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
+        def claim(conn: Conn) -> list[QueuedAlert]:
+            rows = conn.execute(
+                "UPDATE outbox SET claimed_by = %(owner)s, claim_until = %(until)s "
+                "WHERE id IN (SELECT id FROM outbox WHERE id IN (SELECT min(id) FROM outbox "
+                "WHERE delivered IS NULL GROUP BY channel) "
+                "AND delivered IS NULL AND next_at <= %(now)s "
+                "AND (claimed_by IS NULL OR claim_until < %(now)s OR claimed_by = %(owner)s) "
+                "AND (%(channel)s::text IS NULL OR channel = %(channel)s) "
+                f"FOR UPDATE SKIP LOCKED) RETURNING {ALERT_COLUMNS}",
+                {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
+            ).fetchall()
+            return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
+
+        return self._call(claim)
+
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = %s WHERE id = %s", (now, alert_id)),
+            lambda c: c.execute(
+                "UPDATE outbox SET delivered = coalesce(delivered, %s), claimed_by = NULL, "
+                "claim_until = NULL WHERE id = %s",
+                (now, alert_id),
+            ),
             hold=True,
         )
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
         self._call(
             lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s "
-                "WHERE id = %s",
-                (error, retry_at, alert_id),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s, "
+                "claimed_by = NULL, claim_until = NULL WHERE id = %s AND delivered IS NULL "
+                "AND (%s::text IS NULL OR claimed_by IS NULL OR claimed_by = %s)",
+                (error, retry_at, alert_id, claimer, claimer),
             ),
             hold=True,
         )
 
     def new_incident_id(self) -> int:
-        """An id no incident has: one more than the highest, counted here (one monitor
-        process per database), so an incident opens while the server is away."""
+        """An id no incident has, at once, even while the server is away: the next of
+        the ids reserved from the incidents' sequence (:meth:`reserve_incident_ids`),
+        topped up in the background when half are gone.
+
+        With none reserved (this instance never led, or an outage outlasted its
+        reserve), it counts on from the highest id it has seen, as a lone tether always
+        did, and says so once: an id counted so could be another leader's too.
+        """
         with self._ids_lock:
-            return next(self._ids)
+            if self._reserve:
+                number = self._reserve.popleft()
+            else:
+                number = self._top + 1
+                if self._reserved and not self._counting:
+                    log.warning(
+                        "store: no incident id left in reserve; counting on from %d until "
+                        "the database gives more",
+                        number,
+                        extra={"event": "store.ids"},
+                    )
+                self._counting = True
+            self._top = max(self._top, number)
+            low = len(self._reserve) < _ID_BLOCK // 2
+            refill = self._reserved and low and not self._refilling
+            self._refilling |= refill
+        if refill:
+            # Outside the lock: a future failed already runs its callback here, at once.
+            with contextlib.suppress(StoreError):  # closed meanwhile
+                self._submit(self._take_ids).add_done_callback(self._took_ids)
+        return number
+
+    def reserve_incident_ids(self) -> None:
+        """Reserve incident ids from the database's sequence (blocking; call it off the
+        event loop when this instance becomes the leader, before it opens incidents).
+
+        Ids come from one sequence, taken under an advisory lock and started past every
+        id stored or counted here, so no two leaders ever hand out one id, however
+        leadership moves.  A leader that stops leaves the rest of its reserve unused: a
+        gap of at most 16 in the numbering.  StoreError if the server cannot be reached.
+        """
+        ids = self._call(self._take_ids)
+        with self._ids_lock:
+            self._reserved = True
+            self._add_ids(ids)
+
+    def _take_ids(self, conn: Conn) -> list[int]:
+        """Ids from the sequence, enough to fill the reserve (on the writer)."""
+        with self._ids_lock:
+            floor, wanted = self._top, _ID_BLOCK - len(self._reserve)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IDS_LOCK,))
+        # Never back: only ever moved up past ids stored or counted without it.
+        conn.execute(
+            f"SELECT setval({_SEQUENCE}, f.floor) FROM (SELECT greatest(coalesce(max(id), 0), "
+            "%s) AS floor FROM incidents) f "
+            f"WHERE f.floor > coalesce(pg_sequence_last_value({_SEQUENCE}), 0)",
+            (floor,),
+        )
+        rows = conn.execute(
+            f"SELECT nextval({_SEQUENCE}) FROM generate_series(1, %s)", (max(wanted, 0),)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _took_ids(self, done: Future[list[int]]) -> None:
+        with self._ids_lock:
+            self._refilling = False
+            if done.exception() is None:
+                self._add_ids(done.result())
+
+    def _add_ids(self, ids: list[int]) -> None:
+        """Put ``ids`` in the reserve (under the lock): only those above every id handed
+        out meanwhile, so ids keep rising."""
+        fresh = sorted(i for i in ids if i > self._top)
+        self._reserve.extend(fresh)
+        if fresh:
+            self._top = max(self._top, fresh[-1])
+            self._counting = False
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""
-        self._call(
-            lambda conn: conn.execute(
-                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                (
-                    incident.id,
-                    incident.key,
-                    kind_text(incident.kind),
-                    incident.detail,
-                    incident.hint,
-                    incident.opened,
-                    incident.resolved,
-                    _jsonb(list(incident.monitors)),
-                    _jsonb([e.to_json() for e in incident.timeline]),
-                    incident.acknowledged,
-                    _jsonb(members_json(dict(incident.members))),
-                ),
-            ),
-            hold=True,
-        )
+        self._call(_insert_incident(incident), hold=True)
 
     def note_incident(
         self,
@@ -367,18 +645,32 @@ class PostgresStore(BatchedStore["Conn"]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        affected = None if monitors is None else _jsonb(sorted(monitors))
-        kept = None if members is None else _jsonb(members_json(members))
-        self._call(
-            lambda c: c.execute(
-                "UPDATE incidents SET timeline = timeline || %s, "
-                "resolved = coalesce(%s, resolved), "
-                "monitors = coalesce(%s::jsonb, monitors), "
-                "members = coalesce(%s::jsonb, members) WHERE id = %s",
-                (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
-            ),
-            hold=True,
-        )
+        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
+
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
+        one transaction (held as one while the server is away)."""
+        steps = [_insert_incident(incident)] if opened else []
+        if not opened and entry is not None:
+            members = dict(incident.members)
+            steps.append(
+                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
+            )
+        steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
+
+        def write(conn: Conn) -> None:
+            for step in steps:
+                step(conn)
+
+        self._call(write, hold=True)
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
@@ -481,6 +773,14 @@ class PostgresStore(BatchedStore["Conn"]):
         rows = self._query("SELECT monitor, data FROM monitor_state", ())
         return dict(rows)
 
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        rows = self._query(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
+            (since, since),
+        )
+        return [location_row(r) for r in rows]
+
     def _query(
         self, sql: str, params: Sequence[Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -502,38 +802,15 @@ class PostgresStore(BatchedStore["Conn"]):
     # -- connections and errors ------------------------------------------------------
 
     def _connect(self) -> Conn:
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        def connect() -> Conn:
-            # The URL's own settings win over these defaults.
-            params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
-            return psycopg.connect(make_conninfo("", **params), autocommit=True)
-
-        return self._guarded("cannot connect", connect)
+        return self._link.connect()
 
     def _guarded(self, doing: str, call: Callable[[], T]) -> T:
         """``call()``, with a psycopg error turned into a StoreError without secrets."""
-        import psycopg
+        return self._link.guarded(doing, call, broken=self._writer_broken)
 
-        try:
-            return call()
-        except psycopg.Error as exc:
-            reason = self._scrub(str(exc))
-            # The server is away (stopped, restarting, unreachable) or the connection
-            # broke: hold and retry.  Anything else is about what was sent.
-            outage = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or bool(
-                getattr(self, "_writer", None) is not None and self._writer.broken
-            )
-        # Raised outside the handler, so the original (whose message may quote the
-        # URL with its password) is not even kept as the context.
-        raise StoreError(f"{self.url}: {doing}: {reason}", outage=outage)
-
-    def _scrub(self, text: str) -> str:
-        text = redact_text(" ".join(text.split()))  # libpq's messages run over lines
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+    def _writer_broken(self) -> bool:
+        writer: Conn | None = getattr(self, "_writer", None)
+        return writer is not None and writer.broken
 
     # -- the writer's side -----------------------------------------------------------
 
@@ -542,19 +819,21 @@ class PostgresStore(BatchedStore["Conn"]):
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
         try:
-            return self._write(results, states, changes, jobs)
+            return self._write(results, states, changes, locations, jobs)
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
-            return self._write(results, states, changes, jobs)
+            return self._write(results, states, changes, locations, jobs)
 
     def _write(
         self,
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
         """One transaction on the write connection, opened anew if the server dropped it."""
@@ -577,6 +856,9 @@ class PostgresStore(BatchedStore["Conn"]):
                             "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
                             [(monitor, at, str(state)) for monitor, at, state in changes],
                         )
+                if locations:
+                    with conn.cursor() as cur:
+                        cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
                 values = [job(conn) for job in jobs]
                 committing = True  # leaving the block sends COMMIT
             return values

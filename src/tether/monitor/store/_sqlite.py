@@ -21,12 +21,13 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tether.monitor._records import (
+    Alert,
     AlertPayload,
     Incident,
     Member,
@@ -39,14 +40,18 @@ from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
+    LOCATION_COLUMNS,
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
     incident_record,
+    location_row,
+    location_values,
     members_json,
     merge_tallies,
     probe_record,
@@ -54,7 +59,7 @@ from tether.monitor.store._base import (
     tally,
     too_new,
 )
-from tether.monitor.store._writer import BatchedStore, Job
+from tether.monitor.store._writer import BatchedStore, Job, Located
 
 __all__ = [
     "MIGRATIONS",
@@ -152,6 +157,27 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (monitor, at)
     ) WITHOUT ROWID;
     """,
+    # 3: the shape several instances share on PostgreSQL, kept here too so that one
+    # instance on SQLite runs the same code: alerts are claimed by the instance that
+    # delivers them, and each monitor's state at its location is kept for the leader.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_until REAL;
+    CREATE TABLE tether_location_states (
+        monitor TEXT NOT NULL,
+        location TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since REAL NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        kind TEXT,
+        detail TEXT,
+        host TEXT,
+        latency_ms REAL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (monitor, location)
+    ) WITHOUT ROWID;
+    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
+    """,
 )
 
 
@@ -201,8 +227,86 @@ def _check_writable(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
+_UPSERT_LOCATION = (
+    # Stamped with SQLite's clock, in Unix seconds, when the writer takes the row; that
+    # clock counts milliseconds, so a stamp is also kept past the newest one (one writer
+    # per file): stamps follow the order of writes even within a millisecond, or across
+    # a step back of the system's clock.
+    f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, max((julianday('now') - 2440587.5) * 86400.0, "
+    "coalesce((SELECT max(updated) FROM tether_location_states), 0) + 1e-6)) "
+    "ON CONFLICT (monitor, location) DO UPDATE SET state = excluded.state, "
+    "since = excluded.since, reason = excluded.reason, kind = excluded.kind, "
+    "detail = excluded.detail, "
+    "host = excluded.host, latency_ms = excluded.latency_ms, updated = excluded.updated"
+)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _insert_alert(
+    channel: str, dedup: str, payload: AlertPayload, now: float
+) -> Callable[[sqlite3.Connection], bool]:
+    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
+    text = _dumps(payload.to_json())
+
+    def insert(conn: sqlite3.Connection) -> bool:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (channel, dedup, text, now, now),
+        )
+        return cur.rowcount == 1
+
+    return insert
+
+
+def _insert_incident(incident: Incident) -> Callable[[sqlite3.Connection], object]:
+    """The write that stores a new incident."""
+    row = (
+        incident.id,
+        incident.key,
+        kind_text(incident.kind),
+        incident.detail,
+        incident.hint,
+        incident.opened,
+        incident.resolved,
+        _dumps(list(incident.monitors)),
+        _dumps([e.to_json() for e in incident.timeline]),
+        incident.acknowledged,
+        _dumps(members_json(dict(incident.members))),
+    )
+    return lambda conn: conn.execute(
+        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def _note_incident(
+    incident_id: int,
+    entry: TimelineEntry,
+    resolved: float | None,
+    monitors: Sequence[str] | None,
+    members: dict[str, Member] | None,
+) -> Callable[[sqlite3.Connection], None]:
+    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
+    and replaces its ``monitors`` and ``members`` when given."""
+    affected = None if monitors is None else _dumps(sorted(monitors))
+    kept = None if members is None else _dumps(members_json(members))
+
+    def update(conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT timeline FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        timeline = json.loads(row[0]) if row else []
+        timeline.append(entry.to_json())
+        conn.execute(
+            "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
+            "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
+            (_dumps(timeline), resolved, affected, kept, incident_id),
+        )
+
+    return update
 
 
 class SQLiteStore(BatchedStore[sqlite3.Connection]):
@@ -226,6 +330,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         try:
             migrate(self._writer)
             _check_writable(self._writer)
+            # One monitor per file: a claim on an alert found at open is a dead process's
+            # (killed mid-delivery), and its alert goes out again now, not once the
+            # claim runs out.
+            self._writer.execute(
+                "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                "WHERE claimed_by IS NOT NULL AND delivered IS NULL"
+            )
             row = self._writer.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
         except sqlite3.Error as exc:
             self._writer.close()
@@ -250,30 +361,48 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
-        text = _dumps(payload.to_json())
+        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
 
-        def insert(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (channel, dedup, text, now, now),
-            )
-            return cur.rowcount == 1
+    def claim_alerts(
+        self, owner: str, now: float, hold_for: float, channel: str | None = None
+    ) -> list[QueuedAlert]:
+        """Claim each channel's due head for ``owner`` until ``now + hold_for`` (in the
+        writer's ``BEGIN IMMEDIATE`` transaction, so a second process on the file waits
+        rather than claims the same head)."""
 
-        return self._call(insert, hold=True, held=True)
+        def claim(conn: sqlite3.Connection) -> list[QueuedAlert]:
+            rows = conn.execute(
+                "UPDATE outbox SET claimed_by = :owner, claim_until = :until "
+                "WHERE id IN (SELECT min(id) FROM outbox WHERE delivered IS NULL "
+                "GROUP BY channel) AND next_at <= :now "
+                "AND (claimed_by IS NULL OR claim_until < :now OR claimed_by = :owner) "
+                "AND (:channel IS NULL OR channel = :channel) "
+                f"RETURNING {ALERT_COLUMNS}",
+                {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
+            ).fetchall()
+            return sorted((queued_alert(r, json.loads) for r in rows), key=lambda a: a.id)
 
-    def mark_delivered(self, alert_id: int, now: float) -> None:
+        return self._call(claim)
+
+    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
         self._call(
-            lambda c: c.execute("UPDATE outbox SET delivered = ? WHERE id = ?", (now, alert_id)),
+            lambda c: c.execute(
+                "UPDATE outbox SET delivered = coalesce(delivered, ?), claimed_by = NULL, "
+                "claim_until = NULL WHERE id = ?",
+                (now, alert_id),
+            ),
             hold=True,
         )
 
-    def mark_failed(self, alert_id: int, error: str, retry_at: float) -> None:
+    def mark_failed(
+        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
+    ) -> None:
         self._call(
             lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? "
-                "WHERE id = ?",
-                (error, retry_at, alert_id),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
+                "claimed_by = NULL, claim_until = NULL WHERE id = ? AND delivered IS NULL "
+                "AND (? IS NULL OR claimed_by IS NULL OR claimed_by = ?)",
+                (error, retry_at, alert_id, claimer, claimer),
             ),
             hold=True,
         )
@@ -284,29 +413,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         with self._ids_lock:
             return next(self._ids)
 
+    def reserve_incident_ids(self) -> None:
+        """Nothing to do: one instance per SQLite file counts its own ids."""
+
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return, or held while the file cannot be
         written)."""
-        self._call(
-            lambda conn: conn.execute(
-                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    incident.id,
-                    incident.key,
-                    kind_text(incident.kind),
-                    incident.detail,
-                    incident.hint,
-                    incident.opened,
-                    incident.resolved,
-                    _dumps(list(incident.monitors)),
-                    _dumps([e.to_json() for e in incident.timeline]),
-                    incident.acknowledged,
-                    _dumps(members_json(dict(incident.members))),
-                ),
-            ),
-            hold=True,
-        )
+        self._call(_insert_incident(incident), hold=True)
 
     def note_incident(
         self,
@@ -319,22 +432,32 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        affected = None if monitors is None else _dumps(sorted(monitors))
-        kept = None if members is None else _dumps(members_json(members))
+        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
 
-        def update(conn: sqlite3.Connection) -> None:
-            row = conn.execute(
-                "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
-            timeline = json.loads(row[0]) if row else []
-            timeline.append(entry.to_json())
-            conn.execute(
-                "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
-                "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
-                (_dumps(timeline), resolved, affected, kept, incident_id),
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+    ) -> None:
+        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
+        one transaction (held as one while the file cannot be written)."""
+        steps = [_insert_incident(incident)] if opened else []
+        if not opened and entry is not None:
+            members = dict(incident.members)
+            steps.append(
+                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
             )
+        steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
 
-        self._call(update, hold=True)
+        def write(conn: sqlite3.Connection) -> None:
+            for step in steps:
+                step(conn)
+
+        self._call(write, hold=True)
 
     def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
         """Mark an open incident acknowledged at ``entry.at``; False if none is open by
@@ -445,6 +568,14 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         rows = self._read().execute("SELECT monitor, data FROM monitor_state")
         return {m: json.loads(d) for m, d in rows}
 
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        rows = self._read().execute(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE :since IS NULL OR updated >= :since ORDER BY updated, monitor, location",
+            {"since": since},
+        )
+        return [location_row(r) for r in rows]
+
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -458,6 +589,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[sqlite3.Connection]],
     ) -> list[Any]:
         conn = self._writer
@@ -473,6 +605,8 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
                 [(monitor, _dumps(data)) for monitor, data in states.items()],
             )
+            # One instance per file: no lease to fence against.
+            conn.executemany(_UPSERT_LOCATION, [location_values(state) for state, _ in locations])
             return [job(conn) for job in jobs]
 
     def _release(self) -> None:

@@ -2,7 +2,8 @@
 happens while the database cannot be written.
 
 One thread owns the only write connection, so writers never contend.  Probe
-results, state changes and detector state are batched: a batch is committed
+results, state changes, detector state and location states are batched: a batch
+is committed
 ``batch_seconds`` after its first item arrived, or at ``batch_size`` items,
 whichever comes first (one commit per result would cap throughput at the
 disk's, or the network's, round-trip rate; a deadline measured from the first
@@ -18,6 +19,9 @@ made read-only), nothing it was given is dropped:
   only past both are the oldest results dropped, and counted;
 - incident and alert writes (:meth:`_call` with ``hold=True``) are held in
   memory, in order, and never dropped; their caller returns at once;
+- detector state and location states are held in memory, the last one per
+  name (per monitor and location) only, so they take no more room however long
+  the outage lasts;
 - the write is tried again with a doubling delay (``retry_min`` to
   ``retry_max``), and everything held is written, oldest first, once the
   database takes it again.  A spill file left by an earlier run is written at
@@ -49,9 +53,9 @@ from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 from tether._redact import redact_text
-from tether.monitor._records import ProbeRecord
+from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.store._base import StoreError, StoreHealth
+from tether.monitor.store._base import Fence, StoreError, StoreHealth
 
 log = logging.getLogger("tether.monitor")
 
@@ -60,7 +64,9 @@ T = TypeVar("T")
 
 Job = Callable[[C], Any]
 Item = tuple[str, Any, "Future[Any] | None"]
-"""(what, payload, who waits): what is result, change, state, call or held."""
+"""(what, payload, who waits): what is result, change, state, location, call or held."""
+Located = tuple[LocationState, Fence | None]
+"""A location state to write, and the fence its write must pass."""
 _STOP = object()
 _ROWS = ("result", "change")
 
@@ -125,6 +131,7 @@ class BatchedStore(Generic[C]):
         self._held: deque[Item] = deque()
         self._held_rows = 0
         self._held_states: dict[str, dict[str, Any]] = {}
+        self._held_locations: dict[tuple[str, str], Located] = {}
         self._retry_at = 0.0
         self._delay = retry_min
         self._down_since: float | None = None
@@ -149,6 +156,11 @@ class BatchedStore(Generic[C]):
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
         self._queue.put(("state", (monitor, data), None))
+
+    def record_location_state(self, state: LocationState, *, fence: Fence | None = None) -> None:
+        """Queue ``state`` as its monitor's state at its location; the last one queued per
+        monitor and location wins.  With ``fence``, written only if the fence holds."""
+        self._queue.put(("location", (state, fence), None))
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed (StoreError while the
@@ -194,11 +206,13 @@ class BatchedStore(Generic[C]):
         results: list[ProbeRecord],
         states: dict[str, dict[str, Any]],
         changes: list[tuple[str, float, State]],
+        locations: list[Located],
         jobs: list[Job[C]],
     ) -> list[Any]:
         """In one transaction: insert ``results`` (and their roll-ups), upsert ``states``,
-        insert the state ``changes``, run each job on the write connection; return the
-        jobs' values."""
+        insert the state ``changes``, upsert the ``locations`` (one per monitor and
+        location, each only if its fence holds, stamped with the database's clock), run
+        each job on the write connection; return the jobs' values."""
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -223,6 +237,15 @@ class BatchedStore(Generic[C]):
         done: Future[T] = Future()
         self._queue.put(("held" if hold else "call", (job, held), done))
         return done.result()
+
+    def _submit(self, job: Callable[[C], T]) -> Future[T]:
+        """Run ``job`` on the writer in a committed transaction, without waiting: its
+        future fails with StoreError while the database cannot be written (not held)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        done: Future[T] = Future()
+        self._queue.put(("call", (job, None), done))
+        return done
 
     def _write_loop(self) -> None:
         if self._spill is not None and self._spill.rows:
@@ -307,8 +330,13 @@ class BatchedStore(Generic[C]):
         # touch one row twice (PostgreSQL's ON CONFLICT refuses that).
         states = dict(payload for what, payload, _ in items if what == "state")
         changes = [payload for what, payload, _ in items if what == "change"]
+        locations = {
+            (payload[0].monitor, payload[0].location): payload
+            for what, payload, _ in items
+            if what == "location"
+        }
         jobs = [payload[0] for what, payload, _ in items if what in ("call", "held")]
-        return self._apply(results, states, changes, jobs)
+        return self._apply(results, states, changes, list(locations.values()), jobs)
 
     def _refuse(self, item: Item, exc: Exception) -> int:
         """The database refused ``item`` alone: a result gets a second try with storable
@@ -316,7 +344,7 @@ class BatchedStore(Generic[C]):
         what, payload, done = item
         if what == "result":
             try:
-                self._apply([storable_record(payload)], {}, [], [])
+                self._apply([storable_record(payload)], {}, [], [], [])
                 return 1
             except Exception as again:
                 if self._is_outage(again):
@@ -329,6 +357,7 @@ class BatchedStore(Generic[C]):
             "result": lambda: f"a result of {payload.monitor}",
             "change": lambda: f"a state change of {payload[0]}",
             "state": lambda: f"the detector state of {payload[0]}",
+            "location": lambda: f"the state of {payload[0].monitor} at {payload[0].location}",
         }.get(what, lambda: "a write")()
         log.error(
             "store: the database refused %s, left out: %s",
@@ -344,7 +373,10 @@ class BatchedStore(Generic[C]):
 
     def _holding(self) -> bool:
         return bool(
-            self._held or self._held_states or (self._spill is not None and self._spill.rows)
+            self._held
+            or self._held_states
+            or self._held_locations
+            or (self._spill is not None and self._spill.rows)
         )
 
     def _due(self) -> bool:
@@ -387,6 +419,9 @@ class BatchedStore(Generic[C]):
                 monitor, data = payload
                 self._held_states[monitor] = data
                 continue
+            if what == "location":
+                self._held_locations[(payload[0].monitor, payload[0].location)] = payload
+                continue
             with self._lock:
                 self._held.append(item)
                 if what in _ROWS:
@@ -425,9 +460,10 @@ class BatchedStore(Generic[C]):
     def _drain(self) -> bool:
         """Write what is held, oldest first; True when nothing is held any more."""
         written = 0
-        while self._held or self._held_states:
+        while self._held or self._held_states or self._held_locations:
             chunk = list(itertools.islice(self._held, self._batch_size))
             states: list[Item] = [("state", s, None) for s in self._held_states.items()]
+            states += [("location", p, None) for p in self._held_locations.values()]
             done = self._write_items(chunk + states)
             settled = min(done, len(chunk))
             with self._lock:
@@ -438,6 +474,7 @@ class BatchedStore(Generic[C]):
             if done < len(chunk) + len(states):
                 return False
             self._held_states.clear()
+            self._held_locations.clear()
         while self._spill is not None and self._spill.rows:
             rows = self._spill.read(self._batch_size)
             done = self._write_items(rows)
