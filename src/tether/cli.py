@@ -177,6 +177,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what each line on standard error looks like: text for people (default), "
         "json (one object per line) for log shippers",
     )
+    monitor.add_argument(
+        "--location",
+        metavar="NAME",
+        help="where this instance probes from, one of the file's locations (default: "
+        "$TETHER_LOCATION, or the file's only location)",
+    )
 
     ack = commands.add_parser(
         "ack",
@@ -308,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "check-config":
                 return _check_config(path, as_json=args.json)
             if args.command == "monitor":
-                return _monitor(path, args.log_format)
+                return _monitor(path, args.log_format, args.location)
             if args.command == "ack":
                 return _ack(path, args.incident, args.by)
             if args.command == "status":
@@ -482,8 +488,8 @@ def _load_monitor_config(path: str, command: str) -> MonitorConfig | int:
         return EXIT_FAILURE
 
 
-def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
-    from tether.monitor import logging_to, run_monitor
+def _monitor(path: str, log_format: Literal["text", "json"], location: str | None) -> int:
+    from tether.monitor import LocationError, logging_to, resolve_location, run_monitor
 
     # Set up first, so that what opening the store says is seen too.
     with logging_to(sys.stderr, log_format):
@@ -492,7 +498,12 @@ def _monitor(path: str, log_format: Literal["text", "json"]) -> int:
             return opened
         config, store = opened
         with store:
-            return run_monitor(path, config, store)
+            try:
+                here = resolve_location(config, location)
+            except LocationError as exc:
+                print(f"tether monitor: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            return run_monitor(path, config, store, location=here)
 
 
 def _ack(path: str, incident_id: int, by: str | None) -> int:

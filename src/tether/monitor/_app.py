@@ -26,11 +26,13 @@ from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox,
 from tether.monitor.config import (
     AppriseChannelConfig,
     ConfigError,
+    LocationError,
     MonitorConfig,
     WebhookChannelConfig,
     load_config,
+    resolve_location,
 )
-from tether.monitor.store import Store
+from tether.monitor.store import ClusterError, Store, open_cluster
 
 __all__ = [
     "acknowledge",
@@ -90,9 +92,13 @@ def run_monitor(
     store: Store,
     *,
     err: TextIO = sys.stderr,
+    location: str | None = None,
 ) -> int:
     """Run the monitor of ``config`` (read from ``path``) on ``store`` until SIGINT or
     SIGTERM; SIGHUP reloads ``path``.  Returns the exit code.
+
+    ``location`` is this instance's (default: the configuration's only one).  With
+    PostgreSQL storage, instances on one database share the work (docs/deployment.md).
 
     With ``workers`` above 1, that many worker processes probe and answer ``/probe``
     (``_workers.py``), and this process coordinates them.  What it logs goes to the
@@ -102,8 +108,14 @@ def run_monitor(
     from tether.monitor._web import allowed_targets, serve, serve_unix
     from tether.monitor._workers import WorkerError, WorkerFleet
 
+    try:
+        here = resolve_location(config, location, env={})
+        cluster = open_cluster(config.storage, here, ttl=config.cluster.lease)
+    except (LocationError, ClusterError) as exc:
+        print(f"tether monitor: {exc}", file=err)
+        return 2
     channels = channels_for(config)
-    outbox = Outbox(store, channels)
+    outbox = Outbox(store, channels, owner=cluster.id)
     workers = workers_for(config)
     private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None
     fleet = None
@@ -114,7 +126,7 @@ def run_monitor(
             coordinator=os.path.join(private, "coordinator.sock"),
             log_format=current_format(),
         )
-    runner = Runner(config, store, outbox, fleet=fleet)
+    runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -165,6 +177,7 @@ def run_monitor(
     finally:
         outbox.close()
         close_channels(runner.outbox.channels)
+        cluster.close()
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)
 

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from tether._kinds import Kind
+from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._baseline import Latency
 from tether.monitor._correlate import held_by_parent
@@ -56,10 +57,18 @@ from tether.monitor._incidents import (
 from tether.monitor._prober import Check, Prober, Sink, host_of
 from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor._records import Incident, LocationState, ProbeRecord
+from tether.monitor._shares import monitors_in, shard_of
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import Monitor, MonitorConfig, resolve_location
-from tether.monitor.store import Store, StoreError
+from tether.monitor.store import (
+    Cluster,
+    ClusterError,
+    LocationFeed,
+    SoloCluster,
+    Store,
+    StoreError,
+)
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -102,14 +111,27 @@ class Runner:
         probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
         fleet: Fleet | None = None,
         location: str | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         """``probe`` is what the prober of this process probes with; ``fleet`` replaces
         that prober (worker processes).  ``location`` is where this instance probes from
-        (default: the configuration's only location)."""
+        (default: the configuration's only location); ``cluster`` is its part in a
+        cluster of instances on one PostgreSQL database (default: alone)."""
         self.here = resolve_location(config, location, env={})
+        self.cluster: Cluster = cluster or SoloCluster(self.here)
+        self.shared = not isinstance(self.cluster, SoloCluster)
+        """Whether other instances share the work (through the store): this one then
+        probes the monitors of the shards it holds, publishes what it sees to the store,
+        reads what every location sees from it, and leads only while it holds the
+        leader's lease."""
+        self.held = self.cluster.held()
+        self.leading = not self.shared
+        self.feed = LocationFeed()
+        self._lead_lapsed = False
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
+        self._rand = rand
         self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
         self.fleet: Fleet = fleet or self.prober
         self.detector = Detector()
@@ -171,6 +193,8 @@ class Runner:
                 self.detector.restore(name, data)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+        if self.shared:
+            return  # the quorum learns every location's states from the store
         # The store's open incidents already match these states: nothing to decide.
         here = self._here()
         self.quorum.restore(
@@ -289,16 +313,25 @@ class Runner:
             host if failed else None,
             None if record is None else record.latency_ms,
         )
-        self._lead(self.quorum.update(published, now), now)
+        if self.shared:  # the instances read it back from the store (poll_locations)
+            self.store.record_location_state(published, fence=self.cluster.fence(name))
+        else:
+            self._lead(self.quorum.update(published, now), now)
 
     def _lead(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster: state changes go to the
         incident engine (and to the store, for uptime), location changes to its partial
-        incidents."""
+        incidents: on the leader.  Every instance keeps the states, for its pages."""
         for event in events:
             name = event.monitor
             if isinstance(event, LocationsChanged):
-                self._apply(self.engine.locations(event), now)
+                if self.leading:
+                    self._apply(self.engine.locations(event), now)
+                continue
+            self.since[name] = event.at
+            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
+                self.metrics.state(name, event.new is not State.DOWN)
+            if not self.leading:
                 continue
             if not self._single(name):
                 log.info(
@@ -309,9 +342,6 @@ class Runner:
                     event.reason,
                     extra={"event": "state", "monitor": name, "state": str(event.new)},
                 )
-            self.since[name] = event.at
-            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
-                self.metrics.state(name, event.new is not State.DOWN)
             self.store.record_state(name, event.at, event.new)
             changes = self.engine.changed(
                 event,
@@ -337,18 +367,15 @@ class Runner:
         return None if window is None else f"maintenance window {window.name}"
 
     def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
-        """Write down what the incident engine decided, and queue its alerts."""
+        """Write down what the incident engine decided, each incident change with its
+        alerts in one commit (a crash between the two would leave an incident whose
+        members say they were alerted, and no alert)."""
         for event in events:
             incident = event.incident
-            if isinstance(event, Opened):
-                self.store.open_incident(incident)
-            elif event.entry is not None:
-                self.store.note_incident(
-                    incident.id,
-                    event.entry,
-                    resolved=incident.resolved,
-                    monitors=incident.monitors,
-                    members=dict(incident.members),
+            opened = isinstance(event, Opened)
+            if opened or event.entry is not None or event.alerts:
+                self.store.commit_incident(
+                    incident, event.alerts, now, opened=opened, entry=event.entry
                 )
             entry = event.entry or (incident.timeline[-1] if incident.timeline else None)
             if entry is not None:
@@ -364,8 +391,6 @@ class Runner:
                         "kind": None if incident.kind is None else incident.kind.value,
                     },
                 )
-            for alert in event.alerts:
-                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
     def tick(self, acknowledged: Iterable[Incident] = ()) -> None:
         """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
@@ -411,7 +436,7 @@ class Runner:
         new = {m.name: m for m in config.monitors}
         now = self.wall()
         changes: list[str] = []
-        for section in ("storage", "server", "workers"):
+        for section in ("storage", "server", "workers", "cluster"):
             if getattr(config, section) != getattr(self.config, section):
                 changes.append(f"{section} changed: restart tether monitor to apply it")
         if config.alerts != self.config.alerts:
@@ -432,12 +457,18 @@ class Runner:
         return changes
 
     def _probed(self) -> list[Monitor]:
-        """The monitors to probe here: every one of this location not paused."""
-        return [m for m in self.config.monitors if not m.paused and self.here in m.locations]
+        """The monitors to probe here: those of this location and of the shards this
+        instance holds (every one when alone), not paused."""
+        here = self._here()
+        return [m for m in self.config.monitors if not m.paused and m.name in here]
 
     def _here(self) -> set[str]:
-        """The monitors probed from this location (paused or not)."""
-        return {m.name for m in self.config.monitors if self.here in m.locations}
+        """The monitors this instance probes (or would, were they not paused): of its
+        location, in the shards it holds."""
+        mine = [m.name for m in self.config.monitors if self.here in m.locations]
+        if not self.shared:
+            return set(mine)
+        return set(monitors_in(mine, self.held, self.cluster.shards))
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
@@ -463,21 +494,38 @@ class Runner:
         once, for what the first checks create (metrics series, schedule entries, latest
         results).  Not more often: whatever is frozen in the middle of a check is never
         collected if it later becomes a reference cycle.
+
+        In a cluster, the first renewal round comes before anything else (this instance
+        probes only what it holds), then one every ``cluster.every`` seconds; every
+        instance reads what the locations see once a second, and the leader alone runs
+        the incident engine's tick.  On a clean stop it hands its leases back.
         """
         if freeze_gc:
             freeze()
-        started = self.wall()
-        for m in self.config.monitors:
-            # Uptime counts from here in the state the monitor had when tether stopped.
-            self.store.record_state(m.name, started, self.detector.state(m.name))
+        if self.shared:
+            await self.renew()
+        else:
+            started = self.wall()
+            for m in self.config.monitors:
+                # Uptime counts from here in the state the monitor had when tether stopped.
+                self.store.record_state(m.name, started, self.detector.state(m.name))
 
         async def every_second() -> None:
             while not stop.is_set():
                 try:
-                    self.tick(await asyncio.to_thread(self._acknowledged))
+                    if self.shared:
+                        await self.poll_locations()
+                    if self.leading:
+                        self.tick(await asyncio.to_thread(self._acknowledged))
                 except Exception:
                     log.exception("incident tick failed")
                 await self._sleep(deliver_every)
+
+        async def rounds() -> None:
+            while self.shared and not stop.is_set():
+                await self._sleep(self.cluster.every)
+                if not stop.is_set():
+                    await self.renew()
 
         longest = max((m.interval for m in self.config.monitors), default=0.0)
 
@@ -494,6 +542,7 @@ class Runner:
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
+                    self.feed.reset()  # a full read now and then: see LocationFeed
                     await self._prune()
 
         await self._prune()
@@ -501,15 +550,163 @@ class Runner:
             self.fleet.run(stop, self.take),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
+            rounds(),
             housekeeping(),
         )
         self.checkpoint()
-        stopped = self.wall()
-        for m in self.config.monitors:  # while tether is stopped, nothing is known
-            self.store.record_state(m.name, stopped, State.UNKNOWN)
+        if not self.shared:
+            stopped = self.wall()
+            for m in self.config.monitors:  # while tether is stopped, nothing is known
+                self.store.record_state(m.name, stopped, State.UNKNOWN)
         # Held: closing the store writes it or spills it, and says which.
         with contextlib.suppress(StoreError):
             self.store.flush()
+        if self.shared:
+            try:
+                await asyncio.to_thread(self.cluster.leave, self.wall())
+            except ClusterError as exc:
+                log.warning("could not hand the leases back (they run out): %s", exc)
+
+    # -- a cluster of instances ----------------------------------------------------------
+
+    async def renew(self) -> None:
+        """One renewal round: hold on to this instance's shards (and claim or hand back
+        toward its fair share), and lead or not.  When the database cannot be reached, it
+        goes on probing what it holds, and leads only until its leader's lease runs out
+        on its own clock."""
+        now = self.wall()
+        try:
+            done = await asyncio.to_thread(self.cluster.round, now)
+        except ClusterError as exc:
+            if not self._lead_lapsed:
+                log.error(
+                    "cannot renew the leases; probing what is held, and leading only until "
+                    "the lease runs out: %s",
+                    exc,
+                    extra={"event": "cluster.failed"},
+                )
+            self._lead_lapsed = True
+            await self._take_lead(self.cluster.is_leader(self.wall()))
+            return
+        if self._lead_lapsed:
+            log.warning("leases renewed again", extra={"event": "cluster.resumed"})
+            self._lead_lapsed = False
+        if done.lost or done.release or done.gained:
+            await self._move(done.held - done.release, done.gained, done.release)
+        if done.release:
+            try:
+                await asyncio.to_thread(self.cluster.release, done.release, self.wall())
+            except ClusterError as exc:  # they run out instead
+                log.warning("could not hand back %d shards: %s", len(done.release), exc)
+        try:
+            instances = await asyncio.to_thread(self.cluster.instances, self.wall())
+        except ClusterError:
+            instances = None
+        if instances is not None:
+            live = {i.location for i in instances if i.alive} | {self.here}
+            self._lead(self.quorum.set_live(live, self.wall()), self.wall())
+        await self._take_lead(done.leader)
+
+    async def _move(
+        self, held: frozenset[int], gained: frozenset[int], released: frozenset[int]
+    ) -> None:
+        """Probe the monitors of ``held`` from now on: those of shards given up stop
+        (their state saved first, for the next owner, unless the shard was lost: its new
+        owner writes that now), those of ``gained`` start from their saved state."""
+        before = self._here()
+        lost = self.held - held - released
+        self.held = held
+        after = self._here()
+        gone, new = before - after, after - before
+        for name in sorted(gone):
+            if shard_of(name, self.cluster.shards) not in lost:
+                self._save(name)
+            self.detector.forget(name)
+            self.latest.pop(name, None)
+            self._published.pop(name, None)
+        if gone:
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(self.store.flush)
+        if new:
+            saved = await asyncio.to_thread(self.store.load_state)
+            for name in sorted(new):
+                m = self._by_name[name]
+                self.detector.configure(name, _rules(m))
+                data = saved.get(_STATE_KEY + name)
+                if data is not None:
+                    try:
+                        self.detector.restore(name, data)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+                self._pause_or_resume(m)
+        self.fleet.assign(self._probed())
+        for name in sorted(new):
+            # Taken over, most likely from an instance that died a lease ago: probe them
+            # soon rather than somewhere in their interval, so none waits two intervals.
+            m = self._by_name[name]
+            self.fleet.reprobe(name, self._rand() * min(m.interval, self.cluster.every))
+        log.info(
+            "now probing %s of location %s (%d shards of %d)",
+            count(len(after), "monitor"),
+            self.here,
+            len(held),
+            self.cluster.shards,
+            extra={"event": "cluster.shards"},
+        )
+
+    async def _take_lead(self, leading: bool) -> None:
+        """Become the leader (run the incident engine) or stop being it."""
+        if leading == self.leading:
+            return
+        if not leading:
+            self.leading = False
+            log.warning("no longer the leader", extra={"event": "cluster.follower"})
+            return
+        try:
+            await asyncio.to_thread(self.store.reserve_incident_ids)
+            incidents = await asyncio.to_thread(
+                self.store.incidents, open_only=True, limit=100_000
+            )
+        except StoreError as exc:
+            log.error("cannot take the lead yet: %s", exc)
+            return
+        self.engine = IncidentEngine(
+            self.engine.routes, self.store.new_incident_id, hold=self._hold, incidents=incidents
+        )
+        self.leading = True
+        log.warning("leading the cluster now", extra={"event": "cluster.leader"})
+        # Square the open incidents with what the locations see now: the last leader may
+        # have died between a change and its incident, or nobody led for a while.
+        self.feed.reset()
+        await self.poll_locations()
+        now = self.wall()
+        down = self.quorum.down()
+        for name, state in self.quorum.states().items():
+            record = self.quorum.record(name) if state is State.DOWN else None
+            if state is State.DOWN and record is not None:
+                at = record.ts  # down since then, at the location that stands for it
+            elif state in (State.UP, State.DEGRADED):
+                at = now
+            else:
+                continue
+            event = StateChanged(name, at, State.UNKNOWN, state, "as the new leader found it")
+            changes = self.engine.changed(
+                event, record, down, self._hosts, self.quorum.locations(name)
+            )
+            self._apply(changes, now)
+        self._lead(self.quorum.snapshot(now), now)
+
+    async def poll_locations(self) -> None:
+        """Read what every location published since the last read, into the quorum."""
+        try:
+            rows = await asyncio.to_thread(self.store.location_states, self.feed.since())
+        except StoreError:
+            return  # read again next second; the writer has said why
+        now = self.wall()
+        events: list[QuorumEvent] = []
+        for state in self.feed.take(rows):
+            events += self.quorum.update(state, now)
+        self._lead(events, now)
 
     async def _prune(self) -> None:
         """Drop history past its retention; a store that cannot be written now is pruned

@@ -91,6 +91,15 @@ class Storage(_Model):
     ``$XDG_STATE_HOME/tether/postgres-HASH.spill`` (``~/.local/state`` by default)."""
 
 
+class ClusterSettings(_Model):
+    """How instances sharing one PostgreSQL database share the work (docs/deployment.md)."""
+
+    lease: Interval = 15.0
+    """How long an instance's leases on its shards (and the leader's) last unless renewed;
+    renewed every third of it.  A killed instance's monitors are probed again by the
+    others within about 1⅓ of it."""
+
+
 class Server(_Model):
     """The HTTP server for ``/metrics``, ``/probe`` and the API."""
 
@@ -367,6 +376,7 @@ class MonitorConfig(_Model):
     alerts: tuple[AlertChannel, ...] = ()
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     workers: Workers = "auto"
     """How many processes probe (``auto``: one per core this process may use); 1 probes
     in the monitor's own process."""
@@ -384,6 +394,7 @@ class MonitorConfig(_Model):
                 "defaults": {},
                 "alerts": (),
                 "maintenance": (),
+                "cluster": {},
             }
             return {k: empty[k] if v is None and k in empty else v for k, v in data.items()}
         return data

@@ -348,6 +348,15 @@ class PostgresCluster:
                             "tether_instances WHERE heartbeat < %s FOR UPDATE SKIP LOCKED)",
                             (now - FORGET_AFTER,),
                         )
+                        # An alert claimed by an instance that died waits no longer than
+                        # the lease: another instance delivers it at its next poll.
+                        conn.execute(
+                            "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                            "WHERE delivered IS NULL AND claimed_by IS NOT NULL "
+                            "AND claimed_by NOT IN (SELECT id FROM tether_instances "
+                            "WHERE heartbeat >= %s)",
+                            (now - self.ttl,),
+                        )
                     conn.execute(
                         "UPDATE tether_instances SET leader = %s, shards = %s WHERE id = %s",
                         (leader, len(held | gained), self.id),
@@ -428,6 +437,11 @@ class PostgresCluster:
                 with conn.transaction():
                     conn.execute(
                         "UPDATE tether_leases SET owner = NULL, expires = NULL WHERE owner = %s",
+                        (self.id,),
+                    )
+                    conn.execute(
+                        "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                        "WHERE claimed_by = %s AND delivered IS NULL",
                         (self.id,),
                     )
                     conn.execute("DELETE FROM tether_instances WHERE id = %s", (self.id,))
