@@ -313,10 +313,11 @@ class Runner:
             host if failed else None,
             None if record is None else record.latency_ms,
         )
-        if self.shared:  # the instances read it back from the store (poll_locations)
+        if self.shared:  # the other instances read it from the store (poll_locations)
             self.store.record_location_state(published, fence=self.cluster.fence(name))
-        else:
-            self._lead(self.quorum.update(published, now), now)
+        # This instance is the source of what its location sees of its own monitors: its
+        # quorum takes it at once, and does not read it back.
+        self._lead(self.quorum.update(published, now), now)
 
     def _lead(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster: state changes go to the
@@ -663,6 +664,10 @@ class Runner:
             log.warning("no longer the leader", extra={"event": "cluster.follower"})
             return
         try:
+            # What this instance wrote while it could not (an incident it opened as the
+            # leader before its lease ran out, say) must be in the store before the store
+            # is read for the open incidents.
+            await asyncio.to_thread(self.store.flush)
             await asyncio.to_thread(self.store.reserve_incident_ids)
             incidents = await asyncio.to_thread(
                 self.store.incidents, open_only=True, limit=100_000
@@ -703,8 +708,11 @@ class Runner:
         except StoreError:
             return  # read again next second; the writer has said why
         now = self.wall()
+        mine = self._here()
         events: list[QuorumEvent] = []
         for state in self.feed.take(rows):
+            if state.location == self.here and state.monitor in mine:
+                continue  # its own, known first-hand (and perhaps newer than this row)
             events += self.quorum.update(state, now)
         self._lead(events, now)
 
