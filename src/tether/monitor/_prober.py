@@ -95,7 +95,7 @@ class Prober:
         for name, m in given.items():
             plan = self._plans.get(name)
             if plan is None or plan.monitor != m:
-                plan = _Plan(m, probe_options(m), [parse_condition(c) for c in m.conditions])
+                plan = _Plan(m, probe_options(m), [_condition(c) for c in m.conditions])
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
@@ -155,6 +155,13 @@ class Prober:
             )
         finally:
             self._running = False
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition(text: str) -> Condition:
+    """A condition parsed once per text: thousands of monitors often share a few (a
+    :class:`Condition` is frozen, so one can serve them all)."""
+    return parse_condition(text)
 
 
 def _days_left(result: ProbeResult) -> int | None:

@@ -44,7 +44,7 @@ through as the detector made it (same ``old``, ``new`` and ``reason``; ``at`` is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,8 +182,11 @@ class Quorum:
         self._monitors: dict[str, _Monitor] = {
             name: _Monitor(placement) for name, placement in (placements or {}).items()
         }
-        for entry in self._monitors.values():
-            entry.verdict = self._judge(entry)
+        self._down: dict[str, None] = {}
+        """The monitors down for the cluster, in the order they went down: kept as verdicts
+        change, so that :meth:`down` does not walk every monitor at each change."""
+        for name, entry in self._monitors.items():
+            self._judged(name, entry)
 
     # -- what the leader feeds -----------------------------------------------------------
 
@@ -201,6 +204,7 @@ class Quorum:
         """A monitor removed from the configuration (the engine's ``forget`` closes its
         incidents)."""
         self._monitors.pop(monitor, None)
+        self._down.pop(monitor, None)
 
     def update(self, state: LocationState, now: float) -> list[QuorumEvent]:
         """A location published its state of a monitor."""
@@ -230,8 +234,8 @@ class Quorum:
             entry = self._monitors.get(state.monitor)
             if entry is not None and state.location in entry.placement.locations:
                 entry.rows[state.location] = state
-        for entry in self._monitors.values():
-            entry.verdict = self._judge(entry)
+        for name, entry in self._monitors.items():
+            self._judged(name, entry)
             entry.shown = self._shown(entry) if len(entry.placement.locations) > 1 else None
 
     # -- what the leader reads -----------------------------------------------------------
@@ -243,6 +247,11 @@ class Quorum:
     def state(self, monitor: str) -> State:
         entry = self._monitors.get(monitor)
         return State.UNKNOWN if entry is None or entry.verdict is None else entry.verdict.state
+
+    def view(self) -> Mapping[str, State]:
+        """Every monitor's state for the cluster, looked up as asked (a hold asks for a
+        parent or two, at each check: :meth:`states` would copy them all)."""
+        return _StateView(self)
 
     def states(self) -> dict[str, State]:
         """Every monitor's state for the cluster (for holds: ``held_by_parent``, flapping)."""
@@ -277,11 +286,10 @@ class Quorum:
     def down(self) -> list[Observation]:
         """The standing failure of every monitor down for the cluster."""
         out = []
-        for name in self._monitors:
-            if self.state(name) is State.DOWN:
-                observation = self.observation(name)
-                if observation is not None:
-                    out.append(observation)
+        for name in self._down:
+            observation = self.observation(name)
+            if observation is not None:
+                out.append(observation)
         return out
 
     def snapshot(self, now: float) -> list[LocationsChanged]:
@@ -301,7 +309,7 @@ class Quorum:
     ) -> list[QuorumEvent]:
         before = entry.verdict
         old = State.UNKNOWN if before is None else before.state
-        verdict = entry.verdict = self._judge(entry)
+        verdict = self._judged(name, entry)
         events: list[QuorumEvent] = []
         if verdict.state is not old:
             events.append(
@@ -320,6 +328,15 @@ class Quorum:
             entry.shown = None
             events.append(self._locations_changed(name, entry, now))
         return events
+
+    def _judged(self, name: str, entry: _Monitor) -> Verdict:
+        """Judge ``entry`` again, and keep :attr:`_down` in step."""
+        verdict = entry.verdict = self._judge(entry)
+        if verdict.state is State.DOWN:
+            self._down.setdefault(name)
+        else:
+            self._down.pop(name, None)
+        return verdict
 
     def _judge(self, entry: _Monitor) -> Verdict:
         placement = entry.placement
@@ -441,3 +458,21 @@ class Quorum:
 def _failures(entry: _Monitor, failing: Iterable[str]) -> str:
     """``eu-west (connect.timeout), us-east (flapping)``."""
     return ", ".join(f"{loc} ({entry.rows[loc].fact().why})" for loc in failing)
+
+
+class _StateView(Mapping[str, State]):
+    __slots__ = ("_quorum",)
+
+    def __init__(self, quorum: Quorum) -> None:
+        self._quorum = quorum
+
+    def __getitem__(self, monitor: str) -> State:
+        if monitor not in self._quorum._monitors:
+            raise KeyError(monitor)
+        return self._quorum.state(monitor)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._quorum._monitors)
+
+    def __len__(self) -> int:
+        return len(self._quorum._monitors)

@@ -344,18 +344,15 @@ class Runner:
                     extra={"event": "state", "monitor": name, "state": str(event.new)},
                 )
             self.store.record_state(name, event.at, event.new)
+            down = self.quorum.down() if event.new is State.DOWN else ()  # to correlate with
             changes = self.engine.changed(
-                event,
-                self.quorum.record(name),
-                self.quorum.down(),
-                self._hosts,
-                self.quorum.locations(name),
+                event, self.quorum.record(name), down, self._hosts, self.quorum.locations(name)
             )
             self._apply(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None (the incident engine asks)."""
-        states = self.quorum.states()
+        states = self.quorum.view()
         if states.get(monitor) is State.FLAPPING:
             return "it is flapping"
         parent = held_by_parent(monitor, self._depends, states)

@@ -126,6 +126,8 @@ async def run_schedule(
     while not stop.is_set():
         now = clock()
         for name, due in schedule.due(now):
+            if stop.is_set():  # behind by thousands: do not start them all before stopping
+                break
             await bound.acquire()
             task = asyncio.ensure_future(one(name, due))
             running.add(task)
