@@ -199,9 +199,18 @@ class WorkerFleet:
         if port is not None:
             self._reserve(host, port)
         self._started = True
+
+        # All at once: each spends its first second or more importing tether, which on a
+        # machine of N cores N workers do side by side (one after the other, the last
+        # started N times later).
+        async def one(index: int) -> None:
+            self._workers[index] = await self._spawn(index)
+
         try:
-            for index in range(self.count):
-                self._workers[index] = await self._spawn(index)
+            done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            failed = next((e for e in done if isinstance(e, BaseException)), None)
+            if failed is not None:
+                raise failed
         except BaseException:
             await self._kill_all()
             self._release()
@@ -313,6 +322,11 @@ class WorkerFleet:
                 ready = await _receive(reader)
         except TimeoutError:
             ready = _Ready(f"it did not answer within {_READY_TIMEOUT:g} s")
+        except BaseException:  # cancelled while starting: not a process left behind
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            writer.close()
+            raise
         if not isinstance(ready, _Ready) or ready.error is not None:
             await self._end(worker)
             why = ready.error if isinstance(ready, _Ready) else "it exited as it started"
@@ -549,4 +563,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_work(spec))
     with logging_to(sys.stderr, spec["log_format"], spec["log_level"]):
         return asyncio.run(_work(spec))
-
