@@ -1,7 +1,7 @@
 """Worker processes: how many monitors ``tether monitor`` keeps on time with ``workers: N``.
 
 Run: python benchmarks/bench_scale.py [--quick] [--write benchmarks/results.md]
-     [--sizes 60000,90000,120000] [--workers 1,2,auto] [--window 60] [--profile]
+     [--sizes 60000,90000,120000] [--workers 1,2,auto] [--window 60] [--profile DIR]
 
 Issue 13 section 2's target: with ``workers`` at the number of cores, 120,000 monitors
 at a 60 s interval (2,000 checks/s) on 2 cores, with a p99 start lag under 1 s,
@@ -42,8 +42,10 @@ Method.  Everything runs on loopback.
   when the schedule had it due).  Checks due in the window: N x window / interval.
   CPU: utime + stime from ``/proc/PID/stat`` of the coordinator and of each worker
   (every thread included: the store's writer thread is the coordinator's), read at
-  the window's start and end; per 1,000 checks started in the window; the
-  coordinator's share of it.  RSS from ``/proc/PID/status`` at the window's end.
+  the window's start and end; per 1,000 checks started in the window; the share of
+  it spent in the kernel (on loopback, part of the targets' side of each connection
+  is done in the monitor's system calls, which a real network would not charge it);
+  the coordinator's share.  RSS from ``/proc/PID/status`` at the window's end.
   Start-up, from the moment the driver started the process: Python and the imports,
   the configuration built, the store opened, the ``started`` line (``run_monitor``:
   the runner, the saved states restored, the workers started and sent their
@@ -64,8 +66,9 @@ Method.  Everything runs on loopback.
   ``run_monitor`` builds it, at 60,000 monitors per worker (120,000 in all, two
   workers): ``allowed_targets`` over every monitor, pickling, the frame's size,
   unpickling, and the worker's ``Prober.assign`` of its share.
-- **Profiles** (``--profile``, needs py-spy): ``py-spy record --nonblocking`` on the
-  coordinator and on worker 0 through the window, 100 samples a second; samples of a
+- **Profiles** (``--profile DIR``, needs py-spy): ``py-spy record --nonblocking`` on
+  the coordinator and on worker 0 through the window, 100 samples a second, its raw
+  (collapsed) stacks kept in DIR for ``flamegraph.pl``; samples of a
   thread waiting (in epoll, a queue, a condition: ``--nonblocking`` does not always
   drop them) are left out.  Each sample is charged to the innermost frame that names
   a component (unpickling frames, ``Runner.take``, the store, metrics, the
@@ -164,10 +167,17 @@ def _stat_fields(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """utime and stime of every thread of ``pid``, in seconds (0 once it is gone)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0, 0.0
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of every thread of ``pid`` (0 once it is gone)."""
-    fields = _stat_fields(pid)
-    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return sum(cpu_split(pid))
 
 
 def rss_bytes(pid: int) -> int:
@@ -348,10 +358,10 @@ class Sampler:
         self.helpers: list[int] = []
         self.start = self.sample()
 
-    def sample(self) -> tuple[float, list[float], float, float, float]:
+    def sample(self) -> tuple[float, list[tuple[float, float]], float, float, float]:
         return (
             time.perf_counter(),
-            [cpu_seconds(p) for p in self.pids],
+            [cpu_split(p) for p in self.pids],
             sum(t.cpu() for t in self.targets),
             cpu_seconds(os.getpid()) + sum(cpu_seconds(p) for p in self.helpers),
             busy_cores_seconds(),
@@ -391,6 +401,8 @@ class Step:
     checks: int = 0
     cpu: float = 0.0
     """CPU seconds of the coordinator and its workers in the window."""
+    system_cpu: float = 0.0
+    """Of it, in the kernel (on loopback, partly the targets' side of each connection)."""
     coordinator_cpu: float = 0.0
     worker_cpu: list[float] = field(default_factory=list)
     worker_checks: list[int] = field(default_factory=list)
@@ -564,7 +576,7 @@ def run_step(
     tmp: Path,
     pin: list[int] | None,
     *,
-    profile: bool = False,
+    profile: Path | None = None,
 ) -> Step:
     from tether.monitor._workers import worker_of
 
@@ -592,9 +604,9 @@ def run_step(
             raise RuntimeError(f"the monitor runs {len(pids) - 1} workers:\n" + proc.why())
         sampler = Sampler(pids, targets)
         spies: list[tuple[str, int, Path, subprocess.Popen[bytes]]] = []
-        if profile:
-            for label, pid in zip(("coordinator", "worker 0"), pids[:2], strict=False):
-                out = tmp / f"profile-{pid}.txt"
+        if profile is not None:
+            for label, pid in zip(("coordinator", "worker-0"), pids[:2], strict=False):
+                out = profile / f"{label}-{monitors}-workers-{setting.count}.txt"
                 spies.append((label, pid, out, start_profile(pid, window, out)))
                 sampler.helpers.append(spies[-1][3].pid)
         time.sleep(max(0.0, window_start + window - time.time()))
@@ -615,8 +627,9 @@ def run_step(
 
     start = sampler.start
     wall = end[0] - start[0]
-    per_pid = [b - a for a, b in zip(start[1], end[1], strict=True)]
+    per_pid = [sum(b) - sum(a) for a, b in zip(start[1], end[1], strict=True)]
     step.cpu = sum(per_pid)
+    step.system_cpu = sum(b[1] - a[1] for a, b in zip(start[1], end[1], strict=True))
     step.coordinator_cpu = per_pid[0]
     step.worker_cpu = per_pid[1:]
     step.monitor_cores = step.cpu / wall
@@ -665,7 +678,7 @@ def run_step(
         else:
             seconds, checks = step.worker_cpu[0], step.worker_checks[0]
         per = 1000 * seconds / checks if checks else float("nan")
-        step.profiles.append(Profile(label, samples, seconds, per, shares))
+        step.profiles.append(Profile(label.replace("-", " "), samples, seconds, per, shares))
     print(f"  {describe(step)}", flush=True)
     return step
 
@@ -788,7 +801,7 @@ def ramp(
     template: Path,
     tmp: Path,
     pin: list[int] | None,
-    profile: bool,
+    profile: Path | None,
 ) -> list[Step]:
     """Each setting up the sizes, to its first miss."""
     steps: list[Step] = []
@@ -818,7 +831,7 @@ def scale(
     sizes: list[int] | None,
     given: list[str],
     window: float | None,
-    profile: bool,
+    profile: Path | None,
 ) -> Section:
     section = Section("1. Worker processes: monitors kept on time on every core")
     pin, cores, where = placement()
@@ -898,6 +911,7 @@ def scale(
             f"{s.monitors:,}",
             s.label,
             f"{s.per_1000:.3f}",
+            f"{100 * s.system_cpu / s.cpu:.0f}%" if s.cpu else "-",
             f"{1000 * s.coordinator_cpu / s.checks:.3f} ({_share(s)})" if s.checks else "-",
             f"{s.coordinator_cpu / s.window:.2f}",
             " / ".join(f"{c / s.window:.2f}" for c in s.worker_cpu) or "-",
@@ -913,6 +927,7 @@ def scale(
                 "monitors",
                 "workers",
                 "CPU s per 1,000 checks, coordinator + workers",
+                "of it in the kernel",
                 "of it the coordinator's (share)",
                 "coordinator cores",
                 "each worker's cores",
@@ -1072,14 +1087,19 @@ def main() -> int:
     )
     parser.add_argument("--window", type=float, help="seconds measured per step (default 60)")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the coordinator and a worker (window)"
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy the coordinator and worker 0 in each window, keeping the samples in DIR",
     )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.monitor is not None:
         return monitor_process(args.monitor)
-    if args.profile and shutil.which("py-spy") is None:
-        parser.error("--profile needs py-spy (pip install py-spy)")
+    if args.profile is not None:
+        if shutil.which("py-spy") is None:
+            parser.error("--profile needs py-spy (pip install py-spy)")
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     made_by = versions()
