@@ -1035,6 +1035,7 @@ def verdicts(steps: list[Step], settings: list[Setting], interval: float) -> lis
     """The target's line for the setting with two workers (or the most), and the CPU lines."""
     chosen = next((s for s in settings if s.count == CORES_TARGET), settings[-1])
     mine = [s for s in steps if s.label == chosen.label]
+    named = f"{chosen.count}{' (the setting auto)' if chosen.value == 'auto' else ''}"
     held = [s for s in mine if s.held]
     best = held[-1] if held else None
     out = []
@@ -1042,13 +1043,13 @@ def verdicts(steps: list[Step], settings: list[Setting], interval: float) -> lis
         first = mine[0] if mine else None
         what = describe(first) if first else "not run"
         out.append(
-            f"workers: 0 monitors at {interval:g} s with workers: {chosen.label}: no step held "
+            f"workers: 0 monitors at {interval:g} s with workers: {chosen.count}: no step held "
             f"(the first: {what}) (target >= {MONITORS_TARGET:,}): MISSED"
         )
     else:
         out.append(
             f"workers: {best.monitors:,} monitors at {interval:g} s with workers: "
-            f"{chosen.label}: the largest step that held, unscaled ({describe(best)}) "
+            f"{chosen.count}: the largest step that held, unscaled ({describe(best)}) "
             f"(target >= {MONITORS_TARGET:,}): "
             f"{met(best.monitors >= MONITORS_TARGET and interval == REAL_INTERVAL)}"
         )
@@ -1058,7 +1059,7 @@ def verdicts(steps: list[Step], settings: list[Setting], interval: float) -> lis
         coordinator = 1000 * measured.coordinator_cpu / measured.checks
         out.append(
             f"workers: the monitor's own CPU, coordinator and workers together, at "
-            f"{measured.monitors:,} monitors with workers: {chosen.label} ({which}): "
+            f"{measured.monitors:,} monitors with workers: {named} ({which}): "
             f"{measured.per_1000:.3f} s per 1,000 checks, where {CORES_TARGET} cores at "
             f"{MONITORS_TARGET / REAL_INTERVAL:,.0f} checks/s give {CPU_TARGET:.2f} "
             f"(target <= {CPU_TARGET:.2f}): {met(measured.per_1000 <= CPU_TARGET)}"
