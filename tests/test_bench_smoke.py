@@ -108,3 +108,33 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     assert written.count("# Benchmark results: /probe\n") == 1
     assert "\n## 1. /probe throughput" in written
     assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
+
+
+SCALE_HEADINGS = ("1. Worker processes",)
+
+
+def test_bench_scale_quick_prints_its_section_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_scale.py --quick --write F` exits 0, prints its section with a table and the
+    judged targets (monitors with two workers, the CPU per 1,000 checks), and replaces its
+    part of F, keeping the others."""
+    results = tmp_path / "results.md"
+    results.write_text(
+        "# Benchmark results: the monitor\n\nkept\n\n"
+        "# Benchmark results: worker processes\n\nstale, to be replaced\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--quick", "--write", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, SCALE_HEADINGS)
+    assert re.search(r"^workers: [\d,]+ monitors at .+ with workers: 2", done.stdout, flags=re.M)
+    assert re.search(r"^workers: the monitor's own CPU.+ s per 1,000 checks", done.stdout, re.M)
+    written = results.read_text()
+    assert written.startswith("# Benchmark results: the monitor\n\nkept\n")
+    assert "stale" not in written
+    assert written.count("# Benchmark results: worker processes\n") == 1
+    assert f"\n## {SCALE_HEADINGS[0]}" in written

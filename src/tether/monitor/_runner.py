@@ -174,7 +174,7 @@ class Runner:
         events: list[QuorumEvent] = []
         for m in config.monitors:
             self.detector.configure(m.name, _rules(m))
-            events += self.quorum.configure(m.name, Placement(m.locations, m.quorum), now)
+            events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
         self.fleet.assign(self._probed())
         self._lead(events, now)
@@ -214,7 +214,7 @@ class Runner:
             self._save(name)
 
     def _pause_or_resume(self, m: Monitor) -> None:
-        if self.here not in m.locations:
+        if self.here not in self.config.placed(m):
             return  # probed from elsewhere: paused or resumed there
         now = self.wall()
         if m.paused:
@@ -282,7 +282,7 @@ class Runner:
 
     def _single(self, name: str) -> bool:
         m = self._by_name.get(name)
-        return m is None or len(m.locations) == 1
+        return m is None or len(self.config.placed(m)) == 1
 
     def _publish(
         self,
@@ -463,7 +463,7 @@ class Runner:
     def _here(self) -> set[str]:
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds."""
-        mine = [m.name for m in self.config.monitors if self.here in m.locations]
+        mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
         if not self.shared:
             return set(mine)
         return set(monitors_in(mine, self.held, self.cluster.shards))
@@ -749,4 +749,5 @@ def _route(m: Monitor) -> Route:
         url=redact_url(m.url),
         remind_every=m.remind_every,
         escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
+        partial_alerts=m.partial_alerts,
     )

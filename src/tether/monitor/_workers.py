@@ -199,9 +199,20 @@ class WorkerFleet:
         if port is not None:
             self._reserve(host, port)
         self._started = True
+
+        # All at once: each spends its first second or more importing tether, which on a
+        # machine of N cores N workers do side by side (one after the other, the last
+        # started N times later).
+        allowed = self._allowed()  # the same for all: worked out once, not per worker
+
+        async def one(index: int) -> None:
+            self._workers[index] = await self._spawn(index, allowed)
+
         try:
-            for index in range(self.count):
-                self._workers[index] = await self._spawn(index)
+            done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            failed = next((e for e in done if isinstance(e, BaseException)), None)
+            if failed is not None:
+                raise failed
         except BaseException:
             await self._kill_all()
             self._release()
@@ -280,7 +291,9 @@ class WorkerFleet:
                     except Exception:  # one check's trouble must not stop the others
                         log.exception("check of %s could not be taken", check.record.monitor)
 
-    async def _spawn(self, index: int) -> _Worker:
+    async def _spawn(self, index: int, allowed: AllowedTargets | None = None) -> _Worker:
+        """Start worker ``index`` and send it its share, with ``allowed`` (what ``/probe``
+        may reach) when the caller has worked it out already."""
         ours, theirs = socket.socketpair()
         spec = {
             "fd": theirs.fileno(),
@@ -313,11 +326,16 @@ class WorkerFleet:
                 ready = await _receive(reader)
         except TimeoutError:
             ready = _Ready(f"it did not answer within {_READY_TIMEOUT:g} s")
+        except BaseException:  # cancelled while starting: not a process left behind
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            writer.close()
+            raise
         if not isinstance(ready, _Ready) or ready.error is not None:
             await self._end(worker)
             why = ready.error if isinstance(ready, _Ready) else "it exited as it started"
             raise WorkerError(f"worker {index}: {why}")
-        worker.send(_Assign(self._shares[index], self._allowed()))
+        worker.send(_Assign(self._shares[index], self._allowed() if allowed is None else allowed))
         return worker
 
     @staticmethod

@@ -406,6 +406,11 @@ class MonitorConfig(_Model):
             raise fail("is empty: list at least one monitor")
         return value
 
+    def placed(self, monitor: Monitor) -> tuple[str, ...]:
+        """Where ``monitor`` is probed from: its ``locations``, or every one when it names
+        none (loading fills them in; a configuration built in code may leave them out)."""
+        return monitor.locations or self.locations
+
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
         for monitor in self.monitors:
