@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tether.monitor.config import parse_config
+import pytest
+
+from tether.monitor.config import ConfigError, parse_config
 
 
 def test_the_documented_example_is_valid() -> None:
@@ -43,3 +45,20 @@ def test_every_configuration_snippet_in_monitor_md_is_valid() -> None:
         env = dict.fromkeys(re.findall(r"\$\{(\w+)", text), "x")
         config = parse_config(text, env=env)
         assert config.monitors
+
+
+def test_the_deployment_example_is_valid_and_its_table_says_what_check_config_says() -> None:
+    """docs/deployment.md's configuration loads, and the `cluster.lease` row's failing
+    example gives the error its table shows."""
+    doc = (Path(__file__).parent.parent / "docs/deployment.md").read_text()
+    (snippet,) = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    env = dict.fromkeys(re.findall(r"\$\{(\w+)", snippet), "x")
+    config = parse_config(snippet, env=env)
+    assert config.cluster.lease == 15.0
+    assert config.locations == ("eu-west", "us-east")
+    row = next(line for line in doc.splitlines() if line.startswith("| `cluster.lease`"))
+    wrong, said = re.search(r"`lease: (\S+)` → `([^`]+)`", row).groups()  # type: ignore[union-attr]
+    assert "lease: 15s" in snippet
+    with pytest.raises(ConfigError) as refused:
+        parse_config(snippet.replace("lease: 15s", f"lease: {wrong}"), env=env)
+    assert str(refused.value) == said
