@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 _OK = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
@@ -107,15 +108,7 @@ class Targets:
         return proc_cpu(f"/proc/{self.proc.pid}/stat")
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        end_child(self.proc)
 
 
 def proc_cpu(stat_path: str) -> float:
@@ -144,3 +137,17 @@ def target_servers(processes: int, hosts_each: int, subnet: int) -> Iterator[lis
 
 if __name__ == "__main__":
     asyncio.run(_serve(sys.argv[1:]))
+
+
+def end_child(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """End a child that serves until its stdin closes: close it, wait ``timeout`` seconds,
+    then kill; and close the pipe it answered on."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -94,7 +94,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
-from _targets import target_servers
+from _targets import end_child, target_servers
 
 RATIO_TARGET = 1.0
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
@@ -252,15 +252,7 @@ class Driver:
         return result
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        end_child(self.proc, 30)
 
 
 # ---------------------------------------------------------------------------------------------

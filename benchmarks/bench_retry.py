@@ -66,6 +66,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
+from _targets import end_child
 
 OVERHEAD_TARGET = 0.97
 # aiohttp's bare client does far less per request than requests or httpx, so the same
@@ -258,15 +259,7 @@ class Server:
         return Counter(answer["seen"])
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        end_child(self.proc)
 
 
 # ---------------------------------------------------------------------------------------------

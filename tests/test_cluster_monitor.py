@@ -12,12 +12,11 @@ from __future__ import annotations
 import collections
 import itertools
 import json
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -27,6 +26,7 @@ import pytest
 
 from alerts_receiver import Receiver
 from postgres_server import PostgresServer
+from processes import running, wait_for
 
 INTERVAL = 6.0
 LEASE = 2.0
@@ -76,32 +76,11 @@ class Target:
             self._server = None
 
 
-def wait_for(what: Callable[[], Any], limit: float, procs: list[subprocess.Popen[bytes]]) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        found = what()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "gave up waiting"
-        for proc in procs:
-            assert proc.poll() is None or proc.returncode == -signal.SIGKILL, "an instance exited"
-        time.sleep(0.1)  # polling real processes on real time
-
-
 @contextmanager
 def instance(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    try:
+    args = [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)]
+    with running(args, log) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def keys(receiver: Receiver) -> list[tuple[str, str, str]]:
@@ -184,6 +163,7 @@ def test_three_instances_share_the_work_and_survive_a_kill_during_an_outage(
         victim.kill()
         killed = time.time()
         victim.wait(timeout=10)
+        procs = [p for p in procs if p is not victim]
         # The two left split the 256 shards, and one of them leads.
         wait_for(lambda: set(owners()) <= (set(by_pid.values()) - {boss}), 30, procs)
         wait_for(lambda: sum(owners().values()) == 256 and len(owners()) == 2, 30, procs)

@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 
 from postgres_server import PostgresServer
+from processes import running, wait_for
 
 LOCATIONS = ("east", "west", "local")
 TARGET, HOOK = "10.77.0.1", "10.77.0.2"
@@ -113,39 +113,6 @@ def topology() -> Iterator[dict[str, str]]:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
-def wait_for(what: Callable[[], Any], limit: float, procs: list[subprocess.Popen[bytes]]) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        found = what()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "gave up waiting"
-        for proc in procs:
-            assert proc.poll() is None, "a process exited"
-        time.sleep(0.1)  # polling real processes on real time
-
-
-@contextmanager
-def process(
-    args: list[str], log: Path, *, piped: bool = False
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as err:
-        out = subprocess.PIPE if piped else subprocess.DEVNULL
-        proc = subprocess.Popen(args, stdout=out, stderr=err)
-    try:
-        yield proc
-    finally:
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.mark.netns
 @pytest.mark.timeout(240)
 def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
@@ -199,7 +166,7 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
 
     with topology() as names, ExitStack() as stack:
         svc = stack.enter_context(
-            process(
+            running(
                 ["ip", "netns", "exec", names["svc"], sys.executable, "-c", _SERVE,
                  str(hooks), TARGET, HOOK],
                 tmp_path / "svc.log",
@@ -212,7 +179,7 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
         for where in LOCATIONS:
             procs.append(
                 stack.enter_context(
-                    process(
+                    running(
                         ["ip", "netns", "exec", names[where], sys.executable, "-m",
                          "tether.cli", "monitor", "--config", str(config), "--location", where],
                         tmp_path / f"{where}.log",

@@ -13,28 +13,21 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import processes
 from alerts_receiver import Receiver
 from test_monitor_cli import free_port
 from tether.lab import Lab
 
 
 def wait_for(what: Callable[[], Any], proc: subprocess.Popen[str] | None, limit: float = 20) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        found = what()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "gave up waiting"
-        if proc is not None:
-            assert proc.poll() is None, "the monitor exited"
-        time.sleep(0.05)  # polling a real process on real time
+    """``what()`` once truthy, within ``limit`` s; fails at once if the monitor exits."""
+    return processes.wait_for(what, limit, [proc] if proc is not None else [])
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -49,24 +42,12 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-@contextmanager
 def monitor(
     config: Path, log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    with log.open("a") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
+) -> AbstractContextManager[subprocess.Popen[str]]:
+    """`tether monitor --config CONFIG` running, its stderr in ``log``."""
+    args = [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)]
+    return processes.running(args, log, env=env, text=True)
 
 
 def status(port: int) -> dict[str, Any]:

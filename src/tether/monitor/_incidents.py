@@ -374,18 +374,7 @@ class IncidentEngine:
                 detail = f"{group.cause}: {detail}"
             if facts:
                 detail = f"{detail}; {_where(facts, 'down')}"
-            incident = Incident(
-                self.new_id(),
-                group.key,
-                kind,
-                detail,
-                CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
-                now,
-                monitors=(name,),
-                timeline=(TimelineEntry(now, "opened", detail),),
-                members={name: member},
-            )
-            self._open[incident.id] = incident
+            incident = self._open_new(group.key, kind, detail, name, member, now)
             alerts = () if held else self._say(incident, name, "incident.opened", now)
             events = [Opened(incident, name, None, alerts)]
         else:
@@ -507,18 +496,7 @@ class IncidentEngine:
         member = Member(
             now, alerted=route.partial_alerts and held is None, opener=True, locations=facts
         )
-        incident = Incident(
-            self.new_id(),
-            PARTIAL_PREFIX + name,
-            kind,
-            detail,
-            CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
-            now,
-            monitors=(name,),
-            timeline=(TimelineEntry(now, "opened", detail),),
-            members={name: member},
-        )
-        self._open[incident.id] = incident
+        incident = self._open_new(PARTIAL_PREFIX + name, kind, detail, name, member, now)
         alerts = self._say(incident, name, "incident.partial", now) if member.alerted else ()
         events: list[Event] = [Opened(incident, name, None, alerts)]
         if held:
@@ -669,6 +647,24 @@ class IncidentEngine:
         )
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    def _open_new(
+        self, key: str, kind: Kind | None, detail: str, name: str, member: Member, now: float
+    ) -> Incident:
+        """A new incident for ``key``, opened by ``name``, with the next id."""
+        incident = Incident(
+            self.new_id(),
+            key,
+            kind,
+            detail,
+            CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
+            now,
+            monitors=(name,),
+            timeline=(TimelineEntry(now, "opened", detail),),
+            members={name: member},
+        )
+        self._open[incident.id] = incident
+        return incident
 
     def _replace(self, incident: Incident, **changes: object) -> Incident:
         new = dataclasses.replace(incident, **changes)  # type: ignore[arg-type]

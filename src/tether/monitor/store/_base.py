@@ -25,6 +25,7 @@ from tether.monitor._records import (
     QueuedAlert,
     TimelineEntry,
     kind_from_text,
+    kind_text,
 )
 from tether.monitor._state import State
 
@@ -489,6 +490,24 @@ def incident_record(row: Sequence[Any], decode: Decode) -> Incident:
         tuple(TimelineEntry.from_json(e) for e in decode(timeline)),
         acknowledged,
         {m: Member.from_json(v, opened) for m, v in (decode(members) or {}).items()},
+    )
+
+
+def incident_row(incident: Incident, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The values of a new incident's row in :data:`INCIDENT_COLUMNS` order, its JSON
+    columns encoded the backend's way."""
+    return (
+        incident.id,
+        incident.key,
+        kind_text(incident.kind),
+        incident.detail,
+        incident.hint,
+        incident.opened,
+        incident.resolved,
+        encode(list(incident.monitors)),
+        encode([e.to_json() for e in incident.timeline]),
+        incident.acknowledged,
+        encode(members_json(dict(incident.members))),
     )
 
 

@@ -51,7 +51,6 @@ from tether.monitor._records import (
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
-    kind_text,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
@@ -67,6 +66,7 @@ from tether.monitor.store._base import (
     StoreError,
     Tally,
     incident_record,
+    incident_row,
     location_row,
     location_values,
     members_json,
@@ -341,19 +341,7 @@ def _insert_alert(
 
 def _insert_incident(incident: Incident) -> Callable[[Conn], object]:
     """The write that stores a new incident (nothing if its id is taken)."""
-    row = (
-        incident.id,
-        incident.key,
-        kind_text(incident.kind),
-        incident.detail,
-        incident.hint,
-        incident.opened,
-        incident.resolved,
-        _jsonb(list(incident.monitors)),
-        _jsonb([e.to_json() for e in incident.timeline]),
-        incident.acknowledged,
-        _jsonb(members_json(dict(incident.members))),
-    )
+    row = incident_row(incident, _jsonb)
     return lambda conn: conn.execute(
         f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",

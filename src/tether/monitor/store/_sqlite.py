@@ -34,7 +34,6 @@ from tether.monitor._records import (
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
-    kind_text,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
@@ -50,6 +49,7 @@ from tether.monitor.store._base import (
     StoreError,
     Tally,
     incident_record,
+    incident_row,
     location_row,
     location_values,
     members_json,
@@ -265,19 +265,7 @@ def _insert_alert(
 
 def _insert_incident(incident: Incident) -> Callable[[sqlite3.Connection], object]:
     """The write that stores a new incident."""
-    row = (
-        incident.id,
-        incident.key,
-        kind_text(incident.kind),
-        incident.detail,
-        incident.hint,
-        incident.opened,
-        incident.resolved,
-        _dumps(list(incident.monitors)),
-        _dumps([e.to_json() for e in incident.timeline]),
-        incident.acknowledged,
-        _dumps(members_json(dict(incident.members))),
-    )
+    row = incident_row(incident, _dumps)
     return lambda conn: conn.execute(
         f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         row,
