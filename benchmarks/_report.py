@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,3 +73,17 @@ class Section:
         for v in self.verdicts:
             print(v)
         print(f"({self.seconds:.1f} s)", flush=True)
+
+
+def commit() -> str:
+    """The short hash of the commit the benchmarks run from, or ``unknown``."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -89,7 +89,6 @@ import pstats
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -99,7 +98,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
+from _report import (  # benchmarks/ is the script's own directory
+    Section,
+    commit,
+    met,
+    table,
+    write_part,
+)
 from _targets import Targets, proc_cpu, target_servers
 
 LAG_TARGET = 1.0
@@ -1420,16 +1425,7 @@ def versions() -> str:
     import tether
 
     found = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("aiohttp", "h11"))
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        head = "unknown"
+    head = commit()
     return (
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, tether "
         f"{tether.__version__} (commit {head}), {found}"

@@ -93,7 +93,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
+from _report import (  # benchmarks/ is the script's own directory
+    Section,
+    commit,
+    met,
+    table,
+    write_part,
+)
 from _targets import end_child, target_servers
 
 RATIO_TARGET = 1.0
@@ -769,16 +775,7 @@ def versions() -> str:
             exporter = f"blackbox_exporter {words[words.index('version') + 1]}"
     except OSError:
         pass
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        head = "unknown"
+    head = commit()
     return (
         f"Python {sys.version.split()[0]}, tether {tether.__version__} (commit {head}), "
         f"{found}, {exporter} (Debian)"

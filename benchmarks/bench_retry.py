@@ -65,7 +65,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
+from _report import (  # benchmarks/ is the script's own directory
+    Section,
+    commit,
+    met,
+    table,
+    write_part,
+)
 from _targets import end_child
 
 OVERHEAD_TARGET = 0.97
@@ -1074,16 +1080,7 @@ def versions() -> str:
     import tether
 
     found = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in names)
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        head = "unknown"
+    head = commit()
     return f"Python {sys.version.split()[0]}, tether {tether.__version__} (commit {head}), {found}"
 
 
