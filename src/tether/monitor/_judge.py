@@ -15,7 +15,7 @@ from tether._kinds import Layer
 from tether.monitor._conditions import Condition, context_from_probe
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
-from tether.probe import Phase, ProbeOptions, ProbeResult
+from tether.probe import Phase, ProbeOptions, ProbeResult, proxy_environment
 
 __all__ = ["judge", "probe_options"]
 
@@ -56,7 +56,9 @@ def judge(
 
 
 def probe_options(m: Monitor) -> ProbeOptions:
-    """How the probe engine should probe ``m``."""
+    """How the probe engine should probe ``m``; made once per monitor and configuration
+    (the prober keeps it), so the proxy variables are read then, not at every probe:
+    a running monitor's environment does not change."""
     tls = m.tls
     return ProbeOptions(
         method=m.method,
@@ -70,6 +72,7 @@ def probe_options(m: Monitor) -> ProbeOptions:
         max_redirects=m.max_redirects,
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
+        env=proxy_environment(),
     )
 
 
