@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -79,14 +80,31 @@ class _StoreCollector(Collector):
 BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
 
+@dataclass(slots=True)
+class _Series:
+    """One monitor's children of the per-check metrics, each looked up once: ``labels()``
+    validates the values and takes a lock at every call, and a check sets six or more."""
+
+    success: Gauge
+    duration: Gauge
+    phase: dict[str, Gauge] = field(default_factory=dict)
+    """By blackbox phase name."""
+    failures: dict[str, Counter] = field(default_factory=dict)
+    """By failure kind (``condition`` for a condition not met)."""
+    expiry: Gauge | None = None
+
+
 class MonitorMetrics:
     def __init__(self, *, wall: Callable[[], float] = time.time) -> None:
         self._wall = wall
         self._oldest: dict[str, float | None] = {}
         """Each channel seen, and when its oldest queued alert was queued (None: none
         waits); the age is set at each scrape."""
-        self._series: dict[str, set[tuple[str, ...]]] = {}
-        """Each monitor's label sets, by metric attribute, so a removed one can be dropped."""
+        self._series: dict[str, _Series] = {}
+        """Each checked monitor's series, so a check sets them without looking its labels
+        up, and a removed monitor's can be dropped."""
+        self._up: dict[str, Gauge] = {}
+        """Each monitor's ``tether_monitor_up``, set from its first state on."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
@@ -154,30 +172,49 @@ class MonitorMetrics:
         """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
         :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
         monitor = record.monitor
-        series = self._series.setdefault(monitor, {("up",), ("success",), ("duration",)})
-        self.success.labels(monitor).set(1 if record.ok else 0)
-        self.duration.labels(monitor).set((record.latency_ms or 0.0) / 1000)
+        s = self._series.get(monitor)
+        if s is None:
+            s = self._series[monitor] = _Series(
+                self.success.labels(monitor), self.duration.labels(monitor)
+            )
+        s.success.set(1 if record.ok else 0)
+        s.duration.set((record.latency_ms or 0.0) / 1000)
         for name, seconds in timings.items():
-            self.phase.labels(monitor, name).set(seconds)
-            series.add(("phase", name))
+            child = s.phase.get(name)
+            if child is None:
+                child = s.phase[name] = self.phase.labels(monitor, name)
+            child.set(seconds)
         if not record.ok:
             kind = record.kind.value if record.kind is not None else "condition"
-            self.failures.labels(monitor, kind).inc()
-            series.add(("failures", kind))
+            counter = s.failures.get(kind)
+            if counter is None:
+                counter = s.failures[kind] = self.failures.labels(monitor, kind)
+            counter.inc()
         if days_left is not None:
-            self.expiry.labels(monitor).set(days_left * 86400)
-            series.add(("expiry",))
+            if s.expiry is None:
+                s.expiry = self.expiry.labels(monitor)
+            s.expiry.set(days_left * 86400)
 
     def state(self, monitor: str, up: bool) -> None:
-        self._series.setdefault(monitor, set()).add(("up",))
-        self.up.labels(monitor).set(1 if up else 0)
+        gauge = self._up.get(monitor)
+        if gauge is None:
+            gauge = self._up[monitor] = self.up.labels(monitor)
+        gauge.set(1 if up else 0)
 
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration."""
-        for labels in self._series.pop(monitor, set()):
-            metric, *values = labels
-            with contextlib.suppress(KeyError):  # never set
-                getattr(self, metric).remove(monitor, *values)
+        labels: list[tuple[Gauge | Counter, tuple[str, ...]]] = []
+        if self._up.pop(monitor, None) is not None:
+            labels.append((self.up, ()))
+        s = self._series.pop(monitor, None)
+        if s is not None:
+            labels += [(self.success, ()), (self.duration, ())]
+            labels += [(self.phase, (name,)) for name in s.phase]
+            labels += [(self.failures, (kind,)) for kind in s.failures]
+            labels += [(self.expiry, ())] if s.expiry is not None else []
+        for metric, values in labels:
+            with contextlib.suppress(KeyError):  # already gone
+                metric.remove(monitor, *values)
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
         """Read the store's health at each scrape (``tether_store_*``)."""
