@@ -158,6 +158,11 @@ async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
     unsent once nothing moved for ``timeout`` s.  As for reading, ``timeout`` bounds each
     wait for progress, not the whole upload, so a slow link is not a failure."""
     left = writer.transport.get_write_buffer_size()
+    if left == 0 and not writer.transport.is_closing():
+        # All of it went to the socket at write(): nothing to wait for, so no timer (a
+        # small request nearly always does).  A failed write closes the transport, and
+        # drain() then says how, as before.
+        return None
     while True:
         try:
             async with asyncio.timeout(timeout):
