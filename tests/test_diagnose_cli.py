@@ -7,6 +7,7 @@ scenario is the one benchmarks/diagnose_table.py documents in docs/diagnose.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import io
@@ -177,6 +178,38 @@ def verdicts(lab: Lab, clock: Clock) -> dict[str, tuple[int, dict[str, Any]]]:
             assert len(results) == 1, s.name
             found[s.name] = (code, results[0])
     return found
+
+
+async def _loop_type() -> type:
+    return type(asyncio.get_running_loop())
+
+
+def test_uvloop_gives_every_scenario_the_same_verdict(
+    lab: Lab, clock: Clock, verdicts: dict[str, tuple[int, dict[str, Any]]]
+) -> None:
+    """On uvloop's event loop (the monitor's, where installed) every lab scenario gets the
+    verdict it gets on asyncio's: kind, layer and detail, the same phases, the same exit
+    code.  Its transports raise their own exceptions for resets, TLS failures and
+    timeouts, and the probe must read them alike."""
+    uvloop = pytest.importorskip("uvloop")
+    clock.now = table.FLAP_PERIOD
+    found = {}
+    with pytest.MonkeyPatch.context() as mp:
+        _clean_env(mp)
+        policy = asyncio.get_event_loop_policy()
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        try:
+            assert asyncio.run(_loop_type()).__module__.startswith("uvloop")
+            for s in lab:
+                code, (result,) = table.run_tether(table.tether_args(lab, s))
+                found[s.name] = (code, table.tether_cell(result), names(result))
+        finally:
+            asyncio.set_event_loop_policy(policy)
+    expected = {
+        name: (code, table.tether_cell(result), names(result))
+        for name, (code, result) in verdicts.items()
+    }
+    assert found == expected
 
 
 def diagnose(

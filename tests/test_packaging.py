@@ -446,6 +446,8 @@ def test_pytest_runs_without_the_lab_extra(tmp_path: Path) -> None:
 OPTIONAL = {
     # storage.postgres only (psycopg is imported when a PostgreSQL store is opened).
     "monitor/store/_postgres.py": ("postgres",),
+    # uvloop where the monitor extra installed it (not on Windows): asyncio's loop otherwise.
+    "monitor/_loop.py": (),
     # `tether lab --matrix` drives whichever client libraries are installed.
     "lab/_matrix.py": ("requests", "httpx", "aiohttp"),
     "lab/_exhaust.py": ("requests", "httpx", "aiohttp"),
