@@ -263,3 +263,27 @@ def test_request_bytes_refuse_what_h11_refused(headers: list[tuple[str, str]]) -
         h11.Connection(h11.CLIENT).send(h11.Request(method="GET", target="/", headers=headers))
     with pytest.raises(ValueError, match="Illegal header"):
         request_bytes("GET", "/", headers, None)
+
+
+_TEXT = st.text(alphabet="aZ09-_:; \t\r\n\x00\x7f/é", max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=3))
+def test_request_bytes_send_or_refuse_as_h11_does(fields: list[tuple[str, str]]) -> None:
+    """Any names and values: the same bytes as h11's, or refused where h11 refuses."""
+    headers = [("Host", "a.test"), *fields]
+    try:
+        conn = h11.Connection(h11.CLIENT)
+        sent = conn.send(h11.Request(method="GET", target="/", headers=headers))
+        sent += conn.send(h11.EndOfMessage())
+    except (h11.LocalProtocolError, UnicodeError) as exc:
+        refused = (
+            (ValueError, UnicodeError)
+            if isinstance(exc, h11.LocalProtocolError)
+            else (UnicodeError)
+        )
+        with pytest.raises(refused):
+            request_bytes("GET", "/", headers, None)
+        return
+    assert request_bytes("GET", "/", headers, None) == sent

@@ -63,11 +63,13 @@ _CHUNK_HEADER = re.compile(
     rf"(?P<chunk_size>([0-9A-Fa-f]){{1,20}})(?P<chunk_ext>;.*)?{_OWS}\r\n".encode("ascii")
 )
 _NAME = re.compile(_TOKEN.encode("ascii"))
-_TARGET = re.compile(rb"[\x21-\x7e]+")
+_REQUEST_LINE = re.compile(rf"{_TOKEN} [\x21-\x7e]+ HTTP/1\.1\r\n".encode("ascii"))
+_FIELD_LINES = re.compile(rf"(?:{_TOKEN}: {_FIELD_VALUE}\r\n)*".encode("ascii"))
 _VALUE = re.compile(_FIELD_VALUE.encode("ascii"))
 _DIGITS = re.compile(rb"[0-9]+")
-_OBS_FOLD = re.compile(rb"[ \t]+")
+_FOLD = b" \t"
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_LINE_END = re.compile(rb"\r?\n")
 _CONTENT_LENGTH_MAX_DIGITS = 20
 
 
@@ -133,21 +135,22 @@ def _normalize(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _fields(lines: list[bytearray]) -> list[tuple[bytes, bytes]]:
+def _fields(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
     """Header or trailer lines, obsolete folds joined, each checked as h11 does."""
-    folded: list[bytearray] = []
+    folded: list[bytes] = []
     for line in lines:
-        match = _OBS_FOLD.match(line)
-        if match:
+        if line[0] in _FOLD:  # SP or HTAB: a continuation of the line before
             if not folded:
                 raise ProtocolError("continuation line at start of headers")
-            folded[-1] += b" " + line[match.end() :]
+            folded[-1] += b" " + line.lstrip(b" \t")
         else:
             folded.append(line)
     out = []
     for line in folded:
-        m = _check(_HEADER_FIELD, line, f"illegal header line: {line!r}")
-        out.append((bytes(m["field_name"]), bytes(m["field_value"])))
+        m = _HEADER_FIELD.fullmatch(line)
+        if m is None:  # h11 quotes its lines as the bytearrays it holds
+            raise ProtocolError(f"illegal header line: {bytearray(line)!r}")
+        out.append((m["field_name"], m["field_value"]))
     return out
 
 
@@ -203,8 +206,9 @@ class ResponseReader:
 
     # -- the head ------------------------------------------------------------------------
 
-    def _lines(self) -> list[bytearray] | None:
-        """Everything up to the first blank line, as lines (h11's ``maybe_extract_lines``)."""
+    def _lines(self) -> list[bytes] | None:
+        """Everything up to the first blank line, as lines (h11's ``maybe_extract_lines``:
+        split at LF, one CR before it dropped)."""
         buf = self._buf
         if buf[:1] == b"\n":
             del buf[:1]
@@ -216,11 +220,8 @@ class ResponseReader:
         if match is None:
             return None
         end = match.end()
-        lines = buf[:end].split(b"\n")
+        lines = _LINE_END.split(bytes(buf[:end]))
         del buf[:end]
-        for line in lines:
-            if line.endswith(b"\r"):
-                del line[-1]
         del lines[-2:]
         return lines
 
@@ -233,8 +234,9 @@ class ResponseReader:
                 return None
             if not lines:
                 raise ProtocolError("no response line received")
-            status_line = lines[0]
-            m = _check(_STATUS_LINE, status_line, f"illegal status line: {status_line!r}")
+            m = _STATUS_LINE.fullmatch(lines[0])
+            if m is None:
+                raise ProtocolError(f"illegal status line: {bytearray(lines[0])!r}")
             status = int(m["status_code"])
             headers = _normalize(_fields(lines[1:]))
             if status < 200:
@@ -315,7 +317,9 @@ class ResponseReader:
                 return None
             line = buf[: end + 2]
             del buf[: end + 2]
-            m = _check(_CHUNK_HEADER, line, f"illegal chunk header: {line!r}")
+            m = _CHUNK_HEADER.fullmatch(line)
+            if m is None:
+                raise ProtocolError(f"illegal chunk header: {line!r}")
             self._left = int(m["chunk_size"], base=16)
             if self._left == 0:
                 self._trailer = True
@@ -355,26 +359,30 @@ def request_bytes(
     order, then the body (chunked when a field asks for it).  Raises ValueError where h11
     raises ``LocalProtocolError`` (callers check what users type, so it means a bug), and
     UnicodeEncodeError for text that is not ASCII, as h11 does."""
-    line = (method.encode("ascii"), target.encode("ascii"))
-    if not _NAME.fullmatch(line[0]) or not _TARGET.fullmatch(line[1]):
-        raise ValueError(f"illegal request line: {method} {target}")
-    encoded = [(n.encode("ascii"), v.encode("ascii")) for n, v in headers]
     chunked = False
-    for name, value in encoded:
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"Illegal header name {name!r}")
-        if not _VALUE.fullmatch(value):
-            raise ValueError(f"Illegal header value {value!r}")
-        if name.lower() == b"transfer-encoding":
-            if value.lower() != b"chunked":
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "transfer-encoding":
+            if value.lower() != "chunked":
                 raise ValueError("Only Transfer-Encoding: chunked is supported")
             chunked = True
-        elif name.lower() == b"content-length" and value != b"%d" % len(body or b""):
+        elif lower == "content-length" and value != str(len(body or b"")):
             raise ValueError(f"the body is {len(body or b'')} bytes, not Content-Length {value!r}")
-    out = [b"%s %s HTTP/1.1\r\n" % line]
-    out += [b"%s: %s\r\n" % (n, v) for n, v in encoded if n.lower() == b"host"]
-    out += [b"%s: %s\r\n" % (n, v) for n, v in encoded if n.lower() != b"host"]
-    out.append(b"\r\n")
+    fields = [f"{n}: {v}\r\n" for n, v in headers if n.lower() == "host"]
+    fields += [f"{n}: {v}\r\n" for n, v in headers if n.lower() != "host"]
+    head = "".join(fields).encode("ascii")
+    # Checked at once, as one text, where h11 checks each name and value: one LF per
+    # field, so none holds a line break and runs into a field of its own.
+    if head.count(b"\n") != len(headers) or not _FIELD_LINES.fullmatch(head):
+        for name, value in headers:
+            if not _NAME.fullmatch(name.encode("ascii")):
+                raise ValueError(f"Illegal header name {name.encode('ascii')!r}")
+            if not _VALUE.fullmatch(value.encode("ascii")):
+                raise ValueError(f"Illegal header value {value.encode('ascii')!r}")
+    line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
+    if not _REQUEST_LINE.fullmatch(line):
+        raise ValueError(f"illegal request line: {line!r}")
+    out = [line, head, b"\r\n"]
     if chunked:
         if body:
             out.append(b"%x\r\n%s\r\n" % (len(body), body))
