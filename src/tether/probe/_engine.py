@@ -389,11 +389,8 @@ class _Walk:
             body=self.body,
         )
         self.response = ex
-        hop = {
-            "url": t.url,
-            **_http.summary(ex),
-            "ms": round((self.clock() - started) * 1000, 3),
-        }
+        summary = _http.summary(ex)
+        hop = {"url": t.url, **summary, "ms": round((self.clock() - started) * 1000, 3)}
         chain.append(hop)
         self.hop = None
         failure = ex.failure
@@ -403,7 +400,7 @@ class _Walk:
                 failure = classify_status(ex.status, ex.headers, url=t.url)
         if ex.over_limit:
             self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
-        details = {"method": self.method or o.method, **_http.summary(ex)}
+        details = {"method": self.method or o.method, **summary}
         if len(chain) > 1:
             details["redirects"] = list(chain)
         if record:
@@ -764,6 +761,8 @@ def _keeps_credentials(origin: tuple[str, str, int] | None, here: tuple[str, str
 
 def _basic_auth(url: str) -> str | None:
     """``Basic base64(user:password)`` from a URL's user information, or None."""
+    if "@" not in url:  # no user information to split the URL for (every monitor's probe)
+        return None
     try:
         parts = urlsplit(url)
         user, password = parts.username, parts.password
