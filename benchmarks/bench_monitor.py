@@ -680,7 +680,6 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("tether/probe/", "probe engine (tether)"),
     ("tether/_classify.py", "probe engine (tether)"),
     ("tether/_failure.py", "probe engine (tether)"),
-    ("/h11/", "probe engine (h11 parser)"),
     ("<frozen os>", "probe engine: proxy lookup in os.environ"),
     ("_conditions.py", "conditions"),
     ("_detect.py", "detector"),
