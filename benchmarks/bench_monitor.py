@@ -176,11 +176,20 @@ def monitors_config(urls: list[str], count: int, interval: float) -> Any:
                 "interval": f"{interval * 1000:.0f}ms",
                 "timeout": f"{timeout * 1000:.0f}ms",
                 "conditions": ["[STATUS] == 200"],
+                "locations": everywhere(),
             }
             for i in range(count)
         ],
     }
     return MonitorConfig.model_validate(data)
+
+
+def everywhere() -> list[str]:
+    """The file's locations, each monitor's once loaded (parse_config fills them in; these
+    configurations skip it): the one default location, as a file without any has."""
+    from tether.monitor.config import MonitorConfig
+
+    return list(MonitorConfig.model_fields["locations"].default)
 
 
 def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
@@ -1060,6 +1069,7 @@ def detection(quick: bool) -> Section:
                         "timeout": f"{default_timeout(interval) * 1000:.0f}ms",
                         "conditions": ["[STATUS] == 200"],
                         "alerts": ["hook"],
+                        "locations": everywhere(),
                     }
                     for name, address in monitors
                 ],
