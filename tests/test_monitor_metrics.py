@@ -133,9 +133,9 @@ def _series(metrics: Any, monitor: str) -> list[str]:
 
 
 def test_forget_drops_every_series_and_a_returning_monitor_gets_them_again() -> None:
-    """A check sets a monitor's series from children looked up once; forgetting the
-    monitor drops all of them (phases, failure kinds, expiry, up), and when a monitor of
-    that name comes back its checks show again rather than setting dropped children."""
+    """A check writes a monitor's figures, exported at each scrape; forgetting the monitor
+    drops all of its series (phases, failure kinds, expiry, up, even when its state came
+    before its first check), and a monitor of that name that comes back starts afresh."""
     from tether import Kind
     from tether.monitor._metrics import MonitorMetrics
     from tether.monitor._records import ProbeRecord
