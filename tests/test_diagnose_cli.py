@@ -7,6 +7,7 @@ scenario is the one benchmarks/diagnose_table.py documents in docs/diagnose.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import io
@@ -70,12 +71,12 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "bad_chunk_size": ("response.malformed", "response", "http"),
     "bad_chunk_footer": ("response.malformed", "response", "http"),
     "bad_length": ("response.malformed", "response", "http"),
-    # h11 reads both framings as chunked (RFC 9112 allows it) and takes any HTTP/x.y.
+    # h11's rules read both framings as chunked (RFC 9112 allows it) and take any HTTP/x.y.
     "length_and_chunked": None,
     "bad_version": None,
     "conflicting_length": ("response.malformed", "response", "http"),
     # The probe reads the body as sent, without decoding it, and opens a new
-    # connection for each redirect; h11 limits a head's size, not its fields.
+    # connection for each redirect; h11's rules limit a head's size, not its fields.
     "bad_gzip": None,
     "surplus_body": None,
     "too_many_headers": None,
@@ -177,6 +178,38 @@ def verdicts(lab: Lab, clock: Clock) -> dict[str, tuple[int, dict[str, Any]]]:
             assert len(results) == 1, s.name
             found[s.name] = (code, results[0])
     return found
+
+
+async def _loop_type() -> type:
+    return type(asyncio.get_running_loop())
+
+
+def test_uvloop_gives_every_scenario_the_same_verdict(
+    lab: Lab, clock: Clock, verdicts: dict[str, tuple[int, dict[str, Any]]]
+) -> None:
+    """On uvloop's event loop (the monitor's, where installed) every lab scenario gets the
+    verdict it gets on asyncio's: kind, layer and detail, the same phases, the same exit
+    code.  Its transports raise their own exceptions for resets, TLS failures and
+    timeouts, and the probe must read them alike."""
+    uvloop = pytest.importorskip("uvloop")
+    clock.now = table.FLAP_PERIOD
+    found = {}
+    with pytest.MonkeyPatch.context() as mp:
+        _clean_env(mp)
+        policy = asyncio.get_event_loop_policy()
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        try:
+            assert asyncio.run(_loop_type()).__module__.startswith("uvloop")
+            for s in lab:
+                code, (result,) = table.run_tether(table.tether_args(lab, s))
+                found[s.name] = (code, table.tether_cell(result), names(result))
+        finally:
+            asyncio.set_event_loop_policy(policy)
+    expected = {
+        name: (code, table.tether_cell(result), names(result))
+        for name, (code, result) in verdicts.items()
+    }
+    assert found == expected
 
 
 def diagnose(
@@ -669,13 +702,14 @@ HEAVY = ("asyncio", "cryptography", "rich", "dns", "h11", "requests", "urllib3")
     ("args", "loaded"),
     [
         (["--version"], "[]"),
-        (["diagnose", "{tls_ok}", "--cacert", "{ca}"], "['asyncio', 'h11']"),
-        (["diagnose", "{tls_ok}", "--cacert", "{ca}", "--json"], "['asyncio', 'h11']"),
+        (["diagnose", "{tls_ok}", "--cacert", "{ca}"], "['asyncio']"),
+        (["diagnose", "{tls_ok}", "--cacert", "{ca}", "--json"], "['asyncio']"),
     ],
     ids=["version", "diagnose", "diagnose-json"],
 )
 def test_the_cli_imports_lazily(args: list[str], loaded: str, lab: Lab) -> None:
-    """--version loads no heavy module; a piped HTTPS diagnose, neither rich nor cryptography."""
+    """--version loads no heavy module; a piped HTTPS diagnose, neither rich nor cryptography
+    (nor h11: the probe reads by h11's rules without it)."""
     argv = [a.format(tls_ok=lab["tls_ok"].url, ca=lab.ca_file) for a in args]
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     done = subprocess.run(

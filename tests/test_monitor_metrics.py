@@ -124,3 +124,42 @@ scrape_configs:
     assert float(failures["value"][1]) == 1.0
     assert found["blackbox"][0]["metric"]["kind"] == "connect.refused"
     assert found["blackbox_success"][0]["value"][1] == "0"
+
+
+def _series(metrics: Any, monitor: str) -> list[str]:
+    """The sample lines of ``monitor`` in a scrape."""
+    text = metrics.render().decode()
+    return [line for line in text.splitlines() if f'monitor="{monitor}"' in line]
+
+
+def test_forget_drops_every_series_and_a_returning_monitor_gets_them_again() -> None:
+    """A check writes a monitor's figures, exported at each scrape; forgetting the monitor
+    drops all of its series (phases, failure kinds, expiry, up, even when its state came
+    before its first check), and a monitor of that name that comes back starts afresh."""
+    from tether import Kind
+    from tether.monitor._metrics import MonitorMetrics
+    from tether.monitor._records import ProbeRecord
+
+    metrics = MonitorMetrics(wall=lambda: 0.0)
+    timings = {"resolve": 0.001, "connect": 0.002, "processing": 0.003, "transfer": 0.0}
+    failed = ProbeRecord("api", 1.0, False, Kind.CONNECTION_RESET, 5.0, "reset", {}, ())
+    passed = ProbeRecord("api", 2.0, True, None, 4.0, None, {}, ())
+    metrics.state("api", False)
+    metrics.observe(failed, timings, 30)
+    metrics.observe(passed, timings, 30)
+    metrics.observe(ProbeRecord("web", 2.0, True, None, 4.0, None, {}, ()), timings, None)
+    before = _series(metrics, "api")
+    assert any(line.startswith("tether_probe_failures_total") for line in before)
+    assert any(line.startswith("tether_certificate_expiry_seconds") for line in before)
+    assert any(line.startswith("tether_monitor_up") for line in before)
+    assert 'tether_probe_success{monitor="api"} 1.0' in before
+
+    metrics.forget("api")
+    assert _series(metrics, "api") == []
+    assert _series(metrics, "web") != []
+
+    metrics.observe(failed, {}, None)
+    assert 'tether_probe_success{monitor="api"} 0.0' in _series(metrics, "api")
+    assert 'tether_probe_failures_total{kind="connection.reset",monitor="api"} 1.0' in (
+        _series(metrics, "api")
+    )

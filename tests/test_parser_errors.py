@@ -1,8 +1,8 @@
 """One table for parsers' errors: the probe and ``classify`` cannot name a fault differently.
 
-The probe (``tether diagnose``, the monitor) parses responses with h11, and so does httpx
-through httpcore: every response-layer lab scenario goes through both, and the kinds
-must agree.  The table's rows are checked against real parsers fed real bytes.
+The probe (``tether diagnose``, the monitor) reads responses by h11's rules, and httpx
+parses with h11 through httpcore: every response-layer lab scenario goes through both,
+and the kinds must agree.  The table's rows are checked against real parsers fed real bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tether import Kind, classify, classify_status
 from tether._parser_errors import PARSER_ERRORS, parser_kind
 from tether.lab import SPECS, Lab
 from tether.probe import ProbeOptions, probe
+from tether.probe._h11rules import ProtocolError, ResponseReader
 
 # Scenarios where the two differ by what they do, not by how they read an error.
 NOT_COMPARABLE = {
@@ -57,7 +58,7 @@ def _httpx_kind(url: str) -> Kind | None:
 @pytest.mark.parametrize("name", RESPONSE_LAYER)
 def test_probe_and_classify_agree(name: str, lab: Lab) -> None:
     """What diagnose reports for a response-layer fault is what classify makes of httpx's
-    exception for it: both parse with h11, and both read h11's errors through the table."""
+    exception for it: both read by h11's rules, and both read h11's words through the table."""
     url = lab[name].url
     result = probe(url, ProbeOptions(timeout=1.5, env={}))
     probed = result.failure.kind if result.failure else None
@@ -80,6 +81,7 @@ _HOMES = {
     "http": ("http.client",),
     "httpcore": ("httpcore",),
     "httpx": ("httpx",),
+    "tether": ("tether.probe._h11rules",),
     "urllib3": ("urllib3.exceptions",),
 }
 
@@ -162,9 +164,23 @@ OK = b"HTTP/1.1 200 OK\r\n"
     ],
 )
 def test_h11_errors(data: bytes, eof: bool, kind: Kind) -> None:
-    """h11's real errors mean the kind the probe reports for them."""
+    """h11's real errors mean the kind the probe reports for them, and the probe's reader
+    raises the same words for the same bytes."""
     exc, head_done = _h11_error(data, eof=eof)
     assert parser_kind(["h11.RemoteProtocolError"], str(exc), before_head=not head_done) is kind
+    reader = ResponseReader("GET")
+    reader.receive(data)
+    if eof:
+        reader.receive(b"")
+    with pytest.raises(ProtocolError) as raised:
+        _read_all(reader)
+    assert str(raised.value) == str(exc)
+    assert parser_kind(["tether.ProtocolError"], str(exc), before_head=not head_done) is kind
+
+
+def _read_all(reader: ResponseReader) -> None:
+    while reader.next_event() is not None:
+        pass
 
 
 @pytest.fixture

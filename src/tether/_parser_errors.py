@@ -1,8 +1,9 @@
 """One table of what an HTTP parser's error means, read by ``classify`` and by the probe.
 
-The probe parses responses with h11, as httpx does through httpcore, so a fault that
-``tether diagnose`` reports and the exception a client raised for it go through the
-same rows here and cannot be named differently.  The rows were audited against the
+The probe reads responses by h11's rules, as httpx does through httpcore (its reader,
+``tether/probe/_h11rules.py``, keeps h11's rules and words without h11's machinery), so
+a fault that ``tether diagnose`` reports and the exception a client raised for it go
+through the same rows here and cannot be named differently.  The rows were audited against the
 parsers' own sources: h11 0.16 (``_readers.py``, ``_headers.py``, ``_connection.py``,
 ``_state.py``), httpcore 1.0 (``_sync/http11.py``), httpx 0.28 (``_client.py``),
 ``http.client`` (3.11 to 3.13), urllib3 2.x (``response.py``, ``util/retry.py``) and
@@ -47,8 +48,14 @@ class ParserError:
 
 
 # h11 raises every receive error as RemoteProtocolError; httpcore and httpx raise their
-# own RemoteProtocolError with h11's message (``raise to_exc(exc) from exc``).
-_H11 = ("h11.RemoteProtocolError", "httpcore.RemoteProtocolError", "httpx.RemoteProtocolError")
+# own RemoteProtocolError with h11's message (``raise to_exc(exc) from exc``), and the
+# probe's reader its ProtocolError with h11's words (only the probe reads it).
+_H11 = (
+    "h11.RemoteProtocolError",
+    "httpcore.RemoteProtocolError",
+    "httpx.RemoteProtocolError",
+    "tether.ProtocolError",
+)
 
 PARSER_ERRORS: tuple[ParserError, ...] = (
     # h11: max_incomplete_event_size bounds a head, a chunk-size line and a trailer.

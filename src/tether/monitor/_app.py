@@ -20,6 +20,7 @@ from typing import TextIO
 from tether._hostport import join_hostport
 from tether._plural import count
 from tether._redact import redact_url
+from tether.monitor._loop import run
 from tether.monitor._records import TimelineEntry
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
@@ -173,7 +174,7 @@ def run_monitor(
         return 0
 
     try:
-        return asyncio.run(main())
+        return run(main())  # on uvloop where installed (_loop.py)
     finally:
         outbox.close()
         close_channels(runner.outbox.channels)

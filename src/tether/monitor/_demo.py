@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from aiohttp import web
 
 from tether.lab import Lab
+from tether.monitor._loop import run
 
 if TYPE_CHECKING:
     from tether.monitor._records import Incident
@@ -145,7 +146,7 @@ def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = s
     # A kept configuration names the lab's CA file: keep it beside the configuration, as
     # the lab removes a temporary certificate directory when it stops.
     with _place(keep) as place, Lab(cert_dir=_cert_dir(place) if keep else None) as lab:
-        verdicts, incidents, alerts, cfg = asyncio.run(_watch(lab, place, duration, started, out))
+        verdicts, incidents, alerts, cfg = run(_watch(lab, place, duration, started, out))
     say()
     _print_verdicts(verdicts, out)
     say()

@@ -15,10 +15,14 @@ from tether._kinds import Layer
 from tether.monitor._conditions import Condition, context_from_probe
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
-from tether.probe import Phase, ProbeOptions, ProbeResult
+from tether.probe import ProbeOptions, ProbeResult, proxy_environment
 
 __all__ = ["judge", "probe_options"]
 
+_NOT_NETWORK: Final = frozenset({"url", "proxy"})
+"""Phases that are not network time, kept only when they failed (or, for the proxy, when
+there was one): the url phase is parsing, and the proxy phase without a proxy is a look at
+the environment; together they were a tenth of a stored row."""
 _BODY_KEPT: Final = 64 * 1024
 """Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
 
@@ -34,7 +38,11 @@ def judge(
     """The verdict on ``result`` for monitor ``m``, as it is stored."""
     failure = result.failure
     latency = sum(p.ms for p in result.phases)
-    phases = {p.name: p.ms for p in result.phases if _worth_keeping(p)}
+    phases = {
+        p.name: p.ms
+        for p in result.phases
+        if p.name not in _NOT_NETWORK or not p.ok or p.details.get("proxy") is not None
+    }
 
     def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
         kind = None if ok or failure is None else failure.kind
@@ -56,7 +64,9 @@ def judge(
 
 
 def probe_options(m: Monitor) -> ProbeOptions:
-    """How the probe engine should probe ``m``."""
+    """How the probe engine should probe ``m``; made once per monitor and configuration
+    (the prober keeps it), so the proxy variables are read then, not at every probe:
+    a running monitor's environment does not change."""
     tls = m.tls
     return ProbeOptions(
         method=m.method,
@@ -70,17 +80,8 @@ def probe_options(m: Monitor) -> ProbeOptions:
         max_redirects=m.max_redirects,
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
+        env=proxy_environment(),
     )
-
-
-def _worth_keeping(phase: Phase) -> bool:
-    """The url phase is parsing, and the proxy phase without a proxy is a lookup of the
-    environment: neither is network time, and together they were a tenth of a row."""
-    if phase.name == "url":
-        return not phase.ok
-    if phase.name == "proxy":
-        return not phase.ok or phase.details.get("proxy") is not None
-    return True
 
 
 def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:

@@ -19,9 +19,9 @@ leaves out.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -79,41 +79,77 @@ class _StoreCollector(Collector):
 BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
 
+@dataclass(slots=True)
+class _Checked:
+    """One monitor's figures as its last checks left them, exported when scraped."""
+
+    success: float = 0.0
+    duration: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds by blackbox phase name, each as the last check that had it left it."""
+    failures: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """By failure kind (``condition`` for a condition not met): the count, and when the
+    first was counted (the counter's ``_created``)."""
+    expiry: float | None = None
+
+
+class _Checks(Collector):
+    """The per-check series, built from plain records at each scrape.  A check only
+    writes a record: setting six labelled gauges through prometheus_client took a lock and
+    a check of the value at each, about a twentieth of a check's work on the event loop,
+    where a scrape comes every few seconds at most."""
+
+    def __init__(self) -> None:
+        self.up: dict[str, float] = {}
+        self.checked: dict[str, _Checked] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("tether_monitor_up", "1 while the monitor is up", labels=["monitor"])
+        for monitor, value in list(self.up.items()):
+            up.add_metric([monitor], value)
+        yield up
+        checked = list(self.checked.items())
+        success = GaugeMetricFamily(
+            "tether_probe_success", "1 if the last check passed", labels=["monitor"]
+        )
+        duration = GaugeMetricFamily(
+            "tether_probe_duration_seconds", "Duration of the last check", labels=["monitor"]
+        )
+        phase = GaugeMetricFamily(
+            "tether_probe_phase_seconds",
+            "Duration of each phase of the last check (blackbox_exporter's phase names)",
+            labels=["monitor", "phase"],
+        )
+        failures = CounterMetricFamily(
+            "tether_probe_failures", "Failed checks by failure kind", labels=["monitor", "kind"]
+        )
+        expiry = GaugeMetricFamily(
+            "tether_certificate_expiry_seconds",
+            "Seconds until the leaf certificate expires",
+            labels=["monitor"],
+        )
+        for monitor, c in checked:
+            success.add_metric([monitor], c.success)
+            duration.add_metric([monitor], c.duration)
+            for name, seconds in list(c.phases.items()):
+                phase.add_metric([monitor, name], seconds)
+            for kind, (count, created) in list(c.failures.items()):
+                failures.add_metric([monitor, kind], count, created=created)
+            if c.expiry is not None:
+                expiry.add_metric([monitor], c.expiry)
+        yield from (success, duration, phase, failures, expiry)
+
+
 class MonitorMetrics:
     def __init__(self, *, wall: Callable[[], float] = time.time) -> None:
         self._wall = wall
         self._oldest: dict[str, float | None] = {}
         """Each channel seen, and when its oldest queued alert was queued (None: none
         waits); the age is set at each scrape."""
-        self._series: dict[str, set[tuple[str, ...]]] = {}
-        """Each monitor's label sets, by metric attribute, so a removed one can be dropped."""
         self.registry = CollectorRegistry()
         r = self.registry
-        self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
-        self.success = Gauge(
-            "tether_probe_success", "1 if the last check passed", ["monitor"], registry=r
-        )
-        self.duration = Gauge(
-            "tether_probe_duration_seconds", "Duration of the last check", ["monitor"], registry=r
-        )
-        self.phase = Gauge(
-            "tether_probe_phase_seconds",
-            "Duration of each phase of the last check (blackbox_exporter's phase names)",
-            ["monitor", "phase"],
-            registry=r,
-        )
-        self.failures = Counter(
-            "tether_probe_failures",
-            "Failed checks by failure kind",
-            ["monitor", "kind"],
-            registry=r,
-        )
-        self.expiry = Gauge(
-            "tether_certificate_expiry_seconds",
-            "Seconds until the leaf certificate expires",
-            ["monitor"],
-            registry=r,
-        )
+        self._checks = _Checks()
+        r.register(self._checks)
 
         self.alerts_sent = Counter(
             "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
@@ -153,31 +189,26 @@ class MonitorMetrics:
     ) -> None:
         """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
         :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
-        monitor = record.monitor
-        series = self._series.setdefault(monitor, {("up",), ("success",), ("duration",)})
-        self.success.labels(monitor).set(1 if record.ok else 0)
-        self.duration.labels(monitor).set((record.latency_ms or 0.0) / 1000)
-        for name, seconds in timings.items():
-            self.phase.labels(monitor, name).set(seconds)
-            series.add(("phase", name))
+        c = self._checks.checked.get(record.monitor)
+        if c is None:
+            c = self._checks.checked[record.monitor] = _Checked()
+        c.success = 1.0 if record.ok else 0.0
+        c.duration = (record.latency_ms or 0.0) / 1000
+        c.phases.update(timings)
         if not record.ok:
             kind = record.kind.value if record.kind is not None else "condition"
-            self.failures.labels(monitor, kind).inc()
-            series.add(("failures", kind))
+            count, created = c.failures.get(kind) or (0.0, self._wall())
+            c.failures[kind] = (count + 1, created)
         if days_left is not None:
-            self.expiry.labels(monitor).set(days_left * 86400)
-            series.add(("expiry",))
+            c.expiry = float(days_left * 86400)
 
     def state(self, monitor: str, up: bool) -> None:
-        self._series.setdefault(monitor, set()).add(("up",))
-        self.up.labels(monitor).set(1 if up else 0)
+        self._checks.up[monitor] = 1.0 if up else 0.0
 
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration."""
-        for labels in self._series.pop(monitor, set()):
-            metric, *values = labels
-            with contextlib.suppress(KeyError):  # never set
-                getattr(self, metric).remove(monitor, *values)
+        self._checks.up.pop(monitor, None)
+        self._checks.checked.pop(monitor, None)
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
         """Read the store's health at each scrape (``tether_store_*``)."""

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tether.monitor._loop import run
 from tether.monitor._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
 from tether.probe import AllowedTargets
@@ -564,6 +565,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator's to handle
     gc.freeze()  # what importing left: lives as long as the process
     if spec["log_format"] is None:
-        return asyncio.run(_work(spec))
+        return run(_work(spec))  # on uvloop where installed (_loop.py)
     with logging_to(sys.stderr, spec["log_format"], spec["log_level"]):
-        return asyncio.run(_work(spec))
+        return run(_work(spec))

@@ -5,7 +5,7 @@ name a failure the same way.
 """
 
 from tether.probe._allow import AllowedTargets, TargetRefused
-from tether.probe._engine import ProbeOptions, probe, probe_async
+from tether.probe._engine import ProbeOptions, probe, probe_async, proxy_environment
 from tether.probe._result import PHASES, Phase, ProbeResult
 from tether.probe._target import redact_target
 
@@ -18,5 +18,6 @@ __all__ = [
     "TargetRefused",
     "probe",
     "probe_async",
+    "proxy_environment",
     "redact_target",
 ]

@@ -101,12 +101,17 @@ _SILENT = {
 _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-def _proxy_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The proxy variables, by lower-case name (the lower-case spelling wins, as in curl).
+def proxy_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The proxy variables of ``env`` (default: ``os.environ``, as it is now), by lower-case
+    name (the lower-case spelling wins, as in curl).  As ``ProbeOptions.env`` it makes
+    probes that read no environment: the monitor takes it once per monitor, since the
+    eight ``os.environ`` look-ups (each encodes the name, and a missing one raises and
+    catches a KeyError) took about 13 µs of every probe, against 1 µs in a plain dict.
     Looked up by name: copying the whole environment cost 5-10% of a monitor's check."""
+    source = os.environ if env is None else env
     found = {}
     for name in _PROXY_NAMES:
-        value = env.get(name) or env.get(name.upper())
+        value = source.get(name) or source.get(name.upper())
         if value:
             found[name] = value
     return found
@@ -384,11 +389,8 @@ class _Walk:
             body=self.body,
         )
         self.response = ex
-        hop = {
-            "url": t.url,
-            **_http.summary(ex),
-            "ms": round((self.clock() - started) * 1000, 3),
-        }
+        summary = _http.summary(ex)
+        hop = {"url": t.url, **summary, "ms": round((self.clock() - started) * 1000, 3)}
         chain.append(hop)
         self.hop = None
         failure = ex.failure
@@ -398,7 +400,7 @@ class _Walk:
                 failure = classify_status(ex.status, ex.headers, url=t.url)
         if ex.over_limit:
             self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
-        details = {"method": self.method or o.method, **_http.summary(ex)}
+        details = {"method": self.method or o.method, **summary}
         if len(chain) > 1:
             details["redirects"] = list(chain)
         if record:
@@ -498,7 +500,7 @@ class _Walk:
         if o.proxy is not None:
             chosen, source = (o.proxy or None), "--proxy"
         else:
-            found = _proxy_env(o.env if o.env is not None else os.environ)
+            found = proxy_environment(o.env)
             no_proxy = found.get("no_proxy", "")
             chosen = found.get(f"{t.scheme}_proxy")
             source = f"{t.scheme.upper()}_PROXY"
@@ -759,6 +761,8 @@ def _keeps_credentials(origin: tuple[str, str, int] | None, here: tuple[str, str
 
 def _basic_auth(url: str) -> str | None:
     """``Basic base64(user:password)`` from a URL's user information, or None."""
+    if "@" not in url:  # no user information to split the URL for (every monitor's probe)
+        return None
     try:
         parts = urlsplit(url)
         user, password = parts.username, parts.password

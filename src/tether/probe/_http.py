@@ -1,5 +1,5 @@
-"""The ``http`` phase: one request over the stream the lower phases built, parsed with h11,
-with time to first byte, status, headers and a bounded body read."""
+"""The ``http`` phase: one request over the stream the lower phases built, read by h11's
+rules (``_h11rules.py``), with time to first byte, status, headers and a bounded body read."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import h11
-
 from tether._classify import classify, failure_for, parse_retry_after
 from tether._failure import Failure
 from tether._kinds import Kind
 from tether._parser_errors import parser_kind
 from tether._redact import redact_text, redact_url
+from tether._version import __version__
+from tether.probe._h11rules import End, Head, ProtocolError, ResponseReader, request_bytes
+
+_USER_AGENT = f"tether/{__version__}"
 
 
 @dataclass(slots=True)
@@ -53,25 +55,22 @@ async def exchange(
     """Send one request and read the answer; never raises for what the server does.
     ``out`` is filled in as the answer arrives (so a caller cut short can see how far
     it got)."""
-    from tether._version import __version__
-
     out = out if out is not None else Exchange()
-    conn = h11.Connection(h11.CLIENT)
     names = {n.lower() for n, _ in headers}
-    base = [("Host", host_header), ("User-Agent", f"tether/{__version__}"), ("Accept", "*/*")]
+    base = [("Host", host_header), ("User-Agent", _USER_AGENT), ("Accept", "*/*")]
     sent = [(n, v) for n, v in base if n.lower() not in names] + headers
     if method != "CONNECT":
         sent.append(("Connection", "close"))
     if body is not None and "content-length" not in names:
         sent.append(("Content-Length", str(len(body))))
+    # An Upgrade field (the caller's) makes a 101 the answer, as it made h11 switch.
+    upgrade = any(n.lower() == "upgrade" and v.strip() for n, v in sent)
+    response = ResponseReader(method, upgrade=upgrade)
+    request = request_bytes(method, target, sent, body)
     started = time.perf_counter()
     received = 0
     try:
-        writer.write(conn.send(h11.Request(method=method, target=target, headers=sent)))
-        if body:
-            writer.write(conn.send(h11.Data(data=body)))
-        if method != "CONNECT":
-            writer.write(conn.send(h11.EndOfMessage()))
+        writer.write(request)
         unsent = await _send(writer, timeout)
         if unsent is not None:
             size = f" (its body is {len(body)} bytes)" if body else ""
@@ -83,8 +82,8 @@ async def exchange(
             )
             return out
         while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
+            event = response.next_event()
+            if event is None:
                 try:
                     async with asyncio.timeout(timeout):  # wait_for would make a task
                         data = await reader.read(65536)
@@ -103,39 +102,36 @@ async def exchange(
                 if data and out.ttfb_ms is None:
                     out.ttfb_ms = (time.perf_counter() - started) * 1000
                 received += len(data)
-                conn.receive_data(data)
+                response.receive(data)
                 continue
-            if isinstance(event, h11.Response):
-                out.status = event.status_code
-                out.headers = {
-                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers
-                }
+            if isinstance(event, Head):
+                out.status = event.status
+                out.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers}
                 if method == "CONNECT" or not read_body:
                     return out
-            elif isinstance(event, h11.Data):
+            elif isinstance(event, End):
+                out.complete = True
+                return out
+            else:
                 if len(out.body) < keep_body:
-                    out.body += event.data[: keep_body - len(out.body)]
-                out.size += len(event.data)
+                    out.body += event[: keep_body - len(out.body)]
+                out.size += len(event)
                 if out.size > max_body:
                     out.over_limit = True
                     return out
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                out.complete = True
-                return out
-    except h11.RemoteProtocolError as exc:
+    except ProtocolError as exc:
         out.failure = _parser_failure(exc, out, received, url)
     except OSError as exc:
         out.failure = classify(exc, url=url)
     return out
 
 
-def _parser_failure(
-    exc: h11.RemoteProtocolError, out: Exchange, received: int, url: str
-) -> Failure:
-    """What h11's error means, read through the table ``classify`` reads too, so the probe
-    and a client's exception (httpx parses with h11) name a fault the same way."""
+def _parser_failure(exc: ProtocolError, out: Exchange, received: int, url: str) -> Failure:
+    """What the reader's error (h11's words) means, read through the table ``classify``
+    reads too, so the probe and a client's exception (httpx parses with h11) name a
+    fault the same way."""
     head = out.status is None
-    kind = parser_kind(["h11.RemoteProtocolError"], str(exc), before_head=head)
+    kind = parser_kind(["tether.ProtocolError"], str(exc), before_head=head)
     if kind is Kind.RESPONSE_TOO_LARGE:
         where = "response head" if head else "chunk-size or trailer line"
         detail = f"a {where} was longer than the parser's limit ({_plain(exc)})"
@@ -162,6 +158,11 @@ async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
     unsent once nothing moved for ``timeout`` s.  As for reading, ``timeout`` bounds each
     wait for progress, not the whole upload, so a slow link is not a failure."""
     left = writer.transport.get_write_buffer_size()
+    if left == 0 and not writer.transport.is_closing():
+        # All of it went to the socket at write(): nothing to wait for, so no timer (a
+        # small request nearly always does).  A failed write closes the transport, and
+        # drain() then says how, as before.
+        return None
     while True:
         try:
             async with asyncio.timeout(timeout):
@@ -228,8 +229,8 @@ _SHOWN = 200
 
 
 def _plain(exc: BaseException) -> str:
-    """h11's message, with its ``bytearray(b'...')`` shown as the bytes' text, redacted,
-    then cut: an illegal header line can be 16 KB, and the detail goes into every record,
-    page and alert of the check."""
+    """The reader's message (h11's words), with its ``bytearray(b'...')`` shown as the
+    bytes' text, redacted, then cut: an illegal header line can be 16 KB, and the detail
+    goes into every record, page and alert of the check."""
     text = redact_text(re.sub(r"bytearray\(b(['\"])(.*?)\1\)", r"'\2'", str(exc)))
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"

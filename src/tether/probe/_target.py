@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -64,12 +65,21 @@ class Target:
         return join_hostport(self.ascii_host, self.port)
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+"""``\\s`` is what ``str.isspace`` calls whitespace (Unicode's), one C loop over the text."""
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def parse_target(text: str) -> Target:
-    """``http(s)://host[:port]/path``, ``tcp://host:port``, ``tls://host:port`` or ``host:port``."""
+    """``http(s)://host[:port]/path``, ``tcp://host:port``, ``tls://host:port`` or ``host:port``.
+
+    Cached (a :class:`Target` is a value): a monitor probes the same URL every interval,
+    and parsing it, IDNA and address checks included, was a tenth of the probe engine's
+    own time per check.  An invalid target raises every time (exceptions are not cached)."""
     raw = text.strip()
     if not raw:
         raise InvalidTarget("the URL is empty")
-    if any(c.isspace() for c in raw) or any(ord(c) < 32 for c in raw):
+    if _SPACE_OR_CONTROL.search(raw):
         raise InvalidTarget("the URL contains whitespace or control characters")
     if "://" not in raw:
         scheme, _, rest = raw.partition(":")

@@ -1,0 +1,37 @@
+"""The event loop the monitor runs on: uvloop's where it is installed, else asyncio's.
+
+``tether monitor`` (its coordinator and each worker) and ``tether demo`` spend most of
+their time in the event loop: sockets, transports, timers, callbacks, for thousands of
+fresh connections a second.  uvloop does that work in C on libuv; on this project's
+2-core machine it took a fifth off the instructions of each probe (figures in
+``benchmarks/results.md``).  The ``monitor`` extra installs it wherever it builds (not
+on Windows); without it the monitor runs on asyncio's own loop, unchanged.
+
+``tether diagnose`` keeps asyncio's loop: it probes once, and importing uvloop would
+cost it more than the loop saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["loop_factory", "run"]
+
+T = TypeVar("T")
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's ``new_event_loop`` when uvloop can be imported, else None (asyncio's)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, on the loop :func:`loop_factory` names."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(main)
