@@ -132,6 +132,53 @@ def test_monitor_without_a_config_file_exits_2(
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("given", "env", "said"),
+    [
+        (
+            ["--location", "eu-wst"],
+            {},
+            'tether monitor: --location "eu-wst" is not a location of the file, did you mean '
+            "eu-west?",
+        ),
+        (
+            [],
+            {"TETHER_LOCATION": "mars"},
+            'tether monitor: TETHER_LOCATION "mars" is not a location of the file; the '
+            "file's locations are eu-west, us-east",
+        ),
+        (
+            [],
+            {},
+            "tether monitor: this instance's location is not set: give --location NAME or "
+            "TETHER_LOCATION, one of eu-west, us-east",
+        ),
+    ],
+)
+def test_monitor_refuses_a_location_it_cannot_be_at_in_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    given: list[str],
+    env: dict[str, str],
+    said: str,
+) -> None:
+    """A location not in the file, or none with a file of several, is one line and exit 2,
+    before anything is probed or stored."""
+    monkeypatch.delenv("TETHER_LOCATION", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "tether.yaml"
+    db = tmp_path / "tether.db"
+    config.write_text(
+        f"storage: {{path: {db}}}\nlocations: [eu-west, us-east]\n"
+        "monitors:\n  - {name: api, url: 'http://127.0.0.1:9/'}\n"
+    )
+    assert main(["monitor", "--config", str(config), *given]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [said]
+
+
 def test_history_and_incidents_read_the_store(
     tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
