@@ -87,6 +87,11 @@ from tether.monitor.config import ConfigError, parse_config
             {"headers": {"X-A": "a\nb"}},
             'monitors[0].headers: the value of X-A ("a\\nb") contains a line break',
         ),
+        (
+            {"headers": {"X-A": "café"}},
+            'monitors[0].headers: the value of X-A ("café") is not ASCII (encode it, as in '
+            "RFC 8187's UTF-8''...)",
+        ),
         ({"headers": {"X-A": 5}}, 'monitors[0].headers.X-A: 5 is not text (quote it: "5")'),
         ({"headers": ["X-A: b"]}, "monitors[0].headers: a list is not a mapping of keys"),
         (

@@ -367,6 +367,8 @@ def test_method_is_sent(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--timeout", "0"], "--timeout 0"),
         (["-H", "novalue"], "-H 'novalue'"),
+        (["-H", "Bad@Name: x"], "-H 'Bad@Name: x': 'Bad@Name' is not a header name"),
+        (["-H", "X-Name: café"], "-H 'X-Name: café': the value of X-Name is not ASCII"),
         (["--resolver", "notanip"], "--resolver 'notanip'"),
         (["--resolver", "127.0.0.1:99999"], "--resolver '127.0.0.1:99999'"),
         (["--resolver", "::1:5353"], "--resolver '::1:5353': an IPv6 address needs brackets"),

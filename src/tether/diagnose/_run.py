@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 
+from tether._fieldsyntax import TOKEN, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -31,7 +32,13 @@ def parse_options(
         name, sep, value = header.partition(":")
         if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
             raise Usage(f"-H {header!r}: write it as 'Name: value'")
-        pairs.append((name.strip(), value.strip()))
+        name, value = name.strip(), value.strip()
+        if not TOKEN.fullmatch(name):
+            raise Usage(f"-H {header!r}: {name!r} is not a header name")
+        problem = value_problem(value)
+        if problem is not None:
+            raise Usage(f"-H {header!r}: the value of {name} {problem}")
+        pairs.append((name, value))
     if not method.isalpha() or not method.isascii():
         raise Usage(f"-X {method!r}: a method is letters only, such as GET or POST")
     if resolver is not None:

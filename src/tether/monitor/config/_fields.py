@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from tether._durations import format_duration, parse_duration
+from tether._fieldsyntax import TOKEN, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether._redact import MASK, redact_apprise, redact_headers
 from tether.monitor._conditions import parse_condition
@@ -297,22 +298,20 @@ def _check_address(value: str) -> str:
 
 # -- requests, zones, conditions ---------------------------------------------------------
 
-_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
 def _check_method(value: str) -> str:
-    if not _TOKEN.fullmatch(value):
+    if not TOKEN.fullmatch(value):
         raise fail(f"{show(value)} is not an HTTP method, as in GET or POST")
     return value.upper()
 
 
 def _check_headers(value: dict[str, str]) -> dict[str, str]:
     for name, text in value.items():
-        if not _TOKEN.fullmatch(name):
+        if not TOKEN.fullmatch(name):
             raise fail(f"{show(name)} is not a header name")
-        if any(c in text for c in "\r\n\0"):
+        problem = value_problem(text)
+        if problem is not None:
             shown = MASK if redact_headers({name: text})[name] == MASK else show(text)
-            raise fail(f"the value of {name} ({shown}) contains a line break")
+            raise fail(f"the value of {name} ({shown}) {problem}")
     return value
 
 
