@@ -50,12 +50,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from tether._durations import format_duration, human_duration
+from tether._plural import count
 from tether._redact import redact_text, redact_url
 from tether.monitor._params import request_number
 from tether.monitor._records import Incident
 from tether.monitor._report import (
     incident_json,
     iso,
+    location_json,
     redacted,
     result_json,
     rollup_json,
@@ -63,6 +65,7 @@ from tether.monitor._report import (
 )
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
+from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
 from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
@@ -70,7 +73,7 @@ from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
 if TYPE_CHECKING:
     from tether.monitor._detect import Observation
     from tether.monitor._runner import Runner
-    from tether.monitor.store import ProbeRecord, Rollup, Store
+    from tether.monitor.store import Cluster, ProbeRecord, Rollup, Store
 
 SECURITY_HEADERS: Final = {
     # No inline script or style and nothing from another origin: the page's own script
@@ -191,6 +194,32 @@ def store_banner(health: StoreHealth) -> str:
     )
 
 
+# -- the cluster ------------------------------------------------------------------------------
+
+
+def cluster_json(cluster: ClusterView) -> dict[str, Any]:
+    """This instance (``id``, ``location``, ``leader``), how many live instances each
+    location has (``live``), and every instance the cluster knows, leader first."""
+    return {
+        "id": cluster.id,
+        "location": cluster.here,
+        "leader": cluster.leading,
+        "live": cluster.live(),
+        "instances": [
+            {
+                "id": i.id,
+                "location": i.location,
+                "host": i.host,
+                "alive": i.alive,
+                "leader": i.leader,
+                "shards": i.shards,
+                "heartbeat": iso(i.heartbeat),
+            }
+            for i in cluster.instances or ()
+        ],
+    }
+
+
 # -- JSON documents -------------------------------------------------------------------------
 
 
@@ -207,6 +236,11 @@ class Snapshot:
     channels: tuple[ChannelStatus, ...]
     store: Store
     store_health: StoreHealth
+    locations: dict[str, LocationsView]
+    """What each location sees of each monitor of more than one."""
+    cluster: ClusterView
+    """This instance; the instances are read from ``instances`` off the loop."""
+    instances: Cluster
 
     @classmethod
     def of(cls, runner: Runner) -> Snapshot:
@@ -219,6 +253,9 @@ class Snapshot:
             tuple(runner.outbox.status()),
             runner.store,
             runner.store.health(),
+            locations_of(runner),
+            ClusterView.of(runner),
+            runner.cluster,
         )
 
     def state(self, name: str) -> State:
@@ -248,7 +285,7 @@ class Snapshot:
                 "latency_ms": round_ms(latest.latency_ms),
                 "kind": latest.kind.value if latest.kind else None,
             }
-        return {
+        out: dict[str, Any] = {
             "name": m.name,
             "href": monitor_path(m.name),
             "url": redact_url(m.url),
@@ -257,6 +294,18 @@ class Snapshot:
             "for_s": None if since is None else round(now - since, 3),
             "last_check": last_check,
         }
+        view = self.locations.get(m.name)
+        if view is not None:
+            out["locations"] = [
+                {**location_json(where, fact), "live": fact.live}
+                for where, fact in view.facts.items()
+            ]
+            out["quorum"] = {
+                "needed": view.needed,
+                "failing": list(view.failing),
+                "counted": view.counted,
+            }
+        return out
 
 
 class Recent:
@@ -359,6 +408,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
         "open_incidents": [incident_json(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
+        "cluster": cluster_json(snap.cluster.read(snap.instances, now)),
     }
 
 
@@ -552,6 +602,77 @@ def _summary(doc: Mapping[str, Any]) -> str:
     return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
 
 
+def _cluster(cluster: Mapping[str, Any]) -> str:
+    """``3 instances: east (leader), west, local``, a location with no live instance in
+    red; empty for one instance at one location."""
+    live: Mapping[str, int] = cluster["live"] or {}
+    alive = [i for i in cluster["instances"] if i["alive"]]
+    if len(alive) <= 1 and len(live) <= 1:
+        return ""
+    parts = []
+    for where, n in live.items():
+        if not n:
+            parts.append(f'<span class="dead">{_e(where)} (no live instance)</span>')
+            continue
+        many = f" ×{n}" if n > 1 else ""
+        leads = any(i["leader"] and i["location"] == where for i in alive)
+        parts.append(f"{_e(where)}{many}{' (leader)' if leads else ''}")
+    if not any(i["leader"] for i in alive):
+        parts.append('<span class="dead">no leader: incidents wait</span>')
+    here = f"this page from {cluster['id']} at {cluster['location']}"
+    return (
+        f'<p id="cluster" class="cluster" title="{_e(here)}">'
+        f"{_e(count(len(alive), 'instance'))}: {', '.join(parts)}</p>\n"
+    )
+
+
+def _place_title(where: Mapping[str, Any]) -> str:
+    """What a location's state rests on, for its tooltip: the kind and detail of its
+    failure, or since when it has been in its state."""
+    if not where["live"]:
+        return "no live instance there: not counted"
+    since = "" if where["since"] is None else f"since {where['since']}"
+    why = ": ".join(part for part in (where["kind"], where["detail"]) if part)
+    return "; ".join(part for part in (why, since) if part)
+
+
+def _places(row: Mapping[str, Any]) -> str:
+    """``east down · west up · local up`` under a monitor's state, each coloured as the
+    state badges are."""
+    parts = []
+    for where in row["locations"]:
+        state = where["state"] if where["live"] else "unknown"
+        shown = where["state"] if where["live"] else "not counted"
+        parts.append(
+            f'<span class="place state-{_e(state)}" data-location="{_e(where["location"])}" '
+            f'title="{_e(_place_title(where))}">{_e(where["location"])} {_e(shown)}</span>'
+        )
+    return f'<div class="places">{" · ".join(parts)}</div>'
+
+
+def _locations(doc: Mapping[str, Any]) -> str:
+    """A monitor's page: what each of its locations sees, and the quorum over them."""
+    quorum = doc["quorum"]
+    failing = ", ".join(_e(where) for where in quorum["failing"]) or "none"
+    rows = []
+    for where in doc["locations"]:
+        counted = (
+            "" if where["live"] else ' <span class="muted">not counted: no live instance</span>'
+        )
+        why = " ".join(part for part in (_kind(where["kind"]), _e(where["detail"] or "")) if part)
+        rows.append(
+            f'<tr data-location="{_e(where["location"])}"><td>{_e(where["location"])}</td>'
+            f"<td>{_state_badge(where['state'])}{counted}</td><td>{_when(where['since'])}</td>"
+            f"<td>{why or '—'}</td></tr>"
+        )
+    return (
+        f'<p class="quorum">Down when {quorum["needed"]} of its {quorum["counted"]} counted '
+        f"locations fail; failing now: {failing}.</p>"
+        '<table id="locations"><thead><tr><th>Location</th><th>State</th><th>Since</th>'
+        f"<th>Why</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
     monitors = ", ".join(_link(name) for name in i["monitors"]) or "—"
     status = (
@@ -567,9 +688,17 @@ def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
         )
         events = f'<ol class="timeline">{items}</ol>'
     state = "open" if i["open"] else "resolved"
+    partial = ""
+    if i["partial"]:
+        state += " incident-partial"
+        partial = (
+            '<span class="tag" title="some locations fail, fewer than the quorum: not an '
+            'outage">partial</span> '
+        )
     return (
         f'<article class="incident incident-{state}" data-incident="{_e(i["id"])}">'
-        f'<h3>#{_e(i["id"])} {_kind(i["kind"])} <span class="monitors">{monitors}</span></h3>'
+        f"<h3>#{_e(i['id'])} {partial}{_kind(i['kind'])} "
+        f'<span class="monitors">{monitors}</span></h3>'
         f'<p class="detail">{_e(i["detail"])}</p>'
         f'<p class="hint"><strong>Fix:</strong> {_e(i["hint"])}</p>'
         f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}</article>'
@@ -592,10 +721,11 @@ def _row(row: Mapping[str, Any], now: str) -> str:
         f'</span> <span class="ago">{_e(human_duration(failure["ago_s"]))} ago</span>'
     )
     held = "—" if row["for_s"] is None else _e(human_duration(row["for_s"]))
+    places = _places(row) if "locations" in row else ""
     return (
         f'<tr data-monitor="{_e(row["name"])}">'
         f'<td class="name">{_link(row["name"])}<div class="url">{_e(row["url"])}</div></td>'
-        f"<td>{_state_badge(row['state'])}</td>"
+        f"<td>{_state_badge(row['state'])}{places}</td>"
         f'<td class="for" title="{_e(row["since"] or "")}">{held}</td>'
         f'<td class="latency">{_latency(check["latency_ms"] if check else None)}</td>'
         f'<td class="uptime">{_uptime(row["uptime"], ("24h", "30d"))}</td>'
@@ -609,7 +739,7 @@ def dashboard_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     rows = "".join(_row(r, doc["now"]) for r in doc["rows"])
     main = f"""{banner}<h1>Monitors</h1>
 <p id="summary" class="summary">{_summary(doc)}</p>
-<section>
+{_cluster(doc["cluster"])}<section>
 <h2>Open incidents</h2>
 <div id="incidents">{_incidents(doc["open_incidents"], "No open incidents.", timeline=False)}</div>
 </section>
@@ -693,10 +823,13 @@ def _uptime(
 
 def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     """One monitor's page, from :func:`monitor_document`."""
+    places = ""
+    if "locations" in doc:
+        places = f'<section id="places">\n<h2>Locations</h2>\n{_locations(doc)}\n</section>\n'
     main = f"""{banner}<p class="crumbs"><a href="/">Monitors</a> /</p>
 <h1 id="monitor-name">{_e(doc["name"])}</h1>
 <div id="facts">{_monitor_facts(doc)}</div>
-<section>
+{places}<section>
 <h2>Incidents</h2>
 <div id="incidents">{_incidents(doc["incidents"], "No incidents.", timeline=True)}</div>
 </section>

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tether._redact import redact_text, redact_url
 from tether._table import text_table
-from tether.monitor._records import Incident, kind_text
+from tether.monitor._records import Incident, LocationFact, kind_text
 from tether.monitor._uptime import format_uptime, uptimes
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "incidents_report",
     "incidents_text",
     "iso",
+    "location_json",
     "redacted",
     "result_json",
     "rollup_json",
@@ -68,6 +69,7 @@ def incident_json(incident: Incident, now: float) -> dict[str, Any]:
     return {
         "id": incident.id,
         "key": redact_text(incident.key),
+        "partial": incident.is_partial,
         "monitors": sorted(incident.monitors),
         "kind": kind_text(incident.kind),
         "detail": redacted(incident.detail),
@@ -81,6 +83,19 @@ def incident_json(incident: Incident, now: float) -> dict[str, Any]:
             {"at": iso(e.at), "event": e.event, "detail": redacted(e.detail)}
             for e in incident.timeline
         ],
+    }
+
+
+def location_json(location: str, fact: LocationFact) -> dict[str, Any]:
+    """What one location sees of a monitor: its ``state`` there, the ``kind`` and
+    ``detail`` of its failure (``kind`` is null where it does not fail, ``condition`` for
+    conditions not met), and ``since`` when it has been in that state there."""
+    return {
+        "location": location,
+        "state": fact.state.value,
+        "kind": fact.to_json()["kind"],
+        "detail": redacted(fact.detail or None),
+        "since": iso(fact.since),
     }
 
 
