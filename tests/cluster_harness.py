@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from tether.monitor import Runner
+from tether.monitor import Runner, channels_for
+from tether.monitor._app import close_channels
 from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import MonitorConfig
@@ -34,7 +35,8 @@ TTL = 3600.0
 class Instances:
     """One instance per location, in ``locations``' order; ``route(location, url)`` is
     the URL that location's probe really reaches for ``url`` (a refused port for a
-    target cut off from there)."""
+    target cut off from there).  With ``alerts``, each instance delivers to the
+    configuration's channels (:meth:`deliver`); without, alerts stay queued."""
 
     def __init__(
         self,
@@ -42,6 +44,8 @@ class Instances:
         config: MonitorConfig,
         locations: Sequence[str],
         route: Callable[[str, str], str] = lambda location, url: url,
+        *,
+        alerts: bool = False,
     ) -> None:
         self.now = EPOCH
         self.loop = asyncio.new_event_loop()
@@ -58,7 +62,7 @@ class Instances:
             self.runners[location] = Runner(
                 config,
                 store,
-                Outbox(store, {}),
+                Outbox(store, channels_for(config) if alerts else {}),
                 wall=lambda: self.now,
                 probe=probe,
                 location=location,
@@ -97,6 +101,11 @@ class Instances:
         for runner in self.runners.values():
             runner.store.flush()
 
+    def deliver(self) -> None:
+        """Every instance delivers the alerts due (each claims those it sends)."""
+        for runner in self.runners.values():
+            runner.outbox.deliver_due(self.now)
+
     def leave(self, location: str) -> None:
         """The instance at ``location`` stops cleanly: it leaves the cluster's list (the
         others see it gone at their next round) and takes no part in rounds any more."""
@@ -128,5 +137,7 @@ class Instances:
         self.thread.join(timeout=10)
         self.loop.close()
         for runner in self.runners.values():
+            runner.outbox.close()
+            close_channels(runner.outbox.channels)
             runner.store.close()
             runner.cluster.close()
