@@ -243,7 +243,10 @@ class Snapshot:
     instances: Cluster
 
     @classmethod
-    def of(cls, runner: Runner) -> Snapshot:
+    def of(cls, runner: Runner, shown: Iterable[str] | None = None) -> Snapshot:
+        """``shown``: the monitors whose locations the page shows (every one by default;
+        what each location sees is copied for these alone, as it costs the loop more than
+        a state does)."""
         return cls(
             runner.wall(),
             runner.config.monitors,
@@ -253,7 +256,7 @@ class Snapshot:
             tuple(runner.outbox.status()),
             runner.store,
             runner.store.health(),
-            locations_of(runner),
+            locations_of(runner, shown),
             ClusterView.of(runner),
             runner.cluster,
         )
@@ -455,14 +458,14 @@ async def status_document(runner: Runner, recent: Recent | None = None) -> dict[
 async def monitor_document(runner: Runner, name: str) -> dict[str, Any] | None:
     """``/api/monitors/{name}``: its settings, recent results, hourly roll-ups and
     incidents; ``None`` when no monitor has that name."""
-    return await asyncio.to_thread(build_monitor, Snapshot.of(runner), name)
+    return await asyncio.to_thread(build_monitor, Snapshot.of(runner, [name]), name)
 
 
 async def incidents_document(
     runner: Runner, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
 ) -> dict[str, Any]:
     """``/api/incidents``: incidents newest first, with cause, fix and timeline."""
-    snap = Snapshot.of(runner)
+    snap = Snapshot.of(runner, ())
     return await asyncio.to_thread(build_incidents, snap, open_only=open_only, limit=limit)
 
 
@@ -907,8 +910,12 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
 
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
-    async def send(request: web.Request, render: Callable[[Snapshot, str], Page]) -> web.Response:
-        snap = Snapshot.of(runner)
+    async def send(
+        request: web.Request,
+        render: Callable[[Snapshot, str], Page],
+        shown: Iterable[str] | None = None,
+    ) -> web.Response:
+        snap = Snapshot.of(runner, shown)
         fragment = request.query.get("fragment") == "1"
 
         def build() -> tuple[str, int]:
@@ -942,7 +949,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
                 not_found_page(name, snap.now, banner) if doc is None else monitor_page(doc, banner)
             )
 
-        return await send(request, render)
+        return await send(request, render, [name])
 
     async def incidents(request: web.Request) -> web.Response:
         return await send(
@@ -950,6 +957,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             lambda snap, banner: incidents_page(
                 build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), banner
             ),
+            (),
         )
 
     async def document(
@@ -973,13 +981,13 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        snap = Snapshot.of(runner)
+        snap = Snapshot.of(runner, [name])
         return await document(snap, lambda: build_monitor(snap, name), name)
 
     async def incidents_api(request: web.Request) -> web.Response:
         open_only = request.query.get("open", "0") not in ("0", "false", "")
         limit = _limit(request)
-        snap = Snapshot.of(runner)
+        snap = Snapshot.of(runner, ())
         return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
 
     async def static(request: web.Request) -> web.Response:
