@@ -273,3 +273,53 @@ monitors:
     assert 'tether_cluster_instances{location="east"} 0.0' in before
     assert 'monitor="api"' not in after
     assert 'tether_probe_success{location="local",monitor="web"} 1.0' in after
+
+
+def test_checks_of_monitors_moved_to_another_instance_are_left_to_it(
+    postgres_dsn: str, lab: Lab
+) -> None:
+    """Two instances at one location on PostgreSQL: the first holds every shard and
+    checks every monitor; once the second has joined and taken its share, each exports
+    the checks of the monitors it probes now, and no monitor's twice (summed per monitor
+    and location, a stale copy would count twice)."""
+    from tether.monitor._shares import shard_of
+    from tether.monitor.store import PostgresCluster, PostgresStore
+
+    lines = "\n".join(f"  - {{name: m{i}, url: '{lab['healthy'].url}'}}" for i in range(24))
+    config = parse(f"defaults: {{interval: 30s, timeout: 2s}}\nmonitors:\n{lines}\n")
+    names = [m.name for m in config.monitors]
+
+    async def main() -> dict[str, set[str]]:
+        runners = []
+        for n in (1, 2):
+            store = PostgresStore(postgres_dsn)
+            cluster = PostgresCluster(postgres_dsn, "local", ttl=3600, id=f"i{n}")
+            runners.append(Runner(config, store, Outbox(store, {}), cluster=cluster))
+        first, second = runners
+        try:
+            await first.renew()
+            for name in names:
+                await first.check(name, first.mono())
+            await second.renew()  # joins: nothing is free yet
+            await first.renew()  # hands half back
+            await second.renew()  # takes it
+            for name in names:
+                if shard_of(name, second.cluster.shards) in second.held:
+                    await second.check(name, second.mono())
+            exported = {}
+            for runner in runners:
+                text = (await scrape(runner)).decode()
+                exported[runner.cluster.id] = {
+                    name for name in names if f'location="local",monitor="{name}"}} 1.0' in text
+                }
+            return exported
+        finally:
+            for runner in runners:
+                runner.store.close()
+                runner.cluster.close()
+
+    exported = asyncio.run(main())
+    assert exported["i1"]
+    assert exported["i2"]
+    assert exported["i1"].isdisjoint(exported["i2"])
+    assert exported["i1"] | exported["i2"] == set(names)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -114,10 +114,12 @@ class _Scrape(Collector):
         metrics: MonitorMetrics,
         cluster: ClusterView,
         locations: Mapping[str, LocationsView],
+        probed: Container[str] | None,
     ) -> None:
         self._metrics = metrics
         self._cluster = cluster
         self._locations = locations
+        self._probed = probed
 
     def collect(self) -> Iterator[Metric]:
         yield from self._metrics.registry.collect()
@@ -147,6 +149,8 @@ class _Scrape(Collector):
             labels=labels,
         )
         for monitor, last in list(self._metrics.checks.items()):
+            if self._probed is not None and monitor not in self._probed:
+                continue  # moved to another instance of this location, which exports it
             at = [monitor, here]
             success.add_metric(at, last.success)
             duration.add_metric(at, last.duration)
@@ -274,15 +278,20 @@ class MonitorMetrics:
         self.registry.register(_StoreCollector(health))
 
     def render(
-        self, cluster: ClusterView, locations: Mapping[str, LocationsView] | None = None
+        self,
+        cluster: ClusterView,
+        locations: Mapping[str, LocationsView] | None = None,
+        probed: Container[str] | None = None,
     ) -> bytes:
-        """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``,
-        the monitors' ``locations`` (:func:`~tether.monitor._view.locations_of`), and the
-        instances when ``cluster`` has read them."""
+        """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``
+        (only those of ``probed``, the monitors this instance probes now, when given: one
+        whose shard moved to another instance is exported by that one), the monitors'
+        ``locations`` (:func:`~tether.monitor._view.locations_of`), and the instances
+        when ``cluster`` has read them."""
         now = self._wall()
         for channel, oldest in list(self._oldest.items()):
             self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
-        return generate_latest(_Scrape(self, cluster, locations or {}))
+        return generate_latest(_Scrape(self, cluster, locations or {}, probed))
 
 
 def phase_seconds(result: ProbeResult) -> dict[str, float]:

@@ -65,7 +65,9 @@ async def scrape(runner: Runner) -> bytes:
     # Unread, tether_cluster_instances is left out; the store's series say why.
     with contextlib.suppress(ClusterError):
         cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
-    return runner.metrics.render(cluster, locations_of(runner))
+    # runner.latest has the monitors this instance probes now (a shard that moves to
+    # another instance takes its monitors out of it).
+    return runner.metrics.render(cluster, locations_of(runner), runner.latest)
 
 
 def probe_handler(
