@@ -26,8 +26,11 @@ value that slipped through would still not run.  URLs are shown through
 :func:`~tether._redact.redact_url` and free text through :func:`~tether._redact.redact_text`,
 in the pages and in the APIs alike.  Every route is a GET: nothing here changes the monitor.
 
-The runner's memory gives states, latest checks, state times and the alert channels'
-health; the store gives the rest through small queries (:class:`Recent`: the minute
+The runner's memory gives states, latest checks, state times, the alert channels'
+health, and what each location sees of a monitor of several (its quorum's, copied only for
+the monitors a page shows: it costs the loop more than a state); the cluster gives its
+instances (a query with PostgreSQL, run on the worker thread); the store gives the rest
+through small queries (:class:`Recent`: the minute
 roll-ups of the last hour for the sparklines, read again only for the last two minutes,
 and the last failure), run on a worker thread so that a page never holds up the event
 loop that runs the probes.
