@@ -12,6 +12,7 @@ from simtime import SimTime
 from tether.monitor import Runner
 from tether.monitor._records import AlertPayload
 from tether.monitor._state import State
+from tether.monitor._web import scrape
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
@@ -115,6 +116,10 @@ class Harness:
 
     def state(self, name: str) -> State:
         return self.runner.detector.state(name)
+
+    def metrics(self) -> str:
+        """What /metrics answers now."""
+        return asyncio.run(scrape(self.runner)).decode()
 
     def close(self) -> None:
         self.store.close()

@@ -137,7 +137,7 @@ monitors:
     (incident,) = h.store.incidents()
     (live_at,) = [at for c, e, at in h.delivered if c == "live" and e == "incident.opened"]
     assert live_at - (incident.opened - EPOCH) <= 1.0, (live_at, incident.opened - EPOCH)
-    metrics = h.runner.metrics.render().decode()
+    metrics = h.metrics()
     assert 'tether_alerts_sent_total{channel="live"} 2.0' in metrics
     assert 'tether_alert_delivery_failures_total{channel="dead",kind="connect.refused"}' in metrics
     assert 'tether_alerts_queued{channel="dead"} 2.0' in metrics

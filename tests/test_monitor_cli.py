@@ -87,7 +87,10 @@ def test_monitor_runs_until_sigterm_and_status_reads_what_it_stored(
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
-    assert 'tether_probe_failures_total{kind="connect.refused",monitor="api"}' in metrics
+    assert (
+        'tether_probe_failures_total{kind="connect.refused",location="local",monitor="api"}'
+        in metrics
+    )
     assert 'tether_monitor_up{monitor="api"} 0.0' in metrics
     assert proc.returncode == 0, err
     assert "2 monitors" in err

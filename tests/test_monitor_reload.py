@@ -71,8 +71,9 @@ def test_a_removed_monitor_stops_and_its_lone_incident_resolves(tmp_path: Path, 
     (incident,) = h.store.incidents()
     assert incident.resolved is not None
     assert "api was removed from the configuration" in str(incident.timeline)
-    assert b'monitor="api"' not in h.runner.metrics.render()
-    assert b'monitor="web"' in h.runner.metrics.render()
+    metrics = h.metrics()
+    assert 'monitor="api"' not in metrics
+    assert 'tether_probe_success{location="local",monitor="web"} 1.0' in metrics
     h.close()
 
 

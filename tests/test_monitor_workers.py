@@ -194,7 +194,7 @@ def test_every_worker_listens_and_answers_probe_and_forwards_the_rest(
         code, body = get(f"http://127.0.0.1:{port}/probe?target={lab['healthy'].url}&module=http")
         assert (code, b"probe_success 1.0" in body) == (200, True)
         code, body = get(f"http://127.0.0.1:{port}/metrics")
-        assert b'tether_probe_success{monitor="healthy"} 1.0' in body
+        assert b'tether_probe_success{location="local",monitor="healthy"} 1.0' in body
         code, body = get(f"http://127.0.0.1:{port}/")
         assert code == 200
         assert b"healthy" in body

@@ -11,8 +11,10 @@ token, an SMTP password, and (check-config) PostgreSQL passwords as a URL and as
 Sinks: the monitor's log lines (text and JSON), the SQLite store's bytes (WAL too), the
 dashboard pages, /api/status, /api/monitors/*, /api/incidents, /metrics, /probe, the
 alert payloads a real webhook receiver gets, the CLI's output (diagnose text and JSON,
-check-config, status, history, incidents), and the messages, reprs and chains of
-exceptions from ``tether.Session`` and of ``classify``'s Failure.
+check-config, status, history, incidents), what each location of a cluster shows
+(two real instances on PostgreSQL: their pages, APIs and metrics, `tether status`, the
+payloads' ``locations``, the stored location states), and the messages, reprs and chains
+of exceptions from ``tether.Session`` and of ``classify``'s Failure.
 
 Everything runs on loopback; the monitor is a real process on real time, so the test
 polls with a bound rather than sleeping a fixed time.
@@ -434,3 +436,114 @@ def test_no_secret_from_a_monitor_on_a_postgres_store(
     outputs["log"] = log.read_text()
     assert not [sink for sink, text in outputs.items() if PASSWORD in str(text)]
     assert "tether:***@127.0.0.1" in outputs["log"]
+
+
+def test_no_secret_in_what_the_locations_show(
+    tmp_path: Path, postgres_dsn: str, upstream: Upstream, receiver: Receiver
+) -> None:
+    """Two real instances (east and local, tests/cluster_harness.py) probe the target full
+    of secrets, east through a refused port with the same credentials, and publish each
+    location's state, detail included, through PostgreSQL: no page, API answer or metric
+    of either instance, no `tether status` (text or JSON) or `tether incidents`, no
+    webhook payload (with its `locations`) and no stored row holds any of them; the
+    locations' details were there to leak."""
+    from cluster_harness import Instances
+    from tether.monitor.config import parse_config
+
+    receiver.start()
+    refused = free_port()
+    config_path = tmp_path / "tether.yaml"
+    config_path.write_text(
+        json.dumps(
+            {
+                "storage": {"postgres": postgres_dsn},
+                "locations": ["east", "local"],
+                "alerts": [
+                    {
+                        "name": "hook",
+                        "type": "webhook",
+                        "url": f"{receiver.url}?token={secret('hooktok')}",
+                        "secret": secret("hmac"),
+                    }
+                ],
+                "monitors": [
+                    {
+                        "name": "creds",
+                        "url": creds_url(upstream.port),
+                        "headers": HEADERS,
+                        "timeout": "1s",
+                        "failure_threshold": 1,
+                        "alerts": ["hook"],
+                    }
+                ],
+            }
+        )
+    )
+    config = parse_config(config_path.read_text())
+    url = config.monitor("creds").url
+    cut = url.replace(f":{upstream.port}/", f":{refused}/")
+    assert cut != url
+    cluster = Instances(
+        postgres_dsn,
+        config,
+        ("east", "local"),
+        route=lambda at, target: cut if at == "east" else target,
+        alerts=True,
+    )
+    outputs: dict[str, str | bytes] = {}
+    try:
+        cluster.rounds()
+        cluster.check("local", "creds")
+        cluster.settle()
+        cluster.check("east", "creds")
+        cluster.settle()
+        cluster.deliver()
+        for location in ("east", "local"):
+            base = cluster.serve(location)
+            for page in (
+                "/",
+                "/monitors/creds",
+                "/incidents",
+                "/api/status",
+                "/api/monitors/creds",
+                "/api/incidents",
+                "/metrics",
+            ):
+                outputs[f"{location} {page}"] = fetch(base + page)
+        store = cluster["local"].store
+        rows = [row.state.to_json() for row in store.location_states()]
+        outputs["store tether_location_states"] = json.dumps(rows)
+        outputs["store incidents"] = repr(store.incidents())
+    finally:
+        cluster.close()
+    for i, (headers, body) in enumerate(receiver.got):
+        outputs[f"webhook payload {i}"] = json.dumps(headers) + body.decode()
+    for command in (["status"], ["status", "--json"], ["incidents"], ["incidents", "--json"]):
+        outputs[f"tether {' '.join(command)}"] = cli(*command, "--config", str(config_path))
+
+    assert leaks(outputs) == {}
+    # Each location's state and detail were shown, to the pages and in the payloads.
+    status = json.loads(outputs["local /api/status"])
+    (row,) = status["rows"]
+    assert [(w["location"], w["kind"]) for w in row["locations"]] == [
+        ("east", "connect.refused"),
+        ("local", "http.server_error"),
+    ]
+    assert all(w["detail"] for w in row["locations"])
+    payloads = [json.loads(body) for _, body in receiver.got]
+    assert any(set(p.get("locations", {})) == {"east", "local"} for p in payloads)
+    assert "  east: down since" in outputs["tether status"]
+    assert '"location": "local"' in outputs["tether status --json"]
+
+
+def test_a_location_detail_shows_redacted() -> None:
+    """A location's detail that holds a URL with a password and a token is shown masked
+    by the one function the dashboard and `tether status` show it through."""
+    from tether.monitor._records import LocationFact
+    from tether.monitor._report import location_json
+    from tether.monitor._state import State
+
+    fact = LocationFact(State.DOWN, detail=f"GET {creds_url(9)} timed out")
+    shown = location_json("east", fact)
+    assert leaks({"location_json": json.dumps(shown)}) == {}
+    assert shown["detail"].startswith("GET http://alice:***@127.0.0.1:9/private?accessToken=***")

@@ -543,7 +543,9 @@ def _status(path: str, *, as_json: bool) -> int:
     with store:
         report = status_report(config, store, time.time())
     _print_report(report, as_json, status_text)
-    return EXIT_FAILURE if report["open_incidents"] else EXIT_OK
+    # A partial incident (some locations fail, fewer than the quorum) is not an outage.
+    outage = any(not i["partial"] for i in report["open_incidents"])
+    return EXIT_FAILURE if outage else EXIT_OK
 
 
 def _print_report(

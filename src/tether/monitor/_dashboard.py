@@ -26,8 +26,11 @@ value that slipped through would still not run.  URLs are shown through
 :func:`~tether._redact.redact_url` and free text through :func:`~tether._redact.redact_text`,
 in the pages and in the APIs alike.  Every route is a GET: nothing here changes the monitor.
 
-The runner's memory gives states, latest checks, state times and the alert channels'
-health; the store gives the rest through small queries (:class:`Recent`: the minute
+The runner's memory gives states, latest checks, state times, the alert channels'
+health, and what each location sees of a monitor of several (its quorum's, copied only for
+the monitors a page shows: it costs the loop more than a state); the cluster gives its
+instances (a query with PostgreSQL, run on the worker thread); the store gives the rest
+through small queries (:class:`Recent`: the minute
 roll-ups of the last hour for the sparklines, read again only for the last two minutes,
 and the last failure), run on a worker thread so that a page never holds up the event
 loop that runs the probes.
@@ -50,12 +53,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from tether._durations import format_duration, human_duration
+from tether._plural import count
 from tether._redact import redact_text, redact_url
 from tether.monitor._params import request_number
 from tether.monitor._records import Incident
 from tether.monitor._report import (
     incident_json,
     iso,
+    location_json,
     redacted,
     result_json,
     rollup_json,
@@ -63,6 +68,7 @@ from tether.monitor._report import (
 )
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
+from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
 from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
@@ -70,7 +76,7 @@ from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
 if TYPE_CHECKING:
     from tether.monitor._detect import Observation
     from tether.monitor._runner import Runner
-    from tether.monitor.store import ProbeRecord, Rollup, Store
+    from tether.monitor.store import Cluster, ProbeRecord, Rollup, Store
 
 SECURITY_HEADERS: Final = {
     # No inline script or style and nothing from another origin: the page's own script
@@ -191,6 +197,32 @@ def store_banner(health: StoreHealth) -> str:
     )
 
 
+# -- the cluster ------------------------------------------------------------------------------
+
+
+def cluster_json(cluster: ClusterView) -> dict[str, Any]:
+    """This instance (``id``, ``location``, ``leader``), how many live instances each
+    location has (``live``), and every instance the cluster knows, leader first."""
+    return {
+        "id": cluster.id,
+        "location": cluster.here,
+        "leader": cluster.leading,
+        "live": cluster.live(),
+        "instances": [
+            {
+                "id": i.id,
+                "location": i.location,
+                "host": i.host,
+                "alive": i.alive,
+                "leader": i.leader,
+                "shards": i.shards,
+                "heartbeat": iso(i.heartbeat),
+            }
+            for i in cluster.instances or ()
+        ],
+    }
+
+
 # -- JSON documents -------------------------------------------------------------------------
 
 
@@ -207,9 +239,17 @@ class Snapshot:
     channels: tuple[ChannelStatus, ...]
     store: Store
     store_health: StoreHealth
+    locations: dict[str, LocationsView]
+    """What each location sees of each monitor of more than one."""
+    cluster: ClusterView
+    """This instance; the instances are read from ``instances`` off the loop."""
+    instances: Cluster
 
     @classmethod
-    def of(cls, runner: Runner) -> Snapshot:
+    def of(cls, runner: Runner, shown: Iterable[str] | None = None) -> Snapshot:
+        """``shown``: the monitors whose locations the page shows (every one by default;
+        what each location sees is copied for these alone, as it costs the loop more than
+        a state does)."""
         return cls(
             runner.wall(),
             runner.config.monitors,
@@ -219,6 +259,9 @@ class Snapshot:
             tuple(runner.outbox.status()),
             runner.store,
             runner.store.health(),
+            locations_of(runner, shown),
+            ClusterView.of(runner),
+            runner.cluster,
         )
 
     def state(self, name: str) -> State:
@@ -248,7 +291,7 @@ class Snapshot:
                 "latency_ms": round_ms(latest.latency_ms),
                 "kind": latest.kind.value if latest.kind else None,
             }
-        return {
+        out: dict[str, Any] = {
             "name": m.name,
             "href": monitor_path(m.name),
             "url": redact_url(m.url),
@@ -257,6 +300,18 @@ class Snapshot:
             "for_s": None if since is None else round(now - since, 3),
             "last_check": last_check,
         }
+        view = self.locations.get(m.name)
+        if view is not None:
+            out["locations"] = [
+                {**location_json(where, fact), "live": fact.live}
+                for where, fact in view.facts.items()
+            ]
+            out["quorum"] = {
+                "needed": view.needed,
+                "failing": list(view.failing),
+                "counted": view.counted,
+            }
+        return out
 
 
 class Recent:
@@ -359,6 +414,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
         "open_incidents": [incident_json(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
+        "cluster": cluster_json(snap.cluster.read(snap.instances, now)),
     }
 
 
@@ -405,14 +461,14 @@ async def status_document(runner: Runner, recent: Recent | None = None) -> dict[
 async def monitor_document(runner: Runner, name: str) -> dict[str, Any] | None:
     """``/api/monitors/{name}``: its settings, recent results, hourly roll-ups and
     incidents; ``None`` when no monitor has that name."""
-    return await asyncio.to_thread(build_monitor, Snapshot.of(runner), name)
+    return await asyncio.to_thread(build_monitor, Snapshot.of(runner, [name]), name)
 
 
 async def incidents_document(
     runner: Runner, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
 ) -> dict[str, Any]:
     """``/api/incidents``: incidents newest first, with cause, fix and timeline."""
-    snap = Snapshot.of(runner)
+    snap = Snapshot.of(runner, ())
     return await asyncio.to_thread(build_incidents, snap, open_only=open_only, limit=limit)
 
 
@@ -552,6 +608,77 @@ def _summary(doc: Mapping[str, Any]) -> str:
     return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
 
 
+def _cluster(cluster: Mapping[str, Any]) -> str:
+    """``3 instances: east (leader), west, local``, a location with no live instance in
+    red; empty for one instance at one location."""
+    live: Mapping[str, int] = cluster["live"] or {}
+    alive = [i for i in cluster["instances"] if i["alive"]]
+    if len(alive) <= 1 and len(live) <= 1:
+        return ""
+    parts = []
+    for where, n in live.items():
+        if not n:
+            parts.append(f'<span class="dead">{_e(where)} (no live instance)</span>')
+            continue
+        many = f" ×{n}" if n > 1 else ""
+        leads = any(i["leader"] and i["location"] == where for i in alive)
+        parts.append(f"{_e(where)}{many}{' (leader)' if leads else ''}")
+    if not any(i["leader"] for i in alive):
+        parts.append('<span class="dead">no leader: incidents wait</span>')
+    here = f"this page from {cluster['id']} at {cluster['location']}"
+    return (
+        f'<p id="cluster" class="cluster" title="{_e(here)}">'
+        f"{_e(count(len(alive), 'instance'))}: {', '.join(parts)}</p>\n"
+    )
+
+
+def _place_title(where: Mapping[str, Any]) -> str:
+    """What a location's state rests on, for its tooltip: the kind and detail of its
+    failure, or since when it has been in its state."""
+    if not where["live"]:
+        return "no live instance there: not counted"
+    since = "" if where["since"] is None else f"since {where['since']}"
+    why = ": ".join(part for part in (where["kind"], where["detail"]) if part)
+    return "; ".join(part for part in (why, since) if part)
+
+
+def _places(row: Mapping[str, Any]) -> str:
+    """``east down · west up · local up`` under a monitor's state, each coloured as the
+    state badges are."""
+    parts = []
+    for where in row["locations"]:
+        state = where["state"] if where["live"] else "unknown"
+        shown = where["state"] if where["live"] else "not counted"
+        parts.append(
+            f'<span class="place state-{_e(state)}" data-location="{_e(where["location"])}" '
+            f'title="{_e(_place_title(where))}">{_e(where["location"])} {_e(shown)}</span>'
+        )
+    return f'<div class="places">{" · ".join(parts)}</div>'
+
+
+def _locations(doc: Mapping[str, Any]) -> str:
+    """A monitor's page: what each of its locations sees, and the quorum over them."""
+    quorum = doc["quorum"]
+    failing = ", ".join(_e(where) for where in quorum["failing"]) or "none"
+    rows = []
+    for where in doc["locations"]:
+        counted = (
+            "" if where["live"] else ' <span class="muted">not counted: no live instance</span>'
+        )
+        why = " ".join(part for part in (_kind(where["kind"]), _e(where["detail"] or "")) if part)
+        rows.append(
+            f'<tr data-location="{_e(where["location"])}"><td>{_e(where["location"])}</td>'
+            f"<td>{_state_badge(where['state'])}{counted}</td><td>{_when(where['since'])}</td>"
+            f"<td>{why or '—'}</td></tr>"
+        )
+    return (
+        f'<p class="quorum">Down when {quorum["needed"]} of its {quorum["counted"]} counted '
+        f"locations fail; failing now: {failing}.</p>"
+        '<table id="locations"><thead><tr><th>Location</th><th>State</th><th>Since</th>'
+        f"<th>Why</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
     monitors = ", ".join(_link(name) for name in i["monitors"]) or "—"
     status = (
@@ -567,9 +694,17 @@ def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
         )
         events = f'<ol class="timeline">{items}</ol>'
     state = "open" if i["open"] else "resolved"
+    partial = ""
+    if i["partial"]:
+        state += " incident-partial"
+        partial = (
+            '<span class="tag" title="some locations fail, fewer than the quorum: not an '
+            'outage">partial</span> '
+        )
     return (
         f'<article class="incident incident-{state}" data-incident="{_e(i["id"])}">'
-        f'<h3>#{_e(i["id"])} {_kind(i["kind"])} <span class="monitors">{monitors}</span></h3>'
+        f"<h3>#{_e(i['id'])} {partial}{_kind(i['kind'])} "
+        f'<span class="monitors">{monitors}</span></h3>'
         f'<p class="detail">{_e(i["detail"])}</p>'
         f'<p class="hint"><strong>Fix:</strong> {_e(i["hint"])}</p>'
         f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}</article>'
@@ -592,10 +727,11 @@ def _row(row: Mapping[str, Any], now: str) -> str:
         f'</span> <span class="ago">{_e(human_duration(failure["ago_s"]))} ago</span>'
     )
     held = "—" if row["for_s"] is None else _e(human_duration(row["for_s"]))
+    places = _places(row) if "locations" in row else ""
     return (
         f'<tr data-monitor="{_e(row["name"])}">'
         f'<td class="name">{_link(row["name"])}<div class="url">{_e(row["url"])}</div></td>'
-        f"<td>{_state_badge(row['state'])}</td>"
+        f"<td>{_state_badge(row['state'])}{places}</td>"
         f'<td class="for" title="{_e(row["since"] or "")}">{held}</td>'
         f'<td class="latency">{_latency(check["latency_ms"] if check else None)}</td>'
         f'<td class="uptime">{_uptime(row["uptime"], ("24h", "30d"))}</td>'
@@ -609,7 +745,7 @@ def dashboard_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     rows = "".join(_row(r, doc["now"]) for r in doc["rows"])
     main = f"""{banner}<h1>Monitors</h1>
 <p id="summary" class="summary">{_summary(doc)}</p>
-<section>
+{_cluster(doc["cluster"])}<section>
 <h2>Open incidents</h2>
 <div id="incidents">{_incidents(doc["open_incidents"], "No open incidents.", timeline=False)}</div>
 </section>
@@ -693,10 +829,13 @@ def _uptime(
 
 def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     """One monitor's page, from :func:`monitor_document`."""
+    places = ""
+    if "locations" in doc:
+        places = f'<section id="places">\n<h2>Locations</h2>\n{_locations(doc)}\n</section>\n'
     main = f"""{banner}<p class="crumbs"><a href="/">Monitors</a> /</p>
 <h1 id="monitor-name">{_e(doc["name"])}</h1>
 <div id="facts">{_monitor_facts(doc)}</div>
-<section>
+{places}<section>
 <h2>Incidents</h2>
 <div id="incidents">{_incidents(doc["incidents"], "No incidents.", timeline=True)}</div>
 </section>
@@ -774,8 +913,12 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
 
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
-    async def send(request: web.Request, render: Callable[[Snapshot, str], Page]) -> web.Response:
-        snap = Snapshot.of(runner)
+    async def send(
+        request: web.Request,
+        render: Callable[[Snapshot, str], Page],
+        shown: Iterable[str] | None = None,
+    ) -> web.Response:
+        snap = Snapshot.of(runner, shown)
         fragment = request.query.get("fragment") == "1"
 
         def build() -> tuple[str, int]:
@@ -809,7 +952,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
                 not_found_page(name, snap.now, banner) if doc is None else monitor_page(doc, banner)
             )
 
-        return await send(request, render)
+        return await send(request, render, [name])
 
     async def incidents(request: web.Request) -> web.Response:
         return await send(
@@ -817,6 +960,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             lambda snap, banner: incidents_page(
                 build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), banner
             ),
+            (),
         )
 
     async def document(
@@ -840,13 +984,13 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        snap = Snapshot.of(runner)
+        snap = Snapshot.of(runner, [name])
         return await document(snap, lambda: build_monitor(snap, name), name)
 
     async def incidents_api(request: web.Request) -> web.Response:
         open_only = request.query.get("open", "0") not in ("0", "false", "")
         limit = _limit(request)
-        snap = Snapshot.of(runner)
+        snap = Snapshot.of(runner, ())
         return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
 
     async def static(request: web.Request) -> web.Response:

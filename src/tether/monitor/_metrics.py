@@ -5,12 +5,22 @@ Phase names follow blackbox_exporter's ``probe_http_duration_seconds``
 them; the failure counter carries the *kind*, the reason label blackbox
 leaves out.
 
-    tether_monitor_up{monitor}                       1 up, 0 down (after thresholds)
-    tether_probe_success{monitor}                    the last check: 1 passed, 0 failed
-    tether_probe_duration_seconds{monitor}           the last check, all phases
-    tether_probe_phase_seconds{monitor, phase}       the last check, per phase
-    tether_probe_failures_total{monitor, kind}       failed checks, by failure kind
-    tether_certificate_expiry_seconds{monitor}       seconds until the leaf certificate expires
+The per-check series carry the ``location`` of the instance that made the check: each
+instance exports its own checks, and Prometheus scraping every instance of a cluster gets
+each monitor once per location.  Their values are kept here as plain numbers and labelled
+when scraped (the location, and what the quorum and the cluster say, come from the
+runner then: :class:`~tether.monitor._view.ClusterView`); a check costs a few dict writes,
+and nothing in it can raise.
+
+    tether_monitor_up{monitor}                       1 up, 0 down: the cluster's state
+    tether_probe_success{monitor, location}          the last check: 1 passed, 0 failed
+    tether_probe_duration_seconds{monitor, location}      the last check, all phases
+    tether_probe_phase_seconds{monitor, location, phase}  the last check, per phase
+    tether_probe_failures_total{monitor, location, kind}  failed checks, by failure kind
+    tether_certificate_expiry_seconds{monitor, location}  until the leaf certificate expires
+    tether_location_up{monitor, location}            what each location sees (several only)
+    tether_cluster_instances{location}               live instances at each location
+    tether_cluster_leader                            1 on the instance that leads
     tether_alerts_sent_total{channel}                alerts delivered, per channel
     tether_alert_delivery_failures_total{channel, kind}  failed deliveries, by failure kind
     tether_alerts_queued{channel}                    alerts waiting in the channel's queue
@@ -19,10 +29,11 @@ leaves out.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -31,6 +42,8 @@ from prometheus_client.utils import floatToGoString
 
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
+from tether.monitor._state import State
+from tether.monitor._view import ClusterView, LocationsView
 from tether.monitor.store._base import StoreHealth
 from tether.probe import ProbeResult
 
@@ -80,64 +93,107 @@ BLACKBOX_PHASES = {"dns": "resolve", "connect": "connect", "tls": "tls"}
 
 
 @dataclass(slots=True)
-class _Checked:
-    """One monitor's figures as its last checks left them, exported when scraped."""
+class _Last:
+    """A monitor's last check at this instance, and its failures so far, by kind: the
+    values of its per-check series."""
 
-    success: float = 0.0
+    success: int = 0
     duration: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
-    """Seconds by blackbox phase name, each as the last check that had it left it."""
-    failures: dict[str, tuple[float, float]] = field(default_factory=dict)
-    """By failure kind (``condition`` for a condition not met): the count, and when the
-    first was counted (the counter's ``_created``)."""
     expiry: float | None = None
+    failures: dict[str, list[float]] = field(default_factory=dict)
+    """Each kind's count, and when it was first counted (the counter's ``_created``)."""
 
 
-class _Checks(Collector):
-    """The per-check series, built from plain records at each scrape.  A check only
-    writes a record: setting six labelled gauges through prometheus_client took a lock and
-    a check of the value at each, about a twentieth of a check's work on the event loop,
-    where a scrape comes every few seconds at most."""
+class _Scrape(Collector):
+    """One scrape: the registry's series, then those labelled with what the runner says
+    now (the location of the checks, the locations' states, the instances)."""
 
-    def __init__(self) -> None:
-        self.up: dict[str, float] = {}
-        self.checked: dict[str, _Checked] = {}
+    def __init__(
+        self,
+        metrics: MonitorMetrics,
+        cluster: ClusterView,
+        locations: Mapping[str, LocationsView],
+        probed: Container[str] | None,
+    ) -> None:
+        self._metrics = metrics
+        self._cluster = cluster
+        self._locations = locations
+        self._probed = probed
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("tether_monitor_up", "1 while the monitor is up", labels=["monitor"])
-        for monitor, value in list(self.up.items()):
-            up.add_metric([monitor], value)
-        yield up
-        checked = list(self.checked.items())
+        yield from self._metrics.registry.collect()
+        yield from self._checks()
+        yield from self._places()
+
+    def _checks(self) -> Iterator[Metric]:
+        here = self._cluster.here
+        labels = ["monitor", "location"]
         success = GaugeMetricFamily(
-            "tether_probe_success", "1 if the last check passed", labels=["monitor"]
+            "tether_probe_success", "1 if the last check passed", labels=labels
         )
         duration = GaugeMetricFamily(
-            "tether_probe_duration_seconds", "Duration of the last check", labels=["monitor"]
+            "tether_probe_duration_seconds", "Duration of the last check", labels=labels
         )
         phase = GaugeMetricFamily(
             "tether_probe_phase_seconds",
             "Duration of each phase of the last check (blackbox_exporter's phase names)",
-            labels=["monitor", "phase"],
+            labels=[*labels, "phase"],
         )
         failures = CounterMetricFamily(
-            "tether_probe_failures", "Failed checks by failure kind", labels=["monitor", "kind"]
+            "tether_probe_failures", "Failed checks by failure kind", labels=[*labels, "kind"]
         )
         expiry = GaugeMetricFamily(
             "tether_certificate_expiry_seconds",
             "Seconds until the leaf certificate expires",
-            labels=["monitor"],
+            labels=labels,
         )
-        for monitor, c in checked:
-            success.add_metric([monitor], c.success)
-            duration.add_metric([monitor], c.duration)
-            for name, seconds in list(c.phases.items()):
-                phase.add_metric([monitor, name], seconds)
-            for kind, (count, created) in list(c.failures.items()):
-                failures.add_metric([monitor, kind], count, created=created)
-            if c.expiry is not None:
-                expiry.add_metric([monitor], c.expiry)
+        for monitor, last in list(self._metrics.checks.items()):
+            if self._probed is not None and monitor not in self._probed:
+                continue  # moved to another instance of this location, which exports it
+            at = [monitor, here]
+            success.add_metric(at, last.success)
+            duration.add_metric(at, last.duration)
+            for name, seconds in last.phases.items():
+                phase.add_metric([*at, name], seconds)
+            for kind, (n, created) in last.failures.items():
+                failures.add_metric([*at, kind], n, created=created)
+            if last.expiry is not None:
+                expiry.add_metric(at, last.expiry)
         yield from (success, duration, phase, failures, expiry)
+
+    def _places(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "tether_location_up",
+            "What each location of a monitor of several sees: 1 up, 0 down (as "
+            "tether_monitor_up); absent while it has no result there, has it paused, or "
+            "has no live instance",
+            labels=["monitor", "location"],
+        )
+        for monitor, view in self._locations.items():
+            for location, fact in view.facts.items():
+                if fact.live and fact.state not in _SILENT:
+                    up.add_metric([monitor, location], int(fact.state is not State.DOWN))
+        yield up
+        live = self._cluster.live()
+        if live is not None:
+            instances = GaugeMetricFamily(
+                "tether_cluster_instances",
+                "Live instances at each location (0: nothing probes from there)",
+                labels=["location"],
+            )
+            for location, n in live.items():
+                instances.add_metric([location], n)
+            yield instances
+        yield GaugeMetricFamily(
+            "tether_cluster_leader",
+            "1 on the instance that leads the cluster (runs the incidents), else 0",
+            int(self._cluster.leading),
+        )
+
+
+_SILENT: Final = frozenset({State.UNKNOWN, State.PAUSED})
+"""Location states that say nothing of the target: no ``tether_location_up`` sample."""
 
 
 class MonitorMetrics:
@@ -146,10 +202,11 @@ class MonitorMetrics:
         self._oldest: dict[str, float | None] = {}
         """Each channel seen, and when its oldest queued alert was queued (None: none
         waits); the age is set at each scrape."""
+        self.checks: dict[str, _Last] = {}
+        """Each monitor's last check here, labelled when scraped."""
         self.registry = CollectorRegistry()
         r = self.registry
-        self._checks = _Checks()
-        r.register(self._checks)
+        self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
 
         self.alerts_sent = Counter(
             "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
@@ -189,36 +246,52 @@ class MonitorMetrics:
     ) -> None:
         """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
         :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
-        c = self._checks.checked.get(record.monitor)
-        if c is None:
-            c = self._checks.checked[record.monitor] = _Checked()
-        c.success = 1.0 if record.ok else 0.0
-        c.duration = (record.latency_ms or 0.0) / 1000
-        c.phases.update(timings)
+        last = self.checks.get(record.monitor)
+        if last is None:
+            last = self.checks[record.monitor] = _Last()
+        last.success = 1 if record.ok else 0
+        last.duration = (record.latency_ms or 0.0) / 1000
+        last.phases.update(timings)
         if not record.ok:
             kind = record.kind.value if record.kind is not None else "condition"
-            count, created = c.failures.get(kind) or (0.0, self._wall())
-            c.failures[kind] = (count + 1, created)
+            counted = last.failures.get(kind)
+            if counted is None:
+                last.failures[kind] = [1.0, self._wall()]
+            else:
+                counted[0] += 1
         if days_left is not None:
-            c.expiry = float(days_left * 86400)
+            last.expiry = days_left * 86400.0
 
     def state(self, monitor: str, up: bool) -> None:
-        self._checks.up[monitor] = 1.0 if up else 0.0
+        """The monitor's state for the cluster changed (``tether_monitor_up``)."""
+        self.up.labels(monitor).set(1 if up else 0)
 
     def forget(self, monitor: str) -> None:
-        """Drop every series of a monitor removed from the configuration."""
-        self._checks.up.pop(monitor, None)
-        self._checks.checked.pop(monitor, None)
+        """Drop every series of a monitor removed from the configuration (those of its
+        locations are made at each scrape from the configuration: they go with it)."""
+        self.checks.pop(monitor, None)
+        with contextlib.suppress(KeyError):  # never set
+            self.up.remove(monitor)
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
         """Read the store's health at each scrape (``tether_store_*``)."""
         self.registry.register(_StoreCollector(health))
 
-    def render(self) -> bytes:
+    def render(
+        self,
+        cluster: ClusterView,
+        locations: Mapping[str, LocationsView] | None = None,
+        probed: Container[str] | None = None,
+    ) -> bytes:
+        """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``
+        (only those of ``probed``, the monitors this instance probes now, when given: one
+        whose shard moved to another instance is exported by that one), the monitors'
+        ``locations`` (:func:`~tether.monitor._view.locations_of`), and the instances
+        when ``cluster`` has read them."""
         now = self._wall()
         for channel, oldest in list(self._oldest.items()):
             self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
-        return generate_latest(self.registry)
+        return generate_latest(_Scrape(self, cluster, locations or {}, probed))
 
 
 def phase_seconds(result: ProbeResult) -> dict[str, float]:

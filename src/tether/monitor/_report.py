@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from tether._redact import redact_text, redact_url
-from tether._table import text_table
-from tether.monitor._records import Incident, kind_text
+from tether._table import table_lines, text_table
+from tether.monitor._records import Incident, LocationFact, kind_text
 from tether.monitor._uptime import format_uptime, uptimes
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "incidents_report",
     "incidents_text",
     "iso",
+    "location_json",
     "redacted",
     "result_json",
     "rollup_json",
@@ -68,6 +69,7 @@ def incident_json(incident: Incident, now: float) -> dict[str, Any]:
     return {
         "id": incident.id,
         "key": redact_text(incident.key),
+        "partial": incident.is_partial,
         "monitors": sorted(incident.monitors),
         "kind": kind_text(incident.kind),
         "detail": redacted(incident.detail),
@@ -81,6 +83,19 @@ def incident_json(incident: Incident, now: float) -> dict[str, Any]:
             {"at": iso(e.at), "event": e.event, "detail": redacted(e.detail)}
             for e in incident.timeline
         ],
+    }
+
+
+def location_json(location: str, fact: LocationFact) -> dict[str, Any]:
+    """What one location sees of a monitor: its ``state`` there, the ``kind`` and
+    ``detail`` of its failure (``kind`` is null where it does not fail, ``condition`` for
+    conditions not met), and ``since`` when it has been in that state there."""
+    return {
+        "location": location,
+        "state": fact.state.value,
+        "kind": fact.to_json()["kind"],
+        "detail": redacted(fact.detail or None),
+        "since": iso(fact.since),
     }
 
 
@@ -120,18 +135,31 @@ def rollup_json(rollup: Rollup) -> dict[str, Any]:
 
 def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
     """``tether status --json``: each monitor's latest stored check and uptime, in the
-    file's order, and the open incidents."""
+    file's order, and the open incidents.  A monitor of more than one location adds
+    ``locations``: its state at each of them, as the instances there last wrote it (rows
+    of a location no instance has written yet are left out)."""
+    several = {m.name: config.placed(m) for m in config.monitors if len(config.placed(m)) > 1}
+    written: dict[str, dict[str, LocationFact]] = {}
+    if several:
+        for row in store.location_states():
+            state = row.state
+            if state.location in several.get(state.monitor, ()):
+                written.setdefault(state.monitor, {})[state.location] = state.fact()
     monitors = []
     for m in config.monitors:
         latest = store.results(m.name, limit=1)
-        monitors.append(
-            {
-                "name": m.name,
-                "url": redact_url(m.url),
-                "latest": result_json(latest[0]) if latest else None,
-                "uptime": uptimes(store, m.name, now),
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": m.name,
+            "url": redact_url(m.url),
+            "latest": result_json(latest[0]) if latest else None,
+            "uptime": uptimes(store, m.name, now),
+        }
+        if m.name in several:
+            facts = written.get(m.name, {})
+            entry["locations"] = [
+                location_json(where, facts[where]) for where in several[m.name] if where in facts
+            ]
+        monitors.append(entry)
     return {
         "now": iso(now),
         "monitors": monitors,
@@ -163,7 +191,8 @@ def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -
 
 
 def status_text(report: Mapping[str, Any]) -> str:
-    """``tether status``: a table of the monitors, then the open incidents."""
+    """``tether status``: a table of the monitors, each of several locations followed by
+    a line per location, then the open incidents."""
     rows = []
     for m in report["monitors"]:
         shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
@@ -174,17 +203,35 @@ def status_text(report: Mapping[str, Any]) -> str:
         rows.append(
             (m["name"], _verdict(latest), _at(latest["at"]), *shares, latest["detail"] or "")
         )
-    out = text_table(("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows)
+    header, *lines = table_lines(
+        ("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows
+    )
+    out = header
+    for m, line in zip(report["monitors"], lines, strict=True):
+        out += line
+        out += "".join(_location_line(where, report["now"]) for where in m.get("locations", ()))
     out += "\n"
     if not report["open_incidents"]:
         out += "no open incident\n"
     for i in report["open_incidents"]:
         acked = f", acknowledged {_at(i['acknowledged'])}" if i["acknowledged"] else ""
+        partial = ", partial" if i["partial"] else ""
         out += (
-            f"incident {i['id']} open since {_at(i['opened'])}{acked}: {i['kind']}: "
+            f"incident {i['id']} open since {_at(i['opened'])}{acked}{partial}: {i['kind']}: "
             f"{i['detail']} ({', '.join(i['monitors'])})\n"
         )
     return out
+
+
+def _location_line(where: Mapping[str, Any], now: str | None) -> str:
+    """``  east: down since 14:05 (connect.timeout)``: the time of day alone when it is
+    today's (UTC), as the table's times are."""
+    since = where["since"]
+    when = ""
+    if since is not None:
+        when = f" since {since[11:16] if now and since[:10] == now[:10] else _at(since)[:16]}"
+    why = f" ({where['kind']})" if where["kind"] else ""
+    return f"  {where['location']}: {where['state']}{when}{why}\n"
 
 
 def history_text(report: Mapping[str, Any]) -> str:
@@ -220,6 +267,8 @@ def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
         state = f"resolved {_at(i['resolved'])}" if i["resolved"] else "OPEN"
         if i["acknowledged"] and not i["resolved"]:
             state += f", acknowledged {_at(i['acknowledged'])}"
+        if i["partial"]:
+            state += ", partial"
         out += f"incident {i['id']} ({state}), opened {_at(i['opened'])}: {i['kind']}\n"
         out += f"  {i['detail']}\n"
         out += f"  monitors: {', '.join(i['monitors'])}\n"

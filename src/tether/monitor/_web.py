@@ -4,6 +4,8 @@ own event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -13,6 +15,8 @@ from aiohttp import web
 from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
 from tether.monitor._params import request_number
+from tether.monitor._view import ClusterView, locations_of
+from tether.monitor.store import ClusterError
 from tether.probe import AllowedTargets, ProbeOptions, TargetRefused, probe_async
 from tether.probe._allow import LOOPBACK
 
@@ -34,7 +38,7 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     for fresh data."""
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=runner.metrics.render(), headers={"Content-Type": _TEXT})
+        return web.Response(body=await scrape(runner), headers={"Content-Type": _TEXT})
 
     # The allow-list depends only on the configuration: made again when a reload brings a
     # new one, not on each request (by default it parses every monitor's URL).
@@ -51,6 +55,19 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     app.router.add_get("/probe", probe_handler(allowed_now))
     add_dashboard(app, runner, refresh=refresh)
     return app
+
+
+async def scrape(runner: Runner) -> bytes:
+    """What ``/metrics`` answers: the instances are read off the event loop (a query with
+    PostgreSQL; left out when the database cannot be reached, the rest is served all the
+    same), everything else from the runner's memory on it."""
+    cluster = ClusterView.of(runner)
+    # Unread, tether_cluster_instances is left out; the store's series say why.
+    with contextlib.suppress(ClusterError):
+        cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
+    # runner.latest has the monitors this instance probes now (a shard that moves to
+    # another instance takes its monitors out of it).
+    return runner.metrics.render(cluster, locations_of(runner), runner.latest)
 
 
 def probe_handler(
