@@ -176,6 +176,7 @@ class Runner:
             self.detector.configure(m.name, _rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
+        self._place()
         self.fleet.assign(self._probed())
         self._lead(events, now)
 
@@ -240,7 +241,7 @@ class Runner:
         """Store a check a prober made, and act on what the detector makes of it."""
         record = check.record
         name, now = record.monitor, record.ts
-        if name not in self._by_name:  # removed by a reload while it was under way
+        if name not in self._mine:  # removed, or moved to another instance, meanwhile
             return record
         self.store.record(record)
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
@@ -460,13 +461,17 @@ class Runner:
         here = self._here()
         return [m for m in self.config.monitors if not m.paused and m.name in here]
 
-    def _here(self) -> set[str]:
+    def _here(self) -> frozenset[str]:
         """The monitors this instance probes (or would, were they not paused): of its
-        location, in the shards it holds."""
+        location, in the shards it holds.  Worked out when the configuration or the
+        shards change (:meth:`_place`), since every check asks."""
+        return self._mine
+
+    def _place(self) -> None:
         mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
-        if not self.shared:
-            return set(mine)
-        return set(monitors_in(mine, self.held, self.cluster.shards))
+        if self.shared:
+            mine = monitors_in(mine, self.held, self.cluster.shards)
+        self._mine = frozenset(mine)
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
@@ -614,6 +619,7 @@ class Runner:
         before = self._here()
         lost = self.held - held - released
         self.held = held
+        self._place()
         after = self._here()
         gone, new = before - after, after - before
         for name in sorted(gone):
