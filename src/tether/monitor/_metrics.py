@@ -154,9 +154,9 @@ class _Scrape(Collector):
             at = [monitor, here]
             success.add_metric(at, last.success)
             duration.add_metric(at, last.duration)
-            for name, seconds in last.phases.items():
+            for name, seconds in list(last.phases.items()):
                 phase.add_metric([*at, name], seconds)
-            for kind, (n, created) in last.failures.items():
+            for kind, (n, created) in list(last.failures.items()):
                 failures.add_metric([*at, kind], n, created=created)
             if last.expiry is not None:
                 expiry.add_metric(at, last.expiry)

@@ -66,8 +66,11 @@ async def scrape(runner: Runner) -> bytes:
     with contextlib.suppress(ClusterError):
         cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
     # runner.latest has the monitors this instance probes now (a shard that moves to
-    # another instance takes its monitors out of it).
-    return runner.metrics.render(cluster, locations_of(runner), runner.latest)
+    # another instance takes its monitors out of it).  Rendered on a thread: with tens of
+    # thousands of monitors a scrape takes seconds, which the checks must not wait for
+    # (the collectors copy what they read, each a dict the event loop writes).
+    locations = locations_of(runner)
+    return await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
 
 
 def probe_handler(

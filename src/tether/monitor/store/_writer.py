@@ -120,7 +120,12 @@ class BatchedStore(Generic[C]):
     ) -> None:
         self._batch_size = batch_size
         self._batch_seconds = batch_seconds
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._urgent = threading.Event()
+        """Set when a batch must not wait for its deadline: someone waits on a write, the
+        store closes, or a batch's worth is queued.  A result alone does not set it, so
+        the writer wakes once per batch, not once per result (each wake took the GIL from
+        the event loop)."""
         self._closed = False
         self._clock = clock
         self._spill = _Spill(spill, spill_limit) if spill is not None else None
@@ -147,20 +152,25 @@ class BatchedStore(Generic[C]):
 
     def record(self, record: ProbeRecord) -> None:
         """Queue a probe result; it is committed with the next batch."""
-        self._queue.put(("result", record, None))
+        self._queue_row(("result", record, None))
 
     def record_state(self, monitor: str, at: float, state: State) -> None:
         """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
-        self._queue.put(("change", (monitor, at, state), None))
+        self._queue_row(("change", (monitor, at, state), None))
 
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
-        self._queue.put(("state", (monitor, data), None))
+        self._queue_row(("state", (monitor, data), None))
 
     def record_location_state(self, state: LocationState, *, fence: Fence | None = None) -> None:
         """Queue ``state`` as its monitor's state at its location; the last one queued per
         monitor and location wins.  With ``fence``, written only if the fence holds."""
-        self._queue.put(("location", (state, fence), None))
+        self._queue_row(("location", (state, fence), None))
+
+    def _queue_row(self, item: Item) -> None:
+        self._queue.put(item)
+        if self._queue.qsize() >= self._batch_size:
+            self._urgent.set()
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed (StoreError while the
@@ -190,6 +200,7 @@ class BatchedStore(Generic[C]):
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._urgent.set()
         self._thread.join()
         self._release()
 
@@ -236,6 +247,7 @@ class BatchedStore(Generic[C]):
             raise StoreError("the store is closed")
         done: Future[T] = Future()
         self._queue.put(("held" if hold else "call", (job, held), done))
+        self._urgent.set()
         return done.result()
 
     def _submit(self, job: Callable[[C], T]) -> Future[T]:
@@ -245,6 +257,7 @@ class BatchedStore(Generic[C]):
             raise StoreError("the store is closed")
         done: Future[T] = Future()
         self._queue.put(("call", (job, None), done))
+        self._urgent.set()
         return done
 
     def _write_loop(self) -> None:
@@ -276,7 +289,11 @@ class BatchedStore(Generic[C]):
                 return
 
     def _gather(self, first: Item) -> tuple[list[Item], bool]:
-        """``first`` and what follows it within ``batch_seconds`` of it; (batch, stop seen)."""
+        """``first`` and what follows it within ``batch_seconds`` of it; (batch, stop seen).
+
+        What is queued is taken at once; when nothing is, the writer sleeps until the
+        deadline, or until :attr:`_urgent` says a batch must not wait: a result alone
+        does not wake it."""
         batch = [first]
         if first[0] in ("call", "held"):
             return batch, False  # someone is waiting: commit now
@@ -286,9 +303,11 @@ class BatchedStore(Generic[C]):
             if left <= 0:
                 break
             try:
-                more = self._queue.get(timeout=left)
+                more = self._queue.get_nowait()
             except queue.Empty:
-                break
+                self._urgent.wait(left)
+                self._urgent.clear()
+                continue
             if more is _STOP:
                 return batch, True
             batch.append(more)
