@@ -136,6 +136,12 @@ def test_three_instances_share_the_work_and_survive_a_kill_during_an_outage(
         )
         return {owner: int(n) for owner, n in rows}
 
+    def undelivered() -> int:
+        return int(sql("SELECT count(*) FROM outbox WHERE delivered IS NULL")[0][0])
+
+    def checked_since(moment: float) -> int:
+        return int(sql(f"SELECT count(DISTINCT monitor) FROM results WHERE ts > {moment}")[0][0])
+
     def leader() -> str | None:
         rows = sql("SELECT owner FROM tether_leases WHERE shard = -1 AND owner IS NOT NULL")
         return rows[0][0] if rows else None
@@ -154,8 +160,9 @@ def test_three_instances_share_the_work_and_survive_a_kill_during_an_outage(
         outage = time.time()
         down_alerts = OUTAGE  # one incident.opened, 29 monitor.down
         wait_for(lambda: len(receiver.got) >= down_alerts, 60, procs)
-        # Nothing more is on its way (every outage monitor has alerted): kill the leader.
-        time.sleep(1.0)  # a settle time against a duplicate being counted too early
+        # Nothing more is on its way: every alert queued is recorded as delivered (a copy
+        # sent twice would have been sent before its delivery was recorded).
+        wait_for(lambda: undelivered() == 0, 30, procs)
         assert len(receiver.got) == down_alerts
         boss = leader()
         assert boss is not None
@@ -168,12 +175,12 @@ def test_three_instances_share_the_work_and_survive_a_kill_during_an_outage(
         wait_for(lambda: set(owners()) <= (set(by_pid.values()) - {boss}), 30, procs)
         wait_for(lambda: sum(owners().values()) == 256 and len(owners()) == 2, 30, procs)
         wait_for(lambda: leader() not in (None, boss), 30, procs)
-        # Two intervals more, so that every monitor of the dead one has been checked again.
-        time.sleep(2 * INTERVAL)  # real processes on real time: the span under test
+        # Every monitor checked again since the kill, those of the dead one included.
+        wait_for(lambda: checked_since(killed) == MONITORS, 30, procs)
         failing.up()
         up_alerts = OUTAGE  # 29 monitor.up, one incident.resolved
         wait_for(lambda: len(receiver.got) >= down_alerts + up_alerts, 60, procs)
-        time.sleep(1.0)  # a settle time: a duplicate would come now
+        wait_for(lambda: undelivered() == 0, 30, procs)
         ended = time.time()
     healthy.down()
     failing.down()

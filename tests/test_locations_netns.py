@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -161,6 +160,9 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
         found = rows("SELECT location, state FROM tether_location_states WHERE monitor = 'api'")
         return dict(found)
 
+    def checks() -> int:
+        return int(rows("SELECT count(*) FROM results WHERE monitor = 'api'")[0][0])
+
     def alerts() -> list[dict[str, Any]]:
         return [json.loads(line) for line in hooks.read_text().splitlines()]
 
@@ -198,7 +200,10 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
             procs,
         )
         assert rows("SELECT count(*) FROM incidents WHERE key NOT LIKE 'partial:%'") == [(0,)]
-        time.sleep(3 * 2.0)  # three intervals: a down alert would have come by now
+        # Three intervals of checks from every location later, still nothing queued.
+        seen = checks()
+        wait_for(lambda: checks() >= seen + 3 * len(LOCATIONS), 30, procs)
+        assert rows("SELECT count(*) FROM outbox") == [(0,)]
         assert alerts() == []
         assert states() == {"east": "down", "west": "up", "local": "up"}
 
@@ -206,7 +211,12 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
         for where in ("west", "local"):
             ip("-n", names[where], "route", "add", "unreachable", f"{TARGET}/32")
         wait_for(alerts, 30, procs)
-        time.sleep(3 * 2.0)  # three intervals more: a second alert would have come by now
+        # Three intervals of checks more, every queued alert delivered: one in all.
+        seen = checks()
+        wait_for(lambda: checks() >= seen + 3 * len(LOCATIONS), 30, procs)
+        wait_for(lambda: rows("SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)],
+                 30, procs)
+        assert rows("SELECT count(*) FROM outbox") == [(1,)]
         got = alerts()
         opened = rows(
             "SELECT id, detail, resolved FROM incidents WHERE key NOT LIKE 'partial:%'"
