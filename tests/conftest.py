@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from alerts_receiver import Receiver
 from postgres_server import PostgresServer, find_bindir, required
@@ -122,6 +123,16 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module, with its calls home switched off (skips
+    without it, fails instead when TETHER_REQUIRE_CHROMIUM=1; tests/web_harness.py)."""
+    from web_harness import chromium  # not at import: it imports the monitor
+
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the session's own on loopback (skips without binaries or
@@ -172,3 +183,17 @@ def own_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """A test certificate authority (trustme), one per module."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def cafile(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``ca``'s certificate as a PEM file, for a client's ``ca_file``."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)

@@ -83,12 +83,22 @@ def servers() -> Iterator[tuple[Server, Server]]:
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["NO_COLOR"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
+
+
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'tether'; runpy.run_module('tether.cli', run_name='__main__')"
+)
+"""``python -m tether.cli`` with Ctrl-C raising KeyboardInterrupt, as when started from a
+terminal: a suite run in the background (``cmd &`` in a script) has SIGINT ignored, every
+child inherits that, and Ctrl-C would do nothing there."""
 
 
 def _interrupt(args: list[str], wait_for: list[Server]) -> tuple[int, str, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tether.cli", "diagnose", *args, "--timeout", "30"],
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, "diagnose", *args, "--timeout", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,7 +108,14 @@ def _interrupt(args: list[str], wait_for: list[Server]) -> tuple[int, str, str]:
         for server in wait_for:
             assert server.ready.wait(20), "the probe never reached the server"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            # Not ended by Ctrl-C: faulthandler (PYTHONFAULTHANDLER) writes every thread's
+            # stack on SIGABRT, so the failure says where it waits.
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=20)
+            raise AssertionError(f"no exit 20 s after SIGINT; its stacks:\n{err}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -267,6 +267,19 @@ def test_core_diagnoses_a_loopback_server(http_server: ThreadingHTTPServer) -> N
     assert "200" in coloured.stdout
 
 
+def test_core_diagnose_of_a_websocket_names_the_extra(http_server: ThreadingHTTPServer) -> None:
+    """`tether diagnose ws://...` in a core install (no wsproto): one line in the url phase
+    naming tether[ws], no traceback, exit 1, and nothing is connected to."""
+    url = f"ws://127.0.0.1:{http_server.server_address[1]}/"
+    result = core_tether("diagnose", "--json", "--proxy", "", url)
+    assert (result.returncode, result.stderr) == (1, "")
+    report = json.loads(result.stdout)
+    assert [p["name"] for p in report["phases"]] == ["url"]
+    assert report["failure"]["detail"] == (
+        "a ws:// check needs tether[ws] (missing: wsproto): pip install 'tether[ws]'"
+    )
+
+
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[tuple[ThreadingHTTPServer, Path]]:
     ca = trustme.CA()
@@ -402,7 +415,7 @@ for statement in ("import tether.monitor", "from tether.lab import Lab"):
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
         "tether.monitor needs tether[monitor] (missing: aiohttp, apprise, prometheus_client, "
-        "pydantic, yaml): pip install 'tether[monitor]'",
+        "pydantic, regex, yaml): pip install 'tether[monitor]'",
         "tether.lab needs tether[lab] (missing: cryptography, trustme): pip install 'tether[lab]'",
     ]
 

@@ -4,6 +4,7 @@ for real probes of the lab's scenarios and for values at the edges of the number
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -16,26 +17,67 @@ from tether.probe._result import Phase
 
 
 def registry_text(result: ProbeResult) -> bytes:
-    """The answer as prometheus_client renders it: a registry of the five gauges."""
+    """The answer of an http module as prometheus_client renders it: a registry of the same
+    gauges, each value read off the result's phases here."""
     registry = CollectorRegistry()
+
+    def gauge(name: str, text: str, value: float | None, labels: Any = None) -> Gauge:
+        g = Gauge(name, text, list(labels or ()), registry=registry)
+        if value is not None:
+            g.set(value)
+        return g
+
     ok = result.failure is None
-    Gauge("probe_success", "Whether the probe succeeded", registry=registry).set(int(ok))
-    Gauge("probe_duration_seconds", "Probe duration", registry=registry).set(
-        sum(p.ms for p in result.phases) / 1000
-    )
-    phases = Gauge(
-        "probe_http_duration_seconds", "Duration of each phase", ["phase"], registry=registry
-    )
+    gauge("probe_success", "Whether the probe succeeded", int(ok))
+    gauge("probe_duration_seconds", "Probe duration", sum(p.ms for p in result.phases) / 1000)
+    dns, connect = result.phase("dns"), result.phase("connect")
+    lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details else 0.0
+    gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", lookup)
+    if connect is not None and connect.details.get("address"):
+        six = ":" in connect.details["address"]
+        gauge("probe_ip_protocol", "The IP protocol of the probe (4 or 6)", 6 if six else 4)
+    phases = gauge("probe_http_duration_seconds", "Duration of each phase", None, ["phase"])
     for name, seconds in phase_seconds(result).items():
         phases.labels(name).set(seconds)
     http = result.phase("http")
-    status: Any = http.details.get("status") if http else None
-    Gauge("probe_http_status_code", "HTTP status code", registry=registry).set(status or 0)
-    failure = Gauge(
+    details: dict[str, Any] = http.details if http else {}
+    gauge("probe_http_status_code", "HTTP status code", details.get("status") or 0)
+    gauge(
+        "probe_http_content_length",
+        "Length of the response body as its Content-Length says (-1: none said)",
+        details.get("expected_size", -1) if http else 0,
+    )
+    gauge(
+        "probe_http_uncompressed_body_length",
+        "Length of the response body read",
+        details.get("size") or 0,
+    )
+    gauge("probe_http_redirects", "Redirects followed", 0)
+    tls = result.phase("tls")
+    https = result.target.startswith("https://") and tls is not None
+    gauge("probe_http_ssl", "Whether TLS was used for the final response", int(https))
+    version = details.get("version")
+    gauge(
+        "probe_http_version",
+        "The response's HTTP version",
+        {"HTTP/1.1": 1.1, "HTTP/1.0": 1.0}.get(str(version), 0),
+    )
+    if tls is not None and tls.details.get("chain"):
+        ends = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in tls.details["chain"]]
+        gauge(
+            "probe_ssl_earliest_cert_expiry",
+            "When the first certificate of the chain to expire expires (Unix time)",
+            min(ends),
+        )
+        info = gauge(
+            "probe_tls_version_info", "The TLS version of the connection", None, ["version"]
+        )
+        info.labels(tls.details["version"].replace("TLSv", "TLS ")).set(1)
+    failure = gauge(
         "probe_failure_info",
         "Why the probe failed: the tether kind and layer",
+        None,
         ["kind", "layer"],
-        registry=registry,
     )
     if result.failure is not None:
         failure.labels(result.failure.kind.value, result.failure.layer.value).set(1)

@@ -17,21 +17,30 @@ import importlib.util
 # The top-level modules tether imports from each extra's packages (pyproject.toml's
 # [project.optional-dependencies]; tests/test_packaging.py keeps the two in step).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "monitor": ("aiohttp", "apprise", "prometheus_client", "pydantic", "yaml"),
+    "monitor": ("aiohttp", "apprise", "prometheus_client", "pydantic", "regex", "yaml"),
     "lab": ("cryptography", "trustme"),
     "postgres": ("psycopg",),
+    "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
 }
 
 # The commands that need more than the core; any other command needs only the core
 # (tests/test_packaging.py fails for a new command that is in neither list).
 COMMANDS: dict[str, tuple[str, ...]] = {
     "ack": ("monitor",),  # tether ack, which main's incident engine brings
+    "check": ("monitor",),
     "check-config": ("monitor",),
     "demo": ("monitor", "lab"),
+    "hash-password": ("monitor",),  # for the monitor's users: section
     "history": ("monitor",),
     "incidents": ("monitor",),
     "lab": ("lab",),
+    "maintenance": ("monitor",),
     "monitor": ("monitor",),
+    "new-token": ("monitor",),  # for the monitor's tokens: section
+    "note": ("monitor",),
+    "pause": ("monitor",),
+    "push": ("monitor",),
+    "resume": ("monitor",),
     "status": ("monitor",),
 }
 

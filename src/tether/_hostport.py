@@ -23,13 +23,23 @@ __all__ = [
     "ascii_host",
     "bracketed",
     "default_port",
+    "is_loopback",
     "join_hostport",
     "split_hostport",
 ]
 
 DNS_PORT: Final = 53
 DEFAULT_PORTS: Final[Mapping[str, int]] = MappingProxyType(
-    {"http": 80, "https": 443, "ws": 80, "wss": 443, "dns": DNS_PORT}
+    {
+        "http": 80,
+        "https": 443,
+        "ws": 80,
+        "wss": 443,
+        "dns": DNS_PORT,
+        "ssh": 22,
+        "smtp": 25,
+        "smtps": 465,
+    }
 )
 """The port a URL's scheme implies when it gives none."""
 
@@ -136,3 +146,18 @@ def bracketed(host: str) -> str:
 def join_hostport(host: str, port: int | None) -> str:
     """``host:port``, an IPv6 host in brackets; the host alone when ``port`` is None."""
     return bracketed(host) if port is None else f"{bracketed(host)}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address, or ``localhost``) is only reachable from this
+    machine: ``127.0.0.0/8``, ``::1``, ``::ffff:127.x.y.z``.  A name other than
+    ``localhost`` may resolve anywhere, so it is not; nor is ``0.0.0.0`` (every address)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

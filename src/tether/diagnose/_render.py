@@ -138,7 +138,63 @@ def _summary(phase: Phase) -> str:
         return verdict + (f" (seen without verifying: {', '.join(parts)})" if parts else "")
     if phase.name == "http":
         return _http_summary(phase)
+    if phase.name == "ssh" and d.get("banner"):
+        return f"SSH {d['protocol']}, {d['software']}" + (
+            f" ({d['comments']})" if d.get("comments") else ""
+        )
+    if phase.name == "smtp" and d.get("greeting") is not None:
+        text = f"{d['greeting']} {d.get('banner', '')}".strip()
+        if d.get("starttls"):
+            text += f"; STARTTLS {d['starttls']}"
+        return text
+    if phase.name == "icmp" and "received" in d:
+        return _icmp_summary(d)
+    if phase.name in ("ssh", "smtp") and d.get("received"):
+        return "received: " + " / ".join(d["received"])
+    if phase.name == "ws":
+        return _ws_summary(d)
     return ""
+
+
+def _icmp_summary(d: dict[str, Any]) -> str:
+    """``127.0.0.1: 3 of 3 replies, 0% loss, rtt 0.1/0.2/0.4 ms (raw socket)``."""
+    text = f"{d.get('address', '')}: {d['received']} of {d.get('sent', 0)} replies"
+    text += f", {d.get('loss_percent', 0):g}% loss"
+    if d.get("rtt_avg_ms") is not None:
+        rtt = "/".join(f"{d[k]:.3g}" for k in ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"))
+        text += f", rtt min/avg/max {rtt} ms"
+    if d.get("unreachable"):
+        text += f"; {d['unreachable']}"
+    return text + f" ({d.get('socket', '?')} socket)"
+
+
+def _ws_summary(d: dict[str, Any]) -> str:
+    """``101 Switching Protocols at 1.2 ms, sent 4 bytes, reply "pong" at 3.4 ms``."""
+    if d.get("status") is None:
+        return "no answer to the upgrade"
+    if d["status"] != 101:
+        return f"{d['status']}, not upgraded"
+    if d.get("accept") == "mismatch":
+        return "101, Sec-WebSocket-Accept does not match"
+    text = "101 Switching Protocols"
+    if d.get("upgrade_ms") is not None:
+        text += f" at {human_ms(d['upgrade_ms'])}"
+    if d.get("subprotocol"):
+        text += f", subprotocol {d['subprotocol']}"
+    if d.get("sent"):
+        text += f", sent {count(d['sent']['bytes'], 'byte')}"
+    reply = d.get("reply")
+    if reply:
+        shown = reply["text"] if len(reply["text"]) <= 40 else reply["text"][:39] + "…"
+        text += f", reply {json.dumps(shown, ensure_ascii=False)}"
+        if d.get("reply_ms") is not None:
+            text += f" at {human_ms(d['reply_ms'])}"
+    elif d.get("close"):
+        close = d["close"]
+        text += f", closed with {close['code']}" + (
+            f" {json.dumps(close['reason'], ensure_ascii=False)}" if close.get("reason") else ""
+        )
+    return text
 
 
 def _http_summary(phase: Phase) -> str:

@@ -11,20 +11,28 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from tether import _extras
 from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, default_port, split_hostport
 from tether._kinds import Kind
 from tether._redact import is_secret_name, redact_url
-from tether.probe import _connect, _dns, _http, _tls
+from tether.probe import _connect, _dns, _http, _icmp, _smtp, _ssh, _tls, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._result import Phase, ProbeResult
-from tether.probe._target import InvalidTarget, Target, parse_target, redact_target
+from tether.probe._target import (
+    InvalidTarget,
+    Target,
+    echo_options,
+    parse_target,
+    redact_target,
+    starttls_mode,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,11 @@ class ProbeOptions:
     allowed: AllowedTargets | None = None
     """The hosts and networks the probe may reach, every redirect hop included (None: any);
     a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
+    icmp_payload_size: int = _icmp.PAYLOAD_SIZE
+    """Bytes after an echo request's ICMP header (8 at least: the probe's own token)."""
+
+
+Sleep = Callable[[float], Awaitable[object]]
 
 
 def probe(
@@ -65,10 +78,12 @@ def probe(
     options: ProbeOptions | None = None,
     *,
     clock: Callable[[], float] = time.perf_counter,
+    sleep: Sleep = asyncio.sleep,
 ) -> ProbeResult:
     """Probe ``target`` and return what every layer did (runs its own event loop).
-    ``clock`` (seconds) times the phases."""
-    return asyncio.run(probe_async(target, options, clock=clock))
+    ``clock`` (seconds) times the phases; ``sleep`` is how an ``icmp://`` probe waits
+    between echo requests and for their replies."""
+    return asyncio.run(probe_async(target, options, clock=clock, sleep=sleep))
 
 
 async def probe_async(
@@ -76,9 +91,10 @@ async def probe_async(
     options: ProbeOptions | None = None,
     *,
     clock: Callable[[], float] = time.perf_counter,
+    sleep: Sleep = asyncio.sleep,
 ) -> ProbeResult:
     """:func:`probe` inside a running event loop."""
-    walk = _Walk(target, options or ProbeOptions(), clock=clock)
+    walk = _Walk(target, options or ProbeOptions(), clock=clock, sleep=sleep)
     try:
         async with asyncio.timeout(walk.options.deadline):
             await walk.run()
@@ -94,6 +110,10 @@ _SILENT = {
     "connect": Kind.CONNECT_TIMEOUT,
     "tls": Kind.TLS_TIMEOUT,
     "http": Kind.READ_TIMEOUT,
+    "ssh": Kind.READ_TIMEOUT,
+    "smtp": Kind.READ_TIMEOUT,
+    "icmp": Kind.CONNECT_TIMEOUT,
+    "ws": Kind.READ_TIMEOUT,
 }
 """The kind of a phase that was still waiting for its first answer when time ran out."""
 
@@ -150,7 +170,12 @@ class _Walk:
     """False once a redirect has left the origin: credential headers are no longer sent."""
     url_auth: str | None = None
     """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
+    upgrade: _ws.Upgrade | None = None
+    """The ``ws`` phase under way or done: its reply and headers stand for the response."""
     clock: Callable[[], float] = time.perf_counter
+    sleep: Sleep = asyncio.sleep
+    started: float = field(default_factory=time.monotonic)
+    """When the walk began (monotonic), for the time an icmp:// probe may still wait."""
 
     # -- bookkeeping -------------------------------------------------------------
 
@@ -187,6 +212,11 @@ class _Walk:
             # Nothing came back in this phase before the deadline: name the silence
             # (connect.timeout, ...) rather than the policy that noticed it.
             detail = f"no answer in the {phase} phase within the probe's {deadline:g} s deadline"
+            if phase == "ws" and self.upgrade is not None and self.upgrade.upgraded:
+                detail = (
+                    "upgraded to WebSocket, but no reply to the message within the probe's "
+                    f"{deadline:g} s deadline"
+                )
             failure = failure_for(kind, detail, url=url)
         else:
             failure = failure_for(
@@ -204,6 +234,9 @@ class _Walk:
             self.end(details, failure)
             if phase == "http" and self.hop is not None and self.hops:
                 self._merge_hop(details, failure)
+            if phase == "ws" and self.upgrade is not None:
+                details = self.upgrade.details  # how far it got: the 101, the message sent
+                self.phases[-1] = dataclasses.replace(self.phases[-1], details=details)
         elif self.failure is None:
             self.failure = failure
 
@@ -233,14 +266,17 @@ class _Walk:
             # followed the redirect carries the failure.
             last = phases[-1]
             phases[-1] = Phase(last.name, False, last.ms, last.details, self.failure)
-        ex = self.response
+        ex, up, keep = self.response, self.upgrade, self.options.keep_body
+        body = bytes(ex.body) if ex and keep else None
+        if up is not None and up.reply is not None and keep:
+            body = up.reply[:keep]
         return ProbeResult(
             shown,
             tuple(phases),
             self.failure,
             tuple(self.warnings),
-            headers=dict(ex.headers) if ex else {},
-            body=bytes(ex.body) if ex and self.options.keep_body else None,
+            headers=dict(ex.headers) if ex else dict(up.headers) if up else {},
+            body=body,
         )
 
     # -- the walk ----------------------------------------------------------------
@@ -254,6 +290,8 @@ class _Walk:
             self.end({}, failure_for(Kind.URL_INVALID, str(exc), url=redact_target(self.given)))
             return
         url_details: dict[str, Any] = {"scheme": t.scheme, "host": t.ascii_host, "port": t.port}
+        if t.scheme == "icmp":
+            del url_details["port"]  # ICMP has no ports
         if t.host != t.ascii_host:
             url_details["idna"] = t.ascii_host
             url_details["host"] = t.host
@@ -261,9 +299,14 @@ class _Walk:
             url_details["credentials"] = "present (redacted)"
             self.warnings.append(
                 "the URL carries credentials: they are sent to the server as HTTP basic auth"
-                if t.scheme in ("http", "https")
+                if t.scheme in ("http", "https", "ws", "wss")
                 else f"the URL carries credentials: a {t.scheme}:// check does not use them"
             )
+        if t.scheme in ("ws", "wss") and (
+            lacking := _extras.problem(f"a {t.scheme}:// check", "ws")
+        ):
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
         self.end(url_details)
         self.origin = (t.scheme, t.ascii_host, t.port)
         self.url_auth = _basic_auth(self.given.strip())
@@ -339,7 +382,10 @@ class _Walk:
         """Walk every layer for ``t``; only the first URL's lower phases are recorded
         (a redirect's hops are listed in the ``http`` phase)."""
         o = self.options
-        if t.scheme not in ("http", "https"):
+        if t.scheme == "icmp":
+            await self.icmp(t)
+            return None
+        if t.scheme not in ("http", "https", "ws", "wss"):
             await self.socket_only(t)
             return None
         proxy = self.choose_proxy(t)
@@ -360,10 +406,13 @@ class _Walk:
             stream = await self.direct(t, record=record)
         if stream is None:
             return None
-        if t.scheme == "https":
+        if t.scheme in ("https", "wss"):
             stream = await self.tls(t, stream, record=record)
             if stream is None:
                 return None
+        if t.scheme in ("ws", "wss"):
+            await self.websocket(t, stream)
+            return None
         request_target = t.path
         if proxy is not None and t.scheme == "http":
             request_target = f"http://{t.hostport}{t.path}"
@@ -485,12 +534,120 @@ class _Walk:
         return await self.connect(t.ascii_host, t.port, t.url, record=record)
 
     async def socket_only(self, t: Target) -> None:
-        """``tcp://`` stops after connect; ``tls://`` after the handshake."""
+        """``tcp://`` stops after connect; ``tls://`` after the handshake; ``ssh://`` after
+        the identification line; ``smtp://`` after EHLO and STARTTLS's handshake, and
+        ``smtps://`` after the handshake and EHLO."""
         self.begin("proxy")
         self.end({"proxy": None, "source": "not used for a TCP check"})
         stream = await self.direct(t, record=True)
-        if stream is not None and t.scheme == "tls":
+        if stream is None:
+            return
+        if t.scheme == "tls":
             await self.tls(t, stream, record=True)
+        elif t.scheme == "ssh":
+            await self.ssh(t, stream)
+        elif t.scheme == "smtps":
+            secured = await self.tls(t, stream, record=True)
+            if secured is not None:
+                await self.smtp(t, secured, starttls="off")
+        elif t.scheme == "smtp":
+            await self.smtp(t, stream, starttls=starttls_mode(t))
+
+    async def icmp(self, t: Target) -> None:
+        """``icmp://``: resolve (the dns phase, so its failures keep their kinds), then
+        echo requests to the first address; no proxy, no connection."""
+        o = self.options
+        echoes = echo_options(t)
+        addresses = await self.resolve(t.ascii_host, 0, t.url, record=True)
+        if addresses is None:
+            return
+        # Replies are awaited for the phase's timeout, within what the deadline leaves
+        # (less a little, so the counts are reported rather than cut off by it).
+        left = o.deadline - (time.monotonic() - self.started) - 0.05
+        budget = round(min(o.timeout, left), 3)
+        spread = echoes.interval * (echoes.count - 1)
+        if spread >= budget:
+            self.begin("icmp")
+            self.end(
+                {"sent": 0},
+                failure_for(
+                    Kind.URL_INVALID,
+                    f"{echoes.count} echo requests {echoes.interval:g} s apart take "
+                    f"{spread:g} s, more than the {budget:g} s this probe may wait: lower "
+                    "count= or interval=, or raise the timeout",
+                    url=t.url,
+                ),
+            )
+            return
+        family, address = addresses[0]
+        self.begin("icmp")
+        found = await _icmp.echo(
+            address,
+            family,
+            count=echoes.count,
+            interval=echoes.interval,
+            budget=budget,
+            payload_size=o.icmp_payload_size,
+            sleep=self.sleep,
+            clock=self.clock,
+            url=t.url,
+        )
+        self.end(found.details, found.failure)
+
+    async def websocket(self, t: Target, stream: _Stream) -> None:
+        """The ``ws`` phase: the upgrade, then the message (``options.body``) and its reply."""
+        o = self.options
+        _ws.load()
+        self.begin("ws")
+        self.upgrade = _ws.Upgrade()
+        await _ws.upgrade(
+            stream.reader,
+            stream.writer,
+            host_header=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
+            path=t.path,
+            headers=self.request_headers(),
+            message=o.body,
+            timeout=o.timeout,
+            max_reply=o.max_body,
+            url=t.url,
+            host=t.ascii_host,
+            port=t.port,
+            out=self.upgrade,
+            clock=self.clock,
+        )
+        self.end(self.upgrade.details, self.upgrade.failure)
+
+    async def ssh(self, t: Target, stream: _Stream) -> None:
+        self.begin("ssh")
+        banner = await _ssh.read_banner(
+            stream.reader, timeout=self.options.timeout, url=t.url, host=t.ascii_host, port=t.port
+        )
+        self.end(banner.details, banner.failure)
+        if banner.failure is None:
+            # Our own line, as RFC 4253 asks of a client, then the engine closes.
+            stream.writer.write(_ssh.OUR_IDENTIFICATION)
+
+    async def smtp(self, t: Target, stream: _Stream, *, starttls: str) -> None:
+        o = self.options
+        self.begin("smtp")
+        said = await _smtp.dialogue(
+            stream.reader,
+            stream.writer,
+            starttls=starttls,
+            timeout=o.timeout,
+            url=t.url,
+            host=t.ascii_host,
+            port=t.port,
+        )
+        self.end(said.details, said.failure)
+        if said.failure is not None:
+            return
+        if said.upgrade:
+            secured = await self.tls(t, stream, record=True)
+            if secured is None:
+                return
+            stream = secured
+        await _smtp.quit(stream.reader, stream.writer, min(o.timeout, 1.0))
 
     # -- proxy -----------------------------------------------------------------------
 
@@ -502,8 +659,11 @@ class _Walk:
         else:
             found = proxy_environment(o.env)
             no_proxy = found.get("no_proxy", "")
-            chosen = found.get(f"{t.scheme}_proxy")
-            source = f"{t.scheme.upper()}_PROXY"
+            # ws:// goes through HTTP_PROXY and wss:// through HTTPS_PROXY, as in curl;
+            # both as a CONNECT tunnel (a forwarding proxy would not pass the upgrade on).
+            scheme = {"ws": "http", "wss": "https"}.get(t.scheme, t.scheme)
+            chosen = found.get(f"{scheme}_proxy")
+            source = f"{scheme.upper()}_PROXY"
             if not chosen and found.get("all_proxy"):
                 chosen, source = found["all_proxy"], "ALL_PROXY"
             if chosen and _bypassed(t.ascii_host, no_proxy):
@@ -629,7 +789,7 @@ class _Walk:
         # after the first probe) is not the server's handshake.
         ctx: ssl.SSLContext | None = None
         try:
-            ctx = _tls.context(o.cacert, verify=True)
+            ctx = _tls.context(o.cacert, verify=True, alpn=_alpn(t))
         except (ssl.SSLError, OSError) as exc:
             failure = classify(exc, url=t.url)
         if record:
@@ -690,10 +850,22 @@ class _Walk:
         reader, writer = await _open(raced.sock)
         stream = _Stream(reader, writer)
         self.streams.append(stream)
+        if t.scheme == "smtp":  # the certificate comes after the STARTTLS dialogue
+            said = await _smtp.dialogue(
+                reader,
+                writer,
+                starttls="required",
+                timeout=self.options.timeout,
+                url=t.url,
+                host=t.ascii_host,
+                port=t.port,
+            )
+            if not said.upgrade:
+                return None
         try:
             async with asyncio.timeout(self.options.timeout):
                 await writer.start_tls(
-                    _tls.context(None, verify=False), server_hostname=t.ascii_host
+                    _tls.context(None, verify=False, alpn=_alpn(t)), server_hostname=t.ascii_host
                 )
         except (TimeoutError, ssl.SSLError, OSError):
             return None
@@ -742,6 +914,12 @@ async def _open(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.Stre
     except BaseException:
         sock.close()
         raise
+
+
+def _alpn(t: Target) -> tuple[str, ...]:
+    """What the handshake offers: HTTP/1.1 for the HTTP schemes (and ``tls://``, as
+    always), nothing for mail, whose servers may refuse a client that says HTTP."""
+    return () if t.scheme in ("smtp", "smtps") else _tls.ALPN
 
 
 def _allowed_by_name(t: Target, allowed: AllowedTargets) -> bool:

@@ -85,6 +85,8 @@ class Head:
 
     status: int
     headers: list[tuple[bytes, bytes]]
+    version: str = "1.1"
+    """The status line's HTTP version (``1.0``, ``1.1``)."""
 
 
 class End:
@@ -253,10 +255,10 @@ class ResponseReader:
                         "Received server _SWITCH_UPGRADE event without a pending proposal"
                     )
                 self._body = "length"  # switched: nothing more is read as HTTP
-                return Head(status, headers)
+                return Head(status, headers, m["http_version"].decode("ascii"))
             self._body, self._left = self._framing(status, headers)
             self._expected = self._left
-            return Head(status, headers)
+            return Head(status, headers, m["http_version"].decode("ascii"))
         if self._body == "length":
             return self._read_length()
         if self._body == "chunked":

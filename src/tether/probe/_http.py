@@ -26,6 +26,8 @@ _USER_AGENT = f"tether/{__version__}"
 @dataclass(slots=True)
 class Exchange:
     status: int | None = None
+    version: str | None = None
+    """The status line's HTTP version (``1.1``)."""
     headers: dict[str, str] = field(default_factory=dict)
     ttfb_ms: float | None = None
     size: int = 0
@@ -106,6 +108,7 @@ async def exchange(
                 continue
             if isinstance(event, Head):
                 out.status = event.status
+                out.version = event.version
                 out.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers}
                 if method == "CONNECT" or not read_body:
                     return out
@@ -180,6 +183,8 @@ def summary(ex: Exchange, *, now: Callable[[], float] = time.time) -> dict[str, 
     """The ``http`` phase's details: what arrived, even when the body then broke off.
     ``now`` (epoch seconds) counts an HTTP-date ``Retry-After`` without a ``Date``."""
     out: dict[str, Any] = {"status": ex.status, "size": ex.size}
+    if ex.version is not None:
+        out["version"] = f"HTTP/{ex.version}"
     if (announced := announced_size(ex.headers)) is not None:
         out["expected_size"] = announced
     if ex.ttfb_ms is not None:

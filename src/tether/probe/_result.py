@@ -12,7 +12,9 @@ PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls`` or ``http``."""
+    """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls``, ``http``,
+    or for the mail and shell schemes ``ssh`` and ``smtp``, and ``ws`` for ``ws://`` and
+    ``wss://`` (the upgrade, and a message and its reply)."""
 
     name: str
     ok: bool

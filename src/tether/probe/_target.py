@@ -6,13 +6,14 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import _cut, redact_url
 
-SCHEMES = ("http", "https", "tcp", "tls")
+SCHEMES = ("http", "https", "ws", "wss", "tcp", "tls", "ssh", "smtp", "smtps", "icmp")
+_SCHEME_LIST = ", ".join(SCHEMES[:-1]) + f" or {SCHEMES[-1]}"
 
 
 # ``user:password@`` or ``token@`` anywhere, for text that is not a parsable URL.  Possessive:
@@ -40,7 +41,9 @@ class InvalidTarget(ValueError):
 @dataclass(frozen=True, slots=True)
 class Target:
     scheme: str
-    """``http``, ``https``, ``tcp`` (connect only) or ``tls`` (connect and handshake)."""
+    """``http``, ``https``, ``tcp`` (connect only), ``tls`` (connect and handshake),
+    ``ssh`` (the identification line), ``smtp`` (greeting, EHLO, STARTTLS), ``smtps``,
+    ``ws`` / ``wss`` (the WebSocket upgrade) or ``icmp`` (echo requests; its port is 0)."""
     host: str
     """As given (Unicode for an IDN), without brackets."""
     ascii_host: str
@@ -85,7 +88,7 @@ def parse_target(text: str) -> Target:
         scheme, _, rest = raw.partition(":")
         if rest.startswith("/") and scheme.isalpha():  # 'http:/x', 'htp:/x'
             if scheme.lower() not in SCHEMES:
-                raise InvalidTarget(f"unsupported scheme {scheme!r}: use http, https, tcp or tls")
+                raise InvalidTarget(f"unsupported scheme {scheme!r}: use {_SCHEME_LIST}")
             raise InvalidTarget(f"the URL needs '//' after '{scheme}:', as in {scheme}://host/")
         hostport = raw.rpartition("@")[2]
         if hostport.count(":") > 1 and not hostport.startswith("["):
@@ -104,9 +107,11 @@ def parse_target(text: str) -> Target:
         raise InvalidTarget(f"the URL cannot be parsed: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise InvalidTarget(f"unsupported scheme {parts.scheme!r}: use http, https, tcp or tls")
+        raise InvalidTarget(f"unsupported scheme {parts.scheme!r}: use {_SCHEME_LIST}")
     host = _host(parts)
-    port = _port(parts, scheme)
+    port = 0 if scheme == "icmp" else _port(parts, scheme)
+    if scheme == "icmp":
+        _check_icmp(parts)
     try:
         ascii_host = ascii_host_of(host)
     except UnicodeError as exc:
@@ -115,6 +120,8 @@ def parse_target(text: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    if scheme in ("ssh", "smtp", "smtps"):
+        _check_options(scheme, parts)
     return Target(
         scheme=scheme,
         host=host,
@@ -124,6 +131,90 @@ def parse_target(text: str) -> Target:
         url=redact_url(raw),
         has_credentials=parts.username is not None or parts.password is not None,
     )
+
+
+STARTTLS_MODES = ("auto", "required", "off")
+"""``smtp://host?starttls=``: upgrade when offered (the default), insist on it, or not."""
+
+
+def starttls_mode(t: Target) -> str:
+    """The ``starttls=`` of an ``smtp://`` target (validated by :func:`parse_target`)."""
+    _, _, query = t.path.partition("?")
+    return dict(parse_qsl(query)).get("starttls", "auto").lower()
+
+
+def _check_options(scheme: str, parts: SplitResult) -> None:
+    """An ``ssh://`` or ``smtp(s)://`` target has no path, and only ``smtp://`` takes a
+    query (``starttls=``): anything else is a typo that would be silently ignored."""
+    if parts.path not in ("", "/"):
+        raise InvalidTarget(f"a {scheme}:// target has no path: write {scheme}://host[:port]")
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    for name, value in options:
+        if scheme != "smtp" or name != "starttls":
+            allowed = "only smtp:// takes ?starttls=" if scheme != "smtp" else "only starttls="
+            raise InvalidTarget(f"unknown option {name!r} in the {scheme}:// URL: {allowed}")
+        if value.lower() not in STARTTLS_MODES:
+            raise InvalidTarget(f"starttls={value!r}: use {', '.join(STARTTLS_MODES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class EchoOptions:
+    """``icmp://host?count=N&interval=D``: how many echo requests, how far apart."""
+
+    count: int = 3
+    interval: float = 0.2
+    """Seconds; ping's shortest for a user who is not root."""
+
+
+ICMP_OPTIONS = ("count", "interval")
+MAX_ECHOES = 100
+
+
+def echo_options(t: Target) -> EchoOptions:
+    """The ``count=`` and ``interval=`` of an ``icmp://`` target (validated by
+    :func:`parse_target`)."""
+    _, _, query = t.path.partition("?")
+    given = dict(parse_qsl(query))
+    out = EchoOptions()
+    if "count" in given:
+        out = EchoOptions(int(given["count"]), out.interval)
+    if "interval" in given:
+        out = EchoOptions(out.count, _interval(given["interval"]))
+    return out
+
+
+def _interval(text: str) -> float:
+    from tether._durations import duration_ms
+
+    ms = duration_ms(text)
+    if ms is None or not 10 <= ms <= 60_000:
+        raise InvalidTarget(
+            f"interval={text!r}: give a duration from 10ms to 60s, as in interval=200ms"
+        )
+    return ms / 1000
+
+
+def _check_icmp(parts: SplitResult) -> None:
+    """An ``icmp://`` target has no port and no path; it takes ``count=`` (1 to 100) and
+    ``interval=`` (10ms to 60s) and nothing else."""
+    try:
+        given_port = parts.port
+    except ValueError:
+        given_port = -1
+    if given_port is not None or parts.netloc.endswith(":"):
+        raise InvalidTarget("an icmp:// target has no port: write icmp://host")
+    if parts.path not in ("", "/"):
+        raise InvalidTarget("an icmp:// target has no path: write icmp://host[?count=N]")
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "count":
+            if not value.isdigit() or not 1 <= int(value) <= MAX_ECHOES:
+                raise InvalidTarget(f"count={value!r}: give a number from 1 to {MAX_ECHOES}")
+        elif name == "interval":
+            _interval(value)
+        else:
+            raise InvalidTarget(
+                f"unknown option {name!r} in the icmp:// URL: only count= and interval="
+            )
 
 
 def _host(parts: SplitResult) -> str:

@@ -63,7 +63,8 @@ def build(t: Trust) -> ssl.SSLContext:
     if not t.verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(list(t.alpn))
+    if t.alpn:
+        ctx.set_alpn_protocols(list(t.alpn))
     return ctx
 
 
@@ -100,9 +101,9 @@ CONTEXTS = Contexts()
 """The process's contexts: every probe (diagnose's and the monitor's) shares them."""
 
 
-def context(cacert: str | None, *, verify: bool) -> ssl.SSLContext:
+def context(cacert: str | None, *, verify: bool, alpn: tuple[str, ...] = ALPN) -> ssl.SSLContext:
     """The context for this trust: built once, then shared by every probe that needs it."""
-    return CONTEXTS.get(trust(cacert, verify=verify))
+    return CONTEXTS.get(trust(cacert, verify=verify, alpn=alpn))
 
 
 @dataclass(frozen=True, slots=True)
