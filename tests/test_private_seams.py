@@ -83,3 +83,17 @@ def test_urllib3_seams_take_effect() -> None:
     assert issubclass(pools["http"].ConnectionCls, tether_requests._Watched)
     with requests.Session() as plain:
         assert plain.get_adapter("http://x/").poolmanager.pool_classes_by_scheme is not pools
+
+
+def test_opentelemetry_proxy_instruments_name_their_real_one() -> None:
+    """opentelemetry-api's ``_ProxyHistogram._real_instrument`` (None until a MeterProvider
+    is set): without it tether builds the attributes of every call for a meter that drops
+    them, about 0.3 µs a call, instead of skipping them."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.metrics._internal import _ProxyMeter
+
+    meter = _ProxyMeter("tether")
+    histogram = meter.create_histogram("h")
+    assert histogram._real_instrument is None  # type: ignore[attr-defined]
+    meter.on_set_meter_provider(NoOpMeterProvider())
+    assert histogram._real_instrument is not None  # type: ignore[attr-defined]

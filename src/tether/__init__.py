@@ -23,6 +23,7 @@ from tether._version import __version__
 _logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 if _typing.TYPE_CHECKING:
+    from tether._report import Reporter, report_to
     from tether._retry._backoff import backoff_delay
     from tether._retry._decorator import retry
     from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
@@ -34,6 +35,8 @@ if _typing.TYPE_CHECKING:
 # Loaded on first use, so that `import tether` (and `tether diagnose`) stays quick;
 # tether.Session also waits because it imports requests.
 _LAZY = {
+    "Reporter": "tether._report",
+    "report_to": "tether._report",
     "backoff_delay": "tether._retry._backoff",
     "retry": "tether._retry._decorator",
     "CircuitOpenError": "tether._retry._errors",
@@ -69,6 +72,7 @@ __all__ = [
     "HealthChange",
     "Kind",
     "Layer",
+    "Reporter",
     "RetryDetails",
     "RetryPolicy",
     "Session",
@@ -80,6 +84,7 @@ __all__ = [
     "classify_status",
     "parse_retry_after",
     "redact_url",
+    "report_to",
     "retry",
 ]
 

@@ -6,13 +6,28 @@ Metric names are stable and carry their unit:
     tether_give_ups_total{endpoint, kind}       counter
     tether_retry_delay_seconds                  histogram
     tether_breaker_state{endpoint}              gauge: 0 closed, 1 half-open, 2 open
+
+and, with OpenTelemetry, every ended call (one per logical call, all attempts in it)
+records the HTTP client semantic conventions' histogram
+
+    http.client.request.duration (s){http.request.method, server.address, server.port,
+                                     http.response.status_code, error.type}
+
+where ``error.type`` is the tether kind (``connect.refused``, ``http.server_error``) of a
+call that failed, and absent for one that succeeded.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tether._hostport import InvalidHostPort, split_hostport
+
+if TYPE_CHECKING:
+    from tether._retry._ended import Record
 
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -68,3 +83,83 @@ def opentelemetry() -> Callable[[str, Any], None] | None:
         span.add_event(f"tether.{event}", attributes)
 
     return instrument
+
+
+_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+"""The semantic conventions' advised boundaries for ``http.client.request.duration``."""
+
+
+def call_duration(meter: Any = None) -> Callable[[Record], None] | None:
+    """A sink of ended calls recording ``http.client.request.duration`` with ``meter``
+    (default: ``opentelemetry.metrics.get_meter("tether", version)``, a no-op until the
+    application configures a MeterProvider); None without the OpenTelemetry API."""
+    if meter is None:
+        if importlib.util.find_spec("opentelemetry") is None:
+            return None
+        try:
+            from opentelemetry import metrics
+        except ImportError:  # a namespace package without the API
+            return None
+        from tether._version import __version__
+
+        meter = metrics.get_meter("tether", __version__)
+    described = {
+        "unit": "s",
+        "description": "Duration of HTTP client requests, all of tether's attempts included.",
+    }
+    try:
+        histogram = meter.create_histogram(
+            "http.client.request.duration",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+            **described,
+        )
+    except TypeError:  # an API before 1.23 takes no advice on buckets
+        histogram = meter.create_histogram("http.client.request.duration", **described)
+    record = histogram.record
+    # The API's proxy instrument, until the application sets a MeterProvider, drops every
+    # measurement: see that first (a private attribute, read with a default, so that if
+    # it goes, every call is recorded as before) rather than build attributes for nothing.
+    proxy = histogram if hasattr(histogram, "_real_instrument") else None
+    # Calls repeat the same few (method, endpoint, status, kind): build each attribute
+    # set once.  Bounded, as endpoints may be many.
+    attributes: dict[tuple[Any, ...], dict[str, str | int]] = {}
+    warned = False
+
+    def sink(r: Record) -> None:
+        nonlocal warned
+        if proxy is not None and proxy._real_instrument is None:
+            return
+        key = (r[2], r[1], r[4], r[3])
+        try:
+            attrs = attributes.get(key)
+            if attrs is None:
+                if len(attributes) >= 4096:
+                    attributes.clear()
+                attrs = attributes[key] = _attributes(*key)
+            record(r[5], attrs)
+        except Exception:
+            level = logging.DEBUG if warned else logging.WARNING
+            warned = True
+            logging.getLogger("tether").log(
+                level, "tether: OpenTelemetry call metrics failed; ignored", exc_info=True
+            )
+
+    return sink
+
+
+def _attributes(method: str, endpoint: str, status: int | None, kind: Any) -> dict[str, str | int]:
+    attrs: dict[str, str | int] = {}
+    if method:  # a @tether.retry function has none
+        attrs["http.request.method"] = method
+    try:
+        host, port = split_hostport(endpoint)
+    except InvalidHostPort:  # a function's qualified name: no host to name
+        pass
+    else:
+        attrs["server.address"] = host
+        attrs["server.port"] = port
+    if status is not None:
+        attrs["http.response.status_code"] = status
+    if kind is not None:
+        attrs["error.type"] = str(kind.value)
+    return attrs

@@ -8,25 +8,30 @@ nothing but ``await``.
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tether._catalogue import CATALOGUE
-from tether._classify import classify, classify_status, failure_for
+from tether._classify import _status_kind, classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import InvalidHostPort, join_hostport, split_hostport
 from tether._kinds import Kind, Layer
 from tether._plural import count
 from tether._redact import redact_url
 from tether._retry import _testing
+from tether._retry._ended import SINKS
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
 from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
 from tether._retry._state import Guard, endpoint_of
 
 R = TypeVar("R")
+_log = logging.getLogger("tether")
+_wall = time.time
 
 _TIMEOUTS = frozenset(
     {Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.WRITE_TIMEOUT, Kind.TLS_TIMEOUT}
@@ -54,7 +59,10 @@ def run_sync(
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
         if (stop := call.begin()) is not None:
-            return call.stop(outcome, stop)
+            outcome = call.stop(outcome, stop)
+            if SINKS:
+                call.ended(outcome, status)
+            return outcome
         try:
             response = send(call.timeouts())
         except Exception as exc:
@@ -67,6 +75,8 @@ def run_sync(
             if status is None:
                 call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
+            if SINKS:
+                call.ended(outcome, status)
             return outcome
         if outcome.response is not None and discard is not None:
             discard(outcome.response)
@@ -84,7 +94,10 @@ async def run_async(
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
         if (stop := call.begin()) is not None:
-            return call.stop(outcome, stop)
+            outcome = call.stop(outcome, stop)
+            if SINKS:
+                call.ended(outcome, status)
+            return outcome
         try:
             response = await send(call.timeouts())
         except Exception as exc:
@@ -97,6 +110,8 @@ async def run_async(
             if status is None:
                 call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
+            if SINKS:
+                call.ended(outcome, status)
             return outcome
         if outcome.response is not None and discard is not None:
             await discard(outcome.response)
@@ -417,6 +432,39 @@ class Call:
         await sleep(delay)
 
     # -- reporting -------------------------------------------------------------
+
+    def ended(self, outcome: Outcome[Any], status: Callable[[Any], tuple[int, Any]] | None) -> None:
+        """Hand the call's one record to the sinks (reporter, OpenTelemetry).
+
+        Called once per logical call, as it ends with a response or a failure; a call
+        cancelled or interrupted (a ``BaseException`` from ``send``) is not recorded.
+        A response of status 400 or more handed back to the caller counts as a failure
+        of the kind :func:`tether.classify_status` gives it.
+        """
+        failure = outcome.failure
+        kind: Kind | None
+        code: int | None
+        if failure is not None:
+            kind, code = failure.kind, failure.status
+        elif status is not None and outcome.response is not None:
+            code = status(outcome.response)[0]
+            kind = _status_kind(code) if code >= 400 else None
+        else:
+            kind = code = None
+        record = (
+            _wall(),
+            self.endpoint,
+            self.method,
+            kind,
+            code,
+            self.policy.clock() - self._start,
+            self.made,
+        )
+        try:
+            for sink in SINKS:
+                sink(record)
+        except Exception:  # a sink must not fail a call; each guards itself, this is the net
+            _log.debug("tether: a sink of ended calls raised; ignored", exc_info=True)
 
     def elapsed(self) -> float:
         return self.policy.clock() - self._start
