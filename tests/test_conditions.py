@@ -676,8 +676,8 @@ ERROR_CASES = [
     (
         "[PHASE].dsn < 5ms",
         8,
-        "unknown phase 'dsn' at column 9; the phases are dns, connect, tls, ttfb, transfer; "
-        "did you mean dns?",
+        "unknown phase 'dsn' at column 9; the phases are dns, connect, tls, ssh, smtp, icmp, ws, "
+        "ttfb, transfer; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
@@ -1017,6 +1017,276 @@ def test_context_of_an_http_error_keeps_the_status() -> None:
     assert passes('[HEADER].Retry-After == "120"', context)
 
 
+# -- any(), pat() and len(), as gatus writes them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "resolved", "expected"),
+    [
+        (
+            "[STATUS] == any(200, 201, 204)",
+            with_(status=201),
+            "[STATUS] (201) == any(200, 201, 204)",
+            True,
+        ),
+        (
+            "[STATUS] == any(200, 201, 204)",
+            with_(status=503),
+            "[STATUS] (503) == any(200, 201, 204)",
+            False,
+        ),
+        ("[STATUS] != any(500, 502)", with_(status=200), "[STATUS] (200) != any(500, 502)", True),
+        ("[STATUS] != any(500, 502)", with_(status=502), "[STATUS] (502) != any(500, 502)", False),
+        (
+            "[DNS_RCODE] == any(noerror, nxdomain)",
+            HEALTHY,
+            "[DNS_RCODE] (NOERROR) == any(noerror, nxdomain)",
+            True,
+        ),
+        (
+            "[IP] == any(10.0.0.1, ::1, 127.0.0.1)",
+            HEALTHY,
+            "[IP] (127.0.0.1) == any(10.0.0.1, ::1, 127.0.0.1)",
+            True,
+        ),
+        (
+            '[BODY].status == any("ok", "degraded")',
+            HEALTHY,
+            '[BODY].status ("ok") == any("ok", "degraded")',
+            True,
+        ),
+        ("[BODY].count == any(1, 2)", HEALTHY, "[BODY].count (3) == any(1, 2)", False),
+        ('[BODY].text == any(3, "4")', HEALTHY, '[BODY].text ("3") == any(3, "4")', False),
+        ("[STATUS] == any(200)", NOTHING, "[STATUS] (missing) == any(200)", False),
+        ("[STATUS] != any(200)", NOTHING, "[STATUS] (missing) != any(200)", False),
+    ],
+)
+def test_any_is_equal_to_one_of_its_values(
+    text: str, context: ProbeContext, resolved: str, expected: bool
+) -> None:
+    """any() passes on one equal value, typed as the placeholder reads it; != any() on none;
+    a missing value fails both; the resolved string is gatus's."""
+    result = check(text, context)
+    assert (result.resolved, result.success) == (resolved, expected)
+
+
+def test_any_is_in_by_another_name() -> None:
+    """== any(...) parses to the operator in, != any(...) to not in, with the same values."""
+    spelled = parse_condition("[STATUS] == any(200, 204)")
+    assert spelled.operator == "in"
+    assert [v.value for v in spelled.values] == [200, 204]
+    assert parse_condition("[STATUS] != any(200)").operator == "not in"
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("[BODY] == pat(*ok*)", with_(body=b"all ok here"), True),
+        ("[BODY] == pat(*ok*)", with_(body=b"all good"), False),
+        ("[BODY] == pat(ok*)", with_(body=b"all ok"), False),  # the whole value must match
+        ("[BODY] == pat(*ok)", with_(body=b"ok then"), False),
+        ("[BODY] == pat(o?)", with_(body=b"ok"), True),
+        ("[BODY] == pat(o?)", with_(body=b"o"), False),
+        ("[BODY] == pat(OK)", with_(body=b"ok"), False),  # case counts
+        ("[BODY] == pat(*)", with_(body=b""), True),
+        ("[BODY] == pat(?)", with_(body=b""), False),
+        ("[BODY] == pat(a*b*c)", with_(body=b"abbc"), True),
+        ("[BODY] == pat(a*b*c)", with_(body=b"acb"), False),
+        ("[BODY] == pat(*a?c*)", with_(body=b"xxabcxx"), True),
+        ("[BODY] == pat(*a?c*)", with_(body=b"xxacxx"), False),
+        ("[BODY] == pat(*line?two*)", with_(body=b"line\ntwo"), True),  # ? is a newline too
+        ("[BODY] == pat(a.c)", with_(body=b"abc"), False),  # '.' is itself, not any
+        ('[BODY] == pat("*all good*")', with_(body=b"we are all good"), True),
+        ("[BODY] != pat(*error*)", with_(body=b"fine"), True),
+        ("[BODY] != pat(*error*)", with_(body=b"an error"), False),
+        ("[BODY] != pat(*)", NOTHING, False),  # missing fails even negated
+        ("[STATUS] == pat(2??)", with_(status=204), True),
+        ("[STATUS] == pat(2??)", with_(status=404), False),
+        ("[BODY].meta.version == pat(1.*)", HEALTHY, True),
+        ("[BODY].count == pat(3)", HEALTHY, True),  # a JSON number, matched as written
+        ("[BODY].up == pat(t*)", HEALTHY, True),
+        ("[BODY].name == pat(caf?)", HEALTHY, True),  # one character, not one byte
+        ('[HEADER].content-type == pat("application/json*")', HEALTHY, True),
+        ("[DNS_RCODE] == pat(NO*)", HEALTHY, True),
+        ("[IP] == pat(127.*)", HEALTHY, True),
+        ("[STATUS] == any(pat(2*), 304)", with_(status=304), True),
+        ("[STATUS] == any(pat(2*), 304)", with_(status=301), False),
+    ],
+)
+def test_pat_matches_a_glob(text: str, context: ProbeContext, expected: bool) -> None:
+    """pat(): * any run, ? any one character, nothing else special, the whole value."""
+    assert passes(text, context) is expected
+
+
+def test_pat_resolves_like_gatus() -> None:
+    """The resolved string keeps pat( ... ) as written after the value."""
+    assert check("[BODY] == pat(*ok*)", with_(body=b"nope")).resolved == (
+        "[BODY] (nope) == pat(*ok*)"
+    )
+    assert check("len([BODY]) == 5", with_(body=b"hello")).resolved == "len([BODY]) (5) == 5"
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+        "*" + "a?" * 120 + "b*",
+        "a" + "*?" * 120 + "b",
+        "*" + "?" * 255,
+    ],
+)
+def test_pat_takes_no_exponential_time_on_a_hostile_pattern(pattern: str) -> None:
+    """Patterns that make a backtracking matcher (fnmatch, a regex) take ages on a 64 KiB
+    body of a's: each answers at once (the test's timeout would fail a blow-up)."""
+    body = "a" * 64 * 1024
+    expected = pattern == "*" + "?" * 255
+    assert passes(f"[BODY] == pat({pattern})", with_(body=body)) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("[BODY] == re(^ok)", with_(body=b"ok then"), True),
+        ("[BODY] == re(^ok)", with_(body=b"not ok"), False),
+        ("[BODY] == re(ok)", with_(body=b"not ok"), True),  # searched, not anchored
+        ('[BODY] == re("^ok( [0-9]+)?$")', with_(body=b"ok 42"), True),
+        ('[BODY] == re("^ok( [0-9]+)?$")', with_(body=b"ok 42 but"), False),
+        ('[BODY] == re("^\\\\d+$")', with_(body=b"123"), True),  # the condition's \\ is one \.
+        ('[BODY] == re("^\\\\d+$")', with_(body=b"12a"), False),
+        ("[BODY] != re(error)", with_(body=b"fine"), True),
+        ("[BODY] != re(error)", with_(body=b"an error"), False),
+        ("[BODY] != re(x)", NOTHING, False),  # missing fails even negated
+        ("[STATUS] == re(^2)", with_(status=204), True),
+        ("[STATUS] == any(re(^2), 404)", with_(status=404), True),
+        ("[STATUS] == any(re(^2), 404)", with_(status=500), False),
+        ('[BODY].meta.version == re("^1[.]")', HEALTHY, True),
+    ],
+)
+def test_re_searches_a_regular_expression(text: str, context: ProbeContext, expected: bool) -> None:
+    """re(): a regular expression searched anywhere in the value (anchor with ^ and $)."""
+    assert passes(text, context) is expected
+
+
+def test_re_is_stopped_by_its_time_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catastrophic pattern is stopped by the regex package's own timeout: the condition
+    fails, saying so, in about the bound (no injected clock: the bound itself is real)."""
+    import time
+
+    from tether.monitor import _conditions
+
+    monkeypatch.setattr(_conditions, "REGEX_TIMEOUT_S", 0.01)
+    # (a+)+$ is one the regex package defuses by itself; (a|aa)+$ it does not.
+    condition = parse_condition('[BODY] == re("(a|aa)+$")')
+    started = time.perf_counter()
+    result = condition.evaluate(with_(body="a" * 40 + "b"))
+    took = time.perf_counter() - started
+    assert not result.success
+    assert result.resolved.endswith('== re("(a|aa)+$") (re() stopped: the search took over 10 ms)')
+    assert took < 1.0  # unbounded, this search takes minutes
+    # (a+)+$, the classic, answers at once, and a failing one too.
+    assert not passes('[BODY] == re("(a+)+$")', with_(body="a" * 40 + "b"))
+
+
+def test_a_regular_expression_is_compiled_once_at_parse() -> None:
+    """re()'s pattern is compiled when the condition is parsed, not at every evaluation."""
+    condition = parse_condition("[BODY] == re(^ok)")
+    (literal,) = condition.values
+    assert literal.value.compiled.pattern == "^ok"
+
+
+def test_pat_agrees_with_fnmatch_on_small_cases() -> None:
+    """On every pattern of up to 5 of a, b, *, ? and texts of up to 5 a's and b's, pat()
+    agrees with fnmatchcase (the slow, backtracking reference)."""
+    import fnmatch
+    import itertools
+
+    texts = ["".join(t) for n in range(6) for t in itertools.product("ab", repeat=n)]
+    for n in range(6):
+        for chars in itertools.product("ab*?", repeat=n):
+            pattern = "".join(chars)
+            condition = parse_condition(f"[BODY] == pat('{pattern}')")
+            for text in texts:
+                got = condition.evaluate(with_(body=text)).success
+                assert got is fnmatch.fnmatchcase(text, pattern), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("[STATUS] < any(200)", 11, "any() at column 12 goes after == or !=, not '<'"),
+        ("[STATUS] in any(200)", 12, "any() at column 13 goes after == or !=, not 'in'"),
+        ("[BODY] contains pat(*x*)", 16, "pat() at column 17 goes after == or !=, not 'contains'"),
+        (
+            "[RESPONSE_TIME] == any(1s, 2s)",
+            19,
+            "[RESPONSE_TIME] cannot use any() at column 20; a duration is compared with < or >",
+        ),
+        (
+            "[CONNECTED] == pat(t*)",
+            15,
+            "[CONNECTED] cannot use pat() at column 16; it is true or false",
+        ),
+        ("[STATUS] == any(200, 201", 24, "expected ',' or ')' to close any( at column 25"),
+        ("[STATUS] == any()", 16, "expected a value after '==' at column 17, got ')'"),
+        (
+            "[STATUS] == any(200, ok)",
+            21,
+            "[STATUS] compares with a number; ok at column 22 is not one",
+        ),
+        (
+            "[IP] == any(10.0.0.0/8)",
+            12,
+            "[IP] compares with one address; the network 10.0.0.0/8 at column 13 goes after 'in'",
+        ),
+        ("[STATUS] == any(any(1))", 16, "any() at column 17 cannot go inside any()"),
+        (
+            "[BODY] == pat()",
+            14,
+            "expected a pattern like *ok* in pat( at column 15, got ')'; "
+            "quote one with spaces or ()[],<>=! in it",
+        ),
+        ("[BODY] == pat(all good)", 18, "expected ')' to close pat( at column 19"),
+        (
+            '[BODY] == re("(a")',
+            13,
+            "the regular expression in re( at column 14 does not compile: missing ) at position 2",
+        ),
+        (
+            "[BODY] == re(*ok*)",
+            13,
+            "the regular expression in re( at column 14 does not compile: "
+            "nothing to repeat at position 0",
+        ),
+        ("[BODY] contains re(x)", 16, "re() at column 17 goes after == or !=, not 'contains'"),
+        (
+            "[PHASE].dns == re(1)",
+            15,
+            "[PHASE].dns cannot use re() at column 16; a duration is compared with < or >",
+        ),
+        (
+            "[BODY] == pat(" + "a" * 257 + ")",
+            14,
+            "the pattern at column 15 is 257 characters long; pat() takes at most 256",
+        ),
+        ("[BODY] == pat(*) x", 17, "unexpected 'x' at column 18"),
+    ],
+)
+def test_any_and_pat_errors_say_where_and_what(text: str, position: int, message: str) -> None:
+    """A misplaced or malformed any() or pat() is one ConditionError at the right column."""
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(text)
+    assert caught.value.position == position
+    assert str(caught.value).startswith(message)
+
+
+def test_pat_and_any_without_parentheses_are_plain_words() -> None:
+    """Only pat( and any( are functions: the bare words still compare as text."""
+    assert passes("[BODY] == any", with_(body=b"any"))
+    assert passes("[BODY] == pat", with_(body=b"pat"))
+    assert passes('[BODY] == "pat(x)"', with_(body=b"pat(x)"))
+
+
 # -- the documentation's tables ------------------------------------------------------
 
 DOC = Path(__file__).parent.parent / "docs" / "conditions.md"
@@ -1042,9 +1312,16 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[DNS_RCODE]`",
         "`[IP]`",
         "`[CONNECTED]`",
+        "`[BANNER]`",
+        "`[PACKET_LOSS]`",
+        "`[RTT]`",
         "`[PHASE].dns`",
         "`[PHASE].connect`",
         "`[PHASE].tls`",
+        "`[PHASE].ssh`",
+        "`[PHASE].smtp`",
+        "`[PHASE].icmp`",
+        "`[PHASE].ws`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
         "`len(...)`",
@@ -1059,6 +1336,9 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`not contains`",
         "`in (...)`",
         "`not in (...)`",
+        "`== any(...)` `!= any(...)`",
+        "`== pat(...)` `!= pat(...)`",
+        "`== re(...)` `!= re(...)`",
     ]
 
 
@@ -1073,7 +1353,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (16 + 7)
+    assert len(cells) == 2 * (23 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell

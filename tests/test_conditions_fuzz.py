@@ -26,9 +26,11 @@ VALID = (
     "[IP] in (10.0.0.0/8, ::1)",
     "[CONNECTED]",
     "[BODY] not contains 'error'",
+    "[STATUS] == any(200, pat(3?4))",
+    "[BODY] != pat('*error*')",
 )
 # What the grammar gives meaning to, and a few characters it does not.
-SIGNIFICANT = "[]().,\"'<>=! \\-0123456789msdh٢３\t\n"
+SIGNIFICANT = "[]().,\"'<>=! \\-0123456789msdh٢３\t\n*?"
 
 FUZZ = settings(
     max_examples=400,

@@ -12,6 +12,9 @@ The grammar (whitespace between tokens is free, none inside a placeholder's path
     operator  := "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "not" "contains"
                | "in" | "not" "in"
     values    := value | "(" value ("," value)* ")"  (the list only after in / not in)
+               | "any" "(" item ("," item)* ")"       (only after == / !=)
+    item      := value | "pat" "(" (STRING | WORD) ")"  (pat() only after == / !=)
+               | "re" "(" (STRING | WORD) ")"   (re() only after == / !=)
     value     := STRING | WORD
 
     PLACEHOLDER := "[" NAME "]"        FUNCTION := "len" | "has"
@@ -25,6 +28,22 @@ timings, an address or network for ``[IP]``, an rcode for ``[DNS_RCODE]``, ``tru
 when the configuration loads, not at 3 a.m.  A value that is missing when the probe ran
 (no HTTP status from a TCP check, a JSON path that is not in the body) fails every
 operator, ``!=`` and ``not contains`` included: tether cannot vouch for what it did not see.
+
+As in gatus, ``[STATUS] == any(200, 201, 204)`` is equal to one of them (``in`` by another
+name: the condition's operator is ``in``, ``!= any(...)`` is ``not in``) and
+``[BODY] == pat(*ok*)`` matches a glob: ``*`` any run of characters, ``?`` any one, nothing
+else special (no ``[...]`` classes, no escapes, case counts).  ``pat()`` is a glob and not a
+regular expression, as in gatus: a glob cannot blow up.  The glob matcher (:func:`_glob_match`)
+never backtracks over a ``*``: it finds each piece between stars at its leftmost place, so it
+takes at most ``len(value) x len(pattern)`` character steps, usually one ``str.find`` per piece.
+
+For what a glob cannot say, ``[BODY] == re("^ok( [0-9]+)?$")`` searches a regular expression
+(the ``regex`` package's syntax, which is ``re``'s; unanchored, so ``^`` and ``$`` ask for
+the whole value).  A separate function, not a ``pat()`` spelling, so no glob can be read as
+one.  It is compiled when the configuration loads (a bad one is a config error naming the
+condition) and each search is bounded in time: the ``regex`` package checks its
+``timeout=`` while it backtracks, so ``(a|aa)+$`` on a long run of a's stops after
+:data:`REGEX_TIMEOUT_S` and the condition fails saying so, instead of stalling the monitor.
 """
 
 from __future__ import annotations
@@ -34,7 +53,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -94,7 +113,14 @@ class ProbeContext:
     """The address connected to first, then the other DNS answers."""
     connected: bool = False
     phase_ms: Mapping[str, float] = field(default_factory=dict)
-    """Keys ``dns``, ``connect``, ``tls``, ``ttfb``, ``transfer``; absent when not run."""
+    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``ttfb``,
+    ``transfer``; absent when not run."""
+    banner: str | None = None
+    """The server's first words: an SSH identification line, an SMTP greeting's text."""
+    packet_loss_percent: float | None = None
+    """An icmp:// check's share of echo requests unanswered, 0 to 100."""
+    rtt_ms: float | None = None
+    """An icmp:// check's average round trip over the replies that came back."""
 
 
 def context_from_probe(
@@ -112,9 +138,9 @@ def context_from_probe(
     """
     phases = {p.name: p for p in result.phases}
     details = {name: p.details for name, p in phases.items()}
-    http = details.get("http", {})
+    http = details.get("http") or details.get("ws", {})  # ws://: the upgrade's status
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls"):
+    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and "skipped" not in phase.details:
@@ -135,6 +161,9 @@ def context_from_probe(
         ips=_addresses(details),
         connected=_connected(phases),
         phase_ms=timings,
+        banner=details.get("ssh", {}).get("banner") or details.get("smtp", {}).get("banner"),
+        packet_loss_percent=details.get("icmp", {}).get("loss_percent"),
+        rtt_ms=details.get("icmp", {}).get("rtt_avg_ms"),
     )
 
 
@@ -338,7 +367,7 @@ def _string(text: str, i: int) -> _Token:
 # -- placeholders and the kinds of value they hold ------------------------------------
 
 # A kind decides which operators apply and how a written value is read.
-_NUMBER, _DURATION, _TEXT, _JSON, _RCODE, _IP, _BOOL = (
+_NUMBER, _DURATION, _TEXT, _JSON, _RCODE, _IP, _BOOL, _PERCENT = (
     "number",
     "duration",
     "text",
@@ -346,11 +375,13 @@ _NUMBER, _DURATION, _TEXT, _JSON, _RCODE, _IP, _BOOL = (
     "rcode",
     "ip",
     "bool",
+    "percent",
 )
 _ORDERING: Final = ("<", "<=", ">", ">=")
 _OPERATORS: Final[dict[str, tuple[str, ...]]] = {
     _NUMBER: ("==", "!=", *_ORDERING, "in", "not in"),
     _DURATION: ("==", "!=", *_ORDERING),
+    _PERCENT: ("==", "!=", *_ORDERING),
     _TEXT: ("==", "!=", "contains", "not contains", "in", "not in"),
     _JSON: ("==", "!=", *_ORDERING, "contains", "not contains", "in", "not in"),
     _RCODE: ("==", "!=", "in", "not in"),
@@ -369,8 +400,11 @@ _PLACEHOLDERS: Final[dict[str, str]] = {
     "IP": _IP,
     "CONNECTED": _BOOL,
     "PHASE": _DURATION,
+    "BANNER": _TEXT,
+    "PACKET_LOSS": _PERCENT,
+    "RTT": _DURATION,
 }
-PHASE_NAMES: Final = ("dns", "connect", "tls", "ttfb", "transfer")
+PHASE_NAMES: Final = ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "ttfb", "transfer")
 _FUNCTIONS: Final = {"len": _NUMBER, "has": _BOOL}
 
 
@@ -432,14 +466,20 @@ class Condition:
     def evaluate(self, context: ProbeContext) -> ConditionResult:
         """Resolve the placeholder against ``context`` and compare."""
         actual = _resolve(self.operand, context)
+        stopped = ""
         if isinstance(actual, _Missing):
             success = False
         else:
-            success = _compare(self.operand.kind, self.operator, actual, self.values) is True
+            try:
+                success = _compare(self.operand.kind, self.operator, actual, self.values) is True
+            except _PatternTimeout:
+                success = False
+                ms = REGEX_TIMEOUT_S * 1000
+                stopped = f" (re() stopped: the search took over {ms:g} ms)"
         shown = _show(self.operand.kind, actual)
         start = len(self.text) - len(self.text.lstrip())
         end = self.operand.end
-        resolved = f"{self.text[start:end]} ({shown}){self.text[end:].rstrip()}"
+        resolved = f"{self.text[start:end]} ({shown}){self.text[end:].rstrip()}{stopped}"
         return ConditionResult(success, resolved)
 
 
@@ -481,7 +521,11 @@ class _Parser:
             # A bare true/false operand reads as itself: [CONNECTED], has([BODY].id).
             return Condition(self.text, operand, "==", (_Literal("true", True, "true"),))
         operator, at = self.operator(operand, written)
-        values = self.values(operand, operator, at)
+        if self.at_value_function("any"):
+            values = self.any_values(operand, operator, at)
+            operator = "in" if operator == "==" else "not in"
+        else:
+            values = self.values(operand, operator, at)
         extra = self.peek()
         if extra.kind != "end":
             raise self.fail(
@@ -611,8 +655,100 @@ class _Parser:
             )
         return operator, token
 
-    # values := value | "(" value ("," value)* ")"
+    def at_value_function(self, name: str) -> bool:
+        """The next tokens are ``name(``: a value function, not the bare word ``name``."""
+        token = self.peek()
+        return token.kind == "word" and token.text == name and self.peek(1).kind == "("
+
+    def check_value_function(self, operand: _Operand, operator: str) -> None:
+        """``any()``, ``pat()`` and ``re()`` go after == or !=, and not for every kind."""
+        token = self.peek()
+        name = token.text
+        if operator not in ("==", "!="):
+            raise self.fail(
+                f"{name}() at column {token.pos + 1} goes after == or !=, not {operator!r}",
+                token.pos,
+            )
+        if operand.kind in (_DURATION, _PERCENT, _BOOL):
+            written = self.text[self.tokens[0].pos : operand.end]
+            raise self.fail(
+                f"{written} cannot use {name}() at column {token.pos + 1}; "
+                + (
+                    f"a {operand.kind} is compared with < or >"
+                    if operand.kind in (_DURATION, _PERCENT)
+                    else "it is true or false"
+                ),
+                token.pos,
+            )
+
+    # "any" "(" item ("," item)* ")"
+    def any_values(self, operand: _Operand, operator: str, at: _Token) -> tuple[_Literal, ...]:
+        self.check_value_function(operand, operator)
+        self.at += 2
+        found = [self.item(operand, at)]
+        while self.peek().kind == ",":
+            comma = self.take()
+            found.append(self.item(operand, comma))
+        close = self.peek()
+        if close.kind != ")":
+            raise self.fail(
+                f"expected ',' or ')' to close any( at column {close.pos + 1}", close.pos
+            )
+        self.at += 1
+        return tuple(found)
+
+    def item(self, operand: _Operand, after: _Token) -> _Literal:
+        if self.at_value_function("pat") or self.at_value_function("re"):
+            return self.pattern(operand, "==")
+        if self.at_value_function("any"):
+            token = self.peek()
+            raise self.fail(f"any() at column {token.pos + 1} cannot go inside any()", token.pos)
+        # Read as after ==: a network is not one value, so any() takes no 10.0.0.0/8.
+        return self.value(operand, "==", after)
+
+    # ("pat" | "re") "(" (STRING | WORD) ")"
+    def pattern(self, operand: _Operand, operator: str) -> _Literal:
+        self.check_value_function(operand, operator)
+        name = self.take()
+        func = name.text
+        self.at += 1  # "("
+        token = self.take()
+        if token.kind not in ("word", "string"):
+            got = "the end" if token.kind == "end" else repr(token.text)
+            example = "*ok*" if func == "pat" else '"^ok"'
+            raise self.fail(
+                f"expected a pattern like {example} in {func}( at column {token.pos + 1}, "
+                f"got {got}; quote one with spaces or ()[],<>=! in it",
+                token.pos,
+            )
+        written = str(token.value)
+        if len(written) > _MAX_PATTERN:
+            raise self.fail(
+                f"the pattern at column {token.pos + 1} is {len(written)} characters long; "
+                f"{func}() takes at most {_MAX_PATTERN}",
+                token.pos,
+            )
+        close = self.take()
+        if close.kind != ")":
+            raise self.fail(f"expected ')' to close {func}( at column {close.pos + 1}", close.pos)
+        matcher: _Glob | _Regex
+        if func == "pat":
+            matcher = _Glob(written)
+        else:
+            try:
+                matcher = _Regex(written)
+            except ValueError as exc:
+                raise self.fail(
+                    f"the regular expression in re( at column {token.pos + 1} does not "
+                    f"compile: {exc}",
+                    token.pos,
+                ) from None
+        return _Literal(self.text[name.pos : close.end], matcher, written)
+
+    # values := value | "(" value ("," value)* ")" | ("pat" | "re") "(" ... ")"
     def values(self, operand: _Operand, operator: str, at: _Token) -> tuple[_Literal, ...]:
+        if self.at_value_function("pat") or self.at_value_function("re"):
+            return (self.pattern(operand, operator),)
         token = self.peek()
         if token.kind == "(":
             if not operator.endswith("in"):
@@ -708,6 +844,12 @@ def _read(kind: str, token: _Token, operator: str) -> _Literal:
                 f"compares with a duration (500ms, 2s, 1m, 1h, 14d); {got} is not one{fix}"
             )
         return literal(ms)
+    if kind == _PERCENT:
+        number = _number(raw[:-1]) if raw.endswith("%") else None
+        if number is None or not 0 <= number <= 100:
+            fix = f"; write {raw}%" if _number(raw) is not None else ""
+            raise ValueError(f"compares with a percentage (0% to 100%); {got} is not one{fix}")
+        return literal(number)
     if kind == _RCODE:
         if raw.upper() not in RCODES:
             raise ValueError(
@@ -730,6 +872,123 @@ def _read(kind: str, token: _Token, operator: str) -> _Literal:
     if raw not in ("true", "false"):
         raise ValueError(f"compares with true or false; {got} is neither")
     return literal(raw == "true")
+
+
+# -- patterns ------------------------------------------------------------------------
+
+_MAX_PATTERN: Final = 256
+"""Characters in a ``pat()``: the matcher's worst case is the value's length times this."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Glob:
+    """A ``pat()``: ``*`` any run of characters, ``?`` any one character."""
+
+    pattern: str
+    pieces: tuple[_Piece, ...] = ()
+    """The pattern split at each ``*``; a piece with ``?`` compiled (see :func:`_piece`)."""
+
+    def __post_init__(self) -> None:
+        pieces = tuple((_piece(p), len(p)) for p in self.pattern.split("*"))
+        object.__setattr__(self, "pieces", pieces)
+
+    def matches(self, text: str) -> bool:
+        return _glob_match(self.pieces, text)
+
+
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a text is all of ``pattern`` (``*`` any run, ``?`` any one character),
+    as ``pat()`` matches: a traffic monitor's ``endpoint`` uses it too."""
+    return _Glob(pattern).matches
+
+
+def _piece(piece: str) -> str | re.Pattern[str]:
+    """A piece without ``*``: as is, or with ``?`` as a regular expression's ``.``.
+
+    The expression has no quantifier, group or alternation, so ``re`` cannot backtrack
+    into a blow-up: a search tries each start once, at most ``len(piece)`` steps each, in C.
+    """
+    if "?" not in piece:
+        return piece
+    return re.compile(".".join(re.escape(run) for run in piece.split("?")), re.DOTALL)
+
+
+_Piece = tuple[str | re.Pattern[str], int]
+"""A piece of a glob between stars, and how many characters it matches."""
+
+
+def _glob_match(pieces: tuple[_Piece, ...], text: str) -> bool:
+    """Whether ``text`` is all of the pattern; no backtracking over a ``*``.
+
+    The pieces between stars are found each at its leftmost place after the one before:
+    if a piece fits anywhere further on, it fits there too, so the leftmost place never
+    loses a match.  The first piece must fit at the start and the last at the end, so the
+    work is at most ``len(text) x len(pattern)`` steps, usually one ``str.find`` a piece.
+    """
+    if len(pieces) == 1:
+        return _fits(pieces[0][0], text, 0, len(text))
+    (first, at), *middle, (last, last_size) = pieces
+    stop = len(text) - last_size
+    if at > stop or not _fits(first, text, 0, at) or not _fits(last, text, stop, len(text)):
+        return False
+    for piece, size in middle:
+        if isinstance(piece, str):
+            found = text.find(piece, at, stop)
+        else:
+            hit = piece.search(text, at, stop)
+            found = hit.start() if hit else -1
+        if found < 0:
+            return False
+        at = found + size
+    return True
+
+
+def _fits(piece: str | re.Pattern[str], text: str, start: int, stop: int) -> bool:
+    """``piece`` is exactly ``text[start:stop]``."""
+    if isinstance(piece, str):
+        return stop - start == len(piece) and text.startswith(piece, start)
+    return piece.fullmatch(text, start, stop) is not None
+
+
+REGEX_TIMEOUT_S: float = 0.05
+"""How long one ``re()`` may search one value (seconds); past it the condition fails.
+A module setting, so a test can make it small rather than wait."""
+
+
+class _PatternTimeout(Exception):
+    """A ``re()`` search ran past :data:`REGEX_TIMEOUT_S`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Regex:
+    """A ``re()``: a regular expression searched with a time bound (the ``regex`` package)."""
+
+    pattern: str
+    compiled: Any = None
+
+    def __post_init__(self) -> None:
+        import regex  # the monitor extra's; only conditions that use re() need it
+
+        try:
+            compiled = regex.compile(self.pattern)
+        except (regex.error, OverflowError, RecursionError) as exc:
+            raise ValueError(str(exc)) from None
+        object.__setattr__(self, "compiled", compiled)
+
+    def matches(self, text: str) -> bool:
+        try:
+            return self.compiled.search(text, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            raise _PatternTimeout(self.pattern) from None
+
+
+def _as_text(kind: str, value: Any) -> str:
+    """The characters a ``pat()`` is matched against: JSON other than a string as JSON."""
+    if isinstance(value, str):
+        return value
+    if kind == _JSON:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
 
 
 # -- evaluation ----------------------------------------------------------------------
@@ -772,6 +1031,12 @@ def _placeholder_value(operand: _Operand, ctx: ProbeContext) -> Any:
         value = None if ctx.dns_rcode is None else ctx.dns_rcode.upper()
     elif name == "CONNECTED":
         value = ctx.connected
+    elif name == "BANNER":
+        value = ctx.banner
+    elif name == "PACKET_LOSS":
+        value = ctx.packet_loss_percent
+    elif name == "RTT":
+        value = ctx.rtt_ms
     elif name == "PHASE":
         value = ctx.phase_ms.get(str(operand.path[0]))
     elif name == "HEADER":
@@ -846,6 +1111,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _equal(kind: str, actual: Any, expected: Any) -> bool:
+    if isinstance(expected, _Glob | _Regex):
+        return expected.matches(_as_text(kind, actual))
     if kind != _JSON:
         return bool(actual == expected)
     # JSON is typed: "3" is not 3 and true is not 1; the resolved value shows which it was.
@@ -882,6 +1149,8 @@ def _show(kind: str, value: Any) -> str:
         return "true" if value else "false"
     if kind == _DURATION:
         return format_ms(value)
+    if kind == _PERCENT:
+        return f"{value:g}%"
     if kind == _JSON:
         return _clip(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     if kind == _TEXT:
