@@ -1,0 +1,237 @@
+"""``modules:``: blackbox_exporter's modules, as a ``blackbox.yml`` writes them, for
+``/probe?module=NAME``.
+
+The subset tether can honour is taken as written; an option of blackbox_exporter that
+tether does not honour is refused by name (a probe that silently ignored
+``fail_if_body_matches_regexp`` would pass where the exporter fails), and a key neither
+knows is an unknown key as anywhere else in the file.  Without a ``modules:`` section the
+modules of blackbox_exporter's example ``blackbox.yml`` that tether can run are there
+(:data:`DEFAULT_MODULES`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Final, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from tether._rcodes import HeaderRcode
+from tether._redact import redact_headers
+from tether.monitor.config._errors import fail
+from tether.monitor.config._fields import Headers, Method, PositiveDuration, Whole, one_or_many
+
+PROBERS: Final = ("http", "tcp", "dns", "icmp")
+"""The probers tether runs; blackbox_exporter's ``grpc`` is refused."""
+
+_REFUSED_PROBERS: Final = {
+    "grpc": "tether does not speak gRPC's health protocol",
+}
+
+_UNSUPPORTED: Final[Mapping[str, frozenset[str]]] = {
+    # blackbox_exporter's options (its CONFIGURATION.md) that tether does not honour.
+    "http": frozenset(
+        {
+            "compression",
+            "fail_if_header_matches",
+            "fail_if_header_not_matches",
+            "fail_if_body_matches_regexp",
+            "fail_if_body_not_matches_regexp",
+            "fail_if_body_json_matches_cel",
+            "fail_if_body_json_not_matches_cel",
+            "body",
+            "body_file",
+            "body_size_limit",
+            "basic_auth",
+            "bearer_token",
+            "bearer_token_file",
+            "authorization",
+            "oauth2",
+            "proxy_url",
+            "no_proxy",
+            "proxy_from_environment",
+            "proxy_connect_header",
+            "enable_http2",
+            "skip_resolve_phase_with_proxy",
+            "source_ip_address",
+            "http_client_config",
+        }
+    ),
+    "tcp": frozenset({"query_response", "source_ip_address"}),
+    "icmp": frozenset({"source_ip_address", "dont_fragment", "ttl"}),
+    "dns": frozenset(
+        {
+            "transport_protocol",
+            "source_ip_address",
+            "dns_over_tls",
+            "tls_config",
+            "validate_authority_rrs",
+            "validate_additional_rrs",
+            "validate_answer_rrs",
+            "query_class",
+        }
+    ),
+    "tls_config": frozenset(
+        {"cert_file", "key_file", "server_name", "min_version", "max_version", "ca"}
+    ),
+}
+
+
+class _Section(BaseModel):
+    """Frozen, no unknown keys, headers masked in the repr; blackbox_exporter's options
+    tether does not honour refused by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _options: ClassVar[str] = ""
+    """Which list of :data:`_UNSUPPORTED` applies."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: object) -> object:
+        refused = _UNSUPPORTED.get(cls._options, frozenset())
+        if isinstance(data, dict):
+            for key in data:
+                if key in refused:
+                    raise fail(
+                        f"{key}: blackbox_exporter's option is not supported by tether; "
+                        f"supported: {', '.join(sorted(cls.model_fields))}"
+                    )
+        return data
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_headers(value) if name == "headers" else value
+
+
+class TlsConfig(_Section):
+    """``tls_config``: what the certificate is checked against."""
+
+    _options: ClassVar[str] = "tls_config"
+    insecure_skip_verify: bool = False
+    """The user's choice, written in the file: go on past a failed verification (the
+    certificate's expiry is still reported).  tether never turns verification off itself."""
+    ca_file: Annotated[str, Field(min_length=1)] | None = None
+    """Also trust the certificate authorities in this PEM file."""
+
+
+IpProtocol = Literal["ip4", "ip6"]
+
+
+class HttpModule(_Section):
+    """``http:`` of a module whose prober is http."""
+
+    _options: ClassVar[str] = "http"
+    valid_status_codes: Annotated[
+        tuple[Annotated[int, Whole, Field(ge=100, le=599)], ...], BeforeValidator(one_or_many)
+    ] = ()
+    """Empty: any 2xx, as blackbox_exporter."""
+    valid_http_versions: Annotated[
+        tuple[Literal["HTTP/1.0", "HTTP/1.1", "HTTP/2.0"], ...], BeforeValidator(one_or_many)
+    ] = ()
+    method: Method = "GET"
+    headers: Headers = Field(default_factory=dict)
+    follow_redirects: bool = True
+    no_follow_redirects: bool | None = None
+    """blackbox_exporter's older spelling: true means ``follow_redirects: false``."""
+    fail_if_ssl: bool = False
+    fail_if_not_ssl: bool = False
+    tls_config: TlsConfig = Field(default_factory=TlsConfig)
+    preferred_ip_protocol: IpProtocol = "ip6"
+    ip_protocol_fallback: bool = True
+
+    @property
+    def follows(self) -> bool:
+        """Whether redirects are followed (``no_follow_redirects`` wins when given)."""
+        if self.no_follow_redirects is not None:
+            return not self.no_follow_redirects
+        return self.follow_redirects
+
+
+class TcpModule(_Section):
+    """``tcp:`` of a module whose prober is tcp."""
+
+    _options: ClassVar[str] = "tcp"
+    tls: bool = False
+    """Make a TLS handshake once connected (the certificate's expiry is then reported)."""
+    tls_config: TlsConfig = Field(default_factory=TlsConfig)
+    preferred_ip_protocol: IpProtocol = "ip6"
+    ip_protocol_fallback: bool = True
+
+
+class IcmpModule(_Section):
+    """``icmp:`` of a module whose prober is icmp: one echo request to the target."""
+
+    _options: ClassVar[str] = "icmp"
+    preferred_ip_protocol: IpProtocol = "ip6"
+    ip_protocol_fallback: bool = True
+    payload_size: Annotated[int, Whole, Field(ge=0, le=65000)] = 0
+    """Bytes after the ICMP header (blackbox_exporter's default sends its own short text;
+    tether sends at least its 8-byte token)."""
+
+
+RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "PTR", "SRV", "CAA", "ANY"]
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+class DnsModule(_Section):
+    """``dns:`` of a module whose prober is dns: the target is the DNS server asked."""
+
+    _options: ClassVar[str] = "dns"
+    query_name: Annotated[str, Field(min_length=1)]
+    query_type: Annotated[RecordType, BeforeValidator(_upper)] = "ANY"
+    valid_rcodes: Annotated[
+        tuple[Annotated[HeaderRcode, BeforeValidator(_upper)], ...],
+        BeforeValidator(one_or_many),
+        Field(min_length=1),
+    ] = ("NOERROR",)
+    recursion_desired: bool = True
+    preferred_ip_protocol: IpProtocol = "ip6"
+    ip_protocol_fallback: bool = True
+
+
+class BlackboxModule(BaseModel):
+    """One module of ``modules:``: its prober, its timeout, and the prober's options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prober: str
+    timeout: PositiveDuration | None = None
+    """The probe's time at most (the scrape's timeout, less half a second, caps it)."""
+    http: HttpModule = Field(default_factory=HttpModule)
+    tcp: TcpModule = Field(default_factory=TcpModule)
+    icmp: IcmpModule = Field(default_factory=IcmpModule)
+    dns: DnsModule | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_prober(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        prober = data.get("prober")
+        if prober is None:
+            raise fail(f"prober is required: {', '.join(PROBERS)}")
+        if prober in _REFUSED_PROBERS:
+            raise fail(
+                f"prober {prober} is not supported: {_REFUSED_PROBERS[prober]}; "
+                f"supported: {', '.join(PROBERS)}"
+            )
+        if prober not in PROBERS:
+            raise fail(f"prober {prober!s} is not one of {', '.join(PROBERS)}")
+        for other in ("grpc",):
+            if other in data:
+                raise fail(f"{other}: tether does not run the {other} prober")
+        if prober == "dns" and data.get("dns") is None:
+            raise fail("dns.query_name is required with prober: dns")
+        return data
+
+
+DEFAULT_MODULES: Final[Mapping[str, BlackboxModule]] = {
+    # blackbox_exporter's example blackbox.yml (the Debian package's default), less the
+    # probers tether does not run.
+    "http_2xx": BlackboxModule(prober="http"),
+    "http_post_2xx": BlackboxModule(prober="http", http=HttpModule(method="POST")),
+    "tcp_connect": BlackboxModule(prober="tcp"),
+    "icmp": BlackboxModule(prober="icmp"),
+}
