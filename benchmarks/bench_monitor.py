@@ -534,6 +534,11 @@ class NullStore:
     def incidents(self, **_: Any) -> list[Any]:
         return []
 
+    def controls(self, now: float) -> Any:
+        from tether.monitor._records import Controls
+
+        return Controls()  # nothing paused, asked for or held: the write API is not used
+
     def flush(self) -> None:
         pass
 

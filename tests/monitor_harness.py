@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from simtime import SimTime
+from simtime import SimTime, hold_threads
 from tether.monitor import Runner
 from tether.monitor._records import AlertPayload
 from tether.monitor._state import State
@@ -17,6 +17,9 @@ from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult
+
+STEP = 0.1
+"""How often, in simulated seconds, a driven script looks at its conditions."""
 
 
 class Collect:
@@ -99,13 +102,17 @@ class Harness:
         """Run the monitor; each step's action runs once its condition holds, in order."""
 
         async def main() -> None:
+            hold_threads(self.sim)
             stop = asyncio.Event()
 
             async def script() -> None:
+                # The script waits in simulated time too, a tenth of a second at a time:
+                # waiting in real time, a script that the loop woke late (a loaded
+                # machine) saw its condition minutes of simulated time after it held.
                 for condition, action in steps:
                     while not condition():
                         assert self.sim.now < limit, f"stuck at {self.sim.now:.0f} s"
-                        await asyncio.sleep(0.001)
+                        await self.sim.sleep(STEP)
                     action()
                 stop.set()
 

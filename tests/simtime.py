@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from tether.monitor import Runner
 from tether.probe import ProbeOptions, ProbeResult, probe_async
@@ -65,8 +67,38 @@ class SimTime:
             self.waiting.remove(wake)
 
 
+class HeldExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, under which simulated time stands still while
+    any work handed to a thread (``asyncio.to_thread``: the store's reads and writes,
+    the controls, the acknowledgements) is under way, as it does for a probe.  Counted
+    from the submission, on the event loop, to the end, on the thread: there is no
+    moment between the two when time can move.  Without it, a read that a loaded machine
+    made slow let minutes of simulated time pass before the runner saw what it read."""
+
+    def __init__(self, sim: SimTime) -> None:
+        super().__init__(max_workers=4, thread_name_prefix="simtime")
+        self._sim = sim
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._sim._lock:
+            self._sim.in_flight += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[Any]) -> None:
+        with self._sim._lock:
+            self._sim.in_flight -= 1
+
+
+def hold_threads(sim: SimTime) -> None:
+    """Make the running loop's thread work hold ``sim`` still (:class:`HeldExecutor`)."""
+    asyncio.get_running_loop().set_default_executor(HeldExecutor(sim))
+
+
 def run_until(runner: Runner, sim: SimTime, done: Callable[[], bool], limit: float) -> None:
     async def main() -> None:
+        hold_threads(sim)
         stop = asyncio.Event()
 
         async def watch() -> None:

@@ -15,6 +15,7 @@ SCRIPT = BENCHMARKS / "bench_retry.py"
 HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
 MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
 PROBE_HEADINGS = ("1. /probe throughput",)
+REPORT_HEADINGS = ("1. The hook alone", "2. Real calls")
 BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
 
 
@@ -28,6 +29,42 @@ def _check_sections(stdout: str, headings: tuple[str, ...]) -> None:
     for section in sections:
         assert re.search(r"^\| .+ \|$", section, flags=re.M), section[:200]
         assert re.search(r"\(target [<>]=? [^)]+\): (met|MISSED)$", section, flags=re.M)
+
+
+def _run_writing_its_part(
+    tmp_path: Path,
+    script: str,
+    args: list[str],
+    title: str,
+    headings: tuple[str, ...],
+    *,
+    timeout: float,
+    kept: str = "the monitor",
+) -> tuple[str, str]:
+    """Run ``script`` with ``args`` and ``--write F``, F holding a part ``kept`` and a
+    stale part ``title``: it exits 0, prints ``headings`` (see :func:`_check_sections`)
+    and replaces its own part alone, each heading in it.  What it printed, and F."""
+    results = tmp_path / "results.md"
+    results.write_text(
+        f"# Benchmark results: {kept}\n\nkept\n\n"
+        f"# Benchmark results: {title}\n\nstale, to be replaced\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args, "--write", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, headings)
+    written = results.read_text()
+    assert written.startswith(f"# Benchmark results: {kept}\n\nkept\n")
+    assert "stale" not in written
+    assert written.count(f"# Benchmark results: {title}\n") == 1
+    for heading in headings:
+        assert f"\n## {heading}" in written
+    return done.stdout, written
 
 
 def test_bench_retry_quick_prints_every_section() -> None:
@@ -46,26 +83,15 @@ def test_bench_retry_quick_prints_every_section() -> None:
 def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: Path) -> None:
     """`bench_monitor.py --quick --write F` exits 0, prints scale, detection and storage with
     a table and a judged target each, and replaces its part of F, keeping the others."""
-    results = tmp_path / "results.md"
-    results.write_text(
-        "# Benchmark results: retries\n\nkept\n\n"
-        "# Benchmark results: the monitor\n\nstale, to be replaced\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_monitor.py"), "--quick", "--write", str(results)],
-        capture_output=True,
-        text=True,
+    _run_writing_its_part(
+        tmp_path,
+        "bench_monitor.py",
+        ["--quick"],
+        "the monitor",
+        MONITOR_HEADINGS,
         timeout=55,
-        check=False,
+        kept="retries",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    _check_sections(done.stdout, MONITOR_HEADINGS)
-    written = results.read_text()
-    assert written.startswith("# Benchmark results: retries\n\nkept\n")
-    assert "stale" not in written
-    assert written.count("# Benchmark results: the monitor\n") == 1
-    for heading in MONITOR_HEADINGS:
-        assert f"\n## {heading}" in written
 
 
 @pytest.mark.skipif(
@@ -77,36 +103,18 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     """`bench_probe.py --quick --no-install --write F` exits 0, prints tether's and
     blackbox_exporter's /probe rates in a table with the judged ratio, and replaces its
     part of F, keeping the others."""
-    results = tmp_path / "results.md"
-    results.write_text(
-        "# Benchmark results: the monitor\n\nkept\n\n"
-        "# Benchmark results: /probe\n\nstale, to be replaced\n"
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "bench_probe.py"),
-            "--quick",
-            "--no-install",
-            "--write",
-            str(results),
-        ],
-        capture_output=True,
-        text=True,
+    stdout, written = _run_writing_its_part(
+        tmp_path,
+        "bench_probe.py",
+        ["--quick", "--no-install"],
+        "/probe",
+        PROBE_HEADINGS,
         timeout=60,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    _check_sections(done.stdout, PROBE_HEADINGS)
-    assert re.search(r"^\| tether .*\|$", done.stdout, flags=re.M), done.stdout
-    assert re.search(r"^\| blackbox_exporter .*\|$", done.stdout, flags=re.M), done.stdout
+    assert re.search(r"^\| tether .*\|$", stdout, flags=re.M), stdout
+    assert re.search(r"^\| blackbox_exporter .*\|$", stdout, flags=re.M), stdout
     verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 1\.0\)"
-    assert re.search(verdict, done.stdout, flags=re.M), done.stdout
-    written = results.read_text()
-    assert written.startswith("# Benchmark results: the monitor\n\nkept\n")
-    assert "stale" not in written
-    assert written.count("# Benchmark results: /probe\n") == 1
-    assert "\n## 1. /probe throughput" in written
+    assert re.search(verdict, stdout, flags=re.M), stdout
     assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
 
 
@@ -117,24 +125,44 @@ def test_bench_scale_quick_prints_its_section_and_writes_its_part(tmp_path: Path
     """`bench_scale.py --quick --write F` exits 0, prints its section with a table and the
     judged targets (monitors with two workers, the CPU per 1,000 checks), and replaces its
     part of F, keeping the others."""
-    results = tmp_path / "results.md"
-    results.write_text(
-        "# Benchmark results: the monitor\n\nkept\n\n"
-        "# Benchmark results: worker processes\n\nstale, to be replaced\n"
+    stdout, _ = _run_writing_its_part(
+        tmp_path, "bench_scale.py", ["--quick"], "worker processes", SCALE_HEADINGS, timeout=90
     )
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--quick", "--write", str(results)],
-        capture_output=True,
-        text=True,
+    assert re.search(r"^workers: [\d,]+ monitors at .+ with workers: 2", stdout, flags=re.M)
+    assert re.search(r"^workers: the monitor's own CPU.+ s per 1,000 checks", stdout, re.M)
+
+
+DASHBOARD_HEADINGS = ("1. Overview",)
+
+
+def test_bench_dashboard_quick_measures_the_overview_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_dashboard.py --quick --write F` exits 0, prints the overview's server and
+    Chromium times in a table with the judged render target, and replaces its part of F,
+    keeping the others."""
+    stdout, _ = _run_writing_its_part(
+        tmp_path,
+        "bench_dashboard.py",
+        ["--quick"],
+        "the dashboard's overview",
+        DASHBOARD_HEADINGS,
         timeout=90,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    _check_sections(done.stdout, SCALE_HEADINGS)
-    assert re.search(r"^workers: [\d,]+ monitors at .+ with workers: 2", done.stdout, flags=re.M)
-    assert re.search(r"^workers: the monitor's own CPU.+ s per 1,000 checks", done.stdout, re.M)
-    written = results.read_text()
-    assert written.startswith("# Benchmark results: the monitor\n\nkept\n")
-    assert "stale" not in written
-    assert written.count("# Benchmark results: worker processes\n") == 1
-    assert f"\n## {SCALE_HEADINGS[0]}" in written
+    assert re.search(r"^\| tether +\| 300 ", stdout, flags=re.M), stdout
+    verdict = r"^overview at 300 monitors: (loaded in [\d,]+ ms|not measured) in Chromium"
+    assert re.search(verdict, stdout, flags=re.M), stdout
+
+
+def test_bench_report_quick_measures_the_hook_and_real_calls_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_report.py --quick --write F` exits 0, prints the hook's cost and real calls
+    with and without reporting, each judged against 2 µs per call, and writes its part."""
+    _run_writing_its_part(
+        tmp_path,
+        "bench_report.py",
+        ["--quick"],
+        "reporting calls to a monitor",
+        REPORT_HEADINGS,
+        timeout=55,
+        kept="retries",
+    )

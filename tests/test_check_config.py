@@ -69,8 +69,10 @@ def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert out == ""
     assert err.splitlines() == [
         f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s',
-        f"{path}:5:5: monitors[0].colour: unknown key; expected one of: name, url, method, "
-        "headers, body, follow_redirects, max_redirects, interval, timeout, conditions, "
+        f"{path}:5:5: monitors[0].colour: unknown key; expected one of: name, type, url, "
+        "token, cron, grace, timezone, app, endpoint, consecutive, failure_ratio, window, "
+        "min_calls, method, headers, body, follow_redirects, "
+        "max_redirects, interval, timeout, conditions, "
         "failure_threshold, success_threshold, alerts, depends_on, resolver, dns, tls, "
         "latency_margin, remind_every, escalate, locations, quorum, partial_alerts, paused",
     ]
@@ -225,6 +227,7 @@ def test_check_config_json_on_a_valid_file(
         "alert_channels": 1,
         "maintenance_windows": 1,
         "errors": [],
+        "warnings": [],
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -120,13 +121,15 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
     from tether.monitor.store import SQLiteStore
 
     keep = tmp_path / "demo"
-    result = tether("demo", "--keep", str(keep), timeout=120)
+    result = tether("demo", "--keep", str(keep), "--linger", "0.2", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     out = result.stdout
     assert "14 of 14 monitors ended where the lab says they should" in out
     assert "alert: refused is down since" in out
     assert "MISSED" not in out
+    assert re.search(r"dashboard on http://127\.0\.0\.1:\d+/ \(the status page: /status/lab", out)
+    assert "The dashboard stays up 0.2 s more" in out
     with SQLiteStore(keep / "tether.db") as store:
         incidents = store.incidents()
         refused = store.results("refused")
@@ -149,6 +152,7 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
     assert all(r.ok for r in healthy)
     kept = (keep / "tether.yaml").read_text()
     assert kept.count("- {name:") == 14
+    assert "slug: lab" in kept
     # The kept configuration's CA file is kept too (the lab's own directory is gone).
     assert f'ca_file: "{keep / "certs" / "ca.pem"}"' in kept
     assert (keep / "certs" / "ca.pem").is_file()

@@ -216,4 +216,3 @@ def test_three_instances_share_the_work_and_survive_a_kill_during_an_outage(
     assert killed < ended
     said = "".join(log.read_text(errors="replace") for log in logs)
     assert "leading the cluster now" in said
-

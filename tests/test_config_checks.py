@@ -150,13 +150,49 @@ def test_timeout_must_be_shorter_than_interval(
         (
             "tcp://127.0.0.1:5432",
             {"tls": {"min_days_left": 30}},
-            "monitors[0].tls: only https:// and tls:// monitors have a certificate; this is tcp://",
+            "monitors[0].tls: only https://, wss://, tls://, smtp:// and smtps:// monitors "
+            "have a certificate; this is tcp://",
+        ),
+        (
+            "ws://127.0.0.1:8080/live",
+            {"method": "POST"},
+            "monitors[0].method: a ws:// upgrade is a GET (RFC 6455); to send something, "
+            "write body: it goes as a message once the connection is upgraded",
+        ),
+        (
+            "wss://127.0.0.1/live",
+            {"follow_redirects": False},
+            "monitors[0].follow_redirects: a wss:// check follows no redirect: "
+            "remove follow_redirects",
+        ),
+        (
+            "ws://127.0.0.1/live",
+            {"max_redirects": 3},
+            "monitors[0].max_redirects: a ws:// check follows no redirect: remove max_redirects",
+        ),
+        (
+            "ws://127.0.0.1/live",
+            {"tls": {"min_days_left": 30}},
+            "monitors[0].tls: only https://, wss://, tls://, smtp:// and smtps:// monitors "
+            "have a certificate; this is ws://",
         ),
     ],
 )
 def test_options_must_fit_the_scheme(url: str, fields: dict[str, Any], error: str) -> None:
     """HTTP, DNS and TLS options on a monitor of another scheme are reported."""
     assert errors_of(dump({"name": "m", "url": url, **fields})) == [error]
+
+
+def test_a_websocket_monitor_takes_headers_a_body_and_tls() -> None:
+    """ws:// sends headers with the upgrade and body as its message; wss:// takes tls; GET
+    written out is the upgrade's own method, so it is no error."""
+    fields = {"headers": {"X-Token": "t"}, "body": "ping", "method": "GET"}
+    (plain,) = parse_config(dump({"name": "m", "url": "ws://127.0.0.1/live", **fields})).monitors
+    assert (plain.headers, plain.body) == ({"X-Token": "t"}, "ping")
+    secure = {"name": "m", "url": "wss://127.0.0.1/live", "tls": {"min_days_left": 7}}
+    (monitor,) = parse_config(dump(secure)).monitors
+    assert monitor.tls is not None
+    assert monitor.tls.min_days_left == 7
 
 
 def test_default_headers_do_not_make_tcp_monitors_invalid() -> None:

@@ -39,7 +39,18 @@ def test_minimal_file_takes_every_default() -> None:
     monitor = config.monitors[0]
     assert monitor.model_dump() == {
         "name": "api",
+        "type": "probe",
         "url": URL,
+        "token": None,
+        "cron": None,
+        "grace": 60.0,
+        "timezone": "UTC",
+        "app": None,
+        "endpoint": "*",
+        "consecutive": 3,
+        "failure_ratio": None,
+        "window": 300.0,
+        "min_calls": 10,
         "method": "GET",
         "headers": {},
         "body": None,

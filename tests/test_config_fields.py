@@ -49,11 +49,13 @@ from tether.monitor.config import ConfigError, parse_config
         (
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '
-            "write http://, https://, tcp://, tls:// or dns://",
+            "write http://, https://, ws://, wss://, tcp://, tls://, dns://, ssh://, smtp://, "
+            "smtps:// or icmp://",
         ),
         (
             {"url": "ftp://x/"},
-            'monitors[0].url: unsupported scheme "ftp": use http, https, tcp, tls or dns',
+            'monitors[0].url: unsupported scheme "ftp": '
+            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps or icmp",
         ),
         (
             {"url": "http:/x"},
@@ -199,7 +201,8 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         ),
         (
             {"server": {"port": 8800}},
-            "server.port: unknown key; expected one of: listen",
+            "server.port: unknown key; expected one of: listen, require_token, session_idle, "
+            "session_max, secure_cookies, trust_forwarded_proto",
         ),
         (
             {"defaults": {"interval": "5"}},
@@ -216,7 +219,8 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         (
             {"a.b": 1},
             '["a.b"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
-            "defaults, maintenance, cluster, workers, monitors",
+            "defaults, maintenance, cluster, users, tokens, workers, monitors, status_pages, "
+            "modules",
         ),
     ],
 )
@@ -371,8 +375,10 @@ def test_the_issue_error_line_at_index_three() -> None:
 def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
     """An unknown key far from any real one lists what the monitor takes."""
     assert monitor_errors(colour="blue") == [
-        "monitors[0].colour: unknown key; expected one of: name, url, method, headers, body, "
-        "follow_redirects, max_redirects, interval, timeout, conditions, failure_threshold, "
+        "monitors[0].colour: unknown key; expected one of: name, type, url, token, cron, "
+        "grace, timezone, app, endpoint, consecutive, failure_ratio, window, min_calls, "
+        "method, headers, body, follow_redirects, max_redirects, "
+        "interval, timeout, conditions, failure_threshold, "
         "success_threshold, alerts, depends_on, resolver, dns, tls, latency_margin, "
         "remind_every, escalate, locations, quorum, partial_alerts, paused"
     ]
@@ -434,3 +440,14 @@ def test_conditions_are_checked_by_the_condition_parser_by_default() -> None:
     (error,) = errors_of(text)
     assert error.startswith('monitors[0].conditions[1]: "[STATUS] = 200": ')
     assert "\n" not in error
+
+
+def test_a_regular_expression_that_does_not_compile_is_a_config_error() -> None:
+    """re()'s pattern is compiled as the file loads: a bad one is one line naming the
+    monitor's condition, the column and the regex package's own reason."""
+    pytest.importorskip("regex")
+    text = dump({"name": "api", "url": URL, "conditions": ['[BODY] == re("(ok")']})
+    assert errors_of(text) == [
+        'monitors[0].conditions[0]: "[BODY] == re(\\"(ok\\")": the regular expression in '
+        "re( at column 14 does not compile: missing ) at position 3"
+    ]

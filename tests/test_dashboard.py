@@ -1,11 +1,11 @@
 """The monitor's web dashboard, over plain HTTP and in a real headless Chromium.
 
 A real Runner checks real lab targets (healthy, refused, an expired certificate, a
-condition that fails), on a wall clock the test moves by a minute per round, and
-make_app serves it on 127.0.0.1:0 from an event loop of its own thread (Playwright's
-sync API keeps the main thread's).  Two monitors carry markup an attacker could plant:
-one is *named* ``<script>...</script>``, another's condition echoes an ``<img onerror>``
-into its failure detail and incident.  One monitor's URL carries a password and a token.
+condition that fails), on a wall clock the test moves by a minute per round, served by
+make_app on 127.0.0.1:0 (tests/web_harness.py).  Two monitors carry markup an attacker
+could plant: one is *named* ``<script>...</script>``, another's condition echoes an
+``<img onerror>`` into its failure detail and incident.  One monitor's URL carries a
+password and a token.
 
 The browser is Debian's Chromium driven by Playwright, launched with no access to
 anything but this loopback server; the tests record every request it makes.  The page's
@@ -23,18 +23,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tether._kinds import Kind
@@ -46,27 +42,13 @@ from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
 from tether.probe import ProbeOptions, ProbeResult, probe_async
+from web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
 
-T = TypeVar("T")
-
-EPOCH = 1_800_000_000.0  # on a minute and an hour boundary: buckets are easy to predict
 ROUNDS = 3
-REFRESH_MS = 200
 SECRETS = ("hunter2", "tok3n")
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=2>"
 CHECKED = ("web", "api", "refused", "tls", "cond", SCRIPT)
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -74,11 +56,12 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Served:
+class Served(ServedRunner):
     """A runner over the lab on a wall clock the test moves, served by make_app."""
 
+    store: SQLiteStore  # a restart opens its file again
+
     def __init__(self, tmp: Path, lab: Lab) -> None:
-        self.now = EPOCH
         self.api_down = False
         healthy = lab["healthy"]
         self.api_url = f"{healthy.url}api"
@@ -98,65 +81,18 @@ class Served:
         ]
         for m in monitors:
             m.update(interval="30s", timeout="2s", failure_threshold=1, success_threshold=1)
-        self.store = SQLiteStore(tmp / "dashboard.db")
-        self.runner = Runner(
+        super().__init__(
             parse_config(yaml.safe_dump({"monitors": monitors})),
-            self.store,
-            Outbox(self.store, {}),
-            wall=lambda: self.now,
+            SQLiteStore(tmp / "dashboard.db"),
+            refresh=REFRESH_MS / 1000,
             probe=self._probe,
         )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.app_runner = self.call(self._serve())
-        host, port = self.app_runner.addresses[0][:2]
-        self.port = int(port)
-        self.base = f"http://{host}:{port}"
 
     async def _probe(self, target: str, options: ProbeOptions) -> ProbeResult:
         # api's target goes away and comes back at the test's word: a real refused port.
         if target == self.api_url and self.api_down:
             target = self.refused_url
         return await probe_async(target, options)
-
-    async def _serve(self) -> web.AppRunner:
-        app_runner = web.AppRunner(
-            make_app(self.runner, refresh=REFRESH_MS / 1000), access_log=None
-        )
-        await app_runner.setup()
-        await web.TCPSite(app_runner, "127.0.0.1", 0).start()
-        return app_runner
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=20)
-
-    def check(self, *names: str) -> None:
-        """Check ``names`` now, on the server's loop, and commit the results."""
-        for name in names:
-            self.call(self.runner.check(name, self.runner.mono()))
-        self.store.flush()
-
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(self.base + path, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
-
-    def json(self, path: str) -> Any:
-        status, _, body = self.get(path)
-        assert status == 200, (path, status, body[:300])
-        return json.loads(body)
-
-    def close(self) -> None:
-        self.call(self.app_runner.cleanup())
-        self.call(self.loop.shutdown_default_executor())  # the store reads' threads
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-        self.store.close()
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +197,11 @@ def test_status_api_keeps_its_keys_and_adds_rows_with_times(served: Served) -> N
     assert web_row["last_check"]["ok"] is True
     new_row = next(r for r in doc["rows"] if r["name"] == "new")
     assert (new_row["state"], new_row["last_check"], new_row["sparkline"]) == ("unknown", None, [])
+    # The lab's expired certificate, as the last check saw it; plain HTTP has none.
+    tls_row = next(r for r in doc["rows"] if r["name"] == "tls")
+    assert tls_row["certificate"]["days_left"] < 0
+    assert tls_row["certificate"]["expires"] < iso(served.now)
+    assert web_row["certificate"] is None
 
 
 def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
@@ -294,7 +235,8 @@ def test_a_monitors_api_has_results_phases_rollups_and_incidents(served: Served)
         iso(EPOCH + 60 * i) for i in reversed(range(ROUNDS))
     ]
     assert all(
-        r["ok"] and {"dns", "connect", "http"} <= set(r["phases"]) for r in web_doc["results"]
+        r["ok"] and {"dns", "connect", "ttfb", "transfer"} <= set(r["phases"])
+        for r in web_doc["results"]
     )
     (hour,) = web_doc["hourly"]
     assert (hour["start"], hour["checks"], hour["uptime_pct"]) == (iso(EPOCH), ROUNDS, 100.0)
@@ -573,7 +515,15 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
 
     root = Path(__file__).resolve().parents[1]
     (wheel,) = WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"])
-    names = ("dashboard.js", "dashboard.css", "favicon.svg")
+    names = (
+        "dashboard.js",
+        "dashboard.css",
+        "favicon.svg",
+        "charts.js",
+        "uplot.min.js",
+        "uplot.min.css",
+        "uplot.LICENSE",
+    )
     script = (
         "import json, tether.monitor._dashboard as d; "
         f"print(json.dumps([d.__file__, *(d.asset(n).decode() for n in {names!r})]))"
@@ -597,96 +547,10 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
 # -- in Chromium ---------------------------------------------------------------------------
 
 
-def _chromium_or_skip() -> None:
-    why = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        why = "needs playwright (pip install playwright; no browser download)"
-    if not CHROMIUM.exists():
-        why = "needs Debian's chromium at /usr/bin/chromium"
-    if why is None:
-        return
-    if os.environ.get("TETHER_REQUIRE_CHROMIUM") == "1":
-        pytest.fail(f"TETHER_REQUIRE_CHROMIUM=1 but this {why}", pytrace=False)
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module, with its calls home switched off."""
-    _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-class Tab:
-    """A fresh browser page that records every request and every error it sees.  Its
-    timers run on a paused clock: the page refreshes only when the test moves it."""
-
-    def __init__(self, browser: Any, served: Served) -> None:
-        self.served = served
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.clock.install(time=EPOCH)
-        self.page.clock.pause_at(EPOCH + 60)  # ahead of the clock, which runs until then
-
-    def open(self, path: str) -> Any:
-        self.page.goto(self.served.base + path)
-        return self.page
-
-    def fragments(self) -> int:
-        """How many fragments the page has asked for."""
-        return sum("fragment=1" in url for url in self.requests)
-
-    def mark(self) -> None:
-        """Mark the live parts, which a swap replaces."""
-        self.page.evaluate(
-            "document.querySelectorAll('[data-live]').forEach(e => e.dataset.old = 1)"
-        )
-
-    def swapped(self) -> None:
-        """Wait until the marked live parts have been swapped for fresh ones."""
-        from playwright.sync_api import expect
-
-        # A locator, not wait_for_function: that evaluates a string, which the CSP forbids.
-        expect(self.page.locator("[data-old]")).to_have_count(0)
-
-    def refresh(self) -> None:
-        """Let one refresh interval pass and wait until the script has swapped in the
-        page's fresh fragment."""
-        self.mark()
-        self.page.clock.run_for(REFRESH_MS)
-        self.swapped()
-
-    def assert_clean(self) -> None:
-        """Nothing ran that should not have, nothing failed, nothing left the origin."""
-        assert self.page.evaluate("window.__pwned") is None
-        assert self.errors == []
-        assert self.requests
-        for url in self.requests:
-            parts = urlsplit(url)
-            assert (parts.scheme, parts.hostname, parts.port) == (
-                "http",
-                "127.0.0.1",
-                self.served.port,
-            ), url
-
-
 @pytest.fixture
 def tab(browser: Any, served: Served) -> Iterator[Tab]:
-    t = Tab(browser, served)
-    yield t
-    t.context.close()
+    with Tab(browser, served.base) as t:
+        yield t
 
 
 def row_states(page: Any) -> dict[str, str]:
@@ -892,6 +756,7 @@ def test_clicking_a_monitor_opens_its_results(tab: Tab, served: Served) -> None:
     page = tab.open("/")
     page.locator("tr[data-monitor='refused'] td.name a").click()
     page.wait_for_url(served.base + "/monitors/refused")
+    tab.loaded()
     assert page.locator("h1").text_content() == "refused"
     server_rendered = page.locator("main").inner_text()
     tab.refresh()

@@ -24,9 +24,10 @@ import pytest
 
 from cluster_harness import EPOCH, Instances
 from postgres_server import PostgresServer
-from test_dashboard import CHROMIUM_ARGS, Tab, _chromium_or_skip, iso
+from test_dashboard import iso
 from tether.lab import Lab
 from tether.monitor.config import parse_config
+from web_harness import Tab
 
 CONFIG = """
 locations: [east, west, local]
@@ -268,23 +269,10 @@ def test_a_location_whose_instances_are_gone_is_not_counted_and_shown_in_red(
 # -- in Chromium ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module, with its calls home switched off."""
-    _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def tab(browser: Any, cluster: Cluster) -> Iterator[Tab]:
-    t = Tab(browser, cluster)  # type: ignore[arg-type]  # a Tab needs .base and .port
-    yield t
-    t.context.close()
+    with Tab(browser, cluster.base) as t:
+        yield t
 
 
 def test_chromium_shows_the_locations_coloured_the_cluster_and_a_partial_incident(
@@ -315,7 +303,7 @@ def test_chromium_shows_the_locations_coloured_the_cluster_and_a_partial_inciden
     expect(places).to_have_text("east down · west up · local up")
     expect(page.locator("#cluster")).to_have_text("3 instances: east (leader), west, local")
     page.locator("td.name a", has_text="api").click()
-    page.wait_for_url(tab.served.base + "/monitors/api")
+    page.wait_for_url(tab.base + "/monitors/api")
     rows = page.locator("#locations tbody tr")
     expect(rows).to_have_count(3)
     expect(rows.first.locator(".state")).to_have_text("down")

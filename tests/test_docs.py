@@ -20,6 +20,7 @@ RUNNABLE = [
     "docs/diagnose.md",
     "docs/lab.md",
     "docs/monitor-config.md",
+    "docs/reporting.md",
     "docs/retry.md",
 ]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
+import pytest
+
 from tether._kinds import Kind
 from tether.monitor._detect import Observation, StateChanged
 from tether.monitor._incidents import (
@@ -184,6 +186,27 @@ def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
         ("incident.reminder", "alpha", "boss"),
     ]
     assert [c for _, _, c in alerts(w.recover("alpha", T0 + 4000))] == ["ops", "pager", "boss"]
+
+
+@pytest.mark.parametrize("late", [0.0, 0.5])
+def test_a_reminder_due_with_an_escalation_is_not_sent_where_it_escalated(late: float) -> None:
+    """Reminders every 5 min and the pager after 10 min fall due together at 10 min, or
+    half a second apart when a tick came late; either way the pager hears the
+    escalation alone then, and the reminders from 15 min on."""
+    route = Route(("ops",), remind_every=300, escalate=(Escalation(600, ("pager",)),))
+    w = World(engine(alpha=route))
+    joined = T0 + 2.7
+    w.fail("alpha", joined)
+    assert alerts(w.e.tick(joined + 300 + late)) == [("incident.reminder", "alpha", "ops")]
+    at_ten = w.e.tick(joined + 600) + w.e.tick(joined + 600 + late)
+    assert sorted(alerts(at_ten)) == [
+        ("incident.escalated", "alpha", "pager"),
+        ("incident.reminder", "alpha", "ops"),
+    ]
+    assert alerts(w.e.tick(joined + 900 + late)) == [
+        ("incident.reminder", "alpha", "ops"),
+        ("incident.reminder", "alpha", "pager"),
+    ]
 
 
 def test_acknowledging_stops_further_escalation() -> None:

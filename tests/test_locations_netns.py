@@ -17,9 +17,11 @@ network do not separate it).  Real processes on real time: each step polls with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,7 +32,8 @@ from typing import Any
 import pytest
 
 from postgres_server import PostgresServer
-from processes import running, wait_for
+from processes import running
+from processes import wait_for as _wait_for
 
 LOCATIONS = ("east", "west", "local")
 TARGET, HOOK = "10.77.0.1", "10.77.0.2"
@@ -80,6 +83,25 @@ def _why_not() -> str | None:
         return f"ip netns add failed: {probe.stderr.decode().strip()}"
     subprocess.run(["ip", "netns", "del", f"tether-probe-{os.getpid()}"], check=False)
     return None
+
+
+def _explained(
+    what: Any, limit: float, procs: list[subprocess.Popen[Any]], logs: list[Path]
+) -> Any:
+    """``wait_for``, which on giving up asks every monitor for its stacks (SIGUSR1) and
+    fails with the tail of each log: a wait that times out here says why."""
+    try:
+        return _wait_for(what, limit, procs)
+    except AssertionError as exc:
+        for proc in procs[1:]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(AssertionError):  # one that exited says nothing more
+            _wait_for(lambda: all("SIGUSR1" in log.read_text() for log in logs), 5)
+        tails = "\n".join(
+            f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-60:]) for log in logs
+        )
+        raise AssertionError(f"{exc}\n{tails}") from None
 
 
 def ip(*args: str) -> None:
@@ -169,8 +191,18 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
     with topology() as names, ExitStack() as stack:
         svc = stack.enter_context(
             running(
-                ["ip", "netns", "exec", names["svc"], sys.executable, "-c", _SERVE,
-                 str(hooks), TARGET, HOOK],
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    names["svc"],
+                    sys.executable,
+                    "-c",
+                    _SERVE,
+                    str(hooks),
+                    TARGET,
+                    HOOK,
+                ],
                 tmp_path / "svc.log",
                 piped=True,
             )
@@ -178,24 +210,43 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
         assert svc.stdout is not None
         assert svc.stdout.readline().strip() == b"ready"
         procs = [svc]
+        logs = [tmp_path / f"{where}.log" for where in LOCATIONS]
+
+        def wait_for(what: Any, limit: float, procs: list[subprocess.Popen[Any]]) -> Any:
+            return _explained(what, limit, procs, logs)
+
         for where in LOCATIONS:
             procs.append(
                 stack.enter_context(
                     running(
-                        ["ip", "netns", "exec", names[where], sys.executable, "-m",
-                         "tether.cli", "monitor", "--config", str(config), "--location", where],
+                        [
+                            "ip",
+                            "netns",
+                            "exec",
+                            names[where],
+                            sys.executable,
+                            "-m",
+                            "tether.cli",
+                            "monitor",
+                            "--config",
+                            str(config),
+                            "--location",
+                            where,
+                        ],
                         tmp_path / f"{where}.log",
                     )
                 )
             )
-        wait_for(lambda: states() == dict.fromkeys(LOCATIONS, "up"), 60, procs)
+        # Three monitor processes starting on one PostgreSQL: seconds alone, more when busy.
+        wait_for(lambda: states() == dict.fromkeys(LOCATIONS, "up"), 120, procs)
 
         # One location loses its route to the target: partial, not down.
         ip("-n", names["east"], "route", "add", "unreachable", f"{TARGET}/32")
         wait_for(lambda: states().get("east") == "down", 30, procs)
         partial = wait_for(
-            lambda: rows("SELECT id, detail FROM incidents WHERE key = 'partial:api' "
-                         "AND resolved IS NULL"),
+            lambda: rows(
+                "SELECT id, detail FROM incidents WHERE key = 'partial:api' AND resolved IS NULL"
+            ),
             30,
             procs,
         )
@@ -214,13 +265,12 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
         # Three intervals of checks more, every queued alert delivered: one in all.
         seen = checks()
         wait_for(lambda: checks() >= seen + 3 * len(LOCATIONS), 30, procs)
-        wait_for(lambda: rows("SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)],
-                 30, procs)
+        wait_for(
+            lambda: rows("SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)], 30, procs
+        )
         assert rows("SELECT count(*) FROM outbox") == [(1,)]
         got = alerts()
-        opened = rows(
-            "SELECT id, detail, resolved FROM incidents WHERE key NOT LIKE 'partial:%'"
-        )
+        opened = rows("SELECT id, detail, resolved FROM incidents WHERE key NOT LIKE 'partial:%'")
         closed = rows(f"SELECT resolved FROM incidents WHERE id = {partial[0][0]}")
 
     detail = partial[0][1]

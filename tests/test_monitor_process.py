@@ -98,6 +98,32 @@ def test_sighup_reloads_keeping_state_and_a_bad_file_changes_nothing(
     assert proc.pid == pid
 
 
+def test_sigusr1_logs_where_every_task_waits_and_the_monitor_goes_on(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """SIGUSR1 logs a line on what the instance probes and the await chain of each task
+    (the prober's schedule among them), and the monitor keeps probing afterwards."""
+    port = free_port()
+    db = tmp_path / "tether.db"
+    config = tmp_path / "tether.yaml"
+    config.write_text(
+        f'storage: {{path: "{db}"}}\nworkers: 1\nserver: {{listen: "127.0.0.1:{port}"}}\n'
+        f"monitors:\n  - {{name: api, url: '{lab['healthy'].url}', interval: 1s}}\n"
+    )
+    log = tmp_path / "monitor.log"
+    with monitor(config, log) as proc:
+        wait_for(lambda: rows(db, "SELECT id FROM results WHERE ok = 1"), proc)
+        proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "SIGUSR1" in log.read_text(), proc)
+        seen = len(rows(db, "SELECT id FROM results"))
+        wait_for(lambda: len(rows(db, "SELECT id FROM results")) > seen + 1, proc)
+    text = log.read_text()
+    assert "1 monitors here" in text
+    assert "1 plans, 1 scheduled" in text
+    assert "in run_schedule" in text  # a task's await chain, not only its outer frame
+    assert proc.returncode == 0
+
+
 def test_sigkill_loses_no_stored_result_or_queued_alert(
     tmp_path: Path, lab: Lab, receiver: Receiver
 ) -> None:

@@ -154,3 +154,38 @@ monitors:
     assert found["fine"].ok
     assert not found["cert"].ok
     assert "fewer than tls.min_days_left (36500)" in (found["cert"].detail or "")
+
+
+def test_any_pat_and_len_conditions_judge_a_real_check(tmp_path: Path, lab: Lab) -> None:
+    """A real Runner checks the lab's healthy server with gatus-style any(), pat() and len()
+    conditions: the monitor that expects its answer is up, the one that does not is down
+    and says which condition failed, with the value it found."""
+    url = lab["healthy"].url
+    cfg = parse_config(
+        f"""
+monitors:
+  - name: good
+    url: "{url}"
+    conditions:
+      - "[STATUS] == any(200, 204)"
+      - "[BODY] == pat(*ok*)"
+      - "len([BODY]) > 0"
+  - name: bad
+    url: "{url}"
+    conditions:
+      - "[STATUS] == any(500, 503)"
+      - "[BODY] != pat(o*)"
+"""
+    )
+
+    async def main() -> dict[str, Any]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(cfg, store, Outbox(store, {}))
+            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
+
+    found = asyncio.run(main())
+    assert found["good"].ok, found["good"].detail
+    assert not found["bad"].ok
+    assert found["bad"].detail == (
+        "condition not met: [STATUS] (200) == any(500, 503); [BODY] (ok\\n) != pat(o*)"
+    )

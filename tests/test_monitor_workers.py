@@ -181,10 +181,12 @@ def test_every_worker_listens_and_answers_probe_and_forwards_the_rest(
     tmp_path: Path, lab: Lab, receiver: Receiver
 ) -> None:
     """With `workers: 2`, both worker processes listen on the monitor's port (SO_REUSEPORT)
-    and the coordinator does not; /probe, /metrics, the dashboard and the API all answer
-    through them, and a path that is neither gets the coordinator's 404."""
+    and the coordinator does not; /probe (with the configuration's modules), /metrics, the
+    dashboard and the API all answer through them, and a path that is neither gets the
+    coordinator's 404."""
     port = free_port()
-    config = write_config(tmp_path, lab, 2, port, receiver)
+    modules = "modules:\n  only_404: {prober: http, http: {valid_status_codes: [404]}}\n"
+    config = write_config(tmp_path, lab, 2, port, receiver, modules)
     with monitor(config, tmp_path / "m.log") as proc:
         wait_for(lambda: states(port).get("healthy") == "up", proc)
         pids = children(proc.pid)
@@ -192,6 +194,11 @@ def test_every_worker_listens_and_answers_probe_and_forwards_the_rest(
             ["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True, check=True
         ).stdout
         code, body = get(f"http://127.0.0.1:{port}/probe?target={lab['healthy'].url}&module=http")
+        assert (code, b"probe_success 1.0" in body) == (200, True)
+        # Only the workers listen: a configured module answered is one a worker was sent.
+        code, body = get(
+            f"http://127.0.0.1:{port}/probe?target={lab['http_404'].url}&module=only_404"
+        )
         assert (code, b"probe_success 1.0" in body) == (200, True)
         code, body = get(f"http://127.0.0.1:{port}/metrics")
         assert b'tether_probe_success{location="local",monitor="healthy"} 1.0' in body

@@ -11,6 +11,7 @@ import pytest
 
 from cluster_harness import Instances
 from tether.lab import Lab
+from tether.monitor._state import State
 from tether.monitor.config import parse_config
 
 LOCATIONS = ("east", "west", "local")
@@ -58,3 +59,43 @@ def test_a_partial_incident_pages_only_the_monitor_with_partial_alerts(
     assert leader.quorum.state("paged").value == "up"
     queued = [(a.payload.event, a.payload.monitor) for a in store.alert_heads()]
     assert queued == [("incident.partial", "paged")]
+
+
+def test_an_instance_starting_after_another_location_saved_publishes_its_own_state(
+    postgres_dsn: str, lab: Lab
+) -> None:
+    """Each location keeps its own detector state: west, started after east has checked
+    and saved, finds none of its own, so its first check is a change it publishes, and
+    the quorum counts both locations.  (All locations once shared one saved state: west
+    took east's `up` as its own, its first check changed nothing, and it never said what
+    it saw; a netns test caught one location missing for minutes.)"""
+    config = parse_config(
+        f"""
+locations: [east, west]
+monitors:
+  - {{name: api, url: "{lab["healthy"].url}", interval: 30s, timeout: 2s}}
+"""
+    )
+    first = Instances(postgres_dsn, config, ["east"])
+    try:
+        first.rounds()
+        first.check("east", "api")
+        first["east"].checkpoint()
+        first.settle()
+        saved = first["east"].store.load_state()
+    finally:
+        first.close()
+    assert "detector@east:api" in saved
+    second = Instances(postgres_dsn, config, ["west"])
+    try:
+        second.now = first.now
+        second.rounds()
+        second.check("west", "api")
+        second.settle()
+        west = second["west"]
+        published = {row.state.location: row.state.state for row in west.store.location_states()}
+        assert published == {"east": State.UP, "west": State.UP}
+        assert west.quorum.state("api") is State.UP
+        assert "detector@west:api" in west.store.load_state()
+    finally:
+        second.close()

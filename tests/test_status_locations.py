@@ -36,7 +36,7 @@ def write(tmp_path: Path, target: str) -> Path:
                 "storage": storage,
                 "locations": ["east", "west", "local"],
                 "monitors": [
-                    {"name": "api", "url": "https://api.example.com/health"},
+                    {"name": "api", "url": "https://api.lab.test/health"},
                     {"name": "web", "url": "http://127.0.0.1:9/", "locations": ["local"]},
                 ],
             }
@@ -49,7 +49,7 @@ def write(tmp_path: Path, target: str) -> Path:
             LocationState("api", "west", State.UP, T0, latency_ms=11.0),
             LocationState(
                 "api", "east", State.DOWN, T0 + 305, "3 consecutive checks failed",
-                Kind.CONNECT_TIMEOUT, DETAIL, "api.example.com",
+                Kind.CONNECT_TIMEOUT, DETAIL, "api.lab.test",
             ),
             LocationState("api", "local", State.UP, T0 + 60, latency_ms=12.0),
             LocationState("api", "moon", State.DOWN, T0, kind=Kind.DNS_NOT_FOUND),
@@ -62,7 +62,7 @@ def write(tmp_path: Path, target: str) -> Path:
                 "partial:api",
                 Kind.CONNECT_TIMEOUT,
                 "api unreachable from east (connect.timeout), up from west and local",
-                "Check the network between east and api.example.com.",
+                "Check the network between east and api.lab.test.",
                 T0 + 305,
                 monitors=("api",),
             )
@@ -173,7 +173,7 @@ def test_an_outage_beside_a_partial_incident_exits_1(
         store.open_incident(
             Incident(
                 store.new_incident_id(),
-                "host:api.example.com:connect.timeout",
+                "host:api.lab.test:connect.timeout",
                 Kind.CONNECT_TIMEOUT,
                 "api down",
                 "",

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -90,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         help="walk URL, proxy, DNS, TCP, TLS and HTTP; name the broken layer and the fix",
         description="Probe each target layer by layer, time every phase, and say what is "
         "broken and how to fix it.  A target is a URL (http://, https://), tcp://host:port "
-        "or host:port for a TCP check, tls://host:port for a handshake, or - to read targets "
+        "or host:port for a TCP check, tls://host:port for a handshake, ws:// or wss:// for a "
+        "WebSocket upgrade, or - to read targets "
         "from standard input.  Exit 0 when every target is healthy, 1 when a failure was "
         "found, 2 for a usage error.",
     )
@@ -98,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "targets",
         nargs="+",
         metavar="URL",
-        help="http(s):// URL, tcp://host:port or host:port, tls://host:port, or - for stdin",
+        help="http(s):// or ws(s):// URL, tcp://host:port or host:port, tls://host:port, "
+        "or - for stdin",
     )
     diagnose.add_argument("--json", action="store_true", help="one JSON object per target")
     diagnose.add_argument(
@@ -194,6 +197,103 @@ def _parser() -> argparse.ArgumentParser:
     ack.add_argument("incident", type=int, metavar="ID", help="the incident's number")
     _config_option(ack)
     ack.add_argument("--by", default=None, metavar="WHO", help="who acknowledges (default $USER)")
+    _server_options(ack, optional=True)
+
+    push = commands.add_parser(
+        "push",
+        help="report a heartbeat to a push monitor (for cron jobs and shell scripts)",
+        description="Push to a `type: push` monitor of a running tether monitor: "
+        "URL_OR_TOKEN is its push URL (http://HOST:PORT/api/push/TOKEN) or its token alone "
+        "(the server from --server or $TETHER_SERVER).  Exit 0 once recorded, 2 for an "
+        "unknown token or bad input, 3 when no server answers (docs/monitor.md, "
+        '"Heartbeats").',
+    )
+    push.add_argument("target", metavar="URL_OR_TOKEN", help="the push URL, or the token")
+    push.add_argument("--status", choices=("up", "down"), default="up", help="the job's verdict")
+    push.add_argument("--msg", metavar="TEXT", help="why (kept as the check's detail)")
+    push.add_argument("--duration-ms", type=float, metavar="N", help="how long the job took, in ms")
+    push.add_argument(
+        "--server", metavar="URL", help="the monitor's server (default $TETHER_SERVER)"
+    )
+
+    pause = commands.add_parser(
+        "pause",
+        help="pause a monitor of a running tether monitor: not probed until resumed",
+        description="Pause MONITOR through the running monitor's API (every instance, and "
+        "across restarts, until `tether resume`).  Exit 0 once paused (or paused already), "
+        "2 for an unknown monitor or bad input, 3 when no server answers, 4 when not "
+        'allowed (docs/monitor.md, "Changing things at run time").',
+    )
+    pause.add_argument("monitor", metavar="MONITOR", help="the monitor's name")
+    pause.add_argument("--reason", metavar="TEXT", help="why, kept in the audit log")
+    _server_options(pause)
+
+    resume = commands.add_parser(
+        "resume",
+        help="resume a monitor paused with tether pause",
+        description="Resume MONITOR through the running monitor's API: it is probed again "
+        "at once.  Exit codes as for tether pause.",
+    )
+    resume.add_argument("monitor", metavar="MONITOR", help="the monitor's name")
+    resume.add_argument("--reason", metavar="TEXT", help="why, kept in the audit log")
+    _server_options(resume)
+
+    check_now = commands.add_parser(
+        "check",
+        help="probe a monitor of a running tether monitor now and print the result",
+        description="Ask the running monitor to probe MONITOR now and print the result.  "
+        "Exit 0 when the check passes (or another instance makes it), 1 when it fails; "
+        "otherwise as for tether pause.",
+    )
+    check_now.add_argument("monitor", metavar="MONITOR", help="the monitor's name")
+    _server_options(check_now)
+
+    note = commands.add_parser(
+        "note",
+        help="add a note to an incident's timeline",
+        description="Add TEXT to incident ID's timeline through the running monitor's API.  "
+        "Exit codes as for tether pause.",
+    )
+    note.add_argument("incident", type=int, metavar="ID", help="the incident's number")
+    note.add_argument("text", metavar="TEXT", help="the note (quote it)")
+    _server_options(note)
+
+    maintenance = commands.add_parser(
+        "maintenance",
+        help="open, close or list maintenance windows of a running tether monitor",
+        description="Maintenance windows opened at run time: while one is open, the alerts "
+        "of its monitors are held (checks go on).  Exit codes as for tether pause.",
+    )
+    windows = maintenance.add_subparsers(
+        dest="maintenance", metavar="ACTION", help="start, end or list", required=True
+    )
+    start = windows.add_parser(
+        "start", help="open a window now", description="Open a maintenance window now."
+    )
+    start.add_argument(
+        "--monitor",
+        action="append",
+        default=[],
+        dest="monitors",
+        metavar="NAME",
+        help="a monitor it covers (again for more; none: every monitor)",
+    )
+    length = start.add_mutually_exclusive_group(required=True)
+    length.add_argument("--for", dest="length", metavar="DURATION", help="how long: 30m, 2h")
+    length.add_argument(
+        "--until", metavar="TIME", help="when it ends: ISO 8601 with an offset, 2030-01-15T08:00Z"
+    )
+    start.add_argument("--reason", required=True, metavar="TEXT", help="why, shown and logged")
+    _server_options(start)
+    end = windows.add_parser(
+        "end", help="close a window now", description="Close maintenance window ID now."
+    )
+    end.add_argument("window", type=int, metavar="ID", help="the window's number")
+    _server_options(end)
+    listed = windows.add_parser(
+        "list", help="the windows opened at run time", description="List the windows."
+    )
+    _server_options(listed)
 
     status = commands.add_parser(
         "status",
@@ -239,6 +339,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     _json_option(incidents)
 
+    hashing = commands.add_parser(
+        "hash-password",
+        help="print the scrypt hash of a password, for users: in the monitor's configuration",
+        description="Read a password (twice, without echo, from a terminal; one line from "
+        "standard input otherwise) and print its scrypt hash, with its parameters and a "
+        "fresh salt, to paste as password_hash under users: (docs/security.md).",
+    )
+    hashing.add_argument(
+        "--user", metavar="NAME", help="also print the whole users: entry for NAME"
+    )
+    token = commands.add_parser(
+        "new-token",
+        help="make an API token and print it once, with the hash for tokens: in the configuration",
+        description="Make a random API token, print it once (it is not kept anywhere), and "
+        "the tokens: entry holding its SHA-256 hash (docs/security.md).",
+    )
+    token.add_argument("name", metavar="NAME", help="the token's name, as the audit log shows it")
+    token.add_argument(
+        "--scope",
+        choices=("read", "write", "report"),
+        default="read",
+        help="read: the dashboard's JSON, /metrics and /probe; write: changes too; report: "
+        "an application's reports of its calls to /api/report, nothing else (default read)",
+    )
+
     demo = commands.add_parser(
         "demo",
         help="the fault lab, watched by the monitor on SQLite",
@@ -260,6 +385,14 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the generated tether.yaml, tether.db and the lab's certificates (certs/) "
         "in DIR instead of a temporary one",
     )
+    demo.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="once every monitor settles, keep the lab, the monitor and its dashboard running "
+        "this much longer, to look around (default 0)",
+    )
     return parser
 
 
@@ -269,6 +402,25 @@ def _config_option(command: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"the monitor's configuration file (default {DEFAULT_CONFIG})",
     )
+
+
+def _server_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    where = (
+        "send it to the running monitor at URL instead of writing to the store "
+        "(default: $TETHER_SERVER if set)"
+        if optional
+        else "the running monitor (default: $TETHER_SERVER, else server.listen in the "
+        "configuration, else 127.0.0.1:8800)"
+    )
+    command.add_argument("--server", metavar="URL", help=where)
+    command.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="an API token with the write scope (default: $TETHER_TOKEN); never printed",
+    )
+    if not optional:
+        _config_option(command)
+        _json_option(command)
 
 
 def _json_option(command: argparse.ArgumentParser) -> None:
@@ -304,9 +456,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             # The demo tells its own story on stdout; only what went wrong is logged.
             with logging_to(sys.stderr, level=logging.ERROR):
-                return run_demo(args.duration, keep=args.keep)
+                return run_demo(args.duration, keep=args.keep, linger=args.linger)
         if args.command == "diagnose":
             return _diagnose(args)
+        if args.command == "hash-password":
+            return _hash_password(args.user)
+        if args.command == "new-token":
+            return _new_token(args.name, args.scope)
+        if args.command == "push":
+            return _push(args)
+        if args.command in REMOTE_COMMANDS or (
+            args.command == "ack" and (args.server or os.environ.get("TETHER_SERVER"))
+        ):
+            return _remote(args)
         if args.command in CONFIG_COMMANDS:
             path = _config_path(args)
             if isinstance(path, int):
@@ -336,6 +498,9 @@ EXIT_INTERRUPTED = 130
 
 
 CONFIG_COMMANDS = ("check-config", "monitor", "ack", "status", "history", "incidents")
+REMOTE_COMMANDS = ("pause", "resume", "check", "note", "maintenance")
+"""The commands that send a request to a running monitor (``tether ack`` too, given a
+server); each takes ``--server`` and ``--token``."""
 """The commands that read the monitor's configuration: each takes ``--config FILE``."""
 
 
@@ -382,6 +547,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
         render_json,
         render_text,
     )
+    from tether.probe import IcmpNotPermitted
 
     try:
         options = parse_options(
@@ -409,6 +575,9 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
     interrupted: list[str] = []
     try:
         results = diagnose(targets, options)
+    except IcmpNotPermitted as exc:  # the machine's setup, not the target: as bad usage
+        print(f"tether diagnose: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Interrupted as stop:
         # What finished is printed as usual; what did not is named on stderr.
         results = [r for r in stop.results if r is not None]
@@ -430,6 +599,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
 def _check_config(path: str, *, as_json: bool) -> int:
     from tether._plural import count
     from tether.monitor import ConfigError, load_config
+    from tether.monitor.config import config_warnings
 
     try:
         config = load_config(path)
@@ -452,6 +622,7 @@ def _check_config(path: str, *, as_json: bool) -> int:
             for line in exc.located:
                 print(line, file=sys.stderr)
         return EXIT_FAILURE
+    warned = config_warnings(config)
     if as_json:
         _print_json(
             {
@@ -461,9 +632,12 @@ def _check_config(path: str, *, as_json: bool) -> int:
                 "alert_channels": len(config.alerts),
                 "maintenance_windows": len(config.maintenance),
                 "errors": [],
+                "warnings": warned,
             }
         )
         return EXIT_OK
+    for line in warned:
+        print(f"warning: {line}", file=sys.stderr)
     counts = [
         count(len(config.monitors), "monitor"),
         count(len(config.alerts), "alert channel"),
@@ -471,6 +645,48 @@ def _check_config(path: str, *, as_json: bool) -> int:
     if config.maintenance:
         counts.append(count(len(config.maintenance), "maintenance window"))
     print(f"{path}: {', '.join(counts)}, OK")
+    return EXIT_OK
+
+
+def _hash_password(user: str | None) -> int:
+    import getpass
+    import json
+
+    from tether.monitor._passwords import hash_password
+
+    if sys.stdin.isatty():
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:
+            return EXIT_FAILURE
+        if password != again:
+            print("tether hash-password: the two passwords differ", file=sys.stderr)
+            return EXIT_FAILURE
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        print("tether hash-password: the password is empty", file=sys.stderr)
+        return EXIT_FAILURE
+    hashed = hash_password(password)
+    if user is None:
+        print(hashed)
+    else:
+        print(f"  - {{name: {json.dumps(user)}, password_hash: {json.dumps(hashed)}}}")
+    return EXIT_OK
+
+
+def _new_token(name: str, scope: str) -> int:
+    import json
+
+    from tether.monitor._passwords import hash_token, new_token
+
+    token = new_token()
+    print(f"token (shown once, keep it where its user can read it): {token}")
+    print("for tokens: in the configuration:")
+    print(
+        f"  - {{name: {json.dumps(name)}, hash: {json.dumps(hash_token(token))}, scope: {scope}}}"
+    )
     return EXIT_OK
 
 
@@ -529,6 +745,126 @@ def _ack(path: str, incident_id: int, by: str | None) -> int:
             return EXIT_FAILURE
     print(f"incident {incident_id} acknowledged by {who}: reminders and escalation stop")
     return EXIT_OK
+
+
+def _push(args: argparse.Namespace) -> int:
+    """``tether push``: one request to ``/api/push/TOKEN``; nothing printed on success,
+    one line (never the token) and its exit code on failure."""
+    import os
+    from urllib.parse import quote, urlencode, urlsplit
+
+    from tether.monitor import RemoteError, remote_request, server_url
+
+    target = args.target
+    if "://" in target:
+        parts = urlsplit(target)
+        server = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path
+    else:
+        server = server_url(args.server, os.environ, None)
+        path = f"/api/push/{quote(target, safe='')}"
+    query = {"status": args.status}
+    if args.msg is not None:
+        query["msg"] = args.msg
+    if args.duration_ms is not None:
+        query["duration_ms"] = f"{max(0.0, args.duration_ms):.3f}"
+    try:
+        if not path.startswith("/api/push/"):
+            raise RemoteError("give http://HOST:PORT/api/push/TOKEN, or the token alone", 2)
+        remote_request(server, "POST", f"{path}?{urlencode(query)}")
+    except RemoteError as exc:
+        print(f"tether push: {exc}", file=sys.stderr)
+        return exc.code
+    return EXIT_OK
+
+
+def _remote(args: argparse.Namespace) -> int:
+    """One request to a running monitor's write API: one line on success, one line and
+    its exit code (docs/monitor.md, "Changing things at run time") on failure."""
+    import os
+
+    from tether.monitor import RemoteError, remote_request, server_url
+
+    command = args.command if args.command != "maintenance" else f"maintenance {args.maintenance}"
+    listen = None
+    config_file = getattr(args, "config", None) or (
+        DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
+    )
+    if args.server is None and not os.environ.get("TETHER_SERVER") and config_file:
+        config = _load_monitor_config(config_file, command)
+        if isinstance(config, int):
+            return config
+        listen = config.server.listen
+    server = server_url(args.server, os.environ, listen)
+    token = args.token or os.environ.get("TETHER_TOKEN") or None
+    method, path, body = _remote_call(args)
+    try:
+        status, doc = remote_request(server, method, path, body, token=token)
+    except RemoteError as exc:
+        print(f"tether {command}: {exc}", file=sys.stderr)
+        return exc.code
+    if getattr(args, "json", False):
+        _print_json(doc)
+    else:
+        print(_remote_line(args, status, doc))
+    if args.command == "check" and doc.get("result") is not None and not doc["result"]["ok"]:
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _remote_call(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
+    from tether.monitor import monitor_api_path
+
+    if args.command in ("pause", "resume"):
+        body = {} if args.reason is None else {"reason": args.reason}
+        return "POST", monitor_api_path(args.monitor, args.command), body
+    if args.command == "check":
+        return "POST", monitor_api_path(args.monitor, "check"), None
+    if args.command == "note":
+        return "POST", f"/api/incidents/{args.incident}/notes", {"text": args.text}
+    if args.command == "ack":
+        return "POST", f"/api/incidents/{args.incident}/acknowledge", None
+    if args.maintenance == "start":
+        body = {"reason": args.reason, "monitors": args.monitors}
+        body.update({"for": args.length} if args.length else {"until": args.until})
+        return "POST", "/api/maintenance", body
+    if args.maintenance == "end":
+        return "POST", f"/api/maintenance/{args.window}/close", None
+    return "GET", "/api/maintenance", None
+
+
+def _remote_line(args: argparse.Namespace, status: int, doc: dict[str, Any]) -> str:
+    """What a remote command says when it worked."""
+    already = "" if doc.get("changed", True) else " already"
+    if args.command in ("pause", "resume"):
+        return f"{doc['monitor']} {'paused' if doc['paused'] else 'resumed'}{already}"
+    if args.command == "check":
+        result = doc["result"]
+        if result is None:
+            return f"{doc['monitor']}: check asked for; its result comes to its page"
+        if result["ok"]:
+            latency = result["latency_ms"]
+            timed = "" if latency is None else f" in {latency:.1f} ms"
+            return f"{doc['monitor']}: ok{timed}"
+        why = ": ".join(str(p) for p in (result["kind"] or "condition", result["detail"]) if p)
+        return f"{doc['monitor']}: failed: {why}"
+    if args.command == "note":
+        return f"note added to incident {doc['incident']}"
+    if args.command == "ack":
+        what = "acknowledged" if doc["changed"] else "was acknowledged already"
+        return f"incident {doc['incident']} {what}: reminders and escalation stop"
+    if args.maintenance == "start":
+        covers = ", ".join(doc["monitors"]) or "every monitor"
+        return f"maintenance window {doc['id']} open until {doc['end']} for {covers}"
+    if args.maintenance == "end":
+        what = "closed" if doc["changed"] else "was closed or over already"
+        return f"maintenance window {doc['id']} {what}"
+    lines = [
+        f"{w['id']}  {'open' if w['open'] else 'over'}  {w['start']} .. {w['end']}  "
+        f"{', '.join(w['monitors']) or 'every monitor'}  {w['reason']} ({w['opened_by']})"
+        for w in doc["windows"]
+    ]
+    return "\n".join(lines) or "no maintenance windows"
 
 
 def _status(path: str, *, as_json: bool) -> int:

@@ -20,6 +20,12 @@ require("tether.monitor", "monitor")
 
 if TYPE_CHECKING:
     from tether.monitor._app import acknowledge, channels_for, run_monitor
+    from tether.monitor._client import (
+        RemoteError,
+        monitor_api_path,
+        remote_request,
+        server_url,
+    )
     from tether.monitor._demo import run_demo
     from tether.monitor._incidents import IncidentEngine
     from tether.monitor._log import logging_to
@@ -56,6 +62,7 @@ __all__ = [
     "Outbox",
     "ProbeRecord",
     "QueuedAlert",
+    "RemoteError",
     "Runner",
     "State",
     "Store",
@@ -69,17 +76,24 @@ __all__ = [
     "incidents_text",
     "load_config",
     "logging_to",
+    "monitor_api_path",
     "open_store",
     "parse_config",
+    "remote_request",
     "resolve_location",
     "run_demo",
     "run_monitor",
+    "server_url",
     "status_report",
     "status_text",
     "uptimes",
 ]
 
 _LAZY = {
+    "RemoteError": "tether.monitor._client",
+    "monitor_api_path": "tether.monitor._client",
+    "remote_request": "tether.monitor._client",
+    "server_url": "tether.monitor._client",
     "AlertPayload": "tether.monitor._records",
     "ConfigError": "tether.monitor.config",
     "Incident": "tether.monitor._records",

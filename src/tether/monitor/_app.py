@@ -21,7 +21,7 @@ from tether._hostport import join_hostport
 from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._loop import run
-from tether.monitor._records import TimelineEntry
+from tether.monitor._records import AuditEntry, TimelineEntry
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
 from tether.monitor.config import (
@@ -30,6 +30,7 @@ from tether.monitor.config import (
     LocationError,
     MonitorConfig,
     WebhookChannelConfig,
+    config_warnings,
     load_config,
     resolve_location,
 )
@@ -72,11 +73,14 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
     return out
 
 
-def acknowledge(store: Store, incident_id: int, by: str, now: float) -> bool:
+def acknowledge(
+    store: Store, incident_id: int, by: str, now: float, audit: AuditEntry | None = None
+) -> bool:
     """Acknowledge the open incident ``incident_id`` in ``store`` (what ``tether ack``
-    does); a running monitor stops its reminders and escalation within a second.  False
-    if no incident by that id is open."""
-    return store.acknowledge_incident(incident_id, TimelineEntry(now, "acknowledged", f"by {by}"))
+    and the write API do, the API with its ``audit`` entry); a running monitor stops its
+    reminders and escalation within a second.  False if no incident by that id is open."""
+    entry = TimelineEntry(now, "acknowledged", f"by {by}")
+    return store.acknowledge_incident(incident_id, entry, audit=audit)
 
 
 def close_channels(channels: Mapping[str, Channel]) -> None:
@@ -105,6 +109,7 @@ def run_monitor(
     (``_workers.py``), and this process coordinates them.  What it logs goes to the
     ``tether.monitor`` logger; where that goes is the caller's choice (``tether monitor``
     uses :func:`logging_to`), and the workers write theirs the same way."""
+    from tether.monitor._auth import required_tokens
     from tether.monitor._log import current_format
     from tether.monitor._web import allowed_targets, serve, serve_unix
     from tether.monitor._workers import WorkerError, WorkerFleet
@@ -126,6 +131,8 @@ def run_monitor(
             allowed=lambda: allowed_targets(runner.config),
             coordinator=os.path.join(private, "coordinator.sock"),
             log_format=current_format(),
+            bearer=lambda: required_tokens(runner.config, "probe"),
+            modules=lambda: runner.config.modules,
         )
     runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
 
@@ -142,6 +149,7 @@ def run_monitor(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, hangup)
+        loop.add_signal_handler(signal.SIGUSR1, lambda: dump_stacks(runner.describe()))
         server_host, server_port = config.server.host, config.server.port
         try:
             if fleet is None:
@@ -167,6 +175,8 @@ def run_monitor(
             listen,
             extra={"event": "started"},
         )
+        for warning in config_warnings(config):
+            log.warning("%s", warning, extra={"event": "config.warning"})
         try:
             await runner.run(stop, freeze_gc=True)
         finally:
@@ -181,6 +191,41 @@ def run_monitor(
         cluster.close()
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)
+
+
+def dump_stacks(about: str) -> None:
+    """Log where every task of the running loop and every thread is waiting (``kill -USR1
+    PID``): what a monitor that seems stuck is doing, without stopping it."""
+    import traceback
+
+    lines = []
+    for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
+        lines.append(f"task {task.get_name()}: " + " -> ".join(_awaiting(task.get_coro())))
+    for ident, frame in sys._current_frames().items():
+        lines.append(f"thread {ident}:\n" + "".join(traceback.format_stack(frame)[-6:]))
+    log.warning(
+        "asked for its stacks (SIGUSR1): %s; %d tasks, %d threads\n%s",
+        about,
+        len(asyncio.all_tasks()),
+        len(sys._current_frames()),
+        "\n".join(lines),
+        extra={"event": "stacks"},
+    )
+
+
+def _awaiting(coro: object) -> list[str]:
+    """Where a coroutine and each one it awaits stand (``file:line in function``), outer
+    first: a task's whole chain of awaits, which its own stack does not show."""
+    out: list[str] = []
+    while coro is not None and len(out) < 20:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            out.append(type(coro).__name__)
+            break
+        code = frame.f_code
+        out.append(f"{os.path.basename(code.co_filename)}:{frame.f_lineno} in {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out
 
 
 def workers_for(config: MonitorConfig) -> int:

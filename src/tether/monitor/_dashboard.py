@@ -1,22 +1,27 @@
 """The monitor's web dashboard: every monitor's state and why, the open incidents with
 their cause and fix, and one page per monitor with its results and roll-ups.
 
-    GET /                      the dashboard
+    GET /                      the dashboard: one page of the monitors, sorted and filtered
+                               (``?state=&q=&sort=&order=&page=&per_page=``, _overview.py)
     GET /monitors/{name}       one monitor: recent results, hourly roll-ups, incidents
     GET /incidents             recent incidents with their timelines
     GET {page}?fragment=1      the page's live parts alone, for the script to swap in
-    GET /api/status            JSON behind the dashboard (``monitors`` and ``open_incidents``
-                               kept as they were for older readers)
+    GET /api/status            JSON behind the dashboard, the same parameters (``monitors``
+                               and ``open_incidents`` kept as they were for older readers)
     GET /api/monitors/{name}   JSON behind a monitor's page
+    GET /api/series/{name}     a monitor's chart points (``?range=1h|24h|7d|30d``)
     GET /api/incidents         JSON behind the incidents page (``?open=1``, ``?limit=N``)
-    GET /static/{file}         the one script, the style sheet, the icon
+    GET /static/{file}         the scripts, the style sheets, the icon, uPlot and its licence
 
 Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
 :func:`incidents_document`), served as it is by the APIs.  The HTML is rendered from that
 document here and nowhere else: a page's live parts (the "as of" corner and ``<main>``,
 marked ``data-live``) are rendered by the same function for the whole page and for its
 ``?fragment=1``, and ``static/dashboard.js`` only fetches the fragment every few seconds
-and swaps it in.  The page works without JavaScript.
+and swaps it in.  The page works without JavaScript.  A monitor's page adds one chart,
+drawn in the browser by uPlot (``static/uplot.min.js``, 1.6.32, MIT) through
+``static/charts.js`` from the points :func:`build_series` computes: the numbers come from
+the server, the script builds no markup from them, and it keeps the chart across swaps.
 
 Why it is safe to show: a monitor's name, a server's error text and a condition's
 resolved value are data, which may hold ``<script>``.  The server escapes every value
@@ -24,16 +29,21 @@ once, with :func:`html.escape`; the script builds no markup, and a script elemen
 what it parses never runs; the Content-Security-Policy allows no inline script, so a
 value that slipped through would still not run.  URLs are shown through
 :func:`~tether._redact.redact_url` and free text through :func:`~tether._redact.redact_text`,
-in the pages and in the APIs alike.  Every route is a GET: nothing here changes the monitor.
+in the pages and in the APIs alike.  Every route is a GET: the buttons of a monitor's
+page and of the incidents (for whoever may write) are forms posting to the write API
+(``_actions.py``), which answers a form with a 303 back to the page.
 
 The runner's memory gives states, latest checks, state times, the alert channels'
 health, and what each location sees of a monitor of several (its quorum's, copied only for
 the monitors a page shows: it costs the loop more than a state); the cluster gives its
 instances (a query with PostgreSQL, run on the worker thread); the store gives the rest
-through small queries (:class:`Recent`: the minute
+through small queries for the rows a page shows (:class:`Recent`: the minute
 roll-ups of the last hour for the sparklines, read again only for the last two minutes,
-and the last failure), run on a worker thread so that a page never holds up the event
-loop that runs the probes.
+and the last failure; their uptimes), run on a worker thread so that a page never holds
+up the event loop that runs the probes.  The overview sorts and filters every monitor
+by what is in memory and by :class:`~tether.monitor._uptime.UptimeTable` (every
+monitor's uptime, one query a minute), so a refresh at 10,000 monitors reads the store
+for a hundred rows, not for 10,000.
 """
 
 from __future__ import annotations
@@ -46,18 +56,24 @@ import importlib.resources
 import json
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from aiohttp import web
 
+from tether._catalogue import CATALOGUE
 from tether._durations import format_duration, human_duration
+from tether._kinds import Kind
 from tether._plural import count
 from tether._redact import redact_text, redact_url
+from tether.monitor._access import PRINCIPAL, READ, Principal, authorize, csrf_field, refusal
+from tether.monitor._actions import Forms, forms_for
+from tether.monitor._overview import QUERY_MAX, Entry, View, arrange
 from tether.monitor._params import request_number
-from tether.monitor._records import Incident
+from tether.monitor._records import CONDITION, Incident, kind_text
 from tether.monitor._report import (
+    PHASES,
     incident_json,
     iso,
     location_json,
@@ -67,7 +83,8 @@ from tether.monitor._report import (
     round_ms,
 )
 from tether.monitor._state import State
-from tether.monitor._uptime import WINDOWS, format_uptime, uptimes
+from tether.monitor._traffic import WindowView
+from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes
 from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
@@ -80,12 +97,16 @@ if TYPE_CHECKING:
 
 SECURITY_HEADERS: Final = {
     # No inline script or style and nothing from another origin: the page's own script
-    # and style sheet are files under /static.
+    # and style sheet are files under /static.  Forms may go to this origin alone (the
+    # overview's filter is a GET form to itself; a page of ours cannot be made to send
+    # what is typed in it elsewhere).
     "Content-Security-Policy": (
-        "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser sends "Origin: null" with a form's POST, and a
+    # change must show this origin (_access.same_origin).  Links out still carry nothing.
+    "Referrer-Policy": "same-origin",
 }
 
 SPARKLINE_WINDOW: Final = 3600.0
@@ -95,6 +116,10 @@ FAILURE_LOOKBACK: Final = 200
 RESULTS_SHOWN: Final = 50
 HOURS_SHOWN: Final = 24
 INCIDENTS_SHOWN: Final = 50
+OPEN_ON_OVERVIEW: Final = 20
+"""The overview lists this many open incidents, newest first, and links to the rest (at
+thousands of monitors an outage opens hundreds, which would bury the monitors' table);
+``open_incidents`` in ``/api/status`` keeps every one."""
 
 STATE_ORDER: Final = (
     State.DOWN,
@@ -110,9 +135,30 @@ _ASSETS: Final = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    # uPlot 1.6.32 (MIT, Leon Sorokin), dist/uPlot.iife.min.js and dist/uPlot.min.css of
+    # its npm package as published, with its LICENSE; it draws the monitor page's chart.
+    "uplot.min.js": "text/javascript; charset=utf-8",
+    "uplot.min.css": "text/css; charset=utf-8",
+    "uplot.LICENSE": "text/plain; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
 }
 
+RANGES: Final = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+"""The monitor page chart's ranges, by label."""
+RANGE_SHOWN: Final = "24h"
+"""The range a monitor's page opens on (and its incident timeline shows without script)."""
+RAW_RANGES: Final = ("1h", "24h")
+"""Drawn from raw results, check by check, when they fit in :data:`SERIES_RAW_MAX`."""
+SERIES_RAW_MAX: Final = 5000
+"""The most raw results a series reads; a window with more is drawn from minute roll-ups."""
+HEARTBEATS: Final = 50
+"""The heartbeat bar's checks."""
+TIMELINE_LANES: Final = 12
+"""The incident timeline draws at most this many incidents, the newest."""
+TIMELINE_WIDTH: Final = 1000
 NO_CONDITIONS: Final = "none: a failed probe or a 4xx or 5xx status fails the check"
+CERT_SOON_DAYS: Final = 14
+"""A certificate with fewer days left than this is marked on the overview."""
 SPARK_WIDTH: Final = 120
 SPARK_HEIGHT: Final = 24
 
@@ -123,6 +169,30 @@ SPARK_HEIGHT: Final = 24
 def monitor_path(name: str) -> str:
     """The page of monitor ``name``; any character of a name survives the trip."""
     return "/monitors/" + quote(name, safe="")
+
+
+def series_path(name: str) -> str:
+    """Where monitor ``name``'s chart reads its points (add ``?range=1h|24h|7d|30d``)."""
+    return "/api/series/" + quote(name, safe="")
+
+
+def certificate_json(expires: float | None, now: float) -> dict[str, Any] | None:
+    """When the leaf certificate expires and the whole days left (negative once expired);
+    ``None`` for a monitor whose last checks saw no certificate."""
+    if expires is None:
+        return None
+    return {"expires": iso(expires), "days_left": int((expires - now) // 86400)}
+
+
+def kind_layer(kind: str) -> str:
+    """The layer a stored kind code belongs to (``dns``, ``connect``, ``tls``, ...;
+    ``condition`` for conditions not met), which colours it on the monitor's page."""
+    if kind == CONDITION:
+        return CONDITION
+    try:
+        return CATALOGUE[Kind(kind)].layer.value
+    except (ValueError, KeyError):  # a newer tether's kind
+        return "unknown"
 
 
 # -- alert channels -------------------------------------------------------------------------
@@ -236,6 +306,8 @@ class Snapshot:
     states: dict[str, State]
     latest: dict[str, Observation]
     since: dict[str, float]
+    certificates: dict[str, float]
+    """When each monitor's leaf certificate expires, from its last check that saw one."""
     channels: tuple[ChannelStatus, ...]
     store: Store
     store_health: StoreHealth
@@ -244,6 +316,8 @@ class Snapshot:
     cluster: ClusterView
     """This instance; the instances are read from ``instances`` off the loop."""
     instances: Cluster
+    traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
 
     @classmethod
     def of(cls, runner: Runner, shown: Iterable[str] | None = None) -> Snapshot:
@@ -256,12 +330,18 @@ class Snapshot:
             runner.quorum.states(),
             dict(runner.latest),
             dict(runner.since),
+            dict(runner.certificates),
             tuple(runner.outbox.status()),
             runner.store,
             runner.store.health(),
             locations_of(runner, shown),
             ClusterView.of(runner),
             runner.cluster,
+            {
+                name: traffic_json(runner.traffic[name].view(runner.wall()))
+                for name in (runner.traffic if shown is None else shown)
+                if name in runner.traffic
+            },
         )
 
     def state(self, name: str) -> State:
@@ -299,6 +379,7 @@ class Snapshot:
             "since": iso(since),
             "for_s": None if since is None else round(now - since, 3),
             "last_check": last_check,
+            "certificate": certificate_json(self.certificates.get(m.name), now),
         }
         view = self.locations.get(m.name)
         if view is not None:
@@ -315,19 +396,22 @@ class Snapshot:
 
 
 class Recent:
-    """Each monitor's minute roll-ups of the last hour and its last failure in it, read
-    from the store a little at a time.
+    """The minute roll-ups of the last hour and the last failure in it of the monitors a
+    page shows, read from the store a little at a time.
 
-    A minute that is over does not change, so after the first read only the last two
-    minutes are read again (two, because a result is committed a moment after its check,
-    in the writer's next batch): one small query per monitor per refresh instead of an
-    hour of rows.  The last failure is looked up only when the roll-ups show a new one,
-    from the minute it happened.  Thread-safe: refreshes run on worker threads.
+    A minute that is over does not change, so a monitor read again is read only from the
+    minute before its last read (two minutes, when pages refresh every few seconds:
+    a result is committed a moment after its check, in the writer's next batch): one
+    small query per shown monitor per refresh instead of an hour of rows.  The last
+    failure is looked up only when the roll-ups show a new one, from the minute it
+    happened.  A monitor no page has shown for an hour is forgotten.  Thread-safe:
+    refreshes run on worker threads.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._minutes: dict[str, list[Rollup]] = {}
+        self._minutes: dict[str, tuple[float, list[Rollup]]] = {}
+        """Each monitor's roll-ups and when they were read."""
         self._failures: dict[str, tuple[tuple[float, int], ProbeRecord | None]] = {}
 
     def read(
@@ -335,7 +419,7 @@ class Recent:
     ) -> tuple[dict[str, list[Rollup]], dict[str, ProbeRecord | None]]:
         """The minute roll-ups (oldest first) and the last failure of each of ``names``."""
         with self._lock:
-            for gone in self._minutes.keys() - set(names):
+            for gone in [n for n, (at, _) in self._minutes.items() if now - at > SPARKLINE_WINDOW]:
                 del self._minutes[gone]
                 self._failures.pop(gone, None)
             minutes: dict[str, list[Rollup]] = {}
@@ -348,13 +432,16 @@ class Recent:
     def _update(self, store: Store, name: str, now: float) -> list[Rollup]:
         window = now - SPARKLINE_WINDOW
         cached = self._minutes.get(name)
-        if cached is None or (cached and cached[-1].start > now):  # first read, or time went back
+        if cached is None or cached[0] > now:  # first read, or time went back
             fresh = store.rollups(name, "minute", since=window)
         else:
-            settled = bucket_start(now, 60) - 60  # this minute and the last may still grow
-            kept = [r for r in cached if window <= r.start < settled]
+            read_at, minutes = cached
+            # This minute and the last may still grow, and so may what was the last minute
+            # when it was read (minutes ago, if no page showed it meanwhile).
+            settled = min(bucket_start(now, 60) - 60, bucket_start(read_at, 60))
+            kept = [r for r in minutes if window <= r.start < settled]
             fresh = kept + store.rollups(name, "minute", since=max(settled, window))
-        self._minutes[name] = fresh
+        self._minutes[name] = (now, fresh)
         return fresh
 
     def _last_failure(self, store: Store, name: str, minutes: list[Rollup]) -> ProbeRecord | None:
@@ -372,17 +459,58 @@ class Recent:
         return failure
 
 
-def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
-    """The document behind ``/api/status`` and the dashboard (see :func:`status_document`)."""
+@functools.lru_cache(maxsize=1 << 16)  # a monitor's URL as shown, for the filter to search
+def _shown_url(url: str) -> str:
+    return redact_url(url)
+
+
+def overview_entries(
+    snap: Snapshot, incidents: Sequence[Incident], table: UptimeTable
+) -> list[Entry]:
+    """What the overview sorts and filters every monitor by: the runner's memory and the
+    cached uptimes (one store read a minute), no query per monitor."""
+    shares = table.read(snap.store, [m.name for m in snap.monitors], snap.now)
+    out = []
+    for position, m in enumerate(snap.monitors):
+        latest = snap.latest.get(m.name)
+        share = shares.get(m.name, {})
+        out.append(
+            Entry(
+                position,
+                m.name,
+                _shown_url(m.url),
+                snap.state(m.name),
+                snap.since_of(m.name, incidents),
+                None if latest is None else latest.latency_ms,
+                share.get("24h"),
+                share.get("30d"),
+                snap.certificates.get(m.name),
+            )
+        )
+    return out
+
+
+def build_status(
+    snap: Snapshot, recent: Recent, view: View | None = None, table: UptimeTable | None = None
+) -> dict[str, Any]:
+    """The document behind ``/api/status`` and the dashboard (see :func:`status_document`):
+    the rows of the page ``view`` asks for (the first hundred monitors in the
+    configuration's order by default); ``table`` keeps every monitor's uptime between calls."""
+    view = view or View()
     now = snap.now
     names = [m.name for m in snap.monitors]
-    sparks, failures = recent.read(snap.store, names, now)
     incidents = snap.store.incidents(open_only=True, limit=1000)
+    table = table or UptimeTable()
+    paged = arrange(view, overview_entries(snap, incidents, table))
+    shown = [e.name for e in paged.entries]
+    sparks, failures = recent.read(snap.store, shown, now)
+    monitors = {m.name: m for m in snap.monitors}
     rows = []
-    for m in snap.monitors:
-        row = snap.head(m, incidents)
-        row["uptime"] = uptimes(snap.store, m.name, now)
-        failure = failures.get(m.name)
+    for name in shown:
+        row = snap.head(monitors[name], incidents)
+        row["uptime"] = uptimes(snap.store, name, now)
+        table.put(name, row["uptime"])
+        failure = failures.get(name)
         row["last_failure"] = (
             None
             if failure is None
@@ -400,7 +528,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
                 "failed": r.count - r.ok_count,
                 "latency_ms": round_ms(r.latency_avg),
             }
-            for r in sparks.get(m.name, [])
+            for r in sparks.get(name, [])
         ]
         rows.append(row)
     counts = {str(s): 0 for s in STATE_ORDER}
@@ -411,6 +539,7 @@ def build_status(snap: Snapshot, recent: Recent) -> dict[str, Any]:
         "monitors": {name: str(snap.state(name)) for name in sorted(names)},
         "summary": counts,
         "rows": rows,
+        "view": {**view.json(), **paged.json()},
         "open_incidents": [incident_json(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
@@ -435,9 +564,108 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
         "conditions": list(m.conditions),
+        "series": series_path(name),
         "results": [result_json(r) for r in results],
         "hourly": [rollup_json(r) for r in reversed(hourly)],
         "incidents": [incident_json(i, now) for i in mine],
+        **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
+    }
+
+
+def traffic_json(view: WindowView) -> dict[str, Any]:
+    """A traffic monitor's window on its page: the calls and their rate, the share
+    failing and by kind (commonest first), the latency percentiles."""
+    minutes = view.span / 60
+    return {
+        "window": format_duration(view.span),
+        "calls": view.calls,
+        "per_minute": round(view.calls / minutes, 1) if minutes else None,
+        "failed": view.failed,
+        "failed_share": round(view.share, 4),
+        "kinds": dict(sorted(view.kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "p50_ms": round_ms(view.p(0.5)),
+        "p90_ms": round_ms(view.p(0.9)),
+        "p99_ms": round_ms(view.p(0.99)),
+    }
+
+
+def build_series(snap: Snapshot, name: str, span: str) -> dict[str, Any] | None:
+    """The document behind ``/api/series/{name}?range=SPAN``: the monitor's response
+    time over one of :data:`RANGES`, in columns for the chart (``time`` in Unix seconds,
+    one entry per point in every other column); ``None`` when no monitor has that name.
+
+    ``1h`` and ``24h`` are drawn from raw results, check by check, with each phase's
+    time; a window holding more than :data:`SERIES_RAW_MAX` of them, and ``7d`` and
+    ``30d`` always, from roll-ups (minute and hour buckets: average, least and most
+    latency, checks and failures by kind), so a series never reads more than a few
+    thousand rows.
+    """
+    if not any(m.name == name for m in snap.monitors):
+        return None
+    now = snap.now
+    since = now - RANGES[span]
+    doc: dict[str, Any] = {
+        "monitor": name,
+        "range": span,
+        "from": iso(since),
+        "to": iso(now),
+    }
+    if span in RAW_RANGES:
+        records = snap.store.results(name, since=since, limit=SERIES_RAW_MAX + 1)
+        if len(records) <= SERIES_RAW_MAX:
+            return doc | _raw_series(records[::-1])
+        rollups = snap.store.rollups(name, "minute", since=bucket_start(since, 60))
+        return doc | _rollup_series(rollups, "minute")
+    rollups = snap.store.rollups(name, "hour", since=bucket_start(since, 3600))
+    return doc | _rollup_series(rollups, "hour")
+
+
+def _raw_series(records: Sequence[ProbeRecord]) -> dict[str, Any]:
+    """Raw results, oldest first, as columns: one point per check."""
+    named = {p for r in records for p in r.phases}
+    phases = sorted(named, key=lambda p: (PHASES.index(p) if p in PHASES else len(PHASES), p))
+    failures: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if not r.ok:
+            failures.setdefault(kind_text(r.kind), [0] * len(records))[i] = 1
+    return {
+        "source": "results",
+        "step_s": None,
+        "time": [round(r.ts, 3) for r in records],
+        "latency_ms": [round_ms(r.latency_ms) for r in records],
+        "latency_min_ms": None,
+        "latency_max_ms": None,
+        "checks": [1] * len(records),
+        "failed": [0 if r.ok else 1 for r in records],
+        "phases": {p: [round_ms(r.phases.get(p)) for r in records] for p in phases},
+        "failures": dict(sorted(failures.items())),
+        "layers": {kind: kind_layer(kind) for kind in sorted(failures)},
+    }
+
+
+def _rollup_series(rollups: Sequence[Rollup], period: str) -> dict[str, Any]:
+    """Roll-ups, oldest first, as columns: one point per bucket.  A failed condition
+    has no kind in a roll-up; what the kinds do not account for is ``condition``."""
+    failures: dict[str, list[int]] = {}
+    for i, r in enumerate(rollups):
+        failed = r.count - r.ok_count
+        kinds = dict(r.kinds)
+        if failed > sum(kinds.values()):
+            kinds[CONDITION] = failed - sum(kinds.values())
+        for kind, n in kinds.items():
+            failures.setdefault(kind, [0] * len(rollups))[i] = n
+    return {
+        "source": f"{period} roll-ups",
+        "step_s": 60 if period == "minute" else 3600,
+        "time": [r.start for r in rollups],
+        "latency_ms": [round_ms(r.latency_avg) for r in rollups],
+        "latency_min_ms": [round_ms(r.latency_min) for r in rollups],
+        "latency_max_ms": [round_ms(r.latency_max) for r in rollups],
+        "checks": [r.count for r in rollups],
+        "failed": [r.count - r.ok_count for r in rollups],
+        "phases": {},
+        "failures": dict(sorted(failures.items())),
+        "layers": {kind: kind_layer(kind) for kind in sorted(failures)},
     }
 
 
@@ -447,15 +675,23 @@ def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str,
     return {"now": iso(snap.now), "incidents": [incident_json(i, snap.now) for i in rows]}
 
 
-async def status_document(runner: Runner, recent: Recent | None = None) -> dict[str, Any]:
-    """``/api/status``: the summary, one row per monitor, the open incidents and the alert
-    channels' queues.
+async def status_document(
+    runner: Runner,
+    recent: Recent | None = None,
+    view: View | None = None,
+    table: UptimeTable | None = None,
+) -> dict[str, Any]:
+    """``/api/status``: the summary of every monitor, the rows of one page of them
+    (``view``: which, in what order; ``view`` in the document says which page it is and
+    how many match), the open incidents and the alert channels' queues.
 
-    ``monitors`` (name to state) and ``open_incidents`` (each with ``id``, ``key`` and
-    ``monitors``) are what the first version of this endpoint returned, kept as they were.
-    ``recent`` keeps what was read from the store for the next call.
+    ``monitors`` (every monitor's name to its state) and ``open_incidents`` (each with
+    ``id``, ``key`` and ``monitors``) are what the first version of this endpoint
+    returned, kept as they were.  ``recent`` and ``table`` keep what was read from the
+    store for the next call.
     """
-    return await asyncio.to_thread(build_status, Snapshot.of(runner), recent or Recent())
+    snap = Snapshot.of(runner)
+    return await asyncio.to_thread(build_status, snap, recent or Recent(), view, table)
 
 
 async def monitor_document(runner: Runner, name: str) -> dict[str, Any] | None:
@@ -560,6 +796,13 @@ class Page:
     now: str | None
     main: str
     status: int = 200
+    styles: tuple[str, ...] = ()
+    """More style sheets of ``static/`` for this page (after ``dashboard.css``)."""
+    scripts: tuple[str, ...] = ()
+    """More scripts of ``static/`` for this page, run in this order after the page loads."""
+    controls: str = ""
+    """What the page's header holds besides the links (the overview's filter form): not
+    live, so a refresh never takes what someone is typing."""
 
     def _updated(self) -> str:
         return f'<span id="updated" class="updated" data-live>as of {_when(self.now)}</span>'
@@ -571,9 +814,15 @@ class Page:
         """The live parts alone, each an element whose ``id`` names the part it replaces."""
         return f"{self._updated()}\n{self._main()}\n"
 
-    def document(self, refresh_ms: int) -> str:
-        """The whole page; the script refreshes it every ``refresh_ms``."""
-        live = "" if self.path is None else f' data-fragment="{_e(self.path)}?fragment=1"'
+    def document(self, refresh_ms: int, who: Principal | None = None) -> str:
+        """The whole page; the script refreshes it every ``refresh_ms``.  ``who`` is the
+        principal it is for: a login session's name and logout button go in the header."""
+        live = ""
+        if self.path is not None:  # the page's own query (the overview's sort...) kept
+            joined = "&" if "?" in self.path else "?"
+            live = f' data-fragment="{_e(self.path + joined)}fragment=1"'
+        styles = "".join(f'\n<link rel="stylesheet" href="/static/{_e(f)}">' for f in self.styles)
+        scripts = "".join(f'\n<script src="/static/{_e(f)}" defer></script>' for f in self.scripts)
         return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -581,14 +830,14 @@ class Page:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(self.title)} · tether</title>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/dashboard.css">
-<script src="/static/dashboard.js" defer></script>
+<link rel="stylesheet" href="/static/dashboard.css">{styles}
+<script src="/static/dashboard.js" defer></script>{scripts}
 </head>
 <body{live} data-refresh-ms="{refresh_ms}">
 <header class="top">
 <a class="brand" href="/">tether</a>
 <nav><a href="/">Monitors</a> <a href="/incidents">Incidents</a></nav>
-{self._updated()}
+{self.controls}{self._updated()}{_account(who)}
 </header>
 {self._main()}
 </body>
@@ -596,11 +845,25 @@ class Page:
 """
 
 
-def _summary(doc: Mapping[str, Any]) -> str:
+def _account(who: Principal | None) -> str:
+    """Who is logged in, and the button that logs out (a form: it works without script,
+    and carries the session's CSRF token)."""
+    if who is None or who.via != "session":
+        return ""
+    return (
+        f'\n<form class="account" method="post" action="/logout">'
+        f'<span class="who">{_e(who.name)}</span>{csrf_field(who)}'
+        '<button type="submit">Log out</button></form>'
+    )
+
+
+def _summary(doc: Mapping[str, Any], view: View) -> str:
+    """Every monitor's count by state, each a link to the overview of that state."""
     counts: Mapping[str, int] = doc["summary"]
     total = sum(counts.values())
     parts = [
-        f'<span class="count state-{_e(state)}">{n} {_e(state)}</span>'
+        f'<a href="{_e(view.href(state=State(state), page=1))}">'
+        f'<span class="count state-{_e(state)}">{n} {_e(state)}</span></a>'
         for state, n in counts.items()
         if n
     ]
@@ -679,7 +942,40 @@ def _locations(doc: Mapping[str, Any]) -> str:
     )
 
 
-def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
+def _form(forms: Forms, action: str, back: str, inner: str, css: str = "action") -> str:
+    """A button (and its fields) posting to the write API; the answer is a 303 back to
+    ``back``.  The session's CSRF token rides along as ``csrf``."""
+    csrf = (
+        "" if forms.csrf is None else f'<input type="hidden" name="csrf" value="{_e(forms.csrf)}">'
+    )
+    return (
+        f'<form class="{css}" method="post" action="{_e(action)}">{csrf}'
+        f'<input type="hidden" name="back" value="{_e(back)}">{inner}</form>'
+    )
+
+
+def _incident_forms(i: Mapping[str, Any], forms: Forms, back: str) -> str:
+    """Acknowledge (while open and not acknowledged) and add a note."""
+    base = f"/api/incidents/{int(i['id'])}"
+    ack = ""
+    if i["open"] and i["acknowledged"] is None:
+        ack = _form(
+            forms, f"{base}/acknowledge", back, '<button type="submit">Acknowledge</button>'
+        )
+    note = _form(
+        forms,
+        f"{base}/notes",
+        back,
+        '<input type="text" name="text" required maxlength="2000" placeholder="Add a note" '
+        'aria-label="note"><button type="submit">Add note</button>',
+        "action note",
+    )
+    return f'<div class="actions">{ack}{note}</div>'
+
+
+def _incident(
+    i: Mapping[str, Any], *, timeline: bool, forms: Forms | None = None, back: str = "/"
+) -> str:
     monitors = ", ".join(_link(name) for name in i["monitors"]) or "—"
     status = (
         f"open for {_e(human_duration(i['duration_s']))}"
@@ -707,14 +1003,31 @@ def _incident(i: Mapping[str, Any], *, timeline: bool) -> str:
         f'<span class="monitors">{monitors}</span></h3>'
         f'<p class="detail">{_e(i["detail"])}</p>'
         f'<p class="hint"><strong>Fix:</strong> {_e(i["hint"])}</p>'
-        f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}</article>'
+        f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}'
+        f"{'' if forms is None else _incident_forms(i, forms, back)}</article>"
     )
 
 
-def _incidents(incidents: Sequence[Mapping[str, Any]], empty: str, *, timeline: bool) -> str:
+def _incidents(
+    incidents: Sequence[Mapping[str, Any]],
+    empty: str,
+    *,
+    timeline: bool,
+    forms: Forms | None = None,
+    back: str = "/",
+) -> str:
     if not incidents:
         return f'<p class="none">{_e(empty)}</p>'
-    return "".join(_incident(i, timeline=timeline) for i in incidents)
+    return "".join(_incident(i, timeline=timeline, forms=forms, back=back) for i in incidents)
+
+
+def _certificate(cert: Mapping[str, Any] | None) -> str:
+    if cert is None:
+        return "—"
+    days = cert["days_left"]
+    shown = "expired" if days < 0 else count(days, "day")
+    soon = " soon" if days < CERT_SOON_DAYS else ""
+    return f'<span class="cert{soon}" title="expires {_e(cert["expires"])}">{_e(shown)}</span>'
 
 
 def _row(row: Mapping[str, Any], now: str) -> str:
@@ -735,30 +1048,140 @@ def _row(row: Mapping[str, Any], now: str) -> str:
         f'<td class="for" title="{_e(row["since"] or "")}">{held}</td>'
         f'<td class="latency">{_latency(check["latency_ms"] if check else None)}</td>'
         f'<td class="uptime">{_uptime(row["uptime"], ("24h", "30d"))}</td>'
+        f'<td class="certificate">{_certificate(row["certificate"])}</td>'
         f'<td class="spark-cell">{_sparkline(row["sparkline"], now)}</td>'
         f'<td class="failure">{failed}</td></tr>'
     )
 
 
+def _view_of(doc: Mapping[str, Any]) -> View:
+    """The view a status document was built for, with the page it shows."""
+    v = doc["view"]
+    state = None if v["state"] is None else State(v["state"])
+    return View(state, v["q"], v["sort"], v["order"], v["page"], v["per_page"])
+
+
+def _sort_link(view: View, key: str, label: str) -> str:
+    arrow = ""
+    if view.sort == key:
+        arrow = " ↑" if view.order == "asc" else " ↓"
+    return f'<a href="{_e(view.sorted_by(key))}" data-sort="{key}">{_e(label)}{arrow}</a>'
+
+
+def _header(view: View) -> str:
+    """The column headers, each a link that sorts by it (again: the other way round)."""
+
+    def th(keys: Sequence[str], inner: str, title: str = "") -> str:
+        sorted_here = ""
+        if view.sort in keys:
+            way = "ascending" if view.order == "asc" else "descending"
+            sorted_here = f' aria-sort="{way}"'
+        titled = f' title="{_e(title)}"' if title else ""
+        return f"<th{sorted_here}{titled}>{inner}</th>"
+
+    day, month = _sort_link(view, "uptime_24h", "24h"), _sort_link(view, "uptime_30d", "30d")
+    uptime = f"Uptime {day} · {month}"
+    return (
+        "<tr>"
+        + th(["name"], _sort_link(view, "name", "Monitor"))
+        + th(["state"], _sort_link(view, "state", "State"))
+        + th(["for"], _sort_link(view, "for", "For"))
+        + th(["latency"], _sort_link(view, "latency", "Latency"), "the last check's")
+        + th(["uptime_24h", "uptime_30d"], uptime, "share of time up")
+        + th(["certificate"], _sort_link(view, "certificate", "Certificate"), "days left")
+        + th([], "Last hour")
+        + th([], "Last failure")
+        + "</tr>"
+    )
+
+
+def _pager(view: View, doc: Mapping[str, Any]) -> str:
+    """Which monitors the table shows (``101–200 of 10,000``, what the filter keeps),
+    and links to the first, previous, next and last pages."""
+    v = doc["view"]
+    matching, pages, page = v["matching"], v["pages"], v["page"]
+    what = []
+    if view.state is not None:
+        what.append(f"{_e(view.state)}")
+    noun = "monitor" if matching == 1 else "monitors"
+    shown = f"{matching:,} {' '.join([*what, noun])}"
+    if view.q:
+        shown += f" matching “{_e(view.q)}”"
+    if view.state is not None or view.q:
+        shown += f' (<a href="{_e(view.href(state=None, q="", page=1))}">show all</a>)'
+    if matching > view.per_page:
+        first = (page - 1) * view.per_page + 1
+        last = min(page * view.per_page, matching)
+        shown = f"{first:,}–{last:,} of {shown}"
+
+    def link(target: int, label: str, rel: str) -> str:
+        if target == page or not 1 <= target <= pages:
+            return f'<span class="muted">{label}</span>'
+        return f'<a href="{_e(view.href(page=target))}" rel="{rel}">{label}</a>'
+
+    links = ""
+    if pages > 1:
+        links = (
+            f' <span class="pages">{link(1, "« first", "first")} '
+            f"{link(page - 1, '‹ previous', 'prev')} page {page:,} of {pages:,} "
+            f"{link(page + 1, 'next ›', 'next')} {link(pages, 'last »', 'last')}</span>"
+        )
+    return f'<p id="pager" class="pager">{shown}{links}</p>'
+
+
+def _filter_form(view: View) -> str:
+    """The filter: a GET form to the overview itself, keeping its sort and page size."""
+    options = "".join(
+        f'<option value="{_e(s)}"{" selected" if view.state is s else ""}>{_e(s)}</option>'
+        for s in STATE_ORDER
+    )
+    kept = {k: v for k, v in view.params().items() if k in ("sort", "order", "per_page")}
+    hidden = "".join(
+        f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in kept.items()
+    )
+    return (
+        '<form id="filter" class="filter" method="get" action="/" role="search">'
+        '<label for="filter-q">Find</label> <input id="filter-q" type="search" name="q" '
+        f'value="{_e(view.q)}" maxlength="{QUERY_MAX}" placeholder="name or URL"> '
+        '<label for="filter-state">State</label> <select id="filter-state" name="state">'
+        f'<option value="">any</option>{options}</select>{hidden} '
+        '<button type="submit">Filter</button></form>\n'
+    )
+
+
+def _open_incidents(incidents: Sequence[Mapping[str, Any]]) -> str:
+    """The newest :data:`OPEN_ON_OVERVIEW` open incidents, and a link to all of them."""
+    shown = _incidents(incidents[:OPEN_ON_OVERVIEW], "No open incidents.", timeline=False)
+    more = len(incidents) - OPEN_ON_OVERVIEW
+    if more <= 0:
+        return shown
+    return (
+        f'{shown}<p id="more-incidents" class="more">and {_e(count(more, "more open incident"))}'
+        ' on <a href="/incidents?open=1">the incidents page</a>.</p>'
+    )
+
+
 def dashboard_page(doc: Mapping[str, Any], banner: str = "") -> Page:
     """The dashboard, from :func:`status_document`; ``banner`` from :func:`channel_banner`."""
+    view = _view_of(doc)
     rows = "".join(_row(r, doc["now"]) for r in doc["rows"])
+    if not rows:
+        rows = '<tr><td colspan="8" class="none">No monitor matches.</td></tr>'
     main = f"""{banner}<h1>Monitors</h1>
-<p id="summary" class="summary">{_summary(doc)}</p>
+<p id="summary" class="summary">{_summary(doc, view)}</p>
 {_cluster(doc["cluster"])}<section>
 <h2>Open incidents</h2>
-<div id="incidents">{_incidents(doc["open_incidents"], "No open incidents.", timeline=False)}</div>
+<div id="incidents">{_open_incidents(doc["open_incidents"])}</div>
 </section>
 <section>
 <h2>All monitors</h2>
+{_pager(view, doc)}
 <table id="monitors">
-<thead><tr><th>Monitor</th><th>State</th><th>For</th><th>Latency</th>
-<th title="share of time up">Uptime 24h · 30d</th><th>Last hour</th>
-<th>Last failure</th></tr></thead>
+<thead>{_header(view)}</thead>
 <tbody>{rows}</tbody>
 </table>
 </section>"""
-    return Page("Monitors", "/", doc["now"], main)
+    return Page("Monitors", view.href(), doc["now"], main, controls=_filter_form(view))
 
 
 def _results(results: Sequence[Mapping[str, Any]]) -> str:
@@ -827,17 +1250,218 @@ def _uptime(
     return _e(" · ".join(parts))
 
 
-def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
-    """One monitor's page, from :func:`monitor_document`."""
+def _tiles(doc: Mapping[str, Any]) -> str:
+    """The uptime over each window and the certificate's days left, large, at the top."""
+    tiles = [
+        f'<div class="tile" data-window="{_e(w)}"><span class="tile-value">'
+        f'{_e(format_uptime(doc["uptime"][w]))}</span><span class="tile-label">uptime {_e(w)}'
+        "</span></div>"
+        for w in WINDOWS
+    ]
+    cert = doc["certificate"]
+    if cert is not None:
+        days = cert["days_left"]
+        level = "expired" if days < 0 else "soon" if days < 14 else "ok"
+        shown = f"expired {-days} d ago" if days < 0 else f"{days} d"
+        tiles.append(
+            f'<div id="certificate" class="tile cert-{level}" title="expires '
+            f'{_e(cert["expires"])}"><span class="tile-value">{_e(shown)}</span>'
+            '<span class="tile-label">certificate</span></div>'
+        )
+    return f'<div id="tiles" class="tiles">{"".join(tiles)}</div>'
+
+
+def _heartbeat(results: Sequence[Mapping[str, Any]]) -> str:
+    """The last :data:`HEARTBEATS` checks as a row of blocks, oldest on the left, each
+    coloured ok or failed and titled with its time, outcome, kind and latency."""
+    beats = list(reversed(results[:HEARTBEATS]))
+    if not beats:
+        return '<p id="heartbeat" class="heartbeat none">No checks yet.</p>'
+    blocks = []
+    for r in beats:
+        outcome = "ok" if r["ok"] else "failed"
+        parts = [r["at"].replace("T", " ").replace("Z", " UTC"), outcome]
+        if not r["ok"]:
+            parts.append(kind_text_of(r["kind"]))
+        if r["latency_ms"] is not None:
+            parts.append(f"{r['latency_ms']:.1f} ms")
+        blocks.append(f'<span class="beat beat-{outcome}" title="{_e(" · ".join(parts))}"></span>')
+    failed = sum(not r["ok"] for r in beats)
+    label = f"last {count(len(beats), 'check')}: {failed} failed"
+    return (
+        f'<div id="heartbeat" class="heartbeat" role="img" aria-label="{_e(label)}" '
+        f'title="{_e(label)}">{"".join(blocks)}</div>'
+    )
+
+
+def kind_text_of(kind: str | None) -> str:
+    """A result document's ``kind`` as the kinds of incidents name it (``condition``
+    for conditions not met)."""
+    return CONDITION if kind is None else kind
+
+
+def _chart(doc: Mapping[str, Any]) -> str:
+    """The chart's frame: ``static/charts.js`` fills it from the series API and shows it;
+    without the script it stays hidden and the tables below say the same."""
+    ranges = "".join(
+        f'<button type="button" data-range="{_e(r)}" '
+        f'aria-pressed="{"true" if r == RANGE_SHOWN else "false"}">{_e(r)}</button>'
+        for r in RANGES
+    )
+    views = (
+        '<button type="button" data-view="phases" aria-pressed="true">phases</button>'
+        '<button type="button" data-view="latency" aria-pressed="false">total</button>'
+    )
+    return (
+        f'<div id="chart" class="chart" data-series="{_e(doc["series"])}" '
+        f'data-range="{_e(RANGE_SHOWN)}" hidden>'
+        f'<div class="chart-controls"><span class="group" role="group" aria-label="range">'
+        f'{ranges}</span><span class="group" role="group" aria-label="view">{views}</span>'
+        '<span class="chart-note" aria-live="polite"></span></div>'
+        '<div class="chart-plot"></div></div>'
+    )
+
+
+def _timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> str:
+    """The monitor's incidents over the last ``span`` on a time axis, an SVG: each incident
+    a bar from when it opened to when it was resolved (or now), coloured by its kind's
+    layer, each event of its timeline a mark on it.  Shapes carry their place and colour
+    as SVG attributes and classes, which the CSP allows (an inline ``style`` it does not)."""
+    end = _unix(now)
+    start = end - RANGES[span]
+    width = TIMELINE_WIDTH
+    top, lane, pad = 18, 16, 4
+
+    def x(at: float) -> float:
+        return max(0.0, min(width, (at - start) / (end - start) * width))
+
+    shown = [
+        i
+        for i in incidents
+        if _unix(i["opened"]) < end and (i["resolved"] is None or _unix(i["resolved"]) > start)
+    ][:TIMELINE_LANES]
+    height = top + max(1, len(shown)) * lane + pad
+    ticks = []
+    for k in range(5):
+        tx = width * k / 4
+        at = iso(start + (end - start) * k / 4) or ""
+        label = at[5:16].replace("T", " ") if span != "1h" else at[11:16]
+        anchor = "start" if k == 0 else "end" if k == 4 else "middle"
+        ticks.append(
+            f'<line class="tl-tick" x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{height}"/>'
+            f'<text class="tl-label" x="{tx:.1f}" y="12" text-anchor="{anchor}">{_e(label)}</text>'
+        )
+    bars = []
+    for n, i in enumerate(shown):
+        y = top + n * lane + 2
+        x0 = x(_unix(i["opened"]))
+        x1 = x(end if i["resolved"] is None else _unix(i["resolved"]))
+        state = "open" if i["open"] else "resolved"
+        title = f"#{i['id']} {i['kind']}: opened {i['opened']}, " + (
+            "still open" if i["open"] else f"resolved {i['resolved']}"
+        )
+        marks = "".join(
+            f'<line class="tl-mark" x1="{x(_unix(e["at"])):.1f}" y1="{y - 1}" '
+            f'x2="{x(_unix(e["at"])):.1f}" y2="{y + lane - 3}">'
+            f"<title>{_e(e['at'] + ' ' + e['event'] + ': ' + (e['detail'] or ''))}</title></line>"
+            for e in i["timeline"]
+            if start <= _unix(e["at"]) <= end
+        )
+        bars.append(
+            f'<g class="tl-incident tl-{state}" data-incident="{_e(i["id"])}">'
+            f'<rect class="tl-bar layer-{_e(kind_layer(i["kind"]))}" x="{x0:.1f}" y="{y}" '
+            f'width="{max(2.0, x1 - x0):.1f}" height="{lane - 4}" rx="2">'
+            f"<title>{_e(title)}</title></rect>{marks}</g>"
+        )
+    if not shown:
+        bars.append(
+            f'<text class="tl-none" x="{width / 2}" y="{top + 11}" text-anchor="middle">'
+            f"No incidents in the last {_e(span)}.</text>"
+        )
+    hidden = "" if span == RANGE_SHOWN else " hidden"
+    return (
+        f'<svg class="timeline-axis" data-range="{_e(span)}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="incidents over the last {_e(span)}"{hidden}>'
+        f"{''.join(ticks)}{''.join(bars)}</svg>"
+    )
+
+
+def _monitor_forms(doc: Mapping[str, Any], forms: Forms) -> str:
+    """Pause or resume, and check now."""
+    base = "/api/monitors/" + quote(doc["name"], safe="")
+    back = monitor_path(doc["name"])
+    paused = doc["state"] == "paused"
+    toggle = _form(
+        forms,
+        f"{base}/{'resume' if paused else 'pause'}",
+        back,
+        f'<button type="submit">{"Resume" if paused else "Pause"}</button>',
+    )
+    check = (
+        ""
+        if paused
+        else _form(forms, f"{base}/check", back, '<button type="submit">Check now</button>')
+    )
+    return f'<div id="monitor-actions" class="actions">{toggle}{check}</div>'
+
+
+_PERCENTILES: Final = ("p50_ms", "p90_ms", "p99_ms")
+
+
+def _traffic(t: Mapping[str, Any]) -> str:
+    """A traffic monitor's window: a table of its figures, then the failing kinds."""
+    share = f"{t['failed_share'] * 100:.1f}%" if t["calls"] else "—"
+    rate = "—" if t["per_minute"] is None else f"{t['per_minute']:g} a minute"
+    rows = [
+        ("Calls in the last " + t["window"], f"{t['calls']} ({rate})"),
+        ("Failed", f"{t['failed']} ({share})"),
+        (
+            "Latency p50 / p90 / p99",
+            " / ".join(_latency(t[k]) for k in ("p50_ms", "p90_ms", "p99_ms")),
+        ),
+    ]
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    kinds = "".join(
+        f"<tr><td>{_kind(kind)}</td><td>{n}</td><td>{n / t['calls'] * 100:.1f}%</td></tr>"
+        for kind, n in t["kinds"].items()
+    )
+    by_kind = (
+        '<table id="calls-kinds"><thead><tr><th>Kind</th><th>Calls</th><th>Share</th></tr>'
+        f"</thead><tbody>{kinds}</tbody></table>"
+        if kinds
+        else '<p class="muted">No failed call in the window.</p>'
+    )
+    return f'<table id="calls-window"><tbody>{body}</tbody></table>\n{by_kind}'
+
+
+def monitor_page(doc: Mapping[str, Any], banner: str = "", forms: Forms | None = None) -> Page:
+    """One monitor's page, from :func:`monitor_document`; ``forms``: its buttons (none
+    for a reader who may not write)."""
+    back = monitor_path(doc["name"])
+    actions = "" if forms is None else _monitor_forms(doc, forms)
+    incidents = _incidents(doc["incidents"], "No incidents.", timeline=True, forms=forms, back=back)
     places = ""
     if "locations" in doc:
         places = f'<section id="places">\n<h2>Locations</h2>\n{_locations(doc)}\n</section>\n'
+    timelines = "".join(_timeline(doc["incidents"], doc["now"], span) for span in RANGES)
+    if "traffic" in doc:
+        places += f'<section id="calls">\n<h2>Calls</h2>\n{_traffic(doc["traffic"])}\n</section>\n'
     main = f"""{banner}<p class="crumbs"><a href="/">Monitors</a> /</p>
 <h1 id="monitor-name">{_e(doc["name"])}</h1>
+{_tiles(doc)}
+<section id="beats">
+<h2>Last checks</h2>
+{_heartbeat(doc["results"])}
+</section>
 <div id="facts">{_monitor_facts(doc)}</div>
+{actions}<section id="response-time">
+<h2>Response time</h2>
+{_chart(doc)}
+<div id="timeline" class="timeline-box"><h3>Incidents on the time axis</h3>{timelines}</div>
+</section>
 {places}<section>
 <h2>Incidents</h2>
-<div id="incidents">{_incidents(doc["incidents"], "No incidents.", timeline=True)}</div>
+<div id="incidents">{incidents}</div>
 </section>
 <section>
 <h2>Hourly</h2>
@@ -849,14 +1473,34 @@ def monitor_page(doc: Mapping[str, Any], banner: str = "") -> Page:
 <table id="results"><thead><tr><th>Time</th><th>Result</th><th>Latency</th><th>Phases (ms)</th>
 <th>Why</th></tr></thead><tbody>{_results(doc["results"])}</tbody></table>
 </section>"""
-    return Page(doc["name"], monitor_path(doc["name"]), doc["now"], main)
+    return Page(
+        doc["name"],
+        monitor_path(doc["name"]),
+        doc["now"],
+        main,
+        styles=("uplot.min.css",),
+        scripts=("uplot.min.js", "charts.js"),
+    )
 
 
-def incidents_page(doc: Mapping[str, Any], banner: str = "") -> Page:
-    """The incidents page, from :func:`incidents_document`."""
-    main = f"""{banner}<h1>Incidents</h1>
-<div id="incidents">{_incidents(doc["incidents"], "No incidents yet.", timeline=True)}</div>"""
-    return Page("Incidents", "/incidents", doc["now"], main)
+def incidents_page(
+    doc: Mapping[str, Any], banner: str = "", forms: Forms | None = None, *, open_only: bool = False
+) -> Page:
+    """The incidents page, from :func:`incidents_document`; ``forms``: its buttons;
+    ``open_only``: the open ones alone (``?open=1``, as the API takes it)."""
+    path = "/incidents?open=1" if open_only else "/incidents"
+    empty = "No open incidents." if open_only else "No incidents yet."
+    shown = _incidents(doc["incidents"], empty, timeline=True, forms=forms, back=path)
+    title = "Open incidents" if open_only else "Incidents"
+    other = (
+        '<a href="/incidents">all incidents</a>'
+        if open_only
+        else '<a href="/incidents?open=1">the open ones</a>'
+    )
+    main = f"""{banner}<h1>{title}</h1>
+<p class="crumbs">Newest first; see {other}.</p>
+<div id="incidents">{shown}</div>"""
+    return Page(title, path, doc["now"], main)
 
 
 def unavailable_page(error: StoreError, now: float, banner: str = "") -> Page:
@@ -894,6 +1538,11 @@ def _json(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="application/json", charset="utf-8")
 
 
+def _open_only(request: web.Request) -> bool:
+    """``?open=1`` (or any value but ``0``, ``false`` and empty): the open incidents alone."""
+    return request.query.get("open", "0") not in ("0", "false", "")
+
+
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", str(INCIDENTS_SHOWN))
     return int(request_number(raw, "limit", least=1, most=1000, whole=True))
@@ -910,6 +1559,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         response.headers.update(SECURITY_HEADERS)
 
     recent = Recent()
+    table = UptimeTable()
 
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
@@ -920,6 +1570,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
     ) -> web.Response:
         snap = Snapshot.of(runner, shown)
         fragment = request.query.get("fragment") == "1"
+        who = request.get(PRINCIPAL)
 
         def build() -> tuple[str, int]:
             banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
@@ -927,7 +1578,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
                 page = render(snap, banner)
             except StoreError as exc:
                 page = unavailable_page(exc, snap.now, banner)
-            return (page.fragment() if fragment else page.document(refresh_ms)), page.status
+            return (page.fragment() if fragment else page.document(refresh_ms, who)), page.status
 
         text, status = await asyncio.to_thread(build)
         return web.Response(
@@ -939,26 +1590,35 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         )
 
     async def dashboard(request: web.Request) -> web.Response:
+        view = View.parse(request.query)
         return await send(
-            request, lambda snap, banner: dashboard_page(build_status(snap, recent), banner)
+            request,
+            lambda snap, banner: dashboard_page(build_status(snap, recent, view, table), banner),
         )
 
     async def monitor(request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        forms = forms_for(request)
 
         def render(snap: Snapshot, banner: str) -> Page:
             doc = build_monitor(snap, name)
-            return (
-                not_found_page(name, snap.now, banner) if doc is None else monitor_page(doc, banner)
-            )
+            if doc is None:
+                return not_found_page(name, snap.now, banner)
+            return monitor_page(doc, banner, forms)
 
         return await send(request, render, [name])
 
     async def incidents(request: web.Request) -> web.Response:
+        forms = forms_for(request)
+        open_only = _open_only(request)
+        limit = _limit(request)
         return await send(
             request,
             lambda snap, banner: incidents_page(
-                build_incidents(snap, open_only=False, limit=INCIDENTS_SHOWN), banner
+                build_incidents(snap, open_only=open_only, limit=limit),
+                banner,
+                forms,
+                open_only=open_only,
             ),
             (),
         )
@@ -979,16 +1639,26 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         return _json(await asyncio.to_thread(_dumps, doc))
 
     async def status(request: web.Request) -> web.Response:
+        view = View.parse(request.query)
         snap = Snapshot.of(runner)
-        return await document(snap, lambda: build_status(snap, recent))
+        return await document(snap, lambda: build_status(snap, recent, view, table))
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         snap = Snapshot.of(runner, [name])
         return await document(snap, lambda: build_monitor(snap, name), name)
 
+    async def series_api(request: web.Request) -> web.Response:
+        authorize(request, READ)
+        name = request.match_info["name"]
+        span = request.query.get("range", RANGE_SHOWN)
+        if span not in RANGES:
+            raise refusal(400, f"range: give one of {', '.join(RANGES)}, not {span[:40]!r}")
+        snap = Snapshot.of(runner, ())
+        return await document(snap, lambda: build_series(snap, name, span), name)
+
     async def incidents_api(request: web.Request) -> web.Response:
-        open_only = request.query.get("open", "0") not in ("0", "false", "")
+        open_only = _open_only(request)
         limit = _limit(request)
         snap = Snapshot.of(runner, ())
         return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
@@ -1007,6 +1677,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         ("/monitors/{name:.+}", monitor),
         ("/incidents", incidents),
         ("/api/monitors/{name:.+}", monitor_api),
+        ("/api/series/{name:.+}", series_api),
         ("/api/incidents", incidents_api),
         ("/static/{file}", static),
     )

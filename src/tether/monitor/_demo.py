@@ -51,6 +51,12 @@ WATCHED = (
 
 INTERVAL = 5.0
 TIMEOUT = 1.0
+STATUS_PAGE = "lab"
+STATUS_GROUPS = {
+    "Website": {"healthy": "Home page", "tls_ok": "Secure pages", "latency": "Search"},
+    "API": {"http_503": "Orders API", "refused": "Payments API", "dns_nxdomain": "Partner API"},
+}
+"""The demo's public status page, /status/lab: a few monitors under the names users know."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,16 @@ def config_text(lab: Lab, db: Path, listen: str, hook: str) -> str:
         if name == "healthy":
             extra += ', conditions: ["[STATUS] == 200", "[RESPONSE_TIME] < 500ms"]'
         lines.append(f'  - {{name: {name}, url: "{s.url}"{extra}}}')
+    lines += [
+        "status_pages:",
+        f"  - slug: {STATUS_PAGE}",
+        '    title: "The lab, as its users see it"',
+        "    groups:",
+    ]
+    for group, names in STATUS_GROUPS.items():
+        lines.append(f'      - name: "{group}"')
+        lines.append("        monitors:")
+        lines += [f'          - {{monitor: {n}, name: "{shown}"}}' for n, shown in names.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -137,16 +153,23 @@ def _cert_dir(place: Path) -> Path:
     return certs
 
 
-def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = sys.stdout) -> int:
-    """Run the demo for ``duration`` seconds; the exit code says whether the monitor
-    reached the lab's verdict for every monitor."""
+def run_demo(
+    duration: float = 15.0,
+    *,
+    keep: str | None = None,
+    linger: float = 0.0,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the demo for ``duration`` seconds at most, then ``linger`` seconds more once
+    every monitor settled (the dashboard stays up meanwhile); the exit code says whether
+    the monitor reached the lab's verdict for every monitor."""
     say: Callable[..., None] = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
     started = time.monotonic()
     say("Starting the fault lab on 127.0.0.1 ...")
     # A kept configuration names the lab's CA file: keep it beside the configuration, as
     # the lab removes a temporary certificate directory when it stops.
     with _place(keep) as place, Lab(cert_dir=_cert_dir(place) if keep else None) as lab:
-        verdicts, incidents, alerts, cfg = run(_watch(lab, place, duration, started, out))
+        verdicts, incidents, alerts, cfg = run(_watch(lab, place, duration, started, out, linger))
     say()
     _print_verdicts(verdicts, out)
     say()
@@ -171,7 +194,7 @@ def run_demo(duration: float = 15.0, *, keep: str | None = None, out: TextIO = s
 
 
 async def _watch(
-    lab: Lab, place: Path, duration: float, started: float, out: TextIO
+    lab: Lab, place: Path, duration: float, started: float, out: TextIO, linger: float = 0.0
 ) -> tuple[list[Verdict], list[Incident], int, Path]:
     from tether.monitor._app import channels_for, close_channels
     from tether.monitor._runner import Runner
@@ -196,7 +219,8 @@ async def _watch(
         print(
             f"Watching {len(config.monitors)} lab targets every {INTERVAL:g} s until they "
             f"settle (at most {duration:g} s); results in {db}\n"
-            f"metrics on http://127.0.0.1:{port}/metrics; alerts as they arrive:",
+            f"dashboard on http://127.0.0.1:{port}/ (the status page: /status/{STATUS_PAGE}, "
+            f"metrics: /metrics); alerts as they arrive:",
             file=out,
             flush=True,
         )
@@ -212,6 +236,13 @@ async def _watch(
                     store.backlog()
                 ):
                     break
+            if linger > 0:
+                print(
+                    f"The dashboard stays up {linger:g} s more (Ctrl-C stops it).",
+                    file=out,
+                    flush=True,
+                )
+                await asyncio.sleep(linger)
             stop.set()
 
         try:

@@ -211,6 +211,10 @@ def _no_hold(monitor: str, now: float) -> str | None:
     return None
 
 
+def _no_traffic(monitor: str) -> str | None:
+    return None
+
+
 @dataclass(slots=True)
 class IncidentEngine:
     """Open incidents, and the rules that turn state changes into alerts.
@@ -218,12 +222,16 @@ class IncidentEngine:
     ``new_id`` hands out incident ids (the store's); ``hold`` says why a monitor's
     alerts wait; ``routes`` says where each monitor's alerts go (replaced on reload).
     ``incidents`` are the open incidents to carry on with (after a restart).
+    ``traffic`` words a down traffic monitor's failure ("37% of checkout's calls fail
+    with tls.expired since 10:02"), None for any other monitor: when one joins a probe's
+    incident on the same host, or a probe joins its, the incident says both signals.
     """
 
     routes: Mapping[str, Route]
     new_id: Callable[[], int]
     hold: Hold = _no_hold
     correlation: Correlation | None = None
+    traffic: Callable[[str], str | None] = _no_traffic
     incidents: Iterable[Incident] = ()
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
 
@@ -381,13 +389,44 @@ class IncidentEngine:
             members = {**existing.members, name: member}
             incident = self._replace(existing, members=members)
             too = f"{name} is down too" + (f", {_where(facts, 'down')}" if facts else "")
+            both = self._both(members, group) if group.scope == "host" else None
+            if both is not None:
+                too = f"{too}: {both}"
             entry = TimelineEntry(now, "monitor down", too)
             alerts = () if held else self._say(incident, name, "monitor.down", now)
+            if both is not None:
+                text = f"{both} (incident #{incident.id})"
+                alerts = tuple(
+                    dataclasses.replace(
+                        a, payload=dataclasses.replace(a.payload, text=text, detail=both)
+                    )
+                    for a in alerts
+                )
             events = [Joined(incident, name, entry, alerts)]
         if held:
             entry = TimelineEntry(now, "alert held", f"{name}: {held}")
             events.append(Held(incident, name, entry))
         return events
+
+    def _both(self, members: Mapping[str, Member], group: IncidentGroup) -> str | None:
+        """The two signals of one host in a sentence, when a traffic monitor and a probed
+        one are down together: "payments.internal: 37% of checkout's calls fail with
+        tls.expired since 10:02; the probe of https://payments.internal/health agrees"."""
+        calls = [(m, words) for m in sorted(members) if (words := self.traffic(m)) is not None]
+        urls = [self.routes[m].url for m in sorted(members) if m in self.routes]
+        probes = [
+            url
+            for m, url in zip(sorted(m for m in members if m in self.routes), urls, strict=True)
+            if url is not None and self.traffic(m) is None and not _passive(url)
+        ]
+        if not calls or not probes:
+            return None
+        said = "; ".join(words for _, words in calls)
+        if len(probes) == 1:
+            agree = f"the probe of {probes[0]} agrees"
+        else:
+            agree = f"the probes of {joined(probes)} agree"
+        return f"{group.host}: {said}; {agree}"
 
     def _leave(
         self,
@@ -446,7 +485,7 @@ class IncidentEngine:
         if incident.acknowledged is not None:
             return []
         events: list[Event] = []
-        told_before = member  # a channel escalated to now hears the escalation, not a reminder too
+        last = member.reminded if member.reminded is not None else member.joined
         steps = route.escalate[member.escalated :]
         for step in steps:
             if now - member.joined < step.after:
@@ -463,14 +502,19 @@ class IncidentEngine:
                 f"{name}: down for {human_duration(step.after)}, told " + ", ".join(step.alerts),
             )
             events.append(Escalated(incident, name, entry, alerts))
-        last = member.reminded if member.reminded is not None else member.joined
         if route.remind_every is not None and now - last >= route.remind_every:
+            # A channel escalated to less than half a reminder period ago has the news
+            # fresh from the escalation alert: it is reminded from the next one.  (The
+            # two often fall due together, a tick or a rounding apart.)
+            reached = route.escalate[: member.escalated]
+            fresh = route.remind_every / 2
+            heard = sum(1 for step in reached if now - (member.joined + step.after) >= fresh)
             member = dataclasses.replace(member, reminded=now)
             incident = self._member(incident, name, member)
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
             payload = self._payload(incident, name, "incident.reminder", now)
             alerts = _alerts(
-                self._channels(route, told_before),
+                self._channels(route, dataclasses.replace(member, escalated=heard)),
                 _dedup(incident, name, "incident.reminder", now),
                 payload,
             )
@@ -676,6 +720,11 @@ class IncidentEngine:
 
     def _member(self, incident: Incident, name: str, member: Member) -> Incident:
         return self._replace(incident, members={**incident.members, name: member})
+
+
+def _passive(url: str) -> bool:
+    """Whether a monitor of ``url`` is told rather than probed (push, traffic)."""
+    return url.startswith(("push://", "traffic://"))
 
 
 def _alerts(channels: Sequence[str], dedup: str, payload: AlertPayload) -> tuple[Alert, ...]:

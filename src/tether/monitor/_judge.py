@@ -17,7 +17,7 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
 from tether.probe import ProbeOptions, ProbeResult, proxy_environment
 
-__all__ = ["judge", "probe_options"]
+__all__ = ["judge", "probe_options", "stored_phases"]
 
 _NOT_NETWORK: Final = frozenset({"url", "proxy"})
 """Phases that are not network time, kept only when they failed (or, for the proxy, when
@@ -25,6 +25,24 @@ there was one): the url phase is parsing, and the proxy phase without a proxy is
 the environment; together they were a tenth of a stored row."""
 _BODY_KEPT: Final = 64 * 1024
 """Enough of a body for [BODY] conditions on a health endpoint; the rest is only counted."""
+
+
+def stored_phases(result: ProbeResult) -> dict[str, float]:
+    """The phase timings a stored check keeps (ms): the network phases, with the ``http``
+    phase split at its first byte into ``ttfb`` and ``transfer`` (the names conditions use,
+    ``[PHASE].ttfb``), so the dashboard's chart can stack where the time went.  An
+    exchange that saw no byte keeps its one ``http`` phase."""
+    phases: dict[str, float] = {}
+    for p in result.phases:
+        if p.name in _NOT_NETWORK and p.ok and p.details.get("proxy") is None:
+            continue
+        ttfb = p.details.get("ttfb_ms") if p.name == "http" else None
+        if ttfb is None:
+            phases[p.name] = p.ms
+        else:
+            phases["ttfb"] = min(float(ttfb), p.ms)
+            phases["transfer"] = max(0.0, p.ms - float(ttfb))
+    return phases
 
 
 def judge(
@@ -38,11 +56,7 @@ def judge(
     """The verdict on ``result`` for monitor ``m``, as it is stored."""
     failure = result.failure
     latency = sum(p.ms for p in result.phases)
-    phases = {
-        p.name: p.ms
-        for p in result.phases
-        if p.name not in _NOT_NETWORK or not p.ok or p.details.get("proxy") is not None
-    }
+    phases = stored_phases(result)
 
     def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
         kind = None if ok or failure is None else failure.kind

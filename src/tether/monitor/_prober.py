@@ -17,6 +17,8 @@ between processes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import functools
 import logging
 import random
@@ -24,13 +26,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tether._classify import failure_for
+from tether._kinds import Kind
 from tether.monitor._conditions import Condition, parse_condition
 from tether.monitor._judge import judge, probe_options
 from tether.monitor._metrics import phase_seconds
 from tether.monitor._records import ProbeRecord
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor.config import Monitor
-from tether.probe import ProbeOptions, ProbeResult, probe_async
+from tether.probe import IcmpNotPermitted, ProbeOptions, ProbeResult, probe_async, redact_target
 
 __all__ = ["Check", "Prober", "host_of"]
 
@@ -51,6 +55,8 @@ class Check:
     """Seconds per blackbox_exporter phase (resolve, connect, tls, processing, transfer)."""
     cert_days_left: int | None = None
     """Days until the leaf certificate expires, when the check saw one."""
+    cert_expires: float | None = None
+    """When the leaf certificate expires (Unix seconds), when the check saw one."""
 
 
 @dataclass(slots=True)
@@ -122,11 +128,19 @@ class Prober:
 
             result = await check_dns(m)
         else:
-            result = await self._probe(m.url, plan.options)
+            try:
+                result = await self._probe(m.url, plan.options)
+            except IcmpNotPermitted as exc:
+                # This machine's setup, not the target: the check fails saying how to fix
+                # it (on the dashboard and in alerts), and the log says it in one line.
+                log.error("%s: %s", name, exc)
+                setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
+                result = ProbeResult(redact_target(m.url), (), setup)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         failure = result.failure
         host = failure.host if failure is not None and failure.host else host_of(m.url)
-        return Check(record, host, phase_seconds(result), _days_left(result))
+        days_left, expires = _certificate(result)
+        return Check(record, host, phase_seconds(result), days_left, expires)
 
     async def run(self, stop: asyncio.Event, sink: Sink, *, concurrency: int = 256) -> None:
         """Check every assigned monitor on its interval, handing each check to ``sink``,
@@ -164,13 +178,36 @@ def _condition(text: str) -> Condition:
     return parse_condition(text)
 
 
-def _days_left(result: ProbeResult) -> int | None:
+def _certificate(result: ProbeResult) -> tuple[int | None, float | None]:
+    """The leaf certificate's days left and its expiry (Unix seconds), if the check saw one."""
     tls = result.phase("tls")
     chain = tls.details.get("chain") if tls else None
-    return int(chain[0]["days_left"]) if chain else None
+    if not chain:
+        return None, None
+    leaf = chain[0]
+    expires = None
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        expires = dt.datetime.fromisoformat(leaf["not_after"]).timestamp()
+    return int(leaf["days_left"]), expires
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def _traffic_host(url: str) -> str:
+    """A traffic monitor's host (``traffic://APP/ENDPOINT``): its endpoint's, when the
+    endpoint names one ``host:port`` rather than a glob; else the URL, its own."""
+    from urllib.parse import unquote
+
+    from tether._hostport import InvalidHostPort, ascii_host, split_hostport
+
+    endpoint = unquote(url.removeprefix("traffic://").partition("/")[2])
+    if any(c in endpoint for c in "*?"):
+        return url
+    try:
+        return ascii_host(split_hostport(endpoint)[0])
+    except (InvalidHostPort, ValueError):
+        return url
+
+
 def host_of(url: str) -> str:
     """The host a monitor's URL names (IDNA-encoded), for correlating failures.
 
@@ -180,6 +217,8 @@ def host_of(url: str) -> str:
 
     if url.startswith("dns://"):
         return url.split("://", 1)[1]
+    if url.startswith("traffic://"):
+        return _traffic_host(url)
     try:
         return parse_target(url).ascii_host
     except InvalidTarget:

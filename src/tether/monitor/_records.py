@@ -26,13 +26,17 @@ from tether.monitor._state import State
 __all__ = [
     "Alert",
     "AlertPayload",
+    "AuditEntry",
+    "Controls",
     "Incident",
     "LocationFact",
     "LocationState",
     "Member",
     "ProbeRecord",
+    "Push",
     "QueuedAlert",
     "TimelineEntry",
+    "Window",
     "alert_key",
     "kind_from_text",
     "kind_text",
@@ -496,3 +500,78 @@ def _unix(text: object) -> float | None:
         return dt.datetime.fromisoformat(str(text)).timestamp()
     except ValueError:
         return None
+
+
+# -- changes made at run time (the write API, ``_actions.py``) -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change made through the write API or the CLI: ``who`` (``alice``,
+    ``token:ci``, ``local``) did ``action`` (``pause``, ``acknowledge``, ...) to
+    ``target`` (``monitor:api``, ``incident:7``, ``maintenance:3``) with ``params``
+    (redacted before they get here) at ``at``, by way of ``via`` (``session``, ``token``,
+    ``local``, ``cli``).  ``id`` is the store's, ``None`` until stored."""
+
+    at: float
+    who: str
+    via: str
+    action: str
+    target: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "who": self.who,
+            "via": self.via,
+            "action": self.action,
+            "target": self.target,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A maintenance window opened at run time: ``monitors`` (empty: all of them) have
+    their alerts held from ``start`` until ``end``, or until it is closed."""
+
+    id: int
+    monitors: tuple[str, ...]
+    start: float
+    end: float
+    reason: str
+    opened_by: str
+    closed: float | None = None
+    closed_by: str | None = None
+
+    def open_at(self, now: float) -> bool:
+        """Whether it holds alerts at ``now``."""
+        end = self.end if self.closed is None else min(self.end, self.closed)
+        return self.start <= now < end
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A push monitor's heartbeat as stored: when, the job's verdict, its message and
+    how long it said it took."""
+
+    at: float
+    ok: bool
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """What changed at run time that every instance must apply: the monitors paused
+    (name to when, and by whom), the checks asked for (name to when), the maintenance
+    windows not over, and each push monitor's last heartbeat (whichever instance took
+    it)."""
+
+    paused: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    checks: Mapping[str, float] = field(default_factory=dict)
+    windows: tuple[Window, ...] = ()
+    pushes: Mapping[str, Push] = field(default_factory=dict)

@@ -41,8 +41,10 @@ __all__ = [
     "status_text",
 ]
 
-PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "http")
-"""The probe's phases in the order they run (the store keeps them in any order)."""
+PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "ttfb", "transfer", "http")
+"""The stored phases in the order they run (the store keeps them in any order): a check
+splits the probe's ``http`` phase into ``ttfb`` and ``transfer``; ``http`` is what an
+exchange that saw no byte keeps, and what results stored before the split hold."""
 
 
 @functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes

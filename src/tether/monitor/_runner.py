@@ -30,9 +30,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from tether._durations import format_duration
 from tether._kinds import Kind
 from tether._plural import count
-from tether._redact import redact_url
+from tether._redact import redact_text, redact_url
 from tether.monitor._baseline import Latency
 from tether.monitor._correlate import held_by_parent
 from tether.monitor._detect import (
@@ -45,6 +46,7 @@ from tether.monitor._detect import (
     Rules,
     StateChanged,
 )
+from tether.monitor._heartbeat import TokenIndex, missed
 from tether.monitor._incidents import (
     Escalation,
     IncidentEngine,
@@ -56,11 +58,18 @@ from tether.monitor._incidents import (
 )
 from tether.monitor._prober import Check, Prober, Sink, host_of
 from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
-from tether.monitor._records import Incident, LocationState, ProbeRecord
+from tether.monitor._records import Controls, Incident, LocationState, ProbeRecord, Push, Window
+from tether.monitor._report import iso
 from tether.monitor._shares import monitors_in, shard_of
 from tether.monitor._state import State
+from tether.monitor._traffic import Call, Thresholds, Traffic
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.config import Monitor, MonitorConfig, resolve_location
+from tether.monitor.config import (
+    MaintenanceWindow,
+    Monitor,
+    MonitorConfig,
+    resolve_location,
+)
 from tether.monitor.store import (
     Cluster,
     ClusterError,
@@ -75,9 +84,18 @@ log = logging.getLogger("tether.monitor")
 
 _STATE_KEY = "detector:"
 """Each monitor's detector state is saved under ``detector:NAME``, on its own: saving
-every monitor on each change cost 1.4 s of CPU per change at 60,000 monitors."""
+every monitor on each change cost 1.4 s of CPU per change at 60,000 monitors.  With
+several locations, each location's under ``detector@LOCATION:NAME``: what one location
+has seen of a monitor is not what another has (:meth:`Runner._state_key`)."""
 _LEGACY_KEY = "__detector__"
 """Where the first stores kept every monitor's state in one document."""
+_PUSH_MESSAGE = 1000
+"""Characters of a push's ``msg`` kept as its check's detail."""
+_TRAFFIC_RECORD_EVERY = 10.0
+"""Seconds between a traffic monitor's stored checks while its verdict stays the same (a
+changed verdict is stored at once)."""
+_ROUTES_KEPT = 10_000
+"""Endpoints whose traffic monitors are remembered (then the memory starts again)."""
 _CHECKPOINT_EVERY = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines (states themselves are saved as they change)."""
@@ -118,6 +136,8 @@ class Runner:
         (default: the configuration's only location); ``cluster`` is its part in a
         cluster of instances on one PostgreSQL database (default: alone)."""
         self.here = resolve_location(config, location, env={})
+        self._state_prefix = _STATE_KEY if len(config.locations) <= 1 else f"detector@{self.here}:"
+        """Where this instance saves its detectors' states (:meth:`_state_key`)."""
         self.cluster: Cluster = cluster or SoloCluster(self.here)
         self.shared = not isinstance(self.cluster, SoloCluster)
         """Whether other instances share the work (through the store): this one then
@@ -136,6 +156,9 @@ class Runner:
         self.fleet: Fleet = fleet or self.prober
         self.detector = Detector()
         self.latest: dict[str, Observation] = {}
+        self.certificates: dict[str, float] = {}
+        """When each monitor's leaf certificate expires (Unix seconds), from its last check
+        that saw one; for the dashboard."""
         self.since: dict[str, float] = {}
         """When each monitor entered its current state (wall seconds), for the dashboard;
         kept in memory only, so a restart knows it again from the next change."""
@@ -156,7 +179,32 @@ class Runner:
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
+            traffic=self.traffic_words,
         )
+        controls = store.controls(wall())
+        self._paused: dict[str, tuple[float, str]] = dict(controls.paused)
+        """The monitors paused through the write API (name to when, and by whom)."""
+        self._checks_seen: dict[str, float] = dict(controls.checks)
+        """The last check asked for of each monitor that this instance has taken: one
+        asked for before it started is not made again."""
+        self.windows: tuple[Window, ...] = controls.windows
+        """The maintenance windows opened through the write API and not over."""
+        self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+        self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
+        self._pushed: dict[str, float] = {}
+        """When each push monitor last had a push, or began to be watched (wall seconds)."""
+        self._pushes_seen: dict[str, float] = {m: p.at for m, p in controls.pushes.items()}
+        """When the last push of each monitor that this instance knows was made: one read
+        from the store (made through another instance) is taken once, if it is newer."""
+        self._missed: dict[str, float] = {}
+        """The expected time of each push monitor's last missed heartbeat, counted once."""
+        self.traffic: dict[str, Traffic] = {}
+        """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
+        app, endpoint and thresholds stay."""
+        self._fed: dict[str, tuple[bool, float]] = {}
+        """Each traffic monitor's last stored verdict and when."""
+        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(app, endpoint) to the traffic monitors its calls count for."""
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
@@ -168,9 +216,14 @@ class Runner:
         """Take ``config`` as the one in force (at start and on reload)."""
         self.config = config
         self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
-        self._hosts = {m.name: host_of(m.url) for m in config.monitors if not m.paused}
+        self._hosts = self._monitored()
         self._depends = {m.name: m.depends_on for m in config.monitors}
         now = self.wall()
+        self._tokens = TokenIndex(config.monitors)
+        for m in config.monitors:
+            if m.push:
+                self._pushed.setdefault(m.name, now)
+        self._configure_traffic(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
             self.detector.configure(m.name, _rules(m))
@@ -183,9 +236,9 @@ class Runner:
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
         found.update(
-            (key.removeprefix(_STATE_KEY), data)
+            (key.removeprefix(self._state_prefix), data)
             for key, data in saved.items()
-            if key.startswith(_STATE_KEY)
+            if key.startswith(self._state_prefix)
         )
         for name, data in found.items():
             if name not in self._by_name:
@@ -207,7 +260,15 @@ class Runner:
     def _save(self, name: str) -> None:
         exported = self.detector.export(name)
         if exported is not None:
-            self.store.save_state(_STATE_KEY + name, exported)
+            self.store.save_state(self._state_key(name), exported)
+
+    def _state_key(self, name: str) -> str:
+        """The key of ``name``'s detector state in the store: its location's own when
+        there are several.  Once all locations shared one key, and an instance starting
+        after another location had saved took that location's state as its own: a first
+        check agreeing with it changed nothing, so the location never published what it
+        saw and the quorum never counted it."""
+        return self._state_prefix + name
 
     def checkpoint(self) -> None:
         """Save every monitor's detector state (the writer batches them)."""
@@ -215,10 +276,12 @@ class Runner:
             self._save(name)
 
     def _pause_or_resume(self, m: Monitor) -> None:
-        if self.here not in self.config.placed(m):
-            return  # probed from elsewhere: paused or resumed there
+        if m.name not in self._mine:
+            # Probed from another location or by another instance: paused or resumed
+            # there, and known here from the state it publishes.
+            return
         now = self.wall()
-        if m.paused:
+        if self.is_paused(m):
             events = self.detector.pause(m.name, now)
         elif self.detector.state(m.name) is State.PAUSED:
             events = self.detector.resume(m.name, now)
@@ -230,6 +293,17 @@ class Runner:
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
         return self._by_name[name]
+
+    def describe(self) -> str:
+        """What this instance is doing, in a line (for a stuck monitor's stack dump)."""
+        due = self.prober.schedule.next_due()
+        next_in = "none" if due is None else f"in {due - self.mono():.1f} s"
+        return (
+            f"location {self.here}, {len(self._mine)} monitors here, "
+            f"{'leading' if self.leading else 'not leading'}; the in-process prober has "
+            f"{len(self.prober.names)} plans, {len(self.prober.schedule)} scheduled, "
+            f"next due {next_in}"
+        )
 
     # -- one check -----------------------------------------------------------------------
 
@@ -246,7 +320,12 @@ class Runner:
         self.store.record(record)
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
+        if check.cert_expires is not None:
+            self.certificates[name] = check.cert_expires
         self.metrics.observe(record, check.timings, check.cert_days_left)
+        for waiting in self._waiting.pop(name, ()):
+            if not waiting.done():
+                waiting.set_result(record)
         changed = False
         for event in self.detector.observe(observation, now):
             changed = changed or isinstance(event, StateChanged)
@@ -360,9 +439,8 @@ class Runner:
         if parent is not None:
             return f"{parent}, which it depends on, is down"
         at = dt.datetime.fromtimestamp(now, dt.UTC)
-        window = next(
-            (w for w in self.config.maintenance if w.covers(monitor) and w.active(at)), None
-        )
+        windows = (*self.config.maintenance, *self._adhoc)
+        window = next((w for w in windows if w.covers(monitor) and w.active(at)), None)
         return None if window is None else f"maintenance window {window.name}"
 
     def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
@@ -418,6 +496,151 @@ class Runner:
             # the store is away are read once it is back (the writer has said why).
             return []
 
+    # -- heartbeats (push monitors) ------------------------------------------------------
+
+    def push(
+        self, token: str, ok: bool, message: str | None, latency_ms: float | None
+    ) -> str | None:
+        """Take a push made with ``token``: the name of its monitor, or ``None`` when the
+        token is no monitor's.  A paused monitor's push is answered and not recorded."""
+        name = self._tokens.find(token)
+        if name is None:
+            return None
+        m = self._by_name[name]
+        if self.is_paused(m):
+            return name
+        now = self.wall()
+        detail = None if not message else redact_text(message[:_PUSH_MESSAGE])
+        if not ok and detail is None:
+            detail = "the job reported down"
+        # Kept in the store whoever probes it: on a cluster, the instance that holds the
+        # monitor takes it from there (apply_controls); alone, a restart knows it.
+        self.store.record_push(name, now, ok, detail, latency_ms)
+        if name in self._mine:
+            self._take_push(m, Push(now, ok, detail, latency_ms))
+        return name
+
+    def _take_push(self, m: Monitor, push: Push) -> None:
+        self._pushes_seen[m.name] = push.at
+        self._pushed[m.name] = push.at
+        self._missed.pop(m.name, None)
+        record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
+        self.take(Check(record, host_of(m.url)))
+
+    def heartbeats(self) -> None:
+        """Record a failed check for each push monitor whose heartbeat is overdue, once
+        for each expected time it missed (the runner calls it every second)."""
+        now = self.wall()
+        for m in self.config.monitors:
+            if not m.push or m.name not in self._mine or self.is_paused(m):
+                continue
+            since = self._pushed.setdefault(m.name, now)
+            expected = missed(m, since, now)
+            if expected is None or self._missed.get(m.name) == expected:
+                continue
+            self._missed[m.name] = expected
+            detail = (
+                f"no push since {iso(since)}: one was expected at {iso(expected)} "
+                f"(grace {format_duration(m.grace)})"
+            )
+            self.take(Check(ProbeRecord(m.name, now, False, None, None, detail), host_of(m.url)))
+
+    # -- traffic monitors (an application's own calls) ----------------------------------
+
+    def _configure_traffic(self, config: MonitorConfig) -> None:
+        from tether.monitor._conditions import glob_matcher
+
+        kept, self.traffic = self.traffic, {}
+        self._apps: dict[str, list[tuple[str, Callable[[str], bool]]]] = {}
+        for m in config.monitors:
+            if not m.traffic or m.app is None:
+                continue
+            rules = Thresholds(m.consecutive, m.failure_ratio, m.window, m.min_calls)
+            old = kept.get(m.name)
+            same = old is not None and (old.app, old.endpoint, old.thresholds) == (
+                m.app,
+                m.endpoint,
+                rules,
+            )
+            self.traffic[m.name] = (
+                old if same and old is not None else Traffic(m.app, m.endpoint, rules)
+            )
+            self._apps.setdefault(m.app, []).append((m.name, glob_matcher(m.endpoint)))
+        self._routes = {}
+        for name in set(self._fed) - self.traffic.keys():
+            del self._fed[name]
+
+    def _traffic_of(self, app: str, endpoint: str) -> tuple[str, ...]:
+        """The traffic monitors a call of ``app`` to ``endpoint`` counts for."""
+        key = (app, endpoint)
+        names = self._routes.get(key)
+        if names is None:
+            if len(self._routes) >= _ROUTES_KEPT:
+                self._routes.clear()
+            names = self._routes[key] = tuple(
+                name for name, matches in self._apps.get(app, ()) if matches(endpoint)
+            )
+        return names
+
+    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+        """Take an application's batch of calls (``POST /api/report``): count them in the
+        metrics, feed the traffic monitors they belong to, and judge those now.  Returns
+        how many calls were taken (all of them: those of no traffic monitor here are
+        counted in the metrics).  A paused monitor, or one another instance of a cluster
+        holds, gets none (docs/deployment.md)."""
+        now = self.wall()
+        self.metrics.traffic(app, calls, dropped)
+        if app not in self._apps:
+            return len(calls)
+        routed: dict[str, list[Call]] = {}
+        for call in calls:
+            for name in self._traffic_of(app, call.endpoint):
+                routed.setdefault(name, []).append(call)
+        for name, mine in routed.items():
+            m = self._by_name[name]
+            if self.is_paused(m) or name not in self._mine:
+                continue
+            self.traffic[name].add(mine, now)
+            self._judge_traffic(m, now)
+        return len(calls)
+
+    def judge_traffic(self) -> None:
+        """Judge every traffic monitor now, so that failures leaving the window bring one
+        back up without a new call (the runner calls it every second)."""
+        now = self.wall()
+        for name in self.traffic:
+            m = self._by_name[name]
+            if not self.is_paused(m) and name in self._mine:
+                self._judge_traffic(m, now)
+
+    def _judge_traffic(self, m: Monitor, now: float) -> None:
+        """Store a check of traffic monitor ``m`` when its verdict changed, or every
+        ten seconds while it stays; no verdict (no calls) stores nothing."""
+        verdict = self.traffic[m.name].verdict(now)
+        if verdict.ok is None:
+            return
+        last = self._fed.get(m.name)
+        if last is not None and last[0] == verdict.ok and now - last[1] < _TRAFFIC_RECORD_EVERY:
+            return
+        self._fed[m.name] = (verdict.ok, now)
+        kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
+        record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
+        self.take(Check(record, host_of(m.url)))
+
+    def traffic_words(self, name: str) -> str | None:
+        """A down traffic monitor's failure, short, for an incident that joins it to a
+        probe's: "37% of checkout's calls fail with tls.expired since 10:02"."""
+        traffic = self.traffic.get(name)
+        if traffic is None:
+            return None
+        words = traffic.verdict(self.wall()).words
+        if words is None:
+            return None
+        since = self.since.get(name)
+        if since is None:
+            return words
+        return f"{words} since {dt.datetime.fromtimestamp(since, dt.UTC):%H:%M}"
+
     # -- reloading -----------------------------------------------------------------------
 
     def reload(
@@ -459,7 +682,9 @@ class Runner:
         """The monitors to probe here: those of this location and of the shards this
         instance holds (every one when alone), not paused."""
         here = self._here()
-        return [m for m in self.config.monitors if not m.paused and m.name in here]
+        return [
+            m for m in self.config.monitors if m.probed and not self.is_paused(m) and m.name in here
+        ]
 
     def _here(self) -> frozenset[str]:
         """The monitors this instance probes (or would, were they not paused): of its
@@ -477,10 +702,79 @@ class Runner:
         self.detector.forget(name)
         self.quorum.forget(name)
         self._published.pop(name, None)
+        self._pushed.pop(name, None)
+        self._missed.pop(name, None)
+        self.traffic.pop(name, None)
+        self._fed.pop(name, None)
         self.latest.pop(name, None)
+        self.certificates.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
         self._apply(self.engine.forget(name, now), now)
+
+    # -- changes made at run time (the write API: _actions.py) ---------------------------
+
+    def is_paused(self, m: Monitor) -> bool:
+        """Whether ``m`` is paused: in the configuration, or through the write API."""
+        return m.paused or m.name in self._paused
+
+    def _monitored(self) -> dict[str, str]:
+        """Every monitor not paused, and its host (to correlate failures with)."""
+        return {m.name: host_of(m.url) for m in self.config.monitors if not self.is_paused(m)}
+
+    def probes_here(self, name: str) -> bool:
+        """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
+        return name in self._mine
+
+    def apply_controls(self, controls: Controls) -> None:
+        """Take what the write API changed, on this instance or another (every instance
+        reads the store's controls each second): pause or resume monitors, check those
+        asked for, hold alerts in the maintenance windows."""
+        before, self._paused = self._paused, dict(controls.paused)
+        changed = sorted(before.keys() ^ self._paused.keys())
+        if changed:
+            self._hosts = self._monitored()
+            for name in changed:
+                m = self._by_name.get(name)
+                if m is not None:
+                    self._pause_or_resume(m)
+            self.fleet.assign(self._probed())
+            for name in changed:  # resumed: known again at once, not within an interval
+                m = self._by_name.get(name)
+                if m is not None and not self.is_paused(m) and name in self._mine:
+                    self.fleet.reprobe(name, 0.0)
+        for name, at in controls.checks.items():
+            if at <= self._checks_seen.get(name, -math.inf):
+                continue
+            self._checks_seen[name] = at
+            m = self._by_name.get(name)
+            if m is not None and not self.is_paused(m) and name in self._mine:
+                self.fleet.reprobe(name, 0.0)
+        for name, push in controls.pushes.items():
+            if push.at <= self._pushes_seen.get(name, -math.inf):
+                continue
+            # Sent to another instance: taken by the one that holds the monitor.
+            self._pushes_seen[name] = push.at
+            m = self._by_name.get(name)
+            if m is not None and m.push and not self.is_paused(m) and name in self._mine:
+                self._take_push(m, push)
+        if controls.windows != self.windows:
+            _log_windows(self.windows, controls.windows)
+            self.windows = controls.windows
+            self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+
+    def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
+        """The next check of ``name`` this instance takes (call it on the event loop)."""
+        waiting: asyncio.Future[ProbeRecord] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(name, []).append(waiting)
+        return waiting
+
+    async def _read_controls(self) -> None:
+        try:
+            controls = await asyncio.to_thread(self.store.controls, self.wall())
+        except StoreError:
+            return  # read again next second; the pauses and windows in force stay
+        self.apply_controls(controls)
 
     # -- running -------------------------------------------------------------------------
 
@@ -516,6 +810,9 @@ class Runner:
         async def every_second() -> None:
             while not stop.is_set():
                 try:
+                    await self._read_controls()
+                    self.heartbeats()
+                    self.judge_traffic()
                     if self.shared:
                         await self.poll_locations()
                     if self.leading:
@@ -627,6 +924,7 @@ class Runner:
                 self._save(name)
             self.detector.forget(name)
             self.latest.pop(name, None)
+            self.certificates.pop(name, None)
             self._published.pop(name, None)
         if gone:
             with contextlib.suppress(StoreError):
@@ -636,7 +934,7 @@ class Runner:
             for name in sorted(new):
                 m = self._by_name[name]
                 self.detector.configure(name, _rules(m))
-                data = saved.get(_STATE_KEY + name)
+                data = saved.get(self._state_key(name))
                 if data is not None:
                     try:
                         self.detector.restore(name, data)
@@ -672,14 +970,16 @@ class Runner:
             # is read for the open incidents.
             await asyncio.to_thread(self.store.flush)
             await asyncio.to_thread(self.store.reserve_incident_ids)
-            incidents = await asyncio.to_thread(
-                self.store.incidents, open_only=True, limit=100_000
-            )
+            incidents = await asyncio.to_thread(self.store.incidents, open_only=True, limit=100_000)
         except StoreError as exc:
             log.error("cannot take the lead yet: %s", exc)
             return
         self.engine = IncidentEngine(
-            self.engine.routes, self.store.new_incident_id, hold=self._hold, incidents=incidents
+            self.engine.routes,
+            self.store.new_incident_id,
+            hold=self._hold,
+            incidents=incidents,
+            traffic=self.traffic_words,
         )
         self.leading = True
         log.warning("leading the cluster now", extra={"event": "cluster.leader"})
@@ -711,11 +1011,12 @@ class Runner:
         except StoreError:
             return  # read again next second; the writer has said why
         now = self.wall()
-        mine = self._here()
         events: list[QuorumEvent] = []
         for state in self.feed.take(rows):
-            if state.location == self.here and state.monitor in mine:
-                continue  # its own, known first-hand (and perhaps newer than this row)
+            if state.location == self.here and state.monitor in self._published:
+                # Its own, known first-hand (and perhaps newer than this row).  One taken
+                # over and not changed since is known from the row its last holder wrote.
+                continue
             events += self.quorum.update(state, now)
         self._lead(events, now)
 
@@ -746,6 +1047,43 @@ def _rules(m: Monitor) -> Rules:
         failure_threshold=m.failure_threshold,
         success_threshold=m.success_threshold,
         latency=Latency(k=k),
+        # A push or traffic monitor cannot be probed again: its next report confirms.
+        confirm_delay=1.0 if m.probed else None,
+    )
+
+
+def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
+    """Say which windows opened at run time hold alerts here from now on, and which no
+    longer do: on a cluster, each instance says so when it has read the change."""
+    was = {w.id for w in before}
+    now = {w.id: w for w in after}
+    for window in now.values():
+        if window.id not in was:
+            log.info(
+                "maintenance window #%d holds the alerts of %s until %s: %s (opened by %s)",
+                window.id,
+                ", ".join(window.monitors) or "every monitor",
+                iso(window.end),
+                redact_text(window.reason),
+                window.opened_by,
+                extra={"event": "maintenance.open", "window": window.id},
+            )
+    for gone in sorted(was - now.keys()):
+        log.info(
+            "maintenance window #%d is over: it holds no alert from now on",
+            gone,
+            extra={"event": "maintenance.over", "window": gone},
+        )
+
+
+def _maintenance(window: Window) -> MaintenanceWindow:
+    """A window opened through the write API as the configuration's windows are, so that
+    one mechanism holds the alerts of both."""
+    return MaintenanceWindow(
+        name=f"#{window.id} ({redact_text(window.reason)})",
+        start=dt.datetime.fromtimestamp(window.start, dt.UTC),
+        end=dt.datetime.fromtimestamp(window.end, dt.UTC),
+        monitors=window.monitors,
     )
 
 

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from tether._redact import quote
+from tether.monitor._actions import add_actions
+from tether.monitor._auth import gate, install
+from tether.monitor._blackbox import BadTarget, run_module
 from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
 from tether.monitor._params import request_number
+from tether.monitor._push import add_push
+from tether.monitor._report_api import add_report
+from tether.monitor._statuspage import add_status_pages
 from tether.monitor._view import ClusterView, locations_of
+from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
 from tether.monitor.store import ClusterError
-from tether.probe import AllowedTargets, ProbeOptions, TargetRefused, probe_async
+from tether.probe import AllowedTargets, IcmpNotPermitted, TargetRefused
 from tether.probe._allow import LOOPBACK
 
 if TYPE_CHECKING:
@@ -50,10 +58,17 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             allowed[:] = [(config, allowed_targets(config))]
         return allowed[0][1]
 
-    app = web.Application()
+    app = web.Application(middlewares=[gate])
+    install(app, lambda: runner.config, runner.wall)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/probe", probe_handler(allowed_now))
+    app.router.add_get("/probe", probe_handler(allowed_now, lambda: runner.config.modules))
+    # Public: /status/SLUG and /badge/...; before the dashboard, whose /static/{file}
+    # would otherwise answer for /static/status.css.
+    add_status_pages(app, runner)
     add_dashboard(app, runner, refresh=refresh)
+    add_actions(app, runner)
+    add_push(app, runner)
+    add_report(app, runner)
     return app
 
 
@@ -75,32 +90,52 @@ async def scrape(runner: Runner) -> bytes:
 
 def probe_handler(
     allowed: Callable[[], AllowedTargets],
+    modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """``/probe`` as blackbox_exporter answers it, reaching only what ``allowed()`` allows
-    (the monitor's process and every worker process serve the same handler)."""
+    (the monitor's process and every worker process serve the same handler), with the
+    configuration's ``modules()`` and tether's own ``http``, ``tcp`` and ``tls``."""
 
     async def probe(request: web.Request) -> web.Response:
         target = request.query.get("target")
         if not target:
             return web.Response(status=400, text="probe: give ?target=URL\n")
-        module = request.query.get("module", "http")
-        if module not in ("http", "tcp", "tls"):
-            return web.Response(status=400, text=f"probe: unknown module {module!r}\n")
-        if module in ("tcp", "tls") and "://" not in target:
-            target = f"{module}://{target}"
+        name = request.query.get("module", "http")
+        configured = modules()
+        module = configured.get(name) or _OWN_MODULES.get(name)
+        if module is None:
+            valid = ", ".join(sorted({*configured, *_OWN_MODULES}))
+            return web.Response(
+                status=400, text=f"Unknown module {quote(name)}; valid modules: {valid}\n"
+            )
+        if name in ("tcp", "tls") and name not in configured:
+            target = target.removeprefix(f"{name}://")  # tether's own took either form
         timeout = PROBE_TIMEOUT
         if (header := request.headers.get(_SCRAPE_TIMEOUT)) is not None:
             # A day at most: beyond it the value is a mistake, not a timeout to cap.
             seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
-            timeout = min(seconds, PROBE_TIMEOUT_MAX)
-        options = ProbeOptions(timeout=timeout, deadline=timeout, allowed=allowed())
+            # blackbox_exporter's offset: half a second to send the answer back in.
+            timeout = min(max(seconds - _OFFSET, seconds / 2), PROBE_TIMEOUT_MAX)
         try:
-            result = await probe_async(target, options)
+            answer = await run_module(module, target, timeout=timeout, allowed=allowed())
+        except BadTarget as exc:
+            return web.Response(status=400, text=f"probe: {exc}\n")
         except TargetRefused as exc:
             return web.Response(status=403, text=f"probe: refused: {exc}\n")
-        return web.Response(body=blackbox_probe(result), headers={"Content-Type": _TEXT})
+        except IcmpNotPermitted as exc:  # this machine's setup: the scrape itself fails
+            return web.Response(status=500, text=f"probe: {exc}\n")
+        return web.Response(body=blackbox_probe(answer), headers={"Content-Type": _TEXT})
 
     return probe
+
+
+_OFFSET: Final = 0.5
+_OWN_MODULES: Final[Mapping[str, BlackboxModule]] = {
+    "http": BlackboxModule(prober="http"),
+    "tcp": BlackboxModule(prober="tcp"),
+    "tls": BlackboxModule(prober="tcp", tcp=TcpModule(tls=True)),
+}
+"""tether's names from before ``modules:``; a configured module of the same name wins."""
 
 
 def allowed_targets(config: MonitorConfig) -> AllowedTargets:
@@ -112,6 +147,8 @@ def allowed_targets(config: MonitorConfig) -> AllowedTargets:
         return AllowedTargets.parse(given)
     hosts = []
     for m in config.monitors:
+        if not m.probed:
+            continue  # nothing to reach
         try:
             host = urlsplit(m.url).hostname
         except ValueError:

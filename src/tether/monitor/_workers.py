@@ -37,13 +37,14 @@ import socket
 import struct
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether.monitor._loop import run
 from tether.monitor._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
+from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.probe import AllowedTargets
 
 __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
@@ -87,6 +88,11 @@ def worker_of(name: str, workers: int) -> int:
 class _Assign:
     monitors: tuple[Monitor, ...]
     allowed: AllowedTargets
+    bearer: frozenset[str] | None = None
+    """The hashes of the tokens ``/probe`` answers (``server.require_token``); None: any
+    request."""
+    modules: Mapping[str, BlackboxModule] = field(default_factory=lambda: dict(DEFAULT_MODULES))
+    """The configuration's ``modules:``, for ``/probe?module=NAME``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +149,12 @@ class _Worker:
 class WorkerFleet:
     """``count`` worker processes probing for the coordinator (a ``Runner`` fleet).
 
-    ``allowed`` says what ``/probe`` may reach (asked again on every assignment, so a
-    reload applies); ``coordinator`` is the Unix socket the workers forward every
-    other path to; ``log_format`` is how the workers write their log lines on stderr
-    (``text`` or ``json``; None: they write none).
+    ``allowed`` says what ``/probe`` may reach, ``bearer`` which token hashes it
+    requires, if any, and ``modules`` blackbox_exporter's modules it knows (each asked
+    again on every assignment, so a reload applies);
+    ``coordinator`` is the Unix socket the workers forward every other path to;
+    ``log_format`` is how the workers write their log lines on stderr (``text`` or
+    ``json``; None: they write none).
     """
 
     def __init__(
@@ -156,11 +164,15 @@ class WorkerFleet:
         allowed: Callable[[], AllowedTargets],
         coordinator: str | None = None,
         log_format: str | None = None,
+        bearer: Callable[[], frozenset[str] | None] = lambda: None,
+        modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
     ) -> None:
         if count < 1:
             raise ValueError(f"count: must be at least 1, not {count!r}")
         self.count = count
         self._allowed = allowed
+        self._bearer = bearer
+        self._modules = modules
         self._coordinator = coordinator
         self._log_format = log_format
         self._shares: list[tuple[Monitor, ...]] = [() for _ in range(count)]
@@ -181,7 +193,11 @@ class WorkerFleet:
             allowed = self._allowed()
             for worker in self._workers:
                 if worker is not None:
-                    worker.send(_Assign(self._shares[worker.index], allowed))
+                    worker.send(
+                        _Assign(
+                            self._shares[worker.index], allowed, self._bearer(), self._modules()
+                        )
+                    )
 
     def reprobe(self, name: str, delay: float) -> None:
         worker = self._workers[worker_of(name, self.count)]
@@ -336,7 +352,8 @@ class WorkerFleet:
             await self._end(worker)
             why = ready.error if isinstance(ready, _Ready) else "it exited as it started"
             raise WorkerError(f"worker {index}: {why}")
-        worker.send(_Assign(self._shares[index], self._allowed() if allowed is None else allowed))
+        allowed = self._allowed() if allowed is None else allowed
+        worker.send(_Assign(self._shares[index], allowed, self._bearer(), self._modules()))
         return worker
 
     @staticmethod
@@ -442,9 +459,11 @@ async def _work(spec: dict[str, Any]) -> int:
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=spec["fd"]))
     prober = Prober()
     allowed = AllowedTargets((), ())
+    bearer: frozenset[str] | None = None
+    modules: Mapping[str, BlackboxModule] = DEFAULT_MODULES
     site_runner: web.AppRunner | None = None
     if spec["listen"]:
-        app = _probe_app(lambda: allowed, spec["coordinator"])
+        app = _probe_app(lambda: allowed, spec["coordinator"], lambda: bearer, lambda: modules)
         site_runner = web.AppRunner(app, access_log=None)
         await site_runner.setup()
         try:
@@ -463,10 +482,10 @@ async def _work(spec: dict[str, Any]) -> int:
     frozen = False
 
     async def commands() -> None:
-        nonlocal allowed, frozen
+        nonlocal allowed, bearer, modules, frozen
         while (message := await _receive(reader)) is not None:
             if isinstance(message, _Assign):
-                allowed = message.allowed
+                allowed, bearer, modules = message.allowed, message.bearer, message.modules
                 prober.assign(message.monitors)
                 if not frozen:  # the configuration lives as long as the process
                     frozen = True
@@ -492,13 +511,19 @@ async def _work(spec: dict[str, Any]) -> int:
     return 0
 
 
-def _probe_app(allowed: Callable[[], AllowedTargets], coordinator: str | None) -> Any:
-    """A worker's server: ``/probe`` answered here, every other path forwarded to the
-    coordinator's Unix socket."""
+def _probe_app(
+    allowed: Callable[[], AllowedTargets],
+    coordinator: str | None,
+    bearer: Callable[[], frozenset[str] | None] = lambda: None,
+    modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
+) -> Any:
+    """A worker's server: ``/probe`` answered here (with the token ``bearer()`` requires,
+    if any), every other path forwarded to the coordinator's Unix socket."""
     import aiohttp
     from aiohttp import web
     from yarl import URL
 
+    from tether.monitor._auth import bearer_gate
     from tether.monitor._web import probe_handler
 
     session: aiohttp.ClientSession | None = None
@@ -513,6 +538,11 @@ def _probe_app(allowed: Callable[[], AllowedTargets], coordinator: str | None) -
             )
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
         headers.append(("X-Forwarded-For", request.remote or ""))
+        # Where it arrived: the coordinator serves its dashboard to loopback alone while
+        # no users are configured, and believes this header on its private socket only.
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple):
+            headers.append(("X-Tether-Local-Address", str(sockname[0])))
         try:
             async with session.request(
                 request.method,
@@ -535,7 +565,7 @@ def _probe_app(allowed: Callable[[], AllowedTargets], coordinator: str | None) -
             await session.close()
 
     app = web.Application()
-    app.router.add_get("/probe", probe_handler(allowed))
+    app.router.add_get("/probe", bearer_gate(probe_handler(allowed, modules), bearer))
     app.router.add_route("*", "/{tail:.*}", forward)
     app.on_cleanup.append(close)
     return app
@@ -552,6 +582,7 @@ _HOP_BY_HOP: Final = frozenset(
         "upgrade",
         "content-length",
         "x-forwarded-for",
+        "x-tether-local-address",  # set by the worker alone, never taken from a client
     }
 )
 

@@ -27,32 +27,42 @@ Every problem found is reported at once, one line each, in file order::
     monitors[4].alerts[0]: no alert channel named "opz", did you mean ops?
 """
 
+from tether.monitor.config._checks import config_warnings
 from tether.monitor.config._defaults import default_timeout
 from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
 from tether.monitor.config._location import ENV_LOCATION, LocationError, resolve_location
 from tether.monitor.config._models import (
     AlertChannel,
+    Announcement,
+    ApiToken,
     AppriseChannelConfig,
     ChannelConfig,
     ClusterSettings,
     DnsOptions,
     EmailChannelConfig,
     Escalation,
+    IncidentNote,
     MaintenanceWindow,
     Monitor,
     MonitorConfig,
     MonitorDefaults,
     ProbeSettings,
     Server,
+    StatusGroup,
+    StatusMonitor,
+    StatusPage,
     Storage,
     TlsOptions,
+    User,
     WebhookChannelConfig,
 )
 
 __all__ = [
     "ENV_LOCATION",
     "AlertChannel",
+    "Announcement",
+    "ApiToken",
     "AppriseChannelConfig",
     "ChannelConfig",
     "ClusterSettings",
@@ -60,6 +70,7 @@ __all__ = [
     "DnsOptions",
     "EmailChannelConfig",
     "Escalation",
+    "IncidentNote",
     "LocationError",
     "MaintenanceWindow",
     "Monitor",
@@ -67,9 +78,14 @@ __all__ = [
     "MonitorDefaults",
     "ProbeSettings",
     "Server",
+    "StatusGroup",
+    "StatusMonitor",
+    "StatusPage",
     "Storage",
     "TlsOptions",
+    "User",
     "WebhookChannelConfig",
+    "config_warnings",
     "default_timeout",
     "load_config",
     "parse_config",

@@ -2,29 +2,35 @@
 dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
 that fit the monitor's scheme, email credentials sent only over TLS, maintenance windows
 that are either once or weekly, locations that are listed at the top and a quorum no
-larger than a monitor's locations."""
+larger than a monitor's locations, and status pages of monitors that exist."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import zoneinfo
-from typing import Any
+from typing import Any, Final
 
 from tether._durations import format_duration
+from tether._hostport import is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
-from tether.monitor.config._errors import KeyPath, Problem, show
+from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._models import (
     HTTP_ONLY,
+    PUSH_ONLY,
+    TRAFFIC_ONLY,
     AlertChannel,
     AppriseChannelConfig,
     DnsOptions,
     EmailChannelConfig,
     Escalation,
+    IncidentNote,
     MaintenanceWindow,
     Monitor,
     MonitorConfig,
     MonitorDefaults,
+    StatusPage,
     aware,
 )
 
@@ -34,6 +40,9 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _unique(config.alerts, "alerts", "alert channel")
     errors += _unique(config.monitors, "monitors", "monitor")
     errors += _unique(config.maintenance, "maintenance", "maintenance window")
+    errors += _unique(config.users, "users", "user")
+    errors += _unique(config.tokens, "tokens", "token")
+    errors += _check_session(config)
     errors += _twice(config.locations, ("locations",))
     channels = [c.name for c in config.alerts]
     monitors = [m.name for m in config.monitors]
@@ -59,6 +68,8 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     for i, monitor in enumerate(config.monitors):
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
+        errors += _check_push(monitor, at)
+        errors += _check_traffic(monitor, at)
         errors += _references(monitor.alerts, channels, (*at, "alerts"), "alert channel")
         errors += _check_escalation(monitor.escalate, channels, (*at, "escalate"))
         errors += _references(monitor.depends_on, monitors, (*at, "depends_on"), "monitor")
@@ -72,10 +83,48 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _twice(monitor.locations, (*at, "locations"))
         errors += _check_quorum(monitor, config, at)
     errors += _cycles(config.monitors)
+    errors += _unique_push_tokens(config.monitors)
     for i, window in enumerate(config.maintenance):
         errors += _check_window(window, ("maintenance", i))
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
+    errors += _check_status_pages(config.status_pages, monitors)
     return errors
+
+
+def _check_session(config: MonitorConfig) -> list[Problem]:
+    server = config.server
+    if server.session_idle > server.session_max:
+        return [
+            (
+                ("server", "session_idle"),
+                f"{format_duration(server.session_idle)} is longer than session_max "
+                f"({format_duration(server.session_max)}): a session ends at the shorter",
+            )
+        ]
+    return []
+
+
+def config_warnings(config: MonitorConfig) -> list[str]:
+    """What is valid but probably not meant: ``tether check-config`` prints it, and
+    ``tether monitor`` logs it at start."""
+    server = config.server
+    out: list[str] = []
+    if is_loopback(server.host):
+        return out
+    if not config.users:
+        out.append(
+            f"server.listen: {server.host} is not a loopback address and no users are "
+            "configured: the dashboard and its APIs answer only requests made on loopback "
+            "(status pages, badges, /metrics and /probe are served as configured); add "
+            "users: to log in from elsewhere (docs/security.md#login-and-tokens)"
+        )
+    if config.tokens and not {"metrics", "probe"} <= set(server.require_token):
+        out.append(
+            f"server.require_token: {server.host} is not a loopback address and tokens "
+            "are configured, but /metrics and /probe answer without one: write "
+            "require_token: [metrics, probe] (docs/security.md#login-and-tokens)"
+        )
+    return out
 
 
 def _unique(items: tuple[Any, ...], section: str, what: str) -> list[Problem]:
@@ -218,7 +267,9 @@ def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
 def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
     scheme, given = monitor.scheme, monitor.model_fields_set
     errors: list[Problem] = []
-    if scheme not in ("http", "https"):
+    if scheme in ("ws", "wss"):
+        errors += _check_websocket(monitor, at)
+    elif scheme not in ("http", "https"):
         errors += [
             ((*at, key), f"only http:// and https:// monitors send a request; this is {scheme}://")
             for key in HTTP_ONLY
@@ -226,15 +277,169 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         ]
     if "dns" in given and scheme != "dns":
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
-    if "tls" in given and scheme not in ("https", "tls"):
+    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps"):
         errors.append(
             (
                 (*at, "tls"),
-                f"only https:// and tls:// monitors have a certificate; this is {scheme}://",
+                "only https://, wss://, tls://, smtp:// and smtps:// monitors have a "
+                f"certificate; this is {scheme}://",
             )
         )
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
+    if scheme == "icmp":
+        errors += _check_echoes(monitor, at)
+    return errors
+
+
+def _check_echoes(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    """An icmp:// monitor's requests must all be sent within its timeout."""
+    from tether.probe._target import echo_options, parse_target
+
+    echoes = echo_options(parse_target(monitor.url))
+    spread = echoes.interval * (echoes.count - 1)
+    if spread < monitor.timeout:
+        return []
+    return [
+        (
+            (*at, "url"),
+            f"{echoes.count} echo requests {format_duration(echoes.interval)} apart take "
+            f"{format_duration(spread)}, not less than the timeout of "
+            f"{format_duration(monitor.timeout)}: lower count= or interval=, or raise timeout",
+        )
+    ]
+
+
+def _check_websocket(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    """A ws:// monitor takes ``headers`` (sent with the upgrade) and ``body`` (the message
+    whose reply ``[BODY]`` reads); the upgrade is a GET, and it follows no redirect."""
+    given, scheme = monitor.model_fields_set, monitor.scheme
+    errors: list[Problem] = []
+    if "method" in given and monitor.method != "GET":
+        errors.append(
+            (
+                (*at, "method"),
+                f"a {scheme}:// upgrade is a GET (RFC 6455); to send something, write body: "
+                "it goes as a message once the connection is upgraded",
+            )
+        )
+    errors += [
+        ((*at, key), f"a {scheme}:// check follows no redirect: remove {key}")
+        for key in ("follow_redirects", "max_redirects")
+        if key in given
+    ]
+    return errors
+
+
+_LONGEST_WINDOW: Final = 3600.0
+"""A traffic monitor's window: an hour at most (one bucket a second is kept for it)."""
+
+
+def _check_traffic(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    given = monitor.model_fields_set
+    if not monitor.traffic:
+        errors: list[Problem] = [
+            ((*at, key), "only a traffic monitor (type: traffic) takes it")
+            for key in TRAFFIC_ONLY
+            if key in given
+        ]
+        if monitor.scheme == "traffic":
+            errors.append(
+                ((*at, "url"), "traffic:// is not probed: write type: traffic and an app")
+            )
+        return errors
+    errors = []
+    if "url" in given and not monitor.url.startswith("traffic://"):
+        errors.append(
+            ((*at, "url"), "a traffic monitor probes nothing: leave url out (its app reports)")
+        )
+    if monitor.app is None:
+        errors.append(
+            (
+                (*at, "app"),
+                "a traffic monitor needs an app: the name its application reports under "
+                "(tether.report_to(URL, app=NAME))",
+            )
+        )
+    if monitor.consecutive == 0 and monitor.failure_ratio is None:
+        errors.append(
+            (
+                (*at, "consecutive"),
+                "with consecutive: 0 and no failure_ratio, nothing can take it down: "
+                "give one of them",
+            )
+        )
+    if monitor.window > _LONGEST_WINDOW:
+        errors.append(
+            ((*at, "window"), f"{format_duration(monitor.window)} is too long: 1h at most")
+        )
+    elif monitor.window < 1:
+        errors.append(((*at, "window"), "too short: 1s at least"))
+    errors += [
+        ((*at, key), "a traffic monitor probes nothing: leave it out")
+        for key in (
+            "conditions",
+            "timeout",
+            "resolver",
+            "interval",
+        )
+        if key in given
+    ]
+    return errors
+
+
+def _check_push(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    given = monitor.model_fields_set
+    if not monitor.push:
+        errors: list[Problem] = [
+            ((*at, key), "only a push monitor (type: push) takes it")
+            for key in PUSH_ONLY
+            if key in given
+        ]
+        if monitor.scheme == "push":
+            errors.append(((*at, "url"), "push:// is not probed: write type: push and a token"))
+        return errors
+    errors = []
+    if "url" in given and not monitor.url.startswith("push://"):
+        errors.append(
+            ((*at, "url"), "a push monitor probes nothing: leave url out (jobs push to it)")
+        )
+    if monitor.token is None:
+        errors.append(
+            (
+                (*at, "token"),
+                "a push monitor needs a token, the secret its jobs push with "
+                "(16 letters or digits at least, as `openssl rand -hex 16` prints)",
+            )
+        )
+    if "cron" in given and "interval" in given:
+        errors.append(((*at, "cron"), "give interval or cron, not both"))
+    if "timezone" in given and "cron" not in given:
+        errors.append(((*at, "timezone"), "only a cron schedule is read in a time zone"))
+    errors += [
+        ((*at, key), "a push monitor probes nothing: leave it out")
+        for key in ("conditions", "timeout", "resolver", "dns", "tls")
+        if key in given
+    ]
+    return errors
+
+
+def _unique_push_tokens(monitors: tuple[Monitor, ...]) -> list[Problem]:
+    seen: dict[str, str] = {}
+    errors: list[Problem] = []
+    for i, monitor in enumerate(monitors):
+        if monitor.token is None:
+            continue
+        token = monitor.token.get_secret_value()
+        if token in seen:
+            errors.append(
+                (
+                    ("monitors", i, "token"),
+                    f"is the token of {show(seen[token])} too: give each its own",
+                )
+            )
+        else:
+            seen[token] = monitor.name
     return errors
 
 
@@ -362,3 +567,68 @@ def _check_window(window: MaintenanceWindow, at: KeyPath) -> list[Problem]:
     if window.duration is not None and window.duration > 7 * 86400:
         return [((*at, "duration"), f"{format_duration(window.duration)} is more than a week")]
     return []
+
+
+def _check_status_pages(pages: tuple[StatusPage, ...], monitors: list[str]) -> list[Problem]:
+    """Unique slugs; each page's monitors exist and are listed once; each note says what
+    it is about (an incident, or a monitor of the page from a start); times in order."""
+    errors: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, page in enumerate(pages):
+        at: KeyPath = ("status_pages", i)
+        if page.slug in first:
+            errors.append(
+                (
+                    (*at, "slug"),
+                    f"{show(page.slug)} is already the slug of status_pages[{first[page.slug]}]; "
+                    "each status page needs its own",
+                )
+            )
+        first.setdefault(page.slug, i)
+        listed: dict[str, KeyPath] = {}
+        for g, group in enumerate(page.groups):
+            for j, entry in enumerate(group.monitors):
+                where: KeyPath = (*at, "groups", g, "monitors", j)
+                if entry.monitor not in monitors:
+                    hint = did_you_mean(entry.monitor, monitors) or _DEFINED_UNDER["monitor"]
+                    errors.append(
+                        ((*where, "monitor"), f"no monitor named {show(entry.monitor)}{hint}")
+                    )
+                elif entry.monitor in listed:
+                    errors.append(
+                        (
+                            (*where, "monitor"),
+                            f"{show(entry.monitor)} is already on this page (at "
+                            f"{render_path(listed[entry.monitor])})",
+                        )
+                    )
+                listed.setdefault(entry.monitor, where)
+        for j, announcement in enumerate(page.announcements):
+            errors += _in_order(announcement.start, announcement.end, (*at, "announcements", j))
+        for j, note in enumerate(page.notes):
+            errors += _check_note(note, list(listed), (*at, "notes", j))
+    return errors
+
+
+def _check_note(note: IncidentNote, listed: list[str], at: KeyPath) -> list[Problem]:
+    if note.incident is not None:
+        given = sorted({"monitor", "start", "end"} & note.model_fields_set)
+        if given:
+            return [((*at, given[0]), "a note is of an incident or of a monitor's time, not both")]
+        return []
+    if note.monitor is None:
+        return [(at, "say what the note is about: incident: ID, or monitor: NAME and start")]
+    if note.monitor not in listed:
+        hint = did_you_mean(note.monitor, listed) or "; a note is of a monitor on this page"
+        return [((*at, "monitor"), f"{show(note.monitor)} is not on this page{hint}")]
+    if note.start is None:
+        return [((*at, "start"), "is required with monitor: when the trouble began")]
+    return _in_order(note.start, note.end, at)
+
+
+def _in_order(start: dt.datetime | None, end: dt.datetime | None, at: KeyPath) -> list[Problem]:
+    """``end`` after ``start``, each read as UTC when written without an offset."""
+    first, last = aware(start, dt.UTC), aware(end, dt.UTC)
+    if first is None or last is None or first < last:
+        return []
+    return [((*at, "end"), f"{last.isoformat()} is not after start ({first.isoformat()})")]

@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from email.utils import parseaddr
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
 
 from tether._durations import format_duration, parse_duration
 from tether._fieldsyntax import TOKEN, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether._redact import MASK, redact_apprise, redact_headers
 from tether.monitor._conditions import parse_condition
+from tether.monitor._passwords import HashError, parse_password_hash, parse_token_hash
 from tether.monitor.config._errors import fail, show
 
 ConditionValidator = Callable[[str], object]
@@ -205,7 +206,25 @@ def _check_resolver(value: str) -> str:
     return value
 
 
-_SCHEMES: Final = ("http", "https", "tcp", "tls", "dns")
+_SCHEMES: Final = (
+    "http",
+    "https",
+    "ws",
+    "wss",
+    "tcp",
+    "tls",
+    "dns",
+    "ssh",
+    "smtp",
+    "smtps",
+    "icmp",
+)
+PUSH_SCHEME: Final = "push"
+"""The scheme of a push monitor's ``url``, which tether writes (``push://NAME``): nothing
+is probed, the cross-checks keep it to ``type: push`` monitors."""
+TRAFFIC_SCHEME: Final = "traffic"
+"""The scheme of a traffic monitor's ``url`` (``traffic://APP/ENDPOINT``), written by
+tether as a push monitor's is."""
 
 
 def _check_target(value: str) -> str:
@@ -217,10 +236,16 @@ def _check_target(value: str) -> str:
         raise fail(f"{show(value)}: write {head}:// with two slashes, as in {head}://host")
     if not sep:
         raise fail(
-            f"{show(value)} has no scheme: write http://, https://, tcp://, tls:// or dns://"
+            f"{show(value)} has no scheme: write http://, https://, ws://, wss://, tcp://, "
+            "tls://, dns://, ssh://, smtp://, smtps:// or icmp://"
         )
+    if scheme.lower() in (PUSH_SCHEME, TRAFFIC_SCHEME):
+        return value
     if scheme.lower() not in _SCHEMES:
-        raise fail(f"unsupported scheme {show(scheme)}: use http, https, tcp, tls or dns")
+        raise fail(
+            f"unsupported scheme {show(scheme)}: use http, https, ws, wss, tcp, tls, dns, ssh, "
+            "smtp, smtps or icmp"
+        )
     if scheme.lower() == "dns":
         return _check_dns_target(value, rest)
     try:
@@ -298,6 +323,7 @@ def _check_address(value: str) -> str:
 
 # -- requests, zones, conditions ---------------------------------------------------------
 
+
 def _check_method(value: str) -> str:
     if not TOKEN.fullmatch(value):
         raise fail(f"{show(value)} is not an HTTP method, as in GET or POST")
@@ -320,6 +346,36 @@ def _check_timezone(value: str) -> str:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise fail(f"{show(value)} is not a time zone, as in UTC or Europe/Paris") from None
+    return value
+
+
+def _check_password_hash(value: SecretStr) -> SecretStr:
+    # The message never shows the value: a hash is not to be echoed, and what was written
+    # may well be the password itself.
+    try:
+        parse_password_hash(value.get_secret_value())
+    except HashError as exc:
+        raise fail(str(exc)) from None
+    return value
+
+
+def _check_token_hash(value: SecretStr) -> SecretStr:
+    try:
+        return SecretStr(parse_token_hash(value.get_secret_value()))
+    except HashError as exc:
+        raise fail(str(exc)) from None
+
+
+_PUSH_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+
+
+def _check_push_token(value: SecretStr) -> SecretStr:
+    # The message never shows the token: it is a credential even when mistyped.
+    if not _PUSH_TOKEN.fullmatch(value.get_secret_value()):
+        raise fail(
+            "must be 16 to 256 letters, digits, '-', '_', '.' or '~' (it goes in the push "
+            "URL), as `openssl rand -hex 16` prints"
+        )
     return value
 
 
@@ -358,3 +414,9 @@ WebUrl = Annotated[str, AfterValidator(_check_web_url)]
 AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]
 Dsn = Annotated[str, AfterValidator(_check_dsn)]
 Address = Annotated[str, AfterValidator(_check_address)]
+PasswordHashText = Annotated[SecretStr, AfterValidator(_check_password_hash)]
+"""A ``scrypt$...`` hash from ``tether hash-password``; shown nowhere."""
+TokenHashText = Annotated[SecretStr, AfterValidator(_check_token_hash)]
+PushToken = Annotated[SecretStr, AfterValidator(_check_push_token)]
+"""A push monitor's token: the credential of ``/api/push/TOKEN``; shown nowhere."""
+"""A ``sha256$...`` hash from ``tether new-token``; shown nowhere."""

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Iterator
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import quote
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,8 +28,10 @@ from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor._cron import parse_cron
 from tether.monitor.config import _defaults
-from tether.monitor.config._errors import fail
+from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
+from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
+    MAX_COUNT,
     Address,
     AllowedTarget,
     AppriseUrl,
@@ -41,17 +46,34 @@ from tether.monitor.config._fields import (
     Method,
     Name,
     Names,
+    PasswordHashText,
     PositiveDuration,
+    PushToken,
     Quorum,
     Reminder,
     Resolver,
     Target,
     TimeZone,
+    TokenHashText,
     WebUrl,
     Whole,
     Workers,
+    _number,
     one_or_many,
 )
+
+
+def _check_cron(value: str) -> str:
+    try:
+        parse_cron(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+"""Weekly, cron-like: ``MINUTE HOUR * * DAYS`` (a push monitor's ``cron``, a window's
+``schedule``), checked when the file is read."""
 
 
 class _Model(BaseModel):
@@ -100,11 +122,32 @@ class ClusterSettings(_Model):
     others within about 1⅓ of it."""
 
 
+def _auto_or_bool(value: object) -> object:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise fail(f"{show(value)} is not auto, true or false")
+
+
 class Server(_Model):
     """The HTTP server for ``/metrics``, ``/probe`` and the API."""
 
     listen: Listen = "127.0.0.1:8800"
     """``HOST:PORT`` (``[::1]:8800`` for IPv6; port 0 for any free port)."""
+    require_token: Annotated[
+        tuple[Literal["metrics", "probe"], ...], BeforeValidator(one_or_many)
+    ] = ()
+    """Which of ``/metrics`` and ``/probe`` answer only a request with an API token
+    (``Authorization: Bearer TOKEN``, any scope)."""
+    session_idle: PositiveDuration = 12 * 3600.0
+    """A login session unused this long ends."""
+    session_max: PositiveDuration = 7 * 86400.0
+    """A login session this old ends, used or not."""
+    secure_cookies: Annotated[Literal["auto"] | bool, BeforeValidator(_auto_or_bool)] = "auto"
+    """Whether the session cookie is marked ``Secure``: ``auto`` when the request came over
+    TLS (or, with ``trust_forwarded_proto``, says it did)."""
+    trust_forwarded_proto: bool = False
+    """Believe ``X-Forwarded-Proto: https`` from the reverse proxy in front (only behind one
+    that sets it: anyone else could send it)."""
 
     @property
     def host(self) -> str:
@@ -113,6 +156,34 @@ class Server(_Model):
     @property
     def port(self) -> int:
         return split_hostport(self.listen, allow_zero=True)[1]
+
+
+Scope = Literal["read", "write"]
+TokenScope = Literal["read", "write", "report"]
+
+
+class User(_Model):
+    """Someone who may log in to the dashboard."""
+
+    name: Name
+    password_hash: PasswordHashText
+    """What ``tether hash-password`` prints (``scrypt$...``); never the password."""
+    scopes: Annotated[tuple[Scope, ...], BeforeValidator(one_or_many), Field(min_length=1)] = (
+        "read",
+        "write",
+    )
+
+
+class ApiToken(_Model):
+    """A credential for scripts and Prometheus: ``Authorization: Bearer TOKEN``."""
+
+    name: Name
+    hash: TokenHashText
+    """What ``tether new-token`` prints (``sha256$...``); never the token."""
+    scope: TokenScope
+    """``read``: the dashboard's JSON, ``/metrics``, ``/probe``; ``write``: changes too;
+    ``report``: an application's reports of its calls (``POST /api/report``) and nothing
+    else."""
 
 
 class ProbeSettings(_Model):
@@ -245,7 +316,7 @@ class MonitorDefaults(_Model):
         changes: dict[str, Any] = {
             key: getattr(self, key) for key in inherited - own if key != "headers"
         }
-        if monitor.scheme in ("http", "https") and self.headers:
+        if monitor.scheme in ("http", "https", "ws", "wss") and self.headers:
             mine = {name.lower() for name in monitor.headers}
             changes["headers"] = {
                 **{k: v for k, v in self.headers.items() if k.lower() not in mine},
@@ -267,12 +338,68 @@ DEFAULT_LOCATION: Final = "local"
 HTTP_ONLY: Final = ("method", "headers", "body", "follow_redirects", "max_redirects")
 
 
+PUSH_ONLY: Final = ("token", "cron", "grace", "timezone")
+TRAFFIC_ONLY: Final = ("app", "endpoint", "consecutive", "failure_ratio", "window", "min_calls")
+
+
+def _check_app(value: str) -> str:
+    if not APP.fullmatch(value):
+        raise fail(
+            f"{show(value)} is not an application's name: 1 to 64 letters, digits, '.', '_' "
+            "or '-', as its reports give it (tether.report_to(..., app=NAME))"
+        )
+    return value
+
+
+def _check_endpoint(value: str) -> str:
+    if not value or len(value) > 256 or any(ord(c) <= 32 or ord(c) == 127 for c in value):
+        raise fail(
+            f"{show(value)}: give HOST:PORT as the calls report it, or a glob over it "
+            "(payments.internal:443, *.internal:*, * for every call)"
+        )
+    return value
+
+
+APP: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""An application's name in its reports (the wire format's ``app``)."""
+AppName = Annotated[str, AfterValidator(_check_app)]
+EndpointGlob = Annotated[str, AfterValidator(_check_endpoint)]
+Ratio = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)]
+
+
 class Monitor(_Model):
-    """One endpoint to probe, how often, and what counts as up."""
+    """One endpoint to probe, how often, and what counts as up; or, with ``type: push``, a
+    job that reports in (a heartbeat) on a schedule."""
 
     name: Name
+    type: Literal["probe", "push", "traffic"] = "probe"
+    """``push``: nothing is probed; the job calls ``/api/push/TOKEN`` (docs/monitor.md,
+    "Heartbeats").  ``traffic``: nothing is probed; an application reports its own calls
+    to ``/api/report`` (docs/monitor.md, "Traffic monitors")."""
     url: Target
-    """``http(s)://host/path``, ``tcp://host:port``, ``tls://host:port`` or ``dns://name``."""
+    """``http(s)://host/path``, ``tcp://host:port``, ``tls://host:port`` or ``dns://name``;
+    a push monitor's is ``push://NAME``, filled in."""
+    token: PushToken | None = None
+    """A push monitor's secret: the last part of its push URL."""
+    cron: Cron | None = None
+    """A push monitor's schedule as cron's ``MINUTE HOUR * * DAYS`` (instead of
+    ``interval``): a push is expected at each of its times."""
+    grace: PositiveDuration = 60.0
+    """How long after the expected time a push may arrive before the monitor fails."""
+    timezone: TimeZone = "UTC"
+    """The zone ``cron`` is read in."""
+    app: AppName | None = None
+    """A traffic monitor's application: the ``app`` its reports name."""
+    endpoint: EndpointGlob = "*"
+    """A traffic monitor's calls: a glob over the reported ``host:port`` (``*``: all)."""
+    consecutive: Annotated[int, Whole, Field(ge=0, le=MAX_COUNT)] = 3
+    """A traffic monitor is down after this many failed calls in a row (0: never so)."""
+    failure_ratio: Ratio | None = None
+    """A traffic monitor is down while this share of the calls in ``window`` failed..."""
+    window: PositiveDuration = 300.0
+    """...over this long (1 s to 1 h)..."""
+    min_calls: Annotated[int, Whole, Field(ge=1, le=MAX_COUNT)] = 10
+    """...when the window holds at least this many calls."""
     method: Method = "GET"
     headers: Headers = Field(default_factory=dict)
     body: str | None = None
@@ -308,10 +435,48 @@ class Monitor(_Model):
     the monitor's channels."""
     paused: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _push_url(cls, data: object) -> object:
+        """A push monitor has no URL to probe: its own is ``push://NAME``; a missed
+        heartbeat is down at once and one push brings it back, unless the file says
+        otherwise."""
+        if isinstance(data, dict) and data.get("type") == "push":
+            name = data.get("name")
+            filled = {
+                "url": f"push://{quote(name, safe='')}" if isinstance(name, str) else "push://",
+                "failure_threshold": 1,
+                "success_threshold": 1,
+            }
+            return {**filled, **data}
+        if isinstance(data, dict) and data.get("type") == "traffic":
+            app, endpoint = data.get("app"), data.get("endpoint", "*")
+            url = "traffic://"
+            if isinstance(app, str) and isinstance(endpoint, str):
+                url = f"traffic://{quote(app, safe='')}/{quote(endpoint, safe='*:[]')}"
+            filled = {"url": url, "failure_threshold": 1, "success_threshold": 1}
+            return {**filled, **data}
+        return data
+
     @property
     def scheme(self) -> str:
-        """``http``, ``https``, ``tcp``, ``tls`` or ``dns``."""
+        """``http``, ``https``, ``tcp``, ``tls``, ``dns``, or ``push`` for a push monitor."""
         return self.url.partition("://")[0].lower()
+
+    @property
+    def push(self) -> bool:
+        """Whether this monitor is pushed to rather than probed."""
+        return self.type == "push"
+
+    @property
+    def traffic(self) -> bool:
+        """Whether this monitor watches an application's reported calls."""
+        return self.type == "traffic"
+
+    @property
+    def probed(self) -> bool:
+        """Whether tether probes this monitor (neither push nor traffic)."""
+        return self.type == "probe"
 
 
 class MaintenanceWindow(_Model):
@@ -320,23 +485,13 @@ class MaintenanceWindow(_Model):
     name: Name
     start: dt.datetime | None = None
     end: dt.datetime | None = None
-    schedule: str | None = None
+    schedule: Cron | None = None
     """Weekly, cron-like: ``MINUTE HOUR * * DAYS``, as in ``0 2 * * sun``."""
     duration: PositiveDuration | None = None
     timezone: TimeZone = "UTC"
     """For ``schedule`` and for a ``start`` or ``end`` written without an offset."""
     monitors: Names = ()
     """The monitors it covers; empty means all."""
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_cron(value)
-            except ValueError as exc:
-                raise fail(str(exc)) from None
-        return value
 
     def covers(self, monitor: str) -> bool:
         return not self.monitors or monitor in self.monitors
@@ -357,11 +512,145 @@ class MaintenanceWindow(_Model):
         return at < last.astimezone(dt.UTC) + dt.timedelta(seconds=self.duration)
 
 
+# -- status pages ---------------------------------------------------------------------
+
+SLUG: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?")
+"""A status page's slug: letters, digits, ``-`` and ``_``, 64 at most; no dot, so
+``/status/SLUG.json`` is unambiguous."""
+
+
+def _check_slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise fail(
+            f"{show(value)} is not a slug: write letters, digits, - and _ (64 at most, "
+            "starting and ending with a letter or digit), as in public or status-2"
+        )
+    return value
+
+
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise fail("is empty: write some text")
+    return value
+
+
+def _some_groups(value: tuple[object, ...]) -> tuple[object, ...]:
+    # Not Field(min_length=1): pydantic counts the items that validated, so one bad
+    # group would also read "is empty".
+    if not value:
+        raise fail("is empty: list at least one group, each a name and its monitors")
+    return value
+
+
+def _some_monitors(value: tuple[object, ...]) -> tuple[object, ...]:
+    if not value:
+        raise fail("is empty: list at least one monitor")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_check_slug)]
+Text = Annotated[str, AfterValidator(_check_text)]
+
+
+def _entry(value: object) -> object:
+    """A group's monitor written as its name alone means ``{monitor: NAME}``."""
+    return {"monitor": value} if isinstance(value, str) else value
+
+
+class StatusMonitor(_Model):
+    """A monitor on a status page, under the name the public reads."""
+
+    monitor: Name
+    """The monitor's name in ``monitors``."""
+    name: Name | None = None
+    """What the page calls it (by default its name)."""
+
+    @property
+    def shown(self) -> str:
+        return self.name or self.monitor
+
+
+class StatusGroup(_Model):
+    """A heading on a status page and the monitors under it."""
+
+    name: Name
+    monitors: Annotated[
+        tuple[Annotated[StatusMonitor, BeforeValidator(_entry)], ...],
+        AfterValidator(_some_monitors),
+    ]
+
+
+class Announcement(_Model):
+    """A message the team puts at the top of a status page, shown from ``start`` (by
+    default always) until ``end`` (by default for as long as it is in the file)."""
+
+    text: Text
+    level: Literal["info", "warning", "outage"] = "info"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    """A time written without an offset is UTC."""
+
+    def shown_at(self, now: float) -> bool:
+        start, end = (aware(t, dt.UTC) for t in (self.start, self.end))
+        return (start is None or start.timestamp() <= now) and (
+            end is None or now < end.timestamp()
+        )
+
+
+class IncidentNote(_Model):
+    """What the team writes about an incident, for the public: of one incident (``incident:
+    ID``), or of one monitor's trouble from ``start`` (to ``end``), which is shown with
+    that monitor's incidents in the span, or alone when it had none."""
+
+    text: Text
+    incident: Annotated[int, Whole, Field(ge=1)] | None = None
+    monitor: Name | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    """A time written without an offset is UTC."""
+
+    def span(self) -> tuple[float, float | None]:
+        """``start`` and ``end`` in Unix seconds (``end`` ``None``: not over)."""
+        start, end = (aware(t, dt.UTC) for t in (self.start, self.end))
+        assert start is not None  # checked with the file
+        return start.timestamp(), None if end is None else end.timestamp()
+
+
+class StatusPage(_Model):
+    """A public page at ``/status/SLUG``: the state of its monitors, their daily uptime
+    and incidents in plain words; nothing about any other monitor.  Internal URLs,
+    addresses and failure kinds are shown only when the page opts in."""
+
+    slug: Slug
+    title: Text
+    description: str | None = None
+    groups: Annotated[tuple[StatusGroup, ...], AfterValidator(_some_groups)]
+    announcements: tuple[Announcement, ...] = ()
+    notes: tuple[IncidentNote, ...] = ()
+    incident_days: Annotated[int, Whole, Field(ge=1, le=90)] = 14
+    """How many days back incidents are listed."""
+    show_urls: bool = False
+    """Show each monitor's URL (credentials masked)."""
+    show_kinds: bool = False
+    """Show each incident's failure kind (``connect.refused``) and what it means."""
+    show_latency: bool = False
+    """Show each monitor's latency at its last check."""
+
+    def entries(self) -> Iterator[StatusMonitor]:
+        """Every monitor of the page, group after group."""
+        for group in self.groups:
+            yield from group.monitors
+
+
 def aware(moment: dt.datetime | None, zone: dt.tzinfo) -> dt.datetime | None:
     """``moment`` in ``zone`` when it was written without an offset."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=zone)
+
+
+def _modules_or_defaults(value: dict[str, BlackboxModule]) -> dict[str, BlackboxModule]:
+    return value or dict(DEFAULT_MODULES)
 
 
 class MonitorConfig(_Model):
@@ -377,10 +666,20 @@ class MonitorConfig(_Model):
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    users: tuple[User, ...] = ()
+    """Who may log in; with none, the dashboard answers only on loopback."""
+    tokens: tuple[ApiToken, ...] = ()
     workers: Workers = "auto"
     """How many processes probe (``auto``: one per core this process may use); 1 probes
     in the monitor's own process."""
     monitors: tuple[Monitor, ...]
+    status_pages: tuple[StatusPage, ...] = ()
+    """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
+    modules: Annotated[dict[str, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
+        default_factory=lambda: dict(DEFAULT_MODULES)
+    )
+    """blackbox_exporter's modules for ``/probe?module=NAME``; none given: those of its
+    example ``blackbox.yml`` that tether runs."""
 
     @model_validator(mode="before")
     @classmethod
@@ -395,6 +694,10 @@ class MonitorConfig(_Model):
                 "alerts": (),
                 "maintenance": (),
                 "cluster": {},
+                "status_pages": (),
+                "users": (),
+                "tokens": (),
+                "modules": {},
             }
             return {k: empty[k] if v is None and k in empty else v for k, v in data.items()}
         return data
@@ -417,6 +720,10 @@ class MonitorConfig(_Model):
             if monitor.name == name:
                 return monitor
         raise KeyError(name)
+
+    def status_page(self, slug: str) -> StatusPage | None:
+        """The status page at ``/status/SLUG``; ``None`` if none."""
+        return next((p for p in self.status_pages if p.slug == slug), None)
 
     def channel(
         self, name: str

@@ -45,6 +45,16 @@
     return regions().some((r) => r.contains(selection.anchorNode) || r.contains(selection.focusNode));
   }
 
+  // Someone typing a note: a swap would drop what they typed, so the page holds still
+  // while a text field of a live part has the focus or holds text.
+  function editing() {
+    return regions().some((r) =>
+      [...r.querySelectorAll("input[type=text]")].some(
+        (field) => field.value !== "" || field === document.activeElement,
+      ),
+    );
+  }
+
   // -- the corner that says how fresh the page is ---------------------------------------
 
   // Until the next swap brings a fresh corner.
@@ -55,13 +65,13 @@
     box.textContent = `not updated: ${why}`;
   }
 
-  // Until the selection goes and the next swap brings a fresh corner.
-  function held() {
+  // Until the selection (or the note) goes and the next swap brings a fresh corner.
+  function held(why) {
     const box = document.getElementById("updated");
     if (!box || box.querySelector(".held")) return;
     const note = document.createElement("span");
     note.className = "held";
-    note.textContent = " · held while text is selected";
+    note.textContent = ` · held while ${why}`;
     box.append(note);
   }
 
@@ -98,11 +108,17 @@
       });
       if (response.status === 404) {
         stale("this monitor is no longer configured");
+      } else if (response.status === 401) {
+        // The session has ended (idle, or logged out in another tab): to the login, which
+        // brings this page back; not while a note is being written, which would be lost.
+        if (editing()) stale("the session has ended: log in again");
+        else location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
       } else if (!response.ok) {
         stale(`the monitor answered ${response.status}`);
       } else {
         const html = await response.text();
-        if (selecting()) held();
+        if (selecting()) held("text is selected");
+        else if (editing()) held("a note is written");
         else swap(html);
       }
     } catch {

@@ -18,12 +18,16 @@ from typing import Any, Final, Protocol, Self
 from tether.monitor._records import (
     Alert,
     AlertPayload,
+    AuditEntry,
+    Controls,
     Incident,
     LocationState,
     Member,
     ProbeRecord,
+    Push,
     QueuedAlert,
     TimelineEntry,
+    Window,
     kind_from_text,
     kind_text,
 )
@@ -47,6 +51,12 @@ Decode = Callable[[Any], Any]
 
 RollupKey = tuple[str, str, float]
 """(monitor, period, bucket start) identifies one roll-up row."""
+
+AUDIT_COLUMNS: Final = "id, at, who, via, action, target, params"
+WINDOW_COLUMNS: Final = "id, monitors, start, ends, reason, opened_by, closed, closed_by"
+CONTROL_COLUMNS: Final = (
+    "monitor, paused, paused_by, check_at, push_at, push_ok, push_detail, push_ms"
+)
 
 LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
 """What a location state's writer gives, in order; ``updated`` is the database's."""
@@ -157,6 +167,13 @@ class Store(Protocol):
         wins, and while the database cannot be written only that one is held.  With
         ``fence``, it is written only if the fence holds then (see :class:`Fence`)."""
 
+    def record_push(
+        self, monitor: str, at: float, ok: bool, detail: str | None, latency_ms: float | None
+    ) -> None:
+        """Queue a heartbeat of push monitor ``monitor``: kept as its last push, read
+        back by every instance in :meth:`controls`; of several queued for one monitor
+        the last wins, and it is held, not lost, while the database cannot be written."""
+
     def location_states(self, since: float | None = None) -> list[LocationRow]:
         """Every monitor's state at every location, each with when the database took it,
         or only those taken at or after ``since`` (an ``updated`` read before, less an
@@ -249,12 +266,51 @@ class Store(Protocol):
         or neither: a crash never leaves an incident whose members say "alerted" with
         no alert queued."""
 
-    def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
-        """Mark an open incident acknowledged at ``entry.at``; False if none is open by
-        that id."""
+    def acknowledge_incident(
+        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Mark an open incident acknowledged at ``entry.at``, and log ``audit`` with it;
+        False, and nothing logged, if none is open by that id."""
 
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         """Incidents with their timeline, newest first."""
+
+    # -- changes made at run time (the write API): each with its audit entry -----------
+
+    def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:
+        """Pause ``monitor`` (or resume it) on every instance from now on, and log
+        ``audit`` in the same transaction; False, and nothing logged, if it was so
+        already.  Committed before returning (StoreError while the database is away)."""
+
+    def request_check(self, monitor: str, audit: AuditEntry) -> None:
+        """Ask whichever instance probes ``monitor`` to check it now (it reads
+        :meth:`controls`), and log ``audit``."""
+
+    def open_window(
+        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
+    ) -> Window:
+        """Open a maintenance window for ``monitors`` (empty: all) from ``start`` to
+        ``end``, and log ``audit`` with its target set to the new window
+        (``maintenance:ID``)."""
+
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
+        """Close maintenance window ``window_id`` at ``audit.at`` and log ``audit``: the
+        window as it is now, and whether this closed it (False, nothing logged, for one
+        closed or over already); ``(None, False)`` if there is none by that id."""
+
+    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        """Add ``entry`` (a note) to an incident's timeline and log ``audit``; False if
+        there is no incident by that id."""
+
+    def controls(self, now: float) -> Controls:
+        """The monitors paused, the checks asked for, and the windows not over at ``now``
+        (each instance reads these every second)."""
+
+    def windows(self, *, limit: int = 100) -> list[Window]:
+        """Maintenance windows opened at run time, newest first."""
+
+    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        """The audit log, newest first."""
 
     def incident(self, incident_id: int) -> Incident | None:
         """One incident by id."""
@@ -279,6 +335,11 @@ class Store(Protocol):
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         """``monitor``'s state changes since ``since``, oldest first, led by the last change
         before ``since`` (the state it was in then), if any."""
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
+        monitor's (oldest first, led by the last change before ``since``), in one read:
+        the dashboard's overview sorts thousands of monitors by uptime."""
 
     def close(self) -> None:
         """Commit what is queued and release the database."""
@@ -461,6 +522,55 @@ def location_row(row: Sequence[Any]) -> LocationRow:
         latency_ms,
     )
     return LocationRow(stored, float(updated))
+
+
+def audit_record(row: Sequence[Any], decode: Decode) -> AuditEntry:
+    """An audit entry read back in :data:`AUDIT_COLUMNS` order."""
+    entry_id, at, who, via, action, target, params = row
+    return AuditEntry(float(at), who, via, action, target, decode(params) or {}, int(entry_id))
+
+
+def audit_values(entry: AuditEntry, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The values of an audit entry's row in :data:`AUDIT_COLUMNS` order, less ``id``."""
+    return (
+        entry.at,
+        entry.who,
+        entry.via,
+        entry.action,
+        entry.target,
+        encode(dict(entry.params)),
+    )
+
+
+def window_record(row: Sequence[Any], decode: Decode) -> Window:
+    """A maintenance window read back in :data:`WINDOW_COLUMNS` order."""
+    window_id, monitors, start, ends, reason, opened_by, closed, closed_by = row
+    return Window(
+        int(window_id),
+        tuple(decode(monitors)),
+        float(start),
+        float(ends),
+        reason,
+        opened_by,
+        None if closed is None else float(closed),
+        closed_by,
+    )
+
+
+def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[Window]) -> Controls:
+    """The controls from rows in :data:`CONTROL_COLUMNS` order and the open windows."""
+    paused: dict[str, tuple[float, str]] = {}
+    checks: dict[str, float] = {}
+    pushes: dict[str, Push] = {}
+    for monitor, at, by, check_at, push_at, push_ok, push_detail, push_ms in rows:
+        if at is not None:
+            paused[monitor] = (float(at), by or "")
+        if check_at is not None:
+            checks[monitor] = float(check_at)
+        if push_at is not None:
+            latency = None if push_ms is None else float(push_ms)
+            pushes[monitor] = Push(float(push_at), bool(push_ok), push_detail, latency)
+    return Controls(paused, checks, tuple(windows), pushes)
 
 
 def incident_record(row: Sequence[Any], decode: Decode) -> Incident:

@@ -37,6 +37,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -45,26 +46,35 @@ from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import (
     Alert,
     AlertPayload,
+    AuditEntry,
+    Controls,
     Incident,
     LocationState,
     Member,
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
+    Window,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
+    AUDIT_COLUMNS,
+    CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
     LOCATION_COLUMNS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    WINDOW_COLUMNS,
     Fence,
     LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
+    audit_record,
+    audit_values,
+    controls_of,
     incident_record,
     incident_row,
     location_row,
@@ -75,8 +85,9 @@ from tether.monitor.store._base import (
     queued_alert,
     tally,
     too_new,
+    window_record,
 )
-from tether.monitor.store._writer import BatchedStore, Job, Located, storable_text
+from tether.monitor.store._writer import BatchedStore, Job, Located, Pushed, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -209,6 +220,44 @@ MIGRATIONS: tuple[str, ...] = (
     );
     SELECT setval(pg_get_serial_sequence('incidents', 'id'), coalesce(max(id), 0) + 1, false)
     FROM incidents;
+    """,
+    # 4: changes made at run time through the write API, which every instance applies:
+    # monitors paused and checks asked for, maintenance windows; and the audit log.
+    """
+    CREATE TABLE tether_controls (
+        monitor TEXT PRIMARY KEY,
+        paused DOUBLE PRECISION,
+        paused_by TEXT,
+        check_at DOUBLE PRECISION
+    );
+    CREATE TABLE tether_maintenance (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        monitors JSONB NOT NULL DEFAULT '[]',
+        start DOUBLE PRECISION NOT NULL,
+        ends DOUBLE PRECISION NOT NULL,
+        reason TEXT NOT NULL,
+        opened_by TEXT NOT NULL,
+        closed DOUBLE PRECISION,
+        closed_by TEXT
+    );
+    CREATE INDEX tether_maintenance_open ON tether_maintenance (ends) WHERE closed IS NULL;
+    CREATE TABLE tether_audit (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        who TEXT NOT NULL,
+        via TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        params JSONB NOT NULL DEFAULT '{}'
+    );
+    """,
+    # 5: each push monitor's last heartbeat, which every instance reads: the one that
+    # probes it takes a push another instance was sent, and a restart knows it.
+    """
+    ALTER TABLE tether_controls ADD COLUMN push_at DOUBLE PRECISION;
+    ALTER TABLE tether_controls ADD COLUMN push_ok BOOLEAN;
+    ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
+    ALTER TABLE tether_controls ADD COLUMN push_ms DOUBLE PRECISION
     """,
 )
 
@@ -366,6 +415,16 @@ def _note_incident(
         "monitors = coalesce(%s::jsonb, monitors), "
         "members = coalesce(%s::jsonb, members) WHERE id = %s",
         (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
+    )
+
+
+def _log(audit: AuditEntry) -> Callable[[Conn], object]:
+    """The write that adds ``audit`` to the audit log."""
+    values = audit_values(audit, _jsonb)
+    return lambda conn: conn.execute(
+        f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        values,
     )
 
 
@@ -660,9 +719,11 @@ class PostgresStore(BatchedStore["Conn"]):
 
         self._call(write, hold=True)
 
-    def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
-        """Mark an open incident acknowledged at ``entry.at``; False if none is open by
-        that id."""
+    def acknowledge_incident(
+        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
+        False if none is open by that id."""
 
         def update(conn: Conn) -> bool:
             cur = conn.execute(
@@ -670,7 +731,91 @@ class PostgresStore(BatchedStore["Conn"]):
                 "WHERE id = %s AND resolved IS NULL",
                 (entry.at, _jsonb([entry.to_json()]), incident_id),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            if audit is not None:
+                _log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    # -- changes made at run time ----------------------------------------------------
+
+    def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:
+        def update(conn: Conn) -> bool:
+            # The row locked first, so that two instances pausing at once log one change.
+            conn.execute(
+                "INSERT INTO tether_controls (monitor) VALUES (%s) ON CONFLICT DO NOTHING",
+                (monitor,),
+            )
+            row = conn.execute(
+                "SELECT paused FROM tether_controls WHERE monitor = %s FOR UPDATE", (monitor,)
+            ).fetchone()
+            if (row is not None and row[0] is not None) == paused:
+                return False
+            conn.execute(
+                "UPDATE tether_controls SET paused = %s, paused_by = %s WHERE monitor = %s",
+                (audit.at if paused else None, audit.who if paused else None, monitor),
+            )
+            _log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    def request_check(self, monitor: str, audit: AuditEntry) -> None:
+        def update(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO tether_controls (monitor, check_at) VALUES (%s, %s) "
+                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
+                (monitor, audit.at),
+            )
+            _log(audit)(conn)
+
+        self._call(update)
+
+    def open_window(
+        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
+    ) -> Window:
+        def insert(conn: Conn) -> Window:
+            row = conn.execute(
+                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
+                f"VALUES (%s, %s, %s, %s, %s) RETURNING {WINDOW_COLUMNS}",
+                (_jsonb(list(monitors)), start, end, reason, audit.who),
+            ).fetchone()
+            assert row is not None
+            window = window_record(row, _same)
+            _log(replace(audit, target=f"maintenance:{window.id}"))(conn)
+            return window
+
+        return self._call(insert)
+
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
+        def update(conn: Conn) -> tuple[Window | None, bool]:
+            closed = conn.execute(
+                "UPDATE tether_maintenance SET closed = %s, closed_by = %s "
+                f"WHERE id = %s AND closed IS NULL AND ends > %s RETURNING {WINDOW_COLUMNS}",
+                (audit.at, audit.who, window_id, audit.at),
+            ).fetchone()
+            if closed is not None:
+                _log(audit)(conn)
+                return window_record(closed, _same), True
+            row = conn.execute(
+                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = %s", (window_id,)
+            ).fetchone()
+            return (None if row is None else window_record(row, _same)), False
+
+        return self._call(update)
+
+    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        def update(conn: Conn) -> bool:
+            cur = conn.execute(
+                "UPDATE incidents SET timeline = timeline || %s WHERE id = %s",
+                (_jsonb([entry.to_json()]), incident_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            _log(audit)(conn)
+            return True
 
         return self._call(update)
 
@@ -731,6 +876,27 @@ class PostgresStore(BatchedStore["Conn"]):
         )
         return incident_record(rows[0], _same) if rows else None
 
+    def controls(self, now: float) -> Controls:
+        rows = self._query(f"SELECT {CONTROL_COLUMNS} FROM tether_controls", ())
+        windows = self._query(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
+            "WHERE closed IS NULL AND ends > %s ORDER BY id",
+            (now,),
+        )
+        return controls_of(rows, (window_record(w, _same) for w in windows))
+
+    def windows(self, *, limit: int = 100) -> list[Window]:
+        rows = self._query(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [window_record(r, _same) for r in rows]
+
+    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        rows = self._query(
+            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [audit_record(r, _same) for r in rows]
+
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         rows = self._query(
             "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
@@ -740,6 +906,19 @@ class PostgresStore(BatchedStore["Conn"]):
             (monitor, since, monitor, since),
         )
         return [(at, State(state)) for at, state in rows]
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        rows = self._query(
+            "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
+            "WHERE at < %s ORDER BY monitor, at DESC) "
+            "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
+            "ORDER BY 1, 2",
+            (since, since),
+        )
+        out: dict[str, list[tuple[float, State]]] = {}
+        for monitor, at, state in rows:
+            out.setdefault(monitor, []).append((at, State(state)))
+        return out
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         rows = self._query(
@@ -815,6 +994,20 @@ class PostgresStore(BatchedStore["Conn"]):
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
             return self._write(results, states, changes, locations, jobs)
+
+    def _push_job(self, pushed: Pushed) -> Job[Conn]:
+        monitor, at, ok, detail, latency_ms = pushed
+
+        def upsert(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (monitor) DO UPDATE SET "
+                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
+                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
+                (monitor, at, ok, None if detail is None else storable_text(detail), latency_ms),
+            )
+
+        return upsert
 
     def _write(
         self,

@@ -23,31 +23,41 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tether.monitor._records import (
     Alert,
     AlertPayload,
+    AuditEntry,
+    Controls,
     Incident,
     Member,
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
+    Window,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
+    AUDIT_COLUMNS,
+    CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
     LOCATION_COLUMNS,
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
+    WINDOW_COLUMNS,
     LocationRow,
     Rollup,
     RollupKey,
     StoreError,
     Tally,
+    audit_record,
+    audit_values,
+    controls_of,
     incident_record,
     incident_row,
     location_row,
@@ -58,8 +68,9 @@ from tether.monitor.store._base import (
     queued_alert,
     tally,
     too_new,
+    window_record,
 )
-from tether.monitor.store._writer import BatchedStore, Job, Located
+from tether.monitor.store._writer import BatchedStore, Job, Located, Pushed
 
 __all__ = [
     "MIGRATIONS",
@@ -178,6 +189,44 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
     """,
+    # 4: changes made at run time through the write API, which every instance applies:
+    # monitors paused and checks asked for, maintenance windows; and the audit log.
+    """
+    CREATE TABLE tether_controls (
+        monitor TEXT PRIMARY KEY,
+        paused REAL,
+        paused_by TEXT,
+        check_at REAL
+    ) WITHOUT ROWID;
+    CREATE TABLE tether_maintenance (
+        id INTEGER PRIMARY KEY,
+        monitors TEXT NOT NULL DEFAULT '[]',
+        start REAL NOT NULL,
+        ends REAL NOT NULL,
+        reason TEXT NOT NULL,
+        opened_by TEXT NOT NULL,
+        closed REAL,
+        closed_by TEXT
+    );
+    CREATE INDEX tether_maintenance_open ON tether_maintenance (closed, ends);
+    CREATE TABLE tether_audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        via TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # 5: each push monitor's last heartbeat, which every instance reads: the one that
+    # probes it takes a push another instance was sent, and a restart knows it.
+    """
+    ALTER TABLE tether_controls ADD COLUMN push_at REAL;
+    ALTER TABLE tether_controls ADD COLUMN push_ok INTEGER;
+    ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
+    ALTER TABLE tether_controls ADD COLUMN push_ms REAL
+    """,
 )
 
 
@@ -295,6 +344,16 @@ def _note_incident(
         )
 
     return update
+
+
+def _log(audit: AuditEntry) -> Callable[[sqlite3.Connection], object]:
+    """The write that adds ``audit`` to the audit log."""
+    values = audit_values(audit, _dumps)
+    return lambda conn: conn.execute(
+        f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        values,
+    )
 
 
 class SQLiteStore(BatchedStore[sqlite3.Connection]):
@@ -447,9 +506,11 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
         self._call(write, hold=True)
 
-    def acknowledge_incident(self, incident_id: int, entry: TimelineEntry) -> bool:
-        """Mark an open incident acknowledged at ``entry.at``; False if none is open by
-        that id."""
+    def acknowledge_incident(
+        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
+        False if none is open by that id."""
 
         def update(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
@@ -463,6 +524,87 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "UPDATE incidents SET acknowledged = ?, timeline = ? WHERE id = ?",
                 (entry.at, _dumps(timeline), incident_id),
             )
+            if audit is not None:
+                _log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    # -- changes made at run time ----------------------------------------------------
+
+    def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT paused FROM tether_controls WHERE monitor = ?", (monitor,)
+            ).fetchone()
+            if (row is not None and row[0] is not None) == paused:
+                return False
+            conn.execute(
+                "INSERT INTO tether_controls (monitor, paused, paused_by) VALUES (?, ?, ?) "
+                "ON CONFLICT (monitor) DO UPDATE SET paused = excluded.paused, "
+                "paused_by = excluded.paused_by",
+                (monitor, audit.at if paused else None, audit.who if paused else None),
+            )
+            _log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    def request_check(self, monitor: str, audit: AuditEntry) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tether_controls (monitor, check_at) VALUES (?, ?) "
+                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
+                (monitor, audit.at),
+            )
+            _log(audit)(conn)
+
+        self._call(update)
+
+    def open_window(
+        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
+    ) -> Window:
+        def insert(conn: sqlite3.Connection) -> Window:
+            row = conn.execute(
+                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
+                f"VALUES (?, ?, ?, ?, ?) RETURNING {WINDOW_COLUMNS}",
+                (_dumps(list(monitors)), start, end, reason, audit.who),
+            ).fetchone()
+            window = window_record(row, json.loads)
+            _log(replace(audit, target=f"maintenance:{window.id}"))(conn)
+            return window
+
+        return self._call(insert)
+
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
+        def update(conn: sqlite3.Connection) -> tuple[Window | None, bool]:
+            closed = conn.execute(
+                "UPDATE tether_maintenance SET closed = ?, closed_by = ? "
+                f"WHERE id = ? AND closed IS NULL AND ends > ? RETURNING {WINDOW_COLUMNS}",
+                (audit.at, audit.who, window_id, audit.at),
+            ).fetchone()
+            if closed is not None:
+                _log(audit)(conn)
+                return window_record(closed, json.loads), True
+            row = conn.execute(
+                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = ?", (window_id,)
+            ).fetchone()
+            return (None if row is None else window_record(row, json.loads)), False
+
+        return self._call(update)
+
+    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            timeline = [*json.loads(row[0]), entry.to_json()]
+            conn.execute(
+                "UPDATE incidents SET timeline = ? WHERE id = ?", (_dumps(timeline), incident_id)
+            )
+            _log(audit)(conn)
             return True
 
         return self._call(update)
@@ -526,6 +668,28 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         )
         return None if row is None else incident_record(row, json.loads)
 
+    def controls(self, now: float) -> Controls:
+        conn = self._read()
+        rows = conn.execute(f"SELECT {CONTROL_COLUMNS} FROM tether_controls").fetchall()
+        windows = conn.execute(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
+            "WHERE closed IS NULL AND ends > ? ORDER BY id",
+            (now,),
+        )
+        return controls_of(rows, (window_record(w, json.loads) for w in windows))
+
+    def windows(self, *, limit: int = 100) -> list[Window]:
+        rows = self._read().execute(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [window_record(r, json.loads) for r in rows]
+
+    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        rows = self._read().execute(
+            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [audit_record(r, json.loads) for r in rows]
+
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         rows = self._read().execute(
             "SELECT at, state FROM (SELECT at, state FROM state_changes "
@@ -535,6 +699,19 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             (monitor, since, monitor, since),
         )
         return [(at, State(state)) for at, state in rows]
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
+        rows = self._read().execute(
+            "SELECT monitor, max(at), state FROM state_changes WHERE at < ? GROUP BY monitor "
+            "UNION ALL SELECT monitor, at, state FROM state_changes WHERE at >= ? "
+            "ORDER BY 1, 2",
+            (since, since),
+        )
+        out: dict[str, list[tuple[float, State]]] = {}
+        for monitor, at, state in rows:
+            out.setdefault(monitor, []).append((at, State(state)))
+        return out
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         rows = self._read().execute(
@@ -599,6 +776,20 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def _release(self) -> None:
         self._writer.close()
+
+    def _push_job(self, pushed: Pushed) -> Job[sqlite3.Connection]:
+        monitor, at, ok, detail, latency_ms = pushed
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET "
+                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
+                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
+                (monitor, at, int(ok), detail, latency_ms),
+            )
+
+        return upsert
 
     def _is_outage(self, exc: BaseException) -> bool:
         # A full disk, a read-only file, a lock held too long, an I/O error: all

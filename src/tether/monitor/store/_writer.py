@@ -64,9 +64,11 @@ T = TypeVar("T")
 
 Job = Callable[[C], Any]
 Item = tuple[str, Any, "Future[Any] | None"]
-"""(what, payload, who waits): what is result, change, state, location, call or held."""
+"""(what, payload, who waits): what is result, change, state, location, push, call or held."""
 Located = tuple[LocationState, Fence | None]
 """A location state to write, and the fence its write must pass."""
+Pushed = tuple[str, float, bool, "str | None", "float | None"]
+"""A push monitor's last heartbeat: (monitor, at, ok, detail, latency_ms)."""
 _STOP = object()
 _ROWS = ("result", "change")
 
@@ -137,6 +139,7 @@ class BatchedStore(Generic[C]):
         self._held_rows = 0
         self._held_states: dict[str, dict[str, Any]] = {}
         self._held_locations: dict[tuple[str, str], Located] = {}
+        self._held_pushes: dict[str, Pushed] = {}
         self._retry_at = 0.0
         self._delay = retry_min
         self._down_since: float | None = None
@@ -166,6 +169,14 @@ class BatchedStore(Generic[C]):
         """Queue ``state`` as its monitor's state at its location; the last one queued per
         monitor and location wins.  With ``fence``, written only if the fence holds."""
         self._queue_row(("location", (state, fence), None))
+
+    def record_push(
+        self, monitor: str, at: float, ok: bool, detail: str | None, latency_ms: float | None
+    ) -> None:
+        """Queue a heartbeat of push monitor ``monitor`` for every instance to read in
+        :meth:`controls` (the one that probes it takes it from there); only the last
+        queued per monitor is written, and held, not lost, while the database is away."""
+        self._queue_row(("push", (monitor, at, ok, detail, latency_ms), None))
 
     def _queue_row(self, item: Item) -> None:
         self._queue.put(item)
@@ -228,6 +239,11 @@ class BatchedStore(Generic[C]):
 
     def _release(self) -> None:
         """Close the connections, once the writer has stopped."""
+        raise NotImplementedError
+
+    def _push_job(self, pushed: Pushed) -> Job[C]:
+        """The job that keeps ``pushed`` as its monitor's last heartbeat (in
+        ``tether_controls``, which every instance reads)."""
         raise NotImplementedError
 
     def _is_outage(self, exc: BaseException) -> bool:
@@ -355,7 +371,10 @@ class BatchedStore(Generic[C]):
             if what == "location"
         }
         jobs = [payload[0] for what, payload, _ in items if what in ("call", "held")]
-        return self._apply(results, states, changes, list(locations.values()), jobs)
+        pushes = {payload[0]: payload for what, payload, _ in items if what == "push"}
+        extra = [self._push_job(pushed) for pushed in pushes.values()]
+        values = self._apply(results, states, changes, list(locations.values()), jobs + extra)
+        return values[: len(jobs)]
 
     def _refuse(self, item: Item, exc: Exception) -> int:
         """The database refused ``item`` alone: a result gets a second try with storable
@@ -377,6 +396,7 @@ class BatchedStore(Generic[C]):
             "change": lambda: f"a state change of {payload[0]}",
             "state": lambda: f"the detector state of {payload[0]}",
             "location": lambda: f"the state of {payload[0].monitor} at {payload[0].location}",
+            "push": lambda: f"a push of {payload[0]}",
         }.get(what, lambda: "a write")()
         log.error(
             "store: the database refused %s, left out: %s",
@@ -395,6 +415,7 @@ class BatchedStore(Generic[C]):
             self._held
             or self._held_states
             or self._held_locations
+            or self._held_pushes
             or (self._spill is not None and self._spill.rows)
         )
 
@@ -441,6 +462,9 @@ class BatchedStore(Generic[C]):
             if what == "location":
                 self._held_locations[(payload[0].monitor, payload[0].location)] = payload
                 continue
+            if what == "push":
+                self._held_pushes[payload[0]] = payload
+                continue
             with self._lock:
                 self._held.append(item)
                 if what in _ROWS:
@@ -479,10 +503,11 @@ class BatchedStore(Generic[C]):
     def _drain(self) -> bool:
         """Write what is held, oldest first; True when nothing is held any more."""
         written = 0
-        while self._held or self._held_states or self._held_locations:
+        while self._held or self._held_states or self._held_locations or self._held_pushes:
             chunk = list(itertools.islice(self._held, self._batch_size))
             states: list[Item] = [("state", s, None) for s in self._held_states.items()]
             states += [("location", p, None) for p in self._held_locations.values()]
+            states += [("push", p, None) for p in self._held_pushes.values()]
             done = self._write_items(chunk + states)
             settled = min(done, len(chunk))
             with self._lock:
@@ -494,6 +519,7 @@ class BatchedStore(Generic[C]):
                 return False
             self._held_states.clear()
             self._held_locations.clear()
+            self._held_pushes.clear()
         while self._spill is not None and self._spill.rows:
             rows = self._spill.read(self._batch_size)
             done = self._write_items(rows)
