@@ -315,6 +315,8 @@ def test_chromium_a_writer_pauses_resumes_acknowledges_notes_and_logs_out(
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
     assert "web" in served.runner.prober.names
+    # Resumed as unknown, then checked at once (its interval is an hour): up again.
+    wait_for(lambda: state(served, "web") == "up", limit=10)
 
     incident = open_incident(served)
     assert incident["acknowledged"] is None

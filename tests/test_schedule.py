@@ -134,3 +134,41 @@ def test_the_runner_starts_every_due_probe_under_the_concurrency_bound() -> None
         assert 9 <= sum(1 for n, _ in starts if n == name) <= 11
     assert peak <= 2
     assert max(lag for _, lag in starts) < 1.0, starts
+
+
+def test_a_run_moved_earlier_wakes_the_runner_from_its_wait() -> None:
+    """A monitor due in an hour is moved to now (a resume, "check now") while the runner
+    waits: it starts at once, though the wait here never ends by itself; then setting
+    stop and wake ends the runner."""
+    s = Schedule(rand=lambda: 0.999)
+    s.add("a", 3600.0, now=0.0)
+    waits: list[float] = []
+    started: list[tuple[str, float]] = []
+
+    async def never_ends(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.Event().wait()
+
+    async def main() -> None:
+        stop, wake = asyncio.Event(), asyncio.Event()
+
+        async def probe(name: str, due: float) -> None:
+            started.append((name, due))
+            stop.set()
+            wake.set()
+
+        runner = asyncio.ensure_future(
+            run_schedule(s, probe, clock=lambda: 0.0, sleep=never_ends, stop=stop, wake=wake)
+        )
+        while not waits:
+            await asyncio.sleep(0)
+        assert (waits, started) == ([1.0], [])  # waiting for the idle second
+        assert s.reprobe("a", 0.0)
+        assert not s.reprobe("a", 5.0)  # not earlier than the run now planned
+        wake.set()
+        async with asyncio.timeout(5):  # only a failure ever waits this long
+            await runner
+
+    asyncio.run(main())
+    assert started == [("a", 0.0)]
+    assert waits == [1.0, 1.0]  # the second wait, after the start, ended by stop's wake

@@ -87,6 +87,8 @@ class Prober:
         self.schedule = Schedule(rand=rand)
         self._plans: dict[str, _Plan] = {}
         self._running = False
+        self._wake: asyncio.Event | None = None
+        """Set when a re-probe moves a run earlier; made by :meth:`run` on its loop."""
 
     def assign(self, monitors: Iterable[Monitor]) -> None:
         """Probe exactly ``monitors`` from now on: at start, on a reload, or when the
@@ -114,8 +116,9 @@ class Prober:
 
     def reprobe(self, name: str, delay: float) -> None:
         """Probe ``name`` again in ``delay`` seconds (a confirmation), then on its interval."""
-        if name in self._plans:
-            self.schedule.reprobe(name, self.mono() + delay)
+        moved = name in self._plans and self.schedule.reprobe(name, self.mono() + delay)
+        if moved and self._wake is not None:
+            self._wake.set()  # the schedule's loop may be waiting for a later run
 
     async def check(self, name: str, due: float) -> Check:
         """Probe ``name`` now and judge the result; ``due`` is when the schedule had it
@@ -147,6 +150,7 @@ class Prober:
         until ``stop`` is set."""
         now = self.mono()
         self._running = True
+        self._wake = asyncio.Event()
         for name, plan in self._plans.items():
             self.schedule.add(name, plan.monitor.interval, now)
 
@@ -166,9 +170,11 @@ class Prober:
                 sleep=self._sleep,
                 stop=stop,
                 concurrency=concurrency,
+                wake=self._wake,
             )
         finally:
             self._running = False
+            self._wake = None
 
 
 @functools.lru_cache(maxsize=4096)

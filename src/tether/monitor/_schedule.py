@@ -75,14 +75,16 @@ class Schedule:
             self._push(entry)
         return out
 
-    def reprobe(self, name: str, at: float) -> None:
-        """Run ``name`` again at ``at`` (a confirmation), then back on its interval."""
+    def reprobe(self, name: str, at: float) -> bool:
+        """Run ``name`` again at ``at`` (a confirmation), then back on its interval;
+        whether that moved its next run earlier."""
         entry = self._entries.get(name)
         if entry is None or at >= entry.due:
-            return
+            return False
         entry.generation = next(self._generations)
         entry.due = at
         self._push(entry)
+        return True
 
     def next_due(self) -> float | None:
         while self._heap:
@@ -109,9 +111,15 @@ async def run_schedule(
     concurrency: int = 256,
     stop: asyncio.Event | None = None,
     idle: float = 1.0,
+    wake: asyncio.Event | None = None,
 ) -> None:
     """Start ``probe(name, due)`` for every due run, at most ``concurrency`` at once,
-    until ``stop`` is set.  ``clock`` and ``sleep`` are injectable."""
+    until ``stop`` is set.  ``clock`` and ``sleep`` are injectable.
+
+    ``wake``, set by whoever moves a run earlier (a resumed monitor, "check now"), ends
+    a wait longer than :data:`_WAKE_AFTER` at once, so the run starts when it is due
+    rather than up to ``idle`` seconds later.  Shorter waits are not raced against it:
+    a busy schedule wakes often anyway, and racing costs two tasks per wait."""
     wait = sleep or asyncio.sleep
     bound = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
@@ -133,8 +141,28 @@ async def run_schedule(
             running.add(task)
             task.add_done_callback(running.discard)
         nxt = schedule.next_due()
-        delay = idle if nxt is None else max(0.0, nxt - clock())
-        await wait(min(delay, idle))
+        delay = min(idle, idle if nxt is None else max(0.0, nxt - clock()))
+        if wake is None or delay <= _WAKE_AFTER:
+            await wait(delay)
+        elif not wake.is_set():
+            await _first(wait(delay), wake.wait())
+        if wake is not None:
+            wake.clear()
     for task in list(running):
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
+
+
+_WAKE_AFTER = 0.05
+"""Seconds of waiting past which :func:`run_schedule` also listens for its ``wake``."""
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
