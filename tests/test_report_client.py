@@ -704,8 +704,22 @@ def test_opentelemetry_records_the_http_client_duration(target: str, refused: in
     assert list(served.explicit_bounds)[:3] == [0.005, 0.01, 0.025]
 
 
-def test_nothing_is_recorded_when_nothing_listens(target: str) -> None:
-    """With no reporter and no meter, the loop's one check finds nothing to call."""
+def test_nothing_is_recorded_when_nothing_listens(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no reporter and no meter, an ended call builds no record: the loop's one
+    check finds nothing to call.  With a sink, the same call does build one (so the
+    spy on the record's builder can see it)."""
+    from tether._retry._loop import Call
+
+    built: list[object] = []
+    build = Call.ended
+
+    def spy(self: Call, *args: object) -> None:
+        built.append(args)
+        build(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Call, "ended", spy)
     _ended.install(_ended.installed())
     default = _ended._state["meter_sink"]
     with _ended._locks[0]:
@@ -714,6 +728,12 @@ def test_nothing_is_recorded_when_nothing_listens(target: str) -> None:
     try:
         assert _ended.SINKS == []
         via_requests(policy(FakeClock()), f"{target}/ok")
+        assert built == []
+        seen: list[object] = []
+        with _ended._locks[0]:
+            _ended.SINKS.append(seen.append)
+        via_requests(policy(FakeClock()), f"{target}/ok")
+        assert len(built) == len(seen) == 1
     finally:
         with _ended._locks[0]:
             _ended._state["meter_sink"] = default

@@ -6,10 +6,10 @@ with the scope it needs (``read``, ``write``, or ``report`` for ``POST /api/repo
 it returns the :class:`Principal` (for the audit log) or raises a JSON 401/403.  What
 counts as a principal is the app's :class:`Authority` (``app[AUTHORITY]``):
 
-- :class:`LocalAuthority`, with no users configured: the server listens on loopback
-  only, and whoever reaches it is ``local`` with both scopes.  A change must still
-  come from this origin (a page of another site cannot post to it: see
-  :func:`same_origin`).
+- :class:`LocalAuthority`, ``make_app``'s own (a program that embeds the app on a
+  loopback address, and the tests): whoever reaches the server is ``local`` with both
+  scopes.  A change must still come from this origin (a page of another site cannot
+  post to it: see :func:`same_origin`).
 - :class:`~tether.monitor._auth.ConfiguredAuthority`, which ``tether monitor`` installs:
   API tokens (``Authorization: Bearer TOKEN``), login sessions when users are configured,
   and ``local`` for requests made on loopback while none are.
@@ -96,7 +96,7 @@ LOCAL: Final = Principal("local", frozenset(SCOPES), "local")
 
 
 class LocalAuthority:
-    """No users configured: everyone who reaches the server (loopback only) is ``local``."""
+    """Everyone who reaches the server is ``local``: for a server bound to loopback."""
 
     open = True
 
