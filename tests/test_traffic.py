@@ -29,6 +29,25 @@ def bad(at: float, kind: str = "tls.expired", ms: float = 10.0) -> Call:
     return Call(at, EP, kind, ms)
 
 
+def test_retried_calls_are_counted_in_the_window_and_leave_it_with_their_second() -> None:
+    """Calls that took more than one attempt are counted (calls and retries), said in the
+    verdict's words, and leave the window with the second they came in."""
+    t = Traffic("checkout", EP, Thresholds(consecutive=3, window=60))
+    t.add([Call(T0, EP, None, 5.0, 3), Call(T0 + 30, EP, None, 5.0, 1)], T0 + 30)
+    t.add([Call(T0 + 31, EP, "read.timeout", 5.0, 2), Call(T0 + 31, EP, None, 5.0, 0)], T0 + 31)
+    view = t.view(T0 + 31)
+    assert (view.calls, view.retried, view.retries, view.retried_share) == (4, 2, 3, 0.5)
+    v = t.verdict(T0 + 31)
+    assert v.ok is True
+    assert v.detail.endswith("(read.timeout 1); 50% needed a retry")
+    later = t.view(T0 + 61)  # the first second has left the window
+    assert (later.calls, later.retried, later.retries) == (3, 1, 1)
+    assert (
+        t.verdict(T0 + 92).detail == "no calls of checkout to payments.internal:443 in the last 1m"
+    )
+    assert (t.view(T0 + 92).retried, t.view(T0 + 92).retries) == (0, 0)
+
+
 def test_three_failures_in_a_row_are_down_and_one_success_brings_it_back() -> None:
     """The tutorials' rule: down after 3 consecutive failures, up at the next success."""
     t = Traffic("checkout", EP, Thresholds(consecutive=3))

@@ -79,8 +79,10 @@ def served(tmp_path: Path, receiver: Receiver) -> Iterator[ServedRunner]:
     s.close()
 
 
-def call(at: float, kind: str | None = None, endpoint: str = PAY, ms: float = 12.5) -> list[Any]:
-    return [at, endpoint, "GET", kind, None if kind else 200, ms, 1]
+def call(
+    at: float, kind: str | None = None, endpoint: str = PAY, ms: float = 12.5, attempts: int = 1
+) -> list[Any]:
+    return [at, endpoint, "GET", kind, None if kind else 200, ms, attempts]
 
 
 def post(
@@ -260,7 +262,10 @@ def test_calls_are_counted_in_metrics_whatever_monitor_they_belong_to(
     the client's drops, for an app no monitor watches too."""
     s = served
     s.now = EPOCH + 10
-    post(s, report(call(EPOCH, "tls.expired", ms=30), call(EPOCH, ms=300), dropped=7))
+    post(
+        s,
+        report(call(EPOCH, "tls.expired", ms=30, attempts=3), call(EPOCH, ms=300), dropped=7),
+    )
     post(s, report(call(EPOCH, endpoint="[::1]:8443"), app="billing"))
     _, _, body = s.get("/metrics")
     text = body.decode()
@@ -283,6 +288,30 @@ def test_calls_are_counted_in_metrics_whatever_monitor_they_belong_to(
         in lines
     )
     assert 'tether_traffic_dropped_total{app="checkout"} 7.0' in lines
+    assert (
+        'tether_traffic_retries_total{app="checkout",endpoint="payments.internal:443"} 2.0' in lines
+    )
+    assert not any(line.startswith('tether_traffic_retries_total{app="billing"') for line in lines)
+
+
+def test_calls_that_needed_retries_are_shown_though_they_succeeded(
+    served: ServedRunner,
+) -> None:
+    """Calls that succeeded on a later attempt keep the monitor up, and its window and
+    page say how many needed a retry: what the application's retries hid."""
+    s = served
+    s.now = EPOCH + 10
+    calls = [call(EPOCH + i, attempts=3 if i < 2 else 1) for i in range(8)]
+    assert post(s, report(*calls)) == (202, {"ok": True, "accepted": 8})
+    s.store.flush()
+    assert s.json("/api/status")["monitors"]["payments"] == "up"
+    doc = s.json("/api/monitors/payments")
+    window = doc["traffic"]
+    assert (window["calls"], window["failed"]) == (8, 0)
+    assert (window["retried"], window["retried_share"], window["retries"]) == (2, 0.25, 4)
+    assert "25% needed a retry" in json.dumps(doc)
+    html = s.get("/monitors/payments")[2].decode()
+    assert "<th>Needed a retry</th><td>2 (25.0%), 4 retries in all</td>" in html
 
 
 def test_endpoints_past_the_bound_count_as_other() -> None:

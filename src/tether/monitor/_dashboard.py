@@ -586,6 +586,9 @@ def traffic_json(view: WindowView) -> dict[str, Any]:
         "p50_ms": round_ms(view.p(0.5)),
         "p90_ms": round_ms(view.p(0.9)),
         "p99_ms": round_ms(view.p(0.99)),
+        "retried": view.retried,
+        "retried_share": round(view.retried_share, 4),
+        "retries": view.retries,
     }
 
 
@@ -1417,7 +1420,13 @@ def _traffic(t: Mapping[str, Any]) -> str:
         ("Failed", f"{t['failed']} ({share})"),
         (
             "Latency p50 / p90 / p99",
-            " / ".join(_latency(t[k]) for k in ("p50_ms", "p90_ms", "p99_ms")),
+            " / ".join(_latency(t[k]) for k in _PERCENTILES),
+        ),
+        (
+            "Needed a retry",
+            f"{t['retried']} ({t['retried_share'] * 100:.1f}%), {t['retries']} retries in all"
+            if t["calls"]
+            else "—",
         ),
     ]
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)

@@ -27,6 +27,7 @@ and nothing in it can raise.
     tether_alerts_oldest_queued_seconds{channel}     how long the oldest of them has waited
     tether_traffic_calls_total{app, endpoint, kind}  reported calls (kind "" for a success)
     tether_traffic_latency_seconds{app, endpoint}    their latency, a histogram
+    tether_traffic_retries_total{app, endpoint}      their attempts after the first
     tether_traffic_dropped_total{app}                calls the application's client dropped
 
 The traffic series are bounded whatever the reports say: 100 applications and 200
@@ -129,6 +130,7 @@ class TrafficMetrics(Collector):
         self.calls: dict[tuple[str, str, str], int] = {}
         self.latency: dict[tuple[str, str], _Latency] = {}
         self.dropped: dict[str, int] = {}
+        self.retries: dict[tuple[str, str], int] = {}
         self._endpoints: dict[str, set[str]] = {}
 
     def _label(self, app: str, endpoint: str) -> tuple[str, str]:
@@ -162,6 +164,8 @@ class TrafficMetrics(Collector):
             latency.buckets[bisect.bisect_left(TRAFFIC_BUCKETS, seconds)] += 1
             latency.total += seconds
             latency.count += 1
+            if call.attempts > 1:
+                self.retries[label] = self.retries.get(label, 0) + call.attempts - 1
 
     def collect(self) -> Iterator[Metric]:
         calls = CounterMetricFamily(
@@ -184,6 +188,14 @@ class TrafficMetrics(Collector):
                 cumulative.append((floatToGoString(bound), float(running)))  # type: ignore[no-untyped-call]
             latency.add_metric([app, endpoint], cumulative, hist.total)
         yield latency
+        retries = CounterMetricFamily(
+            "tether_traffic_retries",
+            "The reported calls' attempts after their first: what their retries hid",
+            labels=["app", "endpoint"],
+        )
+        for (app, endpoint), n in sorted(self.retries.items()):
+            retries.add_metric([app, endpoint], n)
+        yield retries
         dropped = CounterMetricFamily(
             "tether_traffic_dropped",
             "Calls an application's client dropped before it could report them",

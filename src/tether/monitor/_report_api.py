@@ -130,7 +130,7 @@ def parse_report(body: bytes) -> Report:
             raise BadReport(f"calls[{i}].ms: give milliseconds, 0 to {_LONGEST_MS:.0f}")
         if type(attempts) is not int or not 0 <= attempts <= 1000:
             raise BadReport(f"calls[{i}].attempts: give a whole number, 0 to 1000")
-        append(Call(at, endpoint, kind, ms))
+        append(Call(at, endpoint, kind, ms, attempts))
     return Report(app, out, dropped)
 
 

@@ -8,7 +8,10 @@ Per traffic monitor, a :class:`Traffic` keeps
   its calls counted by kind and its latencies in fixed log-spaced buckets; running totals
   beside them, so a verdict costs nothing more than the buckets that expired since the
   last one.  Memory is bounded by the window's seconds, never by the call rate;
-- how many calls failed in a row (arrival order; a batch in the order of its ``at``).
+- how many calls failed in a row (arrival order; a batch in the order of its ``at``);
+- how many calls needed more than one attempt, and how many retries they made in all:
+  a call that succeeded on its third attempt is a success, but a share of such calls
+  rising is the endpoint failing under the retries, and the page and metrics say so.
 
 The rules (``Thresholds``):
 
@@ -92,6 +95,8 @@ class Call(NamedTuple):
     """The failure kind's value, or None for a success."""
     ms: float
     """Its whole latency, every attempt included."""
+    attempts: int = 1
+    """How many attempts it took (0: stopped before one, by a breaker or a deadline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,8 @@ class _Bucket:
     calls: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     latency: dict[int, int] = field(default_factory=dict)
+    retried: int = 0
+    retries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +130,20 @@ class WindowView:
     """Latency bucket index to count (:data:`LATENCY_BOUNDS_MS`)."""
     span: float
     """The window's length, seconds."""
+    retried: int = 0
+    """Calls that took more than one attempt (whether they then failed or not)."""
+    retries: int = 0
+    """The attempts after the first, over every call."""
 
     @property
     def share(self) -> float:
         """The share of the calls that failed (0 without calls)."""
         return self.failed / self.calls if self.calls else 0.0
+
+    @property
+    def retried_share(self) -> float:
+        """The share of the calls that needed a retry (0 without calls)."""
+        return self.retried / self.calls if self.calls else 0.0
 
     def p(self, q: float) -> float | None:
         return percentile(self.latency, q)
@@ -174,6 +190,8 @@ class Traffic:
         self._buckets: dict[int, _Bucket] = {}
         self._seconds: list[int] = []  # a heap of the buckets' seconds
         self._calls = 0
+        self._retried = 0
+        self._retries = 0
         self._kinds: dict[str, int] = {}
         self._latency: dict[int, int] = {}
         self.run = 0
@@ -200,10 +218,10 @@ class Traffic:
         cutoff = math.floor(now - self.span)
         buckets, kinds, latency = self._buckets, self._kinds, self._latency
         first, bound, log_ratio, top = LATENCY_BOUNDS_MS[0], self.last_at, _LOG_RATIO, _TOP
-        counted = 0
+        counted = retried = retries = 0
         last_ok = -math.inf
         failures: list[tuple[float, str]] = []
-        for stamped, _, kind, ms in calls:
+        for stamped, _, kind, ms, attempts in calls:
             at = stamped if stamped < now else now
             second = math.floor(at)
             if second <= cutoff:
@@ -216,6 +234,11 @@ class Traffic:
             lat = 0 if ms <= first else math.ceil(math.log(ms / first) / log_ratio - 1e-9)
             lat = min(lat, top)
             bucket.calls += 1
+            if attempts > 1:
+                retried += 1
+                retries += attempts - 1
+                bucket.retried += 1
+                bucket.retries += attempts - 1
             held = bucket.latency
             held[lat] = held.get(lat, 0) + 1
             latency[lat] = latency.get(lat, 0) + 1
@@ -229,6 +252,8 @@ class Traffic:
                 else:
                     failures.append((at, kind))
         self._calls += counted
+        self._retried += retried
+        self._retries += retries
         if counted:
             self.seen = True
         if last_ok > -math.inf:
@@ -252,6 +277,8 @@ class Traffic:
         while seconds and seconds[0] <= cutoff:
             bucket = self._buckets.pop(heapq.heappop(seconds))
             self._calls -= bucket.calls
+            self._retried -= bucket.retried
+            self._retries -= bucket.retries
             _subtract(self._kinds, bucket.kinds)
             _subtract(self._latency, bucket.latency)
 
@@ -264,6 +291,8 @@ class Traffic:
             dict(self._kinds),
             dict(self._latency),
             self.span,
+            self._retried,
+            self._retries,
         )
 
     def verdict(self, now: float) -> Verdict:
@@ -285,6 +314,8 @@ class Traffic:
         )
         if window.kinds:
             summary += f" ({window.kinds_text()})"
+        if window.retried:
+            summary += f"; {_percent(window.retried_share)} needed a retry"
         if by_ratio:
             kind = window.top_kind()
             words = f"{_percent(window.share)} of {self.app}'s calls{to} fail with {kind}"
