@@ -22,6 +22,10 @@ from tether.monitor.config import parse_config
         ("${TOKEN}", {"TOKEN": ""}, ""),
         ("$${TOKEN}", {"TOKEN": "abc"}, "${TOKEN}"),
         ("pa$$word $HOME", {}, "pa$$word $HOME"),
+        # Digits alone name no variable: a regular expression's group, as a pasted
+        # blackbox.yml's query_response writes it.
+        ("PONG ${1} ${12}", {"1": "no"}, "PONG ${1} ${12}"),
+        ("${A1}", {"A1": "x"}, "x"),
     ],
 )
 def test_interpolation(written: str, env: dict[str, str], value: str) -> None:
@@ -68,6 +72,7 @@ def test_missing_variable_is_one_error_naming_it() -> None:
         ("${}", '"${}"'),
         ("x ${TOKEN", '"${TOKEN"'),
         ("${A:B}", '"${A:B}"'),
+        ("${1A}", '"${1A}"'),
     ],
 )
 def test_malformed_reference_is_an_error(written: str, shown: str) -> None:
@@ -92,3 +97,4 @@ def test_keys_and_non_strings_are_not_interpolated() -> None:
         '["${X}"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
         "defaults, maintenance, cluster, users, tokens, workers, monitors, status_pages, modules"
     ]
+

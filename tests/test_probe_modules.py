@@ -22,6 +22,7 @@ from tether.monitor._web import serve
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.config._blackbox import DEFAULT_MODULES
+from tether.monitor.config._checks import config_warnings
 from tether.monitor.store import SQLiteStore
 
 MONITORS = 'monitors: [{name: a, url: "http://127.0.0.1:1/"}]\n'
@@ -98,30 +99,57 @@ def test_the_ip_protocol_options_map_to_one_family_only_without_fallback() -> No
 
 
 @pytest.mark.parametrize(
-    ("modules", "message"),
+    ("modules", "name", "reason"),
     [
         (
             "  http_2xx: {prober: http, http: {compression: gzip}}",
-            "modules.http_2xx.http: compression: blackbox_exporter's option is not supported",
+            "http_2xx",
+            "tether does not honour blackbox_exporter's http.compression",
         ),
         (
-            "  slow: {prober: http, http: {fail_if_body_matches_regexp: [x]}}",
-            "modules.slow.http: fail_if_body_matches_regexp: blackbox_exporter's option",
+            "  slow: {prober: http, http: {fail_if_body_matches_regexp: [x], body: y}}",
+            "slow",
+            "tether does not honour blackbox_exporter's http.fail_if_body_matches_regexp, "
+            "http.body",
         ),
         (
             "  banner: {prober: tcp, tcp: {query_response: [{expect: SSH}]}}",
-            "modules.banner.tcp: query_response: blackbox_exporter's option is not supported",
+            "banner",
+            "tether does not honour blackbox_exporter's tcp.query_response",
         ),
         (
             "  h: {prober: http, http: {tls_config: {server_name: x}}}",
-            "modules.h.http.tls_config: server_name: blackbox_exporter's option",
+            "h",
+            "tether does not honour blackbox_exporter's http.tls_config.server_name",
         ),
         (
             "  ping: {prober: icmp, icmp: {ttl: 5}}",
-            "modules.ping.icmp: ttl: blackbox_exporter's option is not supported by tether; "
-            "supported: ip_protocol_fallback, payload_size, preferred_ip_protocol",
+            "ping",
+            "tether does not honour blackbox_exporter's icmp.ttl",
         ),
-        ("  g: {prober: grpc}", "modules.g: prober grpc is not supported"),
+        (
+            "  g: {prober: grpc, grpc: {tls: true}}",
+            "g",
+            "prober grpc: tether does not speak gRPC's health protocol",
+        ),
+    ],
+)
+def test_a_module_tether_cannot_honour_is_kept_unavailable_with_the_reason(
+    modules: str, name: str, reason: str
+) -> None:
+    """A module needing an option tether does not honour, or a prober it does not run,
+    does not stop the file loading: it is kept unavailable, saying why, and
+    check-config's warnings name it."""
+    config = parse_config(MONITORS + "modules:\n" + modules)
+    assert config.modules[name].unavailable == reason
+    assert f"modules.{name}: not available: {reason}; /probe?module={name} answers 400" in (
+        "\n".join(config_warnings(config))
+    )
+
+
+@pytest.mark.parametrize(
+    ("modules", "message"),
+    [
         ("  x: {prober: smtp}", "modules.x: prober smtp is not one of http, tcp, dns, icmp"),
         ("  x: {timeout: 5s}", "modules.x: prober is required: http, tcp, dns, icmp"),
         ("  d: {prober: dns}", "modules.d: dns.query_name is required with prober: dns"),
@@ -134,22 +162,99 @@ def test_the_ip_protocol_options_map_to_one_family_only_without_fallback() -> No
             "  d: {prober: dns, dns: {query_name: a.test, valid_rcodes: [NOPE]}}",
             'modules.d.dns.valid_rcodes[0]: "NOPE" is not one of',
         ),
+        ("  g: {prober: grpc, timeout: soon}", "modules.g.timeout:"),
     ],
 )
-def test_what_tether_cannot_honour_is_one_error_naming_the_key_and_module(
+def test_a_typo_or_a_bad_value_is_one_error_naming_the_key_and_module(
     modules: str, message: str
 ) -> None:
-    """An option of blackbox_exporter tether does not honour, a prober it does not run, a
-    typo and a bad value are each one error whose path names the module."""
+    """A prober nobody knows, a typo and a bad value are each one error whose path
+    names the module (an unavailable module's timeout is still read)."""
     error = config_error(modules)
     assert message in error
     assert len(error.splitlines()) == 1
 
 
-def test_the_supported_options_are_listed_with_a_refused_one() -> None:
-    """The refusal lists what the section does take, so the user sees the alternative."""
-    error = config_error("  h: {prober: http, http: {body_size_limit: 1MB}}")
-    assert "supported: fail_if_not_ssl, fail_if_ssl, follow_redirects, headers" in error
+DEBIAN_BLACKBOX_YML = """\
+modules:
+  http_2xx:
+    prober: http
+  http_post_2xx:
+    prober: http
+    http:
+      method: POST
+  tcp_connect:
+    prober: tcp
+  pop3s_banner:
+    prober: tcp
+    tcp:
+      query_response:
+      - expect: "^+OK"
+      tls: true
+      tls_config:
+        insecure_skip_verify: false
+  grpc:
+    prober: grpc
+    grpc:
+      tls: true
+      preferred_ip_protocol: "ip4"
+  ssh_banner:
+    prober: tcp
+    tcp:
+      query_response:
+      - expect: "^SSH-2.0-"
+      - send: "SSH-2.0-blackbox-ssh-check"
+  irc_banner:
+    prober: tcp
+    tcp:
+      query_response:
+      - send: "NICK prober"
+      - expect: "PING :([^ ]+)"
+        send: "PONG ${1}"
+  icmp:
+    prober: icmp
+  icmp_ttl5:
+    prober: icmp
+    timeout: 5s
+    icmp:
+      ttl: 5
+"""
+"""The modules of the example blackbox.yml that Debian's prometheus-blackbox-exporter
+installs as /etc/prometheus/blackbox.yml (grpc_plain left out: it is grpc again)."""
+
+
+def test_debians_example_blackbox_yml_loads_as_it_is(tmp_path: Path, lab: Lab) -> None:
+    """The package's own file, pasted under the monitors: the modules tether runs probe
+    (http_2xx of the lab's healthy server succeeds), the others answer 400 saying why,
+    and ``${1}`` (a regular expression's group) is no environment reference.  Where the
+    package is installed, its file as it is on disk loads too."""
+    config = parse_config(MONITORS + DEBIAN_BLACKBOX_YML)
+    usable = {name for name, m in config.modules.items() if m.unavailable is None}
+    assert usable == {"http_2xx", "http_post_2xx", "tcp_connect", "icmp"}
+    healthy = lab["healthy"].url
+    (ok, banner, unknown) = ask(
+        tmp_path,
+        MONITORS + DEBIAN_BLACKBOX_YML,
+        ("http_2xx", healthy),
+        ("ssh_banner", "127.0.0.1:22"),
+        ("nope", healthy),
+    )
+    assert ok[0] == 200
+    assert series(ok[1])["probe_success"] == "1.0"
+    assert banner == (
+        400,
+        'probe: module "ssh_banner" is not available in tether: '
+        "tether does not honour blackbox_exporter's tcp.query_response\n",
+    )
+    assert unknown == (
+        400,
+        'Unknown module "nope"; valid modules: http, http_2xx, http_post_2xx, icmp, tcp, '
+        "tcp_connect, tls\n",
+    )
+    installed = Path("/etc/prometheus/blackbox.yml")
+    if installed.exists():
+        on_disk = parse_config(MONITORS + installed.read_text())
+        assert usable <= {n for n, m in on_disk.modules.items() if m.unavailable is None}
 
 
 # -- /probe?module=NAME -----------------------------------------------------------------

@@ -104,9 +104,16 @@ def probe_handler(
         configured = modules()
         module = configured.get(name) or _OWN_MODULES.get(name)
         if module is None:
-            valid = ", ".join(sorted({*configured, *_OWN_MODULES}))
+            usable = {n for n, m in configured.items() if m.unavailable is None}
+            valid = ", ".join(sorted({*usable, *_OWN_MODULES}))
             return web.Response(
                 status=400, text=f"Unknown module {quote(name)}; valid modules: {valid}\n"
+            )
+        if module.unavailable is not None:
+            return web.Response(
+                status=400,
+                text=f"probe: module {quote(name)} is not available in tether: "
+                f"{module.unavailable}\n",
             )
         if name in ("tcp", "tls") and name not in configured:
             target = target.removeprefix(f"{name}://")  # tether's own took either form

@@ -1,12 +1,15 @@
 """``modules:``: blackbox_exporter's modules, as a ``blackbox.yml`` writes them, for
 ``/probe?module=NAME``.
 
-The subset tether can honour is taken as written; an option of blackbox_exporter that
-tether does not honour is refused by name (a probe that silently ignored
-``fail_if_body_matches_regexp`` would pass where the exporter fails), and a key neither
-knows is an unknown key as anywhere else in the file.  Without a ``modules:`` section the
-modules of blackbox_exporter's example ``blackbox.yml`` that tether can run are there
-(:data:`DEFAULT_MODULES`)."""
+The subset tether can honour is taken as written.  A module that needs what tether does
+not honour (a ``grpc`` prober, ``query_response``, ``fail_if_body_matches_regexp``...)
+is kept as *unavailable*, with the reason: the file loads as it is, ``check-config`` and
+the monitor's start warn, and ``/probe?module=NAME`` answers 400 saying why (a probe
+that silently ignored ``fail_if_body_matches_regexp`` would pass where the exporter
+fails).  In a module tether runs, a key neither knows is an unknown key and a bad value
+a bad value, as anywhere else in the file; an unavailable module's options are not read.
+Without a ``modules:`` section the modules of blackbox_exporter's example
+``blackbox.yml`` that tether can run are there (:data:`DEFAULT_MODULES`)."""
 
 from __future__ import annotations
 
@@ -203,6 +206,9 @@ class BlackboxModule(BaseModel):
     tcp: TcpModule = Field(default_factory=TcpModule)
     icmp: IcmpModule = Field(default_factory=IcmpModule)
     dns: DnsModule | None = None
+    unavailable: str | None = None
+    """Why tether cannot run this module as written (None: it can): what it needs that
+    tether does not honour.  Set when the file is read; ``/probe`` answers 400 with it."""
 
     @model_validator(mode="before")
     @classmethod
@@ -213,18 +219,39 @@ class BlackboxModule(BaseModel):
         if prober is None:
             raise fail(f"prober is required: {', '.join(PROBERS)}")
         if prober in _REFUSED_PROBERS:
-            raise fail(
-                f"prober {prober} is not supported: {_REFUSED_PROBERS[prober]}; "
-                f"supported: {', '.join(PROBERS)}"
-            )
+            return _unavailable(data, f"prober {prober}: {_REFUSED_PROBERS[prober]}")
         if prober not in PROBERS:
             raise fail(f"prober {prober!s} is not one of {', '.join(PROBERS)}")
-        for other in ("grpc",):
+        for other in _REFUSED_PROBERS:
             if other in data:
                 raise fail(f"{other}: tether does not run the {other} prober")
+        needs = _needs(prober, data.get(prober))
+        if needs:
+            return _unavailable(
+                data, f"tether does not honour blackbox_exporter's {', '.join(needs)}"
+            )
         if prober == "dns" and data.get("dns") is None:
             raise fail("dns.query_name is required with prober: dns")
         return data
+
+
+def _needs(prober: str, section: object) -> list[str]:
+    """The options of ``section`` (a module's ``http:``, ``tcp:``...) that tether does not
+    honour, as ``tcp.query_response``."""
+    if not isinstance(section, dict):
+        return []
+    needs = [f"{prober}.{key}" for key in section if key in _UNSUPPORTED.get(prober, ())]
+    tls = section.get("tls_config")
+    if isinstance(tls, dict):
+        needs += [f"{prober}.tls_config.{k}" for k in tls if k in _UNSUPPORTED["tls_config"]]
+    return needs
+
+
+def _unavailable(data: dict[str, Any], reason: str) -> dict[str, Any]:
+    """An unavailable module: its prober, its timeout (checked as any other) and why; the
+    prober's options are not read."""
+    kept: dict[str, Any] = {key: data[key] for key in ("prober", "timeout") if key in data}
+    return {**kept, "unavailable": reason}
 
 
 DEFAULT_MODULES: Final[Mapping[str, BlackboxModule]] = {

@@ -108,7 +108,12 @@ def config_warnings(config: MonitorConfig) -> list[str]:
     """What is valid but probably not meant: ``tether check-config`` prints it, and
     ``tether monitor`` logs it at start."""
     server = config.server
-    out: list[str] = []
+    out = [
+        f"modules.{name}: not available: {module.unavailable}; /probe?module={name} "
+        "answers 400 saying so"
+        for name, module in config.modules.items()
+        if module.unavailable is not None
+    ]
     if is_loopback(server.host):
         return out
     if not config.users:

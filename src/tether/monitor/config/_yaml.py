@@ -144,6 +144,10 @@ class Document:
         def substitute(match: re.Match[str]) -> str:
             if match["escape"]:
                 return "${"
+            if match["close"] and match["body"].isascii() and match["body"].isdigit():
+                # ${1}: no environment variable's name, but a regular expression's group
+                # (blackbox_exporter's query_response writes them): kept as written.
+                return match[0]
             reference = _NAME_AND_DEFAULT.fullmatch(match["body"]) if match["close"] else None
             if reference is None:
                 self.errors.append(
