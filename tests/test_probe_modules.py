@@ -6,9 +6,11 @@ scraped by a real Prometheus, giving the same series names."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import aiohttp
@@ -572,3 +574,49 @@ def test_one_scrape_config_gets_the_same_series_from_the_exporter_and_tether(
     for module in ("tcp_connect", "dns_lab", "icmp_lo"):
         for side in ("exporter", "tether"):
             assert not {n for n in got[f"{side}_{module}"] if n.startswith("probe_http_")}
+
+
+class _Redirects(http.server.BaseHTTPRequestHandler):
+    """/a redirects to /b, /b to /c, which answers 200: two redirects."""
+
+    def do_GET(self) -> None:
+        hops = {"/a": "/b", "/b": "/c"}
+        if self.path in hops:
+            self.send_response(302)
+            self.send_header("Location", hops[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_probe_http_redirects_counts_the_redirects_followed(tmp_path: Path) -> None:
+    """A real server redirecting twice: http_2xx follows both (probe_http_redirects 2,
+    status 200, success); a module with no_follow_redirects stops at the first 302 (0
+    followed, and the 302 fails, as blackbox_exporter's would without it listed)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = f"http://127.0.0.1:{server.server_address[1]}/a"
+        config = MONITORS + (
+            "modules:\n  http_2xx: {prober: http}\n"
+            "  stay: {prober: http, http: {no_follow_redirects: true}}\n"
+        )
+        followed, stayed = ask(tmp_path, config, ("http_2xx", target), ("stay", target))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert followed[0] == stayed[0] == 200
+    got = series(followed[1])
+    assert (got["probe_http_redirects"], got["probe_http_status_code"]) == ("2.0", "200.0")
+    assert got["probe_success"] == "1.0"
+    got = series(stayed[1])
+    assert (got["probe_http_redirects"], got["probe_http_status_code"]) == ("0.0", "302.0")
+    assert got["probe_success"] == "0.0"
