@@ -218,6 +218,34 @@ def test_a_window_holds_alerts_until_it_is_closed(served: Served) -> None:
         ("maintenance.close", f"maintenance:{window['id']}"),
         ("maintenance.open", f"maintenance:{window['id']}"),
     ]
+    # Opened before the incident, the window's close is on its timeline, naming who.
+    (incident,) = served.json("/api/incidents?open=1")["incidents"]
+    closing = {
+        "at": "2027-01-15T08:01:00Z",
+        "event": "maintenance",
+        "detail": f"maintenance window #{window['id']} closed by local",
+    }
+    assert closing in incident["timeline"]
+
+
+def test_a_check_or_a_pause_of_a_monitor_in_an_incident_is_on_its_timeline(
+    served: Served,
+) -> None:
+    """Changes to a monitor of an open incident land on its timeline, naming who: a check
+    asked for, then a pause (after which the engine says it left the incident)."""
+    served.check("down")
+    served.now += 30
+    assert served.post("/api/monitors/down/check")[0] == 200
+    served.now += 30
+    assert served.post("/api/monitors/down/pause", {"reason": "moving racks"})[0] == 200
+    served.store.flush()
+    (incident,) = served.json("/api/incidents")["incidents"]
+    said = [(e["at"], e["event"], e["detail"]) for e in incident["timeline"]]
+    assert ("2027-01-15T08:00:30Z", "check", "a check of down now, asked by local") in said
+    paused = ("2027-01-15T08:01:00Z", "pause", "down paused by local: moving racks")
+    assert paused in said
+    assert said.index(paused) < len(said) - 1  # the engine's entry follows: it left
+    assert served.post("/api/monitors/down/resume")[0] == 200
 
 
 def test_a_window_for_every_monitor_until_a_time(served: Served) -> None:

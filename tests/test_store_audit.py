@@ -124,6 +124,75 @@ def test_notes_and_acknowledgements_reach_the_timeline_and_the_log(target: str) 
     ]
 
 
+def test_changes_to_monitors_are_said_on_the_timelines_of_their_open_incidents(
+    target: str,
+) -> None:
+    """A pause, a resume and a check now land on the timeline of each open incident of
+    their monitor, naming who; a window for some monitors on those that hold one of them,
+    a window for all on every open incident, and its close too; nothing reaches a
+    resolved incident or one of other monitors."""
+
+    def incident(monitors: tuple[str, ...], resolved: float | None = None) -> Incident:
+        made = Incident(
+            store.new_incident_id(),
+            f"k:{monitors}",
+            Kind.CONNECT_REFUSED,
+            "refused",
+            "start it",
+            T0,
+            monitors=monitors,
+            timeline=(TimelineEntry(T0, "opened", "refused"),),
+        )
+        store.open_incident(made)
+        if resolved is not None:
+            store.note_incident(
+                made.id, TimelineEntry(resolved, "resolved", "up"), resolved=resolved
+            )
+            store.flush()
+        return made
+
+    with open_target(target) as store:
+        api, both, other = incident(("api",)), incident(("api", "web")), incident(("db",))
+        old = incident(("api",), resolved=T0 + 1)
+        store.set_paused("web", True, by("pause", "monitor:web", T0 + 2, reason="deploy"))
+        store.set_paused("web", False, by("resume", "monitor:web", T0 + 3))
+        store.request_check("api", by("check", "monitor:api", T0 + 4))
+        some = store.open_window(
+            ("web",), T0 + 5, T0 + 605, "deploy", by("maintenance.open", "", T0 + 5, end="E")
+        )
+        every = store.open_window(
+            (), T0 + 6, T0 + 66, "switch", by("maintenance.open", "", T0 + 6, end="F")
+        )
+        store.close_window(some.id, by("maintenance.close", f"maintenance:{some.id}", T0 + 7))
+        read = {i.id: store.incident(i.id) for i in (api, both, other, old)}
+
+    def said(made: Incident) -> list[tuple[float, str, str]]:
+        found = read[made.id]
+        assert found is not None
+        return [(e.at, e.event, e.detail) for e in found.timeline[1:]]
+
+    held_all = (
+        T0 + 6,
+        "maintenance",
+        f"maintenance window #{every.id} opened by alice until F, alerts held",
+    )
+    assert said(api) == [(T0 + 4, "check", "a check of api now, asked by alice"), held_all]
+    assert said(both) == [
+        (T0 + 2, "pause", "web paused by alice: deploy"),
+        (T0 + 3, "resume", "web resumed by alice"),
+        (T0 + 4, "check", "a check of api now, asked by alice"),
+        (
+            T0 + 5,
+            "maintenance",
+            f"maintenance window #{some.id} opened by alice until E, alerts held",
+        ),
+        held_all,
+        (T0 + 7, "maintenance", f"maintenance window #{some.id} closed by alice"),
+    ]
+    assert said(other) == [held_all]
+    assert said(old) == [(T0 + 1, "resolved", "up")]
+
+
 def test_the_audit_log_reads_the_newest_first_up_to_the_limit(target: str) -> None:
     """``audit(limit=N)`` gives the N newest entries, newest first, params as given."""
     with open_target(target) as store:

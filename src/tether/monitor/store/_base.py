@@ -542,6 +542,44 @@ def audit_values(entry: AuditEntry, encode: Callable[[Any], Any]) -> tuple[Any, 
     )
 
 
+def incident_note(
+    audit: AuditEntry, window: Window | None = None
+) -> tuple[tuple[str, ...], TimelineEntry] | None:
+    """What a change made through the write API says on the timeline of each open
+    incident it concerns: the monitors it concerns (empty: every one) and the entry, or
+    None for a change that is not about monitors (an incident's acknowledgement and
+    notes are written on its timeline by their own writes).  ``window`` is the window a
+    ``maintenance.open`` opened or a ``maintenance.close`` closed: its monitors."""
+    who, action, params = audit.who, audit.action, audit.params
+    kind, _, name = audit.target.partition(":")
+    reason = f": {params['reason']}" if params.get("reason") else ""
+    if kind == "monitor" and action in ("pause", "resume", "check"):
+        detail = {
+            "pause": f"{name} paused by {who}{reason}",
+            "resume": f"{name} resumed by {who}{reason}",
+            "check": f"a check of {name} now, asked by {who}",
+        }[action]
+        return (name,), TimelineEntry(audit.at, action, detail)
+    if action == "maintenance.open" and window is not None:
+        detail = (
+            f"maintenance window #{window.id} opened by {who} until {params.get('end')}, "
+            f"alerts held{reason}"
+        )
+        return window.monitors, TimelineEntry(audit.at, "maintenance", detail)
+    if action == "maintenance.close" and window is not None:
+        detail = f"maintenance window #{window.id} closed by {who}"
+        return window.monitors, TimelineEntry(audit.at, "maintenance", detail)
+    return None
+
+
+def concerns(stored: object, monitors: Sequence[str]) -> bool:
+    """Whether an incident whose ``monitors`` column holds ``stored`` (a list of names, or
+    a mapping by name) concerns ``monitors`` (empty: every monitor)."""
+    if not monitors:
+        return True
+    return isinstance(stored, list | dict) and any(m in stored for m in monitors)
+
+
 def window_record(row: Sequence[Any], decode: Decode) -> Window:
     """A maintenance window read back in :data:`WINDOW_COLUMNS` order."""
     window_id, monitors, start, ends, reason, opened_by, closed, closed_by = row

@@ -74,7 +74,9 @@ from tether.monitor.store._base import (
     Tally,
     audit_record,
     audit_values,
+    concerns,
     controls_of,
+    incident_note,
     incident_record,
     incident_row,
     location_row,
@@ -418,14 +420,33 @@ def _note_incident(
     )
 
 
-def _log(audit: AuditEntry) -> Callable[[Conn], object]:
-    """The write that adds ``audit`` to the audit log."""
+def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], None]:
+    """The write that adds ``audit`` to the audit log and, for a change about monitors,
+    says it on the timeline of each open incident it concerns (``incident_note``;
+    ``window``: the one a ``maintenance.close`` closed)."""
     values = audit_values(audit, _jsonb)
-    return lambda conn: conn.execute(
-        f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-        "VALUES (%s, %s, %s, %s, %s, %s)",
-        values,
-    )
+    note = incident_note(audit, window)
+
+    def write(conn: Conn) -> None:
+        conn.execute(
+            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            values,
+        )
+        if note is None:
+            return
+        monitors, entry = note
+        rows = conn.execute(
+            "SELECT id, monitors FROM incidents WHERE resolved IS NULL FOR UPDATE"
+        ).fetchall()
+        for incident_id, stored in rows:
+            if concerns(stored, monitors):
+                conn.execute(
+                    "UPDATE incidents SET timeline = timeline || %s WHERE id = %s",
+                    (_jsonb([entry.to_json()]), incident_id),
+                )
+
+    return write
 
 
 class Link:
@@ -784,7 +805,7 @@ class PostgresStore(BatchedStore["Conn"]):
             ).fetchone()
             assert row is not None
             window = window_record(row, _same)
-            _log(replace(audit, target=f"maintenance:{window.id}"))(conn)
+            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
             return window
 
         return self._call(insert)
@@ -797,8 +818,9 @@ class PostgresStore(BatchedStore["Conn"]):
                 (audit.at, audit.who, window_id, audit.at),
             ).fetchone()
             if closed is not None:
-                _log(audit)(conn)
-                return window_record(closed, _same), True
+                window = window_record(closed, _same)
+                _log(audit, window)(conn)
+                return window, True
             row = conn.execute(
                 f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = %s", (window_id,)
             ).fetchone()

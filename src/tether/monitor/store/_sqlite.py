@@ -57,7 +57,9 @@ from tether.monitor.store._base import (
     Tally,
     audit_record,
     audit_values,
+    concerns,
     controls_of,
+    incident_note,
     incident_record,
     incident_row,
     location_row,
@@ -346,14 +348,33 @@ def _note_incident(
     return update
 
 
-def _log(audit: AuditEntry) -> Callable[[sqlite3.Connection], object]:
-    """The write that adds ``audit`` to the audit log."""
+def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.Connection], None]:
+    """The write that adds ``audit`` to the audit log and, for a change about monitors,
+    says it on the timeline of each open incident it concerns (``incident_note``;
+    ``window``: the one a ``maintenance.close`` closed)."""
     values = audit_values(audit, _dumps)
-    return lambda conn: conn.execute(
-        f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        values,
-    )
+    note = incident_note(audit, window)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        if note is None:
+            return
+        monitors, entry = note
+        rows = conn.execute(
+            "SELECT id, monitors, timeline FROM incidents WHERE resolved IS NULL"
+        ).fetchall()
+        for incident_id, stored, timeline in rows:
+            if concerns(json.loads(stored), monitors):
+                conn.execute(
+                    "UPDATE incidents SET timeline = ? WHERE id = ?",
+                    (_dumps([*json.loads(timeline), entry.to_json()]), incident_id),
+                )
+
+    return write
 
 
 class SQLiteStore(BatchedStore[sqlite3.Connection]):
@@ -571,7 +592,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 (_dumps(list(monitors)), start, end, reason, audit.who),
             ).fetchone()
             window = window_record(row, json.loads)
-            _log(replace(audit, target=f"maintenance:{window.id}"))(conn)
+            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
             return window
 
         return self._call(insert)
@@ -584,8 +605,9 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 (audit.at, audit.who, window_id, audit.at),
             ).fetchone()
             if closed is not None:
-                _log(audit)(conn)
-                return window_record(closed, json.loads), True
+                window = window_record(closed, json.loads)
+                _log(audit, window)(conn)
+                return window, True
             row = conn.execute(
                 f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = ?", (window_id,)
             ).fetchone()
