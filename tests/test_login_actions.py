@@ -17,9 +17,11 @@ is kept, and the last test looks for a secret in all of them.
 from __future__ import annotations
 
 import http.client
+import http.server
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -401,6 +403,65 @@ def test_chromium_a_reader_sees_no_buttons_and_cannot_post(tab: Tab, served: Ser
     assert state(served, "web") != "paused"
     assert read(served, "/api/maintenance")["windows"] == []
     same_origin(tab, served)
+
+
+class _Attacker(http.server.BaseHTTPRequestHandler):
+    """Another site, on 127.0.0.2: its one page posts a form to the monitor at once."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        body = (
+            "<!doctype html><title>win a prize</title>"
+            f'<form id="f" method="post" action="{self.target}">'
+            '<input type="hidden" name="reason" value="csrf"></form>'
+            "<script>document.getElementById('f').submit()</script>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_chromium_a_forged_post_from_another_site_or_without_the_token_is_refused(
+    tab: Tab, served: Served
+) -> None:
+    """alice is logged in; a page of another site (127.0.0.2) that submits a form to
+    pause web gets no change (her SameSite=Strict cookie does not go with it, nor could
+    it carry her CSRF token); on the dashboard's own origin, a script's POST without the
+    token is a 403.  web stays unpaused and the audit log gains nothing."""
+    page = tab.page
+    log_in(page, served, "alice", "/monitors/web")
+    before = audit(served)
+    handler = type("Attacker", (_Attacker,), {"target": served.base + "/api/monitors/web/pause"})
+    evil = http.server.ThreadingHTTPServer(("127.0.0.2", 0), handler)
+    thread = threading.Thread(target=evil.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with page.expect_response(lambda r: r.url.endswith("/api/monitors/web/pause")) as posted:
+            page.goto(f"http://127.0.0.2:{evil.server_address[1]}/")
+        assert posted.value.request.method == "POST"
+        assert posted.value.status in (401, 403), posted.value.status
+    finally:
+        evil.shutdown()
+        evil.server_close()
+    page.goto(served.base + "/monitors/web")
+    assert page.inner_text("header .who") == "alice"  # still logged in: only the post failed
+    tokenless = page.evaluate(
+        """async () => {
+            const r = await fetch('/api/monitors/web/pause', {method: 'POST', body: '{}',
+                headers: {'Content-Type': 'application/json'}});
+            return [r.status, (await r.json()).error];
+        }"""
+    )
+    assert tokenless[0] == 403, tokenless
+    assert "CSRF" in tokenless[1] or "csrf" in tokenless[1], tokenless
+    assert audit(served) == before
+    assert state(served, "web") != "paused"
 
 
 def test_chromium_a_button_pressed_after_the_session_expired_goes_to_the_login(

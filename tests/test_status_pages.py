@@ -452,7 +452,7 @@ def test_chromium_renders_the_page_without_a_login_and_nothing_leaves_the_origin
     public: Public, browser: Any, tmp_path: Path
 ) -> None:
     """In Chromium the page shows its headline, its monitors and 90 visible bars each,
-    makes no request off its origin and logs no error."""
+    shows nothing internal, makes no request off its origin and logs no error."""
     from playwright.sync_api import expect
 
     with Tab(browser, public.base, clock=None, viewport={"width": 1100, "height": 900}) as tab:
@@ -472,6 +472,11 @@ def test_chromium_renders_the_page_without_a_login_and_nothing_leaves_the_origin
             "e => getComputedStyle(e).fill"
         )
         expect(page.locator("#incidents")).to_contain_text("Checkout is unreachable")
+        # What the browser shows and holds (its text, the bars' titles, the whole DOM
+        # after every script ran) keeps hidden what the HTML does.
+        shown = page.inner_text("body") + page.content()
+        for word in hidden(public):
+            assert word.lower() not in shown.lower(), word
         shot = tmp_path / "status.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000

@@ -40,7 +40,9 @@ def test_retried_calls_are_counted_in_the_window_and_leave_it_with_their_second(
     v = t.verdict(T0 + 31)
     assert v.ok is True
     assert v.detail.endswith("(read.timeout 1); 50% needed a retry")
+    assert view.per_minute == 4.0  # the first call 31 s ago: over a minute at least
     later = t.view(T0 + 61)  # the first second has left the window
+    assert later.per_minute == 3.0  # covered: the whole window now
     assert (later.calls, later.retried, later.retries) == (3, 1, 1)
     assert (
         t.verdict(T0 + 92).detail == "no calls of checkout to payments.internal:443 in the last 1m"

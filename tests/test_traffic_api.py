@@ -362,7 +362,8 @@ def test_a_traffic_monitor_is_a_monitor_on_the_dashboard_and_its_json(
     assert (window["calls"], window["failed"], window["failed_share"]) == (5, 4, 0.8)
     assert window["kinds"] == {"tls.expired": 3, "connect.refused": 1}
     assert list(window["kinds"]) == ["tls.expired", "connect.refused"]  # commonest first
-    assert window["per_minute"] == 1.0  # 5 calls in a 5 min window
+    # 5 calls, the first 10 s ago: a rate over a minute at least, not over the window.
+    assert window["per_minute"] == 5.0
     # Fixed log-spaced buckets: each percentile falls in the bucket of a call's latency.
     assert 2 <= window["p50_ms"] <= 60
     assert window["p50_ms"] <= window["p90_ms"] <= window["p99_ms"]
@@ -371,6 +372,6 @@ def test_a_traffic_monitor_is_a_monitor_on_the_dashboard_and_its_json(
     assert status == 200
     html = body.decode()
     assert '<section id="calls">' in html
-    assert "5 (1 a minute)" in html
+    assert "5 (5 a minute)" in html
     assert "4 (80.0%)" in html
     assert '<code class="kind">tls.expired</code></td><td>3</td><td>60.0%' in html

@@ -575,11 +575,11 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
 def traffic_json(view: WindowView) -> dict[str, Any]:
     """A traffic monitor's window on its page: the calls and their rate, the share
     failing and by kind (commonest first), the latency percentiles."""
-    minutes = view.span / 60
+    rate = view.per_minute
     return {
         "window": format_duration(view.span),
         "calls": view.calls,
-        "per_minute": round(view.calls / minutes, 1) if minutes else None,
+        "per_minute": None if rate is None else round(rate, 1),
         "failed": view.failed,
         "failed_share": round(view.share, 4),
         "kinds": dict(sorted(view.kinds.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -59,6 +59,8 @@ _TOP: Final = len(LATENCY_BOUNDS_MS)
 """The bucket of a latency past the last bound."""
 _LOG_RATIO: Final = math.log(_RATIO)
 _K = TypeVar("_K")
+_LEAST_COVERED: Final = 60.0
+"""The least time a rate of calls is taken over, in seconds."""
 
 
 def latency_bucket(ms: float) -> int:
@@ -134,6 +136,16 @@ class WindowView:
     """Calls that took more than one attempt (whether they then failed or not)."""
     retries: int = 0
     """The attempts after the first, over every call."""
+    covered: float | None = None
+    """The seconds of the window that calls were watched for: the whole window, or less
+    while the first call counted is more recent than the window is long, but a minute at
+    least (a rate from a few seconds would be noise); None: the whole window."""
+
+    @property
+    def per_minute(self) -> float | None:
+        """Calls a minute over the time covered (None before any call: no time yet)."""
+        seconds = self.span if self.covered is None else self.covered
+        return self.calls * 60 / seconds if seconds > 0 else None
 
     @property
     def share(self) -> float:
@@ -202,6 +214,8 @@ class Traffic:
         """The ``at`` of the last call counted in the run."""
         self.seen = False
         """Whether any call was ever counted."""
+        self.first_at = math.inf
+        """When the first call counted ended: the window covers no time before it."""
 
     @property
     def span(self) -> float:
@@ -219,6 +233,7 @@ class Traffic:
         buckets, kinds, latency = self._buckets, self._kinds, self._latency
         first, bound, log_ratio, top = LATENCY_BOUNDS_MS[0], self.last_at, _LOG_RATIO, _TOP
         counted = retried = retries = 0
+        earliest = math.inf
         last_ok = -math.inf
         failures: list[tuple[float, str]] = []
         for stamped, _, kind, ms, attempts in calls:
@@ -227,6 +242,7 @@ class Traffic:
             if second <= cutoff:
                 continue
             counted += 1
+            earliest = min(earliest, at)
             bucket = buckets.get(second)
             if bucket is None:
                 bucket = buckets[second] = _Bucket()
@@ -256,6 +272,7 @@ class Traffic:
         self._retries += retries
         if counted:
             self.seen = True
+            self.first_at = min(self.first_at, earliest)
         if last_ok > -math.inf:
             after = [f for f in failures if f[0] > last_ok]
             self.run = len(after)
@@ -293,6 +310,7 @@ class Traffic:
             self.span,
             self._retried,
             self._retries,
+            min(self.span, max(_LEAST_COVERED, now - self.first_at)) if self.seen else None,
         )
 
     def verdict(self, now: float) -> Verdict:
