@@ -431,9 +431,10 @@ def test_chromium_a_forged_post_from_another_site_or_without_the_token_is_refuse
     tab: Tab, served: Served
 ) -> None:
     """alice is logged in; a page of another site (127.0.0.2) that submits a form to
-    pause web gets no change (her SameSite=Strict cookie does not go with it, nor could
-    it carry her CSRF token); on the dashboard's own origin, a script's POST without the
-    token is a 403.  web stays unpaused and the audit log gains nothing."""
+    pause web changes nothing: her SameSite=Strict cookie does not go with it (nor could
+    it carry her CSRF token), so it is sent to the login; on the dashboard's own origin, a
+    script's POST without the token is a 403.  web stays unpaused and the audit log
+    gains nothing."""
     page = tab.page
     log_in(page, served, "alice", "/monitors/web")
     before = audit(served)
@@ -444,8 +445,15 @@ def test_chromium_a_forged_post_from_another_site_or_without_the_token_is_refuse
     try:
         with page.expect_response(lambda r: r.url.endswith("/api/monitors/web/pause")) as posted:
             page.goto(f"http://127.0.0.2:{evil.server_address[1]}/")
-        assert posted.value.request.method == "POST"
-        assert posted.value.status in (401, 403), posted.value.status
+        forged = posted.value
+        assert forged.request.method == "POST"
+        # No session came with it (SameSite=Strict): the form is sent to the login (back
+        # to the dashboard, not to the other site), and nothing is changed.
+        assert "tether_session" not in (forged.request.headers.get("cookie") or "")
+        assert (forged.status, forged.headers["location"]) == (
+            303,
+            "/login?next=/",
+        ), forged.headers
     finally:
         evil.shutdown()
         evil.server_close()
