@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from tether.monitor._records import (
     Alert,
@@ -52,7 +52,6 @@ from tether.monitor.store._base import (
     WINDOW_COLUMNS,
     LocationRow,
     Rollup,
-    RollupKey,
     StoreError,
     Tally,
     audit_record,
@@ -65,7 +64,6 @@ from tether.monitor.store._base import (
     location_row,
     location_values,
     members_json,
-    merge_tallies,
     probe_record,
     queued_alert,
     tally,
@@ -293,8 +291,43 @@ _UPSERT_LOCATION = (
 )
 
 
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""One encoder for every row: ``json.dumps`` with options builds a new one per call,
+and the writer encodes several values per result."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def _kinds_text(kinds: dict[str, int]) -> str:
+    """A roll-up's failure kinds as :func:`_dumps` writes them; most have none."""
+    return _dumps(kinds) if kinds else "{}"
+
+
+_ADD_ROLLUP: Final = (
+    f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
+    "count = count + excluded.count, "
+    "ok_count = ok_count + excluded.ok_count, "
+    "latency_count = latency_count + excluded.latency_count, "
+    "latency_sum = latency_sum + excluded.latency_sum, "
+    # min() and max() of SQL are NULL when either is: a side without latencies defers.
+    "latency_min = coalesce(min(latency_min, excluded.latency_min), latency_min, "
+    "excluded.latency_min), "
+    "latency_max = coalesce(max(latency_max, excluded.latency_max), latency_max, "
+    "excluded.latency_max), "
+    # Failure kinds added up by name (most batches add none: the row's stay as they are),
+    # written as _dumps writes them: keys in order, no spaces.
+    "kinds = CASE WHEN excluded.kinds = '{}' THEN kinds WHEN kinds = '{}' THEN excluded.kinds "
+    "ELSE (SELECT json_group_object(key, total) FROM (SELECT key, sum(value) AS total FROM "
+    "(SELECT key, value FROM json_each(rollups.kinds) UNION ALL "
+    "SELECT key, value FROM json_each(excluded.kinds)) GROUP BY key ORDER BY key)) END"
+)
+"""A batch's tally added to its roll-up row in the database, one statement for all rows:
+no read of the rows first (the batch's minute rows are new, and its hour and day rows
+are read and written back by SQLite itself)."""
 
 
 def _insert_alert(
@@ -836,20 +869,8 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         )
         # Roll-ups are kept up to date as results arrive, so pruning raw rows
         # never loses what the long-term history needs.
-        new = tally(records)
-        stored: dict[RollupKey, Tally] = {}
-        for key in new:
-            row = conn.execute(
-                f"SELECT {TALLY_COLUMNS} FROM rollups "
-                "WHERE monitor = ? AND period = ? AND start = ?",
-                key,
-            ).fetchone()
-            if row:
-                stored[key] = Tally.from_row(row, json.loads)
         conn.executemany(
-            f"INSERT OR REPLACE INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*key, *t.row(_dumps)) for key, t in merge_tallies(new, stored).items()],
+            _ADD_ROLLUP, [(*key, *t.row(_kinds_text)) for key, t in tally(records).items()]
         )
 
 
