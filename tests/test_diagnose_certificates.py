@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from tether._kinds import Kind
 from tether.cli import main
 from tether.lab import Lab
 from tether.probe import ProbeOptions, _tls, probe
+from tls_server import https_server
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -200,29 +198,8 @@ def expired_for_another_name(tmp_path: Path) -> Iterator[tuple[str, str]]:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
 
-    class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(context)
-    server.socket = context.wrap_socket(
-        server.socket, server_side=True, do_handshake_on_connect=False
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/", str(ca_file)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with https_server(leaf) as port:
+        yield f"https://127.0.0.1:{port}/", str(ca_file)
 
 
 def test_every_problem_of_a_real_chain(expired_for_another_name: tuple[str, str]) -> None:

@@ -8,11 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import ssl
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ from tether.monitor._app import channels_for
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tls_server import https_server
 from web_harness import EPOCH, ServedRunner
 
 
@@ -41,29 +39,8 @@ def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
 
-    class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(context)
-    server.socket = context.wrap_socket(
-        server.socket, server_side=True, do_handshake_on_connect=False
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], str(ca_file)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with https_server(leaf) as port:
+        yield port, str(ca_file)
 
 
 @pytest.fixture
