@@ -9,6 +9,7 @@ is probed unless a test or an action says so.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from tether.lab import Lab
+from tether.monitor._records import ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 from web_harness import ServedRunner
@@ -88,14 +90,22 @@ class Served(ServedRunner):
         states: dict[str, str] = self.json("/api/status")["monitors"]
         return states[name]
 
+    def next_check(self, name: str) -> concurrent.futures.Future[ProbeRecord]:
+        """The next check of ``name`` the runner takes, as a future this thread can wait
+        on: registered now, on the server's loop, so a check that follows at once (a
+        resume, "check now") is not missed, and nothing polls."""
+
+        async def register() -> asyncio.Future[ProbeRecord]:
+            return self.runner.next_record(name)
+
+        waiting = self.call(register())
+
+        async def taken() -> ProbeRecord:
+            return await waiting
+
+        return asyncio.run_coroutine_threadsafe(taken(), self.loop)
+
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         self.probing.result(timeout=20)
         super().close()
-
-
-async def wait_for(condition: Any, limit: float = 10.0) -> None:
-    """Until ``condition()`` holds (on the server's loop), at most ``limit`` seconds."""
-    async with asyncio.timeout(limit):
-        while not condition():
-            await asyncio.sleep(0.02)

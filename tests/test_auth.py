@@ -403,7 +403,7 @@ def test_a_login_goes_on_only_to_a_path_of_this_server(given: str | None, goes: 
         ("localhost", True),
         ("0.0.0.0", False),
         ("::", False),
-        ("10.0.0.1", False),
+        ("203.0.113.9", False),
         ("192.0.2.1", False),
         ("api.lab.test", False),
     ],

@@ -19,6 +19,9 @@ from tether.monitor.config import ConfigError, parse_config
         ({"interval": 5}, "monitors[0].interval: 5 is not a duration, write 5s"),
         ({"interval": 0.5}, "monitors[0].interval: 0.5 is not a duration, write 0.5s"),
         ({"interval": True}, "monitors[0].interval: true is not a duration, write e.g. 30s"),
+        # Not "write nans": a number that is no number has no unit to add.
+        ({"interval": float("nan")}, "monitors[0].interval: nan is not a duration, write e.g. 30s"),
+        ({"interval": float("inf")}, "monitors[0].interval: inf is not a duration, write e.g. 30s"),
         ({"interval": None}, "monitors[0].interval: null is not a duration, write e.g. 30s"),
         ({"interval": "500ms"}, "monitors[0].interval: 500ms is too short: the minimum is 1s"),
         ({"interval": "5 min"}, 'monitors[0].interval: "5 min" is not a duration, write 5m'),

@@ -314,11 +314,13 @@ def test_chromium_a_writer_pauses_resumes_acknowledges_notes_and_logs_out(
     assert (check.status, check.json()) == (409, {"error": "web is paused: resume it to check it"})
     served.store.flush()
     assert len(read(served, "/api/monitors/web")["results"]) == results
+    checked = served.next_check("web")
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
     assert "web" in served.runner.prober.names
     # Resumed as unknown, then checked at once (its interval is an hour): up again.
-    wait_for(lambda: state(served, "web") == "up", limit=10)
+    assert checked.result(timeout=10).ok  # a bound on a failure, never waited out
+    assert state(served, "web") == "up"
 
     incident = open_incident(served)
     assert incident["acknowledged"] is None

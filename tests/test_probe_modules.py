@@ -153,6 +153,8 @@ def test_a_module_tether_cannot_honour_is_kept_unavailable_with_the_reason(
     ("modules", "message"),
     [
         ("  x: {prober: smtp}", "modules.x: prober smtp is not one of http, tcp, dns, icmp"),
+        ("  x: {prober: [http]}", "modules.x: prober: a list is not one of http, tcp, dns, icmp"),
+        ("  x: {prober: {a: 1}}", "modules.x: prober: a mapping is not one of http, tcp"),
         ("  x: {timeout: 5s}", "modules.x: prober is required: http, tcp, dns, icmp"),
         ("  d: {prober: dns}", "modules.d: dns.query_name is required with prober: dns"),
         ("  h: {prober: http, http: {metod: GET}}", "modules.h.http.metod: unknown key"),

@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from tether._rcodes import HeaderRcode
 from tether._redact import redact_headers
-from tether.monitor.config._errors import fail
+from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import Headers, Method, PositiveDuration, Whole, one_or_many
 
 PROBERS: Final = ("http", "tcp", "dns", "icmp")
@@ -218,6 +218,8 @@ class BlackboxModule(BaseModel):
         prober = data.get("prober")
         if prober is None:
             raise fail(f"prober is required: {', '.join(PROBERS)}")
+        if not isinstance(prober, str):
+            raise fail(f"prober: {show(prober)} is not one of {', '.join(PROBERS)}")
         if prober in _REFUSED_PROBERS:
             return _unavailable(data, f"prober {prober}: {_REFUSED_PROBERS[prober]}")
         if prober not in PROBERS:

@@ -32,6 +32,8 @@ def _to_seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise fail(f"{show(value)} is not a duration, write e.g. 30s")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise fail(f"{show(value)} is not a duration, write e.g. 30s")
         if value < 0:
             raise fail(f"{show(value)} is not a duration: write a positive one, as in 30s")
         raise fail(f"{show(value)} is not a duration, write {value:g}s")
