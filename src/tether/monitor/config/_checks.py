@@ -1,8 +1,9 @@
 """What one field cannot see, checked across the file: unique names, alert channels and
 dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
-that fit the monitor's scheme, email credentials sent only over TLS, maintenance windows
-that are either once or weekly, locations that are listed at the top and a quorum no
-larger than a monitor's locations, and status pages of monitors that exist."""
+that fit the monitor's scheme, a Host header only of the URL's own host, email credentials
+sent only over TLS, maintenance windows that are either once or weekly, locations that are
+listed at the top and a quorum no larger than a monitor's locations, and status pages of
+monitors that exist."""
 
 from __future__ import annotations
 
