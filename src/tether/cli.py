@@ -542,6 +542,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
     from tether.diagnose import (
         Interrupted,
         Usage,
+        check_host,
         diagnose,
         parse_options,
         render_json,
@@ -571,6 +572,11 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
             targets.append(target)
     if not targets:
         print("tether diagnose: no targets on standard input", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_host(targets, options)
+    except Usage as exc:
+        print(f"tether diagnose: {exc}", file=sys.stderr)
         return EXIT_USAGE
     interrupted: list[str] = []
     try:

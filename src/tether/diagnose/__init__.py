@@ -1,6 +1,14 @@
 """``tether diagnose``: probe targets and render the verdict, for people or as JSON."""
 
 from tether.diagnose._render import render_json, render_text
-from tether.diagnose._run import Interrupted, Usage, diagnose, parse_options
+from tether.diagnose._run import Interrupted, Usage, check_host, diagnose, parse_options
 
-__all__ = ["Interrupted", "Usage", "diagnose", "parse_options", "render_json", "render_text"]
+__all__ = [
+    "Interrupted",
+    "Usage",
+    "check_host",
+    "diagnose",
+    "parse_options",
+    "render_json",
+    "render_text",
+]

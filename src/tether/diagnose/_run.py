@@ -6,8 +6,8 @@ import asyncio
 import os
 from collections.abc import Sequence
 
-from tether._fieldsyntax import TOKEN, value_problem
-from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
+from tether._fieldsyntax import TOKEN, framing_problem, host_problem, value_problem
+from tether._hostport import DNS_PORT, InvalidHostPort, default_port, split_hostport
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 
@@ -35,6 +35,8 @@ def parse_options(
         name, value = name.strip(), value.strip()
         if not TOKEN.fullmatch(name):
             raise Usage(f"-H {header!r}: {name!r} is not a header name")
+        if (framing := framing_problem(name)) is not None:
+            raise Usage(f"-H {header!r}: {framing}")
         problem = value_problem(value)
         if problem is not None:
             raise Usage(f"-H {header!r}: the value of {name} {problem}")
@@ -58,6 +60,29 @@ def parse_options(
         deadline=max(timeout * 4, timeout + 1),
         family=family,
     )
+
+
+def check_host(targets: Sequence[str], options: ProbeOptions) -> None:
+    """Raise :class:`Usage` when a ``-H 'Host: ...'`` names another host than a target's
+    (the targets are known only once standard input is read, after the options)."""
+    from tether.probe._target import InvalidTarget, parse_target
+
+    given = [(n, v) for n, v in options.headers if n.lower() == "host"]
+    if not given:
+        return
+    for target in targets:
+        try:
+            t = parse_target(target)
+        except InvalidTarget:
+            continue  # the probe reports it, as url.invalid
+        if t.scheme not in ("http", "https", "ws", "wss"):
+            continue  # sends no headers
+        for name, value in given:
+            problem = host_problem(
+                value, host=t.ascii_host, port=t.port, default=default_port(t.scheme)
+            )
+            if problem is not None:
+                raise Usage(f"-H {f'{name}: {value}'!r} {problem}")
 
 
 def _check_resolver(text: str) -> None:

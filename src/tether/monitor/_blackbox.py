@@ -7,13 +7,26 @@ The text answered is :func:`~tether.monitor._metrics.blackbox_probe`'s."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
+from tether._classify import classify
 from tether._hostport import split_hostport
 from tether._kinds import Kind, Layer
 from tether.monitor.config._blackbox import BlackboxModule, HttpModule
-from tether.probe import AllowedTargets, Phase, ProbeOptions, ProbeResult, probe_async
+from tether.probe import (
+    AllowedTargets,
+    IcmpNotPermitted,
+    Phase,
+    ProbeOptions,
+    ProbeResult,
+    TargetRefused,
+    probe_async,
+    redact_target,
+)
+
+log = logging.getLogger("tether.monitor")
 
 CONDITION: str = "condition"
 """The kind of a failure the module's options make (tether's conditions use it too)."""
@@ -59,8 +72,31 @@ async def run_module(
     module: BlackboxModule, target: str, *, timeout: float, allowed: AllowedTargets
 ) -> ModuleProbe:
     """Probe ``target`` as ``module`` says, within ``timeout`` seconds; raises
-    :class:`BadTarget` for a target the module cannot probe and
-    :class:`~tether.probe.TargetRefused` for one ``allowed`` leaves out."""
+    :class:`BadTarget` for a target the module cannot probe,
+    :class:`~tether.probe.TargetRefused` for one ``allowed`` leaves out and
+    :class:`~tether.probe.IcmpNotPermitted` when this machine cannot send an echo request.
+    Whatever else a step raises is a failed probe, of the kind the classifier gives it
+    (``unknown`` when nothing better fits), redacted: the scrape reads ``probe_success 0``,
+    as for any failure, not a 500."""
+    try:
+        return await _run_module(module, target, timeout, allowed)
+    except (BadTarget, TargetRefused, IcmpNotPermitted):
+        raise
+    except Exception as exc:
+        failure = classify(exc, url=target if "://" in target else None)
+        log.error(
+            "/probe of %s raised %s",
+            redact_target(target),
+            failure.detail,
+            extra={"event": "probe.raised", "kind": failure.kind.value},
+        )
+        result = ProbeResult(redact_target(target), (), failure)
+        return ModuleProbe(module.prober, result, (failure.kind.value, failure.layer.value))
+
+
+async def _run_module(
+    module: BlackboxModule, target: str, timeout: float, allowed: AllowedTargets
+) -> ModuleProbe:
     if module.timeout is not None:
         timeout = min(timeout, module.timeout)
     if module.prober == "dns":

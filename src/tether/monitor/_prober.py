@@ -21,12 +21,15 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import os
 import random
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tether._classify import failure_for
+from tether._classify import classify, failure_for
+from tether._failure import Failure
 from tether._kinds import Kind
 from tether.monitor._conditions import Condition, parse_condition
 from tether.monitor._judge import judge, probe_options
@@ -66,6 +69,17 @@ class _Plan:
     monitor: Monitor
     options: ProbeOptions
     conditions: list[Condition]
+    broken: Failure | None = None
+    """Why the plan could not be made: each check of the monitor fails with it."""
+
+
+def _plan(m: Monitor) -> _Plan:
+    """The plan of ``m``; one that raises is a plan whose checks fail saying why, not an
+    assignment (of every monitor) that fails."""
+    try:
+        return _Plan(m, probe_options(m), [_condition(c) for c in m.conditions])
+    except Exception as exc:
+        return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
 
 class Prober:
@@ -103,7 +117,7 @@ class Prober:
         for name, m in given.items():
             plan = self._plans.get(name)
             if plan is None or plan.monitor != m:
-                plan = _Plan(m, probe_options(m), [_condition(c) for c in m.conditions])
+                plan = _plan(m)
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
@@ -122,9 +136,24 @@ class Prober:
 
     async def check(self, name: str, due: float) -> Check:
         """Probe ``name`` now and judge the result; ``due`` is when the schedule had it
-        due (monotonic seconds), for the start lag."""
+        due (monotonic seconds), for the start lag.  Never raises (but for cancellation):
+        whatever a step raises is a failed check like any other, so a monitor is never
+        left without results, and alerts."""
         lag_ms = round((self.mono() - due) * 1000, 3)  # how late the check started
         plan = self._plans[name]
+        m = plan.monitor
+        failure = plan.broken
+        if failure is None:
+            try:
+                return await self._check(plan, lag_ms)
+            except Exception as exc:
+                failure = _raised(m, exc)
+        record = ProbeRecord(
+            m.name, self.wall(), False, failure.kind, None, failure.detail, lag_ms=lag_ms
+        )
+        return Check(record, failure.host or redact_target(m.url))
+
+    async def _check(self, plan: _Plan, lag_ms: float) -> Check:
         m = plan.monitor
         if m.url.startswith("dns://"):
             from tether.monitor._dnscheck import check_dns
@@ -136,7 +165,7 @@ class Prober:
             except IcmpNotPermitted as exc:
                 # This machine's setup, not the target: the check fails saying how to fix
                 # it (on the dashboard and in alerts), and the log says it in one line.
-                log.error("%s: %s", name, exc)
+                log.error("%s: %s", m.name, exc)
                 setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
                 result = ProbeResult(redact_target(m.url), (), setup)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
@@ -157,10 +186,11 @@ class Prober:
         async def one(name: str, due: float) -> None:
             if name not in self._plans:  # unassigned while it waited for a slot
                 return
+            check = await self.check(name, due)
             try:
-                sink(await self.check(name, due))
+                sink(check)
             except Exception:  # one monitor's bug must not stop the others
-                log.exception("check of %s failed", name)
+                log.exception("check of %s could not be taken", name)
 
         try:
             await run_schedule(
@@ -175,6 +205,26 @@ class Prober:
         finally:
             self._running = False
             self._wake = None
+
+
+def _raised(m: Monitor, exc: Exception) -> Failure:
+    """What a step of ``m``'s check raised, as its failure: the kind the classifier gives
+    it (``unknown`` when nothing better fits, with the exception's class and first line),
+    redacted.  Logged in one line, redacted, with where it was raised: a traceback would
+    show the message as it was, credentials and all."""
+    failure = classify(exc, url=m.url)
+    where = ""
+    if frames := traceback.extract_tb(exc.__traceback__):
+        last = frames[-1]
+        where = f" in {last.name} ({os.path.basename(last.filename)}:{last.lineno})"
+    log.error(
+        "%s: the check raised %s%s",
+        m.name,
+        failure.detail,
+        where,
+        extra={"event": "check.raised", "monitor": m.name, "kind": failure.kind.value},
+    )
+    return failure
 
 
 @functools.lru_cache(maxsize=4096)

@@ -464,11 +464,12 @@ class _Walk:
         return ex
 
     def request_headers(self) -> list[tuple[str, str]]:
-        """The caller's headers, less any credential once a redirect has left the origin
-        (as curl and requests do), and the URL's own credentials as basic auth."""
+        """The caller's headers, less any credential and any Host once a redirect has left
+        the origin (as curl and requests do), and the URL's own credentials as basic auth."""
         headers = list(self.options.headers)
         if not self.trusted:
-            headers = [(n, v) for n, v in headers if not is_secret_name(n)]
+            # A caller's Host named the first URL's host: each other hop gets its own.
+            headers = [(n, v) for n, v in headers if not is_secret_name(n) and n.lower() != "host"]
         if self.url_auth and not any(n.lower() == "authorization" for n, _ in headers):
             headers.append(("Authorization", self.url_auth))
         return headers

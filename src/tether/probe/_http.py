@@ -63,7 +63,9 @@ async def exchange(
     sent = [(n, v) for n, v in base if n.lower() not in names] + headers
     if method != "CONNECT":
         sent.append(("Connection", "close"))
-    if body is not None and "content-length" not in names:
+    # A caller's Transfer-Encoding frames the body itself: a Content-Length beside it is
+    # what RFC 9112 (section 6.3) forbids a sender, and a request-smuggling shape.
+    if body is not None and not names & {"content-length", "transfer-encoding"}:
         sent.append(("Content-Length", str(len(body))))
     # An Upgrade field (the caller's) makes a 101 the answer, as it made h11 switch.
     upgrade = any(n.lower() == "upgrade" and v.strip() for n, v in sent)

@@ -243,6 +243,11 @@ def _needs(prober: str, section: object) -> list[str]:
     if not isinstance(section, dict):
         return []
     needs = [f"{prober}.{key}" for key in section if key in _UNSUPPORTED.get(prober, ())]
+    headers = section.get("headers")
+    if prober == "http" and isinstance(headers, dict):
+        # blackbox_exporter's virtual host: tether sends the target's own host as Host
+        # (and each redirect's its own), as a monitor does, and never another.
+        needs += [f"http.headers.{k}" for k in headers if str(k).lower() == "host"]
     tls = section.get("tls_config")
     if isinstance(tls, dict):
         needs += [f"{prober}.tls_config.{k}" for k in tls if k in _UNSUPPORTED["tls_config"]]

@@ -1,8 +1,9 @@
 """What one field cannot see, checked across the file: unique names, alert channels and
 dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
-that fit the monitor's scheme, email credentials sent only over TLS, maintenance windows
-that are either once or weekly, locations that are listed at the top and a quorum no
-larger than a monitor's locations, and status pages of monitors that exist."""
+that fit the monitor's scheme, a Host header only of the URL's own host, email credentials
+sent only over TLS, maintenance windows that are either once or weekly, locations that are
+listed at the top and a quorum no larger than a monitor's locations, and status pages of
+monitors that exist."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import zoneinfo
 from typing import Any, Final
 
 from tether._durations import format_duration
-from tether._hostport import is_loopback
+from tether._fieldsyntax import host_problem
+from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
@@ -55,6 +57,11 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _references(defaults.locations, locations, ("defaults", "locations"), "location")
     errors += _twice(defaults.locations, ("defaults", "locations"))
     errors += _check_default_quorum(config)
+    errors += [
+        (("defaults", "headers", name), _HOST_IN_DEFAULTS)
+        for name in defaults.headers
+        if name.lower() == "host"
+    ]
     if {"interval", "timeout"} <= defaults.model_fields_set and (
         defaults.timeout >= defaults.interval
     ):
@@ -68,6 +75,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     for i, monitor in enumerate(config.monitors):
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
+        errors += _check_host_header(monitor, at)
         errors += _check_push(monitor, at)
         errors += _check_traffic(monitor, at)
         errors += _references(monitor.alerts, channels, (*at, "alerts"), "alert channel")
@@ -294,6 +302,34 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
     if scheme == "icmp":
         errors += _check_echoes(monitor, at)
+    return errors
+
+
+_HOST_IN_DEFAULTS: Final = (
+    "a Host header names one URL's host, not every monitor's: tether sends each URL's "
+    "own; remove it"
+)
+
+
+def _check_host_header(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    """A ``Host`` header must name the URL's own host (and port): one naming another is
+    refused, not sent to a server, a certificate and redirects that all name the URL's."""
+    written = [(n, v) for n, v in monitor.headers.items() if n.lower() == "host"]
+    if not written:
+        return []
+    from tether.probe._target import InvalidTarget, parse_target
+
+    try:
+        t = parse_target(monitor.url)
+    except InvalidTarget:
+        return []  # the url's own error says it
+    errors: list[Problem] = []
+    for name, value in written:
+        problem = host_problem(
+            value, host=t.ascii_host, port=t.port, default=default_port(t.scheme)
+        )
+        if problem is not None:
+            errors.append(((*at, "headers", name), f"{show(value)} {problem}"))
     return errors
 
 

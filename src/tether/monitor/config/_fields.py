@@ -15,7 +15,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
 
 from tether._durations import format_duration, parse_duration
-from tether._fieldsyntax import TOKEN, value_problem
+from tether._fieldsyntax import TOKEN, framing_problem, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
 from tether._redact import MASK, redact_apprise, redact_headers
 from tether.monitor._conditions import parse_condition
@@ -336,6 +336,8 @@ def _check_headers(value: dict[str, str]) -> dict[str, str]:
     for name, text in value.items():
         if not TOKEN.fullmatch(name):
             raise fail(f"{show(name)} is not a header name")
+        if (framing := framing_problem(name)) is not None:
+            raise fail(framing)
         problem = value_problem(text)
         if problem is not None:
             shown = MASK if redact_headers({name: text})[name] == MASK else show(text)
