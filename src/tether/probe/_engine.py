@@ -21,7 +21,8 @@ from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, default_port, split_hostport
 from tether._kinds import Kind
-from tether._redact import is_secret_name, redact_url
+from tether._redact import redact_url
+from tether._sensitive import is_sensitive
 from tether.probe import _connect, _dns, _http, _icmp, _smtp, _ssh, _tls, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._result import Phase, ProbeResult
@@ -468,7 +469,7 @@ class _Walk:
         (as curl and requests do), and the URL's own credentials as basic auth."""
         headers = list(self.options.headers)
         if not self.trusted:
-            headers = [(n, v) for n, v in headers if not is_secret_name(n)]
+            headers = [(n, v) for n, v in headers if not is_sensitive(n)]
         if self.url_auth and not any(n.lower() == "authorization" for n, _ in headers):
             headers.append(("Authorization", self.url_auth))
         return headers
