@@ -29,6 +29,7 @@ import requests
 import trustme
 
 import tether
+from tether._sensitive import drop_sensitive, same_origin
 from tether.integrations import aiohttp as tether_aiohttp
 from tether.integrations.httpx import AsyncTransport, Transport
 
@@ -298,4 +299,51 @@ def test_the_other_hosts_own_cookies_still_go_to_it(
     fetcher(client, POLICY)([f"{other.url}/set", f"{origin.url}/away"], SENT)
     there = _landed(other)
     assert there.headers["cookie"] == "jar=from-other"
+    assert SECRET not in repr(there.headers)
+
+
+# --- the rule itself ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "same"),
+    [
+        ("http://h/a", "http://h:80/b", True),  # the default port, written or not
+        ("HTTPS://H/a", "https://h:443/", True),
+        ("http://h/", "https://h/", False),  # the upgrade requests and httpx allow
+        ("http://h:8080/", "http://h:8081/", False),
+        ("http://h/", "http://g/", False),
+        ("http://[::1]:8080/", "http://[::1]:8080/x", True),
+        ("http://h:99999/", "http://h:99999/", False),  # no valid origin: never the same
+    ],
+)
+def test_an_origin_is_scheme_host_and_port(first: str, then: str, same: bool) -> None:
+    """Scheme, host and port, case folded and the default port filled in, decide."""
+    assert same_origin(first, then) is same
+
+
+def test_the_probe_and_the_integrations_drop_the_same_names() -> None:
+    """One list: the names the probe leaves behind are the names the integrations drop,
+    and a policy's own names come on top."""
+    headers = {**SENT, "Idempotency-Key": "k", "X-Tenant": "t", "Accept": "*/*"}
+    drop_sensitive(headers, frozenset({"x-tenant"}))
+    assert headers == {"X-Trace": "t-1", "Accept": "*/*"}
+
+
+def test_a_requests_own_middlewares_keep_the_rule(servers: tuple[Server, Server, Server]) -> None:
+    """aiohttp's ``middlewares=`` on one request replaces the session's chain; through
+    ``session()`` the rule still holds for that request."""
+    origin, other, _ = servers
+    origin.routes = {"/away": (302, f"{other.url}/landing", "")}
+
+    async def main() -> None:
+        async with (
+            tether_aiohttp.session(POLICY) as s,
+            s.get(f"{origin.url}/away", headers=SENT, middlewares=()) as r,
+        ):
+            assert r.status == 200
+
+    asyncio.run(main())
+    there = _landed(other)
+    assert there.headers["x-trace"] == "t-1"
     assert SECRET not in repr(there.headers)

@@ -117,7 +117,7 @@ class Session:
         # First in the chain: it drops what the caller wrote; a middleware of the
         # caller's own that adds a header to each hop decides for itself.
         self._keep = keep_on_origin
-        middlewares = (keep_on_origin, *kwargs.pop("middlewares", ()))
+        middlewares = (keep_on_origin, *(kwargs.pop("middlewares", None) or ()))
         self.raw = aiohttp.ClientSession(middlewares=middlewares, **kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
         # inside request(): that would run tether's whole loop twice.  No public
