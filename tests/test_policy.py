@@ -43,6 +43,10 @@ REFUSED = tether.classify(ConnectionRefusedError(111, "Connection refused"))
         ("jitter", "random"),
         ("jitter", "Full"),
         ("unhealthy_after", 0),
+        ("sensitive_headers", "X-Tenant"),
+        ("sensitive_headers", 5),
+        ("sensitive_headers", ["X Tenant"]),
+        ("sensitive_headers", [b"X-Tenant"]),
     ],
 )
 def test_bad_policy_value_raises_naming_the_field(field: str, value: object) -> None:
@@ -116,6 +120,15 @@ def test_statuses_and_kinds_are_normalised_to_frozensets() -> None:
     assert isinstance(policy.statuses, frozenset)
     assert policy.kinds == frozenset({Kind.CONNECT_REFUSED})
     assert all(isinstance(k, Kind) for k in policy.kinds)
+
+
+def test_sensitive_headers_are_normalised_to_lower_case_names() -> None:
+    """Any collection of header names becomes a frozenset of lower-case names, empty by
+    default, and shows in the policy's repr."""
+    assert RetryPolicy().sensitive_headers == frozenset()
+    policy = RetryPolicy(sensitive_headers=["X-Tenant", "x-tenant", "X-Customer"])  # type: ignore[arg-type]
+    assert policy.sensitive_headers == frozenset({"x-tenant", "x-customer"})
+    assert "sensitive_headers=" in repr(policy)
 
 
 def test_unknown_kind_string_is_rejected() -> None:

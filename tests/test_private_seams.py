@@ -24,6 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 from tether.integrations import httpx as tether_httpx
 from tether.integrations import requests as tether_requests
 from tether.integrations.aiohttp import session
+from tether.lab import Lab
 
 
 def test_httpx_transport_pool_and_its_network_backend() -> None:
@@ -57,6 +58,54 @@ def test_aiohttp_client_session_retry_connection() -> None:
             return plain._retry_connection, ours.raw._retry_connection
 
     assert asyncio.run(main()) == (True, False)
+
+
+def test_aiohttp_hops_of_one_request_share_its_timer(lab: Lab) -> None:
+    """aiohttp ``ClientRequest._timer``, made once per ``ClientSession.request`` and given to
+    each of its redirect hops: without it tether cannot tell a redirect from a new call,
+    and credential headers follow a redirect to another origin."""
+    marks: list[object] = []
+
+    async def record(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        marks.append(request._timer)  # type: ignore[attr-defined]
+        return await handler(request)
+
+    async def main() -> None:
+        async with aiohttp.ClientSession(middlewares=[record]) as s:
+            for _ in range(2):
+                with pytest.raises(aiohttp.TooManyRedirects):
+                    await s.get(lab["redirect_loop"].url, max_redirects=3)
+
+    asyncio.run(main())
+    first, second = marks[:3], marks[3:]
+    assert len(first) == len(second) == 3
+    assert all(m is first[0] for m in first)
+    assert all(m is second[0] for m in second)
+    assert first[0] is not second[0]
+
+
+def test_httpx_redirects_carry_the_request_extensions(lab: Lab) -> None:
+    """httpx copies a request's ``extensions`` onto the request that follows its redirect
+    (``Client._build_redirect_request``, undocumented): without it the transports cannot
+    tell a redirect's hop from a new call, and credential headers follow a redirect to
+    another origin."""
+    mark = object()
+    seen: list[object] = []
+
+    class Marking(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request.extensions.get("mark"))
+            request.extensions = {**request.extensions, "mark": mark}
+            return super().handle_request(request)
+
+    with (
+        httpx.Client(transport=Marking(), max_redirects=2) as c,
+        pytest.raises(httpx.TooManyRedirects),
+    ):
+        c.get(lab["redirect_loop"].url, follow_redirects=True)
+    assert seen == [None, mark, mark]
 
 
 @pytest.mark.parametrize(

@@ -238,17 +238,17 @@ def test_a_redirect_location_is_redacted(servers: tuple[Server, Server, Server])
     ("origin", "here", "kept"),
     [
         (("http", "h", 80), ("http", "h", 80), True),
-        (("http", "h", 80), ("https", "h", 443), True),  # the upgrade requests allows
+        (("http", "h", 80), ("https", "h", 443), False),  # an upgrade is another origin too
         (("https", "h", 443), ("http", "h", 80), False),  # a downgrade
         (("http", "h", 8080), ("https", "h", 443), False),
         (("http", "h", 80), ("http", "h", 8080), False),
         (("http", "h", 80), ("http", "g", 80), False),
     ],
 )
-def test_the_origin_rule_is_requests_rule(
+def test_credentials_stay_on_the_first_origin(
     origin: tuple[str, str, int], here: tuple[str, str, int], kept: bool
 ) -> None:
-    """Same scheme, host and port, or http:80 -> https:443 on the same host, keeps them."""
+    """Only the same scheme, host and port keeps them: an upgrade to https is another origin."""
     assert _keeps_credentials(origin, here) is kept
 
 

@@ -35,6 +35,8 @@ _SECRET_ENDINGS = (
     "credential", "credentials", "signature",
 )  # fmt: skip
 _WORDS = re.compile(r"[A-Z]++(?![a-z])|[A-Z]?[a-z]++|[0-9]++")
+# The credential headers, by name: masked wherever tether shows headers, and (with the
+# words above) dropped by every redirect that leaves the origin (tether._sensitive).
 _SECRET_HEADERS = frozenset(
     {
         "authorization",

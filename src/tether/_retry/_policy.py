@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,22 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRAC
 def _check(ok: bool, name: str, value: object, rule: str) -> None:
     if not ok or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"RetryPolicy {name}={value!r}: {rule}")
+
+
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+"""RFC 9110's token: what a header's name is made of."""
+
+
+def _header_names(given: object) -> frozenset[str]:
+    """``sensitive_headers`` as lower-case names, or a ValueError that names the field."""
+    one = isinstance(given, (str, bytes))  # a string is iterable, letter by letter
+    rule = "must be a collection of header names, such as {'X-Tenant'}"
+    _check(isinstance(given, Iterable) and not one, "sensitive_headers", given, rule)
+    names = list(given)  # type: ignore[call-overload]
+    for name in names:
+        ok = isinstance(name, str) and _TOKEN.fullmatch(name) is not None
+        _check(ok, "sensitive_headers", given, f"{name!r} is not a header name")
+    return frozenset(name.lower() for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +130,10 @@ class RetryPolicy:
       longer one ends the call at once, as does one past the deadline.
     - ``budget``, ``breaker``: per-host limits (``None`` switches one off).
     - ``unhealthy_after=3``: consecutive failed attempts before ``on_unhealthy``.
+    - ``sensitive_headers``: header names to treat as credentials besides
+      tether's own (``Authorization``, ``Cookie``, ``X-Api-Key``, any name that
+      says token, key, secret...): a redirect that leaves the first URL's
+      scheme, host or port drops them all.
     - ``clock``, ``sleep``, ``async_sleep``, ``rand``: injectable for tests.
     """
 
@@ -132,6 +153,8 @@ class RetryPolicy:
     budget: Budget | None = Budget()
     breaker: Breaker | None = Breaker()
     unhealthy_after: int = 3
+    sensitive_headers: frozenset[str] = frozenset()
+    """More header names a redirect to another origin drops, kept in lower case."""
     on_retry: Callable[[RetryDetails], object] | None = None
     on_give_up: Callable[[GiveUpDetails], object] | None = None
     on_breaker_change: Callable[[BreakerChange], object] | None = None
@@ -159,6 +182,7 @@ class RetryPolicy:
         for status in self.statuses:
             ok = isinstance(status, int) and 100 <= status <= 599
             _check(ok, "statuses", set(self.statuses), f"{status!r} is not an HTTP status code")
+        object.__setattr__(self, "sensitive_headers", _header_names(self.sensitive_headers))
         if self.kinds is not None:
             try:
                 kinds = frozenset(Kind(k) for k in self.kinds)

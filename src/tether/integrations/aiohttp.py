@@ -24,6 +24,7 @@ each, so tether does not rebuild them with a new message).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 from collections.abc import Coroutine, Generator
 from typing import Any
@@ -35,6 +36,7 @@ from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
+from tether._sensitive import Origin, drop_sensitive, origin
 from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session", "middleware", "session"]
@@ -54,6 +56,7 @@ def middleware(
     async def tether_retry(
         request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
     ) -> aiohttp.ClientResponse:
+        _keep_on_origin(request, chosen.sensitive_headers)
         call = Call(
             chosen,
             request.method,
@@ -104,7 +107,18 @@ class Session:
         self, policy: RetryPolicy | None = None, *, guard: Guard | None = None, **kwargs: Any
     ) -> None:
         self.guard = guard_for(policy, guard)
-        self.raw = aiohttp.ClientSession(**kwargs)
+
+        async def keep_on_origin(
+            request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            _keep_on_origin(request, self.guard.policy.sensitive_headers)
+            return await handler(request)
+
+        # First in the chain: it drops what the caller wrote; a middleware of the
+        # caller's own that adds a header to each hop decides for itself.
+        self._keep = keep_on_origin
+        middlewares = (keep_on_origin, *(kwargs.pop("middlewares", None) or ()))
+        self.raw = aiohttp.ClientSession(middlewares=middlewares, **kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
         # inside request(): that would run tether's whole loop twice.  No public
         # switch exists; tests/test_private_seams.py fails if this one goes.
@@ -151,6 +165,8 @@ class Session:
     async def _send(self, method: str, url: Any, kwargs: dict[str, Any]) -> aiohttp.ClientResponse:
         guard = self.guard
         given = kwargs.pop("timeout", None)
+        if kwargs.get("middlewares") is not None:  # a request's own replace the session's
+            kwargs["middlewares"] = (self._keep, *kwargs["middlewares"])
         call = Call(
             guard.policy,
             method,
@@ -205,6 +221,41 @@ def session(
     Other keyword arguments go to ``aiohttp.ClientSession``.
     """
     return Session(policy, guard=guard, **kwargs)
+
+
+_chain: contextvars.ContextVar[tuple[object, Origin, bool] | None] = contextvars.ContextVar(
+    "tether_redirect_chain", default=None
+)
+"""The redirect chain under way in this task: its mark, its first origin, and whether it
+has left that origin."""
+
+
+def _keep_on_origin(request: aiohttp.ClientRequest, extra: frozenset[str]) -> None:
+    """Drop every credential header from a redirect's request once the chain has left
+    the first URL's origin, and for the rest of the chain.
+
+    aiohttp runs the middlewares once per hop, each time on a new request built from
+    the caller's headers, and drops ``Authorization`` alone to another origin (3.12;
+    later versions ``Cookie`` and ``Proxy-Authorization`` too).  What tells a redirect
+    from a new call is the timer aiohttp makes once per ``ClientSession.request`` and
+    gives to each of its hops: private, so tests/test_private_seams.py names it.
+    """
+    url = request.url
+    here = origin(url.scheme, url.host, url.port)
+    mark = getattr(request, "_timer", None)
+    chain = _chain.get()
+    if mark is None or chain is None or chain[0] is not mark:
+        _chain.set((mark, here, False))
+        return
+    if not chain[2]:
+        if here == chain[1]:
+            return
+        _chain.set((mark, chain[1], True))
+    drop_sensitive(request.headers, extra)
+    # The caller's Cookie is gone; the session's jar still sends the new host its own.
+    cookies = request.session.cookie_jar.filter_cookies(url)
+    if cookies:
+        request.update_cookies(cookies)
 
 
 def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:

@@ -26,6 +26,7 @@ from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, run_async, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
+from tether._sensitive import Origin, drop_sensitive, origin
 from tether.integrations._errors import Errors, library_error
 
 __all__ = ["AsyncTransport", "Transport"]
@@ -56,6 +57,7 @@ class Transport(httpx.BaseTransport):
         _bound_reads(self._inner)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        chain = _keep_on_origin(request, self.guard.policy)
         call = _call(self.guard, request)
 
         def attempt(t: Timeouts) -> httpx.Response:
@@ -73,6 +75,7 @@ class Transport(httpx.BaseTransport):
                 _ends_at.reset(token)
 
         outcome = run_sync(call, attempt, _status, _close)
+        chain.ended = outcome.response is None or not outcome.response.has_redirect_location
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS, request)
@@ -101,6 +104,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         _bound_reads(self._inner)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        chain = _keep_on_origin(request, self.guard.policy)
         call = _call(self.guard, request)
 
         async def attempt(t: Timeouts) -> httpx.Response:
@@ -121,6 +125,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             await response.aclose()
 
         outcome = await run_async(call, attempt, _status, close)
+        chain.ended = outcome.response is None or not outcome.response.has_redirect_location
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS, request)
@@ -131,6 +136,39 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     @property
     def policy(self) -> RetryPolicy:
         return self.guard.policy
+
+
+class _Chain:
+    """The first URL's origin, carried from hop to hop of a redirect chain in the
+    request's extensions (httpx copies them onto each redirect's request)."""
+
+    __slots__ = ("ended", "origin")
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.ended = False
+        """True once a hop answered other than with a redirect: extensions a caller
+        copies from this request onto a new one start a chain of their own."""
+
+
+_CHAIN = "tether.redirect_chain"
+
+
+def _keep_on_origin(request: httpx.Request, policy: RetryPolicy) -> _Chain:
+    """Drop every credential header from a redirect's request once the chain has left
+    the first URL's origin.  httpx itself drops only ``Authorization``, and keeps it
+    from http:80 to https:443; it rebuilds ``Cookie`` for each hop from its jar, for
+    the new URL, which is its own.  Each hop's headers are copied from the one before,
+    so what is dropped stays dropped."""
+    url = request.url
+    here = origin(url.scheme, url.host, url.port)
+    chain = request.extensions.get(_CHAIN)
+    if not isinstance(chain, _Chain) or chain.ended:
+        chain = _Chain(here)
+        request.extensions = {**request.extensions, _CHAIN: chain}
+    elif here != chain.origin:
+        drop_sensitive(request.headers, policy.sensitive_headers, keep=("cookie",))
+    return chain
 
 
 def _call(guard: Guard, request: httpx.Request) -> Call:

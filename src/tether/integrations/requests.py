@@ -24,6 +24,7 @@ from tether._retry._errors import CircuitOpenError, DeadlineExceededError
 from tether._retry._loop import Call, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
+from tether._sensitive import drop_sensitive, same_origin
 from tether.integrations import _cutoff
 from tether.integrations._errors import Errors, library_error
 
@@ -64,6 +65,20 @@ class Session(requests.Session):
     def policy(self, policy: RetryPolicy) -> None:
         self.guard = Guard(policy)
 
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """Before requests' own rule (which strips ``Authorization`` alone, and keeps it
+        from http:80 to https:443), drop every credential header once a redirect leaves
+        the origin.  The hop's headers are copied from the one before it, so what is
+        dropped stays dropped for the rest of the chain.  requests rebuilds ``Cookie``
+        (from the jar, for the new URL) and ``Proxy-Authorization`` (from the proxy's
+        URL) for each hop itself, before this runs: those are its own."""
+        if not same_origin(response.request.url or "", prepared_request.url or ""):
+            extra = self.guard.policy.sensitive_headers
+            drop_sensitive(prepared_request.headers, extra, keep=_REBUILT_BY_REQUESTS)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if getattr(_current, "call", None) is not None:
             # A redirect followed inside an attempt: part of that attempt.
@@ -102,6 +117,9 @@ class Session(requests.Session):
         # included, in the message and in every exception it chains.
         redact_exception(error)
         raise error
+
+
+_REBUILT_BY_REQUESTS = frozenset({"cookie", "proxy-authorization"})
 
 
 def _redacting(response: requests.Response) -> requests.Response:

@@ -21,7 +21,8 @@ from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, default_port, split_hostport
 from tether._kinds import Kind
-from tether._redact import is_secret_name, redact_url
+from tether._redact import redact_url
+from tether._sensitive import is_sensitive
 from tether.probe import _connect, _dns, _http, _icmp, _smtp, _ssh, _tls, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._result import Phase, ProbeResult
@@ -469,7 +470,7 @@ class _Walk:
         headers = list(self.options.headers)
         if not self.trusted:
             # A caller's Host named the first URL's host: each other hop gets its own.
-            headers = [(n, v) for n, v in headers if not is_secret_name(n) and n.lower() != "host"]
+            headers = [(n, v) for n, v in headers if not is_sensitive(n) and n.lower() != "host"]
         if self.url_auth and not any(n.lower() == "authorization" for n, _ in headers):
             headers.append(("Authorization", self.url_auth))
         return headers
@@ -929,13 +930,10 @@ def _allowed_by_name(t: Target, allowed: AllowedTargets) -> bool:
 
 
 def _keeps_credentials(origin: tuple[str, str, int] | None, here: tuple[str, str, int]) -> bool:
-    """requests' ``should_strip_auth``, inverted: credentials go on to the same host on the
-    same scheme and port, or from http:80 to https:443 on the same host (an upgrade)."""
-    if origin is None or origin[1] != here[1]:
-        return False
-    if origin == here:
-        return True
-    return origin[0] == "http" and origin[2] == 80 and here[0] == "https" and here[2] == 443
+    """Credentials go on to the first URL's origin alone: the same scheme, host and port.
+    An upgrade from http to https is a change of origin too, as for the integrations
+    (``tether._sensitive``): one rule for every redirect tether follows."""
+    return origin is not None and origin == here
 
 
 def _basic_auth(url: str) -> str | None:
