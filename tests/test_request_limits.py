@@ -210,3 +210,27 @@ def test_a_stored_result_a_direct_write_spoiled_never_fails_a_page(
     for path in ("/api/monitors/web", "/monitors/web", "/api/status", "/"):
         status, _, body = s.get(path)
         assert status == 200, (path, body[:300])
+
+
+def test_the_client_never_says_more_dropped_calls_than_the_monitor_takes(
+    served: ServedRunner,
+) -> None:
+    """A client that dropped more calls than one batch may say (2^53) says that many,
+    then the rest in its next batch, and the real monitor takes both batches."""
+    from tether import Reporter
+    from tether._report import MAX_DROPPED as CLIENT_MAX
+    from tether.monitor._report_api import MAX_DROPPED
+
+    assert CLIENT_MAX == MAX_DROPPED
+    s = served
+    reporter = Reporter(s.base, app="checkout", start_thread=False)
+    try:
+        reporter._overflow[0] = MAX_DROPPED + 5  # more drops than a test could make
+        for _ in range(2):
+            reporter.sink((EPOCH + 1, PAY, "GET", None, 200, 0.001, 1))
+            assert reporter.flush(10)
+        assert (reporter.stats().sent, reporter.stats().rejected) == (2, 0)
+    finally:
+        reporter.close(10)
+    dropped = s.on_loop(lambda: dict(s.runner.metrics.traffic_calls.dropped))
+    assert dropped == {"checkout": MAX_DROPPED + 5}
