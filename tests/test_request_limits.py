@@ -234,3 +234,45 @@ def test_the_client_never_says_more_dropped_calls_than_the_monitor_takes(
         reporter.close(10)
     dropped = s.on_loop(lambda: dict(s.runner.metrics.traffic_calls.dropped))
     assert dropped == {"checkout": MAX_DROPPED + 5}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        {"baseline": {"window": [10**400]}},
+        {"baseline": {"window": [float("inf")]}},
+        {"availability": {"changes": [10**400]}},
+        {"slow": float("inf")},
+    ],
+    ids=["huge-sample", "infinite-sample", "huge-change", "infinite-count"],
+)
+def test_a_saved_detector_state_a_direct_write_spoiled_is_started_afresh(
+    tmp_path: Path, spoil: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A monitor's saved state whose numbers a direct database write made huge or
+    infinite is logged and started afresh: the monitor starts (it once raised
+    OverflowError before serving anything) and checks the monitor again."""
+    db = tmp_path / "t.db"
+    s = ServedRunner(config(), SQLiteStore(db))
+    s.check("web")
+    s.on_loop(s.runner.checkpoint)
+    s.store.flush()
+    s.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT monitor, data FROM monitor_state").fetchall()
+        assert rows
+        for key, text in rows:
+            saved = json.loads(text)
+            for field, value in spoil.items():
+                saved[field] = {**saved[field], **value} if isinstance(value, dict) else value
+            conn.execute(
+                "UPDATE monitor_state SET data = ? WHERE monitor = ?", (json.dumps(saved), key)
+            )
+    with caplog.at_level("WARNING", logger="tether.monitor"):
+        again = ServedRunner(config(), SQLiteStore(db))
+    try:
+        assert "saved state not restored, starting afresh" in caplog.text
+        again.check("web")
+        assert again.get("/api/monitors/web")[0] == 200
+    finally:
+        again.close()
