@@ -276,3 +276,26 @@ def test_a_saved_detector_state_a_direct_write_spoiled_is_started_afresh(
         assert again.get("/api/monitors/web")[0] == 200
     finally:
         again.close()
+
+
+def test_a_source_of_series_that_raises_loses_only_its_own(served: ServedRunner) -> None:
+    """A collector that raises when scraped (a second reader of the store's health,
+    which fails) costs its own series alone: the scrape is 200 with the series before
+    it and after it, and counts the failure."""
+    s = served
+    assert send(s, "/api/report", report())[0] == 202
+
+    def health() -> Any:
+        raise RuntimeError("the store's health cannot be read")
+
+    s.on_loop(s.runner.metrics.watch_store, health)
+    status, _, body = s.get("/metrics")
+    assert status == 200, body[:300]
+    lines = body.decode().splitlines()
+    # The runner's own store collector, before the broken one, and what comes after it.
+    assert [line for line in lines if line.startswith("tether_store_up ")] == [
+        "tether_store_up 1.0"
+    ]
+    assert any(line.startswith("tether_traffic_calls_total{") for line in lines)
+    assert any(line.startswith("tether_cluster_leader ") for line in lines)
+    assert "tether_metrics_render_errors_total 1.0" in lines

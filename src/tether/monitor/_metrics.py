@@ -230,7 +230,7 @@ class _Last:
     """Each kind's count, and when it was first counted (the counter's ``_created``)."""
 
 
-class _Scrape(Collector):
+class _Scrape:
     """One scrape: the registry's series, then those labelled with what the runner says
     now (the location of the checks, the locations' states, the instances)."""
 
@@ -250,10 +250,6 @@ class _Scrape(Collector):
         """Where the scrape's families come from, each read on its own: one that raises
         loses only the families it had not given yet."""
         return [*(c.collect for c in self._metrics.collectors), self._checks, self._places]
-
-    def collect(self) -> Iterator[Metric]:
-        for source in self.sources():
-            yield from source()
 
     def _checks(self) -> Iterator[Metric]:
         here = self._cluster.here
