@@ -51,6 +51,9 @@ MAX_CALLS = 5000
 """At most this many calls in one batch (the monitor refuses more)."""
 MAX_BODY = 1 << 20
 """At most this many bytes in one body (the monitor answers 413 past it)."""
+MAX_DROPPED = 2**53
+"""At most this many dropped calls said in one batch (the monitor refuses more); the
+rest are said in the batches after."""
 _APP = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _KEEP_STATUSES = frozenset({408, 429})
 """Statuses under 500 that say "later", not "never": the batch is kept for them."""
@@ -219,7 +222,7 @@ class Reporter:
                 calls.append(buffer.popleft())
         except IndexError:
             pass
-        dropped = self._overflow[0] - self._acked_overflow
+        dropped = min(self._overflow[0] - self._acked_overflow, MAX_DROPPED)
         body = _body(self.app, dropped, calls)
         while len(body) > MAX_BODY and len(calls) > 1:  # long endpoints: send fewer
             keep = len(calls) // 2

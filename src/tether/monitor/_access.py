@@ -141,6 +141,8 @@ def same_origin(request: web.Request) -> bool:
 def refusal(status: int, message: str) -> web.HTTPException:
     """A JSON error response to raise: ``{"error": message}``."""
     body = json.dumps({"error": message})
+    if status == 413:  # its class wants the limit as a number: the message says it
+        return web.HTTPRequestEntityTooLarge(0, text=body, content_type="application/json")
     cls: type[web.HTTPException] = {
         400: web.HTTPBadRequest,
         401: web.HTTPUnauthorized,

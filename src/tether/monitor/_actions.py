@@ -47,7 +47,7 @@ from tether._durations import parse_duration
 from tether._redact import redact_text
 from tether._suggest import did_you_mean
 from tether.monitor._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
-from tether.monitor._params import request_number
+from tether.monitor._params import BadBody, body_number, parse_json, read_body, request_number
 from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window
 from tether.monitor._report import iso, result_json
 from tether.monitor.store import StoreError
@@ -154,7 +154,10 @@ async def _read(request: web.Request) -> _Body | bytes:
             fields[key] = values if key == "monitors" else (values[0] if values else "")
         back = form.get("back")
         return _Body(fields, True, back if isinstance(back, str) else None)
-    return await request.read()
+    try:
+        return await read_body(request)
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
 
 
 def _parse(raw: _Body | bytes) -> _Body:
@@ -163,9 +166,9 @@ def _parse(raw: _Body | bytes) -> _Body:
     if not raw.strip():
         return _Body({}, False, None)
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise refusal(400, f"the body is not JSON: {exc}") from None
+        data = parse_json(raw)
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
     if not isinstance(data, dict):
         raise refusal(400, f"the body must be a JSON object, not {type(data).__name__}")
     return _Body(data, False, None)
@@ -200,6 +203,18 @@ def _text(body: _Body, key: str, *, required: bool) -> str | None:
     if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):
         raise refusal(400, f"{key}: remove the control characters")
     return redact_text(value)
+
+
+_FOR_WANTED: Final = "give seconds; a window lasts 366 days at most (pause the monitor)"
+_UNTIL_WANTED: Final = "give Unix seconds; a window ends within 366 days (pause the monitor)"
+
+
+def _number(value: object, name: str, *, most: float, want: str) -> float:
+    """``value`` from 0 to ``most`` (:func:`body_number`), or a 400 naming it."""
+    try:
+        return float(body_number(value, name, least=0, most=most, want=want))
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
 
 
 def _answer(body: _Body, doc: Mapping[str, Any], back: str, status: int = 200) -> web.Response:
@@ -383,7 +398,7 @@ def add_actions(app: web.Application, runner: Runner) -> None:
             raise refusal(400, "give one of for (a duration: 30m, 2h) or until (a time)")
         if length not in (None, ""):
             if isinstance(length, int | float) and not isinstance(length, bool):
-                seconds = float(length)
+                seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
             elif isinstance(length, str):
                 try:
                     seconds = parse_duration(length.strip())
@@ -397,7 +412,7 @@ def add_actions(app: web.Application, runner: Runner) -> None:
                 raise refusal(400, "for: a window lasts 366 days at most; pause the monitor")
             return now + seconds
         if isinstance(until, int | float) and not isinstance(until, bool):
-            end = float(until)
+            end = _number(until, "until", most=now + WINDOW_MAX, want=_UNTIL_WANTED)
         elif isinstance(until, str):
             try:
                 moment = dt.datetime.fromisoformat(until.strip())

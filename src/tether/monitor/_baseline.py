@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
+from tether.monitor._records import stored_ms
+
 MAD_SCALE = 1.4826
 """1 / Φ⁻¹(3/4): the MAD times this estimates the standard deviation of normal data."""
 HOURS_PER_WEEK = 168
@@ -281,15 +283,29 @@ class Baseline:
         """Restore a baseline, fitted to ``rules`` (a smaller window keeps the newest)."""
         baseline = cls(rules)
         rules = baseline.rules
-        baseline._window = array("d", data["window"][-rules.window :])
+        baseline._window = array("d", _durations(data["window"][-rules.window :]))
         baseline._hour = None if data["hour"] is None else int(data["hour"])
-        baseline._hour_samples = array("d", data["hour_samples"])
+        baseline._hour_samples = array("d", _durations(data["hour_samples"]))
         baseline._seen, baseline._stride = int(data["hour_seen"]), int(data["hour_stride"])
         while len(baseline._hour_samples) > rules.hour_cap:
             del baseline._hour_samples[1::2]
             baseline._stride *= 2
         if data["seasonal"]:
             baseline._seasonal = _Seasonal(rules.weeks_kept)
-            for bucket, week, median, mad in data["seasonal"]:
+            for bucket, week, *summary in data["seasonal"]:
+                median, mad = _durations(summary)
                 baseline._seasonal.add(int(bucket), int(week), median, mad)
         return baseline
+
+
+def _durations(saved: Sequence[object]) -> list[float]:
+    """Saved latencies, each a duration (:func:`~tether.monitor._records.stored_ms`);
+    ValueError for any that is not: a saved state a direct write spoiled is started
+    afresh, not learned from (an infinite sample would hold the baseline for weeks)."""
+    out = []
+    for value in saved:
+        ms = stored_ms(value)
+        if ms is None:
+            raise ValueError(f"baseline: {str(value)[:40]} is not a latency in ms")
+        out.append(ms)
+    return out

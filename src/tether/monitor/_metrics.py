@@ -29,9 +29,16 @@ and nothing in it can raise.
     tether_traffic_latency_seconds{app, endpoint}    their latency, a histogram
     tether_traffic_retries_total{app, endpoint}      their attempts after the first
     tether_traffic_dropped_total{app}                calls the application's client dropped
+    tether_metrics_render_errors_total               series left out of a scrape (below)
 
 The traffic series are bounded whatever the reports say: 100 applications and 200
 endpoints per application at most; the calls of any more count under ``other``.
+
+A scrape renders what it can: a series whose value no float holds (a count past 1.8e308)
+or whose labels cannot be written is left out, and so is the rest of a source that
+raises; each is counted in ``tether_metrics_render_errors_total`` (and logged once per
+family), and every other series is served.  One bad series once made every scrape a
+500, and Prometheus blind.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +72,8 @@ from tether.monitor._traffic import Call
 from tether.monitor._view import ClusterView, LocationsView
 from tether.monitor.store._base import StoreHealth
 from tether.probe import ProbeResult
+
+log = logging.getLogger("tether.monitor")
 
 
 class _StoreCollector(Collector):
@@ -219,7 +230,7 @@ class _Last:
     """Each kind's count, and when it was first counted (the counter's ``_created``)."""
 
 
-class _Scrape(Collector):
+class _Scrape:
     """One scrape: the registry's series, then those labelled with what the runner says
     now (the location of the checks, the locations' states, the instances)."""
 
@@ -235,10 +246,10 @@ class _Scrape(Collector):
         self._locations = locations
         self._probed = probed
 
-    def collect(self) -> Iterator[Metric]:
-        yield from self._metrics.registry.collect()
-        yield from self._checks()
-        yield from self._places()
+    def sources(self) -> list[Callable[[], Iterable[Metric]]]:
+        """Where the scrape's families come from, each read on its own: one that raises
+        loses only the families it had not given yet."""
+        return [*(c.collect for c in self._metrics.collectors), self._checks, self._places]
 
     def _checks(self) -> Iterator[Metric]:
         here = self._cluster.here
@@ -320,6 +331,10 @@ class MonitorMetrics:
         """Each monitor's last check here, labelled when scraped."""
         self.registry = CollectorRegistry()
         r = self.registry
+        self._render_errors = 0
+        self._render_lock = threading.Lock()
+        self._said: set[str] = set()
+        """The families whose render errors were logged (once each)."""
         self.up = Gauge("tether_monitor_up", "1 while the monitor is up", ["monitor"], registry=r)
 
         self.alerts_sent = Counter(
@@ -342,6 +357,15 @@ class MonitorMetrics:
         )
         self.traffic_calls = TrafficMetrics()
         r.register(self.traffic_calls)
+        self.collectors: list[Collector] = [
+            self.up,
+            self.alerts_sent,
+            self.alert_failures,
+            self.alerts_queued_now,
+            self.alerts_oldest,
+            self.traffic_calls,
+        ]
+        """What the registry holds, in its order, read one by one at a scrape."""
 
     def traffic(self, app: str, calls: Iterable[Call], dropped: int) -> None:
         """An application's batch of calls (``tether_traffic_*``)."""
@@ -395,7 +419,9 @@ class MonitorMetrics:
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
         """Read the store's health at each scrape (``tether_store_*``)."""
-        self.registry.register(_StoreCollector(health))
+        collector = _StoreCollector(health)
+        self.registry.register(collector)
+        self.collectors.append(collector)
 
     def render(
         self,
@@ -411,7 +437,76 @@ class MonitorMetrics:
         now = self._wall()
         for channel, oldest in list(self._oldest.items()):
             self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
-        return generate_latest(_Scrape(self, cluster, locations or {}, probed))
+        parts: list[bytes] = []
+        lost = 0
+        for source in _Scrape(self, cluster, locations or {}, probed).sources():
+            try:
+                for metric in source():
+                    text, left_out = _family_text(metric)
+                    parts.append(text)
+                    if left_out:
+                        lost += left_out
+                        self._say(metric.name, f"{left_out} series left out")
+            except Exception as exc:  # what the source gave before it raised is kept
+                lost += 1
+                self._say(getattr(source, "__qualname__", "a source"), f"{exc!r}")
+        with self._render_lock:
+            self._render_errors += lost
+            total = self._render_errors
+        errors = CounterMetricFamily(
+            "tether_metrics_render_errors",
+            "Series (or sources of series) left out of a scrape: they could not be rendered",
+            total,
+        )
+        parts.append(generate_latest(_One(errors)))
+        return b"".join(parts)
+
+    def _say(self, family: str, what: str) -> None:
+        if family not in self._said:
+            self._said.add(family)
+            log.warning(
+                "metrics: %s: %s; the rest is served (tether_metrics_render_errors_total "
+                "counts each scrape's)",
+                family,
+                what,
+                extra={"event": "metrics.render_error"},
+            )
+
+
+class _One(Collector):
+    """One family, as ``generate_latest`` takes it."""
+
+    def __init__(self, metric: Metric) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._metric
+
+
+def _family_text(metric: Metric) -> tuple[bytes, int]:
+    """``metric`` in the text format, and how many of its samples were left out because
+    they could not be written (a value no float holds, a label that is not text)."""
+    try:
+        return generate_latest(_One(metric)), 0
+    except Exception:  # which sample, and why, is found below
+        pass
+
+    def alone(samples: list[Any]) -> Metric:
+        copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+        copy.samples = samples
+        return copy
+
+    kept = []
+    for sample in metric.samples:
+        try:
+            generate_latest(_One(alone([sample])))
+        except Exception:  # left out and counted
+            continue
+        kept.append(sample)
+    try:
+        return generate_latest(_One(alone(kept))), len(metric.samples) - len(kept)
+    except Exception:  # samples that render alone but not together
+        return b"", len(metric.samples)
 
 
 def phase_seconds(result: ProbeResult) -> dict[str, float]:

@@ -1,34 +1,163 @@
-"""Numbers a request carries (a query parameter, a header), read in one place.
+"""What a request carries, read in one place: the numbers of its query and headers, its
+JSON body and the numbers in it (docs/security.md, "Limits on what a request may send").
 
-A peer decides what these texts are, so each is held to a plain decimal of the digits
-0-9, finite, positive and within bounds, and anything else is one 400 answer that says
-what to send.  ``float()`` alone reads ``nan``, ``inf``, ``1e309`` and ``٣``; a NaN timeout
-handed to the event loop corrupts its timer queue, and with it every check.
+A peer decides what these are, so each number is held to a documented range and
+anything else is one 400 answer that names the field and says what to send.  A query's
+or header's number is a plain decimal of the digits 0-9: ``float()`` alone reads
+``nan``, ``inf``, ``1e309`` and ``٣``, and a NaN timeout handed to the event loop
+corrupts its timer queue, and with it every check.  A body's number is a JSON number of
+the range: a 310-digit integer is valid JSON, and one kept once made every later
+``/metrics`` scrape fail.
+
+A body is read up to :data:`MAX_BODY` bytes (past it a 413, said from its
+``Content-Length`` before it is read), must be UTF-8, and may nest arrays and objects
+:data:`MAX_DEPTH` deep: the depth is counted by a linear scan of its bytes before
+``json.loads`` runs (100,000 brackets once made the parser's recursion fail with a
+500), so nothing about a body's shape can raise past this module.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
 from aiohttp import web
 
-__all__ = ["request_number"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "BadBody",
+    "body_number",
+    "json_depth",
+    "parse_json",
+    "read_body",
+    "request_number",
+]
+
+MAX_BODY: Final = 1 << 20
+"""The largest body a JSON route takes, bytes (1 MiB)."""
+MAX_DEPTH: Final = 32
+"""The deepest a JSON body may nest arrays and objects (a report nests 3 deep)."""
 
 # No sign, no exponent, no other script's digits; short enough to read at a glance.
 _DECIMAL: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
 _WHOLE: Final = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 
+class BadBody(ValueError):
+    """A body or one of its fields refused: ``status`` is 413 (too large) or 400, the
+    message the answer's one line, starting with the field's name when it is a field."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _shown_bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _wanted(name: str, least: float, most: float, whole: bool) -> str:
+    kind = "a whole number" if whole else "a number"
+    return f"{name}: give {kind} from {_shown_bound(least)} to {_shown_bound(most)}"
+
+
 def request_number(raw: str, name: str, *, least: float, most: float, whole: bool = False) -> float:
-    """``raw`` as a number from ``least`` to ``most`` (a whole one with ``whole``); raise
-    :class:`aiohttp.web.HTTPBadRequest` with ``name: give ... not 'raw'`` otherwise."""
+    """``raw`` (a query parameter's or header's text) as a number from ``least`` to
+    ``most`` (a whole one with ``whole``); raise :class:`aiohttp.web.HTTPBadRequest` with
+    ``name: give ... not 'raw'`` otherwise."""
     pattern = _WHOLE if whole else _DECIMAL
     if pattern.fullmatch(raw):
         value = float(raw)
         if least <= value <= most:
             return value
-    kind = "a whole number" if whole else "a number"
     shown = raw if len(raw) <= 40 else raw[:39] + "…"
-    bounds = f"from {least:g} to {most:g}"
-    raise web.HTTPBadRequest(text=f"{name}: give {kind} {bounds}, not {shown!r}\n")
+    raise web.HTTPBadRequest(text=f"{_wanted(name, least, most, whole)}, not {shown!r}\n")
+
+
+def body_number(
+    value: object,
+    name: str,
+    *,
+    least: float,
+    most: float,
+    whole: bool = False,
+    want: str | None = None,
+) -> float:
+    """``value`` (a field of a parsed JSON body) if it is a number from ``least`` to
+    ``most`` (an integer with ``whole``); raise :class:`BadBody` naming ``name``
+    otherwise, with ``want`` as what to give when the bounds alone would not say it.
+    ``true`` is not 1, and an integer of any length is compared exactly, never turned
+    into a float that cannot hold it."""
+    # A chain of comparisons: exact for ints of any size, false for NaN.
+    number = type(value) is int or (type(value) is float and not whole)
+    if number and least <= value <= most:  # type: ignore[operator]
+        return value  # type: ignore[return-value]
+    shown = json.dumps(value, ensure_ascii=False, default=lambda v: type(v).__name__)
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    wanted = _wanted(name, least, most, whole) if want is None else f"{name}: {want}"
+    raise BadBody(f"{wanted}, not {shown}")
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
+    """The body, up to ``limit`` bytes; :class:`BadBody` (413) past it, said before
+    reading when ``Content-Length`` gives it away, else once the bytes pass it."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BadBody(f"the body is {length} bytes; {limit} at most", 413)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise BadBody(f"the body is over {limit} bytes; {limit} at most", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no
+# alternation per character), and once begun it always matches (an unterminated
+# string runs to the end, the closing quote optional), so the scan never backtracks
+# and stays linear for any bytes, valid JSON or not.
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP: Final = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+
+
+def _depths(body: bytes) -> Iterator[int]:
+    """The depth after each bracket of ``body`` outside its strings, in order."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return itertools.accumulate(map(_STEP.__getitem__, brackets))
+
+
+def json_depth(body: bytes) -> int:
+    """How deep the JSON document ``body`` nests arrays and objects (``1`` for ``[]``,
+    ``0`` for a scalar), counted without parsing: brackets outside strings, in one pass.
+    For a body that is not JSON, a number that ``json.loads`` would not agree with, but
+    that never raises."""
+    return max(0, max(_depths(body), default=0))
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(body: bytes, *, depth: int = MAX_DEPTH) -> Any:
+    """The JSON document ``body`` holds; :class:`BadBody` (400) when it is not UTF-8, is
+    nested deeper than ``depth`` (checked before parsing) or is not JSON (``NaN`` and
+    ``Infinity``, which Python's ``json`` reads, are not)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"the body is not JSON: not UTF-8 at byte {exc.start}") from None
+    # Counting every bracket is cheap: only a body with more of them than the limit
+    # could nest past it, and only that one is scanned, up to its first bracket past it.
+    if body.count(b"[") + body.count(b"{") > depth and any(d > depth for d in _depths(body)):
+        raise BadBody(f"the body nests arrays and objects more than {depth} deep")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise BadBody(f"the body is not JSON: {exc}") from None

@@ -12,17 +12,17 @@ like any other, with the same answer; the token never appears in an answer or a 
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
+
+from tether.monitor._params import request_number
 
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
 
 __all__ = ["add_push"]
 
-_NUMBER: Final = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
 _DAY_MS: Final = 86_400_000.0
 
 
@@ -45,9 +45,10 @@ def add_push(app: web.Application, runner: Runner) -> None:
             return _bad(f"status: give up or down, not {status[:20]!r}")
         latency = None
         if (raw := params.get("duration_ms")) is not None:
-            if not _NUMBER.fullmatch(raw) or float(raw) > _DAY_MS:
-                return _bad(f"duration_ms: give milliseconds from 0 to {_DAY_MS:.0f}")
-            latency = float(raw)
+            try:
+                latency = request_number(raw, "duration_ms", least=0, most=_DAY_MS)
+            except web.HTTPBadRequest as exc:
+                return _bad((exc.text or "duration_ms").strip())
         name = runner.push(request.match_info["token"], status == "up", params.get("msg"), latency)
         if name is None:
             return web.json_response(

@@ -40,6 +40,7 @@ __all__ = [
     "alert_key",
     "kind_from_text",
     "kind_text",
+    "stored_ms",
 ]
 
 PARTIAL_PREFIX: Final = "partial:"
@@ -48,6 +49,22 @@ PARTIAL_PREFIX: Final = "partial:"
 CONDITION: Final = "condition"
 """How a failure without a kind (a condition that was not met) is written where a kind
 is expected: in stored incidents and alert payloads."""
+
+
+STORED_MS_MAX: Final = 366 * 86_400_000.0
+"""The longest duration a stored row may say, ms (a year): past it, or below 0, or not
+a finite number, it is read as no duration."""
+
+
+def stored_ms(value: object) -> float | None:
+    """A duration in ms as a stored row holds it (a latency, a phase, a lag), or None
+    when it is not a number from 0 to :data:`STORED_MS_MAX`: a row an older tether or
+    a direct database write left infinite, huge or text is read as unmeasured, not
+    raised on by every page that shows it."""
+    if type(value) is not float and type(value) is not int:
+        return None
+    # A chain of comparisons: exact for an int of any size, false for NaN.
+    return float(value) if 0 <= value <= STORED_MS_MAX else None
 
 
 def kind_text(kind: Kind | None) -> str:
@@ -108,18 +125,24 @@ class ProbeRecord:
         data: Mapping[str, Any] | None,
     ) -> ProbeRecord:
         """A result read back from its columns."""
-        data = data or {}
-        phases = data.get("phases") or {}
+        data = data if isinstance(data, Mapping) else {}
+        phases = data.get("phases")
+        timed = (
+            {str(k): ms for k, v in phases.items() if (ms := stored_ms(v)) is not None}
+            if isinstance(phases, Mapping)
+            else {}
+        )
+        conditions = data.get("conditions")
         return cls(
             monitor,
             ts,
             bool(ok),
             None if kind is None else kind_from_text(kind),
-            latency_ms,
+            stored_ms(latency_ms),
             detail,
-            {str(k): float(v) for k, v in phases.items()} if isinstance(phases, dict) else {},
-            tuple(str(c) for c in data.get("conditions") or ()),
-            data.get("lag_ms"),
+            timed,
+            tuple(str(c) for c in conditions) if isinstance(conditions, list) else (),
+            stored_ms(data.get("lag_ms")),
         )
 
 

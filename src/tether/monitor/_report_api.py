@@ -10,10 +10,13 @@ monitors")::
 
 each call ``[at, endpoint, method, kind, status, ms, attempts]``.  The whole body is
 checked before any of it is counted: one bad call refuses the batch with a 400 that
-names the first bad field and its index.  A body over 1 MiB is a 413, said from its
+names the first bad field and its index; ``dropped`` is at most 2**53 (a float holds
+every count up to it exactly).  A body over 1 MiB is a 413, said from its
 ``Content-Length`` before it is read (or once a chunked one passes the limit); more than
-5,000 calls too.  The route needs the ``report`` scope (``_auth.area``): a ``report`` or
-``write`` token, or loopback while no users are configured.
+5,000 calls too; one nested past ``MAX_DEPTH`` is a 400 before it is parsed (the body is
+read and parsed by ``_params``, as every JSON route's).  The route needs the ``report``
+scope (``_auth.area``): a ``report`` or ``write`` token, or loopback while no users are
+configured.
 """
 
 from __future__ import annotations
@@ -26,18 +29,28 @@ from aiohttp import web
 
 from tether._kinds import Kind
 from tether.monitor._access import REPORT, authorize
+from tether.monitor._params import MAX_BODY, BadBody, body_number, parse_json, read_body
 from tether.monitor._traffic import Call
 from tether.monitor.config._models import APP
 
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
 
-__all__ = ["MAX_BODY", "MAX_CALLS", "BadReport", "Report", "add_report", "parse_report"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_CALLS",
+    "MAX_DROPPED",
+    "BadReport",
+    "Report",
+    "add_report",
+    "parse_report",
+]
 
-MAX_BODY: Final = 1 << 20
-"""The largest body taken, bytes."""
 MAX_CALLS: Final = 5000
 """The most calls in one batch."""
+MAX_DROPPED: Final = 2**53
+"""The most dropped calls one batch may say: every count up to it is exact as a float
+(what Prometheus reads), and a client never drops so many."""
 _KINDS: Final = frozenset(k.value for k in Kind)
 _KIND_SHAPE: Final = re.compile(r"[a-z][a-z0-9_]{0,30}(?:\.[a-z0-9_]{1,30}){1,2}")
 """What a kind looks like (``layer.what``): one not in :data:`_KINDS` is a newer tether's."""
@@ -73,9 +86,9 @@ def parse_report(body: bytes) -> Report:
     """The report ``body`` holds; raises :class:`BadReport` naming the first bad field
     (``calls[3].kind: ...``), :class:`TooLarge` past :data:`MAX_CALLS`."""
     try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadReport(f"the body is not JSON: {exc}") from None
+        data: Any = parse_json(body)
+    except BadBody as exc:
+        raise BadReport(str(exc)) from None
     if not isinstance(data, dict):
         raise BadReport("the body must be a JSON object with v, app and calls")
     if data.get("v") != 1 or not _is_int(data.get("v")):
@@ -83,9 +96,12 @@ def parse_report(body: bytes) -> Report:
     app = data.get("app")
     if not isinstance(app, str) or not APP.fullmatch(app):
         raise BadReport("app: give 1 to 64 letters, digits, '.', '_' or '-'")
-    dropped = data.get("dropped", 0)
-    if not _is_int(dropped) or dropped < 0:
-        raise BadReport("dropped: give a whole number, 0 or more")
+    try:
+        dropped = body_number(
+            data.get("dropped", 0), "dropped", least=0, most=MAX_DROPPED, whole=True
+        )
+    except BadBody as exc:
+        raise BadReport(str(exc)) from None
     calls = data.get("calls")
     if not isinstance(calls, list):
         raise BadReport(
@@ -131,7 +147,7 @@ def parse_report(body: bytes) -> Report:
         if type(attempts) is not int or not 0 <= attempts <= 1000:
             raise BadReport(f"calls[{i}].attempts: give a whole number, 0 to 1000")
         append(Call(at, endpoint, kind, ms, attempts))
-    return Report(app, out, dropped)
+    return Report(app, out, int(dropped))
 
 
 def _method(method: object, i: int) -> str:
@@ -163,22 +179,6 @@ def _answer(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
-async def _read(request: web.Request) -> bytes:
-    """The body, up to :data:`MAX_BODY`; :class:`TooLarge` past it, said before reading
-    when ``Content-Length`` gives it away."""
-    length = request.content_length
-    if length is not None and length > MAX_BODY:
-        raise TooLarge(f"the body is {length} bytes; {MAX_BODY} at most")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge(f"the body is over {MAX_BODY} bytes; {MAX_BODY} at most")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def add_report(app: web.Application, runner: Runner) -> None:
     """Serve ``POST /api/report`` for ``runner``."""
 
@@ -187,7 +187,9 @@ def add_report(app: web.Application, runner: Runner) -> None:
         if request.content_type != "application/json":
             return _answer(400, "send the report as Content-Type: application/json")
         try:
-            parsed = parse_report(await _read(request))
+            parsed = parse_report(await read_body(request))
+        except BadBody as exc:
+            return _answer(exc.status, str(exc))
         except TooLarge as exc:
             return _answer(413, str(exc))
         except BadReport as exc:

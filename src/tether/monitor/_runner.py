@@ -245,7 +245,8 @@ class Runner:
                 continue  # removed from the configuration while tether was stopped
             try:
                 self.detector.restore(name, data)
-            except (KeyError, TypeError, ValueError) as exc:
+            # OverflowError: a number no float holds, as a direct database write can leave.
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
         if self.shared:
             return  # the quorum learns every location's states from the store

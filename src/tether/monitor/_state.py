@@ -17,6 +17,7 @@ ignores results; a degraded one is up, but slower than its baseline allows.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,5 +121,13 @@ class Availability:
             failures=int(data["failures"]),
             successes=int(data["successes"]),
             flapping=bool(data["flapping"]),
-            changes=[float(t) for t in data["changes"]],
+            changes=[_moment(t) for t in data["changes"]],
         )
+
+
+def _moment(saved: object) -> float:
+    """A saved time of a change: finite, or ValueError (the state is started afresh)."""
+    at = float(saved)  # type: ignore[arg-type]
+    if not math.isfinite(at):
+        raise ValueError(f"availability: {at} is not a time")
+    return at

@@ -30,6 +30,7 @@ from tether.monitor._records import (
     Window,
     kind_from_text,
     kind_text,
+    stored_ms,
 )
 from tether.monitor._state import State
 
@@ -365,6 +366,14 @@ def _high(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def _mean_ms(total: object, count: object) -> float | None:
+    """The mean duration a stored sum and count say, if it is one (:func:`stored_ms`)."""
+    try:
+        return stored_ms(float(total) / int(count))  # type: ignore[arg-type, call-overload]
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Tally:
     """The running totals behind one roll-up row.
@@ -399,6 +408,11 @@ class Tally:
     def from_row(cls, row: Sequence[Any], decode: Decode) -> Tally:
         """A tally read back in :data:`TALLY_COLUMNS` order."""
         count, ok_count, latency_count, latency_sum, low, high, kinds = row
+        # Latencies a direct write left infinite or text are read as none measured, so
+        # an average never says what no check took (stored_ms).
+        low, high = stored_ms(low), stored_ms(high)
+        if latency_count and (_mean_ms(latency_sum, latency_count) is None or low is None):
+            latency_count, latency_sum, low, high = 0, 0.0, None, None
         return cls(count, ok_count, latency_count, latency_sum, low, high, decode(kinds))
 
     def merged(self, other: Tally) -> Tally:
@@ -519,7 +533,7 @@ def location_row(row: Sequence[Any]) -> LocationRow:
         None if kind is None else kind_from_text(kind),
         detail,
         host,
-        latency_ms,
+        stored_ms(latency_ms),
     )
     return LocationRow(stored, float(updated))
 
@@ -606,7 +620,7 @@ def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[Window]) -> Con
         if check_at is not None:
             checks[monitor] = float(check_at)
         if push_at is not None:
-            latency = None if push_ms is None else float(push_ms)
+            latency = stored_ms(push_ms)
             pushes[monitor] = Push(float(push_at), bool(push_ok), push_detail, latency)
     return Controls(paused, checks, tuple(windows), pushes)
 
