@@ -245,6 +245,16 @@ def test_the_table_covers_every_route_of_the_api_and_every_principal() -> None:
     assert {r.rule for r in ROUTES} <= set(RULES)
 
 
+def test_the_api_description_says_which_routes_are_public_as_the_table_does() -> None:
+    """An operation of /api/openapi.json needs no credential (``security: []``) exactly
+    when the table makes it public."""
+    described = json.loads(openapi())["paths"]
+    for route in ROUTES:
+        if route.described is not None:
+            operation = described[route.described][route.method.lower()]
+            assert (operation.get("security") == []) == (route.rule == "public"), route
+
+
 # -- the shapes ----------------------------------------------------------------------------------
 
 
