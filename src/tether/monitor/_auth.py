@@ -17,11 +17,11 @@ What each path needs (:func:`area`, :func:`gate`):
 - everything else (the dashboard's pages, ``/api/*``, ``/logout``): ``read``.  With users
   configured: a login session or an API token; a page without one is sent to ``/login``,
   and so is a page's form (a button pressed after the session ended: nothing is done),
-  an API answers a JSON 401.  With none configured: the request must have been made on a
-  loopback address of this machine (the socket's own address, which no header can
-  change), or carry an API token; anything else is a 403 that says why.  So a monitor
-  listening on ``0.0.0.0`` with no users still serves its status pages and metrics, and
-  keeps the dashboard to this machine.
+  an API (and a page asked with a wrong token) answers a JSON 401.  With none configured:
+  the request must have been made on a loopback address of this machine (the socket's
+  own address, which no header can change), or carry an API token; anything else is a
+  403 that says why.  So a monitor listening on ``0.0.0.0`` with no users still serves
+  its status pages and metrics, and keeps the dashboard to this machine.
 
 With worker processes, a worker forwards the dashboard's requests over a private Unix
 socket and says on which address the request arrived (``X-Tether-Local-Address``) and
@@ -455,7 +455,9 @@ async def gate(
             # rather than showing a JSON error.
             back = (await request.post()).get("back")
             raise web.HTTPSeeOther(_login_path(safe_next(back if isinstance(back, str) else "/")))
-        if _wants_json(request) or authority.open:
+        # A wrong token is a 401 on a page too: a script sent it, not a browser that
+        # could log in (docs/security.md: a wrong one is a 401 even beside a session).
+        if _wants_json(request) or authority.open or "Authorization" in request.headers:
             raise refusal(401, "log in, or send an API token: Authorization: Bearer TOKEN")
         raise web.HTTPSeeOther(_login_path(request.raw_path))
     if not who.may(READ):

@@ -39,6 +39,9 @@ PROBE_TIMEOUT: Final = 10.0
 scrape_timeout in the header above)."""
 PROBE_TIMEOUT_MAX: Final = 30.0
 """A longer scrape timeout is honoured up to this."""
+REQUEST_BODY_MAX: Final = 1 << 20
+"""The largest request body the server reads (bytes; aiohttp's ``client_max_size``): a
+413 past it.  A worker process forwards no more of a body than this (and one byte)."""
 
 
 def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
@@ -58,7 +61,7 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
             allowed[:] = [(config, allowed_targets(config))]
         return allowed[0][1]
 
-    app = web.Application(middlewares=[gate])
+    app = web.Application(middlewares=[gate], client_max_size=REQUEST_BODY_MAX)
     install(app, lambda: runner.config, runner.wall)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe_handler(allowed_now, lambda: runner.config.modules))

@@ -37,7 +37,7 @@ import socket
 import struct
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -518,13 +518,19 @@ def _probe_app(
     modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
 ) -> Any:
     """A worker's server: ``/probe`` answered here (with the token ``bearer()`` requires,
-    if any), every other path forwarded to the coordinator's Unix socket."""
+    if any), every other path forwarded to the coordinator's Unix socket.
+
+    The forwarder is a pipe: it keeps nothing of one request for the next (no cookie
+    jar, no credentials: a jar once sent the last login's session with every visitor's
+    request), streams the body each way, and passes the answer's status and headers
+    back as the coordinator wrote them.  What it adds, the address the request came from
+    and the one it arrived on, it never takes from the client."""
     import aiohttp
     from aiohttp import web
     from yarl import URL
 
-    from tether.monitor._auth import bearer_gate
-    from tether.monitor._web import probe_handler
+    from tether.monitor._auth import LOCAL_ADDRESS_HEADER, bearer_gate
+    from tether.monitor._web import REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
 
@@ -534,7 +540,12 @@ def _probe_app(
             return web.Response(status=404, text="not found\n")
         if session is None:
             session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=coordinator), auto_decompress=False
+                connector=aiohttp.UnixConnector(path=coordinator),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                # Only what the client sent: no Accept, Accept-Encoding, User-Agent or
+                # Content-Type of aiohttp's own.
+                skip_auto_headers=_NOT_ADDED,
             )
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
         headers.append(("X-Forwarded-For", request.remote or ""))
@@ -542,35 +553,73 @@ def _probe_app(
         # no users are configured, and believes this header on its private socket only.
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         if isinstance(sockname, tuple):
-            headers.append(("X-Tether-Local-Address", str(sockname[0])))
+            headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
+        body = None
+        if request.body_exists:
+            length = request.content_length
+            if length is not None and length <= REQUEST_BODY_MAX:
+                headers.append(("Content-Length", str(length)))  # else sent chunked
+            body = _capped(request.content, REQUEST_BODY_MAX)
         try:
-            async with session.request(
+            answer = await session.request(
                 request.method,
                 URL("http://tether" + request.raw_path, encoded=True),
                 headers=headers,
-                data=await request.read() if request.can_read_body else None,
+                data=body,
                 allow_redirects=False,
-            ) as answer:
-                body = await answer.read()
-                response = web.Response(status=answer.status, body=body)
-                for key, value in answer.headers.items():
-                    if key.lower() not in _HOP_BY_HOP:
-                        response.headers.add(key, value)
-                return response
+            )
         except (aiohttp.ClientError, OSError):
             return web.Response(status=503, text="tether monitor is starting or stopping\n")
+        try:
+            response = web.StreamResponse(status=answer.status, reason=answer.reason)
+            for key, value in answer.headers.items():
+                if key.lower() not in _HOP_BY_HOP:
+                    response.headers.add(key, value)
+            if answer.content_length is not None:
+                response.content_length = answer.content_length
+            await response.prepare(request)
+            while True:
+                try:
+                    chunk = await answer.content.readany()
+                except (aiohttp.ClientError, OSError):
+                    # Cut off halfway: the client sees its connection close before the
+                    # end, never a shorter answer passed off as the whole.
+                    if request.transport is not None:
+                        request.transport.close()
+                    return response
+                if not chunk:
+                    break
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        finally:
+            answer.release()
 
     async def close(app: web.Application) -> None:
         if session is not None:
             await session.close()
 
-    app = web.Application()
+    app = web.Application(client_max_size=REQUEST_BODY_MAX)
     app.router.add_get("/probe", bearer_gate(probe_handler(allowed, modules), bearer))
     app.router.add_route("*", "/{tail:.*}", forward)
     app.on_cleanup.append(close)
     return app
 
 
+async def _capped(content: Any, most: int) -> AsyncIterator[bytes]:
+    """A request's body as it arrives, cut one byte past ``most``: the coordinator
+    refuses any body over ``most`` (after deciding who asks, as for a client of its
+    own), so the rest would be read for nothing."""
+    sent = 0
+    async for chunk in content.iter_any():
+        part = chunk[: most + 1 - sent]
+        sent += len(part)
+        yield part
+        if sent > most:
+            return
+
+
+_NOT_ADDED: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 _HOP_BY_HOP: Final = frozenset(
     {
         "connection",
@@ -580,7 +629,8 @@ _HOP_BY_HOP: Final = frozenset(
         "te",
         "trailer",
         "upgrade",
-        "content-length",
+        "expect",  # 100-continue is the worker's own server's to answer
+        "content-length",  # set again for what is sent
         "x-forwarded-for",
         "x-tether-local-address",  # set by the worker alone, never taken from a client
     }
