@@ -18,7 +18,7 @@ from tether.monitor._auth import gate, install
 from tether.monitor._blackbox import BadTarget, run_module
 from tether.monitor._dashboard import add_dashboard
 from tether.monitor._metrics import blackbox_probe
-from tether.monitor._params import request_number
+from tether.monitor._params import MAX_BODY, request_number
 from tether.monitor._push import add_push
 from tether.monitor._report_api import add_report
 from tether.monitor._statuspage import add_status_pages
@@ -39,9 +39,10 @@ PROBE_TIMEOUT: Final = 10.0
 scrape_timeout in the header above)."""
 PROBE_TIMEOUT_MAX: Final = 30.0
 """A longer scrape timeout is honoured up to this."""
-REQUEST_BODY_MAX: Final = 1 << 20
-"""The largest request body the server reads (bytes; aiohttp's ``client_max_size``): a
-413 past it.  A worker process forwards no more of a body than this (and one byte)."""
+REQUEST_BODY_MAX: Final = MAX_BODY
+"""The largest request body the server reads (bytes; aiohttp's ``client_max_size``, the
+JSON routes' own limit): a 413 past it.  A worker process forwards no more of a body than
+this (and one byte)."""
 
 
 def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
