@@ -48,7 +48,13 @@ from tether.monitor.config import ConfigError, parse_config
         ({"name": 5}, 'monitors[0].name: 5 is not text (quote it: "5")'),
         ({"name": ""}, "monitors[0].name: is empty: give a name"),
         ({"name": " api"}, 'monitors[0].name: " api" starts or ends with spaces'),
-        ({"name": "a\tb"}, 'monitors[0].name: "a\\tb" contains a control character'),
+        (
+            {"name": "a\tb"},
+            (
+                'monitors[0].name: "a\\tb" contains a control character (U+0009) at '
+                "character 2, which a name may not hold"
+            ),
+        ),
         (
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '

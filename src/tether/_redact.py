@@ -14,6 +14,8 @@ import json
 import re
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
+from tether._text import visible
+
 MASK = "***"
 LIMIT = 65536
 """The most characters of one text that redaction reads; the rest is cut (and said so)."""
@@ -264,6 +266,7 @@ def _redact_arg(arg: object) -> object:
 def quote(text: str, width: int = 60) -> str:
     """``text`` as a message shows what someone wrote: redacted, in JSON quotes, and cut
     (ending in ``…"``) to stay under ``width`` characters.  Redacted before the cut: a cut
-    URL loses the '@' that marks its password."""
-    shown = json.dumps(redact(text), ensure_ascii=False)
+    URL loses the '@' that marks its password.  A character that would hide or reorder
+    the message (a control, a bidirectional override, a lone surrogate) is escaped."""
+    shown = visible(json.dumps(redact(text), ensure_ascii=False))
     return shown if len(shown) <= width else shown[: width - 4] + '…"'

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic_core import PydanticCustomError
 
 from tether._redact import quote, redact_text
+from tether._text import visible
 
 KeyPath = tuple[str | int, ...]
 """A key path: mapping keys and list indexes, ``("monitors", 3, "interval")``."""
@@ -43,8 +44,11 @@ def show(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        # str() refuses past 4,300 digits, and a line of hundreds helps nobody.
+        return str(value) if value.bit_length() <= 128 else "a number too large for any key"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list | tuple):
@@ -63,7 +67,7 @@ def render_path(path: KeyPath) -> str:
         elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
             out += f".{part}" if out else part
         else:
-            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+            out += f"[{visible(json.dumps(part, ensure_ascii=False))}]"
     return out or "(top level)"
 
 
