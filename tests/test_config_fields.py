@@ -323,6 +323,27 @@ def test_section_error(sections: dict[str, Any], error: str) -> None:
             },
             "alerts[0].password: is required with a username",
         ),
+        (
+            {
+                "name": "mail",
+                "type": "email",
+                "host": "h" * 64,
+                "from": "t@lab.test",
+                "to": "a@t.x",
+            },
+            f"alerts[0].host: \"{'h' * 55}…\" is not a host: the label '{'h' * 39}…' must "
+            "have 1 to 63 characters",
+        ),
+        (
+            {"name": "ops", "type": "webhook", "url": f"https://{'b' * 63}.{'c' * 200}.test/"},
+            f"alerts[0].url: \"https://{'b' * 47}…\": its host: the label '{'c' * 39}…' must "
+            "have 1 to 63 characters",
+        ),
+        (
+            {"name": "ops", "type": "webhook", "url": f"https://{('d' * 60 + '.') * 5}test/"},
+            f'alerts[0].url: "https://{"d" * 47}…": its host: the name has 309 characters; '
+            "the most is 253",
+        ),
     ],
 )
 def test_alert_channel_error(channel: Any, error: str) -> None:
