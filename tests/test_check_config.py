@@ -294,3 +294,15 @@ def test_a_hidden_character_in_a_key_or_value_is_shown_escaped(
     assert "\x07" not in err
     assert 'monitors[0]["x\\u202ey"]: unknown key' in err
     assert '"3\\u00070s"' in err
+
+
+def test_a_module_name_is_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A blackbox module's name (the key under modules) is checked as every name is: a
+    right-to-left override in it is one line naming the key, not pydantic's [key]."""
+    path = write(tmp_path, dump() + 'modules:\n  "http\\u202e2xx": {prober: http}\n')
+    assert main(["check-config", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        'modules["http\\u202e2xx"]: "http\\u202e2xx" contains a right-to-left override '
+        "(U+202E) at character 5, which a name may not hold"
+    )

@@ -168,6 +168,7 @@ PLACEHOLDER = "HOSTILE-VALUE-PLACEHOLDER"
 VALID: dict[str, Any] = {
     **yaml.safe_load(EXAMPLE),
     "probe": {"allowed_targets": ["*.example.com", "10.0.0.0/8", "api.example.com"]},
+    "modules": {"http_2xx": {"prober": "http", "timeout": "5s"}},
 }
 HIDDEN_CHARS = (
     [chr(c) for c in (*range(0x00, 0x20), 0x7F, 0x85, 0x9B, 0x9F)]

@@ -676,7 +676,7 @@ class MonitorConfig(_Model):
     monitors: tuple[Monitor, ...]
     status_pages: tuple[StatusPage, ...] = ()
     """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
-    modules: Annotated[dict[str, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
+    modules: Annotated[dict[Name, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
         default_factory=lambda: dict(DEFAULT_MODULES)
     )
     """blackbox_exporter's modules for ``/probe?module=NAME``; none given: those of its

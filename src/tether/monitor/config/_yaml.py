@@ -127,9 +127,9 @@ class Document:
                 self.errors.append((path, f"the key on line {line} is not text"))
                 continue
             key = str(key_node.value)  # as written: `on:` is the key "on", not True
-            if not self.storable(key, path, f"the key on line {line}"):
-                continue
             self.marks[(*path, key)] = _position(key_node)
+            if not self.storable(key, (*path, key), "the key"):
+                continue
             if key in own:
                 self.errors.append(
                     ((*path, key), f"is written twice (lines {own[key]} and {line})")
