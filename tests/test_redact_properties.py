@@ -39,6 +39,8 @@ def leaks(secret: str, ideal: str, shown: str) -> list[str]:
         pytest.param("https://u:pa?s#s@h/x", "https://u:***@h/x", id="query-in-password"),
         pytest.param("https://tok@en@h/", "https://***@h/", id="at-in-token"),
         pytest.param("https://u:x@h/y@h/", "https://u:***@h/", id="at-and-slash"),
+        pytest.param("http://[::1]:8080/@scope", "http://[::1]:8080/@scope", id="v6-at-in-path"),
+        pytest.param("http://u:p@[::1]:80/@x", "http://u:***@x", id="v6-password-at-in-path"),
         pytest.param(
             "a https://h/?next=https://u:p@x/ b", "a https://h/?next=https://u:***@x/ b", id="inner"
         ),

@@ -173,8 +173,10 @@ def _mask_userinfos(text: str) -> str:
             continue  # no '@' in the rest of the word: no user information
         slash = _AUTHORITY_END.search(text, start, word_end)
         authority = text[start : slash.start() if slash else word_end]
-        colon, first_at = authority.find(":"), authority.find("@")
-        if colon >= 0 and (first_at < 0 or colon < first_at):
+        colon, first_at, bracket = (authority.find(c) for c in ":@[")
+        # A password starts at a ':' before any '@', and before any '[' (a ':' after
+        # one is an IPv6 address's: a user information holds no '[').
+        if colon >= 0 and all(other < 0 or colon < other for other in (first_at, bracket)):
             at = last_at
         elif first_at >= 0:
             at = start + authority.rfind("@")
