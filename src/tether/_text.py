@@ -50,12 +50,12 @@ _BIDI: Final = {
 
 
 def visible(text: str) -> str:
-    """``text`` with each hidden character written as its escape (``\\u202e``, ``\\x07``),
-    so a message shows it rather than obeys it."""
+    """``text`` with each hidden character written as JSON would escape it (``\\u202e``,
+    ``\\u0007``), so a message shows it rather than obeys it."""
     if _HIDDEN.search(text) is None:
         return text
     return _HIDDEN.sub(lambda m: _escape(m[0]), text)
 
 
 def _escape(char: str) -> str:
-    return f"\\u{ord(char):04x}"  # as JSON writes an escape
+    return f"\\u{ord(char):04x}"

@@ -86,7 +86,9 @@ def config_error(
     ordered = sorted(errors, key=lambda e: position(e[0]))  # stable: file order, then found
     lines, located = [], []
     for path, message in ordered:
-        line = f"{render_path(path)}: {redact_text(message)}"
+        # Escaped once more as a whole: a message that quotes a value without show()
+        # must not break its line (a vertical tab, U+2028) nor reorder it.
+        line = visible(f"{render_path(path)}: {redact_text(message)}")
         if line not in lines:
             lines.append(line)
             row, column = position(path)

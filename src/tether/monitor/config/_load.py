@@ -13,6 +13,7 @@ from typing import Final
 import yaml
 from pydantic import ValidationError
 
+from tether._text import visible
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
@@ -64,8 +65,7 @@ def parse_config(
         document.budget = written + max(written, MIN_ALIAS_VALUES)
         data = {} if node is None else document.build(node, ())
     except yaml.YAMLError as exc:
-        message = yaml_problem(exc, source)
-        raise ConfigError([message]) from None
+        raise ConfigError([visible(yaml_problem(exc, source))]) from None
     except TooLarge as exc:
         raise config_error([(exc.path, exc.message)], document.marks, source) from None
     document.marks[()] = (1, 1)
