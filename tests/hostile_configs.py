@@ -3,7 +3,9 @@
 Each was reproduced against the loader before it was bounded: the alias bomb took over
 30 s and 1.5 GB, the deep flow lists raised RecursionError (100,000 levels crashed
 libyaml's composer outright), the long depends_on cycle raised RecursionError, and the
-400-digit timeout raised OverflowError."""
+400-digit timeout raised OverflowError; a lone surrogate raised UnicodeEncodeError, a
+400-digit interval OverflowError, and the allowed targets, the name and the webhook below
+passed."""
 
 from __future__ import annotations
 
@@ -102,6 +104,37 @@ HOSTILE: dict[str, tuple[str, str]] = {
         f"monitors:\n  - name: api\n    url: http://{'a' * 59}.{'b' * 59}.{'c' * 59}.{'d' * 59}"
         f".{'e' * 59}/\n",
         "the name has 299 characters; the most is 253",
+    ),
+    "a lone surrogate as an interval": (
+        MONITOR + '    interval: "\\ud800"\n',
+        "monitors[0].interval: holds '\\ud800' at character 1",
+    ),
+    "a 400-digit interval": (
+        MONITOR + f"    interval: {'9' * 400}\n",
+        "monitors[0].interval: is a number 400 characters long: no key takes one",
+    ),
+    "a 5,000-digit threshold": (
+        MONITOR + f"    failure_threshold: {'9' * 5000}\n",
+        "monitors[0].failure_threshold: is a number 5,000 characters long",
+    ),
+    "an allowed target of [[[[[[[[[[": (
+        "probe:\n  allowed_targets: '[[[[[[[[[['\n" + MONITOR,
+        "probe.allowed_targets[0]: '[[[[[[[[[[' is not a host name pattern: '[' cannot be "
+        "in a host name",
+    ),
+    "an allowed target of 200,000 characters": (
+        "probe:\n  allowed_targets: '" + "a*" * 100_000 + "'\n" + MONITOR,
+        "is not a host name pattern: 200,000 characters, and a host name has 253 at most",
+    ),
+    "a right-to-left override in a monitor's name": (
+        'monitors:\n  - name: "api\\u202eprod"\n' + f"    url: {URL}\n",
+        'monitors[0].name: "api\\u202eprod" contains a right-to-left override (U+202E) at '
+        "character 4, which a name may not hold",
+    ),
+    "a webhook host with a label of 300 characters": (
+        MONITOR + f"alerts:\n  - {{name: ops, type: webhook, url: 'http://{'a' * 300}.test/'}}\n",
+        f"alerts[0].url: \"http://{'a' * 48}…\": its host: the label '{'a' * 39}…' must "
+        "have 1 to 63 characters",
     ),
     "a label of 64 characters": (
         f"server: {{listen: '{'a' * 64}.example:80'}}\n" + MONITOR,

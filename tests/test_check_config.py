@@ -126,6 +126,13 @@ CLI_HOSTILE = [
     "a 400-digit timeout",
     "a file of 4,000,001 characters",
     "a stray ] in a condition",
+    "a lone surrogate as an interval",
+    "a 400-digit interval",
+    "a 5,000-digit threshold",
+    "an allowed target of [[[[[[[[[[",
+    "an allowed target of 200,000 characters",
+    "a right-to-left override in a monitor's name",
+    "a webhook host with a label of 300 characters",
 ]
 
 
@@ -252,3 +259,50 @@ def test_check_config_json_on_an_invalid_file_masks_secrets(
     assert doc["errors"][0] == f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s'
     assert "ftp://u:***@127.0.0.1:9/" in doc["errors"][1]
     assert "hunter2" not in out
+
+
+@pytest.mark.parametrize("name", CLI_HOSTILE)
+def test_check_config_main_on_a_hostile_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The same files through check-config's main function, in this process: exit 1, one
+    located line naming the key path, nothing raised, and text UTF-8 can carry."""
+    text, message = HOSTILE[name]
+    path = write(tmp_path, text)
+    assert main(["check-config", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"{path}:")
+    assert message in line
+    line.encode("utf-8")
+
+
+def test_a_hidden_character_in_a_key_or_value_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A right-to-left override in an unknown key, or a bell in a duration, is written as
+    its escape in the message: the line shows it rather than obeys it."""
+    path = write(
+        tmp_path,
+        f'monitors:\n  - name: api\n    url: {URL}\n    "x\\u202ey": 1\n'
+        '    interval: "3\\u00070s"\n',
+    )
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "\u202e" not in err
+    assert "\x07" not in err
+    assert 'monitors[0]["x\\u202ey"]: unknown key' in err
+    assert '"3\\u00070s"' in err
+
+
+def test_a_module_name_is_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A blackbox module's name (the key under modules) is checked as every name is: a
+    right-to-left override in it is one line naming the key, not pydantic's [key]."""
+    path = write(tmp_path, dump() + 'modules:\n  "http\\u202e2xx": {prober: http}\n')
+    assert main(["check-config", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        'modules["http\\u202e2xx"]: "http\\u202e2xx" contains a right-to-left override '
+        "(U+202E) at character 5, which a name may not hold"
+    )

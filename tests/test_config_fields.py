@@ -48,7 +48,13 @@ from tether.monitor.config import ConfigError, parse_config
         ({"name": 5}, 'monitors[0].name: 5 is not text (quote it: "5")'),
         ({"name": ""}, "monitors[0].name: is empty: give a name"),
         ({"name": " api"}, 'monitors[0].name: " api" starts or ends with spaces'),
-        ({"name": "a\tb"}, 'monitors[0].name: "a\\tb" contains a control character'),
+        (
+            {"name": "a\tb"},
+            (
+                'monitors[0].name: "a\\tb" contains a control character (U+0009) at '
+                "character 2, which a name may not hold"
+            ),
+        ),
         (
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '
@@ -316,6 +322,27 @@ def test_section_error(sections: dict[str, Any], error: str) -> None:
                 "username": "u",
             },
             "alerts[0].password: is required with a username",
+        ),
+        (
+            {
+                "name": "mail",
+                "type": "email",
+                "host": "h" * 64,
+                "from": "t@lab.test",
+                "to": "a@t.x",
+            },
+            f"alerts[0].host: \"{'h' * 55}…\" is not a host: the label '{'h' * 39}…' must "
+            "have 1 to 63 characters",
+        ),
+        (
+            {"name": "ops", "type": "webhook", "url": f"https://{'b' * 63}.{'c' * 200}.test/"},
+            f"alerts[0].url: \"https://{'b' * 47}…\": its host: the label '{'c' * 39}…' must "
+            "have 1 to 63 characters",
+        ),
+        (
+            {"name": "ops", "type": "webhook", "url": f"https://{('d' * 60 + '.') * 5}test/"},
+            f'alerts[0].url: "https://{"d" * 47}…": its host: the name has 309 characters; '
+            "the most is 253",
         ),
     ],
 )

@@ -95,3 +95,25 @@ def test_text_the_store_cannot_keep_is_refused_where_it_is_written(text: str, wh
     (line,) = [line for line in caught.value.located if f"{where}: holds " in line]
     assert line.startswith("tether.yaml:")
     assert "lone surrogate or a NUL" in line
+
+
+def test_a_lone_surrogate_in_a_key_is_one_line_at_the_key() -> None:
+    """A key holding a lone surrogate is refused where it is written, in a line UTF-8
+    can carry (it was shown raw, so printing the error raised UnicodeEncodeError), and
+    nothing else is said about it."""
+    text = f'monitors:\n  - name: api\n    url: {URL}\n    "x\\ud800": 1\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="tether.yaml")
+    assert caught.value.located == [
+        "tether.yaml:4:5: monitors[0][\"x\\ud800\"]: the key holds '\\ud800' at character 2, "
+        "which is not a character text can hold (a lone surrogate or a NUL): leave it out"
+    ]
+    str(caught.value).encode("utf-8")
+
+
+def test_a_lone_surrogate_in_the_text_itself_is_a_located_error() -> None:
+    """Text given to parse_config with a raw lone surrogate (no file can hold one; libyaml
+    raised UnicodeEncodeError on it) is one located line."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"monitors:\n  - name: a\ud800\n    url: {URL}\n", source="t.yaml")
+    assert caught.value.located == ["t.yaml:2:12: '\\ud800' is a lone surrogate, not a character"]

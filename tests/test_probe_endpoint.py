@@ -238,6 +238,23 @@ def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
         ("10.0.0.0/33", "'10.0.0.0/33' is not a network: write it as 10.0.0.0/8 or fd00::/8"),
         ("http://x/", "'http://x/' is not a host name pattern"),
         ("", "an entry is empty"),
+        ("x..test", "'x..test' is not a host name pattern: it has an empty label (..)"),
+        ("[a-z].test", "'[a-z].test' is not a host name pattern: '[' cannot be in a host name"),
+        (
+            "a" * 64 + ".test",
+            f"'{'a' * 39}…' is not a host name pattern: a label has 64 characters, and a host "
+            "name's have 63 at most",
+        ),
+        (
+            "*." + "b" * 300,
+            f"'*.{'b' * 37}…' is not a host name pattern: 302 characters, and a host name has "
+            "253 at most",
+        ),
+        (
+            "api\u202e.test",
+            "'api\\u202e.test' is not a host name pattern: it contains a right-to-left override "
+            "(U+202E) at character 4",
+        ),
     ],
 )
 def test_a_bad_entry_is_a_config_error(entry: str, message: str) -> None:

@@ -434,13 +434,15 @@ def test_long_text_is_cut_without_showing_a_cut_secret() -> None:
 
 _ADVERSARIAL = r"""
 import sys
-from tether._redact import _PAIR, _USERINFO, redact, redact_text, redact_url
+from tether._redact import _PAIR, _SCHEME, redact, redact_text, redact_url
 from tether.probe._target import _LOOSE_USERINFO, redact_target
 n = 1 << 20
 inputs = ["a" * n, "a:" * (n // 2), "a://" + "b" * n, "?" + "a" * n, "/" + "a" * n,
-          " a" * (n // 2), "password='" + "x" * n, "&a" * (n // 2), "/a:" * (n // 3)]
+          " a" * (n // 2), "password='" + "x" * n, "&a" * (n // 2), "/a:" * (n // 3),
+          "a://u:x/" * (n // 8), "a://u:x/" * (n // 8) + "@", "a://" * (n // 4) + "@",
+          "a://@" * (n // 5), "?pass%" * (n // 6), "%25" * (n // 3) + "=x"]
 for text in inputs:
-    for pattern in (_USERINFO, _PAIR, _LOOSE_USERINFO):
+    for pattern in (_SCHEME, _PAIR, _LOOSE_USERINFO):
         pattern.sub("", text)  # the pattern itself, over the whole megabyte
     for f in (redact, redact_text, redact_url, redact_target):
         f(text)

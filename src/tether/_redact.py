@@ -12,7 +12,9 @@ import contextlib
 import functools
 import json
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from tether._text import visible
 
 MASK = "***"
 LIMIT = 65536
@@ -51,15 +53,28 @@ _SECRET_HEADERS = frozenset(
 
 
 def is_secret_name(name: str) -> bool:
-    """Does a parameter, field or header called ``name`` hold a secret?"""
+    """Does a parameter, field or header called ``name`` hold a secret?  A name written
+    percent-encoded (``pass%77ord``, even twice over) is read decoded, and in any case
+    (``PaSsWoRd``)."""
+    for _ in range(_DECODINGS):
+        if "%" not in name and "+" not in name:
+            break
+        name = unquote_plus(name)
     lowered = name.lower()
     if lowered in _SECRET_HEADERS:
         return True
-    for found in _WORDS.findall(name):
-        word = found.lower()
-        if word in _SECRET_WORDS or (word.endswith(_SECRET_ENDINGS) and word.isalpha()):
-            return True
-    return False
+    # The camelCase humps, and the parts between separators whatever their case.
+    words = [w.lower() for w in _WORDS.findall(name)] + _SEPARATORS.split(lowered)
+    return any(
+        word in _SECRET_WORDS or (word.endswith(_SECRET_ENDINGS) and word.isalpha())
+        for word in words
+    )
+
+
+_DECODINGS = 3
+"""How many times a name is percent-decoded: a URL inside a URL's query is encoded twice;
+a bound, so a name of ``%25252525...`` costs three passes, not one per ``25``."""
+_SEPARATORS = re.compile(r"[^a-z0-9]++")
 
 
 def redact_url(url: str) -> str:
@@ -79,6 +94,9 @@ redacted once (at most 1,024 of them kept, so at most 2 MiB)."""
 def _redact_url(url: str) -> str:
     if len(url) > LIMIT:
         return redact_text(url)
+    # First as text: a password may hold '@', '/', '?' or '#' unencoded, which urlsplit
+    # would read as the host's or the path's.
+    url = _mask_userinfos(url)
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -106,15 +124,16 @@ def _redact_pairs(query: str) -> str:
     return urlencode([(k, MASK if is_secret_name(k) else v) for k, v in pairs], safe="*")
 
 
-# ``scheme://userinfo@``: the scheme starts at a word's start, so a long run of letters is
-# read once, not once from each of its positions.
-_USERINFO = re.compile(
-    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*+://)(?P<userinfo>[^/@\s?#]*+)@"
-)
+# ``scheme://``: the scheme starts at a word's start, so a long run of letters is read
+# once, not once from each of its positions.
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_SPACE = re.compile(r"\s")
 # ``name=value`` after a URL's ? & ; #, or as a word of its own (``password=x`` in a libpq
 # DSN, ``token=x`` in a message); a quoted value runs to its closing quote, or to the end.
+# The name may be percent-encoded (``pass%77ord``): it is decoded before it is judged.
 _PAIR = re.compile(
-    r"(?P<lead>^|[?&;#\s,(\[{])(?P<name>[A-Za-z0-9_.-]++)[ \t]*+=[ \t]*+"
+    r"(?P<lead>^|[?&;#\s,(\[{])(?P<name>[A-Za-z0-9_.%+-]++)[ \t]*+=[ \t]*+"
     r"(?P<value>'(?:[^'\\]|\\.)*+(?:'|$)|\"(?:[^\"\\]|\\.)*+(?:\"|$)|[^&;#\s'\")\]}]*+)"
 )
 
@@ -124,8 +143,50 @@ def redact_text(text: str) -> str:
     pair (query parameters, fragments, libpq DSNs).  Text longer
     than :data:`LIMIT` is cut first, and the cut marked."""
     head, mark = _cut(text)
-    head = _USERINFO.sub(lambda m: f"{m['scheme']}{_mask_userinfo(m['userinfo'])}@", head)
-    return _PAIR.sub(_mask_pair, head) + mark
+    return _PAIR.sub(_mask_pair, _mask_userinfos(head)) + mark
+
+
+def _mask_userinfos(text: str) -> str:
+    """``text`` with the user information of every ``scheme://userinfo@host`` masked.
+
+    A password may hold '@', '/', '?' and '#' unencoded (``https://u:SEC@RET@h/``,
+    ``https://u:pa/ss@h/``), so when the authority (up to the first '/', '?' or '#') has a
+    ':' before any '@', the user information runs to the last '@' of the word: that
+    masks the host and path of ``https://u:p@h/@scope`` and the port of
+    ``https://h:8080/@scope`` as well, shown too little rather than a secret shown.
+    Without such a ':' (a token as the user name) it runs to the authority's last '@'.
+
+    One pass: each word's end and last '@' are found once, authorities do not overlap
+    (the next ``://`` ends the one before), and nothing masked is read again."""
+    if "@" not in text:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is in out
+    word_end = last_at = -1
+    for m in _SCHEME.finditer(text):
+        start = m.end()
+        if m.start() < done:
+            continue  # inside a masked user information
+        if start > word_end:
+            space = _SPACE.search(text, start)
+            word_end = space.start() if space else len(text)
+            last_at = text.rfind("@", start, word_end)
+        if last_at < start:
+            continue  # no '@' in the rest of the word: no user information
+        slash = _AUTHORITY_END.search(text, start, word_end)
+        authority = text[start : slash.start() if slash else word_end]
+        colon, first_at, bracket = (authority.find(c) for c in ":@[")
+        # A password starts at a ':' before any '@', and before any '[' (a ':' after
+        # one is an IPv6 address's: a user information holds no '[').
+        if colon >= 0 and all(other < 0 or colon < other for other in (first_at, bracket)):
+            at = last_at
+        elif first_at >= 0:
+            at = start + authority.rfind("@")
+        else:
+            continue
+        out += (text[done:start], _mask_userinfo(text[start:at]))
+        done = at
+    return "".join(out) + text[done:] if out else text
 
 
 def _cut(text: str, limit: int = LIMIT) -> tuple[str, str]:
@@ -142,7 +203,7 @@ def _cut(text: str, limit: int = LIMIT) -> tuple[str, str]:
 
 def _mask_pair(m: re.Match[str]) -> str:
     name = m["name"]
-    if is_secret_name(unquote(name)):
+    if is_secret_name(name):
         return f"{m['lead']}{name}={MASK}"
     return m[0]
 
@@ -209,6 +270,7 @@ def _redact_arg(arg: object) -> object:
 def quote(text: str, width: int = 60) -> str:
     """``text`` as a message shows what someone wrote: redacted, in JSON quotes, and cut
     (ending in ``…"``) to stay under ``width`` characters.  Redacted before the cut: a cut
-    URL loses the '@' that marks its password."""
-    shown = json.dumps(redact(text), ensure_ascii=False)
+    URL loses the '@' that marks its password.  A character that would hide or reorder
+    the message (a control, a bidirectional override, a lone surrogate) is escaped."""
+    shown = visible(json.dumps(redact(text), ensure_ascii=False))
     return shown if len(shown) <= width else shown[: width - 4] + '…"'

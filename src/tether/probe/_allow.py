@@ -9,12 +9,48 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tether._text import hidden_character
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
 )
+
+
+MAX_PATTERN_LABEL = 63
+MAX_PATTERN_LENGTH = 253
+"""A host name has labels of 63 characters at most, 253 in all (RFC 1035): a longer
+pattern matches nothing, so it is a mistake, and refused before it costs every hop."""
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` (lower case, no final dot) matches no host name, or None.  Its
+    only wildcards are ``*`` and ``?``: ``[`` would open an fnmatch character class,
+    which the documentation never promised, and ``[[[[`` matches nothing at all."""
+    example = "write api.example.com or *.example.com"
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"{len(pattern):,} characters, and a host name has {MAX_PATTERN_LENGTH} at most"
+    hidden = hidden_character(pattern)
+    if hidden is not None:
+        return f"it contains {hidden}"
+    bad = next((c for c in pattern if c.isascii() and not (c.isalnum() or c in "-_.*?")), None)
+    if bad is not None:
+        return f"{bad!r} cannot be in a host name; {example}"
+    labels = pattern.split(".")
+    if not pattern.strip(".*") and pattern != "*":
+        return example
+    if "" in labels:
+        return f"it has an empty label (..); {example}"
+    longest = max(labels, key=len)
+    if len(longest) > MAX_PATTERN_LABEL:
+        return f"a label has {len(longest)} characters, and a host name's have 63 at most"
+    return None
+
+
+def _clipped(entry: str) -> str:
+    return repr(entry if len(entry) <= 40 else entry[:39] + "…")
 
 
 class TargetRefused(Exception):
@@ -64,10 +100,9 @@ class AllowedTargets:
                     raise ValueError(
                         f"{entry!r} is not a network: write it as 10.0.0.0/8 or fd00::/8"
                     ) from None
-            if any(c in text for c in ":@/ ") or not text.replace("*", "x").strip("."):
-                raise ValueError(
-                    f"{entry!r} is not a host name pattern: write api.example.com or *.example.com"
-                )
+            problem = _pattern_problem(text.rstrip("."))
+            if problem is not None:
+                raise ValueError(f"{_clipped(entry)} is not a host name pattern: {problem}")
             hosts.append(text.rstrip("."))
         return cls(tuple(hosts), tuple(networks))
 

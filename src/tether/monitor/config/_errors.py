@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic_core import PydanticCustomError
 
 from tether._redact import quote, redact_text
+from tether._text import visible
 
 KeyPath = tuple[str | int, ...]
 """A key path: mapping keys and list indexes, ``("monitors", 3, "interval")``."""
@@ -43,8 +44,11 @@ def show(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        # str() refuses past 4,300 digits, and a line of hundreds helps nobody.
+        return str(value) if value.bit_length() <= 128 else "a number too large for any key"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list | tuple):
@@ -63,7 +67,7 @@ def render_path(path: KeyPath) -> str:
         elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
             out += f".{part}" if out else part
         else:
-            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+            out += f"[{visible(json.dumps(part, ensure_ascii=False))}]"
     return out or "(top level)"
 
 
@@ -82,7 +86,9 @@ def config_error(
     ordered = sorted(errors, key=lambda e: position(e[0]))  # stable: file order, then found
     lines, located = [], []
     for path, message in ordered:
-        line = f"{render_path(path)}: {redact_text(message)}"
+        # Escaped once more as a whole: a message that quotes a value without show()
+        # must not break its line (a vertical tab, U+2028) nor reorder it.
+        line = visible(f"{render_path(path)}: {redact_text(message)}")
         if line not in lines:
             lines.append(line)
             row, column = position(path)

@@ -16,8 +16,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, Validati
 
 from tether._durations import format_duration, parse_duration
 from tether._fieldsyntax import TOKEN, framing_problem, value_problem
-from tether._hostport import DNS_PORT, InvalidHostPort, split_hostport
+from tether._hostport import DNS_PORT, InvalidHostPort, ascii_host, split_hostport
 from tether._redact import MASK, redact_apprise, redact_headers
+from tether._text import hidden_character
 from tether.monitor._conditions import parse_condition
 from tether.monitor._passwords import HashError, parse_password_hash, parse_token_hash
 from tether.monitor.config._errors import fail, show
@@ -32,7 +33,8 @@ def _to_seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise fail(f"{show(value)} is not a duration, write e.g. 30s")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        # An int is always finite (and math.isfinite overflows on one of 400 digits).
+        if isinstance(value, float) and not math.isfinite(value):
             raise fail(f"{show(value)} is not a duration, write e.g. 30s")
         if value < 0:
             raise fail(f"{show(value)} is not a duration: write a positive one, as in 30s")
@@ -114,8 +116,11 @@ def _check_name(value: str) -> str:
         raise fail("is empty: give a name")
     if value != value.strip():
         raise fail(f"{show(value)} starts or ends with spaces")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise fail(f"{show(value)} contains a control character")
+    hidden = hidden_character(value)
+    if hidden is not None:
+        # A name is shown in logs, alerts and pages, where such a character would
+        # hide or reorder the text around it.
+        raise fail(f"{show(value)} contains {hidden}, which a name may not hold")
     return value
 
 
@@ -286,6 +291,21 @@ _WEB_URL: Final = re.compile(r"(?i)https?://[^/\s?#]+(?:[/?#]\S*)?")
 def _check_web_url(value: str) -> str:
     if not _WEB_URL.fullmatch(value):
         raise fail(f"{show(value)} is not an http:// or https:// URL")
+    authority = re.split(r"[/?#]", value.partition("://")[2], maxsplit=1)[0]
+    try:
+        split_hostport(authority.rpartition("@")[2], default_port=0)
+    except InvalidHostPort as exc:
+        raise fail(f"{show(value)}: its host{exc.problem}") from None
+    return value
+
+
+def _check_host(value: str) -> str:
+    if not value:
+        raise fail("is empty: give a host name or an IP address")
+    try:
+        ascii_host(value)
+    except ValueError as exc:  # UnicodeError is one
+        raise fail(f"{show(value)} is not a host: {exc}") from None
     return value
 
 
@@ -415,6 +435,8 @@ Listen = Annotated[str, AfterValidator(_check_listen)]
 AllowedTarget = Annotated[str, AfterValidator(_check_allowed_target)]
 Target = Annotated[str, AfterValidator(_check_target)]
 WebUrl = Annotated[str, AfterValidator(_check_web_url)]
+Host = Annotated[str, AfterValidator(_check_host)]
+"""A host name (labels of 1 to 63 characters, 253 in all) or an IP address."""
 AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]
 Dsn = Annotated[str, AfterValidator(_check_dsn)]
 Address = Annotated[str, AfterValidator(_check_address)]

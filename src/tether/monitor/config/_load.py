@@ -4,13 +4,16 @@ or a :class:`ConfigError` listing every problem."""
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 import yaml
 from pydantic import ValidationError
 
+from tether._text import visible
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
@@ -26,6 +29,8 @@ from tether.monitor.config._yaml import (
 )
 
 __all__ = ["load_config", "parse_config"]
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def parse_config(
@@ -44,6 +49,15 @@ def parse_config(
     """
     if len(text) > MAX_CHARS:
         raise ConfigError([_too_large(source)])
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        # Text no file can hold (its UTF-8 reading would have failed), and libyaml
+        # raises UnicodeEncodeError on it.
+        row = text.count("\n", 0, surrogate.start()) + 1
+        column = surrogate.start() - text.rfind("\n", 0, surrogate.start())
+        raise ConfigError(
+            [f"{source}:{row}:{column}: {surrogate[0]!a} is a lone surrogate, not a character"]
+        )
     document = Document(env=os.environ if env is None else env)
     try:
         node, written = compose(text)
@@ -51,8 +65,7 @@ def parse_config(
         document.budget = written + max(written, MIN_ALIAS_VALUES)
         data = {} if node is None else document.build(node, ())
     except yaml.YAMLError as exc:
-        message = yaml_problem(exc, source)
-        raise ConfigError([message]) from None
+        raise ConfigError([visible(yaml_problem(exc, source))]) from None
     except TooLarge as exc:
         raise config_error([(exc.path, exc.message)], document.marks, source) from None
     document.marks[()] = (1, 1)

@@ -39,6 +39,7 @@ from tether.monitor.config._fields import (
     Count,
     Dsn,
     Headers,
+    Host,
     Interval,
     Listen,
     Locations,
@@ -235,7 +236,7 @@ class EmailChannelConfig(_Model):
 
     name: Name
     type: Literal["email"]
-    host: Annotated[str, Field(min_length=1)]
+    host: Host
     port: Annotated[int, Whole, Field(ge=1, le=65535)] = 587
     from_: Address = Field(alias="from")
     to: Annotated[tuple[Address, ...], BeforeValidator(one_or_many), Field(min_length=1)]
@@ -675,7 +676,7 @@ class MonitorConfig(_Model):
     monitors: tuple[Monitor, ...]
     status_pages: tuple[StatusPage, ...] = ()
     """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
-    modules: Annotated[dict[str, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
+    modules: Annotated[dict[Name, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
         default_factory=lambda: dict(DEFAULT_MODULES)
     )
     """blackbox_exporter's modules for ``/probe?module=NAME``; none given: those of its

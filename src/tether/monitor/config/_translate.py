@@ -94,6 +94,8 @@ def _resolve(loc: tuple[str | int, ...]) -> tuple[KeyPath, type[Any] | None, Any
         if isinstance(part, str) and part in tags:
             tp = tags[part]
             continue
+        if part == "[key]" and path:
+            break  # pydantic's mark of a mapping's key: the path already ends at it
         path.append(part)
         origin = typing.get_origin(tp)
         if _is_section(tp) and isinstance(part, str):

@@ -29,6 +29,11 @@ from tether.monitor.config._errors import KeyPath, Problem, show
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _STR_TAG: Final = "tag:yaml.org,2002:str"
+_INT_TAG: Final = "tag:yaml.org,2002:int"
+MAX_NUMBER_CHARS: Final = 40
+"""The longest integer read, as written: 2**128 has 39 digits, and no key takes a number
+near that; a longer one (Python reads no more than 4,300 digits at all) is a problem of
+its own, not a value."""
 
 MAX_CHARS: Final = 4_000_000
 """The largest file read, in characters: some 20,000 monitors."""
@@ -86,11 +91,16 @@ class Document:
                     self.marks[(*path, index)] = _position(item)
                     items.append(self.build(item, (*path, index)))
                 return items
+            if node.tag == _INT_TAG and len(node.value) > MAX_NUMBER_CHARS:
+                self.errors.append(
+                    (path, f"is a number {len(node.value):,} characters long: no key takes one")
+                )
+                return None
             value = self.constructor.construct_object(node)
             if isinstance(value, str) and node.tag == _STR_TAG:
                 value = self.interpolate(value, path)
-            if isinstance(value, str):
-                self.storable(value, path)
+            if isinstance(value, str) and not self.storable(value, path):
+                return None  # reported; nothing past here should have to show it
             return value
         finally:
             self.building.discard(id(node))
@@ -118,6 +128,8 @@ class Document:
                 continue
             key = str(key_node.value)  # as written: `on:` is the key "on", not True
             self.marks[(*path, key)] = _position(key_node)
+            if not self.storable(key, (*path, key), "the key"):
+                continue
             if key in own:
                 self.errors.append(
                     ((*path, key), f"is written twice (lines {own[key]} and {line})")
@@ -127,18 +139,21 @@ class Document:
             result[key] = self.build(value_node, (*path, key))
         return result
 
-    def storable(self, text: str, path: KeyPath) -> None:
-        """A text the store could not keep (a lone surrogate from a ``"\\ud800"`` escape,
-        a NUL) is refused here, rather than failing every batch of results later."""
+    def storable(self, text: str, path: KeyPath, what: str = "") -> bool:
+        """Whether the store could keep ``text``: one that holds a lone surrogate (from a
+        ``"\\ud800"`` escape) or a NUL is refused here, rather than failing every batch of
+        results later, or the message that would show it."""
         bad = _UNSTORABLE.search(text)
         if bad is not None:
             self.errors.append(
                 (
                     path,
-                    f"holds {bad[0]!a} at character {bad.start() + 1}, which is not "
+                    f"{what + ' ' if what else ''}holds {bad[0]!a} at character "
+                    f"{bad.start() + 1}, which is not "
                     "a character text can hold (a lone surrogate or a NUL): leave it out",
                 )
             )
+        return bad is None
 
     def interpolate(self, text: str, path: KeyPath) -> str:
         def substitute(match: re.Match[str]) -> str:

@@ -1,0 +1,61 @@
+"""Characters that hide or reorder what a reader sees: the one home of the check that a
+name may not hold them, and of the escaping that shows them in a message.
+
+Control characters (C0, DEL and C1) move a terminal's cursor or end a line; the line and
+paragraph separators end a line too; the bidirectional formatting characters (U+061C,
+U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) reorder the text after them, so a
+monitor named ``"api\\u202eprod"`` reads as another name in a log, an alert or a list
+("Trojan Source", CVE-2021-42574); and a lone surrogate (from a ``"\\ud800"`` escape) is
+not a character at all, and no UTF-8 output or database can hold it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["hidden_character", "visible"]
+
+_HIDDEN: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def hidden_character(text: str) -> str | None:
+    """What the first hidden character of ``text`` is, in words that follow "contains",
+    with its code point and place (``a right-to-left override (U+202E) at character 3``),
+    or None."""
+    found = _HIDDEN.search(text)
+    if found is None:
+        return None
+    char = found[0]
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        what = "a lone surrogate, which is not a character"
+    elif code in (0x2028, 0x2029):
+        what = "a line or paragraph separator"
+    elif code < 0x20 or 0x7F <= code <= 0x9F:
+        what = "a control character"
+    else:
+        what = _BIDI.get(code, "a bidirectional formatting character")
+    return f"{what} (U+{code:04X}) at character {found.start() + 1}"
+
+
+_BIDI: Final = {
+    0x202D: "a left-to-right override",
+    0x202E: "a right-to-left override",
+    0x202A: "a left-to-right embedding",
+    0x202B: "a right-to-left embedding",
+}
+
+
+def visible(text: str) -> str:
+    """``text`` with each hidden character written as JSON would escape it (``\\u202e``,
+    ``\\u0007``), so a message shows it rather than obeys it."""
+    if _HIDDEN.search(text) is None:
+        return text
+    return _HIDDEN.sub(lambda m: _escape(m[0]), text)
+
+
+def _escape(char: str) -> str:
+    return f"\\u{ord(char):04x}"
