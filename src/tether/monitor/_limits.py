@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
 __all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "tcp", "unix"]
@@ -78,7 +79,6 @@ class _Guard(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._handling = False
         self._sent = False  # bytes of a request whose headers are not complete yet
-        self._requests = 0
 
     # -- asyncio's calls -------------------------------------------------------------------
 
@@ -150,12 +150,13 @@ class _Guard(asyncio.Protocol):
     def began(self, request: web.BaseRequest) -> None:
         """The headers of ``request`` are in: its body's deadline starts."""
         self._handling, self._sent = True, False
-        self._requests += 1
         self._disarm()
         if not request.content.is_eof():
             self._arm(self._book.limits.body_timeout, lambda: self._body_late(request))
 
     def ended(self) -> None:
+        """The handler is done: bytes from now on are the next request's (or the rest of
+        a body it did not read, which aiohttp reads away, within the same deadline)."""
         self._handling = False
         self._disarm()
 
@@ -165,34 +166,33 @@ class _Guard(asyncio.Protocol):
             request.content.set_exception(_BodyTimeout())
 
 
-def _middleware(book: _Book) -> Callable[..., object]:
+def _middleware(book: _Book) -> Middleware:
+    """Tells each connection's guard when a request's headers are in and when its
+    handler is done; answers 408 for a body that came too late."""
+
     @web.middleware
-    async def deadlines(
-        request: web.Request, handler: Callable[[web.Request], object]
-    ) -> web.StreamResponse:
+    async def deadlines(request: web.Request, handler: Handler) -> web.StreamResponse:
         guard = book.open.get(request.protocol)
         if guard is None:
-            return await handler(request)  # type: ignore[misc,no-any-return]
+            return await handler(request)
         guard.began(request)
         try:
             try:
-                response: web.StreamResponse | None = await handler(request)  # type: ignore[misc]
+                response = await handler(request)
             except _BodyTimeout:
                 response = None
-            if request.content.exception() is not None and isinstance(
-                request.content.exception(), _BodyTimeout
-            ):
-                if response is not None and response.prepared:
-                    response.force_close()
-                    return response
-                seconds = book.limits.body_timeout
-                late = web.Response(
-                    status=408, text=f"request body not received in {seconds:g} s\n"
-                )
-                late.force_close()
-                return late
-            assert response is not None
-            return response
+            # Whatever the handler made of the failed read (the forwarder of a worker
+            # answers 503 to an OSError), the answer is the client's lateness.
+            if not isinstance(request.content.exception(), _BodyTimeout):
+                assert response is not None
+                return response
+            if response is not None and response.prepared:
+                response.force_close()
+                return response
+            seconds = book.limits.body_timeout
+            late = web.Response(status=408, text=f"request body not received in {seconds:g} s\n")
+            late.force_close()
+            return late
         finally:
             guard.ended()
 
@@ -257,7 +257,7 @@ async def start_guarded(
     """Serve ``app`` on each of ``listens`` within ``limits``; the caller awaits
     ``.cleanup()`` on the result to stop it."""
     book = _Book(limits)
-    app.middlewares.insert(0, _middleware(book))  # type: ignore[arg-type]
+    app.middlewares.insert(0, _middleware(book))  # outermost: before the login gate
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
     await runner.setup()
     try:
