@@ -166,3 +166,21 @@ def test_bench_report_quick_measures_the_hook_and_real_calls_and_writes_its_part
         timeout=55,
         kept="retries",
     )
+
+
+SLOW_HEADINGS = ("1. Serving beside slow clients",)
+
+
+def test_bench_slow_clients_quick_measures_each_endpoint_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_slow_clients.py --quick --write F` exits 0, prints p50/p99 of /status,
+    /metrics and /probe alone and with slow connections held, each judged, and replaces
+    its part of F, keeping the others."""
+    stdout, written = _run_writing_its_part(
+        tmp_path, "bench_slow_clients.py", ["--quick"], "slow clients", SLOW_HEADINGS, timeout=120
+    )
+    for endpoint in ("/status/public", "/metrics", "/probe"):
+        assert re.search(rf"^\| workers: 1 +\| {endpoint} .*\|$", stdout, flags=re.M), stdout
+    verdict = r"^- workers: 1, /metrics: p50 .* ms with 100 slow connections, .* \(target <= 2\)"
+    assert re.search(verdict, written, flags=re.M), written

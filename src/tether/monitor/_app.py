@@ -110,8 +110,9 @@ def run_monitor(
     ``tether.monitor`` logger; where that goes is the caller's choice (``tether monitor``
     uses :func:`logging_to`), and the workers write theirs the same way."""
     from tether.monitor._auth import required_tokens
+    from tether.monitor._limits import raise_fd_limit
     from tether.monitor._log import current_format
-    from tether.monitor._web import allowed_targets, serve, serve_unix
+    from tether.monitor._web import allowed_targets, limits_of, serve, serve_unix
     from tether.monitor._workers import WorkerError, WorkerFleet
 
     try:
@@ -123,6 +124,7 @@ def run_monitor(
     channels = channels_for(config)
     outbox = Outbox(store, channels, owner=cluster.id)
     workers = workers_for(config)
+    raise_fd_limit()  # a socket per client held and per probe under way
     private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None
     fleet = None
     if private is not None:
@@ -133,6 +135,7 @@ def run_monitor(
             log_format=current_format(),
             bearer=lambda: required_tokens(runner.config, "probe"),
             modules=lambda: runner.config.modules,
+            limits=limits_of(config.server),
         )
     runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
 

@@ -499,6 +499,11 @@ class Runner:
 
     # -- heartbeats (push monitors) ------------------------------------------------------
 
+    def push_monitor(self, token: str) -> Monitor | None:
+        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
+        name = self._tokens.find(token)
+        return None if name is None else self._by_name[name]
+
     def push(
         self, token: str, ok: bool, message: str | None, latency_ms: float | None
     ) -> str | None:

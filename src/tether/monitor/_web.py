@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from tether.monitor._actions import add_actions
 from tether.monitor._auth import gate, install
 from tether.monitor._blackbox import BadTarget, run_module
 from tether.monitor._dashboard import add_dashboard
+from tether.monitor._limits import Limits, start_guarded, tcp, unix
 from tether.monitor._metrics import blackbox_probe
 from tether.monitor._params import MAX_BODY, request_number
 from tether.monitor._push import add_push
@@ -30,7 +32,7 @@ from tether.probe._allow import LOOPBACK
 
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
-    from tether.monitor.config import MonitorConfig
+    from tether.monitor.config import MonitorConfig, Server
 
 _TEXT = "text/plain; version=0.0.4"
 _SCRAPE_TIMEOUT: Final = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -171,19 +173,26 @@ def allowed_targets(config: MonitorConfig) -> AllowedTargets:
     return AllowedTargets(parsed.hosts, parsed.networks + LOOPBACK)
 
 
+def limits_of(server: Server) -> Limits:
+    """``server:``'s deadlines and cap, the cap at most half this process's open-file
+    limit (the rest is for probes, the store and the alerts)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    cap = server.max_connections
+    if soft != resource.RLIM_INFINITY:
+        cap = max(1, min(cap, soft // 2))
+    return Limits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
+
+
 async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:
-    """Start the server; the caller awaits ``.cleanup()`` on the result to stop it."""
-    app_runner = web.AppRunner(make_app(runner), access_log=None)
-    await app_runner.setup()
-    site = web.TCPSite(app_runner, host, port)
-    await site.start()
-    return app_runner
+    """Start the server (within ``server:``'s limits, ``_limits.py``); the caller awaits
+    ``.cleanup()`` on the result to stop it."""
+    limits = limits_of(runner.config.server)
+    return await start_guarded(make_app(runner), [tcp(host, port)], limits)
 
 
 async def serve_unix(runner: Runner, path: str) -> web.AppRunner:
     """Serve the whole app on the Unix socket ``path`` (for worker processes to forward
-    to); the caller awaits ``.cleanup()`` on the result to stop it."""
-    app_runner = web.AppRunner(make_app(runner), access_log=None)
-    await app_runner.setup()
-    await web.UnixSite(app_runner, path).start()
-    return app_runner
+    to), within the same limits; the caller awaits ``.cleanup()`` on the result to stop
+    it."""
+    limits = limits_of(runner.config.server)
+    return await start_guarded(make_app(runner), [unix(path)], limits)

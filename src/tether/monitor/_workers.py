@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -41,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tether.monitor._limits import Limits, on_socket, raise_fd_limit, start_guarded
 from tether.monitor._loop import run
 from tether.monitor._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
@@ -154,7 +156,8 @@ class WorkerFleet:
     again on every assignment, so a reload applies);
     ``coordinator`` is the Unix socket the workers forward every other path to;
     ``log_format`` is how the workers write their log lines on stderr (``text`` or
-    ``json``; None: they write none).
+    ``json``; None: they write none); ``limits`` what each worker's server holds its
+    clients to (``_limits.py``).
     """
 
     def __init__(
@@ -166,6 +169,7 @@ class WorkerFleet:
         log_format: str | None = None,
         bearer: Callable[[], frozenset[str] | None] = lambda: None,
         modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
+        limits: Limits | None = None,
     ) -> None:
         if count < 1:
             raise ValueError(f"count: must be at least 1, not {count!r}")
@@ -175,6 +179,7 @@ class WorkerFleet:
         self._modules = modules
         self._coordinator = coordinator
         self._log_format = log_format
+        self._limits = limits or Limits()
         self._shares: list[tuple[Monitor, ...]] = [() for _ in range(count)]
         self._workers: list[_Worker | None] = [None] * count
         self._listen: list[tuple[int, Any]] = []
@@ -319,6 +324,7 @@ class WorkerFleet:
             "coordinator": self._coordinator,
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
+            "limits": dataclasses.astuple(self._limits),
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -464,18 +470,17 @@ async def _work(spec: dict[str, Any]) -> int:
     site_runner: web.AppRunner | None = None
     if spec["listen"]:
         app = _probe_app(lambda: allowed, spec["coordinator"], lambda: bearer, lambda: modules)
-        site_runner = web.AppRunner(app, access_log=None)
-        await site_runner.setup()
         try:
+            listens = []
             for family, address in spec["listen"]:
                 sock = socket.socket(family, socket.SOCK_STREAM)
                 _reuse(sock, family)
                 sock.bind(tuple(address))
-                await web.SockSite(site_runner, sock).start()
+                listens.append(on_socket(sock))
+            site_runner = await start_guarded(app, listens, Limits(*spec["limits"]))
         except OSError as exc:
             writer.write(_frame(_Ready(f"cannot listen: {exc}")))
             await writer.drain()
-            await site_runner.cleanup()
             return 1
     writer.write(_frame(_Ready()))
     batch = _Batch(writer)
@@ -644,6 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec = json.loads((argv or sys.argv)[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator's to handle
+    raise_fd_limit()  # a socket per client held and per probe under way
     gc.freeze()  # what importing left: lives as long as the process
     if spec["log_format"] is None:
         return run(_work(spec))  # on uvloop where installed (_loop.py)

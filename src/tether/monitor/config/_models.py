@@ -149,6 +149,16 @@ class Server(_Model):
     trust_forwarded_proto: bool = False
     """Believe ``X-Forwarded-Proto: https`` from the reverse proxy in front (only behind one
     that sets it: anyone else could send it)."""
+    header_timeout: PositiveDuration = 10.0
+    """A request's headers must arrive within this (from the connection's start, or the
+    first byte of a later request): else ``408`` and the connection is closed."""
+    body_timeout: PositiveDuration = 30.0
+    """A request's whole body must arrive within this after its headers: else ``408``."""
+    idle_timeout: PositiveDuration = 75.0
+    """A kept-alive connection with no request this long is closed."""
+    max_connections: Annotated[int, Whole, Field(ge=1, le=1_000_000)] = 4096
+    """Connections open at once in one process (each worker process has its own count);
+    past it a new one is answered ``503``.  At most half the process's open-file limit."""
 
     @property
     def host(self) -> str:

@@ -1,0 +1,282 @@
+"""How long a client may take and how many may connect: the monitor's servers (its own,
+the coordinator's Unix socket, each worker process's) hold against slow clients.
+
+aiohttp closes a connection idle between requests (``keepalive_timeout``) but has no
+deadline for a request's headers or body, and no cap on connections, so a client that
+drips its request a byte at a time holds a descriptor for ever.  Each accepted
+connection's protocol is therefore wrapped (:class:`_Guard`) around aiohttp's own:
+
+- **headers**: from the connection's start, or from the first byte of a later request,
+  the headers must be complete within ``header_timeout``; else ``408`` (when nothing is
+  being written on the connection) and the connection is closed.  A connection that
+  sent nothing at all is closed without an answer, as nginx does.
+- **body**: from the headers' end, the whole body must have arrived within
+  ``body_timeout``; else the handler's read of it fails and the answer is ``408``.
+- **idle**: aiohttp's ``keepalive_timeout`` set to ``idle_timeout``.
+- **connections**: past ``max_connections`` open at once in one process, a new one is
+  answered ``503`` at once and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Final, cast
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestHandler
+
+__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "tcp", "unix"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The server's deadlines (seconds) and cap; the defaults are ``server:``'s."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 75.0
+    max_connections: int = 4096
+
+
+def _answer(status: str, text: str, extra: str = "") -> bytes:
+    body = text.encode()
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
+    ).encode() + body
+
+
+_FULL: Final = _answer("503 Service Unavailable", "too many connections\n", "Retry-After: 1\r\n")
+
+
+class _BodyTimeout(TimeoutError):
+    """A request's body did not arrive in time (a TimeoutError: aiohttp's lingering read
+    of an unread body takes it as the end of its wait, without a traceback)."""
+
+
+class _Book:
+    """One server's open connections (all its sites together) and its limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.open: dict[RequestHandler, _Guard] = {}
+
+
+class _Guard(asyncio.Protocol):
+    """aiohttp's protocol for one connection (made only once it is admitted), with the
+    deadlines it does not keep itself."""
+
+    def __init__(self, make: Callable[[], RequestHandler], book: _Book) -> None:
+        self._make = make
+        self._book = book
+        self._inner: RequestHandler | None = None
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._handling = False
+        self._sent = False  # bytes of a request whose headers are not complete yet
+
+    # -- asyncio's calls -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; they are one in kind.
+        transport = cast(asyncio.Transport, transport)
+        self._transport = transport
+        if len(self._book.open) >= self._book.limits.max_connections:
+            transport.write(_FULL)
+            transport.close()
+            return
+        self._inner = self._make()
+        self._book.open[self._inner] = self
+        self._inner.connection_made(transport)
+        self._arm(self._book.limits.header_timeout, self._headers_late)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is None:
+            return
+        if data and not self._handling:
+            self._sent = True
+            if self._timer is None:  # a later request starts: its headers' deadline
+                self._arm(self._book.limits.header_timeout, self._headers_late)
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._inner is not None:
+            self._inner.eof_received()
+        return None  # aiohttp's: the transport closes itself at the client's end
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._inner is not None:
+            self._book.open.pop(self._inner, None)
+            self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    # -- the deadlines ---------------------------------------------------------------------
+
+    def _arm(self, seconds: float, then: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = asyncio.get_running_loop().call_later(seconds, then)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _headers_late(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        # 408 only where it cannot land inside another answer still being written.
+        if self._sent and not self._handling and transport.get_write_buffer_size() == 0:
+            seconds = self._book.limits.header_timeout
+            transport.write(
+                _answer("408 Request Timeout", f"request headers not received in {seconds:g} s\n")
+            )
+        transport.close()
+
+    def began(self, request: web.BaseRequest) -> None:
+        """The headers of ``request`` are in: its body's deadline starts."""
+        self._handling, self._sent = True, False
+        self._disarm()
+        if not request.content.is_eof():
+            self._arm(self._book.limits.body_timeout, lambda: self._body_late(request))
+
+    def ended(self) -> None:
+        """The handler is done: bytes from now on are the next request's (or the rest of
+        a body it did not read, which aiohttp reads away, within the same deadline)."""
+        self._handling = False
+        self._disarm()
+
+    def _body_late(self, request: web.BaseRequest) -> None:
+        self._timer = None
+        if not request.content.is_eof():
+            request.content.set_exception(_BodyTimeout())
+
+
+def _middleware(book: _Book) -> Middleware:
+    """Tells each connection's guard when a request's headers are in and when its
+    handler is done; answers 408 for a body that came too late."""
+
+    @web.middleware
+    async def deadlines(request: web.Request, handler: Handler) -> web.StreamResponse:
+        guard = book.open.get(request.protocol)
+        if guard is None:
+            return await handler(request)
+        guard.began(request)
+        try:
+            try:
+                response = await handler(request)
+            except _BodyTimeout:
+                response = None
+            # Whatever the handler made of the failed read (the forwarder of a worker
+            # answers 503 to an OSError), the answer is the client's lateness.
+            if not isinstance(request.content.exception(), _BodyTimeout):
+                assert response is not None
+                return response
+            if response is not None and response.prepared:
+                response.force_close()
+                return response
+            seconds = book.limits.body_timeout
+            late = web.Response(status=408, text=f"request body not received in {seconds:g} s\n")
+            late.force_close()
+            return late
+        finally:
+            guard.ended()
+
+    return deadlines
+
+
+Listen = Callable[[Callable[[], asyncio.Protocol]], Awaitable[asyncio.AbstractServer]]
+"""Starts listening with the protocol factory it is given (``loop.create_server`` or
+``loop.create_unix_server`` with the address bound in)."""
+
+
+class _GuardedSite(web.BaseSite):
+    """A listening socket whose connections are guarded (``book``)."""
+
+    def __init__(self, runner: web.BaseRunner, listen: Listen, book: _Book, name: str) -> None:
+        super().__init__(runner)
+        self._listen = listen
+        self._book = book
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        book = self._book
+        self._server = await self._listen(lambda: _Guard(server, book))
+
+
+def tcp(host: str | None, port: int) -> Listen:
+    """Listen on ``host``:``port`` (every address of the name, as aiohttp's TCPSite)."""
+    return lambda factory: asyncio.get_running_loop().create_server(
+        factory, host or None, port, reuse_address=True, backlog=_BACKLOG
+    )
+
+
+def on_socket(sock: socket.socket) -> Listen:
+    """Listen on ``sock``, bound already (TCP or Unix)."""
+    return lambda factory: asyncio.get_running_loop().create_server(
+        factory, sock=sock, backlog=_BACKLOG
+    )
+
+
+def unix(path: str) -> Listen:
+    """Listen on the Unix socket ``path``."""
+    return lambda factory: asyncio.get_running_loop().create_unix_server(
+        factory, path, backlog=_BACKLOG
+    )
+
+
+_BACKLOG: Final = 1024
+"""Connections the kernel may queue before they are accepted (aiohttp's default is 128:
+a burst of clients beside slow ones should reach the cap, not the backlog)."""
+
+
+async def start_guarded(
+    app: web.Application, listens: Iterable[Listen], limits: Limits
+) -> web.AppRunner:
+    """Serve ``app`` on each of ``listens`` within ``limits``; the caller awaits
+    ``.cleanup()`` on the result to stop it."""
+    book = _Book(limits)
+    app.middlewares.insert(0, _middleware(book))  # outermost: before the login gate
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
+    await runner.setup()
+    try:
+        for i, listen in enumerate(listens):
+            await _GuardedSite(runner, listen, book, f"guarded-{i}").start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to its hard limit (as Go's runtime does): a
+    socket per connection held and per probe under way.  The soft limit after it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
