@@ -50,6 +50,8 @@ READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()
 REPORT_TOKEN: Final = new_token()
 PUSH_TOKEN: Final = "matrix-push-token-0123456789"
+"""Each principal pushes to a push monitor of its own (``push_token``): pushes are limited
+per monitor (a burst of 10), and the matrix sends two a principal on every instance."""
 PASSWORD_HASH: Final = hash_password(PASSWORD, n=FAST)
 FOREIGN: Final = "http://evil.example"
 """A foreign page's origin, only ever written in an ``Origin`` header (nothing connects to it)."""
@@ -80,6 +82,13 @@ PRINCIPALS: Final = (
     Principal("forged-origin", user="alice", origin=FOREIGN),
     Principal("no-csrf-token", user="alice", csrf=False),
 )
+
+
+
+def push_token(who: Principal) -> str:
+    """The token of ``who``'s own push monitor."""
+    return f"{PUSH_TOKEN}-{who.name}"
+
 
 # -- the rules: one table, written from docs/security.md -----------------------------------------
 
@@ -349,8 +358,8 @@ class Shape:
     instances: list[Instance]
     known: dict[str, str] = field(default_factory=dict)
 
-    def fill(self, path: str) -> str:
-        return path.format(**self.known)
+    def fill(self, path: str, **more: str) -> str:
+        return path.format(**{**self.known, **more})
 
 
 def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], workers: int) -> Path:
@@ -376,7 +385,10 @@ def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], worke
             {"name": "writes", "url": lab["healthy"].url, "interval": "1h", "timeout": "2s"},
             # Down from its first check: the incident the rows acknowledge and annotate.
             {"name": "down", "url": lab["refused"].url, "failure_threshold": 1, **fast},
-            {"name": "beat", "type": "push", "token": PUSH_TOKEN, "interval": "1h"},
+            *(
+                {"name": f"beat-{p.name}", "type": "push", "token": push_token(p), "interval": "1h"}
+                for p in PRINCIPALS
+            ),
         ],
         "status_pages": [
             {
@@ -448,7 +460,6 @@ def shape(
             {
                 "incident": str(number),
                 "window": str(json.loads(opened.body)["id"]),
-                "push": PUSH_TOKEN,
                 "probe_target": quote(lab["healthy"].url, safe=""),
             },
         )
@@ -481,7 +492,7 @@ def test_every_route_answers_as_the_rules_say(shape: Shape, who: Principal) -> N
     wrong = []
     for instance in shape.instances:
         for route in ROUTES:
-            path = shape.fill(route.path)
+            path = shape.fill(route.path, push=push_token(who))
             answer = ask(
                 instance.port,
                 route.method,
