@@ -84,7 +84,6 @@ PRINCIPALS: Final = (
 )
 
 
-
 def push_token(who: Principal) -> str:
     """The token of ``who``'s own push monitor."""
     return f"{PUSH_TOKEN}-{who.name}"
