@@ -59,7 +59,7 @@ from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
 from tether._kinds import Kind
 from tether._plural import count, joined
-from tether.monitor._correlate import Correlation, IncidentGroup, correlate
+from tether.monitor._correlate import Correlation, Failures, IncidentGroup, correlate
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
@@ -265,12 +265,14 @@ class IncidentEngine:
         self,
         change: StateChanged,
         record: ProbeRecord | None,
-        down: Iterable[Observation],
+        down: Iterable[Observation] | Failures,
         hosts: Mapping[str, str],
         locations: Mapping[str, LocationFact] | None = None,
     ) -> list[Event]:
         """A monitor's state changed; ``record`` is the check behind it, ``down`` the latest
         failed observation of every monitor down now, ``hosts`` every monitored host.
+        ``down`` may instead be the :class:`Failures` that keeps both, one change at a
+        time (the runner's): its cost then does not grow with the number of failures.
 
         ``locations`` is what each of the monitor's locations sees (``Quorum.locations``),
         for a monitor of more than one: its incident's detail and alerts name them."""
@@ -279,8 +281,11 @@ class IncidentEngine:
         if change.new is State.DOWN and record is not None:
             if self.incident_of(name) is not None:
                 return []  # back from flapping: it never left its incident
-            groups = correlate(down, hosts, self.correlation)
-            group = next((g for g in groups if name in g.monitors), None)
+            if isinstance(down, Failures):
+                group = down.group_of(name, self.correlation)
+            else:
+                groups = correlate(down, hosts, self.correlation)
+                group = next((g for g in groups if name in g.monitors), None)
             if group is None:
                 return []
             events = self._down(name, group, record, now, facts)
