@@ -72,7 +72,9 @@ def closed_port() -> int:
 
 
 def wave(tmp_path: Path, n: int, up_port: int) -> tuple[int, int]:
-    """The calls made while ``n`` monitors on 32 hosts all go down, then all come back."""
+    """The calls made while ``n`` monitors on 32 hosts all go down, then all come back;
+    the outage opened the ``local`` incident (the correlation the runner keeps is the
+    one its incidents go by), and every incident is resolved after it."""
     down_port = closed_port()
     lines = "\n".join(
         f"  - {{name: m{i}, url: 'tcp://127.0.1.{i % HOSTS + 1}:7000', interval: 10s}}"
@@ -114,7 +116,10 @@ def wave(tmp_path: Path, n: int, up_port: int) -> tuple[int, int]:
         (lambda: every(State.UP), stop),
         limit=600,
     )
+    incidents = h.store.incidents(limit=100_000)
     h.close()
+    assert "local" in {i.key for i in incidents}
+    assert all(i.resolved is not None for i in incidents)
     return spent[0], spent[1]
 
 
