@@ -12,6 +12,8 @@ failure at each change) makes four times the monitors cost about sixteen times t
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import socket
 import sys
 import threading
@@ -23,11 +25,17 @@ from typing import Any
 import pytest
 
 from monitor_harness import Harness
+from tether._kinds import Kind
+from tether.monitor._correlate import Failures
+from tether.monitor._detect import Observation, StateChanged
+from tether.monitor._incidents import IncidentEngine, Route
+from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.probe import ProbeOptions
 
 HOSTS = 32
+T0 = 1_800_000_000.0
 
 
 class Calls:
@@ -39,6 +47,32 @@ class Calls:
     def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
         if event in ("call", "c_call"):
             self.n += 1
+
+
+class Lines:
+    """Counts the lines of Python run on the thread it is installed on (a loop's line once
+    per turn, in a comprehension or generator too) and the C functions called."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> Lines:
+        self.n += 1
+        return self
+
+    def c_calls(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "c_call":
+            self.n += 1
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        sys.settrace(self)
+        sys.setprofile(self.c_calls)
+        try:
+            yield
+        finally:
+            sys.settrace(None)
+            sys.setprofile(None)
 
 
 @pytest.fixture
@@ -132,3 +166,36 @@ def test_a_mass_outage_and_its_recovery_cost_in_proportion_to_their_size(
     large_down, large_up = wave(tmp_path, 800, listener)
     assert large_down / small_down < 5.5, (small_down, large_down)
     assert large_up / small_up < 5.5, (small_up, large_up)
+
+
+def engine_wave(n: int) -> int:
+    """The calls the incident engine makes while ``n`` monitors, each on a host of its own,
+    fail with an HTTP error (one incident each: never this machine's fault), then recover."""
+    routes = {f"m{i}": Route(("ops",)) for i in range(n)}
+    engine = IncidentEngine(routes, itertools.count(1).__next__)
+    failures = Failures({f"m{i}": f"h{i}.lan" for i in range(n)})
+    counted = Lines()
+    with counted.counting():
+        _engine_wave(n, engine, failures)
+    assert not engine.open_incidents()
+    return counted.n
+
+
+def _engine_wave(n: int, engine: IncidentEngine, failures: Failures) -> None:
+    for i in range(n):
+        name, at = f"m{i}", T0 + i
+        failures.set(name, Observation(name, False, at, kind=Kind.HTTP_SERVER_ERROR))
+        record = ProbeRecord(name, at, False, Kind.HTTP_SERVER_ERROR, 5.0, "HTTP 503")
+        change = StateChanged(name, at, State.UP, State.DOWN, "failed")
+        engine.changed(change, record, failures, {})
+    for i in range(n):
+        name, at = f"m{i}", T0 + n + i
+        failures.set(name, None)
+        engine.changed(StateChanged(name, at, State.DOWN, State.UP, "passed"), None, failures, {})
+
+
+def test_many_open_incidents_cost_each_change_the_same() -> None:
+    """With an incident open per host, a monitor's change finds its incident without a walk
+    over the open ones: four times the hosts cost the engine about four times the calls."""
+    small, large = engine_wave(200), engine_wave(800)
+    assert large / small < 5.5, (small, large)
