@@ -3,10 +3,13 @@ at once at the DNS or connect layer (at least 3 hosts and 60% of them, by defaul
 
 from __future__ import annotations
 
+import dataclasses
+import random
+
 import pytest
 
 from tether import CATALOGUE, Kind, Layer
-from tether.monitor._correlate import Correlation, IncidentGroup, correlate
+from tether.monitor._correlate import Correlation, Failures, IncidentGroup, correlate
 from tether.monitor._detect import Observation
 
 T = 1_700_000_000.0
@@ -219,3 +222,42 @@ def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: s
     """Correlation rules refuse values that cannot work, naming the setting and the value."""
     with pytest.raises(ValueError, match=message):
         Correlation(**changes)  # type: ignore[arg-type]
+
+
+# --- kept in step one change at a time ---------------------------------------------------------
+
+
+def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
+    """Failures updated one change at a time (failing, back, another kind, another host, a
+    monitor placed by its observation alone, hosts reloaded) give each monitor the group
+    that correlating the same failures from scratch gives it, with the same cause."""
+    rng = random.Random(23)
+    # Mostly refusals, so that whole hosts fail at one layer and the local rule comes and goes.
+    kinds = [Kind.CONNECT_REFUSED] * 6 + [Kind.CONNECT_TIMEOUT, Kind.DNS_TIMEOUT]
+    kinds += [Kind.HTTP_SERVER_ERROR, None]
+    names = [f"m{i}" for i in range(24)]
+    hosts = {name: f"h{i % 10}.lan" for i, name in enumerate(names[:20])}  # 4 unmapped
+    rules = Correlation(local_min_hosts=2, local_fraction=0.5)
+    failures = Failures(hosts)
+    current: dict[str, Observation] = {}
+    locals_seen = 0
+    for step in range(3000):
+        name = rng.choice(names)
+        if step % 500 == 499:  # a reload: other hosts, a monitor paused
+            hosts = {n: f"h{rng.randrange(10)}.lan" for n in names[: rng.randrange(16, 22)]}
+            failures.set_hosts(hosts)
+        elif name in current and rng.random() < 0.3:
+            del current[name]
+            failures.set(name, None)
+        else:
+            current[name] = failed(name, rng.choice(kinds), f"h{rng.randrange(12)}.lan")
+            failures.set(name, current[name])
+        scratch = correlate(current.values(), hosts, rules)
+        assert failures.groups(rules) == scratch
+        locals_seen += any(g.scope == "local" for g in scratch)
+        for group in scratch:
+            for monitor in group.monitors:
+                kept = failures.group_of(monitor, rules)
+                assert kept == dataclasses.replace(group, monitors=(monitor,))
+    assert failures.group_of("nobody", rules) is None
+    assert locals_seen > 100  # the local rule was exercised, on and off

@@ -18,6 +18,7 @@ Pure functions over the current failures, called by the incident layer:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,18 +95,148 @@ def correlate(
     ``hosts``, else from its observation.  The ``local`` group, if any, comes
     first; the rest are sorted by key.
     """
-    rules = rules or Correlation()
-    placed = [(o, hosts.get(o.monitor, o.host)) for o in failing if not o.ok]
-    groups: list[IncidentGroup] = []
-    local = _local_group(placed, hosts, rules)
-    if local is not None:
-        groups.append(local)
-        placed = [(o, host) for o, host in placed if o.monitor not in local.monitors]
-    by_key: dict[str, list[tuple[Observation, str | None]]] = defaultdict(list)
-    for o, host in placed:
-        by_key[_key(o, host)].append((o, host))
-    groups.extend(_group(key, members) for key, members in sorted(by_key.items()))
-    return groups
+    failures = Failures(hosts)
+    for o in failing:
+        failures.set(o.monitor, o)
+    return failures.groups(rules)
+
+
+class Failures:
+    """The failing monitors, kept in step one change at a time, and the incident group of
+    any of them: what :func:`correlate` works out, at a cost per change that does not grow
+    with the number of monitors or of failures (a mass outage is thousands of changes).
+
+    Per host it counts the monitors, and per layer that can be local the failing ones
+    with their kinds; a host is down at a layer when the two counts meet.
+    """
+
+    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
+        self._hosts: dict[str, str] = {}
+        self._failing: dict[str, tuple[Observation, str | None]] = {}
+        self._size: Counter[str] = Counter()
+        """Monitors per host: the monitored ones, and failing ones placed there by their
+        observation only."""
+        self._at: dict[Layer, Counter[str]] = defaultdict(Counter)
+        """Per layer, failing monitors per host."""
+        self._kinds: dict[Layer, dict[str, Counter[Kind]]] = defaultdict(dict)
+        self._down: dict[Layer, set[str]] = defaultdict(set)
+        """Per layer, the hosts all of whose monitors fail at it."""
+        self._down_kinds: dict[Layer, Counter[Kind]] = defaultdict(Counter)
+        """Per layer, the kinds of the failures on its down hosts."""
+        self.set_hosts(hosts or {})
+
+    def set_hosts(self, hosts: Mapping[str, str]) -> None:
+        """Every monitored (not paused) monitor and its host: after a reload or a pause,
+        so the whole picture is worked out again (the one walk over every monitor)."""
+        failing = [o for o, _ in self._failing.values()]
+        self._hosts = dict(hosts)
+        self._failing.clear()
+        self._size = Counter(self._hosts.values())
+        self._at.clear()
+        self._kinds.clear()
+        self._down.clear()
+        self._down_kinds.clear()
+        for o in failing:
+            self.set(o.monitor, o)
+
+    def set(self, monitor: str, failure: Observation | None) -> None:
+        """``monitor``'s standing failure now, or None once it is not failing."""
+        if failure is not None and failure.ok:
+            failure = None
+        old = self._failing.pop(monitor, None)
+        if old is not None:
+            self._count(old, -1)
+        if failure is not None:
+            placed = (failure, self._hosts.get(monitor, failure.host))
+            self._failing[monitor] = placed
+            self._count(placed, 1)
+
+    def _count(self, placed: tuple[Observation, str | None], step: int) -> None:
+        o, host = placed
+        if host is None:
+            return
+        self._judge(host, leaving=True)
+        if o.monitor not in self._hosts:  # placed by its observation alone
+            self._size[host] += step
+        layer = o.layer
+        if layer is not None and o.kind is not None:
+            self._at[layer][host] += step
+            self._kinds[layer].setdefault(host, Counter())[o.kind] += step
+        self._judge(host, leaving=False)
+        if self._size[host] <= 0:
+            del self._size[host]
+
+    def _judge(self, host: str, *, leaving: bool) -> None:
+        """Take ``host`` out of (before a change) or put it back into (after) the down
+        hosts of each layer, by its counts."""
+        for layer, at in self._at.items():
+            failing = at[host]
+            if not failing or failing != self._size[host]:
+                continue
+            kinds = self._kinds[layer][host]
+            if leaving:
+                self._down[layer].discard(host)
+                self._down_kinds[layer].subtract(kinds)
+            else:
+                self._down[layer].add(host)
+                self._down_kinds[layer].update(kinds)
+
+    def group_of(self, monitor: str, rules: Correlation | None = None) -> IncidentGroup | None:
+        """The incident group of failing ``monitor``, or None if it is not failing.  Its
+        ``monitors`` names ``monitor`` alone: listing the others would walk them all."""
+        placed = self._failing.get(monitor)
+        if placed is None:
+            return None
+        o, host = placed
+        local = self._local(rules or Correlation())
+        if local is not None and host in self._down[local[0]] and o.layer is local[0]:
+            return dataclasses.replace(local[1], monitors=(monitor,))
+        return _group(_key(o, host), [placed])
+
+    def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
+        """Every group, with all its monitors: the ``local`` group first, if any, the rest
+        sorted by key (:func:`correlate`)."""
+        local = self._local(rules or Correlation())
+        groups: list[IncidentGroup] = []
+        by_key: dict[str, list[tuple[Observation, str | None]]] = defaultdict(list)
+        in_local: list[str] = []
+        for o, host in self._failing.values():
+            if local is not None and host in self._down[local[0]] and o.layer is local[0]:
+                in_local.append(o.monitor)
+            else:
+                by_key[_key(o, host)].append((o, host))
+        if local is not None:
+            groups.append(dataclasses.replace(local[1], monitors=tuple(sorted(in_local))))
+        groups.extend(_group(key, members) for key, members in sorted(by_key.items()))
+        return groups
+
+    def _local(self, rules: Correlation) -> tuple[Layer, IncidentGroup] | None:
+        """One incident on this machine's side, when most hosts fail at DNS or connect
+        (its ``monitors`` left empty), and the layer it is at.
+
+        A host counts only if every monitor on it fails, at the same layer: one that still
+        passes shows this machine can reach it.  Layers are not mixed: refusals on one
+        host and unresolvable names on others are not one cause.
+        """
+        best: Layer | None = None
+        for layer in sorted(rules.local_layers):
+            if best is None or len(self._down[layer]) > len(self._down[best]):
+                best = layer
+        if best is None:
+            return None
+        failing_hosts, hosts = len(self._down[best]), len(self._size)
+        if failing_hosts < rules.local_min_hosts or failing_hosts / hosts < rules.local_fraction:
+            return None
+        counts = self._down_kinds[best]
+        # The commonest kind names the cause; ties go to the first in code order.
+        order = list(Kind)
+        kind = min(
+            (k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], order.index(k))
+        )
+        entry = CATALOGUE[kind]
+        words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
+        cause = f"{words}: {_lower_first(entry.title)} ({failing_hosts} of {hosts} hosts at once)"
+        return best, IncidentGroup("local", "local", (), kind, None, cause)
 
 
 def _key(o: Observation, host: str | None) -> str:
@@ -125,51 +256,6 @@ def _group(key: str, members: list[tuple[Observation, str | None]]) -> IncidentG
     if key.startswith("monitor:"):
         return IncidentGroup(key, "monitor", monitors, o.kind, None, title)
     return IncidentGroup(key, "host", monitors, o.kind, host, f"{title} on {host}")
-
-
-def _local_group(
-    placed: list[tuple[Observation, str | None]],
-    hosts: Mapping[str, str],
-    rules: Correlation,
-) -> IncidentGroup | None:
-    """One incident on this machine's side, when most hosts fail at DNS or connect.
-
-    A host counts only if every monitor on it fails, at the same layer: one that still
-    passes shows this machine can reach it.  Layers are not mixed: refusals on one
-    host and unresolvable names on others are not one cause.
-    """
-    members: dict[str, set[str]] = defaultdict(set)
-    for monitor, monitored in hosts.items():
-        members[monitored].add(monitor)
-    for o, where in placed:
-        if where is not None:
-            members[where].add(o.monitor)
-    best: tuple[set[str], list[Observation]] | None = None
-    for layer in sorted(rules.local_layers):
-        at_layer = [(o, host) for o, host in placed if host is not None and o.layer is layer]
-        failing = {o.monitor for o, _ in at_layer}
-        down_hosts = {host for _, host in at_layer if members[host] <= failing}
-        if best is None or len(down_hosts) > len(best[0]):
-            best = down_hosts, [o for o, host in at_layer if host in down_hosts]
-    if best is None:
-        return None
-    failing_hosts, local = best
-    if len(failing_hosts) < rules.local_min_hosts:
-        return None
-    if len(failing_hosts) / len(members) < rules.local_fraction:
-        return None
-    counts = Counter(o.kind for o in local if o.kind is not None)
-    # The commonest kind names the cause; ties go to the first in code order.
-    order = list(Kind)
-    kind = min(counts, key=lambda k: (-counts[k], order.index(k)))
-    entry = CATALOGUE[kind]
-    words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
-    cause = (
-        f"{words}: {_lower_first(entry.title)} "
-        f"({len(failing_hosts)} of {len(members)} hosts at once)"
-    )
-    monitors = tuple(sorted(o.monitor for o in local))
-    return IncidentGroup("local", "local", monitors, kind, None, cause)
 
 
 def _lower_first(title: str) -> str:

@@ -59,7 +59,7 @@ from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
 from tether._kinds import Kind
 from tether._plural import count, joined
-from tether.monitor._correlate import Correlation, IncidentGroup, correlate
+from tether.monitor._correlate import Correlation, Failures, IncidentGroup, correlate
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
@@ -234,6 +234,11 @@ class IncidentEngine:
     traffic: Callable[[str], str | None] = _no_traffic
     incidents: Iterable[Incident] = ()
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
+    _by_key: dict[str, list[int]] = field(init=False, default_factory=dict)
+    """The open incidents of each key, oldest first: a change finds its incident without
+    a walk over every open one (a mass outage opens one per host)."""
+    _of: dict[str, list[int]] = field(init=False, default_factory=dict)
+    """The open incidents (not partial) each monitor is down in, oldest first."""
 
     def __post_init__(self) -> None:
         for incident in self.incidents:
@@ -241,7 +246,7 @@ class IncidentEngine:
                 members = dict(incident.members) or {
                     m: Member(incident.opened, alerted=True) for m in incident.monitors
                 }
-                self._open[incident.id] = dataclasses.replace(incident, members=members)
+                self._put(dataclasses.replace(incident, members=members))
         self.incidents = ()
 
     # -- what the runner asks ------------------------------------------------------------
@@ -252,25 +257,25 @@ class IncidentEngine:
 
     def incident_of(self, monitor: str) -> Incident | None:
         """The open incident ``monitor`` is down in, if any (not its partial incident)."""
-        return next(
-            (i for i in self._open.values() if monitor in i.members and not i.is_partial), None
-        )
+        ids = self._of.get(monitor)
+        return self._open[ids[0]] if ids else None
 
     def partial_of(self, monitor: str) -> Incident | None:
         """``monitor``'s open partial incident, if any."""
-        key = PARTIAL_PREFIX + monitor
-        return next((i for i in self._open.values() if i.key == key), None)
+        return self._keyed(PARTIAL_PREFIX + monitor)
 
     def changed(
         self,
         change: StateChanged,
         record: ProbeRecord | None,
-        down: Iterable[Observation],
+        down: Iterable[Observation] | Failures,
         hosts: Mapping[str, str],
         locations: Mapping[str, LocationFact] | None = None,
     ) -> list[Event]:
         """A monitor's state changed; ``record`` is the check behind it, ``down`` the latest
         failed observation of every monitor down now, ``hosts`` every monitored host.
+        ``down`` may instead be the :class:`Failures` that keeps both, one change at a
+        time (the runner's): its cost then does not grow with the number of failures.
 
         ``locations`` is what each of the monitor's locations sees (``Quorum.locations``),
         for a monitor of more than one: its incident's detail and alerts name them."""
@@ -279,8 +284,11 @@ class IncidentEngine:
         if change.new is State.DOWN and record is not None:
             if self.incident_of(name) is not None:
                 return []  # back from flapping: it never left its incident
-            groups = correlate(down, hosts, self.correlation)
-            group = next((g for g in groups if name in g.monitors), None)
+            if isinstance(down, Failures):
+                group = down.group_of(name, self.correlation)
+            else:
+                groups = correlate(down, hosts, self.correlation)
+                group = next((g for g in groups if name in g.monitors), None)
             if group is None:
                 return []
             events = self._down(name, group, record, now, facts)
@@ -372,7 +380,7 @@ class IncidentEngine:
         facts: Mapping[str, LocationFact],
     ) -> list[Event]:
         held = self.hold(name, now)
-        existing = next((i for i in self._open.values() if i.key == group.key), None)
+        existing = self._keyed(group.key)
         member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
         events: list[Event]
         if existing is None:
@@ -436,7 +444,7 @@ class IncidentEngine:
         facts: Mapping[str, LocationFact] | None = None,
     ) -> list[Event]:
         events: list[Event] = []
-        for incident in [i for i in self._open.values() if name in i.members and not i.is_partial]:
+        for incident in [self._open[i] for i in self._of.get(name, ())]:
             member = incident.members[name]
             if facts:  # its up alert shows what each location sees now
                 member = dataclasses.replace(member, locations=facts)
@@ -451,7 +459,7 @@ class IncidentEngine:
             if last:
                 lasted = human_duration(now - incident.opened)
                 closed = self._replace(incident, members={}, resolved=now)
-                del self._open[incident.id]
+                self._drop(incident.id)
                 entry = TimelineEntry(now, "resolved", f"{gone}; down for {lasted}")
                 alerts = self._say(closed, name, "incident.resolved", now, member) if told else ()
                 events.append(Resolved(closed, name, entry, alerts))
@@ -575,7 +583,7 @@ class IncidentEngine:
                 "removed": f"{name} was removed from the configuration",
             }[why]
         closed = self._replace(incident, members={}, resolved=now)
-        del self._open[incident.id]
+        self._drop(incident.id)
         told = member.alerted and why == "up"
         alerts: tuple[Alert, ...] = ()
         if told:
@@ -707,7 +715,7 @@ class IncidentEngine:
             timeline=(TimelineEntry(now, "opened", detail),),
             members={name: member},
         )
-        self._open[incident.id] = incident
+        self._put(incident)
         return incident
 
     def _replace(self, incident: Incident, **changes: object) -> Incident:
@@ -715,11 +723,51 @@ class IncidentEngine:
         if "members" in changes and new.resolved is None:
             new = dataclasses.replace(new, monitors=tuple(sorted(new.members)))
         if new.resolved is None:
-            self._open[new.id] = new
+            self._put(new)
         return new
+
+    def _keyed(self, key: str) -> Incident | None:
+        """The oldest open incident of ``key``."""
+        ids = self._by_key.get(key)
+        return self._open[ids[0]] if ids else None
+
+    def _put(self, incident: Incident) -> None:
+        """Keep ``incident`` open, as it is now, and the indexes in step with its members."""
+        old = self._open.get(incident.id)
+        self._open[incident.id] = incident
+        if old is None:
+            _index(self._by_key, incident.key, incident.id)
+        if incident.is_partial or (old is not None and old.members is incident.members):
+            return
+        before = old.members.keys() if old is not None else {}.keys()
+        for gone in before - incident.members.keys():
+            _unindex(self._of, gone, incident.id)
+        for came in incident.members.keys() - before:
+            _index(self._of, came, incident.id)
+
+    def _drop(self, incident_id: int) -> None:
+        """``incident_id`` is no longer open."""
+        incident = self._open.pop(incident_id)
+        _unindex(self._by_key, incident.key, incident_id)
+        for name in [] if incident.is_partial else incident.members:
+            _unindex(self._of, name, incident_id)
 
     def _member(self, incident: Incident, name: str, member: Member) -> Incident:
         return self._replace(incident, members={**incident.members, name: member})
+
+
+def _index(index: dict[str, list[int]], name: str, incident_id: int) -> None:
+    ids = index.setdefault(name, [])
+    ids.append(incident_id)
+    ids.sort()  # oldest first, as the open incidents are: a list of one or two
+
+
+def _unindex(index: dict[str, list[int]], name: str, incident_id: int) -> None:
+    ids = index.get(name)
+    if ids is not None and incident_id in ids:
+        ids.remove(incident_id)
+        if not ids:
+            del index[name]
 
 
 def _passive(url: str) -> bool:

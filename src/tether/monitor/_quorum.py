@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tether._plural import joined
+from tether.monitor._correlate import Failures
 from tether.monitor._detect import Observation, StateChanged
 from tether.monitor._records import LocationFact, LocationState, ProbeRecord
 from tether.monitor._state import State
@@ -185,6 +186,10 @@ class Quorum:
         self._down: dict[str, None] = {}
         """The monitors down for the cluster, in the order they went down: kept as verdicts
         change, so that :meth:`down` does not walk every monitor at each change."""
+        self.failures = Failures()
+        """The standing failure of each monitor down for the cluster, kept in step with
+        :attr:`_down` for the incident engine to correlate one change at a time (the
+        runner gives it the monitored hosts)."""
         for name, entry in self._monitors.items():
             self._judged(name, entry)
 
@@ -205,6 +210,7 @@ class Quorum:
         incidents)."""
         self._monitors.pop(monitor, None)
         self._down.pop(monitor, None)
+        self.failures.set(monitor, None)
 
     def update(self, state: LocationState, now: float) -> list[QuorumEvent]:
         """A location published its state of a monitor."""
@@ -334,8 +340,10 @@ class Quorum:
         verdict = entry.verdict = self._judge(entry)
         if verdict.state is State.DOWN:
             self._down.setdefault(name)
+            self.failures.set(name, self.observation(name))
         else:
             self._down.pop(name, None)
+            self.failures.set(name, None)
         return verdict
 
     def _judge(self, entry: _Monitor) -> Verdict:

@@ -216,7 +216,7 @@ class Runner:
         """Take ``config`` as the one in force (at start and on reload)."""
         self.config = config
         self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
-        self._hosts = self._monitored()
+        self._set_hosts()
         self._depends = {m.name: m.depends_on for m in config.monitors}
         now = self.wall()
         self._tokens = TokenIndex(config.monitors)
@@ -425,9 +425,13 @@ class Runner:
                     extra={"event": "state", "monitor": name, "state": str(event.new)},
                 )
             self.store.record_state(name, event.at, event.new)
-            down = self.quorum.down() if event.new is State.DOWN else ()  # to correlate with
+            # The quorum keeps the failures to correlate with, one change at a time.
             changes = self.engine.changed(
-                event, self.quorum.record(name), down, self._hosts, self.quorum.locations(name)
+                event,
+                self.quorum.record(name),
+                self.quorum.failures,
+                self._hosts,
+                self.quorum.locations(name),
             )
             self._apply(changes, now)
 
@@ -724,6 +728,11 @@ class Runner:
         """Whether ``m`` is paused: in the configuration, or through the write API."""
         return m.paused or m.name in self._paused
 
+    def _set_hosts(self) -> None:
+        """Take the monitored hosts again (a reload, a pause): the correlation's too."""
+        self._hosts = self._monitored()
+        self.quorum.failures.set_hosts(self._hosts)
+
     def _monitored(self) -> dict[str, str]:
         """Every monitor not paused, and its host (to correlate failures with)."""
         return {m.name: host_of(m.url) for m in self.config.monitors if not self.is_paused(m)}
@@ -739,7 +748,7 @@ class Runner:
         before, self._paused = self._paused, dict(controls.paused)
         changed = sorted(before.keys() ^ self._paused.keys())
         if changed:
-            self._hosts = self._monitored()
+            self._set_hosts()
             for name in changed:
                 m = self._by_name.get(name)
                 if m is not None:
@@ -994,7 +1003,6 @@ class Runner:
         self.feed.reset()
         await self.poll_locations()
         now = self.wall()
-        down = self.quorum.down()
         for name, state in self.quorum.states().items():
             record = self.quorum.record(name) if state is State.DOWN else None
             if state is State.DOWN and record is not None:
@@ -1005,7 +1013,7 @@ class Runner:
                 continue
             event = StateChanged(name, at, State.UNKNOWN, state, "as the new leader found it")
             changes = self.engine.changed(
-                event, record, down, self._hosts, self.quorum.locations(name)
+                event, record, self.quorum.failures, self._hosts, self.quorum.locations(name)
             )
             self._apply(changes, now)
         self._lead(self.quorum.snapshot(now), now)
