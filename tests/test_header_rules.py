@@ -8,6 +8,7 @@ sends ``Transfer-Encoding`` and ``Content-Length`` together (RFC 9112, section 6
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -199,6 +200,10 @@ class RawServer:
                 conn.sendall(self.answer)
 
     def close(self) -> None:
+        # Closing alone does not wake a thread blocked in accept() on Linux; shutting the
+        # listening socket down does.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(5)
 
