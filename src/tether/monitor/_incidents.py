@@ -128,6 +128,10 @@ class _Event:
     entry: TimelineEntry | None
     """What the incident's timeline gains (None: nothing)."""
     alerts: tuple[Alert, ...] = ()
+    touched: tuple[str, ...] | None = None
+    """The members whose record changed in this event (joined, changed, or left): the
+    store writes those alone.  None: every member (an incident opened, folded or
+    resolved), written whole."""
 
 
 @dataclass(frozen=True, slots=True)

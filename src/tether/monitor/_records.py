@@ -353,6 +353,9 @@ class Incident:
     """When someone acknowledged it (``tether ack``): reminders stop."""
     members: Mapping[str, Member] = field(default_factory=dict)
     """Each monitor down in it now, with what it has been told."""
+    folded_into: int | None = None
+    """The ``local`` incident this one was folded into when it opened (its members moved
+    there; this one is closed then, ``resolved`` at that moment): issue 23."""
 
     @property
     def is_open(self) -> bool:

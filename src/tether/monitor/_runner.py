@@ -457,7 +457,12 @@ class Runner:
             opened = isinstance(event, Opened)
             if opened or event.entry is not None or event.alerts:
                 self.store.commit_incident(
-                    incident, event.alerts, now, opened=opened, entry=event.entry
+                    incident,
+                    event.alerts,
+                    now,
+                    opened=opened,
+                    entry=event.entry,
+                    touched=event.touched,
                 )
             entry = event.entry or (incident.timeline[-1] if incident.timeline else None)
             if entry is not None:

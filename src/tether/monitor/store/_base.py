@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
 
@@ -257,10 +257,13 @@ class Store(Protocol):
         *,
         opened: bool = False,
         entry: TimelineEntry | None = None,
+        touched: Collection[str] | None = None,
     ) -> None:
         """Write an incident change and queue its alerts in one transaction: the new
         ``incident`` when ``opened``, else ``entry`` added to its timeline with its
-        resolution, monitors and members as ``incident`` has them; then each alert
+        resolution, monitors and members as ``incident`` has them (``touched``: only
+        those members changed, each written as ``incident`` has it or removed if it has it
+        no more; None: every one); then each alert
         (``now`` as its queueing time; one a channel has already is left out).
 
         Both are committed, or held together while the database cannot be written,

@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -723,6 +723,7 @@ class PostgresStore(BatchedStore["Conn"]):
         *,
         opened: bool = False,
         entry: TimelineEntry | None = None,
+        touched: Collection[str] | None = None,
     ) -> None:
         """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
         one transaction (held as one while the server is away)."""

@@ -21,7 +21,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -543,6 +543,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         *,
         opened: bool = False,
         entry: TimelineEntry | None = None,
+        touched: Collection[str] | None = None,
     ) -> None:
         """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
         one transaction (held as one while the file cannot be written)."""
