@@ -17,8 +17,9 @@ made read-only), nothing it was given is dropped:
 - results and state changes are *held*, in memory up to ``hold_limit`` rows,
   then appended to a local spill file (``spill``) up to ``spill_limit`` bytes;
   only past both are the oldest results dropped, and counted;
-- incident and alert writes (:meth:`_call` with ``hold=True``) are held in
-  memory, in order, and never dropped; their caller returns at once;
+- incident and alert writes (:meth:`_call` with ``hold=True``, and the writes
+  queued by :meth:`_queue_write`) are held in memory, in order, and never
+  dropped; their caller returns at once;
 - detector state and location states are held in memory, the last one per
   name (per monitor and location) only, so they take no more room however long
   the outage lasts;
@@ -64,13 +65,16 @@ T = TypeVar("T")
 
 Job = Callable[[C], Any]
 Item = tuple[str, Any, "Future[Any] | None"]
-"""(what, payload, who waits): what is result, change, state, location, push, call or held."""
+"""(what, payload, who waits): what is result, change, state, location, push, call, held
+or write (a job nobody waits for, batched like a result: an incident change)."""
 Located = tuple[LocationState, Fence | None]
 """A location state to write, and the fence its write must pass."""
 Pushed = tuple[str, float, bool, "str | None", "float | None"]
 """A push monitor's last heartbeat: (monitor, at, ok, detail, latency_ms)."""
 _STOP = object()
 _ROWS = ("result", "change")
+_JOBS = ("call", "held", "write")
+"""Items whose payload is (job, ...): their jobs run in the batch's transaction, in order."""
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -177,6 +181,16 @@ class BatchedStore(Generic[C]):
         :meth:`controls` (the one that probes it takes it from there); only the last
         queued per monitor is written, and held, not lost, while the database is away."""
         self._queue_row(("push", (monitor, at, ok, detail, latency_ms), None))
+
+    def _queue_write(self, job: Job[C], about: str) -> None:
+        """Queue ``job`` without waiting for it: it is committed with the next batch, in
+        order with what was queued before and after it, in one transaction with the rest of
+        the batch; held as one (never dropped) while the database cannot be written.
+        ``job`` must hold what it writes already encoded: the caller goes on changing its
+        objects.  ``about`` names it in the log if the database refuses it."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        self._queue_row(("write", (job, about), None))
 
     def _queue_row(self, item: Item) -> None:
         self._queue.put(item)
@@ -353,7 +367,7 @@ class BatchedStore(Generic[C]):
                 if self._write_items([item]) == 0:
                     return i
             return len(items)
-        calls = (item for item in items if item[0] in ("call", "held"))
+        calls = (item for item in items if item[0] in _JOBS)
         for (_, _, done), value in zip(calls, values, strict=True):
             if done is not None and not done.done():
                 done.set_result(value)
@@ -370,7 +384,7 @@ class BatchedStore(Generic[C]):
             for what, payload, _ in items
             if what == "location"
         }
-        jobs = [payload[0] for what, payload, _ in items if what in ("call", "held")]
+        jobs = [payload[0] for what, payload, _ in items if what in _JOBS]
         pushes = {payload[0]: payload for what, payload, _ in items if what == "push"}
         extra = [self._push_job(pushed) for pushed in pushes.values()]
         values = self._apply(results, states, changes, list(locations.values()), jobs + extra)
@@ -397,6 +411,7 @@ class BatchedStore(Generic[C]):
             "state": lambda: f"the detector state of {payload[0]}",
             "location": lambda: f"the state of {payload[0].monitor} at {payload[0].location}",
             "push": lambda: f"a push of {payload[0]}",
+            "write": lambda: str(payload[1]),
         }.get(what, lambda: "a write")()
         log.error(
             "store: the database refused %s, left out: %s",
