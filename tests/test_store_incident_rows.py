@@ -33,6 +33,7 @@ from tether.monitor._state import State
 from tether.monitor.store import PostgresStore, SQLiteStore, Store
 from tether.monitor.store import _postgres as pg
 from tether.monitor.store import _sqlite as sqlite_store
+from tether.monitor.store._base import INCIDENT_COLUMNS
 
 T0 = 1_700_000_000.0
 
@@ -199,20 +200,30 @@ def test_a_resolved_incident_keeps_the_monitors_it_was_resolved_with(target: str
         assert [i.id for i in store.incidents(open_only=True)] == [other.id]
 
 
-def sqlite_count(store: Store, do: Callable[[], None]) -> tuple[int, int]:
-    """(statements, bytes) the SQLite writer runs for ``do()``, transaction control left
-    out: each statement as SQLite expands it with its bound values."""
+def sqlite_count(store: Store, do: Callable[[], None]) -> tuple[int, ...]:
+    """(statements, bytes, pages) the SQLite writer runs for ``do()``, transaction
+    control left out: each statement as SQLite expands it with its bound values, and the
+    pages its commit wrote (the frames in the WAL after a checkpoint emptied it): a
+    statement that rewrote a row holding a list of every member would be one statement,
+    and many pages."""
     seen: list[str] = []
-    store.flush()
-    store._call(lambda conn: conn.set_trace_callback(seen.append))  # type: ignore[attr-defined]
-    do()
-    store.flush()
-    store._call(lambda conn: conn.set_trace_callback(None))  # type: ignore[attr-defined]
+    other = sqlite3.connect(store.path, isolation_level=None)  # type: ignore[attr-defined]
+    try:
+        store.flush()
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0  # the WAL is empty: the next commit writes from its start
+        store._call(lambda conn: conn.set_trace_callback(seen.append))  # type: ignore[attr-defined]
+        do()
+        store.flush()
+        store._call(lambda conn: conn.set_trace_callback(None))  # type: ignore[attr-defined]
+        _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        other.close()
     work = [s for s in seen if not re.match(r"(BEGIN|COMMIT|ROLLBACK)\b", s)]
-    return len(work), sum(len(s.encode()) for s in work)
+    return len(work), sum(len(s.encode()) for s in work), frames
 
 
-def postgres_count(store: Store, do: Callable[[], None]) -> tuple[int, int]:
+def postgres_count(store: Store, do: Callable[[], None]) -> tuple[int, ...]:
     """(statements, bytes) the PostgreSQL writer sends for ``do()``, transaction control
     left out: from libpq's trace of the frontend's messages, the statements executed
     (Bind, or a simple Query) and the bytes of their SQL and parameters."""
@@ -248,9 +259,12 @@ def test_a_change_costs_the_same_sql_at_ten_members_and_at_five_thousand(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A monitor joining an incident (its entry, the member, one alert) and one leaving
-    it run the same statements with the same bytes bound whether the incident holds 10
-    members or 5,000: the work of a change does not grow with the incident."""
-    counted: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
+    it run the same statements with the same bytes bound (on SQLite, writing the same
+    pages) whether the incident holds 10 members or 5,000, and the incident's row, which
+    each change updates, is the same size: the work of a change does not grow with the
+    incident."""
+    counted: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    rows: dict[int, int] = {}
     for n in (10, 5000):
         if backend == "sqlite":
             store: Store = SQLiteStore(tmp_path / f"{n}.db")
@@ -282,11 +296,26 @@ def test_a_change_costs_the_same_sql_at_ten_members_and_at_five_thousand(
             assert got is not None
             assert len(got.members) == n  # one joined, one left
             assert got.timeline[-2:] == (entry, left)
+            rows[n] = header_size(store, first.id)
         counted[n] = (join, leave)
     assert counted[10] == counted[5000]
-    (statements, sent), _ = counted[10]
+    assert rows[10] == rows[5000]
+    (statements, sent, *_), _ = counted[10]
     assert 0 < statements <= 4  # header, entry, member, alert
     assert sent < 2000
+
+
+def header_size(store: Store, incident_id: int) -> int:
+    """The bytes of an incident's row (its header), which every change of it rewrites:
+    the database reads all of it to write it back, a list of every member included."""
+    if isinstance(store, PostgresStore):
+        sql = "SELECT pg_column_size(i.*) FROM incidents i WHERE id = %s"
+    else:
+        columns = INCIDENT_COLUMNS.split(", ")
+        sql = f"SELECT {' + '.join(f'coalesce(length({c}), 0)' for c in columns)} "
+        sql += "FROM incidents WHERE id = ?"
+    size: int = store._call(lambda conn: conn.execute(sql, (incident_id,)).fetchone()[0])  # type: ignore[attr-defined]
+    return size
 
 
 def schema_5_with_incidents(target: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

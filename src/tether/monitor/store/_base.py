@@ -695,6 +695,9 @@ def incident_write(
     incident's are (what readers show once it is over), an open one's are its members'."""
     members = incident.members
     if opened:
+        # An open incident's monitors are its members: kept out of its row, which every
+        # change rewrites (a list of thousands there made each change O(members)).
+        derived = incident.resolved is None and bool(members)
         new = (
             incident.id,
             incident.key,
@@ -703,7 +706,7 @@ def incident_write(
             incident.hint,
             incident.opened,
             incident.resolved,
-            encode(list(incident.monitors)),
+            encode([] if derived else list(incident.monitors)),
             incident.acknowledged,
             incident.folded_into,
         )
