@@ -8,8 +8,10 @@ is committed
 whichever comes first (one commit per result would cap throughput at the
 disk's, or the network's, round-trip rate; a deadline measured from the first
 item, not from the last, bounds what a ``kill -9`` can lose under steady load).
-A caller that waits on a write (an alert, an incident, :meth:`flush`) gets its
-own commit at once, together with whatever was queued before it.
+A caller that waits on a write (an alert, :meth:`flush`) gets its own commit
+at once, together with whatever was queued before it.  An incident change
+(:meth:`_queue_write`) is not waited for, and is committed as soon as the writer
+is free, with whatever is queued by then.
 
 When the database cannot be written (PostgreSQL stopped, a full disk, a file
 made read-only), nothing it was given is dropped:
@@ -183,14 +185,16 @@ class BatchedStore(Generic[C]):
         self._queue_row(("push", (monitor, at, ok, detail, latency_ms), None))
 
     def _queue_write(self, job: Job[C], about: str) -> None:
-        """Queue ``job`` without waiting for it: it is committed with the next batch, in
-        order with what was queued before and after it, in one transaction with the rest of
-        the batch; held as one (never dropped) while the database cannot be written.
+        """Queue ``job`` without waiting for it: it is committed as soon as the writer is
+        free, in one transaction with what is queued by then, in order with what was
+        queued before and after it; held as one (never dropped) while the database cannot
+        be written.
         ``job`` must hold what it writes already encoded: the caller goes on changing its
         objects.  ``about`` names it in the log if the database refuses it."""
         if self._closed:
             raise StoreError("the store is closed")
-        self._queue_row(("write", (job, about), None))
+        self._queue.put(("write", (job, about), None))
+        self._urgent.set()
 
     def _queue_row(self, item: Item) -> None:
         self._queue.put(item)
@@ -323,10 +327,14 @@ class BatchedStore(Generic[C]):
 
         What is queued is taken at once; when nothing is, the writer sleeps until the
         deadline, or until :attr:`_urgent` says a batch must not wait: a result alone
-        does not wake it."""
+        does not wake it.  A batch holding an incident change (``write``) does not sleep:
+        it is committed with what is queued by then, so that a change and its alerts
+        are not left for ``batch_seconds`` where a ``kill -9`` could take them (a wave of
+        changes still shares its commits: each batch takes every change queued)."""
         batch = [first]
         if first[0] in ("call", "held"):
             return batch, False  # someone is waiting: commit now
+        prompt = first[0] == "write"
         deadline = self._clock() + self._batch_seconds
         while len(batch) < self._batch_size:
             left = deadline - self._clock()
@@ -335,6 +343,8 @@ class BatchedStore(Generic[C]):
             try:
                 more = self._queue.get_nowait()
             except queue.Empty:
+                if prompt:
+                    break
                 self._urgent.wait(left)
                 self._urgent.clear()
                 continue
@@ -343,6 +353,7 @@ class BatchedStore(Generic[C]):
             batch.append(more)
             if more[0] in ("call", "held"):
                 break
+            prompt = prompt or more[0] == "write"
         return batch, False
 
     def _commit(self, batch: list[Item]) -> None:
