@@ -402,8 +402,12 @@ _SELECT_INCIDENTS: Final = (
 def _incident(row: Sequence[Any]) -> Incident:
     """An incident read by :data:`_SELECT_INCIDENTS`."""
     *header, members, timeline = row
-    entries = [entry for _, entry in sorted(json.loads(timeline or "[]"))]
+    entries = [entry for _, entry in sorted(json.loads(timeline or "[]"), key=_first)]
     return incident_record(header, json.loads, json.loads(members or "{}"), entries)
+
+
+def _first(pair: list[Any]) -> Any:
+    return pair[0]
 
 
 def _write_incident(change: IncidentWrite) -> Callable[[sqlite3.Connection], None]:
