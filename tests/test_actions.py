@@ -127,6 +127,7 @@ def test_check_now_probes_at_once_and_returns_the_result(served: Served) -> None
 
 
 def reminders(served: Served) -> int:
+    served.store.flush()  # the tick's incident changes are queued, not waited for
     incident = served.store.incidents(open_only=True)[0]
     return [e.event for e in incident.timeline].count("reminder")
 
@@ -185,6 +186,7 @@ def test_a_note_is_on_the_timeline_of_every_page(served: Served) -> None:
 
 def alerted(served: Served) -> dict[str, bool]:
     """Whether each member of the open incident has had its down alert queued."""
+    served.store.flush()  # the tick's incident changes are queued, not waited for
     (incident,) = served.store.incidents(open_only=True)
     return {name: member.alerted for name, member in incident.members.items()}
 

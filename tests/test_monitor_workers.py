@@ -153,9 +153,15 @@ def _run_until_settled(
         )
     finally:
         receiver.stop()
+    # An open incident's monitors are its members (schema 6: a table of their own).
     incidents = sorted(
         (key, tuple(json.loads(monitors)))
-        for key, monitors in rows(db, "SELECT key, monitors FROM incidents WHERE resolved IS NULL")
+        for key, monitors in rows(
+            db,
+            "SELECT key, (SELECT json_group_array(monitor) FROM (SELECT monitor FROM "
+            "incident_members WHERE incident = i.id ORDER BY monitor)) "
+            "FROM incidents i WHERE resolved IS NULL",
+        )
     )
     return settled, alerts, incidents, pids
 

@@ -35,7 +35,14 @@ from test_monitor_process import monitor, rows, wait_for
 from tether import RetryPolicy
 from tether.cli import main
 from tether.lab import Lab
-from tether.monitor._records import AlertPayload, Incident, ProbeRecord, TimelineEntry
+from tether.monitor._records import (
+    Alert,
+    AlertPayload,
+    Incident,
+    Member,
+    ProbeRecord,
+    TimelineEntry,
+)
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox, WebhookChannel
 from tether.monitor.store import PostgresStore, SQLiteStore, StoreError
@@ -214,6 +221,65 @@ def test_a_full_disk_holds_everything_and_writes_it_when_space_returns(
     lines = [r.getMessage() for r in caplog.records if r.name == "tether.monitor"]
     assert sum("store: cannot write" in line for line in lines) == 1
     assert sum("store: writing again" in line for line in lines) == 1
+
+
+def test_queued_incident_changes_are_held_in_order_through_a_full_disk(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """While SQLite's filesystem is full, an incident's opening, a join and a leave, each
+    queued with its alert without waiting, are held as three writes (never spilled or
+    dropped) while the results around them pass the memory limit into the spill file;
+    once space returns they land in order: the timeline as made, the members as the last
+    change left them, every alert."""
+    store = SQLiteStore(
+        small_disk / "t.db",
+        retry_min=0.0,
+        retry_max=0.0,
+        hold_limit=50,
+        spill=tmp_path / "t.spill",
+    )
+    filler = fill(small_disk)
+    detail = "x" * 2000
+    for i in range(100):
+        store.record(ProbeRecord("api", T0 + i, False, detail=detail))
+    with pytest.raises(StoreError, match="full"):
+        store.flush()
+    first = Incident(**{**_fields(incident(1)), "members": {"api": Member(T0, alerted=True)}})
+    store.commit_incident(first, [Alert("ops", "1:api", opened())], T0, opened=True)
+    join = TimelineEntry(T0 + 1, "monitor down", "web is down too")
+    both = {**first.members, "web": Member(T0 + 1, alerted=True)}
+    second = Incident(**{**_fields(first), "members": both, "timeline": (*first.timeline, join)})
+    store.commit_incident(second, [Alert("ops", "1:web", opened())], T0 + 1, entry=join)
+    for i in range(100, 200):
+        store.record(ProbeRecord("api", T0 + i, False, detail=detail))
+    back = TimelineEntry(T0 + 2, "monitor up", "api is back up")
+    third = Incident(**{**_fields(second), "members": {"web": both["web"]}})
+    store.commit_incident(
+        third, [Alert("ops", "1:api:up", opened())], T0 + 2, entry=back, touched=("api",)
+    )
+    with pytest.raises(StoreError, match="full"):
+        store.flush()
+    health = store.health()
+    assert (health.up, health.held_writes, health.dropped) == (False, 3, 0)
+    assert health.spilled > 0
+    filler.unlink()
+    store.flush()
+    got = store.incident(1)
+    assert got is not None
+    assert got.timeline == (*first.timeline, join, back)
+    assert dict(got.members) == {"web": both["web"]}
+    sent = []
+    while heads := store.alert_heads():
+        sent += [head.dedup for head in heads]
+        for head in heads:
+            store.mark_delivered(head.id, T0)
+    assert sent == ["1:api", "1:web", "1:api:up"]
+    assert len(store.results("api", limit=1000)) == 200
+    store.close()
+
+
+def _fields(made: Incident) -> dict[str, Any]:
+    return {name: getattr(made, name) for name in Incident.__slots__}
 
 
 def test_an_alert_that_fails_while_the_disk_is_full_is_retried_not_fatal(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, Self
 
@@ -44,8 +44,11 @@ TALLY_COLUMNS: Final = (
 )
 ALERT_COLUMNS: Final = "id, channel, dedup, payload, attempts, created, next_at, last_error"
 INCIDENT_COLUMNS: Final = (
-    "id, key, kind, detail, hint, opened, resolved, monitors, timeline, acknowledged, members"
+    "id, key, kind, detail, hint, opened, resolved, monitors, acknowledged, folded_into"
 )
+"""An incident's header row; its members and its timeline have tables of their own
+(``incident_members``: one row a member; ``incident_timeline``: one row an entry, in
+the order written), so that a change writes what changed, not the whole incident."""
 
 Decode = Callable[[Any], Any]
 """How a backend turns a stored JSON column into Python (``json.loads`` for text)."""
@@ -589,14 +592,6 @@ def incident_note(
     return None
 
 
-def concerns(stored: object, monitors: Sequence[str]) -> bool:
-    """Whether an incident whose ``monitors`` column holds ``stored`` (a list of names, or
-    a mapping by name) concerns ``monitors`` (empty: every monitor)."""
-    if not monitors:
-        return True
-    return isinstance(stored, list | dict) and any(m in stored for m in monitors)
-
-
 def window_record(row: Sequence[Any], decode: Decode) -> Window:
     """A maintenance window read back in :data:`WINDOW_COLUMNS` order."""
     window_id, monitors, start, ends, reason, opened_by, closed, closed_by = row
@@ -628,21 +623,22 @@ def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[Window]) -> Con
     return Controls(paused, checks, tuple(windows), pushes)
 
 
-def incident_record(row: Sequence[Any], decode: Decode) -> Incident:
-    """An incident read back in :data:`INCIDENT_COLUMNS` order."""
-    (
-        incident_id,
-        key,
-        kind,
-        detail,
-        hint,
-        opened,
-        resolved,
-        monitors,
-        timeline,
-        acknowledged,
-        members,
-    ) = row
+def incident_record(
+    row: Sequence[Any],
+    decode: Decode,
+    members: Mapping[str, Any] | None = None,
+    timeline: Sequence[Any] = (),
+) -> Incident:
+    """An incident read back: its header in :data:`INCIDENT_COLUMNS` order (its JSON read
+    with ``decode``), its members (name to member, decoded) and its timeline's entries
+    (decoded), in order.
+
+    An open incident's monitors are its members' names (the ``monitors`` column is not
+    rewritten at every join and leave: that was O(members) a change); a resolved one's, or
+    an open one stored before members were kept, are as the column has them."""
+    incident_id, key, kind, detail, hint, opened, resolved, monitors, acknowledged, folded = row
+    kept = {m: Member.from_json(v, opened) for m, v in (members or {}).items()}
+    names = tuple(sorted(kept)) if resolved is None and kept else tuple(decode(monitors))
     return Incident(
         int(incident_id),
         key,
@@ -651,34 +647,119 @@ def incident_record(row: Sequence[Any], decode: Decode) -> Incident:
         hint,
         float(opened),
         resolved,
-        tuple(decode(monitors)),
-        tuple(TimelineEntry.from_json(e) for e in decode(timeline)),
+        names,
+        tuple(TimelineEntry.from_json(e) for e in timeline),
         acknowledged,
-        {m: Member.from_json(v, opened) for m, v in (decode(members) or {}).items()},
+        dict(sorted(kept.items())),
+        None if folded is None else int(folded),
     )
 
 
-def incident_row(incident: Incident, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
-    """The values of a new incident's row in :data:`INCIDENT_COLUMNS` order, its JSON
-    columns encoded the backend's way."""
-    return (
-        incident.id,
-        incident.key,
+@dataclass(frozen=True, slots=True)
+class IncidentWrite:
+    """One incident change as the rows it writes, encoded when it was made (the engine
+    goes on changing its incidents afterwards): constant work for a change of a member,
+    whatever the incident's size.  Both backends write it the same way, each in its SQL.
+    """
+
+    id: int
+    new: tuple[Any, ...] | None
+    """A new incident's header, in :data:`INCIDENT_COLUMNS` order (None: a change)."""
+    header: tuple[Any, ...]
+    """For a change: (kind, detail, hint, resolved, acknowledged, folded_into, monitors),
+    each None to keep what is stored (``resolved`` and ``acknowledged`` are never cleared;
+    ``monitors`` is encoded)."""
+    entries: tuple[str, ...]
+    """Timeline entries to append, encoded, in order."""
+    every: bool
+    """Every member is in ``upserts``: the others are deleted first."""
+    upserts: tuple[tuple[str, str], ...]
+    """(monitor, member encoded) to write."""
+    deletes: tuple[str, ...]
+    """Members no longer in the incident."""
+
+
+def incident_write(
+    incident: Incident,
+    encode: Callable[[Any], str],
+    *,
+    opened: bool = False,
+    entries: Sequence[TimelineEntry] = (),
+    touched: Collection[str] | None = None,
+    monitors: Sequence[str] | None = None,
+) -> IncidentWrite:
+    """The rows of an incident change: ``incident`` new (``opened``: with its timeline and
+    members), or ``entries`` appended to its timeline, its header as ``incident`` has it
+    and the ``touched`` members (None: every one) written as it has them, or deleted.
+    ``monitors`` is written as the incident's monitors when given; else a resolved
+    incident's are (what readers show once it is over), an open one's are its members'."""
+    members = incident.members
+    if opened:
+        # An open incident's monitors are its members: kept out of its row, which every
+        # change rewrites (a list of thousands there made each change O(members)).
+        derived = incident.resolved is None and bool(members)
+        new = (
+            incident.id,
+            incident.key,
+            kind_text(incident.kind),
+            incident.detail,
+            incident.hint,
+            incident.opened,
+            incident.resolved,
+            encode([] if derived else list(incident.monitors)),
+            incident.acknowledged,
+            incident.folded_into,
+        )
+        entries = incident.timeline
+    else:
+        new = None
+    if monitors is None and not opened and incident.resolved is not None:
+        monitors = incident.monitors
+    header = (
         kind_text(incident.kind),
         incident.detail,
         incident.hint,
-        incident.opened,
         incident.resolved,
-        encode(list(incident.monitors)),
-        encode([e.to_json() for e in incident.timeline]),
         incident.acknowledged,
-        encode(members_json(dict(incident.members))),
+        incident.folded_into,
+        None if monitors is None else encode(sorted(monitors)),
+    )
+    every = touched is None
+    names = sorted(members) if touched is None else sorted(set(touched))
+    upserts = tuple((m, encode(members[m].to_json())) for m in names if m in members)
+    deletes = tuple(m for m in names if m not in members)
+    return IncidentWrite(
+        incident.id,
+        new,
+        header,
+        tuple(encode(e.to_json()) for e in entries),
+        every and not opened,
+        upserts,
+        deletes,
     )
 
 
-def members_json(members: dict[str, Member]) -> dict[str, Any]:
-    """An incident's members as their JSON column."""
-    return {m: member.to_json() for m, member in sorted(members.items())}
+def note_write(
+    incident_id: int,
+    entry: TimelineEntry,
+    encode: Callable[[Any], str],
+    *,
+    resolved: float | None = None,
+    monitors: Sequence[str] | None = None,
+    members: Mapping[str, Member] | None = None,
+) -> IncidentWrite:
+    """The rows of :meth:`Store.note_incident`: ``entry`` appended, ``resolved`` set when
+    given, ``monitors`` and ``members`` (all of them) replaced when given."""
+    header = (None, None, None, resolved, None, None)
+    return IncidentWrite(
+        incident_id,
+        None,
+        (*header, None if monitors is None else encode(sorted(monitors))),
+        (encode(entry.to_json()),),
+        members is not None,
+        tuple((m, encode(v.to_json())) for m, v in sorted((members or {}).items())),
+        (),
+    )
 
 
 def too_new(version: int, known: int, where: str) -> StoreError:

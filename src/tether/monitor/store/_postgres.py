@@ -67,6 +67,7 @@ from tether.monitor.store._base import (
     TALLY_COLUMNS,
     WINDOW_COLUMNS,
     Fence,
+    IncidentWrite,
     LocationRow,
     Rollup,
     RollupKey,
@@ -74,15 +75,14 @@ from tether.monitor.store._base import (
     Tally,
     audit_record,
     audit_values,
-    concerns,
     controls_of,
     incident_note,
     incident_record,
-    incident_row,
+    incident_write,
     location_row,
     location_values,
-    members_json,
     merge_tallies,
+    note_write,
     probe_record,
     queued_alert,
     tally,
@@ -261,6 +261,33 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
     ALTER TABLE tether_controls ADD COLUMN push_ms DOUBLE PRECISION
     """,
+    # 6: an incident's members and its timeline in tables of their own, one row a member
+    # and one an entry, so that a monitor joining or leaving an incident of thousands
+    # writes one row, not the whole incident (issue 23); and the local incident a host's
+    # was folded into.
+    """
+    CREATE TABLE incident_members (
+        incident BIGINT NOT NULL,
+        monitor TEXT NOT NULL,
+        member JSONB NOT NULL,
+        PRIMARY KEY (incident, monitor)
+    );
+    CREATE INDEX incident_members_by_monitor ON incident_members (monitor);
+    CREATE TABLE incident_timeline (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident BIGINT NOT NULL,
+        entry JSONB NOT NULL
+    );
+    CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident, seq);
+    INSERT INTO incident_members (incident, monitor, member)
+    SELECT i.id, m.key, m.value FROM incidents i, jsonb_each(i.members) m;
+    INSERT INTO incident_timeline (incident, entry)
+    SELECT i.id, t.entry FROM incidents i,
+        jsonb_array_elements(i.timeline) WITH ORDINALITY AS t(entry, n)
+    ORDER BY i.id, t.n;
+    ALTER TABLE incidents DROP COLUMN members, DROP COLUMN timeline,
+        ADD COLUMN folded_into BIGINT
+    """,
 )
 
 MIGRATION_LOCK: Final = 0x7465_7468_6572
@@ -377,12 +404,12 @@ def _insert_alert(
     channel: str, dedup: str, payload: AlertPayload, now: float
 ) -> Callable[[Conn], bool]:
     """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
-    value = _jsonb(payload.to_json())
+    value = _storable_json(payload.to_json())  # encoded now: the payload is the caller's
 
     def insert(conn: Conn) -> bool:
         cur = conn.execute(
             "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
+            "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
             (channel, dedup, value, now, now),
         )
         return cur.rowcount == 1
@@ -390,40 +417,78 @@ def _insert_alert(
     return insert
 
 
-def _insert_incident(incident: Incident) -> Callable[[Conn], object]:
-    """The write that stores a new incident (nothing if its id is taken)."""
-    row = incident_row(incident, _jsonb)
-    return lambda conn: conn.execute(
-        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-        row,
-    )
+_SELECT_INCIDENTS: Final = (
+    f"SELECT {INCIDENT_COLUMNS}, "
+    "(SELECT jsonb_object_agg(monitor, member) FROM incident_members WHERE incident = i.id), "
+    "(SELECT jsonb_agg(entry ORDER BY seq) FROM incident_timeline WHERE incident = i.id) "
+    "FROM incidents i "
+)
+"""Incidents with their members and timelines, in one statement (one snapshot)."""
 
 
-def _note_incident(
-    incident_id: int,
-    entry: TimelineEntry,
-    resolved: float | None,
-    monitors: Sequence[str] | None,
-    members: dict[str, Member] | None,
-) -> Callable[[Conn], object]:
-    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
-    and replaces its ``monitors`` and ``members`` when given."""
-    affected = None if monitors is None else _jsonb(sorted(monitors))
-    kept = None if members is None else _jsonb(members_json(members))
-    return lambda conn: conn.execute(
-        "UPDATE incidents SET timeline = timeline || %s, "
-        "resolved = coalesce(%s, resolved), "
-        "monitors = coalesce(%s::jsonb, monitors), "
-        "members = coalesce(%s::jsonb, members) WHERE id = %s",
-        (_jsonb([entry.to_json()]), resolved, affected, kept, incident_id),
-    )
+def _incident(row: Sequence[Any]) -> Incident:
+    """An incident read by :data:`_SELECT_INCIDENTS`."""
+    *header, members, timeline = row
+    return incident_record(header, _same, members or {}, timeline or [])
+
+
+def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
+    """The write of one incident change (:class:`IncidentWrite`): a new incident's row
+    (nothing if its id is taken), or its header; its timeline's new entries; the members
+    it names.  Its statements do not depend on how many members the incident has, only
+    on how many changed."""
+    incident_id = change.id
+
+    def write(conn: Conn) -> None:
+        if change.new is not None:
+            cur = conn.execute(
+                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                change.new,
+            )
+            if cur.rowcount != 1:
+                return
+        else:
+            conn.execute(
+                "UPDATE incidents SET kind = coalesce(%s, kind), "
+                "detail = coalesce(%s, detail), hint = coalesce(%s, hint), "
+                "resolved = coalesce(%s, resolved), "
+                "acknowledged = coalesce(acknowledged, %s), "
+                "folded_into = coalesce(%s, folded_into), "
+                "monitors = coalesce(%s::jsonb, monitors) WHERE id = %s",
+                (*change.header, incident_id),
+            )
+        with conn.cursor() as cur:
+            if change.entries:
+                cur.executemany(
+                    "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
+                    [(incident_id, entry) for entry in change.entries],
+                )
+            if change.every:
+                cur.execute("DELETE FROM incident_members WHERE incident = %s", (incident_id,))
+            if change.deletes:
+                cur.executemany(
+                    "DELETE FROM incident_members WHERE incident = %s AND monitor = %s",
+                    [(incident_id, monitor) for monitor in change.deletes],
+                )
+            if change.upserts:
+                cur.executemany(
+                    "INSERT INTO incident_members (incident, monitor, member) "
+                    "VALUES (%s, %s, %s::jsonb) ON CONFLICT (incident, monitor) "
+                    "DO UPDATE SET member = excluded.member",
+                    [(incident_id, monitor, member) for monitor, member in change.upserts],
+                )
+
+    return write
 
 
 def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], None]:
     """The write that adds ``audit`` to the audit log and, for a change about monitors,
     says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed)."""
+    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
+    among their members, found by the members' index (an open incident stored before
+    members were kept, by its ``monitors``)."""
     values = audit_values(audit, _jsonb)
     note = incident_note(audit, window)
 
@@ -436,15 +501,22 @@ def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], No
         if note is None:
             return
         monitors, entry = note
-        rows = conn.execute(
-            "SELECT id, monitors FROM incidents WHERE resolved IS NULL FOR UPDATE"
-        ).fetchall()
-        for incident_id, stored in rows:
-            if concerns(stored, monitors):
-                conn.execute(
-                    "UPDATE incidents SET timeline = timeline || %s WHERE id = %s",
-                    (_jsonb([entry.to_json()]), incident_id),
-                )
+        text = _storable_json(entry.to_json())
+        if not monitors:
+            conn.execute(
+                "INSERT INTO incident_timeline (incident, entry) "
+                "SELECT id, %s::jsonb FROM incidents WHERE resolved IS NULL ORDER BY id",
+                (text,),
+            )
+            return
+        conn.execute(
+            "INSERT INTO incident_timeline (incident, entry) "
+            "SELECT id, %(entry)s::jsonb FROM incidents i WHERE resolved IS NULL AND "
+            "(id IN (SELECT incident FROM incident_members WHERE monitor = ANY(%(names)s)) "
+            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
+            "AND i.monitors ?| %(names)s)) ORDER BY id",
+            {"entry": text, "names": list(monitors)},
+        )
 
     return write
 
@@ -700,7 +772,8 @@ class PostgresStore(BatchedStore["Conn"]):
 
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return)."""
-        self._call(_insert_incident(incident), hold=True)
+        change = incident_write(incident, _storable_json, opened=True)
+        self._call(_write_incident(change), hold=True)
 
     def note_incident(
         self,
@@ -713,7 +786,15 @@ class PostgresStore(BatchedStore["Conn"]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
+        change = note_write(
+            incident_id,
+            entry,
+            _storable_json,
+            resolved=resolved,
+            monitors=monitors,
+            members=members,
+        )
+        self._call(_write_incident(change), hold=True)
 
     def commit_incident(
         self,
@@ -725,21 +806,24 @@ class PostgresStore(BatchedStore["Conn"]):
         entry: TimelineEntry | None = None,
         touched: Collection[str] | None = None,
     ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
-        one transaction (held as one while the server is away)."""
-        steps = [_insert_incident(incident)] if opened else []
-        if not opened and entry is not None:
-            members = dict(incident.members)
-            steps.append(
-                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
-            )
+        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
+        members, and queue ``alerts``, in one transaction: queued on the writer, not waited
+        for (held as one while the server is away).  What it writes is encoded now."""
+        change = incident_write(
+            incident,
+            _storable_json,
+            opened=opened,
+            entries=() if entry is None else (entry,),
+            touched=touched,
+        )
+        steps: list[Job[Conn]] = [_write_incident(change)]
         steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
 
         def write(conn: Conn) -> None:
             for step in steps:
                 step(conn)
 
-        self._call(write, hold=True)
+        self._queue_write(write, f"a change of incident #{incident.id}")
 
     def acknowledge_incident(
         self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
@@ -747,14 +831,19 @@ class PostgresStore(BatchedStore["Conn"]):
         """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
         False if none is open by that id."""
 
+        text = _storable_json(entry.to_json())
+
         def update(conn: Conn) -> bool:
             cur = conn.execute(
-                "UPDATE incidents SET acknowledged = %s, timeline = timeline || %s "
-                "WHERE id = %s AND resolved IS NULL",
-                (entry.at, _jsonb([entry.to_json()]), incident_id),
+                "UPDATE incidents SET acknowledged = %s WHERE id = %s AND resolved IS NULL",
+                (entry.at, incident_id),
             )
             if cur.rowcount != 1:
                 return False
+            conn.execute(
+                "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
+                (incident_id, text),
+            )
             if audit is not None:
                 _log(audit)(conn)
             return True
@@ -830,10 +919,13 @@ class PostgresStore(BatchedStore["Conn"]):
         return self._call(update)
 
     def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        text = _storable_json(entry.to_json())
+
         def update(conn: Conn) -> bool:
             cur = conn.execute(
-                "UPDATE incidents SET timeline = timeline || %s WHERE id = %s",
-                (_jsonb([entry.to_json()]), incident_id),
+                "INSERT INTO incident_timeline (incident, entry) "
+                "SELECT id, %s::jsonb FROM incidents WHERE id = %s",
+                (text, incident_id),
             )
             if cur.rowcount != 1:
                 return False
@@ -887,17 +979,12 @@ class PostgresStore(BatchedStore["Conn"]):
 
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._query(
-            f"SELECT {INCIDENT_COLUMNS} FROM incidents {where}ORDER BY id DESC LIMIT %s",
-            (limit,),
-        )
-        return [incident_record(r, _same) for r in rows]
+        rows = self._query(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT %s", (limit,))
+        return [_incident(r) for r in rows]
 
     def incident(self, incident_id: int) -> Incident | None:
-        rows = self._query(
-            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = %s", (incident_id,)
-        )
-        return incident_record(rows[0], _same) if rows else None
+        rows = self._query(f"{_SELECT_INCIDENTS}WHERE id = %s", (incident_id,))
+        return _incident(rows[0]) if rows else None
 
     def controls(self, now: float) -> Controls:
         rows = self._query(f"SELECT {CONTROL_COLUMNS} FROM tether_controls", ())

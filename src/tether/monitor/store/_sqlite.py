@@ -50,20 +50,20 @@ from tether.monitor.store._base import (
     RESULT_COLUMNS,
     TALLY_COLUMNS,
     WINDOW_COLUMNS,
+    IncidentWrite,
     LocationRow,
     Rollup,
     StoreError,
     Tally,
     audit_record,
     audit_values,
-    concerns,
     controls_of,
     incident_note,
     incident_record,
-    incident_row,
+    incident_write,
     location_row,
     location_values,
-    members_json,
+    note_write,
     probe_record,
     queued_alert,
     tally,
@@ -227,6 +227,47 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
     ALTER TABLE tether_controls ADD COLUMN push_ms REAL
     """,
+    # 6: an incident's members and its timeline in tables of their own, one row a member
+    # and one an entry, so that a monitor joining or leaving an incident of thousands
+    # writes one row, not the whole incident (issue 23); and the local incident a host's
+    # was folded into.  The incidents table is made anew without its JSON columns.
+    """
+    CREATE TABLE incident_members (
+        incident INTEGER NOT NULL,
+        monitor TEXT NOT NULL,
+        member TEXT NOT NULL,
+        PRIMARY KEY (incident, monitor)
+    ) WITHOUT ROWID;
+    CREATE INDEX incident_members_by_monitor ON incident_members (monitor);
+    CREATE TABLE incident_timeline (
+        seq INTEGER PRIMARY KEY,
+        incident INTEGER NOT NULL,
+        entry TEXT NOT NULL
+    );
+    CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident, seq);
+    INSERT INTO incident_members (incident, monitor, member)
+    SELECT i.id, m.key, m.value FROM incidents i, json_each(i.members) m;
+    INSERT INTO incident_timeline (incident, entry)
+    SELECT i.id, t.value FROM incidents i, json_each(i.timeline) t ORDER BY i.id, t.key;
+    CREATE TABLE incidents_6 (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        opened REAL NOT NULL,
+        resolved REAL,
+        monitors TEXT NOT NULL DEFAULT '[]',
+        acknowledged REAL,
+        folded_into INTEGER
+    );
+    INSERT INTO incidents_6 (id, key, kind, detail, hint, opened, resolved, monitors,
+        acknowledged)
+    SELECT id, key, kind, detail, hint, opened, resolved, monitors, acknowledged FROM incidents;
+    DROP TABLE incidents;
+    ALTER TABLE incidents_6 RENAME TO incidents;
+    CREATE INDEX incidents_open ON incidents (resolved, key)
+    """,
 )
 
 
@@ -347,44 +388,77 @@ def _insert_alert(
     return insert
 
 
-def _insert_incident(incident: Incident) -> Callable[[sqlite3.Connection], object]:
-    """The write that stores a new incident."""
-    row = incident_row(incident, _dumps)
-    return lambda conn: conn.execute(
-        f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        row,
-    )
+_SELECT_INCIDENTS: Final = (
+    f"SELECT {INCIDENT_COLUMNS}, "
+    "(SELECT json_group_object(monitor, json(member)) FROM incident_members "
+    "WHERE incident = i.id), "
+    # Each entry with its place: the order an aggregate takes its rows in is SQLite's.
+    "(SELECT json_group_array(json_array(seq, json(entry))) FROM incident_timeline "
+    "WHERE incident = i.id) FROM incidents i "
+)
+"""Incidents with their members and timelines, in one statement (one snapshot)."""
 
 
-def _note_incident(
-    incident_id: int,
-    entry: TimelineEntry,
-    resolved: float | None,
-    monitors: Sequence[str] | None,
-    members: dict[str, Member] | None,
-) -> Callable[[sqlite3.Connection], None]:
-    """The write that adds ``entry`` to an incident's timeline, closes it at ``resolved``
-    and replaces its ``monitors`` and ``members`` when given."""
-    affected = None if monitors is None else _dumps(sorted(monitors))
-    kept = None if members is None else _dumps(members_json(members))
+def _incident(row: Sequence[Any]) -> Incident:
+    """An incident read by :data:`_SELECT_INCIDENTS`."""
+    *header, members, timeline = row
+    entries = [entry for _, entry in sorted(json.loads(timeline or "[]"), key=_first)]
+    return incident_record(header, json.loads, json.loads(members or "{}"), entries)
 
-    def update(conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT timeline FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        timeline = json.loads(row[0]) if row else []
-        timeline.append(entry.to_json())
-        conn.execute(
-            "UPDATE incidents SET timeline = ?, resolved = coalesce(?, resolved), "
-            "monitors = coalesce(?, monitors), members = coalesce(?, members) WHERE id = ?",
-            (_dumps(timeline), resolved, affected, kept, incident_id),
-        )
 
-    return update
+def _first(pair: list[Any]) -> Any:
+    return pair[0]
+
+
+def _write_incident(change: IncidentWrite) -> Callable[[sqlite3.Connection], None]:
+    """The write of one incident change (:class:`IncidentWrite`): a new incident's row, or
+    its header; its timeline's new entries; the members it names.  Its statements do not
+    depend on how many members the incident has, only on how many changed."""
+    incident_id = change.id
+
+    def write(conn: sqlite3.Connection) -> None:
+        if change.new is not None:
+            conn.execute(
+                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                change.new,
+            )
+        else:
+            conn.execute(
+                "UPDATE incidents SET kind = coalesce(?, kind), detail = coalesce(?, detail), "
+                "hint = coalesce(?, hint), resolved = coalesce(?, resolved), "
+                "acknowledged = coalesce(acknowledged, ?), "
+                "folded_into = coalesce(?, folded_into), monitors = coalesce(?, monitors) "
+                "WHERE id = ?",
+                (*change.header, incident_id),
+            )
+        if change.entries:
+            conn.executemany(
+                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
+                [(incident_id, entry) for entry in change.entries],
+            )
+        if change.every:
+            conn.execute("DELETE FROM incident_members WHERE incident = ?", (incident_id,))
+        if change.deletes:
+            conn.executemany(
+                "DELETE FROM incident_members WHERE incident = ? AND monitor = ?",
+                [(incident_id, monitor) for monitor in change.deletes],
+            )
+        if change.upserts:
+            conn.executemany(
+                "INSERT INTO incident_members (incident, monitor, member) VALUES (?, ?, ?) "
+                "ON CONFLICT (incident, monitor) DO UPDATE SET member = excluded.member",
+                [(incident_id, monitor, member) for monitor, member in change.upserts],
+            )
+
+    return write
 
 
 def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.Connection], None]:
     """The write that adds ``audit`` to the audit log and, for a change about monitors,
     says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed)."""
+    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
+    among their members, found by the members' index (an open incident stored before
+    members were kept, by its ``monitors``)."""
     values = audit_values(audit, _dumps)
     note = incident_note(audit, window)
 
@@ -397,15 +471,22 @@ def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.C
         if note is None:
             return
         monitors, entry = note
-        rows = conn.execute(
-            "SELECT id, monitors, timeline FROM incidents WHERE resolved IS NULL"
-        ).fetchall()
-        for incident_id, stored, timeline in rows:
-            if concerns(json.loads(stored), monitors):
-                conn.execute(
-                    "UPDATE incidents SET timeline = ? WHERE id = ?",
-                    (_dumps([*json.loads(timeline), entry.to_json()]), incident_id),
-                )
+        if not monitors:
+            conn.execute(
+                "INSERT INTO incident_timeline (incident, entry) "
+                "SELECT id, ? FROM incidents WHERE resolved IS NULL ORDER BY id",
+                (_dumps(entry.to_json()),),
+            )
+            return
+        conn.execute(
+            "INSERT INTO incident_timeline (incident, entry) SELECT id, :entry FROM incidents i "
+            "WHERE resolved IS NULL AND (id IN (SELECT incident FROM incident_members "
+            "WHERE monitor IN (SELECT value FROM json_each(:names))) "
+            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
+            "AND EXISTS (SELECT 1 FROM json_each(i.monitors) "
+            "WHERE value IN (SELECT value FROM json_each(:names))))) ORDER BY id",
+            {"entry": _dumps(entry.to_json()), "names": _dumps(list(monitors))},
+        )
 
     return write
 
@@ -520,7 +601,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def open_incident(self, incident: Incident) -> None:
         """Store a new incident (committed on return, or held while the file cannot be
         written)."""
-        self._call(_insert_incident(incident), hold=True)
+        self._call(_write_incident(incident_write(incident, _dumps, opened=True)), hold=True)
 
     def note_incident(
         self,
@@ -533,7 +614,10 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     ) -> None:
         """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
         ``monitors`` and ``members``, when given, replace what it holds."""
-        self._call(_note_incident(incident_id, entry, resolved, monitors, members), hold=True)
+        change = note_write(
+            incident_id, entry, _dumps, resolved=resolved, monitors=monitors, members=members
+        )
+        self._call(_write_incident(change), hold=True)
 
     def commit_incident(
         self,
@@ -545,21 +629,25 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         entry: TimelineEntry | None = None,
         touched: Collection[str] | None = None,
     ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it, and queue ``alerts``, in
-        one transaction (held as one while the file cannot be written)."""
-        steps = [_insert_incident(incident)] if opened else []
-        if not opened and entry is not None:
-            members = dict(incident.members)
-            steps.append(
-                _note_incident(incident.id, entry, incident.resolved, incident.monitors, members)
-            )
+        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
+        members, and queue ``alerts``, in one transaction: queued on the writer, not waited
+        for (held as one while the file cannot be written).  What it writes is encoded
+        now."""
+        change = incident_write(
+            incident,
+            _dumps,
+            opened=opened,
+            entries=() if entry is None else (entry,),
+            touched=touched,
+        )
+        steps: list[Job[sqlite3.Connection]] = [_write_incident(change)]
         steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
 
         def write(conn: sqlite3.Connection) -> None:
             for step in steps:
                 step(conn)
 
-        self._call(write, hold=True)
+        self._queue_write(write, f"a change of incident #{incident.id}")
 
     def acknowledge_incident(
         self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
@@ -567,17 +655,18 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
         False if none is open by that id."""
 
+        text = _dumps(entry.to_json())
+
         def update(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT timeline FROM incidents WHERE id = ? AND resolved IS NULL",
-                (incident_id,),
-            ).fetchone()
-            if row is None:
+            cur = conn.execute(
+                "UPDATE incidents SET acknowledged = ? WHERE id = ? AND resolved IS NULL",
+                (entry.at, incident_id),
+            )
+            if cur.rowcount != 1:
                 return False
-            timeline = [*json.loads(row[0]), entry.to_json()]
             conn.execute(
-                "UPDATE incidents SET acknowledged = ?, timeline = ? WHERE id = ?",
-                (entry.at, _dumps(timeline), incident_id),
+                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
+                (incident_id, text),
             )
             if audit is not None:
                 _log(audit)(conn)
@@ -650,15 +739,15 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         return self._call(update)
 
     def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        text = _dumps(entry.to_json())
+
         def update(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT timeline FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
+            row = conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if row is None:
                 return False
-            timeline = [*json.loads(row[0]), entry.to_json()]
             conn.execute(
-                "UPDATE incidents SET timeline = ? WHERE id = ?", (_dumps(timeline), incident_id)
+                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
+                (incident_id, text),
             )
             _log(audit)(conn)
             return True
@@ -710,19 +799,12 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._read().execute(
-            f"SELECT {INCIDENT_COLUMNS} FROM incidents {where}ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [incident_record(r, json.loads) for r in rows]
+        rows = self._read().execute(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT ?", (limit,))
+        return [_incident(r) for r in rows]
 
     def incident(self, incident_id: int) -> Incident | None:
-        row = (
-            self._read()
-            .execute(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
-            .fetchone()
-        )
-        return None if row is None else incident_record(row, json.loads)
+        row = self._read().execute(f"{_SELECT_INCIDENTS}WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else _incident(row)
 
     def controls(self, now: float) -> Controls:
         conn = self._read()

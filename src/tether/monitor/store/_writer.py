@@ -8,8 +8,10 @@ is committed
 whichever comes first (one commit per result would cap throughput at the
 disk's, or the network's, round-trip rate; a deadline measured from the first
 item, not from the last, bounds what a ``kill -9`` can lose under steady load).
-A caller that waits on a write (an alert, an incident, :meth:`flush`) gets its
-own commit at once, together with whatever was queued before it.
+A caller that waits on a write (an alert, :meth:`flush`) gets its own commit
+at once, together with whatever was queued before it.  An incident change
+(:meth:`_queue_write`) is not waited for, and is committed as soon as the writer
+is free, with whatever is queued by then.
 
 When the database cannot be written (PostgreSQL stopped, a full disk, a file
 made read-only), nothing it was given is dropped:
@@ -17,8 +19,9 @@ made read-only), nothing it was given is dropped:
 - results and state changes are *held*, in memory up to ``hold_limit`` rows,
   then appended to a local spill file (``spill``) up to ``spill_limit`` bytes;
   only past both are the oldest results dropped, and counted;
-- incident and alert writes (:meth:`_call` with ``hold=True``) are held in
-  memory, in order, and never dropped; their caller returns at once;
+- incident and alert writes (:meth:`_call` with ``hold=True``, and the writes
+  queued by :meth:`_queue_write`) are held in memory, in order, and never
+  dropped; their caller returns at once;
 - detector state and location states are held in memory, the last one per
   name (per monitor and location) only, so they take no more room however long
   the outage lasts;
@@ -64,13 +67,16 @@ T = TypeVar("T")
 
 Job = Callable[[C], Any]
 Item = tuple[str, Any, "Future[Any] | None"]
-"""(what, payload, who waits): what is result, change, state, location, push, call or held."""
+"""(what, payload, who waits): what is result, change, state, location, push, call, held
+or write (a job nobody waits for, batched like a result: an incident change)."""
 Located = tuple[LocationState, Fence | None]
 """A location state to write, and the fence its write must pass."""
 Pushed = tuple[str, float, bool, "str | None", "float | None"]
 """A push monitor's last heartbeat: (monitor, at, ok, detail, latency_ms)."""
 _STOP = object()
 _ROWS = ("result", "change")
+_JOBS = ("call", "held", "write")
+"""Items whose payload is (job, ...): their jobs run in the batch's transaction, in order."""
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -177,6 +183,18 @@ class BatchedStore(Generic[C]):
         :meth:`controls` (the one that probes it takes it from there); only the last
         queued per monitor is written, and held, not lost, while the database is away."""
         self._queue_row(("push", (monitor, at, ok, detail, latency_ms), None))
+
+    def _queue_write(self, job: Job[C], about: str) -> None:
+        """Queue ``job`` without waiting for it: it is committed as soon as the writer is
+        free, in one transaction with what is queued by then, in order with what was
+        queued before and after it; held as one (never dropped) while the database cannot
+        be written.
+        ``job`` must hold what it writes already encoded: the caller goes on changing its
+        objects.  ``about`` names it in the log if the database refuses it."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        self._queue.put(("write", (job, about), None))
+        self._urgent.set()
 
     def _queue_row(self, item: Item) -> None:
         self._queue.put(item)
@@ -309,10 +327,14 @@ class BatchedStore(Generic[C]):
 
         What is queued is taken at once; when nothing is, the writer sleeps until the
         deadline, or until :attr:`_urgent` says a batch must not wait: a result alone
-        does not wake it."""
+        does not wake it.  A batch holding an incident change (``write``) does not sleep:
+        it is committed with what is queued by then, so that a change and its alerts
+        are not left for ``batch_seconds`` where a ``kill -9`` could take them (a wave of
+        changes still shares its commits: each batch takes every change queued)."""
         batch = [first]
         if first[0] in ("call", "held"):
             return batch, False  # someone is waiting: commit now
+        prompt = first[0] == "write"
         deadline = self._clock() + self._batch_seconds
         while len(batch) < self._batch_size:
             left = deadline - self._clock()
@@ -321,6 +343,8 @@ class BatchedStore(Generic[C]):
             try:
                 more = self._queue.get_nowait()
             except queue.Empty:
+                if prompt:
+                    break
                 self._urgent.wait(left)
                 self._urgent.clear()
                 continue
@@ -329,6 +353,7 @@ class BatchedStore(Generic[C]):
             batch.append(more)
             if more[0] in ("call", "held"):
                 break
+            prompt = prompt or more[0] == "write"
         return batch, False
 
     def _commit(self, batch: list[Item]) -> None:
@@ -353,7 +378,7 @@ class BatchedStore(Generic[C]):
                 if self._write_items([item]) == 0:
                     return i
             return len(items)
-        calls = (item for item in items if item[0] in ("call", "held"))
+        calls = (item for item in items if item[0] in _JOBS)
         for (_, _, done), value in zip(calls, values, strict=True):
             if done is not None and not done.done():
                 done.set_result(value)
@@ -370,7 +395,7 @@ class BatchedStore(Generic[C]):
             for what, payload, _ in items
             if what == "location"
         }
-        jobs = [payload[0] for what, payload, _ in items if what in ("call", "held")]
+        jobs = [payload[0] for what, payload, _ in items if what in _JOBS]
         pushes = {payload[0]: payload for what, payload, _ in items if what == "push"}
         extra = [self._push_job(pushed) for pushed in pushes.values()]
         values = self._apply(results, states, changes, list(locations.values()), jobs + extra)
@@ -397,6 +422,7 @@ class BatchedStore(Generic[C]):
             "state": lambda: f"the detector state of {payload[0]}",
             "location": lambda: f"the state of {payload[0].monitor} at {payload[0].location}",
             "push": lambda: f"a push of {payload[0]}",
+            "write": lambda: str(payload[1]),
         }.get(what, lambda: "a write")()
         log.error(
             "store: the database refused %s, left out: %s",
