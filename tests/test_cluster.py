@@ -2,7 +2,7 @@
 one leader, on a simulated clock against a real server.
 
 Each instance is a :class:`PostgresCluster` of its own (its own connection) on one
-schema; every round is given the simulated time, so a lease's 15 s pass in an instant
+schema; every round is given the simulated time, so a lease's 8 s pass in an instant
 and nothing waits on the real clock.  After every step the invariant is checked: what
 an instance believes it holds at that moment is held by it in the database (so no two
 hold one shard), and at most one leads.
@@ -24,6 +24,7 @@ from tether.monitor._shares import SHARDS, shard_of
 from tether.monitor._state import State
 from tether.monitor.config import Storage
 from tether.monitor.store import (
+    LEASE_TTL,
     ClusterError,
     LocationState,
     PostgresCluster,
@@ -32,10 +33,11 @@ from tether.monitor.store import (
     SoloCluster,
     open_cluster,
 )
+from tether.monitor.store._cluster import PAST_EXPIRY, RENEWALS
 
 T0 = 1_700_000_000.0
-TTL = 15.0
-EVERY = TTL / 3
+TTL = LEASE_TTL
+EVERY = TTL / RENEWALS
 
 
 class Cluster:
@@ -136,24 +138,27 @@ def test_an_instance_that_stops_renewing_loses_its_shards_and_leadership_after_t
     cluster: Cluster,
 ) -> None:
     """The leader stops renewing (killed): for the lease's time its shards stay its own
-    and nobody leads in its place; then the two others take all its shards within one
-    round, and one of them leads.  Back, the old one learns what it lost and claims a
-    fair share again as the others release."""
+    and nobody leads in its place; the two others, each running its next round when its
+    last one said (:meth:`Round.next_round`), take all its shards the moment its leases
+    run out, not up to a round later, and one of them leads.  Back, the old one learns
+    what it lost and claims a fair share again as the others release."""
     for name in ("a", "b", "c"):
         cluster.join(name)
     cluster.rounds("a", "b", "c", times=4)
     held_by_a = cluster.members["a"].held()
     last = cluster.now - EVERY  # a's last round; it is killed any time before the next
+    rounds = 0
     while True:
-        cluster.round("b")
-        cluster.round("c")
+        got = [cluster.round("b"), cluster.round("c")]
+        rounds += 1
         if cluster.sizes()["b"] + cluster.sizes()["c"] == SHARDS:
             break
         assert cluster.sizes()["b"] + cluster.sizes()["c"] == SHARDS - len(held_by_a)
         assert cluster.leader() is None or cluster.now < last + TTL
-        cluster.now += EVERY
-    # Its monitors are probed again within a lease and a round of its last round.
-    assert cluster.now - last == TTL + EVERY
+        cluster.now += min(r.next_round(cluster.now, EVERY) for r in got)
+    # Claimed just after its leases ran out, and no extra round while they had not.
+    assert cluster.now - last == pytest.approx(TTL + PAST_EXPIRY)
+    assert rounds == RENEWALS + 1
     assert cluster.sizes() == {"a": 0, "b": 128, "c": 128}
     assert cluster.leader() in ("b", "c")
     back = cluster.round("a")
@@ -161,6 +166,38 @@ def test_an_instance_that_stops_renewing_loses_its_shards_and_leadership_after_t
     assert not back.leader
     cluster.rounds("a", "b", "c", times=4)
     assert sorted(cluster.sizes().values()) == [84, 86, 86]
+
+
+def test_a_live_instance_three_rounds_late_keeps_every_shard(cluster: Cluster) -> None:
+    """An instance whose rounds stall (a pause, a slow database) for up to three rounds
+    keeps its shards and its lead: the others, rounding when their rounds say, claim
+    nothing of it, and its late round loses nothing."""
+    for name in ("a", "b", "c"):
+        cluster.join(name)
+    cluster.rounds("a", "b", "c", times=4)
+    held_by_a = cluster.members["a"].held()
+    last = cluster.now - EVERY
+    late = last + (RENEWALS - 1) * EVERY + EVERY * 0.9  # its lease runs out at last + TTL
+    while True:
+        got = [cluster.round("b"), cluster.round("c")]
+        assert cluster.sizes()["b"] + cluster.sizes()["c"] == SHARDS - len(held_by_a)
+        step = min(r.next_round(cluster.now, EVERY) for r in got)
+        if cluster.now + step > late:
+            break
+        cluster.now += step
+    cluster.now = late
+    again = cluster.round("a")
+    assert (again.held, again.lost, again.leader) == (held_by_a, frozenset(), True)
+
+
+def test_a_round_says_when_another_instance_lease_runs_out() -> None:
+    """The next round comes after the usual time, or just after another instance's lease
+    runs out if that is sooner; never at once over and over for a lease long gone."""
+    r = Round(frozenset(), frozenset(), frozenset(), frozenset(), False, T0 + TTL, 2, T0 + 1)
+    assert r.next_round(T0, EVERY) == pytest.approx(1 + PAST_EXPIRY)
+    assert r.next_round(T0 + 1.5, EVERY) == PAST_EXPIRY
+    alone = Round(frozenset(), frozenset(), frozenset(), frozenset(), True, T0 + TTL, 1)
+    assert alone.next_round(T0, EVERY) == EVERY
 
 
 def test_a_joining_instance_gets_its_fair_share_as_the_others_release(
@@ -262,8 +299,9 @@ def test_an_unreachable_server_fails_the_round_and_leadership_runs_out_on_the_cl
         assert info.value.outage
         assert PASSWORD not in str(info.value)
         assert member.held() == got.held
-        assert member.is_leader(T0 + TTL - 0.001)
-        assert not member.is_leader(T0 + TTL)
+        # The renew deadline: it stops leading a round before the lease runs out.
+        assert member.is_leader(T0 + TTL - EVERY - 0.001)
+        assert not member.is_leader(T0 + TTL - EVERY)
         assert member.holds(T0 + TTL) == frozenset()
         own_postgres.resume()
         again = member.round(T0 + TTL + 1)

@@ -56,11 +56,11 @@ def test_the_deployment_example_is_valid_and_its_table_says_what_check_config_sa
     (snippet,) = re.findall(r"```yaml\n(.*?)```", doc, re.S)
     env = dict.fromkeys(re.findall(r"\$\{(\w+)", snippet), "x")
     config = parse_config(snippet, env=env)
-    assert config.cluster.lease == 15.0
+    assert config.cluster.lease == 8.0
     assert config.locations == ("eu-west", "us-east")
     row = next(line for line in doc.splitlines() if line.startswith("| `cluster.lease`"))
     wrong, said = re.search(r"`lease: (\S+)` → `([^`]+)`", row).groups()  # type: ignore[union-attr]
-    assert "lease: 15s" in snippet
+    assert "lease: 8s" in snippet
     with pytest.raises(ConfigError) as refused:
-        parse_config(snippet.replace("lease: 15s", f"lease: {wrong}"), env=env)
+        parse_config(snippet.replace("lease: 8s", f"lease: {wrong}"), env=env)
     assert str(refused.value) == said

@@ -148,6 +148,8 @@ class Runner:
         self.leading = not self.shared
         self.feed = LocationFeed()
         self._lead_lapsed = False
+        self._round_in = self.cluster.every
+        """Seconds from the last renewal round to the next (:meth:`renew` sets it)."""
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
@@ -843,7 +845,7 @@ class Runner:
 
         async def rounds() -> None:
             while self.shared and not stop.is_set():
-                await self._sleep(self.cluster.every)
+                await self._sleep(self._round_in)
                 if not stop.is_set():
                     await self.renew()
 
@@ -893,8 +895,13 @@ class Runner:
         """One renewal round: hold on to this instance's shards (and claim or hand back
         toward its fair share), and lead or not.  When the database cannot be reached, it
         goes on probing what it holds, and leads only until its leader's lease runs out
-        on its own clock."""
+        on its own clock.
+
+        The next round comes ``cluster.every`` seconds later, or as soon as a lease of
+        another instance runs out if that is sooner: if that instance is dead, this one
+        claims its shards then, rather than up to a round later."""
         now = self.wall()
+        self._round_in = self.cluster.every
         try:
             done = await asyncio.to_thread(self.cluster.round, now)
         except ClusterError as exc:
@@ -926,6 +933,7 @@ class Runner:
             live = {i.location for i in instances if i.alive} | {self.here}
             self._lead(self.quorum.set_live(live, self.wall()), self.wall())
         await self._take_lead(done.leader)
+        self._round_in = done.next_round(self.wall(), self.cluster.every)
 
     async def _move(
         self, held: frozenset[int], gained: frozenset[int], released: frozenset[int]
@@ -964,9 +972,10 @@ class Runner:
         self.fleet.assign(self._probed())
         for name in sorted(new):
             # Taken over, most likely from an instance that died a lease ago: probe them
-            # soon rather than somewhere in their interval, so none waits two intervals.
+            # soon rather than somewhere in their interval, so none waits two intervals;
+            # spread over half a round at most (a lease's eighth), not all at once.
             m = self._by_name[name]
-            self.fleet.reprobe(name, self._rand() * min(m.interval, self.cluster.every))
+            self.fleet.reprobe(name, self._rand() * min(m.interval, self.cluster.every) / 2)
         log.info(
             "now probing %s of location %s (%d shards of %d)",
             count(len(after), "monitor"),

@@ -117,10 +117,11 @@ class Storage(_Model):
 class ClusterSettings(_Model):
     """How instances sharing one PostgreSQL database share the work (docs/deployment.md)."""
 
-    lease: Interval = 15.0
+    lease: Interval = 8.0
     """How long an instance's leases on its shards (and the leader's) last unless renewed;
-    renewed every third of it.  A killed instance's monitors are probed again by the
-    others within about 1⅓ of it."""
+    renewed every quarter of it, so a live instance keeps them through three late or
+    failed rounds in a row.  A killed instance's monitors are probed again by the others
+    within 1⅛ of it (9 s by default), plus the time a round and a probe take."""
 
 
 def _auto_or_bool(value: object) -> object:

@@ -7,12 +7,26 @@ work"):
 - **Leases on shards.**  The monitors of a location are split into 256 shards
   (``_shares.shard_of``); ``tether_leases`` has a row per (location, shard) with its
   ``owner`` and when the lease ``expires``.  An instance probes the monitors of the
-  shards it holds.  Every ``ttl / 3`` seconds it runs a round (:meth:`Cluster.round`):
+  shards it holds.  Every ``ttl / 4`` seconds it runs a round (:meth:`Cluster.round`):
   heartbeat, renew what it holds, count the live instances of its location, and
   release what is beyond its fair share or claim up to it (the decision is
   ``_shares.plan_share``, pure).  A claim takes rows nobody holds or whose lease has
   expired, ``FOR UPDATE SKIP LOCKED``, so two instances claiming at once get different
   shards and never wait on each other.
+- **Timings** (Kubernetes' leader election has the same three: a lease duration, a
+  renew deadline, a retry period).  A lease lasts ``ttl`` (8 s by default); its
+  holder renews it every ``ttl / 4``, so a live instance keeps its shards through
+  three failed or late rounds in a row (a GC pause, a slow database: up to
+  ``3 * ttl / 4``, 6 s).  An instance that dies renews nothing: its leases run out at
+  most ``ttl`` after its death.  A round reports when the first lease of another
+  instance runs out (:attr:`Round.expiry`), and the caller runs its next round then
+  rather than at its usual time (:meth:`Round.next_round`), so the others claim a dead
+  instance's shards as soon as its leases run out, not up to a round later; they probe
+  its monitors within ``ttl / 8`` more (``Runner._move`` spreads their first probes
+  over that at most).  The leader stops leading a round before its lease runs out on
+  its own clock (:meth:`is_leader`), the margin Kubernetes' renew deadline keeps, so
+  that an old leader and a new one do not overlap while the clocks agree to within a
+  round.
 - **Two steps to give shards up.**  :meth:`round` only says which shards to release;
   the caller stops probing their monitors and saves their state, then calls
   :meth:`release`, so the next owner starts from the saved state.
@@ -61,6 +75,8 @@ __all__ = [
     "FEED_OVERLAP",
     "LEADER",
     "LEASE_TTL",
+    "PAST_EXPIRY",
+    "RENEWALS",
     "Cluster",
     "ClusterError",
     "Instance",
@@ -73,10 +89,14 @@ __all__ = [
 
 T = TypeVar("T")
 
-LEASE_TTL: Final = 15.0
-"""Seconds a lease lasts unless renewed; rounds run every third of it, so a lease
-survives two missed rounds, and a killed instance's monitors are probed again by the
-others within ``ttl + ttl / 3`` (20 s) of its last round."""
+LEASE_TTL: Final = 8.0
+"""Seconds a lease lasts unless renewed; rounds run every :data:`RENEWALS`-th of it, so
+a lease survives three missed rounds, and a killed instance's monitors are probed
+again by the others within ``ttl + ttl / 8`` (9 s) of its death, plus the time a round
+and a probe take."""
+RENEWALS: Final = 4
+"""Rounds per lease: a live instance renews its leases this many times before they run
+out, so it keeps them through ``RENEWALS - 1`` rounds in a row that fail or come late."""
 LEADER: Final = ("", -1)
 """The leader's lease row: a location no instance has (an empty name is refused)."""
 FORGET_AFTER: Final = 3600.0
@@ -110,6 +130,22 @@ class Round:
     live: int
     """Instances of this location alive (heartbeat within the lease's time), this one
     included."""
+    expiry: float = math.inf
+    """When the first lease held by another instance (a shard of this location, or the
+    leader's) runs out unless renewed: if that instance is dead, the shard is free
+    then, and a round at that moment claims it (:meth:`next_round`)."""
+
+    def next_round(self, now: float, every: float) -> float:
+        """Seconds from ``now`` to the next round: ``every``, or sooner if another
+        instance's lease runs out before that (just after it runs out, so that the claim
+        finds it expired).  A live instance renews its leases long before they run out,
+        so this costs no extra round while every instance is alive."""
+        return max(min(every, self.expiry - now + PAST_EXPIRY), PAST_EXPIRY)
+
+
+PAST_EXPIRY: Final = 0.05
+"""Seconds after another instance's lease runs out that a round looks again: past it on
+this clock, whatever the rounding of the stored value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +182,7 @@ class Cluster(Protocol):
 
     @property
     def every(self) -> float:
-        """Seconds between rounds: a third of the lease's time."""
+        """Seconds between rounds: a :data:`RENEWALS`-th of the lease's time."""
 
     def round(self, now: float) -> Round:
         """Heartbeat, renew, then release or claim toward the fair share; the leader's
@@ -164,7 +200,8 @@ class Cluster(Protocol):
 
     def is_leader(self, now: float) -> bool:
         """Whether this instance leads at ``now``: it held the leader's lease at its last
-        successful round, and that lease has not expired on this clock."""
+        successful round, and that lease does not run out within a round on this clock
+        (the renew deadline: a round of margin for the clocks' disagreement)."""
 
     def fence(self, monitor: str) -> Fence | None:
         """The fence for ``monitor``'s location state writes (None: none needed)."""
@@ -214,7 +251,7 @@ class SoloCluster:
 
     @property
     def every(self) -> float:
-        return self.ttl / 3
+        return self.ttl / RENEWALS
 
     def round(self, now: float) -> Round:
         first = self._started is None
@@ -303,7 +340,7 @@ class PostgresCluster:
 
     @property
     def every(self) -> float:
-        return self.ttl / 3
+        return self.ttl / RENEWALS
 
     # -- the round -------------------------------------------------------------------
 
@@ -313,7 +350,7 @@ class PostgresCluster:
             before = self._held
             started = self._started if self._started is not None else now
 
-            def work(conn: Conn) -> tuple[frozenset[int], frozenset[int], bool, int]:
+            def work(conn: Conn) -> tuple[frozenset[int], frozenset[int], bool, int, float]:
                 with conn.transaction():
                     if not self._rows_made:
                         self._make_rows(conn)
@@ -361,14 +398,26 @@ class PostgresCluster:
                         "UPDATE tether_instances SET leader = %s, shards = %s WHERE id = %s",
                         (leader, len(held | gained), self.id),
                     )
-                return held | gained, share.release, leader, live
+                    # When the next lease of another instance runs out: the next round
+                    # comes then if that is sooner, to claim it at once if it is dead.
+                    row = conn.execute(
+                        "SELECT min(expires) FROM tether_leases "
+                        "WHERE ((location = %s AND shard >= 0) OR (location = %s AND shard = %s)) "
+                        "AND owner <> %s AND expires >= %s",
+                        (self.location, *LEADER, self.id, now),
+                    ).fetchone()
+                    expiry = math.inf if row is None or row[0] is None else float(row[0])
+                return held | gained, share.release, leader, live, expiry
 
-            held, release, leader, live = self._run("cannot renew the leases", work)
+            held, release, leader, live, expiry = self._run("cannot renew the leases", work)
             self._started = started
             self._rows_made = True
             self._held, self._until = held, until
-            self._leader_until = until if leader else -math.inf
-        return Round(held, held - before, before - held, release, leader, until, live)
+            # Kubernetes' renew deadline: stop leading a round before the lease runs out,
+            # so that a new leader, which claims it once it has run out on its own clock,
+            # never overlaps this one while the clocks agree to within a round.
+            self._leader_until = until - self.every if leader else -math.inf
+        return Round(held, held - before, before - held, release, leader, until, live, expiry)
 
     def _make_rows(self, conn: Conn) -> None:
         """The location's lease rows and the leader's, made by whoever comes first."""
