@@ -893,6 +893,14 @@ class PostgresStore(BatchedStore["Conn"]):
         )
         return [incident_record(r, _same) for r in rows]
 
+    def acknowledgements(self) -> dict[int, float]:
+        rows = self._query(
+            "SELECT id, acknowledged FROM incidents "
+            "WHERE resolved IS NULL AND acknowledged IS NOT NULL",
+            (),
+        )
+        return {int(i): float(at) for i, at in rows}
+
     def incident(self, incident_id: int) -> Incident | None:
         rows = self._query(
             f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = %s", (incident_id,)

@@ -716,6 +716,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         )
         return [incident_record(r, json.loads) for r in rows]
 
+    def acknowledgements(self) -> dict[int, float]:
+        rows = self._read().execute(
+            "SELECT id, acknowledged FROM incidents "
+            "WHERE resolved IS NULL AND acknowledged IS NOT NULL"
+        )
+        return {int(i): float(at) for i, at in rows}
+
     def incident(self, incident_id: int) -> Incident | None:
         row = (
             self._read()
