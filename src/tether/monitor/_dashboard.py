@@ -729,7 +729,12 @@ def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
     """The document behind ``/api/incidents/{id}``: the incident whole (every monitor and
     timeline entry); ``None`` when there is no incident by that id."""
     incident = snap.store.incident(incident_id)
-    return None if incident is None else incident_json(incident, snap.now)
+    if incident is None:
+        return None
+    doc = incident_json(incident, snap.now)
+    doc["monitors_count"] = len(incident.monitors)
+    doc["timeline_count"] = len(incident.timeline)
+    return doc
 
 
 async def status_document(
