@@ -261,8 +261,9 @@ class Runner:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
         if squared:
             log.warning(
-                "%s restored in a state their incidents do not match (tether stopped "
-                "between the two writes): their next checks decide, and alert if need be",
+                "%s restored as unknown: the saved state and the open incidents did not "
+                "match (tether stopped between the two writes); the next checks decide, "
+                "and alert if need be",
                 count(squared, "monitor"),
                 extra={"event": "restore.squared"},
             )
