@@ -214,6 +214,7 @@ ROUTES: Final = (
     _api("GET", "/api/monitors/{name}", "read-api", fill="/api/monitors/web"),
     _api("GET", "/api/series/{name}", "read-api", fill="/api/series/web"),
     _api("GET", "/api/incidents", "read-api"),
+    _api("GET", "/api/incidents/{id}", "read-api", fill="/api/incidents/{incident}"),
     _api("GET", "/api/maintenance", "read-api"),
     _api("GET", "/api/audit", "read-api"),
     _api("GET", "/api/openapi.json", "read-api"),

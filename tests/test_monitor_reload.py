@@ -223,14 +223,29 @@ def test_a_restart_restores_each_monitor_and_old_results_are_pruned(
 def test_state_saved_by_an_earlier_tether_in_one_document_is_restored(
     tmp_path: Path, lab: Lab
 ) -> None:
-    """A store from before per-monitor saving (one "__detector__" document) still restores."""
+    """A store from before per-monitor saving (one "__detector__" document) still restores
+    (down, in the open incident the store has for it: a state its incidents do not match
+    would be squared, tests/test_monitor_restart.py)."""
+    from tether._kinds import Kind
     from tether.monitor._detect import Detector, Observation
+    from tether.monitor._records import Incident, Member
 
     detector = Detector()
     for t in range(3):
         detector.observe(Observation("api", False, float(t)), float(t))
     with SQLiteStore(tmp_path / "t.db") as store:
         store.save_state("__detector__", detector.to_dict())
+        incident = Incident(
+            store.new_incident_id(),
+            "host:127.0.0.1:connect.refused",
+            Kind.CONNECT_REFUSED,
+            "refused",
+            "start it",
+            2.0,
+            monitors=("api",),
+            members={"api": Member(2.0, alerted=True)},
+        )
+        store.open_incident(incident)
     api = f"{{name: api, url: '{lab['refused'].url}', interval: 30s, timeout: 1s}}"
     h = Harness(tmp_path, monitors(api))
     assert h.state("api") is State.DOWN

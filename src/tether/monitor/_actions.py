@@ -357,7 +357,7 @@ def add_actions(app: web.Application, runner: Runner) -> None:
                 raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
             at = now
             if runner.leading:  # reminders stop now, not at the next read of the store
-                runner.tick([await incident(number)])
+                runner.tick({number: now})
         doc = {"incident": number, "acknowledged": iso(at), "changed": changed}
         return _answer(body, doc, "/incidents")
 

@@ -11,6 +11,7 @@ their cause and fix, and one page per monitor with its results and roll-ups.
     GET /api/monitors/{name}   JSON behind a monitor's page
     GET /api/series/{name}     a monitor's chart points (``?range=1h|24h|7d|30d``)
     GET /api/incidents         JSON behind the incidents page (``?open=1``, ``?limit=N``)
+    GET /api/incidents/{id}    one incident whole: every monitor, every timeline entry
     GET /static/{file}         the scripts, the style sheets, the icon, uPlot and its licence
 
 Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
@@ -49,8 +50,10 @@ for a hundred rows, not for 10,000.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
+import heapq
 import html
 import importlib.resources
 import json
@@ -120,6 +123,16 @@ OPEN_ON_OVERVIEW: Final = 20
 """The overview lists this many open incidents, newest first, and links to the rest (at
 thousands of monitors an outage opens hundreds, which would bury the monitors' table);
 ``open_incidents`` in ``/api/status`` keeps every one."""
+
+MEMBERS_SHOWN: Final = 50
+"""An incident in a list (the pages, ``open_incidents`` in ``/api/status``, the incidents
+of ``/api/incidents`` and of a monitor's page) names this many of its monitors at most,
+the first in name order, and says how many it has (``monitors_count``): a mass outage's
+``local`` incident holds thousands, and every list of them was that long at each refresh.
+``/api/incidents/{id}`` has them all."""
+TIMELINE_SHOWN: Final = 100
+"""An incident in a list shows this many timeline entries at most: its first (it opened)
+and the newest others; ``timeline_count`` says how many it has."""
 
 STATE_ORDER: Final = (
     State.DOWN,
@@ -347,20 +360,20 @@ class Snapshot:
     def state(self, name: str) -> State:
         return self.states.get(name, State.UNKNOWN)
 
-    def since_of(self, name: str, incidents: Sequence[Incident]) -> float | None:
+    def since_of(self, name: str, opened: Mapping[str, float]) -> float | None:
         """When ``name`` entered its state.  After a restart the runner has not seen it
-        change yet: a down monitor has been down at least since its open incident opened."""
+        change yet: a down monitor has been down at least since its open incident opened
+        (``opened``: :func:`opened_since`)."""
         since = self.since.get(name)
         if since is None and self.state(name) is State.DOWN:
-            opened = [i.opened for i in incidents if i.is_open and name in i.monitors]
-            since = min(opened, default=None)
+            since = opened.get(name)
         return since
 
-    def head(self, m: Monitor, incidents: Sequence[Incident]) -> dict[str, Any]:
+    def head(self, m: Monitor, opened: Mapping[str, float]) -> dict[str, Any]:
         """What the dashboard's row and the monitor's page share: who, what state, since
-        when, and the last check."""
+        when, and the last check (``opened``: :func:`opened_since`)."""
         now = self.now
-        since = self.since_of(m.name, incidents)
+        since = self.since_of(m.name, opened)
         latest = self.latest.get(m.name)
         last_check = None
         if latest is not None:
@@ -464,8 +477,41 @@ def _shown_url(url: str) -> str:
     return redact_url(url)
 
 
+def opened_since(incidents: Iterable[Incident]) -> dict[str, float]:
+    """Each monitor down in one of the open ``incidents``, and when the first of them
+    opened: worked out once per page, not once per monitor (a walk over every incident
+    and its members for each of 20,000 monitors held a page for minutes)."""
+    out: dict[str, float] = {}
+    for incident in incidents:
+        if not incident.is_open:
+            continue
+        for name in incident.monitors:
+            known = out.get(name)
+            if known is None or incident.opened < known:
+                out[name] = incident.opened
+    return out
+
+
+def incident_brief(incident: Incident, now: float) -> dict[str, Any]:
+    """An incident as a list shows it: :func:`~tether.monitor._report.incident_json` with
+    at most :data:`MEMBERS_SHOWN` monitors and :data:`TIMELINE_SHOWN` timeline entries,
+    and how many it has of each (``monitors_count``, ``timeline_count``)."""
+    monitors, timeline = incident.monitors, incident.timeline
+    shown = incident
+    if len(monitors) > MEMBERS_SHOWN or len(timeline) > TIMELINE_SHOWN:
+        kept = timeline
+        if len(timeline) > TIMELINE_SHOWN:
+            kept = (timeline[0], *timeline[len(timeline) - TIMELINE_SHOWN + 1 :])
+        first = tuple(heapq.nsmallest(MEMBERS_SHOWN, monitors))
+        shown = dataclasses.replace(incident, monitors=first, timeline=kept)
+    doc = incident_json(shown, now)
+    doc["monitors_count"] = len(monitors)
+    doc["timeline_count"] = len(timeline)
+    return doc
+
+
 def overview_entries(
-    snap: Snapshot, incidents: Sequence[Incident], table: UptimeTable
+    snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
 ) -> list[Entry]:
     """What the overview sorts and filters every monitor by: the runner's memory and the
     cached uptimes (one store read a minute), no query per monitor."""
@@ -480,7 +526,7 @@ def overview_entries(
                 m.name,
                 _shown_url(m.url),
                 snap.state(m.name),
-                snap.since_of(m.name, incidents),
+                snap.since_of(m.name, opened),
                 None if latest is None else latest.latency_ms,
                 share.get("24h"),
                 share.get("30d"),
@@ -500,14 +546,15 @@ def build_status(
     now = snap.now
     names = [m.name for m in snap.monitors]
     incidents = snap.store.incidents(open_only=True, limit=1000)
+    opened = opened_since(incidents)
     table = table or UptimeTable()
-    paged = arrange(view, overview_entries(snap, incidents, table))
+    paged = arrange(view, overview_entries(snap, opened, table))
     shown = [e.name for e in paged.entries]
     sparks, failures = recent.read(snap.store, shown, now)
     monitors = {m.name: m for m in snap.monitors}
     rows = []
     for name in shown:
-        row = snap.head(monitors[name], incidents)
+        row = snap.head(monitors[name], opened)
         row["uptime"] = uptimes(snap.store, name, now)
         table.put(name, row["uptime"])
         failure = failures.get(name)
@@ -540,7 +587,7 @@ def build_status(
         "summary": counts,
         "rows": rows,
         "view": {**view.json(), **paged.json()},
-        "open_incidents": [incident_json(i, now) for i in incidents],
+        "open_incidents": [incident_brief(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
         "cluster": cluster_json(snap.cluster.read(snap.instances, now)),
@@ -559,7 +606,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     mine = [i for i in incidents if name in i.monitors][:INCIDENTS_SHOWN]
     return {
         "now": iso(now),
-        **snap.head(m, incidents),
+        **snap.head(m, opened_since(mine)),
         "uptime": uptimes(snap.store, name, now),
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
@@ -567,7 +614,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "series": series_path(name),
         "results": [result_json(r) for r in results],
         "hourly": [rollup_json(r) for r in reversed(hourly)],
-        "incidents": [incident_json(i, now) for i in mine],
+        "incidents": [incident_brief(i, now) for i in mine],
         **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
     }
 
@@ -675,7 +722,19 @@ def _rollup_series(rollups: Sequence[Rollup], period: str) -> dict[str, Any]:
 def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str, Any]:
     """The document behind the incidents page (see :func:`incidents_document`)."""
     rows = snap.store.incidents(open_only=open_only, limit=limit)
-    return {"now": iso(snap.now), "incidents": [incident_json(i, snap.now) for i in rows]}
+    return {"now": iso(snap.now), "incidents": [incident_brief(i, snap.now) for i in rows]}
+
+
+def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
+    """The document behind ``/api/incidents/{id}``: the incident whole (every monitor and
+    timeline entry); ``None`` when there is no incident by that id."""
+    incident = snap.store.incident(incident_id)
+    if incident is None:
+        return None
+    doc = incident_json(incident, snap.now)
+    doc["monitors_count"] = len(incident.monitors)
+    doc["timeline_count"] = len(incident.timeline)
+    return doc
 
 
 async def status_document(
@@ -980,6 +1039,9 @@ def _incident(
     i: Mapping[str, Any], *, timeline: bool, forms: Forms | None = None, back: str = "/"
 ) -> str:
     monitors = ", ".join(_link(name) for name in i["monitors"]) or "—"
+    more = i.get("monitors_count", len(i["monitors"])) - len(i["monitors"])
+    if more > 0:
+        monitors += f" and {_e(count(more, 'more monitor'))}"
     status = (
         f"open for {_e(human_duration(i['duration_s']))}"
         if i["open"]
@@ -987,11 +1049,18 @@ def _incident(
     )
     events = ""
     if timeline:
-        items = "".join(
+        entries = [
             f"<li>{_when(e['at'])} <strong>{_e(e['event'])}</strong> {_e(e['detail'])}</li>"
             for e in i["timeline"]
-        )
-        events = f'<ol class="timeline">{items}</ol>'
+        ]
+        left_out = i.get("timeline_count", len(i["timeline"])) - len(i["timeline"])
+        if left_out > 0:
+            entries.insert(
+                1,
+                f'<li class="muted">… {_e(count(left_out, "more entry", "more entries"))}: '
+                f"<code>/api/incidents/{_e(i['id'])}</code> has them all</li>",
+            )
+        events = f'<ol class="timeline">{"".join(entries)}</ol>'
     state = "open" if i["open"] else "resolved"
     partial = ""
     if i["partial"]:
@@ -1633,7 +1702,10 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         )
 
     async def document(
-        snap: Snapshot, build: Callable[[], dict[str, Any] | None], name: str = ""
+        snap: Snapshot,
+        build: Callable[[], dict[str, Any] | None],
+        name: str = "",
+        missing: str | None = None,
     ) -> web.Response:
         """A JSON document built on a worker thread; 503 when the history cannot be read,
         saying why and how the store's writing goes."""
@@ -1644,7 +1716,8 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             body = {"error": error, "store": store_json(snap.store_health)}
             return _json(_dumps(body), status=503)
         if doc is None:
-            return _json(_dumps({"error": f"no monitor is called {name!r}"}), status=404)
+            error = missing or f"no monitor is called {name!r}"
+            return _json(_dumps({"error": error}), status=404)
         return _json(await asyncio.to_thread(_dumps, doc))
 
     async def status(request: web.Request) -> web.Response:
@@ -1672,6 +1745,15 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         snap = Snapshot.of(runner, ())
         return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
 
+    async def incident_api(request: web.Request) -> web.Response:
+        try:
+            number = int(request.match_info["id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        snap = Snapshot.of(runner, ())
+        missing = f"no incident #{number}"
+        return await document(snap, lambda: build_incident(snap, number), missing=missing)
+
     async def static(request: web.Request) -> web.Response:
         found = assets.get(request.match_info["file"])
         if found is None:
@@ -1688,6 +1770,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         ("/api/monitors/{name:.+}", monitor_api),
         ("/api/series/{name:.+}", series_api),
         ("/api/incidents", incidents_api),
+        ("/api/incidents/{id:[0-9]{1,18}}", incident_api),
         ("/static/{file}", static),
     )
     for path, handler in routes:

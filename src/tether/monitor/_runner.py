@@ -58,7 +58,7 @@ from tether.monitor._incidents import (
 )
 from tether.monitor._prober import Check, Prober, Sink, host_of
 from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
-from tether.monitor._records import Controls, Incident, LocationState, ProbeRecord, Push, Window
+from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
 from tether.monitor._report import iso
 from tether.monitor._shares import monitors_in, shard_of
 from tether.monitor._state import State
@@ -199,6 +199,8 @@ class Runner:
         """When the last push of each monitor that this instance knows was made: one read
         from the store (made through another instance) is taken once, if it is newer."""
         self._missed: dict[str, float] = {}
+        self._acks_taken: dict[int, float] = {}
+        """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
         """The expected time of each push monitor's last missed heartbeat, counted once."""
         self.traffic: dict[str, Traffic] = {}
         """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
@@ -218,13 +220,17 @@ class Runner:
         """Take ``config`` as the one in force (at start and on reload)."""
         self.config = config
         self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
+        self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
+        """The monitors probed from more than one location: what the pages and ``/metrics``
+        show locations of, found here once rather than at each request."""
         self._set_hosts()
         self._depends = {m.name: m.depends_on for m in config.monitors}
         now = self.wall()
         self._tokens = TokenIndex(config.monitors)
-        for m in config.monitors:
-            if m.push:
-                self._pushed.setdefault(m.name, now)
+        self._push_monitors = [m for m in config.monitors if m.push]
+        """The push monitors, walked each second (:meth:`heartbeats`): not every monitor."""
+        for m in self._push_monitors:
+            self._pushed.setdefault(m.name, now)
         self._configure_traffic(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
@@ -242,23 +248,62 @@ class Runner:
             for key, data in saved.items()
             if key.startswith(self._state_prefix)
         )
-        for name, data in found.items():
+        squared = 0
+        for name, saved_data in found.items():
             if name not in self._by_name:
                 continue  # removed from the configuration while tether was stopped
+            data = saved_data
+            if not self.shared and self._unsquared(name, data):
+                data = _unknown(data)
+                squared += 1
             try:
                 self.detector.restore(name, data)
             # OverflowError: a number no float holds, as a direct database write can leave.
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+        if squared:
+            log.warning(
+                "%s restored as unknown: the saved state and the open incidents did not "
+                "match (tether stopped between the two writes); the next checks decide, "
+                "and alert if need be",
+                count(squared, "monitor"),
+                extra={"event": "restore.squared"},
+            )
         if self.shared:
             return  # the quorum learns every location's states from the store
-        # The store's open incidents already match these states: nothing to decide.
+        # Squared above: the store's open incidents match these states.
         here = self._here()
         self.quorum.restore(
             LocationState(name, self.here, state, self.wall())
             for name, state in self.detector.states().items()
             if name in here
         )
+
+    def _unsquared(self, name: str, data: Mapping[str, Any]) -> bool:
+        """Whether ``name``'s saved state and the open incidents disagree: saved down and
+        in no open incident, or saved up (or degraded) and still down in one.
+
+        A change is written in this order: its incident (with the alerts), then the
+        monitor's state (:meth:`_handle`).  A crash (``kill -9``) can stop the writer
+        between the two, and leave the incident written and the state not; the other
+        case, a state written and not its incident, can only come from a store written by
+        an older tether.  Either way, the monitor is restored as unknown (its baseline
+        kept): its next checks decide, as on a first start, and the engine, which knows
+        the open incidents, alerts only what it has not (down again while still in its
+        incident: nothing; up: it leaves it, with its recovery alert)."""
+        if not self._single(name):
+            return False  # several locations: the quorum, not this detector, decides
+        try:
+            availability = data["availability"]
+            health, flapping = str(availability["health"]), bool(availability["flapping"])
+        except (KeyError, TypeError):
+            return False  # not restored at all: starts afresh
+        if flapping or data.get("paused"):
+            return False  # its alerts are held, or it is in no incident: nothing owed
+        member = self.engine.incident_of(name) is not None
+        if health == State.DOWN.value:
+            return not member
+        return member and health in (State.UP.value, State.DEGRADED.value)
 
     def _save(self, name: str) -> None:
         exported = self.detector.export(name)
@@ -355,8 +400,10 @@ class Runner:
                 event.reason,
                 extra={"event": "state", "monitor": name, "state": str(event.new)},
             )
-            self._save(name)
+            # The incident change (with its alerts) is queued before the state: a crash
+            # between the two leaves what _unsquared squares at the next start.
             self._publish(name, event.new, event.at, event.reason, record, host, now)
+            self._save(name)
         elif isinstance(event, Degraded | Recovered):
             notice = self.engine.notice(event, now)
             log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
@@ -481,32 +528,35 @@ class Runner:
                     },
                 )
 
-    def tick(self, acknowledged: Iterable[Incident] = ()) -> None:
+    def tick(self, acknowledged: Mapping[int, float] | None = None) -> None:
         """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
-        are open incidents as the store has them), then send the held alerts whose hold
-        lifted, the reminders and the escalation steps that are due."""
+        maps open incidents' ids to when they were acknowledged), then send the held
+        alerts whose hold lifted, the reminders and the escalation steps that are due."""
         now = self.wall()
-        for incident in acknowledged:
-            if incident.acknowledged is None:
-                continue
-            if self.engine.acknowledge(incident.id, incident.acknowledged) is not None:
+        for incident_id, at in (acknowledged or {}).items():
+            if self.engine.acknowledge(incident_id, at) is not None:
                 log.warning(
                     "incident %d acknowledged: reminders and escalation stop",
-                    incident.id,
-                    extra={"event": "incident.acknowledged", "incident": incident.id},
+                    incident_id,
+                    extra={"event": "incident.acknowledged", "incident": incident_id},
                 )
         self._apply(self.engine.tick(now), now)
 
-    def _acknowledged(self) -> list[Incident]:
-        """Open incidents as the store has them, when the engine has any open (a read)."""
-        if not self.engine.open_incidents():
-            return []
+    def _acknowledged(self) -> dict[int, float]:
+        """The acknowledgements the store has that were not taken yet (a read, off the
+        event loop): one short row per acknowledged open incident, however many monitors
+        the incidents hold.  Once every incident with its timeline and members was read
+        here each second: during a mass outage that read alone took longer than the
+        second it had."""
         try:
-            return self.store.incidents(open_only=True, limit=100_000)
+            found = self.store.acknowledgements()
         except StoreError:
             # Held alerts, reminders and escalation go on; acknowledgements made while
             # the store is away are read once it is back (the writer has said why).
-            return []
+            return {}
+        new = {i: at for i, at in found.items() if self._acks_taken.get(i) != at}
+        self._acks_taken = found
+        return new
 
     # -- heartbeats (push monitors) ------------------------------------------------------
 
@@ -548,8 +598,8 @@ class Runner:
         """Record a failed check for each push monitor whose heartbeat is overdue, once
         for each expected time it missed (the runner calls it every second)."""
         now = self.wall()
-        for m in self.config.monitors:
-            if not m.push or m.name not in self._mine or self.is_paused(m):
+        for m in self._push_monitors:
+            if m.name not in self._mine or self.is_paused(m):
                 continue
             since = self._pushed.setdefault(m.name, now)
             expected = missed(m, since, now)
@@ -1066,6 +1116,14 @@ def freeze() -> None:
         gc.get_freeze_count(),
         time.perf_counter() - started,
     )
+
+
+def _unknown(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved detector state with its verdict forgotten (unknown, no consecutive count),
+    its latency baseline and recent changes kept."""
+    availability = dict(data["availability"])
+    availability.update(health=State.UNKNOWN.value, failures=0, successes=0, flapping=False)
+    return {**data, "availability": availability}
 
 
 def _rules(m: Monitor) -> Rules:

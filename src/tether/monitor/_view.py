@@ -41,9 +41,10 @@ class LocationsView:
 def locations_of(runner: Runner, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
     """Every monitor of more than one location (or those of ``names``), with what its
     locations see: on the runner's event loop, as the quorum changes there.  About 10 µs
-    a monitor of three locations."""
+    a monitor of three locations; a monitor of one location costs nothing (the runner
+    keeps the others aside, :attr:`Runner.several`)."""
     config, quorum = runner.config, runner.quorum
-    monitors: Iterable[Monitor] = config.monitors
+    monitors: Iterable[Monitor] = runner.several
     if names is not None:
         monitors = []
         for name in names:

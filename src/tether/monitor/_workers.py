@@ -37,6 +37,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ _BATCH_SECONDS: Final = 0.01
 """A worker sends its checks at most this long after the first of a batch: one frame
 per batch instead of one per check, and no check waits long enough to matter."""
 _BATCH_MAX: Final = 512
+_TURN: Final = 0.005
+"""Seconds the coordinator takes checks from a worker before it gives the event loop a
+turn (requests, signals, the other worker's checks)."""
 _READY_TIMEOUT: Final = 60.0
 """How long a starting worker may take to import tether and listen."""
 _STOP_TIMEOUT: Final = 10.0
@@ -304,7 +308,15 @@ class WorkerFleet:
                 await asyncio.shield(stopping)
 
     @staticmethod
-    async def _read(worker: _Worker, sink: Sink) -> None:
+    async def _read(
+        worker: _Worker, sink: Sink, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Hand every check the worker sends to ``sink``, giving the event loop a turn
+        every :data:`_TURN` seconds: a frame already buffered is read without a pause, and
+        one frame holds up to 512 checks, so during a mass outage (each check a state
+        change) this loop held the event loop for as long as a frame's changes took,
+        answering no request and no signal meanwhile."""
+        turn = clock() + _TURN
         while (message := await _receive(worker.reader)) is not None:
             if isinstance(message, _Checks):
                 for check in message.checks:
@@ -312,6 +324,9 @@ class WorkerFleet:
                         sink(check)
                     except Exception:  # one check's trouble must not stop the others
                         log.exception("check of %s could not be taken", check.record.monitor)
+                    if clock() >= turn:
+                        await asyncio.sleep(0)
+                        turn = clock() + _TURN
 
     async def _spawn(self, index: int, allowed: AllowedTargets | None = None) -> _Worker:
         """Start worker ``index`` and send it its share, with ``allowed`` (what ``/probe``

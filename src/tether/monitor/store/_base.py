@@ -282,6 +282,11 @@ class Store(Protocol):
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         """Incidents with their timeline, newest first."""
 
+    def acknowledgements(self) -> dict[int, float]:
+        """Each open incident that is acknowledged, and when: what a running monitor reads
+        each second to take ``tether ack`` (no timeline, no members: a read that costs the
+        same however many monitors an incident holds)."""
+
     # -- changes made at run time (the write API): each with its audit entry -----------
 
     def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:

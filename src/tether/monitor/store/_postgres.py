@@ -982,6 +982,14 @@ class PostgresStore(BatchedStore["Conn"]):
         rows = self._query(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT %s", (limit,))
         return [_incident(r) for r in rows]
 
+    def acknowledgements(self) -> dict[int, float]:
+        rows = self._query(
+            "SELECT id, acknowledged FROM incidents "
+            "WHERE resolved IS NULL AND acknowledged IS NOT NULL",
+            (),
+        )
+        return {int(i): float(at) for i, at in rows}
+
     def incident(self, incident_id: int) -> Incident | None:
         rows = self._query(f"{_SELECT_INCIDENTS}WHERE id = %s", (incident_id,))
         return _incident(rows[0]) if rows else None

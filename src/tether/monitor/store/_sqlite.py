@@ -802,6 +802,13 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         rows = self._read().execute(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT ?", (limit,))
         return [_incident(r) for r in rows]
 
+    def acknowledgements(self) -> dict[int, float]:
+        rows = self._read().execute(
+            "SELECT id, acknowledged FROM incidents "
+            "WHERE resolved IS NULL AND acknowledged IS NOT NULL"
+        )
+        return {int(i): float(at) for i, at in rows}
+
     def incident(self, incident_id: int) -> Incident | None:
         row = self._read().execute(f"{_SELECT_INCIDENTS}WHERE id = ?", (incident_id,)).fetchone()
         return None if row is None else _incident(row)
