@@ -107,7 +107,8 @@ class Failures:
     with the number of monitors or of failures (a mass outage is thousands of changes).
 
     Per host it counts the monitors, and per layer that can be local the failing ones
-    with their kinds; a host is down at a layer when the two counts meet.
+    with their kinds; a host is down at a layer when the two counts meet, and it fails
+    there with the commonest kind of its failures (the first in code order on a tie).
     """
 
     def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
@@ -119,10 +120,9 @@ class Failures:
         self._at: dict[Layer, Counter[str]] = defaultdict(Counter)
         """Per layer, failing monitors per host."""
         self._kinds: dict[Layer, dict[str, Counter[Kind]]] = defaultdict(dict)
-        self._down: dict[Layer, set[str]] = defaultdict(set)
-        """Per layer, the hosts all of whose monitors fail at it."""
-        self._down_kinds: dict[Layer, Counter[Kind]] = defaultdict(Counter)
-        """Per layer, the kinds of the failures on its down hosts."""
+        self._down: dict[tuple[Layer, Kind], set[str]] = defaultdict(set)
+        """Per layer and kind, the hosts all of whose monitors fail at that layer, with
+        that kind the commonest."""
         self.set_hosts(hosts or {})
 
     def set_hosts(self, hosts: Mapping[str, str]) -> None:
@@ -135,7 +135,6 @@ class Failures:
         self._at.clear()
         self._kinds.clear()
         self._down.clear()
-        self._down_kinds.clear()
         for o in failing:
             self.set(o.monitor, o)
 
@@ -151,6 +150,11 @@ class Failures:
             self._failing[monitor] = placed
             self._count(placed, 1)
 
+    def host_of(self, monitor: str) -> str | None:
+        """The host failing ``monitor`` is counted on (None: not failing, or no host)."""
+        placed = self._failing.get(monitor)
+        return None if placed is None else placed[1]
+
     def _count(self, placed: tuple[Observation, str | None], step: int) -> None:
         o, host = placed
         if host is None:
@@ -161,25 +165,26 @@ class Failures:
         layer = o.layer
         if layer is not None and o.kind is not None:
             self._at[layer][host] += step
-            self._kinds[layer].setdefault(host, Counter())[o.kind] += step
+            kinds = self._kinds[layer].setdefault(host, Counter())
+            kinds[o.kind] += step
+            if kinds[o.kind] <= 0:
+                del kinds[o.kind]
         self._judge(host, leaving=False)
         if self._size[host] <= 0:
             del self._size[host]
 
     def _judge(self, host: str, *, leaving: bool) -> None:
         """Take ``host`` out of (before a change) or put it back into (after) the down
-        hosts of each layer, by its counts."""
+        hosts of each layer and kind, by its counts."""
         for layer, at in self._at.items():
             failing = at[host]
             if not failing or failing != self._size[host]:
                 continue
-            kinds = self._kinds[layer][host]
+            down = self._down[(layer, _commonest(self._kinds[layer][host]))]
             if leaving:
-                self._down[layer].discard(host)
-                self._down_kinds[layer].subtract(kinds)
+                down.discard(host)
             else:
-                self._down[layer].add(host)
-                self._down_kinds[layer].update(kinds)
+                down.add(host)
 
     def group_of(self, monitor: str, rules: Correlation | None = None) -> IncidentGroup | None:
         """The incident group of failing ``monitor``, or None if it is not failing.  Its
@@ -189,9 +194,21 @@ class Failures:
             return None
         o, host = placed
         local = self._local(rules or Correlation())
-        if local is not None and host in self._down[local[0]] and o.layer is local[0]:
-            return dataclasses.replace(local[1], monitors=(monitor,))
+        if local is not None and host in local[1] and o.layer is local[0]:
+            return dataclasses.replace(local[2], monitors=(monitor,))
         return _group(_key(o, host), [placed])
+
+    def local_hosts(self, rules: Correlation | None = None) -> frozenset[str]:
+        """The hosts the ``local`` group takes now (empty when there is none): those all
+        of whose monitors fail at its layer, with its kind the commonest.  A copy, made
+        when the incident layer folds the incidents of those hosts: once per opening."""
+        local = self._local(rules or Correlation())
+        return frozenset() if local is None else frozenset(local[1])
+
+    def in_local(self, host: str | None, rules: Correlation | None = None) -> bool:
+        """Whether ``host`` is one of the hosts the ``local`` group takes now."""
+        local = self._local(rules or Correlation())
+        return local is not None and host in local[1]
 
     def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
         """Every group, with all its monitors: the ``local`` group first, if any, the rest
@@ -201,42 +218,55 @@ class Failures:
         by_key: dict[str, list[tuple[Observation, str | None]]] = defaultdict(list)
         in_local: list[str] = []
         for o, host in self._failing.values():
-            if local is not None and host in self._down[local[0]] and o.layer is local[0]:
+            if local is not None and host in local[1] and o.layer is local[0]:
                 in_local.append(o.monitor)
             else:
                 by_key[_key(o, host)].append((o, host))
         if local is not None:
-            groups.append(dataclasses.replace(local[1], monitors=tuple(sorted(in_local))))
+            groups.append(dataclasses.replace(local[2], monitors=tuple(sorted(in_local))))
         groups.extend(_group(key, members) for key, members in sorted(by_key.items()))
         return groups
 
-    def _local(self, rules: Correlation) -> tuple[Layer, IncidentGroup] | None:
+    def _local(self, rules: Correlation) -> tuple[Layer, set[str], IncidentGroup] | None:
         """One incident on this machine's side, when most hosts fail at DNS or connect
-        (its ``monitors`` left empty), and the layer it is at.
+        with one kind (its ``monitors`` left empty), the layer it is at and its hosts.
 
         A host counts only if every monitor on it fails, at the same layer: one that still
         passes shows this machine can reach it.  Layers are not mixed: refusals on one
-        host and unresolvable names on others are not one cause.
+        host and unresolvable names on others are not one cause; nor are kinds: hosts that
+        refuse and hosts that time out are two causes, and only the commonest (the most
+        hosts; the first layer, then the first kind in code order, on a tie) can be this
+        machine's.  The others keep their incidents of one host.
         """
-        best: Layer | None = None
-        for layer in sorted(rules.local_layers):
-            if best is None or len(self._down[layer]) > len(self._down[best]):
-                best = layer
+        best: tuple[Layer, Kind] | None = None
+        most = 0
+        for (layer, kind), down in self._down.items():
+            if layer not in rules.local_layers or not down:
+                continue
+            if best is None or (-len(down), layer, _ORDER[kind]) < (
+                -most,
+                best[0],
+                _ORDER[best[1]],
+            ):
+                best, most = (layer, kind), len(down)
         if best is None:
             return None
-        failing_hosts, hosts = len(self._down[best]), len(self._size)
-        if failing_hosts < rules.local_min_hosts or failing_hosts / hosts < rules.local_fraction:
+        hosts = len(self._size)
+        if most < rules.local_min_hosts or most / hosts < rules.local_fraction:
             return None
-        counts = self._down_kinds[best]
-        # The commonest kind names the cause; ties go to the first in code order.
-        order = list(Kind)
-        kind = min(
-            (k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], order.index(k))
-        )
+        layer, kind = best
         entry = CATALOGUE[kind]
         words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
-        cause = f"{words}: {_lower_first(entry.title)} ({failing_hosts} of {hosts} hosts at once)"
-        return best, IncidentGroup("local", "local", (), kind, None, cause)
+        cause = f"{words}: {_lower_first(entry.title)} ({most} of {hosts} hosts at once)"
+        return layer, self._down[best], IncidentGroup("local", "local", (), kind, None, cause)
+
+
+_ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+def _commonest(kinds: Counter[Kind]) -> Kind:
+    """The kind most failures have (the first in code order on a tie)."""
+    return min(kinds, key=lambda k: (-kinds[k], _ORDER[k]))
 
 
 def _key(o: Observation, host: str | None) -> str:
