@@ -300,7 +300,6 @@ def reference(
     return out
 
 
-
 def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
     """Failures updated one change at a time (failing, back, another kind, another host, a
     monitor placed by its observation alone, hosts reloaded) give each monitor the group

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -227,7 +228,7 @@ class Failures:
         groups.extend(_group(key, members) for key, members in sorted(by_key.items()))
         return groups
 
-    def _local(self, rules: Correlation) -> tuple[Layer, set[str], IncidentGroup] | None:
+    def _local(self, rules: Correlation) -> tuple[Layer, AbstractSet[str], IncidentGroup] | None:
         """One incident on this machine's side, when most hosts fail at DNS or connect
         with one kind (its ``monitors`` left empty), the layer it is at and its hosts.
 

@@ -455,7 +455,9 @@ class Runner:
         for event in events:
             incident = event.incident
             opened = isinstance(event, Opened)
-            if opened or event.entry is not None or event.alerts:
+            # A member of the local incident joins or leaves with no line of its own
+            # (its timeline is grouped): its record is written all the same (touched).
+            if opened or event.entry is not None or event.alerts or event.touched:
                 self.store.commit_incident(
                     incident,
                     event.alerts,
@@ -464,7 +466,7 @@ class Runner:
                     entry=event.entry,
                     touched=event.touched,
                 )
-            entry = event.entry or (incident.timeline[-1] if incident.timeline else None)
+            entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
             if entry is not None:
                 log.warning(
                     "incident %d: %s: %s",
