@@ -884,16 +884,16 @@ class IncidentEngine:
         book.last.setdefault(_TIMELINE, now)
         self._schedule_remind(incident, channel)
         first = next(iter(book.members))
-        text = f"incident #{incident.id}: {self._down_now(book)}: {book.cause}"
+        text = f"{book.cause}: {self._down_now(book, incident)}"
         payload = self._local_payload(incident, first, "incident.opened", text, now)
         return Alert(channel, _dedup(incident, LOCAL, "incident.opened", now), payload)
 
-    def _down_now(self, book: _Book) -> str:
-        """``1,200 monitors down on 20 hosts: m0, m1 and 1,198 more``."""
+    def _down_now(self, book: _Book, incident: Incident) -> str:
+        """``1,200 monitors down on 20 hosts (incident #7): m0, m1 and 1,198 more``."""
         n = len(book.members)
         where = f" on {_many(len(book.hosts), 'host')}" if book.hosts else ""
         names = list(itertools.islice(book.members, NAMES_SHOWN))
-        return f"{_many(n, 'monitor')} down{where}: {_first(names, n)}"
+        return f"{_many(n, 'monitor')} down{where} (incident #{incident.id}): {_first(names, n)}"
 
     def _local_payload(
         self, incident: Incident, name: str, event: str, text: str, now: float, **more: object
@@ -1034,11 +1034,13 @@ class IncidentEngine:
         book.reminded[channel] = now
         self._schedule_remind(incident, channel)
         lasted = human_duration(now - incident.opened)
-        text = f"incident #{incident.id} goes on after {lasted}: {self._down_now(book)}"
+        text = f"still down after {lasted}: {self._down_now(book, incident)}"
         first = next(iter(book.members))
         payload = self._local_payload(incident, first, "incident.reminder", text, now)
         alert = Alert(channel, _dedup(incident, LOCAL, "incident.reminder", now), payload)
-        entry = TimelineEntry(now, "reminder", f"{channel} reminded: {self._down_now(book)}")
+        entry = TimelineEntry(
+            now, "reminder", f"{channel} reminded: {_many(len(book.members), 'monitor')} down"
+        )
         return [Reminder(incident, first, entry, (alert,), touched=())]
 
     def _escalate_local(self, incident: Incident, now: float) -> list[Event]:
@@ -1058,10 +1060,7 @@ class IncidentEngine:
             book.fired.add(s)
             new = [c for c in s.alerts if c not in book.told]
             lasted = human_duration(s.after)
-            text = (
-                f"incident #{incident.id} has gone on for {lasted}: {self._down_now(book)}: "
-                f"{book.cause} (escalated)"
-            )
+            text = f"down for {lasted}, escalated: {self._down_now(book, incident)}: {book.cause}"
             first = next(iter(book.members))
             alerts = []
             for c in new:
