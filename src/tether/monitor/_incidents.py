@@ -773,6 +773,9 @@ class IncidentEngine:
             moved: list[str] = []
             for f in folds:
                 events.append(self._fold(f, incident, now, moved))
+            if folds:  # the opener went down last: its name comes after theirs
+                book = self._books[incident.id]
+                book.members[name] = book.members.pop(name)
             channels = self._untold(incident, self._books[incident.id].members)
             alerts = tuple(self._opening(incident, c, now) for c in channels)
             opened: list[Event] = [Opened(incident, name, None, alerts)]
@@ -1249,7 +1252,7 @@ class IncidentEngine:
             hint="" if back else incident.hint,
             since=member.joined,
             locations=member.locations,
-            monitor_count=max(len(incident.members), 1),
+            monitor_count=len(incident.members) if len(incident.members) > len(shown) else None,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------

@@ -463,6 +463,7 @@ class AlertPayload:
             monitors = [monitors]
         monitor = data.get("monitor") or (monitors[0] if monitors else "")
         incident = data.get("incident")
+        counted = _count(data.get("monitor_count"))
         return cls(
             event=str(data.get("event") or "alert"),
             monitor=str(monitor),
@@ -476,7 +477,8 @@ class AlertPayload:
             hint=str(data.get("hint") or ""),
             since=_unix(data.get("since")),
             locations=facts_from_json(data.get("locations")),
-            monitor_count=_count(data.get("monitor_count")),
+            # As many as ``monitors`` names is said by None, as the engine says it.
+            monitor_count=None if counted == len(monitors) else counted,
             host_count=_count(data.get("host_count")),
         )
 
