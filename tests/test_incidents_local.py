@@ -5,6 +5,7 @@ page per monitor."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 
@@ -290,3 +291,43 @@ def test_updates_name_members_touched_alone() -> None:
         if isinstance(e, Joined):
             assert e.touched == (e.monitor,)
     assert all(e.touched == () for e in w.tick(T0 + 100) if isinstance(e, Updated))
+
+
+def test_a_local_incident_carries_on_after_a_restart() -> None:
+    """An open local incident read back from the store (members as written): its channels
+    are not paged again, a monitor back is grouped, and the last one resolves it once."""
+    w = World(grid(3, 2))
+    for i, name in enumerate(w.hosts):
+        w.fail(name, T0 + i)
+    (local,) = w.e.open_incidents()
+    stored = dataclasses.replace(local, members=dict(local.members), monitors=tuple(local.monitors))
+    again = IncidentEngine(w.routes, itertools.count(100).__next__, incidents=[stored])
+    names = list(stored.members)
+    events: list[Event] = []
+    for i, name in enumerate(names):
+        w.failures.set(name, None)
+        change = StateChanged(name, T0 + 100 + i, State.DOWN, State.UP, "passed")
+        events += again.changed(change, None, w.failures, w.hosts)
+    events += again.tick(T0 + 400)
+    assert alerts(events) == [("incident.resolved", "ops")]
+    assert again.open_incidents() == []
+
+
+def test_reminders_follow_routes_replaced_by_a_reload() -> None:
+    """A reload that gives down monitors a remind_every starts their reminders, in an
+    incident of one service and in the local incident alike."""
+    w = World(grid(5, 1))
+    w.fail("h0m0", T0)  # one host of five: an incident of one service
+    assert alerts(w.tick(T0 + 4000)) == []
+    w.e.routes = {m: Route(("ops",), remind_every=600) for m in w.hosts}
+    assert alerts(w.tick(T0 + 4001)) == [("incident.reminder", "ops")]
+    assert alerts(w.tick(T0 + 4300)) == []
+    assert alerts(w.tick(T0 + 4601)) == [("incident.reminder", "ops")]
+    for i in (1, 2, 3):
+        w.fail(f"h{i}m0", T0 + 5000 + i)
+    (local,) = w.e.open_incidents()
+    assert local.key == "local"
+    w.e.routes = {m: Route(("ops",), remind_every=300) for m in w.hosts}
+    assert alerts(w.tick(local.opened + 60)) == [("incident.updated", "ops")]  # h3 joined
+    assert alerts(w.tick(local.opened + 299)) == []
+    assert alerts(w.tick(local.opened + 300)) == [("incident.reminder", "ops")]
