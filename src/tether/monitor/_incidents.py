@@ -1297,7 +1297,9 @@ class IncidentEngine:
         if incident.key.startswith("host:"):
             _index(self._by_host, _host_of_key(incident.key), incident.id)
         book.ever = len(members)
-        book.cause = incident.detail.split(": ", 1)[0]
+        # The local incident's detail is its cause ("this machine cannot open connections:
+        # connection refused (20 of 32 hosts at once)"), then the first failure's words.
+        book.cause = ": ".join(incident.detail.split(": ")[:2])
         for name, member in members.items():
             if not incident.is_partial:
                 _index(self._of, name, incident.id)

@@ -407,9 +407,8 @@ class AlertPayload:
     """When it happened, Unix seconds."""
     incident: int | None = None
     monitors: tuple[str, ...] = ()
-    """Monitors of the incident at that moment: all of them for an incident of one
-    service, at most the first ten (in the order they went down) for the ``local`` one;
-    ``monitor_count`` says how many there are."""
+    """Monitors of the incident at that moment, at most the first ten (in the order they
+    went down); ``monitor_count`` says how many there are."""
     url: str | None = None
     """The monitor's target, credentials redacted."""
     kind: Kind | None = None
