@@ -899,11 +899,12 @@ class IncidentEngine:
         return f"{_many(n, 'monitor')} down{where} (incident #{incident.id}): {_first(names, n)}"
 
     def _local_payload(
-        self, incident: Incident, name: str, event: str, text: str, now: float, **more: object
+        self, incident: Incident, name: str, event: str, text: str, now: float
     ) -> AlertPayload:
+        """An alert of the ``local`` incident: about all of it, the first names and counts."""
         book = self._books.get(incident.id)
         members = book.members if book is not None else {}
-        payload = AlertPayload(
+        return AlertPayload(
             event,
             name,
             text,
@@ -917,7 +918,6 @@ class IncidentEngine:
             monitor_count=len(members),
             host_count=len(book.hosts) if book is not None else None,
         )
-        return dataclasses.replace(payload, **more)  # type: ignore[arg-type]
 
     def _news(self, incident: Incident, whom: str, name: str, now: float, *, back: bool) -> None:
         """Keep ``name``'s news for ``whom`` (a channel, or the timeline) until its next
