@@ -254,12 +254,17 @@ def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: s
 
 
 def reference(
-    failing: dict[str, Observation], hosts: dict[str, str], rules: Correlation
+    failing: dict[str, Observation],
+    hosts: dict[str, str],
+    rules: Correlation,
+    passes: dict[str, float] | None = None,
 ) -> dict[str, str]:
     """Each failing monitor's group key, worked out from scratch by the rule's words alone
     (no counts kept): a host is down at a layer when every monitor placed on it fails there,
-    it fails with its commonest kind, and the (layer, kind) with the most down hosts is
-    local when it reaches the thresholds."""
+    or (every monitor on it monitored and seen passing once) one fails there and none has
+    passed since that failure began; it fails with its commonest kind there, and the
+    (layer, kind) with the most down hosts is local when it reaches the thresholds."""
+    passes = passes or {}
     placed = {m: hosts.get(m, o.host) for m, o in failing.items()}
     on: dict[str, set[str]] = {}
     for m, h in hosts.items():
@@ -270,9 +275,14 @@ def reference(
     order = list(Kind)
     down: dict[tuple[Layer, Kind], set[str]] = {}
     for h, ms in on.items():
+        watched = all(m in hosts and m in passes for m in ms)
+        last = max((passes[m] for m in ms), default=0.0) if watched else 0.0
         for layer in Layer:
-            if all(m in failing and failing[m].layer is layer for m in ms):
-                kinds = [failing[m].kind for m in ms]
+            there = [m for m in ms if m in failing and failing[m].layer is layer]
+            every = len(there) == len(ms)
+            early = watched and any(failing[m].timestamp > last for m in there)
+            if there and (every or early):
+                kinds = [failing[m].kind for m in there]
                 kind = min(set(kinds), key=lambda k: (-kinds.count(k), order.index(k)))
                 assert kind is not None
                 down.setdefault((layer, kind), set()).add(h)
@@ -302,8 +312,9 @@ def reference(
 
 def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
     """Failures updated one change at a time (failing, back, another kind, another host, a
-    monitor placed by its observation alone, hosts reloaded) give each monitor the group
-    that correlating the same failures from scratch gives it, with the same cause."""
+    monitor placed by its observation alone, passing checks, hosts reloaded) give each
+    monitor the group that correlating the same failures and passes from scratch gives it,
+    with the same cause."""
     rng = random.Random(23)
     # Mostly refusals, so that whole hosts fail at one layer and the local rule comes and goes.
     kinds = [Kind.CONNECT_REFUSED] * 6 + [Kind.CONNECT_TIMEOUT] * 3 + [Kind.DNS_TIMEOUT]
@@ -313,21 +324,32 @@ def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
     rules = Correlation(local_min_hosts=2, local_fraction=0.5)
     failures = Failures(hosts)
     current: dict[str, Observation] = {}
-    locals_seen = 0
-    for step in range(3000):
+    passes: dict[str, float] = {}
+    locals_seen = early_seen = 0
+    for step in range(4000):
         name = rng.choice(names)
+        # Time goes on, mostly; a check that passed may be told after a failure began
+        # (checks run side by side), so a pass may be older than the latest failure.
+        now = T + step - rng.choice([0, 0, 0, 2])
         if step % 500 == 499:  # a reload: other hosts, a monitor paused
             hosts = {n: f"h{rng.randrange(10)}.lan" for n in names[: rng.randrange(16, 22)]}
             failures.set_hosts(hosts)
+        elif rng.random() < 0.25:  # a passing check (of a failing monitor, too: not up yet)
+            passes[name] = max(now, passes.get(name, now))
+            failures.passed(name, now)
         elif name in current and rng.random() < 0.3:
             del current[name]
             failures.set(name, None)
         else:
-            current[name] = failed(name, rng.choice(kinds), f"h{rng.randrange(12)}.lan")
+            kind = rng.choice(kinds)
+            current[name] = Observation(
+                name, False, now, kind=kind, host=f"h{rng.randrange(12)}.lan"
+            )
             failures.set(name, current[name])
-        scratch = correlate(current.values(), hosts, rules)
+        scratch = correlate(current.values(), hosts, rules, passes)
         assert failures.groups(rules) == scratch
-        by_words = reference(current, hosts, rules)
+        by_words = reference(current, hosts, rules, passes)
+        early_seen += by_words != reference(current, hosts, rules)
         assert {m: g.key for g in scratch for m in g.monitors} == by_words
         local = {m for m, key in by_words.items() if key == "local"}
         assert failures.local_hosts(rules) == {failures.host_of(m) for m in local}
@@ -338,3 +360,4 @@ def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
                 assert kept == dataclasses.replace(group, monitors=(monitor,))
     assert failures.group_of("nobody", rules) is None
     assert locals_seen > 100  # the local rule was exercised, on and off
+    assert early_seen > 100  # and hosts counted down early changed it

@@ -19,6 +19,8 @@ Pure functions over the current failures, called by the incident layer:
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -52,6 +54,11 @@ class Correlation:
         default_factory=lambda: frozenset({Layer.DNS, Layer.CONNECT})
     )
     """Layers whose failures can come from this machine; an HTTP status comes from the server."""
+    local_wait: float = 30.0
+    """Seconds a new incident's pages of one host wait, at a local layer, while at least
+    ``local_min_hosts`` hosts fail there with its kind but not yet ``local_fraction`` of
+    them: if the ``local`` incident opens meanwhile, it takes them in and they never go
+    (0: no wait)."""
 
     def __post_init__(self) -> None:
         if self.local_min_hosts < 1:
@@ -60,6 +67,8 @@ class Correlation:
             raise ValueError(
                 f"local_fraction: must be above 0 and at most 1, not {self.local_fraction!r}"
             )
+        if self.local_wait < 0:
+            raise ValueError(f"local_wait: must be at least 0 s, not {self.local_wait!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +96,20 @@ def correlate(
     failing: Iterable[Observation],
     hosts: Mapping[str, str],
     rules: Correlation | None = None,
+    passed: Mapping[str, float] | None = None,
 ) -> list[IncidentGroup]:
     """Group the currently failing monitors into incidents.
 
-    ``failing`` holds the latest failed observation of each monitor that is
-    failing now; ``hosts`` maps every monitored (not paused) monitor to its
-    host, which is what counts as "most hosts".  A monitor's host comes from
-    ``hosts``, else from its observation.  The ``local`` group, if any, comes
-    first; the rest are sorted by key.
+    ``failing`` holds the standing failure of each monitor that is failing now (its
+    ``timestamp``: when that failure began); ``hosts`` maps every monitored (not paused)
+    monitor to its host, which is what counts as "most hosts"; ``passed`` gives each
+    monitor's latest passing check, when every check is seen (see :class:`Failures`).  A
+    monitor's host comes from ``hosts``, else from its observation.  The ``local`` group,
+    if any, comes first; the rest are sorted by key.
     """
     failures = Failures(hosts)
+    for monitor, at in (passed or {}).items():
+        failures.passed(monitor, at)
     for o in failing:
         failures.set(o.monitor, o)
     return failures.groups(rules)
@@ -108,8 +121,15 @@ class Failures:
     with the number of monitors or of failures (a mass outage is thousands of changes).
 
     Per host it counts the monitors, and per layer that can be local the failing ones
-    with their kinds; a host is down at a layer when the two counts meet, and it fails
-    there with the commonest kind of its failures (the first in code order on a tie).
+    with their kinds; a host is down at a layer, failing with the commonest kind of its
+    failures there (the first in code order on a tie), when
+
+    - every monitor on it fails at that layer; or, earlier,
+    - one of them does and no monitor on it has passed a check since that failure began
+      (its observation's ``timestamp``): those not checked since do not count against
+      it.  This needs every passing check (:meth:`passed`), so it holds only on a host
+      all of whose monitors have passed one; in a cluster, where the leader sees state
+      changes alone, the first rule is the only one.
     """
 
     def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
@@ -122,8 +142,23 @@ class Failures:
         """Per layer, failing monitors per host."""
         self._kinds: dict[Layer, dict[str, Counter[Kind]]] = defaultdict(dict)
         self._down: dict[tuple[Layer, Kind], set[str]] = defaultdict(set)
-        """Per layer and kind, the hosts all of whose monitors fail at that layer, with
-        that kind the commonest."""
+        """Per layer and kind, the hosts down at that layer (see above), with that kind
+        the commonest."""
+        self._passes: dict[str, float] = {}
+        """Each monitor's latest passing check."""
+        self._watched: Counter[str] = Counter()
+        """Per host, its monitored monitors that have passed a check."""
+        self._last_pass: dict[str, float] = {}
+        """Per host, the latest passing check of its monitors."""
+        self._fresh: dict[Layer, Counter[str]] = defaultdict(Counter)
+        """Per layer, failing monitors per host whose failure began after the host's
+        latest passing check."""
+        self._queue: dict[str, list[tuple[float, int, _Fresh]]] = {}
+        """Per host, a heap of those fresh failures by when they began, so that a passing
+        check ends the ones it is later than without a walk."""
+        self._token: dict[str, _Fresh] = {}
+        self._live: Counter[str] = Counter()
+        self._order = itertools.count()
         self.set_hosts(hosts or {})
 
     def set_hosts(self, hosts: Mapping[str, str]) -> None:
@@ -136,6 +171,17 @@ class Failures:
         self._at.clear()
         self._kinds.clear()
         self._down.clear()
+        self._watched.clear()
+        self._last_pass.clear()
+        self._fresh.clear()
+        self._queue.clear()
+        self._token.clear()
+        self._live.clear()
+        for monitor, at in self._passes.items():
+            host = self._hosts.get(monitor)
+            if host is not None:
+                self._watched[host] += 1
+                self._last_pass[host] = max(at, self._last_pass.get(host, at))
         for o in failing:
             self.set(o.monitor, o)
 
@@ -150,6 +196,34 @@ class Failures:
             placed = (failure, self._hosts.get(monitor, failure.host))
             self._failing[monitor] = placed
             self._count(placed, 1)
+
+    def passed(self, monitor: str, at: float) -> None:
+        """``monitor`` passed a check at ``at``: its host is reachable, so a failure on it
+        that began before is no sign of this machine (the runner tells every passing
+        check it takes, when it sees them all)."""
+        old = self._passes.get(monitor)
+        if old is not None and old >= at:
+            return
+        self._passes[monitor] = at
+        host = self._hosts.get(monitor)
+        if host is None:
+            return
+        last = self._last_pass.get(host)
+        if old is not None and last is not None and last >= at:
+            return  # nothing it goes by changes
+        self._judge(host, leaving=True)
+        if old is None:
+            self._watched[host] += 1
+        if last is None or at > last:
+            self._last_pass[host] = at
+            queue = self._queue.get(host)
+            while queue and queue[0][0] <= at:
+                token = heapq.heappop(queue)[2]
+                if token.alive:
+                    token.alive = False
+                    self._fresh[token.layer][host] -= 1
+                    self._live[host] -= 1
+        self._judge(host, leaving=False)
 
     def host_of(self, monitor: str) -> str | None:
         """The host failing ``monitor`` is counted on (None: not failing, or no host)."""
@@ -170,16 +244,44 @@ class Failures:
             kinds[o.kind] += step
             if kinds[o.kind] <= 0:
                 del kinds[o.kind]
+            if step > 0:
+                self._began(o, host, layer)
+            else:
+                self._ended(o.monitor, host)
         self._judge(host, leaving=False)
         if self._size[host] <= 0:
             del self._size[host]
 
+    def _began(self, o: Observation, host: str, layer: Layer) -> None:
+        """``o``'s failure is fresh on ``host`` if it began after the host's latest pass."""
+        last = self._last_pass.get(host)
+        if last is not None and o.timestamp <= last:
+            return
+        token = self._token[o.monitor] = _Fresh(layer)
+        self._fresh[layer][host] += 1
+        self._live[host] += 1
+        queue = self._queue.setdefault(host, [])
+        heapq.heappush(queue, (o.timestamp, next(self._order), token))
+        if len(queue) > 2 * self._live[host] + 16:  # mostly failures gone: drop them
+            queue[:] = [e for e in queue if e[2].alive]
+            heapq.heapify(queue)
+
+    def _ended(self, monitor: str, host: str) -> None:
+        token = self._token.pop(monitor, None)
+        if token is not None and token.alive:
+            token.alive = False
+            self._fresh[token.layer][host] -= 1
+            self._live[host] -= 1
+
     def _judge(self, host: str, *, leaving: bool) -> None:
         """Take ``host`` out of (before a change) or put it back into (after) the down
         hosts of each layer and kind, by its counts."""
+        early = self._watched[host] == self._size[host]
         for layer, at in self._at.items():
             failing = at[host]
-            if not failing or failing != self._size[host]:
+            if not failing:
+                continue
+            if failing != self._size[host] and not (early and self._fresh[layer][host] > 0):
                 continue
             down = self._down[(layer, _commonest(self._kinds[layer][host]))]
             if leaving:
@@ -210,6 +312,25 @@ class Failures:
         """Whether ``host`` is one of the hosts the ``local`` group takes now."""
         local = self._local(rules or Correlation())
         return local is not None and host in local[1]
+
+    def forming(self, monitor: str, rules: Correlation | None = None) -> tuple[int, Layer] | None:
+        """How many hosts are down at the layer of failing ``monitor``'s failure with its
+        kind, and that layer, when the ``local`` group may be forming around it: at least
+        ``local_min_hosts`` hosts, at a layer that can be local, but no ``local`` group
+        yet.  None otherwise (the engine does not wait then)."""
+        rules = rules or Correlation()
+        placed = self._failing.get(monitor)
+        if placed is None:
+            return None
+        o = placed[0]
+        if o.kind is None or o.layer not in rules.local_layers:
+            return None
+        down = self._down.get((o.layer, o.kind))
+        if down is None or len(down) < rules.local_min_hosts:
+            return None
+        if self._local(rules) is not None:
+            return None
+        return len(down), o.layer
 
     def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
         """Every group, with all its monitors: the ``local`` group first, if any, the rest
@@ -263,6 +384,15 @@ class Failures:
 
 
 _ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A failure counted as begun after its host's latest pass, until a later pass (or
+    its end) says otherwise."""
+
+    layer: Layer
+    alive: bool = True
 
 
 def _commonest(kinds: Counter[Kind]) -> Kind:

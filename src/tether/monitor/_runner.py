@@ -319,6 +319,8 @@ class Runner:
         if name not in self._mine:  # removed, or moved to another instance, meanwhile
             return record
         self.store.record(record)
+        if record.ok and not self.shared and self._single(name):  # sees every check of it
+            self.quorum.failures.passed(name, now)
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
         if check.cert_expires is not None:
