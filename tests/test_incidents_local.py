@@ -18,9 +18,11 @@ from tether.monitor._incidents import (
     Escalation,
     Event,
     Folded,
+    Held,
     IncidentEngine,
     Joined,
     Opened,
+    Released,
     Route,
     Updated,
 )
@@ -57,6 +59,11 @@ class World:
         record = ProbeRecord(name, at, False, kind, 1.0, f"{name}: refused")
         change = StateChanged(name, at, State.UP, State.DOWN, "3 failed checks")
         return self._keep(self.e.changed(change, record, self.failures, self.hosts))
+
+    def passed(self, at: float, *names: str) -> None:
+        """A passing check of each of ``names`` (all monitors if none), as the runner tells."""
+        for name in names or self.hosts:
+            self.failures.passed(name, at)
 
     def recover(self, name: str, at: float) -> list[Event]:
         self.failures.set(name, None)
@@ -331,3 +338,100 @@ def test_reminders_follow_routes_replaced_by_a_reload() -> None:
     assert alerts(w.tick(local.opened + 60)) == [("incident.updated", "ops")]  # h3 joined
     assert alerts(w.tick(local.opened + 299)) == []
     assert alerts(w.tick(local.opened + 300)) == [("incident.reminder", "ops")]
+
+
+# --- a host failing early, and a wait while the local incident may be forming -------------
+
+PAGES = ("incident.opened", "monitor.down")
+
+
+def test_a_host_counts_as_down_from_its_first_failure_when_nothing_on_it_passed_since() -> None:
+    """Every monitor passed a check; then one monitor on each of three hosts of five fails:
+    those hosts count as down at once (the others on them not checked since), so the
+    local group forms.  A passing check on one of them after its failure began takes that
+    host out; a pass told late (older than the failure) does not.  Without passes seen
+    (a cluster's leader), a host counts only once every monitor on it fails."""
+    rules = Correlation(local_min_hosts=3, local_fraction=0.6)
+    hosts = grid(5, 3)
+    unseen = Failures(hosts)
+    w = World(hosts, rules=rules)
+    w.passed(T0)
+    for i in range(3):
+        o = Observation(f"h{i}m0", False, T0 + 5 + i, 1.0, REFUSED, f"h{i}")
+        w.failures.set(o.monitor, o)
+        unseen.set(o.monitor, o)
+    assert w.failures.local_hosts(rules) == {"h0", "h1", "h2"}
+    assert unseen.local_hosts(rules) == frozenset()
+    w.passed(T0 + 4, "h0m1")  # checked before the failure, told after it
+    assert w.failures.local_hosts(rules) == {"h0", "h1", "h2"}
+    w.passed(T0 + 9, "h0m1")  # h0 answers: its failure is its own
+    assert w.failures.local_hosts(rules) == frozenset()
+    assert w.failures.group_of("h0m0", rules).key == "host:h0:connect.refused"  # type: ignore[union-attr]
+
+
+def test_a_single_service_outage_is_never_delayed() -> None:
+    """Two hosts of ten failing (fewer than local_min_hosts): each page goes at once."""
+    w = World(grid(10, 2))
+    w.passed(T0)
+    assert alerts(w.fail("h0m0", T0 + 1)) == [("incident.opened", "ops")]
+    assert alerts(w.fail("h0m1", T0 + 2)) == [("monitor.down", "ops")]
+    assert alerts(w.fail("h1m0", T0 + 3)) == [("incident.opened", "ops")]
+    assert not [e for e in w.events if isinstance(e, Held)]
+
+
+def test_pages_wait_while_the_local_incident_forms_and_are_never_sent_once_it_opens() -> None:
+    """Six hosts: two fail (paged at once); a third makes three hosts, not yet 60%: its
+    incident's page waits, saying why; a fourth host opens the local incident, which takes
+    in all four: the waiting page never goes, the local incident's one page covers it."""
+    w = World(grid(6, 2))
+    w.passed(T0)
+    w.fail("h0m0", T0 + 1)
+    w.fail("h1m0", T0 + 2)
+    events = w.fail("h2m0", T0 + 3)
+    assert alerts(events) == []
+    (held,) = [e for e in events if isinstance(e, Held)]
+    assert held.entry is not None
+    assert held.entry.event == "alert held"
+    assert held.entry.detail == (
+        "h2m0: 3 hosts fail at the connect layer at once: waiting up to 30 s to see whether "
+        "this machine is the cause"
+    )
+    events = w.fail("h2m1", T0 + 4)  # its incident waits: so does it
+    assert alerts(events) == []
+    assert any(isinstance(e, Held) for e in events)
+    events = w.fail("h3m0", T0 + 5)  # 4 of 6 hosts
+    (local,) = w.e.open_incidents()
+    assert local.key == "local"
+    assert alerts(events) == [("incident.opened", "ops")]
+    assert local.members["h2m0"].alerted  # told by the local incident's page
+    later = w.tick(T0 + 60) + w.tick(T0 + 120)
+    assert [a for a in alerts(later) if a[0] in PAGES] == []
+    paged = [(e.incident.key, a.payload.monitor) for e in w.events for a in e.alerts]
+    assert paged == [
+        ("host:h0:connect.refused", "h0m0"),
+        ("host:h1:connect.refused", "h1m0"),
+        ("local", "h0m0"),  # named first: down first
+    ]
+
+
+def test_a_wait_that_runs_out_sends_the_held_pages_with_their_words() -> None:
+    """Three hosts of six fail and no more: the third host's pages wait 30 s, then go out
+    as they would have (its incident's opening, a monitor down too); one that came back
+    meanwhile sends nothing."""
+    w = World(grid(6, 3))
+    w.passed(T0)
+    w.fail("h0m0", T0 + 1)
+    w.fail("h1m0", T0 + 2)
+    w.fail("h2m0", T0 + 3)
+    w.fail("h2m1", T0 + 10)
+    w.fail("h2m2", T0 + 11)
+    w.recover("h2m2", T0 + 12)
+    assert alerts(w.tick(T0 + 32)) == []
+    events = w.tick(T0 + 33)
+    assert [type(e) for e in events] == [Released, Released]
+    opened, down = (e.alerts[0].payload for e in events)
+    assert (opened.event, opened.monitor) == ("incident.opened", "h2m0")
+    assert opened.text.startswith("h2m0 is down since ")
+    assert opened.text.endswith(": connection refused on h2: h2m0: refused")
+    assert (down.event, down.monitor) == ("monitor.down", "h2m1")
+    assert alerts(w.tick(T0 + 100)) == []

@@ -355,6 +355,8 @@ class _Book:
     steps: Counter[Escalation] = field(default_factory=Counter)
     """``local``: the escalation steps of its members."""
     fired: set[Escalation] = field(default_factory=set)
+    until: float = 0.0
+    """When the wait of its pages for a ``local`` incident forming ends (0: none)."""
 
 
 @dataclass(slots=True)
@@ -387,6 +389,9 @@ class IncidentEngine:
     """The open incidents (not partial) each monitor is down in, oldest first."""
     _held: dict[tuple[int, str], None] = field(init=False, default_factory=dict)
     """Members whose down alert waits on a hold: the only ones whose hold each tick asks."""
+    _waiting: dict[tuple[int, str], float] = field(init=False, default_factory=dict)
+    """Members whose down alert waits for a ``local`` incident that may be forming, and
+    until when: the tick comes back to each off its heap (``wait``), not at every tick."""
     _due: list[tuple[float, int, int, str, str]] = field(init=False, default_factory=list)
     """A heap of (when, order, incident, what, whom): reminders, escalation steps and
     grouped updates, so that a tick costs what is due, not a walk over every member."""
@@ -451,7 +456,7 @@ class IncidentEngine:
             if group.key == LOCAL:
                 events = self._down_local(name, group, record, now, facts, down)
             else:
-                events = self._down(name, group, record, now, facts, down.host_of(name))
+                events = self._down(name, group, record, now, facts, down)
             return events + self._end_partial(name, now, facts, superseded_by=events[0].incident)
         if change.new in _UP:
             # Whatever it was before (down, flapping, or unknown when no location could see
@@ -546,6 +551,12 @@ class IncidentEngine:
             if what == "member":
                 if whom in self._books[incident_id].members:
                     events += self._member_due(incident, whom, now)
+            elif what == "wait":
+                if self._waiting.pop((incident_id, whom), None) is not None:
+                    if self.hold(whom, now) is None:
+                        events += self._release(incident, whom, now)
+                    else:  # flapping or in maintenance meanwhile: it waits on that
+                        self._held[(incident_id, whom)] = None
             elif what == "update":
                 events += self._update(incident, whom, now)
             elif what == "remind":
@@ -563,10 +574,14 @@ class IncidentEngine:
         record: ProbeRecord,
         now: float,
         facts: Mapping[str, LocationFact],
-        host: str | None,
+        failures: Failures,
     ) -> list[Event]:
-        held = self.hold(name, now)
+        host = failures.host_of(name)
         existing = self._keyed(group.key)
+        held = self.hold(name, now)
+        until = 0.0
+        if held is None:
+            held, until = self._wait(name, existing, failures, now)
         member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
         events: list[Event]
         if existing is None:
@@ -598,12 +613,45 @@ class IncidentEngine:
                 )
             events = [Joined(incident, name, entry, alerts, touched=(name,))]
         if held:
-            self._held[(incident.id, name)] = None
+            if until:
+                self._books[incident.id].until = until
+                self._waiting[(incident.id, name)] = until
+                self._push(incident.id, "wait", name, until)
+            else:
+                self._held[(incident.id, name)] = None
             entry = TimelineEntry(now, "alert held", f"{name}: {held}")
             events.append(Held(incident, name, entry, touched=()))
         else:
             self._schedule_member(incident, name)
         return events
+
+    def _wait(
+        self, name: str, existing: Incident | None, failures: Failures, now: float
+    ) -> tuple[str | None, float]:
+        """Whether ``name``'s page waits for a ``local`` incident that may be forming
+        (Alertmanager's ``group_wait``, applied when it matters): enough hosts fail at its
+        layer with its kind for the local rule but not yet enough of them, or its incident
+        waits already (its members wait as long as its opening page).  The words of the
+        hold and when the wait ends, or (None, 0): a failure of fewer hosts than
+        ``local_min_hosts`` never waits."""
+        rules = self.correlation or Correlation()
+        if rules.local_wait <= 0:
+            return None, 0.0
+        until = self._books[existing.id].until if existing is not None else 0.0
+        forming = failures.forming(name, rules)
+        if until <= now and forming is None:
+            return None, 0.0
+        if until <= now:
+            until = now + rules.local_wait
+        waits = human_duration(until - now)
+        if forming is None:
+            return f"incident #{existing.id if existing else 0} waits {waits} more", until
+        hosts, layer = forming
+        said = (
+            f"{hosts} hosts fail at the {layer} layer at once: waiting up to {waits} to see "
+            "whether this machine is the cause"
+        )
+        return said, until
 
     def _both(self, book: _Book, group: IncidentGroup) -> str | None:
         """The two signals of one host in a sentence, when a traffic monitor and a probed
@@ -772,7 +820,7 @@ class IncidentEngine:
             events: list[Event] = []
             moved: list[str] = []
             for f in folds:
-                events.append(self._fold(f, incident, now, moved))
+                events.append(self._fold(f, incident, now, moved, []))
             if folds:  # the opener went down last: its name comes after theirs
                 book = self._books[incident.id]
                 book.members[name] = book.members.pop(name)
@@ -797,8 +845,14 @@ class IncidentEngine:
         if host is not None:
             folds = self._host_incidents(host, incident)
             moved = []
+            waited: list[str] = []
             for f in folds:
-                events.append(self._fold(f, incident, now, moved))
+                events.append(self._fold(f, incident, now, moved, waited))
+            book = self._books[incident.id]
+            for w in waited:  # held for this incident: told in its next update
+                for c in self.routes.get(w, Route()).channels:
+                    if c in book.told:
+                        self._news(incident, c, w, now, back=False)
             if folds:
                 said = joined([f"#{f.id}" for f in folds])
                 entry = TimelineEntry(
@@ -821,9 +875,13 @@ class IncidentEngine:
             if (kind := self._open[i].kind) is not None and CATALOGUE[kind].layer is layer
         ]
 
-    def _fold(self, incident: Incident, local: Incident, now: float, moved: list[str]) -> Folded:
+    def _fold(
+        self, incident: Incident, local: Incident, now: float, moved: list[str], waited: list[str]
+    ) -> Folded:
         """Move ``incident``'s members into ``local`` (as they are: when they joined and
-        whether they were told), and close it, saying where they went."""
+        whether they were told), and close it, saying where they went.  A member whose
+        page waited for a ``local`` incident forming (and on nothing else) is told by
+        ``local``'s pages from now on: its own never goes (added to ``waited``)."""
         book = self._books.pop(incident.id)
         into = self._books[local.id]
         names = tuple(book.members)
@@ -838,12 +896,20 @@ class IncidentEngine:
                 into.ever_hosts.add(host)
             into.ever += 1
             self._route_in(local, name)
-            if (incident.id, name) in self._held:
+            if self._waiting.pop((incident.id, name), None) is not None:
+                if self.hold(name, now) is None:
+                    # It waited for this very incident: told by its pages from now on.
+                    into.members[name] = dataclasses.replace(member, alerted=True)
+                    waited.append(name)
+                else:
+                    self._held[(local.id, name)] = None
+            elif (incident.id, name) in self._held:
                 del self._held[(incident.id, name)]
                 self._held[(local.id, name)] = None
             moved.append(name)
         for n in names:
             self._next.pop((incident.id, "member", n), None)
+            self._next.pop((incident.id, "wait", n), None)
         del self._open[incident.id]
         _unindex(self._by_key, incident.key, incident.id)
         _unindex(self._by_host, _host_of_key(incident.key), incident.id)
@@ -1358,7 +1424,9 @@ class IncidentEngine:
         member = book.members.pop(name)
         _unindex(self._of, name, incident.id)
         self._held.pop((incident.id, name), None)
+        self._waiting.pop((incident.id, name), None)
         self._next.pop((incident.id, "member", name), None)
+        self._next.pop((incident.id, "wait", name), None)
         book.traffic.discard(name)
         host = book.host.pop(name, None)
         if host is not None:
@@ -1375,6 +1443,7 @@ class IncidentEngine:
         for name in list(book.members):
             _unindex(self._of, name, incident.id)
             self._held.pop((incident.id, name), None)
+            self._waiting.pop((incident.id, name), None)
         del self._open[incident.id]
         _unindex(self._by_key, incident.key, incident.id)
         if incident.key.startswith("host:"):
