@@ -4,12 +4,14 @@ Pure functions over the current failures, called by the incident layer:
 
 - :func:`correlate` groups failing monitors into incidents.  Failures of the
   same kind on the same host are one incident (``host:db.lan:connect.refused``).
-  When monitors of most of the hosts (at least ``local_min_hosts`` hosts and
+  When most of the hosts (at least ``local_min_hosts`` hosts and
   ``local_fraction`` of all monitored hosts) fail at once at the DNS or connect
-  layer, the fault is on this machine's side: one ``local`` incident, worded
-  from the catalogue ("this machine cannot resolve names: DNS lookup timed
-  out"), instead of a page per target.  A failure without a kind (a condition
-  that was not met) or without a host is its own incident.
+  layer (a host fails there from its first failure when none of its monitors has
+  passed a check since, see :class:`Failures`), the fault is on this machine's
+  side: one ``local`` incident, worded from the catalogue ("this machine cannot
+  resolve names: DNS lookup timed out"), instead of a page per target.  A
+  failure without a kind (a condition that was not met) or without a host is its
+  own incident.
 - :func:`held_by_parent`: a child's incident waits while a monitor it
   ``depends_on`` is down.
 - :class:`Maintenance` and :func:`in_maintenance`: probing goes on during a
@@ -353,12 +355,12 @@ class Failures:
         """One incident on this machine's side, when most hosts fail at DNS or connect
         with one kind (its ``monitors`` left empty), the layer it is at and its hosts.
 
-        A host counts only if every monitor on it fails, at the same layer: one that still
-        passes shows this machine can reach it.  Layers are not mixed: refusals on one
-        host and unresolvable names on others are not one cause; nor are kinds: hosts that
-        refuse and hosts that time out are two causes, and only the commonest (the most
-        hosts; the first layer, then the first kind in code order, on a tie) can be this
-        machine's.  The others keep their incidents of one host.
+        A host counts when it is down at the layer (see the class): one of its monitors
+        that passed a check since shows this machine can reach it.  Layers are not
+        mixed: refusals on one host and unresolvable names on others are not one cause;
+        nor are kinds: hosts that refuse and hosts that time out are two causes, and only
+        the commonest (the most hosts; the first layer, then the first kind in code order,
+        on a tie) can be this machine's.  The others keep their incidents of one host.
         """
         best: tuple[Layer, Kind] | None = None
         most = 0

@@ -47,6 +47,14 @@ The rules, which are what a team relies on when it lets tether page it:
   one ``incident.resolved`` per channel.  Its reminders and escalation go by the
   incident and the channel, not by the member.  Incidents of one service (host or
   monitor keys) keep a page per monitor, as above.
+- **A short wait while the local incident may be forming**: a new incident of one
+  host at a local layer (DNS, connect), opened while at least ``local_min_hosts``
+  hosts fail there with its kind but not yet ``local_fraction`` of them, holds its
+  page and its members' pages (``Held``: "3 hosts fail at the connect layer at once:
+  waiting up to 30 s to see whether this machine is the cause") for at most
+  ``local_wait``.  Folded into the ``local`` incident meanwhile, they never go (its
+  page covers them); otherwise they go out when the wait ends (``Released``).  Fewer
+  failing hosts than ``local_min_hosts``, an outage of one service, never waits.
 
 Each change costs the same at any size: an open incident's members are one dict kept
 in place (the events carry the incident and name the members they ``touched``), an
@@ -58,7 +66,8 @@ pops what is due from a heap and re-asks the hold of held members alone.
                               └────── no ──► Joined   (monitor.down)
  up ────► last one down? ──────────── no ──► Left     (monitor.up)
                               └────── yes ─► Resolved (incident.resolved)
- tick ──► hold lifted ─► Released · remind_every ─► Reminder · escalate ─► Escalated
+ tick ──► hold lifted, or a wait for local ended ─► Released · remind_every ─► Reminder
+          · escalate ─► Escalated
  local opens ─► host incidents of its hosts ─► Folded · a minute of news ─► Updated
  locations ─► partial? ── new ─► Opened (incident.partial) · changed ─► Noted
                     └──── none fails ─► Resolved (incident.partial_resolved)
