@@ -242,6 +242,7 @@ def test_local_rule_is_configurable() -> None:
         ({"local_min_hosts": 0}, "local_min_hosts: must be at least 1, not 0"),
         ({"local_fraction": 0}, "local_fraction: must be above 0 and at most 1, not 0"),
         ({"local_fraction": 1.5}, "local_fraction: must be above 0 and at most 1, not 1.5"),
+        ({"local_wait": -1}, "local_wait: must be at least 0 s, not -1"),
     ],
 )
 def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: str) -> None:
@@ -334,6 +335,7 @@ def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
         if step % 500 == 499:  # a reload: other hosts, a monitor paused
             hosts = {n: f"h{rng.randrange(10)}.lan" for n in names[: rng.randrange(16, 22)]}
             failures.set_hosts(hosts)
+            passes = {m: at for m, at in passes.items() if m in hosts}  # seen again first
         elif rng.random() < 0.25:  # a passing check (of a failing monitor, too: not up yet)
             passes[name] = max(now, passes.get(name, now))
             failures.passed(name, now)

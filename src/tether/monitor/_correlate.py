@@ -179,11 +179,12 @@ class Failures:
         self._queue.clear()
         self._token.clear()
         self._live.clear()
+        # A monitor paused or removed is seen passing again before it counts.
+        self._passes = {m: at for m, at in self._passes.items() if m in self._hosts}
         for monitor, at in self._passes.items():
-            host = self._hosts.get(monitor)
-            if host is not None:
-                self._watched[host] += 1
-                self._last_pass[host] = max(at, self._last_pass.get(host, at))
+            host = self._hosts[monitor]
+            self._watched[host] += 1
+            self._last_pass[host] = max(at, self._last_pass.get(host, at))
         for o in failing:
             self.set(o.monitor, o)
 
@@ -213,7 +214,11 @@ class Failures:
         last = self._last_pass.get(host)
         if old is not None and last is not None and last >= at:
             return  # nothing it goes by changes
-        self._judge(host, leaving=True)
+        # With no fresh failure on the host (most checks), whether it is down cannot
+        # change: its counts are not judged again.
+        judge = self._live[host] > 0
+        if judge:
+            self._judge(host, leaving=True)
         if old is None:
             self._watched[host] += 1
         if last is None or at > last:
@@ -225,7 +230,8 @@ class Failures:
                     token.alive = False
                     self._fresh[token.layer][host] -= 1
                     self._live[host] -= 1
-        self._judge(host, leaving=False)
+        if judge:
+            self._judge(host, leaving=False)
 
     def host_of(self, monitor: str) -> str | None:
         """The host failing ``monitor`` is counted on (None: not failing, or no host)."""
