@@ -293,3 +293,47 @@ def test_a_down_message_of_several_locations_lists_them_and_their_state() -> Non
 def test_a_payload_of_one_location_has_no_locations_block() -> None:
     """As before: nothing about locations for a monitor of one."""
     assert "Locations:" not in body(opened())
+
+
+def _local(event: str, text: str, **more: object) -> AlertPayload:
+    """An alert of the local incident, as the engine makes it: counts, the first names."""
+    return AlertPayload(
+        event,
+        "m0",
+        text,
+        OPENED_AT + 60,
+        incident=7,
+        monitors=tuple(f"m{i}" for i in range(10)),
+        kind=Kind.CONNECT_REFUSED,
+        detail="this machine cannot open connections: connection refused (20 of 32 hosts)",
+        hint=HINT,
+        since=OPENED_AT,
+        monitor_count=1200,
+        host_count=20,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def test_a_local_incident_is_about_many_monitors() -> None:
+    """The local incident's opening, update and resolution name the count and the hosts in
+    the subject, not the one monitor that happened to be first, and the body lists the
+    first names with how many more."""
+    opening = _local("incident.opened", "this machine cannot open connections: ...")
+    assert subject(opening) == (
+        "[tether] DOWN 1,200 monitors on 20 hosts: connection refused (incident #7)"
+    )
+    assert "Monitors (1,200): m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 and 1,190 more" in body(
+        opening
+    )
+    update = _local(
+        "incident.updated",
+        "incident #7 (connect.refused on this machine): 312 more monitors down: a, b and 310 "
+        "more (1,512 in all, on 30 hosts)",
+    )
+    assert subject(update) == "[tether] UPDATE incident #7: 312 more monitors down"
+    done = _local("incident.resolved", "incident #7 resolved after 4 min: all 1,200 monitors")
+    assert subject(done) == "[tether] RESOLVED incident #7: all 1,200 monitors back up"
+    assert "Monitors" not in body(done)
+    assert done.to_json()["monitor_count"] == 1200
+    assert done.to_json()["host_count"] == 20
+    assert AlertPayload.from_json(done.to_json()).monitor_count == 1200

@@ -93,6 +93,8 @@ def test_the_body_names_the_monitor_its_target_and_what_a_recovery_resolves(
         "monitor": "api",
         "incident": 7,
         "monitors": ["api"],
+        "monitor_count": 1,
+        "host_count": None,
         "url": "http://127.0.0.1:8080/health",
         "at": "2026-03-02T14:05:09+00:00",
         "since": "2026-03-02T14:05:09+00:00",

@@ -189,13 +189,39 @@ def test_local_incident_leaves_other_failures_alone() -> None:
     assert groups[0].monitors == ("m0", "m1", "m2", "m3")
 
 
-def test_the_commonest_kind_names_the_cause() -> None:
-    """Three resolver timeouts and one SERVFAIL: the local incident is named for the timeouts."""
+def test_the_commonest_kind_names_the_cause_and_only_its_hosts_are_local() -> None:
+    """Three resolver timeouts and one SERVFAIL: the local incident is named for the timeouts
+    and takes their three hosts; the host failing with another kind keeps its own incident
+    (issue 23: kinds are not forced together)."""
     failing = [failed(f"m{i}", Kind.DNS_TIMEOUT) for i in range(3)]
     failing.append(failed("m3", Kind.DNS_UNAVAILABLE))
-    (group,) = correlate(failing, _many_hosts(4))
-    assert group.kind is Kind.DNS_TIMEOUT
-    assert group.monitors == ("m0", "m1", "m2", "m3")
+    groups = correlate(failing, _many_hosts(4))
+    assert keys(groups) == ["local", "host:h3.lan:dns.unavailable"]
+    assert groups[0].kind is Kind.DNS_TIMEOUT
+    assert groups[0].monitors == ("m0", "m1", "m2")
+
+
+def test_hosts_failing_with_two_kinds_are_counted_apart() -> None:
+    """Two hosts refusing and two timing out, of four: neither kind reaches 60% of the
+    hosts, so nothing is blamed on this machine, though every host fails at connect."""
+    failing = [failed(f"m{i}", Kind.CONNECT_REFUSED) for i in range(2)]
+    failing += [failed(f"m{i}", Kind.CONNECT_TIMEOUT) for i in range(2, 4)]
+    assert "local" not in keys(correlate(failing, _many_hosts(4)))
+    failing[2] = failed("m2", Kind.CONNECT_REFUSED)  # 3 of 4 refuse: local, without m3
+    groups = correlate(failing, _many_hosts(4))
+    assert keys(groups) == ["local", "host:h3.lan:connect.timeout"]
+    assert groups[0].monitors == ("m0", "m1", "m2")
+
+
+def test_a_host_fails_with_the_commonest_kind_of_its_monitors() -> None:
+    """A host whose monitors mostly refuse counts as refusing, and all of them (the one
+    timing out too) are in the local incident."""
+    hosts = _many_hosts(3) | {"x": "h0.lan", "y": "h0.lan"}
+    failing = [failed(f"m{i}", Kind.CONNECT_REFUSED) for i in range(3)]
+    failing += [failed("x", Kind.CONNECT_REFUSED), failed("y", Kind.CONNECT_TIMEOUT)]
+    (group,) = correlate(failing, hosts)
+    assert group.kind is Kind.CONNECT_REFUSED
+    assert group.monitors == ("m0", "m1", "m2", "x", "y")
 
 
 def test_local_rule_is_configurable() -> None:
@@ -216,6 +242,7 @@ def test_local_rule_is_configurable() -> None:
         ({"local_min_hosts": 0}, "local_min_hosts: must be at least 1, not 0"),
         ({"local_fraction": 0}, "local_fraction: must be above 0 and at most 1, not 0"),
         ({"local_fraction": 1.5}, "local_fraction: must be above 0 and at most 1, not 1.5"),
+        ({"local_wait": -1}, "local_wait: must be at least 0 s, not -1"),
     ],
 )
 def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: str) -> None:
@@ -227,33 +254,107 @@ def test_correlation_rules_reject_nonsense(changes: dict[str, float], message: s
 # --- kept in step one change at a time ---------------------------------------------------------
 
 
+def reference(
+    failing: dict[str, Observation],
+    hosts: dict[str, str],
+    rules: Correlation,
+    passes: dict[str, float] | None = None,
+) -> dict[str, str]:
+    """Each failing monitor's group key, worked out from scratch by the rule's words alone
+    (no counts kept): a host is down at a layer when every monitor placed on it fails there,
+    or (every monitor on it monitored and seen passing once) one fails there and none has
+    passed since that failure began; it fails with its commonest kind there, and the
+    (layer, kind) with the most down hosts is local when it reaches the thresholds."""
+    passes = passes or {}
+    placed = {m: hosts.get(m, o.host) for m, o in failing.items()}
+    on: dict[str, set[str]] = {}
+    for m, h in hosts.items():
+        on.setdefault(h, set()).add(m)
+    for m, h in placed.items():
+        if h is not None and m not in hosts:
+            on.setdefault(h, set()).add(m)
+    order = list(Kind)
+    down: dict[tuple[Layer, Kind], set[str]] = {}
+    for h, ms in on.items():
+        watched = all(m in hosts and m in passes for m in ms)
+        last = max((passes[m] for m in ms), default=0.0) if watched else 0.0
+        for layer in Layer:
+            there = [m for m in ms if m in failing and failing[m].layer is layer]
+            every = len(there) == len(ms)
+            early = watched and any(failing[m].timestamp > last for m in there)
+            if there and (every or early):
+                kinds = [failing[m].kind for m in there]
+                kind = min(set(kinds), key=lambda k: (-kinds.count(k), order.index(k)))
+                assert kind is not None
+                down.setdefault((layer, kind), set()).add(h)
+    best = min(
+        ((lk, hs) for lk, hs in down.items() if lk[0] in rules.local_layers),
+        key=lambda p: (-len(p[1]), p[0][0], order.index(p[0][1])),
+        default=None,
+    )
+    local: tuple[Layer, set[str]] | None = None
+    if best is not None:
+        n = len(best[1])
+        if n >= rules.local_min_hosts and n / len(on) >= rules.local_fraction:
+            local = (best[0][0], best[1])
+    out = {}
+    for m, o in failing.items():
+        h = placed[m]
+        if local is not None and h in local[1] and o.layer is local[0]:
+            out[m] = "local"
+        elif o.kind is None:
+            out[m] = f"monitor:{m}"
+        elif h is None:
+            out[m] = f"monitor:{m}:{o.kind.value}"
+        else:
+            out[m] = f"host:{h}:{o.kind.value}"
+    return out
+
+
 def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
     """Failures updated one change at a time (failing, back, another kind, another host, a
-    monitor placed by its observation alone, hosts reloaded) give each monitor the group
-    that correlating the same failures from scratch gives it, with the same cause."""
+    monitor placed by its observation alone, passing checks, hosts reloaded) give each
+    monitor the group that correlating the same failures and passes from scratch gives it,
+    with the same cause."""
     rng = random.Random(23)
     # Mostly refusals, so that whole hosts fail at one layer and the local rule comes and goes.
-    kinds = [Kind.CONNECT_REFUSED] * 6 + [Kind.CONNECT_TIMEOUT, Kind.DNS_TIMEOUT]
+    kinds = [Kind.CONNECT_REFUSED] * 6 + [Kind.CONNECT_TIMEOUT] * 3 + [Kind.DNS_TIMEOUT]
     kinds += [Kind.HTTP_SERVER_ERROR, None]
     names = [f"m{i}" for i in range(24)]
     hosts = {name: f"h{i % 10}.lan" for i, name in enumerate(names[:20])}  # 4 unmapped
     rules = Correlation(local_min_hosts=2, local_fraction=0.5)
     failures = Failures(hosts)
     current: dict[str, Observation] = {}
-    locals_seen = 0
-    for step in range(3000):
+    passes: dict[str, float] = {}
+    locals_seen = early_seen = 0
+    for step in range(4000):
         name = rng.choice(names)
+        # Time goes on, mostly; a check that passed may be told after a failure began
+        # (checks run side by side), so a pass may be older than the latest failure.
+        now = T + step - rng.choice([0, 0, 0, 2])
         if step % 500 == 499:  # a reload: other hosts, a monitor paused
             hosts = {n: f"h{rng.randrange(10)}.lan" for n in names[: rng.randrange(16, 22)]}
             failures.set_hosts(hosts)
+            passes = {m: at for m, at in passes.items() if m in hosts}  # seen again first
+        elif rng.random() < 0.25:  # a passing check (of a failing monitor, too: not up yet)
+            passes[name] = max(now, passes.get(name, now))
+            failures.passed(name, now)
         elif name in current and rng.random() < 0.3:
             del current[name]
             failures.set(name, None)
         else:
-            current[name] = failed(name, rng.choice(kinds), f"h{rng.randrange(12)}.lan")
+            kind = rng.choice(kinds)
+            current[name] = Observation(
+                name, False, now, kind=kind, host=f"h{rng.randrange(12)}.lan"
+            )
             failures.set(name, current[name])
-        scratch = correlate(current.values(), hosts, rules)
+        scratch = correlate(current.values(), hosts, rules, passes)
         assert failures.groups(rules) == scratch
+        by_words = reference(current, hosts, rules, passes)
+        early_seen += by_words != reference(current, hosts, rules)
+        assert {m: g.key for g in scratch for m in g.monitors} == by_words
+        local = {m for m, key in by_words.items() if key == "local"}
+        assert failures.local_hosts(rules) == {failures.host_of(m) for m in local}
         locals_seen += any(g.scope == "local" for g in scratch)
         for group in scratch:
             for monitor in group.monitors:
@@ -261,3 +362,4 @@ def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
                 assert kept == dataclasses.replace(group, monitors=(monitor,))
     assert failures.group_of("nobody", rules) is None
     assert locals_seen > 100  # the local rule was exercised, on and off
+    assert early_seen > 100  # and hosts counted down early changed it

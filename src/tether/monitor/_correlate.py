@@ -4,12 +4,14 @@ Pure functions over the current failures, called by the incident layer:
 
 - :func:`correlate` groups failing monitors into incidents.  Failures of the
   same kind on the same host are one incident (``host:db.lan:connect.refused``).
-  When monitors of most of the hosts (at least ``local_min_hosts`` hosts and
+  When most of the hosts (at least ``local_min_hosts`` hosts and
   ``local_fraction`` of all monitored hosts) fail at once at the DNS or connect
-  layer, the fault is on this machine's side: one ``local`` incident, worded
-  from the catalogue ("this machine cannot resolve names: DNS lookup timed
-  out"), instead of a page per target.  A failure without a kind (a condition
-  that was not met) or without a host is its own incident.
+  layer (a host fails there from its first failure when none of its monitors has
+  passed a check since, see :class:`Failures`), the fault is on this machine's
+  side: one ``local`` incident, worded from the catalogue ("this machine cannot
+  resolve names: DNS lookup timed out"), instead of a page per target.  A
+  failure without a kind (a condition that was not met) or without a host is its
+  own incident.
 - :func:`held_by_parent`: a child's incident waits while a monitor it
   ``depends_on`` is down.
 - :class:`Maintenance` and :func:`in_maintenance`: probing goes on during a
@@ -19,8 +21,11 @@ Pure functions over the current failures, called by the incident layer:
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +56,11 @@ class Correlation:
         default_factory=lambda: frozenset({Layer.DNS, Layer.CONNECT})
     )
     """Layers whose failures can come from this machine; an HTTP status comes from the server."""
+    local_wait: float = 30.0
+    """Seconds a new incident's pages of one host wait, at a local layer, while at least
+    ``local_min_hosts`` hosts fail there with its kind but not yet ``local_fraction`` of
+    them: if the ``local`` incident opens meanwhile, it takes them in and they never go
+    (0: no wait)."""
 
     def __post_init__(self) -> None:
         if self.local_min_hosts < 1:
@@ -59,6 +69,8 @@ class Correlation:
             raise ValueError(
                 f"local_fraction: must be above 0 and at most 1, not {self.local_fraction!r}"
             )
+        if self.local_wait < 0:
+            raise ValueError(f"local_wait: must be at least 0 s, not {self.local_wait!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +98,20 @@ def correlate(
     failing: Iterable[Observation],
     hosts: Mapping[str, str],
     rules: Correlation | None = None,
+    passed: Mapping[str, float] | None = None,
 ) -> list[IncidentGroup]:
     """Group the currently failing monitors into incidents.
 
-    ``failing`` holds the latest failed observation of each monitor that is
-    failing now; ``hosts`` maps every monitored (not paused) monitor to its
-    host, which is what counts as "most hosts".  A monitor's host comes from
-    ``hosts``, else from its observation.  The ``local`` group, if any, comes
-    first; the rest are sorted by key.
+    ``failing`` holds the standing failure of each monitor that is failing now (its
+    ``timestamp``: when that failure began); ``hosts`` maps every monitored (not paused)
+    monitor to its host, which is what counts as "most hosts"; ``passed`` gives each
+    monitor's latest passing check, when every check is seen (see :class:`Failures`).  A
+    monitor's host comes from ``hosts``, else from its observation.  The ``local`` group,
+    if any, comes first; the rest are sorted by key.
     """
     failures = Failures(hosts)
+    for monitor, at in (passed or {}).items():
+        failures.passed(monitor, at)
     for o in failing:
         failures.set(o.monitor, o)
     return failures.groups(rules)
@@ -107,7 +123,15 @@ class Failures:
     with the number of monitors or of failures (a mass outage is thousands of changes).
 
     Per host it counts the monitors, and per layer that can be local the failing ones
-    with their kinds; a host is down at a layer when the two counts meet.
+    with their kinds; a host is down at a layer, failing with the commonest kind of its
+    failures there (the first in code order on a tie), when
+
+    - every monitor on it fails at that layer; or, earlier,
+    - one of them does and no monitor on it has passed a check since that failure began
+      (its observation's ``timestamp``): those not checked since do not count against
+      it.  This needs every passing check (:meth:`passed`), so it holds only on a host
+      all of whose monitors have passed one; in a cluster, where the leader sees state
+      changes alone, the first rule is the only one.
     """
 
     def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
@@ -119,10 +143,24 @@ class Failures:
         self._at: dict[Layer, Counter[str]] = defaultdict(Counter)
         """Per layer, failing monitors per host."""
         self._kinds: dict[Layer, dict[str, Counter[Kind]]] = defaultdict(dict)
-        self._down: dict[Layer, set[str]] = defaultdict(set)
-        """Per layer, the hosts all of whose monitors fail at it."""
-        self._down_kinds: dict[Layer, Counter[Kind]] = defaultdict(Counter)
-        """Per layer, the kinds of the failures on its down hosts."""
+        self._down: dict[tuple[Layer, Kind], set[str]] = defaultdict(set)
+        """Per layer and kind, the hosts down at that layer (see above), with that kind
+        the commonest."""
+        self._passes: dict[str, float] = {}
+        """Each monitor's latest passing check."""
+        self._watched: Counter[str] = Counter()
+        """Per host, its monitored monitors that have passed a check."""
+        self._last_pass: dict[str, float] = {}
+        """Per host, the latest passing check of its monitors."""
+        self._fresh: dict[Layer, Counter[str]] = defaultdict(Counter)
+        """Per layer, failing monitors per host whose failure began after the host's
+        latest passing check."""
+        self._queue: dict[str, list[tuple[float, int, _Fresh]]] = {}
+        """Per host, a heap of those fresh failures by when they began, so that a passing
+        check ends the ones it is later than without a walk."""
+        self._token: dict[str, _Fresh] = {}
+        self._live: Counter[str] = Counter()
+        self._order = itertools.count()
         self.set_hosts(hosts or {})
 
     def set_hosts(self, hosts: Mapping[str, str]) -> None:
@@ -135,7 +173,18 @@ class Failures:
         self._at.clear()
         self._kinds.clear()
         self._down.clear()
-        self._down_kinds.clear()
+        self._watched.clear()
+        self._last_pass.clear()
+        self._fresh.clear()
+        self._queue.clear()
+        self._token.clear()
+        self._live.clear()
+        # A monitor paused or removed is seen passing again before it counts.
+        self._passes = {m: at for m, at in self._passes.items() if m in self._hosts}
+        for monitor, at in self._passes.items():
+            host = self._hosts[monitor]
+            self._watched[host] += 1
+            self._last_pass[host] = max(at, self._last_pass.get(host, at))
         for o in failing:
             self.set(o.monitor, o)
 
@@ -151,6 +200,44 @@ class Failures:
             self._failing[monitor] = placed
             self._count(placed, 1)
 
+    def passed(self, monitor: str, at: float) -> None:
+        """``monitor`` passed a check at ``at``: its host is reachable, so a failure on it
+        that began before is no sign of this machine (the runner tells every passing
+        check it takes, when it sees them all)."""
+        old = self._passes.get(monitor)
+        if old is not None and old >= at:
+            return
+        self._passes[monitor] = at
+        host = self._hosts.get(monitor)
+        if host is None:
+            return
+        last = self._last_pass.get(host)
+        if old is not None and last is not None and last >= at:
+            return  # nothing it goes by changes
+        # With no fresh failure on the host (most checks), whether it is down cannot
+        # change: its counts are not judged again.
+        judge = self._live[host] > 0
+        if judge:
+            self._judge(host, leaving=True)
+        if old is None:
+            self._watched[host] += 1
+        if last is None or at > last:
+            self._last_pass[host] = at
+            queue = self._queue.get(host)
+            while queue and queue[0][0] <= at:
+                token = heapq.heappop(queue)[2]
+                if token.alive:
+                    token.alive = False
+                    self._fresh[token.layer][host] -= 1
+                    self._live[host] -= 1
+        if judge:
+            self._judge(host, leaving=False)
+
+    def host_of(self, monitor: str) -> str | None:
+        """The host failing ``monitor`` is counted on (None: not failing, or no host)."""
+        placed = self._failing.get(monitor)
+        return None if placed is None else placed[1]
+
     def _count(self, placed: tuple[Observation, str | None], step: int) -> None:
         o, host = placed
         if host is None:
@@ -161,25 +248,54 @@ class Failures:
         layer = o.layer
         if layer is not None and o.kind is not None:
             self._at[layer][host] += step
-            self._kinds[layer].setdefault(host, Counter())[o.kind] += step
+            kinds = self._kinds[layer].setdefault(host, Counter())
+            kinds[o.kind] += step
+            if kinds[o.kind] <= 0:
+                del kinds[o.kind]
+            if step > 0:
+                self._began(o, host, layer)
+            else:
+                self._ended(o.monitor, host)
         self._judge(host, leaving=False)
         if self._size[host] <= 0:
             del self._size[host]
 
+    def _began(self, o: Observation, host: str, layer: Layer) -> None:
+        """``o``'s failure is fresh on ``host`` if it began after the host's latest pass."""
+        last = self._last_pass.get(host)
+        if last is not None and o.timestamp <= last:
+            return
+        token = self._token[o.monitor] = _Fresh(layer)
+        self._fresh[layer][host] += 1
+        self._live[host] += 1
+        queue = self._queue.setdefault(host, [])
+        heapq.heappush(queue, (o.timestamp, next(self._order), token))
+        if len(queue) > 2 * self._live[host] + 16:  # mostly failures gone: drop them
+            queue[:] = [e for e in queue if e[2].alive]
+            heapq.heapify(queue)
+
+    def _ended(self, monitor: str, host: str) -> None:
+        token = self._token.pop(monitor, None)
+        if token is not None and token.alive:
+            token.alive = False
+            self._fresh[token.layer][host] -= 1
+            self._live[host] -= 1
+
     def _judge(self, host: str, *, leaving: bool) -> None:
         """Take ``host`` out of (before a change) or put it back into (after) the down
-        hosts of each layer, by its counts."""
+        hosts of each layer and kind, by its counts."""
+        early = self._watched[host] == self._size[host]
         for layer, at in self._at.items():
             failing = at[host]
-            if not failing or failing != self._size[host]:
+            if not failing:
                 continue
-            kinds = self._kinds[layer][host]
+            if failing != self._size[host] and not (early and self._fresh[layer][host] > 0):
+                continue
+            down = self._down[(layer, _commonest(self._kinds[layer][host]))]
             if leaving:
-                self._down[layer].discard(host)
-                self._down_kinds[layer].subtract(kinds)
+                down.discard(host)
             else:
-                self._down[layer].add(host)
-                self._down_kinds[layer].update(kinds)
+                down.add(host)
 
     def group_of(self, monitor: str, rules: Correlation | None = None) -> IncidentGroup | None:
         """The incident group of failing ``monitor``, or None if it is not failing.  Its
@@ -189,9 +305,40 @@ class Failures:
             return None
         o, host = placed
         local = self._local(rules or Correlation())
-        if local is not None and host in self._down[local[0]] and o.layer is local[0]:
-            return dataclasses.replace(local[1], monitors=(monitor,))
+        if local is not None and host in local[1] and o.layer is local[0]:
+            return dataclasses.replace(local[2], monitors=(monitor,))
         return _group(_key(o, host), [placed])
+
+    def local_hosts(self, rules: Correlation | None = None) -> frozenset[str]:
+        """The hosts the ``local`` group takes now (empty when there is none): those all
+        of whose monitors fail at its layer, with its kind the commonest.  A copy, made
+        when the incident layer folds the incidents of those hosts: once per opening."""
+        local = self._local(rules or Correlation())
+        return frozenset() if local is None else frozenset(local[1])
+
+    def in_local(self, host: str | None, rules: Correlation | None = None) -> bool:
+        """Whether ``host`` is one of the hosts the ``local`` group takes now."""
+        local = self._local(rules or Correlation())
+        return local is not None and host in local[1]
+
+    def forming(self, monitor: str, rules: Correlation | None = None) -> tuple[int, Layer] | None:
+        """How many hosts are down at the layer of failing ``monitor``'s failure with its
+        kind, and that layer, when the ``local`` group may be forming around it: at least
+        ``local_min_hosts`` hosts, at a layer that can be local, but no ``local`` group
+        yet.  None otherwise (the engine does not wait then)."""
+        rules = rules or Correlation()
+        placed = self._failing.get(monitor)
+        if placed is None:
+            return None
+        o = placed[0]
+        if o.kind is None or o.layer not in rules.local_layers:
+            return None
+        down = self._down.get((o.layer, o.kind))
+        if down is None or len(down) < rules.local_min_hosts:
+            return None
+        if self._local(rules) is not None:
+            return None
+        return len(down), o.layer
 
     def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
         """Every group, with all its monitors: the ``local`` group first, if any, the rest
@@ -201,42 +348,64 @@ class Failures:
         by_key: dict[str, list[tuple[Observation, str | None]]] = defaultdict(list)
         in_local: list[str] = []
         for o, host in self._failing.values():
-            if local is not None and host in self._down[local[0]] and o.layer is local[0]:
+            if local is not None and host in local[1] and o.layer is local[0]:
                 in_local.append(o.monitor)
             else:
                 by_key[_key(o, host)].append((o, host))
         if local is not None:
-            groups.append(dataclasses.replace(local[1], monitors=tuple(sorted(in_local))))
+            groups.append(dataclasses.replace(local[2], monitors=tuple(sorted(in_local))))
         groups.extend(_group(key, members) for key, members in sorted(by_key.items()))
         return groups
 
-    def _local(self, rules: Correlation) -> tuple[Layer, IncidentGroup] | None:
+    def _local(self, rules: Correlation) -> tuple[Layer, AbstractSet[str], IncidentGroup] | None:
         """One incident on this machine's side, when most hosts fail at DNS or connect
-        (its ``monitors`` left empty), and the layer it is at.
+        with one kind (its ``monitors`` left empty), the layer it is at and its hosts.
 
-        A host counts only if every monitor on it fails, at the same layer: one that still
-        passes shows this machine can reach it.  Layers are not mixed: refusals on one
-        host and unresolvable names on others are not one cause.
+        A host counts when it is down at the layer (see the class): one of its monitors
+        that passed a check since shows this machine can reach it.  Layers are not
+        mixed: refusals on one host and unresolvable names on others are not one cause;
+        nor are kinds: hosts that refuse and hosts that time out are two causes, and only
+        the commonest (the most hosts; the first layer, then the first kind in code order,
+        on a tie) can be this machine's.  The others keep their incidents of one host.
         """
-        best: Layer | None = None
-        for layer in sorted(rules.local_layers):
-            if best is None or len(self._down[layer]) > len(self._down[best]):
-                best = layer
+        best: tuple[Layer, Kind] | None = None
+        most = 0
+        for (layer, kind), down in self._down.items():
+            if layer not in rules.local_layers or not down:
+                continue
+            if best is None or (-len(down), layer, _ORDER[kind]) < (
+                -most,
+                best[0],
+                _ORDER[best[1]],
+            ):
+                best, most = (layer, kind), len(down)
         if best is None:
             return None
-        failing_hosts, hosts = len(self._down[best]), len(self._size)
-        if failing_hosts < rules.local_min_hosts or failing_hosts / hosts < rules.local_fraction:
+        hosts = len(self._size)
+        if most < rules.local_min_hosts or most / hosts < rules.local_fraction:
             return None
-        counts = self._down_kinds[best]
-        # The commonest kind names the cause; ties go to the first in code order.
-        order = list(Kind)
-        kind = min(
-            (k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], order.index(k))
-        )
+        layer, kind = best
         entry = CATALOGUE[kind]
         words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
-        cause = f"{words}: {_lower_first(entry.title)} ({failing_hosts} of {hosts} hosts at once)"
-        return best, IncidentGroup("local", "local", (), kind, None, cause)
+        cause = f"{words}: {_lower_first(entry.title)} ({most} of {hosts} hosts at once)"
+        return layer, self._down[best], IncidentGroup("local", "local", (), kind, None, cause)
+
+
+_ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A failure counted as begun after its host's latest pass, until a later pass (or
+    its end) says otherwise."""
+
+    layer: Layer
+    alive: bool = True
+
+
+def _commonest(kinds: Counter[Kind]) -> Kind:
+    """The kind most failures have (the first in code order on a tie)."""
+    return min(kinds, key=lambda k: (-kinds[k], _ORDER[k]))
 
 
 def _key(o: Observation, host: str | None) -> str:

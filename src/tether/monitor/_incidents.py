@@ -36,13 +36,39 @@ The rules, which are what a team relies on when it lets tether page it:
   ``incident.partial_resolved``), held as a down alert is, and never reminded or
   escalated: nothing is down for the cluster.  A full incident of such a monitor names
   its locations and their kinds too.
+- **One cause, one incident, one page per channel** (issue 23): when most hosts fail
+  at once with one kind, the ``local`` incident opens (``_correlate.py``) and the
+  incidents of those hosts already open are folded into it (their members move, each
+  folded incident closes with ``folded_into`` and says so, event ``Folded``).  The
+  ``local`` incident is paged once per channel (``incident.opened``: how many monitors
+  and hosts, the first names, the kind, the fix); monitors that join or leave it later
+  are told in one grouped ``incident.updated`` per channel at most every minute, and
+  its timeline gains one line per such update, not one per monitor; its resolution is
+  one ``incident.resolved`` per channel.  Its reminders and escalation go by the
+  incident and the channel, not by the member.  Incidents of one service (host or
+  monitor keys) keep a page per monitor, as above.
+- **A short wait while the local incident may be forming**: a new incident of one
+  host at a local layer (DNS, connect), opened while at least ``local_min_hosts``
+  hosts fail there with its kind but not yet ``local_fraction`` of them, holds its
+  page and its members' pages (``Held``: "3 hosts fail at the connect layer at once:
+  waiting up to 30 s to see whether this machine is the cause") for at most
+  ``local_wait``.  Folded into the ``local`` incident meanwhile, they never go (its
+  page covers them); otherwise they go out when the wait ends (``Released``).  Fewer
+  failing hosts than ``local_min_hosts``, an outage of one service, never waits.
+
+Each change costs the same at any size: an open incident's members are one dict kept
+in place (the events carry the incident and name the members they ``touched``), an
+alert names at most ten monitors and counts the rest, and :meth:`IncidentEngine.tick`
+pops what is due from a heap and re-asks the hold of held members alone.
 
 ```
  down ──► correlate ──► new cause? ── yes ─► Opened   (incident.opened)
                               └────── no ──► Joined   (monitor.down)
  up ────► last one down? ──────────── no ──► Left     (monitor.up)
                               └────── yes ─► Resolved (incident.resolved)
- tick ──► hold lifted ─► Released · remind_every ─► Reminder · escalate ─► Escalated
+ tick ──► hold lifted, or a wait for local ended ─► Released · remind_every ─► Reminder
+          · escalate ─► Escalated
+ local opens ─► host incidents of its hosts ─► Folded · a minute of news ─► Updated
  locations ─► partial? ── new ─► Opened (incident.partial) · changed ─► Noted
                     └──── none fails ─► Resolved (incident.partial_resolved)
 ```
@@ -52,14 +78,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
 from tether._kinds import Kind
-from tether._plural import count, joined
-from tether.monitor._correlate import Correlation, Failures, IncidentGroup, correlate
+from tether._plural import joined
+from tether.monitor._correlate import Correlation, Failures, IncidentGroup
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
@@ -77,11 +107,14 @@ from tether.monitor._records import (
 from tether.monitor._state import State
 
 __all__ = [
+    "GROUPED_EVERY",
+    "NAMES_SHOWN",
     "Acknowledged",
     "Alert",
     "Escalated",
     "Escalation",
     "Event",
+    "Folded",
     "Held",
     "IncidentEngine",
     "Joined",
@@ -93,10 +126,20 @@ __all__ = [
     "Reminder",
     "Resolved",
     "Route",
+    "Updated",
 ]
 
 _DOWN = frozenset({State.DOWN, State.FLAPPING})
 _UP = frozenset({State.UP, State.DEGRADED})
+
+LOCAL = "local"
+"""The key of the incident on this machine's side (``_correlate.py``)."""
+NAMES_SHOWN = 10
+"""How many monitors an alert of the ``local`` incident names; it counts the rest."""
+GROUPED_EVERY = 60.0
+"""Seconds between two grouped updates of the ``local`` incident to one channel."""
+_TIMELINE = ""
+"""Where the ``local`` incident's grouped news goes besides the channels: its timeline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +166,9 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class _Event:
     incident: Incident
-    """The incident as it is after this event."""
+    """The incident as it is after this event.  Its ``members`` (and ``monitors``, a view
+    of them) are the engine's own, kept in place: read them when the event comes, as the
+    runner does, not later."""
     monitor: str
     entry: TimelineEntry | None
     """What the incident's timeline gains (None: nothing)."""
@@ -166,12 +211,14 @@ class Released(_Event):
 
 @dataclass(frozen=True, slots=True)
 class Reminder(_Event):
-    """A down monitor's alert, repeated (``remind_every``)."""
+    """A down monitor's alert, repeated (``remind_every``); for the ``local`` incident,
+    the incident's, once per channel."""
 
 
 @dataclass(frozen=True, slots=True)
 class Escalated(_Event):
-    """A monitor stayed down past an escalation step: more channels are told."""
+    """A monitor (or the ``local`` incident) stayed down past an escalation step: more
+    channels are told."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +230,20 @@ class Noted(_Event):
 @dataclass(frozen=True, slots=True)
 class Acknowledged(_Event):
     """Someone acknowledged the incident: reminders and escalation stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Folded(_Event):
+    """An incident of one host was folded into the ``local`` incident when the host
+    became part of it: either the folded incident, closed (``folded_into`` set, its
+    members moved), or the ``local`` one, saying which incidents it took in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Updated(_Event):
+    """The ``local`` incident's grouped news: the monitors that went down or came back
+    since the last update, one alert per channel (at most every :data:`GROUPED_EVERY`
+    seconds), and one line in the timeline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +266,8 @@ Event = (
     | Escalated
     | Noted
     | Acknowledged
+    | Folded
+    | Updated
 )
 
 Hold = Callable[[str, float], str | None]
@@ -217,6 +280,92 @@ def _no_hold(monitor: str, now: float) -> str | None:
 
 def _no_traffic(monitor: str) -> str | None:
     return None
+
+
+class _Names(Sequence[str]):
+    """The names of an open incident's members, in the order they joined: a live view of
+    its members, so that a change copies none of them."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self, members: Mapping[str, Member]) -> None:
+        self._members = members
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._members
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return list(self._members)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@dataclass(slots=True)
+class _News:
+    """What one channel (or the timeline) of the ``local`` incident has not been told yet:
+    the first names and how many went down, and came back."""
+
+    down: list[str] = field(default_factory=list)
+    down_n: int = 0
+    up: list[str] = field(default_factory=list)
+    up_n: int = 0
+
+    def add(self, name: str, *, back: bool) -> None:
+        names = self.up if back else self.down
+        if len(names) < NAMES_SHOWN:
+            names.append(name)
+        if back:
+            self.up_n += 1
+        else:
+            self.down_n += 1
+
+
+@dataclass(slots=True)
+class _Book:
+    """What the engine keeps of one open incident besides its record: its members (one
+    dict, changed in place), their hosts and, for the ``local`` incident, what each
+    channel has been told."""
+
+    members: dict[str, Member]
+    hosts: Counter[str] = field(default_factory=Counter)
+    """Members down now on each host (a host with none is not kept)."""
+    host: dict[str, str] = field(default_factory=dict)
+    """Each member's host, when known."""
+    traffic: set[str] = field(default_factory=set)
+    """Members that are traffic monitors (their incident says both signals)."""
+    cause: str = ""
+    ever: int = 0
+    """Monitors it has had, in all."""
+    ever_hosts: set[str] = field(default_factory=set)
+    told: dict[str, float] = field(default_factory=dict)
+    """``local``: each channel told of it (its opening page), and when."""
+    last: dict[str, float] = field(default_factory=dict)
+    """``local``: each channel's (and the timeline's) last grouped update."""
+    news: dict[str, _News] = field(default_factory=dict)
+    reminded: dict[str, float] = field(default_factory=dict)
+    remind: dict[str, Counter[float]] = field(default_factory=dict)
+    """``local``: per channel, the ``remind_every`` of the members routed to it."""
+    steps: Counter[Escalation] = field(default_factory=Counter)
+    """``local``: the escalation steps of its members."""
+    fired: set[Escalation] = field(default_factory=set)
+    until: float = 0.0
+    """When the wait of its pages for a ``local`` incident forming ends (0: none)."""
 
 
 @dataclass(slots=True)
@@ -238,11 +387,27 @@ class IncidentEngine:
     traffic: Callable[[str], str | None] = _no_traffic
     incidents: Iterable[Incident] = ()
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
+    _books: dict[int, _Book] = field(init=False, default_factory=dict)
     _by_key: dict[str, list[int]] = field(init=False, default_factory=dict)
     """The open incidents of each key, oldest first: a change finds its incident without
     a walk over every open one (a mass outage opens one per host)."""
+    _by_host: dict[str, list[int]] = field(init=False, default_factory=dict)
+    """The open incidents of one host (``host:HOST:KIND``) on each host: those the
+    ``local`` incident folds."""
     _of: dict[str, list[int]] = field(init=False, default_factory=dict)
     """The open incidents (not partial) each monitor is down in, oldest first."""
+    _held: dict[tuple[int, str], None] = field(init=False, default_factory=dict)
+    """Members whose down alert waits on a hold: the only ones whose hold each tick asks."""
+    _waiting: dict[tuple[int, str], float] = field(init=False, default_factory=dict)
+    """Members whose down alert waits for a ``local`` incident that may be forming, and
+    until when: the tick comes back to each off its heap (``wait``), not at every tick."""
+    _due: list[tuple[float, int, int, str, str]] = field(init=False, default_factory=list)
+    """A heap of (when, order, incident, what, whom): reminders, escalation steps and
+    grouped updates, so that a tick costs what is due, not a walk over every member."""
+    _next: dict[tuple[int, str, str], float] = field(init=False, default_factory=dict)
+    """When each (incident, what, whom) is due: a heap entry that disagrees is stale."""
+    _order: Iterator[int] = field(init=False, default_factory=itertools.count)
+    _routed: Mapping[str, Route] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         for incident in self.incidents:
@@ -250,8 +415,9 @@ class IncidentEngine:
                 members = dict(incident.members) or {
                     m: Member(incident.opened, alerted=True) for m in incident.monitors
                 }
-                self._put(dataclasses.replace(incident, members=members))
+                self._restore(incident, members)
         self.incidents = ()
+        self._routed = self.routes
 
     # -- what the runner asks ------------------------------------------------------------
 
@@ -288,14 +454,18 @@ class IncidentEngine:
         if change.new is State.DOWN and record is not None:
             if self.incident_of(name) is not None:
                 return []  # back from flapping: it never left its incident
-            if isinstance(down, Failures):
-                group = down.group_of(name, self.correlation)
-            else:
-                groups = correlate(down, hosts, self.correlation)
-                group = next((g for g in groups if name in g.monitors), None)
+            if not isinstance(down, Failures):
+                failures = Failures(hosts)
+                for o in down:
+                    failures.set(o.monitor, o)
+                down = failures
+            group = down.group_of(name, self.correlation)
             if group is None:
                 return []
-            events = self._down(name, group, record, now, facts)
+            if group.key == LOCAL:
+                events = self._down_local(name, group, record, now, facts, down)
+            else:
+                events = self._down(name, group, record, now, facts, down)
             return events + self._end_partial(name, now, facts, superseded_by=events[0].incident)
         if change.new in _UP:
             # Whatever it was before (down, flapping, or unknown when no location could see
@@ -305,9 +475,9 @@ class IncidentEngine:
             return self._leave(name, now, "paused") + self._end_partial(name, now, why="paused")
         if change.new is State.FLAPPING:
             incident = self.incident_of(name)
-            if incident is not None:
+            if incident is not None and incident.key != LOCAL:
                 entry = TimelineEntry(now, "flapping", f"{name}: {change.reason}")
-                return [Noted(incident, name, entry)]
+                return [Noted(incident, name, entry, touched=())]
         return []
 
     def forget(self, monitor: str, now: float) -> list[Event]:
@@ -363,17 +533,48 @@ class IncidentEngine:
         if incident is None or incident.acknowledged is not None:
             return None
         incident = self._replace(incident, acknowledged=at)
-        return Acknowledged(incident, "", None)
+        return Acknowledged(incident, "", None, touched=())
 
     def tick(self, now: float) -> list[Event]:
-        """Held alerts whose hold lifted, reminders and escalation steps that are due."""
+        """Held alerts whose hold lifted, reminders, escalation steps and grouped updates
+        that are due: the hold of held members alone is asked, the rest comes off a heap."""
+        if self.routes is not self._routed:
+            self._reroute()
         events: list[Event] = []
-        for incident_id in sorted(self._open):
-            for name in sorted(self._open[incident_id].members):
-                events += self._due(self._open[incident_id], name, now)
+        for key in list(self._held):
+            incident_id, name = key
+            if self.hold(name, now) is not None:
+                continue
+            del self._held[key]
+            incident = self._open.get(incident_id)
+            if incident is not None and name in self._books[incident_id].members:
+                events += self._release(incident, name, now)
+        while self._due and self._due[0][0] <= now:
+            at, _, incident_id, what, whom = heapq.heappop(self._due)
+            if self._next.get((incident_id, what, whom)) != at:
+                continue  # stale: done, or moved
+            del self._next[(incident_id, what, whom)]
+            incident = self._open.get(incident_id)
+            if incident is None:
+                continue
+            if what == "member":
+                if whom in self._books[incident_id].members:
+                    events += self._member_due(incident, whom, now)
+            elif what == "wait":
+                if self._waiting.pop((incident_id, whom), None) is not None:
+                    if self.hold(whom, now) is None:
+                        events += self._release(incident, whom, now)
+                    else:  # flapping or in maintenance meanwhile: it waits on that
+                        self._held[(incident_id, whom)] = None
+            elif what == "update":
+                events += self._update(incident, whom, now)
+            elif what == "remind":
+                events += self._remind_local(incident, whom, now)
+            else:
+                events += self._escalate_local(incident, now)
         return events
 
-    # -- the rules -----------------------------------------------------------------------
+    # -- incidents of one service: a page per monitor ------------------------------------
 
     def _down(
         self,
@@ -382,9 +583,14 @@ class IncidentEngine:
         record: ProbeRecord,
         now: float,
         facts: Mapping[str, LocationFact],
+        failures: Failures,
     ) -> list[Event]:
-        held = self.hold(name, now)
+        host = failures.host_of(name)
         existing = self._keyed(group.key)
+        held = self.hold(name, now)
+        until = 0.0
+        if held is None:
+            held, until = self._wait(name, existing, failures, now)
         member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
         events: list[Event]
         if existing is None:
@@ -394,14 +600,14 @@ class IncidentEngine:
                 detail = f"{group.cause}: {detail}"
             if facts:
                 detail = f"{detail}; {_where(facts, 'down')}"
-            incident = self._open_new(group.key, kind, detail, name, member, now)
+            incident = self._open_new(group.key, kind, detail, name, member, now, host)
             alerts = () if held else self._say(incident, name, "incident.opened", now)
             events = [Opened(incident, name, None, alerts)]
         else:
-            members = {**existing.members, name: member}
-            incident = self._replace(existing, members=members)
+            incident = existing
+            book = self._add(incident, name, member, host)
             too = f"{name} is down too" + (f", {_where(facts, 'down')}" if facts else "")
-            both = self._both(members, group) if group.scope == "host" else None
+            both = self._both(book, group) if group.scope == "host" and book.traffic else None
             if both is not None:
                 too = f"{too}: {both}"
             entry = TimelineEntry(now, "monitor down", too)
@@ -414,16 +620,53 @@ class IncidentEngine:
                     )
                     for a in alerts
                 )
-            events = [Joined(incident, name, entry, alerts)]
+            events = [Joined(incident, name, entry, alerts, touched=(name,))]
         if held:
+            if until:
+                self._books[incident.id].until = until
+                self._waiting[(incident.id, name)] = until
+                self._push(incident.id, "wait", name, until)
+            else:
+                self._held[(incident.id, name)] = None
             entry = TimelineEntry(now, "alert held", f"{name}: {held}")
-            events.append(Held(incident, name, entry))
+            events.append(Held(incident, name, entry, touched=()))
+        else:
+            self._schedule_member(incident, name)
         return events
 
-    def _both(self, members: Mapping[str, Member], group: IncidentGroup) -> str | None:
+    def _wait(
+        self, name: str, existing: Incident | None, failures: Failures, now: float
+    ) -> tuple[str | None, float]:
+        """Whether ``name``'s page waits for a ``local`` incident that may be forming
+        (Alertmanager's ``group_wait``, applied when it matters): enough hosts fail at its
+        layer with its kind for the local rule but not yet enough of them, or its incident
+        waits already (its members wait as long as its opening page).  The words of the
+        hold and when the wait ends, or (None, 0): a failure of fewer hosts than
+        ``local_min_hosts`` never waits."""
+        rules = self.correlation or Correlation()
+        if rules.local_wait <= 0:
+            return None, 0.0
+        until = self._books[existing.id].until if existing is not None else 0.0
+        forming = failures.forming(name, rules)
+        if until <= now and forming is None:
+            return None, 0.0
+        if until <= now:
+            until = now + rules.local_wait
+        waits = human_duration(until - now)
+        if forming is None:
+            return f"incident #{existing.id if existing else 0} waits {waits} more", until
+        hosts, layer = forming
+        said = (
+            f"{hosts} hosts fail at the {layer} layer at once: waiting up to {waits} to see "
+            "whether this machine is the cause"
+        )
+        return said, until
+
+    def _both(self, book: _Book, group: IncidentGroup) -> str | None:
         """The two signals of one host in a sentence, when a traffic monitor and a probed
         one are down together: "payments.internal: 37% of checkout's calls fail with
         tls.expired since 10:02; the probe of https://payments.internal/health agrees"."""
+        members = book.members
         calls = [(m, words) for m in sorted(members) if (words := self.traffic(m)) is not None]
         urls = [self.routes[m].url for m in sorted(members) if m in self.routes]
         probes = [
@@ -449,11 +692,13 @@ class IncidentEngine:
     ) -> list[Event]:
         events: list[Event] = []
         for incident in [self._open[i] for i in self._of.get(name, ())]:
-            member = incident.members[name]
+            member = self._remove(incident, name)
             if facts:  # its up alert shows what each location sees now
                 member = dataclasses.replace(member, locations=facts)
-            members = {m: v for m, v in incident.members.items() if m != name}
-            last = not members
+            if incident.key == LOCAL:
+                events += self._leave_local(incident, name, member, now, why)
+                continue
+            last = not self._books[incident.id].members
             gone = {
                 "up": f"{name} is back up after {human_duration(now - member.joined)}",
                 "paused": f"{name} was paused",
@@ -462,40 +707,61 @@ class IncidentEngine:
             told = member.alerted and why == "up"
             if last:
                 lasted = human_duration(now - incident.opened)
-                closed = self._replace(incident, members={}, resolved=now)
-                self._drop(incident.id)
+                closed = self._close(incident, now, monitors=(name,))
                 entry = TimelineEntry(now, "resolved", f"{gone}; down for {lasted}")
                 alerts = self._say(closed, name, "incident.resolved", now, member) if told else ()
                 events.append(Resolved(closed, name, entry, alerts))
             else:
-                left = self._replace(incident, members=members)
                 entry = TimelineEntry(now, f"monitor {why}", gone)
-                alerts = self._say(left, name, "monitor.up", now, member) if told else ()
-                events.append(Left(left, name, entry, alerts))
+                alerts = self._say(incident, name, "monitor.up", now, member) if told else ()
+                events.append(Left(incident, name, entry, alerts, touched=(name,)))
         return events
 
-    def _due(self, incident: Incident, name: str, now: float) -> list[Event]:
-        member = incident.members[name]
+    def _release(self, incident: Incident, name: str, now: float) -> list[Event]:
+        """``name``'s hold lifted while it is still down: its down alert goes out."""
+        book = self._books[incident.id]
+        member = dataclasses.replace(book.members[name], alerted=True)
+        book.members[name] = member
+        if incident.key == LOCAL:
+            return [Released(incident, name, None, self._tell_local(incident, name, now), (name,))]
+        event = (
+            "incident.partial"
+            if incident.is_partial
+            else "incident.opened"
+            if member.opener
+            else "monitor.down"
+        )
+        entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
+        self._schedule_member(incident, name)
+        alerts = self._say(incident, name, event, now)
+        return [Released(incident, name, entry, alerts, touched=(name,))]
+
+    def _schedule_member(self, incident: Incident, name: str) -> None:
+        """Put ``name``'s next reminder or escalation step on the heap, if it has one."""
+        if incident.is_partial or incident.acknowledged is not None:
+            return
+        member = self._books[incident.id].members[name]
         route = self.routes.get(name, Route())
-        held = self.hold(name, now)
-        if held is not None:
-            return []
-        if incident.is_partial and (member.alerted or not route.partial_alerts):
-            return []  # nothing is down for the cluster: no reminder, no escalation
-        if not member.alerted:
-            member = dataclasses.replace(member, alerted=True)
-            incident = self._member(incident, name, member)
-            event = (
-                "incident.partial"
-                if incident.is_partial
-                else "incident.opened"
-                if member.opener
-                else "monitor.down"
-            )
-            entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
-            return [Released(incident, name, entry, self._say(incident, name, event, now))]
+        due: list[float] = []
+        if member.escalated < len(route.escalate):
+            due.append(member.joined + route.escalate[member.escalated].after)
+        if route.remind_every is not None:
+            last = member.reminded if member.reminded is not None else member.joined
+            due.append(last + route.remind_every)
+        if due:
+            self._push(incident.id, "member", name, min(due))
+
+    def _member_due(self, incident: Incident, name: str, now: float) -> list[Event]:
+        """``name``'s reminder or escalation steps, if due (and not held: then a second
+        later, until the hold lifts)."""
         if incident.acknowledged is not None:
             return []
+        if self.hold(name, now) is not None:
+            self._push(incident.id, "member", name, now + 1)
+            return []
+        book = self._books[incident.id]
+        member = book.members[name]
+        route = self.routes.get(name, Route())
         events: list[Event] = []
         last = member.reminded if member.reminded is not None else member.joined
         steps = route.escalate[member.escalated :]
@@ -504,7 +770,7 @@ class IncidentEngine:
                 break
             told = set(self._channels(route, member))
             member = dataclasses.replace(member, escalated=member.escalated + 1)
-            incident = self._member(incident, name, member)
+            book.members[name] = member
             new = tuple(c for c in step.alerts if c not in told)
             payload = self._payload(incident, name, "incident.escalated", now)
             alerts = _alerts(new, _dedup(incident, name, "incident.escalated", now), payload)
@@ -513,7 +779,7 @@ class IncidentEngine:
                 "escalated",
                 f"{name}: down for {human_duration(step.after)}, told " + ", ".join(step.alerts),
             )
-            events.append(Escalated(incident, name, entry, alerts))
+            events.append(Escalated(incident, name, entry, alerts, touched=(name,)))
         if route.remind_every is not None and now - last >= route.remind_every:
             # A channel escalated to less than half a reminder period ago has the news
             # fresh from the escalation alert: it is reminded from the next one.  (The
@@ -522,7 +788,7 @@ class IncidentEngine:
             fresh = route.remind_every / 2
             heard = sum(1 for step in reached if now - (member.joined + step.after) >= fresh)
             member = dataclasses.replace(member, reminded=now)
-            incident = self._member(incident, name, member)
+            book.members[name] = member
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
             payload = self._payload(incident, name, "incident.reminder", now)
             alerts = _alerts(
@@ -530,8 +796,365 @@ class IncidentEngine:
                 _dedup(incident, name, "incident.reminder", now),
                 payload,
             )
-            events.append(Reminder(incident, name, entry, alerts))
+            events.append(Reminder(incident, name, entry, alerts, touched=(name,)))
+        self._schedule_member(incident, name)
         return events
+
+    # -- the local incident: a page per channel ------------------------------------------
+
+    def _down_local(
+        self,
+        name: str,
+        group: IncidentGroup,
+        record: ProbeRecord,
+        now: float,
+        facts: Mapping[str, LocationFact],
+        failures: Failures,
+    ) -> list[Event]:
+        held = self.hold(name, now)
+        existing = self._keyed(LOCAL)
+        member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
+        host = failures.host_of(name)
+        if existing is None:
+            detail = f"{group.cause}: {record.detail}" if record.detail else group.cause
+            incident = self._open_new(LOCAL, group.kind, detail, name, member, now, host)
+            self._books[incident.id].cause = group.cause
+            if held:
+                self._held[(incident.id, name)] = None
+            folds = [
+                f
+                for h in sorted(failures.local_hosts(self.correlation))
+                for f in self._host_incidents(h, incident)
+            ]
+            events: list[Event] = []
+            moved: list[str] = []
+            for f in folds:
+                events.append(self._fold(f, incident, now, moved, []))
+            if folds:  # the opener went down last: its name comes after theirs
+                book = self._books[incident.id]
+                book.members[name] = book.members.pop(name)
+            channels = self._untold(incident, self._books[incident.id].members)
+            alerts = tuple(self._opening(incident, c, now) for c in channels)
+            opened: list[Event] = [Opened(incident, name, None, alerts)]
+            if folds:
+                ids = joined([f"#{f.id}" for f in folds])
+                took = "incident" if len(folds) == 1 else "incidents"
+                said = f"took in {took} {ids}: {_many(len(moved), 'monitor')} down before"
+                entry = TimelineEntry(now, "folded", said)
+                events.append(Folded(incident, "", entry, touched=tuple(moved)))
+            return opened + events
+        incident = existing
+        self._add(incident, name, member, host)
+        events = []
+        if held:
+            self._held[(incident.id, name)] = None
+        told = () if held else self._tell_local(incident, name, now)
+        self._news(incident, _TIMELINE, name, now, back=False)
+        events.append(Joined(incident, name, None, told, touched=(name,)))
+        if host is not None:
+            folds = self._host_incidents(host, incident)
+            moved = []
+            waited: list[str] = []
+            for f in folds:
+                events.append(self._fold(f, incident, now, moved, waited))
+            book = self._books[incident.id]
+            for w in waited:  # held for this incident: told in its next update
+                for c in self.routes.get(w, Route()).channels:
+                    if c in book.told:
+                        self._news(incident, c, w, now, back=False)
+            if folds:
+                said = joined([f"#{f.id}" for f in folds])
+                entry = TimelineEntry(
+                    now,
+                    "folded",
+                    f"took in incident {said}: {_many(len(moved), 'monitor')} down on {host}",
+                )
+                # Paged already by their own incident, they are not paged again; a channel
+                # of theirs that has not heard of this one has its opening page now.
+                new = tuple(self._opening(incident, c, now) for c in self._untold(incident, moved))
+                events.append(Folded(incident, "", entry, new, touched=tuple(moved)))
+        return events
+
+    def _host_incidents(self, host: str, local: Incident) -> list[Incident]:
+        """The open incidents of ``host`` at the ``local`` incident's layer: to fold."""
+        layer = None if local.kind is None else CATALOGUE[local.kind].layer
+        return [
+            self._open[i]
+            for i in self._by_host.get(host, ())
+            if (kind := self._open[i].kind) is not None and CATALOGUE[kind].layer is layer
+        ]
+
+    def _fold(
+        self, incident: Incident, local: Incident, now: float, moved: list[str], waited: list[str]
+    ) -> Folded:
+        """Move ``incident``'s members into ``local`` (as they are: when they joined and
+        whether they were told), and close it, saying where they went.  A member whose
+        page waited for a ``local`` incident forming (and on nothing else) is told by
+        ``local``'s pages from now on: its own never goes (added to ``waited``)."""
+        book = self._books.pop(incident.id)
+        into = self._books[local.id]
+        names = tuple(book.members)
+        for name, member in book.members.items():
+            _unindex(self._of, name, incident.id)
+            into.members[name] = member
+            _index(self._of, name, local.id)
+            host = book.host.get(name)
+            if host is not None:
+                into.host[name] = host
+                into.hosts[host] += 1
+                into.ever_hosts.add(host)
+            into.ever += 1
+            self._route_in(local, name)
+            if self._waiting.pop((incident.id, name), None) is not None:
+                if self.hold(name, now) is None:
+                    # It waited for this very incident: told by its pages from now on.
+                    into.members[name] = dataclasses.replace(member, alerted=True)
+                    waited.append(name)
+                else:
+                    self._held[(local.id, name)] = None
+            elif (incident.id, name) in self._held:
+                del self._held[(incident.id, name)]
+                self._held[(local.id, name)] = None
+            moved.append(name)
+        for n in names:
+            self._next.pop((incident.id, "member", n), None)
+            self._next.pop((incident.id, "wait", n), None)
+        del self._open[incident.id]
+        _unindex(self._by_key, incident.key, incident.id)
+        _unindex(self._by_host, _host_of_key(incident.key), incident.id)
+        closed = dataclasses.replace(
+            incident, members={}, monitors=names, resolved=now, folded_into=local.id
+        )
+        said = f"folded into incident #{local.id}: {local.detail}"
+        return Folded(closed, "", TimelineEntry(now, "folded", said))
+
+    def _untold(self, incident: Incident, names: Iterable[str]) -> list[str]:
+        """The channels of ``names`` (those whose page does not wait on a hold) that have
+        not heard of the ``local`` incident yet: its opening page goes to each."""
+        book = self._books[incident.id]
+        out: dict[str, None] = {}
+        for name in names:
+            if book.members[name].alerted:
+                for c in self.routes.get(name, Route()).channels:
+                    if c not in book.told:
+                        out[c] = None
+        return list(out)
+
+    def _tell_local(self, incident: Incident, name: str, now: float) -> tuple[Alert, ...]:
+        """``name`` is down in the ``local`` incident and may be told: a channel of it
+        that has not heard of the incident gets the opening page now, the others hear of
+        it in the next grouped update."""
+        book = self._books[incident.id]
+        alerts: list[Alert] = []
+        for c in self.routes.get(name, Route()).channels:
+            if c in book.told:
+                self._news(incident, c, name, now, back=False)
+            else:
+                alerts.append(self._opening(incident, c, now))
+        return tuple(alerts)
+
+    def _opening(self, incident: Incident, channel: str, now: float) -> Alert:
+        """The ``local`` incident's one page to ``channel``; its reminders follow."""
+        book = self._books[incident.id]
+        book.told[channel] = now
+        book.last[channel] = now
+        book.reminded[channel] = now
+        book.last.setdefault(_TIMELINE, now)
+        self._schedule_remind(incident, channel)
+        first = next(iter(book.members))
+        text = f"{book.cause}: {self._down_now(book, incident)}"
+        payload = self._local_payload(incident, first, "incident.opened", text, now)
+        return Alert(channel, _dedup(incident, LOCAL, "incident.opened", now), payload)
+
+    def _down_now(self, book: _Book, incident: Incident) -> str:
+        """``1,200 monitors down on 20 hosts (incident #7): m0, m1 and 1,198 more``."""
+        n = len(book.members)
+        where = f" on {_many(len(book.hosts), 'host')}" if book.hosts else ""
+        names = list(itertools.islice(book.members, NAMES_SHOWN))
+        return f"{_many(n, 'monitor')} down{where} (incident #{incident.id}): {_first(names, n)}"
+
+    def _local_payload(
+        self, incident: Incident, name: str, event: str, text: str, now: float
+    ) -> AlertPayload:
+        """An alert of the ``local`` incident: about all of it, the first names and counts."""
+        book = self._books.get(incident.id)
+        members = book.members if book is not None else {}
+        return AlertPayload(
+            event,
+            name,
+            text,
+            now,
+            incident=incident.id,
+            monitors=tuple(itertools.islice(members, NAMES_SHOWN)),
+            kind=incident.kind,
+            detail=incident.detail,
+            hint=incident.hint,
+            since=incident.opened,
+            monitor_count=len(members),
+            host_count=len(book.hosts) if book is not None else None,
+        )
+
+    def _news(self, incident: Incident, whom: str, name: str, now: float, *, back: bool) -> None:
+        """Keep ``name``'s news for ``whom`` (a channel, or the timeline) until its next
+        grouped update, due a minute after the last one."""
+        book = self._books[incident.id]
+        book.news.setdefault(whom, _News()).add(name, back=back)
+        last = book.last.setdefault(whom, now)
+        self._push(incident.id, "update", whom, max(now, last + GROUPED_EVERY))
+
+    def _update(self, incident: Incident, whom: str, now: float) -> list[Event]:
+        """The grouped update to ``whom`` (a channel, or the timeline)."""
+        book = self._books[incident.id]
+        news = book.news.pop(whom, None)
+        if news is None or not (news.down_n or news.up_n):
+            return []
+        book.last[whom] = now
+        said = self._said(book, news)
+        if whom == _TIMELINE:
+            return [Updated(incident, "", TimelineEntry(now, "update", said), touched=())]
+        first = (news.down or news.up)[0]
+        text = f"incident #{incident.id} ({_cause(incident)}): {said}"
+        payload = self._local_payload(incident, first, "incident.updated", text, now)
+        alert = Alert(whom, _dedup(incident, LOCAL, "incident.updated", now), payload)
+        return [Updated(incident, first, None, (alert,), touched=())]
+
+    def _said(self, book: _Book, news: _News) -> str:
+        """``312 more monitors down (1,815 in all, on 30 hosts): a, b, c and 309 more``;
+        ``12 monitors back up (1,803 still down, on 30 hosts): x, y and 10 more``."""
+        n = len(book.members)
+        on = f", on {_many(len(book.hosts), 'host')}" if book.hosts else ""
+        parts = []
+        if news.down_n:
+            more = _many(news.down_n, "more monitor")
+            parts.append(f"{more} down: {_first(news.down, news.down_n)}")
+        if news.up_n:
+            parts.append(f"{_many(news.up_n, 'monitor')} back up: {_first(news.up, news.up_n)}")
+        state = f"{n:,} in all{on}" if not news.up_n else f"{n:,} still down{on}"
+        return f"{'; '.join(parts)} ({state})"
+
+    def _leave_local(
+        self, incident: Incident, name: str, member: Member, now: float, why: str
+    ) -> list[Event]:
+        book = self._books[incident.id]
+        if book.members:
+            if member.alerted and why == "up":
+                for c in self.routes.get(name, Route()).channels:
+                    if c in book.told:
+                        self._news(incident, c, name, now, back=True)
+            self._news(incident, _TIMELINE, name, now, back=True)
+            return [Left(incident, name, None, (), touched=(name,))]
+        lasted = human_duration(now - incident.opened)
+        everyone = "the only monitor" if book.ever == 1 else f"all {book.ever:,} monitors"
+        said = f"incident #{incident.id} resolved after {lasted}: {everyone} back up"
+        told = list(book.told)
+        ever_hosts = len(book.ever_hosts) or None
+        closed = self._close(incident, now, monitors=(name,))
+        alerts = tuple(
+            Alert(
+                c,
+                _dedup(closed, LOCAL, "incident.resolved", now),
+                AlertPayload(
+                    "incident.resolved",
+                    name,
+                    said,
+                    now,
+                    incident=closed.id,
+                    kind=closed.kind,
+                    detail=f"back up after {lasted}",
+                    since=closed.opened,
+                    monitor_count=book.ever,
+                    host_count=ever_hosts,
+                ),
+            )
+            for c in told
+        )
+        entry = TimelineEntry(now, "resolved", f"{everyone} back up; down for {lasted}")
+        return [Resolved(closed, name, entry, alerts)]
+
+    def _route_in(self, incident: Incident, name: str, step: int = 1) -> None:
+        """Count ``name``'s route in (or out of) the ``local`` incident's channels,
+        reminders and escalation steps."""
+        book = self._books[incident.id]
+        route = self.routes.get(name, Route())
+        for c in route.channels:
+            values = book.remind.setdefault(c, Counter())
+            values[route.remind_every or 0.0] += step
+            if step > 0 and c in book.told:
+                self._schedule_remind(incident, c)
+        for s in route.escalate:
+            book.steps[s] += step
+            if step > 0 and s not in book.fired:
+                self._push(incident.id, "escalate", "", incident.opened + s.after)
+
+    def _remind_period(self, book: _Book, channel: str) -> float | None:
+        """The shortest ``remind_every`` among the members routed to ``channel`` (a
+        channel reached by escalation alone: among all members)."""
+        values = book.remind.get(channel)
+        if values is None or values.total() <= 0:
+            values = sum(book.remind.values(), Counter())
+        periods = [p for p, n in values.items() if n > 0 and p > 0]
+        return min(periods) if periods else None
+
+    def _schedule_remind(self, incident: Incident, channel: str) -> None:
+        book = self._books[incident.id]
+        period = self._remind_period(book, channel)
+        if period is not None and incident.acknowledged is None:
+            self._push(incident.id, "remind", channel, book.reminded[channel] + period)
+
+    def _remind_local(self, incident: Incident, channel: str, now: float) -> list[Event]:
+        book = self._books[incident.id]
+        period = self._remind_period(book, channel)
+        if incident.acknowledged is not None or period is None or channel not in book.told:
+            return []
+        if now - book.reminded[channel] < period:
+            self._schedule_remind(incident, channel)
+            return []
+        book.reminded[channel] = now
+        self._schedule_remind(incident, channel)
+        lasted = human_duration(now - incident.opened)
+        text = f"still down after {lasted}: {self._down_now(book, incident)}"
+        first = next(iter(book.members))
+        payload = self._local_payload(incident, first, "incident.reminder", text, now)
+        alert = Alert(channel, _dedup(incident, LOCAL, "incident.reminder", now), payload)
+        entry = TimelineEntry(
+            now, "reminder", f"{channel} reminded: {_many(len(book.members), 'monitor')} down"
+        )
+        return [Reminder(incident, first, entry, (alert,), touched=())]
+
+    def _escalate_local(self, incident: Incident, now: float) -> list[Event]:
+        """The escalation steps of the ``local`` incident's members that are due, measured
+        from its opening: each tells its channels once."""
+        if incident.acknowledged is not None:
+            return []
+        book = self._books[incident.id]
+        events: list[Event] = []
+        later: list[float] = []
+        for s in sorted(book.steps, key=lambda s: (s.after, s.alerts)):
+            if book.steps[s] <= 0 or s in book.fired:
+                continue
+            if now - incident.opened < s.after:
+                later.append(incident.opened + s.after)
+                continue
+            book.fired.add(s)
+            new = [c for c in s.alerts if c not in book.told]
+            lasted = human_duration(s.after)
+            text = f"down for {lasted}, escalated: {self._down_now(book, incident)}: {book.cause}"
+            first = next(iter(book.members))
+            alerts = []
+            for c in new:
+                payload = self._local_payload(incident, first, "incident.escalated", text, now)
+                alerts.append(Alert(c, _dedup(incident, LOCAL, "incident.escalated", now), payload))
+                book.told[c] = book.last[c] = book.reminded[c] = now
+                self._schedule_remind(incident, c)
+            entry = TimelineEntry(
+                now, "escalated", f"down for {lasted}, told " + ", ".join(s.alerts)
+            )
+            events.append(Escalated(incident, first, entry, tuple(alerts), touched=()))
+        if later:
+            self._push(incident.id, "escalate", "", min(later))
+        return events
+
+    # -- partial incidents ---------------------------------------------------------------
 
     def _partial(self, name: str, facts: dict[str, LocationFact], now: float) -> list[Event]:
         """Open ``name``'s partial incident, or follow what its locations see."""
@@ -539,24 +1162,27 @@ class IncidentEngine:
         kind = _kind(facts)
         existing = self.partial_of(name)
         if existing is not None:
-            member = existing.members.get(name) or Member(existing.opened, opener=True)
-            if _failing(member.locations) == _failing(facts):
+            book = self._books[existing.id]
+            member = book.members.get(name) or Member(existing.opened, opener=True)
+            same = _failing(member.locations) == _failing(facts)
+            book.members[name] = dataclasses.replace(member, locations=facts)
+            if same:
                 # Only an up location's news, or the same failures: keep the facts fresh.
-                self._member(existing, name, dataclasses.replace(member, locations=facts))
                 return []
-            member = dataclasses.replace(member, locations=facts)
-            incident = self._replace(existing, detail=detail, kind=kind, members={name: member})
-            return [Noted(incident, name, TimelineEntry(now, "locations", detail))]
+            incident = self._replace(existing, detail=detail, kind=kind)
+            return [Noted(incident, name, TimelineEntry(now, "locations", detail), (), (name,))]
         route = self.routes.get(name, Route())
         held = self.hold(name, now) if route.partial_alerts else None
         member = Member(
             now, alerted=route.partial_alerts and held is None, opener=True, locations=facts
         )
-        incident = self._open_new(PARTIAL_PREFIX + name, kind, detail, name, member, now)
+        incident = self._open_new(PARTIAL_PREFIX + name, kind, detail, name, member, now, None)
         alerts = self._say(incident, name, "incident.partial", now) if member.alerted else ()
         events: list[Event] = [Opened(incident, name, None, alerts)]
         if held:
-            events.append(Held(incident, name, TimelineEntry(now, "alert held", f"{name}: {held}")))
+            self._held[(incident.id, name)] = None
+            entry = TimelineEntry(now, "alert held", f"{name}: {held}")
+            events.append(Held(incident, name, entry, touched=()))
         return events
 
     def _end_partial(
@@ -586,8 +1212,7 @@ class IncidentEngine:
                 "paused": f"{name} was paused",
                 "removed": f"{name} was removed from the configuration",
             }[why]
-        closed = self._replace(incident, members={}, resolved=now)
-        self._drop(incident.id)
+        closed = self._close(incident, now, monitors=(name,))
         told = member.alerted and why == "up"
         alerts: tuple[Alert, ...] = ()
         if told:
@@ -600,14 +1225,15 @@ class IncidentEngine:
         self, incident: Incident, name: str, facts: dict[str, LocationFact], now: float
     ) -> list[Event]:
         """A monitor down in ``incident``: its timeline follows the failing locations."""
-        member = incident.members[name]
-        if not facts or _failing(member.locations) == _failing(facts):
-            if facts:
-                self._member(incident, name, dataclasses.replace(member, locations=facts))
+        book = self._books[incident.id]
+        member = book.members[name]
+        if not facts:
             return []
-        incident = self._member(incident, name, dataclasses.replace(member, locations=facts))
+        book.members[name] = dataclasses.replace(member, locations=facts)
+        if _failing(member.locations) == _failing(facts):
+            return []
         entry = TimelineEntry(now, "locations", f"{name}: {_where(facts, 'down')}")
-        return [Noted(incident, name, entry)]
+        return [Noted(incident, name, entry, touched=(name,))]
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -661,7 +1287,7 @@ class IncidentEngine:
             ),
             "monitor.up": (
                 f"{name} is back up after {down_for}; incident #{incident.id} ({cause}) goes "
-                f"on: {count(others, 'monitor')} still down"
+                f"on: {_many(others, 'monitor')} still down"
             ),
             "incident.resolved": (
                 f"{name} is back up after {down_for}: incident #{incident.id} ({cause}) is "
@@ -681,13 +1307,14 @@ class IncidentEngine:
             ),
         }[event]
         back = event in RESOLVING
+        shown = tuple(itertools.islice(incident.members, NAMES_SHOWN)) or (name,)
         return AlertPayload(
             event,
             name,
             text,
             now,
             incident=incident.id,
-            monitors=tuple(sorted(incident.members)) if incident.members else (name,),
+            monitors=shown,
             url=route.url,
             kind=incident.kind,
             detail=(
@@ -700,14 +1327,23 @@ class IncidentEngine:
             hint="" if back else incident.hint,
             since=member.joined,
             locations=member.locations,
+            monitor_count=len(incident.members) if len(incident.members) > len(shown) else None,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _open_new(
-        self, key: str, kind: Kind | None, detail: str, name: str, member: Member, now: float
+        self,
+        key: str,
+        kind: Kind | None,
+        detail: str,
+        name: str,
+        member: Member,
+        now: float,
+        host: str | None,
     ) -> Incident:
         """A new incident for ``key``, opened by ``name``, with the next id."""
+        members: dict[str, Member] = {}
         incident = Incident(
             self.new_id(),
             key,
@@ -715,19 +1351,118 @@ class IncidentEngine:
             detail,
             CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
             now,
-            monitors=(name,),
+            monitors=_Names(members),
             timeline=(TimelineEntry(now, "opened", detail),),
-            members={name: member},
+            members=members,
         )
-        self._put(incident)
+        self._open[incident.id] = incident
+        self._books[incident.id] = _Book(members)
+        _index(self._by_key, key, incident.id)
+        if key.startswith("host:"):
+            _index(self._by_host, _host_of_key(key), incident.id)
+        self._add(incident, name, member, host)
         return incident
+
+    def _restore(self, incident: Incident, members: dict[str, Member]) -> None:
+        """Carry on with ``incident``, open before a restart."""
+        incident = dataclasses.replace(incident, members=members, monitors=_Names(members))
+        self._open[incident.id] = incident
+        book = self._books[incident.id] = _Book(members)
+        _index(self._by_key, incident.key, incident.id)
+        if incident.key.startswith("host:"):
+            _index(self._by_host, _host_of_key(incident.key), incident.id)
+        book.ever = len(members)
+        # The local incident's detail is its cause ("this machine cannot open connections:
+        # connection refused (20 of 32 hosts at once)"), then the first failure's words.
+        book.cause = ": ".join(incident.detail.split(": ")[:2])
+        for name, member in members.items():
+            if not incident.is_partial:
+                _index(self._of, name, incident.id)
+            route = self.routes.get(name, Route())
+            if incident.key == LOCAL:
+                if member.alerted:
+                    for c in route.channels:
+                        book.told[c] = book.last[c] = book.reminded[c] = incident.opened
+                self._route_in(incident, name)
+            if not member.alerted and (not incident.is_partial or route.partial_alerts):
+                self._held[(incident.id, name)] = None
+            elif incident.key != LOCAL:
+                self._schedule_member(incident, name)
+        if incident.key == LOCAL:
+            for c in book.told:
+                self._schedule_remind(incident, c)
+
+    def _reroute(self) -> None:
+        """The routes were replaced (a reload): each member's reminders, escalation and
+        channels are worked out again (the one walk over every member)."""
+        old, self._routed = self._routed or {}, self.routes
+        for incident in list(self._open.values()):
+            book = self._books[incident.id]
+            if incident.key == LOCAL:
+                new_routes, self.routes = self.routes, old
+                for name in book.members:
+                    self._route_in(incident, name, -1)
+                self.routes = new_routes
+                for name in book.members:
+                    self._route_in(incident, name)
+            else:
+                for name, member in book.members.items():
+                    if member.alerted:
+                        self._schedule_member(incident, name)
+
+    def _add(self, incident: Incident, name: str, member: Member, host: str | None) -> _Book:
+        """``name`` joins ``incident``."""
+        book = self._books[incident.id]
+        book.members[name] = member
+        book.ever += 1
+        if not incident.is_partial:
+            _index(self._of, name, incident.id)
+        if host is not None:
+            book.host[name] = host
+            book.hosts[host] += 1
+            book.ever_hosts.add(host)
+        if self.traffic(name) is not None:
+            book.traffic.add(name)
+        if incident.key == LOCAL:
+            self._route_in(incident, name)
+        return book
+
+    def _remove(self, incident: Incident, name: str) -> Member:
+        """``name`` leaves ``incident``; its member record as it was."""
+        book = self._books[incident.id]
+        member = book.members.pop(name)
+        _unindex(self._of, name, incident.id)
+        self._held.pop((incident.id, name), None)
+        self._waiting.pop((incident.id, name), None)
+        self._next.pop((incident.id, "member", name), None)
+        self._next.pop((incident.id, "wait", name), None)
+        book.traffic.discard(name)
+        host = book.host.pop(name, None)
+        if host is not None:
+            book.hosts[host] -= 1
+            if book.hosts[host] <= 0:
+                del book.hosts[host]
+        if incident.key == LOCAL:
+            self._route_in(incident, name, -1)
+        return member
+
+    def _close(self, incident: Incident, now: float, monitors: tuple[str, ...]) -> Incident:
+        """``incident`` is resolved at ``now``: no longer open."""
+        book = self._books.pop(incident.id)
+        for name in list(book.members):
+            _unindex(self._of, name, incident.id)
+            self._held.pop((incident.id, name), None)
+            self._waiting.pop((incident.id, name), None)
+        del self._open[incident.id]
+        _unindex(self._by_key, incident.key, incident.id)
+        if incident.key.startswith("host:"):
+            _unindex(self._by_host, _host_of_key(incident.key), incident.id)
+        return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
 
     def _replace(self, incident: Incident, **changes: object) -> Incident:
         new = dataclasses.replace(incident, **changes)  # type: ignore[arg-type]
-        if "members" in changes and new.resolved is None:
-            new = dataclasses.replace(new, monitors=tuple(sorted(new.members)))
         if new.resolved is None:
-            self._put(new)
+            self._open[new.id] = new
         return new
 
     def _keyed(self, key: str) -> Incident | None:
@@ -735,29 +1470,32 @@ class IncidentEngine:
         ids = self._by_key.get(key)
         return self._open[ids[0]] if ids else None
 
-    def _put(self, incident: Incident) -> None:
-        """Keep ``incident`` open, as it is now, and the indexes in step with its members."""
-        old = self._open.get(incident.id)
-        self._open[incident.id] = incident
-        if old is None:
-            _index(self._by_key, incident.key, incident.id)
-        if incident.is_partial or (old is not None and old.members is incident.members):
+    def _push(self, incident_id: int, what: str, whom: str, at: float) -> None:
+        """Have the tick come back to (``what``, ``whom``) of ``incident_id`` at ``at``,
+        or earlier if it is due earlier already."""
+        key = (incident_id, what, whom)
+        due = self._next.get(key)
+        if due is not None and due <= at:
             return
-        before = old.members.keys() if old is not None else {}.keys()
-        for gone in before - incident.members.keys():
-            _unindex(self._of, gone, incident.id)
-        for came in incident.members.keys() - before:
-            _index(self._of, came, incident.id)
+        self._next[key] = at
+        heapq.heappush(self._due, (at, next(self._order), incident_id, what, whom))
 
-    def _drop(self, incident_id: int) -> None:
-        """``incident_id`` is no longer open."""
-        incident = self._open.pop(incident_id)
-        _unindex(self._by_key, incident.key, incident_id)
-        for name in [] if incident.is_partial else incident.members:
-            _unindex(self._of, name, incident_id)
 
-    def _member(self, incident: Incident, name: str, member: Member) -> Incident:
-        return self._replace(incident, members={**incident.members, name: member})
+def _host_of_key(key: str) -> str:
+    """``db.lan`` from ``host:db.lan:connect.refused``."""
+    return key.partition(":")[2].rpartition(":")[0]
+
+
+def _many(n: int, noun: str) -> str:
+    """``1 monitor``, ``1,815 monitors``."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
+
+def _first(names: Sequence[str], n: int) -> str:
+    """``a, b, c and 309 more`` of ``n`` monitors whose first ``names`` are known."""
+    if n <= len(names):
+        return joined(list(names))
+    return f"{', '.join(names)} and {n - len(names):,} more"
 
 
 def _index(index: dict[str, list[int]], name: str, incident_id: int) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -346,8 +346,11 @@ class Incident:
     hint: str
     opened: float
     resolved: float | None = None
-    monitors: tuple[str, ...] = ()
-    """Every monitor down with it now (while open), or that was (once resolved)."""
+    monitors: Sequence[str] = ()
+    """Every monitor down with it now (while open), or that was (once resolved).  The
+    incident engine's open incidents name them through a live view of ``members`` (in
+    the order they joined), so that a change costs no copy of them all: read it at once,
+    or copy it (``tuple(incident.monitors)``) to keep it."""
     timeline: tuple[TimelineEntry, ...] = ()
     acknowledged: float | None = None
     """When someone acknowledged it (``tether ack``): reminders stop."""
@@ -390,7 +393,10 @@ class AlertPayload:
     ``monitor.degraded`` and ``monitor.recovered``, and, with ``partial_alerts``,
     ``incident.partial`` (some of a monitor's locations fail, fewer than its quorum) and
     ``incident.partial_resolved`` (none does any more, or a quorum does: the incident
-    that follows is named).
+    that follows is named).  The ``local`` incident (this machine's side) sends one
+    ``incident.opened`` per channel, then ``incident.updated`` (monitors that went down or
+    came back since, grouped, at most one a minute per channel), its reminders and
+    escalation, and one ``incident.resolved`` per channel.
     """
 
     event: str
@@ -401,7 +407,8 @@ class AlertPayload:
     """When it happened, Unix seconds."""
     incident: int | None = None
     monitors: tuple[str, ...] = ()
-    """Every monitor of the incident at that moment."""
+    """Monitors of the incident at that moment, at most the first ten (in the order they
+    went down); ``monitor_count`` says how many there are."""
     url: str | None = None
     """The monitor's target, credentials redacted."""
     kind: Kind | None = None
@@ -413,6 +420,11 @@ class AlertPayload:
     """When the monitor (or, for incident events, the incident) went down."""
     locations: Mapping[str, LocationFact] = field(default_factory=dict)
     """What each location sees, for a monitor probed from more than one (else empty)."""
+    monitor_count: int | None = None
+    """How many monitors the incident has at that moment (None: as many as ``monitors``
+    names); for a resolution of the ``local`` incident, how many it had in all."""
+    host_count: int | None = None
+    """On how many hosts (None: not counted, an alert about one monitor)."""
 
     def to_json(self) -> dict[str, Any]:
         """The webhook's JSON body (documented in docs/monitor.md); ``locations`` only for
@@ -424,6 +436,10 @@ class AlertPayload:
             "monitor": self.monitor,
             "incident": self.incident,
             "monitors": list(self.monitors),
+            "monitor_count": (
+                len(self.monitors) if self.monitor_count is None else self.monitor_count
+            ),
+            "host_count": self.host_count,
             "url": self.url,
             "at": _iso(self.at),
             "since": _iso(self.since),
@@ -446,6 +462,7 @@ class AlertPayload:
             monitors = [monitors]
         monitor = data.get("monitor") or (monitors[0] if monitors else "")
         incident = data.get("incident")
+        counted = _count(data.get("monitor_count"))
         return cls(
             event=str(data.get("event") or "alert"),
             monitor=str(monitor),
@@ -459,7 +476,14 @@ class AlertPayload:
             hint=str(data.get("hint") or ""),
             since=_unix(data.get("since")),
             locations=facts_from_json(data.get("locations")),
+            # As many as ``monitors`` names is said by None, as the engine says it.
+            monitor_count=None if counted == len(monitors) else counted,
+            host_count=_count(data.get("host_count")),
         )
+
+
+def _count(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def alert_key(channel: str, dedup: str) -> str:

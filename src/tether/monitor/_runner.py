@@ -366,6 +366,8 @@ class Runner:
         if name not in self._mine:  # removed, or moved to another instance, meanwhile
             return record
         self.store.record(record)
+        if record.ok and not self.shared and self._single(name):  # sees every check of it
+            self.quorum.failures.passed(name, now)
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
         if check.cert_expires is not None:
@@ -504,7 +506,9 @@ class Runner:
         for event in events:
             incident = event.incident
             opened = isinstance(event, Opened)
-            if opened or event.entry is not None or event.alerts:
+            # A member of the local incident joins or leaves with no line of its own
+            # (its timeline is grouped): its record is written all the same (touched).
+            if opened or event.entry is not None or event.alerts or event.touched:
                 self.store.commit_incident(
                     incident,
                     event.alerts,
@@ -513,7 +517,7 @@ class Runner:
                     entry=event.entry,
                     touched=event.touched,
                 )
-            entry = event.entry or (incident.timeline[-1] if incident.timeline else None)
+            entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
             if entry is not None:
                 log.warning(
                     "incident %d: %s: %s",

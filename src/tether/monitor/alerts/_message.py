@@ -50,6 +50,7 @@ locations fail, fewer than the quorum, with ``partial_alerts``) reads::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from tether._catalogue import CATALOGUE
 from tether._plural import joined
@@ -68,6 +69,7 @@ _LABELS = {
     "incident.escalated": "ESCALATED",
     "incident.partial": "PARTIAL",
     "incident.partial_resolved": "RESOLVED",
+    "incident.updated": "UPDATE",
 }
 _DOWN = (
     "incident.opened",
@@ -84,6 +86,8 @@ def subject(payload: AlertPayload) -> str:
     """One line a person can act on from the inbox: what happened, to what, and why."""
     event = payload.event
     label = _LABELS.get(event) or event.rpartition(".")[2].upper()
+    if payload.host_count is not None:  # the local incident's: about many monitors
+        return f"{_PREFIX} {label} {_about_many(payload)}"
     who = payload.monitor or "a monitor"
     if event in _DOWN:
         reason = _reason(payload)
@@ -103,7 +107,7 @@ def body(payload: AlertPayload) -> str:
     """The plain-text message: what happened, why, what to do, the target, the incident."""
     text = (payload.text or payload.detail or payload.event).rstrip(".")
     lines = [f"{text}.", ""]
-    if payload.event in _DOWN:
+    if payload.event in _DOWN or payload.event == "incident.updated":
         if payload.detail:
             lines.append(f"Why: {payload.detail}")
         if payload.hint:
@@ -115,6 +119,9 @@ def body(payload: AlertPayload) -> str:
         lines.append(f"{began} at {_when(payload.since)}.")
     else:
         lines.append(f"At: {_when(payload.at)}")
+    if payload.host_count is not None and payload.monitors and payload.event != "incident.resolved":
+        n = payload.monitor_count or len(payload.monitors)
+        lines.append(f"Monitors ({n:,}): {_first(payload.monitors, n)}")
     if payload.locations:
         lines.append("Locations:")
         lines += [f"  {name}: {_seen(fact)}" for name, fact in payload.locations.items()]
@@ -124,6 +131,30 @@ def body(payload: AlertPayload) -> str:
         closed = " (resolved)" if payload.event in _CLOSED else ""
         lines.append(f"Incident: {payload.incident}{closed}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _about_many(payload: AlertPayload) -> str:
+    """The subject of a ``local`` incident's alert: ``1,200 monitors on 20 hosts:
+    connection refused (incident #7)``; ``incident #7: all 2,000 monitors back up``."""
+    n = payload.monitor_count or len(payload.monitors)
+    hosts = payload.host_count or 0
+    incident = f"incident #{payload.incident}" if payload.incident is not None else "incident"
+    monitors = f"{n:,} monitor{'' if n == 1 else 's'}"
+    if payload.event == "incident.resolved":
+        everyone = "the only monitor" if n == 1 else f"all {monitors}"
+        return f"{incident}: {everyone} back up"
+    if payload.event == "incident.updated":
+        news = payload.text.partition("): ")[2].partition(":")[0] or "monitors changed"
+        return f"{incident}: {_one_line(news)}"
+    where = f" on {hosts:,} host{'' if hosts == 1 else 's'}" if hosts else ""
+    return f"{monitors}{where}: {_reason(payload)} ({incident})"
+
+
+def _first(names: Sequence[str], n: int) -> str:
+    """``a, b, c and 1,197 more``."""
+    if n <= len(names):
+        return joined(list(names))
+    return f"{', '.join(names)} and {n - len(names):,} more"
 
 
 def _seen(fact: LocationFact) -> str:
