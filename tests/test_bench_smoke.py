@@ -206,12 +206,13 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
     )
     for shape in ("one process", "workers: 2"):
         for phase in ("cold start", "mass outage", "mass recovery"):
-            row = rf"^\| {shape}, 40 +\| {phase} +\| [\d.]+ "
+            row = rf"^\| {shape}, 40 at 2 s +\| {phase} +\| [\d.]+ "
             assert re.search(row, stdout, flags=re.M), (shape, phase, stdout)
         outage = re.search(
-            rf"^\| {shape}, 40 +\| mass outage .*\| (\d+) \((\d+)\) +\|", stdout, re.M
+            rf"^\| {shape}, 40 at 2 s +\| mass outage .*\| (\d+) \((\d+)\) +\|", stdout, re.M
         )
         assert outage is not None, stdout
         assert int(outage.group(2)) > 0, stdout  # the outage queued alerts
-        verdict = rf"^- {shape}, 40: SIGTERM to exit [\d.]+ s \(target <= 30 s\): (met|MISSED)$"
+        verdict = rf"^- {shape}, 40 at 2 s: SIGTERM to exit [\d.]+ s \(target <= 30 s\): "
+        verdict += "(met|MISSED)$"
         assert re.search(verdict, written, flags=re.M), written
