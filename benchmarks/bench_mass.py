@@ -446,14 +446,19 @@ class StoreWatch:
 
     def since(self, at: float) -> tuple[dict[str, str], float]:
         """Latest state of every monitor that changed at or after ``at``; the latest
-        check time stamped on those changes."""
+        check time stamped on those changes.  ``unknown`` rows are left out: the runner
+        records every monitor ``unknown`` as it starts, stamped when it does, which with
+        worker processes can be after a first check already made a monitor ``up`` (and
+        no monitor here is paused and resumed, the other way to ``unknown``)."""
         try:
             conn = _connect(self.db)
         except sqlite3.OperationalError:
             return {}, float("nan")
         try:
             rows = conn.execute(
-                "SELECT monitor, at, state FROM state_changes WHERE at >= ? ORDER BY at", (at,)
+                "SELECT monitor, at, state FROM state_changes WHERE at >= ? AND state != 'unknown' "
+                "ORDER BY at",
+                (at,),
             ).fetchall()
         except sqlite3.OperationalError:  # not created yet
             rows = []
@@ -471,17 +476,18 @@ def cpu_of(pids: list[int]) -> tuple[float, float]:
 def wait_phase(
     watch: StoreWatch,
     event: float,
+    since: float,
     names: set[str],
     state: str,
     cap: float,
     poll: float,
     proc: MonitorProcess,
 ) -> tuple[int, float, float]:
-    """Poll until every one of ``names`` is ``state`` since ``event``, or ``cap`` s have
-    passed: how many were, when all were (NaN: cut short), and the last change's check
-    time."""
+    """Poll until every one of ``names`` is ``state`` by a change since ``since``, or
+    ``cap`` s have passed since ``event``: how many were, when all were (NaN: cut short),
+    and the last change's check time."""
     while True:
-        latest, last = watch.since(event)
+        latest, last = watch.since(since)
         changed = sum(1 for n, s in latest.items() if s == state and n in names)
         now = time.time()
         if changed >= len(names):
@@ -551,7 +557,11 @@ def run_one(
                 event = switched[0]
                 run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
             cpu0 = cpu_of(pids)
-            changed, done, last = wait_phase(watch, event, names, state, cap, args.poll, proc)
+            # The cold start counts changes from the launch: workers check as they start.
+            since = proc.spawned if name == "cold start" else event
+            changed, done, last = wait_phase(
+                watch, event, since, names, state, cap, args.poll, proc
+            )
             end = time.time() if math.isnan(done) else done
             cpu1 = cpu_of(pids)
             busy = busy_cores_seconds() - busy0
@@ -777,10 +787,11 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
         f"target addresses plus {args.steady} steady monitors at min(5 s, the interval) on one "
         "that never fails, one webhook channel, SQLite; the 2-core machine shared with other "
         "work (the 'other cores busy' column).  Every phase is capped at "
+        + (f"{args.cap:g} s" if args.cap else "3 x its bound")
         + (
-            f"{args.cap:g} s"
-            if args.cap
-            else f"3 x its bound, at least its bound + {args.cap_extra:g} s"
+            f", at least its bound + {args.cap_extra:g} s"
+            if args.cap_extra and not args.cap
+            else ""
         )
         + "; a phase cut short says how many monitors had changed, and the next phase starts "
         "with the coordinator perhaps still behind."
