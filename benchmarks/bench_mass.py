@@ -446,10 +446,11 @@ class StoreWatch:
 
     def since(self, at: float) -> tuple[dict[str, str], float]:
         """Latest state of every monitor that changed at or after ``at``; the latest
-        check time stamped on those changes.  ``unknown`` rows are left out: the runner
-        records every monitor ``unknown`` as it starts, stamped when it does, which with
-        worker processes can be after a first check already made a monitor ``up`` (and
-        no monitor here is paused and resumed, the other way to ``unknown``)."""
+        check time stamped on those changes.  ``unknown`` rows are left out: ``Runner.run``
+        records every monitor's state as it begins (``unknown`` on a cold start), stamped
+        then, and with worker processes the first checks, made before, are stamped
+        earlier, so a monitor already ``up`` would seem ``unknown`` (no monitor here is
+        paused and resumed, the other way to ``unknown``)."""
         try:
             conn = _connect(self.db)
         except sqlite3.OperationalError:
