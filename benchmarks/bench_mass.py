@@ -54,8 +54,10 @@ Method.  Everything runs on loopback.
   the phase's alerts are delivered in it.
 - **When a monitor changed** is read from the store, as the monitor writes it: the
   ``state_changes`` table (SQLite, read-only, WAL), polled every second (every 0.2 s in
-  ``--quick``) with one query for the changes since the phase's event; each monitor's
-  latest state counts.  So the seconds include the store's commit (every 0.2 s) and up to
+  ``--quick``) with one query for the changes since the phase's event (the cold start's:
+  since the launch, as workers check while the coordinator starts); each monitor's
+  latest state counts, ``unknown`` rows left out (``StoreWatch.since`` says why).
+  So the seconds include the store's commit (every 0.2 s) and up to
   one polling period, and what the monitor's web pages say may come earlier.  The check
   time the monitor stamped on the last change is shown too (the gap between the two is
   how far the coordinator and its store were behind the checks).
@@ -93,8 +95,12 @@ Method.  Everything runs on loopback.
   says).  The load average at each run's end and the cores the machine spent busy
   outside the monitor are shown, so that a figure measured beside other work says so.
 
-``--quick`` runs 40 monitors at a 2 s interval in one process and with ``workers: 2``, in
-about a minute: it shows that the benchmark works, not how far tether goes.
+The default runs took 26 minutes before issue 23's fixes, most phases cut short at their
+cap (1,000 monitors: 2.5 minutes a shape; 20,000: 9; 120,000: 12); with every phase
+within its bound a run is about three bounds, 25 s of settling and the quiet window, and
+the start: some 2.5 minutes each at 1,000 and 20,000, 5 at 120,000.  ``--quick`` runs 40
+monitors at a 2 s interval in one process and with ``workers: 2``, in about 30 s: it
+shows that the benchmark works, not how far tether goes.
 """
 
 from __future__ import annotations
@@ -578,7 +584,7 @@ def run_one(
             shown = "cut short" if not result.done else f"{result.seconds:.1f} s"
             print(
                 f"    {name}: {changed:,} of {len(names):,} {state} ({shown}; bound "
-                f"{bound:g} s, cap {cap:g} s), {result.per_change:,.0f} CPU µs per change",
+                f"{bound:g} s, cap {cap:g} s), {_s(result.per_change, 0)} CPU µs per change",
                 flush=True,
             )
             result.wall = end - event
@@ -699,9 +705,9 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
                     ),
                     f"{p.bound:g} + {p.slack:g}",
                     _s(p.last_check),
-                    f"{p.coordinator_per_change:,.0f}",
-                    f"{p.per_change:,.0f}",
-                    f"{p.net_per_change:,.0f}",
+                    _s(p.coordinator_per_change, 0),
+                    _s(p.per_change, 0),
+                    _s(p.net_per_change, 0),
                     f"{p.alerts:,} ({p.queued:,})",
                     f"{p.incidents:,}" + (f" ({p.resolved:,} resolved)" if p.resolved else ""),
                     f"{p.others_cores:.2f}",
