@@ -3,6 +3,11 @@ refusing at once, and every target back, in one process and with ``workers: 2``.
 
 Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
      [--interval 30] [--cap SECONDS] [--label before|after] [--write benchmarks/results.md]
+     [--json FILE] [--from-json FILE]
+
+``--label`` says which section of this benchmark's part of results.md the figures are:
+``before`` or ``after`` issue 23's fixes; writing one keeps the other as it was.
+``--json`` keeps the raw figures, ``--from-json`` writes them out again without measuring.
 
 Issue 23's targets: with every target failing at once, every monitor is marked down within
 one interval plus its confirmation re-probes, at 20,000 monitors in one process and at
@@ -35,7 +40,7 @@ Method.  Everything runs on loopback.
 - **The targets** are ``_targets.Targets`` child processes answering ``200`` with
   ``Connection: close``; the outage closes the listening socket of each of the 32
   failing addresses (connections refused), one command after the other (the spread, a
-  few ms, is printed); the recovery listens on the same ports again.
+  few ms, is in ``--json``'s figures); the recovery listens on the same ports again.
 - **Phases.**  *Cold start*: from the 'started' log line (the runner, the workers
   started and sent their monitors) until every monitor is up; the seconds from the
   process's start are shown too.  *Mass outage*: from the moment the first failing
