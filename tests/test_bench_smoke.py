@@ -184,3 +184,35 @@ def test_bench_slow_clients_quick_measures_each_endpoint_and_writes_its_part(
         assert re.search(rf"^\| workers: 1 +\| {endpoint} .*\|$", stdout, flags=re.M), stdout
     verdict = r"^- workers: 1, /metrics: p50 .* ms with 100 slow connections, .* \(target <= 2\)"
     assert re.search(verdict, written, flags=re.M), written
+
+
+MASS_HEADINGS = ("2. Every monitor changing state at once, after issue 23's fixes",)
+
+
+def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_mass.py --quick --write F` exits 0, runs the real monitor through a cold
+    start, a mass outage and a mass recovery in one process and with workers: 2, prints a
+    row per phase (every monitor changed, alerts received) and the judged targets, and
+    replaces its part of F, keeping the others."""
+    stdout, written = _run_writing_its_part(
+        tmp_path,
+        "bench_mass.py",
+        ["--quick"],
+        "mass transitions in the real monitor process",
+        MASS_HEADINGS,
+        timeout=120,
+    )
+    for shape in ("one process", "workers: 2"):
+        for phase in ("cold start", "mass outage", "mass recovery"):
+            row = rf"^\| {shape}, 40 at 2 s +\| {phase} +\| [\d.]+ "
+            assert re.search(row, stdout, flags=re.M), (shape, phase, stdout)
+        outage = re.search(
+            rf"^\| {shape}, 40 at 2 s +\| mass outage .*\| (\d+) \((\d+)\) +\|", stdout, re.M
+        )
+        assert outage is not None, stdout
+        assert int(outage.group(2)) > 0, stdout  # the outage queued alerts
+        verdict = rf"^- {shape}, 40 at 2 s: SIGTERM to exit [\d.]+ s \(target <= 30 s\): "
+        verdict += "(met|MISSED)$"
+        assert re.search(verdict, written, flags=re.M), written

@@ -1,0 +1,1038 @@
+"""Mass transitions in the real ``tether monitor`` process: a cold start, every target
+refusing at once, and every target back, in one process and with ``workers: 2``.
+
+Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
+     [--interval 30] [--cap SECONDS] [--label before|after] [--write benchmarks/results.md]
+     [--json FILE] [--from-json FILE]
+
+``--label`` says which section of this benchmark's part of results.md the figures are:
+``before`` or ``after`` issue 23's fixes; writing one keeps the other as it was.
+``--json`` keeps the raw figures, ``--from-json`` writes them out again without measuring.
+
+Issue 23's targets: with every target failing at once, every monitor is marked down within
+one interval plus its confirmation re-probes, at 20,000 monitors in one process and at
+120,000 with ``workers: 2``, and the same for the recovery; the dashboard, ``/api/status``
+and ``/metrics`` answer within 1 s (p99) during the wave; checks of monitors that did not
+fail keep their schedule (start lag p99 under 1 s); SIGTERM ends the process within its
+documented grace; the CPU per state change the same at 1,000, 20,000 and 120,000
+monitors.  ``bench_wave.py`` measures the same wave in-process on simulated time; this one
+runs the real process on real time, with its web server and its worker processes.
+
+Method.  Everything runs on loopback.
+
+- **The monitor** is the real one: :func:`tether.monitor.run_monitor` (what ``tether
+  monitor`` calls) in a child process (``--monitor SPEC``), started as ``bench_scale.py``
+  starts it, logging as ``tether monitor --log-format json`` does, with a SQLite store in
+  a temporary directory that is empty at the start (no saved state: a cold start),
+  ``server.listen`` on a free loopback port and no users (the dashboard and APIs answer
+  loopback requests), and one ``webhook`` channel, ``ops``, to a receiver in this driver
+  (a threaded ``http.server`` on 127.0.0.1 answering 204 and noting when each POST came).
+  The configuration is built in Python with ``MonitorConfig.model_validate``: N HTTP
+  monitors ``m000000``... at the interval (``--interval``, 30 s by default, or a run's
+  own: ``2x120000@60`` is 120,000 monitors at 60 s with ``workers: 2``) with
+  parse_config's default timeout, the condition ``[STATUS] == 200`` and ``alerts:
+  [ops]``, on 32 target addresses (127.0.60.1-16 and 127.0.61.1-16, two target
+  processes), round robin; plus ``--steady`` monitors (100) ``s0000``... on one more
+  address (127.0.62.1) that never fails, at an interval of min(5 s, the interval): their
+  start lag is the "unaffected checks keep their schedule" figure.  The detector's
+  defaults: three failures in a row, re-probed 1 s apart, mark a monitor down; two passes
+  in a row, 1 s apart, mark it up.
+- **The targets** are ``_targets.Targets`` child processes answering ``200`` with
+  ``Connection: close``; the outage closes the listening socket of each of the 32
+  failing addresses (connections refused), one command after the other (the spread, a
+  few ms, is in ``--json``'s figures); the recovery listens on the same ports again.
+- **Phases.**  *Cold start*: from the 'started' log line (the runner, the workers
+  started and sent their monitors) until every monitor is up; the seconds from the
+  process's start are shown too.  *Mass outage*: from the moment the first failing
+  address refused until every failing monitor is down.  *Mass recovery*: from the
+  moment the first address listened again until every failing monitor is up.  The bound
+  of each: one interval plus the confirmation re-probes (cold start: the interval, the
+  first runs being spread over it; outage: interval + 2 x 1 s; recovery: interval +
+  1 s); a phase is judged against its bound plus what measuring adds (one polling period,
+  the store's 0.2 s commit and 0.3 s for the probes: 1.5 s, 0.7 s in ``--quick``).  A
+  phase's time runs out at its cap (``--cap`` seconds, or 3 x its bound but at least
+  its bound + 120 s, so that a cold start a minute or two late still finishes and the
+  outage starts from a settled monitor; ``--quick``: 3 x its bound): the
+  figures then say how many monitors had changed, and the next phase starts anyway, its
+  coordinator perhaps still behind (the table says which phases were cut short).  After
+  each phase the driver waits ``--settle`` seconds (5) before the next event, so that
+  the phase's alerts are delivered in it.
+- **When a monitor changed** is read from the store, as the monitor writes it: the
+  ``state_changes`` table (SQLite, read-only, WAL), polled every second (every 0.2 s in
+  ``--quick``) with one query for the changes since the phase's event (the cold start's:
+  since the launch, as workers check while the coordinator starts); each monitor's
+  latest state counts, ``unknown`` rows left out (``StoreWatch.since`` says why).
+  So the seconds include the store's commit (every 0.2 s) and up to
+  one polling period, and what the monitor's web pages say may come earlier.  The check
+  time the monitor stamped on the last change is shown too (the gap between the two is
+  how far the coordinator and its store were behind the checks).
+- **CPU per change**: utime + stime from ``/proc/PID/stat`` of the coordinator (every
+  thread: the store's writer too) and of each worker (``bench_scale.workers_of``), read
+  at the phase's event and at its end (every monitor changed, or the cap), divided by the
+  state changes seen in the phase.  It includes the checks made in the phase (in an
+  outage, about three a monitor: the failed check and two re-probes; plus the steady
+  monitors'), so it is not zero at any N: what matters is that it stays the same as N
+  grows.  So the table also gives it *net of the quiet rate*: after the cold start (and its
+  settle), a quiet window (``--quiet``, 10 s) measures the CPU rate of the coordinator and
+  workers with nothing changing (the steady checks, one a monitor per interval as in any
+  phase, and the API's pollers, which cost more as N grows); each phase is charged that
+  rate times its length, and the rest, per change, is what the changes cost.  A cold
+  start cut short leaves the coordinator catching up in that window: the table says so.
+  Where changes cost less than that rate's noise (the pollers' cost varies with what the
+  pages show), the net figure can come out below zero, and is not judged.  The judged
+  figure is the net one at the largest size against the smallest of each shape.
+- **The API during the wave**: three threads in this driver GET ``/``, ``/api/status`` and
+  ``/metrics`` each twice a second (the next request as soon as the previous answered,
+  when it took more than 0.5 s), with a 30 s timeout: a request that timed out or failed
+  counts as 30 s, and is counted.  p50 / p99 / max of the requests started in the phase
+  (from its event to its end).
+- **Unaffected checks**: the start lag (``lag_ms`` the prober stored: when a check
+  started less when its schedule had it due) of the steady monitors' checks that
+  started in the phase, p50 / p99 / max.
+- **Alerts**: POSTs the receiver got from the phase's event until the next phase's event
+  (the last: until SIGTERM), and the outbox rows the monitor queued in the same span
+  (``created``); **incidents** opened (and, in the recovery, resolved) in that span.
+- **SIGTERM** at the end: seconds until the process exited (killed past 90 s), against
+  the grace of ``docs/deployment.md``'s systemd unit (``TimeoutStopSec=30``).
+- **The machine** has 2 cores, shared by the monitor, its workers, the targets, this
+  driver (its pollers, its receiver and its store reads) and whatever else runs there;
+  nothing is pinned (``taskset`` has nothing to pin to on 2 cores, as bench_scale.py
+  says).  The load average at each run's end and the cores the machine spent busy
+  outside the monitor are shown, so that a figure measured beside other work says so.
+
+The default runs took 26 minutes before issue 23's fixes, most phases cut short at their
+cap (1,000 monitors: 2.5 minutes a shape; 20,000: 9; 120,000: 12); with every phase
+within its bound a run is about three bounds, 25 s of settling and the quiet window, and
+the start: some 2.5 minutes each at 1,000 and 20,000, 5 at 120,000.  ``--quick`` runs 40
+monitors at a 2 s interval in one process and with ``workers: 2``, in about 30 s: it
+shows that the benchmark works, not how far tether goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
+from _targets import Targets, target_servers
+from bench_monitor import everywhere, quantile, versions
+from bench_scale import busy_cores_seconds, cpu_seconds, load_average, workers_of
+
+HEADING = "# Benchmark results: mass transitions in the real monitor process"
+SUBNET = 60
+"""The failing targets listen on 127.0.60.x and 127.0.61.x, the steady one on 127.0.62.1:
+apart from bench_monitor's and bench_scale's."""
+TARGET_PROCESSES, HOSTS_EACH = 2, 16
+CONFIRM_DELAY = 1.0
+"""The detector's default re-probe delay (docs/detection.md)."""
+FAILURE_THRESHOLD, SUCCESS_THRESHOLD = 3, 2
+GRACE = 30.0
+"""The documented stop grace: docs/deployment.md's unit, ``TimeoutStopSec=30``."""
+KILL_AFTER = 90.0
+API_TIMEOUT = 30.0
+API_PERIOD = 0.5
+API_TARGET = 1.0
+LAG_TARGET = 1.0
+CPU_RATIO_TARGET = 1.5
+"""How much more CPU per change the largest size may take than 1,000 monitors: "the same",
+with room for the noise of a shared 2-core machine."""
+ENDPOINTS = ("/", "/api/status", "/metrics")
+DEFAULT_RUNS = "1x1000,1x20000,2x1000,2x120000@60"
+"""120,000 at 60 s: bench_scale.py's steady state (2,000 checks/s, about one core of the
+two for the checks alone); at 30 s the checks alone would need more than the machine."""
+PHASES = ("cold start", "mass outage", "mass recovery")
+
+# ---------------------------------------------------------------------------------------------
+# The monitor process: python bench_mass.py --monitor SPEC
+# ---------------------------------------------------------------------------------------------
+
+
+def monitor_config(spec: dict[str, Any]) -> Any:
+    """The configuration ``spec`` describes, as ``tether.yaml`` would give it."""
+    from tether.monitor.config import MonitorConfig, Server, Storage, default_timeout
+
+    def monitor(name: str, url: str, interval: float) -> dict[str, Any]:
+        return {
+            "name": name,
+            "url": f"http://{url}/health",
+            "interval": f"{interval * 1000:.0f}ms",
+            "timeout": f"{default_timeout(interval) * 1000:.0f}ms",
+            "conditions": ["[STATUS] == 200"],
+            "locations": everywhere(),
+            "alerts": ["ops"],
+        }
+
+    urls, interval = spec["urls"], spec["interval"]
+    steady_interval = min(5.0, interval)
+    monitors = [
+        monitor(f"m{i:06d}", urls[i % len(urls)], interval) for i in range(spec["monitors"])
+    ]
+    monitors += [
+        monitor(f"s{i:04d}", spec["steady_url"], steady_interval) for i in range(spec["steady"])
+    ]
+    data = {
+        "alerts": [{"name": "ops", "type": "webhook", "url": spec["hook"]}],
+        "monitors": monitors,
+    }
+    base = MonitorConfig.model_validate(data)
+    return base.model_copy(
+        update={
+            "workers": spec["workers"],
+            "storage": Storage.model_validate({"path": spec["db"]}),
+            "server": Server.model_validate({"listen": "127.0.0.1:0"}),
+        }
+    )
+
+
+def monitor_process(spec_text: str) -> int:
+    """``tether monitor`` as the CLI runs it, on a configuration built in Python."""
+    from tether.monitor import logging_to, open_store, run_monitor
+
+    spec = json.loads(spec_text)
+    config = monitor_config(spec)
+    with logging_to(sys.stderr, "json"):
+        store = open_store(config.storage)
+        with store:
+            # The path is only read again on SIGHUP, which nothing sends here.
+            return run_monitor(spec["db"] + ".yaml", config, store)
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver's side
+# ---------------------------------------------------------------------------------------------
+
+
+class MonitorProcess:
+    """The monitor child.  Its stderr is read as it comes: the 'started' line (and the
+    address it names) is kept, the rest only counted (a wave logs a line per change), the
+    last lines kept for an error message."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        command = [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
+        self.spawned = time.time()
+        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.started: float | None = None
+        self.address = ""
+        self.lines = 0
+        self.died = 0
+        self.tail: deque[str] = deque(maxlen=30)
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines += 1
+            self.tail.append(line)
+            if '"worker.died"' in line:
+                self.died += 1
+            if self.started is None and '"started"' in line:
+                found = re.search(r"http://([^/\s]+)/", line)
+                with self._changed:
+                    self.started = time.time()
+                    self.address = found.group(1) if found else ""
+                    self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_started(self, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.started is None:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the monitor did not start:\n" + "\n".join(self.tail))
+                self._changed.wait(0.5)
+            return self.started
+
+    def stop(self) -> tuple[int, float]:
+        """SIGTERM; the exit code and the seconds it took (killed past KILL_AFTER)."""
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(KILL_AFTER)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        took = time.monotonic() - began
+        self._reader.join(10)
+        return code, took
+
+
+class Receiver:
+    """The webhook channel's receiver: notes when each POST arrived, answers 204."""
+
+    def __init__(self) -> None:
+        times: list[float] = []
+        self.times = times
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                times.append(time.time())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
+
+    def between(self, start: float, end: float) -> int:
+        return sum(1 for t in list(self.times) if start <= t < end)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ApiPoller:
+    """GETs ``path`` twice a second until stopped; each request's start and seconds (a
+    timeout or a failure: API_TIMEOUT, and counted as failed)."""
+
+    def __init__(self, base: str, path: str) -> None:
+        self.url, self.path = base + path, path
+        self.samples: list[tuple[float, float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began, t0 = time.time(), time.perf_counter()
+            ok = True
+            try:
+                with urllib.request.urlopen(self.url, timeout=API_TIMEOUT) as answer:
+                    answer.read()
+                took = time.perf_counter() - t0
+            except (OSError, urllib.error.URLError):
+                ok, took = False, API_TIMEOUT
+            self.samples.append((began, took, ok))
+            self._stop.wait(max(0.0, API_PERIOD - (time.perf_counter() - t0)))
+
+    def between(self, start: float, end: float) -> tuple[list[float], int]:
+        found = [(s, ok) for t, s, ok in list(self.samples) if start <= t < end]
+        return [s for s, _ in found], sum(1 for _, ok in found if not ok)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(API_TIMEOUT + 5)
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+
+
+def _scalar(db: Path, sql: str, params: tuple[Any, ...]) -> int:
+    conn = _connect(db)
+    try:
+        return int(conn.execute(sql, params).fetchone()[0] or 0)
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+@dataclass
+class ApiFigures:
+    p50: float = float("nan")
+    p99: float = float("nan")
+    worst: float = float("nan")
+    count: int = 0
+    failed: int = 0
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    bound: float
+    """One interval plus the confirmation re-probes."""
+    slack: float
+    """What measuring adds: one polling period and the store's commit (0.2 s), with 0.3 s
+    for the probes themselves."""
+    cap: float
+    total: int
+    changed: int = 0
+    seconds: float = float("nan")
+    """From the event until every monitor was seen changed in the store (NaN: cut short)."""
+    last_check: float = float("nan")
+    """From the event to the check time the monitor stamped on the last change seen."""
+    since_spawn: float = float("nan")
+    coordinator_cpu: float = 0.0
+    workers_cpu: float = 0.0
+    lag_p50: float = float("nan")
+    lag_p99: float = float("nan")
+    lag_max: float = float("nan")
+    lag_count: int = 0
+    alerts: int = 0
+    queued: int = 0
+    incidents: int = 0
+    resolved: int = 0
+    api: dict[str, ApiFigures] = field(default_factory=dict)
+    others_cores: float = 0.0
+    wall: float = 0.0
+    """Seconds from the event to the phase's end (every monitor changed, or the cap)."""
+    quiet_cores: float = 0.0
+    """The run's quiet CPU rate (cores, coordinator and workers), charged to no change."""
+
+    @property
+    def done(self) -> bool:
+        return not math.isnan(self.seconds)
+
+    @property
+    def per_change(self) -> float:
+        """CPU µs per change, coordinator and workers."""
+        return (
+            (self.coordinator_cpu + self.workers_cpu) / self.changed * 1e6
+            if self.changed
+            else float("nan")
+        )
+
+    @property
+    def coordinator_per_change(self) -> float:
+        return self.coordinator_cpu / self.changed * 1e6 if self.changed else float("nan")
+
+    @property
+    def net_per_change(self) -> float:
+        """CPU µs per change, coordinator and workers, less what the same span costs
+        without changes (the quiet window's rate: the steady checks, the API's pollers)."""
+        if not self.changed:
+            return float("nan")
+        net = self.coordinator_cpu + self.workers_cpu - self.quiet_cores * self.wall
+        return net / self.changed * 1e6
+
+
+@dataclass
+class Run:
+    workers: int
+    monitors: int
+    interval: float
+    steady: int
+    phases: list[PhaseResult] = field(default_factory=list)
+    started: float = float("nan")
+    """Seconds from the process's start to its 'started' line."""
+    spread_ms: float = 0.0
+    quiet_coordinator: float = float("nan")
+    """Cores the coordinator used in the quiet window (after the cold start)."""
+    quiet_workers: float = float("nan")
+    quiet_after_cut: bool = False
+    stop_seconds: float = float("nan")
+    exit_code: int | None = None
+    restarts: int = 0
+    load: str = ""
+    error: str = ""
+
+    @property
+    def shape(self) -> str:
+        return "one process" if self.workers == 1 else f"workers: {self.workers}"
+
+
+class StoreWatch:
+    """Each monitor's latest state change since a moment, from the store."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def since(self, at: float) -> tuple[dict[str, str], float]:
+        """Latest state of every monitor that changed at or after ``at``; the latest
+        check time stamped on those changes.  ``unknown`` rows are left out: ``Runner.run``
+        records every monitor's state as it begins (``unknown`` on a cold start), stamped
+        then, and with worker processes the first checks, made before, are stamped
+        earlier, so a monitor already ``up`` would seem ``unknown`` (no monitor here is
+        paused and resumed, the other way to ``unknown``)."""
+        try:
+            conn = _connect(self.db)
+        except sqlite3.OperationalError:
+            return {}, float("nan")
+        try:
+            rows = conn.execute(
+                "SELECT monitor, at, state FROM state_changes WHERE at >= ? AND state != 'unknown' "
+                "ORDER BY at",
+                (at,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            rows = []
+        finally:
+            conn.close()
+        latest = {m: s for m, _, s in rows}
+        return latest, max((a for _, a, _ in rows), default=float("nan"))
+
+
+def cpu_of(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds of the coordinator (``pids[0]``) and of the rest together."""
+    return cpu_seconds(pids[0]), sum(cpu_seconds(p) for p in pids[1:])
+
+
+def wait_phase(
+    watch: StoreWatch,
+    event: float,
+    since: float,
+    names: set[str],
+    state: str,
+    cap: float,
+    poll: float,
+    proc: MonitorProcess,
+) -> tuple[int, float, float]:
+    """Poll until every one of ``names`` is ``state`` by a change since ``since``, or
+    ``cap`` s have passed since ``event``: how many were, when all were (NaN: cut short),
+    and the last change's check time."""
+    while True:
+        latest, last = watch.since(since)
+        changed = sum(1 for n, s in latest.items() if s == state and n in names)
+        now = time.time()
+        if changed >= len(names):
+            return changed, now, last
+        if now - event > cap or proc.proc.poll() is not None:
+            return changed, float("nan"), last
+        time.sleep(poll)
+
+
+def run_one(
+    workers: int,
+    monitors: int,
+    interval: float,
+    args: argparse.Namespace,
+    urls: list[str],
+    steady_url: str,
+    targets: list[Targets],
+    tmp: Path,
+) -> Run:
+    run = Run(workers, monitors, interval, args.steady)
+    db = tmp / f"mass-{workers}-{monitors}.db"
+    receiver = Receiver()
+    spec = {
+        "urls": urls,
+        "steady_url": steady_url,
+        "monitors": monitors,
+        "steady": args.steady,
+        "interval": interval,
+        "workers": workers,
+        "db": str(db),
+        "hook": receiver.url,
+    }
+    wave = {f"m{i:06d}" for i in range(monitors)}
+    every = wave | {f"s{i:04d}" for i in range(args.steady)}
+    steady_names = tuple(sorted(every - wave))
+    watch = StoreWatch(db)
+    proc = MonitorProcess(spec)
+    pollers: list[ApiPoller] = []
+    print(f"  {run.shape}, {monitors:,} monitors: starting", flush=True)
+    try:
+        started = proc.wait_started(900)
+        run.started = started - proc.spawned
+        pids = [proc.proc.pid, *workers_of(proc.proc.pid)]
+        base = f"http://{proc.address}"
+        pollers = [ApiPoller(base, p) for p in ENDPOINTS]
+        bounds = {
+            "cold start": interval,
+            "mass outage": interval + (FAILURE_THRESHOLD - 1) * CONFIRM_DELAY,
+            "mass recovery": interval + (SUCCESS_THRESHOLD - 1) * CONFIRM_DELAY,
+        }
+        spans: list[tuple[PhaseResult, float, float]] = []
+        for name in PHASES:
+            bound = bounds[name]
+            cap = args.cap if args.cap else max(3 * bound, bound + args.cap_extra)
+            names = every if name == "cold start" else wave
+            result = PhaseResult(name, bound, args.poll + 0.5, cap, len(names))
+            state = "down" if name == "mass outage" else "up"
+            busy0 = busy_cores_seconds()
+            mine0 = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets)
+            if name == "cold start":
+                event = started
+            else:
+                command = "down" if name == "mass outage" else "up"
+                t0 = time.time()
+                # The first address's switch is the event; the others follow within ms.
+                switched = [t.switch(command, a) for t in targets for a in t.addresses]
+                event = switched[0]
+                run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
+            cpu0 = cpu_of(pids)
+            # The cold start counts changes from the launch: workers check as they start.
+            since = proc.spawned if name == "cold start" else event
+            changed, done, last = wait_phase(
+                watch, event, since, names, state, cap, args.poll, proc
+            )
+            end = time.time() if math.isnan(done) else done
+            cpu1 = cpu_of(pids)
+            busy = busy_cores_seconds() - busy0
+            mine = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets) - mine0
+            result.changed = changed
+            result.seconds = done - event
+            result.last_check = last - event
+            result.since_spawn = done - proc.spawned if name == "cold start" else float("nan")
+            result.coordinator_cpu = cpu1[0] - cpu0[0]
+            result.workers_cpu = cpu1[1] - cpu0[1]
+            monitor_cpu = result.coordinator_cpu + result.workers_cpu
+            result.others_cores = max(0.0, (busy - mine - monitor_cpu) / max(end - event, 1e-6))
+            shown = "cut short" if not result.done else f"{result.seconds:.1f} s"
+            print(
+                f"    {name}: {changed:,} of {len(names):,} {state} ({shown}; bound "
+                f"{bound:g} s, cap {cap:g} s), {_s(result.per_change, 0)} CPU µs per change",
+                flush=True,
+            )
+            result.wall = end - event
+            time.sleep(args.settle)
+            spans.append((result, event, end))
+            run.phases.append(result)
+            if name == "cold start":
+                # The quiet rate: what a span costs with no change in it.
+                q0, t0 = cpu_of(pids), time.perf_counter()
+                time.sleep(args.quiet)
+                q1, took = cpu_of(pids), time.perf_counter() - t0
+                run.quiet_coordinator = (q1[0] - q0[0]) / took
+                run.quiet_workers = (q1[1] - q0[1]) / took
+                run.quiet_after_cut = not result.done
+        for result in run.phases:
+            result.quiet_cores = run.quiet_coordinator + run.quiet_workers
+        run.load = load_average()
+        run.restarts = proc.died
+        for p in pollers:
+            p.close()
+        stopping = time.time()
+        run.exit_code, run.stop_seconds = proc.stop()
+        print(f"    SIGTERM: exit {run.exit_code} in {run.stop_seconds:.1f} s", flush=True)
+    except BaseException:
+        for p in pollers:
+            p._stop.set()
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+        receiver.close()
+        raise
+    receiver.close()
+    # Figures read after the run: each phase's span is its event to the next one's.
+    for i, (result, event, end) in enumerate(spans):
+        until = spans[i + 1][1] if i + 1 < len(spans) else stopping
+        result.alerts = receiver.between(event, until)
+        result.queued = _scalar(
+            db, "SELECT count(*) FROM outbox WHERE created >= ? AND created < ?", (event, until)
+        )
+        result.incidents = _scalar(
+            db, "SELECT count(*) FROM incidents WHERE opened >= ? AND opened < ?", (event, until)
+        )
+        result.resolved = _scalar(
+            db,
+            "SELECT count(*) FROM incidents WHERE resolved >= ? AND resolved < ?",
+            (event, until),
+        )
+        for p in pollers:
+            seconds, failed = p.between(event, end)
+            result.api[p.path] = ApiFigures(
+                quantile(seconds, 0.5),
+                quantile(seconds, 0.99),
+                max(seconds, default=float("nan")),
+                len(seconds),
+                failed,
+            )
+        lags = steady_lags(db, steady_names, event, end)
+        result.lag_count = len(lags)
+        result.lag_p50, result.lag_p99 = quantile(lags, 0.5), quantile(lags, 0.99)
+        result.lag_max = max(lags, default=float("nan"))
+    return run
+
+
+def steady_lags(db: Path, names: tuple[str, ...], start: float, end: float) -> list[float]:
+    """Start lags (s) of the steady monitors' checks that started between the two."""
+    if not names:
+        return []
+    conn = _connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT json_extract(data, '$.lag_ms') FROM results WHERE monitor >= ? AND "
+            "monitor <= ? AND ts - coalesce(latency_ms, 0) / 1000.0 BETWEEN ? AND ?",
+            (names[0], names[-1], start, end),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(lag or 0.0) / 1000 for (lag,) in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+
+def _s(x: float, digits: int = 1) -> str:
+    return "-" if math.isnan(x) else f"{x:,.{digits}f}"
+
+
+def _ms(x: float) -> str:
+    return "-" if math.isnan(x) else f"{1000 * x:,.0f}"
+
+
+def _label(run: Run) -> str:
+    return f"{run.shape}, {run.monitors:,} at {run.interval:g} s"
+
+
+def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace) -> Section:
+    number = "1" if label == "before" else "2"
+    title = "before issue 23's fixes" if label == "before" else "after issue 23's fixes"
+    section = Section(f"{number}. Every monitor changing state at once, {title} (commit {head})")
+    rows = []
+    for r in runs:
+        for p in r.phases:
+            seen = (
+                f"{p.seconds:.1f}"
+                if p.done
+                else f"cut short at {p.cap:.0f}: {p.changed:,} of {p.total:,}"
+            )
+            rows.append(
+                (
+                    _label(r),
+                    p.name,
+                    seen
+                    + (
+                        f" ({p.since_spawn:.0f} from launch)"
+                        if not math.isnan(p.since_spawn)
+                        else ""
+                    ),
+                    f"{p.bound:g} + {p.slack:g}",
+                    _s(p.last_check),
+                    _s(p.coordinator_per_change, 0),
+                    _s(p.per_change, 0),
+                    _s(p.net_per_change, 0),
+                    f"{p.alerts:,} ({p.queued:,})",
+                    f"{p.incidents:,}" + (f" ({p.resolved:,} resolved)" if p.resolved else ""),
+                    f"{p.others_cores:.2f}",
+                )
+            )
+    section.tables.append(
+        table(
+            "Each phase: seconds from the event until every monitor was seen changed in the "
+            "store, CPU per state change, alerts",
+            (
+                "shape, monitors",
+                "phase",
+                "seconds to all changed",
+                "bound + measuring s",
+                "last change's check at s",
+                "coordinator CPU µs per change",
+                "all processes' CPU µs per change",
+                "of it net of the quiet rate",
+                "alerts received (queued)",
+                "incidents opened",
+                "other cores busy",
+            ),
+            rows,
+        )
+    )
+    rows = []
+    for r in runs:
+        for p in r.phases:
+            cells = []
+            for path in ENDPOINTS:
+                a = p.api.get(path, ApiFigures())
+                cells.append(
+                    f"{_ms(a.p50)} / {_ms(a.p99)} / {_ms(a.worst)}"
+                    + (f" ({a.failed} of {a.count} timed out)" if a.failed else "")
+                )
+            rows.append(
+                (
+                    _label(r),
+                    p.name,
+                    *cells,
+                    f"{_ms(p.lag_p50)} / {_ms(p.lag_p99)} / {_ms(p.lag_max)} ({p.lag_count:,})",
+                )
+            )
+    section.tables.append(
+        table(
+            "During each phase: the API's latency (ms, p50 / p99 / max; a request timed out "
+            "counts as 30,000) and the unaffected monitors' start lag (ms, p50 / p99 / max, "
+            "checks)",
+            ("shape, monitors", "phase", "GET /", "GET /api/status", "GET /metrics", "start lag"),
+            rows,
+        )
+    )
+    rows = [
+        (
+            _label(r),
+            f"{r.started:.1f}",
+            f"{r.stop_seconds:.1f} (exit {r.exit_code})"
+            + (" killed" if r.stop_seconds >= KILL_AFTER else ""),
+            f"{r.quiet_coordinator:.2f} / {r.quiet_workers:.2f}"
+            + (" (after a cold start cut short)" if r.quiet_after_cut else ""),
+            str(r.restarts),
+            r.load,
+        )
+        for r in runs
+    ]
+    section.tables.append(
+        table(
+            "Each run: start-up, SIGTERM, the machine",
+            (
+                "shape, monitors",
+                "launch to 'started' s",
+                "SIGTERM to exit s",
+                "quiet CPU, cores: coordinator / workers",
+                "worker restarts",
+                "load average at the end",
+            ),
+            rows,
+        )
+    )
+    how = "with --quick (sizes too small to mean anything)" if args.quick else "real time"
+    section.notes.append(
+        f"Measured at commit {head}, {how}: "
+        f"N monitors at the interval each row says on {TARGET_PROCESSES * HOSTS_EACH} loopback "
+        f"target addresses plus {args.steady} steady monitors at min(5 s, the interval) on one "
+        "that never fails, one webhook channel, SQLite; the 2-core machine shared with other "
+        "work (the 'other cores busy' column).  Every phase is capped at "
+        + (f"{args.cap:g} s" if args.cap else "3 x its bound")
+        + (
+            f", at least its bound + {args.cap_extra:g} s"
+            if args.cap_extra and not args.cap
+            else ""
+        )
+        + "; a phase cut short says how many monitors had changed, and the next phase starts "
+        "with the coordinator perhaps still behind."
+    )
+    if any(r.error for r in runs):
+        section.notes += [f"{_label(r)}: {r.error}" for r in runs if r.error]
+    section.verdicts += verdicts(runs)
+    return section
+
+
+def verdicts(runs: list[Run]) -> list[str]:
+    out = []
+    for r in runs:
+        for p in r.phases:
+            what = (
+                f"every monitor {'down' if p.name == 'mass outage' else 'up'} in {p.seconds:.1f} s"
+                if p.done
+                else f"cut short at {p.cap:.0f} s with {p.changed:,} of {p.total:,} changed"
+            )
+            out.append(
+                f"{_label(r)}, {p.name}: {what} (target <= {p.bound + p.slack:g} s): "
+                f"{met(p.done and p.seconds <= p.bound + p.slack)}"
+            )
+        worst_api = max(
+            (a.p99 for p in r.phases for a in p.api.values() if not math.isnan(a.p99)),
+            default=float("nan"),
+        )
+        out.append(
+            f"{_label(r)}: the worst p99 of GET /, /api/status and /metrics in any phase, "
+            f"{_ms(worst_api)} ms (target <= {1000 * API_TARGET:.0f} ms): "
+            f"{met(worst_api <= API_TARGET)}"
+        )
+        worst_lag = max(
+            (p.lag_p99 for p in r.phases if not math.isnan(p.lag_p99)), default=float("nan")
+        )
+        out.append(
+            f"{_label(r)}: the unaffected monitors' start lag p99, worst phase, "
+            f"{_ms(worst_lag)} ms (target <= {1000 * LAG_TARGET:.0f} ms): "
+            f"{met(worst_lag <= LAG_TARGET)}"
+        )
+        out.append(
+            f"{_label(r)}: SIGTERM to exit {r.stop_seconds:.1f} s (target <= {GRACE:g} s): "
+            f"{met(r.stop_seconds <= GRACE and r.exit_code == 0)}"
+        )
+    for workers in sorted({r.workers for r in runs}):
+        mine = sorted((r for r in runs if r.workers == workers), key=lambda r: r.monitors)
+        if len(mine) < 2:
+            continue
+        small, large = mine[0], mine[-1]
+        for i, name in enumerate(PHASES[: min(len(small.phases), len(large.phases))]):
+            a, b = small.phases[i].net_per_change, large.phases[i].net_per_change
+            if math.isnan(a) or math.isnan(b) or a <= 0:
+                continue  # nothing to compare with: the changes cost less than the noise
+            out.append(
+                f"{large.shape}, {name}: CPU per change (net) at {large.monitors:,} monitors "
+                f"{b:,.0f} µs, at {small.monitors:,} {a:,.0f} µs: {b / a:.2f}x "
+                f"(target <= {CPU_RATIO_TARGET:g}): {met(b / a <= CPU_RATIO_TARGET)}"
+            )
+    return out
+
+
+def keep_other_label(path: str, label: str) -> list[Section]:
+    """The other label's section of this benchmark's part in ``path``, kept verbatim."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    part = re.search(rf"{re.escape(HEADING)}\n(.*?)(?=\n# |\Z)", text, flags=re.S)
+    if part is None:
+        return []
+    other = "1. " if label == "after" else "2. "
+    found = re.search(
+        rf"^## ({re.escape(other)}[^\n]*)\n\n(.*?)(?=\n## |\Z)", part.group(1), re.S | re.M
+    )
+    if found is None:
+        return []
+    # write_part prints a section's notes, then its tables and verdicts: the kept text
+    # goes in whole as one note.
+    return [Section(found.group(1), notes=[found.group(2).rstrip()])]
+
+
+def parse_runs(text: str, interval: float) -> list[tuple[int, int, float]]:
+    """``1x1000,2x120000@60`` -> [(1, 1000, interval), (2, 120000, 60.0)]."""
+    out = []
+    for item in text.split(","):
+        size, _, own = item.partition("@")
+        workers, _, monitors = size.partition("x")
+        out.append((int(workers), int(monitors), float(own) if own else interval))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="about a minute, for a smoke test")
+    parser.add_argument(
+        "--runs",
+        help=f"WORKERSxMONITORS[@INTERVAL], comma-separated (default {DEFAULT_RUNS})",
+    )
+    parser.add_argument("--interval", type=float, help="seconds (default 30; --quick 2)")
+    parser.add_argument("--steady", type=int, help="monitors on a target that never fails (100)")
+    parser.add_argument(
+        "--cap",
+        type=float,
+        help="seconds each phase may take (3 x its bound, at least bound + 120 s)",
+    )
+    parser.add_argument("--settle", type=float, help="seconds between phases (5; --quick 0.5)")
+    parser.add_argument(
+        "--quiet", type=float, help="seconds of the quiet window after the cold start (10)"
+    )
+    parser.add_argument("--label", choices=("before", "after"), default="after")
+    parser.add_argument("--json", help="also write the raw figures as JSON into this file")
+    parser.add_argument(
+        "--from-json", help="measure nothing: report the figures --json saved in this file"
+    )
+    parser.add_argument("--write", help="also write the results as Markdown into this file")
+    parser.add_argument("--monitor", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.monitor is not None:
+        return monitor_process(args.monitor)
+    if args.quick:
+        args.interval = args.interval or 2.0
+        runs = parse_runs(args.runs or "1x40,2x40", args.interval)
+        args.steady = 4 if args.steady is None else args.steady
+        args.settle = 0.5 if args.settle is None else args.settle
+        args.quiet = 1.0 if args.quiet is None else args.quiet
+        args.poll = 0.2
+        args.cap_extra = 0.0
+    else:
+        args.interval = args.interval or 30.0
+        runs = parse_runs(args.runs or DEFAULT_RUNS, args.interval)
+        args.steady = 100 if args.steady is None else args.steady
+        args.settle = 5.0 if args.settle is None else args.settle
+        args.quiet = 10.0 if args.quiet is None else args.quiet
+        args.poll = 1.0
+        args.cap_extra = 120.0
+
+    # SIGTERM unwinds like Ctrl-C: the monitor is killed and the targets closed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    began = time.perf_counter()
+    made_by = versions()
+    head = commit_of_tree()
+    print(f"{os.cpu_count()} cores; {made_by}{'; --quick' if args.quick else ''}", flush=True)
+    print(f"load average {load_average()}", flush=True)
+    command = "python " + " ".join(["benchmarks/bench_mass.py", *sys.argv[1:]])
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        if isinstance(saved, list):  # the runs alone
+            saved = {"runs": saved}
+        done = [run_from(r) for r in saved["runs"]]
+        head = saved.get("head", head)
+        made_by = saved.get("made_by", made_by)
+        command = saved.get("command", command)
+        seconds = float(saved.get("seconds", 0.0))
+    else:
+        done = measure(runs, args, head, made_by, command, began)
+        seconds = time.perf_counter() - began
+    section = section_for(done, args.label, head, args)
+    section.notes[0] = f"Run: `{command}`, {seconds:.0f} s in all.  {section.notes[0]}"
+    section.seconds = seconds
+    section.show()
+    print(f"\n{seconds:.0f} s in all")
+    if args.write:
+        kept = keep_other_label(args.write, args.label)
+        sections = sorted([section, *kept], key=lambda s: s.heading)
+        write_part(args.write, HEADING, command, sections, seconds, made_by)
+    return 0
+
+
+def run_from(saved: dict[str, Any]) -> Run:
+    """A run as ``--json`` saved it."""
+    phases = [
+        PhaseResult(**{**p, "api": {k: ApiFigures(**a) for k, a in p["api"].items()}})
+        for p in saved["phases"]
+    ]
+    return Run(**{**saved, "phases": phases})
+
+
+def measure(
+    runs: list[tuple[int, int, float]],
+    args: argparse.Namespace,
+    head: str,
+    made_by: str,
+    command: str,
+    began: float,
+) -> list[Run]:
+    """Each run in turn, saved to ``--json`` after each."""
+    done: list[Run] = []
+    with (
+        target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET) as failing,
+        target_servers(1, 1, SUBNET + TARGET_PROCESSES) as steady,
+        tempfile.TemporaryDirectory(prefix="bench-mass-") as tmp,
+    ):
+        urls = [a for t in failing for a in t.addresses]
+        for workers, monitors, interval in runs:
+            try:
+                done.append(
+                    run_one(
+                        workers,
+                        monitors,
+                        interval,
+                        args,
+                        urls,
+                        steady[0].addresses[0],
+                        failing,
+                        Path(tmp),
+                    )
+                )
+            except RuntimeError as exc:
+                print(f"  failed: {exc}", flush=True)
+                done.append(Run(workers, monitors, interval, args.steady, error=str(exc)[:300]))
+            if args.json:
+                saved = {
+                    "head": head,
+                    "made_by": made_by,
+                    "command": command,
+                    "seconds": time.perf_counter() - began,
+                    "runs": [asdict(r) for r in done],
+                }
+                Path(args.json).write_text(json.dumps(saved, indent=1))
+            shutil.rmtree(Path(tmp), ignore_errors=True)
+            Path(tmp).mkdir(exist_ok=True)
+    return done
+
+
+def commit_of_tree() -> str:
+    from _report import commit
+
+    return commit()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
