@@ -102,7 +102,8 @@ def test_a_list_reads_50_of_5000_members_and_100_entries_of_its_timeline(
         assert (len(one.incident.monitors), one.monitors_count) == (50, 5000)
         assert (len(one.incident.timeline), one.timeline_count) == (100, 301)
         whole = store.incident(made.id)
-        assert whole is not None and len(whole.members) == 5000
+        assert whole is not None
+        assert len(whole.members) == 5000
         assert listed_brief(one, NOW) == incident_brief(whole, NOW)
         assert len(store.incidents(open_only=True, limit=100_000)[0].members) == 5000
 
@@ -119,7 +120,8 @@ def test_sqlite_list_reads_stop_at_their_caps(tmp_path: Any) -> None:
         store.incident_list(open_only=True, shown=SHOWN)
         conn.set_trace_callback(None)
     (statement,) = statements
-    assert "member)" not in statement and "member," not in statement
+    assert "member)" not in statement
+    assert "member," not in statement
     assert statement.count("LIMIT") >= 5  # members (twice), the timeline's two ends, all
 
 
