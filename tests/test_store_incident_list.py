@@ -167,3 +167,28 @@ def test_lists_show_what_whole_incidents_show(target: str) -> None:
         assert store.down_since() == opened_since(store.incidents(open_only=True))
         assert store.down_since()["m00001"] == T0
         assert "z000" not in store.down_since()
+
+
+def test_a_status_page_reads_its_own_monitors_of_an_incident(target: str) -> None:
+    """With ``among`` (a status page's monitors), each incident names every one of them
+    it has, whatever the cap, and no other; ``current`` says whether they are down in
+    it now (an open incident with its members), as the whole incident's members say."""
+    with open_target(target) as store:
+        first = big(store, 5000)
+        gone = big(store, 2)
+        done = Incident(
+            **{**_fields(gone), "members": {}, "resolved": T0 + 9, "monitors": ("m00001", "x")}
+        )
+        store.commit_incident(done, [], T0 + 9, entry=TimelineEntry(T0 + 9, "resolved", "up"))
+        store.flush()
+        among = {"m04999", "m00001", "m00777", "elsewhere"}
+        listed = store.incident_list(limit=10, shown=(len(among), 1), among=among)
+        got = {i.incident.id: (i.incident.monitors, i.monitors_count, i.current) for i in listed}
+        assert got == {
+            first.id: (("m00001", "m00777", "m04999"), 5000, True),
+            gone.id: (("m00001",), 2, False),
+        }
+        for one in listed:
+            whole = store.incident(one.incident.id)
+            assert whole is not None
+            assert one.current == all(m in whole.members for m in one.incident.monitors)

@@ -289,11 +289,13 @@ class Store(Protocol):
         limit: int = 100,
         monitor: str | None = None,
         shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
     ) -> list[Listed]:
         """Incidents newest first as a list shows them (``shown``: at most so many
         monitors, so many timeline entries), with how many each has: a read that costs
         what it returns, not what the incidents hold (issue 23).  ``monitor``: only the
-        incidents it is or was in.  See :class:`Listed`."""
+        incidents it is or was in; ``among``: of their monitors, only these are named
+        (a status page's).  See :class:`Listed`."""
 
     def down_since(self) -> dict[str, float]:
         """Each monitor in an open incident, and when the first of them opened: names
@@ -687,6 +689,8 @@ class Listed:
     incident: Incident
     monitors_count: int
     timeline_count: int
+    current: bool = False
+    """The monitors named are down in it now (it is open and has its members)."""
 
 
 LISTED_COLUMNS: Final = (
@@ -703,11 +707,12 @@ the others' are its ``monitors`` column."""
 
 
 def listed_record(row: Sequence[Any], decode: Decode) -> Listed:
-    """An incident read for a list: :data:`LISTED_COLUMNS`, then ``folded_into``, the
-    number of its monitors, the first of them by name (a JSON array), the number of its
-    timeline entries and the entries shown (a JSON array of [seq, entry])."""
+    """An incident read for a list: :data:`LISTED_COLUMNS`, then ``folded_into``,
+    whether its monitors are its members (:data:`MEMBERS_KEPT`), the number of its
+    monitors, the first of them by name (a JSON array), the number of its timeline
+    entries and the entries shown (a JSON array of [seq, entry])."""
     incident_id, key, kind, detail, hint, opened, resolved, acknowledged = row[:8]
-    folded, count, names, entries, shown = row[8:]
+    folded, current, count, names, entries, shown = row[8:]
     pairs = sorted(decode(shown) or (), key=_seq)
     return Listed(
         Incident(
@@ -726,6 +731,7 @@ def listed_record(row: Sequence[Any], decode: Decode) -> Listed:
         ),
         int(count or 0),
         int(entries or 0),
+        bool(current),
     )
 
 

@@ -432,14 +432,16 @@ _SELECT_INCIDENTS: Final = (
 
 
 _SELECT_LISTED: Final = (
-    f"SELECT {LISTED_COLUMNS}, i.folded_into, "
+    f"SELECT {LISTED_COLUMNS}, i.folded_into, {MEMBERS_KEPT}, "
     f"CASE WHEN {MEMBERS_KEPT} "
     "THEN (SELECT count(*) FROM incident_members WHERE incident = i.id) "
     "ELSE jsonb_array_length(i.monitors) END, "
     f"CASE WHEN {MEMBERS_KEPT} "
     "THEN (SELECT jsonb_agg(monitor) FROM (SELECT monitor FROM incident_members "
-    'WHERE incident = i.id ORDER BY monitor COLLATE "C" LIMIT %(members)s) s) '
+    "WHERE incident = i.id AND (%(among)s::text[] IS NULL OR monitor = ANY(%(among)s::text[])) "
+    'ORDER BY monitor COLLATE "C" LIMIT %(members)s) s) '
     "ELSE (SELECT jsonb_agg(value) FROM (SELECT value FROM jsonb_array_elements_text(i.monitors) "
+    "WHERE %(among)s::text[] IS NULL OR value = ANY(%(among)s::text[]) "
     'ORDER BY value COLLATE "C" LIMIT %(members)s) s) END, '
     "(SELECT count(*) FROM incident_timeline WHERE incident = i.id), "
     "(SELECT jsonb_agg(jsonb_build_array(seq, entry)) FROM ("
@@ -1031,6 +1033,7 @@ class PostgresStore(BatchedStore["Conn"]):
         limit: int = 100,
         monitor: str | None = None,
         shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
     ) -> list[Listed]:
         where = "AND i.resolved IS NULL " if open_only else ""
         if monitor is not None:
@@ -1041,6 +1044,7 @@ class PostgresStore(BatchedStore["Conn"]):
             "newest": max(timeline - 1, 0),
             "limit": limit,
             "name": monitor,
+            "among": None if among is None else sorted(among),
         }
         rows = self._query(f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
         return [listed_record(r, _same) for r in rows]

@@ -405,14 +405,16 @@ _SELECT_INCIDENTS: Final = (
 
 
 _SELECT_LISTED: Final = (
-    f"SELECT {LISTED_COLUMNS}, i.folded_into, "
+    f"SELECT {LISTED_COLUMNS}, i.folded_into, {MEMBERS_KEPT}, "
     f"CASE WHEN {MEMBERS_KEPT} "
     "THEN (SELECT count(*) FROM incident_members WHERE incident = i.id) "
     "ELSE json_array_length(i.monitors) END, "
     f"CASE WHEN {MEMBERS_KEPT} "
     "THEN (SELECT json_group_array(monitor) FROM (SELECT monitor FROM incident_members "
-    "WHERE incident = i.id ORDER BY monitor LIMIT :members)) "
+    "WHERE incident = i.id AND (:among IS NULL OR monitor IN "
+    "(SELECT value FROM json_each(:among))) ORDER BY monitor LIMIT :members)) "
     "ELSE (SELECT json_group_array(value) FROM (SELECT value FROM json_each(i.monitors) "
+    "WHERE :among IS NULL OR value IN (SELECT value FROM json_each(:among)) "
     "ORDER BY value LIMIT :members)) END, "
     "(SELECT count(*) FROM incident_timeline WHERE incident = i.id), "
     "(SELECT json_group_array(json_array(seq, json(entry))) FROM ("
@@ -851,6 +853,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         limit: int = 100,
         monitor: str | None = None,
         shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
     ) -> list[Listed]:
         where = "AND i.resolved IS NULL " if open_only else ""
         if monitor is not None:
@@ -861,6 +864,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             "newest": max(timeline - 1, 0),
             "limit": limit,
             "name": monitor,
+            "among": None if among is None else json.dumps(sorted(among)),
         }
         rows = self._read().execute(
             f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT :limit", params
