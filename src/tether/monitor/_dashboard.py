@@ -528,10 +528,8 @@ def down_since(snap: Snapshot) -> dict[str, float]:
     """:func:`opened_since` of the open incidents for the monitors that need it (down,
     and not seen going down since a restart), read from the store only when one does:
     every monitor's name in a mass outage otherwise."""
-    if any(
-        snap.since_of(m.name, {}) is None and snap.state(m.name) is State.DOWN
-        for m in snap.monitors
-    ):
+    since = snap.since
+    if any(m.name not in since and snap.state(m.name) is State.DOWN for m in snap.monitors):
         return snap.store.down_since()
     return {}
 
