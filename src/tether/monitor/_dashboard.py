@@ -91,7 +91,7 @@ from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes
 from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
-from tether.monitor.store._base import StoreError, StoreHealth, bucket_start
+from tether.monitor.store._base import Listed, StoreError, StoreHealth, bucket_start
 
 if TYPE_CHECKING:
     from tether.monitor._detect import Observation
@@ -510,6 +510,30 @@ def incident_brief(incident: Incident, now: float) -> dict[str, Any]:
     return doc
 
 
+SHOWN: Final = (MEMBERS_SHOWN, TIMELINE_SHOWN)
+"""What a list read of the store (:meth:`~tether.monitor.store.Store.incident_list`)
+keeps of each incident: what :func:`incident_brief` would show of it whole."""
+
+
+def listed_brief(listed: Listed, now: float) -> dict[str, Any]:
+    """An incident read for a list (with :data:`SHOWN`) as :func:`incident_brief` shows
+    it whole: the same document, its monitors and timeline read no further than shown."""
+    doc = incident_json(listed.incident, now)
+    doc["monitors_count"] = listed.monitors_count
+    doc["timeline_count"] = listed.timeline_count
+    return doc
+
+
+def down_since(snap: Snapshot) -> dict[str, float]:
+    """:func:`opened_since` of the open incidents for the monitors that need it (down,
+    and not seen going down since a restart), read from the store only when one does:
+    every monitor's name in a mass outage otherwise."""
+    since = snap.since
+    if any(m.name not in since and snap.state(m.name) is State.DOWN for m in snap.monitors):
+        return snap.store.down_since()
+    return {}
+
+
 def overview_entries(
     snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
 ) -> list[Entry]:
@@ -545,8 +569,8 @@ def build_status(
     view = view or View()
     now = snap.now
     names = [m.name for m in snap.monitors]
-    incidents = snap.store.incidents(open_only=True, limit=1000)
-    opened = opened_since(incidents)
+    incidents = snap.store.incident_list(open_only=True, limit=1000, shown=SHOWN)
+    opened = down_since(snap)
     table = table or UptimeTable()
     paged = arrange(view, overview_entries(snap, opened, table))
     shown = [e.name for e in paged.entries]
@@ -587,7 +611,7 @@ def build_status(
         "summary": counts,
         "rows": rows,
         "view": {**view.json(), **paged.json()},
-        "open_incidents": [incident_brief(i, now) for i in incidents],
+        "open_incidents": [listed_brief(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
         "cluster": cluster_json(snap.cluster.read(snap.instances, now)),
@@ -602,11 +626,11 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     now = snap.now
     results = snap.store.results(name, limit=RESULTS_SHOWN)
     hourly = snap.store.rollups(name, "hour", since=now - HOURS_SHOWN * 3600)
-    incidents = snap.store.incidents(limit=1000)
-    mine = [i for i in incidents if name in i.monitors][:INCIDENTS_SHOWN]
+    mine = snap.store.incident_list(limit=INCIDENTS_SHOWN, monitor=name, shown=SHOWN)
+    opened = [i.incident.opened for i in mine if i.incident.is_open]
     return {
         "now": iso(now),
-        **snap.head(m, opened_since(mine)),
+        **snap.head(m, {name: min(opened)} if opened else {}),
         "uptime": uptimes(snap.store, name, now),
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
@@ -614,7 +638,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "series": series_path(name),
         "results": [result_json(r) for r in results],
         "hourly": [rollup_json(r) for r in reversed(hourly)],
-        "incidents": [incident_brief(i, now) for i in mine],
+        "incidents": [listed_brief(i, now) for i in mine],
         **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
     }
 
@@ -721,8 +745,8 @@ def _rollup_series(rollups: Sequence[Rollup], period: str) -> dict[str, Any]:
 
 def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str, Any]:
     """The document behind the incidents page (see :func:`incidents_document`)."""
-    rows = snap.store.incidents(open_only=open_only, limit=limit)
-    return {"now": iso(snap.now), "incidents": [incident_brief(i, snap.now) for i in rows]}
+    rows = snap.store.incident_list(open_only=open_only, limit=limit, shown=SHOWN)
+    return {"now": iso(snap.now), "incidents": [listed_brief(i, snap.now) for i in rows]}
 
 
 def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from tether.monitor._runner import Runner
     from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
     from tether.monitor.store import Store
+    from tether.monitor.store._base import Listed
 
 __all__ = [
     "CACHE_SECONDS",
@@ -258,17 +259,18 @@ def _meets(note: IncidentNote, incident: Incident, now: float) -> bool:
 
 def _incident_json(
     page: StatusPage,
-    incident: Incident,
+    listed: Listed,
     shown: Mapping[str, str],
     changes: Mapping[str, Sequence[tuple[float, State]]],
     now: float,
 ) -> dict[str, Any]:
+    incident = listed.incident
     until = incident.resolved if incident.resolved is not None else now
     words = trouble(incident.kind)
     monitors: list[dict[str, Any]] = []
     for name in sorted(m for m in incident.monitors if m in shown):
         down = down_time(changes.get(name, ()), incident.opened, until) or until - incident.opened
-        still = incident.is_open and name in incident.members
+        still = listed.current
         text = (
             f"{shown[name]} is {words}, for {plain_duration(down)} so far"
             if still
@@ -340,14 +342,21 @@ def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
         states = [sight.state(e.monitor) for e in group.monitors]
         groups.append({"name": group.name, "status": overall(states).json(), "monitors": rows})
     window = now - page.incident_days * DAY
-    incidents = [
+    # Each incident's monitors as far as the page's and its notes' go: not the
+    # thousands a mass outage's incident holds (issue 23).
+    among = {*names, *(n.monitor for n in page.notes if n.monitor is not None)}
+    listed = [
         i
-        for i in sight.store.incidents(limit=INCIDENTS_READ)
-        if not i.is_partial
-        and (i.is_open or (i.resolved is not None and i.resolved >= window))
-        and any(m in shown for m in i.monitors)
+        for i in sight.store.incident_list(limit=INCIDENTS_READ, shown=(len(among), 1), among=among)
+        if not i.incident.is_partial
+        and (
+            i.incident.is_open
+            or (i.incident.resolved is not None and i.incident.resolved >= window)
+        )
+        and any(m in shown for m in i.incident.monitors)
     ]
-    told = [_incident_json(page, i, shown, changes, now) for i in incidents]
+    incidents = [i.incident for i in listed]
+    told = [_incident_json(page, i, shown, changes, now) for i in listed]
     for note in page.notes:
         if note.incident is not None or note.monitor not in shown:
             continue

@@ -282,6 +282,25 @@ class Store(Protocol):
     def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
         """Incidents with their timeline, newest first."""
 
+    def incident_list(
+        self,
+        *,
+        open_only: bool = False,
+        limit: int = 100,
+        monitor: str | None = None,
+        shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
+    ) -> list[Listed]:
+        """Incidents newest first as a list shows them (``shown``: at most so many
+        monitors, so many timeline entries), with how many each has: a read that costs
+        what it returns, not what the incidents hold (issue 23).  ``monitor``: only the
+        incidents it is or was in; ``among``: of their monitors, only these are named
+        (a status page's).  See :class:`Listed`."""
+
+    def down_since(self) -> dict[str, float]:
+        """Each monitor in an open incident, and when the first of them opened: names
+        and times only (no member's record is read)."""
+
     def acknowledgements(self) -> dict[int, float]:
         """Each open incident that is acknowledged, and when: what a running monitor reads
         each second to take ``tether ack`` (no timeline, no members: a read that costs the
@@ -658,6 +677,77 @@ def incident_record(
         dict(sorted(kept.items())),
         None if folded is None else int(folded),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An incident as a list shows it (:meth:`Store.incident_list`): ``incident`` names
+    only the first monitors by name and has only its first timeline entry and the newest
+    ones, within the caps asked for, and no members' records; how many monitors and
+    timeline entries it has in all are ``monitors_count`` and ``timeline_count``."""
+
+    incident: Incident
+    monitors_count: int
+    timeline_count: int
+    current: bool = False
+    """The monitors named are down in it now (it is open and has its members)."""
+
+
+LISTED_COLUMNS: Final = (
+    "i.id, i.key, i.kind, i.detail, i.hint, i.opened, i.resolved, i.acknowledged"
+)
+"""An incident's header as :func:`listed_record` reads it (no ``monitors``: a resolved
+incident's may name thousands)."""
+
+MEMBERS_KEPT: Final = (
+    "(i.resolved IS NULL AND EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id))"
+)
+"""An incident whose monitors are its members' names (see :func:`incident_record`);
+the others' are its ``monitors`` column."""
+
+
+def listed_record(row: Sequence[Any], decode: Decode) -> Listed:
+    """An incident read for a list: :data:`LISTED_COLUMNS`, then ``folded_into``,
+    whether its monitors are its members (:data:`MEMBERS_KEPT`), the number of its
+    monitors, the first of them by name (a JSON array), the number of its timeline
+    entries and the entries shown (a JSON array of [seq, entry])."""
+    incident_id, key, kind, detail, hint, opened, resolved, acknowledged = row[:8]
+    folded, current, count, names, entries, shown = row[8:]
+    pairs = sorted(decode(shown) or (), key=_seq)
+    return Listed(
+        Incident(
+            int(incident_id),
+            key,
+            kind_from_text(kind),
+            detail,
+            hint,
+            float(opened),
+            resolved,
+            tuple(sorted(decode(names) or ())),
+            tuple(TimelineEntry.from_json(e) for _, e in pairs),
+            acknowledged,
+            {},
+            None if folded is None else int(folded),
+        ),
+        int(count or 0),
+        int(entries or 0),
+        bool(current),
+    )
+
+
+def _seq(pair: Sequence[Any]) -> Any:
+    return pair[0]
+
+
+def earliest(rows: Iterable[Sequence[Any]]) -> dict[str, float]:
+    """Each monitor and the earliest time rows of (monitor, opened) give it."""
+    out: dict[str, float] = {}
+    for name, opened in rows:
+        at = float(opened)
+        known = out.get(name)
+        if known is None or at < known:
+            out[name] = at
+    return out
 
 
 @dataclass(frozen=True, slots=True)

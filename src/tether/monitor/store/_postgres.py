@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -62,12 +62,15 @@ from tether.monitor.store._base import (
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
+    LISTED_COLUMNS,
     LOCATION_COLUMNS,
+    MEMBERS_KEPT,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
     WINDOW_COLUMNS,
     Fence,
     IncidentWrite,
+    Listed,
     LocationRow,
     Rollup,
     RollupKey,
@@ -76,9 +79,11 @@ from tether.monitor.store._base import (
     audit_record,
     audit_values,
     controls_of,
+    earliest,
     incident_note,
     incident_record,
     incident_write,
+    listed_record,
     location_row,
     location_values,
     merge_tallies,
@@ -424,6 +429,45 @@ _SELECT_INCIDENTS: Final = (
     "FROM incidents i "
 )
 """Incidents with their members and timelines, in one statement (one snapshot)."""
+
+
+_SELECT_LISTED: Final = (
+    f"SELECT {LISTED_COLUMNS}, i.folded_into, {MEMBERS_KEPT}, "
+    f"CASE WHEN {MEMBERS_KEPT} "
+    "THEN (SELECT count(*) FROM incident_members WHERE incident = i.id) "
+    "ELSE jsonb_array_length(i.monitors) END, "
+    f"CASE WHEN {MEMBERS_KEPT} "
+    "THEN (SELECT jsonb_agg(monitor) FROM (SELECT monitor FROM incident_members "
+    "WHERE incident = i.id AND (%(among)s::text[] IS NULL OR monitor = ANY(%(among)s::text[])) "
+    'ORDER BY monitor COLLATE "C" LIMIT %(members)s) s) '
+    "ELSE (SELECT jsonb_agg(value) FROM (SELECT value FROM jsonb_array_elements_text(i.monitors) "
+    "WHERE %(among)s::text[] IS NULL OR value = ANY(%(among)s::text[]) "
+    'ORDER BY value COLLATE "C" LIMIT %(members)s) s) END, '
+    "(SELECT count(*) FROM incident_timeline WHERE incident = i.id), "
+    "(SELECT jsonb_agg(jsonb_build_array(seq, entry)) FROM ("
+    "(SELECT seq, entry FROM incident_timeline WHERE incident = i.id ORDER BY seq LIMIT 1) "
+    "UNION (SELECT seq, entry FROM incident_timeline WHERE incident = i.id "
+    "ORDER BY seq DESC LIMIT %(newest)s)) s) "
+    "FROM incidents i WHERE true "
+)
+"""Incidents as a list shows them (:class:`Listed`): each subquery stops at its cap
+and no member's record is read.  Names are ordered as Python orders them (by code
+point: the "C" collation), whatever the database's collation."""
+
+_HAS_MONITOR: Final = (
+    f"AND CASE WHEN {MEMBERS_KEPT} "
+    "THEN EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id "
+    "AND monitor = %(name)s) "
+    "ELSE i.monitors @> jsonb_build_array(%(name)s::text) END "
+)
+
+_DOWN_SINCE: Final = (
+    "SELECT m.monitor, min(i.opened) FROM incidents i JOIN incident_members m "
+    "ON m.incident = i.id WHERE i.resolved IS NULL GROUP BY m.monitor "
+    "UNION ALL SELECT j.value, i.opened FROM incidents i, jsonb_array_elements_text(i.monitors) j "
+    "WHERE i.resolved IS NULL AND NOT EXISTS "
+    "(SELECT 1 FROM incident_members WHERE incident = i.id)"
+)
 
 
 def _incident(row: Sequence[Any]) -> Incident:
@@ -982,6 +1026,32 @@ class PostgresStore(BatchedStore["Conn"]):
         rows = self._query(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT %s", (limit,))
         return [_incident(r) for r in rows]
 
+    def incident_list(
+        self,
+        *,
+        open_only: bool = False,
+        limit: int = 100,
+        monitor: str | None = None,
+        shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
+    ) -> list[Listed]:
+        where = "AND i.resolved IS NULL " if open_only else ""
+        if monitor is not None:
+            where += _HAS_MONITOR
+        members, timeline = shown
+        params = {
+            "members": members,
+            "newest": max(timeline - 1, 0),
+            "limit": limit,
+            "name": monitor,
+            "among": None if among is None else sorted(among),
+        }
+        rows = self._query(f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
+        return [listed_record(r, _same) for r in rows]
+
+    def down_since(self) -> dict[str, float]:
+        return earliest(self._query(_DOWN_SINCE, ()))
+
     def acknowledgements(self) -> dict[int, float]:
         rows = self._query(
             "SELECT id, acknowledged FROM incidents "
@@ -1067,7 +1137,7 @@ class PostgresStore(BatchedStore["Conn"]):
         return [location_row(r) for r in rows]
 
     def _query(
-        self, sql: str, params: Sequence[Any], *, retried: bool = False
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:
         """Rows of one read, on the shared read connection (reopened if the server dropped it)."""
         with self._read_lock:

@@ -45,12 +45,15 @@ from tether.monitor.store._base import (
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
+    LISTED_COLUMNS,
     LOCATION_COLUMNS,
+    MEMBERS_KEPT,
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
     WINDOW_COLUMNS,
     IncidentWrite,
+    Listed,
     LocationRow,
     Rollup,
     StoreError,
@@ -58,9 +61,11 @@ from tether.monitor.store._base import (
     audit_record,
     audit_values,
     controls_of,
+    earliest,
     incident_note,
     incident_record,
     incident_write,
+    listed_record,
     location_row,
     location_values,
     note_write,
@@ -397,6 +402,45 @@ _SELECT_INCIDENTS: Final = (
     "WHERE incident = i.id) FROM incidents i "
 )
 """Incidents with their members and timelines, in one statement (one snapshot)."""
+
+
+_SELECT_LISTED: Final = (
+    f"SELECT {LISTED_COLUMNS}, i.folded_into, {MEMBERS_KEPT}, "
+    f"CASE WHEN {MEMBERS_KEPT} "
+    "THEN (SELECT count(*) FROM incident_members WHERE incident = i.id) "
+    "ELSE json_array_length(i.monitors) END, "
+    f"CASE WHEN {MEMBERS_KEPT} "
+    "THEN (SELECT json_group_array(monitor) FROM (SELECT monitor FROM incident_members "
+    "WHERE incident = i.id AND (:among IS NULL OR monitor IN "
+    "(SELECT value FROM json_each(:among))) ORDER BY monitor LIMIT :members)) "
+    "ELSE (SELECT json_group_array(value) FROM (SELECT value FROM json_each(i.monitors) "
+    "WHERE :among IS NULL OR value IN (SELECT value FROM json_each(:among)) "
+    "ORDER BY value LIMIT :members)) END, "
+    "(SELECT count(*) FROM incident_timeline WHERE incident = i.id), "
+    "(SELECT json_group_array(json_array(seq, json(entry))) FROM ("
+    "SELECT * FROM (SELECT seq, entry FROM incident_timeline WHERE incident = i.id "
+    "ORDER BY seq LIMIT 1) UNION "
+    "SELECT * FROM (SELECT seq, entry FROM incident_timeline WHERE incident = i.id "
+    "ORDER BY seq DESC LIMIT :newest))) "
+    "FROM incidents i WHERE 1 "
+)
+"""Incidents as a list shows them (:class:`Listed`): each subquery stops at its cap
+(the index on (incident, monitor) and on (incident, seq) hand rows over in order), and
+no member's record is read."""
+
+_HAS_MONITOR: Final = (
+    f"AND CASE WHEN {MEMBERS_KEPT} "
+    "THEN EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id AND monitor = :name) "
+    "ELSE EXISTS (SELECT 1 FROM json_each(i.monitors) WHERE value = :name) END "
+)
+
+_DOWN_SINCE: Final = (
+    "SELECT m.monitor, min(i.opened) FROM incidents i JOIN incident_members m "
+    "ON m.incident = i.id WHERE i.resolved IS NULL GROUP BY m.monitor "
+    "UNION ALL SELECT j.value, i.opened FROM incidents i, json_each(i.monitors) j "
+    "WHERE i.resolved IS NULL AND NOT EXISTS "
+    "(SELECT 1 FROM incident_members WHERE incident = i.id)"
+)
 
 
 def _incident(row: Sequence[Any]) -> Incident:
@@ -801,6 +845,34 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         where = "WHERE resolved IS NULL " if open_only else ""
         rows = self._read().execute(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT ?", (limit,))
         return [_incident(r) for r in rows]
+
+    def incident_list(
+        self,
+        *,
+        open_only: bool = False,
+        limit: int = 100,
+        monitor: str | None = None,
+        shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
+    ) -> list[Listed]:
+        where = "AND i.resolved IS NULL " if open_only else ""
+        if monitor is not None:
+            where += _HAS_MONITOR
+        members, timeline = shown
+        params = {
+            "members": members,
+            "newest": max(timeline - 1, 0),
+            "limit": limit,
+            "name": monitor,
+            "among": None if among is None else json.dumps(sorted(among)),
+        }
+        rows = self._read().execute(
+            f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT :limit", params
+        )
+        return [listed_record(r, json.loads) for r in rows]
+
+    def down_since(self) -> dict[str, float]:
+        return earliest(self._read().execute(_DOWN_SINCE))
 
     def acknowledgements(self) -> dict[int, float]:
         rows = self._read().execute(
