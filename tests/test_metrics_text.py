@@ -232,3 +232,86 @@ def test_a_value_is_written_as_float_to_go_string_writes_it(value: float) -> Non
             return
         raise AssertionError(f"{value} was written") from None
     assert _go_value(value) == expected
+
+
+OBSERVE = st.tuples(
+    st.sampled_from(["web", "api", "db", 'q"x']),
+    st.booleans(),
+    st.sampled_from(list(Kind)[:4]),
+    st.floats(0, 5000),
+    st.dictionaries(st.sampled_from(["resolve", "connect", "tls"]), st.floats(0, 2), max_size=2),
+    st.none() | st.integers(-5, 400),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(OBSERVE, st.sampled_from(["local", "eu", None]).map(lambda h: ("scrape", h))),
+        max_size=30,
+    )
+)
+def test_a_scrape_that_reuses_unchanged_lines_writes_what_a_fresh_one_writes(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    """Each monitor's lines are kept from one scrape to the next until its next check:
+    after any sequence of checks and scrapes (under any location label), each scrape is
+    byte for byte what a registry that never scraped before writes for the same checks
+    (but the render-error counter, which adds up every scrape's)."""
+    kept = MonitorMetrics(wall=lambda: 1.5e9)
+    seen: list[tuple[Any, ...]] = []
+    for step in steps:
+        if step[0] == "scrape":
+            fresh = MonitorMetrics(wall=lambda: 1.5e9)
+            for monitor, ok, kind, ms, phases, days in seen:
+                record = ProbeRecord(monitor=monitor, ts=0.0, ok=ok, kind=kind, latency_ms=ms)
+                fresh.observe(record, phases, days)
+            cluster = ClusterView("c", step[1], True, ("local",))
+            # The render-error counter adds up every scrape's: compared apart, below.
+            assert _but_errors(kept.render(cluster)) == _but_errors(fresh.render(cluster))
+            continue
+        monitor, ok, kind, ms, phases, days = step
+        kept.observe(
+            ProbeRecord(monitor=monitor, ts=0.0, ok=ok, kind=kind, latency_ms=ms), phases, days
+        )
+        seen.append(step)
+
+
+def _but_errors(text: bytes) -> bytes:
+    return b"".join(
+        line
+        for line in text.splitlines(keepends=True)
+        if b"tether_metrics_render_errors" not in line
+    )
+
+
+def test_a_scrape_writes_only_the_monitors_checked_since_the_last(
+    monkeypatch: Any,
+) -> None:
+    """The work of a scrape follows the checks since the last one, not the monitors: of
+    1,000 monitors, a scrape after 10 checks writes 10 monitors' lines (counted)."""
+    import tether.monitor._metrics as module
+
+    written: list[str] = []
+    real = module._lines
+
+    def counting(last: Any, here: Any, names: Any) -> Any:
+        written.append(last.label)
+        return real(last, here, names)
+
+    monkeypatch.setattr(module, "_lines", counting)
+    metrics = MonitorMetrics(wall=lambda: 1.5e9)
+    for i in range(1000):
+        metrics.observe(ProbeRecord(monitor=f"m{i}", ts=0.0, ok=True, latency_ms=3.0), {}, None)
+    cluster = ClusterView("c", "local", True, ("local",))
+    first = metrics.render(cluster)
+    assert len(written) == 1000
+    written.clear()
+    for i in range(0, 1000, 100):
+        metrics.observe(ProbeRecord(monitor=f"m{i}", ts=1.0, ok=False, latency_ms=9.0), {}, None)
+    second = metrics.render(cluster)
+    assert sorted(written) == sorted(f"m{i}" for i in range(0, 1000, 100))
+    assert first != second
+    written.clear()
+    metrics.render(ClusterView("c", "eu", True, ("eu",)))  # another label: every line anew
+    assert len(written) == 1000
