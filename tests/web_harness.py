@@ -69,7 +69,9 @@ async def start_site(
 ) -> web.AppRunner:
     """``app`` listening on ``host`` at a free port (over TLS with ``tls``), or on the
     Unix socket ``unix``."""
-    app_runner = web.AppRunner(app, access_log=None)
+    # Teardown only: a connection aiohttp still lingers on (it reads the rest of a body
+    # it refused, up to 10 s) is not waited for.
+    app_runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await app_runner.setup()
     if unix is not None:
         await web.UnixSite(app_runner, unix).start()
