@@ -15,11 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tether.lab import Lab
-from tether.monitor._overview import Entry, View, arrange, config_page
+from tether.monitor._overview import View
 from tether.monitor._state import State
 from tether.monitor._uptime import UptimeTable, uptimes
 from tether.monitor.config import parse_config
@@ -423,33 +421,3 @@ def test_chromium_the_live_refresh_keeps_the_sort_the_filter_and_the_page(
         for u in asked
     )
     tab.assert_clean()
-
-
-@given(
-    total=st.integers(min_value=0, max_value=450),
-    page=st.integers(min_value=1, max_value=12),
-    per_page=st.integers(min_value=1, max_value=120),
-    order=st.sampled_from(["asc", "desc"]),
-)
-def test_a_page_in_the_configurations_order_is_what_arranging_every_entry_gives(
-    total: int, page: int, per_page: int, order: str
-) -> None:
-    """config_page, which spares a request the entries off its page, picks the same
-    monitors, page count and page as arrange over every monitor's entry."""
-    view = View(order=order, page=page, per_page=per_page)
-    entries = [
-        Entry(i, f"m{i}", f"http://127.0.0.1:{8000 + i}/", State.UP, None, None, None, None, None)
-        for i in range(total)
-    ]
-    whole = arrange(view, entries)
-    plain = config_page(view, total)
-    assert plain is not None
-    positions, pages, shown = plain
-    assert [entries[p] for p in positions] == list(whole.entries)
-    assert (pages, shown, total) == (whole.pages, whole.page, whole.matching)
-
-
-def test_a_filtered_or_sorted_view_needs_every_entry() -> None:
-    """A filter or another order can put any monitor on the page: config_page declines."""
-    for view in (View(q="shop"), View(state=State.DOWN), View(sort="name"), View(sort="for")):
-        assert config_page(view, 100) is None

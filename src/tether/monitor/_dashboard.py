@@ -50,7 +50,6 @@ for a hundred rows, not for 10,000.
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -73,7 +72,7 @@ from tether._plural import count
 from tether._redact import redact_text, redact_url
 from tether.monitor._access import PRINCIPAL, READ, Principal, authorize, csrf_field, refusal
 from tether.monitor._actions import Forms, forms_for
-from tether.monitor._overview import QUERY_MAX, Entry, Paged, View, arrange, config_page
+from tether.monitor._overview import QUERY_MAX, Entry, View, arrange
 from tether.monitor._params import request_number
 from tether.monitor._records import CONDITION, Incident, kind_text
 from tether.monitor._report import (
@@ -86,7 +85,6 @@ from tether.monitor._report import (
     rollup_json,
     round_ms,
 )
-from tether.monitor._shared import SharedBuilds
 from tether.monitor._state import State
 from tether.monitor._traffic import WindowView
 from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes
@@ -136,8 +134,6 @@ TIMELINE_SHOWN: Final = 100
 """An incident in a list shows this many timeline entries at most: its first (it opened)
 and the newest others; ``timeline_count`` says how many it has."""
 
-_UNKNOWN: Final = State.UNKNOWN
-_DOWN: Final = State.DOWN
 STATE_ORDER: Final = (
     State.DOWN,
     State.FLAPPING,
@@ -362,7 +358,7 @@ class Snapshot:
         )
 
     def state(self, name: str) -> State:
-        return self.states.get(name, _UNKNOWN)
+        return self.states.get(name, State.UNKNOWN)
 
     def since_of(self, name: str, opened: Mapping[str, float]) -> float | None:
         """When ``name`` entered its state.  After a restart the runner has not seen it
@@ -477,10 +473,7 @@ class Recent:
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a monitor's URL as shown, for the filter to search
-@functools.lru_cache(maxsize=1 << 17)
 def _shown_url(url: str) -> str:
-    """A monitor's URL as the overview shows it and filters on (redacted), worked out
-    once per URL: the overview gathers every monitor's at each request."""
     return redact_url(url)
 
 
@@ -542,85 +535,29 @@ def down_since(snap: Snapshot) -> dict[str, float]:
 
 
 def overview_entries(
-    snap: Snapshot,
-    opened: Mapping[str, float],
-    table: UptimeTable,
-    positions: Iterable[int] | None = None,
+    snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
 ) -> list[Entry]:
-    """What the overview sorts and filters the monitors by (at ``positions`` in the
-    configuration, every one by default): the runner's memory and the cached uptimes
-    (one store read a minute), no query per monitor."""
-    names = _names(snap.monitors)
-    # The uptimes are only sorted on: a page in the configuration's order needs none.
-    shares = {} if positions is not None else table.read(snap.store, names.ordered, snap.now)
-    states, latest, since, certificates = snap.states, snap.latest, snap.since, snap.certificates
-    ordered, urls = names.ordered, names.shown_urls
-    none: Mapping[str, float | None] = {}
+    """What the overview sorts and filters every monitor by: the runner's memory and the
+    cached uptimes (one store read a minute), no query per monitor."""
+    shares = table.read(snap.store, [m.name for m in snap.monitors], snap.now)
     out = []
-    for position in range(len(ordered)) if positions is None else positions:
-        name = ordered[position]
-        seen = latest.get(name)
-        state = states.get(name, _UNKNOWN)
-        entered = since.get(name)
-        if entered is None and state is _DOWN:
-            entered = opened.get(name)
-        share = shares.get(name, none)
+    for position, m in enumerate(snap.monitors):
+        latest = snap.latest.get(m.name)
+        share = shares.get(m.name, {})
         out.append(
             Entry(
                 position,
-                name,
-                urls[position],
-                state,
-                entered,
-                None if seen is None else seen.latency_ms,
+                m.name,
+                _shown_url(m.url),
+                snap.state(m.name),
+                snap.since_of(m.name, opened),
+                None if latest is None else latest.latency_ms,
                 share.get("24h"),
                 share.get("30d"),
-                certificates.get(name),
+                snap.certificates.get(m.name),
             )
         )
     return out
-
-
-def overview_page(
-    snap: Snapshot, opened: Mapping[str, float], table: UptimeTable, view: View
-) -> Paged:
-    """The page of the overview ``view`` asks for: in the configuration's order without
-    a filter, from the entries of that page alone (:func:`config_page`)."""
-    total = len(snap.monitors)
-    plain = config_page(view, total)
-    if plain is None:
-        return arrange(view, overview_entries(snap, opened, table))
-    positions, pages, page = plain
-    return Paged(tuple(overview_entries(snap, opened, table, positions)), total, pages, page)
-
-
-@dataclass(frozen=True, slots=True)
-class _Names:
-    """What a page needs of the configuration's monitors that only a reload changes."""
-
-    ordered: list[str]
-    """In the configuration's order."""
-    sorted: list[str]
-    shown_urls: list[str]
-    """Each monitor's URL as shown (redacted), in the configuration's order."""
-
-
-_names_of: dict[int, tuple[tuple[Monitor, ...], _Names]] = {}
-_names_lock = threading.Lock()
-
-
-def _names(monitors: tuple[Monitor, ...]) -> _Names:
-    """:class:`_Names` of ``monitors``, worked out once per configuration (the runner's
-    tuple of monitors is replaced, not changed, on a reload), not at every request."""
-    with _names_lock:
-        known = _names_of.get(id(monitors))
-        if known is not None and known[0] is monitors:
-            return known[1]
-        ordered = [m.name for m in monitors]
-        names = _Names(ordered, sorted(ordered), [_shown_url(m.url) for m in monitors])
-        _names_of.clear()  # one configuration at a time, the one being served
-        _names_of[id(monitors)] = (monitors, names)
-        return names
 
 
 def build_status(
@@ -631,10 +568,11 @@ def build_status(
     configuration's order by default); ``table`` keeps every monitor's uptime between calls."""
     view = view or View()
     now = snap.now
+    names = [m.name for m in snap.monitors]
     incidents = snap.store.incident_list(open_only=True, limit=1000, shown=SHOWN)
     opened = down_since(snap)
     table = table or UptimeTable()
-    paged = overview_page(snap, opened, table, view)
+    paged = arrange(view, overview_entries(snap, opened, table))
     shown = [e.name for e in paged.entries]
     sparks, failures = recent.read(snap.store, shown, now)
     monitors = {m.name: m for m in snap.monitors}
@@ -664,14 +602,13 @@ def build_status(
             for r in sparks.get(name, [])
         ]
         rows.append(row)
-    # A State is a str (StrEnum): JSON writes it as its value.
-    states = snap.states
-    every = {name: states.get(name, _UNKNOWN) for name in _names(snap.monitors).sorted}
-    tally = collections.Counter(every.values())
+    counts = {str(s): 0 for s in STATE_ORDER}
+    for name in names:
+        counts[str(snap.state(name))] += 1
     return {
         "now": iso(now),
-        "monitors": every,
-        "summary": {str(s): tally.get(s, 0) for s in STATE_ORDER},
+        "monitors": {name: str(snap.state(name)) for name in sorted(names)},
+        "summary": counts,
         "rows": rows,
         "view": {**view.json(), **paged.json()},
         "open_incidents": [listed_brief(i, now) for i in incidents],
@@ -1699,16 +1636,6 @@ def _dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
-def _copy(response: web.Response) -> web.Response:
-    """A response of its own for a request that shared another's build: a response is
-    sent once, so each waiter sends the same body and status in a new one."""
-    return web.Response(
-        body=response.body,
-        status=response.status,
-        headers={k: v for k, v in response.headers.items() if k.lower() != "content-length"},
-    )
-
-
 def _json(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="application/json", charset="utf-8")
 
@@ -1817,18 +1744,10 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             return _json(_dumps({"error": error}), status=404)
         return _json(await asyncio.to_thread(_dumps, doc))
 
-    # Requests for one view that arrive while its document is being built share that
-    # build (the body is copied: a response is sent once).
-    statuses: SharedBuilds[View, web.Response] = SharedBuilds()
-
     async def status(request: web.Request) -> web.Response:
         view = View.parse(request.query)
-
-        async def build() -> web.Response:
-            snap = Snapshot.of(runner)
-            return await document(snap, lambda: build_status(snap, recent, view, table))
-
-        return _copy(await statuses.get(view, build))
+        snap = Snapshot.of(runner)
+        return await document(snap, lambda: build_status(snap, recent, view, table))
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -239,98 +239,6 @@ class _Last:
     expiry: float | None = None
     failures: dict[str, list[float]] = field(default_factory=dict)
     """Each kind's count, and when it was first counted (the counter's ``_created``)."""
-    written: _Lines | None = None
-    """Its series as the last scrape wrote them; None once a check changed them."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Lines:
-    """A monitor's per-check series as written for one location label (``here``): its
-    text in each family of :data:`_CHECK_FAMILIES` (the failures' ``_created`` samples
-    apart), and the series left out, by family."""
-
-    here: str | None
-    text: tuple[str, str, str, str, str, str]
-    """success, duration, phases, failures, failures' _created, certificate expiry."""
-    lost: tuple[tuple[str, int], ...]
-
-
-def _lines(last: _Last, here: str | None, names: dict[object, str | None]) -> _Lines:
-    """Write ``last``'s series labelled with location ``here`` (``names``: the phase and
-    kind names escaped so far)."""
-    go = _go_value
-    success: list[str] = []
-    duration: list[str] = []
-    phase: list[str] = []
-    total: list[str] = []
-    created: list[str] = []
-    expiry: list[str] = []
-    lost = dict.fromkeys(_CHECK_FAMILIES, 0)
-    phases = list(last.phases.items())
-    failures = list(last.failures.items())
-    if here is None or last.label is None:  # every series of it
-        lost["tether_probe_success"] += 1
-        lost["tether_probe_duration_seconds"] += 1
-        lost["tether_probe_phase_seconds"] += len(phases)
-        lost["tether_probe_failures"] += sum(1 + (c is not None) for _, (_, c) in failures)
-        lost["tether_certificate_expiry_seconds"] += last.expiry is not None
-    else:
-        at = f'location="{here}",monitor="{last.label}"'
-        try:
-            success.append(f"tether_probe_success{{{at}}} {go(last.success)}\n")
-        except Exception:  # left out and counted, as every other below
-            lost["tether_probe_success"] += 1
-        try:
-            duration.append(f"tether_probe_duration_seconds{{{at}}} {go(last.duration)}\n")
-        except Exception:
-            lost["tether_probe_duration_seconds"] += 1
-        for name, seconds in phases:
-            if name in names:
-                p = names[name]
-            else:
-                p = names[name] = label_value(name)
-            try:
-                if p is None:
-                    raise ValueError(name)
-                phase.append(f'tether_probe_phase_seconds{{{at},phase="{p}"}} {go(seconds)}\n')
-            except Exception:
-                lost["tether_probe_phase_seconds"] += 1
-        for kind, (n, since) in failures:
-            if kind in names:
-                k = names[kind]
-            else:
-                k = names[kind] = label_value(kind)
-            try:
-                if k is None:
-                    raise ValueError(kind)
-                total.append(f'tether_probe_failures_total{{kind="{k}",{at}}} {go(n)}\n')
-            except Exception:
-                lost["tether_probe_failures"] += 1
-            if since is None:
-                continue
-            try:
-                if k is None:
-                    raise ValueError(kind)
-                created.append(f'tether_probe_failures_created{{kind="{k}",{at}}} {go(since)}\n')
-            except Exception:
-                lost["tether_probe_failures"] += 1
-        if last.expiry is not None:
-            try:
-                expiry.append(f"tether_certificate_expiry_seconds{{{at}}} {go(last.expiry)}\n")
-            except Exception:
-                lost["tether_certificate_expiry_seconds"] += 1
-    return _Lines(
-        here,
-        (
-            "".join(success),
-            "".join(duration),
-            "".join(phase),
-            "".join(total),
-            "".join(created),
-            "".join(expiry),
-        ),
-        tuple((name, n) for name, n in lost.items() if n),
-    )
 
 
 class _Scrape:
@@ -366,10 +274,9 @@ class _Scrape:
 
     def _checks(self) -> Iterator[_Written]:
         """The per-check series, written out (:func:`_go_value`, :func:`label_value`): a
-        series whose value or labels cannot be written is left out and counted.  Each
-        monitor's lines are kept until its next check, so a scrape writes only the
-        monitors checked since the last one."""
+        series whose value or labels cannot be written is left out and counted."""
         here = label_value(self._cluster.here)
+        go = _go_value
         success: list[str] = []
         duration: list[str] = []
         phase: list[str] = []
@@ -379,23 +286,64 @@ class _Scrape:
         lost = dict.fromkeys(_CHECK_FAMILIES, 0)
         names: dict[object, str | None] = {}
         """Phase and kind names escaped, each once a scrape."""
-        probed = self._probed
         for monitor, last in list(self._metrics.checks.items()):
-            if probed is not None and monitor not in probed:
+            if self._probed is not None and monitor not in self._probed:
                 continue  # moved to another instance of this location, which exports it
-            written = last.written
-            if written is None or written.here != here:
-                written = last.written = _lines(last, here, names)
-            s, d, p, t, c, e = written.text
-            success.append(s)
-            duration.append(d)
-            phase.append(p)
-            total.append(t)
-            created.append(c)
-            expiry.append(e)
-            for name, n in written.lost:
-                lost[name] += n
-        created = [c for c in created if c]
+            phases = list(last.phases.items())
+            failures = list(last.failures.items())
+            if here is None or last.label is None:  # every series of it
+                lost["tether_probe_success"] += 1
+                lost["tether_probe_duration_seconds"] += 1
+                lost["tether_probe_phase_seconds"] += len(phases)
+                lost["tether_probe_failures"] += sum(1 + (c is not None) for _, (_, c) in failures)
+                lost["tether_certificate_expiry_seconds"] += last.expiry is not None
+                continue
+            at = f'location="{here}",monitor="{last.label}"'
+            try:
+                success.append(f"tether_probe_success{{{at}}} {go(last.success)}\n")
+            except Exception:  # left out and counted, as every other below
+                lost["tether_probe_success"] += 1
+            try:
+                duration.append(f"tether_probe_duration_seconds{{{at}}} {go(last.duration)}\n")
+            except Exception:
+                lost["tether_probe_duration_seconds"] += 1
+            for name, seconds in phases:
+                if name in names:
+                    p = names[name]
+                else:
+                    p = names[name] = label_value(name)
+                try:
+                    if p is None:
+                        raise ValueError(name)
+                    phase.append(f'tether_probe_phase_seconds{{{at},phase="{p}"}} {go(seconds)}\n')
+                except Exception:
+                    lost["tether_probe_phase_seconds"] += 1
+            for kind, (n, since) in failures:
+                if kind in names:
+                    k = names[kind]
+                else:
+                    k = names[kind] = label_value(kind)
+                try:
+                    if k is None:
+                        raise ValueError(kind)
+                    total.append(f'tether_probe_failures_total{{kind="{k}",{at}}} {go(n)}\n')
+                except Exception:
+                    lost["tether_probe_failures"] += 1
+                if since is None:
+                    continue
+                try:
+                    if k is None:
+                        raise ValueError(kind)
+                    created.append(
+                        f'tether_probe_failures_created{{kind="{k}",{at}}} {go(since)}\n'
+                    )
+                except Exception:
+                    lost["tether_probe_failures"] += 1
+            if last.expiry is not None:
+                try:
+                    expiry.append(f"tether_certificate_expiry_seconds{{{at}}} {go(last.expiry)}\n")
+                except Exception:
+                    lost["tether_certificate_expiry_seconds"] += 1
         if created:  # the counters' _created samples: a gauge after them
             help_text = _CHECK_FAMILIES["tether_probe_failures"][1]
             total.append(_head("tether_probe_failures_created", help_text, "gauge"))
@@ -600,7 +548,6 @@ class MonitorMetrics:
         last = self.checks.get(record.monitor)
         if last is None:
             last = self.checks[record.monitor] = _Last(label_value(record.monitor))
-        last.written = None
         last.success = 1 if record.ok else 0
         last.duration = (record.latency_ms or 0.0) / 1000
         last.phases.update(timings)

@@ -261,11 +261,7 @@ class Quorum:
 
     def states(self) -> dict[str, State]:
         """Every monitor's state for the cluster (for holds: ``held_by_parent``, flapping)."""
-        unknown = State.UNKNOWN
-        return {
-            name: unknown if (verdict := entry.verdict) is None else verdict.state
-            for name, entry in self._monitors.items()
-        }
+        return {name: self.state(name) for name in self._monitors}
 
     def verdict(self, monitor: str) -> Verdict | None:
         entry = self._monitors.get(monitor)
