@@ -59,7 +59,7 @@ import importlib.resources
 import json
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
@@ -74,6 +74,7 @@ from tether._plural import count
 from tether._redact import redact_text, redact_url
 from tether.monitor._access import PRINCIPAL, READ, Principal, authorize, csrf_field, refusal
 from tether.monitor._actions import Forms, forms_for
+from tether.monitor._flight import Flights
 from tether.monitor._overview import (
     QUERY_MAX,
     Entry,
@@ -1711,26 +1712,41 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
     recent = Recent()
     table = UptimeTable()
 
+    # The overview and /api/status, asked for by every open page and poller at once in
+    # an outage: requests for the same document while one is built share that build.
+    flights: Flights[tuple[str, int]] = Flights()
+
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
     async def send(
         request: web.Request,
         render: Callable[[Snapshot, str], Page],
         shown: Iterable[str] | None = None,
+        key: Hashable | None = None,
     ) -> web.Response:
-        snap = Snapshot.of(runner, shown)
+        """``key``: what makes this page differ from another request's of the same
+        route (given: an identical request's build in flight is shared)."""
         fragment = request.query.get("fragment") == "1"
         who = request.get(PRINCIPAL)
 
-        def build() -> tuple[str, int]:
-            banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
-            try:
-                page = render(snap, banner)
-            except StoreError as exc:
-                page = unavailable_page(exc, snap.now, banner)
-            return (page.fragment() if fragment else page.document(refresh_ms, who)), page.status
+        async def built() -> tuple[str, int]:
+            snap = Snapshot.of(runner, shown)
 
-        text, status = await asyncio.to_thread(build)
+            def build() -> tuple[str, int]:
+                banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
+                try:
+                    page = render(snap, banner)
+                except StoreError as exc:
+                    page = unavailable_page(exc, snap.now, banner)
+                html = page.fragment() if fragment else page.document(refresh_ms, who)
+                return html, page.status
+
+            return await asyncio.to_thread(build)
+
+        if key is None:
+            text, status = await built()
+        else:
+            text, status = await flights.run((key, fragment, who), built)
         return web.Response(
             text=text,
             status=status,
@@ -1744,6 +1760,7 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
         return await send(
             request,
             lambda snap, banner: dashboard_page(build_status(snap, recent, view, table), banner),
+            key=("/", view),
         )
 
     async def monitor(request: web.Request) -> web.Response:
@@ -1773,29 +1790,41 @@ def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0)
             (),
         )
 
+    async def document_text(
+        snap: Snapshot,
+        build: Callable[[], dict[str, Any] | None],
+        name: str = "",
+        missing: str | None = None,
+    ) -> tuple[str, int]:
+        """A JSON document built on a worker thread, and its status: 503 when the history
+        cannot be read, saying why and how the store's writing goes."""
+        try:
+            doc = await asyncio.to_thread(build)
+        except StoreError as exc:
+            error = f"the history cannot be read now: {redact_text(str(exc))}"
+            body = {"error": error, "store": store_json(snap.store_health)}
+            return _dumps(body), 503
+        if doc is None:
+            error = missing or f"no monitor is called {name!r}"
+            return _dumps({"error": error}), 404
+        return await asyncio.to_thread(_dumps, doc), 200
+
     async def document(
         snap: Snapshot,
         build: Callable[[], dict[str, Any] | None],
         name: str = "",
         missing: str | None = None,
     ) -> web.Response:
-        """A JSON document built on a worker thread; 503 when the history cannot be read,
-        saying why and how the store's writing goes."""
-        try:
-            doc = await asyncio.to_thread(build)
-        except StoreError as exc:
-            error = f"the history cannot be read now: {redact_text(str(exc))}"
-            body = {"error": error, "store": store_json(snap.store_health)}
-            return _json(_dumps(body), status=503)
-        if doc is None:
-            error = missing or f"no monitor is called {name!r}"
-            return _json(_dumps({"error": error}), status=404)
-        return _json(await asyncio.to_thread(_dumps, doc))
+        return _json(*await document_text(snap, build, name, missing))
 
     async def status(request: web.Request) -> web.Response:
         view = View.parse(request.query)
-        snap = Snapshot.of(runner)
-        return await document(snap, lambda: build_status(snap, recent, view, table))
+
+        async def built() -> tuple[str, int]:
+            snap = Snapshot.of(runner)
+            return await document_text(snap, lambda: build_status(snap, recent, view, table))
+
+        return _json(*await flights.run(("/api/status", view), built))
 
     async def monitor_api(request: web.Request) -> web.Response:
         name = request.match_info["name"]
