@@ -19,7 +19,8 @@ from tether._kinds import Kind
 from tether.monitor._dashboard import order_of
 from tether.monitor._metrics import MonitorMetrics
 from tether.monitor._overview import SORTS, Entry, View, arrange, arrange_in_order, in_order
-from tether.monitor._records import ProbeRecord
+from tether.monitor._quorum import Placement, Quorum
+from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor._view import ClusterView
 from tether.monitor.config import MonitorConfig
@@ -144,3 +145,41 @@ def test_the_order_of_a_configuration_is_made_once() -> None:
     assert order_of(one.monitors) is order
     two = MonitorConfig.model_validate({"monitors": [{"name": "z", "url": "http://127.0.0.1:9/"}]})
     assert order_of(two.monitors).sorted == ("z",)
+
+
+QUORUM_STEP = st.tuples(
+    st.sampled_from(["update", "configure", "forget", "live", "restore"]),
+    st.sampled_from(NAMES[:4]),
+    st.sampled_from(["eu-west", "us-east", "local"]),
+    STATES,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(QUORUM_STEP, max_size=40))
+def test_the_states_kept_by_the_quorum_are_each_monitors(
+    steps: list[tuple[str, str, str, State]],
+) -> None:
+    """After any sequence of locations' states, reloads, removals and instances coming and
+    going, :meth:`Quorum.states` (a copy of what is kept as verdicts change) is each
+    monitor's :meth:`Quorum.state`, in the order the monitors were configured."""
+    places = ("eu-west", "us-east", "local")
+    configured = dict.fromkeys(NAMES[:2])
+    quorum = Quorum(dict.fromkeys(configured, Placement(places)), live=places)
+    now = 1_800_000_000.0
+    for op, name, location, state in steps:
+        now += 5.0
+        if op == "update":
+            quorum.update(LocationState(name, location, state, now), now)
+        elif op == "configure":
+            quorum.configure(name, Placement(tuple(dict.fromkeys((location, "local")))), now)
+            configured.setdefault(name)
+        elif op == "forget":
+            quorum.forget(name)
+            configured.pop(name, None)
+        elif op == "live":
+            quorum.set_live(places if location == "local" else (location,), now)
+        else:
+            quorum.restore([LocationState(name, location, state, now)])
+        expected = [(n, quorum.state(n)) for n in configured]
+        assert list(quorum.states().items()) == expected
