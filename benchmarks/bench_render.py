@@ -13,7 +13,8 @@ check, as in a wave of failures, and each endpoint is built once, as its route b
 
 - ``snapshot``: ``Snapshot.of(runner)``, the part a dashboard request runs on the event
   loop (the rest runs on a worker thread);
-- ``/api/status``: the snapshot, ``build_status`` with the default view, JSON-encoded;
+- ``/api/status``: the snapshot, ``build_status`` with the default view, JSON-encoded as
+  the route encodes it;
 - ``/``: the snapshot, ``build_status`` and the page's HTML;
 - ``/metrics``: ``MonitorMetrics.render`` as ``scrape`` calls it.
 
@@ -29,6 +30,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,17 @@ from tether.monitor.config import MonitorConfig
 from tether.monitor.store import ProbeRecord, SQLiteStore
 
 NOW = 1_800_000_000.0
+
+
+def status_encoder() -> Callable[[Snapshot, dict[str, Any]], str]:
+    """How the tree measured writes ``/api/status``: its ``monitors`` map by difference
+    (this tree), or whole (a tree before it, measured with ``PYTHONPATH``)."""
+    try:
+        from tether.monitor._dashboard import MonitorsText, order_of, status_json
+    except ImportError:
+        return lambda snap, doc: _dumps(doc)
+    kept = MonitorsText()
+    return lambda snap, doc: status_json(doc, kept, order_of(snap.monitors).sorted)
 
 
 def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
@@ -74,6 +87,7 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                 runner.take(Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h"))
             store.flush()
             recent, table = Recent(), UptimeTable()
+            encode = status_encoder()
             turn = 0
             step = max(1, int(size * changed))
             for r in range(rounds + 1):
@@ -89,7 +103,8 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                 snap = Snapshot.of(runner)
                 t_snap = time.thread_time() - t
                 t = time.thread_time()
-                _dumps(build_status(Snapshot.of(runner), recent, View(), table))
+                snap = Snapshot.of(runner)
+                encode(snap, build_status(snap, recent, View(), table))
                 t_status = time.thread_time() - t
                 t = time.thread_time()
                 dashboard_page(build_status(Snapshot.of(runner), recent, View(), table)).document(
@@ -100,7 +115,6 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                 cluster = ClusterView.of(runner)
                 runner.metrics.render(cluster, locations_of(runner), runner.latest)
                 t_metrics = time.thread_time() - t
-                del snap
                 if r:
                     times["snapshot"].append(t_snap)
                     times["/api/status"].append(t_status)

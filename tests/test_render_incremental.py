@@ -7,6 +7,7 @@ there are (issue 23: the pages and ``/metrics`` must stay cheap in a mass outage
 - ``/`` and ``/api/status``: the default view (configuration order, filtered by state at
   most) is cut without an entry for every monitor (:func:`arrange_in_order`): the same
   page as :func:`arrange` over every entry.
+- ``/api/status``' ``monitors`` map is written by difference: the whole document's bytes.
 - :meth:`Quorum.states` is kept as verdicts change: the same as asking each monitor.
 """
 
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor._dashboard import order_of
+from tether.monitor._dashboard import MonitorsText, _dumps, order_of, status_json
 from tether.monitor._metrics import MonitorMetrics
 from tether.monitor._overview import SORTS, Entry, View, arrange, arrange_in_order, in_order
 from tether.monitor._quorum import Placement, Quorum
@@ -183,3 +184,39 @@ def test_the_states_kept_by_the_quorum_are_each_monitors(
             quorum.restore([LocationState(name, location, state, now)])
         expected = [(n, quorum.state(n)) for n in configured]
         assert list(quorum.states().items()) == expected
+
+
+MONITOR_NAME = st.text(
+    st.characters() | st.sampled_from(['"', "\\", "\n", "é", "監", "<", "/"]), max_size=8
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(MONITOR_NAME, min_size=0, max_size=12, unique=True),
+    st.lists(st.lists(st.sampled_from([str(s) for s in State]), min_size=12, max_size=12)),
+)
+def test_the_monitors_map_written_by_difference_is_the_whole_document(
+    names: list[str], rounds: list[list[str]]
+) -> None:
+    """After any sequence of states, ``/api/status`` with its ``monitors`` map written by
+    difference from the last request is the document encoded whole, byte for byte, and
+    each request writes again only the monitors whose state changed."""
+    order = tuple(sorted(names))
+    kept = MonitorsText()
+    last: list[str] | None = None
+    for states in rounds:
+        now = states[: len(order)]
+        doc = {
+            "now": "2027-01-15T08:00:00Z",
+            "monitors": dict(zip(order, now, strict=True)),
+            "summary": {"down": now.count("down")},
+            "rows": [{"name": n} for n in order[:2]],
+        }
+        before = kept.written
+        assert status_json(doc, kept, order) == _dumps(doc)
+        changed = (
+            len(order) if last is None else sum(a != b for a, b in zip(last, now, strict=True))
+        )
+        assert kept.written - before == changed
+        last = now
