@@ -19,7 +19,9 @@ check, as in a wave of failures, and each endpoint is built once, as its route b
 - ``/metrics``: ``MonitorMetrics.render`` as ``scrape`` calls it.
 
 Each figure is this thread's CPU (``time.thread_time``) per request, median over the
-rounds (the first request, which fills whatever is cached, is left out).  The store's
+rounds (the first request, which fills whatever is cached, is left out).  The open
+incidents (every one is in ``/api/status``, and read from the store) grow with the
+rounds: they are printed, as part of the cost follows them, not the monitors.  The store's
 writer thread is not counted; the machine may be shared.
 """
 
@@ -122,8 +124,10 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                     times["/metrics"].append(t_metrics)
 
         asyncio.run(main())
+        store.flush()
+        opened = len(store.incident_list(open_only=True, limit=1000))
         store.close()
-    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+    return {k: statistics.median(v) * 1000 for k, v in times.items()} | {"incidents": opened}
 
 
 def main() -> int:
@@ -133,12 +137,15 @@ def main() -> int:
     parser.add_argument("--changed", type=float, default=0.1)
     args = parser.parse_args()
     print(f"CPU ms per request (median of {args.rounds}; {args.changed:.0%} changed a round)")
-    print(f"{'monitors':>9} {'snapshot':>9} {'/api/status':>12} {'/':>9} {'/metrics':>9}")
+    print(
+        f"{'monitors':>9} {'snapshot':>9} {'/api/status':>12} {'/':>9} {'/metrics':>9}"
+        f" {'open incidents at the end':>26}"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         got: Any = measure(size, args.rounds, args.changed)
         print(
             f"{size:>9,} {got['snapshot']:>9.1f} {got['/api/status']:>12.1f} "
-            f"{got['/']:>9.1f} {got['/metrics']:>9.1f}",
+            f"{got['/']:>9.1f} {got['/metrics']:>9.1f} {got['incidents']:>26}",
             flush=True,
         )
     return 0
