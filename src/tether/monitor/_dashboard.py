@@ -44,7 +44,13 @@ and the last failure; their uptimes), run on a worker thread so that a page neve
 up the event loop that runs the probes.  The overview sorts and filters every monitor
 by what is in memory and by :class:`~tether.monitor._uptime.UptimeTable` (every
 monitor's uptime, one query a minute), so a refresh at 10,000 monitors reads the store
-for a hundred rows, not for 10,000.
+for a hundred rows, not for 10,000.  The default view (the configuration's order,
+filtered by state at most) is cut from the names alone (:func:`arrange_in_order`), the
+sorted names are kept per configuration (:func:`order_of`), and ``/api/status``' map of
+every monitor's state is written by difference from the last request
+(:class:`MonitorsText`): a refresh at 20,000 monitors does no Python work per monitor
+but a few C-level passes.  Identical requests that overlap share one build
+(:class:`~tether.monitor._flight.Flights`); nothing is kept after it.
 """
 
 from __future__ import annotations
