@@ -16,9 +16,11 @@ The series of each monitor (``tether_monitor_up``, the per-check ones and
 ``tether_location_up``: tens of thousands of lines with as many monitors) are written out
 here, in the text prometheus_client's ``generate_latest`` writes for the same families,
 byte for byte (tests/test_metrics_text.py holds it to that): each monitor's label value is
-escaped once, when it is first seen, and ``tether_monitor_up``'s line when its state
-changes.  Sample objects made, label names checked and values formatted again for every
-series cost about 80 µs a monitor, a second of CPU per scrape at 20,000 monitors, held
+escaped once, when it is first seen, ``tether_monitor_up``'s line when its state
+changes, and its per-check lines at the first scrape after a check (kept between
+scrapes: one in a wave writes those of the monitors checked since the last).  Sample
+objects made, label names checked and values formatted again for every series cost
+about 80 µs a monitor, a second of CPU per scrape at 20,000 monitors, held
 under the GIL while the checks wait.  The other families are few and small, and go
 through prometheus_client.
 
@@ -239,6 +241,10 @@ class _Last:
     expiry: float | None = None
     failures: dict[str, list[float]] = field(default_factory=dict)
     """Each kind's count, and when it was first counted (the counter's ``_created``)."""
+    version: int = 0
+    """Counts the checks: the lines written for an older one are written again."""
+    written: _Lines | None = None
+    """Its lines as the last scrape wrote them."""
 
 
 class _Scrape:
@@ -276,7 +282,6 @@ class _Scrape:
         """The per-check series, written out (:func:`_go_value`, :func:`label_value`): a
         series whose value or labels cannot be written is left out and counted."""
         here = label_value(self._cluster.here)
-        go = _go_value
         success: list[str] = []
         duration: list[str] = []
         phase: list[str] = []
@@ -289,61 +294,23 @@ class _Scrape:
         for monitor, last in list(self._metrics.checks.items()):
             if self._probed is not None and monitor not in self._probed:
                 continue  # moved to another instance of this location, which exports it
-            phases = list(last.phases.items())
-            failures = list(last.failures.items())
-            if here is None or last.label is None:  # every series of it
-                lost["tether_probe_success"] += 1
-                lost["tether_probe_duration_seconds"] += 1
-                lost["tether_probe_phase_seconds"] += len(phases)
-                lost["tether_probe_failures"] += sum(1 + (c is not None) for _, (_, c) in failures)
-                lost["tether_certificate_expiry_seconds"] += last.expiry is not None
-                continue
-            at = f'location="{here}",monitor="{last.label}"'
-            try:
-                success.append(f"tether_probe_success{{{at}}} {go(last.success)}\n")
-            except Exception:  # left out and counted, as every other below
-                lost["tether_probe_success"] += 1
-            try:
-                duration.append(f"tether_probe_duration_seconds{{{at}}} {go(last.duration)}\n")
-            except Exception:
-                lost["tether_probe_duration_seconds"] += 1
-            for name, seconds in phases:
-                if name in names:
-                    p = names[name]
-                else:
-                    p = names[name] = label_value(name)
-                try:
-                    if p is None:
-                        raise ValueError(name)
-                    phase.append(f'tether_probe_phase_seconds{{{at},phase="{p}"}} {go(seconds)}\n')
-                except Exception:
-                    lost["tether_probe_phase_seconds"] += 1
-            for kind, (n, since) in failures:
-                if kind in names:
-                    k = names[kind]
-                else:
-                    k = names[kind] = label_value(kind)
-                try:
-                    if k is None:
-                        raise ValueError(kind)
-                    total.append(f'tether_probe_failures_total{{kind="{k}",{at}}} {go(n)}\n')
-                except Exception:
-                    lost["tether_probe_failures"] += 1
-                if since is None:
-                    continue
-                try:
-                    if k is None:
-                        raise ValueError(kind)
-                    created.append(
-                        f'tether_probe_failures_created{{kind="{k}",{at}}} {go(since)}\n'
-                    )
-                except Exception:
-                    lost["tether_probe_failures"] += 1
-            if last.expiry is not None:
-                try:
-                    expiry.append(f"tether_certificate_expiry_seconds{{{at}}} {go(last.expiry)}\n")
-                except Exception:
-                    lost["tether_certificate_expiry_seconds"] += 1
+            # A monitor's lines are written again only after a check changed them (or
+            # the location did): a scrape in a wave re-renders the monitors checked since
+            # the last one, not every monitor.
+            version = last.version
+            kept = last.written
+            if kept is None or kept.version != version or kept.here != here:
+                kept = last.written = _lines(last, here, names, version)
+                self._metrics.rendered += 1
+            success.extend(kept.success)
+            duration.extend(kept.duration)
+            phase.extend(kept.phase)
+            total.extend(kept.total)
+            created.extend(kept.created)
+            expiry.extend(kept.expiry)
+            if kept.lost:
+                for family, n in kept.lost:
+                    lost[family] += n
         if created:  # the counters' _created samples: a gauge after them
             help_text = _CHECK_FAMILIES["tether_probe_failures"][1]
             total.append(_head("tether_probe_failures_created", help_text, "gauge"))
@@ -386,6 +353,101 @@ class _Scrape:
             "1 on the instance that leads the cluster (runs the incidents), else 0",
             int(self._cluster.leading),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """A monitor's lines of the per-check families as last written, for the check
+    ``version`` it had and the location label ``here`` (:meth:`_Scrape._checks`)."""
+
+    version: int
+    here: str | None
+    success: tuple[str, ...]
+    duration: tuple[str, ...]
+    phase: tuple[str, ...]
+    total: tuple[str, ...]
+    created: tuple[str, ...]
+    expiry: tuple[str, ...]
+    lost: tuple[tuple[str, int], ...]
+    """The series of each family left out (and counted at each scrape)."""
+
+
+def _lines(last: _Last, here: str | None, names: dict[object, str | None], version: int) -> _Lines:
+    """A monitor's per-check series, written out (:func:`_go_value`,
+    :func:`label_value`): a series whose value or labels cannot be written is left out
+    and counted.  ``names``: phase and kind names escaped so far."""
+    go = _go_value
+    success: list[str] = []
+    duration: list[str] = []
+    phase: list[str] = []
+    total: list[str] = []
+    created: list[str] = []
+    expiry: list[str] = []
+    lost = dict.fromkeys(_CHECK_FAMILIES, 0)
+    phases = list(last.phases.items())
+    failures = list(last.failures.items())
+    if here is None or last.label is None:  # every series of it
+        lost["tether_probe_success"] += 1
+        lost["tether_probe_duration_seconds"] += 1
+        lost["tether_probe_phase_seconds"] += len(phases)
+        lost["tether_probe_failures"] += sum(1 + (c is not None) for _, (_, c) in failures)
+        lost["tether_certificate_expiry_seconds"] += last.expiry is not None
+    else:
+        at = f'location="{here}",monitor="{last.label}"'
+        try:
+            success.append(f"tether_probe_success{{{at}}} {go(last.success)}\n")
+        except Exception:  # left out and counted, as every other below
+            lost["tether_probe_success"] += 1
+        try:
+            duration.append(f"tether_probe_duration_seconds{{{at}}} {go(last.duration)}\n")
+        except Exception:
+            lost["tether_probe_duration_seconds"] += 1
+        for name, seconds in phases:
+            if name in names:
+                p = names[name]
+            else:
+                p = names[name] = label_value(name)
+            try:
+                if p is None:
+                    raise ValueError(name)
+                phase.append(f'tether_probe_phase_seconds{{{at},phase="{p}"}} {go(seconds)}\n')
+            except Exception:
+                lost["tether_probe_phase_seconds"] += 1
+        for kind, (n, since) in failures:
+            if kind in names:
+                k = names[kind]
+            else:
+                k = names[kind] = label_value(kind)
+            try:
+                if k is None:
+                    raise ValueError(kind)
+                total.append(f'tether_probe_failures_total{{kind="{k}",{at}}} {go(n)}\n')
+            except Exception:
+                lost["tether_probe_failures"] += 1
+            if since is None:
+                continue
+            try:
+                if k is None:
+                    raise ValueError(kind)
+                created.append(f'tether_probe_failures_created{{kind="{k}",{at}}} {go(since)}\n')
+            except Exception:
+                lost["tether_probe_failures"] += 1
+        if last.expiry is not None:
+            try:
+                expiry.append(f"tether_certificate_expiry_seconds{{{at}}} {go(last.expiry)}\n")
+            except Exception:
+                lost["tether_certificate_expiry_seconds"] += 1
+    return _Lines(
+        version,
+        here,
+        tuple(success),
+        tuple(duration),
+        tuple(phase),
+        tuple(total),
+        tuple(created),
+        tuple(expiry),
+        tuple((family, n) for family, n in lost.items() if n),
+    )
 
 
 _CHECK_FAMILIES: Final = {
@@ -491,6 +553,9 @@ class MonitorMetrics:
         self.up: dict[str, str | None] = {}
         """Each monitor's ``tether_monitor_up`` line, written when its state changes (None:
         its name cannot be written; counted at each scrape)."""
+        self.rendered = 0
+        """How many times a monitor's per-check lines were written (for the tests: a
+        scrape writes those of the monitors checked since the last one)."""
 
         self.alerts_sent = Counter(
             "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
@@ -548,6 +613,7 @@ class MonitorMetrics:
         last = self.checks.get(record.monitor)
         if last is None:
             last = self.checks[record.monitor] = _Last(label_value(record.monitor))
+        last.version += 1
         last.success = 1 if record.ok else 0
         last.duration = (record.latency_ms or 0.0) / 1000
         last.phases.update(timings)

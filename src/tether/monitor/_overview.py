@@ -27,7 +27,16 @@ from aiohttp import web
 from tether.monitor._params import request_number
 from tether.monitor._state import State
 
-__all__ = ["QUERY_MAX", "SORTS", "Entry", "Paged", "View", "arrange"]
+__all__ = [
+    "QUERY_MAX",
+    "SORTS",
+    "Entry",
+    "Paged",
+    "View",
+    "arrange",
+    "arrange_in_order",
+    "in_order",
+]
 
 SORTS: Final = (
     "config",
@@ -179,21 +188,51 @@ class Entry:
 class Paged:
     """One page of the monitors a view asks for."""
 
-    entries: tuple[Entry, ...]
+    names: tuple[str, ...]
+    """The page's monitors, in the view's order."""
     matching: int
     """How many monitors the filter keeps, over every page."""
     pages: int
     page: int
     """The page shown: the one asked for, or the last when there are fewer now."""
 
+    @classmethod
+    def cut(cls, view: View, ordered: Sequence[str]) -> Paged:
+        """The page ``view`` asks for of ``ordered`` (every monitor it keeps, in its
+        order); a page past the last shows the last, as a filter's matches may shrink
+        while a page is open."""
+        pages = max(1, math.ceil(len(ordered) / view.per_page))
+        page = min(view.page, pages)
+        start = (page - 1) * view.per_page
+        return cls(tuple(ordered[start : start + view.per_page]), len(ordered), pages, page)
+
     def json(self) -> dict[str, int]:
         return {"matching": self.matching, "pages": self.pages, "page": self.page}
 
 
+def in_order(view: View) -> bool:
+    """Whether ``view`` keeps the configuration's order and filters by state alone: then
+    :func:`arrange_in_order` cuts its page without an :class:`Entry` for every monitor."""
+    return view.sort == "config" and not view.q
+
+
+def arrange_in_order(view: View, names: Sequence[str], states: Mapping[str, State]) -> Paged:
+    """What :func:`arrange` gives for a view that is :func:`in_order`, from the monitors'
+    ``names`` in configuration order and their ``states`` (unknown when absent) alone:
+    the default view of every page and of ``/api/status`` costs no walk over every
+    monitor."""
+    kept: Sequence[str] = names
+    if view.state is State.UNKNOWN:
+        kept = [n for n in names if states.get(n, State.UNKNOWN) is State.UNKNOWN]
+    elif view.state is not None:
+        wanted = view.state
+        kept = [n for n in names if states.get(n) is wanted]
+    return Paged.cut(view, kept if view.order == "asc" else kept[::-1])
+
+
 def arrange(view: View, entries: Sequence[Entry]) -> Paged:
     """Filter ``entries`` (in configuration order), sort them (ties keep that order) and
-    cut out the page ``view`` asks for; a page past the last shows the last, as a
-    filter's matches may shrink while a page is open."""
+    cut out the page ``view`` asks for (:meth:`Paged.cut`)."""
     needle = view.q.casefold()
     kept = [
         e
@@ -204,8 +243,4 @@ def arrange(view: View, entries: Sequence[Entry]) -> Paged:
     known = [(k, e) for e in kept if (k := e.key(view.sort)) is not None]
     unknown = [e for e in kept if e.key(view.sort) is None]
     known.sort(key=lambda pair: pair[0], reverse=view.order == "desc")
-    ordered = [e for _, e in known] + unknown
-    pages = max(1, math.ceil(len(ordered) / view.per_page))
-    page = min(view.page, pages)
-    start = (page - 1) * view.per_page
-    return Paged(tuple(ordered[start : start + view.per_page]), len(ordered), pages, page)
+    return Paged.cut(view, [e.name for _, e in known] + [e.name for e in unknown])

@@ -183,6 +183,10 @@ class Quorum:
         self._monitors: dict[str, _Monitor] = {
             name: _Monitor(placement) for name, placement in (placements or {}).items()
         }
+        self._states: dict[str, State] = dict.fromkeys(self._monitors, State.UNKNOWN)
+        """Each monitor's state for the cluster, in :attr:`_monitors`' order, kept as
+        verdicts change: :meth:`states` copies it (a page asks for every state at each
+        refresh, which a call per monitor made cost milliseconds of the loop)."""
         self._down: dict[str, None] = {}
         """The monitors down for the cluster, in the order they went down: kept as verdicts
         change, so that :meth:`down` does not walk every monitor at each change."""
@@ -201,6 +205,7 @@ class Quorum:
         entry = self._monitors.get(monitor)
         if entry is None:
             entry = self._monitors[monitor] = _Monitor(placement)
+            self._states[monitor] = State.UNKNOWN
         entry.placement = placement
         entry.rows = {k: v for k, v in entry.rows.items() if k in placement.locations}
         return self._decide(monitor, entry, now, None)
@@ -209,6 +214,7 @@ class Quorum:
         """A monitor removed from the configuration (the engine's ``forget`` closes its
         incidents)."""
         self._monitors.pop(monitor, None)
+        self._states.pop(monitor, None)
         self._down.pop(monitor, None)
         self.failures.set(monitor, None)
 
@@ -261,7 +267,7 @@ class Quorum:
 
     def states(self) -> dict[str, State]:
         """Every monitor's state for the cluster (for holds: ``held_by_parent``, flapping)."""
-        return {name: self.state(name) for name in self._monitors}
+        return dict(self._states)
 
     def verdict(self, monitor: str) -> Verdict | None:
         entry = self._monitors.get(monitor)
@@ -338,6 +344,7 @@ class Quorum:
     def _judged(self, name: str, entry: _Monitor) -> Verdict:
         """Judge ``entry`` again, and keep :attr:`_down` in step."""
         verdict = entry.verdict = self._judge(entry)
+        self._states[name] = verdict.state
         if verdict.state is State.DOWN:
             self._down.setdefault(name)
             self.failures.set(name, self.observation(name))

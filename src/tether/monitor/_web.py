@@ -18,6 +18,7 @@ from tether.monitor._actions import add_actions
 from tether.monitor._auth import gate, install
 from tether.monitor._blackbox import BadTarget, run_module
 from tether.monitor._dashboard import add_dashboard
+from tether.monitor._flight import Flights
 from tether.monitor._limits import Limits, start_guarded, tcp, unix
 from tether.monitor._metrics import blackbox_probe
 from tether.monitor._params import MAX_BODY, request_number
@@ -51,8 +52,12 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     """The monitor's server; ``refresh`` is how often (seconds) the dashboard's pages ask
     for fresh data."""
 
+    # Scrapes that overlap (several Prometheus servers, a slow one) share one render.
+    scrapes: Flights[bytes] = Flights()
+
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=await scrape(runner), headers={"Content-Type": _TEXT})
+        body = await scrapes.run("/metrics", lambda: scrape(runner))
+        return web.Response(body=body, headers={"Content-Type": _TEXT})
 
     # The allow-list depends only on the configuration: made again when a reload brings a
     # new one, not on each request (by default it parses every monitor's URL).
