@@ -372,17 +372,21 @@ class _Lines:
     """The series of each family left out (and counted at each scrape)."""
 
 
+def _escaped(names: dict[object, str | None], name: object) -> str | None:
+    """``name`` as a label value (:func:`label_value`), escaped once a scrape."""
+    if name in names:
+        return names[name]
+    value = names[name] = label_value(name)
+    return value
+
+
 def _lines(last: _Last, here: str | None, names: dict[object, str | None], version: int) -> _Lines:
     """A monitor's per-check series, written out (:func:`_go_value`,
     :func:`label_value`): a series whose value or labels cannot be written is left out
     and counted.  ``names``: phase and kind names escaped so far."""
     go = _go_value
-    success: list[str] = []
-    duration: list[str] = []
-    phase: list[str] = []
-    total: list[str] = []
-    created: list[str] = []
-    expiry: list[str] = []
+    families: list[list[str]] = [[] for _ in range(6)]
+    success, duration, phase, total, created, expiry = families
     lost = dict.fromkeys(_CHECK_FAMILIES, 0)
     phases = list(last.phases.items())
     failures = list(last.failures.items())
@@ -403,10 +407,7 @@ def _lines(last: _Last, here: str | None, names: dict[object, str | None], versi
         except Exception:
             lost["tether_probe_duration_seconds"] += 1
         for name, seconds in phases:
-            if name in names:
-                p = names[name]
-            else:
-                p = names[name] = label_value(name)
+            p = _escaped(names, name)
             try:
                 if p is None:
                     raise ValueError(name)
@@ -414,10 +415,7 @@ def _lines(last: _Last, here: str | None, names: dict[object, str | None], versi
             except Exception:
                 lost["tether_probe_phase_seconds"] += 1
         for kind, (n, since) in failures:
-            if kind in names:
-                k = names[kind]
-            else:
-                k = names[kind] = label_value(kind)
+            k = _escaped(names, kind)
             try:
                 if k is None:
                     raise ValueError(kind)
