@@ -176,8 +176,11 @@ class Runner:
         self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
         """What was last published of each monitor at this location: its state, since
         when, and the kind and host of its failure."""
+        # The routes at once: the open incidents are restored with them (the channels a
+        # ``local`` incident has paged are its alerted members' channels), so a restart
+        # keeps its reminders and its one resolution per channel.
         self.engine = IncidentEngine(
-            {},
+            {m.name: _route(m) for m in config.monitors},
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
