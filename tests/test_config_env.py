@@ -97,4 +97,3 @@ def test_keys_and_non_strings_are_not_interpolated() -> None:
         '["${X}"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
         "defaults, maintenance, cluster, users, tokens, workers, monitors, status_pages, modules"
     ]
-

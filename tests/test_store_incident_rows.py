@@ -431,3 +431,55 @@ def test_a_schema_5_database_keeps_its_incidents_members_and_timelines(
         conn.close()
     assert "folded_into" in columns
     assert not {"timeline", "members"} & set(columns)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_wave_of_joins_queued_together_is_a_few_statements_and_the_same_rows(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """500 monitors joining one incident, queued while the writer is busy (as in a mass
+    outage), are committed as a few statements of many rows on SQLite (one a row would
+    each wait for the event loop to let go of the GIL) and as fewer on PostgreSQL, and
+    leave the incident with the members and timeline that 500 commits one at a time
+    leave."""
+    got: dict[str, Incident] = {}
+    counted: dict[str, int] = {}
+    for how in ("one at a time", "queued together"):
+        if backend == "sqlite":
+            store: Store = SQLiteStore(tmp_path / f"{how}.db")
+            count = sqlite_count
+        else:
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            store = PostgresStore(server.dsn(server.new_schema()))
+            count = postgres_count
+        with store:
+            incident = big(store, 3)
+
+            def wave(store: Store = store, incident: Incident = incident, how: str = how) -> None:
+                blocked = Blocked(store) if how == "queued together" else None
+                for i in range(500):
+                    name = f"w{i:03d}"
+                    incident, entry = joined(incident, name, T0 + 1 + i)
+                    store.commit_incident(incident, [], T0 + 1 + i, entry=entry, touched=(name,))
+                    if blocked is None:
+                        store.flush()
+                if blocked is not None:
+                    blocked.release()
+
+            statements, *_ = count(store, wave)
+            found = store.incident(incident.id)
+            assert found is not None
+            got[how] = found
+        counted[how] = statements
+    # One at a time: a header, an entry and a member a change.
+    assert counted["one at a time"] == 3 * 500
+    if backend == "sqlite":
+        # One header; the entries and the members each in statements of at most 256 rows,
+        # in power-of-two sizes: 500 = 256 + 128 + 64 + 32 + 16 + 4.
+        assert counted["queued together"] == 1 + 2 * 6
+    else:
+        # One header; the rows go as executemany's pipeline sends them, a Bind a row.
+        assert counted["queued together"] == 1 + 2 * 500
+    assert got["queued together"] == got["one at a time"]
+    assert len(got["queued together"].members) == 503
+    assert len(got["queued together"].timeline) == 501

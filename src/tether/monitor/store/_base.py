@@ -834,6 +834,57 @@ def incident_write(
     )
 
 
+def merged_writes(changes: Iterable[IncidentWrite]) -> list[IncidentWrite]:
+    """``changes``, in order, as fewer writes that leave the same rows: each incident's
+    changes that follow one another merged into one (a new incident's row stays a write
+    of its own, the changes after it merged into the next).  A mass outage's incident
+    gains thousands of members a few at a time, and a batch of their changes is then a
+    few statements, not three a member.
+
+    The header follows the SQL each backend writes it with: each column keeps the last
+    value given, ``acknowledged`` the first (a stored one wins over both); timeline
+    entries are appended in order; members end as the last change said."""
+    out: list[IncidentWrite] = []
+    mergeable: dict[int, int] = {}  # an incident's write in ``out`` a change may join
+    for change in changes:
+        at = mergeable.get(change.id)
+        if change.new is not None or at is None:
+            if change.new is None:
+                mergeable[change.id] = len(out)
+            else:
+                mergeable.pop(change.id, None)
+            out.append(change)
+        else:
+            out[at] = _merged(out[at], change)
+    return out
+
+
+def _merged(first: IncidentWrite, then: IncidentWrite) -> IncidentWrite:
+    header = tuple(
+        (a if a is not None else b) if i == _ACKNOWLEDGED else (b if b is not None else a)
+        for i, (a, b) in enumerate(zip(first.header, then.header, strict=True))
+    )
+    members: dict[str, str | None] = {}
+    if not then.every:
+        members.update(dict.fromkeys(first.deletes))
+        members.update(first.upserts)
+    members.update(dict.fromkeys(then.deletes))
+    members.update(then.upserts)
+    return IncidentWrite(
+        first.id,
+        None,
+        header,
+        first.entries + then.entries,
+        first.every or then.every,
+        tuple((m, v) for m, v in members.items() if v is not None),
+        tuple(m for m, v in members.items() if v is None),
+    )
+
+
+_ACKNOWLEDGED: Final = 4
+"""Where ``acknowledged`` stands in :attr:`IncidentWrite.header`."""
+
+
 def note_write(
     incident_id: int,
     entry: TimelineEntry,

@@ -94,7 +94,15 @@ from tether.monitor.store._base import (
     too_new,
     window_record,
 )
-from tether.monitor.store._writer import BatchedStore, Job, Located, Pushed, storable_text
+from tether.monitor.store._writer import (
+    BatchedStore,
+    IncidentJob,
+    Job,
+    Located,
+    Pushed,
+    run_jobs,
+    storable_text,
+)
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -527,6 +535,13 @@ def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
     return write
 
 
+def _write_incidents(conn: Conn, changes: Sequence[IncidentWrite]) -> None:
+    """Incident changes in order, as :func:`_write_incident` writes each (a batch's come
+    merged: :func:`merged_writes`)."""
+    for change in changes:
+        _write_incident(change)(conn)
+
+
 def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], None]:
     """The write that adds ``audit`` to the audit log and, for a change about monitors,
     says it on the timeline of each open incident it concerns (``incident_note``;
@@ -860,14 +875,12 @@ class PostgresStore(BatchedStore["Conn"]):
             entries=() if entry is None else (entry,),
             touched=touched,
         )
-        steps: list[Job[Conn]] = [_write_incident(change)]
-        steps += [_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts]
-
-        def write(conn: Conn) -> None:
-            for step in steps:
-                step(conn)
-
-        self._queue_write(write, f"a change of incident #{incident.id}")
+        job = IncidentJob(
+            change,
+            tuple(_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
+            _write_incidents,
+        )
+        self._queue_write(job, f"a change of incident #{incident.id}")
 
     def acknowledge_incident(
         self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
@@ -1228,7 +1241,7 @@ class PostgresStore(BatchedStore["Conn"]):
                 if locations:
                     with conn.cursor() as cur:
                         cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
-                values = [job(conn) for job in jobs]
+                values = run_jobs(conn, jobs)
                 committing = True  # leaving the block sends COMMIT
             return values
 

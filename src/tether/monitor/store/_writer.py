@@ -49,16 +49,22 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 from tether._redact import redact_text
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.store._base import Fence, StoreError, StoreHealth
+from tether.monitor.store._base import (
+    Fence,
+    IncidentWrite,
+    StoreError,
+    StoreHealth,
+    merged_writes,
+)
 
 log = logging.getLogger("tether.monitor")
 
@@ -80,6 +86,48 @@ _JOBS = ("call", "held", "write")
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentJob(Generic[C]):
+    """An incident change queued with its alerts (``commit_incident``): a job that a batch
+    writes together with the incident changes queued next to it (:func:`run_jobs`)."""
+
+    change: IncidentWrite
+    alerts: tuple[Job[C], ...]
+    write: Callable[[C, Sequence[IncidentWrite]], None]
+    """How the backend writes incident changes, several at once."""
+
+    def __call__(self, conn: C) -> None:
+        self.write(conn, (self.change,))
+        for alert in self.alerts:
+            alert(conn)
+
+
+def run_jobs(conn: C, jobs: Sequence[Job[C]]) -> list[Any]:
+    """Each job run on ``conn``, its value in order; incident changes that stand next to
+    one another are written as :func:`merged_writes` merges them, and their alerts after
+    them, in order (an alert's write reads nothing an incident's writes)."""
+    values: list[Any] = []
+    run: list[IncidentJob[C]] = []
+
+    def write_run() -> None:
+        if run:
+            run[0].write(conn, merged_writes(job.change for job in run))
+            for job in run:
+                for alert in job.alerts:
+                    alert(conn)
+            run.clear()
+
+    for job in jobs:
+        if isinstance(job, IncidentJob):
+            run.append(job)
+            values.append(None)
+            continue
+        write_run()
+        values.append(job(conn))
+    write_run()
+    return values
 
 
 def storable_text(text: str) -> str:
