@@ -1282,10 +1282,11 @@ def _reason(status: int) -> str:
 # bind() to an address this machine does not have gives the same errno and stays unknown.  A
 # connect is known by a connecting wrapper (urllib3's NewConnectionError, httpx's ConnectError,
 # aiohttp's connector errors) or by the frames the error passed through
-# (socket.create_connection, asyncio's sock_connect); a bare sock.connect() leaves no frame of
-# its own and stays unknown.  Linux also gives EADDRNOTAVAIL for a connect to an IPv6 address
-# from a machine with no IPv6 address (IPv6 disabled): towards an IPv6 literal that is
-# connect.unreachable; towards a name, the detail says so.
+# (socket.create_connection, asyncio's sock_connect, the probe's own _sock_connect); a bare
+# sock.connect() leaves no frame of its own and stays unknown.  Linux also gives
+# EADDRNOTAVAIL for a connect to an IPv6 address from a machine with no IPv6 address (IPv6
+# disabled): towards an IPv6 literal that is connect.unreachable; towards a name, the detail
+# says so.
 
 _RESOURCE_ERRNOS: dict[int, str] = {
     _errno.EMFILE: "this process has as many files open as its limit allows (EMFILE)",
