@@ -149,7 +149,8 @@ async def _sock_connect(
     What ``loop.sock_connect`` does under ``asyncio.timeout``, less the wait where there
     is nothing to wait for: when the kernel knows the outcome as ``connect`` returns (a
     refusal or an unreachable network on this machine, a loopback port nobody listens
-    on), the error is read at once, with no timer, future or writer registered.  In a
+    on; or a connection the kernel has made already, as on loopback), the outcome is read
+    at once, with no timer, future or writer registered.  In a
     mass outage that is most probes, and the wait's machinery was a third of each one's
     CPU.  (Windows' proactor loop watches no sockets for writing: there, the loop's own
     ``sock_connect``.)  Named as asyncio's own, whose frame tells ``classify`` that an
@@ -161,11 +162,21 @@ async def _sock_connect(
     err = sock.connect_ex(address)
     if err in _IN_PROGRESS:
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err == 0:  # under way (or done): wait until the socket is writable
+        if err == 0 and not _connected(sock):  # under way: wait until it is writable
             await _writable(loop, sock, timeout)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err != 0:
         raise OSError(err, os.strerror(err))
+
+
+def _connected(sock: socket.socket) -> bool:
+    """Whether ``sock``'s connection is made already (on loopback the kernel makes it
+    within ``connect``): a peer to name, or ENOTCONN."""
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
 
 
 _PROACTOR: Final = sys.platform == "win32"
