@@ -468,12 +468,12 @@ class CountingStore:
         self.store = store
         self.asked: list[float] = []
 
-    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Any]:
-        self.asked.append(since)
-        return self.store.rollups(monitor, period, since)
+    def rollups_of(self, since: dict[str, float], period: str) -> dict[str, list[Any]]:
+        self.asked.extend(since.values())
+        return self.store.rollups_of(since, period)
 
-    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[Any]:
-        return self.store.results(monitor, since, limit)
+    def failures_of(self, since: dict[str, float], limit: int) -> dict[str, Any]:
+        return self.store.failures_of(since, limit)
 
 
 def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(tmp_path: Path) -> None:

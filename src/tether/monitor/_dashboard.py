@@ -103,7 +103,7 @@ from tether.monitor._report import (
 )
 from tether.monitor._state import State
 from tether.monitor._traffic import WindowView
-from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes
+from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes, uptimes_of
 from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor
@@ -446,46 +446,60 @@ class Recent:
     def read(
         self, store: Store, names: Sequence[str], now: float
     ) -> tuple[dict[str, list[Rollup]], dict[str, ProbeRecord | None]]:
-        """The minute roll-ups (oldest first) and the last failure of each of ``names``."""
+        """The minute roll-ups (oldest first) and the last failure of each of ``names``:
+        one read of the store for all their roll-ups, and one for the failures looked up."""
         with self._lock:
             for gone in [n for n, (at, _) in self._minutes.items() if now - at > SPARKLINE_WINDOW]:
                 del self._minutes[gone]
                 self._failures.pop(gone, None)
-            minutes: dict[str, list[Rollup]] = {}
-            failures: dict[str, ProbeRecord | None] = {}
-            for name in names:
-                minutes[name] = self._update(store, name, now)
-                failures[name] = self._last_failure(store, name, minutes[name])
-            return minutes, failures
+            minutes = self._update(store, names, now)
+            return minutes, self._last_failures(store, minutes)
 
-    def _update(self, store: Store, name: str, now: float) -> list[Rollup]:
+    def _update(self, store: Store, names: Sequence[str], now: float) -> dict[str, list[Rollup]]:
         window = now - SPARKLINE_WINDOW
-        cached = self._minutes.get(name)
-        if cached is None or cached[0] > now:  # first read, or time went back
-            fresh = store.rollups(name, "minute", since=window)
-        else:
+        kept: dict[str, list[Rollup]] = {}
+        since: dict[str, float] = {}
+        for name in names:
+            cached = self._minutes.get(name)
+            if cached is None or cached[0] > now:  # first read, or time went back
+                kept[name], since[name] = [], window
+                continue
             read_at, minutes = cached
             # This minute and the last may still grow, and so may what was the last minute
             # when it was read (minutes ago, if no page showed it meanwhile).
             settled = min(bucket_start(now, 60) - 60, bucket_start(read_at, 60))
-            kept = [r for r in minutes if window <= r.start < settled]
-            fresh = kept + store.rollups(name, "minute", since=max(settled, window))
-        self._minutes[name] = (now, fresh)
-        return fresh
+            kept[name] = [r for r in minutes if window <= r.start < settled]
+            since[name] = max(settled, window)
+        fresh = store.rollups_of(since, "minute") if since else {}
+        out: dict[str, list[Rollup]] = {}
+        for name in names:
+            out[name] = kept[name] + fresh.get(name, [])
+            self._minutes[name] = (now, out[name])
+        return out
 
-    def _last_failure(self, store: Store, name: str, minutes: list[Rollup]) -> ProbeRecord | None:
-        failing = next((r for r in reversed(minutes) if r.ok_count < r.count), None)
-        if failing is None:
-            self._failures.pop(name, None)
-            return None
-        key = (failing.start, failing.count - failing.ok_count)
-        known = self._failures.get(name)
-        if known is not None and known[0] == key:
-            return known[1]
-        recent = store.results(name, since=failing.start, limit=FAILURE_LOOKBACK)
-        failure = next((r for r in recent if not r.ok), None)
-        self._failures[name] = (key, failure)
-        return failure
+    def _last_failures(
+        self, store: Store, minutes: dict[str, list[Rollup]]
+    ) -> dict[str, ProbeRecord | None]:
+        out: dict[str, ProbeRecord | None] = {}
+        asked: dict[str, tuple[float, int]] = {}
+        for name, rollups in minutes.items():
+            failing = next((r for r in reversed(rollups) if r.ok_count < r.count), None)
+            if failing is None:
+                self._failures.pop(name, None)
+                out[name] = None
+                continue
+            key = (failing.start, failing.count - failing.ok_count)
+            known = self._failures.get(name)
+            if known is not None and known[0] == key:
+                out[name] = known[1]
+            else:
+                asked[name] = key
+        since = {name: key[0] for name, key in asked.items()}
+        found = store.failures_of(since, FAILURE_LOOKBACK) if since else {}
+        for name, key in asked.items():
+            out[name] = found.get(name)
+            self._failures[name] = (key, out[name])
+        return out
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a monitor's URL as shown, for the filter to search
@@ -629,11 +643,12 @@ def build_status(
         paged = arrange(view, overview_entries(snap, opened, table))
     shown = paged.names
     sparks, failures = recent.read(snap.store, shown, now)
+    shares = uptimes_of(snap.store, shown, now)
     monitors = order.by_name
     rows = []
     for name in shown:
         row = snap.head(monitors[name], opened)
-        row["uptime"] = uptimes(snap.store, name, now)
+        row["uptime"] = shares[name]
         table.put(name, row["uptime"])
         failure = failures.get(name)
         row["last_failure"] = (

@@ -317,7 +317,7 @@ def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
     since = now - WINDOWS["90d"]
     names = [e.monitor for e in page.entries()]
     shown = {e.monitor: e.shown for e in page.entries()}
-    changes = {name: sight.store.state_changes(name, since) for name in names}
+    changes = sight.store.state_changes_of(names, since)
     groups = []
     for group in page.groups:
         rows = []

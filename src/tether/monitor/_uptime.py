@@ -46,8 +46,19 @@ def uptime(changes: Sequence[tuple[float, State]], since: float, until: float) -
 
 def uptimes(store: Store, monitor: str, now: float) -> dict[str, float | None]:
     """``monitor``'s uptime over each of :data:`WINDOWS` up to ``now`` (one read)."""
-    changes = store.state_changes(monitor, now - max(WINDOWS.values()))
-    return {label: uptime(changes, now - seconds, now) for label, seconds in WINDOWS.items()}
+    return uptimes_of(store, [monitor], now)[monitor]
+
+
+def uptimes_of(
+    store: Store, monitors: Sequence[str], now: float
+) -> dict[str, dict[str, float | None]]:
+    """Each of ``monitors``' uptime over each of :data:`WINDOWS` up to ``now``, in one read
+    of the store for them all (a page's monitors)."""
+    every = store.state_changes_of(monitors, now - max(WINDOWS.values()))
+    return {
+        monitor: {label: uptime(changes, now - seconds, now) for label, seconds in WINDOWS.items()}
+        for monitor, changes in every.items()
+    }
 
 
 TABLE_EVERY: Final = 60.0

@@ -367,6 +367,20 @@ class Store(Protocol):
         """``monitor``'s state changes since ``since``, oldest first, led by the last change
         before ``since`` (the state it was in then), if any."""
 
+    def state_changes_of(
+        self, monitors: Collection[str], since: float
+    ) -> dict[str, list[tuple[float, State]]]:
+        """Each of ``monitors``' state changes as :meth:`state_changes` gives them (an empty
+        list for one with none), in one read: a page's uptimes."""
+
+    def rollups_of(self, since: Mapping[str, float], period: str) -> dict[str, list[Rollup]]:
+        """Each monitor's roll-ups for ``period`` from its own ``since``, oldest first, as
+        :meth:`rollups` gives them (an empty list for one with none), in one read."""
+
+    def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
+        """Each monitor's newest failed result among its newest ``limit`` results from its
+        own ``since``; a monitor with none is left out.  In one read."""
+
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
         monitor's (oldest first, led by the last change before ``since``), in one read:

@@ -1108,6 +1108,23 @@ class PostgresStore(BatchedStore["Conn"]):
         )
         return [(at, State(state)) for at, state in rows]
 
+    def state_changes_of(
+        self, monitors: Collection[str], since: float
+    ) -> dict[str, list[tuple[float, State]]]:
+        # A query a monitor: psycopg reads each answer whole, with the GIL let go once.
+        return {m: self.state_changes(m, since) for m in monitors}
+
+    def rollups_of(self, since: Mapping[str, float], period: str) -> dict[str, list[Rollup]]:
+        return {m: self.rollups(m, period, at) for m, at in since.items()}
+
+    def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
+        out: dict[str, ProbeRecord] = {}
+        for m, at in since.items():
+            failure = next((r for r in self.results(m, at, limit) if not r.ok), None)
+            if failure is not None:
+                out[m] = failure
+        return out
+
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         rows = self._query(
             "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "

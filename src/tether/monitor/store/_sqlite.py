@@ -22,7 +22,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -354,6 +354,47 @@ def _rows_at_once(conn: sqlite3.Connection, width: int) -> int:
 def _values_sql(head: str, tail: str, width: int, rows: int) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return f"{head} VALUES {', '.join(itertools.repeat(row, rows))} {tail}".rstrip()
+
+
+def _in_one_step(
+    conn: sqlite3.Connection, select: str, params: Any, columns: Sequence[str]
+) -> list[list[Any]]:
+    """The rows of ``select`` (its result columns named ``columns``), read as one value.
+
+    Not a row at a time: the sqlite3 module lets go of the GIL around each row's step, and
+    a reader on a worker thread beside a busy event loop then waits up to the switch
+    interval (5 ms) to take it back, a row at a time (a page of 100 monitors' roll-ups,
+    results and state changes took seconds in a mass outage).  SQLite writes the rows as
+    JSON text in one step instead, each value as the module would give it: REAL values
+    by ``quote()``, which writes as many digits as the value needs to be read back
+    exactly, infinities as JSON's ``Infinity``, text quoted."""
+    text = conn.execute(_one_step_sql(select, tuple(columns)), params).fetchone()[0]
+    rows: list[list[Any]] = [] if text is None else json.loads(text)
+    return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _one_step_sql(select: str, columns: tuple[str, ...]) -> str:
+    values = " || ',' || ".join(
+        f"CASE typeof({c}) WHEN 'real' THEN CASE WHEN {c} > 1.7976931348623157e308 THEN "
+        f"'Infinity' WHEN {c} < -1.7976931348623157e308 THEN '-Infinity' ELSE quote({c}) END "
+        f"WHEN 'integer' THEN quote({c}) WHEN 'null' THEN 'null' "
+        f"ELSE json_quote(CAST({c} AS TEXT)) END"
+        for c in columns
+    )
+    return f"SELECT '[' || group_concat('[' || {values} || ']', ',') || ']' FROM ({select})"
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for at in range(0, len(items), size):
+        yield items[at : at + size]
+
+
+def _by_monitor_and_time(row: Sequence[Any]) -> tuple[Any, Any]:
+    return row[0], row[1]
+
+
+_ROLLUP_READ: Final = ", ".join(f"r.{c} AS {c}" for c in TALLY_COLUMNS.split(", "))
 
 
 def _check_writable(conn: sqlite3.Connection) -> None:
@@ -970,6 +1011,58 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             (monitor, since, monitor, since),
         )
         return [(at, State(state)) for at, state in rows]
+
+    def state_changes_of(
+        self, monitors: Collection[str], since: float
+    ) -> dict[str, list[tuple[float, State]]]:
+        rows = _in_one_step(
+            self._read(),
+            # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
+            "SELECT monitor, max(at) AS at, state FROM state_changes WHERE monitor IN "
+            "(SELECT value FROM json_each(:names)) AND at < :since GROUP BY monitor "
+            "UNION ALL SELECT monitor, at, state FROM state_changes WHERE monitor IN "
+            "(SELECT value FROM json_each(:names)) AND at >= :since",
+            {"names": _dumps(list(monitors)), "since": since},
+            ("monitor", "at", "state"),
+        )
+        out: dict[str, list[tuple[float, State]]] = {m: [] for m in monitors}
+        for monitor, at, state in sorted(rows, key=_by_monitor_and_time):
+            out[monitor].append((at, State(state)))
+        return out
+
+    def rollups_of(self, since: Mapping[str, float], period: str) -> dict[str, list[Rollup]]:
+        out: dict[str, list[Rollup]] = {m: [] for m in since}
+        for chunk in _chunks(list(since.items()), 256):
+            rows = _in_one_step(
+                self._read(),
+                f"WITH s (monitor, since) AS ({_values_sql('', '', 2, len(chunk)).strip()}) "
+                f"SELECT r.monitor AS monitor, r.start AS start, {_ROLLUP_READ} FROM s "
+                "JOIN rollups r ON r.monitor = s.monitor AND r.period = ? AND r.start >= s.since",
+                [*itertools.chain.from_iterable(chunk), period],
+                ("monitor", "start", *TALLY_COLUMNS.split(", ")),
+            )
+            for monitor, start, *totals in sorted(rows, key=_by_monitor_and_time):
+                rollup = Tally.from_row(totals, json.loads).rollup(monitor, period, start)
+                out[monitor].append(rollup)
+        return out
+
+    def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
+        out: dict[str, ProbeRecord] = {}
+        columns = RESULT_COLUMNS.split(", ")
+        for chunk in _chunks(list(since.items()), 256):
+            rows = _in_one_step(
+                self._read(),
+                f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+                "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
+                f"({_values_sql('', '', 2, len(chunk)).strip()}) s "
+                "JOIN results r ON r.monitor = s.column1 AND r.ts >= s.column2) "
+                "WHERE newest <= ? AND NOT ok",
+                [*itertools.chain.from_iterable(chunk), limit],
+                columns,
+            )
+            for row in sorted(rows, key=_by_monitor_and_time):
+                out[row[0]] = probe_record(row, json.loads)  # the newest comes last
+        return out
 
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
