@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-__all__ = ["loop_factory", "run"]
+__all__ = ["GC_THRESHOLDS", "loop_factory", "run"]
 
 T = TypeVar("T")
+
+GC_THRESHOLDS: Final = (50_000, 20, 20)
+"""The collector's thresholds in a running monitor (Python's are 700, 10, 10).  What a
+check allocates is freed by reference counting; the collector finds only cycles, and
+each full collection walks every object the run has made since its start (states,
+incidents' members, kept metrics).  At 20,000 monitors a mass outage made 48 full
+collections in 160 s at Python's thresholds, 5.2 s of the event loop in all and up to
+0.2 s each; at these, 3 (0.37 s)."""
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

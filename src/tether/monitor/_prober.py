@@ -27,6 +27,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
@@ -60,6 +61,11 @@ class Check:
     """Days until the leaf certificate expires, when the check saw one."""
     cert_expires: float | None = None
     """When the leaf certificate expires (Unix seconds), when the check saw one."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As ProbeRecord's: the constructor's arguments, not fields() walked per check.
+        args = (self.record, self.host, self.timings, self.cert_days_left, self.cert_expires)
+        return (Check, args)
 
 
 @dataclass(slots=True)

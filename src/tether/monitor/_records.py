@@ -102,6 +102,24 @@ class ProbeRecord:
     lag_ms: float | None = None
     """How late the check started against its schedule."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its constructor's arguments: a worker process sends thousands a
+        # second, and a slotted dataclass's own pickling walks fields() for each one.
+        return (
+            ProbeRecord,
+            (
+                self.monitor,
+                self.ts,
+                self.ok,
+                self.kind,
+                self.latency_ms,
+                self.detail,
+                self.phases,
+                self.conditions,
+                self.lag_ms,
+            ),
+        )
+
     def data(self) -> dict[str, Any]:
         """What a stored result keeps beside its verdict, as its JSON column: phase
         timings (to 0.01 ms), the resolved conditions, and how late the check started.

@@ -56,6 +56,7 @@ from tether.monitor._incidents import (
 from tether.monitor._incidents import (
     Event as IncidentEvent,
 )
+from tether.monitor._loop import GC_THRESHOLDS
 from tether.monitor._prober import Check, Prober, Sink, host_of
 from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
@@ -869,7 +870,9 @@ class Runner:
         event loop for over a second.  It does so once more when every monitor has run
         once, for what the first checks create (metrics series, schedule entries, latest
         results).  Not more often: whatever is frozen in the middle of a check is never
-        collected if it later becomes a reference cycle.
+        collected if it later becomes a reference cycle.  It also raises the collector's
+        thresholds (:data:`~tether.monitor._loop.GC_THRESHOLDS`): what a run makes after
+        that, every monitor's state and an outage's members, is walked far less often.
 
         In a cluster, the first renewal round comes before anything else (this instance
         probes only what it holds), then one every ``cluster.every`` seconds; every
@@ -1118,6 +1121,7 @@ def freeze() -> None:
     started = time.perf_counter()
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     log.info(
         "%d objects moved out of the collector's reach in %.2f s",
         gc.get_freeze_count(),

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether.monitor._limits import Limits, on_socket, raise_fd_limit, start_guarded
-from tether.monitor._loop import run
+from tether.monitor._loop import GC_THRESHOLDS, run
 from tether.monitor._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
@@ -511,6 +511,7 @@ async def _work(spec: dict[str, Any]) -> int:
                     frozen = True
                     gc.collect()
                     gc.freeze()
+                    gc.set_threshold(*GC_THRESHOLDS)
             elif isinstance(message, _Reprobe):
                 prober.reprobe(message.name, message.delay)
             elif isinstance(message, _Stop):
