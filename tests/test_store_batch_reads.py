@@ -27,8 +27,8 @@ NAMES = [f"m{i:02d}" for i in range(40)]
 
 
 def fill(store: Store, seed: int) -> None:
-    """Two hours of results of 40 monitors, with awkward values: latencies none, tiny or
-    of many digits, text with quotes and non-ASCII, and state changes."""
+    """Two hours of results of 40 monitors, with awkward values: latencies none, tiny, of
+    many digits or infinite, text with quotes and non-ASCII, and state changes."""
     rng = random.Random(seed)
     kinds = (None, Kind.CONNECT_REFUSED, Kind.READ_TIMEOUT)
     for i in range(2000):
@@ -38,7 +38,7 @@ def fill(store: Store, seed: int) -> None:
                 T0 + rng.random() * 7200,
                 rng.random() < 0.6,
                 rng.choice(kinds),
-                rng.choice([None, 1e-7, rng.random() * 10_000, math.pi]),
+                rng.choice([None, 1e-7, rng.random() * 10_000, math.pi, math.inf]),
                 rng.choice([None, f'it said "no" — n°{i}', "'", "\\"]),
             )
         )

@@ -254,6 +254,17 @@ def postgres_count(store: Store, do: Callable[[], None]) -> tuple[int, ...]:
     return statements, sum(int(m[1]) for m in work)
 
 
+def counted_store(
+    backend: str, path: Path, request: pytest.FixtureRequest
+) -> tuple[Store, Callable[[Store, Callable[[], None]], tuple[int, ...]]]:
+    """A fresh store of ``backend`` (an SQLite file at ``path``, or a schema of the
+    session's PostgreSQL) and how to count what its writer runs."""
+    if backend == "sqlite":
+        return SQLiteStore(path), sqlite_count
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return PostgresStore(server.dsn(server.new_schema())), postgres_count
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_change_costs_the_same_sql_at_ten_members_and_at_five_thousand(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -266,13 +277,7 @@ def test_a_change_costs_the_same_sql_at_ten_members_and_at_five_thousand(
     counted: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     rows: dict[int, int] = {}
     for n in (10, 5000):
-        if backend == "sqlite":
-            store: Store = SQLiteStore(tmp_path / f"{n}.db")
-            count = sqlite_count
-        else:
-            server: PostgresServer = request.getfixturevalue("postgres_server")
-            store = PostgresStore(server.dsn(server.new_schema()))
-            count = postgres_count
+        store, count = counted_store(backend, tmp_path / f"{n}.db", request)
         with store:
             first = big(store, n)
             second, entry = joined(first, "joiner", T0 + 1)
@@ -445,13 +450,7 @@ def test_a_wave_of_joins_queued_together_is_a_few_statements_and_the_same_rows(
     got: dict[str, Incident] = {}
     counted: dict[str, int] = {}
     for how in ("one at a time", "queued together"):
-        if backend == "sqlite":
-            store: Store = SQLiteStore(tmp_path / f"{how}.db")
-            count = sqlite_count
-        else:
-            server: PostgresServer = request.getfixturevalue("postgres_server")
-            store = PostgresStore(server.dsn(server.new_schema()))
-            count = postgres_count
+        store, count = counted_store(backend, tmp_path / f"{how}.db", request)
         with store:
             incident = big(store, 3)
 
