@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tether._redact import redact_text, redact_url
 from tether._table import table_lines, text_table
 from tether.monitor._records import Incident, LocationFact, kind_text
-from tether.monitor._uptime import format_uptime, uptimes
+from tether.monitor._uptime import format_uptime, uptimes_of
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -148,13 +148,14 @@ def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, 
             if state.location in several.get(state.monitor, ()):
                 written.setdefault(state.monitor, {})[state.location] = state.fact()
     monitors = []
+    shares = uptimes_of(store, [m.name for m in config.monitors], now)
     for m in config.monitors:
         latest = store.results(m.name, limit=1)
         entry: dict[str, Any] = {
             "name": m.name,
             "url": redact_url(m.url),
             "latest": result_json(latest[0]) if latest else None,
-            "uptime": uptimes(store, m.name, now),
+            "uptime": shares[m.name],
         }
         if m.name in several:
             facts = written.get(m.name, {})
