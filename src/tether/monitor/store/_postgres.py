@@ -535,6 +535,9 @@ def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
     return write
 
 
+_ROLLUP_READ: Final = ", ".join(f"r.{c}" for c in TALLY_COLUMNS.split(", "))
+
+
 def _write_incidents(conn: Conn, changes: Sequence[IncidentWrite]) -> None:
     """Incident changes in order, as :func:`_write_incident` writes each (a batch's come
     merged: :func:`merged_writes`)."""
@@ -1111,19 +1114,43 @@ class PostgresStore(BatchedStore["Conn"]):
     def state_changes_of(
         self, monitors: Collection[str], since: float
     ) -> dict[str, list[tuple[float, State]]]:
-        # A query a monitor: psycopg reads each answer whole, with the GIL let go once.
-        return {m: self.state_changes(m, since) for m in monitors}
+        names = list(monitors)
+        rows = self._query(
+            "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
+            "WHERE monitor = ANY(%(names)s) AND at < %(since)s ORDER BY monitor, at DESC) "
+            "UNION ALL (SELECT monitor, at, state FROM state_changes "
+            "WHERE monitor = ANY(%(names)s) AND at >= %(since)s) ORDER BY 1, 2",
+            {"names": names, "since": since},
+        )
+        out: dict[str, list[tuple[float, State]]] = {m: [] for m in names}
+        for monitor, at, state in rows:
+            out[monitor].append((at, State(state)))
+        return out
 
     def rollups_of(self, since: Mapping[str, float], period: str) -> dict[str, list[Rollup]]:
-        return {m: self.rollups(m, period, at) for m, at in since.items()}
+        rows = self._query(
+            f"SELECT r.monitor, r.start, {_ROLLUP_READ} FROM "
+            "unnest(%s::text[], %s::double precision[]) AS s (monitor, since) "
+            "JOIN rollups r ON r.monitor = s.monitor AND r.period = %s AND r.start >= s.since "
+            "ORDER BY r.monitor, r.start",
+            (list(since), list(since.values()), period),
+        )
+        out: dict[str, list[Rollup]] = {m: [] for m in since}
+        for monitor, start, *totals in rows:
+            out[monitor].append(Tally.from_row(totals, _same).rollup(monitor, period, start))
+        return out
 
     def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
-        out: dict[str, ProbeRecord] = {}
-        for m, at in since.items():
-            failure = next((r for r in self.results(m, at, limit) if not r.ok), None)
-            if failure is not None:
-                out[m] = failure
-        return out
+        rows = self._query(
+            f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+            "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
+            "unnest(%s::text[], %s::double precision[]) AS s (monitor, since) "
+            "JOIN results r ON r.monitor = s.monitor AND r.ts >= s.since) AS t "
+            "WHERE newest <= %s AND NOT ok ORDER BY monitor, ts",
+            (list(since), list(since.values()), limit),
+        )
+        # The newest of each monitor comes last.
+        return {row[0]: probe_record(row, _same) for row in rows}
 
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         rows = self._query(
