@@ -431,9 +431,9 @@ class Recent:
     A minute that is over does not change, so a monitor read again is read only from the
     minute before its last read (two minutes, when pages refresh every few seconds:
     a result is committed a moment after its check, in the writer's next batch): one
-    small query per shown monitor per refresh instead of an hour of rows.  The last
-    failure is looked up only when the roll-ups show a new one, from the minute it
-    happened.  A monitor no page has shown for an hour is forgotten.  Thread-safe:
+    query for every shown monitor per refresh, each from its own minute, instead of an
+    hour of rows.  The last failure is looked up only when the roll-ups show a new one,
+    from the minute it happened, in one more query for every monitor that has one.  A monitor no page has shown for an hour is forgotten.  Thread-safe:
     refreshes run on worker threads.
     """
 

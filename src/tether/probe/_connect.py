@@ -149,10 +149,11 @@ async def _sock_connect(
     What ``loop.sock_connect`` does under ``asyncio.timeout``, less the wait where there
     is nothing to wait for: when the kernel knows the outcome as ``connect`` returns (a
     refusal or an unreachable network on this machine, a loopback port nobody listens
-    on; or a connection the kernel has made already, as on loopback), the outcome is read
-    at once, with no timer, future or writer registered.  In a
-    mass outage that is most probes, and the wait's machinery was a third of each one's
-    CPU.  (Windows' proactor loop watches no sockets for writing: there, the loop's own
+    on; or a connection the kernel has made already, as on loopback), the outcome is
+    read at once, with no timer, future or writer registered.  In a mass outage that is
+    most probes, and the wait's machinery was a third of each one's CPU.  Otherwise it
+    waits as ``sock_connect`` does: until the socket is writable, then ``SO_ERROR``.
+    (Windows' proactor loop watches no sockets for writing: there, the loop's own
     ``sock_connect``.)  Named as asyncio's own, whose frame tells ``classify`` that an
     ``EADDRNOTAVAIL`` came from a connect (no ephemeral port free), not from a bind."""
     if _PROACTOR:
