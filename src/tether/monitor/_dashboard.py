@@ -433,8 +433,9 @@ class Recent:
     a result is committed a moment after its check, in the writer's next batch): one
     query for every shown monitor per refresh, each from its own minute, instead of an
     hour of rows.  The last failure is looked up only when the roll-ups show a new one,
-    from the minute it happened, in one more query for every monitor that has one.  A monitor no page has shown for an hour is forgotten.  Thread-safe:
-    refreshes run on worker threads.
+    from the minute it happened, in one more query for every monitor that has one.  A
+    monitor no page has shown for an hour is forgotten.  Thread-safe: refreshes run on
+    worker threads.
     """
 
     def __init__(self) -> None:
