@@ -1198,16 +1198,18 @@ def _detail(
 
 def _sentence(text: str, keep: str | None = None) -> str:
     """Tidy a filled template: no doubled or trailing spaces, a capital first letter
-    (unless the sentence starts with ``keep``, a host name, which is shown as given)."""
+    (unless the sentence starts with ``keep``, a host name, or with a URL: each is shown
+    as given, ``http://``, not ``Http://``)."""
     if "  " in text:
         text = _SPACES.sub(" ", text)
     text = text.replace(" :", ":").strip()
-    if keep and text.startswith(keep):
+    if (keep and text.startswith(keep)) or _URL_FIRST.match(text):
         return text
     return text[:1].upper() + text[1:]
 
 
 _SPACES = re.compile(r" {2,}")
+_URL_FIRST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _WITH_SPECIFIC = frozenset(
     {
         Kind.URL_INVALID,
