@@ -20,6 +20,7 @@ import http.client
 import http.server
 import io
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -91,12 +92,17 @@ def settings() -> dict[str, Any]:
 # -- the server and a client that keeps what it saw ------------------------------------------
 
 
+_LOG_HANDLERS: list[logging.Handler] = []
+
+
 @pytest.fixture(scope="module")
 def logged() -> Iterator[io.StringIO]:
     """The tether loggers' lines (JSON, debug and up) while the module runs."""
     stream = io.StringIO()
-    with logging_to(stream, "json", level=10):
+    with logging_to(stream, "json", level=10) as handler:
+        _LOG_HANDLERS.append(handler)
         yield stream
+    _LOG_HANDLERS.clear()
 
 
 def serve(tmp: Path, lab: Lab) -> Served:
@@ -760,6 +766,8 @@ def test_no_secret_reaches_a_page_an_answer_an_audit_entry_or_a_log_line(
     entries = [repr(e) for e in served.store.audit(limit=1000)]
     assert any("checked" in e for e in entries)
     process_log = process.log.read_text()
+    for handler in _LOG_HANDLERS:
+        handler.flush()  # the lines are written from a thread of their own
     log = logged.getvalue()
     assert "alice logged in" in log
     assert "login failed for 'alice'" in log

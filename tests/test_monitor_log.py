@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 
 from tether.monitor import logging_to, parse_config
 from tether.monitor._runner import _route
@@ -57,3 +58,67 @@ def test_the_alert_payload_names_the_target_without_its_credentials() -> None:
     assert route.url is not None
     assert SECRET not in route.url
     assert route.url.startswith("https://u:***@127.0.0.1:8443/h")
+
+
+class _HeldStream(io.StringIO):
+    """A stream whose writes wait until the test lets them through: a slow stderr pipe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        assert self.open.wait(10), "the test never let the write through"
+        self.writes += 1
+        return super().write(text)
+
+
+def test_a_slow_stream_does_not_hold_the_caller_and_loses_no_line() -> None:
+    """Logging only queues the line: while the stream is stuck, 200 lines from four
+    threads are logged all the same; once it moves, every line is there, whole, each
+    thread's in its order, in far fewer writes than lines; and an argument changed after
+    the call does not change the line."""
+    stream = _HeldStream()
+    log = logging.getLogger("tether.monitor")
+    late = ["before"]
+    with logging_to(stream, "json") as handler:  # type: ignore[arg-type]
+
+        def lines(thread: int) -> None:
+            for i in range(50):
+                log.info("line %d of %d", i, thread, extra={"event": "test", "attempt": i})
+
+        threads = [threading.Thread(target=lines, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+            assert not t.is_alive(), "a log call waited for the stream"
+        log.info("the argument was %s", late)
+        late[0] = "after"
+        assert stream.getvalue() == ""
+        stream.open.set()
+        handler.flush()
+        written = stream.getvalue()
+    records = [json.loads(line) for line in written.splitlines()]
+    assert len(records) == 201
+    assert records[-1]["message"] == "the argument was ['before']"
+    for thread in range(4):
+        mine = [r["attempt"] for r in records if r["message"].endswith(f"of {thread}")]
+        assert mine == list(range(50))
+    assert stream.writes < 201
+
+
+def test_the_end_of_the_block_writes_what_is_queued() -> None:
+    """Leaving logging_to writes every queued line before it returns (a monitor that
+    stops says its last lines), and removes the handler."""
+    stream = io.StringIO()
+    log = logging.getLogger("tether.monitor")
+    with logging_to(stream, "text"):
+        for i in range(100):
+            log.warning("stopping %d", i)
+    assert len(stream.getvalue().splitlines()) == 100
+    assert not any(
+        h.formatter is not None and type(h.formatter).__module__ == "tether.monitor._log"
+        for h in logging.getLogger("tether").handlers
+    )
