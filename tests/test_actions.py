@@ -9,6 +9,8 @@ the end of it, so nothing is probed unless a test or an action says so.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -154,6 +156,33 @@ def test_acknowledge_stops_reminders_and_is_on_the_timeline(served: Served) -> N
     timeline = served.json("/api/incidents")["incidents"][0]["timeline"]
     assert {"at": doc["acknowledged"], "event": "acknowledged", "detail": "by local"} in timeline
     assert [e["action"] for e in audit(served)] == ["acknowledge"]
+
+
+def test_a_monitor_that_joins_after_the_acknowledgement_is_acknowledged_again(
+    served: Served,
+) -> None:
+    """down's incident is acknowledged; other (the same refused port) joins it later:
+    its down alert says the acknowledgement came before it joined, and acknowledging
+    again is taken (changed), once (issue 24, section 1)."""
+    served.check("down")
+    (incident,) = served.json("/api/incidents?open=1")["incidents"]
+    first = served.post(f"/api/incidents/{incident['id']}/acknowledge")
+    assert (first[0], first[1]["changed"]) == (200, True)
+    served.now += 60
+    served.check("other")
+    served.store.flush()
+    (joined,) = served.json("/api/incidents?open=1")["incidents"]
+    assert joined["id"] == incident["id"]
+    assert sorted(joined["monitors"]) == ["down", "other"]
+    with sqlite3.connect(served.store.path) as db:  # every alert queued, delivered or not
+        queued = [json.loads(text) for (text,) in db.execute("SELECT payload FROM outbox")]
+    (down_too,) = [p for p in queued if p["event"] == "monitor.down" and p["monitor"] == "other"]
+    assert "before other joined" in down_too["text"]
+    again = served.post(f"/api/incidents/{incident['id']}/acknowledge")
+    assert (again[0], again[1]["changed"]) == (200, True)
+    assert again[1]["acknowledged"] > first[1]["acknowledged"]
+    third = served.post(f"/api/incidents/{incident['id']}/acknowledge")
+    assert (third[0], third[1]["changed"]) == (200, False)
 
 
 def test_a_note_is_on_the_timeline_of_every_page(served: Served) -> None:

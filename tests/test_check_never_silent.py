@@ -56,7 +56,7 @@ STEPS = {
     "judge": (_prober, "judge"),
     "certificate": (_prober, "_certificate"),
     "timings": (_prober, "phase_seconds"),
-    "host": (_prober, "host_of"),
+    "host": (_prober, "where_failed"),
 }
 
 

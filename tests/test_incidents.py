@@ -165,6 +165,49 @@ def test_reminders_repeat_until_acknowledged() -> None:
     assert w.e.tick(T0 + 9999) == []
 
 
+def test_an_acknowledgement_does_not_silence_a_monitor_that_joined_after_it() -> None:
+    """alpha's incident is acknowledged; bravo joins it later (issue 24: www joined
+    old-api's acknowledged incident and got no reminder).  bravo's down alert says the
+    incident was acknowledged before it joined, its reminders run, alpha's do not; once
+    someone acknowledges again, bravo's stop too."""
+    w = World(
+        engine(
+            alpha=Route(("ops",), remind_every=120),
+            bravo=Route(("ops",), remind_every=120),
+        )
+    )
+    w.fail("alpha", T0)
+    incident = w.e.open_incidents()[0]
+    assert w.e.acknowledge(incident.id, T0 + 10) is not None
+    joined = w.fail("bravo", T0 + 60)
+    assert alerts(joined) == [("monitor.down", "bravo", "ops")]
+    text = joined[0].alerts[0].payload.text
+    assert "acknowledged at" in text
+    assert "before bravo joined" in text
+    reminded = w.e.tick(T0 + 180)
+    assert alerts(reminded) == [("incident.reminder", "bravo", "ops")]
+    assert alerts(w.e.tick(T0 + 300)) == [("incident.reminder", "bravo", "ops")]
+    assert w.e.acknowledge(incident.id, T0 + 10) is None  # that one is taken already
+    assert w.e.acknowledge(incident.id, T0 + 310) is not None
+    assert w.e.tick(T0 + 9999) == []
+
+
+def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
+    """bravo joined, then the incident was acknowledged: its down alert says nothing of
+    an acknowledgement, and neither it nor alpha is reminded."""
+    w = World(
+        engine(
+            alpha=Route(("ops",), remind_every=120),
+            bravo=Route(("ops",), remind_every=120),
+        )
+    )
+    w.fail("alpha", T0)
+    joined = w.fail("bravo", T0 + 5)
+    assert "acknowledged" not in joined[0].alerts[0].payload.text
+    assert w.e.acknowledge(w.e.open_incidents()[0].id, T0 + 10) is not None
+    assert w.e.tick(T0 + 9999) == []
+
+
 def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
     """After 10 min the pager is told (an incident.escalated alert), after 30 min the
     manager; from then on reminders and the resolution reach them too."""

@@ -48,7 +48,7 @@ from tether._redact import redact_text
 from tether._suggest import did_you_mean
 from tether.monitor._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
 from tether.monitor._params import BadBody, body_number, parse_json, read_body, request_number
-from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window
+from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window, covered
 from tether.monitor._report import iso, result_json
 from tether.monitor.store import StoreError
 
@@ -345,7 +345,11 @@ def add_actions(app: web.Application, runner: Runner) -> None:
         found = await incident(number)
         if not found.is_open:
             raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
-        changed = found.acknowledged is None
+        # Again when a monitor joined after the last acknowledgement: that one did not
+        # cover it (its reminders run), this one does.
+        changed = found.acknowledged is None or any(
+            not covered(found, member) for member in found.members.values()
+        )
         at = found.acknowledged
         if changed:
             from tether.monitor._app import acknowledge as acknowledge_in

@@ -3,7 +3,8 @@
 Pure functions over the current failures, called by the incident layer:
 
 - :func:`correlate` groups failing monitors into incidents.  Failures of the
-  same kind on the same host are one incident (``host:db.lan:connect.refused``).
+  same kind on the same service are one incident (``host:db.lan:5432:connect.refused``:
+  what failed, at the layer that failed; a name for DNS).
   When most of the hosts (at least ``local_min_hosts`` hosts and
   ``local_fraction`` of all monitored hosts) fail at once at the DNS or connect
   layer (a host fails there from its first failure when none of its monitors has
@@ -196,7 +197,8 @@ class Failures:
         if old is not None:
             self._count(old, -1)
         if failure is not None:
-            placed = (failure, self._hosts.get(monitor, failure.host))
+            fallback = None if failure.host is None else host_part(failure.host)
+            placed = (failure, self._hosts.get(monitor, fallback))
             self._failing[monitor] = placed
             self._count(placed, 1)
 
@@ -409,11 +411,33 @@ def _commonest(kinds: Counter[Kind]) -> Kind:
 
 
 def _key(o: Observation, host: str | None) -> str:
+    """``host:WHERE:KIND``.  WHERE is what failed, as the observation says it (the
+    prober's ``where_failed``: a name for DNS, ``host:port`` beyond, so that two services
+    on one host are two incidents) when that is on the host the monitor is counted on, or
+    is its proxy; else that host (an address the failure carried does not split a name's
+    incident)."""
     if o.kind is None:
         return f"monitor:{o.monitor}"
     if host is None:
         return f"monitor:{o.monitor}:{o.kind.value}"
-    return f"host:{host}:{o.kind.value}"
+    where = o.host
+    if where is None or (host_part(where) != host and o.layer is not Layer.PROXY):
+        where = host
+    return f"host:{where}:{o.kind.value}"
+
+
+def where_of_key(key: str) -> str:
+    """``db.lan:5432`` from ``host:db.lan:5432:connect.refused``."""
+    return key.partition(":")[2].rpartition(":")[0]
+
+
+def host_part(where: str) -> str:
+    """The host of ``where``: ``db.lan`` of ``db.lan:5432``, ``::1`` of ``[::1]:80``, and
+    ``where`` itself when it names no port (``db.lan``, ``::1``)."""
+    if where.startswith("["):
+        return where[1 : where.find("]")] if "]" in where else where
+    head, colon, port = where.rpartition(":")
+    return head if colon and port.isdigit() and ":" not in head else where
 
 
 def _group(key: str, members: list[tuple[Observation, str | None]]) -> IncidentGroup:
@@ -424,7 +448,7 @@ def _group(key: str, members: list[tuple[Observation, str | None]]) -> IncidentG
     title = _lower_first(CATALOGUE[o.kind].title)
     if key.startswith("monitor:"):
         return IncidentGroup(key, "monitor", monitors, o.kind, None, title)
-    return IncidentGroup(key, "host", monitors, o.kind, host, f"{title} on {host}")
+    return IncidentGroup(key, "host", monitors, o.kind, host, f"{title} on {where_of_key(key)}")
 
 
 def _lower_first(title: str) -> str:

@@ -89,7 +89,13 @@ from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
 from tether._kinds import Kind
 from tether._plural import joined
-from tether.monitor._correlate import Correlation, Failures, IncidentGroup
+from tether.monitor._correlate import (
+    Correlation,
+    Failures,
+    IncidentGroup,
+    host_part,
+    where_of_key,
+)
 from tether.monitor._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor._quorum import LocationsChanged
 from tether.monitor._records import (
@@ -102,6 +108,7 @@ from tether.monitor._records import (
     Member,
     ProbeRecord,
     TimelineEntry,
+    covered,
     kind_text,
 )
 from tether.monitor._state import State
@@ -527,10 +534,18 @@ class IncidentEngine:
         return Notice(name, text, _alerts(route.channels, f"{name}:{what}:{now:.3f}", payload))
 
     def acknowledge(self, incident_id: int, at: float) -> Acknowledged | None:
-        """Someone acknowledged ``incident_id`` (the store says so): reminders and
-        escalation stop.  None if it is not open, or was acknowledged already."""
+        """Someone acknowledged ``incident_id`` at ``at`` (the store says so): the
+        reminders and escalation of the monitors in it then stop.  A monitor that joins
+        later is not covered: its reminders run until someone acknowledges again (a
+        later ``at``).  None if it is not open, or its last acknowledgement covers every
+        monitor in it already."""
         incident = self._open.get(incident_id)
-        if incident is None or incident.acknowledged is not None:
+        if incident is None:
+            return None
+        if incident.acknowledged is not None and (
+            at <= incident.acknowledged
+            or all(covered(incident, m) for m in self._books[incident_id].members.values())
+        ):
             return None
         incident = self._replace(incident, acknowledged=at)
         return Acknowledged(incident, "", None, touched=())
@@ -738,9 +753,9 @@ class IncidentEngine:
 
     def _schedule_member(self, incident: Incident, name: str) -> None:
         """Put ``name``'s next reminder or escalation step on the heap, if it has one."""
-        if incident.is_partial or incident.acknowledged is not None:
-            return
         member = self._books[incident.id].members[name]
+        if incident.is_partial or covered(incident, member):
+            return
         route = self.routes.get(name, Route())
         due: list[float] = []
         if member.escalated < len(route.escalate):
@@ -754,13 +769,13 @@ class IncidentEngine:
     def _member_due(self, incident: Incident, name: str, now: float) -> list[Event]:
         """``name``'s reminder or escalation steps, if due (and not held: then a second
         later, until the hold lifts)."""
-        if incident.acknowledged is not None:
+        book = self._books[incident.id]
+        member = book.members[name]
+        if covered(incident, member):
             return []
         if self.hold(name, now) is not None:
             self._push(incident.id, "member", name, now + 1)
             return []
-        book = self._books[incident.id]
-        member = book.members[name]
         route = self.routes.get(name, Route())
         events: list[Event] = []
         last = member.reminded if member.reminded is not None else member.joined
@@ -1284,6 +1299,13 @@ class IncidentEngine:
             "monitor.down": (
                 f"{name} is down too: same cause as incident #{incident.id} ({cause}), "
                 f"{others} monitors affected"
+                + (
+                    f"; the incident was acknowledged at {_iso(incident.acknowledged)}, "
+                    f"before {name} joined: its reminders run until someone acknowledges "
+                    "again"
+                    if incident.acknowledged is not None and not covered(incident, member)
+                    else ""
+                )
             ),
             "monitor.up": (
                 f"{name} is back up after {down_for}; incident #{incident.id} ({cause}) goes "
@@ -1482,8 +1504,8 @@ class IncidentEngine:
 
 
 def _host_of_key(key: str) -> str:
-    """``db.lan`` from ``host:db.lan:connect.refused``."""
-    return key.partition(":")[2].rpartition(":")[0]
+    """``db.lan`` from ``host:db.lan:5432:connect.refused`` (and ``host:db.lan:KIND``)."""
+    return host_part(where_of_key(key))
 
 
 def _many(n: int, noun: str) -> str:
@@ -1526,11 +1548,11 @@ def _dedup(incident: Incident, name: str, event: str, now: float) -> str:
 
 
 def _cause(incident: Incident) -> str:
-    """``http.server_error on 127.0.0.1``, from the incident's key when it names a host."""
-    scope, _, rest = incident.key.partition(":")
+    """``http.server_error on 127.0.0.1:8080``, from the incident's key when it names a
+    service (a name, for DNS)."""
+    scope = incident.key.partition(":")[0]
     if scope == "host":
-        host = rest.rpartition(":")[0]
-        return f"{kind_text(incident.kind)} on {host}"
+        return f"{kind_text(incident.kind)} on {where_of_key(incident.key)}"
     if scope == "local":
         return f"{kind_text(incident.kind)} on this machine"
     return kind_text(incident.kind)

@@ -29,9 +29,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether._catalogue import CATALOGUE
 from tether._classify import classify, failure_for
 from tether._failure import Failure
-from tether._kinds import Kind
+from tether._hostport import join_hostport
+from tether._kinds import Kind, Layer
 from tether.monitor._conditions import Condition, parse_condition
 from tether.monitor._judge import judge, probe_options
 from tether.monitor._metrics import phase_seconds
@@ -54,7 +56,8 @@ class Check:
 
     record: ProbeRecord
     host: str
-    """The host it failed on (a redirect's, if that one failed), else the monitor's."""
+    """What failed, at the layer that failed (:func:`where_failed`): the name for DNS,
+    ``host:port`` beyond (a redirect's, if that one failed); else the monitor's."""
     timings: Mapping[str, float] = field(default_factory=dict)
     """Seconds per blackbox_exporter phase (resolve, connect, tls, processing, transfer)."""
     cert_days_left: int | None = None
@@ -175,10 +178,9 @@ class Prober:
                 setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
                 result = ProbeResult(redact_target(m.url), (), setup)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
-        failure = result.failure
-        host = failure.host if failure is not None and failure.host else host_of(m.url)
         days_left, expires = _certificate(result)
-        return Check(record, host, phase_seconds(result), days_left, expires)
+        where = where_failed(m.url, result.failure, record.kind)
+        return Check(record, where, phase_seconds(result), days_left, expires)
 
     async def run(self, stop: asyncio.Event, sink: Sink, *, concurrency: int = 256) -> None:
         """Check every assigned monitor on its interval, handing each check to ``sink``,
@@ -268,6 +270,58 @@ def _traffic_host(url: str) -> str:
         return ascii_host(split_hostport(endpoint)[0])
     except (InvalidHostPort, ValueError):
         return url
+
+
+def service_of(url: str) -> str:
+    """The service a monitor's URL names: ``host:port`` (IDNA-encoded, the scheme's port
+    when none is given); the host alone for ICMP, which has no port; a DNS check's name
+    and resolver, as :func:`host_of`; a traffic monitor's endpoint ``host:port``.
+
+    Cached, as :func:`host_of`."""
+    return _service_of(url)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _service_of(url: str) -> str:
+    from tether._hostport import InvalidHostPort, split_hostport
+    from tether.probe._target import InvalidTarget, parse_target
+
+    if url.startswith("traffic://"):
+        host = _traffic_host(url)
+        if host == url:
+            return url
+        from urllib.parse import unquote
+
+        endpoint = unquote(url.removeprefix("traffic://").partition("/")[2])
+        try:
+            return join_hostport(host, split_hostport(endpoint)[1])
+        except (InvalidHostPort, ValueError):
+            return host
+    if url.startswith("dns://"):
+        return host_of(url)
+    try:
+        target = parse_target(url)
+    except InvalidTarget:
+        return url
+    return target.ascii_host if target.scheme == "icmp" else target.hostport
+
+
+def where_failed(url: str, failure: Failure | None, kind: Kind | None) -> str:
+    """What failed, at the layer that failed: what its incident is keyed on (``_correlate``).
+
+    A name for DNS (with the resolver, for a DNS check); the proxy's ``host:port`` for a
+    proxy; the monitor's ``host:port`` for a connection, TLS and an HTTP answer: two
+    services on one host are two causes, two paths of one service failing alike are one.
+    Not the address a failure names: a name that resolves to several addresses is still
+    one service."""
+    if url.startswith("dns://"):
+        return host_of(url)
+    layer = None if kind is None else CATALOGUE[kind].layer
+    if layer is Layer.DNS:
+        return host_of(url)
+    if layer is Layer.PROXY and failure is not None and failure.host:
+        return join_hostport(failure.host, failure.port)
+    return service_of(url)
 
 
 def host_of(url: str) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "TimelineEntry",
     "Window",
     "alert_key",
+    "covered",
     "kind_from_text",
     "kind_text",
     "stored_ms",
@@ -393,6 +394,12 @@ class Incident:
         for a monitor of one location, or once it has left)."""
         member = self.members.get(monitor)
         return {} if member is None else member.locations
+
+
+def covered(incident: Incident, member: Member) -> bool:
+    """Whether ``incident``'s acknowledgement covers ``member``: given after it joined.
+    One given before it joined does not silence it (its reminders and escalation run)."""
+    return incident.acknowledged is not None and incident.acknowledged >= member.joined
 
 
 RESOLVING: Final = ("monitor.up", "incident.resolved", "incident.partial_resolved")

@@ -57,7 +57,7 @@ from tether.monitor._incidents import (
     Event as IncidentEvent,
 )
 from tether.monitor._loop import GC_THRESHOLDS
-from tether.monitor._prober import Check, Prober, Sink, host_of
+from tether.monitor._prober import Check, Prober, Sink, host_of, service_of, where_failed
 from tether.monitor._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
 from tether.monitor._report import iso
@@ -600,7 +600,7 @@ class Runner:
         self._pushed[m.name] = push.at
         self._missed.pop(m.name, None)
         record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
-        self.take(Check(record, host_of(m.url)))
+        self.take(Check(record, service_of(m.url)))
 
     def heartbeats(self) -> None:
         """Record a failed check for each push monitor whose heartbeat is overdue, once
@@ -618,7 +618,7 @@ class Runner:
                 f"no push since {iso(since)}: one was expected at {iso(expected)} "
                 f"(grace {format_duration(m.grace)})"
             )
-            self.take(Check(ProbeRecord(m.name, now, False, None, None, detail), host_of(m.url)))
+            self.take(Check(ProbeRecord(m.name, now, False, None, None, detail), service_of(m.url)))
 
     # -- traffic monitors (an application's own calls) ----------------------------------
 
@@ -700,7 +700,7 @@ class Runner:
         self._fed[m.name] = (verdict.ok, now)
         kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
         record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
-        self.take(Check(record, host_of(m.url)))
+        self.take(Check(record, where_failed(m.url, None, kind)))
 
     def traffic_words(self, name: str) -> str | None:
         """A down traffic monitor's failure, short, for an incident that joins it to a
