@@ -174,6 +174,35 @@ def test_not_yet_valid_says_valid_from(lab: Lab, capsys: pytest.CaptureFixture[s
     assert f"valid from {start[:10]} {start[11:16]} UTC" in line
 
 
+@pytest.mark.parametrize(
+    ("scenario", "first"),
+    [("tls_expired", "Renew the certificate"), ("tls_not_yet_valid", "Check this machine's clock")],
+)
+def test_the_clock_comes_first_only_for_a_certificate_not_yet_valid(
+    lab: Lab, capsys: pytest.CaptureFixture[str], scenario: str, first: str
+) -> None:
+    """A certificate that has expired: renew it first (the dates say so); one not valid
+    yet: the clock first (issue 24: the clock led for a certificate expired a year ago).
+    In diagnose's verdict and in the monitor's incident alike."""
+    from tether.monitor._detect import Observation, StateChanged
+    from tether.monitor._incidents import IncidentEngine, Route
+    from tether.monitor._records import ProbeRecord
+    from tether.monitor._state import State
+
+    _, result = _diagnose(capsys, lab[scenario].url, "--cacert", lab.ca_file)
+    assert result["failure"]["kind"] == "tls.expired"
+    assert result["failure"]["hint"].startswith(first)
+    detail = result["failure"]["detail"]
+    engine = IncidentEngine({"m": Route(("ops",))}, iter(range(1, 9)).__next__)
+    down = Observation("m", False, 0.0, 1.0, Kind.TLS_EXPIRED, "127.0.0.1:443")
+    change = StateChanged("m", 0.0, State.UP, State.DOWN, "3 failed checks")
+    record = ProbeRecord("m", 0.0, False, Kind.TLS_EXPIRED, 1.0, detail)
+    engine.changed(change, record, [down], {"m": "127.0.0.1"})
+    (incident,) = engine.open_incidents()
+    assert incident.detail.startswith("certificate expired or not yet valid on 127.0.0.1:443")
+    assert incident.hint.startswith(first)
+
+
 @pytest.mark.parametrize("scenario", ["tls_version", "tls_no_cipher", "tls_to_plain", "tls_eof"])
 def test_a_broken_handshake_is_not_not_verified(
     scenario: str, lab: Lab, capsys: pytest.CaptureFixture[str]

@@ -11,6 +11,7 @@ whether, by default, a later retry of the same request could succeed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from tether._kinds import Kind, Layer
 
@@ -780,7 +781,7 @@ _add(
             "Check this machine's clock with `timedatectl`, then the certificate's dates with "
             "`openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl x509 "
             "-noout -dates`."
-        ),
+        ),  # for a certificate not yet valid: the clock first; see EXPIRED_HINT
         retryable=False,
         request_sent=False,
     )
@@ -1951,3 +1952,27 @@ _add(
         request_sent=False,
     )
 )
+
+
+EXPIRED_HINT: Final = (
+    "Renew the certificate on the server and reload the service that serves it; the dates "
+    "it sends: `openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl "
+    "x509 -noout -dates`. Suspect this machine's clock (`timedatectl`) only if other "
+    "certificates look expired too."
+)
+"""``tls.expired``'s hint when the certificate *has expired* (OpenSSL's "certificate has
+expired"): the dates, not the clock, are the likely cause.  The catalogue's own hint, the
+clock first, is for one that is not yet valid."""
+
+
+def hint_for(kind: Kind, detail: str | None = None) -> str:
+    """The first thing to do about a failure of ``kind`` that says ``detail``: the
+    catalogue's hint, but :data:`EXPIRED_HINT` for a certificate that has expired (not
+    one that is not yet valid, where the clock comes first)."""
+    if kind is Kind.TLS_EXPIRED and detail:
+        # An incident's detail leads with the kind's title ("certificate expired or not
+        # yet valid on HOST: ..."): only what follows says which.
+        said = detail.lower().replace(CATALOGUE[kind].title.lower(), "")
+        if "expired" in said and "not yet valid" not in said and "not valid yet" not in said:
+            return EXPIRED_HINT
+    return CATALOGUE[kind].hint

@@ -46,7 +46,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from tether._catalogue import CATALOGUE
+from tether._catalogue import CATALOGUE, hint_for
 from tether._failure import Failure
 from tether._hostport import bracketed, default_port
 from tether._kinds import Kind, Layer
@@ -1093,7 +1093,7 @@ def _build(
         retryable=retryable,
         request_sent=request_sent,
         detail=redact_text(detail) if "@" in detail or "=" in detail else detail,
-        hint=entry.hint,
+        hint=hint_for(kind, detail),
         host=host,
         port=port,
         url=safe_url,

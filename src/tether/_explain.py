@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tether._catalogue import CATALOGUE, Entry
+from tether._catalogue import CATALOGUE, EXPIRED_HINT, Entry
 from tether._kinds import Kind, Layer
 
 
@@ -88,6 +88,11 @@ def failures_markdown() -> str:
             f"**{e.title}.** {e.meaning}",
             "",
             f"Hint: {e.hint}",
+            *(
+                ["", f"For a certificate that has expired (not one not yet valid): {EXPIRED_HINT}"]
+                if e.kind is Kind.TLS_EXPIRED
+                else []
+            ),
             "",
             "Common causes:",
             "",

@@ -85,7 +85,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
-from tether._catalogue import CATALOGUE
+from tether._catalogue import CATALOGUE, hint_for
 from tether._durations import human_duration
 from tether._kinds import Kind
 from tether._plural import joined
@@ -1371,7 +1371,7 @@ class IncidentEngine:
             key,
             kind,
             detail,
-            CATALOGUE[kind].hint if kind else "Check the monitor's conditions.",
+            hint_for(kind, detail) if kind else "Check the monitor's conditions.",
             now,
             monitors=_Names(members),
             timeline=(TimelineEntry(now, "opened", detail),),
