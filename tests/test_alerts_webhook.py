@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,32 @@ def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
     assert len(delivered_at) == 3
     assert max(delivered_at) - (T0 + 300) <= 60
     assert [json.loads(b)["monitor"] for _, b in receiver.got] == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize(
+    ("rand", "waits"), [(0.0, [2.5, 5, 10, 20, 30, 30]), (1.0, [5, 10, 20, 40, 60, 60])]
+)
+def test_the_retry_schedule_is_the_documented_one(
+    tmp_path: Path, rand: float, waits: list[float]
+) -> None:
+    """docs/monitor.md: the n-th retry waits between half and all of min(5 x 2^(n-1), 60)
+    seconds, from the end of the failed attempt (issue 24: the docs said "5 s doubling to
+    60 s").  A real refused port: a socket bound and never listening."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/hook"
+        channel = WebhookChannel("ops", url, policy=RetryPolicy(attempts=1, breaker=None))
+        with SQLiteStore(tmp_path / "t.db") as store:
+            outbox = Outbox(store, {"ops": channel}, rand=lambda: rand)
+            outbox.queue("ops", "api:0", opened(), now=T0)
+            now, seen = T0, []
+            for _ in waits:
+                assert outbox.deliver_due(now) == (0, 1)
+                (head,) = store.alert_heads()
+                seen.append(round(head.next_at - now, 3))
+                now = head.next_at
+        channel.close()
+    assert seen == waits
 
 
 def test_queueing_to_an_unknown_channel_is_an_error(tmp_path: Path) -> None:
