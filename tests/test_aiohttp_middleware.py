@@ -109,6 +109,7 @@ def test_deadline_stops_a_slow_drip(drip_lab: Lab, mode: str) -> None:
         fetch(mode, policy, "GET", drip_lab["slow_drip"].url)
     assert 0.55 <= time.monotonic() - started < 1.0
     assert isinstance(caught.value, tether.DeadlineExceededError)
+    assert type(caught.value).__name__ == "DeadlineExceededError"  # not a private name
     assert isinstance(caught.value, aiohttp.ClientError)
     assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 

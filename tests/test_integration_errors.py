@@ -43,6 +43,11 @@ def test_each_row_is_the_librarys_and_tethers(
     assert issubclass(row.deadline, timeout)
     assert issubclass(row.deadline, tether.DeadlineExceededError)
     assert issubclass(row.total_timeout, read_timeout)
+    # What a traceback and type(exc).__name__ show: tether's public names (issue 24).
+    assert (row.circuit_open.__name__, row.deadline.__name__) == (
+        "CircuitOpenError",
+        "DeadlineExceededError",
+    )
     made = row.new(row.circuit_open, "GET http://127.0.0.1:9/ was not sent", None)
     assert str(made) == "GET http://127.0.0.1:9/ was not sent"
 

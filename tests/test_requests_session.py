@@ -375,6 +375,7 @@ def test_deadline_stops_a_slow_drip(drip_lab: Lab) -> None:
     took = time.monotonic() - started
     assert 0.6 <= took < 1.0
     assert isinstance(caught.value, tether.DeadlineExceededError)
+    assert type(caught.value).__name__ == "DeadlineExceededError"  # not a private name
     assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 
 

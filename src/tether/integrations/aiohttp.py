@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import payload
 
-from tether._retry._errors import CircuitOpenError, DeadlineExceededError
+from tether._retry import _errors
 from tether._retry._loop import Call, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
@@ -293,11 +293,11 @@ async def _release(response: aiohttp.ClientResponse) -> None:
     response.release()
 
 
-class _CircuitOpen(aiohttp.ClientConnectionError, CircuitOpenError):
+class CircuitOpenError(aiohttp.ClientConnectionError, _errors.CircuitOpenError):
     """Both ``aiohttp.ClientConnectionError`` and ``tether.CircuitOpenError``."""
 
 
-class _DeadlineExceeded(aiohttp.ServerTimeoutError, DeadlineExceededError):
+class DeadlineExceededError(aiohttp.ServerTimeoutError, _errors.DeadlineExceededError):
     """Both ``aiohttp.ServerTimeoutError`` and ``tether.DeadlineExceededError``."""
 
 
@@ -312,8 +312,8 @@ def _own_timeout(error: BaseException) -> bool:
 
 # aiohttp's exceptions each take different arguments: none is rebuilt.
 _ERRORS = Errors(
-    circuit_open=_CircuitOpen,
-    deadline=_DeadlineExceeded,
+    circuit_open=CircuitOpenError,
+    deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, _request: cls(message),
     own_timeout=_own_timeout,

@@ -22,7 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from tether._retry._errors import CircuitOpenError, DeadlineExceededError
+from tether._retry import _errors
 from tether._retry._loop import Call, run_async, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
@@ -220,11 +220,11 @@ def _close(response: httpx.Response) -> None:
     response.close()
 
 
-class _CircuitOpen(httpx.ConnectError, CircuitOpenError):
+class CircuitOpenError(httpx.ConnectError, _errors.CircuitOpenError):
     """Both ``httpx.ConnectError`` and ``tether.CircuitOpenError``."""
 
 
-class _DeadlineExceeded(httpx.TimeoutException, DeadlineExceededError):
+class DeadlineExceededError(httpx.TimeoutException, _errors.DeadlineExceededError):
     """Both ``httpx.TimeoutException`` and ``tether.DeadlineExceededError``."""
 
 
@@ -242,8 +242,8 @@ def _rebuild(error: BaseException, message: str, request: Any) -> BaseException 
 
 
 _ERRORS = Errors(
-    circuit_open=_CircuitOpen,
-    deadline=_DeadlineExceeded,
+    circuit_open=CircuitOpenError,
+    deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, request: cls(message, request=request),
     own_timeout=lambda error: isinstance(error, httpx.TimeoutException),

@@ -20,7 +20,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
 from tether._redact import redact_exception
-from tether._retry._errors import CircuitOpenError, DeadlineExceededError
+from tether._retry import _errors
 from tether._retry._loop import Call, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
@@ -152,11 +152,11 @@ class _Response(requests.Response):
             raise
 
 
-class _CircuitOpen(requests.ConnectionError, CircuitOpenError):
+class CircuitOpenError(requests.ConnectionError, _errors.CircuitOpenError):
     """Both ``requests.ConnectionError`` and ``tether.CircuitOpenError``."""
 
 
-class _DeadlineExceeded(requests.Timeout, DeadlineExceededError):
+class DeadlineExceededError(requests.Timeout, _errors.DeadlineExceededError):
     """Both ``requests.Timeout`` and ``tether.DeadlineExceededError``."""
 
 
@@ -174,8 +174,8 @@ def _rebuild(error: BaseException, message: str, _request: Any) -> BaseException
 
 
 _ERRORS = Errors(
-    circuit_open=_CircuitOpen,
-    deadline=_DeadlineExceeded,
+    circuit_open=CircuitOpenError,
+    deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, request: cls(message, request=request),
     # A socket tether's cutoff shut raises a ConnectionError, not a Timeout.
