@@ -7,6 +7,9 @@ connection or timeout class that says what happened.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import aiohttp
 import httpx
 import pytest
@@ -17,6 +20,7 @@ from tether.integrations import aiohttp as tether_aiohttp
 from tether.integrations import httpx as tether_httpx
 from tether.integrations import requests as tether_requests
 from tether.integrations._errors import Errors
+from tether.lab import Lab
 
 ROWS = [
     (tether_requests._ERRORS, requests.ConnectionError, requests.Timeout, requests.ReadTimeout),
@@ -67,3 +71,52 @@ def test_own_timeout_tells_the_librarys_timeout_from_tethers_cut(
     """A timeout the library raised itself is kept; what tether's timer left is a total timeout."""
     assert row.own_timeout(theirs)
     assert not row.own_timeout(ours)
+
+
+@pytest.fixture(scope="module")
+def drip_lab() -> Iterator[Lab]:
+    """A lab whose slow drip sends a byte every 0.1 s: every read succeeds, the body never
+    ends."""
+    with Lab(drip_interval=0.1) as running:
+        yield running
+
+
+def _through(client: str, url: str, policy: tether.RetryPolicy) -> BaseException:
+    """What ``client`` under ``policy`` raises for ``url``."""
+    if client == "requests":
+        with tether.Session(policy=policy) as session:
+            try:
+                session.get(url)
+            except Exception as exc:
+                return exc
+    elif client == "httpx":
+        with httpx.Client(transport=tether_httpx.Transport(policy=policy)) as c:
+            try:
+                c.get(url)
+            except Exception as exc:
+                return exc
+    else:
+
+        async def go() -> BaseException:
+            async with tether_aiohttp.session(policy) as s:
+                try:
+                    async with s.get(url) as r:
+                        await r.read()
+                except Exception as exc:
+                    return exc
+            raise AssertionError("no error")
+
+        return asyncio.run(go())
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "aiohttp"])
+def test_a_slow_drip_cut_by_the_deadline_is_one_kind_everywhere(drip_lab: Lab, client: str) -> None:
+    """The deadline ends a body that never ends: deadline.exceeded, and the attempt it cut
+    a read timeout, in every integration (issue 24: requests said the attempt was
+    response.truncated, its socket shut under it, where httpx said read.timeout)."""
+    error = _through(client, drip_lab["slow_drip"].url, tether.RetryPolicy(deadline=0.5))
+    failure = error.failure  # type: ignore[attr-defined]
+    assert failure.kind is tether.Kind.DEADLINE_EXCEEDED
+    if client != "aiohttp":  # aiohttp reads the body after the call, under its total
+        assert failure.detail.endswith("(attempt 1: read.timeout)"), failure.detail

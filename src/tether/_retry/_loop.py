@@ -260,7 +260,13 @@ class Call:
         if cut or failure.kind in _TIMEOUTS:
             left = self._deadline_at - self.policy.clock()
             if left <= 0.005:
-                seen = "" if failure.kind is Kind.DEADLINE_EXCEEDED else f": {failure.kind}"
+                # Cut by tether's timer, the attempt timed out, whatever the library made
+                # of its socket being shut (requests: a truncated body): one kind for one
+                # event, in every integration.
+                seen_kind = (
+                    Kind.READ_TIMEOUT if cut and failure.kind not in _TIMEOUTS else failure.kind
+                )
+                seen = "" if seen_kind is Kind.DEADLINE_EXCEEDED else f": {seen_kind}"
                 return self._failure(
                     Kind.DEADLINE_EXCEEDED,
                     f"no complete answer within the call's {self.policy.deadline:g} s deadline "
