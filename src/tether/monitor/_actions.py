@@ -22,7 +22,9 @@ alerts exactly as the configuration's maintenance windows do (``Runner._hold``);
 acknowledgement is what ``tether ack`` writes.
 
 The bodies are JSON (``application/json``) or, for the dashboard's forms, a form
-(``application/x-www-form-urlencoded``), whose answer is a 303 back to the page.  Bad
+(``application/x-www-form-urlencoded``), whose answer is a 303 back to the page (JSON
+for a request with an ``Authorization`` header: a script).  A form-typed body that is a
+JSON object (``curl -d '{...}'``, curl's default type) is read as JSON.  Bad
 input is a 400 or 404 with ``{"error": "..."}`` saying what to change; a change made
 already is a 200 with ``"changed": false``.  Every handler asks :func:`authorize` for
 ``write`` (``read`` for the two lists) after reading the body, so a form's ``csrf``
@@ -146,6 +148,13 @@ class _Body:
 async def _read(request: web.Request) -> _Body | bytes:
     """A form parsed (its ``csrf`` field then readable by :func:`authorize`), or the raw
     body to parse once the request is authorised."""
+    if request.content_type == _FORM_TYPES[0]:
+        # curl -d '{"reason": ...}' sends JSON with curl's default type, a form's: take it
+        # as the JSON it is (a form's first field never starts with a brace).  The bytes
+        # are aiohttp's, read once: the form below and a session's CSRF check reuse them.
+        raw = await request.read()
+        if raw.lstrip().startswith(b"{"):
+            return raw
     if request.content_type in _FORM_TYPES:
         form = await request.post()
         fields: dict[str, Any] = {}
@@ -153,7 +162,9 @@ async def _read(request: web.Request) -> _Body | bytes:
             values = [v for v in form.getall(key) if isinstance(v, str)]
             fields[key] = values if key == "monitors" else (values[0] if values else "")
         back = form.get("back")
-        return _Body(fields, True, back if isinstance(back, str) else None)
+        # A page's form gets a 303 back to the page; a script with a token, its JSON.
+        browser = "Authorization" not in request.headers
+        return _Body(fields, browser, back if isinstance(back, str) else None)
     try:
         return await read_body(request)
     except BadBody as exc:

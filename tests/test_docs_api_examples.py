@@ -1,0 +1,116 @@
+"""docs/monitor.md's write-API examples with curl run as written, against a live monitor.
+
+The console block under "Changing things at run time" is read from the file, each ``$
+curl`` command (with its continuation lines) is run by a real curl through ``sh`` with
+``localhost:8800`` pointed at a monitor served on loopback (tests/actions_harness.py)
+and ``$TETHER_TOKEN`` set to a token of that monitor's, and what each command prints
+must be what the block shows after it, where it shows anything.  curl sends ``-d``
+bodies as a form (``application/x-www-form-urlencoded``): issue 24 found that the API
+answered ``unknown field '{"reason": ...}'`` to the first example.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actions_harness import Served
+from tether.lab import Lab
+from tether.monitor._passwords import hash_token
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "tether-docs-example-token-5c1f"
+
+
+def _block() -> list[tuple[str, list[str]]]:
+    """Each ``$ curl`` command of the write API's console block, with the lines the
+    docs show it printing."""
+    text = (ROOT / "docs/monitor.md").read_text()
+    found = re.search(r"```console\n(\$ curl -s -X POST localhost:8800/api/.*?)```", text, re.S)
+    assert found, "docs/monitor.md has no console block of write-API curl examples"
+    commands: list[tuple[str, list[str]]] = []
+    lines = found.group(1).splitlines()
+    i = 0
+    while i < len(lines):
+        assert lines[i].startswith("$ "), lines[i]
+        command = lines[i][2:]
+        while command.endswith("\\"):
+            i += 1
+            command = command[:-1] + lines[i].strip()
+        i += 1
+        shown = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            shown.append(lines[i])
+            i += 1
+        commands.append((command, shown))
+    return commands
+
+
+@pytest.fixture
+def served(lab: Lab, tmp_path: Path) -> Iterator[Served]:
+    """The monitors the examples name (api, db), and a write token."""
+    healthy = lab["healthy"].url
+    monitors = [
+        {"name": "api", "url": healthy, "interval": "1h"},
+        {"name": "db", "url": healthy, "interval": "1h"},
+    ]
+    tokens = [{"name": "docs", "hash": hash_token(TOKEN), "scope": "write"}]
+    s = Served(tmp_path / "docs.db", lab, extra={"monitors": monitors, "tokens": tokens})
+    yield s
+    s.close()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_write_api_examples_run_as_written(served: Served) -> None:
+    """Every curl example exits 0 and prints JSON without an error; one whose output the
+    docs show prints exactly that."""
+    commands = _block()
+    assert len(commands) >= 3
+    env = {**os.environ, "TETHER_TOKEN": TOKEN}
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    for command, shown in commands:
+        live = command.replace("localhost:8800", f"127.0.0.1:{served.port}")
+        done = subprocess.run(
+            ["sh", "-c", live + " -w '\\n%{http_code}'"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        body, _, status = done.stdout.rpartition("\n")
+        assert status.startswith("2"), (command, status, body)
+        doc = json.loads(body)
+        assert "error" not in doc, (command, doc)
+        if shown:
+            assert body.splitlines() == shown, (command, body)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_a_form_body_from_a_script_gets_json_not_a_redirect(served: Served) -> None:
+    """``curl -d reason=...`` with a token is a script, not a page's form: the answer is
+    the JSON, not the 303 back to a page that a browser's form gets (issue 24)."""
+    url = f"http://127.0.0.1:{served.port}/api/monitors/db/pause"
+    done = subprocess.run(
+        [
+            *("curl", "-s", "-X", "POST", url),
+            *("-H", f"Authorization: Bearer {TOKEN}", "-d", "reason=upgrade"),
+            *("-w", "\n%{http_code}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    body, _, status = done.stdout.rpartition("\n")
+    assert status == "200", (status, body)
+    assert json.loads(body) == {"monitor": "db", "paused": True, "state": "paused", "changed": True}
