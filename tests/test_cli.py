@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,52 @@ def test_lab_prints_json_and_stops_cleanly_on_sigint() -> None:
                 ("127.0.0.1:", "nx.", "nodata.", "dangling.", "servfail.", "refused.", "silent.")
             )
         )
+
+
+def _free_base(count: int) -> int:
+    """A base below the ephemeral range whose ``count`` ports are free on 127.0.0.1 now."""
+    for base in range(20000, 32000, 500):
+        held = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+        return base
+    raise AssertionError("no free range of ports below 32000")
+
+
+def test_lab_port_base_serves_each_scenario_at_its_listed_offset() -> None:
+    """`tether lab --port BASE` (issue 24): every scenario is at BASE plus the offset
+    `tether lab --list` gives it, and a restart takes the same ports again, so a
+    configuration written against the lab keeps working."""
+    from tether.lab import Lab
+    from tether.lab._lab import LISTENERS
+
+    listed = tether("lab", "--list", "--port", "20000")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    ports = {row[0]: int(row[1]) for row in rows if not row[0].startswith("(")}
+    base = _free_base(len(LISTENERS))
+    for _ in range(2):  # the second start takes the same ports again
+        with Lab(port_base=base) as lab:
+            for scenario in lab:
+                assert scenario.port == ports[scenario.name] - 20000 + base, scenario.name
+            assert lab.resolver == f"127.0.0.1:{base + len(LISTENERS) - 1}"
+            assert lab["healthy"].url == f"http://127.0.0.1:{base}/"
+
+
+def test_lab_port_base_out_of_range_is_a_usage_error() -> None:
+    """A base whose ports would pass 65535 is refused in one line, exit 2."""
+    result = tether("lab", "--port", "65500")
+    assert result.returncode == 2
+    assert result.stderr.startswith("tether lab: --port: give a port from 1024 to")
+    assert "Traceback" not in result.stderr
 
 
 def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:

@@ -77,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
         help="port of the lab's DNS server (default: any free port)",
     )
     lab.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="BASE",
+        help="serve each scenario on a fixed port, BASE plus its offset (tether lab --list), "
+        "the same at every start; default: any free ports",
+    )
+    lab.add_argument(
+        "--list",
+        action="store_true",
+        help="print each scenario's port offset (its port with --port) and kind, and exit",
+    )
+    lab.add_argument(
         "--matrix",
         action="store_true",
         help="instead of serving, drive every scenario through every installed "
@@ -450,7 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "lab":
             if args.matrix:
                 return _matrix(markdown=args.markdown)
-            return _lab(args.host, args.dns_port, as_json=args.json)
+            if args.list:
+                return _lab_list(args.port)
+            return _lab(args.host, args.dns_port, as_json=args.json, port_base=args.port)
         if args.command == "demo":
             from tether.monitor import logging_to, run_demo
 
@@ -986,7 +1001,24 @@ def _explain(kinds: list[str], *, markdown: bool, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
+def _lab_list(port_base: int) -> int:
+    """``tether lab --list``: the scenarios' offsets (ports, from ``--port``), nothing
+    started."""
+    from tether.lab import SPECS
+    from tether.lab._lab import PORT_OFFSETS, listener_of
+
+    width = max(len(name) for name, _, _ in SPECS)
+    print(f"{'scenario':{width}}  {'port' if port_base else 'offset':>6}  kind")
+    for name, kind, _ in SPECS:
+        offset = PORT_OFFSETS[listener_of(name)]
+        where = port_base + offset if port_base else offset
+        print(f"{name:{width}}  {where:>6}  {kind.value if kind else 'ok'}")
+    dns = PORT_OFFSETS["dns"]
+    print(f"{'(DNS server)':{width}}  {port_base + dns if port_base else dns:>6}")
+    return EXIT_OK
+
+
+def _lab(host: str, dns_port: int, *, as_json: bool, port_base: int = 0) -> int:
     import ipaddress
     import signal
     import threading
@@ -1009,7 +1041,10 @@ def _lab(host: str, dns_port: int, *, as_json: bool) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        lab = Lab(host=host, dns_port=dns_port).start()
+        lab = Lab(host=host, dns_port=dns_port, port_base=port_base).start()
+    except ValueError as exc:
+        print(f"tether lab: {str(exc).replace('port_base:', '--port:')}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"tether lab: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -187,6 +187,8 @@ def full_backlog(host: str, port: int = 0) -> list[socket.socket]:
     listener = socket.socket(family)
     sockets = [listener]
     try:
+        if port:  # a fixed port (tether lab --port) is taken again at the next start
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
         listener.listen(0)
         address = listener.getsockname()[:2]
@@ -201,6 +203,92 @@ def full_backlog(host: str, port: int = 0) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+LISTENERS: tuple[str, ...] = (
+    "healthy",
+    "tls_ok",
+    "latency",
+    "refused",
+    "blackhole",
+    "reset_on_accept",
+    "reset_mid_head",
+    "reset_after_head",
+    "reset_mid_body",
+    "close_no_response",
+    "reset_on_reuse",
+    "close_on_reuse",
+    "truncated_body",
+    "cut_chunked",
+    "stall_headers",
+    "slow_drip",
+    "garbage",
+    "bad_chunk_size",
+    "conflicting_length",
+    "bad_chunk_footer",
+    "bad_length",
+    "length_and_chunked",
+    "bad_version",
+    "long_chunk_line",
+    "long_trailer",
+    "bad_gzip",
+    "surplus_body",
+    "bad_header",
+    "too_many_headers",
+    "long_header",
+    "long_status_line",
+    "upload_early_close",
+    "upload_stall",
+    "flapping",
+    "tls_stall",
+    "status",
+    "redirect_loop",
+    "tls_expired",
+    "tls_not_yet_valid",
+    "tls_self_signed",
+    "tls_unknown_ca",
+    "tls_wrong_host",
+    "tls_no_intermediate",
+    "tls_expired_intermediate",
+    "tls_weak_key",
+    "tls_expired_root",
+    "tls_version",
+    "tls_no_cipher",
+    "tls_client_cert",
+    "proxy_auth",
+    "proxy_bad_gateway",
+    "proxy_forbidden",
+    "redirect_http",
+    "redirect_https",
+    "dns",
+)
+"""Every port the lab listens on (or holds), in the order of their offsets from
+``port_base`` (``tether lab --port BASE``): a new one is added at the end, so that a
+configuration written against one version's ports keeps working.  ``status`` serves the
+http_404, http_429 and http_503 scenarios; ``dns`` is the DNS server (UDP and TCP)."""
+PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(LISTENERS)}
+_SHARED_PORTS = {
+    "http_404": "status",
+    "http_429": "status",
+    "http_503": "status",
+    "tls_eof": "close_no_response",
+    "tls_to_plain": "healthy",
+    "plain_to_tls": "tls_ok",
+    "redirect_scheme_loop": "redirect_http",
+    **dict.fromkeys(
+        ("proxy_refused", "proxy_auth", "proxy_bad_gateway", "proxy_forbidden", "proxy_blackhole"),
+        "tls_ok",
+    ),
+}
+
+
+def listener_of(scenario: str) -> str:
+    """The listener whose port scenario ``scenario``'s URL names (its offset is
+    ``PORT_OFFSETS[listener_of(scenario)]``): its own, or one it shares (the statuses,
+    the proxies' target, the DNS names' healthy server)."""
+    if scenario in _DNS_NAMES:
+        return "healthy"
+    return _SHARED_PORTS.get(scenario, scenario)
 
 
 class Lab:
@@ -220,9 +308,17 @@ class Lab:
         flap_period: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         cert_dir: Path | None = None,
+        port_base: int = 0,
     ) -> None:
+        if port_base and not 1024 <= port_base <= 65535 - len(LISTENERS):
+            raise ValueError(
+                f"port_base: give a port from 1024 to {65535 - len(LISTENERS)} (the lab takes "
+                f"{len(LISTENERS)} ports from it), not {port_base}"
+            )
         self.host = host
-        self._dns_port = dns_port
+        self.port_base = port_base
+        """The first of the lab's fixed ports (``PORT_OFFSETS``); 0: any free ports."""
+        self._dns_port = dns_port or self._port("dns")
         self._latency = latency
         self._drip_interval = drip_interval
         self._flap_period = flap_period
@@ -321,30 +417,35 @@ class Lab:
 
         return handle
 
+    def _port(self, name: str) -> int:
+        """The port of listener ``name``: fixed from ``port_base``, else 0 (any free one)."""
+        return self.port_base + PORT_OFFSETS[name] if self.port_base else 0
+
     async def _serve(
         self,
+        name: str,
         handler: _servers.Handler,
         context: ssl.SSLContext | None = None,
     ) -> int:
         server = await asyncio.start_server(
             self._tracked(handler),
             self.host,
-            0,
+            self._port(name),
             ssl=context,
             ssl_handshake_timeout=5 if context else None,
         )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
-    def _reserve(self) -> int:
+    def _reserve(self, name: str) -> int:
         """A port that refuses: bound (so nobody else takes it) but not listening."""
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self._port(name)))
         self._sockets.append(sock)
         return int(sock.getsockname()[1])
 
-    def _blackhole(self) -> int:
-        sockets = full_backlog(self.host)
+    def _blackhole(self, name: str) -> int:
+        sockets = full_backlog(self.host, self._port(name))
         self._sockets += sockets
         return int(sockets[0].getsockname()[1])
 
@@ -354,50 +455,64 @@ class Lab:
         h = bracketed(self.host)
         serve = self._serve
 
-        healthy = await serve(_servers.healthy)
-        tls_ok = await serve(_servers.healthy, certs.server_context(certs.valid))
-        refused = self._reserve()
+        healthy = await serve("healthy", _servers.healthy)
+        tls_ok = await serve("tls_ok", _servers.healthy, certs.server_context(certs.valid))
+        refused = self._reserve("refused")
         ports: dict[str, int] = {
             "healthy": healthy,
             "tls_ok": tls_ok,
-            "latency": await serve(_servers.latency(self._latency)),
+            "latency": await serve("latency", _servers.latency(self._latency)),
             "refused": refused,
-            "blackhole": self._blackhole(),
-            "reset_on_accept": await serve(_servers.reset_on_accept),
-            "reset_mid_head": await serve(_servers.reset_after(b"HTTP/1.1 20")),
+            "blackhole": self._blackhole("blackhole"),
+            "reset_on_accept": await serve("reset_on_accept", _servers.reset_on_accept),
+            "reset_mid_head": await serve("reset_mid_head", _servers.reset_after(b"HTTP/1.1 20")),
             "reset_after_head": await serve(
-                _servers.reset_after(_servers.response(200, length=1000))
+                "reset_after_head", _servers.reset_after(_servers.response(200, length=1000))
             ),
-            "reset_mid_body": await serve(_servers.reset_mid_body),
-            "close_no_response": await serve(_servers.close_no_response),
-            "reset_on_reuse": await serve(_servers.dropping_reused(hard=True)),
-            "close_on_reuse": await serve(_servers.dropping_reused(hard=False)),
-            "truncated_body": await serve(_servers.truncated_body),
-            "cut_chunked": await serve(_servers.cut_chunked),
-            "stall_headers": await serve(_servers.stall_headers),
-            "slow_drip": await serve(_servers.slow_drip(self._drip_interval)),
-            "garbage": await serve(_servers.garbage),
-            "bad_chunk_size": await serve(_servers.answering(_servers.BAD_CHUNK_SIZE)),
-            "conflicting_length": await serve(_servers.answering(_servers.CONFLICTING_LENGTH)),
-            "bad_chunk_footer": await serve(_servers.answering(_servers.BAD_CHUNK_FOOTER)),
-            "bad_length": await serve(_servers.answering(_servers.BAD_LENGTH)),
-            "length_and_chunked": await serve(_servers.answering(_servers.LENGTH_AND_CHUNKED)),
-            "bad_version": await serve(_servers.answering(_servers.BAD_VERSION)),
-            "long_chunk_line": await serve(_servers.answering(_servers.LONG_CHUNK_LINE)),
-            "long_trailer": await serve(_servers.answering(_servers.LONG_TRAILER)),
-            "bad_gzip": await serve(_servers.answering(_servers.BAD_GZIP)),
-            "surplus_body": await serve(_servers.surplus_body),
-            "bad_header": await serve(_servers.answering(_servers.BAD_HEADER)),
-            "too_many_headers": await serve(_servers.answering(_servers.TOO_MANY_HEADERS)),
-            "long_header": await serve(_servers.answering(_servers.LONG_HEADER)),
-            "long_status_line": await serve(_servers.answering(_servers.LONG_STATUS_LINE)),
-            "upload_early_close": await serve(_servers.upload_early_close),
-            "upload_stall": await serve(_servers.upload_stall),
-            "flapping": await serve(_servers.flapping(self._flap_period, self._clock)),
-            "tls_stall": await serve(_servers.silent),
+            "reset_mid_body": await serve("reset_mid_body", _servers.reset_mid_body),
+            "close_no_response": await serve("close_no_response", _servers.close_no_response),
+            "reset_on_reuse": await serve("reset_on_reuse", _servers.dropping_reused(hard=True)),
+            "close_on_reuse": await serve("close_on_reuse", _servers.dropping_reused(hard=False)),
+            "truncated_body": await serve("truncated_body", _servers.truncated_body),
+            "cut_chunked": await serve("cut_chunked", _servers.cut_chunked),
+            "stall_headers": await serve("stall_headers", _servers.stall_headers),
+            "slow_drip": await serve("slow_drip", _servers.slow_drip(self._drip_interval)),
+            "garbage": await serve("garbage", _servers.garbage),
+            "bad_chunk_size": await serve(
+                "bad_chunk_size", _servers.answering(_servers.BAD_CHUNK_SIZE)
+            ),
+            "conflicting_length": await serve(
+                "conflicting_length", _servers.answering(_servers.CONFLICTING_LENGTH)
+            ),
+            "bad_chunk_footer": await serve(
+                "bad_chunk_footer", _servers.answering(_servers.BAD_CHUNK_FOOTER)
+            ),
+            "bad_length": await serve("bad_length", _servers.answering(_servers.BAD_LENGTH)),
+            "length_and_chunked": await serve(
+                "length_and_chunked", _servers.answering(_servers.LENGTH_AND_CHUNKED)
+            ),
+            "bad_version": await serve("bad_version", _servers.answering(_servers.BAD_VERSION)),
+            "long_chunk_line": await serve(
+                "long_chunk_line", _servers.answering(_servers.LONG_CHUNK_LINE)
+            ),
+            "long_trailer": await serve("long_trailer", _servers.answering(_servers.LONG_TRAILER)),
+            "bad_gzip": await serve("bad_gzip", _servers.answering(_servers.BAD_GZIP)),
+            "surplus_body": await serve("surplus_body", _servers.surplus_body),
+            "bad_header": await serve("bad_header", _servers.answering(_servers.BAD_HEADER)),
+            "too_many_headers": await serve(
+                "too_many_headers", _servers.answering(_servers.TOO_MANY_HEADERS)
+            ),
+            "long_header": await serve("long_header", _servers.answering(_servers.LONG_HEADER)),
+            "long_status_line": await serve(
+                "long_status_line", _servers.answering(_servers.LONG_STATUS_LINE)
+            ),
+            "upload_early_close": await serve("upload_early_close", _servers.upload_early_close),
+            "upload_stall": await serve("upload_stall", _servers.upload_stall),
+            "flapping": await serve("flapping", _servers.flapping(self._flap_period, self._clock)),
+            "tls_stall": await serve("tls_stall", _servers.silent),
         }
-        status = await serve(_servers.status)
-        redirect = await serve(_servers.redirect_loop)
+        status = await serve("status", _servers.status)
+        redirect = await serve("redirect_loop", _servers.redirect_loop)
         for name, chain in (
             ("tls_expired", certs.expired),
             ("tls_not_yet_valid", certs.not_yet_valid),
@@ -409,25 +524,32 @@ class Lab:
             ("tls_weak_key", certs.weak_key),
             ("tls_expired_root", certs.expired_root),
         ):
-            ports[name] = await serve(_servers.healthy, certs.server_context(chain))
+            ports[name] = await serve(name, _servers.healthy, certs.server_context(chain))
         ports["tls_version"] = await serve(
-            _servers.tls_refusing(certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1))
+            "tls_version",
+            _servers.tls_refusing(
+                certs.server_context(certs.valid, maximum=ssl.TLSVersion.TLSv1_1)
+            ),
         )
         ports["tls_no_cipher"] = await serve(
+            "tls_no_cipher",
             _servers.tls_refusing(
                 certs.server_context(certs.valid, ciphers="ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
-            )
+            ),
         )
         ports["tls_client_cert"] = await serve(
-            _servers.tls_refusing(certs.server_context(certs.valid, client_ca=certs.ca_file))
+            "tls_client_cert",
+            _servers.tls_refusing(certs.server_context(certs.valid, client_ca=certs.ca_file)),
         )
         ports["tls_eof"] = ports["close_no_response"]
-        proxy_auth = await serve(_servers.proxy_answering(407))
-        proxy_bad = await serve(_servers.proxy_answering(502))
-        proxy_forbidden = await serve(_servers.proxy_answering(403))
+        proxy_auth = await serve("proxy_auth", _servers.proxy_answering(407))
+        proxy_bad = await serve("proxy_bad_gateway", _servers.proxy_answering(502))
+        proxy_forbidden = await serve("proxy_forbidden", _servers.proxy_answering(403))
         hops: dict[str, str] = {}
-        plain_hop = await serve(_servers.redirecting(hops, "https"))
-        tls_hop = await serve(_servers.redirecting(hops, "http"), certs.server_context(certs.valid))
+        plain_hop = await serve("redirect_http", _servers.redirecting(hops, "https"))
+        tls_hop = await serve(
+            "redirect_https", _servers.redirecting(hops, "http"), certs.server_context(certs.valid)
+        )
         hops.update(http=f"http://{h}:{plain_hop}/", https=f"https://{h}:{tls_hop}/")
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
         self._servers.append(dns_tcp)
