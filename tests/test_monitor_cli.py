@@ -115,6 +115,33 @@ def test_status_before_any_result(
     assert "no open incident" in out
 
 
+def test_status_shows_each_monitors_state_not_only_its_latest_check(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A paused monitor whose last check was refused reads paused, and a flapping one
+    whose last check passed reads flapping (issue 24: they read connect.refused 0.00% and
+    ok), in the text and in --json."""
+    from tether._kinds import Kind
+    from tether.monitor._state import State
+    from tether.monitor.store import ProbeRecord, SQLiteStore
+
+    config = write_config(tmp_path, lab)
+    t0 = time.time() - 600
+    with SQLiteStore(tmp_path / "tether.db") as store:
+        store.record(ProbeRecord("api", t0, False, Kind.CONNECT_REFUSED, 0.3, "refused it"))
+        store.record_state("api", t0, State.DOWN)
+        store.record_state("api", t0 + 60, State.PAUSED)
+        store.record(ProbeRecord("web", t0, True, latency_ms=4.0))
+        store.record_state("web", t0, State.FLAPPING)
+    assert main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:3]}
+    assert rows == {"api": ["paused", "connect.refused"], "web": ["flapping", "ok"]}
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {m["name"]: m["state"] for m in doc["monitors"]} == {"api": "paused", "web": "flapping"}
+
+
 def test_monitor_with_a_bad_config_exits_1_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

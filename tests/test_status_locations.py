@@ -82,12 +82,12 @@ def test_status_lists_the_locations_of_a_monitor_of_several(
     assert main(["status", "--config", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.rstrip() for line in lines[:6]] == [
-        "monitor  latest  at (UTC)             up 24h  up 30d  detail",
-        "api      ok      2027-01-15 08:05:00  -       -",
+        "monitor  state    latest  at (UTC)             up 24h  up 30d  detail",
+        "api      unknown  ok      2027-01-15 08:05:00  -       -",
         "  east: down since 2027-01-15 08:05 (connect.timeout)",
         "  west: up since 2027-01-15 08:00",
         "  local: up since 2027-01-15 08:01",
-        "web      ok      2027-01-15 08:05:00  -       -",
+        "web      unknown  ok      2027-01-15 08:05:00  -       -",
     ]
     assert lines[6:] == [
         "",
@@ -132,7 +132,7 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
             "since": "2027-01-15T08:01:00Z",
         },
     ]
-    assert set(web) == {"name", "url", "latest", "uptime"}
+    assert set(web) == {"name", "url", "state", "since", "latest", "uptime"}
     (incident,) = doc["open_incidents"]
     assert (incident["key"], incident["partial"]) == ("partial:api", True)
 
@@ -145,6 +145,7 @@ def test_a_location_since_today_shows_the_time_of_day_alone() -> None:
         "monitors": [
             {
                 "name": "api",
+                "state": "down",
                 "latest": None,
                 "uptime": {"24h": None, "30d": None},
                 "locations": [

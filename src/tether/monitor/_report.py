@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Final
 from tether._redact import redact_text, redact_url
 from tether._table import table_lines, text_table
 from tether.monitor._records import Incident, LocationFact, kind_text
-from tether.monitor._uptime import format_uptime, uptimes_of
+from tether.monitor._state import State
+from tether.monitor._uptime import WINDOWS, format_uptime, uptimes_from
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -148,12 +149,19 @@ def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, 
             if state.location in several.get(state.monitor, ()):
                 written.setdefault(state.monitor, {})[state.location] = state.fact()
     monitors = []
-    shares = uptimes_of(store, [m.name for m in config.monitors], now)
+    every = store.state_changes_of([m.name for m in config.monitors], now - max(WINDOWS.values()))
+    shares = uptimes_from(every, now)
     for m in config.monitors:
         latest = store.results(m.name, limit=1)
+        # The state as the monitor last recorded it (paused, flapping, down...): the latest
+        # check alone says "connect.refused" of a paused monitor and "ok" of a flapping one.
+        changes = every.get(m.name)
+        last: tuple[float | None, State] = changes[-1] if changes else (None, State.UNKNOWN)
         entry: dict[str, Any] = {
             "name": m.name,
             "url": redact_url(m.url),
+            "state": str(last[1]),
+            "since": iso(last[0]),
             "latest": result_json(latest[0]) if latest else None,
             "uptime": shares[m.name],
         }
@@ -201,13 +209,20 @@ def status_text(report: Mapping[str, Any]) -> str:
         shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
         latest = m["latest"]
         if latest is None:
-            rows.append((m["name"], "no result yet", "", *shares, ""))
+            rows.append((m["name"], m["state"], "no result yet", "", *shares, ""))
             continue
         rows.append(
-            (m["name"], _verdict(latest), _at(latest["at"]), *shares, latest["detail"] or "")
+            (
+                m["name"],
+                m["state"],
+                _verdict(latest),
+                _at(latest["at"]),
+                *shares,
+                latest["detail"] or "",
+            )
         )
     header, *lines = table_lines(
-        ("monitor", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows
+        ("monitor", "state", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows
     )
     out = header
     for m, line in zip(report["monitors"], lines, strict=True):

@@ -54,7 +54,14 @@ def uptimes_of(
 ) -> dict[str, dict[str, float | None]]:
     """Each of ``monitors``' uptime over each of :data:`WINDOWS` up to ``now``, in one read
     of the store for them all (a page's monitors)."""
-    every = store.state_changes_of(monitors, now - max(WINDOWS.values()))
+    return uptimes_from(store.state_changes_of(monitors, now - max(WINDOWS.values())), now)
+
+
+def uptimes_from(
+    every: Mapping[str, Sequence[tuple[float, State]]], now: float
+) -> dict[str, dict[str, float | None]]:
+    """Each monitor's uptime over each of :data:`WINDOWS` from its state changes as
+    :meth:`Store.state_changes_of` reads them since the longest window's start."""
     return {
         monitor: {label: uptime(changes, now - seconds, now) for label, seconds in WINDOWS.items()}
         for monitor, changes in every.items()
