@@ -43,6 +43,7 @@ STABLE_CODES = [
     "http.client_error",
     "http.server_error",
     "circuit.open",
+    "heartbeat.missed",
     "unknown",
 ]
 

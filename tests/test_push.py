@@ -18,6 +18,7 @@ from alerts_receiver import Receiver
 from tether.monitor._app import channels_for
 from tether.monitor._heartbeat import missed
 from tether.monitor._state import State
+from tether.monitor._statuspage import trouble
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.store import SQLiteStore
 from web_harness import EPOCH, ServedRunner
@@ -119,6 +120,13 @@ def test_pushes_keep_it_up_a_missed_one_alerts_once_and_a_push_recovers(
     assert len(opened) == 1, opened
     assert "backup" in json.dumps(opened[0])
     assert "no push since" in json.dumps(opened[0])
+    # Its own words (issue 24): not a failed condition, whose fix is to check conditions a
+    # push monitor does not have, but a job that did not report.
+    assert opened[0]["kind"] == "heartbeat.missed"
+    (incident,) = s.store.incidents(open_only=True)
+    assert incident.key == "monitor:backup:heartbeat.missed"
+    assert incident.hint.startswith("Check that the job that should push ran")
+    assert trouble(incident.kind) == "not reporting"
     s.now = EPOCH + 70 * 60
     assert push(s, f"/api/push/{TOKEN}", "POST", b"status=up")[0] == 200
     tick(s, s.now + 1)

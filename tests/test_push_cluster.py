@@ -75,7 +75,7 @@ def test_a_push_to_one_instance_reaches_every_location_and_a_silence_is_down_eve
     # The leader hears its own location first, so a partial incident may open for an
     # instant; the quorum's incident is the one left open.
     opened = leader.store.incidents(open_only=True)
-    assert [i.key for i in opened] == ["monitor:backup"]
+    assert [i.key for i in opened] == ["monitor:backup:heartbeat.missed"]
 
     cluster.now += 5
     assert push(east) == 200

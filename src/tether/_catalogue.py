@@ -1954,6 +1954,49 @@ _add(
 )
 
 
+_add(
+    Entry(
+        kind=Kind.HEARTBEAT_MISSED,
+        layer=Layer.POLICY,
+        title="No heartbeat",
+        meaning=(
+            "A push monitor expected a push from the job it watches (a cron job, a backup, a "
+            "worker) and none came within its interval and grace. Nothing was probed: the job "
+            "did not report."
+        ),
+        causes=(
+            (
+                "The job did not run: its scheduler (cron, a systemd timer, a CI schedule) is "
+                "stopped or was changed, or the machine it runs on is down"
+            ),
+            "The job ran and failed before it pushed, or it pushes only when it succeeds",
+            (
+                "The job's push did not reach tether: a wrong push URL or token, a firewall or a "
+                "proxy in the way"
+            ),
+            "The job runs later or longer than the monitor's interval and grace allow",
+        ),
+        fixes=(
+            (
+                "Check that the job ran: `systemctl list-timers`, `crontab -l` and the "
+                "scheduler's log on the machine that runs it."
+            ),
+            "Read the job's own log and exit code for the last run.",
+            (
+                "Push by hand from that machine with the same URL (`curl -fsS "
+                "https://TETHER/api/push/TOKEN`) to see whether it reaches tether."
+            ),
+            "Raise the monitor's `grace` if the job is legitimately later or longer than it.",
+        ),
+        hint=(
+            "Check that the job that should push ran and reached the push URL: its scheduler "
+            "(`systemctl list-timers`, `crontab -l`), its log and its last exit code."
+        ),
+        retryable=False,
+        request_sent=False,
+    )
+)
+
 EXPIRED_HINT: Final = (
     "Renew the certificate on the server and reload the service that serves it; the dates "
     "it sends: `openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl "

@@ -86,6 +86,7 @@ class Kind(enum.StrEnum):
     HTTP_SERVER_ERROR = "http.server_error"
 
     CIRCUIT_OPEN = "circuit.open"
+    HEARTBEAT_MISSED = "heartbeat.missed"
 
     UNKNOWN = "unknown"
 

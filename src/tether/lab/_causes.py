@@ -42,6 +42,10 @@ _STATUS = "http_404"  # the status server answers any /CODE; http_404 is its mat
 _POLICY = (
     "a decision of tether's own policy, not a fault on the wire: tested with an injected clock"
 )
+_PUSH = (
+    "a push monitor's verdict on a push that never came, not a fault on the wire: tested on "
+    "simulated time against the real push API"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -342,6 +346,12 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _no("An outage or a deployment", _POLICY),
         _no("A local problem", _POLICY),
         _no("A threshold or cool-down", _POLICY),
+    ),
+    Kind.HEARTBEAT_MISSED: (
+        _no("The job did not run", _PUSH),
+        _no("The job ran and failed", _PUSH),
+        _no("The job's push did not reach tether", _PUSH),
+        _no("The job runs later or longer", _PUSH),
     ),
 }
 

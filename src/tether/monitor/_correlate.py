@@ -418,7 +418,7 @@ def _key(o: Observation, host: str | None) -> str:
     incident)."""
     if o.kind is None:
         return f"monitor:{o.monitor}"
-    if host is None:
+    if host is None or o.kind is Kind.HEARTBEAT_MISSED:  # a job that did not push: its own
         return f"monitor:{o.monitor}:{o.kind.value}"
     where = o.host
     if where is None or (host_part(where) != host and o.layer is not Layer.PROXY):

@@ -618,7 +618,8 @@ class Runner:
                 f"no push since {iso(since)}: one was expected at {iso(expected)} "
                 f"(grace {format_duration(m.grace)})"
             )
-            self.take(Check(ProbeRecord(m.name, now, False, None, None, detail), service_of(m.url)))
+            silent = ProbeRecord(m.name, now, False, Kind.HEARTBEAT_MISSED, None, detail)
+            self.take(Check(silent, service_of(m.url)))
 
     # -- traffic monitors (an application's own calls) ----------------------------------
 

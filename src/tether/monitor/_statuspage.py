@@ -210,7 +210,9 @@ def trouble(kind: Kind | None) -> str:
     """What a failure did, in the fewest and plainest words, and nothing of which
     failure it was: ``unreachable`` (it could not be reached), ``not responding`` (it did
     not answer in time) or ``returning errors`` (it answered wrongly, or a condition
-    failed)."""
+    failed); a push monitor whose job did not push is ``not reporting``."""
+    if kind is Kind.HEARTBEAT_MISSED:
+        return "not reporting"
     if kind in _SILENT:
         return "not responding"
     if kind is not None and CATALOGUE[kind].layer in _UNREACHABLE:
