@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tether._catalogue import CATALOGUE
+from tether._catalogue import CATALOGUE, hint_for
 from tether._kinds import Kind
 from tether.cli import main
 from tether.lab import SPECS, Lab
@@ -597,7 +597,7 @@ def test_json_schema(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
             failure = result["failure"]
             assert set(failure) == {"kind", "layer", "detail", "hint", "retryable"}
             assert failure["kind"] in {k.value for k in Kind}
-            assert failure["hint"] == CATALOGUE[Kind(failure["kind"])].hint
+            assert failure["hint"] == hint_for(Kind(failure["kind"]), failure["detail"])
             assert isinstance(failure["retryable"], bool)
         order = [PHASES.index(name) for name in names(result)]
         assert order == sorted(order)

@@ -132,7 +132,7 @@ def test_three_failed_calls_in_a_row_are_down_with_one_alert_and_a_success_recov
     latest = s.runner.latest["payments"]
     assert latest.kind is not None
     assert latest.kind.value == "tls.expired"
-    assert latest.host == "payments.internal"
+    assert latest.host == "payments.internal:443"  # the endpoint's service (issue 24)
     assert len(receiver.got) == 1
     alert = json.dumps(json.loads(receiver.got[0][1]))
     assert "the last 3 of checkout's calls to payments.internal:443 failed in a row" in alert
