@@ -65,6 +65,34 @@ def test_three_failures_in_a_row_are_down_and_one_success_brings_it_back() -> No
     assert t.verdict(T0 + 4).ok is True
 
 
+def test_the_applications_own_breaker_is_never_the_kind_while_a_network_failure_is() -> None:
+    """Issue 24: the window held connect.refused 146 and circuit.open 142, and the
+    monitor went down as circuit.open, in an incident of its own.  The kind is the
+    commonest failure that reached the network; the breaker's refusals are counted beside
+    it, in the window's kinds and in the words an incident joins on."""
+    t = Traffic("checkout", EP, Thresholds(consecutive=0, failure_ratio=0.5, min_calls=10))
+    calls = [bad(T0 + i % 50, "connect.refused") for i in range(146)]
+    calls += [bad(T0 + 50 + i % 50, "circuit.open") for i in range(142)]
+    calls += [ok(T0 + 100)]
+    t.add(calls, T0 + 101)
+    v = t.verdict(T0 + 101)
+    assert (v.ok, v.kind) == (False, "connect.refused")
+    assert "connect.refused 146, circuit.open 142" in v.detail
+    assert v.words is not None
+    assert v.words.endswith(
+        "fail with connect.refused (142 more refused by its own circuit breaker)"
+    )
+    # By the run too: breaker refusals after the real failures do not change its kind.
+    run = Traffic("checkout", EP, Thresholds(consecutive=3))
+    run.add([bad(T0, "connect.refused"), bad(T0 + 1, "circuit.open")], T0 + 1)
+    run.add([bad(T0 + 2, "circuit.open")], T0 + 2)
+    assert (run.verdict(T0 + 2).ok, run.verdict(T0 + 2).kind) == (False, "connect.refused")
+    # Only the breaker in the window: then it is the kind (nothing else was seen).
+    alone = Traffic("checkout", EP, Thresholds(consecutive=3))
+    alone.add([bad(T0 + i, "circuit.open") for i in range(3)], T0 + 3)
+    assert alone.verdict(T0 + 3).kind == "circuit.open"
+
+
 def test_a_batch_counts_in_the_order_of_its_calls_times() -> None:
     """A batch's calls count in ``at`` order: a success stamped last ends the run."""
     t = Traffic("checkout", EP, Thresholds(consecutive=3))

@@ -129,13 +129,14 @@ def test_traffic_first_then_the_probe_agrees(
     (incident,) = s.runner.engine.open_incidents()
     assert set(incident.monitors) == {"payments-calls", "payments-health"}
     said = (
-        "127.0.0.1: 36% of checkout's calls to "
+        f"127.0.0.1:{port}: 36% of checkout's calls to "
         f"127.0.0.1:{port} fail with tls.expired since 10:02; the probe of "
         f"https://127.0.0.1:{port}/health agrees"
     )
     joined = alerts(receiver)[-1]
     assert joined["event"] == "monitor.down"
-    assert joined["text"] == f"{said} (incident #{incident.id})"
+    # The alert names the monitor that joined, as the timeline and the docs do (issue 24).
+    assert joined["text"] == f"payments-health is down too: {said} (incident #{incident.id})"
     stored = s.store.incidents(open_only=True)[0]
     assert stored.timeline[-1].detail == f"payments-health is down too: {said}"
 
@@ -153,7 +154,7 @@ def test_the_probe_first_then_the_calls_agree(
     (incident,) = s.store.incidents(open_only=True)
     assert set(incident.monitors) == {"payments-calls", "payments-health"}
     assert incident.timeline[-1].detail == (
-        "payments-calls is down too: 127.0.0.1: 3 of checkout's calls to "
+        f"payments-calls is down too: 127.0.0.1:{port}: 3 of checkout's calls to "
         f"127.0.0.1:{port} in a row fail with tls.expired since 10:02; the probe of "
         f"https://127.0.0.1:{port}/health agrees"
     )

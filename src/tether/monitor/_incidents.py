@@ -627,8 +627,8 @@ class IncidentEngine:
                 too = f"{too}: {both}"
             entry = TimelineEntry(now, "monitor down", too)
             alerts = () if held else self._say(incident, name, "monitor.down", now)
-            if both is not None:
-                text = f"{both} (incident #{incident.id})"
+            if both is not None:  # the alert names the monitor, as the timeline does
+                text = f"{too} (incident #{incident.id})"
                 alerts = tuple(
                     dataclasses.replace(
                         a, payload=dataclasses.replace(a.payload, text=text, detail=both)
@@ -678,9 +678,10 @@ class IncidentEngine:
         return said, until
 
     def _both(self, book: _Book, group: IncidentGroup) -> str | None:
-        """The two signals of one host in a sentence, when a traffic monitor and a probed
-        one are down together: "payments.internal: 37% of checkout's calls fail with
-        tls.expired since 10:02; the probe of https://payments.internal/health agrees"."""
+        """The two signals of one service in a sentence, when a traffic monitor and a
+        probed one are down together: "payments.internal:443: 37% of checkout's calls fail
+        with tls.expired since 10:02; the probe of https://payments.internal/health
+        agrees"."""
         members = book.members
         calls = [(m, words) for m in sorted(members) if (words := self.traffic(m)) is not None]
         urls = [self.routes[m].url for m in sorted(members) if m in self.routes]
@@ -696,7 +697,7 @@ class IncidentEngine:
             agree = f"the probe of {probes[0]} agrees"
         else:
             agree = f"the probes of {joined(probes)} agree"
-        return f"{group.host}: {said}; {agree}"
+        return f"{where_of_key(group.key)}: {said}; {agree}"
 
     def _leave(
         self,

@@ -161,10 +161,13 @@ class WindowView:
         return percentile(self.latency, q)
 
     def top_kind(self) -> str | None:
-        """The commonest failing kind (the first in name order on a tie)."""
-        if not self.kinds:
+        """The commonest failing kind that reached the network (the first in name order on
+        a tie): an application's own breaker refusing calls (``circuit.open``) is a
+        consequence of those failures, so it is the kind only when there is no other."""
+        wire = {k: n for k, n in self.kinds.items() if k != CONSEQUENCE} or self.kinds
+        if not wire:
             return None
-        return min(self.kinds, key=lambda k: (-self.kinds[k], k))
+        return min(wire, key=lambda k: (-wire[k], k))
 
     def kinds_text(self, limit: int = 3) -> str:
         """``tls.expired 150, connect.refused 2``: the commonest kinds first."""
@@ -276,12 +279,14 @@ class Traffic:
         if last_ok > -math.inf:
             after = [f for f in failures if f[0] > last_ok]
             self.run = len(after)
-            self.run_kind = max(after)[1] if after else None
+            self.run_kind = _cause_of(after) or (max(after)[1] if after else None)
             self.last_at = max(last_ok, max(after)[0]) if after else last_ok
         elif failures:
             latest = max(failures)
             self.run += len(failures)
-            self.run_kind = latest[1]
+            cause = _cause_of(failures)
+            if cause is not None or self.run_kind in (None, CONSEQUENCE):
+                self.run_kind = cause or latest[1]
             self.last_at = max(self.last_at, latest[0])
         return counted
 
@@ -337,6 +342,9 @@ class Traffic:
         if by_ratio:
             kind = window.top_kind()
             words = f"{_percent(window.share)} of {self.app}'s calls{to} fail with {kind}"
+            refused = window.kinds.get(CONSEQUENCE, 0) if kind != CONSEQUENCE else 0
+            if refused:
+                words += f" ({refused} more refused by its own circuit breaker)"
             return Verdict(False, kind, median, summary, words)
         if by_run:
             kind = self.run_kind
@@ -350,6 +358,16 @@ class Traffic:
         if not window.calls:
             return Verdict(None, None, None, f"no calls of {self.app}{to} in the last {last}")
         return Verdict(None, None, median, summary)
+
+
+CONSEQUENCE: Final = "circuit.open"
+"""The kind of a call the application's own breaker refused: never the cause."""
+
+
+def _cause_of(failures: Iterable[tuple[float, str]]) -> str | None:
+    """The kind of the latest of ``failures`` that reached the network, if any."""
+    real = [f for f in failures if f[1] != CONSEQUENCE]
+    return max(real)[1] if real else None
 
 
 def _subtract(total: dict[_K, int], part: Mapping[_K, int]) -> None:
