@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from test_store import open_target
-from test_store_incident_rows import T0, _fields, big
+from test_store_incident_rows import T0, _fields, big, joined
 from tether.monitor._dashboard import (
     SHOWN,
     incident_brief,
@@ -167,6 +167,19 @@ def test_lists_show_what_whole_incidents_show(target: str) -> None:
         assert store.down_since() == opened_since(store.incidents(open_only=True))
         assert store.down_since()["m00001"] == T0
         assert "z000" not in store.down_since()
+
+
+def test_down_since_is_each_members_own_start(target: str) -> None:
+    """A monitor that joined an open incident a minute after it opened is down since it
+    joined, not since the incident opened (issue 24: a page dated www's outage from
+    old-api's start)."""
+    with open_target(target) as store:
+        made = big(store, 1)
+        later, entry = joined(made, "www", T0 + 60)
+        store.commit_incident(later, [], T0 + 60, entry=entry, touched=("www",))
+        store.flush()
+        assert store.down_since() == {"m00000": T0, "www": T0 + 60}
+        assert store.down_since() == opened_since(store.incidents(open_only=True))
 
 
 def test_a_status_page_reads_its_own_monitors_of_an_incident(target: str) -> None:

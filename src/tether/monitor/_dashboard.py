@@ -509,17 +509,22 @@ def _shown_url(url: str) -> str:
 
 
 def opened_since(incidents: Iterable[Incident]) -> dict[str, float]:
-    """Each monitor down in one of the open ``incidents``, and when the first of them
-    opened: worked out once per page, not once per monitor (a walk over every incident
-    and its members for each of 20,000 monitors held a page for minutes)."""
+    """Each monitor down in one of the open ``incidents``, and when it joined the first of
+    them (its own start: a monitor that joined an incident later is not dated from the
+    incident's opening; that for a member stored without its time): worked out once per
+    page, not once per monitor (a walk over every incident and its members for each of
+    20,000 monitors held a page for minutes)."""
     out: dict[str, float] = {}
     for incident in incidents:
         if not incident.is_open:
             continue
+        members = incident.members
         for name in incident.monitors:
+            member = members.get(name)
+            at = incident.opened if member is None else member.joined
             known = out.get(name)
-            if known is None or incident.opened < known:
-                out[name] = incident.opened
+            if known is None or at < known:
+                out[name] = at
     return out
 
 

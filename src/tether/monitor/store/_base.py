@@ -298,8 +298,9 @@ class Store(Protocol):
         (a status page's).  See :class:`Listed`."""
 
     def down_since(self) -> dict[str, float]:
-        """Each monitor in an open incident, and when the first of them opened: names
-        and times only (no member's record is read)."""
+        """Each monitor in an open incident, and when it joined the first of them (the
+        incident's opening for a member stored without its time): the monitor's own start,
+        not that of the monitor that opened the incident."""
 
     def acknowledgements(self) -> dict[int, float]:
         """Each open incident that is acknowledged, and when: what a running monitor reads

@@ -470,7 +470,8 @@ _HAS_MONITOR: Final = (
 )
 
 _DOWN_SINCE: Final = (
-    "SELECT m.monitor, min(i.opened) FROM incidents i JOIN incident_members m "
+    "SELECT m.monitor, min(coalesce((m.member->>'joined')::float8, i.opened)) "
+    "FROM incidents i JOIN incident_members m "
     "ON m.incident = i.id WHERE i.resolved IS NULL GROUP BY m.monitor "
     "UNION ALL SELECT j.value, i.opened FROM incidents i, jsonb_array_elements_text(i.monitors) j "
     "WHERE i.resolved IS NULL AND NOT EXISTS "

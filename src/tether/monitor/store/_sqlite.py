@@ -522,7 +522,8 @@ _HAS_MONITOR: Final = (
 )
 
 _DOWN_SINCE: Final = (
-    "SELECT m.monitor, min(i.opened) FROM incidents i JOIN incident_members m "
+    "SELECT m.monitor, min(coalesce(json_extract(m.member, '$.joined'), i.opened)) "
+    "FROM incidents i JOIN incident_members m "
     "ON m.incident = i.id WHERE i.resolved IS NULL GROUP BY m.monitor "
     "UNION ALL SELECT j.value, i.opened FROM incidents i, json_each(i.monitors) j "
     "WHERE i.resolved IS NULL AND NOT EXISTS "
