@@ -258,7 +258,7 @@ def test_a_check_or_a_pause_of_a_monitor_in_an_incident_is_on_its_timeline(
     served: Served,
 ) -> None:
     """Changes to a monitor of an open incident land on its timeline, naming who: a check
-    asked for, then a pause (after which the engine says it left the incident)."""
+    asked for, then a pause (after which the engine says it stays in it, paused)."""
     served.check("down")
     served.now += 30
     assert served.post("/api/monitors/down/check")[0] == 200
@@ -277,6 +277,42 @@ def test_a_check_or_a_pause_of_a_monitor_in_an_incident_is_on_its_timeline(
     assert paused in said
     assert said.index(paused) < len(said) - 1  # the engine's entry follows: it left
     assert served.post("/api/monitors/down/resume")[0] == 200
+
+
+def queued(served: Served) -> int:
+    """Every alert ever queued, delivered or not."""
+    served.store.flush()
+    with sqlite3.connect(served.store.path) as db:
+        return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+def test_a_paused_and_resumed_monitor_still_failing_stays_in_its_incident(
+    served: Served,
+) -> None:
+    """Issue 24: pausing a down monitor resolved its incident, and resuming it while it
+    still failed opened a new one and paged again; the resume note reached no timeline.
+    Now the incident stays open through the pause, the resumed monitor still refused is
+    back in it with no second page, and its timeline says paused by whom and resumed by
+    whom."""
+    served.check("down")
+    served.store.flush()
+    (incident,) = served.json("/api/incidents?open=1")["incidents"]
+    pages = queued(served)
+    served.now += 30
+    assert served.post("/api/monitors/down/pause", {"reason": "looking at it"})[0] == 200
+    served.store.flush()
+    assert [i["id"] for i in served.json("/api/incidents?open=1")["incidents"]] == [incident["id"]]
+    served.now += 30
+    assert served.post("/api/monitors/down/resume", {"reason": "done"})[0] == 200
+    served.check("down")  # still refused
+    served.store.flush()
+    (same,) = served.json("/api/incidents?open=1")["incidents"]
+    assert same["id"] == incident["id"]
+    assert queued(served) == pages  # no second page
+    said = [(e["event"], e["detail"]) for e in same["timeline"]]
+    assert ("pause", "down paused by local: looking at it") in said
+    assert ("resume", "down resumed by local: done") in said
+    assert said[-1][0] == "monitor resumed"
 
 
 def test_a_window_for_every_monitor_until_a_time(served: Served) -> None:

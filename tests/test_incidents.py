@@ -208,6 +208,56 @@ def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
     assert w.e.tick(T0 + 9999) == []
 
 
+def pause(w: World, name: str, at: float) -> list[Event]:
+    w.down.pop(name, None)
+    return w.e.changed(
+        StateChanged(name, at, State.DOWN, State.PAUSED, "paused"), None, w.down.values(), HOSTS
+    )
+
+
+def test_a_pause_is_no_recovery_and_a_resume_still_failing_is_the_same_incident() -> None:
+    """Issue 24: pausing a down monitor resolved its incident, and resuming it while it
+    still failed opened a new one and paged again.  Now it stays a member, marked paused,
+    with no reminders; resumed and down for the same cause, it is back in the same
+    incident without a page; resumed and up, it leaves and the incident resolves."""
+    w = World(engine(alpha=Route(("ops",), remind_every=120)))
+    (opened,) = w.fail("alpha", T0)
+    incident = opened.incident
+    paused = pause(w, "alpha", T0 + 10)
+    assert alerts(paused) == []
+    assert [e.entry.event for e in paused if e.entry] == ["monitor paused"]
+    assert [i.id for i in w.e.open_incidents()] == [incident.id]
+    assert w.e.tick(T0 + 1000) == []  # no reminders while paused
+    resumed = w.fail("alpha", T0 + 1100)  # resumed, checked, down again: same cause
+    assert alerts(resumed) == []
+    assert [e.entry.event for e in resumed if e.entry] == ["monitor resumed"]
+    assert [i.id for i in w.e.open_incidents()] == [incident.id]
+    assert alerts(w.e.tick(T0 + 1220)) == [("incident.reminder", "alpha", "ops")]
+    pause(w, "alpha", T0 + 1300)
+    back = w.recover("alpha", T0 + 1400, old=State.UNKNOWN)
+    assert [type(e) for e in back] == [Resolved]
+    assert alerts(back) == [("incident.resolved", "alpha", "ops")]
+
+
+def test_a_paused_member_keeps_its_incident_open_and_another_cause_is_a_new_one() -> None:
+    """bravo recovers while alpha is paused: the incident stays open (alpha's outage is
+    not known to be over).  alpha, resumed and failing for another cause, leaves it (it
+    resolves) and opens an incident of its own, with its page."""
+    w = World(engine())
+    w.fail("alpha", T0)
+    w.fail("bravo", T0 + 5)
+    (incident,) = w.e.open_incidents()
+    pause(w, "alpha", T0 + 10)
+    w.recover("bravo", T0 + 20)
+    assert [i.id for i in w.e.open_incidents()] == [incident.id]
+    other = w.fail("alpha", T0 + 100, Kind.CONNECT_REFUSED)
+    assert [type(e) for e in other][:2] == [Resolved, Opened]
+    assert alerts(other) == [("incident.opened", "alpha", "ops")]
+    (now_open,) = w.e.open_incidents()
+    assert now_open.id != incident.id
+    assert now_open.key.endswith(":connect.refused")
+
+
 def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
     """After 10 min the pager is told (an incident.escalated alert), after 30 min the
     manager; from then on reminders and the resolution reach them too."""

@@ -459,13 +459,23 @@ class IncidentEngine:
         name, now = change.monitor, change.at
         facts = dict(locations) if locations is not None and len(locations) > 1 else {}
         if change.new is State.DOWN and record is not None:
-            if self.incident_of(name) is not None:
-                return []  # back from flapping: it never left its incident
             if not isinstance(down, Failures):
                 failures = Failures(hosts)
                 for o in down:
                     failures.set(o.monitor, o)
                 down = failures
+            within = self.incident_of(name)
+            if within is not None:
+                member = self._books[within.id].members.get(name)
+                if member is None or member.paused is None:
+                    return []  # back from flapping: it never left its incident
+                again = down.group_of(name, self.correlation)
+                if again is not None and again.key == within.key:
+                    return self._resumed(within, name, member, now)
+                # Resumed, and failing for another cause now: it leaves the paused one.
+                left = self._leave(name, now, "changed")
+                events = self.changed(change, record, down, hosts, locations)
+                return left + events
             group = down.group_of(name, self.correlation)
             if group is None:
                 return []
@@ -479,6 +489,9 @@ class IncidentEngine:
             # it), a monitor that is up is in no incident.
             return self._leave(name, now, "up", facts)
         if change.new is State.PAUSED:
+            within = self.incident_of(name)
+            if within is not None and within.key != LOCAL:
+                return self._pause(within, name, now) + self._end_partial(name, now, why="paused")
             return self._leave(name, now, "paused") + self._end_partial(name, now, why="paused")
         if change.new is State.FLAPPING:
             incident = self.incident_of(name)
@@ -719,6 +732,7 @@ class IncidentEngine:
                 "up": f"{name} is back up after {human_duration(now - member.joined)}",
                 "paused": f"{name} was paused",
                 "removed": f"{name} was removed from the configuration",
+                "changed": f"{name} was resumed and fails for another cause now",
             }[why]
             told = member.alerted and why == "up"
             if last:
@@ -732,6 +746,30 @@ class IncidentEngine:
                 alerts = self._say(incident, name, "monitor.up", now, member) if told else ()
                 events.append(Left(incident, name, entry, alerts, touched=(name,)))
         return events
+
+    def _pause(self, incident: Incident, name: str, now: float) -> list[Event]:
+        """``name`` was paused while down in ``incident``: a pause is no recovery, so it
+        stays a member, marked paused (no reminders, no escalation) until a check after
+        its resume says what it is."""
+        book = self._books[incident.id]
+        book.members[name] = dataclasses.replace(book.members[name], paused=now)
+        entry = TimelineEntry(
+            now, "monitor paused", f"{name} was paused while down: it stays in this incident"
+        )
+        return [Noted(incident, name, entry, touched=(name,))]
+
+    def _resumed(self, incident: Incident, name: str, member: Member, now: float) -> list[Event]:
+        """``name``, paused in ``incident``, was resumed and is down for the same cause:
+        it is back in the incident as it was, without a second page."""
+        book = self._books[incident.id]
+        book.members[name] = dataclasses.replace(member, paused=None)
+        entry = TimelineEntry(
+            now,
+            "monitor resumed",
+            f"{name} was resumed and is still down for the same cause: no new page",
+        )
+        self._schedule_member(incident, name)
+        return [Noted(incident, name, entry, touched=(name,))]
 
     def _release(self, incident: Incident, name: str, now: float) -> list[Event]:
         """``name``'s hold lifted while it is still down: its down alert goes out."""
@@ -755,7 +793,7 @@ class IncidentEngine:
     def _schedule_member(self, incident: Incident, name: str) -> None:
         """Put ``name``'s next reminder or escalation step on the heap, if it has one."""
         member = self._books[incident.id].members[name]
-        if incident.is_partial or covered(incident, member):
+        if incident.is_partial or covered(incident, member) or member.paused is not None:
             return
         route = self.routes.get(name, Route())
         due: list[float] = []
@@ -772,7 +810,7 @@ class IncidentEngine:
         later, until the hold lifts)."""
         book = self._books[incident.id]
         member = book.members[name]
-        if covered(incident, member):
+        if covered(incident, member) or member.paused is not None:
             return []
         if self.hold(name, now) is not None:
             self._push(incident.id, "member", name, now + 1)

@@ -327,6 +327,10 @@ class Member:
     locations: Mapping[str, LocationFact] = field(default_factory=dict)
     """What each of its locations sees now, when it has more than one (empty otherwise):
     kept in the members column, so an open incident shows them after a restart."""
+    paused: float | None = None
+    """When it was paused while down in the incident: it stays a member (a pause is no
+    recovery), with no reminders, until a check after its resume says down (it stays,
+    with no second page, if for the same cause) or up (it leaves)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -338,6 +342,8 @@ class Member:
         }
         if self.locations:
             out["locations"] = facts_json(self.locations)
+        if self.paused is not None:
+            out["paused"] = self.paused
         return out
 
     @classmethod
@@ -350,6 +356,7 @@ class Member:
             data.get("reminded"),
             bool(data.get("opener", False)),
             facts_from_json(data.get("locations")),
+            None if data.get("paused") is None else float(data["paused"]),
         )
 
 
