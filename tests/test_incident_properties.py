@@ -7,7 +7,9 @@ order:
 - no incident holds monitors of two services, or of two kinds;
 - an acknowledgement never silences a monitor that joined the incident after it: such a
   monitor is reminded on time, one that joined before it never again;
-- every join is on the incident's timeline.
+- every join is on the incident's timeline;
+- a pause is no recovery: the paused monitor stays in its incident, unreminded, and
+  resumed and down for the same cause it is back in it without a page.
 
 The local rule is set out of reach here (tests/test_incidents_local_properties.py holds
 it to its own properties), so every incident is one service's.  And the grouping key put
@@ -59,6 +61,7 @@ def schedules(draw: st.DrawFn) -> Schedule:
         st.tuples(st.just("fail"), st.sampled_from(names), st.sampled_from(KINDS)),
         st.tuples(st.just("recover"), st.sampled_from(names)),
         st.tuples(st.just("ack"), st.sampled_from(names)),
+        st.tuples(st.just("pause"), st.sampled_from(names)),
         st.tuples(st.just("tick"), st.integers(1, 200)),
     )
     return services, routes, draw(st.lists(step, min_size=5, max_size=50))
@@ -78,18 +81,24 @@ def run(schedule: Schedule) -> None:
     """When each down monitor was last paged or reminded."""
     acked: dict[int, float] = {}
     """The latest acknowledgement given to each incident."""
+    paused: dict[str, int] = {}
+    """Monitors paused while down, and the incident they were in."""
     now = T0
     for step in [*steps, ("tick", 1)]:
         now += 1
         batch: list[Event] = []
-        if step[0] == "fail" and step[1] not in kinds:
+        if step[0] == "fail" and (step[1] not in kinds or step[1] in paused):
             name, kind = step[1], step[2]
-            kinds[name] = kind
-            joined[name] = told[name] = now
+            # Resumed and down again for the same cause: back in its incident, no page.
+            same = name in paused and kinds[name] is kind
+            was = paused.pop(name, None)
+            if not same:
+                kinds[name] = kind
+                joined[name] = told[name] = now
             seen = Observation(name, False, now, 1.0, kind, services[name])
             failures.set(name, seen)
             record = ProbeRecord(name, now, False, kind, 1.0, "failed")
-            change = StateChanged(name, now, State.UP, State.DOWN, "failed")
+            change = StateChanged(name, now, State.UNKNOWN, State.DOWN, "failed")
             batch = engine.changed(change, record, failures, hosts)
             pages = Counter(
                 a.channel
@@ -97,13 +106,31 @@ def run(schedule: Schedule) -> None:
                 for a in e.alerts
                 if a.payload.event in PAGES and a.payload.monitor == name
             )
-            assert pages == Counter(routes[name].channels), (name, batch)
+            if same:
+                assert not pages, ("a resumed monitor still down was paged again", name)
+                incident = engine.incident_of(name)
+                assert incident is not None, (name, batch)
+                assert incident.id == was, (name, batch)
+                told[name] = now  # its reminders start again
+            else:
+                assert pages == Counter(routes[name].channels), (name, batch)
             for e in batch:
                 if isinstance(e, Joined) and e.monitor == name:
                     assert e.entry is not None
                     assert e.entry.detail.startswith(f"{name} is down too"), e.entry
+        elif step[0] == "pause" and step[1] in kinds and step[1] not in paused:
+            name = step[1]
+            incident = engine.incident_of(name)
+            assert incident is not None
+            paused[name] = incident.id
+            failures.set(name, None)
+            change = StateChanged(name, now, State.DOWN, State.PAUSED, "paused")
+            batch = engine.changed(change, None, failures, hosts)
+            assert not [a for e in batch for a in e.alerts], ("a pause alerted", name)
+            assert engine.incident_of(name) is incident, ("a pause left the incident", name)
         elif step[0] == "recover" and step[1] in kinds:
             name = step[1]
+            paused.pop(name, None)
             del kinds[name], joined[name], told[name]
             failures.set(name, None)
             change = StateChanged(name, now, State.DOWN, State.UP, "passed")
@@ -119,7 +146,9 @@ def run(schedule: Schedule) -> None:
             batch = engine.tick(now)
             reminded = {e.monitor for e in batch if isinstance(e, Reminder)}
             for name, incident_id in where.items():
-                if acked.get(incident_id, -1.0) >= joined[name]:
+                if name in paused:
+                    assert name not in reminded, ("a paused member was reminded", name)
+                elif acked.get(incident_id, -1.0) >= joined[name]:
                     assert name not in reminded, ("reminded after an ack that covers it", name)
                 elif now - told[name] >= REMIND:
                     assert name in reminded, ("not reminded: the ack came before it", name)
