@@ -548,3 +548,49 @@ def test_a_monitor_that_may_not_send_icmp_fails_its_check_saying_how_to_allow_it
     assert got["detail"].startswith("cannot send ICMP echo requests: this process's group")
     assert "net.ipv4.ping_group_range" in got["detail"]
     assert "Traceback" not in done.stderr
+
+
+def test_an_icmp_checks_latency_is_its_round_trip_not_its_series() -> None:
+    """Issue 24: an ICMP monitor's latency was the whole echo series (about 401 ms for
+    127.0.0.1 at the defaults), not the round trip (0.3 ms).  Judged on the phase the
+    probe makes (a pure function): the latency and the stored icmp phase are the average
+    round trip, and a passing check says ping's summary, loss included."""
+    from tether.monitor._judge import judge
+    from tether.monitor.config import parse_config
+    from tether.probe import Phase, ProbeResult
+
+    (m,) = parse_config("monitors: [{name: ping, url: 'icmp://127.0.0.1'}]").monitors
+    details = {
+        "address": "127.0.0.1",
+        "sent": 4,
+        "received": 3,
+        "loss_percent": 25.0,
+        "rtt_min_ms": 0.21,
+        "rtt_avg_ms": 0.3,
+        "rtt_max_ms": 0.41,
+    }
+    result = ProbeResult("icmp://127.0.0.1", (Phase("icmp", True, 401.2, details),), None)
+    record = judge(m, [], result, now=0.0)
+    assert record.ok
+    assert record.latency_ms == 0.3
+    assert record.phases == {"icmp": 0.3}
+    assert record.detail == "3/4 replies, 25% loss, round trip min/avg/max 0.21/0.3/0.41 ms"
+
+
+def test_a_real_icmp_check_reports_the_round_trip() -> None:
+    """The same through the real prober and probe to 127.0.0.1: the latency is the
+    round trip the probe measured, which is under the series' own time."""
+    from functools import partial
+
+    from tether.monitor._prober import Prober
+    from tether.monitor.config import parse_config
+
+    config = parse_config("monitors: [{name: ping, url: 'icmp://127.0.0.1?count=3&interval=10ms'}]")
+    prober = Prober(probe=partial(probe_async, sleep=Naps()))
+    prober.assign(config.monitors)
+    check = asyncio.run(prober.check("ping", prober.mono()))
+    assert check.record.ok, check.record.detail
+    assert check.record.detail is not None
+    assert check.record.detail.startswith("3/3 replies, 0% loss, round trip min/avg/max ")
+    avg = float(check.record.detail.rsplit(" ", 2)[1].split("/")[1])
+    assert check.record.latency_ms == avg

@@ -8,14 +8,14 @@ closer to expiry than ``tls.min_days_left`` fails an otherwise good check.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from tether._kinds import Layer
 from tether.monitor._conditions import Condition, context_from_probe
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
-from tether.probe import ProbeOptions, ProbeResult, proxy_environment
+from tether.probe import Phase, ProbeOptions, ProbeResult, proxy_environment
 
 __all__ = ["judge", "probe_options", "stored_phases"]
 
@@ -36,6 +36,10 @@ def stored_phases(result: ProbeResult) -> dict[str, float]:
     for p in result.phases:
         if p.name in _NOT_NETWORK and p.ok and p.details.get("proxy") is None:
             continue
+        rtt = _round_trip(p)
+        if rtt is not None:  # the echo series lasts count x interval: its round trip
+            phases[p.name] = rtt
+            continue
         ttfb = p.details.get("ttfb_ms") if p.name == "http" else None
         if ttfb is None:
             phases[p.name] = p.ms
@@ -55,11 +59,18 @@ def judge(
 ) -> ProbeRecord:
     """The verdict on ``result`` for monitor ``m``, as it is stored."""
     failure = result.failure
-    latency = sum(p.ms for p in result.phases)
     phases = stored_phases(result)
+    icmp = result.phase("icmp")
+    rtt = None if icmp is None else _round_trip(icmp)
+    # An ICMP check's latency is its round trip, as ping and blackbox_exporter report it,
+    # not the time its series of echo requests took (count x interval).
+    latency = sum(p.ms for p in result.phases) if rtt is None else rtt
+    echoes = None if icmp is None or rtt is None else _echoes(icmp.details)
 
     def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
         kind = None if ok or failure is None else failure.kind
+        if ok and detail is None:
+            detail = echoes
         return ProbeRecord(m.name, now, ok, kind, latency, detail, phases, tuple(resolved), lag_ms)
 
     answered = failure is None or failure.layer is Layer.HTTP
@@ -75,6 +86,25 @@ def judge(
         soon = _expires_too_soon(m, result)
         return record(True) if soon is None else record(False, soon)
     return record(False, failure.detail)
+
+
+def _round_trip(phase: Phase) -> float | None:
+    """An ``icmp`` phase's average round trip (ms), when a reply came."""
+    if phase.name != "icmp":
+        return None
+    rtt = phase.details.get("rtt_avg_ms")
+    return None if rtt is None else float(rtt)
+
+
+def _echoes(details: Mapping[str, Any]) -> str:
+    """What ping's summary says: ``2/2 replies, 0% loss, round trip min/avg/max
+    0.031/0.042/0.053 ms``."""
+    loss = details.get("loss_percent", 0.0)
+    return (
+        f"{details.get('received')}/{details.get('sent')} replies, {loss:g}% loss, round trip "
+        f"min/avg/max {details.get('rtt_min_ms')}/{details.get('rtt_avg_ms')}/"
+        f"{details.get('rtt_max_ms')} ms"
+    )
 
 
 def probe_options(m: Monitor) -> ProbeOptions:
