@@ -165,7 +165,37 @@ def test_the_server_rendered_dashboard_shows_each_monitor_in_its_state(served: S
     assert "connect.refused" in page
     assert "tls.expired" in page
     assert "Fix:" in page
+    # A hint's commands are code, not text with backquotes (issue 24).
+    assert "<code>ss -ltnp</code>" in page
+    assert "`ss -ltnp`" not in page
     assert "user:***@127.0.0.1" in page  # the URL is shown, redacted
+
+
+def test_an_acknowledged_incident_says_so_on_its_card() -> None:
+    """Issue 24: the overview's incident cards never said "acknowledged".  Rendered from
+    the incident document as every page renders it (a pure function)."""
+    from tether.monitor._dashboard import _incident
+
+    card = {
+        "id": 7,
+        "partial": False,
+        "kind": "connect.refused",
+        "monitors": ["old-api"],
+        "monitors_count": 1,
+        "detail": "connection refused on 127.0.0.1:18099",
+        "hint": "Run `nc -vz HOST PORT` & check <the> service",
+        "open": True,
+        "opened": "2027-01-15T08:00:00Z",
+        "resolved": None,
+        "duration_s": 600,
+        "acknowledged": "2027-01-15T08:05:00Z",
+        "timeline": [],
+    }
+    html = _incident(card, timeline=False)
+    assert "open for 10 min" in html
+    assert "acknowledged" in html
+    assert "<code>nc -vz HOST PORT</code> &amp; check &lt;the&gt; service" in html
+    assert "acknowledged" not in _incident({**card, "acknowledged": None}, timeline=False)
 
 
 def test_status_api_keeps_its_keys_and_adds_rows_with_times(served: Served) -> None:

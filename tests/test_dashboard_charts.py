@@ -11,6 +11,7 @@ check it made fail, and holds the series, the heartbeat and the timeline to that
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -258,6 +259,10 @@ def test_chromium_draws_the_chart_from_the_series(tab: Tab, history: History) ->
     assert page.locator("#chart canvas").bounding_box()["width"] > 300
     legend = page.locator("#chart .u-legend .u-label").all_text_contents()
     assert legend == ["time (UTC)", "dns", "connect", "ttfb", "transfer", "connect.refused"]
+    # The time axis is 24-hour UTC, as the page's other times (issue 24: it said "6:50pm").
+    ticks = page.locator("#chart").get_attribute("data-ticks").split("|")
+    assert ticks
+    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in ticks), ticks
     assert "checks" in page.locator(".chart-note").text_content()
     assert page.locator("#heartbeat .beat").count() == 50
     assert page.locator("#heartbeat .beat-failed").count() == len(DOWN_ROUNDS)

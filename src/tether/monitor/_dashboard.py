@@ -931,6 +931,15 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _with_code(value: object) -> str:
+    """``value`` escaped, its backquoted spans (the catalogue's hints write commands so:
+    `timedatectl`) shown as code rather than with their backquotes."""
+    parts = str(value).split("`")
+    if len(parts) % 2 == 0:  # a backquote left open: shown as it is
+        return _e(value)
+    return "".join(_e(p) if n % 2 == 0 else f"<code>{_e(p)}</code>" for n, p in enumerate(parts))
+
+
 def _when(text: str | None) -> str:
     if text is None:
         return "—"
@@ -1201,6 +1210,8 @@ def _incident(
         if i["open"]
         else f"resolved {_when(i['resolved'])} after {_e(human_duration(i['duration_s']))}"
     )
+    if i["open"] and i.get("acknowledged"):
+        status += f", acknowledged {_when(i['acknowledged'])}"
     events = ""
     if timeline:
         entries = [
@@ -1228,7 +1239,7 @@ def _incident(
         f"<h3>#{_e(i['id'])} {partial}{_kind(i['kind'])} "
         f'<span class="monitors">{monitors}</span></h3>'
         f'<p class="detail">{_e(i["detail"])}</p>'
-        f'<p class="hint"><strong>Fix:</strong> {_e(i["hint"])}</p>'
+        f'<p class="hint"><strong>Fix:</strong> {_with_code(i["hint"])}</p>'
         f'<p class="when">opened {_when(i["opened"])}, {status}</p>{events}'
         f"{'' if forms is None else _incident_forms(i, forms, back)}</article>"
     )

@@ -127,6 +127,21 @@
     };
   }
 
+  function two(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  // "19:02" (a range of two days or less), "01-15" at midnight and "01-15 19:02"
+  // otherwise; with full, the whole "2027-01-15 19:02".  Always UTC.
+  function timeLabel(ts, span, full) {
+    const d = new Date(ts * 1000);
+    const hm = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}`;
+    const md = `${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())}`;
+    if (full) return `${d.getUTCFullYear()}-${md} ${hm}`;
+    if (span <= 2 * 86400) return hm;
+    return hm === "00:00" ? md : `${md} ${hm}`;
+  }
+
   function draw(d) {
     const stacked = view === "phases" && Object.keys(d.phases).length > 0;
     const main = stacked ? phaseSeries(d) : latencySeries(d);
@@ -140,7 +155,17 @@
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: { x: { time: true, range: () => [from, to] }, y: { range: (u, lo, hi) => [0, hi || 1] } },
       axes: [
-        { stroke: colour("--muted"), grid: { stroke: colour("--line"), width: 1 } },
+        {
+          stroke: colour("--muted"),
+          grid: { stroke: colour("--line"), width: 1 },
+          // 24-hour UTC times, as the rest of the page writes them (uPlot's own are
+          // 12-hour: "6:50pm"); a date where the range spans days.
+          values: (u, splits) => {
+            const labels = splits.map((ts) => timeLabel(ts, to - from));
+            box.dataset.ticks = labels.join("|");
+            return labels;
+          },
+        },
         {
           stroke: colour("--muted"),
           grid: { stroke: colour("--line"), width: 1 },
@@ -148,7 +173,11 @@
           size: 70,
         },
       ],
-      series: [{ label: "time (UTC)" }, ...main.series, ...fails.series],
+      series: [
+        { label: "time (UTC)", value: (u, ts) => (ts == null ? "--" : `${timeLabel(ts, 0, true)} UTC`) },
+        ...main.series,
+        ...fails.series,
+      ],
       bands: main.bands,
       hooks: { drawClear: [failureBands(d)] },
       legend: { live: true },
