@@ -172,6 +172,14 @@ def test_the_response_time_badge_is_the_last_checks(public: Public) -> None:
     assert got["texts"] == ["response time", f"{latest:.0f} ms"]
 
 
+def test_the_response_time_badge_of_a_down_monitor_is_red(public: Public) -> None:
+    """The refused checkout answered nothing in a fraction of a millisecond: its response
+    time badge was green (issue 24).  Down, it says so in red."""
+    got = badge(public, "checkout-internal", "response-time")
+    assert got["texts"] == ["response time", "down"]
+    assert got["colour"] == "#e05d44"
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -156,9 +156,13 @@ def uptime_badge(label: str, share: float | None) -> str:
     return badge_svg(label, value, uptime_colour(share))
 
 
-def latency_badge(label: str, ms: float | None) -> str:
+def latency_badge(label: str, ms: float | None, failed: str | None = None) -> str:
     """``response time | 123 ms``: green under 300 ms, yellow under 1 s, orange under 3 s,
-    red beyond; ``no data`` in grey before the first check."""
+    red beyond; ``no data`` in grey before the first check; ``failed`` (``down``, or
+    ``failed`` for a failed check of a monitor not down yet) in red, whatever the time:
+    a refused connection is quick, and no response time at all."""
+    if failed is not None:
+        return badge_svg(label, failed, RED)
     if ms is None:
         return badge_svg(label, "no data", GREY)
     colour = GREEN if ms < 300 else YELLOW if ms < 1000 else ORANGE if ms < 3000 else RED

@@ -590,7 +590,14 @@ def badge(sight: Sight, name: str, shown: str, which: str) -> str:
         changes = sight.store.state_changes(name, sight.now - WINDOWS["30d"])
         return uptime_badge("uptime 30d", uptime(changes, sight.now - WINDOWS["30d"], sight.now))
     latest = sight.latest.get(name)
-    return latency_badge("response time", None if latest is None else latest.latency_ms)
+    failed = (
+        "down"
+        if sight.state(name) is State.DOWN
+        else "failed"
+        if latest is not None and not latest.ok
+        else None
+    )
+    return latency_badge("response time", None if latest is None else latest.latency_ms, failed)
 
 
 def asset() -> bytes:
