@@ -375,3 +375,14 @@ def test_a_traffic_monitor_is_a_monitor_on_the_dashboard_and_its_json(
     assert "5 (5 a minute)" in html
     assert "4 (80.0%)" in html
     assert '<code class="kind">tls.expired</code></td><td>3</td><td>60.0%' in html
+
+
+def test_a_traffic_monitors_page_says_how_it_is_watched(served: ServedRunner) -> None:
+    """Issue 24: a traffic monitor's page said "Checked every 10s (timeout 8s)", the
+    fields of a probe it is not.  It says whose calls and which rules judge it."""
+    doc = served.json("/api/monitors/payments")
+    assert doc["checked"].startswith("checkout's own calls to payments.internal:443")
+    assert "down after 3 failed in a row" in doc["checked"]
+    status, _, body = served.get("/monitors/payments")
+    assert status == 200
+    assert "Checked every" not in body.decode()

@@ -764,6 +764,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "uptime": uptimes(snap.store, name, now),
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
+        "checked": checked_text(m),
         "conditions": list(m.conditions),
         "series": series_path(name),
         "results": [result_json(r) for r in results],
@@ -771,6 +772,27 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "incidents": [listed_brief(i, now) for i in mine],
         **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
     }
+
+
+def checked_text(m: Monitor) -> str:
+    """How ``m`` is watched, in words: a probe's interval and timeout, a push monitor's
+    schedule and grace, a traffic monitor's calls and rules (a traffic monitor's page
+    said "Checked every 10s (timeout 8s)", the fields of a probe it is not)."""
+    if m.type == "traffic":
+        rules = []
+        if m.consecutive:
+            rules.append(f"{m.consecutive} failed in a row")
+        if m.failure_ratio is not None:
+            rules.append(
+                f"{m.failure_ratio:.0%} of at least {m.min_calls} calls failed in "
+                f"{format_duration(m.window)}"
+            )
+        where = "" if m.endpoint == "*" else f" to {m.endpoint}"
+        return f"{m.app}'s own calls{where}, reported to it: down after " + " or ".join(rules)
+    if m.type == "push":
+        when = f"at {m.cron} ({m.timezone})" if m.cron else f"every {format_duration(m.interval)}"
+        return f"a push expected {when}, {format_duration(m.grace)} late at most"
+    return f"every {format_duration(m.interval)} (timeout {format_duration(m.timeout)})"
 
 
 def traffic_json(view: WindowView) -> dict[str, Any]:
@@ -1468,7 +1490,7 @@ def _monitor_facts(doc: Mapping[str, Any]) -> str:
     return (
         f'<p id="state-line">{_state_badge(doc["state"])}<span class="for">{held}</span></p>'
         f'<dl class="facts"><dt>URL</dt><dd class="url">{_e(doc["url"])}</dd>'
-        f"<dt>Checked every</dt><dd>{_e(doc['interval'])} (timeout {_e(doc['timeout'])})</dd>"
+        f"<dt>Watched</dt><dd>{_e(doc['checked'])}</dd>"
         f'<dt>Conditions</dt><dd><ul class="conditions">{conditions or f"<li>{NO_CONDITIONS}</li>"}'
         f'</ul></dd><dt>Last check</dt><dd id="last-check">{last}</dd>'
         f'<dt>Uptime</dt><dd id="uptime">{_uptime(doc["uptime"], tuple(WINDOWS), labelled=True)}'
