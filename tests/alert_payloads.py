@@ -40,6 +40,8 @@ def _down(
         detail=DETAIL,
         hint=HINT,
         since=since,
+        # The channels incident #7's opening went to, as the engine says on later alerts.
+        opened_to=() if event == "incident.opened" else ("ops", "mail"),
     )
 
 

@@ -128,6 +128,18 @@ def test_every_later_alert_of_the_incident_threads_under_its_opening(
     assert rest[-1]["Subject"] == "[tether] RESOLVED api: back up after 3 min 2 s"
 
 
+def test_a_channel_that_never_got_the_opening_threads_under_nothing(
+    plain: SMTPReceiver,
+) -> None:
+    """Issue 24: an e-mail's In-Reply-To named an opening message that channel never
+    received (the incident was opened by a monitor whose alerts go elsewhere).  A later
+    alert answers the opening only on a channel the opening went to."""
+    channel(plain).deliver(down_too(opened_to=("pager",)), key_of(down_too()))
+    (got,) = plain.received
+    assert got.message["In-Reply-To"] is None
+    assert got.message["References"] is None
+
+
 def test_a_latency_notice_starts_no_thread(plain: SMTPReceiver) -> None:
     """An alert of no incident (a latency notice) answers no message."""
     channel(plain).deliver(degraded(), key_of(degraded()))

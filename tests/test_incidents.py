@@ -258,6 +258,16 @@ def test_a_paused_member_keeps_its_incident_open_and_another_cause_is_a_new_one(
     assert now_open.key.endswith(":connect.refused")
 
 
+def test_later_alerts_name_the_channels_the_opening_went_to() -> None:
+    """alpha (to ops) opens the incident, bravo (to mail) joins it: bravo's alerts say the
+    opening went to ops alone, so the mail channel threads them under nothing."""
+    w = World(engine(bravo=Route(("mail",))))
+    (opened,) = w.fail("alpha", T0)
+    assert [a.payload.opened_to for a in opened.alerts] == [()]
+    joined = w.fail("bravo", T0 + 60)
+    assert [(a.channel, a.payload.opened_to) for a in joined[0].alerts] == [("mail", ("ops",))]
+
+
 def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
     """After 10 min the pager is told (an incident.escalated alert), after 30 min the
     manager; from then on reminders and the resolution reach them too."""

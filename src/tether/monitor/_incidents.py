@@ -352,6 +352,8 @@ class _Book:
     members: dict[str, Member]
     hosts: Counter[str] = field(default_factory=Counter)
     """Members down now on each host (a host with none is not kept)."""
+    opened_to: tuple[str, ...] = ()
+    """The channels its opening alert went to (the ``local`` incident's: ``told``)."""
     host: dict[str, str] = field(default_factory=dict)
     """Each member's host, when known."""
     traffic: set[str] = field(default_factory=set)
@@ -1046,6 +1048,7 @@ class IncidentEngine:
             since=incident.opened,
             monitor_count=len(members),
             host_count=len(book.hosts) if book is not None else None,
+            opened_to=() if event == "incident.opened" else self._opened_to(incident),
         )
 
     def _news(self, incident: Incident, whom: str, name: str, now: float, *, back: bool) -> None:
@@ -1303,8 +1306,12 @@ class IncidentEngine:
         """``event``'s alert about ``name``, for each channel the monitor's alerts go to."""
         member = member or incident.members[name]
         route = self.routes.get(name, Route())
+        channels = self._channels(route, member)
+        book = self._books.get(incident.id)
+        if event == "incident.opened" and book is not None:
+            book.opened_to = channels
         payload = self._payload(incident, name, event, now, member, then)
-        return _alerts(self._channels(route, member), _dedup(incident, name, event, now), payload)
+        return _alerts(channels, _dedup(incident, name, event, now), payload)
 
     @staticmethod
     def _channels(route: Route, member: Member) -> tuple[str, ...]:
@@ -1389,7 +1396,15 @@ class IncidentEngine:
             since=member.joined,
             locations=member.locations,
             monitor_count=len(incident.members) if len(incident.members) > len(shown) else None,
+            opened_to=() if event == "incident.opened" else self._opened_to(incident),
         )
+
+    def _opened_to(self, incident: Incident) -> tuple[str, ...]:
+        """The channels ``incident``'s opening alert went to, as far as the engine knows."""
+        book = self._books.get(incident.id)
+        if book is None:
+            return ()
+        return tuple(book.told) if incident.key == LOCAL else book.opened_to
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -1445,6 +1460,8 @@ class IncidentEngine:
                     for c in route.channels:
                         book.told[c] = book.last[c] = book.reminded[c] = incident.opened
                 self._route_in(incident, name)
+            if member.opener and member.alerted:  # its opening page went to its channels
+                book.opened_to = tuple(route.channels)
             if not member.alerted and (not incident.is_partial or route.partial_alerts):
                 self._held[(incident.id, name)] = None
             elif incident.key != LOCAL:

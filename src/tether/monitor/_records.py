@@ -457,6 +457,10 @@ class AlertPayload:
     names); for a resolution of the ``local`` incident, how many it had in all."""
     host_count: int | None = None
     """On how many hosts (None: not counted, an alert about one monitor)."""
+    opened_to: tuple[str, ...] = ()
+    """The channels the incident's opening alert went to: an e-mail channel threads a
+    later alert under that opening message only when it sent it (one it never sent
+    would be a reply to nothing)."""
 
     def to_json(self) -> dict[str, Any]:
         """The webhook's JSON body (documented in docs/monitor.md); ``locations`` only for
@@ -483,6 +487,8 @@ class AlertPayload:
         }
         if self.locations:
             out["locations"] = facts_json(self.locations)
+        if self.opened_to:
+            out["opened_to"] = list(self.opened_to)
         return out
 
     @classmethod
@@ -511,6 +517,7 @@ class AlertPayload:
             # As many as ``monitors`` names is said by None, as the engine says it.
             monitor_count=None if counted == len(monitors) else counted,
             host_count=_count(data.get("host_count")),
+            opened_to=tuple(str(c) for c in data.get("opened_to") or ()),
         )
 
 

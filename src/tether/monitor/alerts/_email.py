@@ -109,8 +109,13 @@ class EmailChannel:
         message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
         domain = _domain(self.sender)
         message["Message-ID"] = _message_id(payload, key, domain)
-        if payload.incident is not None and payload.event != "incident.opened":
-            # Mail clients thread every later alert under the message that opened it.
+        if (
+            payload.incident is not None
+            and payload.event != "incident.opened"
+            and self.name in payload.opened_to
+        ):
+            # Mail clients thread every later alert under the message that opened it,
+            # where this channel sent that message.
             opened = _opening_id(payload.incident, domain)
             message["In-Reply-To"] = opened
             message["References"] = opened
