@@ -55,10 +55,11 @@ def _block() -> list[tuple[str, list[str]]]:
 
 @pytest.fixture
 def served(lab: Lab, tmp_path: Path) -> Iterator[Served]:
-    """The monitors the examples name (api, db), and a write token."""
+    """The monitors the examples name (api, web, db), and a write token."""
     healthy = lab["healthy"].url
     monitors = [
         {"name": "api", "url": healthy, "interval": "1h"},
+        {"name": "web", "url": healthy, "interval": "1h"},
         {"name": "db", "url": healthy, "interval": "1h"},
     ]
     tokens = [{"name": "docs", "hash": hash_token(TOKEN), "scope": "write"}]
@@ -114,3 +115,69 @@ def test_a_form_body_from_a_script_gets_json_not_a_redirect(served: Served) -> N
     body, _, status = done.stdout.rpartition("\n")
     assert status == "200", (status, body)
     assert json.loads(body) == {"monitor": "db", "paused": True, "state": "paused", "changed": True}
+
+
+def _cli_block() -> list[tuple[str, list[str]]]:
+    """The console block of ``tether`` commands after the curl one: each command and
+    what the docs show it printing."""
+    text = (ROOT / "docs/monitor.md").read_text()
+    found = re.search(r"```console\n(\$ tether pause api .*?)```", text, re.S)
+    assert found, "docs/monitor.md has no console block of write commands"
+    out: list[tuple[str, list[str]]] = []
+    for line in found.group(1).splitlines():
+        if line.startswith("$ "):
+            out.append((line[2:], []))
+        else:
+            out[-1][1].append(line)
+    return out
+
+
+def _shape(shown: str) -> str:
+    """What a printed line must match: the docs' line with its numbers and times free."""
+    return "".join(
+        r"\d+(?:\.\d+)?" if part.isdigit() else re.escape(part)
+        for part in re.split(r"(\d+)", shown)
+    ).replace(r"\d+(?:\.\d+)?\.\d+(?:\.\d+)?", r"\d+(?:\.\d+)?")
+
+
+def test_the_write_commands_run_as_written(served: Served, lab: Lab) -> None:
+    """Every `tether` command of the block runs as written against the live monitor
+    (`$TETHER_SERVER` and `$TETHER_TOKEN` set as the docs say; `--server` pointed at
+    it), exits 0, and prints the line the docs show, its numbers and times aside.  The
+    store holds what the ids in the docs name: incident 7 open, windows 1 and 2 made."""
+    from tether._kinds import Kind
+    from tether.monitor._records import Incident
+
+    store = served.store
+    for _ in range(6):
+        store.new_incident_id()
+    seven = Incident(
+        store.new_incident_id(), "host:127.0.0.1:9:connect.refused", Kind.CONNECT_REFUSED,
+        "refused", "start it", served.now, monitors=("api",),
+    )  # fmt: skip
+    assert seven.id == 7
+    store.open_incident(seven)
+    store.flush()
+    for _ in range(2):
+        made = served.post(
+            "/api/maintenance", {"monitors": ["web"], "for": "1m", "reason": "earlier"}
+        )
+        assert made[0] == 201, made
+    env = {
+        **os.environ,
+        "TETHER_SERVER": f"http://127.0.0.1:{served.port}",
+        "TETHER_TOKEN": TOKEN,
+        "NO_COLOR": "1",
+    }
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    for command, shown in _cli_block():
+        live = command.replace("127.0.0.1:8800", f"127.0.0.1:{served.port}")
+        done = subprocess.run(
+            ["sh", "-c", live], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        printed = done.stdout.splitlines()
+        assert len(printed) == len(shown), (command, printed, shown)
+        for line, expected in zip(printed, shown, strict=True):
+            assert re.fullmatch(_shape(expected), line), (command, line, expected)
