@@ -458,59 +458,50 @@ class Lab:
         healthy = await serve("healthy", _servers.healthy)
         tls_ok = await serve("tls_ok", _servers.healthy, certs.server_context(certs.valid))
         refused = self._reserve("refused")
+        answering = {
+            "bad_chunk_size": _servers.BAD_CHUNK_SIZE,
+            "conflicting_length": _servers.CONFLICTING_LENGTH,
+            "bad_chunk_footer": _servers.BAD_CHUNK_FOOTER,
+            "bad_length": _servers.BAD_LENGTH,
+            "length_and_chunked": _servers.LENGTH_AND_CHUNKED,
+            "bad_version": _servers.BAD_VERSION,
+            "long_chunk_line": _servers.LONG_CHUNK_LINE,
+            "long_trailer": _servers.LONG_TRAILER,
+            "bad_gzip": _servers.BAD_GZIP,
+            "bad_header": _servers.BAD_HEADER,
+            "too_many_headers": _servers.TOO_MANY_HEADERS,
+            "long_header": _servers.LONG_HEADER,
+            "long_status_line": _servers.LONG_STATUS_LINE,
+        }
+        handlers: dict[str, _servers.Handler] = {
+            "latency": _servers.latency(self._latency),
+            "reset_on_accept": _servers.reset_on_accept,
+            "reset_mid_head": _servers.reset_after(b"HTTP/1.1 20"),
+            "reset_after_head": _servers.reset_after(_servers.response(200, length=1000)),
+            "reset_mid_body": _servers.reset_mid_body,
+            "close_no_response": _servers.close_no_response,
+            "reset_on_reuse": _servers.dropping_reused(hard=True),
+            "close_on_reuse": _servers.dropping_reused(hard=False),
+            "truncated_body": _servers.truncated_body,
+            "cut_chunked": _servers.cut_chunked,
+            "stall_headers": _servers.stall_headers,
+            "slow_drip": _servers.slow_drip(self._drip_interval),
+            "garbage": _servers.garbage,
+            **{name: _servers.answering(raw) for name, raw in answering.items()},
+            "surplus_body": _servers.surplus_body,
+            "upload_early_close": _servers.upload_early_close,
+            "upload_stall": _servers.upload_stall,
+            "flapping": _servers.flapping(self._flap_period, self._clock),
+            "tls_stall": _servers.silent,
+        }
         ports: dict[str, int] = {
             "healthy": healthy,
             "tls_ok": tls_ok,
-            "latency": await serve("latency", _servers.latency(self._latency)),
             "refused": refused,
             "blackhole": self._blackhole("blackhole"),
-            "reset_on_accept": await serve("reset_on_accept", _servers.reset_on_accept),
-            "reset_mid_head": await serve("reset_mid_head", _servers.reset_after(b"HTTP/1.1 20")),
-            "reset_after_head": await serve(
-                "reset_after_head", _servers.reset_after(_servers.response(200, length=1000))
-            ),
-            "reset_mid_body": await serve("reset_mid_body", _servers.reset_mid_body),
-            "close_no_response": await serve("close_no_response", _servers.close_no_response),
-            "reset_on_reuse": await serve("reset_on_reuse", _servers.dropping_reused(hard=True)),
-            "close_on_reuse": await serve("close_on_reuse", _servers.dropping_reused(hard=False)),
-            "truncated_body": await serve("truncated_body", _servers.truncated_body),
-            "cut_chunked": await serve("cut_chunked", _servers.cut_chunked),
-            "stall_headers": await serve("stall_headers", _servers.stall_headers),
-            "slow_drip": await serve("slow_drip", _servers.slow_drip(self._drip_interval)),
-            "garbage": await serve("garbage", _servers.garbage),
-            "bad_chunk_size": await serve(
-                "bad_chunk_size", _servers.answering(_servers.BAD_CHUNK_SIZE)
-            ),
-            "conflicting_length": await serve(
-                "conflicting_length", _servers.answering(_servers.CONFLICTING_LENGTH)
-            ),
-            "bad_chunk_footer": await serve(
-                "bad_chunk_footer", _servers.answering(_servers.BAD_CHUNK_FOOTER)
-            ),
-            "bad_length": await serve("bad_length", _servers.answering(_servers.BAD_LENGTH)),
-            "length_and_chunked": await serve(
-                "length_and_chunked", _servers.answering(_servers.LENGTH_AND_CHUNKED)
-            ),
-            "bad_version": await serve("bad_version", _servers.answering(_servers.BAD_VERSION)),
-            "long_chunk_line": await serve(
-                "long_chunk_line", _servers.answering(_servers.LONG_CHUNK_LINE)
-            ),
-            "long_trailer": await serve("long_trailer", _servers.answering(_servers.LONG_TRAILER)),
-            "bad_gzip": await serve("bad_gzip", _servers.answering(_servers.BAD_GZIP)),
-            "surplus_body": await serve("surplus_body", _servers.surplus_body),
-            "bad_header": await serve("bad_header", _servers.answering(_servers.BAD_HEADER)),
-            "too_many_headers": await serve(
-                "too_many_headers", _servers.answering(_servers.TOO_MANY_HEADERS)
-            ),
-            "long_header": await serve("long_header", _servers.answering(_servers.LONG_HEADER)),
-            "long_status_line": await serve(
-                "long_status_line", _servers.answering(_servers.LONG_STATUS_LINE)
-            ),
-            "upload_early_close": await serve("upload_early_close", _servers.upload_early_close),
-            "upload_stall": await serve("upload_stall", _servers.upload_stall),
-            "flapping": await serve("flapping", _servers.flapping(self._flap_period, self._clock)),
-            "tls_stall": await serve("tls_stall", _servers.silent),
         }
+        for name, handler in handlers.items():
+            ports[name] = await serve(name, handler)
         status = await serve("status", _servers.status)
         redirect = await serve("redirect_loop", _servers.redirect_loop)
         for name, chain in (
