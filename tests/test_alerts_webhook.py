@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from alert_payloads import opened, resolved
+from alert_payloads import down_too, opened, resolved
 from alerts_receiver import Receiver
 from tether import RetryPolicy
-from tether.monitor._records import alert_key
+from tether.monitor._records import AlertPayload, alert_key
 from tether.monitor.alerts import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -191,3 +191,13 @@ def test_the_channel_repr_redacts_credentials() -> None:
         assert "hunter2" not in repr(channel)
     finally:
         channel.close()
+
+
+def test_opened_to_round_trips_and_a_damaged_one_reads_as_none() -> None:
+    """A later alert's ``opened_to`` survives the outbox (its JSON, read back after a
+    restart); a value that is no list of names (a damaged row) reads as none, never an
+    exception that would stop the channel's queue."""
+    payload = down_too(opened_to=("ops", "mail"))
+    assert AlertPayload.from_json(payload.to_json()).opened_to == ("ops", "mail")
+    for damaged in (7, "ops", None, {"ops": 1}):
+        assert AlertPayload.from_json({**payload.to_json(), "opened_to": damaged}).opened_to == ()

@@ -356,7 +356,7 @@ class Member:
             data.get("reminded"),
             bool(data.get("opener", False)),
             facts_from_json(data.get("locations")),
-            None if data.get("paused") is None else float(data["paused"]),
+            _number(data.get("paused")),
         )
 
 
@@ -517,8 +517,20 @@ class AlertPayload:
             # As many as ``monitors`` names is said by None, as the engine says it.
             monitor_count=None if counted == len(monitors) else counted,
             host_count=_count(data.get("host_count")),
-            opened_to=tuple(str(c) for c in data.get("opened_to") or ()),
+            opened_to=_names(data.get("opened_to")),
         )
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list of names read back (anything else, as an older or damaged row: none)."""
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _number(value: object) -> float | None:
+    """A number read back (anything else: None)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _count(value: object) -> int | None:
