@@ -107,10 +107,12 @@ def _echoes(details: Mapping[str, Any]) -> str:
     )
 
 
-def probe_options(m: Monitor) -> ProbeOptions:
+def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOptions:
     """How the probe engine should probe ``m``; made once per monitor and configuration
     (the prober keeps it), so the proxy variables are read then, not at every probe:
-    a running monitor's environment does not change."""
+    a running monitor's environment does not change.  ``env``: those variables read
+    already (:func:`proxy_environment`), once for a whole assignment of monitors (read
+    per monitor, they took 1.5 s of each load at 120,000 monitors)."""
     tls = m.tls
     return ProbeOptions(
         method=m.method,
@@ -124,7 +126,7 @@ def probe_options(m: Monitor) -> ProbeOptions:
         max_redirects=m.max_redirects,
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
-        env=proxy_environment(),
+        env=proxy_environment() if env is None else dict(env),
     )
 
 

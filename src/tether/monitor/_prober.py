@@ -40,7 +40,14 @@ from tether.monitor._metrics import phase_seconds
 from tether.monitor._records import ProbeRecord
 from tether.monitor._schedule import Schedule, run_schedule
 from tether.monitor.config import Monitor
-from tether.probe import IcmpNotPermitted, ProbeOptions, ProbeResult, probe_async, redact_target
+from tether.probe import (
+    IcmpNotPermitted,
+    ProbeOptions,
+    ProbeResult,
+    probe_async,
+    proxy_environment,
+    redact_target,
+)
 
 __all__ = ["Check", "Prober", "host_of"]
 
@@ -82,11 +89,12 @@ class _Plan:
     """Why the plan could not be made: each check of the monitor fails with it."""
 
 
-def _plan(m: Monitor) -> _Plan:
-    """The plan of ``m``; one that raises is a plan whose checks fail saying why, not an
-    assignment (of every monitor) that fails."""
+def _plan(m: Monitor, env: Mapping[str, str] | None = None) -> _Plan:
+    """The plan of ``m`` (``env``: the proxy variables, read once for all); one that
+    raises is a plan whose checks fail saying why, not an assignment (of every monitor)
+    that fails."""
     try:
-        return _Plan(m, probe_options(m), [_condition(c) for c in m.conditions])
+        return _Plan(m, probe_options(m, env), [_condition(c) for c in m.conditions])
     except Exception as exc:
         return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
@@ -123,10 +131,11 @@ class Prober:
             self.schedule.remove(name)
         now = self.mono()
         plans: dict[str, _Plan] = {}
+        env = proxy_environment()
         for name, m in given.items():
             plan = self._plans.get(name)
             if plan is None or plan.monitor != m:
-                plan = _plan(m)
+                plan = _plan(m, env)
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
