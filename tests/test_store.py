@@ -507,6 +507,17 @@ def test_monitor_state_survives_a_reopen(target: str) -> None:
         assert store.load_state() == {"api": {"state": "up", "failures": 0}}
 
 
+def test_the_states_of_some_monitors_alone(target: str) -> None:
+    """An instance taking some monitors over reads their saved states, not every one."""
+    with open_target(target) as store:
+        for name in ("a", "b", "c", "d@west"):
+            store.save_state(name, {"state": "up", "name": name})
+        store.flush()
+        assert set(store.load_state(["a", "d@west", "nobody"])) == {"a", "d@west"}
+        assert store.load_state([]) == {}
+        assert set(store.load_state()) == {"a", "b", "c", "d@west"}
+
+
 def test_a_closed_store_refuses_writes(target: str) -> None:
     """Using a closed store is an error, not a silent loss."""
     store = open_target(target)

@@ -1019,7 +1019,8 @@ class Runner:
             with contextlib.suppress(StoreError):
                 await asyncio.to_thread(self.store.flush)
         if new:
-            saved = await asyncio.to_thread(self.store.load_state)
+            keys = [self._state_key(name) for name in new]
+            saved = await asyncio.to_thread(self.store.load_state, keys)
             for name in sorted(new):
                 m = self._by_name[name]
                 self.detector.configure(name, _rules(m))

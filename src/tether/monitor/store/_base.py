@@ -352,8 +352,9 @@ class Store(Protocol):
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
 
-    def load_state(self) -> dict[str, dict[str, Any]]:
-        """Every saved state, by name."""
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every saved state by name, or those of ``names`` alone (the monitors an
+        instance takes over: not every state of every monitor)."""
 
     def prune(self, now: float) -> tuple[int, int]:
         """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""

@@ -1182,8 +1182,13 @@ class PostgresStore(BatchedStore["Conn"]):
         )
         return [Tally.from_row(r[1:], _same).rollup(monitor, period, r[0]) for r in rows]
 
-    def load_state(self) -> dict[str, dict[str, Any]]:
-        rows = self._query("SELECT monitor, data FROM monitor_state", ())
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        if names is None:
+            rows = self._query("SELECT monitor, data FROM monitor_state", ())
+        else:
+            rows = self._query(
+                "SELECT monitor, data FROM monitor_state WHERE monitor = ANY(%s)", (list(names),)
+            )
         return dict(rows)
 
     def location_states(self, since: float | None = None) -> list[LocationRow]:

@@ -1094,8 +1094,15 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         )
         return [Tally.from_row(r[1:], json.loads).rollup(monitor, period, r[0]) for r in rows]
 
-    def load_state(self) -> dict[str, dict[str, Any]]:
-        rows = self._read().execute("SELECT monitor, data FROM monitor_state")
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        if names is None:
+            rows = self._read().execute("SELECT monitor, data FROM monitor_state")
+        else:
+            rows = self._read().execute(
+                "SELECT monitor, data FROM monitor_state "
+                "WHERE monitor IN (SELECT value FROM json_each(?))",
+                (_dumps(list(names)),),
+            )
         return {m: json.loads(d) for m, d in rows}
 
     def location_states(self, since: float | None = None) -> list[LocationRow]:
