@@ -96,7 +96,7 @@ def test_the_key_keeps_services_apart_and_a_name_together() -> None:
         Observation("a", False, 0.0, kind=Kind.HTTP_SERVER_ERROR, host="db.lan:8080"),
         Observation("b", False, 0.0, kind=Kind.HTTP_SERVER_ERROR, host="db.lan:8080"),
         Observation("c", False, 0.0, kind=Kind.HTTP_SERVER_ERROR, host="db.lan:9090"),
-        Observation("d", False, 0.0, kind=Kind.HTTP_SERVER_ERROR, host="10.0.0.7:9090"),
+        Observation("d", False, 0.0, kind=Kind.HTTP_SERVER_ERROR, host="127.0.0.7:9090"),
     ]
     groups = {g.key: g.monitors for g in correlate(failing, hosts)}
     assert groups == {
