@@ -252,7 +252,13 @@ def test_a_paused_member_keeps_its_incident_open_and_another_cause_is_a_new_one(
     assert [i.id for i in w.e.open_incidents()] == [incident.id]
     other = w.fail("alpha", T0 + 100, Kind.CONNECT_REFUSED)
     assert [type(e) for e in other][:2] == [Resolved, Opened]
-    assert alerts(other) == [("incident.opened", "alpha", "ops")]
+    # The old incident's channels hear it end, saying why; the new one opens with a page.
+    assert alerts(other) == [
+        ("incident.resolved", "alpha", "ops"),
+        ("incident.opened", "alpha", "ops"),
+    ]
+    ended = other[0].alerts[0].payload.text
+    assert ended.startswith(f"alpha fails for another cause now: incident #{incident.id} (")
     (now_open,) = w.e.open_incidents()
     assert now_open.id != incident.id
     assert now_open.key.endswith(":connect.refused")

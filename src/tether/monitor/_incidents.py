@@ -742,6 +742,19 @@ class IncidentEngine:
                 closed = self._close(incident, now, monitors=(name,))
                 entry = TimelineEntry(now, "resolved", f"{gone}; down for {lasted}")
                 alerts = self._say(closed, name, "incident.resolved", now, member) if told else ()
+                if why == "changed" and member.alerted:
+                    # Its channels heard this incident open: they hear it end, in words
+                    # that say why (its new cause's incident pages them on its own).
+                    said = (
+                        f"{name} fails for another cause now: incident #{incident.id} "
+                        f"({_cause(incident)}) is resolved after {lasted}"
+                    )
+                    alerts = tuple(
+                        dataclasses.replace(
+                            a, payload=dataclasses.replace(a.payload, text=said, detail=gone)
+                        )
+                        for a in self._say(closed, name, "incident.resolved", now, member)
+                    )
                 events.append(Resolved(closed, name, entry, alerts))
             else:
                 entry = TimelineEntry(now, f"monitor {why}", gone)
