@@ -33,6 +33,7 @@ from tether.monitor._records import (
     AlertPayload,
     Incident,
     Member,
+    Move,
     QueuedAlert,
     TimelineEntry,
 )
@@ -484,6 +485,8 @@ def test_a_schema_1_database_is_migrated_and_reads_back_its_alert_and_incident(
         assert not store.enqueue_alert("ops", head.dedup, old_payload, now=T0)
         assert store.enqueue_alert("mail", head.dedup, old_payload, now=T0)
         assert store.incidents() == [old_incident]
+        # Its membership history starts from what the old row knew: in it since it opened.
+        assert store.membership([1]) == {1: (Move("api", OLD_SINCE, "joined", "down"),)}
         new_id = store.new_incident_id()
         assert new_id > 1
         store.open_incident(incident_at(new_id, "dns", Kind.DNS_TIMEOUT, ("db",), T0))
@@ -495,7 +498,7 @@ def test_a_schema_1_database_is_migrated_and_reads_back_its_alert_and_incident(
         store.record_state("api", T0, State.DOWN)
         store.flush()
         assert store.state_changes("api", T0) == [(T0, State.DOWN)]
-    assert schema_version_of(target) == len(MIGRATIONS) == len(pg.MIGRATIONS) == 6
+    assert schema_version_of(target) == len(MIGRATIONS) == len(pg.MIGRATIONS) == 7
 
 
 def test_monitor_state_survives_a_reopen(target: str) -> None:

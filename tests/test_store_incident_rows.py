@@ -180,10 +180,12 @@ def test_only_the_touched_members_are_written(target: str) -> None:
     assert got.timeline == (*first.timeline, ack, entry)
 
 
-def test_a_resolved_incident_keeps_the_monitors_it_was_resolved_with(target: str) -> None:
-    """Resolution writes the incident's monitors as it has them then and clears its
-    members; a note or an audit entry about one of its monitors afterwards does not
-    reach it (it is not open), but reaches the open incident that has it as a member."""
+def test_a_resolved_incident_keeps_every_monitor_that_was_in_it(target: str) -> None:
+    """Resolution writes the incident's monitors as everyone that was in it (its
+    membership history: m00000 left before m00001, whose return resolved it) and clears
+    its members (issue 24: the monitors of an incident shrank to its last); a note or an
+    audit entry about one of its monitors afterwards does not reach it (it is not open),
+    but reaches the open incident that has it as a member."""
     with open_target(target) as store:
         first = big(store, 2)
         other = big(store, 1)
@@ -195,7 +197,8 @@ def test_a_resolved_incident_keeps_the_monitors_it_was_resolved_with(target: str
         store.flush()
         got = store.incident(first.id)
         assert got is not None
-        assert (got.monitors, dict(got.members), got.resolved) == (("m00001",), {}, T0 + 9)
+        everyone = ("m00000", "m00001")
+        assert (got.monitors, dict(got.members), got.resolved) == (everyone, {}, T0 + 9)
         assert got.timeline == (*first.timeline, back)
         assert [i.id for i in store.incidents(open_only=True)] == [other.id]
 

@@ -90,12 +90,13 @@ from tether.monitor._overview import (
     in_order,
 )
 from tether.monitor._params import request_number
-from tether.monitor._records import CONDITION, Incident, kind_text
+from tether.monitor._records import CONDITION, Incident, kind_text, stints
 from tether.monitor._report import (
     PHASES,
     incident_json,
     iso,
     location_json,
+    members_json,
     redacted,
     result_json,
     rollup_json,
@@ -757,7 +758,26 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     results = snap.store.results(name, limit=RESULTS_SHOWN)
     hourly = snap.store.rollups(name, "hour", since=now - HOURS_SHOWN * 3600)
     mine = snap.store.incident_list(limit=INCIDENTS_SHOWN, monitor=name, shown=SHOWN)
-    opened = [i.incident.opened for i in mine if i.incident.is_open]
+    # Its own time in each (issue 24): an incident it left is on its page, with when it
+    # joined and left, and it is down since it joined the open one it is in now.
+    moves = snap.store.membership([i.incident.id for i in mine], [name])
+    opened = [
+        s.start
+        for i in mine
+        if i.incident.is_open
+        for s in stints(moves.get(i.incident.id, ())).get(name, ())
+        if s.end is None
+    ] or [
+        i.incident.opened
+        for i in mine
+        if i.incident.is_open and i.current and i.incident.id not in moves
+    ]
+    incidents = []
+    for i in mine:
+        doc = listed_brief(i, now)
+        if i.incident.id in moves:
+            doc["members"] = members_json(moves[i.incident.id], now)
+        incidents.append(doc)
     return {
         "now": iso(now),
         **snap.head(m, {name: min(opened)} if opened else {}),
@@ -769,7 +789,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "series": series_path(name),
         "results": [result_json(r) for r in results],
         "hourly": [rollup_json(r) for r in reversed(hourly)],
-        "incidents": [listed_brief(i, now) for i in mine],
+        "incidents": incidents,
         **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
     }
 
@@ -907,7 +927,8 @@ def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
     incident = snap.store.incident(incident_id)
     if incident is None:
         return None
-    doc = incident_json(incident, snap.now)
+    moves = snap.store.membership([incident_id]).get(incident_id, ())
+    doc = incident_json(incident, snap.now, moves)
     doc["monitors_count"] = len(incident.monitors)
     doc["timeline_count"] = len(incident.timeline)
     return doc
@@ -1220,6 +1241,28 @@ def _incident_forms(i: Mapping[str, Any], forms: Forms, back: str) -> str:
     return f'<div class="actions">{ack}{note}</div>'
 
 
+def _members(members: Sequence[Mapping[str, Any]]) -> str:
+    """Each monitor's time in an incident (its membership history): when it joined and
+    left, why, and for how long, so an outage stays on the page after it is over."""
+    if not members:
+        return ""
+    rows = []
+    for m in members:
+        left = "still in" if m["left"] is None else _when(m["left"])
+        if m["why_left"] is not None:
+            left += f' <span class="muted">{_e(m["why_left"])}</span>'
+        down = _e(human_duration(m["down_s"])) + (", paused" if m["paused"] else "")
+        rows.append(
+            f'<tr data-member="{_e(m["monitor"])}"><td>{_link(m["monitor"])}</td>'
+            f'<td>{_when(m["joined"])} <span class="muted">{_e(m["why_joined"])}</span></td>'
+            f"<td>{left}</td><td>{down}</td></tr>"
+        )
+    return (
+        '<table class="members"><thead><tr><th>Monitor</th><th>Joined</th><th>Left</th>'
+        f"<th>Down</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _incident(
     i: Mapping[str, Any], *, timeline: bool, forms: Forms | None = None, back: str = "/"
 ) -> str:
@@ -1234,7 +1277,7 @@ def _incident(
     )
     if i["open"] and i.get("acknowledged"):
         status += f", acknowledged {_when(i['acknowledged'])}"
-    events = ""
+    events = _members(i.get("members", ()))
     if timeline:
         entries = [
             f"<li>{_when(e['at'])} <strong>{_e(e['event'])}</strong> {_e(e['detail'])}</li>"
@@ -1247,7 +1290,7 @@ def _incident(
                 f'<li class="muted">… {_e(count(left_out, "more entry", "more entries"))}: '
                 f"<code>/api/incidents/{_e(i['id'])}</code> has them all</li>",
             )
-        events = f'<ol class="timeline">{"".join(entries)}</ol>'
+        events += f'<ol class="timeline">{"".join(entries)}</ol>'
     state = "open" if i["open"] else "resolved"
     partial = ""
     if i["partial"]:
@@ -1583,7 +1626,8 @@ def _chart(doc: Mapping[str, Any]) -> str:
 
 def _timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> str:
     """The monitor's incidents over the last ``span`` on a time axis, an SVG: each incident
-    a bar from when it opened to when it was resolved (or now), coloured by its kind's
+    a bar from when it opened to when it was resolved (or now), or, with the monitor's own
+    ``members`` lines, from when it joined to when it left (or now), coloured by its kind's
     layer, each event of its timeline a mark on it.  Shapes carry their place and colour
     as SVG attributes and classes, which the CSP allows (an inline ``style`` it does not)."""
     end = _unix(now)
@@ -1615,6 +1659,10 @@ def _timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> st
         y = top + n * lane + 2
         x0 = x(_unix(i["opened"]))
         x1 = x(end if i["resolved"] is None else _unix(i["resolved"]))
+        if i.get("members"):  # the monitor's own time in it, when the page has it
+            x0 = x(min(_unix(m["joined"]) for m in i["members"]))
+            lefts = [m["left"] for m in i["members"]]
+            x1 = x(end if None in lefts else max(_unix(t) for t in lefts if t is not None))
         state = "open" if i["open"] else "resolved"
         title = f"#{i['id']} {i['kind']}: opened {i['opened']}, " + (
             "still open" if i["open"] else f"resolved {i['resolved']}"

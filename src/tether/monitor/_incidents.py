@@ -106,6 +106,7 @@ from tether.monitor._records import (
     Incident,
     LocationFact,
     Member,
+    Move,
     ProbeRecord,
     TimelineEntry,
     covered,
@@ -184,6 +185,9 @@ class _Event:
     """The members whose record changed in this event (joined, changed, or left): the
     store writes those alone.  None: every member (an incident opened, folded or
     resolved), written whole."""
+    moves: tuple[Move, ...] = ()
+    """What the incident's membership history gains (joined, left, paused, resumed), in
+    order: appended to it, never rewritten, so an outage stays on the record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +421,9 @@ class IncidentEngine:
     """When each (incident, what, whom) is due: a heap entry that disagrees is stale."""
     _order: Iterator[int] = field(init=False, default_factory=itertools.count)
     _routed: Mapping[str, Route] | None = field(init=False, default=None)
+    _moves: dict[int, list[Move]] = field(init=False, default_factory=dict)
+    """Membership moves not yet handed out, by incident: each goes with the first event
+    of its incident that a public method returns (:meth:`_moved`)."""
 
     def __post_init__(self) -> None:
         for incident in self.incidents:
@@ -458,6 +465,16 @@ class IncidentEngine:
 
         ``locations`` is what each of the monitor's locations sees (``Quorum.locations``),
         for a monitor of more than one: its incident's detail and alerts name them."""
+        return self._moved(self._changed(change, record, down, hosts, locations))
+
+    def _changed(
+        self,
+        change: StateChanged,
+        record: ProbeRecord | None,
+        down: Iterable[Observation] | Failures,
+        hosts: Mapping[str, str],
+        locations: Mapping[str, LocationFact] | None = None,
+    ) -> list[Event]:
         name, now = change.monitor, change.at
         facts = dict(locations) if locations is not None and len(locations) > 1 else {}
         if change.new is State.DOWN and record is not None:
@@ -476,7 +493,7 @@ class IncidentEngine:
                     return self._resumed(within, name, member, now)
                 # Resumed, and failing for another cause now: it leaves the paused one.
                 left = self._leave(name, now, "changed")
-                events = self.changed(change, record, down, hosts, locations)
+                events = self._changed(change, record, down, hosts, locations)
                 return left + events
             group = down.group_of(name, self.correlation)
             if group is None:
@@ -504,7 +521,9 @@ class IncidentEngine:
 
     def forget(self, monitor: str, now: float) -> list[Event]:
         """``monitor`` was removed from the configuration: it leaves its incident."""
-        return self._leave(monitor, now, "removed") + self._end_partial(monitor, now, why="removed")
+        return self._moved(
+            self._leave(monitor, now, "removed") + self._end_partial(monitor, now, why="removed")
+        )
 
     def locations(self, change: LocationsChanged) -> list[Event]:
         """What a monitor's locations see changed (``Quorum`` says so, after the
@@ -520,9 +539,9 @@ class IncidentEngine:
         if incident is not None:
             return self._note_locations(incident, name, facts, now)
         if change.partial:
-            return self._partial(name, facts, now)
+            return self._moved(self._partial(name, facts, now))
         if not change.failing:
-            return self._end_partial(name, now, facts)
+            return self._moved(self._end_partial(name, now, facts))
         return []
 
     def notice(self, event: Degraded | Recovered, now: float) -> Notice:
@@ -602,7 +621,7 @@ class IncidentEngine:
                 events += self._remind_local(incident, whom, now)
             else:
                 events += self._escalate_local(incident, now)
-        return events
+        return self._moved(events)
 
     # -- incidents of one service: a page per monitor ------------------------------------
 
@@ -723,7 +742,7 @@ class IncidentEngine:
     ) -> list[Event]:
         events: list[Event] = []
         for incident in [self._open[i] for i in self._of.get(name, ())]:
-            member = self._remove(incident, name)
+            member = self._remove(incident, name, now, why)
             if facts:  # its up alert shows what each location sees now
                 member = dataclasses.replace(member, locations=facts)
             if incident.key == LOCAL:
@@ -768,6 +787,7 @@ class IncidentEngine:
         its resume says what it is."""
         book = self._books[incident.id]
         book.members[name] = dataclasses.replace(book.members[name], paused=now)
+        self._move(incident, Move(name, now, "paused"))
         entry = TimelineEntry(
             now, "monitor paused", f"{name} was paused while down: it stays in this incident"
         )
@@ -778,6 +798,7 @@ class IncidentEngine:
         it is back in the incident as it was, without a second page."""
         book = self._books[incident.id]
         book.members[name] = dataclasses.replace(member, paused=None)
+        self._move(incident, Move(name, now, "resumed", "still down for the same cause"))
         entry = TimelineEntry(
             now,
             "monitor resumed",
@@ -966,6 +987,10 @@ class IncidentEngine:
         for name, member in book.members.items():
             _unindex(self._of, name, incident.id)
             into.members[name] = member
+            # Its outage goes on in ``local`` from when it began: the host's incident
+            # keeps the time before, the local one the whole of it (a page shows that one).
+            self._move(incident, Move(name, now, "left", f"folded into incident #{local.id}"))
+            self._move(local, Move(name, member.joined, "joined", f"from incident #{incident.id}"))
             _index(self._of, name, local.id)
             host = book.host.get(name)
             if host is not None:
@@ -1282,7 +1307,8 @@ class IncidentEngine:
                 "paused": f"{name} was paused",
                 "removed": f"{name} was removed from the configuration",
             }[why]
-        closed = self._close(incident, now, monitors=(name,))
+        left = why if superseded_by is None else f"down in incident #{superseded_by.id}"
+        closed = self._close(incident, now, monitors=(name,), why=left)
         told = member.alerted and why == "up"
         alerts: tuple[Alert, ...] = ()
         if told:
@@ -1501,10 +1527,13 @@ class IncidentEngine:
                     if member.alerted:
                         self._schedule_member(incident, name)
 
-    def _add(self, incident: Incident, name: str, member: Member, host: str | None) -> _Book:
-        """``name`` joins ``incident``."""
+    def _add(
+        self, incident: Incident, name: str, member: Member, host: str | None, why: str = "down"
+    ) -> _Book:
+        """``name`` joins ``incident`` (``why``: for its membership history)."""
         book = self._books[incident.id]
         book.members[name] = member
+        self._move(incident, Move(name, member.joined, "joined", why))
         book.ever += 1
         if not incident.is_partial:
             _index(self._of, name, incident.id)
@@ -1518,10 +1547,12 @@ class IncidentEngine:
             self._route_in(incident, name)
         return book
 
-    def _remove(self, incident: Incident, name: str) -> Member:
-        """``name`` leaves ``incident``; its member record as it was."""
+    def _remove(self, incident: Incident, name: str, now: float, why: str) -> Member:
+        """``name`` leaves ``incident`` at ``now`` (``why``: up, paused, removed, changed);
+        its member record as it was."""
         book = self._books[incident.id]
         member = book.members.pop(name)
+        self._move(incident, Move(name, now, "left", why))
         _unindex(self._of, name, incident.id)
         self._held.pop((incident.id, name), None)
         self._waiting.pop((incident.id, name), None)
@@ -1537,10 +1568,14 @@ class IncidentEngine:
             self._route_in(incident, name, -1)
         return member
 
-    def _close(self, incident: Incident, now: float, monitors: tuple[str, ...]) -> Incident:
-        """``incident`` is resolved at ``now``: no longer open."""
+    def _close(
+        self, incident: Incident, now: float, monitors: tuple[str, ...], why: str = "up"
+    ) -> Incident:
+        """``incident`` is resolved at ``now``: no longer open (the members still in it
+        leave it, ``why``)."""
         book = self._books.pop(incident.id)
         for name in list(book.members):
+            self._move(incident, Move(name, now, "left", why))
             _unindex(self._of, name, incident.id)
             self._held.pop((incident.id, name), None)
             self._waiting.pop((incident.id, name), None)
@@ -1555,6 +1590,20 @@ class IncidentEngine:
         if new.resolved is None:
             self._open[new.id] = new
         return new
+
+    def _move(self, incident: Incident, move: Move) -> None:
+        self._moves.setdefault(incident.id, []).append(move)
+
+    def _moved(self, events: list[Event]) -> list[Event]:
+        """``events``, the first of each incident carrying its membership moves."""
+        if not self._moves:
+            return events
+        out = list(events)
+        for i, event in enumerate(out):
+            moves = self._moves.pop(event.incident.id, None)
+            if moves:
+                out[i] = dataclasses.replace(event, moves=(*event.moves, *moves))
+        return out
 
     def _keyed(self, key: str) -> Incident | None:
         """The oldest open incident of ``key``."""

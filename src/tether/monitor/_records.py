@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -32,15 +32,18 @@ __all__ = [
     "LocationFact",
     "LocationState",
     "Member",
+    "Move",
     "ProbeRecord",
     "Push",
     "QueuedAlert",
+    "Stint",
     "TimelineEntry",
     "Window",
     "alert_key",
     "covered",
     "kind_from_text",
     "kind_text",
+    "stints",
     "stored_ms",
 ]
 
@@ -401,6 +404,81 @@ class Incident:
         for a monitor of one location, or once it has left)."""
         member = self.members.get(monitor)
         return {} if member is None else member.locations
+
+
+MOVES: Final = ("joined", "left", "paused", "resumed")
+"""What can happen to a monitor's membership of an incident."""
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One line of an incident's membership history: ``monitor`` ``joined`` it (down),
+    ``left`` it (``why``: up, paused, removed, changed, folded into another), was
+    ``paused`` while down in it, or ``resumed`` (and stayed).  Appended, never rewritten:
+    an outage stays on the record after the monitor is back (issue 24)."""
+
+    monitor: str
+    at: float
+    event: str
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stint:
+    """A monitor's time in one incident, read from its :class:`Move` lines: from
+    ``start`` (it went down, for this cause) to ``end`` (it left; None while it is in
+    it), with the spans it was paused in between."""
+
+    monitor: str
+    start: float
+    end: float | None
+    why: str
+    """Why it joined ("down", or the incident it was folded in from)."""
+    left: str = ""
+    """Why it left ("up", "paused", ...; empty while it is in)."""
+    paused: tuple[tuple[float, float | None], ...] = ()
+
+    def down_s(self, now: float) -> float:
+        """How long it was in, paused spans left out, up to ``now`` while it is in."""
+        end = now if self.end is None else self.end
+        out = max(0.0, end - self.start)
+        for start, stop in self.paused:
+            out -= max(0.0, min(end, now if stop is None else stop) - max(start, self.start))
+        return max(0.0, out)
+
+
+def stints(moves: Iterable[Move]) -> dict[str, tuple[Stint, ...]]:
+    """Each monitor's stints in one incident, from its moves in the order written.  A
+    ``left`` with no ``joined`` before it (history cut short) is dropped; a pause with no
+    resume before the monitor left ends when it left."""
+    open_: dict[str, Stint] = {}
+    done: dict[str, list[Stint]] = {}
+    for move in moves:
+        name, current = move.monitor, open_.get(move.monitor)
+        if move.event == "joined":
+            if current is not None:  # joined twice with no leave between: one stint
+                continue
+            open_[name] = Stint(name, move.at, None, move.why)
+            done.setdefault(name, [])
+        elif current is None:
+            continue
+        elif move.event == "left":
+            paused = tuple((a, move.at if b is None else b) for a, b in current.paused)
+            done[name].append(
+                Stint(name, current.start, move.at, current.why, move.why or "left", paused)
+            )
+            del open_[name]
+        elif move.event == "paused":
+            if not current.paused or current.paused[-1][1] is not None:
+                open_[name] = Stint(
+                    name, current.start, None, current.why, "", (*current.paused, (move.at, None))
+                )
+        elif move.event == "resumed" and current.paused and current.paused[-1][1] is None:
+            spans = (*current.paused[:-1], (current.paused[-1][0], move.at))
+            open_[name] = Stint(name, current.start, None, current.why, "", spans)
+    for name, current in open_.items():
+        done[name].append(current)
+    return {name: tuple(s) for name, s in sorted(done.items()) if s}
 
 
 def covered(incident: Incident, member: Member) -> bool:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from tether._durations import human_duration
 from tether._redact import redact_text, redact_url
 from tether._table import table_lines, text_table
-from tether.monitor._records import Incident, LocationFact, kind_text
+from tether.monitor._records import Incident, LocationFact, Move, Stint, kind_text, stints
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptimes_from
 
@@ -34,6 +35,7 @@ __all__ = [
     "incidents_text",
     "iso",
     "location_json",
+    "members_json",
     "redacted",
     "result_json",
     "rollup_json",
@@ -66,10 +68,13 @@ def redacted(value: str | None) -> str | None:
     return None if value is None else redact_text(value)
 
 
-def incident_json(incident: Incident, now: float) -> dict[str, Any]:
-    """An incident: cause, fix, monitors, times, timeline."""
+def incident_json(
+    incident: Incident, now: float, moves: Sequence[Move] | None = None
+) -> dict[str, Any]:
+    """An incident: cause, fix, monitors, times, timeline; with its membership history
+    (``moves``), ``members``: each monitor's time in it (:func:`members_json`)."""
     opened, resolved = incident.opened, incident.resolved
-    return {
+    out = {
         "id": incident.id,
         "key": redact_text(incident.key),
         "partial": incident.is_partial,
@@ -86,6 +91,33 @@ def incident_json(incident: Incident, now: float) -> dict[str, Any]:
             {"at": iso(e.at), "event": e.event, "detail": redacted(e.detail)}
             for e in incident.timeline
         ],
+    }
+    if moves is not None:
+        out["members"] = members_json(moves, now)
+    return out
+
+
+def members_json(moves: Sequence[Move], now: float) -> list[dict[str, Any]]:
+    """Each monitor's time in an incident, from its membership history, in the order
+    they joined: ``joined`` and ``left`` (null while it is in), why (``why_joined``:
+    ``down``, or the incident it was folded in from; ``why_left``: ``up``, ``paused``,
+    ``removed``, ``changed``, ``folded into incident #N``), ``down_s`` (its own time in,
+    paused spans left out) and the spans it was ``paused`` in."""
+    spans = sorted(
+        (s for each in stints(moves).values() for s in each), key=lambda s: (s.start, s.monitor)
+    )
+    return [stint_json(s, now) for s in spans]
+
+
+def stint_json(stint: Stint, now: float) -> dict[str, Any]:
+    return {
+        "monitor": stint.monitor,
+        "joined": iso(stint.start),
+        "left": iso(stint.end),
+        "why_joined": stint.why,
+        "why_left": stint.left or None,
+        "down_s": round(stint.down_s(now), 3),
+        "paused": [{"from": iso(a), "until": iso(b)} for a, b in stint.paused],
     }
 
 
@@ -195,7 +227,11 @@ def history_report(
 def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -> dict[str, Any]:
     """``tether incidents --json``: the incidents, newest first, as ``/api/incidents``."""
     found = store.incidents(open_only=open_only, limit=limit)
-    return {"now": iso(now), "incidents": [incident_json(i, now) for i in found]}
+    moves = store.membership([i.id for i in found])
+    return {
+        "now": iso(now),
+        "incidents": [incident_json(i, now, moves.get(i.id, ())) for i in found],
+    }
 
 
 # -- the same documents as text, for the terminal --------------------------------------------
@@ -290,11 +326,24 @@ def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
         out += f"incident {i['id']} ({state}), opened {_at(i['opened'])}: {i['kind']}\n"
         out += f"  {i['detail']}\n"
         out += f"  monitors: {', '.join(i['monitors'])}\n"
+        for m in i.get("members", ()):
+            out += f"  {_member_line(m)}\n"
         if i["hint"]:
             out += f"  fix: {i['hint']}\n"
         for entry in i["timeline"]:
             out += f"  {_at(entry['at'])}  {entry['event']}: {entry['detail']}\n"
     return out
+
+
+def _member_line(m: Mapping[str, Any]) -> str:
+    """``www: in from 2027-01-15 08:01:00 (down) to 08:04:00 (up), 3 min 0 s``."""
+    start = _at(m["joined"])
+    end = "now" if m["left"] is None else _at(m["left"]).removeprefix(start[:11])
+    left = "" if m["why_left"] is None else f" ({m['why_left']})"
+    n = len(m["paused"])
+    paused = "" if not n else f", paused {'once' if n == 1 else f'{n} times'}"
+    took = human_duration(m["down_s"])
+    return f"{m['monitor']}: in from {start} ({m['why_joined']}) to {end}{left}, {took}{paused}"
 
 
 def _at(when: str | None) -> str:

@@ -512,7 +512,7 @@ class Runner:
             opened = isinstance(event, Opened)
             # A member of the local incident joins or leaves with no line of its own
             # (its timeline is grouped): its record is written all the same (touched).
-            if opened or event.entry is not None or event.alerts or event.touched:
+            if opened or event.entry is not None or event.alerts or event.touched or event.moves:
                 self.store.commit_incident(
                     incident,
                     event.alerts,
@@ -520,6 +520,7 @@ class Runner:
                     opened=opened,
                     entry=event.entry,
                     touched=event.touched,
+                    moves=event.moves,
                 )
             entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
             if entry is not None:

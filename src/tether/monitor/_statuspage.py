@@ -37,7 +37,7 @@ import datetime as dt
 import html
 import importlib.resources
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +48,7 @@ from tether._kinds import Kind, Layer
 from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor._records import Stint, stints
 from tether.monitor._report import iso, round_ms
 from tether.monitor._state import State
 from tether.monitor._uptime import WINDOWS, format_uptime, uptime
@@ -247,12 +248,14 @@ def _date(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
 
 
-def _meets(note: IncidentNote, incident: Incident, now: float) -> bool:
-    """Whether ``note`` is of ``incident``: by its id, or of a monitor in it over a span
-    that meets the incident's."""
+def _meets(
+    note: IncidentNote, incident: Incident, now: float, names: Collection[str] | None = None
+) -> bool:
+    """Whether ``note`` is of ``incident``: by its id, or of a monitor that was in it
+    (``names``; else its monitors) over a span that meets the incident's."""
     if note.incident is not None:
         return note.incident == incident.id
-    if note.monitor not in incident.monitors:
+    if note.monitor not in (incident.monitors if names is None else names):
         return False
     start, stop = note.span()
     end = incident.resolved if incident.resolved is not None else now
@@ -265,28 +268,53 @@ def _incident_json(
     shown: Mapping[str, str],
     changes: Mapping[str, Sequence[tuple[float, State]]],
     now: float,
+    own: Mapping[str, Sequence[Stint]],
 ) -> dict[str, Any]:
+    """One incident as the page tells it: each of the page's monitors that was in it
+    with its own time (``own``: its stints, from the membership history), not the
+    incident's: a monitor that joined late, or left while others stay down, shows its
+    own outage, for as long as the page shows that day (issue 24)."""
     incident = listed.incident
     until = incident.resolved if incident.resolved is not None else now
     words = trouble(incident.kind)
     monitors: list[dict[str, Any]] = []
-    for name in sorted(m for m in incident.monitors if m in shown):
-        down = down_time(changes.get(name, ()), incident.opened, until) or until - incident.opened
-        still = listed.current
+    names = sorted(own) if own else sorted(m for m in incident.monitors if m in shown)
+    for name in (n for n in names if n in shown):
+        spans = own.get(name)
+        if spans:
+            down = sum(
+                down_time(changes.get(name, ()), s.start, until if s.end is None else s.end)
+                or s.down_s(until)
+                for s in spans
+            )
+            still = incident.is_open and spans[-1].end is None
+        else:
+            down = (
+                down_time(changes.get(name, ()), incident.opened, until) or until - incident.opened
+            )
+            still = listed.current
         text = (
             f"{shown[name]} is {words}, for {plain_duration(down)} so far"
             if still
             else f"{shown[name]} was {words} for {plain_duration(down)}"
         )
         monitors.append({"name": shown[name], "down_s": round(down), "text": text})
+    # The page's own outage: from its first monitor's start to its last one's end.
+    mine = [s for name in names if name in shown for s in own.get(name, ())]
+    opened, resolved, is_open = incident.opened, incident.resolved, incident.is_open
+    if mine:
+        opened = min(s.start for s in mine)
+        is_open = incident.is_open and any(s.end is None for s in mine)
+        ends = [s.end for s in mine if s.end is not None]
+        resolved = None if is_open else max(ends, default=incident.resolved)
     out: dict[str, Any] = {
         "id": incident.id,
-        "open": incident.is_open,
-        "opened": iso(incident.opened),
-        "resolved": iso(incident.resolved),
+        "open": is_open,
+        "opened": iso(opened),
+        "resolved": iso(resolved),
         "text": "; ".join(str(m["text"]) for m in monitors) + ".",
         "monitors": monitors,
-        "notes": [note.text for note in page.notes if _meets(note, incident, now)],
+        "notes": [note.text for note in page.notes if _meets(note, incident, now, own or None)],
     }
     if page.show_kinds:
         kind = incident.kind
@@ -347,23 +375,31 @@ def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
     # Each incident's monitors as far as the page's and its notes' go: not the
     # thousands a mass outage's incident holds (issue 23).
     among = {*names, *(n.monitor for n in page.notes if n.monitor is not None)}
-    listed = [
+    # An incident folded into the local one is told by that one (its members' times
+    # went with them); a monitor that was in an incident is found by its history.
+    near = [
         i
         for i in sight.store.incident_list(limit=INCIDENTS_READ, shown=(len(among), 1), among=among)
         if not i.incident.is_partial
+        and i.incident.folded_into is None
         and (
             i.incident.is_open
             or (i.incident.resolved is not None and i.incident.resolved >= window)
         )
-        and any(m in shown for m in i.incident.monitors)
     ]
-    incidents = [i.incident for i in listed]
-    told = [_incident_json(page, i, shown, changes, now) for i in listed]
+    moves = sight.store.membership([i.incident.id for i in near], among)
+    own = {i: stints(m) for i, m in moves.items()}
+    listed = [
+        i for i in near if any(m in shown for m in own.get(i.incident.id) or i.incident.monitors)
+    ]
+    told = [
+        _incident_json(page, i, shown, changes, now, own.get(i.incident.id, {})) for i in listed
+    ]
     for note in page.notes:
         if note.incident is not None or note.monitor not in shown:
             continue
         start, end = note.span()
-        met = any(_meets(note, i, now) for i in incidents)
+        met = any(_meets(note, i.incident, now, own.get(i.incident.id) or None) for i in listed)
         if not met and start <= now and (end is None or end >= window):
             told.append(_lone_note(note, shown, now))
     told.sort(key=lambda i: i["opened"] or "", reverse=True)

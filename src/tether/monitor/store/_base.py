@@ -23,6 +23,7 @@ from tether.monitor._records import (
     Incident,
     LocationState,
     Member,
+    Move,
     ProbeRecord,
     Push,
     QueuedAlert,
@@ -261,12 +262,14 @@ class Store(Protocol):
         opened: bool = False,
         entry: TimelineEntry | None = None,
         touched: Collection[str] | None = None,
+        moves: Sequence[Move] = (),
     ) -> None:
         """Write an incident change and queue its alerts in one transaction: the new
         ``incident`` when ``opened``, else ``entry`` added to its timeline with its
         resolution, monitors and members as ``incident`` has them (``touched``: only
         those members changed, each written as ``incident`` has it or removed if it has it
-        no more; None: every one); then each alert
+        no more; None: every one), and ``moves`` appended to its membership history (a
+        resolved incident's monitors are then everyone that history holds); then each alert
         (``now`` as its queueing time; one a channel has already is left out).
 
         Both are committed, or held together while the database cannot be written,
@@ -296,6 +299,13 @@ class Store(Protocol):
         what it returns, not what the incidents hold (issue 23).  ``monitor``: only the
         incidents it is or was in; ``among``: of their monitors, only these are named
         (a status page's).  See :class:`Listed`."""
+
+    def membership(
+        self, incidents: Collection[int], monitors: Collection[str] | None = None
+    ) -> dict[int, tuple[Move, ...]]:
+        """The membership history of each of ``incidents`` (of ``monitors`` alone, when
+        given: a status page's), in the order written; an incident with none is left out.
+        Each monitor's :func:`~tether.monitor._records.stints` are read from it."""
 
     def down_since(self) -> dict[str, float]:
         """Each monitor in an open incident, and when it joined the first of them (the
@@ -755,6 +765,15 @@ def _seq(pair: Sequence[Any]) -> Any:
     return pair[0]
 
 
+def moves_of(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Move, ...]]:
+    """Membership history by incident from rows of (incident, monitor, at, event, why),
+    in the order written."""
+    out: dict[int, list[Move]] = {}
+    for incident, monitor, at, event, why in rows:
+        out.setdefault(int(incident), []).append(Move(monitor, float(at), event, why or ""))
+    return {i: tuple(m) for i, m in out.items()}
+
+
 def earliest(rows: Iterable[Sequence[Any]]) -> dict[str, float]:
     """Each monitor and the earliest time rows of (monitor, opened) give it."""
     out: dict[str, float] = {}
@@ -788,6 +807,14 @@ class IncidentWrite:
     """(monitor, member encoded) to write."""
     deletes: tuple[str, ...]
     """Members no longer in the incident."""
+    moves: tuple[tuple[str, float, str, str], ...] = ()
+    """(monitor, at, event, why) to append to its membership history, in order."""
+
+    @property
+    def resolves(self) -> bool:
+        """It writes the incident resolved: its monitors are then everyone its history
+        holds (the engine knows only those in it at the end)."""
+        return (self.new[6] if self.new is not None else self.header[3]) is not None
 
 
 def incident_write(
@@ -798,13 +825,17 @@ def incident_write(
     entries: Sequence[TimelineEntry] = (),
     touched: Collection[str] | None = None,
     monitors: Sequence[str] | None = None,
+    moves: Sequence[Move] = (),
 ) -> IncidentWrite:
     """The rows of an incident change: ``incident`` new (``opened``: with its timeline and
     members), or ``entries`` appended to its timeline, its header as ``incident`` has it
     and the ``touched`` members (None: every one) written as it has them, or deleted.
     ``monitors`` is written as the incident's monitors when given; else a resolved
-    incident's are (what readers show once it is over), an open one's are its members'."""
+    incident's are (what readers show once it is over), an open one's are its members'.
+    ``moves`` are appended to its membership history."""
     members = incident.members
+    if opened and not moves:  # opened whole (``open_incident``): its members joined
+        moves = [Move(m, member.joined, "joined", "down") for m, member in members.items()]
     if opened:
         # An open incident's monitors are its members: kept out of its row, which every
         # change rewrites (a list of thousands there made each change O(members)).
@@ -847,6 +878,7 @@ def incident_write(
         every and not opened,
         upserts,
         deletes,
+        tuple((m.monitor, m.at, m.event, m.why) for m in moves),
     )
 
 
@@ -894,6 +926,7 @@ def _merged(first: IncidentWrite, then: IncidentWrite) -> IncidentWrite:
         first.every or then.every,
         tuple((m, v) for m, v in members.items() if v is not None),
         tuple(m for m, v in members.items() if v is None),
+        first.moves + then.moves,
     )
 
 

@@ -51,6 +51,7 @@ from tether.monitor._records import (
     Incident,
     LocationState,
     Member,
+    Move,
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
@@ -87,6 +88,7 @@ from tether.monitor.store._base import (
     location_row,
     location_values,
     merge_tallies,
+    moves_of,
     note_write,
     probe_record,
     queued_alert,
@@ -301,6 +303,34 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE incidents DROP COLUMN members, DROP COLUMN timeline,
         ADD COLUMN folded_into BIGINT
     """,
+    # 7: each incident's membership as history, appended to and never rewritten (issue
+    # 24); an incident stored before is given what is known (see the SQLite store's).
+    """
+    CREATE TABLE incident_membership (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident BIGINT NOT NULL,
+        monitor TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        event TEXT NOT NULL,
+        why TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
+    CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT m.incident, m.monitor, coalesce((m.member->>'joined')::float8, i.opened),
+        'joined', 'down'
+    FROM incident_members m JOIN incidents i ON i.id = m.incident
+    ORDER BY m.incident, m.monitor;
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT i.id, j.value, i.opened, 'joined', 'down'
+    FROM incidents i, jsonb_array_elements_text(i.monitors) j
+    WHERE i.resolved IS NOT NULL OR NOT EXISTS
+        (SELECT 1 FROM incident_members WHERE incident = i.id) ORDER BY i.id, j.value;
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT i.id, j.value, i.resolved, 'left', 'up'
+    FROM incidents i, jsonb_array_elements_text(i.monitors) j
+    WHERE i.resolved IS NOT NULL ORDER BY i.id, j.value
+    """,
 )
 
 MIGRATION_LOCK: Final = 0x7465_7468_6572
@@ -463,11 +493,21 @@ and no member's record is read.  Names are ordered as Python orders them (by cod
 point: the "C" collation), whatever the database's collation."""
 
 _HAS_MONITOR: Final = (
-    f"AND CASE WHEN {MEMBERS_KEPT} "
-    "THEN EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id "
-    "AND monitor = %(name)s) "
-    "ELSE i.monitors @> jsonb_build_array(%(name)s::text) END "
+    "AND (EXISTS (SELECT 1 FROM incident_membership WHERE incident = i.id "
+    "AND monitor = %(name)s) OR EXISTS (SELECT 1 FROM incident_members "
+    "WHERE incident = i.id AND monitor = %(name)s) "
+    "OR i.monitors @> jsonb_build_array(%(name)s::text)) "
 )
+"""An incident the monitor is or was in (see the SQLite store's)."""
+
+_EVERYONE: Final = (
+    'UPDATE incidents SET monitors = (SELECT jsonb_agg(m ORDER BY m COLLATE "C") FROM '
+    "(SELECT jsonb_array_elements_text(monitors) AS m FROM incidents WHERE id = %(id)s "
+    "UNION SELECT monitor FROM incident_membership WHERE incident = %(id)s) s) "
+    "WHERE id = %(id)s AND EXISTS (SELECT 1 FROM incident_membership WHERE incident = %(id)s)"
+)
+"""A resolved incident's monitors: those it was written with and everyone its membership
+history holds (see the SQLite store's)."""
 
 _DOWN_SINCE: Final = (
     "SELECT m.monitor, min(coalesce((m.member->>'joined')::float8, i.opened)) "
@@ -532,6 +572,14 @@ def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
                     "DO UPDATE SET member = excluded.member",
                     [(incident_id, monitor, member) for monitor, member in change.upserts],
                 )
+            if change.moves:
+                cur.executemany(
+                    "INSERT INTO incident_membership (incident, monitor, at, event, why) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(incident_id, *move) for move in change.moves],
+                )
+            if change.resolves:
+                cur.execute(_EVERYONE, {"id": incident_id})
 
     return write
 
@@ -868,16 +916,19 @@ class PostgresStore(BatchedStore["Conn"]):
         opened: bool = False,
         entry: TimelineEntry | None = None,
         touched: Collection[str] | None = None,
+        moves: Sequence[Move] = (),
     ) -> None:
         """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members, and queue ``alerts``, in one transaction: queued on the writer, not waited
-        for (held as one while the server is away).  What it writes is encoded now."""
+        members and its membership ``moves``, and queue ``alerts``, in one transaction:
+        queued on the writer, not waited for (held as one while the server is away).
+        What it writes is encoded now."""
         change = incident_write(
             incident,
             _storable_json,
             opened=opened,
             entries=() if entry is None else (entry,),
             touched=touched,
+            moves=moves,
         )
         job = IncidentJob(
             change,
@@ -1065,6 +1116,22 @@ class PostgresStore(BatchedStore["Conn"]):
         }
         rows = self._query(f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
         return [listed_record(r, _same) for r in rows]
+
+    def membership(
+        self, incidents: Collection[int], monitors: Collection[str] | None = None
+    ) -> dict[int, tuple[Move, ...]]:
+        if not incidents:
+            return {}
+        rows = self._query(
+            "SELECT incident, monitor, at, event, why FROM incident_membership "
+            "WHERE incident = ANY(%(ids)s) "
+            "AND (%(names)s::text[] IS NULL OR monitor = ANY(%(names)s::text[])) ORDER BY seq",
+            {
+                "ids": sorted(set(incidents)),
+                "names": None if monitors is None else sorted(set(monitors)),
+            },
+        )
+        return moves_of(rows)
 
     def down_since(self) -> dict[str, float]:
         return earliest(self._query(_DOWN_SINCE, ()))

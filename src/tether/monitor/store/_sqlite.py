@@ -35,6 +35,7 @@ from tether.monitor._records import (
     Controls,
     Incident,
     Member,
+    Move,
     ProbeRecord,
     QueuedAlert,
     TimelineEntry,
@@ -69,6 +70,7 @@ from tether.monitor.store._base import (
     listed_record,
     location_row,
     location_values,
+    moves_of,
     note_write,
     probe_record,
     queued_alert,
@@ -280,6 +282,35 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE incidents;
     ALTER TABLE incidents_6 RENAME TO incidents;
     CREATE INDEX incidents_open ON incidents (resolved, key)
+    """,
+    # 7: each incident's membership as history, appended to and never rewritten: each
+    # monitor with when it joined and left and why, so an outage stays on the record
+    # after the monitor is back (issue 24).  An incident stored before is given what is
+    # known: its members from when they joined, a resolved one's monitors over its span (an open
+    # one's stored before members were kept, from when it opened).
+    """
+    CREATE TABLE incident_membership (
+        seq INTEGER PRIMARY KEY,
+        incident INTEGER NOT NULL,
+        monitor TEXT NOT NULL,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        why TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
+    CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT m.incident, m.monitor, coalesce(json_extract(m.member, '$.joined'), i.opened),
+        'joined', 'down'
+    FROM incident_members m JOIN incidents i ON i.id = m.incident
+    ORDER BY m.incident, m.monitor;
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT i.id, j.value, i.opened, 'joined', 'down' FROM incidents i, json_each(i.monitors) j
+    WHERE i.resolved IS NOT NULL OR NOT EXISTS
+        (SELECT 1 FROM incident_members WHERE incident = i.id) ORDER BY i.id, j.value;
+    INSERT INTO incident_membership (incident, monitor, at, event, why)
+    SELECT i.id, j.value, i.resolved, 'left', 'up' FROM incidents i, json_each(i.monitors) j
+    WHERE i.resolved IS NOT NULL ORDER BY i.id, j.value
     """,
 )
 
@@ -516,10 +547,12 @@ _SELECT_LISTED: Final = (
 no member's record is read."""
 
 _HAS_MONITOR: Final = (
-    f"AND CASE WHEN {MEMBERS_KEPT} "
-    "THEN EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id AND monitor = :name) "
-    "ELSE EXISTS (SELECT 1 FROM json_each(i.monitors) WHERE value = :name) END "
+    "AND (EXISTS (SELECT 1 FROM incident_membership WHERE incident = i.id AND monitor = :name) "
+    "OR EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id AND monitor = :name) "
+    "OR EXISTS (SELECT 1 FROM json_each(i.monitors) WHERE value = :name)) "
 )
+"""An incident the monitor is or was in: its membership history says so (or, for one
+stored without it, its members or its monitors)."""
 
 _DOWN_SINCE: Final = (
     "SELECT m.monitor, min(coalesce(json_extract(m.member, '$.joined'), i.opened)) "
@@ -593,6 +626,23 @@ def _write_incidents(conn: sqlite3.Connection, changes: Sequence[IncidentWrite])
             [(incident_id, monitor, member) for monitor, member in change.upserts],
             "ON CONFLICT (incident, monitor) DO UPDATE SET member = excluded.member",
         )
+        _insert_rows(
+            conn,
+            "INSERT INTO incident_membership (incident, monitor, at, event, why)",
+            [(incident_id, *move) for move in change.moves],
+        )
+        if change.resolves:
+            conn.execute(_EVERYONE, (incident_id,))
+
+
+_EVERYONE: Final = (
+    "UPDATE incidents SET monitors = (SELECT json_group_array(monitor) FROM "
+    "(SELECT value AS monitor FROM json_each(incidents.monitors) UNION "
+    "SELECT monitor FROM incident_membership WHERE incident = incidents.id ORDER BY monitor)) "
+    "WHERE id = ? AND EXISTS (SELECT 1 FROM incident_membership WHERE incident = incidents.id)"
+)
+"""A resolved incident's monitors: those it was written with and everyone its membership
+history holds, once, when it resolves (the engine knows only those in it at the end)."""
 
 
 def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.Connection], None]:
@@ -770,17 +820,19 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         opened: bool = False,
         entry: TimelineEntry | None = None,
         touched: Collection[str] | None = None,
+        moves: Sequence[Move] = (),
     ) -> None:
         """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members, and queue ``alerts``, in one transaction: queued on the writer, not waited
-        for (held as one while the file cannot be written).  What it writes is encoded
-        now."""
+        members and its membership ``moves``, and queue ``alerts``, in one transaction:
+        queued on the writer, not waited for (held as one while the file cannot be
+        written).  What it writes is encoded now."""
         change = incident_write(
             incident,
             _dumps,
             opened=opened,
             entries=() if entry is None else (entry,),
             touched=touched,
+            moves=moves,
         )
         job = IncidentJob(
             change,
@@ -966,6 +1018,23 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT :limit", params
         )
         return [listed_record(r, json.loads) for r in rows]
+
+    def membership(
+        self, incidents: Collection[int], monitors: Collection[str] | None = None
+    ) -> dict[int, tuple[Move, ...]]:
+        if not incidents:
+            return {}
+        rows = self._read().execute(
+            "SELECT incident, monitor, at, event, why FROM incident_membership "
+            "WHERE incident IN (SELECT value FROM json_each(:ids)) "
+            "AND (:names IS NULL OR monitor IN (SELECT value FROM json_each(:names))) "
+            "ORDER BY seq",
+            {
+                "ids": _dumps(sorted(set(incidents))),
+                "names": None if monitors is None else _dumps(sorted(set(monitors))),
+            },
+        )
+        return moves_of(rows)
 
     def down_since(self) -> dict[str, float]:
         return earliest(self._read().execute(_DOWN_SINCE))
