@@ -9,7 +9,10 @@ order:
   monitor is reminded on time, one that joined before it never again;
 - every join is on the incident's timeline;
 - a pause is no recovery: the paused monitor stays in its incident, unreminded, and
-  resumed and down for the same cause it is back in it without a page.
+  resumed and down for the same cause it is back in it without a page;
+- each monitor's time in its incidents, as their membership history tells it (what the
+  status pages and a monitor's page show), is its own down time: the same spans, from
+  when it went down to when it came back, with the same paused spans.
 
 The local rule is set out of reach here (tests/test_incidents_local_properties.py holds
 it to its own properties), so every incident is one service's.  And the grouping key put
@@ -31,7 +34,7 @@ from tether.monitor import _correlate
 from tether.monitor._correlate import Correlation, Failures
 from tether.monitor._detect import Observation, StateChanged
 from tether.monitor._incidents import Event, IncidentEngine, Joined, Reminder, Route
-from tether.monitor._records import ProbeRecord
+from tether.monitor._records import Move, ProbeRecord, stints
 from tether.monitor._state import State
 
 T0 = 1_800_000_000.0
@@ -83,6 +86,17 @@ def run(schedule: Schedule) -> None:
     """The latest acknowledgement given to each incident."""
     paused: dict[str, int] = {}
     """Monitors paused while down, and the incident they were in."""
+    spans: dict[str, list[tuple[float, float | None, list[list[float | None]]]]] = {}
+    """Each monitor's own outages, the model's: (start, end, paused spans)."""
+    moves: dict[int, list[Move]] = {}
+    """Each incident's membership history, as the events carried it."""
+
+    def end(name: str, at: float) -> None:
+        start, _, pauses = spans[name][-1]
+        if pauses and pauses[-1][1] is None:
+            pauses[-1][1] = at
+        spans[name][-1] = (start, at, pauses)
+
     now = T0
     for step in [*steps, ("tick", 1)]:
         now += 1
@@ -95,6 +109,11 @@ def run(schedule: Schedule) -> None:
             if not same:
                 kinds[name] = kind
                 joined[name] = told[name] = now
+                if was is not None:  # resumed, failing for another cause: a new outage
+                    end(name, now)
+                spans.setdefault(name, []).append((now, None, []))
+            else:
+                spans[name][-1][2][-1][1] = now
             seen = Observation(name, False, now, 1.0, kind, services[name])
             failures.set(name, seen)
             record = ProbeRecord(name, now, False, kind, 1.0, "failed")
@@ -123,6 +142,7 @@ def run(schedule: Schedule) -> None:
             incident = engine.incident_of(name)
             assert incident is not None
             paused[name] = incident.id
+            spans[name][-1][2].append([now, None])
             failures.set(name, None)
             change = StateChanged(name, now, State.DOWN, State.PAUSED, "paused")
             batch = engine.changed(change, None, failures, hosts)
@@ -132,6 +152,7 @@ def run(schedule: Schedule) -> None:
             name = step[1]
             paused.pop(name, None)
             del kinds[name], joined[name], told[name]
+            end(name, now)
             failures.set(name, None)
             change = StateChanged(name, now, State.DOWN, State.UP, "passed")
             batch = engine.changed(change, None, failures, hosts)
@@ -154,16 +175,31 @@ def run(schedule: Schedule) -> None:
                     assert name in reminded, ("not reminded: the ack came before it", name)
             for name in reminded:
                 told[name] = now
+        for e in batch:
+            moves.setdefault(e.incident.id, []).extend(e.moves)
         for incident in engine.open_incidents():
             members = list(incident.members)
             assert len({services[m] for m in members}) == 1, (incident.key, members)
             assert len({kinds[m] for m in members}) == 1, (incident.key, members)
+    told_spans: dict[str, list[tuple[Any, ...]]] = {}
+    for history in moves.values():
+        for name, each in stints(history).items():
+            told_spans.setdefault(name, []).extend((s.start, s.end, s.paused) for s in each)
+    own = {
+        name: [(a, b, tuple((p, q) for p, q in pauses)) for a, b, pauses in outages]
+        for name, outages in spans.items()
+    }
+    assert {n: sorted(v, key=_first) for n, v in told_spans.items()} == own
 
 
 @settings(max_examples=300, deadline=None)
 @given(schedules())
 def test_the_invariants_hold_over_random_schedules(schedule: Schedule) -> None:
     run(schedule)
+
+
+def _first(span: tuple[Any, ...]) -> Any:
+    return span[0]
 
 
 def _host_only(o: Observation, host: str | None) -> str:
