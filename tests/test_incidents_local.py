@@ -435,3 +435,55 @@ def test_a_wait_that_runs_out_sends_the_held_pages_with_their_words() -> None:
     assert opened.text.endswith(": connection refused on h2: h2m0: refused")
     assert (down.event, down.monitor) == ("monitor.down", "h2m1")
     assert alerts(w.tick(T0 + 100)) == []
+
+
+def test_a_pause_in_the_local_incident_is_no_recovery() -> None:
+    """Issue 24: a monitor paused while down in the local incident left it (a pause read
+    as a recovery, in its grouped news).  Now it stays in it, marked paused, with a line
+    on the timeline and no alert; resumed and still failing alike it is back without a
+    page; reminders go out while a member is not paused, and stop while every member is.
+    The last member, resumed and failing for another cause, ends the incident in words
+    that say so, not "back up"."""
+    hosts = grid(3, 1)
+    w = World(hosts, {m: Route(("ops",), remind_every=300) for m in hosts})
+    for i, name in enumerate(hosts):
+        w.fail(name, T0 + i)
+    (local,) = w.e.open_incidents()
+    assert local.key == "local"
+
+    def pause(name: str, at: float) -> list[Event]:
+        w.failures.set(name, None)
+        change = StateChanged(name, at, State.DOWN, State.PAUSED, "paused")
+        return w._keep(w.e.changed(change, None, w.failures, w.hosts))
+
+    def back(name: str, at: float) -> list[Event]:
+        w.failures.set(name, None)
+        change = StateChanged(name, at, State.PAUSED, State.UP, "passed")
+        return w._keep(w.e.changed(change, None, w.failures, w.hosts))
+
+    paused = pause("h0m0", T0 + 10)
+    assert alerts(paused) == []
+    assert [e.entry.event for e in paused if e.entry] == ["monitor paused"]
+    within = w.e.incident_of("h0m0")
+    assert within is not None
+    assert within.id == local.id
+    assert [m.event for e in paused for m in e.moves] == ["paused"]
+    resumed = w.fail("h0m0", T0 + 20)
+    assert alerts(resumed) == []
+    assert [e.entry.event for e in resumed if e.entry] == ["monitor resumed"]
+    pause("h0m0", T0 + 30)
+    pause("h1m0", T0 + 30)
+    assert alerts(w.tick(local.opened + 300)) == [("incident.reminder", "ops")]  # h2m0 is not
+    pause("h2m0", T0 + 400)
+    assert alerts(w.tick(local.opened + 600)) == []  # every member paused: no reminder
+    back("h0m0", T0 + 700)
+    back("h2m0", T0 + 700)
+    ended = w.fail("h1m0", T0 + 800, Kind.HTTP_SERVER_ERROR)
+    resolved = [
+        a.payload.text for e in ended for a in e.alerts if a.payload.event == "incident.resolved"
+    ]
+    lasted = "13 min 18 s"  # from its opening (T0 + 2) to T0 + 800
+    assert resolved == [
+        f"incident #{local.id} resolved after {lasted}: "
+        "h1m0, the last in it, fails for another cause now"
+    ]

@@ -379,6 +379,9 @@ class _Book:
     fired: set[Escalation] = field(default_factory=set)
     until: float = 0.0
     """When the wait of its pages for a ``local`` incident forming ends (0: none)."""
+    paused: int = 0
+    """Members paused while down in it (the ``local`` incident's reminders wait while
+    every member is)."""
 
 
 @dataclass(slots=True)
@@ -509,7 +512,7 @@ class IncidentEngine:
             return self._leave(name, now, "up", facts)
         if change.new is State.PAUSED:
             within = self.incident_of(name)
-            if within is not None and within.key != LOCAL:
+            if within is not None:
                 return self._pause(within, name, now) + self._end_partial(name, now, why="paused")
             return self._leave(name, now, "paused") + self._end_partial(name, now, why="paused")
         if change.new is State.FLAPPING:
@@ -786,6 +789,8 @@ class IncidentEngine:
         stays a member, marked paused (no reminders, no escalation) until a check after
         its resume says what it is."""
         book = self._books[incident.id]
+        if book.members[name].paused is None:
+            book.paused += 1
         book.members[name] = dataclasses.replace(book.members[name], paused=now)
         self._move(incident, Move(name, now, "paused"))
         entry = TimelineEntry(
@@ -798,13 +803,15 @@ class IncidentEngine:
         it is back in the incident as it was, without a second page."""
         book = self._books[incident.id]
         book.members[name] = dataclasses.replace(member, paused=None)
+        book.paused -= 1
         self._move(incident, Move(name, now, "resumed", "still down for the same cause"))
         entry = TimelineEntry(
             now,
             "monitor resumed",
             f"{name} was resumed and is still down for the same cause: no new page",
         )
-        self._schedule_member(incident, name)
+        if incident.key != LOCAL:  # the local incident's reminders go by channel
+            self._schedule_member(incident, name)
         return [Noted(incident, name, entry, touched=(name,))]
 
     def _release(self, incident: Incident, name: str, now: float) -> list[Event]:
@@ -987,6 +994,8 @@ class IncidentEngine:
         for name, member in book.members.items():
             _unindex(self._of, name, incident.id)
             into.members[name] = member
+            if member.paused is not None:
+                into.paused += 1
             # Its outage goes on in ``local`` from when it began: the host's incident
             # keeps the time before, the local one the whole of it (a page shows that one).
             self._move(incident, Move(name, now, "left", f"folded into incident #{local.id}"))
@@ -1140,7 +1149,13 @@ class IncidentEngine:
             return [Left(incident, name, None, (), touched=(name,))]
         lasted = human_duration(now - incident.opened)
         everyone = "the only monitor" if book.ever == 1 else f"all {book.ever:,} monitors"
-        said = f"incident #{incident.id} resolved after {lasted}: {everyone} back up"
+        ending = {
+            "up": f"{everyone} back up",
+            "changed": f"{name}, the last in it, fails for another cause now",
+            "removed": f"{name}, the last in it, was removed from the configuration",
+            "paused": f"{name}, the last in it, was paused",
+        }[why]
+        said = f"incident #{incident.id} resolved after {lasted}: {ending}"
         told = list(book.told)
         ever_hosts = len(book.ever_hosts) or None
         closed = self._close(incident, now, monitors=(name,))
@@ -1163,7 +1178,7 @@ class IncidentEngine:
             )
             for c in told
         )
-        entry = TimelineEntry(now, "resolved", f"{everyone} back up; down for {lasted}")
+        entry = TimelineEntry(now, "resolved", f"{ending}; down for {lasted}")
         return [Resolved(closed, name, entry, alerts)]
 
     def _route_in(self, incident: Incident, name: str, step: int = 1) -> None:
@@ -1206,6 +1221,8 @@ class IncidentEngine:
             return []
         book.reminded[channel] = now
         self._schedule_remind(incident, channel)
+        if book.paused >= len(book.members):  # every member paused: no one to remind of
+            return []
         lasted = human_duration(now - incident.opened)
         text = f"still down after {lasted}: {self._down_now(book, incident)}"
         first = next(iter(book.members))
@@ -1490,6 +1507,7 @@ class IncidentEngine:
         # The local incident's detail is its cause ("this machine cannot open connections:
         # connection refused (20 of 32 hosts at once)"), then the first failure's words.
         book.cause = ": ".join(incident.detail.split(": ")[:2])
+        book.paused = sum(1 for m in members.values() if m.paused is not None)
         for name, member in members.items():
             if not incident.is_partial:
                 _index(self._of, name, incident.id)
@@ -1552,6 +1570,8 @@ class IncidentEngine:
         its member record as it was."""
         book = self._books[incident.id]
         member = book.members.pop(name)
+        if member.paused is not None:
+            book.paused -= 1
         self._move(incident, Move(name, now, "left", why))
         _unindex(self._of, name, incident.id)
         self._held.pop((incident.id, name), None)
