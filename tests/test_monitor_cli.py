@@ -139,7 +139,8 @@ def test_status_shows_each_monitors_state_not_only_its_latest_check(
     assert rows == {"api": ["paused", "connect.refused"], "web": ["flapping", "ok"]}
     assert main(["status", "--json", "--config", str(config)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert {m["name"]: m["state"] for m in doc["monitors"]} == {"api": "paused", "web": "flapping"}
+    assert doc["monitors"] == {"api": "paused", "web": "flapping"}
+    assert {r["name"]: r["state"] for r in doc["rows"]} == {"api": "paused", "web": "flapping"}
 
 
 def test_monitor_with_a_bad_config_exits_1_naming_the_key(
@@ -332,26 +333,29 @@ def _json_store(tmp_path: Path) -> Path:
 
 
 def test_status_json_reads_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """status --json: each monitor in the file's order with its latest check and uptime,
+    """status --json: /api/status's document read from the store: every monitor in
+    ``rows`` in the file's order with its state, latest check, last failure and uptime,
     the open incident, secrets masked; exit 1 as an incident is open."""
     config = _json_store(tmp_path)
     assert main(["status", "--json", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     doc = json.loads(out)
-    api, web = doc["monitors"]
+    assert doc["monitors"] == {"api": "down", "web": "unknown"}
+    api, web = doc["rows"]
     assert api["name"] == "api"
     assert api["url"] == "http://tether:***@127.0.0.1:9/health?token=***"
-    assert api["latest"] == {
+    assert api["state"] == "down"
+    check = dict(api["last_check"])
+    assert isinstance(check.pop("ago_s"), float)
+    assert check == {
         "at": "2027-01-15T08:00:30Z",
         "ok": False,
         "kind": "connect.refused",
-        "detail": "refused http://tether:***@127.0.0.1:9/health?token=***",
         "latency_ms": 0.25,
-        "conditions": [],
-        "phases": {},
     }
+    assert api["last_failure"]["detail"] == "refused http://tether:***@127.0.0.1:9/health?token=***"
     assert api["uptime"]["24h"] == pytest.approx(0.5, abs=0.01)
-    assert (web["name"], web["latest"], web["uptime"]["24h"]) == ("web", None, None)
+    assert (web["name"], web["last_check"], web["uptime"]["24h"]) == ("web", None, None)
     (incident,) = doc["open_incidents"]
     assert (incident["id"], incident["kind"], incident["monitors"]) == (
         2,

@@ -108,8 +108,8 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
     config = write(tmp_path, target)
     assert main(["status", "--json", "--config", str(config)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    api, web = doc["monitors"]
-    assert api["locations"] == [
+    api, web = doc["rows"]
+    assert [{k: v for k, v in where.items() if k != "live"} for where in api["locations"]] == [
         {
             "location": "east",
             "state": "down",
@@ -132,7 +132,9 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
             "since": "2027-01-15T08:01:00Z",
         },
     ]
-    assert set(web) == {"name", "url", "state", "since", "latest", "uptime"}
+    assert all(where["live"] for where in api["locations"])  # no instance was asked
+    assert api["quorum"] == {"needed": 2, "failing": ["east"], "counted": 3}
+    assert "locations" not in web
     (incident,) = doc["open_incidents"]
     assert (incident["key"], incident["partial"]) == ("partial:api", True)
 
@@ -142,11 +144,11 @@ def test_a_location_since_today_shows_the_time_of_day_alone() -> None:
     `  east: down since 14:05 (connect.timeout)`; a failing condition says `condition`."""
     report = {
         "now": "2027-01-15T14:30:00Z",
-        "monitors": [
+        "rows": [
             {
                 "name": "api",
                 "state": "down",
-                "latest": None,
+                "last_check": None,
                 "uptime": {"24h": None, "30d": None},
                 "locations": [
                     {"location": "east", "state": "down", "kind": "connect.timeout",

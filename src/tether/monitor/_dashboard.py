@@ -107,7 +107,7 @@ from tether.monitor._traffic import WindowView
 from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes, uptimes_of
 from tether.monitor._view import ClusterView, LocationsView, locations_of
 from tether.monitor.alerts import ChannelStatus
-from tether.monitor.config import Monitor
+from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.store._base import Listed, StoreError, StoreHealth, bucket_start
 
 if TYPE_CHECKING:
@@ -345,7 +345,8 @@ class Snapshot:
     """What each location sees of each monitor of more than one."""
     cluster: ClusterView
     """This instance; the instances are read from ``instances`` off the loop."""
-    instances: Cluster
+    instances: Cluster | None
+    """None: no instance to ask (a snapshot read from the store: :meth:`stored`)."""
     traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
     """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
 
@@ -372,6 +373,63 @@ class Snapshot:
                 for name in (runner.traffic if shown is None else shown)
                 if name in runner.traffic
             },
+        )
+
+    @classmethod
+    def stored(cls, config: MonitorConfig, store: Store, now: float) -> Snapshot:
+        """What the store alone says, for ``tether status`` (no running monitor to ask):
+        each monitor's state and since when as the monitor last recorded them, its latest
+        check, what each location last wrote of a monitor of several, the alerts queued
+        per channel.  What only a running monitor knows is left empty: certificates,
+        deliveries since it started, the live instances (so every location counts)."""
+        from tether.monitor._detect import Observation
+        from tether.monitor._quorum import Placement, Quorum
+
+        names = [m.name for m in config.monitors]
+        changes = store.state_changes_of(names, now - max(WINDOWS.values()))
+        states = {n: c[-1][1] for n, c in changes.items() if c}
+        since = {n: c[-1][0] for n, c in changes.items() if c}
+        latest: dict[str, Observation] = {}
+        for name in names:
+            found = store.results(name, limit=1)
+            if found:
+                r = found[0]
+                latest[name] = Observation(name, r.ok, r.ts, r.latency_ms, r.kind)
+        several = {
+            m.name: Placement(config.placed(m), m.quorum)
+            for m in config.monitors
+            if len(config.placed(m)) > 1
+        }
+        locations: dict[str, LocationsView] = {}
+        if several:
+            quorum = Quorum(several, live=config.locations)
+            quorum.restore(row.state for row in store.location_states())
+            for name in several:
+                verdict = quorum.verdict(name)
+                if verdict is not None:
+                    facts = quorum.locations(name)
+                    counted = len(verdict.counted)
+                    locations[name] = LocationsView(facts, verdict.needed, verdict.failing, counted)
+        backlog = store.backlog()
+        channels = tuple(
+            ChannelStatus(c.name, queued, oldest, False, None, None, 0, 0)
+            for c in config.alerts
+            for queued, oldest in [backlog.get(c.name, (0, None))]
+        )
+        here = config.locations[0] if len(config.locations) == 1 else ""
+        return cls(
+            now,
+            config.monitors,
+            states,
+            latest,
+            since,
+            {},
+            channels,
+            store,
+            store.health(),
+            locations,
+            ClusterView("", here, False, config.locations),
+            None,
         )
 
     def state(self, name: str) -> State:
@@ -691,7 +749,9 @@ def build_status(
         "open_incidents": [listed_brief(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
-        "cluster": cluster_json(snap.cluster.read(snap.instances, now)),
+        "cluster": cluster_json(
+            snap.cluster if snap.instances is None else snap.cluster.read(snap.instances, now)
+        ),
     }
 
 

@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from tether._durations import human_duration
-from tether._redact import redact_text, redact_url
+from tether._redact import redact_text
 from tether._table import table_lines, text_table
 from tether.monitor._records import Incident, LocationFact, Move, Stint, kind_text, stints
-from tether.monitor._state import State
-from tether.monitor._uptime import WINDOWS, format_uptime, uptimes_from
+from tether.monitor._uptime import format_uptime
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -169,45 +168,27 @@ def rollup_json(rollup: Rollup) -> dict[str, Any]:
 
 
 def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
-    """``tether status --json``: each monitor's latest stored check and uptime, in the
-    file's order, and the open incidents.  A monitor of more than one location adds
-    ``locations``: its state at each of them, as the instances there last wrote it (rows
-    of a location no instance has written yet are left out)."""
-    several = {m.name: config.placed(m) for m in config.monitors if len(config.placed(m)) > 1}
-    written: dict[str, dict[str, LocationFact]] = {}
-    if several:
-        for row in store.location_states():
-            state = row.state
-            if state.location in several.get(state.monitor, ()):
-                written.setdefault(state.monitor, {})[state.location] = state.fact()
-    monitors = []
-    every = store.state_changes_of([m.name for m in config.monitors], now - max(WINDOWS.values()))
-    shares = uptimes_from(every, now)
-    for m in config.monitors:
-        latest = store.results(m.name, limit=1)
-        # The state as the monitor last recorded it (paused, flapping, down...): the latest
-        # check alone says "connect.refused" of a paused monitor and "ok" of a flapping one.
-        changes = every.get(m.name)
-        last: tuple[float | None, State] = changes[-1] if changes else (None, State.UNKNOWN)
-        entry: dict[str, Any] = {
-            "name": m.name,
-            "url": redact_url(m.url),
-            "state": str(last[1]),
-            "since": iso(last[0]),
-            "latest": result_json(latest[0]) if latest else None,
-            "uptime": shares[m.name],
-        }
-        if m.name in several:
-            facts = written.get(m.name, {})
-            entry["locations"] = [
-                location_json(where, facts[where]) for where in several[m.name] if where in facts
-            ]
-        monitors.append(entry)
-    return {
-        "now": iso(now),
-        "monitors": monitors,
-        "open_incidents": [incident_json(i, now) for i in store.incidents(open_only=True)],
-    }
+    """``tether status --json``: ``/api/status``'s document, built by the same code
+    (``_dashboard.build_status``) from what the store alone says
+    (``Snapshot.stored``), with every monitor in ``rows``, in the file's order.  A
+    monitor whose latest check failed longer ago than the dashboard looks back has that
+    check as its ``last_failure``."""
+    from tether.monitor._dashboard import Recent, Snapshot, build_status
+    from tether.monitor._overview import View
+
+    snap = Snapshot.stored(config, store, now)
+    doc = build_status(snap, Recent(), View(per_page=max(1, len(config.monitors))))
+    for row in doc["rows"]:
+        check = row["last_check"]
+        if check is not None and not check["ok"] and row["last_failure"] is None:
+            (latest,) = store.results(row["name"], limit=1)
+            row["last_failure"] = {
+                "at": iso(latest.ts),
+                "ago_s": round(now - latest.ts, 3),
+                "kind": None if latest.kind is None else latest.kind.value,
+                "detail": redacted(latest.detail),
+            }
+    return doc
 
 
 def history_report(
@@ -238,30 +219,26 @@ def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -
 
 
 def status_text(report: Mapping[str, Any]) -> str:
-    """``tether status``: a table of the monitors, each of several locations followed by
-    a line per location, then the open incidents."""
+    """``tether status``: a table of the monitors (``rows`` of the status document), each
+    of several locations followed by a line per location, then the open incidents."""
     rows = []
-    for m in report["monitors"]:
+    for m in report["rows"]:
         shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
-        latest = m["latest"]
-        if latest is None:
+        check = m["last_check"]
+        if check is None:
             rows.append((m["name"], m["state"], "no result yet", "", *shares, ""))
             continue
-        rows.append(
-            (
-                m["name"],
-                m["state"],
-                _verdict(latest),
-                _at(latest["at"]),
-                *shares,
-                latest["detail"] or "",
-            )
-        )
+        failure = m["last_failure"]
+        detail = ""
+        if not check["ok"] and failure is not None and failure["at"] == check["at"]:
+            detail = failure["detail"] or ""
+        verdict = "ok" if check["ok"] else (check["kind"] or "failed")
+        rows.append((m["name"], m["state"], verdict, _at(check["at"]), *shares, detail))
     header, *lines = table_lines(
         ("monitor", "state", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows
     )
     out = header
-    for m, line in zip(report["monitors"], lines, strict=True):
+    for m, line in zip(report["rows"], lines, strict=True):
         out += line
         out += "".join(_location_line(where, report["now"]) for where in m.get("locations", ()))
     out += "\n"
@@ -270,9 +247,13 @@ def status_text(report: Mapping[str, Any]) -> str:
     for i in report["open_incidents"]:
         acked = f", acknowledged {_at(i['acknowledged'])}" if i["acknowledged"] else ""
         partial = ", partial" if i["partial"] else ""
+        names = ", ".join(i["monitors"])
+        more = i.get("monitors_count", len(i["monitors"])) - len(i["monitors"])
+        if more > 0:
+            names += f" and {more:,} more"
         out += (
             f"incident {i['id']} open since {_at(i['opened'])}{acked}{partial}: {i['kind']}: "
-            f"{i['detail']} ({', '.join(i['monitors'])})\n"
+            f"{i['detail']} ({names})\n"
         )
     return out
 
