@@ -140,7 +140,8 @@ def test_escalation_must_name_channels_and_go_forward_in_time() -> None:
 
 
 def test_escalation_errors_are_located_at_their_keys() -> None:
-    """check-config's FILE:LINE:COLUMN points at the step's own key."""
+    """check-config's FILE:LINE:COLUMN points at the step's own key; the misspelt
+    channel is reported beside the wrong value, not once it is mended."""
     text = (
         "alerts:\n"
         "  - {name: ops, type: webhook, url: 'http://127.0.0.1:9/h'}\n"
@@ -155,7 +156,9 @@ def test_escalation_errors_are_located_at_their_keys() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, source="t.yaml")
     assert caught.value.located == [
-        "t.yaml:6:5: monitors[0].remind_every: 10s is too short: the minimum is 1m"
+        "t.yaml:6:5: monitors[0].remind_every: 10s is too short: the minimum is 1m",
+        't.yaml:9:18: monitors[0].escalate[0].alerts[0]: no alert channel named "opz", '
+        "did you mean ops?",
     ]
     with pytest.raises(ConfigError) as caught:
         parse_config(text.replace("10s", "10m"), source="t.yaml")

@@ -3,12 +3,14 @@ or a :class:`ConfigError` listing every problem."""
 
 from __future__ import annotations
 
+import copy
+
 import os
 import re
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 from pydantic import ValidationError
@@ -78,11 +80,20 @@ def parse_config(
         config = MonitorConfig.model_validate(data, context=context)
     except ValidationError as exc:
         broken = [path for path, _ in errors]
-        for error in exc.errors(include_url=False):
-            path, message = translate(error)
+        found = [translate(error) for error in exc.errors(include_url=False)]
+        for path, message in found:
             # A value whose ${NAME} was missing is already reported once.
             if not any(path[: len(b)] == b for b in broken):
                 errors.append((path, message))
+        # The references too (an alert channel misspelt), so every mistake is reported
+        # at once: checked on the file with the wrong values left out, when that is valid.
+        bad = [path for path, _ in found]
+        errors += [
+            (path, message)
+            for path, message in _references_without(data, bad, context)
+            # Not about a wrong value, nor about what holds one (left out, it may read so).
+            if not any(path[: len(b)] == b or b[: len(path)] == path for b in bad)
+        ]
         raise config_error(errors, document.marks, source) from None
     errors += cross_check(config)
     if errors:
@@ -95,6 +106,32 @@ def parse_config(
             "maintenance": tuple(_with_zones(w) for w in config.maintenance),
         }
     )
+
+
+def _references_without(
+    data: dict[str, Any], bad: list[tuple[str | int, ...]], context: dict[str, Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """The cross-check's problems of ``data`` with the keys at ``bad`` left out (their
+    defaults then apply), when that validates; none when a problem is not a key that can
+    be left out (an item of a list, a whole section, a required key)."""
+    pruned = copy.deepcopy(data)
+    for path in bad:
+        if not path or not isinstance(path[-1], str):
+            return []
+        parent: Any = pruned
+        for step in path[:-1]:
+            try:
+                parent = parent[step]
+            except (KeyError, IndexError, TypeError):
+                return []
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            return []
+        del parent[path[-1]]
+    try:
+        config = MonitorConfig.model_validate(pruned, context=context)
+    except ValidationError:
+        return []
+    return list(cross_check(config))
 
 
 def load_config(
