@@ -4,7 +4,6 @@ or a :class:`ConfigError` listing every problem."""
 from __future__ import annotations
 
 import copy
-
 import os
 import re
 import zoneinfo
