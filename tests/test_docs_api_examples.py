@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from actions_harness import Served
+from docs_blocks import blocks, steps
 from tether.lab import Lab
 from tether.monitor._passwords import hash_token
 
@@ -32,25 +33,9 @@ TOKEN = "tether-docs-example-token-5c1f"
 def _block() -> list[tuple[str, list[str]]]:
     """Each ``$ curl`` command of the write API's console block, with the lines the
     docs show it printing."""
-    text = (ROOT / "docs/monitor.md").read_text()
-    found = re.search(r"```console\n(\$ curl -s -X POST localhost:8800/api/.*?)```", text, re.S)
+    found = [b for b in blocks("monitor.md", "console") if b.startswith("$ curl -s -X POST")]
     assert found, "docs/monitor.md has no console block of write-API curl examples"
-    commands: list[tuple[str, list[str]]] = []
-    lines = found.group(1).splitlines()
-    i = 0
-    while i < len(lines):
-        assert lines[i].startswith("$ "), lines[i]
-        command = lines[i][2:]
-        while command.endswith("\\"):
-            i += 1
-            command = command[:-1] + lines[i].strip()
-        i += 1
-        shown = []
-        while i < len(lines) and not lines[i].startswith("$ "):
-            shown.append(lines[i])
-            i += 1
-        commands.append((command, shown))
-    return commands
+    return steps(found[0])
 
 
 @pytest.fixture

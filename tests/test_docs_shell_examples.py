@@ -29,9 +29,8 @@ from pathlib import Path
 import pytest
 
 from actions_harness import Served
+from docs_blocks import blocks, steps
 from tether.lab import Lab
-
-ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG_WITH_TWO_MISTAKES = """\
 alerts:
@@ -58,32 +57,6 @@ monitors:
 """
 """The file monitor-config.md's first examples check: line 14 has the interval of
 monitors[3], line 21 the channel of monitors[4]."""
-
-
-def blocks(doc: str, lang: str) -> list[str]:
-    """Every ``lang`` block of ``doc``, in order."""
-    text = (ROOT / "docs" / doc).read_text()
-    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
-
-
-def steps(block: str) -> list[tuple[str, list[str]]]:
-    """A console block's commands (continuation lines joined) and what each shows."""
-    out: list[tuple[str, list[str]]] = []
-    lines = block.splitlines()
-    i = 0
-    while i < len(lines):
-        assert lines[i].startswith("$ "), lines[i]
-        command = lines[i][2:]
-        while command.endswith("\\"):
-            i += 1
-            command = command[:-1] + lines[i].strip()
-        i += 1
-        shown = []
-        while i < len(lines) and not lines[i].startswith("$ "):
-            shown.append(lines[i])
-            i += 1
-        out.append((command, shown))
-    return out
 
 
 def env() -> dict[str, str]:
