@@ -143,6 +143,9 @@ def test_status_down_is_a_failure_with_the_message(served: ServedRunner) -> None
     assert state(s, "backup") is State.DOWN
     detail = s.runner.latest["backup"]
     assert not detail.ok
+    # The page reads what the store has committed: the incident's write is queued on the
+    # writer thread, which a loaded machine runs a moment later.
+    s.store.flush()
     status_doc = s.json("/api/status")
     text = json.dumps(status_doc)
     assert "disk full" in text
