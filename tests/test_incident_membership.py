@@ -26,7 +26,13 @@ from test_store import open_target
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._correlate import Correlation
-from tether.monitor._dashboard import Snapshot, build_incident, build_monitor, monitor_page
+from tether.monitor._dashboard import (
+    Snapshot,
+    build_incident,
+    build_incidents,
+    build_monitor,
+    monitor_page,
+)
 from tether.monitor._detect import Observation, StateChanged
 from tether.monitor._incidents import Route
 from tether.monitor._records import (
@@ -220,6 +226,37 @@ def test_the_store_keeps_the_history_and_a_resolved_incident_keeps_everyone(targ
     assert got.monitors == ("a", "b")
 
 
+def test_a_list_reads_the_first_monitors_to_join_whole(target: str) -> None:
+    """``first``: the moves of the first monitors to join each incident, every move of
+    theirs (a leave written after later joins too), none of the others'."""
+    with open_target(target) as store:
+        incident = Incident(
+            store.new_incident_id(),
+            "host:127.0.0.1:1:connect.refused",
+            None,
+            "refused",
+            "start it",
+            T0,
+            monitors=("m0",),
+            members={"m0": Member(T0, alerted=True, opener=True)},
+        )
+        store.commit_incident(incident, [], T0, opened=True)
+        moves = [Move(f"m{i}", T0 + i, "joined", "down") for i in range(1, 5)]
+        moves += [Move("m1", T0 + 9, "left", "up"), Move("m3", T0 + 9, "left", "up")]
+        store.commit_incident(
+            incident, [], T0 + 9, entry=TimelineEntry(T0 + 9, "note", "x"), touched=(), moves=moves
+        )
+        store.flush()
+        got = store.membership([incident.id], first=2)
+    assert got == {
+        incident.id: (
+            Move("m0", T0, "joined", "down"),
+            Move("m1", T0 + 1, "joined", "down"),
+            Move("m1", T0 + 9, "left", "up"),
+        )
+    }
+
+
 # -- the runner, the pages and the CLI ------------------------------------------------------
 
 
@@ -277,6 +314,7 @@ def test_a_monitor_back_up_keeps_its_outage_on_every_page(tmp_path: Path, lab: L
         snap = Snapshot.of(h.runner, ["www"])
         seen["incident"] = build_incident(snap, h.runner.engine.open_incidents()[0].id)
         seen["www"] = build_monitor(snap, "www")
+        seen["list"] = build_incidents(snap, open_only=True, limit=10)
         up.add("old")
 
     h.drive(
@@ -305,6 +343,11 @@ def test_a_monitor_back_up_keeps_its_outage_on_every_page(tmp_path: Path, lab: L
     assert members["www"]["why_left"] == "up"
     assert members["www"]["left"] is not None
     assert members["old-api"]["left"] is None
+    (listed,) = seen["list"]["incidents"]  # the list tells www too, though it left
+    assert [(m["monitor"], m["why_left"]) for m in listed["members"]] == [
+        ("old-api", None),
+        ("www", "up"),
+    ]
     mine = seen["www"]
     assert mine is not None
     assert [i["id"] for i in mine["incidents"]] == [doc["id"]]

@@ -978,7 +978,16 @@ def _rollup_series(rollups: Sequence[Rollup], period: str) -> dict[str, Any]:
 def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str, Any]:
     """The document behind the incidents page (see :func:`incidents_document`)."""
     rows = snap.store.incident_list(open_only=open_only, limit=limit, shown=SHOWN)
-    return {"now": iso(snap.now), "incidents": [listed_brief(i, snap.now) for i in rows]}
+    # Each incident's first monitors to join, with their times (issue 24): a monitor
+    # back while the incident goes on is still told, with when it joined and left.
+    moves = snap.store.membership([i.incident.id for i in rows], first=MEMBERS_SHOWN)
+    docs = []
+    for i in rows:
+        doc = listed_brief(i, snap.now)
+        if i.incident.id in moves:
+            doc["members"] = members_json(moves[i.incident.id], snap.now)
+        docs.append(doc)
+    return {"now": iso(snap.now), "incidents": docs}
 
 
 def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
@@ -1317,9 +1326,11 @@ def _members(members: Sequence[Mapping[str, Any]]) -> str:
             f'<td>{_when(m["joined"])} <span class="muted">{_e(m["why_joined"])}</span></td>'
             f"<td>{left}</td><td>{down}</td></tr>"
         )
+    said = f"Who was in it: {count(len({m['monitor'] for m in members}), 'monitor')}"
     return (
+        f'<details class="members"><summary>{_e(said)}</summary>'
         '<table class="members"><thead><tr><th>Monitor</th><th>Joined</th><th>Left</th>'
-        f"<th>Down</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>Down</th></tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
     )
 
 

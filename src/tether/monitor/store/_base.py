@@ -301,11 +301,16 @@ class Store(Protocol):
         (a status page's).  See :class:`Listed`."""
 
     def membership(
-        self, incidents: Collection[int], monitors: Collection[str] | None = None
+        self,
+        incidents: Collection[int],
+        monitors: Collection[str] | None = None,
+        *,
+        first: int | None = None,
     ) -> dict[int, tuple[Move, ...]]:
         """The membership history of each of ``incidents`` (of ``monitors`` alone, when
-        given: a status page's), in the order written; an incident with none is left out.
-        Each monitor's :func:`~tether.monitor._records.stints` are read from it."""
+        given: a status page's; of the first ``first`` monitors to join each, when given:
+        a list's), in the order written; an incident with none is left out.  Each
+        monitor's :func:`~tether.monitor._records.stints` are read from it."""
 
     def down_since(self) -> dict[str, float]:
         """Each monitor in an open incident, and when it joined the first of them (the
@@ -763,6 +768,22 @@ def listed_record(row: Sequence[Any], decode: Decode) -> Listed:
 
 def _seq(pair: Sequence[Any]) -> Any:
     return pair[0]
+
+
+FIRST_READ: Final = 4
+"""How many join lines per monitor asked for a list's first monitors (:func:`first_names`)
+are read at most: a monitor that joined more often than that takes a place of another."""
+
+
+def first_names(joined: Iterable[str], n: int) -> list[str]:
+    """The first ``n`` monitors of ``joined`` (the names of an incident's join lines, in
+    order), each once."""
+    out: dict[str, None] = {}
+    for name in joined:
+        out.setdefault(name)
+        if len(out) >= n:
+            break
+    return list(out)
 
 
 def moves_of(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Move, ...]]:

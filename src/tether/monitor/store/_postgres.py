@@ -62,6 +62,7 @@ from tether.monitor.store._base import (
     ALERT_COLUMNS,
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
+    FIRST_READ,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -81,6 +82,7 @@ from tether.monitor.store._base import (
     audit_values,
     controls_of,
     earliest,
+    first_names,
     incident_note,
     incident_record,
     incident_write,
@@ -315,6 +317,7 @@ MIGRATIONS: tuple[str, ...] = (
         why TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
+    CREATE INDEX incident_membership_in_order ON incident_membership (incident, seq);
     CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
     INSERT INTO incident_membership (incident, monitor, at, event, why)
     SELECT m.incident, m.monitor, coalesce((m.member->>'joined')::float8, i.opened),
@@ -1118,10 +1121,35 @@ class PostgresStore(BatchedStore["Conn"]):
         return [listed_record(r, _same) for r in rows]
 
     def membership(
-        self, incidents: Collection[int], monitors: Collection[str] | None = None
+        self,
+        incidents: Collection[int],
+        monitors: Collection[str] | None = None,
+        *,
+        first: int | None = None,
     ) -> dict[int, tuple[Move, ...]]:
         if not incidents:
             return {}
+        if first is not None:
+            out: dict[int, tuple[Move, ...]] = {}
+            for incident in sorted(set(incidents)):
+                joined = self._query(
+                    "SELECT monitor FROM incident_membership WHERE incident = %s "
+                    "AND event = 'joined' ORDER BY seq LIMIT %s",
+                    (incident, first * FIRST_READ),
+                )
+                names = first_names((m for (m,) in joined), first)
+                if names:
+                    out.update(
+                        moves_of(
+                            self._query(
+                                "SELECT incident, monitor, at, event, why "
+                                "FROM incident_membership WHERE incident = %s "
+                                "AND monitor = ANY(%s::text[]) ORDER BY seq",
+                                (incident, names),
+                            )
+                        )
+                    )
+            return out
         rows = self._query(
             "SELECT incident, monitor, at, event, why FROM incident_membership "
             "WHERE incident = ANY(%(ids)s) "

@@ -46,6 +46,7 @@ from tether.monitor.store._base import (
     ALERT_COLUMNS,
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
+    FIRST_READ,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -64,6 +65,7 @@ from tether.monitor.store._base import (
     audit_values,
     controls_of,
     earliest,
+    first_names,
     incident_note,
     incident_record,
     incident_write,
@@ -298,6 +300,7 @@ MIGRATIONS: tuple[str, ...] = (
         why TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
+    CREATE INDEX incident_membership_in_order ON incident_membership (incident, seq);
     CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
     INSERT INTO incident_membership (incident, monitor, at, event, why)
     SELECT m.incident, m.monitor, coalesce(json_extract(m.member, '$.joined'), i.opened),
@@ -1020,10 +1023,16 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         return [listed_record(r, json.loads) for r in rows]
 
     def membership(
-        self, incidents: Collection[int], monitors: Collection[str] | None = None
+        self,
+        incidents: Collection[int],
+        monitors: Collection[str] | None = None,
+        *,
+        first: int | None = None,
     ) -> dict[int, tuple[Move, ...]]:
         if not incidents:
             return {}
+        if first is not None:
+            return self._first_members(sorted(set(incidents)), first)
         rows = self._read().execute(
             "SELECT incident, monitor, at, event, why FROM incident_membership "
             "WHERE incident IN (SELECT value FROM json_each(:ids)) "
@@ -1035,6 +1044,28 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             },
         )
         return moves_of(rows)
+
+    def _first_members(self, incidents: list[int], first: int) -> dict[int, tuple[Move, ...]]:
+        """The moves of the first ``first`` monitors to join each incident: two reads an
+        incident, each by an index, whatever the incident's size."""
+        conn = self._read()
+        out: dict[int, tuple[Move, ...]] = {}
+        for incident in incidents:
+            joined = conn.execute(
+                "SELECT monitor FROM incident_membership WHERE incident = ? "
+                "AND event = 'joined' ORDER BY seq LIMIT ?",
+                (incident, first * FIRST_READ),
+            )
+            names = first_names((m for (m,) in joined), first)
+            if names:
+                rows = conn.execute(
+                    "SELECT incident, monitor, at, event, why FROM incident_membership "
+                    "WHERE incident = ? AND monitor IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY seq",
+                    (incident, _dumps(names)),
+                )
+                out.update(moves_of(rows))
+        return out
 
     def down_since(self) -> dict[str, float]:
         return earliest(self._read().execute(_DOWN_SINCE))
