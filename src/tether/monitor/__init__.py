@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         remote_request,
         server_url,
     )
+    from tether.monitor._dashboard import status_report
     from tether.monitor._demo import run_demo
     from tether.monitor._incidents import IncidentEngine
     from tether.monitor._log import logging_to
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
         history_text,
         incidents_report,
         incidents_text,
-        status_report,
         status_text,
     )
     from tether.monitor._runner import Runner
@@ -121,7 +121,7 @@ _LAZY = {
     "resolve_location": "tether.monitor.config",
     "run_demo": "tether.monitor._demo",
     "run_monitor": "tether.monitor._app",
-    "status_report": "tether.monitor._report",
+    "status_report": "tether.monitor._dashboard",
     "status_text": "tether.monitor._report",
     "uptimes": "tether.monitor._uptime",
 }

@@ -755,6 +755,27 @@ def build_status(
     }
 
 
+def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
+    """``tether status --json``: ``/api/status``'s document, built by the same code
+    (``_dashboard.build_status``) from what the store alone says
+    (``Snapshot.stored``), with every monitor in ``rows``, in the file's order.  A
+    monitor whose latest check failed longer ago than the dashboard looks back has that
+    check as its ``last_failure``."""
+    snap = Snapshot.stored(config, store, now)
+    doc = build_status(snap, Recent(), View(per_page=max(1, len(config.monitors))))
+    for row in doc["rows"]:
+        check = row["last_check"]
+        if check is not None and not check["ok"] and row["last_failure"] is None:
+            (latest,) = store.results(row["name"], limit=1)
+            row["last_failure"] = {
+                "at": iso(latest.ts),
+                "ago_s": round(now - latest.ts, 3),
+                "kind": None if latest.kind is None else latest.kind.value,
+                "detail": redacted(latest.detail),
+            }
+    return doc
+
+
 class MonitorsText:
     """The ``monitors`` map of ``/api/status`` (every monitor's name to its state) as
     JSON text, kept between requests: each monitor's ``"name":"state"`` is written again

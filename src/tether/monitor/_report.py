@@ -22,7 +22,6 @@ from tether.monitor._records import Incident, LocationFact, Move, Stint, kind_te
 from tether.monitor._uptime import format_uptime
 
 if TYPE_CHECKING:
-    from tether.monitor.config import MonitorConfig
     from tether.monitor.store import ProbeRecord, Rollup, Store
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "result_json",
     "rollup_json",
     "round_ms",
-    "status_report",
     "status_text",
 ]
 
@@ -165,30 +163,6 @@ def rollup_json(rollup: Rollup) -> dict[str, Any]:
         "latency_max_ms": round_ms(rollup.latency_max),
         "failures": dict(sorted(rollup.kinds.items())),
     }
-
-
-def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
-    """``tether status --json``: ``/api/status``'s document, built by the same code
-    (``_dashboard.build_status``) from what the store alone says
-    (``Snapshot.stored``), with every monitor in ``rows``, in the file's order.  A
-    monitor whose latest check failed longer ago than the dashboard looks back has that
-    check as its ``last_failure``."""
-    from tether.monitor._dashboard import Recent, Snapshot, build_status
-    from tether.monitor._overview import View
-
-    snap = Snapshot.stored(config, store, now)
-    doc = build_status(snap, Recent(), View(per_page=max(1, len(config.monitors))))
-    for row in doc["rows"]:
-        check = row["last_check"]
-        if check is not None and not check["ok"] and row["last_failure"] is None:
-            (latest,) = store.results(row["name"], limit=1)
-            row["last_failure"] = {
-                "at": iso(latest.ts),
-                "ago_s": round(now - latest.ts, 3),
-                "kind": None if latest.kind is None else latest.kind.value,
-                "detail": redacted(latest.detail),
-            }
-    return doc
 
 
 def history_report(
