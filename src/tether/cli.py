@@ -1137,9 +1137,5 @@ def _matrix(*, markdown: bool) -> int:
     return EXIT_OK if all(c.agrees for c in cases) else EXIT_FAILURE
 
 
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 if __name__ == "__main__":
     sys.exit(main())

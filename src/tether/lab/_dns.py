@@ -20,8 +20,6 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-ZONE = dns.name.from_text("lab.test.")
-
 # name -> {rdtype: addresses}; a name listed with no records is NODATA.
 _RECORDS: dict[str, dict[int, tuple[str, ...]]] = {
     "ok.lab.test.": {dns.rdatatype.A: ("127.0.0.1",), dns.rdatatype.AAAA: ("::1",)},

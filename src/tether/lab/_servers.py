@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-_MAX_HEAD = 64 * 1024
 UPLOAD_STALL_HOLD = 60.0
 """Seconds upload_stall keeps a connection it does not read."""
 _REASONS = {

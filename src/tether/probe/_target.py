@@ -166,7 +166,6 @@ class EchoOptions:
     """Seconds; ping's shortest for a user who is not root."""
 
 
-ICMP_OPTIONS = ("count", "interval")
 MAX_ECHOES = 100
 
 
