@@ -23,9 +23,10 @@ from tether._version import __version__
 _logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 if _typing.TYPE_CHECKING:
-    from tether._report import Reporter, report_to
+    from tether._report import Reporter
     from tether._retry._backoff import backoff_delay
     from tether._retry._decorator import retry
+    from tether._retry._ended import report_to
     from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
     from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
     from tether._retry._policy import Breaker, Budget, RetryPolicy, Timeouts
@@ -36,7 +37,7 @@ if _typing.TYPE_CHECKING:
 # tether.Session also waits because it imports requests.
 _LAZY = {
     "Reporter": "tether._report",
-    "report_to": "tether._report",
+    "report_to": "tether._retry._ended",
     "backoff_delay": "tether._retry._backoff",
     "retry": "tether._retry._decorator",
     "CircuitOpenError": "tether._retry._errors",

@@ -1,6 +1,7 @@
-"""Report each call's outcome to a running ``tether monitor``: ``tether.report_to``.
+"""Report each call's outcome to a running ``tether monitor``: the :class:`Reporter`
+(installed by ``tether.report_to``, ``_retry/_ended``, which this module never imports).
 
-The caller's path appends one tuple to a bounded ``deque`` (the oldest dropped and
+The caller's path appends one record (a tuple) to a bounded ``deque`` (the oldest dropped and
 counted when it is full); a daemon thread wakes every ``flush_every`` seconds, or when
 the buffer is half full, and POSTs what it holds as one JSON batch to
 ``{monitor}/api/report`` with the standard library, over one kept-alive connection.
@@ -21,7 +22,6 @@ keeps it, ahead of newer calls, and backs off (exponential with full jitter, cap
 
 from __future__ import annotations
 
-import atexit
 import collections
 import http.client
 import json
@@ -36,16 +36,14 @@ import urllib.parse
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import overload
 
 from tether._redact import redact_url
-from tether._retry import _ended
 from tether._retry._backoff import backoff_delay
-from tether._retry._ended import Record
+from tether._retry._record import CallRecord
 
 logger = logging.getLogger("tether")
 
-__all__ = ["ReportStats", "Reporter", "from_environment", "report_to"]
+__all__ = ["ReportStats", "Reporter", "from_environment"]
 
 MAX_CALLS = 5000
 """At most this many calls in one batch (the monitor refuses more)."""
@@ -126,8 +124,8 @@ class Reporter:
         self._timeout = timeout
         self._clock = clock
         self._rand = rand
-        self._buffer: collections.deque[Record] = collections.deque(maxlen=max_buffer)
-        self._held: list[Record] = []  # a batch to send again, older than the buffer
+        self._buffer: collections.deque[CallRecord] = collections.deque(maxlen=max_buffer)
+        self._held: list[CallRecord] = []  # a batch to send again, older than the buffer
         self._overflow = [0]  # calls the buffer dropped (a list: the sink adds to it)
         self._acked_overflow = 0
         self._sent = self._rejected = self._failed = 0
@@ -141,6 +139,7 @@ class Reporter:
         self._fresh_locks()
         self.sink = self._make_sink()
         """Takes one ended call's record; what the retry loop calls."""
+        self._closing: list[Callable[[Reporter], None]] = []
         _live.add(self)
         if start_thread:
             self._start()
@@ -148,15 +147,20 @@ class Reporter:
     def __repr__(self) -> str:
         return f"<Reporter app={self.app} to {self.url}>"
 
+    def when_closed(self, callback: Callable[[Reporter], None]) -> None:
+        """Call ``callback`` with this reporter as it closes (the registry of ended calls
+        lets go of it then: ``_ended.install``)."""
+        self._closing.append(callback)
+
     # -- the caller's path -------------------------------------------------------------
 
-    def _make_sink(self) -> Callable[[Record], None]:
+    def _make_sink(self) -> Callable[[CallRecord], None]:
         buffer, overflow = self._buffer, self._overflow
         append, full = buffer.append, buffer.maxlen or 0
         half = max(full // 2 - 1, 0)  # the length before the append that makes it half full
         wake = self._wake
 
-        def sink(record: Record) -> None:
+        def sink(record: CallRecord) -> None:
             n = len(buffer)
             if n >= full:
                 overflow[0] += 1  # the deque drops its oldest itself
@@ -182,8 +186,8 @@ class Reporter:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the thread and send what is left, within ``timeout`` seconds in all."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        if _ended.installed() is self:
-            _ended.install(None)
+        for closing in self._closing:
+            closing(self)
         self._closed = True
         self._wake.set()
         thread = self._thread
@@ -268,7 +272,7 @@ class Reporter:
         )
         return False
 
-    def _keep(self, calls: list[Record]) -> None:
+    def _keep(self, calls: list[CallRecord]) -> None:
         """Put ``calls`` back ahead of the buffer, dropping the oldest past its bound."""
         room = (self._buffer.maxlen or 0) - len(self._buffer) - len(self._held)
         excess = len(calls) - max(room, 0)
@@ -414,7 +418,7 @@ def _parse(url: str) -> _Target:
     )
 
 
-def _body(app: str, dropped: int, calls: list[Record]) -> bytes:
+def _body(app: str, dropped: int, calls: list[CallRecord]) -> bytes:
     rows = [
         [round(at, 3), endpoint, method, kind, status, round(seconds * 1000, 3), attempts]
         for at, endpoint, method, kind, status, seconds, attempts in calls
@@ -442,63 +446,6 @@ def _user_agent() -> str:
     return f"tether/{__version__} (report)"
 
 
-# -- the one reporter receiving calls --------------------------------------------------
-
-
-@overload
-def report_to(
-    url: str,
-    *,
-    app: str,
-    token: str | None = ...,
-    cafile: str | None = ...,
-    flush_every: float = ...,
-    max_buffer: int = ...,
-) -> Reporter: ...
-@overload
-def report_to(url: None) -> None: ...
-
-
-def report_to(
-    url: str | None,
-    *,
-    app: str | None = None,
-    token: str | None = None,
-    cafile: str | None = None,
-    flush_every: float = 1.0,
-    max_buffer: int = 10_000,
-) -> Reporter | None:
-    """Report every call made through tether (``tether.Session``, the httpx transports,
-    the aiohttp wrapper and middleware, ``@tether.retry``) to the monitor at ``url``, as
-    application ``app``; ``None`` stops reporting.  The previous reporter, if any, is
-    flushed (at most 1 s) and closed.
-
-    ``token``: sent as ``Authorization: Bearer``, never logged or shown.  ``cafile``:
-    CA certificates to verify an ``https://`` monitor with (verified against the system's
-    otherwise).  ``flush_every``: seconds between batches.  ``max_buffer``: calls kept
-    while the monitor is away; past it, the oldest are dropped and counted.
-    """
-    if url is None:
-        previous = _ended.install(None)
-        if previous is not None:
-            previous.close(1.0)
-        return None
-    if app is None:
-        raise ValueError("report_to: app= is required (the name the monitor shows)")
-    reporter = Reporter(
-        url,
-        app=app,
-        token=token,
-        cafile=cafile,
-        flush_every=flush_every,
-        max_buffer=max_buffer,
-    )
-    previous = _ended.install(reporter)
-    if previous is not None and previous is not reporter:
-        previous.close(1.0)
-    return reporter
-
-
 def from_environment() -> Reporter | None:
     """The reporter ``TETHER_REPORT_URL``, ``TETHER_REPORT_APP`` and ``TETHER_REPORT_TOKEN``
     ask for, if the URL is set; a bad setting is one warning, and no reporting."""
@@ -522,19 +469,8 @@ _live: weakref.WeakSet[Reporter] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    _ended.fresh_lock()  # another thread may have held it at the fork
     for reporter in list(_live):
         reporter._after_fork()
-    if _ended.installed() is not None:
-        _ended.install(_ended.installed())  # its sink is a new one
-
-
-def _at_exit() -> None:
-    """Send what the installed reporter holds, within about a second."""
-    reporter = _ended.installed()
-    if reporter is not None:
-        reporter.close(1.0)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)

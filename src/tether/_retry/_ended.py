@@ -11,23 +11,20 @@ was not called, reads ``TETHER_REPORT_URL`` once; then it leaves the list.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, overload
 
-from tether._kinds import Kind
-
-if TYPE_CHECKING:
-    from tether._report import Reporter
+from tether._report import Reporter, from_environment
+from tether._retry import _instrument
+from tether._retry._record import CallRecord, Sink
 
 logger = logging.getLogger("tether")
 
-Record = tuple[float, str, str, Kind | None, int | None, float, int]
-"""``(at, endpoint, method, kind, status, seconds, attempts)``: ``at`` the wall time the
-call ended (Unix seconds), ``seconds`` its whole latency on the policy's clock."""
-
-Sink = Callable[[Record], None]
+Record = CallRecord
+"""The record of one ended call (:class:`~tether._retry._record.CallRecord`)."""
 
 SINKS: list[Sink] = []
 """What the loop hands each ended call to; changed in place only, under :data:`_locks`."""
@@ -51,8 +48,6 @@ SINKS.append(_first)
 
 
 def _setup(*, read_env: bool) -> None:
-    from tether._retry import _instrument
-
     _state["ready"] = True
     try:
         _state["meter_sink"] = _instrument.call_duration()
@@ -63,8 +58,6 @@ def _setup(*, read_env: bool) -> None:
             exc_info=True,
         )
     if read_env:
-        from tether._report import from_environment
-
         reporter = from_environment()
         if reporter is not None:
             _state["reporter"] = reporter
@@ -82,14 +75,23 @@ def _rebuild() -> None:
 
 
 def install(reporter: Reporter | None) -> Reporter | None:
-    """Make ``reporter`` the one that receives ended calls; the previous one, if any."""
+    """Make ``reporter`` the one that receives ended calls (until it closes); the
+    previous one, if any."""
     with _locks[0]:
         if not _state["ready"]:
             _setup(read_env=False)
         previous: Reporter | None = _state["reporter"]
         _state["reporter"] = reporter
         _rebuild()
+    if reporter is not None and reporter is not previous:
+        reporter.when_closed(_closed)
     return previous
+
+
+def _closed(reporter: Reporter) -> None:
+    """A reporter closes: if it is the one receiving ended calls, none is."""
+    if installed() is reporter:
+        install(None)
 
 
 def installed() -> Reporter | None:
@@ -101,8 +103,6 @@ def installed() -> Reporter | None:
 def use_meter(meter: Any) -> None:
     """Record call durations with ``meter`` (an OpenTelemetry ``Meter``) from now on;
     ``None`` stops.  For tests and for applications that keep their own MeterProvider."""
-    from tether._retry import _instrument
-
     with _locks[0]:
         if not _state["ready"]:
             _setup(read_env=False)
@@ -113,3 +113,79 @@ def use_meter(meter: Any) -> None:
 def fresh_lock() -> None:
     """A new lock, in a child process after ``fork``."""
     _locks[0] = threading.RLock()
+
+
+# -- the one reporter receiving calls --------------------------------------------------
+
+
+@overload
+def report_to(
+    url: str,
+    *,
+    app: str,
+    token: str | None = ...,
+    cafile: str | None = ...,
+    flush_every: float = ...,
+    max_buffer: int = ...,
+) -> Reporter: ...
+@overload
+def report_to(url: None) -> None: ...
+
+
+def report_to(
+    url: str | None,
+    *,
+    app: str | None = None,
+    token: str | None = None,
+    cafile: str | None = None,
+    flush_every: float = 1.0,
+    max_buffer: int = 10_000,
+) -> Reporter | None:
+    """Report every call made through tether (``tether.Session``, the httpx transports,
+    the aiohttp wrapper and middleware, ``@tether.retry``) to the monitor at ``url``, as
+    application ``app``; ``None`` stops reporting.  The previous reporter, if any, is
+    flushed (at most 1 s) and closed.
+
+    ``token``: sent as ``Authorization: Bearer``, never logged or shown.  ``cafile``:
+    CA certificates to verify an ``https://`` monitor with (verified against the system's
+    otherwise).  ``flush_every``: seconds between batches.  ``max_buffer``: calls kept
+    while the monitor is away; past it, the oldest are dropped and counted.
+    """
+    if url is None:
+        previous = install(None)
+        if previous is not None:
+            previous.close(1.0)
+        return None
+    if app is None:
+        raise ValueError("report_to: app= is required (the name the monitor shows)")
+    reporter = Reporter(
+        url,
+        app=app,
+        token=token,
+        cafile=cafile,
+        flush_every=flush_every,
+        max_buffer=max_buffer,
+    )
+    previous = install(reporter)
+    if previous is not None and previous is not reporter:
+        previous.close(1.0)
+    return reporter
+
+
+def _after_fork_in_child() -> None:
+    """In a child after ``fork``: a new lock (another thread may have held it at the
+    fork), and the installed reporter's new sink (``_report`` has remade it)."""
+    fresh_lock()
+    if installed() is not None:
+        install(installed())
+
+
+def _at_exit() -> None:
+    """Send what the installed reporter holds, within about a second."""
+    reporter = installed()
+    if reporter is not None:
+        reporter.close(1.0)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_at_exit)

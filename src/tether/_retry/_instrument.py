@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tether._hostport import InvalidHostPort, split_hostport
 
 if TYPE_CHECKING:
-    from tether._retry._ended import Record
+    from tether._retry._record import CallRecord
 
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -89,7 +89,7 @@ _DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2
 """The semantic conventions' advised boundaries for ``http.client.request.duration``."""
 
 
-def call_duration(meter: Any = None) -> Callable[[Record], None] | None:
+def call_duration(meter: Any = None) -> Callable[[CallRecord], None] | None:
     """A sink of ended calls recording ``http.client.request.duration`` with ``meter``
     (default: ``opentelemetry.metrics.get_meter("tether", version)``, a no-op until the
     application configures a MeterProvider); None without the OpenTelemetry API."""
@@ -125,7 +125,7 @@ def call_duration(meter: Any = None) -> Callable[[Record], None] | None:
     attributes: dict[tuple[Any, ...], dict[str, str | int]] = {}
     warned = False
 
-    def sink(r: Record) -> None:
+    def sink(r: CallRecord) -> None:
         nonlocal warned
         if proxy is not None and proxy._real_instrument is None:
             return

@@ -27,6 +27,7 @@ from tether._retry._ended import SINKS
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
 from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
+from tether._retry._record import CallRecord
 from tether._retry._state import Guard, endpoint_of
 
 R = TypeVar("R")
@@ -457,7 +458,7 @@ class Call:
             kind = _status_kind(code) if code >= 400 else None
         else:
             kind = code = None
-        record = (
+        record: CallRecord = (
             _wall(),
             self.endpoint,
             self.method,
