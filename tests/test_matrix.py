@@ -15,11 +15,8 @@ from pathlib import Path
 import pytest
 
 from tether.lab import Lab
+from tether.lab._cases import CLIENTS, IPV6_BLACKHOLE, IPV6_FIRST, Case
 from tether.lab._matrix import (
-    CLIENTS,
-    IPV6_BLACKHOLE,
-    IPV6_FIRST,
-    Case,
     available,
     matrix_markdown,
     netns_available,

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tether._kinds import Kind
+from tether.lab._cases import CONNECT_TIMEOUT, READ_TIMEOUT, TOTAL_TIMEOUT, Case, case_of
 
 if TYPE_CHECKING:
     from tether.lab._lab import Scenario
-    from tether.lab._matrix import Case
 
 __all__ = ["EXHAUSTED", "LOCAL", "NETNS", "PORT_RANGE_URL", "Exhaustion", "run_exhausted"]
 
@@ -94,7 +94,6 @@ exec "$PYTHON" -m tether.lab._exhaust port_range "$CLIENT" "$URL"
 
 def run_exhausted(scenario: Scenario, client: str) -> Case:
     """Run one (scenario, client) in a child process; the child classifies what it saw."""
-    from tether.lab._matrix import Case
 
     argv = [sys.executable, "-m", "tether.lab._exhaust", scenario.name, client, scenario.url]
     env = dict(os.environ)
@@ -116,7 +115,6 @@ def run_exhausted(scenario: Scenario, client: str) -> Case:
 
 def _broken(scenario: Scenario, client: str, outcome: str, raised: str | None, why: str) -> Case:
     """A case that failed to run: no kind, so it never agrees with the expected one."""
-    from tether.lab._matrix import Case
 
     kind = scenario.kind.value if scenario.kind else None
     return Case(scenario.name, client, outcome, raised, why, None, kind)
@@ -172,8 +170,6 @@ def _no_ports_left(url: str) -> Iterator[None]:
 def _requests(url: str, squeeze: Squeeze) -> int:
     import requests
 
-    from tether.lab._matrix import CONNECT_TIMEOUT, READ_TIMEOUT
-
     with requests.Session() as session:
         session.trust_env = False
         with squeeze():
@@ -182,8 +178,6 @@ def _requests(url: str, squeeze: Squeeze) -> int:
 
 def _urllib3(url: str, squeeze: Squeeze) -> int:
     import urllib3
-
-    from tether.lab._matrix import CONNECT_TIMEOUT, READ_TIMEOUT
 
     with urllib3.PoolManager() as pool:
         timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
@@ -194,8 +188,6 @@ def _urllib3(url: str, squeeze: Squeeze) -> int:
 def _httpx(url: str, squeeze: Squeeze) -> int:
     import httpx
 
-    from tether.lab._matrix import CONNECT_TIMEOUT, READ_TIMEOUT
-
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     with httpx.Client(timeout=timeout, trust_env=False) as client, squeeze():
         return client.get(url).status_code
@@ -203,8 +195,6 @@ def _httpx(url: str, squeeze: Squeeze) -> int:
 
 def _httpx_async(url: str, squeeze: Squeeze) -> int:
     import httpx
-
-    from tether.lab._matrix import CONNECT_TIMEOUT, READ_TIMEOUT
 
     async def go() -> int:
         timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
@@ -217,8 +207,6 @@ def _httpx_async(url: str, squeeze: Squeeze) -> int:
 
 def _aiohttp(url: str, squeeze: Squeeze) -> int:
     import aiohttp
-
-    from tether.lab._matrix import CONNECT_TIMEOUT, READ_TIMEOUT, TOTAL_TIMEOUT
 
     async def go() -> int:
         timeout = aiohttp.ClientTimeout(
@@ -236,8 +224,6 @@ def _aiohttp(url: str, squeeze: Squeeze) -> int:
 def _urllib(url: str, squeeze: Squeeze) -> int:
     import urllib.request
 
-    from tether.lab._matrix import READ_TIMEOUT
-
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with squeeze(), opener.open(url, timeout=READ_TIMEOUT) as r:
         r.read()
@@ -245,7 +231,6 @@ def _urllib(url: str, squeeze: Squeeze) -> int:
 
 
 def _socket(url: str, squeeze: Squeeze) -> int:
-    from tether.lab._matrix import CONNECT_TIMEOUT
 
     parts = urlsplit(url)
     with squeeze(), socket.create_connection((parts.hostname, parts.port), CONNECT_TIMEOUT):
@@ -356,7 +341,6 @@ def main(argv: list[str]) -> int:
     import warnings
 
     from tether.lab._lab import Scenario
-    from tether.lab._matrix import case_of
 
     if len(argv) != 3 or argv[0] not in EXHAUSTED or argv[1] not in EXHAUSTED[argv[0]].clients:
         print("usage: python -m tether.lab._exhaust SCENARIO CLIENT URL", file=sys.stderr)
