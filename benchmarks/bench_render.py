@@ -42,7 +42,6 @@ from tether.monitor._dashboard import Recent, Snapshot, _dumps, build_status, da
 from tether.monitor._overview import View
 from tether.monitor._prober import Check
 from tether.monitor._uptime import UptimeTable
-from tether.monitor._view import ClusterView, locations_of
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import MonitorConfig
 from tether.monitor.store import ProbeRecord, SQLiteStore
@@ -114,8 +113,8 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                 )
                 t_page = time.thread_time() - t
                 t = time.thread_time()
-                cluster = ClusterView.of(runner)
-                runner.metrics.render(cluster, locations_of(runner), runner.latest)
+                cluster = runner.cluster_view()
+                runner.metrics.render(cluster, runner.locations(), runner.latest)
                 t_metrics = time.thread_time() - t
                 if r:
                     times["snapshot"].append(t_snap)

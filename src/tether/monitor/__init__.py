@@ -19,7 +19,8 @@ from tether._lazy import lazy_names
 require("tether.monitor", "monitor")
 
 if TYPE_CHECKING:
-    from tether.monitor._app import acknowledge, channels_for, run_monitor
+    from tether.monitor._actions import acknowledge
+    from tether.monitor._app import channels_for, run_monitor
     from tether.monitor._client import (
         RemoteError,
         monitor_api_path,
@@ -107,7 +108,7 @@ _LAZY = {
     "State": "tether.monitor._state",
     "Store": "tether.monitor.store",
     "StoreError": "tether.monitor.store",
-    "acknowledge": "tether.monitor._app",
+    "acknowledge": "tether.monitor._actions",
     "channels_for": "tether.monitor._app",
     "format_uptime": "tether.monitor._uptime",
     "history_report": "tether.monitor._report",

@@ -57,10 +57,12 @@ from tether.monitor.store import StoreError
 if TYPE_CHECKING:
     from tether.monitor._runner import Runner
     from tether.monitor.config import Monitor
+    from tether.monitor.store import Store
 
 __all__ = [
     "NOTE_MAX",
     "Forms",
+    "acknowledge",
     "add_actions",
     "audit_json",
     "forms_for",
@@ -86,6 +88,16 @@ class Forms:
     hidden ``csrf`` field (``None`` outside sessions)."""
 
     csrf: str | None = None
+
+
+def acknowledge(
+    store: Store, incident_id: int, by: str, now: float, audit: AuditEntry | None = None
+) -> bool:
+    """Acknowledge the open incident ``incident_id`` in ``store`` (what ``tether ack``
+    and the write API do, the API with its ``audit`` entry); a running monitor stops its
+    reminders and escalation within a second.  False if no incident by that id is open."""
+    entry = TimelineEntry(now, "acknowledged", f"by {by}")
+    return store.acknowledge_incident(incident_id, entry, audit=audit)
 
 
 def forms_for(request: web.Request) -> Forms | None:
@@ -349,7 +361,7 @@ def add_actions(app: web.Application, runner: Runner) -> None:
             raise refusal(404, f"no incident #{number}")
         return found
 
-    async def acknowledge(request: web.Request) -> web.Response:
+    async def acknowledge_it(request: web.Request) -> web.Response:
         number = incident_id(request)
         who, body = await _authorized(request)
         _only(body, ())
@@ -363,11 +375,9 @@ def add_actions(app: web.Application, runner: Runner) -> None:
         )
         at = found.acknowledged
         if changed:
-            from tether.monitor._app import acknowledge as acknowledge_in
-
             now = runner.wall()
             audit = entry(who, "acknowledge", f"incident:{number}")
-            done = await write(lambda: acknowledge_in(runner.store, number, who.who, now, audit))
+            done = await write(lambda: acknowledge(runner.store, number, who.who, now, audit))
             if not done:  # resolved meanwhile
                 raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
             at = now
@@ -504,7 +514,7 @@ def add_actions(app: web.Application, runner: Runner) -> None:
         ("/api/monitors/{name:.+}/pause", pause),
         ("/api/monitors/{name:.+}/resume", resume),
         ("/api/monitors/{name:.+}/check", check),
-        ("/api/incidents/{id}/acknowledge", acknowledge),
+        ("/api/incidents/{id}/acknowledge", acknowledge_it),
         ("/api/incidents/{id}/notes", note),
         ("/api/maintenance", open_window),
         ("/api/maintenance/{id}/close", close_window),

@@ -21,7 +21,6 @@ from tether._hostport import join_hostport
 from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._loop import run
-from tether.monitor._records import AuditEntry, TimelineEntry
 from tether.monitor._runner import Runner
 from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
 from tether.monitor.config import (
@@ -37,7 +36,6 @@ from tether.monitor.config import (
 from tether.monitor.store import ClusterError, Store, open_cluster
 
 __all__ = [
-    "acknowledge",
     "channels_for",
     "close_channels",
     "reload",
@@ -71,16 +69,6 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
                 cafile=channel.ca_file,
             )
     return out
-
-
-def acknowledge(
-    store: Store, incident_id: int, by: str, now: float, audit: AuditEntry | None = None
-) -> bool:
-    """Acknowledge the open incident ``incident_id`` in ``store`` (what ``tether ack``
-    and the write API do, the API with its ``audit`` entry); a running monitor stops its
-    reminders and escalation within a second.  False if no incident by that id is open."""
-    entry = TimelineEntry(now, "acknowledged", f"by {by}")
-    return store.acknowledge_incident(incident_id, entry, audit=audit)
 
 
 def close_channels(channels: Mapping[str, Channel]) -> None:

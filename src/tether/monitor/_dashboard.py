@@ -105,7 +105,7 @@ from tether.monitor._report import (
 from tether.monitor._state import State
 from tether.monitor._traffic import WindowView
 from tether.monitor._uptime import WINDOWS, UptimeTable, format_uptime, uptimes, uptimes_of
-from tether.monitor._view import ClusterView, LocationsView, locations_of
+from tether.monitor._view import ClusterView, LocationsView, views_of
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.store._base import Listed, StoreError, StoreHealth, bucket_start
@@ -365,8 +365,8 @@ class Snapshot:
             tuple(runner.outbox.status()),
             runner.store,
             runner.store.health(),
-            locations_of(runner, shown),
-            ClusterView.of(runner),
+            runner.locations(shown),
+            runner.cluster_view(),
             runner.cluster,
             {
                 name: traffic_json(runner.traffic[name].view(runner.wall()))
@@ -395,21 +395,14 @@ class Snapshot:
             if found:
                 r = found[0]
                 latest[name] = Observation(name, r.ok, r.ts, r.latency_ms, r.kind)
-        several = {
-            m.name: Placement(config.placed(m), m.quorum)
-            for m in config.monitors
-            if len(config.placed(m)) > 1
-        }
+        several = [m for m in config.monitors if len(config.placed(m)) > 1]
         locations: dict[str, LocationsView] = {}
         if several:
-            quorum = Quorum(several, live=config.locations)
+            # Every location counts as live: no instance is asked.
+            placed = {m.name: Placement(config.placed(m), m.quorum) for m in several}
+            quorum = Quorum(placed, live=config.locations)
             quorum.restore(row.state for row in store.location_states())
-            for name in several:
-                verdict = quorum.verdict(name)
-                if verdict is not None:
-                    facts = quorum.locations(name)
-                    counted = len(verdict.counted)
-                    locations[name] = LocationsView(facts, verdict.needed, verdict.failing, counted)
+            locations = views_of(quorum, several, config)
         backlog = store.backlog()
         channels = tuple(
             ChannelStatus(c.name, queued, oldest, False, None, None, 0, 0)

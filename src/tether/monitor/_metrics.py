@@ -654,7 +654,7 @@ class MonitorMetrics:
         """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``
         (only those of ``probed``, the monitors this instance probes now, when given: one
         whose shard moved to another instance is exported by that one), the monitors'
-        ``locations`` (:func:`~tether.monitor._view.locations_of`), and the instances
+        ``locations`` (``Runner.locations``), and the instances
         when ``cluster`` has read them."""
         now = self._wall()
         for channel, oldest in list(self._oldest.items()):

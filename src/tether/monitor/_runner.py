@@ -64,6 +64,7 @@ from tether.monitor._report import iso
 from tether.monitor._shares import monitors_in, shard_of
 from tether.monitor._state import State
 from tether.monitor._traffic import Call, Thresholds, Traffic
+from tether.monitor._view import ClusterView, LocationsView, views_of
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import (
     MaintenanceWindow,
@@ -345,6 +346,19 @@ class Runner:
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
         return self._by_name[name]
+
+    def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
+        """Every monitor of more than one location (or those of ``names``), with what its
+        locations see: on the event loop, as the quorum changes there.  A monitor of one
+        location costs nothing (they are kept aside: :attr:`several`)."""
+        monitors: Iterable[Monitor] = self.several
+        if names is not None:
+            monitors = [self._by_name[n] for n in names if n in self._by_name]
+        return views_of(self.quorum, monitors, self.config)
+
+    def cluster_view(self) -> ClusterView:
+        """This instance, from memory (on the event loop); the instances are read off it."""
+        return ClusterView(self.cluster.id, self.here, self.leading, self.config.locations)
 
     def describe(self) -> str:
         """What this instance is doing, in a line (for a stuck monitor's stack dump)."""

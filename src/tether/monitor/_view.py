@@ -1,14 +1,13 @@
-"""What the dashboard and ``/metrics`` show of locations and instances, read from the
-runner: each monitor's locations from the quorum, on the event loop (memory, and the
-quorum changes only there), and the cluster's instances off it (a database query with
-PostgreSQL), as the other store reads are.
+"""What the dashboard and ``/metrics`` show of locations and instances: each monitor's
+locations from a quorum (the runner's, on its event loop: ``Runner.locations``), and the
+cluster's instances off it (a database query with PostgreSQL), as the other store reads
+are.  Records and pure functions: nothing here reads the runner.
 
 A monitor probed from one location shows none of this: its state is its location's.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -16,11 +15,11 @@ from typing import TYPE_CHECKING
 from tether.monitor._records import LocationFact
 
 if TYPE_CHECKING:
-    from tether.monitor._runner import Runner
-    from tether.monitor.config import Monitor
+    from tether.monitor._quorum import Quorum
+    from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.store import Cluster, Instance
 
-__all__ = ["ClusterView", "LocationsView", "locations_of"]
+__all__ = ["ClusterView", "LocationsView", "views_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +37,12 @@ class LocationsView:
     """Locations that count: live, and not paused there."""
 
 
-def locations_of(runner: Runner, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
-    """Every monitor of more than one location (or those of ``names``), with what its
-    locations see: on the runner's event loop, as the quorum changes there.  About 10 µs
-    a monitor of three locations; a monitor of one location costs nothing (the runner
-    keeps the others aside, :attr:`Runner.several`)."""
-    config, quorum = runner.config, runner.quorum
-    monitors: Iterable[Monitor] = runner.several
-    if names is not None:
-        monitors = []
-        for name in names:
-            with contextlib.suppress(KeyError):  # not configured: its page is a 404
-                monitors.append(runner.monitor(name))
+def views_of(
+    quorum: Quorum, monitors: Iterable[Monitor], config: MonitorConfig
+) -> dict[str, LocationsView]:
+    """Each of ``monitors`` placed at more than one location, with what its locations
+    see as ``quorum`` has it (a running monitor's, or one restored from the store).  About
+    10 µs a monitor of three locations."""
     out: dict[str, LocationsView] = {}
     for m in monitors:
         if len(config.placed(m)) < 2:
@@ -76,11 +69,6 @@ class ClusterView:
     """The configuration's locations."""
     instances: tuple[Instance, ...] | None = None
     """Every instance, leader first (None: not read, or they could not be)."""
-
-    @classmethod
-    def of(cls, runner: Runner) -> ClusterView:
-        """This instance, from the runner's memory (on its event loop); no instances yet."""
-        return cls(runner.cluster.id, runner.here, runner.leading, runner.config.locations)
 
     def read(self, cluster: Cluster, now: float) -> ClusterView:
         """With the instances read from ``cluster``: off the event loop, since with

@@ -25,7 +25,6 @@ from tether.monitor._params import MAX_BODY, request_number
 from tether.monitor._push import add_push
 from tether.monitor._report_api import add_report
 from tether.monitor._statuspage import add_status_pages
-from tether.monitor._view import ClusterView, locations_of
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
 from tether.monitor.store import ClusterError
 from tether.probe import AllowedTargets, IcmpNotPermitted, TargetRefused
@@ -87,7 +86,7 @@ async def scrape(runner: Runner) -> bytes:
     """What ``/metrics`` answers: the instances are read off the event loop (a query with
     PostgreSQL; left out when the database cannot be reached, the rest is served all the
     same), everything else from the runner's memory on it."""
-    cluster = ClusterView.of(runner)
+    cluster = runner.cluster_view()
     # Unread, tether_cluster_instances is left out; the store's series say why.
     with contextlib.suppress(ClusterError):
         cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
@@ -95,7 +94,7 @@ async def scrape(runner: Runner) -> bytes:
     # another instance takes its monitors out of it).  Rendered on a thread: with tens of
     # thousands of monitors a scrape takes seconds, which the checks must not wait for
     # (the collectors copy what they read, each a dict the event loop writes).
-    locations = locations_of(runner)
+    locations = runner.locations()
     return await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
 
 
