@@ -49,6 +49,7 @@ from tether.monitor._report import incidents_report, incidents_text
 from tether.monitor._state import State
 from tether.monitor._statuspage import Sight, build_page
 from tether.monitor.config import parse_config
+from tether.monitor.store import Store
 from tether.probe import ProbeOptions
 
 # -- the engine: every change of membership is a move on the event that made it ----------
@@ -157,21 +158,27 @@ def test_stints_hold_together_whatever_the_history(raw: list[tuple[str, str, int
 # -- the store: appended in the incident's own transaction, read back in order ------------
 
 
+def opened(store: Store, opener: str) -> Incident:
+    """An incident opened in ``store`` by ``opener`` at T0 (its join is written with it)."""
+    incident = Incident(
+        store.new_incident_id(),
+        "host:127.0.0.1:1:connect.refused",
+        None,
+        "refused",
+        "start it",
+        T0,
+        monitors=(opener,),
+        members={opener: Member(T0, alerted=True, opener=True)},
+    )
+    store.commit_incident(incident, [], T0, opened=True)
+    return incident
+
+
 def test_the_store_keeps_the_history_and_a_resolved_incident_keeps_everyone(target: str) -> None:
     """Moves written with an incident's changes read back in order, for all or some of
     its monitors; resolving it names everyone that was in it, not only the last."""
     with open_target(target) as store:
-        incident = Incident(
-            store.new_incident_id(),
-            "host:127.0.0.1:1:connect.refused",
-            None,
-            "refused",
-            "start it",
-            T0,
-            monitors=("a",),
-            members={"a": Member(T0, alerted=True, opener=True)},
-        )
-        store.commit_incident(incident, [], T0, opened=True)
+        incident = opened(store, "a")
         joined = Incident(
             **{
                 **{f: getattr(incident, f) for f in incident.__slots__},
@@ -230,17 +237,7 @@ def test_a_list_reads_the_first_monitors_to_join_whole(target: str) -> None:
     """``first``: the moves of the first monitors to join each incident, every move of
     theirs (a leave written after later joins too), none of the others'."""
     with open_target(target) as store:
-        incident = Incident(
-            store.new_incident_id(),
-            "host:127.0.0.1:1:connect.refused",
-            None,
-            "refused",
-            "start it",
-            T0,
-            monitors=("m0",),
-            members={"m0": Member(T0, alerted=True, opener=True)},
-        )
-        store.commit_incident(incident, [], T0, opened=True)
+        incident = opened(store, "m0")
         moves = [Move(f"m{i}", T0 + i, "joined", "down") for i in range(1, 5)]
         moves += [Move("m1", T0 + 9, "left", "up"), Move("m3", T0 + 9, "left", "up")]
         store.commit_incident(

@@ -786,6 +786,23 @@ def first_names(joined: Iterable[str], n: int) -> list[str]:
     return list(out)
 
 
+def first_members(
+    incidents: Collection[int],
+    first: int,
+    joined: Callable[[int, int], Iterable[str]],
+    moves: Callable[[int, list[str]], Iterable[Sequence[Any]]],
+) -> dict[int, tuple[Move, ...]]:
+    """``Store.membership(..., first=N)`` over a backend's two reads: ``joined(incident,
+    n)``, the names of its first ``n`` join lines; ``moves(incident, names)``, the rows
+    of those monitors' moves in order.  Two indexed reads an incident, whatever its size."""
+    out: dict[int, tuple[Move, ...]] = {}
+    for incident in sorted(set(incidents)):
+        names = first_names(joined(incident, first * FIRST_READ), first)
+        if names:
+            out.update(moves_of(moves(incident, names)))
+    return out
+
+
 def moves_of(rows: Iterable[Sequence[Any]]) -> dict[int, tuple[Move, ...]]:
     """Membership history by incident from rows of (incident, monitor, at, event, why),
     in the order written."""

@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -62,7 +62,6 @@ from tether.monitor.store._base import (
     ALERT_COLUMNS,
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
-    FIRST_READ,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -82,7 +81,7 @@ from tether.monitor.store._base import (
     audit_values,
     controls_of,
     earliest,
-    first_names,
+    first_members,
     incident_note,
     incident_record,
     incident_write,
@@ -1130,26 +1129,25 @@ class PostgresStore(BatchedStore["Conn"]):
         if not incidents:
             return {}
         if first is not None:
-            out: dict[int, tuple[Move, ...]] = {}
-            for incident in sorted(set(incidents)):
-                joined = self._query(
-                    "SELECT monitor FROM incident_membership WHERE incident = %s "
-                    "AND event = 'joined' ORDER BY seq LIMIT %s",
-                    (incident, first * FIRST_READ),
-                )
-                names = first_names((m for (m,) in joined), first)
-                if names:
-                    out.update(
-                        moves_of(
-                            self._query(
-                                "SELECT incident, monitor, at, event, why "
-                                "FROM incident_membership WHERE incident = %s "
-                                "AND monitor = ANY(%s::text[]) ORDER BY seq",
-                                (incident, names),
-                            )
-                        )
+
+            def joined(incident: int, n: int) -> Iterable[str]:
+                return (
+                    m
+                    for (m,) in self._query(
+                        "SELECT monitor FROM incident_membership WHERE incident = %s "
+                        "AND event = 'joined' ORDER BY seq LIMIT %s",
+                        (incident, n),
                     )
-            return out
+                )
+
+            def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
+                return self._query(
+                    "SELECT incident, monitor, at, event, why FROM incident_membership "
+                    "WHERE incident = %s AND monitor = ANY(%s::text[]) ORDER BY seq",
+                    (incident, names),
+                )
+
+            return first_members(incidents, first, joined, moves)
         rows = self._query(
             "SELECT incident, monitor, at, event, why FROM incident_membership "
             "WHERE incident = ANY(%(ids)s) "

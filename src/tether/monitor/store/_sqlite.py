@@ -22,7 +22,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -46,7 +46,6 @@ from tether.monitor.store._base import (
     ALERT_COLUMNS,
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
-    FIRST_READ,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -65,7 +64,7 @@ from tether.monitor.store._base import (
     audit_values,
     controls_of,
     earliest,
-    first_names,
+    first_members,
     incident_note,
     incident_record,
     incident_write,
@@ -1046,26 +1045,27 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         return moves_of(rows)
 
     def _first_members(self, incidents: list[int], first: int) -> dict[int, tuple[Move, ...]]:
-        """The moves of the first ``first`` monitors to join each incident: two reads an
-        incident, each by an index, whatever the incident's size."""
         conn = self._read()
-        out: dict[int, tuple[Move, ...]] = {}
-        for incident in incidents:
-            joined = conn.execute(
-                "SELECT monitor FROM incident_membership WHERE incident = ? "
-                "AND event = 'joined' ORDER BY seq LIMIT ?",
-                (incident, first * FIRST_READ),
-            )
-            names = first_names((m for (m,) in joined), first)
-            if names:
-                rows = conn.execute(
-                    "SELECT incident, monitor, at, event, why FROM incident_membership "
-                    "WHERE incident = ? AND monitor IN (SELECT value FROM json_each(?)) "
-                    "ORDER BY seq",
-                    (incident, _dumps(names)),
+
+        def joined(incident: int, n: int) -> Iterable[str]:
+            return (
+                m
+                for (m,) in conn.execute(
+                    "SELECT monitor FROM incident_membership WHERE incident = ? "
+                    "AND event = 'joined' ORDER BY seq LIMIT ?",
+                    (incident, n),
                 )
-                out.update(moves_of(rows))
-        return out
+            )
+
+        def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
+            return conn.execute(
+                "SELECT incident, monitor, at, event, why FROM incident_membership "
+                "WHERE incident = ? AND monitor IN (SELECT value FROM json_each(?)) "
+                "ORDER BY seq",
+                (incident, _dumps(names)),
+            )
+
+        return first_members(incidents, first, joined, moves)
 
     def down_since(self) -> dict[str, float]:
         return earliest(self._read().execute(_DOWN_SINCE))
