@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.bench
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCHMARKS / "bench_retry.py"
 HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
