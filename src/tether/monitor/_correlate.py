@@ -22,13 +22,14 @@ Pure functions over the current failures, called by the incident layer:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import heapq
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
@@ -471,6 +472,38 @@ def held_by_parent(
         if states.get(parent) is State.DOWN:
             return parent
     return None
+
+
+class Window(Protocol):
+    """A maintenance window as the holds ask it (the file's, or one opened at run time)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def covers(self, monitor: str) -> bool: ...
+
+    def active(self, at: dt.datetime) -> bool: ...
+
+
+def hold_of(
+    monitor: str,
+    now: float,
+    states: Mapping[str, State],
+    depends_on: Mapping[str, Collection[str]],
+    windows: Iterable[Window],
+) -> str | None:
+    """Why ``monitor``'s alerts wait at ``now``, in words, or None: it is flapping (in
+    ``states``), a parent it depends on is down (:func:`held_by_parent`), or a
+    maintenance window of ``windows`` covers it now.  The incident engine asks (its
+    ``hold``); the runner gives it what it holds."""
+    if states.get(monitor) is State.FLAPPING:
+        return "it is flapping"
+    parent = held_by_parent(monitor, depends_on, states)
+    if parent is not None:
+        return f"{parent}, which it depends on, is down"
+    at = dt.datetime.fromtimestamp(now, dt.UTC)
+    window = next((w for w in windows if w.covers(monitor) and w.active(at)), None)
+    return None if window is None else f"maintenance window {window.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from tether._kinds import Kind
 from tether._plural import count
 from tether._redact import redact_text, redact_url
 from tether.monitor._baseline import Latency
-from tether.monitor._correlate import held_by_parent
+from tether.monitor._correlate import hold_of
 from tether.monitor._detect import (
     Degraded,
     Detector,
@@ -505,17 +505,10 @@ class Runner:
             self._apply(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
-        """Why ``monitor``'s alerts wait now, or None (the incident engine asks)."""
-        states = self.quorum.view()
-        if states.get(monitor) is State.FLAPPING:
-            return "it is flapping"
-        parent = held_by_parent(monitor, self._depends, states)
-        if parent is not None:
-            return f"{parent}, which it depends on, is down"
-        at = dt.datetime.fromtimestamp(now, dt.UTC)
+        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, and
+        :func:`~tether.monitor._correlate.hold_of` decides from what the runner holds."""
         windows = (*self.config.maintenance, *self._adhoc)
-        window = next((w for w in windows if w.covers(monitor) and w.active(at)), None)
-        return None if window is None else f"maintenance window {window.name}"
+        return hold_of(monitor, now, self.quorum.view(), self._depends, windows)
 
     def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
