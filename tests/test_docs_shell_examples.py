@@ -207,8 +207,7 @@ def test_a_probe_with_a_bad_scrape_timeout_is_refused_as_written(
     served: Served, tmp_path: Path
 ) -> None:
     """monitor.md's /probe example: a scrape timeout that is not a number is refused in
-    one line before anything is probed (the target is never reached: the suite's
-    network guard would fail the test if it were)."""
+    one line before anything is probed (its target, a loopback port, is never reached)."""
     block = next(b for b in blocks("monitor.md", "console") if "/probe?target=" in b)
     for (command, printed), (_, shown) in zip(
         run_console(block, tmp_path, served.port), steps(block), strict=True
