@@ -425,7 +425,10 @@ class Quorum:
         entry = self._monitors.get(monitor)
         if entry is None or entry.verdict is None or not entry.verdict.failing:
             return None
-        rows = [entry.rows[loc] for loc in entry.verdict.failing]
+        failing = entry.verdict.failing
+        if len(failing) == 1:  # one location, as most monitors have: no tally to take
+            return entry.rows[failing[0]]
+        rows = [entry.rows[loc] for loc in failing]
         kinds = Counter(row.kind for row in rows)
         top = max(kinds.values())
         return next(row for row in rows if kinds[row.kind] == top)

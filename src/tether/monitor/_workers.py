@@ -102,9 +102,12 @@ class _Assign:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reprobe:
-    name: str
-    delay: float
+class _Reprobes:
+    """Monitors to probe again, each after its delay in seconds: those asked for in one
+    turn of the coordinator's event loop, in one frame (one a request, each pickled as a
+    dataclass, was a twentieth of the coordinator's time in a mass outage)."""
+
+    asked: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,9 @@ class WorkerFleet:
         """(family, address) of each socket the workers listen on (empty: none)."""
         self._reserved: list[socket.socket] = []
         self._started = False
+        self._reprobes: list[list[tuple[str, float]]] = [[] for _ in range(count)]
+        """Re-probes asked for in this turn of the event loop, by worker: sent at its end."""
+        self._sending = False
 
     # -- what the runner asks (Fleet) ----------------------------------------------------
 
@@ -209,9 +215,24 @@ class WorkerFleet:
                     )
 
     def reprobe(self, name: str, delay: float) -> None:
-        worker = self._workers[worker_of(name, self.count)]
-        if worker is not None:
-            worker.send(_Reprobe(name, delay))
+        index = worker_of(name, self.count)
+        if self._workers[index] is None:
+            return
+        self._reprobes[index].append((name, delay))
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().call_soon(self._send_reprobes)
+
+    def _send_reprobes(self) -> None:
+        """Send each worker the re-probes asked of it in this turn, in one frame."""
+        self._sending = False
+        for index, asked in enumerate(self._reprobes):
+            if not asked:
+                continue
+            self._reprobes[index] = []
+            worker = self._workers[index]
+            if worker is not None:
+                worker.send(_Reprobes(tuple(asked)))
 
     # -- starting and running ------------------------------------------------------------
 
@@ -512,8 +533,9 @@ async def _work(spec: dict[str, Any]) -> int:
                     gc.collect()
                     gc.freeze()
                     gc.set_threshold(*GC_THRESHOLDS)
-            elif isinstance(message, _Reprobe):
-                prober.reprobe(message.name, message.delay)
+            elif isinstance(message, _Reprobes):
+                for name, delay in message.asked:
+                    prober.reprobe(name, delay)
             elif isinstance(message, _Stop):
                 break
         stop.set()  # asked to, or the coordinator is gone
