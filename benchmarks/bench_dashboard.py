@@ -130,12 +130,12 @@ def serve(db: str, size: int) -> None:
 
     from tether._kinds import Kind
     from tether.monitor import Runner
-    from tether.monitor._dashboard import Snapshot
-    from tether.monitor._prober import Check
-    from tether.monitor._web import make_app
     from tether.monitor.alerts import Outbox
+    from tether.monitor.checks._prober import Check
     from tether.monitor.config import MonitorConfig
     from tether.monitor.store import ProbeRecord, SQLiteStore
+    from tether.monitor.web._dashboard import Snapshot
+    from tether.monitor.web._web import make_app
 
     logging.disable(logging.WARNING)  # thousands of incidents' log lines say nothing here
     locations = list(MonitorConfig.model_fields["locations"].default)
@@ -303,7 +303,7 @@ def measure(src: Path, db: Path, size: int, rounds: int, limit: float) -> dict[s
 
 def table_read(db: Path, size: int) -> float:
     """Seconds the uptime table takes to read every monitor's uptime (once a minute)."""
-    from tether.monitor._uptime import UptimeTable
+    from tether.monitor.reports._uptime import UptimeTable
     from tether.monitor.store import SQLiteStore
 
     names = [f"m{i:06d}" for i in range(size)]

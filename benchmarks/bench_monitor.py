@@ -16,7 +16,7 @@ it back.  Monitor configurations are built in Python with
 loading 60,000 monitors from YAML takes about 15 s, which is start-up, not
 what is measured here).
 
-1. Scale.  The real :class:`~tether.monitor._runner.Runner` (probe, the
+1. Scale.  The real :class:`~tether.monitor.runtime._runner.Runner` (probe, the
    condition ``[STATUS] == 200``, detection, the SQLite store; no alert
    channel), on real time, on the event loop ``tether monitor`` runs on
    (uvloop's where it is installed, else asyncio's).  Its ``check`` is
@@ -137,8 +137,8 @@ T = TypeVar("T")
 
 def event_loops() -> dict[str, Callable[[], asyncio.AbstractEventLoop] | None]:
     """The event loops measured, by name: asyncio's, and uvloop's where it is installed,
-    which is then the one ``tether monitor`` runs on (``tether.monitor._loop``)."""
-    from tether.monitor._loop import loop_factory
+    which is then the one ``tether monitor`` runs on (``tether.monitor.runtime._loop``)."""
+    from tether.monitor.runtime._loop import loop_factory
 
     factory = loop_factory()
     return {"asyncio": None} if factory is None else {"asyncio": None, "uvloop": factory}
@@ -202,9 +202,9 @@ def make_runner(config: Any, store: Any, *, warm: bool) -> Any:
     lag and its outcome.  ``warm``: every monitor's detector state is already up (one
     passing check), as a runner restarted with its saved state finds it."""
     from tether.monitor import Runner
-    from tether.monitor._detect import Observation
-    from tether.monitor._prober import Check
     from tether.monitor.alerts import Outbox
+    from tether.monitor.checks._prober import Check
+    from tether.monitor.engine._detect import Observation
 
     class TimedRunner(Runner):
         """Notes when each check starts and ends: its prober's ``check`` is wrapped, since
@@ -499,7 +499,7 @@ def bare_aiohttp(urls: list[str], loop: str) -> Callable[[float], tuple[float, i
 
 
 def probe_only(urls: list[str], loop: str) -> Callable[[float], tuple[float, int]]:
-    from tether.monitor._judge import probe_options
+    from tether.monitor.checks._judge import probe_options
     from tether.probe import probe_async
 
     options = probe_options(monitors_config(urls, 1, 6.0).monitors[0])  # what the runner passes
@@ -612,7 +612,7 @@ class SaturatedRunner:
         self.runner = make_runner(self.config, self.store, warm=True)
 
     def block(self, seconds: float) -> tuple[float, int]:
-        from tether.monitor._schedule import Schedule
+        from tether.monitor.checks._schedule import Schedule
 
         runner = self.runner
         runner.prober.schedule = Schedule()
@@ -766,7 +766,7 @@ def state_change_costs(sizes: list[int]) -> list[tuple[str, ...]]:
     """What one state change costs the runner as the monitors grow: it saves the whole
     detector (``to_dict`` on the event loop, ``json.dumps`` on the store's writer thread,
     which holds the GIL too), each monitor with a fresh baseline (one sample)."""
-    from tether.monitor._detect import Detector, Observation
+    from tether.monitor.engine._detect import Detector, Observation
 
     rows = []
     for n in sizes:

@@ -38,13 +38,13 @@ from typing import Any
 
 from tether._kinds import Kind
 from tether.monitor import Runner
-from tether.monitor._dashboard import Recent, Snapshot, _dumps, build_status, dashboard_page
-from tether.monitor._overview import View
-from tether.monitor._prober import Check
-from tether.monitor._uptime import UptimeTable
 from tether.monitor.alerts import Outbox
+from tether.monitor.checks._prober import Check
 from tether.monitor.config import MonitorConfig
+from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store import ProbeRecord, SQLiteStore
+from tether.monitor.web._dashboard import Recent, Snapshot, _dumps, build_status, dashboard_page
+from tether.monitor.web._overview import View
 
 NOW = 1_800_000_000.0
 
@@ -53,7 +53,7 @@ def status_encoder() -> Callable[[Snapshot, dict[str, Any]], str]:
     """How the tree measured writes ``/api/status``: its ``monitors`` map by difference
     (this tree), or whole (a tree before it, measured with ``PYTHONPATH``)."""
     try:
-        from tether.monitor._dashboard import MonitorsText, order_of, status_json
+        from tether.monitor.web._dashboard import MonitorsText, order_of, status_json
     except ImportError:
         return lambda snap, doc: _dumps(doc)
     kept = MonitorsText()

@@ -294,8 +294,8 @@ def seed_store(path: Path, count: int) -> tuple[float, float]:
     """A store in which monitors ``m000000``... have their detector state saved as up, as
     the runner saves it (a warm start); the seconds it took, and the milliseconds one
     ``Detector.states()`` then takes (what the runner asks on every state change)."""
-    from tether.monitor._detect import Detector, Observation
-    from tether.monitor._runner import _STATE_KEY
+    from tether.monitor.engine._detect import Detector, Observation
+    from tether.monitor.runtime._runner import _STATE_KEY
     from tether.monitor.store import SQLiteStore
 
     began = time.perf_counter()
@@ -322,7 +322,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def wait_first_results(proc: MonitorProcess, db: Path, workers: int, timeout: float) -> float:
     """When a result from every worker was first seen in the store (polled)."""
-    from tether.monitor._workers import worker_of
+    from tether.monitor.runtime._workers import worker_of
 
     deadline = time.monotonic() + timeout
     seen: set[int] = set()
@@ -578,7 +578,7 @@ def run_step(
     *,
     profile: Path | None = None,
 ) -> Step:
-    from tether.monitor._workers import worker_of
+    from tether.monitor.runtime._workers import worker_of
 
     step = Step(monitors, setting.count, setting.label, interval, window)
     db = tmp / f"step-{monitors}-{setting.count}.db"
@@ -716,9 +716,9 @@ def _share(step: Step) -> str:
 
 def assignment_frame(urls: list[str], per_worker: int, workers: int) -> list[tuple[str, ...]]:
     """What sending a worker its share costs, built as ``run_monitor`` builds it."""
-    from tether.monitor._prober import Prober
-    from tether.monitor._web import allowed_targets
-    from tether.monitor._workers import _Assign, _frame, worker_of
+    from tether.monitor.checks._prober import Prober
+    from tether.monitor.runtime._workers import _Assign, _frame, worker_of
+    from tether.monitor.web._web import allowed_targets
     from tether.probe import AllowedTargets
 
     began = time.perf_counter()

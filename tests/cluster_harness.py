@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tether.monitor import Runner, channels_for
-from tether.monitor._app import close_channels
-from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import MonitorConfig
+from tether.monitor.runtime._app import close_channels
 from tether.monitor.store import PostgresCluster, PostgresStore
+from tether.monitor.web._web import make_app
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 T = TypeVar("T")

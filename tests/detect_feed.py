@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tether import Kind
-from tether.monitor._detect import Detector, Event, Observation, StateChanged
 from tether.monitor._state import State
+from tether.monitor.engine._detect import Detector, Event, Observation, StateChanged
 
 T0 = 1_700_000_000.0
 """2023-11-14 22:13:20 UTC, a Tuesday: hour 46 of the week (Monday 00:00 UTC is hour 0)."""

@@ -12,10 +12,10 @@ from simtime import SimTime, hold_threads
 from tether.monitor import Runner
 from tether.monitor._records import AlertPayload
 from tether.monitor._state import State
-from tether.monitor._web import scrape
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import scrape
 from tether.probe import ProbeOptions, ProbeResult
 
 STEP = 0.1

@@ -43,8 +43,8 @@ from test_login import FAST, PASSWORD
 from test_monitor_cli import free_port
 from test_monitor_process import monitor
 from tether.lab import Lab
-from tether.monitor._actions import openapi
-from tether.monitor._passwords import hash_password, hash_token, new_token
+from tether.monitor.config._passwords import hash_password, hash_token, new_token
+from tether.monitor.web._actions import openapi
 
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()

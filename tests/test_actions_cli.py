@@ -24,7 +24,7 @@ from test_monitor_cli import free_port
 from test_monitor_process import monitor, rows, status
 from tether.cli import main
 from tether.lab import Lab
-from tether.monitor._access import Principal
+from tether.monitor.web._access import Principal
 
 SRC = str(Path(__file__).parent.parent / "src")
 

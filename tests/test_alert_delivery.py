@@ -20,9 +20,9 @@ from monitor_harness import Harness
 from simtime import EPOCH
 from tether.lab import Lab
 from tether.monitor._state import State
-from tether.monitor._uptime import uptime, uptimes
 from tether.monitor.alerts import WebhookChannel
 from tether.monitor.config import parse_config
+from tether.monitor.reports._uptime import uptime, uptimes
 from tether.probe import ProbeOptions
 from tether.testing import Override
 

@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 
 from detect_feed import Feed
-from tether.monitor._correlate import Maintenance, held_by_parent, hold_of, in_maintenance
-from tether.monitor._detect import Detector
 from tether.monitor._state import State
+from tether.monitor.engine._correlate import Maintenance, held_by_parent, hold_of, in_maintenance
+from tether.monitor.engine._detect import Detector
 
 SUNDAY_2AM = float(calendar.timegm((2024, 1, 7, 2, 0, 0)))
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0

@@ -135,7 +135,7 @@ def test_the_monitor_has_a_small_sorted_public_face_that_loads_lazily() -> None:
         assert getattr(tether.monitor, name).__name__ == name
     code = (
         "import sys, tether.monitor\n"
-        "print(sorted(m for m in ('aiohttp', 'tether.monitor._runner', 'tether.probe')"
+        "print(sorted(m for m in ('aiohttp', 'tether.monitor.runtime._runner', 'tether.probe')"
         " if m in sys.modules))"
     )
     assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"

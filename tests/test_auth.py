@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from tether._hostport import is_loopback
-from tether.monitor._auth import area, safe_next
-from tether.monitor._passwords import (
+from tether.monitor.config import ConfigError, config_warnings, parse_config
+from tether.monitor.config._passwords import (
     HashError,
     hash_password,
     hash_token,
@@ -19,8 +19,8 @@ from tether.monitor._passwords import (
     parse_token_hash,
     verify_password,
 )
-from tether.monitor._sessions import LoginLimiter, Sessions
-from tether.monitor.config import ConfigError, config_warnings, parse_config
+from tether.monitor.web._auth import area, safe_next
+from tether.monitor.web._sessions import LoginLimiter, Sessions
 
 FAST = {"n": 2**10}  # the parameters are in the hash: verification follows whatever it says
 MONITORS = "monitors:\n  - {name: api, url: 'http://127.0.0.1:9/'}\n"

@@ -12,7 +12,8 @@ import pytest
 
 from status_harness import DAY, Public, started
 from tether.lab import Lab
-from tether.monitor._badges import (
+from tether.monitor._state import State
+from tether.monitor.web._badges import (
     GREY,
     badge_svg,
     latency_badge,
@@ -21,7 +22,6 @@ from tether.monitor._badges import (
     uptime_badge,
     uptime_colour,
 )
-from tether.monitor._state import State
 from web_harness import EPOCH
 
 SVG = "{http://www.w3.org/2000/svg}"

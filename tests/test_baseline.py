@@ -13,11 +13,11 @@ import statistics
 
 import pytest
 
-from tether.monitor._baseline import (
+from tether.monitor.config._rules import Latency
+from tether.monitor.engine._baseline import (
     MAD_SCALE,
     Baseline,
     Expected,
-    Latency,
     hour_of_week,
     median_mad,
     slow_limit,

@@ -29,11 +29,11 @@ from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner, _blackbox, _dnscheck, _prober
 from tether.monitor._state import State
-from tether.monitor._web import serve
-from tether.monitor._workers import _Batch, _Checks, _receive
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
+from tether.monitor.runtime._workers import _Batch, _Checks, _receive
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import serve
 from tether.probe import ProbeOptions
 
 SECRET = "hunter2-5f0c"

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from postgres_server import PASSWORD, PostgresServer, free_port
 from tether._kinds import Kind
-from tether.monitor._shares import SHARDS, shard_of
 from tether.monitor._state import State
 from tether.monitor.config import Storage
 from tether.monitor.store import (
@@ -34,6 +33,7 @@ from tether.monitor.store import (
     open_cluster,
 )
 from tether.monitor.store._cluster import PAST_EXPIRY, RENEWALS
+from tether.monitor.store._shares import SHARDS, shard_of
 
 T0 = 1_700_000_000.0
 TTL = LEASE_TTL

@@ -30,7 +30,7 @@ from processes import running, wait_for
 from test_cluster_monitor import Target
 from test_monitor_cli import free_port
 from tether.lab import Lab
-from tether.monitor._passwords import hash_token
+from tether.monitor.config._passwords import hash_token
 
 ALICE = "tether_alice-token-0123456789abcdefghijklmnopqrstuvw"
 BOB = "tether_bob-token-0123456789abcdefghijklmnopqrstuvwxyz"

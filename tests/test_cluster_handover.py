@@ -11,11 +11,11 @@ from typing import TypeVar
 from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor._records import AuditEntry
-from tether.monitor._shares import shard_of
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import PostgresCluster, PostgresStore
+from tether.monitor.store._shares import shard_of
 
 T = TypeVar("T")
 NAMES = [f"m{i}" for i in range(24)]

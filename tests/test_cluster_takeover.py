@@ -34,10 +34,10 @@ import pytest
 from postgres_server import PostgresServer
 from processes import wait_for
 from test_cluster_monitor import Target, instance
-from tether.monitor._shares import SHARDS, shard_of
 from tether.monitor.config import ClusterSettings
 from tether.monitor.config._defaults import FAILURE_THRESHOLD, SUCCESS_THRESHOLD
 from tether.monitor.store._cluster import RENEWALS
+from tether.monitor.store._shares import SHARDS, shard_of
 
 CONFIRM = 1.0
 """Seconds between a failure and its confirmation re-probe (the detector's)."""

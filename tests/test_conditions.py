@@ -13,7 +13,7 @@ import pytest
 
 from tether._classify import failure_for
 from tether._kinds import Kind
-from tether.monitor._conditions import (
+from tether.monitor.config._conditions import (
     Condition,
     ConditionError,
     ConditionResult,
@@ -1173,7 +1173,7 @@ def test_re_is_stopped_by_its_time_bound(monkeypatch: pytest.MonkeyPatch) -> Non
     fails, saying so, in about the bound (no injected clock: the bound itself is real)."""
     import time
 
-    from tether.monitor import _conditions
+    from tether.monitor.config import _conditions
 
     monkeypatch.setattr(_conditions, "REGEX_TIMEOUT_S", 0.01)
     # (a+)+$ is one the regex package defuses by itself; (a|aa)+$ it does not.

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tether.monitor._conditions import Condition, ConditionError, parse_condition
+from tether.monitor.config._conditions import Condition, ConditionError, parse_condition
 
 VALID = (
     "[STATUS] == 200",

@@ -7,8 +7,6 @@ import pytest
 from pydantic import ValidationError
 
 from config_text import URL, dump
-from tether.monitor._baseline import Latency
-from tether.monitor._detect import Rules
 from tether.monitor.config import (
     AppriseChannelConfig,
     EmailChannelConfig,
@@ -18,6 +16,7 @@ from tether.monitor.config import (
     default_timeout,
     parse_config,
 )
+from tether.monitor.config._rules import Latency, Rules
 
 
 def test_minimal_file_takes_every_default() -> None:

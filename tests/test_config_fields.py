@@ -465,8 +465,8 @@ def test_a_permissive_validator_accepts_any_condition() -> None:
 
 
 def test_conditions_are_checked_by_the_condition_parser_by_default() -> None:
-    """Without a validator, tether.monitor._conditions rejects a condition that does not parse."""
-    pytest.importorskip("tether.monitor._conditions")
+    """Without a validator, config._conditions rejects a condition that does not parse."""
+    pytest.importorskip("tether.monitor.config._conditions")
     text = dump({"name": "api", "url": URL, "conditions": ["[STATUS] == 200", "[STATUS] = 200"]})
     (error,) = errors_of(text)
     assert error.startswith('monitors[0].conditions[1]: "[STATUS] = 200": ')

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from tether import CATALOGUE, Kind, Layer
-from tether.monitor._correlate import Correlation, Failures, IncidentGroup, correlate
-from tether.monitor._detect import Observation
+from tether.monitor.engine._correlate import Correlation, Failures, IncidentGroup, correlate
+from tether.monitor.engine._detect import Observation
 
 T = 1_700_000_000.0
 

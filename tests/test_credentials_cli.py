@@ -12,13 +12,13 @@ import textwrap
 import yaml
 
 from test_actions_cli import SRC, tether
-from tether.monitor._passwords import (
+from tether.monitor.config import parse_config
+from tether.monitor.config._passwords import (
     hash_token,
     parse_password_hash,
     parse_token_hash,
     verify_password,
 )
-from tether.monitor.config import parse_config
 
 PASSWORD = "correct horse battery staple"
 

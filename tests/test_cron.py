@@ -1,4 +1,4 @@
-"""``tether.monitor._cron``: weekly schedules (``MINUTE HOUR * * DAYS``) read, and the last
+"""``tether.monitor.config._cron``: weekly schedules (``MINUTE HOUR * * DAYS``) read, and the last
 start at or before a time found.  Pure: every time is given."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import zoneinfo
 
 import pytest
 
-from tether.monitor._cron import Cron, parse_cron
+from tether.monitor.config._cron import Cron, parse_cron
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SUN, MON, TUE, WED, THU, FRI, SAT = range(7)

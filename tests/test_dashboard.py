@@ -36,11 +36,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor._dashboard import Recent, asset, channel_banner, status_document
-from tether.monitor._web import make_app
 from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
+from tether.monitor.web._dashboard import Recent, asset, channel_banner, status_document
+from tether.monitor.web._web import make_app
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 from web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
 
@@ -174,7 +174,7 @@ def test_the_server_rendered_dashboard_shows_each_monitor_in_its_state(served: S
 def test_an_acknowledged_incident_says_so_on_its_card() -> None:
     """Issue 24: the overview's incident cards never said "acknowledged".  Rendered from
     the incident document as every page renders it (a pure function)."""
-    from tether.monitor._dashboard import _incident
+    from tether.monitor.web._dashboard import _incident
 
     card = {
         "id": 7,
@@ -555,7 +555,7 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
         "uplot.LICENSE",
     )
     script = (
-        "import json, tether.monitor._dashboard as d; "
+        "import json, tether.monitor.web._dashboard as d; "
         f"print(json.dumps([d.__file__, *(d.asset(n).decode() for n in {names!r})]))"
     )
     out = subprocess.run(

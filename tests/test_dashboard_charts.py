@@ -23,9 +23,9 @@ from aiohttp import web
 
 from test_dashboard import Served, iso
 from tether.lab import Lab
-from tether.monitor import _dashboard
-from tether.monitor._access import AUTHORITY, Principal
-from tether.monitor._web import make_app
+from tether.monitor.web import _dashboard
+from tether.monitor.web._access import AUTHORITY, Principal
+from tether.monitor.web._web import make_app
 from web_harness import EPOCH, Tab, start_site
 
 DAY = 86400.0

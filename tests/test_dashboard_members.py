@@ -18,12 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tether._kinds import Kind
 from tether.monitor import Runner
-from tether.monitor._dashboard import MEMBERS_SHOWN, TIMELINE_SHOWN
 from tether.monitor._records import Incident, TimelineEntry
-from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._dashboard import MEMBERS_SHOWN, TIMELINE_SHOWN
+from tether.monitor.web._web import make_app
 
 T0 = 1_800_000_000.0
 N = 300

@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from tether.lab import Lab
-from tether.monitor._overview import View
 from tether.monitor._state import State
-from tether.monitor._uptime import UptimeTable, uptimes
 from tether.monitor.config import parse_config
+from tether.monitor.reports._uptime import UptimeTable, uptimes
 from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.web._overview import View
 from web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
 
 DAY = 86400.0

@@ -8,9 +8,10 @@ A baseline of exactly 100 ms has a MAD of 0, so its limit is the floor: 150 ms.
 from __future__ import annotations
 
 from detect_feed import Feed, changes, kinds
-from tether.monitor._baseline import Expected, Latency
-from tether.monitor._detect import Degraded, Detector, Recovered, Rules, StateChanged
 from tether.monitor._state import State
+from tether.monitor.config._rules import Latency, Rules
+from tether.monitor.engine._baseline import Expected
+from tether.monitor.engine._detect import Degraded, Detector, Recovered, StateChanged
 
 UP, DOWN, DEGRADED = State.UP, State.DOWN, State.DEGRADED
 BASELINE = Expected("global", 100.0, 0.0, 150.0)

@@ -12,15 +12,14 @@ import pytest
 
 from detect_feed import T0, Feed, changes, kinds
 from tether import CATALOGUE, Kind
-from tether.monitor._baseline import Latency
-from tether.monitor._detect import (
+from tether.monitor._state import Flapping, State
+from tether.monitor.config._rules import Latency, Rules
+from tether.monitor.engine._detect import (
     Detector,
     Observation,
     ReprobeRequested,
-    Rules,
     StateChanged,
 )
-from tether.monitor._state import Flapping, State
 
 UP, DOWN, UNKNOWN, PAUSED = State.UP, State.DOWN, State.UNKNOWN, State.PAUSED
 

@@ -184,10 +184,10 @@ def test_the_clock_comes_first_only_for_a_certificate_not_yet_valid(
     """A certificate that has expired: renew it first (the dates say so); one not valid
     yet: the clock first (issue 24: the clock led for a certificate expired a year ago).
     In diagnose's verdict and in the monitor's incident alike."""
-    from tether.monitor._detect import Observation, StateChanged
-    from tether.monitor._incidents import IncidentEngine, Route
     from tether.monitor._records import ProbeRecord
     from tether.monitor._state import State
+    from tether.monitor.engine._detect import Observation, StateChanged
+    from tether.monitor.engine._incidents import IncidentEngine, Route
 
     _, result = _diagnose(capsys, lab[scenario].url, "--cacert", lab.ca_file)
     assert result["failure"]["kind"] == "tls.expired"

@@ -24,7 +24,7 @@ import pytest
 from actions_harness import Served
 from docs_blocks import blocks, steps
 from tether.lab import Lab
-from tether.monitor._passwords import hash_token
+from tether.monitor.config._passwords import hash_token
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tether-docs-example-token-5c1f"

@@ -8,16 +8,16 @@ quiet) and checks 30 s apart, the fifth change starts the flapping.
 from __future__ import annotations
 
 from detect_feed import Feed, changes, kinds
-from tether.monitor._detect import (
+from tether.monitor._state import Flapping, State
+from tether.monitor.config._rules import Rules
+from tether.monitor.engine._detect import (
     Detector,
     Event,
     FlappingSettled,
     FlappingStarted,
     ReprobeRequested,
-    Rules,
     StateChanged,
 )
-from tether.monitor._state import Flapping, State
 
 UP, DOWN, FLAPPING = State.UP, State.DOWN, State.FLAPPING
 

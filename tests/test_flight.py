@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tether.monitor._flight import Flights
+from tether.monitor.web._flight import Flights
 
 
 def test_requests_that_overlap_share_one_build_and_the_next_builds_again() -> None:

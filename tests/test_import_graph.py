@@ -9,8 +9,10 @@ circle, and the test names its modules and the imports that tie them.
 
 Before issue 25's first steps it found four circles (the reporting path, the lab's matrix
 and exhaustion scenarios, the runner with its metrics and views, and six modules of the
-web layer); what is left of the issue's section 2, the allowed order of layers, comes
-with the layout it orders.
+web layer).
+
+The monitor's layers (docs/architecture.md) are held here too: :data:`LAYERS` lists them
+from the ground up, and a module may import only from its own layer or one below it.
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ def test_the_graph_is_read_whole() -> None:
     """The reading finds what it must: the tree's modules, and an import hidden in a
     function (the lab's child of the exhaustion scenarios imports the lab so)."""
     graph = _graph()
-    assert "tether.monitor._runner" in graph
-    assert "tether.monitor._incidents" in graph["tether.monitor._runner"]
+    assert "tether.monitor.runtime._runner" in graph
+    assert "tether.monitor.engine._incidents" in graph["tether.monitor.runtime._runner"]
     assert "tether.lab._lab" in graph["tether.lab._exhaust"]  # inside main()
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -114,3 +116,79 @@ def test_no_module_imports_itself_back() -> None:
         for part in circles
     ]
     assert not circles, "\n".join(said)
+
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("records", ("tether.monitor._records", "tether.monitor._state")),
+    ("config", ("tether.monitor.config",)),
+    ("engine", ("tether.monitor.engine",)),
+    ("store", ("tether.monitor.store",)),
+    ("alerts", ("tether.monitor.alerts",)),
+    ("reports", ("tether.monitor.reports",)),
+    ("cluster", ("tether.monitor.cluster",)),
+    ("checks", ("tether.monitor.checks",)),
+    ("web", ("tether.monitor.web",)),
+    ("runtime", ("tether.monitor.runtime",)),
+    ("face", ("tether.monitor",)),
+)
+"""The monitor's layers, the ground first, each with the modules and packages it holds
+(the longest name that fits places a module): written once, as docs/architecture.md
+draws them."""
+
+UPWARD: dict[tuple[str, str], str] = {
+    (f"tether.monitor.web.{page}", "tether.monitor.runtime._runner"): (
+        "the type of what the page reads (issue 25, section 3: one read-only view)"
+    )
+    for page in ("_actions", "_dashboard", "_push", "_report_api", "_statuspage", "_web")
+}
+"""Imports that still run up a layer, each with what removes it.  The list may only
+shrink: the test fails on one not listed here, and on one listed that is gone."""
+
+
+def _layer(module: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for rank, (_, names) in enumerate(LAYERS):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and (
+                best is None or len(name) > best[1]
+            ):
+                best = (rank, len(name))
+    return None if best is None else best[0]
+
+
+def _upward(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    out = set()
+    for module, imported in graph.items():
+        here = _layer(module)
+        if here is None:
+            continue
+        for other in imported:
+            there = _layer(other)
+            if there is not None and there > here:
+                out.add((module, other))
+    return out
+
+
+def test_the_layers_place_every_module_of_the_monitor() -> None:
+    """Every module under ``tether.monitor`` is in a layer, and the check finds an import
+    that runs up (a made-up graph: the store importing the web)."""
+    graph = _graph()
+    unplaced = sorted(m for m in graph if m.startswith("tether.monitor") and _layer(m) is None)
+    assert not unplaced
+    assert _layer("tether.monitor.engine._incidents") == 2
+    assert _layer("tether.monitor._records") == 0
+    assert _layer("tether.monitor") == len(LAYERS) - 1
+    made_up = {"tether.monitor.store._base": {"tether.monitor.web._web"}}
+    assert _upward(made_up) == {("tether.monitor.store._base", "tether.monitor.web._web")}
+
+
+def test_no_import_runs_up_a_layer() -> None:
+    """An import from a lower layer to a higher one fails, but for those :data:`UPWARD`
+    lists (which must all still be there: a mended one is struck off the list)."""
+    found = _upward(_graph())
+    new = sorted(found - UPWARD.keys())
+    assert not new, "imports that run up a layer:\n" + "\n".join(f"{a} -> {b}" for a, b in new)
+    mended = sorted(UPWARD.keys() - found)
+    assert not mended, "no longer there, strike them from UPWARD: " + ", ".join(
+        f"{a} -> {b}" for a, b in mended
+    )

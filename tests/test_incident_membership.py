@@ -25,16 +25,6 @@ from test_incidents import T0, World, engine, pause
 from test_store import open_target
 from tether._kinds import Kind
 from tether.lab import Lab
-from tether.monitor._correlate import Correlation
-from tether.monitor._dashboard import (
-    Snapshot,
-    build_incident,
-    build_incidents,
-    build_monitor,
-    monitor_page,
-)
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import Route
 from tether.monitor._records import (
     MOVES,
     Incident,
@@ -45,11 +35,21 @@ from tether.monitor._records import (
     TimelineEntry,
     stints,
 )
-from tether.monitor._report import incidents_report, incidents_text
 from tether.monitor._state import State
-from tether.monitor._statuspage import Sight, build_page
 from tether.monitor.config import parse_config
+from tether.monitor.engine._correlate import Correlation
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import Route
+from tether.monitor.reports._report import incidents_report, incidents_text
 from tether.monitor.store import Store
+from tether.monitor.web._dashboard import (
+    Snapshot,
+    build_incident,
+    build_incidents,
+    build_monitor,
+    monitor_page,
+)
+from tether.monitor.web._statuspage import Sight, build_page
 from tether.probe import ProbeOptions
 
 # -- the engine: every change of membership is a move on the event that made it ----------

@@ -30,12 +30,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor import _correlate
-from tether.monitor._correlate import Correlation, Failures
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import Event, IncidentEngine, Joined, Reminder, Route
 from tether.monitor._records import Move, ProbeRecord, stints
 from tether.monitor._state import State
+from tether.monitor.engine import _correlate
+from tether.monitor.engine._correlate import Correlation, Failures
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import Event, IncidentEngine, Joined, Reminder, Route
 
 T0 = 1_800_000_000.0
 KINDS = (Kind.CONNECT_REFUSED, Kind.CONNECT_REFUSED, Kind.HTTP_SERVER_ERROR)

@@ -19,11 +19,11 @@ import pytest
 from monitor_harness import Harness
 from tether._failure import Failure
 from tether._kinds import Kind, Layer
-from tether.monitor._correlate import correlate, host_part
-from tether.monitor._detect import Observation
-from tether.monitor._prober import service_of, where_failed
 from tether.monitor._state import State
+from tether.monitor.checks._prober import service_of, where_failed
 from tether.monitor.config import parse_config
+from tether.monitor.engine._correlate import correlate, host_part
+from tether.monitor.engine._detect import Observation
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 import pytest
 
 from tether._kinds import Kind
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import (
+from tether.monitor._records import Incident, Member, ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import (
     Escalated,
     Escalation,
     Event,
@@ -25,8 +27,6 @@ from tether.monitor._incidents import (
     Resolved,
     Route,
 )
-from tether.monitor._records import Incident, Member, ProbeRecord
-from tether.monitor._state import State
 
 T0 = 1_800_000_000.0
 HOSTS = {"alpha": "web.lab.test", "bravo": "web.lab.test", "charlie": "db.lan"}

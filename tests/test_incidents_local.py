@@ -10,9 +10,11 @@ import itertools
 from collections.abc import Iterable
 
 from tether._kinds import Kind
-from tether.monitor._correlate import Correlation, Failures
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import (
+from tether.monitor._records import ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.engine._correlate import Correlation, Failures
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import (
     GROUPED_EVERY,
     NAMES_SHOWN,
     Escalation,
@@ -26,8 +28,6 @@ from tether.monitor._incidents import (
     Route,
     Updated,
 )
-from tether.monitor._records import ProbeRecord
-from tether.monitor._state import State
 
 T0 = 1_800_000_000.0
 REFUSED = Kind.CONNECT_REFUSED

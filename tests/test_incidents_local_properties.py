@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor._correlate import Correlation, Failures
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import Event, Folded, Held, IncidentEngine, Released, Route
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
+from tether.monitor.engine._correlate import Correlation, Failures
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import Event, Folded, Held, IncidentEngine, Released, Route
 
 T0 = 1_800_000_000.0
 KINDS = [Kind.CONNECT_REFUSED] * 5 + [Kind.CONNECT_TIMEOUT, Kind.HTTP_SERVER_ERROR]

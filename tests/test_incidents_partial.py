@@ -10,8 +10,11 @@ from collections.abc import Iterable
 import pytest
 
 from tether._kinds import Kind
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import (
+from tether.monitor._records import Incident, LocationFact, LocationState, Member, ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.alerts import body, subject
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import (
     Escalation,
     Event,
     Held,
@@ -21,10 +24,7 @@ from tether.monitor._incidents import (
     Released,
     Route,
 )
-from tether.monitor._quorum import Placement, Quorum, QuorumEvent
-from tether.monitor._records import Incident, LocationFact, LocationState, Member, ProbeRecord
-from tether.monitor._state import State
-from tether.monitor.alerts import body, subject
+from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
 
 T0 = 1_800_000_000.0
 LOCS = ("eu-west", "us-east", "local")

@@ -1,4 +1,4 @@
-"""The depth scan that guards every JSON route (``tether.monitor._params.json_depth``):
+"""The depth scan that guards every JSON route (``tether.monitor.web._params.json_depth``):
 held to ``json.loads`` over random documents, strings full of brackets, quotes and
 escapes included, and never raising on bytes that are not JSON."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor._params import MAX_DEPTH, BadBody, json_depth, parse_json
+from tether.monitor.web._params import MAX_DEPTH, BadBody, json_depth, parse_json
 
 _TRICKY = st.text(alphabet=st.sampled_from('[]{}"\\/ab\n\t\u00e9\u2028\U0001f600'), max_size=12)
 _DOCS = st.recursive(

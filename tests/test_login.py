@@ -29,10 +29,10 @@ import yaml
 from aiohttp import web
 
 from test_monitor_metrics import found, needs_prometheus, prometheus
-from tether.monitor._access import authorize
-from tether.monitor._passwords import hash_password, hash_token
 from tether.monitor.config import parse_config
+from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._access import authorize
 from web_harness import Response, ServedRunner, Tab
 
 PASSWORD = "correct horse battery"

@@ -37,8 +37,8 @@ from test_login import FAST, PASSWORD
 from test_monitor_cli import free_port
 from test_monitor_process import monitor
 from tether.lab import Lab
-from tether.monitor._log import logging_to
-from tether.monitor._passwords import hash_password, hash_token, new_token
+from tether.monitor.config._passwords import hash_password, hash_token, new_token
+from tether.monitor.runtime._log import logging_to
 from web_harness import Response, Tab
 
 READ_TOKEN = new_token()

@@ -34,7 +34,7 @@ import yaml
 
 from processes import running
 from test_locations_netns import _why_not, ip
-from tether.monitor._passwords import hash_password
+from tether.monitor.config._passwords import hash_password
 
 HERE, THERE = "10.79.0.1", "10.79.0.2"
 PORT = 8800

@@ -22,10 +22,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.utils import floatToGoString
 
 from tether._kinds import Kind
-from tether.monitor._metrics import MonitorMetrics, _family_text, _go_value, _One
 from tether.monitor._records import LocationFact, ProbeRecord
 from tether.monitor._state import State
-from tether.monitor._view import ClusterView, LocationsView
+from tether.monitor.cluster._view import ClusterView, LocationsView
+from tether.monitor.web._metrics import MonitorMetrics, _family_text, _go_value, _One
 
 HOSTILE = st.text(
     st.characters(exclude_categories=()) | st.sampled_from(['"', "\\", "\n", "é", "監", "\ud800"]),

@@ -9,7 +9,7 @@ import logging
 import threading
 
 from tether.monitor import logging_to, parse_config
-from tether.monitor._runner import _route
+from tether.monitor.runtime._runner import _route
 
 SECRET = "s3cr3t-Marker"
 
@@ -119,6 +119,6 @@ def test_the_end_of_the_block_writes_what_is_queued() -> None:
             log.warning("stopping %d", i)
     assert len(stream.getvalue().splitlines()) == 100
     assert not any(
-        h.formatter is not None and type(h.formatter).__module__ == "tether.monitor._log"
+        h.formatter is not None and type(h.formatter).__module__ == "tether.monitor.runtime._log"
         for h in logging.getLogger("tether").handlers
     )

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tether.monitor._loop import loop_factory, run
+from tether.monitor.runtime._loop import loop_factory, run
 
 
 async def _loop_module() -> str:

@@ -25,10 +25,10 @@ import pytest
 from cluster_harness import Instances
 from tether.lab import Lab
 from tether.monitor import Runner, parse_config
-from tether.monitor._web import scrape, serve
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config as parse
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import scrape, serve
 
 PROMETHEUS = shutil.which("prometheus")
 needs_prometheus = pytest.mark.skipif(
@@ -284,8 +284,8 @@ def test_checks_of_monitors_moved_to_another_instance_are_left_to_it(
     checks every monitor; once the second has joined and taken its share, each exports
     the checks of the monitors it probes now, and no monitor's twice (summed per monitor
     and location, a stale copy would count twice)."""
-    from tether.monitor._shares import shard_of
     from tether.monitor.store import PostgresCluster, PostgresStore
+    from tether.monitor.store._shares import shard_of
 
     lines = "\n".join(f"  - {{name: m{i}, url: '{lab['healthy'].url}'}}" for i in range(24))
     config = parse(f"defaults: {{interval: 30s, timeout: 2s}}\nmonitors:\n{lines}\n")

@@ -227,8 +227,8 @@ def test_state_saved_by_an_earlier_tether_in_one_document_is_restored(
     (down, in the open incident the store has for it: a state its incidents do not match
     would be squared, tests/test_monitor_restart.py)."""
     from tether._kinds import Kind
-    from tether.monitor._detect import Detector, Observation
     from tether.monitor._records import Incident, Member
+    from tether.monitor.engine._detect import Detector, Observation
 
     detector = Detector()
     for t in range(3):

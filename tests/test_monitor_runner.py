@@ -17,10 +17,10 @@ from simtime import EPOCH, SimTime, run_until
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor._conditions import context_from_probe, parse_condition
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox, WebhookChannel
 from tether.monitor.config import parse_config
+from tether.monitor.config._conditions import context_from_probe, parse_condition
 from tether.monitor.store import SQLiteStore
 from tether.probe import ProbeOptions, probe
 from tether.testing import Override

@@ -26,12 +26,12 @@ import pytest
 
 from monitor_harness import Harness
 from tether._kinds import Kind
-from tether.monitor._correlate import Failures
-from tether.monitor._detect import Observation, StateChanged
-from tether.monitor._incidents import IncidentEngine, Route
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
+from tether.monitor.engine._correlate import Failures
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incidents import IncidentEngine, Route
 from tether.probe import ProbeOptions
 
 HOSTS = 32

@@ -25,9 +25,9 @@ from alerts_receiver import Receiver
 from test_monitor_cli import free_port
 from test_monitor_process import monitor, rows, status, wait_for
 from tether.lab import Lab
-from tether.monitor._app import workers_for
-from tether.monitor._workers import cores, worker_of
 from tether.monitor.config import parse_config
+from tether.monitor.runtime._app import workers_for
+from tether.monitor.runtime._workers import cores, worker_of
 
 FAILING = {
     "refused": "connect.refused",
@@ -101,7 +101,7 @@ def test_worker_of_is_stable_across_processes_and_spreads_monitors() -> None:
     names = [f"service-{i:05d}" for i in range(10_000)]
     here = [worker_of(n, 4) for n in names[:50]]
     code = (
-        "import json, sys; from tether.monitor._workers import worker_of; "
+        "import json, sys; from tether.monitor.runtime._workers import worker_of; "
         "print(json.dumps([worker_of(f'service-{i:05d}', 4) for i in range(50)]))"
     )
     there = json.loads(

@@ -17,8 +17,8 @@ from referencing.jsonschema import DRAFT202012
 
 from actions_harness import Served
 from tether.lab import Lab
-from tether.monitor._actions import openapi
-from tether.monitor._web import make_app
+from tether.monitor.web._actions import openapi
+from tether.monitor.web._web import make_app
 
 DESCRIBED = json.loads(openapi())
 
@@ -140,5 +140,5 @@ def test_the_validation_above_can_fail() -> None:
 
 def test_the_file_is_in_the_package() -> None:
     """openapi.json ships beside the module that serves it (read through the package)."""
-    here = Path(__file__).parent.parent / "src" / "tether" / "monitor" / "openapi.json"
+    here = Path(__file__).parent.parent / "src" / "tether" / "monitor" / "web" / "openapi.json"
     assert json.loads(here.read_text()) == DESCRIBED

@@ -460,7 +460,7 @@ OPTIONAL = {
     # storage.postgres only (psycopg is imported when a PostgreSQL store is opened).
     "monitor/store/_postgres.py": ("postgres",),
     # uvloop where the monitor extra installed it (not on Windows): asyncio's loop otherwise.
-    "monitor/_loop.py": (),
+    "monitor/runtime/_loop.py": (),
     # `tether lab --matrix` drives whichever client libraries are installed.
     "lab/_matrix.py": ("requests", "httpx", "aiohttp"),
     "lab/_exhaust.py": ("requests", "httpx", "aiohttp"),

@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 
 from tether.monitor import Runner
-from tether.monitor._web import allowed_targets, serve
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import allowed_targets, serve
 from tether.probe import AllowedTargets, TargetRefused
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tether.diagnose import render_text
-from tether.monitor._conditions import context_from_probe, parse_condition
+from tether.monitor.config._conditions import context_from_probe, parse_condition
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 from tether.probe._icmp import checksum, echo_request
 from tether.probe._target import InvalidTarget, echo_options, parse_target
@@ -419,7 +419,7 @@ def test_an_icmp_monitor_judges_its_conditions() -> None:
     with their values resolved, and fails one the round trips cannot meet."""
     from functools import partial
 
-    from tether.monitor._prober import Check, Prober
+    from tether.monitor.checks._prober import Check, Prober
     from tether.monitor.config import parse_config
 
     config = parse_config(
@@ -516,7 +516,7 @@ def test_an_icmp_unreachable_from_a_router_is_connect_unreachable(
 
 _MONITOR_CHILD = r"""
 import asyncio, json
-from tether.monitor._prober import Prober
+from tether.monitor.checks._prober import Prober
 from tether.monitor.config import parse_config
 config = parse_config("monitors: [{name: ping, url: 'icmp://127.0.0.1'}]")
 prober = Prober()
@@ -555,7 +555,7 @@ def test_an_icmp_checks_latency_is_its_round_trip_not_its_series() -> None:
     127.0.0.1 at the defaults), not the round trip (0.3 ms).  Judged on the phase the
     probe makes (a pure function): the latency and the stored icmp phase are the average
     round trip, and a passing check says ping's summary, loss included."""
-    from tether.monitor._judge import judge
+    from tether.monitor.checks._judge import judge
     from tether.monitor.config import parse_config
     from tether.probe import Phase, ProbeResult
 
@@ -582,7 +582,7 @@ def test_a_real_icmp_check_reports_the_round_trip() -> None:
     round trip the probe measured, which is under the series' own time."""
     from functools import partial
 
-    from tether.monitor._prober import Prober
+    from tether.monitor.checks._prober import Prober
     from tether.monitor.config import parse_config
 
     config = parse_config("monitors: [{name: ping, url: 'icmp://127.0.0.1?count=3&interval=10ms'}]")

@@ -19,13 +19,13 @@ import pytest
 from test_monitor_metrics import free_port, needs_prometheus, prometheus, query
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor._blackbox import family
-from tether.monitor._web import serve
 from tether.monitor.alerts import Outbox
+from tether.monitor.checks._blackbox import family
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.config._blackbox import DEFAULT_MODULES
 from tether.monitor.config._checks import config_warnings
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import serve
 
 MONITORS = 'monitors: [{name: a, url: "http://127.0.0.1:1/"}]\n'
 

@@ -66,7 +66,7 @@ def test_the_cli_says_the_resolver_refused(capsys: pytest.CaptureFixture[str]) -
 def test_a_dns_monitor_of_a_closed_resolver_port_is_refused_at_once() -> None:
     """A dns:// monitor's resolver on a closed port: dns.unavailable at once, not its 30 s
     timeout."""
-    from tether.monitor._dnscheck import check_dns
+    from tether.monitor.checks._dnscheck import check_dns
     from tether.monitor.config import parse_config
 
     port = _closed_udp_port("127.0.0.1")

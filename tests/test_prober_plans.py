@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tether.monitor import _prober
-from tether.monitor._prober import Prober
+from tether.monitor.checks import _prober
+from tether.monitor.checks._prober import Prober
 from tether.monitor.config import parse_config
 
 

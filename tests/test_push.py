@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from alerts_receiver import Receiver
-from tether.monitor._app import channels_for
-from tether.monitor._heartbeat import missed
 from tether.monitor._state import State
-from tether.monitor._statuspage import trouble
 from tether.monitor.config import ConfigError, parse_config
+from tether.monitor.engine._heartbeat import missed
+from tether.monitor.runtime._app import channels_for
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._statuspage import trouble
 from web_harness import EPOCH, ServedRunner
 
 TOKEN = "s3cr3t-push-token-0123456789"

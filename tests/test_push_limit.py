@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from test_monitor_process import rows
-from tether.monitor._push import PUSH_BURST, PushLimiter
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._push import PUSH_BURST, PushLimiter
 from web_harness import ServedRunner
 
 TOKEN = "limit-push-token-0123456789abcdef"

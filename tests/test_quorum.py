@@ -8,16 +8,16 @@ import pytest
 
 from detect_feed import Feed
 from tether._kinds import Kind
-from tether.monitor._detect import Detector, StateChanged
-from tether.monitor._quorum import (
+from tether.monitor._records import LocationFact, LocationState, ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.engine._detect import Detector, StateChanged
+from tether.monitor.engine._quorum import (
     LocationsChanged,
     Placement,
     Quorum,
     QuorumEvent,
     location_state,
 )
-from tether.monitor._records import LocationFact, LocationState, ProbeRecord
-from tether.monitor._state import State
 
 T0 = 1_800_000_000.0
 LOCS = ("eu-west", "us-east", "local")

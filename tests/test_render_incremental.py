@@ -17,14 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor._dashboard import MonitorsText, _dumps, order_of, status_json
-from tether.monitor._metrics import MonitorMetrics
-from tether.monitor._overview import SORTS, Entry, View, arrange, arrange_in_order, in_order
-from tether.monitor._quorum import Placement, Quorum
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
-from tether.monitor._view import ClusterView
+from tether.monitor.cluster._view import ClusterView
 from tether.monitor.config import MonitorConfig
+from tether.monitor.engine._quorum import Placement, Quorum
+from tether.monitor.web._dashboard import MonitorsText, _dumps, order_of, status_json
+from tether.monitor.web._metrics import MonitorMetrics
+from tether.monitor.web._overview import SORTS, Entry, View, arrange, arrange_in_order, in_order
 
 NAMES = [f"m{i}" for i in range(8)]
 KINDS = [Kind.CONNECT_REFUSED, Kind.CONNECT_TIMEOUT, None]

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tether.monitor._params import MAX_BODY, MAX_DEPTH
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._params import MAX_BODY, MAX_DEPTH
 from web_harness import EPOCH, ServedRunner
 
 PAY = "payments.internal:443"
@@ -219,7 +219,7 @@ def test_the_client_never_says_more_dropped_calls_than_the_monitor_takes(
     then the rest in its next batch, and the real monitor takes both batches."""
     from tether import Reporter
     from tether._report import MAX_DROPPED as CLIENT_MAX
-    from tether.monitor._report_api import MAX_DROPPED
+    from tether.monitor.web._report_api import MAX_DROPPED
 
     assert CLIENT_MAX == MAX_DROPPED
     s = served

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from tether.monitor._schedule import Schedule, run_schedule
+from tether.monitor.checks._schedule import Schedule, run_schedule
 
 
 def test_first_runs_are_spread_over_the_interval() -> None:

@@ -540,8 +540,8 @@ def test_a_location_detail_shows_redacted() -> None:
     """A location's detail that holds a URL with a password and a token is shown masked
     by the one function the dashboard and `tether status` show it through."""
     from tether.monitor._records import LocationFact
-    from tether.monitor._report import location_json
     from tether.monitor._state import State
+    from tether.monitor.reports._report import location_json
 
     fact = LocationFact(State.DOWN, detail=f"GET {creds_url(9)} timed out")
     shown = location_json("east", fact)

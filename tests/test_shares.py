@@ -14,7 +14,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor._shares import SHARDS, fair_share, monitors_in, plan_share, shard_of
+from tether.monitor.store._shares import SHARDS, fair_share, monitors_in, plan_share, shard_of
 
 
 def test_a_monitors_shard_is_fixed_whatever_the_process() -> None:

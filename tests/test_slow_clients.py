@@ -19,9 +19,9 @@ import yaml
 from processes import wait_for
 from test_monitor_cli import free_port
 from test_monitor_process import monitor
-from tether.monitor._web import serve, serve_unix
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import serve, serve_unix
 from web_harness import ServedRunner
 
 TOKEN = "slow-push-token-0123456789abcdef"

@@ -35,7 +35,9 @@ from status_harness import (
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._state import State
-from tether.monitor._statuspage import (
+from tether.monitor.config import parse_config
+from tether.monitor.reports._uptime import uptime
+from tether.monitor.web._statuspage import (
     CACHE_SECONDS,
     DAYS,
     TtlCache,
@@ -46,8 +48,6 @@ from tether.monitor._statuspage import (
     plain_duration,
     trouble,
 )
-from tether.monitor._uptime import uptime
-from tether.monitor.config import parse_config
 from web_harness import EPOCH, Tab
 
 MIDNIGHT = 1_799_971_200.0  # 2027-01-15T00:00:00Z

@@ -1,4 +1,4 @@
-"""Traffic monitors' pure core (``tether.monitor._traffic``): the window, the two rules,
+"""Traffic monitors' pure core (``tether.monitor.engine._traffic``): the window, the two rules,
 the verdict's words and the latency buckets, with the time given by the test."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor._traffic import (
+from tether.monitor.engine._traffic import (
     LATENCY_BOUNDS_MS,
     Call,
     Thresholds,

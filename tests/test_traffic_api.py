@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from alerts_receiver import Receiver
-from tether.monitor._app import channels_for
-from tether.monitor._metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
-from tether.monitor._passwords import hash_password, hash_token
 from tether.monitor._state import State
-from tether.monitor._traffic import Call
 from tether.monitor.config import parse_config
+from tether.monitor.config._passwords import hash_password, hash_token
+from tether.monitor.engine._traffic import Call
+from tether.monitor.runtime._app import channels_for
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
 from web_harness import EPOCH, ServedRunner
 
 PAY = "payments.internal:443"

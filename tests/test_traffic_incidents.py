@@ -21,9 +21,9 @@ import yaml
 import tether
 from alerts_receiver import Receiver
 from tether._retry import _ended
-from tether.monitor._app import channels_for
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
+from tether.monitor.runtime._app import channels_for
 from tether.monitor.store import SQLiteStore
 from tls_server import https_server
 from web_harness import EPOCH, ServedRunner

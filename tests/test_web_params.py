@@ -18,10 +18,10 @@ from aiohttp import web
 
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import make_app
 
 HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # Each of these reached float() or int() as it was: NaN, infinities, a negative or zero

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tether.monitor._web import REQUEST_BODY_MAX
-from tether.monitor._workers import _probe_app
+from tether.monitor.runtime._workers import _probe_app
+from tether.monitor.web._web import REQUEST_BODY_MAX
 from tether.probe import AllowedTargets
 
 LIMIT = 5.0

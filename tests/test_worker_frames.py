@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor._prober import Check
 from tether.monitor._records import ProbeRecord
+from tether.monitor.checks._prober import Check
 
 texts = st.text(max_size=30)
 floats = st.floats(allow_nan=False)

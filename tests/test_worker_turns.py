@@ -14,9 +14,9 @@ import socket
 from types import SimpleNamespace
 from typing import Any
 
-from tether.monitor._prober import Check
 from tether.monitor._records import ProbeRecord
-from tether.monitor._workers import _TURN, WorkerFleet, _Checks, _frame
+from tether.monitor.checks._prober import Check
+from tether.monitor.runtime._workers import _TURN, WorkerFleet, _Checks, _frame
 
 CHECKS = 512
 COST = 0.001

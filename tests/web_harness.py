@@ -35,10 +35,10 @@ import pytest
 from aiohttp import web
 
 from tether.monitor import Runner
-from tether.monitor._web import make_app
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import MonitorConfig
 from tether.monitor.store import Store
+from tether.monitor.web._web import make_app
 
 T = TypeVar("T")
 
@@ -140,7 +140,7 @@ class ServedRunner:
         options = {} if self.refresh is None else {"refresh": self.refresh}
         app = make_app(self.runner, **options)
         if self.authority is not None:
-            from tether.monitor._access import AUTHORITY
+            from tether.monitor.web._access import AUTHORITY
 
             app[AUTHORITY] = self.authority
         return app

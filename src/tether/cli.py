@@ -673,7 +673,7 @@ def _hash_password(user: str | None) -> int:
     import getpass
     import json
 
-    from tether.monitor._passwords import hash_password
+    from tether.monitor.config._passwords import hash_password
 
     if sys.stdin.isatty():
         try:
@@ -700,7 +700,7 @@ def _hash_password(user: str | None) -> int:
 def _new_token(name: str, scope: str) -> int:
     import json
 
-    from tether.monitor._passwords import hash_token, new_token
+    from tether.monitor.config._passwords import hash_token, new_token
 
     token = new_token()
     print(f"token (shown once, keep it where its user can read it): {token}")

@@ -19,29 +19,8 @@ from tether._lazy import lazy_names
 require("tether.monitor", "monitor")
 
 if TYPE_CHECKING:
-    from tether.monitor._actions import acknowledge
-    from tether.monitor._app import channels_for, run_monitor
-    from tether.monitor._client import (
-        RemoteError,
-        monitor_api_path,
-        remote_request,
-        server_url,
-    )
-    from tether.monitor._dashboard import status_report
-    from tether.monitor._demo import run_demo
-    from tether.monitor._incidents import IncidentEngine
-    from tether.monitor._log import logging_to
     from tether.monitor._records import AlertPayload, Incident, ProbeRecord, QueuedAlert
-    from tether.monitor._report import (
-        history_report,
-        history_text,
-        incidents_report,
-        incidents_text,
-        status_text,
-    )
-    from tether.monitor._runner import Runner
     from tether.monitor._state import State
-    from tether.monitor._uptime import format_uptime, uptimes
     from tether.monitor.alerts import Outbox
     from tether.monitor.config import (
         ConfigError,
@@ -51,7 +30,28 @@ if TYPE_CHECKING:
         parse_config,
         resolve_location,
     )
+    from tether.monitor.engine._incidents import IncidentEngine
+    from tether.monitor.reports._client import (
+        RemoteError,
+        monitor_api_path,
+        remote_request,
+        server_url,
+    )
+    from tether.monitor.reports._report import (
+        history_report,
+        history_text,
+        incidents_report,
+        incidents_text,
+        status_text,
+    )
+    from tether.monitor.reports._uptime import format_uptime, uptimes
+    from tether.monitor.runtime._app import channels_for, run_monitor
+    from tether.monitor.runtime._demo import run_demo
+    from tether.monitor.runtime._log import logging_to
+    from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Store, StoreError, open_store
+    from tether.monitor.web._actions import acknowledge
+    from tether.monitor.web._dashboard import status_report
 
 __all__ = [
     "AlertPayload",
@@ -91,40 +91,40 @@ __all__ = [
 ]
 
 _LAZY = {
-    "RemoteError": "tether.monitor._client",
-    "monitor_api_path": "tether.monitor._client",
-    "remote_request": "tether.monitor._client",
-    "server_url": "tether.monitor._client",
+    "RemoteError": "tether.monitor.reports._client",
+    "monitor_api_path": "tether.monitor.reports._client",
+    "remote_request": "tether.monitor.reports._client",
+    "server_url": "tether.monitor.reports._client",
     "AlertPayload": "tether.monitor._records",
     "ConfigError": "tether.monitor.config",
     "Incident": "tether.monitor._records",
-    "IncidentEngine": "tether.monitor._incidents",
+    "IncidentEngine": "tether.monitor.engine._incidents",
     "LocationError": "tether.monitor.config",
     "MonitorConfig": "tether.monitor.config",
     "Outbox": "tether.monitor.alerts",
     "ProbeRecord": "tether.monitor._records",
     "QueuedAlert": "tether.monitor._records",
-    "Runner": "tether.monitor._runner",
+    "Runner": "tether.monitor.runtime._runner",
     "State": "tether.monitor._state",
     "Store": "tether.monitor.store",
     "StoreError": "tether.monitor.store",
-    "acknowledge": "tether.monitor._actions",
-    "channels_for": "tether.monitor._app",
-    "format_uptime": "tether.monitor._uptime",
-    "history_report": "tether.monitor._report",
-    "history_text": "tether.monitor._report",
-    "incidents_report": "tether.monitor._report",
-    "incidents_text": "tether.monitor._report",
+    "acknowledge": "tether.monitor.web._actions",
+    "channels_for": "tether.monitor.runtime._app",
+    "format_uptime": "tether.monitor.reports._uptime",
+    "history_report": "tether.monitor.reports._report",
+    "history_text": "tether.monitor.reports._report",
+    "incidents_report": "tether.monitor.reports._report",
+    "incidents_text": "tether.monitor.reports._report",
     "load_config": "tether.monitor.config",
-    "logging_to": "tether.monitor._log",
+    "logging_to": "tether.monitor.runtime._log",
     "open_store": "tether.monitor.store",
     "parse_config": "tether.monitor.config",
     "resolve_location": "tether.monitor.config",
-    "run_demo": "tether.monitor._demo",
-    "run_monitor": "tether.monitor._app",
-    "status_report": "tether.monitor._dashboard",
-    "status_text": "tether.monitor._report",
-    "uptimes": "tether.monitor._uptime",
+    "run_demo": "tether.monitor.runtime._demo",
+    "run_monitor": "tether.monitor.runtime._app",
+    "status_report": "tether.monitor.web._dashboard",
+    "status_text": "tether.monitor.reports._report",
+    "uptimes": "tether.monitor.reports._uptime",
 }
 
 

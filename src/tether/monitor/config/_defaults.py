@@ -4,8 +4,8 @@ A monitor's key takes its own value, else the ``defaults`` section's, else the v
 here; :class:`~tether.monitor.config.Monitor` and
 :class:`~tether.monitor.config.MonitorDefaults` both read them from this module.  The
 thresholds and the latency margin are the detector's own defaults
-(:class:`~tether.monitor._detect.Rules` and its
-:class:`~tether.monitor._baseline.Latency`), so a monitor that sets nothing is judged as
+(:class:`~tether.monitor.config._rules.Rules` and its
+:class:`~tether.monitor.config._rules.Latency`), so a monitor that sets nothing is judged as
 a detector that is given nothing.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tether.monitor._detect import Rules
+from tether.monitor.config._rules import Rules
 
 _DETECTOR: Final = Rules()
 

@@ -19,9 +19,9 @@ from tether._fieldsyntax import TOKEN, framing_problem, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, ascii_host, split_hostport
 from tether._redact import MASK, redact_apprise, redact_headers
 from tether._text import hidden_character
-from tether.monitor._conditions import parse_condition
-from tether.monitor._passwords import HashError, parse_password_hash, parse_token_hash
+from tether.monitor.config._conditions import parse_condition
 from tether.monitor.config._errors import fail, show
+from tether.monitor.config._passwords import HashError, parse_password_hash, parse_token_hash
 
 ConditionValidator = Callable[[str], object]
 """Checks one condition's text; raises :class:`ValueError` to reject it."""
@@ -404,7 +404,7 @@ def _check_push_token(value: SecretStr) -> SecretStr:
 
 
 AUTO: Final = object()
-"""The condition validator by default: :func:`tether.monitor._conditions.parse_condition`."""
+"""The condition validator by default: :func:`tether.monitor.config._conditions.parse_condition`."""
 
 
 def _check_condition(value: str, info: ValidationInfo) -> str:

@@ -45,7 +45,7 @@ def parse_config(
 
     ``env`` replaces ``os.environ`` for ``${NAME}`` references.  ``condition_validator``
     checks each condition and raises :class:`ValueError` to reject it; by default
-    ``tether.monitor._conditions.parse_condition`` (``lambda text: None`` skips the check).
+    ``tether.monitor.config._conditions.parse_condition`` (``lambda text: None`` skips the check).
     Raises :class:`ConfigError` listing every problem.
     """
     if len(text) > MAX_CHARS:

@@ -26,9 +26,9 @@ from pydantic import (
 from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
-from tether.monitor._cron import parse_cron
 from tether.monitor.config import _defaults
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
+from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
     MAX_COUNT,

@@ -1,0 +1,3 @@
+"""Running one check: its schedule, the prober, the judge of its conditions, the
+blackbox_exporter modules and the dns:// check (docs/architecture.md).
+"""

@@ -1,0 +1,3 @@
+"""What the instances of a cluster and the locations of a monitor say, as read-only
+views for the pages (docs/architecture.md).
+"""

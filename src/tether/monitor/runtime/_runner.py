@@ -1,0 +1,1203 @@
+"""The monitor's coordinator: checks in → store → detector → incident engine → outbox.
+It makes no decision of its own; every clock is injectable.
+
+The checks come from probers (``_prober.py``: schedule → probe → judge), in this
+process (``workers: 1``) or in worker processes (``_workers.py``); the coordinator
+tells them which monitors to probe and when to probe one again.  What it does with
+each check, in order:
+1. store its record;
+2. feed the detector (pure), which may ask for a confirmation re-probe (passed back
+   to the prober) or change the monitor's state;
+3. hand each state change to the incident engine (pure), and write down what it
+   answers: incidents opened, joined, left and resolved, and their alerts, queued
+   in the outbox, one queue per channel.
+
+Beside the checks, once a second: the engine's tick (held alerts whose hold lifted,
+reminders, escalation), acknowledgements made with ``tether ack``, and the
+outbox's deliveries; every ten minutes, a checkpoint of the detector and pruning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import gc
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from tether._durations import format_duration
+from tether._kinds import Kind
+from tether._plural import count
+from tether._redact import redact_text, redact_url
+from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
+from tether.monitor._state import State
+from tether.monitor.alerts import Channel, Outbox
+from tether.monitor.checks._prober import Check, Prober, Sink, host_of, service_of, where_failed
+from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
+from tether.monitor.config import (
+    MaintenanceWindow,
+    Monitor,
+    MonitorConfig,
+    resolve_location,
+)
+from tether.monitor.config._rules import Latency, Rules
+from tether.monitor.engine._correlate import hold_of
+from tether.monitor.engine._detect import (
+    Degraded,
+    Detector,
+    Event,
+    Observation,
+    Recovered,
+    ReprobeRequested,
+    StateChanged,
+)
+from tether.monitor.engine._heartbeat import TokenIndex, missed
+from tether.monitor.engine._incidents import (
+    Escalation,
+    IncidentEngine,
+    Opened,
+    Route,
+)
+from tether.monitor.engine._incidents import (
+    Event as IncidentEvent,
+)
+from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
+from tether.monitor.engine._traffic import Call, Thresholds, Traffic
+from tether.monitor.reports._report import iso
+from tether.monitor.runtime._loop import GC_THRESHOLDS
+from tether.monitor.store import (
+    Cluster,
+    ClusterError,
+    LocationFeed,
+    SoloCluster,
+    Store,
+    StoreError,
+)
+from tether.monitor.store._shares import monitors_in, shard_of
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+log = logging.getLogger("tether.monitor")
+
+_STATE_KEY = "detector:"
+"""Each monitor's detector state is saved under ``detector:NAME``, on its own: saving
+every monitor on each change cost 1.4 s of CPU per change at 60,000 monitors.  With
+several locations, each location's under ``detector@LOCATION:NAME``: what one location
+has seen of a monitor is not what another has (:meth:`Runner._state_key`)."""
+_LEGACY_KEY = "__detector__"
+"""Where the first stores kept every monitor's state in one document."""
+_PUSH_MESSAGE = 1000
+"""Characters of a push's ``msg`` kept as its check's detail."""
+_TRAFFIC_RECORD_EVERY = 10.0
+"""Seconds between a traffic monitor's stored checks while its verdict stays the same (a
+changed verdict is stored at once)."""
+_ROUTES_KEPT = 10_000
+"""Endpoints whose traffic monitors are remembered (then the memory starts again)."""
+_CHECKPOINT_EVERY = 600.0
+"""Seconds between saves of every monitor's state, so that a crash loses at most this much
+of the latency baselines (states themselves are saved as they change)."""
+
+
+class Fleet(Protocol):
+    """Whatever probes the monitors for the coordinator: one :class:`Prober` in this
+    process, or the worker processes (``_workers.WorkerFleet``)."""
+
+    def assign(self, monitors: Iterable[Monitor]) -> None:
+        """Probe exactly ``monitors`` from now on."""
+
+    def reprobe(self, name: str, delay: float) -> None:
+        """Probe ``name`` again in ``delay`` seconds."""
+
+    async def run(self, stop: asyncio.Event, sink: Sink) -> None:
+        """Probe until ``stop``, handing every check to ``sink``."""
+
+
+class Runner:
+    def __init__(
+        self,
+        config: MonitorConfig,
+        store: Store,
+        outbox: Outbox,
+        *,
+        wall: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        rand: Callable[[], float] = random.random,
+        probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
+        fleet: Fleet | None = None,
+        location: str | None = None,
+        cluster: Cluster | None = None,
+    ) -> None:
+        """``probe`` is what the prober of this process probes with; ``fleet`` replaces
+        that prober (worker processes).  ``location`` is where this instance probes from
+        (default: the configuration's only location); ``cluster`` is its part in a
+        cluster of instances on one PostgreSQL database (default: alone)."""
+        self.here = resolve_location(config, location, env={})
+        self._state_prefix = _STATE_KEY if len(config.locations) <= 1 else f"detector@{self.here}:"
+        """Where this instance saves its detectors' states (:meth:`_state_key`)."""
+        self.cluster: Cluster = cluster or SoloCluster(self.here)
+        self.shared = not isinstance(self.cluster, SoloCluster)
+        """Whether other instances share the work (through the store): this one then
+        probes the monitors of the shards it holds, publishes what it sees to the store,
+        reads what every location sees from it, and leads only while it holds the
+        leader's lease."""
+        self.held = self.cluster.held()
+        self.leading = not self.shared
+        self.feed = LocationFeed()
+        self._lead_lapsed = False
+        self._round_in = self.cluster.every
+        """Seconds from the last renewal round to the next (:meth:`renew` sets it)."""
+        self.store = store
+        self.outbox = outbox
+        self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
+        self._rand = rand
+        self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
+        self.fleet: Fleet = fleet or self.prober
+        self.detector = Detector()
+        self.latest: dict[str, Observation] = {}
+        self.certificates: dict[str, float] = {}
+        """When each monitor's leaf certificate expires (Unix seconds), from its last check
+        that saw one; for the dashboard."""
+        self.since: dict[str, float] = {}
+        """When each monitor entered its current state (wall seconds), for the dashboard;
+        kept in memory only, so a restart knows it again from the next change."""
+        from tether.monitor.web._metrics import MonitorMetrics
+
+        self.metrics = MonitorMetrics(wall=wall)
+        self.metrics.watch_store(store.health)
+        outbox.hook = self.metrics
+        self.quorum = Quorum(live=[self.here])
+        """Every monitor's state for the whole cluster, from each location's: what the
+        incident engine, the holds and the pages go by.  One instance at one location
+        passes its detector's changes through unchanged."""
+        self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
+        """What was last published of each monitor at this location: its state, since
+        when, and the kind and host of its failure."""
+        # The routes at once: the open incidents are restored with them (the channels a
+        # ``local`` incident has paged are its alerted members' channels), so a restart
+        # keeps its reminders and its one resolution per channel.
+        self.engine = IncidentEngine(
+            {m.name: _route(m) for m in config.monitors},
+            store.new_incident_id,
+            hold=self._hold,
+            incidents=store.incidents(open_only=True, limit=100_000),
+            traffic=self.traffic_words,
+        )
+        controls = store.controls(wall())
+        self._paused: dict[str, tuple[float, str]] = dict(controls.paused)
+        """The monitors paused through the write API (name to when, and by whom)."""
+        self._checks_seen: dict[str, float] = dict(controls.checks)
+        """The last check asked for of each monitor that this instance has taken: one
+        asked for before it started is not made again."""
+        self.windows: tuple[Window, ...] = controls.windows
+        """The maintenance windows opened through the write API and not over."""
+        self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+        self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
+        self._pushed: dict[str, float] = {}
+        """When each push monitor last had a push, or began to be watched (wall seconds)."""
+        self._pushes_seen: dict[str, float] = {m: p.at for m, p in controls.pushes.items()}
+        """When the last push of each monitor that this instance knows was made: one read
+        from the store (made through another instance) is taken once, if it is newer."""
+        self._missed: dict[str, float] = {}
+        self._acks_taken: dict[int, float] = {}
+        """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
+        """The expected time of each push monitor's last missed heartbeat, counted once."""
+        self.traffic: dict[str, Traffic] = {}
+        """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
+        app, endpoint and thresholds stay."""
+        self._fed: dict[str, tuple[bool, float]] = {}
+        """Each traffic monitor's last stored verdict and when."""
+        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(app, endpoint) to the traffic monitors its calls count for."""
+        self._configure(config)
+        self._restore(store.load_state())
+        for m in config.monitors:
+            self._pause_or_resume(m)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _configure(self, config: MonitorConfig) -> None:
+        """Take ``config`` as the one in force (at start and on reload)."""
+        self.config = config
+        self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
+        self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
+        """The monitors probed from more than one location: what the pages and ``/metrics``
+        show locations of, found here once rather than at each request."""
+        self._set_hosts()
+        self._depends = {m.name: m.depends_on for m in config.monitors}
+        now = self.wall()
+        self._tokens = TokenIndex(config.monitors)
+        self._push_monitors = [m for m in config.monitors if m.push]
+        """The push monitors, walked each second (:meth:`heartbeats`): not every monitor."""
+        for m in self._push_monitors:
+            self._pushed.setdefault(m.name, now)
+        self._configure_traffic(config)
+        events: list[QuorumEvent] = []
+        for m in config.monitors:
+            self.detector.configure(m.name, _rules(m))
+            events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
+        self.engine.routes = {m.name: _route(m) for m in config.monitors}
+        self._place()
+        self.fleet.assign(self._probed())
+        self._lead(events, now)
+
+    def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
+        found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
+        found.update(
+            (key.removeprefix(self._state_prefix), data)
+            for key, data in saved.items()
+            if key.startswith(self._state_prefix)
+        )
+        squared = 0
+        for name, saved_data in found.items():
+            if name not in self._by_name:
+                continue  # removed from the configuration while tether was stopped
+            data = saved_data
+            if not self.shared and self._unsquared(name, data):
+                data = _unknown(data)
+                squared += 1
+            try:
+                self.detector.restore(name, data)
+            # OverflowError: a number no float holds, as a direct database write can leave.
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+        if squared:
+            log.warning(
+                "%s restored as unknown: the saved state and the open incidents did not "
+                "match (tether stopped between the two writes); the next checks decide, "
+                "and alert if need be",
+                count(squared, "monitor"),
+                extra={"event": "restore.squared"},
+            )
+        if self.shared:
+            return  # the quorum learns every location's states from the store
+        # Squared above: the store's open incidents match these states.
+        here = self._here()
+        self.quorum.restore(
+            LocationState(name, self.here, state, self.wall())
+            for name, state in self.detector.states().items()
+            if name in here
+        )
+
+    def _unsquared(self, name: str, data: Mapping[str, Any]) -> bool:
+        """Whether ``name``'s saved state and the open incidents disagree: saved down and
+        in no open incident, or saved up (or degraded) and still down in one.
+
+        A change is written in this order: its incident (with the alerts), then the
+        monitor's state (:meth:`_handle`).  A crash (``kill -9``) can stop the writer
+        between the two, and leave the incident written and the state not; the other
+        case, a state written and not its incident, can only come from a store written by
+        an older tether.  Either way, the monitor is restored as unknown (its baseline
+        kept): its next checks decide, as on a first start, and the engine, which knows
+        the open incidents, alerts only what it has not (down again while still in its
+        incident: nothing; up: it leaves it, with its recovery alert)."""
+        if not self._single(name):
+            return False  # several locations: the quorum, not this detector, decides
+        try:
+            availability = data["availability"]
+            health, flapping = str(availability["health"]), bool(availability["flapping"])
+        except (KeyError, TypeError):
+            return False  # not restored at all: starts afresh
+        if flapping or data.get("paused"):
+            return False  # its alerts are held, or it is in no incident: nothing owed
+        member = self.engine.incident_of(name) is not None
+        if health == State.DOWN.value:
+            return not member
+        return member and health in (State.UP.value, State.DEGRADED.value)
+
+    def _save(self, name: str) -> None:
+        exported = self.detector.export(name)
+        if exported is not None:
+            self.store.save_state(self._state_key(name), exported)
+
+    def _state_key(self, name: str) -> str:
+        """The key of ``name``'s detector state in the store: its location's own when
+        there are several.  Once all locations shared one key, and an instance starting
+        after another location had saved took that location's state as its own: a first
+        check agreeing with it changed nothing, so the location never published what it
+        saw and the quorum never counted it."""
+        return self._state_prefix + name
+
+    def checkpoint(self) -> None:
+        """Save every monitor's detector state (the writer batches them)."""
+        for name in self.detector.states():
+            self._save(name)
+
+    def _pause_or_resume(self, m: Monitor) -> None:
+        if m.name not in self._mine:
+            # Probed from another location or by another instance: paused or resumed
+            # there, and known here from the state it publishes.
+            return
+        now = self.wall()
+        if self.is_paused(m):
+            events = self.detector.pause(m.name, now)
+        elif self.detector.state(m.name) is State.PAUSED:
+            events = self.detector.resume(m.name, now)
+        else:
+            return
+        for event in events:
+            self._handle(event, None, now)
+
+    def monitor(self, name: str) -> Monitor:
+        """The monitor called ``name`` (KeyError if none)."""
+        return self._by_name[name]
+
+    def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
+        """Every monitor of more than one location (or those of ``names``), with what its
+        locations see: on the event loop, as the quorum changes there.  A monitor of one
+        location costs nothing (they are kept aside: :attr:`several`)."""
+        monitors: Iterable[Monitor] = self.several
+        if names is not None:
+            monitors = [self._by_name[n] for n in names if n in self._by_name]
+        return views_of(self.quorum, monitors, self.config)
+
+    def cluster_view(self) -> ClusterView:
+        """This instance, from memory (on the event loop); the instances are read off it."""
+        return ClusterView(self.cluster.id, self.here, self.leading, self.config.locations)
+
+    def describe(self) -> str:
+        """What this instance is doing, in a line (for a stuck monitor's stack dump)."""
+        due = self.prober.schedule.next_due()
+        next_in = "none" if due is None else f"in {due - self.mono():.1f} s"
+        return (
+            f"location {self.here}, {len(self._mine)} monitors here, "
+            f"{'leading' if self.leading else 'not leading'}; the in-process prober has "
+            f"{len(self.prober.names)} plans, {len(self.prober.schedule)} scheduled, "
+            f"next due {next_in}"
+        )
+
+    # -- one check -----------------------------------------------------------------------
+
+    async def check(self, name: str, due: float) -> ProbeRecord:
+        """Check ``name`` now with this process's prober, and take the result."""
+        return self.take(await self.prober.check(name, due))
+
+    def take(self, check: Check) -> ProbeRecord:
+        """Store a check a prober made, and act on what the detector makes of it."""
+        record = check.record
+        name, now = record.monitor, record.ts
+        if name not in self._mine:  # removed, or moved to another instance, meanwhile
+            return record
+        self.store.record(record)
+        if record.ok and not self.shared and self._single(name):  # sees every check of it
+            self.quorum.failures.passed(name, now)
+        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
+        self.latest[name] = observation
+        if check.cert_expires is not None:
+            self.certificates[name] = check.cert_expires
+        self.metrics.observe(record, check.timings, check.cert_days_left)
+        for waiting in self._waiting.pop(name, ()):
+            if not waiting.done():
+                waiting.set_result(record)
+        changed = False
+        for event in self.detector.observe(observation, now):
+            changed = changed or isinstance(event, StateChanged)
+            self._handle(event, record, now, check.host)
+        last = self._published.get(name)
+        if not changed and not record.ok and last is not None and last[0] is State.DOWN:
+            # Still down, but perhaps for another reason now: the incidents correlate on
+            # each down monitor's latest kind and host.
+            self._publish(name, State.DOWN, last[1], "", record, check.host, now)
+        return record
+
+    def _handle(
+        self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
+    ) -> None:
+        name = event.monitor
+        if isinstance(event, ReprobeRequested):
+            self.fleet.reprobe(name, event.delay)
+        elif isinstance(event, StateChanged):
+            log.info(
+                "%s: %s -> %s (%s)",
+                name if self._single(name) else f"{name} from {self.here}",
+                event.old,
+                event.new,
+                event.reason,
+                extra={"event": "state", "monitor": name, "state": str(event.new)},
+            )
+            # The incident change (with its alerts) is queued before the state: a crash
+            # between the two leaves what _unsquared squares at the next start.
+            self._publish(name, event.new, event.at, event.reason, record, host, now)
+            self._save(name)
+        elif isinstance(event, Degraded | Recovered):
+            notice = self.engine.notice(event, now)
+            log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
+            for alert in notice.alerts:
+                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
+
+    def _single(self, name: str) -> bool:
+        m = self._by_name.get(name)
+        return m is None or len(self.config.placed(m)) == 1
+
+    def _publish(
+        self,
+        name: str,
+        state: State,
+        since: float,
+        reason: str,
+        record: ProbeRecord | None,
+        host: str | None,
+        now: float,
+    ) -> None:
+        """Tell the quorum what this location sees of ``name`` now, unless nothing it goes
+        by changed since the last time."""
+        failed = record is not None and not record.ok
+        kind = record.kind if failed and record is not None else None
+        seen = (state, since, kind, host if failed else None)
+        if self._published.get(name) == seen:
+            return
+        self._published[name] = seen
+        published = LocationState(
+            name,
+            self.here,
+            state,
+            since,
+            reason,
+            kind,
+            None if record is None else record.detail,
+            host if failed else None,
+            None if record is None else record.latency_ms,
+        )
+        if self.shared:  # the other instances read it from the store (poll_locations)
+            self.store.record_location_state(published, fence=self.cluster.fence(name))
+        # This instance is the source of what its location sees of its own monitors: its
+        # quorum takes it at once, and does not read it back.
+        self._lead(self.quorum.update(published, now), now)
+
+    def _lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+        """What the quorum decided for the whole cluster: state changes go to the
+        incident engine (and to the store, for uptime), location changes to its partial
+        incidents: on the leader.  Every instance keeps the states, for its pages."""
+        for event in events:
+            name = event.monitor
+            if isinstance(event, LocationsChanged):
+                if self.leading:
+                    self._apply(self.engine.locations(event), now)
+                continue
+            self.since[name] = event.at
+            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
+                self.metrics.state(name, event.new is not State.DOWN)
+            if not self.leading:
+                continue
+            if not self._single(name):
+                log.info(
+                    "%s: %s -> %s (%s)",
+                    name,
+                    event.old,
+                    event.new,
+                    event.reason,
+                    extra={"event": "state", "monitor": name, "state": str(event.new)},
+                )
+            self.store.record_state(name, event.at, event.new)
+            # The quorum keeps the failures to correlate with, one change at a time.
+            changes = self.engine.changed(
+                event,
+                self.quorum.record(name),
+                self.quorum.failures,
+                self._hosts,
+                self.quorum.locations(name),
+            )
+            self._apply(changes, now)
+
+    def _hold(self, monitor: str, now: float) -> str | None:
+        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, and
+        :func:`~tether.monitor.engine._correlate.hold_of` decides from what the runner holds."""
+        windows = (*self.config.maintenance, *self._adhoc)
+        return hold_of(monitor, now, self.quorum.view(), self._depends, windows)
+
+    def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+        """Write down what the incident engine decided, each incident change with its
+        alerts in one commit (a crash between the two would leave an incident whose
+        members say they were alerted, and no alert)."""
+        for event in events:
+            incident = event.incident
+            opened = isinstance(event, Opened)
+            # A member of the local incident joins or leaves with no line of its own
+            # (its timeline is grouped): its record is written all the same (touched).
+            if opened or event.entry is not None or event.alerts or event.touched or event.moves:
+                self.store.commit_incident(
+                    incident,
+                    event.alerts,
+                    now,
+                    opened=opened,
+                    entry=event.entry,
+                    touched=event.touched,
+                    moves=event.moves,
+                )
+            entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
+            if entry is not None:
+                log.warning(
+                    "incident %d: %s: %s",
+                    incident.id,
+                    entry.event,
+                    entry.detail,
+                    extra={
+                        "event": f"incident.{type(event).__name__.lower()}",
+                        "incident": incident.id,
+                        "monitor": event.monitor,
+                        "kind": None if incident.kind is None else incident.kind.value,
+                    },
+                )
+
+    def tick(self, acknowledged: Mapping[int, float] | None = None) -> None:
+        """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
+        maps open incidents' ids to when they were acknowledged), then send the held
+        alerts whose hold lifted, the reminders and the escalation steps that are due."""
+        now = self.wall()
+        for incident_id, at in (acknowledged or {}).items():
+            if self.engine.acknowledge(incident_id, at) is not None:
+                log.warning(
+                    "incident %d acknowledged: reminders and escalation stop",
+                    incident_id,
+                    extra={"event": "incident.acknowledged", "incident": incident_id},
+                )
+        self._apply(self.engine.tick(now), now)
+
+    def _acknowledged(self) -> dict[int, float]:
+        """The acknowledgements the store has that were not taken yet (a read, off the
+        event loop): one short row per acknowledged open incident, however many monitors
+        the incidents hold.  Once every incident with its timeline and members was read
+        here each second: during a mass outage that read alone took longer than the
+        second it had."""
+        try:
+            found = self.store.acknowledgements()
+        except StoreError:
+            # Held alerts, reminders and escalation go on; acknowledgements made while
+            # the store is away are read once it is back (the writer has said why).
+            return {}
+        new = {i: at for i, at in found.items() if self._acks_taken.get(i) != at}
+        self._acks_taken = found
+        return new
+
+    # -- heartbeats (push monitors) ------------------------------------------------------
+
+    def push_monitor(self, token: str) -> Monitor | None:
+        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
+        name = self._tokens.find(token)
+        return None if name is None else self._by_name[name]
+
+    def push(
+        self, token: str, ok: bool, message: str | None, latency_ms: float | None
+    ) -> str | None:
+        """Take a push made with ``token``: the name of its monitor, or ``None`` when the
+        token is no monitor's.  A paused monitor's push is answered and not recorded."""
+        name = self._tokens.find(token)
+        if name is None:
+            return None
+        m = self._by_name[name]
+        if self.is_paused(m):
+            return name
+        now = self.wall()
+        detail = None if not message else redact_text(message[:_PUSH_MESSAGE])
+        if not ok and detail is None:
+            detail = "the job reported down"
+        # Kept in the store whoever probes it: on a cluster, the instance that holds the
+        # monitor takes it from there (apply_controls); alone, a restart knows it.
+        self.store.record_push(name, now, ok, detail, latency_ms)
+        if name in self._mine:
+            self._take_push(m, Push(now, ok, detail, latency_ms))
+        return name
+
+    def _take_push(self, m: Monitor, push: Push) -> None:
+        self._pushes_seen[m.name] = push.at
+        self._pushed[m.name] = push.at
+        self._missed.pop(m.name, None)
+        record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
+        self.take(Check(record, service_of(m.url)))
+
+    def heartbeats(self) -> None:
+        """Record a failed check for each push monitor whose heartbeat is overdue, once
+        for each expected time it missed (the runner calls it every second)."""
+        now = self.wall()
+        for m in self._push_monitors:
+            if m.name not in self._mine or self.is_paused(m):
+                continue
+            since = self._pushed.setdefault(m.name, now)
+            expected = missed(m, since, now)
+            if expected is None or self._missed.get(m.name) == expected:
+                continue
+            self._missed[m.name] = expected
+            detail = (
+                f"no push since {iso(since)}: one was expected at {iso(expected)} "
+                f"(grace {format_duration(m.grace)})"
+            )
+            silent = ProbeRecord(m.name, now, False, Kind.HEARTBEAT_MISSED, None, detail)
+            self.take(Check(silent, service_of(m.url)))
+
+    # -- traffic monitors (an application's own calls) ----------------------------------
+
+    def _configure_traffic(self, config: MonitorConfig) -> None:
+        from tether.monitor.config._conditions import glob_matcher
+
+        kept, self.traffic = self.traffic, {}
+        self._apps: dict[str, list[tuple[str, Callable[[str], bool]]]] = {}
+        for m in config.monitors:
+            if not m.traffic or m.app is None:
+                continue
+            rules = Thresholds(m.consecutive, m.failure_ratio, m.window, m.min_calls)
+            old = kept.get(m.name)
+            same = old is not None and (old.app, old.endpoint, old.thresholds) == (
+                m.app,
+                m.endpoint,
+                rules,
+            )
+            self.traffic[m.name] = (
+                old if same and old is not None else Traffic(m.app, m.endpoint, rules)
+            )
+            self._apps.setdefault(m.app, []).append((m.name, glob_matcher(m.endpoint)))
+        self._routes = {}
+        for name in set(self._fed) - self.traffic.keys():
+            del self._fed[name]
+
+    def _traffic_of(self, app: str, endpoint: str) -> tuple[str, ...]:
+        """The traffic monitors a call of ``app`` to ``endpoint`` counts for."""
+        key = (app, endpoint)
+        names = self._routes.get(key)
+        if names is None:
+            if len(self._routes) >= _ROUTES_KEPT:
+                self._routes.clear()
+            names = self._routes[key] = tuple(
+                name for name, matches in self._apps.get(app, ()) if matches(endpoint)
+            )
+        return names
+
+    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+        """Take an application's batch of calls (``POST /api/report``): count them in the
+        metrics, feed the traffic monitors they belong to, and judge those now.  Returns
+        how many calls were taken (all of them: those of no traffic monitor here are
+        counted in the metrics).  A paused monitor, or one another instance of a cluster
+        holds, gets none (docs/deployment.md)."""
+        now = self.wall()
+        self.metrics.traffic(app, calls, dropped)
+        if app not in self._apps:
+            return len(calls)
+        routed: dict[str, list[Call]] = {}
+        for call in calls:
+            for name in self._traffic_of(app, call.endpoint):
+                routed.setdefault(name, []).append(call)
+        for name, mine in routed.items():
+            m = self._by_name[name]
+            if self.is_paused(m) or name not in self._mine:
+                continue
+            self.traffic[name].add(mine, now)
+            self._judge_traffic(m, now)
+        return len(calls)
+
+    def judge_traffic(self) -> None:
+        """Judge every traffic monitor now, so that failures leaving the window bring one
+        back up without a new call (the runner calls it every second)."""
+        now = self.wall()
+        for name in self.traffic:
+            m = self._by_name[name]
+            if not self.is_paused(m) and name in self._mine:
+                self._judge_traffic(m, now)
+
+    def _judge_traffic(self, m: Monitor, now: float) -> None:
+        """Store a check of traffic monitor ``m`` when its verdict changed, or every
+        ten seconds while it stays; no verdict (no calls) stores nothing."""
+        verdict = self.traffic[m.name].verdict(now)
+        if verdict.ok is None:
+            return
+        last = self._fed.get(m.name)
+        if last is not None and last[0] == verdict.ok and now - last[1] < _TRAFFIC_RECORD_EVERY:
+            return
+        self._fed[m.name] = (verdict.ok, now)
+        kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
+        record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
+        self.take(Check(record, where_failed(m.url, None, kind)))
+
+    def traffic_words(self, name: str) -> str | None:
+        """A down traffic monitor's failure, short, for an incident that joins it to a
+        probe's: "37% of checkout's calls fail with tls.expired since 10:02"."""
+        traffic = self.traffic.get(name)
+        if traffic is None:
+            return None
+        words = traffic.verdict(self.wall()).words
+        if words is None:
+            return None
+        since = self.since.get(name)
+        if since is None:
+            return words
+        return f"{words} since {dt.datetime.fromtimestamp(since, dt.UTC):%H:%M}"
+
+    # -- reloading -----------------------------------------------------------------------
+
+    def reload(
+        self, config: MonitorConfig, channels: Mapping[str, Channel] | None = None
+    ) -> list[str]:
+        """Run ``config`` from now on, keeping every state, baseline, incident and queued
+        alert; return what changed, one line each.
+
+        Monitors keep their place in the schedule unless their interval changed.  A
+        removed monitor is forgotten (its history stays in the store) and leaves its
+        incident; an incident left with no monitor is resolved.  ``storage`` and
+        ``server`` cannot change under a running monitor: they are reported, not applied.
+        """
+        old = self._by_name
+        new = {m.name: m for m in config.monitors}
+        now = self.wall()
+        changes: list[str] = []
+        for section in ("storage", "server", "workers", "cluster"):
+            if getattr(config, section) != getattr(self.config, section):
+                changes.append(f"{section} changed: restart tether monitor to apply it")
+        if config.alerts != self.config.alerts:
+            changes.append("alert channels changed")
+        for name in sorted(old.keys() - new.keys()):
+            changes.append(f"removed {name}")
+            self._forget(name, now)
+        self._configure(config)
+        if channels is not None:
+            self.outbox.channels = channels
+        for name, m in new.items():
+            before = old.get(name)
+            if before is None:
+                changes.append(f"added {name}")
+            elif before != m:
+                changes.append(f"changed {name}")
+            self._pause_or_resume(m)
+        return changes
+
+    def _probed(self) -> list[Monitor]:
+        """The monitors to probe here: those of this location and of the shards this
+        instance holds (every one when alone), not paused."""
+        here = self._here()
+        return [
+            m for m in self.config.monitors if m.probed and not self.is_paused(m) and m.name in here
+        ]
+
+    def _here(self) -> frozenset[str]:
+        """The monitors this instance probes (or would, were they not paused): of its
+        location, in the shards it holds.  Worked out when the configuration or the
+        shards change (:meth:`_place`), since every check asks."""
+        return self._mine
+
+    def _place(self) -> None:
+        mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
+        if self.shared:
+            mine = monitors_in(mine, self.held, self.cluster.shards)
+        self._mine = frozenset(mine)
+
+    def _forget(self, name: str, now: float) -> None:
+        self.detector.forget(name)
+        self.quorum.forget(name)
+        self._published.pop(name, None)
+        self._pushed.pop(name, None)
+        self._missed.pop(name, None)
+        self.traffic.pop(name, None)
+        self._fed.pop(name, None)
+        self.latest.pop(name, None)
+        self.certificates.pop(name, None)
+        self.since.pop(name, None)
+        self.metrics.forget(name)
+        self._apply(self.engine.forget(name, now), now)
+
+    # -- changes made at run time (the write API: _actions.py) ---------------------------
+
+    def is_paused(self, m: Monitor) -> bool:
+        """Whether ``m`` is paused: in the configuration, or through the write API."""
+        return m.paused or m.name in self._paused
+
+    def _set_hosts(self) -> None:
+        """Take the monitored hosts again (a reload, a pause): the correlation's too."""
+        self._hosts = self._monitored()
+        self.quorum.failures.set_hosts(self._hosts)
+
+    def _monitored(self) -> dict[str, str]:
+        """Every monitor not paused, and its host (to correlate failures with)."""
+        return {m.name: host_of(m.url) for m in self.config.monitors if not self.is_paused(m)}
+
+    def probes_here(self, name: str) -> bool:
+        """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
+        return name in self._mine
+
+    def apply_controls(self, controls: Controls) -> None:
+        """Take what the write API changed, on this instance or another (every instance
+        reads the store's controls each second): pause or resume monitors, check those
+        asked for, hold alerts in the maintenance windows."""
+        before, self._paused = self._paused, dict(controls.paused)
+        changed = sorted(before.keys() ^ self._paused.keys())
+        if changed:
+            self._set_hosts()
+            for name in changed:
+                m = self._by_name.get(name)
+                if m is not None:
+                    self._pause_or_resume(m)
+            self.fleet.assign(self._probed())
+            for name in changed:  # resumed: known again at once, not within an interval
+                m = self._by_name.get(name)
+                if m is not None and not self.is_paused(m) and name in self._mine:
+                    self.fleet.reprobe(name, 0.0)
+        for name, at in controls.checks.items():
+            if at <= self._checks_seen.get(name, -math.inf):
+                continue
+            self._checks_seen[name] = at
+            m = self._by_name.get(name)
+            if m is not None and not self.is_paused(m) and name in self._mine:
+                self.fleet.reprobe(name, 0.0)
+        for name, push in controls.pushes.items():
+            if push.at <= self._pushes_seen.get(name, -math.inf):
+                continue
+            # Sent to another instance: taken by the one that holds the monitor.
+            self._pushes_seen[name] = push.at
+            m = self._by_name.get(name)
+            if m is not None and m.push and not self.is_paused(m) and name in self._mine:
+                self._take_push(m, push)
+        if controls.windows != self.windows:
+            _log_windows(self.windows, controls.windows)
+            self.windows = controls.windows
+            self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+
+    def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
+        """The next check of ``name`` this instance takes (call it on the event loop)."""
+        waiting: asyncio.Future[ProbeRecord] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(name, []).append(waiting)
+        return waiting
+
+    async def _read_controls(self) -> None:
+        try:
+            controls = await asyncio.to_thread(self.store.controls, self.wall())
+        except StoreError:
+            return  # read again next second; the pauses and windows in force stay
+        self.apply_controls(controls)
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(
+        self, stop: asyncio.Event, *, deliver_every: float = 1.0, freeze_gc: bool = False
+    ) -> None:
+        """Check every monitor on its interval until ``stop`` is set.
+
+        ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
+        alive now (the configuration, parsed conditions, saved states and baselines) out
+        of the garbage collector's reach: they live as long as the process, and with tens
+        of thousands of monitors each full collection walked them again, pausing the
+        event loop for over a second.  It does so once more when every monitor has run
+        once, for what the first checks create (metrics series, schedule entries, latest
+        results).  Not more often: whatever is frozen in the middle of a check is never
+        collected if it later becomes a reference cycle.  It also raises the collector's
+        thresholds (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`): what a run makes after
+        that, every monitor's state and an outage's members, is walked far less often.
+
+        In a cluster, the first renewal round comes before anything else (this instance
+        probes only what it holds), then one every ``cluster.every`` seconds; every
+        instance reads what the locations see once a second, and the leader alone runs
+        the incident engine's tick.  On a clean stop it hands its leases back.
+        """
+        if freeze_gc:
+            freeze()
+        if self.shared:
+            await self.renew()
+        else:
+            started = self.wall()
+            for m in self.config.monitors:
+                # Uptime counts from here in the state the monitor had when tether stopped.
+                self.store.record_state(m.name, started, self.detector.state(m.name))
+
+        async def every_second() -> None:
+            while not stop.is_set():
+                try:
+                    await self._read_controls()
+                    self.heartbeats()
+                    self.judge_traffic()
+                    if self.shared:
+                        await self.poll_locations()
+                    if self.leading:
+                        self.tick(await asyncio.to_thread(self._acknowledged))
+                except Exception:
+                    log.exception("incident tick failed")
+                await self._sleep(deliver_every)
+
+        async def rounds() -> None:
+            while self.shared and not stop.is_set():
+                await self._sleep(self._round_in)
+                if not stop.is_set():
+                    await self.renew()
+
+        longest = max((m.interval for m in self.config.monitors), default=0.0)
+
+        async def housekeeping() -> None:
+            """Checkpoint the detector, and drop results past their retention, every
+            ten minutes."""
+            last = begun = self.mono()
+            refreeze = freeze_gc
+            while not stop.is_set():
+                await self._sleep(1.0)
+                if refreeze and self.mono() - begun > longest + 1:
+                    refreeze = False
+                    freeze()
+                if self.mono() - last >= _CHECKPOINT_EVERY:
+                    last = self.mono()
+                    self.checkpoint()
+                    self.feed.reset()  # a full read now and then: see LocationFeed
+                    await self._prune()
+
+        await self._prune()
+        await asyncio.gather(
+            self.fleet.run(stop, self.take),
+            self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
+            every_second(),
+            rounds(),
+            housekeeping(),
+        )
+        self.checkpoint()
+        if not self.shared:
+            stopped = self.wall()
+            for m in self.config.monitors:  # while tether is stopped, nothing is known
+                self.store.record_state(m.name, stopped, State.UNKNOWN)
+        # Held: closing the store writes it or spills it, and says which.
+        with contextlib.suppress(StoreError):
+            self.store.flush()
+        if self.shared:
+            try:
+                await asyncio.to_thread(self.cluster.leave, self.wall())
+            except ClusterError as exc:
+                log.warning("could not hand the leases back (they run out): %s", exc)
+
+    # -- a cluster of instances ----------------------------------------------------------
+
+    async def renew(self) -> None:
+        """One renewal round: hold on to this instance's shards (and claim or hand back
+        toward its fair share), and lead or not.  When the database cannot be reached, it
+        goes on probing what it holds, and leads only until its leader's lease runs out
+        on its own clock.
+
+        The next round comes ``cluster.every`` seconds later, or as soon as a lease of
+        another instance runs out if that is sooner: if that instance is dead, this one
+        claims its shards then, rather than up to a round later."""
+        now = self.wall()
+        self._round_in = self.cluster.every
+        try:
+            done = await asyncio.to_thread(self.cluster.round, now)
+        except ClusterError as exc:
+            if not self._lead_lapsed:
+                log.error(
+                    "cannot renew the leases; probing what is held, and leading only until "
+                    "the lease runs out: %s",
+                    exc,
+                    extra={"event": "cluster.failed"},
+                )
+            self._lead_lapsed = True
+            await self._take_lead(self.cluster.is_leader(self.wall()))
+            return
+        if self._lead_lapsed:
+            log.warning("leases renewed again", extra={"event": "cluster.resumed"})
+            self._lead_lapsed = False
+        if done.lost or done.release or done.gained:
+            await self._move(done.held - done.release, done.gained, done.release)
+        if done.release:
+            try:
+                await asyncio.to_thread(self.cluster.release, done.release, self.wall())
+            except ClusterError as exc:  # they run out instead
+                log.warning("could not hand back %d shards: %s", len(done.release), exc)
+        try:
+            instances = await asyncio.to_thread(self.cluster.instances, self.wall())
+        except ClusterError:
+            instances = None
+        if instances is not None:
+            live = {i.location for i in instances if i.alive} | {self.here}
+            self._lead(self.quorum.set_live(live, self.wall()), self.wall())
+        await self._take_lead(done.leader)
+        self._round_in = done.next_round(self.wall(), self.cluster.every)
+
+    async def _move(
+        self, held: frozenset[int], gained: frozenset[int], released: frozenset[int]
+    ) -> None:
+        """Probe the monitors of ``held`` from now on: those of shards given up stop
+        (their state saved first, for the next owner, unless the shard was lost: its new
+        owner writes that now), those of ``gained`` start from their saved state."""
+        before = self._here()
+        lost = self.held - held - released
+        self.held = held
+        self._place()
+        after = self._here()
+        gone, new = before - after, after - before
+        for name in sorted(gone):
+            if shard_of(name, self.cluster.shards) not in lost:
+                self._save(name)
+            self.detector.forget(name)
+            self.latest.pop(name, None)
+            self.certificates.pop(name, None)
+            self._published.pop(name, None)
+        if gone:
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(self.store.flush)
+        if new:
+            keys = [self._state_key(name) for name in new]
+            saved = await asyncio.to_thread(self.store.load_state, keys)
+            for name in sorted(new):
+                m = self._by_name[name]
+                self.detector.configure(name, _rules(m))
+                data = saved.get(self._state_key(name))
+                if data is not None:
+                    try:
+                        self.detector.restore(name, data)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+                self._pause_or_resume(m)
+        self.fleet.assign(self._probed())
+        for name in sorted(new):
+            # Taken over, most likely from an instance that died a lease ago: probe them
+            # soon rather than somewhere in their interval, so none waits two intervals;
+            # spread over half a round at most (a lease's eighth), not all at once.
+            m = self._by_name[name]
+            self.fleet.reprobe(name, self._rand() * min(m.interval, self.cluster.every) / 2)
+        log.info(
+            "now probing %s of location %s (%d shards of %d)",
+            count(len(after), "monitor"),
+            self.here,
+            len(held),
+            self.cluster.shards,
+            extra={"event": "cluster.shards"},
+        )
+
+    async def _take_lead(self, leading: bool) -> None:
+        """Become the leader (run the incident engine) or stop being it."""
+        if leading == self.leading:
+            return
+        if not leading:
+            self.leading = False
+            log.warning("no longer the leader", extra={"event": "cluster.follower"})
+            return
+        try:
+            # What this instance wrote while it could not (an incident it opened as the
+            # leader before its lease ran out, say) must be in the store before the store
+            # is read for the open incidents.
+            await asyncio.to_thread(self.store.flush)
+            await asyncio.to_thread(self.store.reserve_incident_ids)
+            incidents = await asyncio.to_thread(self.store.incidents, open_only=True, limit=100_000)
+        except StoreError as exc:
+            log.error("cannot take the lead yet: %s", exc)
+            return
+        self.engine = IncidentEngine(
+            self.engine.routes,
+            self.store.new_incident_id,
+            hold=self._hold,
+            incidents=incidents,
+            traffic=self.traffic_words,
+        )
+        self.leading = True
+        log.warning("leading the cluster now", extra={"event": "cluster.leader"})
+        # Square the open incidents with what the locations see now: the last leader may
+        # have died between a change and its incident, or nobody led for a while.
+        self.feed.reset()
+        await self.poll_locations()
+        now = self.wall()
+        for name, state in self.quorum.states().items():
+            record = self.quorum.record(name) if state is State.DOWN else None
+            if state is State.DOWN and record is not None:
+                at = record.ts  # down since then, at the location that stands for it
+            elif state in (State.UP, State.DEGRADED):
+                at = now
+            else:
+                continue
+            event = StateChanged(name, at, State.UNKNOWN, state, "as the new leader found it")
+            changes = self.engine.changed(
+                event, record, self.quorum.failures, self._hosts, self.quorum.locations(name)
+            )
+            self._apply(changes, now)
+        self._lead(self.quorum.snapshot(now), now)
+
+    async def poll_locations(self) -> None:
+        """Read what every location published since the last read, into the quorum."""
+        try:
+            rows = await asyncio.to_thread(self.store.location_states, self.feed.since())
+        except StoreError:
+            return  # read again next second; the writer has said why
+        now = self.wall()
+        events: list[QuorumEvent] = []
+        for state in self.feed.take(rows):
+            if state.location == self.here and state.monitor in self._published:
+                # Its own, known first-hand (and perhaps newer than this row).  One taken
+                # over and not changed since is known from the row its last holder wrote.
+                continue
+            events += self.quorum.update(state, now)
+        self._lead(events, now)
+
+    async def _prune(self) -> None:
+        """Drop history past its retention; a store that cannot be written now is pruned
+        next time (the writer has said why)."""
+        try:
+            await asyncio.to_thread(self.store.prune, self.wall())
+        except StoreError as exc:
+            log.debug("prune skipped: %s", exc)
+
+
+def freeze() -> None:
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    log.info(
+        "%d objects moved out of the collector's reach in %.2f s",
+        gc.get_freeze_count(),
+        time.perf_counter() - started,
+    )
+
+
+def _unknown(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved detector state with its verdict forgotten (unknown, no consecutive count),
+    its latency baseline and recent changes kept."""
+    availability = dict(data["availability"])
+    availability.update(health=State.UNKNOWN.value, failures=0, successes=0, flapping=False)
+    return {**data, "availability": availability}
+
+
+def _rules(m: Monitor) -> Rules:
+    # No margin means never degraded: an infinite margin puts the limit out of reach.
+    k = math.inf if m.latency_margin is None else m.latency_margin
+    return Rules(
+        failure_threshold=m.failure_threshold,
+        success_threshold=m.success_threshold,
+        latency=Latency(k=k),
+        # A push or traffic monitor cannot be probed again: its next report confirms.
+        confirm_delay=1.0 if m.probed else None,
+    )
+
+
+def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
+    """Say which windows opened at run time hold alerts here from now on, and which no
+    longer do: on a cluster, each instance says so when it has read the change."""
+    was = {w.id for w in before}
+    now = {w.id: w for w in after}
+    for window in now.values():
+        if window.id not in was:
+            log.info(
+                "maintenance window #%d holds the alerts of %s until %s: %s (opened by %s)",
+                window.id,
+                ", ".join(window.monitors) or "every monitor",
+                iso(window.end),
+                redact_text(window.reason),
+                window.opened_by,
+                extra={"event": "maintenance.open", "window": window.id},
+            )
+    for gone in sorted(was - now.keys()):
+        log.info(
+            "maintenance window #%d is over: it holds no alert from now on",
+            gone,
+            extra={"event": "maintenance.over", "window": gone},
+        )
+
+
+def _maintenance(window: Window) -> MaintenanceWindow:
+    """A window opened through the write API as the configuration's windows are, so that
+    one mechanism holds the alerts of both."""
+    return MaintenanceWindow(
+        name=f"#{window.id} ({redact_text(window.reason)})",
+        start=dt.datetime.fromtimestamp(window.start, dt.UTC),
+        end=dt.datetime.fromtimestamp(window.end, dt.UTC),
+        monitors=window.monitors,
+    )
+
+
+def _route(m: Monitor) -> Route:
+    return Route(
+        channels=tuple(m.alerts),
+        url=redact_url(m.url),
+        remind_every=m.remind_every,
+        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
+        partial_alerts=m.partial_alerts,
+    )

@@ -1,0 +1,526 @@
+"""The write API: changing a running monitor, each change logged in the audit log.
+
+    POST /api/monitors/{name}/pause        stop probing it (state ``paused``)
+    POST /api/monitors/{name}/resume       probe it again
+    POST /api/monitors/{name}/check        probe it now: its result, or 202 when another
+                                           instance probes it
+    POST /api/incidents/{id}/acknowledge   stop its reminders and escalation
+    POST /api/incidents/{id}/notes         add a note to its timeline (``{"text": ...}``)
+    GET  /api/maintenance                  the windows opened here, newest first
+    POST /api/maintenance                  open a window (``monitors``, ``for`` or
+                                           ``until``, ``reason``)
+    POST /api/maintenance/{id}/close       close it
+    GET  /api/audit                        the audit log, newest first (``?limit=N``)
+    GET  /api/openapi.json                 every route of the API, described (OpenAPI 3.1)
+
+Each change is written to the store with its audit entry in one transaction (who, what,
+when on the runner's clock, and by which way: session, token, local), then applied to
+this instance at once; every other instance reads the store's controls each second
+(``Runner.apply_controls``), so a pause or a window reaches them all and outlives a
+restart.  A pause is the configuration's ``paused: true`` at run time; a window holds
+alerts exactly as the configuration's maintenance windows do (``Runner._hold``); an
+acknowledgement is what ``tether ack`` writes.
+
+The bodies are JSON (``application/json``) or, for the dashboard's forms, a form
+(``application/x-www-form-urlencoded``), whose answer is a 303 back to the page (JSON
+for a request with an ``Authorization`` header: a script).  A form-typed body that is a
+JSON object (``curl -d '{...}'``, curl's default type) is read as JSON.  Bad
+input is a 400 or 404 with ``{"error": "..."}`` saying what to change; a change made
+already is a 200 with ``"changed": false``.  Every handler asks :func:`authorize` for
+``write`` (``read`` for the two lists) after reading the body, so a form's ``csrf``
+field is parsed (``await request.post()``) before the session is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.resources
+import json
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from aiohttp import web
+
+from tether._durations import parse_duration
+from tether._redact import redact_text
+from tether._suggest import did_you_mean
+from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window, covered
+from tether.monitor.reports._report import iso, result_json
+from tether.monitor.store import StoreError
+from tether.monitor.web._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
+from tether.monitor.web._params import BadBody, body_number, parse_json, read_body, request_number
+
+if TYPE_CHECKING:
+    from tether.monitor.config import Monitor
+    from tether.monitor.runtime._runner import Runner
+    from tether.monitor.store import Store
+
+__all__ = [
+    "NOTE_MAX",
+    "Forms",
+    "acknowledge",
+    "add_actions",
+    "audit_json",
+    "forms_for",
+    "openapi",
+    "window_json",
+]
+
+NOTE_MAX: Final = 2000
+"""The longest note or reason, in characters."""
+CHECK_WAIT: Final = 10.0
+"""Seconds a check asked for may take beyond the monitor's timeout before the answer is
+202 (asked for, the result to come) rather than the result."""
+AUDIT_SHOWN: Final = 100
+WINDOW_MAX: Final = 366 * 86400.0
+"""The longest a maintenance window opened at run time may be (seconds): a longer one is
+a mistake (``for: 1e300`` would also be a time no page could show); pause the monitor."""
+_FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Forms:
+    """What a page needs to show its buttons: the session's CSRF token for the forms'
+    hidden ``csrf`` field (``None`` outside sessions)."""
+
+    csrf: str | None = None
+
+
+def acknowledge(
+    store: Store, incident_id: int, by: str, now: float, audit: AuditEntry | None = None
+) -> bool:
+    """Acknowledge the open incident ``incident_id`` in ``store`` (what ``tether ack``
+    and the write API do, the API with its ``audit`` entry); a running monitor stops its
+    reminders and escalation within a second.  False if no incident by that id is open."""
+    entry = TimelineEntry(now, "acknowledged", f"by {by}")
+    return store.acknowledge_incident(incident_id, entry, audit=audit)
+
+
+def forms_for(request: web.Request) -> Forms | None:
+    """The buttons for ``request``'s page, or ``None`` when its principal may not write
+    (no buttons then)."""
+    authority = request.app.get(AUTHORITY) or LocalAuthority()
+    who = authority.principal(request)
+    if who is None or not who.may("write"):
+        return None
+    return Forms(who.csrf)
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as ``/api/audit`` shows it."""
+    return {
+        "id": entry.id,
+        "at": iso(entry.at),
+        "who": entry.who,
+        "via": entry.via,
+        "action": entry.action,
+        "target": entry.target,
+        "params": dict(entry.params),
+    }
+
+
+def window_json(window: Window, now: float) -> dict[str, Any]:
+    """A maintenance window opened at run time."""
+    return {
+        "id": window.id,
+        "monitors": list(window.monitors),
+        "start": iso(window.start),
+        "end": iso(window.end),
+        "reason": window.reason,
+        "opened_by": window.opened_by,
+        "closed": iso(window.closed),
+        "closed_by": window.closed_by,
+        "open": window.open_at(now),
+    }
+
+
+def openapi() -> bytes:
+    """The API's OpenAPI 3.1 description (``openapi.json`` beside this module)."""
+    return (importlib.resources.files("tether.monitor.web") / "openapi.json").read_bytes()
+
+
+# -- reading what was sent ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    fields: dict[str, Any]
+    form: bool
+    """It came from a form: the answer is a 303 back to the page."""
+    back: str | None
+
+
+async def _read(request: web.Request) -> _Body | bytes:
+    """A form parsed (its ``csrf`` field then readable by :func:`authorize`), or the raw
+    body to parse once the request is authorised."""
+    if request.content_type == _FORM_TYPES[0]:
+        # curl -d '{"reason": ...}' sends JSON with curl's default type, a form's: take it
+        # as the JSON it is (a form's first field never starts with a brace).  The bytes
+        # are aiohttp's, read once: the form below and a session's CSRF check reuse them.
+        raw = await request.read()
+        if raw.lstrip().startswith(b"{"):
+            return raw
+    if request.content_type in _FORM_TYPES:
+        form = await request.post()
+        fields: dict[str, Any] = {}
+        for key in set(form.keys()) - {"csrf", "back"}:
+            values = [v for v in form.getall(key) if isinstance(v, str)]
+            fields[key] = values if key == "monitors" else (values[0] if values else "")
+        back = form.get("back")
+        # A page's form gets a 303 back to the page; a script with a token, its JSON.
+        browser = "Authorization" not in request.headers
+        return _Body(fields, browser, back if isinstance(back, str) else None)
+    try:
+        return await read_body(request)
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
+
+
+def _parse(raw: _Body | bytes) -> _Body:
+    if isinstance(raw, _Body):
+        return raw
+    if not raw.strip():
+        return _Body({}, False, None)
+    try:
+        data = parse_json(raw)
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
+    if not isinstance(data, dict):
+        raise refusal(400, f"the body must be a JSON object, not {type(data).__name__}")
+    return _Body(data, False, None)
+
+
+async def _authorized(request: web.Request) -> tuple[Principal, _Body]:
+    raw = await _read(request)
+    who = authorize(request, "write")
+    return who, _parse(raw)
+
+
+def _only(body: _Body, allowed: tuple[str, ...]) -> None:
+    for key in body.fields:
+        if key not in allowed:
+            takes = ", ".join(allowed) if allowed else "no fields"
+            raise refusal(
+                400, f"unknown field {key!r}{did_you_mean(key, allowed)}; it takes {takes}"
+            )
+
+
+def _text(body: _Body, key: str, *, required: bool) -> str | None:
+    value = body.fields.get(key)
+    if value is None or value == "":
+        if required:
+            raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
+        return None
+    if not isinstance(value, str):
+        raise refusal(400, f"{key}: give a text, not {type(value).__name__}")
+    value = value.strip()
+    if not value or len(value) > NOTE_MAX:
+        raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
+    if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):
+        raise refusal(400, f"{key}: remove the control characters")
+    return redact_text(value)
+
+
+_FOR_WANTED: Final = "give seconds; a window lasts 366 days at most (pause the monitor)"
+_UNTIL_WANTED: Final = "give Unix seconds; a window ends within 366 days (pause the monitor)"
+
+
+def _number(value: object, name: str, *, most: float, want: str) -> float:
+    """``value`` from 0 to ``most`` (:func:`body_number`), or a 400 naming it."""
+    try:
+        return float(body_number(value, name, least=0, most=most, want=want))
+    except BadBody as exc:
+        raise refusal(exc.status, str(exc)) from None
+
+
+def _answer(body: _Body, doc: Mapping[str, Any], back: str, status: int = 200) -> web.Response:
+    """The JSON answer, or for a form a 303 back to the page it was sent from."""
+    if body.form:
+        given = body.back
+        # A path of this server only: never a redirect to another site.
+        if given and given.startswith("/") and not given.startswith("//") and "\\" not in given:
+            back = given
+        raise web.HTTPSeeOther(location=back)
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+# -- the routes --------------------------------------------------------------------------------
+
+
+def add_actions(app: web.Application, runner: Runner) -> None:
+    """Serve the write API, the audit log and the OpenAPI description on ``app``."""
+    described = openapi()
+
+    def monitor(request: web.Request) -> Monitor:
+        name = request.match_info["name"]
+        try:
+            return runner.monitor(name)
+        except KeyError:
+            known = [m.name for m in runner.config.monitors]
+            raise refusal(
+                404, f"no monitor is called {name!r}{did_you_mean(name, known)}"
+            ) from None
+
+    def entry(who: Principal, action: str, target: str, **params: Any) -> AuditEntry:
+        return AuditEntry(runner.wall(), who.who, who.via, action, target, params)
+
+    async def write(call: Callable[[], Any]) -> Any:
+        try:
+            return await asyncio.to_thread(call)
+        except StoreError as exc:
+            raise web.HTTPServiceUnavailable(
+                text=json.dumps({"error": f"the store cannot be written now: {exc}"}),
+                content_type="application/json",
+            ) from None
+
+    async def apply() -> None:
+        """This instance applies the change now, not at its next read of the store."""
+        controls = await write(lambda: runner.store.controls(runner.wall()))
+        runner.apply_controls(controls)
+
+    def monitor_page(name: str) -> str:
+        return "/monitors/" + quote(name, safe="")
+
+    async def pause_or_resume(request: web.Request, paused: bool) -> web.Response:
+        m = monitor(request)
+        who, body = await _authorized(request)
+        _only(body, ("reason",))
+        reason = _text(body, "reason", required=False)
+        if not paused and m.paused:
+            raise refusal(
+                409,
+                f"{m.name} is paused in the configuration (paused: true): change the file "
+                "and reload (SIGHUP) to resume it",
+            )
+        action = "pause" if paused else "resume"
+        params = {} if reason is None else {"reason": reason}
+        audit = entry(who, action, f"monitor:{m.name}", **params)
+        changed = await write(lambda: runner.store.set_paused(m.name, paused, audit))
+        await apply()
+        state = runner.quorum.states().get(m.name)
+        doc = {
+            "monitor": m.name,
+            "paused": runner.is_paused(m),
+            "state": None if state is None else str(state),
+            "changed": changed,
+        }
+        return _answer(body, doc, monitor_page(m.name))
+
+    async def pause(request: web.Request) -> web.Response:
+        return await pause_or_resume(request, True)
+
+    async def resume(request: web.Request) -> web.Response:
+        return await pause_or_resume(request, False)
+
+    async def check(request: web.Request) -> web.Response:
+        m = monitor(request)
+        who, body = await _authorized(request)
+        _only(body, ())
+        if runner.is_paused(m):
+            raise refusal(409, f"{m.name} is paused: resume it to check it")
+        if m.push:
+            raise refusal(409, f"{m.name} is a push monitor: its job reports in, nothing is probed")
+        here = runner.probes_here(m.name)
+        waiting = runner.next_record(m.name) if here else None
+        audit = entry(who, "check", f"monitor:{m.name}")
+        try:
+            await write(lambda: runner.store.request_check(m.name, audit))
+            await apply()
+            if waiting is None:
+                doc = {"monitor": m.name, "requested": True, "result": None}
+                return _answer(body, doc, monitor_page(m.name), status=202)
+            try:
+                async with asyncio.timeout(m.timeout + CHECK_WAIT):
+                    record = await asyncio.shield(waiting)
+            except TimeoutError:
+                doc = {"monitor": m.name, "requested": True, "result": None}
+                return _answer(body, doc, monitor_page(m.name), status=202)
+        finally:
+            if waiting is not None:
+                waiting.cancel()
+        doc = {"monitor": m.name, "requested": True, "result": result_json(record)}
+        return _answer(body, doc, monitor_page(m.name))
+
+    def incident_id(request: web.Request) -> int:
+        raw = request.match_info["id"].removeprefix("#")
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            raise refusal(400, f"an incident's id is a whole number, not {raw[:40]!r}")
+        return int(raw)
+
+    async def incident(number: int) -> Incident:
+        found: Incident | None = await write(lambda: runner.store.incident(number))
+        if found is None:
+            raise refusal(404, f"no incident #{number}")
+        return found
+
+    async def acknowledge_it(request: web.Request) -> web.Response:
+        number = incident_id(request)
+        who, body = await _authorized(request)
+        _only(body, ())
+        found = await incident(number)
+        if not found.is_open:
+            raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
+        # Again when a monitor joined after the last acknowledgement: that one did not
+        # cover it (its reminders run), this one does.
+        changed = found.acknowledged is None or any(
+            not covered(found, member) for member in found.members.values()
+        )
+        at = found.acknowledged
+        if changed:
+            now = runner.wall()
+            audit = entry(who, "acknowledge", f"incident:{number}")
+            done = await write(lambda: acknowledge(runner.store, number, who.who, now, audit))
+            if not done:  # resolved meanwhile
+                raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
+            at = now
+            if runner.leading:  # reminders stop now, not at the next read of the store
+                runner.tick({number: now})
+        doc = {"incident": number, "acknowledged": iso(at), "changed": changed}
+        return _answer(body, doc, "/incidents")
+
+    async def note(request: web.Request) -> web.Response:
+        number = incident_id(request)
+        who, body = await _authorized(request)
+        _only(body, ("text",))
+        text = _text(body, "text", required=True)
+        assert text is not None
+        line = TimelineEntry(runner.wall(), "note", f"{who.who}: {text}")
+        audit = entry(who, "note", f"incident:{number}", text=text)
+        if not await write(lambda: runner.store.add_note(number, line, audit)):
+            raise refusal(404, f"no incident #{number}")
+        doc = {
+            "incident": number,
+            "note": {"at": iso(line.at), "event": line.event, "detail": line.detail},
+        }
+        return _answer(body, doc, "/incidents", status=201)
+
+    def window_monitors(body: _Body) -> tuple[str, ...]:
+        given = body.fields.get("monitors", [])
+        if isinstance(given, str):
+            given = [given]
+        if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
+            raise refusal(400, "monitors: give a list of monitor names (none: all of them)")
+        known = [m.name for m in runner.config.monitors]
+        names = [n for n in given if n]
+        for name in names:
+            if name not in known:
+                raise refusal(
+                    400, f"monitors: no monitor is called {name!r}{did_you_mean(name, known)}"
+                )
+        return tuple(dict.fromkeys(names))
+
+    def window_end(body: _Body, now: float) -> float:
+        length, until = body.fields.get("for"), body.fields.get("until")
+        if (length in (None, "")) == (until in (None, "")):
+            raise refusal(400, "give one of for (a duration: 30m, 2h) or until (a time)")
+        if length not in (None, ""):
+            if isinstance(length, int | float) and not isinstance(length, bool):
+                seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
+            elif isinstance(length, str):
+                try:
+                    seconds = parse_duration(length.strip())
+                except ValueError as exc:
+                    raise refusal(400, f"for: {exc}") from None
+            else:
+                raise refusal(400, f"for: give a duration (30m), not {type(length).__name__}")
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise refusal(400, "for: give a duration of more than 0 s")
+            if seconds > WINDOW_MAX:
+                raise refusal(400, "for: a window lasts 366 days at most; pause the monitor")
+            return now + seconds
+        if isinstance(until, int | float) and not isinstance(until, bool):
+            end = _number(until, "until", most=now + WINDOW_MAX, want=_UNTIL_WANTED)
+        elif isinstance(until, str):
+            try:
+                moment = dt.datetime.fromisoformat(until.strip())
+            except ValueError:
+                raise refusal(
+                    400, f"until: give a time as 2030-01-15T08:00:00Z, not {until[:40]!r}"
+                ) from None
+            if moment.tzinfo is None:
+                raise refusal(400, "until: give the time with its offset (Z for UTC, +02:00)")
+            end = moment.timestamp()
+        else:
+            raise refusal(400, f"until: give a time, not {type(until).__name__}")
+        if not math.isfinite(end) or end > now + WINDOW_MAX:
+            raise refusal(400, "until: a window ends within 366 days; pause the monitor")
+        if end <= now:
+            raise refusal(400, f"until: {iso(end)} is not ahead")
+        return end
+
+    async def open_window(request: web.Request) -> web.Response:
+        who, body = await _authorized(request)
+        _only(body, ("monitors", "for", "until", "reason"))
+        names = window_monitors(body)
+        now = runner.wall()
+        end = window_end(body, now)
+        reason = _text(body, "reason", required=True)
+        assert reason is not None
+        params = {"monitors": list(names), "end": iso(end), "reason": reason}
+        audit = entry(who, "maintenance.open", "maintenance", **params)
+        window = await write(lambda: runner.store.open_window(names, now, end, reason, audit))
+        await apply()
+        return _answer(body, window_json(window, runner.wall()), "/", status=201)
+
+    async def close_window(request: web.Request) -> web.Response:
+        raw = request.match_info["id"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            raise refusal(400, f"a window's id is a whole number, not {raw[:40]!r}")
+        number = int(raw)
+        who, body = await _authorized(request)
+        _only(body, ())
+        audit = entry(who, "maintenance.close", f"maintenance:{number}")
+        window, changed = await write(lambda: runner.store.close_window(number, audit))
+        if window is None:
+            raise refusal(404, f"no maintenance window #{number}")
+        await apply()
+        doc = {**window_json(window, runner.wall()), "changed": changed}
+        return _answer(body, doc, "/")
+
+    def limit(request: web.Request) -> int:
+        raw = request.query.get("limit", str(AUDIT_SHOWN))
+        try:
+            return int(request_number(raw, "limit", least=1, most=1000, whole=True))
+        except web.HTTPBadRequest as exc:
+            raise refusal(400, (exc.text or "limit").strip()) from None
+
+    async def audit(request: web.Request) -> web.Response:
+        authorize(request, "read")
+        n = limit(request)
+        entries = await write(lambda: runner.store.audit(limit=n))
+        doc = {"now": iso(runner.wall()), "entries": [audit_json(e) for e in entries]}
+        return _answer(_Body({}, False, None), doc, "/")
+
+    async def windows(request: web.Request) -> web.Response:
+        authorize(request, "read")
+        n = limit(request)
+        found = await write(lambda: runner.store.windows(limit=n))
+        now = runner.wall()
+        doc = {"now": iso(now), "windows": [window_json(w, now) for w in found]}
+        return _answer(_Body({}, False, None), doc, "/")
+
+    async def description(request: web.Request) -> web.Response:
+        return web.Response(body=described, content_type="application/json")
+
+    posts: tuple[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
+        ("/api/monitors/{name:.+}/pause", pause),
+        ("/api/monitors/{name:.+}/resume", resume),
+        ("/api/monitors/{name:.+}/check", check),
+        ("/api/incidents/{id}/acknowledge", acknowledge_it),
+        ("/api/incidents/{id}/notes", note),
+        ("/api/maintenance", open_window),
+        ("/api/maintenance/{id}/close", close_window),
+    )
+    for path, handler in posts:
+        app.router.add_post(path, handler)
+    app.router.add_get("/api/maintenance", windows)
+    app.router.add_get("/api/audit", audit)
+    app.router.add_get("/api/openapi.json", description)

@@ -1,0 +1,471 @@
+"""Login, sessions, API tokens and who may reach what: the middleware in front of every
+route of the monitor's server, and the configured :class:`~._access.Authority`.
+
+    GET  /login     the login form (a page like the others)
+    POST /login     name and password; a ``tether_session`` cookie and back where one was going
+    POST /logout    ends the session on the server (CSRF-checked)
+
+What each path needs (:func:`area`, :func:`gate`):
+
+- ``/status/*``, ``/badge/*``, ``/static/*``, ``/login``: nothing, ever; nor
+  ``/api/push/TOKEN``, whose token is its credential (``_push.py``).
+- ``/api/report``: the ``report`` scope (a ``report`` or ``write`` token; with no users
+  configured, a request made on loopback as for the rest).
+- ``/metrics``, ``/probe``: nothing, unless ``server.require_token`` names them; then an
+  API token of the ``read`` or ``write`` scope (``Authorization: Bearer TOKEN``, as Prometheus's
+  ``authorization: credentials:`` sends it), or a 401.
+- everything else (the dashboard's pages, ``/api/*``, ``/logout``): ``read``.  With users
+  configured: a login session or an API token; a page without one is sent to ``/login``,
+  and so is a page's form (a button pressed after the session ended: nothing is done),
+  an API (and a page asked with a wrong token) answers a JSON 401.  With none configured:
+  the request must have been made on a loopback address of this machine (the socket's
+  own address, which no header can change), or carry an API token; anything else is a
+  403 that says why.  So a monitor listening on ``0.0.0.0`` with no users still serves
+  its status pages and metrics, and keeps the dashboard to this machine.
+
+With worker processes, a worker forwards the dashboard's requests over a private Unix
+socket and says on which address the request arrived (``X-Tether-Local-Address``) and
+from where (``X-Forwarded-For``); those headers are believed only on that socket, and a
+worker drops whatever a client sent in them.
+
+Failed logins are counted per client address and per user name
+(:class:`~._sessions.LoginLimiter`) and logged without the password; a password is
+checked on a worker thread (scrypt takes tens of milliseconds and 32 MiB), two at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from tether.monitor.config._passwords import hash_token, parse_password_hash, verify_password
+from tether.monitor.web._access import (
+    AUTHORITY,
+    CSRF_FORM,
+    LOCAL,
+    PRINCIPAL,
+    READ,
+    REPORT,
+    Principal,
+    authorize,
+    refusal,
+    same_origin,
+)
+from tether.monitor.web._dashboard import Page, _e
+from tether.monitor.web._sessions import LoginLimiter, Sessions
+
+if TYPE_CHECKING:
+    from tether.monitor.config import ApiToken, MonitorConfig, User
+
+__all__ = [
+    "LOCAL_ADDRESS_HEADER",
+    "SESSION_COOKIE",
+    "ConfiguredAuthority",
+    "area",
+    "bearer_gate",
+    "install",
+    "local_address",
+    "required_tokens",
+    "safe_next",
+]
+
+log = logging.getLogger("tether.monitor")
+
+SESSION_COOKIE: Final = "tether_session"
+NAME_KEY_MAX: Final = 256
+"""The most of a login's user name the rate limiter keeps as its key (characters)."""
+LOCAL_ADDRESS_HEADER: Final = "X-Tether-Local-Address"
+"""Where a worker process received a request it forwards (believed on the Unix socket only)."""
+_PUBLIC_PREFIXES: Final = ("/status/", "/badge/", "/static/", "/api/push/")
+_PUBLIC: Final = frozenset({"/login", "/favicon.ico"})
+_UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORMS: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CHECKING: Final = 2
+"""Passwords checked at once, at most: each scrypt holds 32 MiB and a core."""
+NO_USERS_DOC: Final = "docs/security.md#login-and-tokens"
+
+Area = Literal["public", "metrics", "probe", "report", "dashboard"]
+
+
+def area(path: str) -> Area:
+    """Which rule a request path falls under (see the module's docstring)."""
+    if path in _PUBLIC or path.startswith(_PUBLIC_PREFIXES):
+        return "public"
+    if path == "/metrics":
+        return "metrics"
+    if path == "/probe":
+        return "probe"
+    if path == "/api/report":
+        return "report"
+    return "dashboard"
+
+
+def safe_next(target: str | None) -> str:
+    """Where a login goes on to: ``target`` if it is a path on this server, else ``/``.
+    ``//evil.example/``, ``/\\evil``, ``https://...`` and anything with a scheme or host
+    would leave the site, so they are dropped."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return "/"
+    return target
+
+
+def _on_unix_socket(request: web.Request) -> bool:
+    transport = request.transport
+    if transport is None:
+        return False
+    return not isinstance(transport.get_extra_info("sockname"), tuple)
+
+
+def local_address(request: web.Request) -> str | None:
+    """The address of this machine the request arrived on: the socket's own (a header
+    from the client cannot change it), or, forwarded by a worker process over the
+    coordinator's private Unix socket, the one the worker says."""
+    transport = request.transport
+    if transport is None:
+        return None
+    sockname = transport.get_extra_info("sockname")
+    if isinstance(sockname, tuple):
+        return str(sockname[0])
+    return request.headers.get(LOCAL_ADDRESS_HEADER)
+
+
+def client_address(request: web.Request) -> str:
+    """Who sent the request, for the login limit and the log."""
+    if _on_unix_socket(request):
+        return request.headers.get("X-Forwarded-For", "") or "unknown"
+    return request.remote or "unknown"
+
+
+class ConfiguredAuthority:
+    """Who a request comes from, by the running configuration (read again after a reload):
+    an API token, a login session, or ``local`` (no users configured, on loopback)."""
+
+    def __init__(self, config: Callable[[], MonitorConfig], sessions: Sessions) -> None:
+        self._config = config
+        self.sessions = sessions
+        self._seen: MonitorConfig | None = None
+        self._tokens: dict[str, ApiToken] = {}
+        self._users: dict[str, User] = {}
+
+    @property
+    def config(self) -> MonitorConfig:
+        config = self._config()
+        if config is not self._seen:
+            self._seen = config
+            self._tokens = {t.hash.get_secret_value(): t for t in config.tokens}
+            self._users = {u.name: u for u in config.users}
+            self.sessions.idle = config.server.session_idle
+            self.sessions.absolute = config.server.session_max
+        return config
+
+    @property
+    def open(self) -> bool:
+        return not self.config.users
+
+    def user(self, name: str) -> User | None:
+        self.config  # noqa: B018 (refreshes the tables)
+        return self._users.get(name)
+
+    def bearer(self, request: web.Request) -> Principal | None:
+        """The API token the request carries, if it is one of the configuration's."""
+        digest = token_hash_of(request)
+        if digest is None:
+            return None
+        self.config  # noqa: B018
+        # By hash: the time a dict lookup takes tells about a SHA-256, not the token.
+        found = self._tokens.get(digest)
+        if found is None:
+            return None
+        return Principal(found.name, frozenset({found.scope}), "token")
+
+    def principal(self, request: web.Request) -> Principal | None:
+        if "Authorization" in request.headers:
+            return self.bearer(request)  # a wrong token is not made up for by a cookie
+        if self.open:
+            address = local_address(request)
+            return LOCAL if address is not None and _is_loopback(address) else None
+        sid = request.cookies.get(SESSION_COOKIE)
+        if not sid:
+            return None
+        known = self.sessions.peek(sid)
+        user = None if known is None else self._users.get(known.user)
+        session = self.sessions.get(sid, user.password_hash.get_secret_value() if user else None)
+        if session is None or user is None:
+            return None
+        return Principal(user.name, frozenset(user.scopes), "session", session.csrf)
+
+
+def _is_loopback(address: str) -> bool:
+    from tether._hostport import is_loopback
+
+    return is_loopback(address)
+
+
+def _secure(request: web.Request, config: MonitorConfig) -> bool:
+    setting = config.server.secure_cookies
+    return request.secure if setting == "auto" else bool(setting)
+
+
+def _html(
+    page: Page, status: int | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=page.document(0),
+        status=status or page.status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def loopback_only_page() -> Page:
+    """What a request from elsewhere gets while no users are configured."""
+    main = (
+        "<h1>Loopback only</h1><p>No users are configured, so the dashboard and its APIs "
+        "are served only to requests made on this machine's loopback address. Add "
+        "<code>users:</code> to the configuration to log in from elsewhere (see "
+        f"<code>{NO_USERS_DOC}</code>). Status pages, badges, <code>/metrics</code> and "
+        "<code>/probe</code> are served as configured.</p>"
+    )
+    return Page("Loopback only", None, None, main, status=403)
+
+
+def login_page(next_path: str, *, message: str = "", user: str = "", status: int = 200) -> Page:
+    """The login form; ``message`` says why the last attempt failed."""
+    said = f'<p class="banner login-error" role="alert">{_e(message)}</p>' if message else ""
+    main = (
+        f'<h1>Log in</h1>{said}<form class="login" method="post" action="/login">'
+        f'<input type="hidden" name="next" value="{_e(next_path)}">'
+        f'<label>Name <input name="user" value="{_e(user)}" autocomplete="username" '
+        "required autofocus></label>"
+        '<label>Password <input name="password" type="password" '
+        'autocomplete="current-password" required></label>'
+        '<button type="submit">Log in</button></form>'
+    )
+    return Page("Log in", None, None, main, status=status)
+
+
+def no_login_page() -> Page:
+    main = (
+        '<h1>No login</h1><p class="none">No users are configured: there is nothing to log '
+        f'in to. See <code>{NO_USERS_DOC}</code>, or go to <a href="/">the dashboard</a>.</p>'
+    )
+    return Page("No login", None, None, main, status=404)
+
+
+def _is_form_post(request: web.Request) -> bool:
+    return request.method == "POST" and request.content_type in _FORMS
+
+
+def _login_path(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def _wants_json(request: web.Request) -> bool:
+    return (
+        request.path.startswith("/api/")
+        or request.method not in ("GET", "HEAD")
+        or request.query.get("fragment") == "1"
+    )
+
+
+def install(
+    app: web.Application, config: Callable[[], MonitorConfig], clock: Callable[[], float]
+) -> ConfiguredAuthority:
+    """Put the configured authority, the login routes and the gate on ``app`` (made with
+    ``middlewares=[gate]``); ``clock`` (Unix seconds) times sessions and the login limit."""
+    authority = ConfiguredAuthority(config, Sessions(clock))
+    limiter = LoginLimiter(clock)
+    checking = asyncio.Semaphore(_CHECKING)
+    app[AUTHORITY] = authority
+
+    async def login_form(request: web.Request) -> web.Response:
+        if authority.open:
+            return _html(no_login_page())
+        return _html(login_page(safe_next(request.query.get("next"))))
+
+    async def login(request: web.Request) -> web.Response:
+        if authority.open:
+            return _html(no_login_page())
+        if not same_origin(request):
+            raise refusal(403, "a login must come from this server's own login page")
+        form = await request.post()
+        name = str(form.get("user", ""))
+        password = str(form.get("password", ""))
+        next_path = safe_next(str(form.get("next", "/")))
+        client = client_address(request)
+        # A name is a key of the limiter's bounded table: cut, so that 10,000 keys of a
+        # megabyte each (a form's limit) cannot be made to fill memory.
+        keys = (f"addr:{client}", f"user:{name[:NAME_KEY_MAX]}")
+        wait = limiter.retry_after(keys)
+        user = authority.user(name)
+        who = repr(name) if user is not None else "an unknown user name"
+        if wait is not None:
+            seconds = math.ceil(wait)
+            log.warning(
+                "login refused for %s from %s: too many failed logins; again in %d s",
+                who,
+                client,
+                seconds,
+                extra={"event": "login.limited"},
+            )
+            message = f"Too many failed logins: try again in {seconds} s."
+            page = login_page(next_path, message=message, user=name, status=429)
+            return _html(page, headers={"Retry-After": str(seconds)})
+        stored = (
+            None if user is None else parse_password_hash(user.password_hash.get_secret_value())
+        )
+        # Counted before the check, so that many at once cannot all slip under the limit.
+        limiter.failed(keys)
+        async with checking:
+            ok = await asyncio.to_thread(verify_password, password, stored)
+        if not ok or user is None:
+            log.warning("login failed for %s from %s", who, client, extra={"event": "login.failed"})
+            page = login_page(next_path, message="Wrong name or password.", user=name, status=401)
+            return _html(page)
+        limiter.forget(keys[1])
+        limiter.forgive(keys[0])
+        old = request.cookies.get(SESSION_COOKIE)
+        if old:
+            authority.sessions.end(old)  # a new id at each login: no fixation
+        sid, _ = authority.sessions.begin(user.name, user.password_hash.get_secret_value())
+        log.info("%s logged in from %s", user.name, client, extra={"event": "login"})
+        response = web.HTTPSeeOther(next_path)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=_secure(request, authority.config),
+            max_age=int(authority.sessions.absolute),
+        )
+        raise response
+
+    async def logout(request: web.Request) -> web.Response:
+        who = authorize(request, READ)
+        sid = request.cookies.get(SESSION_COOKIE)
+        if who.via == "session" and sid:
+            authority.sessions.end(sid)
+            log.info("%s logged out", who.name, extra={"event": "logout"})
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
+        raise response
+
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    return authority
+
+
+def token_hash_of(request: web.Request) -> str | None:
+    """The hash of the bearer token ``request`` carries, if any."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return hash_token(token.strip())
+
+
+def required_tokens(
+    config: MonitorConfig, where: Literal["metrics", "probe"]
+) -> frozenset[str] | None:
+    """The hashes of the tokens ``where`` answers, or ``None`` when it needs none."""
+    if where not in config.server.require_token:
+        return None
+    return frozenset(t.hash.get_secret_value() for t in config.tokens if t.scope != REPORT)
+
+
+def _no_token(where: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=f"{where}: send an API token: Authorization: Bearer TOKEN\n",
+        headers={"WWW-Authenticate": 'Bearer realm="tether"'},
+    )
+
+
+def bearer_gate(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    required: Callable[[], frozenset[str] | None],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``handler`` answering only requests with a token whose hash ``required()`` holds
+    (``None``: any request): a worker process's ``/probe``, which has no configuration."""
+
+    async def gated(request: web.Request) -> web.StreamResponse:
+        hashes = required()
+        if hashes is not None and token_hash_of(request) not in hashes:
+            raise _no_token(request.path.lstrip("/"))
+        return await handler(request)
+
+    return gated
+
+
+@web.middleware
+async def gate(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Let a request through to its handler only with what its path needs (module
+    docstring); the principal found is left in ``request[PRINCIPAL]``."""
+    authority = request.app.get(AUTHORITY)
+    if not isinstance(authority, ConfiguredAuthority):
+        return await handler(request)
+    config = authority.config
+    if (
+        config.server.trust_forwarded_proto
+        and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        and request.scheme != "https"
+    ):
+        request = request.clone(scheme="https")
+    where = area(request.path)
+    if where == "public":
+        return await handler(request)
+    if where in ("metrics", "probe"):
+        if where in config.server.require_token:
+            token = authority.bearer(request)
+            if token is None or not token.may(READ):
+                raise _no_token(where)
+        return await handler(request)
+    who = authority.principal(request)
+    if where == "report":
+        if who is None:
+            raise refusal(401, "send an API token of the report scope: Authorization: Bearer TOKEN")
+        if not who.may(REPORT):
+            raise refusal(403, f"{who.who} may not report: its scopes are {sorted(who.scopes)}")
+        request[PRINCIPAL] = who
+        return await handler(request)
+    if who is None:
+        if authority.open and "Authorization" not in request.headers:
+            if _wants_json(request):
+                raise refusal(
+                    403,
+                    "no users are configured: the dashboard and its APIs are served on "
+                    f"loopback only; add users: (see {NO_USERS_DOC})",
+                )
+            return _html(loopback_only_page())
+        if _is_form_post(request) and not authority.open and "Authorization" not in request.headers:
+            # A button of a page whose session has ended (idle, logged out elsewhere):
+            # nothing is done, and the browser goes to the login, then back to the page,
+            # rather than showing a JSON error.
+            back = (await request.post()).get("back")
+            raise web.HTTPSeeOther(_login_path(safe_next(back if isinstance(back, str) else "/")))
+        # A wrong token is a 401 on a page too: a script sent it, not a browser that
+        # could log in (docs/security.md: a wrong one is a 401 even beside a session).
+        if _wants_json(request) or authority.open or "Authorization" in request.headers:
+            raise refusal(401, "log in, or send an API token: Authorization: Bearer TOKEN")
+        raise web.HTTPSeeOther(_login_path(request.raw_path))
+    if not who.may(READ):
+        raise refusal(403, f"{who.who} may not read: its scopes are {sorted(who.scopes)}")
+    request[PRINCIPAL] = who
+    if request.method in _UNSAFE and who.via == "session" and request.content_type in _FORMS:
+        form = await request.post()  # kept by aiohttp: the handler reads it again
+        sent = form.get("csrf")
+        if isinstance(sent, str):
+            request[CSRF_FORM] = sent
+    return await handler(request)

@@ -1,0 +1,737 @@
+"""Public status pages and badges: what the configuration makes public, readable without
+a login.
+
+    GET /status/{slug}                      the page (HTML, no script needed)
+    GET /status/{slug}.json                 the JSON document it is rendered from
+    GET /badge/{monitor}/status.svg         up, down, degraded ... in its colour
+    GET /badge/{monitor}/uptime-30d.svg     the share of time up over 30 days
+    GET /badge/{monitor}/response-time.svg  the last check's response time
+    GET /static/status.css                  the page's style sheet
+
+A page shows the monitors its ``groups`` list, under their display names, and nothing
+about any other: the overall state in plain words, each monitor's state, 90 bars of
+daily uptime (time-based, per UTC day, as :mod:`._uptime` defines it), the 90-day uptime,
+the team's announcements, and the incidents of the last ``incident_days`` that touched
+its monitors, told in plain words ("Checkout was unreachable for 12 minutes") with the
+team's notes.  A monitor's URL, address, host, failure kind, error detail and fix are
+internal: the document carries none of them unless the page opts in (``show_urls``,
+``show_kinds``), and the HTML is rendered from the document alone, so what the JSON
+does not hold the page cannot show.
+
+A badge is served for a monitor that is on some status page; for any other name the
+answer is the same 404 as for a name that does not exist, so a badge URL does not tell
+whether a monitor exists.
+
+The HTML is rendered here, once, with every value escaped by :func:`html.escape`, under
+the dashboard's Content-Security-Policy (no inline script or style: the bars are SVG
+rectangles whose colour comes from a class).  A public page may be asked for often, so
+each document is built at most once every :data:`CACHE_SECONDS` (by the runner's clock)
+per slug, and each badge per monitor, on a worker thread.  Nothing here asks who is
+asking (:func:`~tether.monitor.web._access.authorize` is not called): these routes are public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import importlib.resources
+import json
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from tether._catalogue import CATALOGUE
+from tether._kinds import Kind, Layer
+from tether._plural import count
+from tether._redact import redact_url
+from tether.monitor._records import Stint, stints
+from tether.monitor._state import State
+from tether.monitor.reports._report import iso, round_ms
+from tether.monitor.reports._uptime import WINDOWS, format_uptime, uptime
+from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
+
+if TYPE_CHECKING:
+    from tether.monitor._records import Incident
+    from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
+    from tether.monitor.engine._detect import Observation
+    from tether.monitor.runtime._runner import Runner
+    from tether.monitor.store import Store
+    from tether.monitor.store._base import Listed
+
+__all__ = [
+    "CACHE_SECONDS",
+    "DAYS",
+    "TtlCache",
+    "add_status_pages",
+    "build_page",
+    "daily_uptime",
+    "day_starts",
+    "down_time",
+    "overall",
+    "plain_duration",
+    "render_page",
+]
+
+DAY: Final = 86400.0
+DAYS: Final = 90
+"""Daily uptime bars on a page."""
+CACHE_SECONDS: Final = 5.0
+"""A page's document, and a badge, are built at most this often."""
+BADGE_MAX_AGE: Final = 60
+"""Seconds a badge may be cached by whoever fetches it."""
+INCIDENTS_READ: Final = 1000
+"""The newest incidents read to find those of a page."""
+BAR_WIDTH: Final = 4
+BAR_GAP: Final = 1
+BAR_HEIGHT: Final = 28
+
+SECURITY_HEADERS: Final = {
+    # As the dashboard's (_dashboard.SECURITY_HEADERS), and no form at all.
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+_FAILING: Final = frozenset({State.DOWN, State.FLAPPING})
+_UP: Final = frozenset({State.UP, State.DEGRADED})
+
+# -- pure: days, uptime, words --------------------------------------------------------------
+
+
+def day_starts(now: float, days: int = DAYS) -> list[float]:
+    """The starts (UTC midnight, Unix seconds) of the ``days`` days up to today's, oldest
+    first."""
+    today = (now // DAY) * DAY
+    return [today - (days - 1 - i) * DAY for i in range(days)]
+
+
+def daily_uptime(
+    changes: Sequence[tuple[float, State]], now: float, days: int = DAYS
+) -> list[tuple[float, float | None]]:
+    """Each of the last ``days`` UTC days (today up to ``now``) with its uptime as
+    :func:`~tether.monitor.reports._uptime.uptime` reckons it: the share of its known time spent
+    up or degraded; ``None`` for a day with no known time.  ``changes`` as
+    ``store.state_changes`` gives them (oldest first, led by the last one before the
+    first day).  One pass over the changes, however many days."""
+    starts = day_starts(now, days)
+    first = starts[0]
+    up = [0.0] * days
+    known = [0.0] * days
+    for i, (at, state) in enumerate(changes):
+        if state in (State.UNKNOWN, State.PAUSED):
+            continue
+        start = max(at, first)
+        end = min(changes[i + 1][0] if i + 1 < len(changes) else now, now)
+        while start < end:
+            day = min(int((start - first) // DAY), days - 1)
+            stop = min(end, first + (day + 1) * DAY)
+            if day == days - 1:
+                stop = end
+            known[day] += stop - start
+            if state in _UP:
+                up[day] += stop - start
+            start = stop
+    return [(s, up[d] / known[d] if known[d] > 0 else None) for d, s in enumerate(starts)]
+
+
+def down_time(changes: Sequence[tuple[float, State]], since: float, until: float) -> float:
+    """Seconds from ``since`` to ``until`` spent down or flapping."""
+    total = 0.0
+    for i, (at, state) in enumerate(changes):
+        if state not in _FAILING:
+            continue
+        end = min(changes[i + 1][0] if i + 1 < len(changes) else until, until)
+        total += max(0.0, end - max(at, since))
+    return total
+
+
+def plain_duration(seconds: float) -> str:
+    """``less than a minute``, ``12 minutes``, ``1 hour 5 minutes``, ``2 days 3 hours``:
+    a length of time for the public, to the minute at most."""
+    minutes = int(seconds // 60 + (1 if seconds % 60 >= 30 else 0))
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return count(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return count(hours, "hour") + (f" {count(minutes, 'minute')}" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return count(days, "day") + (f" {count(hours, 'hour')}" if hours else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A state as the public reads it: a code for the colour and words for people."""
+
+    code: str
+    text: str
+
+    def json(self) -> dict[str, str]:
+        return {"code": self.code, "text": self.text}
+
+
+_PUBLIC: Final = {
+    State.UP: Status("operational", "Operational"),
+    State.DEGRADED: Status("degraded", "Degraded performance"),
+    State.FLAPPING: Status("partial", "Intermittent outage"),
+    State.DOWN: Status("major", "Outage"),
+    State.PAUSED: Status("unknown", "Not monitored"),
+    State.UNKNOWN: Status("unknown", "No data yet"),
+}
+
+
+def overall(states: Sequence[State]) -> Status:
+    """The page's (or a group's) headline: ``All systems operational``, ``Degraded
+    performance``, ``Partial outage`` (some monitors down or flapping), ``Major outage``
+    (every monitor whose state is known is down), or ``No data yet``."""
+    known = [s for s in states if s in _UP or s in _FAILING]
+    if not known:
+        return Status("unknown", "No data yet")
+    down = sum(s is State.DOWN for s in known)
+    if down == len(known):
+        return Status("major", "Major outage")
+    if down or any(s is State.FLAPPING for s in known):
+        return Status("partial", "Partial outage")
+    if any(s is State.DEGRADED for s in known):
+        return Status("degraded", "Degraded performance")
+    return Status("operational", "All systems operational")
+
+
+_UNREACHABLE: Final = frozenset({Layer.URL, Layer.PROXY, Layer.DNS, Layer.CONNECT, Layer.TLS})
+_SILENT: Final = frozenset({Kind.READ_TIMEOUT, Kind.WRITE_TIMEOUT, Kind.DEADLINE_EXCEEDED})
+
+
+def trouble(kind: Kind | None) -> str:
+    """What a failure did, in the fewest and plainest words, and nothing of which
+    failure it was: ``unreachable`` (it could not be reached), ``not responding`` (it did
+    not answer in time) or ``returning errors`` (it answered wrongly, or a condition
+    failed); a push monitor whose job did not push is ``not reporting``."""
+    if kind is Kind.HEARTBEAT_MISSED:
+        return "not reporting"
+    if kind in _SILENT:
+        return "not responding"
+    if kind is not None and CATALOGUE[kind].layer in _UNREACHABLE:
+        return "unreachable"
+    return "returning errors"
+
+
+# -- the document --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sight:
+    """What a page needs of the runner's memory, copied on its event loop."""
+
+    now: float
+    config: MonitorConfig
+    states: Mapping[str, State]
+    latest: Mapping[str, Observation]
+    store: Store
+
+    @classmethod
+    def of(cls, runner: Runner) -> Sight:
+        return cls(
+            runner.wall(), runner.config, runner.quorum.states(), dict(runner.latest), runner.store
+        )
+
+    def state(self, name: str) -> State:
+        return self.states.get(name, State.UNKNOWN)
+
+
+def _date(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
+
+
+def _meets(
+    note: IncidentNote, incident: Incident, now: float, names: Collection[str] | None = None
+) -> bool:
+    """Whether ``note`` is of ``incident``: by its id, or of a monitor that was in it
+    (``names``; else its monitors) over a span that meets the incident's."""
+    if note.incident is not None:
+        return note.incident == incident.id
+    if note.monitor not in (incident.monitors if names is None else names):
+        return False
+    start, stop = note.span()
+    end = incident.resolved if incident.resolved is not None else now
+    return start <= end and (stop is None or incident.opened <= stop)
+
+
+def _incident_json(
+    page: StatusPage,
+    listed: Listed,
+    shown: Mapping[str, str],
+    changes: Mapping[str, Sequence[tuple[float, State]]],
+    now: float,
+    own: Mapping[str, Sequence[Stint]],
+) -> dict[str, Any]:
+    """One incident as the page tells it: each of the page's monitors that was in it
+    with its own time (``own``: its stints, from the membership history), not the
+    incident's: a monitor that joined late, or left while others stay down, shows its
+    own outage, for as long as the page shows that day (issue 24)."""
+    incident = listed.incident
+    until = incident.resolved if incident.resolved is not None else now
+    words = trouble(incident.kind)
+    monitors: list[dict[str, Any]] = []
+    names = sorted(own) if own else sorted(m for m in incident.monitors if m in shown)
+    for name in (n for n in names if n in shown):
+        spans = own.get(name)
+        if spans:
+            down = sum(
+                down_time(changes.get(name, ()), s.start, until if s.end is None else s.end)
+                or s.down_s(until)
+                for s in spans
+            )
+            still = incident.is_open and spans[-1].end is None
+        else:
+            down = (
+                down_time(changes.get(name, ()), incident.opened, until) or until - incident.opened
+            )
+            still = listed.current
+        text = (
+            f"{shown[name]} is {words}, for {plain_duration(down)} so far"
+            if still
+            else f"{shown[name]} was {words} for {plain_duration(down)}"
+        )
+        monitors.append({"name": shown[name], "down_s": round(down), "text": text})
+    # The page's own outage: from its first monitor's start to its last one's end.
+    mine = [s for name in names if name in shown for s in own.get(name, ())]
+    opened, resolved, is_open = incident.opened, incident.resolved, incident.is_open
+    if mine:
+        opened = min(s.start for s in mine)
+        is_open = incident.is_open and any(s.end is None for s in mine)
+        ends = [s.end for s in mine if s.end is not None]
+        resolved = None if is_open else max(ends, default=incident.resolved)
+    out: dict[str, Any] = {
+        "id": incident.id,
+        "open": is_open,
+        "opened": iso(opened),
+        "resolved": iso(resolved),
+        "text": "; ".join(str(m["text"]) for m in monitors) + ".",
+        "monitors": monitors,
+        "notes": [note.text for note in page.notes if _meets(note, incident, now, own or None)],
+    }
+    if page.show_kinds:
+        kind = incident.kind
+        out["kind"] = "condition" if kind is None else kind.value
+        out["meaning"] = (
+            "A condition of the check was not met." if kind is None else CATALOGUE[kind].meaning
+        )
+    return out
+
+
+def _lone_note(note: IncidentNote, shown: Mapping[str, str], now: float) -> dict[str, Any]:
+    """A note of a monitor's time that no incident of it met: shown on its own."""
+    start, end = note.span()
+    assert note.monitor is not None
+    return {
+        "id": None,
+        "open": end is None or end > now,
+        "opened": iso(start),
+        "resolved": None if end is None or end > now else iso(end),
+        "text": f"{shown[note.monitor]}.",
+        "monitors": [{"name": shown[note.monitor], "down_s": None, "text": shown[note.monitor]}],
+        "notes": [note.text],
+    }
+
+
+def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
+    """The document behind ``/status/{slug}`` and its HTML (see the module's docstring
+    for what it holds and what it never does).  Reads the store: run it off the loop."""
+    now = sight.now
+    since = now - WINDOWS["90d"]
+    names = [e.monitor for e in page.entries()]
+    shown = {e.monitor: e.shown for e in page.entries()}
+    changes = sight.store.state_changes_of(names, since)
+    groups = []
+    for group in page.groups:
+        rows = []
+        for entry in group.monitors:
+            state = sight.state(entry.monitor)
+            row: dict[str, Any] = {
+                "name": entry.shown,
+                "state": str(state),
+                "status": _PUBLIC[state].json(),
+                "uptime_90d": uptime(changes[entry.monitor], since, now),
+                "days": [
+                    {"date": _date(start), "uptime": share}
+                    for start, share in daily_uptime(changes[entry.monitor], now)
+                ],
+            }
+            if page.show_urls:
+                row["url"] = redact_url(sight.config.monitor(entry.monitor).url)
+            if page.show_latency:
+                latest = sight.latest.get(entry.monitor)
+                row["latency_ms"] = None if latest is None else round_ms(latest.latency_ms)
+            rows.append(row)
+        states = [sight.state(e.monitor) for e in group.monitors]
+        groups.append({"name": group.name, "status": overall(states).json(), "monitors": rows})
+    window = now - page.incident_days * DAY
+    # Each incident's monitors as far as the page's and its notes' go: not the
+    # thousands a mass outage's incident holds (issue 23).
+    among = {*names, *(n.monitor for n in page.notes if n.monitor is not None)}
+    # An incident folded into the local one is told by that one (its members' times
+    # went with them); a monitor that was in an incident is found by its history.
+    near = [
+        i
+        for i in sight.store.incident_list(limit=INCIDENTS_READ, shown=(len(among), 1), among=among)
+        if not i.incident.is_partial
+        and i.incident.folded_into is None
+        and (
+            i.incident.is_open
+            or (i.incident.resolved is not None and i.incident.resolved >= window)
+        )
+    ]
+    moves = sight.store.membership([i.incident.id for i in near], among)
+    own = {i: stints(m) for i, m in moves.items()}
+    listed = [
+        i for i in near if any(m in shown for m in own.get(i.incident.id) or i.incident.monitors)
+    ]
+    told = [
+        _incident_json(page, i, shown, changes, now, own.get(i.incident.id, {})) for i in listed
+    ]
+    for note in page.notes:
+        if note.incident is not None or note.monitor not in shown:
+            continue
+        start, end = note.span()
+        met = any(_meets(note, i.incident, now, own.get(i.incident.id) or None) for i in listed)
+        if not met and start <= now and (end is None or end >= window):
+            told.append(_lone_note(note, shown, now))
+    told.sort(key=lambda i: i["opened"] or "", reverse=True)
+    return {
+        "slug": page.slug,
+        "title": page.title,
+        "description": page.description,
+        "now": iso(now),
+        "status": overall([sight.state(n) for n in names]).json(),
+        "announcements": [
+            {
+                "level": a.level,
+                "text": a.text,
+                "start": None if a.start is None else iso(_ts(a.start)),
+                "end": None if a.end is None else iso(_ts(a.end)),
+            }
+            for a in page.announcements
+            if a.shown_at(now)
+        ],
+        "groups": groups,
+        "incident_days": page.incident_days,
+        "incidents": told,
+        "shows": {"urls": page.show_urls, "kinds": page.show_kinds, "latency": page.show_latency},
+    }
+
+
+def _ts(moment: dt.datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+# -- HTML: the one renderer -----------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(text: str | None) -> str:
+    if text is None:
+        return ""
+    shown = text.replace("T", " ").replace("Z", " UTC")
+    return f'<time datetime="{_e(text)}">{_e(shown)}</time>'
+
+
+def _band(share: float | None) -> str:
+    """A bar's class: ``none`` (no data), ``full`` (100 %), ``high`` (99 % and up),
+    ``mid`` (95 %), ``low``."""
+    if share is None:
+        return "none"
+    if share >= 1.0:
+        return "full"
+    return "high" if share >= 0.99 else "mid" if share >= 0.95 else "low"
+
+
+def _bars(days: Sequence[Mapping[str, Any]], name: str) -> str:
+    width = len(days) * (BAR_WIDTH + BAR_GAP) - BAR_GAP
+    rects = []
+    for i, day in enumerate(days):
+        share = day["uptime"]
+        said = "no data" if share is None else f"{format_uptime(share)} up"
+        rects.append(
+            f'<rect class="bar bar-{_band(share)}" x="{i * (BAR_WIDTH + BAR_GAP)}" y="0" '
+            f'width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="1" data-date="{_e(day["date"])}">'
+            f"<title>{_e(day['date'])}: {_e(said)}</title></rect>"
+        )
+    label = _e(f"{name}: daily uptime, the last {len(days)} days")
+    return (
+        f'<svg class="bars" viewBox="0 0 {width} {BAR_HEIGHT}" preserveAspectRatio="none" '
+        f'role="img" aria-label="{label}">{"".join(rects)}</svg>'
+    )
+
+
+def _monitor(row: Mapping[str, Any], days: int) -> str:
+    extra = ""
+    if "url" in row:
+        extra += f'<div class="url">{_e(row["url"])}</div>'
+    if "latency_ms" in row and row["latency_ms"] is not None:
+        ms = row["latency_ms"]
+        extra += (
+            f'<span class="latency">{ms:.1f} ms</span>'
+            if ms < 10
+            else (f'<span class="latency">{ms:.0f} ms</span>')
+        )
+    status = row["status"]
+    return (
+        f'<li class="monitor" data-name="{_e(row["name"])}">'
+        f'<div class="line"><span class="name">{_e(row["name"])}</span>{extra}'
+        f'<span class="status status-{_e(status["code"])}">{_e(status["text"])}</span></div>'
+        f"{_bars(row['days'], row['name'])}"
+        f'<div class="scale"><span>{days} days ago</span>'
+        f'<span class="uptime">{_e(format_uptime(row["uptime_90d"]))} uptime</span>'
+        "<span>today</span></div></li>"
+    )
+
+
+def _incident(i: Mapping[str, Any]) -> str:
+    state = "open" if i["open"] else "resolved"
+    when = _when(i["opened"])
+    if i["resolved"] is not None:
+        when += f" – {_when(i['resolved'])}"
+    kind = ""
+    if "kind" in i:
+        kind = f'<p class="kind"><code>{_e(i["kind"])}</code> {_e(i["meaning"])}</p>'
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in i["notes"])
+    title = _e(i["text"]) if i["id"] is not None else "Note from the team"
+    ident = "" if i["id"] is None else f' data-incident="{_e(i["id"])}"'
+    return (
+        f'<article class="incident incident-{state}"{ident}>'
+        f'<h3>{title}</h3><p class="when">{when}'
+        f"{' · ongoing' if i['open'] else ''}</p>{kind}{notes}</article>"
+    )
+
+
+def render_page(doc: Mapping[str, Any]) -> str:
+    """The status page, from :func:`build_page`: a whole HTML document, no script."""
+    status = doc["status"]
+    description = (
+        "" if not doc["description"] else f'<p class="description">{_e(doc["description"])}</p>'
+    )
+    notices = "".join(
+        f'<div class="announcement announcement-{_e(a["level"])}"><p>{_e(a["text"])}</p></div>'
+        for a in doc["announcements"]
+    )
+    days = len(doc["groups"][0]["monitors"][0]["days"]) if doc["groups"] else DAYS
+    groups = "".join(
+        f'<section class="group"><h2>{_e(g["name"])} '
+        f'<span class="status status-{_e(g["status"]["code"])}">{_e(g["status"]["text"])}'
+        f'</span></h2><ul class="monitors">{"".join(_monitor(r, days) for r in g["monitors"])}'
+        "</ul></section>"
+        for g in doc["groups"]
+    )
+    told = "".join(_incident(i) for i in doc["incidents"])
+    if not told:
+        quiet = count(doc["incident_days"], "day")
+        told = f'<p class="none">No incidents in the last {_e(quiet)}.</p>'
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="60">
+<title>{_e(doc["title"])}</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/status.css">
+</head>
+<body>
+<main>
+<header><h1>{_e(doc["title"])}</h1>{description}</header>
+{notices}<p id="overall" class="overall status-{_e(status["code"])}">{_e(status["text"])}</p>
+{groups}
+<section id="incidents"><h2>Incidents</h2>{told}</section>
+<footer>As of {_when(doc["now"])}. Uptime is the share of time up, per UTC day.
+<a href="/status/{_e(doc["slug"])}.json">JSON</a></footer>
+</main>
+</body>
+</html>
+"""
+
+
+def not_found_page() -> str:
+    """The page for a slug no status page has (it does not echo the slug)."""
+    return """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Not found</title>
+<link rel="stylesheet" href="/static/status.css">
+</head>
+<body><main><h1>No such status page</h1><p class="none">There is no status page here.</p>
+</main></body>
+</html>
+"""
+
+
+# -- caching and routes -----------------------------------------------------------------------
+
+
+class TtlCache:
+    """Values built at most once every ``ttl`` seconds of ``clock`` per key, and again
+    when their source changes (a reload brings a new page); builds of one key wait for
+    each other rather than run twice."""
+
+    def __init__(self, clock: Callable[[], float], ttl: float = CACHE_SECONDS) -> None:
+        self.clock, self.ttl = clock, ttl
+        self._values: dict[object, tuple[float, object, Any]] = {}
+        self._locks: dict[object, asyncio.Lock] = {}
+
+    async def get(self, key: object, source: object, build: Callable[[], Awaitable[Any]]) -> Any:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            now = self.clock()
+            found = self._values.get(key)
+            if found is not None and found[1] is source and 0 <= now - found[0] < self.ttl:
+                return found[2]
+            value = await build()
+            self._values[key] = (now, source, value)
+            return value
+
+    def forget(self, keep: set[object]) -> None:
+        """Drop every key but ``keep`` (pages removed by a reload)."""
+        for key in list(self._values.keys() - keep):
+            del self._values[key]
+            self._locks.pop(key, None)
+
+
+BADGES: Final = ("status", "uptime-30d", "response-time")
+
+
+def public_monitors(config: MonitorConfig) -> dict[str, str]:
+    """Each monitor on some status page, with the display name of its first."""
+    out: dict[str, str] = {}
+    for page in config.status_pages:
+        for entry in page.entries():
+            out.setdefault(entry.monitor, entry.shown)
+    return out
+
+
+def badge(sight: Sight, name: str, shown: str, which: str) -> str:
+    """The SVG of badge ``which`` of monitor ``name``.  Reads the store for the uptime:
+    run it off the loop."""
+    if which == "status":
+        return status_badge(shown, sight.state(name))
+    if which == "uptime-30d":
+        changes = sight.store.state_changes(name, sight.now - WINDOWS["30d"])
+        return uptime_badge("uptime 30d", uptime(changes, sight.now - WINDOWS["30d"], sight.now))
+    latest = sight.latest.get(name)
+    failed = (
+        "down"
+        if sight.state(name) is State.DOWN
+        else "failed"
+        if latest is not None and not latest.ok
+        else None
+    )
+    return latency_badge("response time", None if latest is None else latest.latency_ms, failed)
+
+
+def asset() -> bytes:
+    return (importlib.resources.files("tether.monitor.web") / "static" / "status.css").read_bytes()
+
+
+def add_status_pages(app: web.Application, runner: Runner) -> None:
+    """Serve the status pages, their documents, the badges and ``/static/status.css`` on
+    ``app``; public, with the dashboard's security headers.  Add it before the
+    dashboard, whose ``/static/{file}`` would answer for the style sheet otherwise."""
+    pages = TtlCache(runner.wall)
+    badges = TtlCache(runner.wall)
+    style = asset()
+
+    async def document(slug: str) -> tuple[dict[str, Any], str] | None:
+        page = runner.config.status_page(slug)
+        if page is None:
+            return None
+        pages.forget({p.slug for p in runner.config.status_pages})
+
+        async def build() -> tuple[dict[str, Any], str]:
+            sight = Sight.of(runner)
+
+            def work() -> tuple[dict[str, Any], str]:
+                doc = build_page(sight, page)
+                return doc, json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+            return await asyncio.to_thread(work)
+
+        found: tuple[dict[str, Any], str] = await pages.get(slug, page, build)
+        return found
+
+    async def html_page(request: web.Request) -> web.Response:
+        found = await document(request.match_info["slug"])
+        if found is None:
+            return _html(not_found_page(), 404)
+        return _html(await asyncio.to_thread(render_page, found[0]), 200)
+
+    async def json_page(request: web.Request) -> web.Response:
+        found = await document(request.match_info["slug"])
+        if found is None:
+            body, status = json.dumps({"error": "no status page here"}), 404
+        else:
+            body, status = found[1], 200
+        return web.Response(
+            text=body,
+            status=status,
+            content_type="application/json",
+            charset="utf-8",
+            headers={**SECURITY_HEADERS, "Cache-Control": f"max-age={int(CACHE_SECONDS)}"},
+        )
+
+    async def badge_svg(request: web.Request) -> web.Response:
+        name, which = request.match_info["monitor"], request.match_info["which"]
+        public = public_monitors(runner.config)
+        if name not in public or which not in BADGES:
+            return web.Response(status=404, text="no such badge\n", headers={**SECURITY_HEADERS})
+        shown = public[name]
+
+        async def build() -> str:
+            sight = Sight.of(runner)
+            return await asyncio.to_thread(badge, sight, name, shown, which)
+
+        svg: str = await badges.get((name, which), runner.config, build)
+        return web.Response(
+            text=svg,
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Type": "image/svg+xml; charset=utf-8",
+                "Cache-Control": f"max-age={BADGE_MAX_AGE}",
+            },
+        )
+
+    async def not_found(request: web.Request) -> web.Response:
+        return _html(not_found_page(), 404)
+
+    async def stylesheet(request: web.Request) -> web.Response:
+        return web.Response(
+            body=style,
+            headers={"Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-cache"},
+        )
+
+    routes: tuple[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
+        ("/static/status.css", stylesheet),
+        ("/status/{slug:[^/]+}.json", json_page),
+        ("/status/{slug:[^/]+}", html_page),
+        ("/badge/{monitor:.+}/{which:[a-z0-9-]+}.svg", badge_svg),
+        ("/status/{rest:.*}", not_found),
+    )
+    for path, handler in routes:
+        app.router.add_get(path, handler)
+
+
+def _html(text: str, status: int) -> web.Response:
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**SECURITY_HEADERS, "Cache-Control": f"max-age={int(CACHE_SECONDS)}"},
+    )

@@ -1,0 +1,202 @@
+"""The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
+has it, ``/api/status``, and the dashboard (``_dashboard.py``).  aiohttp, on the monitor's
+own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from tether._redact import quote
+from tether.monitor.checks._blackbox import BadTarget, run_module
+from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
+from tether.monitor.store import ClusterError
+from tether.monitor.web._actions import add_actions
+from tether.monitor.web._auth import gate, install
+from tether.monitor.web._dashboard import add_dashboard
+from tether.monitor.web._flight import Flights
+from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._metrics import blackbox_probe
+from tether.monitor.web._params import MAX_BODY, request_number
+from tether.monitor.web._push import add_push
+from tether.monitor.web._report_api import add_report
+from tether.monitor.web._statuspage import add_status_pages
+from tether.probe import AllowedTargets, IcmpNotPermitted, TargetRefused
+from tether.probe._allow import LOOPBACK
+
+if TYPE_CHECKING:
+    from tether.monitor.config import MonitorConfig, Server
+    from tether.monitor.runtime._runner import Runner
+
+_TEXT = "text/plain; version=0.0.4"
+_SCRAPE_TIMEOUT: Final = "X-Prometheus-Scrape-Timeout-Seconds"
+PROBE_TIMEOUT: Final = 10.0
+"""Seconds a /probe may take when the request does not say (Prometheus sends its
+scrape_timeout in the header above)."""
+PROBE_TIMEOUT_MAX: Final = 30.0
+"""A longer scrape timeout is honoured up to this."""
+REQUEST_BODY_MAX: Final = MAX_BODY
+"""The largest request body the server reads (bytes; aiohttp's ``client_max_size``, the
+JSON routes' own limit): a 413 past it.  A worker process forwards no more of a body than
+this (and one byte)."""
+
+
+def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
+    """The monitor's server; ``refresh`` is how often (seconds) the dashboard's pages ask
+    for fresh data."""
+
+    # Scrapes that overlap (several Prometheus servers, a slow one) share one render.
+    scrapes: Flights[bytes] = Flights()
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = await scrapes.run("/metrics", lambda: scrape(runner))
+        return web.Response(body=body, headers={"Content-Type": _TEXT})
+
+    # The allow-list depends only on the configuration: made again when a reload brings a
+    # new one, not on each request (by default it parses every monitor's URL).
+    allowed: list[tuple[MonitorConfig, AllowedTargets]] = []
+
+    def allowed_now() -> AllowedTargets:
+        config = runner.config
+        if not allowed or allowed[0][0] is not config:
+            allowed[:] = [(config, allowed_targets(config))]
+        return allowed[0][1]
+
+    app = web.Application(middlewares=[gate], client_max_size=REQUEST_BODY_MAX)
+    install(app, lambda: runner.config, runner.wall)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/probe", probe_handler(allowed_now, lambda: runner.config.modules))
+    # Public: /status/SLUG and /badge/...; before the dashboard, whose /static/{file}
+    # would otherwise answer for /static/status.css.
+    add_status_pages(app, runner)
+    add_dashboard(app, runner, refresh=refresh)
+    add_actions(app, runner)
+    add_push(app, runner)
+    add_report(app, runner)
+    return app
+
+
+async def scrape(runner: Runner) -> bytes:
+    """What ``/metrics`` answers: the instances are read off the event loop (a query with
+    PostgreSQL; left out when the database cannot be reached, the rest is served all the
+    same), everything else from the runner's memory on it."""
+    cluster = runner.cluster_view()
+    # Unread, tether_cluster_instances is left out; the store's series say why.
+    with contextlib.suppress(ClusterError):
+        cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
+    # runner.latest has the monitors this instance probes now (a shard that moves to
+    # another instance takes its monitors out of it).  Rendered on a thread: with tens of
+    # thousands of monitors a scrape takes seconds, which the checks must not wait for
+    # (the collectors copy what they read, each a dict the event loop writes).
+    locations = runner.locations()
+    return await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
+
+
+def probe_handler(
+    allowed: Callable[[], AllowedTargets],
+    modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/probe`` as blackbox_exporter answers it, reaching only what ``allowed()`` allows
+    (the monitor's process and every worker process serve the same handler), with the
+    configuration's ``modules()`` and tether's own ``http``, ``tcp`` and ``tls``."""
+
+    async def probe(request: web.Request) -> web.Response:
+        target = request.query.get("target")
+        if not target:
+            return web.Response(status=400, text="probe: give ?target=URL\n")
+        name = request.query.get("module", "http")
+        configured = modules()
+        module = configured.get(name) or _OWN_MODULES.get(name)
+        if module is None:
+            usable = {n for n, m in configured.items() if m.unavailable is None}
+            valid = ", ".join(sorted({*usable, *_OWN_MODULES}))
+            return web.Response(
+                status=400, text=f"Unknown module {quote(name)}; valid modules: {valid}\n"
+            )
+        if module.unavailable is not None:
+            return web.Response(
+                status=400,
+                text=f"probe: module {quote(name)} is not available in tether: "
+                f"{module.unavailable}\n",
+            )
+        if name in ("tcp", "tls") and name not in configured:
+            target = target.removeprefix(f"{name}://")  # tether's own took either form
+        timeout = PROBE_TIMEOUT
+        if (header := request.headers.get(_SCRAPE_TIMEOUT)) is not None:
+            # A day at most: beyond it the value is a mistake, not a timeout to cap.
+            seconds = request_number(header, _SCRAPE_TIMEOUT, least=0.001, most=86400)
+            # blackbox_exporter's offset: half a second to send the answer back in.
+            timeout = min(max(seconds - _OFFSET, seconds / 2), PROBE_TIMEOUT_MAX)
+        try:
+            answer = await run_module(module, target, timeout=timeout, allowed=allowed())
+        except BadTarget as exc:
+            return web.Response(status=400, text=f"probe: {exc}\n")
+        except TargetRefused as exc:
+            return web.Response(status=403, text=f"probe: refused: {exc}\n")
+        except IcmpNotPermitted as exc:  # this machine's setup: the scrape itself fails
+            return web.Response(status=500, text=f"probe: {exc}\n")
+        return web.Response(body=blackbox_probe(answer), headers={"Content-Type": _TEXT})
+
+    return probe
+
+
+_OFFSET: Final = 0.5
+_OWN_MODULES: Final[Mapping[str, BlackboxModule]] = {
+    "http": BlackboxModule(prober="http"),
+    "tcp": BlackboxModule(prober="tcp"),
+    "tls": BlackboxModule(prober="tcp", tcp=TcpModule(tls=True)),
+}
+"""tether's names from before ``modules:``; a configured module of the same name wins."""
+
+
+def allowed_targets(config: MonitorConfig) -> AllowedTargets:
+    """What ``/probe`` may reach: ``probe.allowed_targets``, or by default the hosts of the
+    configured monitors and loopback (so the endpoint cannot be turned on the rest of the
+    network the monitor sits in)."""
+    given = config.probe.allowed_targets
+    if given is not None:
+        return AllowedTargets.parse(given)
+    hosts = []
+    for m in config.monitors:
+        if not m.probed:
+            continue  # nothing to reach
+        try:
+            host = urlsplit(m.url).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.append(host)
+    # Once each: thousands of monitors often share a handful of hosts.
+    parsed = AllowedTargets.parse(list(dict.fromkeys(hosts)))
+    return AllowedTargets(parsed.hosts, parsed.networks + LOOPBACK)
+
+
+def limits_of(server: Server) -> Limits:
+    """``server:``'s deadlines and cap, the cap at most half this process's open-file
+    limit (the rest is for probes, the store and the alerts)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    cap = server.max_connections
+    if soft != resource.RLIM_INFINITY:
+        cap = max(1, min(cap, soft // 2))
+    return Limits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
+
+
+async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:
+    """Start the server (within ``server:``'s limits, ``_limits.py``); the caller awaits
+    ``.cleanup()`` on the result to stop it."""
+    limits = limits_of(runner.config.server)
+    return await start_guarded(make_app(runner), [tcp(host, port)], limits)
+
+
+async def serve_unix(runner: Runner, path: str) -> web.AppRunner:
+    """Serve the whole app on the Unix socket ``path`` (for worker processes to forward
+    to), within the same limits; the caller awaits ``.cleanup()`` on the result to stop
+    it."""
+    limits = limits_of(runner.config.server)
+    return await start_guarded(make_app(runner), [unix(path)], limits)
