@@ -27,9 +27,10 @@ from monitor_harness import Harness
 from simtime import SimTime
 from tether._kinds import Kind
 from tether.lab import Lab
-from tether.monitor import Runner, _blackbox, _dnscheck, _prober
+from tether.monitor import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
+from tether.monitor.checks import _blackbox, _dnscheck, _prober
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._workers import _Batch, _Checks, _receive
 from tether.monitor.store import SQLiteStore

@@ -192,3 +192,11 @@ def test_no_import_runs_up_a_layer() -> None:
     assert not mended, "no longer there, strike them from UPWARD: " + ", ".join(
         f"{a} -> {b}" for a, b in mended
     )
+
+
+def test_the_architecture_page_draws_these_layers() -> None:
+    """docs/architecture.md's table of layers names :data:`LAYERS`, in their order."""
+    page = (SRC.parent / "docs" / "architecture.md").read_text()
+    table = page.split("| layer | folder |", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in LAYERS]
