@@ -30,12 +30,12 @@ from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
-from tether.monitor.checks import _blackbox, _dnscheck, _prober
+from tether.monitor.checks import _blackbox, _prober
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._workers import _Batch, _Checks, _receive
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import serve
-from tether.probe import ProbeOptions
+from tether.probe import ProbeOptions, _engine
 
 SECRET = "hunter2-5f0c"
 """A password in the exception's message: it must show nowhere."""
@@ -141,8 +141,9 @@ def test_an_exception_tether_knows_keeps_its_kind(tmp_path: Path, lab: Lab) -> N
 def test_a_dns_check_that_raises_is_a_failed_result(
     tmp_path: Path, lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A dns:// monitor's check (its own prober) raising: the same failed result."""
-    monkeypatch.setattr(_dnscheck, "check_dns", _raise_async)
+    """A dns:// monitor's check (the probe engine's dns prober) raising: the same failed
+    result."""
+    monkeypatch.setitem(_engine._ALONE, "dns", _raise_async)
     config = _config(lab, "dns://lab.test").replace('conditions: ["[STATUS] == 200"]', "")
     h = Harness(tmp_path, parse_config(config + "    resolver: 127.0.0.1:9\n"))
     h.drive((lambda: bool(h.ops.got), list), limit=600)

@@ -200,3 +200,18 @@ def test_the_architecture_page_draws_these_layers() -> None:
     table = page.split("| layer | folder |", 1)[1].split("\n\n", 1)[0]
     rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
     assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in LAYERS]
+
+
+def test_the_monitor_reaches_no_private_name_of_the_probe_engine() -> None:
+    """``tether.monitor`` imports the probe engine by the names ``tether.probe`` gives,
+    never a private module of it (issue 25: the monitor reached into ``_engine._server``,
+    ``_dns`` and ``_allow``)."""
+    graph = _graph()
+    reached = sorted(
+        f"{module} -> {other}"
+        for module, imported in graph.items()
+        if module.startswith("tether.monitor")
+        for other in imported
+        if other.startswith("tether.probe._")
+    )
+    assert not reached, "\n".join(reached)

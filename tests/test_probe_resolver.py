@@ -66,8 +66,9 @@ def test_the_cli_says_the_resolver_refused(capsys: pytest.CaptureFixture[str]) -
 def test_a_dns_monitor_of_a_closed_resolver_port_is_refused_at_once() -> None:
     """A dns:// monitor's resolver on a closed port: dns.unavailable at once, not its 30 s
     timeout."""
-    from tether.monitor.checks._dnscheck import check_dns
+    from tether.monitor.checks._judge import probe_options
     from tether.monitor.config import parse_config
+    from tether.probe import probe_async
 
     port = _closed_udp_port("127.0.0.1")
     cfg = parse_config(
@@ -76,7 +77,8 @@ monitors:
   - {{name: closed, url: "dns://service.lab.test", resolver: "127.0.0.1:{port}", timeout: 30s}}
 """
     )
-    result = asyncio.run(check_dns(cfg.monitors[0]))
+    (monitor,) = cfg.monitors
+    result = asyncio.run(probe_async(monitor.url, probe_options(monitor)))
     assert result.failure is not None
     assert result.failure.kind.value == "dns.unavailable"
     assert f"the DNS server at 127.0.0.1:{port} refused the A query" in result.failure.detail

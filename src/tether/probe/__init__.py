@@ -4,20 +4,26 @@
 name a failure the same way.
 """
 
-from tether.probe._allow import AllowedTargets, TargetRefused
-from tether.probe._engine import ProbeOptions, probe, probe_async, proxy_environment
+from tether.probe._allow import LOOPBACK, AllowedTargets, TargetRefused
+from tether.probe._engine import probe, probe_async, proxy_environment
 from tether.probe._icmp import IcmpNotPermitted
+from tether.probe._options import DnsQuery, ProbeOptions
 from tether.probe._result import PHASES, Phase, ProbeResult
-from tether.probe._target import redact_target
+from tether.probe._target import InvalidTarget, echo_options, parse_target, redact_target
 
 __all__ = [
+    "LOOPBACK",
     "PHASES",
     "AllowedTargets",
+    "DnsQuery",
     "IcmpNotPermitted",
+    "InvalidTarget",
     "Phase",
     "ProbeOptions",
     "ProbeResult",
     "TargetRefused",
+    "echo_options",
+    "parse_target",
     "probe",
     "probe_async",
     "proxy_environment",

@@ -25,6 +25,8 @@ from tether._redact import redact_url
 from tether._sensitive import is_sensitive
 from tether.probe import _connect, _dns, _http, _icmp, _smtp, _ssh, _tls, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
+from tether.probe._dnscheck import probe_dns
+from tether.probe._options import ProbeOptions
 from tether.probe._result import Phase, ProbeResult
 from tether.probe._target import (
     InvalidTarget,
@@ -34,42 +36,6 @@ from tether.probe._target import (
     redact_target,
     starttls_mode,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeOptions:
-    """How to probe.  Every phase has its own ``timeout``; the whole probe a ``deadline``."""
-
-    method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-    resolver: str | None = None
-    """``HOST[:PORT]`` of a DNS server to ask directly, instead of the system resolver."""
-    cacert: str | None = None
-    insecure: bool = False
-    """Go on past a failed certificate verification (still reported)."""
-    proxy: str | None = None
-    """A proxy URL; None means the environment's (``HTTP(S)_PROXY``, ``NO_PROXY``)."""
-    timeout: float = 5.0
-    deadline: float = 20.0
-    family: int = 0
-    """0 for both, 4 or 6 for one address family."""
-    max_body: int = 1 << 20
-    follow_redirects: bool = True
-    max_redirects: int = 10
-    keep_body: int = 0
-    """Keep this many bytes of the body in ``ProbeResult.body`` (for monitor conditions)."""
-    body: bytes | None = None
-    """A request body, sent with its ``Content-Length``; a 303 (or a 301/302 after a POST)
-    turns the next hop into a GET without it, as browsers do; 307 and 308 keep it on the
-    same origin, and are not followed to another (the body stays with its origin)."""
-    env: Mapping[str, str] | None = None
-    """The environment to read proxies from (default: ``os.environ``)."""
-    allowed: AllowedTargets | None = None
-    """The hosts and networks the probe may reach, every redirect hop included (None: any);
-    a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
-    icmp_payload_size: int = _icmp.PAYLOAD_SIZE
-    """Bytes after an echo request's ICMP header (8 at least: the probe's own token)."""
-
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -95,7 +61,11 @@ async def probe_async(
     sleep: Sleep = asyncio.sleep,
 ) -> ProbeResult:
     """:func:`probe` inside a running event loop."""
-    walk = _Walk(target, options or ProbeOptions(), clock=clock, sleep=sleep)
+    options = options or ProbeOptions()
+    alone = _ALONE.get(target.partition("://")[0].lower()) if "://" in target else None
+    if alone is not None:
+        return await alone(target, options)
+    walk = _Walk(target, options, clock=clock, sleep=sleep)
     try:
         async with asyncio.timeout(walk.options.deadline):
             await walk.run()
@@ -104,6 +74,12 @@ async def probe_async(
     finally:
         walk.close()
     return walk.result()
+
+
+_ALONE: dict[str, Callable[[str, ProbeOptions], Awaitable[ProbeResult]]] = {"dns": probe_dns}
+"""The probes that walk no URL, by scheme, each with one signature (blackbox_exporter's
+table of probers): the target and the options, the result.  Every other scheme takes the
+walk (URL, proxy, DNS, TCP, TLS, then its protocol)."""
 
 
 _SILENT = {

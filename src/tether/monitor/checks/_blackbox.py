@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import time
 from dataclasses import dataclass
 
 from tether._classify import classify
@@ -17,8 +16,8 @@ from tether._kinds import Kind, Layer
 from tether.monitor.config._blackbox import BlackboxModule, HttpModule
 from tether.probe import (
     AllowedTargets,
+    DnsQuery,
     IcmpNotPermitted,
-    Phase,
     ProbeOptions,
     ProbeResult,
     TargetRefused,
@@ -206,59 +205,35 @@ async def _dns(
     module: BlackboxModule, target: str, timeout: float, allowed: AllowedTargets
 ) -> ModuleProbe:
     """Ask the DNS server ``target`` (an address, with an optional port) the module's
-    query, and judge its rcode."""
-    import dns.exception
-    import dns.flags
-    import dns.message
-    import dns.rcode
-
-    from tether._classify import failure_for
-    from tether.probe._dns import query_server
-
+    query, through the probe engine's ``dns://`` prober, and judge its rcode."""
     options = module.dns
     assert options is not None  # the configuration requires it with prober: dns
     try:
-        where, port = split_hostport(target, default_port=53)
+        where, _ = split_hostport(target, default_port=53)
         ipaddress.ip_address(where)
     except ValueError:
         raise BadTarget(
             f"a dns module's target is the DNS server's address (IP[:PORT]), not {target!r}"
         ) from None
     allowed.check(where, [where])
-    url = Phase("url", True, 0.0, {"scheme": "dns", "host": options.query_name})
-    query = dns.message.make_query(options.query_name, options.query_type)
-    if not options.recursion_desired:
-        query.flags &= ~dns.flags.RD
-    started = time.perf_counter()
-    details: dict[str, object] = {
-        "resolver": target,
-        "address": where,
-        "record_type": options.query_type,
-    }
-    failure = None
-    answer = None
-    try:
-        response = await query_server(query, where, port, timeout)
-    except dns.exception.Timeout:
-        failure = failure_for(Kind.DNS_TIMEOUT, f"{target} did not answer within {timeout:g} s")
-    except OSError as exc:
-        failure = failure_for(Kind.DNS_UNAVAILABLE, f"{target} cannot be asked: {exc}")
-    ms = (time.perf_counter() - started) * 1000
+    query = DnsQuery(options.query_type, None, (), options.recursion_desired)
+    asked = await probe_async(
+        f"dns://{options.query_name}",
+        ProbeOptions(resolver=target, timeout=timeout, deadline=timeout, dns=query),
+    )
+    result = ProbeResult(f"dns://{target}", asked.phases, asked.failure)
+    failure = asked.failure
     verdict: tuple[str, str] | None = None
+    answer = None
     if failure is None:
-        rcode = dns.rcode.to_text(response.rcode())
-        details["rcode"] = {options.query_type: rcode}
-        answer = DnsAnswer(
-            sum(len(r) for r in response.answer),
-            sum(len(r) for r in response.authority),
-            sum(len(r) for r in response.additional),
-        )
-        if rcode not in options.valid_rcodes:
+        phase = asked.phase("dns")
+        assert phase is not None  # a dns:// probe that did not fail has its dns phase
+        sections = phase.details["sections"]
+        answer = DnsAnswer(sections["answer"], sections["authority"], sections["additional"])
+        if phase.details["rcode"][options.query_type] not in options.valid_rcodes:
             verdict = CONDITION, Layer.DNS.value
     else:
         verdict = failure.kind.value, failure.layer.value
-    phase = Phase("dns", failure is None, ms, details, failure)
-    result = ProbeResult(f"dns://{target}", (url, phase), failure)
     return ModuleProbe("dns", result, verdict, answer)
 
 

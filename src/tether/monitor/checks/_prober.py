@@ -173,19 +173,14 @@ class Prober:
 
     async def _check(self, plan: _Plan, lag_ms: float) -> Check:
         m = plan.monitor
-        if m.url.startswith("dns://"):
-            from tether.monitor.checks._dnscheck import check_dns
-
-            result = await check_dns(m)
-        else:
-            try:
-                result = await self._probe(m.url, plan.options)
-            except IcmpNotPermitted as exc:
-                # This machine's setup, not the target: the check fails saying how to fix
-                # it (on the dashboard and in alerts), and the log says it in one line.
-                log.error("%s: %s", m.name, exc)
-                setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
-                result = ProbeResult(redact_target(m.url), (), setup)
+        try:
+            result = await self._probe(m.url, plan.options)
+        except IcmpNotPermitted as exc:
+            # This machine's setup, not the target: the check fails saying how to fix it
+            # (on the dashboard and in alerts), and the log says it in one line.
+            log.error("%s: %s", m.name, exc)
+            setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
+            result = ProbeResult(redact_target(m.url), (), setup)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         days_left, expires = _certificate(result)
         where = where_failed(m.url, result.failure, record.kind)
@@ -293,7 +288,7 @@ def service_of(url: str) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def _service_of(url: str) -> str:
     from tether._hostport import InvalidHostPort, split_hostport
-    from tether.probe._target import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, parse_target
 
     if url.startswith("traffic://"):
         host = _traffic_host(url)
@@ -338,7 +333,7 @@ def host_of(url: str) -> str:
 
     Cached: every check asks, and parsing the URL (IDNA included) costs as much as
     judging the result; a monitor's URL does not change."""
-    from tether.probe._target import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, parse_target
 
     if url.startswith("dns://"):
         return url.split("://", 1)[1]

@@ -317,7 +317,7 @@ def _check_host_header(monitor: Monitor, at: KeyPath) -> list[Problem]:
     written = [(n, v) for n, v in monitor.headers.items() if n.lower() == "host"]
     if not written:
         return []
-    from tether.probe._target import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, parse_target
 
     try:
         t = parse_target(monitor.url)
@@ -335,7 +335,7 @@ def _check_host_header(monitor: Monitor, at: KeyPath) -> list[Problem]:
 
 def _check_echoes(monitor: Monitor, at: KeyPath) -> list[Problem]:
     """An icmp:// monitor's requests must all be sent within its timeout."""
-    from tether.probe._target import echo_options, parse_target
+    from tether.probe import echo_options, parse_target
 
     echoes = echo_options(parse_target(monitor.url))
     spread = echoes.interval * (echoes.count - 1)

@@ -235,7 +235,7 @@ tether as a push monitor's is."""
 
 
 def _check_target(value: str) -> str:
-    from tether.probe._target import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, parse_target
 
     scheme, sep, rest = value.partition("://")
     head = value.partition(":")[0]
@@ -263,7 +263,7 @@ def _check_target(value: str) -> str:
 
 
 def _check_dns_target(value: str, name: str) -> str:
-    from tether.probe._target import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, parse_target
 
     if not name or any(c in name for c in "/:@?#[]"):
         raise fail(

@@ -27,8 +27,7 @@ from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._push import add_push
 from tether.monitor.web._report_api import add_report
 from tether.monitor.web._statuspage import add_status_pages
-from tether.probe import AllowedTargets, IcmpNotPermitted, TargetRefused
-from tether.probe._allow import LOOPBACK
+from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig, Server

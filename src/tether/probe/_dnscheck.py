@@ -1,0 +1,90 @@
+"""The ``dns://NAME`` probe: one query of one record type to one DNS server (the
+``resolver`` option, or the system's first), judged by its rcode and, when given, the
+answers expected.  Its result has the url and dns phases, so that everything after it
+reads it as any probe's.
+
+The monitor's ``dns://`` checks and blackbox_exporter's ``dns`` prober (``/probe``) both
+ask through it: the same query, timings and failure kinds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tether._classify import failure_for
+from tether._failure import Failure
+from tether._hostport import DNS_PORT, join_hostport, split_hostport
+from tether._kinds import Kind
+from tether._rcodes import rcode_kind
+from tether.probe._dns import query_server
+from tether.probe._options import DnsQuery, ProbeOptions
+from tether.probe._result import Phase, ProbeResult
+
+
+async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
+    """Ask ``options.resolver`` (``HOST[:PORT]``; the system's first DNS server when None)
+    the query ``options.dns`` describes for the name ``target`` names (``dns://NAME``),
+    within ``options.timeout``."""
+    import dns.asyncresolver
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rcode
+
+    query = options.dns or DnsQuery()
+    name = target.split("://", 1)[1]
+    rdtype = query.record_type
+    url_phase = Phase("url", True, 0.0, {"scheme": "dns", "host": name})
+    if options.resolver:
+        where, port = split_hostport(options.resolver.strip(), default_port=DNS_PORT)
+        resolver = join_hostport(where, port)
+    else:
+        system = dns.asyncresolver.get_default_resolver()
+        where, port, resolver = str(system.nameservers[0]), system.port, "system"
+    details: dict[str, Any] = {"resolver": resolver, "address": where, "record_type": rdtype}
+    message = dns.message.make_query(name, rdtype)
+    if not query.recursion_desired:
+        message.flags &= ~dns.flags.RD
+    failure: Failure | None = None
+    timeout = options.timeout
+    started = time.perf_counter()
+    try:
+        response = await query_server(message, where, port, timeout)
+    except dns.exception.Timeout:
+        failure = failure_for(
+            Kind.DNS_TIMEOUT, f"{resolver} did not answer for {name} within {timeout:g} s"
+        )
+    except ConnectionRefusedError:
+        failure = failure_for(
+            Kind.DNS_UNAVAILABLE,
+            f"the DNS server at {resolver} refused the {rdtype} query for {name}: "
+            "nothing is listening on that port",
+        )
+    except OSError as exc:
+        failure = failure_for(Kind.DNS_UNAVAILABLE, f"{resolver} cannot be asked: {exc}")
+    ms = (time.perf_counter() - started) * 1000
+    if failure is None:
+        rcode = dns.rcode.to_text(response.rcode())
+        answers = sorted(item.to_text().rstrip(".") for rrset in response.answer for item in rrset)
+        details["rcode"] = {rdtype: rcode}
+        details["answers"] = [{"type": rdtype, "address": a} for a in answers]
+        details["sections"] = {
+            "answer": sum(len(r) for r in response.answer),
+            "authority": sum(len(r) for r in response.authority),
+            "additional": sum(len(r) for r in response.additional),
+        }
+        wanted = sorted(a.rstrip(".") for a in query.answers)
+        if query.rcode is not None and rcode != query.rcode:
+            # An answer where none was wanted is not "no such name" either.
+            kind = rcode_kind(rcode) or Kind.DNS_UNAVAILABLE
+            failure = failure_for(
+                kind, f"{resolver} answered {rcode} for {name} {rdtype}, not {query.rcode}"
+            )
+        elif wanted and answers != wanted:
+            failure = failure_for(
+                Kind.DNS_NO_ADDRESS if not answers else Kind.DNS_UNAVAILABLE,
+                f"{name} {rdtype} is {', '.join(answers) or 'empty'}, not {', '.join(wanted)}",
+            )
+    dns_phase = Phase("dns", failure is None, ms, details, failure)
+    return ProbeResult(target, (url_phase, dns_phase), failure)
