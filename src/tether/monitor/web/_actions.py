@@ -56,8 +56,8 @@ from tether.monitor.web._params import BadBody, body_number, parse_json, read_bo
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor
-    from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Store
+    from tether.monitor.web._running import Running
 
 __all__ = [
     "NOTE_MAX",
@@ -255,7 +255,7 @@ def _answer(body: _Body, doc: Mapping[str, Any], back: str, status: int = 200) -
 # -- the routes --------------------------------------------------------------------------------
 
 
-def add_actions(app: web.Application, runner: Runner) -> None:
+def add_actions(app: web.Application, runner: Running) -> None:
     """Serve the write API, the audit log and the OpenAPI description on ``app``."""
     described = openapi()
 

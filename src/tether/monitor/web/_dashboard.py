@@ -112,8 +112,8 @@ from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
-    from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Cluster, ProbeRecord, Rollup, Store
+    from tether.monitor.web._running import Running
 
 SECURITY_HEADERS: Final = {
     # No inline script or style and nothing from another origin: the page's own script
@@ -351,7 +351,7 @@ class Snapshot:
     """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
 
     @classmethod
-    def of(cls, runner: Runner, shown: Iterable[str] | None = None) -> Snapshot:
+    def of(cls, runner: Running, shown: Iterable[str] | None = None) -> Snapshot:
         """``shown``: the monitors whose locations the page shows (every one by default;
         what each location sees is copied for these alone, as it costs the loop more than
         a state does)."""
@@ -1018,7 +1018,7 @@ def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
 
 
 async def status_document(
-    runner: Runner,
+    runner: Running,
     recent: Recent | None = None,
     view: View | None = None,
     table: UptimeTable | None = None,
@@ -1036,14 +1036,14 @@ async def status_document(
     return await asyncio.to_thread(build_status, snap, recent or Recent(), view, table)
 
 
-async def monitor_document(runner: Runner, name: str) -> dict[str, Any] | None:
+async def monitor_document(runner: Running, name: str) -> dict[str, Any] | None:
     """``/api/monitors/{name}``: its settings, recent results, hourly roll-ups and
     incidents; ``None`` when no monitor has that name."""
     return await asyncio.to_thread(build_monitor, Snapshot.of(runner, [name]), name)
 
 
 async def incidents_document(
-    runner: Runner, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
+    runner: Running, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
 ) -> dict[str, Any]:
     """``/api/incidents``: incidents newest first, with cause, fix and timeline."""
     snap = Snapshot.of(runner, ())
@@ -1946,7 +1946,7 @@ def _limit(request: web.Request) -> int:
     return int(request_number(raw, "limit", least=1, most=1000, whole=True))
 
 
-def add_dashboard(app: web.Application, runner: Runner, *, refresh: float = 5.0) -> None:
+def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0) -> None:
     """Serve the dashboard's pages, their fragments, the JSON APIs and the static files on
     ``app``, and add the security headers to every response.  ``refresh`` is how often,
     in seconds, an open page asks for its fragment."""

@@ -28,7 +28,7 @@ from aiohttp import web
 from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
-    from tether.monitor.runtime._runner import Runner
+    from tether.monitor.web._running import Running
 
 __all__ = ["PUSH_BURST", "PUSH_PER_INTERVAL", "PushLimiter", "add_push"]
 
@@ -81,7 +81,7 @@ def _unknown() -> web.Response:
     return web.json_response({"ok": False, "error": "no push monitor has this token"}, status=404)
 
 
-def add_push(app: web.Application, runner: Runner, limiter: PushLimiter | None = None) -> None:
+def add_push(app: web.Application, runner: Running, limiter: PushLimiter | None = None) -> None:
     """Serve ``/api/push/{token}`` for ``runner``'s push monitors, each within
     ``limiter``'s rate (by default one on the runner's clock, which the heartbeats'
     schedule is on too; one set back only refills later)."""

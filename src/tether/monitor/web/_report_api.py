@@ -34,7 +34,7 @@ from tether.monitor.web._access import REPORT, authorize
 from tether.monitor.web._params import MAX_BODY, BadBody, body_number, parse_json, read_body
 
 if TYPE_CHECKING:
-    from tether.monitor.runtime._runner import Runner
+    from tether.monitor.web._running import Running
 
 __all__ = [
     "MAX_BODY",
@@ -179,7 +179,7 @@ def _answer(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
-def add_report(app: web.Application, runner: Runner) -> None:
+def add_report(app: web.Application, runner: Running) -> None:
     """Serve ``POST /api/report`` for ``runner``."""
 
     async def report(request: web.Request) -> web.Response:

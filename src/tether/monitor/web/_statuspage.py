@@ -57,9 +57,9 @@ if TYPE_CHECKING:
     from tether.monitor._records import Incident
     from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
     from tether.monitor.engine._detect import Observation
-    from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Store
     from tether.monitor.store._base import Listed
+    from tether.monitor.web._running import Running
 
 __all__ = [
     "CACHE_SECONDS",
@@ -235,7 +235,7 @@ class Sight:
     store: Store
 
     @classmethod
-    def of(cls, runner: Runner) -> Sight:
+    def of(cls, runner: Running) -> Sight:
         return cls(
             runner.wall(), runner.config, runner.quorum.states(), dict(runner.latest), runner.store
         )
@@ -640,7 +640,7 @@ def asset() -> bytes:
     return (importlib.resources.files("tether.monitor.web") / "static" / "status.css").read_bytes()
 
 
-def add_status_pages(app: web.Application, runner: Runner) -> None:
+def add_status_pages(app: web.Application, runner: Running) -> None:
     """Serve the status pages, their documents, the badges and ``/static/status.css`` on
     ``app``; public, with the dashboard's security headers.  Add it before the
     dashboard, whose ``/static/{file}`` would answer for the style sheet otherwise."""

@@ -31,7 +31,7 @@ from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefus
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig, Server
-    from tether.monitor.runtime._runner import Runner
+    from tether.monitor.web._running import Running
 
 _TEXT = "text/plain; version=0.0.4"
 _SCRAPE_TIMEOUT: Final = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -46,7 +46,7 @@ JSON routes' own limit): a 413 past it.  A worker process forwards no more of a 
 this (and one byte)."""
 
 
-def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
+def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
     """The monitor's server; ``refresh`` is how often (seconds) the dashboard's pages ask
     for fresh data."""
 
@@ -81,7 +81,7 @@ def make_app(runner: Runner, *, refresh: float = 5.0) -> web.Application:
     return app
 
 
-async def scrape(runner: Runner) -> bytes:
+async def scrape(runner: Running) -> bytes:
     """What ``/metrics`` answers: the instances are read off the event loop (a query with
     PostgreSQL; left out when the database cannot be reached, the rest is served all the
     same), everything else from the runner's memory on it."""
@@ -186,14 +186,14 @@ def limits_of(server: Server) -> Limits:
     return Limits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
 
 
-async def serve(runner: Runner, host: str, port: int) -> web.AppRunner:
+async def serve(runner: Running, host: str, port: int) -> web.AppRunner:
     """Start the server (within ``server:``'s limits, ``_limits.py``); the caller awaits
     ``.cleanup()`` on the result to stop it."""
     limits = limits_of(runner.config.server)
     return await start_guarded(make_app(runner), [tcp(host, port)], limits)
 
 
-async def serve_unix(runner: Runner, path: str) -> web.AppRunner:
+async def serve_unix(runner: Running, path: str) -> web.AppRunner:
     """Serve the whole app on the Unix socket ``path`` (for worker processes to forward
     to), within the same limits; the caller awaits ``.cleanup()`` on the result to stop
     it."""
