@@ -40,7 +40,7 @@ from tether.monitor.config import parse_config
 from tether.monitor.engine._correlate import Correlation
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._incidents import Route
-from tether.monitor.reports._report import incidents_report, incidents_text
+from tether.monitor.reports._documents import incidents_report, incidents_text
 from tether.monitor.store import Store
 from tether.monitor.web._dashboard import (
     Snapshot,

@@ -419,7 +419,7 @@ def test_while_the_monitor_is_away_the_oldest_calls_are_dropped_and_counted(
     away.sink(_row(7))
     away.sink(_row(8))
     assert not away.flush(SHORT)
-    assert away.stats() == tether._report.ReportStats(0, 4, 0, 2, 4)
+    assert away.stats() == tether._reporter.ReportStats(0, 4, 0, 2, 4)
     assert monitor.batches == []
     try:
         monitor.mode = "ok"

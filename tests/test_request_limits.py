@@ -218,8 +218,8 @@ def test_the_client_never_says_more_dropped_calls_than_the_monitor_takes(
     """A client that dropped more calls than one batch may say (2^53) says that many,
     then the rest in its next batch, and the real monitor takes both batches."""
     from tether import Reporter
-    from tether._report import MAX_DROPPED as CLIENT_MAX
-    from tether.monitor.web._report_api import MAX_DROPPED
+    from tether._reporter import MAX_DROPPED as CLIENT_MAX
+    from tether.monitor.web._reported import MAX_DROPPED
 
     assert CLIENT_MAX == MAX_DROPPED
     s = served

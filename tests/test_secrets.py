@@ -541,7 +541,7 @@ def test_a_location_detail_shows_redacted() -> None:
     by the one function the dashboard and `tether status` show it through."""
     from tether.monitor._records import LocationFact
     from tether.monitor._state import State
-    from tether.monitor.reports._report import location_json
+    from tether.monitor.reports._documents import location_json
 
     fact = LocationFact(State.DOWN, detail=f"GET {creds_url(9)} timed out")
     shown = location_json("east", fact)

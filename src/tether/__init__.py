@@ -23,7 +23,7 @@ from tether._version import __version__
 _logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 if _typing.TYPE_CHECKING:
-    from tether._report import Reporter
+    from tether._reporter import Reporter
     from tether._retry._backoff import backoff_delay
     from tether._retry._decorator import retry
     from tether._retry._ended import report_to
@@ -36,7 +36,7 @@ if _typing.TYPE_CHECKING:
 # Loaded on first use, so that `import tether` (and `tether diagnose`) stays quick;
 # tether.Session also waits because it imports requests.
 _LAZY = {
-    "Reporter": "tether._report",
+    "Reporter": "tether._reporter",
     "report_to": "tether._retry._ended",
     "backoff_delay": "tether._retry._backoff",
     "retry": "tether._retry._decorator",

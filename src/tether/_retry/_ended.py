@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Any, overload
 
-from tether._report import Reporter, from_environment
+from tether._reporter import Reporter, from_environment
 from tether._retry import _instrument
 from tether._retry._record import CallRecord, Sink
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         remote_request,
         server_url,
     )
-    from tether.monitor.reports._report import (
+    from tether.monitor.reports._documents import (
         history_report,
         history_text,
         incidents_report,
@@ -111,10 +111,10 @@ _LAZY = {
     "acknowledge": "tether.monitor.web._actions",
     "channels_for": "tether.monitor.runtime._app",
     "format_uptime": "tether.monitor.reports._uptime",
-    "history_report": "tether.monitor.reports._report",
-    "history_text": "tether.monitor.reports._report",
-    "incidents_report": "tether.monitor.reports._report",
-    "incidents_text": "tether.monitor.reports._report",
+    "history_report": "tether.monitor.reports._documents",
+    "history_text": "tether.monitor.reports._documents",
+    "incidents_report": "tether.monitor.reports._documents",
+    "incidents_text": "tether.monitor.reports._documents",
     "load_config": "tether.monitor.config",
     "logging_to": "tether.monitor.runtime._log",
     "open_store": "tether.monitor.store",
@@ -123,7 +123,7 @@ _LAZY = {
     "run_demo": "tether.monitor.runtime._demo",
     "run_monitor": "tether.monitor.runtime._app",
     "status_report": "tether.monitor.web._dashboard",
-    "status_text": "tether.monitor.reports._report",
+    "status_text": "tether.monitor.reports._documents",
     "uptimes": "tether.monitor.reports._uptime",
 }
 

@@ -68,7 +68,7 @@ from tether.monitor.engine._incidents import (
 )
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
-from tether.monitor.reports._report import iso
+from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._loop import GC_THRESHOLDS
 from tether.monitor.store import (
     Cluster,

@@ -49,7 +49,7 @@ from tether._durations import parse_duration
 from tether._redact import redact_text
 from tether._suggest import did_you_mean
 from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window, covered
-from tether.monitor.reports._report import iso, result_json
+from tether.monitor.reports._documents import iso, result_json
 from tether.monitor.store import StoreError
 from tether.monitor.web._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
 from tether.monitor.web._params import BadBody, body_number, parse_json, read_body, request_number

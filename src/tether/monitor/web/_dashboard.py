@@ -84,7 +84,7 @@ from tether.monitor.alerts import ChannelStatus
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.engine._traffic import WindowView
-from tether.monitor.reports._report import (
+from tether.monitor.reports._documents import (
     PHASES,
     incident_json,
     iso,
@@ -581,7 +581,7 @@ def opened_since(incidents: Iterable[Incident]) -> dict[str, float]:
 
 
 def incident_brief(incident: Incident, now: float) -> dict[str, Any]:
-    """An incident as a list shows it: :func:`~tether.monitor.reports._report.incident_json` with
+    """An incident as a list shows it: :func:`~tether.monitor.reports._documents.incident_json` with
     at most :data:`MEMBERS_SHOWN` monitors and :data:`TIMELINE_SHOWN` timeline entries,
     and how many it has of each (``monitors_count``, ``timeline_count``)."""
     monitors, timeline = incident.monitors, incident.timeline

@@ -49,7 +49,7 @@ from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._records import Stint, stints
 from tether.monitor._state import State
-from tether.monitor.reports._report import iso, round_ms
+from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import WINDOWS, format_uptime, uptime
 from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
 

@@ -25,7 +25,7 @@ from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
 from tether.monitor.web._metrics import blackbox_probe
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._push import add_push
-from tether.monitor.web._report_api import add_report
+from tether.monitor.web._reported import add_report
 from tether.monitor.web._statuspage import add_status_pages
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
