@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Mapping
-from typing import TextIO
+from typing import Final, TextIO
 
 from tether._hostport import join_hostport
 from tether._plural import count
@@ -77,6 +77,15 @@ def close_channels(channels: Mapping[str, Channel]) -> None:
         close = getattr(channel, "close", None)
         if close is not None:
             close()
+
+
+SWITCH_INTERVAL: Final = 0.001
+"""The interpreter's switch interval while the monitor runs, in seconds (Python's default
+is 0.005).  The store's writer thread lets go of the GIL around every SQLite statement,
+and must then wait for the event loop to hand it back: at 5 ms a wait, beside an event
+loop busy with a mass outage, the writer committed 4,000 results a second and fell
+minutes behind the checks (benchmarks/results.md, mass transitions, section 7); at 1 ms
+it keeps up.  Web requests served on executor threads wait less for the same reason."""
 
 
 def run_monitor(
@@ -174,9 +183,12 @@ def run_monitor(
             await server.cleanup()
         return 0
 
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         return run(main())  # on uvloop where installed (_loop.py)
     finally:
+        sys.setswitchinterval(switch)
         outbox.close()
         close_channels(runner.outbox.channels)
         cluster.close()

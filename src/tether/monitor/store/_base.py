@@ -930,41 +930,46 @@ def merged_writes(changes: Iterable[IncidentWrite]) -> list[IncidentWrite]:
     The header follows the SQL each backend writes it with: each column keeps the last
     value given, ``acknowledged`` the first (a stored one wins over both); timeline
     entries are appended in order; members end as the last change said."""
-    out: list[IncidentWrite] = []
-    mergeable: dict[int, int] = {}  # an incident's write in ``out`` a change may join
+    runs: list[list[IncidentWrite]] = []
+    mergeable: dict[int, int] = {}  # an incident's run in ``runs`` a change may join
     for change in changes:
         at = mergeable.get(change.id)
         if change.new is not None or at is None:
             if change.new is None:
-                mergeable[change.id] = len(out)
+                mergeable[change.id] = len(runs)
             else:
                 mergeable.pop(change.id, None)
-            out.append(change)
+            runs.append([change])
         else:
-            out[at] = _merged(out[at], change)
-    return out
+            runs[at].append(change)
+    return [run[0] if len(run) == 1 else _merged(run) for run in runs]
 
 
-def _merged(first: IncidentWrite, then: IncidentWrite) -> IncidentWrite:
-    header = tuple(
-        (a if a is not None else b) if i == _ACKNOWLEDGED else (b if b is not None else a)
-        for i, (a, b) in enumerate(zip(first.header, then.header, strict=True))
-    )
+def _merged(run: list[IncidentWrite]) -> IncidentWrite:
+    """One incident's changes, in order, as one write, built in one pass over them (not
+    change by change: that copied what the earlier ones said once per change, and a wave
+    of thousands of changes to one incident took seconds to merge)."""
+    header = list(run[0].header)
     members: dict[str, str | None] = {}
-    if not then.every:
-        members.update(dict.fromkeys(first.deletes))
-        members.update(first.upserts)
-    members.update(dict.fromkeys(then.deletes))
-    members.update(then.upserts)
+    every = False
+    for change in run:
+        for i, value in enumerate(change.header):
+            if value is not None and (i != _ACKNOWLEDGED or header[i] is None):
+                header[i] = value
+        if change.every:
+            members.clear()
+            every = True
+        members.update(dict.fromkeys(change.deletes))
+        members.update(change.upserts)
     return IncidentWrite(
-        first.id,
+        run[0].id,
         None,
-        header,
-        first.entries + then.entries,
-        first.every or then.every,
+        tuple(header),
+        tuple(entry for change in run for entry in change.entries),
+        every,
         tuple((m, v) for m, v in members.items() if v is not None),
         tuple(m for m, v in members.items() if v is None),
-        first.moves + then.moves,
+        tuple(move for change in run for move in change.moves),
     )
 
 

@@ -75,7 +75,6 @@ from tether.monitor.store._base import (
     note_write,
     probe_record,
     queued_alert,
-    tally,
     too_new,
     window_record,
 )
@@ -494,6 +493,35 @@ _ADD_ROLLUP: Final = (
 ``_ADD_ROLLUP_INTO VALUES ...``), one statement for all rows:
 no read of the rows first (the batch's minute rows are new, and its hour and day rows
 are read and written back by SQLite itself)."""
+
+
+def _bucket_sql(seconds: str) -> str:
+    """SQL for :func:`bucket_start` of ``ts`` in ``seconds`` (a parameter): the integer
+    part floored to the bucket, one bucket less for a negative ``ts`` below it (SQL's
+    division truncates towards zero; Python's ``%`` floors)."""
+    whole = f"CAST(ts AS INTEGER) / {seconds} * {seconds}"
+    return f"({whole} - (ts < {whole}) * {seconds})"
+
+
+_TALLY_BATCH: Final = (
+    f"{_ADD_ROLLUP_INTO} SELECT monitor, :period, start, sum(n), sum(ok_n), sum(lat_n), "
+    "total(lat_sum), min(lat_min), max(lat_max), "
+    "coalesce(json_group_object(kind, n) FILTER (WHERE kind IS NOT NULL), '{}') "
+    # Grouped by kind first, in order: each row's kinds come out sorted by name, as
+    # _dumps writes them.
+    "FROM (SELECT monitor, start, kind, count(*) AS n, sum(ok) AS ok_n, "
+    "count(latency_ms) AS lat_n, total(latency_ms) AS lat_sum, min(latency_ms) AS lat_min, "
+    "max(latency_ms) AS lat_max FROM (SELECT monitor, "
+    f"{_bucket_sql(':seconds')} AS start, ok, kind, latency_ms "
+    # NOT INDEXED: the batch's rows by their ids, not every row in monitor order.
+    "FROM results NOT INDEXED WHERE id > :after) "
+    "GROUP BY monitor, start, kind ORDER BY monitor, start, kind) "
+    # WHERE true: an upsert after INSERT ... SELECT needs one, or SQLite reads its ON as
+    # a join's.
+    f"WHERE true GROUP BY monitor, start {_ADD_ROLLUP}"
+)
+"""What the results written after row ``:after`` add to the ``:period`` roll-ups (each
+one's :class:`Tally`, summed in SQL), added to the rows as :data:`_ADD_ROLLUP` adds."""
 
 
 def _insert_alert(
@@ -1271,6 +1299,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         return isinstance(exc, sqlite3.OperationalError) or super()._is_outage(exc)
 
     def _insert_results(self, conn: sqlite3.Connection, records: list[ProbeRecord]) -> None:
+        after = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
         _insert_rows(
             conn,
             f"INSERT INTO results ({RESULT_COLUMNS})",
@@ -1288,13 +1317,12 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             ],
         )
         # Roll-ups are kept up to date as results arrive, so pruning raw rows
-        # never loses what the long-term history needs.
-        _insert_rows(
-            conn,
-            _ADD_ROLLUP_INTO,
-            [(*key, *t.row(_kinds_text)) for key, t in tally(records).items()],
-            _ADD_ROLLUP,
-        )
+        # never loses what the long-term history needs.  SQLite tallies the rows just
+        # written itself, one statement a period: its C code runs without the GIL,
+        # beside the event loop, where a tally in Python competed with it for the
+        # interpreter (the writer fell minutes behind a mass outage that way).
+        for period, seconds in PERIODS.items():
+            conn.execute(_TALLY_BATCH, {"period": period, "seconds": seconds, "after": after})
 
 
 @contextmanager

@@ -53,7 +53,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 
 from tether._redact import redact_text
 from tether.monitor._records import LocationState, ProbeRecord
@@ -152,6 +152,11 @@ def storable_record(record: ProbeRecord) -> ProbeRecord:
         monitor=storable_text(record.monitor),
         detail=None if record.detail is None else storable_text(record.detail),
     )
+
+
+BEHIND_FACTOR: Final = 10
+"""How many times ``batch_size`` a batch may take while the queue holds a batch's worth
+or more."""
 
 
 class BatchedStore(Generic[C]):
@@ -384,7 +389,13 @@ class BatchedStore(Generic[C]):
             return batch, False  # someone is waiting: commit now
         prompt = first[0] == "write"
         deadline = self._clock() + self._batch_seconds
-        while len(batch) < self._batch_size:
+        # Behind (a mass outage queues results and changes faster than batches of
+        # ``batch_size`` commit): bigger batches, so that each commit, each roll-up
+        # statement and each wait for the GIL serves more rows.
+        most = self._batch_size
+        if self._queue.qsize() >= self._batch_size:
+            most *= BEHIND_FACTOR
+        while len(batch) < most:
             left = deadline - self._clock()
             if left <= 0:
                 break
