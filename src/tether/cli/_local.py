@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from tether.cli._remote import remote
 from tether.cli._shared import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -419,13 +420,14 @@ def _incidents(path: str, *, open_only: bool, limit: int, as_json: bool) -> int:
     return EXIT_OK
 
 
+_ack_in_store = with_config(lambda args, path: _ack(path, args.incident, args.by))
+
+
 def _ack_command(args: argparse.Namespace) -> int:
     """Sent to a running monitor when a server is given, else written to the store."""
     if args.server or os.environ.get("TETHER_SERVER"):
-        from tether.cli._remote import remote
-
         return remote(args)
-    return with_config(lambda args, path: _ack(path, args.incident, args.by))(args)
+    return _ack_in_store(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
