@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import statistics
 import tempfile
 import time
@@ -49,15 +50,40 @@ from tether.monitor.web._overview import View
 NOW = 1_800_000_000.0
 
 
-def status_encoder() -> Callable[[Snapshot, dict[str, Any]], str]:
-    """How the tree measured writes ``/api/status``: its ``monitors`` map by difference
-    (this tree), or whole (a tree before it, measured with ``PYTHONPATH``)."""
+Build = Callable[[Snapshot, Recent, UptimeTable], dict[str, Any]]
+
+
+def status_builders() -> tuple[Build, Callable[[dict[str, Any]], str]]:
+    """How the tree measured builds and writes ``/api/status`` (and builds ``/``'s
+    document): every monitor's state kept by a board read from the quorum's journal (this
+    tree), the ``monitors`` map written by difference (a tree before it), or whole (one
+    before that); an older tree is measured with ``PYTHONPATH``."""
     try:
-        from tether.monitor.web._dashboard import MonitorsText, order_of, status_json
+        from tether.monitor.web._board import StateBoard
+        from tether.monitor.web._dashboard import status_json
     except ImportError:
-        return lambda snap, doc: _dumps(doc)
-    kept = MonitorsText()
-    return lambda snap, doc: status_json(doc, kept, order_of(snap.monitors).sorted)
+        pass
+    else:
+        board = StateBoard()
+        return (
+            lambda snap, recent, table: build_status(snap, recent, View(), table, board),
+            status_json,
+        )
+    build: Build = lambda snap, recent, table: build_status(snap, recent, View(), table)  # noqa: E731
+    dashboard: Any = importlib.import_module("tether.monitor.web._dashboard")
+    if not hasattr(dashboard, "MonitorsText"):
+        return build, _dumps
+    kept = dashboard.MonitorsText()
+    names: list[tuple[str, ...]] = []
+
+    def encode(doc: dict[str, Any]) -> str:
+        return str(dashboard.status_json(doc, kept, names[0]))
+
+    def built(snap: Snapshot, recent: Recent, table: UptimeTable) -> dict[str, Any]:
+        names[:] = [dashboard.order_of(snap.monitors).sorted]
+        return build(snap, recent, table)
+
+    return built, encode
 
 
 def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
@@ -88,7 +114,7 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                 runner.take(Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h"))
             store.flush()
             recent, table = Recent(), UptimeTable()
-            encode = status_encoder()
+            build, encode = status_builders()
             turn = 0
             step = max(1, int(size * changed))
             for r in range(rounds + 1):
@@ -101,16 +127,13 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                     runner.take(Check(failed, "h"))
                 turn += step
                 t = time.thread_time()
-                snap = Snapshot.of(runner)
+                Snapshot.of(runner)
                 t_snap = time.thread_time() - t
                 t = time.thread_time()
-                snap = Snapshot.of(runner)
-                encode(snap, build_status(snap, recent, View(), table))
+                encode(build(Snapshot.of(runner), recent, table))
                 t_status = time.thread_time() - t
                 t = time.thread_time()
-                dashboard_page(build_status(Snapshot.of(runner), recent, View(), table)).document(
-                    5000, None
-                )
+                dashboard_page(build(Snapshot.of(runner), recent, table)).document(5000, None)
                 t_page = time.thread_time() - t
                 t = time.thread_time()
                 cluster = runner.cluster_view()

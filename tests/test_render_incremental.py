@@ -7,7 +7,9 @@ there are (issue 23: the pages and ``/metrics`` must stay cheap in a mass outage
 - ``/`` and ``/api/status``: the default view (configuration order, filtered by state at
   most) is cut without an entry for every monitor (:func:`arrange_in_order`): the same
   page as :func:`arrange` over every entry.
-- ``/api/status``' ``monitors`` map is written by difference: the whole document's bytes.
+- ``/api/status``' states (the map, the counts, the monitors down and not seen going down)
+  are kept by a board read from the quorum's journal of changes: the same as one built
+  whole, the whole document's bytes, and only the changes written again.
 - :meth:`Quorum.states` is kept as verdicts change: the same as asking each monitor.
 """
 
@@ -21,8 +23,11 @@ from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView
 from tether.monitor.config import MonitorConfig
-from tether.monitor.engine._quorum import Placement, Quorum
-from tether.monitor.web._dashboard import MonitorsText, _dumps, order_of, status_json
+from tether.monitor.engine._detect import StateChanged
+from tether.monitor.engine._journal import Journal
+from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
+from tether.monitor.web._board import StateBoard
+from tether.monitor.web._dashboard import MonitorsJSON, _dumps, order_of, status_json
 from tether.monitor.web._metrics import MonitorMetrics
 from tether.monitor.web._overview import SORTS, Entry, View, arrange, arrange_in_order, in_order
 
@@ -194,29 +199,107 @@ MONITOR_NAME = st.text(
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(MONITOR_NAME, min_size=0, max_size=12, unique=True),
-    st.lists(st.lists(st.sampled_from([str(s) for s in State]), min_size=12, max_size=12)),
+    st.lists(st.lists(STATES, min_size=12, max_size=12), max_size=6),
 )
-def test_the_monitors_map_written_by_difference_is_the_whole_document(
-    names: list[str], rounds: list[list[str]]
+def test_the_monitors_map_written_by_the_board_is_the_whole_document(
+    names: list[str], rounds: list[list[State]]
 ) -> None:
-    """After any sequence of states, ``/api/status`` with its ``monitors`` map written by
-    difference from the last request is the document encoded whole, byte for byte, and
-    each request writes again only the monitors whose state changed."""
+    """After any sequence of states, ``/api/status`` with its ``monitors`` map kept by a
+    :class:`StateBoard` (fed by a journal of the changes) is the document encoded whole,
+    byte for byte, and each request writes again only the monitors whose state changed."""
     order = tuple(sorted(names))
-    kept = MonitorsText()
-    last: list[str] | None = None
+    board = StateBoard()
+    journal = Journal()
+    last: dict[str, State] = {}
     for states in rounds:
-        now = states[: len(order)]
-        doc = {
-            "now": "2027-01-15T08:00:00Z",
-            "monitors": dict(zip(order, now, strict=True)),
-            "summary": {"down": now.count("down")},
-            "rows": [{"name": n} for n in order[:2]],
-        }
-        before = kept.written
-        assert status_json(doc, kept, order) == _dumps(doc)
-        changed = (
-            len(order) if last is None else sum(a != b for a, b in zip(last, now, strict=True))
-        )
-        assert kept.written - before == changed
+        now = dict(zip(order, states, strict=False))
+        for n in order:
+            if now[n] is not last.get(n, State.UNKNOWN):
+                journal.mark(n)
+        before = board.written
+        seen = board.read(order, now, (), journal, journal.end)
+        whole = {n: str(s) for n, s in now.items()}
+        doc = {"now": "2027-01-15T08:00:00Z", "monitors": whole, "summary": seen.summary}
+        assert status_json({**doc, "monitors": MonitorsJSON(seen.text)}) == _dumps(doc)
+        assert status_json(doc) == _dumps(doc)
+        changed = sum(now[n] is not last.get(n, State.UNKNOWN) for n in order)
+        assert board.written - before == (len(order) if not before else changed)
         last = now
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(QUORUM_STEP | st.just(("read", "", "", State.UNKNOWN)), max_size=50))
+def test_the_board_kept_from_the_journal_is_one_built_whole(
+    steps: list[tuple[str, str, str, State]],
+) -> None:
+    """After any sequence of locations' states, reloads, removals and instances coming and
+    going (the runner's ``since`` set for each monitor seen changing, dropped for one
+    removed), a board read at any points, by difference from the quorum's journal, says
+    what a board built whole from the same states says: the map, the counts, and whether
+    a monitor is down that was not seen going down."""
+    places = ("eu-west", "us-east", "local")
+    names = tuple(sorted(NAMES[:4]))
+    # One of one location: a state restored there makes it down unseen (after a restart).
+    quorum = Quorum({names[0]: Placement(("local",)), names[1]: Placement(places)}, live=places)
+    since: dict[str, float] = {}
+    kept = StateBoard()
+    now = 1_800_000_000.0
+
+    def seen(events: list[QuorumEvent]) -> None:
+        for event in events:
+            if isinstance(event, StateChanged):
+                since[event.monitor] = event.at
+
+    def read() -> None:
+        board = kept.read(names, quorum.states(), since.keys(), quorum.journal, quorum.journal.end)
+        assert board == StateBoard().read(names, quorum.states(), since.keys())
+
+    for op, name, location, state in steps:
+        now += 5.0
+        if op == "update":
+            seen(quorum.update(LocationState(name, location, state, now), now))
+        elif op == "configure":
+            seen(quorum.configure(name, Placement(tuple(dict.fromkeys((location, "local")))), now))
+        elif op == "forget":
+            quorum.forget(name)
+            since.pop(name, None)
+        elif op == "live":
+            seen(quorum.set_live(places if location == "local" else (location,), now))
+        elif op == "restore":
+            quorum.restore([LocationState(name, location, state, now)])
+        else:
+            read()
+    read()
+
+
+def test_a_board_reads_only_the_changes_and_is_built_whole_past_the_journal() -> None:
+    """Of 1,000 monitors, a read after 10 changed writes those 10 again and one after
+    nothing changed writes none; a reader behind what the journal keeps, or given new
+    names (a reload), builds the board whole."""
+    names = tuple(f"m{i:04d}" for i in range(1000))
+    states = dict.fromkeys(names, State.UP)
+    journal = Journal(kept=100)
+    board = StateBoard()
+    board.read(names, states, names, journal, journal.end)
+    assert board.written == 1000
+    for n in names[:10]:
+        states[n] = State.DOWN
+        journal.mark(n)
+    seen = board.read(names, states, names, journal, journal.end)
+    assert (board.written, seen.summary["down"], seen.summary["up"]) == (1010, 10, 990)
+    board.read(names, states, names, journal, journal.end)
+    assert board.written == 1010
+    # Down, and not seen going down (restored after a restart): dated from the store.
+    states["m0999"] = State.DOWN
+    journal.mark("m0999")
+    assert board.read(names, states, names[:-1], journal, journal.end).down_unseen
+    journal.mark("m0999")  # seen changing since: the runner knows since when
+    assert not board.read(names, states, names, journal, journal.end).down_unseen
+    assert board.written == 1011
+    for n in names[:200]:  # past what the journal keeps: the marks read from are dropped
+        states[n] = State.UNKNOWN
+        journal.mark(n)
+    seen = board.read(names, states, names, journal, journal.end)
+    assert (board.written, seen.summary["unknown"]) == (2011, 200)
+    board.read(tuple(list(names)), states, names, journal, journal.end)  # a new tuple
+    assert board.written == 3011

@@ -53,6 +53,7 @@ from tether.monitor._records import LocationFact, LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._journal import Journal
 
 __all__ = [
     "MAJORITY",
@@ -187,6 +188,9 @@ class Quorum:
         """Each monitor's state for the cluster, in :attr:`_monitors`' order, kept as
         verdicts change: :meth:`states` copies it (a page asks for every state at each
         refresh, which a call per monitor made cost milliseconds of the loop)."""
+        self.journal = Journal()
+        """Which monitors' states changed, in order (added and removed ones too): for the
+        pages that keep every state between requests (:class:`Journal`)."""
         self._down: dict[str, None] = {}
         """The monitors down for the cluster, in the order they went down: kept as verdicts
         change, so that :meth:`down` does not walk every monitor at each change."""
@@ -206,6 +210,7 @@ class Quorum:
         if entry is None:
             entry = self._monitors[monitor] = _Monitor(placement)
             self._states[monitor] = State.UNKNOWN
+            self.journal.mark(monitor)
         entry.placement = placement
         entry.rows = {k: v for k, v in entry.rows.items() if k in placement.locations}
         return self._decide(monitor, entry, now, None)
@@ -214,7 +219,8 @@ class Quorum:
         """A monitor removed from the configuration (the engine's ``forget`` closes its
         incidents)."""
         self._monitors.pop(monitor, None)
-        self._states.pop(monitor, None)
+        if self._states.pop(monitor, None) is not None:
+            self.journal.mark(monitor)
         self._down.pop(monitor, None)
         self.failures.set(monitor, None)
 
@@ -344,7 +350,9 @@ class Quorum:
     def _judged(self, name: str, entry: _Monitor) -> Verdict:
         """Judge ``entry`` again, and keep :attr:`_down` in step."""
         verdict = entry.verdict = self._judge(entry)
-        self._states[name] = verdict.state
+        if self._states.get(name) is not verdict.state:
+            self._states[name] = verdict.state
+            self.journal.mark(name)
         if verdict.state is State.DOWN:
             self._down.setdefault(name)
             self.failures.set(name, self.observation(name))

@@ -47,9 +47,11 @@ monitor's uptime, one query a minute), so a refresh at 10,000 monitors reads the
 for a hundred rows, not for 10,000.  The default view (the configuration's order,
 filtered by state at most) is cut from the names alone (:func:`arrange_in_order`), the
 sorted names are kept per configuration (:func:`order_of`), and ``/api/status``' map of
-every monitor's state is written by difference from the last request
-(:class:`MonitorsText`): a refresh at 20,000 monitors does no Python work per monitor
-but a few C-level passes.  Identical requests that overlap share one build
+every monitor's state, the summary's counts and whether a monitor is down that was not
+seen going down are kept between requests and brought up to date from the quorum's
+journal of changes (:class:`~tether.monitor.web._board.StateBoard`): a refresh at
+120,000 monitors does no work per monitor but one join of the kept map when a state
+changed.  Identical requests that overlap share one build
 (:class:`~tether.monitor.web._flight.Flights`); nothing is kept after it.
 """
 
@@ -64,10 +66,8 @@ import html
 import importlib.resources
 import json
 import threading
-from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -99,6 +99,7 @@ from tether.monitor.reports._uptime import WINDOWS, UptimeTable, format_uptime, 
 from tether.monitor.store._base import Listed, StoreError, StoreHealth, bucket_start
 from tether.monitor.web._access import PRINCIPAL, READ, Principal, authorize, csrf_field, refusal
 from tether.monitor.web._actions import Forms, forms_for
+from tether.monitor.web._board import STATE_ORDER, StateBoard
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._overview import (
     QUERY_MAX,
@@ -112,6 +113,7 @@ from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
+    from tether.monitor.engine._journal import Journal
     from tether.monitor.store import Cluster, ProbeRecord, Rollup, Store
     from tether.monitor.web._running import Running
 
@@ -151,15 +153,6 @@ TIMELINE_SHOWN: Final = 100
 """An incident in a list shows this many timeline entries at most: its first (it opened)
 and the newest others; ``timeline_count`` says how many it has."""
 
-STATE_ORDER: Final = (
-    State.DOWN,
-    State.FLAPPING,
-    State.DEGRADED,
-    State.UP,
-    State.PAUSED,
-    State.UNKNOWN,
-)
-"""The summary line's order: what needs a look first."""
 
 _ASSETS: Final = {
     "dashboard.js": "text/javascript; charset=utf-8",
@@ -349,6 +342,10 @@ class Snapshot:
     """None: no instance to ask (a snapshot read from the store: :meth:`stored`)."""
     traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
     """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
+    journal: Journal | None = None
+    """The quorum's record of which states changed (None: a snapshot read from the store),
+    and its end when ``states`` were copied: a :class:`StateBoard` reads the changes."""
+    journal_end: int = 0
 
     @classmethod
     def of(cls, runner: Running, shown: Iterable[str] | None = None) -> Snapshot:
@@ -373,6 +370,8 @@ class Snapshot:
                 for name in (runner.traffic if shown is None else shown)
                 if name in runner.traffic
             },
+            runner.quorum.journal,
+            runner.quorum.journal.end,
         )
 
     @classmethod
@@ -644,19 +643,6 @@ def order_of(monitors: tuple[Monitor, ...]) -> Order:
     return order
 
 
-_STATE_TEXT: Final = {s: str(s) for s in State}
-
-
-def down_since(snap: Snapshot) -> dict[str, float]:
-    """:func:`opened_since` of the open incidents for the monitors that need it (down,
-    and not seen going down since a restart), read from the store only when one does:
-    every monitor's name in a mass outage otherwise."""
-    unseen = order_of(snap.monitors).name_set - snap.since.keys()
-    if any(snap.state(name) is State.DOWN for name in unseen):
-        return snap.store.down_since()
-    return {}
-
-
 def overview_entries(
     snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
 ) -> list[Entry]:
@@ -684,16 +670,27 @@ def overview_entries(
 
 
 def build_status(
-    snap: Snapshot, recent: Recent, view: View | None = None, table: UptimeTable | None = None
+    snap: Snapshot,
+    recent: Recent,
+    view: View | None = None,
+    table: UptimeTable | None = None,
+    board: StateBoard | None = None,
 ) -> dict[str, Any]:
     """The document behind ``/api/status`` and the dashboard (see :func:`status_document`):
     the rows of the page ``view`` asks for (the first hundred monitors in the
-    configuration's order by default); ``table`` keeps every monitor's uptime between calls."""
+    configuration's order by default); ``table`` keeps every monitor's uptime between calls.
+
+    ``board`` keeps every monitor's state between calls (:class:`StateBoard`): given, the
+    document's ``monitors`` is :class:`MonitorsJSON`, the map already written, which
+    :func:`status_json` puts in place; without it, a dict."""
     view = view or View()
     now = snap.now
     order = order_of(snap.monitors)
     incidents = snap.store.incident_list(open_only=True, limit=1000, shown=SHOWN)
-    opened = down_since(snap)
+    kept = board or StateBoard()
+    seen = kept.read(order.sorted, snap.states, snap.since.keys(), snap.journal, snap.journal_end)
+    # Down since before a restart: dated from the open incidents, read only when one is.
+    opened = snap.store.down_since() if seen.down_unseen else {}
     table = table or UptimeTable()
     if in_order(view):  # the default: no entry for every monitor, no uptime table
         paged = arrange_in_order(view, order.names, snap.states)
@@ -729,14 +726,10 @@ def build_status(
             for r in sparks.get(name, [])
         ]
         rows.append(row)
-    # Every monitor's state by name, and how many are in each: looked up and counted
-    # in C (map, Counter), not a call per monitor, as 20,000 of them took milliseconds.
-    states = list(map(snap.states.get, order.sorted, repeat(State.UNKNOWN)))
-    counted = Counter(states)
     return {
         "now": iso(now),
-        "monitors": dict(zip(order.sorted, map(_STATE_TEXT.__getitem__, states), strict=True)),
-        "summary": {str(s): counted.get(s, 0) for s in STATE_ORDER},
+        "monitors": MonitorsJSON(seen.text) if board is not None else json.loads(seen.text),
+        "summary": seen.summary,
         "rows": rows,
         "view": {**view.json(), **paged.json()},
         "open_incidents": [listed_brief(i, now) for i in incidents],
@@ -769,57 +762,23 @@ def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, 
     return doc
 
 
-class MonitorsText:
-    """The ``monitors`` map of ``/api/status`` (every monitor's name to its state) as
-    JSON text, kept between requests: each monitor's ``"name":"state"`` is written again
-    only when its state changed, and the map joined again only when one did (encoding
-    20,000 of them at each poll cost more than the rest of the document).  Thread-safe:
-    documents are built on worker threads."""
+class MonitorsJSON(str):
+    """``/api/status``' ``monitors`` map already written as JSON (by a :class:`StateBoard`,
+    by difference from the last request), for :func:`status_json` to put in place."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._names: tuple[str, ...] = ()
-        self._states: list[str] = []
-        self._parts: list[str] = []
-        self._text = "{}"
-        self.written = 0
-        """How many monitors' parts were written (for the tests: those that changed)."""
-
-    def text(self, names: tuple[str, ...], states: Sequence[str]) -> str:
-        """``dict(zip(names, states))`` as :func:`_dumps` writes it; ``names``: the
-        sorted names of :func:`order_of` (a new tuple: every part is written again)."""
-        with self._lock:
-            if names is not self._names or len(states) != len(self._states):
-                self._names, self._states = names, list(states)
-                self._parts = [_pair(n, v) for n, v in zip(names, states, strict=True)]
-                self.written += len(names)
-            elif states != self._states:
-                old, parts = self._states, self._parts
-                changed = [i for i, (a, b) in enumerate(zip(old, states, strict=True)) if a != b]
-                for i in changed:
-                    parts[i] = _pair(names[i], states[i])
-                self.written += len(changed)
-                self._states = list(states)
-            else:
-                return self._text
-            self._text = "{" + ",".join(self._parts) + "}"
-            return self._text
+    __slots__ = ()
 
 
-def _pair(name: str, state: str) -> str:
-    """One entry of a JSON object as :func:`_dumps` writes it."""
-    return f"{json.dumps(name, ensure_ascii=False)}:{json.dumps(state, ensure_ascii=False)}"
-
-
-def status_json(doc: Mapping[str, Any], monitors: MonitorsText, names: tuple[str, ...]) -> str:
+def status_json(doc: Mapping[str, Any]) -> str:
     """:func:`build_status`'s ``doc`` as :func:`_dumps` writes it, byte for byte, its
-    ``monitors`` map from ``monitors`` (written by difference from the last request);
-    ``names``: the map's keys as :func:`order_of` sorted them, the same tuple each time."""
+    ``monitors`` map put in place as written when it is :class:`MonitorsJSON`."""
+    kept = doc["monitors"]
+    if not isinstance(kept, MonitorsJSON):
+        return _dumps(doc)
     text = _dumps({**doc, "monitors": {}})
     # "now" comes first, an ISO time: nothing before the map can read like this.
     empty = '"monitors":{}'
     at = text.index(empty)
-    kept = monitors.text(names, list(doc["monitors"].values()))
     return f'{text[:at]}"monitors":{kept}{text[at + len(empty) :]}'
 
 
@@ -1962,7 +1921,7 @@ def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0
     # The overview and /api/status, asked for by every open page and poller at once in
     # an outage: requests for the same document while one is built share that build.
     flights: Flights[tuple[str, int]] = Flights()
-    monitors_text = MonitorsText()
+    board = StateBoard()
 
     # Each page is built, rendered and serialised on a worker thread from a snapshot
     # taken here, on the loop: the loop only copies a few dicts.
@@ -2007,7 +1966,9 @@ def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0
         view = View.parse(request.query)
         return await send(
             request,
-            lambda snap, banner: dashboard_page(build_status(snap, recent, view, table), banner),
+            lambda snap, banner: dashboard_page(
+                build_status(snap, recent, view, table, board), banner
+            ),
             key=("/", view),
         )
 
@@ -2072,11 +2033,8 @@ def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0
 
         async def built() -> tuple[str, int]:
             snap = Snapshot.of(runner)
-            names = order_of(snap.monitors).sorted
             return await document_text(
-                snap,
-                lambda: build_status(snap, recent, view, table),
-                encode=lambda doc: status_json(doc, monitors_text, names),
+                snap, lambda: build_status(snap, recent, view, table, board), encode=status_json
             )
 
         return _json(*await flights.run(("/api/status", view), built))
