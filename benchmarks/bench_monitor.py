@@ -697,10 +697,10 @@ def peer(peers: list[Peer], name: str, loop: str) -> Peer:
 
 AREAS: tuple[tuple[str, str], ...] = (
     ("tether/probe/", "probe engine (tether)"),
-    ("tether/_classify.py", "probe engine (tether)"),
+    ("tether/_classify/", "probe engine (tether)"),
     ("tether/_failure.py", "probe engine (tether)"),
     ("<frozen os>", "probe engine: proxy lookup in os.environ"),
-    ("_conditions.py", "conditions"),
+    ("/_conditions/", "conditions"),
     ("_detect.py", "detector"),
     ("_baseline.py", "detector"),
     ("_state.py", "detector"),

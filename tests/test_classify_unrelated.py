@@ -31,19 +31,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tether import Kind, classify
-from tether import _classify as classify_module
+from tether import _classify as classify_package
+from tether._classify import _sockets
 from tether._parser_errors import PARSER_ERRORS
 
 # --- the words the classifier looks for, read from its own source -----------------------
 
 
 def _words() -> tuple[list[str], list[str]]:
-    """(phrases, regular expressions) that _classify.py compares messages with, and the
-    parser table's patterns."""
-    tree = ast.parse(inspect.getsource(classify_module))
+    """(phrases, regular expressions) that the modules of tether._classify compare
+    messages with, and the parser table's patterns."""
+    folder = Path(inspect.getfile(classify_package)).parent
+    trees = [ast.parse(path.read_text()) for path in sorted(folder.glob("*.py"))]
     phrases: set[str] = set()
     patterns: set[str] = {row.pattern for row in PARSER_ERRORS if row.pattern}
-    for node in ast.walk(tree):
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Compare) and any(
             isinstance(op, (ast.In, ast.NotIn, ast.Eq)) for op in node.ops
         ):
@@ -101,7 +103,7 @@ PLAIN_TYPES: tuple[type[Exception], ...] = (
 )
 # The resource helper's kind (connect.resource_exhausted) owns these errnos.
 RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM}
-NETWORK_ERRNOS = set(classify_module._ERRNO_KINDS) | RESOURCE_ERRNOS
+NETWORK_ERRNOS = set(_sockets._ERRNO_KINDS) | RESOURCE_ERRNOS
 # OSError(code, ...) becomes ConnectionResetError and its kin for these: network by class.
 CONNECTION_ERRNOS = {
     code
@@ -113,8 +115,7 @@ OTHER_ERRNOS = sorted(set(errno.errorcode) - NETWORK_ERRNOS - CONNECTION_ERRNOS)
 
 def _socket_words(text: str) -> bool:
     return bool(
-        classify_module._SOCKET_TIMEOUT.fullmatch(text)
-        or classify_module._HANDSHAKE_TIMEOUT.fullmatch(text)
+        _sockets._SOCKET_TIMEOUT.fullmatch(text) or _sockets._HANDSHAKE_TIMEOUT.fullmatch(text)
     )
 
 

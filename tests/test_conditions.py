@@ -1173,9 +1173,9 @@ def test_re_is_stopped_by_its_time_bound(monkeypatch: pytest.MonkeyPatch) -> Non
     fails, saying so, in about the bound (no injected clock: the bound itself is real)."""
     import time
 
-    from tether.monitor.config import _conditions
+    from tether.monitor.config._conditions import _patterns
 
-    monkeypatch.setattr(_conditions, "REGEX_TIMEOUT_S", 0.01)
+    monkeypatch.setattr(_patterns, "REGEX_TIMEOUT_S", 0.01)
     # (a+)+$ is one the regex package defuses by itself; (a|aa)+$ it does not.
     condition = parse_condition('[BODY] == re("(a|aa)+$")')
     started = time.perf_counter()

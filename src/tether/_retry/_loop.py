@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tether._catalogue import CATALOGUE
-from tether._classify import _status_kind, classify, classify_status, failure_for
+from tether._classify import classify, classify_status, failure_for
+from tether._classify._http import status_kind
 from tether._failure import Failure
 from tether._hostport import InvalidHostPort, join_hostport, split_hostport
 from tether._kinds import Kind, Layer
@@ -455,7 +456,7 @@ class Call:
             kind, code = failure.kind, failure.status
         elif status is not None and outcome.response is not None:
             code = status(outcome.response)[0]
-            kind = _status_kind(code) if code >= 400 else None
+            kind = status_kind(code) if code >= 400 else None
         else:
             kind = code = None
         record: CallRecord = (

@@ -1,0 +1,109 @@
+"""Where an exception came from, and what its class is called.
+
+Message text is matched only on exceptions from the clients whose messages are known.
+A builtin exception (OSError, ValueError, TimeoutError) says nothing of its source but
+by its traceback: the function that raised it.
+"""
+
+from __future__ import annotations
+
+_CLIENT_PACKAGES = frozenset({"aiohttp", "dns", "h11", "httpcore", "httpx", "requests", "urllib3"})
+_CLIENT_MODULES = frozenset(
+    {
+        "http.client",
+        "urllib.error",
+        "urllib.request",
+        "socket",
+        "ssl",
+        "asyncio.selector_events",
+        "asyncio.proactor_events",
+        "asyncio.streams",
+        "asyncio.sslproto",
+    }
+)
+# asyncio's event loop runs everything: only these of its functions are a client's.
+_ASYNCIO_CLIENT = frozenset(
+    ("asyncio.base_events", name)
+    for name in (
+        "create_connection",
+        "_connect_sock",
+        "_create_connection_transport",
+        "start_tls",
+        "getaddrinfo",
+        "_ensure_resolved",
+        "sock_connect",
+        "sock_recv",
+        "sock_sendall",
+    )
+)
+# Helpers a client calls, which raise on its behalf: the caller is the source.
+_HELPERS = ("urllib.parse", "encodings", "codecs", "idna", "ipaddress")
+
+Frame = tuple[str, str]
+
+
+def client_class(cls: type) -> bool:
+    known = _client_class_cache.get(cls)
+    if known is None:
+        module = cls.__module__
+        known = module.partition(".")[0] in _CLIENT_PACKAGES or module in _CLIENT_MODULES
+        _client_class_cache[cls] = known
+    return known
+
+
+_client_class_cache: dict[type, bool] = {}
+
+
+def client_code(frame: Frame | None) -> bool:
+    if frame is None:
+        return False
+    module = frame[0]
+    return (
+        module.partition(".")[0] in _CLIENT_PACKAGES
+        or module in _CLIENT_MODULES
+        or frame in _ASYNCIO_CLIENT
+    )
+
+
+def traceback_frames(exc: BaseException) -> list[Frame]:
+    """(module, function) of each frame of the traceback, the raising one last."""
+    frames: list[Frame] = []
+    tb = exc.__traceback__
+    while tb is not None and len(frames) < 200:
+        code = tb.tb_frame.f_code
+        frames.append((str(tb.tb_frame.f_globals.get("__name__", "")), code.co_name))
+        tb = tb.tb_next
+    return frames
+
+
+def raised_at(exc: BaseException) -> Frame | None:
+    """The frame that raised ``exc``, past the helpers that raised for their caller."""
+    for frame in reversed(traceback_frames(exc)):
+        module = frame[0]
+        if not any(module == h or module.startswith(h + ".") for h in _HELPERS):
+            return frame
+    return None
+
+
+def chain_functions(exc: BaseException) -> set[str]:
+    """The names of the functions ``exc`` passed through, and those of what caused it."""
+    names: set[str] = set()
+    node: BaseException | None = exc
+    for _ in range(4):
+        if node is None:
+            break
+        names.update(function for _, function in traceback_frames(node))
+        node = node.__cause__ or node.__context__
+    return names
+
+
+def class_names(cls: type) -> list[str]:
+    """``cls`` and its bases as the rules name them: ``"urllib3.NewConnectionError"``."""
+    names = _names_cache.get(cls)
+    if names is None:
+        names = [f"{k.__module__.partition('.')[0]}.{k.__name__}" for k in cls.__mro__]
+        _names_cache[cls] = names
+    return names
+
+
+_names_cache: dict[type, list[str]] = {}
