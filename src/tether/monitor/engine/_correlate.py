@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import heapq
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
@@ -73,6 +74,10 @@ class Correlation:
             )
         if self.local_wait < 0:
             raise ValueError(f"local_wait: must be at least 0 s, not {self.local_wait!r}")
+
+
+_RULES: Final = Correlation()
+"""The rules when none are given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,21 +312,22 @@ class Failures:
         if placed is None:
             return None
         o, host = placed
-        local = self._local(rules or Correlation())
+        local = self._local(rules or _RULES)
         if local is not None and host in local[1] and o.layer is local[0]:
-            return dataclasses.replace(local[2], monitors=(monitor,))
+            g = local[2]
+            return IncidentGroup(g.key, g.scope, (monitor,), g.kind, g.host, g.cause)
         return _group(_key(o, host), [placed])
 
     def local_hosts(self, rules: Correlation | None = None) -> frozenset[str]:
         """The hosts the ``local`` group takes now (empty when there is none): those all
         of whose monitors fail at its layer, with its kind the commonest.  A copy, made
         when the incident layer folds the incidents of those hosts: once per opening."""
-        local = self._local(rules or Correlation())
+        local = self._local(rules or _RULES)
         return frozenset() if local is None else frozenset(local[1])
 
     def in_local(self, host: str | None, rules: Correlation | None = None) -> bool:
         """Whether ``host`` is one of the hosts the ``local`` group takes now."""
-        local = self._local(rules or Correlation())
+        local = self._local(rules or _RULES)
         return local is not None and host in local[1]
 
     def forming(self, monitor: str, rules: Correlation | None = None) -> tuple[int, Layer] | None:
@@ -329,7 +335,7 @@ class Failures:
         kind, and that layer, when the ``local`` group may be forming around it: at least
         ``local_min_hosts`` hosts, at a layer that can be local, but no ``local`` group
         yet.  None otherwise (the engine does not wait then)."""
-        rules = rules or Correlation()
+        rules = rules or _RULES
         placed = self._failing.get(monitor)
         if placed is None:
             return None
@@ -346,7 +352,7 @@ class Failures:
     def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
         """Every group, with all its monitors: the ``local`` group first, if any, the rest
         sorted by key (:func:`correlate`)."""
-        local = self._local(rules or Correlation())
+        local = self._local(rules or _RULES)
         groups: list[IncidentGroup] = []
         by_key: dict[str, list[tuple[Observation, str | None]]] = defaultdict(list)
         in_local: list[str] = []
@@ -388,13 +394,21 @@ class Failures:
         if most < rules.local_min_hosts or most / hosts < rules.local_fraction:
             return None
         layer, kind = best
-        entry = CATALOGUE[kind]
-        words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
-        cause = f"{words}: {_lower_first(entry.title)} ({most} of {hosts} hosts at once)"
-        return layer, self._down[best], IncidentGroup("local", "local", (), kind, None, cause)
+        return layer, self._down[best], _local_group(kind, most, hosts)
 
 
 _ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_group(kind: Kind, most: int, hosts: int) -> IncidentGroup:
+    """The ``local`` group (its ``monitors`` left empty) of ``most`` of ``hosts`` hosts
+    failing with ``kind``: made once per count, as :meth:`Failures._local` is asked
+    several times for each change of a wave and its counts seldom move."""
+    entry = CATALOGUE[kind]
+    words = _LOCAL_WORDS.get(entry.layer, f"this machine fails at the {entry.layer} layer")
+    cause = f"{words}: {_lower_first(entry.title)} ({most} of {hosts} hosts at once)"
+    return IncidentGroup("local", "local", (), kind, None, cause)
 
 
 @dataclass(slots=True)
