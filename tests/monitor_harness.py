@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from simtime import SimTime, hold_threads
+from simtime import SimTime
 from tether.monitor import Runner
 from tether.monitor._records import AlertPayload
 from tether.monitor._state import State
@@ -17,9 +17,6 @@ from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import scrape
 from tether.probe import ProbeOptions, ProbeResult
-
-STEP = 0.1
-"""How often, in simulated seconds, a driven script looks at its conditions."""
 
 
 class Collect:
@@ -102,23 +99,21 @@ class Harness:
         """Run the monitor; each step's action runs once its condition holds, in order."""
 
         async def main() -> None:
-            hold_threads(self.sim)
             stop = asyncio.Event()
 
             async def script() -> None:
-                # The script waits in simulated time too, a tenth of a second at a time:
-                # waiting in real time, a script that the loop woke late (a loaded
-                # machine) saw its condition minutes of simulated time after it held.
+                # The script waits in simulated time too: its condition is looked at
+                # every time the clock is about to move.  Waiting in real time, a script
+                # that the loop woke late (a loaded machine) saw its condition minutes
+                # of simulated time after it held.
                 for condition, action in steps:
-                    while not condition():
-                        assert self.sim.now < limit, f"stuck at {self.sim.now:.0f} s"
-                        await self.sim.sleep(STEP)
+                    await self.sim.until(condition, limit)
                     action()
                 stop.set()
 
             await asyncio.gather(self.runner.run(stop, deliver_every=0.5), script())
 
-        asyncio.run(main())
+        self.sim.run(main())
         self.runner.outbox.deliver_due(self.sim.wall() + 1e6)
 
     def state(self, name: str) -> State:

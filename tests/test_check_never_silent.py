@@ -177,7 +177,7 @@ def test_the_workers_prober_sends_a_failed_check(lab: Lab, monkeypatch: pytest.M
         assert isinstance(message, _Checks)
         return message.checks
 
-    check = asyncio.run(main())[0]
+    check = sim.run(main())[0]
     assert (check.record.ok, check.record.kind) == (False, Kind.UNKNOWN)
     assert "RuntimeError" in (check.record.detail or "")
     assert SECRET not in (check.record.detail or "")
