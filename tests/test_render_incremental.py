@@ -301,5 +301,5 @@ def test_a_board_reads_only_the_changes_and_is_built_whole_past_the_journal() ->
         journal.mark(n)
     seen = board.read(names, states, names, journal, journal.end)
     assert (board.written, seen.summary["unknown"]) == (2011, 200)
-    board.read(tuple(list(names)), states, names, journal, journal.end)  # a new tuple
+    board.read((*names,), states, names, journal, journal.end)  # a new tuple
     assert board.written == 3011
