@@ -511,7 +511,7 @@ PARTS = (
     ("web_protocol.py", "data_received", ""),
     ("_web.py", "probe", "the /probe handler, in all"),
     ("_engine.py", "probe_async", "of which the probe (tether.probe.probe_async)"),
-    ("_metrics.py", "blackbox_probe", "of which blackbox_probe(): the answer's text"),
+    ("_probe_metrics.py", "blackbox_probe", "of which blackbox_probe(): the answer's text"),
     ("_web.py", "allowed_targets", "of which allowed_targets(): the allow-list"),
 )
 """Functions timed whole, their callees and every resumption of a coroutine included."""

@@ -20,7 +20,7 @@ from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.engine._traffic import Call
 from tether.monitor.runtime._app import channels_for
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
+from tether.monitor.web._traffic_metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
 from web_harness import EPOCH, ServedRunner
 
 PAY = "payments.internal:443"

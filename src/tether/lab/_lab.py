@@ -453,11 +453,22 @@ class Lab:
         certs = self.certs
         assert certs is not None
         h = bracketed(self.host)
-        serve = self._serve
+        ports = await self._start_plain(certs)
+        status = await self._serve("status", _servers.status)
+        redirect = await self._serve("redirect_loop", _servers.redirect_loop)
+        await self._start_tls(certs, ports)
+        proxies = await self._start_proxies(ports)
+        hops = await self._start_redirects(h, certs)
+        self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
+        self._servers.append(dns_tcp)
+        self.resolver = f"{h}:{dns_port}"
+        urls = _scenario_urls(
+            h, ports, status=status, redirect=redirect, hops=hops, proxies=proxies
+        )
+        self._describe(urls, proxies, certs)
 
-        healthy = await serve("healthy", _servers.healthy)
-        tls_ok = await serve("tls_ok", _servers.healthy, certs.server_context(certs.valid))
-        refused = self._reserve("refused")
+    def _handlers(self) -> dict[str, _servers.Handler]:
+        """The plain HTTP scenarios' servers that are one handler each, by scenario."""
         answering = {
             "bad_chunk_size": _servers.BAD_CHUNK_SIZE,
             "conflicting_length": _servers.CONFLICTING_LENGTH,
@@ -473,7 +484,7 @@ class Lab:
             "long_header": _servers.LONG_HEADER,
             "long_status_line": _servers.LONG_STATUS_LINE,
         }
-        handlers: dict[str, _servers.Handler] = {
+        return {
             "latency": _servers.latency(self._latency),
             "reset_on_accept": _servers.reset_on_accept,
             "reset_mid_head": _servers.reset_after(b"HTTP/1.1 20"),
@@ -494,6 +505,14 @@ class Lab:
             "flapping": _servers.flapping(self._flap_period, self._clock),
             "tls_stall": _servers.silent,
         }
+
+    async def _start_plain(self, certs: LabCerts) -> dict[str, int]:
+        """The healthy servers, the refusing and black-holed ports, and every server of
+        :meth:`_handlers`: their ports by scenario."""
+        healthy = await self._serve("healthy", _servers.healthy)
+        tls_ok = await self._serve("tls_ok", _servers.healthy, certs.server_context(certs.valid))
+        refused = self._reserve("refused")
+        handlers = self._handlers()
         ports: dict[str, int] = {
             "healthy": healthy,
             "tls_ok": tls_ok,
@@ -501,9 +520,13 @@ class Lab:
             "blackhole": self._blackhole("blackhole"),
         }
         for name, handler in handlers.items():
-            ports[name] = await serve(name, handler)
-        status = await serve("status", _servers.status)
-        redirect = await serve("redirect_loop", _servers.redirect_loop)
+            ports[name] = await self._serve(name, handler)
+        return ports
+
+    async def _start_tls(self, certs: LabCerts, ports: dict[str, int]) -> None:
+        """The TLS scenarios' servers, each a certificate chain or a handshake that fails,
+        into ``ports``."""
+        serve = self._serve
         for name, chain in (
             ("tls_expired", certs.expired),
             ("tls_not_yet_valid", certs.not_yet_valid),
@@ -533,42 +556,34 @@ class Lab:
             _servers.tls_refusing(certs.server_context(certs.valid, client_ca=certs.ca_file)),
         )
         ports["tls_eof"] = ports["close_no_response"]
-        proxy_auth = await serve("proxy_auth", _servers.proxy_answering(407))
-        proxy_bad = await serve("proxy_bad_gateway", _servers.proxy_answering(502))
-        proxy_forbidden = await serve("proxy_forbidden", _servers.proxy_answering(403))
-        hops: dict[str, str] = {}
-        plain_hop = await serve("redirect_http", _servers.redirecting(hops, "https"))
-        tls_hop = await serve(
-            "redirect_https", _servers.redirecting(hops, "http"), certs.server_context(certs.valid)
-        )
-        hops.update(http=f"http://{h}:{plain_hop}/", https=f"https://{h}:{tls_hop}/")
-        self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
-        self._servers.append(dns_tcp)
-        self.resolver = f"{h}:{dns_port}"
 
-        urls: dict[str, str] = {name: f"http://{h}:{port}/" for name, port in ports.items()}
-        urls.update(
-            {name: f"https://{h}:{ports[name]}/" for name in ports if name.startswith("tls_")}
-        )
-        urls["http_404"] = f"http://{h}:{status}/404"
-        urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
-        urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
-        urls["redirect_loop"] = f"http://{h}:{redirect}/a"
-        urls["redirect_scheme_loop"] = hops["http"]
-        urls["tls_to_plain"] = f"https://{h}:{healthy}/"
-        urls["plain_to_tls"] = f"http://{h}:{tls_ok}/"
-        proxies = {
-            "proxy_refused": refused,
+    async def _start_proxies(self, ports: dict[str, int]) -> dict[str, int]:
+        """The proxy scenarios' proxies, by scenario: three that answer CONNECT with an
+        error, and the refusing and black-holed ports of ``ports``."""
+        proxy_auth = await self._serve("proxy_auth", _servers.proxy_answering(407))
+        proxy_bad = await self._serve("proxy_bad_gateway", _servers.proxy_answering(502))
+        proxy_forbidden = await self._serve("proxy_forbidden", _servers.proxy_answering(403))
+        return {
+            "proxy_refused": ports["refused"],
             "proxy_auth": proxy_auth,
             "proxy_bad_gateway": proxy_bad,
             "proxy_forbidden": proxy_forbidden,
             "proxy_blackhole": ports["blackhole"],
         }
-        for name in proxies:
-            urls[name] = f"https://{h}:{tls_ok}/"
-        for name, label in _DNS_NAMES.items():
-            urls[name] = f"http://{label}.lab.test:{healthy}/"
 
+    async def _start_redirects(self, h: str, certs: LabCerts) -> dict[str, str]:
+        """Two servers that redirect to each other, http to https and back: their URLs."""
+        hops: dict[str, str] = {}
+        plain_hop = await self._serve("redirect_http", _servers.redirecting(hops, "https"))
+        tls_hop = await self._serve(
+            "redirect_https", _servers.redirecting(hops, "http"), certs.server_context(certs.valid)
+        )
+        hops.update(http=f"http://{h}:{plain_hop}/", https=f"https://{h}:{tls_hop}/")
+        return hops
+
+    def _describe(self, urls: dict[str, str], proxies: dict[str, int], certs: LabCerts) -> None:
+        """Every scenario of :data:`SPECS`, at its URL, into ``self.scenarios``."""
+        h = bracketed(self.host)
         for name, kind, description in SPECS:
             self.scenarios[name] = Scenario(
                 name=name,
@@ -606,3 +621,30 @@ class Lab:
         # abort() closes sockets in callbacks scheduled for the next turns of the loop.
         for _ in range(3):
             await asyncio.sleep(0)
+
+
+def _scenario_urls(
+    h: str,
+    ports: dict[str, int],
+    *,
+    status: int,
+    redirect: int,
+    hops: dict[str, str],
+    proxies: dict[str, int],
+) -> dict[str, str]:
+    """Each scenario's URL, by scenario (a proxy scenario's is ``tls_ok``'s, reached
+    through its proxy): ``h`` is the lab's host as a URL spells it."""
+    urls: dict[str, str] = {name: f"http://{h}:{port}/" for name, port in ports.items()}
+    urls.update({name: f"https://{h}:{ports[name]}/" for name in ports if name.startswith("tls_")})
+    urls["http_404"] = f"http://{h}:{status}/404"
+    urls["http_429"] = f"http://{h}:{status}/429?retry_after=3"
+    urls["http_503"] = f"http://{h}:{status}/503?retry_after=120"
+    urls["redirect_loop"] = f"http://{h}:{redirect}/a"
+    urls["redirect_scheme_loop"] = hops["http"]
+    urls["tls_to_plain"] = f"https://{h}:{ports['healthy']}/"
+    urls["plain_to_tls"] = f"http://{h}:{ports['tls_ok']}/"
+    for name in proxies:
+        urls[name] = f"https://{h}:{ports['tls_ok']}/"
+    for name, label in _DNS_NAMES.items():
+        urls[name] = f"http://{label}.lab.test:{ports['healthy']}/"
+    return urls

@@ -5,11 +5,12 @@ name a failure the same way.
 """
 
 from tether.probe._allow import LOOPBACK, AllowedTargets, TargetRefused
-from tether.probe._engine import probe, probe_async, proxy_environment
+from tether.probe._engine import probe, probe_async
 from tether.probe._icmp import IcmpNotPermitted
 from tether.probe._options import DnsQuery, ProbeOptions
 from tether.probe._result import PHASES, Phase, ProbeResult
 from tether.probe._target import InvalidTarget, echo_options, parse_target, redact_target
+from tether.probe._walk_reach import proxy_environment
 
 __all__ = [
     "LOOPBACK",

@@ -34,99 +34,140 @@ class Raced:
 
 async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url: str) -> Raced:
     """Start the next address every ``ATTEMPT_DELAY`` or as soon as one fails; first wins."""
-    loop = asyncio.get_running_loop()
-    out = Raced()
-    failures: list[Failure] = []
-    queue = list(addresses)
-    running: dict[asyncio.Task[socket.socket], tuple[int, str, float]] = {}
+    attempts = _Race(asyncio.get_running_loop(), port, timeout, url)
+    if len(addresses) == 1:
+        # Nothing to race: one await, without the task and the wait() a race needs
+        # (a monitor checking a thousand targets a second feels both).
+        await attempts.alone(*addresses[0])
+    else:
+        await attempts.run(list(addresses))
+    return attempts.settle()
 
-    async def one(family: int, address: str) -> socket.socket:
+
+@dataclass(slots=True)
+class _Race:
+    """The attempts of one :func:`race`: those under way, and what the ended ones found."""
+
+    loop: asyncio.AbstractEventLoop
+    port: int
+    timeout: float
+    url: str
+    out: Raced = field(default_factory=Raced)
+    failures: list[Failure] = field(default_factory=list)
+    running: dict[asyncio.Task[socket.socket], tuple[int, str, float]] = field(default_factory=dict)
+    """Each attempt under way: its family, address and when it started."""
+
+    async def one(self, family: int, address: str) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            await _sock_connect(loop, sock, (address, port), timeout)
+            await _sock_connect(self.loop, sock, (address, self.port), self.timeout)
         except BaseException:
             sock.close()
             raise
         return sock
 
-    def start() -> None:
-        family, address = queue.pop(0)
-        task = asyncio.ensure_future(one(family, address))
-        running[task] = (family, address, time.perf_counter())
+    def failed(self, error: BaseException, address: str) -> str:
+        """Keep the failure of the attempt on ``address``; its outcome, for the record."""
+        failure = _connect_failure(error, address, self.port, self.timeout, self.url)
+        self.failures.append(failure)
+        return failure.kind.value
 
-    if len(addresses) == 1:
-        # Nothing to race: one await, without the task and the wait() a race needs
-        # (a monitor checking a thousand targets a second feels both).
-        family, address = addresses[0]
+    async def alone(self, family: int, address: str) -> None:
+        """The only address: one attempt, awaited."""
+        out = self.out
         started = time.perf_counter()
         record: dict[str, Any] = {"address": address, "family": _family(family)}
         try:
-            out.sock, out.address = await one(family, address), address
+            out.sock, out.address = await self.one(family, address), address
             record["outcome"] = "connected"
         except Exception as exc:  # cancellation is not a failure: it propagates
-            failure = _connect_failure(exc, address, port, timeout, url)
-            failures.append(failure)
-            record["outcome"] = failure.kind.value
+            record["outcome"] = self.failed(exc, address)
         record["ms"] = (time.perf_counter() - started) * 1000
         out.attempts.append(record)
-    else:
-        start()
+
+    def start(self, queue: list[tuple[int, str]]) -> None:
+        family, address = queue.pop(0)
+        task = asyncio.ensure_future(self.one(family, address))
+        self.running[task] = (family, address, time.perf_counter())
+
+    async def run(self, queue: list[tuple[int, str]]) -> None:
+        """The race of ``queue``'s addresses, until one connects or all have failed; the
+        attempts still under way then are stopped."""
+        out = self.out
+        self.start(queue)
         try:
-            while running and out.sock is None:
+            while self.running and out.sock is None:
                 done, _ = await asyncio.wait(
-                    running, timeout=ATTEMPT_DELAY if queue else None, return_when="FIRST_COMPLETED"
+                    self.running,
+                    timeout=ATTEMPT_DELAY if queue else None,
+                    return_when="FIRST_COMPLETED",
                 )
                 for task in done:
-                    family, address, started = running.pop(task)
-                    ms = (time.perf_counter() - started) * 1000
-                    record = {"address": address, "family": _family(family), "ms": ms}
-                    error = task.exception()
-                    if error is None and out.sock is None:
-                        out.sock, out.address = task.result(), address
-                        record["outcome"] = "connected"
-                    elif error is None:
-                        task.result().close()  # a second winner in the same instant
-                        record["outcome"] = "not needed"
-                    else:
-                        failure = _connect_failure(error, address, port, timeout, url)
-                        failures.append(failure)
-                        record["outcome"] = failure.kind.value
-                    out.attempts.append(record)
+                    self.ended(task)
                 if out.sock is None and queue:
-                    start()
+                    self.start(queue)
         except BaseException:
-            # Cancelled mid-race (the probe's deadline, or the monitor stopping): close
-            # every attempt still under way and any socket already won.
-            for task in running:
-                task.cancel()
-            for task in running:
-                with contextlib.suppress(BaseException):
-                    await task
-            if out.sock is not None:
-                out.sock.close()
+            await self.abandon()
             raise
-    for task, (family, address, started) in running.items():
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        out.attempts.append(
-            {
-                "address": address,
-                "family": _family(family),
-                "outcome": "not needed",
-                "ms": (time.perf_counter() - started) * 1000,
-            }
-        )
-    for record in out.attempts:
-        record["ms"] = round(record["ms"], 3)
-    if out.sock is None:
-        out.failure = (
-            failures[0]
-            if failures
-            else failure_for(Kind.CONNECT_UNREACHABLE, "no address to connect to", url=url)
-        )
-    else:
+        await self.stop_unneeded()
+
+    def ended(self, task: asyncio.Task[socket.socket]) -> None:
+        """Record an attempt that ended: the winner, a second winner, or a failure."""
+        out = self.out
+        family, address, started = self.running.pop(task)
+        ms = (time.perf_counter() - started) * 1000
+        record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
+        error = task.exception()
+        if error is None and out.sock is None:
+            out.sock, out.address = task.result(), address
+            record["outcome"] = "connected"
+        elif error is None:
+            task.result().close()  # a second winner in the same instant
+            record["outcome"] = "not needed"
+        else:
+            record["outcome"] = self.failed(error, address)
+        out.attempts.append(record)
+
+    async def abandon(self) -> None:
+        """Cancelled mid-race (the probe's deadline, or the monitor stopping): close every
+        attempt still under way and any socket already won."""
+        for task in self.running:
+            task.cancel()
+        for task in self.running:
+            with contextlib.suppress(BaseException):
+                await task
+        if self.out.sock is not None:
+            self.out.sock.close()
+
+    async def stop_unneeded(self) -> None:
+        """Stop the attempts still under way once one has won, each recorded as not needed."""
+        for task, (family, address, started) in self.running.items():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            self.out.attempts.append(
+                {
+                    "address": address,
+                    "family": _family(family),
+                    "outcome": "not needed",
+                    "ms": (time.perf_counter() - started) * 1000,
+                }
+            )
+
+    def settle(self) -> Raced:
+        """The race's result: times rounded, the first failure when nothing connected, a
+        warning for a family that failed while the other worked."""
+        out = self.out
+        for record in out.attempts:
+            record["ms"] = round(record["ms"], 3)
+        if out.sock is None:
+            out.failure = (
+                self.failures[0]
+                if self.failures
+                else failure_for(Kind.CONNECT_UNREACHABLE, "no address to connect to", url=self.url)
+            )
+            return out
         families = {a["family"]: a["outcome"] for a in out.attempts}
         bad = [f for f, outcome in families.items() if outcome not in ("connected", "not needed")]
         if bad and out.address is not None:
@@ -137,7 +178,7 @@ async def race(addresses: list[tuple[int, str]], port: int, timeout: float, url:
                         f"{fam} failed ({families[fam]}) while {worked} worked: clients that "
                         f"try {fam} first will be slow or fail"
                     )
-    return out
+        return out
 
 
 async def _sock_connect(

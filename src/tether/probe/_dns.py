@@ -59,103 +59,142 @@ async def direct(
     host: str, port: int, family: int, server: tuple[str, int], timeout: float, url: str
 ) -> Answers:
     """Ask ``server`` for A and AAAA at once; the first answer type to fail decides."""
-    import dns.exception
-    import dns.message
-    import dns.rcode
-    import dns.rdatatype
-
     where, server_port = server
-    out = Answers(details={"resolver": join_hostport(where, server_port)})
+    resolver = join_hostport(where, server_port)
+    out = Answers(details={"resolver": resolver})
     types: tuple[str, ...] = ("AAAA", "A")
     if family == socket.AF_INET:
         types = ("A",)
     elif family == socket.AF_INET6:
         types = ("AAAA",)
-
-    async def ask(rdtype: str) -> tuple[str, Any, float]:
-        query = dns.message.make_query(host, rdtype)
-        started = time.perf_counter()
-        try:
-            response = await query_server(query, where, server_port, timeout)
-        except dns.exception.Timeout as exc:
-            return rdtype, exc, (time.perf_counter() - started) * 1000
-        except OSError as exc:
-            return rdtype, exc, (time.perf_counter() - started) * 1000
-        return rdtype, response, (time.perf_counter() - started) * 1000
-
-    replies = await asyncio.gather(*(ask(t) for t in types))
+    replies = await asyncio.gather(*(_ask(host, t, server, timeout) for t in types))
     answers: list[dict[str, Any]] = []
     rcodes: dict[str, str] = {}
     for rdtype, reply, ms in replies:
         if isinstance(reply, BaseException):
-            if isinstance(reply, ConnectionRefusedError):
-                out.failure = failure_for(
-                    Kind.DNS_UNAVAILABLE,
-                    f"the DNS server at {out.details['resolver']} refused the {rdtype} query "
-                    f"for {host}: nothing is listening on that port",
-                    url=url,
-                    host=host,
-                    port=port,
-                )
-            elif isinstance(reply, OSError):
-                out.failure = classify(reply, url=url)
-            else:
-                out.failure = failure_for(
-                    Kind.DNS_TIMEOUT,
-                    f"the DNS server {out.details['resolver']} did not answer the {rdtype} "
-                    f"query for {host} within {timeout:g} s",
-                    url=url,
-                    host=host,
-                    port=port,
-                )
+            out.failure = _unanswered(reply, rdtype, resolver, host, port, timeout, url)
             out.details["rcode"] = None
             return out
-        rcode = dns.rcode.to_text(reply.rcode())
-        rcodes[rdtype] = rcode
-        for rrset in reply.answer:
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                for item in rrset:
-                    fam = socket.AF_INET6 if rrset.rdtype == dns.rdatatype.AAAA else socket.AF_INET
-                    out.addresses.append((fam, item.address))
-                    answers.append(
-                        {
-                            "type": rdtype,
-                            "address": item.address,
-                            "ttl": rrset.ttl,
-                            "ms": round(ms, 3),
-                        }
-                    )
+        rcodes[rdtype] = _read_reply(reply, rdtype, ms, out.addresses, answers)
     out.details["rcode"] = rcodes
     out.details["answers"] = answers
-    worst = worst_rcode(rcodes.values())
-    if worst == "NXDOMAIN":
-        out.failure = failure_for(
-            Kind.DNS_NOT_FOUND,
-            f"{out.details['resolver']} says {host} does not exist (NXDOMAIN)",
-            url=url,
-            host=host,
-            port=port,
-        )
-    elif (kind := rcode_kind(worst)) is not None:
-        out.failure = failure_for(
-            kind,
-            f"{out.details['resolver']} could not resolve {host}: it answered {worst}",
-            url=url,
-            host=host,
-            port=port,
-        )
-    elif not out.addresses:
-        wanted = " or ".join(types)
-        out.failure = failure_for(
-            Kind.DNS_NO_ADDRESS,
-            f"{host} exists but has no {wanted} record at {out.details['resolver']} (NODATA)",
-            url=url,
-            host=host,
-            port=port,
-        )
+    out.failure = _verdict(rcodes, out.addresses, types, resolver, host, port, url)
     # RFC 8305 section 4: IPv6 first, then alternate families.
     out.addresses = interleave(out.addresses)
     return out
+
+
+async def _ask(
+    host: str, rdtype: str, server: tuple[str, int], timeout: float
+) -> tuple[str, Any, float]:
+    """The server's reply to one query for ``rdtype``, or the timeout or ``OSError`` it
+    ended with; and the time it took, in ms."""
+    import dns.exception
+    import dns.message
+
+    where, server_port = server
+    query = dns.message.make_query(host, rdtype)
+    started = time.perf_counter()
+    try:
+        response = await query_server(query, where, server_port, timeout)
+    except dns.exception.Timeout as exc:
+        return rdtype, exc, (time.perf_counter() - started) * 1000
+    except OSError as exc:
+        return rdtype, exc, (time.perf_counter() - started) * 1000
+    return rdtype, response, (time.perf_counter() - started) * 1000
+
+
+def _unanswered(
+    error: BaseException,
+    rdtype: str,
+    resolver: str,
+    host: str,
+    port: int,
+    timeout: float,
+    url: str,
+) -> Failure:
+    """The failure of a query that got no reply: refused, another ``OSError``, silence."""
+    if isinstance(error, ConnectionRefusedError):
+        return failure_for(
+            Kind.DNS_UNAVAILABLE,
+            f"the DNS server at {resolver} refused the {rdtype} query "
+            f"for {host}: nothing is listening on that port",
+            url=url,
+            host=host,
+            port=port,
+        )
+    if isinstance(error, OSError):
+        return classify(error, url=url)
+    return failure_for(
+        Kind.DNS_TIMEOUT,
+        f"the DNS server {resolver} did not answer the {rdtype} "
+        f"query for {host} within {timeout:g} s",
+        url=url,
+        host=host,
+        port=port,
+    )
+
+
+def _read_reply(
+    reply: Any,
+    rdtype: str,
+    ms: float,
+    addresses: list[tuple[int, str]],
+    answers: list[dict[str, Any]],
+) -> str:
+    """Add the reply's A and AAAA records to ``addresses`` and ``answers``; its rcode."""
+    import dns.rcode
+    import dns.rdatatype
+
+    for rrset in reply.answer:
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            for item in rrset:
+                fam = socket.AF_INET6 if rrset.rdtype == dns.rdatatype.AAAA else socket.AF_INET
+                addresses.append((fam, item.address))
+                answers.append(
+                    {"type": rdtype, "address": item.address, "ttl": rrset.ttl, "ms": round(ms, 3)}
+                )
+    return dns.rcode.to_text(reply.rcode())
+
+
+def _verdict(
+    rcodes: dict[str, str],
+    addresses: list[tuple[int, str]],
+    types: tuple[str, ...],
+    resolver: str,
+    host: str,
+    port: int,
+    url: str,
+) -> Failure | None:
+    """What the replies say together: NXDOMAIN, another failing rcode, no address (NODATA),
+    or nothing wrong."""
+    worst = worst_rcode(rcodes.values())
+    if worst == "NXDOMAIN":
+        return failure_for(
+            Kind.DNS_NOT_FOUND,
+            f"{resolver} says {host} does not exist (NXDOMAIN)",
+            url=url,
+            host=host,
+            port=port,
+        )
+    if (kind := rcode_kind(worst)) is not None:
+        return failure_for(
+            kind,
+            f"{resolver} could not resolve {host}: it answered {worst}",
+            url=url,
+            host=host,
+            port=port,
+        )
+    if not addresses:
+        wanted = " or ".join(types)
+        return failure_for(
+            Kind.DNS_NO_ADDRESS,
+            f"{host} exists but has no {wanted} record at {resolver} (NODATA)",
+            url=url,
+            host=host,
+            port=port,
+        )
+    return None
 
 
 async def query_server(query: Any, where: str, port: int, timeout: float) -> Any:

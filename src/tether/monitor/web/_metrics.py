@@ -44,7 +44,9 @@ through prometheus_client.
     tether_metrics_render_errors_total               series left out of a scrape (below)
 
 The traffic series are bounded whatever the reports say: 100 applications and 200
-endpoints per application at most; the calls of any more count under ``other``.
+endpoints per application at most; the calls of any more count under ``other``
+(:mod:`~tether.monitor.web._traffic_metrics` counts them).  ``/probe``'s answer, in
+blackbox_exporter's series, is written by :mod:`~tether.monitor.web._probe_metrics`.
 
 A scrape renders what it can: a series whose value no float holds (a count past 1.8e308)
 or whose labels cannot be written is left out, and so is the rest of a source that
@@ -55,8 +57,6 @@ family), and every other series is served.  One bad series once made every scrap
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
 import logging
 import math
 import threading
@@ -69,20 +69,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.checks._blackbox import ModuleProbe, phase_seconds
 from tether.monitor.cluster._view import ClusterView, LocationsView
 from tether.monitor.engine._traffic import Call
 from tether.monitor.store._base import StoreHealth
-from tether.probe import ProbeResult
+from tether.monitor.web._traffic_metrics import TrafficMetrics
 
 log = logging.getLogger("tether.monitor")
 
@@ -126,104 +123,6 @@ class _StoreCollector(Collector):
             "Items the database refused even alone (logged and left out)",
             h.refused,
         )
-
-
-TRAFFIC_APPS: Final = 100
-"""Applications with series of their own; the calls of any more count under ``other``."""
-TRAFFIC_ENDPOINTS: Final = 200
-"""Endpoints of one application with series of their own; the rest count under ``other``."""
-TRAFFIC_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""``tether_traffic_latency_seconds``'s bounds: Prometheus's default ones."""
-
-
-@dataclass(slots=True)
-class _Latency:
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(TRAFFIC_BUCKETS) + 1))
-    total: float = 0.0
-    count: int = 0
-
-
-class TrafficMetrics(Collector):
-    """The reported calls, counted as they come and labelled when scraped."""
-
-    def __init__(self) -> None:
-        self.calls: dict[tuple[str, str, str], int] = {}
-        self.latency: dict[tuple[str, str], _Latency] = {}
-        self.dropped: dict[str, int] = {}
-        self.retries: dict[tuple[str, str], int] = {}
-        self._endpoints: dict[str, set[str]] = {}
-
-    def _label(self, app: str, endpoint: str) -> tuple[str, str]:
-        seen = self._endpoints.get(app)
-        if seen is None:
-            if len(self._endpoints) >= TRAFFIC_APPS:
-                app, endpoint = "other", "other"
-                seen = self._endpoints.setdefault(app, set())
-            else:
-                seen = self._endpoints[app] = set()
-        if endpoint not in seen:
-            if len(seen) >= TRAFFIC_ENDPOINTS:
-                return app, "other"
-            seen.add(endpoint)
-        return app, endpoint
-
-    def count(self, app: str, calls: Iterable[Call], dropped: int) -> None:
-        if dropped:
-            self.dropped[app] = self.dropped.get(app, 0) + dropped
-        labels: dict[str, tuple[str, str]] = {}
-        for call in calls:
-            label = labels.get(call.endpoint)
-            if label is None:
-                label = labels[call.endpoint] = self._label(app, call.endpoint)
-            key = (*label, call.kind or "")
-            self.calls[key] = self.calls.get(key, 0) + 1
-            latency = self.latency.get(label)
-            if latency is None:
-                latency = self.latency[label] = _Latency()
-            seconds = call.ms / 1000
-            latency.buckets[bisect.bisect_left(TRAFFIC_BUCKETS, seconds)] += 1
-            latency.total += seconds
-            latency.count += 1
-            if call.attempts > 1:
-                self.retries[label] = self.retries.get(label, 0) + call.attempts - 1
-
-    def collect(self) -> Iterator[Metric]:
-        calls = CounterMetricFamily(
-            "tether_traffic_calls",
-            "Calls applications reported, by endpoint and failure kind (empty: a success)",
-            labels=["app", "endpoint", "kind"],
-        )
-        for (app, endpoint, kind), n in sorted(self.calls.items()):
-            calls.add_metric([app, endpoint, kind], n)
-        yield calls
-        latency = HistogramMetricFamily(
-            "tether_traffic_latency_seconds",
-            "The reported calls' latency, every attempt included",
-            labels=["app", "endpoint"],
-        )
-        for (app, endpoint), hist in sorted(self.latency.items()):
-            cumulative, running = [], 0
-            for bound, n in zip((*TRAFFIC_BUCKETS, math.inf), hist.buckets, strict=True):
-                running += n
-                cumulative.append((floatToGoString(bound), float(running)))  # type: ignore[no-untyped-call]
-            latency.add_metric([app, endpoint], cumulative, hist.total)
-        yield latency
-        retries = CounterMetricFamily(
-            "tether_traffic_retries",
-            "The reported calls' attempts after their first: what their retries hid",
-            labels=["app", "endpoint"],
-        )
-        for (app, endpoint), n in sorted(self.retries.items()):
-            retries.add_metric([app, endpoint], n)
-        yield retries
-        dropped = CounterMetricFamily(
-            "tether_traffic_dropped",
-            "Calls an application's client dropped before it could report them",
-            labels=["app"],
-        )
-        for app, n in sorted(self.dropped.items()):
-            dropped.add_metric([app], n)
-        yield dropped
 
 
 @dataclass(slots=True)
@@ -730,168 +629,3 @@ def _family_text(metric: Metric) -> tuple[bytes, int]:
         return generate_latest(_One(alone(kept))), len(metric.samples) - len(kept)
     except Exception:  # samples that render alone but not together
         return b"", len(metric.samples)
-
-
-_go_float: Callable[[float], str] = floatToGoString
-"""How prometheus_client writes a sample's value (``1.0``, ``2.5e-05``)."""
-
-
-def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
-    """One probe in blackbox_exporter's ``/probe`` format, plus the failure kind.
-
-    The series are blackbox_exporter's for the module's prober (an http probe's
-    ``probe_http_*``; a tcp or dns probe has none of them), with ``probe_ssl_*`` and
-    ``probe_tls_version_info`` when a TLS handshake was made, and tether's
-    ``probe_failure_info{kind, layer}``.  A bare ``ProbeResult`` is an http module's.
-
-    Written out here, in the text prometheus_client's ``generate_latest`` writes for the
-    same gauges (tests/test_probe_answer.py holds it to that): a registry and its metric
-    objects made for each request cost more than the rest of the answer.  Every label
-    value is a fixed phase name, a kind's and layer's code or a TLS version, which need no
-    escaping."""
-    if isinstance(answer, ProbeResult):
-        f = answer.failure
-        answer = ModuleProbe("http", answer, None if f is None else (f.kind.value, f.layer.value))
-    result = answer.result
-    lines: list[str] = []
-
-    def gauge(name: str, text: str, *samples: tuple[str, float]) -> None:
-        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} gauge"))
-        lines.extend(f"{name}{labels} {_go_float(value)}" for labels, value in samples)
-
-    gauge("probe_success", "Whether the probe succeeded", ("", int(answer.failure is None)))
-    gauge(
-        "probe_duration_seconds",
-        "Probe duration",
-        ("", sum(p.ms for p in result.phases) / 1000),
-    )
-    dns = result.phase("dns")
-    connect = result.phase("connect")
-    if answer.prober == "dns":
-        # The server is an address: nothing to look up; its family is the protocol.
-        lookup = 0.0
-        address = str(dns.details.get("address") or "") if dns is not None else ""
-    else:
-        lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details else 0.0
-        address = str(connect.details.get("address") or "") if connect is not None else ""
-        icmp = result.phase("icmp")
-        if icmp is not None:
-            address = str(icmp.details.get("address") or "")
-    gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", ("", lookup))
-    if address:
-        gauge(
-            "probe_ip_protocol",
-            "The IP protocol of the probe (4 or 6)",
-            ("", 6 if ":" in address else 4),
-        )
-    if answer.prober == "http":
-        _http_series(result, gauge)
-    elif answer.prober == "icmp":
-        _icmp_series(result, gauge)
-    elif answer.prober == "dns" and answer.dns is not None:
-        gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
-        gauge(
-            "probe_dns_authority_rrs",
-            "Records in the authority section",
-            ("", answer.dns.authority),
-        )
-        gauge(
-            "probe_dns_additional_rrs",
-            "Records in the additional section",
-            ("", answer.dns.additional),
-        )
-    if answer.prober == "dns":
-        gauge(
-            "probe_dns_query_succeeded",
-            "Whether the DNS server answered",
-            ("", int(dns is not None and dns.failure is None)),
-        )
-    _tls_series(result, gauge)
-    gauge(
-        "probe_failure_info",
-        "Why the probe failed: the tether kind and layer",
-        *(
-            [(f'{{kind="{answer.failure[0]}",layer="{answer.failure[1]}"}}', 1)]
-            if answer.failure is not None
-            else []
-        ),
-    )
-    return ("\n".join(lines) + "\n").encode()
-
-
-_Gauge = Callable[..., None]
-
-
-def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
-    http = result.phase("http")
-    details: Mapping[str, Any] = http.details if http is not None else {}
-    gauge(
-        "probe_http_duration_seconds",
-        "Duration of each phase",
-        *((f'{{phase="{name}"}}', s) for name, s in phase_seconds(result).items()),
-    )
-    gauge("probe_http_status_code", "HTTP status code", ("", details.get("status") or 0))
-    gauge(
-        "probe_http_content_length",
-        "Length of the response body as its Content-Length says (-1: none said)",
-        ("", details.get("expected_size", -1) if http is not None else 0),
-    )
-    gauge(
-        "probe_http_uncompressed_body_length",
-        "Length of the response body read",
-        ("", details.get("size") or 0),
-    )
-    hops = details.get("redirects") or ()
-    gauge("probe_http_redirects", "Redirects followed", ("", max(0, len(hops) - 1)))
-    last = hops[-1].get("url", "") if hops else result.target
-    ssl = str(last).lower().startswith("https://") and result.phase("tls") is not None
-    gauge("probe_http_ssl", "Whether TLS was used for the final response", ("", int(ssl)))
-    version = str(details.get("version") or "")
-    gauge(
-        "probe_http_version",
-        "The response's HTTP version",
-        ("", float(version[5:]) if version.startswith("HTTP/") else 0),
-    )
-
-
-def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
-    """blackbox_exporter's icmp series: the phases resolve, setup (the socket and the
-    send: tether does not time them apart, so 0) and rtt, and the reply's hop limit."""
-    dns, icmp = result.phase("dns"), result.phase("icmp")
-    rtt = icmp.details.get("rtt_avg_ms") if icmp is not None else None
-    phases = {
-        "resolve": dns.ms / 1000 if dns is not None else 0.0,
-        "setup": 0.0,
-        "rtt": (rtt or 0.0) / 1000,
-    }
-    gauge(
-        "probe_icmp_duration_seconds",
-        "Duration of icmp request by phase",
-        *((f'{{phase="{name}"}}', s) for name, s in phases.items()),
-    )
-    if icmp is not None and icmp.details.get("hop_limit") is not None:
-        gauge(
-            "probe_icmp_reply_hop_limit",
-            "Replied packet hop limit (TTL for ipv4)",
-            ("", icmp.details["hop_limit"]),
-        )
-
-
-def _tls_series(result: ProbeResult, gauge: _Gauge) -> None:
-    tls = result.phase("tls")
-    chain = tls.details.get("chain") if tls is not None else None
-    if tls is None or not chain:
-        return
-    expiries = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in chain]
-    gauge(
-        "probe_ssl_earliest_cert_expiry",
-        "When the first certificate of the chain to expire expires (Unix time)",
-        ("", min(expiries)),
-    )
-    version = str(tls.details.get("version") or "")
-    if version.startswith("TLSv"):
-        gauge(
-            "probe_tls_version_info",
-            "The TLS version of the connection",
-            (f'{{version="TLS {version[4:]}"}}', 1),
-        )

@@ -22,8 +22,8 @@ from tether.monitor.web._auth import gate, install
 from tether.monitor.web._dashboard import add_dashboard
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
-from tether.monitor.web._metrics import blackbox_probe
 from tether.monitor.web._params import MAX_BODY, request_number
+from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import add_push
 from tether.monitor.web._reported import add_report
 from tether.monitor.web._statuspage import add_status_pages

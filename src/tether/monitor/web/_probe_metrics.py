@@ -1,0 +1,177 @@
+"""One probe's answer to ``/probe``, in blackbox_exporter's text format: the series of
+the module's prober, the TLS ones, and tether's ``probe_failure_info``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prometheus_client.utils import floatToGoString
+
+from tether.monitor.checks._blackbox import ModuleProbe, phase_seconds
+from tether.probe import ProbeResult
+
+_go_float: Callable[[float], str] = floatToGoString
+"""How prometheus_client writes a sample's value (``1.0``, ``2.5e-05``)."""
+
+
+def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
+    """One probe in blackbox_exporter's ``/probe`` format, plus the failure kind.
+
+    The series are blackbox_exporter's for the module's prober (an http probe's
+    ``probe_http_*``; a tcp or dns probe has none of them), with ``probe_ssl_*`` and
+    ``probe_tls_version_info`` when a TLS handshake was made, and tether's
+    ``probe_failure_info{kind, layer}``.  A bare ``ProbeResult`` is an http module's.
+
+    Written out here, in the text prometheus_client's ``generate_latest`` writes for the
+    same gauges (tests/test_probe_answer.py holds it to that): a registry and its metric
+    objects made for each request cost more than the rest of the answer.  Every label
+    value is a fixed phase name, a kind's and layer's code or a TLS version, which need no
+    escaping."""
+    if isinstance(answer, ProbeResult):
+        f = answer.failure
+        answer = ModuleProbe("http", answer, None if f is None else (f.kind.value, f.layer.value))
+    result = answer.result
+    lines: list[str] = []
+
+    def gauge(name: str, text: str, *samples: tuple[str, float]) -> None:
+        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} gauge"))
+        lines.extend(f"{name}{labels} {_go_float(value)}" for labels, value in samples)
+
+    gauge("probe_success", "Whether the probe succeeded", ("", int(answer.failure is None)))
+    gauge(
+        "probe_duration_seconds",
+        "Probe duration",
+        ("", sum(p.ms for p in result.phases) / 1000),
+    )
+    dns = result.phase("dns")
+    connect = result.phase("connect")
+    if answer.prober == "dns":
+        # The server is an address: nothing to look up; its family is the protocol.
+        lookup = 0.0
+        address = str(dns.details.get("address") or "") if dns is not None else ""
+    else:
+        lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details else 0.0
+        address = str(connect.details.get("address") or "") if connect is not None else ""
+        icmp = result.phase("icmp")
+        if icmp is not None:
+            address = str(icmp.details.get("address") or "")
+    gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", ("", lookup))
+    if address:
+        gauge(
+            "probe_ip_protocol",
+            "The IP protocol of the probe (4 or 6)",
+            ("", 6 if ":" in address else 4),
+        )
+    if answer.prober == "http":
+        _http_series(result, gauge)
+    elif answer.prober == "icmp":
+        _icmp_series(result, gauge)
+    elif answer.prober == "dns" and answer.dns is not None:
+        gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
+        gauge(
+            "probe_dns_authority_rrs",
+            "Records in the authority section",
+            ("", answer.dns.authority),
+        )
+        gauge(
+            "probe_dns_additional_rrs",
+            "Records in the additional section",
+            ("", answer.dns.additional),
+        )
+    if answer.prober == "dns":
+        gauge(
+            "probe_dns_query_succeeded",
+            "Whether the DNS server answered",
+            ("", int(dns is not None and dns.failure is None)),
+        )
+    _tls_series(result, gauge)
+    gauge(
+        "probe_failure_info",
+        "Why the probe failed: the tether kind and layer",
+        *(
+            [(f'{{kind="{answer.failure[0]}",layer="{answer.failure[1]}"}}', 1)]
+            if answer.failure is not None
+            else []
+        ),
+    )
+    return ("\n".join(lines) + "\n").encode()
+
+
+_Gauge = Callable[..., None]
+
+
+def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
+    http = result.phase("http")
+    details: Mapping[str, Any] = http.details if http is not None else {}
+    gauge(
+        "probe_http_duration_seconds",
+        "Duration of each phase",
+        *((f'{{phase="{name}"}}', s) for name, s in phase_seconds(result).items()),
+    )
+    gauge("probe_http_status_code", "HTTP status code", ("", details.get("status") or 0))
+    gauge(
+        "probe_http_content_length",
+        "Length of the response body as its Content-Length says (-1: none said)",
+        ("", details.get("expected_size", -1) if http is not None else 0),
+    )
+    gauge(
+        "probe_http_uncompressed_body_length",
+        "Length of the response body read",
+        ("", details.get("size") or 0),
+    )
+    hops = details.get("redirects") or ()
+    gauge("probe_http_redirects", "Redirects followed", ("", max(0, len(hops) - 1)))
+    last = hops[-1].get("url", "") if hops else result.target
+    ssl = str(last).lower().startswith("https://") and result.phase("tls") is not None
+    gauge("probe_http_ssl", "Whether TLS was used for the final response", ("", int(ssl)))
+    version = str(details.get("version") or "")
+    gauge(
+        "probe_http_version",
+        "The response's HTTP version",
+        ("", float(version[5:]) if version.startswith("HTTP/") else 0),
+    )
+
+
+def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
+    """blackbox_exporter's icmp series: the phases resolve, setup (the socket and the
+    send: tether does not time them apart, so 0) and rtt, and the reply's hop limit."""
+    dns, icmp = result.phase("dns"), result.phase("icmp")
+    rtt = icmp.details.get("rtt_avg_ms") if icmp is not None else None
+    phases = {
+        "resolve": dns.ms / 1000 if dns is not None else 0.0,
+        "setup": 0.0,
+        "rtt": (rtt or 0.0) / 1000,
+    }
+    gauge(
+        "probe_icmp_duration_seconds",
+        "Duration of icmp request by phase",
+        *((f'{{phase="{name}"}}', s) for name, s in phases.items()),
+    )
+    if icmp is not None and icmp.details.get("hop_limit") is not None:
+        gauge(
+            "probe_icmp_reply_hop_limit",
+            "Replied packet hop limit (TTL for ipv4)",
+            ("", icmp.details["hop_limit"]),
+        )
+
+
+def _tls_series(result: ProbeResult, gauge: _Gauge) -> None:
+    tls = result.phase("tls")
+    chain = tls.details.get("chain") if tls is not None else None
+    if tls is None or not chain:
+        return
+    expiries = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in chain]
+    gauge(
+        "probe_ssl_earliest_cert_expiry",
+        "When the first certificate of the chain to expire expires (Unix time)",
+        ("", min(expiries)),
+    )
+    version = str(tls.details.get("version") or "")
+    if version.startswith("TLSv"):
+        gauge(
+            "probe_tls_version_info",
+            "The TLS version of the connection",
+            (f'{{version="TLS {version[4:]}"}}', 1),
+        )

@@ -1,0 +1,204 @@
+"""The state of one probe's walk (URL → proxy → DNS → TCP → TLS → protocol) and its
+bookkeeping: each phase timed and recorded, the first failure kept, the deadline's
+failure named by the phase it cut, the result.  The steps of the walk build on it:
+``_walk_reach`` (proxy, DNS, TCP), ``_walk_tls`` (TLS), ``_engine`` (the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether._classify import failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+from tether.probe import _http, _ws
+from tether.probe._options import ProbeOptions
+from tether.probe._result import Phase, ProbeResult
+from tether.probe._target import Target, redact_target
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+_SILENT = {
+    "dns": Kind.DNS_TIMEOUT,
+    "connect": Kind.CONNECT_TIMEOUT,
+    "tls": Kind.TLS_TIMEOUT,
+    "http": Kind.READ_TIMEOUT,
+    "ssh": Kind.READ_TIMEOUT,
+    "smtp": Kind.READ_TIMEOUT,
+    "icmp": Kind.CONNECT_TIMEOUT,
+    "ws": Kind.READ_TIMEOUT,
+}
+"""The kind of a phase that was still waiting for its first answer when time ran out."""
+
+
+@dataclass(slots=True)
+class Stream:
+    """An open connection of the walk, closed (aborted) when the walk ends."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+@dataclass(slots=True)
+class Walk:
+    """What one probe's walk has found so far, and the recording of its phases."""
+
+    given: str
+    options: ProbeOptions
+    phases: list[Phase] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failure: Failure | None = None
+    current: tuple[str, float] | None = None
+    streams: list[Stream] = field(default_factory=list)
+    target: Target | None = None
+    proxy_note: str = ""
+    response: _http.Exchange | None = None
+    method: str = ""
+    """The method of the hop under way (a redirect may turn it into GET)."""
+    body: bytes | None = None
+    pending: _http.Exchange | None = None
+    """The exchange under way, so running out of time can tell silence from a slow body."""
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    """Each finished request of the redirect chain: url, status, size, ms."""
+    hop: tuple[str, float] | None = None
+    """The URL of the request under way and when it started."""
+    origin: tuple[str, str, int] | None = None
+    """The first URL's scheme, host and port: its credentials go to it and nowhere else."""
+    trusted: bool = True
+    """False once a redirect has left the origin: credential headers are no longer sent."""
+    url_auth: str | None = None
+    """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
+    upgrade: _ws.Upgrade | None = None
+    """The ``ws`` phase under way or done: its reply and headers stand for the response."""
+    clock: Callable[[], float] = time.perf_counter
+    sleep: Sleep = asyncio.sleep
+    started: float = field(default_factory=time.monotonic)
+    """When the walk began (monotonic), for the time an icmp:// probe may still wait."""
+
+    # -- bookkeeping -------------------------------------------------------------
+
+    def begin(self, name: str) -> None:
+        self.current = (name, self.clock())
+
+    def end(
+        self,
+        details: dict[str, Any],
+        failure: Failure | None = None,
+        *,
+        ok: bool | None = None,
+        until: float | None = None,
+    ) -> None:
+        """Record the phase under way; ``until`` (a reading of the clock) ends its time
+        earlier than now, when what followed is not part of it."""
+        assert self.current is not None
+        name, started = self.current
+        self.current = None
+        ms = ((self.clock() if until is None else until) - started) * 1000
+        passed = failure is None if ok is None else ok
+        self.phases.append(Phase(name, passed, ms, details, failure))
+        if failure is not None and self.failure is None:
+            self.failure = failure
+
+    def out_of_time(self) -> None:
+        url = self.target.url if self.target else redact_target(self.given)
+        deadline = self.options.deadline
+        phase = self.current[0] if self.current else None
+        kind = _SILENT.get(phase or "")
+        if phase == "http" and self.pending is not None and self.pending.status is not None:
+            kind = None  # it answered, then too slowly: the deadline, not a silence
+        if kind is not None:
+            # Nothing came back in this phase before the deadline: name the silence
+            # (connect.timeout, ...) rather than the policy that noticed it.
+            detail = f"no answer in the {phase} phase within the probe's {deadline:g} s deadline"
+            if phase == "ws" and self.upgrade is not None and self.upgrade.upgraded:
+                detail = (
+                    "upgraded to WebSocket, but no reply to the message within the probe's "
+                    f"{deadline:g} s deadline"
+                )
+            failure = failure_for(kind, detail, url=url)
+        else:
+            failure = failure_for(
+                Kind.DEADLINE_EXCEEDED,
+                f"the probe's {deadline:g} s deadline passed"
+                + (f" during the {phase} phase" if phase else ""),
+                url=url,
+            )
+        if self.current is not None:
+            details: dict[str, Any] = {}
+            if phase == "http" and self.pending is not None:
+                # What arrived before the deadline: the status line and part of the body.
+                details = {"method": self.method or self.options.method}
+                details.update(_http.summary(self.pending))
+            self.end(details, failure)
+            if phase == "http" and self.hop is not None and self.hops:
+                self._merge_hop(details, failure)
+            if phase == "ws" and self.upgrade is not None:
+                details = self.upgrade.details  # how far it got: the 101, the message sent
+                self.phases[-1] = dataclasses.replace(self.phases[-1], details=details)
+        elif self.failure is None:
+            self.failure = failure
+
+    def _merge_hop(self, details: dict[str, Any], failure: Failure) -> None:
+        """A redirect hop ran out of time: as :meth:`visit` does for a hop that ended,
+        the http phase describes the last hop, with the chain, in one phase."""
+        assert self.hop is not None
+        url, started = self.hop
+        cut = self.phases.pop()
+        first = self.phases.pop()
+        hop = {"url": url, **_http.summary(self.pending or _http.Exchange())}
+        hop["ms"] = round((self.clock() - started) * 1000, 3)
+        details["redirects"] = [*self.hops, hop]
+        self.phases.append(Phase("http", False, first.ms + cut.ms, details, failure))
+
+    def close(self) -> None:
+        for stream in self.streams:
+            # abort, not close: closing TLS waits for the peer's close_notify, which the
+            # probe's event loop may not live to see, and then the socket leaks.
+            stream.writer.transport.abort()
+
+    def result(self) -> ProbeResult:
+        shown = self.target.url if self.target else redact_target(self.given.strip())
+        phases = list(self.phases)
+        if self.failure is not None and phases and all(p.ok for p in phases):
+            # A redirect hop failed (its phases are not recorded): the http phase that
+            # followed the redirect carries the failure.
+            last = phases[-1]
+            phases[-1] = Phase(last.name, False, last.ms, last.details, self.failure)
+        ex, up, keep = self.response, self.upgrade, self.options.keep_body
+        body = bytes(ex.body) if ex and keep else None
+        if up is not None and up.reply is not None and keep:
+            body = up.reply[:keep]
+        return ProbeResult(
+            shown,
+            tuple(phases),
+            self.failure,
+            tuple(self.warnings),
+            headers=dict(ex.headers) if ex else dict(up.headers) if up else {},
+            body=body,
+        )
+
+
+async def open_stream(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over a connected socket; the socket is closed if this is cancelled."""
+    try:
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def literal_family(host: str) -> int | None:
+    """The address family of ``host`` when it is an address literal, else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.split("%", maxsplit=1)[0])
+        except OSError:
+            continue
+        return family
+    return None
