@@ -28,7 +28,8 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from tether._durations import format_duration
 from tether._kinds import Kind
@@ -37,7 +38,7 @@ from tether._redact import redact_text, redact_url
 from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.checks._prober import Check, Prober, Sink, host_of, service_of, where_failed
+from tether.monitor.checks._prober import Check, Prober, host_of, service_of, where_failed
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
     MaintenanceWindow,
@@ -69,6 +70,7 @@ from tether.monitor.engine._incidents import (
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
+from tether.monitor.runtime._fleet import Fleet, SeriesFleet
 from tether.monitor.runtime._loop import GC_THRESHOLDS
 from tether.monitor.store import (
     Cluster,
@@ -80,6 +82,9 @@ from tether.monitor.store import (
 )
 from tether.monitor.store._shares import monitors_in, shard_of
 from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+if TYPE_CHECKING:
+    from tether.monitor.web._metrics import CheckParts
 
 log = logging.getLogger("tether.monitor")
 
@@ -100,20 +105,6 @@ _ROUTES_KEPT = 10_000
 _CHECKPOINT_EVERY = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines (states themselves are saved as they change)."""
-
-
-class Fleet(Protocol):
-    """Whatever probes the monitors for the coordinator: one :class:`Prober` in this
-    process, or the worker processes (``_workers.WorkerFleet``)."""
-
-    def assign(self, monitors: Iterable[Monitor]) -> None:
-        """Probe exactly ``monitors`` from now on."""
-
-    def reprobe(self, name: str, delay: float) -> None:
-        """Probe ``name`` again in ``delay`` seconds."""
-
-    async def run(self, stop: asyncio.Event, sink: Sink) -> None:
-        """Probe until ``stop``, handing every check to ``sink``."""
 
 
 class Runner:
@@ -376,8 +367,15 @@ class Runner:
         """Check ``name`` now with this process's prober, and take the result."""
         return self.take(await self.prober.check(name, due))
 
-    def take(self, check: Check) -> ProbeRecord:
-        """Store a check a prober made, and act on what the detector makes of it."""
+    async def check_parts(self, here: str) -> list[CheckParts | None]:
+        """The per-check series the fleet's processes keep (none: this process keeps
+        every check's, :attr:`metrics`)."""
+        fleet = self.fleet
+        return await fleet.check_parts(here) if isinstance(fleet, SeriesFleet) else []
+
+    def take(self, check: Check, observe: bool = True) -> ProbeRecord:
+        """Store a check a prober made, and act on what the detector makes of it; with
+        ``observe`` False, its series are kept by the process that made it."""
         record = check.record
         name, now = record.monitor, record.ts
         if name not in self._mine:  # removed, or moved to another instance, meanwhile
@@ -389,7 +387,8 @@ class Runner:
         self.latest[name] = observation
         if check.cert_expires is not None:
             self.certificates[name] = check.cert_expires
-        self.metrics.observe(record, check.timings, check.cert_days_left)
+        if observe:
+            self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
                 waiting.set_result(record)
@@ -936,8 +935,9 @@ class Runner:
                     await self._prune()
 
         await self._prune()
+        counted = isinstance(self.fleet, SeriesFleet)  # each worker keeps its checks' series
         await asyncio.gather(
-            self.fleet.run(stop, self.take),
+            self.fleet.run(stop, partial(self.take, observe=not counted)),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
             rounds(),
