@@ -12,10 +12,13 @@ from tether.monitor._records import LocationFact, LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Detector, StateChanged
 from tether.monitor.engine._quorum import (
+    MAJORITY,
     LocationsChanged,
     Placement,
     Quorum,
     QuorumEvent,
+    Verdict,
+    _Monitor,
     location_state,
 )
 
@@ -556,3 +559,21 @@ def test_reprs_are_short() -> None:
     c.all(State.UP)
     picture = last_picture(c.set("eu-west", State.DOWN, TIMEOUT))
     assert repr(picture) == "<LocationsChanged api up failing=eu-west (1 of 3, quorum 2)>"
+
+
+@pytest.mark.parametrize("quorum", [MAJORITY, 1, 2, 3])
+@pytest.mark.parametrize("live", [True, False])
+def test_one_location_is_judged_as_the_general_rule_judges_it(
+    quorum: int | str, live: bool
+) -> None:
+    """The short way for a monitor of one location (once per change of a mass outage)
+    gives the verdict the tallies of several give, for every state the location may
+    have, none, and every verdict before."""
+    for seen in [*State, None]:
+        for before in [*State, None]:
+            q = Quorum(live=["here"] if live else [])
+            entry = _Monitor(Placement(("here",), quorum))
+            if seen is not None:
+                entry.rows["here"] = LocationState("m", "here", seen, 0.0, "")
+            entry.verdict = None if before is None else Verdict(before, (), 1, (), ())
+            assert q._judge_one(entry) == q._judge_many(entry), (seen, before)

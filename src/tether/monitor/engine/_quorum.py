@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from tether._plural import joined
 from tether.monitor._records import LocationFact, LocationState, ProbeRecord
@@ -89,6 +89,10 @@ class Placement:
         if self.quorum == MAJORITY:
             return counted // 2 + 1
         return max(1, min(self.quorum, counted))
+
+
+_FAILING: Final = frozenset({State.DOWN, State.FLAPPING})
+"""A location's states that count as failing (:attr:`Verdict.failing`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +366,11 @@ class Quorum:
         return verdict
 
     def _judge(self, entry: _Monitor) -> Verdict:
+        if len(entry.placement.locations) == 1:
+            return self._judge_one(entry)
+        return self._judge_many(entry)
+
+    def _judge_many(self, entry: _Monitor) -> Verdict:
         placement = entry.placement
         live = [loc for loc in placement.locations if loc in self._live]
         dead = tuple(loc for loc in placement.locations if loc not in self._live)
@@ -390,6 +399,24 @@ class Quorum:
             else:
                 state = previous  # only unknown locations besides failures below quorum
         return Verdict(state, failing, needed, counted, dead)
+
+    def _judge_one(self, entry: _Monitor) -> Verdict:
+        """:meth:`_judge_many`'s verdict for a monitor of one location (every monitor
+        without ``locations:``), without its tallies: once per change of a mass outage
+        (tests/test_quorum.py holds the two equal for every state)."""
+        placement = entry.placement
+        (location,) = placement.locations
+        if location not in self._live:
+            return Verdict(State.UNKNOWN, (), placement.needed(0), (), (location,))
+        state = self._state_at(entry, location)
+        if state is State.PAUSED:
+            return Verdict(State.PAUSED, (), placement.needed(0), (), ())
+        failing = (location,) if state in _FAILING else ()
+        if state is State.UNKNOWN:  # one location counted, seeing nothing yet
+            previous = State.UNKNOWN if entry.verdict is None else entry.verdict.state
+            state = State.UNKNOWN if previous in (State.UNKNOWN, State.PAUSED) else previous
+        # One location counted needs one (placement.needed(1)): it decides alone.
+        return Verdict(state, failing, 1, (location,), ())
 
     @staticmethod
     def _state_at(entry: _Monitor, location: str) -> State:
