@@ -306,14 +306,18 @@ class Receiver:
     """The webhook channel's receiver: notes when each POST arrived, answers 204."""
 
     def __init__(self) -> None:
-        posts: list[tuple[float, str]] = []
+        posts: list[tuple[float, str, str]] = []
         self.posts = posts
-        """When each POST came, and its Idempotency-Key."""
+        """When each POST came, its Idempotency-Key and its event (``down``, ``up``...)."""
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                posts.append((time.time(), self.headers.get("Idempotency-Key", "")))
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    event = str(json.loads(body).get("event", "?"))
+                except (ValueError, AttributeError):
+                    event = "?"
+                posts.append((time.time(), self.headers.get("Idempotency-Key", ""), event))
                 self.send_response(204)
                 self.end_headers()
 
@@ -326,14 +330,22 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
 
     def between(self, start: float, end: float) -> int:
-        return sum(1 for t, _ in list(self.posts) if start <= t < end)
+        return sum(1 for t, _, _ in list(self.posts) if start <= t < end)
+
+    def events(self, start: float, end: float) -> dict[str, int]:
+        """How many POSTs between the two carried each event."""
+        found: dict[str, int] = {}
+        for t, _, event in list(self.posts):
+            if start <= t < end:
+                found[event] = found.get(event, 0) + 1
+        return found
 
     def twice(self, start: float, end: float) -> int:
         """POSTs between the two whose Idempotency-Key had come before: an alert
         delivered again (by another instance, or after a failure)."""
         seen: set[str] = set()
         again = 0
-        for t, key in list(self.posts):
+        for t, key, _ in list(self.posts):
             if start <= t < end and key in seen:
                 again += 1
             seen.add(key)
@@ -432,6 +444,8 @@ class PhaseResult:
     published, before the leader decides for the cluster) was seen (NaN: never)."""
     twice: int = 0
     """Alerts received again (an Idempotency-Key already received)."""
+    events: dict[str, int] = field(default_factory=dict)
+    """Alerts received, by event (``down``, ``up``, ``incident``...)."""
 
     @property
     def done(self) -> bool:
@@ -511,6 +525,7 @@ NEW_FIELDS = {
     "postgres_cpu": 0.0,
     "located": float("nan"),
     "twice": 0,
+    "events": {},
     "instances": 1,
     "members": [],
 }
@@ -916,6 +931,7 @@ def _measure_run(
         result.alerts = receiver.between(event, until)
         if server is not None:
             result.twice = receiver.twice(event, until)
+            result.events = receiver.events(event, until)
         result.queued = watch.count(
             "SELECT count(*) FROM outbox WHERE created >= ? AND created < ?", (event, until)
         )
@@ -979,7 +995,12 @@ def instance_tables(runs: list[Run]) -> list[str]:
             _s(p.located) if not math.isnan(p.located) else "not all",
             f"{p.seconds:.1f}" if p.done else "cut short",
             _s(p.postgres_cpu / p.changed * 1e6 if p.changed else float("nan"), 0),
-            f"{p.alerts:,}",
+            f"{p.alerts:,}"
+            + (
+                " (" + ", ".join(f"{n:,} {e}" for e, n in sorted(p.events.items())) + ")"
+                if p.events
+                else ""
+            ),
             f"{p.twice:,}",
         )
         for r in clustered
@@ -995,7 +1016,7 @@ def instance_tables(runs: list[Run]) -> list[str]:
             "every monitor at its location s",
             "decided by the leader s",
             "PostgreSQL CPU µs per change",
-            "alerts received",
+            "alerts received (by event)",
             "of them received twice",
         ),
         rows,
