@@ -1,5 +1,6 @@
 """Mass transitions in the real ``tether monitor`` process: a cold start, every target
-refusing at once, and every target back, in one process and with ``workers: 2``.
+refusing at once, and every target back, in one process and with ``workers: 2``, and on
+two instances sharing one PostgreSQL database (``--runs pg2x20000``).
 
 Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
      [--interval 30] [--cap SECONDS] [--label before|after] [--write benchmarks/results.md]
@@ -8,6 +9,8 @@ Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x1
 ``--label`` says which section of this benchmark's part of results.md the figures are:
 ``before`` or ``after`` issue 23's fixes; writing one keeps the other as it was.
 ``--json`` keeps the raw figures, ``--from-json`` writes them out again without measuring.
+A run is ``WORKERSxMONITORS[@INTERVAL]`` (one process on SQLite, ``1x``, or with worker
+processes) or ``pgNxMONITORS[@INTERVAL]``: N instances on one PostgreSQL (below).
 
 Issue 23's targets: with every target failing at once, every monitor is marked down within
 one interval plus its confirmation re-probes, at 20,000 monitors in one process and at
@@ -99,6 +102,25 @@ Method.  Everything runs on loopback.
   (``created``); **incidents** opened (and, in the recovery, resolved) in that span.
 - **SIGTERM** at the end: seconds until the process exited (killed past 90 s), against
   the grace of ``docs/deployment.md``'s systemd unit (``TimeoutStopSec=30``).
+- **Instances on PostgreSQL** (``pg2x20000``, issue 23's "two instances sharing one
+  PostgreSQL"): the driver starts a PostgreSQL server of its own for the run
+  (``tests/postgres_server.py``'s: Debian's binaries, a fresh cluster in a temporary
+  directory, 127.0.0.1 only, fsync off) and N monitor processes as above (one process
+  each, no workers) on the same configuration with ``storage.postgres`` naming its
+  database (and a spill file each): the cluster mode of docs/deployment.md, the default
+  lease, the monitors shared by shards, the leader running the incidents.  The phases
+  read ``state_changes`` there: the cluster's state, which the leader records once it
+  has read what each instance published at its location; when every monitor was seen
+  at its location (``tether_location_states``, the probers' view) is shown beside it.
+  The cold start runs from the last instance's 'started' line (changes counted from the
+  first launch).  CPU is each instance's (their sum in the coordinator column, and
+  each one's in a table of its own, with the shards it held and whether it led before
+  SIGTERM); the PostgreSQL server's (every backend's, this driver's reads included) is
+  apart, left out of the processes' figures and of 'other cores busy'.  The API is
+  polled on instance 1.  The receiver notes each alert's Idempotency-Key and event:
+  alerts received twice (any instance may deliver any alert) are counted, and the
+  outage's alerts are judged against the incidents opened (one process sends about one
+  a channel for each).  SIGTERM goes to every instance at once; the slowest counts.
 - **The machine** has 2 cores, shared by the monitor, its workers, the targets, this
   driver (its pollers, its receiver and its store reads) and whatever else runs there;
   nothing is pinned (``taskset`` has nothing to pin to on 2 cores, as bench_scale.py
@@ -286,20 +308,26 @@ class MonitorProcess:
         return self.exited()
 
     def terminate(self) -> None:
-        """SIGTERM, without waiting (several instances are sent theirs at once)."""
-        self._terminated = time.monotonic()
+        """SIGTERM, without waiting: several instances are sent theirs at once, and a
+        thread each notes when its own exited."""
+        self._exit: tuple[int, float] = (-1, float("nan"))
+        self._waiter = threading.Thread(target=self._wait_exit, args=(time.monotonic(),))
         self.proc.send_signal(signal.SIGTERM)
+        self._waiter.start()
 
-    def exited(self) -> tuple[int, float]:
-        """The exit code and the seconds from :meth:`terminate` (killed past KILL_AFTER)."""
+    def _wait_exit(self, began: float) -> None:
         try:
-            code = self.proc.wait(max(0.0, self._terminated + KILL_AFTER - time.monotonic()))
+            code = self.proc.wait(KILL_AFTER)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        took = time.monotonic() - self._terminated
+        self._exit = (code, time.monotonic() - began)
+
+    def exited(self) -> tuple[int, float]:
+        """The exit code and the seconds from :meth:`terminate` (killed past KILL_AFTER)."""
+        self._waiter.join()
         self._reader.join(10)
-        return code, took
+        return self._exit
 
 
 class Receiver:
@@ -915,6 +943,9 @@ def _measure_run(
             "    SIGTERM: " + ", ".join(f"exit {code} in {took:.1f} s" for code, took in exits),
             flush=True,
         )
+        for n, (p, (_, took)) in enumerate(zip(procs, exits, strict=True), start=1):
+            if took > GRACE:  # what it was doing: its last lines
+                print(f"    process {n}'s last lines:\n      " + "\n      ".join(p.tail))
     except BaseException:
         for poller in pollers:
             poller._stop.set()
@@ -1244,6 +1275,16 @@ def verdicts(runs: list[Run]) -> list[str]:
             f"{met(r.stop_seconds <= GRACE and r.exit_code == 0)}"
             + (" (the slower instance)" if r.instances > 1 else "")
         )
+        outage = [p for p in r.phases if p.name == "mass outage"]
+        if r.instances > 1 and outage:
+            o = outage[0]
+            by_event = ", ".join(f"{n:,} {e}" for e, n in sorted(o.events.items()))
+            out.append(
+                f"{_label(r)}, mass outage: {o.alerts:,} alerts received"
+                + (f" ({by_event})" if by_event else "")
+                + f" for {o.incidents:,} incidents opened (target: at most one a channel "
+                f"for each incident opened, as one process sends): {met(o.alerts <= o.incidents)}"
+            )
         if r.instances > 1 and r.phases:
             twice = sum(p.twice for p in r.phases)
             received = sum(p.alerts for p in r.phases)
