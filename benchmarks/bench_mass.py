@@ -1,5 +1,6 @@
 """Mass transitions in the real ``tether monitor`` process: a cold start, every target
-refusing at once, and every target back, in one process and with ``workers: 2``.
+refusing at once, and every target back, in one process and with ``workers: 2``, and on
+two instances sharing one PostgreSQL database (``--runs pg2x20000``).
 
 Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
      [--interval 30] [--cap SECONDS] [--label before|after] [--write benchmarks/results.md]
@@ -8,6 +9,8 @@ Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x1
 ``--label`` says which section of this benchmark's part of results.md the figures are:
 ``before`` or ``after`` issue 23's fixes; writing one keeps the other as it was.
 ``--json`` keeps the raw figures, ``--from-json`` writes them out again without measuring.
+A run is ``WORKERSxMONITORS[@INTERVAL]`` (one process on SQLite, ``1x``, or with worker
+processes) or ``pgNxMONITORS[@INTERVAL]``: N instances on one PostgreSQL (below).
 
 Issue 23's targets: with every target failing at once, every monitor is marked down within
 one interval plus its confirmation re-probes, at 20,000 monitors in one process and at
@@ -99,6 +102,25 @@ Method.  Everything runs on loopback.
   (``created``); **incidents** opened (and, in the recovery, resolved) in that span.
 - **SIGTERM** at the end: seconds until the process exited (killed past 90 s), against
   the grace of ``docs/deployment.md``'s systemd unit (``TimeoutStopSec=30``).
+- **Instances on PostgreSQL** (``pg2x20000``, issue 23's "two instances sharing one
+  PostgreSQL"): the driver starts a PostgreSQL server of its own for the run
+  (``tests/postgres_server.py``'s: Debian's binaries, a fresh cluster in a temporary
+  directory, 127.0.0.1 only, fsync off) and N monitor processes as above (one process
+  each, no workers) on the same configuration with ``storage.postgres`` naming its
+  database (and a spill file each): the cluster mode of docs/deployment.md, the default
+  lease, the monitors shared by shards, the leader running the incidents.  The phases
+  read ``state_changes`` there: the cluster's state, which the leader records once it
+  has read what each instance published at its location; when every monitor was seen
+  at its location (``tether_location_states``, the probers' view) is shown beside it.
+  The cold start runs from the last instance's 'started' line (changes counted from the
+  first launch).  CPU is each instance's (their sum in the coordinator column, and
+  each one's in a table of its own, with the shards it held and whether it led before
+  SIGTERM); the PostgreSQL server's (every backend's, this driver's reads included) is
+  apart, left out of the processes' figures and of 'other cores busy'.  The API is
+  polled on instance 1.  The receiver notes each alert's Idempotency-Key and event:
+  alerts received twice (any instance may deliver any alert) are counted, and the
+  outage's alerts are judged against the incidents opened (one process sends about one
+  a channel for each).  SIGTERM goes to every instance at once; the slowest counts.
 - **The machine** has 2 cores, shared by the monitor, its workers, the targets, this
   driver (its pollers, its receiver and its store reads) and whatever else runs there;
   nothing is pinned (``taskset`` has nothing to pin to on 2 cores, as bench_scale.py
@@ -165,6 +187,9 @@ DEFAULT_RUNS = "1x1000,1x20000,2x1000,2x120000@60"
 """120,000 at 60 s: bench_scale.py's steady state (2,000 checks/s, about one core of the
 two for the checks alone); at 30 s the checks alone would need more than the machine."""
 PHASES = ("cold start", "mass outage", "mass recovery")
+NUMBERS = {2: "two", 3: "three", 4: "four"}
+SHARDS = 256
+"""The shards a location's monitors are split into (docs/deployment.md)."""
 
 # ---------------------------------------------------------------------------------------------
 # The monitor process: python bench_mass.py --monitor SPEC
@@ -199,10 +224,17 @@ def monitor_config(spec: dict[str, Any]) -> Any:
         "monitors": monitors,
     }
     base = MonitorConfig.model_validate(data)
+    # Instances on one PostgreSQL database get a spill file each: by default it is named
+    # after the database's URL, the same for both.
+    storage = (
+        {"postgres": spec["postgres"], "spill": spec["db"] + ".spill"}
+        if spec.get("postgres")
+        else {"path": spec["db"]}
+    )
     return base.model_copy(
         update={
             "workers": spec["workers"],
-            "storage": Storage.model_validate({"path": spec["db"]}),
+            "storage": Storage.model_validate(storage),
             "server": Server.model_validate({"listen": "127.0.0.1:0"}),
         }
     )
@@ -272,29 +304,48 @@ class MonitorProcess:
 
     def stop(self) -> tuple[int, float]:
         """SIGTERM; the exit code and the seconds it took (killed past KILL_AFTER)."""
-        began = time.monotonic()
+        self.terminate()
+        return self.exited()
+
+    def terminate(self) -> None:
+        """SIGTERM, without waiting: several instances are sent theirs at once, and a
+        thread each notes when its own exited."""
+        self._exit: tuple[int, float] = (-1, float("nan"))
+        self._waiter = threading.Thread(target=self._wait_exit, args=(time.monotonic(),))
         self.proc.send_signal(signal.SIGTERM)
+        self._waiter.start()
+
+    def _wait_exit(self, began: float) -> None:
         try:
             code = self.proc.wait(KILL_AFTER)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        took = time.monotonic() - began
+        self._exit = (code, time.monotonic() - began)
+
+    def exited(self) -> tuple[int, float]:
+        """The exit code and the seconds from :meth:`terminate` (killed past KILL_AFTER)."""
+        self._waiter.join()
         self._reader.join(10)
-        return code, took
+        return self._exit
 
 
 class Receiver:
     """The webhook channel's receiver: notes when each POST arrived, answers 204."""
 
     def __init__(self) -> None:
-        times: list[float] = []
-        self.times = times
+        posts: list[tuple[float, str, str]] = []
+        self.posts = posts
+        """When each POST came, its Idempotency-Key and its event (``down``, ``up``...)."""
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                times.append(time.time())
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    event = str(json.loads(body).get("event", "?"))
+                except (ValueError, AttributeError):
+                    event = "?"
+                posts.append((time.time(), self.headers.get("Idempotency-Key", ""), event))
                 self.send_response(204)
                 self.end_headers()
 
@@ -307,7 +358,26 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
 
     def between(self, start: float, end: float) -> int:
-        return sum(1 for t in list(self.times) if start <= t < end)
+        return sum(1 for t, _, _ in list(self.posts) if start <= t < end)
+
+    def events(self, start: float, end: float) -> dict[str, int]:
+        """How many POSTs between the two carried each event."""
+        found: dict[str, int] = {}
+        for t, _, event in list(self.posts):
+            if start <= t < end:
+                found[event] = found.get(event, 0) + 1
+        return found
+
+    def twice(self, start: float, end: float) -> int:
+        """POSTs between the two whose Idempotency-Key had come before: an alert
+        delivered again (by another instance, or after a failure)."""
+        seen: set[str] = set()
+        again = 0
+        for t, key, _ in list(self.posts):
+            if start <= t < end and key in seen:
+                again += 1
+            seen.add(key)
+        return again
 
     def close(self) -> None:
         self.server.shutdown()
@@ -351,16 +421,6 @@ def _connect(db: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
 
 
-def _scalar(db: Path, sql: str, params: tuple[Any, ...]) -> int:
-    conn = _connect(db)
-    try:
-        return int(conn.execute(sql, params).fetchone()[0] or 0)
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        conn.close()
-
-
 @dataclass
 class ApiFigures:
     p50: float = float("nan")
@@ -402,6 +462,18 @@ class PhaseResult:
     """Seconds from the event to the phase's end (every monitor changed, or the cap)."""
     quiet_cores: float = 0.0
     """The run's quiet CPU rate (cores, coordinator and workers), charged to no change."""
+    # Instances on PostgreSQL only (left out of --json for the other shapes):
+    instances_cpu: list[float] = field(default_factory=list)
+    """CPU seconds of each instance (coordinator_cpu is their sum)."""
+    postgres_cpu: float = 0.0
+    """CPU seconds of the PostgreSQL server (every backend: the driver's reads too)."""
+    located: float = float("nan")
+    """From the event until every monitor's state at its location (what its prober
+    published, before the leader decides for the cluster) was seen (NaN: never)."""
+    twice: int = 0
+    """Alerts received again (an Idempotency-Key already received)."""
+    events: dict[str, int] = field(default_factory=dict)
+    """Alerts received, by event (``down``, ``up``, ``incident``...)."""
 
     @property
     def done(self) -> bool:
@@ -431,6 +503,22 @@ class PhaseResult:
 
 
 @dataclass
+class Member:
+    """One instance of a run on PostgreSQL."""
+
+    started: float = float("nan")
+    """Seconds from its launch to its 'started' line."""
+    quiet: float = float("nan")
+    """Cores it used in the quiet window."""
+    stop_seconds: float = float("nan")
+    exit_code: int | None = None
+    shards: int = 0
+    """Shards it held before SIGTERM (``tether_instances.shards``)."""
+    led: bool = False
+    """Whether it led the cluster before SIGTERM."""
+
+
+@dataclass
 class Run:
     workers: int
     monitors: int
@@ -449,14 +537,49 @@ class Run:
     restarts: int = 0
     load: str = ""
     error: str = ""
+    # Instances on PostgreSQL only (left out of --json for the other shapes):
+    instances: int = 1
+    members: list[Member] = field(default_factory=list)
 
     @property
     def shape(self) -> str:
+        if self.instances > 1:
+            return f"{NUMBERS.get(self.instances, str(self.instances))} instances on PostgreSQL"
         return "one process" if self.workers == 1 else f"workers: {self.workers}"
 
 
+NEW_FIELDS = {
+    "instances_cpu": [],
+    "postgres_cpu": 0.0,
+    "located": float("nan"),
+    "twice": 0,
+    "events": {},
+    "instances": 1,
+    "members": [],
+}
+"""Figures of the runs on PostgreSQL, and their values in any other: left out of
+``--json`` there, so that the other shapes' JSON stays as it was."""
+
+
+def saved_form(run: Run) -> dict[str, Any]:
+    """``run`` as ``--json`` keeps it."""
+
+    def trim(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if k not in NEW_FIELDS or not _same(v, NEW_FIELDS[k])}
+
+    out = trim(asdict(run))
+    out["phases"] = [trim(p) for p in out["phases"]]
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return both_nan or a == b
+
+
 class StoreWatch:
-    """Each monitor's latest state change since a moment, from the store."""
+    """What the monitor wrote to its SQLite store: each monitor's latest state change since
+    a moment, counts, the steady monitors' start lags."""
 
     def __init__(self, db: Path) -> None:
         self.db = db
@@ -473,22 +596,155 @@ class StoreWatch:
         except sqlite3.OperationalError:
             return {}, float("nan")
         try:
-            rows = conn.execute(
-                "SELECT monitor, at, state FROM state_changes WHERE at >= ? AND state != 'unknown' "
-                "ORDER BY at",
-                (at,),
-            ).fetchall()
+            rows = conn.execute(SINCE, (at,)).fetchall()
         except sqlite3.OperationalError:  # not created yet
             rows = []
         finally:
             conn.close()
-        latest = {m: s for m, _, s in rows}
-        return latest, max((a for _, a, _ in rows), default=float("nan"))
+        return _latest(rows)
+
+    def located(self, at: float, names: set[str], state: str) -> bool | None:
+        """Whether every one of ``names`` was ``state`` at its location since ``at``: only
+        instances on PostgreSQL publish that apart from the cluster's state."""
+        return None
+
+    def count(self, sql: str, params: tuple[Any, ...]) -> int:
+        """The one number ``sql`` (with ``?`` placeholders) returns; 0 on no table."""
+        conn = _connect(self.db)
+        try:
+            return int(conn.execute(sql, params).fetchone()[0] or 0)
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            conn.close()
+
+    def lags(self, names: tuple[str, ...], start: float, end: float) -> list[float]:
+        """Start lags (s) of the steady monitors' checks that started between the two."""
+        if not names:
+            return []
+        conn = _connect(self.db)
+        try:
+            rows = conn.execute(
+                LAGS.format(lag="json_extract(data, '$.lag_ms')"),
+                (names[0], names[-1], start, end),
+            ).fetchall()
+        finally:
+            conn.close()
+        return [(lag or 0.0) / 1000 for (lag,) in rows]
+
+    def close(self) -> None:
+        pass
+
+
+SINCE = (
+    "SELECT monitor, at, state FROM state_changes WHERE at >= ? AND state != 'unknown' ORDER BY at"
+)
+LAGS = (
+    "SELECT {lag} FROM results WHERE monitor >= ? AND monitor <= ? "
+    "AND ts - coalesce(latency_ms, 0) / 1000.0 BETWEEN ? AND ?"
+)
+
+
+def _latest(rows: list[tuple[str, float, str]]) -> tuple[dict[str, str], float]:
+    latest = {m: s for m, _, s in rows}
+    return latest, max((a for _, a, _ in rows), default=float("nan"))
+
+
+class PostgresWatch(StoreWatch):
+    """The same reads from the PostgreSQL database the instances share (one connection,
+    autocommit): ``state_changes`` is the cluster's state, as the leader decides it."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.errors: tuple[type[Exception], ...] = (psycopg.errors.UndefinedTable,)
+        self.conn = psycopg.connect(dsn, autocommit=True)
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return list(self.conn.execute(sql.replace("?", "%s"), params).fetchall())
+        except self.errors:  # not migrated yet
+            return []
+
+    def since(self, at: float) -> tuple[dict[str, str], float]:
+        return _latest(self._rows(SINCE, (at,)))
+
+    def located(self, at: float, names: set[str], state: str) -> bool | None:
+        rows = self._rows(
+            "SELECT monitor FROM tether_location_states WHERE since >= ? AND state = ?",
+            (at, state),
+        )
+        return len(names.intersection(m for (m,) in rows)) >= len(names)
+
+    def count(self, sql: str, params: tuple[Any, ...]) -> int:
+        rows = self._rows(sql, params)
+        return int(rows[0][0] or 0) if rows else 0
+
+    def lags(self, names: tuple[str, ...], start: float, end: float) -> list[float]:
+        if not names:
+            return []
+        rows = self._rows(
+            LAGS.format(lag="(data->>'lag_ms')::float"), (names[0], names[-1], start, end)
+        )
+        return [(lag or 0.0) / 1000 for (lag,) in rows]
+
+    def members(self) -> dict[int, tuple[int, bool]]:
+        """Each live instance's shards and whether it leads, by its pid."""
+        rows = self._rows("SELECT pid, shards, leader FROM tether_instances", ())
+        return {int(pid): (int(shards), bool(leader)) for pid, shards, leader in rows}
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def cpu_of(pids: list[int]) -> tuple[float, float]:
     """CPU seconds of the coordinator (``pids[0]``) and of the rest together."""
     return cpu_seconds(pids[0]), sum(cpu_seconds(p) for p in pids[1:])
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid``, of its children it reaped and of its live ones: a
+    PostgreSQL server's, every backend's included."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if int(entry) == pid:
+            total += sum(int(f) for f in fields[11:15]) / CLK_TCK  # its own, its children's
+        elif int(fields[1]) == pid:
+            total += sum(int(f) for f in fields[11:13]) / CLK_TCK
+    return total
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_server() -> Any:
+    """A PostgreSQL server of its own, started in a temporary directory, listening on
+    127.0.0.1: ``tests/postgres_server.py``'s, which the store's tests use."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from postgres_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL binaries (Debian's postgresql package)")
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def postmaster_pid(server: Any) -> int:
+    """The server's first process (its backends are its children)."""
+    return int((server.data / "postmaster.pid").read_text().split()[0])
 
 
 def wait_phase(
@@ -499,23 +755,28 @@ def wait_phase(
     state: str,
     cap: float,
     poll: float,
-    proc: MonitorProcess,
-) -> tuple[int, float, float]:
+    procs: list[MonitorProcess],
+) -> tuple[int, float, float, float]:
     """Poll until every one of ``names`` is ``state`` by a change since ``since``, or
     ``cap`` s have passed since ``event``: how many were, when all were (NaN: cut short),
-    and the last change's check time."""
+    the last change's check time, and when every one was first seen ``state`` at its
+    location (NaN: never, or a store that does not say)."""
+    located = float("nan")
     while True:
         latest, last = watch.since(since)
         changed = sum(1 for n, s in latest.items() if s == state and n in names)
+        if math.isnan(located) and watch.located(since, names, state):
+            located = time.time()
         now = time.time()
         if changed >= len(names):
-            return changed, now, last
-        if now - event > cap or proc.proc.poll() is not None:
-            return changed, float("nan"), last
+            return changed, now, last, located
+        if now - event > cap or any(p.proc.poll() is not None for p in procs):
+            return changed, float("nan"), last, located
         time.sleep(poll)
 
 
 def run_one(
+    instances: int,
     workers: int,
     monitors: int,
     interval: float,
@@ -525,8 +786,9 @@ def run_one(
     targets: list[Targets],
     tmp: Path,
 ) -> Run:
-    run = Run(workers, monitors, interval, args.steady)
-    db = tmp / f"mass-{workers}-{monitors}.db"
+    """One run: one monitor process on SQLite, or ``instances`` of them on one
+    PostgreSQL server started for the run."""
+    run = Run(workers, monitors, interval, args.steady, instances=instances)
     receiver = Receiver()
     spec = {
         "urls": urls,
@@ -535,21 +797,56 @@ def run_one(
         "steady": args.steady,
         "interval": interval,
         "workers": workers,
-        "db": str(db),
+        "db": str(tmp / f"mass-{workers}-{monitors}.db"),
         "hook": receiver.url,
     }
+    server = None
+    watch: StoreWatch
+    if instances > 1:
+        print(f"  {run.shape}, {monitors:,} monitors: starting PostgreSQL", flush=True)
+        server = postgres_server()
+        dsn = server.dsn()
+        specs = [
+            {**spec, "postgres": dsn, "db": str(tmp / f"mass-pg-{monitors}-{n}")}
+            for n in range(1, instances + 1)
+        ]
+        watch = PostgresWatch(dsn)
+    else:
+        specs = [spec]
+        watch = StoreWatch(Path(spec["db"]))
+    try:
+        return _measure_run(run, specs, watch, receiver, server, args, targets)
+    finally:
+        watch.close()
+        if server is not None:
+            server.stop()
+
+
+def _measure_run(
+    run: Run,
+    specs: list[dict[str, Any]],
+    watch: StoreWatch,
+    receiver: Receiver,
+    server: Any,
+    args: argparse.Namespace,
+    targets: list[Targets],
+) -> Run:
+    monitors, interval = run.monitors, run.interval
     wave = {f"m{i:06d}" for i in range(monitors)}
     every = wave | {f"s{i:04d}" for i in range(args.steady)}
     steady_names = tuple(sorted(every - wave))
-    watch = StoreWatch(db)
-    proc = MonitorProcess(spec)
+    procs = [MonitorProcess(s) for s in specs]
+    spawned = min(p.spawned for p in procs)
+    postgres = postmaster_pid(server) if server is not None else None
     pollers: list[ApiPoller] = []
     print(f"  {run.shape}, {monitors:,} monitors: starting", flush=True)
     try:
-        started = proc.wait_started(900)
-        run.started = started - proc.spawned
-        pids = [proc.proc.pid, *workers_of(proc.proc.pid)]
-        base = f"http://{proc.address}"
+        # The cold start's event: the last instance started (the first is alone until then).
+        started = max(p.wait_started(900) for p in procs)
+        run.members = [Member(p.started - p.spawned) for p in procs] if server else []
+        run.started = max(p.started - p.spawned for p in procs)
+        groups = [[p.proc.pid, *workers_of(p.proc.pid)] for p in procs]
+        base = f"http://{procs[0].address}"
         pollers = [ApiPoller(base, p, args.api_period or API_PERIODS[p]) for p in ENDPOINTS]
         bounds = {
             "cold start": interval,
@@ -574,28 +871,40 @@ def run_one(
                 switched = [t.switch(command, a) for t in targets for a in t.addresses]
                 event = switched[0]
                 run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
-            cpu0 = cpu_of(pids)
+            cpu0 = [cpu_of(g) for g in groups]
+            pg0 = tree_cpu(postgres) if postgres else 0.0
             # The cold start counts changes from the launch: workers check as they start.
-            since = proc.spawned if name == "cold start" else event
-            changed, done, last = wait_phase(
-                watch, event, since, names, state, cap, args.poll, proc
+            since = spawned if name == "cold start" else event
+            changed, done, last, located = wait_phase(
+                watch, event, since, names, state, cap, args.poll, procs
             )
             end = time.time() if math.isnan(done) else done
-            cpu1 = cpu_of(pids)
+            cpu1 = [cpu_of(g) for g in groups]
+            pg1 = tree_cpu(postgres) if postgres else 0.0
             busy = busy_cores_seconds() - busy0
             mine = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets) - mine0
             result.changed = changed
             result.seconds = done - event
             result.last_check = last - event
-            result.since_spawn = done - proc.spawned if name == "cold start" else float("nan")
-            result.coordinator_cpu = cpu1[0] - cpu0[0]
-            result.workers_cpu = cpu1[1] - cpu0[1]
-            monitor_cpu = result.coordinator_cpu + result.workers_cpu
+            result.since_spawn = done - spawned if name == "cold start" else float("nan")
+            result.coordinator_cpu = sum(b[0] - a[0] for a, b in zip(cpu0, cpu1, strict=True))
+            result.workers_cpu = sum(b[1] - a[1] for a, b in zip(cpu0, cpu1, strict=True))
+            if server is not None:
+                result.instances_cpu = [sum(b) - sum(a) for a, b in zip(cpu0, cpu1, strict=True)]
+                result.postgres_cpu = pg1 - pg0
+                result.located = located - event
+            monitor_cpu = result.coordinator_cpu + result.workers_cpu + result.postgres_cpu
             result.others_cores = max(0.0, (busy - mine - monitor_cpu) / max(end - event, 1e-6))
             shown = "cut short" if not result.done else f"{result.seconds:.1f} s"
             print(
                 f"    {name}: {changed:,} of {len(names):,} {state} ({shown}; bound "
-                f"{bound:g} s, cap {cap:g} s), {_s(result.per_change, 0)} CPU µs per change",
+                f"{bound:g} s, cap {cap:g} s), {_s(result.per_change, 0)} CPU µs per change"
+                + (
+                    f"; at their location in {_s(result.located)} s, PostgreSQL "
+                    f"{_s(result.postgres_cpu / max(changed, 1) * 1e6, 0)} µs per change"
+                    if server is not None
+                    else ""
+                ),
                 flush=True,
             )
             result.wall = end - event
@@ -604,27 +913,46 @@ def run_one(
             run.phases.append(result)
             if name == "cold start":
                 # The quiet rate: what a span costs with no change in it.
-                q0, t0 = cpu_of(pids), time.perf_counter()
+                q0, t0 = [cpu_of(g) for g in groups], time.perf_counter()
                 time.sleep(args.quiet)
-                q1, took = cpu_of(pids), time.perf_counter() - t0
-                run.quiet_coordinator = (q1[0] - q0[0]) / took
-                run.quiet_workers = (q1[1] - q0[1]) / took
+                q1, took = [cpu_of(g) for g in groups], time.perf_counter() - t0
+                run.quiet_coordinator = sum(b[0] - a[0] for a, b in zip(q0, q1, strict=True)) / took
+                run.quiet_workers = sum(b[1] - a[1] for a, b in zip(q0, q1, strict=True)) / took
                 run.quiet_after_cut = not result.done
+                for member, a, b in zip(run.members, q0, q1, strict=False):
+                    member.quiet = (sum(b) - sum(a)) / took
         for result in run.phases:
             result.quiet_cores = run.quiet_coordinator + run.quiet_workers
         run.load = load_average()
-        run.restarts = proc.died
-        for p in pollers:
-            p.close()
+        run.restarts = sum(p.died for p in procs)
+        if isinstance(watch, PostgresWatch):
+            held = watch.members()
+            for member, p in zip(run.members, procs, strict=True):
+                member.shards, member.led = held.get(p.proc.pid, (0, False))
+        for poller in pollers:
+            poller.close()
         stopping = time.time()
-        run.exit_code, run.stop_seconds = proc.stop()
-        print(f"    SIGTERM: exit {run.exit_code} in {run.stop_seconds:.1f} s", flush=True)
+        for p in procs:
+            p.terminate()
+        exits = [p.exited() for p in procs]
+        run.exit_code = next((code for code, _ in exits if code != 0), exits[0][0])
+        run.stop_seconds = max(took for _, took in exits)
+        for member, (code, took) in zip(run.members, exits, strict=False):
+            member.exit_code, member.stop_seconds = code, took
+        print(
+            "    SIGTERM: " + ", ".join(f"exit {code} in {took:.1f} s" for code, took in exits),
+            flush=True,
+        )
+        for n, (p, (_, took)) in enumerate(zip(procs, exits, strict=True), start=1):
+            if took > GRACE:  # what it was doing: its last lines
+                print(f"    process {n}'s last lines:\n      " + "\n      ".join(p.tail))
     except BaseException:
-        for p in pollers:
-            p._stop.set()
-        if proc.proc.poll() is None:
-            proc.proc.kill()
-            proc.proc.wait()
+        for poller in pollers:
+            poller._stop.set()
+        for p in procs:
+            if p.proc.poll() is None:
+                p.proc.kill()
+                p.proc.wait()
         receiver.close()
         raise
     receiver.close()
@@ -632,47 +960,33 @@ def run_one(
     for i, (result, event, end) in enumerate(spans):
         until = spans[i + 1][1] if i + 1 < len(spans) else stopping
         result.alerts = receiver.between(event, until)
-        result.queued = _scalar(
-            db, "SELECT count(*) FROM outbox WHERE created >= ? AND created < ?", (event, until)
+        if server is not None:
+            result.twice = receiver.twice(event, until)
+            result.events = receiver.events(event, until)
+        result.queued = watch.count(
+            "SELECT count(*) FROM outbox WHERE created >= ? AND created < ?", (event, until)
         )
-        result.incidents = _scalar(
-            db, "SELECT count(*) FROM incidents WHERE opened >= ? AND opened < ?", (event, until)
+        result.incidents = watch.count(
+            "SELECT count(*) FROM incidents WHERE opened >= ? AND opened < ?", (event, until)
         )
-        result.resolved = _scalar(
-            db,
+        result.resolved = watch.count(
             "SELECT count(*) FROM incidents WHERE resolved >= ? AND resolved < ?",
             (event, until),
         )
-        for p in pollers:
-            seconds, failed = p.between(event, end)
-            result.api[p.path] = ApiFigures(
+        for poller in pollers:
+            seconds, failed = poller.between(event, end)
+            result.api[poller.path] = ApiFigures(
                 quantile(seconds, 0.5),
                 quantile(seconds, 0.99),
                 max(seconds, default=float("nan")),
                 len(seconds),
                 failed,
             )
-        lags = steady_lags(db, steady_names, event, end)
+        lags = watch.lags(steady_names, event, end)
         result.lag_count = len(lags)
         result.lag_p50, result.lag_p99 = quantile(lags, 0.5), quantile(lags, 0.99)
         result.lag_max = max(lags, default=float("nan"))
     return run
-
-
-def steady_lags(db: Path, names: tuple[str, ...], start: float, end: float) -> list[float]:
-    """Start lags (s) of the steady monitors' checks that started between the two."""
-    if not names:
-        return []
-    conn = _connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT json_extract(data, '$.lag_ms') FROM results WHERE monitor >= ? AND "
-            "monitor <= ? AND ts - coalesce(latency_ms, 0) / 1000.0 BETWEEN ? AND ?",
-            (names[0], names[-1], start, end),
-        ).fetchall()
-    finally:
-        conn.close()
-    return [(lag or 0.0) / 1000 for (lag,) in rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,6 +1004,89 @@ def _ms(x: float) -> str:
 
 def _label(run: Run) -> str:
     return f"{run.shape}, {run.monitors:,} at {run.interval:g} s"
+
+
+def _coordinators(p: PhaseResult) -> str:
+    """The coordinator's CPU per change; with instances, each one's, added up."""
+    if not p.instances_cpu:
+        return _s(p.coordinator_per_change, 0)
+    each = [_s(c / p.changed * 1e6 if p.changed else float("nan"), 0) for c in p.instances_cpu]
+    return " + ".join(each)
+
+
+def instance_tables(runs: list[Run]) -> list[str]:
+    """The tables of the runs on PostgreSQL: each phase's cluster figures, each instance."""
+    clustered = [r for r in runs if r.instances > 1]
+    if not clustered:
+        return []
+    rows = [
+        (
+            _label(r),
+            p.name,
+            _s(p.located) if not math.isnan(p.located) else "not all",
+            f"{p.seconds:.1f}" if p.done else "cut short",
+            _s(p.postgres_cpu / p.changed * 1e6 if p.changed else float("nan"), 0),
+            f"{p.alerts:,}"
+            + (
+                " (" + ", ".join(f"{n:,} {e}" for e, n in sorted(p.events.items())) + ")"
+                if p.events
+                else ""
+            ),
+            f"{p.twice:,}",
+        )
+        for r in clustered
+        for p in r.phases
+    ]
+    phases = table(
+        "Instances on PostgreSQL, each phase: seconds from the event until every monitor's "
+        "state at its location was seen (what its instance published) and until the leader "
+        "had decided every one for the cluster (the table above), PostgreSQL's CPU, alerts",
+        (
+            "shape, monitors",
+            "phase",
+            "every monitor at its location s",
+            "decided by the leader s",
+            "PostgreSQL CPU µs per change",
+            "alerts received (by event)",
+            "of them received twice",
+        ),
+        rows,
+    )
+    rows = []
+    for r in clustered:
+        for n, m in enumerate(r.members, start=1):
+            per_phase = [
+                _s(p.instances_cpu[n - 1] / p.changed * 1e6, 0)
+                if p.changed and len(p.instances_cpu) >= n
+                else "-"
+                for p in r.phases
+            ]
+            rows.append(
+                (
+                    _label(r),
+                    f"{n}" + (" (polled)" if n == 1 else ""),
+                    f"{m.shards} of {SHARDS}" + (", leader" if m.led else ""),
+                    f"{m.started:.1f}",
+                    " / ".join(per_phase),
+                    f"{m.quiet:.2f}",
+                    f"{m.stop_seconds:.1f} (exit {m.exit_code})",
+                )
+            )
+    members = table(
+        "Instances on PostgreSQL, each instance: what it held before SIGTERM, its CPU per "
+        "state change of the cluster in each phase (cold start / outage / recovery), SIGTERM",
+        (
+            "shape, monitors",
+            "instance",
+            "shards held",
+            "launch to 'started' s",
+            "CPU µs per change",
+            "quiet CPU, cores",
+            "SIGTERM to exit s",
+        ),
+        rows,
+    )
+    return [phases, members]
 
 
 def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace) -> Section:
@@ -716,7 +1113,7 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
                     ),
                     f"{p.bound:g} + {p.slack:g}",
                     _s(p.last_check),
-                    _s(p.coordinator_per_change, 0),
+                    _coordinators(p),
                     _s(p.per_change, 0),
                     _s(p.net_per_change, 0),
                     f"{p.alerts:,} ({p.queued:,})",
@@ -798,12 +1195,14 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
             rows,
         )
     )
+    section.tables += instance_tables(runs)
     how = "with --quick (sizes too small to mean anything)" if args.quick else "real time"
     section.notes.append(
         f"Measured at commit {head}, {how}: "
         f"N monitors at the interval each row says on {TARGET_PROCESSES * HOSTS_EACH} loopback "
         f"target addresses plus {args.steady} steady monitors at min(5 s, the interval) on one "
-        "that never fails, one webhook channel, SQLite; the 2-core machine shared with other "
+        f"that never fails, one webhook channel, {_storage(runs)}; the 2-core machine "
+        "shared with other "
         "work (the 'other cores busy' column).  Every phase is capped at "
         + (f"{args.cap:g} s" if args.cap else "3 x its bound")
         + (
@@ -814,10 +1213,31 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
         + "; a phase cut short says how many monitors had changed, and the next phase starts "
         "with the coordinator perhaps still behind."
     )
+    if any(r.instances > 1 for r in runs):
+        section.notes.append(
+            "Instances on PostgreSQL: that many `tether monitor` processes (one process "
+            "each, no workers) with the same configuration on one PostgreSQL server this "
+            "driver started on 127.0.0.1 (a fresh cluster in a temporary directory, fsync "
+            "off, the server of tests/postgres_server.py), sharing the monitors by shards "
+            "with the default lease; the phases read the cluster's state as the leader "
+            "records it (`state_changes`); the cold start runs from the last instance's "
+            "'started' line; the coordinator column adds up each instance's CPU; the API "
+            "is polled on instance 1; PostgreSQL's CPU is not in the processes' figures "
+            "(it is in its own table, the driver's reads included, and not in 'other "
+            "cores busy')."
+        )
     if any(r.error for r in runs):
         section.notes += [f"{_label(r)}: {r.error}" for r in runs if r.error]
     section.verdicts += verdicts(runs)
     return section
+
+
+def _storage(runs: list[Run]) -> str:
+    if all(r.instances > 1 for r in runs):
+        return "PostgreSQL"
+    if any(r.instances > 1 for r in runs):
+        return "SQLite (PostgreSQL for the instances)"
+    return "SQLite"
 
 
 def verdicts(runs: list[Run]) -> list[str]:
@@ -853,9 +1273,30 @@ def verdicts(runs: list[Run]) -> list[str]:
         out.append(
             f"{_label(r)}: SIGTERM to exit {r.stop_seconds:.1f} s (target <= {GRACE:g} s): "
             f"{met(r.stop_seconds <= GRACE and r.exit_code == 0)}"
+            + (" (the slower instance)" if r.instances > 1 else "")
         )
-    for workers in sorted({r.workers for r in runs}):
-        mine = sorted((r for r in runs if r.workers == workers), key=lambda r: r.monitors)
+        outage = [p for p in r.phases if p.name == "mass outage"]
+        if r.instances > 1 and outage:
+            o = outage[0]
+            by_event = ", ".join(f"{n:,} {e}" for e, n in sorted(o.events.items()))
+            out.append(
+                f"{_label(r)}, mass outage: {o.alerts:,} alerts received"
+                + (f" ({by_event})" if by_event else "")
+                + f" for {o.incidents:,} incidents opened (target: at most one a channel "
+                f"for each incident opened, as one process sends): {met(o.alerts <= o.incidents)}"
+            )
+        if r.instances > 1 and r.phases:
+            twice = sum(p.twice for p in r.phases)
+            received = sum(p.alerts for p in r.phases)
+            out.append(
+                f"{_label(r)}: alerts received twice, every phase, {twice:,} of "
+                f"{received:,} (target 0: each alert once per channel, whichever instance "
+                f"delivers it): {met(twice == 0)}"
+            )
+    for shape in sorted({(r.instances, r.workers) for r in runs}):
+        mine = sorted(
+            (r for r in runs if (r.instances, r.workers) == shape), key=lambda r: r.monitors
+        )
         if len(mine) < 2:
             continue
         small, large = mine[0], mine[-1]
@@ -891,13 +1332,18 @@ def keep_other_label(path: str, label: str) -> list[Section]:
     return [Section(found.group(1), notes=[found.group(2).rstrip()])]
 
 
-def parse_runs(text: str, interval: float) -> list[tuple[int, int, float]]:
-    """``1x1000,2x120000@60`` -> [(1, 1000, interval), (2, 120000, 60.0)]."""
+def parse_runs(text: str, interval: float) -> list[tuple[int, int, int, float]]:
+    """(instances, workers, monitors, interval) of each run: ``1x1000,2x120000@60`` ->
+    [(1, 1, 1000, interval), (1, 2, 120000, 60.0)]; ``pg2x20000`` -> [(2, 1, 20000,
+    interval)], two instances (one process each) on one PostgreSQL."""
     out = []
     for item in text.split(","):
         size, _, own = item.partition("@")
-        workers, _, monitors = size.partition("x")
-        out.append((int(workers), int(monitors), float(own) if own else interval))
+        count, _, monitors = size.partition("x")
+        instances, workers = (int(count[2:]), 1) if count.startswith("pg") else (1, int(count))
+        if count.startswith("pg") and instances < 2:
+            raise SystemExit(f"--runs {item}: pgNxM needs N >= 2 instances")
+        out.append((instances, workers, int(monitors), float(own) if own else interval))
     return out
 
 
@@ -989,11 +1435,12 @@ def run_from(saved: dict[str, Any]) -> Run:
         PhaseResult(**{**p, "api": {k: ApiFigures(**a) for k, a in p["api"].items()}})
         for p in saved["phases"]
     ]
-    return Run(**{**saved, "phases": phases})
+    members = [Member(**m) for m in saved.get("members", [])]
+    return Run(**{**saved, "phases": phases, "members": members})
 
 
 def measure(
-    runs: list[tuple[int, int, float]],
+    runs: list[tuple[int, int, int, float]],
     args: argparse.Namespace,
     head: str,
     made_by: str,
@@ -1008,10 +1455,11 @@ def measure(
         tempfile.TemporaryDirectory(prefix="bench-mass-") as tmp,
     ):
         urls = [a for t in failing for a in t.addresses]
-        for workers, monitors, interval in runs:
+        for instances, workers, monitors, interval in runs:
             try:
                 done.append(
                     run_one(
+                        instances,
                         workers,
                         monitors,
                         interval,
@@ -1024,14 +1472,23 @@ def measure(
                 )
             except RuntimeError as exc:
                 print(f"  failed: {exc}", flush=True)
-                done.append(Run(workers, monitors, interval, args.steady, error=str(exc)[:300]))
+                done.append(
+                    Run(
+                        workers,
+                        monitors,
+                        interval,
+                        args.steady,
+                        error=str(exc)[:300],
+                        instances=instances,
+                    )
+                )
             if args.json:
                 saved = {
                     "head": head,
                     "made_by": made_by,
                     "command": command,
                     "seconds": time.perf_counter() - began,
-                    "runs": [asdict(r) for r in done],
+                    "runs": [saved_form(r) for r in done],
                 }
                 Path(args.json).write_text(json.dumps(saved, indent=1))
             shutil.rmtree(Path(tmp), ignore_errors=True)
