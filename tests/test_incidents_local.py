@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.engine._correlate import Correlation, Failures
+from tether.monitor.engine._correlate import LEADER_LAG, Correlation, Failures, leader_rules
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._incidents import (
     GROUPED_EVERY,
@@ -487,3 +487,54 @@ def test_a_pause_in_the_local_incident_is_no_recovery() -> None:
         f"incident #{local.id} resolved after {lasted}: "
         "h1m0, the last in it, fails for another cause now"
     ]
+
+
+def _cluster_wave(world: World, hosts: int, per_host: int, interval: float) -> None:
+    """Every target refusing at once, as a cluster's leader sees it: the monitors go down
+    one after another over one interval (each host's in turn), the engine ticked each
+    second as the runner ticks it."""
+    order = [f"h{h}m{m}" for m in range(per_host) for h in range(hosts)]
+    step = interval / len(order)
+    ticked = T0
+    for i, name in enumerate(order):
+        at = T0 + 2 + i * step  # down after its confirmations
+        while ticked + 1 <= at:
+            ticked += 1
+            world.tick(ticked)
+        world.fail(name, at)
+    for second in range(int(interval) + 120):
+        world.tick(ticked + 1 + second)
+
+
+def test_a_cluster_leader_pages_a_mass_outage_once() -> None:
+    """A cluster's leader sees state changes and no passing check, so a host counts for
+    the ``local`` group only once every monitor on it fails, one interval into a wave.
+    With its rules (:func:`leader_rules`: the wait lasts until a whole host can be seen
+    failing) and every host failing with the kind counted for the wait, a wave of 32
+    hosts pages the first two hosts' incidents and the ``local`` incident, and nothing
+    else; with the rules of one process, most monitors paged one by one."""
+    hosts, per_host, interval = 32, 20, 30.0
+    rules = leader_rules([(interval, 10.0, 3)])
+    assert rules.local_wait == interval + 2 * (1.0 + 10.0) + LEADER_LAG
+    leader = World(grid(hosts, per_host), rules=rules)
+    leader.failures.sees_passes = False
+    _cluster_wave(leader, hosts, per_host, interval)
+    pages = [(a.payload.event, e.incident.key) for e in leader.events for a in e.alerts]
+    opened = [key for event, key in pages if event == "incident.opened"]
+    assert opened == ["host:h0:connect.refused", "host:h1:connect.refused", "local"]
+    assert [p for p in pages if p[0] == "monitor.down"] == []
+    (local,) = leader.e.open_incidents()
+    assert (local.key, len(local.members)) == ("local", hosts * per_host)
+    # What a leader did before: the rules of one process, only whole hosts counted.
+    before = World(grid(hosts, per_host))
+    _cluster_wave(before, hosts, per_host, interval)
+    downs = [a for e in before.events for a in e.alerts if a.payload.event == "monitor.down"]
+    assert len(downs) > hosts * per_host / 2
+
+
+def test_a_leaders_wait_is_long_enough_for_its_slowest_host() -> None:
+    """The leader's wait is the longest interval plus its confirmations' re-probes and
+    timeouts, plus the leader's lag; never shorter than the rules' own."""
+    assert leader_rules([]).local_wait == 30.0
+    assert leader_rules([(10.0, 1.0, 3), (60.0, 5.0, 2)]).local_wait == 60 + 6 + LEADER_LAG
+    assert leader_rules([(5.0, 1.0, 1)]).local_wait == 30.0

@@ -79,6 +79,28 @@ class Correlation:
 _RULES: Final = Correlation()
 """The rules when none are given."""
 
+LEADER_LAG: Final = 3.0
+"""Seconds a cluster's leader may see a state change after the instance that made it
+(it reads the others' once a second), with a margin."""
+
+
+def leader_rules(
+    checks: Iterable[tuple[float, float, int]], rules: Correlation = _RULES
+) -> Correlation:
+    """The rules a cluster's leader correlates by: ``rules``, with ``local_wait`` at least
+    as long as a whole host takes to be seen failing, from its first monitor's failure to
+    its last one's confirmation: the longest of the ``checks`` (each probed monitor's
+    interval, timeout and failure threshold: one interval, and each confirmation's
+    re-probe a second later and its timeout), plus :data:`LEADER_LAG`.  The leader sees
+    state changes, not each passing check, so a host counts for the ``local`` group only
+    once every monitor on it fails (:class:`Failures`): a shorter wait would send the
+    pages of the first hosts of a wave before the ``local`` incident can open."""
+    whole = max(
+        (interval + (threshold - 1) * (1.0 + timeout) for interval, timeout, threshold in checks),
+        default=0.0,
+    )
+    return dataclasses.replace(rules, local_wait=max(rules.local_wait, whole + LEADER_LAG))
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentGroup:
@@ -150,6 +172,12 @@ class Failures:
         self._at: dict[Layer, Counter[str]] = defaultdict(Counter)
         """Per layer, failing monitors per host."""
         self._kinds: dict[Layer, dict[str, Counter[Kind]]] = defaultdict(dict)
+        self._spread: Counter[tuple[Layer, Kind]] = Counter()
+        """Per layer and kind, the hosts with at least one monitor failing there with it."""
+        self.sees_passes = True
+        """Whether every passing check is told (:meth:`passed`).  A cluster's leader sees
+        state changes alone: it cannot tell a host's first failure from the others, so
+        :meth:`forming` counts every host failing at the layer with the kind."""
         self._down: dict[tuple[Layer, Kind], set[str]] = defaultdict(set)
         """Per layer and kind, the hosts down at that layer (see above), with that kind
         the commonest."""
@@ -179,6 +207,7 @@ class Failures:
         self._size = Counter(self._hosts.values())
         self._at.clear()
         self._kinds.clear()
+        self._spread.clear()
         self._down.clear()
         self._watched.clear()
         self._last_pass.clear()
@@ -257,9 +286,14 @@ class Failures:
         if layer is not None and o.kind is not None:
             self._at[layer][host] += step
             kinds = self._kinds[layer].setdefault(host, Counter())
+            before = kinds[o.kind]
             kinds[o.kind] += step
             if kinds[o.kind] <= 0:
                 del kinds[o.kind]
+                if before > 0:
+                    self._spread[(layer, o.kind)] -= 1
+            elif before <= 0:
+                self._spread[(layer, o.kind)] += 1
             if step > 0:
                 self._began(o, host, layer)
             else:
@@ -334,20 +368,26 @@ class Failures:
         """How many hosts are down at the layer of failing ``monitor``'s failure with its
         kind, and that layer, when the ``local`` group may be forming around it: at least
         ``local_min_hosts`` hosts, at a layer that can be local, but no ``local`` group
-        yet.  None otherwise (the engine does not wait then)."""
+        yet.  None otherwise (the engine does not wait then).  Without every passing
+        check (:attr:`sees_passes`), every host with a monitor failing there with that
+        kind counts: a host counts as down only once all of its monitors fail then, one
+        interval into a wave."""
         rules = rules or _RULES
         placed = self._failing.get(monitor)
         if placed is None:
             return None
         o = placed[0]
-        if o.kind is None or o.layer not in rules.local_layers:
+        if o.kind is None or o.layer is None or o.layer not in rules.local_layers:
             return None
         down = self._down.get((o.layer, o.kind))
-        if down is None or len(down) < rules.local_min_hosts:
+        hosts = 0 if down is None else len(down)
+        if not self.sees_passes:
+            hosts = max(hosts, self._spread[(o.layer, o.kind)])
+        if hosts < rules.local_min_hosts:
             return None
         if self._local(rules) is not None:
             return None
-        return len(down), o.layer
+        return hosts, o.layer
 
     def groups(self, rules: Correlation | None = None) -> list[IncidentGroup]:
         """Every group, with all its monitors: the ``local`` group first, if any, the rest

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import logging
 import math
 import random
@@ -47,7 +46,7 @@ from tether.monitor.config import (
     resolve_location,
 )
 from tether.monitor.config._rules import Latency, Rules
-from tether.monitor.engine._correlate import hold_of
+from tether.monitor.engine._correlate import hold_of, leader_rules
 from tether.monitor.engine._detect import (
     Degraded,
     Detector,
@@ -71,7 +70,7 @@ from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, Q
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._fleet import Fleet, SeriesFleet
-from tether.monitor.runtime._loop import GC_THRESHOLDS
+from tether.monitor.runtime._loop import freeze
 from tether.monitor.store import (
     Cluster,
     ClusterError,
@@ -232,6 +231,12 @@ class Runner:
             self.detector.configure(m.name, _rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
+        if self.shared:  # the leader sees state changes, not each passing check (take())
+            self.quorum.failures.sees_passes = False
+            probed = (m for m in config.monitors if m.probed)
+            self.engine.correlation = leader_rules(
+                (m.interval, m.timeout, m.failure_threshold) for m in probed
+            )
         self._place()
         self.fleet.assign(self._probed())
         self._lead(events, now)
@@ -1078,6 +1083,7 @@ class Runner:
             hold=self._hold,
             incidents=incidents,
             traffic=self.traffic_words,
+            correlation=self.engine.correlation,
         )
         self.leading = True
         log.warning("leading the cluster now", extra={"event": "cluster.leader"})
@@ -1124,18 +1130,6 @@ class Runner:
             await asyncio.to_thread(self.store.prune, self.wall())
         except StoreError as exc:
             log.debug("prune skipped: %s", exc)
-
-
-def freeze() -> None:
-    started = time.perf_counter()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    log.info(
-        "%d objects moved out of the collector's reach in %.2f s",
-        gc.get_freeze_count(),
-        time.perf_counter() - started,
-    )
 
 
 def _unknown(data: Mapping[str, Any]) -> dict[str, Any]:
