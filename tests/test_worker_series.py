@@ -84,11 +84,16 @@ def test_each_worker_writes_the_series_of_its_own_checks(lab: Lab) -> None:
                 missing = await fleet.check_parts("local", wait=0.3)
             finally:
                 os.kill(stopped.process.pid, signal.SIGCONT)
-            # Answered again once it runs.
+            # Answered again once it runs; the answer it wrote too late is not kept.
             again = await fleet.check_parts("local")
+            directory = fleet._series_dir
+            assert directory is not None
+            assert os.stat(directory).st_mode & 0o777 == 0o700
+            await _until(lambda: os.listdir(directory) == [])
         finally:
             stop.set()
             await running
+        assert not os.path.exists(directory)  # removed with the workers
         return parts, before, failed, [p is None for p in (*missing, *again)]
 
     parts, before, after, absent = asyncio.run(main())

@@ -33,10 +33,12 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -124,10 +126,54 @@ class _Scrape:
 
 @dataclass(frozen=True, slots=True)
 class _Series:
-    """A worker's answer to :class:`_Scrape` ``asked``."""
+    """A worker's answer to :class:`_Scrape` ``asked``: its series, or where it wrote
+    them (:class:`_SeriesFile`)."""
 
     asked: int
-    parts: CheckParts
+    parts: CheckParts | _SeriesFile
+
+
+@dataclass(frozen=True, slots=True)
+class _SeriesFile:
+    """A worker's series written to ``path`` (in a directory only the monitor's user can
+    read), each part's bytes one after the other: tens of megabytes at 120,000 monitors,
+    which in a frame held up the checks behind it and cost both event loops a turn per
+    256 KiB.  A file is written and read whole by one call each, off the event loops."""
+
+    path: str
+    sizes: tuple[int, ...]
+    """The sizes of :attr:`CheckParts.lines`' parts, then of its ``created``."""
+    lost: tuple[int, ...]
+
+    @classmethod
+    def write(cls, path: str, parts: CheckParts) -> _SeriesFile:
+        chunks = (*parts.lines, parts.created)
+        with open(path, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        return cls(path, tuple(len(c) for c in chunks), parts.lost)
+
+    def read(self) -> CheckParts:
+        """The parts (the file removed)."""
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        chunks = []
+        at = 0
+        for size in self.sizes:
+            chunks.append(data[at : at + size])
+            at += size
+        return CheckParts(tuple(chunks[:-1]), chunks[-1], self.lost)
+
+
+def _series_directory() -> str:
+    """A private directory for the workers' series files (:class:`_SeriesFile`): in
+    memory (/dev/shm) where the machine has it."""
+    shm = "/dev/shm"
+    return tempfile.mkdtemp(prefix="tether-series-", dir=shm if os.path.isdir(shm) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +263,12 @@ class WorkerFleet:
         """Re-probes asked for in this turn of the event loop, by worker: sent at its end."""
         self._sending = False
         self._asked = 0
-        self._series: list[dict[int, asyncio.Future[CheckParts]]] = [{} for _ in range(count)]
+        self._series: list[dict[int, asyncio.Future[CheckParts | _SeriesFile]]] = [
+            {} for _ in range(count)
+        ]
         """The scrapes each worker has not answered yet, by number."""
+        self._series_dir: str | None = None
+        """Where the workers write their series (:class:`_SeriesFile`) while they run."""
 
     # -- what the runner asks (Fleet) ----------------------------------------------------
 
@@ -266,12 +316,12 @@ class WorkerFleet:
         self._asked += 1
         asked = self._asked
         loop = asyncio.get_running_loop()
-        waiting: list[asyncio.Future[CheckParts] | None] = []
+        waiting: list[asyncio.Future[CheckParts | _SeriesFile] | None] = []
         for index, worker in enumerate(self._workers):
             if worker is None or worker.writer.is_closing():
                 waiting.append(None)
                 continue
-            future: asyncio.Future[CheckParts] = loop.create_future()
+            future: asyncio.Future[CheckParts | _SeriesFile] = loop.create_future()
             self._series[index][asked] = future
             worker.send(_Scrape(asked, here))
             waiting.append(future)
@@ -285,7 +335,15 @@ class WorkerFleet:
         parts: list[CheckParts | None] = []
         for index, answer in enumerate(waiting):
             if answer is not None and answer.done() and not answer.cancelled():
-                parts.append(answer.result())
+                got = answer.result()
+                if isinstance(got, _SeriesFile):
+                    try:
+                        got = await asyncio.to_thread(got.read)
+                    except OSError as exc:
+                        log.warning("worker %d's series could not be read: %s", index, exc)
+                        parts.append(None)
+                        continue
+                parts.append(got)
                 continue
             if answer is not None:
                 answer.cancel()
@@ -311,6 +369,7 @@ class WorkerFleet:
         if port is not None:
             self._reserve(host, port)
         self._started = True
+        self._series_dir = _series_directory()
 
         # All at once: each spends its first second or more importing tether, which on a
         # machine of N cores N workers do side by side (one after the other, the last
@@ -397,7 +456,7 @@ class WorkerFleet:
     async def _read(
         worker: _Worker,
         sink: Sink,
-        series: dict[int, asyncio.Future[CheckParts]] | None = None,
+        series: dict[int, asyncio.Future[CheckParts | _SeriesFile]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Hand every check the worker sends to ``sink``, giving the event loop a turn
@@ -414,6 +473,9 @@ class WorkerFleet:
                     waiting = asked.pop(message.asked, None)
                     if waiting is not None and not waiting.done():
                         waiting.set_result(message.parts)
+                    elif isinstance(message.parts, _SeriesFile):  # too late: not kept
+                        with contextlib.suppress(OSError):
+                            os.unlink(message.parts.path)
                     continue
                 if not isinstance(message, _Checks):
                     continue
@@ -441,6 +503,7 @@ class WorkerFleet:
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
             "limits": dataclasses.astuple(self._limits),
+            "series": self._series_dir,
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -527,6 +590,9 @@ class WorkerFleet:
         for sock in self._reserved:
             sock.close()
         self._reserved.clear()
+        if self._series_dir is not None:
+            shutil.rmtree(self._series_dir, ignore_errors=True)
+            self._series_dir = None
 
 
 def _reuse(sock: socket.socket, family: int) -> None:
@@ -613,10 +679,21 @@ async def _work(spec: dict[str, Any]) -> int:
         # what a frame carried, and an eighth of unpickling it in the coordinator.
         batch.add(Check(check.record, check.host, cert_expires=check.cert_expires))
 
+    def written(scrape: _Scrape) -> CheckParts | _SeriesFile:
+        parts = series.parts(scrape.here, share)
+        directory = spec.get("series")
+        if directory is None:
+            return parts
+        return _SeriesFile.write(f"{directory}/{spec['index']}-{scrape.asked}", parts)
+
     async def answer(scrape: _Scrape) -> None:
         # On a thread: with tens of thousands of monitors, writing them out takes long
         # enough to make the checks late.
-        parts = await asyncio.to_thread(series.parts, scrape.here, share)
+        try:
+            parts = await asyncio.to_thread(written, scrape)
+        except OSError as exc:  # the coordinator counts it missing
+            log.warning("the series could not be written: %s", exc)
+            return
         if not writer.is_closing():
             writer.write(_frame(_Series(scrape.asked, parts)))
 
