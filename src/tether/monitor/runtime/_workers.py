@@ -215,6 +215,11 @@ class _Worker:
     process: asyncio.subprocess.Process
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    answers: asyncio.Task[None] | None = None
+    """Reads the worker's answers to scrapes, on a socket of their own: behind its
+    checks, in a mass outage, an answer waited for seconds of them to be taken."""
+    answers_end: asyncio.StreamWriter | None = None
+    """Our end of that socket (its writing side unused)."""
 
     def send(self, message: object) -> None:
         if not self.writer.is_closing():
@@ -422,7 +427,7 @@ class WorkerFleet:
                     await self._pause(delay, stopping)
                     delay = min(delay * 2, _RESTART_MAX)
                     continue
-            reading = asyncio.ensure_future(self._read(worker, sink, self._series[index]))
+            reading = asyncio.ensure_future(self._read(worker, sink))
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
                 worker.send(_Stop())
@@ -454,31 +459,16 @@ class WorkerFleet:
 
     @staticmethod
     async def _read(
-        worker: _Worker,
-        sink: Sink,
-        series: dict[int, asyncio.Future[CheckParts | _SeriesFile]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        worker: _Worker, sink: Sink, clock: Callable[[], float] = time.monotonic
     ) -> None:
         """Hand every check the worker sends to ``sink``, giving the event loop a turn
         every :data:`_TURN` seconds: a frame already buffered is read without a pause, and
         one frame holds up to 512 checks, so during a mass outage (each check a state
         change) this loop held the event loop for as long as a frame's changes took,
-        answering no request and no signal meanwhile.  Its answers to scrapes go to the
-        scrapes waiting in ``series``; when it ends (the worker gone), those wait no more."""
-        asked = {} if series is None else series
+        answering no request and no signal meanwhile."""
         turn = clock() + _TURN
-        try:
-            while (message := await _receive(worker.reader)) is not None:
-                if isinstance(message, _Series):
-                    waiting = asked.pop(message.asked, None)
-                    if waiting is not None and not waiting.done():
-                        waiting.set_result(message.parts)
-                    elif isinstance(message.parts, _SeriesFile):  # too late: not kept
-                        with contextlib.suppress(OSError):
-                            os.unlink(message.parts.path)
-                    continue
-                if not isinstance(message, _Checks):
-                    continue
+        while (message := await _receive(worker.reader)) is not None:
+            if isinstance(message, _Checks):
                 for check in message.checks:
                     try:
                         sink(check)
@@ -487,6 +477,21 @@ class WorkerFleet:
                     if clock() >= turn:
                         await asyncio.sleep(0)
                         turn = clock() + _TURN
+
+    async def _answers(self, index: int, reader: asyncio.StreamReader) -> None:
+        """Hand worker ``index``'s answers to the scrapes waiting for them; once it is
+        gone, those wait no more (an answer that comes too late is not kept)."""
+        asked = self._series[index]
+        try:
+            while (message := await _receive(reader)) is not None:
+                if not isinstance(message, _Series):
+                    continue
+                waiting = asked.pop(message.asked, None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(message.parts)
+                elif isinstance(message.parts, _SeriesFile):
+                    with contextlib.suppress(OSError):
+                        os.unlink(message.parts.path)
         finally:
             for waiting in asked.values():
                 waiting.cancel()
@@ -495,8 +500,10 @@ class WorkerFleet:
         """Start worker ``index`` and send it its share, with ``allowed`` (what ``/probe``
         may reach) when the caller has worked it out already."""
         ours, theirs = socket.socketpair()
+        heard, said = socket.socketpair()  # its answers to scrapes, one way
         spec = {
             "fd": theirs.fileno(),
+            "answers": said.fileno(),
             "index": index,
             "listen": [[family, list(address)] for family, address in self._listen],
             "coordinator": self._coordinator,
@@ -513,16 +520,21 @@ class WorkerFleet:
                 # copy of themselves, and what the coordinator pickles would not match.
                 "import sys; from tether.monitor.runtime._workers import main; sys.exit(main())",
                 json.dumps(spec),
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), said.fileno()),
                 stdin=asyncio.subprocess.DEVNULL,
             )
         except OSError as exc:
             ours.close()
+            heard.close()
             raise WorkerError(f"cannot start a worker process: {exc}") from exc
         finally:
             theirs.close()
+            said.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
+        answers, answers_end = await asyncio.open_unix_connection(sock=heard)
         worker = _Worker(index, process, reader, writer)
+        worker.answers = asyncio.ensure_future(self._answers(index, answers))
+        worker.answers_end = answers_end
         try:
             async with asyncio.timeout(_READY_TIMEOUT):
                 ready = await _receive(reader)
@@ -532,6 +544,8 @@ class WorkerFleet:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             writer.close()
+            worker.answers.cancel()
+            answers_end.close()
             raise
         if not isinstance(ready, _Ready) or ready.error is not None:
             await self._end(worker)
@@ -546,6 +560,10 @@ class WorkerFleet:
         """Close our end of ``worker``'s socket and reap its process (killing it if it
         does not exit on its own within the stop timeout); its exit code."""
         worker.writer.close()
+        if worker.answers is not None:
+            worker.answers.cancel()
+        if worker.answers_end is not None:
+            worker.answers_end.close()
         try:
             async with asyncio.timeout(_STOP_TIMEOUT):
                 return await worker.process.wait()
@@ -645,6 +663,7 @@ async def _work(spec: dict[str, Any]) -> int:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=spec["fd"]))
+    _, answers = await asyncio.open_unix_connection(sock=socket.socket(fileno=spec["answers"]))
     prober = Prober()
     allowed = AllowedTargets((), ())
     bearer: frozenset[str] | None = None
@@ -694,8 +713,8 @@ async def _work(spec: dict[str, Any]) -> int:
         except OSError as exc:  # the coordinator counts it missing
             log.warning("the series could not be written: %s", exc)
             return
-        if not writer.is_closing():
-            writer.write(_frame(_Series(scrape.asked, parts)))
+        if not answers.is_closing():
+            answers.write(_frame(_Series(scrape.asked, parts)))
 
     async def commands() -> None:
         nonlocal allowed, bearer, modules, frozen, share
@@ -730,6 +749,7 @@ async def _work(spec: dict[str, Any]) -> int:
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()
+        answers.close()
         if site_runner is not None:
             await site_runner.cleanup()
     return 0
