@@ -25,7 +25,7 @@ from tether._kinds import Kind
 from tether.monitor._records import LocationFact, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
-from tether.monitor.web._metrics import CheckSeries, MonitorMetrics, _family_text, _go_value, _One
+from tether.monitor.web._metrics import MonitorMetrics, _family_text, _go_value, _One
 
 HOSTILE = st.text(
     st.characters(exclude_categories=()) | st.sampled_from(['"', "\\", "\n", "é", "監", "\ud800"]),
@@ -232,48 +232,3 @@ def test_a_value_is_written_as_float_to_go_string_writes_it(value: float) -> Non
             return
         raise AssertionError(f"{value} was written") from None
     assert _go_value(value) == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    checks=st.dictionaries(NAME, st.tuples(CHECK, st.integers(0, 2)), max_size=8),
-    here=HOSTILE | st.none(),
-    probed=st.none() | st.frozensets(NAME, max_size=4),
-    answered=st.lists(st.booleans(), min_size=2, max_size=2),
-)
-def test_the_workers_series_are_written_as_if_one_process_held_them(
-    checks: dict[Any, tuple[dict[str, Any], int]],
-    here: Any,
-    probed: frozenset[Any] | None,
-    answered: list[bool],
-) -> None:
-    """With ``workers``, the coordinator's series and each worker's (written out in the
-    worker, :class:`CheckSeries`) make the scrape prometheus_client writes for all of them
-    held in one process, in that order, byte for byte; a worker that did not answer is
-    left out and counted as one series."""
-    coordinator = MonitorMetrics(wall=lambda: 1.5e9)
-    workers = [CheckSeries(wall=lambda: 1.5e9) for _ in range(2)]
-    for monitor, (check, owner) in checks.items():
-        series = coordinator.series if owner == 0 else workers[owner - 1]
-        record = ProbeRecord(monitor=monitor, ts=0.0, ok=check["ok"], kind=Kind.CONNECT_REFUSED)
-        series.observe(record, {}, None)
-        last = series.checks[monitor]
-        last.success = check["success"]
-        last.duration = check["duration"]
-        last.phases = check["phases"]
-        last.failures = check["failures"]
-        last.expiry = check["expiry"]
-    cluster = ClusterView("c", here, False, ("local",))
-    parts = [w.parts(here, probed) if answered[i] else None for i, w in enumerate(workers)]
-    got = coordinator.render(cluster, {}, probed, parts)
-    held = MonitorMetrics(wall=lambda: 1.5e9)  # every series in one process, in that order
-    for series in (coordinator.series, *(w for i, w in enumerate(workers) if answered[i])):
-        held.series.checks.update(series.checks)
-    expected, lost = reference(held, [], [], cluster, {}, probed)
-    missing = answered.count(False)
-    if missing:  # the count differs by the workers left out: the rest is the same
-        expected = expected.replace(
-            f"tether_metrics_render_errors_total {float(lost)!r}\n".encode(),
-            f"tether_metrics_render_errors_total {float(lost + missing)!r}\n".encode(),
-        )
-    assert got == expected

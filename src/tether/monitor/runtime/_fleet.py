@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tether.monitor.checks._prober import Sink
     from tether.monitor.config import Monitor
-    from tether.monitor.web._metrics import CheckParts
 
-__all__ = ["Fleet", "SeriesFleet"]
+__all__ = ["Fleet"]
 
 
 class Fleet(Protocol):
@@ -27,13 +26,3 @@ class Fleet(Protocol):
 
     async def run(self, stop: asyncio.Event, sink: Sink) -> None:
         """Probe until ``stop``, handing every check to ``sink``."""
-
-
-@runtime_checkable
-class SeriesFleet(Fleet, Protocol):
-    """A fleet whose processes keep the per-check series of the checks they make
-    (``/metrics``): the coordinator writes none of them, and asks for them at a scrape."""
-
-    async def check_parts(self, here: str) -> list[CheckParts | None]:
-        """Each process's series, labelled with ``here`` (None: it did not answer)."""
-        ...

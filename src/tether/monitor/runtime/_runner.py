@@ -27,8 +27,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tether._durations import format_duration
 from tether._kinds import Kind
@@ -69,7 +68,7 @@ from tether.monitor.engine._incidents import (
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
-from tether.monitor.runtime._fleet import Fleet, SeriesFleet
+from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._loop import freeze
 from tether.monitor.store import (
     Cluster,
@@ -81,9 +80,6 @@ from tether.monitor.store import (
 )
 from tether.monitor.store._shares import monitors_in, shard_of
 from tether.probe import ProbeOptions, ProbeResult, probe_async
-
-if TYPE_CHECKING:
-    from tether.monitor.web._metrics import CheckParts
 
 log = logging.getLogger("tether.monitor")
 
@@ -372,15 +368,8 @@ class Runner:
         """Check ``name`` now with this process's prober, and take the result."""
         return self.take(await self.prober.check(name, due))
 
-    async def check_parts(self, here: str) -> list[CheckParts | None]:
-        """The per-check series the fleet's processes keep (none: this process keeps
-        every check's, :attr:`metrics`)."""
-        fleet = self.fleet
-        return await fleet.check_parts(here) if isinstance(fleet, SeriesFleet) else []
-
-    def take(self, check: Check, observe: bool = True) -> ProbeRecord:
-        """Store a check a prober made, and act on what the detector makes of it; with
-        ``observe`` False, its series are kept by the process that made it."""
+    def take(self, check: Check) -> ProbeRecord:
+        """Store a check a prober made, and act on what the detector makes of it."""
         record = check.record
         name, now = record.monitor, record.ts
         if name not in self._mine:  # removed, or moved to another instance, meanwhile
@@ -392,8 +381,7 @@ class Runner:
         self.latest[name] = observation
         if check.cert_expires is not None:
             self.certificates[name] = check.cert_expires
-        if observe:
-            self.metrics.observe(record, check.timings, check.cert_days_left)
+        self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
                 waiting.set_result(record)
@@ -940,9 +928,8 @@ class Runner:
                     await self._prune()
 
         await self._prune()
-        counted = isinstance(self.fleet, SeriesFleet)  # each worker keeps its checks' series
         await asyncio.gather(
-            self.fleet.run(stop, partial(self.take, observe=not counted)),
+            self.fleet.run(stop, self.take),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
             rounds(),

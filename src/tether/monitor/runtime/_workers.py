@@ -33,12 +33,10 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import signal
 import socket
 import struct
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -50,7 +48,6 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
-from tether.monitor.web._metrics import CheckParts, CheckSeries
 from tether.probe import AllowedTargets
 
 __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
@@ -70,9 +67,6 @@ _READY_TIMEOUT: Final = 60.0
 _STOP_TIMEOUT: Final = 10.0
 """How long a stopping worker may take to finish its checks before it is killed."""
 _RESTART_MIN, _RESTART_MAX = 0.5, 30.0
-SERIES_WAIT: Final = 5.0
-"""How long a scrape waits for each worker's per-check series (a worker that does not
-answer in time is left out of it, and counted in ``tether_metrics_render_errors_total``)."""
 
 
 class WorkerError(RuntimeError):
@@ -117,66 +111,6 @@ class _Reprobes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Scrape:
-    """Asks a worker for the per-check series of its checks, labelled with ``here``."""
-
-    asked: int
-    here: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Series:
-    """A worker's answer to :class:`_Scrape` ``asked``: its series, or where it wrote
-    them (:class:`_SeriesFile`)."""
-
-    asked: int
-    parts: CheckParts | _SeriesFile
-
-
-@dataclass(frozen=True, slots=True)
-class _SeriesFile:
-    """A worker's series written to ``path`` (in a directory only the monitor's user can
-    read), each part's bytes one after the other: tens of megabytes at 120,000 monitors,
-    which in a frame held up the checks behind it and cost both event loops a turn per
-    256 KiB.  A file is written and read whole by one call each, off the event loops."""
-
-    path: str
-    sizes: tuple[int, ...]
-    """The sizes of :attr:`CheckParts.lines`' parts, then of its ``created``."""
-    lost: tuple[int, ...]
-
-    @classmethod
-    def write(cls, path: str, parts: CheckParts) -> _SeriesFile:
-        chunks = (*parts.lines, parts.created)
-        with open(path, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-        return cls(path, tuple(len(c) for c in chunks), parts.lost)
-
-    def read(self) -> CheckParts:
-        """The parts (the file removed)."""
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-        chunks = []
-        at = 0
-        for size in self.sizes:
-            chunks.append(data[at : at + size])
-            at += size
-        return CheckParts(tuple(chunks[:-1]), chunks[-1], self.lost)
-
-
-def _series_directory() -> str:
-    """A private directory for the workers' series files (:class:`_SeriesFile`): in
-    memory (/dev/shm) where the machine has it."""
-    shm = "/dev/shm"
-    return tempfile.mkdtemp(prefix="tether-series-", dir=shm if os.path.isdir(shm) else None)
-
-
-@dataclass(frozen=True, slots=True)
 class _Stop:
     pass
 
@@ -215,11 +149,6 @@ class _Worker:
     process: asyncio.subprocess.Process
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    answers: asyncio.Task[None] | None = None
-    """Reads the worker's answers to scrapes, on a socket of their own: behind its
-    checks, in a mass outage, an answer waited for seconds of them to be taken."""
-    answers_end: asyncio.StreamWriter | None = None
-    """Our end of that socket (its writing side unused)."""
 
     def send(self, message: object) -> None:
         if not self.writer.is_closing():
@@ -267,13 +196,6 @@ class WorkerFleet:
         self._reprobes: list[list[tuple[str, float]]] = [[] for _ in range(count)]
         """Re-probes asked for in this turn of the event loop, by worker: sent at its end."""
         self._sending = False
-        self._asked = 0
-        self._series: list[dict[int, asyncio.Future[CheckParts | _SeriesFile]]] = [
-            {} for _ in range(count)
-        ]
-        """The scrapes each worker has not answered yet, by number."""
-        self._series_dir: str | None = None
-        """Where the workers write their series (:class:`_SeriesFile`) while they run."""
 
     # -- what the runner asks (Fleet) ----------------------------------------------------
 
@@ -312,56 +234,6 @@ class WorkerFleet:
             if worker is not None:
                 worker.send(_Reprobes(tuple(asked)))
 
-    async def check_parts(self, here: str, wait: float = SERIES_WAIT) -> list[CheckParts | None]:
-        """Each worker's per-check series, written out by the worker itself (None for one
-        that is not running or did not answer within ``wait`` seconds).  Every check is
-        made in a worker, so the workers keep their series: a scrape of 120,000
-        monitors' series cost the coordinator 0.3 s of its interpreter lock when nothing
-        changed and 1.3 s in a mass outage, when the checks waited for it most."""
-        self._asked += 1
-        asked = self._asked
-        loop = asyncio.get_running_loop()
-        waiting: list[asyncio.Future[CheckParts | _SeriesFile] | None] = []
-        for index, worker in enumerate(self._workers):
-            if worker is None or worker.writer.is_closing():
-                waiting.append(None)
-                continue
-            future: asyncio.Future[CheckParts | _SeriesFile] = loop.create_future()
-            self._series[index][asked] = future
-            worker.send(_Scrape(asked, here))
-            waiting.append(future)
-        try:
-            pending = [f for f in waiting if f is not None]
-            if pending:
-                await asyncio.wait(pending, timeout=wait)
-        finally:
-            for asked_of in self._series:
-                asked_of.pop(asked, None)
-        parts: list[CheckParts | None] = []
-        for index, answer in enumerate(waiting):
-            if answer is not None and answer.done() and not answer.cancelled():
-                got = answer.result()
-                if isinstance(got, _SeriesFile):
-                    try:
-                        got = await asyncio.to_thread(got.read)
-                    except OSError as exc:
-                        log.warning("worker %d's series could not be read: %s", index, exc)
-                        parts.append(None)
-                        continue
-                parts.append(got)
-                continue
-            if answer is not None:
-                answer.cancel()
-            log.warning(
-                "worker %d did not send its checks' series within %g s: they are left "
-                "out of this scrape",
-                index,
-                wait,
-                extra={"event": "metrics.worker_missing"},
-            )
-            parts.append(None)
-        return parts
-
     # -- starting and running ------------------------------------------------------------
 
     async def start(
@@ -374,7 +246,6 @@ class WorkerFleet:
         if port is not None:
             self._reserve(host, port)
         self._started = True
-        self._series_dir = _series_directory()
 
         # All at once: each spends its first second or more importing tether, which on a
         # machine of N cores N workers do side by side (one after the other, the last
@@ -478,39 +349,18 @@ class WorkerFleet:
                         await asyncio.sleep(0)
                         turn = clock() + _TURN
 
-    async def _answers(self, index: int, reader: asyncio.StreamReader) -> None:
-        """Hand worker ``index``'s answers to the scrapes waiting for them; once it is
-        gone, those wait no more (an answer that comes too late is not kept)."""
-        asked = self._series[index]
-        try:
-            while (message := await _receive(reader)) is not None:
-                if not isinstance(message, _Series):
-                    continue
-                waiting = asked.pop(message.asked, None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(message.parts)
-                elif isinstance(message.parts, _SeriesFile):
-                    with contextlib.suppress(OSError):
-                        os.unlink(message.parts.path)
-        finally:
-            for waiting in asked.values():
-                waiting.cancel()
-
     async def _spawn(self, index: int, allowed: AllowedTargets | None = None) -> _Worker:
         """Start worker ``index`` and send it its share, with ``allowed`` (what ``/probe``
         may reach) when the caller has worked it out already."""
         ours, theirs = socket.socketpair()
-        heard, said = socket.socketpair()  # its answers to scrapes, one way
         spec = {
             "fd": theirs.fileno(),
-            "answers": said.fileno(),
             "index": index,
             "listen": [[family, list(address)] for family, address in self._listen],
             "coordinator": self._coordinator,
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
             "limits": dataclasses.astuple(self._limits),
-            "series": self._series_dir,
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -520,21 +370,16 @@ class WorkerFleet:
                 # copy of themselves, and what the coordinator pickles would not match.
                 "import sys; from tether.monitor.runtime._workers import main; sys.exit(main())",
                 json.dumps(spec),
-                pass_fds=(theirs.fileno(), said.fileno()),
+                pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
             )
         except OSError as exc:
             ours.close()
-            heard.close()
             raise WorkerError(f"cannot start a worker process: {exc}") from exc
         finally:
             theirs.close()
-            said.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        answers, answers_end = await asyncio.open_unix_connection(sock=heard)
         worker = _Worker(index, process, reader, writer)
-        worker.answers = asyncio.ensure_future(self._answers(index, answers))
-        worker.answers_end = answers_end
         try:
             async with asyncio.timeout(_READY_TIMEOUT):
                 ready = await _receive(reader)
@@ -544,8 +389,6 @@ class WorkerFleet:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             writer.close()
-            worker.answers.cancel()
-            answers_end.close()
             raise
         if not isinstance(ready, _Ready) or ready.error is not None:
             await self._end(worker)
@@ -560,10 +403,6 @@ class WorkerFleet:
         """Close our end of ``worker``'s socket and reap its process (killing it if it
         does not exit on its own within the stop timeout); its exit code."""
         worker.writer.close()
-        if worker.answers is not None:
-            worker.answers.cancel()
-        if worker.answers_end is not None:
-            worker.answers_end.close()
         try:
             async with asyncio.timeout(_STOP_TIMEOUT):
                 return await worker.process.wait()
@@ -608,9 +447,6 @@ class WorkerFleet:
         for sock in self._reserved:
             sock.close()
         self._reserved.clear()
-        if self._series_dir is not None:
-            shutil.rmtree(self._series_dir, ignore_errors=True)
-            self._series_dir = None
 
 
 def _reuse(sock: socket.socket, family: int) -> None:
@@ -663,7 +499,6 @@ async def _work(spec: dict[str, Any]) -> int:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=spec["fd"]))
-    _, answers = await asyncio.open_unix_connection(sock=socket.socket(fileno=spec["answers"]))
     prober = Prober()
     allowed = AllowedTargets((), ())
     bearer: frozenset[str] | None = None
@@ -686,48 +521,13 @@ async def _work(spec: dict[str, Any]) -> int:
     writer.write(_frame(_Ready()))
     batch = _Batch(writer)
     frozen = False
-    # The per-check series of this worker's checks (/metrics: the coordinator asks for
-    # them at each scrape, and writes none of them itself).
-    series = CheckSeries()
-    share: frozenset[str] = frozenset()
-    answering: set[asyncio.Task[None]] = set()
-
-    def take(check: Check) -> None:
-        series.observe(check.record, check.timings, check.cert_days_left)
-        # Without what only the series need: a check's blackbox timings were half of
-        # what a frame carried, and an eighth of unpickling it in the coordinator.
-        batch.add(Check(check.record, check.host, cert_expires=check.cert_expires))
-
-    def written(scrape: _Scrape) -> CheckParts | _SeriesFile:
-        parts = series.parts(scrape.here, share)
-        directory = spec.get("series")
-        if directory is None:
-            return parts
-        return _SeriesFile.write(f"{directory}/{spec['index']}-{scrape.asked}", parts)
-
-    async def answer(scrape: _Scrape) -> None:
-        # On a thread: with tens of thousands of monitors, writing them out takes long
-        # enough to make the checks late.
-        try:
-            parts = await asyncio.to_thread(written, scrape)
-        except OSError as exc:  # the coordinator counts it missing
-            log.warning("the series could not be written: %s", exc)
-            return
-        if not answers.is_closing():
-            answers.write(_frame(_Series(scrape.asked, parts)))
 
     async def commands() -> None:
-        nonlocal allowed, bearer, modules, frozen, share
+        nonlocal allowed, bearer, modules, frozen
         while (message := await _receive(reader)) is not None:
-            if isinstance(message, _Scrape):
-                task = asyncio.ensure_future(answer(message))
-                answering.add(task)
-                task.add_done_callback(answering.discard)
-            elif isinstance(message, _Assign):
+            if isinstance(message, _Assign):
                 allowed, bearer, modules = message.allowed, message.bearer, message.modules
                 prober.assign(message.monitors)
-                share = frozenset(m.name for m in message.monitors)
-                series.keep(share)
                 if not frozen:  # the configuration lives as long as the process
                     frozen = True
                     gc.collect()
@@ -742,14 +542,13 @@ async def _work(spec: dict[str, Any]) -> int:
 
     listening = asyncio.ensure_future(commands())
     try:
-        await prober.run(stop, take)
+        await prober.run(stop, batch.add)
     finally:
         listening.cancel()
         batch.flush()
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()
-        answers.close()
         if site_runner is not None:
             await site_runner.cleanup()
     return 0

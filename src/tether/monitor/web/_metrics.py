@@ -61,7 +61,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -154,13 +154,11 @@ class _Scrape:
         cluster: ClusterView,
         locations: Mapping[str, LocationsView],
         probed: Container[str] | None,
-        elsewhere: Sequence[CheckParts | None],
     ) -> None:
         self._metrics = metrics
         self._cluster = cluster
         self._locations = locations
         self._probed = probed
-        self._elsewhere = elsewhere
 
     def sources(self) -> list[Callable[[], Iterable[Metric | _Written]]]:
         """Where the scrape's families come from, each read on its own: one that raises
@@ -178,19 +176,46 @@ class _Scrape:
         yield _Written.of("tether_monitor_up", _UP_HEAD, written, len(lines) - len(written))
 
     def _checks(self) -> Iterator[_Written]:
-        """The per-check series: this process's (:meth:`CheckSeries.parts`), then those
-        the worker processes wrote of their own checks, family by family."""
-        every = [self._metrics.series.parts(self._cluster.here, self._probed)]
-        every.extend(part for part in self._elsewhere if part is not None)
-        for i, (name, (kind, text)) in enumerate(_CHECK_FAMILIES.items()):
-            body = b"".join(part.lines[i] for part in every)
-            if name == "tether_probe_failures":
-                created = b"".join(part.created for part in every)
-                if created:  # the counters' _created samples: a gauge after them
-                    body += _head("tether_probe_failures_created", text, "gauge").encode()
-                    body += created
-            head = _head(_exposed(name, kind), text, kind).encode()
-            yield _Written(name, head + body, sum(part.lost[i] for part in every))
+        """The per-check series, written out (:func:`_go_value`, :func:`label_value`): a
+        series whose value or labels cannot be written is left out and counted."""
+        here = label_value(self._cluster.here)
+        success: list[str] = []
+        duration: list[str] = []
+        phase: list[str] = []
+        total: list[str] = []
+        created: list[str] = []
+        expiry: list[str] = []
+        lost = dict.fromkeys(_CHECK_FAMILIES, 0)
+        names: dict[object, str | None] = {}
+        """Phase and kind names escaped, each once a scrape."""
+        for monitor, last in list(self._metrics.checks.items()):
+            if self._probed is not None and monitor not in self._probed:
+                continue  # moved to another instance of this location, which exports it
+            # A monitor's lines are written again only after a check changed them (or
+            # the location did): a scrape in a wave re-renders the monitors checked since
+            # the last one, not every monitor.
+            version = last.version
+            kept = last.written
+            if kept is None or kept.version != version or kept.here != here:
+                kept = last.written = _lines(last, here, names, version)
+                self._metrics.rendered += 1
+            success.extend(kept.success)
+            duration.extend(kept.duration)
+            phase.extend(kept.phase)
+            total.extend(kept.total)
+            created.extend(kept.created)
+            expiry.extend(kept.expiry)
+            if kept.lost:
+                for family, n in kept.lost:
+                    lost[family] += n
+        if created:  # the counters' _created samples: a gauge after them
+            help_text = _CHECK_FAMILIES["tether_probe_failures"][1]
+            total.append(_head("tether_probe_failures_created", help_text, "gauge"))
+            total.extend(created)
+        for (name, (kind, text)), lines in zip(
+            _CHECK_FAMILIES.items(), (success, duration, phase, total, expiry), strict=True
+        ):
+            yield _Written.of(name, _head(_exposed(name, kind), text, kind), lines, lost[name])
 
     def _places(self) -> Iterator[Metric | _Written]:
         lines: list[str] = []
@@ -224,107 +249,6 @@ class _Scrape:
             "tether_cluster_leader",
             "1 on the instance that leads the cluster (runs the incidents), else 0",
             int(self._cluster.leading),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CheckParts:
-    """One process's per-check series, written out for a scrape: each family's lines in
-    :data:`_CHECK_FAMILIES`' order (without their ``# HELP`` and ``# TYPE``), the failure
-    counters' ``_created`` lines, and how many series of each family were left out.
-    Bytes and counts only: a worker process sends the coordinator its own
-    (``runtime/_workers.py``), so a scrape never walks the workers' monitors in the
-    coordinator's interpreter lock."""
-
-    lines: tuple[bytes, ...]
-    created: bytes
-    lost: tuple[int, ...]
-
-
-class CheckSeries:
-    """The per-check series of the checks one process makes or takes: each monitor's
-    last check and its failures so far, as plain numbers, written out when scraped
-    (:meth:`parts`).  The coordinator holds one for the checks it takes itself; each
-    worker process one for the checks it makes."""
-
-    def __init__(self, *, wall: Callable[[], float] = time.time) -> None:
-        self._wall = wall
-        self.checks: dict[str, _Last] = {}
-        """Each monitor's last check here, labelled when scraped."""
-        self.rendered = 0
-        """How many times a monitor's lines were written (for the tests: a scrape writes
-        those of the monitors checked since the last one)."""
-
-    def observe(
-        self, record: ProbeRecord, timings: Mapping[str, float], days_left: int | None
-    ) -> None:
-        """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
-        :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
-        last = self.checks.get(record.monitor)
-        if last is None:
-            last = self.checks[record.monitor] = _Last(label_value(record.monitor))
-        last.version += 1
-        last.success = 1 if record.ok else 0
-        last.duration = (record.latency_ms or 0.0) / 1000
-        last.phases.update(timings)
-        if not record.ok:
-            kind = record.kind.value if record.kind is not None else "condition"
-            counted = last.failures.get(kind)
-            if counted is None:
-                last.failures[kind] = [1.0, self._wall()]
-            else:
-                counted[0] += 1
-        if days_left is not None:
-            last.expiry = days_left * 86400.0
-
-    def forget(self, monitor: str) -> None:
-        self.checks.pop(monitor, None)
-
-    def keep(self, monitors: Container[str]) -> None:
-        """Forget every monitor but ``monitors`` (a worker's share, when it changes)."""
-        for monitor in [m for m in self.checks if m not in monitors]:
-            del self.checks[monitor]
-
-    def parts(self, here: object, probed: Container[str] | None = None) -> CheckParts:
-        """The series of the monitors checked here (of ``probed`` alone, when given: one
-        moved to another instance of this location is exported by that one), labelled
-        with the location ``here`` (:func:`_go_value`, :func:`label_value`): a series
-        whose value or labels cannot be written is left out and counted.
-
-        A monitor's lines are written again only after a check changed them (or the
-        location did): a scrape in a wave writes those of the monitors checked since the
-        last one, not every monitor's."""
-        location = label_value(here)
-        success: list[str] = []
-        duration: list[str] = []
-        phase: list[str] = []
-        total: list[str] = []
-        created: list[str] = []
-        expiry: list[str] = []
-        lost = dict.fromkeys(_CHECK_FAMILIES, 0)
-        names: dict[object, str | None] = {}
-        """Phase and kind names escaped, each once a scrape."""
-        for monitor, last in list(self.checks.items()):
-            if probed is not None and monitor not in probed:
-                continue
-            version = last.version
-            kept = last.written
-            if kept is None or kept.version != version or kept.here != location:
-                kept = last.written = _lines(last, location, names, version)
-                self.rendered += 1
-            success.extend(kept.success)
-            duration.extend(kept.duration)
-            phase.extend(kept.phase)
-            total.extend(kept.total)
-            created.extend(kept.created)
-            expiry.extend(kept.expiry)
-            if kept.lost:
-                for family, n in kept.lost:
-                    lost[family] += n
-        return CheckParts(
-            tuple("".join(lines).encode() for lines in (success, duration, phase, total, expiry)),
-            "".join(created).encode(),
-            tuple(lost.values()),
         )
 
 
@@ -513,9 +437,8 @@ class MonitorMetrics:
         self._oldest: dict[str, float | None] = {}
         """Each channel seen, and when its oldest queued alert was queued (None: none
         waits); the age is set at each scrape."""
-        self.series = CheckSeries(wall=wall)
-        """The per-check series of the checks this process takes (with ``workers``,
-        those of its own pushes and heartbeats: each worker keeps its checks' own)."""
+        self.checks: dict[str, _Last] = {}
+        """Each monitor's last check here, labelled when scraped."""
         self.registry = CollectorRegistry()
         r = self.registry
         self._render_errors = 0
@@ -525,6 +448,9 @@ class MonitorMetrics:
         self.up: dict[str, str | None] = {}
         """Each monitor's ``tether_monitor_up`` line, written when its state changes (None:
         its name cannot be written; counted at each scrape)."""
+        self.rendered = 0
+        """How many times a monitor's per-check lines were written (for the tests: a
+        scrape writes those of the monitors checked since the last one)."""
 
         self.alerts_sent = Counter(
             "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
@@ -574,20 +500,27 @@ class MonitorMetrics:
 
     # -- checks --------------------------------------------------------------------------
 
-    @property
-    def checks(self) -> dict[str, _Last]:
-        """Each monitor's last check taken here (:attr:`series`)."""
-        return self.series.checks
-
-    @property
-    def rendered(self) -> int:
-        return self.series.rendered
-
     def observe(
         self, record: ProbeRecord, timings: Mapping[str, float], days_left: int | None
     ) -> None:
-        """A check taken here (:meth:`CheckSeries.observe`)."""
-        self.series.observe(record, timings, days_left)
+        """A check: its verdict, its duration, ``timings`` (seconds per blackbox phase,
+        :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
+        last = self.checks.get(record.monitor)
+        if last is None:
+            last = self.checks[record.monitor] = _Last(label_value(record.monitor))
+        last.version += 1
+        last.success = 1 if record.ok else 0
+        last.duration = (record.latency_ms or 0.0) / 1000
+        last.phases.update(timings)
+        if not record.ok:
+            kind = record.kind.value if record.kind is not None else "condition"
+            counted = last.failures.get(kind)
+            if counted is None:
+                last.failures[kind] = [1.0, self._wall()]
+            else:
+                counted[0] += 1
+        if days_left is not None:
+            last.expiry = days_left * 86400.0
 
     def state(self, monitor: str, up: bool) -> None:
         """The monitor's state for the cluster changed (``tether_monitor_up``)."""
@@ -600,7 +533,7 @@ class MonitorMetrics:
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration (those of its
         locations are made at each scrape from the configuration: they go with it)."""
-        self.series.forget(monitor)
+        self.checks.pop(monitor, None)
         self.up.pop(str(monitor), None)
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
@@ -614,13 +547,10 @@ class MonitorMetrics:
         cluster: ClusterView,
         locations: Mapping[str, LocationsView] | None = None,
         probed: Container[str] | None = None,
-        elsewhere: Sequence[CheckParts | None] = (),
     ) -> bytes:
         """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``
         (only those of ``probed``, the monitors this instance probes now, when given: one
-        whose shard moved to another instance is exported by that one), and those the
-        worker processes wrote themselves (``elsewhere``; None for one that did not
-        answer: its series are left out, and counted as one), the monitors'
+        whose shard moved to another instance is exported by that one), the monitors'
         ``locations`` (``Runner.locations``), and the instances
         when ``cluster`` has read them."""
         now = self._wall()
@@ -628,11 +558,7 @@ class MonitorMetrics:
             self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
         parts: list[bytes] = []
         lost = 0
-        missing = sum(part is None for part in elsewhere)
-        if missing:
-            lost += missing
-            self._say("a worker's per-check series", f"{missing} worker(s) did not send them")
-        for source in _Scrape(self, cluster, locations or {}, probed, elsewhere).sources():
+        for source in _Scrape(self, cluster, locations or {}, probed).sources():
             try:
                 for metric in source():
                     if isinstance(metric, _Written):

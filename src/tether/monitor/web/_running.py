@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.engine._traffic import Call, Traffic
     from tether.monitor.store import Cluster, Store
-    from tether.monitor.web._metrics import CheckParts, MonitorMetrics
+    from tether.monitor.web._metrics import MonitorMetrics
 
 
 class Running(Protocol):
@@ -57,7 +57,6 @@ class Running(Protocol):
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]: ...
     def cluster_view(self) -> ClusterView: ...
     def push_monitor(self, token: str) -> Monitor | None: ...
-    async def check_parts(self, here: str) -> list[CheckParts | None]: ...
 
     # -- what the web hands it ----------------------------------------------------------
 

@@ -94,11 +94,7 @@ async def scrape(runner: Running) -> bytes:
     # thousands of monitors a scrape takes seconds, which the checks must not wait for
     # (the collectors copy what they read, each a dict the event loop writes).
     locations = runner.locations()
-    # With workers, each keeps the series of the checks it makes, and writes them itself.
-    elsewhere = await runner.check_parts(cluster.here)
-    return await asyncio.to_thread(
-        runner.metrics.render, cluster, locations, runner.latest, elsewhere
-    )
+    return await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
 
 
 def probe_handler(
