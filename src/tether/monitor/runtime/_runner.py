@@ -69,7 +69,7 @@ from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, Q
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._fleet import Fleet
-from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._loop import freeze, in_turns
 from tether.monitor.store import (
     Cluster,
     ClusterError,
@@ -1101,14 +1101,14 @@ class Runner:
         except StoreError:
             return  # read again next second; the writer has said why
         now = self.wall()
-        events: list[QuorumEvent] = []
-        for state in self.feed.take(rows):
+        # In turns: in a wave one read is thousands of changes, the checks waited behind.
+        async for state in in_turns(self.feed.take(rows)):
             if state.location == self.here and state.monitor in self._published:
                 # Its own, known first-hand (and perhaps newer than this row).  One taken
                 # over and not changed since is known from the row its last holder wrote.
                 continue
-            events += self.quorum.update(state, now)
-        self._lead(events, now)
+            if self.feed.states.get((state.monitor, state.location)) is state:  # not stale
+                self._lead(self.quorum.update(state, now), now)
 
     async def _prune(self) -> None:
         """Drop history past its retention; a store that cannot be written now is pruned
