@@ -23,14 +23,12 @@ MODULES_OVER = {
     "monitor/store/_base.py": 1008,
     "monitor/store/_postgres.py": 1447,
     "monitor/store/_sqlite.py": 1336,
-    "monitor/web/_dashboard.py": 2091,
+    "monitor/web/_dashboard.py": 1888,
 }
 """The modules still over :data:`MODULE_MAX` lines, and their size when listed."""
 
 FUNCTIONS_OVER = {
-    "monitor/runtime/_app.py:run_monitor": 106,
     "monitor/web/_actions.py:add_actions": 269,
-    "monitor/web/_dashboard.py:add_dashboard": 184,
 }
 """The functions still over :data:`FUNCTION_MAX` lines, and their size when listed."""
 

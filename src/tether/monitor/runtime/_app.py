@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Mapping
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from tether._hostport import join_hostport
 from tether._plural import count
@@ -34,6 +34,9 @@ from tether.monitor.config import (
 from tether.monitor.runtime._loop import run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
+
+if TYPE_CHECKING:
+    from tether.monitor.runtime._workers import WorkerFleet
 
 __all__ = [
     "channels_for",
@@ -107,10 +110,10 @@ def run_monitor(
     ``tether.monitor`` logger; where that goes is the caller's choice (``tether monitor``
     uses :func:`logging_to`), and the workers write theirs the same way."""
     from tether.monitor.runtime._log import current_format
-    from tether.monitor.runtime._workers import WorkerError, WorkerFleet
+    from tether.monitor.runtime._workers import WorkerFleet
     from tether.monitor.web._auth import required_tokens
     from tether.monitor.web._limits import raise_fd_limit
-    from tether.monitor.web._web import allowed_targets, limits_of, serve, serve_unix
+    from tether.monitor.web._web import allowed_targets, limits_of
 
     try:
         here = resolve_location(config, location, env={})
@@ -135,58 +138,11 @@ def run_monitor(
             limits=limits_of(config.server),
         )
     runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        reloads: set[asyncio.Task[None]] = set()
-
-        def hangup() -> None:
-            task = loop.create_task(reload(runner, path))
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, hangup)
-        loop.add_signal_handler(signal.SIGUSR1, lambda: dump_stacks(runner.describe()))
-        server_host, server_port = config.server.host, config.server.port
-        try:
-            if fleet is None:
-                server = await serve(runner, server_host, server_port)
-                host, port = server.addresses[0][:2]
-            else:
-                server = await serve_unix(runner, os.path.join(str(private), "coordinator.sock"))
-                first = await fleet.start(server_host, server_port)
-                host, port = first or (server_host, server_port)
-        except (OSError, WorkerError) as exc:
-            print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
-            return 1
-        storage = config.storage
-        where = redact_url(storage.postgres) if storage.postgres else storage.path
-        listen = join_hostport(host, port)
-        n = len(config.monitors)
-        probing = f" probed by {count(workers, 'worker process', 'worker processes')}"
-        log.info(
-            "%s%s, storing in %s; dashboard on http://%s/, metrics on /metrics; Ctrl-C stops",
-            count(n, "monitor"),
-            probing if fleet is not None else "",
-            where,
-            listen,
-            extra={"event": "started"},
-        )
-        for warning in config_warnings(config):
-            log.warning("%s", warning, extra={"event": "config.warning"})
-        try:
-            await runner.run(stop, freeze_gc=True)
-        finally:
-            await server.cleanup()
-        return 0
-
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
-        return run(main())  # on uvloop where installed (_loop.py)
+        main = _serve_until_stopped(path, config, runner, fleet, private, workers, err)
+        return run(main)  # on uvloop where installed (_loop.py)
     finally:
         sys.setswitchinterval(switch)
         outbox.close()
@@ -194,6 +150,74 @@ def run_monitor(
         cluster.close()
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)
+
+
+async def _serve_until_stopped(
+    path: str,
+    config: MonitorConfig,
+    runner: Runner,
+    fleet: WorkerFleet | None,
+    private: str | None,
+    workers: int,
+    err: TextIO,
+) -> int:
+    """:func:`run_monitor`'s life on the event loop: the signals, the server (or the
+    worker processes' coordinator and the workers), the runner until SIGINT or SIGTERM."""
+    from tether.monitor.runtime._workers import WorkerError
+    from tether.monitor.web._web import serve, serve_unix
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def hangup() -> None:
+        task = loop.create_task(reload(runner, path))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: dump_stacks(runner.describe()))
+    server_host, server_port = config.server.host, config.server.port
+    try:
+        if fleet is None:
+            server = await serve(runner, server_host, server_port)
+            host, port = server.addresses[0][:2]
+        else:
+            server = await serve_unix(runner, os.path.join(str(private), "coordinator.sock"))
+            first = await fleet.start(server_host, server_port)
+            host, port = first or (server_host, server_port)
+    except (OSError, WorkerError) as exc:
+        print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
+        return 1
+    _log_started(config, host, port, workers, fleet)
+    try:
+        await runner.run(stop, freeze_gc=True)
+    finally:
+        await server.cleanup()
+    return 0
+
+
+def _log_started(
+    config: MonitorConfig, host: str, port: int, workers: int, fleet: WorkerFleet | None
+) -> None:
+    """Say that the monitor runs, and where, and what in its configuration looks wrong."""
+    storage = config.storage
+    where = redact_url(storage.postgres) if storage.postgres else storage.path
+    listen = join_hostport(host, port)
+    n = len(config.monitors)
+    probing = f" probed by {count(workers, 'worker process', 'worker processes')}"
+    log.info(
+        "%s%s, storing in %s; dashboard on http://%s/, metrics on /metrics; Ctrl-C stops",
+        count(n, "monitor"),
+        probing if fleet is not None else "",
+        where,
+        listen,
+        extra={"event": "started"},
+    )
+    for warning in config_warnings(config):
+        log.warning("%s", warning, extra={"event": "config.warning"})
 
 
 def dump_stacks(about: str) -> None:

@@ -1,5 +1,6 @@
 """The monitor's web dashboard: every monitor's state and why, the open incidents with
-their cause and fix, and one page per monitor with its results and roll-ups.
+their cause and fix, and one page per monitor with its results and roll-ups, on these
+routes (their handlers: ``_dashboard_routes.py``):
 
     GET /                      the dashboard: one page of the monitors, sorted and filtered
                                (``?state=&q=&sort=&order=&page=&per_page=``, _overview.py)
@@ -66,12 +67,10 @@ import html
 import importlib.resources
 import json
 import threading
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
-
-from aiohttp import web
 
 from tether._catalogue import CATALOGUE
 from tether._durations import format_duration, human_duration
@@ -97,10 +96,9 @@ from tether.monitor.reports._documents import (
 )
 from tether.monitor.reports._uptime import WINDOWS, UptimeTable, format_uptime, uptimes, uptimes_of
 from tether.monitor.store._base import Listed, StoreError, StoreHealth, bucket_start
-from tether.monitor.web._access import PRINCIPAL, READ, Principal, authorize, csrf_field, refusal
-from tether.monitor.web._actions import Forms, forms_for
+from tether.monitor.web._access import Principal, csrf_field
+from tether.monitor.web._actions import Forms
 from tether.monitor.web._board import STATE_ORDER, StateBoard
-from tether.monitor.web._flight import Flights
 from tether.monitor.web._overview import (
     QUERY_MAX,
     Entry,
@@ -109,7 +107,6 @@ from tether.monitor.web._overview import (
     arrange_in_order,
     in_order,
 )
-from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
@@ -1879,7 +1876,7 @@ def not_found_page(name: str, now: float, banner: str = "") -> Page:
     return Page("Not found", None, iso(now), main, status=404)
 
 
-# -- routes ---------------------------------------------------------------------------------
+# -- what the routes serve (``_dashboard_routes.py`` registers them) ------------------------
 
 
 def asset(name: str) -> bytes:
@@ -1889,203 +1886,3 @@ def asset(name: str) -> bytes:
 
 def _dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="application/json", charset="utf-8")
-
-
-def _open_only(request: web.Request) -> bool:
-    """``?open=1`` (or any value but ``0``, ``false`` and empty): the open incidents alone."""
-    return request.query.get("open", "0") not in ("0", "false", "")
-
-
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", str(INCIDENTS_SHOWN))
-    return int(request_number(raw, "limit", least=1, most=1000, whole=True))
-
-
-def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0) -> None:
-    """Serve the dashboard's pages, their fragments, the JSON APIs and the static files on
-    ``app``, and add the security headers to every response.  ``refresh`` is how often,
-    in seconds, an open page asks for its fragment."""
-    refresh_ms = max(100, round(refresh * 1000))
-    assets = {name: (asset(name), kind) for name, kind in _ASSETS.items()}
-
-    async def secure(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(SECURITY_HEADERS)
-
-    recent = Recent()
-    table = UptimeTable()
-
-    # The overview and /api/status, asked for by every open page and poller at once in
-    # an outage: requests for the same document while one is built share that build.
-    flights: Flights[tuple[str, int]] = Flights()
-    board = StateBoard()
-
-    # Each page is built, rendered and serialised on a worker thread from a snapshot
-    # taken here, on the loop: the loop only copies a few dicts.
-    async def send(
-        request: web.Request,
-        render: Callable[[Snapshot, str], Page],
-        shown: Iterable[str] | None = None,
-        key: Hashable | None = None,
-    ) -> web.Response:
-        """``key``: what makes this page differ from another request's of the same
-        route (given: an identical request's build in flight is shared)."""
-        fragment = request.query.get("fragment") == "1"
-        who = request.get(PRINCIPAL)
-
-        async def built() -> tuple[str, int]:
-            snap = Snapshot.of(runner, shown)
-
-            def build() -> tuple[str, int]:
-                banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
-                try:
-                    page = render(snap, banner)
-                except StoreError as exc:
-                    page = unavailable_page(exc, snap.now, banner)
-                html = page.fragment() if fragment else page.document(refresh_ms, who)
-                return html, page.status
-
-            return await asyncio.to_thread(build)
-
-        if key is None:
-            text, status = await built()
-        else:
-            text, status = await flights.run((key, fragment, who), built)
-        return web.Response(
-            text=text,
-            status=status,
-            headers={"Cache-Control": "no-store"} if fragment else None,
-            content_type="text/html",
-            charset="utf-8",
-        )
-
-    async def dashboard(request: web.Request) -> web.Response:
-        view = View.parse(request.query)
-        return await send(
-            request,
-            lambda snap, banner: dashboard_page(
-                build_status(snap, recent, view, table, board), banner
-            ),
-            key=("/", view),
-        )
-
-    async def monitor(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        forms = forms_for(request)
-
-        def render(snap: Snapshot, banner: str) -> Page:
-            doc = build_monitor(snap, name)
-            if doc is None:
-                return not_found_page(name, snap.now, banner)
-            return monitor_page(doc, banner, forms)
-
-        return await send(request, render, [name])
-
-    async def incidents(request: web.Request) -> web.Response:
-        forms = forms_for(request)
-        open_only = _open_only(request)
-        limit = _limit(request)
-        return await send(
-            request,
-            lambda snap, banner: incidents_page(
-                build_incidents(snap, open_only=open_only, limit=limit),
-                banner,
-                forms,
-                open_only=open_only,
-            ),
-            (),
-        )
-
-    async def document_text(
-        snap: Snapshot,
-        build: Callable[[], dict[str, Any] | None],
-        name: str = "",
-        missing: str | None = None,
-        encode: Callable[[dict[str, Any]], str] = _dumps,
-    ) -> tuple[str, int]:
-        """A JSON document built on a worker thread, and its status: 503 when the history
-        cannot be read, saying why and how the store's writing goes; ``encode`` writes
-        the document (:func:`_dumps`)."""
-        try:
-            doc = await asyncio.to_thread(build)
-        except StoreError as exc:
-            error = f"the history cannot be read now: {redact_text(str(exc))}"
-            body = {"error": error, "store": store_json(snap.store_health)}
-            return _dumps(body), 503
-        if doc is None:
-            error = missing or f"no monitor is called {name!r}"
-            return _dumps({"error": error}), 404
-        return await asyncio.to_thread(encode, doc), 200
-
-    async def document(
-        snap: Snapshot,
-        build: Callable[[], dict[str, Any] | None],
-        name: str = "",
-        missing: str | None = None,
-    ) -> web.Response:
-        return _json(*await document_text(snap, build, name, missing))
-
-    async def status(request: web.Request) -> web.Response:
-        view = View.parse(request.query)
-
-        async def built() -> tuple[str, int]:
-            snap = Snapshot.of(runner)
-            return await document_text(
-                snap, lambda: build_status(snap, recent, view, table, board), encode=status_json
-            )
-
-        return _json(*await flights.run(("/api/status", view), built))
-
-    async def monitor_api(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        snap = Snapshot.of(runner, [name])
-        return await document(snap, lambda: build_monitor(snap, name), name)
-
-    async def series_api(request: web.Request) -> web.Response:
-        authorize(request, READ)
-        name = request.match_info["name"]
-        span = request.query.get("range", RANGE_SHOWN)
-        if span not in RANGES:
-            raise refusal(400, f"range: give one of {', '.join(RANGES)}, not {span[:40]!r}")
-        snap = Snapshot.of(runner, ())
-        return await document(snap, lambda: build_series(snap, name, span), name)
-
-    async def incidents_api(request: web.Request) -> web.Response:
-        open_only = _open_only(request)
-        limit = _limit(request)
-        snap = Snapshot.of(runner, ())
-        return await document(snap, lambda: build_incidents(snap, open_only=open_only, limit=limit))
-
-    async def incident_api(request: web.Request) -> web.Response:
-        try:
-            number = int(request.match_info["id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
-        snap = Snapshot.of(runner, ())
-        missing = f"no incident #{number}"
-        return await document(snap, lambda: build_incident(snap, number), missing=missing)
-
-    async def static(request: web.Request) -> web.Response:
-        found = assets.get(request.match_info["file"])
-        if found is None:
-            raise web.HTTPNotFound()
-        body, kind = found
-        return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
-
-    app.on_response_prepare.append(secure)
-    routes: Iterable[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = (
-        ("/", dashboard),
-        ("/api/status", status),
-        ("/monitors/{name:.+}", monitor),
-        ("/incidents", incidents),
-        ("/api/monitors/{name:.+}", monitor_api),
-        ("/api/series/{name:.+}", series_api),
-        ("/api/incidents", incidents_api),
-        ("/api/incidents/{id:[0-9]{1,18}}", incident_api),
-        ("/static/{file}", static),
-    )
-    for path, handler in routes:
-        app.router.add_get(path, handler)

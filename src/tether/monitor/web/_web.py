@@ -1,6 +1,6 @@
 """The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, ``/api/status``, and the dashboard (``_dashboard.py``).  aiohttp, on the monitor's
-own event loop."""
+has it, ``/api/status``, and the dashboard (``_dashboard.py``, routed by
+``_dashboard_routes.py``).  aiohttp, on the monitor's own event loop."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, Tcp
 from tether.monitor.store import ClusterError
 from tether.monitor.web._actions import add_actions
 from tether.monitor.web._auth import gate, install
-from tether.monitor.web._dashboard import add_dashboard
+from tether.monitor.web._dashboard_routes import add_dashboard
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
 from tether.monitor.web._params import MAX_BODY, request_number

@@ -1,0 +1,269 @@
+"""The dashboard's routes (listed in ``_dashboard.py``'s docstring) on an aiohttp app:
+:func:`add_dashboard` and the handlers it registers, which build each page and JSON
+document of ``_dashboard.py`` from a snapshot taken on the loop, on a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tether._redact import redact_text
+from tether.monitor.reports._uptime import UptimeTable
+from tether.monitor.store._base import StoreError
+from tether.monitor.web._access import PRINCIPAL, READ, authorize, refusal
+from tether.monitor.web._actions import forms_for
+from tether.monitor.web._board import StateBoard
+from tether.monitor.web._dashboard import (
+    _ASSETS,
+    INCIDENTS_SHOWN,
+    RANGE_SHOWN,
+    RANGES,
+    SECURITY_HEADERS,
+    Page,
+    Recent,
+    Snapshot,
+    _dumps,
+    asset,
+    build_incident,
+    build_incidents,
+    build_monitor,
+    build_series,
+    build_status,
+    channel_banner,
+    dashboard_page,
+    incidents_page,
+    monitor_page,
+    not_found_page,
+    status_json,
+    store_banner,
+    store_json,
+    unavailable_page,
+)
+from tether.monitor.web._flight import Flights
+from tether.monitor.web._overview import View
+from tether.monitor.web._params import request_number
+
+if TYPE_CHECKING:
+    from tether.monitor.web._running import Running
+
+__all__ = ["add_dashboard"]
+
+
+def _json(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="application/json", charset="utf-8")
+
+
+def _open_only(request: web.Request) -> bool:
+    """``?open=1`` (or any value but ``0``, ``false`` and empty): the open incidents alone."""
+    return request.query.get("open", "0") not in ("0", "false", "")
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(INCIDENTS_SHOWN))
+    return int(request_number(raw, "limit", least=1, most=1000, whole=True))
+
+
+@dataclass(eq=False)
+class _Handlers:
+    """The dashboard's request handlers (:func:`add_dashboard`) and what they keep between
+    requests: the sparklines' roll-ups, the uptimes, the builds in flight, the states."""
+
+    runner: Running
+    refresh_ms: int
+    assets: Mapping[str, tuple[bytes, str]]
+    recent: Recent = field(default_factory=Recent)
+    table: UptimeTable = field(default_factory=UptimeTable)
+    # The overview and /api/status, asked for by every open page and poller at once in
+    # an outage: requests for the same document while one is built share that build.
+    flights: Flights[tuple[str, int]] = field(default_factory=Flights)
+    board: StateBoard = field(default_factory=StateBoard)
+
+    # Each page is built, rendered and serialised on a worker thread from a snapshot
+    # taken here, on the loop: the loop only copies a few dicts.
+    async def send(
+        self,
+        request: web.Request,
+        render: Callable[[Snapshot, str], Page],
+        shown: Iterable[str] | None = None,
+        key: Hashable | None = None,
+    ) -> web.Response:
+        """``key``: what makes this page differ from another request's of the same
+        route (given: an identical request's build in flight is shared)."""
+        fragment = request.query.get("fragment") == "1"
+        who = request.get(PRINCIPAL)
+
+        async def built() -> tuple[str, int]:
+            snap = Snapshot.of(self.runner, shown)
+
+            def build() -> tuple[str, int]:
+                banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
+                try:
+                    page = render(snap, banner)
+                except StoreError as exc:
+                    page = unavailable_page(exc, snap.now, banner)
+                html = page.fragment() if fragment else page.document(self.refresh_ms, who)
+                return html, page.status
+
+            return await asyncio.to_thread(build)
+
+        if key is None:
+            text, status = await built()
+        else:
+            text, status = await self.flights.run((key, fragment, who), built)
+        return web.Response(
+            text=text,
+            status=status,
+            headers={"Cache-Control": "no-store"} if fragment else None,
+            content_type="text/html",
+            charset="utf-8",
+        )
+
+    async def dashboard(self, request: web.Request) -> web.Response:
+        view = View.parse(request.query)
+        return await self.send(
+            request,
+            lambda snap, banner: dashboard_page(
+                build_status(snap, self.recent, view, self.table, self.board), banner
+            ),
+            key=("/", view),
+        )
+
+    async def monitor(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        forms = forms_for(request)
+
+        def render(snap: Snapshot, banner: str) -> Page:
+            doc = build_monitor(snap, name)
+            if doc is None:
+                return not_found_page(name, snap.now, banner)
+            return monitor_page(doc, banner, forms)
+
+        return await self.send(request, render, [name])
+
+    async def incidents(self, request: web.Request) -> web.Response:
+        forms = forms_for(request)
+        open_only = _open_only(request)
+        limit = _limit(request)
+        return await self.send(
+            request,
+            lambda snap, banner: incidents_page(
+                build_incidents(snap, open_only=open_only, limit=limit),
+                banner,
+                forms,
+                open_only=open_only,
+            ),
+            (),
+        )
+
+    async def document_text(
+        self,
+        snap: Snapshot,
+        build: Callable[[], dict[str, Any] | None],
+        name: str = "",
+        missing: str | None = None,
+        encode: Callable[[dict[str, Any]], str] = _dumps,
+    ) -> tuple[str, int]:
+        """A JSON document built on a worker thread, and its status: 503 when the history
+        cannot be read, saying why and how the store's writing goes; ``encode`` writes
+        the document (:func:`_dumps`)."""
+        try:
+            doc = await asyncio.to_thread(build)
+        except StoreError as exc:
+            error = f"the history cannot be read now: {redact_text(str(exc))}"
+            body = {"error": error, "store": store_json(snap.store_health)}
+            return _dumps(body), 503
+        if doc is None:
+            error = missing or f"no monitor is called {name!r}"
+            return _dumps({"error": error}), 404
+        return await asyncio.to_thread(encode, doc), 200
+
+    async def document(
+        self,
+        snap: Snapshot,
+        build: Callable[[], dict[str, Any] | None],
+        name: str = "",
+        missing: str | None = None,
+    ) -> web.Response:
+        return _json(*await self.document_text(snap, build, name, missing))
+
+    async def status(self, request: web.Request) -> web.Response:
+        view = View.parse(request.query)
+
+        async def built() -> tuple[str, int]:
+            snap = Snapshot.of(self.runner)
+            return await self.document_text(
+                snap,
+                lambda: build_status(snap, self.recent, view, self.table, self.board),
+                encode=status_json,
+            )
+
+        return _json(*await self.flights.run(("/api/status", view), built))
+
+    async def monitor_api(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        snap = Snapshot.of(self.runner, [name])
+        return await self.document(snap, lambda: build_monitor(snap, name), name)
+
+    async def series_api(self, request: web.Request) -> web.Response:
+        authorize(request, READ)
+        name = request.match_info["name"]
+        span = request.query.get("range", RANGE_SHOWN)
+        if span not in RANGES:
+            raise refusal(400, f"range: give one of {', '.join(RANGES)}, not {span[:40]!r}")
+        snap = Snapshot.of(self.runner, ())
+        return await self.document(snap, lambda: build_series(snap, name, span), name)
+
+    async def incidents_api(self, request: web.Request) -> web.Response:
+        open_only = _open_only(request)
+        limit = _limit(request)
+        snap = Snapshot.of(self.runner, ())
+        return await self.document(
+            snap, lambda: build_incidents(snap, open_only=open_only, limit=limit)
+        )
+
+    async def incident_api(self, request: web.Request) -> web.Response:
+        try:
+            number = int(request.match_info["id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        snap = Snapshot.of(self.runner, ())
+        missing = f"no incident #{number}"
+        return await self.document(snap, lambda: build_incident(snap, number), missing=missing)
+
+    async def static(self, request: web.Request) -> web.Response:
+        found = self.assets.get(request.match_info["file"])
+        if found is None:
+            raise web.HTTPNotFound()
+        body, kind = found
+        return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+
+
+def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0) -> None:
+    """Serve the dashboard's pages, their fragments, the JSON APIs and the static files on
+    ``app``, and add the security headers to every response.  ``refresh`` is how often,
+    in seconds, an open page asks for its fragment."""
+    refresh_ms = max(100, round(refresh * 1000))
+    assets = {name: (asset(name), kind) for name, kind in _ASSETS.items()}
+
+    async def secure(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(SECURITY_HEADERS)
+
+    handlers = _Handlers(runner, refresh_ms, assets)
+    app.on_response_prepare.append(secure)
+    routes: Iterable[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = (
+        ("/", handlers.dashboard),
+        ("/api/status", handlers.status),
+        ("/monitors/{name:.+}", handlers.monitor),
+        ("/incidents", handlers.incidents),
+        ("/api/monitors/{name:.+}", handlers.monitor_api),
+        ("/api/series/{name:.+}", handlers.series_api),
+        ("/api/incidents", handlers.incidents_api),
+        ("/api/incidents/{id:[0-9]{1,18}}", handlers.incident_api),
+        ("/static/{file}", handlers.static),
+    )
+    for path, handler in routes:
+        app.router.add_get(path, handler)
