@@ -21,7 +21,7 @@ MODULES_OVER = {
     "monitor/engine/_incidents.py": 1731,
     "monitor/runtime/_runner.py": 1184,
     "monitor/store/_base.py": 1008,
-    "monitor/store/_postgres.py": 1447,
+    "monitor/store/_postgres.py": 1426,
     "monitor/store/_sqlite.py": 1336,
     "monitor/web/_dashboard.py": 1888,
 }

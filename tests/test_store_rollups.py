@@ -1,9 +1,9 @@
 """Roll-ups written batch by batch are what the pure tally of every result says: the
-stores add each batch to the rows in the database (SQLite in one UPSERT, PostgreSQL by
-reading and merging), and this checks both against ``tally`` over all the results at
-once, for batches hypothesis draws (kinds summed across batches, results without a
-latency, mins and maxes), on a real SQLite file and a real PostgreSQL (``[sqlite]``,
-``[postgres]``: see tests/test_store.py)."""
+stores add each batch to the rows in the database (each in one statement of its own SQL:
+nothing is read back and merged in Python), and this checks both against ``tally`` over
+all the results at once, for batches hypothesis draws (kinds summed across batches,
+results without a latency, mins and maxes), on a real SQLite file and a real PostgreSQL
+(``[sqlite]``, ``[postgres]``: see tests/test_store.py)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,37 @@ def test_rollups_of_batches_are_the_tally_of_all_their_results(target: str) -> N
                             assert row.latency_avg is None
 
     check()
+
+
+def test_two_instances_adding_to_one_row_at_once_lose_no_count(postgres_dsn: str) -> None:
+    """Two instances of a cluster (two stores, two writer threads, one PostgreSQL) write
+    results of one monitor in one minute at once, batch after batch: every result is
+    counted.  Reading a row, merging in Python and writing it back lost the other
+    writer's batches when their transactions overlapped."""
+    import threading
+
+    name = f"shared-{threading.get_ident()}"
+    batches, per_batch = 40, 25
+    stores = [PostgresStore(postgres_dsn), PostgresStore(postgres_dsn)]
+    go = threading.Barrier(2)
+
+    def write(store: Store, ok: bool) -> None:
+        go.wait()
+        for b in range(batches):
+            for i in range(per_batch):
+                store.record(ProbeRecord(name, T0 + 1 + (b * per_batch + i) * 1e-4, ok))
+            store.flush()
+
+    try:
+        threads = [
+            threading.Thread(target=write, args=(store, n == 0)) for n, store in enumerate(stores)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        (minute,) = stores[0].rollups(name, "minute")
+        assert (minute.count, minute.ok_count) == (2 * batches * per_batch, batches * per_batch)
+    finally:
+        for store in stores:
+            store.close()

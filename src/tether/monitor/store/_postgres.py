@@ -3,9 +3,9 @@
 Why this shape:
 - The same writer as SQLite (``_writer.py``): one thread owns the write
   connection and commits probe results in batches.  Results go in with
-  ``COPY``; the roll-up rows a batch touches are read in one query, merged
-  by the shared roll-up maths (``_base.Tally``) and written back in one
-  pipelined ``executemany``.
+  ``COPY``; PostgreSQL tallies the batch and adds it to the roll-up rows it
+  touches in one statement (``_ADD_ROLLUPS``: nothing read back into Python,
+  and an addition, so two instances adding to one row never lose a count).
 - Every batch is one transaction, so a crash of tether or of the server
   never leaves half of one behind.  An alert or incident is committed before
   its call returns, as with SQLite.
@@ -74,7 +74,6 @@ from tether.monitor.store._base import (
     Listed,
     LocationRow,
     Rollup,
-    RollupKey,
     StoreError,
     Tally,
     audit_record,
@@ -88,15 +87,14 @@ from tether.monitor.store._base import (
     listed_record,
     location_row,
     location_values,
-    merge_tallies,
     moves_of,
     note_write,
     probe_record,
     queued_alert,
-    tally,
     too_new,
     window_record,
 )
+from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._writer import (
     BatchedStore,
     IncidentJob,
@@ -347,14 +345,6 @@ away; what it has not used when it stops leading is a gap in the numbering."""
 # A server that does not answer should not hang tether for libpq's default of forever.
 _CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
 _TALLY_NAMES: Final = [c.strip() for c in TALLY_COLUMNS.split(",")]
-_UPSERT_ROLLUP: Final = (
-    f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
-    f"VALUES ({', '.join(['%s'] * (3 + len(_TALLY_NAMES)))}) "
-    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TALLY_NAMES)
-)
-
-
 _LOCATION_NAMES: Final = [c.strip() for c in LOCATION_COLUMNS.split(",")]
 _UPSERT_LOCATION: Final = (
     # INSERT ... SELECT, so that a fence can keep the row out: written only while the
@@ -1428,20 +1418,9 @@ class PostgresStore(BatchedStore["Conn"]):
                         )
                     )
             # Roll-ups are kept up to date as results arrive, so pruning raw rows
-            # never loses what the long-term history needs.  One writer per
-            # database, so reading the rows and writing them back cannot race.
-            new = tally(records)
-            keys = list(new)
-            cur.execute(
-                f"SELECT monitor, period, start, {TALLY_COLUMNS} FROM rollups "
-                "WHERE (monitor, period, start) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[]))",
-                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
-            )
-            stored: dict[RollupKey, Tally] = {
-                (r[0], r[1], r[2]): Tally.from_row(r[3:], _same) for r in cur.fetchall()
-            }
-            cur.executemany(
-                _UPSERT_ROLLUP,
-                [(*key, *t.row(_jsonb)) for key, t in merge_tallies(new, stored).items()],
-            )
+            # never loses what the long-term history needs.  PostgreSQL tallies the
+            # batch and adds it to the rows itself, in one statement: read, merged in
+            # Python and written back, the roll-ups were a sixth of an instance's
+            # interpreter lock in a mass outage, and two instances writing one row at
+            # once could each overwrite the other's count.
+            cur.execute(ADD_ROLLUPS, rollup_arrays(records))
