@@ -27,9 +27,7 @@ MODULES_OVER = {
 }
 """The modules still over :data:`MODULE_MAX` lines, and their size when listed."""
 
-FUNCTIONS_OVER = {
-    "monitor/web/_actions.py:add_actions": 269,
-}
+FUNCTIONS_OVER: dict[str, int] = {}
 """The functions still over :data:`FUNCTION_MAX` lines, and their size when listed."""
 
 

@@ -252,27 +252,87 @@ def _answer(body: _Body, doc: Mapping[str, Any], back: str, status: int = 200) -
     return web.Response(text=text, status=status, content_type="application/json")
 
 
-# -- the routes --------------------------------------------------------------------------------
+def _monitor_page(name: str) -> str:
+    return "/monitors/" + quote(name, safe="")
 
 
-def add_actions(app: web.Application, runner: Running) -> None:
-    """Serve the write API, the audit log and the OpenAPI description on ``app``."""
-    described = openapi()
+def _incident_id(request: web.Request) -> int:
+    raw = request.match_info["id"].removeprefix("#")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise refusal(400, f"an incident's id is a whole number, not {raw[:40]!r}")
+    return int(raw)
 
-    def monitor(request: web.Request) -> Monitor:
+
+def _window_end(body: _Body, now: float) -> float:
+    length, until = body.fields.get("for"), body.fields.get("until")
+    if (length in (None, "")) == (until in (None, "")):
+        raise refusal(400, "give one of for (a duration: 30m, 2h) or until (a time)")
+    if length not in (None, ""):
+        if isinstance(length, int | float) and not isinstance(length, bool):
+            seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
+        elif isinstance(length, str):
+            try:
+                seconds = parse_duration(length.strip())
+            except ValueError as exc:
+                raise refusal(400, f"for: {exc}") from None
+        else:
+            raise refusal(400, f"for: give a duration (30m), not {type(length).__name__}")
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise refusal(400, "for: give a duration of more than 0 s")
+        if seconds > WINDOW_MAX:
+            raise refusal(400, "for: a window lasts 366 days at most; pause the monitor")
+        return now + seconds
+    if isinstance(until, int | float) and not isinstance(until, bool):
+        end = _number(until, "until", most=now + WINDOW_MAX, want=_UNTIL_WANTED)
+    elif isinstance(until, str):
+        try:
+            moment = dt.datetime.fromisoformat(until.strip())
+        except ValueError:
+            raise refusal(
+                400, f"until: give a time as 2030-01-15T08:00:00Z, not {until[:40]!r}"
+            ) from None
+        if moment.tzinfo is None:
+            raise refusal(400, "until: give the time with its offset (Z for UTC, +02:00)")
+        end = moment.timestamp()
+    else:
+        raise refusal(400, f"until: give a time, not {type(until).__name__}")
+    if not math.isfinite(end) or end > now + WINDOW_MAX:
+        raise refusal(400, "until: a window ends within 366 days; pause the monitor")
+    if end <= now:
+        raise refusal(400, f"until: {iso(end)} is not ahead")
+    return end
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(AUDIT_SHOWN))
+    try:
+        return int(request_number(raw, "limit", least=1, most=1000, whole=True))
+    except web.HTTPBadRequest as exc:
+        raise refusal(400, (exc.text or "limit").strip()) from None
+
+
+@dataclass(eq=False)
+class _Handlers:
+    """The write API's request handlers (:func:`add_actions`) and what they share: the
+    runner they change and the OpenAPI description, read once."""
+
+    runner: Running
+    described: bytes
+
+    def monitor(self, request: web.Request) -> Monitor:
         name = request.match_info["name"]
         try:
-            return runner.monitor(name)
+            return self.runner.monitor(name)
         except KeyError:
-            known = [m.name for m in runner.config.monitors]
+            known = [m.name for m in self.runner.config.monitors]
             raise refusal(
                 404, f"no monitor is called {name!r}{did_you_mean(name, known)}"
             ) from None
 
-    def entry(who: Principal, action: str, target: str, **params: Any) -> AuditEntry:
-        return AuditEntry(runner.wall(), who.who, who.via, action, target, params)
+    def entry(self, who: Principal, action: str, target: str, **params: Any) -> AuditEntry:
+        return AuditEntry(self.runner.wall(), who.who, who.via, action, target, params)
 
-    async def write(call: Callable[[], Any]) -> Any:
+    async def write(self, call: Callable[[], Any]) -> Any:
         try:
             return await asyncio.to_thread(call)
         except StoreError as exc:
@@ -281,16 +341,15 @@ def add_actions(app: web.Application, runner: Running) -> None:
                 content_type="application/json",
             ) from None
 
-    async def apply() -> None:
+    async def apply(self) -> None:
         """This instance applies the change now, not at its next read of the store."""
-        controls = await write(lambda: runner.store.controls(runner.wall()))
+        runner = self.runner
+        controls = await self.write(lambda: runner.store.controls(runner.wall()))
         runner.apply_controls(controls)
 
-    def monitor_page(name: str) -> str:
-        return "/monitors/" + quote(name, safe="")
-
-    async def pause_or_resume(request: web.Request, paused: bool) -> web.Response:
-        m = monitor(request)
+    async def pause_or_resume(self, request: web.Request, paused: bool) -> web.Response:
+        runner = self.runner
+        m = self.monitor(request)
         who, body = await _authorized(request)
         _only(body, ("reason",))
         reason = _text(body, "reason", required=False)
@@ -302,9 +361,9 @@ def add_actions(app: web.Application, runner: Running) -> None:
             )
         action = "pause" if paused else "resume"
         params = {} if reason is None else {"reason": reason}
-        audit = entry(who, action, f"monitor:{m.name}", **params)
-        changed = await write(lambda: runner.store.set_paused(m.name, paused, audit))
-        await apply()
+        audit = self.entry(who, action, f"monitor:{m.name}", **params)
+        changed = await self.write(lambda: runner.store.set_paused(m.name, paused, audit))
+        await self.apply()
         state = runner.quorum.states().get(m.name)
         doc = {
             "monitor": m.name,
@@ -312,16 +371,17 @@ def add_actions(app: web.Application, runner: Running) -> None:
             "state": None if state is None else str(state),
             "changed": changed,
         }
-        return _answer(body, doc, monitor_page(m.name))
+        return _answer(body, doc, _monitor_page(m.name))
 
-    async def pause(request: web.Request) -> web.Response:
-        return await pause_or_resume(request, True)
+    async def pause(self, request: web.Request) -> web.Response:
+        return await self.pause_or_resume(request, True)
 
-    async def resume(request: web.Request) -> web.Response:
-        return await pause_or_resume(request, False)
+    async def resume(self, request: web.Request) -> web.Response:
+        return await self.pause_or_resume(request, False)
 
-    async def check(request: web.Request) -> web.Response:
-        m = monitor(request)
+    async def check(self, request: web.Request) -> web.Response:
+        runner = self.runner
+        m = self.monitor(request)
         who, body = await _authorized(request)
         _only(body, ())
         if runner.is_paused(m):
@@ -330,42 +390,38 @@ def add_actions(app: web.Application, runner: Running) -> None:
             raise refusal(409, f"{m.name} is a push monitor: its job reports in, nothing is probed")
         here = runner.probes_here(m.name)
         waiting = runner.next_record(m.name) if here else None
-        audit = entry(who, "check", f"monitor:{m.name}")
+        audit = self.entry(who, "check", f"monitor:{m.name}")
         try:
-            await write(lambda: runner.store.request_check(m.name, audit))
-            await apply()
+            await self.write(lambda: runner.store.request_check(m.name, audit))
+            await self.apply()
             if waiting is None:
                 doc = {"monitor": m.name, "requested": True, "result": None}
-                return _answer(body, doc, monitor_page(m.name), status=202)
+                return _answer(body, doc, _monitor_page(m.name), status=202)
             try:
                 async with asyncio.timeout(m.timeout + CHECK_WAIT):
                     record = await asyncio.shield(waiting)
             except TimeoutError:
                 doc = {"monitor": m.name, "requested": True, "result": None}
-                return _answer(body, doc, monitor_page(m.name), status=202)
+                return _answer(body, doc, _monitor_page(m.name), status=202)
         finally:
             if waiting is not None:
                 waiting.cancel()
         doc = {"monitor": m.name, "requested": True, "result": result_json(record)}
-        return _answer(body, doc, monitor_page(m.name))
+        return _answer(body, doc, _monitor_page(m.name))
 
-    def incident_id(request: web.Request) -> int:
-        raw = request.match_info["id"].removeprefix("#")
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-            raise refusal(400, f"an incident's id is a whole number, not {raw[:40]!r}")
-        return int(raw)
-
-    async def incident(number: int) -> Incident:
-        found: Incident | None = await write(lambda: runner.store.incident(number))
+    async def incident(self, number: int) -> Incident:
+        runner = self.runner
+        found: Incident | None = await self.write(lambda: runner.store.incident(number))
         if found is None:
             raise refusal(404, f"no incident #{number}")
         return found
 
-    async def acknowledge_it(request: web.Request) -> web.Response:
-        number = incident_id(request)
+    async def acknowledge_it(self, request: web.Request) -> web.Response:
+        runner = self.runner
+        number = _incident_id(request)
         who, body = await _authorized(request)
         _only(body, ())
-        found = await incident(number)
+        found = await self.incident(number)
         if not found.is_open:
             raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
         # Again when a monitor joined after the last acknowledgement: that one did not
@@ -376,8 +432,8 @@ def add_actions(app: web.Application, runner: Running) -> None:
         at = found.acknowledged
         if changed:
             now = runner.wall()
-            audit = entry(who, "acknowledge", f"incident:{number}")
-            done = await write(lambda: acknowledge(runner.store, number, who.who, now, audit))
+            audit = self.entry(who, "acknowledge", f"incident:{number}")
+            done = await self.write(lambda: acknowledge(runner.store, number, who.who, now, audit))
             if not done:  # resolved meanwhile
                 raise refusal(409, f"incident #{number} is resolved: nothing to acknowledge")
             at = now
@@ -386,15 +442,16 @@ def add_actions(app: web.Application, runner: Running) -> None:
         doc = {"incident": number, "acknowledged": iso(at), "changed": changed}
         return _answer(body, doc, "/incidents")
 
-    async def note(request: web.Request) -> web.Response:
-        number = incident_id(request)
+    async def note(self, request: web.Request) -> web.Response:
+        runner = self.runner
+        number = _incident_id(request)
         who, body = await _authorized(request)
         _only(body, ("text",))
         text = _text(body, "text", required=True)
         assert text is not None
         line = TimelineEntry(runner.wall(), "note", f"{who.who}: {text}")
-        audit = entry(who, "note", f"incident:{number}", text=text)
-        if not await write(lambda: runner.store.add_note(number, line, audit)):
+        audit = self.entry(who, "note", f"incident:{number}", text=text)
+        if not await self.write(lambda: runner.store.add_note(number, line, audit)):
             raise refusal(404, f"no incident #{number}")
         doc = {
             "incident": number,
@@ -402,13 +459,13 @@ def add_actions(app: web.Application, runner: Running) -> None:
         }
         return _answer(body, doc, "/incidents", status=201)
 
-    def window_monitors(body: _Body) -> tuple[str, ...]:
+    def window_monitors(self, body: _Body) -> tuple[str, ...]:
         given = body.fields.get("monitors", [])
         if isinstance(given, str):
             given = [given]
         if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
             raise refusal(400, "monitors: give a list of monitor names (none: all of them)")
-        known = [m.name for m in runner.config.monitors]
+        known = [m.name for m in self.runner.config.monitors]
         names = [n for n in given if n]
         for name in names:
             if name not in known:
@@ -417,110 +474,72 @@ def add_actions(app: web.Application, runner: Running) -> None:
                 )
         return tuple(dict.fromkeys(names))
 
-    def window_end(body: _Body, now: float) -> float:
-        length, until = body.fields.get("for"), body.fields.get("until")
-        if (length in (None, "")) == (until in (None, "")):
-            raise refusal(400, "give one of for (a duration: 30m, 2h) or until (a time)")
-        if length not in (None, ""):
-            if isinstance(length, int | float) and not isinstance(length, bool):
-                seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
-            elif isinstance(length, str):
-                try:
-                    seconds = parse_duration(length.strip())
-                except ValueError as exc:
-                    raise refusal(400, f"for: {exc}") from None
-            else:
-                raise refusal(400, f"for: give a duration (30m), not {type(length).__name__}")
-            if not math.isfinite(seconds) or seconds <= 0:
-                raise refusal(400, "for: give a duration of more than 0 s")
-            if seconds > WINDOW_MAX:
-                raise refusal(400, "for: a window lasts 366 days at most; pause the monitor")
-            return now + seconds
-        if isinstance(until, int | float) and not isinstance(until, bool):
-            end = _number(until, "until", most=now + WINDOW_MAX, want=_UNTIL_WANTED)
-        elif isinstance(until, str):
-            try:
-                moment = dt.datetime.fromisoformat(until.strip())
-            except ValueError:
-                raise refusal(
-                    400, f"until: give a time as 2030-01-15T08:00:00Z, not {until[:40]!r}"
-                ) from None
-            if moment.tzinfo is None:
-                raise refusal(400, "until: give the time with its offset (Z for UTC, +02:00)")
-            end = moment.timestamp()
-        else:
-            raise refusal(400, f"until: give a time, not {type(until).__name__}")
-        if not math.isfinite(end) or end > now + WINDOW_MAX:
-            raise refusal(400, "until: a window ends within 366 days; pause the monitor")
-        if end <= now:
-            raise refusal(400, f"until: {iso(end)} is not ahead")
-        return end
-
-    async def open_window(request: web.Request) -> web.Response:
+    async def open_window(self, request: web.Request) -> web.Response:
+        runner = self.runner
         who, body = await _authorized(request)
         _only(body, ("monitors", "for", "until", "reason"))
-        names = window_monitors(body)
+        names = self.window_monitors(body)
         now = runner.wall()
-        end = window_end(body, now)
+        end = _window_end(body, now)
         reason = _text(body, "reason", required=True)
         assert reason is not None
         params = {"monitors": list(names), "end": iso(end), "reason": reason}
-        audit = entry(who, "maintenance.open", "maintenance", **params)
-        window = await write(lambda: runner.store.open_window(names, now, end, reason, audit))
-        await apply()
+        audit = self.entry(who, "maintenance.open", "maintenance", **params)
+        window = await self.write(lambda: runner.store.open_window(names, now, end, reason, audit))
+        await self.apply()
         return _answer(body, window_json(window, runner.wall()), "/", status=201)
 
-    async def close_window(request: web.Request) -> web.Response:
+    async def close_window(self, request: web.Request) -> web.Response:
+        runner = self.runner
         raw = request.match_info["id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise refusal(400, f"a window's id is a whole number, not {raw[:40]!r}")
         number = int(raw)
         who, body = await _authorized(request)
         _only(body, ())
-        audit = entry(who, "maintenance.close", f"maintenance:{number}")
-        window, changed = await write(lambda: runner.store.close_window(number, audit))
+        audit = self.entry(who, "maintenance.close", f"maintenance:{number}")
+        window, changed = await self.write(lambda: runner.store.close_window(number, audit))
         if window is None:
             raise refusal(404, f"no maintenance window #{number}")
-        await apply()
+        await self.apply()
         doc = {**window_json(window, runner.wall()), "changed": changed}
         return _answer(body, doc, "/")
 
-    def limit(request: web.Request) -> int:
-        raw = request.query.get("limit", str(AUDIT_SHOWN))
-        try:
-            return int(request_number(raw, "limit", least=1, most=1000, whole=True))
-        except web.HTTPBadRequest as exc:
-            raise refusal(400, (exc.text or "limit").strip()) from None
-
-    async def audit(request: web.Request) -> web.Response:
+    async def audit(self, request: web.Request) -> web.Response:
+        runner = self.runner
         authorize(request, "read")
-        n = limit(request)
-        entries = await write(lambda: runner.store.audit(limit=n))
+        n = _limit(request)
+        entries = await self.write(lambda: runner.store.audit(limit=n))
         doc = {"now": iso(runner.wall()), "entries": [audit_json(e) for e in entries]}
         return _answer(_Body({}, False, None), doc, "/")
 
-    async def windows(request: web.Request) -> web.Response:
+    async def windows(self, request: web.Request) -> web.Response:
+        runner = self.runner
         authorize(request, "read")
-        n = limit(request)
-        found = await write(lambda: runner.store.windows(limit=n))
+        n = _limit(request)
+        found = await self.write(lambda: runner.store.windows(limit=n))
         now = runner.wall()
         doc = {"now": iso(now), "windows": [window_json(w, now) for w in found]}
         return _answer(_Body({}, False, None), doc, "/")
 
-    async def description(request: web.Request) -> web.Response:
-        return web.Response(body=described, content_type="application/json")
+    async def description(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.described, content_type="application/json")
 
+
+def add_actions(app: web.Application, runner: Running) -> None:
+    """Serve the write API, the audit log and the OpenAPI description on ``app``."""
+    handlers = _Handlers(runner, openapi())
     posts: tuple[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
-        ("/api/monitors/{name:.+}/pause", pause),
-        ("/api/monitors/{name:.+}/resume", resume),
-        ("/api/monitors/{name:.+}/check", check),
-        ("/api/incidents/{id}/acknowledge", acknowledge_it),
-        ("/api/incidents/{id}/notes", note),
-        ("/api/maintenance", open_window),
-        ("/api/maintenance/{id}/close", close_window),
+        ("/api/monitors/{name:.+}/pause", handlers.pause),
+        ("/api/monitors/{name:.+}/resume", handlers.resume),
+        ("/api/monitors/{name:.+}/check", handlers.check),
+        ("/api/incidents/{id}/acknowledge", handlers.acknowledge_it),
+        ("/api/incidents/{id}/notes", handlers.note),
+        ("/api/maintenance", handlers.open_window),
+        ("/api/maintenance/{id}/close", handlers.close_window),
     )
     for path, handler in posts:
         app.router.add_post(path, handler)
-    app.router.add_get("/api/maintenance", windows)
-    app.router.add_get("/api/audit", audit)
-    app.router.add_get("/api/openapi.json", description)
+    app.router.add_get("/api/maintenance", handlers.windows)
+    app.router.add_get("/api/audit", handlers.audit)
+    app.router.add_get("/api/openapi.json", handlers.description)
