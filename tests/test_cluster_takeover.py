@@ -21,6 +21,7 @@ it is one) instead of sleeping.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -31,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from alerts_receiver import Receiver
 from postgres_server import PostgresServer
 from processes import wait_for
 from test_cluster_monitor import Target, instance
@@ -115,19 +117,22 @@ def two_instances(
     urls: list[str],
     *,
     interval: float,
+    alerts: str | None = None,
 ) -> Iterator[tuple[Cluster, list[str], list[subprocess.Popen[bytes]]]]:
     """Two instances with the default cluster settings, monitor ``m000``... checking
-    ``urls[i]`` every ``interval``; yielded once each holds half the shards and every
-    monitor is up at its location."""
+    ``urls[i]`` every ``interval`` (each alerting the webhook at ``alerts``, if given);
+    yielded once each holds half the shards and every monitor is up at its location."""
     dsn = postgres_server.dsn(postgres_server.new_schema())
     names = [f"m{i:03d}" for i in range(len(urls))]
-    lines = [f"  - {{name: {n}, url: '{url}'}}" for n, url in zip(names, urls, strict=True)]
+    paged = "" if alerts is None else ", alerts: [ops]"
+    lines = [f"  - {{name: {n}, url: '{url}'{paged}}}" for n, url in zip(names, urls, strict=True)]
     config = tmp_path / "tether.yaml"
     config.write_text(
         f'storage: {{postgres: "{dsn}"}}\n'
         "workers: 1\n"
         'server: {listen: "127.0.0.1:0"}\n'
-        f"defaults: {{interval: {interval:g}s, timeout: 1s}}\n"
+        + ("" if alerts is None else f'alerts: [{{name: ops, type: webhook, url: "{alerts}"}}]\n')
+        + f"defaults: {{interval: {interval:g}s, timeout: 1s}}\n"
         "monitors:\n" + "\n".join(lines) + "\n"
     )
     c = Cluster(dsn)
@@ -204,22 +209,23 @@ def test_a_killed_instance_monitors_are_probed_again_within_the_documented_bound
 
 @pytest.mark.timeout(240)
 def test_every_target_refusing_at_once_is_seen_within_one_interval_on_two_instances(
-    postgres_server: PostgresServer, tmp_path: Path
+    postgres_server: PostgresServer, tmp_path: Path, receiver: Receiver
 ) -> None:
     """240 monitors at 5 s on 8 target addresses, two instances: every target stops at
     once, and every monitor is marked down at its location within one interval plus its
     confirmation re-probes (and a probe's and a write's time), and for the cluster by the
     leader within its next read of the locations' states; back, every one is up again
-    within one interval plus its confirmation, the same way."""
+    within one interval plus its confirmation, the same way.  The outage pages as one
+    process pages it: the first hosts' incidents and the ``local`` one, not each monitor
+    (the leader, which sees no passing check, paged 200 of them before its rules)."""
     interval = 5.0
     targets = [Target(f"127.0.0.{n}") for n in range(2, 10)]
     urls = [targets[i % len(targets)].url for i in range(240)]
+    receiver.start()
     try:
-        with two_instances(postgres_server, tmp_path, urls, interval=interval) as (
-            c,
-            names,
-            procs,
-        ):
+        with two_instances(
+            postgres_server, tmp_path, urls, interval=interval, alerts=receiver.url
+        ) as (c, names, procs):
             wait_for(lambda: c.decided("up", names) == len(names), 30, procs)
             for state, threshold in (("down", FAILURE_THRESHOLD), ("up", SUCCESS_THRESHOLD)):
                 for target in targets:
@@ -230,6 +236,13 @@ def test_every_target_refusing_at_once_is_seen_within_one_interval_on_two_instan
                 within(
                     began, lambda s=state: c.decided(s, names) == len(names), bound + READ, procs
                 )
+                if state == "down":  # the local incident's one page, then count them all
+                    wait_for(lambda: any(local(doc) for doc in pages(receiver)), 30, procs)
+                    events = [doc["event"] for doc in pages(receiver)]
+                    assert events.count("incident.opened") <= 3, events
+                    assert len(events) <= 8, events
+            keys = [doc["key"] for doc in pages(receiver)]
+            assert len(keys) == len(set(keys))  # none received twice
     finally:
         for target in targets:
             target.down()
@@ -243,3 +256,13 @@ def within(
     wait_for(what, began + bound + 30 - time.monotonic(), procs)
     took = time.monotonic() - began
     assert took <= bound, f"took {took:.2f} s, more than {bound:.2f} s"
+
+
+def pages(receiver: Receiver) -> list[dict[str, Any]]:
+    """Every webhook body the receiver took, in order."""
+    return [json.loads(body) for _, body in list(receiver.got)]
+
+
+def local(doc: dict[str, Any]) -> bool:
+    """Whether ``doc`` is the ``local`` incident's opening page (several hosts)."""
+    return doc["event"] == "incident.opened" and (doc.get("host_count") or 0) >= 3
