@@ -19,7 +19,7 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.store import SQLiteStore
 from tether.monitor.store._base import PERIODS, bucket_start
-from tether.monitor.store._sqlite import _bucket_sql
+from tether.monitor.store._rollups import bucket_sql
 from tether.monitor.store._writer import BEHIND_FACTOR
 
 T0 = 1_700_000_000.0
@@ -59,6 +59,6 @@ def test_the_sql_bucket_is_bucket_start(ts: float, seconds: int) -> None:
     ``%`` floors) is the one :func:`bucket_start` gives, negative times included."""
     conn = sqlite3.connect(":memory:")
     (sql,) = conn.execute(
-        f"SELECT {_bucket_sql(':seconds')} FROM (SELECT :ts AS ts)", {"ts": ts, "seconds": seconds}
+        f"SELECT {bucket_sql(':seconds')} FROM (SELECT :ts AS ts)", {"ts": ts, "seconds": seconds}
     ).fetchone()
     assert float(sql) == bucket_start(ts, seconds)

@@ -1,6 +1,7 @@
-"""The roll-ups a batch of results adds, in PostgreSQL's SQL: the batch goes in as arrays
-(:func:`rollup_arrays`) and PostgreSQL tallies it and adds it to the rows it touches in
-one statement (:data:`ADD_ROLLUPS`), as SQLite's store does with its own SQL.  Nothing is
+"""The roll-ups a batch of results adds, in each database's SQL.  SQLite tallies the
+rows the batch just wrote (:data:`SQLITE_TALLY_BATCH`, one statement a period);
+PostgreSQL takes the batch as arrays (:func:`rollup_arrays`) and tallies it and adds it
+to the rows it touches in one statement (:data:`ADD_ROLLUPS`).  Nothing is
 read back into Python: in a mass outage the read, the merge in Python and the write back
 were a sixth of an instance's interpreter lock; and an addition in the database is safe
 when two instances of a cluster add to one row at once, where writing back a merged row
@@ -15,7 +16,7 @@ from typing import Any, Final
 from tether.monitor._records import ProbeRecord
 from tether.monitor.store._base import PERIODS, TALLY_COLUMNS
 
-__all__ = ["ADD_ROLLUPS", "rollup_arrays"]
+__all__ = ["ADD_ROLLUPS", "SQLITE_TALLY_BATCH", "bucket_sql", "rollup_arrays"]
 
 ADD_ROLLUPS: Final = (
     f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
@@ -50,7 +51,7 @@ ADD_ROLLUPS: Final = (
     "SELECT key, value FROM jsonb_each_text(excluded.kinds)) u GROUP BY key) t) END"
 )
 """What a batch of results adds to the roll-up rows of every period, added to the rows
-in the database by PostgreSQL (as SQLite's ``_TALLY_BATCH`` does): the batch's
+in the database by PostgreSQL (as :data:`SQLITE_TALLY_BATCH` does): the batch's
 results as arrays, each with its bucket's start in each period."""
 
 
@@ -65,3 +66,57 @@ def rollup_arrays(records: Sequence[ProbeRecord]) -> dict[str, list[Any]]:
         "latency": [r.latency_ms for r in records],
         **{period: [r.ts - r.ts % seconds for r in records] for period, seconds in PERIODS.items()},
     }
+
+
+_SQLITE_INTO: Final = f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS})"
+_SQLITE_ADD: Final = (
+    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
+    "count = count + excluded.count, "
+    "ok_count = ok_count + excluded.ok_count, "
+    "latency_count = latency_count + excluded.latency_count, "
+    "latency_sum = latency_sum + excluded.latency_sum, "
+    # min() and max() of SQL are NULL when either is: a side without latencies defers.
+    "latency_min = coalesce(min(latency_min, excluded.latency_min), latency_min, "
+    "excluded.latency_min), "
+    "latency_max = coalesce(max(latency_max, excluded.latency_max), latency_max, "
+    "excluded.latency_max), "
+    # Failure kinds added up by name (most batches add none: the row's stay as they are),
+    # written as the SQLite store's ``_dumps`` writes them: keys in order, no spaces.
+    "kinds = CASE WHEN excluded.kinds = '{}' THEN kinds WHEN kinds = '{}' THEN excluded.kinds "
+    "ELSE (SELECT json_group_object(key, total) FROM (SELECT key, sum(value) AS total FROM "
+    "(SELECT key, value FROM json_each(rollups.kinds) UNION ALL "
+    "SELECT key, value FROM json_each(excluded.kinds)) GROUP BY key ORDER BY key)) END"
+)
+"""A batch's tally added to its roll-up row in the database (after
+``_SQLITE_INTO VALUES ...``), one statement for all rows:
+no read of the rows first (the batch's minute rows are new, and its hour and day rows
+are read and written back by SQLite itself)."""
+
+
+def bucket_sql(seconds: str) -> str:
+    """SQLite's SQL for ``_base.bucket_start`` of ``ts`` in ``seconds`` (a parameter): the integer
+    part floored to the bucket, one bucket less for a negative ``ts`` below it (SQL's
+    division truncates towards zero; Python's ``%`` floors)."""
+    whole = f"CAST(ts AS INTEGER) / {seconds} * {seconds}"
+    return f"({whole} - (ts < {whole}) * {seconds})"
+
+
+SQLITE_TALLY_BATCH: Final = (
+    f"{_SQLITE_INTO} SELECT monitor, :period, start, sum(n), sum(ok_n), sum(lat_n), "
+    "total(lat_sum), min(lat_min), max(lat_max), "
+    "coalesce(json_group_object(kind, n) FILTER (WHERE kind IS NOT NULL), '{}') "
+    # Grouped by kind first, in order: each row's kinds come out sorted by name, as
+    # the SQLite store's _dumps writes them.
+    "FROM (SELECT monitor, start, kind, count(*) AS n, sum(ok) AS ok_n, "
+    "count(latency_ms) AS lat_n, total(latency_ms) AS lat_sum, min(latency_ms) AS lat_min, "
+    "max(latency_ms) AS lat_max FROM (SELECT monitor, "
+    f"{bucket_sql(':seconds')} AS start, ok, kind, latency_ms "
+    # NOT INDEXED: the batch's rows by their ids, not every row in monitor order.
+    "FROM results NOT INDEXED WHERE id > :after) "
+    "GROUP BY monitor, start, kind ORDER BY monitor, start, kind) "
+    # WHERE true: an upsert after INSERT ... SELECT needs one, or SQLite reads its ON as
+    # a join's.
+    f"WHERE true GROUP BY monitor, start {_SQLITE_ADD}"
+)
+"""What the results written after row ``:after`` add to the ``:period`` roll-ups (each
+one's :class:`Tally`, summed in SQL), added to the rows as :data:`_SQLITE_ADD` adds."""

@@ -78,6 +78,7 @@ from tether.monitor.store._base import (
     too_new,
     window_record,
 )
+from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._writer import (
     BatchedStore,
     IncidentJob,
@@ -468,60 +469,6 @@ def _dumps(value: Any) -> str:
 def _kinds_text(kinds: dict[str, int]) -> str:
     """A roll-up's failure kinds as :func:`_dumps` writes them; most have none."""
     return _dumps(kinds) if kinds else "{}"
-
-
-_ADD_ROLLUP_INTO: Final = f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS})"
-_ADD_ROLLUP: Final = (
-    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
-    "count = count + excluded.count, "
-    "ok_count = ok_count + excluded.ok_count, "
-    "latency_count = latency_count + excluded.latency_count, "
-    "latency_sum = latency_sum + excluded.latency_sum, "
-    # min() and max() of SQL are NULL when either is: a side without latencies defers.
-    "latency_min = coalesce(min(latency_min, excluded.latency_min), latency_min, "
-    "excluded.latency_min), "
-    "latency_max = coalesce(max(latency_max, excluded.latency_max), latency_max, "
-    "excluded.latency_max), "
-    # Failure kinds added up by name (most batches add none: the row's stay as they are),
-    # written as _dumps writes them: keys in order, no spaces.
-    "kinds = CASE WHEN excluded.kinds = '{}' THEN kinds WHEN kinds = '{}' THEN excluded.kinds "
-    "ELSE (SELECT json_group_object(key, total) FROM (SELECT key, sum(value) AS total FROM "
-    "(SELECT key, value FROM json_each(rollups.kinds) UNION ALL "
-    "SELECT key, value FROM json_each(excluded.kinds)) GROUP BY key ORDER BY key)) END"
-)
-"""A batch's tally added to its roll-up row in the database (after
-``_ADD_ROLLUP_INTO VALUES ...``), one statement for all rows:
-no read of the rows first (the batch's minute rows are new, and its hour and day rows
-are read and written back by SQLite itself)."""
-
-
-def _bucket_sql(seconds: str) -> str:
-    """SQL for :func:`bucket_start` of ``ts`` in ``seconds`` (a parameter): the integer
-    part floored to the bucket, one bucket less for a negative ``ts`` below it (SQL's
-    division truncates towards zero; Python's ``%`` floors)."""
-    whole = f"CAST(ts AS INTEGER) / {seconds} * {seconds}"
-    return f"({whole} - (ts < {whole}) * {seconds})"
-
-
-_TALLY_BATCH: Final = (
-    f"{_ADD_ROLLUP_INTO} SELECT monitor, :period, start, sum(n), sum(ok_n), sum(lat_n), "
-    "total(lat_sum), min(lat_min), max(lat_max), "
-    "coalesce(json_group_object(kind, n) FILTER (WHERE kind IS NOT NULL), '{}') "
-    # Grouped by kind first, in order: each row's kinds come out sorted by name, as
-    # _dumps writes them.
-    "FROM (SELECT monitor, start, kind, count(*) AS n, sum(ok) AS ok_n, "
-    "count(latency_ms) AS lat_n, total(latency_ms) AS lat_sum, min(latency_ms) AS lat_min, "
-    "max(latency_ms) AS lat_max FROM (SELECT monitor, "
-    f"{_bucket_sql(':seconds')} AS start, ok, kind, latency_ms "
-    # NOT INDEXED: the batch's rows by their ids, not every row in monitor order.
-    "FROM results NOT INDEXED WHERE id > :after) "
-    "GROUP BY monitor, start, kind ORDER BY monitor, start, kind) "
-    # WHERE true: an upsert after INSERT ... SELECT needs one, or SQLite reads its ON as
-    # a join's.
-    f"WHERE true GROUP BY monitor, start {_ADD_ROLLUP}"
-)
-"""What the results written after row ``:after`` add to the ``:period`` roll-ups (each
-one's :class:`Tally`, summed in SQL), added to the rows as :data:`_ADD_ROLLUP` adds."""
 
 
 def _insert_alert(
@@ -1322,7 +1269,7 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
         # beside the event loop, where a tally in Python competed with it for the
         # interpreter (the writer fell minutes behind a mass outage that way).
         for period, seconds in PERIODS.items():
-            conn.execute(_TALLY_BATCH, {"period": period, "seconds": seconds, "after": after})
+            conn.execute(SQLITE_TALLY_BATCH, {"period": period, "seconds": seconds, "after": after})
 
 
 @contextmanager
