@@ -44,8 +44,9 @@ from tether.monitor.checks._prober import Check
 from tether.monitor.config import MonitorConfig
 from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import Recent, Snapshot, _dumps, build_status, dashboard_page
+from tether.monitor.web._dashboard import Recent, Snapshot, _dumps, build_status
 from tether.monitor.web._overview import View
+from tether.monitor.web._pages import dashboard_page
 
 NOW = 1_800_000_000.0
 

@@ -39,7 +39,8 @@ from tether.monitor import Runner
 from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import Recent, asset, channel_banner, status_document
+from tether.monitor.web._dashboard import Recent, asset, status_document
+from tether.monitor.web._pages import channel_banner, not_found_page
 from tether.monitor.web._web import make_app
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 from web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
@@ -174,7 +175,7 @@ def test_the_server_rendered_dashboard_shows_each_monitor_in_its_state(served: S
 def test_an_acknowledged_incident_says_so_on_its_card() -> None:
     """Issue 24: the overview's incident cards never said "acknowledged".  Rendered from
     the incident document as every page renders it (a pure function)."""
-    from tether.monitor.web._dashboard import _incident
+    from tether.monitor.web._pages import incident_card
 
     card = {
         "id": 7,
@@ -191,11 +192,11 @@ def test_an_acknowledged_incident_says_so_on_its_card() -> None:
         "acknowledged": "2027-01-15T08:05:00Z",
         "timeline": [],
     }
-    html = _incident(card, timeline=False)
+    html = incident_card(card, timeline=False)
     assert "open for 10 min" in html
     assert "acknowledged" in html
     assert "<code>nc -vz HOST PORT</code> &amp; check &lt;the&gt; service" in html
-    assert "acknowledged" not in _incident({**card, "acknowledged": None}, timeline=False)
+    assert "acknowledged" not in incident_card({**card, "acknowledged": None}, timeline=False)
 
 
 def test_status_api_keeps_its_keys_and_adds_rows_with_times(served: Served) -> None:
@@ -403,7 +404,7 @@ def text_of(markup: str) -> list[str]:
                 self.lines[-1] += data
 
     parser = Text()
-    parser.feed(markup)
+    parser.feed(str(markup))  # a banner is Markup, whose + would escape what the parser joins
     return parser.lines
 
 
@@ -539,8 +540,9 @@ def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(tmp_path: 
 
 
 def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> None:
-    """The wheel hatchling builds holds static/, and tether imported from that wheel reads
-    the same files through importlib.resources as the server sends."""
+    """The wheel hatchling builds holds static/ and templates/: tether imported from that
+    wheel reads the same files through importlib.resources as the server sends, and
+    renders a page from its templates as the source tree does."""
     from hatchling.builders.wheel import WheelBuilder
 
     root = Path(__file__).resolve().parents[1]
@@ -555,8 +557,9 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
         "uplot.LICENSE",
     )
     script = (
-        "import json, tether.monitor.web._dashboard as d; "
-        f"print(json.dumps([d.__file__, *(d.asset(n).decode() for n in {names!r})]))"
+        "import json, tether.monitor.web._dashboard as d, tether.monitor.web._pages as p; "
+        "page = p.not_found_page('<gone>', 0.0).document(5000); "
+        f"print(json.dumps([d.__file__, page, *(d.asset(n).decode() for n in {names!r})]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -567,8 +570,10 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
         check=True,
         timeout=30,
     ).stdout
-    where, *files = json.loads(out)
+    where, page, *files = json.loads(out)
     assert where.startswith(wheel)  # imported from the wheel (a zip), not the source tree
+    assert page == not_found_page("<gone>", 0.0).document(5000)
+    assert "No monitor is called &#39;&lt;gone&gt;&#39;" in page
     for name, text in zip(names, files, strict=True):
         assert text.encode() == served.get(f"/static/{name}")[2] == asset(name)
         assert text.strip()

@@ -47,8 +47,8 @@ from tether.monitor.web._dashboard import (
     build_incident,
     build_incidents,
     build_monitor,
-    monitor_page,
 )
+from tether.monitor.web._pages import monitor_page
 from tether.monitor.web._statuspage import Sight, build_page
 from tether.probe import ProbeOptions
 

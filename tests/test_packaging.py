@@ -414,8 +414,8 @@ for statement in ("import tether.monitor", "from tether.lab import Lab"):
     result = core_python(code)
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
-        "tether.monitor needs tether[monitor] (missing: aiohttp, apprise, prometheus_client, "
-        "pydantic, regex, yaml): pip install 'tether[monitor]'",
+        "tether.monitor needs tether[monitor] (missing: aiohttp, apprise, jinja2, "
+        "prometheus_client, pydantic, regex, yaml): pip install 'tether[monitor]'",
         "tether.lab needs tether[lab] (missing: cryptography, trustme): pip install 'tether[lab]'",
     ]
 

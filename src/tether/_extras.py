@@ -17,7 +17,15 @@ import importlib.util
 # The top-level modules tether imports from each extra's packages (pyproject.toml's
 # [project.optional-dependencies]; tests/test_packaging.py keeps the two in step).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "monitor": ("aiohttp", "apprise", "prometheus_client", "pydantic", "regex", "yaml"),
+    "monitor": (
+        "aiohttp",
+        "apprise",
+        "jinja2",
+        "prometheus_client",
+        "pydantic",
+        "regex",
+        "yaml",
+    ),
     "lab": ("cryptography", "trustme"),
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor

@@ -57,7 +57,7 @@ from tether.monitor.web._access import (
     refusal,
     same_origin,
 )
-from tether.monitor.web._dashboard import Page, _e
+from tether.monitor.web._html import Page, render
 from tether.monitor.web._sessions import LoginLimiter, Sessions
 
 if TYPE_CHECKING:
@@ -229,37 +229,17 @@ def _html(
 
 def loopback_only_page() -> Page:
     """What a request from elsewhere gets while no users are configured."""
-    main = (
-        "<h1>Loopback only</h1><p>No users are configured, so the dashboard and its APIs "
-        "are served only to requests made on this machine's loopback address. Add "
-        "<code>users:</code> to the configuration to log in from elsewhere (see "
-        f"<code>{NO_USERS_DOC}</code>). Status pages, badges, <code>/metrics</code> and "
-        "<code>/probe</code> are served as configured.</p>"
-    )
-    return Page("Loopback only", None, None, main, status=403)
+    return Page("Loopback only", None, None, render("loopback_only.html", doc=NO_USERS_DOC), 403)
 
 
 def login_page(next_path: str, *, message: str = "", user: str = "", status: int = 200) -> Page:
     """The login form; ``message`` says why the last attempt failed."""
-    said = f'<p class="banner login-error" role="alert">{_e(message)}</p>' if message else ""
-    main = (
-        f'<h1>Log in</h1>{said}<form class="login" method="post" action="/login">'
-        f'<input type="hidden" name="next" value="{_e(next_path)}">'
-        f'<label>Name <input name="user" value="{_e(user)}" autocomplete="username" '
-        "required autofocus></label>"
-        '<label>Password <input name="password" type="password" '
-        'autocomplete="current-password" required></label>'
-        '<button type="submit">Log in</button></form>'
-    )
+    main = render("login.html", next_path=next_path, message=message, user=user)
     return Page("Log in", None, None, main, status=status)
 
 
 def no_login_page() -> Page:
-    main = (
-        '<h1>No login</h1><p class="none">No users are configured: there is nothing to log '
-        f'in to. See <code>{NO_USERS_DOC}</code>, or go to <a href="/">the dashboard</a>.</p>'
-    )
-    return Page("No login", None, None, main, status=404)
+    return Page("No login", None, None, render("no_login.html", doc=NO_USERS_DOC), status=404)
 
 
 def _is_form_post(request: web.Request) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from tether._redact import redact_text
 from tether.monitor.reports._uptime import UptimeTable
@@ -23,7 +24,6 @@ from tether.monitor.web._dashboard import (
     RANGE_SHOWN,
     RANGES,
     SECURITY_HEADERS,
-    Page,
     Recent,
     Snapshot,
     _dumps,
@@ -33,18 +33,21 @@ from tether.monitor.web._dashboard import (
     build_monitor,
     build_series,
     build_status,
+    status_json,
+    store_json,
+)
+from tether.monitor.web._flight import Flights
+from tether.monitor.web._html import Page
+from tether.monitor.web._overview import View
+from tether.monitor.web._pages import (
     channel_banner,
     dashboard_page,
     incidents_page,
     monitor_page,
     not_found_page,
-    status_json,
     store_banner,
-    store_json,
     unavailable_page,
 )
-from tether.monitor.web._flight import Flights
-from tether.monitor.web._overview import View
 from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
@@ -87,7 +90,7 @@ class _Handlers:
     async def send(
         self,
         request: web.Request,
-        render: Callable[[Snapshot, str], Page],
+        render: Callable[[Snapshot, Markup], Page],
         shown: Iterable[str] | None = None,
         key: Hashable | None = None,
     ) -> web.Response:
@@ -136,7 +139,7 @@ class _Handlers:
         name = request.match_info["name"]
         forms = forms_for(request)
 
-        def render(snap: Snapshot, banner: str) -> Page:
+        def render(snap: Snapshot, banner: Markup) -> Page:
             doc = build_monitor(snap, name)
             if doc is None:
                 return not_found_page(name, snap.now, banner)
