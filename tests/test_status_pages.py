@@ -281,7 +281,7 @@ def test_the_page_shows_display_names_states_and_the_headline(public: Public) ->
     }
     assert '<p id="overall" class="overall status-partial">Partial outage</p>' in page
     assert "S&amp;P &lt;500&gt;" in page
-    assert ANNOUNCEMENT.replace("'", "&#x27;") in page
+    assert ANNOUNCEMENT.replace("'", "&#39;") in page
     assert "Long over." not in page
     assert "<script" not in page
     assert " style=" not in page
@@ -319,7 +319,7 @@ def test_the_incident_is_told_in_plain_words_with_the_teams_note(public: Public)
     of that monitor's time; the JSON says the same."""
     page = text_of(public, "/status/public")
     assert "Checkout is unreachable, for 3 minutes so far." in page
-    assert NOTE.replace("'", "&#x27;") in page
+    assert NOTE.replace("'", "&#39;") in page
     doc = public.json("/status/public.json")
     (incident,) = doc["incidents"]
     assert incident["open"] is True

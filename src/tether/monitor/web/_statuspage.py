@@ -22,8 +22,9 @@ A badge is served for a monitor that is on some status page; for any other name 
 answer is the same 404 as for a name that does not exist, so a badge URL does not tell
 whether a monitor exists.
 
-The HTML is rendered here, once, with every value escaped by :func:`html.escape`, under
-the dashboard's Content-Security-Policy (no inline script or style: the bars are SVG
+The HTML is rendered here, once, by ``templates/status.html`` with every value escaped
+where the template writes it (``_html.py``'s environment, autoescape on), under the
+dashboard's Content-Security-Policy (no inline script or style: the bars are SVG
 rectangles whose colour comes from a class).  A public page may be asked for often, so
 each document is built at most once every :data:`CACHE_SECONDS` (by the runner's clock)
 per slug, and each badge per monitor, on a worker thread.  Nothing here asks who is
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import html
 import importlib.resources
 import json
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -50,8 +50,9 @@ from tether._redact import redact_url
 from tether.monitor._records import Stint, stints
 from tether.monitor._state import State
 from tether.monitor.reports._documents import iso, round_ms
-from tether.monitor.reports._uptime import WINDOWS, format_uptime, uptime
+from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor.web._html import render
 
 if TYPE_CHECKING:
     from tether.monitor._records import Incident
@@ -433,145 +434,16 @@ def _ts(moment: dt.datetime) -> float:
 # -- HTML: the one renderer -----------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _when(text: str | None) -> str:
-    if text is None:
-        return ""
-    shown = text.replace("T", " ").replace("Z", " UTC")
-    return f'<time datetime="{_e(text)}">{_e(shown)}</time>'
-
-
-def _band(share: float | None) -> str:
-    """A bar's class: ``none`` (no data), ``full`` (100 %), ``high`` (99 % and up),
-    ``mid`` (95 %), ``low``."""
-    if share is None:
-        return "none"
-    if share >= 1.0:
-        return "full"
-    return "high" if share >= 0.99 else "mid" if share >= 0.95 else "low"
-
-
-def _bars(days: Sequence[Mapping[str, Any]], name: str) -> str:
-    width = len(days) * (BAR_WIDTH + BAR_GAP) - BAR_GAP
-    rects = []
-    for i, day in enumerate(days):
-        share = day["uptime"]
-        said = "no data" if share is None else f"{format_uptime(share)} up"
-        rects.append(
-            f'<rect class="bar bar-{_band(share)}" x="{i * (BAR_WIDTH + BAR_GAP)}" y="0" '
-            f'width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="1" data-date="{_e(day["date"])}">'
-            f"<title>{_e(day['date'])}: {_e(said)}</title></rect>"
-        )
-    label = _e(f"{name}: daily uptime, the last {len(days)} days")
-    return (
-        f'<svg class="bars" viewBox="0 0 {width} {BAR_HEIGHT}" preserveAspectRatio="none" '
-        f'role="img" aria-label="{label}">{"".join(rects)}</svg>'
-    )
-
-
-def _monitor(row: Mapping[str, Any], days: int) -> str:
-    extra = ""
-    if "url" in row:
-        extra += f'<div class="url">{_e(row["url"])}</div>'
-    if "latency_ms" in row and row["latency_ms"] is not None:
-        ms = row["latency_ms"]
-        extra += (
-            f'<span class="latency">{ms:.1f} ms</span>'
-            if ms < 10
-            else (f'<span class="latency">{ms:.0f} ms</span>')
-        )
-    status = row["status"]
-    return (
-        f'<li class="monitor" data-name="{_e(row["name"])}">'
-        f'<div class="line"><span class="name">{_e(row["name"])}</span>{extra}'
-        f'<span class="status status-{_e(status["code"])}">{_e(status["text"])}</span></div>'
-        f"{_bars(row['days'], row['name'])}"
-        f'<div class="scale"><span>{days} days ago</span>'
-        f'<span class="uptime">{_e(format_uptime(row["uptime_90d"]))} uptime</span>'
-        "<span>today</span></div></li>"
-    )
-
-
-def _incident(i: Mapping[str, Any]) -> str:
-    state = "open" if i["open"] else "resolved"
-    when = _when(i["opened"])
-    if i["resolved"] is not None:
-        when += f" – {_when(i['resolved'])}"
-    kind = ""
-    if "kind" in i:
-        kind = f'<p class="kind"><code>{_e(i["kind"])}</code> {_e(i["meaning"])}</p>'
-    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in i["notes"])
-    title = _e(i["text"]) if i["id"] is not None else "Note from the team"
-    ident = "" if i["id"] is None else f' data-incident="{_e(i["id"])}"'
-    return (
-        f'<article class="incident incident-{state}"{ident}>'
-        f'<h3>{title}</h3><p class="when">{when}'
-        f"{' · ongoing' if i['open'] else ''}</p>{kind}{notes}</article>"
-    )
-
-
 def render_page(doc: Mapping[str, Any]) -> str:
     """The status page, from :func:`build_page`: a whole HTML document, no script."""
-    status = doc["status"]
-    description = (
-        "" if not doc["description"] else f'<p class="description">{_e(doc["description"])}</p>'
-    )
-    notices = "".join(
-        f'<div class="announcement announcement-{_e(a["level"])}"><p>{_e(a["text"])}</p></div>'
-        for a in doc["announcements"]
-    )
     days = len(doc["groups"][0]["monitors"][0]["days"]) if doc["groups"] else DAYS
-    groups = "".join(
-        f'<section class="group"><h2>{_e(g["name"])} '
-        f'<span class="status status-{_e(g["status"]["code"])}">{_e(g["status"]["text"])}'
-        f'</span></h2><ul class="monitors">{"".join(_monitor(r, days) for r in g["monitors"])}'
-        "</ul></section>"
-        for g in doc["groups"]
-    )
-    told = "".join(_incident(i) for i in doc["incidents"])
-    if not told:
-        quiet = count(doc["incident_days"], "day")
-        told = f'<p class="none">No incidents in the last {_e(quiet)}.</p>'
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="60">
-<title>{_e(doc["title"])}</title>
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/status.css">
-</head>
-<body>
-<main>
-<header><h1>{_e(doc["title"])}</h1>{description}</header>
-{notices}<p id="overall" class="overall status-{_e(status["code"])}">{_e(status["text"])}</p>
-{groups}
-<section id="incidents"><h2>Incidents</h2>{told}</section>
-<footer>As of {_when(doc["now"])}. Uptime is the share of time up, per UTC day.
-<a href="/status/{_e(doc["slug"])}.json">JSON</a></footer>
-</main>
-</body>
-</html>
-"""
+    bar = {"width": BAR_WIDTH, "gap": BAR_GAP, "height": BAR_HEIGHT}
+    return str(render("status.html", doc=doc, days=days, bar=bar)) + "\n"
 
 
 def not_found_page() -> str:
     """The page for a slug no status page has (it does not echo the slug)."""
-    return """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Not found</title>
-<link rel="stylesheet" href="/static/status.css">
-</head>
-<body><main><h1>No such status page</h1><p class="none">There is no status page here.</p>
-</main></body>
-</html>
-"""
+    return str(render("status_not_found.html")) + "\n"
 
 
 # -- caching and routes -----------------------------------------------------------------------
