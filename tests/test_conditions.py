@@ -21,7 +21,20 @@ from tether.monitor.config._conditions import (
     context_from_probe,
     parse_condition,
 )
-from tether.probe import Phase, ProbeResult
+from tether.probe import (
+    Certificate,
+    ConnectDetails,
+    DnsDetails,
+    DnsRecord,
+    HttpDetails,
+    Phase,
+    ProbeResult,
+    ProxyDetails,
+    Response,
+    Skipped,
+    TlsDetails,
+    UrlDetails,
+)
 
 JSON_BODY = (
     b'{"status": "ok", "count": 3, "ratio": 0.5, "text": "3", "up": true, "none": null,'
@@ -780,51 +793,45 @@ def https_result() -> ProbeResult:
     return ProbeResult(
         "https://api.test/health",
         (
-            Phase("url", True, 0.01, {"scheme": "https", "host": "api.test", "port": 443}),
-            Phase("proxy", True, 0.02, {"proxy": None, "source": "none"}),
+            Phase("url", True, 0.01, UrlDetails("https", "api.test", 443)),
+            Phase("proxy", True, 0.02, ProxyDetails(None, "none")),
             Phase(
                 "dns",
                 True,
                 3.0,
-                {
-                    "resolver": "127.0.0.1:5353",
-                    "rcode": {"AAAA": "NOERROR", "A": "NOERROR"},
-                    "answers": [
-                        {"type": "AAAA", "address": "::1", "ttl": 60, "ms": 1.0},
-                        {"type": "A", "address": "127.0.0.1", "ttl": 60, "ms": 1.0},
-                    ],
-                },
+                DnsDetails(
+                    "127.0.0.1:5353",
+                    (
+                        DnsRecord("AAAA", "::1", 60, 1.0),
+                        DnsRecord("A", "127.0.0.1", 60, 1.0),
+                    ),
+                    {"AAAA": "NOERROR", "A": "NOERROR"},
+                ),
             ),
-            Phase("connect", True, 0.5, {"address": "127.0.0.1", "port": 443, "attempts": []}),
+            Phase("connect", True, 0.5, ConnectDetails("127.0.0.1", 443)),
             Phase(
                 "tls",
                 True,
                 10.0,
-                {
-                    "server_name": "api.test",
-                    "verified": True,
-                    "chain": [
-                        {
-                            "subject": "CN=api.test",
-                            "not_after": "2025-01-20T12:00:00+00:00",
-                            "days_left": 19,
-                        },
-                        {"subject": "CN=ca", "not_after": "2030-01-01T00:00:00+00:00"},
-                    ],
-                },
+                TlsDetails(
+                    "api.test",
+                    True,
+                    chain=(
+                        Certificate(
+                            "CN=api.test", "CN=ca", (), "", "2025-01-20T12:00:00+00:00", 19
+                        ),
+                        Certificate("CN=ca", "CN=ca", (), "", "2030-01-01T00:00:00+00:00", 1807),
+                    ),
+                ),
             ),
             Phase(
                 "http",
                 True,
                 86.5,
-                {
-                    "method": "GET",
-                    "status": 200,
-                    "size": 12,
-                    "ttfb_ms": 80.0,
-                    "retry_after": "3",
-                    "location": "/next",
-                },
+                HttpDetails(
+                    "GET",
+                    Response(200, 12, None, None, 80.0, 3, True, "/next"),
+                ),
             ),
         ),
         None,
@@ -867,19 +874,10 @@ def test_context_from_a_tcp_probe_has_no_http_values() -> None:
     result = ProbeResult(
         "tcp://127.0.0.1:5432",
         (
-            Phase("url", True, 0.01, {"scheme": "tcp", "host": "127.0.0.1", "port": 5432}),
-            Phase("proxy", True, 0.01, {"proxy": None, "source": "not used for a TCP check"}),
-            Phase(
-                "dns",
-                True,
-                0.0,
-                {
-                    "resolver": None,
-                    "literal": True,
-                    "answers": [{"type": "A", "address": "127.0.0.1"}],
-                },
-            ),
-            Phase("connect", True, 0.3, {"address": "127.0.0.1", "port": 5432, "attempts": []}),
+            Phase("url", True, 0.01, UrlDetails("tcp", "127.0.0.1", 5432)),
+            Phase("proxy", True, 0.01, ProxyDetails(None, "not used for a TCP check")),
+            Phase("dns", True, 0.0, DnsDetails(None, (DnsRecord("A", "127.0.0.1"),), literal=True)),
+            Phase("connect", True, 0.3, ConnectDetails("127.0.0.1", 5432)),
         ),
         None,
     )
@@ -901,18 +899,10 @@ def test_context_from_a_refused_connection() -> None:
     result = ProbeResult(
         "http://localhost:1/",
         (
-            Phase("url", True, 0.01, {}),
-            Phase("proxy", True, 0.01, {"proxy": None, "source": "none"}),
-            Phase(
-                "dns",
-                True,
-                1.0,
-                {
-                    "resolver": "system (getaddrinfo)",
-                    "answers": [{"type": "A", "address": "127.0.0.1"}],
-                },
-            ),
-            Phase("connect", False, 0.2, {"address": None, "port": 1, "attempts": []}, refused),
+            Phase("url", True, 0.01),
+            Phase("proxy", True, 0.01, ProxyDetails(None, "none")),
+            Phase("dns", True, 1.0, DnsDetails(DnsDetails.SYSTEM, (DnsRecord("A", "127.0.0.1"),))),
+            Phase("connect", False, 0.2, ConnectDetails(None, 1), refused),
         ),
         refused,
     )
@@ -937,7 +927,7 @@ def test_system_resolver_failures_imply_an_rcode(kind: Kind, rcode: str | None) 
     failure = failure_for(kind, "dns failed", host="nowhere.test", port=80)
     result = ProbeResult(
         "http://nowhere.test/",
-        (Phase("dns", False, 1.0, {"resolver": "system (getaddrinfo)"}, failure),),
+        (Phase("dns", False, 1.0, DnsDetails(DnsDetails.SYSTEM), failure),),
         failure,
     )
     context = context_from_probe(result)
@@ -963,7 +953,7 @@ def test_a_direct_resolver_reports_the_worst_rcode(
     """With one answer per record type, NXDOMAIN wins, then any other error, else NOERROR."""
     result = ProbeResult(
         "http://x.test/",
-        (Phase("dns", True, 1.0, {"resolver": "127.0.0.1:53", "rcode": rcodes}),),
+        (Phase("dns", True, 1.0, DnsDetails("127.0.0.1:53", rcodes=rcodes)),),
         None,
     )
     assert context_from_probe(result).dns_rcode == expected
@@ -971,14 +961,14 @@ def test_a_direct_resolver_reports_the_worst_rcode(
 
 def test_context_through_a_proxy_tunnel_skips_dns_and_connect_timings() -> None:
     """Skipped dns/connect phases (a CONNECT tunnel) are not timings and have no rcode."""
-    skipped = {"skipped": "the proxy resolves and connects"}
+    skipped = Skipped("the proxy resolves and connects")
     result = ProbeResult(
         "https://api.test/",
         (
-            Phase("proxy", True, 1.5, {"proxy": "http://127.0.0.1:3128", "mode": "CONNECT"}),
+            Phase("proxy", True, 1.5, ProxyDetails("http://127.0.0.1:3128", "", mode="CONNECT")),
             Phase("dns", True, 0.0, skipped),
             Phase("connect", True, 0.0, skipped),
-            Phase("http", True, 20.0, {"status": 204, "size": 0, "ttfb_ms": 19.0}),
+            Phase("http", True, 20.0, HttpDetails("GET", Response(204, 0, ttfb_ms=19.0))),
         ),
         None,
     )
@@ -994,8 +984,8 @@ def test_context_through_a_forwarding_proxy_is_connected() -> None:
     result = ProbeResult(
         "http://api.test/",
         (
-            Phase("proxy", True, 1.0, {"proxy": "http://127.0.0.1:3128", "mode": "forwarding"}),
-            Phase("http", True, 5.0, {"status": 200, "size": 0}),
+            Phase("proxy", True, 1.0, ProxyDetails("http://127.0.0.1:3128", "", mode="forwarding")),
+            Phase("http", True, 5.0, HttpDetails("GET", Response(200, 0))),
         ),
         None,
     )
@@ -1009,7 +999,15 @@ def test_context_of_an_http_error_keeps_the_status() -> None:
     failure = failure_for(Kind.HTTP_SERVER_ERROR, "503", url="http://127.0.0.1/")
     result = ProbeResult(
         "http://127.0.0.1/",
-        (Phase("http", False, 3.0, {"status": 503, "size": 0, "retry_after": "120"}, failure),),
+        (
+            Phase(
+                "http",
+                False,
+                3.0,
+                HttpDetails("GET", Response(503, 0, retry_after=120, retry_after_sent=True)),
+                failure,
+            ),
+        ),
         failure,
     )
     context = context_from_probe(result)

@@ -89,9 +89,10 @@ def test_the_deadline_keeps_what_arrived(lab: Lab) -> None:
     assert result.failure.kind.value == "deadline.exceeded"
     http = result.phases[-1]
     assert http.name == "http"
-    assert (http.details["method"], http.details["status"]) == ("GET", 200)
-    assert http.details["size"] >= 1
-    assert "expected_size" not in http.details  # chunked: nothing announced
+    assert (http.details.method, http.details.response.status) == ("GET", 200)
+    assert http.details.response.size >= 1
+    assert http.details.response.expected_size is None  # chunked: nothing announced
+    assert "expected_size" not in http.to_dict()
 
 
 @pytest.fixture
@@ -128,9 +129,9 @@ def test_the_deadline_in_a_redirect_hop_keeps_one_http_phase(to_slow_drip: str, 
     assert result.failure.kind.value == "deadline.exceeded"
     assert [p.name for p in result.phases] == ["url", "proxy", "dns", "connect", "http"]
     http = result.phases[-1]
-    assert (http.ok, http.details["method"], http.details["status"]) == (False, "GET", 200)
-    hops = http.details["redirects"]
-    assert [(h["url"], h["status"]) for h in hops] == [
+    assert (http.ok, http.details.method, http.details.response.status) == (False, "GET", 200)
+    hops = http.details.redirects
+    assert [(h.url, h.response.status) for h in hops] == [
         (to_slow_drip, 302),
         (lab["slow_drip"].url, 200),
     ]

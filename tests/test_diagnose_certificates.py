@@ -15,22 +15,17 @@ import trustme
 from tether._kinds import Kind
 from tether.cli import main
 from tether.lab import Lab
-from tether.probe import ProbeOptions, _tls, probe
+from tether.probe import Certificate, ProbeOptions, _tls, probe
 from tls_server import https_server
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 
 
-def _cert(subject: str, issuer: str, start: dt.datetime, end: dt.datetime, *sans: str) -> dict:
-    return {
-        "subject": subject,
-        "issuer": issuer,
-        "sans": list(sans),
-        "not_before": start.isoformat(),
-        "not_after": end.isoformat(),
-        "days_left": (end - NOW).days,
-    }
+def _cert(
+    subject: str, issuer: str, start: dt.datetime, end: dt.datetime, *sans: str
+) -> Certificate:
+    return Certificate(subject, issuer, sans, start.isoformat(), end.isoformat(), (end - NOW).days)
 
 
 LEAF = _cert("CN=leaf", "CN=middle", NOW - DAY, NOW + 30 * DAY, "a.test", "127.0.0.1")
@@ -38,8 +33,8 @@ MIDDLE = _cert("CN=middle", "CN=root", NOW - 90 * DAY, NOW + 300 * DAY)
 ROOT = _cert("CN=root", "CN=root", NOW - 900 * DAY, NOW + 900 * DAY)
 
 
-def _problems(*chain: dict, name: str = "a.test") -> list[_tls.Problem]:
-    return _tls.problems(list(chain), name=name, where="a.test:443", now=NOW)
+def _problems(*chain: Certificate, name: str = "a.test") -> list[_tls.Problem]:
+    return _tls.problems(chain, name=name, where="a.test:443", now=NOW)
 
 
 # --- the pure core -------------------------------------------------------------------------------
@@ -239,7 +234,7 @@ def test_every_problem_of_a_real_chain(expired_for_another_name: tuple[str, str]
     assert result.failure is not None
     tls = result.phase("tls")
     assert tls is not None
-    problems = tls.details["problems"]
+    problems = tls.details.problems
     assert len(problems) == 2
     expired = next(p for p in problems if " expired on " in p)
     named = next(p for p in problems if p.endswith("it names other.test"))

@@ -340,8 +340,8 @@ def test_tls_details_fall_back_to_openssl_without_cryptography(
             return b"DER" if binary_form else info
 
     now = dt.datetime(2026, 1, 21, tzinfo=dt.UTC)
-    described = _tls.describe(Leaf(), now)  # type: ignore[arg-type]
-    assert described["chain"] == [
+    described = _tls.describe(Leaf(), now, server_name=None, verified=True)  # type: ignore[arg-type]
+    assert described.to_json()["chain"] == [
         {
             "subject": "CN=example.test",
             "issuer": "O=Test CA",

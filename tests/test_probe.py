@@ -21,7 +21,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tether.lab import Lab
-from tether.probe import PHASES, Phase, ProbeOptions, ProbeResult, _tls, probe, probe_async
+from tether.probe import (
+    PHASES,
+    DnsDetails,
+    Phase,
+    ProbeOptions,
+    ProbeResult,
+    ProxyDetails,
+    _tls,
+    probe,
+    probe_async,
+)
 from tether.probe._target import InvalidTarget, parse_target
 
 # --- parse_target -----------------------------------------------------------------------------
@@ -177,8 +187,13 @@ def test_failed_result_shape(lab: Lab) -> None:
 
 def test_a_phase_is_a_value() -> None:
     """Phase is frozen; its dict puts name, ok and ms first and the details after."""
-    phase = Phase("dns", True, 1.23456, {"resolver": "x"})
-    assert phase.to_dict() == {"name": "dns", "ok": True, "ms": 1.235, "resolver": "x"}
+    phase = Phase("dns", True, 1.23456, DnsDetails(DnsDetails.SYSTEM))
+    assert phase.to_dict() == {
+        "name": "dns",
+        "ok": True,
+        "ms": 1.235,
+        "resolver": "system (getaddrinfo)",
+    }
     with pytest.raises(AttributeError):
         phase.ok = False  # type: ignore[misc]
     assert ProbeResult("t", (phase,), None).ok
@@ -194,7 +209,7 @@ def test_proxy_from_the_environment(lab: Lab) -> None:
         result = probe(url, ProbeOptions(cacert=lab.ca_file, timeout=1, env=env))
         assert result.failure is not None
         assert result.failure.kind.value == "proxy.auth_required"
-        assert result.phases[1].details["source"] == "HTTPS_PROXY"
+        assert result.phases[1].details.source == "HTTPS_PROXY"
     bypassed = probe(
         url,
         ProbeOptions(
@@ -202,7 +217,8 @@ def test_proxy_from_the_environment(lab: Lab) -> None:
         ),
     )
     assert bypassed.ok
-    assert bypassed.phases[1].details == {
+    assert bypassed.phases[1].details == ProxyDetails(None, "none", "NO_PROXY covers 127.0.0.1")
+    assert bypassed.phases[1].details.to_json() == {
         "proxy": None,
         "source": "none",
         "bypass": "NO_PROXY covers 127.0.0.1",
@@ -215,7 +231,7 @@ def test_all_proxy_is_named_as_such(lab: Lab) -> None:
     result = probe(lab["healthy"].url, ProbeOptions(timeout=1, env=env))
     assert result.failure is not None
     assert result.failure.kind.value == "proxy.unreachable"
-    assert result.phases[1].details["source"] == "ALL_PROXY"
+    assert result.phases[1].details.source == "ALL_PROXY"
 
 
 def test_the_deadline_bounds_the_whole_probe(lab: Lab) -> None:
@@ -359,7 +375,7 @@ def test_a_failed_redirect_hop_fails_the_http_phase(redirector: str, path: str, 
     assert result.failure.kind.value == kind
     last = result.phases[-1]
     assert (last.name, last.ok, last.failure) == ("http", False, result.failure)
-    assert last.details["status"] == 302
+    assert last.details.response.status == 302
     assert all(p.ok for p in result.phases[:-1])
 
 
@@ -398,7 +414,7 @@ def test_a_certificate_expiring_within_14_days_gives_a_warning(tmp_path: Path) -
     assert result.ok, result.failure
     tls = result.phase("tls")
     assert tls is not None
-    assert tls.details["chain"][0]["days_left"] == 5
+    assert tls.details.chain[0].days_left == 5
     assert any("expires in 5 days" in w for w in result.warnings), result.warnings
 
 
@@ -468,7 +484,7 @@ def test_a_request_body_is_sent_and_redirects_treat_it_as_browsers_do() -> None:
     ]
     http = see_other.phase("http")
     assert http is not None
-    assert http.details["method"] == "GET"  # the last hop's
+    assert http.details.method == "GET"  # the last hop's
 
 
 def test_a_body_the_server_stops_reading_is_a_write_timeout(lab: Lab) -> None:

@@ -13,8 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from tether.lab import Lab
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.web._probe_metrics import blackbox_probe
-from tether.probe import ProbeOptions, ProbeResult, probe
-from tether.probe._result import Phase
+from tether.probe import HttpDetails, Phase, ProbeOptions, ProbeResult, Response, probe
 
 
 def registry_text(result: ProbeResult) -> bytes:
@@ -32,16 +31,17 @@ def registry_text(result: ProbeResult) -> bytes:
     gauge("probe_success", "Whether the probe succeeded", int(ok))
     gauge("probe_duration_seconds", "Probe duration", sum(p.ms for p in result.phases) / 1000)
     dns, connect = result.phase("dns"), result.phase("connect")
-    lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details else 0.0
+    # The details as diagnose --json gives them: the reference reads none of the types.
+    lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details.to_json() else 0.0
     gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", lookup)
-    if connect is not None and connect.details.get("address"):
-        six = ":" in connect.details["address"]
+    if connect is not None and connect.details.to_json().get("address"):
+        six = ":" in connect.details.to_json()["address"]
         gauge("probe_ip_protocol", "The IP protocol of the probe (4 or 6)", 6 if six else 4)
     phases = gauge("probe_http_duration_seconds", "Duration of each phase", None, ["phase"])
     for name, seconds in phase_seconds(result).items():
         phases.labels(name).set(seconds)
     http = result.phase("http")
-    details: dict[str, Any] = http.details if http else {}
+    details: dict[str, Any] = http.details.to_json() if http else {}
     gauge("probe_http_status_code", "HTTP status code", details.get("status") or 0)
     gauge(
         "probe_http_content_length",
@@ -63,8 +63,9 @@ def registry_text(result: ProbeResult) -> bytes:
         "The response's HTTP version",
         {"HTTP/1.1": 1.1, "HTTP/1.0": 1.0}.get(str(version), 0),
     )
-    if tls is not None and tls.details.get("chain"):
-        ends = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in tls.details["chain"]]
+    shown = tls.details.to_json() if tls is not None else {}
+    if shown.get("chain"):
+        ends = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in shown["chain"]]
         gauge(
             "probe_ssl_earliest_cert_expiry",
             "When the first certificate of the chain to expire expires (Unix time)",
@@ -73,7 +74,7 @@ def registry_text(result: ProbeResult) -> bytes:
         info = gauge(
             "probe_tls_version_info", "The TLS version of the connection", None, ["version"]
         )
-        info.labels(tls.details["version"].replace("TLSv", "TLS ")).set(1)
+        info.labels(shown["version"].replace("TLSv", "TLS ")).set(1)
     failure = gauge(
         "probe_failure_info",
         "Why the probe failed: the tether kind and layer",
@@ -104,7 +105,7 @@ def test_numbers_at_the_edges_of_the_format_read_the_same() -> None:
             Phase("dns", True, 0.0),
             Phase("connect", True, 0.0123),
             Phase("tls", True, 12_345_678_901.0),
-            Phase("http", True, 2.5, {"status": 204, "ttfb_ms": 2.5}),
+            Phase("http", True, 2.5, HttpDetails("GET", Response(204, 0, ttfb_ms=2.5))),
         ),
         None,
     )

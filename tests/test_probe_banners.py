@@ -121,9 +121,9 @@ def test_ssh_reads_openssh_identification(sshd: int) -> None:
     assert [p.name for p in result.phases][-2:] == ["connect", "ssh"]
     ssh = result.phase("ssh")
     assert ssh is not None
-    assert ssh.details["protocol"] == "2.0"
-    assert ssh.details["software"].startswith("OpenSSH_")
-    assert ssh.details["banner"].startswith("SSH-2.0-OpenSSH_")
+    assert ssh.details.protocol == "2.0"
+    assert ssh.details.software.startswith("OpenSSH_")
+    assert ssh.details.banner.startswith("SSH-2.0-OpenSSH_")
 
 
 def test_ssh_accepts_lines_before_the_identification(peer: Any) -> None:
@@ -133,9 +133,9 @@ def test_ssh_accepts_lines_before_the_identification(peer: Any) -> None:
     assert result.ok, result.failure
     ssh = result.phase("ssh")
     assert ssh is not None
-    assert ssh.details["software"] == "Lab_1.2"
-    assert ssh.details["comments"] == "built today"
-    assert ssh.details["preamble_lines"] == 1
+    assert ssh.details.software == "Lab_1.2"
+    assert ssh.details.comments == "built today"
+    assert ssh.details.preamble_lines == 1
 
 
 def test_ssh_silent_server_is_a_read_timeout(peer: Any) -> None:
@@ -213,12 +213,12 @@ def test_smtp_starttls_verifies_the_certificate(starttls: SMTPReceiver, cafile: 
     tls = result.phase("tls")
     assert smtp is not None
     assert tls is not None
-    assert smtp.details["greeting"] == 220
-    assert "smtp.lab.test" in smtp.details["banner"]
-    assert "STARTTLS" in smtp.details["extensions"]
-    assert tls.details["verified"] is True
-    assert tls.details["alpn"] is None  # no HTTP ALPN offered to a mail server
-    assert tls.details["chain"][0]["days_left"] in (399, 400)
+    assert smtp.details.greeting == 220
+    assert "smtp.lab.test" in smtp.details.banner
+    assert "STARTTLS" in smtp.details.extensions
+    assert tls.details.verified is True
+    assert tls.details.alpn is None  # no HTTP ALPN offered to a mail server
+    assert tls.details.chain[0].days_left in (399, 400)
     assert b"STARTTLS\r\n" in starttls.wire
     assert b"MAIL FROM" not in starttls.wire
     assert starttls.received == []
@@ -232,7 +232,7 @@ def test_smtp_untrusted_certificate_is_shown(starttls: SMTPReceiver) -> None:
     tls = result.phase("tls")
     assert tls is not None
     assert not tls.ok
-    assert tls.details["chain"][0]["sans"] == ["127.0.0.1"]
+    assert tls.details.chain[0].sans == ("127.0.0.1",)
 
 
 def test_smtp_without_starttls_passes_unless_required(plain: SMTPReceiver) -> None:
@@ -242,7 +242,7 @@ def test_smtp_without_starttls_passes_unless_required(plain: SMTPReceiver) -> No
     assert result.phase("tls") is None
     smtp = result.phase("smtp")
     assert smtp is not None
-    assert smtp.details["starttls"] == "not offered"
+    assert smtp.details.starttls == "not offered"
     required = _run(f"smtp://127.0.0.1:{plain.port}?starttls=required")
     assert required.failure is not None
     assert required.failure.kind.value == "tls.protocol"

@@ -131,7 +131,7 @@ def test_loopback_answers_every_request(host: str) -> None:
     assert result.ok, result.failure
     icmp = result.phase("icmp")
     assert icmp is not None
-    d = icmp.details
+    d = icmp.details.to_json()
     assert (d["sent"], d["received"], d["loss_percent"]) == (3, 3, 0.0)
     assert 0 < d["rtt_min_ms"] <= d["rtt_avg_ms"] <= d["rtt_max_ms"] < 1000
     assert len(d["rtts_ms"]) == 3
@@ -164,8 +164,8 @@ def test_concurrent_probes_keep_their_own_replies() -> None:
     for host, result in zip(hosts, asyncio.run(main()), strict=True):
         icmp = result.phase("icmp")
         assert icmp is not None
-        assert icmp.details["address"] == host
-        assert (icmp.details["sent"], icmp.details["received"]) == (4, 4)
+        assert icmp.details.address == host
+        assert (icmp.details.sent, icmp.details.received) == (4, 4)
 
 
 @needs_root
@@ -557,18 +557,10 @@ def test_an_icmp_checks_latency_is_its_round_trip_not_its_series() -> None:
     round trip, and a passing check says ping's summary, loss included."""
     from tether.monitor.checks._judge import judge
     from tether.monitor.config import parse_config
-    from tether.probe import Phase, ProbeResult
+    from tether.probe import IcmpDetails, Phase, ProbeResult
 
     (m,) = parse_config("monitors: [{name: ping, url: 'icmp://127.0.0.1'}]").monitors
-    details = {
-        "address": "127.0.0.1",
-        "sent": 4,
-        "received": 3,
-        "loss_percent": 25.0,
-        "rtt_min_ms": 0.21,
-        "rtt_avg_ms": 0.3,
-        "rtt_max_ms": 0.41,
-    }
+    details = IcmpDetails(4, "127.0.0.1", "datagram", 3, 25.0, 0.21, 0.3, 0.41)
     result = ProbeResult("icmp://127.0.0.1", (Phase("icmp", True, 401.2, details),), None)
     record = judge(m, [], result, now=0.0)
     assert record.ok

@@ -39,7 +39,7 @@ def test_a_closed_resolver_port_is_refused_at_once(host: str) -> None:
     assert [p.name for p in result.phases][-1] == "dns"
     dns = result.phase("dns")
     assert dns is not None
-    assert (dns.ok, dns.details["resolver"]) == (False, shown)
+    assert (dns.ok, dns.details.resolver) == (False, shown)
 
 
 @pytest.mark.timeout(10)

@@ -194,7 +194,7 @@ def _run(target: str, **options: Any) -> ProbeResult:
 def _ws(result: ProbeResult) -> dict[str, Any]:
     phase = result.phase("ws")
     assert phase is not None, [p.name for p in result.phases]
-    return dict(phase.details)
+    return phase.details.to_json()
 
 
 # -- the upgrade ------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_wss_verifies_the_certificate_as_https_does(peers: Peers, cafile: str) -
     assert [p.name for p in result.phases][-2:] == ["tls", "ws"]
     tls = result.phase("tls")
     assert tls is not None
-    assert tls.details["verified"] is True
+    assert tls.details.verified is True
     assert result.body == b"pong"
 
 
@@ -363,7 +363,7 @@ def test_a_proxy_carries_the_upgrade_through_connect(
     assert result.failure is None, result.failure
     proxy = result.phase("proxy")
     assert proxy is not None
-    assert (proxy.details["mode"], proxy.details["source"]) == ("CONNECT", variable)
+    assert (proxy.details.mode, proxy.details.source) == ("CONNECT", variable)
     assert result.body == b"pong"
 
 

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any
+from typing import IO
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_ms
 from tether._hostport import join_hostport
 from tether._kinds import Layer
 from tether._plural import count
-from tether.probe import Phase, ProbeResult
+from tether.probe import (
+    ConnectDetails,
+    DnsDetails,
+    DnsQueryDetails,
+    HttpDetails,
+    IcmpDetails,
+    Phase,
+    ProbeResult,
+    ProxyDetails,
+    Response,
+    Skipped,
+    SmtpDetails,
+    SshDetails,
+    TlsDetails,
+    UrlDetails,
+    WsDetails,
+)
 
 BAR_WIDTH = 24
 
@@ -93,106 +109,112 @@ def _lines(result: ProbeResult) -> list[Line]:
 
 
 def _summary(phase: Phase) -> str:
-    d: dict[str, Any] = phase.details
-    if "skipped" in d:
-        return f"skipped: {d['skipped']}"
-    if phase.name == "url":
-        where = join_hostport(str(d.get("host", "")), d.get("port"))
-        text = f"{d.get('scheme', '')} {where}".strip()
-        return text + (" (credentials redacted)" if d.get("credentials") else "")
-    if phase.name == "proxy":
-        if not d.get("proxy"):
-            text = "no proxy" if d.get("source") == "none" else str(d.get("source", ""))
-            return text + (f" ({d['bypass']})" if d.get("bypass") else "")
-        return f"{d['proxy']} from {d.get('source')}" + (
-            f", CONNECT {d['status']}" if d.get("status") else ""
-        )
-    if phase.name == "dns":
-        answers = ", ".join(a["address"] for a in d.get("answers", []))
-        where = "literal address" if d.get("literal") else f"via {d.get('resolver')}"
-        return f"{answers or 'no address'} ({where})"
-    if phase.name == "connect":
-        tried = d.get("attempts", [])
-        if d.get("address"):
-            return f"{d['address']} port {d.get('port')}" + (
-                f" after {len(tried)} attempts" if len(tried) > 1 else ""
+    """The phase's details in a few words.  A phase that learnt nothing (NoDetails) reads
+    as its kind's empty record: an http phase is "no response"."""
+    d = phase.details
+    if isinstance(d, Skipped):
+        return f"skipped: {d.why}"
+    name = phase.name
+    if name == "url":
+        u = d if isinstance(d, UrlDetails) else UrlDetails("", "")
+        text = f"{u.scheme} {join_hostport(u.host, u.port)}".strip()
+        return text + (" (credentials redacted)" if u.credentials else "")
+    if name == "proxy":
+        p = d if isinstance(d, ProxyDetails) else ProxyDetails(None, "")
+        if not p.proxy:
+            text = "no proxy" if p.source == "none" else p.source
+            return text + (f" ({p.bypass})" if p.bypass else "")
+        return f"{p.proxy} from {p.source}" + (f", CONNECT {p.status}" if p.status else "")
+    if name == "dns":
+        return _dns_summary(d if isinstance(d, DnsDetails | DnsQueryDetails) else DnsDetails(None))
+    if name == "connect":
+        c = d if isinstance(d, ConnectDetails) else ConnectDetails(None, 0)
+        if c.address:
+            many = len(c.attempts) > 1
+            return f"{c.address} port {c.port}" + (
+                f" after {len(c.attempts)} attempts" if many else ""
             )
-        return "; ".join(f"{a['address']}: {a['outcome']}" for a in tried)
-    if phase.name == "tls":
-        chain = d.get("chain") or []
-        leaf = chain[0] if chain else None
-        parts = [p for p in (d.get("version"), d.get("alpn")) if p]
-        if leaf:
-            parts.append(f"cert {leaf['subject']}")
-        if phase.ok or not d.get("error"):
-            if leaf:
-                parts[-1] += f", {leaf['days_left']} days left"
-            return ", ".join(parts)
-        # The verdict first; what the handshake showed after, in brackets.  Only a
-        # certificate that was looked at and refused is "not verified": a handshake that
-        # broke (no shared version, an EOF, a timeout) says what broke.
-        if d.get("problems"):
-            verdict = "not verified: " + "; ".join(_lower(p) for p in d["problems"])
-        else:
-            verdict = str(d["error"])
-        return verdict + (f" (seen without verifying: {', '.join(parts)})" if parts else "")
-    if phase.name == "http":
+        return "; ".join(f"{a.address}: {a.outcome}" for a in c.attempts)
+    if name == "tls":
+        return _tls_summary(phase, d if isinstance(d, TlsDetails) else TlsDetails(None, False))
+    if name == "http":
         return _http_summary(phase)
-    if phase.name == "ssh" and d.get("banner"):
-        return f"SSH {d['protocol']}, {d['software']}" + (
-            f" ({d['comments']})" if d.get("comments") else ""
-        )
-    if phase.name == "smtp" and d.get("greeting") is not None:
-        text = f"{d['greeting']} {d.get('banner', '')}".strip()
-        if d.get("starttls"):
-            text += f"; STARTTLS {d['starttls']}"
-        return text
-    if phase.name == "icmp" and "received" in d:
+    if name == "ssh" and isinstance(d, SshDetails):
+        if d.banner:
+            return f"SSH {d.protocol}, {d.software}" + (f" ({d.comments})" if d.comments else "")
+        return "received: " + " / ".join(d.received) if d.received else ""
+    if name == "smtp" and isinstance(d, SmtpDetails) and d.greeting is not None:
+        text = f"{d.greeting} {d.banner}".strip()
+        return text + (f"; STARTTLS {d.starttls}" if d.starttls else "")
+    if name == "icmp" and isinstance(d, IcmpDetails) and d.received is not None:
         return _icmp_summary(d)
-    if phase.name in ("ssh", "smtp") and d.get("received"):
-        return "received: " + " / ".join(d["received"])
-    if phase.name == "ws":
-        return _ws_summary(d)
+    if name == "ws":
+        return _ws_summary(d if isinstance(d, WsDetails) else WsDetails())
     return ""
 
 
-def _icmp_summary(d: dict[str, Any]) -> str:
+def _dns_summary(d: DnsDetails | DnsQueryDetails) -> str:
+    answers = ", ".join(a.address for a in d.answers or ())
+    literal = isinstance(d, DnsDetails) and d.literal
+    where = "literal address" if literal else f"via {d.resolver}"
+    return f"{answers or 'no address'} ({where})"
+
+
+def _tls_summary(phase: Phase, d: TlsDetails) -> str:
+    leaf = d.leaf
+    parts = [p for p in (d.version, d.alpn) if p]
+    if leaf:
+        parts.append(f"cert {leaf.subject}")
+    if phase.ok or not d.error:
+        if leaf:
+            parts[-1] += f", {leaf.days_left} days left"
+        return ", ".join(parts)
+    # The verdict first; what the handshake showed after, in brackets.  Only a
+    # certificate that was looked at and refused is "not verified": a handshake that
+    # broke (no shared version, an EOF, a timeout) says what broke.
+    refused = "not verified: " + "; ".join(_lower(p) for p in d.problems or ())
+    verdict = refused if d.problems else d.error
+    return verdict + (f" (seen without verifying: {', '.join(parts)})" if parts else "")
+
+
+def _icmp_summary(d: IcmpDetails) -> str:
     """``127.0.0.1: 3 of 3 replies, 0% loss, rtt 0.1/0.2/0.4 ms (raw socket)``."""
-    text = f"{d.get('address', '')}: {d['received']} of {d.get('sent', 0)} replies"
-    text += f", {d.get('loss_percent', 0):g}% loss"
-    if d.get("rtt_avg_ms") is not None:
-        rtt = "/".join(f"{d[k]:.3g}" for k in ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"))
+    text = f"{d.address or ''}: {d.received} of {d.sent} replies"
+    text += f", {d.loss_percent or 0:g}% loss"
+    if d.rtt_avg_ms is not None:
+        rtt = "/".join(f"{ms:.3g}" for ms in (d.rtt_min_ms, d.rtt_avg_ms, d.rtt_max_ms))
         text += f", rtt min/avg/max {rtt} ms"
-    if d.get("unreachable"):
-        text += f"; {d['unreachable']}"
-    return text + f" ({d.get('socket', '?')} socket)"
+    if d.unreachable:
+        text += f"; {d.unreachable}"
+    return text + f" ({d.socket or '?'} socket)"
 
 
-def _ws_summary(d: dict[str, Any]) -> str:
+def _ws_summary(d: WsDetails) -> str:
     """``101 Switching Protocols at 1.2 ms, sent 4 bytes, reply "pong" at 3.4 ms``."""
-    if d.get("status") is None:
+    if d.status is None:
         return "no answer to the upgrade"
-    if d["status"] != 101:
-        return f"{d['status']}, not upgraded"
-    if d.get("accept") == "mismatch":
+    if d.status != 101:
+        return f"{d.status}, not upgraded"
+    if d.accept == "mismatch":
         return "101, Sec-WebSocket-Accept does not match"
     text = "101 Switching Protocols"
-    if d.get("upgrade_ms") is not None:
-        text += f" at {human_ms(d['upgrade_ms'])}"
-    if d.get("subprotocol"):
-        text += f", subprotocol {d['subprotocol']}"
-    if d.get("sent"):
-        text += f", sent {count(d['sent']['bytes'], 'byte')}"
-    reply = d.get("reply")
+    if d.upgrade_ms is not None:
+        text += f" at {human_ms(d.upgrade_ms)}"
+    if d.subprotocol:
+        text += f", subprotocol {d.subprotocol}"
+    if d.sent:
+        text += f", sent {count(d.sent.bytes, 'byte')}"
+    reply = d.reply
     if reply:
-        shown = reply["text"] if len(reply["text"]) <= 40 else reply["text"][:39] + "…"
+        said = reply.text or ""
+        shown = said if len(said) <= 40 else said[:39] + "…"
         text += f", reply {json.dumps(shown, ensure_ascii=False)}"
-        if d.get("reply_ms") is not None:
-            text += f" at {human_ms(d['reply_ms'])}"
-    elif d.get("close"):
-        close = d["close"]
-        text += f", closed with {close['code']}" + (
-            f" {json.dumps(close['reason'], ensure_ascii=False)}" if close.get("reason") else ""
+        if d.reply_ms is not None:
+            text += f" at {human_ms(d.reply_ms)}"
+    elif d.close:
+        close = d.close
+        text += f", closed with {close.code}" + (
+            f" {json.dumps(close.reason, ensure_ascii=False)}" if close.reason else ""
         )
     return text
 
@@ -200,22 +222,22 @@ def _ws_summary(d: dict[str, Any]) -> str:
 def _http_summary(phase: Phase) -> str:
     """``GET 200, 1,024 of 4,096 bytes, then: connection reset``: what arrived, and what
     ended it when the body broke off after the status line."""
-    d: dict[str, Any] = phase.details
-    method = d.get("method", "")
-    if d.get("status") is None:
+    d = phase.details
+    method, r = (d.method, d.response) if isinstance(d, HttpDetails) else ("", Response(None, 0))
+    if r.status is None:
         return f"{method} no response".strip()
     failure = phase.failure
     # A failure that is not the status's own (a 503 is the http layer's): the body broke
     # off after the status line.  (A HEAD's Content-Length announces a body never sent.)
     broke = failure is not None and failure.layer is not Layer.HTTP
-    size = f"{d.get('size', 0):,}"
-    if broke and d.get("expected_size") is not None and d["expected_size"] != d.get("size"):
-        size += f" of {d['expected_size']:,}"
-    text = f"{method} {d['status']}, {size} bytes"
-    if d.get("ttfb_ms") is not None:
-        text += f", first byte at {human_ms(d['ttfb_ms'])}"
-    if d.get("redirects"):
-        text += f", {count(len(d['redirects']) - 1, 'redirect')}"
+    size = f"{r.size:,}"
+    if broke and r.expected_size is not None and r.expected_size != r.size:
+        size += f" of {r.expected_size:,}"
+    text = f"{method} {r.status}, {size} bytes"
+    if r.ttfb_ms is not None:
+        text += f", first byte at {human_ms(r.ttfb_ms)}"
+    if isinstance(d, HttpDetails) and d.redirects:
+        text += f", {count(len(d.redirects) - 1, 'redirect')}"
     if broke and failure is not None:
         text += f", then: {_lower(CATALOGUE[failure.kind].title)}"
     return text

@@ -12,12 +12,13 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether.probe._details import Attempt
 
 ATTEMPT_DELAY = 0.25
 """RFC 8305 section 5: the recommended Connection Attempt Delay."""
@@ -27,7 +28,7 @@ ATTEMPT_DELAY = 0.25
 class Raced:
     sock: socket.socket | None = None
     address: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     failure: Failure | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -77,14 +78,13 @@ class _Race:
         """The only address: one attempt, awaited."""
         out = self.out
         started = time.perf_counter()
-        record: dict[str, Any] = {"address": address, "family": _family(family)}
         try:
             out.sock, out.address = await self.one(family, address), address
-            record["outcome"] = "connected"
+            outcome = "connected"
         except Exception as exc:  # cancellation is not a failure: it propagates
-            record["outcome"] = self.failed(exc, address)
-        record["ms"] = (time.perf_counter() - started) * 1000
-        out.attempts.append(record)
+            outcome = self.failed(exc, address)
+        ms = round((time.perf_counter() - started) * 1000, 3)
+        out.attempts.append(Attempt(address, _family(family), outcome, ms))
 
     def start(self, queue: list[tuple[int, str]]) -> None:
         family, address = queue.pop(0)
@@ -116,18 +116,17 @@ class _Race:
         """Record an attempt that ended: the winner, a second winner, or a failure."""
         out = self.out
         family, address, started = self.running.pop(task)
-        ms = (time.perf_counter() - started) * 1000
-        record: dict[str, Any] = {"address": address, "family": _family(family), "ms": ms}
+        ms = round((time.perf_counter() - started) * 1000, 3)
         error = task.exception()
         if error is None and out.sock is None:
             out.sock, out.address = task.result(), address
-            record["outcome"] = "connected"
+            outcome = "connected"
         elif error is None:
             task.result().close()  # a second winner in the same instant
-            record["outcome"] = "not needed"
+            outcome = "not needed"
         else:
-            record["outcome"] = self.failed(error, address)
-        out.attempts.append(record)
+            outcome = self.failed(error, address)
+        out.attempts.append(Attempt(address, _family(family), outcome, ms, ended_in_race=True))
 
     async def abandon(self) -> None:
         """Cancelled mid-race (the probe's deadline, or the monitor stopping): close every
@@ -146,21 +145,13 @@ class _Race:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-            self.out.attempts.append(
-                {
-                    "address": address,
-                    "family": _family(family),
-                    "outcome": "not needed",
-                    "ms": (time.perf_counter() - started) * 1000,
-                }
-            )
+            ms = round((time.perf_counter() - started) * 1000, 3)
+            self.out.attempts.append(Attempt(address, _family(family), "not needed", ms))
 
     def settle(self) -> Raced:
-        """The race's result: times rounded, the first failure when nothing connected, a
-        warning for a family that failed while the other worked."""
+        """The race's result: the first failure when nothing connected, a warning for a
+        family that failed while the other worked."""
         out = self.out
-        for record in out.attempts:
-            record["ms"] = round(record["ms"], 3)
         if out.sock is None:
             out.failure = (
                 self.failures[0]
@@ -168,7 +159,7 @@ class _Race:
                 else failure_for(Kind.CONNECT_UNREACHABLE, "no address to connect to", url=self.url)
             )
             return out
-        families = {a["family"]: a["outcome"] for a in out.attempts}
+        families = {a.family: a.outcome for a in out.attempts}
         bad = [f for f, outcome in families.items() if outcome not in ("connected", "not needed")]
         if bad and out.address is not None:
             worked = "IPv6" if ":" in out.address else "IPv4"

@@ -15,19 +15,22 @@ from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind, worst_rcode
+from tether.probe._details import DnsDetails, DnsRecord
+
+_SYSTEM = DnsDetails(DnsDetails.SYSTEM)
 
 
 @dataclass(slots=True)
 class Answers:
     addresses: list[tuple[int, str]] = field(default_factory=list)
     """(family, address) in the order to try them."""
-    details: dict[str, Any] = field(default_factory=dict)
+    details: DnsDetails = _SYSTEM
     failure: Failure | None = None
 
 
 async def system(host: str, port: int, family: int, timeout: float, url: str) -> Answers:
     loop = asyncio.get_running_loop()
-    out = Answers(details={"resolver": "system (getaddrinfo)"})
+    out = Answers()
     try:
         async with asyncio.timeout(timeout):
             infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
@@ -49,9 +52,10 @@ async def system(host: str, port: int, family: int, timeout: float, url: str) ->
         if address not in seen:
             seen.add(address)
             out.addresses.append((fam, address))
-    out.details["answers"] = [
-        {"type": "AAAA" if f == socket.AF_INET6 else "A", "address": a} for f, a in out.addresses
-    ]
+    out.details = DnsDetails(
+        DnsDetails.SYSTEM,
+        tuple(DnsRecord("AAAA" if f == socket.AF_INET6 else "A", a) for f, a in out.addresses),
+    )
     return out
 
 
@@ -61,23 +65,21 @@ async def direct(
     """Ask ``server`` for A and AAAA at once; the first answer type to fail decides."""
     where, server_port = server
     resolver = join_hostport(where, server_port)
-    out = Answers(details={"resolver": resolver})
+    out = Answers(details=DnsDetails(resolver))
     types: tuple[str, ...] = ("AAAA", "A")
     if family == socket.AF_INET:
         types = ("A",)
     elif family == socket.AF_INET6:
         types = ("AAAA",)
     replies = await asyncio.gather(*(_ask(host, t, server, timeout) for t in types))
-    answers: list[dict[str, Any]] = []
+    answers: list[DnsRecord] = []
     rcodes: dict[str, str] = {}
     for rdtype, reply, ms in replies:
         if isinstance(reply, BaseException):
             out.failure = _unanswered(reply, rdtype, resolver, host, port, timeout, url)
-            out.details["rcode"] = None
             return out
         rcodes[rdtype] = _read_reply(reply, rdtype, ms, out.addresses, answers)
-    out.details["rcode"] = rcodes
-    out.details["answers"] = answers
+    out.details = DnsDetails(resolver, tuple(answers), rcodes)
     out.failure = _verdict(rcodes, out.addresses, types, resolver, host, port, url)
     # RFC 8305 section 4: IPv6 first, then alternate families.
     out.addresses = interleave(out.addresses)
@@ -140,7 +142,7 @@ def _read_reply(
     rdtype: str,
     ms: float,
     addresses: list[tuple[int, str]],
-    answers: list[dict[str, Any]],
+    answers: list[DnsRecord],
 ) -> str:
     """Add the reply's A and AAAA records to ``addresses`` and ``answers``; its rcode."""
     import dns.rcode
@@ -151,9 +153,7 @@ def _read_reply(
             for item in rrset:
                 fam = socket.AF_INET6 if rrset.rdtype == dns.rdatatype.AAAA else socket.AF_INET
                 addresses.append((fam, item.address))
-                answers.append(
-                    {"type": rdtype, "address": item.address, "ttl": rrset.ttl, "ms": round(ms, 3)}
-                )
+                answers.append(DnsRecord(rdtype, item.address, rrset.ttl, round(ms, 3)))
     return dns.rcode.to_text(reply.rcode())
 
 

@@ -10,13 +10,13 @@ ask through it: the same query, timings and failure kinds.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, join_hostport, split_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind
+from tether.probe._details import DnsQueryDetails, DnsRecord, DnsSections, UrlDetails
 from tether.probe._dns import query_server
 from tether.probe._options import DnsQuery, ProbeOptions
 from tether.probe._result import Phase, ProbeResult
@@ -35,14 +35,14 @@ async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
     query = options.dns or DnsQuery()
     name = target.split("://", 1)[1]
     rdtype = query.record_type
-    url_phase = Phase("url", True, 0.0, {"scheme": "dns", "host": name})
+    url_phase = Phase("url", True, 0.0, UrlDetails("dns", name))
     if options.resolver:
         where, port = split_hostport(options.resolver.strip(), default_port=DNS_PORT)
         resolver = join_hostport(where, port)
     else:
         system = dns.asyncresolver.get_default_resolver()
         where, port, resolver = str(system.nameservers[0]), system.port, "system"
-    details: dict[str, Any] = {"resolver": resolver, "address": where, "record_type": rdtype}
+    details = DnsQueryDetails(resolver, where, rdtype)
     message = dns.message.make_query(name, rdtype)
     if not query.recursion_desired:
         message.flags &= ~dns.flags.RD
@@ -67,13 +67,18 @@ async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
     if failure is None:
         rcode = dns.rcode.to_text(response.rcode())
         answers = sorted(item.to_text().rstrip(".") for rrset in response.answer for item in rrset)
-        details["rcode"] = {rdtype: rcode}
-        details["answers"] = [{"type": rdtype, "address": a} for a in answers]
-        details["sections"] = {
-            "answer": sum(len(r) for r in response.answer),
-            "authority": sum(len(r) for r in response.authority),
-            "additional": sum(len(r) for r in response.additional),
-        }
+        details = DnsQueryDetails(
+            resolver,
+            where,
+            rdtype,
+            rcode,
+            tuple(DnsRecord(rdtype, a) for a in answers),
+            DnsSections(
+                sum(len(r) for r in response.answer),
+                sum(len(r) for r in response.authority),
+                sum(len(r) for r in response.additional),
+            ),
+        )
         wanted = sorted(a.rstrip(".") for a in query.answers)
         if query.rcode is not None and rcode != query.rcode:
             # An answer where none was wanted is not "no such name" either.

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from tether import _extras
@@ -18,6 +17,14 @@ from tether._redact import redact_url
 from tether._sensitive import is_sensitive
 from tether.probe import _http, _icmp, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
+from tether.probe._details import (
+    NO_DETAILS,
+    Hop,
+    HttpDetails,
+    IcmpDetails,
+    ProxyDetails,
+    UrlDetails,
+)
 from tether.probe._dnscheck import probe_dns
 from tether.probe._options import ProbeOptions
 from tether.probe._result import Phase, ProbeResult
@@ -89,16 +96,17 @@ class _Walk(WalkTls):
         try:
             t = self.target = parse_target(self.given)
         except InvalidTarget as exc:
-            self.end({}, failure_for(Kind.URL_INVALID, str(exc), url=redact_target(self.given)))
+            failure = failure_for(Kind.URL_INVALID, str(exc), url=redact_target(self.given))
+            self.end(NO_DETAILS, failure)
             return
-        url_details: dict[str, Any] = {"scheme": t.scheme, "host": t.ascii_host, "port": t.port}
-        if t.scheme == "icmp":
-            del url_details["port"]  # ICMP has no ports
-        if t.host != t.ascii_host:
-            url_details["idna"] = t.ascii_host
-            url_details["host"] = t.host
+        url_details = UrlDetails(
+            t.scheme,
+            t.host,
+            None if t.scheme == "icmp" else t.port,  # ICMP has no ports
+            t.ascii_host if t.host != t.ascii_host else None,
+            t.has_credentials,
+        )
         if t.has_credentials:
-            url_details["credentials"] = "present (redacted)"
             self.warnings.append(
                 "the URL carries credentials: they are sent to the server as HTTP basic auth"
                 if t.scheme in ("http", "https", "ws", "wss")
@@ -134,7 +142,7 @@ class _Walk(WalkTls):
                 self.failure = failure_for(
                     Kind.HTTP_REDIRECT_LOOP,
                     f"the redirect chain {why}: "
-                    + " -> ".join([c["url"] for c in chain] + [redact_url(next_url)]),
+                    + " -> ".join([c.url for c in chain] + [redact_url(next_url)]),
                     url=url,
                 )
                 self.phases[-1] = Phase(
@@ -178,9 +186,7 @@ class _Walk(WalkTls):
             if t.has_credentials:  # the redirect's own user:password@, for its own hop
                 self.url_auth = _basic_auth(next_url)
 
-    async def visit(
-        self, t: Target, *, record: bool, chain: list[dict[str, Any]]
-    ) -> _http.Exchange | None:
+    async def visit(self, t: Target, *, record: bool, chain: list[Hop]) -> _http.Exchange | None:
         """Walk every layer for ``t``; only the first URL's lower phases are recorded
         (a redirect's hops are listed in the ``http`` phase)."""
         o = self.options
@@ -199,8 +205,7 @@ class _Walk(WalkTls):
         if record:
             self.begin("proxy")
             if proxy is None:
-                bypass = {"bypass": self.proxy_note} if self.proxy_note else {}
-                self.end({"proxy": None, "source": "none", **bypass})
+                self.end(ProxyDetails(None, "none", self.proxy_note))
         stream: Stream | None
         if proxy is not None:
             stream = await self.through_proxy(t, proxy, record=record)
@@ -241,7 +246,7 @@ class _Walk(WalkTls):
         )
         self.response = ex
         summary = _http.summary(ex)
-        hop = {"url": t.url, **summary, "ms": round((self.clock() - started) * 1000, 3)}
+        hop = Hop(t.url, summary, round((self.clock() - started) * 1000, 3))
         chain.append(hop)
         self.hop = None
         failure = ex.failure
@@ -251,15 +256,15 @@ class _Walk(WalkTls):
                 failure = classify_status(ex.status, ex.headers, url=t.url)
         if ex.over_limit:
             self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
-        details = {"method": self.method or o.method, **summary}
-        if len(chain) > 1:
-            details["redirects"] = list(chain)
+        details = HttpDetails(
+            self.method or o.method, summary, tuple(chain) if len(chain) > 1 else ()
+        )
         if record:
             self.end(details, failure)
         else:
             # A redirect hop: the http phase now describes the last hop, with the chain.
             first = self.phases[-1]
-            self.phases[-1] = Phase("http", failure is None, first.ms + hop["ms"], details, failure)
+            self.phases[-1] = Phase("http", failure is None, first.ms + hop.ms, details, failure)
             self.current = None  # the hop is recorded; the next one begins its own
             if failure is not None and self.failure is None:
                 self.failure = failure
@@ -281,7 +286,7 @@ class _Walk(WalkTls):
         the identification line; ``smtp://`` after EHLO and STARTTLS's handshake, and
         ``smtps://`` after the handshake and EHLO."""
         self.begin("proxy")
-        self.end({"proxy": None, "source": "not used for a TCP check"})
+        self.end(ProxyDetails(None, "not used for a TCP check"))
         stream = await self.direct(t, record=True)
         if stream is None:
             return
@@ -312,7 +317,7 @@ class _Walk(WalkTls):
         if spread >= budget:
             self.begin("icmp")
             self.end(
-                {"sent": 0},
+                IcmpDetails(0),
                 failure_for(
                     Kind.URL_INVALID,
                     f"{echoes.count} echo requests {echoes.interval:g} s apart take "

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from tether._classify import classify, failure_for, parse_retry_after
 from tether._failure import Failure
@@ -18,6 +17,7 @@ from tether._kinds import Kind
 from tether._parser_errors import parser_kind
 from tether._redact import redact_text, redact_url
 from tether._version import __version__
+from tether.probe._details import Response
 from tether.probe._h11rules import End, Head, ProtocolError, ResponseReader, request_bytes
 
 _USER_AGENT = f"tether/{__version__}"
@@ -181,23 +181,21 @@ async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
             return None
 
 
-def summary(ex: Exchange, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
-    """The ``http`` phase's details: what arrived, even when the body then broke off.
+def summary(ex: Exchange, *, now: Callable[[], float] = time.time) -> Response:
+    """What arrived, for the ``http`` phase's details, even when the body then broke off.
     ``now`` (epoch seconds) counts an HTTP-date ``Retry-After`` without a ``Date``."""
-    out: dict[str, Any] = {"status": ex.status, "size": ex.size}
-    if ex.version is not None:
-        out["version"] = f"HTTP/{ex.version}"
-    if (announced := announced_size(ex.headers)) is not None:
-        out["expected_size"] = announced
-    if ex.ttfb_ms is not None:
-        out["ttfb_ms"] = round(ex.ttfb_ms, 3)
-    if "retry-after" in ex.headers:
-        out["retry_after"] = retry_after_seconds(
-            ex.headers["retry-after"], ex.headers.get("date"), now
-        )
-    if "location" in ex.headers:
-        out["location"] = redact_url(ex.headers["location"])
-    return out
+    headers = ex.headers
+    sent = "retry-after" in headers
+    return Response(
+        ex.status,
+        ex.size,
+        None if ex.version is None else f"HTTP/{ex.version}",
+        announced_size(headers),
+        None if ex.ttfb_ms is None else round(ex.ttfb_ms, 3),
+        retry_after_seconds(headers["retry-after"], headers.get("date"), now) if sent else None,
+        sent,
+        redact_url(headers["location"]) if "location" in headers else None,
+    )
 
 
 def retry_after_seconds(

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import itertools
 import os
@@ -45,11 +46,12 @@ import struct
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
+from tether.probe._details import IcmpDetails
 
 SOCKET_KINDS: Final = ("datagram", "raw")
 PAYLOAD_SIZE: Final = 56
@@ -160,7 +162,7 @@ def open_socket(family: int) -> tuple[socket.socket, str]:
 class Echoes:
     """What the ``icmp`` phase found: its details, and the failure if nothing came back."""
 
-    details: dict[str, Any] = field(default_factory=dict)
+    details: IcmpDetails
     failure: Failure | None = None
 
 
@@ -348,8 +350,7 @@ _SEND_ERRORS: Final = {
 
 def _send_failed(ex: _Exchange, exc: OSError, count: int, url: str) -> Echoes:
     reason = exc.strerror or str(exc)
-    details = _details(ex, count)
-    details["error"] = reason
+    details = dataclasses.replace(_details(ex, count), error=reason)
     why = _SEND_ERRORS.get(exc.errno or 0, reason)
     return Echoes(
         details,
@@ -363,24 +364,21 @@ def _send_failed(ex: _Exchange, exc: OSError, count: int, url: str) -> Echoes:
     )
 
 
-def _details(ex: _Exchange, count: int) -> dict[str, Any]:
+def _details(ex: _Exchange, count: int) -> IcmpDetails:
     rtts = [ex.rtts[s] for s in sorted(ex.rtts)]
-    details: dict[str, Any] = {
-        "address": ex.address,
-        "socket": ex.kind,
-        "sent": len(ex.sent_at),
-        "received": len(rtts),
-        "loss_percent": round(100 * (1 - len(rtts) / count), 3) if count else 0.0,
-        "rtt_min_ms": round(min(rtts), 3) if rtts else None,
-        "rtt_avg_ms": round(sum(rtts) / len(rtts), 3) if rtts else None,
-        "rtt_max_ms": round(max(rtts), 3) if rtts else None,
-        "rtts_ms": [round(ex.rtts[s], 3) if s in ex.rtts else None for s in range(count)],
-    }
-    if ex.hop_limit is not None:
-        details["hop_limit"] = ex.hop_limit
-    if ex.unreachable is not None:
-        details["unreachable"] = ex.unreachable
-    return details
+    return IcmpDetails(
+        len(ex.sent_at),
+        ex.address,
+        ex.kind,
+        len(rtts),
+        round(100 * (1 - len(rtts) / count), 3) if count else 0.0,
+        round(min(rtts), 3) if rtts else None,
+        round(sum(rtts) / len(rtts), 3) if rtts else None,
+        round(max(rtts), 3) if rtts else None,
+        tuple(round(ex.rtts[s], 3) if s in ex.rtts else None for s in range(count)),
+        ex.hop_limit,
+        ex.unreachable,
+    )
 
 
 def _outcome(ex: _Exchange, count: int, budget: float, url: str) -> Echoes:

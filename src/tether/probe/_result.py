@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether._failure import Failure
+from tether.probe._details import NO_DETAILS, PhaseDetails
 
 PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
 
@@ -14,12 +15,13 @@ PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
 class Phase:
     """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls``, ``http``,
     or for the mail and shell schemes ``ssh`` and ``smtp``, and ``ws`` for ``ws://`` and
-    ``wss://`` (the upgrade, and a message and its reply)."""
+    ``wss://`` (the upgrade, and a message and its reply).  ``details`` is what it found,
+    typed by the kind of phase (``tether.probe._details``)."""
 
     name: str
     ok: bool
     ms: float
-    details: dict[str, Any] = field(default_factory=dict)
+    details: PhaseDetails = NO_DETAILS
     failure: Failure | None = None
 
     def __repr__(self) -> str:
@@ -27,7 +29,7 @@ class Phase:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "ok": self.ok, "ms": round(self.ms, 3)}
-        out.update(self.details)
+        out.update(self.details.to_json())
         if self.failure is not None:
             out["kind"] = self.failure.kind.value
         return out

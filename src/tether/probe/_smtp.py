@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether.probe._details import SmtpDetails
 
 EHLO_NAME: Final = "tether.invalid"
 MAX_LINE: Final = 1000
@@ -51,7 +52,7 @@ class Reply:
 class Dialogue:
     """What the ``smtp`` phase found; ``upgrade`` once the server said 220 to STARTTLS."""
 
-    details: dict[str, Any] = field(default_factory=dict)
+    details: SmtpDetails = field(default_factory=SmtpDetails)
     failure: Failure | None = None
     upgrade: bool = False
 
@@ -130,8 +131,7 @@ async def dialogue(
     try:
         async with asyncio.timeout(timeout):
             greeting = await read_reply(reader)
-        out.details["greeting"] = greeting.code
-        out.details["banner"] = greeting.text
+        out.details = SmtpDetails(greeting.code, greeting.text)
         if greeting.code != 220:
             return refused(greeting, 220)
         step = f"EHLO {EHLO_NAME}"
@@ -143,9 +143,10 @@ async def dialogue(
         if ehlo.code != 250:
             return refused(ehlo, 250)
         extensions = [line.split(" ")[0].upper() for line in ehlo.lines[1:] if line]
-        out.details["extensions"] = extensions
         offered = "STARTTLS" in extensions
-        out.details["starttls"] = "offered" if offered else "not offered"
+        out.details = SmtpDetails(
+            greeting.code, greeting.text, tuple(extensions), "offered" if offered else "not offered"
+        )
         if starttls == "off":
             return out
         if not offered:

@@ -11,13 +11,15 @@ never spoke) and closes.  Nothing else of the protocol is spoken.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether.probe._details import SshDetails
 
 MAX_LINE: Final = 255
 """RFC 4253's limit for the identification line and each line before it, CR LF included."""
@@ -30,7 +32,7 @@ OUR_IDENTIFICATION: Final = b"SSH-2.0-tether_probe\r\n"
 class Banner:
     """What the ``ssh`` phase found: its details, and the failure if it found no SSH."""
 
-    details: dict[str, Any] = field(default_factory=dict)
+    details: SshDetails = field(default_factory=SshDetails)
     failure: Failure | None = None
 
 
@@ -72,7 +74,8 @@ async def read_banner(
 
     def fail(kind: Kind, detail: str) -> Banner:
         if seen:
-            out.details["received"] = [_shown(line) for line in seen[:3]]
+            shown = tuple(_shown(line) for line in seen[:3])
+            out.details = dataclasses.replace(out.details, received=shown)
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
         return out
 
@@ -129,10 +132,13 @@ async def read_banner(
     ident = parse_identification(text)
     if ident is None:
         return not_ssh(f"{_shown(seen[-1])!r} has no software version")
-    out.details.update(ident)
-    out.details["banner"] = text
-    if len(seen) > 1:
-        out.details["preamble_lines"] = len(seen) - 1
+    out.details = SshDetails(
+        ident["protocol"],
+        ident["software"],
+        ident["comments"],
+        text,
+        len(seen) - 1 if len(seen) > 1 else None,
+    )
     protocol = ident["protocol"]
     if protocol not in ("2.0", "1.99"):
         # 1.99 is a server that speaks 2.0 and also 1.x; 1.x alone is obsolete and broken.

@@ -9,10 +9,12 @@ import os
 import ssl
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tether._kinds import Kind
+from tether.probe._details import Certificate, TlsDetails
 
 EXPIRY_WARNING_DAYS = 14
 
@@ -118,7 +120,7 @@ class Problem:
 
 
 def problems(
-    chain: list[dict[str, Any]], *, name: str, where: str, now: dt.datetime
+    chain: tuple[Certificate, ...], *, name: str, where: str, now: dt.datetime
 ) -> list[Problem]:
     """Everything wrong with the ``chain`` (as :func:`describe` lists it, leaf first) that
     ``where`` (HOST:PORT) sent for ``name``: each certificate out of its dates, by its
@@ -129,19 +131,15 @@ def problems(
     if not chain:
         return found
     leaf = chain[0]
-    leaf_valid = (
-        dt.datetime.fromisoformat(leaf["not_before"])
-        <= now
-        <= dt.datetime.fromisoformat(leaf["not_after"])
-    )
+    leaf_valid = dt.datetime.fromisoformat(leaf.not_before) <= now <= leaf.expires
     for i, cert in enumerate(chain):
         which = _which(i, cert, where)
-        not_before = dt.datetime.fromisoformat(cert["not_before"])
-        not_after = dt.datetime.fromisoformat(cert["not_after"])
+        not_before = dt.datetime.fromisoformat(cert.not_before)
+        not_after = cert.expires
         # Beside an intermediate's, say the leaf is fine: "expired" alone reads as the leaf.
         aside = i > 0 and leaf_valid
         if now > not_after:
-            until = f", while the server's own certificate is valid until {leaf['not_after'][:10]}"
+            until = f", while the server's own certificate is valid until {leaf.not_after[:10]}"
             found.append(
                 Problem(
                     Kind.TLS_EXPIRED,
@@ -160,19 +158,19 @@ def problems(
                     f"{which} is not yet valid: check this machine's clock",
                 )
             )
-    if not names_match(leaf.get("sans") or [], name):
-        listed = ", ".join(leaf.get("sans") or []) or "no name (it has no subjectAltName)"
+    if not names_match(leaf.sans, name):
+        listed = ", ".join(leaf.sans) or "no name (it has no subjectAltName)"
         text = f"the certificate of {where} is not valid for {name}: it names {listed}"
         found.append(Problem(Kind.TLS_HOSTNAME_MISMATCH, text, text))
     return found
 
 
-def expired_anchor(chain: list[dict[str, Any]], *, where: str) -> Problem:
+def expired_anchor(chain: tuple[Certificate, ...], *, where: str) -> Problem:
     """What OpenSSL's "certificate has expired" means when every certificate in the
     ``chain`` that ``where`` sent is within its dates: the expired one came from this
     client's own trust store, the root the last certificate sent names as its issuer.
     An outdated CA bundle, whose newer root for that chain is missing."""
-    root = chain[-1]["issuer"] if chain else "of the chain"
+    root = chain[-1].issuer if chain else "of the chain"
     text = (
         f"the root certificate {root} that this client trusts has expired, while every "
         f"certificate {where} sent is valid: this client's CA bundle is outdated"
@@ -180,11 +178,11 @@ def expired_anchor(chain: list[dict[str, Any]], *, where: str) -> Problem:
     return Problem(Kind.TLS_EXPIRED, text, text)
 
 
-def _which(i: int, cert: dict[str, Any], where: str) -> str:
+def _which(i: int, cert: Certificate, where: str) -> str:
     if i == 0:
         return f"the certificate of {where}"
-    role = "root" if cert["subject"] == cert["issuer"] else "intermediate"
-    return f"the {role} certificate {cert['subject']} that {where} sent"
+    role = "root" if cert.subject == cert.issuer else "intermediate"
+    return f"the {role} certificate {cert.subject} that {where} sent"
 
 
 def _date(when: dt.datetime) -> str:
@@ -200,7 +198,7 @@ def _span(span: dt.timedelta) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
-def names_match(sans: list[str], name: str) -> bool:
+def names_match(sans: Sequence[str], name: str) -> bool:
     """Whether a certificate with these subject alternative names is valid for ``name``
     (RFC 6125: an address matches an address; a ``*`` stands for one whole left label)."""
     asked = _address(name).lower().rstrip(".")
@@ -212,14 +210,27 @@ def names_match(sans: list[str], name: str) -> bool:
     return False
 
 
-def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[str, Any]:
-    """Protocol, cipher, ALPN and each certificate of the chain the server sent."""
+def describe(
+    sslobj: ssl.SSLObject | ssl.SSLSocket,
+    now: dt.datetime,
+    *,
+    server_name: str | None,
+    verified: bool,
+) -> TlsDetails:
+    """The ``tls`` phase's details: protocol, cipher, ALPN and each certificate of the
+    chain the server sent."""
     cipher = sslobj.cipher()
-    out: dict[str, Any] = {
-        "version": sslobj.version(),
-        "cipher": cipher[0] if cipher else None,
-        "alpn": sslobj.selected_alpn_protocol(),
-    }
+    return TlsDetails(
+        server_name,
+        verified,
+        sslobj.version(),
+        cipher[0] if cipher else None,
+        sslobj.selected_alpn_protocol(),
+        _chain(sslobj, now),
+    )
+
+
+def _chain(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> tuple[Certificate, ...]:
     ders: list[bytes] = []
     inner = getattr(sslobj, "_sslobj", sslobj)
     chain = getattr(inner, "get_unverified_chain", None)
@@ -229,8 +240,7 @@ def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[st
         got = None
     if got and all(hasattr(c, "get_info") for c in got):
         # OpenSSL's own decoding: no need to import cryptography (tens of ms at start-up).
-        out["chain"] = [certificate_from_info(c.get_info(), now) for c in got]
-        return out
+        return tuple(certificate_from_info(c.get_info(), now) for c in got)
     if got:
         der = 2  # _ssl.ENCODING_DER: the private chain API of Python 3.10 to 3.12
         ders = [c if isinstance(c, bytes) else c.public_bytes(der) for c in got]
@@ -238,13 +248,12 @@ def describe(sslobj: ssl.SSLObject | ssl.SSLSocket, now: dt.datetime) -> dict[st
         leaf = sslobj.getpeercert(binary_form=True)
         ders = [leaf] if leaf else []
     try:
-        out["chain"] = [certificate(der, now) for der in ders]
+        return tuple(certificate(der, now) for der in ders)
     except ImportError:
         # cryptography is not part of the core (tether[lab] brings it), and CPython 3.10+
         # never comes here.  OpenSSL still decodes the leaf once it has been verified.
         info = sslobj.getpeercert() if ders else None
-        out["chain"] = [certificate_from_info(info, now)] if info else []
-    return out
+        return (certificate_from_info(info, now),) if info else ()
 
 
 _SHORT_NAMES = {
@@ -260,21 +269,21 @@ _SHORT_NAMES = {
 }
 
 
-def certificate_from_info(info: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def certificate_from_info(info: dict[str, Any], now: dt.datetime) -> Certificate:
     """What :func:`certificate` says, from the dict OpenSSL decodes (``getpeercert()``)."""
     sans = info.get("subjectAltName", ())
     names = [str(v) for k, v in sans if k == "DNS"]
     names += [_address(str(v)) for k, v in sans if k == "IP Address"]
     not_before = _when(info["notBefore"])
     not_after = _when(info["notAfter"])
-    return {
-        "subject": _rfc4514(info.get("subject", ())),
-        "issuer": _rfc4514(info.get("issuer", ())),
-        "sans": names,
-        "not_before": not_before.isoformat(),
-        "not_after": not_after.isoformat(),
-        "days_left": (not_after - now).days,
-    }
+    return Certificate(
+        _rfc4514(info.get("subject", ())),
+        _rfc4514(info.get("issuer", ())),
+        tuple(names),
+        not_before.isoformat(),
+        not_after.isoformat(),
+        (not_after - now).days,
+    )
 
 
 def _when(text: str) -> dt.datetime:
@@ -310,7 +319,7 @@ def _escape(value: str) -> str:
     return value
 
 
-def certificate(der: bytes, now: dt.datetime) -> dict[str, Any]:
+def certificate(der: bytes, now: dt.datetime) -> Certificate:
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
@@ -321,11 +330,11 @@ def certificate(der: bytes, now: dt.datetime) -> dict[str, Any]:
     except x509.ExtensionNotFound:
         names = []
     not_after = cert.not_valid_after_utc
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "sans": names,
-        "not_before": cert.not_valid_before_utc.isoformat(),
-        "not_after": not_after.isoformat(),
-        "days_left": (not_after - now).days,
-    }
+    return Certificate(
+        cert.subject.rfc4514_string(),
+        cert.issuer.rfc4514_string(),
+        tuple(names),
+        cert.not_valid_before_utc.isoformat(),
+        not_after.isoformat(),
+        (not_after - now).days,
+    )

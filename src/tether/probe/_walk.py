@@ -11,12 +11,12 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
 from tether.probe import _http, _ws
+from tether.probe._details import NO_DETAILS, Hop, HttpDetails, PhaseDetails
 from tether.probe._options import ProbeOptions
 from tether.probe._result import Phase, ProbeResult
 from tether.probe._target import Target, redact_target
@@ -64,7 +64,7 @@ class Walk:
     body: bytes | None = None
     pending: _http.Exchange | None = None
     """The exchange under way, so running out of time can tell silence from a slow body."""
-    hops: list[dict[str, Any]] = field(default_factory=list)
+    hops: list[Hop] = field(default_factory=list)
     """Each finished request of the redirect chain: url, status, size, ms."""
     hop: tuple[str, float] | None = None
     """The URL of the request under way and when it started."""
@@ -88,7 +88,7 @@ class Walk:
 
     def end(
         self,
-        details: dict[str, Any],
+        details: PhaseDetails,
         failure: Failure | None = None,
         *,
         ok: bool | None = None,
@@ -130,30 +130,31 @@ class Walk:
                 url=url,
             )
         if self.current is not None:
-            details: dict[str, Any] = {}
+            details: PhaseDetails = NO_DETAILS
             if phase == "http" and self.pending is not None:
                 # What arrived before the deadline: the status line and part of the body.
-                details = {"method": self.method or self.options.method}
-                details.update(_http.summary(self.pending))
+                details = HttpDetails(
+                    self.method or self.options.method, _http.summary(self.pending)
+                )
             self.end(details, failure)
             if phase == "http" and self.hop is not None and self.hops:
-                self._merge_hop(details, failure)
+                self._merge_hop(failure)
             if phase == "ws" and self.upgrade is not None:
                 details = self.upgrade.details  # how far it got: the 101, the message sent
                 self.phases[-1] = dataclasses.replace(self.phases[-1], details=details)
         elif self.failure is None:
             self.failure = failure
 
-    def _merge_hop(self, details: dict[str, Any], failure: Failure) -> None:
+    def _merge_hop(self, failure: Failure) -> None:
         """A redirect hop ran out of time: as :meth:`visit` does for a hop that ended,
         the http phase describes the last hop, with the chain, in one phase."""
         assert self.hop is not None
         url, started = self.hop
         cut = self.phases.pop()
         first = self.phases.pop()
-        hop = {"url": url, **_http.summary(self.pending or _http.Exchange())}
-        hop["ms"] = round((self.clock() - started) * 1000, 3)
-        details["redirects"] = [*self.hops, hop]
+        response = _http.summary(self.pending or _http.Exchange())
+        hop = Hop(url, response, round((self.clock() - started) * 1000, 3))
+        details = HttpDetails(self.method or self.options.method, response, (*self.hops, hop))
         self.phases.append(Phase("http", False, first.ms + cut.ms, details, failure))
 
     def close(self) -> None:

@@ -7,7 +7,6 @@ import base64
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tether._classify import failure_for
@@ -15,6 +14,13 @@ from tether._hostport import DNS_PORT, split_hostport
 from tether._kinds import Kind
 from tether._redact import redact_url
 from tether.probe import _connect, _dns, _http
+from tether.probe._details import (
+    ConnectDetails,
+    DnsDetails,
+    DnsRecord,
+    ProxyDetails,
+    Skipped,
+)
 from tether.probe._result import Phase
 from tether.probe._target import InvalidTarget, Target, parse_target
 from tether.probe._walk import Stream, Walk, literal_family, open_stream
@@ -55,15 +61,8 @@ class WalkReach(Walk):
         literal = literal_family(host)
         if literal is not None:
             if record:
-                self.end(
-                    {
-                        "resolver": None,
-                        "literal": True,
-                        "answers": [
-                            {"type": "AAAA" if literal == socket.AF_INET6 else "A", "address": host}
-                        ],
-                    }
-                )
+                rdtype = "AAAA" if literal == socket.AF_INET6 else "A"
+                self.end(DnsDetails(None, (DnsRecord(rdtype, host),), literal=True))
             if o.allowed is not None:
                 o.allowed.check(host, [host])
             return [(literal, host)]
@@ -88,9 +87,7 @@ class WalkReach(Walk):
         raced = await _connect.race(addresses, port, self.options.timeout, url)
         self.warnings.extend(raced.warnings)
         if record:
-            self.end(
-                {"address": raced.address, "port": port, "attempts": raced.attempts}, raced.failure
-            )
+            self.end(ConnectDetails(raced.address, port, tuple(raced.attempts)), raced.failure)
         elif raced.failure is not None:
             self.failure = self.failure or raced.failure
         if raced.sock is None:
@@ -143,9 +140,9 @@ class WalkReach(Walk):
         except InvalidTarget as exc:
             invalid = failure_for(Kind.URL_INVALID, f"the proxy URL is invalid: {exc}", url=chosen)
             if record:
-                self.end({"proxy": redact_url(chosen), "source": source}, invalid)
+                self.end(ProxyDetails(redact_url(chosen), source), invalid)
             return None
-        details: dict[str, Any] = {"proxy": p.url, "source": source}
+        details = ProxyDetails(p.url, source)
         addresses = await self._proxy_addresses(p)
         raced = (
             None
@@ -169,9 +166,8 @@ class WalkReach(Walk):
         stream = Stream(reader, writer)
         self.streams.append(stream)
         if t.scheme == "http":
-            details["mode"] = "forwarding"
             if record:
-                self.end(details)
+                self.end(ProxyDetails(p.url, source, mode="forwarding"))
             return stream
         ex = await _http.exchange(
             reader,
@@ -184,7 +180,7 @@ class WalkReach(Walk):
             max_body=0,
             url=p.url,
         )
-        details.update({"mode": "CONNECT", "status": ex.status})
+        details = ProxyDetails(p.url, source, mode="CONNECT", status=ex.status)
         failure = ex.failure
         if failure is None and ex.status == 407:
             failure = failure_for(
@@ -216,10 +212,9 @@ class WalkReach(Walk):
         elif failure is not None:
             self.failure = self.failure or failure
         if failure is None and record:
-            for name in ("dns", "connect"):
-                self.phases.append(
-                    Phase(name, True, 0.0, {"skipped": "the proxy resolves and connects"})
-                )
+            skipped = Skipped("the proxy resolves and connects")
+            self.phases.append(Phase("dns", True, 0.0, skipped))
+            self.phases.append(Phase("connect", True, 0.0, skipped))
         return None if failure else stream
 
     async def _proxy_addresses(self, p: Target) -> list[tuple[int, str]] | None:

@@ -7,12 +7,12 @@ import asyncio
 import dataclasses
 import datetime as dt
 import ssl
-from typing import Any
 
 from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
 from tether.probe import _connect, _smtp, _tls
+from tether.probe._details import Certificate, TlsDetails
 from tether.probe._target import Target
 from tether.probe._walk import Stream, open_stream
 from tether.probe._walk_reach import WalkReach
@@ -29,7 +29,7 @@ class WalkTls(WalkReach):
         o = self.options
         now = dt.datetime.now(dt.UTC)
         server_name = None if t.is_ip else t.ascii_host
-        details: dict[str, Any] = {"server_name": server_name, "verified": False}
+        verified = False
         failure: Failure | None = None
         # Before the phase's clock starts: loading a trust store (tens of ms, and cached
         # after the first probe) is not the server's handshake.
@@ -44,7 +44,7 @@ class WalkTls(WalkReach):
             if ctx is not None:
                 async with asyncio.timeout(o.timeout):
                     await stream.writer.start_tls(ctx, server_hostname=t.ascii_host)
-                details["verified"] = True
+                verified = True
         except TimeoutError:
             failure = failure_for(
                 Kind.TLS_TIMEOUT,
@@ -59,7 +59,7 @@ class WalkTls(WalkReach):
         handshake_done = self.clock()
         if failure is None:
             sslobj = stream.writer.get_extra_info("ssl_object")
-            details.update(_tls.describe(sslobj, now))
+            details = _tls.describe(sslobj, now, server_name=server_name, verified=verified)
             self._expiry_warning(details)
             if record:
                 self.end(details, until=handshake_done)
@@ -67,14 +67,16 @@ class WalkTls(WalkReach):
         # Verification failed or the handshake broke: look again without verifying, to
         # show the certificate (and, with --insecure, to go on).
         again: Stream | None = None
+        details = TlsDetails(server_name, verified)
+        problems = None
         if failure.kind in _VERIFY_KINDS:
             again = await self._unverified(t)
             if again is not None:
                 sslobj = again.writer.get_extra_info("ssl_object")
-                details.update(_tls.describe(sslobj, now))
+                details = _tls.describe(sslobj, now, server_name=server_name, verified=verified)
                 self._expiry_warning(details)
-            failure = self._certificate_problems(t, failure, details, now)
-        details["error"] = failure.detail
+            problems, failure = self._certificate_problems(t, failure, details.chain or (), now)
+        details = dataclasses.replace(details, problems=problems, error=failure.detail)
         if record:
             self.end(details, failure, until=handshake_done)
         else:
@@ -118,33 +120,30 @@ class WalkTls(WalkReach):
         return stream
 
     def _certificate_problems(
-        self, t: Target, failure: Failure, details: dict[str, Any], now: dt.datetime
-    ) -> Failure:
-        """Every problem of the chain in ``details["problems"]``, the verdict's first, and
-        the failure's detail saying them all: OpenSSL names only the first it meets, and
-        says "the certificate has expired" when it is an intermediate that has, or a root
-        of the client's own trust store."""
-        found = _tls.problems(
-            details.get("chain") or [], name=t.ascii_host, where=t.hostport, now=now
-        )
+        self, t: Target, failure: Failure, chain: tuple[Certificate, ...], now: dt.datetime
+    ) -> tuple[tuple[str, ...], Failure]:
+        """Every problem of the chain, the verdict's first, and the failure with a detail
+        saying them all: OpenSSL names only the first it meets, and says "the certificate
+        has expired" when it is an intermediate that has, or a root of the client's own
+        trust store."""
+        found = _tls.problems(chain, name=t.ascii_host, where=t.hostport, now=now)
         first = [p for p in found if p.kind is failure.kind]
         rest = [p for p in found if p.kind is not failure.kind]
-        if failure.kind is Kind.TLS_EXPIRED and not first and details.get("chain"):
-            first = [_tls.expired_anchor(details["chain"], where=t.hostport)]
-        details["problems"] = [p.text for p in first] or [failure.detail]
-        details["problems"] += [p.text for p in rest]
+        if failure.kind is Kind.TLS_EXPIRED and not first and chain:
+            first = [_tls.expired_anchor(chain, where=t.hostport)]
+        problems = tuple([p.text for p in first] or [failure.detail]) + tuple(p.text for p in rest)
         briefs = [p.brief for p in first] or [failure.detail]
         briefs += [p.brief for p in rest]
         if briefs == [failure.detail]:
-            return failure
+            return problems, failure
         text = "; ".join(briefs)
-        return dataclasses.replace(failure, detail=text[:1].upper() + text[1:])
+        return problems, dataclasses.replace(failure, detail=text[:1].upper() + text[1:])
 
-    def _expiry_warning(self, details: dict[str, Any]) -> None:
-        chain = details.get("chain") or []
-        if chain and 0 <= chain[0]["days_left"] < _tls.EXPIRY_WARNING_DAYS:
+    def _expiry_warning(self, details: TlsDetails) -> None:
+        leaf = details.leaf
+        if leaf is not None and 0 <= leaf.days_left < _tls.EXPIRY_WARNING_DAYS:
             self.warnings.append(
-                f"the certificate expires in {chain[0]['days_left']} days ({chain[0]['not_after']})"
+                f"the certificate expires in {leaf.days_left} days ({leaf.not_after})"
             )
 
 

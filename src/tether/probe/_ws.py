@@ -29,6 +29,7 @@ How answers map onto the taxonomy (no kind of its own: the same meaning as for H
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from tether._classify import classify, classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether.probe._details import WsClose, WsDetails, WsMessage
 
 if TYPE_CHECKING:
     from wsproto import WSConnection
@@ -54,7 +56,7 @@ SHOWN_REPLY: Final = 200
 class Upgrade:
     """What the ``ws`` phase found: its details, the failure, the reply and the headers."""
 
-    details: dict[str, Any] = field(default_factory=dict)
+    details: WsDetails = field(default_factory=WsDetails)
     failure: Failure | None = None
     reply: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -153,7 +155,7 @@ async def upgrade(
             f"within {timeout:g} s",
         )
     except ProtocolError as exc:
-        return fail(Kind.RESPONSE_MALFORMED, _protocol_detail(str(exc), where, out.details))
+        return fail(Kind.RESPONSE_MALFORMED, _protocol_detail(str(exc), where, out))
     except OSError as exc:
         out.failure = classify(exc, url=url)
         return out
@@ -190,20 +192,13 @@ def _handshake_events(
     for event in conn.events():
         if isinstance(event, AcceptConnection):
             out.upgraded = True
-            out.details.update(
-                {
-                    "status": 101,
-                    "accept": "ok",
-                    "subprotocol": event.subprotocol,
-                    "upgrade_ms": round(elapsed * 1000, 3),
-                }
-            )
+            out.details = WsDetails(101, "ok", event.subprotocol, round(elapsed * 1000, 3))
             out.headers = _text_headers(event.extra_headers)
             return None
         if isinstance(event, RejectConnection):
             status = event.status_code
             out.headers = _text_headers(event.headers)
-            out.details.update({"status": status, "upgrade_ms": round(elapsed * 1000, 3)})
+            out.details = WsDetails(status, upgrade_ms=round(elapsed * 1000, 3))
             refused = classify_status(status, out.headers, url=url)
             if refused is not None:
                 return refused
@@ -217,13 +212,13 @@ def _handshake_events(
     return None
 
 
-def _protocol_detail(reason: str, where: str, details: dict[str, Any]) -> str:
+def _protocol_detail(reason: str, where: str, out: Upgrade) -> str:
     """wsproto's reason for refusing an answer, in the phase's words."""
     if reason == "Bad HTTP message":  # h11 could not read it
         return f"{where} did not answer the WebSocket upgrade in HTTP/1.1"
-    details["status"] = 101  # wsproto refuses only a 101 on its headers
+    out.details = dataclasses.replace(out.details, status=101)  # wsproto refuses only a 101
     if "accept token" in reason.lower():
-        details["accept"] = "mismatch"
+        out.details = dataclasses.replace(out.details, accept="mismatch")
         return (
             f"{where} answered 101 with a Sec-WebSocket-Accept that does not match the key "
             "sent (RFC 6455 section 4.1): not a WebSocket server, or a proxy that rewrote it"
@@ -270,7 +265,7 @@ async def _exchange(
         frame, sent = TextMessage(data=message.decode("utf-8")), "text"
     except UnicodeDecodeError:
         frame, sent = BytesMessage(data=message), "binary"
-    out.details["sent"] = {"type": sent, "bytes": len(message)}
+    out.details = dataclasses.replace(out.details, sent=WsMessage(sent, len(message)))
     started = clock()
     parts: list[bytes] = []
     size = 0
@@ -282,7 +277,8 @@ async def _exchange(
                     if isinstance(event, Ping):
                         writer.write(conn.send(event.response()))
                     elif isinstance(event, CloseConnection):
-                        out.details["close"] = {"code": int(event.code), "reason": event.reason}
+                        close = WsClose(int(event.code), event.reason)
+                        out.details = dataclasses.replace(out.details, close=close)
                         reason = f" ({event.reason})" if event.reason else ""
                         fail(
                             Kind.CONNECTION_CLOSED,
@@ -304,8 +300,11 @@ async def _exchange(
                         if event.message_finished:
                             out.reply = b"".join(parts)
                             kind = "text" if isinstance(event, TextMessage) else "binary"
-                            out.details["reply"] = _reply_details(out.reply, kind)
-                            out.details["reply_ms"] = round((clock() - started) * 1000, 3)
+                            out.details = dataclasses.replace(
+                                out.details,
+                                reply=_reply_details(out.reply, kind),
+                                reply_ms=round((clock() - started) * 1000, 3),
+                            )
                             return
                 chunk = await reader.read(READ_SIZE)
                 if not chunk:
@@ -326,11 +325,11 @@ async def _exchange(
         out.failure = classify(exc)
 
 
-def _reply_details(reply: bytes, kind: str) -> dict[str, Any]:
+def _reply_details(reply: bytes, kind: str) -> WsMessage:
     shown = reply.decode("utf-8", "backslashreplace")
     if len(shown) > SHOWN_REPLY:
         shown = shown[: SHOWN_REPLY - 1] + "…"
-    return {"type": kind, "bytes": len(reply), "text": shown}
+    return WsMessage(kind, len(reply), shown)
 
 
 async def _close(

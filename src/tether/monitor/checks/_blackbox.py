@@ -17,9 +17,13 @@ from tether.monitor.config._blackbox import BlackboxModule, HttpModule
 from tether.probe import (
     AllowedTargets,
     DnsQuery,
+    DnsQueryDetails,
+    HttpDetails,
     IcmpNotPermitted,
     ProbeOptions,
     ProbeResult,
+    Response,
+    Skipped,
     TargetRefused,
     probe_async,
     redact_target,
@@ -173,8 +177,8 @@ def http_verdict(http: HttpModule, result: ProbeResult) -> tuple[str, str] | Non
     A status the module accepts passes even where tether names it a failure (a 404 in
     ``valid_status_codes``); one it does not accept fails with the kind tether gives it,
     or ``condition`` for a 1xx-3xx one."""
-    phase = result.phase("http")
-    status = phase.details.get("status") if phase is not None else None
+    response = http_response(result)
+    status = response.status if response is not None else None
     failure = result.failure
     if failure is not None and not (status is not None and failure.kind in _STATUS_KINDS):
         return failure.kind.value, failure.layer.value
@@ -183,8 +187,8 @@ def http_verdict(http: HttpModule, result: ProbeResult) -> tuple[str, str] | Non
     valid = status in http.valid_status_codes if http.valid_status_codes else 200 <= status < 300
     if not valid:
         return (failure.kind.value if failure else CONDITION), Layer.HTTP.value
-    assert phase is not None
-    version = phase.details.get("version")
+    assert response is not None
+    version = response.version
     if http.valid_http_versions and version not in http.valid_http_versions:
         return CONDITION, Layer.HTTP.value
     ssl = _final_scheme(result) == "https"
@@ -196,9 +200,15 @@ def http_verdict(http: HttpModule, result: ProbeResult) -> tuple[str, str] | Non
 def _final_scheme(result: ProbeResult) -> str:
     """The scheme of the URL the last response came from (after redirects)."""
     phase = result.phase("http")
-    hops = phase.details.get("redirects") if phase is not None else None
-    url = hops[-1].get("url", "") if hops else result.target
-    return str(url).split("://", 1)[0].lower()
+    hops = phase.details.redirects if phase and isinstance(phase.details, HttpDetails) else ()
+    url = hops[-1].url if hops else result.target
+    return url.split("://", 1)[0].lower()
+
+
+def http_response(result: ProbeResult) -> Response | None:
+    """The response the probe's http phase saw (the last hop's), if it came that far."""
+    phase = result.phase("http")
+    return phase.details.response if phase and isinstance(phase.details, HttpDetails) else None
 
 
 async def _dns(
@@ -227,10 +237,13 @@ async def _dns(
     answer = None
     if failure is None:
         phase = asked.phase("dns")
-        assert phase is not None  # a dns:// probe that did not fail has its dns phase
-        sections = phase.details["sections"]
-        answer = DnsAnswer(sections["answer"], sections["authority"], sections["additional"])
-        if phase.details["rcode"][options.query_type] not in options.valid_rcodes:
+        # A dns:// probe that did not fail has its dns phase, with the server's reply.
+        asked_dns = phase.details if phase is not None else None
+        assert isinstance(asked_dns, DnsQueryDetails)
+        sections = asked_dns.sections
+        assert sections is not None
+        answer = DnsAnswer(sections.answer, sections.authority, sections.additional)
+        if asked_dns.rcode not in options.valid_rcodes:
             verdict = CONDITION, Layer.DNS.value
     else:
         verdict = failure.kind.value, failure.layer.value
@@ -245,11 +258,11 @@ def phase_seconds(result: ProbeResult) -> dict[str, float]:
     out: dict[str, float] = {}
     for phase in result.phases:
         name = BLACKBOX_PHASES.get(phase.name)
-        if name is not None and "skipped" not in phase.details:
+        if name is not None and not isinstance(phase.details, Skipped):
             out[name] = phase.ms / 1000
     http = result.phase("http")
-    if http is not None:
-        ttfb = http.details.get("ttfb_ms")
+    if http is not None and isinstance(http.details, HttpDetails):
+        ttfb = http.details.response.ttfb_ms
         if ttfb is not None:
             out["processing"] = float(ttfb) / 1000
             out["transfer"] = max(0.0, http.ms - float(ttfb)) / 1000

@@ -9,13 +9,24 @@ closer to expiry than ``tls.min_days_left`` fails an otherwise good check.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from tether._kinds import Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, context_from_probe
-from tether.probe import DnsQuery, Phase, ProbeOptions, ProbeResult, proxy_environment
+from tether.probe import (
+    Certificate,
+    DnsQuery,
+    HttpDetails,
+    IcmpDetails,
+    Phase,
+    ProbeOptions,
+    ProbeResult,
+    ProxyDetails,
+    TlsDetails,
+    proxy_environment,
+)
 
 __all__ = ["judge", "probe_options", "stored_phases"]
 
@@ -34,13 +45,18 @@ def stored_phases(result: ProbeResult) -> dict[str, float]:
     exchange that saw no byte keeps its one ``http`` phase."""
     phases: dict[str, float] = {}
     for p in result.phases:
-        if p.name in _NOT_NETWORK and p.ok and p.details.get("proxy") is None:
+        d = p.details
+        if (
+            p.name in _NOT_NETWORK
+            and p.ok
+            and not (isinstance(d, ProxyDetails) and d.proxy is not None)
+        ):
             continue
         rtt = _round_trip(p)
         if rtt is not None:  # the echo series lasts count x interval: its round trip
             phases[p.name] = rtt
             continue
-        ttfb = p.details.get("ttfb_ms") if p.name == "http" else None
+        ttfb = d.response.ttfb_ms if p.name == "http" and isinstance(d, HttpDetails) else None
         if ttfb is None:
             phases[p.name] = p.ms
         else:
@@ -65,7 +81,9 @@ def judge(
     # An ICMP check's latency is its round trip, as ping and blackbox_exporter report it,
     # not the time its series of echo requests took (count x interval).
     latency = sum(p.ms for p in result.phases) if rtt is None else rtt
-    echoes = None if icmp is None or rtt is None else _echoes(icmp.details)
+    echoes = None
+    if icmp is not None and rtt is not None and isinstance(icmp.details, IcmpDetails):
+        echoes = _echoes(icmp.details)
 
     def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
         kind = None if ok or failure is None else failure.kind
@@ -92,18 +110,18 @@ def _round_trip(phase: Phase) -> float | None:
     """An ``icmp`` phase's average round trip (ms), when a reply came."""
     if phase.name != "icmp":
         return None
-    rtt = phase.details.get("rtt_avg_ms")
+    d = phase.details
+    rtt = d.rtt_avg_ms if isinstance(d, IcmpDetails) else None
     return None if rtt is None else float(rtt)
 
 
-def _echoes(details: Mapping[str, Any]) -> str:
+def _echoes(d: IcmpDetails) -> str:
     """What ping's summary says: ``2/2 replies, 0% loss, round trip min/avg/max
     0.031/0.042/0.053 ms``."""
-    loss = details.get("loss_percent", 0.0)
+    loss = d.loss_percent or 0.0
     return (
-        f"{details.get('received')}/{details.get('sent')} replies, {loss:g}% loss, round trip "
-        f"min/avg/max {details.get('rtt_min_ms')}/{details.get('rtt_avg_ms')}/"
-        f"{details.get('rtt_max_ms')} ms"
+        f"{d.received}/{d.sent} replies, {loss:g}% loss, round trip "
+        f"min/avg/max {d.rtt_min_ms}/{d.rtt_avg_ms}/{d.rtt_max_ms} ms"
     )
 
 
@@ -136,12 +154,17 @@ def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
     """With ``tls.min_days_left``, a certificate closer to expiry than that fails the check."""
     if m.tls is None:
         return None
-    tls = result.phase("tls")
-    chain = tls.details.get("chain") if tls else None
-    if not chain:
+    leaf = tls_leaf(result)
+    if leaf is None:
         return None
-    days = chain[0]["days_left"]
+    days = leaf.days_left
     if days >= m.tls.min_days_left:
         return None
     wanted = m.tls.min_days_left
     return f"the certificate expires in {days} days, fewer than tls.min_days_left ({wanted})"
+
+
+def tls_leaf(result: ProbeResult) -> Certificate | None:
+    """The leaf certificate the probe's tls phase saw, if it saw one."""
+    tls = result.phase("tls")
+    return tls.details.leaf if tls is not None and isinstance(tls.details, TlsDetails) else None

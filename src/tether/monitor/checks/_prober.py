@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import logging
 import os
@@ -36,7 +35,7 @@ from tether._hostport import join_hostport
 from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._blackbox import phase_seconds
-from tether.monitor.checks._judge import judge, probe_options
+from tether.monitor.checks._judge import judge, probe_options, tls_leaf
 from tether.monitor.checks._schedule import Schedule, run_schedule
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, parse_condition
@@ -248,15 +247,13 @@ def _condition(text: str) -> Condition:
 
 def _certificate(result: ProbeResult) -> tuple[int | None, float | None]:
     """The leaf certificate's days left and its expiry (Unix seconds), if the check saw one."""
-    tls = result.phase("tls")
-    chain = tls.details.get("chain") if tls else None
-    if not chain:
+    leaf = tls_leaf(result)
+    if leaf is None:
         return None, None
-    leaf = chain[0]
     expires = None
-    with contextlib.suppress(KeyError, TypeError, ValueError):
-        expires = dt.datetime.fromisoformat(leaf["not_after"]).timestamp()
-    return int(leaf["days_left"]), expires
+    with contextlib.suppress(ValueError):
+        expires = leaf.expires.timestamp()
+    return leaf.days_left, expires
 
 
 @functools.lru_cache(maxsize=1 << 16)

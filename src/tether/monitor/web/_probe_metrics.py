@@ -3,14 +3,20 @@ the module's prober, the TLS ones, and tether's ``probe_failure_info``."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from prometheus_client.utils import floatToGoString
 
-from tether.monitor.checks._blackbox import ModuleProbe, phase_seconds
-from tether.probe import ProbeResult
+from tether.monitor.checks._blackbox import ModuleProbe, http_response, phase_seconds
+from tether.probe import (
+    ConnectDetails,
+    DnsQueryDetails,
+    HttpDetails,
+    IcmpDetails,
+    ProbeResult,
+    Skipped,
+    TlsDetails,
+)
 
 _go_float: Callable[[float], str] = floatToGoString
 """How prometheus_client writes a sample's value (``1.0``, ``2.5e-05``)."""
@@ -50,13 +56,16 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
     if answer.prober == "dns":
         # The server is an address: nothing to look up; its family is the protocol.
         lookup = 0.0
-        address = str(dns.details.get("address") or "") if dns is not None else ""
+        asked = dns.details if dns is not None else None
+        address = asked.address if isinstance(asked, DnsQueryDetails) else ""
     else:
-        lookup = dns.ms / 1000 if dns is not None and "skipped" not in dns.details else 0.0
-        address = str(connect.details.get("address") or "") if connect is not None else ""
+        lookup = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
+        reached = connect.details if connect is not None else None
+        address = (reached.address or "") if isinstance(reached, ConnectDetails) else ""
         icmp = result.phase("icmp")
         if icmp is not None:
-            address = str(icmp.details.get("address") or "")
+            echoes = icmp.details
+            address = (echoes.address or "") if isinstance(echoes, IcmpDetails) else ""
     gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", ("", lookup))
     if address:
         gauge(
@@ -104,29 +113,31 @@ _Gauge = Callable[..., None]
 
 def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
     http = result.phase("http")
-    details: Mapping[str, Any] = http.details if http is not None else {}
+    response = http_response(result)
+    hops = http.details.redirects if http and isinstance(http.details, HttpDetails) else ()
     gauge(
         "probe_http_duration_seconds",
         "Duration of each phase",
         *((f'{{phase="{name}"}}', s) for name, s in phase_seconds(result).items()),
     )
-    gauge("probe_http_status_code", "HTTP status code", ("", details.get("status") or 0))
+    status = response.status if response is not None else None
+    gauge("probe_http_status_code", "HTTP status code", ("", status or 0))
+    expected = response.expected_size if response is not None else None
     gauge(
         "probe_http_content_length",
         "Length of the response body as its Content-Length says (-1: none said)",
-        ("", details.get("expected_size", -1) if http is not None else 0),
+        ("", (-1 if expected is None else expected) if http is not None else 0),
     )
     gauge(
         "probe_http_uncompressed_body_length",
         "Length of the response body read",
-        ("", details.get("size") or 0),
+        ("", (response.size if response is not None else 0) or 0),
     )
-    hops = details.get("redirects") or ()
     gauge("probe_http_redirects", "Redirects followed", ("", max(0, len(hops) - 1)))
-    last = hops[-1].get("url", "") if hops else result.target
-    ssl = str(last).lower().startswith("https://") and result.phase("tls") is not None
+    last = hops[-1].url if hops else result.target
+    ssl = last.lower().startswith("https://") and result.phase("tls") is not None
     gauge("probe_http_ssl", "Whether TLS was used for the final response", ("", int(ssl)))
-    version = str(details.get("version") or "")
+    version = (response.version if response is not None else None) or ""
     gauge(
         "probe_http_version",
         "The response's HTTP version",
@@ -138,7 +149,10 @@ def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
     """blackbox_exporter's icmp series: the phases resolve, setup (the socket and the
     send: tether does not time them apart, so 0) and rtt, and the reply's hop limit."""
     dns, icmp = result.phase("dns"), result.phase("icmp")
-    rtt = icmp.details.get("rtt_avg_ms") if icmp is not None else None
+    echoes = icmp.details if icmp is not None else None
+    if not isinstance(echoes, IcmpDetails):
+        echoes = None
+    rtt = echoes.rtt_avg_ms if echoes is not None else None
     phases = {
         "resolve": dns.ms / 1000 if dns is not None else 0.0,
         "setup": 0.0,
@@ -149,26 +163,26 @@ def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
         "Duration of icmp request by phase",
         *((f'{{phase="{name}"}}', s) for name, s in phases.items()),
     )
-    if icmp is not None and icmp.details.get("hop_limit") is not None:
+    if echoes is not None and echoes.hop_limit is not None:
         gauge(
             "probe_icmp_reply_hop_limit",
             "Replied packet hop limit (TTL for ipv4)",
-            ("", icmp.details["hop_limit"]),
+            ("", echoes.hop_limit),
         )
 
 
 def _tls_series(result: ProbeResult, gauge: _Gauge) -> None:
     tls = result.phase("tls")
-    chain = tls.details.get("chain") if tls is not None else None
-    if tls is None or not chain:
+    details = tls.details if tls is not None else None
+    if not isinstance(details, TlsDetails) or not details.chain:
         return
-    expiries = [dt.datetime.fromisoformat(c["not_after"]).timestamp() for c in chain]
+    expiries = [c.expires.timestamp() for c in details.chain]
     gauge(
         "probe_ssl_earliest_cert_expiry",
         "When the first certificate of the chain to expire expires (Unix time)",
         ("", min(expiries)),
     )
-    version = str(tls.details.get("version") or "")
+    version = details.version or ""
     if version.startswith("TLSv"):
         gauge(
             "probe_tls_version_info",

@@ -4,14 +4,14 @@ probe's phases."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tether._rcodes import rcode_of_kind, worst_rcode
 
 if TYPE_CHECKING:
-    from tether.probe import Phase, ProbeResult
+    from tether.probe import Certificate, DnsRecord, Phase, ProbeResult, Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,83 +54,109 @@ def context_from_probe(
     with ``ProbeOptions(keep_body=...)``) unless passed here.  With ``now`` the certificate's
     remaining time is exact; without it, it is the phase's whole ``days_left``.
     """
+    # Here, not at the top: loading a configuration does not load the probe engine.
+    from tether.probe import (
+        ConnectDetails,
+        DnsDetails,
+        DnsQueryDetails,
+        HttpDetails,
+        IcmpDetails,
+        ProxyDetails,
+        Skipped,
+        SmtpDetails,
+        SshDetails,
+        TlsDetails,
+        WsDetails,
+    )
+
     phases = {p.name: p for p in result.phases}
-    details = {name: p.details for name, p in phases.items()}
-    http = details.get("http") or details.get("ws", {})  # ws://: the upgrade's status
+    d = {name: p.details for name, p in phases.items()}
+    http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
     for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
-        if phase is not None and "skipped" not in phase.details:
+        if phase is not None and not isinstance(phase.details, Skipped):
             timings[name] = phase.ms
-    ttfb = http.get("ttfb_ms")
+    response = http.response if isinstance(http, HttpDetails) else None
+    ttfb = None if response is None else response.ttfb_ms
     if ttfb is not None:
         timings["ttfb"] = float(ttfb)
         timings["transfer"] = max(0.0, phases["http"].ms - float(ttfb))
+    status = response.status if response is not None else None
+    if response is None and isinstance(ws, WsDetails):
+        status = ws.status  # ws://: the upgrade's status
+    banner = ssh.banner if isinstance(ssh, SshDetails) else None
+    if not banner:
+        banner = smtp.banner if isinstance(smtp, SmtpDetails) and smtp.greeting else None
+    tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
+    answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
+    # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
+    # None where no query was made (an address, a proxy's tunnel) or no answer came.
+    rcode: str | None = None
+    system = dns is not None and not isinstance(dns, Skipped | DnsDetails | DnsQueryDetails)
+    if isinstance(dns, DnsQueryDetails):
+        rcode, system = dns.rcode, dns.rcode is None
+    elif isinstance(dns, DnsDetails) and dns.asked_server:
+        # One answer per record type: the worst decides, as the dns phase's verdict does.
+        rcode = worst_rcode(dns.rcodes.values()) if dns.rcodes else None
+    elif isinstance(dns, DnsDetails):
+        system = not dns.literal
+    if system:
+        failure = phases["dns"].failure
+        rcode = rcode_of_kind(failure.kind if failure is not None else None)
     return ProbeContext(
-        status=http.get("status"),
+        status=status,
         response_time_ms=sum(p.ms for p in result.phases),
         body=body if body is not None else result.body,
         headers=dict(headers)
         if headers is not None
-        else (dict(result.headers) if result.headers else _known_headers(http)),
-        certificate_expires_in_s=_certificate_seconds(details.get("tls", {}), now),
-        dns_rcode=_rcode(phases.get("dns")),
-        ips=_addresses(details),
-        connected=_connected(phases),
+        else (dict(result.headers) if result.headers else _known_headers(response)),
+        certificate_expires_in_s=_certificate_seconds(
+            tls.leaf if isinstance(tls, TlsDetails) else None, now
+        ),
+        dns_rcode=rcode,
+        ips=_addresses(connect.address if isinstance(connect, ConnectDetails) else None, answers),
+        connected=_connected(phases, isinstance(proxy, ProxyDetails) and proxy.mode is not None),
         phase_ms=timings,
-        banner=details.get("ssh", {}).get("banner") or details.get("smtp", {}).get("banner"),
-        packet_loss_percent=details.get("icmp", {}).get("loss_percent"),
-        rtt_ms=details.get("icmp", {}).get("rtt_avg_ms"),
+        banner=banner,
+        packet_loss_percent=icmp.loss_percent if isinstance(icmp, IcmpDetails) else None,
+        rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
     )
 
 
-def _known_headers(http: Mapping[str, Any]) -> dict[str, str]:
+def _known_headers(response: Response | None) -> dict[str, str]:
+    if response is None:
+        return {}
     return {
-        name: str(http[key])
-        for name, key in (("retry-after", "retry_after"), ("location", "location"))
-        if http.get(key) is not None
+        name: str(value)
+        for name, value in (("retry-after", response.retry_after), ("location", response.location))
+        if value is not None
     }
 
 
-def _certificate_seconds(tls: Mapping[str, Any], now: dt.datetime | None) -> float | None:
-    chain = tls.get("chain") or []
-    if not chain:
+def _certificate_seconds(leaf: Certificate | None, now: dt.datetime | None) -> float | None:
+    if leaf is None:
         return None
-    leaf = chain[0]
-    if now is not None and leaf.get("not_after"):
-        return (dt.datetime.fromisoformat(leaf["not_after"]) - now).total_seconds()
-    return float(leaf["days_left"]) * 86400.0
+    if now is not None and leaf.not_after:
+        return (leaf.expires - now).total_seconds()
+    return float(leaf.days_left) * 86400.0
 
 
-def _rcode(phase: Phase | None) -> str | None:
-    if phase is None or phase.details.get("literal") or "skipped" in phase.details:
-        return None  # no query was made
-    rcodes = phase.details.get("rcode", "system")
-    if isinstance(rcodes, dict) and rcodes:
-        # One answer per record type: the worst decides, as the dns phase's verdict does.
-        return worst_rcode(rcodes.values())
-    if rcodes == "system":
-        return rcode_of_kind(phase.failure.kind if phase.failure is not None else None)
-    return None  # the server did not answer
-
-
-def _addresses(details: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+def _addresses(connected: str | None, answers: Sequence[DnsRecord] | None) -> tuple[str, ...]:
     found: list[str] = []
-    connected = details.get("connect", {}).get("address")
     if connected:
-        found.append(str(connected))
-    for answer in details.get("dns", {}).get("answers") or []:
-        address = str(answer.get("address"))
-        if address not in found:
-            found.append(address)
+        found.append(connected)
+    for answer in answers or ():
+        if answer.address not in found:
+            found.append(answer.address)
     return tuple(found)
 
 
-def _connected(phases: Mapping[str, Phase]) -> bool:
+def _connected(phases: Mapping[str, Phase], proxy_reached: bool) -> bool:
     connect = phases.get("connect")
     if connect is not None:
         return bool(connect.ok)
     proxy = phases.get("proxy")
     # An http:// request through a forwarding proxy records no connect phase.
-    return proxy is not None and bool(proxy.ok) and "mode" in proxy.details
+    return proxy is not None and bool(proxy.ok) and proxy_reached
