@@ -1,6 +1,8 @@
 """``/api/openapi.json`` describes the API the server really has: every route under /api/
 is in it and nothing else, and the answers of a real run (a real Runner over the lab,
-every action taken) validate against the schemas it gives, errors included."""
+every action taken) validate against the schemas it gives, errors included.  The app
+serves exactly the table of ``_web.routes``, in its order, so that table is every route
+the monitor has."""
 
 from __future__ import annotations
 
@@ -12,15 +14,25 @@ from typing import Any
 
 import jsonschema
 import pytest
+from aiohttp import web
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from actions_harness import Served
 from tether.lab import Lab
+from tether.monitor.web._access import AUTHORITY
 from tether.monitor.web._actions import openapi
-from tether.monitor.web._web import make_app
+from tether.monitor.web._auth import ConfiguredAuthority
+from tether.monitor.web._routing import Route
+from tether.monitor.web._web import make_app, routes
 
 DESCRIBED = json.loads(openapi())
+
+
+def openapi_path(path: str) -> str:
+    """``path`` in OpenAPI's spelling: ``{name}`` for aiohttp's ``{name:regex}`` (as
+    aiohttp parses it: a regex may hold braces)."""
+    return web.UrlDispatcher().add_resource(path).canonical
 
 
 def routes_of_the_app(served: Served) -> set[tuple[str, str]]:
@@ -32,7 +44,7 @@ def routes_of_the_app(served: Served) -> set[tuple[str, str]]:
         path = info.get("path") or info.get("formatter") or ""
         if not path.startswith("/api/") or route.method == "HEAD":
             continue
-        found.add((route.method, re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)))
+        found.add((route.method, openapi_path(path)))
     return found
 
 
@@ -54,6 +66,44 @@ def served(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 def test_every_api_route_is_described_and_nothing_else(served: Served) -> None:
     """The routes of the app under /api/ and the paths of openapi.json are the same set."""
     assert routes_of_the_app(served) == routes_described()
+
+
+def authority_of(app: web.Application) -> ConfiguredAuthority:
+    authority = app[AUTHORITY]
+    assert isinstance(authority, ConfiguredAuthority)
+    return authority
+
+
+def _name(handler: object) -> str:
+    return str(getattr(handler, "__qualname__", handler))
+
+
+def test_the_app_serves_the_table_of_routes_in_its_order(served: Served) -> None:
+    """make_app's router holds the table's routes and no other, in the table's order (the
+    first path that matches answers), each with its handler, a GET with its HEAD unless
+    the table says not."""
+    app = make_app(served.runner)
+    table = routes(served.runner, authority_of(app))
+    wanted: list[tuple[str, Route]] = []
+    for entry in table:
+        if entry.method == "GET" and entry.head:
+            wanted.append(("HEAD", entry))
+        wanted.append((entry.method, entry))
+    served_routes = list(app.router.routes())
+    assert len(served_routes) == len(wanted)
+    for route, (method, entry) in zip(served_routes, wanted, strict=True):
+        assert route.resource is not None
+        assert route.method == method, entry
+        assert route.resource.raw_match(entry.path), (entry, route.resource.canonical)
+        assert _name(route.handler) == _name(entry.handler), entry
+
+
+def test_every_api_route_of_the_table_is_described(served: Served) -> None:
+    """The table's routes under /api/ are the paths and methods of openapi.json."""
+    app = make_app(served.runner)
+    table = routes(served.runner, authority_of(app))
+    api = {(r.method, openapi_path(r.path)) for r in table if r.path.startswith("/api/")}
+    assert api == routes_described()
 
 
 def test_the_description_is_served_as_it_is_and_is_openapi_3_1(served: Served) -> None:

@@ -38,7 +38,7 @@ import datetime as dt
 import importlib.resources
 import json
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -61,9 +61,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NOTE_MAX",
+    "ActionHandlers",
     "Forms",
     "acknowledge",
-    "add_actions",
+    "action_handlers",
     "audit_json",
     "forms_for",
     "openapi",
@@ -312,8 +313,8 @@ def _limit(request: web.Request) -> int:
 
 
 @dataclass(eq=False)
-class _Handlers:
-    """The write API's request handlers (:func:`add_actions`) and what they share: the
+class ActionHandlers:
+    """The write API's request handlers (:func:`action_handlers`) and what they share: the
     runner they change and the OpenAPI description, read once."""
 
     runner: Running
@@ -526,20 +527,6 @@ class _Handlers:
         return web.Response(body=self.described, content_type="application/json")
 
 
-def add_actions(app: web.Application, runner: Running) -> None:
-    """Serve the write API, the audit log and the OpenAPI description on ``app``."""
-    handlers = _Handlers(runner, openapi())
-    posts: tuple[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
-        ("/api/monitors/{name:.+}/pause", handlers.pause),
-        ("/api/monitors/{name:.+}/resume", handlers.resume),
-        ("/api/monitors/{name:.+}/check", handlers.check),
-        ("/api/incidents/{id}/acknowledge", handlers.acknowledge_it),
-        ("/api/incidents/{id}/notes", handlers.note),
-        ("/api/maintenance", handlers.open_window),
-        ("/api/maintenance/{id}/close", handlers.close_window),
-    )
-    for path, handler in posts:
-        app.router.add_post(path, handler)
-    app.router.add_get("/api/maintenance", handlers.windows)
-    app.router.add_get("/api/audit", handlers.audit)
-    app.router.add_get("/api/openapi.json", handlers.description)
+def action_handlers(runner: Running) -> ActionHandlers:
+    """The handlers of the write API, the audit log and the OpenAPI description."""
+    return ActionHandlers(runner, openapi())

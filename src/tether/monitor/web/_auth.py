@@ -39,6 +39,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import quote, urlsplit
 
@@ -58,6 +59,7 @@ from tether.monitor.web._access import (
     same_origin,
 )
 from tether.monitor.web._html import Page, render
+from tether.monitor.web._routing import Handler
 from tether.monitor.web._sessions import LoginLimiter, Sessions
 
 if TYPE_CHECKING:
@@ -67,10 +69,12 @@ __all__ = [
     "LOCAL_ADDRESS_HEADER",
     "SESSION_COOKIE",
     "ConfiguredAuthority",
+    "LoginHandlers",
     "area",
     "bearer_gate",
     "install",
     "local_address",
+    "login_handlers",
     "required_tokens",
     "safe_next",
 ]
@@ -261,12 +265,28 @@ def _wants_json(request: web.Request) -> bool:
 def install(
     app: web.Application, config: Callable[[], MonitorConfig], clock: Callable[[], float]
 ) -> ConfiguredAuthority:
-    """Put the configured authority, the login routes and the gate on ``app`` (made with
-    ``middlewares=[gate]``); ``clock`` (Unix seconds) times sessions and the login limit."""
+    """Put the configured authority the gate reads on ``app`` (made with
+    ``middlewares=[gate]``); ``clock`` (Unix seconds) times sessions.  The login routes
+    answer with :func:`login_handlers` of the authority returned."""
     authority = ConfiguredAuthority(config, Sessions(clock))
+    app[AUTHORITY] = authority
+    return authority
+
+
+@dataclass(frozen=True, slots=True)
+class LoginHandlers:
+    """``GET /login`` (``form``), ``POST /login`` (``login``) and ``POST /logout``."""
+
+    form: Handler
+    login: Handler
+    logout: Handler
+
+
+def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -> LoginHandlers:
+    """The login form, the login and the logout of ``authority``'s users, the failed
+    logins limited on ``clock`` (Unix seconds)."""
     limiter = LoginLimiter(clock)
     checking = asyncio.Semaphore(_CHECKING)
-    app[AUTHORITY] = authority
 
     async def login_form(request: web.Request) -> web.Response:
         if authority.open:
@@ -341,10 +361,7 @@ def install(
         response.del_cookie(SESSION_COOKIE, path="/")
         raise response
 
-    app.router.add_get("/login", login_form)
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
-    return authority
+    return LoginHandlers(login_form, login, logout)
 
 
 def token_hash_of(request: web.Request) -> str | None:

@@ -1,11 +1,12 @@
-"""The dashboard's routes (listed in ``_dashboard.py``'s docstring) on an aiohttp app:
-:func:`add_dashboard` and the handlers it registers, which build each page and JSON
-document of ``_dashboard.py`` from a snapshot taken on the loop, on a worker thread."""
+"""The dashboard's handlers (its paths are listed in ``_dashboard.py``'s docstring and
+routed by ``_web.routes``): :func:`dashboard_handlers`, which build each page and JSON
+document of ``_dashboard.py`` from a snapshot taken on the loop, on a worker thread, and
+:func:`security_headers`, which the app adds to every response."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ from tether.monitor.web._params import request_number
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
 
-__all__ = ["add_dashboard"]
+__all__ = ["DashboardHandlers", "dashboard_handlers", "security_headers"]
 
 
 def _json(text: str, status: int = 200) -> web.Response:
@@ -71,8 +72,8 @@ def _limit(request: web.Request) -> int:
 
 
 @dataclass(eq=False)
-class _Handlers:
-    """The dashboard's request handlers (:func:`add_dashboard`) and what they keep between
+class DashboardHandlers:
+    """The dashboard's request handlers (:func:`dashboard_handlers`) and what they keep between
     requests: the sparklines' roll-ups, the uptimes, the builds in flight, the states."""
 
     runner: Running
@@ -245,28 +246,15 @@ class _Handlers:
         return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
 
 
-def add_dashboard(app: web.Application, runner: Running, *, refresh: float = 5.0) -> None:
-    """Serve the dashboard's pages, their fragments, the JSON APIs and the static files on
-    ``app``, and add the security headers to every response.  ``refresh`` is how often,
-    in seconds, an open page asks for its fragment."""
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add :data:`~._dashboard.SECURITY_HEADERS` to ``response`` (an ``on_response_prepare``
+    signal of the app: every response has them)."""
+    response.headers.update(SECURITY_HEADERS)
+
+
+def dashboard_handlers(runner: Running, *, refresh: float = 5.0) -> DashboardHandlers:
+    """The handlers of the dashboard's pages, their fragments, the JSON APIs and the static
+    files.  ``refresh`` is how often, in seconds, an open page asks for its fragment."""
     refresh_ms = max(100, round(refresh * 1000))
     assets = {name: (asset(name), kind) for name, kind in _ASSETS.items()}
-
-    async def secure(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(SECURITY_HEADERS)
-
-    handlers = _Handlers(runner, refresh_ms, assets)
-    app.on_response_prepare.append(secure)
-    routes: Iterable[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = (
-        ("/", handlers.dashboard),
-        ("/api/status", handlers.status),
-        ("/monitors/{name:.+}", handlers.monitor),
-        ("/incidents", handlers.incidents),
-        ("/api/monitors/{name:.+}", handlers.monitor_api),
-        ("/api/series/{name:.+}", handlers.series_api),
-        ("/api/incidents", handlers.incidents_api),
-        ("/api/incidents/{id:[0-9]{1,18}}", handlers.incident_api),
-        ("/static/{file}", handlers.static),
-    )
-    for path, handler in routes:
-        app.router.add_get(path, handler)
+    return DashboardHandlers(runner, refresh_ms, assets)

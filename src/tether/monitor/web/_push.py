@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from tether.monitor.web._params import request_number
+from tether.monitor.web._routing import Handler
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
 
-__all__ = ["PUSH_BURST", "PUSH_PER_INTERVAL", "PushLimiter", "add_push"]
+__all__ = ["PUSH_BURST", "PUSH_PER_INTERVAL", "PushLimiter", "push_handler"]
 
 _DAY_MS: Final = 86_400_000.0
 
@@ -81,8 +82,8 @@ def _unknown() -> web.Response:
     return web.json_response({"ok": False, "error": "no push monitor has this token"}, status=404)
 
 
-def add_push(app: web.Application, runner: Running, limiter: PushLimiter | None = None) -> None:
-    """Serve ``/api/push/{token}`` for ``runner``'s push monitors, each within
+def push_handler(runner: Running, limiter: PushLimiter | None = None) -> Handler:
+    """The handler of ``/api/push/{token}`` for ``runner``'s push monitors, each within
     ``limiter``'s rate (by default one on the runner's clock, which the heartbeats'
     schedule is on too; one set back only refills later)."""
     limiter = limiter or PushLimiter(runner.wall)
@@ -117,5 +118,4 @@ def add_push(app: web.Application, runner: Running, limiter: PushLimiter | None 
             return _unknown()  # gone in a reload since
         return web.json_response({"ok": True})
 
-    app.router.add_route("GET", "/api/push/{token}", push)
-    app.router.add_route("POST", "/api/push/{token}", push)
+    return push

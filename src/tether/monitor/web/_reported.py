@@ -32,6 +32,7 @@ from tether.monitor.config._models import APP
 from tether.monitor.engine._traffic import Call
 from tether.monitor.web._access import REPORT, authorize
 from tether.monitor.web._params import MAX_BODY, BadBody, body_number, parse_json, read_body
+from tether.monitor.web._routing import Handler
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
@@ -42,8 +43,8 @@ __all__ = [
     "MAX_DROPPED",
     "BadReport",
     "Report",
-    "add_report",
     "parse_report",
+    "report_handler",
 ]
 
 MAX_CALLS: Final = 5000
@@ -179,8 +180,8 @@ def _answer(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
-def add_report(app: web.Application, runner: Running) -> None:
-    """Serve ``POST /api/report`` for ``runner``."""
+def report_handler(runner: Running) -> Handler:
+    """The handler of ``POST /api/report`` for ``runner``."""
 
     async def report(request: web.Request) -> web.Response:
         authorize(request, REPORT)
@@ -197,4 +198,4 @@ def add_report(app: web.Application, runner: Running) -> None:
         accepted = runner.report(parsed.app, parsed.calls, parsed.dropped)
         return web.json_response({"ok": True, "accepted": accepted}, status=202)
 
-    app.router.add_post("/api/report", report)
+    return report

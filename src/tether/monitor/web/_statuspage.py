@@ -53,6 +53,7 @@ from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
 from tether.monitor.web._html import render
+from tether.monitor.web._routing import Handler
 
 if TYPE_CHECKING:
     from tether.monitor._records import Incident
@@ -65,8 +66,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_SECONDS",
     "DAYS",
+    "StatusHandlers",
     "TtlCache",
-    "add_status_pages",
     "build_page",
     "daily_uptime",
     "day_starts",
@@ -74,6 +75,7 @@ __all__ = [
     "overall",
     "plain_duration",
     "render_page",
+    "status_handlers",
 ]
 
 DAY: Final = 86400.0
@@ -512,10 +514,22 @@ def asset() -> bytes:
     return (importlib.resources.files("tether.monitor.web") / "static" / "status.css").read_bytes()
 
 
-def add_status_pages(app: web.Application, runner: Running) -> None:
-    """Serve the status pages, their documents, the badges and ``/static/status.css`` on
-    ``app``; public, with the dashboard's security headers.  Add it before the
-    dashboard, whose ``/static/{file}`` would answer for the style sheet otherwise."""
+@dataclass(frozen=True, slots=True)
+class StatusHandlers:
+    """The handlers of the status pages (``page``), their documents (``document``), the
+    badges, ``/static/status.css`` (``stylesheet``) and any other path under /status/
+    (``not_found``); public, with the dashboard's security headers."""
+
+    stylesheet: Handler
+    document: Handler
+    page: Handler
+    badge: Handler
+    not_found: Handler
+
+
+def status_handlers(runner: Running) -> StatusHandlers:
+    """:class:`StatusHandlers` of ``runner``'s status pages, each page's document and
+    each badge cached a while."""
     pages = TtlCache(runner.wall)
     badges = TtlCache(runner.wall)
     style = asset()
@@ -588,15 +602,7 @@ def add_status_pages(app: web.Application, runner: Running) -> None:
             headers={"Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-cache"},
         )
 
-    routes: tuple[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
-        ("/static/status.css", stylesheet),
-        ("/status/{slug:[^/]+}.json", json_page),
-        ("/status/{slug:[^/]+}", html_page),
-        ("/badge/{monitor:.+}/{which:[a-z0-9-]+}.svg", badge_svg),
-        ("/status/{rest:.*}", not_found),
-    )
-    for path, handler in routes:
-        app.router.add_get(path, handler)
+    return StatusHandlers(stylesheet, json_page, html_page, badge_svg, not_found)
 
 
 def _html(text: str, status: int) -> web.Response:

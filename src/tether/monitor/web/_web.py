@@ -1,6 +1,7 @@
 """The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, ``/api/status``, and the dashboard (``_dashboard.py``, routed by
-``_dashboard_routes.py``).  aiohttp, on the monitor's own event loop."""
+has it, the dashboard (``_dashboard.py``, its handlers in ``_dashboard_routes.py``), the
+status pages, the API; every route in one table, :func:`routes`.  aiohttp, on the
+monitor's own event loop."""
 
 from __future__ import annotations
 
@@ -17,16 +18,17 @@ from tether._redact import quote
 from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
 from tether.monitor.store import ClusterError
-from tether.monitor.web._actions import add_actions
-from tether.monitor.web._auth import gate, install
-from tether.monitor.web._dashboard_routes import add_dashboard
+from tether.monitor.web._actions import action_handlers
+from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
+from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
-from tether.monitor.web._push import add_push
-from tether.monitor.web._reported import add_report
-from tether.monitor.web._statuspage import add_status_pages
+from tether.monitor.web._push import push_handler
+from tether.monitor.web._reported import report_handler
+from tether.monitor.web._routing import Handler, Route
+from tether.monitor.web._statuspage import status_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
 if TYPE_CHECKING:
@@ -47,18 +49,85 @@ this (and one byte)."""
 
 
 def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
-    """The monitor's server; ``refresh`` is how often (seconds) the dashboard's pages ask
-    for fresh data."""
+    """The monitor's server, serving :func:`routes`; ``refresh`` is how often (seconds) the
+    dashboard's pages ask for fresh data."""
+    app = web.Application(middlewares=[gate], client_max_size=REQUEST_BODY_MAX)
+    authority = install(app, lambda: runner.config, runner.wall)
+    app.on_response_prepare.append(security_headers)
+    for route in routes(runner, authority, refresh=refresh):
+        route.add_to(app.router)
+    return app
 
-    # Scrapes that overlap (several Prometheus servers, a slow one) share one render.
+
+def routes(
+    runner: Running, authority: ConfiguredAuthority, *, refresh: float = 5.0
+) -> tuple[Route, ...]:
+    """Every route the monitor serves, in the order aiohttp tries them: the first whose
+    path matches a request answers it (a GET answers HEAD too).  Each feature module
+    gives its handlers, made here once for the app; ``authority`` is the app's (``install``)
+    and ``refresh`` the dashboard's."""
+    login = login_handlers(authority, runner.wall)
+    status = status_handlers(runner)
+    board = dashboard_handlers(runner, refresh=refresh)
+    act = action_handlers(runner)
+    push = push_handler(runner)
+    return (
+        Route("GET", "/login", login.form),
+        Route("POST", "/login", login.login),
+        Route("POST", "/logout", login.logout),
+        Route("GET", "/metrics", metrics_handler(runner)),
+        Route("GET", "/probe", probe_handler(allowed_for(runner), lambda: runner.config.modules)),
+        # Public: the status pages and badges; before the dashboard, whose /static/{file}
+        # would otherwise answer for /static/status.css.
+        Route("GET", "/static/status.css", status.stylesheet),
+        Route("GET", "/status/{slug:[^/]+}.json", status.document),
+        Route("GET", "/status/{slug:[^/]+}", status.page),
+        Route("GET", "/badge/{monitor:.+}/{which:[a-z0-9-]+}.svg", status.badge),
+        Route("GET", "/status/{rest:.*}", status.not_found),
+        # The dashboard: its pages and their JSON.
+        Route("GET", "/", board.dashboard),
+        Route("GET", "/api/status", board.status),
+        Route("GET", "/monitors/{name:.+}", board.monitor),
+        Route("GET", "/incidents", board.incidents),
+        Route("GET", "/api/monitors/{name:.+}", board.monitor_api),
+        Route("GET", "/api/series/{name:.+}", board.series_api),
+        Route("GET", "/api/incidents", board.incidents_api),
+        Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/static/{file}", board.static),
+        # The write API, the audit log and the API's description.
+        Route("POST", "/api/monitors/{name:.+}/pause", act.pause),
+        Route("POST", "/api/monitors/{name:.+}/resume", act.resume),
+        Route("POST", "/api/monitors/{name:.+}/check", act.check),
+        Route("POST", "/api/incidents/{id}/acknowledge", act.acknowledge_it),
+        Route("POST", "/api/incidents/{id}/notes", act.note),
+        Route("POST", "/api/maintenance", act.open_window),
+        Route("POST", "/api/maintenance/{id}/close", act.close_window),
+        Route("GET", "/api/maintenance", act.windows),
+        Route("GET", "/api/audit", act.audit),
+        Route("GET", "/api/openapi.json", act.description),
+        # Intake: push monitors' heartbeats (a GET that answers no HEAD) and traffic.
+        Route("GET", "/api/push/{token}", push, head=False),
+        Route("POST", "/api/push/{token}", push),
+        Route("POST", "/api/report", report_handler(runner)),
+    )
+
+
+def metrics_handler(runner: Running) -> Handler:
+    """``/metrics``: :func:`scrape`, one render shared by the scrapes that overlap
+    (several Prometheus servers, a slow one)."""
     scrapes: Flights[bytes] = Flights()
 
     async def metrics(request: web.Request) -> web.Response:
         body = await scrapes.run("/metrics", lambda: scrape(runner))
         return web.Response(body=body, headers={"Content-Type": _TEXT})
 
-    # The allow-list depends only on the configuration: made again when a reload brings a
-    # new one, not on each request (by default it parses every monitor's URL).
+    return metrics
+
+
+def allowed_for(runner: Running) -> Callable[[], AllowedTargets]:
+    """What ``/probe`` may reach now: :func:`allowed_targets` of ``runner``'s configuration,
+    made again when a reload brings a new one, not on each request (by default it parses
+    every monitor's URL)."""
     allowed: list[tuple[MonitorConfig, AllowedTargets]] = []
 
     def allowed_now() -> AllowedTargets:
@@ -67,18 +136,7 @@ def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
             allowed[:] = [(config, allowed_targets(config))]
         return allowed[0][1]
 
-    app = web.Application(middlewares=[gate], client_max_size=REQUEST_BODY_MAX)
-    install(app, lambda: runner.config, runner.wall)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/probe", probe_handler(allowed_now, lambda: runner.config.modules))
-    # Public: /status/SLUG and /badge/...; before the dashboard, whose /static/{file}
-    # would otherwise answer for /static/status.css.
-    add_status_pages(app, runner)
-    add_dashboard(app, runner, refresh=refresh)
-    add_actions(app, runner)
-    add_push(app, runner)
-    add_report(app, runner)
-    return app
+    return allowed_now
 
 
 async def scrape(runner: Running) -> bytes:
