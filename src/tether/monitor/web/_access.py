@@ -15,15 +15,14 @@ counts as a principal is the app's :class:`Authority` (``app[AUTHORITY]``):
   and ``local`` for requests made on loopback while none are.
 
 A change made through a login session must also carry the session's CSRF token, in the
-``X-CSRF-Token`` header or a form's ``csrf`` field (:func:`csrf_field` writes it): the
-cookie goes with every request a browser makes, the token only with those made by this
-server's own pages.  A token or ``local`` request carries no cookie and needs none.
+``X-CSRF-Token`` header or a form's ``csrf`` field (the templates' ``form`` macro writes
+it): the cookie goes with every request a browser makes, the token only with those made
+by this server's own pages.  A token or ``local`` request carries no cookie and needs none.
 """
 
 from __future__ import annotations
 
 import hmac
-import html
 import json
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
@@ -44,7 +43,6 @@ __all__ = [
     "LocalAuthority",
     "Principal",
     "authorize",
-    "csrf_field",
     "refusal",
     "same_origin",
 ]
@@ -182,13 +180,3 @@ def _csrf_ok(request: web.Request, who: Principal) -> bool:
     if not sent or who.csrf is None:
         return False
     return hmac.compare_digest(sent.encode("utf-8"), who.csrf.encode("utf-8"))
-
-
-def csrf_field(who: Principal | web.Request | None) -> str:
-    """The hidden ``<input name="csrf">`` a form that changes something must carry, for
-    the principal of a page (or its request); empty outside login sessions."""
-    if isinstance(who, web.Request):
-        who = who.get(PRINCIPAL)
-    if who is None or who.csrf is None:
-        return ""
-    return f'<input type="hidden" name="csrf" value="{html.escape(who.csrf, quote=True)}">'

@@ -1,6 +1,6 @@
 // tether's monitor page: the response-time chart, drawn by uPlot (static/uplot.min.js)
 // from the series the server computes (GET /api/series/NAME?range=..., see
-// src/tether/monitor/_dashboard.py::build_series).  It renders no markup: uPlot builds its
+// src/tether/monitor/web/_dashboard.py::build_series).  It renders no markup: uPlot builds its
 // canvas and legend with the DOM API, labels as textContent.  Without this script the
 // chart's frame stays hidden and the page's tables say the same.
 //

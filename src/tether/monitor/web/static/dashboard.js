@@ -1,6 +1,6 @@
 // tether's dashboard: keeps the open page fresh without reloading it.
 //
-// The server renders every page (src/tether/monitor/_dashboard.py), and on request renders
+// The server renders every page (src/tether/monitor/web/templates/), and on request renders
 // again the page's live parts alone: the elements marked data-live, at the address in
 // body's data-fragment.  This script fetches that fragment every data-refresh-ms while
 // the tab is visible and swaps the parts in.  It renders nothing itself: every value in
