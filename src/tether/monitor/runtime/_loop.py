@@ -17,10 +17,10 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
-__all__ = ["GC_THRESHOLDS", "TURN", "freeze", "in_turns", "loop_factory", "run"]
+__all__ = ["GC_THRESHOLDS", "freeze", "loop_factory", "run"]
 
 T = TypeVar("T")
 
@@ -31,23 +31,6 @@ each full collection walks every object the run has made since its start (states
 incidents' members, kept metrics).  At 20,000 monitors a mass outage made 48 full
 collections in 160 s at Python's thresholds, 5.2 s of the event loop in all and up to
 0.2 s each; at these, 3 (0.37 s)."""
-
-
-TURN: Final = 0.005
-"""Seconds of work a loop over many items does before it gives the event loop a turn."""
-
-
-async def in_turns(
-    items: Iterable[T], turn: float = TURN, clock: Callable[[], float] = time.monotonic
-) -> AsyncIterator[T]:
-    """``items``, one by one, giving the event loop a turn every ``turn`` seconds of the
-    caller's work on them: requests, signals and checks wait for no more than that."""
-    until = clock() + turn
-    for item in items:
-        yield item
-        if clock() >= until:
-            await asyncio.sleep(0)
-            until = clock() + turn
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

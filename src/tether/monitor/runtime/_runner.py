@@ -37,6 +37,7 @@ from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, 
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.checks._prober import Check, Prober, host_of, service_of, where_failed
+from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
     MaintenanceWindow,
@@ -69,16 +70,8 @@ from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, Q
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._fleet import Fleet
-from tether.monitor.runtime._loop import freeze, in_turns
-from tether.monitor.store import (
-    Cluster,
-    ClusterError,
-    LocationFeed,
-    SoloCluster,
-    Store,
-    StoreError,
-)
-from tether.monitor.store._shares import monitors_in, shard_of
+from tether.monitor.runtime._loop import freeze
+from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -87,7 +80,7 @@ _STATE_KEY = "detector:"
 """Each monitor's detector state is saved under ``detector:NAME``, on its own: saving
 every monitor on each change cost 1.4 s of CPU per change at 60,000 monitors.  With
 several locations, each location's under ``detector@LOCATION:NAME``: what one location
-has seen of a monitor is not what another has (:meth:`Runner._state_key`)."""
+has seen of a monitor is not what another has (:meth:`Runner.state_key`)."""
 _LEGACY_KEY = "__detector__"
 """Where the first stores kept every monitor's state in one document."""
 _PUSH_MESSAGE = 1000
@@ -124,23 +117,10 @@ class Runner:
         cluster of instances on one PostgreSQL database (default: alone)."""
         self.here = resolve_location(config, location, env={})
         self._state_prefix = _STATE_KEY if len(config.locations) <= 1 else f"detector@{self.here}:"
-        """Where this instance saves its detectors' states (:meth:`_state_key`)."""
-        self.cluster: Cluster = cluster or SoloCluster(self.here)
-        self.shared = not isinstance(self.cluster, SoloCluster)
-        """Whether other instances share the work (through the store): this one then
-        probes the monitors of the shards it holds, publishes what it sees to the store,
-        reads what every location sees from it, and leads only while it holds the
-        leader's lease."""
-        self.held = self.cluster.held()
-        self.leading = not self.shared
-        self.feed = LocationFeed()
-        self._lead_lapsed = False
-        self._round_in = self.cluster.every
-        """Seconds from the last renewal round to the next (:meth:`renew` sets it)."""
+        """Where this instance saves its detectors' states (:meth:`state_key`)."""
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
-        self._rand = rand
         self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
         self.fleet: Fleet = fleet or self.prober
         self.detector = Detector()
@@ -160,6 +140,10 @@ class Runner:
         """Every monitor's state for the whole cluster, from each location's: what the
         incident engine, the holds and the pages go by.  One instance at one location
         passes its detector's changes through unchanged."""
+        self.membership = Membership(
+            self, store, self.quorum, self.here, cluster, wall=wall, sleep=self._sleep, rand=rand
+        )
+        """This instance's part in its cluster: its shards, its lead, its renewal rounds."""
         self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
         """What was last published of each monitor at this location: its state, since
         when, and the kind and host of its failure."""
@@ -199,6 +183,7 @@ class Runner:
         """Each traffic monitor's last stored verdict and when."""
         self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
         """(app, endpoint) to the traffic monitors its calls count for."""
+        self._mine: frozenset[str] = frozenset()
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
@@ -227,15 +212,15 @@ class Runner:
             self.detector.configure(m.name, _rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
         self.engine.routes = {m.name: _route(m) for m in config.monitors}
-        if self.shared:  # the leader sees state changes, not each passing check (take())
+        if self.membership.shared:  # the leader sees state changes, not each passing check (take())
             self.quorum.failures.sees_passes = False
             probed = (m for m in config.monitors if m.probed)
             self.engine.correlation = leader_rules(
                 (m.interval, m.timeout, m.failure_threshold) for m in probed
             )
-        self._place()
-        self.fleet.assign(self._probed())
-        self._lead(events, now)
+        self.place()
+        self.assign()
+        self.lead(events, now)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -249,7 +234,7 @@ class Runner:
             if name not in self._by_name:
                 continue  # removed from the configuration while tether was stopped
             data = saved_data
-            if not self.shared and self._unsquared(name, data):
+            if not self.membership.shared and self._unsquared(name, data):
                 data = _unknown(data)
                 squared += 1
             try:
@@ -265,7 +250,7 @@ class Runner:
                 count(squared, "monitor"),
                 extra={"event": "restore.squared"},
             )
-        if self.shared:
+        if self.membership.shared:
             return  # the quorum learns every location's states from the store
         # Squared above: the store's open incidents match these states.
         here = self._here()
@@ -304,9 +289,9 @@ class Runner:
     def _save(self, name: str) -> None:
         exported = self.detector.export(name)
         if exported is not None:
-            self.store.save_state(self._state_key(name), exported)
+            self.store.save_state(self.state_key(name), exported)
 
-    def _state_key(self, name: str) -> str:
+    def state_key(self, name: str) -> str:
         """The key of ``name``'s detector state in the store: its location's own when
         there are several.  Once all locations shared one key, and an instance starting
         after another location had saved took that location's state as its own: a first
@@ -375,7 +360,8 @@ class Runner:
         if name not in self._mine:  # removed, or moved to another instance, meanwhile
             return record
         self.store.record(record)
-        if record.ok and not self.shared and self._single(name):  # sees every check of it
+        shared = self.membership.shared
+        if record.ok and not shared and self._single(name):  # sees every check of it
             self.quorum.failures.passed(name, now)
         observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
         self.latest[name] = observation
@@ -454,26 +440,26 @@ class Runner:
             host if failed else None,
             None if record is None else record.latency_ms,
         )
-        if self.shared:  # the other instances read it from the store (poll_locations)
+        if self.membership.shared:  # the other instances read it from the store (poll_locations)
             self.store.record_location_state(published, fence=self.cluster.fence(name))
         # This instance is the source of what its location sees of its own monitors: its
         # quorum takes it at once, and does not read it back.
-        self._lead(self.quorum.update(published, now), now)
+        self.lead(self.quorum.update(published, now), now)
 
-    def _lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+    def lead(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster: state changes go to the
         incident engine (and to the store, for uptime), location changes to its partial
         incidents: on the leader.  Every instance keeps the states, for its pages."""
         for event in events:
             name = event.monitor
             if isinstance(event, LocationsChanged):
-                if self.leading:
-                    self._apply(self.engine.locations(event), now)
+                if self.membership.leading:
+                    self.apply(self.engine.locations(event), now)
                 continue
             self.since[name] = event.at
             if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
                 self.metrics.state(name, event.new is not State.DOWN)
-            if not self.leading:
+            if not self.membership.leading:
                 continue
             if not self._single(name):
                 log.info(
@@ -490,10 +476,10 @@ class Runner:
                 event,
                 self.quorum.record(name),
                 self.quorum.failures,
-                self._hosts,
+                self.hosts,
                 self.quorum.locations(name),
             )
-            self._apply(changes, now)
+            self.apply(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks, and
@@ -501,7 +487,7 @@ class Runner:
         windows = (*self.config.maintenance, *self._adhoc)
         return hold_of(monitor, now, self.quorum.view(), self._depends, windows)
 
-    def _apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+    def apply(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
         alerts in one commit (a crash between the two would leave an incident whose
         members say they were alerted, and no alert)."""
@@ -547,7 +533,7 @@ class Runner:
                     incident_id,
                     extra={"event": "incident.acknowledged", "incident": incident_id},
                 )
-        self._apply(self.engine.tick(now), now)
+        self.apply(self.engine.tick(now), now)
 
     def _acknowledged(self) -> dict[int, float]:
         """The acknowledgements the store has that were not taken yet (a read, off the
@@ -764,14 +750,17 @@ class Runner:
     def _here(self) -> frozenset[str]:
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds.  Worked out when the configuration or the
-        shards change (:meth:`_place`), since every check asks."""
+        shards change (:meth:`place`), since every check asks."""
         return self._mine
 
-    def _place(self) -> None:
+    def place(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Work out the monitors this instance probes (:meth:`_here`) from the
+        configuration and the shards held: those it probed before, and those it probes
+        now."""
+        before = self._mine
         mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
-        if self.shared:
-            mine = monitors_in(mine, self.held, self.cluster.shards)
-        self._mine = frozenset(mine)
+        self._mine = frozenset(self.membership.holding(mine))
+        return before, self._mine
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
@@ -785,7 +774,7 @@ class Runner:
         self.certificates.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
-        self._apply(self.engine.forget(name, now), now)
+        self.apply(self.engine.forget(name, now), now)
 
     # -- changes made at run time (the write API: _actions.py) ---------------------------
 
@@ -795,8 +784,8 @@ class Runner:
 
     def _set_hosts(self) -> None:
         """Take the monitored hosts again (a reload, a pause): the correlation's too."""
-        self._hosts = self._monitored()
-        self.quorum.failures.set_hosts(self._hosts)
+        self.hosts = self._monitored()
+        self.quorum.failures.set_hosts(self.hosts)
 
     def _monitored(self) -> dict[str, str]:
         """Every monitor not paused, and its host (to correlate failures with)."""
@@ -818,7 +807,7 @@ class Runner:
                 m = self._by_name.get(name)
                 if m is not None:
                     self._pause_or_resume(m)
-            self.fleet.assign(self._probed())
+            self.assign()
             for name in changed:  # resumed: known again at once, not within an interval
                 m = self._by_name.get(name)
                 if m is not None and not self.is_paused(m) and name in self._mine:
@@ -881,8 +870,8 @@ class Runner:
         """
         if freeze_gc:
             freeze()
-        if self.shared:
-            await self.renew()
+        if self.membership.shared:
+            await self.membership.renew()
         else:
             started = self.wall()
             for m in self.config.monitors:
@@ -895,19 +884,13 @@ class Runner:
                     await self._read_controls()
                     self.heartbeats()
                     self.judge_traffic()
-                    if self.shared:
-                        await self.poll_locations()
+                    if self.membership.shared:
+                        await self.membership.poll_locations()
                     if self.leading:
                         self.tick(await asyncio.to_thread(self._acknowledged))
                 except Exception:
                     log.exception("incident tick failed")
                 await self._sleep(deliver_every)
-
-        async def rounds() -> None:
-            while self.shared and not stop.is_set():
-                await self._sleep(self._round_in)
-                if not stop.is_set():
-                    await self.renew()
 
         longest = max((m.interval for m in self.config.monitors), default=0.0)
 
@@ -924,7 +907,7 @@ class Runner:
                 if self.mono() - last >= _CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
-                    self.feed.reset()  # a full read now and then: see LocationFeed
+                    self.membership.feed.reset()  # a full read now and then: see LocationFeed
                     await self._prune()
 
         await self._prune()
@@ -932,183 +915,74 @@ class Runner:
             self.fleet.run(stop, self.take),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
-            rounds(),
+            self.membership.rounds(stop),
             housekeeping(),
         )
         self.checkpoint()
-        if not self.shared:
+        if not self.membership.shared:
             stopped = self.wall()
             for m in self.config.monitors:  # while tether is stopped, nothing is known
                 self.store.record_state(m.name, stopped, State.UNKNOWN)
         # Held: closing the store writes it or spills it, and says which.
         with contextlib.suppress(StoreError):
             self.store.flush()
-        if self.shared:
-            try:
-                await asyncio.to_thread(self.cluster.leave, self.wall())
-            except ClusterError as exc:
-                log.warning("could not hand the leases back (they run out): %s", exc)
+        await self.membership.leave()
 
-    # -- a cluster of instances ----------------------------------------------------------
+    # -- its part in a cluster (the membership's: cluster/_membership.py) ----------------
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.membership.cluster
+
+    @property
+    def leading(self) -> bool:
+        """Whether this instance runs the incident engine (alone, always)."""
+        return self.membership.leading
+
+    @property
+    def held(self) -> frozenset[int]:
+        """The shards this instance holds."""
+        return self.membership.held
 
     async def renew(self) -> None:
-        """One renewal round: hold on to this instance's shards (and claim or hand back
-        toward its fair share), and lead or not.  When the database cannot be reached, it
-        goes on probing what it holds, and leads only until its leader's lease runs out
-        on its own clock.
-
-        The next round comes ``cluster.every`` seconds later, or as soon as a lease of
-        another instance runs out if that is sooner: if that instance is dead, this one
-        claims its shards then, rather than up to a round later."""
-        now = self.wall()
-        self._round_in = self.cluster.every
-        try:
-            done = await asyncio.to_thread(self.cluster.round, now)
-        except ClusterError as exc:
-            if not self._lead_lapsed:
-                log.error(
-                    "cannot renew the leases; probing what is held, and leading only until "
-                    "the lease runs out: %s",
-                    exc,
-                    extra={"event": "cluster.failed"},
-                )
-            self._lead_lapsed = True
-            await self._take_lead(self.cluster.is_leader(self.wall()))
-            return
-        if self._lead_lapsed:
-            log.warning("leases renewed again", extra={"event": "cluster.resumed"})
-            self._lead_lapsed = False
-        if done.lost or done.release or done.gained:
-            await self._move(done.held - done.release, done.gained, done.release)
-        if done.release:
-            try:
-                await asyncio.to_thread(self.cluster.release, done.release, self.wall())
-            except ClusterError as exc:  # they run out instead
-                log.warning("could not hand back %d shards: %s", len(done.release), exc)
-        try:
-            instances = await asyncio.to_thread(self.cluster.instances, self.wall())
-        except ClusterError:
-            instances = None
-        if instances is not None:
-            live = {i.location for i in instances if i.alive} | {self.here}
-            self._lead(self.quorum.set_live(live, self.wall()), self.wall())
-        await self._take_lead(done.leader)
-        self._round_in = done.next_round(self.wall(), self.cluster.every)
-
-    async def _move(
-        self, held: frozenset[int], gained: frozenset[int], released: frozenset[int]
-    ) -> None:
-        """Probe the monitors of ``held`` from now on: those of shards given up stop
-        (their state saved first, for the next owner, unless the shard was lost: its new
-        owner writes that now), those of ``gained`` start from their saved state."""
-        before = self._here()
-        lost = self.held - held - released
-        self.held = held
-        self._place()
-        after = self._here()
-        gone, new = before - after, after - before
-        for name in sorted(gone):
-            if shard_of(name, self.cluster.shards) not in lost:
-                self._save(name)
-            self.detector.forget(name)
-            self.latest.pop(name, None)
-            self.certificates.pop(name, None)
-            self._published.pop(name, None)
-        if gone:
-            with contextlib.suppress(StoreError):
-                await asyncio.to_thread(self.store.flush)
-        if new:
-            keys = [self._state_key(name) for name in new]
-            saved = await asyncio.to_thread(self.store.load_state, keys)
-            for name in sorted(new):
-                m = self._by_name[name]
-                self.detector.configure(name, _rules(m))
-                data = saved.get(self._state_key(name))
-                if data is not None:
-                    try:
-                        self.detector.restore(name, data)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
-                self._pause_or_resume(m)
-        self.fleet.assign(self._probed())
-        for name in sorted(new):
-            # Taken over, most likely from an instance that died a lease ago: probe them
-            # soon rather than somewhere in their interval, so none waits two intervals;
-            # spread over half a round at most (a lease's eighth), not all at once.
-            m = self._by_name[name]
-            self.fleet.reprobe(name, self._rand() * min(m.interval, self.cluster.every) / 2)
-        log.info(
-            "now probing %s of location %s (%d shards of %d)",
-            count(len(after), "monitor"),
-            self.here,
-            len(held),
-            self.cluster.shards,
-            extra={"event": "cluster.shards"},
-        )
-
-    async def _take_lead(self, leading: bool) -> None:
-        """Become the leader (run the incident engine) or stop being it."""
-        if leading == self.leading:
-            return
-        if not leading:
-            self.leading = False
-            log.warning("no longer the leader", extra={"event": "cluster.follower"})
-            return
-        try:
-            # What this instance wrote while it could not (an incident it opened as the
-            # leader before its lease ran out, say) must be in the store before the store
-            # is read for the open incidents.
-            await asyncio.to_thread(self.store.flush)
-            await asyncio.to_thread(self.store.reserve_incident_ids)
-            incidents = await asyncio.to_thread(self.store.incidents, open_only=True, limit=100_000)
-        except StoreError as exc:
-            log.error("cannot take the lead yet: %s", exc)
-            return
-        self.engine = IncidentEngine(
-            self.engine.routes,
-            self.store.new_incident_id,
-            hold=self._hold,
-            incidents=incidents,
-            traffic=self.traffic_words,
-            correlation=self.engine.correlation,
-        )
-        self.leading = True
-        log.warning("leading the cluster now", extra={"event": "cluster.leader"})
-        # Square the open incidents with what the locations see now: the last leader may
-        # have died between a change and its incident, or nobody led for a while.
-        self.feed.reset()
-        await self.poll_locations()
-        now = self.wall()
-        for name, state in self.quorum.states().items():
-            record = self.quorum.record(name) if state is State.DOWN else None
-            if state is State.DOWN and record is not None:
-                at = record.ts  # down since then, at the location that stands for it
-            elif state in (State.UP, State.DEGRADED):
-                at = now
-            else:
-                continue
-            event = StateChanged(name, at, State.UNKNOWN, state, "as the new leader found it")
-            changes = self.engine.changed(
-                event, record, self.quorum.failures, self._hosts, self.quorum.locations(name)
-            )
-            self._apply(changes, now)
-        self._lead(self.quorum.snapshot(now), now)
+        """One renewal round (:meth:`Membership.renew`)."""
+        await self.membership.renew()
 
     async def poll_locations(self) -> None:
         """Read what every location published since the last read, into the quorum."""
-        try:
-            rows = await asyncio.to_thread(self.store.location_states, self.feed.since())
-        except StoreError:
-            return  # read again next second; the writer has said why
-        now = self.wall()
-        # In turns: in a wave one read is thousands of changes, the checks waited behind.
-        async for state in in_turns(self.feed.take(rows)):
-            if state.location == self.here and state.monitor in self._published:
-                # Its own, known first-hand (and perhaps newer than this row).  One taken
-                # over and not changed since is known from the row its last holder wrote.
-                continue
-            if self.feed.states.get((state.monitor, state.location)) is state:  # not stale
-                self._lead(self.quorum.update(state, now), now)
+        await self.membership.poll_locations()
+
+    def drop(self, name: str, *, save: bool) -> None:
+        """Stop keeping ``name``'s state here: its shard moved to another instance."""
+        if save:
+            self._save(name)
+        self.detector.forget(name)
+        self.latest.pop(name, None)
+        self.certificates.pop(name, None)
+        self._published.pop(name, None)
+
+    def adopt(self, name: str, saved: Mapping[str, Any] | None) -> None:
+        """Keep ``name``'s state here, from its ``saved`` detector state: its shard came
+        to this instance."""
+        m = self._by_name[name]
+        self.detector.configure(name, _rules(m))
+        if saved is not None:
+            try:
+                self.detector.restore(name, saved)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+        self._pause_or_resume(m)
+
+    def assign(self) -> None:
+        """Have the fleet probe the monitors to probe here from now on."""
+        self.fleet.assign(self._probed())
+
+    def reprobe(self, name: str, delay: float) -> None:
+        self.fleet.reprobe(name, delay)
+
+    def published(self, name: str) -> bool:
+        """Whether this location published ``name``'s state (it probes it itself)."""
+        return name in self._published
 
     async def _prune(self) -> None:
         """Drop history past its retention; a store that cannot be written now is pruned

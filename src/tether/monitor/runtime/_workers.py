@@ -43,10 +43,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tether._turns import TURN
 from tether.monitor.checks._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
-from tether.monitor.runtime._loop import GC_THRESHOLDS, TURN, run
+from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
 from tether.probe import AllowedTargets
 
@@ -61,8 +62,8 @@ per batch instead of one per check, and no check waits long enough to matter."""
 _BATCH_MAX: Final = 512
 _TURN: Final = TURN
 """Seconds the coordinator takes checks from a worker before it gives the event loop a
-turn (requests, signals, the other worker's checks): ``_loop.TURN``, as every loop over
-many items (``_loop.in_turns``; this one carries its turn from frame to frame)."""
+turn (requests, signals, the other worker's checks): ``tether._turns.TURN``, as every loop
+over many items (``in_turns``; this one carries its turn from frame to frame)."""
 _READY_TIMEOUT: Final = 60.0
 """How long a starting worker may take to import tether and listen."""
 _STOP_TIMEOUT: Final = 10.0

@@ -22,7 +22,7 @@ work"):
   instance runs out (:attr:`Round.expiry`), and the caller runs its next round then
   rather than at its usual time (:meth:`Round.next_round`), so the others claim a dead
   instance's shards as soon as its leases run out, not up to a round later; they probe
-  its monitors within ``ttl / 8`` more (``Runner._move`` spreads their first probes
+  its monitors within ``ttl / 8`` more (``Membership._move`` spreads their first probes
   over that at most).  The leader stops leading a round before its lease runs out on
   its own clock (:meth:`is_leader`), the margin Kubernetes' renew deadline keeps, so
   that an old leader and a new one do not overlap while the clocks agree to within a
