@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import trustme
 
-from alerts_receiver import Receiver
-from postgres_server import PostgresServer, find_bindir, required
+from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.postgres_server import PostgresServer, find_bindir, required
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
@@ -126,8 +126,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the module, with its calls home switched off (skips
-    without it, fails instead when TETHER_REQUIRE_CHROMIUM=1; tests/web_harness.py)."""
-    from web_harness import chromium  # not at import: it imports the monitor
+    without it, fails instead when TETHER_REQUIRE_CHROMIUM=1; tests/helpers/web_harness.py)."""
+    from tests.helpers.web_harness import chromium  # not at import: it imports the monitor
 
     with chromium() as launched:
         yield launched
