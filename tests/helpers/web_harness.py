@@ -8,7 +8,7 @@ monitors and call it with :meth:`~ServedRunner.get` and :meth:`~ServedRunner.jso
 (plain HTTP), or :meth:`~ServedRunner.request` (a form or JSON, a session cookie, TLS).
 
 The browser is Debian's ``/usr/bin/chromium`` driven by Playwright, launched with its
-calls home switched off (:func:`chromium`; the ``browser`` fixture of tests/conftest.py
+calls home switched off (:func:`chromium`; the ``browser`` fixture of tests/monitor/web/conftest.py
 holds one a module).  Without it or playwright a test skips, and fails instead when
 TETHER_REQUIRE_CHROMIUM=1 (set by .ci/run).  A :class:`Tab` records every request the
 page makes and every error it sees, and runs the page's timers on Playwright's paused
