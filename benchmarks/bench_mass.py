@@ -104,7 +104,7 @@ Method.  Everything runs on loopback.
   the grace of ``docs/deployment.md``'s systemd unit (``TimeoutStopSec=30``).
 - **Instances on PostgreSQL** (``pg2x20000``, issue 23's "two instances sharing one
   PostgreSQL"): the driver starts a PostgreSQL server of its own for the run
-  (``tests/postgres_server.py``'s: Debian's binaries, a fresh cluster in a temporary
+  (``tests/helpers/postgres_server.py``'s: Debian's binaries, a fresh cluster in a temporary
   directory, 127.0.0.1 only, fsync off) and N monitor processes as above (one process
   each, no workers) on the same configuration with ``storage.postgres`` naming its
   database (and a spill file each): the cluster mode of docs/deployment.md, the default
@@ -726,9 +726,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def postgres_server() -> Any:
     """A PostgreSQL server of its own, started in a temporary directory, listening on
-    127.0.0.1: ``tests/postgres_server.py``'s, which the store's tests use."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from postgres_server import PostgresServer, find_bindir
+    127.0.0.1: ``tests/helpers/postgres_server.py``'s, which the store's tests use."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.helpers.postgres_server import PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:
@@ -1218,7 +1218,7 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
             "Instances on PostgreSQL: that many `tether monitor` processes (one process "
             "each, no workers) with the same configuration on one PostgreSQL server this "
             "driver started on 127.0.0.1 (a fresh cluster in a temporary directory, fsync "
-            "off, the server of tests/postgres_server.py), sharing the monitors by shards "
+            "off, the server of tests/helpers/postgres_server.py), sharing the monitors by shards "
             "with the default lease; the phases read the cluster's state as the leader "
             "records it (`state_changes`); the cold start runs from the last instance's "
             "'started' line; the coordinator column adds up each instance's CPU; the API "

@@ -9,7 +9,7 @@ measures the changes (issue 23): a cold start (every monitor unknown -> up), a m
 the mass recovery (down -> up).
 
 Method.  In one process, on simulated time: the real :class:`tether.monitor.Runner` with a
-real SQLite store and outbox, driven by ``tests/monitor_harness.py`` (the runner's tests'
+real SQLite store and outbox, driven by ``tests/helpers/monitor_harness.py`` (the runner's tests'
 harness: time moves only while the runner sleeps and no real I/O is in flight, so a wave
 of thousands of changes is seen at the pace the runner can take it, not the pace of a
 wall clock).  N ``tcp://`` monitors at a 10 s interval on 32 loopback hosts (127.0.1.1 to
@@ -44,11 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _report import Section, table, write_part
 
-from monitor_harness import Harness
+from tests.helpers.monitor_harness import Harness
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.probe import ProbeOptions

@@ -18,7 +18,7 @@ The flapping scenario is pinned to its 503 half with an injected clock, and
 the slow drip sends a byte every 0.1 s, so that the table does not depend on
 when it was made.  Port numbers are written as PORT, and curl's elapsed times
 and byte counts as N, so that regenerating changes nothing that matters.
-tests/test_diagnose_cli.py checks the tether column against a fresh run.
+tests/diagnose/test_diagnose_cli.py checks the tether column against a fresh run.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Suite-wide rules: nothing leaves loopback, and nothing waits on the real clock.
 
+This conftest applies to every test; it also hands out the fixtures that tests of
+several folders use (a webhook receiver, PostgreSQL, a store's target, a test CA).  A
+fixture only one folder uses lives in that folder's conftest.py (``browser`` in
+tests/monitor/web/, ``own_postgres`` in tests/monitor/).
+
 The network guard wraps ``socket.socket.connect``, ``connect_ex`` and
 ``sendto`` (which every client library goes through, asyncio included) and
 ``socket.getaddrinfo``, ``gethostbyname(_ex)`` and ``gethostbyaddr`` (the
@@ -21,8 +26,8 @@ from typing import Any
 import pytest
 import trustme
 
-from alerts_receiver import Receiver
-from postgres_server import PostgresServer, find_bindir, required
+from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.postgres_server import PostgresServer, find_bindir, required
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
@@ -123,16 +128,6 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module, with its calls home switched off (skips
-    without it, fails instead when TETHER_REQUIRE_CHROMIUM=1; tests/web_harness.py)."""
-    from web_harness import chromium  # not at import: it imports the monitor
-
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the session's own on loopback (skips without binaries or
@@ -168,21 +163,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "t.db")
     return str(request.getfixturevalue("postgres_dsn"))
-
-
-@pytest.fixture
-def own_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own, to stop and start (the session's server is
-    shared)."""
-    request.getfixturevalue("postgres_server")  # skips, or fails under TETHER_REQUIRE_POSTGRES
-    bindir = find_bindir()
-    assert bindir is not None
-    server = PostgresServer(bindir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 
 # The top-level modules tether imports from each extra's packages (pyproject.toml's
-# [project.optional-dependencies]; tests/test_packaging.py keeps the two in step).
+# [project.optional-dependencies]; tests/project/test_packaging.py keeps the two in step).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "monitor": (
         "aiohttp",
@@ -32,7 +32,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 # The commands that need more than the core; any other command needs only the core
-# (tests/test_packaging.py fails for a new command that is in neither list).
+# (tests/project/test_packaging.py fails for a new command that is in neither list).
 COMMANDS: dict[str, tuple[str, ...]] = {
     "ack": ("monitor",),  # tether ack, which main's incident engine brings
     "check": ("monitor",),

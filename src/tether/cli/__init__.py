@@ -1,7 +1,7 @@
 """The ``tether`` command: wiring only, one row of :data:`COMMANDS` a command.
 
 Exit codes: 0 success, 1 a failure was found or a run failed, 2 usage error.
-Every option has a help text (tests/test_cli_help.py walks the parser to hold that).
+Every option has a help text (tests/cli/test_cli_help.py walks the parser to hold that).
 Heavy modules are imported inside each command, so ``tether --version``
 stays fast.  Each command lives with its kind: the library's and the lab's in
 ``_library.py``, those reading the configuration and store here in ``_local.py``,

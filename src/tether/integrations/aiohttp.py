@@ -121,7 +121,7 @@ class Session:
         self.raw = aiohttp.ClientSession(middlewares=middlewares, **kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
         # inside request(): that would run tether's whole loop twice.  No public
-        # switch exists; tests/test_private_seams.py fails if this one goes.
+        # switch exists; tests/retry/test_private_seams.py fails if this one goes.
         if hasattr(self.raw, "_retry_connection"):
             self.raw._retry_connection = False
 
@@ -238,7 +238,7 @@ def _keep_on_origin(request: aiohttp.ClientRequest, extra: frozenset[str]) -> No
     the caller's headers, and drops ``Authorization`` alone to another origin (3.12;
     later versions ``Cookie`` and ``Proxy-Authorization`` too).  What tells a redirect
     from a new call is the timer aiohttp makes once per ``ClientSession.request`` and
-    gives to each of its hops: private, so tests/test_private_seams.py names it.
+    gives to each of its hops: private, so tests/retry/test_private_seams.py names it.
     """
     url = request.url
     here = origin(url.scheme, url.host, url.port)

@@ -268,7 +268,7 @@ def _bound_reads(transport: object) -> None:
     """Wrap the network backend of an httpx transport's connection pool, if it has one.
 
     httpx offers no public way to give its transport a network backend, so this
-    reaches for two private attributes; tests/test_private_seams.py names them
+    reaches for two private attributes; tests/retry/test_private_seams.py names them
     and fails if an upgrade takes either away.
     """
     pool = getattr(transport, "_pool", None)

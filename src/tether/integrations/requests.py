@@ -240,7 +240,7 @@ _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 class _Adapter(HTTPAdapter):
     # init_poolmanager and proxy_manager_for are requests' documented seams; urllib3's
     # pool_classes_by_scheme and ConnectionCls are public but undocumented, so
-    # tests/test_private_seams.py names them.
+    # tests/retry/test_private_seams.py names them.
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS

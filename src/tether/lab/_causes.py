@@ -7,7 +7,7 @@ why no scenario on one machine can.  Many causes are configuration mistakes
 (a stale proxy setting, a typo in a name): their scenario is the fault they
 lead to on the wire, which is all a client can observe.
 
-``tests/test_causes.py`` holds the two lists together: a new cause, a
+``tests/classify/test_causes.py`` holds the two lists together: a new cause, a
 reworded one, or a scenario that goes away fails it.
 """
 
@@ -121,7 +121,7 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The server is overloaded and its accept backlog", "blackhole"),
         # A delay, not a failure: every client here goes on to IPv4 after the IPv6
         # attempt (its whole connect timeout, or 0.25 s with Happy Eyeballs); the
-        # matrix measures the delay (tests/test_matrix.py).
+        # matrix measures the delay (tests/classify/test_matrix.py).
         _is("The name has an IPv6 address", "ipv6_blackhole"),
         _is("Packet loss or a routing or NAT problem", "blackhole"),
         _is("A connect timeout too short", "blackhole"),

@@ -21,7 +21,7 @@ h11 (MIT-licensed, as tether is):
 
 Errors carry h11's words, so ``_parser_errors.py`` reads them with h11's rows, and a fault
 the probe reports and httpx's exception for it cannot be named differently.
-``tests/test_h11_rules.py`` feeds both readers the same bytes, cut at every point, and
+``tests/probe/test_h11_rules.py`` feeds both readers the same bytes, cut at every point, and
 wants the same events and errors.  (llhttp, through httptools, parses a small response
 faster still, but it accepts and refuses other responses than h11 does and cannot be told
 where a stream ended: docs/install.md says why it is not used.)

@@ -403,7 +403,7 @@ class Quorum:
     def _judge_one(self, entry: _Monitor) -> Verdict:
         """:meth:`_judge_many`'s verdict for a monitor of one location (every monitor
         without ``locations:``), without its tallies: once per change of a mass outage
-        (tests/test_quorum.py holds the two equal for every state)."""
+        (tests/monitor/engine/test_quorum.py holds the two equal for every state)."""
         placement = entry.placement
         (location,) = placement.locations
         if location not in self._live:

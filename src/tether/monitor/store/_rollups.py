@@ -5,8 +5,8 @@ to the rows it touches in one statement (:data:`ADD_ROLLUPS`).  Nothing is
 read back into Python: in a mass outage the read, the merge in Python and the write back
 were a sixth of an instance's interpreter lock; and an addition in the database is safe
 when two instances of a cluster add to one row at once, where writing back a merged row
-could lose the other's count.  ``tests/test_store_rollups.py`` holds both stores to the
-pure tally (``_base.tally``) over random batches."""
+could lose the other's count.  ``tests/monitor/store/test_store_rollups.py`` holds both
+stores to the pure tally (``_base.tally``) over random batches."""
 
 from __future__ import annotations
 

@@ -15,14 +15,13 @@ and nothing in it can raise.
 The series of each monitor (``tether_monitor_up``, the per-check ones and
 ``tether_location_up``: tens of thousands of lines with as many monitors) are written out
 here, in the text prometheus_client's ``generate_latest`` writes for the same families,
-byte for byte (tests/test_metrics_text.py holds it to that): each monitor's label value is
-escaped once, when it is first seen, ``tether_monitor_up``'s line when its state
-changes, and its per-check lines at the first scrape after a check (kept between
-scrapes: one in a wave writes those of the monitors checked since the last).  Sample
-objects made, label names checked and values formatted again for every series cost
-about 80 µs a monitor, a second of CPU per scrape at 20,000 monitors, held
-under the GIL while the checks wait.  The other families are few and small, and go
-through prometheus_client.
+byte for byte (tests/monitor/web/test_metrics_text.py holds it to that): each monitor's
+label value is escaped once, when it is first seen, ``tether_monitor_up``'s line when its
+state changes, and its per-check lines at the first scrape after a check (kept between
+scrapes: one in a wave writes those of the monitors checked since the last).  Sample objects
+made, label names checked and values formatted again for every series cost about 80 µs a
+monitor, a second of CPU per scrape at 20,000 monitors, held under the GIL while the checks
+wait.  The other families are few and small, and go through prometheus_client.
 
     tether_monitor_up{monitor}                       1 up, 0 down: the cluster's state
     tether_probe_success{monitor, location}          the last check: 1 passed, 0 failed

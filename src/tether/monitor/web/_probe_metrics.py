@@ -31,7 +31,7 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
     ``probe_failure_info{kind, layer}``.  A bare ``ProbeResult`` is an http module's.
 
     Written out here, in the text prometheus_client's ``generate_latest`` writes for the
-    same gauges (tests/test_probe_answer.py holds it to that): a registry and its metric
+    same gauges (tests/monitor/web/test_probe_answer.py holds it to that): a registry and its metric
     objects made for each request cost more than the rest of the answer.  Every label
     value is a fixed phase name, a kind's and layer's code or a TLS version, which need no
     escaping."""

@@ -1,0 +1,220 @@
+"""The benchmarks still run: their quick modes, end to end, on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SCRIPT = BENCHMARKS / "bench_retry.py"
+HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
+MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
+PROBE_HEADINGS = ("1. /probe throughput",)
+REPORT_HEADINGS = ("1. The hook alone", "2. Real calls")
+BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
+
+
+def _check_sections(stdout: str, headings: tuple[str, ...]) -> None:
+    """Each heading in order, each section with a Markdown table and a judged target."""
+    sections = re.split(r"^## ", stdout, flags=re.M)[1:]
+    titles = [s.split("\n", 1)[0] for s in sections]
+    assert len(titles) == len(headings), titles
+    for title, heading in zip(titles, headings, strict=True):
+        assert title.startswith(heading), titles
+    for section in sections:
+        assert re.search(r"^\| .+ \|$", section, flags=re.M), section[:200]
+        assert re.search(r"\(target [<>]=? [^)]+\): (met|MISSED)$", section, flags=re.M)
+
+
+def _run_writing_its_part(
+    tmp_path: Path,
+    script: str,
+    args: list[str],
+    title: str,
+    headings: tuple[str, ...],
+    *,
+    timeout: float,
+    kept: str = "the monitor",
+) -> tuple[str, str]:
+    """Run ``script`` with ``args`` and ``--write F``, F holding a part ``kept`` and a
+    stale part ``title``: it exits 0, prints ``headings`` (see :func:`_check_sections`)
+    and replaces its own part alone, each heading in it.  What it printed, and F."""
+    results = tmp_path / "results.md"
+    results.write_text(
+        f"# Benchmark results: {kept}\n\nkept\n\n"
+        f"# Benchmark results: {title}\n\nstale, to be replaced\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args, "--write", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, headings)
+    written = results.read_text()
+    assert written.startswith(f"# Benchmark results: {kept}\n\nkept\n")
+    assert "stale" not in written
+    assert written.count(f"# Benchmark results: {title}\n") == 1
+    for heading in headings:
+        assert f"\n## {heading}" in written
+    return done.stdout, written
+
+
+def test_bench_retry_quick_prints_every_section() -> None:
+    """`bench_retry.py --quick` exits 0 and prints each section with a table and its verdicts."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_sections(done.stdout, HEADINGS)
+
+
+def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_monitor.py --quick --write F` exits 0, prints scale, detection and storage with
+    a table and a judged target each, and replaces its part of F, keeping the others."""
+    _run_writing_its_part(
+        tmp_path,
+        "bench_monitor.py",
+        ["--quick"],
+        "the monitor",
+        MONITOR_HEADINGS,
+        timeout=55,
+        kept="retries",
+    )
+
+
+@pytest.mark.skipif(
+    not BLACKBOX.exists() and not os.environ.get("TETHER_REQUIRE_BLACKBOX"),
+    reason="needs Debian's prometheus-blackbox-exporter (.ci/run installs it and requires "
+    "this test)",
+)
+def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_probe.py --quick --no-install --write F` exits 0, prints tether's and
+    blackbox_exporter's /probe rates in a table with the judged ratio, and replaces its
+    part of F, keeping the others."""
+    stdout, written = _run_writing_its_part(
+        tmp_path,
+        "bench_probe.py",
+        ["--quick", "--no-install"],
+        "/probe",
+        PROBE_HEADINGS,
+        timeout=60,
+    )
+    assert re.search(r"^\| tether .*\|$", stdout, flags=re.M), stdout
+    assert re.search(r"^\| blackbox_exporter .*\|$", stdout, flags=re.M), stdout
+    verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 1\.0\)"
+    assert re.search(verdict, stdout, flags=re.M), stdout
+    assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
+
+
+SCALE_HEADINGS = ("1. Worker processes",)
+
+
+def test_bench_scale_quick_prints_its_section_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_scale.py --quick --write F` exits 0, prints its section with a table and the
+    judged targets (monitors with two workers, the CPU per 1,000 checks), and replaces its
+    part of F, keeping the others."""
+    stdout, _ = _run_writing_its_part(
+        tmp_path, "bench_scale.py", ["--quick"], "worker processes", SCALE_HEADINGS, timeout=90
+    )
+    assert re.search(r"^workers: [\d,]+ monitors at .+ with workers: 2", stdout, flags=re.M)
+    assert re.search(r"^workers: the monitor's own CPU.+ s per 1,000 checks", stdout, re.M)
+
+
+DASHBOARD_HEADINGS = ("1. Overview",)
+
+
+def test_bench_dashboard_quick_measures_the_overview_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_dashboard.py --quick --write F` exits 0, prints the overview's server and
+    Chromium times in a table with the judged render target, and replaces its part of F,
+    keeping the others."""
+    stdout, _ = _run_writing_its_part(
+        tmp_path,
+        "bench_dashboard.py",
+        ["--quick"],
+        "the dashboard's overview",
+        DASHBOARD_HEADINGS,
+        timeout=90,
+    )
+    assert re.search(r"^\| tether +\| 300 ", stdout, flags=re.M), stdout
+    verdict = r"^overview at 300 monitors: (loaded in [\d,]+ ms|not measured) in Chromium"
+    assert re.search(verdict, stdout, flags=re.M), stdout
+
+
+def test_bench_report_quick_measures_the_hook_and_real_calls_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_report.py --quick --write F` exits 0, prints the hook's cost and real calls
+    with and without reporting, each judged against 2 µs per call, and writes its part."""
+    _run_writing_its_part(
+        tmp_path,
+        "bench_report.py",
+        ["--quick"],
+        "reporting calls to a monitor",
+        REPORT_HEADINGS,
+        timeout=55,
+        kept="retries",
+    )
+
+
+SLOW_HEADINGS = ("1. Serving beside slow clients",)
+
+
+def test_bench_slow_clients_quick_measures_each_endpoint_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_slow_clients.py --quick --write F` exits 0, prints p50/p99 of /status,
+    /metrics and /probe alone and with slow connections held, each judged, and replaces
+    its part of F, keeping the others."""
+    stdout, written = _run_writing_its_part(
+        tmp_path, "bench_slow_clients.py", ["--quick"], "slow clients", SLOW_HEADINGS, timeout=120
+    )
+    for endpoint in ("/status/public", "/metrics", "/probe"):
+        assert re.search(rf"^\| workers: 1 +\| {endpoint} .*\|$", stdout, flags=re.M), stdout
+    verdict = r"^- workers: 1, /metrics: p50 .* ms with 100 slow connections, .* \(target <= 2\)"
+    assert re.search(verdict, written, flags=re.M), written
+
+
+MASS_HEADINGS = ("2. Every monitor changing state at once, after issue 23's fixes",)
+
+
+def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_mass.py --quick --write F` exits 0, runs the real monitor through a cold
+    start, a mass outage and a mass recovery in one process and with workers: 2, prints a
+    row per phase (every monitor changed, alerts received) and the judged targets, and
+    replaces its part of F, keeping the others."""
+    stdout, written = _run_writing_its_part(
+        tmp_path,
+        "bench_mass.py",
+        ["--quick"],
+        "mass transitions in the real monitor process",
+        MASS_HEADINGS,
+        timeout=120,
+    )
+    for shape in ("one process", "workers: 2"):
+        for phase in ("cold start", "mass outage", "mass recovery"):
+            row = rf"^\| {shape}, 40 at 2 s +\| {phase} +\| [\d.]+ "
+            assert re.search(row, stdout, flags=re.M), (shape, phase, stdout)
+        outage = re.search(
+            rf"^\| {shape}, 40 at 2 s +\| mass outage .*\| (\d+) \((\d+)\) +\|", stdout, re.M
+        )
+        assert outage is not None, stdout
+        assert int(outage.group(2)) > 0, stdout  # the outage queued alerts
+        verdict = rf"^- {shape}, 40 at 2 s: SIGTERM to exit [\d.]+ s \(target <= 30 s\): "
+        verdict += "(met|MISSED)$"
+        assert re.search(verdict, written, flags=re.M), written

@@ -1,0 +1,1 @@
+"""The ``tether`` commands as a person runs them."""

@@ -1,0 +1,1 @@
+"""``tether diagnose``: the probe engine, told to a person."""

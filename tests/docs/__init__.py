@@ -1,0 +1,1 @@
+"""Every example in docs/ runs, and every Markdown file renders as written."""

@@ -1,0 +1,1 @@
+"""What the tests share: harnesses, servers on loopback, fakes, simulated time."""

@@ -1,0 +1,35 @@
+"""The docs' fenced blocks, read as the tests that run them need them: every block of
+one language in a file, and a console block's commands with what each shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def blocks(doc: str, lang: str) -> list[str]:
+    """Every ``lang`` block of ``docs/doc``, in order."""
+    text = (ROOT / "docs" / doc).read_text()
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+
+
+def steps(block: str) -> list[tuple[str, list[str]]]:
+    """A console block's ``$`` commands (continuation lines joined) and what each shows."""
+    out: list[tuple[str, list[str]]] = []
+    lines = block.splitlines()
+    i = 0
+    while i < len(lines):
+        assert lines[i].startswith("$ "), lines[i]
+        command = lines[i][2:]
+        while command.endswith("\\"):
+            i += 1
+            command = command[:-1] + lines[i].strip()
+        i += 1
+        shown = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            shown.append(lines[i])
+            i += 1
+        out.append((command, shown))
+    return out

@@ -1,0 +1,1 @@
+"""Alert channels and the outbox that delivers through them."""

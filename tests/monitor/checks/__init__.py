@@ -1,0 +1,1 @@
+"""One check: its schedule, the prober, never a silent failure."""

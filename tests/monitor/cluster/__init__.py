@@ -1,0 +1,1 @@
+"""Instances sharing one PostgreSQL database: leases, shares, locations."""

@@ -1,0 +1,1 @@
+"""The monitor's configuration: the file, its languages (conditions, cron), its errors."""

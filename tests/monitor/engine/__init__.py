@@ -1,0 +1,1 @@
+"""The monitor's pure decisions: detection, baselines, quorum, correlation, incidents, traffic."""

@@ -1,0 +1,1 @@
+"""The monitor's HTTP face: pages, the API, /metrics and /probe, access and login."""

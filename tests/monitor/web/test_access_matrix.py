@@ -1,0 +1,590 @@
+"""Who may reach what, in every deployment shape: one table of the documented access rules
+(docs/security.md, "What the monitor exposes" and "Login and tokens"; the rules in
+``_auth.py``'s and ``_access.py``'s docstrings), checked route by route and principal by
+principal against a real ``tether monitor`` in three shapes:
+
+- ``one-process``: ``workers: 1``;
+- ``workers-2``: ``workers: 2``, where only the worker processes listen and forward every
+  path but ``/probe`` to the coordinator;
+- ``two-instances``: two ``workers: 1`` instances on one PostgreSQL database (the
+  session's server, tests/helpers/postgres_server.py), each row asked of both.
+
+The routes are every path and method of ``/api/openapi.json`` (the test fails when one
+has no row here), the dashboard's pages, ``/metrics``, ``/probe``, a status page, its
+badge and the static files.  The principals are a visitor with nothing, each token
+scope, a user who may write, a read-only user, that user's session with a wrong token
+beside it, and the writer's session from a foreign ``Origin`` or without its CSRF token.
+Every request is a fresh ``http.client`` connection to 127.0.0.1 carrying only its own
+principal's headers.  The processes are real and on real time; startup polls with a
+bound (tests/helpers/processes.py).
+
+A rule that holds in one shape and not in another is the defect this module is for: the
+workers' forwarder once kept a cookie jar, and served every visitor as the last user who
+had logged in.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+import pytest
+
+from tests.cli.test_monitor_cli import free_port
+from tests.helpers.processes import wait_for
+from tests.monitor.runtime.test_monitor_process import monitor
+from tests.monitor.web.test_login import FAST, PASSWORD
+from tether.lab import Lab
+from tether.monitor.config._passwords import hash_password, hash_token, new_token
+from tether.monitor.web._actions import openapi
+
+READ_TOKEN: Final = new_token()
+WRITE_TOKEN: Final = new_token()
+REPORT_TOKEN: Final = new_token()
+PUSH_TOKEN: Final = "matrix-push-token-0123456789"
+"""Each principal pushes to a push monitor of its own (``push_token``): pushes are limited
+per monitor (a burst of 10), and the matrix sends two a principal on every instance."""
+PASSWORD_HASH: Final = hash_password(PASSWORD, n=FAST)
+FOREIGN: Final = "http://evil.example"
+"""A foreign page's origin, only ever written in an ``Origin`` header (nothing connects to it)."""
+
+# -- the principals ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who asks: ``token`` goes in ``Authorization``; ``user`` logs in first (a session of
+    its own on each instance); ``origin`` and ``csrf`` say what a session's change carries."""
+
+    name: str
+    token: str | None = None
+    user: str | None = None
+    origin: str = "own"  # "own": this server's origin; else the Origin header sent
+    csrf: bool = True
+
+
+PRINCIPALS: Final = (
+    Principal("anonymous"),
+    Principal("read-token", token=READ_TOKEN),
+    Principal("write-token", token=WRITE_TOKEN),
+    Principal("report-token", token=REPORT_TOKEN),
+    Principal("user", user="alice"),
+    Principal("read-only-user", user="bob"),
+    Principal("wrong-token-beside-a-session", user="alice", token="tether_wrong"),
+    Principal("forged-origin", user="alice", origin=FOREIGN),
+    Principal("no-csrf-token", user="alice", csrf=False),
+)
+
+
+def push_token(who: Principal) -> str:
+    """The token of ``who``'s own push monitor."""
+    return f"{PUSH_TOKEN}-{who.name}"
+
+
+# -- the rules: one table, written from docs/security.md -----------------------------------------
+
+OK: Final = "ok"
+LOGIN: Final = "login"
+"""303 to /login?next=... (a page without a login, users configured)."""
+
+ANYONE = dict.fromkeys((p.name for p in PRINCIPALS), OK)
+RULES: Final[dict[str, dict[str, str]]] = {
+    # /status/*, /badge/*, /static/*, /login, /api/push/TOKEN: nothing, ever.
+    "public": ANYONE,
+    # /metrics and /probe named in server.require_token: a read or write token only (a
+    # session is not a token; report may post reports and nothing else).
+    "scrape": {
+        **dict.fromkeys((p.name for p in PRINCIPALS), "401"),
+        "read-token": OK,
+        "write-token": OK,
+    },
+    # The dashboard's pages: read; a page without a login goes to /login.
+    "read-page": {
+        "anonymous": LOGIN,
+        "read-token": OK,
+        "write-token": OK,
+        "report-token": "403",
+        "user": OK,
+        "read-only-user": OK,
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": OK,  # reading is no change: Origin and CSRF are for changes
+        "no-csrf-token": OK,
+    },
+    # /api/* reads: read; an API answers a JSON 401 without a credential.
+    "read-api": {
+        "anonymous": "401",
+        "read-token": OK,
+        "write-token": OK,
+        "report-token": "403",
+        "user": OK,
+        "read-only-user": OK,
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": OK,
+        "no-csrf-token": OK,
+    },
+    # The write API: write; a session's change from this origin with its CSRF token.
+    "write": {
+        "anonymous": "401",
+        "read-token": "403",
+        "write-token": OK,
+        "report-token": "403",
+        "user": OK,
+        "read-only-user": "403",
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": "403",
+        "no-csrf-token": "403",
+    },
+    # POST /api/report: report (a report or write token; write implies report).
+    "report": {
+        "anonymous": "401",
+        "read-token": "403",
+        "write-token": OK,
+        "report-token": OK,
+        "user": OK,
+        "read-only-user": "403",
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": "403",
+        "no-csrf-token": "403",
+    },
+    # POST /logout: read, CSRF-checked like any change a session makes.
+    "logout": {
+        "anonymous": "401",
+        "read-token": OK,
+        "write-token": OK,
+        "report-token": "403",
+        "user": OK,
+        "read-only-user": OK,
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": "403",
+        "no-csrf-token": "403",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A request of the matrix: ``path`` with ``{name}``-style fields filled from the
+    instance's :class:`Known`, a JSON ``body`` for a POST, and what success looks like."""
+
+    method: str
+    path: str
+    rule: str
+    body: Any = None
+    ok: frozenset[int] = frozenset({200})
+    described: str | None = None
+    """Its path in openapi.json, when it is one of the API's."""
+
+
+def _api(
+    method: str,
+    path: str,
+    rule: str,
+    body: Any = None,
+    ok: tuple[int, ...] = (200,),
+    *,
+    fill: str | None = None,
+) -> Route:
+    return Route(method, fill or path, rule, body, frozenset(ok), path)
+
+
+# fmt: off
+ROUTES: Final = (
+    # Not in the API's description: the pages, the scrapes, the public pages.
+    Route("GET", "/", "read-page"),
+    Route("GET", "/monitors/web", "read-page"),
+    Route("GET", "/incidents", "read-page"),
+    Route("GET", "/metrics", "scrape"),
+    Route("GET", "/probe?target={probe_target}", "scrape"),
+    Route("GET", "/status/public", "public"),
+    Route("GET", "/status/public.json", "public"),
+    Route("GET", "/badge/web/status.svg", "public"),
+    Route("GET", "/static/dashboard.css", "public"),
+    Route("GET", "/static/status.css", "public"),
+    Route("GET", "/login", "public"),
+    # Every path and method of /api/openapi.json (a write that other rows read is put back).
+    _api("GET", "/api/status", "read-api"),
+    _api("GET", "/api/monitors/{name}", "read-api", fill="/api/monitors/web"),
+    _api("GET", "/api/series/{name}", "read-api", fill="/api/series/web"),
+    _api("GET", "/api/incidents", "read-api"),
+    _api("GET", "/api/incidents/{id}", "read-api", fill="/api/incidents/{incident}"),
+    _api("GET", "/api/maintenance", "read-api"),
+    _api("GET", "/api/audit", "read-api"),
+    _api("GET", "/api/openapi.json", "read-api"),
+    _api("POST", "/api/monitors/{name}/pause", "write", {}, fill="/api/monitors/writes/pause"),
+    _api("POST", "/api/monitors/{name}/resume", "write", {}, fill="/api/monitors/writes/resume"),
+    _api("POST", "/api/monitors/{name}/check", "write", {}, (200, 202),
+         fill="/api/monitors/writes/check"),
+    _api("POST", "/api/incidents/{id}/acknowledge", "write", {},
+         fill="/api/incidents/{incident}/acknowledge"),
+    _api("POST", "/api/incidents/{id}/notes", "write", {"text": "matrix"}, (201,),
+         fill="/api/incidents/{incident}/notes"),
+    _api("POST", "/api/maintenance", "write",
+         {"monitors": ["writes"], "for": "1h", "reason": "matrix"}, (201,)),
+    _api("POST", "/api/maintenance/{id}/close", "write", {},
+         fill="/api/maintenance/{window}/close"),
+    _api("GET", "/api/push/{token}", "public", fill="/api/push/{push}?status=up"),
+    _api("POST", "/api/push/{token}", "public", {}, fill="/api/push/{push}?status=up"),
+    _api("POST", "/api/report", "report", {"v": 1, "app": "matrix", "dropped": 0, "calls": []},
+         (202,)),
+    # Last: a session that logs out is over (the next principal logs in anew).
+    Route("POST", "/logout", "logout", {}, frozenset({303})),
+)
+# fmt: on
+
+
+def test_the_table_covers_every_route_of_the_api_and_every_principal() -> None:
+    """Each path and method of /api/openapi.json has a row, each row a known rule, and
+    each rule an outcome for every principal: a route added to the API without a row
+    here fails."""
+    described = json.loads(openapi())["paths"]
+    methods = {"get", "post", "put", "patch", "delete"}
+    api = {(m.upper(), p) for p, ops in described.items() for m in ops if m in methods}
+    rows = {(r.method, r.described) for r in ROUTES if r.described is not None}
+    assert rows == api
+    for rule in RULES.values():
+        assert set(rule) == {p.name for p in PRINCIPALS}
+    assert {r.rule for r in ROUTES} <= set(RULES)
+
+
+def test_the_api_description_says_which_routes_are_public_as_the_table_does() -> None:
+    """An operation of /api/openapi.json needs no credential (``security: []``) exactly
+    when the table makes it public."""
+    described = json.loads(openapi())["paths"]
+    for route in ROUTES:
+        if route.described is not None:
+            operation = described[route.described][route.method.lower()]
+            assert (operation.get("security") == []) == (route.rule == "public"), route
+
+
+# -- the shapes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+    def outcome(self, route: Route) -> str:
+        """The answer in the table's words."""
+        if self.status in route.ok and not self._to_login():
+            return OK
+        if self.status == 303 and self._to_login() and route.method == "GET":
+            return LOGIN
+        if self.status == 303 and route.ok == frozenset({303}):
+            return OK  # /logout goes to /login
+        return str(self.status)
+
+    def _to_login(self) -> bool:
+        return (self.headers.get("Location") or "").startswith("/login")
+
+
+def ask(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> Answer:
+    """One request on a connection of its own, with ``headers`` and nothing else."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    sent = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=sent)
+        r = conn.getresponse()
+        return Answer(r.status, r.headers, r.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()
+
+
+@dataclass
+class Instance:
+    """One ``tether monitor`` process (and its workers) listening on ``port``."""
+
+    port: int
+    proc: subprocess.Popen[str]
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def read(self, path: str) -> Any:
+        try:
+            r = ask(self.port, "GET", path, {"Authorization": f"Bearer {READ_TOKEN}"})
+        except OSError:  # not listening yet
+            return None
+        return json.loads(r.body) if r.status == 200 else None
+
+    def login(self, user: str) -> tuple[str, str]:
+        """A fresh session of ``user``: its cookie and its CSRF token (from a page)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            form = f"user={user}&password={quote(PASSWORD)}&next=/monitors/web"
+            conn.request(
+                "POST",
+                "/login",
+                body=form,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Origin": self.origin,
+                },
+            )
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 303, r.status
+            cookie = r.headers["Set-Cookie"].split(";")[0]
+        finally:
+            conn.close()
+        page = ask(self.port, "GET", "/monitors/web", {"Cookie": cookie})
+        assert page.status == 200, page.status
+        found = re.search(r'name="csrf" value="([^"]+)"', page.body)
+        assert found is not None
+        return cookie, found.group(1)
+
+
+@dataclass
+class Shape:
+    """The instances of one deployment shape, and the ids its rows fill in."""
+
+    name: str
+    instances: list[Instance]
+    known: dict[str, str] = field(default_factory=dict)
+
+    def fill(self, path: str, **more: str) -> str:
+        return path.format(**{**self.known, **more})
+
+
+def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], workers: int) -> Path:
+    """The same users, tokens, monitors and status page for every shape."""
+    fast = {"interval": "1s", "timeout": "500ms"}
+    config = {
+        "storage": storage,
+        "workers": workers,
+        "cluster": {"lease": "2s"},
+        "server": {"listen": f"127.0.0.1:{port}", "require_token": ["metrics", "probe"]},
+        "users": [
+            {"name": "alice", "password_hash": PASSWORD_HASH},
+            {"name": "bob", "password_hash": PASSWORD_HASH, "scopes": ["read"]},
+        ],
+        "tokens": [
+            {"name": "reader", "hash": hash_token(READ_TOKEN), "scope": "read"},
+            {"name": "writer", "hash": hash_token(WRITE_TOKEN), "scope": "write"},
+            {"name": "reporter", "hash": hash_token(REPORT_TOKEN), "scope": "report"},
+        ],
+        "monitors": [
+            {"name": "web", "url": lab["healthy"].url, **fast},
+            # The one the write rows pause, resume, check and hold in maintenance.
+            {"name": "writes", "url": lab["healthy"].url, "interval": "1h", "timeout": "2s"},
+            # Down from its first check: the incident the rows acknowledge and annotate.
+            {"name": "down", "url": lab["refused"].url, "failure_threshold": 1, **fast},
+            *(
+                {"name": f"beat-{p.name}", "type": "push", "token": push_token(p), "interval": "1h"}
+                for p in PRINCIPALS
+            ),
+        ],
+        "status_pages": [
+            {
+                "slug": "public",
+                "title": "Service status",
+                "groups": [{"name": "Core", "monitors": [{"monitor": "web"}]}],
+            }
+        ],
+    }
+    if "path" not in storage:
+        del config["cluster"]
+    path = tmp / f"tether-{port}.yaml"
+    path.write_text(json.dumps(config))
+    return path
+
+
+SHAPES: Final = ("one-process", "workers-2", "two-instances")
+
+
+@pytest.fixture(scope="module", params=SHAPES)
+def shape(
+    request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Shape]:
+    """The shape's processes, running with web up, down's incident open, a maintenance
+    window to close, and a login made by each user (what a forwarder must not keep)."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    if request.param == "two-instances":
+        server = request.getfixturevalue("postgres_server")  # skips, or fails when required
+        storage = {"postgres": server.dsn(server.new_schema())}
+        counts = [1, 1]
+    else:
+        storage = {"path": str(tmp / "tether.db")}
+        counts = [2 if request.param == "workers-2" else 1]
+    with ExitStack() as stack:
+        instances = []
+        for i, workers in enumerate(counts):
+            port = free_port()
+            config = configuration(tmp, lab, port, storage, workers)
+            proc = stack.enter_context(monitor(config, tmp / f"monitor-{i}.log"))
+            instances.append(Instance(port, proc))
+        procs = [i.proc for i in instances]
+        for each in instances:
+            wait_for(
+                lambda i=each: (i.read("/api/status") or {}).get("monitors", {}).get("web") == "up",
+                limit=60,
+                procs=procs,
+            )
+
+        def incident() -> int | None:
+            found = instances[0].read("/api/incidents?open=1") or {"incidents": []}
+            ids = [i["id"] for i in found["incidents"] if "down" in json.dumps(i)]
+            return ids[0] if ids else None
+
+        number = wait_for(incident, limit=60, procs=procs)
+        opened = ask(
+            instances[0].port,
+            "POST",
+            "/api/maintenance",
+            {"Authorization": f"Bearer {WRITE_TOKEN}"},
+            {"monitors": ["writes"], "for": "2h", "reason": "to close"},
+        )
+        assert opened.status == 201, opened.body
+        for each in instances:
+            for user in ("alice", "bob"):
+                each.login(user)
+        yield Shape(
+            request.param,
+            instances,
+            {
+                "incident": str(number),
+                "window": str(json.loads(opened.body)["id"]),
+                "probe_target": quote(lab["healthy"].url, safe=""),
+            },
+        )
+
+
+def headers_of(
+    instance: Instance, who: Principal, route: Route, sessions: dict[int, tuple[str, str]]
+) -> dict[str, str]:
+    """What ``who`` sends with ``route`` to ``instance`` (a browser's same-origin change
+    carries Origin; a session's, its CSRF token)."""
+    sent: dict[str, str] = {}
+    if who.token is not None:
+        sent["Authorization"] = f"Bearer {who.token}"
+    if who.user is not None:
+        cookie, csrf = sessions[instance.port]
+        sent["Cookie"] = cookie
+        if route.method == "POST":
+            sent["Origin"] = instance.origin if who.origin == "own" else who.origin
+            if who.csrf:
+                sent["X-CSRF-Token"] = csrf
+    return sent
+
+
+@pytest.mark.parametrize("who", PRINCIPALS, ids=lambda p: p.name)
+def test_every_route_answers_as_the_rules_say(shape: Shape, who: Principal) -> None:
+    """Every route of the table, asked by this principal of every instance of the shape,
+    answers what the one table of documented rules says: no shape lets anybody further
+    (or less far) than another."""
+    sessions = {i.port: i.login(who.user) for i in shape.instances if who.user is not None}
+    wrong = []
+    for instance in shape.instances:
+        for route in ROUTES:
+            path = shape.fill(route.path, push=push_token(who))
+            answer = ask(
+                instance.port,
+                route.method,
+                path,
+                headers_of(instance, who, route, sessions),
+                route.body,
+            )
+            expected = RULES[route.rule][who.name]
+            if answer.outcome(route) != expected:
+                wrong.append(
+                    f"{route.method} {path} on :{instance.port}: expected {expected}, got "
+                    f"{answer.status} {answer.headers.get('Location', '')}{answer.body[:120]!r}"
+                )
+    assert not wrong, f"{shape.name}, {who.name}:\n" + "\n".join(wrong)
+
+
+def test_after_a_login_a_visitor_with_no_cookie_is_still_nobody(shape: Shape) -> None:
+    """A user logs in; then visitors with no cookie, each on a connection of its own
+    (spread over the workers by the kernel), are sent to /login by the dashboard and
+    answered 401 by the API, see no CSRF token and can change nothing."""
+    for instance in shape.instances:
+        instance.login("alice")
+        for _ in range(8):
+            page = ask(instance.port, "GET", "/")
+            assert (page.status, page.headers.get("Location")) == (303, "/login?next=/")
+            assert ask(instance.port, "GET", "/monitors/web").status == 303
+            assert ask(instance.port, "GET", "/api/status").status == 401
+            change = ask(instance.port, "POST", "/api/monitors/writes/pause", body={})
+            assert change.status == 401
+            assert "csrf" not in page.body
+
+
+def test_a_login_answers_its_cookie_as_the_server_set_it(shape: Shape) -> None:
+    """The login's Set-Cookie reaches the browser as the server wrote it (HttpOnly,
+    SameSite=Strict, Path=/, max-age), once, whichever process took the request."""
+    instance = shape.instances[0]
+    conn = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            "/login",
+            body=f"user=alice&password={quote(PASSWORD)}",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": instance.origin,
+            },
+        )
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    cookies = answer.headers.get_all("Set-Cookie") or []
+    assert len(cookies) == 1
+    assert re.fullmatch(
+        r"tether_session=[A-Za-z0-9_-]+; HttpOnly; Max-Age=604800; Path=/; SameSite=Strict",
+        cookies[0],
+    ), cookies
+
+
+def test_a_session_belongs_to_the_instance_that_made_it(shape: Shape) -> None:
+    """Sessions live in one instance's memory (docs/security.md): the cookie of a login
+    on one instance is nobody on another, and a logout ends it."""
+    first = shape.instances[0]
+    cookie, csrf = first.login("alice")
+    for other in shape.instances[1:]:
+        assert ask(other.port, "GET", "/api/status", {"Cookie": cookie}).status == 401
+    assert ask(first.port, "GET", "/api/status", {"Cookie": cookie}).status == 200
+    out = ask(
+        first.port,
+        "POST",
+        "/logout",
+        {"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": first.origin},
+        {},
+    )
+    assert (out.status, out.headers.get("Location")) == (303, "/login")
+    assert ask(first.port, "GET", "/api/status", {"Cookie": cookie}).status == 401
+
+
+BIG: Final = 1024 * 1024 + 1
+"""One byte over the server's body limit (docs/security.md)."""
+
+
+def test_a_body_over_the_limit_is_refused_alike_and_auth_comes_first(shape: Shape) -> None:
+    """A body one byte over 1 MiB: 413 for whoever may post it, 401 for whoever may not
+    (who asks is decided before the body is read), in every shape."""
+    big = "x" * BIG
+    for instance in shape.instances:
+        writer = {"Authorization": f"Bearer {WRITE_TOKEN}"}
+        note = {"text": big}
+        path = shape.fill("/api/incidents/{incident}/notes")
+        assert ask(instance.port, "POST", path, writer, note).status == 413
+        assert ask(instance.port, "POST", path, {}, note).status == 401
+        report = {"v": 1, "app": big, "dropped": 0, "calls": []}
+        assert ask(instance.port, "POST", "/api/report", writer, report).status == 413
+        assert ask(instance.port, "POST", "/api/report", {}, report).status == 401

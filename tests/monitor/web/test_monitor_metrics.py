@@ -1,0 +1,327 @@
+"""The monitor's /metrics and /probe, scraped by a real Prometheus server on loopback.
+
+Prometheus (Debian's ``prometheus`` package) runs as a real process on real time with a
+1 s scrape interval, so the tests poll its query API with a bound.  The cluster's test
+runs two real instances (east and local) on one PostgreSQL schema in this process
+(tests/helpers/cluster_harness.py), each serving its own /metrics, with east's probes of ``api``
+sent to a refused port: the network between east and api is cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.helpers.cluster_harness import Instances
+from tether.lab import Lab
+from tether.monitor import Runner, parse_config
+from tether.monitor.alerts import Outbox
+from tether.monitor.config import parse_config as parse
+from tether.monitor.store import SQLiteStore
+from tether.monitor.web._web import scrape, serve
+
+PROMETHEUS = shutil.which("prometheus")
+needs_prometheus = pytest.mark.skipif(
+    PROMETHEUS is None and not os.environ.get("TETHER_REQUIRE_PROMETHEUS"),
+    reason="needs Debian's prometheus package (.ci/run installs it and requires this test)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prometheus(tmp_path: Path, scrape_configs: str) -> Iterator[str]:
+    """A real Prometheus scraping every second; its base URL."""
+    assert PROMETHEUS is not None
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n" + scrape_configs
+    )
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def query(session: aiohttp.ClientSession, base: str, promql: str) -> list[dict[str, Any]]:
+    async with session.get(f"{base}/api/v1/query", params={"query": promql}) as r:
+        data = await r.json()
+    return list(data["data"]["result"]) if data.get("status") == "success" else []
+
+
+async def found(base: str, wanted: dict[str, tuple[str, int]]) -> dict[str, list[dict[str, Any]]]:
+    """Each query's result once it has the number of series given (polling a real
+    Prometheus on its own 1 s scrape clock, for 30 s at most)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    async with aiohttp.ClientSession() as session:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 30
+        while len(out) < len(wanted) and loop.time() < give_up:
+            await asyncio.sleep(0.25)
+            for key, (promql, series) in wanted.items():
+                if key in out:
+                    continue
+                try:
+                    result = await query(session, base, promql)
+                except aiohttp.ClientError:
+                    break  # not listening yet
+                if len(result) == series:
+                    out[key] = result
+    return out
+
+
+def values(result: list[dict[str, Any]], label: str) -> dict[str, str]:
+    return {r["metric"][label]: r["value"][1] for r in result}
+
+
+@needs_prometheus
+def test_prometheus_scrapes_metrics_and_probe_with_the_failure_kind(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """A real Prometheus scrapes /metrics (per-monitor success, phases, failures by kind,
+    each with the location of the instance that checked: ``local`` for a single one; the
+    instance leads) and uses /probe as a blackbox_exporter, getting the kind as a label."""
+    config = parse_config(
+        f"""
+monitors:
+  - {{name: web, url: "{lab["healthy"].url}", interval: 30s, timeout: 2s}}
+  - {{name: api, url: "{lab["refused"].url}", interval: 30s, timeout: 2s}}
+"""
+    )
+    port = free_port()
+    scrapes = f"""
+  - job_name: tether
+    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
+  - job_name: blackbox
+    metrics_path: /probe
+    params: {{module: [http]}}
+    static_configs: [{{targets: ["{lab["refused"].url}"]}}]
+    relabel_configs:
+      - {{source_labels: [__address__], target_label: __param_target}}
+      - {{target_label: __address__, replacement: "127.0.0.1:{port}"}}
+"""
+
+    async def main(base: str) -> dict[str, list[dict[str, Any]]]:
+        with SQLiteStore(tmp_path / "t.db") as store:
+            runner = Runner(config, store, Outbox(store, {}))
+            await runner.check("web", runner.mono())
+            await runner.check("api", runner.mono())
+            server = await serve(runner, "127.0.0.1", port)
+            try:
+                return await found(
+                    base,
+                    {
+                        "success": ('tether_probe_success{monitor="web"}', 1),
+                        "failures": ('tether_probe_failures_total{monitor="api"}', 1),
+                        "phase": ('tether_probe_phase_seconds{monitor="web",phase="connect"}', 1),
+                        "leader": ('tether_cluster_leader{job="tether"}', 1),
+                        "instances": ('tether_cluster_instances{job="tether"}', 1),
+                        "blackbox": ('probe_failure_info{job="blackbox"}', 1),
+                        "blackbox_success": ('probe_success{job="blackbox"}', 1),
+                    },
+                )
+            finally:
+                await server.cleanup()
+
+    with prometheus(tmp_path, scrapes) as base:
+        got = asyncio.run(main(base))
+    assert len(got) == 7, got
+    (success,) = got["success"]
+    assert (success["metric"]["location"], success["value"][1]) == ("local", "1")
+    (failures,) = got["failures"]
+    assert (failures["metric"]["kind"], failures["metric"]["location"]) == (
+        "connect.refused",
+        "local",
+    )
+    assert float(failures["value"][1]) == 1.0
+    assert got["leader"][0]["value"][1] == "1"
+    assert values(got["instances"], "location") == {"local": "1"}
+    assert got["blackbox"][0]["metric"]["kind"] == "connect.refused"
+    assert got["blackbox_success"][0]["value"][1] == "0"
+
+
+@needs_prometheus
+def test_prometheus_tells_the_locations_and_the_instances_of_a_cluster_apart(
+    tmp_path: Path, lab: Lab, postgres_dsn: str
+) -> None:
+    """Two instances, east and local, both scraped: each check's series carry the location
+    that made it (api fails from east and passes from local), tether_location_up says what
+    each location sees of api (only for monitors of several locations), tether_monitor_up
+    stays the cluster's (up: one failing location of two is below the quorum), one of the
+    two leads, and once east has left, tether_cluster_instances{location="east"} is 0 and
+    east's tether_location_up is gone."""
+    refused = lab["refused"].url
+    config = parse(
+        f"""
+locations: [east, local]
+defaults: {{interval: 30s, timeout: 2s, failure_threshold: 1}}
+monitors:
+  - {{name: api, url: "{lab["healthy"].url}"}}
+  - {{name: db, url: "{lab["healthy"].url}", locations: [local]}}
+"""
+    )
+    api = config.monitor("api").url
+    cluster = Instances(
+        postgres_dsn,
+        config,
+        ("east", "local"),
+        route=lambda at, url: refused if (at, url) == ("east", api) else url,
+    )
+    try:
+        cluster.rounds()
+        cluster.check("east", "api")
+        cluster.check("local", "api", "db")
+        cluster.settle()
+        ports = {"east": free_port(), "local": free_port()}
+        for location, port in ports.items():
+            cluster.serve(location, port)
+        targets = ", ".join(f'"127.0.0.1:{port}"' for port in ports.values())
+        scrapes = f"  - job_name: tether\n    static_configs: [{{targets: [{targets}]}}]\n"
+        local = f'instance="127.0.0.1:{ports["local"]}"'
+        with prometheus(tmp_path, scrapes) as base:
+            got = asyncio.run(
+                found(
+                    base,
+                    {
+                        "success": ('tether_probe_success{monitor="api"}', 2),
+                        "failures": ('tether_probe_failures_total{monitor="api"}', 1),
+                        "places": (f'tether_location_up{{monitor="api",{local}}}', 2),
+                        "db": ('tether_location_up{monitor="db"}', 0),
+                        "up": (f'tether_monitor_up{{monitor="api",{local}}}', 1),
+                        "instances": (f"tether_cluster_instances{{{local}}}", 2),
+                        # Each instance's own series, once both are scraped: a sum read
+                        # after one scrape of the follower alone was 0.
+                        "leaders": ("tether_cluster_leader", 2),
+                    },
+                )
+            )
+            cluster.leave("east")
+            cluster.rounds(1)
+            after = asyncio.run(
+                found(
+                    base,
+                    {
+                        "gone": (f'tether_cluster_instances{{location="east",{local}}} == 0', 1),
+                        "places": (f'tether_location_up{{monitor="api",{local}}}', 1),
+                    },
+                )
+            )
+    finally:
+        cluster.close()
+    assert len(got) == 7, got
+    assert values(got["success"], "location") == {"east": "0", "local": "1"}
+    (failures,) = got["failures"]
+    assert failures["metric"]["location"] == "east"
+    assert values(got["places"], "location") == {"east": "0", "local": "1"}
+    assert got["up"][0]["value"][1] == "1"
+    assert values(got["instances"], "location") == {"east": "1", "local": "1"}
+    assert sorted(r["value"][1] for r in got["leaders"]) == ["0", "1"]  # one of the two leads
+    assert len(after) == 2, after
+    assert values(after["places"], "location") == {"local": "1"}
+
+
+def test_a_removed_monitor_takes_every_series_of_it_along(tmp_path: Path, lab: Lab) -> None:
+    """A monitor of two locations (east has no instance: this lone one is at local)
+    checked, then removed by a reload: none of its series is left, those of its
+    locations included; the other monitor's stay, labelled with this instance's
+    location."""
+    text = f"""
+locations: [east, local]
+defaults: {{interval: 30s, timeout: 2s, failure_threshold: 1}}
+monitors:
+  - {{name: api, url: "{lab["refused"].url}"}}
+  - {{name: web, url: "{lab["healthy"].url}", locations: [local]}}
+"""
+    with SQLiteStore(tmp_path / "t.db") as store:
+        runner = Runner(parse(text), store, Outbox(store, {}), location="local")
+
+        async def main() -> tuple[str, str]:
+            await runner.check("api", runner.mono())
+            await runner.check("web", runner.mono())
+            before = (await scrape(runner)).decode()
+            runner.reload(parse(text.replace(text.splitlines()[4], "")))
+            return before, (await scrape(runner)).decode()
+
+        before, after = asyncio.run(main())
+    assert 'tether_location_up{location="local",monitor="api"} 0.0' in before
+    assert 'location="east",monitor="api"' not in before  # no instance there
+    assert 'tether_probe_success{location="local",monitor="api"} 0.0' in before
+    assert 'tether_monitor_up{monitor="api"} 0.0' in before
+    assert 'tether_cluster_instances{location="east"} 0.0' in before
+    assert 'monitor="api"' not in after
+    assert 'tether_probe_success{location="local",monitor="web"} 1.0' in after
+
+
+def test_checks_of_monitors_moved_to_another_instance_are_left_to_it(
+    postgres_dsn: str, lab: Lab
+) -> None:
+    """Two instances at one location on PostgreSQL: the first holds every shard and
+    checks every monitor; once the second has joined and taken its share, each exports
+    the checks of the monitors it probes now, and no monitor's twice (summed per monitor
+    and location, a stale copy would count twice)."""
+    from tether.monitor.store import PostgresCluster, PostgresStore
+    from tether.monitor.store._shares import shard_of
+
+    lines = "\n".join(f"  - {{name: m{i}, url: '{lab['healthy'].url}'}}" for i in range(24))
+    config = parse(f"defaults: {{interval: 30s, timeout: 2s}}\nmonitors:\n{lines}\n")
+    names = [m.name for m in config.monitors]
+
+    async def main() -> dict[str, set[str]]:
+        runners = []
+        for n in (1, 2):
+            store = PostgresStore(postgres_dsn)
+            cluster = PostgresCluster(postgres_dsn, "local", ttl=3600, id=f"i{n}")
+            runners.append(Runner(config, store, Outbox(store, {}), cluster=cluster))
+        first, second = runners
+        try:
+            await first.renew()
+            for name in names:
+                await first.check(name, first.mono())
+            await second.renew()  # joins: nothing is free yet
+            await first.renew()  # hands half back
+            await second.renew()  # takes it
+            for name in names:
+                if shard_of(name, second.cluster.shards) in second.held:
+                    await second.check(name, second.mono())
+            exported = {}
+            for runner in runners:
+                text = (await scrape(runner)).decode()
+                exported[runner.cluster.id] = {
+                    name for name in names if f'location="local",monitor="{name}"}} 1.0' in text
+                }
+            return exported
+        finally:
+            for runner in runners:
+                runner.store.close()
+                runner.cluster.close()
+
+    exported = asyncio.run(main())
+    assert exported["i1"]
+    assert exported["i2"]
+    assert exported["i1"].isdisjoint(exported["i2"])
+    assert exported["i1"] | exported["i2"] == set(names)

@@ -1,0 +1,1 @@
+"""The probe engine (``tether.probe``): every scheme and phase, on loopback."""

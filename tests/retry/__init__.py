@@ -1,0 +1,2 @@
+"""Retry policies, budgets and breakers, the retry loop, and the requests, httpx and aiohttp
+integrations."""

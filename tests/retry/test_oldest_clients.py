@@ -1,0 +1,64 @@
+"""The oldest clients tether says it supports are the ones CI tests it on.
+
+pyproject.toml's lower bounds for the integrations' clients, .ci/oldest.txt's pins and
+the versions a CI run on them imports must agree: a bound raised in one place and not
+the others would leave a version untested, or claimed without a test.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = ("requests", "urllib3", "httpx", "httpcore", "aiohttp")
+
+
+def oldest_pins() -> dict[str, str]:
+    pins = {}
+    for written in (ROOT / ".ci" / "oldest.txt").read_text().splitlines():
+        line = written.split("#", 1)[0].strip()
+        if line:
+            name, _, pinned = line.partition("==")
+            pins[name] = pinned
+    return pins
+
+
+def lower_bounds() -> dict[str, str]:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    bounds = {}
+    for extra in ("requests", "httpx", "aiohttp"):
+        for text in extras[extra]:
+            req = Requirement(text)
+            (spec,) = [s for s in req.specifier if s.operator == ">="]
+            bounds[req.name] = spec.version
+    return bounds
+
+
+def test_the_pins_are_pyprojects_lower_bounds() -> None:
+    """Each client in .ci/oldest.txt is pinned at pyproject.toml's lower bound, and every
+    bounded client is pinned."""
+    pins = {name: Version(v) for name, v in oldest_pins().items()}
+    assert pins == {name: Version(v) for name, v in lower_bounds().items()}
+    assert set(pins) == set(CLIENTS)
+
+
+def test_this_run_imports_the_clients_it_means_to() -> None:
+    """The CI step on the oldest clients (TETHER_OLDEST_CLIENTS=1) imports those, not the
+    newest ones its venv sits over; every other run imports the test extra's pins."""
+    if os.environ.get("TETHER_OLDEST_CLIENTS") == "1":
+        wanted = oldest_pins()
+    else:
+        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "optional-dependencies"
+        ]
+        pinned = (Requirement(text) for text in extras["test"])
+        wanted = {r.name: str(r.specifier)[2:] for r in pinned if r.name in CLIENTS}
+    assert {name: version(name) for name in CLIENTS} == wanted
