@@ -119,7 +119,7 @@ def test_no_module_imports_itself_back() -> None:
 
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("records", ("tether.monitor._records", "tether.monitor._state")),
+    ("records", ("tether.monitor._records", "tether.monitor._state", "tether.monitor._turns")),
     ("config", ("tether.monitor.config",)),
     ("engine", ("tether.monitor.engine",)),
     ("store", ("tether.monitor.store",)),

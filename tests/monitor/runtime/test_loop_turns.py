@@ -10,7 +10,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether._turns import TURN, in_turns
+from tether.monitor._turns import TURN, in_turns
 
 
 @settings(max_examples=100, deadline=None)

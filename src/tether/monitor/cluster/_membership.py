@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tether._plural import count
-from tether._turns import in_turns
 from tether.monitor._state import State
+from tether.monitor._turns import in_turns
 from tether.monitor.engine._detect import StateChanged
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.store import Cluster, ClusterError, LocationFeed, SoloCluster, StoreError

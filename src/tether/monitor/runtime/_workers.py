@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from tether._turns import TURN
+from tether.monitor._turns import TURN
 from tether.monitor.checks._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
@@ -62,7 +62,7 @@ per batch instead of one per check, and no check waits long enough to matter."""
 _BATCH_MAX: Final = 512
 _TURN: Final = TURN
 """Seconds the coordinator takes checks from a worker before it gives the event loop a
-turn (requests, signals, the other worker's checks): ``tether._turns.TURN``, as every loop
+turn (requests, signals, the other worker's checks): ``tether.monitor._turns.TURN``, as every loop
 over many items (``in_turns``; this one carries its turn from frame to frame)."""
 _READY_TIMEOUT: Final = 60.0
 """How long a starting worker may take to import tether and listen."""
