@@ -46,14 +46,17 @@ def imported_test_modules(source: str, package: str) -> list[str]:
 def test_the_check_finds_each_form_of_import() -> None:
     """The check sees a test module imported absolutely, by name from its package,
     relatively, and inside a function; helpers and conftests are not test modules."""
-    source = (
-        "from tests.cli.test_monitor_cli import free_port\n"
-        "import tests.monitor.store.test_store\n"
+    source = (  # split where a grep for such imports would take them for real ones
+        "from tests.cli."
+        "test_monitor_cli import free_port\n"
+        "import tests.monitor.store."
+        "test_store\n"
         "from tests.monitor.web import test_login\n"
         "from .test_incidents import World\n"
         "from . import test_store_incident_rows\n"
         "def later():\n"
-        "    from tests.monitor.web.test_dashboard import iso\n"
+        "    from tests.monitor.web."
+        "test_dashboard import iso\n"
         "from tests.helpers.ports import free_port\n"
         "from tests.monitor.web.conftest import browser\n"
     )
