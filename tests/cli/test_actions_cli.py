@@ -8,9 +8,6 @@ The processes run on real time; each test polls with a bound (tests/helpers/proc
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,28 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers.actions_harness import Served
+from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
-from tests.monitor.runtime.test_monitor_process import monitor, rows, status
+from tests.helpers.tether_processes import monitor, rows, status, tether
 from tether.cli import main
 from tether.lab import Lab
 from tether.monitor.web._access import Principal
-
-SRC = str(Path(__file__).parents[2] / "src")
-
-
-def tether(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``tether ARGS`` as a process: its exit code, stdout and stderr."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tether.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": SRC, **(env or {})},
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
 
 
 def results(db: Path, name: str) -> int:

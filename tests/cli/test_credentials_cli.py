@@ -11,7 +11,7 @@ import textwrap
 
 import yaml
 
-from tests.cli.test_actions_cli import SRC, tether
+from tests.helpers.tether_processes import SRC, tether
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import (
     hash_token,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,14 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.ports import free_port
 from tether.cli import main
 from tether.lab import Lab
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(tmp_path: Path, lab: Lab, port: int = 0) -> Path:

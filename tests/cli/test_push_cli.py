@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_actions_cli import tether
-from tests.cli.test_monitor_cli import free_port
+from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
-from tests.monitor.runtime.test_monitor_process import monitor, status
+from tests.helpers.tether_processes import monitor, status, tether
 
 TOKEN = "cli-push-token-0123456789abcdef"
 

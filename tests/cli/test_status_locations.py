@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.monitor.store.test_store import open_target
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.cli import main
 from tether.monitor import Incident, ProbeRecord, status_text

@@ -20,12 +20,13 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.ports import free_port
 
 USER = "tether"
 PASSWORD = "pg-Secret-4711"
@@ -62,12 +63,6 @@ def find_bindir() -> Path | None:
         if (path / "initdb").is_file() and (path / "postgres").is_file():
             return path
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PostgresServer:

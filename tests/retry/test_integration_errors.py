@@ -8,7 +8,6 @@ connection or timeout class that says what happened.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import aiohttp
 import httpx
@@ -71,14 +70,6 @@ def test_own_timeout_tells_the_librarys_timeout_from_tethers_cut(
     """A timeout the library raised itself is kept; what tether's timer left is a total timeout."""
     assert row.own_timeout(theirs)
     assert not row.own_timeout(ours)
-
-
-@pytest.fixture(scope="module")
-def drip_lab() -> Iterator[Lab]:
-    """A lab whose slow drip sends a byte every 0.1 s: every read succeeds, the body never
-    ends."""
-    with Lab(drip_interval=0.1) as running:
-        yield running
 
 
 def _through(client: str, url: str, policy: tether.RetryPolicy) -> BaseException:

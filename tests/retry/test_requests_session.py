@@ -1,9 +1,11 @@
-"""``tether.Session`` against real sockets: the fault lab and small servers of our own.
+"""``tether.Session`` against real sockets: the fault lab and small servers of our own;
+what every integration does alike (success, a refusal, a POST not retried, the deadline)
+is test_integrations.py's.
 
 Every test talks to loopback.  Waits between attempts go to an injected
 ``sleep`` (a :class:`FakeClock` that advances, or a list that records), so no
 test sleeps on real time; the only real waiting is where a real timeout is
-the thing under test (the deadline and ``total`` against the slow drip).
+the thing under test (``total`` against the slow drip).
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import tether
 from tests.helpers.fakes import FakeClock
 from tether import Kind
 from tether.lab import Lab
-
-DRIP = 0.1
 
 
 class Events:
@@ -106,66 +106,12 @@ def own_port() -> Iterator[OwnPort]:
     port.close()
 
 
-@pytest.fixture(scope="module")
-def drip_lab() -> Iterator[Lab]:
-    """A lab whose slow drip sends a byte every 0.1 s, so timeouts can be short."""
-    with Lab(drip_interval=DRIP) as running:
-        yield running
-
-
 def _policy(events: Events, **changes: Any) -> tether.RetryPolicy:
     clock = changes.pop("clock", None) or FakeClock()
     return tether.RetryPolicy(clock=clock, sleep=clock.sleep, **events.hooks(), **changes)
 
 
-# -- success and plain failure --------------------------------------------------
-
-
-def test_healthy_get_returns_the_response(lab: Lab) -> None:
-    """A healthy endpoint answers through the session at the first attempt."""
-    events = Events()
-    with tether.Session(policy=_policy(events)) as session:
-        response = session.get(lab["healthy"].url)
-    assert (response.status_code, response.text) == (200, "ok\n")
-    assert events.retries == []
-    assert events.give_ups == []
-
-
-def test_refused_raises_requests_connection_error_after_three_attempts(lab: Lab) -> None:
-    """A refusal is retried twice, then raised as requests' own error with tether's message."""
-    events, clock = Events(), FakeClock()
-    url = lab["refused"].url
-    with (
-        tether.Session(policy=_policy(events, clock=clock)) as session,
-        pytest.raises(requests.exceptions.ConnectionError) as caught,
-    ):
-        session.get(url)
-    error = caught.value
-    assert error.failure.kind is Kind.CONNECT_REFUSED  # type: ignore[attr-defined]
-    assert str(error).startswith(f"GET {url} failed after 3 attempts in ")
-    assert isinstance(error.__cause__, requests.exceptions.ConnectionError)
-    assert error.__cause__ is not error
-    assert [r.attempt for r in events.retries] == [1, 2]
-    assert [r.delay for r in events.retries] == clock.slept
-    assert events.attempts == 3
-
-
 # -- what may be retried: the request may have reached the server --------------
-
-
-@pytest.mark.parametrize("scenario", ["reset_on_accept", "close_no_response"])
-def test_post_after_the_request_was_sent_is_not_retried(lab: Lab, scenario: str) -> None:
-    """A POST the server may have acted on fails after one attempt, saying why."""
-    events = Events()
-    with (
-        tether.Session(policy=_policy(events)) as session,
-        pytest.raises(requests.exceptions.ConnectionError) as caught,
-    ):
-        session.post(lab[scenario].url, data=b"payment")
-    assert events.attempts == 1
-    assert events.retries == []
-    assert "not idempotent" in events.give_ups[0].reason
-    assert "tether stopped because the server may have acted on the POST" in str(caught.value)
 
 
 @pytest.mark.parametrize("scenario", ["reset_on_accept", "close_no_response"])
@@ -364,19 +310,6 @@ def test_a_new_policy_on_a_session_starts_a_new_guard() -> None:
 
 
 # -- time: deadline, total, timeout= ---------------------------------------------
-
-
-def test_deadline_stops_a_slow_drip(drip_lab: Lab) -> None:
-    """A 0.6 s deadline ends a call to a server that never stops dripping, in time."""
-    policy = tether.RetryPolicy(deadline=0.6)
-    started = time.monotonic()
-    with tether.Session(policy=policy) as session, pytest.raises(requests.Timeout) as caught:
-        session.get(drip_lab["slow_drip"].url)
-    took = time.monotonic() - started
-    assert 0.6 <= took < 1.0
-    assert isinstance(caught.value, tether.DeadlineExceededError)
-    assert type(caught.value).__name__ == "DeadlineExceededError"  # not a private name
-    assert caught.value.failure.kind is Kind.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
 
 
 def test_demonstration_read_timeout_alone_does_not_stop_a_slow_drip(drip_lab: Lab) -> None:

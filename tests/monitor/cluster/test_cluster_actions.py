@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.cluster_processes import Target
+from tests.helpers.ports import free_port
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.processes import running, wait_for
-from tests.monitor.cluster.test_cluster_monitor import Target
 from tether.lab import Lab
 from tether.monitor.config._passwords import hash_token
 

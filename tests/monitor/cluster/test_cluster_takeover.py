@@ -33,9 +33,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.cluster_processes import Target, instance
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.processes import wait_for
-from tests.monitor.cluster.test_cluster_monitor import Target, instance
 from tether.monitor.config import ClusterSettings
 from tether.monitor.config._defaults import FAILURE_THRESHOLD, SUCCESS_THRESHOLD
 from tether.monitor.store._cluster import RENEWALS

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.netns import ip, why_no_netns
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.processes import running
 from tests.helpers.processes import wait_for as _wait_for
@@ -71,20 +71,6 @@ servers[0].serve_forever(0.05)
 """
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "named network namespaces (ip netns) need root"
-    if shutil.which("ip") is None:
-        return "ip (iproute2) is not installed"
-    probe = subprocess.run(
-        ["ip", "netns", "add", f"tether-probe-{os.getpid()}"], capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        return f"ip netns add failed: {probe.stderr.decode().strip()}"
-    subprocess.run(["ip", "netns", "del", f"tether-probe-{os.getpid()}"], check=False)
-    return None
-
-
 def _explained(
     what: Any, limit: float, procs: list[subprocess.Popen[Any]], logs: list[Path]
 ) -> Any:
@@ -102,10 +88,6 @@ def _explained(
             f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-60:]) for log in logs
         )
         raise AssertionError(f"{exc}\n{tails}") from None
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
 @contextmanager
@@ -145,7 +127,7 @@ def test_a_partition_is_a_partial_incident_and_an_outage_everywhere_is_down(
     opens and exactly one alert arrives, naming each location's kind."""
     import psycopg
 
-    why_not = _why_not()
+    why_not = why_no_netns()
     if why_not is not None:
         if os.environ.get("TETHER_REQUIRE_NETNS"):
             pytest.fail(f"TETHER_REQUIRE_NETNS is set but {why_not}")

@@ -16,7 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.monitor.web.test_monitor_metrics import free_port, needs_prometheus, prometheus, query
+from tests.helpers.ports import free_port
+from tests.helpers.prometheus_server import needs_prometheus, prometheus, query
 from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor.alerts import Outbox

@@ -20,9 +20,9 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import given
 
+from tests.helpers.incident_world import T0, World, engine, pause
 from tests.helpers.monitor_harness import Harness
-from tests.monitor.engine.test_incidents import T0, World, engine, pause
-from tests.monitor.store.test_store import open_target
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._records import (

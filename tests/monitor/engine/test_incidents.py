@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from tests.helpers.incident_world import HOSTS, T0, World, engine, pause
 from tether._kinds import Kind
 from tether.monitor._records import Incident, Member, ProbeRecord
 from tether.monitor._state import State
@@ -27,34 +28,6 @@ from tether.monitor.engine._incidents import (
     Resolved,
     Route,
 )
-
-T0 = 1_800_000_000.0
-HOSTS = {"alpha": "web.lab.test", "bravo": "web.lab.test", "charlie": "db.lan"}
-
-
-def engine(**routes: Route) -> IncidentEngine:
-    base = {name: Route(("ops",), url=f"http://{HOSTS[name]}/") for name in HOSTS}
-    return IncidentEngine({**base, **routes}, itertools.count(1).__next__)
-
-
-class World:
-    """The engine with the detector's side played by hand: who is down, on what."""
-
-    def __init__(self, e: IncidentEngine) -> None:
-        self.e = e
-        self.down: dict[str, Observation] = {}
-
-    def fail(self, name: str, at: float, kind: Kind = Kind.HTTP_SERVER_ERROR) -> list[Event]:
-        self.down[name] = Observation(name, False, at, 5.0, kind, HOSTS[name])
-        record = ProbeRecord(name, at, False, kind, 5.0, f"{name} answered 503")
-        change = StateChanged(name, at, State.UP, State.DOWN, "3 failed checks")
-        return self.e.changed(change, record, self.down.values(), HOSTS)
-
-    def recover(self, name: str, at: float, old: State = State.DOWN) -> list[Event]:
-        self.down.pop(name, None)
-        change = StateChanged(name, at, old, State.UP, "2 passed checks")
-        record = ProbeRecord(name, at, True)
-        return self.e.changed(change, record, self.down.values(), HOSTS)
 
 
 def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:
@@ -206,13 +179,6 @@ def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
     assert "acknowledged" not in joined[0].alerts[0].payload.text
     assert w.e.acknowledge(w.e.open_incidents()[0].id, T0 + 10) is not None
     assert w.e.tick(T0 + 9999) == []
-
-
-def pause(w: World, name: str, at: float) -> list[Event]:
-    w.down.pop(name, None)
-    return w.e.changed(
-        StateChanged(name, at, State.DOWN, State.PAUSED, "paused"), None, w.down.values(), HOSTS
-    )
 
 
 def test_a_pause_is_no_recovery_and_a_resume_still_failing_is_the_same_incident() -> None:

@@ -33,10 +33,10 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers import processes
 from tests.helpers.alerts_receiver import Receiver
-from tests.monitor.runtime.test_monitor_process import monitor, rows
+from tests.helpers.ports import free_port
+from tests.helpers.tether_processes import monitor, rows
 from tether.monitor._records import alert_key
 
 N = 240

@@ -10,50 +10,12 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
-from tests.cli.test_monitor_cli import free_port
-from tests.helpers import processes
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.ports import free_port
+from tests.helpers.tether_processes import monitor, rows, status, wait_for
 from tether.lab import Lab
-
-
-def wait_for(what: Callable[[], Any], proc: subprocess.Popen[str] | None, limit: float = 20) -> Any:
-    """``what()`` once truthy, within ``limit`` s; fails at once if the monitor exits."""
-    return processes.wait_for(what, limit, [proc] if proc is not None else [])
-
-
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # tables not created yet
-        return []
-    finally:
-        conn.close()
-
-
-def monitor(
-    config: Path, log: Path, env: dict[str, str] | None = None
-) -> AbstractContextManager[subprocess.Popen[str]]:
-    """`tether monitor --config CONFIG` running, its stderr in ``log``."""
-    args = [sys.executable, "-m", "tether.cli", "monitor", "--config", str(config)]
-    return processes.running(args, log, env=env, text=True)
-
-
-def status(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
-        data: dict[str, Any] = json.loads(r.read())
-    return data
 
 
 def test_sighup_reloads_keeping_state_and_a_bad_file_changes_nothing(

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers.alerts_receiver import Receiver
-from tests.monitor.runtime.test_monitor_process import monitor, rows, status, wait_for
+from tests.helpers.ports import free_port
+from tests.helpers.tether_processes import monitor, rows, status, wait_for
 from tether.lab import Lab
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._app import workers_for

@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.alert_payloads import opened, resolved
-from tests.helpers.postgres_server import PASSWORD, PostgresServer, free_port
+from tests.helpers.ports import free_port
+from tests.helpers.postgres_server import PASSWORD, PostgresServer
+from tests.helpers.stores import open_target, schema_of
 from tether._kinds import Kind
 from tether.cli import main
 from tether.monitor._records import (
@@ -43,7 +45,6 @@ from tether.monitor.store import (
     PostgresStore,
     ProbeRecord,
     SQLiteStore,
-    Store,
     StoreError,
     open_store,
 )
@@ -53,16 +54,6 @@ from tether.monitor.store._sqlite import MIGRATIONS, migrate, schema_version
 
 T0 = 1_700_000_000.0
 MINUTE = T0 - T0 % 60  # the start of T0's minute
-
-
-def open_target(target: str, **options: Any) -> Store:
-    if target.startswith("postgresql://"):
-        return PostgresStore(target, **options)
-    return SQLiteStore(target, **options)
-
-
-def schema_of(dsn: str) -> str:
-    return dsn.rpartition("%3D")[2]
 
 
 # -- the same behaviour on both backends ---------------------------------------------------

@@ -16,7 +16,7 @@ import math
 import random
 from pathlib import Path
 
-from tests.monitor.store.test_store import open_target
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State

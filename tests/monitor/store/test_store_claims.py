@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.helpers.alert_payloads import opened
 from tests.helpers.alerts_receiver import Receiver
-from tests.monitor.store.test_store import open_target
+from tests.helpers.stores import open_target
 from tether import RetryPolicy
 from tether.monitor._records import alert_key
 from tether.monitor.alerts import IDEMPOTENCY_HEADER, Outbox, WebhookChannel

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.ports import free_port
 from tests.helpers.postgres_server import PASSWORD, PostgresServer
-from tests.monitor.runtime.test_monitor_process import monitor, rows, wait_for
+from tests.helpers.tether_processes import monitor, rows, wait_for
 from tether import RetryPolicy
 from tether.cli import main
 from tether.lab import Lab

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers.alert_payloads import opened, resolved
 from tests.helpers.postgres_server import PostgresServer
-from tests.monitor.store.test_store import open_target, schema_of
+from tests.helpers.stores import open_target, schema_of
 from tether._kinds import Kind
 from tether.monitor._records import Alert, Incident, Member, TimelineEntry
 from tether.monitor.store import PostgresStore, Store, StoreError

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.monitor.store.test_store import open_target
-from tests.monitor.store.test_store_incident_rows import T0, _fields, big, joined
+from tests.helpers.incident_rows import T0, big, fields_of, joined
+from tests.helpers.stores import open_target
 from tether.monitor._records import Incident, Member, TimelineEntry
 from tether.monitor.store import Store
 from tether.monitor.store import _postgres as pg
@@ -136,7 +136,7 @@ def test_lists_show_what_whole_incidents_show(target: str) -> None:
         gone = big(store, 80)
         done = Incident(
             **{
-                **_fields(gone),
+                **fields_of(gone),
                 "members": {},
                 "resolved": T0 + 9,
                 "monitors": tuple(f"z{i:03d}" for i in range(79, -1, -1)),
@@ -192,7 +192,7 @@ def test_a_status_page_reads_its_own_monitors_of_an_incident(target: str) -> Non
         first = big(store, 5000)
         gone = big(store, 2)
         done = Incident(
-            **{**_fields(gone), "members": {}, "resolved": T0 + 9, "monitors": ("m00001", "x")}
+            **{**fields_of(gone), "members": {}, "resolved": T0 + 9, "monitors": ("m00001", "x")}
         )
         store.commit_incident(done, [], T0 + 9, entry=TimelineEntry(T0 + 9, "resolved", "up"))
         store.flush()

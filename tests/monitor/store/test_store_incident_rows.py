@@ -25,60 +25,15 @@ from typing import Any
 import pytest
 
 from tests.helpers.alert_payloads import opened
+from tests.helpers.incident_rows import T0, big, fields_of, joined, sqlite_count
 from tests.helpers.postgres_server import PostgresServer
-from tests.monitor.store.test_store import open_target, schema_of
-from tether._kinds import Kind
+from tests.helpers.stores import open_target, schema_of
 from tether.monitor._records import Alert, Incident, Member, TimelineEntry
 from tether.monitor._state import State
 from tether.monitor.store import PostgresStore, SQLiteStore, Store
 from tether.monitor.store import _postgres as pg
 from tether.monitor.store import _sqlite as sqlite_store
 from tether.monitor.store._base import INCIDENT_COLUMNS
-
-T0 = 1_700_000_000.0
-
-
-def names(n: int) -> list[str]:
-    return [f"m{i:05d}" for i in range(n)]
-
-
-def big(store: Store, n: int) -> Incident:
-    """A `local` incident of ``n`` members, opened in the store."""
-    members = {name: Member(T0, alerted=True) for name in names(n)}
-    made = Incident(
-        store.new_incident_id(),
-        "local",
-        Kind.CONNECT_REFUSED,
-        "refused",
-        "start it",
-        T0,
-        monitors=tuple(sorted(members)),
-        timeline=(TimelineEntry(T0, "opened", "refused"),),
-        members=members,
-    )
-    store.commit_incident(made, [], T0, opened=True)
-    store.flush()
-    return made
-
-
-def joined(incident: Incident, name: str, at: float) -> tuple[Incident, TimelineEntry]:
-    """``incident`` with ``name`` joined at ``at``, and the entry that says so."""
-    members = {**incident.members, name: Member(at, alerted=True)}
-    entry = TimelineEntry(at, "monitor down", f"{name} is down too")
-    return (
-        Incident(
-            incident.id,
-            incident.key,
-            incident.kind,
-            incident.detail,
-            incident.hint,
-            incident.opened,
-            monitors=tuple(sorted(members)),
-            timeline=(*incident.timeline, entry),
-            members=members,
-        ),
-        entry,
-    )
 
 
 class Blocked:
@@ -112,14 +67,14 @@ def test_a_commit_returns_at_once_and_writes_what_the_incident_was_then(target: 
         blocked = Blocked(store)
         second, join_a = joined(first, "a", T0 + 1)
         members = dict(second.members)
-        second = Incident(**{**_fields(second), "members": members})
+        second = Incident(**{**fields_of(second), "members": members})
         store.commit_incident(second, [Alert("ops", "1:a", opened())], T0 + 1, entry=join_a)
         members["late"] = Member(T0 + 5)  # the engine goes on with its own objects
         members["a"] = Member(T0 + 5, escalated=3)
         store.record_state("a", T0 + 1, State.DOWN)
         store.save_state("detector:a", {"n": 1})
         third, join_b = joined(
-            Incident(**{**_fields(second), "members": {**second.members}}), "b", T0 + 2
+            Incident(**{**fields_of(second), "members": {**second.members}}), "b", T0 + 2
         )
         store.commit_incident(third, [], T0 + 2, entry=join_b, touched=("b",))
         assert store.incident(first.id) == first  # nothing written yet
@@ -139,10 +94,6 @@ def test_a_commit_returns_at_once_and_writes_what_the_incident_was_then(target: 
         assert store.load_state() == {"detector:a": {"n": 1}}
 
 
-def _fields(incident: Incident) -> dict[str, Any]:
-    return {name: getattr(incident, name) for name in Incident.__slots__}
-
-
 def test_only_the_touched_members_are_written(target: str) -> None:
     """With ``touched``, a member not named keeps what is stored even if the incident
     passed says otherwise, a named one is written as it says, and a named one it no
@@ -159,7 +110,7 @@ def test_only_the_touched_members_are_written(target: str) -> None:
         }  # m00002 touched and gone: deleted
         change = Incident(
             **{
-                **_fields(first),
+                **fields_of(first),
                 "members": members,
                 "detail": "refused: 3 hosts",
                 "folded_into": 7,
@@ -191,7 +142,7 @@ def test_a_resolved_incident_keeps_every_monitor_that_was_in_it(target: str) -> 
         other = big(store, 1)
         back = TimelineEntry(T0 + 9, "resolved", "m00001 is back up")
         done = Incident(
-            **{**_fields(first), "members": {}, "resolved": T0 + 9, "monitors": ("m00001",)}
+            **{**fields_of(first), "members": {}, "resolved": T0 + 9, "monitors": ("m00001",)}
         )
         store.commit_incident(done, [], T0 + 9, entry=back)
         store.flush()
@@ -201,29 +152,6 @@ def test_a_resolved_incident_keeps_every_monitor_that_was_in_it(target: str) -> 
         assert (got.monitors, dict(got.members), got.resolved) == (everyone, {}, T0 + 9)
         assert got.timeline == (*first.timeline, back)
         assert [i.id for i in store.incidents(open_only=True)] == [other.id]
-
-
-def sqlite_count(store: Store, do: Callable[[], None]) -> tuple[int, ...]:
-    """(statements, bytes, pages) the SQLite writer runs for ``do()``, transaction
-    control left out: each statement as SQLite expands it with its bound values, and the
-    pages its commit wrote (the frames in the WAL after a checkpoint emptied it): a
-    statement that rewrote a row holding a list of every member would be one statement,
-    and many pages."""
-    seen: list[str] = []
-    other = sqlite3.connect(store.path, isolation_level=None)  # type: ignore[attr-defined]
-    try:
-        store.flush()
-        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        assert busy == 0  # the WAL is empty: the next commit writes from its start
-        store._call(lambda conn: conn.set_trace_callback(seen.append))  # type: ignore[attr-defined]
-        do()
-        store.flush()
-        store._call(lambda conn: conn.set_trace_callback(None))  # type: ignore[attr-defined]
-        _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    finally:
-        other.close()
-    work = [s for s in seen if not re.match(r"(BEGIN|COMMIT|ROLLBACK)\b", s)]
-    return len(work), sum(len(s.encode()) for s in work), frames
 
 
 def postgres_count(store: Store, do: Callable[[], None]) -> tuple[int, ...]:
@@ -292,7 +220,7 @@ def test_a_change_costs_the_same_sql_at_ten_members_and_at_five_thousand(
                 ),
             )
             gone = {m: v for m, v in second.members.items() if m != "m00003"}
-            third = Incident(**{**_fields(second), "members": gone})
+            third = Incident(**{**fields_of(second), "members": gone})
             left = TimelineEntry(T0 + 2, "monitor up", "m00003 is back up")
             leave = count(
                 store,
@@ -413,7 +341,7 @@ def test_a_schema_5_database_keeps_its_incidents_members_and_timelines(
         assert store.incidents() == [over, live]
         gone = {m: v for m, v in live.members.items() if m != "web"}
         left = TimelineEntry(T0 + 20, "monitor up", "web is back up")
-        change = Incident(**{**_fields(live), "members": gone, "acknowledged": None})
+        change = Incident(**{**fields_of(live), "members": gone, "acknowledged": None})
         store.commit_incident(change, [], T0 + 20, entry=left, touched=("web",))
         store.flush()
         after = store.incident(1)

@@ -14,7 +14,7 @@ import itertools
 import pytest
 
 from tests.helpers.postgres_server import PostgresServer
-from tests.monitor.store.test_store import open_target, schema_of
+from tests.helpers.stores import open_target, schema_of
 from tether._kinds import Kind
 from tether.monitor._state import State
 from tether.monitor.store import (

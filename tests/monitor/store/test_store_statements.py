@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tests.monitor.store.test_store_incident_rows import sqlite_count
+from tests.helpers.incident_rows import sqlite_count
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State

@@ -38,10 +38,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.cli.test_monitor_cli import free_port
+from tests.helpers.logins import FAST, PASSWORD
+from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
-from tests.monitor.runtime.test_monitor_process import monitor
-from tests.monitor.web.test_login import FAST, PASSWORD
+from tests.helpers.tether_processes import monitor
 from tether.lab import Lab
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.web._actions import openapi

@@ -17,7 +17,6 @@ instead when TETHER_REQUIRE_CHROMIUM=1 (set by .ci/run).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import re
@@ -30,70 +29,22 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.helpers.web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
+from tests.helpers.dashboard_harness import IMG, SCRIPT, SECRETS, Served, iso
+from tests.helpers.web_harness import EPOCH, REFRESH_MS, Tab
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor.alerts import ChannelStatus, Outbox
-from tether.monitor.config import parse_config
 from tether.monitor.store import ProbeRecord, SQLiteStore
 from tether.monitor.web._dashboard import Recent, asset, status_document
 from tether.monitor.web._pages import channel_banner, not_found_page
 from tether.monitor.web._web import make_app
-from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 ROUNDS = 3
-SECRETS = ("hunter2", "tok3n")
-SCRIPT = "<script>window.__pwned=1</script>"
-IMG = "<img src=x onerror=window.__pwned=2>"
 CHECKED = ("web", "api", "refused", "tls", "cond", SCRIPT)
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Served(ServedRunner):
-    """A runner over the lab on a wall clock the test moves, served by make_app."""
-
-    store: SQLiteStore  # a restart opens its file again
-
-    def __init__(self, tmp: Path, lab: Lab) -> None:
-        self.api_down = False
-        healthy = lab["healthy"]
-        self.api_url = f"{healthy.url}api"
-        self.refused_url = lab["refused"].url
-        monitors: list[dict[str, Any]] = [
-            {
-                "name": "web",
-                "url": f"http://user:{SECRETS[0]}@127.0.0.1:{healthy.port}/?token={SECRETS[1]}",
-            },
-            {"name": "api", "url": self.api_url},
-            {"name": "refused", "url": lab["refused"].url},
-            {"name": "tls", "url": lab["tls_expired"].url, "tls": {"ca_file": lab.ca_file}},
-            {"name": "cond", "url": healthy.url, "conditions": [f'[BODY] == "{IMG}"']},
-            {"name": SCRIPT, "url": healthy.url},
-            {"name": "old", "url": healthy.url, "paused": True},
-            {"name": "new", "url": healthy.url},
-        ]
-        for m in monitors:
-            m.update(interval="30s", timeout="2s", failure_threshold=1, success_threshold=1)
-        super().__init__(
-            parse_config(yaml.safe_dump({"monitors": monitors})),
-            SQLiteStore(tmp / "dashboard.db"),
-            refresh=REFRESH_MS / 1000,
-            probe=self._probe,
-        )
-
-    async def _probe(self, target: str, options: ProbeOptions) -> ProbeResult:
-        # api's target goes away and comes back at the test's word: a real refused port.
-        if target == self.api_url and self.api_down:
-            target = self.refused_url
-        return await probe_async(target, options)
 
 
 @pytest.fixture(scope="module")

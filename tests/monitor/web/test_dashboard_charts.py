@@ -2,7 +2,7 @@
 heartbeat bar, the uptime and certificate tiles and the incidents on a time axis.
 
 A real Runner over a real SQLite store checks the lab's targets on a wall clock the test
-moves (``Served`` of tests/monitor/web/test_dashboard.py): 30 days of three checks a day, during
+moves (``Served`` of tests/helpers/dashboard_harness.py): 30 days of three checks a day, during
 which ``api`` is down for two checks on day 10, then the last hour checked every minute,
 ``api`` down for five of those rounds.  The test knows every time it checked and every
 check it made fail, and holds the series, the heartbeat and the timeline to that.
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.helpers.dashboard_harness import Served, iso
 from tests.helpers.web_harness import EPOCH, Tab, start_site
-from tests.monitor.web.test_dashboard import Served, iso
 from tether.lab import Lab
 from tether.monitor.web import _dashboard
 from tether.monitor.web._access import AUTHORITY, Principal

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.cluster_harness import EPOCH, Instances
+from tests.helpers.dashboard_harness import iso
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.web_harness import Tab
-from tests.monitor.web.test_dashboard import iso
 from tether.lab import Lab
 from tether.monitor.config import parse_config
 

@@ -28,17 +28,16 @@ import trustme
 import yaml
 from aiohttp import web
 
+from tests.helpers.logins import FAST, PASSWORD
+from tests.helpers.prometheus_server import found, needs_prometheus, prometheus
 from tests.helpers.web_harness import Response, ServedRunner, Tab
-from tests.monitor.web.test_monitor_metrics import found, needs_prometheus, prometheus
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._access import authorize
 
-PASSWORD = "correct horse battery"
 READER = "tether_reader-token-0123456789abcdefghijklmnopqrstuv"
 WRITER = "tether_writer-token-0123456789abcdefghijklmnopqrstuv"
-FAST = 2**10  # the parameters are in the hash; the default 2**15 is tested in test_auth.py
 
 
 def config(*, users: bool = True, **server: Any) -> dict[str, Any]:

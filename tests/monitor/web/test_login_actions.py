@@ -30,13 +30,12 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.cli.test_actions_cli import tether
-from tests.cli.test_monitor_cli import free_port
 from tests.helpers.actions_harness import Served
+from tests.helpers.logins import FAST, PASSWORD
+from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
+from tests.helpers.tether_processes import monitor, tether
 from tests.helpers.web_harness import Response, Tab
-from tests.monitor.runtime.test_monitor_process import monitor
-from tests.monitor.web.test_login import FAST, PASSWORD
 from tether.lab import Lab
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.runtime._log import logging_to

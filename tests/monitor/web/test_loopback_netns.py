@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers.netns import ip, why_no_netns
 from tests.helpers.processes import running
-from tests.monitor.cluster.test_locations_netns import _why_not, ip
 from tether.monitor.config._passwords import hash_password
 
 HERE, THERE = "10.79.0.1", "10.79.0.2"
@@ -141,7 +141,7 @@ def test_with_no_users_only_loopback_reaches_the_dashboard_and_a_user_logs_in_fr
     on its own veth address it is refused (the address it arrived on counts, not who
     asked); with a user added by a reload, `/` from elsewhere goes to the login page, a
     wrong password is a 401, and the right one a session that reads the dashboard."""
-    why_not = _why_not()
+    why_not = why_no_netns()
     if why_not is not None:
         if os.environ.get("TETHER_REQUIRE_NETNS"):
             pytest.fail(f"TETHER_REQUIRE_NETNS is set but {why_not}")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.tether_processes import rows
 from tests.helpers.web_harness import ServedRunner
-from tests.monitor.runtime.test_monitor_process import rows
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._push import PUSH_BURST, PushLimiter

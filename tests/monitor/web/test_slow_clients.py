@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cli.test_monitor_cli import free_port
+from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
+from tests.helpers.tether_processes import monitor
 from tests.helpers.web_harness import ServedRunner
-from tests.monitor.runtime.test_monitor_process import monitor
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import serve, serve_unix
