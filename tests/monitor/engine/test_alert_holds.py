@@ -4,14 +4,13 @@ maintenance windows (probing goes on, alerts wait)."""
 from __future__ import annotations
 
 import calendar
-import datetime as dt
 
 import pytest
 
 from tests.helpers.detect_feed import Feed
 from tether.monitor._state import State
-from tether.monitor.engine._correlate import Maintenance, held_by_parent, hold_of, in_maintenance
 from tether.monitor.engine._detect import Detector
+from tether.monitor.engine._holds import Maintenance, held_by_parent, in_maintenance
 
 SUNDAY_2AM = float(calendar.timegm((2024, 1, 7, 2, 0, 0)))
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
@@ -109,33 +108,3 @@ def test_maintenance_rejects_nonsense(changes: dict[str, float], message: str) -
     """A window of no length, or one repeating before it ends, is refused."""
     with pytest.raises(ValueError, match=message):
         Maintenance(start=SUNDAY_2AM, **changes)  # type: ignore[arg-type]
-
-
-class _Window:
-    """A maintenance window as the holds ask it: its name, who it covers, when."""
-
-    def __init__(self, name: str, monitors: set[str], start: float, end: float) -> None:
-        self.name, self._monitors, self._start, self._end = name, monitors, start, end
-
-    def covers(self, monitor: str) -> bool:
-        return monitor in self._monitors
-
-    def active(self, at: dt.datetime) -> bool:
-        return self._start <= at.timestamp() < self._end
-
-
-def test_hold_of_says_why_in_order_flapping_parent_window() -> None:
-    """The runner's hold as a pure function: flapping first, then a parent down, then a
-    window covering it at that moment; nothing holds a monitor none of these touch."""
-    t0 = 1_800_000_000.0
-    windows = [_Window("upgrade", {"api"}, t0, t0 + 600)]
-    depends = {"api": ["db"]}
-    states = {"api": State.DOWN, "db": State.UP}
-    assert hold_of("api", t0 - 1, states, depends, windows) is None
-    assert hold_of("api", t0 + 1, states, depends, windows) == "maintenance window upgrade"
-    assert hold_of("api", t0 + 600, states, depends, windows) is None
-    down = {**states, "db": State.DOWN}
-    assert hold_of("api", t0 + 1, down, depends, windows) == "db, which it depends on, is down"
-    flapping = {**down, "api": State.FLAPPING}
-    assert hold_of("api", t0 + 1, flapping, depends, windows) == "it is flapping"
-    assert hold_of("web", t0 + 1, flapping, depends, windows) is None

@@ -1,4 +1,5 @@
-"""The pure decisions: detection, baselines, quorum, correlation, incidents, heartbeats and traffic.
+"""The pure decisions: detection, baselines, quorum, correlation, incidents, holds,
+heartbeats and traffic.
 
 No clock and no I/O: every function is given ``now`` and what it decides from, and
 hands back what it decided (docs/architecture.md).

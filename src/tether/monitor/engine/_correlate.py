@@ -1,4 +1,4 @@
-"""Which failures are one incident, and when an incident's alerts wait.
+"""Which failures are one incident.
 
 Pure functions over the current failures, called by the incident layer:
 
@@ -13,28 +13,25 @@ Pure functions over the current failures, called by the incident layer:
   resolve names: DNS lookup timed out"), instead of a page per target.  A
   failure without a kind (a condition that was not met) or without a host is its
   own incident.
-- :func:`held_by_parent`: a child's incident waits while a monitor it
-  ``depends_on`` is down.
-- :class:`Maintenance` and :func:`in_maintenance`: probing goes on during a
-  maintenance window; alerts wait.
+
+What holds an incident's alerts back (a parent down, a maintenance window, flapping)
+is ``_holds.py``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import heapq
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
-from tether.monitor._state import State
 from tether.monitor.engine._detect import Observation
 
 Scope = Literal["local", "host", "monitor"]
@@ -510,88 +507,3 @@ def _lower_first(title: str) -> str:
     """ "Connection refused" -> "connection refused"; "DNS lookup timed out" stays."""
     first = title.split(" ", 1)[0]
     return title if first.isupper() else title[:1].lower() + title[1:]
-
-
-def held_by_parent(
-    monitor: str,
-    depends_on: Mapping[str, Collection[str]],
-    states: Mapping[str, State],
-) -> str | None:
-    """The parent whose outage holds back ``monitor``'s incident, or ``None``.
-
-    Only direct parents count, and only while ``down``: in a chain
-    ``router <- db <- api`` a router outage takes db down too, which holds api.
-    """
-    for parent in sorted(depends_on.get(monitor, ())):
-        if states.get(parent) is State.DOWN:
-            return parent
-    return None
-
-
-class Window(Protocol):
-    """A maintenance window as the holds ask it (the file's, or one opened at run time)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def covers(self, monitor: str) -> bool: ...
-
-    def active(self, at: dt.datetime) -> bool: ...
-
-
-def hold_of(
-    monitor: str,
-    now: float,
-    states: Mapping[str, State],
-    depends_on: Mapping[str, Collection[str]],
-    windows: Iterable[Window],
-) -> str | None:
-    """Why ``monitor``'s alerts wait at ``now``, in words, or None: it is flapping (in
-    ``states``), a parent it depends on is down (:func:`held_by_parent`), or a
-    maintenance window of ``windows`` covers it now.  The incident engine asks (its
-    ``hold``); the runner gives it what it holds."""
-    if states.get(monitor) is State.FLAPPING:
-        return "it is flapping"
-    parent = held_by_parent(monitor, depends_on, states)
-    if parent is not None:
-        return f"{parent}, which it depends on, is down"
-    at = dt.datetime.fromtimestamp(now, dt.UTC)
-    window = next((w for w in windows if w.covers(monitor) and w.active(at)), None)
-    return None if window is None else f"maintenance window {window.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class Maintenance:
-    """A maintenance window: from ``start`` (epoch s) for ``duration`` s, repeated
-    every ``every`` s if given (86400 daily, 604800 weekly), for ``monitors``
-    (``None``: all of them)."""
-
-    start: float
-    duration: float
-    every: float | None = None
-    monitors: frozenset[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.duration <= 0:
-            raise ValueError(f"maintenance.duration: must be more than 0 s, not {self.duration!r}")
-        if self.every is not None and self.every < self.duration:
-            raise ValueError(
-                f"maintenance.every: must be at least the duration ({self.duration:g} s), "
-                f"not {self.every!r}"
-            )
-
-    def covers(self, monitor: str, now: float) -> bool:
-        """Is ``monitor`` in this window at ``now``?"""
-        if self.monitors is not None and monitor not in self.monitors:
-            return False
-        if now < self.start:
-            return False
-        offset = now - self.start
-        if self.every is not None:
-            offset %= self.every
-        return offset < self.duration
-
-
-def in_maintenance(monitor: str, now: float, windows: Iterable[Maintenance]) -> Maintenance | None:
-    """The window that holds back ``monitor``'s alerts at ``now``, or ``None``."""
-    return next((w for w in windows if w.covers(monitor, now)), None)

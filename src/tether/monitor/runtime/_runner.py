@@ -40,13 +40,12 @@ from tether.monitor.checks._prober import Check, Prober, host_of, service_of, wh
 from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
-    MaintenanceWindow,
     Monitor,
     MonitorConfig,
     resolve_location,
 )
 from tether.monitor.config._rules import Latency, Rules
-from tether.monitor.engine._correlate import hold_of, leader_rules
+from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._detect import (
     Degraded,
     Detector,
@@ -57,6 +56,7 @@ from tether.monitor.engine._detect import (
     StateChanged,
 )
 from tether.monitor.engine._heartbeat import TokenIndex, missed
+from tether.monitor.engine._holds import Holds
 from tether.monitor.engine._incidents import (
     Escalation,
     IncidentEngine,
@@ -165,7 +165,8 @@ class Runner:
         asked for before it started is not made again."""
         self.windows: tuple[Window, ...] = controls.windows
         """The maintenance windows opened through the write API and not over."""
-        self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+        self.holds = Holds().open(controls.windows)
+        """What holds alerts back (parents, windows): the engine's ``hold`` asks it."""
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
         self._pushed: dict[str, float] = {}
         """When each push monitor last had a push, or began to be watched (wall seconds)."""
@@ -199,7 +200,7 @@ class Runner:
         """The monitors probed from more than one location: what the pages and ``/metrics``
         show locations of, found here once rather than at each request."""
         self._set_hosts()
-        self._depends = {m.name: m.depends_on for m in config.monitors}
+        self.holds = self.holds.configure(config)
         now = self.wall()
         self._tokens = TokenIndex(config.monitors)
         self._push_monitors = [m for m in config.monitors if m.push]
@@ -482,10 +483,9 @@ class Runner:
             self.apply(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
-        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, and
-        :func:`~tether.monitor.engine._correlate.hold_of` decides from what the runner holds."""
-        windows = (*self.config.maintenance, *self._adhoc)
-        return hold_of(monitor, now, self.quorum.view(), self._depends, windows)
+        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
+        holds (``engine/_holds.py``) decide from the cluster's states."""
+        return self.holds.why(monitor, now, self.quorum.view())
 
     def apply(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
@@ -830,7 +830,7 @@ class Runner:
         if controls.windows != self.windows:
             _log_windows(self.windows, controls.windows)
             self.windows = controls.windows
-            self._adhoc = tuple(_maintenance(w) for w in controls.windows)
+            self.holds = self.holds.open(controls.windows)
 
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
         """The next check of ``name`` this instance takes (call it on the event loop)."""
@@ -1035,17 +1035,6 @@ def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
             gone,
             extra={"event": "maintenance.over", "window": gone},
         )
-
-
-def _maintenance(window: Window) -> MaintenanceWindow:
-    """A window opened through the write API as the configuration's windows are, so that
-    one mechanism holds the alerts of both."""
-    return MaintenanceWindow(
-        name=f"#{window.id} ({redact_text(window.reason)})",
-        start=dt.datetime.fromtimestamp(window.start, dt.UTC),
-        end=dt.datetime.fromtimestamp(window.end, dt.UTC),
-        monitors=window.monitors,
-    )
 
 
 def _route(m: Monitor) -> Route:

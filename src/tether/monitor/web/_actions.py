@@ -18,7 +18,7 @@ when on the runner's clock, and by which way: session, token, local), then appli
 this instance at once; every other instance reads the store's controls each second
 (``Runner.apply_controls``), so a pause or a window reaches them all and outlives a
 restart.  A pause is the configuration's ``paused: true`` at run time; a window holds
-alerts exactly as the configuration's maintenance windows do (``Runner._hold``); an
+alerts exactly as the configuration's maintenance windows do (``engine/_holds.py``); an
 acknowledgement is what ``tether ack`` writes.
 
 The bodies are JSON (``application/json``) or, for the dashboard's forms, a form
