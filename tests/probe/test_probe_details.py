@@ -132,23 +132,23 @@ OK = Response(200, 5, "HTTP/1.1", 5, 1.5)
             {"proxy": "http://p:1", "source": "--proxy", "mode": "forwarding"},
         ),
         (DnsDetails(DnsDetails.SYSTEM), {"resolver": "system (getaddrinfo)"}),
-        (DnsDetails("10.0.0.53:53"), {"resolver": "10.0.0.53:53", "rcode": None}),
+        (DnsDetails("127.0.0.53:53"), {"resolver": "127.0.0.53:53", "rcode": None}),
         (
-            DnsDetails("10.0.0.53:53", (DnsRecord("A", "10.0.0.1", 60, 1.25),), {"A": "NOERROR"}),
+            DnsDetails("127.0.0.53:53", (DnsRecord("A", "127.0.0.2", 60, 1.25),), {"A": "NOERROR"}),
             {
-                "resolver": "10.0.0.53:53",
+                "resolver": "127.0.0.53:53",
                 "rcode": {"A": "NOERROR"},
-                "answers": [{"type": "A", "address": "10.0.0.1", "ttl": 60, "ms": 1.25}],
+                "answers": [{"type": "A", "address": "127.0.0.2", "ttl": 60, "ms": 1.25}],
             },
         ),
         (
-            DnsQueryDetails("system", "10.0.0.53", "MX"),
-            {"resolver": "system", "address": "10.0.0.53", "record_type": "MX"},
+            DnsQueryDetails("system", "127.0.0.53", "MX"),
+            {"resolver": "system", "address": "127.0.0.53", "record_type": "MX"},
         ),
         (
             DnsQueryDetails(
                 "system",
-                "10.0.0.53",
+                "127.0.0.53",
                 "A",
                 "NOERROR",
                 (DnsRecord("A", "1.2.3.4"),),
@@ -156,7 +156,7 @@ OK = Response(200, 5, "HTTP/1.1", 5, 1.5)
             ),
             {
                 "resolver": "system",
-                "address": "10.0.0.53",
+                "address": "127.0.0.53",
                 "record_type": "A",
                 "rcode": {"A": "NOERROR"},
                 "answers": [{"type": "A", "address": "1.2.3.4"}],
@@ -267,10 +267,10 @@ OK = Response(200, 5, "HTTP/1.1", 5, 1.5)
         (IcmpDetails(0), {"sent": 0}),
         (
             IcmpDetails(
-                2, "10.0.0.1", "raw", 0, 100.0, rtts_ms=(None, None), unreachable="x", error="y"
+                2, "127.0.0.2", "raw", 0, 100.0, rtts_ms=(None, None), unreachable="x", error="y"
             ),
             {
-                "address": "10.0.0.1",
+                "address": "127.0.0.2",
                 "socket": "raw",
                 "sent": 2,
                 "received": 0,
