@@ -396,7 +396,15 @@ def test_a_cancelled_or_interrupted_call_is_not_reported(
 
 def _row(n: int) -> _ended.Record:
     """A record told apart by its time: ``n``."""
-    return (float(n), "api.test:443", "GET", None, 200, 0.001, 1)
+    return _ended.Record(
+        at=float(n),
+        endpoint="api.test:443",
+        method="GET",
+        kind=None,
+        status=200,
+        seconds=0.001,
+        attempts=1,
+    )
 
 
 def test_while_the_monitor_is_away_the_oldest_calls_are_dropped_and_counted(
@@ -734,6 +742,17 @@ def test_nothing_is_recorded_when_nothing_listens(
             _ended.SINKS.append(seen.append)
         via_requests(policy(FakeClock()), f"{target}/ok")
         assert len(built) == len(seen) == 1
+        (record,) = seen
+        assert isinstance(record, _ended.Record)  # named, though made by tuple.__new__
+        port = target.rsplit(":", 1)[1]
+        assert (record.endpoint, record.method, record.kind, record.status) == (
+            f"127.0.0.1:{port}",
+            "GET",
+            None,
+            200,
+        )
+        assert record.attempts == 1
+        assert record.seconds >= 0
     finally:
         with _ended._locks[0]:
             _ended._state["meter_sink"] = default

@@ -129,14 +129,14 @@ def call_duration(meter: Any = None) -> Callable[[CallRecord], None] | None:
         nonlocal warned
         if proxy is not None and proxy._real_instrument is None:
             return
-        key = (r[2], r[1], r[4], r[3])
+        key = (r.method, r.endpoint, r.status, r.kind)
         try:
             attrs = attributes.get(key)
             if attrs is None:
                 if len(attributes) >= 4096:
                     attributes.clear()
                 attrs = attributes[key] = _attributes(*key)
-            record(r[5], attrs)
+            record(r.seconds, attrs)
         except Exception:
             level = logging.DEBUG if warned else logging.WARNING
             warned = True

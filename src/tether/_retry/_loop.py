@@ -34,6 +34,8 @@ from tether._retry._state import Guard, endpoint_of
 R = TypeVar("R")
 _log = logging.getLogger("tether")
 _wall = time.time
+_new_record = tuple.__new__
+"""Makes a :class:`CallRecord` without its generated ``__new__`` (a Python call)."""
 
 _TIMEOUTS = frozenset(
     {Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.WRITE_TIMEOUT, Kind.TLS_TIMEOUT}
@@ -459,14 +461,17 @@ class Call:
             kind = status_kind(code) if code >= 400 else None
         else:
             kind = code = None
-        record: CallRecord = (
-            _wall(),
-            self.endpoint,
-            self.method,
-            kind,
-            code,
-            self.policy.clock() - self._start,
-            self.made,
+        record = _new_record(
+            CallRecord,
+            (
+                _wall(),
+                self.endpoint,
+                self.method,
+                kind,
+                code,
+                self.policy.clock() - self._start,
+                self.made,
+            ),
         )
         try:
             for sink in SINKS:

@@ -8,16 +8,35 @@ sinks (``_ended``) wires the two; none of them reaches back up.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from tether._kinds import Kind
 
-CallRecord = tuple[float, str, str, Kind | None, int | None, float, int]
-"""One ended call, all its attempts in it: ``(at, endpoint, method, kind, status, seconds,
-attempts)``: ``at`` the wall time it ended (Unix seconds), ``kind`` why it failed (None:
-it succeeded), ``status`` the HTTP status of the last answer if any, ``seconds`` its
-whole latency on the policy's clock.  A plain tuple, not a named one: it is made on the
-caller's path, and a ``NamedTuple`` cost 140 ns more a call there (``bench_report.py``,
-the hook alone: 580 against 437 ns); the sinks unpack it by these names."""
+
+class CallRecord(NamedTuple):
+    """One ended call, all its attempts in it, as urllib3's ``RequestHistory`` records a
+    retry: named fields over a tuple, so that sinks read ``record.seconds`` and still
+    unpack it cheaply.
+
+    Made on the caller's path with ``tuple.__new__(CallRecord, values)`` (``_loop``),
+    not ``CallRecord(...)``: the generated ``__new__`` is a Python function, a cost
+    on every call that benchmarks/bench_report.py measures.
+    """
+
+    at: float
+    """The wall time it ended (Unix seconds)."""
+    endpoint: str
+    """``host:port`` of an HTTP call, or a retried function's qualified name."""
+    method: str
+    """The HTTP method; empty for a ``@tether.retry`` function."""
+    kind: Kind | None
+    """Why it failed; None: it succeeded."""
+    status: int | None
+    """The HTTP status of the last answer, if any."""
+    seconds: float
+    """Its whole latency, every attempt and wait, on the policy's clock."""
+    attempts: int
+    """How many attempts it made."""
 
 
 Sink = Callable[[CallRecord], None]
