@@ -44,8 +44,9 @@ Line = list[tuple[str, str | None]]
 def render_text(results: list[ProbeResult], out: IO[str], *, colour: bool | None = None) -> None:
     """The human view.  Colour on a terminal, plain text when piped (or as ``colour`` says).
 
-    rich is imported only to colour: plain output needs none of it, and it costs some
-    30 ms of start-up."""
+    rich is imported only to colour: plain output needs none of it, and importing it
+    is a large share of start-up (benchmarks/results.md, "tether diagnose and
+    start-up")."""
     lines: list[Line] = []
     for i, result in enumerate(results):
         lines += ([[]] if i else []) + _lines(result)

@@ -33,8 +33,9 @@ def proxy_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     name (the lower-case spelling wins, as in curl).  As ``ProbeOptions.env`` it makes
     probes that read no environment: the monitor takes it once per monitor, since the
     eight ``os.environ`` look-ups (each encodes the name, and a missing one raises and
-    catches a KeyError) took about 13 µs of every probe, against 1 µs in a plain dict.
-    Looked up by name: copying the whole environment cost 5-10% of a monitor's check."""
+    catches a KeyError) cost far more than a plain dict's.  Looked up by name: copying
+    the whole environment cost more still (benchmarks/results.md, "Figures behind
+    choices in the code")."""
     source = os.environ if env is None else env
     found = {}
     for name in _PROXY_NAMES:

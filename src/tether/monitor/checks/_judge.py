@@ -130,7 +130,8 @@ def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOpti
     (the prober keeps it), so the proxy variables are read then, not at every probe:
     a running monitor's environment does not change.  ``env``: those variables read
     already (:func:`proxy_environment`), once for a whole assignment of monitors (read
-    per monitor, they took 1.5 s of each load at 120,000 monitors)."""
+    per monitor, they slowed each load of a large configuration: benchmarks/results.md,
+    "Figures behind choices in the code")."""
     tls = m.tls
     dns = m.dns
     return ProbeOptions(

@@ -41,8 +41,7 @@ def views_of(
     quorum: Quorum, monitors: Iterable[Monitor], config: MonitorConfig
 ) -> dict[str, LocationsView]:
     """Each of ``monitors`` placed at more than one location, with what its locations
-    see as ``quorum`` has it (a running monitor's, or one restored from the store).  About
-    10 µs a monitor of three locations."""
+    see as ``quorum`` has it (a running monitor's, or one restored from the store)."""
     out: dict[str, LocationsView] = {}
     for m in monitors:
         if len(config.placed(m)) < 2:

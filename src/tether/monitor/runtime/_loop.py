@@ -28,9 +28,9 @@ GC_THRESHOLDS: Final = (50_000, 20, 20)
 """The collector's thresholds in a running monitor (Python's are 700, 10, 10).  What a
 check allocates is freed by reference counting; the collector finds only cycles, and
 each full collection walks every object the run has made since its start (states,
-incidents' members, kept metrics).  At 20,000 monitors a mass outage made 48 full
-collections in 160 s at Python's thresholds, 5.2 s of the event loop in all and up to
-0.2 s each; at these, 3 (0.37 s)."""
+incidents' members, kept metrics), which in a mass outage at Python's thresholds held
+the event loop for long stretches (benchmarks/results.md, "Figures behind choices in
+the code")."""
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
