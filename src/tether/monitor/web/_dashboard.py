@@ -150,6 +150,8 @@ and the newest others; ``timeline_count`` says how many it has."""
 _ASSETS: Final = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
+    # What the dashboard and the status pages share (status.css is served by _statuspage.py).
+    "base.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     # uPlot 1.6.32 (MIT, Leon Sorokin), dist/uPlot.iife.min.js and dist/uPlot.min.css of
     # its npm package as published, with its LICENSE; it draws the monitor page's chart.
