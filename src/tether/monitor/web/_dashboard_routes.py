@@ -23,7 +23,6 @@ from tether.monitor.web._dashboard import (
     _ASSETS,
     INCIDENTS_SHOWN,
     SECURITY_HEADERS,
-    Recent,
     Snapshot,
     _dumps,
     asset,
@@ -47,6 +46,7 @@ from tether.monitor.web._pages import (
     unavailable_page,
 )
 from tether.monitor.web._params import request_number
+from tether.monitor.web._recent import Recent
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, build_series
 
 if TYPE_CHECKING:

@@ -33,7 +33,6 @@ from tether.monitor.web._dashboard import (
     OPEN_ON_OVERVIEW,
     SPARK_HEIGHT,
     SPARK_WIDTH,
-    SPARKLINE_WINDOW,
     TIMELINE_LANES,
     TIMELINE_WIDTH,
     monitor_path,
@@ -48,6 +47,7 @@ from tether.monitor.web._documents import (
 )
 from tether.monitor.web._html import EMPTY, Page, latency, macro, render
 from tether.monitor.web._overview import QUERY_MAX, View
+from tether.monitor.web._recent import SPARKLINE_WINDOW
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
 
 if TYPE_CHECKING:
