@@ -8,7 +8,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from tether.cli._remote import remote
@@ -355,7 +355,7 @@ def _status(path: str, *, as_json: bool) -> int:
 
 
 def _print_report(
-    report: dict[str, Any], as_json: bool, as_text: Callable[[dict[str, Any]], str]
+    report: Mapping[str, Any], as_json: bool, as_text: Callable[[Mapping[str, Any]], str]
 ) -> None:
     if as_json:
         print_json(report)

@@ -207,6 +207,7 @@ ROUTES: Final = (
     Route("GET", "/status/public.json", "public"),
     Route("GET", "/badge/web/status.svg", "public"),
     Route("GET", "/static/dashboard.css", "public"),
+    Route("GET", "/static/base.css", "public"),
     Route("GET", "/static/status.css", "public"),
     Route("GET", "/login", "public"),
     # Every path and method of /api/openapi.json (a write that other rows read is put back).

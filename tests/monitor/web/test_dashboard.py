@@ -255,6 +255,7 @@ def test_every_response_carries_the_security_headers(served: Served) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff", path
     assert served.get("/static/dashboard.js")[1]["Content-Type"].startswith("text/javascript")
     assert served.get("/static/dashboard.css")[1]["Content-Type"].startswith("text/css")
+    assert served.get("/static/base.css")[1]["Content-Type"].startswith("text/css")
     assert served.get("/api/status")[1]["Content-Type"].startswith("application/json")
 
 
@@ -501,6 +502,7 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
     names = (
         "dashboard.js",
         "dashboard.css",
+        "base.css",
         "favicon.svg",
         "charts.js",
         "uplot.min.js",
@@ -564,6 +566,9 @@ def test_chromium_renders_every_monitor_with_its_state(
     )
     assert page.locator("svg.spark polyline").count() == len(CHECKED)
     assert tab.fragments() == 1
+    # The shared sheet (base.css) and the dashboard's both applied: no margin, 14px type.
+    assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "14px"
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -24,7 +24,7 @@ from aiohttp import web
 from tests.helpers.dashboard_harness import Served, iso
 from tests.helpers.web_harness import EPOCH, Tab, start_site
 from tether.lab import Lab
-from tether.monitor.web import _dashboard
+from tether.monitor.web import _series
 from tether.monitor.web._access import AUTHORITY, Principal
 from tether.monitor.web._web import make_app
 
@@ -118,7 +118,7 @@ def test_a_day_is_drawn_from_raw_results_and_falls_back_to_minute_rollups(
     holding its checks, failures and latency range."""
     day = series(history, "24h")
     assert (day["source"], day["time"]) == ("results", since(history, DAY))
-    monkeypatch.setattr(_dashboard, "SERIES_RAW_MAX", 10)
+    monkeypatch.setattr(_series, "SERIES_RAW_MAX", 10)
     capped = series(history, "1h")
     assert (capped["source"], capped["step_s"]) == ("minute roll-ups", 60)
     expected = since(history, 3600)

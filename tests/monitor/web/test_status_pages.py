@@ -471,6 +471,9 @@ def test_chromium_renders_the_page_without_a_login_and_nothing_leaves_the_origin
         assert full.evaluate("e => getComputedStyle(e).fill") != none.evaluate(
             "e => getComputedStyle(e).fill"
         )
+        # The shared sheet (base.css) and the page's own both applied: no margin, 15px type.
+        assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
+        assert page.evaluate("getComputedStyle(document.body).fontSize") == "15px"
         expect(page.locator("#incidents")).to_contain_text("Checkout is unreachable")
         # What the browser shows and holds (its text, the bars' titles, the whole DOM
         # after every script ran) keeps hidden what the HTML does.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from tether._durations import human_duration
 from tether._redact import redact_text
@@ -47,11 +47,18 @@ splits the probe's ``http`` phase into ``ttfb`` and ``transfer``; ``http`` is wh
 exchange that saw no byte keeps, and what results stored before the split hold."""
 
 
-@functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
+@overload
+def iso(ts: float) -> str: ...
+@overload
+def iso(ts: float | None) -> str | None: ...
 def iso(ts: float | None) -> str | None:
-    """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``."""
-    if ts is None:
-        return None
+    """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``;
+    ``None`` for ``None`` (a time that is not there)."""
+    return None if ts is None else _iso(ts)
+
+
+@functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
+def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -16,14 +16,15 @@ routes (their handlers: ``_dashboard_routes.py``):
     GET /static/{file}         the scripts, the style sheets, the icon, uPlot and its licence
 
 Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
-:func:`incidents_document`), served as it is by the APIs.  The HTML is rendered from
-that document by ``_pages.py`` and the templates of ``templates/`` and nowhere else: a
-page's live parts (the "as of" corner and ``<main>``, marked ``data-live``) are rendered
-by the same templates for the whole page and for its ``?fragment=1``, and
+:func:`incidents_document`, typed in ``_documents.py``), served as it is by the APIs.
+The HTML is rendered from that same document by ``_pages.py`` and the templates of
+``templates/`` and nowhere else: a page's live parts (the "as of" corner and ``<main>``,
+marked ``data-live``) are rendered by the same templates for the whole page and for its
+``?fragment=1``, and
 ``static/dashboard.js`` only fetches the fragment every few seconds and swaps it in.
 The page works without JavaScript.  A monitor's page adds one chart, drawn in the
 browser by uPlot (``static/uplot.min.js``, 1.6.32, MIT) through ``static/charts.js``
-from the points :func:`build_series` computes: the numbers come from the server, the
+from the points ``_series.build_series`` computes: the numbers come from the server, the
 script builds no markup from them, and it keeps the chart across swaps.
 
 Why it is safe to show: a monitor's name, a server's error text and a condition's
@@ -66,36 +67,48 @@ import functools
 import heapq
 import importlib.resources
 import json
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-from tether._catalogue import CATALOGUE
 from tether._durations import format_duration
-from tether._kinds import Kind
 from tether._redact import redact_url
-from tether.monitor._records import CONDITION, Incident, kind_text, stints
+from tether.monitor._records import Incident, stints
 from tether.monitor._state import State
 from tether.monitor.alerts import ChannelStatus
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import Monitor, MonitorConfig
-from tether.monitor.engine._traffic import WindowView
 from tether.monitor.reports._documents import (
-    PHASES,
     incident_json,
     iso,
     location_json,
     members_json,
-    redacted,
     result_json,
     rollup_json,
     round_ms,
 )
 from tether.monitor.reports._uptime import WINDOWS, UptimeTable, uptimes, uptimes_of
-from tether.monitor.store._base import Listed, StoreHealth, bucket_start
+from tether.monitor.store._base import Listed, StoreHealth
 from tether.monitor.web._board import StateBoard
+from tether.monitor.web._documents import (
+    Check,
+    Head,
+    IncidentBrief,
+    IncidentsDoc,
+    MonitorDoc,
+    Row,
+    StatusDoc,
+    Traffic,
+    TrafficPart,
+    certificate_json,
+    channel_json,
+    cluster_json,
+    failure_json,
+    store_json,
+    traffic_json,
+    view_json,
+)
 from tether.monitor.web._overview import (
     Entry,
     View,
@@ -103,11 +116,12 @@ from tether.monitor.web._overview import (
     arrange_in_order,
     in_order,
 )
+from tether.monitor.web._recent import Recent
 
 if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
     from tether.monitor.engine._journal import Journal
-    from tether.monitor.store import Cluster, ProbeRecord, Rollup, Store
+    from tether.monitor.store import Cluster, Store
     from tether.monitor.web._running import Running
 
 SECURITY_HEADERS: Final = {
@@ -124,10 +138,6 @@ SECURITY_HEADERS: Final = {
     "Referrer-Policy": "same-origin",
 }
 
-SPARKLINE_WINDOW: Final = 3600.0
-"""The sparklines and the last failure look this far back (seconds)."""
-FAILURE_LOOKBACK: Final = 200
-"""At most this many results, from the minute of the last failure on, are read to find it."""
 RESULTS_SHOWN: Final = 50
 HOURS_SHOWN: Final = 24
 INCIDENTS_SHOWN: Final = 50
@@ -150,6 +160,8 @@ and the newest others; ``timeline_count`` says how many it has."""
 _ASSETS: Final = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
+    # What the dashboard and the status pages share (status.css is served by _statuspage.py).
+    "base.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     # uPlot 1.6.32 (MIT, Leon Sorokin), dist/uPlot.iife.min.js and dist/uPlot.min.css of
     # its npm package as published, with its LICENSE; it draws the monitor page's chart.
@@ -159,14 +171,6 @@ _ASSETS: Final = {
     "charts.js": "text/javascript; charset=utf-8",
 }
 
-RANGES: Final = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
-"""The monitor page chart's ranges, by label."""
-RANGE_SHOWN: Final = "24h"
-"""The range a monitor's page opens on (and its incident timeline shows without script)."""
-RAW_RANGES: Final = ("1h", "24h")
-"""Drawn from raw results, check by check, when they fit in :data:`SERIES_RAW_MAX`."""
-SERIES_RAW_MAX: Final = 5000
-"""The most raw results a series reads; a window with more is drawn from minute roll-ups."""
 HEARTBEATS: Final = 50
 """The heartbeat bar's checks."""
 TIMELINE_LANES: Final = 12
@@ -190,84 +194,6 @@ def monitor_path(name: str) -> str:
 def series_path(name: str) -> str:
     """Where monitor ``name``'s chart reads its points (add ``?range=1h|24h|7d|30d``)."""
     return "/api/series/" + quote(name, safe="")
-
-
-def certificate_json(expires: float | None, now: float) -> dict[str, Any] | None:
-    """When the leaf certificate expires and the whole days left (negative once expired);
-    ``None`` for a monitor whose last checks saw no certificate."""
-    if expires is None:
-        return None
-    return {"expires": iso(expires), "days_left": int((expires - now) // 86400)}
-
-
-def kind_layer(kind: str) -> str:
-    """The layer a stored kind code belongs to (``dns``, ``connect``, ``tls``, ...;
-    ``condition`` for conditions not met), which colours it on the monitor's page."""
-    if kind == CONDITION:
-        return CONDITION
-    try:
-        return CATALOGUE[Kind(kind)].layer.value
-    except (ValueError, KeyError):  # a newer tether's kind
-        return "unknown"
-
-
-# -- alert channels -------------------------------------------------------------------------
-
-
-def channel_json(channel: ChannelStatus) -> dict[str, Any]:
-    """An alert channel's queue as ``/api/status`` shows it."""
-    return {
-        "name": channel.name,
-        "failing": channel.failing,
-        "queued": channel.queued,
-        "oldest_queued_at": iso(channel.oldest_queued_at),
-        "last_error": redacted(channel.last_error),
-        "last_failure_at": iso(channel.last_failure_at),
-        "sent": channel.sent,
-        "failed": channel.failed,
-    }
-
-
-# -- the store -------------------------------------------------------------------------------
-
-
-def store_json(health: StoreHealth) -> dict[str, Any]:
-    """How the store's writing goes, as ``/api/status`` shows it."""
-    return {
-        "up": health.up,
-        "down_for_seconds": round(health.down_for, 1),
-        "error": redacted(health.error),
-        "held": health.held + health.spilled,
-        "held_writes": health.held_writes,
-        "dropped": health.dropped,
-        "refused": health.refused,
-    }
-
-
-# -- the cluster ------------------------------------------------------------------------------
-
-
-def cluster_json(cluster: ClusterView) -> dict[str, Any]:
-    """This instance (``id``, ``location``, ``leader``), how many live instances each
-    location has (``live``), and every instance the cluster knows, leader first."""
-    return {
-        "id": cluster.id,
-        "location": cluster.here,
-        "leader": cluster.leading,
-        "live": cluster.live(),
-        "instances": [
-            {
-                "id": i.id,
-                "location": i.location,
-                "host": i.host,
-                "alive": i.alive,
-                "leader": i.leader,
-                "shards": i.shards,
-                "heartbeat": iso(i.heartbeat),
-            }
-            for i in cluster.instances or ()
-        ],
-    }
 
 
 # -- JSON documents -------------------------------------------------------------------------
@@ -294,7 +220,7 @@ class Snapshot:
     """This instance; the instances are read from ``instances`` off the loop."""
     instances: Cluster | None
     """None: no instance to ask (a snapshot read from the store: :meth:`stored`)."""
-    traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traffic: dict[str, Traffic] = field(default_factory=dict)
     """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
     journal: Journal | None = None
     """The quorum's record of which states changed (None: a snapshot read from the store),
@@ -390,13 +316,13 @@ class Snapshot:
             since = opened.get(name)
         return since
 
-    def head(self, m: Monitor, opened: Mapping[str, float]) -> dict[str, Any]:
+    def head(self, m: Monitor, opened: Mapping[str, float]) -> Head:
         """What the dashboard's row and the monitor's page share: who, what state, since
         when, and the last check (``opened``: :func:`opened_since`)."""
         now = self.now
         since = self.since_of(m.name, opened)
         latest = self.latest.get(m.name)
-        last_check = None
+        last_check: Check | None = None
         if latest is not None:
             last_check = {
                 "at": iso(latest.timestamp),
@@ -405,7 +331,7 @@ class Snapshot:
                 "latency_ms": round_ms(latest.latency_ms),
                 "kind": latest.kind.value if latest.kind else None,
             }
-        out: dict[str, Any] = {
+        out: Head = {
             "name": m.name,
             "href": monitor_path(m.name),
             "url": redact_url(m.url),
@@ -426,85 +352,6 @@ class Snapshot:
                 "failing": list(view.failing),
                 "counted": view.counted,
             }
-        return out
-
-
-class Recent:
-    """The minute roll-ups of the last hour and the last failure in it of the monitors a
-    page shows, read from the store a little at a time.
-
-    A minute that is over does not change, so a monitor read again is read only from the
-    minute before its last read (two minutes, when pages refresh every few seconds:
-    a result is committed a moment after its check, in the writer's next batch): one
-    query for every shown monitor per refresh, each from its own minute, instead of an
-    hour of rows.  The last failure is looked up only when the roll-ups show a new one,
-    from the minute it happened, in one more query for every monitor that has one.  A
-    monitor no page has shown for an hour is forgotten.  Thread-safe: refreshes run on
-    worker threads.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._minutes: dict[str, tuple[float, list[Rollup]]] = {}
-        """Each monitor's roll-ups and when they were read."""
-        self._failures: dict[str, tuple[tuple[float, int], ProbeRecord | None]] = {}
-
-    def read(
-        self, store: Store, names: Sequence[str], now: float
-    ) -> tuple[dict[str, list[Rollup]], dict[str, ProbeRecord | None]]:
-        """The minute roll-ups (oldest first) and the last failure of each of ``names``:
-        one read of the store for all their roll-ups, and one for the failures looked up."""
-        with self._lock:
-            for gone in [n for n, (at, _) in self._minutes.items() if now - at > SPARKLINE_WINDOW]:
-                del self._minutes[gone]
-                self._failures.pop(gone, None)
-            minutes = self._update(store, names, now)
-            return minutes, self._last_failures(store, minutes)
-
-    def _update(self, store: Store, names: Sequence[str], now: float) -> dict[str, list[Rollup]]:
-        window = now - SPARKLINE_WINDOW
-        kept: dict[str, list[Rollup]] = {}
-        since: dict[str, float] = {}
-        for name in names:
-            cached = self._minutes.get(name)
-            if cached is None or cached[0] > now:  # first read, or time went back
-                kept[name], since[name] = [], window
-                continue
-            read_at, minutes = cached
-            # This minute and the last may still grow, and so may what was the last minute
-            # when it was read (minutes ago, if no page showed it meanwhile).
-            settled = min(bucket_start(now, 60) - 60, bucket_start(read_at, 60))
-            kept[name] = [r for r in minutes if window <= r.start < settled]
-            since[name] = max(settled, window)
-        fresh = store.rollups_of(since, "minute") if since else {}
-        out: dict[str, list[Rollup]] = {}
-        for name in names:
-            out[name] = kept[name] + fresh.get(name, [])
-            self._minutes[name] = (now, out[name])
-        return out
-
-    def _last_failures(
-        self, store: Store, minutes: dict[str, list[Rollup]]
-    ) -> dict[str, ProbeRecord | None]:
-        out: dict[str, ProbeRecord | None] = {}
-        asked: dict[str, tuple[float, int]] = {}
-        for name, rollups in minutes.items():
-            failing = next((r for r in reversed(rollups) if r.ok_count < r.count), None)
-            if failing is None:
-                self._failures.pop(name, None)
-                out[name] = None
-                continue
-            key = (failing.start, failing.count - failing.ok_count)
-            known = self._failures.get(name)
-            if known is not None and known[0] == key:
-                out[name] = known[1]
-            else:
-                asked[name] = key
-        since = {name: key[0] for name, key in asked.items()}
-        found = store.failures_of(since, FAILURE_LOOKBACK) if since else {}
-        for name, key in asked.items():
-            out[name] = found.get(name)
-            self._failures[name] = (key, out[name])
         return out
 
 
@@ -533,7 +380,7 @@ def opened_since(incidents: Iterable[Incident]) -> dict[str, float]:
     return out
 
 
-def incident_brief(incident: Incident, now: float) -> dict[str, Any]:
+def incident_brief(incident: Incident, now: float) -> IncidentBrief:
     """An incident as a list shows it: :func:`~tether.monitor.reports._documents.incident_json` with
     at most :data:`MEMBERS_SHOWN` monitors and :data:`TIMELINE_SHOWN` timeline entries,
     and how many it has of each (``monitors_count``, ``timeline_count``)."""
@@ -556,7 +403,7 @@ SHOWN: Final = (MEMBERS_SHOWN, TIMELINE_SHOWN)
 keeps of each incident: what :func:`incident_brief` would show of it whole."""
 
 
-def listed_brief(listed: Listed, now: float) -> dict[str, Any]:
+def listed_brief(listed: Listed, now: float) -> IncidentBrief:
     """An incident read for a list (with :data:`SHOWN`) as :func:`incident_brief` shows
     it whole: the same document, its monitors and timeline read no further than shown."""
     doc = incident_json(listed.incident, now)
@@ -629,7 +476,7 @@ def build_status(
     view: View | None = None,
     table: UptimeTable | None = None,
     board: StateBoard | None = None,
-) -> dict[str, Any]:
+) -> StatusDoc:
     """The document behind ``/api/status`` and the dashboard (see :func:`status_document`):
     the rows of the page ``view`` asks for (the first hundred monitors in the
     configuration's order by default); ``table`` keeps every monitor's uptime between calls.
@@ -654,38 +501,32 @@ def build_status(
     sparks, failures = recent.read(snap.store, shown, now)
     shares = uptimes_of(snap.store, shown, now)
     monitors = order.by_name
-    rows = []
+    rows: list[Row] = []
     for name in shown:
-        row = snap.head(monitors[name], opened)
-        row["uptime"] = shares[name]
-        table.put(name, row["uptime"])
+        table.put(name, shares[name])
         failure = failures.get(name)
-        row["last_failure"] = (
-            None
-            if failure is None
-            else {
-                "at": iso(failure.ts),
-                "ago_s": round(now - failure.ts, 3),
-                "kind": None if failure.kind is None else failure.kind.value,
-                "detail": redacted(failure.detail),
+        rows.append(
+            {
+                **snap.head(monitors[name], opened),
+                "uptime": shares[name],
+                "last_failure": None if failure is None else failure_json(failure, now),
+                "sparkline": [
+                    {
+                        "at": iso(r.start),
+                        "checks": r.count,
+                        "failed": r.count - r.ok_count,
+                        "latency_ms": round_ms(r.latency_avg),
+                    }
+                    for r in sparks.get(name, [])
+                ],
             }
         )
-        row["sparkline"] = [
-            {
-                "at": iso(r.start),
-                "checks": r.count,
-                "failed": r.count - r.ok_count,
-                "latency_ms": round_ms(r.latency_avg),
-            }
-            for r in sparks.get(name, [])
-        ]
-        rows.append(row)
     return {
         "now": iso(now),
         "monitors": MonitorsJSON(seen.text) if board is not None else json.loads(seen.text),
         "summary": seen.summary,
         "rows": rows,
-        "view": {**view.json(), **paged.json()},
+        "view": view_json(view, paged),
         "open_incidents": [listed_brief(i, now) for i in incidents],
         "channels": [channel_json(c) for c in snap.channels],
         "store": store_json(snap.store_health),
@@ -695,7 +536,7 @@ def build_status(
     }
 
 
-def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, Any]:
+def status_report(config: MonitorConfig, store: Store, now: float) -> StatusDoc:
     """``tether status --json``: ``/api/status``'s document, built by the same code
     (``_dashboard.build_status``) from what the store alone says
     (``Snapshot.stored``), with every monitor in ``rows``, in the file's order.  A
@@ -707,12 +548,7 @@ def status_report(config: MonitorConfig, store: Store, now: float) -> dict[str, 
         check = row["last_check"]
         if check is not None and not check["ok"] and row["last_failure"] is None:
             (latest,) = store.results(row["name"], limit=1)
-            row["last_failure"] = {
-                "at": iso(latest.ts),
-                "ago_s": round(now - latest.ts, 3),
-                "kind": None if latest.kind is None else latest.kind.value,
-                "detail": redacted(latest.detail),
-            }
+            row["last_failure"] = failure_json(latest, now)
     return doc
 
 
@@ -723,7 +559,7 @@ class MonitorsJSON(str):
     __slots__ = ()
 
 
-def status_json(doc: Mapping[str, Any]) -> str:
+def status_json(doc: StatusDoc) -> str:
     """:func:`build_status`'s ``doc`` as :func:`_dumps` writes it, byte for byte, its
     ``monitors`` map put in place as written when it is :class:`MonitorsJSON`."""
     kept = doc["monitors"]
@@ -736,7 +572,7 @@ def status_json(doc: Mapping[str, Any]) -> str:
     return f'{text[:at]}"monitors":{kept}{text[at + len(empty) :]}'
 
 
-def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
+def build_monitor(snap: Snapshot, name: str) -> MonitorDoc | None:
     """The document behind a monitor's page (see :func:`monitor_document`)."""
     m = order_of(snap.monitors).by_name.get(name)
     if m is None:
@@ -761,10 +597,11 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
     ]
     incidents = []
     for i in mine:
-        doc = listed_brief(i, now)
+        brief = listed_brief(i, now)
         if i.incident.id in moves:
-            doc["members"] = members_json(moves[i.incident.id], now)
-        incidents.append(doc)
+            brief["members"] = members_json(moves[i.incident.id], now)
+        incidents.append(brief)
+    traffic: TrafficPart = {"traffic": snap.traffic[name]} if name in snap.traffic else {}
     return {
         "now": iso(now),
         **snap.head(m, {name: min(opened)} if opened else {}),
@@ -777,7 +614,7 @@ def build_monitor(snap: Snapshot, name: str) -> dict[str, Any] | None:
         "results": [result_json(r) for r in results],
         "hourly": [rollup_json(r) for r in reversed(hourly)],
         "incidents": incidents,
-        **({"traffic": snap.traffic[name]} if name in snap.traffic else {}),
+        **traffic,
     }
 
 
@@ -802,107 +639,7 @@ def checked_text(m: Monitor) -> str:
     return f"every {format_duration(m.interval)} (timeout {format_duration(m.timeout)})"
 
 
-def traffic_json(view: WindowView) -> dict[str, Any]:
-    """A traffic monitor's window on its page: the calls and their rate, the share
-    failing and by kind (commonest first), the latency percentiles."""
-    rate = view.per_minute
-    return {
-        "window": format_duration(view.span),
-        "calls": view.calls,
-        "per_minute": None if rate is None else round(rate, 1),
-        "failed": view.failed,
-        "failed_share": round(view.share, 4),
-        "kinds": dict(sorted(view.kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "p50_ms": round_ms(view.p(0.5)),
-        "p90_ms": round_ms(view.p(0.9)),
-        "p99_ms": round_ms(view.p(0.99)),
-        "retried": view.retried,
-        "retried_share": round(view.retried_share, 4),
-        "retries": view.retries,
-    }
-
-
-def build_series(snap: Snapshot, name: str, span: str) -> dict[str, Any] | None:
-    """The document behind ``/api/series/{name}?range=SPAN``: the monitor's response
-    time over one of :data:`RANGES`, in columns for the chart (``time`` in Unix seconds,
-    one entry per point in every other column); ``None`` when no monitor has that name.
-
-    ``1h`` and ``24h`` are drawn from raw results, check by check, with each phase's
-    time; a window holding more than :data:`SERIES_RAW_MAX` of them, and ``7d`` and
-    ``30d`` always, from roll-ups (minute and hour buckets: average, least and most
-    latency, checks and failures by kind), so a series never reads more than a few
-    thousand rows.
-    """
-    if not any(m.name == name for m in snap.monitors):
-        return None
-    now = snap.now
-    since = now - RANGES[span]
-    doc: dict[str, Any] = {
-        "monitor": name,
-        "range": span,
-        "from": iso(since),
-        "to": iso(now),
-    }
-    if span in RAW_RANGES:
-        records = snap.store.results(name, since=since, limit=SERIES_RAW_MAX + 1)
-        if len(records) <= SERIES_RAW_MAX:
-            return doc | _raw_series(records[::-1])
-        rollups = snap.store.rollups(name, "minute", since=bucket_start(since, 60))
-        return doc | _rollup_series(rollups, "minute")
-    rollups = snap.store.rollups(name, "hour", since=bucket_start(since, 3600))
-    return doc | _rollup_series(rollups, "hour")
-
-
-def _raw_series(records: Sequence[ProbeRecord]) -> dict[str, Any]:
-    """Raw results, oldest first, as columns: one point per check."""
-    named = {p for r in records for p in r.phases}
-    phases = sorted(named, key=lambda p: (PHASES.index(p) if p in PHASES else len(PHASES), p))
-    failures: dict[str, list[int]] = {}
-    for i, r in enumerate(records):
-        if not r.ok:
-            failures.setdefault(kind_text(r.kind), [0] * len(records))[i] = 1
-    return {
-        "source": "results",
-        "step_s": None,
-        "time": [round(r.ts, 3) for r in records],
-        "latency_ms": [round_ms(r.latency_ms) for r in records],
-        "latency_min_ms": None,
-        "latency_max_ms": None,
-        "checks": [1] * len(records),
-        "failed": [0 if r.ok else 1 for r in records],
-        "phases": {p: [round_ms(r.phases.get(p)) for r in records] for p in phases},
-        "failures": dict(sorted(failures.items())),
-        "layers": {kind: kind_layer(kind) for kind in sorted(failures)},
-    }
-
-
-def _rollup_series(rollups: Sequence[Rollup], period: str) -> dict[str, Any]:
-    """Roll-ups, oldest first, as columns: one point per bucket.  A failed condition
-    has no kind in a roll-up; what the kinds do not account for is ``condition``."""
-    failures: dict[str, list[int]] = {}
-    for i, r in enumerate(rollups):
-        failed = r.count - r.ok_count
-        kinds = dict(r.kinds)
-        if failed > sum(kinds.values()):
-            kinds[CONDITION] = failed - sum(kinds.values())
-        for kind, n in kinds.items():
-            failures.setdefault(kind, [0] * len(rollups))[i] = n
-    return {
-        "source": f"{period} roll-ups",
-        "step_s": 60 if period == "minute" else 3600,
-        "time": [r.start for r in rollups],
-        "latency_ms": [round_ms(r.latency_avg) for r in rollups],
-        "latency_min_ms": [round_ms(r.latency_min) for r in rollups],
-        "latency_max_ms": [round_ms(r.latency_max) for r in rollups],
-        "checks": [r.count for r in rollups],
-        "failed": [r.count - r.ok_count for r in rollups],
-        "phases": {},
-        "failures": dict(sorted(failures.items())),
-        "layers": {kind: kind_layer(kind) for kind in sorted(failures)},
-    }
-
-
-def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str, Any]:
+def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> IncidentsDoc:
     """The document behind the incidents page (see :func:`incidents_document`)."""
     rows = snap.store.incident_list(open_only=open_only, limit=limit, shown=SHOWN)
     # Each incident's first monitors to join, with their times (issue 24): a monitor
@@ -917,7 +654,7 @@ def build_incidents(snap: Snapshot, *, open_only: bool, limit: int) -> dict[str,
     return {"now": iso(snap.now), "incidents": docs}
 
 
-def build_incident(snap: Snapshot, incident_id: int) -> dict[str, Any] | None:
+def build_incident(snap: Snapshot, incident_id: int) -> IncidentBrief | None:
     """The document behind ``/api/incidents/{id}``: the incident whole (every monitor and
     timeline entry); ``None`` when there is no incident by that id."""
     incident = snap.store.incident(incident_id)
@@ -935,7 +672,7 @@ async def status_document(
     recent: Recent | None = None,
     view: View | None = None,
     table: UptimeTable | None = None,
-) -> dict[str, Any]:
+) -> StatusDoc:
     """``/api/status``: the summary of every monitor, the rows of one page of them
     (``view``: which, in what order; ``view`` in the document says which page it is and
     how many match), the open incidents and the alert channels' queues.
@@ -949,7 +686,7 @@ async def status_document(
     return await asyncio.to_thread(build_status, snap, recent or Recent(), view, table)
 
 
-async def monitor_document(runner: Running, name: str) -> dict[str, Any] | None:
+async def monitor_document(runner: Running, name: str) -> MonitorDoc | None:
     """``/api/monitors/{name}``: its settings, recent results, hourly roll-ups and
     incidents; ``None`` when no monitor has that name."""
     return await asyncio.to_thread(build_monitor, Snapshot.of(runner, [name]), name)
@@ -957,7 +694,7 @@ async def monitor_document(runner: Running, name: str) -> dict[str, Any] | None:
 
 async def incidents_document(
     runner: Running, *, open_only: bool = False, limit: int = INCIDENTS_SHOWN
-) -> dict[str, Any]:
+) -> IncidentsDoc:
     """``/api/incidents``: incidents newest first, with cause, fix and timeline."""
     snap = Snapshot.of(runner, ())
     return await asyncio.to_thread(build_incidents, snap, open_only=open_only, limit=limit)
@@ -971,5 +708,5 @@ def asset(name: str) -> bytes:
     return (importlib.resources.files("tether.monitor.web") / "static" / name).read_bytes()
 
 
-def _dumps(doc: Mapping[str, Any]) -> str:
+def _dumps(doc: object) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from markupsafe import Markup
@@ -22,21 +22,17 @@ from tether.monitor.web._board import StateBoard
 from tether.monitor.web._dashboard import (
     _ASSETS,
     INCIDENTS_SHOWN,
-    RANGE_SHOWN,
-    RANGES,
     SECURITY_HEADERS,
-    Recent,
     Snapshot,
     _dumps,
     asset,
     build_incident,
     build_incidents,
     build_monitor,
-    build_series,
     build_status,
     status_json,
-    store_json,
 )
+from tether.monitor.web._documents import store_json
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._html import Page
 from tether.monitor.web._overview import View
@@ -50,11 +46,16 @@ from tether.monitor.web._pages import (
     unavailable_page,
 )
 from tether.monitor.web._params import request_number
+from tether.monitor.web._recent import Recent
+from tether.monitor.web._series import RANGE_SHOWN, RANGES, build_series
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
 
 __all__ = ["DashboardHandlers", "dashboard_handlers", "security_headers"]
+
+D = TypeVar("D", bound=Mapping[str, object])
+"""A JSON document (``_documents.py``): written by :func:`_dumps` or its own encoder."""
 
 
 def _json(text: str, status: int = 200) -> web.Response:
@@ -166,10 +167,10 @@ class DashboardHandlers:
     async def document_text(
         self,
         snap: Snapshot,
-        build: Callable[[], dict[str, Any] | None],
+        build: Callable[[], D | None],
         name: str = "",
         missing: str | None = None,
-        encode: Callable[[dict[str, Any]], str] = _dumps,
+        encode: Callable[[D], str] = _dumps,
     ) -> tuple[str, int]:
         """A JSON document built on a worker thread, and its status: 503 when the history
         cannot be read, saying why and how the store's writing goes; ``encode`` writes
@@ -188,7 +189,7 @@ class DashboardHandlers:
     async def document(
         self,
         snap: Snapshot,
-        build: Callable[[], dict[str, Any] | None],
+        build: Callable[[], Mapping[str, object] | None],
         name: str = "",
         missing: str | None = None,
     ) -> web.Response:

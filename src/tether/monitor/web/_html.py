@@ -100,7 +100,7 @@ class Page:
     main: Markup
     status: int = 200
     styles: tuple[str, ...] = ()
-    """More style sheets of ``static/`` for this page (after ``dashboard.css``)."""
+    """More style sheets of ``static/`` for this page (after ``base.css`` and ``dashboard.css``)."""
     scripts: tuple[str, ...] = ()
     """More scripts of ``static/`` for this page, run in this order after the page loads."""
     controls: Markup = EMPTY

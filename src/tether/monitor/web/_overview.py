@@ -138,16 +138,6 @@ class View:
         order = "desc" if self.sort == key and self.order == "asc" else "asc"
         return self.href(sort=key, order=order, page=1)
 
-    def json(self) -> dict[str, object]:
-        return {
-            "state": None if self.state is None else str(self.state),
-            "q": self.q,
-            "sort": self.sort,
-            "order": self.order,
-            "page": self.page,
-            "per_page": self.per_page,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -205,9 +195,6 @@ class Paged:
         page = min(view.page, pages)
         start = (page - 1) * view.per_page
         return cls(tuple(ordered[start : start + view.per_page]), len(ordered), pages, page)
-
-    def json(self) -> dict[str, int]:
-        return {"matching": self.matching, "pages": self.pages, "page": self.page}
 
 
 def in_order(view: View) -> bool:

@@ -31,18 +31,24 @@ from tether.monitor.web._dashboard import (
     HEARTBEATS,
     NO_CONDITIONS,
     OPEN_ON_OVERVIEW,
-    RANGE_SHOWN,
-    RANGES,
     SPARK_HEIGHT,
     SPARK_WIDTH,
-    SPARKLINE_WINDOW,
     TIMELINE_LANES,
     TIMELINE_WIDTH,
-    kind_layer,
     monitor_path,
+)
+from tether.monitor.web._documents import (
+    ClusterDoc,
+    Head,
+    IncidentsDoc,
+    MonitorDoc,
+    StatusDoc,
+    Traffic,
 )
 from tether.monitor.web._html import EMPTY, Page, latency, macro, render
 from tether.monitor.web._overview import QUERY_MAX, View
+from tether.monitor.web._recent import SPARKLINE_WINDOW
+from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
@@ -144,7 +150,7 @@ def _place_title(where: Mapping[str, Any]) -> str:
     return "; ".join(part for part in (why, since) if part)
 
 
-def places(row: Mapping[str, Any]) -> list[dict[str, str]]:
+def places(row: Head) -> list[dict[str, str]]:
     """``east down · west up · local up`` under a monitor's state, each coloured as the
     state badges are."""
     return [
@@ -158,10 +164,10 @@ def places(row: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _cluster(cluster: Mapping[str, Any]) -> dict[str, Any] | None:
+def _cluster(cluster: ClusterDoc) -> dict[str, Any] | None:
     """``3 instances: east (leader), west, local``, a location with no live instance in
     red (each part with whether it is); ``None`` for one instance at one location."""
-    live: Mapping[str, int] = cluster["live"] or {}
+    live = cluster["live"] or {}
     alive = [i for i in cluster["instances"] if i["alive"]]
     if len(alive) <= 1 and len(live) <= 1:
         return None
@@ -179,17 +185,17 @@ def _cluster(cluster: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"alive": len(alive), "parts": parts, "title": title}
 
 
-def _view_of(doc: Mapping[str, Any]) -> View:
+def _view_of(doc: StatusDoc) -> View:
     """The view a status document was built for, with the page it shows."""
     v = doc["view"]
     state = None if v["state"] is None else State(v["state"])
     return View(state, v["q"], v["sort"], v["order"], v["page"], v["per_page"])
 
 
-def dashboard_page(doc: Mapping[str, Any], banner: Markup = EMPTY) -> Page:
+def dashboard_page(doc: StatusDoc, banner: Markup = EMPTY) -> Page:
     """The dashboard, from :func:`status_document`; ``banner`` from :func:`channel_banner`."""
     view = _view_of(doc)
-    counts: Mapping[str, int] = doc["summary"]
+    counts = doc["summary"]
     total = sum(counts.values())
     summary = {
         "total": total,
@@ -319,7 +325,7 @@ def timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> dic
 _PERCENTILES: Final = ("p50_ms", "p90_ms", "p99_ms")
 
 
-def traffic_rows(t: Mapping[str, Any]) -> list[tuple[str, str]]:
+def traffic_rows(t: Traffic) -> list[tuple[str, str]]:
     """A traffic monitor's window, figure by figure."""
     share = f"{t['failed_share'] * 100:.1f}%" if t["calls"] else "—"
     rate = "—" if t["per_minute"] is None else f"{t['per_minute']:g} a minute"
@@ -336,9 +342,7 @@ def traffic_rows(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def monitor_page(
-    doc: Mapping[str, Any], banner: Markup = EMPTY, forms: Forms | None = None
-) -> Page:
+def monitor_page(doc: MonitorDoc, banner: Markup = EMPTY, forms: Forms | None = None) -> Page:
     """One monitor's page, from :func:`monitor_document`; ``forms``: its buttons (none
     for a reader who may not write)."""
     main = render(
@@ -377,7 +381,7 @@ def incident_card(
 
 
 def incidents_page(
-    doc: Mapping[str, Any],
+    doc: IncidentsDoc,
     banner: Markup = EMPTY,
     forms: Forms | None = None,
     *,
