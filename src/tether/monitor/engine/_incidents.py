@@ -77,13 +77,11 @@ pops what is due from a heap and re-asks the hold of held members alone.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import overload
 
 from tether._catalogue import CATALOGUE, hint_for
 from tether._durations import human_duration
@@ -101,188 +99,56 @@ from tether.monitor._records import (
     ProbeRecord,
     TimelineEntry,
     covered,
-    kind_text,
 )
 from tether.monitor._state import State
-from tether.monitor.engine._correlate import (
-    Correlation,
-    Failures,
-    IncidentGroup,
-    host_part,
-    where_of_key,
-)
+from tether.monitor.engine._correlate import Correlation, Failures, IncidentGroup, where_of_key
 from tether.monitor.engine._detect import Degraded, Observation, Recovered, StateChanged
+from tether.monitor.engine._incident_books import (
+    GROUPED_EVERY,
+    LOCAL,
+    NAMES_SHOWN,
+    TIMELINE,
+    Book,
+    Names,
+    News,
+    host_of_key,
+    index_in,
+    unindex_from,
+)
+from tether.monitor.engine._incident_events import (
+    Acknowledged,
+    Escalated,
+    Event,
+    Folded,
+    Held,
+    Hold,
+    Joined,
+    Left,
+    Noted,
+    Notice,
+    Opened,
+    Released,
+    Reminder,
+    Resolved,
+    Route,
+    Updated,
+)
+from tether.monitor.engine._incident_words import (
+    UP_STATES,
+    alerts_to,
+    cause_of,
+    dedup_key,
+    failing_of,
+    first_names,
+    is_passive,
+    iso,
+    kind_of,
+    many,
+    where_from,
+)
 from tether.monitor.engine._quorum import LocationsChanged
 
-__all__ = [
-    "GROUPED_EVERY",
-    "NAMES_SHOWN",
-    "Acknowledged",
-    "Alert",
-    "Escalated",
-    "Escalation",
-    "Event",
-    "Folded",
-    "Held",
-    "IncidentEngine",
-    "Joined",
-    "Left",
-    "Noted",
-    "Notice",
-    "Opened",
-    "Released",
-    "Reminder",
-    "Resolved",
-    "Route",
-    "Updated",
-]
-
-_DOWN = frozenset({State.DOWN, State.FLAPPING})
-_UP = frozenset({State.UP, State.DEGRADED})
-
-LOCAL = "local"
-"""The key of the incident on this machine's side (``_correlate.py``)."""
-NAMES_SHOWN = 10
-"""How many monitors an alert of the ``local`` incident names; it counts the rest."""
-GROUPED_EVERY = 60.0
-"""Seconds between two grouped updates of the ``local`` incident to one channel."""
-_TIMELINE = ""
-"""Where the ``local`` incident's grouped news goes besides the channels: its timeline."""
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """After ``after`` seconds down, a monitor's alerts also go to ``alerts``."""
-
-    after: float
-    alerts: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where a monitor's alerts go, and how often they repeat."""
-
-    channels: tuple[str, ...] = ()
-    url: str | None = None
-    """The monitor's target, credentials already redacted: it goes in every payload."""
-    remind_every: float | None = None
-    escalate: tuple[Escalation, ...] = ()
-    partial_alerts: bool = False
-    """Whether its partial incidents go to ``channels`` (they are opened either way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Event:
-    incident: Incident
-    """The incident as it is after this event.  Its ``members`` (and ``monitors``, a view
-    of them) are the engine's own, kept in place: read them when the event comes, as the
-    runner does, not later."""
-    monitor: str
-    entry: TimelineEntry | None
-    """What the incident's timeline gains (None: nothing)."""
-    alerts: tuple[Alert, ...] = ()
-    touched: tuple[str, ...] | None = None
-    """The members whose record changed in this event (joined, changed, or left): the
-    store writes those alone.  None: every member (an incident opened, folded or
-    resolved), written whole."""
-    moves: tuple[Move, ...] = ()
-    """What the incident's membership history gains (joined, left, paused, resumed), in
-    order: appended to it, never rewritten, so an outage stays on the record."""
-
-
-@dataclass(frozen=True, slots=True)
-class Opened(_Event):
-    """The first monitor down for a new cause opened ``incident``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Joined(_Event):
-    """Another monitor went down for the cause of an open incident."""
-
-
-@dataclass(frozen=True, slots=True)
-class Left(_Event):
-    """A monitor came back (or was paused or removed) while the incident goes on."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved(_Event):
-    """The incident's last monitor came back (or was paused or removed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Held(_Event):
-    """A monitor's down alert waits: it is flapping, in maintenance, or its parent is down."""
-
-
-@dataclass(frozen=True, slots=True)
-class Released(_Event):
-    """A held down alert went out: the hold lifted and the monitor is still down."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reminder(_Event):
-    """A down monitor's alert, repeated (``remind_every``); for the ``local`` incident,
-    the incident's, once per channel."""
-
-
-@dataclass(frozen=True, slots=True)
-class Escalated(_Event):
-    """A monitor (or the ``local`` incident) stayed down past an escalation step: more
-    channels are told."""
-
-
-@dataclass(frozen=True, slots=True)
-class Noted(_Event):
-    """Something worth a line in the timeline, with no alert (a member started flapping,
-    what its locations see changed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledged(_Event):
-    """Someone acknowledged the incident: reminders and escalation stop."""
-
-
-@dataclass(frozen=True, slots=True)
-class Folded(_Event):
-    """An incident of one host was folded into the ``local`` incident when the host
-    became part of it: either the folded incident, closed (``folded_into`` set, its
-    members moved), or the ``local`` one, saying which incidents it took in."""
-
-
-@dataclass(frozen=True, slots=True)
-class Updated(_Event):
-    """The ``local`` incident's grouped news: the monitors that went down or came back
-    since the last update, one alert per channel (at most every :data:`GROUPED_EVERY`
-    seconds), and one line in the timeline."""
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A latency notice (degraded, recovered): alerts of its own, no incident."""
-
-    monitor: str
-    text: str
-    alerts: tuple[Alert, ...] = ()
-
-
-Event = (
-    Opened
-    | Joined
-    | Left
-    | Resolved
-    | Held
-    | Released
-    | Reminder
-    | Escalated
-    | Noted
-    | Acknowledged
-    | Folded
-    | Updated
-)
-
-Hold = Callable[[str, float], str | None]
-"""Why ``monitor``'s alerts wait at ``now`` (flapping, maintenance, a parent down), or None."""
+__all__ = ["IncidentEngine"]
 
 
 def _no_hold(monitor: str, now: float) -> str | None:
@@ -291,97 +157,6 @@ def _no_hold(monitor: str, now: float) -> str | None:
 
 def _no_traffic(monitor: str) -> str | None:
     return None
-
-
-class _Names(Sequence[str]):
-    """The names of an open incident's members, in the order they joined: a live view of
-    its members, so that a change copies none of them."""
-
-    __slots__ = ("_members",)
-
-    def __init__(self, members: Mapping[str, Member]) -> None:
-        self._members = members
-
-    def __len__(self) -> int:
-        return len(self._members)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._members)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._members
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return list(self._members)[index]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and tuple(self) == tuple(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
-
-
-@dataclass(slots=True)
-class _News:
-    """What one channel (or the timeline) of the ``local`` incident has not been told yet:
-    the first names and how many went down, and came back."""
-
-    down: list[str] = field(default_factory=list)
-    down_n: int = 0
-    up: list[str] = field(default_factory=list)
-    up_n: int = 0
-
-    def add(self, name: str, *, back: bool) -> None:
-        names = self.up if back else self.down
-        if len(names) < NAMES_SHOWN:
-            names.append(name)
-        if back:
-            self.up_n += 1
-        else:
-            self.down_n += 1
-
-
-@dataclass(slots=True)
-class _Book:
-    """What the engine keeps of one open incident besides its record: its members (one
-    dict, changed in place), their hosts and, for the ``local`` incident, what each
-    channel has been told."""
-
-    members: dict[str, Member]
-    hosts: Counter[str] = field(default_factory=Counter)
-    """Members down now on each host (a host with none is not kept)."""
-    opened_to: tuple[str, ...] = ()
-    """The channels its opening alert went to (the ``local`` incident's: ``told``)."""
-    host: dict[str, str] = field(default_factory=dict)
-    """Each member's host, when known."""
-    traffic: set[str] = field(default_factory=set)
-    """Members that are traffic monitors (their incident says both signals)."""
-    cause: str = ""
-    ever: int = 0
-    """Monitors it has had, in all."""
-    ever_hosts: set[str] = field(default_factory=set)
-    told: dict[str, float] = field(default_factory=dict)
-    """``local``: each channel told of it (its opening page), and when."""
-    last: dict[str, float] = field(default_factory=dict)
-    """``local``: each channel's (and the timeline's) last grouped update."""
-    news: dict[str, _News] = field(default_factory=dict)
-    reminded: dict[str, float] = field(default_factory=dict)
-    remind: dict[str, Counter[float]] = field(default_factory=dict)
-    """``local``: per channel, the ``remind_every`` of the members routed to it."""
-    steps: Counter[Escalation] = field(default_factory=Counter)
-    """``local``: the escalation steps of its members."""
-    fired: set[Escalation] = field(default_factory=set)
-    until: float = 0.0
-    """When the wait of its pages for a ``local`` incident forming ends (0: none)."""
-    paused: int = 0
-    """Members paused while down in it (the ``local`` incident's reminders wait while
-    every member is)."""
 
 
 @dataclass(slots=True)
@@ -403,7 +178,7 @@ class IncidentEngine:
     traffic: Callable[[str], str | None] = _no_traffic
     incidents: Iterable[Incident] = ()
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
-    _books: dict[int, _Book] = field(init=False, default_factory=dict)
+    _books: dict[int, Book] = field(init=False, default_factory=dict)
     _by_key: dict[str, list[int]] = field(init=False, default_factory=dict)
     """The open incidents of each key, oldest first: a change finds its incident without
     a walk over every open one (a mass outage opens one per host)."""
@@ -506,7 +281,7 @@ class IncidentEngine:
             else:
                 events = self._down(name, group, record, now, facts, down)
             return events + self._end_partial(name, now, facts, superseded_by=events[0].incident)
-        if change.new in _UP:
+        if change.new in UP_STATES:
             # Whatever it was before (down, flapping, or unknown when no location could see
             # it), a monitor that is up is in no incident.
             return self._leave(name, now, "up", facts)
@@ -568,7 +343,7 @@ class IncidentEngine:
         payload = AlertPayload(
             f"monitor.{what}", name, text, now, url=route.url, detail=text, since=now
         )
-        return Notice(name, text, _alerts(route.channels, f"{name}:{what}:{now:.3f}", payload))
+        return Notice(name, text, alerts_to(route.channels, f"{name}:{what}:{now:.3f}", payload))
 
     def acknowledge(self, incident_id: int, at: float) -> Acknowledged | None:
         """Someone acknowledged ``incident_id`` at ``at`` (the store says so): the
@@ -651,14 +426,14 @@ class IncidentEngine:
             if group.scope != "monitor":
                 detail = f"{group.cause}: {detail}"
             if facts:
-                detail = f"{detail}; {_where(facts, 'down')}"
+                detail = f"{detail}; {where_from(facts, 'down')}"
             incident = self._open_new(group.key, kind, detail, name, member, now, host)
             alerts = () if held else self._say(incident, name, "incident.opened", now)
             events = [Opened(incident, name, None, alerts)]
         else:
             incident = existing
             book = self._add(incident, name, member, host)
-            too = f"{name} is down too" + (f", {_where(facts, 'down')}" if facts else "")
+            too = f"{name} is down too" + (f", {where_from(facts, 'down')}" if facts else "")
             both = self._both(book, group) if group.scope == "host" and book.traffic else None
             if both is not None:
                 too = f"{too}: {both}"
@@ -714,7 +489,7 @@ class IncidentEngine:
         )
         return said, until
 
-    def _both(self, book: _Book, group: IncidentGroup) -> str | None:
+    def _both(self, book: Book, group: IncidentGroup) -> str | None:
         """The two signals of one service in a sentence, when a traffic monitor and a
         probed one are down together: "payments.internal:443: 37% of checkout's calls fail
         with tls.expired since 10:02; the probe of https://payments.internal/health
@@ -725,7 +500,7 @@ class IncidentEngine:
         probes = [
             url
             for m, url in zip(sorted(m for m in members if m in self.routes), urls, strict=True)
-            if url is not None and self.traffic(m) is None and not _passive(url)
+            if url is not None and self.traffic(m) is None and not is_passive(url)
         ]
         if not calls or not probes:
             return None
@@ -769,7 +544,7 @@ class IncidentEngine:
                     # that say why (its new cause's incident pages them on its own).
                     said = (
                         f"{name} fails for another cause now: incident #{incident.id} "
-                        f"({_cause(incident)}) is resolved after {lasted}"
+                        f"({cause_of(incident)}) is resolved after {lasted}"
                     )
                     alerts = tuple(
                         dataclasses.replace(
@@ -870,7 +645,7 @@ class IncidentEngine:
             book.members[name] = member
             new = tuple(c for c in step.alerts if c not in told)
             payload = self._payload(incident, name, "incident.escalated", now)
-            alerts = _alerts(new, _dedup(incident, name, "incident.escalated", now), payload)
+            alerts = alerts_to(new, dedup_key(incident, name, "incident.escalated", now), payload)
             entry = TimelineEntry(
                 now,
                 "escalated",
@@ -888,9 +663,9 @@ class IncidentEngine:
             book.members[name] = member
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
             payload = self._payload(incident, name, "incident.reminder", now)
-            alerts = _alerts(
+            alerts = alerts_to(
                 self._channels(route, dataclasses.replace(member, escalated=heard)),
-                _dedup(incident, name, "incident.reminder", now),
+                dedup_key(incident, name, "incident.reminder", now),
                 payload,
             )
             events.append(Reminder(incident, name, entry, alerts, touched=(name,)))
@@ -936,7 +711,7 @@ class IncidentEngine:
             if folds:
                 ids = joined([f"#{f.id}" for f in folds])
                 took = "incident" if len(folds) == 1 else "incidents"
-                said = f"took in {took} {ids}: {_many(len(moved), 'monitor')} down before"
+                said = f"took in {took} {ids}: {many(len(moved), 'monitor')} down before"
                 entry = TimelineEntry(now, "folded", said)
                 events.append(Folded(incident, "", entry, touched=tuple(moved)))
             return opened + events
@@ -946,7 +721,7 @@ class IncidentEngine:
         if held:
             self._held[(incident.id, name)] = None
         told = () if held else self._tell_local(incident, name, now)
-        self._news(incident, _TIMELINE, name, now, back=False)
+        self._news(incident, TIMELINE, name, now, back=False)
         events.append(Joined(incident, name, None, told, touched=(name,)))
         if host is not None:
             folds = self._host_incidents(host, incident)
@@ -964,7 +739,7 @@ class IncidentEngine:
                 entry = TimelineEntry(
                     now,
                     "folded",
-                    f"took in incident {said}: {_many(len(moved), 'monitor')} down on {host}",
+                    f"took in incident {said}: {many(len(moved), 'monitor')} down on {host}",
                 )
                 # Paged already by their own incident, they are not paged again; a channel
                 # of theirs that has not heard of this one has its opening page now.
@@ -992,7 +767,7 @@ class IncidentEngine:
         into = self._books[local.id]
         names = tuple(book.members)
         for name, member in book.members.items():
-            _unindex(self._of, name, incident.id)
+            unindex_from(self._of, name, incident.id)
             into.members[name] = member
             if member.paused is not None:
                 into.paused += 1
@@ -1000,7 +775,7 @@ class IncidentEngine:
             # keeps the time before, the local one the whole of it (a page shows that one).
             self._move(incident, Move(name, now, "left", f"folded into incident #{local.id}"))
             self._move(local, Move(name, member.joined, "joined", f"from incident #{incident.id}"))
-            _index(self._of, name, local.id)
+            index_in(self._of, name, local.id)
             host = book.host.get(name)
             if host is not None:
                 into.host[name] = host
@@ -1023,8 +798,8 @@ class IncidentEngine:
             self._next.pop((incident.id, "member", n), None)
             self._next.pop((incident.id, "wait", n), None)
         del self._open[incident.id]
-        _unindex(self._by_key, incident.key, incident.id)
-        _unindex(self._by_host, _host_of_key(incident.key), incident.id)
+        unindex_from(self._by_key, incident.key, incident.id)
+        unindex_from(self._by_host, host_of_key(incident.key), incident.id)
         closed = dataclasses.replace(
             incident, members={}, monitors=names, resolved=now, folded_into=local.id
         )
@@ -1062,19 +837,21 @@ class IncidentEngine:
         book.told[channel] = now
         book.last[channel] = now
         book.reminded[channel] = now
-        book.last.setdefault(_TIMELINE, now)
+        book.last.setdefault(TIMELINE, now)
         self._schedule_remind(incident, channel)
         first = next(iter(book.members))
         text = f"{book.cause}: {self._down_now(book, incident)}"
         payload = self._local_payload(incident, first, "incident.opened", text, now)
-        return Alert(channel, _dedup(incident, LOCAL, "incident.opened", now), payload)
+        return Alert(channel, dedup_key(incident, LOCAL, "incident.opened", now), payload)
 
-    def _down_now(self, book: _Book, incident: Incident) -> str:
+    def _down_now(self, book: Book, incident: Incident) -> str:
         """``1,200 monitors down on 20 hosts (incident #7): m0, m1 and 1,198 more``."""
         n = len(book.members)
-        where = f" on {_many(len(book.hosts), 'host')}" if book.hosts else ""
+        where = f" on {many(len(book.hosts), 'host')}" if book.hosts else ""
         names = list(itertools.islice(book.members, NAMES_SHOWN))
-        return f"{_many(n, 'monitor')} down{where} (incident #{incident.id}): {_first(names, n)}"
+        return (
+            f"{many(n, 'monitor')} down{where} (incident #{incident.id}): {first_names(names, n)}"
+        )
 
     def _local_payload(
         self, incident: Incident, name: str, event: str, text: str, now: float
@@ -1102,7 +879,7 @@ class IncidentEngine:
         """Keep ``name``'s news for ``whom`` (a channel, or the timeline) until its next
         grouped update, due a minute after the last one."""
         book = self._books[incident.id]
-        book.news.setdefault(whom, _News()).add(name, back=back)
+        book.news.setdefault(whom, News()).add(name, back=back)
         last = book.last.setdefault(whom, now)
         self._push(incident.id, "update", whom, max(now, last + GROUPED_EVERY))
 
@@ -1114,25 +891,25 @@ class IncidentEngine:
             return []
         book.last[whom] = now
         said = self._said(book, news)
-        if whom == _TIMELINE:
+        if whom == TIMELINE:
             return [Updated(incident, "", TimelineEntry(now, "update", said), touched=())]
         first = (news.down or news.up)[0]
-        text = f"incident #{incident.id} ({_cause(incident)}): {said}"
+        text = f"incident #{incident.id} ({cause_of(incident)}): {said}"
         payload = self._local_payload(incident, first, "incident.updated", text, now)
-        alert = Alert(whom, _dedup(incident, LOCAL, "incident.updated", now), payload)
+        alert = Alert(whom, dedup_key(incident, LOCAL, "incident.updated", now), payload)
         return [Updated(incident, first, None, (alert,), touched=())]
 
-    def _said(self, book: _Book, news: _News) -> str:
+    def _said(self, book: Book, news: News) -> str:
         """``312 more monitors down (1,815 in all, on 30 hosts): a, b, c and 309 more``;
         ``12 monitors back up (1,803 still down, on 30 hosts): x, y and 10 more``."""
         n = len(book.members)
-        on = f", on {_many(len(book.hosts), 'host')}" if book.hosts else ""
+        on = f", on {many(len(book.hosts), 'host')}" if book.hosts else ""
         parts = []
         if news.down_n:
-            more = _many(news.down_n, "more monitor")
-            parts.append(f"{more} down: {_first(news.down, news.down_n)}")
+            more = many(news.down_n, "more monitor")
+            parts.append(f"{more} down: {first_names(news.down, news.down_n)}")
         if news.up_n:
-            parts.append(f"{_many(news.up_n, 'monitor')} back up: {_first(news.up, news.up_n)}")
+            parts.append(f"{many(news.up_n, 'monitor')} back up: {first_names(news.up, news.up_n)}")
         state = f"{n:,} in all{on}" if not news.up_n else f"{n:,} still down{on}"
         return f"{'; '.join(parts)} ({state})"
 
@@ -1145,7 +922,7 @@ class IncidentEngine:
                 for c in self.routes.get(name, Route()).channels:
                     if c in book.told:
                         self._news(incident, c, name, now, back=True)
-            self._news(incident, _TIMELINE, name, now, back=True)
+            self._news(incident, TIMELINE, name, now, back=True)
             return [Left(incident, name, None, (), touched=(name,))]
         lasted = human_duration(now - incident.opened)
         everyone = "the only monitor" if book.ever == 1 else f"all {book.ever:,} monitors"
@@ -1162,7 +939,7 @@ class IncidentEngine:
         alerts = tuple(
             Alert(
                 c,
-                _dedup(closed, LOCAL, "incident.resolved", now),
+                dedup_key(closed, LOCAL, "incident.resolved", now),
                 AlertPayload(
                     "incident.resolved",
                     name,
@@ -1196,7 +973,7 @@ class IncidentEngine:
             if step > 0 and s not in book.fired:
                 self._push(incident.id, "escalate", "", incident.opened + s.after)
 
-    def _remind_period(self, book: _Book, channel: str) -> float | None:
+    def _remind_period(self, book: Book, channel: str) -> float | None:
         """The shortest ``remind_every`` among the members routed to ``channel`` (a
         channel reached by escalation alone: among all members)."""
         values = book.remind.get(channel)
@@ -1227,9 +1004,9 @@ class IncidentEngine:
         text = f"still down after {lasted}: {self._down_now(book, incident)}"
         first = next(iter(book.members))
         payload = self._local_payload(incident, first, "incident.reminder", text, now)
-        alert = Alert(channel, _dedup(incident, LOCAL, "incident.reminder", now), payload)
+        alert = Alert(channel, dedup_key(incident, LOCAL, "incident.reminder", now), payload)
         entry = TimelineEntry(
-            now, "reminder", f"{channel} reminded: {_many(len(book.members), 'monitor')} down"
+            now, "reminder", f"{channel} reminded: {many(len(book.members), 'monitor')} down"
         )
         return [Reminder(incident, first, entry, (alert,), touched=())]
 
@@ -1255,7 +1032,9 @@ class IncidentEngine:
             alerts = []
             for c in new:
                 payload = self._local_payload(incident, first, "incident.escalated", text, now)
-                alerts.append(Alert(c, _dedup(incident, LOCAL, "incident.escalated", now), payload))
+                alerts.append(
+                    Alert(c, dedup_key(incident, LOCAL, "incident.escalated", now), payload)
+                )
                 book.told[c] = book.last[c] = book.reminded[c] = now
                 self._schedule_remind(incident, c)
             entry = TimelineEntry(
@@ -1270,13 +1049,13 @@ class IncidentEngine:
 
     def _partial(self, name: str, facts: dict[str, LocationFact], now: float) -> list[Event]:
         """Open ``name``'s partial incident, or follow what its locations see."""
-        detail = f"{name} {_where(facts, 'unreachable')}"
-        kind = _kind(facts)
+        detail = f"{name} {where_from(facts, 'unreachable')}"
+        kind = kind_of(facts)
         existing = self.partial_of(name)
         if existing is not None:
             book = self._books[existing.id]
             member = book.members.get(name) or Member(existing.opened, opener=True)
-            same = _failing(member.locations) == _failing(facts)
+            same = failing_of(member.locations) == failing_of(facts)
             book.members[name] = dataclasses.replace(member, locations=facts)
             if same:
                 # Only an up location's news, or the same failures: keep the facts fresh.
@@ -1343,9 +1122,9 @@ class IncidentEngine:
         if not facts:
             return []
         book.members[name] = dataclasses.replace(member, locations=facts)
-        if _failing(member.locations) == _failing(facts):
+        if failing_of(member.locations) == failing_of(facts):
             return []
-        entry = TimelineEntry(now, "locations", f"{name}: {_where(facts, 'down')}")
+        entry = TimelineEntry(now, "locations", f"{name}: {where_from(facts, 'down')}")
         return [Noted(incident, name, entry, touched=(name,))]
 
     # -- alerts ----------------------------------------------------------------------------
@@ -1367,7 +1146,7 @@ class IncidentEngine:
         if event == "incident.opened" and book is not None:
             book.opened_to = channels
         payload = self._payload(incident, name, event, now, member, then)
-        return _alerts(channels, _dedup(incident, name, event, now), payload)
+        return alerts_to(channels, dedup_key(incident, name, event, now), payload)
 
     @staticmethod
     def _channels(route: Route, member: Member) -> tuple[str, ...]:
@@ -1390,19 +1169,19 @@ class IncidentEngine:
         route = self.routes.get(name, Route())
         down_for = human_duration(now - member.joined)
         others = len(incident.members)
-        cause = _cause(incident)
+        cause = cause_of(incident)
         partial_over = (
             f"down from a quorum of its locations now (incident #{then.id})"
             if then is not None
             else f"reachable from every location again after {down_for}"
         )
         text = {
-            "incident.opened": f"{name} is down since {_iso(incident.opened)}: {incident.detail}",
+            "incident.opened": f"{name} is down since {iso(incident.opened)}: {incident.detail}",
             "monitor.down": (
                 f"{name} is down too: same cause as incident #{incident.id} ({cause}), "
                 f"{others} monitors affected"
                 + (
-                    f"; the incident was acknowledged at {_iso(incident.acknowledged)}, "
+                    f"; the incident was acknowledged at {iso(incident.acknowledged)}, "
                     f"before {name} joined: its reminders run until someone acknowledges "
                     "again"
                     if incident.acknowledged is not None and not covered(incident, member)
@@ -1411,7 +1190,7 @@ class IncidentEngine:
             ),
             "monitor.up": (
                 f"{name} is back up after {down_for}; incident #{incident.id} ({cause}) goes "
-                f"on: {_many(others, 'monitor')} still down"
+                f"on: {many(others, 'monitor')} still down"
             ),
             "incident.resolved": (
                 f"{name} is back up after {down_for}: incident #{incident.id} ({cause}) is "
@@ -1483,26 +1262,26 @@ class IncidentEngine:
             detail,
             hint_for(kind, detail) if kind else "Check the monitor's conditions.",
             now,
-            monitors=_Names(members),
+            monitors=Names(members),
             timeline=(TimelineEntry(now, "opened", detail),),
             members=members,
         )
         self._open[incident.id] = incident
-        self._books[incident.id] = _Book(members)
-        _index(self._by_key, key, incident.id)
+        self._books[incident.id] = Book(members)
+        index_in(self._by_key, key, incident.id)
         if key.startswith("host:"):
-            _index(self._by_host, _host_of_key(key), incident.id)
+            index_in(self._by_host, host_of_key(key), incident.id)
         self._add(incident, name, member, host)
         return incident
 
     def _restore(self, incident: Incident, members: dict[str, Member]) -> None:
         """Carry on with ``incident``, open before a restart."""
-        incident = dataclasses.replace(incident, members=members, monitors=_Names(members))
+        incident = dataclasses.replace(incident, members=members, monitors=Names(members))
         self._open[incident.id] = incident
-        book = self._books[incident.id] = _Book(members)
-        _index(self._by_key, incident.key, incident.id)
+        book = self._books[incident.id] = Book(members)
+        index_in(self._by_key, incident.key, incident.id)
         if incident.key.startswith("host:"):
-            _index(self._by_host, _host_of_key(incident.key), incident.id)
+            index_in(self._by_host, host_of_key(incident.key), incident.id)
         book.ever = len(members)
         # The local incident's detail is its cause ("this machine cannot open connections:
         # connection refused (20 of 32 hosts at once)"), then the first failure's words.
@@ -1510,7 +1289,7 @@ class IncidentEngine:
         book.paused = sum(1 for m in members.values() if m.paused is not None)
         for name, member in members.items():
             if not incident.is_partial:
-                _index(self._of, name, incident.id)
+                index_in(self._of, name, incident.id)
             route = self.routes.get(name, Route())
             if incident.key == LOCAL:
                 if member.alerted:
@@ -1547,14 +1326,14 @@ class IncidentEngine:
 
     def _add(
         self, incident: Incident, name: str, member: Member, host: str | None, why: str = "down"
-    ) -> _Book:
+    ) -> Book:
         """``name`` joins ``incident`` (``why``: for its membership history)."""
         book = self._books[incident.id]
         book.members[name] = member
         self._move(incident, Move(name, member.joined, "joined", why))
         book.ever += 1
         if not incident.is_partial:
-            _index(self._of, name, incident.id)
+            index_in(self._of, name, incident.id)
         if host is not None:
             book.host[name] = host
             book.hosts[host] += 1
@@ -1573,7 +1352,7 @@ class IncidentEngine:
         if member.paused is not None:
             book.paused -= 1
         self._move(incident, Move(name, now, "left", why))
-        _unindex(self._of, name, incident.id)
+        unindex_from(self._of, name, incident.id)
         self._held.pop((incident.id, name), None)
         self._waiting.pop((incident.id, name), None)
         self._next.pop((incident.id, "member", name), None)
@@ -1596,13 +1375,13 @@ class IncidentEngine:
         book = self._books.pop(incident.id)
         for name in list(book.members):
             self._move(incident, Move(name, now, "left", why))
-            _unindex(self._of, name, incident.id)
+            unindex_from(self._of, name, incident.id)
             self._held.pop((incident.id, name), None)
             self._waiting.pop((incident.id, name), None)
         del self._open[incident.id]
-        _unindex(self._by_key, incident.key, incident.id)
+        unindex_from(self._by_key, incident.key, incident.id)
         if incident.key.startswith("host:"):
-            _unindex(self._by_host, _host_of_key(incident.key), incident.id)
+            unindex_from(self._by_host, host_of_key(incident.key), incident.id)
         return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
 
     def _replace(self, incident: Incident, **changes: object) -> Incident:
@@ -1639,93 +1418,3 @@ class IncidentEngine:
             return
         self._next[key] = at
         heapq.heappush(self._due, (at, next(self._order), incident_id, what, whom))
-
-
-def _host_of_key(key: str) -> str:
-    """``db.lan`` from ``host:db.lan:5432:connect.refused`` (and ``host:db.lan:KIND``)."""
-    return host_part(where_of_key(key))
-
-
-def _many(n: int, noun: str) -> str:
-    """``1 monitor``, ``1,815 monitors``."""
-    return f"{n:,} {noun if n == 1 else noun + 's'}"
-
-
-def _first(names: Sequence[str], n: int) -> str:
-    """``a, b, c and 309 more`` of ``n`` monitors whose first ``names`` are known."""
-    if n <= len(names):
-        return joined(list(names))
-    return f"{', '.join(names)} and {n - len(names):,} more"
-
-
-def _index(index: dict[str, list[int]], name: str, incident_id: int) -> None:
-    ids = index.setdefault(name, [])
-    ids.append(incident_id)
-    ids.sort()  # oldest first, as the open incidents are: a list of one or two
-
-
-def _unindex(index: dict[str, list[int]], name: str, incident_id: int) -> None:
-    ids = index.get(name)
-    if ids is not None and incident_id in ids:
-        ids.remove(incident_id)
-        if not ids:
-            del index[name]
-
-
-def _passive(url: str) -> bool:
-    """Whether a monitor of ``url`` is told rather than probed (push, traffic)."""
-    return url.startswith(("push://", "traffic://"))
-
-
-def _alerts(channels: Sequence[str], dedup: str, payload: AlertPayload) -> tuple[Alert, ...]:
-    return tuple(Alert(channel, dedup, payload) for channel in channels)
-
-
-def _dedup(incident: Incident, name: str, event: str, now: float) -> str:
-    return f"{incident.id}:{name}:{event}:{now:.3f}"
-
-
-def _cause(incident: Incident) -> str:
-    """``http.server_error on 127.0.0.1:8080``, from the incident's key when it names a
-    service (a name, for DNS)."""
-    scope = incident.key.partition(":")[0]
-    if scope == "host":
-        return f"{kind_text(incident.kind)} on {where_of_key(incident.key)}"
-    if scope == "local":
-        return f"{kind_text(incident.kind)} on this machine"
-    return kind_text(incident.kind)
-
-
-def _failing(facts: Mapping[str, LocationFact]) -> list[tuple[str, str]]:
-    """The failing locations and why: what is worth a timeline line when it changes."""
-    return [(loc, fact.why) for loc, fact in facts.items() if fact.failing]
-
-
-def _kind(facts: Mapping[str, LocationFact]) -> Kind | None:
-    """The most common kind among the failing locations (the first one's on a tie)."""
-    kinds = [fact.kind for fact in facts.values() if fact.failing]
-    return max(kinds, key=kinds.count) if kinds else None
-
-
-def _where(facts: Mapping[str, LocationFact], verb: str) -> str:
-    """``unreachable from eu-west (connect.timeout), up from us-east and local``: the
-    failing locations with why, then those that see it up, those with no result yet and
-    those not counted (no live instance)."""
-    failing = [f"{loc} ({fact.why})" for loc, fact in facts.items() if fact.failing]
-    up = [loc for loc, fact in facts.items() if fact.live and fact.state in _UP]
-    waiting = [loc for loc, fact in facts.items() if fact.live and fact.state is State.UNKNOWN]
-    dead = [loc for loc, fact in facts.items() if not fact.live]
-    parts = [f"{verb} from {joined(failing)}"] if failing else []
-    if up:
-        parts.append(f"up from {joined(up)}")
-    if waiting:
-        parts.append(f"no result yet from {joined(waiting)}")
-    if dead:
-        parts = [", ".join(parts)] if parts else []
-        parts.append(f"not counted: {joined(dead)} (no live instance)")
-        return "; ".join(parts)
-    return ", ".join(parts)
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
