@@ -36,7 +36,7 @@ class IncidentAlerts(IncidentLedger):
         book = self._books.get(incident.id)
         if event == "incident.opened" and book is not None:
             book.opened_to = channels
-        payload = self._payload(incident, name, event, now, member, then)
+        payload = self._payload(incident, name, event, now, member, route, then)
         return alerts_to(channels, dedup_key(incident, name, event, now), payload)
 
     @staticmethod
@@ -53,11 +53,10 @@ class IncidentAlerts(IncidentLedger):
         name: str,
         event: str,
         now: float,
-        member: Member | None = None,
+        member: Member,
+        route: Route,
         then: Incident | None = None,
     ) -> AlertPayload:
-        member = member or incident.members[name]
-        route = self.routes.get(name, Route())
         down_for = human_duration(now - member.joined)
         others = len(incident.members)
         cause = cause_of(incident)

@@ -126,6 +126,11 @@ class Book:
     """Members paused while down in it (the ``local`` incident's reminders wait while
     every member is)."""
 
+    def tell(self, channel: str, at: float) -> None:
+        """``local``: ``channel`` heard of it at ``at`` (its opening page, or an escalation
+        step): its grouped updates and reminders count from then."""
+        self.told[channel] = self.last[channel] = self.reminded[channel] = at
+
 
 def host_of_key(key: str) -> str:
     """``db.lan`` from ``host:db.lan:5432:connect.refused`` (and ``host:db.lan:KIND``)."""

@@ -116,22 +116,14 @@ class IncidentLedger:
             timeline=(TimelineEntry(now, "opened", detail),),
             members=members,
         )
-        self._open[incident.id] = incident
-        self._books[incident.id] = Book(members)
-        index_in(self._by_key, key, incident.id)
-        if key.startswith("host:"):
-            index_in(self._by_host, host_of_key(key), incident.id)
+        self._file(incident, members)
         self._add(incident, name, member, host)
         return incident
 
     def _restore(self, incident: Incident, members: dict[str, Member]) -> None:
         """Carry on with ``incident``, open before a restart."""
         incident = dataclasses.replace(incident, members=members, monitors=Names(members))
-        self._open[incident.id] = incident
-        book = self._books[incident.id] = Book(members)
-        index_in(self._by_key, incident.key, incident.id)
-        if incident.key.startswith("host:"):
-            index_in(self._by_host, host_of_key(incident.key), incident.id)
+        book = self._file(incident, members)
         book.ever = len(members)
         # The local incident's detail is its cause ("this machine cannot open connections:
         # connection refused (20 of 32 hosts at once)"), then the first failure's words.
@@ -144,7 +136,7 @@ class IncidentLedger:
             if incident.key == LOCAL:
                 if member.alerted:
                     for c in route.channels:
-                        book.told[c] = book.last[c] = book.reminded[c] = incident.opened
+                        book.tell(c, incident.opened)
                 self._route_in(incident, name)
             if member.opener and member.alerted:  # its opening page went to its channels
                 book.opened_to = tuple(route.channels)
@@ -228,11 +220,25 @@ class IncidentLedger:
             unindex_from(self._of, name, incident.id)
             self._held.pop((incident.id, name), None)
             self._waiting.pop((incident.id, name), None)
+        self._unfile(incident)
+        return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
+
+    def _file(self, incident: Incident, members: dict[str, Member]) -> Book:
+        """Keep ``incident`` open with a book of ``members``, found by its key (and, of one
+        host, by its host)."""
+        self._open[incident.id] = incident
+        book = self._books[incident.id] = Book(members)
+        index_in(self._by_key, incident.key, incident.id)
+        if incident.key.startswith("host:"):
+            index_in(self._by_host, host_of_key(incident.key), incident.id)
+        return book
+
+    def _unfile(self, incident: Incident) -> None:
+        """``incident`` is no longer open: its key (and host) no longer find it."""
         del self._open[incident.id]
         unindex_from(self._by_key, incident.key, incident.id)
         if incident.key.startswith("host:"):
             unindex_from(self._by_host, host_of_key(incident.key), incident.id)
-        return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
 
     def _replace(self, incident: Incident, **changes: object) -> Incident:
         new = dataclasses.replace(incident, **changes)  # type: ignore[arg-type]

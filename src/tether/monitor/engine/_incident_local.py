@@ -30,7 +30,6 @@ from tether.monitor.engine._incident_books import (
     TIMELINE,
     Book,
     News,
-    host_of_key,
     index_in,
     unindex_from,
 )
@@ -179,9 +178,7 @@ class LocalIncidents(IncidentAlerts):
         for n in names:
             self._next.pop((incident.id, "member", n), None)
             self._next.pop((incident.id, "wait", n), None)
-        del self._open[incident.id]
-        unindex_from(self._by_key, incident.key, incident.id)
-        unindex_from(self._by_host, host_of_key(incident.key), incident.id)
+        self._unfile(incident)  # one of a host, as every incident it folds
         closed = dataclasses.replace(
             incident, members={}, monitors=names, resolved=now, folded_into=local.id
         )
@@ -216,9 +213,7 @@ class LocalIncidents(IncidentAlerts):
     def _opening(self, incident: Incident, channel: str, now: float) -> Alert:
         """The ``local`` incident's one page to ``channel``; its reminders follow."""
         book = self._books[incident.id]
-        book.told[channel] = now
-        book.last[channel] = now
-        book.reminded[channel] = now
+        book.tell(channel, now)
         book.last.setdefault(TIMELINE, now)
         self._schedule_remind(incident, channel)
         first = next(iter(book.members))
@@ -387,7 +382,7 @@ class LocalIncidents(IncidentAlerts):
                 alerts.append(
                     Alert(c, dedup_key(incident, LOCAL, "incident.escalated", now), payload)
                 )
-                book.told[c] = book.last[c] = book.reminded[c] = now
+                book.tell(c, now)
                 self._schedule_remind(incident, c)
             entry = TimelineEntry(
                 now, "escalated", f"down for {lasted}, told " + ", ".join(s.alerts)

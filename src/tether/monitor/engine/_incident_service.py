@@ -40,6 +40,7 @@ from tether.monitor.engine._incident_words import (
     cause_of,
     dedup_key,
     is_passive,
+    reworded,
     where_from,
 )
 
@@ -90,12 +91,7 @@ class ServiceIncidents(LocalIncidents):
             alerts = () if held else self._say(incident, name, "monitor.down", now)
             if both is not None:  # the alert names the monitor, as the timeline does
                 text = f"{too} (incident #{incident.id})"
-                alerts = tuple(
-                    dataclasses.replace(
-                        a, payload=dataclasses.replace(a.payload, text=text, detail=both)
-                    )
-                    for a in alerts
-                )
+                alerts = reworded(alerts, text, both)
             events = [Joined(incident, name, entry, alerts, touched=(name,))]
         if held:
             if until:
@@ -195,11 +191,8 @@ class ServiceIncidents(LocalIncidents):
                         f"{name} fails for another cause now: incident #{incident.id} "
                         f"({cause_of(incident)}) is resolved after {lasted}"
                     )
-                    alerts = tuple(
-                        dataclasses.replace(
-                            a, payload=dataclasses.replace(a.payload, text=said, detail=gone)
-                        )
-                        for a in self._say(closed, name, "incident.resolved", now, member)
+                    alerts = reworded(
+                        self._say(closed, name, "incident.resolved", now, member), said, gone
                     )
                 events.append(Resolved(closed, name, entry, alerts))
             else:
@@ -278,7 +271,7 @@ class ServiceIncidents(LocalIncidents):
             member = dataclasses.replace(member, escalated=member.escalated + 1)
             book.members[name] = member
             new = tuple(c for c in step.alerts if c not in told)
-            payload = self._payload(incident, name, "incident.escalated", now)
+            payload = self._payload(incident, name, "incident.escalated", now, member, route)
             alerts = alerts_to(new, dedup_key(incident, name, "incident.escalated", now), payload)
             entry = TimelineEntry(
                 now,
@@ -296,7 +289,7 @@ class ServiceIncidents(LocalIncidents):
             member = dataclasses.replace(member, reminded=now)
             book.members[name] = member
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
-            payload = self._payload(incident, name, "incident.reminder", now)
+            payload = self._payload(incident, name, "incident.reminder", now, member, route)
             alerts = alerts_to(
                 self._channels(route, dataclasses.replace(member, escalated=heard)),
                 dedup_key(incident, name, "incident.reminder", now),

@@ -3,8 +3,9 @@ monitor's locations see, and the pieces every alert is made of.  Pure functions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from tether._kinds import Kind
 from tether._plural import joined
@@ -23,6 +24,7 @@ __all__ = [
     "iso",
     "kind_of",
     "many",
+    "reworded",
     "where_from",
 ]
 
@@ -48,6 +50,14 @@ def is_passive(url: str) -> bool:
 
 def alerts_to(channels: Sequence[str], dedup: str, payload: AlertPayload) -> tuple[Alert, ...]:
     return tuple(Alert(channel, dedup, payload) for channel in channels)
+
+
+def reworded(alerts: Iterable[Alert], text: str, detail: str) -> tuple[Alert, ...]:
+    """``alerts``, each with the ``text`` and ``detail`` of its payload replaced."""
+    return tuple(
+        dataclasses.replace(a, payload=dataclasses.replace(a.payload, text=text, detail=detail))
+        for a in alerts
+    )
 
 
 def dedup_key(incident: Incident, name: str, event: str, now: float) -> str:
