@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from tether._catalogue import CATALOGUE
 from tether._durations import human_duration
-from tether._plural import joined
+from tether._plural import and_more, joined
 from tether.monitor._records import (
     Alert,
     AlertPayload,
@@ -45,7 +45,7 @@ from tether.monitor.engine._incident_events import (
     Route,
     Updated,
 )
-from tether.monitor.engine._incident_words import cause_of, dedup_key, first_names, many
+from tether.monitor.engine._incident_words import cause_of, dedup_key, many
 
 __all__ = ["LocalIncidents"]
 
@@ -226,9 +226,7 @@ class LocalIncidents(IncidentAlerts):
         n = len(book.members)
         where = f" on {many(len(book.hosts), 'host')}" if book.hosts else ""
         names = list(itertools.islice(book.members, NAMES_SHOWN))
-        return (
-            f"{many(n, 'monitor')} down{where} (incident #{incident.id}): {first_names(names, n)}"
-        )
+        return f"{many(n, 'monitor')} down{where} (incident #{incident.id}): {and_more(names, n)}"
 
     def _local_payload(
         self, incident: Incident, name: str, event: str, text: str, now: float
@@ -284,9 +282,9 @@ class LocalIncidents(IncidentAlerts):
         parts = []
         if news.down_n:
             more = many(news.down_n, "more monitor")
-            parts.append(f"{more} down: {first_names(news.down, news.down_n)}")
+            parts.append(f"{more} down: {and_more(news.down, news.down_n)}")
         if news.up_n:
-            parts.append(f"{many(news.up_n, 'monitor')} back up: {first_names(news.up, news.up_n)}")
+            parts.append(f"{many(news.up_n, 'monitor')} back up: {and_more(news.up, news.up_n)}")
         state = f"{n:,} in all{on}" if not news.up_n else f"{n:,} still down{on}"
         return f"{'; '.join(parts)} ({state})"
 

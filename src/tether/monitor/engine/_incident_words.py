@@ -19,7 +19,6 @@ __all__ = [
     "cause_of",
     "dedup_key",
     "failing_of",
-    "first_names",
     "is_passive",
     "iso",
     "kind_of",
@@ -34,13 +33,6 @@ UP_STATES = frozenset({State.UP, State.DEGRADED})
 def many(n: int, noun: str) -> str:
     """``1 monitor``, ``1,815 monitors``."""
     return f"{n:,} {noun if n == 1 else noun + 's'}"
-
-
-def first_names(names: Sequence[str], n: int) -> str:
-    """``a, b, c and 309 more`` of ``n`` monitors whose first ``names`` are known."""
-    if n <= len(names):
-        return joined(list(names))
-    return f"{', '.join(names)} and {n - len(names):,} more"
 
 
 def is_passive(url: str) -> bool:
