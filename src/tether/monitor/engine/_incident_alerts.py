@@ -20,6 +20,14 @@ class IncidentAlerts(IncidentLedger):
 
     __slots__ = ()
 
+    @staticmethod
+    def _channels(route: Route, member: Member) -> tuple[str, ...]:
+        """The monitor's channels, and those of the escalation steps it has reached."""
+        out = list(route.channels)
+        for step in route.escalate[: member.escalated]:
+            out += [c for c in step.alerts if c not in out]
+        return tuple(out)
+
     def _say(
         self,
         incident: Incident,
@@ -38,14 +46,6 @@ class IncidentAlerts(IncidentLedger):
             book.opened_to = channels
         payload = self._payload(incident, name, event, now, member, route, then)
         return alerts_to(channels, dedup_key(incident, name, event, now), payload)
-
-    @staticmethod
-    def _channels(route: Route, member: Member) -> tuple[str, ...]:
-        """The monitor's channels, and those of the escalation steps it has reached."""
-        out = list(route.channels)
-        for step in route.escalate[: member.escalated]:
-            out += [c for c in step.alerts if c not in out]
-        return tuple(out)
 
     def _payload(
         self,

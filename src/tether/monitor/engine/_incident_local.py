@@ -18,7 +18,6 @@ from tether.monitor._records import (
     LocationFact,
     Member,
     Move,
-    ProbeRecord,
     TimelineEntry,
 )
 from tether.monitor.engine._correlate import Failures, IncidentGroup
@@ -59,17 +58,19 @@ class LocalIncidents(IncidentAlerts):
         self,
         name: str,
         group: IncidentGroup,
-        record: ProbeRecord,
+        check_detail: str | None,
         now: float,
         facts: Mapping[str, LocationFact],
         failures: Failures,
     ) -> list[Event]:
+        """``name`` is down for this machine's cause (``group``); ``check_detail`` is what
+        its check said, the detail of the incident it opens."""
         held = self.hold(name, now)
         existing = self._keyed(LOCAL)
         member = Member(now, alerted=held is None, opener=existing is None, locations=facts)
         host = failures.host_of(name)
         if existing is None:
-            detail = f"{group.cause}: {record.detail}" if record.detail else group.cause
+            detail = f"{group.cause}: {check_detail}" if check_detail else group.cause
             incident = self._open_new(LOCAL, group.kind, detail, name, member, now, host)
             self._books[incident.id].cause = group.cause
             if held:

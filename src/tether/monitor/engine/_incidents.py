@@ -174,7 +174,7 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
             if group is None:
                 return []
             if group.key == LOCAL:
-                events = self._down_local(name, group, record, now, facts, down)
+                events = self._down_local(name, group, record.detail, now, facts, down)
             else:
                 events = self._down(name, group, record, now, facts, down)
             return events + self._end_partial(name, now, facts, superseded_by=events[0].incident)
