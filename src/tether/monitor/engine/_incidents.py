@@ -140,7 +140,8 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
 
         ``locations`` is what each of the monitor's locations sees (``Quorum.locations``),
         for a monitor of more than one: its incident's detail and alerts name them."""
-        return self._moved(self._changed(change, record, down, hosts, locations))
+        facts = dict(locations) if locations is not None and len(locations) > 1 else {}
+        return self._moved(self._changed(change, record, down, hosts, facts))
 
     def _changed(
         self,
@@ -148,10 +149,10 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
         record: ProbeRecord | None,
         down: Iterable[Observation] | Failures,
         hosts: Mapping[str, str],
-        locations: Mapping[str, LocationFact] | None = None,
+        facts: dict[str, LocationFact],
     ) -> list[Event]:
+        """:meth:`changed`, ``facts`` what its locations see when there are several."""
         name, now = change.monitor, change.at
-        facts = dict(locations) if locations is not None and len(locations) > 1 else {}
         if change.new is State.DOWN and record is not None:
             if not isinstance(down, Failures):
                 failures = Failures(hosts)
@@ -168,7 +169,7 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
                     return self._resumed(within, name, member, now)
                 # Resumed, and failing for another cause now: it leaves the paused one.
                 left = self._leave(name, now, "changed")
-                events = self._changed(change, record, down, hosts, locations)
+                events = self._changed(change, record, down, hosts, facts)
                 return left + events
             group = down.group_of(name, self.correlation)
             if group is None:
