@@ -36,7 +36,8 @@ from tether.monitor._state import State
 from tether.monitor.engine import _correlate
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incidents import Event, IncidentEngine, Joined, Reminder, Route
+from tether.monitor.engine._incident_events import Event, Joined, Reminder, Route
+from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 KINDS = (Kind.CONNECT_REFUSED, Kind.CONNECT_REFUSED, Kind.HTTP_SERVER_ERROR)

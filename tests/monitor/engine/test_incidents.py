@@ -14,12 +14,11 @@ from tether._kinds import Kind
 from tether.monitor._records import Incident, Member, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incidents import (
+from tether.monitor.engine._incident_events import (
     Escalated,
     Escalation,
     Event,
     Held,
-    IncidentEngine,
     Joined,
     Left,
     Opened,
@@ -28,6 +27,7 @@ from tether.monitor.engine._incidents import (
     Resolved,
     Route,
 )
+from tether.monitor.engine._incidents import IncidentEngine
 
 
 def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:

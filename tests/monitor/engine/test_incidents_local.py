@@ -14,20 +14,19 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import LEADER_LAG, Correlation, Failures, leader_rules
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incidents import (
-    GROUPED_EVERY,
-    NAMES_SHOWN,
+from tether.monitor.engine._incident_books import GROUPED_EVERY, NAMES_SHOWN
+from tether.monitor.engine._incident_events import (
     Escalation,
     Event,
     Folded,
     Held,
-    IncidentEngine,
     Joined,
     Opened,
     Released,
     Route,
     Updated,
 )
+from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 REFUSED = Kind.CONNECT_REFUSED

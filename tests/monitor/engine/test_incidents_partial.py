@@ -14,16 +14,16 @@ from tether.monitor._records import Incident, LocationFact, LocationState, Membe
 from tether.monitor._state import State
 from tether.monitor.alerts import body, subject
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incidents import (
+from tether.monitor.engine._incident_events import (
     Escalation,
     Event,
     Held,
-    IncidentEngine,
     Noted,
     Opened,
     Released,
     Route,
 )
+from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
 
 T0 = 1_800_000_000.0

@@ -50,10 +50,9 @@ locations fail, fewer than the quorum, with ``partial_alerts``) reads::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from tether._catalogue import CATALOGUE
-from tether._plural import joined
+from tether._plural import and_more, joined
 from tether.monitor._records import RESOLVING, AlertPayload, LocationFact
 
 __all__ = ["body", "subject"]
@@ -121,7 +120,7 @@ def body(payload: AlertPayload) -> str:
         lines.append(f"At: {_when(payload.at)}")
     if payload.host_count is not None and payload.monitors and payload.event != "incident.resolved":
         n = payload.monitor_count or len(payload.monitors)
-        lines.append(f"Monitors ({n:,}): {_first(payload.monitors, n)}")
+        lines.append(f"Monitors ({n:,}): {and_more(payload.monitors, n)}")
     if payload.locations:
         lines.append("Locations:")
         lines += [f"  {name}: {_seen(fact)}" for name, fact in payload.locations.items()]
@@ -148,13 +147,6 @@ def _about_many(payload: AlertPayload) -> str:
         return f"{incident}: {_one_line(news)}"
     where = f" on {hosts:,} host{'' if hosts == 1 else 's'}" if hosts else ""
     return f"{monitors}{where}: {_reason(payload)} ({incident})"
-
-
-def _first(names: Sequence[str], n: int) -> str:
-    """``a, b, c and 1,197 more``."""
-    if n <= len(names):
-        return joined(list(names))
-    return f"{', '.join(names)} and {n - len(names):,} more"
 
 
 def _seen(fact: LocationFact) -> str:

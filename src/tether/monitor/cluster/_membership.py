@@ -26,7 +26,7 @@ from tether.monitor.store._shares import monitors_in, shard_of
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor
-    from tether.monitor.engine._incidents import Event as IncidentEvent
+    from tether.monitor.engine._incident_events import Event as IncidentEvent
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
     from tether.monitor.store import Store
 

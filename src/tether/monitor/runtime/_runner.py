@@ -57,15 +57,15 @@ from tether.monitor.engine._detect import (
 )
 from tether.monitor.engine._heartbeat import TokenIndex, missed
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incidents import (
+from tether.monitor.engine._incident_events import (
     Escalation,
-    IncidentEngine,
     Opened,
     Route,
 )
-from tether.monitor.engine._incidents import (
+from tether.monitor.engine._incident_events import (
     Event as IncidentEvent,
 )
+from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
