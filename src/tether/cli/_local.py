@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from tether.cli._remote import remote
 from tether.cli._shared import (
@@ -28,6 +28,9 @@ from tether.cli._shared import (
 if TYPE_CHECKING:
     from tether.cli._shared import Commands
     from tether.monitor import MonitorConfig, Store
+
+_Doc = TypeVar("_Doc", bound=Mapping[str, object])
+"""A command's document (``tether status``, ``history``, ``incidents``), typed."""
 
 
 def _check_config_parser(commands: Commands) -> None:
@@ -354,9 +357,7 @@ def _status(path: str, *, as_json: bool) -> int:
     return EXIT_FAILURE if outage else EXIT_OK
 
 
-def _print_report(
-    report: Mapping[str, Any], as_json: bool, as_text: Callable[[Mapping[str, Any]], str]
-) -> None:
+def _print_report(report: _Doc, as_json: bool, as_text: Callable[[_Doc], str]) -> None:
     if as_json:
         print_json(report)
     else:

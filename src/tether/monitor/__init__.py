@@ -42,7 +42,6 @@ if TYPE_CHECKING:
         history_text,
         incidents_report,
         incidents_text,
-        status_text,
     )
     from tether.monitor.reports._uptime import format_uptime, uptimes
     from tether.monitor.runtime._app import channels_for, run_monitor
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
     from tether.monitor.store import Store, StoreError, open_store
     from tether.monitor.web._actions import acknowledge
     from tether.monitor.web._dashboard import status_report
+    from tether.monitor.web._statustext import status_text
 
 __all__ = [
     "AlertPayload",
@@ -123,7 +123,7 @@ _LAZY = {
     "run_demo": "tether.monitor.runtime._demo",
     "run_monitor": "tether.monitor.runtime._app",
     "status_report": "tether.monitor.web._dashboard",
-    "status_text": "tether.monitor.reports._documents",
+    "status_text": "tether.monitor.web._statustext",
     "uptimes": "tether.monitor.reports._uptime",
 }
 

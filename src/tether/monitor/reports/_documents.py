@@ -1,6 +1,8 @@
 """What the store holds, as JSON: one shape for a check, a roll-up and an incident, used by
 the dashboard's APIs and by ``tether status``, ``history`` and ``incidents``, whose text is
-rendered from the same documents (so it is redacted alike).
+rendered from the same documents (so it is redacted alike): ``history`` and ``incidents``
+here, ``status`` (the dashboard's document) in :mod:`tether.monitor.web._statustext`.
+Each document is a :class:`~typing.TypedDict` (:class:`IncidentDoc`, :class:`ResultDoc`...).
 
 Times are ISO 8601 in UTC, to the second; URLs go through
 :func:`~tether._redact.redact_url` and free text through
@@ -12,20 +14,26 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, overload
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, NotRequired, TypedDict, overload
 
 from tether._durations import human_duration
 from tether._redact import redact_text
-from tether._table import table_lines, text_table
+from tether._table import text_table
 from tether.monitor._records import Incident, LocationFact, Move, Stint, kind_text, stints
-from tether.monitor.reports._uptime import format_uptime
 
 if TYPE_CHECKING:
     from tether.monitor.store import ProbeRecord, Rollup, Store
 
 __all__ = [
     "PHASES",
+    "HistoryReport",
+    "IncidentDoc",
+    "IncidentsReport",
+    "LocationDoc",
+    "MemberDoc",
+    "ResultDoc",
+    "RollupDoc",
     "history_report",
     "history_text",
     "incident_json",
@@ -38,13 +46,113 @@ __all__ = [
     "result_json",
     "rollup_json",
     "round_ms",
-    "status_text",
+    "table_time",
 ]
 
 PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "ttfb", "transfer", "http")
 """The stored phases in the order they run (the store keeps them in any order): a check
 splits the probe's ``http`` phase into ``ttfb`` and ``transfer``; ``http`` is what an
 exchange that saw no byte keeps, and what results stored before the split hold."""
+
+
+# -- the documents ---------------------------------------------------------------------------
+# Each a TypedDict: the JSON is the contract, so a document stays the dict it was built
+# as (its keys in the order written here) while mypy knows every field.
+
+
+class TimelineDoc(TypedDict):
+    at: str
+    event: str
+    detail: str | None
+
+
+Span = TypedDict("Span", {"from": str, "until": str | None})
+"""A span a monitor was paused in (``from`` is a keyword: written as a call)."""
+
+
+class MemberDoc(TypedDict):
+    """A monitor's time in an incident (:func:`members_json`)."""
+
+    monitor: str
+    joined: str
+    left: str | None
+    why_joined: str
+    why_left: str | None
+    down_s: float
+    paused: list[Span]
+
+
+class IncidentDoc(TypedDict):
+    """An incident (:func:`incident_json`); ``members`` where its membership was read.
+    A list's incident (the dashboard's ``IncidentBrief``) adds ``monitors_count`` and
+    ``timeline_count``, what it has of each beyond those shown."""
+
+    id: int
+    key: str
+    partial: bool
+    monitors: list[str]
+    kind: str
+    detail: str | None
+    hint: str | None
+    open: bool
+    acknowledged: str | None
+    opened: str
+    resolved: str | None
+    duration_s: float
+    timeline: list[TimelineDoc]
+    members: NotRequired[list[MemberDoc]]
+
+
+class LocationDoc(TypedDict):
+    """What one location sees of a monitor (:func:`location_json`)."""
+
+    location: str
+    state: str
+    kind: str | None
+    detail: str | None
+    since: str | None
+
+
+class ResultDoc(TypedDict):
+    """One stored check (:func:`result_json`)."""
+
+    at: str
+    ok: bool
+    kind: str | None
+    detail: str | None
+    latency_ms: float | None
+    conditions: list[str]
+    phases: dict[str, float | None]
+
+
+class RollupDoc(TypedDict):
+    """One roll-up bucket (:func:`rollup_json`)."""
+
+    start: str
+    checks: int
+    failed: int
+    uptime_pct: float | None
+    latency_avg_ms: float | None
+    latency_max_ms: float | None
+    failures: dict[str, int]
+
+
+class HistoryReport(TypedDict):
+    """``tether history --json`` (:func:`history_report`): ``per`` and ``rollups``, or
+    ``results``."""
+
+    now: str
+    monitor: str
+    per: NotRequired[str]
+    rollups: NotRequired[list[RollupDoc]]
+    results: NotRequired[list[ResultDoc]]
+
+
+class IncidentsReport(TypedDict):
+    """``tether incidents --json`` (:func:`incidents_report`), as ``/api/incidents``."""
+
+    now: str
+    incidents: list[IncidentDoc]
 
 
 @overload
@@ -74,11 +182,11 @@ def redacted(value: str | None) -> str | None:
 
 def incident_json(
     incident: Incident, now: float, moves: Sequence[Move] | None = None
-) -> dict[str, Any]:
+) -> IncidentDoc:
     """An incident: cause, fix, monitors, times, timeline; with its membership history
     (``moves``), ``members``: each monitor's time in it (:func:`members_json`)."""
     opened, resolved = incident.opened, incident.resolved
-    out = {
+    out: IncidentDoc = {
         "id": incident.id,
         "key": redact_text(incident.key),
         "partial": incident.is_partial,
@@ -101,7 +209,7 @@ def incident_json(
     return out
 
 
-def members_json(moves: Sequence[Move], now: float) -> list[dict[str, Any]]:
+def members_json(moves: Sequence[Move], now: float) -> list[MemberDoc]:
     """Each monitor's time in an incident, from its membership history, in the order
     they joined: ``joined`` and ``left`` (null while it is in), why (``why_joined``:
     ``down``, or the incident it was folded in from; ``why_left``: ``up``, ``paused``,
@@ -113,7 +221,7 @@ def members_json(moves: Sequence[Move], now: float) -> list[dict[str, Any]]:
     return [stint_json(s, now) for s in spans]
 
 
-def stint_json(stint: Stint, now: float) -> dict[str, Any]:
+def stint_json(stint: Stint, now: float) -> MemberDoc:
     return {
         "monitor": stint.monitor,
         "joined": iso(stint.start),
@@ -125,7 +233,7 @@ def stint_json(stint: Stint, now: float) -> dict[str, Any]:
     }
 
 
-def location_json(location: str, fact: LocationFact) -> dict[str, Any]:
+def location_json(location: str, fact: LocationFact) -> LocationDoc:
     """What one location sees of a monitor: its ``state`` there, the ``kind`` and
     ``detail`` of its failure (``kind`` is null where it does not fail, ``condition`` for
     conditions not met), and ``since`` when it has been in that state there."""
@@ -138,7 +246,7 @@ def location_json(location: str, fact: LocationFact) -> dict[str, Any]:
     }
 
 
-def result_json(record: ProbeRecord) -> dict[str, Any]:
+def result_json(record: ProbeRecord) -> ResultDoc:
     """One stored check: outcome, why, latency, resolved conditions, phase timings."""
     return {
         "at": iso(record.ts),
@@ -153,12 +261,12 @@ def result_json(record: ProbeRecord) -> dict[str, Any]:
     }
 
 
-def _phase_order(item: tuple[str, Any]) -> tuple[int, str]:
+def _phase_order(item: tuple[str, float]) -> tuple[int, str]:
     name = item[0]
     return (PHASES.index(name) if name in PHASES else len(PHASES), name)
 
 
-def rollup_json(rollup: Rollup) -> dict[str, Any]:
+def rollup_json(rollup: Rollup) -> RollupDoc:
     """One roll-up bucket: checks, uptime, latency, failures by kind."""
     uptime = 100.0 * rollup.ok_count / rollup.count if rollup.count else None
     return {
@@ -174,19 +282,20 @@ def rollup_json(rollup: Rollup) -> dict[str, Any]:
 
 def history_report(
     store: Store, monitor: str, now: float, *, limit: int, per: str | None
-) -> dict[str, Any]:
+) -> HistoryReport:
     """``tether history --json``: ``monitor``'s latest ``limit`` results, or with ``per``
     its latest ``limit`` roll-ups per minute, hour or day; newest first either way."""
-    out: dict[str, Any] = {"now": iso(now), "monitor": monitor}
+    out: HistoryReport = {"now": iso(now), "monitor": monitor}
     if per:
         latest = store.rollups(monitor, per)[-limit:] if limit > 0 else []
-        out.update(per=per, rollups=[rollup_json(r) for r in reversed(latest)])
+        out["per"] = per
+        out["rollups"] = [rollup_json(r) for r in reversed(latest)]
     else:
         out["results"] = [result_json(r) for r in store.results(monitor, limit=limit)]
     return out
 
 
-def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -> dict[str, Any]:
+def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -> IncidentsReport:
     """``tether incidents --json``: the incidents, newest first, as ``/api/incidents``."""
     found = store.incidents(open_only=open_only, limit=limit)
     moves = store.membership([i.id for i in found])
@@ -199,65 +308,14 @@ def incidents_report(store: Store, now: float, *, open_only: bool, limit: int) -
 # -- the same documents as text, for the terminal --------------------------------------------
 
 
-def status_text(report: Mapping[str, Any]) -> str:
-    """``tether status``: a table of the monitors (``rows`` of the status document), each
-    of several locations followed by a line per location, then the open incidents."""
-    rows = []
-    for m in report["rows"]:
-        shares = (format_uptime(m["uptime"]["24h"]), format_uptime(m["uptime"]["30d"]))
-        check = m["last_check"]
-        if check is None:
-            rows.append((m["name"], m["state"], "no result yet", "", *shares, ""))
-            continue
-        failure = m["last_failure"]
-        detail = ""
-        if not check["ok"] and failure is not None and failure["at"] == check["at"]:
-            detail = failure["detail"] or ""
-        verdict = "ok" if check["ok"] else (check["kind"] or "failed")
-        rows.append((m["name"], m["state"], verdict, _at(check["at"]), *shares, detail))
-    header, *lines = table_lines(
-        ("monitor", "state", "latest", "at (UTC)", "up 24h", "up 30d", "detail"), rows
-    )
-    out = header
-    for m, line in zip(report["rows"], lines, strict=True):
-        out += line
-        out += "".join(_location_line(where, report["now"]) for where in m.get("locations", ()))
-    out += "\n"
-    if not report["open_incidents"]:
-        out += "no open incident\n"
-    for i in report["open_incidents"]:
-        acked = f", acknowledged {_at(i['acknowledged'])}" if i["acknowledged"] else ""
-        partial = ", partial" if i["partial"] else ""
-        names = ", ".join(i["monitors"])
-        more = i.get("monitors_count", len(i["monitors"])) - len(i["monitors"])
-        if more > 0:
-            names += f" and {more:,} more"
-        out += (
-            f"incident {i['id']} open since {_at(i['opened'])}{acked}{partial}: {i['kind']}: "
-            f"{i['detail']} ({names})\n"
-        )
-    return out
-
-
-def _location_line(where: Mapping[str, Any], now: str | None) -> str:
-    """``  east: down since 14:05 (connect.timeout)``: the time of day alone when it is
-    today's (UTC), as the table's times are."""
-    since = where["since"]
-    when = ""
-    if since is not None:
-        when = f" since {since[11:16] if now and since[:10] == now[:10] else _at(since)[:16]}"
-    why = f" ({where['kind']})" if where["kind"] else ""
-    return f"  {where['location']}: {where['state']}{when}{why}\n"
-
-
-def history_text(report: Mapping[str, Any]) -> str:
+def history_text(report: HistoryReport) -> str:
     """``tether history``: the results newest first, or the roll-ups oldest first (as a
     time series reads)."""
     rows: list[tuple[str, ...]]
     if "rollups" in report:
         rows = [
             (
-                _at(r["start"]),
+                table_time(r["start"]),
                 str(r["checks"]),
                 "-" if r["uptime_pct"] is None else f"{r['uptime_pct']:.1f}%",
                 _ms(r["latency_avg_ms"]),
@@ -268,24 +326,24 @@ def history_text(report: Mapping[str, Any]) -> str:
         header = (f"{report['per']} (UTC)", "checks", "ok", "avg ms", "failures")
         return text_table(header, rows)
     rows = [
-        (_at(r["at"]), _verdict(r), _ms(r["latency_ms"]), r["detail"] or "")
+        (table_time(r["at"]), _verdict(r), _ms(r["latency_ms"]), r["detail"] or "")
         for r in report["results"]
     ]
     return text_table(("at (UTC)", "result", "ms", "detail"), rows)
 
 
-def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
+def incidents_text(report: IncidentsReport, *, open_only: bool) -> str:
     """``tether incidents``: each incident with its cause, fix and timeline."""
     if not report["incidents"]:
         return "no open incident\n" if open_only else "no incident\n"
     out = ""
     for i in report["incidents"]:
-        state = f"resolved {_at(i['resolved'])}" if i["resolved"] else "OPEN"
+        state = f"resolved {table_time(i['resolved'])}" if i["resolved"] else "OPEN"
         if i["acknowledged"] and not i["resolved"]:
-            state += f", acknowledged {_at(i['acknowledged'])}"
+            state += f", acknowledged {table_time(i['acknowledged'])}"
         if i["partial"]:
             state += ", partial"
-        out += f"incident {i['id']} ({state}), opened {_at(i['opened'])}: {i['kind']}\n"
+        out += f"incident {i['id']} ({state}), opened {table_time(i['opened'])}: {i['kind']}\n"
         out += f"  {i['detail']}\n"
         out += f"  monitors: {', '.join(i['monitors'])}\n"
         for m in i.get("members", ()):
@@ -293,14 +351,14 @@ def incidents_text(report: Mapping[str, Any], *, open_only: bool) -> str:
         if i["hint"]:
             out += f"  fix: {i['hint']}\n"
         for entry in i["timeline"]:
-            out += f"  {_at(entry['at'])}  {entry['event']}: {entry['detail']}\n"
+            out += f"  {table_time(entry['at'])}  {entry['event']}: {entry['detail']}\n"
     return out
 
 
-def _member_line(m: Mapping[str, Any]) -> str:
+def _member_line(m: MemberDoc) -> str:
     """``www: in from 2027-01-15 08:01:00 (down) to 08:04:00 (up), 3 min 0 s``."""
-    start = _at(m["joined"])
-    end = "now" if m["left"] is None else _at(m["left"]).removeprefix(start[:11])
+    start = table_time(m["joined"])
+    end = "now" if m["left"] is None else table_time(m["left"]).removeprefix(start[:11])
     left = "" if m["why_left"] is None else f" ({m['why_left']})"
     n = len(m["paused"])
     paused = "" if not n else f", paused {'once' if n == 1 else f'{n} times'}"
@@ -308,12 +366,12 @@ def _member_line(m: Mapping[str, Any]) -> str:
     return f"{m['monitor']}: in from {start} ({m['why_joined']}) to {end}{left}, {took}{paused}"
 
 
-def _at(when: str | None) -> str:
+def table_time(when: str | None) -> str:
     """An ISO time of a document as the tables show it: ``2027-01-15 08:00:00``."""
     return "-" if when is None else when.replace("T", " ").removesuffix("Z")
 
 
-def _verdict(result: Mapping[str, Any]) -> str:
+def _verdict(result: ResultDoc) -> str:
     return "ok" if result["ok"] else (result["kind"] or "failed")
 
 

@@ -40,7 +40,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 from urllib.parse import quote
 
 from aiohttp import web
@@ -62,7 +62,9 @@ if TYPE_CHECKING:
 __all__ = [
     "NOTE_MAX",
     "ActionHandlers",
+    "AuditDoc",
     "Forms",
+    "WindowDoc",
     "acknowledge",
     "action_handlers",
     "audit_json",
@@ -114,7 +116,34 @@ def forms_for(request: web.Request) -> Forms | None:
 # -- JSON -------------------------------------------------------------------------------------
 
 
-def audit_json(entry: AuditEntry) -> dict[str, Any]:
+class AuditDoc(TypedDict):
+    """An audit entry (``/api/audit``); ``params`` as the write was given them (redacted),
+    whatever the action takes."""
+
+    id: int | None
+    at: str
+    who: str
+    via: str
+    action: str
+    target: str
+    params: dict[str, object]
+
+
+class WindowDoc(TypedDict):
+    """A maintenance window (``/api/maintenance``)."""
+
+    id: int
+    monitors: list[str]
+    start: str
+    end: str
+    reason: str
+    opened_by: str
+    closed: str | None
+    closed_by: str | None
+    open: bool
+
+
+def audit_json(entry: AuditEntry) -> AuditDoc:
     """An audit entry as ``/api/audit`` shows it."""
     return {
         "id": entry.id,
@@ -127,7 +156,7 @@ def audit_json(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def window_json(window: Window, now: float) -> dict[str, Any]:
+def window_json(window: Window, now: float) -> WindowDoc:
     """A maintenance window opened at run time."""
     return {
         "id": window.id,
@@ -152,7 +181,7 @@ def openapi() -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _Body:
-    fields: dict[str, Any]
+    fields: dict[str, object]
     form: bool
     """It came from a form: the answer is a 303 back to the page."""
     back: str | None
@@ -170,7 +199,7 @@ async def _read(request: web.Request) -> _Body | bytes:
             return raw
     if request.content_type in _FORM_TYPES:
         form = await request.post()
-        fields: dict[str, Any] = {}
+        fields: dict[str, object] = {}
         for key in set(form.keys()) - {"csrf", "back"}:
             values = [v for v in form.getall(key) if isinstance(v, str)]
             fields[key] = values if key == "monitors" else (values[0] if values else "")
@@ -241,7 +270,7 @@ def _number(value: object, name: str, *, most: float, want: str) -> float:
         raise refusal(exc.status, str(exc)) from None
 
 
-def _answer(body: _Body, doc: Mapping[str, Any], back: str, status: int = 200) -> web.Response:
+def _answer(body: _Body, doc: Mapping[str, object], back: str, status: int = 200) -> web.Response:
     """The JSON answer, or for a form a 303 back to the page it was sent from."""
     if body.form:
         given = body.back

@@ -80,6 +80,7 @@ from tether.monitor.alerts import ChannelStatus
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.reports._documents import (
+    IncidentDoc,
     incident_json,
     iso,
     location_json,
@@ -392,10 +393,13 @@ def incident_brief(incident: Incident, now: float) -> IncidentBrief:
             kept = (timeline[0], *timeline[len(timeline) - TIMELINE_SHOWN + 1 :])
         first = tuple(heapq.nsmallest(MEMBERS_SHOWN, monitors))
         shown = dataclasses.replace(incident, monitors=first, timeline=kept)
-    doc = incident_json(shown, now)
-    doc["monitors_count"] = len(monitors)
-    doc["timeline_count"] = len(timeline)
-    return doc
+    return brief(incident_json(shown, now), len(monitors), len(timeline))
+
+
+def brief(doc: IncidentDoc, monitors_count: int, timeline_count: int) -> IncidentBrief:
+    """``doc`` with how many monitors and timeline entries its incident has (an
+    :class:`IncidentBrief`: a new dict, its keys in the same order)."""
+    return {**doc, "monitors_count": monitors_count, "timeline_count": timeline_count}
 
 
 SHOWN: Final = (MEMBERS_SHOWN, TIMELINE_SHOWN)
@@ -406,10 +410,7 @@ keeps of each incident: what :func:`incident_brief` would show of it whole."""
 def listed_brief(listed: Listed, now: float) -> IncidentBrief:
     """An incident read for a list (with :data:`SHOWN`) as :func:`incident_brief` shows
     it whole: the same document, its monitors and timeline read no further than shown."""
-    doc = incident_json(listed.incident, now)
-    doc["monitors_count"] = listed.monitors_count
-    doc["timeline_count"] = listed.timeline_count
-    return doc
+    return brief(incident_json(listed.incident, now), listed.monitors_count, listed.timeline_count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -661,10 +662,9 @@ def build_incident(snap: Snapshot, incident_id: int) -> IncidentBrief | None:
     if incident is None:
         return None
     moves = snap.store.membership([incident_id]).get(incident_id, ())
-    doc = incident_json(incident, snap.now, moves)
-    doc["monitors_count"] = len(incident.monitors)
-    doc["timeline_count"] = len(incident.timeline)
-    return doc
+    return brief(
+        incident_json(incident, snap.now, moves), len(incident.monitors), len(incident.timeline)
+    )
 
 
 async def status_document(

@@ -10,15 +10,24 @@ monitor's window, a certificate) are made here.
 
 An incident, a stored result, a roll-up and a location's view are the reports' documents
 (:mod:`tether.monitor.reports._documents`), shared with ``tether incidents`` and the
-status pages, and stay mappings here (:data:`IncidentBrief`).
+status pages; a list's incident (:class:`IncidentBrief`) and a location on a monitor's
+head (:class:`Location`) add what the dashboard alone shows of them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from tether._durations import format_duration
-from tether.monitor.reports._documents import iso, redacted, round_ms
+from tether.monitor.reports._documents import (
+    IncidentDoc,
+    LocationDoc,
+    ResultDoc,
+    RollupDoc,
+    iso,
+    redacted,
+    round_ms,
+)
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
@@ -36,7 +45,9 @@ __all__ = [
     "Columns",
     "Failure",
     "Head",
+    "IncidentBrief",
     "IncidentsDoc",
+    "Location",
     "MonitorDoc",
     "Quorum",
     "Row",
@@ -57,9 +68,20 @@ __all__ = [
     "view_json",
 ]
 
-IncidentBrief = dict[str, Any]
-"""An incident as a list shows it: the reports' ``incident_json`` with
-``monitors_count``, ``timeline_count`` and, where its membership was read, ``members``."""
+
+class IncidentBrief(IncidentDoc):
+    """An incident as a list shows it: the reports' ``incident_json`` (with, where its
+    membership was read, ``members``) and how many monitors and timeline entries it has,
+    shown or not."""
+
+    monitors_count: int
+    timeline_count: int
+
+
+class Location(LocationDoc):
+    """What one location sees of a monitor, and whether any instance there is alive."""
+
+    live: bool
 
 
 # -- the parts ------------------------------------------------------------------------------
@@ -172,7 +194,7 @@ class Head(TypedDict):
     for_s: float | None
     last_check: Check | None
     certificate: Certificate | None
-    locations: NotRequired[list[dict[str, Any]]]
+    locations: NotRequired[list[Location]]
     quorum: NotRequired[Quorum]
 
 
@@ -231,8 +253,8 @@ class MonitorDoc(Head, TrafficPart):
     checked: str
     conditions: list[str]
     series: str
-    results: list[dict[str, Any]]
-    hourly: list[dict[str, Any]]
+    results: list[ResultDoc]
+    hourly: list[RollupDoc]
     incidents: list[IncidentBrief]
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import quote
 
 from markupsafe import Markup
@@ -40,8 +40,11 @@ from tether.monitor.web._dashboard import (
 from tether.monitor.web._documents import (
     ClusterDoc,
     Head,
+    IncidentBrief,
     IncidentsDoc,
+    Location,
     MonitorDoc,
+    SparkPoint,
     StatusDoc,
     Traffic,
 )
@@ -52,6 +55,7 @@ from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
+    from tether.monitor.reports._documents import ResultDoc
     from tether.monitor.store._base import StoreError, StoreHealth
     from tether.monitor.web._actions import Forms
 
@@ -102,6 +106,63 @@ def store_banner(health: StoreHealth) -> Markup:
     ) + Markup("\n")
 
 
+# -- what the templates draw: each a TypedDict, as the documents they are drawn from --------
+
+
+class Spark(TypedDict):
+    """A row's sparkline (:func:`sparkline`): the line's points, the latest as a dot, and
+    where the failed minutes' marks go."""
+
+    width: int
+    height: int
+    label: str
+    bottom: float
+    path: str
+    dot: tuple[float, float] | None
+    fails: list[float]
+
+
+class ClusterLine(TypedDict):
+    """The overview's line on the cluster (:func:`_cluster`): each part with whether it
+    is trouble."""
+
+    alive: int
+    parts: list[tuple[str, bool]]
+    title: str
+
+
+class Heartbeat(TypedDict):
+    """A monitor's last checks (:func:`heartbeat`): each its outcome and its title."""
+
+    blocks: list[tuple[str, str]]
+    label: str
+
+
+class Bar(TypedDict):
+    """An incident on a monitor's time axis, its timeline's events as marks on it."""
+
+    id: int
+    state: str
+    layer: str
+    x: float
+    y: int
+    width: float
+    title: str
+    marks: list[tuple[float, str]]
+
+
+class Timeline(TypedDict):
+    """A monitor's incidents over one range (:func:`timeline`)."""
+
+    span: str
+    width: int
+    height: int
+    top: int
+    lane: int
+    ticks: list[tuple[float, str, str]]
+    bars: list[Bar]
+
+
 # -- the overview ---------------------------------------------------------------------------
 
 
@@ -110,7 +171,7 @@ def _unix(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
 
 
-def sparkline(points: Sequence[Mapping[str, Any]], now: str) -> dict[str, Any] | None:
+def sparkline(points: Sequence[SparkPoint], now: str) -> Spark | None:
     """A sparkline's shapes (``None``: no checks): each minute's average latency as a
     line and each minute with a failure as a red mark; time runs left to right over the
     last hour, so a young monitor's line starts late."""
@@ -121,11 +182,9 @@ def sparkline(points: Sequence[Mapping[str, Any]], now: str) -> dict[str, Any] |
     def x(at: str) -> float:
         return SPARK_WIDTH * (1 - (end - _unix(at)) / SPARKLINE_WINDOW)
 
-    timed = [p for p in points if p["latency_ms"] is not None]
-    top = max((p["latency_ms"] for p in timed), default=0.0) or 1.0
-    line = [
-        (x(p["at"]), SPARK_HEIGHT - 2 - p["latency_ms"] / top * (SPARK_HEIGHT - 4)) for p in timed
-    ]
+    timed = [(p["at"], ms) for p in points if (ms := p["latency_ms"]) is not None]
+    top = max((ms for _, ms in timed), default=0.0) or 1.0
+    line = [(x(at), SPARK_HEIGHT - 2 - ms / top * (SPARK_HEIGHT - 4)) for at, ms in timed]
     checks = sum(p["checks"] for p in points)
     failed = sum(p["failed"] for p in points)
     return {
@@ -140,7 +199,7 @@ def sparkline(points: Sequence[Mapping[str, Any]], now: str) -> dict[str, Any] |
     }
 
 
-def _place_title(where: Mapping[str, Any]) -> str:
+def _place_title(where: Location) -> str:
     """What a location's state rests on, for its tooltip: the kind and detail of its
     failure, or since when it has been in its state."""
     if not where["live"]:
@@ -164,7 +223,7 @@ def places(row: Head) -> list[dict[str, str]]:
     ]
 
 
-def _cluster(cluster: ClusterDoc) -> dict[str, Any] | None:
+def _cluster(cluster: ClusterDoc) -> ClusterLine | None:
     """``3 instances: east (leader), west, local``, a location with no live instance in
     red (each part with whether it is); ``None`` for one instance at one location."""
     live = cluster["live"] or {}
@@ -240,7 +299,7 @@ def kind_text_of(kind: str | None) -> str:
     return CONDITION if kind is None else kind
 
 
-def heartbeat(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def heartbeat(results: Sequence[ResultDoc]) -> Heartbeat:
     """The last :data:`HEARTBEATS` checks, oldest first, each its outcome and its title
     (time, outcome, kind and latency), and the bar's label."""
     beats = list(reversed(results[:HEARTBEATS]))
@@ -257,7 +316,7 @@ def heartbeat(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"blocks": blocks, "label": f"last {count(len(beats), 'check')}: {failed} failed"}
 
 
-def timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> dict[str, Any]:
+def timeline(incidents: Sequence[IncidentBrief], now: str, span: str) -> Timeline:
     """The shapes of the monitor's incidents over the last ``span`` on a time axis: each
     incident a bar from when it opened to when it was resolved (or now), or, with the
     monitor's own ``members`` lines, from when it joined to when it left (or now),
@@ -283,7 +342,7 @@ def timeline(incidents: Sequence[Mapping[str, Any]], now: str, span: str) -> dic
         at = iso(start + (end - start) * k / 4) or ""
         label = at[5:16].replace("T", " ") if span != "1h" else at[11:16]
         ticks.append((width * k / 4, label, "start" if k == 0 else "end" if k == 4 else "middle"))
-    bars = []
+    bars: list[Bar] = []
     for n, i in enumerate(shown):
         x0 = x(_unix(i["opened"]))
         x1 = x(end if i["resolved"] is None else _unix(i["resolved"]))
@@ -374,7 +433,7 @@ def monitor_page(doc: MonitorDoc, banner: Markup = EMPTY, forms: Forms | None = 
 
 
 def incident_card(
-    incident: Mapping[str, Any], *, timeline: bool, forms: Forms | None = None, back: str = "/"
+    incident: IncidentBrief, *, timeline: bool, forms: Forms | None = None, back: str = "/"
 ) -> Markup:
     """One incident as the pages show it (``_incidents.html``'s ``incident``)."""
     return macro("_incidents.html", "incident")(incident, timeline, forms, back)

@@ -39,7 +39,7 @@ import importlib.resources
 import json
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
 from aiohttp import web
 
@@ -175,7 +175,7 @@ class Status:
     code: str
     text: str
 
-    def json(self) -> dict[str, str]:
+    def json(self) -> StatusWords:
         return {"code": self.code, "text": self.text}
 
 
@@ -225,6 +225,90 @@ def trouble(kind: Kind | None) -> str:
 
 
 # -- the document --------------------------------------------------------------------------
+# Each part a TypedDict: the JSON (``/status/{slug}.json``) is the contract, and the HTML
+# renders the same dict, so a document stays the dict it was built as.
+
+
+class StatusWords(TypedDict):
+    """A state as the public reads it (:meth:`Status.json`)."""
+
+    code: str
+    text: str
+
+
+class Day(TypedDict):
+    date: str
+    uptime: float | None
+
+
+class PageRow(TypedDict):
+    """A monitor of a group; ``url`` and ``latency_ms`` where the page shows them."""
+
+    name: str
+    state: str
+    status: StatusWords
+    uptime_90d: float | None
+    days: list[Day]
+    url: NotRequired[str]
+    latency_ms: NotRequired[float | None]
+
+
+class Group(TypedDict):
+    name: str
+    status: StatusWords
+    monitors: list[PageRow]
+
+
+class Announcement(TypedDict):
+    level: str
+    text: str
+    start: str | None
+    end: str | None
+
+
+class Told(TypedDict):
+    """One of the page's monitors in an incident, with its own time down (``down_s``:
+    ``None`` in a note of no incident)."""
+
+    name: str
+    down_s: int | None
+    text: str
+
+
+class PageIncident(TypedDict):
+    """An incident as the page tells it (``id`` ``None``: a note no incident met);
+    ``kind`` and ``meaning`` where the page shows kinds."""
+
+    id: int | None
+    open: bool
+    opened: str
+    resolved: str | None
+    text: str
+    monitors: list[Told]
+    notes: list[str]
+    kind: NotRequired[str]
+    meaning: NotRequired[str]
+
+
+class Shows(TypedDict):
+    urls: bool
+    kinds: bool
+    latency: bool
+
+
+class PageDoc(TypedDict):
+    """``/status/{slug}.json`` and the page's HTML (:func:`build_page`)."""
+
+    slug: str
+    title: str
+    description: str | None
+    now: str
+    status: StatusWords
+    announcements: list[Announcement]
+    groups: list[Group]
+    incident_days: int
+    incidents: list[PageIncident]
+    shows: Shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +356,7 @@ def _incident_json(
     changes: Mapping[str, Sequence[tuple[float, State]]],
     now: float,
     own: Mapping[str, Sequence[Stint]],
-) -> dict[str, Any]:
+) -> PageIncident:
     """One incident as the page tells it: each of the page's monitors that was in it
     with its own time (``own``: its stints, from the membership history), not the
     incident's: a monitor that joined late, or left while others stay down, shows its
@@ -280,7 +364,7 @@ def _incident_json(
     incident = listed.incident
     until = incident.resolved if incident.resolved is not None else now
     words = trouble(incident.kind)
-    monitors: list[dict[str, Any]] = []
+    monitors: list[Told] = []
     names = sorted(own) if own else sorted(m for m in incident.monitors if m in shown)
     for name in (n for n in names if n in shown):
         spans = own.get(name)
@@ -310,12 +394,12 @@ def _incident_json(
         is_open = incident.is_open and any(s.end is None for s in mine)
         ends = [s.end for s in mine if s.end is not None]
         resolved = None if is_open else max(ends, default=incident.resolved)
-    out: dict[str, Any] = {
+    out: PageIncident = {
         "id": incident.id,
         "open": is_open,
         "opened": iso(opened),
         "resolved": iso(resolved),
-        "text": "; ".join(str(m["text"]) for m in monitors) + ".",
+        "text": "; ".join(m["text"] for m in monitors) + ".",
         "monitors": monitors,
         "notes": [note.text for note in page.notes if _meets(note, incident, now, own or None)],
     }
@@ -328,7 +412,7 @@ def _incident_json(
     return out
 
 
-def _lone_note(note: IncidentNote, shown: Mapping[str, str], now: float) -> dict[str, Any]:
+def _lone_note(note: IncidentNote, shown: Mapping[str, str], now: float) -> PageIncident:
     """A note of a monitor's time that no incident of it met: shown on its own."""
     start, end = note.span()
     assert note.monitor is not None
@@ -343,7 +427,7 @@ def _lone_note(note: IncidentNote, shown: Mapping[str, str], now: float) -> dict
     }
 
 
-def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
+def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     """The document behind ``/status/{slug}`` and its HTML (see the module's docstring
     for what it holds and what it never does).  Reads the store: run it off the loop."""
     now = sight.now
@@ -351,12 +435,12 @@ def build_page(sight: Sight, page: StatusPage) -> dict[str, Any]:
     names = [e.monitor for e in page.entries()]
     shown = {e.monitor: e.shown for e in page.entries()}
     changes = sight.store.state_changes_of(names, since)
-    groups = []
+    groups: list[Group] = []
     for group in page.groups:
-        rows = []
+        rows: list[PageRow] = []
         for entry in group.monitors:
             state = sight.state(entry.monitor)
-            row: dict[str, Any] = {
+            row: PageRow = {
                 "name": entry.shown,
                 "state": str(state),
                 "status": _PUBLIC[state].json(),
@@ -436,7 +520,7 @@ def _ts(moment: dt.datetime) -> float:
 # -- HTML: the one renderer -----------------------------------------------------------------
 
 
-def render_page(doc: Mapping[str, Any]) -> str:
+def render_page(doc: PageDoc) -> str:
     """The status page, from :func:`build_page`: a whole HTML document, no script."""
     days = len(doc["groups"][0]["monitors"][0]["days"]) if doc["groups"] else DAYS
     bar = {"width": BAR_WIDTH, "gap": BAR_GAP, "height": BAR_HEIGHT}
@@ -534,22 +618,22 @@ def status_handlers(runner: Running) -> StatusHandlers:
     badges = TtlCache(runner.wall)
     style = asset()
 
-    async def document(slug: str) -> tuple[dict[str, Any], str] | None:
+    async def document(slug: str) -> tuple[PageDoc, str] | None:
         page = runner.config.status_page(slug)
         if page is None:
             return None
         pages.forget({p.slug for p in runner.config.status_pages})
 
-        async def build() -> tuple[dict[str, Any], str]:
+        async def build() -> tuple[PageDoc, str]:
             sight = Sight.of(runner)
 
-            def work() -> tuple[dict[str, Any], str]:
+            def work() -> tuple[PageDoc, str]:
                 doc = build_page(sight, page)
                 return doc, json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
             return await asyncio.to_thread(work)
 
-        found: tuple[dict[str, Any], str] = await pages.get(slug, page, build)
+        found: tuple[PageDoc, str] = await pages.get(slug, page, build)
         return found
 
     async def html_page(request: web.Request) -> web.Response:
