@@ -1,14 +1,18 @@
 """Changes made at run time through the write API (issue 25: the store's protocol by
 concern): monitors paused, checks asked for, maintenance windows, notes, and the audit
-log; their protocol and how their rows become values."""
+log; their protocol, how their rows become values, and the SQL both backends share for
+them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Final, Protocol
 
 from tether.monitor._records import AuditEntry, Controls, Push, TimelineEntry, Window, stored_ms
+from tether.monitor.store._dialect import C, SQLStore
 from tether.monitor.store._values import Decode
+from tether.monitor.store._writer import Pushed
 
 AUDIT_COLUMNS: Final = "id, at, who, via, action, target, params"
 WINDOW_COLUMNS: Final = "id, monitors, start, ends, reason, opened_by, closed, closed_by"
@@ -133,3 +137,150 @@ def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[Window]) -> Con
             latency = stored_ms(push_ms)
             pushes[monitor] = Push(float(push_at), bool(push_ok), push_detail, latency)
     return Controls(paused, checks, tuple(windows), pushes)
+
+
+class ControlSQL(SQLStore[C]):
+    """The SQL of changes made at run time that both backends share (pausing is each
+    backend's own: PostgreSQL locks the row first), and the audit log's writes."""
+
+    def request_check(self, monitor: str, audit: AuditEntry) -> None:
+        def update(conn: C) -> None:
+            self._execute(
+                conn,
+                "INSERT INTO tether_controls (monitor, check_at) VALUES (%s, %s) "
+                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
+                (monitor, audit.at),
+            )
+            self._log(audit)(conn)
+
+        self._call(update)
+
+    def open_window(
+        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
+    ) -> Window:
+        def insert(conn: C) -> Window:
+            row = self._execute(
+                conn,
+                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
+                f"VALUES (%s::jsonb, %s, %s, %s, %s) RETURNING {WINDOW_COLUMNS}",
+                (self._json(list(monitors)), start, end, reason, audit.who),
+            ).fetchone()
+            assert row is not None
+            window = window_record(row, self._decode)
+            self._log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
+            return window
+
+        return self._call(insert)
+
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
+        def update(conn: C) -> tuple[Window | None, bool]:
+            closed = self._execute(
+                conn,
+                "UPDATE tether_maintenance SET closed = %s, closed_by = %s "
+                f"WHERE id = %s AND closed IS NULL AND ends > %s RETURNING {WINDOW_COLUMNS}",
+                (audit.at, audit.who, window_id, audit.at),
+            ).fetchone()
+            if closed is not None:
+                window = window_record(closed, self._decode)
+                self._log(audit, window)(conn)
+                return window, True
+            row = self._execute(
+                conn, f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = %s", (window_id,)
+            ).fetchone()
+            return (None if row is None else window_record(row, self._decode)), False
+
+        return self._call(update)
+
+    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
+        text = self._json(entry.to_json())
+
+        def update(conn: C) -> bool:
+            cur = self._execute(
+                conn,
+                "INSERT INTO incident_timeline (incident, entry) "
+                "SELECT id, %s::jsonb FROM incidents WHERE id = %s",
+                (text, incident_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    def controls(self, now: float) -> Controls:
+        rows = self._rows(f"SELECT {CONTROL_COLUMNS} FROM tether_controls")
+        windows = self._rows(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
+            "WHERE closed IS NULL AND ends > %s ORDER BY id",
+            (now,),
+        )
+        return controls_of(rows, (window_record(w, self._decode) for w in windows))
+
+    def windows(self, *, limit: int = 100) -> list[Window]:
+        rows = self._rows(
+            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [window_record(r, self._decode) for r in rows]
+
+    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        rows = self._rows(
+            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT %s", (limit,)
+        )
+        return [audit_record(r, self._decode) for r in rows]
+
+    def _push_job(self, pushed: Pushed) -> Callable[[C], None]:
+        monitor, at, ok, detail, latency_ms = pushed
+
+        def upsert(conn: C) -> None:
+            self._execute(
+                conn,
+                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (monitor) DO UPDATE SET "
+                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
+                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
+                (monitor, at, ok, None if detail is None else self._text(detail), latency_ms),
+            )
+
+        return upsert
+
+    def _log(self, audit: AuditEntry, window: Window | None = None) -> Callable[[C], None]:
+        """The write that adds ``audit`` to the audit log and, for a change about monitors,
+        says it on the timeline of each open incident it concerns (``incident_note``;
+        ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
+        among their members, found by the members' index (an open incident stored before
+        members were kept, by its ``monitors``)."""
+        values = audit_values(audit, self._json)
+        note = incident_note(audit, window)
+
+        def write(conn: C) -> None:
+            self._execute(
+                conn,
+                f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
+                values,
+            )
+            if note is None:
+                return
+            monitors, entry = note
+            text = self._json(entry.to_json())
+            if not monitors:
+                self._execute(
+                    conn,
+                    "INSERT INTO incident_timeline (incident, entry) "
+                    "SELECT id, %s::jsonb FROM incidents WHERE resolved IS NULL ORDER BY id",
+                    (text,),
+                )
+                return
+            self._execute(
+                conn,
+                "INSERT INTO incident_timeline (incident, entry) "
+                "SELECT id, %(entry)s::jsonb FROM incidents i WHERE resolved IS NULL AND "
+                "(id IN (SELECT incident FROM incident_members WHERE "
+                f"{self._any('monitor', '%(names)s')}) "
+                "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
+                f"AND {self._holds_any('i.monitors', '%(names)s')})) ORDER BY id",
+                {"entry": text, "names": self._list(monitors)},
+            )
+
+        return write

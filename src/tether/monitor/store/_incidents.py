@@ -1,13 +1,24 @@
 """Incidents (issue 25: the store's protocol by concern): the protocol of their writes and
-reads."""
+reads, and the SQL both backends share for them (their rows: ``_incident_rows.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from tether.monitor._records import Alert, AuditEntry, Incident, Member, Move, TimelineEntry
-from tether.monitor.store._incident_rows import Listed
+from tether.monitor.store._dialect import C
+from tether.monitor.store._incident_rows import (
+    IncidentWrite,
+    Listed,
+    earliest,
+    first_members,
+    incident_write,
+    moves_of,
+    note_write,
+)
+from tether.monitor.store._outbox import OutboxSQL
+from tether.monitor.store._writer import IncidentJob
 
 
 class IncidentStore(Protocol):
@@ -108,3 +119,169 @@ class IncidentStore(Protocol):
 
     def incident(self, incident_id: int) -> Incident | None:
         """One incident by id."""
+
+
+class IncidentSQL(OutboxSQL[C]):
+    """The SQL of incidents that both backends share; a backend says how it writes an
+    incident change (:meth:`_write_incidents`) and reads one whole
+    (:attr:`_select_incidents`, :meth:`_incident`), and hands out ids its own way."""
+
+    _select_incidents: ClassVar[str]
+    """Incidents with their members and timelines, in one statement (one snapshot), up to
+    the ``WHERE``."""
+    _select_down_since: ClassVar[str]
+    """Each monitor in an open incident and since when (rows for :func:`earliest`)."""
+
+    def _incident(self, row: Sequence[Any]) -> Incident:
+        """An incident read by :attr:`_select_incidents`."""
+        raise NotImplementedError
+
+    def _write_incidents(self, conn: C, changes: Sequence[IncidentWrite]) -> None:
+        """Incident changes (:class:`IncidentWrite`), in order (a batch's come merged:
+        :func:`merged_writes`)."""
+        raise NotImplementedError
+
+    def _write_incident(self, change: IncidentWrite) -> Callable[[C], None]:
+        """The write of one incident change."""
+
+        def write(conn: C) -> None:
+            self._write_incidents(conn, (change,))
+
+        return write
+
+    def open_incident(self, incident: Incident) -> None:
+        """Store a new incident (committed on return, or held while the database cannot be
+        written)."""
+        change = incident_write(incident, self._json, opened=True)
+        self._call(self._write_incident(change), hold=True)
+
+    def note_incident(
+        self,
+        incident_id: int,
+        entry: TimelineEntry,
+        *,
+        resolved: float | None = None,
+        monitors: Sequence[str] | None = None,
+        members: dict[str, Member] | None = None,
+    ) -> None:
+        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
+        ``monitors`` and ``members``, when given, replace what it holds."""
+        change = note_write(
+            incident_id, entry, self._json, resolved=resolved, monitors=monitors, members=members
+        )
+        self._call(self._write_incident(change), hold=True)
+
+    def commit_incident(
+        self,
+        incident: Incident,
+        alerts: Sequence[Alert],
+        now: float,
+        *,
+        opened: bool = False,
+        entry: TimelineEntry | None = None,
+        touched: Collection[str] | None = None,
+        moves: Sequence[Move] = (),
+    ) -> None:
+        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
+        members and its membership ``moves``, and queue ``alerts``, in one transaction:
+        queued on the writer, not waited for (held as one while the database cannot be
+        written).  What it writes is encoded now."""
+        change = incident_write(
+            incident,
+            self._json,
+            opened=opened,
+            entries=() if entry is None else (entry,),
+            touched=touched,
+            moves=moves,
+        )
+        job = IncidentJob(
+            change,
+            tuple(self._insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
+            self._write_incidents,
+        )
+        self._queue_write(job, f"a change of incident #{incident.id}")
+
+    def acknowledge_incident(
+        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
+        False if none is open by that id."""
+
+        text = self._json(entry.to_json())
+
+        def update(conn: C) -> bool:
+            cur = self._execute(
+                conn,
+                "UPDATE incidents SET acknowledged = %s WHERE id = %s AND resolved IS NULL",
+                (entry.at, incident_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._execute(
+                conn,
+                "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
+                (incident_id, text),
+            )
+            if audit is not None:
+                self._log(audit)(conn)
+            return True
+
+        return self._call(update)
+
+    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
+        where = "WHERE resolved IS NULL " if open_only else ""
+        rows = self._rows(f"{self._select_incidents}{where}ORDER BY id DESC LIMIT %s", (limit,))
+        return [self._incident(r) for r in rows]
+
+    def incident(self, incident_id: int) -> Incident | None:
+        rows = self._rows(f"{self._select_incidents}WHERE id = %s", (incident_id,))
+        return self._incident(rows[0]) if rows else None
+
+    def membership(
+        self,
+        incidents: Collection[int],
+        monitors: Collection[str] | None = None,
+        *,
+        first: int | None = None,
+    ) -> dict[int, tuple[Move, ...]]:
+        if not incidents:
+            return {}
+        if first is not None:
+            return first_members(incidents, first, self._joined, self._moves)
+        rows = self._rows(
+            "SELECT incident, monitor, at, event, why FROM incident_membership "
+            f"WHERE {self._any('incident', '%(ids)s')} AND (%(names)s::text[] IS NULL "
+            f"OR {self._any('monitor', '%(names)s', 'text[]')}) ORDER BY seq",
+            {
+                "ids": self._list(sorted(set(incidents))),
+                "names": None if monitors is None else self._list(sorted(set(monitors))),
+            },
+        )
+        return moves_of(rows)
+
+    def _joined(self, incident: int, n: int) -> Iterable[str]:
+        """The monitors of an incident's first ``n`` join lines, in order."""
+        rows = self._rows(
+            "SELECT monitor FROM incident_membership WHERE incident = %s "
+            "AND event = 'joined' ORDER BY seq LIMIT %s",
+            (incident, n),
+        )
+        return (m for (m,) in rows)
+
+    def _moves(self, incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
+        """The rows of the moves of ``names`` in an incident, in order."""
+        return self._rows(
+            "SELECT incident, monitor, at, event, why FROM incident_membership "
+            f"WHERE incident = %s AND {self._any('monitor', '%s', 'text[]')} ORDER BY seq",
+            (incident, self._list(names)),
+        )
+
+    def down_since(self) -> dict[str, float]:
+        return earliest(self._rows(self._select_down_since))
+
+    def acknowledgements(self) -> dict[int, float]:
+        rows = self._rows(
+            "SELECT id, acknowledged FROM incidents "
+            "WHERE resolved IS NULL AND acknowledged IS NOT NULL"
+        )
+        return {int(i): float(at) for i, at in rows}

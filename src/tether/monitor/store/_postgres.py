@@ -35,72 +35,49 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import (
-    Alert,
-    AlertPayload,
     AuditEntry,
-    Controls,
     Incident,
     LocationState,
-    Member,
-    Move,
     ProbeRecord,
     QueuedAlert,
-    TimelineEntry,
-    Window,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
-    AUDIT_COLUMNS,
-    CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
     MEMBERS_KEPT,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    WINDOW_COLUMNS,
     Fence,
     IncidentWrite,
     Listed,
-    LocationRow,
     Rollup,
     StoreError,
     Tally,
-    audit_record,
-    audit_values,
-    controls_of,
-    earliest,
-    first_members,
-    incident_note,
     incident_record,
-    incident_write,
     listed_record,
-    location_row,
     location_values,
-    moves_of,
-    note_write,
     probe_record,
     queued_alert,
     too_new,
-    window_record,
 )
+from tether.monitor.store._controls import ControlSQL
+from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._writer import (
-    BatchedStore,
-    IncidentJob,
     Job,
     Located,
-    Pushed,
     run_jobs,
     storable_text,
 )
@@ -435,23 +412,6 @@ def _need_psycopg() -> None:
         raise StoreError(missing)
 
 
-def _insert_alert(
-    channel: str, dedup: str, payload: AlertPayload, now: float
-) -> Callable[[Conn], bool]:
-    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
-    value = _storable_json(payload.to_json())  # encoded now: the payload is the caller's
-
-    def insert(conn: Conn) -> bool:
-        cur = conn.execute(
-            "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
-            "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
-            (channel, dedup, value, now, now),
-        )
-        return cur.rowcount == 1
-
-    return insert
-
-
 _SELECT_INCIDENTS: Final = (
     f"SELECT {INCIDENT_COLUMNS}, "
     "(SELECT jsonb_object_agg(monitor, member) FROM incident_members WHERE incident = i.id), "
@@ -579,51 +539,6 @@ def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
 _ROLLUP_READ: Final = ", ".join(f"r.{c}" for c in TALLY_COLUMNS.split(", "))
 
 
-def _write_incidents(conn: Conn, changes: Sequence[IncidentWrite]) -> None:
-    """Incident changes in order, as :func:`_write_incident` writes each (a batch's come
-    merged: :func:`merged_writes`)."""
-    for change in changes:
-        _write_incident(change)(conn)
-
-
-def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], None]:
-    """The write that adds ``audit`` to the audit log and, for a change about monitors,
-    says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
-    among their members, found by the members' index (an open incident stored before
-    members were kept, by its ``monitors``)."""
-    values = audit_values(audit, _jsonb)
-    note = incident_note(audit, window)
-
-    def write(conn: Conn) -> None:
-        conn.execute(
-            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            values,
-        )
-        if note is None:
-            return
-        monitors, entry = note
-        text = _storable_json(entry.to_json())
-        if not monitors:
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, %s::jsonb FROM incidents WHERE resolved IS NULL ORDER BY id",
-                (text,),
-            )
-            return
-        conn.execute(
-            "INSERT INTO incident_timeline (incident, entry) "
-            "SELECT id, %(entry)s::jsonb FROM incidents i WHERE resolved IS NULL AND "
-            "(id IN (SELECT incident FROM incident_members WHERE monitor = ANY(%(names)s)) "
-            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
-            "AND i.monitors ?| %(names)s)) ORDER BY id",
-            {"entry": text, "names": list(monitors)},
-        )
-
-    return write
-
-
 class Link:
     """How tether reaches one PostgreSQL database: its URL (with the password kept out of
     every message), new connections, and psycopg's errors turned into StoreError.  The
@@ -677,7 +592,7 @@ class Link:
         return text
 
 
-class PostgresStore(BatchedStore["Conn"]):
+class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
 
@@ -732,15 +647,47 @@ class PostgresStore(BatchedStore["Conn"]):
             **holding,
         )
 
+    _select_incidents = _SELECT_INCIDENTS
+    _select_down_since = _DOWN_SINCE
+
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
 
-    # -- writing ---------------------------------------------------------------------
+    # -- the dialect of the SQL both stores share (``_dialect.py``) ------------------
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
-        """Put an alert in ``channel``'s queue, committed before returning; False if that
-        channel already has ``dedup``."""
-        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
+    def _execute(self, conn: Conn, sql: str, params: Any = ()) -> Any:
+        return conn.execute(sql, params)
+
+    def _rows(self, sql: str, params: Any = ()) -> Sequence[Sequence[Any]]:
+        return self._query(sql, params)
+
+    def _json(self, value: Any) -> str:
+        return _storable_json(value)
+
+    def _decode(self, value: Any) -> Any:
+        return value  # psycopg already decodes JSONB
+
+    def _text(self, text: str) -> str:
+        return storable_text(text)
+
+    def _any(self, column: str, param: str, cast: str = "") -> str:
+        return f"{column} = ANY({param}{'::' + cast if cast else ''})"
+
+    def _holds_any(self, column: str, param: str) -> str:
+        return f"{column} ?| {param}"
+
+    def _list(self, values: Collection[Any]) -> Any:
+        return list(values)
+
+    def _incident(self, row: Sequence[Any]) -> Incident:
+        return _incident(row)
+
+    def _write_incidents(self, conn: Conn, changes: Sequence[IncidentWrite]) -> None:
+        """Incident changes in order, as :func:`_write_incident` writes each."""
+        for change in changes:
+            _write_incident(change)(conn)
+
+    # -- writing ---------------------------------------------------------------------
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -771,29 +718,6 @@ class PostgresStore(BatchedStore["Conn"]):
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
         return self._call(claim)
-
-    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET delivered = coalesce(delivered, %s), claimed_by = NULL, "
-                "claim_until = NULL WHERE id = %s",
-                (now, alert_id),
-            ),
-            hold=True,
-        )
-
-    def mark_failed(
-        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
-    ) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s, "
-                "claimed_by = NULL, claim_until = NULL WHERE id = %s AND delivered IS NULL "
-                "AND (%s::text IS NULL OR claimed_by IS NULL OR claimed_by = %s)",
-                (error, retry_at, alert_id, claimer, claimer),
-            ),
-            hold=True,
-        )
 
     def new_incident_id(self) -> int:
         """An id no incident has, at once, even while the server is away: the next of
@@ -873,87 +797,6 @@ class PostgresStore(BatchedStore["Conn"]):
             self._top = max(self._top, fresh[-1])
             self._counting = False
 
-    def open_incident(self, incident: Incident) -> None:
-        """Store a new incident (committed on return)."""
-        change = incident_write(incident, _storable_json, opened=True)
-        self._call(_write_incident(change), hold=True)
-
-    def note_incident(
-        self,
-        incident_id: int,
-        entry: TimelineEntry,
-        *,
-        resolved: float | None = None,
-        monitors: Sequence[str] | None = None,
-        members: dict[str, Member] | None = None,
-    ) -> None:
-        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
-        ``monitors`` and ``members``, when given, replace what it holds."""
-        change = note_write(
-            incident_id,
-            entry,
-            _storable_json,
-            resolved=resolved,
-            monitors=monitors,
-            members=members,
-        )
-        self._call(_write_incident(change), hold=True)
-
-    def commit_incident(
-        self,
-        incident: Incident,
-        alerts: Sequence[Alert],
-        now: float,
-        *,
-        opened: bool = False,
-        entry: TimelineEntry | None = None,
-        touched: Collection[str] | None = None,
-        moves: Sequence[Move] = (),
-    ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members and its membership ``moves``, and queue ``alerts``, in one transaction:
-        queued on the writer, not waited for (held as one while the server is away).
-        What it writes is encoded now."""
-        change = incident_write(
-            incident,
-            _storable_json,
-            opened=opened,
-            entries=() if entry is None else (entry,),
-            touched=touched,
-            moves=moves,
-        )
-        job = IncidentJob(
-            change,
-            tuple(_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
-            _write_incidents,
-        )
-        self._queue_write(job, f"a change of incident #{incident.id}")
-
-    def acknowledge_incident(
-        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
-    ) -> bool:
-        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
-        False if none is open by that id."""
-
-        text = _storable_json(entry.to_json())
-
-        def update(conn: Conn) -> bool:
-            cur = conn.execute(
-                "UPDATE incidents SET acknowledged = %s WHERE id = %s AND resolved IS NULL",
-                (entry.at, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
-                (incident_id, text),
-            )
-            if audit is not None:
-                _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
     # -- changes made at run time ----------------------------------------------------
 
     def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:
@@ -972,92 +815,10 @@ class PostgresStore(BatchedStore["Conn"]):
                 "UPDATE tether_controls SET paused = %s, paused_by = %s WHERE monitor = %s",
                 (audit.at if paused else None, audit.who if paused else None, monitor),
             )
-            _log(audit)(conn)
+            self._log(audit)(conn)
             return True
 
         return self._call(update)
-
-    def request_check(self, monitor: str, audit: AuditEntry) -> None:
-        def update(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, check_at) VALUES (%s, %s) "
-                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
-                (monitor, audit.at),
-            )
-            _log(audit)(conn)
-
-        self._call(update)
-
-    def open_window(
-        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
-        def insert(conn: Conn) -> Window:
-            row = conn.execute(
-                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
-                f"VALUES (%s, %s, %s, %s, %s) RETURNING {WINDOW_COLUMNS}",
-                (_jsonb(list(monitors)), start, end, reason, audit.who),
-            ).fetchone()
-            assert row is not None
-            window = window_record(row, _same)
-            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
-            return window
-
-        return self._call(insert)
-
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
-        def update(conn: Conn) -> tuple[Window | None, bool]:
-            closed = conn.execute(
-                "UPDATE tether_maintenance SET closed = %s, closed_by = %s "
-                f"WHERE id = %s AND closed IS NULL AND ends > %s RETURNING {WINDOW_COLUMNS}",
-                (audit.at, audit.who, window_id, audit.at),
-            ).fetchone()
-            if closed is not None:
-                window = window_record(closed, _same)
-                _log(audit, window)(conn)
-                return window, True
-            row = conn.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = %s", (window_id,)
-            ).fetchone()
-            return (None if row is None else window_record(row, _same)), False
-
-        return self._call(update)
-
-    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
-        text = _storable_json(entry.to_json())
-
-        def update(conn: Conn) -> bool:
-            cur = conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, %s::jsonb FROM incidents WHERE id = %s",
-                (text, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: Conn) -> tuple[int, int]:
-            raw = conn.execute("DELETE FROM results WHERE ts < %s", (now - self.raw_retention,))
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            conn.execute(
-                "DELETE FROM state_changes WHERE at < %s",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = conn.execute(
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            return raw.rowcount, old.rowcount
-
-        return self._call(delete)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -1072,19 +833,6 @@ class PostgresStore(BatchedStore["Conn"]):
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
         return self._call(heads)
-
-    def backlog(self) -> dict[str, tuple[int, float]]:
-        rows = self._query(
-            "SELECT channel, count(*), min(created) FROM outbox WHERE delivered IS NULL "
-            "GROUP BY channel",
-            (),
-        )
-        return {channel: (int(n), float(oldest)) for channel, n, oldest in rows}
-
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
-        where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._query(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT %s", (limit,))
-        return [_incident(r) for r in rows]
 
     def incident_list(
         self,
@@ -1108,82 +856,6 @@ class PostgresStore(BatchedStore["Conn"]):
         }
         rows = self._query(f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
         return [listed_record(r, _same) for r in rows]
-
-    def membership(
-        self,
-        incidents: Collection[int],
-        monitors: Collection[str] | None = None,
-        *,
-        first: int | None = None,
-    ) -> dict[int, tuple[Move, ...]]:
-        if not incidents:
-            return {}
-        if first is not None:
-
-            def joined(incident: int, n: int) -> Iterable[str]:
-                return (
-                    m
-                    for (m,) in self._query(
-                        "SELECT monitor FROM incident_membership WHERE incident = %s "
-                        "AND event = 'joined' ORDER BY seq LIMIT %s",
-                        (incident, n),
-                    )
-                )
-
-            def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
-                return self._query(
-                    "SELECT incident, monitor, at, event, why FROM incident_membership "
-                    "WHERE incident = %s AND monitor = ANY(%s::text[]) ORDER BY seq",
-                    (incident, names),
-                )
-
-            return first_members(incidents, first, joined, moves)
-        rows = self._query(
-            "SELECT incident, monitor, at, event, why FROM incident_membership "
-            "WHERE incident = ANY(%(ids)s) "
-            "AND (%(names)s::text[] IS NULL OR monitor = ANY(%(names)s::text[])) ORDER BY seq",
-            {
-                "ids": sorted(set(incidents)),
-                "names": None if monitors is None else sorted(set(monitors)),
-            },
-        )
-        return moves_of(rows)
-
-    def down_since(self) -> dict[str, float]:
-        return earliest(self._query(_DOWN_SINCE, ()))
-
-    def acknowledgements(self) -> dict[int, float]:
-        rows = self._query(
-            "SELECT id, acknowledged FROM incidents "
-            "WHERE resolved IS NULL AND acknowledged IS NOT NULL",
-            (),
-        )
-        return {int(i): float(at) for i, at in rows}
-
-    def incident(self, incident_id: int) -> Incident | None:
-        rows = self._query(f"{_SELECT_INCIDENTS}WHERE id = %s", (incident_id,))
-        return _incident(rows[0]) if rows else None
-
-    def controls(self, now: float) -> Controls:
-        rows = self._query(f"SELECT {CONTROL_COLUMNS} FROM tether_controls", ())
-        windows = self._query(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
-            "WHERE closed IS NULL AND ends > %s ORDER BY id",
-            (now,),
-        )
-        return controls_of(rows, (window_record(w, _same) for w in windows))
-
-    def windows(self, *, limit: int = 100) -> list[Window]:
-        rows = self._query(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [window_record(r, _same) for r in rows]
-
-    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
-        rows = self._query(
-            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [audit_record(r, _same) for r in rows]
 
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         rows = self._query(
@@ -1249,39 +921,6 @@ class PostgresStore(BatchedStore["Conn"]):
             out.setdefault(monitor, []).append((at, State(state)))
         return out
 
-    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
-        rows = self._query(
-            f"SELECT {RESULT_COLUMNS} FROM results "
-            "WHERE monitor = %s AND ts >= %s ORDER BY ts DESC LIMIT %s",
-            (monitor, since, limit),
-        )
-        return [probe_record(r, _same) for r in rows]
-
-    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
-        rows = self._query(
-            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
-            "WHERE monitor = %s AND period = %s AND start >= %s ORDER BY start",
-            (monitor, period, since),
-        )
-        return [Tally.from_row(r[1:], _same).rollup(monitor, period, r[0]) for r in rows]
-
-    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
-        if names is None:
-            rows = self._query("SELECT monitor, data FROM monitor_state", ())
-        else:
-            rows = self._query(
-                "SELECT monitor, data FROM monitor_state WHERE monitor = ANY(%s)", (list(names),)
-            )
-        return dict(rows)
-
-    def location_states(self, since: float | None = None) -> list[LocationRow]:
-        rows = self._query(
-            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
-            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
-            (since, since),
-        )
-        return [location_row(r) for r in rows]
-
     def _query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -1328,20 +967,6 @@ class PostgresStore(BatchedStore["Conn"]):
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
             return self._write(results, states, changes, locations, jobs)
-
-    def _push_job(self, pushed: Pushed) -> Job[Conn]:
-        monitor, at, ok, detail, latency_ms = pushed
-
-        def upsert(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (monitor) DO UPDATE SET "
-                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
-                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
-                (monitor, at, ok, None if detail is None else storable_text(detail), latency_ms),
-            )
-
-        return upsert
 
     def _write(
         self,

@@ -1,6 +1,7 @@
 """What a store keeps of the probes' results (issue 25: the store's protocol by concern):
 results, roll-ups, state changes, detector state and each monitor's state at each
-location; the protocol of their writes and reads, and how their rows become values."""
+location; the protocol of their writes and reads, how their rows become values, and the
+SQL both backends share for them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, Final, Protocol
 
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
 from tether.monitor._state import State
+from tether.monitor.store._dialect import C, SQLStore
+from tether.monitor.store._rollups import TALLY_COLUMNS, Tally
 from tether.monitor.store._values import Decode, Fence, LocationRow, Rollup
 
 # The columns both backends' SQL names, in the order the row helpers read them.
@@ -132,3 +135,70 @@ def location_row(row: Sequence[Any]) -> LocationRow:
         stored_ms(latency_ms),
     )
     return LocationRow(stored, float(updated))
+
+
+class ResultSQL(SQLStore[C]):
+    """The SQL of results, roll-ups and detector state that both backends share (writing
+    them, and the reads of many monitors at once, are each backend's own)."""
+
+    raw_retention: float
+    rollup_retention: float
+
+    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
+        rows = self._rows(
+            f"SELECT {RESULT_COLUMNS} FROM results "
+            "WHERE monitor = %s AND ts >= %s ORDER BY ts DESC LIMIT %s",
+            (monitor, since, limit),
+        )
+        return [probe_record(r, self._decode) for r in rows]
+
+    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
+        rows = self._rows(
+            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
+            "WHERE monitor = %s AND period = %s AND start >= %s ORDER BY start",
+            (monitor, period, since),
+        )
+        return [Tally.from_row(r[1:], self._decode).rollup(monitor, period, r[0]) for r in rows]
+
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        if names is None:
+            rows = self._rows("SELECT monitor, data FROM monitor_state")
+        else:
+            rows = self._rows(
+                f"SELECT monitor, data FROM monitor_state WHERE {self._any('monitor', '%s')}",
+                (self._list(list(names)),),
+            )
+        return {m: self._decode(d) for m, d in rows}
+
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        rows = self._rows(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
+            (since, since),
+        )
+        return [location_row(r) for r in rows]
+
+    def prune(self, now: float) -> tuple[int, int]:
+        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
+
+        def delete(conn: C) -> tuple[int, int]:
+            raw = self._execute(
+                conn, "DELETE FROM results WHERE ts < %s", (now - self.raw_retention,)
+            )
+            # State changes are small and uptime looks back 90 days: keep them with the
+            # roll-ups, never fewer than 90 days.
+            self._execute(
+                conn,
+                "DELETE FROM state_changes WHERE at < %s",
+                (now - max(self.rollup_retention, 90 * 86400),),
+            )
+            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
+            # per check, and a year of them is what roll-ups exist to avoid.
+            old = self._execute(
+                conn,
+                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
+                (now - self.raw_retention, now - self.rollup_retention),
+            )
+            return int(raw.rowcount), int(old.rowcount)
+
+        return self._call(delete)

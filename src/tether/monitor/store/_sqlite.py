@@ -22,30 +22,20 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 from tether.monitor._records import (
-    Alert,
-    AlertPayload,
     AuditEntry,
-    Controls,
     Incident,
-    Member,
-    Move,
     ProbeRecord,
     QueuedAlert,
-    TimelineEntry,
-    Window,
 )
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
-    AUDIT_COLUMNS,
-    CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -53,38 +43,26 @@ from tether.monitor.store._base import (
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    WINDOW_COLUMNS,
     IncidentWrite,
     Listed,
-    LocationRow,
     Rollup,
     StoreError,
     Tally,
-    audit_record,
-    audit_values,
-    controls_of,
-    earliest,
-    first_members,
-    incident_note,
     incident_record,
-    incident_write,
     listed_record,
-    location_row,
     location_values,
-    moves_of,
-    note_write,
     probe_record,
     queued_alert,
     too_new,
-    window_record,
 )
+from tether.monitor.store._controls import ControlSQL
+from tether.monitor.store._dialect import qmark
+from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._writer import (
-    BatchedStore,
-    IncidentJob,
     Job,
     Located,
-    Pushed,
     run_jobs,
 )
 
@@ -471,23 +449,6 @@ def _kinds_text(kinds: dict[str, int]) -> str:
     return _dumps(kinds) if kinds else "{}"
 
 
-def _insert_alert(
-    channel: str, dedup: str, payload: AlertPayload, now: float
-) -> Callable[[sqlite3.Connection], bool]:
-    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
-    text = _dumps(payload.to_json())
-
-    def insert(conn: sqlite3.Connection) -> bool:
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (channel, dedup, text, now, now),
-        )
-        return cur.rowcount == 1
-
-    return insert
-
-
 _SELECT_INCIDENTS: Final = (
     f"SELECT {INCIDENT_COLUMNS}, "
     "(SELECT json_group_object(monitor, json(member)) FROM incident_members "
@@ -552,15 +513,6 @@ def _first(pair: list[Any]) -> Any:
     return pair[0]
 
 
-def _write_incident(change: IncidentWrite) -> Callable[[sqlite3.Connection], None]:
-    """The write of one incident change (:func:`_write_incidents`)."""
-
-    def write(conn: sqlite3.Connection) -> None:
-        _write_incidents(conn, (change,))
-
-    return write
-
-
 def _write_incidents(conn: sqlite3.Connection, changes: Sequence[IncidentWrite]) -> None:
     """Incident changes (:class:`IncidentWrite`), in order: a new incident's row, or its
     header; its timeline's new entries; the members it names.  The statements do not
@@ -622,46 +574,13 @@ _EVERYONE: Final = (
 history holds, once, when it resolves (the engine knows only those in it at the end)."""
 
 
-def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.Connection], None]:
-    """The write that adds ``audit`` to the audit log and, for a change about monitors,
-    says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
-    among their members, found by the members' index (an open incident stored before
-    members were kept, by its ``monitors``)."""
-    values = audit_values(audit, _dumps)
-    note = incident_note(audit, window)
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            values,
-        )
-        if note is None:
-            return
-        monitors, entry = note
-        if not monitors:
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, ? FROM incidents WHERE resolved IS NULL ORDER BY id",
-                (_dumps(entry.to_json()),),
-            )
-            return
-        conn.execute(
-            "INSERT INTO incident_timeline (incident, entry) SELECT id, :entry FROM incidents i "
-            "WHERE resolved IS NULL AND (id IN (SELECT incident FROM incident_members "
-            "WHERE monitor IN (SELECT value FROM json_each(:names))) "
-            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
-            "AND EXISTS (SELECT 1 FROM json_each(i.monitors) "
-            "WHERE value IN (SELECT value FROM json_each(:names))))) ORDER BY id",
-            {"entry": _dumps(entry.to_json()), "names": _dumps(list(monitors))},
-        )
-
-    return write
-
-
-class SQLiteStore(BatchedStore[sqlite3.Connection]):
+class SQLiteStore(
+    ResultSQL[sqlite3.Connection], IncidentSQL[sqlite3.Connection], ControlSQL[sqlite3.Connection]
+):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
+
+    _select_incidents = _SELECT_INCIDENTS
+    _select_down_since = _DOWN_SINCE
 
     def __init__(
         self,
@@ -707,12 +626,40 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path}>"
 
-    # -- writing ---------------------------------------------------------------------
+    # -- the dialect of the SQL both stores share (``_dialect.py``) ------------------
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
-        """Put an alert in ``channel``'s queue, committed before returning; False if that
-        channel already has ``dedup``."""
-        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
+    def _execute(self, conn: sqlite3.Connection, sql: str, params: Any = ()) -> Any:
+        return conn.execute(qmark(sql), params)
+
+    def _rows(self, sql: str, params: Any = ()) -> Sequence[Sequence[Any]]:
+        rows: list[Sequence[Any]] = self._read().execute(qmark(sql), params).fetchall()
+        return rows
+
+    def _json(self, value: Any) -> str:
+        return _dumps(value)
+
+    def _decode(self, value: Any) -> Any:
+        return json.loads(value)
+
+    def _any(self, column: str, param: str, cast: str = "") -> str:
+        return f"{column} IN (SELECT value FROM json_each({param}))"
+
+    def _holds_any(self, column: str, param: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({column}) "
+            f"WHERE value IN (SELECT value FROM json_each({param})))"
+        )
+
+    def _list(self, values: Collection[Any]) -> Any:
+        return _dumps(list(values))
+
+    def _incident(self, row: Sequence[Any]) -> Incident:
+        return _incident(row)
+
+    def _write_incidents(self, conn: sqlite3.Connection, changes: Sequence[IncidentWrite]) -> None:
+        _write_incidents(conn, changes)
+
+    # -- writing ---------------------------------------------------------------------
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -735,29 +682,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
         return self._call(claim)
 
-    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET delivered = coalesce(delivered, ?), claimed_by = NULL, "
-                "claim_until = NULL WHERE id = ?",
-                (now, alert_id),
-            ),
-            hold=True,
-        )
-
-    def mark_failed(
-        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
-    ) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
-                "claimed_by = NULL, claim_until = NULL WHERE id = ? AND delivered IS NULL "
-                "AND (? IS NULL OR claimed_by IS NULL OR claimed_by = ?)",
-                (error, retry_at, alert_id, claimer, claimer),
-            ),
-            hold=True,
-        )
-
     def new_incident_id(self) -> int:
         """An id no incident has: one more than the highest, counted here (one monitor
         process per SQLite file), so an incident opens while the file cannot be written."""
@@ -766,82 +690,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def reserve_incident_ids(self) -> None:
         """Nothing to do: one instance per SQLite file counts its own ids."""
-
-    def open_incident(self, incident: Incident) -> None:
-        """Store a new incident (committed on return, or held while the file cannot be
-        written)."""
-        self._call(_write_incident(incident_write(incident, _dumps, opened=True)), hold=True)
-
-    def note_incident(
-        self,
-        incident_id: int,
-        entry: TimelineEntry,
-        *,
-        resolved: float | None = None,
-        monitors: Sequence[str] | None = None,
-        members: dict[str, Member] | None = None,
-    ) -> None:
-        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
-        ``monitors`` and ``members``, when given, replace what it holds."""
-        change = note_write(
-            incident_id, entry, _dumps, resolved=resolved, monitors=monitors, members=members
-        )
-        self._call(_write_incident(change), hold=True)
-
-    def commit_incident(
-        self,
-        incident: Incident,
-        alerts: Sequence[Alert],
-        now: float,
-        *,
-        opened: bool = False,
-        entry: TimelineEntry | None = None,
-        touched: Collection[str] | None = None,
-        moves: Sequence[Move] = (),
-    ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members and its membership ``moves``, and queue ``alerts``, in one transaction:
-        queued on the writer, not waited for (held as one while the file cannot be
-        written).  What it writes is encoded now."""
-        change = incident_write(
-            incident,
-            _dumps,
-            opened=opened,
-            entries=() if entry is None else (entry,),
-            touched=touched,
-            moves=moves,
-        )
-        job = IncidentJob(
-            change,
-            tuple(_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
-            _write_incidents,
-        )
-        self._queue_write(job, f"a change of incident #{incident.id}")
-
-    def acknowledge_incident(
-        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
-    ) -> bool:
-        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
-        False if none is open by that id."""
-
-        text = _dumps(entry.to_json())
-
-        def update(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE incidents SET acknowledged = ? WHERE id = ? AND resolved IS NULL",
-                (entry.at, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
-                (incident_id, text),
-            )
-            if audit is not None:
-                _log(audit)(conn)
-            return True
-
-        return self._call(update)
 
     # -- changes made at run time ----------------------------------------------------
 
@@ -858,91 +706,10 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "paused_by = excluded.paused_by",
                 (monitor, audit.at if paused else None, audit.who if paused else None),
             )
-            _log(audit)(conn)
+            self._log(audit)(conn)
             return True
 
         return self._call(update)
-
-    def request_check(self, monitor: str, audit: AuditEntry) -> None:
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, check_at) VALUES (?, ?) "
-                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
-                (monitor, audit.at),
-            )
-            _log(audit)(conn)
-
-        self._call(update)
-
-    def open_window(
-        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
-        def insert(conn: sqlite3.Connection) -> Window:
-            row = conn.execute(
-                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
-                f"VALUES (?, ?, ?, ?, ?) RETURNING {WINDOW_COLUMNS}",
-                (_dumps(list(monitors)), start, end, reason, audit.who),
-            ).fetchone()
-            window = window_record(row, json.loads)
-            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
-            return window
-
-        return self._call(insert)
-
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
-        def update(conn: sqlite3.Connection) -> tuple[Window | None, bool]:
-            closed = conn.execute(
-                "UPDATE tether_maintenance SET closed = ?, closed_by = ? "
-                f"WHERE id = ? AND closed IS NULL AND ends > ? RETURNING {WINDOW_COLUMNS}",
-                (audit.at, audit.who, window_id, audit.at),
-            ).fetchone()
-            if closed is not None:
-                window = window_record(closed, json.loads)
-                _log(audit, window)(conn)
-                return window, True
-            row = conn.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = ?", (window_id,)
-            ).fetchone()
-            return (None if row is None else window_record(row, json.loads)), False
-
-        return self._call(update)
-
-    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
-        text = _dumps(entry.to_json())
-
-        def update(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if row is None:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
-                (incident_id, text),
-            )
-            _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: sqlite3.Connection) -> tuple[int, int]:
-            raw = conn.execute("DELETE FROM results WHERE ts < ?", (now - self.raw_retention,))
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            conn.execute(
-                "DELETE FROM state_changes WHERE at < ?",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = conn.execute(
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN ? ELSE ? END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            return raw.rowcount, old.rowcount
-
-        return self._call(delete)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -958,18 +725,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             return [queued_alert(r, json.loads) for r in rows]
 
         return self._call(heads)
-
-    def backlog(self) -> dict[str, tuple[int, float]]:
-        rows = self._read().execute(
-            "SELECT channel, count(*), min(created) FROM outbox WHERE delivered IS NULL "
-            "GROUP BY channel"
-        )
-        return {channel: (int(n), float(oldest)) for channel, n, oldest in rows}
-
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
-        where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._read().execute(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT ?", (limit,))
-        return [_incident(r) for r in rows]
 
     def incident_list(
         self,
@@ -995,88 +750,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT :limit", params
         )
         return [listed_record(r, json.loads) for r in rows]
-
-    def membership(
-        self,
-        incidents: Collection[int],
-        monitors: Collection[str] | None = None,
-        *,
-        first: int | None = None,
-    ) -> dict[int, tuple[Move, ...]]:
-        if not incidents:
-            return {}
-        if first is not None:
-            return self._first_members(sorted(set(incidents)), first)
-        rows = self._read().execute(
-            "SELECT incident, monitor, at, event, why FROM incident_membership "
-            "WHERE incident IN (SELECT value FROM json_each(:ids)) "
-            "AND (:names IS NULL OR monitor IN (SELECT value FROM json_each(:names))) "
-            "ORDER BY seq",
-            {
-                "ids": _dumps(sorted(set(incidents))),
-                "names": None if monitors is None else _dumps(sorted(set(monitors))),
-            },
-        )
-        return moves_of(rows)
-
-    def _first_members(self, incidents: list[int], first: int) -> dict[int, tuple[Move, ...]]:
-        conn = self._read()
-
-        def joined(incident: int, n: int) -> Iterable[str]:
-            return (
-                m
-                for (m,) in conn.execute(
-                    "SELECT monitor FROM incident_membership WHERE incident = ? "
-                    "AND event = 'joined' ORDER BY seq LIMIT ?",
-                    (incident, n),
-                )
-            )
-
-        def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
-            return conn.execute(
-                "SELECT incident, monitor, at, event, why FROM incident_membership "
-                "WHERE incident = ? AND monitor IN (SELECT value FROM json_each(?)) "
-                "ORDER BY seq",
-                (incident, _dumps(names)),
-            )
-
-        return first_members(incidents, first, joined, moves)
-
-    def down_since(self) -> dict[str, float]:
-        return earliest(self._read().execute(_DOWN_SINCE))
-
-    def acknowledgements(self) -> dict[int, float]:
-        rows = self._read().execute(
-            "SELECT id, acknowledged FROM incidents "
-            "WHERE resolved IS NULL AND acknowledged IS NOT NULL"
-        )
-        return {int(i): float(at) for i, at in rows}
-
-    def incident(self, incident_id: int) -> Incident | None:
-        row = self._read().execute(f"{_SELECT_INCIDENTS}WHERE id = ?", (incident_id,)).fetchone()
-        return None if row is None else _incident(row)
-
-    def controls(self, now: float) -> Controls:
-        conn = self._read()
-        rows = conn.execute(f"SELECT {CONTROL_COLUMNS} FROM tether_controls").fetchall()
-        windows = conn.execute(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
-            "WHERE closed IS NULL AND ends > ? ORDER BY id",
-            (now,),
-        )
-        return controls_of(rows, (window_record(w, json.loads) for w in windows))
-
-    def windows(self, *, limit: int = 100) -> list[Window]:
-        rows = self._read().execute(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [window_record(r, json.loads) for r in rows]
-
-    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
-        rows = self._read().execute(
-            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [audit_record(r, json.loads) for r in rows]
 
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         rows = self._read().execute(
@@ -1153,41 +826,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             out.setdefault(monitor, []).append((at, State(state)))
         return out
 
-    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
-        rows = self._read().execute(
-            f"SELECT {RESULT_COLUMNS} FROM results "
-            "WHERE monitor = ? AND ts >= ? ORDER BY ts DESC LIMIT ?",
-            (monitor, since, limit),
-        )
-        return [probe_record(r, json.loads) for r in rows]
-
-    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
-        rows = self._read().execute(
-            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
-            "WHERE monitor = ? AND period = ? AND start >= ? ORDER BY start",
-            (monitor, period, since),
-        )
-        return [Tally.from_row(r[1:], json.loads).rollup(monitor, period, r[0]) for r in rows]
-
-    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
-        if names is None:
-            rows = self._read().execute("SELECT monitor, data FROM monitor_state")
-        else:
-            rows = self._read().execute(
-                "SELECT monitor, data FROM monitor_state "
-                "WHERE monitor IN (SELECT value FROM json_each(?))",
-                (_dumps(list(names)),),
-            )
-        return {m: json.loads(d) for m, d in rows}
-
-    def location_states(self, since: float | None = None) -> list[LocationRow]:
-        rows = self._read().execute(
-            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
-            "WHERE :since IS NULL OR updated >= :since ORDER BY updated, monitor, location",
-            {"since": since},
-        )
-        return [location_row(r) for r in rows]
-
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -1225,20 +863,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def _release(self) -> None:
         self._writer.close()
-
-    def _push_job(self, pushed: Pushed) -> Job[sqlite3.Connection]:
-        monitor, at, ok, detail, latency_ms = pushed
-
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET "
-                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
-                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
-                (monitor, at, int(ok), detail, latency_ms),
-            )
-
-        return upsert
 
     def _is_outage(self, exc: BaseException) -> bool:
         # A full disk, a read-only file, a lock held too long, an I/O error: all
