@@ -132,8 +132,18 @@ class IncidentSQL(OutboxSQL[C]):
     _select_down_since: ClassVar[str]
     """Each monitor in an open incident and since when (rows for :func:`earliest`)."""
 
+    _select_listed: ClassVar[str]
+    """Incidents as a list shows them (:class:`Listed`), up to the conditions that follow
+    ``WHERE``: its parameters are ``members``, ``newest`` and ``among``."""
+    _has_monitor: ClassVar[str]
+    """The condition (``AND ...``) of an incident the monitor ``name`` is or was in."""
+
     def _incident(self, row: Sequence[Any]) -> Incident:
         """An incident read by :attr:`_select_incidents`."""
+        raise NotImplementedError
+
+    def _listed(self, row: Sequence[Any]) -> Listed:
+        """An incident read by :attr:`_select_listed` (``listed_record``)."""
         raise NotImplementedError
 
     def _write_incidents(self, conn: C, changes: Sequence[IncidentWrite]) -> None:
@@ -236,6 +246,29 @@ class IncidentSQL(OutboxSQL[C]):
     def incident(self, incident_id: int) -> Incident | None:
         rows = self._rows(f"{self._select_incidents}WHERE id = %s", (incident_id,))
         return self._incident(rows[0]) if rows else None
+
+    def incident_list(
+        self,
+        *,
+        open_only: bool = False,
+        limit: int = 100,
+        monitor: str | None = None,
+        shown: tuple[int, int] = (50, 100),
+        among: Collection[str] | None = None,
+    ) -> list[Listed]:
+        where = "AND i.resolved IS NULL " if open_only else ""
+        if monitor is not None:
+            where += self._has_monitor
+        members, timeline = shown
+        params = {
+            "members": members,
+            "newest": max(timeline - 1, 0),
+            "limit": limit,
+            "name": monitor,
+            "among": None if among is None else self._list(sorted(among)),
+        }
+        rows = self._rows(f"{self._select_listed}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
+        return [self._listed(r) for r in rows]
 
     def membership(
         self,
