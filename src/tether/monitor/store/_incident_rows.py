@@ -36,6 +36,20 @@ def incident_record(
     incident_id, key, kind, detail, hint, opened, resolved, monitors, acknowledged, folded = row
     kept = {m: Member.from_json(v, opened) for m, v in (members or {}).items()}
     names = tuple(sorted(kept)) if resolved is None and kept else tuple(decode(monitors))
+    header = (incident_id, key, kind, detail, hint, opened, resolved, acknowledged, folded)
+    return _stored(header, names, timeline, dict(sorted(kept.items())))
+
+
+def _stored(
+    header: Sequence[Any],
+    names: tuple[str, ...],
+    entries: Iterable[Any],
+    members: dict[str, Member],
+) -> Incident:
+    """An incident from its stored header (id, key, kind, detail, hint, opened, resolved,
+    acknowledged, folded_into), its monitors, its timeline's entries (decoded) and its
+    members."""
+    incident_id, key, kind, detail, hint, opened, resolved, acknowledged, folded = header
     return Incident(
         int(incident_id),
         key,
@@ -45,9 +59,9 @@ def incident_record(
         float(opened),
         resolved,
         names,
-        tuple(TimelineEntry.from_json(e) for e in timeline),
+        tuple(TimelineEntry.from_json(e) for e in entries),
         acknowledged,
-        dict(sorted(kept.items())),
+        members,
         None if folded is None else int(folded),
     )
 
@@ -84,24 +98,10 @@ def listed_record(row: Sequence[Any], decode: Decode) -> Listed:
     whether its monitors are its members (:data:`MEMBERS_KEPT`), the number of its
     monitors, the first of them by name (a JSON array), the number of its timeline
     entries and the entries shown (a JSON array of [seq, entry])."""
-    incident_id, key, kind, detail, hint, opened, resolved, acknowledged = row[:8]
-    folded, current, count, names, entries, shown = row[8:]
+    current, count, names, entries, shown = row[9:]
     pairs = sorted(decode(shown) or (), key=_seq)
     return Listed(
-        Incident(
-            int(incident_id),
-            key,
-            kind_from_text(kind),
-            detail,
-            hint,
-            float(opened),
-            resolved,
-            tuple(sorted(decode(names) or ())),
-            tuple(TimelineEntry.from_json(e) for _, e in pairs),
-            acknowledged,
-            {},
-            None if folded is None else int(folded),
-        ),
+        _stored(row[:9], tuple(sorted(decode(names) or ())), (e for _, e in pairs), {}),
         int(count or 0),
         int(entries or 0),
         bool(current),

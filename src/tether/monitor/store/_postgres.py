@@ -374,6 +374,18 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
         )
 
     _select_incidents = SELECT_INCIDENTS
+    _select_state_changes = (
+        "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
+        "ORDER BY at DESC LIMIT 1) "
+        "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
+        "ORDER BY at"
+    )
+    _select_every_change = (
+        "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
+        "WHERE at < %s ORDER BY monitor, at DESC) "
+        "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
+        "ORDER BY 1, 2"
+    )
     _select_down_since = DOWN_SINCE
     _select_listed = SELECT_LISTED
     _has_monitor = HAS_MONITOR
@@ -565,16 +577,6 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
 
         return self._call(heads)
 
-    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
-        rows = self._query(
-            "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
-            "ORDER BY at DESC LIMIT 1) "
-            "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
-            "ORDER BY at",
-            (monitor, since, monitor, since),
-        )
-        return [(at, State(state)) for at, state in rows]
-
     def state_changes_of(
         self, monitors: Collection[str], since: float
     ) -> dict[str, list[tuple[float, State]]]:
@@ -615,19 +617,6 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
         )
         # The newest of each monitor comes last.
         return {row[0]: probe_record(row, _same) for row in rows}
-
-    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        rows = self._query(
-            "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
-            "WHERE at < %s ORDER BY monitor, at DESC) "
-            "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
-            "ORDER BY 1, 2",
-            (since, since),
-        )
-        out: dict[str, list[tuple[float, State]]] = {}
-        for monitor, at, state in rows:
-            out.setdefault(monitor, []).append((at, State(state)))
-        return out
 
     def _query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any], *, retried: bool = False

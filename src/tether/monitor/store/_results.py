@@ -6,7 +6,7 @@ SQL both backends share for them."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
 from tether.monitor._state import State
@@ -143,6 +143,23 @@ class ResultSQL(SQLStore[C]):
 
     raw_retention: float
     rollup_retention: float
+
+    _select_state_changes: ClassVar[str]
+    """One monitor's state changes from ``since``, led by the last one before it, oldest
+    first: (at, state) rows; its parameters are (monitor, since, monitor, since)."""
+    _select_every_change: ClassVar[str]
+    """Every monitor's state changes as :attr:`_select_state_changes` reads one's,
+    ordered by monitor and time: (monitor, at, state) rows; parameters (since, since)."""
+
+    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
+        rows = self._rows(self._select_state_changes, (monitor, since, monitor, since))
+        return [(at, State(state)) for at, state in rows]
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        out: dict[str, list[tuple[float, State]]] = {}
+        for monitor, at, state in self._rows(self._select_every_change, (since, since)):
+            out.setdefault(monitor, []).append((at, State(state)))
+        return out
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         rows = self._rows(

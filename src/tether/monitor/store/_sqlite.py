@@ -355,6 +355,18 @@ class SQLiteStore(
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
     _select_incidents = _SELECT_INCIDENTS
+    _select_state_changes = (
+        "SELECT at, state FROM (SELECT at, state FROM state_changes "
+        "WHERE monitor = ? AND at < ? ORDER BY at DESC LIMIT 1) "
+        "UNION ALL SELECT at, state FROM state_changes WHERE monitor = ? AND at >= ? "
+        "ORDER BY at"
+    )
+    _select_every_change = (
+        # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
+        "SELECT monitor, max(at), state FROM state_changes WHERE at < ? GROUP BY monitor "
+        "UNION ALL SELECT monitor, at, state FROM state_changes WHERE at >= ? "
+        "ORDER BY 1, 2"
+    )
     _select_down_since = _DOWN_SINCE
     _select_listed = _SELECT_LISTED
     _has_monitor = _HAS_MONITOR
@@ -506,16 +518,6 @@ class SQLiteStore(
 
         return self._call(heads)
 
-    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
-        rows = self._read().execute(
-            "SELECT at, state FROM (SELECT at, state FROM state_changes "
-            "WHERE monitor = ? AND at < ? ORDER BY at DESC LIMIT 1) "
-            "UNION ALL SELECT at, state FROM state_changes WHERE monitor = ? AND at >= ? "
-            "ORDER BY at",
-            (monitor, since, monitor, since),
-        )
-        return [(at, State(state)) for at, state in rows]
-
     def state_changes_of(
         self, monitors: Collection[str], since: float
     ) -> dict[str, list[tuple[float, State]]]:
@@ -566,19 +568,6 @@ class SQLiteStore(
             )
             for row in sorted(rows, key=_by_monitor_and_time):
                 out[row[0]] = probe_record(row, json.loads)  # the newest comes last
-        return out
-
-    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
-        rows = self._read().execute(
-            "SELECT monitor, max(at), state FROM state_changes WHERE at < ? GROUP BY monitor "
-            "UNION ALL SELECT monitor, at, state FROM state_changes WHERE at >= ? "
-            "ORDER BY 1, 2",
-            (since, since),
-        )
-        out: dict[str, list[tuple[float, State]]] = {}
-        for monitor, at, state in rows:
-            out.setdefault(monitor, []).append((at, State(state)))
         return out
 
     def _read(self) -> sqlite3.Connection:
