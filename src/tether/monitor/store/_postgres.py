@@ -659,21 +659,32 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
         locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
+        def batch(conn: Conn) -> list[Any]:
+            if results:
+                self._insert_results(conn, results)
+            if states:
+                self._save_states(conn, states)
+            if changes:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO state_changes (monitor, at, state) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
+                        [(monitor, at, str(state)) for monitor, at, state in changes],
+                    )
+            if locations:
+                with conn.cursor() as cur:
+                    cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
+            return run_jobs(conn, jobs)
+
         try:
-            return self._write(results, states, changes, locations, jobs)
+            return self._transaction(batch)
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
-            return self._write(results, states, changes, locations, jobs)
+            return self._transaction(batch)
 
-    def _write(
-        self,
-        results: list[ProbeRecord],
-        states: dict[str, dict[str, Any]],
-        changes: list[tuple[str, float, State]],
-        locations: list[Located],
-        jobs: list[Job[Conn]],
-    ) -> list[Any]:
-        """One transaction on the write connection, opened anew if the server dropped it."""
+    def _transaction(self, batch: Callable[[Conn], list[Any]]) -> list[Any]:
+        """``batch`` in one transaction on the write connection, opened anew if the server
+        dropped it."""
         if self._writer.closed:
             self._writer = self._connect()
         conn = self._writer
@@ -682,21 +693,7 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
         def write() -> list[Any]:
             nonlocal committing
             with conn.transaction():
-                if results:
-                    self._insert_results(conn, results)
-                if states:
-                    self._save_states(conn, states)
-                if changes:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO state_changes (monitor, at, state) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
-                            [(monitor, at, str(state)) for monitor, at, state in changes],
-                        )
-                if locations:
-                    with conn.cursor() as cur:
-                        cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
-                values = run_jobs(conn, jobs)
+                values = batch(conn)
                 committing = True  # leaving the block sends COMMIT
             return values
 
