@@ -328,6 +328,23 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
     server cannot be reached, or the schema is newer than this tether's.
     """
 
+    _select_incidents = SELECT_INCIDENTS
+    _select_state_changes = (
+        "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
+        "ORDER BY at DESC LIMIT 1) "
+        "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
+        "ORDER BY at"
+    )
+    _select_every_change = (
+        "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
+        "WHERE at < %s ORDER BY monitor, at DESC) "
+        "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
+        "ORDER BY 1, 2"
+    )
+    _select_down_since = DOWN_SINCE
+    _select_listed = SELECT_LISTED
+    _has_monitor = HAS_MONITOR
+
     def __init__(
         self,
         dsn: str,
@@ -372,23 +389,6 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
             spill=Path(spill) if spill is not None else _default_spill(self.url),
             **holding,
         )
-
-    _select_incidents = SELECT_INCIDENTS
-    _select_state_changes = (
-        "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
-        "ORDER BY at DESC LIMIT 1) "
-        "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
-        "ORDER BY at"
-    )
-    _select_every_change = (
-        "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
-        "WHERE at < %s ORDER BY monitor, at DESC) "
-        "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
-        "ORDER BY 1, 2"
-    )
-    _select_down_since = DOWN_SINCE
-    _select_listed = SELECT_LISTED
-    _has_monitor = HAS_MONITOR
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
