@@ -63,9 +63,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 from tether.monitor._records import LocationState
-from tether.monitor.store._base import Fence, LocationRow, StoreError, instance_id
 from tether.monitor.store._postgres import Link, migrate
 from tether.monitor.store._shares import SHARDS, plan_share, shard_of
+from tether.monitor.store._values import Fence, LocationRow, StoreError, instance_id
 
 if TYPE_CHECKING:
     from tether.monitor.config import Storage

@@ -35,75 +35,46 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tether._redact import MASK, redact_text, redact_url
-from tether.monitor._records import (
-    Alert,
-    AlertPayload,
-    AuditEntry,
-    Controls,
-    Incident,
-    LocationState,
-    Member,
-    Move,
-    ProbeRecord,
-    QueuedAlert,
-    TimelineEntry,
-    Window,
-)
+from tether.monitor._records import AuditEntry, Incident, LocationState, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
-    AUDIT_COLUMNS,
-    CONTROL_COLUMNS,
-    INCIDENT_COLUMNS,
-    LISTED_COLUMNS,
     LOCATION_COLUMNS,
-    MEMBERS_KEPT,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    WINDOW_COLUMNS,
     Fence,
     IncidentWrite,
     Listed,
-    LocationRow,
     Rollup,
     StoreError,
     Tally,
-    audit_record,
-    audit_values,
-    controls_of,
-    earliest,
-    first_members,
-    incident_note,
-    incident_record,
-    incident_write,
     listed_record,
-    location_row,
     location_values,
-    moves_of,
-    note_write,
     probe_record,
     queued_alert,
-    too_new,
-    window_record,
 )
+from tether.monitor.store._controls import ControlSQL
+from tether.monitor.store._incident_rows import INCIDENT_COLUMNS
+from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._postgres_incidents import (
+    DOWN_SINCE,
+    HAS_MONITOR,
+    SELECT_INCIDENTS,
+    SELECT_LISTED,
+    incident_of,
+)
+from tether.monitor.store._postgres_migrations import MIGRATIONS
+from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
-from tether.monitor.store._writer import (
-    BatchedStore,
-    IncidentJob,
-    Job,
-    Located,
-    Pushed,
-    run_jobs,
-    storable_text,
-)
+from tether.monitor.store._values import too_new
+from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -117,222 +88,6 @@ log = logging.getLogger("tether.monitor")
 
 T = TypeVar("T")
 
-# Each entry moves the schema one version up; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE results (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        monitor TEXT NOT NULL,
-        ts DOUBLE PRECISION NOT NULL,
-        ok BOOLEAN NOT NULL,
-        kind TEXT,
-        latency_ms DOUBLE PRECISION,
-        detail TEXT,
-        data JSONB NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX results_by_monitor ON results (monitor, ts);
-    -- Pruning deletes by time across monitors; rows arrive in time order, so
-    -- a BRIN index finds them at a fraction of a B-tree's size and upkeep.
-    CREATE INDEX results_by_ts ON results USING brin (ts);
-    CREATE TABLE rollups (
-        monitor TEXT NOT NULL,
-        period TEXT NOT NULL,
-        start DOUBLE PRECISION NOT NULL,
-        count INTEGER NOT NULL,
-        ok_count INTEGER NOT NULL,
-        latency_count INTEGER NOT NULL,
-        latency_sum DOUBLE PRECISION NOT NULL,
-        latency_min DOUBLE PRECISION,
-        latency_max DOUBLE PRECISION,
-        kinds JSONB NOT NULL DEFAULT '{}',
-        PRIMARY KEY (monitor, period, start)
-    );
-    CREATE TABLE outbox (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        channel TEXT NOT NULL,
-        dedup TEXT NOT NULL CONSTRAINT outbox_dedup UNIQUE,
-        payload JSONB NOT NULL,
-        created DOUBLE PRECISION NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at DOUBLE PRECISION NOT NULL,
-        delivered DOUBLE PRECISION,
-        last_error TEXT
-    );
-    CREATE INDEX outbox_due ON outbox (next_at) WHERE delivered IS NULL;
-    CREATE TABLE incidents (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        hint TEXT NOT NULL,
-        opened DOUBLE PRECISION NOT NULL,
-        resolved DOUBLE PRECISION,
-        monitors JSONB NOT NULL DEFAULT '[]',
-        timeline JSONB NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX incidents_open ON incidents (key) WHERE resolved IS NULL;
-    CREATE TABLE monitor_state (
-        monitor TEXT PRIMARY KEY,
-        data JSONB NOT NULL
-    );
-    """,
-    # 2: one queue per channel (an alert's dedup key is unique within its channel, so
-    # every channel of a monitor gets it); incident ids chosen by the incident engine
-    # (from the sequence); acknowledgement and members of incidents; state changes,
-    # from which uptime is computed as time.
-    """
-    ALTER TABLE outbox DROP CONSTRAINT outbox_dedup;
-    ALTER TABLE outbox ADD CONSTRAINT outbox_dedup UNIQUE (channel, dedup);
-    CREATE INDEX outbox_waiting ON outbox (channel, id) WHERE delivered IS NULL;
-    ALTER TABLE incidents ALTER COLUMN id SET GENERATED BY DEFAULT;
-    ALTER TABLE incidents ADD COLUMN acknowledged DOUBLE PRECISION;
-    ALTER TABLE incidents ADD COLUMN members JSONB NOT NULL DEFAULT '{}';
-    CREATE TABLE state_changes (
-        monitor TEXT NOT NULL,
-        at DOUBLE PRECISION NOT NULL,
-        state TEXT NOT NULL,
-        PRIMARY KEY (monitor, at)
-    );
-    """,
-    # 3: several instances on one database.  An alert is claimed by the instance that
-    # delivers it; each monitor's state at each location, for the leader; leases on
-    # shards of the monitors and on leadership, and the instances' heartbeats; incident
-    # ids from the sequence, started past every id a process counted before.
-    """
-    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-    ALTER TABLE outbox ADD COLUMN claim_until DOUBLE PRECISION;
-    CREATE TABLE tether_location_states (
-        monitor TEXT NOT NULL,
-        location TEXT NOT NULL,
-        state TEXT NOT NULL,
-        since DOUBLE PRECISION NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        kind TEXT,
-        detail TEXT,
-        host TEXT,
-        latency_ms DOUBLE PRECISION,
-        updated DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (monitor, location)
-    );
-    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
-    CREATE TABLE tether_leases (
-        location TEXT NOT NULL,
-        shard INTEGER NOT NULL,
-        owner TEXT,
-        expires DOUBLE PRECISION,
-        PRIMARY KEY (location, shard)
-    );
-    CREATE INDEX tether_leases_owner ON tether_leases (owner);
-    CREATE TABLE tether_instances (
-        id TEXT PRIMARY KEY,
-        location TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        started DOUBLE PRECISION NOT NULL,
-        heartbeat DOUBLE PRECISION NOT NULL,
-        leader BOOLEAN NOT NULL DEFAULT false,
-        shards INTEGER NOT NULL DEFAULT 0,
-        version TEXT
-    );
-    SELECT setval(pg_get_serial_sequence('incidents', 'id'), coalesce(max(id), 0) + 1, false)
-    FROM incidents;
-    """,
-    # 4: changes made at run time through the write API, which every instance applies:
-    # monitors paused and checks asked for, maintenance windows; and the audit log.
-    """
-    CREATE TABLE tether_controls (
-        monitor TEXT PRIMARY KEY,
-        paused DOUBLE PRECISION,
-        paused_by TEXT,
-        check_at DOUBLE PRECISION
-    );
-    CREATE TABLE tether_maintenance (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        monitors JSONB NOT NULL DEFAULT '[]',
-        start DOUBLE PRECISION NOT NULL,
-        ends DOUBLE PRECISION NOT NULL,
-        reason TEXT NOT NULL,
-        opened_by TEXT NOT NULL,
-        closed DOUBLE PRECISION,
-        closed_by TEXT
-    );
-    CREATE INDEX tether_maintenance_open ON tether_maintenance (ends) WHERE closed IS NULL;
-    CREATE TABLE tether_audit (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at DOUBLE PRECISION NOT NULL,
-        who TEXT NOT NULL,
-        via TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        params JSONB NOT NULL DEFAULT '{}'
-    );
-    """,
-    # 5: each push monitor's last heartbeat, which every instance reads: the one that
-    # probes it takes a push another instance was sent, and a restart knows it.
-    """
-    ALTER TABLE tether_controls ADD COLUMN push_at DOUBLE PRECISION;
-    ALTER TABLE tether_controls ADD COLUMN push_ok BOOLEAN;
-    ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
-    ALTER TABLE tether_controls ADD COLUMN push_ms DOUBLE PRECISION
-    """,
-    # 6: an incident's members and its timeline in tables of their own, one row a member
-    # and one an entry, so that a monitor joining or leaving an incident of thousands
-    # writes one row, not the whole incident (issue 23); and the local incident a host's
-    # was folded into.
-    """
-    CREATE TABLE incident_members (
-        incident BIGINT NOT NULL,
-        monitor TEXT NOT NULL,
-        member JSONB NOT NULL,
-        PRIMARY KEY (incident, monitor)
-    );
-    CREATE INDEX incident_members_by_monitor ON incident_members (monitor);
-    CREATE TABLE incident_timeline (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        incident BIGINT NOT NULL,
-        entry JSONB NOT NULL
-    );
-    CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident, seq);
-    INSERT INTO incident_members (incident, monitor, member)
-    SELECT i.id, m.key, m.value FROM incidents i, jsonb_each(i.members) m;
-    INSERT INTO incident_timeline (incident, entry)
-    SELECT i.id, t.entry FROM incidents i,
-        jsonb_array_elements(i.timeline) WITH ORDINALITY AS t(entry, n)
-    ORDER BY i.id, t.n;
-    ALTER TABLE incidents DROP COLUMN members, DROP COLUMN timeline,
-        ADD COLUMN folded_into BIGINT
-    """,
-    # 7: each incident's membership as history, appended to and never rewritten (issue
-    # 24); an incident stored before is given what is known (see the SQLite store's).
-    """
-    CREATE TABLE incident_membership (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        incident BIGINT NOT NULL,
-        monitor TEXT NOT NULL,
-        at DOUBLE PRECISION NOT NULL,
-        event TEXT NOT NULL,
-        why TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
-    CREATE INDEX incident_membership_in_order ON incident_membership (incident, seq);
-    CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT m.incident, m.monitor, coalesce((m.member->>'joined')::float8, i.opened),
-        'joined', 'down'
-    FROM incident_members m JOIN incidents i ON i.id = m.incident
-    ORDER BY m.incident, m.monitor;
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT i.id, j.value, i.opened, 'joined', 'down'
-    FROM incidents i, jsonb_array_elements_text(i.monitors) j
-    WHERE i.resolved IS NOT NULL OR NOT EXISTS
-        (SELECT 1 FROM incident_members WHERE incident = i.id) ORDER BY i.id, j.value;
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT i.id, j.value, i.resolved, 'left', 'up'
-    FROM incidents i, jsonb_array_elements_text(i.monitors) j
-    WHERE i.resolved IS NOT NULL ORDER BY i.id, j.value
-    """,
-)
-
 MIGRATION_LOCK: Final = 0x7465_7468_6572
 """The advisory lock key held while migrating ("tether" in ASCII)."""
 _IDS_LOCK: Final = MIGRATION_LOCK + 1
@@ -342,8 +97,6 @@ _ID_BLOCK: Final = 16
 """Incident ids a leader keeps in reserve, so that incidents open while the server is
 away; what it has not used when it stops leading is a gap in the numbering."""
 
-# A server that does not answer should not hang tether for libpq's default of forever.
-_CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
 _TALLY_NAMES: Final = [c.strip() for c in TALLY_COLUMNS.split(",")]
 _LOCATION_NAMES: Final = [c.strip() for c in LOCATION_COLUMNS.split(",")]
 _UPSERT_LOCATION: Final = (
@@ -396,19 +149,6 @@ def migrate(conn: Conn) -> int:
     return len(MIGRATIONS)
 
 
-def _secrets(dsn: str) -> set[str]:
-    """The password in ``dsn``, as written and decoded, to scrub from any message."""
-    found: set[str] = set()
-    try:
-        parts = urlsplit(dsn)
-        if parts.password:
-            found |= {parts.password, unquote(parts.password)}
-        found |= {v for k, v in parse_qsl(parts.query) if k == "password" and v}
-    except ValueError:
-        pass
-    return found
-
-
 def _storable_json(value: Any) -> str:
     """JSON that PostgreSQL's jsonb takes: it refuses a lone surrogate and ``\\u0000``."""
     return storable_text(json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\ufffd"))
@@ -428,70 +168,6 @@ def _default_spill(url: str) -> Path:
     return base / "tether" / f"postgres-{digest}.spill"
 
 
-def _need_psycopg() -> None:
-    from tether._extras import problem
-
-    if (missing := problem("storage.postgres", "postgres")) is not None:
-        raise StoreError(missing)
-
-
-def _insert_alert(
-    channel: str, dedup: str, payload: AlertPayload, now: float
-) -> Callable[[Conn], bool]:
-    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
-    value = _storable_json(payload.to_json())  # encoded now: the payload is the caller's
-
-    def insert(conn: Conn) -> bool:
-        cur = conn.execute(
-            "INSERT INTO outbox (channel, dedup, payload, created, next_at) "
-            "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (channel, dedup) DO NOTHING",
-            (channel, dedup, value, now, now),
-        )
-        return cur.rowcount == 1
-
-    return insert
-
-
-_SELECT_INCIDENTS: Final = (
-    f"SELECT {INCIDENT_COLUMNS}, "
-    "(SELECT jsonb_object_agg(monitor, member) FROM incident_members WHERE incident = i.id), "
-    "(SELECT jsonb_agg(entry ORDER BY seq) FROM incident_timeline WHERE incident = i.id) "
-    "FROM incidents i "
-)
-"""Incidents with their members and timelines, in one statement (one snapshot)."""
-
-
-_SELECT_LISTED: Final = (
-    f"SELECT {LISTED_COLUMNS}, i.folded_into, {MEMBERS_KEPT}, "
-    f"CASE WHEN {MEMBERS_KEPT} "
-    "THEN (SELECT count(*) FROM incident_members WHERE incident = i.id) "
-    "ELSE jsonb_array_length(i.monitors) END, "
-    f"CASE WHEN {MEMBERS_KEPT} "
-    "THEN (SELECT jsonb_agg(monitor) FROM (SELECT monitor FROM incident_members "
-    "WHERE incident = i.id AND (%(among)s::text[] IS NULL OR monitor = ANY(%(among)s::text[])) "
-    'ORDER BY monitor COLLATE "C" LIMIT %(members)s) s) '
-    "ELSE (SELECT jsonb_agg(value) FROM (SELECT value FROM jsonb_array_elements_text(i.monitors) "
-    "WHERE %(among)s::text[] IS NULL OR value = ANY(%(among)s::text[]) "
-    'ORDER BY value COLLATE "C" LIMIT %(members)s) s) END, '
-    "(SELECT count(*) FROM incident_timeline WHERE incident = i.id), "
-    "(SELECT jsonb_agg(jsonb_build_array(seq, entry)) FROM ("
-    "(SELECT seq, entry FROM incident_timeline WHERE incident = i.id ORDER BY seq LIMIT 1) "
-    "UNION (SELECT seq, entry FROM incident_timeline WHERE incident = i.id "
-    "ORDER BY seq DESC LIMIT %(newest)s)) s) "
-    "FROM incidents i WHERE true "
-)
-"""Incidents as a list shows them (:class:`Listed`): each subquery stops at its cap
-and no member's record is read.  Names are ordered as Python orders them (by code
-point: the "C" collation), whatever the database's collation."""
-
-_HAS_MONITOR: Final = (
-    "AND (EXISTS (SELECT 1 FROM incident_membership WHERE incident = i.id "
-    "AND monitor = %(name)s) OR EXISTS (SELECT 1 FROM incident_members "
-    "WHERE incident = i.id AND monitor = %(name)s) "
-    "OR i.monitors @> jsonb_build_array(%(name)s::text)) "
-)
-"""An incident the monitor is or was in (see the SQLite store's)."""
-
 _EVERYONE: Final = (
     'UPDATE incidents SET monitors = (SELECT jsonb_agg(m ORDER BY m COLLATE "C") FROM '
     "(SELECT jsonb_array_elements_text(monitors) AS m FROM incidents WHERE id = %(id)s "
@@ -500,21 +176,6 @@ _EVERYONE: Final = (
 )
 """A resolved incident's monitors: those it was written with and everyone its membership
 history holds (see the SQLite store's)."""
-
-_DOWN_SINCE: Final = (
-    "SELECT m.monitor, min(coalesce((m.member->>'joined')::float8, i.opened)) "
-    "FROM incidents i JOIN incident_members m "
-    "ON m.incident = i.id WHERE i.resolved IS NULL GROUP BY m.monitor "
-    "UNION ALL SELECT j.value, i.opened FROM incidents i, jsonb_array_elements_text(i.monitors) j "
-    "WHERE i.resolved IS NULL AND NOT EXISTS "
-    "(SELECT 1 FROM incident_members WHERE incident = i.id)"
-)
-
-
-def _incident(row: Sequence[Any]) -> Incident:
-    """An incident read by :data:`_SELECT_INCIDENTS`."""
-    *header, members, timeline = row
-    return incident_record(header, _same, members or {}, timeline or [])
 
 
 def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
@@ -579,49 +240,29 @@ def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
 _ROLLUP_READ: Final = ", ".join(f"r.{c}" for c in TALLY_COLUMNS.split(", "))
 
 
-def _write_incidents(conn: Conn, changes: Sequence[IncidentWrite]) -> None:
-    """Incident changes in order, as :func:`_write_incident` writes each (a batch's come
-    merged: :func:`merged_writes`)."""
-    for change in changes:
-        _write_incident(change)(conn)
+# A server that does not answer should not hang tether for libpq's default of forever.
+_CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
 
 
-def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[Conn], None]:
-    """The write that adds ``audit`` to the audit log and, for a change about monitors,
-    says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
-    among their members, found by the members' index (an open incident stored before
-    members were kept, by its ``monitors``)."""
-    values = audit_values(audit, _jsonb)
-    note = incident_note(audit, window)
+def _secrets(dsn: str) -> set[str]:
+    """The password in ``dsn``, as written and decoded, to scrub from any message."""
+    found: set[str] = set()
+    try:
+        parts = urlsplit(dsn)
+        if parts.password:
+            found |= {parts.password, unquote(parts.password)}
+        found |= {v for k, v in parse_qsl(parts.query) if k == "password" and v}
+    except ValueError:
+        pass
+    return found
 
-    def write(conn: Conn) -> None:
-        conn.execute(
-            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            values,
-        )
-        if note is None:
-            return
-        monitors, entry = note
-        text = _storable_json(entry.to_json())
-        if not monitors:
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, %s::jsonb FROM incidents WHERE resolved IS NULL ORDER BY id",
-                (text,),
-            )
-            return
-        conn.execute(
-            "INSERT INTO incident_timeline (incident, entry) "
-            "SELECT id, %(entry)s::jsonb FROM incidents i WHERE resolved IS NULL AND "
-            "(id IN (SELECT incident FROM incident_members WHERE monitor = ANY(%(names)s)) "
-            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
-            "AND i.monitors ?| %(names)s)) ORDER BY id",
-            {"entry": text, "names": list(monitors)},
-        )
 
-    return write
+def _need_psycopg() -> None:
+    """Raise StoreError, saying how to install it, when psycopg is missing."""
+    from tether._extras import problem
+
+    if (missing := problem("storage.postgres", "postgres")) is not None:
+        raise StoreError(missing)
 
 
 class Link:
@@ -677,7 +318,7 @@ class Link:
         return text
 
 
-class PostgresStore(BatchedStore["Conn"]):
+class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
 
@@ -686,6 +327,23 @@ class PostgresStore(BatchedStore["Conn"]):
     work too).  Raises :class:`StoreError` when psycopg is missing, the
     server cannot be reached, or the schema is newer than this tether's.
     """
+
+    _select_incidents = SELECT_INCIDENTS
+    _select_state_changes = (
+        "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
+        "ORDER BY at DESC LIMIT 1) "
+        "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
+        "ORDER BY at"
+    )
+    _select_every_change = (
+        "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
+        "WHERE at < %s ORDER BY monitor, at DESC) "
+        "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
+        "ORDER BY 1, 2"
+    )
+    _select_down_since = DOWN_SINCE
+    _select_listed = SELECT_LISTED
+    _has_monitor = HAS_MONITOR
 
     def __init__(
         self,
@@ -735,12 +393,44 @@ class PostgresStore(BatchedStore["Conn"]):
     def __repr__(self) -> str:
         return f"<PostgresStore {self.url}>"
 
-    # -- writing ---------------------------------------------------------------------
+    # -- the dialect of the SQL both stores share (``_dialect.py``) ------------------
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
-        """Put an alert in ``channel``'s queue, committed before returning; False if that
-        channel already has ``dedup``."""
-        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
+    def _execute(self, conn: Conn, sql: str, params: Any = ()) -> Any:
+        return conn.execute(sql, params)
+
+    def _rows(self, sql: str, params: Any = ()) -> Sequence[Sequence[Any]]:
+        return self._query(sql, params)
+
+    def _json(self, value: Any) -> str:
+        return _storable_json(value)
+
+    def _decode(self, value: Any) -> Any:
+        return value  # psycopg already decodes JSONB
+
+    def _text(self, text: str) -> str:
+        return storable_text(text)
+
+    def _any(self, column: str, param: str, cast: str = "") -> str:
+        return f"{column} = ANY({param}{'::' + cast if cast else ''})"
+
+    def _holds_any(self, column: str, param: str) -> str:
+        return f"{column} ?| {param}"
+
+    def _list(self, values: Collection[Any]) -> Any:
+        return list(values)
+
+    def _incident(self, row: Sequence[Any]) -> Incident:
+        return incident_of(row)
+
+    def _listed(self, row: Sequence[Any]) -> Listed:
+        return listed_record(row, _same)
+
+    def _write_incidents(self, conn: Conn, changes: Sequence[IncidentWrite]) -> None:
+        """Incident changes in order, as :func:`_write_incident` writes each."""
+        for change in changes:
+            _write_incident(change)(conn)
+
+    # -- writing ---------------------------------------------------------------------
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -771,29 +461,6 @@ class PostgresStore(BatchedStore["Conn"]):
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
         return self._call(claim)
-
-    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET delivered = coalesce(delivered, %s), claimed_by = NULL, "
-                "claim_until = NULL WHERE id = %s",
-                (now, alert_id),
-            ),
-            hold=True,
-        )
-
-    def mark_failed(
-        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
-    ) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = %s, next_at = %s, "
-                "claimed_by = NULL, claim_until = NULL WHERE id = %s AND delivered IS NULL "
-                "AND (%s::text IS NULL OR claimed_by IS NULL OR claimed_by = %s)",
-                (error, retry_at, alert_id, claimer, claimer),
-            ),
-            hold=True,
-        )
 
     def new_incident_id(self) -> int:
         """An id no incident has, at once, even while the server is away: the next of
@@ -873,87 +540,6 @@ class PostgresStore(BatchedStore["Conn"]):
             self._top = max(self._top, fresh[-1])
             self._counting = False
 
-    def open_incident(self, incident: Incident) -> None:
-        """Store a new incident (committed on return)."""
-        change = incident_write(incident, _storable_json, opened=True)
-        self._call(_write_incident(change), hold=True)
-
-    def note_incident(
-        self,
-        incident_id: int,
-        entry: TimelineEntry,
-        *,
-        resolved: float | None = None,
-        monitors: Sequence[str] | None = None,
-        members: dict[str, Member] | None = None,
-    ) -> None:
-        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
-        ``monitors`` and ``members``, when given, replace what it holds."""
-        change = note_write(
-            incident_id,
-            entry,
-            _storable_json,
-            resolved=resolved,
-            monitors=monitors,
-            members=members,
-        )
-        self._call(_write_incident(change), hold=True)
-
-    def commit_incident(
-        self,
-        incident: Incident,
-        alerts: Sequence[Alert],
-        now: float,
-        *,
-        opened: bool = False,
-        entry: TimelineEntry | None = None,
-        touched: Collection[str] | None = None,
-        moves: Sequence[Move] = (),
-    ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members and its membership ``moves``, and queue ``alerts``, in one transaction:
-        queued on the writer, not waited for (held as one while the server is away).
-        What it writes is encoded now."""
-        change = incident_write(
-            incident,
-            _storable_json,
-            opened=opened,
-            entries=() if entry is None else (entry,),
-            touched=touched,
-            moves=moves,
-        )
-        job = IncidentJob(
-            change,
-            tuple(_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
-            _write_incidents,
-        )
-        self._queue_write(job, f"a change of incident #{incident.id}")
-
-    def acknowledge_incident(
-        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
-    ) -> bool:
-        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
-        False if none is open by that id."""
-
-        text = _storable_json(entry.to_json())
-
-        def update(conn: Conn) -> bool:
-            cur = conn.execute(
-                "UPDATE incidents SET acknowledged = %s WHERE id = %s AND resolved IS NULL",
-                (entry.at, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
-                (incident_id, text),
-            )
-            if audit is not None:
-                _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
     # -- changes made at run time ----------------------------------------------------
 
     def set_paused(self, monitor: str, paused: bool, audit: AuditEntry) -> bool:
@@ -972,92 +558,10 @@ class PostgresStore(BatchedStore["Conn"]):
                 "UPDATE tether_controls SET paused = %s, paused_by = %s WHERE monitor = %s",
                 (audit.at if paused else None, audit.who if paused else None, monitor),
             )
-            _log(audit)(conn)
+            self._log(audit)(conn)
             return True
 
         return self._call(update)
-
-    def request_check(self, monitor: str, audit: AuditEntry) -> None:
-        def update(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, check_at) VALUES (%s, %s) "
-                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
-                (monitor, audit.at),
-            )
-            _log(audit)(conn)
-
-        self._call(update)
-
-    def open_window(
-        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
-        def insert(conn: Conn) -> Window:
-            row = conn.execute(
-                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
-                f"VALUES (%s, %s, %s, %s, %s) RETURNING {WINDOW_COLUMNS}",
-                (_jsonb(list(monitors)), start, end, reason, audit.who),
-            ).fetchone()
-            assert row is not None
-            window = window_record(row, _same)
-            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
-            return window
-
-        return self._call(insert)
-
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
-        def update(conn: Conn) -> tuple[Window | None, bool]:
-            closed = conn.execute(
-                "UPDATE tether_maintenance SET closed = %s, closed_by = %s "
-                f"WHERE id = %s AND closed IS NULL AND ends > %s RETURNING {WINDOW_COLUMNS}",
-                (audit.at, audit.who, window_id, audit.at),
-            ).fetchone()
-            if closed is not None:
-                window = window_record(closed, _same)
-                _log(audit, window)(conn)
-                return window, True
-            row = conn.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = %s", (window_id,)
-            ).fetchone()
-            return (None if row is None else window_record(row, _same)), False
-
-        return self._call(update)
-
-    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
-        text = _storable_json(entry.to_json())
-
-        def update(conn: Conn) -> bool:
-            cur = conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, %s::jsonb FROM incidents WHERE id = %s",
-                (text, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: Conn) -> tuple[int, int]:
-            raw = conn.execute("DELETE FROM results WHERE ts < %s", (now - self.raw_retention,))
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            conn.execute(
-                "DELETE FROM state_changes WHERE at < %s",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = conn.execute(
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            return raw.rowcount, old.rowcount
-
-        return self._call(delete)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -1072,128 +576,6 @@ class PostgresStore(BatchedStore["Conn"]):
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
         return self._call(heads)
-
-    def backlog(self) -> dict[str, tuple[int, float]]:
-        rows = self._query(
-            "SELECT channel, count(*), min(created) FROM outbox WHERE delivered IS NULL "
-            "GROUP BY channel",
-            (),
-        )
-        return {channel: (int(n), float(oldest)) for channel, n, oldest in rows}
-
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
-        where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._query(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT %s", (limit,))
-        return [_incident(r) for r in rows]
-
-    def incident_list(
-        self,
-        *,
-        open_only: bool = False,
-        limit: int = 100,
-        monitor: str | None = None,
-        shown: tuple[int, int] = (50, 100),
-        among: Collection[str] | None = None,
-    ) -> list[Listed]:
-        where = "AND i.resolved IS NULL " if open_only else ""
-        if monitor is not None:
-            where += _HAS_MONITOR
-        members, timeline = shown
-        params = {
-            "members": members,
-            "newest": max(timeline - 1, 0),
-            "limit": limit,
-            "name": monitor,
-            "among": None if among is None else sorted(among),
-        }
-        rows = self._query(f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT %(limit)s", params)
-        return [listed_record(r, _same) for r in rows]
-
-    def membership(
-        self,
-        incidents: Collection[int],
-        monitors: Collection[str] | None = None,
-        *,
-        first: int | None = None,
-    ) -> dict[int, tuple[Move, ...]]:
-        if not incidents:
-            return {}
-        if first is not None:
-
-            def joined(incident: int, n: int) -> Iterable[str]:
-                return (
-                    m
-                    for (m,) in self._query(
-                        "SELECT monitor FROM incident_membership WHERE incident = %s "
-                        "AND event = 'joined' ORDER BY seq LIMIT %s",
-                        (incident, n),
-                    )
-                )
-
-            def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
-                return self._query(
-                    "SELECT incident, monitor, at, event, why FROM incident_membership "
-                    "WHERE incident = %s AND monitor = ANY(%s::text[]) ORDER BY seq",
-                    (incident, names),
-                )
-
-            return first_members(incidents, first, joined, moves)
-        rows = self._query(
-            "SELECT incident, monitor, at, event, why FROM incident_membership "
-            "WHERE incident = ANY(%(ids)s) "
-            "AND (%(names)s::text[] IS NULL OR monitor = ANY(%(names)s::text[])) ORDER BY seq",
-            {
-                "ids": sorted(set(incidents)),
-                "names": None if monitors is None else sorted(set(monitors)),
-            },
-        )
-        return moves_of(rows)
-
-    def down_since(self) -> dict[str, float]:
-        return earliest(self._query(_DOWN_SINCE, ()))
-
-    def acknowledgements(self) -> dict[int, float]:
-        rows = self._query(
-            "SELECT id, acknowledged FROM incidents "
-            "WHERE resolved IS NULL AND acknowledged IS NOT NULL",
-            (),
-        )
-        return {int(i): float(at) for i, at in rows}
-
-    def incident(self, incident_id: int) -> Incident | None:
-        rows = self._query(f"{_SELECT_INCIDENTS}WHERE id = %s", (incident_id,))
-        return _incident(rows[0]) if rows else None
-
-    def controls(self, now: float) -> Controls:
-        rows = self._query(f"SELECT {CONTROL_COLUMNS} FROM tether_controls", ())
-        windows = self._query(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
-            "WHERE closed IS NULL AND ends > %s ORDER BY id",
-            (now,),
-        )
-        return controls_of(rows, (window_record(w, _same) for w in windows))
-
-    def windows(self, *, limit: int = 100) -> list[Window]:
-        rows = self._query(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [window_record(r, _same) for r in rows]
-
-    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
-        rows = self._query(
-            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [audit_record(r, _same) for r in rows]
-
-    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
-        rows = self._query(
-            "(SELECT at, state FROM state_changes WHERE monitor = %s AND at < %s "
-            "ORDER BY at DESC LIMIT 1) "
-            "UNION ALL (SELECT at, state FROM state_changes WHERE monitor = %s AND at >= %s) "
-            "ORDER BY at",
-            (monitor, since, monitor, since),
-        )
-        return [(at, State(state)) for at, state in rows]
 
     def state_changes_of(
         self, monitors: Collection[str], since: float
@@ -1236,52 +618,6 @@ class PostgresStore(BatchedStore["Conn"]):
         # The newest of each monitor comes last.
         return {row[0]: probe_record(row, _same) for row in rows}
 
-    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        rows = self._query(
-            "(SELECT DISTINCT ON (monitor) monitor, at, state FROM state_changes "
-            "WHERE at < %s ORDER BY monitor, at DESC) "
-            "UNION ALL (SELECT monitor, at, state FROM state_changes WHERE at >= %s) "
-            "ORDER BY 1, 2",
-            (since, since),
-        )
-        out: dict[str, list[tuple[float, State]]] = {}
-        for monitor, at, state in rows:
-            out.setdefault(monitor, []).append((at, State(state)))
-        return out
-
-    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
-        rows = self._query(
-            f"SELECT {RESULT_COLUMNS} FROM results "
-            "WHERE monitor = %s AND ts >= %s ORDER BY ts DESC LIMIT %s",
-            (monitor, since, limit),
-        )
-        return [probe_record(r, _same) for r in rows]
-
-    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
-        rows = self._query(
-            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
-            "WHERE monitor = %s AND period = %s AND start >= %s ORDER BY start",
-            (monitor, period, since),
-        )
-        return [Tally.from_row(r[1:], _same).rollup(monitor, period, r[0]) for r in rows]
-
-    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
-        if names is None:
-            rows = self._query("SELECT monitor, data FROM monitor_state", ())
-        else:
-            rows = self._query(
-                "SELECT monitor, data FROM monitor_state WHERE monitor = ANY(%s)", (list(names),)
-            )
-        return dict(rows)
-
-    def location_states(self, since: float | None = None) -> list[LocationRow]:
-        rows = self._query(
-            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
-            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
-            (since, since),
-        )
-        return [location_row(r) for r in rows]
-
     def _query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:
@@ -1323,35 +659,32 @@ class PostgresStore(BatchedStore["Conn"]):
         locations: list[Located],
         jobs: list[Job[Conn]],
     ) -> list[Any]:
+        def batch(conn: Conn) -> list[Any]:
+            if results:
+                self._insert_results(conn, results)
+            if states:
+                self._save_states(conn, states)
+            if changes:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO state_changes (monitor, at, state) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
+                        [(monitor, at, str(state)) for monitor, at, state in changes],
+                    )
+            if locations:
+                with conn.cursor() as cur:
+                    cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
+            return run_jobs(conn, jobs)
+
         try:
-            return self._write(results, states, changes, locations, jobs)
+            return self._transaction(batch)
         except _LostBeforeCommit:
             # Nothing of it landed: send it once more, on a new connection.
-            return self._write(results, states, changes, locations, jobs)
+            return self._transaction(batch)
 
-    def _push_job(self, pushed: Pushed) -> Job[Conn]:
-        monitor, at, ok, detail, latency_ms = pushed
-
-        def upsert(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (monitor) DO UPDATE SET "
-                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
-                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
-                (monitor, at, ok, None if detail is None else storable_text(detail), latency_ms),
-            )
-
-        return upsert
-
-    def _write(
-        self,
-        results: list[ProbeRecord],
-        states: dict[str, dict[str, Any]],
-        changes: list[tuple[str, float, State]],
-        locations: list[Located],
-        jobs: list[Job[Conn]],
-    ) -> list[Any]:
-        """One transaction on the write connection, opened anew if the server dropped it."""
+    def _transaction(self, batch: Callable[[Conn], list[Any]]) -> list[Any]:
+        """``batch`` in one transaction on the write connection, opened anew if the server
+        dropped it."""
         if self._writer.closed:
             self._writer = self._connect()
         conn = self._writer
@@ -1360,21 +693,7 @@ class PostgresStore(BatchedStore["Conn"]):
         def write() -> list[Any]:
             nonlocal committing
             with conn.transaction():
-                if results:
-                    self._insert_results(conn, results)
-                if states:
-                    self._save_states(conn, states)
-                if changes:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO state_changes (monitor, at, state) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
-                            [(monitor, at, str(state)) for monitor, at, state in changes],
-                        )
-                if locations:
-                    with conn.cursor() as cur:
-                        cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
-                values = run_jobs(conn, jobs)
+                values = batch(conn)
                 committing = True  # leaving the block sends COMMIT
             return values
 

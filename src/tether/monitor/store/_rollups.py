@@ -1,4 +1,6 @@
-"""The roll-ups a batch of results adds, in each database's SQL.  SQLite tallies the
+"""Roll-ups: their periods, their maths (:class:`Tally`: bucket boundaries, counts,
+latency sum, min and max, failures by kind), and what a batch of results adds to them,
+in each database's SQL.  SQLite tallies the
 rows the batch just wrote (:data:`SQLITE_TALLY_BATCH`, one statement a period);
 PostgreSQL takes the batch as arrays (:func:`rollup_arrays`) and tallies it and adds it
 to the rows it touches in one statement (:data:`ADD_ROLLUPS`).  Nothing is
@@ -6,17 +8,172 @@ read back into Python: in a mass outage the read, the merge in Python and the wr
 were a sixth of an instance's interpreter lock; and an addition in the database is safe
 when two instances of a cluster add to one row at once, where writing back a merged row
 could lose the other's count.  ``tests/monitor/store/test_store_rollups.py`` holds both
-stores to the pure tally (``_base.tally``) over random batches."""
+stores to the pure tally (:func:`tally`) over random batches."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from tether.monitor._records import ProbeRecord
-from tether.monitor.store._base import PERIODS, TALLY_COLUMNS
+from tether.monitor._records import ProbeRecord, stored_ms
+from tether.monitor.store._values import Decode, Rollup
 
-__all__ = ["ADD_ROLLUPS", "SQLITE_TALLY_BATCH", "bucket_sql", "rollup_arrays"]
+__all__ = [
+    "ADD_ROLLUPS",
+    "PERIODS",
+    "SQLITE_TALLY_BATCH",
+    "TALLY_COLUMNS",
+    "RollupKey",
+    "Tally",
+    "bucket_sql",
+    "bucket_start",
+    "merge_tallies",
+    "rollup_arrays",
+    "tally",
+]
+
+
+PERIODS: Final = {"minute": 60, "hour": 3600, "day": 86400}
+"""The roll-up periods and their length in seconds."""
+
+# The roll-up rows' totals, in the order :meth:`Tally.from_row` reads them.
+TALLY_COLUMNS: Final = (
+    "count, ok_count, latency_count, latency_sum, latency_min, latency_max, kinds"
+)
+
+RollupKey = tuple[str, str, float]
+"""(monitor, period, bucket start) identifies one roll-up row."""
+
+
+# -- roll-up maths ------------------------------------------------------------------------
+
+
+def bucket_start(ts: float, seconds: int) -> float:
+    """The start of the ``seconds``-long bucket that holds ``ts`` (buckets align to the epoch)."""
+    return ts - ts % seconds
+
+
+def _low(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _high(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _mean_ms(total: object, count: object) -> float | None:
+    """The mean duration a stored sum and count say, if it is one (:func:`stored_ms`)."""
+    try:
+        return stored_ms(float(total) / int(count))  # type: ignore[arg-type, call-overload]
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The running totals behind one roll-up row.
+
+    The latency *sum* and count are stored, not the average, so two tallies
+    merge exactly however the results were batched.
+    """
+
+    count: int = 0
+    ok_count: int = 0
+    latency_count: int = 0
+    latency_sum: float = 0.0
+    latency_min: float | None = None
+    latency_max: float | None = None
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, record: ProbeRecord) -> Tally:
+        """The tally of one result."""
+        timed = record.latency_ms is not None
+        return cls(
+            count=1,
+            ok_count=int(record.ok),
+            latency_count=int(timed),
+            latency_sum=record.latency_ms or 0.0,
+            latency_min=record.latency_ms,
+            latency_max=record.latency_ms,
+            kinds={record.kind: 1} if record.kind else {},
+        )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any], decode: Decode) -> Tally:
+        """A tally read back in :data:`TALLY_COLUMNS` order."""
+        count, ok_count, latency_count, latency_sum, low, high, kinds = row
+        # Latencies a direct write left infinite or text are read as none measured, so
+        # an average never says what no check took (stored_ms).
+        low, high = stored_ms(low), stored_ms(high)
+        if latency_count and (_mean_ms(latency_sum, latency_count) is None or low is None):
+            latency_count, latency_sum, low, high = 0, 0.0, None, None
+        return cls(count, ok_count, latency_count, latency_sum, low, high, decode(kinds))
+
+    def merged(self, other: Tally) -> Tally:
+        """Both tallies as one."""
+        kinds = dict(self.kinds)
+        for kind, n in other.kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        return Tally(
+            self.count + other.count,
+            self.ok_count + other.ok_count,
+            self.latency_count + other.latency_count,
+            self.latency_sum + other.latency_sum,
+            _low(self.latency_min, other.latency_min),
+            _high(self.latency_max, other.latency_max),
+            kinds,
+        )
+
+    def row(self, encode: Callable[[dict[str, int]], Any]) -> tuple[Any, ...]:
+        """The values for :data:`TALLY_COLUMNS`, ``kinds`` encoded the backend's way."""
+        return (
+            self.count,
+            self.ok_count,
+            self.latency_count,
+            self.latency_sum,
+            self.latency_min,
+            self.latency_max,
+            encode(self.kinds),
+        )
+
+    def rollup(self, monitor: str, period: str, start: float) -> Rollup:
+        """The roll-up these totals stand for (the average is derived here, once)."""
+        avg = self.latency_sum / self.latency_count if self.latency_count else None
+        return Rollup(
+            monitor,
+            period,
+            start,
+            self.count,
+            self.ok_count,
+            avg,
+            self.latency_min,
+            self.latency_max,
+            self.kinds,
+        )
+
+
+def tally(records: Iterable[ProbeRecord]) -> dict[RollupKey, Tally]:
+    """What a batch of results adds to each roll-up row it touches, for every period."""
+    tallies: dict[RollupKey, Tally] = {}
+    for record in records:
+        one = Tally.of(record)
+        for period, seconds in PERIODS.items():
+            key = (record.monitor, period, bucket_start(record.ts, seconds))
+            before = tallies.get(key)
+            tallies[key] = one if before is None else before.merged(one)
+    return tallies
+
+
+def merge_tallies(
+    new: dict[RollupKey, Tally], stored: dict[RollupKey, Tally]
+) -> dict[RollupKey, Tally]:
+    """``new`` added to what is ``stored`` for the same rows: the rows to write back."""
+    return {key: stored[key].merged(t) if key in stored else t for key, t in new.items()}
+
+
+# -- the roll-ups a batch adds, in each database's SQL ---------------------------------
 
 ADD_ROLLUPS: Final = (
     f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "

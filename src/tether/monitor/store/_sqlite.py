@@ -22,30 +22,15 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from tether.monitor._records import (
-    Alert,
-    AlertPayload,
-    AuditEntry,
-    Controls,
-    Incident,
-    Member,
-    Move,
-    ProbeRecord,
-    QueuedAlert,
-    TimelineEntry,
-    Window,
-)
+from tether.monitor._records import AuditEntry, Incident, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
-    AUDIT_COLUMNS,
-    CONTROL_COLUMNS,
     INCIDENT_COLUMNS,
     LISTED_COLUMNS,
     LOCATION_COLUMNS,
@@ -53,40 +38,25 @@ from tether.monitor.store._base import (
     PERIODS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    WINDOW_COLUMNS,
     IncidentWrite,
     Listed,
-    LocationRow,
     Rollup,
     StoreError,
     Tally,
-    audit_record,
-    audit_values,
-    controls_of,
-    earliest,
-    first_members,
-    incident_note,
     incident_record,
-    incident_write,
     listed_record,
-    location_row,
     location_values,
-    moves_of,
-    note_write,
     probe_record,
     queued_alert,
-    too_new,
-    window_record,
 )
+from tether.monitor.store._controls import ControlSQL
+from tether.monitor.store._dialect import qmark
+from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
-from tether.monitor.store._writer import (
-    BatchedStore,
-    IncidentJob,
-    Job,
-    Located,
-    Pushed,
-    run_jobs,
-)
+from tether.monitor.store._sqlite_migrations import MIGRATIONS
+from tether.monitor.store._values import too_new
+from tether.monitor.store._writer import Job, Located, run_jobs
 
 __all__ = [
     "MIGRATIONS",
@@ -98,223 +68,6 @@ __all__ = [
     "migrate",
     "schema_version",
 ]
-
-# Each entry moves the schema one version up; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE results (
-        id INTEGER PRIMARY KEY,
-        monitor TEXT NOT NULL,
-        ts REAL NOT NULL,
-        ok INTEGER NOT NULL,
-        kind TEXT,
-        latency_ms REAL,
-        detail TEXT,
-        data TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX results_by_monitor ON results (monitor, ts);
-    CREATE TABLE rollups (
-        monitor TEXT NOT NULL,
-        period TEXT NOT NULL,
-        start REAL NOT NULL,
-        count INTEGER NOT NULL,
-        ok_count INTEGER NOT NULL,
-        latency_count INTEGER NOT NULL,
-        latency_sum REAL NOT NULL,
-        latency_min REAL,
-        latency_max REAL,
-        kinds TEXT NOT NULL DEFAULT '{}',
-        PRIMARY KEY (monitor, period, start)
-    ) WITHOUT ROWID;
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY,
-        channel TEXT NOT NULL,
-        dedup TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        created REAL NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at REAL NOT NULL,
-        delivered REAL,
-        last_error TEXT
-    );
-    CREATE INDEX outbox_due ON outbox (delivered, next_at);
-    CREATE TABLE incidents (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        hint TEXT NOT NULL,
-        opened REAL NOT NULL,
-        resolved REAL,
-        monitors TEXT NOT NULL DEFAULT '[]',
-        timeline TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX incidents_open ON incidents (resolved, key);
-    CREATE TABLE monitor_state (
-        monitor TEXT PRIMARY KEY,
-        data TEXT NOT NULL
-    ) WITHOUT ROWID;
-    """,
-    # 2: one queue per channel (an alert's dedup key is unique within its channel, so
-    # every channel of a monitor gets it); acknowledgement and members of incidents;
-    # state changes, from which uptime is computed as time.
-    """
-    CREATE TABLE outbox_by_channel (
-        id INTEGER PRIMARY KEY,
-        channel TEXT NOT NULL,
-        dedup TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        created REAL NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at REAL NOT NULL,
-        delivered REAL,
-        last_error TEXT,
-        UNIQUE (channel, dedup)
-    );
-    INSERT INTO outbox_by_channel SELECT * FROM outbox;
-    DROP TABLE outbox;
-    ALTER TABLE outbox_by_channel RENAME TO outbox;
-    CREATE INDEX outbox_waiting ON outbox (channel, id) WHERE delivered IS NULL;
-    ALTER TABLE incidents ADD COLUMN acknowledged REAL;
-    ALTER TABLE incidents ADD COLUMN members TEXT NOT NULL DEFAULT '{}';
-    CREATE TABLE state_changes (
-        monitor TEXT NOT NULL,
-        at REAL NOT NULL,
-        state TEXT NOT NULL,
-        PRIMARY KEY (monitor, at)
-    ) WITHOUT ROWID;
-    """,
-    # 3: the shape several instances share on PostgreSQL, kept here too so that one
-    # instance on SQLite runs the same code: alerts are claimed by the instance that
-    # delivers them, and each monitor's state at its location is kept for the leader.
-    """
-    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-    ALTER TABLE outbox ADD COLUMN claim_until REAL;
-    CREATE TABLE tether_location_states (
-        monitor TEXT NOT NULL,
-        location TEXT NOT NULL,
-        state TEXT NOT NULL,
-        since REAL NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        kind TEXT,
-        detail TEXT,
-        host TEXT,
-        latency_ms REAL,
-        updated REAL NOT NULL,
-        PRIMARY KEY (monitor, location)
-    ) WITHOUT ROWID;
-    CREATE INDEX tether_location_states_updated ON tether_location_states (updated);
-    """,
-    # 4: changes made at run time through the write API, which every instance applies:
-    # monitors paused and checks asked for, maintenance windows; and the audit log.
-    """
-    CREATE TABLE tether_controls (
-        monitor TEXT PRIMARY KEY,
-        paused REAL,
-        paused_by TEXT,
-        check_at REAL
-    ) WITHOUT ROWID;
-    CREATE TABLE tether_maintenance (
-        id INTEGER PRIMARY KEY,
-        monitors TEXT NOT NULL DEFAULT '[]',
-        start REAL NOT NULL,
-        ends REAL NOT NULL,
-        reason TEXT NOT NULL,
-        opened_by TEXT NOT NULL,
-        closed REAL,
-        closed_by TEXT
-    );
-    CREATE INDEX tether_maintenance_open ON tether_maintenance (closed, ends);
-    CREATE TABLE tether_audit (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        who TEXT NOT NULL,
-        via TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        params TEXT NOT NULL DEFAULT '{}'
-    );
-    """,
-    # 5: each push monitor's last heartbeat, which every instance reads: the one that
-    # probes it takes a push another instance was sent, and a restart knows it.
-    """
-    ALTER TABLE tether_controls ADD COLUMN push_at REAL;
-    ALTER TABLE tether_controls ADD COLUMN push_ok INTEGER;
-    ALTER TABLE tether_controls ADD COLUMN push_detail TEXT;
-    ALTER TABLE tether_controls ADD COLUMN push_ms REAL
-    """,
-    # 6: an incident's members and its timeline in tables of their own, one row a member
-    # and one an entry, so that a monitor joining or leaving an incident of thousands
-    # writes one row, not the whole incident (issue 23); and the local incident a host's
-    # was folded into.  The incidents table is made anew without its JSON columns.
-    """
-    CREATE TABLE incident_members (
-        incident INTEGER NOT NULL,
-        monitor TEXT NOT NULL,
-        member TEXT NOT NULL,
-        PRIMARY KEY (incident, monitor)
-    ) WITHOUT ROWID;
-    CREATE INDEX incident_members_by_monitor ON incident_members (monitor);
-    CREATE TABLE incident_timeline (
-        seq INTEGER PRIMARY KEY,
-        incident INTEGER NOT NULL,
-        entry TEXT NOT NULL
-    );
-    CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident, seq);
-    INSERT INTO incident_members (incident, monitor, member)
-    SELECT i.id, m.key, m.value FROM incidents i, json_each(i.members) m;
-    INSERT INTO incident_timeline (incident, entry)
-    SELECT i.id, t.value FROM incidents i, json_each(i.timeline) t ORDER BY i.id, t.key;
-    CREATE TABLE incidents_6 (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        hint TEXT NOT NULL,
-        opened REAL NOT NULL,
-        resolved REAL,
-        monitors TEXT NOT NULL DEFAULT '[]',
-        acknowledged REAL,
-        folded_into INTEGER
-    );
-    INSERT INTO incidents_6 (id, key, kind, detail, hint, opened, resolved, monitors,
-        acknowledged)
-    SELECT id, key, kind, detail, hint, opened, resolved, monitors, acknowledged FROM incidents;
-    DROP TABLE incidents;
-    ALTER TABLE incidents_6 RENAME TO incidents;
-    CREATE INDEX incidents_open ON incidents (resolved, key)
-    """,
-    # 7: each incident's membership as history, appended to and never rewritten: each
-    # monitor with when it joined and left and why, so an outage stays on the record
-    # after the monitor is back (issue 24).  An incident stored before is given what is
-    # known: its members from when they joined, a resolved one's monitors over its span (an open
-    # one's stored before members were kept, from when it opened).
-    """
-    CREATE TABLE incident_membership (
-        seq INTEGER PRIMARY KEY,
-        incident INTEGER NOT NULL,
-        monitor TEXT NOT NULL,
-        at REAL NOT NULL,
-        event TEXT NOT NULL,
-        why TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX incident_membership_by_incident ON incident_membership (incident, monitor);
-    CREATE INDEX incident_membership_in_order ON incident_membership (incident, seq);
-    CREATE INDEX incident_membership_by_monitor ON incident_membership (monitor);
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT m.incident, m.monitor, coalesce(json_extract(m.member, '$.joined'), i.opened),
-        'joined', 'down'
-    FROM incident_members m JOIN incidents i ON i.id = m.incident
-    ORDER BY m.incident, m.monitor;
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT i.id, j.value, i.opened, 'joined', 'down' FROM incidents i, json_each(i.monitors) j
-    WHERE i.resolved IS NOT NULL OR NOT EXISTS
-        (SELECT 1 FROM incident_members WHERE incident = i.id) ORDER BY i.id, j.value;
-    INSERT INTO incident_membership (incident, monitor, at, event, why)
-    SELECT i.id, j.value, i.resolved, 'left', 'up' FROM incidents i, json_each(i.monitors) j
-    WHERE i.resolved IS NOT NULL ORDER BY i.id, j.value
-    """,
-)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -471,23 +224,6 @@ def _kinds_text(kinds: dict[str, int]) -> str:
     return _dumps(kinds) if kinds else "{}"
 
 
-def _insert_alert(
-    channel: str, dedup: str, payload: AlertPayload, now: float
-) -> Callable[[sqlite3.Connection], bool]:
-    """The write that queues an alert: True if queued, False if ``channel`` has ``dedup``."""
-    text = _dumps(payload.to_json())
-
-    def insert(conn: sqlite3.Connection) -> bool:
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO outbox (channel, dedup, payload, created, next_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (channel, dedup, text, now, now),
-        )
-        return cur.rowcount == 1
-
-    return insert
-
-
 _SELECT_INCIDENTS: Final = (
     f"SELECT {INCIDENT_COLUMNS}, "
     "(SELECT json_group_object(monitor, json(member)) FROM incident_members "
@@ -552,15 +288,6 @@ def _first(pair: list[Any]) -> Any:
     return pair[0]
 
 
-def _write_incident(change: IncidentWrite) -> Callable[[sqlite3.Connection], None]:
-    """The write of one incident change (:func:`_write_incidents`)."""
-
-    def write(conn: sqlite3.Connection) -> None:
-        _write_incidents(conn, (change,))
-
-    return write
-
-
 def _write_incidents(conn: sqlite3.Connection, changes: Sequence[IncidentWrite]) -> None:
     """Incident changes (:class:`IncidentWrite`), in order: a new incident's row, or its
     header; its timeline's new entries; the members it names.  The statements do not
@@ -622,46 +349,27 @@ _EVERYONE: Final = (
 history holds, once, when it resolves (the engine knows only those in it at the end)."""
 
 
-def _log(audit: AuditEntry, window: Window | None = None) -> Callable[[sqlite3.Connection], None]:
-    """The write that adds ``audit`` to the audit log and, for a change about monitors,
-    says it on the timeline of each open incident it concerns (``incident_note``;
-    ``window``: the one a ``maintenance.close`` closed): those with one of its monitors
-    among their members, found by the members' index (an open incident stored before
-    members were kept, by its ``monitors``)."""
-    values = audit_values(audit, _dumps)
-    note = incident_note(audit, window)
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            f"INSERT INTO tether_audit ({AUDIT_COLUMNS.removeprefix('id, ')}) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            values,
-        )
-        if note is None:
-            return
-        monitors, entry = note
-        if not monitors:
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) "
-                "SELECT id, ? FROM incidents WHERE resolved IS NULL ORDER BY id",
-                (_dumps(entry.to_json()),),
-            )
-            return
-        conn.execute(
-            "INSERT INTO incident_timeline (incident, entry) SELECT id, :entry FROM incidents i "
-            "WHERE resolved IS NULL AND (id IN (SELECT incident FROM incident_members "
-            "WHERE monitor IN (SELECT value FROM json_each(:names))) "
-            "OR (NOT EXISTS (SELECT 1 FROM incident_members WHERE incident = i.id) "
-            "AND EXISTS (SELECT 1 FROM json_each(i.monitors) "
-            "WHERE value IN (SELECT value FROM json_each(:names))))) ORDER BY id",
-            {"entry": _dumps(entry.to_json()), "names": _dumps(list(monitors))},
-        )
-
-    return write
-
-
-class SQLiteStore(BatchedStore[sqlite3.Connection]):
+class SQLiteStore(
+    ResultSQL[sqlite3.Connection], IncidentSQL[sqlite3.Connection], ControlSQL[sqlite3.Connection]
+):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
+
+    _select_incidents = _SELECT_INCIDENTS
+    _select_state_changes = (
+        "SELECT at, state FROM (SELECT at, state FROM state_changes "
+        "WHERE monitor = ? AND at < ? ORDER BY at DESC LIMIT 1) "
+        "UNION ALL SELECT at, state FROM state_changes WHERE monitor = ? AND at >= ? "
+        "ORDER BY at"
+    )
+    _select_every_change = (
+        # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
+        "SELECT monitor, max(at), state FROM state_changes WHERE at < ? GROUP BY monitor "
+        "UNION ALL SELECT monitor, at, state FROM state_changes WHERE at >= ? "
+        "ORDER BY 1, 2"
+    )
+    _select_down_since = _DOWN_SINCE
+    _select_listed = _SELECT_LISTED
+    _has_monitor = _HAS_MONITOR
 
     def __init__(
         self,
@@ -707,12 +415,43 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path}>"
 
-    # -- writing ---------------------------------------------------------------------
+    # -- the dialect of the SQL both stores share (``_dialect.py``) ------------------
 
-    def enqueue_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
-        """Put an alert in ``channel``'s queue, committed before returning; False if that
-        channel already has ``dedup``."""
-        return self._call(_insert_alert(channel, dedup, payload, now), hold=True, held=True)
+    def _execute(self, conn: sqlite3.Connection, sql: str, params: Any = ()) -> Any:
+        return conn.execute(qmark(sql), params)
+
+    def _rows(self, sql: str, params: Any = ()) -> Sequence[Sequence[Any]]:
+        rows: list[Sequence[Any]] = self._read().execute(qmark(sql), params).fetchall()
+        return rows
+
+    def _json(self, value: Any) -> str:
+        return _dumps(value)
+
+    def _decode(self, value: Any) -> Any:
+        return json.loads(value)
+
+    def _any(self, column: str, param: str, cast: str = "") -> str:
+        return f"{column} IN (SELECT value FROM json_each({param}))"
+
+    def _holds_any(self, column: str, param: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({column}) "
+            f"WHERE value IN (SELECT value FROM json_each({param})))"
+        )
+
+    def _list(self, values: Collection[Any]) -> Any:
+        return _dumps(list(values))
+
+    def _incident(self, row: Sequence[Any]) -> Incident:
+        return _incident(row)
+
+    def _listed(self, row: Sequence[Any]) -> Listed:
+        return listed_record(row, json.loads)
+
+    def _write_incidents(self, conn: sqlite3.Connection, changes: Sequence[IncidentWrite]) -> None:
+        _write_incidents(conn, changes)
+
+    # -- writing ---------------------------------------------------------------------
 
     def claim_alerts(
         self, owner: str, now: float, hold_for: float, channel: str | None = None
@@ -735,29 +474,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
         return self._call(claim)
 
-    def mark_delivered(self, alert_id: int, now: float, *, claimer: str | None = None) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET delivered = coalesce(delivered, ?), claimed_by = NULL, "
-                "claim_until = NULL WHERE id = ?",
-                (now, alert_id),
-            ),
-            hold=True,
-        )
-
-    def mark_failed(
-        self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
-    ) -> None:
-        self._call(
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
-                "claimed_by = NULL, claim_until = NULL WHERE id = ? AND delivered IS NULL "
-                "AND (? IS NULL OR claimed_by IS NULL OR claimed_by = ?)",
-                (error, retry_at, alert_id, claimer, claimer),
-            ),
-            hold=True,
-        )
-
     def new_incident_id(self) -> int:
         """An id no incident has: one more than the highest, counted here (one monitor
         process per SQLite file), so an incident opens while the file cannot be written."""
@@ -766,82 +482,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def reserve_incident_ids(self) -> None:
         """Nothing to do: one instance per SQLite file counts its own ids."""
-
-    def open_incident(self, incident: Incident) -> None:
-        """Store a new incident (committed on return, or held while the file cannot be
-        written)."""
-        self._call(_write_incident(incident_write(incident, _dumps, opened=True)), hold=True)
-
-    def note_incident(
-        self,
-        incident_id: int,
-        entry: TimelineEntry,
-        *,
-        resolved: float | None = None,
-        monitors: Sequence[str] | None = None,
-        members: dict[str, Member] | None = None,
-    ) -> None:
-        """Add ``entry`` to an incident's timeline; ``resolved`` closes it then;
-        ``monitors`` and ``members``, when given, replace what it holds."""
-        change = note_write(
-            incident_id, entry, _dumps, resolved=resolved, monitors=monitors, members=members
-        )
-        self._call(_write_incident(change), hold=True)
-
-    def commit_incident(
-        self,
-        incident: Incident,
-        alerts: Sequence[Alert],
-        now: float,
-        *,
-        opened: bool = False,
-        entry: TimelineEntry | None = None,
-        touched: Collection[str] | None = None,
-        moves: Sequence[Move] = (),
-    ) -> None:
-        """Open ``incident`` (``opened``) or note ``entry`` on it with the ``touched``
-        members and its membership ``moves``, and queue ``alerts``, in one transaction:
-        queued on the writer, not waited for (held as one while the file cannot be
-        written).  What it writes is encoded now."""
-        change = incident_write(
-            incident,
-            _dumps,
-            opened=opened,
-            entries=() if entry is None else (entry,),
-            touched=touched,
-            moves=moves,
-        )
-        job = IncidentJob(
-            change,
-            tuple(_insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
-            _write_incidents,
-        )
-        self._queue_write(job, f"a change of incident #{incident.id}")
-
-    def acknowledge_incident(
-        self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
-    ) -> bool:
-        """Mark an open incident acknowledged at ``entry.at`` (``audit`` logged with it);
-        False if none is open by that id."""
-
-        text = _dumps(entry.to_json())
-
-        def update(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE incidents SET acknowledged = ? WHERE id = ? AND resolved IS NULL",
-                (entry.at, incident_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
-                (incident_id, text),
-            )
-            if audit is not None:
-                _log(audit)(conn)
-            return True
-
-        return self._call(update)
 
     # -- changes made at run time ----------------------------------------------------
 
@@ -858,91 +498,10 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 "paused_by = excluded.paused_by",
                 (monitor, audit.at if paused else None, audit.who if paused else None),
             )
-            _log(audit)(conn)
+            self._log(audit)(conn)
             return True
 
         return self._call(update)
-
-    def request_check(self, monitor: str, audit: AuditEntry) -> None:
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, check_at) VALUES (?, ?) "
-                "ON CONFLICT (monitor) DO UPDATE SET check_at = excluded.check_at",
-                (monitor, audit.at),
-            )
-            _log(audit)(conn)
-
-        self._call(update)
-
-    def open_window(
-        self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
-        def insert(conn: sqlite3.Connection) -> Window:
-            row = conn.execute(
-                "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
-                f"VALUES (?, ?, ?, ?, ?) RETURNING {WINDOW_COLUMNS}",
-                (_dumps(list(monitors)), start, end, reason, audit.who),
-            ).fetchone()
-            window = window_record(row, json.loads)
-            _log(replace(audit, target=f"maintenance:{window.id}"), window)(conn)
-            return window
-
-        return self._call(insert)
-
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
-        def update(conn: sqlite3.Connection) -> tuple[Window | None, bool]:
-            closed = conn.execute(
-                "UPDATE tether_maintenance SET closed = ?, closed_by = ? "
-                f"WHERE id = ? AND closed IS NULL AND ends > ? RETURNING {WINDOW_COLUMNS}",
-                (audit.at, audit.who, window_id, audit.at),
-            ).fetchone()
-            if closed is not None:
-                window = window_record(closed, json.loads)
-                _log(audit, window)(conn)
-                return window, True
-            row = conn.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance WHERE id = ?", (window_id,)
-            ).fetchone()
-            return (None if row is None else window_record(row, json.loads)), False
-
-        return self._call(update)
-
-    def add_note(self, incident_id: int, entry: TimelineEntry, audit: AuditEntry) -> bool:
-        text = _dumps(entry.to_json())
-
-        def update(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if row is None:
-                return False
-            conn.execute(
-                "INSERT INTO incident_timeline (incident, entry) VALUES (?, ?)",
-                (incident_id, text),
-            )
-            _log(audit)(conn)
-            return True
-
-        return self._call(update)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: sqlite3.Connection) -> tuple[int, int]:
-            raw = conn.execute("DELETE FROM results WHERE ts < ?", (now - self.raw_retention,))
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            conn.execute(
-                "DELETE FROM state_changes WHERE at < ?",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = conn.execute(
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN ? ELSE ? END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            return raw.rowcount, old.rowcount
-
-        return self._call(delete)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -958,135 +517,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
             return [queued_alert(r, json.loads) for r in rows]
 
         return self._call(heads)
-
-    def backlog(self) -> dict[str, tuple[int, float]]:
-        rows = self._read().execute(
-            "SELECT channel, count(*), min(created) FROM outbox WHERE delivered IS NULL "
-            "GROUP BY channel"
-        )
-        return {channel: (int(n), float(oldest)) for channel, n, oldest in rows}
-
-    def incidents(self, *, open_only: bool = False, limit: int = 100) -> list[Incident]:
-        where = "WHERE resolved IS NULL " if open_only else ""
-        rows = self._read().execute(f"{_SELECT_INCIDENTS}{where}ORDER BY id DESC LIMIT ?", (limit,))
-        return [_incident(r) for r in rows]
-
-    def incident_list(
-        self,
-        *,
-        open_only: bool = False,
-        limit: int = 100,
-        monitor: str | None = None,
-        shown: tuple[int, int] = (50, 100),
-        among: Collection[str] | None = None,
-    ) -> list[Listed]:
-        where = "AND i.resolved IS NULL " if open_only else ""
-        if monitor is not None:
-            where += _HAS_MONITOR
-        members, timeline = shown
-        params = {
-            "members": members,
-            "newest": max(timeline - 1, 0),
-            "limit": limit,
-            "name": monitor,
-            "among": None if among is None else json.dumps(sorted(among)),
-        }
-        rows = self._read().execute(
-            f"{_SELECT_LISTED}{where}ORDER BY i.id DESC LIMIT :limit", params
-        )
-        return [listed_record(r, json.loads) for r in rows]
-
-    def membership(
-        self,
-        incidents: Collection[int],
-        monitors: Collection[str] | None = None,
-        *,
-        first: int | None = None,
-    ) -> dict[int, tuple[Move, ...]]:
-        if not incidents:
-            return {}
-        if first is not None:
-            return self._first_members(sorted(set(incidents)), first)
-        rows = self._read().execute(
-            "SELECT incident, monitor, at, event, why FROM incident_membership "
-            "WHERE incident IN (SELECT value FROM json_each(:ids)) "
-            "AND (:names IS NULL OR monitor IN (SELECT value FROM json_each(:names))) "
-            "ORDER BY seq",
-            {
-                "ids": _dumps(sorted(set(incidents))),
-                "names": None if monitors is None else _dumps(sorted(set(monitors))),
-            },
-        )
-        return moves_of(rows)
-
-    def _first_members(self, incidents: list[int], first: int) -> dict[int, tuple[Move, ...]]:
-        conn = self._read()
-
-        def joined(incident: int, n: int) -> Iterable[str]:
-            return (
-                m
-                for (m,) in conn.execute(
-                    "SELECT monitor FROM incident_membership WHERE incident = ? "
-                    "AND event = 'joined' ORDER BY seq LIMIT ?",
-                    (incident, n),
-                )
-            )
-
-        def moves(incident: int, names: list[str]) -> Iterable[Sequence[Any]]:
-            return conn.execute(
-                "SELECT incident, monitor, at, event, why FROM incident_membership "
-                "WHERE incident = ? AND monitor IN (SELECT value FROM json_each(?)) "
-                "ORDER BY seq",
-                (incident, _dumps(names)),
-            )
-
-        return first_members(incidents, first, joined, moves)
-
-    def down_since(self) -> dict[str, float]:
-        return earliest(self._read().execute(_DOWN_SINCE))
-
-    def acknowledgements(self) -> dict[int, float]:
-        rows = self._read().execute(
-            "SELECT id, acknowledged FROM incidents "
-            "WHERE resolved IS NULL AND acknowledged IS NOT NULL"
-        )
-        return {int(i): float(at) for i, at in rows}
-
-    def incident(self, incident_id: int) -> Incident | None:
-        row = self._read().execute(f"{_SELECT_INCIDENTS}WHERE id = ?", (incident_id,)).fetchone()
-        return None if row is None else _incident(row)
-
-    def controls(self, now: float) -> Controls:
-        conn = self._read()
-        rows = conn.execute(f"SELECT {CONTROL_COLUMNS} FROM tether_controls").fetchall()
-        windows = conn.execute(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance "
-            "WHERE closed IS NULL AND ends > ? ORDER BY id",
-            (now,),
-        )
-        return controls_of(rows, (window_record(w, json.loads) for w in windows))
-
-    def windows(self, *, limit: int = 100) -> list[Window]:
-        rows = self._read().execute(
-            f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [window_record(r, json.loads) for r in rows]
-
-    def audit(self, *, limit: int = 100) -> list[AuditEntry]:
-        rows = self._read().execute(
-            f"SELECT {AUDIT_COLUMNS} FROM tether_audit ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [audit_record(r, json.loads) for r in rows]
-
-    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
-        rows = self._read().execute(
-            "SELECT at, state FROM (SELECT at, state FROM state_changes "
-            "WHERE monitor = ? AND at < ? ORDER BY at DESC LIMIT 1) "
-            "UNION ALL SELECT at, state FROM state_changes WHERE monitor = ? AND at >= ? "
-            "ORDER BY at",
-            (monitor, since, monitor, since),
-        )
-        return [(at, State(state)) for at, state in rows]
 
     def state_changes_of(
         self, monitors: Collection[str], since: float
@@ -1140,54 +570,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
                 out[row[0]] = probe_record(row, json.loads)  # the newest comes last
         return out
 
-    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        # max(at) with a bare column: SQLite takes ``state`` from the row with the max.
-        rows = self._read().execute(
-            "SELECT monitor, max(at), state FROM state_changes WHERE at < ? GROUP BY monitor "
-            "UNION ALL SELECT monitor, at, state FROM state_changes WHERE at >= ? "
-            "ORDER BY 1, 2",
-            (since, since),
-        )
-        out: dict[str, list[tuple[float, State]]] = {}
-        for monitor, at, state in rows:
-            out.setdefault(monitor, []).append((at, State(state)))
-        return out
-
-    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
-        rows = self._read().execute(
-            f"SELECT {RESULT_COLUMNS} FROM results "
-            "WHERE monitor = ? AND ts >= ? ORDER BY ts DESC LIMIT ?",
-            (monitor, since, limit),
-        )
-        return [probe_record(r, json.loads) for r in rows]
-
-    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
-        rows = self._read().execute(
-            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
-            "WHERE monitor = ? AND period = ? AND start >= ? ORDER BY start",
-            (monitor, period, since),
-        )
-        return [Tally.from_row(r[1:], json.loads).rollup(monitor, period, r[0]) for r in rows]
-
-    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
-        if names is None:
-            rows = self._read().execute("SELECT monitor, data FROM monitor_state")
-        else:
-            rows = self._read().execute(
-                "SELECT monitor, data FROM monitor_state "
-                "WHERE monitor IN (SELECT value FROM json_each(?))",
-                (_dumps(list(names)),),
-            )
-        return {m: json.loads(d) for m, d in rows}
-
-    def location_states(self, since: float | None = None) -> list[LocationRow]:
-        rows = self._read().execute(
-            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
-            "WHERE :since IS NULL OR updated >= :since ORDER BY updated, monitor, location",
-            {"since": since},
-        )
-        return [location_row(r) for r in rows]
-
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -1225,20 +607,6 @@ class SQLiteStore(BatchedStore[sqlite3.Connection]):
 
     def _release(self) -> None:
         self._writer.close()
-
-    def _push_job(self, pushed: Pushed) -> Job[sqlite3.Connection]:
-        monitor, at, ok, detail, latency_ms = pushed
-
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tether_controls (monitor, push_at, push_ok, push_detail, push_ms) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET "
-                "push_at = excluded.push_at, push_ok = excluded.push_ok, "
-                "push_detail = excluded.push_detail, push_ms = excluded.push_ms",
-                (monitor, at, int(ok), detail, latency_ms),
-            )
-
-        return upsert
 
     def _is_outage(self, exc: BaseException) -> bool:
         # A full disk, a read-only file, a lock held too long, an I/O error: all

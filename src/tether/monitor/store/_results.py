@@ -1,0 +1,221 @@
+"""What a store keeps of the probes' results (issue 25: the store's protocol by concern):
+results, roll-ups, state changes, detector state and each monitor's state at each
+location; the protocol of their writes and reads, how their rows become values, and the
+SQL both backends share for them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, ClassVar, Final, Protocol
+
+from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
+from tether.monitor._state import State
+from tether.monitor.store._dialect import C, SQLStore
+from tether.monitor.store._rollups import TALLY_COLUMNS, Tally
+from tether.monitor.store._values import Decode, Fence, LocationRow, Rollup
+
+# The columns both backends' SQL names, in the order the row helpers read them.
+RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
+
+LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
+"""What a location state's writer gives, in order; ``updated`` is the database's."""
+
+
+class ResultStore(Protocol):
+    """A store's results, state changes, location states and detector state: their
+    writes (batched) and reads."""
+
+    def record(self, record: ProbeRecord) -> None:
+        """Queue a probe result; it is committed with the next batch."""
+
+    def record_state(self, monitor: str, at: float, state: State) -> None:
+        """Queue a change of ``monitor``'s state at ``at``; uptime is computed from these."""
+
+    def record_location_state(self, state: LocationState, *, fence: Fence | None = None) -> None:
+        """Queue ``state`` as its monitor's state at its location, batched like
+        :meth:`record_state`; of several queued for one monitor and location the last
+        wins, and while the database cannot be written only that one is held.  With
+        ``fence``, it is written only if the fence holds then (see :class:`Fence`)."""
+
+    def record_push(
+        self, monitor: str, at: float, ok: bool, detail: str | None, latency_ms: float | None
+    ) -> None:
+        """Queue a heartbeat of push monitor ``monitor``: kept as its last push, read
+        back by every instance in :meth:`controls`; of several queued for one monitor
+        the last wins, and it is held, not lost, while the database cannot be written."""
+
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        """Every monitor's state at every location, each with when the database took it,
+        or only those taken at or after ``since`` (an ``updated`` read before, less an
+        overlap: see ``LocationFeed``), oldest first."""
+
+    # -- state, retention, reading -----------------------------------------------------
+
+    def save_state(self, monitor: str, data: dict[str, Any]) -> None:
+        """Queue detector state under ``monitor``; the last one saved wins."""
+
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every saved state by name, or those of ``names`` alone (the monitors an
+        instance takes over: not every state of every monitor)."""
+
+    def prune(self, now: float) -> tuple[int, int]:
+        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
+
+    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
+        """A monitor's raw results since ``since``, newest first."""
+
+    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
+        """A monitor's roll-ups for ``period`` (minute, hour, day) since ``since``, oldest first."""
+
+    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
+        """``monitor``'s state changes since ``since``, oldest first, led by the last change
+        before ``since`` (the state it was in then), if any."""
+
+    def state_changes_of(
+        self, monitors: Collection[str], since: float
+    ) -> dict[str, list[tuple[float, State]]]:
+        """Each of ``monitors``' state changes as :meth:`state_changes` gives them (an empty
+        list for one with none), in one read: a page's uptimes."""
+
+    def rollups_of(self, since: Mapping[str, float], period: str) -> dict[str, list[Rollup]]:
+        """Each monitor's roll-ups for ``period`` from its own ``since``, oldest first, as
+        :meth:`rollups` gives them (an empty list for one with none), in one read."""
+
+    def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
+        """Each monitor's newest failed result among its newest ``limit`` results from its
+        own ``since``; a monitor with none is left out.  In one read."""
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
+        monitor's (oldest first, led by the last change before ``since``), in one read:
+        the dashboard's overview sorts thousands of monitors by uptime."""
+
+
+# -- rows to values -----------------------------------------------------------------------
+
+
+def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
+    """A result read back in :data:`RESULT_COLUMNS` order."""
+    monitor, ts, ok, kind, latency_ms, detail, data = row
+    return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
+
+
+def location_values(state: LocationState) -> tuple[Any, ...]:
+    """The values for :data:`LOCATION_COLUMNS`."""
+    kind = None if state.kind is None else state.kind.value
+    return (
+        state.monitor,
+        state.location,
+        str(state.state),
+        state.since,
+        state.reason,
+        kind,
+        state.detail,
+        state.host,
+        state.latency_ms,
+    )
+
+
+def location_row(row: Sequence[Any]) -> LocationRow:
+    """A location state read back in :data:`LOCATION_COLUMNS` order, then ``updated``."""
+    monitor, location, state, since, reason, kind, detail, host, latency_ms, updated = row
+    try:
+        known = State(state)
+    except ValueError:  # a newer tether's state
+        known = State.UNKNOWN
+    stored = LocationState(
+        monitor,
+        location,
+        known,
+        float(since),
+        reason,
+        None if kind is None else kind_from_text(kind),
+        detail,
+        host,
+        stored_ms(latency_ms),
+    )
+    return LocationRow(stored, float(updated))
+
+
+class ResultSQL(SQLStore[C]):
+    """The SQL of results, roll-ups and detector state that both backends share (writing
+    them, and the reads of many monitors at once, are each backend's own)."""
+
+    raw_retention: float
+    rollup_retention: float
+
+    _select_state_changes: ClassVar[str]
+    """One monitor's state changes from ``since``, led by the last one before it, oldest
+    first: (at, state) rows; its parameters are (monitor, since, monitor, since)."""
+    _select_every_change: ClassVar[str]
+    """Every monitor's state changes as :attr:`_select_state_changes` reads one's,
+    ordered by monitor and time: (monitor, at, state) rows; parameters (since, since)."""
+
+    def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
+        rows = self._rows(self._select_state_changes, (monitor, since, monitor, since))
+        return [(at, State(state)) for at, state in rows]
+
+    def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        out: dict[str, list[tuple[float, State]]] = {}
+        for monitor, at, state in self._rows(self._select_every_change, (since, since)):
+            out.setdefault(monitor, []).append((at, State(state)))
+        return out
+
+    def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
+        rows = self._rows(
+            f"SELECT {RESULT_COLUMNS} FROM results "
+            "WHERE monitor = %s AND ts >= %s ORDER BY ts DESC LIMIT %s",
+            (monitor, since, limit),
+        )
+        return [probe_record(r, self._decode) for r in rows]
+
+    def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
+        rows = self._rows(
+            f"SELECT start, {TALLY_COLUMNS} FROM rollups "
+            "WHERE monitor = %s AND period = %s AND start >= %s ORDER BY start",
+            (monitor, period, since),
+        )
+        return [Tally.from_row(r[1:], self._decode).rollup(monitor, period, r[0]) for r in rows]
+
+    def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        if names is None:
+            rows = self._rows("SELECT monitor, data FROM monitor_state")
+        else:
+            rows = self._rows(
+                f"SELECT monitor, data FROM monitor_state WHERE {self._any('monitor', '%s')}",
+                (self._list(list(names)),),
+            )
+        return {m: self._decode(d) for m, d in rows}
+
+    def location_states(self, since: float | None = None) -> list[LocationRow]:
+        rows = self._rows(
+            f"SELECT {LOCATION_COLUMNS}, updated FROM tether_location_states "
+            "WHERE %s::float8 IS NULL OR updated >= %s ORDER BY updated, monitor, location",
+            (since, since),
+        )
+        return [location_row(r) for r in rows]
+
+    def prune(self, now: float) -> tuple[int, int]:
+        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
+
+        def delete(conn: C) -> tuple[int, int]:
+            raw = self._execute(
+                conn, "DELETE FROM results WHERE ts < %s", (now - self.raw_retention,)
+            )
+            # State changes are small and uptime looks back 90 days: keep them with the
+            # roll-ups, never fewer than 90 days.
+            self._execute(
+                conn,
+                "DELETE FROM state_changes WHERE at < %s",
+                (now - max(self.rollup_retention, 90 * 86400),),
+            )
+            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
+            # per check, and a year of them is what roll-ups exist to avoid.
+            old = self._execute(
+                conn,
+                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
+                (now - self.raw_retention, now - self.rollup_retention),
+            )
+            return int(raw.rowcount), int(old.rowcount)
+
+        return self._call(delete)
