@@ -19,13 +19,6 @@ DATA_TABLES = frozenset({"_catalogue.py"})
 
 MODULES_OVER = {
     "monitor/runtime/_runner.py": 1047,
-<<<<<<< HEAD
-    "monitor/store/_base.py": 1008,
-    "monitor/store/_postgres.py": 1426,
-    "monitor/store/_sqlite.py": 1283,
-=======
-    "monitor/web/_dashboard.py": 975,
->>>>>>> stores
 }
 """The modules still over :data:`MODULE_MAX` lines, and their size when listed."""
 
