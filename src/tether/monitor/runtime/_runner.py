@@ -29,14 +29,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from tether._durations import format_duration
 from tether._kinds import Kind
 from tether._plural import count
 from tether._redact import redact_text, redact_url
-from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
+from tether.monitor._records import Controls, LocationState, ProbeRecord, Window
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.checks._prober import Check, Prober, host_of, service_of, where_failed
+from tether.monitor.checks._prober import Check, Prober, host_of, where_failed
 from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
@@ -55,7 +54,6 @@ from tether.monitor.engine._detect import (
     ReprobeRequested,
     StateChanged,
 )
-from tether.monitor.engine._heartbeat import TokenIndex, missed
 from tether.monitor.engine._holds import Holds
 from tether.monitor.engine._incidents import (
     Escalation,
@@ -71,6 +69,7 @@ from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -83,8 +82,6 @@ several locations, each location's under ``detector@LOCATION:NAME``: what one lo
 has seen of a monitor is not what another has (:meth:`Runner.state_key`)."""
 _LEGACY_KEY = "__detector__"
 """Where the first stores kept every monitor's state in one document."""
-_PUSH_MESSAGE = 1000
-"""Characters of a push's ``msg`` kept as its check's detail."""
 _TRAFFIC_RECORD_EVERY = 10.0
 """Seconds between a traffic monitor's stored checks while its verdict stays the same (a
 changed verdict is stored at once)."""
@@ -168,15 +165,10 @@ class Runner:
         self.holds = Holds().open(controls.windows)
         """What holds alerts back (parents, windows): the engine's ``hold`` asks it."""
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
-        self._pushed: dict[str, float] = {}
-        """When each push monitor last had a push, or began to be watched (wall seconds)."""
-        self._pushes_seen: dict[str, float] = {m: p.at for m, p in controls.pushes.items()}
-        """When the last push of each monitor that this instance knows was made: one read
-        from the store (made through another instance) is taken once, if it is newer."""
-        self._missed: dict[str, float] = {}
+        self.pushes = Pushes(self, controls.pushes)
+        """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
         self._acks_taken: dict[int, float] = {}
         """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
-        """The expected time of each push monitor's last missed heartbeat, counted once."""
         self.traffic: dict[str, Traffic] = {}
         """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
         app, endpoint and thresholds stay."""
@@ -202,11 +194,7 @@ class Runner:
         self._set_hosts()
         self.holds = self.holds.configure(config)
         now = self.wall()
-        self._tokens = TokenIndex(config.monitors)
-        self._push_monitors = [m for m in config.monitors if m.push]
-        """The push monitors, walked each second (:meth:`heartbeats`): not every monitor."""
-        for m in self._push_monitors:
-            self._pushed.setdefault(m.name, now)
+        self.pushes.configure(config, now)
         self._configure_traffic(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
@@ -551,61 +539,6 @@ class Runner:
         self._acks_taken = found
         return new
 
-    # -- heartbeats (push monitors) ------------------------------------------------------
-
-    def push_monitor(self, token: str) -> Monitor | None:
-        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
-        name = self._tokens.find(token)
-        return None if name is None else self._by_name[name]
-
-    def push(
-        self, token: str, ok: bool, message: str | None, latency_ms: float | None
-    ) -> str | None:
-        """Take a push made with ``token``: the name of its monitor, or ``None`` when the
-        token is no monitor's.  A paused monitor's push is answered and not recorded."""
-        name = self._tokens.find(token)
-        if name is None:
-            return None
-        m = self._by_name[name]
-        if self.is_paused(m):
-            return name
-        now = self.wall()
-        detail = None if not message else redact_text(message[:_PUSH_MESSAGE])
-        if not ok and detail is None:
-            detail = "the job reported down"
-        # Kept in the store whoever probes it: on a cluster, the instance that holds the
-        # monitor takes it from there (apply_controls); alone, a restart knows it.
-        self.store.record_push(name, now, ok, detail, latency_ms)
-        if name in self._mine:
-            self._take_push(m, Push(now, ok, detail, latency_ms))
-        return name
-
-    def _take_push(self, m: Monitor, push: Push) -> None:
-        self._pushes_seen[m.name] = push.at
-        self._pushed[m.name] = push.at
-        self._missed.pop(m.name, None)
-        record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
-        self.take(Check(record, service_of(m.url)))
-
-    def heartbeats(self) -> None:
-        """Record a failed check for each push monitor whose heartbeat is overdue, once
-        for each expected time it missed (the runner calls it every second)."""
-        now = self.wall()
-        for m in self._push_monitors:
-            if m.name not in self._mine or self.is_paused(m):
-                continue
-            since = self._pushed.setdefault(m.name, now)
-            expected = missed(m, since, now)
-            if expected is None or self._missed.get(m.name) == expected:
-                continue
-            self._missed[m.name] = expected
-            detail = (
-                f"no push since {iso(since)}: one was expected at {iso(expected)} "
-                f"(grace {format_duration(m.grace)})"
-            )
-            silent = ProbeRecord(m.name, now, False, Kind.HEARTBEAT_MISSED, None, detail)
-            self.take(Check(silent, service_of(m.url)))
-
     # -- traffic monitors (an application's own calls) ----------------------------------
 
     def _configure_traffic(self, config: MonitorConfig) -> None:
@@ -766,8 +699,7 @@ class Runner:
         self.detector.forget(name)
         self.quorum.forget(name)
         self._published.pop(name, None)
-        self._pushed.pop(name, None)
-        self._missed.pop(name, None)
+        self.pushes.forget(name)
         self.traffic.pop(name, None)
         self._fed.pop(name, None)
         self.latest.pop(name, None)
@@ -819,14 +751,7 @@ class Runner:
             m = self._by_name.get(name)
             if m is not None and not self.is_paused(m) and name in self._mine:
                 self.fleet.reprobe(name, 0.0)
-        for name, push in controls.pushes.items():
-            if push.at <= self._pushes_seen.get(name, -math.inf):
-                continue
-            # Sent to another instance: taken by the one that holds the monitor.
-            self._pushes_seen[name] = push.at
-            m = self._by_name.get(name)
-            if m is not None and m.push and not self.is_paused(m) and name in self._mine:
-                self._take_push(m, push)
+        self.pushes.stored(controls.pushes, self._by_name)
         if controls.windows != self.windows:
             _log_windows(self.windows, controls.windows)
             self.windows = controls.windows
@@ -882,7 +807,7 @@ class Runner:
             while not stop.is_set():
                 try:
                     await self._read_controls()
-                    self.heartbeats()
+                    self.pushes.heartbeats()
                     self.judge_traffic()
                     if self.membership.shared:
                         await self.membership.poll_locations()

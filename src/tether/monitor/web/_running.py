@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from tether.monitor.web._metrics import MonitorMetrics
 
 
+class PushIntake(Protocol):
+    """The push monitors' intake, as the web hands it a push."""
+
+    def monitor(self, token: str) -> Monitor | None:
+        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
+
+    def push(
+        self, token: str, ok: bool, message: str | None, latency_ms: float | None
+    ) -> str | None:
+        """Take a push made with ``token``: its monitor's name, or None if no monitor's."""
+
+
 class Running(Protocol):
     """The running monitor, as the web sees it."""
 
@@ -56,13 +68,11 @@ class Running(Protocol):
     def probes_here(self, name: str) -> bool: ...
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]: ...
     def cluster_view(self) -> ClusterView: ...
-    def push_monitor(self, token: str) -> Monitor | None: ...
 
     # -- what the web hands it ----------------------------------------------------------
 
-    def push(
-        self, token: str, ok: bool, message: str | None, latency_ms: float | None
-    ) -> str | None: ...
+    @property
+    def pushes(self) -> PushIntake: ...
     def report(self, app: str, calls: list[Call], dropped: int) -> int: ...
     def apply_controls(self, controls: Controls) -> None: ...
     def tick(self, acknowledged: Mapping[int, float] | None = None) -> None: ...

@@ -1,0 +1,35 @@
+"""What the runner's intakes beside the probers (pushes: ``_pushes.py``) ask of the
+runner they feed: each turns what it is handed into checks, and the runner takes them as
+it takes a prober's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tether.monitor._records import ProbeRecord
+    from tether.monitor.checks._prober import Check
+    from tether.monitor.config import Monitor
+    from tether.monitor.store import Store
+
+
+class Taker(Protocol):
+    """The runner, as an intake sees it."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def wall(self) -> Callable[[], float]: ...
+
+    def monitor(self, name: str) -> Monitor:
+        """The monitor called ``name``."""
+
+    def is_paused(self, m: Monitor) -> bool:
+        """Whether ``m`` is paused (a paused monitor takes no check)."""
+
+    def probes_here(self, name: str) -> bool:
+        """Whether this instance probes ``name`` (its location, its shard)."""
+
+    def take(self, check: Check) -> ProbeRecord:
+        """Run ``check`` through the intake's stages, as a prober's."""
