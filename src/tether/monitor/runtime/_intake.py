@@ -1,6 +1,6 @@
-"""What the runner's intakes beside the probers (pushes: ``_pushes.py``) ask of the
-runner they feed: each turns what it is handed into checks, and the runner takes them as
-it takes a prober's."""
+"""What the runner's intakes beside the probers (pushes: ``_pushes.py``; an
+application's calls: ``_traffic_intake.py``) ask of the runner they feed: each turns
+what it is handed into checks, and the runner takes them as it takes a prober's."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import math
 import random
@@ -35,7 +34,7 @@ from tether._redact import redact_text, redact_url
 from tether.monitor._records import Controls, LocationState, ProbeRecord, Window
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.checks._prober import Check, Prober, host_of, where_failed
+from tether.monitor.checks._prober import Check, Prober, host_of
 from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
@@ -65,11 +64,11 @@ from tether.monitor.engine._incidents import (
     Event as IncidentEvent,
 )
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
-from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.reports._documents import iso
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._loop import freeze
 from tether.monitor.runtime._pushes import Pushes
+from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -82,11 +81,6 @@ several locations, each location's under ``detector@LOCATION:NAME``: what one lo
 has seen of a monitor is not what another has (:meth:`Runner.state_key`)."""
 _LEGACY_KEY = "__detector__"
 """Where the first stores kept every monitor's state in one document."""
-_TRAFFIC_RECORD_EVERY = 10.0
-"""Seconds between a traffic monitor's stored checks while its verdict stays the same (a
-changed verdict is stored at once)."""
-_ROUTES_KEPT = 10_000
-"""Endpoints whose traffic monitors are remembered (then the memory starts again)."""
 _CHECKPOINT_EVERY = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines (states themselves are saved as they change)."""
@@ -141,6 +135,8 @@ class Runner:
             self, store, self.quorum, self.here, cluster, wall=wall, sleep=self._sleep, rand=rand
         )
         """This instance's part in its cluster: its shards, its lead, its renewal rounds."""
+        self.traffic = TrafficIntake(self)
+        """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
         self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
         """What was last published of each monitor at this location: its state, since
         when, and the kind and host of its failure."""
@@ -152,7 +148,7 @@ class Runner:
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
-            traffic=self.traffic_words,
+            traffic=self.traffic.words,
         )
         controls = store.controls(wall())
         self._paused: dict[str, tuple[float, str]] = dict(controls.paused)
@@ -169,13 +165,6 @@ class Runner:
         """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
         self._acks_taken: dict[int, float] = {}
         """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
-        self.traffic: dict[str, Traffic] = {}
-        """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
-        app, endpoint and thresholds stay."""
-        self._fed: dict[str, tuple[bool, float]] = {}
-        """Each traffic monitor's last stored verdict and when."""
-        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
-        """(app, endpoint) to the traffic monitors its calls count for."""
         self._mine: frozenset[str] = frozenset()
         self._configure(config)
         self._restore(store.load_state())
@@ -195,7 +184,7 @@ class Runner:
         self.holds = self.holds.configure(config)
         now = self.wall()
         self.pushes.configure(config, now)
-        self._configure_traffic(config)
+        self.traffic.configure(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
             self.detector.configure(m.name, _rules(m))
@@ -539,102 +528,6 @@ class Runner:
         self._acks_taken = found
         return new
 
-    # -- traffic monitors (an application's own calls) ----------------------------------
-
-    def _configure_traffic(self, config: MonitorConfig) -> None:
-        from tether.monitor.config._conditions import glob_matcher
-
-        kept, self.traffic = self.traffic, {}
-        self._apps: dict[str, list[tuple[str, Callable[[str], bool]]]] = {}
-        for m in config.monitors:
-            if not m.traffic or m.app is None:
-                continue
-            rules = Thresholds(m.consecutive, m.failure_ratio, m.window, m.min_calls)
-            old = kept.get(m.name)
-            same = old is not None and (old.app, old.endpoint, old.thresholds) == (
-                m.app,
-                m.endpoint,
-                rules,
-            )
-            self.traffic[m.name] = (
-                old if same and old is not None else Traffic(m.app, m.endpoint, rules)
-            )
-            self._apps.setdefault(m.app, []).append((m.name, glob_matcher(m.endpoint)))
-        self._routes = {}
-        for name in set(self._fed) - self.traffic.keys():
-            del self._fed[name]
-
-    def _traffic_of(self, app: str, endpoint: str) -> tuple[str, ...]:
-        """The traffic monitors a call of ``app`` to ``endpoint`` counts for."""
-        key = (app, endpoint)
-        names = self._routes.get(key)
-        if names is None:
-            if len(self._routes) >= _ROUTES_KEPT:
-                self._routes.clear()
-            names = self._routes[key] = tuple(
-                name for name, matches in self._apps.get(app, ()) if matches(endpoint)
-            )
-        return names
-
-    def report(self, app: str, calls: list[Call], dropped: int) -> int:
-        """Take an application's batch of calls (``POST /api/report``): count them in the
-        metrics, feed the traffic monitors they belong to, and judge those now.  Returns
-        how many calls were taken (all of them: those of no traffic monitor here are
-        counted in the metrics).  A paused monitor, or one another instance of a cluster
-        holds, gets none (docs/deployment.md)."""
-        now = self.wall()
-        self.metrics.traffic(app, calls, dropped)
-        if app not in self._apps:
-            return len(calls)
-        routed: dict[str, list[Call]] = {}
-        for call in calls:
-            for name in self._traffic_of(app, call.endpoint):
-                routed.setdefault(name, []).append(call)
-        for name, mine in routed.items():
-            m = self._by_name[name]
-            if self.is_paused(m) or name not in self._mine:
-                continue
-            self.traffic[name].add(mine, now)
-            self._judge_traffic(m, now)
-        return len(calls)
-
-    def judge_traffic(self) -> None:
-        """Judge every traffic monitor now, so that failures leaving the window bring one
-        back up without a new call (the runner calls it every second)."""
-        now = self.wall()
-        for name in self.traffic:
-            m = self._by_name[name]
-            if not self.is_paused(m) and name in self._mine:
-                self._judge_traffic(m, now)
-
-    def _judge_traffic(self, m: Monitor, now: float) -> None:
-        """Store a check of traffic monitor ``m`` when its verdict changed, or every
-        ten seconds while it stays; no verdict (no calls) stores nothing."""
-        verdict = self.traffic[m.name].verdict(now)
-        if verdict.ok is None:
-            return
-        last = self._fed.get(m.name)
-        if last is not None and last[0] == verdict.ok and now - last[1] < _TRAFFIC_RECORD_EVERY:
-            return
-        self._fed[m.name] = (verdict.ok, now)
-        kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
-        record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
-        self.take(Check(record, where_failed(m.url, None, kind)))
-
-    def traffic_words(self, name: str) -> str | None:
-        """A down traffic monitor's failure, short, for an incident that joins it to a
-        probe's: "37% of checkout's calls fail with tls.expired since 10:02"."""
-        traffic = self.traffic.get(name)
-        if traffic is None:
-            return None
-        words = traffic.verdict(self.wall()).words
-        if words is None:
-            return None
-        since = self.since.get(name)
-        if since is None:
-            return words
-        return f"{words} since {dt.datetime.fromtimestamp(since, dt.UTC):%H:%M}"
-
     # -- reloading -----------------------------------------------------------------------
 
     def reload(
@@ -700,8 +593,7 @@ class Runner:
         self.quorum.forget(name)
         self._published.pop(name, None)
         self.pushes.forget(name)
-        self.traffic.pop(name, None)
-        self._fed.pop(name, None)
+        self.traffic.forget(name)
         self.latest.pop(name, None)
         self.certificates.pop(name, None)
         self.since.pop(name, None)
@@ -808,7 +700,7 @@ class Runner:
                 try:
                     await self._read_controls()
                     self.pushes.heartbeats()
-                    self.judge_traffic()
+                    self.traffic.judge()
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:

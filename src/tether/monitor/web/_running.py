@@ -33,6 +33,17 @@ class PushIntake(Protocol):
         """Take a push made with ``token``: its monitor's name, or None if no monitor's."""
 
 
+class TrafficReports(Protocol):
+    """The traffic monitors' intake, as the web reads their calls and hands it more."""
+
+    @property
+    def monitors(self) -> Mapping[str, Traffic]:
+        """Each traffic monitor's calls."""
+
+    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+        """Take an application's batch of calls: how many were taken."""
+
+
 class Running(Protocol):
     """The running monitor, as the web sees it."""
 
@@ -61,7 +72,7 @@ class Running(Protocol):
     @property
     def certificates(self) -> Mapping[str, float]: ...
     @property
-    def traffic(self) -> Mapping[str, Traffic]: ...
+    def traffic(self) -> TrafficReports: ...
 
     def monitor(self, name: str) -> Monitor: ...
     def is_paused(self, m: Monitor) -> bool: ...
@@ -73,7 +84,6 @@ class Running(Protocol):
 
     @property
     def pushes(self) -> PushIntake: ...
-    def report(self, app: str, calls: list[Call], dropped: int) -> int: ...
     def apply_controls(self, controls: Controls) -> None: ...
     def tick(self, acknowledged: Mapping[int, float] | None = None) -> None: ...
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]: ...
