@@ -45,7 +45,7 @@ def read_controls(cluster: Instances) -> None:
     for runner in cluster.runners.values():
         runner.store.flush()
     for runner in cluster.runners.values():
-        cluster.call(runner._read_controls())
+        cluster.call(runner.controls.read())
     cluster.settle()
 
 

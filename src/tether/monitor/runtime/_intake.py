@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from tether.monitor.store import Store
 
 
+class Pauses(Protocol):
+    def is_paused(self, m: Monitor) -> bool:
+        """Whether ``m`` is paused (a paused monitor takes no check)."""
+
+
 class Taker(Protocol):
     """The runner, as an intake sees it."""
 
@@ -25,8 +30,8 @@ class Taker(Protocol):
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name``."""
 
-    def is_paused(self, m: Monitor) -> bool:
-        """Whether ``m`` is paused (a paused monitor takes no check)."""
+    @property
+    def controls(self) -> Pauses: ...
 
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard)."""

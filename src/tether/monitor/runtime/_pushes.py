@@ -67,7 +67,7 @@ class Pushes:
         if name is None:
             return None
         m = runner.monitor(name)
-        if runner.is_paused(m):
+        if runner.controls.is_paused(m):
             return name
         now = runner.wall()
         detail = None if not message else redact_text(message[:_PUSH_MESSAGE])
@@ -90,7 +90,12 @@ class Pushes:
                 continue
             self._seen[name] = push.at
             m = monitors.get(name)
-            if m is not None and m.push and not runner.is_paused(m) and runner.probes_here(name):
+            if (
+                m is not None
+                and m.push
+                and not runner.controls.is_paused(m)
+                and runner.probes_here(name)
+            ):
                 self._take(m, push)
 
     def _take(self, m: Monitor, push: Push) -> None:
@@ -106,7 +111,7 @@ class Pushes:
         runner = self._runner
         now = runner.wall()
         for m in self._monitors:
-            if not runner.probes_here(m.name) or runner.is_paused(m):
+            if not runner.probes_here(m.name) or runner.controls.is_paused(m):
                 continue
             since = self._last.setdefault(m.name, now)
             expected = missed(m, since, now)

@@ -30,8 +30,8 @@ from typing import Any
 
 from tether._kinds import Kind
 from tether._plural import count
-from tether._redact import redact_text, redact_url
-from tether.monitor._records import Controls, LocationState, ProbeRecord, Window
+from tether._redact import redact_url
+from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.checks._prober import Check, Prober, host_of
@@ -64,7 +64,7 @@ from tether.monitor.engine._incidents import (
     Event as IncidentEvent,
 )
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
-from tether.monitor.reports._documents import iso
+from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._loop import freeze
 from tether.monitor.runtime._pushes import Pushes
@@ -151,25 +151,18 @@ class Runner:
             traffic=self.traffic.words,
         )
         controls = store.controls(wall())
-        self._paused: dict[str, tuple[float, str]] = dict(controls.paused)
-        """The monitors paused through the write API (name to when, and by whom)."""
-        self._checks_seen: dict[str, float] = dict(controls.checks)
-        """The last check asked for of each monitor that this instance has taken: one
-        asked for before it started is not made again."""
-        self.windows: tuple[Window, ...] = controls.windows
-        """The maintenance windows opened through the write API and not over."""
+        self.controls = ControlsIntake(self, controls)
+        """What the write API changed: pauses, checks asked for, windows (``_controls.py``)."""
         self.holds = Holds().open(controls.windows)
         """What holds alerts back (parents, windows): the engine's ``hold`` asks it."""
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
         self.pushes = Pushes(self, controls.pushes)
         """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
-        self._acks_taken: dict[int, float] = {}
-        """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
         self._mine: frozenset[str] = frozenset()
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
-            self._pause_or_resume(m)
+            self.pause_or_resume(m)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -180,7 +173,7 @@ class Runner:
         self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
         """The monitors probed from more than one location: what the pages and ``/metrics``
         show locations of, found here once rather than at each request."""
-        self._set_hosts()
+        self.set_hosts()
         self.holds = self.holds.configure(config)
         now = self.wall()
         self.pushes.configure(config, now)
@@ -282,13 +275,14 @@ class Runner:
         for name in self.detector.states():
             self._save(name)
 
-    def _pause_or_resume(self, m: Monitor) -> None:
+    def pause_or_resume(self, m: Monitor) -> None:
+        """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
         if m.name not in self._mine:
             # Probed from another location or by another instance: paused or resumed
             # there, and known here from the state it publishes.
             return
         now = self.wall()
-        if self.is_paused(m):
+        if self.controls.is_paused(m):
             events = self.detector.pause(m.name, now)
         elif self.detector.state(m.name) is State.PAUSED:
             events = self.detector.resume(m.name, now)
@@ -300,6 +294,11 @@ class Runner:
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
         return self._by_name[name]
+
+    @property
+    def by_name(self) -> Mapping[str, Monitor]:
+        """The configuration's monitors, by name."""
+        return self._by_name
 
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
         """Every monitor of more than one location (or those of ``names``), with what its
@@ -512,22 +511,6 @@ class Runner:
                 )
         self.apply(self.engine.tick(now), now)
 
-    def _acknowledged(self) -> dict[int, float]:
-        """The acknowledgements the store has that were not taken yet (a read, off the
-        event loop): one short row per acknowledged open incident, however many monitors
-        the incidents hold.  Once every incident with its timeline and members was read
-        here each second: during a mass outage that read alone took longer than the
-        second it had."""
-        try:
-            found = self.store.acknowledgements()
-        except StoreError:
-            # Held alerts, reminders and escalation go on; acknowledgements made while
-            # the store is away are read once it is back (the writer has said why).
-            return {}
-        new = {i: at for i, at in found.items() if self._acks_taken.get(i) != at}
-        self._acks_taken = found
-        return new
-
     # -- reloading -----------------------------------------------------------------------
 
     def reload(
@@ -562,7 +545,7 @@ class Runner:
                 changes.append(f"added {name}")
             elif before != m:
                 changes.append(f"changed {name}")
-            self._pause_or_resume(m)
+            self.pause_or_resume(m)
         return changes
 
     def _probed(self) -> list[Monitor]:
@@ -570,7 +553,9 @@ class Runner:
         instance holds (every one when alone), not paused."""
         here = self._here()
         return [
-            m for m in self.config.monitors if m.probed and not self.is_paused(m) and m.name in here
+            m
+            for m in self.config.monitors
+            if m.probed and not self.controls.is_paused(m) and m.name in here
         ]
 
     def _here(self) -> frozenset[str]:
@@ -600,67 +585,28 @@ class Runner:
         self.metrics.forget(name)
         self.apply(self.engine.forget(name, now), now)
 
-    # -- changes made at run time (the write API: _actions.py) ---------------------------
+    # -- the monitors here, their hosts, their next check --------------------------------
 
-    def is_paused(self, m: Monitor) -> bool:
-        """Whether ``m`` is paused: in the configuration, or through the write API."""
-        return m.paused or m.name in self._paused
-
-    def _set_hosts(self) -> None:
+    def set_hosts(self) -> None:
         """Take the monitored hosts again (a reload, a pause): the correlation's too."""
         self.hosts = self._monitored()
         self.quorum.failures.set_hosts(self.hosts)
 
     def _monitored(self) -> dict[str, str]:
         """Every monitor not paused, and its host (to correlate failures with)."""
-        return {m.name: host_of(m.url) for m in self.config.monitors if not self.is_paused(m)}
+        return {
+            m.name: host_of(m.url) for m in self.config.monitors if not self.controls.is_paused(m)
+        }
 
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
         return name in self._mine
-
-    def apply_controls(self, controls: Controls) -> None:
-        """Take what the write API changed, on this instance or another (every instance
-        reads the store's controls each second): pause or resume monitors, check those
-        asked for, hold alerts in the maintenance windows."""
-        before, self._paused = self._paused, dict(controls.paused)
-        changed = sorted(before.keys() ^ self._paused.keys())
-        if changed:
-            self._set_hosts()
-            for name in changed:
-                m = self._by_name.get(name)
-                if m is not None:
-                    self._pause_or_resume(m)
-            self.assign()
-            for name in changed:  # resumed: known again at once, not within an interval
-                m = self._by_name.get(name)
-                if m is not None and not self.is_paused(m) and name in self._mine:
-                    self.fleet.reprobe(name, 0.0)
-        for name, at in controls.checks.items():
-            if at <= self._checks_seen.get(name, -math.inf):
-                continue
-            self._checks_seen[name] = at
-            m = self._by_name.get(name)
-            if m is not None and not self.is_paused(m) and name in self._mine:
-                self.fleet.reprobe(name, 0.0)
-        self.pushes.stored(controls.pushes, self._by_name)
-        if controls.windows != self.windows:
-            _log_windows(self.windows, controls.windows)
-            self.windows = controls.windows
-            self.holds = self.holds.open(controls.windows)
 
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
         """The next check of ``name`` this instance takes (call it on the event loop)."""
         waiting: asyncio.Future[ProbeRecord] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(name, []).append(waiting)
         return waiting
-
-    async def _read_controls(self) -> None:
-        try:
-            controls = await asyncio.to_thread(self.store.controls, self.wall())
-        except StoreError:
-            return  # read again next second; the pauses and windows in force stay
-        self.apply_controls(controls)
 
     # -- running -------------------------------------------------------------------------
 
@@ -698,13 +644,13 @@ class Runner:
         async def every_second() -> None:
             while not stop.is_set():
                 try:
-                    await self._read_controls()
+                    await self.controls.read()
                     self.pushes.heartbeats()
                     self.traffic.judge()
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:
-                        self.tick(await asyncio.to_thread(self._acknowledged))
+                        self.tick(await asyncio.to_thread(self.controls.acknowledged))
                 except Exception:
                     log.exception("incident tick failed")
                 await self._sleep(deliver_every)
@@ -788,7 +734,7 @@ class Runner:
                 self.detector.restore(name, saved)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
-        self._pause_or_resume(m)
+        self.pause_or_resume(m)
 
     def assign(self) -> None:
         """Have the fleet probe the monitors to probe here from now on."""
@@ -828,30 +774,6 @@ def _rules(m: Monitor) -> Rules:
         # A push or traffic monitor cannot be probed again: its next report confirms.
         confirm_delay=1.0 if m.probed else None,
     )
-
-
-def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
-    """Say which windows opened at run time hold alerts here from now on, and which no
-    longer do: on a cluster, each instance says so when it has read the change."""
-    was = {w.id for w in before}
-    now = {w.id: w for w in after}
-    for window in now.values():
-        if window.id not in was:
-            log.info(
-                "maintenance window #%d holds the alerts of %s until %s: %s (opened by %s)",
-                window.id,
-                ", ".join(window.monitors) or "every monitor",
-                iso(window.end),
-                redact_text(window.reason),
-                window.opened_by,
-                extra={"event": "maintenance.open", "window": window.id},
-            )
-    for gone in sorted(was - now.keys()):
-        log.info(
-            "maintenance window #%d is over: it holds no alert from now on",
-            gone,
-            extra={"event": "maintenance.over", "window": gone},
-        )
 
 
 def _route(m: Monitor) -> Route:

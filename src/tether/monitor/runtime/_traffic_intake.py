@@ -107,7 +107,7 @@ class TrafficIntake:
                 routed.setdefault(name, []).append(call)
         for name, mine in routed.items():
             m = runner.monitor(name)
-            if runner.is_paused(m) or not runner.probes_here(name):
+            if runner.controls.is_paused(m) or not runner.probes_here(name):
                 continue
             self.monitors[name].add(mine, now)
             self._judge(m, now)
@@ -120,7 +120,7 @@ class TrafficIntake:
         now = runner.wall()
         for name in self.monitors:
             m = runner.monitor(name)
-            if not runner.is_paused(m) and runner.probes_here(name):
+            if not runner.controls.is_paused(m) and runner.probes_here(name):
                 self._judge(m, now)
 
     def _judge(self, m: Monitor, now: float) -> None:
