@@ -36,5 +36,13 @@ class Taker(Protocol):
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard)."""
 
-    def take(self, check: Check) -> ProbeRecord:
+    def take_check(self, check: Check) -> ProbeRecord:
         """Run ``check`` through the intake's stages, as a prober's."""
+
+
+class Stage(Protocol):
+    """One stage of the runner's intake (``Runner.stages``, run in order on each check,
+    as Alertmanager's ``MultiStage`` runs its notification stages): it does its part of
+    ``check`` and says whether the check goes on to the next stage."""
+
+    def __call__(self, check: Check, /) -> bool: ...

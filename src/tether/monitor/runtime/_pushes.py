@@ -103,7 +103,7 @@ class Pushes:
         self._last[m.name] = push.at
         self._missed.pop(m.name, None)
         record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
-        self._runner.take(Check(record, service_of(m.url)))
+        self._runner.take_check(Check(record, service_of(m.url)))
 
     def heartbeats(self) -> None:
         """Record a failed check for each push monitor whose heartbeat is overdue, once
@@ -123,4 +123,4 @@ class Pushes:
                 f"(grace {format_duration(m.grace)})"
             )
             silent = ProbeRecord(m.name, now, False, Kind.HEARTBEAT_MISSED, None, detail)
-            runner.take(Check(silent, service_of(m.url)))
+            runner.take_check(Check(silent, service_of(m.url)))

@@ -2,19 +2,21 @@
 It makes no decision of its own; every clock is injectable.
 
 The checks come from probers (``_prober.py``: schedule → probe → judge), in this
-process (``workers: 1``) or in worker processes (``_workers.py``); the coordinator
-tells them which monitors to probe and when to probe one again.  What it does with
-each check, in order:
-1. store its record;
-2. feed the detector (pure), which may ask for a confirmation re-probe (passed back
-   to the prober) or change the monitor's state;
-3. hand each state change to the incident engine (pure), and write down what it
-   answers: incidents opened, joined, left and resolved, and their alerts, queued
-   in the outbox, one queue per channel.
+process (``workers: 1``) or in worker processes (``_workers.py``), and from pushes
+(``_pushes.py``) and an application's calls (``_traffic_intake.py``).  Each runs
+through the intake's stages (:attr:`Runner.stages`, in order, as Alertmanager's
+``MultiStage`` runs its notification stages; a stage may end the check's run):
+``_placed_here`` (a monitor probed here goes on), ``_record`` (store it), ``_remember``
+(what the pages show now) and ``_detect`` (the detector, pure, which may ask for a
+re-probe or change the monitor's state).  A state change is published as this
+location's (``_publish_location_state``), the quorum decides the cluster's
+(``act_on_quorum``), and the runner writes down what the incident engine (pure)
+answers (``write_incidents``): incidents and their alerts, queued in the outbox.
 
-Beside the checks, once a second: the engine's tick (held alerts whose hold lifted,
-reminders, escalation), acknowledgements made with ``tether ack``, and the
-outbox's deliveries; every ten minutes, a checkpoint of the detector and pruning.
+Beside the checks, once a second: the write API's controls (``_controls.py``), missed
+heartbeats, traffic verdicts, the engine's tick (held alerts whose hold lifted,
+reminders, escalation, ``tether ack``), and the outbox's deliveries; every ten
+minutes, a checkpoint of the detector and pruning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -30,7 +31,6 @@ from typing import Any
 
 from tether._kinds import Kind
 from tether._plural import count
-from tether._redact import redact_url
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
@@ -42,7 +42,6 @@ from tether.monitor.config import (
     MonitorConfig,
     resolve_location,
 )
-from tether.monitor.config._rules import Latency, Rules
 from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._detect import (
     Degraded,
@@ -55,18 +54,18 @@ from tether.monitor.engine._detect import (
 )
 from tether.monitor.engine._holds import Holds
 from tether.monitor.engine._incidents import (
-    Escalation,
-    IncidentEngine,
-    Opened,
-    Route,
+    Event as IncidentEvent,
 )
 from tether.monitor.engine._incidents import (
-    Event as IncidentEvent,
+    IncidentEngine,
+    Opened,
 )
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._fleet import Fleet
+from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._monitor_terms import detector_rules, incident_route, verdict_forgotten
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store, StoreError
@@ -144,7 +143,7 @@ class Runner:
         # ``local`` incident has paged are its alerted members' channels), so a restart
         # keeps its reminders and its one resolution per channel.
         self.engine = IncidentEngine(
-            {m.name: _route(m) for m in config.monitors},
+            {m.name: incident_route(m) for m in config.monitors},
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
@@ -158,7 +157,17 @@ class Runner:
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
         self.pushes = Pushes(self, controls.pushes)
         """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
-        self._mine: frozenset[str] = frozenset()
+        self._probed_here: frozenset[str] = frozenset()
+        """The monitors this instance probes (or would, were they not paused): of its
+        location, in the shards it holds.  Worked out when the configuration or the
+        shards change (:meth:`place`), since every check asks."""
+        self.stages: tuple[Stage, ...] = (
+            self._placed_here,
+            self._record,
+            self._remember,
+            self._detect,
+        )
+        """The intake's stages, run in this order on each check (:meth:`take_check`)."""
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
@@ -173,6 +182,8 @@ class Runner:
         self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
         """The monitors probed from more than one location: what the pages and ``/metrics``
         show locations of, found here once rather than at each request."""
+        self._several_names = frozenset(m.name for m in self.several)
+        """Their names: each passing check asks (:meth:`_single`)."""
         self.set_hosts()
         self.holds = self.holds.configure(config)
         now = self.wall()
@@ -180,10 +191,11 @@ class Runner:
         self.traffic.configure(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
-            self.detector.configure(m.name, _rules(m))
+            self.detector.configure(m.name, detector_rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
-        self.engine.routes = {m.name: _route(m) for m in config.monitors}
-        if self.membership.shared:  # the leader sees state changes, not each passing check (take())
+        self.engine.routes = {m.name: incident_route(m) for m in config.monitors}
+        # The leader sees state changes, not each passing check (_record).
+        if self.membership.shared:
             self.quorum.failures.sees_passes = False
             probed = (m for m in config.monitors if m.probed)
             self.engine.correlation = leader_rules(
@@ -191,7 +203,7 @@ class Runner:
             )
         self.place()
         self.assign()
-        self.lead(events, now)
+        self.act_on_quorum(events, now)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -206,7 +218,7 @@ class Runner:
                 continue  # removed from the configuration while tether was stopped
             data = saved_data
             if not self.membership.shared and self._unsquared(name, data):
-                data = _unknown(data)
+                data = verdict_forgotten(data)
                 squared += 1
             try:
                 self.detector.restore(name, data)
@@ -224,7 +236,7 @@ class Runner:
         if self.membership.shared:
             return  # the quorum learns every location's states from the store
         # Squared above: the store's open incidents match these states.
-        here = self._here()
+        here = self._probed_here
         self.quorum.restore(
             LocationState(name, self.here, state, self.wall())
             for name, state in self.detector.states().items()
@@ -236,8 +248,8 @@ class Runner:
         in no open incident, or saved up (or degraded) and still down in one.
 
         A change is written in this order: its incident (with the alerts), then the
-        monitor's state (:meth:`_handle`).  A crash (``kill -9``) can stop the writer
-        between the two, and leave the incident written and the state not; the other
+        monitor's state (:meth:`_act_on_detection`).  A crash (``kill -9``) can stop the
+        writer between the two, and leave the incident written and the state not; the other
         case, a state written and not its incident, can only come from a store written by
         an older tether.  Either way, the monitor is restored as unknown (its baseline
         kept): its next checks decide, as on a first start, and the engine, which knows
@@ -277,7 +289,7 @@ class Runner:
 
     def pause_or_resume(self, m: Monitor) -> None:
         """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
-        if m.name not in self._mine:
+        if m.name not in self._probed_here:
             # Probed from another location or by another instance: paused or resumed
             # there, and known here from the state it publishes.
             return
@@ -289,7 +301,7 @@ class Runner:
         else:
             return
         for event in events:
-            self._handle(event, None, now)
+            self._act_on_detection(event, None, now)
 
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
@@ -318,48 +330,73 @@ class Runner:
         due = self.prober.schedule.next_due()
         next_in = "none" if due is None else f"in {due - self.mono():.1f} s"
         return (
-            f"location {self.here}, {len(self._mine)} monitors here, "
+            f"location {self.here}, {len(self._probed_here)} monitors here, "
             f"{'leading' if self.leading else 'not leading'}; the in-process prober has "
             f"{len(self.prober.names)} plans, {len(self.prober.schedule)} scheduled, "
             f"next due {next_in}"
         )
 
-    # -- one check -----------------------------------------------------------------------
+    # -- the intake: each check through its stages, then what they decide -------------
 
     async def check(self, name: str, due: float) -> ProbeRecord:
         """Check ``name`` now with this process's prober, and take the result."""
-        return self.take(await self.prober.check(name, due))
+        return self.take_check(await self.prober.check(name, due))
 
-    def take(self, check: Check) -> ProbeRecord:
-        """Store a check a prober made, and act on what the detector makes of it."""
+    def take_check(self, check: Check) -> ProbeRecord:
+        """Run a check (a prober's, a push's, a traffic verdict's) through the intake's
+        stages (:attr:`stages`) in order, until one ends its run, as Alertmanager's
+        ``MultiStage`` runs its notification stages."""
+        for stage in self.stages:
+            if not stage(check):
+                break
+        return check.record
+
+    def _placed_here(self, check: Check) -> bool:
+        """Go on only with a monitor probed here: one removed, or moved to another
+        instance, while the check ran, is not taken."""
+        return check.record.monitor in self._probed_here
+
+    def _record(self, check: Check) -> bool:
+        """Store the check; a pass of a monitor of this one location counts for the
+        correlation here (a cluster's leader sees state changes, not each check)."""
         record = check.record
-        name, now = record.monitor, record.ts
-        if name not in self._mine:  # removed, or moved to another instance, meanwhile
-            return record
         self.store.record(record)
-        shared = self.membership.shared
-        if record.ok and not shared and self._single(name):  # sees every check of it
-            self.quorum.failures.passed(name, now)
-        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
-        self.latest[name] = observation
+        if record.ok and not self.membership.shared and record.monitor not in self._several_names:
+            self.quorum.failures.passed(record.monitor, record.ts)
+        return True
+
+    def _remember(self, check: Check) -> bool:
+        """Keep what the pages show of the monitor now (its latest observation, its
+        certificate, its metrics), and answer whoever waits for its next check."""
+        record = check.record
+        name = record.monitor
+        self.latest[name] = Observation(
+            name, record.ok, record.ts, record.latency_ms, record.kind, check.host
+        )
         if check.cert_expires is not None:
             self.certificates[name] = check.cert_expires
         self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
                 waiting.set_result(record)
+        return True
+
+    def _detect(self, check: Check) -> bool:
+        """Feed the detector the observation, and act on what it makes of it."""
+        record = check.record
+        name, now = record.monitor, record.ts
         changed = False
-        for event in self.detector.observe(observation, now):
+        for event in self.detector.observe(self.latest[name], now):
             changed = changed or isinstance(event, StateChanged)
-            self._handle(event, record, now, check.host)
+            self._act_on_detection(event, record, now, check.host)
         last = self._published.get(name)
         if not changed and not record.ok and last is not None and last[0] is State.DOWN:
             # Still down, but perhaps for another reason now: the incidents correlate on
             # each down monitor's latest kind and host.
-            self._publish(name, State.DOWN, last[1], "", record, check.host, now)
-        return record
+            self._publish_location_state(name, State.DOWN, last[1], "", record, check.host, now)
+        return True
 
-    def _handle(
+    def _act_on_detection(
         self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
     ) -> None:
         name = event.monitor
@@ -376,7 +413,7 @@ class Runner:
             )
             # The incident change (with its alerts) is queued before the state: a crash
             # between the two leaves what _unsquared squares at the next start.
-            self._publish(name, event.new, event.at, event.reason, record, host, now)
+            self._publish_location_state(name, event.new, event.at, event.reason, record, host, now)
             self._save(name)
         elif isinstance(event, Degraded | Recovered):
             notice = self.engine.notice(event, now)
@@ -385,10 +422,10 @@ class Runner:
                 self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
     def _single(self, name: str) -> bool:
-        m = self._by_name.get(name)
-        return m is None or len(self.config.placed(m)) == 1
+        """Whether ``name`` is probed from one location (or is no monitor now)."""
+        return name not in self._several_names
 
-    def _publish(
+    def _publish_location_state(
         self,
         name: str,
         state: State,
@@ -421,9 +458,9 @@ class Runner:
             self.store.record_location_state(published, fence=self.cluster.fence(name))
         # This instance is the source of what its location sees of its own monitors: its
         # quorum takes it at once, and does not read it back.
-        self.lead(self.quorum.update(published, now), now)
+        self.act_on_quorum(self.quorum.update(published, now), now)
 
-    def lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+    def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster: state changes go to the
         incident engine (and to the store, for uptime), location changes to its partial
         incidents: on the leader.  Every instance keeps the states, for its pages."""
@@ -431,7 +468,7 @@ class Runner:
             name = event.monitor
             if isinstance(event, LocationsChanged):
                 if self.membership.leading:
-                    self.apply(self.engine.locations(event), now)
+                    self.write_incidents(self.engine.locations(event), now)
                 continue
             self.since[name] = event.at
             if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
@@ -456,14 +493,14 @@ class Runner:
                 self.hosts,
                 self.quorum.locations(name),
             )
-            self.apply(changes, now)
+            self.write_incidents(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
         holds (``engine/_holds.py``) decide from the cluster's states."""
         return self.holds.why(monitor, now, self.quorum.view())
 
-    def apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+    def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
         alerts in one commit (a crash between the two would leave an incident whose
         members say they were alerted, and no alert)."""
@@ -509,7 +546,7 @@ class Runner:
                     incident_id,
                     extra={"event": "incident.acknowledged", "incident": incident_id},
                 )
-        self.apply(self.engine.tick(now), now)
+        self.write_incidents(self.engine.tick(now), now)
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -548,30 +585,24 @@ class Runner:
             self.pause_or_resume(m)
         return changes
 
-    def _probed(self) -> list[Monitor]:
+    def _to_probe(self) -> list[Monitor]:
         """The monitors to probe here: those of this location and of the shards this
         instance holds (every one when alone), not paused."""
-        here = self._here()
+        here = self._probed_here
         return [
             m
             for m in self.config.monitors
             if m.probed and not self.controls.is_paused(m) and m.name in here
         ]
 
-    def _here(self) -> frozenset[str]:
-        """The monitors this instance probes (or would, were they not paused): of its
-        location, in the shards it holds.  Worked out when the configuration or the
-        shards change (:meth:`place`), since every check asks."""
-        return self._mine
-
     def place(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Work out the monitors this instance probes (:meth:`_here`) from the
+        """Work out the monitors this instance probes (:attr:`_probed_here`) from the
         configuration and the shards held: those it probed before, and those it probes
         now."""
-        before = self._mine
+        before = self._probed_here
         mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
-        self._mine = frozenset(self.membership.holding(mine))
-        return before, self._mine
+        self._probed_here = frozenset(self.membership.holding(mine))
+        return before, self._probed_here
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
@@ -583,7 +614,7 @@ class Runner:
         self.certificates.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
-        self.apply(self.engine.forget(name, now), now)
+        self.write_incidents(self.engine.forget(name, now), now)
 
     # -- the monitors here, their hosts, their next check --------------------------------
 
@@ -600,7 +631,7 @@ class Runner:
 
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
-        return name in self._mine
+        return name in self._probed_here
 
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
         """The next check of ``name`` this instance takes (call it on the event loop)."""
@@ -675,7 +706,7 @@ class Runner:
 
         await self._prune()
         await asyncio.gather(
-            self.fleet.run(stop, self.take),
+            self.fleet.run(stop, self.take_check),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
             self.membership.rounds(stop),
@@ -728,7 +759,7 @@ class Runner:
         """Keep ``name``'s state here, from its ``saved`` detector state: its shard came
         to this instance."""
         m = self._by_name[name]
-        self.detector.configure(name, _rules(m))
+        self.detector.configure(name, detector_rules(m))
         if saved is not None:
             try:
                 self.detector.restore(name, saved)
@@ -738,7 +769,7 @@ class Runner:
 
     def assign(self) -> None:
         """Have the fleet probe the monitors to probe here from now on."""
-        self.fleet.assign(self._probed())
+        self.fleet.assign(self._to_probe())
 
     def reprobe(self, name: str, delay: float) -> None:
         self.fleet.reprobe(name, delay)
@@ -754,33 +785,3 @@ class Runner:
             await asyncio.to_thread(self.store.prune, self.wall())
         except StoreError as exc:
             log.debug("prune skipped: %s", exc)
-
-
-def _unknown(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A saved detector state with its verdict forgotten (unknown, no consecutive count),
-    its latency baseline and recent changes kept."""
-    availability = dict(data["availability"])
-    availability.update(health=State.UNKNOWN.value, failures=0, successes=0, flapping=False)
-    return {**data, "availability": availability}
-
-
-def _rules(m: Monitor) -> Rules:
-    # No margin means never degraded: an infinite margin puts the limit out of reach.
-    k = math.inf if m.latency_margin is None else m.latency_margin
-    return Rules(
-        failure_threshold=m.failure_threshold,
-        success_threshold=m.success_threshold,
-        latency=Latency(k=k),
-        # A push or traffic monitor cannot be probed again: its next report confirms.
-        confirm_delay=1.0 if m.probed else None,
-    )
-
-
-def _route(m: Monitor) -> Route:
-    return Route(
-        channels=tuple(m.alerts),
-        url=redact_url(m.url),
-        remind_every=m.remind_every,
-        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
-        partial_alerts=m.partial_alerts,
-    )

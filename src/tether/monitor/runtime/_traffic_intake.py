@@ -135,7 +135,7 @@ class TrafficIntake:
         self._stored[m.name] = (verdict.ok, now)
         kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
         record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
-        self._runner.take(Check(record, where_failed(m.url, None, kind)))
+        self._runner.take_check(Check(record, where_failed(m.url, None, kind)))
 
     def words(self, name: str) -> str | None:
         """A down traffic monitor's failure, short, for an incident that joins it to a
