@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class Pauses(Protocol):
+    """The runner's controls, as an intake asks them (``_controls.py``)."""
+
     def is_paused(self, m: Monitor) -> bool:
         """Whether ``m`` is paused (a paused monitor takes no check)."""
 
