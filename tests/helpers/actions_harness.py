@@ -56,7 +56,7 @@ class Served(ServedRunner):
         )
         self.stop = self.call(self._event())
         self.probing = asyncio.run_coroutine_threadsafe(
-            self.runner.fleet.run(self.stop, self.runner.take), self.loop
+            self.runner.fleet.run(self.stop, self.runner.take_check), self.loop
         )
 
     @staticmethod

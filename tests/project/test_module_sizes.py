@@ -17,9 +17,7 @@ FUNCTION_MAX = 100
 DATA_TABLES = frozenset({"_catalogue.py"})
 """Modules that are a data table (every failure kind's words and fixes): no limit."""
 
-MODULES_OVER = {
-    "monitor/runtime/_runner.py": 1047,
-}
+MODULES_OVER: dict[str, int] = {}
 """The modules still over :data:`MODULE_MAX` lines, and their size when listed."""
 
 FUNCTIONS_OVER: dict[str, int] = {}

@@ -84,7 +84,7 @@ def test_a_pause_read_from_the_store_is_the_holders_to_make(postgres_dsn: str, l
             audit = AuditEntry(first.wall(), "local", "local", "pause", f"monitor:{name}", {})
             first.store.set_paused(name, paused, audit)
             for runner in (first, second):
-                runner.apply_controls(runner.store.controls(runner.wall()))
+                runner.controls.apply(runner.store.controls(runner.wall()))
             if not paused:
                 await second.check(name, second.mono())
             second.store.flush()

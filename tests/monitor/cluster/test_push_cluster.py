@@ -45,7 +45,7 @@ def read_controls(cluster: Instances) -> None:
     for runner in cluster.runners.values():
         runner.store.flush()
     for runner in cluster.runners.values():
-        cluster.call(runner._read_controls())
+        cluster.call(runner.controls.read())
     cluster.settle()
 
 
@@ -67,7 +67,7 @@ def test_a_push_to_one_instance_reaches_every_location_and_a_silence_is_down_eve
 
     cluster.now += 11 * 60 + 1  # past the interval and its grace, with no push
     for runner in cluster.runners.values():
-        runner.heartbeats()
+        runner.pushes.heartbeats()
     cluster.settle()
     for runner in cluster.runners.values():
         assert runner.detector.state("backup") is State.DOWN, runner.here

@@ -9,7 +9,7 @@ import logging
 import threading
 
 from tether.monitor import logging_to, parse_config
-from tether.monitor.runtime._runner import _route
+from tether.monitor.runtime._monitor_terms import incident_route
 
 SECRET = "s3cr3t-Marker"
 
@@ -54,7 +54,7 @@ def test_the_alert_payload_names_the_target_without_its_credentials() -> None:
     config = parse_config(
         f"monitors:\n  - {{name: api, url: 'https://u:{SECRET}@127.0.0.1:8443/h?token={SECRET}'}}\n"
     )
-    route = _route(config.monitors[0])
+    route = incident_route(config.monitors[0])
     assert route.url is not None
     assert SECRET not in route.url
     assert route.url.startswith("https://u:***@127.0.0.1:8443/h")

@@ -87,7 +87,7 @@ def push(
 def tick(s: ServedRunner, to: float) -> None:
     """Move the clock to ``to``, run the heartbeat timer and deliver what is due."""
     s.now = to
-    s.on_loop(s.runner.heartbeats)
+    s.on_loop(s.runner.pushes.heartbeats)
     s.on_loop(s.runner.tick)
     s.store.flush()
     s.on_loop(s.runner.outbox.deliver_due, to)

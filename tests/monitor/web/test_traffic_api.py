@@ -154,7 +154,7 @@ def test_a_window_that_ages_recovers_without_a_new_call(served: ServedRunner) ->
     assert state(s, "checkout-calls") is State.DOWN
     assert state(s, "payments") is State.UNKNOWN  # none of those calls were to payments
     s.now = EPOCH + 62
-    s.on_loop(s.runner.judge_traffic)
+    s.on_loop(s.runner.traffic.judge)
     assert state(s, "checkout-calls") is State.UP
     s.store.flush()
     detail = s.store.results("checkout-calls")[0].detail
@@ -183,7 +183,7 @@ def test_a_bad_call_refuses_the_batch_naming_the_field_and_index(served: ServedR
     status, answer = post(s, None, raw=b"{not json")
     assert (status, answer["error"][:20]) == (400, "the body is not JSON")
     assert "payments" not in s.runner.latest
-    assert s.runner.traffic["payments"].view(s.now).calls == 0
+    assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
 
 
 def test_a_kind_this_tether_does_not_know_is_a_failure_counted_as_unknown(
@@ -202,7 +202,7 @@ def test_a_kind_this_tether_does_not_know_is_a_failure_counted_as_unknown(
         'kind="unknown"} 1.0' in lines
     )
     assert not any("tls.nope" in line for line in lines)
-    assert s.runner.traffic["payments"].view(s.now).calls == 2
+    assert s.runner.traffic.monitors["payments"].view(s.now).calls == 2
 
 
 def test_a_decorated_function_s_name_is_an_endpoint(served: ServedRunner) -> None:
@@ -228,7 +228,7 @@ def test_past_the_limits_is_a_413(served: ServedRunner) -> None:
     assert "5000 at most" in answer["error"]
     status, answer = post(s, None, raw=b" " * (1 << 20) + b"{}")
     assert status == 413
-    assert s.runner.traffic["payments"].view(s.now).calls == 0
+    assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
 
 
 def test_report_scope_tokens_report_and_nothing_else(tmp_path: Path, receiver: Receiver) -> None:
@@ -336,7 +336,7 @@ def test_a_paused_traffic_monitor_takes_no_calls(tmp_path: Path, receiver: Recei
         bad = [call(EPOCH + i, "tls.expired") for i in range(5)]
         assert post(s, report(*bad)) == (202, {"ok": True, "accepted": 5})
         assert state(s, "payments") is State.PAUSED
-        assert s.runner.traffic["payments"].view(s.now).calls == 0
+        assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
     finally:
         s.close()
 

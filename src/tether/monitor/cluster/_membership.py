@@ -71,10 +71,10 @@ class Coordinator(Protocol):
     def published(self, name: str) -> bool:
         """Whether this location published ``name``'s state itself (known first-hand)."""
 
-    def lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+    def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
         """Act on what the quorum decided for the whole cluster."""
 
-    def apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+    def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided."""
 
 
@@ -177,7 +177,7 @@ class Membership:
             instances = None
         if instances is not None:
             live = {i.location for i in instances if i.alive} | {self.here}
-            self._coordinator.lead(self._quorum.set_live(live, self._wall()), self._wall())
+            self._coordinator.act_on_quorum(self._quorum.set_live(live, self._wall()), self._wall())
         await self._take_lead(done.leader)
         self._round_in = done.next_round(self._wall(), self.cluster.every)
 
@@ -265,8 +265,8 @@ class Membership:
             changes = self._coordinator.engine.changed(
                 event, record, quorum.failures, self._coordinator.hosts, quorum.locations(name)
             )
-            self._coordinator.apply(changes, now)
-        self._coordinator.lead(quorum.snapshot(now), now)
+            self._coordinator.write_incidents(changes, now)
+        self._coordinator.act_on_quorum(quorum.snapshot(now), now)
 
     async def poll_locations(self) -> None:
         """Read what every location published since the last read, into the quorum."""
@@ -282,4 +282,4 @@ class Membership:
                 # over and not changed since is known from the row its last holder wrote.
                 continue
             if self.feed.states.get((state.monitor, state.location)) is state:  # not stale
-                self._coordinator.lead(self._quorum.update(state, now), now)
+                self._coordinator.act_on_quorum(self._quorum.update(state, now), now)

@@ -2,41 +2,39 @@
 It makes no decision of its own; every clock is injectable.
 
 The checks come from probers (``_prober.py``: schedule → probe → judge), in this
-process (``workers: 1``) or in worker processes (``_workers.py``); the coordinator
-tells them which monitors to probe and when to probe one again.  What it does with
-each check, in order:
-1. store its record;
-2. feed the detector (pure), which may ask for a confirmation re-probe (passed back
-   to the prober) or change the monitor's state;
-3. hand each state change to the incident engine (pure), and write down what it
-   answers: incidents opened, joined, left and resolved, and their alerts, queued
-   in the outbox, one queue per channel.
+process (``workers: 1``) or in worker processes (``_workers.py``), and from pushes
+(``_pushes.py``) and an application's calls (``_traffic_intake.py``).  Each runs
+through the intake's stages (:attr:`Runner.stages`, in order, as Alertmanager's
+``MultiStage`` runs its notification stages; a stage may end the check's run):
+``_placed_here`` (a monitor probed here goes on), ``_record`` (store it), ``_remember``
+(what the pages show now) and ``_detect`` (the detector, pure, which may ask for a
+re-probe or change the monitor's state).  A state change is published as this
+location's (``_publish_location_state``), the quorum decides the cluster's
+(``act_on_quorum``), and the runner writes down what the incident engine (pure)
+answers (``write_incidents``): incidents and their alerts, queued in the outbox.
 
-Beside the checks, once a second: the engine's tick (held alerts whose hold lifted,
-reminders, escalation), acknowledgements made with ``tether ack``, and the
-outbox's deliveries; every ten minutes, a checkpoint of the detector and pruning.
+Beside the checks, once a second: the write API's controls (``_controls.py``), missed
+heartbeats, traffic verdicts, the engine's tick (held alerts whose hold lifted,
+reminders, escalation, ``tether ack``), and the outbox's deliveries; every ten
+minutes, a checkpoint of the detector and pruning.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from tether._durations import format_duration
 from tether._kinds import Kind
 from tether._plural import count
-from tether._redact import redact_text, redact_url
-from tether.monitor._records import Controls, LocationState, ProbeRecord, Push, Window
+from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.checks._prober import Check, Prober, host_of, service_of, where_failed
+from tether.monitor.checks._prober import Check, Prober, host_of
 from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
@@ -44,7 +42,6 @@ from tether.monitor.config import (
     MonitorConfig,
     resolve_location,
 )
-from tether.monitor.config._rules import Latency, Rules
 from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._detect import (
     Degraded,
@@ -55,22 +52,22 @@ from tether.monitor.engine._detect import (
     ReprobeRequested,
     StateChanged,
 )
-from tether.monitor.engine._heartbeat import TokenIndex, missed
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import (
-    Escalation,
-    Opened,
-    Route,
-)
 from tether.monitor.engine._incident_events import (
     Event as IncidentEvent,
 )
+from tether.monitor.engine._incident_events import (
+    Opened,
+)
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
-from tether.monitor.engine._traffic import Call, Thresholds, Traffic
-from tether.monitor.reports._documents import iso
+from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._fleet import Fleet
+from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._monitor_terms import detector_rules, incident_route, verdict_forgotten
+from tether.monitor.runtime._pushes import Pushes
+from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -83,13 +80,6 @@ several locations, each location's under ``detector@LOCATION:NAME``: what one lo
 has seen of a monitor is not what another has (:meth:`Runner.state_key`)."""
 _LEGACY_KEY = "__detector__"
 """Where the first stores kept every monitor's state in one document."""
-_PUSH_MESSAGE = 1000
-"""Characters of a push's ``msg`` kept as its check's detail."""
-_TRAFFIC_RECORD_EVERY = 10.0
-"""Seconds between a traffic monitor's stored checks while its verdict stays the same (a
-changed verdict is stored at once)."""
-_ROUTES_KEPT = 10_000
-"""Endpoints whose traffic monitors are remembered (then the memory starts again)."""
 _CHECKPOINT_EVERY = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines (states themselves are saved as they change)."""
@@ -144,6 +134,8 @@ class Runner:
             self, store, self.quorum, self.here, cluster, wall=wall, sleep=self._sleep, rand=rand
         )
         """This instance's part in its cluster: its shards, its lead, its renewal rounds."""
+        self.traffic = TrafficIntake(self)
+        """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
         self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
         """What was last published of each monitor at this location: its state, since
         when, and the kind and host of its failure."""
@@ -151,44 +143,35 @@ class Runner:
         # ``local`` incident has paged are its alerted members' channels), so a restart
         # keeps its reminders and its one resolution per channel.
         self.engine = IncidentEngine(
-            {m.name: _route(m) for m in config.monitors},
+            {m.name: incident_route(m) for m in config.monitors},
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
-            traffic=self.traffic_words,
+            traffic=self.traffic.words,
         )
         controls = store.controls(wall())
-        self._paused: dict[str, tuple[float, str]] = dict(controls.paused)
-        """The monitors paused through the write API (name to when, and by whom)."""
-        self._checks_seen: dict[str, float] = dict(controls.checks)
-        """The last check asked for of each monitor that this instance has taken: one
-        asked for before it started is not made again."""
-        self.windows: tuple[Window, ...] = controls.windows
-        """The maintenance windows opened through the write API and not over."""
+        self.controls = ControlsIntake(self, controls)
+        """What the write API changed: pauses, checks asked for, windows (``_controls.py``)."""
         self.holds = Holds().open(controls.windows)
         """What holds alerts back (parents, windows): the engine's ``hold`` asks it."""
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
-        self._pushed: dict[str, float] = {}
-        """When each push monitor last had a push, or began to be watched (wall seconds)."""
-        self._pushes_seen: dict[str, float] = {m: p.at for m, p in controls.pushes.items()}
-        """When the last push of each monitor that this instance knows was made: one read
-        from the store (made through another instance) is taken once, if it is newer."""
-        self._missed: dict[str, float] = {}
-        self._acks_taken: dict[int, float] = {}
-        """The acknowledgements read from the store last time (:meth:`_acknowledged`)."""
-        """The expected time of each push monitor's last missed heartbeat, counted once."""
-        self.traffic: dict[str, Traffic] = {}
-        """Each traffic monitor's calls (``_traffic.py``), kept across reloads while its
-        app, endpoint and thresholds stay."""
-        self._fed: dict[str, tuple[bool, float]] = {}
-        """Each traffic monitor's last stored verdict and when."""
-        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
-        """(app, endpoint) to the traffic monitors its calls count for."""
-        self._mine: frozenset[str] = frozenset()
+        self.pushes = Pushes(self, controls.pushes)
+        """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
+        self._probed_here: frozenset[str] = frozenset()
+        """The monitors this instance probes (or would, were they not paused): of its
+        location, in the shards it holds.  Worked out when the configuration or the
+        shards change (:meth:`place`), since every check asks."""
+        self.stages: tuple[Stage, ...] = (
+            self._placed_here,
+            self._record,
+            self._remember,
+            self._detect,
+        )
+        """The intake's stages, run in this order on each check (:meth:`take_check`)."""
         self._configure(config)
         self._restore(store.load_state())
         for m in config.monitors:
-            self._pause_or_resume(m)
+            self.pause_or_resume(m)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -199,21 +182,20 @@ class Runner:
         self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
         """The monitors probed from more than one location: what the pages and ``/metrics``
         show locations of, found here once rather than at each request."""
-        self._set_hosts()
+        self._several_names = frozenset(m.name for m in self.several)
+        """Their names: each passing check asks (:meth:`_single`)."""
+        self.set_hosts()
         self.holds = self.holds.configure(config)
         now = self.wall()
-        self._tokens = TokenIndex(config.monitors)
-        self._push_monitors = [m for m in config.monitors if m.push]
-        """The push monitors, walked each second (:meth:`heartbeats`): not every monitor."""
-        for m in self._push_monitors:
-            self._pushed.setdefault(m.name, now)
-        self._configure_traffic(config)
+        self.pushes.configure(config, now)
+        self.traffic.configure(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
-            self.detector.configure(m.name, _rules(m))
+            self.detector.configure(m.name, detector_rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
-        self.engine.routes = {m.name: _route(m) for m in config.monitors}
-        if self.membership.shared:  # the leader sees state changes, not each passing check (take())
+        self.engine.routes = {m.name: incident_route(m) for m in config.monitors}
+        # The leader sees state changes, not each passing check (_record).
+        if self.membership.shared:
             self.quorum.failures.sees_passes = False
             probed = (m for m in config.monitors if m.probed)
             self.engine.correlation = leader_rules(
@@ -221,7 +203,7 @@ class Runner:
             )
         self.place()
         self.assign()
-        self.lead(events, now)
+        self.act_on_quorum(events, now)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -236,7 +218,7 @@ class Runner:
                 continue  # removed from the configuration while tether was stopped
             data = saved_data
             if not self.membership.shared and self._unsquared(name, data):
-                data = _unknown(data)
+                data = verdict_forgotten(data)
                 squared += 1
             try:
                 self.detector.restore(name, data)
@@ -254,7 +236,7 @@ class Runner:
         if self.membership.shared:
             return  # the quorum learns every location's states from the store
         # Squared above: the store's open incidents match these states.
-        here = self._here()
+        here = self._probed_here
         self.quorum.restore(
             LocationState(name, self.here, state, self.wall())
             for name, state in self.detector.states().items()
@@ -266,8 +248,8 @@ class Runner:
         in no open incident, or saved up (or degraded) and still down in one.
 
         A change is written in this order: its incident (with the alerts), then the
-        monitor's state (:meth:`_handle`).  A crash (``kill -9``) can stop the writer
-        between the two, and leave the incident written and the state not; the other
+        monitor's state (:meth:`_act_on_detection`).  A crash (``kill -9``) can stop the
+        writer between the two, and leave the incident written and the state not; the other
         case, a state written and not its incident, can only come from a store written by
         an older tether.  Either way, the monitor is restored as unknown (its baseline
         kept): its next checks decide, as on a first start, and the engine, which knows
@@ -305,24 +287,30 @@ class Runner:
         for name in self.detector.states():
             self._save(name)
 
-    def _pause_or_resume(self, m: Monitor) -> None:
-        if m.name not in self._mine:
+    def pause_or_resume(self, m: Monitor) -> None:
+        """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
+        if m.name not in self._probed_here:
             # Probed from another location or by another instance: paused or resumed
             # there, and known here from the state it publishes.
             return
         now = self.wall()
-        if self.is_paused(m):
+        if self.controls.is_paused(m):
             events = self.detector.pause(m.name, now)
         elif self.detector.state(m.name) is State.PAUSED:
             events = self.detector.resume(m.name, now)
         else:
             return
         for event in events:
-            self._handle(event, None, now)
+            self._act_on_detection(event, None, now)
 
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
         return self._by_name[name]
+
+    @property
+    def by_name(self) -> Mapping[str, Monitor]:
+        """The configuration's monitors, by name."""
+        return self._by_name
 
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
         """Every monitor of more than one location (or those of ``names``), with what its
@@ -342,48 +330,73 @@ class Runner:
         due = self.prober.schedule.next_due()
         next_in = "none" if due is None else f"in {due - self.mono():.1f} s"
         return (
-            f"location {self.here}, {len(self._mine)} monitors here, "
+            f"location {self.here}, {len(self._probed_here)} monitors here, "
             f"{'leading' if self.leading else 'not leading'}; the in-process prober has "
             f"{len(self.prober.names)} plans, {len(self.prober.schedule)} scheduled, "
             f"next due {next_in}"
         )
 
-    # -- one check -----------------------------------------------------------------------
+    # -- the intake: each check through its stages, then what they decide -------------
 
     async def check(self, name: str, due: float) -> ProbeRecord:
         """Check ``name`` now with this process's prober, and take the result."""
-        return self.take(await self.prober.check(name, due))
+        return self.take_check(await self.prober.check(name, due))
 
-    def take(self, check: Check) -> ProbeRecord:
-        """Store a check a prober made, and act on what the detector makes of it."""
+    def take_check(self, check: Check) -> ProbeRecord:
+        """Run a check (a prober's, a push's, a traffic verdict's) through the intake's
+        stages (:attr:`stages`) in order, until one ends its run, as Alertmanager's
+        ``MultiStage`` runs its notification stages."""
+        for stage in self.stages:
+            if not stage(check):
+                break
+        return check.record
+
+    def _placed_here(self, check: Check) -> bool:
+        """Go on only with a monitor probed here: one removed, or moved to another
+        instance, while the check ran, is not taken."""
+        return check.record.monitor in self._probed_here
+
+    def _record(self, check: Check) -> bool:
+        """Store the check; a pass of a monitor of this one location counts for the
+        correlation here (a cluster's leader sees state changes, not each check)."""
         record = check.record
-        name, now = record.monitor, record.ts
-        if name not in self._mine:  # removed, or moved to another instance, meanwhile
-            return record
         self.store.record(record)
-        shared = self.membership.shared
-        if record.ok and not shared and self._single(name):  # sees every check of it
-            self.quorum.failures.passed(name, now)
-        observation = Observation(name, record.ok, now, record.latency_ms, record.kind, check.host)
-        self.latest[name] = observation
+        if record.ok and not self.membership.shared and record.monitor not in self._several_names:
+            self.quorum.failures.passed(record.monitor, record.ts)
+        return True
+
+    def _remember(self, check: Check) -> bool:
+        """Keep what the pages show of the monitor now (its latest observation, its
+        certificate, its metrics), and answer whoever waits for its next check."""
+        record = check.record
+        name = record.monitor
+        self.latest[name] = Observation(
+            name, record.ok, record.ts, record.latency_ms, record.kind, check.host
+        )
         if check.cert_expires is not None:
             self.certificates[name] = check.cert_expires
         self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
                 waiting.set_result(record)
+        return True
+
+    def _detect(self, check: Check) -> bool:
+        """Feed the detector the observation, and act on what it makes of it."""
+        record = check.record
+        name, now = record.monitor, record.ts
         changed = False
-        for event in self.detector.observe(observation, now):
+        for event in self.detector.observe(self.latest[name], now):
             changed = changed or isinstance(event, StateChanged)
-            self._handle(event, record, now, check.host)
+            self._act_on_detection(event, record, now, check.host)
         last = self._published.get(name)
         if not changed and not record.ok and last is not None and last[0] is State.DOWN:
             # Still down, but perhaps for another reason now: the incidents correlate on
             # each down monitor's latest kind and host.
-            self._publish(name, State.DOWN, last[1], "", record, check.host, now)
-        return record
+            self._publish_location_state(name, State.DOWN, last[1], "", record, check.host, now)
+        return True
 
-    def _handle(
+    def _act_on_detection(
         self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
     ) -> None:
         name = event.monitor
@@ -400,7 +413,7 @@ class Runner:
             )
             # The incident change (with its alerts) is queued before the state: a crash
             # between the two leaves what _unsquared squares at the next start.
-            self._publish(name, event.new, event.at, event.reason, record, host, now)
+            self._publish_location_state(name, event.new, event.at, event.reason, record, host, now)
             self._save(name)
         elif isinstance(event, Degraded | Recovered):
             notice = self.engine.notice(event, now)
@@ -409,10 +422,10 @@ class Runner:
                 self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
     def _single(self, name: str) -> bool:
-        m = self._by_name.get(name)
-        return m is None or len(self.config.placed(m)) == 1
+        """Whether ``name`` is probed from one location (or is no monitor now)."""
+        return name not in self._several_names
 
-    def _publish(
+    def _publish_location_state(
         self,
         name: str,
         state: State,
@@ -445,9 +458,9 @@ class Runner:
             self.store.record_location_state(published, fence=self.cluster.fence(name))
         # This instance is the source of what its location sees of its own monitors: its
         # quorum takes it at once, and does not read it back.
-        self.lead(self.quorum.update(published, now), now)
+        self.act_on_quorum(self.quorum.update(published, now), now)
 
-    def lead(self, events: Iterable[QuorumEvent], now: float) -> None:
+    def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster: state changes go to the
         incident engine (and to the store, for uptime), location changes to its partial
         incidents: on the leader.  Every instance keeps the states, for its pages."""
@@ -455,7 +468,7 @@ class Runner:
             name = event.monitor
             if isinstance(event, LocationsChanged):
                 if self.membership.leading:
-                    self.apply(self.engine.locations(event), now)
+                    self.write_incidents(self.engine.locations(event), now)
                 continue
             self.since[name] = event.at
             if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
@@ -480,14 +493,14 @@ class Runner:
                 self.hosts,
                 self.quorum.locations(name),
             )
-            self.apply(changes, now)
+            self.write_incidents(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
         holds (``engine/_holds.py``) decide from the cluster's states."""
         return self.holds.why(monitor, now, self.quorum.view())
 
-    def apply(self, events: Iterable[IncidentEvent], now: float) -> None:
+    def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
         alerts in one commit (a crash between the two would leave an incident whose
         members say they were alerted, and no alert)."""
@@ -533,174 +546,7 @@ class Runner:
                     incident_id,
                     extra={"event": "incident.acknowledged", "incident": incident_id},
                 )
-        self.apply(self.engine.tick(now), now)
-
-    def _acknowledged(self) -> dict[int, float]:
-        """The acknowledgements the store has that were not taken yet (a read, off the
-        event loop): one short row per acknowledged open incident, however many monitors
-        the incidents hold.  Once every incident with its timeline and members was read
-        here each second: during a mass outage that read alone took longer than the
-        second it had."""
-        try:
-            found = self.store.acknowledgements()
-        except StoreError:
-            # Held alerts, reminders and escalation go on; acknowledgements made while
-            # the store is away are read once it is back (the writer has said why).
-            return {}
-        new = {i: at for i, at in found.items() if self._acks_taken.get(i) != at}
-        self._acks_taken = found
-        return new
-
-    # -- heartbeats (push monitors) ------------------------------------------------------
-
-    def push_monitor(self, token: str) -> Monitor | None:
-        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
-        name = self._tokens.find(token)
-        return None if name is None else self._by_name[name]
-
-    def push(
-        self, token: str, ok: bool, message: str | None, latency_ms: float | None
-    ) -> str | None:
-        """Take a push made with ``token``: the name of its monitor, or ``None`` when the
-        token is no monitor's.  A paused monitor's push is answered and not recorded."""
-        name = self._tokens.find(token)
-        if name is None:
-            return None
-        m = self._by_name[name]
-        if self.is_paused(m):
-            return name
-        now = self.wall()
-        detail = None if not message else redact_text(message[:_PUSH_MESSAGE])
-        if not ok and detail is None:
-            detail = "the job reported down"
-        # Kept in the store whoever probes it: on a cluster, the instance that holds the
-        # monitor takes it from there (apply_controls); alone, a restart knows it.
-        self.store.record_push(name, now, ok, detail, latency_ms)
-        if name in self._mine:
-            self._take_push(m, Push(now, ok, detail, latency_ms))
-        return name
-
-    def _take_push(self, m: Monitor, push: Push) -> None:
-        self._pushes_seen[m.name] = push.at
-        self._pushed[m.name] = push.at
-        self._missed.pop(m.name, None)
-        record = ProbeRecord(m.name, push.at, push.ok, None, push.latency_ms, push.detail)
-        self.take(Check(record, service_of(m.url)))
-
-    def heartbeats(self) -> None:
-        """Record a failed check for each push monitor whose heartbeat is overdue, once
-        for each expected time it missed (the runner calls it every second)."""
-        now = self.wall()
-        for m in self._push_monitors:
-            if m.name not in self._mine or self.is_paused(m):
-                continue
-            since = self._pushed.setdefault(m.name, now)
-            expected = missed(m, since, now)
-            if expected is None or self._missed.get(m.name) == expected:
-                continue
-            self._missed[m.name] = expected
-            detail = (
-                f"no push since {iso(since)}: one was expected at {iso(expected)} "
-                f"(grace {format_duration(m.grace)})"
-            )
-            silent = ProbeRecord(m.name, now, False, Kind.HEARTBEAT_MISSED, None, detail)
-            self.take(Check(silent, service_of(m.url)))
-
-    # -- traffic monitors (an application's own calls) ----------------------------------
-
-    def _configure_traffic(self, config: MonitorConfig) -> None:
-        from tether.monitor.config._conditions import glob_matcher
-
-        kept, self.traffic = self.traffic, {}
-        self._apps: dict[str, list[tuple[str, Callable[[str], bool]]]] = {}
-        for m in config.monitors:
-            if not m.traffic or m.app is None:
-                continue
-            rules = Thresholds(m.consecutive, m.failure_ratio, m.window, m.min_calls)
-            old = kept.get(m.name)
-            same = old is not None and (old.app, old.endpoint, old.thresholds) == (
-                m.app,
-                m.endpoint,
-                rules,
-            )
-            self.traffic[m.name] = (
-                old if same and old is not None else Traffic(m.app, m.endpoint, rules)
-            )
-            self._apps.setdefault(m.app, []).append((m.name, glob_matcher(m.endpoint)))
-        self._routes = {}
-        for name in set(self._fed) - self.traffic.keys():
-            del self._fed[name]
-
-    def _traffic_of(self, app: str, endpoint: str) -> tuple[str, ...]:
-        """The traffic monitors a call of ``app`` to ``endpoint`` counts for."""
-        key = (app, endpoint)
-        names = self._routes.get(key)
-        if names is None:
-            if len(self._routes) >= _ROUTES_KEPT:
-                self._routes.clear()
-            names = self._routes[key] = tuple(
-                name for name, matches in self._apps.get(app, ()) if matches(endpoint)
-            )
-        return names
-
-    def report(self, app: str, calls: list[Call], dropped: int) -> int:
-        """Take an application's batch of calls (``POST /api/report``): count them in the
-        metrics, feed the traffic monitors they belong to, and judge those now.  Returns
-        how many calls were taken (all of them: those of no traffic monitor here are
-        counted in the metrics).  A paused monitor, or one another instance of a cluster
-        holds, gets none (docs/deployment.md)."""
-        now = self.wall()
-        self.metrics.traffic(app, calls, dropped)
-        if app not in self._apps:
-            return len(calls)
-        routed: dict[str, list[Call]] = {}
-        for call in calls:
-            for name in self._traffic_of(app, call.endpoint):
-                routed.setdefault(name, []).append(call)
-        for name, mine in routed.items():
-            m = self._by_name[name]
-            if self.is_paused(m) or name not in self._mine:
-                continue
-            self.traffic[name].add(mine, now)
-            self._judge_traffic(m, now)
-        return len(calls)
-
-    def judge_traffic(self) -> None:
-        """Judge every traffic monitor now, so that failures leaving the window bring one
-        back up without a new call (the runner calls it every second)."""
-        now = self.wall()
-        for name in self.traffic:
-            m = self._by_name[name]
-            if not self.is_paused(m) and name in self._mine:
-                self._judge_traffic(m, now)
-
-    def _judge_traffic(self, m: Monitor, now: float) -> None:
-        """Store a check of traffic monitor ``m`` when its verdict changed, or every
-        ten seconds while it stays; no verdict (no calls) stores nothing."""
-        verdict = self.traffic[m.name].verdict(now)
-        if verdict.ok is None:
-            return
-        last = self._fed.get(m.name)
-        if last is not None and last[0] == verdict.ok and now - last[1] < _TRAFFIC_RECORD_EVERY:
-            return
-        self._fed[m.name] = (verdict.ok, now)
-        kind = None if verdict.ok or verdict.kind is None else Kind(verdict.kind)
-        record = ProbeRecord(m.name, now, verdict.ok, kind, verdict.latency_ms, verdict.detail)
-        self.take(Check(record, where_failed(m.url, None, kind)))
-
-    def traffic_words(self, name: str) -> str | None:
-        """A down traffic monitor's failure, short, for an incident that joins it to a
-        probe's: "37% of checkout's calls fail with tls.expired since 10:02"."""
-        traffic = self.traffic.get(name)
-        if traffic is None:
-            return None
-        words = traffic.verdict(self.wall()).words
-        if words is None:
-            return None
-        since = self.since.get(name)
-        if since is None:
-            return words
-        return f"{words} since {dt.datetime.fromtimestamp(since, dt.UTC):%H:%M}"
+        self.write_incidents(self.engine.tick(now), now)
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -736,114 +582,62 @@ class Runner:
                 changes.append(f"added {name}")
             elif before != m:
                 changes.append(f"changed {name}")
-            self._pause_or_resume(m)
+            self.pause_or_resume(m)
         return changes
 
-    def _probed(self) -> list[Monitor]:
+    def _to_probe(self) -> list[Monitor]:
         """The monitors to probe here: those of this location and of the shards this
         instance holds (every one when alone), not paused."""
-        here = self._here()
+        here = self._probed_here
         return [
-            m for m in self.config.monitors if m.probed and not self.is_paused(m) and m.name in here
+            m
+            for m in self.config.monitors
+            if m.probed and not self.controls.is_paused(m) and m.name in here
         ]
 
-    def _here(self) -> frozenset[str]:
-        """The monitors this instance probes (or would, were they not paused): of its
-        location, in the shards it holds.  Worked out when the configuration or the
-        shards change (:meth:`place`), since every check asks."""
-        return self._mine
-
     def place(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Work out the monitors this instance probes (:meth:`_here`) from the
+        """Work out the monitors this instance probes (:attr:`_probed_here`) from the
         configuration and the shards held: those it probed before, and those it probes
         now."""
-        before = self._mine
+        before = self._probed_here
         mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
-        self._mine = frozenset(self.membership.holding(mine))
-        return before, self._mine
+        self._probed_here = frozenset(self.membership.holding(mine))
+        return before, self._probed_here
 
     def _forget(self, name: str, now: float) -> None:
         self.detector.forget(name)
         self.quorum.forget(name)
         self._published.pop(name, None)
-        self._pushed.pop(name, None)
-        self._missed.pop(name, None)
-        self.traffic.pop(name, None)
-        self._fed.pop(name, None)
+        self.pushes.forget(name)
+        self.traffic.forget(name)
         self.latest.pop(name, None)
         self.certificates.pop(name, None)
         self.since.pop(name, None)
         self.metrics.forget(name)
-        self.apply(self.engine.forget(name, now), now)
+        self.write_incidents(self.engine.forget(name, now), now)
 
-    # -- changes made at run time (the write API: _actions.py) ---------------------------
+    # -- the monitors here, their hosts, their next check --------------------------------
 
-    def is_paused(self, m: Monitor) -> bool:
-        """Whether ``m`` is paused: in the configuration, or through the write API."""
-        return m.paused or m.name in self._paused
-
-    def _set_hosts(self) -> None:
+    def set_hosts(self) -> None:
         """Take the monitored hosts again (a reload, a pause): the correlation's too."""
         self.hosts = self._monitored()
         self.quorum.failures.set_hosts(self.hosts)
 
     def _monitored(self) -> dict[str, str]:
         """Every monitor not paused, and its host (to correlate failures with)."""
-        return {m.name: host_of(m.url) for m in self.config.monitors if not self.is_paused(m)}
+        return {
+            m.name: host_of(m.url) for m in self.config.monitors if not self.controls.is_paused(m)
+        }
 
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
-        return name in self._mine
-
-    def apply_controls(self, controls: Controls) -> None:
-        """Take what the write API changed, on this instance or another (every instance
-        reads the store's controls each second): pause or resume monitors, check those
-        asked for, hold alerts in the maintenance windows."""
-        before, self._paused = self._paused, dict(controls.paused)
-        changed = sorted(before.keys() ^ self._paused.keys())
-        if changed:
-            self._set_hosts()
-            for name in changed:
-                m = self._by_name.get(name)
-                if m is not None:
-                    self._pause_or_resume(m)
-            self.assign()
-            for name in changed:  # resumed: known again at once, not within an interval
-                m = self._by_name.get(name)
-                if m is not None and not self.is_paused(m) and name in self._mine:
-                    self.fleet.reprobe(name, 0.0)
-        for name, at in controls.checks.items():
-            if at <= self._checks_seen.get(name, -math.inf):
-                continue
-            self._checks_seen[name] = at
-            m = self._by_name.get(name)
-            if m is not None and not self.is_paused(m) and name in self._mine:
-                self.fleet.reprobe(name, 0.0)
-        for name, push in controls.pushes.items():
-            if push.at <= self._pushes_seen.get(name, -math.inf):
-                continue
-            # Sent to another instance: taken by the one that holds the monitor.
-            self._pushes_seen[name] = push.at
-            m = self._by_name.get(name)
-            if m is not None and m.push and not self.is_paused(m) and name in self._mine:
-                self._take_push(m, push)
-        if controls.windows != self.windows:
-            _log_windows(self.windows, controls.windows)
-            self.windows = controls.windows
-            self.holds = self.holds.open(controls.windows)
+        return name in self._probed_here
 
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
         """The next check of ``name`` this instance takes (call it on the event loop)."""
         waiting: asyncio.Future[ProbeRecord] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(name, []).append(waiting)
         return waiting
-
-    async def _read_controls(self) -> None:
-        try:
-            controls = await asyncio.to_thread(self.store.controls, self.wall())
-        except StoreError:
-            return  # read again next second; the pauses and windows in force stay
-        self.apply_controls(controls)
 
     # -- running -------------------------------------------------------------------------
 
@@ -881,13 +675,13 @@ class Runner:
         async def every_second() -> None:
             while not stop.is_set():
                 try:
-                    await self._read_controls()
-                    self.heartbeats()
-                    self.judge_traffic()
+                    await self.controls.read()
+                    self.pushes.heartbeats()
+                    self.traffic.judge()
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:
-                        self.tick(await asyncio.to_thread(self._acknowledged))
+                        self.tick(await asyncio.to_thread(self.controls.acknowledged))
                 except Exception:
                     log.exception("incident tick failed")
                 await self._sleep(deliver_every)
@@ -912,7 +706,7 @@ class Runner:
 
         await self._prune()
         await asyncio.gather(
-            self.fleet.run(stop, self.take),
+            self.fleet.run(stop, self.take_check),
             self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
             every_second(),
             self.membership.rounds(stop),
@@ -965,17 +759,17 @@ class Runner:
         """Keep ``name``'s state here, from its ``saved`` detector state: its shard came
         to this instance."""
         m = self._by_name[name]
-        self.detector.configure(name, _rules(m))
+        self.detector.configure(name, detector_rules(m))
         if saved is not None:
             try:
                 self.detector.restore(name, saved)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
-        self._pause_or_resume(m)
+        self.pause_or_resume(m)
 
     def assign(self) -> None:
         """Have the fleet probe the monitors to probe here from now on."""
-        self.fleet.assign(self._probed())
+        self.fleet.assign(self._to_probe())
 
     def reprobe(self, name: str, delay: float) -> None:
         self.fleet.reprobe(name, delay)
@@ -991,57 +785,3 @@ class Runner:
             await asyncio.to_thread(self.store.prune, self.wall())
         except StoreError as exc:
             log.debug("prune skipped: %s", exc)
-
-
-def _unknown(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A saved detector state with its verdict forgotten (unknown, no consecutive count),
-    its latency baseline and recent changes kept."""
-    availability = dict(data["availability"])
-    availability.update(health=State.UNKNOWN.value, failures=0, successes=0, flapping=False)
-    return {**data, "availability": availability}
-
-
-def _rules(m: Monitor) -> Rules:
-    # No margin means never degraded: an infinite margin puts the limit out of reach.
-    k = math.inf if m.latency_margin is None else m.latency_margin
-    return Rules(
-        failure_threshold=m.failure_threshold,
-        success_threshold=m.success_threshold,
-        latency=Latency(k=k),
-        # A push or traffic monitor cannot be probed again: its next report confirms.
-        confirm_delay=1.0 if m.probed else None,
-    )
-
-
-def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
-    """Say which windows opened at run time hold alerts here from now on, and which no
-    longer do: on a cluster, each instance says so when it has read the change."""
-    was = {w.id for w in before}
-    now = {w.id: w for w in after}
-    for window in now.values():
-        if window.id not in was:
-            log.info(
-                "maintenance window #%d holds the alerts of %s until %s: %s (opened by %s)",
-                window.id,
-                ", ".join(window.monitors) or "every monitor",
-                iso(window.end),
-                redact_text(window.reason),
-                window.opened_by,
-                extra={"event": "maintenance.open", "window": window.id},
-            )
-    for gone in sorted(was - now.keys()):
-        log.info(
-            "maintenance window #%d is over: it holds no alert from now on",
-            gone,
-            extra={"event": "maintenance.over", "window": gone},
-        )
-
-
-def _route(m: Monitor) -> Route:
-    return Route(
-        channels=tuple(m.alerts),
-        url=redact_url(m.url),
-        remind_every=m.remind_every,
-        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
-        partial_alerts=m.partial_alerts,
-    )

@@ -16,8 +16,8 @@
 Each change is written to the store with its audit entry in one transaction (who, what,
 when on the runner's clock, and by which way: session, token, local), then applied to
 this instance at once; every other instance reads the store's controls each second
-(``Runner.apply_controls``), so a pause or a window reaches them all and outlives a
-restart.  A pause is the configuration's ``paused: true`` at run time; a window holds
+(``runtime/_controls.ControlsIntake.apply``), so a pause or a window reaches them all and
+outlives a restart.  A pause is the configuration's ``paused: true`` at run time; a window holds
 alerts exactly as the configuration's maintenance windows do (``engine/_holds.py``); an
 acknowledgement is what ``tether ack`` writes.
 
@@ -375,7 +375,7 @@ class ActionHandlers:
         """This instance applies the change now, not at its next read of the store."""
         runner = self.runner
         controls = await self.write(lambda: runner.store.controls(runner.wall()))
-        runner.apply_controls(controls)
+        runner.controls.apply(controls)
 
     async def pause_or_resume(self, request: web.Request, paused: bool) -> web.Response:
         runner = self.runner
@@ -397,7 +397,7 @@ class ActionHandlers:
         state = runner.quorum.states().get(m.name)
         doc = {
             "monitor": m.name,
-            "paused": runner.is_paused(m),
+            "paused": runner.controls.is_paused(m),
             "state": None if state is None else str(state),
             "changed": changed,
         }
@@ -414,7 +414,7 @@ class ActionHandlers:
         m = self.monitor(request)
         who, body = await _authorized(request)
         _only(body, ())
-        if runner.is_paused(m):
+        if runner.controls.is_paused(m):
             raise refusal(409, f"{m.name} is paused: resume it to check it")
         if m.push:
             raise refusal(409, f"{m.name} is a push monitor: its job reports in, nothing is probed")

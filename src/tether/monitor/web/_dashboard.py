@@ -247,9 +247,9 @@ class Snapshot:
             runner.cluster_view(),
             runner.cluster,
             {
-                name: traffic_json(runner.traffic[name].view(runner.wall()))
-                for name in (runner.traffic if shown is None else shown)
-                if name in runner.traffic
+                name: traffic_json(runner.traffic.monitors[name].view(runner.wall()))
+                for name in (runner.traffic.monitors if shown is None else shown)
+                if name in runner.traffic.monitors
             },
             runner.quorum.journal,
             runner.quorum.journal.end,

@@ -1,5 +1,5 @@
 """Heartbeats in: ``GET`` or ``POST /api/push/TOKEN`` records a check of the push monitor
-the token belongs to (``_runner.Runner.push``).
+the token belongs to (``runtime/_pushes.Pushes.push``).
 
     status=up|down     the job's verdict (default up)
     msg=TEXT           why, kept as the check's detail (redacted, 1000 characters at most)
@@ -90,7 +90,7 @@ def push_handler(runner: Running, limiter: PushLimiter | None = None) -> Handler
 
     async def push(request: web.Request) -> web.Response:
         token = request.match_info["token"]
-        monitor = runner.push_monitor(token)
+        monitor = runner.pushes.monitor(token)
         if monitor is None:
             return _unknown()
         if (wait := limiter.take(monitor.name, monitor.interval)) is not None:
@@ -114,7 +114,7 @@ def push_handler(runner: Running, limiter: PushLimiter | None = None) -> Handler
                 latency = request_number(raw, "duration_ms", least=0, most=_DAY_MS)
             except web.HTTPBadRequest as exc:
                 return _bad((exc.text or "duration_ms").strip())
-        if runner.push(token, status == "up", params.get("msg"), latency) is None:
+        if runner.pushes.push(token, status == "up", params.get("msg"), latency) is None:
             return _unknown()  # gone in a reload since
         return web.json_response({"ok": True})
 

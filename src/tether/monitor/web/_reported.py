@@ -1,6 +1,7 @@
 """An application's own calls in: ``POST /api/report`` takes a batch of them and hands it
-to the runner (``Runner.report``), which feeds the traffic monitors of the application
-(``_traffic.py``) and the ``tether_traffic_*`` metrics.
+to the runner's traffic intake (``runtime/_traffic_intake.TrafficIntake.report``), which
+feeds the traffic monitors of the application (``_traffic.py``) and the
+``tether_traffic_*`` metrics.
 
 The body (the wire format ``tether.report_to`` sends; docs/monitor.md, "Traffic
 monitors")::
@@ -195,7 +196,7 @@ def report_handler(runner: Running) -> Handler:
             return _answer(413, str(exc))
         except BadReport as exc:
             return _answer(400, str(exc))
-        accepted = runner.report(parsed.app, parsed.calls, parsed.dropped)
+        accepted = runner.traffic.report(parsed.app, parsed.calls, parsed.dropped)
         return web.json_response({"ok": True, "accepted": accepted}, status=202)
 
     return report

@@ -21,6 +21,39 @@ if TYPE_CHECKING:
     from tether.monitor.web._metrics import MonitorMetrics
 
 
+class PushIntake(Protocol):
+    """The push monitors' intake, as the web hands it a push."""
+
+    def monitor(self, token: str) -> Monitor | None:
+        """The push monitor ``token`` belongs to, if any (nothing is recorded)."""
+
+    def push(
+        self, token: str, ok: bool, message: str | None, latency_ms: float | None
+    ) -> str | None:
+        """Take a push made with ``token``: its monitor's name, or None if no monitor's."""
+
+
+class TrafficReports(Protocol):
+    """The traffic monitors' intake, as the web reads their calls and hands it more."""
+
+    @property
+    def monitors(self) -> Mapping[str, Traffic]:
+        """Each traffic monitor's calls."""
+
+    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+        """Take an application's batch of calls: how many were taken."""
+
+
+class RunControls(Protocol):
+    """The running monitor's controls (pauses, checks asked for, windows)."""
+
+    def is_paused(self, m: Monitor) -> bool:
+        """Whether ``m`` is paused: in the configuration, or through the write API."""
+
+    def apply(self, controls: Controls) -> None:
+        """Take the store's controls now, as written through the write API."""
+
+
 class Running(Protocol):
     """The running monitor, as the web sees it."""
 
@@ -49,21 +82,18 @@ class Running(Protocol):
     @property
     def certificates(self) -> Mapping[str, float]: ...
     @property
-    def traffic(self) -> Mapping[str, Traffic]: ...
+    def traffic(self) -> TrafficReports: ...
 
     def monitor(self, name: str) -> Monitor: ...
-    def is_paused(self, m: Monitor) -> bool: ...
     def probes_here(self, name: str) -> bool: ...
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]: ...
     def cluster_view(self) -> ClusterView: ...
-    def push_monitor(self, token: str) -> Monitor | None: ...
 
     # -- what the web hands it ----------------------------------------------------------
 
-    def push(
-        self, token: str, ok: bool, message: str | None, latency_ms: float | None
-    ) -> str | None: ...
-    def report(self, app: str, calls: list[Call], dropped: int) -> int: ...
-    def apply_controls(self, controls: Controls) -> None: ...
+    @property
+    def pushes(self) -> PushIntake: ...
+    @property
+    def controls(self) -> RunControls: ...
     def tick(self, acknowledged: Mapping[int, float] | None = None) -> None: ...
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]: ...

@@ -1,0 +1,47 @@
+"""A monitor's configuration in the engine's terms, as the runner tells it: the
+detector's rules (``config/_rules.py``) and the incident engine's route; and a saved
+detector state with its verdict forgotten, for one restored as unknown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tether._redact import redact_url
+from tether.monitor._state import State
+from tether.monitor.config import Monitor
+from tether.monitor.config._rules import Latency, Rules
+from tether.monitor.engine._incident_events import Escalation, Route
+
+
+def detector_rules(m: Monitor) -> Rules:
+    """What the detector is told of ``m``."""
+    # No margin means never degraded: an infinite margin puts the limit out of reach.
+    k = math.inf if m.latency_margin is None else m.latency_margin
+    return Rules(
+        failure_threshold=m.failure_threshold,
+        success_threshold=m.success_threshold,
+        latency=Latency(k=k),
+        # A push or traffic monitor cannot be probed again: its next report confirms.
+        confirm_delay=1.0 if m.probed else None,
+    )
+
+
+def incident_route(m: Monitor) -> Route:
+    """Where the incident engine sends ``m``'s alerts, and when again."""
+    return Route(
+        channels=tuple(m.alerts),
+        url=redact_url(m.url),
+        remind_every=m.remind_every,
+        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
+        partial_alerts=m.partial_alerts,
+    )
+
+
+def verdict_forgotten(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved detector state with its verdict forgotten (unknown, no consecutive count),
+    its latency baseline and recent changes kept."""
+    availability = dict(data["availability"])
+    availability.update(health=State.UNKNOWN.value, failures=0, successes=0, flapping=False)
+    return {**data, "availability": availability}
