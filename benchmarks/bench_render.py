@@ -112,7 +112,7 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
         async def main() -> None:
             names = [m.name for m in config.monitors]
             for i, name in enumerate(names):
-                runner.take(Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h"))
+                runner.take_check(Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h"))
             store.flush()
             recent, table = Recent(), UptimeTable()
             build, encode = status_builders()
@@ -125,7 +125,7 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
                     failed = ProbeRecord(
                         name, clock[0], False, Kind.CONNECT_REFUSED, 1.0, "refused"
                     )
-                    runner.take(Check(failed, "h"))
+                    runner.take_check(Check(failed, "h"))
                 turn += step
                 t = time.thread_time()
                 Snapshot.of(runner)
