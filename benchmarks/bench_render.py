@@ -112,7 +112,9 @@ def measure(size: int, rounds: int, changed: float) -> dict[str, float]:
         async def main() -> None:
             names = [m.name for m in config.monitors]
             for i, name in enumerate(names):
-                runner.take_check(Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h"))
+                runner.take_check(
+                    Check(ProbeRecord(name, clock[0], True, None, 15.0 + i % 40), "h")
+                )
             store.flush()
             recent, table = Recent(), UptimeTable()
             build, encode = status_builders()
