@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 
+import psycopg
 import pytest
 
 from tests.helpers.postgres_server import PostgresServer
@@ -89,6 +90,59 @@ def test_location_states_since_a_stamp(target: str) -> None:
         assert [s.monitor for s in states(store.location_states(since=stamps[-1]))] == ["c"]
         assert store.location_states(since=stamps[-1] + 1) == []
         assert len(store.location_states(since=stamps[0])) == 3
+
+
+def test_a_read_of_changes_from_a_stamp(target: str) -> None:
+    """A read of what changed gives the rows taken at or after its stamp, with a horizon
+    on PostgreSQL (none on SQLite, whose one writer commits in the order of its stamps)."""
+    with open_target(target) as store:
+        store.record_location_state(up(monitor="a"))
+        store.flush()
+        read = store.location_changes(None, None)
+        assert states(read.rows) == [up(monitor="a")]
+        assert (read.horizon is not None) == target.startswith("postgresql://")
+        assert store.location_changes(read.rows[-1].updated + 1, read.horizon).rows == []
+
+
+def test_postgres_reads_each_changed_row_once_even_one_committed_late(
+    postgres_dsn: str,
+) -> None:
+    """On PostgreSQL a read of what changed takes only the rows written by transactions
+    from the last read's horizon on: read again, nothing (each read used to take every
+    row of the last 30 s, once a second); a row whose transaction was open at a read,
+    stamped before a row read since, comes in the first read after it commits (with the
+    rows written after that transaction began, read again: news only once, to the
+    feed); and a row
+    changed by a statement that names no ``xid`` (a writer of schema 7, in a rolling
+    upgrade) comes too.  No ``since`` bound in these reads: the horizon alone decides."""
+    with PostgresStore(postgres_dsn) as store:
+        store.record_location_state(up(monitor="a"))
+        store.flush()
+        first = store.location_changes(None, None)
+        assert [s.monitor for s in states(first.rows)] == ["a"]
+        again = store.location_changes(None, first.horizon)
+        assert again.rows == []
+        assert again.horizon is not None
+        with psycopg.connect(postgres_dsn) as late:  # its transaction stays open
+            late.execute(
+                "INSERT INTO tether_location_states (monitor, location, state, since, updated) "
+                "VALUES ('late', 'eu', 'down', %s, extract(epoch FROM clock_timestamp()))",
+                (T0,),
+            )
+            store.record_location_state(down(monitor="b"))
+            store.flush()
+            second = store.location_changes(None, again.horizon)
+            assert [s.monitor for s in states(second.rows)] == ["b"]
+            late.commit()
+        third = store.location_changes(None, second.horizon)
+        # late's, stamped before b's; and b's again: written after the oldest transaction
+        # open at the last read (late's), so that read could not rule it out.
+        assert [s.monitor for s in states(third.rows)] == ["late", "b"]
+        with psycopg.connect(postgres_dsn, autocommit=True) as older:
+            older.execute("UPDATE tether_location_states SET state = 'up' WHERE monitor = 'b'")
+        fourth = store.location_changes(None, third.horizon)
+        assert [(s.monitor, s.state) for s in states(fourth.rows)] == [("b", State.UP)]
+        assert store.location_changes(None, fourth.horizon).rows == []
 
 
 def lease(server: PostgresServer, dsn: str, location: str, shard: int, owner: str) -> None:
@@ -219,3 +273,17 @@ def test_a_reset_makes_the_next_read_full_and_reports_only_news() -> None:
     feed.reset()
     assert feed.since() is None
     assert feed.take([a, b]) == [b.state]
+
+
+def test_the_feed_keeps_each_read_horizon_until_a_reset() -> None:
+    """The next read starts from the horizon of the last (PostgreSQL's); a reset makes it
+    a full one, horizon and all; a store that keeps none gives None."""
+    feed = LocationFeed()
+    feed.take([stamped(up("a"), 100.0)], 7_000)
+    assert (feed.since(), feed.horizon) == (70.0, 7_000)
+    feed.take([], 7_003)
+    assert feed.horizon == 7_003
+    feed.reset()
+    assert (feed.since(), feed.horizon) == (None, None)
+    feed.take([stamped(up("a"), 101.0)])
+    assert feed.horizon is None

@@ -271,12 +271,14 @@ class Membership:
     async def poll_locations(self) -> None:
         """Read what every location published since the last read, into the quorum."""
         try:
-            rows = await asyncio.to_thread(self._store.location_states, self.feed.since())
+            read = await asyncio.to_thread(
+                self._store.location_changes, self.feed.since(), self.feed.horizon
+            )
         except StoreError:
             return  # read again next second; the writer has said why
         now = self._wall()
         # In turns: in a wave one read is thousands of changes, the checks waited behind.
-        async for state in in_turns(self.feed.take(rows)):
+        async for state in in_turns(self.feed.take(read.rows, read.horizon)):
             if state.location == self.here and self._coordinator.published(state.monitor):
                 # Its own, known first-hand (and perhaps newer than this row).  One taken
                 # over and not changed since is known from the row its last holder wrote.

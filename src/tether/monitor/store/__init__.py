@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor.store._base import (
     Fence,
+    LocationRead,
     LocationRow,
     Rollup,
     Store,
@@ -40,6 +41,7 @@ __all__ = [
     "Fence",
     "Instance",
     "LocationFeed",
+    "LocationRead",
     "LocationRow",
     "LocationState",
     "PostgresCluster",

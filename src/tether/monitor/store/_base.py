@@ -70,6 +70,7 @@ from tether.monitor.store._rollups import (
 from tether.monitor.store._values import (
     Decode,
     Fence,
+    LocationRead,
     LocationRow,
     Rollup,
     StoreError,
@@ -97,6 +98,7 @@ __all__ = [
     "IncidentStore",
     "IncidentWrite",
     "Listed",
+    "LocationRead",
     "LocationRow",
     "OutboxStore",
     "ResultStore",

@@ -638,14 +638,18 @@ class LocationFeed:
     """Each (monitor, location)'s latest state."""
     newest: float | None = None
     """The latest ``updated`` taken, or None: the next read is a full one."""
+    horizon: int | None = None
+    """The last read's horizon (:class:`LocationRead`), where the store keeps one: the
+    next read takes only rows written from it on, within :meth:`since` still."""
 
     def since(self) -> float | None:
         """Where the next read starts (``Store.location_states(since=...)``); None for all."""
         return None if self.newest is None else self.newest - self.overlap
 
-    def take(self, rows: Iterable[LocationRow]) -> list[LocationState]:
-        """Take the rows of a read; the states that are news (new, or unlike the one held),
-        for the quorum."""
+    def take(self, rows: Iterable[LocationRow], horizon: int | None = None) -> list[LocationState]:
+        """Take the rows of a read and its ``horizon``; the states that are news (new, or
+        unlike the one held), for the quorum."""
+        self.horizon = horizon
         news: list[LocationState] = []
         for row in rows:
             state = row.state
@@ -660,3 +664,4 @@ class LocationFeed:
     def reset(self) -> None:
         """Make the next read a full one (what is held stays, so only news is reported)."""
         self.newest = None
+        self.horizon = None

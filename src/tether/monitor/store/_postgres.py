@@ -71,9 +71,9 @@ from tether.monitor.store._postgres_incidents import (
     incident_of,
 )
 from tether.monitor.store._postgres_migrations import MIGRATIONS
-from tether.monitor.store._results import ResultSQL
+from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
-from tether.monitor.store._values import too_new
+from tether.monitor.store._values import LocationRead, too_new
 from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
 
 if TYPE_CHECKING:
@@ -109,6 +109,20 @@ _UPSERT_LOCATION: Final = (
     "WHERE location = %s AND shard = %s AND owner = %s) "
     "ON CONFLICT (monitor, location) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in [*_LOCATION_NAMES[2:], "updated"])
+)
+
+
+_CHANGED_LOCATIONS: Final = (
+    # The horizon from the statement's own snapshot, in a row of its own when nothing
+    # changed (the LEFT JOIN): every transaction before it has ended, so each row it
+    # wrote, committed, is in this read.  ``since`` still bounds the read, so a
+    # transaction left open elsewhere cannot make every read a whole table.
+    "SELECT h.horizon::text, "
+    + ", ".join(f"t.{c}" for c in [*_LOCATION_NAMES, "updated"])
+    + " FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h "
+    "LEFT JOIN tether_location_states t ON (%s::float8 IS NULL OR t.updated >= %s) "
+    "AND (%s::text IS NULL OR t.xid >= %s::text::xid8) "
+    "ORDER BY t.updated, t.monitor, t.location"
 )
 
 
@@ -400,6 +414,14 @@ class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
 
     def _rows(self, sql: str, params: Any = ()) -> Sequence[Sequence[Any]]:
         return self._query(sql, params)
+
+    def location_changes(self, since: float | None, horizon: int | None) -> LocationRead:
+        after = None if horizon is None else str(horizon)
+        rows = self._rows(_CHANGED_LOCATIONS, (since, since, after, after))
+        return LocationRead(
+            [location_row(r[1:]) for r in rows if r[1] is not None],
+            int(rows[0][0]) if rows else None,
+        )
 
     def _json(self, value: Any) -> str:
         return _storable_json(value)

@@ -219,4 +219,22 @@ MIGRATIONS: tuple[str, ...] = (
     FROM incidents i, jsonb_array_elements_text(i.monitors) j
     WHERE i.resolved IS NOT NULL ORDER BY i.id, j.value
     """,
+    # 8: each location state names the transaction that last wrote it, so that the
+    # instances' reads of what changed (``location_changes``) take only the rows
+    # written since their last read's horizon, not every row of the last 30 s again
+    # each second (issue 23).  Set by the column's default and a trigger, so that a
+    # writer of schema 7 still running beside this one in a rolling upgrade sets it too.
+    """
+    ALTER TABLE tether_location_states ADD COLUMN xid xid8 NOT NULL
+        DEFAULT pg_current_xact_id();
+    CREATE INDEX tether_location_states_xid ON tether_location_states (xid);
+    CREATE FUNCTION tether_location_states_xid() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.xid := pg_current_xact_id();
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER tether_location_states_xid BEFORE UPDATE ON tether_location_states
+        FOR EACH ROW EXECUTE FUNCTION tether_location_states_xid()
+    """,
 )

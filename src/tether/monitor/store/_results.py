@@ -12,7 +12,7 @@ from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, 
 from tether.monitor._state import State
 from tether.monitor.store._dialect import C, SQLStore
 from tether.monitor.store._rollups import TALLY_COLUMNS, Tally
-from tether.monitor.store._values import Decode, Fence, LocationRow, Rollup
+from tether.monitor.store._values import Decode, Fence, LocationRead, LocationRow, Rollup
 
 # The columns both backends' SQL names, in the order the row helpers read them.
 RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
@@ -48,6 +48,13 @@ class ResultStore(Protocol):
         """Every monitor's state at every location, each with when the database took it,
         or only those taken at or after ``since`` (an ``updated`` read before, less an
         overlap: see ``LocationFeed``), oldest first."""
+
+    def location_changes(self, since: float | None, horizon: int | None) -> LocationRead:
+        """The location states a reader that read up to ``horizon`` (the last read's,
+        or None) may not have seen, among those taken at or after ``since`` (None: all):
+        what :class:`LocationFeed` reads every second.  PostgreSQL reads only the rows
+        written by transactions from ``horizon`` on, so a wave's rows are read about
+        once, not once a second for as long as ``since`` reaches back."""
 
     # -- state, retention, reading -----------------------------------------------------
 
@@ -194,6 +201,11 @@ class ResultSQL(SQLStore[C]):
             (since, since),
         )
         return [location_row(r) for r in rows]
+
+    def location_changes(self, since: float | None, horizon: int | None) -> LocationRead:
+        # SQLite's one writer stamps its rows in the order it commits them: ``since``
+        # alone is enough, and there is no horizon to keep.
+        return LocationRead(self.location_states(since), None)
 
     def prune(self, now: float) -> tuple[int, int]:
         """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""

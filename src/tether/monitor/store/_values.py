@@ -28,6 +28,20 @@ class LocationRow:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationRead:
+    """One read of the location states that changed (``Store.location_changes``): the
+    rows, oldest first, and where the next read may start."""
+
+    rows: list[LocationRow]
+    horizon: int | None
+    """PostgreSQL's: the oldest transaction still running when the rows were read
+    (``pg_snapshot_xmin``): every row written by a transaction before it was in this
+    read, so the next one needs only the rows written from it on.  None where the store
+    keeps no such mark (SQLite, whose one writer commits its rows in the order of their
+    stamps)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Fence:
     """A condition on a location state's write: that ``owner`` holds ``shard`` of the
     state's location (PostgreSQL's lease table) when the write lands.  A write held
