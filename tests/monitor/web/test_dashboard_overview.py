@@ -260,38 +260,35 @@ def test_the_shown_rows_carry_the_certificate_and_the_last_failure(served: Serve
 # -- the uptime table ----------------------------------------------------------------------
 
 
-def test_the_uptime_table_reads_the_store_once_a_minute(tmp_path: Path) -> None:
+def test_the_uptime_table_reads_the_store_once_a_minute(fresh_store: SQLiteStore) -> None:
     """Every monitor's uptime from one read, the same as uptimes() computes per monitor;
     read again only once a minute of the clock has passed, the clock went back, or a new
     monitor appeared; a page's fresh figures put back are what the next sort sees."""
-    store = SQLiteStore(tmp_path / "table.db")
-    try:
-        store.record_state("a", EPOCH - 2 * DAY, State.UP)
-        store.record_state("a", EPOCH - DAY / 2, State.DOWN)
-        store.record_state("a", EPOCH - DAY / 4, State.UP)
-        store.record_state("b", EPOCH - 40 * DAY, State.DOWN)
-        store.flush()
-        table = UptimeTable()
-        shares = table.read(store, ["a", "b", "c"], EPOCH)
-        for name in ("a", "b", "c"):
-            fresh = uptimes(store, name, EPOCH)
-            assert shares[name] == {"24h": fresh["24h"], "30d": fresh["30d"]}, name
-        assert shares["a"]["24h"] == pytest.approx(0.75)
-        assert shares["b"] == {"24h": 0.0, "30d": 0.0}  # led by the change before the window
-        assert shares["c"] == {"24h": None, "30d": None}
-        store.record_state("c", EPOCH, State.UP)
-        store.flush()
-        assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"]["24h"] is None
-        assert table.reads == 1
-        table.put("c", {"24h": 1.0, "30d": 1.0, "7d": 1.0, "90d": 1.0})
-        assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"] == {"24h": 1.0, "30d": 1.0}
-        assert table.read(store, ["a", "b", "c"], EPOCH + 60)["c"]["24h"] == 1.0
-        assert table.reads == 2
-        table.read(store, ["a", "b", "c", "d"], EPOCH + 61)
-        table.read(store, ["a", "b", "c", "d"], EPOCH + 30)
-        assert table.reads == 4
-    finally:
-        store.close()
+    store = fresh_store
+    store.record_state("a", EPOCH - 2 * DAY, State.UP)
+    store.record_state("a", EPOCH - DAY / 2, State.DOWN)
+    store.record_state("a", EPOCH - DAY / 4, State.UP)
+    store.record_state("b", EPOCH - 40 * DAY, State.DOWN)
+    store.flush()
+    table = UptimeTable()
+    shares = table.read(store, ["a", "b", "c"], EPOCH)
+    for name in ("a", "b", "c"):
+        fresh = uptimes(store, name, EPOCH)
+        assert shares[name] == {"24h": fresh["24h"], "30d": fresh["30d"]}, name
+    assert shares["a"]["24h"] == pytest.approx(0.75)
+    assert shares["b"] == {"24h": 0.0, "30d": 0.0}  # led by the change before the window
+    assert shares["c"] == {"24h": None, "30d": None}
+    store.record_state("c", EPOCH, State.UP)
+    store.flush()
+    assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"]["24h"] is None
+    assert table.reads == 1
+    table.put("c", {"24h": 1.0, "30d": 1.0, "7d": 1.0, "90d": 1.0})
+    assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"] == {"24h": 1.0, "30d": 1.0}
+    assert table.read(store, ["a", "b", "c"], EPOCH + 60)["c"]["24h"] == 1.0
+    assert table.reads == 2
+    table.read(store, ["a", "b", "c", "d"], EPOCH + 61)
+    table.read(store, ["a", "b", "c", "d"], EPOCH + 30)
+    assert table.reads == 4
 
 
 def test_every_state_change_is_each_monitors_state_changes(target: str) -> None:
