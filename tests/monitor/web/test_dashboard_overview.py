@@ -16,12 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from tests.helpers.stores import open_target
 from tests.helpers.web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
 from tether.lab import Lab
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.reports._uptime import UptimeTable, uptimes
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.store import SQLiteStore
 from tether.monitor.web._overview import View
 
 DAY = 86400.0
@@ -294,9 +295,7 @@ def test_the_uptime_table_reads_the_store_once_a_minute(fresh_store: SQLiteStore
 def test_every_state_change_is_each_monitors_state_changes(target: str) -> None:
     """Store.every_state_change(since) gives what state_changes(monitor, since) gives for
     each monitor, led by its last change before since, in one read, on both backends."""
-    store: Store = (
-        PostgresStore(target) if target.startswith("postgresql://") else SQLiteStore(target)
-    )
+    store = open_target(target)
     try:
         changes = {
             "a": [(EPOCH - 100, State.UP), (EPOCH - 50, State.DOWN), (EPOCH + 10, State.UP)],
