@@ -1,9 +1,10 @@
 """Suite-wide rules: nothing leaves loopback, and nothing waits on the real clock.
 
 This conftest applies to every test; it also hands out the fixtures that tests of
-several folders use (a webhook receiver, PostgreSQL, a store's target, a test CA).  A
-fixture only one folder uses lives in that folder's conftest.py (``browser`` in
-tests/monitor/web/, ``own_postgres`` in tests/monitor/).
+several folders use (a webhook receiver, PostgreSQL, a store's target, a test CA, a
+fresh SQLite store and a Runner over it).  A fixture only one folder uses lives in that
+folder's conftest.py (``browser`` in tests/monitor/web/; ``own_postgres`` and
+``serve_runner`` in tests/monitor/).
 
 The network guard wraps ``socket.socket.connect``, ``connect_ex`` and
 ``sendto`` (which every client library goes through, asyncio included) and
@@ -19,15 +20,22 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
 
 from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.postgres_server import PostgresServer, find_bindir, required
+
+if TYPE_CHECKING:  # the fixtures import the monitor when a test asks for them, not here
+    from tether.monitor import Runner
+    from tether.monitor._records import ProbeRecord
+    from tether.monitor.alerts import Channel
+    from tether.monitor.config import MonitorConfig
+    from tether.monitor.store import SQLiteStore
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
@@ -177,3 +185,50 @@ def cafile(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return str(path)
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """An empty SQLite store at ``tmp_path / "t.db"``, closed after the test (a test that
+    reopens its file, or needs it closed before it asserts, builds its own)."""
+    from tether.monitor.store import SQLiteStore
+
+    with SQLiteStore(tmp_path / "t.db") as store:
+        yield store
+
+
+@pytest.fixture
+def runner_for(fresh_store: SQLiteStore) -> Callable[..., Runner]:
+    """``runner_for(config, channels=None, **options)``: a Runner over ``config`` and
+    ``fresh_store``, its outbox delivering to ``channels`` (none by default); ``options``
+    go to the Runner (``wall``, ``mono``, ``sleep``, ``rand``, ``probe``, ``location``).
+    One a test: they would share the store."""
+    from tether.monitor import Runner
+    from tether.monitor.alerts import Outbox
+
+    def make(
+        config: MonitorConfig, channels: Mapping[str, Channel] | None = None, **options: Any
+    ) -> Runner:
+        outbox = Outbox(fresh_store, channels if channels is not None else {})
+        return Runner(config, fresh_store, outbox, **options)
+
+    return make
+
+
+@pytest.fixture
+def checked(runner_for: Callable[..., Runner]) -> Callable[..., dict[str, ProbeRecord]]:
+    """``checked(config, *names)``: what one check of each monitor named (every monitor of
+    ``config`` without names) found, by name, checked by ``runner_for(config)`` on the
+    real clock."""
+    import asyncio
+
+    def check(config: MonitorConfig, *names: str) -> dict[str, ProbeRecord]:
+        runner = runner_for(config)
+
+        async def main() -> dict[str, ProbeRecord]:
+            wanted = names or tuple(m.name for m in config.monitors)
+            return {name: await runner.check(name, runner.mono()) for name in wanted}
+
+        return asyncio.run(main())
+
+    return check

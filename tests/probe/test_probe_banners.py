@@ -11,7 +11,6 @@ trustme certificate, and without it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
@@ -22,7 +21,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -351,13 +350,10 @@ def test_diagnose_renders_ssh_and_smtp(
 
 
 def test_monitor_checks_ssh_and_smtp(
-    tmp_path: Path, peer: Any, starttls: SMTPReceiver, cafile: str
+    checked: Callable[..., dict[str, Any]], peer: Any, starttls: SMTPReceiver, cafile: str
 ) -> None:
     """url: ssh:// and smtp:// monitors: [BANNER] conditions, tls.min_days_left, failures."""
-    from tether.monitor import Runner
-    from tether.monitor.alerts import Outbox
     from tether.monitor.config import parse_config
-    from tether.monitor.store import SQLiteStore
 
     ssh = peer(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     old = peer(b"SSH-2.0-OpenSSH_7.4\r\n")
@@ -377,12 +373,7 @@ monitors:
 """
     )
 
-    async def main() -> dict[str, Any]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
-
-    found = asyncio.run(main())
+    found = checked(cfg)
     assert found["ssh"].ok, found["ssh"].detail
     assert not found["old"].ok
     assert "[BANNER] (SSH-2.0-OpenSSH_7.4) contains" in (found["old"].detail or "")

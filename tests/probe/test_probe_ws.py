@@ -14,7 +14,7 @@ import asyncio
 import json
 import ssl
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -400,12 +400,11 @@ def test_diagnose_renders_the_ws_phase(capsys: pytest.CaptureFixture[str], peers
 # -- the monitor ------------------------------------------------------------------------
 
 
-def test_monitor_checks_a_websocket(tmp_path: Path, peers: Peers, cafile: str) -> None:
+def test_monitor_checks_a_websocket(
+    checked: Callable[..., dict[str, Any]], peers: Peers, cafile: str
+) -> None:
     """url: ws:// monitors: body is the message, [BODY] its reply, [STATUS] the 101."""
-    from tether.monitor import Runner
-    from tether.monitor.alerts import Outbox
     from tether.monitor.config import parse_config
-    from tether.monitor.store import SQLiteStore
 
     cfg = parse_config(
         f"""
@@ -428,12 +427,7 @@ monitors:
 """
     )
 
-    async def run() -> dict[str, Any]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
-
-    found = asyncio.run(run())
+    found = checked(cfg)
     assert found["echo"].ok, found["echo"].detail
     assert "ws" in found["echo"].phases
     assert not found["wrong"].ok
@@ -444,12 +438,11 @@ monitors:
     assert "1011" in (found["oops"].detail or "")
 
 
-def test_the_documented_websocket_monitor_runs(tmp_path: Path, peers: Peers) -> None:
+def test_the_documented_websocket_monitor_runs(
+    checked: Callable[..., dict[str, Any]], peers: Peers
+) -> None:
     """docs/monitor-config.md's ws:// example, pointed at the echo server, passes."""
-    from tether.monitor import Runner
-    from tether.monitor.alerts import Outbox
     from tether.monitor.config import parse_config
-    from tether.monitor.store import SQLiteStore
 
     doc = (Path(__file__).parents[2] / "docs/monitor-config.md").read_text()
     section = doc.split("### WebSocket monitors", 1)[1]
@@ -457,10 +450,5 @@ def test_the_documented_websocket_monitor_runs(tmp_path: Path, peers: Peers) -> 
     assert "ws://127.0.0.1:8080/echo" in example
     cfg = parse_config(example.replace(":8080/", f":{peers.plain}/"))
 
-    async def run() -> Any:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return await runner.check("live-feed", runner.mono())
-
-    found = asyncio.run(run())
+    found = checked(cfg, "live-feed")["live-feed"]
     assert found.ok, found.detail

@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -99,18 +98,17 @@ def test_a_refused_url_raises_naming_the_service(receiver: Receiver) -> None:
 
 
 def test_an_alert_waits_in_the_outbox_until_apprise_delivers(
-    tmp_path: Path, receiver: Receiver
+    fresh_store: SQLiteStore, receiver: Receiver
 ) -> None:
     """A failed apprise delivery keeps the alert queued; once the receiver is up it is
     delivered, exactly once."""
     chat = AppriseChannel("chat", [json_url(receiver)])
-    with SQLiteStore(tmp_path / "t.db") as store:
-        outbox = Outbox(store, {"chat": chat}, rand=lambda: 0.5)
-        assert outbox.queue("chat", "api:1:opened", opened(), now=T0)
-        assert outbox.deliver_due(now=T0) == (0, 1)
-        receiver.start()
-        assert outbox.deliver_due(now=T0 + 200) == (1, 0)
-        assert outbox.deliver_due(now=T0 + 400) == (0, 0)
+    outbox = Outbox(fresh_store, {"chat": chat}, rand=lambda: 0.5)
+    assert outbox.queue("chat", "api:1:opened", opened(), now=T0)
+    assert outbox.deliver_due(now=T0) == (0, 1)
+    receiver.start()
+    assert outbox.deliver_due(now=T0 + 200) == (1, 0)
+    assert outbox.deliver_due(now=T0 + 400) == (0, 0)
     assert [json.loads(data)["title"] for _, data in receiver.got] == [subject(opened())]
 
 

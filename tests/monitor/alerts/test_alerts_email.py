@@ -12,7 +12,6 @@ import base64
 import ssl
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,22 +278,21 @@ def test_a_refused_port_raises_connect_refused() -> None:
     assert classify(caught.value).kind is Kind.CONNECT_REFUSED
 
 
-def test_alerts_wait_in_the_outbox_until_the_server_is_back(tmp_path: Path) -> None:
+def test_alerts_wait_in_the_outbox_until_the_server_is_back(fresh_store: SQLiteStore) -> None:
     """While the SMTP server refuses, the alerts stay queued; once it is up they are
     delivered in order, exactly once, reading as they were queued and still threaded."""
     server = SMTPReceiver()
     mail = channel(server)
     try:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            outbox = Outbox(store, {"mail": mail}, rand=lambda: 0.5)
-            assert outbox.queue("mail", "7:api:incident.opened", opened(), now=T0)
-            assert outbox.queue("mail", "7:web:monitor.down", down_too(), now=T0 + 1)
-            assert outbox.deliver_due(now=T0) == (0, 1)
-            assert outbox.deliver_due(now=T0 + 60) == (0, 1)
-            server.start()
-            assert outbox.deliver_due(now=T0 + 61) == (0, 0)  # not due yet: backing off
-            assert outbox.deliver_due(now=T0 + 200) == (2, 0)
-            assert outbox.deliver_due(now=T0 + 400) == (0, 0)
+        outbox = Outbox(fresh_store, {"mail": mail}, rand=lambda: 0.5)
+        assert outbox.queue("mail", "7:api:incident.opened", opened(), now=T0)
+        assert outbox.queue("mail", "7:web:monitor.down", down_too(), now=T0 + 1)
+        assert outbox.deliver_due(now=T0) == (0, 1)
+        assert outbox.deliver_due(now=T0 + 60) == (0, 1)
+        server.start()
+        assert outbox.deliver_due(now=T0 + 61) == (0, 0)  # not due yet: backing off
+        assert outbox.deliver_due(now=T0 + 200) == (2, 0)
+        assert outbox.deliver_due(now=T0 + 400) == (0, 0)
     finally:
         server.stop()
     first, second = (r.message for r in server.received)

@@ -41,17 +41,16 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 
 
 def test_an_alert_reaches_a_live_receiver_signed(
-    tmp_path: Path, receiver: Receiver, fast_retries: Override
+    fresh_store: SQLiteStore, receiver: Receiver, fast_retries: Override
 ) -> None:
     """A queued alert is POSTed once as its payload's JSON, with a signature the receiver
     can verify."""
     receiver.start()
     channel = WebhookChannel("ops", receiver.url, secret=SECRET)
-    with SQLiteStore(tmp_path / "t.db") as store:
-        outbox = Outbox(store, {"ops": channel})
-        assert outbox.queue("ops", "7:api:incident.opened", opened(), now=T0)
-        assert outbox.deliver_due(now=T0) == (1, 0)
-        assert outbox.deliver_due(now=T0 + 100) == (0, 0)
+    outbox = Outbox(fresh_store, {"ops": channel})
+    assert outbox.queue("ops", "7:api:incident.opened", opened(), now=T0)
+    assert outbox.deliver_due(now=T0) == (1, 0)
+    assert outbox.deliver_due(now=T0 + 100) == (0, 0)
     channel.close()
     ((headers, body),) = receiver.got
     key = alert_key("ops", "7:api:incident.opened")
@@ -153,7 +152,7 @@ def test_a_receiver_down_for_five_minutes_gets_every_alert_once_back(
     ("rand", "waits"), [(0.0, [2.5, 5, 10, 20, 30, 30]), (1.0, [5, 10, 20, 40, 60, 60])]
 )
 def test_the_retry_schedule_is_the_documented_one(
-    tmp_path: Path, rand: float, waits: list[float]
+    fresh_store: SQLiteStore, rand: float, waits: list[float]
 ) -> None:
     """docs/monitor.md: the n-th retry waits between half and all of min(5 x 2^(n-1), 60)
     seconds, from the end of the failed attempt (issue 24: the docs said "5 s doubling to
@@ -162,26 +161,22 @@ def test_the_retry_schedule_is_the_documented_one(
         held.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{held.getsockname()[1]}/hook"
         channel = WebhookChannel("ops", url, policy=RetryPolicy(attempts=1, breaker=None))
-        with SQLiteStore(tmp_path / "t.db") as store:
-            outbox = Outbox(store, {"ops": channel}, rand=lambda: rand)
-            outbox.queue("ops", "api:0", opened(), now=T0)
-            now, seen = T0, []
-            for _ in waits:
-                assert outbox.deliver_due(now) == (0, 1)
-                (head,) = store.alert_heads()
-                seen.append(round(head.next_at - now, 3))
-                now = head.next_at
+        outbox = Outbox(fresh_store, {"ops": channel}, rand=lambda: rand)
+        outbox.queue("ops", "api:0", opened(), now=T0)
+        now, seen = T0, []
+        for _ in waits:
+            assert outbox.deliver_due(now) == (0, 1)
+            (head,) = fresh_store.alert_heads()
+            seen.append(round(head.next_at - now, 3))
+            now = head.next_at
         channel.close()
     assert seen == waits
 
 
-def test_queueing_to_an_unknown_channel_is_an_error(tmp_path: Path) -> None:
+def test_queueing_to_an_unknown_channel_is_an_error(fresh_store: SQLiteStore) -> None:
     """An alert for a channel that is not configured is refused at once."""
-    with (
-        SQLiteStore(tmp_path / "t.db") as store,
-        pytest.raises(KeyError, match="no alert channel named 'pager'"),
-    ):
-        Outbox(store, {}).queue("pager", "x", opened(), now=T0)
+    with pytest.raises(KeyError, match="no alert channel named 'pager'"):
+        Outbox(fresh_store, {}).queue("pager", "x", opened(), now=T0)
 
 
 def test_the_channel_repr_redacts_credentials() -> None:

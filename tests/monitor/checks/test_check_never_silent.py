@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,9 @@ from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor._state import State
-from tether.monitor.alerts import Outbox
 from tether.monitor.checks import _blackbox, _prober
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._workers import _Batch, _Checks, _receive
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import serve
 from tether.probe import ProbeOptions, _engine
 
@@ -185,7 +184,7 @@ def test_the_workers_prober_sends_a_failed_check(lab: Lab, monkeypatch: pytest.M
 
 @pytest.mark.parametrize("step", ["probe", "verdict"])
 def test_probe_endpoint_answers_a_failed_probe(
-    step: str, tmp_path: Path, lab: Lab, monkeypatch: pytest.MonkeyPatch
+    step: str, runner_for: Callable[..., Runner], lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``/probe`` whose probe or verdict raises answers 200 with probe_success 0 and the
     kind, as blackbox_exporter answers a failed probe, not a 500."""
@@ -193,26 +192,24 @@ def test_probe_endpoint_answers_a_failed_probe(
         monkeypatch.setattr(_blackbox, "probe_async", _raise_async)
     else:
         monkeypatch.setattr(_blackbox, "http_verdict", _raise)
-    config = parse_config(_config(lab))
+    runner = runner_for(parse_config(_config(lab)))
 
     async def main() -> tuple[int, str]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(config, store, Outbox(store, {}))
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server = await serve(runner, "127.0.0.1", port)
-            try:
-                async with (
-                    aiohttp.ClientSession() as session,
-                    session.get(
-                        f"http://127.0.0.1:{port}/probe",
-                        params={"target": lab["healthy"].url, "module": "http_2xx"},
-                    ) as r,
-                ):
-                    return r.status, await r.text()
-            finally:
-                await server.cleanup()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = await serve(runner, "127.0.0.1", port)
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(
+                    f"http://127.0.0.1:{port}/probe",
+                    params={"target": lab["healthy"].url, "module": "http_2xx"},
+                ) as r,
+            ):
+                return r.status, await r.text()
+        finally:
+            await server.cleanup()
 
     status, text = asyncio.run(main())
     assert status == 200, text

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,12 +21,10 @@ from tests.helpers.ports import free_port
 from tests.helpers.prometheus_server import needs_prometheus, prometheus, query
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor.alerts import Outbox
 from tether.monitor.checks._blackbox import family
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.config._blackbox import DEFAULT_MODULES
 from tether.monitor.config._checks import config_warnings
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import serve
 
 MONITORS = 'monitors: [{name: a, url: "http://127.0.0.1:1/"}]\n'
@@ -228,7 +227,9 @@ modules:
 installs as /etc/prometheus/blackbox.yml (grpc_plain left out: it is grpc again)."""
 
 
-def test_debians_example_blackbox_yml_loads_as_it_is(tmp_path: Path, lab: Lab) -> None:
+def test_debians_example_blackbox_yml_loads_as_it_is(
+    runner_for: Callable[..., Runner], lab: Lab
+) -> None:
     """The package's own file, pasted under the monitors: the modules tether runs probe
     (http_2xx of the lab's healthy server succeeds), the others answer 400 saying why,
     and ``${1}`` (a regular expression's group) is no environment reference.  Where the
@@ -238,7 +239,7 @@ def test_debians_example_blackbox_yml_loads_as_it_is(tmp_path: Path, lab: Lab) -
     assert usable == {"http_2xx", "http_post_2xx", "tcp_connect", "icmp"}
     healthy = lab["healthy"].url
     (ok, banner, unknown) = ask(
-        tmp_path,
+        runner_for,
         MONITORS + DEBIAN_BLACKBOX_YML,
         ("http_2xx", healthy),
         ("ssh_banner", "127.0.0.1:22"),
@@ -265,27 +266,27 @@ def test_debians_example_blackbox_yml_loads_as_it_is(tmp_path: Path, lab: Lab) -
 # -- /probe?module=NAME -----------------------------------------------------------------
 
 
-def ask(tmp_path: Path, config_text: str, *requests: tuple[str, str]) -> list[tuple[int, str]]:
-    """Start the monitor's server with ``config_text`` and GET /probe for each (module,
-    target)."""
-    config = parse_config(config_text)
+def ask(
+    runner_for: Callable[..., Runner], config_text: str, *requests: tuple[str, str]
+) -> list[tuple[int, str]]:
+    """Start the monitor's server with ``config_text`` (a Runner from the ``runner_for``
+    fixture) and GET /probe for each (module, target)."""
+    runner = runner_for(parse_config(config_text))
 
     async def main() -> list[tuple[int, str]]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(config, store, Outbox(store, {}))
-            port = free_port()
-            server = await serve(runner, "127.0.0.1", port)
-            out = []
-            try:
-                async with aiohttp.ClientSession() as session:
-                    for module, target in requests:
-                        url = f"http://127.0.0.1:{port}/probe"
-                        params = {"target": target, "module": module}
-                        async with session.get(url, params=params) as r:
-                            out.append((r.status, await r.text()))
-            finally:
-                await server.cleanup()
-            return out
+        port = free_port()
+        server = await serve(runner, "127.0.0.1", port)
+        out = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for module, target in requests:
+                    url = f"http://127.0.0.1:{port}/probe"
+                    params = {"target": target, "module": module}
+                    async with session.get(url, params=params) as r:
+                        out.append((r.status, await r.text()))
+        finally:
+            await server.cleanup()
+        return out
 
     return asyncio.run(main())
 
@@ -304,17 +305,21 @@ def names(text: str) -> set[str]:
     return {name.partition("{")[0] for name in series(text)}
 
 
-def test_an_unknown_module_is_a_400_listing_the_valid_ones(tmp_path: Path) -> None:
+def test_an_unknown_module_is_a_400_listing_the_valid_ones(
+    runner_for: Callable[..., Runner],
+) -> None:
     """As blackbox_exporter: 400 and ``Unknown module "x"``, here with the configured
     modules and tether's own names listed."""
     ((status, text),) = ask(
-        tmp_path, MONITORS + "modules:\n  web: {prober: http}\n", ("http_2xx", "127.0.0.1:1")
+        runner_for, MONITORS + "modules:\n  web: {prober: http}\n", ("http_2xx", "127.0.0.1:1")
     )
     assert status == 400
     assert text == 'Unknown module "http_2xx"; valid modules: http, tcp, tls, web\n'
 
 
-def test_valid_status_codes_pass_a_404_and_fail_a_200(tmp_path: Path, lab: Lab) -> None:
+def test_valid_status_codes_pass_a_404_and_fail_a_200(
+    runner_for: Callable[..., Runner], lab: Lab
+) -> None:
     """A module's valid_status_codes decides: the lab's 404 passes where it lists 404, and
     its 200 fails (kind ``condition``); the default module fails the 404 with its kind."""
     config = (
@@ -322,7 +327,7 @@ def test_valid_status_codes_pass_a_404_and_fail_a_200(tmp_path: Path, lab: Lab) 
         "  http_2xx: {prober: http}\n"
     )
     answers = ask(
-        tmp_path,
+        runner_for,
         config,
         ("not_found", lab["http_404"].url),
         ("not_found", lab["healthy"].url),
@@ -337,7 +342,9 @@ def test_valid_status_codes_pass_a_404_and_fail_a_200(tmp_path: Path, lab: Lab) 
     assert 'probe_failure_info{kind="http.client_error",layer="http"}' in series(default)
 
 
-def test_an_https_probe_reports_tls_and_http_version(tmp_path: Path, lab: Lab) -> None:
+def test_an_https_probe_reports_tls_and_http_version(
+    runner_for: Callable[..., Runner], lab: Lab
+) -> None:
     """Over TLS with the lab's CA: probe_http_ssl 1, probe_http_version 1.1, the
     certificate's expiry and the TLS version; fail_if_ssl fails the same probe."""
     ca = lab.ca_file
@@ -348,7 +355,7 @@ def test_an_https_probe_reports_tls_and_http_version(tmp_path: Path, lab: Lab) -
         f"tls_config: {{ca_file: '{ca}'}}}}}}\n"
     )
     (_, ok), (_, refused) = ask(
-        tmp_path, config, ("https", lab["tls_ok"].url), ("plain_only", lab["tls_ok"].url)
+        runner_for, config, ("https", lab["tls_ok"].url), ("plain_only", lab["tls_ok"].url)
     )
     got = series(ok)
     assert got["probe_success"] == "1.0"
@@ -361,13 +368,13 @@ def test_an_https_probe_reports_tls_and_http_version(tmp_path: Path, lab: Lab) -
     assert 'probe_failure_info{kind="condition",layer="tls"}' in series(refused)
 
 
-def test_a_tcp_module_answers_no_http_series(tmp_path: Path, lab: Lab) -> None:
+def test_a_tcp_module_answers_no_http_series(runner_for: Callable[..., Runner], lab: Lab) -> None:
     """tcp_connect (a default module) and tether's own ``tcp``: success, duration, the IP
     protocol and no probe_http_* series; a refused port fails with connect.refused."""
     healthy = lab["healthy"].url.split("//")[1].rstrip("/")
     refused = lab["refused"].url.split("//")[1].split("/")[0]
     answers = ask(
-        tmp_path, MONITORS, ("tcp_connect", healthy), ("tcp", healthy), ("tcp_connect", refused)
+        runner_for, MONITORS, ("tcp_connect", healthy), ("tcp", healthy), ("tcp_connect", refused)
     )
     for status, text in answers[:2]:
         assert status == 200
@@ -384,7 +391,7 @@ needs_raw_icmp = pytest.mark.skipif(
 
 
 @needs_raw_icmp
-def test_an_icmp_module_answers_blackboxs_icmp_series(tmp_path: Path) -> None:
+def test_an_icmp_module_answers_blackboxs_icmp_series(runner_for: Callable[..., Runner]) -> None:
     """The default icmp module and one preferring IPv4 alone: one echo to loopback, the
     icmp phases and hop limit, the IP protocol, no probe_http_*; a target with a port or a
     scheme is a 400."""
@@ -395,7 +402,7 @@ def test_an_icmp_module_answers_blackboxs_icmp_series(tmp_path: Path) -> None:
         "ip_protocol_fallback: false, payload_size: 16}}\n"
     )
     answers = ask(
-        tmp_path,
+        runner_for,
         config,
         ("icmp", "::1"),
         ("icmp_v4", "127.0.0.1"),
@@ -416,7 +423,7 @@ def test_an_icmp_module_answers_blackboxs_icmp_series(tmp_path: Path) -> None:
         assert "an icmp module's target is a host or an address" in text
 
 
-def test_a_dns_module_asks_the_target_server(tmp_path: Path, lab: Lab) -> None:
+def test_a_dns_module_asks_the_target_server(runner_for: Callable[..., Runner], lab: Lab) -> None:
     """A dns module asks the target (the lab's DNS server) its query_name: NOERROR with an
     answer passes; NXDOMAIN fails unless valid_rcodes lists it; a name as target is a 400."""
     config = (
@@ -426,7 +433,7 @@ def test_a_dns_module_asks_the_target_server(tmp_path: Path, lab: Lab) -> None:
         "  dns_nx: {prober: dns, dns: {query_name: nope.lab.test, valid_rcodes: [NXDOMAIN]}}\n"
     )
     answers = ask(
-        tmp_path,
+        runner_for,
         config,
         ("dns_ok", lab.resolver),
         ("dns_missing", lab.resolver),
@@ -475,7 +482,7 @@ DASHBOARD_SERIES = {
 @needs_prometheus
 @needs_exporter
 def test_one_scrape_config_gets_the_same_series_from_the_exporter_and_tether(
-    tmp_path: Path, lab: Lab
+    tmp_path: Path, runner_for: Callable[..., Runner], lab: Lab
 ) -> None:
     """The same modules text in a blackbox.yml and in tether's modules:, the same /probe
     jobs (module params and relabelling as in blackbox_exporter's README) scraped by a real
@@ -534,30 +541,28 @@ def test_one_scrape_config_gets_the_same_series_from_the_exporter_and_tether(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    config = parse_config(MONITORS + modules)
+    runner = runner_for(parse_config(MONITORS + modules))
 
     async def main(base: str) -> dict[str, set[str]]:
         got: dict[str, set[str]] = {}
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(config, store, Outbox(store, {}))
-            server = await serve(runner, "127.0.0.1", tether_port)
-            try:
-                async with aiohttp.ClientSession() as session:
-                    loop = asyncio.get_running_loop()
-                    give_up = loop.time() + 60
-                    wanted = [f"{s}_{m}" for s in ("exporter", "tether") for m in targets]
-                    while len(got) < len(wanted) and loop.time() < give_up:
-                        await asyncio.sleep(0.5)
-                        for job in wanted:
-                            try:
-                                result = await query(session, base, f'{{job="{job}"}}')
-                            except aiohttp.ClientError:
-                                break  # Prometheus is not listening yet
-                            found = {r["metric"]["__name__"] for r in result}
-                            if "probe_success" in found:
-                                got[job] = found
-            finally:
-                await server.cleanup()
+        server = await serve(runner, "127.0.0.1", tether_port)
+        try:
+            async with aiohttp.ClientSession() as session:
+                loop = asyncio.get_running_loop()
+                give_up = loop.time() + 60
+                wanted = [f"{s}_{m}" for s in ("exporter", "tether") for m in targets]
+                while len(got) < len(wanted) and loop.time() < give_up:
+                    await asyncio.sleep(0.5)
+                    for job in wanted:
+                        try:
+                            result = await query(session, base, f'{{job="{job}"}}')
+                        except aiohttp.ClientError:
+                            break  # Prometheus is not listening yet
+                        found = {r["metric"]["__name__"] for r in result}
+                        if "probe_success" in found:
+                            got[job] = found
+        finally:
+            await server.cleanup()
         return got
 
     try:
@@ -599,7 +604,9 @@ class _Redirects(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_probe_http_redirects_counts_the_redirects_followed(tmp_path: Path) -> None:
+def test_probe_http_redirects_counts_the_redirects_followed(
+    runner_for: Callable[..., Runner],
+) -> None:
     """A real server redirecting twice: http_2xx follows both (probe_http_redirects 2,
     status 200, success); a module with no_follow_redirects stops at the first 302 (0
     followed, and the 302 fails, as blackbox_exporter's would without it listed)."""
@@ -612,7 +619,7 @@ def test_probe_http_redirects_counts_the_redirects_followed(tmp_path: Path) -> N
             "modules:\n  http_2xx: {prober: http}\n"
             "  stay: {prober: http, http: {no_follow_redirects: true}}\n"
         )
-        followed, stayed = ask(tmp_path, config, ("http_2xx", target), ("stay", target))
+        followed, stayed = ask(runner_for, config, ("http_2xx", target), ("stay", target))
     finally:
         server.shutdown()
         server.server_close()

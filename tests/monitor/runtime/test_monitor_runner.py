@@ -7,18 +7,17 @@ sleeps, so minutes of monitoring take a moment.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.simtime import EPOCH, SimTime, run_until
 from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor import Runner
+from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.alerts import Outbox, WebhookChannel
+from tether.monitor.alerts import WebhookChannel
 from tether.monitor.config import parse_config
 from tether.monitor.config._conditions import context_from_probe, parse_condition
 from tether.monitor.store import SQLiteStore
@@ -46,7 +45,11 @@ monitors:
 
 
 def test_an_outage_opens_one_incident_and_one_alert_within_seconds(
-    tmp_path: Path, lab: Lab, receiver: Receiver, fast_retries: Override
+    runner_for: Callable[..., Runner],
+    fresh_store: SQLiteStore,
+    lab: Lab,
+    receiver: Receiver,
+    fast_retries: Override,
 ) -> None:
     """A refusing target goes down after confirmation re-probes (seconds, not 3 intervals),
     one incident is stored with its cause, and the webhook receives one alert saying why."""
@@ -54,23 +57,21 @@ def test_an_outage_opens_one_incident_and_one_alert_within_seconds(
     cfg = parse_config(config(lab, receiver.url))
     sim = SimTime()
     channel = WebhookChannel("ops", receiver.url)
-    with SQLiteStore(tmp_path / "t.db") as store:
-        runner = Runner(
-            cfg,
-            store,
-            Outbox(store, {"ops": channel}),
-            wall=sim.wall,
-            mono=sim.mono,
-            sleep=sim.sleep,
-            rand=lambda: 0.0,
-            probe=sim.probe,
-        )
-        run_until(runner, sim, lambda: bool(receiver.got), limit=120.0)
-        store.flush()
-        assert runner.detector.state("api") is State.DOWN
-        assert runner.detector.state("healthy") is State.UP
-        (incident,) = store.incidents()
-        results = store.results("api")
+    runner = runner_for(
+        cfg,
+        {"ops": channel},
+        wall=sim.wall,
+        mono=sim.mono,
+        sleep=sim.sleep,
+        rand=lambda: 0.0,
+        probe=sim.probe,
+    )
+    run_until(runner, sim, lambda: bool(receiver.got), limit=120.0)
+    fresh_store.flush()
+    assert runner.detector.state("api") is State.DOWN
+    assert runner.detector.state("healthy") is State.UP
+    (incident,) = fresh_store.incidents()
+    results = fresh_store.results("api")
     channel.close()
     # Confirmation re-probes 1 s apart: down (and the incident open) about 3 s after the
     # first failed check, not after three 30 s intervals.
@@ -97,7 +98,7 @@ def test_context_from_probe_uses_the_kept_body_and_headers(lab: Lab) -> None:
 
 
 def test_dns_monitors_ask_the_configured_resolver_and_judge_rcode_and_answers(
-    tmp_path: Path, lab: Lab
+    checked: Callable[..., dict[str, ProbeRecord]], lab: Lab
 ) -> None:
     """dns:// monitors query the lab's DNS server: the right answer passes; NXDOMAIN, a
     wrong answer and a silent server each fail with their kind."""
@@ -115,12 +116,7 @@ monitors:
 """
     )
 
-    async def main() -> dict[str, Any]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
-
-    found = asyncio.run(main())
+    found = checked(cfg)
     assert found["good"].ok
     assert found["expected_nx"].ok
     assert not found["wrong"].ok
@@ -130,7 +126,7 @@ monitors:
 
 
 def test_a_tls_monitor_fails_when_the_certificate_is_too_close_to_expiry(
-    tmp_path: Path, lab: Lab
+    checked: Callable[..., dict[str, ProbeRecord]], lab: Lab
 ) -> None:
     """tls.min_days_left above the lab certificate's days left fails the check, saying so."""
     cfg = parse_config(
@@ -145,18 +141,15 @@ monitors:
 """
     )
 
-    async def main() -> dict[str, Any]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
-
-    found = asyncio.run(main())
+    found = checked(cfg)
     assert found["fine"].ok
     assert not found["cert"].ok
     assert "fewer than tls.min_days_left (36500)" in (found["cert"].detail or "")
 
 
-def test_any_pat_and_len_conditions_judge_a_real_check(tmp_path: Path, lab: Lab) -> None:
+def test_any_pat_and_len_conditions_judge_a_real_check(
+    checked: Callable[..., dict[str, ProbeRecord]], lab: Lab
+) -> None:
     """A real Runner checks the lab's healthy server with gatus-style any(), pat() and len()
     conditions: the monitor that expects its answer is up, the one that does not is down
     and says which condition failed, with the value it found."""
@@ -178,12 +171,7 @@ monitors:
 """
     )
 
-    async def main() -> dict[str, Any]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(cfg, store, Outbox(store, {}))
-            return {m.name: await runner.check(m.name, runner.mono()) for m in cfg.monitors}
-
-    found = asyncio.run(main())
+    found = checked(cfg)
     assert found["good"].ok, found["good"].detail
     assert not found["bad"].ok
     assert found["bad"].detail == (

@@ -9,8 +9,7 @@ import datetime as dt
 import http.client
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,8 +24,6 @@ from tests.helpers.web_harness import EPOCH, ServedRunner
 from tether._retry import _ended
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.runtime._app import channels_for
-from tether.monitor.store import SQLiteStore
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, receiver: Receiver, expired: tuple[int, str]) -> Iterator[ServedRunner]:
+def served(
+    receiver: Receiver, expired: tuple[int, str], serve_runner: Callable[..., ServedRunner]
+) -> ServedRunner:
     port, ca_file = expired
     cfg = parse_config(
         yaml.safe_dump(
@@ -78,10 +77,7 @@ def served(tmp_path: Path, receiver: Receiver, expired: tuple[int, str]) -> Iter
             }
         )
     )
-    s = ServedRunner(cfg, SQLiteStore(tmp_path / "t.db"))
-    s.runner.outbox.channels = channels_for(cfg)
-    yield s
-    s.close()
+    return serve_runner(cfg, alerts=True)
 
 
 def post_calls(s: ServedRunner, port: int, failed: int, ok: int) -> None:

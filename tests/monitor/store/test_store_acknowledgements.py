@@ -6,17 +6,11 @@ incident of thousands of monitors costs this read no more than an incident of on
 
 from __future__ import annotations
 
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import Incident, Member, TimelineEntry
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
 
 T0 = 1_700_000_000.0
-
-
-def open_target(target: str) -> Store:
-    if target.startswith("postgresql://"):
-        return PostgresStore(target)
-    return SQLiteStore(target)
 
 
 def opened(incident_id: int, monitors: tuple[str, ...]) -> Incident:

@@ -7,18 +7,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import AuditEntry, Controls, Incident, TimelineEntry, Window
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.store import SQLiteStore
 from tether.monitor.store._sqlite import MIGRATIONS, migrate
 
 T0 = 1_700_000_000.0
-
-
-def open_target(target: str) -> Store:
-    if target.startswith("postgresql://"):
-        return PostgresStore(target)
-    return SQLiteStore(target)
 
 
 def by(action: str, target: str, at: float = T0, **params: object) -> AuditEntry:

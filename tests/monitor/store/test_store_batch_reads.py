@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 from tests.helpers.stores import open_target
 from tether._kinds import Kind
@@ -76,23 +75,23 @@ def test_reads_of_many_monitors_are_the_reads_of_each(target: str) -> None:
         assert store.failures_of({}, 10) == {}
 
 
-def test_a_page_read_on_sqlite_is_one_statement(tmp_path: Path) -> None:
+def test_a_page_read_on_sqlite_is_one_statement(fresh_store: SQLiteStore) -> None:
     """Each read of 40 monitors' rows (over a thousand in all) runs one statement on the
     read connection, not one a monitor."""
-    with SQLiteStore(tmp_path / "t.db") as store:
-        fill(store, 2)
-        conn = store._read()  # type: ignore[attr-defined]
-        statements: list[str] = []
-        conn.set_trace_callback(statements.append)
-        rows_seen = 0
-        for read in (
-            lambda: store.state_changes_of(NAMES, T0),
-            lambda: store.rollups_of(dict.fromkeys(NAMES, T0), "minute"),
-            lambda: store.failures_of(dict.fromkeys(NAMES, T0), 1000),
-        ):
-            before = len(statements)
-            got = read()
-            rows_seen += sum(len(v) if isinstance(v, list) else 1 for v in got.values())
-            assert len(statements) - before == 1
-        conn.set_trace_callback(None)
-        assert rows_seen > 1000  # many rows came back, from three statements
+    store = fresh_store
+    fill(store, 2)
+    conn = store._read()  # type: ignore[attr-defined]
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    rows_seen = 0
+    for read in (
+        lambda: store.state_changes_of(NAMES, T0),
+        lambda: store.rollups_of(dict.fromkeys(NAMES, T0), "minute"),
+        lambda: store.failures_of(dict.fromkeys(NAMES, T0), 1000),
+    ):
+        before = len(statements)
+        got = read()
+        rows_seen += sum(len(v) if isinstance(v, list) else 1 for v in got.values())
+        assert len(statements) - before == 1
+    conn.set_trace_callback(None)
+    assert rows_seen > 1000  # many rows came back, from three statements

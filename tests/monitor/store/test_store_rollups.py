@@ -10,9 +10,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.store import PostgresStore, Store
 from tether.monitor.store._base import merge_tallies, tally
 
 T0 = 1_700_000_000.0
@@ -34,12 +35,6 @@ results = st.builds(
 )
 batches = st.lists(st.lists(results, min_size=1, max_size=12), min_size=1, max_size=6)
 PERIODS = ("minute", "hour", "day")
-
-
-def open_target(target: str) -> Store:
-    if target.startswith("postgresql://"):
-        return PostgresStore(target)
-    return SQLiteStore(target)
 
 
 def test_rollups_of_batches_are_the_tally_of_all_their_results(target: str) -> None:

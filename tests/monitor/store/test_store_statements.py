@@ -37,20 +37,20 @@ def records(n: int) -> list[ProbeRecord]:
     ]
 
 
-def test_a_batch_of_a_thousand_results_is_a_few_statements(tmp_path: Path) -> None:
+def test_a_batch_of_a_thousand_results_is_a_few_statements(fresh_store: SQLiteStore) -> None:
     """1,000 results of 700 monitors (their minute, hour and day roll-ups), 300 state
     changes and 300 detector states, queued together, are written in at most 9
     statements a table (power-of-two pieces of at most 256 rows), not one a row."""
-    with SQLiteStore(tmp_path / "t.db") as store:
+    store = fresh_store
 
-        def batch() -> None:
-            for r in records(1000):
-                store.record(r)
-            for i in range(300):
-                store.record_state(f"m{i:04d}", T0 + i, State.DOWN)
-                store.save_state(f"m{i:04d}", {"state": "down", "n": i})
+    def batch() -> None:
+        for r in records(1000):
+            store.record(r)
+        for i in range(300):
+            store.record_state(f"m{i:04d}", T0 + i, State.DOWN)
+            store.save_state(f"m{i:04d}", {"state": "down", "n": i})
 
-        statements, *_ = sqlite_count(store, batch)
+    statements, *_ = sqlite_count(store, batch)
     # Results 1,000 rows, roll-ups 3 x 700, state changes 300, states 300: each at most
     # 9 statements (ceil(rows / 256) full ones and the binary digits of the rest); the
     # writer may take the queue in two batches.

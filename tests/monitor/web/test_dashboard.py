@@ -459,36 +459,35 @@ class CountingStore:
         return self.store.failures_of(since, limit)
 
 
-def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(tmp_path: Path) -> None:
+def test_recent_rereads_only_the_last_minutes_and_finds_late_failures(
+    fresh_store: SQLiteStore,
+) -> None:
     """After the first read of the hour, Recent asks only for the last two minutes, yet a
     result committed late into the previous minute still counts, and a failure that left
     the hour is no longer the last failure."""
-    store = SQLiteStore(tmp_path / "recent.db")
+    store = fresh_store
     spy = CountingStore(store)
     recent = Recent()
-    try:
-        store.record(ProbeRecord("a", EPOCH, True, None, 2.0))
-        store.record(ProbeRecord("a", EPOCH + 60, False, Kind.CONNECT_REFUSED, 1.0, "first"))
-        store.flush()
-        minutes, failures = recent.read(spy, ["a"], EPOCH + 90)
-        assert [(m.start, m.count) for m in minutes["a"]] == [(EPOCH, 1), (EPOCH + 60, 1)]
-        assert getattr(failures["a"], "detail", None) == "first"
-        store.record(ProbeRecord("a", EPOCH + 70, False, Kind.CONNECT_REFUSED, 1.0, "late"))
-        store.record(ProbeRecord("a", EPOCH + 130, True, None, 3.0))
-        store.flush()
-        minutes, failures = recent.read(spy, ["a"], EPOCH + 150)
-        assert spy.asked == [EPOCH + 90 - 3600, EPOCH + 60]
-        assert [(m.start, m.count) for m in minutes["a"]] == [
-            (EPOCH, 1),
-            (EPOCH + 60, 2),
-            (EPOCH + 120, 1),
-        ]
-        assert getattr(failures["a"], "detail", None) == "late"
-        minutes, failures = recent.read(spy, ["a"], EPOCH + 3700)
-        assert [m.start for m in minutes["a"]] == [EPOCH + 120]
-        assert failures["a"] is None
-    finally:
-        store.close()
+    store.record(ProbeRecord("a", EPOCH, True, None, 2.0))
+    store.record(ProbeRecord("a", EPOCH + 60, False, Kind.CONNECT_REFUSED, 1.0, "first"))
+    store.flush()
+    minutes, failures = recent.read(spy, ["a"], EPOCH + 90)
+    assert [(m.start, m.count) for m in minutes["a"]] == [(EPOCH, 1), (EPOCH + 60, 1)]
+    assert getattr(failures["a"], "detail", None) == "first"
+    store.record(ProbeRecord("a", EPOCH + 70, False, Kind.CONNECT_REFUSED, 1.0, "late"))
+    store.record(ProbeRecord("a", EPOCH + 130, True, None, 3.0))
+    store.flush()
+    minutes, failures = recent.read(spy, ["a"], EPOCH + 150)
+    assert spy.asked == [EPOCH + 90 - 3600, EPOCH + 60]
+    assert [(m.start, m.count) for m in minutes["a"]] == [
+        (EPOCH, 1),
+        (EPOCH + 60, 2),
+        (EPOCH + 120, 1),
+    ]
+    assert getattr(failures["a"], "detail", None) == "late"
+    minutes, failures = recent.read(spy, ["a"], EPOCH + 3700)
+    assert [m.start for m in minutes["a"]] == [EPOCH + 120]
+    assert failures["a"] is None
 
 
 def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> None:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
+from collections.abc import Callable
 
+import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from tether._kinds import Kind
 from tether.monitor import Runner
 from tether.monitor._records import Incident, TimelineEntry
-from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._dashboard import OPEN_ON_OVERVIEW
@@ -29,9 +29,12 @@ OPEN = OPEN_ON_OVERVIEW + 7
 RESOLVED = 3
 
 
-def _runner(tmp_path: Path) -> tuple[Runner, SQLiteStore]:
+@pytest.fixture
+def runner(fresh_store: SQLiteStore, runner_for: Callable[..., Runner]) -> Runner:
+    """A Runner over OPEN monitors whose store holds OPEN + RESOLVED incidents, each of a
+    host of its own; the oldest RESOLVED of them ended."""
     monitors = [{"name": f"m{i:02d}", "url": f"http://127.0.0.1:{1000 + i}/"} for i in range(OPEN)]
-    store = SQLiteStore(tmp_path / "t.db")
+    store = fresh_store
     ids = []
     for i in range(OPEN + RESOLVED):
         incident = Incident(
@@ -50,20 +53,16 @@ def _runner(tmp_path: Path) -> tuple[Runner, SQLiteStore]:
         store.note_incident(incident_id, TimelineEntry(end, "resolved", "up"), resolved=end)
     store.flush()
     config = parse_config(yaml.safe_dump({"monitors": monitors}))
-    return Runner(config, store, Outbox(store, {}), wall=lambda: T0 + 200), store
+    return runner_for(config, wall=lambda: T0 + 200)
 
 
-async def _get(tmp_path: Path, *paths: str) -> list[tuple[int, str]]:
-    runner, store = _runner(tmp_path)
-    try:
-        async with TestClient(TestServer(make_app(runner))) as client:
-            out = []
-            for path in paths:
-                async with client.get(path) as response:
-                    out.append((response.status, await response.text()))
-            return out
-    finally:
-        store.close()
+async def _get(runner: Runner, *paths: str) -> list[tuple[int, str]]:
+    async with TestClient(TestServer(make_app(runner))) as client:
+        out = []
+        for path in paths:
+            async with client.get(path) as response:
+                out.append((response.status, await response.text()))
+        return out
 
 
 def _listed(page: str) -> list[int]:
@@ -71,11 +70,11 @@ def _listed(page: str) -> list[int]:
 
 
 def test_the_overview_lists_the_newest_open_incidents_and_links_to_the_rest(
-    tmp_path: Path,
+    runner: Runner,
 ) -> None:
     """27 open incidents: the overview shows the newest 20, says 7 more and links to the
     open ones; /api/status still has all 27."""
-    (status, page), (_, api) = asyncio.run(_get(tmp_path, "/", "/api/status"))
+    (status, page), (_, api) = asyncio.run(_get(runner, "/", "/api/status"))
     assert status == 200
     listed = _listed(page)
     assert len(listed) == OPEN_ON_OVERVIEW
@@ -85,12 +84,12 @@ def test_the_overview_lists_the_newest_open_incidents_and_links_to_the_rest(
     assert api.count('"key":"host:h') == OPEN
 
 
-def test_the_incidents_page_takes_open_and_limit_as_its_api_does(tmp_path: Path) -> None:
+def test_the_incidents_page_takes_open_and_limit_as_its_api_does(runner: Runner) -> None:
     """/incidents lists every incident (the 3 resolved too), ?open=1 the open ones alone,
     ?limit=5 five; a bad limit is a 400 with its reason."""
     (_, every), (_, only_open), (_, five), (bad, why) = asyncio.run(
         _get(
-            tmp_path,
+            runner,
             "/incidents",
             "/incidents?open=1",
             "/incidents?open=1&limit=5",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
+from collections.abc import Callable
 
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from tether._kinds import Kind
 from tether.monitor import Runner
 from tether.monitor._records import Incident, TimelineEntry
-from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web._dashboard import MEMBERS_SHOWN, TIMELINE_SHOWN
@@ -30,8 +29,11 @@ N = 300
 NAMES = [f"m{i:03d}" for i in range(N)]
 
 
-async def _get(tmp_path: Path, *paths: str) -> tuple[int, list[tuple[int, str]]]:
-    store = SQLiteStore(tmp_path / "t.db")
+async def _get(
+    store: SQLiteStore, runner_for: Callable[..., Runner], *paths: str
+) -> tuple[int, list[tuple[int, str]]]:
+    """``store`` with one incident of all N monitors, served by ``runner_for``'s Runner;
+    the incident's number, and what each of ``paths`` answers."""
     timeline = (
         TimelineEntry(T0, "opened", "refused on this machine"),
         *(
@@ -53,24 +55,25 @@ async def _get(tmp_path: Path, *paths: str) -> tuple[int, list[tuple[int, str]]]
     store.flush()
     monitors = [{"name": n, "url": "http://127.0.0.1:9/"} for n in NAMES]
     config = parse_config(yaml.safe_dump({"monitors": monitors}))
-    runner = Runner(config, store, Outbox(store, {}), wall=lambda: T0 + 600)
-    try:
-        async with TestClient(TestServer(make_app(runner))) as client:
-            out = []
-            for path in paths:
-                async with client.get(path) as response:
-                    out.append((response.status, await response.text()))
-            return incident.id, out
-    finally:
-        store.close()
+    runner = runner_for(config, wall=lambda: T0 + 600)
+    async with TestClient(TestServer(make_app(runner))) as client:
+        out = []
+        for path in paths:
+            async with client.get(path) as response:
+                out.append((response.status, await response.text()))
+        return incident.id, out
 
 
-def test_a_long_incident_is_capped_in_every_list_and_whole_on_its_own(tmp_path: Path) -> None:
+def test_a_long_incident_is_capped_in_every_list_and_whole_on_its_own(
+    fresh_store: SQLiteStore, runner_for: Callable[..., Runner]
+) -> None:
     """The lists name the first 50 monitors and 100 timeline entries (the first and the
     newest), with the counts; the incident's own document has all; the pages say how many
     monitors and entries were left out."""
     paths = ("/api/incidents", "/api/status", "/api/monitors/m007", "/incidents")
-    number, found = asyncio.run(_get(tmp_path, *paths, "/api/incidents/1", "/api/incidents/99"))
+    number, found = asyncio.run(
+        _get(fresh_store, runner_for, *paths, "/api/incidents/1", "/api/incidents/99")
+    )
     (_, listed), (_, status), (_, monitor), (_, page), (ok, whole), (missing, _) = found
     capped = [
         json.loads(listed)["incidents"][0],

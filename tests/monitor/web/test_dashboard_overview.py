@@ -16,12 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from tests.helpers.stores import open_target
 from tests.helpers.web_harness import EPOCH, REFRESH_MS, ServedRunner, Tab
 from tether.lab import Lab
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.reports._uptime import UptimeTable, uptimes
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.store import SQLiteStore
 from tether.monitor.web._overview import View
 
 DAY = 86400.0
@@ -260,46 +261,41 @@ def test_the_shown_rows_carry_the_certificate_and_the_last_failure(served: Serve
 # -- the uptime table ----------------------------------------------------------------------
 
 
-def test_the_uptime_table_reads_the_store_once_a_minute(tmp_path: Path) -> None:
+def test_the_uptime_table_reads_the_store_once_a_minute(fresh_store: SQLiteStore) -> None:
     """Every monitor's uptime from one read, the same as uptimes() computes per monitor;
     read again only once a minute of the clock has passed, the clock went back, or a new
     monitor appeared; a page's fresh figures put back are what the next sort sees."""
-    store = SQLiteStore(tmp_path / "table.db")
-    try:
-        store.record_state("a", EPOCH - 2 * DAY, State.UP)
-        store.record_state("a", EPOCH - DAY / 2, State.DOWN)
-        store.record_state("a", EPOCH - DAY / 4, State.UP)
-        store.record_state("b", EPOCH - 40 * DAY, State.DOWN)
-        store.flush()
-        table = UptimeTable()
-        shares = table.read(store, ["a", "b", "c"], EPOCH)
-        for name in ("a", "b", "c"):
-            fresh = uptimes(store, name, EPOCH)
-            assert shares[name] == {"24h": fresh["24h"], "30d": fresh["30d"]}, name
-        assert shares["a"]["24h"] == pytest.approx(0.75)
-        assert shares["b"] == {"24h": 0.0, "30d": 0.0}  # led by the change before the window
-        assert shares["c"] == {"24h": None, "30d": None}
-        store.record_state("c", EPOCH, State.UP)
-        store.flush()
-        assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"]["24h"] is None
-        assert table.reads == 1
-        table.put("c", {"24h": 1.0, "30d": 1.0, "7d": 1.0, "90d": 1.0})
-        assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"] == {"24h": 1.0, "30d": 1.0}
-        assert table.read(store, ["a", "b", "c"], EPOCH + 60)["c"]["24h"] == 1.0
-        assert table.reads == 2
-        table.read(store, ["a", "b", "c", "d"], EPOCH + 61)
-        table.read(store, ["a", "b", "c", "d"], EPOCH + 30)
-        assert table.reads == 4
-    finally:
-        store.close()
+    store = fresh_store
+    store.record_state("a", EPOCH - 2 * DAY, State.UP)
+    store.record_state("a", EPOCH - DAY / 2, State.DOWN)
+    store.record_state("a", EPOCH - DAY / 4, State.UP)
+    store.record_state("b", EPOCH - 40 * DAY, State.DOWN)
+    store.flush()
+    table = UptimeTable()
+    shares = table.read(store, ["a", "b", "c"], EPOCH)
+    for name in ("a", "b", "c"):
+        fresh = uptimes(store, name, EPOCH)
+        assert shares[name] == {"24h": fresh["24h"], "30d": fresh["30d"]}, name
+    assert shares["a"]["24h"] == pytest.approx(0.75)
+    assert shares["b"] == {"24h": 0.0, "30d": 0.0}  # led by the change before the window
+    assert shares["c"] == {"24h": None, "30d": None}
+    store.record_state("c", EPOCH, State.UP)
+    store.flush()
+    assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"]["24h"] is None
+    assert table.reads == 1
+    table.put("c", {"24h": 1.0, "30d": 1.0, "7d": 1.0, "90d": 1.0})
+    assert table.read(store, ["a", "b", "c"], EPOCH + 59)["c"] == {"24h": 1.0, "30d": 1.0}
+    assert table.read(store, ["a", "b", "c"], EPOCH + 60)["c"]["24h"] == 1.0
+    assert table.reads == 2
+    table.read(store, ["a", "b", "c", "d"], EPOCH + 61)
+    table.read(store, ["a", "b", "c", "d"], EPOCH + 30)
+    assert table.reads == 4
 
 
 def test_every_state_change_is_each_monitors_state_changes(target: str) -> None:
     """Store.every_state_change(since) gives what state_changes(monitor, since) gives for
     each monitor, led by its last change before since, in one read, on both backends."""
-    store: Store = (
-        PostgresStore(target) if target.startswith("postgresql://") else SQLiteStore(target)
-    )
+    store = open_target(target)
     try:
         changes = {
             "a": [(EPOCH - 100, State.UP), (EPOCH - 50, State.DOWN), (EPOCH + 10, State.UP)],

@@ -10,6 +10,7 @@ sent to a refused port: the network between east and api is cut.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from tether.lab import Lab
 from tether.monitor import Runner, parse_config
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config as parse
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import scrape, serve
 
 
@@ -30,7 +30,7 @@ def values(result: list[dict[str, Any]], label: str) -> dict[str, str]:
 
 @needs_prometheus
 def test_prometheus_scrapes_metrics_and_probe_with_the_failure_kind(
-    tmp_path: Path, lab: Lab
+    tmp_path: Path, runner_for: Callable[..., Runner], lab: Lab
 ) -> None:
     """A real Prometheus scrapes /metrics (per-monitor success, phases, failures by kind,
     each with the location of the instance that checked: ``local`` for a single one; the
@@ -55,27 +55,27 @@ monitors:
       - {{target_label: __address__, replacement: "127.0.0.1:{port}"}}
 """
 
+    runner = runner_for(config)
+
     async def main(base: str) -> dict[str, list[dict[str, Any]]]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(config, store, Outbox(store, {}))
-            await runner.check("web", runner.mono())
-            await runner.check("api", runner.mono())
-            server = await serve(runner, "127.0.0.1", port)
-            try:
-                return await found(
-                    base,
-                    {
-                        "success": ('tether_probe_success{monitor="web"}', 1),
-                        "failures": ('tether_probe_failures_total{monitor="api"}', 1),
-                        "phase": ('tether_probe_phase_seconds{monitor="web",phase="connect"}', 1),
-                        "leader": ('tether_cluster_leader{job="tether"}', 1),
-                        "instances": ('tether_cluster_instances{job="tether"}', 1),
-                        "blackbox": ('probe_failure_info{job="blackbox"}', 1),
-                        "blackbox_success": ('probe_success{job="blackbox"}', 1),
-                    },
-                )
-            finally:
-                await server.cleanup()
+        await runner.check("web", runner.mono())
+        await runner.check("api", runner.mono())
+        server = await serve(runner, "127.0.0.1", port)
+        try:
+            return await found(
+                base,
+                {
+                    "success": ('tether_probe_success{monitor="web"}', 1),
+                    "failures": ('tether_probe_failures_total{monitor="api"}', 1),
+                    "phase": ('tether_probe_phase_seconds{monitor="web",phase="connect"}', 1),
+                    "leader": ('tether_cluster_leader{job="tether"}', 1),
+                    "instances": ('tether_cluster_instances{job="tether"}', 1),
+                    "blackbox": ('probe_failure_info{job="blackbox"}', 1),
+                    "blackbox_success": ('probe_success{job="blackbox"}', 1),
+                },
+            )
+        finally:
+            await server.cleanup()
 
     with prometheus(tmp_path, scrapes) as base:
         got = asyncio.run(main(base))
@@ -174,7 +174,9 @@ monitors:
     assert values(after["places"], "location") == {"local": "1"}
 
 
-def test_a_removed_monitor_takes_every_series_of_it_along(tmp_path: Path, lab: Lab) -> None:
+def test_a_removed_monitor_takes_every_series_of_it_along(
+    runner_for: Callable[..., Runner], lab: Lab
+) -> None:
     """A monitor of two locations (east has no instance: this lone one is at local)
     checked, then removed by a reload: none of its series is left, those of its
     locations included; the other monitor's stay, labelled with this instance's
@@ -186,17 +188,16 @@ monitors:
   - {{name: api, url: "{lab["refused"].url}"}}
   - {{name: web, url: "{lab["healthy"].url}", locations: [local]}}
 """
-    with SQLiteStore(tmp_path / "t.db") as store:
-        runner = Runner(parse(text), store, Outbox(store, {}), location="local")
+    runner = runner_for(parse(text), location="local")
 
-        async def main() -> tuple[str, str]:
-            await runner.check("api", runner.mono())
-            await runner.check("web", runner.mono())
-            before = (await scrape(runner)).decode()
-            runner.reload(parse(text.replace(text.splitlines()[4], "")))
-            return before, (await scrape(runner)).decode()
+    async def main() -> tuple[str, str]:
+        await runner.check("api", runner.mono())
+        await runner.check("web", runner.mono())
+        before = (await scrape(runner)).decode()
+        runner.reload(parse(text.replace(text.splitlines()[4], "")))
+        return before, (await scrape(runner)).decode()
 
-        before, after = asyncio.run(main())
+    before, after = asyncio.run(main())
     assert 'tether_location_up{location="local",monitor="api"} 0.0' in before
     assert 'location="east",monitor="api"' not in before  # no instance there
     assert 'tether_probe_success{location="local",monitor="api"} 0.0' in before

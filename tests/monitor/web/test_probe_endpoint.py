@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tether.monitor import Runner
-from tether.monitor.alerts import Outbox
 from tether.monitor.config import ConfigError, parse_config
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import allowed_targets, serve
 from tether.probe import AllowedTargets, TargetRefused
 
@@ -74,37 +71,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ask(tmp_path: Path, config_text: str, *targets: str) -> list[tuple[int, str]]:
-    """Start the monitor's server with ``config_text`` and GET /probe?target=T for each."""
-    config = parse_config(config_text)
+def ask(
+    runner_for: Callable[..., Runner], config_text: str, *targets: str
+) -> list[tuple[int, str]]:
+    """Start the monitor's server with ``config_text`` (a Runner from the ``runner_for``
+    fixture) and GET /probe?target=T for each."""
+    runner = runner_for(parse_config(config_text))
 
     async def main() -> list[tuple[int, str]]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(config, store, Outbox(store, {}))
-            port = _free_port()
-            server = await serve(runner, "127.0.0.1", port)
-            out = []
-            try:
-                async with aiohttp.ClientSession() as session:
-                    for target in targets:
-                        url = f"http://127.0.0.1:{port}/probe"
-                        async with session.get(url, params={"target": target}) as r:
-                            out.append((r.status, await r.text()))
-            finally:
-                await server.cleanup()
-            return out
+        port = _free_port()
+        server = await serve(runner, "127.0.0.1", port)
+        out = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for target in targets:
+                    url = f"http://127.0.0.1:{port}/probe"
+                    async with session.get(url, params={"target": target}) as r:
+                        out.append((r.status, await r.text()))
+        finally:
+            await server.cleanup()
+        return out
 
     return asyncio.run(main())
 
 
 def test_by_default_only_monitored_hosts_and_loopback(
-    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+    runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
 ) -> None:
     """Without probe.allowed_targets, loopback is probed and a private or public address
     answers 403 with the reason, before anything is sent to it."""
     one, _ = hosts
     config = f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
-    (ok, private, public) = ask(tmp_path, config, one.url, "http://10.1.2.3/", "192.0.2.9:22")
+    (ok, private, public) = ask(runner_for, config, one.url, "http://10.1.2.3/", "192.0.2.9:22")
     assert ok[0] == 200
     assert "probe_success 1" in ok[1]
     assert private == (403, "probe: refused: 10.1.2.3 is not in probe.allowed_targets\n")
@@ -114,21 +112,23 @@ def test_by_default_only_monitored_hosts_and_loopback(
 
 
 def test_allowed_targets_refuses_what_it_leaves_out(
-    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+    runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
 ) -> None:
     """With allowed_targets: [127.0.0.2], 127.0.0.2 is probed and 127.0.0.1 refused."""
     one, two = hosts
     config = (
         f"probe:\n  allowed_targets: [127.0.0.2]\nmonitors:\n  - {{name: web, url: '{one.url}/'}}\n"
     )
-    (allowed, refused) = ask(tmp_path, config, two.url, one.url)
+    (allowed, refused) = ask(runner_for, config, two.url, one.url)
     assert allowed[0] == 200
     assert refused[0] == 403
     assert "127.0.0.1 is not in probe.allowed_targets" in refused[1]
     assert (one.hits, two.hits) == ([], ["/"])
 
 
-def test_every_redirect_hop_is_checked(tmp_path: Path, hosts: tuple[Recorder, Recorder]) -> None:
+def test_every_redirect_hop_is_checked(
+    runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
+) -> None:
     """An allowed host redirecting to one left out answers 403; the second host hears
     nothing."""
     one, two = hosts
@@ -137,13 +137,15 @@ def test_every_redirect_hop_is_checked(tmp_path: Path, hosts: tuple[Recorder, Re
         "probe:\n  allowed_targets: [127.0.0.1/32]\n"
         f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
     )
-    ((status, text),) = ask(tmp_path, config, f"{one.url}/go")
+    ((status, text),) = ask(runner_for, config, f"{one.url}/go")
     assert status == 403
     assert "127.0.0.2 is not in probe.allowed_targets" in text
     assert (one.hits, two.hits) == (["/go"], [])
 
 
-def test_a_host_pattern_allows_by_name(tmp_path: Path, hosts: tuple[Recorder, Recorder]) -> None:
+def test_a_host_pattern_allows_by_name(
+    runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
+) -> None:
     """A pattern allows a name whatever it resolves to (localhost, here), and '*' allows
     everything."""
     one, _ = hosts
@@ -151,13 +153,13 @@ def test_a_host_pattern_allows_by_name(tmp_path: Path, hosts: tuple[Recorder, Re
     config = (
         "probe:\n  allowed_targets: ['local*']\nmonitors:\n  - {name: w, url: 'http://x.test/'}\n"
     )
-    ((status, _),) = ask(tmp_path, config, f"http://localhost:{port}/")
+    ((status, _),) = ask(runner_for, config, f"http://localhost:{port}/")
     assert status == 200
     assert one.hits == ["/"]
 
 
 def test_a_reload_changes_what_probe_allows(
-    tmp_path: Path, hosts: tuple[Recorder, Recorder]
+    runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
 ) -> None:
     """The allow-list is worked out once per configuration: the same server refuses
     127.0.0.1, then probes it once a reload allows it."""
@@ -166,23 +168,23 @@ def test_a_reload_changes_what_probe_allows(
     before = parse_config("probe:\n  allowed_targets: [127.0.0.2]\n" + monitors)
     after = parse_config("probe:\n  allowed_targets: [127.0.0.1]\n" + monitors)
 
+    runner = runner_for(before)
+
     async def main() -> list[int]:
-        with SQLiteStore(tmp_path / "t.db") as store:
-            runner = Runner(before, store, Outbox(store, {}))
-            port = _free_port()
-            server = await serve(runner, "127.0.0.1", port)
-            statuses = []
-            try:
-                async with aiohttp.ClientSession() as session:
-                    for config in (before, before, after, after):
-                        if config is not runner.config:
-                            runner.reload(config)
-                        url = f"http://127.0.0.1:{port}/probe"
-                        async with session.get(url, params={"target": one.url}) as r:
-                            statuses.append(r.status)
-            finally:
-                await server.cleanup()
-            return statuses
+        port = _free_port()
+        server = await serve(runner, "127.0.0.1", port)
+        statuses = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for config in (before, before, after, after):
+                    if config is not runner.config:
+                        runner.reload(config)
+                    url = f"http://127.0.0.1:{port}/probe"
+                    async with session.get(url, params={"target": one.url}) as r:
+                        statuses.append(r.status)
+        finally:
+            await server.cleanup()
+        return statuses
 
     assert asyncio.run(main()) == [403, 403, 200, 200]
     assert one.hits == ["/", "/"]

@@ -7,8 +7,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +18,6 @@ from tests.helpers.web_harness import EPOCH, ServedRunner
 from tether.monitor._state import State
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._heartbeat import missed
-from tether.monitor.runtime._app import channels_for
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._statuspage import trouble
 
 TOKEN = "s3cr3t-push-token-0123456789"
@@ -63,12 +60,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, receiver: Receiver) -> Iterator[ServedRunner]:
-    cfg = config(receiver.url)
-    s = ServedRunner(cfg, SQLiteStore(tmp_path / "t.db"))
-    s.runner.outbox.channels = channels_for(cfg)
-    yield s
-    s.close()
+def served(receiver: Receiver, serve_runner: Callable[..., ServedRunner]) -> ServedRunner:
+    return serve_runner(config(receiver.url), alerts=True)
 
 
 def push(

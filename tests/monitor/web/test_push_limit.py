@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ import yaml
 from tests.helpers.tether_processes import rows
 from tests.helpers.web_harness import ServedRunner
 from tether.monitor.config import parse_config
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._push import PUSH_BURST, PushLimiter
 
 TOKEN = "limit-push-token-0123456789abcdef"
@@ -75,7 +75,9 @@ def push(s: ServedRunner) -> tuple[int, str | None]:
         return exc.code, exc.headers.get("Retry-After")
 
 
-def test_a_flood_over_http_is_answered_429_and_not_recorded(tmp_path: Path) -> None:
+def test_a_flood_over_http_is_answered_429_and_not_recorded(
+    tmp_path: Path, serve_runner: Callable[..., ServedRunner]
+) -> None:
     """Pushes past the burst at one instant are 429 with Retry-After and leave no check;
     once the monitor's clock has moved on by an interval, a push is taken again."""
     config = parse_config(
@@ -83,20 +85,17 @@ def test_a_flood_over_http_is_answered_429_and_not_recorded(tmp_path: Path) -> N
             {"monitors": [{"name": "job", "type": "push", "token": TOKEN, "interval": "1m"}]}
         )
     )
-    db = tmp_path / "t.db"
-    s = ServedRunner(config, SQLiteStore(db))
+    s = serve_runner(config)
+    db = tmp_path / "t.db"  # serve_runner's store's file
 
     def stored() -> int:
         s.store.flush()
         return len(rows(db, "SELECT * FROM results WHERE monitor = 'job'"))
 
-    try:
-        answers = [push(s) for _ in range(3 * PUSH_BURST)]
-        assert answers[:PUSH_BURST] == [(200, None)] * PUSH_BURST
-        assert answers[PUSH_BURST:] == [(429, "6")] * (2 * PUSH_BURST)
-        assert stored() == PUSH_BURST
-        s.now += 60
-        assert push(s) == (200, None)
-        assert stored() == PUSH_BURST + 1
-    finally:
-        s.close()
+    answers = [push(s) for _ in range(3 * PUSH_BURST)]
+    assert answers[:PUSH_BURST] == [(200, None)] * PUSH_BURST
+    assert answers[PUSH_BURST:] == [(429, "6")] * (2 * PUSH_BURST)
+    assert stored() == PUSH_BURST
+    s.now += 60
+    assert push(s) == (200, None)
+    assert stored() == PUSH_BURST + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,10 @@ def config() -> Any:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServedRunner]:
-    s = ServedRunner(config(), SQLiteStore(tmp_path / "t.db"))
+def served(serve_runner: Callable[..., ServedRunner]) -> ServedRunner:
+    s = serve_runner(config())
     s.now = EPOCH + 10
-    yield s
-    s.close()
+    return s
 
 
 def send(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from tests.helpers.processes import wait_for
 from tests.helpers.tether_processes import monitor
 from tests.helpers.web_harness import ServedRunner
 from tether.monitor.config import parse_config
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import serve, serve_unix
 
 TOKEN = "slow-push-token-0123456789abcdef"
@@ -53,11 +52,11 @@ class _Served(ServedRunner):
 
 
 @pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[_Served]:
+def served(serve_runner: Callable[..., ServedRunner], request: pytest.FixtureRequest) -> _Served:
     server = getattr(request, "param", {})
-    s = _Served(config(**server), SQLiteStore(tmp_path / "t.db"))
-    yield s
-    s.close()
+    s = serve_runner(config(**server), cls=_Served)
+    assert isinstance(s, _Served)
+    return s
 
 
 def connect(address: Any, family: int = socket.AF_INET) -> socket.socket:
@@ -196,16 +195,15 @@ def test_past_the_cap_a_connection_is_refused_and_the_held_ones_still_serve(
             sock.close()
 
 
-def test_the_unix_socket_for_workers_has_the_deadlines(tmp_path: Path) -> None:
+def test_the_unix_socket_for_workers_has_the_deadlines(
+    tmp_path: Path, serve_runner: Callable[..., ServedRunner]
+) -> None:
     """The coordinator's Unix socket (what worker processes forward to) cuts off dripped
     headers as its TCP server does."""
     path = str(tmp_path / "c.sock")
-    s = _Served(config(), SQLiteStore(tmp_path / "t.db"), unix=path)
-    try:
-        with connect(path, socket.AF_UNIX) as sock:
-            got, took = drip(sock, ENDLESS)
-    finally:
-        s.close()
+    serve_runner(config(), cls=_Served, unix=path)
+    with connect(path, socket.AF_UNIX) as sock:
+        got, took = drip(sock, ENDLESS)
     assert got.startswith(b"HTTP/1.1 408 "), got[:100]
     assert took < DEADLINE + 2
 

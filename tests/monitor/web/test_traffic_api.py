@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +18,6 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.engine._traffic import Call
-from tether.monitor.runtime._app import channels_for
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._traffic_metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
 
 PAY = "payments.internal:443"
@@ -65,18 +62,9 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-def serve(tmp_path: Path, receiver: Receiver, **extra: Any) -> ServedRunner:
-    cfg = config(receiver.url, **extra)
-    s = ServedRunner(cfg, SQLiteStore(tmp_path / "t.db"))
-    s.runner.outbox.channels = channels_for(cfg)
-    return s
-
-
 @pytest.fixture
-def served(tmp_path: Path, receiver: Receiver) -> Iterator[ServedRunner]:
-    s = serve(tmp_path, receiver)
-    yield s
-    s.close()
+def served(receiver: Receiver, serve_runner: Callable[..., ServedRunner]) -> ServedRunner:
+    return serve_runner(config(receiver.url), alerts=True)
 
 
 def call(
@@ -231,7 +219,9 @@ def test_past_the_limits_is_a_413(served: ServedRunner) -> None:
     assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
 
 
-def test_report_scope_tokens_report_and_nothing_else(tmp_path: Path, receiver: Receiver) -> None:
+def test_report_scope_tokens_report_and_nothing_else(
+    receiver: Receiver, serve_runner: Callable[..., ServedRunner]
+) -> None:
     """With users configured, a report token may post reports and not read; a read token
     may not report; no token is a 401."""
     extra = {
@@ -241,18 +231,15 @@ def test_report_scope_tokens_report_and_nothing_else(tmp_path: Path, receiver: R
             {"name": "grafana", "scope": "read", "hash": hash_token(READER)},
         ],
     }
-    s = serve(tmp_path, receiver, **extra)
-    try:
-        s.now = EPOCH + 10
-        assert post(s, report(call(EPOCH)), REPORTER) == (202, {"ok": True, "accepted": 1})
-        status, answer = post(s, report(call(EPOCH)), READER)
-        assert status == 403
-        assert "may not report" in answer["error"]
-        assert post(s, report(call(EPOCH)))[0] == 401
-        got = s.request("GET", "/api/status", headers={"Authorization": f"Bearer {REPORTER}"})
-        assert got.status == 403
-    finally:
-        s.close()
+    s = serve_runner(config(receiver.url, **extra), alerts=True)
+    s.now = EPOCH + 10
+    assert post(s, report(call(EPOCH)), REPORTER) == (202, {"ok": True, "accepted": 1})
+    status, answer = post(s, report(call(EPOCH)), READER)
+    assert status == 403
+    assert "may not report" in answer["error"]
+    assert post(s, report(call(EPOCH)))[0] == 401
+    got = s.request("GET", "/api/status", headers={"Authorization": f"Bearer {REPORTER}"})
+    assert got.status == 403
 
 
 def test_calls_are_counted_in_metrics_whatever_monitor_they_belong_to(
@@ -324,21 +311,20 @@ def test_endpoints_past_the_bound_count_as_other() -> None:
     assert metrics.calls[("checkout", "other", "")] == 50
 
 
-def test_a_paused_traffic_monitor_takes_no_calls(tmp_path: Path, receiver: Receiver) -> None:
+def test_a_paused_traffic_monitor_takes_no_calls(
+    receiver: Receiver, serve_runner: Callable[..., ServedRunner]
+) -> None:
     """A paused traffic monitor's calls are answered and counted in metrics, not judged."""
     cfg = config(receiver.url)
     paused = cfg.model_copy(
         update={"monitors": tuple(m.model_copy(update={"paused": True}) for m in cfg.monitors)}
     )
-    s = ServedRunner(paused, SQLiteStore(tmp_path / "t.db"))
-    try:
-        s.now = EPOCH + 10
-        bad = [call(EPOCH + i, "tls.expired") for i in range(5)]
-        assert post(s, report(*bad)) == (202, {"ok": True, "accepted": 5})
-        assert state(s, "payments") is State.PAUSED
-        assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
-    finally:
-        s.close()
+    s = serve_runner(paused)
+    s.now = EPOCH + 10
+    bad = [call(EPOCH + i, "tls.expired") for i in range(5)]
+    assert post(s, report(*bad)) == (202, {"ok": True, "accepted": 5})
+    assert state(s, "payments") is State.PAUSED
+    assert s.runner.traffic.monitors["payments"].view(s.now).calls == 0
 
 
 def test_a_traffic_monitor_is_a_monitor_on_the_dashboard_and_its_json(

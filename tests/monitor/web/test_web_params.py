@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,9 +17,7 @@ from aiohttp import web
 
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
-from tether.monitor.store import SQLiteStore
 from tether.monitor.web._web import make_app
 
 HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -31,13 +28,13 @@ BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "-1", "0", "1e309", "1e3", "abc", ""
 Script = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
 
-def against_the_server(tmp: Path, script: Script) -> None:
-    """Run ``script(session, base_url)`` against make_app served on 127.0.0.1."""
+def against_the_server(runner_for: Callable[..., Runner], script: Script) -> None:
+    """Run ``script(session, base_url)`` against make_app served on 127.0.0.1 (a Runner
+    from the ``runner_for`` fixture)."""
+    doc = {"monitors": [{"name": "web", "url": "http://127.0.0.1:9/"}]}
+    runner = runner_for(parse_config(yaml.safe_dump(doc)))
 
     async def main() -> None:
-        doc = {"monitors": [{"name": "web", "url": "http://127.0.0.1:9/"}]}
-        store = SQLiteStore(tmp / "params.db")
-        runner = Runner(parse_config(yaml.safe_dump(doc)), store, Outbox(store, {}))
         app_runner = web.AppRunner(make_app(runner), access_log=None)
         await app_runner.setup()
         try:
@@ -49,7 +46,6 @@ def against_the_server(tmp: Path, script: Script) -> None:
         finally:
             await app_runner.cleanup()
             await asyncio.get_running_loop().shutdown_default_executor()
-            store.close()
 
     asyncio.run(main())
 
@@ -63,7 +59,7 @@ async def fetch(
 
 @pytest.mark.parametrize("value", BAD_NUMBERS)
 def test_a_bad_scrape_timeout_is_a_400_and_the_loop_goes_on(
-    value: str, lab: Lab, tmp_path: Path
+    value: str, lab: Lab, runner_for: Callable[..., Runner]
 ) -> None:
     """/probe with a scrape-timeout header that is not a finite, positive number of
     seconds answers 400 naming the header; a good probe afterwards still completes."""
@@ -79,10 +75,12 @@ def test_a_bad_scrape_timeout_is_a_400_and_the_loop_goes_on(
         assert status == 200
         assert "probe_success 1.0" in text
 
-    against_the_server(tmp_path, script)
+    against_the_server(runner_for, script)
 
 
-def test_a_long_scrape_timeout_is_capped_and_none_is_the_default(lab: Lab, tmp_path: Path) -> None:
+def test_a_long_scrape_timeout_is_capped_and_none_is_the_default(
+    lab: Lab, runner_for: Callable[..., Runner]
+) -> None:
     """A long timeout (Prometheus allows minutes) probes as usual, capped at 30 s; no
     header probes with the 10 s default."""
     target = lab["healthy"].url
@@ -93,11 +91,11 @@ def test_a_long_scrape_timeout_is_capped_and_none_is_the_default(lab: Lab, tmp_p
             assert status == 200, headers
             assert "probe_success 1.0" in text
 
-    against_the_server(tmp_path, script)
+    against_the_server(runner_for, script)
 
 
 @pytest.mark.parametrize("value", [*BAD_NUMBERS, " 5", "1001", "1.5", "99999999999999999999"])
-def test_a_bad_incidents_limit_is_a_400(value: str, tmp_path: Path) -> None:
+def test_a_bad_incidents_limit_is_a_400(value: str, runner_for: Callable[..., Runner]) -> None:
     """/api/incidents?limit= takes a whole number from 1 to 1000 and nothing else
     (``²`` passed str.isdigit() and then broke int(): a 500)."""
 
@@ -111,4 +109,4 @@ def test_a_bad_incidents_limit_is_a_400(value: str, tmp_path: Path) -> None:
         status, _ = await fetch(session, f"{base}/api/incidents?limit=1000")
         assert status == 200
 
-    against_the_server(tmp_path, script)
+    against_the_server(runner_for, script)
