@@ -1,13 +1,14 @@
 """``GET /probe`` reaches only what ``probe.allowed_targets`` allows (by default the
 monitors' hosts and loopback), the target and every redirect hop, against the monitor's
-real server.  "Outside" addresses (10.0.0.0/8, 192.0.2.0/24) are refused before any packet
-leaves, so the tests send nothing beyond loopback; 127.0.0.2 plays another host.
+real server.  Every address here is on loopback: 127.0.0.2 plays another host, and a
+refusal is shown with an allow-list that leaves part of loopback out.  That the default
+lets nothing but loopback and the monitors' hosts through is held on the list it makes
+(the networks it names), not by asking for an address off loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,10 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import aiohttp
 import pytest
 
+from tests.helpers.ports import free_port
 from tether.monitor import Runner
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.web._web import allowed_targets, serve
 from tether.probe import AllowedTargets, TargetRefused
+from tether.probe._allow import LOOPBACK
 
 
 class Recorder:
@@ -65,12 +68,6 @@ def hosts() -> Iterator[tuple[Recorder, Recorder]]:
         two.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ask(
     runner_for: Callable[..., Runner], config_text: str, *targets: str
 ) -> list[tuple[int, str]]:
@@ -79,7 +76,7 @@ def ask(
     runner = runner_for(parse_config(config_text))
 
     async def main() -> list[tuple[int, str]]:
-        port = _free_port()
+        port = free_port()
         server = await serve(runner, "127.0.0.1", port)
         out = []
         try:
@@ -95,20 +92,22 @@ def ask(
     return asyncio.run(main())
 
 
-def test_by_default_only_monitored_hosts_and_loopback(
+def test_by_default_the_monitored_host_and_loopback_are_probed_and_nothing_else(
     runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
 ) -> None:
-    """Without probe.allowed_targets, loopback is probed and a private or public address
-    answers 403 with the reason, before anything is sent to it."""
-    one, _ = hosts
+    """Without probe.allowed_targets, the monitored host and the rest of loopback are
+    probed, and the list names no network but the monitor's address and loopback's (an
+    address outside them is refused before anything is sent: the tests below, on a list
+    that leaves part of loopback out)."""
+    one, two = hosts
     config = f"monitors:\n  - {{name: web, url: '{one.url}/'}}\n"
-    (ok, private, public) = ask(runner_for, config, one.url, "http://10.1.2.3/", "192.0.2.9:22")
-    assert ok[0] == 200
-    assert "probe_success 1" in ok[1]
-    assert private == (403, "probe: refused: 10.1.2.3 is not in probe.allowed_targets\n")
-    assert public[0] == 403
-    assert "192.0.2.9" in public[1]
-    assert one.hits == ["/"]
+    (monitored, other) = ask(runner_for, config, one.url, two.url)
+    assert monitored[0] == other[0] == 200
+    assert "probe_success 1" in monitored[1]
+    assert (one.hits, two.hits) == (["/"], ["/"])
+    allowed = allowed_targets(parse_config(config))
+    assert allowed.hosts == ()
+    assert set(allowed.networks) == {*LOOPBACK, AllowedTargets.parse(["127.0.0.1"]).networks[0]}
 
 
 def test_allowed_targets_refuses_what_it_leaves_out(
@@ -171,7 +170,7 @@ def test_a_reload_changes_what_probe_allows(
     runner = runner_for(before)
 
     async def main() -> list[int]:
-        port = _free_port()
+        port = free_port()
         server = await serve(runner, "127.0.0.1", port)
         statuses = []
         try:
@@ -194,27 +193,29 @@ def test_the_default_follows_the_monitors() -> None:
     """The default is each monitor's host (by name) plus 127.0.0.0/8 and ::1."""
     config = parse_config(
         "monitors:\n  - {name: a, url: 'https://api.example.test/health'}\n"
-        "  - {name: b, url: 'tcp://db.example.test:5432'}\n  - {name: c, url: 'http://10.9.8.7/'}\n"
+        "  - {name: b, url: 'tcp://db.example.test:5432'}\n"
+        "  - {name: c, url: 'http://127.0.0.9/'}\n  - {name: d, url: 'http://[::1]/'}\n"
     )
     allowed = allowed_targets(config)
-    allowed.check("api.example.test", ["198.51.100.1"])
-    allowed.check("db.example.test", ["198.51.100.2"])
-    allowed.check("10.9.8.7", ["10.9.8.7"])
+    assert allowed.hosts == ("api.example.test", "db.example.test")
+    assert allowed.networks[-len(LOOPBACK) :] == LOOPBACK
+    assert {str(n) for n in allowed.networks[: -len(LOOPBACK)]} == {"127.0.0.9/32", "::1/128"}
+    allowed.check("api.example.test", [])  # by name, whatever it resolves to
+    allowed.check("db.example.test", ["127.0.0.3"])
     allowed.check("localhost", ["127.0.0.1", "::1"])
-    for host in ("other.example.test", "10.9.8.6"):
-        with pytest.raises(TargetRefused):
-            allowed.check(host, ["10.9.8.6"])
+    with pytest.raises(TargetRefused):
+        allowed.check("other.example.test", [])  # a name not monitored, not resolved
 
 
 def test_a_name_is_allowed_only_if_every_address_is() -> None:
     """A name that matches no pattern needs all its addresses inside the networks."""
-    allowed = AllowedTargets.parse(["10.0.0.0/8", "*.corp.test", "fd00::/8"])
-    allowed.check("app.corp.test", ["203.0.113.5"])
-    allowed.check("svc.test", ["10.1.1.1", "fd00::1"])
-    with pytest.raises(TargetRefused, match=r"203\.0\.113\.5"):
-        allowed.check("svc.test", ["10.1.1.1", "203.0.113.5"])
+    allowed = AllowedTargets.parse(["127.10.0.0/16", "*.corp.test", "::1"])
+    allowed.check("app.corp.test", ["127.20.0.5"])
+    allowed.check("svc.test", ["127.10.1.1", "::1"])
+    with pytest.raises(TargetRefused, match=r"127\.20\.0\.5"):
+        allowed.check("svc.test", ["127.10.1.1", "127.20.0.5"])
     with pytest.raises(TargetRefused):
-        allowed.check("corp.test", ["203.0.113.5"])  # *.corp.test is its subdomains
+        allowed.check("corp.test", ["127.20.0.5"])  # *.corp.test is its subdomains
 
 
 def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
@@ -222,22 +223,22 @@ def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
     monitor's host) allow just themselves, in any case and with a trailing dot, beside
     patterns and wider networks."""
     allowed = AllowedTargets.parse(
-        ["API.example.test.", "*.corp.test", "h?.test", "10.0.0.7", "10.1.0.0/16", "fd00::7"]
+        ["API.example.test.", "*.corp.test", "h?.test", "127.0.0.7", "127.1.0.0/16", "::1"]
     )
     for host in ("api.example.test", "Api.Example.Test.", "db.corp.test", "h1.test"):
         assert allowed.host_allowed(host), host
     for host in ("x.api.example.test", "api.example", "corp.test", "h12.test"):
         assert not allowed.host_allowed(host), host
-    for address in ("10.0.0.7", "10.1.200.3", "fd00::7", "fd00:0:0::7"):
+    for address in ("127.0.0.7", "127.1.200.3", "::1", "0:0:0::1"):
         assert allowed.address_allowed(address), address
-    for address in ("10.0.0.8", "10.2.0.1", "fd00::8", "::ffff:10.0.0.7", "nonsense"):
+    for address in ("127.0.0.8", "127.2.0.1", "::ffff:127.0.0.7", "nonsense"):
         assert not allowed.address_allowed(address), address
 
 
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("10.0.0.0/33", "'10.0.0.0/33' is not a network: write it as 10.0.0.0/8 or fd00::/8"),
+        ("127.0.0.0/33", "'127.0.0.0/33' is not a network: write it as 10.0.0.0/8 or fd00::/8"),
         ("http://x/", "'http://x/' is not a host name pattern"),
         ("", "an entry is empty"),
         ("x..test", "'x..test' is not a host name pattern: it has an empty label (..)"),
