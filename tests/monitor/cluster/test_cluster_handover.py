@@ -8,9 +8,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from tests.helpers.postgres_server import PostgresServer
 from tether.lab import Lab
 from tether.monitor import Runner
-from tether.monitor._records import AuditEntry
+from tether.monitor._records import AuditEntry, LocationState
 from tether.monitor._state import State
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
@@ -94,3 +95,44 @@ def test_a_pause_read_from_the_store_is_the_holders_to_make(postgres_dsn: str, l
         return seen
 
     assert two_instances(postgres_dsn, lab, body) == [State.PAUSED, State.UP]
+
+
+def test_a_read_the_database_refuses_makes_the_next_one_full(
+    own_postgres: PostgresServer,
+) -> None:
+    """PostgreSQL stops: the read of the locations' states fails quietly (read again next
+    second), and the next one is a full one, horizon and all, since the server may come
+    back another one, its transactions numbered afresh; once it is back, that full read
+    sets a horizon again."""
+    dsn = own_postgres.dsn()
+    config = parse_config(
+        "defaults: {interval: 1h, timeout: 2s}\nmonitors:\n  - {name: a, url: 'http://127.0.0.1:9/'}\n"
+    )
+
+    async def main() -> list[tuple[float | None, int | None]]:
+        store = PostgresStore(dsn, retry_min=0.0, retry_max=0.0)
+        cluster = PostgresCluster(dsn, "local", ttl=3600, id="h:1:x")
+        runner = Runner(config, store, Outbox(store, {}), cluster=cluster)
+        feed = runner.membership.feed
+        seen = []
+        try:
+            store.record_location_state(LocationState("a", "local", State.UP, 1.0))
+            store.flush()
+            await runner.poll_locations()
+            seen.append((feed.since(), feed.horizon))
+            own_postgres.halt()
+            await runner.poll_locations()
+            seen.append((feed.since(), feed.horizon))
+            own_postgres.resume()
+            await runner.poll_locations()
+            seen.append((feed.since(), feed.horizon))
+        finally:
+            store.close()
+            cluster.close()
+        return seen
+
+    first, stopped, back = asyncio.run(main())
+    assert first[0] is not None
+    assert first[1] is not None
+    assert stopped == (None, None)
+    assert back[1] is not None

@@ -287,3 +287,16 @@ def test_the_feed_keeps_each_read_horizon_until_a_reset() -> None:
     assert (feed.since(), feed.horizon) == (None, None)
     feed.take([stamped(up("a"), 101.0)])
     assert feed.horizon is None
+
+
+def test_a_horizon_going_back_makes_the_next_read_full() -> None:
+    """A read whose horizon is before the last one's comes from another database (one
+    restored, or a new server, numbering its transactions afresh): its rows are taken,
+    and the next read is a full one, as after a reset, so nothing it wrote is missed."""
+    feed = LocationFeed()
+    feed.take([stamped(up("a"), 100.0)], 9_000)
+    b = stamped(down("b"), 101.0)
+    assert feed.take([b], 40) == [b.state]
+    assert (feed.since(), feed.horizon) == (None, None)
+    feed.take([], 45)
+    assert (feed.since(), feed.horizon) == (None, 45)  # no rows: still a full read next

@@ -275,7 +275,10 @@ class Membership:
                 self._store.location_changes, self.feed.since(), self.feed.horizon
             )
         except StoreError:
-            return  # read again next second; the writer has said why
+            # Read again next second, in full: the database may come back another one
+            # (its transactions numbered afresh).  The writer has said why.
+            self.feed.reset()
+            return
         now = self._wall()
         # In turns: in a wave one read is thousands of changes, the checks waited behind.
         async for state in in_turns(self.feed.take(read.rows, read.horizon)):

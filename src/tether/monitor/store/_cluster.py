@@ -648,7 +648,9 @@ class LocationFeed:
 
     def take(self, rows: Iterable[LocationRow], horizon: int | None = None) -> list[LocationState]:
         """Take the rows of a read and its ``horizon``; the states that are news (new, or
-        unlike the one held), for the quorum."""
+        unlike the one held), for the quorum.  A horizon before the last one means
+        another database (restored, or a new server): the next read is a full one."""
+        back = horizon is not None and self.horizon is not None and horizon < self.horizon
         self.horizon = horizon
         news: list[LocationState] = []
         for row in rows:
@@ -659,6 +661,8 @@ class LocationFeed:
                 self.states[key] = state
             if self.newest is None or row.updated > self.newest:
                 self.newest = row.updated
+        if back:
+            self.reset()
         return news
 
     def reset(self) -> None:
