@@ -539,6 +539,9 @@ class AlertPayload:
     """The channels the incident's opening alert went to: an e-mail channel threads a
     later alert under that opening message only when it sent it (one it never sent
     would be a reply to nothing)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The labels of the monitor it is about; for the ``local`` incident's alerts, those
+    every monitor it names has in common (the same name with the same value)."""
 
     def to_json(self) -> dict[str, Any]:
         """The webhook's JSON body (documented in docs/monitor.md); ``locations`` only for
@@ -562,6 +565,7 @@ class AlertPayload:
             "detail": self.detail,
             "hint": self.hint,
             "text": self.text,
+            "labels": dict(self.labels),
         }
         if self.locations:
             out["locations"] = facts_json(self.locations)
@@ -596,12 +600,18 @@ class AlertPayload:
             monitor_count=None if counted == len(monitors) else counted,
             host_count=_count(data.get("host_count")),
             opened_to=_names(data.get("opened_to")),
+            labels=_texts(data.get("labels")),
         )
 
 
 def _names(value: object) -> tuple[str, ...]:
     """A list of names read back (anything else, as an older or damaged row: none)."""
     return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _texts(value: object) -> dict[str, str]:
+    """A map of labels read back (anything else, as an older row: none)."""
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def _number(value: object) -> float | None:

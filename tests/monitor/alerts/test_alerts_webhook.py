@@ -103,6 +103,7 @@ def test_the_body_names_the_monitor_its_target_and_what_a_recovery_resolves(
         "detail": opened().detail,
         "hint": opened().hint,
         "text": opened().text,
+        "labels": {},
     }
     assert (back["event"], back["at"], back["since"]) == (
         "incident.resolved",

@@ -71,6 +71,7 @@ def test_minimal_file_takes_every_default() -> None:
         "locations": ("local",),
         "quorum": "majority",
         "partial_alerts": False,
+        "labels": {},
         "paused": False,
     }
     assert monitor.scheme == "http"

@@ -50,12 +50,16 @@ locations fail, fewer than the quorum, with ``partial_alerts``) reads::
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Final
 
 from tether._catalogue import CATALOGUE
 from tether._plural import and_more, joined
 from tether.monitor._records import RESOLVING, AlertPayload, LocationFact
+from tether.monitor.config._labels import Matcher
 
-__all__ = ["body", "subject"]
+__all__ = ["body", "labels_line", "subject"]
 
 _PREFIX = "[tether]"
 _REASON_MAX = 100
@@ -126,10 +130,24 @@ def body(payload: AlertPayload) -> str:
         lines += [f"  {name}: {_seen(fact)}" for name, fact in payload.locations.items()]
     if payload.url:
         lines.append(f"Target: {payload.url}")
+    if payload.labels:
+        lines.append(f"Labels: {labels_line(payload.labels)}")
     if payload.incident is not None:
         closed = " (resolved)" if payload.event in _CLOSED else ""
         lines.append(f"Incident: {payload.incident}{closed}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_PLAIN: Final = re.compile(r"[A-Za-z0-9_.:/@+-]*")
+
+
+def labels_line(labels: Mapping[str, str]) -> str:
+    """``team=payments, tier=1``: a value that is not plain is quoted as a matcher's is
+    (``note="a \\"b\\"\\nc"``), so no value can break the line or pass for another label."""
+    return ", ".join(
+        f"{name}={value}" if _PLAIN.fullmatch(value) else str(Matcher(name, "=", value))
+        for name, value in labels.items()
+    )
 
 
 def _about_many(payload: AlertPayload) -> str:

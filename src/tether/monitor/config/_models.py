@@ -62,6 +62,7 @@ from tether.monitor.config._fields import (
     _number,
     one_or_many,
 )
+from tether.monitor.config._labels import LabelMap
 
 
 def _check_cron(value: str) -> str:
@@ -319,15 +320,19 @@ class MonitorDefaults(_Model):
     locations: Locations = ()
     quorum: Quorum = "majority"
     partial_alerts: bool = False
+    labels: LabelMap = Field(default_factory=dict)
 
     def apply(self, monitor: Monitor) -> Monitor:
         """``monitor`` with each key it leaves out taken from this section (``headers``
-        merged into an ``http(s)://`` monitor's own, whose names win whatever their case),
-        and a timeout set nowhere fitted to its interval."""
+        merged into an ``http(s)://`` monitor's own, whose names win whatever their case;
+        ``labels`` merged, the monitor's own value winning per name), and a timeout set
+        nowhere fitted to its interval."""
         own, inherited = monitor.model_fields_set, self.model_fields_set
         changes: dict[str, Any] = {
-            key: getattr(self, key) for key in inherited - own if key != "headers"
+            key: getattr(self, key) for key in inherited - own if key not in _MERGED
         }
+        if self.labels:
+            changes["labels"] = {**self.labels, **monitor.labels}
         if monitor.scheme in ("http", "https", "ws", "wss") and self.headers:
             mine = {name.lower() for name in monitor.headers}
             changes["headers"] = {
@@ -343,6 +348,9 @@ class MonitorDefaults(_Model):
         changes = {k: v for k, v in changes.items() if getattr(monitor, k) != v}
         return monitor.model_copy(update=changes) if changes else monitor
 
+
+_MERGED: Final = ("headers", "labels")
+"""Keys of ``defaults`` merged into a monitor's own rather than taken when it has none."""
 
 DEFAULT_LOCATION: Final = "local"
 """The one location of a file that names none."""
@@ -445,6 +453,9 @@ class Monitor(_Model):
     partial_alerts: bool = False
     """Whether a partial incident (some locations failing, fewer than the quorum) goes to
     the monitor's channels."""
+    labels: LabelMap = Field(default_factory=dict)
+    """Names and values that go with its alerts, series and API entries, and that
+    matchers select it by; merged over ``defaults.labels``."""
     paused: bool = False
 
     @model_validator(mode="before")

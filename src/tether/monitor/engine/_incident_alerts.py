@@ -122,6 +122,7 @@ class IncidentAlerts(IncidentLedger):
             locations=member.locations,
             monitor_count=len(incident.members) if len(incident.members) > len(shown) else None,
             opened_to=() if event == "incident.opened" else self._opened_to(incident),
+            labels=route.labels,
         )
 
     def _opened_to(self, incident: Incident) -> tuple[str, ...]:

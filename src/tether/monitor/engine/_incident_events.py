@@ -5,8 +5,8 @@ latency notices (:class:`Notice`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from tether.monitor._records import Alert, Incident, Move, TimelineEntry
 
@@ -50,6 +50,8 @@ class Route:
     escalate: tuple[Escalation, ...] = ()
     partial_alerts: bool = False
     """Whether its partial incidents go to ``channels`` (they are opened either way)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The monitor's labels (``defaults.labels`` merged in): they go in every payload."""
 
 
 @dataclass(frozen=True, slots=True)

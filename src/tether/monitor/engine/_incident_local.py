@@ -235,13 +235,14 @@ class LocalIncidents(IncidentAlerts):
         """An alert of the ``local`` incident: about all of it, the first names and counts."""
         book = self._books.get(incident.id)
         members = book.members if book is not None else {}
+        shown = tuple(itertools.islice(members, NAMES_SHOWN))
         return AlertPayload(
             event,
             name,
             text,
             now,
             incident=incident.id,
-            monitors=tuple(itertools.islice(members, NAMES_SHOWN)),
+            monitors=shown,
             kind=incident.kind,
             detail=incident.detail,
             hint=incident.hint,
@@ -249,7 +250,14 @@ class LocalIncidents(IncidentAlerts):
             monitor_count=len(members),
             host_count=len(book.hosts) if book is not None else None,
             opened_to=() if event == "incident.opened" else self._opened_to(incident),
+            labels=self._common_labels(shown or (name,)),
         )
+
+    def _common_labels(self, names: tuple[str, ...]) -> dict[str, str]:
+        """The labels every one of ``names`` has, with the same value."""
+        routes = [self.routes.get(n, Route()).labels for n in names]
+        first, rest = routes[0], routes[1:]
+        return {k: v for k, v in first.items() if all(r.get(k) == v for r in rest)}
 
     def _news(self, incident: Incident, whom: str, name: str, now: float, *, back: bool) -> None:
         """Keep ``name``'s news for ``whom`` (a channel, or the timeline) until its next
@@ -327,6 +335,7 @@ class LocalIncidents(IncidentAlerts):
                     since=closed.opened,
                     monitor_count=book.ever,
                     host_count=ever_hosts,
+                    labels=self.routes.get(name, Route()).labels,
                 ),
             )
             for c in told

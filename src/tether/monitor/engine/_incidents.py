@@ -239,7 +239,14 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
             return Notice(name, text)
         route = self.routes.get(name, Route())
         payload = AlertPayload(
-            f"monitor.{what}", name, text, now, url=route.url, detail=text, since=now
+            f"monitor.{what}",
+            name,
+            text,
+            now,
+            url=route.url,
+            detail=text,
+            since=now,
+            labels=route.labels,
         )
         return Notice(name, text, alerts_to(route.channels, f"{name}:{what}:{now:.3f}", payload))
 

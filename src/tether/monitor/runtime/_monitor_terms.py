@@ -36,6 +36,7 @@ def incident_route(m: Monitor) -> Route:
         remind_every=m.remind_every,
         escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
         partial_alerts=m.partial_alerts,
+        labels=m.labels,
     )
 
 
