@@ -194,6 +194,7 @@ class Runner:
             self.detector.configure(m.name, detector_rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
         self.engine.routes = {m.name: incident_route(m) for m in config.monitors}
+        self.metrics.labels({m.name: m.labels for m in config.monitors})
         # The leader sees state changes, not each passing check (_record).
         if self.membership.shared:
             self.quorum.failures.sees_passes = False

@@ -24,6 +24,7 @@ monitor, a second of CPU per scrape at 20,000 monitors, held under the GIL while
 wait.  The other families are few and small, and go through prometheus_client.
 
     tether_monitor_up{monitor}                       1 up, 0 down: the cluster's state
+    tether_monitor_labels{monitor, <its labels>}     1, for each monitor with labels
     tether_probe_success{monitor, location}          the last check: 1 passed, 0 failed
     tether_probe_duration_seconds{monitor, location}      the last check, all phases
     tether_probe_phase_seconds{monitor, location, phase}  the last check, per phase
@@ -173,6 +174,11 @@ class _Scrape:
         lines = list(self._metrics.up.values())
         written = [line for line in lines if line is not None]
         yield _Written.of("tether_monitor_up", _UP_HEAD, written, len(lines) - len(written))
+        labelled = list(self._metrics.labelled.values())
+        if labelled:
+            written = [line for line in labelled if line is not None]
+            left_out = len(labelled) - len(written)
+            yield _Written.of("tether_monitor_labels", _LABELS_HEAD, written, left_out)
 
     def _checks(self) -> Iterator[_Written]:
         """The per-check series, written out (:func:`_go_value`, :func:`label_value`): a
@@ -369,6 +375,11 @@ def _head(name: str, text: str, kind: str) -> str:
 
 
 _UP_HEAD: Final = _head("tether_monitor_up", "1 while the monitor is up", "gauge")
+_LABELS_HEAD: Final = _head(
+    "tether_monitor_labels",
+    "1 for each monitor with labels: its labels, to join on the monitor label",
+    "gauge",
+)
 _LOCATION_UP_HEAD: Final = _head(
     "tether_location_up",
     "What each location of a monitor of several sees: 1 up, 0 down (as tether_monitor_up); "
@@ -402,6 +413,18 @@ def label_value(value: object) -> str | None:
     except UnicodeEncodeError:
         return None
     return escaped
+
+
+def _info_line(monitor: str, labels: Mapping[str, str]) -> str | None:
+    """``tether_monitor_labels{monitor="api",team="payments"} 1.0``, each value escaped
+    once, the names sorted as ``generate_latest`` sorts them (None: one cannot be
+    written)."""
+    pairs = sorted({**labels, "monitor": monitor}.items())
+    values = [label_value(value) for _, value in pairs]
+    if None in values:
+        return None
+    body = ",".join(f'{name}="{value}"' for (name, _), value in zip(pairs, values, strict=True))
+    return f"tether_monitor_labels{{{body}}} 1.0\n"
 
 
 _INF: Final = math.inf
@@ -447,6 +470,9 @@ class MonitorMetrics:
         self.up: dict[str, str | None] = {}
         """Each monitor's ``tether_monitor_up`` line, written when its state changes (None:
         its name cannot be written; counted at each scrape)."""
+        self.labelled: dict[str, str | None] = {}
+        """Each labelled monitor's ``tether_monitor_labels`` line, written when the
+        configuration is (None: a label cannot be written; counted at each scrape)."""
         self.rendered = 0
         """How many times a monitor's per-check lines were written (for the tests: a
         scrape writes those of the monitors checked since the last one)."""
@@ -528,6 +554,14 @@ class MonitorMetrics:
         self.up[name] = (
             None if label is None else f'tether_monitor_up{{monitor="{label}"}} {float(up)!r}\n'
         )
+
+    def labels(self, monitors: Mapping[str, Mapping[str, str]]) -> None:
+        """The monitors' labels, as the configuration (or a reload) now says: one info
+        line for each that has any, ``monitor`` among its labels."""
+        self.labelled = {}
+        for monitor, labels in monitors.items():
+            if labels:
+                self.labelled[monitor] = _info_line(monitor, labels)
 
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration (those of its
