@@ -92,6 +92,7 @@ def test_the_default_view_is_every_monitor_in_the_configurations_order(served: S
     assert doc["view"] == {
         "state": None,
         "q": "",
+        "match": "",
         "sort": "config",
         "order": "asc",
         "page": 1,
@@ -360,7 +361,7 @@ def test_chromium_filters_with_the_form(tab: Tab, served: Served) -> None:
     page.locator("#filter-q").fill("svc")
     page.locator("#filter-state").select_option("down")
     page.locator("#filter button").click()
-    page.wait_for_url("**/?q=svc&state=down&sort=name&order=desc")
+    page.wait_for_url("**/?q=svc&state=down&match=&sort=name&order=desc")
     assert shown(page) == ["svc-09", "svc-08"]
     assert page.locator("#filter-q").input_value() == "svc"
     assert page.locator("#pager").inner_text().startswith("2 down monitors matching “svc”")

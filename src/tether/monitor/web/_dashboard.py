@@ -341,6 +341,7 @@ class Snapshot:
             "for_s": None if since is None else round(now - since, 3),
             "last_check": last_check,
             "certificate": certificate_json(self.certificates.get(m.name), now),
+            "labels": dict(m.labels),
         }
         view = self.locations.get(m.name)
         if view is not None:
@@ -466,6 +467,7 @@ def overview_entries(
                 share.get("24h"),
                 share.get("30d"),
                 snap.certificates.get(m.name),
+                m.labels,
             )
         )
     return out

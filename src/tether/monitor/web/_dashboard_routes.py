@@ -35,7 +35,7 @@ from tether.monitor.web._dashboard import (
 from tether.monitor.web._documents import store_json
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._html import Page
-from tether.monitor.web._overview import View
+from tether.monitor.web._overview import QUERY_MAX, BadMatch, View
 from tether.monitor.web._pages import (
     channel_banner,
     dashboard_page,
@@ -128,13 +128,18 @@ class DashboardHandlers:
         )
 
     async def dashboard(self, request: web.Request) -> web.Response:
-        view = View.parse(request.query)
+        bad: tuple[str, str] | None = None
+        try:
+            view = View.parse(request.query)
+        except BadMatch as exc:  # said on the page, beside the form that sent it
+            bad = (request.query.get("match", "")[: QUERY_MAX * 2], exc.why)
+            view = View.parse({k: v for k, v in request.query.items() if k != "match"})
         return await self.send(
             request,
             lambda snap, banner: dashboard_page(
-                build_status(snap, self.recent, view, self.table, self.board), banner
+                build_status(snap, self.recent, view, self.table, self.board), banner, bad
             ),
-            key=("/", view),
+            key=("/", view, bad),
         )
 
     async def monitor(self, request: web.Request) -> web.Response:
@@ -196,7 +201,10 @@ class DashboardHandlers:
         return _json(*await self.document_text(snap, build, name, missing))
 
     async def status(self, request: web.Request) -> web.Response:
-        view = View.parse(request.query)
+        try:
+            view = View.parse(request.query)
+        except BadMatch as exc:
+            return _json(_dumps({"error": exc.why}), 400)
 
         async def built() -> tuple[str, int]:
             snap = Snapshot.of(self.runner)

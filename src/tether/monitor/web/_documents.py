@@ -194,6 +194,7 @@ class Head(TypedDict):
     for_s: float | None
     last_check: Check | None
     certificate: Certificate | None
+    labels: dict[str, str]
     locations: NotRequired[list[Location]]
     quorum: NotRequired[Quorum]
 
@@ -213,6 +214,7 @@ class ViewDoc(TypedDict):
 
     state: str | None
     q: str
+    match: str
     sort: str
     order: str
     page: int
@@ -300,6 +302,7 @@ def view_json(view: View, paged: Paged) -> ViewDoc:
     return {
         "state": None if view.state is None else str(view.state),
         "q": view.q,
+        "match": view.match,
         "sort": view.sort,
         "order": view.order,
         "page": paged.page,

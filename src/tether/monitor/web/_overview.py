@@ -2,6 +2,11 @@
 order, and which page of them, from its query string alone.
 
     /?state=down&q=shop&sort=uptime_30d&order=asc&page=2&per_page=100
+    /?match={team="payments",tier=~"1|2"}
+
+``match`` takes Alertmanager's matchers (``config/_labels.py``) over a monitor's labels and
+``monitor``, its name: a matcher that cannot be read is a :class:`BadMatch`, which the
+dashboard shows on the page and ``/api/status`` answers as a JSON error.
 
 The dashboard's page and ``/api/status`` read the same parameters (:meth:`View.parse`),
 so a page works without JavaScript: the column headers, the page links and the filter
@@ -18,18 +23,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from tether.monitor._state import State
+from tether.monitor.config._labels import Matchers, matches, parse_matchers
 from tether.monitor.web._params import request_number
 
 __all__ = [
     "QUERY_MAX",
     "SORTS",
+    "BadMatch",
     "Entry",
     "Paged",
     "View",
@@ -72,6 +79,24 @@ def _bad(name: str, wanted: str, raw: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=f"{name}: give {wanted}, not {shown!r}\n")
 
 
+class BadMatch(web.HTTPBadRequest):
+    """``match`` holds what is not a matcher: ``why`` says why, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(text=reason + "\n")
+        self.why = reason
+
+
+def _matchers(raw: str) -> Matchers:
+    """``match``'s matchers; raises :class:`BadMatch`."""
+    if len(raw) > QUERY_MAX:
+        raise BadMatch(f"match: give at most {QUERY_MAX} characters")
+    try:
+        return parse_matchers(raw)
+    except ValueError as exc:
+        raise BadMatch(f"match: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """What one request asks of the overview; the defaults are what ``/`` shows."""
@@ -84,6 +109,8 @@ class View:
     order: str = "asc"
     page: int = 1
     per_page: int = PER_PAGE
+    match: str = ""
+    """Only the monitors whose labels (and ``monitor``, the name) these matchers match."""
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> View:
@@ -100,6 +127,9 @@ class View:
             if len(raw) > QUERY_MAX:
                 raise _bad("q", f"at most {QUERY_MAX} characters", raw)
             view = replace(view, q=raw.strip())
+        if (raw := query.get("match", "").strip()) != "":
+            _matchers(raw)
+            view = replace(view, match=raw)
         if (raw := query.get("sort")) is not None:
             if raw not in SORTS:
                 raise _bad("sort", f"one of {', '.join(SORTS)}", raw)
@@ -120,7 +150,7 @@ class View:
         """The parameters that differ from the defaults, in a stable order."""
         default = View()
         out: dict[str, str] = {}
-        for name in ("state", "q", "sort", "order", "per_page", "page"):
+        for name in ("state", "q", "match", "sort", "order", "per_page", "page"):
             value = getattr(self, name)
             if value != getattr(default, name):
                 out[name] = str(value)
@@ -154,6 +184,7 @@ class Entry:
     uptime_24h: float | None
     uptime_30d: float | None
     cert_expires: float | None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def key(self, sort: str) -> float | str | None:
         """The value sorted on; ``None`` (not known) goes last in either order."""
@@ -200,7 +231,7 @@ class Paged:
 def in_order(view: View) -> bool:
     """Whether ``view`` keeps the configuration's order and filters by state alone: then
     :func:`arrange_in_order` cuts its page without an :class:`Entry` for every monitor."""
-    return view.sort == "config" and not view.q
+    return view.sort == "config" and not view.q and not view.match
 
 
 def arrange_in_order(view: View, names: Sequence[str], states: Mapping[str, State]) -> Paged:
@@ -221,11 +252,13 @@ def arrange(view: View, entries: Sequence[Entry]) -> Paged:
     """Filter ``entries`` (in configuration order), sort them (ties keep that order) and
     cut out the page ``view`` asks for (:meth:`Paged.cut`)."""
     needle = view.q.casefold()
+    wanted = _matchers(view.match) if view.match else ()
     kept = [
         e
         for e in entries
         if (view.state is None or e.state is view.state)
         and (not needle or needle in e.name.casefold() or needle in e.url.casefold())
+        and (not wanted or matches(wanted, {**e.labels, "monitor": e.name}))
     ]
     known = [(k, e) for e in kept if (k := e.key(view.sort)) is not None]
     unknown = [e for e in kept if e.key(view.sort) is None]

@@ -248,11 +248,15 @@ def _view_of(doc: StatusDoc) -> View:
     """The view a status document was built for, with the page it shows."""
     v = doc["view"]
     state = None if v["state"] is None else State(v["state"])
-    return View(state, v["q"], v["sort"], v["order"], v["page"], v["per_page"])
+    return View(state, v["q"], v["sort"], v["order"], v["page"], v["per_page"], v["match"])
 
 
-def dashboard_page(doc: StatusDoc, banner: Markup = EMPTY) -> Page:
-    """The dashboard, from :func:`status_document`; ``banner`` from :func:`channel_banner`."""
+def dashboard_page(
+    doc: StatusDoc, banner: Markup = EMPTY, bad_match: tuple[str, str] | None = None
+) -> Page:
+    """The dashboard, from :func:`status_document`; ``banner`` from :func:`channel_banner`.
+    ``bad_match``: the ``match`` typed and why it is not a matcher (every monitor is
+    shown, the form keeps the text and says why, the page answers 400)."""
     view = _view_of(doc)
     counts = doc["summary"]
     total = sum(counts.values())
@@ -286,8 +290,17 @@ def dashboard_page(doc: StatusDoc, banner: Markup = EMPTY) -> Page:
         spark=functools.partial(sparkline, now=doc["now"]),
         soon_days=CERT_SOON_DAYS,
     )
-    controls = render("filter.html", view=view, states=STATE_ORDER, query_max=QUERY_MAX)
-    return Page("Monitors", view.href(), doc["now"], main, controls=controls + Markup("\n"))
+    typed, problem = bad_match or (view.match, None)
+    controls = render(
+        "filter.html",
+        view=view,
+        states=STATE_ORDER,
+        query_max=QUERY_MAX,
+        typed=typed,
+        problem=problem,
+    )
+    status = 200 if problem is None else 400
+    return Page("Monitors", view.href(), doc["now"], main, status, controls=controls + Markup("\n"))
 
 
 # -- a monitor's page -----------------------------------------------------------------------
