@@ -158,3 +158,21 @@ def test_chromium_filters_by_labels_with_the_form(tab: Tab, served: ServedRunner
     # The page's 400 is the one thing its console says.
     assert [e for e in tab.errors if "400" not in e] == []
     assert page.evaluate("window.__pwned") is None
+
+
+def test_an_expression_that_backtracks_without_bound_is_refused(tmp_path: Path) -> None:
+    """``(a*)*b`` against a value of forty ``a`` would hold the interpreter for hours:
+    the page and the API refuse it at once, saying why, and the monitor goes on."""
+    s = ServedRunner(config({"slow": {"note": "a" * 40}}), SQLiteStore(tmp_path / "re.db"))
+    slow = quote('note=~"(a*)*b"')
+    try:
+        status, _, body = s.get_text(f"/api/status?match={slow}")
+        assert status == 400
+        assert "a repetition inside a repetition" in body
+        status, _, page = s.get_text(f"/?match={slow}")
+        assert (status, 'id="filter-problem"' in page) == (400, True)
+        assert [r["name"] for r in s.json("/api/status?match=note%3D~%22a%2B%22")["rows"]] == [
+            "slow"
+        ]
+    finally:
+        s.close()

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from tether.monitor._state import State
 from tether.monitor.config._labels import Matchers, matches, parse_matchers
+from tether.monitor.config._regex_guard import backtracking_problem
 from tether.monitor.web._params import request_number
 
 __all__ = [
@@ -92,9 +93,16 @@ def _matchers(raw: str) -> Matchers:
     if len(raw) > QUERY_MAX:
         raise BadMatch(f"match: give at most {QUERY_MAX} characters")
     try:
-        return parse_matchers(raw)
+        matchers = parse_matchers(raw)
     except ValueError as exc:
         raise BadMatch(f"match: {exc}") from None
+    # Typed by anyone who may read: an expression that backtracks without bound would
+    # hold the interpreter lock, and every check and page, for hours.
+    for m in matchers:
+        problem = None if m.pattern is None else backtracking_problem(m.value)
+        if problem is not None:
+            raise BadMatch(f"match: {problem}")
+    return matchers
 
 
 @dataclass(frozen=True, slots=True)
