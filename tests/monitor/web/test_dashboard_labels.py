@@ -113,6 +113,17 @@ def test_a_good_matcher_filters_the_page_and_is_shown_escaped(served: ServedRunn
     assert "<script>" not in page.split("<main", 1)[1].split("</main>")[0]
 
 
+def test_a_monitors_page_lists_its_labels_escaped(served: ServedRunner) -> None:
+    """The monitor's page says each label as ``name=value``, a hostile value as text
+    (escaped, never markup); a monitor without labels has no Labels line."""
+    status, _, page = served.get_text("/monitors/web")
+    assert status == 200
+    assert f"<li><code>note={escape(HOSTILE)}</code></li>" in page
+    assert "<li><code>team=web</code></li>" in page
+    assert "<script>" not in page.split("<main", 1)[1]
+    assert 'id="labels"' not in served.get_text("/monitors/batch")[2]
+
+
 def test_a_reload_changes_what_the_filter_keeps(served: ServedRunner) -> None:
     """Labels changed by a reload are matched on at the next request."""
     assert rows(served, 'team="payments"') == ["pay-api", "pay-db"]
