@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple
 
 from tether._durations import format_duration
+from tether.monitor.config._objectives import ObjectiveConfig
 
 __all__ = [
     "DEFAULT_RULES",
@@ -65,6 +66,7 @@ __all__ = [
     "burn_rate",
     "detection_time",
     "error_budget",
+    "from_config",
     "is_good",
     "reaches",
 ]
@@ -221,6 +223,18 @@ class Objective:
         for rule in self.rules:
             found |= {rule.long, rule.short}
         return tuple(sorted(found))
+
+
+def from_config(config: ObjectiveConfig) -> Objective:
+    """The engine's objective for one of the file's ``objectives:``."""
+    sli: Availability | Latency
+    if config.sli == "latency":
+        assert config.below is not None  # checked with the file
+        sli = Latency(below_ms=config.below * 1000)
+    else:
+        sli = Availability(frozenset(config.kinds) if config.kinds else None)
+    rules = tuple(BurnRule(r.severity, r.burn, r.long, r.short) for r in config.burn_rates)
+    return Objective(config.share, config.window, sli, rules)
 
 
 class Counts(NamedTuple):
