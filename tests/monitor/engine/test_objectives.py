@@ -101,6 +101,7 @@ def test_bucket_widths_and_the_count_of_buckets_of_a_30_day_objective() -> None:
         (Sample(0, passed=False, kind="connect.refused", ms=1), False, False, False),
         (Sample(0, passed=False, kind="http.server_error", ms=5), False, None, False),
         (Sample(0, passed=True, ms=None), True, True, False),
+        (Sample(0, passed=False, kind=None, ms=2), False, None, False),  # a failed condition
         (Sample(0, passed=False, kind="connect.refused", excluded=True), None, None, None),
         (Sample(0, passed=True, ms=1, excluded=True), None, None, None),
     ],
@@ -117,6 +118,15 @@ def test_what_each_sli_counts(
     assert is_good(Availability(), sample) is availability
     assert is_good(Availability(frozenset({"connect"})), sample) is only_connect
     assert is_good(Latency(below_ms=300), sample) is latency
+
+
+def test_a_failed_condition_counts_when_kinds_lists_condition() -> None:
+    """A failed condition has no kind: `condition` in kinds makes it count."""
+    failed = Sample(0, passed=False, kind=None)
+    assert is_good(Availability(frozenset({"condition"})), failed) is False
+    assert (
+        is_good(Availability(frozenset({"condition"})), failed._replace(kind="dns.timeout")) is None
+    )
 
 
 def test_an_objective_refuses_what_cannot_be() -> None:

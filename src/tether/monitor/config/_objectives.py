@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 _FAMILIES: Final = frozenset(k.value.partition(".")[0] for k in Kind)
-_KINDS: Final = frozenset(k.value for k in Kind) | _FAMILIES
+_KINDS: Final = frozenset(k.value for k in Kind) | _FAMILIES | {"condition"}
+"""What ``kinds`` may list: a kind, a family of them, or ``condition`` (a failed
+condition, which has no kind)."""
 
 
 def parse_target(value: object) -> float:
@@ -131,8 +133,8 @@ class ObjectiveConfig(_Model):
     kinds: Annotated[
         tuple[Annotated[str, BeforeValidator(_kind)], ...], BeforeValidator(one_or_many)
     ] = ()
-    """Failure kinds (or families, ``connect``) that count against an availability
-    objective; empty: every kind."""
+    """Failure kinds (or families, ``connect``, or ``condition`` for a failed condition)
+    that count against an availability objective; empty: every kind."""
     alerts: Names = ()
     """The channels its alerts go to."""
     burn_rates: tuple[BurnRateConfig, ...] = DEFAULT_BURN_RATES

@@ -48,6 +48,7 @@ from tether._durations import format_duration
 from tether.monitor.config._objectives import ObjectiveConfig
 
 __all__ = [
+    "CONDITION",
     "DEFAULT_RULES",
     "LADDER",
     "RESOLUTION",
@@ -77,6 +78,9 @@ RESOLUTION: Final = 30
 """A window is read from buckets at most 1/30 of its length."""
 
 Severity = Literal["page", "ticket"]
+CONDITION: Final = "condition"
+"""What ``kinds`` calls a failed condition (a check whose probe went through and whose
+conditions did not hold: it has no failure kind)."""
 
 
 def error_budget(target: float) -> float:
@@ -152,17 +156,19 @@ DEFAULT_RULES: Final = (
 @dataclass(frozen=True, slots=True)
 class Availability:
     """Good when the check or call passed.  A failure counts against the objective when
-    its kind is in ``kinds`` (a kind, ``connect.refused``, or a family, ``connect``);
-    ``None``: every kind.  A failure of another kind is not counted at all."""
+    its kind is in ``kinds`` (a kind, ``connect.refused``, a family, ``connect``, or
+    ``condition`` for a failed condition, which has no kind); ``None``: every kind.  A
+    failure of another kind is not counted at all."""
 
     kinds: frozenset[str] | None = None
 
     def counts(self, kind: str | None) -> bool:
-        """Whether a failure of ``kind`` counts against the objective."""
+        """Whether a failure of ``kind`` (None: a failed condition) counts against the
+        objective."""
         if self.kinds is None:
             return True
         if kind is None:
-            return False
+            return CONDITION in self.kinds
         return kind in self.kinds or kind.partition(".")[0] in self.kinds
 
 
@@ -180,7 +186,7 @@ class Sample(NamedTuple):
     """Unix seconds."""
     passed: bool
     kind: str | None = None
-    """The failure kind's value when it failed."""
+    """The failure kind's value when it failed (None for a failed condition)."""
     ms: float | None = None
     """How long it took."""
     excluded: bool = False
