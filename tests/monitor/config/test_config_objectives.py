@@ -34,7 +34,7 @@ def one(**fields: Any) -> dict[str, Any]:
         (0.999, 0.999),
         (99.9, 0.999),
         (95, 0.95),
-        ("0.5", 0.5),
+        ("0.95", 0.95),
     ],
 )
 def test_a_target_as_a_percentage_a_share_or_a_number_of_percent(
@@ -226,6 +226,40 @@ def test_each_mistake_across_the_file_is_reported(
     and windows that do not fit: one line each."""
     cleaned = [{k: v for k, v in item.items() if v is not None} for item in items]
     assert errors_of(objectives(*cleaned)) == [message]
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (
+            one(target="90%"),
+            "objectives[0].target: the default burn rate 14.4 can never be reached: a target "
+            "of 90% allows 10% of events to fail, so a total outage burns at 10: raise the "
+            "target, or give burn_rates of your own",
+        ),
+        (
+            one(
+                target="99%",
+                burn_rates=[{"severity": "page", "burn": 200, "long": "1h", "short": "5m"}],
+            ),
+            "objectives[0].burn_rates[0].burn: 200 can never be reached: a target of 99% "
+            "allows 1% of events to fail, so a total outage burns at 100; lower burn",
+        ),
+        (one(window="400d"), "objectives[0].window: 400d is too long: the maximum is 366d"),
+    ],
+)
+def test_a_rule_that_could_never_fire_and_a_window_too_long_are_refused(
+    objective: dict[str, Any], message: str
+) -> None:
+    """A burn rate above what a total outage reaches (1 / (1 - target)) would never page:
+    said once, at the target for the defaults; a window past a year is refused."""
+    assert errors_of(objectives(objective)) == [message]
+
+
+def test_a_rule_a_total_outage_reaches_exactly_is_accepted() -> None:
+    """At 99% a total outage burns at 100: a rule of 100 can fire; 366d is the longest."""
+    rule = {"severity": "page", "burn": 100, "long": "1h", "short": "5m"}
+    assert parse_config(objectives(one(target="99%", burn_rates=[rule], window="366d")))
 
 
 def test_every_mistake_is_reported_at_once_with_its_line() -> None:

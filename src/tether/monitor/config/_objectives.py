@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from tether._durations import format_duration
 from tether._kinds import Kind
@@ -75,6 +75,15 @@ def _percentile(value: object) -> object:
     return value / 100
 
 
+MAX_WINDOW: Final = 366 * 86400.0
+
+
+def _at_most_a_year(seconds: float) -> float:
+    if seconds > MAX_WINDOW:
+        raise fail(f"{format_duration(seconds)} is too long: the maximum is 366d")
+    return seconds
+
+
 def _burn(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(f"{show(value)} is not a burn rate: write a number, as in 14.4")
@@ -129,7 +138,8 @@ class ObjectiveConfig(_Model):
     """A latency objective's target written as a percentile: ``p: 95`` is ``target: 95%``."""
     below: PositiveDuration | None = None
     """A latency objective's threshold: good when faster than this."""
-    window: PositiveDuration = 30 * 86400.0
+    window: Annotated[PositiveDuration, AfterValidator(_at_most_a_year)] = 30 * 86400.0
+    """At most a year: a window is kept in hour buckets, 8,760 of them a year."""
     kinds: Annotated[
         tuple[Annotated[str, BeforeValidator(_kind)], ...], BeforeValidator(one_or_many)
     ] = ()
@@ -234,6 +244,8 @@ def _named(
 def _check_windows(objective: ObjectiveConfig, at: KeyPath) -> list[Problem]:
     errors: list[Problem] = []
     window = format_duration(objective.window)
+    own = "burn_rates" in objective.model_fields_set
+    unreachable = False  # said once of the defaults, at the target
     for j, rule in enumerate(objective.burn_rates):
         where: KeyPath = (*at, "burn_rates", j)
         if rule.short >= rule.long:
@@ -253,6 +265,10 @@ def _check_windows(objective: ObjectiveConfig, at: KeyPath) -> list[Problem]:
                     f"({window}): lengthen window, or shorten long",
                 )
             )
+        ceiling = 1 / (1 - objective.share)
+        if rule.burn > ceiling * (1 + 1e-9) and (own or not unreachable):
+            unreachable = True
+            errors.append(_unreachable(objective, j, rule.burn, ceiling, at))
     longest = max((r.long for r in objective.burn_rates), default=0.0)
     if longest > objective.window and "burn_rates" not in objective.model_fields_set:
         errors.append(
@@ -264,3 +280,20 @@ def _check_windows(objective: ObjectiveConfig, at: KeyPath) -> list[Problem]:
             )
         )
     return errors
+
+
+def _unreachable(
+    objective: ObjectiveConfig, j: int, burn: float, ceiling: float, at: KeyPath
+) -> Problem:
+    """A rule whose rate even a total outage cannot reach: it would never fire."""
+    allowed = f"{(1 - objective.share) * 100:.4g}%"
+    why = (
+        f"can never be reached: a target of {objective.share * 100:.4g}% allows {allowed} "
+        f"of events to fail, so a total outage burns at {ceiling:.4g}"
+    )
+    if "burn_rates" in objective.model_fields_set:
+        return ((*at, "burn_rates", j, "burn"), f"{burn:g} {why}; lower burn")
+    return (
+        (*at, "target"),
+        f"the default burn rate {burn:g} {why}: raise the target, or give burn_rates of your own",
+    )
