@@ -62,6 +62,7 @@ from tether.monitor.config._fields import (
     _number,
     one_or_many,
 )
+from tether.monitor.config._objectives import ObjectiveConfig
 
 
 def _check_cron(value: str) -> str:
@@ -687,6 +688,8 @@ class MonitorConfig(_Model):
     monitors: tuple[Monitor, ...]
     status_pages: tuple[StatusPage, ...] = ()
     """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
+    objectives: tuple[ObjectiveConfig, ...] = ()
+    """Service level objectives and their burn-rate alerts (docs/objectives.md)."""
     modules: Annotated[dict[Name, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
         default_factory=lambda: dict(DEFAULT_MODULES)
     )
@@ -710,6 +713,7 @@ class MonitorConfig(_Model):
                 "users": (),
                 "tokens": (),
                 "modules": {},
+                "objectives": (),
             }
             return {k: empty[k] if v is None and k in empty else v for k, v in data.items()}
         return data
