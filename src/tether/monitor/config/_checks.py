@@ -35,6 +35,7 @@ from tether.monitor.config._models import (
     StatusPage,
     aware,
 )
+from tether.monitor.config._routes import check_routes
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -96,6 +97,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _check_window(window, ("maintenance", i))
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
+    errors += check_routes(config.routes, config.time_intervals, channels)
     return errors
 
 
