@@ -270,7 +270,7 @@ def _group_by(value: object) -> tuple[str, ...]:
 
 
 def _wait(value: object) -> float:
-    if value in (0, "0"):
+    if not isinstance(value, bool) and value in (0, "0"):  # Alertmanager's "0"
         return 0.0
     return _to_seconds(value)
 
