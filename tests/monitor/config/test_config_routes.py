@@ -70,6 +70,14 @@ def test_a_tree_loads_with_its_settings_parsed() -> None:
     )
 
 
+def test_a_group_wait_of_zero_is_none() -> None:
+    """`group_wait: 0`, "0" or 0s: the first notification goes at once (Alertmanager's)."""
+    for zero in (0, "0", "0s"):
+        config = parse_config(routed({"channels": ["ops"], "group_wait": zero}))
+        assert config.routes is not None
+        assert config.routes.group_wait == 0.0
+
+
 def test_without_routes_nothing_changes() -> None:
     """No `routes:` and no `time_intervals:`: both are empty, and a null section is none."""
     config = parse_config(dump(time_intervals=None))
@@ -131,6 +139,10 @@ def test_without_routes_nothing_changes() -> None:
         (
             {"channels": ["ops"], "group_interval": "5"},
             'routes.group_interval: "5" is not a duration, write 5s',
+        ),
+        (
+            {"channels": ["ops"], "group_wait": False},
+            "routes.group_wait: false is not a duration, write e.g. 30s",
         ),
         (
             {"channels": ["ops"], "routes": [{"repeat_interval": "10s"}]},
