@@ -396,3 +396,17 @@ def test_a_muted_route_sends_nothing_while_an_unmuted_sibling_after_continue_doe
         assert reported.muted
         assert reported.muted_by == "always" or reported.outside == ("never",)
     assert ("s" in sends) == matches(tree.root.routes[1].matchers, labels)
+
+
+def test_reprs_say_where_and_what_in_one_short_line() -> None:
+    """A route and a match read as where they are written and where they send."""
+    tree = tree_of(
+        {
+            "channels": ["ops"],
+            "routes": [{"matchers": {"a": "x"}, "mute_time_intervals": ["always"]}],
+        },
+        (ALWAYS,),
+    )
+    assert repr(tree.root) == "<Route routes -> ops>"
+    (found,) = tree.match({"a": "x"}, AT)
+    assert repr(found) == "<Matched routes.routes[0] -> ops muted by always>"

@@ -111,6 +111,9 @@ class Route:
     def where(self) -> str:
         return render_path(self.path)
 
+    def __repr__(self) -> str:
+        return f"<Route {self.where} -> {', '.join(self.channels) or '(no channel)'}>"
+
 
 @dataclass(frozen=True, slots=True)
 class Matched:
@@ -141,6 +144,16 @@ class Matched:
     def sends_to(self) -> tuple[str, ...]:
         """The channels it sends to now: none when muted."""
         return () if self.muted else self.route.channels
+
+    def __repr__(self) -> str:
+        why = (
+            f" muted by {self.muted_by}"
+            if self.muted_by is not None
+            else f" muted: outside {', '.join(self.outside)}"
+            if self.outside
+            else ""
+        )
+        return f"<Matched {self.route.where} -> {', '.join(self.channels) or '(no channel)'}{why}>"
 
 
 def routing_labels(
