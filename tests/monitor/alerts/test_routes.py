@@ -184,7 +184,8 @@ def test_the_configuration_docs_example_with_time_intervals() -> None:
 
 def test_without_routes_each_monitors_alerts_list_is_its_route() -> None:
     """No routes: the root sends nowhere, and a monitor's `alerts:` takes its alerts (the
-    simple form of a route, today's behaviour); with routes, both apply."""
+    simple form of a route, today's behaviour), filled from `defaults:` as before; with
+    routes, both apply."""
     channels = [{"name": n, "type": "webhook", "url": "http://127.0.0.1:9/"} for n in ("ops", "db")]
     monitors = ({"name": "api", "url": "http://127.0.0.1:9/", "alerts": ["ops"]},)
     tree = route_tree(
@@ -201,6 +202,8 @@ def test_without_routes_each_monitors_alerts_list_is_its_route() -> None:
     assert [m.sends_to for m in tree.match(quiet)] == [()]
     routed = route_tree(parse_config(dump(*monitors, alerts=channels, routes={"channels": ["db"]})))
     assert [m.sends_to for m in routed.match(api)] == [("db",), ("ops",)]
+    defaulted = route_tree(parse_config(dump(alerts=channels, defaults={"alerts": ["db"]})))
+    assert [m.sends_to for m in defaulted.match(api)] == [(), ("db",)]
 
 
 def test_routing_labels_put_tethers_own_beside_the_monitors() -> None:
