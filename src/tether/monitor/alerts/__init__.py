@@ -1,9 +1,11 @@
-"""Alert channels and the outbox that delivers through them, at least once."""
+"""Alert channels and the outbox that delivers through them, at least once; the route
+tree that says which channels an alert reaches (docs/routing.md)."""
 
 from tether.monitor.alerts._apprise import AppriseChannel, AppriseError
 from tether.monitor.alerts._email import EmailChannel, EmailError
 from tether.monitor.alerts._message import body, subject
 from tether.monitor.alerts._outbox import Channel, ChannelStatus, DeliveryHook, Outbox
+from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -21,9 +23,13 @@ __all__ = [
     "DeliveryHook",
     "EmailChannel",
     "EmailError",
+    "Matched",
     "Outbox",
+    "RouteTree",
     "WebhookChannel",
     "body",
+    "route_tree",
+    "routing_labels",
     "sign",
     "subject",
 ]

@@ -36,6 +36,7 @@ from tether.monitor.config._models import (
     aware,
 )
 from tether.monitor.config._objectives import check_objectives
+from tether.monitor.config._routes import check_routes
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -98,6 +99,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
     errors += check_objectives(config.objectives, config.monitors, channels)
+    errors += check_routes(config.routes, config.time_intervals, channels)
     return errors
 
 

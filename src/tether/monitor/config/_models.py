@@ -63,6 +63,7 @@ from tether.monitor.config._fields import (
     one_or_many,
 )
 from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._routes import RouteConfig, TimeIntervals
 
 
 def _check_cron(value: str) -> str:
@@ -695,6 +696,8 @@ class MonitorConfig(_Model):
     )
     """blackbox_exporter's modules for ``/probe?module=NAME``; none given: those of its
     example ``blackbox.yml`` that tether runs."""
+    routes: RouteConfig | None = None  # the route tree (docs/routing.md); none: monitors' alerts
+    time_intervals: TimeIntervals = ()  # named, for routes' active and mute time intervals
 
     @model_validator(mode="before")
     @classmethod
