@@ -1,0 +1,211 @@
+"""The ``alertmanager`` channel against Debian's real ``prometheus-alertmanager`` on
+loopback: what tether opens shows up there as active with its labels and annotations,
+what tether resolves is resolved there, firing alerts are kept alive, and failures are
+classified.  Time for ``endsAt`` is passed in as numbers near the real time (Alertmanager
+compares ``endsAt`` with its own clock); nothing waits on real time but the bounded poll
+for Alertmanager's start."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.alert_payloads import opened, resolved
+from tests.helpers.alertmanager_server import ALERTMANAGER, SKIP_REASON, alertmanager, alerts
+from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.ports import free_port
+from tether import RetryPolicy
+from tether._kinds import Kind
+from tether.monitor._records import AlertPayload
+from tether.monitor.alerts import AlertmanagerChannel, Outbox
+from tether.monitor.store import SQLiteStore
+
+ONE_TRY = RetryPolicy(attempts=1, deadline=5.0, connect=2.0)
+PASSWORD = "am-p4ss-w0rd-secret"
+TOKEN = "am-bearer-t0ken-secret"
+
+
+@pytest.fixture(scope="module")
+def am(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Alertmanager for this module's tests (each test uses its own incident
+    numbers, so they do not see each other's alerts)."""
+    if ALERTMANAGER is None and not os.environ.get("TETHER_REQUIRE_ALERTMANAGER"):
+        pytest.skip(SKIP_REASON)
+    with alertmanager(tmp_path_factory.mktemp("alertmanager")) as base:
+        yield base
+
+
+def _now_payload(payload: AlertPayload, at: float, incident: int) -> AlertPayload:
+    """``payload`` moved to happen at ``at``, near the real present (Alertmanager resolves
+    an alert whose ``endsAt`` is past by its own clock), in incident ``incident``."""
+    shift = at - payload.at
+    since = None if payload.since is None else payload.since + shift
+    return dataclasses.replace(payload, at=payload.at + shift, since=since, incident=incident)
+
+
+def _find(base: str, incident: int) -> list[dict[str, object]]:
+    return [a for a in alerts(base) if a["labels"].get("incident") == str(incident)]  # type: ignore[union-attr]
+
+
+def _parse(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_an_opened_incident_is_active_in_alertmanager_with_its_labels(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """An incident's opening alert, through the outbox, is listed by Alertmanager as active,
+    labelled by monitor, incident and kind, with the sentence, detail, hint and URL as
+    annotations, starting when the monitor went down and firing for four resends."""
+    base = time.time()
+    channel = AlertmanagerChannel(
+        "am", am, clock=lambda: base, policy=ONE_TRY, dashboard_url="https://tether.lab.test/"
+    )
+    outbox = Outbox(fresh_store, {"am": channel})
+    payload = _now_payload(opened(), base, 101)
+    assert outbox.queue("am", "101:api:opened", payload, now=base)
+    assert outbox.deliver_due(now=base) == (1, 0)
+    channel.close()
+    (alert,) = _find(am, 101)
+    assert alert["labels"] == {
+        "alertname": "TetherMonitorDown",
+        "incident": "101",
+        "kind": "connect.refused",
+        "monitor": "api",
+        "severity": "critical",
+    }
+    assert alert["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": []}
+    notes = alert["annotations"]
+    assert isinstance(notes, dict)
+    assert notes["summary"] == payload.text
+    assert notes["description"] == payload.detail
+    assert notes["hint"] == payload.hint
+    assert notes["url"] == payload.url
+    assert notes["event"] == "incident.opened"
+    assert alert["generatorURL"] == "https://tether.lab.test/monitors/api"
+    assert _parse(str(alert["startsAt"])) == pytest.approx(base, abs=1)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(base + 240, abs=1)
+
+
+def test_a_resolution_resolves_what_the_opening_opened(am: str, fresh_store: SQLiteStore) -> None:
+    """The resolution carries the opening's labels exactly, so Alertmanager resolves that
+    alert (it lists no resolved alert) while another monitor's stays active; the channel
+    keeps firing only the one still open."""
+    base = time.time()
+    channel = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    went_down = base - 182  # resolved() comes 182 s after opened()
+    outbox.queue("am", "102:api:opened", _now_payload(opened(), went_down, 102), now=base)
+    other = _now_payload(opened(monitor="web"), went_down, 103)
+    outbox.queue("am", "103:web:opened", other, now=base)
+    assert outbox.deliver_due(now=base) == (2, 0)
+    assert {a["labels"]["monitor"] for a in _find(am, 102) + _find(am, 103)} == {"api", "web"}  # type: ignore[index]
+    back = _now_payload(resolved(), base, 102)  # endsAt now: resolved at once
+    outbox.queue("am", "102:api:resolved", back, now=base)
+    assert outbox.deliver_due(now=base) == (1, 0)
+    channel.close()
+    assert _find(am, 102) == []
+    assert [a["labels"]["monitor"] for a in _find(am, 103)] == ["web"]  # type: ignore[index]
+    assert [dict(labels)["incident"] for labels in channel.firing] == ["103"]
+
+
+def test_a_firing_alert_is_sent_again_with_its_end_pushed_ahead(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """Every minute the outbox sends the channel's firing alerts again, so Alertmanager's
+    ``endsAt`` moves four minutes past the latest send and the alert stays active as long
+    as the incident is open; with nothing firing, nothing is sent."""
+    base = time.time()
+    now = [base]
+    channel = AlertmanagerChannel("am", am, clock=lambda: now[0], policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    outbox.queue("am", "104:api:opened", _now_payload(opened(), base, 104), now=base)
+    outbox.deliver_due(now=base)
+    assert not channel.refresh_due(base + 59)
+    now[0] = base + 60
+    assert channel.refresh_due(base + 60)
+    outbox.deliver_due(now=base + 60)
+    (alert,) = _find(am, 104)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(base + 60 + 240, abs=1)
+    assert alert["status"]["state"] == "active"  # type: ignore[index]
+    assert not channel.refresh_due(base + 61)
+    channel.close()
+
+
+def test_a_wrong_path_is_a_failure_that_says_what_alertmanager_answered(
+    am: str, fresh_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL Alertmanager has no API under answers 404: a failed delivery of kind
+    ``http.client_error`` naming the status, retried later, and the password given for
+    basic auth is in no log line and no stored record."""
+    channel = AlertmanagerChannel(
+        "am", f"{am}/not-here", username="tether", password=PASSWORD, policy=ONE_TRY
+    )
+    outbox = Outbox(fresh_store, {"am": channel})
+    outbox.queue("am", "105:api:opened", opened(incident=105), now=0.0)
+    with caplog.at_level(logging.INFO, logger="tether.monitor"):
+        assert outbox.deliver_due(now=0.0) == (0, 1)
+    channel.close()
+    (status,) = outbox.status()
+    assert status.failing
+    assert status.last_error is not None
+    assert status.last_error.startswith(f"{Kind.HTTP_CLIENT_ERROR.value}: ")
+    assert "404" in status.last_error
+    _no_secret(caplog, fresh_store.path, PASSWORD)
+
+
+def test_a_refusing_port_is_a_refused_connection(
+    fresh_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listening where the channel points: ``connect.refused``, the alert kept for
+    the next try, and the bearer token in no log line or stored record."""
+    url = f"http://127.0.0.1:{free_port()}"
+    channel = AlertmanagerChannel("am", url, bearer_token=TOKEN, policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    outbox.queue("am", "106:api:opened", opened(incident=106), now=0.0)
+    with caplog.at_level(logging.INFO, logger="tether.monitor"):
+        assert outbox.deliver_due(now=0.0) == (0, 1)
+    channel.close()
+    (status,) = outbox.status()
+    assert status.last_error is not None
+    assert status.last_error.startswith(f"{Kind.CONNECT_REFUSED.value}: ")
+    assert status.queued == 1
+    assert channel.firing == ()
+    _no_secret(caplog, fresh_store.path, TOKEN)
+
+
+def test_credentials_are_sent_as_basic_auth_or_a_bearer_token(receiver: Receiver) -> None:
+    """``username``/``password`` go as HTTP basic auth and ``bearer_token`` as
+    ``Authorization: Bearer``; neither is in the channel's repr.  (A plain receiver on loopback stands in here: Debian's
+    Alertmanager takes basic auth only with a bcrypt hash, which nothing here can make.)"""
+    receiver.start()
+    prefix = f"http://127.0.0.1:{receiver.port}/am"
+    basic = AlertmanagerChannel("a", prefix, username="tether", password=PASSWORD)
+    bearer = AlertmanagerChannel("b", prefix + "/", bearer_token=TOKEN)
+    for channel in (basic, bearer):
+        channel.deliver(opened(), "k")
+        channel.close()
+        assert PASSWORD not in repr(channel) and TOKEN not in repr(channel)
+    (h1, body), (h2, _) = receiver.got
+    assert h1["Authorization"].startswith("Basic ") and "Authorization" in h2
+    assert h2["Authorization"] == f"Bearer {TOKEN}"
+    sent = json.loads(body)
+    assert isinstance(sent, list) and sent[0]["labels"]["alertname"] == "TetherMonitorDown"
+
+
+def _no_secret(caplog: pytest.LogCaptureFixture, db: Path | str, secret: str) -> None:
+    assert caplog.records
+    for record in caplog.records:
+        assert secret not in record.getMessage()
+    with sqlite3.connect(db) as conn:
+        rows: Mapping[int, object] = dict(enumerate(conn.execute("SELECT * FROM outbox")))
+    assert rows and secret not in repr(rows)
