@@ -185,8 +185,9 @@ def test_a_refusing_port_is_a_refused_connection(
 
 def test_credentials_are_sent_as_basic_auth_or_a_bearer_token(receiver: Receiver) -> None:
     """``username``/``password`` go as HTTP basic auth and ``bearer_token`` as
-    ``Authorization: Bearer``; neither is in the channel's repr.  (A plain receiver on loopback stands in here: Debian's
-    Alertmanager takes basic auth only with a bcrypt hash, which nothing here can make.)"""
+    ``Authorization: Bearer``; neither is in the channel's repr.  (A plain receiver on
+    loopback stands in: Debian's Alertmanager takes basic auth only with a bcrypt hash,
+    which nothing here can make.)"""
     receiver.start()
     prefix = f"http://127.0.0.1:{receiver.port}/am"
     basic = AlertmanagerChannel("a", prefix, username="tether", password=PASSWORD)
@@ -194,12 +195,15 @@ def test_credentials_are_sent_as_basic_auth_or_a_bearer_token(receiver: Receiver
     for channel in (basic, bearer):
         channel.deliver(opened(), "k")
         channel.close()
-        assert PASSWORD not in repr(channel) and TOKEN not in repr(channel)
+        assert PASSWORD not in repr(channel)
+        assert TOKEN not in repr(channel)
     (h1, body), (h2, _) = receiver.got
-    assert h1["Authorization"].startswith("Basic ") and "Authorization" in h2
+    assert h1["Authorization"].startswith("Basic ")
+    assert "Authorization" in h2
     assert h2["Authorization"] == f"Bearer {TOKEN}"
     sent = json.loads(body)
-    assert isinstance(sent, list) and sent[0]["labels"]["alertname"] == "TetherMonitorDown"
+    assert isinstance(sent, list)
+    assert sent[0]["labels"]["alertname"] == "TetherMonitorDown"
 
 
 def _no_secret(caplog: pytest.LogCaptureFixture, db: Path | str, secret: str) -> None:
@@ -208,4 +212,5 @@ def _no_secret(caplog: pytest.LogCaptureFixture, db: Path | str, secret: str) ->
         assert secret not in record.getMessage()
     with sqlite3.connect(db) as conn:
         rows: Mapping[int, object] = dict(enumerate(conn.execute("SELECT * FROM outbox")))
-    assert rows and secret not in repr(rows)
+    assert rows
+    assert secret not in repr(rows)
