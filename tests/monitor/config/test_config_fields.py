@@ -244,7 +244,8 @@ def test_section_error(sections: dict[str, Any], error: str) -> None:
     [
         (
             {"name": "ops", "type": "webhok", "url": "http://127.0.0.1/h"},
-            'alerts[0].type: "webhok" is not one of alertmanager, apprise, email, webhook, did you mean webhook?',
+            'alerts[0].type: "webhok" is not one of alertmanager, apprise, email, webhook, '
+            "did you mean webhook?",
         ),
         (
             {"name": "ops", "url": "http://127.0.0.1/h"},
