@@ -87,7 +87,7 @@ def test_the_monitor_s_labels_go_along_without_taking_tether_s_names() -> None:
     """A monitor's labels are on its alerts; its ``severity`` wins over the default, while
     ``alertname`` and ``monitor`` stay tether's, so its resolution still matches."""
     own = {"team": "pay", "severity": "page", "alertname": "X"}
-    payload = Labelled(**_fields(opened()), labels=own)  # type: ignore[arg-type]
+    payload = Labelled(**fields_of(opened()), labels=own)  # type: ignore[arg-type]
     assert alert_labels(payload) == {
         "alertname": "TetherMonitorDown",
         "incident": "7",
@@ -96,7 +96,7 @@ def test_the_monitor_s_labels_go_along_without_taking_tether_s_names() -> None:
         "severity": "page",
         "team": "pay",
     }
-    end = Labelled(**_fields(resolved()), labels=own)  # type: ignore[arg-type]
+    end = Labelled(**fields_of(resolved()), labels=own)  # type: ignore[arg-type]
     assert alert_labels(end) == alert_labels(payload)
 
 
@@ -122,7 +122,7 @@ def test_annotations_are_redacted() -> None:
     assert secret not in repr(sent)
 
 
-def _fields(payload: AlertPayload) -> dict[str, object]:
+def fields_of(payload: AlertPayload) -> dict[str, object]:
     return {
         f.name: getattr(payload, f.name) for f in dataclasses.fields(payload) if f.name != "labels"
     }

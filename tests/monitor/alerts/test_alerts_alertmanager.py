@@ -145,7 +145,7 @@ def test_a_wrong_path_is_a_failure_that_says_what_alertmanager_answered(
     am: str, fresh_store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A URL Alertmanager has no API under answers 404: a failed delivery of kind
-    ``http.client_error`` naming the status, retried later, and the password given for
+    ``http.client_error`` in Alertmanager's words, retried later, and the password given for
     basic auth is in no log line and no stored record."""
     channel = AlertmanagerChannel(
         "am", f"{am}/not-here", username="tether", password=PASSWORD, policy=ONE_TRY
@@ -159,7 +159,7 @@ def test_a_wrong_path_is_a_failure_that_says_what_alertmanager_answered(
     assert status.failing
     assert status.last_error is not None
     assert status.last_error.startswith(f"{Kind.HTTP_CLIENT_ERROR.value}: ")
-    assert "404" in status.last_error
+    assert status.last_error.endswith("Alertmanager answered 404: 404 page not found")
     _no_secret(caplog, fresh_store.path, PASSWORD)
 
 
@@ -214,3 +214,25 @@ def _no_secret(caplog: pytest.LogCaptureFixture, db: Path | str, secret: str) ->
         rows: Mapping[int, object] = dict(enumerate(conn.execute("SELECT * FROM outbox")))
     assert rows
     assert secret not in repr(rows)
+
+
+def test_what_alertmanager_refuses_is_a_failure_in_its_words(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """An alert Alertmanager will not take (here a resolution said to start after it ended,
+    which only a broken record could say) is answered 400: the failure is
+    ``http.client_error`` with Alertmanager's own reason, and the channel fires nothing."""
+    back = resolved(incident=107)
+    bad = dataclasses.replace(back, since=back.at + 10)
+    channel = AlertmanagerChannel("am", am, policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    outbox.queue("am", "107:api:resolved", bad, now=0.0)
+    assert outbox.deliver_due(now=0.0) == (0, 1)
+    channel.close()
+    (status,) = outbox.status()
+    assert status.last_error == (
+        f"{Kind.HTTP_CLIENT_ERROR.value}: Alertmanager answered 400: start time must be "
+        "before end time"
+    )
+    assert _find(am, 107) == []
+    assert channel.firing == ()

@@ -34,6 +34,7 @@ tether's firing ones again within :data:`RESEND_EVERY`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -44,6 +45,8 @@ from urllib.parse import quote
 
 import requests
 
+from tether._classify import classify_status
+from tether._failure import Failure
 from tether._redact import redact_text, redact_url
 from tether.monitor._records import RESOLVING, AlertPayload
 
@@ -141,7 +144,12 @@ def alertmanager_alert(
 
 
 class AlertmanagerError(requests.HTTPError):
-    """Alertmanager refused the alerts; the message says what it answered."""
+    """Alertmanager refused the alerts; the message, and the ``failure`` (kind from the
+    status, as for any HTTP answer) say what it answered."""
+
+    def __init__(self, message: str, *, failure: Failure, response: requests.Response) -> None:
+        super().__init__(message, response=response)
+        self.failure = failure
 
 
 def _answer(response: requests.Response) -> str:
@@ -267,10 +275,15 @@ class AlertmanagerChannel:
             data=json.dumps(alerts).encode(),
             headers={"Content-Type": "application/json", "User-Agent": "tether-monitor"},
         )
-        if response.status_code >= 400:
-            said = redact_text(_answer(response))
+        status = response.status_code
+        failure = classify_status(status, response.headers, url=redact_url(self.endpoint))
+        if failure is not None:
+            # Alertmanager says what it refused ("at least one label pair required"):
+            # keep its words, which a status alone would lose.
+            said = f"Alertmanager answered {status}: {redact_text(_answer(response))}"
             raise AlertmanagerError(
-                f"Alertmanager at {redact_url(self.url)} answered {response.status_code}: {said}",
+                f"{redact_url(self.url)}: {said}",
+                failure=dataclasses.replace(failure, detail=said),
                 response=response,
             )
 
