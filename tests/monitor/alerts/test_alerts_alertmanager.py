@@ -7,6 +7,7 @@ for Alertmanager's start."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -236,3 +237,29 @@ def test_what_alertmanager_refuses_is_a_failure_in_its_words(
     )
     assert _find(am, 107) == []
     assert channel.firing == ()
+
+
+def test_the_running_outbox_keeps_alerts_firing_between_deliveries(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """The monitor's outbox loop (``poll``) sends the firing alerts again on the channel's
+    own worker once a minute has passed, and not before."""
+    base = time.time()
+    now = [base]
+    channel = AlertmanagerChannel("am", am, clock=lambda: now[0], policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    outbox.queue("am", "108:api:opened", _now_payload(opened(), base, 108), now=base)
+
+    async def rounds() -> list[float]:
+        ends = []
+        for at in (base, base + 30, base + 60):
+            now[0] = at
+            await outbox.poll(lambda: now[0])
+            await outbox.drain()
+            (alert,) = _find(am, 108)
+            ends.append(_parse(str(alert["endsAt"])) - base)
+        return ends
+
+    assert [round(e) for e in asyncio.run(rounds())] == [240, 240, 300]
+    outbox.close()
+    channel.close()
