@@ -263,3 +263,23 @@ def test_the_running_outbox_keeps_alerts_firing_between_deliveries(
     assert [round(e) for e in asyncio.run(rounds())] == [240, 240, 300]
     outbox.close()
     channel.close()
+
+
+def test_a_reloaded_channel_keeps_firing_what_the_old_one_did(am: str) -> None:
+    """A reload builds the channel anew: it takes over the old one's firing alerts, and a
+    resolution still going out through the old one ends them for the new one too."""
+    base = time.time()
+    old = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    old.deliver(_now_payload(opened(), base - 182, 109), "k1")
+    old.deliver(_now_payload(opened(monitor="web"), base - 182, 110), "k2")
+    new = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    new.carry_over(old)
+    assert sorted(dict(labels)["incident"] for labels in new.firing) == ["109", "110"]
+    old.deliver(_now_payload(resolved(), base, 109), "k3")
+    assert [dict(labels)["incident"] for labels in new.firing] == ["110"]
+    assert new.refresh(base + 60) == 1
+    assert _find(am, 109) == []
+    (alert,) = _find(am, 110)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(base + 300, abs=1)
+    old.close()
+    new.close()

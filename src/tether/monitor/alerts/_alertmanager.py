@@ -235,6 +235,14 @@ class AlertmanagerChannel:
             if not self._firing:
                 self._next_refresh = None
 
+    def carry_over(self, old: AlertmanagerChannel) -> None:
+        """Keep firing what ``old`` (the channel this one replaces on a reload) keeps
+        firing: the two share that state from now on, so a resolution ``old`` is still
+        delivering ends the alert for both."""
+        with old._lock:
+            self._lock, self._firing = old._lock, old._firing
+            self._next_refresh = old._next_refresh
+
     def refresh_due(self, now: float) -> bool:
         """Whether firing alerts are due to be sent again."""
         due = self._next_refresh

@@ -302,7 +302,12 @@ async def reload(runner: Runner, path: str) -> None:
         )
         return
     # The old channels are not closed: a delivery may be under way through one.
-    changes = runner.reload(config, channels_for(config))
+    channels = channels_for(config)
+    for name, channel in channels.items():
+        before = runner.outbox.channels.get(name)
+        if isinstance(channel, AlertmanagerChannel) and isinstance(before, AlertmanagerChannel):
+            channel.carry_over(before)  # else its firing alerts would lapse in Alertmanager
+    changes = runner.reload(config, channels)
     log.info(
         "reloaded %s: %s", path, "; ".join(changes) or "no change", extra={"event": "reloaded"}
     )
