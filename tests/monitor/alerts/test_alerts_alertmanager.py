@@ -26,7 +26,7 @@ from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.ports import free_port
 from tether import RetryPolicy
 from tether._kinds import Kind
-from tether.monitor._records import AlertPayload
+from tether.monitor._records import AlertPayload, Incident, Member, TimelineEntry
 from tether.monitor.alerts import AlertmanagerChannel, Outbox
 from tether.monitor.store import SQLiteStore
 
@@ -51,6 +51,25 @@ def _now_payload(payload: AlertPayload, at: float, incident: int) -> AlertPayloa
     shift = at - payload.at
     since = None if payload.since is None else payload.since + shift
     return dataclasses.replace(payload, at=payload.at + shift, since=since, incident=incident)
+
+
+def _open(store: SQLiteStore, incident: int, at: float) -> Incident:
+    """Incident ``incident`` opened in ``store``, as the runner commits it with its alerts
+    (the outbox asks the store which incidents are still open)."""
+    made = Incident(
+        incident,
+        "host:127.0.0.1",
+        Kind.CONNECT_REFUSED,
+        "refused",
+        "start it",
+        at,
+        monitors=("api",),
+        timeline=(TimelineEntry(at, "opened", "refused"),),
+        members={"api": Member(at, alerted=True)},
+    )
+    store.commit_incident(made, [], at, opened=True)
+    store.flush()
+    return made
 
 
 def _find(base: str, incident: int) -> list[dict[str, object]]:
@@ -129,6 +148,7 @@ def test_a_firing_alert_is_sent_again_with_its_end_pushed_ahead(
     now = [base]
     channel = AlertmanagerChannel("am", am, clock=lambda: now[0], policy=ONE_TRY)
     outbox = Outbox(fresh_store, {"am": channel})
+    _open(fresh_store, 104, base)
     outbox.queue("am", "104:api:opened", _now_payload(opened(), base, 104), now=base)
     outbox.deliver_due(now=base)
     assert not channel.refresh_due(base + 59)
@@ -248,6 +268,7 @@ def test_the_running_outbox_keeps_alerts_firing_between_deliveries(
     now = [base]
     channel = AlertmanagerChannel("am", am, clock=lambda: now[0], policy=ONE_TRY)
     outbox = Outbox(fresh_store, {"am": channel})
+    _open(fresh_store, 108, base)
     outbox.queue("am", "108:api:opened", _now_payload(opened(), base, 108), now=base)
 
     async def rounds() -> list[float]:
@@ -283,3 +304,31 @@ def test_a_reloaded_channel_keeps_firing_what_the_old_one_did(am: str) -> None:
     assert _parse(str(alert["endsAt"])) == pytest.approx(base + 300, abs=1)
     old.close()
     new.close()
+
+
+def test_an_incident_that_ended_without_a_word_is_resolved_in_alertmanager(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """An incident can close with no alert to its channels (its last monitor removed from
+    the file): at the next resend the outbox finds it closed in the store, and the channel
+    sends its alert resolved and stops, while an open incident's alert goes on firing."""
+    base = time.time() - 120  # the resend at base + 60 is in Alertmanager's past
+    now = [base]
+    channel = AlertmanagerChannel("am", am, clock=lambda: now[0], policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": channel})
+    gone = _open(fresh_store, 111, base - 120)
+    _open(fresh_store, 112, base - 120)
+    outbox.queue("am", "111:api:opened", _now_payload(opened(), base - 120, 111), now=base)
+    outbox.queue("am", "112:api:opened", _now_payload(opened(), base - 120, 112), now=base)
+    assert outbox.deliver_due(now=base) == (2, 0)
+    closed = dataclasses.replace(gone, resolved=base + 30, members={})
+    entry = TimelineEntry(base + 30, "resolved", "api was removed from the configuration")
+    fresh_store.commit_incident(closed, [], base + 30, entry=entry, touched=("api",))
+    fresh_store.flush()
+    now[0] = base + 60
+    outbox.deliver_due(now=base + 60)
+    channel.close()
+    assert _find(am, 111) == []
+    (alert,) = _find(am, 112)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(base + 300, abs=1)
+    assert [dict(labels)["incident"] for labels in channel.firing] == ["112"]

@@ -39,7 +39,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -248,18 +248,28 @@ class AlertmanagerChannel:
         due = self._next_refresh
         return due is not None and now >= due
 
-    def refresh(self, now: float) -> int:
-        """Send every firing alert again, ``endsAt`` pushed ahead; how many.  A failure is
-        logged, not raised: the next round tries again, and the alerts' ``endsAt`` leaves
-        room for three failed rounds."""
+    def refresh(self, now: float, still_open: Collection[int] | None = None) -> int:
+        """Send every firing alert again, ``endsAt`` pushed ahead; how many.  One of an
+        incident not in ``still_open`` (the store's open incidents; ``None``: not known)
+        is sent resolved instead and forgotten: an incident can end with no alert to its
+        channels (its last monitor removed from the file), and Alertmanager would
+        otherwise be told it fires for as long as tether runs.  A failure is logged, not
+        raised: the next round tries again, and the alerts' ``endsAt`` leaves room for
+        three failed rounds."""
         with self._lock:
             if not self._firing:
                 self._next_refresh = None
                 return 0
             self._next_refresh = now + self.resend_every
+            ended = [
+                labels
+                for labels, p in self._firing.items()
+                if still_open is not None and p.incident is not None
+                if p.incident not in still_open
+            ]
             payloads = list(self._firing.values())
             try:
-                self._post(payloads, now)
+                self._post(payloads, now, ended=[self._firing[labels] for labels in ended])
             except Exception as exc:
                 log.warning(
                     "alertmanager %s: could not send %d firing alerts again: %s",
@@ -269,15 +279,23 @@ class AlertmanagerChannel:
                     extra={"event": "alert.refresh_failed", "channel": self.name},
                 )
                 return 0
+            for labels in ended:
+                del self._firing[labels]
             return len(payloads)
 
-    def _post(self, payloads: list[AlertPayload], now: float) -> None:
-        alerts = [
-            alertmanager_alert(
-                p, now, firing_for=4 * self.resend_every, dashboard_url=self.dashboard_url
+    def _post(
+        self, payloads: list[AlertPayload], now: float, ended: Collection[AlertPayload] = ()
+    ) -> None:
+        """POST ``payloads`` as of ``now``; those in ``ended`` resolved at ``now``."""
+        firing_for = 4 * self.resend_every
+        alerts = []
+        for p in payloads:
+            alert = alertmanager_alert(
+                p, now, firing_for=firing_for, dashboard_url=self.dashboard_url
             )
-            for p in payloads
-        ]
+            if any(p is e for e in ended):
+                alert["endsAt"] = _iso(now)
+            alerts.append(alert)
         response = self._session.post(
             self.endpoint,
             data=json.dumps(alerts).encode(),

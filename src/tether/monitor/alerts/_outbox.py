@@ -34,7 +34,7 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
@@ -63,11 +63,12 @@ class Channel(Protocol):
 class KeepsFiring(Protocol):
     """A channel whose receiver forgets a firing alert unless it is sent again
     (Alertmanager): the outbox calls :meth:`refresh` on the channel's own worker, between
-    its deliveries, whenever :meth:`refresh_due`."""
+    its deliveries, whenever :meth:`refresh_due`, with the store's open incidents
+    (``None`` when the store cannot say)."""
 
     def refresh_due(self, now: float) -> bool: ...
 
-    def refresh(self, now: float) -> int: ...
+    def refresh(self, now: float, still_open: Collection[int] | None = None) -> int: ...
 
 
 class DeliveryHook(Protocol):
@@ -234,7 +235,7 @@ class Outbox:
                 delivered += 1
                 alert = self._claim_next(alert.channel, now)
         for _, channel in self._refreshes_due(now):
-            channel.refresh(now)
+            channel.refresh(now, self._open_incidents())
         self._refresh()
         return delivered, failed
 
@@ -334,7 +335,16 @@ class Outbox:
         self, name: str, channel: KeepsFiring, clock: Callable[[], float]
     ) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._worker(name), channel.refresh, clock())
+        still_open = await loop.run_in_executor(self._worker(name), self._open_incidents)
+        await loop.run_in_executor(self._worker(name), channel.refresh, clock(), still_open)
+
+    def _open_incidents(self) -> set[int] | None:
+        """The ids of the store's open incidents; ``None`` if it cannot be read now."""
+        try:
+            listed = self._store.incident_list(open_only=True, limit=1_000_000, shown=(0, 1))
+        except Exception:
+            return None  # the store's own log line says why; the alerts keep firing
+        return {item.incident.id for item in listed}
 
     async def _drain(self, alert: QueuedAlert, clock: Callable[[], float]) -> None:
         """Deliver ``alert`` and the channel's next ones while they land and are due."""
