@@ -48,34 +48,43 @@ def until(
         sleep(every)
 
 
-def _ready(base: str) -> bool:
+def _ready(base: str, ca: str | bool) -> bool:
     try:
-        return requests.get(f"{base}/-/ready", timeout=1).status_code == 200
+        return requests.get(f"{base}/-/ready", timeout=1, verify=ca).status_code == 200
     except requests.ConnectionError:
         return False  # not listening yet
 
 
 @contextmanager
-def alertmanager(tmp_path: Path) -> Iterator[str]:
-    """A real Alertmanager listening on a free loopback port; its base URL."""
+def alertmanager(tmp_path: Path, *, tls: tuple[Path, Path, Path] | None = None) -> Iterator[str]:
+    """A real Alertmanager listening on a free loopback port; its base URL.  ``tls``
+    (certificate chain, key, and the authority that signed them, as PEM files): it
+    speaks HTTPS only, with that certificate (its ``--web.config.file``)."""
     assert ALERTMANAGER is not None
     port = free_port()
     (tmp_path / "alertmanager.yml").write_text(CONFIG)
+    args = [
+        ALERTMANAGER,
+        f"--config.file={tmp_path / 'alertmanager.yml'}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    if tls is not None:
+        chain, key, _ = tls
+        (tmp_path / "web.yml").write_text(
+            f"tls_server_config: {{cert_file: {chain}, key_file: {key}}}\n"
+        )
+        args.append(f"--web.config.file={tmp_path / 'web.yml'}")
     log = (tmp_path / "alertmanager.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={tmp_path / 'alertmanager.yml'}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    ca: str | bool = str(tls[2]) if tls else True
     try:
-        if not until(lambda: proc.poll() is not None or _ready(base)) or proc.poll() is not None:
+        if (
+            not until(lambda: proc.poll() is not None or _ready(base, ca))
+            or proc.poll() is not None
+        ):
             raise RuntimeError(
                 "Alertmanager did not become ready: "
                 + (tmp_path / "alertmanager.log").read_text(errors="replace")[-2000:]
@@ -87,9 +96,9 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def alerts(base: str, **params: str) -> list[dict[str, Any]]:
+def alerts(base: str, ca: str | bool = True, **params: str) -> list[dict[str, Any]]:
     """``GET /api/v2/alerts`` (``active``, ``silenced``, ``inhibited``, ``unprocessed``
-    as ``"true"``/``"false"``; resolved alerts are never listed)."""
-    response = requests.get(f"{base}/api/v2/alerts", params=params, timeout=5)
+    as ``"true"``/``"false"``; resolved alerts are never listed), trusting ``ca``."""
+    response = requests.get(f"{base}/api/v2/alerts", params=params, timeout=5, verify=ca)
     response.raise_for_status()
     return list(response.json())

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.helpers.alert_payloads import opened, resolved
 from tests.helpers.alertmanager_server import ALERTMANAGER, SKIP_REASON, alertmanager, alerts
@@ -332,3 +333,37 @@ def test_an_incident_that_ended_without_a_word_is_resolved_in_alertmanager(
     (alert,) = _find(am, 112)
     assert _parse(str(alert["endsAt"])) == pytest.approx(base + 300, abs=1)
     assert [dict(labels)["incident"] for labels in channel.firing] == ["112"]
+
+
+def test_tls_is_verified_against_ca_file_and_never_skipped(
+    tmp_path: Path, fresh_store: SQLiteStore
+) -> None:
+    """An Alertmanager over HTTPS with a certificate of a private authority: with that
+    authority in ``ca_file`` the alert lands; without it the delivery fails as
+    ``tls.untrusted`` and is kept for the next try, never sent unverified."""
+    if ALERTMANAGER is None and not os.environ.get("TETHER_REQUIRE_ALERTMANAGER"):
+        pytest.skip(SKIP_REASON)
+    authority = trustme.CA()
+    leaf = authority.issue_cert("127.0.0.1")
+    chain, key, ca = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    leaf.private_key_pem.write_to_path(str(key))
+    with chain.open("wb") as out:
+        for blob in leaf.cert_chain_pems:
+            out.write(blob.bytes())
+    authority.cert_pem.write_to_path(str(ca))
+    with alertmanager(tmp_path, tls=(chain, key, ca)) as base:
+        now = time.time()
+        trusting = AlertmanagerChannel("t", base, ca_file=str(ca), policy=ONE_TRY)
+        strict = AlertmanagerChannel("s", base, policy=ONE_TRY)
+        outbox = Outbox(fresh_store, {"t": trusting, "s": strict})
+        for name in ("t", "s"):
+            outbox.queue(name, f"113:{name}", _now_payload(opened(), now, 113), now=now)
+        assert outbox.deliver_due(now=now) == (1, 1)
+        trusting.close()
+        strict.close()
+        failing = {status.name: status for status in outbox.status()}
+        assert not failing["t"].failing
+        assert failing["s"].last_error is not None
+        assert failing["s"].last_error.startswith(f"{Kind.TLS_UNTRUSTED.value}: ")
+        assert failing["s"].queued == 1
+        assert [a["labels"]["incident"] for a in alerts(base, str(ca))] == ["113"]  # type: ignore[index]

@@ -49,8 +49,8 @@ def test_a_channel_reads_with_its_defaults_and_shows_no_secret() -> None:
     assert isinstance(am3, AlertmanagerChannel)
     assert am2.endpoint == "https://127.0.0.1:9093/prefix/api/v2/alerts"
     assert am2._session.auth == ("tether", PASSWORD)
-    assert am2._session.verify == "/etc/ssl/lab-ca.pem"
-    assert channels["am"]._session.verify is True  # type: ignore[attr-defined]
+    assert am2._verify == "/etc/ssl/lab-ca.pem"
+    assert channels["am"]._verify is True  # type: ignore[attr-defined]
     assert am3._session.headers["Authorization"] == f"Bearer {TOKEN}"
     for channel in channels.values():
         assert PASSWORD not in repr(channel)

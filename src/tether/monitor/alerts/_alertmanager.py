@@ -200,7 +200,9 @@ class AlertmanagerChannel:
         if policy is None:
             policy = tether.RetryPolicy(attempts=2, deadline=timeout, connect=min(5.0, timeout))
         self._session = tether.Session(policy=policy)
-        self._session.verify = ca_file or True
+        # Given with each request: requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in
+        # the environment override a session's own ``verify`` (its issue #3829).
+        self._verify: str | bool = ca_file or True
         if username is not None and password is not None:
             self._session.auth = (username, password)
         elif bearer_token:
@@ -298,6 +300,7 @@ class AlertmanagerChannel:
             alerts.append(alert)
         response = self._session.post(
             self.endpoint,
+            verify=self._verify,
             data=json.dumps(alerts).encode(),
             headers={"Content-Type": "application/json", "User-Agent": "tether-monitor"},
         )
