@@ -17,6 +17,7 @@ from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
+from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._models import (
     HTTP_ONLY,
@@ -263,6 +264,8 @@ def _check_escalation(
 
 
 def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
+    if isinstance(channel, AlertmanagerChannelConfig):
+        return alertmanager_problems(channel, at)
     if isinstance(channel, AppriseChannelConfig) and not channel.targets:
         return [((*at, "url"), "is required: an apprise URL (or urls: a list of them)")]
     if isinstance(channel, EmailChannelConfig):

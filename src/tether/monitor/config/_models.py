@@ -27,6 +27,7 @@ from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor.config import _defaults
+from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._errors import fail, show
@@ -261,7 +262,9 @@ class EmailChannelConfig(_Model):
     """Trust the certificate authorities in this PEM file instead of the system's."""
 
 
-ChannelConfig = WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig
+ChannelConfig = (
+    WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig | AlertmanagerChannelConfig
+)
 """An alert channel as configured (the delivery channels are in ``monitor.alerts``)."""
 AlertChannel = Annotated[ChannelConfig, Field(discriminator="type")]
 
@@ -744,9 +747,7 @@ class MonitorConfig(_Model):
         """The status page at ``/status/SLUG``; ``None`` if none."""
         return next((p for p in self.status_pages if p.slug == slug), None)
 
-    def channel(
-        self, name: str
-    ) -> WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig:
+    def channel(self, name: str) -> ChannelConfig:
         """The alert channel called ``name`` (KeyError if none)."""
         for channel in self.alerts:
             if channel.name == name:
