@@ -58,3 +58,41 @@ def test_one_bad_backend_in_three_pages_on_a_window_and_not_on_a_run(
         "(http.server_error))"
     ]
     h.close()
+
+
+def test_a_restart_keeps_the_window_and_pages_no_second_time(tmp_path: Path, lab: Lab) -> None:
+    """Down on its window, the monitor is stopped and a new runner starts on the same store
+    a minute later, the backend still failing one check in three: it comes back down with
+    the window it had (checks from before the restart in it), and no second alert is
+    sent while the rule goes on holding."""
+    healthy, bad = lab["healthy"].url, lab["http_503"].url
+    lb = monitors(
+        f"{{name: lb, url: '{healthy}', interval: 30s, timeout: 1s, alerts: [ops], "
+        "alert_when: {failure_ratio: 20%, within: 5m, min_checks: 6}}"
+    )
+    turns = itertools.count(1)
+
+    def balancer(target: str, options: ProbeOptions) -> str:
+        return bad if next(turns) % 3 == 0 else target
+
+    before = Harness(tmp_path, lb, probe=balancer)
+    before.drive((lambda: before.state("lb") is State.DOWN, lambda: None), limit=600)
+    before.store.flush()
+    stopped = before.sim.wall()
+    assert [a["event"] for a in before.ops.got] == ["incident.opened"]
+    before.close()
+
+    after = Harness(tmp_path, lb, probe=balancer)
+    after.sim.now = before.sim.now + 60
+    restored = after.runner.detector.export("lb")
+    assert restored is not None
+    assert after.state("lb") is State.DOWN
+    assert all(at <= stopped for at, _ in restored["window"])
+    assert len(restored["window"]) == 6
+    after.drive((lambda: after.sim.wall() > stopped + 600, lambda: None), limit=2000)
+    after.store.flush()
+    assert after.state("lb") is State.DOWN
+    assert after.ops.got == []  # the incident is still open: nothing more to say
+    (incident,) = after.store.incidents()
+    assert incident.resolved is None
+    after.close()
