@@ -34,17 +34,18 @@ from tether.monitor.config._rules import Window
 
 __all__ = ["CheckWindow", "holds", "span_words"]
 
-_SLACK = 1e-9
-"""A share compared as ``failed >= ratio * checks`` is read with this slack, so that 20%
-of 10 checks is 2 failures and not 2.0000000000000004."""
-
-
 def holds(rule: Window, checks: int, failed: int) -> bool:
-    """Whether ``rule`` holds over a window of ``checks`` checks, ``failed`` of them failed."""
+    """Whether ``rule`` holds over a window of ``checks`` checks, ``failed`` of them failed.
+
+    The share is compared as a traffic monitor's is (``_traffic.py``, ``failure_ratio``
+    with ``min_calls``): ``failed / checks >= ratio``, both sides the nearest float to
+    their fraction, so 2 of 10 checks is 20% exactly.  The window is not a traffic
+    monitor's: that one holds thousands of calls a second in buckets of one second;
+    this one a check every interval, each kept, so that the reason can count them."""
     if rule.failures is not None:
         return failed >= rule.failures
     assert rule.failure_ratio is not None
-    return checks >= rule.min_checks and failed >= rule.failure_ratio * checks - _SLACK
+    return checks >= rule.min_checks and failed / checks >= rule.failure_ratio
 
 
 def span_words(seconds: float) -> str:
