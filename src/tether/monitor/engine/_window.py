@@ -34,6 +34,7 @@ from tether.monitor.config._rules import Window
 
 __all__ = ["CheckWindow", "holds", "span_words"]
 
+
 def holds(rule: Window, checks: int, failed: int) -> bool:
     """Whether ``rule`` holds over a window of ``checks`` checks, ``failed`` of them failed.
 
