@@ -27,6 +27,7 @@ from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor.config import _defaults
+from tether.monitor.config._alert_when import AlertWhen, not_inherited
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.config._cron import parse_cron
@@ -315,6 +316,7 @@ class MonitorDefaults(_Model):
     timeout: PositiveDuration = _defaults.TIMEOUT
     failure_threshold: Count = _defaults.FAILURE_THRESHOLD
     success_threshold: Count = _defaults.SUCCESS_THRESHOLD
+    alert_when: AlertWhen | None = None
     alerts: Names = ()
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
@@ -330,9 +332,8 @@ class MonitorDefaults(_Model):
         merged into an ``http(s)://`` monitor's own, whose names win whatever their case),
         and a timeout set nowhere fitted to its interval."""
         own, inherited = monitor.model_fields_set, self.model_fields_set
-        changes: dict[str, Any] = {
-            key: getattr(self, key) for key in inherited - own if key != "headers"
-        }
+        taken = inherited - own - not_inherited(own, probed=monitor.probed)
+        changes: dict[str, Any] = {key: getattr(self, key) for key in taken}
         if monitor.scheme in ("http", "https", "ws", "wss") and self.headers:
             mine = {name.lower() for name in monitor.headers}
             changes["headers"] = {
@@ -428,6 +429,10 @@ class Monitor(_Model):
     conditions: Annotated[tuple[ConditionText, ...], BeforeValidator(one_or_many)] = ()
     failure_threshold: Count = _defaults.FAILURE_THRESHOLD
     success_threshold: Count = _defaults.SUCCESS_THRESHOLD
+    alert_when: AlertWhen | None = None
+    """Down on a rule over a window of checks instead of ``failure_threshold`` in a row:
+    ``{failures: 5, within: 5m}`` or ``{failure_ratio: 20%, within: 10m, min_checks: 10}``
+    (``_alert_when.py``)."""
     alerts: Names = ()
     depends_on: Names = ()
     resolver: Resolver | None = None
