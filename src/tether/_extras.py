@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "pause": ("monitor",),
     "push": ("monitor",),
     "resume": ("monitor",),
+    "routes": ("monitor",),
     "status": ("monitor",),
 }
 

@@ -73,8 +73,9 @@ def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture
         "token, cron, grace, timezone, app, endpoint, consecutive, failure_ratio, window, "
         "min_calls, method, headers, body, follow_redirects, "
         "max_redirects, interval, timeout, conditions, "
-        "failure_threshold, success_threshold, alerts, depends_on, resolver, dns, tls, "
-        "latency_margin, remind_every, escalate, locations, quorum, partial_alerts, paused",
+        "failure_threshold, success_threshold, alert_when, alerts, depends_on, resolver, "
+        "dns, tls, latency_margin, remind_every, escalate, locations, quorum, partial_alerts, "
+        "paused",
     ]
 
 

@@ -81,15 +81,16 @@ def test_status_lists_the_locations_of_a_monitor_of_several(
     config = write(tmp_path, target)
     assert main(["status", "--config", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.rstrip() for line in lines[:6]] == [
+    assert [line.rstrip() for line in lines[:7]] == [
         "monitor  state    latest  at (UTC)             up 24h  up 30d  detail",
         "api      unknown  ok      2027-01-15 08:05:00  -       -",
         "  east: down since 2027-01-15 08:05 (connect.timeout)",
         "  west: up since 2027-01-15 08:00",
         "  local: up since 2027-01-15 08:01",
+        "  failing in 1 of 3 locations, below quorum",
         "web      unknown  ok      2027-01-15 08:05:00  -       -",
     ]
-    assert lines[6:] == [
+    assert lines[7:] == [
         "",
         "incident 1 open since 2027-01-15 08:05:05, partial: connect.timeout: api unreachable "
         "from east (connect.timeout), up from west and local (api)",
@@ -133,7 +134,12 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
         },
     ]
     assert all(where["live"] for where in api["locations"])  # no instance was asked
-    assert api["quorum"] == {"needed": 2, "failing": ["east"], "counted": 3}
+    assert api["quorum"] == {
+        "needed": 2,
+        "failing": ["east"],
+        "counted": 3,
+        "below": "failing in 1 of 3 locations, below quorum",
+    }
     assert "locations" not in web
     (incident,) = doc["open_incidents"]
     assert (incident["key"], incident["partial"]) == ("partial:api", True)

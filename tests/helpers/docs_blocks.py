@@ -33,3 +33,31 @@ def steps(block: str) -> list[tuple[str, list[str]]]:
             i += 1
         out.append((command, shown))
     return out
+
+
+MARK = "@@tether-docs-step@@"
+
+
+def run_console(block: str, cwd: Path, env: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Run a console block's commands in one ``sh``, in order (so ``echo $?`` is the
+    previous command's code), each with its output and errors together, as a terminal
+    shows them; each command with the lines it printed."""
+    import subprocess
+
+    commands = steps(block)
+    script = ""
+    for n, (command, _) in enumerate(commands):
+        # The marker keeps the last command's code for an `echo $?` after it.
+        script += f"rc=$?; echo {MARK}{n}; (exit $rc); {{ {command} ; }} 2>&1\n"
+    done = subprocess.run(
+        ["sh", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    parts = re.split(rf"^{MARK}\d+\n", done.stdout, flags=re.M)[1:]
+    assert len(parts) == len(commands), (done.stdout, done.stderr)
+    return [(c, p.splitlines()) for (c, _), p in zip(commands, parts, strict=True)]

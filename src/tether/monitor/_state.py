@@ -6,6 +6,7 @@ with the latency baseline and turns its changes into events.
 
     unknown --1 pass--------------------> up
     unknown, up --failure_threshold fails--> down
+    unknown, up --an alert_when rule holds--> down (see ``judge``)
     down --success_threshold passes------> up
     up <-> down, `changes` times within `window` --> flapping
     flapping --no up/down change for `settle` s--> up or down again
@@ -84,6 +85,28 @@ class Availability:
         self.successes, self.failures = 0, self.failures + 1
         if self.health is not State.DOWN and self.failures >= failure_threshold:
             self.health = State.DOWN
+            return True
+        return False
+
+    def judge(self, ok: bool, rule_holds: bool, success_threshold: int) -> bool:
+        """Count one check under a rule over a window (``alert_when:``), ``rule_holds``
+        with this check counted; say whether ``health`` changed.  Down while the rule
+        holds, whatever this check said (a pass can bring the window to its
+        ``min_checks``); up again once it no longer holds and the last
+        ``success_threshold`` checks passed."""
+        if ok:
+            self.failures, self.successes = 0, self.successes + 1
+        else:
+            self.successes, self.failures = 0, self.failures + 1
+        if rule_holds:
+            changed = self.health is not State.DOWN
+            self.health = State.DOWN
+            return changed
+        if ok and (
+            self.health is State.UNKNOWN
+            or (self.health is State.DOWN and self.successes >= success_threshold)
+        ):
+            self.health = State.UP
             return True
         return False
 

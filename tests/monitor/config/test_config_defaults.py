@@ -60,6 +60,7 @@ def test_minimal_file_takes_every_default() -> None:
         "conditions": (),
         "failure_threshold": 3,
         "success_threshold": 2,
+        "alert_when": None,
         "alerts": (),
         "depends_on": (),
         "resolver": None,

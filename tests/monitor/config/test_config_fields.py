@@ -221,8 +221,8 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         (
             {"defaults": {"method": "GET"}},
             "defaults.method: unknown key; expected one of: interval, timeout, failure_threshold, "
-            "success_threshold, alerts, headers, resolver, latency_margin, remind_every, "
-            "escalate, locations, quorum, partial_alerts, labels",
+            "success_threshold, alert_when, alerts, headers, resolver, latency_margin, "
+            "remind_every, escalate, locations, quorum, partial_alerts, labels",
         ),
         ({"monitorz": []}, "monitorz: unknown key, did you mean monitors?"),
         ({"alert": []}, "alert: unknown key, did you mean alerts?"),
@@ -230,7 +230,7 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
             {"a.b": 1},
             '["a.b"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
             "defaults, maintenance, cluster, users, tokens, workers, monitors, status_pages, "
-            "modules",
+            "objectives, modules, routes, time_intervals",
         ),
     ],
 )
@@ -244,11 +244,12 @@ def test_section_error(sections: dict[str, Any], error: str) -> None:
     [
         (
             {"name": "ops", "type": "webhok", "url": "http://127.0.0.1/h"},
-            'alerts[0].type: "webhok" is not one of apprise, email, webhook, did you mean webhook?',
+            'alerts[0].type: "webhok" is not one of alertmanager, apprise, email, webhook, '
+            "did you mean webhook?",
         ),
         (
             {"name": "ops", "url": "http://127.0.0.1/h"},
-            "alerts[0].type: is required: apprise, email, webhook",
+            "alerts[0].type: is required: alertmanager, apprise, email, webhook",
         ),
         ({"name": "ops", "type": "webhook"}, "alerts[0].url: is required"),
         ({"type": "webhook", "url": "http://127.0.0.1/h"}, "alerts[0].name: is required"),
@@ -345,6 +346,37 @@ def test_section_error(sections: dict[str, Any], error: str) -> None:
             f'alerts[0].url: "https://{"d" * 47}…": its host: the name has 309 characters; '
             "the most is 253",
         ),
+        (
+            {"name": "am", "type": "alertmanager", "url": "http://u:pw@127.0.0.1:9093"},
+            "alerts[0].url: holds credentials: write them as username and password (or "
+            "bearer_token), which tether keeps out of its logs",
+        ),
+        (
+            {"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093", "password": "p"},
+            "alerts[0].username: is required with a password",
+        ),
+        (
+            {
+                "name": "am",
+                "type": "alertmanager",
+                "url": "http://127.0.0.1:9093",
+                "username": "u",
+                "password": "p",
+                "bearer_token": "t",
+            },
+            "alerts[0].bearer_token: goes alone: give username and password, or bearer_token, "
+            "not both",
+        ),
+        (
+            {
+                "name": "am",
+                "type": "alertmanager",
+                "url": "http://127.0.0.1:9093",
+                "insecure": True,
+            },
+            "alerts[0].insecure: unknown key; expected one of: name, type, url, username, "
+            "password, bearer_token, ca_file, dashboard_url",
+        ),
     ],
 )
 def test_alert_channel_error(channel: Any, error: str) -> None:
@@ -359,9 +391,9 @@ def test_a_service_name_as_type_points_to_apprise() -> None:
         {"name": "b", "type": "Teams", "url": "https://hooks.example.com/y"},
     ]
     assert errors_of(dump(alerts=channels)) == [
-        'alerts[0].type: "slack" is not one of apprise, email, webhook; '
+        'alerts[0].type: "slack" is not one of alertmanager, apprise, email, webhook; '
         "for slack, write type: apprise with a slack:// URL",
-        'alerts[1].type: "Teams" is not one of apprise, email, webhook; '
+        'alerts[1].type: "Teams" is not one of alertmanager, apprise, email, webhook; '
         "for Teams, write type: apprise with a msteams:// URL",
     ]
 
@@ -410,7 +442,7 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         "grace, timezone, app, endpoint, consecutive, failure_ratio, window, min_calls, "
         "method, headers, body, follow_redirects, max_redirects, "
         "interval, timeout, conditions, failure_threshold, "
-        "success_threshold, alerts, depends_on, resolver, dns, tls, latency_margin, "
+        "success_threshold, alert_when, alerts, depends_on, resolver, dns, tls, latency_margin, "
         "remind_every, escalate, locations, quorum, partial_alerts, labels, paused"
     ]
 

@@ -109,14 +109,24 @@ def test_status_rows_show_each_location_and_the_quorum(cluster: Cluster) -> None
         where("west", "up"),
         where("local", "up"),
     ]
-    assert api["quorum"] == {"needed": 2, "failing": ["east"], "counted": 3}
+    assert api["quorum"] == {
+        "needed": 2,
+        "failing": ["east"],
+        "counted": 3,
+        "below": "failing in 1 of 3 locations, below quorum",
+    }
     assert edge["state"] == "down"
     assert [(w["location"], w["state"]) for w in edge["locations"]] == [
         ("east", "down"),
         ("west", "down"),
         ("local", "up"),
     ]
-    assert edge["quorum"] == {"needed": 1, "failing": ["east", "west"], "counted": 3}
+    assert edge["quorum"] == {
+        "needed": 1,
+        "failing": ["east", "west"],
+        "counted": 3,
+        "below": None,
+    }
     assert db["state"] == "up"
     assert "locations" not in db
     assert "quorum" not in db
@@ -211,8 +221,10 @@ def text(page: str, selector: str) -> list[str]:
 def test_the_overview_shows_the_locations_the_cluster_and_the_partial_incident(
     cluster: Cluster,
 ) -> None:
-    """The dashboard's rows show each location's state compactly under the monitor's, the
-    summary is followed by the cluster's line, and the partial incident is labelled."""
+    """The dashboard's rows show each location's state compactly under the monitor's, and
+    api's (up, failing at east alone) says it is failing below its quorum, its uptime
+    marked partial rather than a clean figure; the summary is followed by the cluster's
+    line, and the partial incident is labelled."""
     page = cluster.get("/")
     assert text(page, ".places") == [
         "east down · west up · local up",
@@ -220,7 +232,10 @@ def test_the_overview_shows_the_locations_the_cluster_and_the_partial_incident(
     ]
     assert '<span class="place state-down" data-location="east" title="connect.refused: ' in page
     assert text(page, "#cluster") == ["3 instances: east (leader), west, local"]
-    assert text(page, ".tag") == ["partial"]
+    assert text(page, ".below-quorum") == ["failing in 1 of 3 locations, below quorum"]
+    # Tagged partial twice: api's uptime in its row, then the partial incident.
+    assert text(page, ".tag") == ["partial", "partial"]
+    assert 'title="failing in 1 of 3 locations, below quorum: the uptime is the cluster' in page
     assert page.count('class="incident incident-open incident-partial"') == 1
 
 
@@ -229,7 +244,10 @@ def test_a_monitors_page_has_a_table_of_its_locations(cluster: Cluster) -> None:
     when, and why it fails there; db's page has no such section."""
     page = cluster.get("/monitors/api")
     (quorum,) = text(page, ".quorum")
-    assert quorum == "Down when 2 of its 3 counted locations fail; failing now: east."
+    assert quorum == (
+        "Down when 2 of its 3 counted locations fail; failing now: east. "
+        "Up, but failing in 1 of 3 locations, below quorum."
+    )
     (table,) = text(page, "#locations")
     assert "east" in table
     assert f"connect.refused {refused(cluster)}" in table
@@ -260,7 +278,12 @@ def test_a_location_whose_instances_are_gone_is_not_counted_and_shown_in_red(
         ("west", "up", False),
         ("local", "up", True),
     ]
-    assert api["quorum"] == {"needed": 2, "failing": ["east"], "counted": 2}
+    assert api["quorum"] == {
+        "needed": 2,
+        "failing": ["east"],
+        "counted": 2,
+        "below": "failing in 1 of 2 locations, below quorum",
+    }
     assert text(page, "#cluster") == ["2 instances: east (leader), west (no live instance), local"]
     assert '<span class="dead">west (no live instance)</span>' in page
     assert text(page, ".places")[0] == "east down · west not counted · local up"
@@ -279,14 +302,19 @@ def test_chromium_shows_the_locations_coloured_the_cluster_and_a_partial_inciden
     tab: Tab,
 ) -> None:
     """In Chromium: api's row reads "east down · west up · local up", east in the red of
-    a down badge with its kind in the tooltip; the cluster's line; the partial incident
-    labelled, with a border of its own; all unchanged by a refresh, with no request off
-    the origin.  Then api's page shows its table of locations."""
+    a down badge with its kind in the tooltip, then "failing in 1 of 3 locations, below
+    quorum" and its uptime tagged partial (edge, down, has neither); the cluster's line;
+    the partial incident labelled, with a border of its own; all unchanged by a refresh,
+    with no request off the origin.  Then api's page shows its table of locations."""
     from playwright.sync_api import expect
 
     page = tab.open("/")
     places = page.locator("tr[data-monitor='api'] .places")
     expect(places).to_have_text("east down · west up · local up")
+    below = page.locator("tr[data-monitor='api'] .below-quorum")
+    expect(below).to_have_text("failing in 1 of 3 locations, below quorum")
+    expect(page.locator("tr[data-monitor='api'] .uptime .tag")).to_have_text("partial")
+    expect(page.locator("tr[data-monitor='edge'] .below-quorum")).to_have_count(0)
     east = places.locator("[data-location='east']")
     assert "connect.refused" in (east.get_attribute("title") or "")
     colour = "el => getComputedStyle(el).color"

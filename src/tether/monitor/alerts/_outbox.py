@@ -34,10 +34,10 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from tether._classify import classify
 from tether._kinds import Kind
@@ -57,6 +57,18 @@ class Channel(Protocol):
     name: str
 
     def deliver(self, payload: AlertPayload, key: str) -> None: ...
+
+
+@runtime_checkable
+class KeepsFiring(Protocol):
+    """A channel whose receiver forgets a firing alert unless it is sent again
+    (Alertmanager): the outbox calls :meth:`refresh` on the channel's own worker, between
+    its deliveries, whenever :meth:`refresh_due`, with the store's open incidents
+    (``None`` when the store cannot say)."""
+
+    def refresh_due(self, now: float) -> bool: ...
+
+    def refresh(self, now: float, still_open: Collection[int] | None = None) -> int: ...
 
 
 class DeliveryHook(Protocol):
@@ -222,6 +234,8 @@ class Outbox:
                     break
                 delivered += 1
                 alert = self._claim_next(alert.channel, now)
+        for _, channel in self._refreshes_due(now):
+            channel.refresh(now, self._open_incidents())
         self._refresh()
         return delivered, failed
 
@@ -278,6 +292,11 @@ class Outbox:
                 task = asyncio.create_task(self._drain(head, clock))
                 self._busy[head.channel] = task
                 task.add_done_callback(functools.partial(self._done, head.channel))
+            for name, channel in self._refreshes_due(clock()):
+                if name not in self._busy:
+                    refresh = self._keep_firing(name, channel, clock)
+                    self._busy[name] = task = asyncio.create_task(refresh)
+                    task.add_done_callback(functools.partial(self._done, name))
             await asyncio.to_thread(self._refresh)
         finally:
             self._polling = False
@@ -297,14 +316,40 @@ class Outbox:
         while self._busy:
             await asyncio.gather(*list(self._busy.values()), return_exceptions=True)
 
+    def _worker(self, channel: str) -> ThreadPoolExecutor:
+        worker = self._workers.get(channel)
+        if worker is None:
+            worker = self._workers[channel] = ThreadPoolExecutor(
+                1, thread_name_prefix=f"tether-alert-{channel}"[:40]
+            )
+        return worker
+
+    def _refreshes_due(self, now: float) -> list[tuple[str, KeepsFiring]]:
+        return [
+            (name, channel)
+            for name, channel in self.channels.items()
+            if isinstance(channel, KeepsFiring) and channel.refresh_due(now)
+        ]
+
+    async def _keep_firing(
+        self, name: str, channel: KeepsFiring, clock: Callable[[], float]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        still_open = await loop.run_in_executor(self._worker(name), self._open_incidents)
+        await loop.run_in_executor(self._worker(name), channel.refresh, clock(), still_open)
+
+    def _open_incidents(self) -> set[int] | None:
+        """The ids of the store's open incidents; ``None`` if it cannot be read now."""
+        try:
+            listed = self._store.incident_list(open_only=True, limit=1_000_000, shown=(0, 1))
+        except Exception:
+            return None  # the store's own log line says why; the alerts keep firing
+        return {item.incident.id for item in listed}
+
     async def _drain(self, alert: QueuedAlert, clock: Callable[[], float]) -> None:
         """Deliver ``alert`` and the channel's next ones while they land and are due."""
         loop = asyncio.get_running_loop()
-        worker = self._workers.get(alert.channel)
-        if worker is None:
-            worker = self._workers[alert.channel] = ThreadPoolExecutor(
-                1, thread_name_prefix=f"tether-alert-{alert.channel}"[:40]
-            )
+        worker = self._worker(alert.channel)
         next_alert: QueuedAlert | None = alert
         while next_alert is not None:
             current = next_alert

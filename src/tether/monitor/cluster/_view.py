@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.store import Cluster, Instance
 
-__all__ = ["ClusterView", "LocationsView", "views_of"]
+__all__ = ["ClusterView", "LocationsView", "below_quorum", "views_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,22 @@ class LocationsView:
     """Counted locations that are down or flapping."""
     counted: int
     """Locations that count: live, and not paused there."""
+
+    @property
+    def below_quorum(self) -> str | None:
+        """ "failing in 1 of 3 locations, below quorum" while some counted locations fail
+        but fewer than the quorum needs (the monitor is up for the cluster, not
+        everywhere); ``None`` otherwise."""
+        return below_quorum(len(self.failing), self.counted, self.needed)
+
+
+def below_quorum(failing: int, counted: int, needed: int) -> str | None:
+    """The words for a monitor failing at ``failing`` of ``counted`` locations when that
+    is fewer than the ``needed`` that make it down, so that a partial failure is seen
+    rather than read as a clean up; ``None`` when none fail or the quorum is reached."""
+    if not 0 < failing < needed:
+        return None
+    return f"failing in {failing} of {counted} locations, below quorum"
 
 
 def views_of(

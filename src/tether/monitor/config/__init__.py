@@ -27,6 +27,7 @@ Every problem found is reported at once, one line each, in file order::
     monitors[4].alerts[0]: no alert channel named "opz", did you mean ops?
 """
 
+from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._checks import config_warnings
 from tether.monitor.config._defaults import default_timeout
 from tether.monitor.config._errors import ConfigError
@@ -61,6 +62,7 @@ from tether.monitor.config._models import (
 __all__ = [
     "ENV_LOCATION",
     "AlertChannel",
+    "AlertmanagerChannelConfig",
     "Announcement",
     "ApiToken",
     "AppriseChannelConfig",

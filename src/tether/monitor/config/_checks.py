@@ -2,8 +2,8 @@
 dependencies that exist, no dependency cycle, a timeout shorter than its interval, options
 that fit the monitor's scheme, a Host header only of the URL's own host, email credentials
 sent only over TLS, maintenance windows that are either once or weekly, locations that are
-listed at the top and a quorum no larger than a monitor's locations, and status pages of
-monitors that exist."""
+listed at the top and a quorum no larger than a monitor's locations, an ``alert_when`` its
+interval can reach, and status pages of monitors that exist."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
+from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
+from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._models import (
     HTTP_ONLY,
@@ -35,6 +37,8 @@ from tether.monitor.config._models import (
     StatusPage,
     aware,
 )
+from tether.monitor.config._objectives import check_objectives
+from tether.monitor.config._routes import check_routes
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -57,6 +61,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _references(defaults.locations, locations, ("defaults", "locations"), "location")
     errors += _twice(defaults.locations, ("defaults", "locations"))
     errors += _check_default_quorum(config)
+    errors += check_default_alert_when(defaults)
     errors += [
         (("defaults", "headers", name), _HOST_IN_DEFAULTS)
         for name in defaults.headers
@@ -87,6 +92,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
             if parent == monitor.name
         ]
         errors += _check_timing(monitor, defaults, at)
+        errors += check_alert_when(monitor, defaults, at)
         errors += _references(monitor.locations, locations, (*at, "locations"), "location")
         errors += _twice(monitor.locations, (*at, "locations"))
         errors += _check_quorum(monitor, config, at)
@@ -96,6 +102,8 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _check_window(window, ("maintenance", i))
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
+    errors += check_objectives(config.objectives, config.monitors, channels)
+    errors += check_routes(config.routes, config.time_intervals, channels)
     return errors
 
 
@@ -259,6 +267,8 @@ def _check_escalation(
 
 
 def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
+    if isinstance(channel, AlertmanagerChannelConfig):
+        return alertmanager_problems(channel, at)
     if isinstance(channel, AppriseChannelConfig) and not channel.targets:
         return [((*at, "url"), "is required: an apprise URL (or urls: a list of them)")]
     if isinstance(channel, EmailChannelConfig):

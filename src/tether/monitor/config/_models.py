@@ -27,6 +27,8 @@ from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor.config import _defaults
+from tether.monitor.config._alert_when import AlertWhen, not_inherited
+from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._errors import fail, show
@@ -63,6 +65,8 @@ from tether.monitor.config._fields import (
     one_or_many,
 )
 from tether.monitor.config._labels import LabelMap
+from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._routes import RouteConfig, TimeIntervals
 
 
 def _check_cron(value: str) -> str:
@@ -260,7 +264,9 @@ class EmailChannelConfig(_Model):
     """Trust the certificate authorities in this PEM file instead of the system's."""
 
 
-ChannelConfig = WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig
+ChannelConfig = (
+    WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig | AlertmanagerChannelConfig
+)
 """An alert channel as configured (the delivery channels are in ``monitor.alerts``)."""
 AlertChannel = Annotated[ChannelConfig, Field(discriminator="type")]
 
@@ -311,6 +317,7 @@ class MonitorDefaults(_Model):
     timeout: PositiveDuration = _defaults.TIMEOUT
     failure_threshold: Count = _defaults.FAILURE_THRESHOLD
     success_threshold: Count = _defaults.SUCCESS_THRESHOLD
+    alert_when: AlertWhen | None = None
     alerts: Names = ()
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
@@ -328,9 +335,8 @@ class MonitorDefaults(_Model):
         ``labels`` merged, the monitor's own value winning per name), and a timeout set
         nowhere fitted to its interval."""
         own, inherited = monitor.model_fields_set, self.model_fields_set
-        changes: dict[str, Any] = {
-            key: getattr(self, key) for key in inherited - own if key not in _MERGED
-        }
+        taken = inherited - own - not_inherited(own, probed=monitor.probed) - {"labels"}
+        changes: dict[str, Any] = {key: getattr(self, key) for key in taken}
         if self.labels:
             changes["labels"] = {**self.labels, **monitor.labels}
         if monitor.scheme in ("http", "https", "ws", "wss") and self.headers:
@@ -348,9 +354,6 @@ class MonitorDefaults(_Model):
         changes = {k: v for k, v in changes.items() if getattr(monitor, k) != v}
         return monitor.model_copy(update=changes) if changes else monitor
 
-
-_MERGED: Final = ("headers", "labels")
-"""Keys of ``defaults`` merged into a monitor's own rather than taken when it has none."""
 
 DEFAULT_LOCATION: Final = "local"
 """The one location of a file that names none."""
@@ -431,6 +434,10 @@ class Monitor(_Model):
     conditions: Annotated[tuple[ConditionText, ...], BeforeValidator(one_or_many)] = ()
     failure_threshold: Count = _defaults.FAILURE_THRESHOLD
     success_threshold: Count = _defaults.SUCCESS_THRESHOLD
+    alert_when: AlertWhen | None = None
+    """Down on a rule over a window of checks instead of ``failure_threshold`` in a row:
+    ``{failures: 5, within: 5m}`` or ``{failure_ratio: 20%, within: 10m, min_checks: 10}``
+    (``_alert_when.py``)."""
     alerts: Names = ()
     depends_on: Names = ()
     resolver: Resolver | None = None
@@ -698,11 +705,15 @@ class MonitorConfig(_Model):
     monitors: tuple[Monitor, ...]
     status_pages: tuple[StatusPage, ...] = ()
     """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
+    objectives: tuple[ObjectiveConfig, ...] = ()
+    """Service level objectives and their burn-rate alerts (docs/objectives.md)."""
     modules: Annotated[dict[Name, BlackboxModule], AfterValidator(_modules_or_defaults)] = Field(
         default_factory=lambda: dict(DEFAULT_MODULES)
     )
     """blackbox_exporter's modules for ``/probe?module=NAME``; none given: those of its
     example ``blackbox.yml`` that tether runs."""
+    routes: RouteConfig | None = None  # the route tree (docs/routing.md); none: monitors' alerts
+    time_intervals: TimeIntervals = ()  # named, for routes' active and mute time intervals
 
     @model_validator(mode="before")
     @classmethod
@@ -721,6 +732,7 @@ class MonitorConfig(_Model):
                 "users": (),
                 "tokens": (),
                 "modules": {},
+                "objectives": (),
             }
             return {k: empty[k] if v is None and k in empty else v for k, v in data.items()}
         return data
@@ -748,9 +760,7 @@ class MonitorConfig(_Model):
         """The status page at ``/status/SLUG``; ``None`` if none."""
         return next((p for p in self.status_pages if p.slug == slug), None)
 
-    def channel(
-        self, name: str
-    ) -> WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig:
+    def channel(self, name: str) -> ChannelConfig:
         """The alert channel called ``name`` (KeyError if none)."""
         for channel in self.alerts:
             if channel.name == name:

@@ -55,6 +55,38 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """A rule over the checks of the last ``within`` seconds (``alert_when:``): down while
+    at least ``failures`` of them failed, or while at least ``failure_ratio`` of them did
+    and there were at least ``min_checks``.  ``capacity`` caps the checks kept: what the
+    window can hold at the monitor's interval, and a few more."""
+
+    within: float
+    failures: int | None = None
+    failure_ratio: float | None = None
+    min_checks: int = 1
+    capacity: int = 10_000
+
+    def __post_init__(self) -> None:
+        if (self.failures is None) == (self.failure_ratio is None):
+            raise ValueError("window: give failures or failure_ratio, not both nor neither")
+        checks = [
+            ("within", self.within > 0, "must be more than 0 s"),
+            ("failures", self.failures is None or self.failures >= 1, "must be at least 1"),
+            (
+                "failure_ratio",
+                self.failure_ratio is None or 0 < self.failure_ratio <= 1,
+                "must be above 0 and at most 1",
+            ),
+            ("min_checks", self.min_checks >= 1, "must be at least 1"),
+            ("capacity", self.capacity >= 1, "must be at least 1"),
+        ]
+        for name, ok, message in checks:
+            if not ok:
+                raise ValueError(f"window.{name}: {message}, not {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """One monitor's detection settings."""
 
@@ -64,6 +96,9 @@ class Rules:
     """Seconds before a confirmation re-probe; ``None`` never asks for one."""
     flapping: Flapping = field(default_factory=Flapping)
     latency: Latency = field(default_factory=Latency)
+    window: Window | None = None
+    """A rule over a window of checks, instead of ``failure_threshold`` failures in a row;
+    no re-probe confirms its failures (``engine/_window.py`` says why)."""
 
     def __post_init__(self) -> None:
         if self.failure_threshold < 1:

@@ -26,6 +26,7 @@ from tether._kinds import Kind, Layer
 from tether.monitor._state import Availability, State
 from tether.monitor.config._rules import Rules
 from tether.monitor.engine._baseline import Baseline, Expected
+from tether.monitor.engine._window import CheckWindow
 
 _FORMAT = 1
 
@@ -151,6 +152,8 @@ class _Monitor:
     """Consecutive checks above the latency limit."""
     fast: int = 0
     """Consecutive checks at or under it."""
+    window: CheckWindow | None = None
+    """The recent checks, under an ``alert_when`` rule."""
 
     def state(self) -> State:
         if self.paused:
@@ -225,6 +228,7 @@ class Detector:
         if not entry.paused:
             return []
         entry.availability = Availability()
+        entry.window = None
         entry.paused = False
         entry.end_latency_episode()
         return [StateChanged(monitor, now, State.PAUSED, State.UNKNOWN, "resumed")]
@@ -269,19 +273,34 @@ class Detector:
         reasons: list[str],
         details: list[Event],
     ) -> None:
-        """Thresholds, then flapping: the up/down half of a check."""
+        """Thresholds (or the window), then flapping: the up/down half of a check."""
         availability = entry.availability
         old = availability.health
-        if not availability.count(result.ok, rules.failure_threshold, rules.success_threshold):
-            return
-        if result.ok:
+        rule = rules.window
+        if rule is None:
+            entry.window = None
+            if not availability.count(result.ok, rules.failure_threshold, rules.success_threshold):
+                return
+        else:
+            window = entry.window = entry.window or CheckWindow()
+            window.add(now, result.ok, rule)
+            if not availability.judge(result.ok, window.holds(rule), rules.success_threshold):
+                return
+        why = (
+            "" if result.ok else f" ({result.kind.value if result.kind else 'conditions not met'})"
+        )
+        if availability.health is State.UP:
             passed = availability.successes
             reasons.append(
                 "first check passed" if old is State.UNKNOWN else f"{_checks(passed)} passed"
             )
+            if entry.window is not None and rule is not None and old is State.DOWN:
+                reasons.append(entry.window.reason(rule))
         else:
-            why = result.kind.value if result.kind else "conditions not met"
-            reasons.append(f"{_checks(availability.failures)} failed ({why})")
+            if entry.window is not None and rule is not None:
+                reasons.append(entry.window.reason(rule) + why)
+            else:
+                reasons.append(f"{_checks(availability.failures)} failed{why}")
             # A latency episode does not span an outage; the StateChanged says it ended.
             entry.end_latency_episode()
         if old is State.UNKNOWN:  # finding the first state is not a change of state
@@ -330,9 +349,10 @@ class Detector:
         entry: _Monitor, result: Observation, rules: Rules, now: float
     ) -> ReprobeRequested | None:
         """Confirm a first failure, or a first pass after an outage, in seconds rather
-        than in threshold x interval.  Not while flapping: no alert is waiting on it."""
+        than in threshold x interval.  Not while flapping: no alert is waiting on it; nor
+        under a window's rule, whose window is the confirmation (``_window.py``)."""
         availability = entry.availability
-        if rules.confirm_delay is None or availability.flapping:
+        if rules.confirm_delay is None or availability.flapping or rules.window is not None:
             return None
         if not result.ok and availability.health is not State.DOWN:
             reason = f"confirm failure {availability.failures} of {rules.failure_threshold}"
@@ -348,7 +368,7 @@ class Detector:
         entry = self._monitors.get(monitor)
         if entry is None:
             return None
-        return {
+        exported: dict[str, Any] = {
             "format": _FORMAT,
             "availability": entry.availability.to_dict(),
             "baseline": entry.baseline.to_dict(),
@@ -357,11 +377,20 @@ class Detector:
             "slow": entry.slow,
             "fast": entry.fast,
         }
+        if entry.window is not None:
+            # Kept with the verdict: restored down, the failures it already alerted for
+            # do not take it down again.
+            exported["window"] = entry.window.to_list()
+        return exported
 
     def restore(self, monitor: str, saved: Mapping[str, Any]) -> None:
         """Take back what :meth:`export` gave, under this detector's rules."""
         if saved.get("format", _FORMAT) != _FORMAT:
             raise ValueError(f"detector state: format {saved.get('format')!r} is not {_FORMAT}")
+        rule = self.rules_for(monitor).window
+        window = None
+        if rule is not None and saved.get("window") is not None:
+            window = CheckWindow.from_list(saved["window"], rule)
         self._monitors[monitor] = _Monitor(
             availability=Availability.from_dict(saved["availability"]),
             baseline=Baseline.from_dict(saved["baseline"], self.rules_for(monitor).latency),
@@ -369,6 +398,7 @@ class Detector:
             degraded=bool(saved["degraded"]),
             slow=int(saved["slow"]),
             fast=int(saved["fast"]),
+            window=window,
         )
 
     def to_dict(self) -> dict[str, Any]:

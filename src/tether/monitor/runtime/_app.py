@@ -20,8 +20,16 @@ from typing import TYPE_CHECKING, Final, TextIO
 from tether._hostport import join_hostport
 from tether._plural import count
 from tether._redact import redact_url
-from tether.monitor.alerts import AppriseChannel, Channel, EmailChannel, Outbox, WebhookChannel
+from tether.monitor.alerts import (
+    AlertmanagerChannel,
+    AppriseChannel,
+    Channel,
+    EmailChannel,
+    Outbox,
+    WebhookChannel,
+)
 from tether.monitor.config import (
+    AlertmanagerChannelConfig,
     AppriseChannelConfig,
     ConfigError,
     LocationError,
@@ -58,6 +66,8 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
             out[channel.name] = WebhookChannel(channel.name, channel.url, secret=secret)
         elif isinstance(channel, AppriseChannelConfig):
             out[channel.name] = AppriseChannel(channel.name, channel.targets)
+        elif isinstance(channel, AlertmanagerChannelConfig):
+            out[channel.name] = _alertmanager_channel(channel)
         else:
             password = channel.password.get_secret_value() if channel.password else None
             out[channel.name] = EmailChannel(
@@ -72,6 +82,20 @@ def channels_for(config: MonitorConfig) -> dict[str, Channel]:
                 cafile=channel.ca_file,
             )
     return out
+
+
+def _alertmanager_channel(channel: AlertmanagerChannelConfig) -> AlertmanagerChannel:
+    """The delivery channel of an ``alertmanager`` channel as configured."""
+    password, token = channel.password, channel.bearer_token
+    return AlertmanagerChannel(
+        channel.name,
+        channel.url,
+        username=channel.username,
+        password=password.get_secret_value() if password else None,
+        bearer_token=token.get_secret_value() if token else None,
+        ca_file=channel.ca_file,
+        dashboard_url=channel.dashboard_url,
+    )
 
 
 def close_channels(channels: Mapping[str, Channel]) -> None:
@@ -278,7 +302,12 @@ async def reload(runner: Runner, path: str) -> None:
         )
         return
     # The old channels are not closed: a delivery may be under way through one.
-    changes = runner.reload(config, channels_for(config))
+    channels = channels_for(config)
+    for name, channel in channels.items():
+        before = runner.outbox.channels.get(name)
+        if isinstance(channel, AlertmanagerChannel) and isinstance(before, AlertmanagerChannel):
+            channel.carry_over(before)  # else its firing alerts would lapse in Alertmanager
+    changes = runner.reload(config, channels)
     log.info(
         "reloaded %s: %s", path, "; ".join(changes) or "no change", extra={"event": "reloaded"}
     )

@@ -11,7 +11,8 @@ from typing import Any
 from tether._redact import redact_url
 from tether.monitor._state import State
 from tether.monitor.config import Monitor
-from tether.monitor.config._rules import Latency, Rules
+from tether.monitor.config._alert_checks import most_checks
+from tether.monitor.config._rules import Latency, Rules, Window
 from tether.monitor.engine._incident_events import Escalation, Route
 
 
@@ -25,6 +26,27 @@ def detector_rules(m: Monitor) -> Rules:
         latency=Latency(k=k),
         # A push or traffic monitor cannot be probed again: its next report confirms.
         confirm_delay=1.0 if m.probed else None,
+        window=_window(m),
+    )
+
+
+_SPARE_CHECKS = 8
+"""Room in a window past what it holds at the monitor's interval: a late result, a check
+run by hand."""
+
+
+def _window(m: Monitor) -> Window | None:
+    """``m``'s ``alert_when`` in the detector's terms (probed monitors only: the file says
+    so for the others)."""
+    rule = m.alert_when
+    if rule is None or not m.probed:
+        return None
+    return Window(
+        within=rule.within,
+        failures=rule.failures,
+        failure_ratio=rule.failure_ratio,
+        min_checks=rule.min_checks if rule.failure_ratio is not None else 1,
+        capacity=most_checks(rule.within, m.interval) + _SPARE_CHECKS,
     )
 
 

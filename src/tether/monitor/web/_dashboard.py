@@ -353,6 +353,7 @@ class Snapshot:
                 "needed": view.needed,
                 "failing": list(view.failing),
                 "counted": view.counted,
+                "below": view.below_quorum,
             }
         return out
 

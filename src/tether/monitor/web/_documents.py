@@ -106,6 +106,9 @@ class Quorum(TypedDict):
     needed: int
     failing: list[str]
     counted: int
+    below: str | None
+    """"failing in 1 of 3 locations, below quorum" while some locations fail, fewer than
+    ``needed`` (up for the cluster, not everywhere); null otherwise."""
 
 
 class Failure(TypedDict):

@@ -39,6 +39,9 @@ def status_text(report: StatusDoc) -> str:
     for m, line in zip(report["rows"], lines, strict=True):
         out += line
         out += "".join(_location_line(where, report["now"]) for where in m.get("locations", ()))
+        below = m["quorum"]["below"] if "quorum" in m else None
+        if below:
+            out += f"  {below}\n"
     out += "\n"
     if not report["open_incidents"]:
         out += "no open incident\n"
