@@ -75,7 +75,7 @@ def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture
         "max_redirects, interval, timeout, conditions, "
         "failure_threshold, success_threshold, alert_when, alerts, depends_on, resolver, "
         "dns, tls, latency_margin, remind_every, escalate, locations, quorum, partial_alerts, "
-        "paused",
+        "labels, paused",
     ]
 
 
