@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.actions_harness import Served
-from tests.helpers.docs_blocks import blocks, steps
+from tests.helpers.docs_blocks import blocks, run_console, steps
 from tether.lab import Lab
 
 CONFIG_WITH_TWO_MISTAKES = """\
@@ -66,33 +66,6 @@ def env() -> dict[str, str]:
     return out
 
 
-MARK = "@@tether-docs-step@@"
-
-
-def run_console(block: str, cwd: Path, port: int | None = None) -> list[tuple[str, list[str]]]:
-    """Run a console block's commands in one shell; each command with what it printed."""
-    commands = steps(block)
-    script = ""
-    for n, (command, _) in enumerate(commands):
-        live = command
-        if port is not None:
-            live = re.sub(r"(localhost|127\.0\.0\.1):8800", f"127.0.0.1:{port}", command)
-        # The marker keeps the last command's code for an `echo $?` after it.
-        script += f"rc=$?; echo {MARK}{n}; (exit $rc); {{ {live} ; }} 2>&1\n"
-    done = subprocess.run(
-        ["sh", "-c", script],
-        cwd=cwd,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    parts = re.split(rf"^{MARK}\d+\n", done.stdout, flags=re.M)[1:]
-    assert len(parts) == len(commands), (done.stdout, done.stderr)
-    return [(c, p.splitlines()) for (c, _), p in zip(commands, parts, strict=True)]
-
-
 def test_check_config_examples_run_as_written(tmp_path: Path) -> None:
     """monitor-config.md: both mistakes of the file at once, exit 1; and the same with
     --json (issue 24: the channel's mistake was reported only once the interval was
@@ -101,7 +74,7 @@ def test_check_config_examples_run_as_written(tmp_path: Path) -> None:
     text, as_json = blocks("monitor-config.md", "console")[:2]
     for block in (text, as_json):
         for (command, printed), (_, shown) in zip(
-            run_console(block, tmp_path), steps(block), strict=True
+            run_console(block, tmp_path, env()), steps(block), strict=True
         ):
             assert printed == shown, command
 
@@ -124,7 +97,7 @@ def test_explain_examples_run_as_written(tmp_path: Path) -> None:
         assert done.stdout.strip(), command
     (typo,) = blocks("classify.md", "console")
     for (command, printed), (_, shown) in zip(
-        run_console(typo, tmp_path), steps(typo), strict=True
+        run_console(typo, tmp_path, env()), steps(typo), strict=True
     ):
         assert printed == shown, command
 
@@ -210,7 +183,7 @@ def test_a_probe_with_a_bad_scrape_timeout_is_refused_as_written(
     one line before anything is probed (its target, a loopback port, is never reached)."""
     block = next(b for b in blocks("monitor.md", "console") if "/probe?target=" in b)
     for (command, printed), (_, shown) in zip(
-        run_console(block, tmp_path, served.port), steps(block), strict=True
+        run_console(block, tmp_path, env(), served.port), steps(block), strict=True
     ):
         assert printed == shown, command
 

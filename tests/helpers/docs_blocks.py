@@ -38,17 +38,23 @@ def steps(block: str) -> list[tuple[str, list[str]]]:
 MARK = "@@tether-docs-step@@"
 
 
-def run_console(block: str, cwd: Path, env: dict[str, str]) -> list[tuple[str, list[str]]]:
+def run_console(
+    block: str, cwd: Path, env: dict[str, str], port: int | None = None
+) -> list[tuple[str, list[str]]]:
     """Run a console block's commands in one ``sh``, in order (so ``echo $?`` is the
     previous command's code), each with its output and errors together, as a terminal
-    shows them; each command with the lines it printed."""
+    shows them; each command with the lines it printed.  With ``port``, the docs' address
+    of a monitor (``localhost:8800``, ``127.0.0.1:8800``) is the one on that port."""
     import subprocess
 
     commands = steps(block)
     script = ""
     for n, (command, _) in enumerate(commands):
+        live = command
+        if port is not None:
+            live = re.sub(r"(localhost|127\.0\.0\.1):8800", f"127.0.0.1:{port}", command)
         # The marker keeps the last command's code for an `echo $?` after it.
-        script += f"rc=$?; echo {MARK}{n}; (exit $rc); {{ {command} ; }} 2>&1\n"
+        script += f"rc=$?; echo {MARK}{n}; (exit $rc); {{ {live} ; }} 2>&1\n"
     done = subprocess.run(
         ["sh", "-c", script],
         cwd=cwd,
