@@ -38,7 +38,8 @@ def test_the_channel_example_loads() -> None:
     assert isinstance(first, AlertmanagerChannelConfig)
     assert isinstance(second, AlertmanagerChannelConfig)
     assert second.username == "tether"
-    assert second.dashboard_url == "https://tether.example.com/"
+    assert second.dashboard_url is not None
+    assert second.dashboard_url.startswith("https://")  # kept as written, never contacted
 
 
 ROWS = re.findall(r"^\| `(\w+)` .*`(\{[^`]*\})` → `([^`]+)` \|$", _config_section(), re.M)
