@@ -489,7 +489,7 @@ def test_a_schema_1_database_is_migrated_and_reads_back_its_alert_and_incident(
         store.record_state("api", T0, State.DOWN)
         store.flush()
         assert store.state_changes("api", T0) == [(T0, State.DOWN)]
-    assert schema_version_of(target) == len(MIGRATIONS) == len(pg.MIGRATIONS) == 8
+    assert schema_version_of(target) == len(MIGRATIONS) == len(pg.MIGRATIONS) == 9
 
 
 def test_monitor_state_survives_a_reopen(target: str) -> None:
@@ -667,6 +667,7 @@ def test_postgres_migrates_once_with_jsonb_columns_and_a_reopen_adds_nothing(
         ("monitor_state", "data"),
         ("tether_maintenance", "monitors"),
         ("tether_audit", "params"),
+        ("tether_silences", "matchers"),
     }
 
 

@@ -14,6 +14,7 @@ from tether.monitor.alerts._outbox import (
     Channel,
     ChannelStatus,
     DeliveryHook,
+    Gate,
     KeepsFiring,
     Outbox,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "DeliveryHook",
     "EmailChannel",
     "EmailError",
+    "Gate",
     "KeepsFiring",
     "Matched",
     "Outbox",

@@ -34,7 +34,7 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
@@ -71,6 +71,15 @@ class KeepsFiring(Protocol):
     def refresh(self, now: float, still_open: Collection[int] | None = None) -> int: ...
 
 
+class Gate(Protocol):
+    """What may keep a due alert from its channel (a silence, a muted route): asked at
+    delivery, on the instance that delivers, just before sending.  Returns why, in words
+    (``silenced by #4 (deploy)``), or None to let the alert go.  A kept alert is recorded
+    as suppressed (:meth:`Store.mark_suppressed`): never sent, never lost, never replayed."""
+
+    def __call__(self, alert: QueuedAlert, now: float) -> str | None: ...
+
+
 class DeliveryHook(Protocol):
     """What the outbox reports as it goes (the monitor's metrics implement it)."""
 
@@ -79,6 +88,8 @@ class DeliveryHook(Protocol):
     def alert_failed(self, channel: str, kind: Kind) -> None: ...
 
     def alerts_queued(self, channel: str, count: int, oldest_at: float | None) -> None: ...
+
+    def alert_suppressed(self, channel: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,7 @@ class ChannelStatus:
 class _Tally:
     sent: int = 0
     failed: int = 0
+    suppressed: int = 0
     failing: bool = False
     last_error: str | None = None
     last_failure_at: float | None = None
@@ -130,6 +142,7 @@ class Outbox:
         hook: DeliveryHook | None = None,
         owner: str | None = None,
         hold_for: float = HOLD_FOR,
+        gates: Sequence[Gate] = (),
     ) -> None:
         self._store = store
         self.channels = channels
@@ -140,6 +153,8 @@ class Outbox:
         self._cap = cap
         self._rand = rand
         self.hook = hook
+        self.gates: list[Gate] = list(gates)
+        """Asked in order before each delivery; the first that answers keeps the alert."""
         self._tallies: dict[str, _Tally] = {}
         self._workers: dict[str, ThreadPoolExecutor] = {}
         self._busy: dict[str, asyncio.Task[None]] = {}
@@ -163,6 +178,25 @@ class Outbox:
         about = f"{payload.event} {payload.monitor}" + (
             f" (incident {payload.incident})" if payload.incident is not None else ""
         )
+        kept = self._kept(alert, now)
+        if kept is not None:
+            self._store.mark_suppressed(alert.id, kept, now, claimer=self.owner)
+            tally.suppressed += 1
+            if self.hook is not None:
+                self.hook.alert_suppressed(alert.channel)
+            log.info(
+                "alert to %s suppressed: %s: %s",
+                alert.channel,
+                about,
+                kept,
+                extra={
+                    "event": "alert.suppressed",
+                    "channel": alert.channel,
+                    "monitor": payload.monitor,
+                    "incident": payload.incident,
+                },
+            )
+            return True
         try:
             if channel is None:
                 raise LookupError(f"no alert channel named {alert.channel!r} any more")
@@ -221,6 +255,24 @@ class Outbox:
             },
         )
         return True
+
+    def _kept(self, alert: QueuedAlert, now: float) -> str | None:
+        """Why a gate keeps ``alert`` from its channel, or None.  A gate that fails lets
+        the alert go (logged): a broken silence must not lose a page."""
+        for gate in self.gates:
+            try:
+                why = gate(alert, now)
+            except Exception as exc:
+                log.error(
+                    "alert gate %r failed, the alert goes out: %s",
+                    gate,
+                    redact_text(repr(exc)),
+                    extra={"event": "alert.gate_failed", "channel": alert.channel},
+                )
+                continue
+            if why is not None:
+                return why
+        return None
 
     def deliver_due(self, now: float) -> tuple[int, int]:
         """Deliver every channel's due alerts one after another, in this thread;

@@ -43,6 +43,13 @@ class OutboxStore(Protocol):
         """Record that an alert reached its channel (whoever holds it now), and end its
         claim."""
 
+    def mark_suppressed(
+        self, alert_id: int, reason: str, now: float, *, claimer: str | None = None
+    ) -> None:
+        """Record that an alert was kept from its channel at ``now`` (a silence, a muted
+        route: ``reason`` says which), and end its claim: it is done, never sent and never
+        lost (the row stays, with ``reason``), so nothing replays it later."""
+
     def mark_failed(
         self, alert_id: int, error: str, retry_at: float, *, claimer: str | None = None
     ) -> None:
@@ -108,6 +115,19 @@ class OutboxSQL(SQLStore[C]):
                 "UPDATE outbox SET delivered = coalesce(delivered, %s), claimed_by = NULL, "
                 "claim_until = NULL WHERE id = %s",
                 (now, alert_id),
+            ),
+            hold=True,
+        )
+
+    def mark_suppressed(
+        self, alert_id: int, reason: str, now: float, *, claimer: str | None = None
+    ) -> None:
+        self._call(
+            lambda c: self._execute(
+                c,
+                "UPDATE outbox SET delivered = coalesce(delivered, %s), suppressed = %s, "
+                "claimed_by = NULL, claim_until = NULL WHERE id = %s AND delivered IS NULL",
+                (now, reason, alert_id),
             ),
             hold=True,
         )

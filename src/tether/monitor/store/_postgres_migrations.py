@@ -236,5 +236,21 @@ MIGRATIONS: tuple[str, ...] = (
     $$;
     CREATE TRIGGER tether_location_states_xid BEFORE UPDATE ON tether_location_states
         FOR EACH ROW EXECUTE FUNCTION tether_location_states_xid()
+        """,
+    # 9: silences and the outbox's ``suppressed`` (issue 26; see the SQLite store's).
+    """
+    CREATE TABLE tether_silences (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        matchers JSONB NOT NULL,
+        starts DOUBLE PRECISION NOT NULL,
+        ends DOUBLE PRECISION NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        expired DOUBLE PRECISION,
+        expired_by TEXT
+    );
+    CREATE INDEX tether_silences_by_end ON tether_silences (ends);
+    ALTER TABLE outbox ADD COLUMN suppressed TEXT
     """,
 )

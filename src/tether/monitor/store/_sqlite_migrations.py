@@ -225,4 +225,24 @@ MIGRATIONS: tuple[str, ...] = (
     # their stamps, which is all a read of what changed needs.  The step keeps the two
     # stores' schema versions one number.
     "",
+    # 9: alerting a team can run on (issue 26).  Silences, made at run time and kept
+    # like the maintenance windows (every instance reads those in force), and the
+    # outbox's ``suppressed``: an alert a silence or a muted route kept from its channel
+    # is recorded as delivered nowhere, with why, never dropped, so an expired silence
+    # does not replay it.
+    """
+    CREATE TABLE tether_silences (
+        id INTEGER PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts REAL NOT NULL,
+        ends REAL NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created REAL NOT NULL,
+        expired REAL,
+        expired_by TEXT
+    );
+    CREATE INDEX tether_silences_by_end ON tether_silences (ends);
+    ALTER TABLE outbox ADD COLUMN suppressed TEXT
+    """,
 )

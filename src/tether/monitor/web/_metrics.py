@@ -35,6 +35,7 @@ wait.  The other families are few and small, and go through prometheus_client.
     tether_cluster_leader                            1 on the instance that leads
     tether_alerts_sent_total{channel}                alerts delivered, per channel
     tether_alert_delivery_failures_total{channel, kind}  failed deliveries, by failure kind
+    tether_alerts_suppressed_total{channel}          alerts kept back (a silence, a muted route)
     tether_alerts_queued{channel}                    alerts waiting in the channel's queue
     tether_alerts_oldest_queued_seconds{channel}     how long the oldest of them has waited
     tether_traffic_calls_total{app, endpoint, kind}  reported calls (kind "" for a success)
@@ -486,6 +487,12 @@ class MonitorMetrics:
             ["channel", "kind"],
             registry=r,
         )
+        self.alerts_suppressed = Counter(
+            "tether_alerts_suppressed",
+            "Alerts kept from the channel by a silence or a muted route, recorded, not sent",
+            ["channel"],
+            registry=r,
+        )
         self.alerts_queued_now = Gauge(
             "tether_alerts_queued", "Alerts waiting in the channel's queue", ["channel"], registry=r
         )
@@ -500,6 +507,7 @@ class MonitorMetrics:
         self.collectors: list[Collector] = [
             self.alerts_sent,
             self.alert_failures,
+            self.alerts_suppressed,
             self.alerts_queued_now,
             self.alerts_oldest,
             self.traffic_calls,
@@ -518,6 +526,9 @@ class MonitorMetrics:
 
     def alert_failed(self, channel: str, kind: Kind) -> None:
         self.alert_failures.labels(channel, kind.value).inc()
+
+    def alert_suppressed(self, channel: str) -> None:
+        self.alerts_suppressed.labels(channel).inc()
 
     def alerts_queued(self, channel: str, count: int, oldest_at: float | None) -> None:
         self.alerts_queued_now.labels(channel).set(count)
