@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from tether.cli import _local
 from tether.cli._library import COMMANDS as LIBRARY
+from tether.cli._objectives import OBJECTIVES
 from tether.cli._remote import ASKING, PUSH
 from tether.cli._routes import ROUTES
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
@@ -29,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     _local.ACK,
     PUSH,
     *ASKING,
+    OBJECTIVES,
     _local.STATUS,
     _local.HISTORY,
     _local.INCIDENTS,

@@ -23,6 +23,7 @@ from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_h
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
@@ -71,6 +72,7 @@ def routes(
     board = dashboard_handlers(runner, refresh=refresh)
     act = action_handlers(runner)
     push = push_handler(runner)
+    goals = ObjectiveHandlers(runner)
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
@@ -93,6 +95,8 @@ def routes(
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
         Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/api/objectives", goals.all),
+        Route("GET", "/api/objectives/{name:.+}", goals.one),
         Route("GET", "/static/{file}", board.static),
         # The write API, the audit log and the API's description.
         Route("POST", "/api/monitors/{name:.+}/pause", act.pause),
