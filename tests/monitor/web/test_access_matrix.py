@@ -217,6 +217,8 @@ ROUTES: Final = (
     _api("GET", "/api/incidents", "read-api"),
     _api("GET", "/api/incidents/{id}", "read-api", fill="/api/incidents/{incident}"),
     _api("GET", "/api/maintenance", "read-api"),
+    _api("GET", "/api/objectives", "read-api"),
+    _api("GET", "/api/objectives/{name}", "read-api", fill="/api/objectives/web-up"),
     _api("GET", "/api/audit", "read-api"),
     _api("GET", "/api/openapi.json", "read-api"),
     _api("POST", "/api/monitors/{name}/pause", "write", {}, fill="/api/monitors/writes/pause"),
@@ -391,6 +393,7 @@ def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], worke
                 for p in PRINCIPALS
             ),
         ],
+        "objectives": [{"name": "web-up", "monitors": ["web"], "target": "99%"}],
         "status_pages": [
             {
                 "slug": "public",

@@ -171,7 +171,7 @@ def test_tether_objectives_prints_the_table(
     evaluate(s)
     assert main(["objectives", "--server", s.base]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == "OBJECTIVE SLI TARGET BUDGET LEFT BURN 1H BURN 6H FIRING".split()
+    assert lines[0] == "OBJECTIVE  SLI    TARGET  BUDGET LEFT  BURN 1H  BURN 6H  FIRING"
     site, checkout = lines[1].split(), lines[2].split()
     assert site == ["site", "-", "99%", "100%", "0.00", "0.00", "-"]
     assert checkout == [

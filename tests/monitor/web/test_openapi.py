@@ -58,7 +58,10 @@ def routes_described() -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def served(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = Served(tmp_path_factory.mktemp("openapi") / "openapi.db", lab)
+    objectives = [{"name": "web-up", "monitors": ["web", "down"], "target": "99%"}]
+    s = Served(
+        tmp_path_factory.mktemp("openapi") / "openapi.db", lab, extra={"objectives": objectives}
+    )
     yield s
     s.close()
 
@@ -164,6 +167,9 @@ def test_a_real_runs_answers_validate_against_the_description(served: Served) ->
         ("GET", "/api/push/no-such-token-0123", "/api/push/{token}", None),
         ("POST", "/api/push/no-such-token-0123?status=maybe", "/api/push/{token}", None),
         ("GET", "/api/incidents?limit=5", "/api/incidents", None),
+        ("GET", "/api/objectives", "/api/objectives", None),
+        ("GET", "/api/objectives/web-up", "/api/objectives/{name}", None),
+        ("GET", "/api/objectives/nope", "/api/objectives/{name}", None),
         (
             "POST",
             "/api/report",
