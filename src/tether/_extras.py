@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "monitor": ("monitor",),
     "new-token": ("monitor",),  # for the monitor's tokens: section
     "note": ("monitor",),
+    "objectives": ("monitor",),
     "pause": ("monitor",),
     "push": ("monitor",),
     "resume": ("monitor",),

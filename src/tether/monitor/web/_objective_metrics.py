@@ -54,6 +54,8 @@ class ObjectiveMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         book, statuses = self._view.book, self._view.statuses
+        if not book.ledgers:
+            return  # no objective: no family, not even its help
         sli = GaugeMetricFamily(
             "tether_objective_sli",
             "Good events over all events across the objective's window (none: no event yet)",
