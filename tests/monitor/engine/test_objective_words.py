@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
+from tether.monitor.alerts._alertmanager import alert_labels, resolves
+from tether.monitor.alerts._message import subject
 from tether.monitor.config import parse_config
 from tether.monitor.engine._objective_book import Book, ObjectiveAlert, Spender
 from tether.monitor.engine._objective_words import (
@@ -59,7 +61,7 @@ def test_a_page_says_the_budget_the_burn_and_who_spent_it() -> None:
         Kind("connect.refused"),
     )
     assert payload.monitors == ("api-eu", "api-us")
-    assert dict(payload.labels) == {"objective": "checkout", "severity": "page"}
+    assert dict(payload.labels) == {"objective": "checkout", "severity": "page", "window": "1h"}
 
 
 @given(
@@ -133,3 +135,32 @@ def test_spent_over_a_window_is_its_bad_events_over_what_the_window_allows() -> 
     fresh = Ledger(objective)
     fresh.record(START + 10, good=3591, total=3600)
     assert round(spent_over(fresh, 3600, START + 3600), 6) == 2.5
+
+
+def test_email_and_alertmanager_word_it_as_an_objective() -> None:
+    """An e-mail's subject is the text after the objective's name; Alertmanager gets
+    one ``TetherObjectiveBurning`` alert per objective and rule, the same labels from
+    the firing to the end, which resolves it."""
+    rule = DEFAULT_RULES[0]
+    fired = AlertEvent("fired", rule, START, 15.0, 20.0, 0.1, 0.9)
+    ended = AlertEvent("ended", rule, START + 600, 15.0, 2.0, 0.1, 0.9)
+    spenders = (Spender("api", "connect.refused", 3),)
+    burning = objective_payload(ObjectiveAlert("checkout", fired, (), spenders), 30 * DAY, START)
+    over = objective_payload(ObjectiveAlert("checkout", ended, (), spenders), 30 * DAY, START)
+    assert subject(burning).startswith(
+        "[tether] BURNING checkout: burning its error budget 15x over 1h (page): 2.1% of "
+        "the 30d budget spent in the last 1h"
+    )
+    assert subject(over).startswith("[tether] RESOLVED checkout: no longer burning")
+    assert (
+        alert_labels(burning)
+        == alert_labels(over)
+        == {
+            "alertname": "TetherObjectiveBurning",
+            "objective": "checkout",
+            "severity": "page",
+            "window": "1h",
+        }
+    )
+    assert not resolves(burning)
+    assert resolves(over)

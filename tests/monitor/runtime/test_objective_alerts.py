@@ -112,7 +112,7 @@ def test_a_total_outage_pages_within_the_maths_bound_and_resolves(
     page, *rest = got(receiver)
     assert page["event"] == "objective.burning"
     assert page["monitor"] == "checkout"
-    assert page["labels"] == {"objective": "checkout", "severity": "page"}
+    assert page["labels"] == {"objective": "checkout", "severity": "page", "window": "1h"}
     assert page["kind"] == "connect.refused"
     text = page["text"]
     assert text.startswith("checkout: burning its error budget ")

@@ -72,6 +72,7 @@ before Alertmanager resolves an alert tether still holds open."""
 
 _PARTIAL: Final = ("incident.partial", "incident.partial_resolved")
 _LATENCY: Final = ("monitor.degraded", "monitor.recovered")
+_OBJECTIVE: Final = ("objective.burning", "objective.resolved")
 
 
 def _iso(ts: float) -> str:
@@ -81,7 +82,7 @@ def _iso(ts: float) -> str:
 
 def resolves(payload: AlertPayload) -> bool:
     """Whether ``payload`` ends the Alertmanager alert its labels name."""
-    return payload.event in RESOLVING or payload.event == "monitor.recovered"
+    return payload.event in RESOLVING or payload.event in ("monitor.recovered", _OBJECTIVE[1])
 
 
 def _local(payload: AlertPayload) -> bool:
@@ -100,6 +101,8 @@ def alert_labels(payload: AlertPayload) -> dict[str, str]:
         if payload.event in _LATENCY:
             name, severity = "TetherMonitorDegraded", "warning"
             ids["incident"] = None
+        elif payload.event in _OBJECTIVE:  # its labels say the objective, rule and severity
+            name, severity, ids = "TetherObjectiveBurning", "warning", {}
         elif payload.event in _PARTIAL:
             name, severity = "TetherMonitorPartial", "warning"
         else:

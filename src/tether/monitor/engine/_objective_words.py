@@ -120,5 +120,5 @@ def objective_payload(
         kind=kind,
         detail=detail,
         since=since,
-        labels={"objective": name, "severity": rule.severity},
+        labels={"objective": name, "severity": rule.severity, "window": long},
     )
