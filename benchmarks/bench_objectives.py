@@ -326,7 +326,8 @@ def section_cost(quick: bool) -> Section:
         notes=[
             "Each objective over its share of the monitors (one objective a monitor); "
             "evaluation times are the best of three.  Spenders are what `/api/objectives` "
-            "adds an objective, not the evaluation."
+            "adds an objective, not the evaluation.  An evaluation's cost is per objective, "
+            "whatever the number of monitors (its counts are buckets, not checks)."
         ],
     )
 

@@ -44,8 +44,8 @@ log = logging.getLogger("tether.monitor")
 EVALUATE_EVERY: Final = 10.0
 """Seconds between two evaluations of the objectives' rules: the most an alert waits
 after its rule holds, so that a total outage of a 99.9% objective, which the rules need
-51.8 s of, pages within about a minute.  An evaluation costs about 140 us an objective
-(benchmarks/results.md): 1,000 objectives take 1.4% of the event loop."""
+51.8 s of, pages within about a minute.  An evaluation costs 150 to 300 us an objective
+(benchmarks/results.md): 1,000 objectives take about 2% of the event loop."""
 
 
 class ObjectiveTaker(Protocol):
