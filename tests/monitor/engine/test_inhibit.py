@@ -17,7 +17,10 @@ from tether.monitor.engine._holds import hold_of
 from tether.monitor.engine._inhibit import Inhibition, Rule
 
 GATEWAY_TO_BACKEND = Rule(
-    parse_matchers('role="gateway"'), parse_matchers('role="backend"'), ("site",), "inhibit_rules[0]"
+    parse_matchers('role="gateway"'),
+    parse_matchers('role="backend"'),
+    ("site",),
+    "inhibit_rules[0]",
 )
 LABELS = {
     "gw-a": {"role": "gateway", "site": "a"},
@@ -65,7 +68,8 @@ def test_regular_expressions_select_sources_and_targets() -> None:
         "mid": {"role": "agate"},
     }
     inhibition = Inhibition.build(labels, [rule])
-    assert inhibition.why("api", {"edge": State.DOWN}) == "inhibited by edge (down): inhibit_rules[2]"
+    held = inhibition.why("api", {"edge": State.DOWN})
+    assert held == "inhibited by edge (down): inhibit_rules[2]"
     assert inhibition.why("core", {"edge": State.DOWN}) is None
     assert inhibition.why("api", {"mid": State.DOWN}) is None  # anchored: "agate" is not
 
@@ -171,7 +175,7 @@ def test_a_check_among_twenty_thousand_monitors_reads_its_candidates_alone() -> 
             labels[f"be-{site}-{n}"] = {"role": "backend", "site": str(site)}
     depends_on = {f"be-{s}-{n}": [f"gw-{(s + 1) % 1000}"] for s in range(1000) for n in range(20)}
     inhibition = Inhibition.build(labels, [GATEWAY_TO_BACKEND], depends_on)
-    states = _Counting({name: State.UP for name in labels})
+    states = _Counting(dict.fromkeys(labels, State.UP))
     assert inhibition.why("be-7-3", states) is None
     assert states.reads <= 2
     states.states["gw-7"] = State.DOWN
@@ -204,9 +208,7 @@ _RULE = st.builds(
     Rule,
     st.lists(_MATCHER, min_size=1, max_size=2).map(tuple),
     st.lists(_MATCHER, min_size=1, max_size=2).map(tuple),
-    st.lists(st.sampled_from(["site", "role", "kind", "zone"]), max_size=2, unique=True).map(
-        tuple
-    ),
+    st.lists(st.sampled_from(["site", "role", "kind", "zone"]), max_size=2, unique=True).map(tuple),
     st.sampled_from(["r0", "r1"]),
 )
 

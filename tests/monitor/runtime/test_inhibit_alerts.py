@@ -64,9 +64,7 @@ def test_a_gateway_down_holds_its_site_s_backends_until_it_is_back(
         return bad if name in broken else target
 
     channel = WebhookChannel("ops", receiver.url)
-    h = Harness(
-        tmp_path, parse_config(_config(healthy, receiver.url)), route, {"ops": channel}
-    )
+    h = Harness(tmp_path, parse_config(_config(healthy, receiver.url)), route, {"ops": channel})
 
     def down(*names: str) -> bool:
         return all(h.runner.quorum.state(n) is State.DOWN for n in names)
