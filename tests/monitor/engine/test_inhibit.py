@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tether._kinds import Kind
 from tether.monitor._state import State
 from tether.monitor.config._labels import Matcher, parse_matchers
-from tether.monitor.engine._holds import hold_of
+from tether.monitor.engine._detect import Observation
+from tether.monitor.engine._holds import Holds, hold_of
 from tether.monitor.engine._inhibit import Inhibition, Rule
 
 GATEWAY_TO_BACKEND = Rule(
@@ -264,3 +266,23 @@ def test_the_index_answers_as_a_brute_force_over_every_monitor_and_rule(
     inhibition = Inhibition.build(labels, rules, depends_on)
     expected = brute_force(monitor, labels, rules, depends_on, states, kinds)
     assert inhibition.why(monitor, states, kinds.get) == expected
+
+
+def test_holds_read_kinds_from_the_failures_the_runner_gives() -> None:
+    """The runner hands the quorum's ``observation``: a rule's ``kind`` reads the source's
+    failure there (its Kind as its code), and no failure reads as no kind."""
+    rule = Rule(
+        parse_matchers('role="gateway", kind="connect.refused"'),
+        parse_matchers('role="backend"'),
+        (),
+        "inhibit_rules[0]",
+    )
+    holds = Holds(Inhibition.build(LABELS, [rule]))
+    failures = {"gw-a": Observation("gw-a", False, 0.0, kind=Kind.CONNECT_REFUSED)}
+    states = {"gw-a": State.DOWN}
+    assert (
+        holds.why("be-b", 0.0, states, failures.get) == "inhibited by gw-a (down): inhibit_rules[0]"
+    )
+    assert holds.why("be-b", 0.0, states, {}.get) is None
+    timeout = {"gw-a": Observation("gw-a", False, 0.0, kind=Kind.CONNECT_TIMEOUT)}
+    assert holds.why("be-b", 0.0, states, timeout.get) is None
