@@ -20,6 +20,7 @@ from tether._suggest import did_you_mean
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
+from tether.monitor.config._inhibit import check_inhibit_rules
 from tether.monitor.config._models import (
     HTTP_ONLY,
     PUSH_ONLY,
@@ -104,6 +105,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _check_status_pages(config.status_pages, monitors)
     errors += check_objectives(config.objectives, config.monitors, channels)
     errors += check_routes(config.routes, config.time_intervals, channels)
+    errors += check_inhibit_rules(config.inhibit_rules, config.monitors)
     return errors
 
 
