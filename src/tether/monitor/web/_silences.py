@@ -8,6 +8,8 @@ reading, authorisation, audit and error shapes these share):
                                         now), ``ends`` or ``for``, ``comment``
     POST /api/silences/{id}/expire      end it now
     GET  /api/alerts/suppressed         the alerts kept from their channels, newest first
+    GET  /silences                      the dashboard's page of both, with a form to make
+                                        one and a button to expire each (for a writer)
 
 Matchers are Alertmanager's (``docs/routing.md``); a regular expression typed here is
 anyone's with write access, so one that could backtrack without bound is refused
@@ -34,17 +36,20 @@ from tether.monitor.config._regex_guard import backtracking_problem
 from tether.monitor.engine._silences import SILENCE_MAX, Silence, SilenceState
 from tether.monitor.reports._documents import iso
 from tether.monitor.store._silences import Suppressed
-from tether.monitor.web._access import authorize, refusal
+from tether.monitor.web._access import PRINCIPAL, authorize, refusal
 from tether.monitor.web._actions import (
     ActionHandlers,
+    Forms,
     _answer,
     _authorized,
     _Body,
     _limit,
     _only,
     _text,
+    forms_for,
     openapi,
 )
+from tether.monitor.web._html import Page, render
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
@@ -56,12 +61,15 @@ __all__ = [
     "SuppressedDoc",
     "silence_handlers",
     "silence_json",
+    "silences_page",
     "suppressed_json",
 ]
 
 MATCHERS_MAX: Final = 16
 """Matchers one silence may have."""
 _PAGE: Final = "/silences"
+REFRESH_MS: Final = 5000
+"""What the page says its refresh is (it has no live part: nothing is refreshed)."""
 
 
 class SilenceDoc(TypedDict):
@@ -118,6 +126,15 @@ def suppressed_json(kept: Suppressed) -> SuppressedDoc:
         "at": iso(kept.at),
         "why": kept.why,
     }
+
+
+def silences_page(
+    silences: list[SilenceDoc], kept: list[SuppressedDoc], now: float, forms: Forms | None
+) -> Page:
+    """The dashboard's silences page; ``forms``: its form and buttons (None: a reader's,
+    without them).  Not refreshed: a refresh would take what someone is typing."""
+    main = render("silences.html", silences=silences, kept=kept, forms=forms)
+    return Page("Silences", None, iso(now), main)
 
 
 def matchers_of(value: object) -> tuple[Matcher, ...]:
@@ -278,6 +295,20 @@ class SilenceHandlers:
         found = await self.actions.write(lambda: runner.store.suppressed_alerts(limit=n))
         doc = {"now": iso(runner.wall()), "alerts": [suppressed_json(k) for k in found]}
         return _answer(_Body({}, False, None), doc, _PAGE)
+
+    async def page(self, request: web.Request) -> web.Response:
+        runner = self.runner
+        forms = forms_for(request)
+        store = runner.store
+        found, kept = await self.actions.write(
+            lambda: (store.silences(limit=100), store.suppressed_alerts(limit=100))
+        )
+        now = runner.wall()
+        page = silences_page(
+            [silence_json(s, now) for s in found], [suppressed_json(k) for k in kept], now, forms
+        )
+        html = page.document(REFRESH_MS, request.get(PRINCIPAL))
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
 def silence_handlers(runner: Running, actions: ActionHandlers | None = None) -> SilenceHandlers:

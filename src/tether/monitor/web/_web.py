@@ -95,6 +95,7 @@ def routes(
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
         Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/silences", hush.page),
         Route("GET", "/static/{file}", board.static),
         # The write API, the audit log and the API's description.
         Route("POST", "/api/monitors/{name:.+}/pause", act.pause),
