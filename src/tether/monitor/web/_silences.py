@@ -279,7 +279,7 @@ class SilenceHandlers:
         doc = {**silence_json(found, runner.wall()), "changed": changed}
         return _answer(body, doc, _PAGE)
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def listed(self, request: web.Request) -> web.Response:
         runner = self.runner
         authorize(request, "read")
         n = _limit(request)

@@ -108,7 +108,7 @@ def routes(
         Route("GET", "/api/maintenance", act.windows),
         Route("POST", "/api/silences", hush.add),
         Route("POST", "/api/silences/{id}/expire", hush.expire),
-        Route("GET", "/api/silences", hush.list),
+        Route("GET", "/api/silences", hush.listed),
         Route("GET", "/api/alerts/suppressed", hush.suppressed),
         Route("GET", "/api/audit", act.audit),
         Route("GET", "/api/openapi.json", act.description),
