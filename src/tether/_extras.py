@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "push": ("monitor",),
     "resume": ("monitor",),
     "routes": ("monitor",),
+    "silence": ("monitor",),
     "status": ("monitor",),
 }
 

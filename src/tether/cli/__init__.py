@@ -19,6 +19,7 @@ from tether.cli._library import COMMANDS as LIBRARY
 from tether.cli._remote import ASKING, PUSH
 from tether.cli._routes import ROUTES
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
+from tether.cli._silences import SILENCE
 
 __all__ = ["main"]
 
@@ -29,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     _local.ACK,
     PUSH,
     *ASKING,
+    SILENCE,
     _local.STATUS,
     _local.HISTORY,
     _local.INCIDENTS,

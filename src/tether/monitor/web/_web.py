@@ -28,6 +28,7 @@ from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
 from tether.monitor.web._reported import report_handler
 from tether.monitor.web._routing import Handler, Route
+from tether.monitor.web._silences import silence_handlers
 from tether.monitor.web._statuspage import status_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
@@ -70,6 +71,7 @@ def routes(
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
     act = action_handlers(runner)
+    hush = silence_handlers(runner, act)
     push = push_handler(runner)
     return (
         Route("GET", "/login", login.form),
@@ -93,6 +95,7 @@ def routes(
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
         Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/silences", hush.page),
         Route("GET", "/static/{file}", board.static),
         # The write API, the audit log and the API's description.
         Route("POST", "/api/monitors/{name:.+}/pause", act.pause),
@@ -103,6 +106,10 @@ def routes(
         Route("POST", "/api/maintenance", act.open_window),
         Route("POST", "/api/maintenance/{id}/close", act.close_window),
         Route("GET", "/api/maintenance", act.windows),
+        Route("POST", "/api/silences", hush.add),
+        Route("POST", "/api/silences/{id}/expire", hush.expire),
+        Route("GET", "/api/silences", hush.listed),
+        Route("GET", "/api/alerts/suppressed", hush.suppressed),
         Route("GET", "/api/audit", act.audit),
         Route("GET", "/api/openapi.json", act.description),
         # Intake: push monitors' heartbeats (a GET that answers no HEAD) and traffic.
