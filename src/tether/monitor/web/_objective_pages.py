@@ -4,7 +4,8 @@ budget left hour by hour over the window with the incidents of its monitors mark
 
 Read from the store (``reports/_objective_history.py``), so they survive restarts; the
 chart is an SVG whose numbers are computed here (:func:`burn_chart`), as the monitor
-page's incident timeline is, and drawn without script.  The same access rules as the
+page's incident timeline is, and drawn without script.  The pages are not refreshed in
+place: their figures move by the hour.  The same access rules as the
 dashboard's other pages: the paths are not public (``_auth.area``).
 """
 
@@ -178,7 +179,9 @@ def objectives_page(histories: Sequence[History], now: float, banner: Markup) ->
         for h in histories
     ]
     main = render("objectives.html", banner=banner, rows=rows)
-    return Page("Objectives", "/objectives", iso(now), main)
+    # Not refreshed (no path): the figures move by the hour, and each build reads every
+    # objective's window of hour roll-ups.
+    return Page("Objectives", None, iso(now), main)
 
 
 def objective_page(history: History, now: float, banner: Markup) -> Page:
@@ -196,7 +199,7 @@ def objective_page(history: History, now: float, banner: Markup) -> Page:
         iso=iso,
         lasted=lambda m: human_duration(m.duration(history.end)),
     )
-    return Page(history.name, objective_path(history.name), iso(now), main)
+    return Page(history.name, None, iso(now), main)
 
 
 def _missing_page(name: str, now: float, banner: Markup) -> Page:
