@@ -188,7 +188,8 @@ def test_a_store_that_cannot_be_opened_is_one_line(
 
 def test_the_html_renders_and_prints_in_chromium(month: dict[str, Any], browser: Any) -> None:
     """The HTML report opens in real Chromium from disk, runs no script, escapes the
-    page's title, and with print media emulated still shows its tables."""
+    page's title, and with print media emulated still shows its tables and each
+    objective's burn-down chart with its incidents marked."""
     out = month["tmp"] / "nov.html"
     code = main(["report", "--month", "2025-11", "--config", month["config"], "--output", str(out)])
     assert code == 0
@@ -203,6 +204,11 @@ def test_the_html_renders_and_prints_in_chromium(month: dict[str, Any], browser:
         section = page.locator('section.objective[data-objective="checkout"]')
         assert section.locator("table.figures").is_visible()
         assert section.locator("table.incidents tbody tr").count() == 2
+        chart = section.locator("svg.burn-down")
+        assert chart.is_visible()
+        assert chart.locator(".burn-line").evaluate("e => e.getTotalLength()") > 100
+        assert chart.locator("g.bd-incident").count() == 2  # marked, not linked, in a file
+        assert chart.locator("a").count() == 0
         assert page.locator("section.status-page h3").inner_text().startswith("Shop <status>")
         assert page.locator("table.uptime").is_visible()
         assert len(page.pdf()) > 1000  # it prints

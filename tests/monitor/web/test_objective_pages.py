@@ -104,7 +104,7 @@ def test_the_burn_down_chart_ends_at_the_budget_left_and_marks_the_incident(
             pytest.approx(served.remaining)
         )
         low = min(0.0, served.remaining)
-        points = page.locator("#burn-line").get_attribute("points").split()
+        points = svg.locator(".burn-line").get_attribute("points").split()
         x, y = (float(v) for v in points[-1].split(","))
         assert x == CHART_WIDTH  # the window's end
         assert y == pytest.approx(chart_y(served.remaining, low), abs=0.06)
@@ -112,7 +112,7 @@ def test_the_burn_down_chart_ends_at_the_budget_left_and_marks_the_incident(
         first = [float(v) for v in points[0].split(",")]
         assert first == [0.0, PLOT_TOP]  # the window starts with the whole budget
         # The chart is drawn: the line has a rendered length.
-        assert page.locator("#burn-line").evaluate("e => e.getTotalLength()") > 100
+        assert svg.locator(".burn-line").evaluate("e => e.getTotalLength()") > 100
         band = page.locator(f'a.bd-incident[data-incident="{served.incident}"]')
         assert band.count() == 1
         href = band.get_attribute("href")

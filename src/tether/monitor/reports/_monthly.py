@@ -120,18 +120,28 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
+_FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A text cell as a spreadsheet reads it: one starting as a formula would (``=``,
+    ``+``, ``-``, ``@``) gets a ``'`` before it, so a name or a cause never runs as one
+    (OWASP's CSV injection).  Numbers are written as they are."""
+    return f"'{value}" if value.startswith(_FORMULA) else value
+
+
 def _incident_rows(section: str, name: str, marks: Sequence[Mark], end: float) -> list[list[str]]:
     return [
         [
             section,
-            name,
+            _text(name),
             f"#{m.id}",
             "",
             _stamp(m.opened),
             f"{m.duration(end):.0f}",
             m.kind or "",
-            m.detail,
-            " ".join(m.monitors),
+            _text(m.detail),
+            _text(" ".join(m.monitors)),
         ]
         for m in marks
     ]
@@ -162,11 +172,11 @@ def report_csv(report: MonthlyReport) -> str:
             ("budget_left", _share(h.remaining)),
         )
         for item, value in figures:
-            writer.writerow(["objective", h.name, item, value, *blank])
+            writer.writerow(["objective", _text(h.name), item, value, *blank])
         writer.writerows(_incident_rows("objective_incident", h.name, h.incidents, report.until))
     for page in report.pages:
         for monitor, share in page.uptimes:
-            writer.writerow(["status_page", page.slug, monitor, _share(share), *blank])
+            writer.writerow(["status_page", page.slug, _text(monitor), _share(share), *blank])
         writer.writerows(
             _incident_rows("status_page_incident", page.slug, page.incidents, report.until)
         )

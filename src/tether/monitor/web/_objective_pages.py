@@ -99,6 +99,10 @@ class BurnChart(TypedDict):
     label: str
 
 
+def _day(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def chart_y(remaining: float, low: float) -> float:
     """Where a budget share is drawn, the axis running from ``low`` (bottom) to 1 (top)."""
     return PLOT_TOP + (1 - remaining) / (1 - low) * (PLOT_BOTTOM - PLOT_TOP)
@@ -150,7 +154,7 @@ def burn_chart(history: History) -> BurnChart:
         "yticks": yticks,
         "xticks": xticks,
         "bands": bands,
-        "label": f"error budget left over the last {format_duration(span)}: "
+        "label": f"error budget left from {_day(history.start)} to {_day(history.end)}: "
         f"{share_text(history.remaining, 1)}",
     }
 

@@ -1,7 +1,8 @@
 """The monthly report as one printable HTML file (``tether report --format html``): the
-tables of :class:`~tether.monitor.reports._monthly.MonthlyReport` through the dashboard's
-templates (autoescape on), with its own style sheet inside, a print one among it, and
-no script: it is opened from disk, printed, or mailed on."""
+tables of :class:`~tether.monitor.reports._monthly.MonthlyReport` and each objective's
+burn-down chart over the month (the dashboard's, its incidents unlinked), through the
+dashboard's templates (autoescape on), with its own style sheet inside, a print one
+among it, and no script: it is opened from disk, printed, or mailed on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tether._durations import human_duration
 from tether.monitor.web._html import render
-from tether.monitor.web._objective_pages import share_text
+from tether.monitor.web._objective_pages import burn_chart, share_text
 
 if TYPE_CHECKING:
     from tether.monitor.reports._monthly import MonthlyReport
@@ -28,6 +29,7 @@ def report_html(report: MonthlyReport, generated: float) -> str:
         "report.html",
         r=report,
         share=share_text,
+        chart=burn_chart,
         stamp=_stamp,
         lasted=lambda mark: human_duration(mark.duration(report.until)),
         generated=_stamp(generated),
