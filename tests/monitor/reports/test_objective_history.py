@@ -5,10 +5,11 @@ the store's own API (results, a pause, a maintenance window, an incident)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.stores import open_target
@@ -185,3 +186,100 @@ def test_history_read_from_each_store(target: str) -> None:
     assert history.points[3].remaining == history.remaining
     assert [mark.id for mark in history.incidents] == [n]
     assert history.incidents[0].duration(T0 + DAY) == 0.5 * STEP
+
+
+# A configuration parsed per example: slower than hypothesis's default deadline on a
+# busy machine.
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["api", "web"]),
+            st.integers(0, 47),
+            st.integers(0, 59),
+            st.booleans(),
+            st.sampled_from([None, "connect.refused", "tls.expired"]),
+        ),
+        max_size=200,
+    ),
+    st.sets(st.integers(0, 47), max_size=10),
+)
+def test_the_steps_count_what_the_live_book_counts(
+    checks: list[tuple[str, int, int, bool, str | None]], maintained: set[int]
+) -> None:
+    """Checks of two days, with maintenance over whole hours: the hour steps count the
+    same good and total as the live core (``Book``) given the same checks, for an
+    availability objective with ``kinds``."""
+    from tether.monitor.engine._objective_book import Book
+    from tether.monitor.store._rollups import tally
+
+    windows = [
+        {
+            "name": f"m{h}",
+            "start": dt.datetime.fromtimestamp(T0 + h * STEP, dt.UTC).isoformat(),
+            "end": dt.datetime.fromtimestamp(T0 + (h + 1) * STEP, dt.UTC).isoformat(),
+            "monitors": ["api"],
+        }
+        for h in sorted(maintained)
+    ]
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                **CONFIG,
+                "maintenance": windows,
+                "objectives": [
+                    {"name": "o", "monitors": ["api", "web"], "target": "99%", "kinds": ["connect"]}
+                ],
+            }
+        )
+    )
+    records = [
+        ProbeRecord(m, T0 + h * STEP + minute * 60, ok, None if ok or kind is None else Kind(kind))
+        for m, h, minute, ok, kind in checks
+    ]
+    book = Book(config)
+    for record in records:
+        book.observe(record)
+    live = book.status("o", T0 + 2 * DAY).counts
+    hours: dict[str, list[Rollup]] = {}
+    for (monitor, period, start), t in tally(records).items():
+        if period == "hour":
+            hours.setdefault(monitor, []).append(t.rollup(monitor, period, start))
+
+    def excluded(monitor: str, at: float) -> bool:
+        return config.in_maintenance(monitor, dt.datetime.fromtimestamp(at, dt.UTC))
+
+    steps = steps_of(hours, Availability(frozenset({"connect"})), T0, T0 + 2 * DAY, excluded)
+    assert (sum(s.good for s in steps), sum(s.total for s in steps)) == (live.good, live.total)
+
+
+def test_a_latency_objective_is_judged_by_the_hour_from_each_store(target: str) -> None:
+    """Hours written through the store: one all fast, one all slow, one mixed whose
+    average is fast, one mixed whose average is slow; a failure is never good.  The
+    history says so, and says it is approximated."""
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                "monitors": [{"name": "api", "url": "http://127.0.0.1:9/"}],
+                "objectives": [
+                    {
+                        "name": "fast",
+                        "monitors": ["api"],
+                        "sli": "latency",
+                        "below": "100ms",
+                        "p": 95,
+                    }
+                ],
+            }
+        )
+    )
+    hours = ([20, 30, 40], [150, 200, 300], [10, 20, 150], [50, 180, 190])
+    with open_target(target) as store:
+        for h, latencies in enumerate(hours):
+            for k, ms in enumerate(latencies):
+                store.record(ProbeRecord("api", T0 + h * STEP + k * 60, True, None, float(ms)))
+        store.record(ProbeRecord("api", T0 + 59 * 60, False, Kind.CONNECT_TIMEOUT, 5.0))
+        store.flush()
+        history = objective_history(store, config, config.objectives[0], T0, T0 + 4 * STEP)
+    assert [(p.good, p.total) for p in history.points] == [(3, 4), (3, 7), (6, 10), (6, 13)]
+    assert history.approximated
