@@ -214,3 +214,24 @@ def test_the_html_renders_and_prints_in_chromium(month: dict[str, Any], browser:
         assert len(page.pdf()) > 1000  # it prints
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "html"])
+def test_a_month_to_come_is_an_empty_report(
+    month: dict[str, Any], fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month that has not begun: nothing counted, the whole budget left, no incident;
+    written all the same."""
+    code = main(["report", "--month", "2999-01", "--config", month["config"], "--format", fmt])
+    out = capsys.readouterr()
+    assert (code, out.err) == (0, "")
+    if fmt == "csv":
+        objective = {r["item"]: r["value"] for r in _rows(out.out) if r["section"] == "objective"}
+        assert (objective["sli"], objective["total"], objective["budget_left"]) == (
+            "",
+            "0",
+            "1.000000",
+        )
+        assert not [r for r in _rows(out.out) if r["section"].endswith("incident")]
+    else:
+        assert "No checks counted yet." in out.out

@@ -85,7 +85,8 @@ class MonthlyReport:
     start: float
     end: float
     until: float
-    """The month's end, or ``now`` when earlier: how long an open incident has lasted."""
+    """The month's end, or ``now`` when earlier (the month's start for a month to come):
+    what is reported reaches until then, and an open incident has lasted until then."""
     objectives: tuple[History, ...]
     pages: tuple[PageReport, ...]
 
@@ -94,22 +95,23 @@ def monthly_report(store: Store, config: MonitorConfig, month: str, now: float) 
     """The report of ``month`` (``YYYY-MM``; :class:`ValueError` for another text) as of
     ``now``: a month not over yet is reported up to ``now``."""
     start, end = parse_month(month)
+    until = max(start, min(end, now))
     histories = tuple(
-        objective_history(store, config, objective, start, end) for objective in config.objectives
+        objective_history(store, config, objective, start, until)
+        for objective in config.objectives
     )
     pages = []
     for page in config.status_pages:
         entries = {entry.monitor: entry.shown for entry in page.entries()}
         names = list(entries)
         changes = store.state_changes_of(names, start)
-        until = min(end, now)
         shares = tuple(
             (entries[name], uptime(changes.get(name, []), start, until)) for name in names
         )
         pages.append(
             PageReport(page.slug, page.title, shares, incident_marks(store, names, start, end))
         )
-    return MonthlyReport(month.strip(), start, end, min(end, now), histories, tuple(pages))
+    return MonthlyReport(month.strip(), start, end, until, histories, tuple(pages))
 
 
 def _stamp(at: float) -> str:

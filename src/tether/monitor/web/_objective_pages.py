@@ -111,7 +111,7 @@ def chart_y(remaining: float, low: float) -> float:
 def burn_chart(history: History) -> BurnChart:
     """The budget left over ``history``'s span as a line, from 100% at its start, and its
     incidents as bands (their time, clipped to the span) that link to them."""
-    span = history.end - history.start
+    span = max(history.end - history.start, 1.0)  # a month to come has none yet
 
     def x(at: float) -> float:
         return min(max((at - history.start) / span, 0.0), 1.0) * CHART_WIDTH
