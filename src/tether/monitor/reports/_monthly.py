@@ -97,8 +97,7 @@ def monthly_report(store: Store, config: MonitorConfig, month: str, now: float) 
     start, end = parse_month(month)
     until = max(start, min(end, now))
     histories = tuple(
-        objective_history(store, config, objective, start, until)
-        for objective in config.objectives
+        objective_history(store, config, objective, start, until) for objective in config.objectives
     )
     pages = []
     for page in config.status_pages:
