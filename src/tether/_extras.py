@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "note": ("monitor",),
     "pause": ("monitor",),
     "push": ("monitor",),
+    "report": ("monitor",),  # reads the store, renders with Jinja2
     "resume": ("monitor",),
     "routes": ("monitor",),
     "silence": ("monitor",),

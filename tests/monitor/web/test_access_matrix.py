@@ -202,6 +202,7 @@ ROUTES: Final = (
     Route("GET", "/monitors/web", "read-page"),
     Route("GET", "/incidents", "read-page"),
     Route("GET", "/silences", "read-page"),
+    Route("GET", "/objectives", "read-page"),
     Route("GET", "/metrics", "scrape"),
     Route("GET", "/probe?target={probe_target}", "scrape"),
     Route("GET", "/status/public", "public"),

@@ -666,6 +666,8 @@ class StatusPage(_Model):
     """Show each incident's failure kind (``connect.refused``) and what it means."""
     show_latency: bool = False
     """Show each monitor's latency at its last check."""
+    objectives: Names = ()
+    """Objectives whose SLI and budget left the page shows (docs/status-pages.md)."""
 
     def entries(self) -> Iterator[StatusMonitor]:
         """Every monitor of the page, group after group."""

@@ -23,6 +23,7 @@ from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_h
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._objective_pages import objective_handlers
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
@@ -70,6 +71,7 @@ def routes(
     login = login_handlers(authority, runner.wall)
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
+    objectives = objective_handlers(runner, board)
     act = action_handlers(runner)
     hush = silence_handlers(runner, act)
     push = push_handler(runner)
@@ -91,6 +93,8 @@ def routes(
         Route("GET", "/api/status", board.status),
         Route("GET", "/monitors/{name:.+}", board.monitor),
         Route("GET", "/incidents", board.incidents),
+        Route("GET", "/objectives", objectives.listing),
+        Route("GET", "/objectives/{name:.+}", objectives.page),
         Route("GET", "/api/monitors/{name:.+}", board.monitor_api),
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
