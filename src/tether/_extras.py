@@ -49,8 +49,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "objectives": ("monitor",),
     "pause": ("monitor",),
     "push": ("monitor",),
+    "report": ("monitor",),  # reads the store, renders with Jinja2
     "resume": ("monitor",),
     "routes": ("monitor",),
+    "silence": ("monitor",),
     "status": ("monitor",),
 }
 

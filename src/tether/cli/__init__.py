@@ -18,8 +18,10 @@ from tether.cli import _local
 from tether.cli._library import COMMANDS as LIBRARY
 from tether.cli._objectives import OBJECTIVES
 from tether.cli._remote import ASKING, PUSH
+from tether.cli._report import REPORT
 from tether.cli._routes import ROUTES
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
+from tether.cli._silences import SILENCE
 
 __all__ = ["main"]
 
@@ -31,9 +33,11 @@ COMMANDS: tuple[Command, ...] = (
     PUSH,
     *ASKING,
     OBJECTIVES,
+    SILENCE,
     _local.STATUS,
     _local.HISTORY,
     _local.INCIDENTS,
+    REPORT,
     ROUTES,
     _local.HASH_PASSWORD,
     _local.NEW_TOKEN,

@@ -19,6 +19,7 @@ from tether.monitor.alerts._outbox import (
     Outbox,
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
+from tether.monitor.alerts._silences import SilenceGate, silence_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -43,6 +44,7 @@ __all__ = [
     "Matched",
     "Outbox",
     "RouteTree",
+    "SilenceGate",
     "WebhookChannel",
     "alert_labels",
     "alertmanager_alert",
@@ -50,5 +52,6 @@ __all__ = [
     "route_tree",
     "routing_labels",
     "sign",
+    "silence_labels",
     "subject",
 ]

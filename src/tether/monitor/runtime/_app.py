@@ -26,6 +26,7 @@ from tether.monitor.alerts import (
     Channel,
     EmailChannel,
     Outbox,
+    SilenceGate,
     WebhookChannel,
 )
 from tether.monitor.config import (
@@ -147,6 +148,7 @@ def run_monitor(
         return 2
     channels = channels_for(config)
     outbox = Outbox(store, channels, owner=cluster.id)
+    outbox.gates.append(SilenceGate(store.silences_in_force))
     workers = workers_for(config)
     raise_fd_limit()  # a socket per client held and per probe under way
     private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None

@@ -503,7 +503,7 @@ class Runner:
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
         holds (``engine/_holds.py``) decide from the cluster's states."""
-        return self.holds.why(monitor, now, self.quorum.view())
+        return self.holds.why(monitor, now, self.quorum.view(), self.quorum.observation)
 
     def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
