@@ -5,8 +5,9 @@ the alerts with their channels and the monitors and kinds that spent the budget.
 from __future__ import annotations
 
 from tether._kinds import Kind
-from tether.monitor._records import ProbeRecord
+from tether.monitor._records import ProbeRecord, Window
 from tether.monitor.config import parse_config
+from tether.monitor.engine._holds import opened_window
 from tether.monitor.engine._objective_book import Book, Spender
 from tether.monitor.engine._traffic import Call
 
@@ -74,6 +75,21 @@ def test_maintenance_and_pauses_spend_nothing() -> None:
     # After the window, db's failures count.
     book.observe(record("db", START + 3600 + 1, Kind.CONNECT_REFUSED))
     assert book.status("front", START + 3602).counts == (0, 1)
+
+
+def test_a_window_opened_at_run_time_spends_nothing_either() -> None:
+    """A maintenance window opened through the write API (``Book.opened``, kept up to
+    date by the running monitor) excludes its monitors' checks while it is open, as the
+    file's windows do; the others, and the same monitor after it, count."""
+    book = Book(parse_config(CONFIG))
+    window = opened_window(Window(1, ("login",), START + 7200, START + 7800, "deploy", "ana"))
+    book.opened = (window,)
+    for second in range(600):
+        book.observe(record("login", START + 7200 + second, Kind.HTTP_SERVER_ERROR))
+    assert book.status("front", START + 7800).counts == (0, 0)
+    book.observe(record("api", START + 7300, Kind.CONNECT_REFUSED))
+    book.observe(record("login", START + 7800 + 1, Kind.HTTP_SERVER_ERROR))
+    assert book.status("front", START + 7802).counts == (0, 2)
 
 
 def test_a_traffic_monitor_counts_its_calls_not_its_verdicts() -> None:

@@ -6,7 +6,8 @@ each check carries its time, and ``evaluate`` is asked at a ``now``.
   are the application's own calls (``observe_calls``), never its verdicts, which would
   count the same calls twice.
 - A check during a maintenance window covering its monitor is not counted (the book
-  reads the windows from the configuration); one while the monitor is paused is not
+  reads the windows from the configuration, and :attr:`Book.opened` holds those opened
+  at run time, which the running monitor keeps up to date); one while the monitor is paused is not
   either (the caller says so: pauses are the runner's state, not the file's).
 - Beside each objective's counts, the book keeps who spent its budget: the failures that
   counted, by monitor and kind, in hour buckets over the objective's window (sparse: a
@@ -19,14 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import MonitorConfig
 from tether.monitor.config._objectives import ObjectiveConfig
 from tether.monitor.engine._objectives import AlertEvent, Ledger, Sample, Status, from_config
 from tether.monitor.engine._traffic import Call
+
+if TYPE_CHECKING:
+    from tether.monitor.engine._holds import Window
 
 __all__ = ["Book", "ObjectiveAlert", "Spender"]
 
@@ -97,9 +102,14 @@ class Book:
             for monitor in self.selected[name]:
                 self.members.setdefault(monitor, []).append(name)
         self._traffic = {m.name for m in config.monitors if m.traffic}
+        self.opened: Sequence[Window] = ()
+        """The maintenance windows opened at run time (``POST /api/maintenance``)."""
 
     def _maintained(self, monitor: str, at: float) -> bool:
-        return self.config.in_maintenance(monitor, dt.datetime.fromtimestamp(at, dt.UTC))
+        when = dt.datetime.fromtimestamp(at, dt.UTC)
+        if self.config.in_maintenance(monitor, when):
+            return True
+        return any(w.covers(monitor) and w.active(when) for w in self.opened)
 
     def _count(self, monitor: str, sample: Sample) -> None:
         for name in self.members.get(monitor, ()):

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tether.monitor.alerts import Outbox
     from tether.monitor.checks._prober import Check
     from tether.monitor.config import Monitor, MonitorConfig
+    from tether.monitor.engine._holds import Holds
     from tether.monitor.engine._traffic import Call
     from tether.monitor.runtime._intake import Pauses
     from tether.monitor.web._metrics import MonitorMetrics
@@ -61,6 +62,8 @@ class ObjectiveTaker(Protocol):
     def leading(self) -> bool: ...
     @property
     def by_name(self) -> Mapping[str, Monitor]: ...
+    @property
+    def holds(self) -> Holds: ...
 
 
 class Objectives:
@@ -100,6 +103,7 @@ class Objectives:
         traffic monitor's verdicts are not counted: its calls are, by :meth:`calls`)."""
         record = check.record
         if record.monitor in self.book.members:
+            self.book.opened = self._runner.holds.opened  # those opened at run time now
             m = self._runner.by_name.get(record.monitor)
             paused = m is not None and self._runner.controls.is_paused(m)
             self.book.observe(record, paused=paused)
@@ -107,6 +111,7 @@ class Objectives:
 
     def calls(self, monitor: str, calls: Iterable[Call]) -> None:
         """Count a traffic monitor's calls (those of a paused one are not taken at all)."""
+        self.book.opened = self._runner.holds.opened
         self.book.observe_calls(monitor, calls)
 
     # -- evaluating --------------------------------------------------------------------
