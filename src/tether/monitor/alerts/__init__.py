@@ -19,6 +19,7 @@ from tether.monitor.alerts._outbox import (
     Outbox,
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
+from tether.monitor.alerts._routing import MuteGate, TreePick
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -41,8 +42,10 @@ __all__ = [
     "Gate",
     "KeepsFiring",
     "Matched",
+    "MuteGate",
     "Outbox",
     "RouteTree",
+    "TreePick",
     "WebhookChannel",
     "alert_labels",
     "alertmanager_alert",

@@ -23,6 +23,7 @@ __all__ = [
     "Noted",
     "Notice",
     "Opened",
+    "Pick",
     "Released",
     "Reminder",
     "Resolved",
@@ -39,6 +40,12 @@ class Escalation:
     alerts: tuple[str, ...]
 
 
+Pick = Callable[[str, str | None, int | None], tuple[str, ...]]
+"""The channels a monitor's alert about ``event`` (of ``kind``, in ``incident``) goes to,
+as the route tree says (``alerts/_routes.py``): the runner makes one per monitor, so the
+engine routes by labels without knowing the tree."""
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Where a monitor's alerts go, and how often they repeat."""
@@ -52,6 +59,15 @@ class Route:
     """Whether its partial incidents go to ``channels`` (they are opened either way)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The monitor's labels (``defaults.labels`` merged in): they go in every payload."""
+    pick: Pick | None = None
+    """The route tree's choice of channels for each alert (None: ``channels``, always)."""
+
+    def channels_for(
+        self, event: str, kind: str | None = None, incident: int | None = None
+    ) -> tuple[str, ...]:
+        """The channels its alert about ``event`` goes to: the tree's (its routes that
+        match the alert's labels, and the monitor's ``alerts:``), else ``channels``."""
+        return self.channels if self.pick is None else self.pick(event, kind, incident)
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,7 +267,7 @@ class ServiceIncidents(LocalIncidents):
         for step in steps:
             if now - member.joined < step.after:
                 break
-            told = set(self._channels(route, member))
+            told = set(self._channels(route, member, "incident.escalated", incident))
             member = dataclasses.replace(member, escalated=member.escalated + 1)
             book.members[name] = member
             new = tuple(c for c in step.alerts if c not in told)
@@ -291,7 +291,12 @@ class ServiceIncidents(LocalIncidents):
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
             payload = self._payload(incident, name, "incident.reminder", now, member, route)
             alerts = alerts_to(
-                self._channels(route, dataclasses.replace(member, escalated=heard)),
+                self._channels(
+                    route,
+                    dataclasses.replace(member, escalated=heard),
+                    "incident.reminder",
+                    incident,
+                ),
                 dedup_key(incident, name, "incident.reminder", now),
                 payload,
             )
