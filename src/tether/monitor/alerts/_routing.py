@@ -17,28 +17,35 @@ from dataclasses import dataclass
 
 from tether.monitor._records import QueuedAlert
 from tether.monitor.alerts._routes import Matched, RouteTree, routing_labels
+from tether.monitor.engine._incident_events import Sending
 
 __all__ = ["MuteGate", "TreePick", "muted_words"]
 
 
 @dataclass(frozen=True, slots=True)
 class TreePick:
-    """One monitor's channels by the tree: called with an alert's event, kind and
-    incident, it answers the channels of every route the alert's labels reach, in order,
-    each once (the monitor's own ``alerts:`` last, as the tree's match lists them)."""
+    """One monitor's channels by the tree (the engine's ``Pick``): called with an alert's
+    event, kind and incident, it answers the channels of every route the alert's labels
+    reach, in order, each once (the monitor's own ``alerts:`` last, as the tree's match
+    lists them), with the grouping of the first route that reaches each."""
 
     tree: RouteTree
     monitor: str
     labels: Mapping[str, str]
 
-    def __call__(self, event: str, kind: str | None, incident: int | None) -> tuple[str, ...]:
+    def __call__(self, event: str, kind: str | None, incident: int | None) -> tuple[Sending, ...]:
         labels = routing_labels(
             self.labels, monitor=self.monitor, event=event, kind=kind, incident=incident
         )
-        out: dict[str, None] = {}
+        out: dict[str, Sending] = {}
         for found in self.tree.match(labels):
-            out.update(dict.fromkeys(found.channels))
-        return tuple(out)
+            grouping = found.grouping
+            # Groups never span incidents: the incident's own label is no part of the words.
+            group = ", ".join(f'{n}="{v}"' for n, v in found.group_key if n != "incident")
+            for c in found.channels:
+                if c not in out:
+                    out[c] = Sending(c, grouping.group_wait, grouping.group_interval, group)
+        return tuple(out.values())
 
     def __repr__(self) -> str:
         return f"<TreePick {self.monitor}>"

@@ -301,6 +301,8 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
                         self._held[(incident_id, whom)] = None
             elif what == "update":
                 events += self._update(incident, whom, now)
+            elif what == "group":
+                events += self._group_update(incident, whom, now)
             elif what == "remind":
                 events += self._remind_local(incident, whom, now)
             else:
