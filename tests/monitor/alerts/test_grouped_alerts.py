@@ -22,6 +22,7 @@ from tether.monitor.config import parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._incident_events import Event, Route
 from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.runtime._monitor_terms import incident_routes
 from tether.probe import ProbeOptions
 from tether.testing import Override
 
@@ -158,3 +159,36 @@ def test_the_resolution_goes_at_once_and_carries_the_news_not_told_yet() -> None
         "; not told before: 1 more monitor down: bravo; 1 monitor back up: bravo"
     )
     assert w.e.tick(T0 + 10_000) == []
+
+
+def test_an_alertmanager_channel_still_hears_each_monitor_on_its_own() -> None:
+    """An ``alertmanager`` channel (``Route.ungrouped``, as the runner sets it) keeps an
+    alert per monitor and groups them itself: it gets bravo's ``monitor.down`` and
+    ``monitor.up`` at once, while ops hears of them in the grouped news."""
+    route = Route(("ops", "am"), ungrouped=frozenset({"am"}))
+    e = IncidentEngine({"alpha": route, "bravo": route}, itertools.count(1).__next__)
+    w = World(e)
+    said = w.fail("alpha", T0) + w.fail("bravo", T0 + 1) + w.recover("bravo", T0 + 2)
+    assert [(a.payload.event, a.payload.monitor, a.channel) for ev in said for a in ev.alerts] == [
+        ("incident.opened", "alpha", "ops"),
+        ("incident.opened", "alpha", "am"),
+        ("monitor.down", "bravo", "am"),
+        ("monitor.up", "bravo", "am"),
+    ]
+    (update,) = e.tick(T0 + 30)
+    assert [a.channel for a in update.alerts] == ["ops"]
+    assert "1 more monitor down: bravo; 1 monitor back up: bravo" in update.alerts[0].payload.text
+
+
+def test_the_runner_keeps_alertmanager_channels_ungrouped() -> None:
+    """The runner's routes name each ``alertmanager`` channel of the file as ungrouped."""
+    config = parse_config(
+        """
+alerts:
+  - {name: ops, type: webhook, url: "http://127.0.0.1:9/"}
+  - {name: am, type: alertmanager, url: "http://127.0.0.1:9093"}
+monitors:
+  - {name: alpha, url: "http://127.0.0.1:9/a", alerts: [ops, am]}
+"""
+    )
+    assert incident_routes(config)["alpha"].ungrouped == frozenset({"am"})

@@ -129,6 +129,9 @@ class Book:
     """Of one service: the channel of each ``whom`` its grouped news is kept for."""
     grouping: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Of one service: each ``whom``'s ``group_wait`` and ``group_interval``."""
+    both: dict[str, str] = field(default_factory=dict)
+    """Of one service: for each ``whom``, the two signals in a sentence (a traffic monitor
+    and a probe down together), said in its next grouped update."""
 
     def tell(self, channel: str, at: float) -> None:
         """``local``: ``channel`` heard of it at ``at`` (its opening page, or an escalation

@@ -90,6 +90,10 @@ class Route:
     """The monitor's labels (``defaults.labels`` merged in): they go in every payload."""
     pick: Pick | None = None
     """The route tree's choice of channels for each alert (None: ``channels``, always)."""
+    ungrouped: frozenset[str] = frozenset()
+    """Channels told of each monitor joining and leaving an incident on its own, not in
+    grouped updates: an Alertmanager channel, which keeps an alert per monitor and
+    groups them itself."""
 
     def sending(
         self, event: str, kind: str | None = None, incident: int | None = None

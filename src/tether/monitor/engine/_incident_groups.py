@@ -56,7 +56,13 @@ class GroupedIncidents(LocalIncidents):
         return tuple(out)
 
     def _group_news(
-        self, incident: Incident, name: str, member: Member, event: str, now: float
+        self,
+        incident: Incident,
+        name: str,
+        member: Member,
+        event: str,
+        now: float,
+        both: str | None = None,
     ) -> None:
         """Keep ``name``'s news (``monitor.down``: it joined; ``monitor.up``: it is back
         while the incident goes on) for each of its channels until the channel's next
@@ -65,13 +71,23 @@ class GroupedIncidents(LocalIncidents):
         book = self._books[incident.id]
         route = self.routes.get(name, Route())
         for s in self._sendings(route, member, event, incident):
+            if s.channel in route.ungrouped:
+                continue
             whom = s.whom
             book.news.setdefault(whom, News()).add(name, back=event == "monitor.up")
+            if both is not None:
+                book.both[whom] = both
             book.channel_of.setdefault(whom, s.channel)
             wait, every = book.grouping.setdefault(whom, (s.group_wait, s.group_interval))
             last = book.last.get(whom)
             due = incident.opened + wait if last is None else last + every
             self._push(incident.id, "group", whom, max(now, due))
+
+    def _alone(self, name: str, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
+        """Of ``alerts`` about ``name`` joining or leaving, those to channels told of
+        each monitor on its own (``Route.ungrouped``): the others go in grouped news."""
+        ungrouped = self.routes.get(name, Route()).ungrouped
+        return tuple(a for a in alerts if a.channel in ungrouped) if ungrouped else ()
 
     def _group_update(self, incident: Incident, whom: str, now: float) -> list[Event]:
         """The grouped update of ``incident`` to ``whom``, if it has news."""
@@ -85,6 +101,9 @@ class GroupedIncidents(LocalIncidents):
         late = [
             n for n in news.down if n in book.members and not covered(incident, book.members[n])
         ]
+        both = book.both.pop(whom, None)
+        if both is not None:
+            text += f"; {both}"
         if incident.acknowledged is not None and late:
             text += (
                 f"; the incident was acknowledged at {iso(incident.acknowledged)}, before "

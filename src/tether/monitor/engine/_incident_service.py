@@ -90,9 +90,13 @@ class ServiceIncidents(GroupedIncidents):
             if both is not None:
                 too = f"{too}: {both}"
             entry = TimelineEntry(now, "monitor down", too)
+            alerts = ()
             if not held:  # told in the incident's next grouped update, not on its own
-                self._group_news(incident, name, member, "monitor.down", now)
-            events = [Joined(incident, name, entry, (), touched=(name,))]
+                self._group_news(incident, name, member, "monitor.down", now, both)
+                alerts = self._alone(name, self._say(incident, name, "monitor.down", now))
+            if both is not None:  # the alert names the monitor, as the timeline does
+                alerts = reworded(alerts, f"{too} (incident #{incident.id})", both)
+            events = [Joined(incident, name, entry, alerts, touched=(name,))]
         if held:
             if until:
                 self._books[incident.id].until = until
@@ -199,9 +203,11 @@ class ServiceIncidents(GroupedIncidents):
                 events.append(Resolved(closed, name, entry, alerts))
             else:
                 entry = TimelineEntry(now, f"monitor {why}", gone)
+                alerts = ()
                 if told:  # in the incident's next grouped update
                     self._group_news(incident, name, member, "monitor.up", now)
-                events.append(Left(incident, name, entry, (), touched=(name,)))
+                    alerts = self._alone(name, self._say(incident, name, "monitor.up", now, member))
+                events.append(Left(incident, name, entry, alerts, touched=(name,)))
         return events
 
     def _pause(self, incident: Incident, name: str, now: float) -> list[Event]:
@@ -252,7 +258,9 @@ class ServiceIncidents(GroupedIncidents):
         if event == "monitor.down":  # a member joining: told in the next grouped update
             self._group_news(incident, name, member, event, now)
             said = f"{name}: no longer held, told in the next grouped update"
-            return [Released(incident, name, TimelineEntry(now, "alert sent", said), (), (name,))]
+            alone = self._alone(name, self._say(incident, name, event, now))
+            entry = TimelineEntry(now, "alert sent", said)
+            return [Released(incident, name, entry, alone, touched=(name,))]
         entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
         alerts = self._say(incident, name, event, now)
         return [Released(incident, name, entry, alerts, touched=(name,))]
