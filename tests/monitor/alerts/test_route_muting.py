@@ -6,17 +6,22 @@ loopback.  The instants are passed in, never read."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sqlite3
+from pathlib import Path
 
 import psycopg
 
 from tests.helpers.alert_payloads import opened
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.monitor_harness import Harness
 from tests.helpers.stores import open_target
+from tether.monitor._records import QueuedAlert
 from tether.monitor.alerts import MuteGate, Outbox, WebhookChannel, route_tree
 from tether.monitor.config import MonitorConfig, parse_config
+from tether.monitor.runtime._app import reload
 
 
 def at(text: str) -> float:
@@ -30,8 +35,11 @@ MORNING = at("2026-11-26T10:00:00+00:00")
 
 
 def config(url: str) -> MonitorConfig:
-    return parse_config(
-        f"""
+    return parse_config(config_text(url))
+
+
+def config_text(url: str) -> str:
+    return f"""
 alerts:
   - {{name: ops, type: webhook, url: "{url}"}}
   - {{name: pager, type: webhook, url: "{url}"}}
@@ -59,7 +67,6 @@ monitors:
   - {{name: www, url: "http://127.0.0.1:1/", labels: {{team: web}}}}
   - {{name: ledger, url: "http://127.0.0.1:1/", labels: {{team: db}}, alerts: [pager]}}
 """
-    )
 
 
 def suppressed(target: str) -> dict[str, str | None]:
@@ -156,3 +163,20 @@ def test_an_alert_goes_when_one_route_to_its_channel_is_not_muted(target: str) -
         pager.close()
         ops.close()
         receiver.stop()
+
+
+def test_a_reload_gives_the_gate_the_new_tree(tmp_path: Path) -> None:
+    """SIGHUP's reload (runtime/_app.py) puts the file's new routes and time intervals in
+    the outbox's mute gate: an interval removed from a route no longer keeps its alerts."""
+    text = config_text("http://127.0.0.1:9/hook")
+    first = parse_config(text)
+    h = Harness(tmp_path, first)
+    gate = MuteGate(route_tree(first))
+    h.runner.outbox.gates.append(gate)
+    queued = QueuedAlert(1, "pager", "a", opened(monitor="orders", labels={"team": "db"}), 0, 0, 0)
+    assert gate(queued, NIGHT) is not None
+    path = tmp_path / "tether.yaml"
+    path.write_text(text.replace("mute_time_intervals: [nights]", ""))
+    asyncio.run(reload(h.runner, str(path)))
+    assert gate(queued, NIGHT) is None
+    h.close()
