@@ -18,9 +18,10 @@ from tether.lab import Lab
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import TreePick, WebhookChannel, route_tree
+from tether.monitor.alerts._routes import DEFAULT_GROUPING
 from tether.monitor.config import parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Route
+from tether.monitor.engine._incident_events import GROUP_INTERVAL, GROUP_WAIT, Event, Route
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.runtime._monitor_terms import incident_routes
 from tether.probe import ProbeOptions
@@ -192,3 +193,11 @@ monitors:
 """
     )
     assert incident_routes(config)["alpha"].ungrouped == frozenset({"am"})
+
+
+def test_the_engines_default_waits_are_the_routes() -> None:
+    """A monitor routed without a tree is grouped with the root route's defaults."""
+    assert (
+        DEFAULT_GROUPING.group_wait,
+        DEFAULT_GROUPING.group_interval,
+    ) == (GROUP_WAIT, GROUP_INTERVAL)
