@@ -46,10 +46,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "monitor": ("monitor",),
     "new-token": ("monitor",),  # for the monitor's tokens: section
     "note": ("monitor",),
+    "objectives": ("monitor",),
     "pause": ("monitor",),
     "push": ("monitor",),
+    "report": ("monitor",),  # reads the store, renders with Jinja2
     "resume": ("monitor",),
     "routes": ("monitor",),
+    "silence": ("monitor",),
     "status": ("monitor",),
 }
 

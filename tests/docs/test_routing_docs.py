@@ -107,7 +107,10 @@ def test_the_console_examples_run_as_written(tmp_path: Path) -> None:
     (tmp_path / "tether.yaml").write_text(EXAMPLE)
     # The tree under test, wherever the `tether` on PATH was installed from.
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT / "src")}
+    routes_part = DOC.split("\n## Silences\n", 1)[0]  # silences need a running monitor
     for block in blocks("routing.md", "console"):
+        if block not in routes_part:
+            continue
         for (command, printed), (_, shown) in zip(
             run_console(block, tmp_path, env), steps(block), strict=True
         ):

@@ -16,9 +16,12 @@ from collections.abc import Sequence
 
 from tether.cli import _local
 from tether.cli._library import COMMANDS as LIBRARY
+from tether.cli._objectives import OBJECTIVES
 from tether.cli._remote import ASKING, PUSH
+from tether.cli._report import REPORT
 from tether.cli._routes import ROUTES
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
+from tether.cli._silences import SILENCE
 
 __all__ = ["main"]
 
@@ -29,9 +32,12 @@ COMMANDS: tuple[Command, ...] = (
     _local.ACK,
     PUSH,
     *ASKING,
+    OBJECTIVES,
+    SILENCE,
     _local.STATUS,
     _local.HISTORY,
     _local.INCIDENTS,
+    REPORT,
     ROUTES,
     _local.HASH_PASSWORD,
     _local.NEW_TOKEN,

@@ -160,13 +160,12 @@ def _push(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def remote(args: argparse.Namespace) -> int:
-    """One request to a running monitor's write API: one line on success, one line and
-    its exit code (docs/monitor.md, "Changing things at run time") on failure."""
+def remote_target(args: argparse.Namespace, command: str) -> tuple[str, str | None] | int:
+    """The running monitor ``command`` asks (``--server``, ``$TETHER_SERVER``, else the
+    configuration's ``server.listen``) and the token it sends; an exit code when the
+    configuration cannot be read."""
+    from tether.monitor import server_url
 
-    from tether.monitor import RemoteError, remote_request, server_url
-
-    command = args.command if args.command != "maintenance" else f"maintenance {args.maintenance}"
     listen = None
     config_file = getattr(args, "config", None) or (
         DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
@@ -177,7 +176,20 @@ def remote(args: argparse.Namespace) -> int:
             return config
         listen = config.server.listen
     server = server_url(args.server, os.environ, listen)
-    token = args.token or os.environ.get("TETHER_TOKEN") or None
+    return server, args.token or os.environ.get("TETHER_TOKEN") or None
+
+
+def remote(args: argparse.Namespace) -> int:
+    """One request to a running monitor's write API: one line on success, one line and
+    its exit code (docs/monitor.md, "Changing things at run time") on failure."""
+
+    from tether.monitor import RemoteError, remote_request
+
+    command = args.command if args.command != "maintenance" else f"maintenance {args.maintenance}"
+    found = remote_target(args, command)
+    if isinstance(found, int):
+        return found
+    server, token = found
     method, path, body = _remote_call(args)
     try:
         status, doc = remote_request(server, method, path, body, token=token)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.helpers.alert_payloads import opened, resolved
+from tests.helpers.alert_payloads import down_too, opened, resolved, up
 from tests.helpers.alertmanager_server import ALERTMANAGER, SKIP_REASON, alertmanager, alerts
 from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.ports import free_port
@@ -333,6 +333,65 @@ def test_an_incident_that_ended_without_a_word_is_resolved_in_alertmanager(
     (alert,) = _find(am, 112)
     assert _parse(str(alert["endsAt"])) == pytest.approx(base + 300, abs=1)
     assert [dict(labels)["incident"] for labels in channel.firing] == ["112"]
+
+
+def test_a_restarted_tether_keeps_firing_what_it_told_before(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """After a restart the channel knows nothing in memory: its first round reads from the
+    store what it told for the open incidents and sends it again, so Alertmanager does
+    not resolve, four minutes on, an incident that is still open."""
+    base = time.time() - 100
+    before = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    outbox = Outbox(fresh_store, {"am": before})
+    _open(fresh_store, 113, base)
+    outbox.queue("am", "113:api:opened", _now_payload(opened(), base, 113), now=base)
+    assert outbox.deliver_due(now=base) == (1, 0)
+    outbox.close()
+    before.close()
+    (alert,) = _find(am, 113)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(base + 240, abs=1)
+
+    later = base + 90  # the restart
+    after = AlertmanagerChannel("am", am, clock=lambda: later, policy=ONE_TRY)
+    assert after.firing == ()
+    restarted = Outbox(fresh_store, {"am": after})
+    assert restarted.deliver_due(now=later) == (0, 0)
+    assert [dict(labels)["incident"] for labels in after.firing] == ["113"]
+    (alert,) = _find(am, 113)
+    assert _parse(str(alert["endsAt"])) == pytest.approx(later + 240, abs=1)
+    restarted.close()
+    after.close()
+
+
+def test_every_instance_keeps_firing_and_none_revives_a_resolved_alert(
+    am: str, fresh_store: SQLiteStore
+) -> None:
+    """Two instances on one store: the one that did not deliver the down alerts keeps
+    them firing all the same; once the other delivers web's recovery (the incident goes
+    on, api still down), the first one's next round sends web's alert resolved, not
+    firing again, and keeps api's firing."""
+    base = time.time() - 100
+    one = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    two = AlertmanagerChannel("am", am, clock=lambda: base, policy=ONE_TRY)
+    first = Outbox(fresh_store, {"am": one}, owner="one")
+    second = Outbox(fresh_store, {"am": two}, owner="two")
+    _open(fresh_store, 114, base)
+    first.queue("am", "114:api:opened", _now_payload(opened(), base, 114), now=base)
+    first.queue("am", "114:web:down", _now_payload(down_too(), base, 114), now=base)
+    assert first.deliver_due(now=base) == (2, 0)
+    assert second.deliver_due(now=base + 5) == (0, 0)  # its first round: rebuilt, re-sent
+    assert sorted(dict(labels)["monitor"] for labels in two.firing) == ["api", "web"]
+
+    first.queue("am", "114:web:up", _now_payload(up(), base + 30, 114), now=base + 30)
+    assert first.deliver_due(now=base + 30) == (1, 0)
+    assert [a["labels"]["monitor"] for a in _find(am, 114)] == ["api"]  # type: ignore[index]
+    assert second.deliver_due(now=base + 65) == (0, 0)
+    assert [dict(labels)["monitor"] for labels in two.firing] == ["api"]
+    assert [a["labels"]["monitor"] for a in _find(am, 114)] == ["api"]  # type: ignore[index]
+    for outbox, channel in ((first, one), (second, two)):
+        outbox.close()
+        channel.close()
 
 
 def test_tls_is_verified_against_ca_file_and_never_skipped(

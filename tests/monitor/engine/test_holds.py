@@ -14,6 +14,7 @@ from tether.monitor._records import Window as Opened
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._holds import Holds, hold_of, opened_window
+from tether.monitor.engine._inhibit import Inhibition
 
 T0 = 1_800_000_000.0
 NAMES = ("api", "db", "web", "dns")
@@ -37,7 +38,7 @@ def _opened(id_: int, monitors: tuple[str, ...], reason: str = "upgrade") -> Ope
 
 
 UPGRADE = _Window("upgrade", frozenset({"api"}), T0, T0 + 600)
-HOLDS = Holds(depends_on={"api": ("db",)}, configured=(UPGRADE,))
+HOLDS = Holds(Inhibition.build({}, depends_on={"api": ("db",)}), configured=(UPGRADE,))
 
 
 def test_nothing_holds_a_monitor_that_is_down_alone() -> None:
@@ -94,7 +95,7 @@ def test_hold_of_says_why_in_order_flapping_parent_window() -> None:
     window covering it at that moment; nothing holds a monitor none of these touch."""
     t0 = 1_800_000_000.0
     windows = [_Window("upgrade", frozenset({"api"}), t0, t0 + 600)]
-    depends = {"api": ["db"]}
+    depends = Inhibition.build({}, depends_on={"api": ["db"]})
     states = {"api": State.DOWN, "db": State.UP}
     assert hold_of("api", t0 - 1, states, depends, windows) is None
     assert hold_of("api", t0 + 1, states, depends, windows) == "maintenance window upgrade"
@@ -124,9 +125,10 @@ def test_configure_and_open_each_replace_their_own_part() -> None:
     )
     opened = Holds().open([_opened(1, ())])
     holds = opened.configure(config)
-    assert (holds.depends_on, holds.opened) == ({"db": (), "api": ("db",)}, opened.opened)
+    assert holds.inhibition == Inhibition.build({}, depends_on={"api": ("db",)})
+    assert holds.opened == opened.opened
     assert holds.configured == config.maintenance
-    assert holds.open([]) == Holds(holds.depends_on, config.maintenance, ())
+    assert holds.open([]) == Holds(holds.inhibition, config.maintenance, ())
 
 
 _STATES = st.sampled_from(list(State))
@@ -155,10 +157,12 @@ def test_held_exactly_when_flapping_a_parent_down_or_in_a_window(
     monitor: str,
     now: float,
 ) -> None:
-    """A monitor is held exactly when it is flapping, a parent is down or an active window
-    covers it, and the reason named is the first of those in that order."""
-    holds = Holds(depends_on, tuple(configured), tuple(opened))
-    parents = sorted(p for p in depends_on.get(monitor, ()) if states.get(p) is State.DOWN)
+    """A monitor is held exactly when it is flapping, a parent is down (never itself) or
+    an active window covers it, and the reason named is the first of those in that order."""
+    holds = Holds(Inhibition.build({}, depends_on=depends_on), tuple(configured), tuple(opened))
+    parents = sorted(
+        p for p in depends_on.get(monitor, ()) if states.get(p) is State.DOWN and p != monitor
+    )
     windows = [
         w for w in (*configured, *opened) if monitor in w.monitors and w.start <= now < w.end
     ]

@@ -188,3 +188,23 @@ def test_two_outboxes_on_one_database_deliver_each_alert_exactly_once(
         assert b["key"] == alert_key(names[n % 3], b["text"])
         arrived[names[n % 3]].append(n)
     assert arrived == {name: list(range(i, 60, 3)) for i, name in enumerate(names)}
+
+
+def test_what_a_channel_told_is_read_back_without_what_was_kept(target: str) -> None:
+    """``channel_alerts``: a channel's alerts from a time on, oldest first, each with
+    whether it was delivered; one a gate kept back (suppressed) is not among them, nor
+    another channel's, nor an older one."""
+    with open_target(target) as store:
+        queue(store, ("ops", "a0"), ("ops", "a1"), ("mail", "b0"), ("ops", "a2"), ("ops", "a3"))
+        heads = {a.dedup: a for a in store.claim_alerts("one", T0 + 10, HOLD)}
+        store.mark_delivered(heads["a0"].id, T0 + 10, claimer="one")
+        (a1,) = store.claim_alerts("one", T0 + 11, HOLD, "ops")
+        store.mark_suppressed(a1.id, "silenced by #1", T0 + 11, claimer="one")
+        store.flush()
+        told = store.channel_alerts("ops", T0)
+        assert [(p.text, delivered) for p, delivered in told] == [
+            ("a0", True),
+            ("a2", False),
+            ("a3", False),
+        ]
+        assert [p.text for p, _ in store.channel_alerts("ops", T0 + 3.5)] == ["a3"]

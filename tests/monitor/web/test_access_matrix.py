@@ -201,6 +201,8 @@ ROUTES: Final = (
     Route("GET", "/", "read-page"),
     Route("GET", "/monitors/web", "read-page"),
     Route("GET", "/incidents", "read-page"),
+    Route("GET", "/silences", "read-page"),
+    Route("GET", "/objectives", "read-page"),
     Route("GET", "/metrics", "scrape"),
     Route("GET", "/probe?target={probe_target}", "scrape"),
     Route("GET", "/status/public", "public"),
@@ -217,6 +219,8 @@ ROUTES: Final = (
     _api("GET", "/api/incidents", "read-api"),
     _api("GET", "/api/incidents/{id}", "read-api", fill="/api/incidents/{incident}"),
     _api("GET", "/api/maintenance", "read-api"),
+    _api("GET", "/api/objectives", "read-api"),
+    _api("GET", "/api/objectives/{name}", "read-api", fill="/api/objectives/web-up"),
     _api("GET", "/api/audit", "read-api"),
     _api("GET", "/api/openapi.json", "read-api"),
     _api("POST", "/api/monitors/{name}/pause", "write", {}, fill="/api/monitors/writes/pause"),
@@ -231,6 +235,12 @@ ROUTES: Final = (
          {"monitors": ["writes"], "for": "1h", "reason": "matrix"}, (201,)),
     _api("POST", "/api/maintenance/{id}/close", "write", {},
          fill="/api/maintenance/{window}/close"),
+    _api("GET", "/api/silences", "read-api"),
+    _api("GET", "/api/alerts/suppressed", "read-api"),
+    _api("POST", "/api/silences", "write",
+         {"matchers": ['team="matrix"'], "for": "1h", "comment": "matrix"}, (201,)),
+    _api("POST", "/api/silences/{id}/expire", "write", {},
+         fill="/api/silences/{silence}/expire"),
     _api("GET", "/api/push/{token}", "public", fill="/api/push/{push}?status=up"),
     _api("POST", "/api/push/{token}", "public", {}, fill="/api/push/{push}?status=up"),
     _api("POST", "/api/report", "report", {"v": 1, "app": "matrix", "dropped": 0, "calls": []},
@@ -391,6 +401,7 @@ def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], worke
                 for p in PRINCIPALS
             ),
         ],
+        "objectives": [{"name": "web-up", "monitors": ["web"], "target": "99%"}],
         "status_pages": [
             {
                 "slug": "public",
@@ -414,7 +425,8 @@ def shape(
     request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Shape]:
     """The shape's processes, running with web up, down's incident open, a maintenance
-    window to close, and a login made by each user (what a forwarder must not keep)."""
+    window to close, a silence to expire, and a login made by each user (what a forwarder
+    must not keep)."""
     tmp = tmp_path_factory.mktemp(request.param)
     if request.param == "two-instances":
         server = request.getfixturevalue("postgres_server")  # skips, or fails when required
@@ -452,6 +464,14 @@ def shape(
             {"monitors": ["writes"], "for": "2h", "reason": "to close"},
         )
         assert opened.status == 201, opened.body
+        silenced = ask(
+            instances[0].port,
+            "POST",
+            "/api/silences",
+            {"Authorization": f"Bearer {WRITE_TOKEN}"},
+            {"matchers": ['team="matrix"'], "for": "2h", "comment": "to expire"},
+        )
+        assert silenced.status == 201, silenced.body
         for each in instances:
             for user in ("alice", "bob"):
                 each.login(user)
@@ -461,6 +481,7 @@ def shape(
             {
                 "incident": str(number),
                 "window": str(json.loads(opened.body)["id"]),
+                "silence": str(json.loads(silenced.body)["id"]),
                 "probe_target": quote(lab["healthy"].url, safe=""),
             },
         )

@@ -58,7 +58,10 @@ def routes_described() -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def served(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = Served(tmp_path_factory.mktemp("openapi") / "openapi.db", lab)
+    objectives = [{"name": "web-up", "monitors": ["web", "down"], "target": "99%"}]
+    s = Served(
+        tmp_path_factory.mktemp("openapi") / "openapi.db", lab, extra={"objectives": objectives}
+    )
     yield s
     s.close()
 
@@ -152,6 +155,17 @@ def test_a_real_runs_answers_validate_against_the_description(served: Served) ->
         ("POST", "/api/maintenance/1/close", "/api/maintenance/{id}/close", None),
         ("POST", "/api/maintenance/99/close", "/api/maintenance/{id}/close", None),
         ("GET", "/api/maintenance", "/api/maintenance", None),
+        (
+            "POST",
+            "/api/silences",
+            "/api/silences",
+            {"matchers": "team=db", "for": "1h", "comment": "c"},
+        ),
+        ("POST", "/api/silences", "/api/silences", {"matchers": "team=db", "comment": "c"}),
+        ("POST", "/api/silences/1/expire", "/api/silences/{id}/expire", None),
+        ("POST", "/api/silences/99/expire", "/api/silences/{id}/expire", None),
+        ("GET", "/api/silences", "/api/silences", None),
+        ("GET", "/api/alerts/suppressed", "/api/alerts/suppressed", None),
         ("GET", "/api/audit?limit=5", "/api/audit", None),
         ("GET", "/api/audit?limit=0", "/api/audit", None),
         ("GET", "/api/status", "/api/status", None),
@@ -164,6 +178,9 @@ def test_a_real_runs_answers_validate_against_the_description(served: Served) ->
         ("GET", "/api/push/no-such-token-0123", "/api/push/{token}", None),
         ("POST", "/api/push/no-such-token-0123?status=maybe", "/api/push/{token}", None),
         ("GET", "/api/incidents?limit=5", "/api/incidents", None),
+        ("GET", "/api/objectives", "/api/objectives", None),
+        ("GET", "/api/objectives/web-up", "/api/objectives/{name}", None),
+        ("GET", "/api/objectives/nope", "/api/objectives/{name}", None),
         (
             "POST",
             "/api/report",

@@ -20,6 +20,7 @@ from tether.monitor.alerts._outbox import (
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
 from tether.monitor.alerts._routing import MuteGate, TreePick
+from tether.monitor.alerts._silences import SilenceGate, silence_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -45,6 +46,7 @@ __all__ = [
     "MuteGate",
     "Outbox",
     "RouteTree",
+    "SilenceGate",
     "TreePick",
     "WebhookChannel",
     "alert_labels",
@@ -53,5 +55,6 @@ __all__ = [
     "route_tree",
     "routing_labels",
     "sign",
+    "silence_labels",
     "subject",
 ]

@@ -39,7 +39,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -72,6 +72,7 @@ before Alertmanager resolves an alert tether still holds open."""
 
 _PARTIAL: Final = ("incident.partial", "incident.partial_resolved")
 _LATENCY: Final = ("monitor.degraded", "monitor.recovered")
+_OBJECTIVE: Final = ("objective.burning", "objective.resolved")
 
 
 def _iso(ts: float) -> str:
@@ -81,7 +82,7 @@ def _iso(ts: float) -> str:
 
 def resolves(payload: AlertPayload) -> bool:
     """Whether ``payload`` ends the Alertmanager alert its labels name."""
-    return payload.event in RESOLVING or payload.event == "monitor.recovered"
+    return payload.event in RESOLVING or payload.event in ("monitor.recovered", _OBJECTIVE[1])
 
 
 def _local(payload: AlertPayload) -> bool:
@@ -100,6 +101,8 @@ def alert_labels(payload: AlertPayload) -> dict[str, str]:
         if payload.event in _LATENCY:
             name, severity = "TetherMonitorDegraded", "warning"
             ids["incident"] = None
+        elif payload.event in _OBJECTIVE:  # its labels say the objective, rule and severity
+            name, severity, ids = "TetherObjectiveBurning", "warning", {}
         elif payload.event in _PARTIAL:
             name, severity = "TetherMonitorPartial", "warning"
         else:
@@ -232,10 +235,8 @@ class AlertmanagerChannel:
                 self._firing.pop(labels, None)
             else:
                 self._firing[labels] = payload
-                if self._next_refresh is None:
-                    self._next_refresh = now + self.resend_every
-            if not self._firing:
-                self._next_refresh = None
+            if self._next_refresh is None:  # a restart's first round is not due yet
+                self._next_refresh = now + self.resend_every
 
     def carry_over(self, old: AlertmanagerChannel) -> None:
         """Keep firing what ``old`` (the channel this one replaces on a reload) keeps
@@ -246,32 +247,53 @@ class AlertmanagerChannel:
             self._next_refresh = old._next_refresh
 
     def refresh_due(self, now: float) -> bool:
-        """Whether firing alerts are due to be sent again."""
+        """Whether firing alerts are due to be sent again: every :attr:`resend_every`,
+        from the first round on (which rebuilds, after a restart, what was firing)."""
         due = self._next_refresh
-        return due is not None and now >= due
+        return due is None or now >= due
 
-    def refresh(self, now: float, still_open: Collection[int] | None = None) -> int:
-        """Send every firing alert again, ``endsAt`` pushed ahead; how many.  One of an
-        incident not in ``still_open`` (the store's open incidents; ``None``: not known)
-        is sent resolved instead and forgotten: an incident can end with no alert to its
-        channels (its last monitor removed from the file), and Alertmanager would
-        otherwise be told it fires for as long as tether runs.  A failure is logged, not
-        raised: the next round tries again, and the alerts' ``endsAt`` leaves room for
-        three failed rounds."""
+    def refresh(
+        self,
+        now: float,
+        still_open: Collection[int] | None = None,
+        told: Sequence[tuple[AlertPayload, bool]] | None = None,
+    ) -> int:
+        """Send every firing alert again, ``endsAt`` pushed ahead; how many.
+
+        ``told`` is what the store says this channel was given (oldest first, each with
+        whether it was delivered: :meth:`Store.channel_alerts`): when it is known, the
+        alerts of incidents are rebuilt from it, so that a restarted tether, or an
+        instance of a cluster that did not deliver them, keeps firing what was told, and
+        a resolution another instance delivered is sent again, resolved, for as long as
+        a copy of the firing alert could still be live in Alertmanager.  A latency alert
+        belongs to no incident: it is kept in memory only.
+
+        One of an incident not in ``still_open`` (the store's open incidents; ``None``:
+        not known) is sent resolved instead and forgotten: an incident can end with no
+        alert to its channels (its last monitor removed from the file), and Alertmanager
+        would otherwise be told it fires for as long as tether runs.  A failure is
+        logged, not raised: the next round tries again, and the alerts' ``endsAt`` leaves
+        room for three failed rounds."""
         with self._lock:
-            if not self._firing:
-                self._next_refresh = None
-                return 0
             self._next_refresh = now + self.resend_every
+            recent: dict[tuple[tuple[str, str], ...], AlertPayload] = {}
+            if told is not None:
+                recent = self._rebuild(told, now)
             ended = [
                 labels
                 for labels, p in self._firing.items()
                 if still_open is not None and p.incident is not None
                 if p.incident not in still_open
             ]
-            payloads = list(self._firing.values())
+            payloads = list(self._firing.values()) + list(recent.values())
+            if not payloads:
+                return 0
             try:
-                self._post(payloads, now, ended=[self._firing[labels] for labels in ended])
+                self._post(
+                    payloads,
+                    now,
+                    ended=[self._firing[labels] for labels in ended] + list(recent.values()),
+                )
             except Exception as exc:
                 log.warning(
                     "alertmanager %s: could not send %d firing alerts again: %s",
@@ -284,6 +306,30 @@ class AlertmanagerChannel:
             for labels in ended:
                 del self._firing[labels]
             return len(payloads)
+
+    def _rebuild(
+        self, told: Sequence[tuple[AlertPayload, bool]], now: float
+    ) -> dict[tuple[tuple[str, str], ...], AlertPayload]:
+        """Set the firing alerts of incidents to what ``told`` says (the last word on each
+        label set: a delivered alert fires, a resolution, delivered or still queued,
+        ends it); the resolutions recent enough that a firing copy may still be live
+        (sent again, resolved)."""
+        firing = {labels: p for labels, p in self._firing.items() if p.incident is None}
+        ended: dict[tuple[tuple[str, str], ...], AlertPayload] = {}
+        for payload, delivered in told:
+            if payload.incident is None:
+                continue
+            labels = tuple(alert_labels(payload).items())
+            if resolves(payload):
+                firing.pop(labels, None)
+                ended[labels] = payload
+            elif delivered:
+                firing[labels] = payload
+                ended.pop(labels, None)
+        self._firing.clear()  # in place: a reloaded channel shares it (carry_over)
+        self._firing.update(firing)
+        live_for = 4 * self.resend_every
+        return {k: p for k, p in ended.items() if now - p.at < live_for}
 
     def _post(
         self, payloads: list[AlertPayload], now: float, ended: Collection[AlertPayload] = ()

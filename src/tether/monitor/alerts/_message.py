@@ -101,6 +101,8 @@ def subject(payload: AlertPayload) -> str:
             reason = f"unreachable from {joined(failing)} ({reason})"
     elif event in _BACK:
         reason = _one_line(payload.detail or "back up")
+    elif event.startswith("objective."):  # the text names the objective first
+        reason = _one_line(payload.text.removeprefix(f"{who}: "))
     else:  # a latency notice: the engine's sentence, without the monitor's name twice
         reason = _one_line(_without_subject(payload))
     return f"{_PREFIX} {label} {who}: {reason}" if reason else f"{_PREFIX} {label} {who}"

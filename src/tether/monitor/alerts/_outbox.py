@@ -63,12 +63,19 @@ class Channel(Protocol):
 class KeepsFiring(Protocol):
     """A channel whose receiver forgets a firing alert unless it is sent again
     (Alertmanager): the outbox calls :meth:`refresh` on the channel's own worker, between
-    its deliveries, whenever :meth:`refresh_due`, with the store's open incidents
-    (``None`` when the store cannot say)."""
+    its deliveries, whenever :meth:`refresh_due`, with the store's open incidents and
+    what the store says the channel was told since the oldest of them opened
+    (:meth:`Store.channel_alerts`; both ``None`` when the store cannot say).  Every
+    instance does, whichever delivered: the store is what they share."""
 
     def refresh_due(self, now: float) -> bool: ...
 
-    def refresh(self, now: float, still_open: Collection[int] | None = None) -> int: ...
+    def refresh(
+        self,
+        now: float,
+        still_open: Collection[int] | None = None,
+        told: Sequence[tuple[AlertPayload, bool]] | None = None,
+    ) -> int: ...
 
 
 class Gate(Protocol):
@@ -122,6 +129,12 @@ HOLD_FOR: Final = 60.0
 """Seconds an instance's claim on an alert lasts: past the longest a channel takes to
 deliver (a webhook's 10 s, an SMTP exchange of a few steps of up to 10 s each), short
 enough that an alert whose instance died goes out again within a minute."""
+
+
+TOLD_FOR: Final = 600.0
+"""Seconds back a channel that keeps alerts firing reads what it told, beside the open
+incidents' span: longer than a firing alert's ``endsAt`` reaches, so that a resolution
+another instance delivered is sent again while a firing copy could be live."""
 
 
 class Outbox:
@@ -286,8 +299,8 @@ class Outbox:
                     break
                 delivered += 1
                 alert = self._claim_next(alert.channel, now)
-        for _, channel in self._refreshes_due(now):
-            channel.refresh(now, self._open_incidents())
+        for name, channel in self._refreshes_due(now):
+            channel.refresh(now, *self._told(name, now))
         self._refresh()
         return delivered, failed
 
@@ -387,16 +400,23 @@ class Outbox:
         self, name: str, channel: KeepsFiring, clock: Callable[[], float]
     ) -> None:
         loop = asyncio.get_running_loop()
-        still_open = await loop.run_in_executor(self._worker(name), self._open_incidents)
-        await loop.run_in_executor(self._worker(name), channel.refresh, clock(), still_open)
+        now = clock()
+        told = await loop.run_in_executor(self._worker(name), self._told, name, now)
+        await loop.run_in_executor(self._worker(name), channel.refresh, now, *told)
 
-    def _open_incidents(self) -> set[int] | None:
-        """The ids of the store's open incidents; ``None`` if it cannot be read now."""
+    def _told(
+        self, channel: str, now: float
+    ) -> tuple[set[int] | None, list[tuple[AlertPayload, bool]] | None]:
+        """The ids of the store's open incidents, and what ``channel`` was told since the
+        oldest of them opened (and in the last :data:`TOLD_FOR` s, for the resolutions
+        just sent); ``(None, None)`` if the store cannot be read now."""
         try:
             listed = self._store.incident_list(open_only=True, limit=1_000_000, shown=(0, 1))
+            since = min([now - TOLD_FOR, *(item.incident.opened for item in listed)])
+            told = self._store.channel_alerts(channel, since)
         except Exception:
-            return None  # the store's own log line says why; the alerts keep firing
-        return {item.incident.id for item in listed}
+            return None, None  # the store's own log line says why; the alerts keep firing
+        return {item.incident.id for item in listed}, told
 
     async def _drain(self, alert: QueuedAlert, clock: Callable[[], float]) -> None:
         """Deliver ``alert`` and the channel's next ones while they land and are due."""

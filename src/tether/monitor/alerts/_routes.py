@@ -62,6 +62,7 @@ EVENTS: Final = (
     "incident.partial_resolved",
     "monitor.degraded",
     "monitor.recovered",
+    *("objective.burning", "objective.resolved"),
 )
 """The events an alert can be about (``AlertPayload.event``), its ``event`` label."""
 

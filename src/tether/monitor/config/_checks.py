@@ -20,6 +20,7 @@ from tether._suggest import did_you_mean
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
+from tether.monitor.config._inhibit import check_inhibit_rules
 from tether.monitor.config._models import (
     HTTP_ONLY,
     PUSH_ONLY,
@@ -38,6 +39,7 @@ from tether.monitor.config._models import (
     aware,
 )
 from tether.monitor.config._objectives import check_objectives
+from tether.monitor.config._page_objectives import check_page_objectives
 from tether.monitor.config._routes import check_routes
 
 
@@ -103,7 +105,9 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
     errors += check_objectives(config.objectives, config.monitors, channels)
+    errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
     errors += check_routes(config.routes, config.time_intervals, channels)
+    errors += check_inhibit_rules(config.inhibit_rules, config.monitors)
     return errors
 
 

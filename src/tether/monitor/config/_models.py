@@ -64,6 +64,7 @@ from tether.monitor.config._fields import (
     _number,
     one_or_many,
 )
+from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
@@ -665,6 +666,8 @@ class StatusPage(_Model):
     """Show each incident's failure kind (``connect.refused``) and what it means."""
     show_latency: bool = False
     """Show each monitor's latency at its last check."""
+    objectives: Names = ()
+    """Objectives whose SLI and budget left the page shows (docs/status-pages.md)."""
 
     def entries(self) -> Iterator[StatusMonitor]:
         """Every monitor of the page, group after group."""
@@ -714,6 +717,7 @@ class MonitorConfig(_Model):
     example ``blackbox.yml`` that tether runs."""
     routes: RouteConfig | None = None  # the route tree (docs/routing.md); none: monitors' alerts
     time_intervals: TimeIntervals = ()  # named, for routes' active and mute time intervals
+    inhibit_rules: InhibitRules = ()  # down alerts held while another is down (docs/routing.md)
 
     @model_validator(mode="before")
     @classmethod

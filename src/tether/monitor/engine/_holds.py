@@ -6,8 +6,9 @@ this order:
 
 1. the monitor is **flapping** (its state for the cluster): one alert for a monitor
    that comes and goes, not one a minute;
-2. a monitor it ``depends_on`` is **down** (:func:`held_by_parent`): the parent's
-   incident says it, not each child's;
+2. another monitor that holds it is **down**: one it ``depends_on``, or the source of
+   an ``inhibit_rules:`` rule that selects it (one mechanism, ``_inhibit.py``): the
+   source's incident says it, not each target's;
 3. a **maintenance window** covers it at ``now``: the configuration's
    (``maintenance:``), then those opened at run time (``POST /api/maintenance``,
    :func:`opened_window`); probing goes on, alerts wait.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,33 +31,61 @@ from tether._redact import redact_text
 from tether.monitor._records import Window as Opened
 from tether.monitor._state import State
 from tether.monitor.config import MaintenanceWindow, MonitorConfig
+from tether.monitor.engine._detect import Observation
+from tether.monitor.engine._inhibit import Inhibition, KindOf, rules_of
+
+Failing = Callable[[str], Observation | None]
+"""A monitor's standing failure for the cluster (the quorum's ``observation``), or None:
+its ``kind`` is what a rule's ``kind`` matchers read."""
 
 
 @dataclass(frozen=True, slots=True)
 class Holds:
-    """What holds alerts back, as the runner keeps it: each monitor's parents
-    (``depends_on``), the configuration's maintenance windows (``configured``) and those
-    opened at run time (``opened``).  A value: a reload (:meth:`configure`) and a change
-    of the windows opened (:meth:`open`) each make a new one."""
+    """What holds alerts back, as the runner keeps it: the monitors that hold others
+    while down (``inhibition``: ``depends_on`` and ``inhibit_rules:``), the
+    configuration's maintenance windows (``configured``) and those opened at run time
+    (``opened``).  A value: a reload (:meth:`configure`) and a change of the windows
+    opened (:meth:`open`) each make a new one."""
 
-    depends_on: Mapping[str, Collection[str]] = field(default_factory=dict)
+    inhibition: Inhibition = field(default_factory=Inhibition)
     configured: tuple[Window, ...] = ()
     opened: tuple[Window, ...] = ()
 
     def configure(self, config: MonitorConfig) -> Holds:
-        """These holds with ``config``'s parents and maintenance windows."""
-        depends_on = {m.name: m.depends_on for m in config.monitors}
-        return dataclasses.replace(self, depends_on=depends_on, configured=config.maintenance)
+        """These holds with ``config``'s parents, inhibition rules and maintenance
+        windows."""
+        inhibition = Inhibition.build(
+            {m.name: m.labels for m in config.monitors},
+            rules_of(config.inhibit_rules),
+            {m.name: m.depends_on for m in config.monitors if m.depends_on},
+        )
+        return dataclasses.replace(self, inhibition=inhibition, configured=config.maintenance)
 
     def open(self, windows: Iterable[Opened]) -> Holds:
         """These holds with ``windows`` (all those opened at run time and not over)."""
         return dataclasses.replace(self, opened=tuple(opened_window(w) for w in windows))
 
-    def why(self, monitor: str, now: float, states: Mapping[str, State]) -> str | None:
+    def why(
+        self,
+        monitor: str,
+        now: float,
+        states: Mapping[str, State],
+        failing: Failing | None = None,
+    ) -> str | None:
         """Why ``monitor``'s alerts wait at ``now``, in words, or None (:func:`hold_of`):
-        ``states`` is every monitor's state for the cluster."""
+        ``states`` is every monitor's state for the cluster, ``failing`` gives the
+        failure of one that is down (for ``kind`` matchers; none: no kind)."""
         windows = itertools.chain(self.configured, self.opened)
-        return hold_of(monitor, now, states, self.depends_on, windows)
+        kind_of = None if failing is None else _kinds(failing)
+        return hold_of(monitor, now, states, self.inhibition, windows, kind_of)
+
+
+def _kinds(failing: Failing) -> KindOf:
+    def kind_of(monitor: str) -> str | None:
+        failure = failing(monitor)
+        return None if failure is None or failure.kind is None else str(failure.kind)
+
+    return kind_of
 
 
 def opened_window(window: Opened) -> MaintenanceWindow:
@@ -78,12 +107,12 @@ def held_by_parent(
     """The parent whose outage holds back ``monitor``'s incident, or ``None``.
 
     Only direct parents count, and only while ``down``: in a chain
-    ``router <- db <- api`` a router outage takes db down too, which holds api.
+    ``router <- db <- api`` a router outage takes db down too, which holds api.  The
+    same rules as :class:`Holds` asks, made of ``monitor``'s parents alone.
     """
-    for parent in sorted(depends_on.get(monitor, ())):
-        if states.get(parent) is State.DOWN:
-            return parent
-    return None
+    inhibition = Inhibition.build({}, depends_on={monitor: depends_on.get(monitor, ())})
+    found = inhibition.source(monitor, states)
+    return None if found is None else found[0]
 
 
 class Window(Protocol):
@@ -101,18 +130,19 @@ def hold_of(
     monitor: str,
     now: float,
     states: Mapping[str, State],
-    depends_on: Mapping[str, Collection[str]],
+    inhibition: Inhibition,
     windows: Iterable[Window],
+    kind_of: KindOf | None = None,
 ) -> str | None:
     """Why ``monitor``'s alerts wait at ``now``, in words, or None: it is flapping (in
-    ``states``), a parent it depends on is down (:func:`held_by_parent`), or a
-    maintenance window of ``windows`` covers it now, asked in that order (:class:`Holds`
-    asks it with what it keeps)."""
+    ``states``), a monitor that holds it is down (a parent it depends on, or the source
+    of an inhibition rule: ``inhibition``), or a maintenance window of ``windows``
+    covers it now, asked in that order (:class:`Holds` asks it with what it keeps)."""
     if states.get(monitor) is State.FLAPPING:
         return "it is flapping"
-    parent = held_by_parent(monitor, depends_on, states)
-    if parent is not None:
-        return f"{parent}, which it depends on, is down"
+    inhibited = inhibition.why(monitor, states, kind_of)
+    if inhibited is not None:
+        return inhibited
     at = dt.datetime.fromtimestamp(now, dt.UTC)
     window = next((w for w in windows if w.covers(monitor) and w.active(at)), None)
     return None if window is None else f"maintenance window {window.name}"

@@ -90,8 +90,11 @@ class Book:
         self._spent = {name: _Spent(o.window) for name, o in self.objectives.items()}
         self.members: dict[str, list[str]] = {}
         """Each monitor's objectives, by name."""
+        self.selected: dict[str, tuple[str, ...]] = {}
+        """Each objective's monitors, by name."""
         for name, objective in self.objectives.items():
-            for monitor in objective.selected(config.monitors):
+            self.selected[name] = tuple(objective.selected(config.monitors))
+            for monitor in self.selected[name]:
                 self.members.setdefault(monitor, []).append(name)
         self._traffic = {m.name for m in config.monitors if m.traffic}
 
@@ -131,9 +134,28 @@ class Book:
 
     def evaluate(self, now: float) -> list[ObjectiveAlert]:
         """Every objective's rules at ``now``: the alerts that fired or ended."""
+        return self.review(now)[1]
+
+    def review(self, now: float) -> tuple[dict[str, Status], list[ObjectiveAlert]]:
+        """Every objective's status at ``now`` and its rules' alerts that fired or ended
+        (as :meth:`evaluate`), each status computed once for both."""
+        statuses: dict[str, Status] = {}
         out = []
         for name, ledger in self.ledgers.items():
-            for event in ledger.evaluate(now):
+            statuses[name] = status = ledger.status(now)
+            for event in ledger.evaluate(now, status):
                 channels = self.objectives[name].alerts
                 out.append(ObjectiveAlert(name, event, channels, self.spenders(name, now)))
-        return out
+        return statuses, out
+
+    def carry(self, old: Book) -> tuple[str, ...]:
+        """Keep ``old``'s counts, spenders and firing rules for each objective whose
+        definition and monitors are the same here (a reload); the names kept."""
+        kept = []
+        for name, objective in self.objectives.items():
+            same = old.selected.get(name) == self.selected[name]
+            if same and old.objectives.get(name) == objective:
+                self.ledgers[name] = old.ledgers[name]
+                self._spent[name] = old._spent[name]
+                kept.append(name)
+        return tuple(kept)

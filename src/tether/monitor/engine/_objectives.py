@@ -392,10 +392,11 @@ class Ledger:
         burns = {length: self.burn(length, now) for length in objective.lengths()}
         return Status(now, sli, counts, spent, burns)
 
-    def evaluate(self, now: float) -> list[AlertEvent]:
+    def evaluate(self, now: float, status: Status | None = None) -> list[AlertEvent]:
         """The rules at ``now``: each that starts to hold fires, each firing one whose
-        short window burns below its rate ends."""
-        status = self.status(now)
+        short window burns below its rate ends.  ``status`` is :meth:`status` at ``now``
+        when the caller has it already (it costs as much as the rules)."""
+        status = self.status(now) if status is None else status
         events: list[AlertEvent] = []
         for rule in self.objective.rules:
             long_burn, short_burn = status.burn[rule.long], status.burn[rule.short]

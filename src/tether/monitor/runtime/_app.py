@@ -27,6 +27,7 @@ from tether.monitor.alerts import (
     EmailChannel,
     MuteGate,
     Outbox,
+    SilenceGate,
     WebhookChannel,
     route_tree,
 )
@@ -149,6 +150,7 @@ def run_monitor(
         return 2
     channels = channels_for(config)
     outbox = Outbox(store, channels, owner=cluster.id, gates=[MuteGate(route_tree(config))])
+    outbox.gates.append(SilenceGate(store.silences_in_force))
     workers = workers_for(config)
     raise_fd_limit()  # a socket per client held and per probe under way
     private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None

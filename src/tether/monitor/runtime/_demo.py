@@ -196,7 +196,7 @@ def run_demo(
 async def _watch(
     lab: Lab, place: Path, duration: float, started: float, out: TextIO, linger: float = 0.0
 ) -> tuple[list[Verdict], list[Incident], int, Path]:
-    from tether.monitor.alerts import MuteGate, Outbox, route_tree
+    from tether.monitor.alerts import MuteGate, Outbox, SilenceGate, route_tree
     from tether.monitor.config import parse_config
     from tether.monitor.runtime._app import channels_for, close_channels
     from tether.monitor.runtime._runner import Runner
@@ -214,6 +214,7 @@ async def _watch(
     store = SQLiteStore(db)
     try:
         outbox = Outbox(store, channels, gates=[MuteGate(route_tree(config))])
+        outbox.gates.append(SilenceGate(store.silences_in_force))
         runner = Runner(config, store, outbox)
         server = await serve(runner, "127.0.0.1", 0)
         port = server.addresses[0][1]

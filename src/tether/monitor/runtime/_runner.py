@@ -66,6 +66,7 @@ from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
 from tether.monitor.runtime._monitor_terms import detector_rules, incident_routes, verdict_forgotten
+from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store, StoreError
@@ -161,10 +162,12 @@ class Runner:
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
+        self.objectives = Objectives(self, config)
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,
             self._remember,
+            self.objectives,
             self._detect,
         )
         """The intake's stages, run in this order on each check (:meth:`take_check`)."""
@@ -189,6 +192,7 @@ class Runner:
         now = self.wall()
         self.pushes.configure(config, now)
         self.traffic.configure(config)
+        self.objectives.configure(config)
         events: list[QuorumEvent] = []
         for m in config.monitors:
             self.detector.configure(m.name, detector_rules(m))
@@ -499,7 +503,7 @@ class Runner:
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
         holds (``engine/_holds.py``) decide from the cluster's states."""
-        return self.holds.why(monitor, now, self.quorum.view())
+        return self.holds.why(monitor, now, self.quorum.view(), self.quorum.observation)
 
     def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
@@ -679,6 +683,7 @@ class Runner:
                     await self.controls.read()
                     self.pushes.heartbeats()
                     self.traffic.judge()
+                    self.objectives.tick(self.wall())
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:

@@ -6,7 +6,7 @@ verdict changes, and every ten seconds while it stays."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from tether._kinds import Kind
@@ -27,8 +27,17 @@ _ROUTES_KEPT = 10_000
 """Endpoints whose traffic monitors are remembered (then the memory starts again)."""
 
 
+class CallCounter(Protocol):
+    """The objectives, as the traffic intake hands them calls (``_objective_stage.py``)."""
+
+    def calls(self, monitor: str, calls: Iterable[Call]) -> None: ...
+
+
 class TrafficTaker(Taker, Protocol):
     """The runner, as the traffic intake sees it."""
+
+    @property
+    def objectives(self) -> CallCounter: ...
 
     @property
     def metrics(self) -> MonitorMetrics: ...
@@ -109,6 +118,7 @@ class TrafficIntake:
             m = runner.monitor(name)
             if runner.controls.is_paused(m) or not runner.probes_here(name):
                 continue
+            runner.objectives.calls(name, mine)
             self.monitors[name].add(mine, now)
             self._judge(m, now)
         return len(calls)

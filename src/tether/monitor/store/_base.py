@@ -8,6 +8,7 @@ the value types and the row helpers of that concern:
 - ``_incidents.py``: incidents (their rows, and the writes that change them, in
   ``_incident_rows.py``);
 - ``_controls.py``: changes made at run time through the write API, and the audit log;
+- ``_silences.py``: silences made at run time, and the alerts they kept;
 - ``_values.py``: what they all share (:class:`StoreError`, :class:`StoreHealth`, ...).
 
 The SQL both backends share is written once, per concern, beside the protocol it
@@ -67,6 +68,7 @@ from tether.monitor.store._rollups import (
     merge_tallies,
     tally,
 )
+from tether.monitor.store._silences import SilenceStore, Suppressed
 from tether.monitor.store._values import (
     Decode,
     Fence,
@@ -104,9 +106,11 @@ __all__ = [
     "ResultStore",
     "Rollup",
     "RollupKey",
+    "SilenceStore",
     "Store",
     "StoreError",
     "StoreHealth",
+    "Suppressed",
     "Tally",
     "audit_record",
     "audit_values",
@@ -134,7 +138,7 @@ __all__ = [
 ]
 
 
-class Store(ResultStore, OutboxStore, IncidentStore, ControlStore, Protocol):
+class Store(ResultStore, OutboxStore, IncidentStore, ControlStore, SilenceStore, Protocol):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,
     incidents and detector state.
 

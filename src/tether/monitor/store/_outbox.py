@@ -36,6 +36,12 @@ class OutboxStore(Protocol):
         delivers it; ``owner`` may claim again what it holds.  Committed before returning
         (not held: while the database cannot be written this raises StoreError)."""
 
+    def channel_alerts(self, channel: str, since: float) -> list[tuple[AlertPayload, bool]]:
+        """``channel``'s alerts queued from ``since`` on, oldest first, each with whether it
+        was delivered; those a gate kept back (suppressed) are left out.  What a channel
+        told its receiver, read back by any instance (the Alertmanager channel rebuilds the
+        alerts it keeps firing from it)."""
+
     def backlog(self) -> dict[str, tuple[int, float]]:
         """Per channel with undelivered alerts: how many, and when the oldest was queued."""
 
@@ -100,6 +106,17 @@ class OutboxSQL(SQLStore[C]):
             return bool(cur.rowcount == 1)
 
         return insert
+
+    def channel_alerts(self, channel: str, since: float) -> list[tuple[AlertPayload, bool]]:
+        rows = self._rows(
+            "SELECT payload, delivered FROM outbox WHERE channel = %s AND created >= %s "
+            "AND suppressed IS NULL ORDER BY id",
+            (channel, since),
+        )
+        return [
+            (AlertPayload.from_json(self._decode(payload)), delivered is not None)
+            for payload, delivered in rows
+        ]
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         rows = self._rows(

@@ -73,6 +73,7 @@ from tether.monitor.store._postgres_incidents import (
 from tether.monitor.store._postgres_migrations import MIGRATIONS
 from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
+from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._values import LocationRead, too_new
 from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
 
@@ -332,7 +333,7 @@ class Link:
         return text
 
 
-class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"]):
+class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"], SilenceSQL["Conn"]):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
 

@@ -251,6 +251,7 @@ MIGRATIONS: tuple[str, ...] = (
         expired_by TEXT
     );
     CREATE INDEX tether_silences_by_end ON tether_silences (ends);
-    ALTER TABLE outbox ADD COLUMN suppressed TEXT
+    ALTER TABLE outbox ADD COLUMN suppressed TEXT;
+    CREATE INDEX outbox_by_channel ON outbox (channel, created)
     """,
 )

@@ -54,6 +54,7 @@ from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
+from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._sqlite_migrations import MIGRATIONS
 from tether.monitor.store._values import too_new
 from tether.monitor.store._writer import Job, Located, run_jobs
@@ -350,7 +351,10 @@ history holds, once, when it resolves (the engine knows only those in it at the 
 
 
 class SQLiteStore(
-    ResultSQL[sqlite3.Connection], IncidentSQL[sqlite3.Connection], ControlSQL[sqlite3.Connection]
+    ResultSQL[sqlite3.Connection],
+    IncidentSQL[sqlite3.Connection],
+    ControlSQL[sqlite3.Connection],
+    SilenceSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

@@ -229,7 +229,8 @@ MIGRATIONS: tuple[str, ...] = (
     # like the maintenance windows (every instance reads those in force), and the
     # outbox's ``suppressed``: an alert a silence or a muted route kept from its channel
     # is recorded as delivered nowhere, with why, never dropped, so an expired silence
-    # does not replay it.
+    # does not replay it.  What a channel told is read back by channel and time (the
+    # Alertmanager channel rebuilds what it keeps firing from it, on any instance).
     """
     CREATE TABLE tether_silences (
         id INTEGER PRIMARY KEY,
@@ -243,6 +244,7 @@ MIGRATIONS: tuple[str, ...] = (
         expired_by TEXT
     );
     CREATE INDEX tether_silences_by_end ON tether_silences (ends);
-    ALTER TABLE outbox ADD COLUMN suppressed TEXT
+    ALTER TABLE outbox ADD COLUMN suppressed TEXT;
+    CREATE INDEX outbox_by_channel ON outbox (channel, created)
     """,
 )

@@ -6,6 +6,8 @@ routes (their handlers: ``_dashboard_routes.py``):
                                (``?state=&q=&sort=&order=&page=&per_page=``, _overview.py)
     GET /monitors/{name}       one monitor: recent results, hourly roll-ups, incidents
     GET /incidents             recent incidents with their timelines
+    GET /objectives            the objectives' SLI and budget left (``_objective_pages.py``)
+    GET /objectives/{name}     an objective's burn-down chart, its incidents marked
     GET {page}?fragment=1      the page's live parts alone, for the script to swap in
     GET /api/status            JSON behind the dashboard, the same parameters (``monitors``
                                and ``open_incidents`` kept as they were for older readers)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._traffic import Call, Traffic
     from tether.monitor.store import Cluster, Store
     from tether.monitor.web._metrics import MonitorMetrics
+    from tether.monitor.web._objective_metrics import ObjectivesView
 
 
 class PushIntake(Protocol):
@@ -83,6 +84,8 @@ class Running(Protocol):
     def certificates(self) -> Mapping[str, float]: ...
     @property
     def traffic(self) -> TrafficReports: ...
+    @property
+    def objectives(self) -> ObjectivesView: ...
 
     def monitor(self, name: str) -> Monitor: ...
     def probes_here(self, name: str) -> bool: ...

@@ -53,7 +53,9 @@ from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
 from tether.monitor.web._html import render
+from tether.monitor.web._objective_pages import share_text
 from tether.monitor.web._routing import Handler
+from tether.monitor.web._status_objectives import PageObjective, page_objectives
 
 if TYPE_CHECKING:
     from tether.monitor._records import Incident
@@ -309,6 +311,7 @@ class PageDoc(TypedDict):
     incident_days: int
     incidents: list[PageIncident]
     shows: Shows
+    objectives: list[PageObjective]
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,6 +513,7 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
         "incident_days": page.incident_days,
         "incidents": told,
         "shows": {"urls": page.show_urls, "kinds": page.show_kinds, "latency": page.show_latency},
+        "objectives": page_objectives(sight.store, sight.config, page, now),
     }
 
 
@@ -524,7 +528,7 @@ def render_page(doc: PageDoc) -> str:
     """The status page, from :func:`build_page`: a whole HTML document, no script."""
     days = len(doc["groups"][0]["monitors"][0]["days"]) if doc["groups"] else DAYS
     bar = {"width": BAR_WIDTH, "gap": BAR_GAP, "height": BAR_HEIGHT}
-    return str(render("status.html", doc=doc, days=days, bar=bar)) + "\n"
+    return str(render("status.html", doc=doc, days=days, bar=bar, share=share_text)) + "\n"
 
 
 def not_found_page() -> str:

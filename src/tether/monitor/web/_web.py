@@ -23,11 +23,14 @@ from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_h
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._objective_pages import objective_handlers
+from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
 from tether.monitor.web._reported import report_handler
 from tether.monitor.web._routing import Handler, Route
+from tether.monitor.web._silences import silence_handlers
 from tether.monitor.web._statuspage import status_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
@@ -69,8 +72,11 @@ def routes(
     login = login_handlers(authority, runner.wall)
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
+    objectives = objective_handlers(runner, board)
     act = action_handlers(runner)
+    hush = silence_handlers(runner, act)
     push = push_handler(runner)
+    goals = ObjectiveHandlers(runner)
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
@@ -89,10 +95,15 @@ def routes(
         Route("GET", "/api/status", board.status),
         Route("GET", "/monitors/{name:.+}", board.monitor),
         Route("GET", "/incidents", board.incidents),
+        Route("GET", "/objectives", objectives.listing),
+        Route("GET", "/objectives/{name:.+}", objectives.page),
         Route("GET", "/api/monitors/{name:.+}", board.monitor_api),
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
         Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/api/objectives", goals.all),
+        Route("GET", "/api/objectives/{name:.+}", goals.one),
+        Route("GET", "/silences", hush.page),
         Route("GET", "/static/{file}", board.static),
         # The write API, the audit log and the API's description.
         Route("POST", "/api/monitors/{name:.+}/pause", act.pause),
@@ -103,6 +114,10 @@ def routes(
         Route("POST", "/api/maintenance", act.open_window),
         Route("POST", "/api/maintenance/{id}/close", act.close_window),
         Route("GET", "/api/maintenance", act.windows),
+        Route("POST", "/api/silences", hush.add),
+        Route("POST", "/api/silences/{id}/expire", hush.expire),
+        Route("GET", "/api/silences", hush.listed),
+        Route("GET", "/api/alerts/suppressed", hush.suppressed),
         Route("GET", "/api/audit", act.audit),
         Route("GET", "/api/openapi.json", act.description),
         # Intake: push monitors' heartbeats (a GET that answers no HEAD) and traffic.

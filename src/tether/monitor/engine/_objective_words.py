@@ -1,0 +1,124 @@
+"""An objective's burn-rate alert in words: the :class:`AlertPayload` every channel sends
+(``objective.burning`` when a rule fires, ``objective.resolved`` when it ends), and its
+dedup key in the outbox.  Pure: what the alert says is decided from the event, the
+objective's window and who spent its budget.
+
+The text says the budget spent and left, the burn rate, and the monitors that spent the
+most, with their kinds (issue 26)::
+
+    checkout: burning its error budget 14.4x over 1h (page): 2.1% of the 30d budget
+    spent in the last 1h, 87.3% left; most spent by api-eu (connect.refused, 312 failed
+    checks), api-us (condition, 4 failed checks)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tether._durations import format_duration
+from tether.monitor._records import AlertPayload, kind_from_text
+from tether.monitor.engine._objective_book import ObjectiveAlert, Spender
+from tether.monitor.engine._objectives import BurnRule, Ledger, budget_consumed, error_budget
+
+__all__ = [
+    "BURNING",
+    "RESOLVED",
+    "objective_dedup",
+    "objective_payload",
+    "rule_key",
+    "spent_over",
+]
+
+BURNING: Final = "objective.burning"
+"""The event of a rule that fired."""
+RESOLVED: Final = "objective.resolved"
+"""The event of a rule that ended."""
+
+
+def rule_key(rule: BurnRule) -> str:
+    """A rule written short and stable: ``page 14.4x 1h/5m``."""
+    long, short = format_duration(rule.long), format_duration(rule.short)
+    return f"{rule.severity} {rule.burn:g}x {long}/{short}"
+
+
+def objective_dedup(name: str, rule: BurnRule, since: float, event: str) -> str:
+    """The outbox's dedup key of one alert: one per (objective, rule, firing start) and
+    event, so a retried evaluation never queues the same alert twice."""
+    return f"{event} {name} {rule_key(rule)} {since:.3f}"
+
+
+def _share(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _rate(x: float) -> str:
+    return f"{x:.3g}x"
+
+
+def _spender(s: Spender, traffic: frozenset[str]) -> str:
+    what = "calls" if s.monitor in traffic else "checks"
+    failed = f"{s.bad:,} failed {what}" if s.bad != 1 else f"1 failed {what[:-1]}"
+    return f"{s.monitor} ({s.kind or 'condition'}, {failed})"
+
+
+def spent_over(ledger: Ledger, length: float, now: float) -> float:
+    """The share of the window's error budget that the last ``length`` seconds spent: their
+    bad events over the bad events the window allows (the Workbook's ``burn x length /
+    window`` when events come at a steady rate, and right when they do not, as after a
+    restart)."""
+    objective = ledger.objective
+    allowed = error_budget(objective.target) * ledger.count(objective.window, now).total
+    if allowed <= 0:
+        return 0.0
+    return ledger.count(length, now).bad / allowed
+
+
+def objective_payload(
+    alert: ObjectiveAlert,
+    window: float,
+    since: float,
+    traffic: frozenset[str] = frozenset(),
+    spent: float | None = None,
+) -> AlertPayload:
+    """What ``alert`` says, for an objective over ``window`` seconds whose rule fired at
+    ``since``; ``traffic`` names the traffic monitors (their failures are calls), and
+    ``spent`` is the share of the budget the rule's long window spent (default: as a
+    steady rate would, :func:`budget_consumed`)."""
+    event, rule, name = alert.event, alert.event.rule, alert.objective
+    long, short = format_duration(rule.long), format_duration(rule.short)
+    span = format_duration(window)
+    left = f"{_share(event.remaining)} of the {span} budget left"
+    if event.type == "fired":
+        if spent is None:
+            spent = budget_consumed(event.long_burn, rule.long, window)
+        text = (
+            f"{name}: burning its error budget {_rate(event.long_burn)} over {long} "
+            f"({rule.severity}): {_share(spent)} of the {span} budget spent in the last "
+            f"{long}, {_share(event.remaining)} left"
+        )
+        if alert.spenders:
+            text += "; most spent by " + ", ".join(_spender(s, traffic) for s in alert.spenders)
+        kind = kind_from_text(alert.spenders[0].kind) if alert.spenders else None
+    else:
+        text = (
+            f"{name}: no longer burning its error budget {_rate(rule.burn)} over {long} "
+            f"({rule.severity}): {_rate(event.short_burn)} over the last {short}; {left}"
+        )
+        kind = None
+    detail = (
+        f"burn rate {_rate(event.long_burn)} over {long} and {_rate(event.short_burn)} over "
+        f"{short} (the rule: {_rate(rule.burn)} or more over both); {_share(event.spent)} of "
+        f"the {span} budget spent, {_share(event.remaining)} left"
+    )
+    monitors = tuple(dict.fromkeys(s.monitor for s in alert.spenders))
+    return AlertPayload(
+        event=BURNING if event.type == "fired" else RESOLVED,
+        monitor=name,
+        text=text,
+        at=event.at,
+        monitors=monitors,
+        kind=kind,
+        detail=detail,
+        since=since,
+        labels={"objective": name, "severity": rule.severity, "window": long},
+    )

@@ -1,0 +1,285 @@
+"""An objective's history from the store (reports/_objective_history.py): the pure
+burn-down held to its properties over random hours, an hour roll-up counted for each
+SLI, and the whole read from a real store of each backend, with rows written through
+the store's own API (results, a pause, a maintenance window, an incident)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.helpers.stores import open_target
+from tether._kinds import Kind
+from tether.monitor._records import AuditEntry, Incident, ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.config import parse_config
+from tether.monitor.engine._objectives import Availability, Latency
+from tether.monitor.reports._objective_history import (
+    STEP,
+    Step,
+    burn_down,
+    hour_counts,
+    objective_history,
+    steps_of,
+)
+from tether.monitor.store import Rollup
+
+T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on an hour
+DAY = 86400.0
+
+hours = st.lists(
+    st.tuples(st.integers(0, 500), st.integers(0, 500)).map(lambda gb: (gb[0], gb[0] + gb[1])),
+    max_size=60,
+)
+targets = st.floats(0.5, 0.9999)
+
+
+def _steps(counts: list[tuple[int, int]]) -> list[Step]:
+    return [Step(T0 + i * STEP, good, total) for i, (good, total) in enumerate(counts)]
+
+
+@given(hours, targets)
+def test_burn_down_never_above_one_and_never_rises(
+    counts: list[tuple[int, int]], target: float
+) -> None:
+    """The budget left starts at most 1, never rises from one step to the next, and ends
+    at 1 - bad / (allowed share x all events), the live core's remaining."""
+    points = burn_down(_steps(counts), target)
+    assert len(points) == len(counts)
+    assert all(p.remaining <= 1.0 for p in points)
+    assert all(b.remaining <= a.remaining for a, b in itertools.pairwise(points))
+    total = sum(t for _, t in counts)
+    bad = sum(t - g for g, t in counts)
+    if points:
+        expected = 1.0 - bad / ((1 - target) * total) if total else 1.0
+        assert abs(points[-1].remaining - expected) < 1e-9
+        assert (points[-1].good, points[-1].total) == (total - bad, total)
+
+
+@given(st.lists(st.integers(0, 1000), max_size=60), targets)
+def test_no_failure_leaves_the_whole_budget(totals: list[int], target: float) -> None:
+    """Without a bad event the budget left is exactly 1 at every step."""
+    points = burn_down(_steps([(n, n) for n in totals]), target)
+    assert all(p.remaining == 1.0 for p in points)
+
+
+@given(hours, targets)
+def test_each_point_is_the_end_of_its_step(counts: list[tuple[int, int]], target: float) -> None:
+    """Point i stands at the end of hour i and counts hours 0..i."""
+    points = burn_down(_steps(counts), target)
+    for i, p in enumerate(points):
+        assert p.at == T0 + (i + 1) * STEP
+        assert p.total == sum(t for _, t in counts[: i + 1])
+
+
+def _rollup(
+    count: int, ok: int, kinds: dict[str, int], low: float, high: float, avg: float
+) -> Rollup:
+    return Rollup("api", "hour", T0, count, ok, avg, low, high, kinds)
+
+
+def test_an_hour_of_availability_counts_only_the_kinds_that_count() -> None:
+    """Passed checks are good; failures of a counted kind (or a failed condition, under
+    ``condition``) bad; failures of another kind are not counted at all."""
+    hour = _rollup(10, 6, {"connect.refused": 2, "dns.nxdomain": 1}, 1, 5, 3)
+    # 4 failed: 2 refused, 1 nxdomain, 1 failed condition (no kind).
+    assert hour_counts(hour, Availability()) == (6, 10)
+    assert hour_counts(hour, Availability(frozenset({"connect"}))) == (6, 8)
+    assert hour_counts(hour, Availability(frozenset({"condition"}))) == (6, 7)
+    assert hour_counts(hour, Availability(frozenset({"dns", "condition"}))) == (6, 8)
+
+
+def test_an_hour_of_latency_is_judged_whole() -> None:
+    """All passed checks good when the slowest was under ``below``, none when the fastest
+    was not, else as the average says; failures are bad."""
+    sli = Latency(below_ms=100.0)
+    assert hour_counts(_rollup(10, 8, {}, 10, 90, 50), sli) == (8, 10)
+    assert hour_counts(_rollup(10, 8, {}, 100, 300, 200), sli) == (0, 10)
+    assert hour_counts(_rollup(10, 8, {}, 10, 300, 60), sli) == (8, 10)
+    assert hour_counts(_rollup(10, 8, {}, 10, 300, 150), sli) == (0, 10)
+
+
+def test_steps_cover_the_span_and_leave_out_excluded_hours() -> None:
+    """One step per hour of the span; a roll-up outside it, or of an hour its monitor was
+    excluded at the middle of, is not counted."""
+    rows = {
+        "api": [
+            Rollup("api", "hour", T0 - STEP, 5, 0, None, None, None, {}),  # before the span
+            Rollup("api", "hour", T0, 10, 9, None, None, None, {}),
+            Rollup("api", "hour", T0 + STEP, 10, 0, None, None, None, {}),  # excluded
+        ],
+        "web": [Rollup("web", "hour", T0 + STEP, 4, 4, None, None, None, {})],
+    }
+
+    def excluded(monitor: str, at: float) -> bool:
+        return monitor == "api" and at == T0 + 1.5 * STEP
+
+    steps = steps_of(rows, Availability(), T0, T0 + 3 * STEP, excluded)
+    assert steps == [Step(T0, 9, 10), Step(T0 + STEP, 4, 4), Step(T0 + 2 * STEP, 0, 0)]
+
+
+CONFIG = {
+    "monitors": [
+        {"name": "api", "url": "http://127.0.0.1:9/", "labels": {"service": "checkout"}},
+        {"name": "web", "url": "http://127.0.0.1:9/", "labels": {"service": "checkout"}},
+        {"name": "other", "url": "http://127.0.0.1:9/"},
+    ],
+    "objectives": [{"name": "checkout", "match": {"service": "checkout"}, "target": "99%"}],
+}
+
+
+def test_history_read_from_each_store(target: str) -> None:
+    """A day of checks written through the store: the history counts every hour's checks
+    of the objective's monitors, leaves out the hours paused or in a maintenance window,
+    and lists the incidents of its monitors in the span, not those of another monitor."""
+    config = parse_config(yaml.safe_dump(CONFIG))
+    objective = config.objectives[0]
+    with open_target(target) as store:
+        for hour in range(24):
+            for minute in range(0, 60, 10):  # 6 checks an hour, each monitor
+                at = T0 + hour * STEP + minute * 60
+                failed = hour == 3 and minute < 30  # api: 3 failures at 03:00
+                store.record(
+                    ProbeRecord("api", at, not failed, Kind.CONNECT_REFUSED if failed else None)
+                )
+                store.record(ProbeRecord("web", at, hour != 5, None))  # a failed condition
+                store.record(ProbeRecord("other", at, False, Kind.CONNECT_REFUSED))
+        # web paused 05:00-06:00 (its failures there are left out).
+        store.record_state("web", T0, State.UP)
+        store.record_state("web", T0 + 5 * STEP, State.PAUSED)
+        store.record_state("web", T0 + 6 * STEP, State.UP)
+        store.flush()
+        # api in maintenance over 10:00-12:00 (its checks there are left out).
+        audit = AuditEntry(T0, "local", "cli", "maintenance.open", "")
+        store.open_window(("api",), T0 + 10 * STEP, T0 + 12 * STEP, "deploy", audit)
+        n = store.new_incident_id()
+        store.open_incident(
+            Incident(
+                n,
+                "k",
+                Kind.CONNECT_REFUSED,
+                "refused",
+                "",
+                T0 + 3 * STEP,
+                T0 + 3.5 * STEP,
+                ("api",),
+            )
+        )
+        m = store.new_incident_id()
+        store.open_incident(Incident(m, "o", Kind.CONNECT_REFUSED, "x", "", T0, None, ("other",)))
+        late = store.new_incident_id()  # after the span
+        store.open_incident(
+            Incident(late, "k2", None, "c", "", T0 + 2 * DAY, T0 + 2 * DAY + 60, ("api",))
+        )
+        history = objective_history(store, config, objective, T0, T0 + DAY)
+    # 24 hours x 6 checks x 2 monitors, less api's 2 hours of maintenance, web's paused hour.
+    assert history.total == 24 * 6 * 2 - 2 * 6 - 6
+    assert history.total - history.good == 3
+    assert history.monitors == ("api", "web")
+    assert len(history.points) == 24
+    assert abs(history.remaining - (1 - 3 / (0.01 * history.total))) < 1e-9
+    assert [p.remaining for p in history.points[:3]] == [1.0, 1.0, 1.0]
+    assert history.points[3].remaining == history.remaining
+    assert [mark.id for mark in history.incidents] == [n]
+    assert history.incidents[0].duration(T0 + DAY) == 0.5 * STEP
+
+
+# A configuration parsed per example: slower than hypothesis's default deadline on a
+# busy machine.
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["api", "web"]),
+            st.integers(0, 47),
+            st.integers(0, 59),
+            st.booleans(),
+            st.sampled_from([None, "connect.refused", "tls.expired"]),
+        ),
+        max_size=200,
+    ),
+    st.sets(st.integers(0, 47), max_size=10),
+)
+def test_the_steps_count_what_the_live_book_counts(
+    checks: list[tuple[str, int, int, bool, str | None]], maintained: set[int]
+) -> None:
+    """Checks of two days, with maintenance over whole hours: the hour steps count the
+    same good and total as the live core (``Book``) given the same checks, for an
+    availability objective with ``kinds``."""
+    from tether.monitor.engine._objective_book import Book
+    from tether.monitor.store._rollups import tally
+
+    windows = [
+        {
+            "name": f"m{h}",
+            "start": dt.datetime.fromtimestamp(T0 + h * STEP, dt.UTC).isoformat(),
+            "end": dt.datetime.fromtimestamp(T0 + (h + 1) * STEP, dt.UTC).isoformat(),
+            "monitors": ["api"],
+        }
+        for h in sorted(maintained)
+    ]
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                **CONFIG,
+                "maintenance": windows,
+                "objectives": [
+                    {"name": "o", "monitors": ["api", "web"], "target": "99%", "kinds": ["connect"]}
+                ],
+            }
+        )
+    )
+    records = [
+        ProbeRecord(m, T0 + h * STEP + minute * 60, ok, None if ok or kind is None else Kind(kind))
+        for m, h, minute, ok, kind in checks
+    ]
+    book = Book(config)
+    for record in records:
+        book.observe(record)
+    live = book.status("o", T0 + 2 * DAY).counts
+    hours: dict[str, list[Rollup]] = {}
+    for (monitor, period, start), t in tally(records).items():
+        if period == "hour":
+            hours.setdefault(monitor, []).append(t.rollup(monitor, period, start))
+
+    def excluded(monitor: str, at: float) -> bool:
+        return config.in_maintenance(monitor, dt.datetime.fromtimestamp(at, dt.UTC))
+
+    steps = steps_of(hours, Availability(frozenset({"connect"})), T0, T0 + 2 * DAY, excluded)
+    assert (sum(s.good for s in steps), sum(s.total for s in steps)) == (live.good, live.total)
+
+
+def test_a_latency_objective_is_judged_by_the_hour_from_each_store(target: str) -> None:
+    """Hours written through the store: one all fast, one all slow, one mixed whose
+    average is fast, one mixed whose average is slow; a failure is never good.  The
+    history says so, and says it is approximated."""
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                "monitors": [{"name": "api", "url": "http://127.0.0.1:9/"}],
+                "objectives": [
+                    {
+                        "name": "fast",
+                        "monitors": ["api"],
+                        "sli": "latency",
+                        "below": "100ms",
+                        "p": 95,
+                    }
+                ],
+            }
+        )
+    )
+    hours = ([20, 30, 40], [150, 200, 300], [10, 20, 150], [50, 180, 190])
+    with open_target(target) as store:
+        for h, latencies in enumerate(hours):
+            for k, ms in enumerate(latencies):
+                store.record(ProbeRecord("api", T0 + h * STEP + k * 60, True, None, float(ms)))
+        store.record(ProbeRecord("api", T0 + 59 * 60, False, Kind.CONNECT_TIMEOUT, 5.0))
+        store.flush()
+        history = objective_history(store, config, config.objectives[0], T0, T0 + 4 * STEP)
+    assert [(p.good, p.total) for p in history.points] == [(3, 4), (3, 7), (6, 10), (6, 13)]
+    assert history.approximated
