@@ -1,9 +1,12 @@
 """docs/routing.md as written: its worked example loads to the tree it describes, each
-failing example of its tables gives the message shown, and its console blocks print
-what they show when run against the example."""
+failing example of its tables gives the message shown, its console blocks print what
+they show when run against the example, and its grouping example sends what its table
+shows, step by step."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import re
 from pathlib import Path
@@ -13,8 +16,16 @@ import pytest
 import yaml
 
 from tests.helpers.docs_blocks import ROOT, blocks, run_console, steps
+from tether._kinds import Kind
+from tether.monitor._records import ProbeRecord
+from tether.monitor._state import State
+from tether.monitor.alerts import TreePick
 from tether.monitor.alerts._routes import route_tree
 from tether.monitor.config import ConfigError, parse_config
+from tether.monitor.engine._correlate import Failures
+from tether.monitor.engine._detect import Observation, StateChanged
+from tether.monitor.engine._incident_events import Event, Route
+from tether.monitor.engine._incidents import IncidentEngine
 
 DOC = (ROOT / "docs" / "routing.md").read_text()
 EXAMPLE = blocks("routing.md", "yaml")[0]
@@ -104,3 +115,47 @@ def test_the_console_examples_run_as_written(tmp_path: Path) -> None:
             run_console(block, tmp_path, env), steps(block), strict=True
         ):
             assert printed == shown, command
+
+
+def test_the_grouping_example_sends_what_its_table_shows() -> None:
+    """The "Grouping" example's monitors go down and come back at the table's times (the
+    incident engine with the example's tree): at each row the channel receives what the
+    row says, in its words, and nothing where it says nothing."""
+    config = parse_config(blocks("routing.md", "yaml")[1])
+    tree = route_tree(config)
+    routes = {
+        m.name: Route(tuple(m.alerts), pick=TreePick(tree, m.name, m.labels))
+        for m in config.monitors
+    }
+    engine = IncidentEngine(routes, itertools.count(1).__next__)
+    hosts = {m.name: "127.0.0.1" for m in config.monitors}
+    failures = Failures(hosts)
+    day = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    table = rows("Grouping")
+    assert len(table) == 7
+    for at, happens, shown in table:
+        clock = dt.time.fromisoformat(at.strip("`"))
+        now = dt.datetime.combine(day, clock).timestamp()
+        events: list[Event] = engine.tick(now)
+        name = happens.split(" ")[0]
+        if " is down" in happens:
+            seen = Observation(name, False, now, 1.0, Kind.CONNECT_REFUSED, "127.0.0.1:8080")
+            failures.set(name, seen)
+            record = ProbeRecord(name, now, False, Kind.CONNECT_REFUSED, 1.0, "refused")
+            change = StateChanged(name, now, State.UP, State.DOWN, "3 failed checks")
+            events += engine.changed(change, record, failures, hosts)
+        elif " is back" in happens:
+            failures.set(name, None)
+            change = StateChanged(name, now, State.DOWN, State.UP, "2 passed checks")
+            events += engine.changed(change, None, failures, hosts)
+        got = [(a.channel, a.payload) for e in events for a in e.alerts]
+        if shown.startswith("nothing"):
+            assert got == [], at
+            continue
+        ((channel, payload),) = got
+        assert channel == "ops"
+        assert payload.event == shown.split("`")[1], at
+        words = re.search(r'"(.+)"', shown) or re.search(r"`: (.+)$", shown)
+        assert words is not None
+        if payload.event != "incident.opened":  # its time and cause are written loosely
+            assert words.group(1) in payload.text, (at, payload.text)

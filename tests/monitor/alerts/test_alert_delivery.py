@@ -1,7 +1,7 @@
 """Alerts that never go silent, end to end: real lab targets, a real store and outbox, real
 webhook receivers on loopback, simulated time.
 
-- a monitor that joins an open incident gets its own down and up alerts;
+- a monitor that joins an open incident is told in the incident's grouped update;
 - a dead channel beside a live one: the live one gets every alert, the dead one's failures
   are counted in /metrics and logged with their kind;
 - uptime is the share of time up, whatever the confirmation re-probes did.
@@ -40,11 +40,14 @@ def events(receiver: Receiver) -> list[tuple[str, str]]:
     return [(p["event"], p["monitor"]) for p in (json.loads(b) for _, b in receiver.got)]
 
 
-def test_a_monitor_joining_an_open_incident_gets_its_own_down_and_up_alerts(
+def test_a_monitor_joining_an_open_incident_is_told_in_a_grouped_update(
     tmp_path: Path, lab: Lab, receiver: Receiver, fast_retries: Override
 ) -> None:
     """Two monitors of one failing host: one incident, and the receiver hears each go down
-    (the second joining the first's incident) and each come back, the last one resolving."""
+    (the second joining the first's incident) and each come back, the last one resolving.
+    (Before grouping, the second's down and the first's up were alerts of their own: now
+    the join is the incident's grouped update, and the first's return, still kept when the
+    incident resolves, is in the resolution.)"""
     receiver.start()
     broken = {"alpha": True, "bravo": True}
 
@@ -70,22 +73,23 @@ monitors:
 
     h.drive(
         (lambda: len(receiver.got) >= 2, lambda: fix("alpha")),
-        (lambda: h.state("alpha") is State.UP and len(receiver.got) >= 3, lambda: fix("bravo")),
-        (lambda: len(receiver.got) >= 4, list),
+        (lambda: h.state("alpha") is State.UP, lambda: fix("bravo")),
+        (lambda: len(receiver.got) >= 3, list),
         limit=600,
     )
     ops.close()
     got = events(receiver)
-    assert got[2:] == [("monitor.up", "alpha"), ("incident.resolved", "bravo")]
-    assert sorted(got[:2]) == [("incident.opened", "alpha"), ("monitor.down", "bravo")] or sorted(
-        got[:2]
-    ) == [("incident.opened", "bravo"), ("monitor.down", "alpha")]
+    assert got[1:] == [("incident.updated", got[1][1]), ("incident.resolved", "bravo")]
+    first, second = got[0][1], got[1][1]
+    assert got[0] == ("incident.opened", first)
+    assert {first, second} == {"alpha", "bravo"}
     (incident,) = h.store.incidents()
     joined = json.loads(receiver.got[1][1])
     assert joined["incident"] == incident.id
-    assert f"same cause as incident #{incident.id}" in joined["text"]
-    assert joined["url"].endswith(("/alpha", "/bravo"))
-    resolved = json.loads(receiver.got[3][1])
+    assert joined["text"].startswith(f"incident #{incident.id} (")
+    assert f"1 more monitor down: {second} (2 in all" in joined["text"]
+    resolved = json.loads(receiver.got[2][1])
+    assert resolved["text"].endswith("; not told before: 1 monitor back up: alpha")
     assert resolved["resolves"] == "http.server_error"
     assert incident.resolved is not None
     h.close()

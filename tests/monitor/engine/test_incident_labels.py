@@ -24,8 +24,10 @@ PAYMENTS = {"team": "payments", "tier": "1"}
 
 
 def test_every_alert_about_a_monitor_carries_its_labels() -> None:
-    """Opened, down, up and resolved: each payload has the labels of the monitor it is
-    about, and the webhook body says them; a monitor without labels says none."""
+    """Opened, grouped update and resolved: each payload has the labels of the monitor it
+    is about (an update, those its news names share), and the webhook body says them; a
+    monitor without labels says none.  (bravo joining and alpha leaving alpha's incident
+    go in its grouped update and its resolution, not in alerts of their own: grouping.)"""
     w = World(
         engine(
             alpha=Route(("ops",), labels=PAYMENTS),
@@ -33,6 +35,7 @@ def test_every_alert_about_a_monitor_carries_its_labels() -> None:
         )
     )
     events = w.fail("alpha", T0) + w.fail("bravo", T0 + 1) + w.fail("charlie", T0 + 2)
+    events += w.e.tick(T0 + 30)
     events += w.recover("alpha", T0 + 60) + w.recover("bravo", T0 + 61)
     events += w.recover("charlie", T0 + 62)
     said = [
@@ -42,9 +45,8 @@ def test_every_alert_about_a_monitor_carries_its_labels() -> None:
     ]
     assert said == [
         ("incident.opened", "alpha", PAYMENTS),
-        ("monitor.down", "bravo", {"team": "web"}),
         ("incident.opened", "charlie", {}),
-        ("monitor.up", "alpha", PAYMENTS),
+        ("incident.updated", "bravo", {"team": "web"}),
         ("incident.resolved", "bravo", {"team": "web"}),
         ("incident.resolved", "charlie", {}),
     ]
@@ -59,7 +61,7 @@ def test_the_labels_read_back_from_an_older_outbox_row_are_none() -> None:
     payload = engine(alpha=Route(("ops",), labels=PAYMENTS))
     w = World(payload)
     body = w.fail("alpha", T0)[0].alerts[0].payload.to_json()
-    cls = type(w.fail("bravo", T0 + 1)[0].alerts[0].payload)
+    cls = type(w.fail("bravo", T0 + 1, Kind.CONNECT_REFUSED)[0].alerts[0].payload)
     assert cls.from_json({k: v for k, v in body.items() if k != "labels"}).labels == {}
     assert cls.from_json({**body, "labels": ["team"]}).labels == {}
 

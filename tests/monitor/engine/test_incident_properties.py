@@ -3,7 +3,10 @@ monitors of several services (two ports on each of a few hosts) going down with 
 and coming back, acknowledgements given at random, and the clock ticking.  Whatever the
 order:
 
-- every down transition is paged once on each of the monitor's channels;
+- every down transition is told on each of the monitor's channels: the one that opens an
+  incident by its page, at once; one that joins an open incident (grouping) in a grouped
+  update or the resolution, never lost, and updates of one incident to one channel come
+  first ``group_wait`` after its opening and then at least ``group_interval`` apart;
 - no incident holds monitors of two services, or of two kinds;
 - an acknowledgement never silences a monitor that joined the incident after it: such a
   monitor is reminded on time, one that joined before it never again;
@@ -23,6 +26,7 @@ second property: :func:`test_a_host_only_key_breaks_it`.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from typing import Any
 
@@ -31,12 +35,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
-from tether.monitor._records import Move, ProbeRecord, stints
+from tether.monitor._records import Alert, Move, ProbeRecord, stints
 from tether.monitor._state import State
 from tether.monitor.engine import _correlate
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Joined, Reminder, Route
+from tether.monitor.engine._incident_events import (
+    GROUP_INTERVAL as EVERY,
+)
+from tether.monitor.engine._incident_events import (
+    GROUP_WAIT as WAIT,
+)
+from tether.monitor.engine._incident_events import (
+    Event,
+    Joined,
+    Opened,
+    Reminder,
+    Route,
+    Updated,
+)
 from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
@@ -92,6 +109,11 @@ def run(schedule: Schedule) -> None:
     """Each monitor's own outages, the model's: (start, end, paused spans)."""
     moves: dict[int, list[Move]] = {}
     """Each incident's membership history, as the events carried it."""
+    owed: set[tuple[str, str]] = set()
+    """(monitor, channel): a join not yet told on that channel."""
+    updated: dict[tuple[int, str], float] = {}
+    """When each incident last sent a grouped update to each channel."""
+    steps_end = ("tick", 1, "the last")
 
     def end(name: str, at: float) -> None:
         start, _, pauses = spans[name][-1]
@@ -100,7 +122,7 @@ def run(schedule: Schedule) -> None:
         spans[name][-1] = (start, at, pauses)
 
     now = T0
-    for step in [*steps, ("tick", 1)]:
+    for step in [*steps, steps_end]:
         now += 1
         batch: list[Event] = []
         if step[0] == "fail" and (step[1] not in kinds or step[1] in paused):
@@ -133,8 +155,11 @@ def run(schedule: Schedule) -> None:
                 assert incident is not None, (name, batch)
                 assert incident.id == was, (name, batch)
                 told[name] = now  # its reminders start again
-            else:
+            elif any(isinstance(e, Opened) and e.monitor == name for e in batch):
                 assert pages == Counter(routes[name].channels), (name, batch)
+            else:  # grouping: it joined an incident, told in its grouped news
+                assert not pages, (name, batch)
+                owed.update((name, c) for c in routes[name].channels)
             for e in batch:
                 if isinstance(e, Joined) and e.monitor == name:
                     assert e.entry is not None
@@ -177,8 +202,17 @@ def run(schedule: Schedule) -> None:
                     assert name in reminded, ("not reminded: the ack came before it", name)
             for name in reminded:
                 told[name] = now
-        for e in batch:
+        for e in [*batch, *(engine.tick(now + 10_000) if step is steps_end else ())]:
             moves.setdefault(e.incident.id, []).extend(e.moves)
+            for a in e.alerts:
+                if a.payload.event not in ("incident.updated", "incident.resolved"):
+                    continue
+                owed -= {(n, c) for n, c in owed if c == a.channel and n in _names(a)}
+                if isinstance(e, Updated):
+                    last = updated.get((e.incident.id, a.channel), e.incident.opened + WAIT)
+                    at = a.payload.at
+                    assert at - last >= (0 if last == e.incident.opened + WAIT else EVERY), e
+                    updated[(e.incident.id, a.channel)] = at
         for incident in engine.open_incidents():
             members = list(incident.members)
             assert len({services[m] for m in members}) == 1, (incident.key, members)
@@ -192,6 +226,12 @@ def run(schedule: Schedule) -> None:
         for name, outages in spans.items()
     }
     assert {n: sorted(v, key=_first) for n, v in told_spans.items()} == own
+    assert not owed, ("a join never told", owed)
+
+
+def _names(alert: Alert) -> set[str]:
+    """The monitors an alert's words name."""
+    return set(re.findall(r"h\d+p\d+m\d+", alert.payload.text))
 
 
 @settings(max_examples=300, deadline=None)

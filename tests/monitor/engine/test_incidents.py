@@ -26,6 +26,7 @@ from tether.monitor.engine._incident_events import (
     Reminder,
     Resolved,
     Route,
+    Updated,
 )
 from tether.monitor.engine._incidents import IncidentEngine
 
@@ -35,35 +36,42 @@ def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:
     return [(a.payload.event, a.payload.monitor, a.channel) for e in events for a in e.alerts]
 
 
-def test_a_monitor_joining_an_open_incident_gets_its_own_down_and_up_alerts() -> None:
-    """Two monitors down for one cause: one incident, yet each is told about going down and
-    coming back; the last one back resolves it, naming the kind it resolves."""
+def test_a_monitor_joining_an_open_incident_is_told_in_grouped_updates() -> None:
+    """Two monitors down for one cause: one incident, and each one's going down and coming
+    back is told; the last one back resolves it, naming the kind it resolves.  (Before
+    grouping, bravo's down and alpha's up were alerts of their own: now bravo's down goes
+    in the incident's grouped update, and alpha's up, still kept when the incident
+    resolves, in the resolution.)"""
     w = World(engine())
     opened = w.fail("alpha", T0)
     joined = w.fail("bravo", T0 + 60)
     # The event's incident is the engine's, kept in place: read at once, as the runner does.
     after_join = tuple(joined[0].incident.monitors)
+    update = w.e.tick(T0 + 60)
     left = w.recover("alpha", T0 + 120)
     resolved = w.recover("bravo", T0 + 300)
-    assert [type(e) for e in opened + joined + left + resolved] == [Opened, Joined, Left, Resolved]
-    assert alerts(opened + joined + left + resolved) == [
+    assert [type(e) for e in opened + joined + update + left + resolved] == [
+        Opened,
+        Joined,
+        Updated,
+        Left,
+        Resolved,
+    ]
+    assert alerts(opened + joined + update + left + resolved) == [
         ("incident.opened", "alpha", "ops"),
-        ("monitor.down", "bravo", "ops"),
-        ("monitor.up", "alpha", "ops"),
+        ("incident.updated", "bravo", "ops"),
         ("incident.resolved", "bravo", "ops"),
     ]
     incident = opened[0].incident
     assert joined[0].incident.id == incident.id
     assert after_join == ("alpha", "bravo")
-    bravo_down = joined[0].alerts[0].payload
+    bravo_down = update[0].alerts[0].payload
     assert bravo_down.text == (
-        f"bravo is down too: same cause as incident #{incident.id} "
-        "(http.server_error on web.lab.test), 2 monitors affected"
+        f"incident #{incident.id} (http.server_error on web.lab.test): "
+        "1 more monitor down: bravo (2 in all, on 1 host)"
     )
-    assert bravo_down.url == "http://web.lab.test/"
-    assert left[0].alerts[0].payload.text.startswith("alpha is back up after 2 min 0 s; incident")
-    assert "1 monitor still down" in left[0].alerts[0].payload.text
     end = resolved[0].alerts[0].payload
+    assert end.text.endswith("; not told before: 1 monitor back up: alpha")
     assert end.to_json()["resolves"] == "http.server_error"
     assert end.to_json()["kind"] is None
     assert resolved[0].incident.resolved == T0 + 300
@@ -152,9 +160,10 @@ def test_an_acknowledgement_does_not_silence_a_monitor_that_joined_after_it() ->
     w.fail("alpha", T0)
     incident = w.e.open_incidents()[0]
     assert w.e.acknowledge(incident.id, T0 + 10) is not None
-    joined = w.fail("bravo", T0 + 60)
-    assert alerts(joined) == [("monitor.down", "bravo", "ops")]
-    text = joined[0].alerts[0].payload.text
+    w.fail("bravo", T0 + 60)
+    update = w.e.tick(T0 + 60)  # grouping: bravo's down is in the grouped update
+    assert alerts(update) == [("incident.updated", "bravo", "ops")]
+    text = update[0].alerts[0].payload.text
     assert "acknowledged at" in text
     assert "before bravo joined" in text
     reminded = w.e.tick(T0 + 180)
@@ -166,8 +175,9 @@ def test_an_acknowledgement_does_not_silence_a_monitor_that_joined_after_it() ->
 
 
 def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
-    """bravo joined, then the incident was acknowledged: its down alert says nothing of
-    an acknowledgement, and neither it nor alpha is reminded."""
+    """bravo joined, then the incident was acknowledged: the update telling of it
+    (grouping: once its own down alert) says nothing of an acknowledgement, and neither it
+    nor alpha is reminded."""
     w = World(
         engine(
             alpha=Route(("ops",), remind_every=120),
@@ -175,10 +185,13 @@ def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
         )
     )
     w.fail("alpha", T0)
-    joined = w.fail("bravo", T0 + 5)
-    assert "acknowledged" not in joined[0].alerts[0].payload.text
+    w.fail("bravo", T0 + 5)
     assert w.e.acknowledge(w.e.open_incidents()[0].id, T0 + 10) is not None
-    assert w.e.tick(T0 + 9999) == []
+    # grouping: bravo's down is in the grouped update, and no reminder follows
+    (update,) = w.e.tick(T0 + 9999)
+    assert alerts([update]) == [("incident.updated", "bravo", "ops")]
+    assert "acknowledged" not in update.alerts[0].payload.text
+    assert w.e.tick(T0 + 99999) == []
 
 
 def test_a_pause_is_no_recovery_and_a_resume_still_failing_is_the_same_incident() -> None:
@@ -231,13 +244,15 @@ def test_a_paused_member_keeps_its_incident_open_and_another_cause_is_a_new_one(
 
 
 def test_later_alerts_name_the_channels_the_opening_went_to() -> None:
-    """alpha (to ops) opens the incident, bravo (to mail) joins it: bravo's alerts say the
-    opening went to ops alone, so the mail channel threads them under nothing."""
+    """alpha (to ops) opens the incident, bravo (to mail) joins it: the grouped update
+    telling mail of bravo (grouping: once bravo's own alert) says the opening went to ops
+    alone, so the mail channel threads it under nothing."""
     w = World(engine(bravo=Route(("mail",))))
     (opened,) = w.fail("alpha", T0)
     assert [a.payload.opened_to for a in opened.alerts] == [()]
-    joined = w.fail("bravo", T0 + 60)
-    assert [(a.channel, a.payload.opened_to) for a in joined[0].alerts] == [("mail", ("ops",))]
+    w.fail("bravo", T0 + 60)
+    update = w.e.tick(T0 + 60)
+    assert [(a.channel, a.payload.opened_to) for a in update[0].alerts] == [("mail", ("ops",))]
 
 
 def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
@@ -342,12 +357,14 @@ def test_open_incidents_carry_on_after_a_restart() -> None:
     (joined,) = w.fail("bravo", T0 + 2000)
     assert isinstance(joined, Joined)
     assert joined.incident.id == 7
-    assert e.tick(T0 + 3000) == []
+    # grouping: bravo's down is told in the incident's first grouped update
+    assert alerts(e.tick(T0 + 3000)) == [("incident.updated", "bravo", "ops")]
     assert alerts(e.tick(T0 + 3600)) == [("incident.reminder", "alpha", "ops")]
 
 
-def test_left_is_sent_only_for_the_monitor_that_came_back() -> None:
-    """Three down, one back: one monitor.up, for that one, and the incident lists two."""
+def test_left_is_told_only_of_the_monitor_that_came_back() -> None:
+    """Three down, one back: the incident lists two, and its grouped update tells of that
+    one alone coming back (grouping: it was a monitor.up alert of its own)."""
     hosts_all = {"a": "h", "b": "h", "c": "h"}
     e = IncidentEngine({n: Route(("ops",)) for n in hosts_all}, itertools.count(1).__next__)
     down: dict[str, Observation] = {}
@@ -357,23 +374,32 @@ def test_left_is_sent_only_for_the_monitor_that_came_back() -> None:
         e.changed(
             change, ProbeRecord(name, T0 + i, False, Kind.CONNECT_REFUSED), down.values(), hosts_all
         )
+    (first,) = e.tick(T0 + 30)
+    assert "2 more monitors down: b and c" in first.alerts[0].payload.text
     down.pop("b")
     events = e.changed(
         StateChanged("b", T0 + 50, State.DOWN, State.UP, "y"), None, down.values(), hosts_all
     )
     assert [type(x) for x in events] == [Left]
-    assert alerts(events) == [("monitor.up", "b", "ops")]
     assert events[0].incident.monitors == ("a", "c")
+    assert e.tick(T0 + 329) == []  # at most every group_interval
+    (update,) = e.tick(T0 + 330)
+    assert alerts([update]) == [("incident.updated", "b", "ops")]
+    assert "1 monitor back up: b (2 still down" in update.alerts[0].payload.text
 
 
 def test_a_held_opener_still_sends_the_opening_alert_after_others_joined() -> None:
-    """bravo opens the incident during its maintenance, alpha joins (and is told); when
-    bravo's hold lifts, its alert is the incident's opening one, not a 'down too'."""
+    """bravo opens the incident during its maintenance, alpha joins (and is told, in the
+    grouped update: grouping); when bravo's hold lifts, its alert is the incident's
+    opening one, not a 'down too'."""
     hold: dict[str, str | None] = {"bravo": "maintenance window nightly"}
     e = engine()
     e.hold = lambda name, now: hold.get(name)
     w = World(e)
     w.fail("bravo", T0)
-    assert alerts(w.fail("alpha", T0 + 30)) == [("monitor.down", "alpha", "ops")]
+    assert alerts(w.fail("alpha", T0 + 30)) == []
     hold["bravo"] = None
-    assert alerts(e.tick(T0 + 100)) == [("incident.opened", "bravo", "ops")]
+    assert alerts(e.tick(T0 + 100)) == [
+        ("incident.opened", "bravo", "ops"),
+        ("incident.updated", "alpha", "ops"),
+    ]

@@ -269,21 +269,20 @@ def test_held_members_are_released_into_the_local_incident() -> None:
     assert alerts(w.tick(T0 + 80)) == [("incident.updated", "ops")]
 
 
-def test_incidents_of_one_service_keep_a_page_per_monitor() -> None:
-    """Too few hosts for the local rule: each monitor still has its own down and up page."""
+def test_incidents_of_one_service_tell_each_monitors_down_and_up() -> None:
+    """Too few hosts for the local rule: each monitor's going down and coming back is still
+    told.  (Before grouping, a page of its own each; now the joins and leaves that no
+    grouped update told yet are in the resolution.)"""
     w = World(grid(5, 3))
     for i in range(3):
         w.fail(f"h0m{i}", T0 + i)
     for i in range(3):
         w.recover(f"h0m{i}", T0 + 10 + i)
-    assert alerts(w.events) == [
-        ("incident.opened", "ops"),
-        ("monitor.down", "ops"),
-        ("monitor.down", "ops"),
-        ("monitor.up", "ops"),
-        ("monitor.up", "ops"),
-        ("incident.resolved", "ops"),
-    ]
+    assert alerts(w.events) == [("incident.opened", "ops"), ("incident.resolved", "ops")]
+    (end,) = [a.payload for e in w.events for a in e.alerts if a.payload.event.endswith("lved")]
+    assert end.text.endswith(
+        "; not told before: 2 more monitors down: h0m1 and h0m2; 2 monitors back up: h0m0 and h0m1"
+    )
 
 
 def test_updates_name_members_touched_alone() -> None:
@@ -373,9 +372,10 @@ def test_a_single_service_outage_is_never_delayed() -> None:
     w = World(grid(10, 2))
     w.passed(T0)
     assert alerts(w.fail("h0m0", T0 + 1)) == [("incident.opened", "ops")]
-    assert alerts(w.fail("h0m1", T0 + 2)) == [("monitor.down", "ops")]
+    assert alerts(w.fail("h0m1", T0 + 2)) == []  # grouping: in the grouped update
     assert alerts(w.fail("h1m0", T0 + 3)) == [("incident.opened", "ops")]
     assert not [e for e in w.events if isinstance(e, Held)]
+    assert alerts(w.tick(T0 + 31)) == [("incident.updated", "ops")]
 
 
 def test_pages_wait_while_the_local_incident_forms_and_are_never_sent_once_it_opens() -> None:
@@ -415,8 +415,8 @@ def test_pages_wait_while_the_local_incident_forms_and_are_never_sent_once_it_op
 
 def test_a_wait_that_runs_out_sends_the_held_pages_with_their_words() -> None:
     """Three hosts of six fail and no more: the third host's pages wait 30 s, then go out
-    as they would have (its incident's opening, a monitor down too); one that came back
-    meanwhile sends nothing."""
+    as they would have (its incident's opening, and the monitor down too in the grouped
+    update that follows at once: grouping); one that came back meanwhile sends nothing."""
     w = World(grid(6, 3))
     w.passed(T0)
     w.fail("h0m0", T0 + 1)
@@ -427,12 +427,14 @@ def test_a_wait_that_runs_out_sends_the_held_pages_with_their_words() -> None:
     w.recover("h2m2", T0 + 12)
     assert alerts(w.tick(T0 + 32)) == []
     events = w.tick(T0 + 33)
-    assert [type(e) for e in events] == [Released, Released]
-    opened, down = (e.alerts[0].payload for e in events)
+    assert [type(e) for e in events] == [Released, Released, Updated]
+    assert events[1].alerts == ()
+    opened, down = (events[i].alerts[0].payload for i in (0, 2))
     assert (opened.event, opened.monitor) == ("incident.opened", "h2m0")
     assert opened.text.startswith("h2m0 is down since ")
     assert opened.text.endswith(": connection refused on h2: h2m0: refused")
-    assert (down.event, down.monitor) == ("monitor.down", "h2m1")
+    assert (down.event, down.monitor) == ("incident.updated", "h2m1")
+    assert "1 more monitor down: h2m1 (" in down.text
     assert alerts(w.tick(T0 + 100)) == []
 
 
@@ -511,7 +513,7 @@ def test_a_cluster_leader_pages_a_mass_outage_once() -> None:
     With its rules (:func:`leader_rules`: the wait lasts until a whole host can be seen
     failing) and every host failing with the kind counted for the wait, a wave of 32
     hosts pages the first two hosts' incidents and the ``local`` incident, and nothing
-    else; with the rules of one process, most monitors paged one by one."""
+    else; with the rules of one process, most hosts' incidents paged one by one."""
     hosts, per_host, interval = 32, 20, 30.0
     rules = leader_rules([(interval, 10.0, 3)])
     assert rules.local_wait == interval + 2 * (1.0 + 10.0) + LEADER_LAG
@@ -527,8 +529,8 @@ def test_a_cluster_leader_pages_a_mass_outage_once() -> None:
     # What a leader did before: the rules of one process, only whole hosts counted.
     before = World(grid(hosts, per_host))
     _cluster_wave(before, hosts, per_host, interval)
-    downs = [a for e in before.events for a in e.alerts if a.payload.event == "monitor.down"]
-    assert len(downs) > hosts * per_host / 2
+    opens = [a for e in before.events for a in e.alerts if a.payload.event == "incident.opened"]
+    assert len(opens) > hosts / 2
 
 
 def test_a_leaders_wait_is_long_enough_for_its_slowest_host() -> None:

@@ -110,7 +110,8 @@ def test_traffic_first_then_the_probe_agrees(
     served: ServedRunner, receiver: Receiver, expired: tuple[int, str]
 ) -> None:
     """Reports go down first (37% failing); the probe then fails with tls.expired on the
-    same host and joins the incident, whose alert and timeline say both signals."""
+    same host and joins the incident, whose grouped update and timeline say both
+    signals."""
     s, (port, _) = served, expired
     s.now = EPOCH + 2 * 3600 + 2 * 60  # 10:02 UTC
     post_calls(s, port, failed=150, ok=262)
@@ -130,9 +131,11 @@ def test_traffic_first_then_the_probe_agrees(
         f"https://127.0.0.1:{port}/health agrees"
     )
     joined = alerts(receiver)[-1]
-    assert joined["event"] == "monitor.down"
-    # The alert names the monitor that joined, as the timeline and the docs do (issue 24).
-    assert joined["text"] == f"payments-health is down too: {said} (incident #{incident.id})"
+    # Grouping: the join is told in the incident's grouped update (it was a monitor.down
+    # of its own), which names the monitor that joined and says both signals (issue 24).
+    assert joined["event"] == "incident.updated"
+    assert "1 more monitor down: payments-health (" in joined["text"]
+    assert joined["text"].endswith(f"; {said}")
     stored = s.store.incidents(open_only=True)[0]
     assert stored.timeline[-1].detail == f"payments-health is down too: {said}"
 

@@ -162,21 +162,24 @@ def test_a_monitor_that_joins_after_the_acknowledgement_is_acknowledged_again(
     served: Served,
 ) -> None:
     """down's incident is acknowledged; other (the same refused port) joins it later:
-    its down alert says the acknowledgement came before it joined, and acknowledging
-    again is taken (changed), once (issue 24, section 1)."""
+    the grouped update that tells of it (grouping: it was its own down alert) says the
+    acknowledgement came before it joined, and acknowledging again is taken (changed),
+    once (issue 24, section 1)."""
     served.check("down")
     (incident,) = served.json("/api/incidents?open=1")["incidents"]
     first = served.post(f"/api/incidents/{incident['id']}/acknowledge")
     assert (first[0], first[1]["changed"]) == (200, True)
     served.now += 60
     served.check("other")
+    served.on_loop(served.runner.tick)  # the grouped update is due: group_wait is past
     served.store.flush()
     (joined,) = served.json("/api/incidents?open=1")["incidents"]
     assert joined["id"] == incident["id"]
     assert sorted(joined["monitors"]) == ["down", "other"]
     with sqlite3.connect(served.store.path) as db:  # every alert queued, delivered or not
         queued = [json.loads(text) for (text,) in db.execute("SELECT payload FROM outbox")]
-    (down_too,) = [p for p in queued if p["event"] == "monitor.down" and p["monitor"] == "other"]
+    (down_too,) = [p for p in queued if p["event"] == "incident.updated"]
+    assert "1 more monitor down: other (" in down_too["text"]
     assert "before other joined" in down_too["text"]
     again = served.post(f"/api/incidents/{incident['id']}/acknowledge")
     assert (again[0], again[1]["changed"]) == (200, True)
@@ -222,7 +225,8 @@ def alerted(served: Served) -> dict[str, bool]:
 
 def test_a_window_holds_alerts_until_it_is_closed(served: Served) -> None:
     """A monitor down inside an ad-hoc window opens its incident with its alert held; the
-    alert goes out once the window is closed; a monitor outside the window alerts."""
+    alert goes out once the window is closed; a monitor outside the window is told (in
+    the incident's grouped update, not at once: grouping)."""
     status, window = served.post(
         "/api/maintenance", {"monitors": ["down"], "for": "30m", "reason": "deploy"}
     )
@@ -231,8 +235,8 @@ def test_a_window_holds_alerts_until_it_is_closed(served: Served) -> None:
     assert window["end"] == "2027-01-15T08:30:00Z"
     served.check("down")
     assert served.store.alert_heads() == []
-    served.check("other")  # the same refused host: it joins down's incident, and alerts
-    assert [a.payload.monitor for a in served.store.alert_heads()] == ["other"]
+    served.check("other")  # the same refused host: it joins down's incident, not held
+    assert served.store.alert_heads() == []  # its news waits for the grouped update
     assert alerted(served) == {"down": False, "other": True}
     served.now += 60
     status, closed = served.post(f"/api/maintenance/{window['id']}/close")
@@ -240,6 +244,13 @@ def test_a_window_holds_alerts_until_it_is_closed(served: Served) -> None:
     assert served.post(f"/api/maintenance/{window['id']}/close")[1]["changed"] is False
     served.on_loop(served.runner.tick)
     assert alerted(served) == {"down": True, "other": True}
+    served.store.flush()
+    with sqlite3.connect(served.store.path) as db:
+        queued = [json.loads(text) for (text,) in db.execute("SELECT payload FROM outbox")]
+    assert [(p["event"], p["monitor"]) for p in queued] == [
+        ("incident.opened", "down"),
+        ("incident.updated", "other"),
+    ]
     assert [(e["action"], e["target"]) for e in audit(served)] == [
         ("maintenance.close", f"maintenance:{window['id']}"),
         ("maintenance.open", f"maintenance:{window['id']}"),

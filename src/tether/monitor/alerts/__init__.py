@@ -19,6 +19,7 @@ from tether.monitor.alerts._outbox import (
     Outbox,
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
+from tether.monitor.alerts._routing import MuteGate, TreePick
 from tether.monitor.alerts._silences import SilenceGate, silence_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
@@ -42,9 +43,11 @@ __all__ = [
     "Gate",
     "KeepsFiring",
     "Matched",
+    "MuteGate",
     "Outbox",
     "RouteTree",
     "SilenceGate",
+    "TreePick",
     "WebhookChannel",
     "alert_labels",
     "alertmanager_alert",

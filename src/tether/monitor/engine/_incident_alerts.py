@@ -21,9 +21,10 @@ class IncidentAlerts(IncidentLedger):
     __slots__ = ()
 
     @staticmethod
-    def _channels(route: Route, member: Member) -> tuple[str, ...]:
-        """The monitor's channels, and those of the escalation steps it has reached."""
-        out = list(route.channels)
+    def _channels(route: Route, member: Member, event: str, incident: Incident) -> tuple[str, ...]:
+        """The channels of the monitor's alert about ``event`` in ``incident`` (the route
+        tree's, by its labels), and those of the escalation steps it has reached."""
+        out = list(route.channels_for(event, incident.kind, incident.id))
         for step in route.escalate[: member.escalated]:
             out += [c for c in step.alerts if c not in out]
         return tuple(out)
@@ -40,7 +41,7 @@ class IncidentAlerts(IncidentLedger):
         """``event``'s alert about ``name``, for each channel the monitor's alerts go to."""
         member = member or incident.members[name]
         route = self.routes.get(name, Route())
-        channels = self._channels(route, member)
+        channels = self._channels(route, member, event, incident)
         book = self._books.get(incident.id)
         if event == "incident.opened" and book is not None:
             book.opened_to = channels

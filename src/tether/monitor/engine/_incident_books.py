@@ -72,8 +72,8 @@ class Names(Sequence[str]):
 
 @dataclass(slots=True)
 class News:
-    """What one channel (or the timeline) of the ``local`` incident has not been told yet:
-    the first names and how many went down, and came back."""
+    """What one channel (or the timeline) of an incident has not been told yet: the first
+    names and how many went down, and came back."""
 
     down: list[str] = field(default_factory=list)
     down_n: int = 0
@@ -112,7 +112,7 @@ class Book:
     told: dict[str, float] = field(default_factory=dict)
     """``local``: each channel told of it (its opening page), and when."""
     last: dict[str, float] = field(default_factory=dict)
-    """``local``: each channel's (and the timeline's) last grouped update."""
+    """Each channel's (and, ``local``, the timeline's) last grouped update."""
     news: dict[str, News] = field(default_factory=dict)
     reminded: dict[str, float] = field(default_factory=dict)
     remind: dict[str, Counter[float]] = field(default_factory=dict)
@@ -125,6 +125,13 @@ class Book:
     paused: int = 0
     """Members paused while down in it (the ``local`` incident's reminders wait while
     every member is)."""
+    channel_of: dict[str, str] = field(default_factory=dict)
+    """Of one service: the channel of each ``whom`` its grouped news is kept for."""
+    grouping: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Of one service: each ``whom``'s ``group_wait`` and ``group_interval``."""
+    both: dict[str, str] = field(default_factory=dict)
+    """Of one service: for each ``whom``, the two signals in a sentence (a traffic monitor
+    and a probe down together), said in its next grouped update."""
 
     def tell(self, channel: str, at: float) -> None:
         """``local``: ``channel`` heard of it at ``at`` (its opening page, or an escalation

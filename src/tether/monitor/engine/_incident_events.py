@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from tether.monitor._records import Alert, Incident, Move, TimelineEntry
 
 __all__ = [
+    "GROUP_INTERVAL",
+    "GROUP_WAIT",
     "Acknowledged",
     "Escalated",
     "Escalation",
@@ -23,10 +25,12 @@ __all__ = [
     "Noted",
     "Notice",
     "Opened",
+    "Pick",
     "Released",
     "Reminder",
     "Resolved",
     "Route",
+    "Sending",
     "Updated",
 ]
 
@@ -37,6 +41,38 @@ class Escalation:
 
     after: float
     alerts: tuple[str, ...]
+
+
+GROUP_WAIT = 30.0
+"""Seconds from an incident's opening to its first grouped update (a route's
+``group_wait``, Alertmanager's default)."""
+GROUP_INTERVAL = 300.0
+"""Seconds at least between two grouped updates of one incident to one channel (a route's
+``group_interval``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """One channel an alert goes to, and how an incident's news is grouped there: the
+    settings of the first route that took the alert to it."""
+
+    channel: str
+    group_wait: float = GROUP_WAIT
+    group_interval: float = GROUP_INTERVAL
+    group: str = ""
+    """The group within the incident, by the route's ``group_by`` labels other than
+    ``incident`` (``team="db"``); "": the whole incident, the default."""
+
+    @property
+    def whom(self) -> str:
+        """Whom its grouped news is kept for: the channel, with its group if any."""
+        return f"{self.channel}{{{self.group}}}" if self.group else self.channel
+
+
+Pick = Callable[[str, str | None, int | None], tuple[Sending, ...]]
+"""Where a monitor's alert about ``event`` (of ``kind``, in ``incident``) goes, as the
+route tree says (``alerts/_routes.py``): the runner makes one per monitor, so the engine
+routes by labels without knowing the tree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +88,30 @@ class Route:
     """Whether its partial incidents go to ``channels`` (they are opened either way)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The monitor's labels (``defaults.labels`` merged in): they go in every payload."""
+    pick: Pick | None = None
+    """The route tree's choice of channels for each alert (None: ``channels``, always)."""
+    ungrouped: frozenset[str] = frozenset()
+    """Channels told of each monitor joining and leaving an incident on its own, not in
+    grouped updates: an Alertmanager channel, which keeps an alert per monitor and
+    groups them itself."""
+
+    def sending(
+        self, event: str, kind: str | None = None, incident: int | None = None
+    ) -> tuple[Sending, ...]:
+        """Where its alert about ``event`` goes: the tree's choice (its routes that match
+        the alert's labels, and the monitor's ``alerts:``), else ``channels``, grouped by
+        incident with the default waits."""
+        if self.pick is None:
+            return tuple(Sending(c) for c in self.channels)
+        return self.pick(event, kind, incident)
+
+    def channels_for(
+        self, event: str, kind: str | None = None, incident: int | None = None
+    ) -> tuple[str, ...]:
+        """The channels its alert about ``event`` goes to (:meth:`sending`)."""
+        if self.pick is None:
+            return self.channels
+        return tuple(s.channel for s in self.pick(event, kind, incident))
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,13 +133,14 @@ class IncidentLedger:
             if not incident.is_partial:
                 index_in(self._of, name, incident.id)
             route = self.routes.get(name, Route())
+            opened_to = route.channels_for("incident.opened", incident.kind, incident.id)
             if incident.key == LOCAL:
                 if member.alerted:
-                    for c in route.channels:
+                    for c in opened_to:
                         book.tell(c, incident.opened)
                 self._route_in(incident, name)
             if member.opener and member.alerted:  # its opening page went to its channels
-                book.opened_to = tuple(route.channels)
+                book.opened_to = opened_to
             if not member.alerted and (not incident.is_partial or route.partial_alerts):
                 self._held[(incident.id, name)] = None
             elif incident.key != LOCAL:
@@ -295,7 +296,7 @@ class IncidentLedger:
         reminders and escalation steps."""
         book = self._books[incident.id]
         route = self.routes.get(name, Route())
-        for c in route.channels:
+        for c in route.channels_for("incident.opened", incident.kind, incident.id):
             values = book.remind.setdefault(c, Counter())
             values[route.remind_every or 0.0] += step
             if step > 0 and c in book.told:

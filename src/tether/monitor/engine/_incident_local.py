@@ -113,7 +113,7 @@ class LocalIncidents(IncidentAlerts):
                 events.append(self._fold(f, incident, now, moved, waited))
             book = self._books[incident.id]
             for w in waited:  # held for this incident: told in its next update
-                for c in self.routes.get(w, Route()).channels:
+                for c in self._local_channels(incident, w):
                     if c in book.told:
                         self._news(incident, c, w, now, back=False)
             if folds:
@@ -186,6 +186,12 @@ class LocalIncidents(IncidentAlerts):
         said = f"folded into incident #{local.id}: {local.detail}"
         return Folded(closed, "", TimelineEntry(now, "folded", said))
 
+    def _local_channels(self, incident: Incident, name: str) -> tuple[str, ...]:
+        """The channels ``name``'s alerts of the ``local`` incident go to: those its
+        opening page goes to (the route tree's, by the monitor's labels)."""
+        route = self.routes.get(name, Route())
+        return route.channels_for("incident.opened", incident.kind, incident.id)
+
     def _untold(self, incident: Incident, names: Iterable[str]) -> list[str]:
         """The channels of ``names`` (those whose page does not wait on a hold) that have
         not heard of the ``local`` incident yet: its opening page goes to each."""
@@ -193,7 +199,7 @@ class LocalIncidents(IncidentAlerts):
         out: dict[str, None] = {}
         for name in names:
             if book.members[name].alerted:
-                for c in self.routes.get(name, Route()).channels:
+                for c in self._local_channels(incident, name):
                     if c not in book.told:
                         out[c] = None
         return list(out)
@@ -204,7 +210,7 @@ class LocalIncidents(IncidentAlerts):
         it in the next grouped update."""
         book = self._books[incident.id]
         alerts: list[Alert] = []
-        for c in self.routes.get(name, Route()).channels:
+        for c in self._local_channels(incident, name):
             if c in book.told:
                 self._news(incident, c, name, now, back=False)
             else:
@@ -303,7 +309,7 @@ class LocalIncidents(IncidentAlerts):
         book = self._books[incident.id]
         if book.members:
             if member.alerted and why == "up":
-                for c in self.routes.get(name, Route()).channels:
+                for c in self._local_channels(incident, name):
                     if c in book.told:
                         self._news(incident, c, name, now, back=True)
             self._news(incident, TIMELINE, name, now, back=True)

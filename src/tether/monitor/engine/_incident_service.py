@@ -1,7 +1,9 @@
-"""Incidents of one service (a monitor, or a host and kind): a page per monitor.  A
-monitor down opens or joins its cause's incident, held or waiting for a ``local``
-incident that may be forming; back up, paused or removed, it leaves it; its reminders
-and escalation steps come due one by one."""
+"""Incidents of one service (a monitor, or a host and kind).  A monitor down opens or
+joins its cause's incident, held or waiting for a ``local`` incident that may be
+forming; back up, paused or removed, it leaves it.  The opening and the resolution are
+paged at once; who joined and left in between goes in grouped updates per channel
+(``_incident_groups.py``); each monitor's reminders and escalation steps come due one by
+one."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from tether.monitor.engine._incident_events import (
     Resolved,
     Route,
 )
-from tether.monitor.engine._incident_local import LocalIncidents
+from tether.monitor.engine._incident_groups import GroupedIncidents
 from tether.monitor.engine._incident_words import (
     alerts_to,
     cause_of,
@@ -47,7 +49,7 @@ from tether.monitor.engine._incident_words import (
 __all__ = ["ServiceIncidents"]
 
 
-class ServiceIncidents(LocalIncidents):
+class ServiceIncidents(GroupedIncidents):
     """The engine's rules for a monitor down, back or paused (and ``local`` when the
     incident it leaves is that one)."""
 
@@ -88,10 +90,12 @@ class ServiceIncidents(LocalIncidents):
             if both is not None:
                 too = f"{too}: {both}"
             entry = TimelineEntry(now, "monitor down", too)
-            alerts = () if held else self._say(incident, name, "monitor.down", now)
+            alerts = ()
+            if not held:  # told in the incident's next grouped update, not on its own
+                self._group_news(incident, name, member, "monitor.down", now, both)
+                alerts = self._alone(name, self._say(incident, name, "monitor.down", now))
             if both is not None:  # the alert names the monitor, as the timeline does
-                text = f"{too} (incident #{incident.id})"
-                alerts = reworded(alerts, text, both)
+                alerts = reworded(alerts, f"{too} (incident #{incident.id})", both)
             events = [Joined(incident, name, entry, alerts, touched=(name,))]
         if held:
             if until:
@@ -180,6 +184,7 @@ class ServiceIncidents(LocalIncidents):
             }[why]
             told = member.alerted and why == "up"
             if last:
+                pending = self._pending(incident)
                 lasted = human_duration(now - incident.opened)
                 closed = self._close(incident, now, monitors=(name,))
                 entry = TimelineEntry(now, "resolved", f"{gone}; down for {lasted}")
@@ -194,10 +199,14 @@ class ServiceIncidents(LocalIncidents):
                     alerts = reworded(
                         self._say(closed, name, "incident.resolved", now, member), said, gone
                     )
+                alerts = self._with_pending(closed, name, member, now, alerts, pending)
                 events.append(Resolved(closed, name, entry, alerts))
             else:
                 entry = TimelineEntry(now, f"monitor {why}", gone)
-                alerts = self._say(incident, name, "monitor.up", now, member) if told else ()
+                alerts = ()
+                if told:  # in the incident's next grouped update
+                    self._group_news(incident, name, member, "monitor.up", now)
+                    alerts = self._alone(name, self._say(incident, name, "monitor.up", now, member))
                 events.append(Left(incident, name, entry, alerts, touched=(name,)))
         return events
 
@@ -245,8 +254,14 @@ class ServiceIncidents(LocalIncidents):
             if member.opener
             else "monitor.down"
         )
-        entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
         self._schedule_member(incident, name)
+        if event == "monitor.down":  # a member joining: told in the next grouped update
+            self._group_news(incident, name, member, event, now)
+            said = f"{name}: no longer held, told in the next grouped update"
+            alone = self._alone(name, self._say(incident, name, event, now))
+            entry = TimelineEntry(now, "alert sent", said)
+            return [Released(incident, name, entry, alone, touched=(name,))]
+        entry = TimelineEntry(now, "alert sent", f"{name}: no longer held")
         alerts = self._say(incident, name, event, now)
         return [Released(incident, name, entry, alerts, touched=(name,))]
 
@@ -267,7 +282,7 @@ class ServiceIncidents(LocalIncidents):
         for step in steps:
             if now - member.joined < step.after:
                 break
-            told = set(self._channels(route, member))
+            told = set(self._channels(route, member, "incident.escalated", incident))
             member = dataclasses.replace(member, escalated=member.escalated + 1)
             book.members[name] = member
             new = tuple(c for c in step.alerts if c not in told)
@@ -291,7 +306,12 @@ class ServiceIncidents(LocalIncidents):
             entry = TimelineEntry(now, "reminder", f"{name} is still down")
             payload = self._payload(incident, name, "incident.reminder", now, member, route)
             alerts = alerts_to(
-                self._channels(route, dataclasses.replace(member, escalated=heard)),
+                self._channels(
+                    route,
+                    dataclasses.replace(member, escalated=heard),
+                    "incident.reminder",
+                    incident,
+                ),
                 dedup_key(incident, name, "incident.reminder", now),
                 payload,
             )

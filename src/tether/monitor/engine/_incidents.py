@@ -248,7 +248,8 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
             since=now,
             labels=route.labels,
         )
-        return Notice(name, text, alerts_to(route.channels, f"{name}:{what}:{now:.3f}", payload))
+        channels = route.channels_for(f"monitor.{what}")
+        return Notice(name, text, alerts_to(channels, f"{name}:{what}:{now:.3f}", payload))
 
     def acknowledge(self, incident_id: int, at: float) -> Acknowledged | None:
         """Someone acknowledged ``incident_id`` at ``at`` (the store says so): the
@@ -300,6 +301,8 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
                         self._held[(incident_id, whom)] = None
             elif what == "update":
                 events += self._update(incident, whom, now)
+            elif what == "group":
+                events += self._group_update(incident, whom, now)
             elif what == "remind":
                 events += self._remind_local(incident, whom, now)
             else:

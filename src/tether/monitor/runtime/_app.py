@@ -25,9 +25,11 @@ from tether.monitor.alerts import (
     AppriseChannel,
     Channel,
     EmailChannel,
+    MuteGate,
     Outbox,
     SilenceGate,
     WebhookChannel,
+    route_tree,
 )
 from tether.monitor.config import (
     AlertmanagerChannelConfig,
@@ -147,7 +149,7 @@ def run_monitor(
         print(f"tether monitor: {exc}", file=err)
         return 2
     channels = channels_for(config)
-    outbox = Outbox(store, channels, owner=cluster.id)
+    outbox = Outbox(store, channels, owner=cluster.id, gates=[MuteGate(route_tree(config))])
     outbox.gates.append(SilenceGate(store.silences_in_force))
     workers = workers_for(config)
     raise_fd_limit()  # a socket per client held and per probe under way
@@ -310,6 +312,9 @@ async def reload(runner: Runner, path: str) -> None:
         if isinstance(channel, AlertmanagerChannel) and isinstance(before, AlertmanagerChannel):
             channel.carry_over(before)  # else its firing alerts would lapse in Alertmanager
     changes = runner.reload(config, channels)
+    for gate in runner.outbox.gates:
+        if isinstance(gate, MuteGate):  # the routes and their time intervals as now written
+            gate.tree = route_tree(config)
     log.info(
         "reloaded %s: %s", path, "; ".join(changes) or "no change", extra={"event": "reloaded"}
     )

@@ -196,7 +196,7 @@ def run_demo(
 async def _watch(
     lab: Lab, place: Path, duration: float, started: float, out: TextIO, linger: float = 0.0
 ) -> tuple[list[Verdict], list[Incident], int, Path]:
-    from tether.monitor.alerts import Outbox, SilenceGate
+    from tether.monitor.alerts import MuteGate, Outbox, SilenceGate, route_tree
     from tether.monitor.config import parse_config
     from tether.monitor.runtime._app import channels_for, close_channels
     from tether.monitor.runtime._runner import Runner
@@ -213,7 +213,8 @@ async def _watch(
     channels = channels_for(config)
     store = SQLiteStore(db)
     try:
-        outbox = Outbox(store, channels, gates=[SilenceGate(store.silences_in_force)])
+        outbox = Outbox(store, channels, gates=[MuteGate(route_tree(config))])
+        outbox.gates.append(SilenceGate(store.silences_in_force))
         runner = Runner(config, store, outbox)
         server = await serve(runner, "127.0.0.1", 0)
         port = server.addresses[0][1]

@@ -10,7 +10,8 @@ from typing import Any
 
 from tether._redact import redact_url
 from tether.monitor._state import State
-from tether.monitor.config import Monitor
+from tether.monitor.alerts import RouteTree, TreePick, route_tree
+from tether.monitor.config import AlertmanagerChannelConfig, Monitor, MonitorConfig
 from tether.monitor.config._alert_checks import most_checks
 from tether.monitor.config._rules import Latency, Rules, Window
 from tether.monitor.engine._incident_events import Escalation, Route
@@ -50,9 +51,24 @@ def _window(m: Monitor) -> Window | None:
     )
 
 
-def incident_route(m: Monitor) -> Route:
-    """Where the incident engine sends ``m``'s alerts, and when again."""
+def incident_routes(config: MonitorConfig) -> dict[str, Route]:
+    """Each monitor's route, as the incident engine is told it."""
+    tree = route_tree(config) if config.routes is not None else None
+    # Alertmanager keeps an alert per monitor and groups them itself.
+    alone = frozenset(c.name for c in config.alerts if isinstance(c, AlertmanagerChannelConfig))
+    return {m.name: incident_route(m, tree, alone) for m in config.monitors}
+
+
+def incident_route(
+    m: Monitor, tree: RouteTree | None = None, ungrouped: frozenset[str] = frozenset()
+) -> Route:
+    """Where the incident engine sends ``m``'s alerts, and when again.  With a ``routes:``
+    tree, the tree picks each alert's channels by its labels (``m.alerts`` among them, as
+    a route of its own); without one, they are ``m.alerts``, as they always were.
+    ``ungrouped`` channels hear of each monitor on its own."""
     return Route(
+        pick=TreePick(tree, m.name, m.labels) if tree is not None else None,
+        ungrouped=ungrouped,
         channels=tuple(m.alerts),
         url=redact_url(m.url),
         remind_every=m.remind_every,

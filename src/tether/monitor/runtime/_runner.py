@@ -65,7 +65,7 @@ from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
-from tether.monitor.runtime._monitor_terms import detector_rules, incident_route, verdict_forgotten
+from tether.monitor.runtime._monitor_terms import detector_rules, incident_routes, verdict_forgotten
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._traffic_intake import TrafficIntake
@@ -144,7 +144,7 @@ class Runner:
         # ``local`` incident has paged are its alerted members' channels), so a restart
         # keeps its reminders and its one resolution per channel.
         self.engine = IncidentEngine(
-            {m.name: incident_route(m) for m in config.monitors},
+            incident_routes(config),
             store.new_incident_id,
             hold=self._hold,
             incidents=store.incidents(open_only=True, limit=100_000),
@@ -197,7 +197,7 @@ class Runner:
         for m in config.monitors:
             self.detector.configure(m.name, detector_rules(m))
             events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
-        self.engine.routes = {m.name: incident_route(m) for m in config.monitors}
+        self.engine.routes = incident_routes(config)
         self.metrics.labels({m.name: m.labels for m in config.monitors})
         # The leader sees state changes, not each passing check (_record).
         if self.membership.shared:
