@@ -362,6 +362,57 @@ def test_open_incidents_carry_on_after_a_restart() -> None:
     assert alerts(e.tick(T0 + 3600)) == [("incident.reminder", "alpha", "ops")]
 
 
+def restarted(told: dict[tuple[int, str], float]) -> IncidentEngine:
+    """Incident #7, opened by alpha at T0, joined by bravo at T0 + 10 and charlie at
+    T0 + 400, as a restarted engine finds it, with ``told`` (what the outbox says was
+    last queued to each channel: ``Store.incident_tellings``)."""
+    members = {
+        "alpha": Member(T0, alerted=True, opener=True),
+        "bravo": Member(T0 + 10, alerted=True),
+        "charlie": Member(T0 + 400, alerted=True),
+    }
+    stored = Incident(
+        7,
+        "host:web.lab.test:http.server_error",
+        Kind.HTTP_SERVER_ERROR,
+        "alpha answered 503",
+        "",
+        T0,
+        monitors=tuple(members),
+        members=members,
+    )
+    return IncidentEngine(
+        {n: Route(("ops",)) for n in members},
+        itertools.count(8).__next__,
+        incidents=[stored],
+        told=told,
+    )
+
+
+def test_a_restart_tells_again_only_the_joins_no_update_told() -> None:
+    """The news kept for a grouped update is in memory: a restarted engine makes it again
+    from the store.  bravo was told in the update queued at T0 + 30, charlie joined after
+    it: the first tick after the restart tells charlie alone, and the channel's rhythm
+    goes on from that update (due at T0 + 30 + 300)."""
+    e = restarted({(7, "ops"): T0 + 30})
+    assert e.tick(T0 + 329) == []
+    (update,) = e.tick(T0 + 900)
+    assert alerts([update]) == [("incident.updated", "charlie", "ops")]
+    assert "1 more monitor down: charlie" in update.alerts[0].payload.text
+
+
+def test_a_restart_with_nothing_told_tells_every_join() -> None:
+    """No update was ever queued (only the opening, at T0): both joins are news."""
+    e = restarted({(7, "ops"): T0})
+    (update,) = e.tick(T0 + 900)
+    assert "2 more monitors down: bravo and charlie" in update.alerts[0].payload.text
+
+
+def test_a_restart_after_every_join_was_told_says_nothing() -> None:
+    e = restarted({(7, "ops"): T0 + 420})
+    assert e.tick(T0 + 900) == []
+
+
 def test_left_is_told_only_of_the_monitor_that_came_back() -> None:
     """Three down, one back: the incident lists two, and its grouped update tells of that
     one alone coming back (grouping: it was a monitor.up alert of its own)."""

@@ -208,3 +208,24 @@ def test_what_a_channel_told_is_read_back_without_what_was_kept(target: str) -> 
             ("a3", False),
         ]
         assert [p.text for p, _ in store.channel_alerts("ops", T0 + 3.5)] == ["a3"]
+
+
+def test_an_incidents_tellings_are_read_back_by_whom(target: str) -> None:
+    """``incident_tellings``: when each incident's opening (by channel) and grouped
+    updates (by whom: the channel, with its group) were last queued, from a time on;
+    other alerts are not among them."""
+    with open_target(target) as store:
+        for dedup, channel, at in (
+            ("7:api:incident.opened:1.000", "ops", T0),
+            ("7:ops:incident.updated:2.000", "ops", T0 + 30),
+            ("7:ops:incident.updated:3.000", "ops", T0 + 330),
+            ("7:mail{team=db:one}:incident.updated:4.000", "mail", T0 + 40),
+            ("7:web:monitor.down:5.000", "pager", T0 + 50),
+            ("6:api:incident.opened:0.500", "ops", T0 - 100),
+        ):
+            assert store.enqueue_alert(channel, dedup, opened(text=dedup), now=at)
+        store.flush()
+        assert store.incident_tellings(T0) == {
+            (7, "ops"): T0 + 330,
+            (7, "mail{team=db:one}"): T0 + 40,
+        }

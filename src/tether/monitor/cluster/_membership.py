@@ -233,6 +233,8 @@ class Membership:
             await asyncio.to_thread(store.flush)
             await asyncio.to_thread(store.reserve_incident_ids)
             incidents = await asyncio.to_thread(store.incidents, open_only=True, limit=100_000)
+            since = min((i.opened for i in incidents), default=0.0)
+            told = await asyncio.to_thread(store.incident_tellings, since) if incidents else {}
         except StoreError as exc:
             log.error("cannot take the lead yet: %s", exc)
             return
@@ -242,6 +244,7 @@ class Membership:
             was.new_id,
             hold=was.hold,
             incidents=incidents,
+            told=told,
             traffic=was.traffic,
             correlation=was.correlation,
         )

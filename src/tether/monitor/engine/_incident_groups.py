@@ -16,7 +16,7 @@ import dataclasses
 
 from tether._plural import and_more, joined
 from tether.monitor._records import Alert, Incident, Member, covered
-from tether.monitor.engine._incident_books import News
+from tether.monitor.engine._incident_books import LOCAL, News
 from tether.monitor.engine._incident_events import Event, Route, Sending, Updated
 from tether.monitor.engine._incident_local import LocalIncidents
 from tether.monitor.engine._incident_words import cause_of, dedup_key, iso, many
@@ -41,6 +41,32 @@ class GroupedIncidents(LocalIncidents):
 
     __slots__ = ()
 
+    def _restore(self, incident: Incident, members: dict[str, Member]) -> None:
+        """Carry on with ``incident`` after a restart (or on a new leader).  The news kept
+        for a grouped update lives in memory, so it is made again from what is stored:
+        each monitor that joined after the last opening or update queued to a channel
+        (``told``: :meth:`Store.incident_tellings`) is news for that channel again, and
+        the channel's rhythm goes on from that update.  News of a monitor that left
+        before the restart is not restated: the resolution says the incident is over."""
+        super()._restore(incident, members)
+        if incident.key == LOCAL or incident.is_partial:
+            return
+        carried, book = self._open[incident.id], self._books[incident.id]
+        for name, member in members.items():
+            joiner = not member.opener and member.joined > incident.opened
+            if not (joiner and member.alerted and member.paused is None):
+                continue
+            route = self.routes.get(name, Route())
+            for s in self._sendings(route, member, "monitor.down", carried):
+                told = max(
+                    self.told.get((incident.id, s.whom), 0.0),
+                    self.told.get((incident.id, s.channel), 0.0),
+                )
+                if told:
+                    book.last.setdefault(s.whom, told)
+                if member.joined > told:
+                    self._group_news(carried, name, member, "monitor.down", incident.opened, only=s)
+
     def _sendings(
         self, route: Route, member: Member, event: str, incident: Incident
     ) -> tuple[Sending, ...]:
@@ -63,6 +89,8 @@ class GroupedIncidents(LocalIncidents):
         event: str,
         now: float,
         both: str | None = None,
+        *,
+        only: Sending | None = None,
     ) -> None:
         """Keep ``name``'s news (``monitor.down``: it joined; ``monitor.up``: it is back
         while the incident goes on) for each of its channels until the channel's next
@@ -70,7 +98,7 @@ class GroupedIncidents(LocalIncidents):
         the last one (at once when that is past)."""
         book = self._books[incident.id]
         route = self.routes.get(name, Route())
-        for s in self._sendings(route, member, event, incident):
+        for s in (only,) if only is not None else self._sendings(route, member, event, incident):
             if s.channel in route.ungrouped:
                 continue
             whom = s.whom

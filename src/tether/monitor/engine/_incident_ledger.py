@@ -48,6 +48,7 @@ class IncidentLedger:
     correlation: Correlation | None = None
     traffic: Callable[[str], str | None] = _no_traffic
     incidents: Iterable[Incident] = ()
+    told: Mapping[tuple[int, str], float] = field(default_factory=dict)
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
     _books: dict[int, Book] = field(init=False, default_factory=dict)
     _by_key: dict[str, list[int]] = field(init=False, default_factory=dict)
@@ -81,7 +82,7 @@ class IncidentLedger:
                     m: Member(incident.opened, alerted=True) for m in incident.monitors
                 }
                 self._restore(incident, members)
-        self.incidents = ()
+        self.incidents, self.told = (), {}
         self._routed = self.routes
 
     def incident_of(self, monitor: str) -> Incident | None:

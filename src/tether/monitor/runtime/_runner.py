@@ -147,7 +147,8 @@ class Runner:
             incident_routes(config),
             store.new_incident_id,
             hold=self._hold,
-            incidents=store.incidents(open_only=True, limit=100_000),
+            incidents=(opened := store.incidents(open_only=True, limit=100_000)),
+            told=store.incident_tellings(min((i.opened for i in opened), default=wall())),
             traffic=self.traffic.words,
         )
         controls = store.controls(wall())

@@ -42,6 +42,11 @@ class OutboxStore(Protocol):
         told its receiver, read back by any instance (the Alertmanager channel rebuilds the
         alerts it keeps firing from it)."""
 
+    def incident_tellings(self, since: float) -> dict[tuple[int, str], float]:
+        """When each incident's openings and grouped updates queued from ``since`` on were
+        last queued, by (incident, whom: the channel, with its group if any): what a
+        restarted incident engine reads to tell again only the news it had not told."""
+
     def backlog(self) -> dict[str, tuple[int, float]]:
         """Per channel with undelivered alerts: how many, and when the oldest was queued."""
 
@@ -117,6 +122,20 @@ class OutboxSQL(SQLStore[C]):
             (AlertPayload.from_json(self._decode(payload)), delivered is not None)
             for payload, delivered in rows
         ]
+
+    def incident_tellings(self, since: float) -> dict[tuple[int, str], float]:
+        rows = self._rows(
+            "SELECT channel, dedup, created FROM outbox WHERE created >= %s "
+            "AND (dedup LIKE %s OR dedup LIKE %s)",
+            (since, "%:incident.updated:%", "%:incident.opened:%"),
+        )
+        out: dict[tuple[int, str], float] = {}
+        for channel, dedup, created in rows:
+            number, _, rest = str(dedup).partition(":")
+            whom, event, _ = rest.rsplit(":", 2)
+            key = (int(number), whom if event == "incident.updated" else str(channel))
+            out[key] = max(out.get(key, 0.0), float(created))
+        return out
 
     def backlog(self) -> dict[str, tuple[int, float]]:
         rows = self._rows(
