@@ -534,6 +534,9 @@ class NullStore:
     def incidents(self, **_: Any) -> list[Any]:
         return []
 
+    def incident_tellings(self, since: float) -> dict[tuple[int, str], float]:
+        return {}
+
     def controls(self, now: float) -> Any:
         from tether.monitor._records import Controls
 
