@@ -179,23 +179,35 @@ def remote_target(args: argparse.Namespace, command: str) -> tuple[str, str | No
     return server, args.token or os.environ.get("TETHER_TOKEN") or None
 
 
-def remote(args: argparse.Namespace) -> int:
-    """One request to a running monitor's write API: one line on success, one line and
-    its exit code (docs/monitor.md, "Changing things at run time") on failure."""
-
+def ask(
+    args: argparse.Namespace,
+    command: str,
+    call: tuple[str, str, dict[str, Any] | None],
+) -> tuple[int, dict[str, Any]] | int:
+    """Send ``call`` (method, path, body) to the running monitor ``args`` names: its
+    status and document, or the exit code once the failure is said in one line."""
     from tether.monitor import RemoteError, remote_request
 
-    command = args.command if args.command != "maintenance" else f"maintenance {args.maintenance}"
     found = remote_target(args, command)
     if isinstance(found, int):
         return found
     server, token = found
-    method, path, body = _remote_call(args)
+    method, path, body = call
     try:
-        status, doc = remote_request(server, method, path, body, token=token)
+        return remote_request(server, method, path, body, token=token)
     except RemoteError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return exc.code
+
+
+def remote(args: argparse.Namespace) -> int:
+    """One request to a running monitor's write API: one line on success, one line and
+    its exit code (docs/monitor.md, "Changing things at run time") on failure."""
+    command = args.command if args.command != "maintenance" else f"maintenance {args.maintenance}"
+    answered = ask(args, command, _remote_call(args))
+    if isinstance(answered, int):
+        return answered
+    status, doc = answered
     if getattr(args, "json", False):
         print_json(doc)
     else:

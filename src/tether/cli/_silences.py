@@ -6,10 +6,9 @@ says why), 3 no server answers, 4 not allowed."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
-from tether.cli._remote import remote_target
+from tether.cli._remote import ask
 from tether.cli._shared import EXIT_OK, Command, print_json, server_options
 
 if TYPE_CHECKING:
@@ -93,19 +92,10 @@ def _line(args: argparse.Namespace, doc: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tether.monitor import RemoteError, remote_request
-
-    command = f"silence {args.silence}"
-    found = remote_target(args, command)
-    if isinstance(found, int):
-        return found
-    server, token = found
-    method, path, body = _call(args)
-    try:
-        _, doc = remote_request(server, method, path, body, token=token)
-    except RemoteError as exc:
-        print(f"tether {command}: {exc}", file=sys.stderr)
-        return exc.code
+    answered = ask(args, f"silence {args.silence}", _call(args))
+    if isinstance(answered, int):
+        return answered
+    _, doc = answered
     if args.json:
         print_json(doc)
     else:

@@ -293,22 +293,29 @@ def _incident_id(request: web.Request) -> int:
     return int(raw)
 
 
+def duration_field(length: object, *, example: str) -> float:
+    """A body's ``for``: seconds, or a duration (``30m``, ``2h``), of more than 0 s and
+    within a year; a 400 naming it otherwise (the caller bounds it further)."""
+    if isinstance(length, int | float) and not isinstance(length, bool):
+        seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
+    elif isinstance(length, str):
+        try:
+            seconds = parse_duration(length.strip())
+        except ValueError as exc:
+            raise refusal(400, f"for: {exc}") from None
+    else:
+        raise refusal(400, f"for: give a duration ({example}), not {type(length).__name__}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise refusal(400, "for: give a duration of more than 0 s")
+    return seconds
+
+
 def _window_end(body: _Body, now: float) -> float:
     length, until = body.fields.get("for"), body.fields.get("until")
     if (length in (None, "")) == (until in (None, "")):
         raise refusal(400, "give one of for (a duration: 30m, 2h) or until (a time)")
     if length not in (None, ""):
-        if isinstance(length, int | float) and not isinstance(length, bool):
-            seconds = _number(length, "for", most=WINDOW_MAX, want=_FOR_WANTED)
-        elif isinstance(length, str):
-            try:
-                seconds = parse_duration(length.strip())
-            except ValueError as exc:
-                raise refusal(400, f"for: {exc}") from None
-        else:
-            raise refusal(400, f"for: give a duration (30m), not {type(length).__name__}")
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise refusal(400, "for: give a duration of more than 0 s")
+        seconds = duration_field(length, example="30m")
         if seconds > WINDOW_MAX:
             raise refusal(400, "for: a window lasts 366 days at most; pause the monitor")
         return now + seconds

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from aiohttp import web
 
-from tether._durations import parse_duration
 from tether.monitor.alerts import SilenceGate
 from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
 from tether.monitor.config._regex_guard import backtracking_problem
@@ -46,6 +45,7 @@ from tether.monitor.web._actions import (
     _limit,
     _only,
     _text,
+    duration_field,
     forms_for,
     openapi,
 )
@@ -202,18 +202,7 @@ def span_of(body: _Body, now: float) -> tuple[float, float]:
     if (length is None) == (ends_given is None):
         raise refusal(400, "give one of for (a duration: 30m, 2h) or ends (a time)")
     if length is not None:
-        if isinstance(length, int | float) and not isinstance(length, bool):
-            seconds = float(length)
-        elif isinstance(length, str):
-            try:
-                seconds = parse_duration(length.strip())
-            except ValueError as exc:
-                raise refusal(400, f"for: {exc}") from None
-        else:
-            raise refusal(400, f"for: give a duration (2h), not {type(length).__name__}")
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise refusal(400, "for: give a duration of more than 0 s")
-        ends = starts + seconds
+        ends = starts + duration_field(length, example="2h")
     else:
         ends = _moment(ends_given, "ends")
         if ends <= starts:
