@@ -51,6 +51,15 @@ def _share(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
+def _left(remaining: float, span: str | None = None) -> str:
+    """``87.3% left`` (``87.3% of the 30d budget left``), or past the budget ``none left
+    (overspent by 245.0%)``."""
+    of = f" of the {span} budget" if span else ""
+    if remaining < 0:
+        return f"none{of} left (overspent by {_share(-remaining)})"
+    return f"{_share(remaining)}{of} left"
+
+
 def _rate(x: float) -> str:
     return f"{x:.3g}x"
 
@@ -87,14 +96,14 @@ def objective_payload(
     event, rule, name = alert.event, alert.event.rule, alert.objective
     long, short = format_duration(rule.long), format_duration(rule.short)
     span = format_duration(window)
-    left = f"{_share(event.remaining)} of the {span} budget left"
+    left = _left(event.remaining, span)
     if event.type == "fired":
         if spent is None:
             spent = budget_consumed(event.long_burn, rule.long, window)
         text = (
             f"{name}: burning its error budget {_rate(event.long_burn)} over {long} "
             f"({rule.severity}): {_share(spent)} of the {span} budget spent in the last "
-            f"{long}, {_share(event.remaining)} left"
+            f"{long}, {_left(event.remaining)}"
         )
         if alert.spenders:
             text += "; most spent by " + ", ".join(_spender(s, traffic) for s in alert.spenders)
@@ -108,7 +117,7 @@ def objective_payload(
     detail = (
         f"burn rate {_rate(event.long_burn)} over {long} and {_rate(event.short_burn)} over "
         f"{short} (the rule: {_rate(rule.burn)} or more over both); {_share(event.spent)} of "
-        f"the {span} budget spent, {_share(event.remaining)} left"
+        f"the {span} budget spent, {_left(event.remaining)}"
     )
     monitors = tuple(dict.fromkeys(s.monitor for s in alert.spenders))
     return AlertPayload(
