@@ -98,7 +98,7 @@ class AllowedTargets:
             except ValueError:
                 if "://" not in text and ("/" in text or text.replace(".", "").isdigit()):
                     raise ValueError(
-                        f"{entry!r} is not a network: write it as 10.0.0.0/8 or fd00::/8"
+                        f"{entry!r} is not a network: write it as 127.0.0.0/8 or ::1/128"
                     ) from None
             problem = _pattern_problem(text.rstrip("."))
             if problem is not None:

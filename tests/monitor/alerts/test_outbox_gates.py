@@ -87,3 +87,27 @@ def test_a_gate_that_fails_lets_the_alert_go(target: str) -> None:
         assert outbox.deliver_due(T0 + 1) == (1, 0)
         assert channel.got == ["first"]
         outbox.close()
+
+
+def test_a_gates_words_are_redacted_where_they_are_logged_and_stored(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Why a gate kept an alert may quote what a user wrote (a silence's comment): a
+    credential in it is neither logged nor stored."""
+    marker = "s3cr3t-marker"
+
+    def silence(alert: QueuedAlert, now: float) -> str:
+        return f"silenced by #1 (see https://ana:{marker}@127.0.0.1/runbook)"
+
+    with open_target(target) as store:
+        outbox = Outbox(store, {"ops": Kept()}, gates=[silence])
+        store.enqueue_alert("ops", "a", opened(text="first"), T0)
+        with caplog.at_level(logging.INFO, "tether.monitor"):
+            assert outbox.deliver_due(T0 + 1) == (1, 0)
+        store.flush()
+        (kept,) = store.suppressed_alerts()
+        assert "silenced by #1" in kept.why
+        assert marker not in kept.why
+        assert marker not in caplog.text
+        assert "silenced by #1" in caplog.text
+        outbox.close()

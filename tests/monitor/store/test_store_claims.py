@@ -222,6 +222,8 @@ def test_an_incidents_tellings_are_read_back_by_whom(target: str) -> None:
             ("7:mail{team=db:one}:incident.updated:4.000", "mail", T0 + 40),
             ("7:web:monitor.down:5.000", "pager", T0 + 50),
             ("6:api:incident.opened:0.500", "ops", T0 - 100),
+            ("x:incident.opened:", "ops", T0 + 60),  # not the engine's: passed over
+            ("8:incident.updated:", "ops", T0 + 60),
         ):
             assert store.enqueue_alert(channel, dedup, opened(text=dedup), now=at)
         store.flush()

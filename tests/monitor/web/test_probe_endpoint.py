@@ -238,7 +238,7 @@ def test_exact_entries_allow_what_a_pattern_or_network_of_them_would() -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("127.0.0.0/33", "'127.0.0.0/33' is not a network: write it as 10.0.0.0/8 or fd00::/8"),
+        ("127.0.0.0/33", "'127.0.0.0/33' is not a network: write it as 127.0.0.0/8 or ::1/128"),
         ("http://x/", "'http://x/' is not a host name pattern"),
         ("", "an entry is empty"),
         ("x..test", "'x..test' is not a host name pattern: it has an empty label (..)"),

@@ -284,7 +284,7 @@ class Outbox:
                 )
                 continue
             if why is not None:
-                return why
+                return redact_text(why)  # it is logged and stored
         return None
 
     def deliver_due(self, now: float) -> tuple[int, int]:

@@ -132,7 +132,10 @@ class OutboxSQL(SQLStore[C]):
         out: dict[tuple[int, str], float] = {}
         for channel, dedup, created in rows:
             number, _, rest = str(dedup).partition(":")
-            whom, event, _ = rest.rsplit(":", 2)
+            parts = rest.rsplit(":", 2)
+            if not number.isdigit() or len(parts) != 3:
+                continue  # not a key the engine made (a row of another version): not news
+            whom, event, _ = parts
             key = (int(number), whom if event == "incident.updated" else str(channel))
             out[key] = max(out.get(key, 0.0), float(created))
         return out
