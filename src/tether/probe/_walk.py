@@ -186,12 +186,37 @@ class Walk:
 
 
 async def open_stream(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Streams over a connected socket; the socket is closed if this is cancelled."""
+    """Streams over a connected socket (``asyncio.open_connection``, with
+    :class:`_StreamProtocol`); the socket is closed if this is cancelled."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = _StreamProtocol(reader, loop=loop)
     try:
-        return await asyncio.open_connection(sock=sock)
+        transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
     except BaseException:
         sock.close()
         raise
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+class _StreamProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, but a connection's error goes to the reader only.
+
+    asyncio also keeps it in a future that only ``StreamWriter.wait_closed()`` reads.
+    A probe never waits for a close (it aborts), so after a failed TLS handshake that
+    future, the error, its traceback and the walk's frames make a cycle; when the
+    collector frees it and finalizes the future before the protocol, asyncio logs
+    "Future exception was never retrieved" with the whole traceback (seen on uvloop
+    in ``tether demo``)."""
+
+    def __init__(self, reader: asyncio.StreamReader, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(reader, loop=loop)
+        self._probe_reader = reader
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._probe_reader.set_exception(exc)
+        super().connection_lost(None)
 
 
 def literal_family(host: str) -> int | None:
