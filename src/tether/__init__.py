@@ -29,7 +29,16 @@ if _typing.TYPE_CHECKING:
     from tether._retry._ended import report_to
     from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
     from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
-    from tether._retry._policy import Breaker, Budget, RetryPolicy, Timeouts
+    from tether._retry._policy import (
+        Adaptive,
+        Breaker,
+        Budget,
+        Bulkhead,
+        Hedge,
+        RetryPolicy,
+        Throttle,
+        Timeouts,
+    )
     from tether._retry._state import BreakerState, Guard, Health
     from tether.integrations.requests import Session
 
@@ -47,9 +56,13 @@ _LAZY = {
     "GiveUpDetails": "tether._retry._hooks",
     "HealthChange": "tether._retry._hooks",
     "RetryDetails": "tether._retry._hooks",
+    "Adaptive": "tether._retry._policy",
     "Breaker": "tether._retry._policy",
     "Budget": "tether._retry._policy",
+    "Bulkhead": "tether._retry._policy",
+    "Hedge": "tether._retry._policy",
     "RetryPolicy": "tether._retry._policy",
+    "Throttle": "tether._retry._policy",
     "Timeouts": "tether._retry._policy",
     "BreakerState": "tether._retry._state",
     "Guard": "tether._retry._state",
@@ -59,10 +72,12 @@ _LAZY = {
 
 __all__ = [
     "CATALOGUE",
+    "Adaptive",
     "Breaker",
     "BreakerChange",
     "BreakerState",
     "Budget",
+    "Bulkhead",
     "CircuitOpenError",
     "DeadlineExceededError",
     "Entry",
@@ -71,6 +86,7 @@ __all__ = [
     "Guard",
     "Health",
     "HealthChange",
+    "Hedge",
     "Kind",
     "Layer",
     "Reporter",
@@ -78,6 +94,7 @@ __all__ = [
     "RetryPolicy",
     "Session",
     "TetherError",
+    "Throttle",
     "Timeouts",
     "__version__",
     "backoff_delay",

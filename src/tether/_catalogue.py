@@ -1956,6 +1956,83 @@ _add(
 
 _add(
     Entry(
+        kind=Kind.BULKHEAD_FULL,
+        layer=Layer.POLICY,
+        title="Concurrency limit reached",
+        meaning=(
+            "tether did not send the request: the limit on calls in flight to this endpoint "
+            "(its bulkhead, fixed or adaptive) was reached, and the queue of callers waiting "
+            "for a slot was full or this caller waited longer than the queue allows."
+        ),
+        causes=(
+            (
+                "The endpoint answers more slowly than usual, so calls hold their slots "
+                "longer and the limit fills"
+            ),
+            "More calls than usual are made to this endpoint at the same time",
+            "An adaptive limit fell because the endpoint's latency rose under load",
+            "A limit, queue or queue timeout set too small for this endpoint's normal load",
+        ),
+        fixes=(
+            (
+                "Look at the endpoint's latency: if it rose, the limit is doing its job "
+                "(shedding load before the endpoint falls over); find why it is slow."
+            ),
+            (
+                "Read the limit, the calls in flight and the queue with "
+                "`guard.limit(endpoint)` or the failure's detail."
+            ),
+            "Spread or reduce the calls made at once (a smaller worker pool, a batch).",
+            "Raise `Bulkhead(limit=..., queue=..., queue_timeout=...)` if the load is normal.",
+        ),
+        hint=(
+            "Too many calls to this endpoint were in flight at once: look at its latency "
+            "first, then at the bulkhead's limit and queue."
+        ),
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.THROTTLE_REJECTED,
+        layer=Layer.POLICY,
+        title="Throttled by the client",
+        meaning=(
+            "tether did not send the request: this endpoint has lately refused most "
+            "requests (429, 503, refusals, timeouts), so client-side throttling dropped this "
+            "one here, with a probability that falls as the endpoint accepts more again."
+        ),
+        causes=(
+            "The endpoint is overloaded and has been answering 429 or 503",
+            "The endpoint is down or unreachable, so few recent requests were accepted",
+            "A throttle window or K factor set too tight for this endpoint's error rate",
+        ),
+        fixes=(
+            (
+                "Look at the endpoint's recent failures: their kinds say why it stopped "
+                "accepting requests."
+            ),
+            (
+                "Wait: as the endpoint accepts requests again, the rejection probability "
+                "falls to zero by itself."
+            ),
+            "Raise `Throttle(k=...)` to let more requests through to an endpoint that rejects "
+            "many as a matter of course.",
+        ),
+        hint=(
+            "The endpoint has been refusing most requests; look at those failures first. "
+            "Throttling eases off by itself as it recovers."
+        ),
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+
+_add(
+    Entry(
         kind=Kind.HEARTBEAT_MISSED,
         layer=Layer.POLICY,
         title="No heartbeat",

@@ -93,6 +93,7 @@ def failures_markdown() -> str:
                 if e.kind is Kind.TLS_EXPIRED
                 else []
             ),
+            *(["", _NOTES[e.kind]] if e.kind in _NOTES else []),
             "",
             "Common causes:",
             "",
@@ -101,6 +102,21 @@ def failures_markdown() -> str:
         out += ["", "How to fix it:", ""]
         out += [f"{i}. {f}" for i, f in enumerate(e.fixes, 1)]
     return "\n".join(out) + "\n"
+
+
+_NOTES = {
+    Kind.BULKHEAD_FULL: (
+        "Why a kind of its own, and not `connect.resource_exhausted`: that one says this "
+        "machine or the client's pool ran short (file descriptors, ports, connections), "
+        "something to fix on this machine, and it is kept out of the endpoint's breaker and "
+        "health because the endpoint was never asked.  A full bulkhead is tether's own "
+        "decision, on purpose: nothing ran short, the limit did its job, usually because the "
+        "endpoint got slow.  Its fix is the endpoint's latency or the limit, and code that "
+        "sheds load branches on it (`bulkhead.full` and `throttle.rejected` are never "
+        "retried within the call: a retry would only add to the load they shed)."
+    ),
+}
+"""A paragraph more for some kinds in docs/failures.md."""
 
 
 def _by_layer() -> list[Entry]:

@@ -16,7 +16,8 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
-    policy ..... deadline.exceeded, circuit.open
+    policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
+                 heartbeat.missed
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class Kind(enum.StrEnum):
     HTTP_SERVER_ERROR = "http.server_error"
 
     CIRCUIT_OPEN = "circuit.open"
+    BULKHEAD_FULL = "bulkhead.full"
+    THROTTLE_REJECTED = "throttle.rejected"
     HEARTBEAT_MISSED = "heartbeat.missed"
 
     UNKNOWN = "unknown"

@@ -1307,9 +1307,15 @@ def test_layer_matches_catalogue(factory: Factory, kind: Kind) -> None:
 
 def test_cases_cover_every_kind_classify_can_give() -> None:
     """The tables above reach every Kind except circuit.open, which only a breaker gives,
-    and heartbeat.missed, which only a push monitor gives (no exception is one)."""
+    bulkhead.full and throttle.rejected, which only a policy's own limits give, and
+    heartbeat.missed, which only a push monitor gives (no exception is one)."""
     covered = {param.values[1] for param in ALL_CASES}
-    assert set(Kind) - covered == {Kind.CIRCUIT_OPEN, Kind.HEARTBEAT_MISSED}
+    assert set(Kind) - covered == {
+        Kind.CIRCUIT_OPEN,
+        Kind.BULKHEAD_FULL,
+        Kind.THROTTLE_REJECTED,
+        Kind.HEARTBEAT_MISSED,
+    }
 
 
 # --- classify_status ---------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def test_lab_port_base_serves_each_scenario_at_its_listed_offset() -> None:
     `tether lab --list` gives it, and a restart takes the same ports again, so a
     configuration written against the lab keeps working."""
     from tether.lab import Lab
-    from tether.lab._lab import LISTENERS
+    from tether.lab._lab import LISTENERS, PORT_OFFSETS
 
     listed = tether("lab", "--list", "--port", "20000")
     assert listed.returncode == 0, listed.stderr
@@ -149,7 +149,7 @@ def test_lab_port_base_serves_each_scenario_at_its_listed_offset() -> None:
         with Lab(port_base=base) as lab:
             for scenario in lab:
                 assert scenario.port == ports[scenario.name] - 20000 + base, scenario.name
-            assert lab.resolver == f"127.0.0.1:{base + len(LISTENERS) - 1}"
+            assert lab.resolver == f"127.0.0.1:{base + PORT_OFFSETS['dns']}"
             assert lab["healthy"].url == f"http://127.0.0.1:{base}/"
 
 

@@ -43,6 +43,8 @@ STABLE_CODES = [
     "http.client_error",
     "http.server_error",
     "circuit.open",
+    "bulkhead.full",
+    "throttle.rejected",
     "heartbeat.missed",
     "unknown",
 ]

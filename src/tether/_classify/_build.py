@@ -217,6 +217,8 @@ _DETAILS: dict[Kind, str] = {
     Kind.RESPONSE_TOO_LARGE: "The response from {where} is larger than allowed",
     Kind.HTTP_REDIRECT_LOOP: "{url} redirected too many times (a redirect loop)",
     Kind.CIRCUIT_OPEN: "The circuit breaker for {where} is open: calls fail fast for now",
+    Kind.BULKHEAD_FULL: "The concurrency limit for {where} is reached and its queue is full",
+    Kind.THROTTLE_REJECTED: "Client-side throttling for {where} dropped the request",
     Kind.CONNECT_RESOURCE_EXHAUSTED: (
         "This machine or the client ran out of resources for a connection to {where}"
     ),

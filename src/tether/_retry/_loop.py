@@ -127,6 +127,7 @@ class Call:
     """One logical call under a policy: every decision the loop needs."""
 
     __slots__ = (
+        "_attempt_at",
         "_by_failure",
         "_cut",
         "_deadline_at",
@@ -213,6 +214,7 @@ class Call:
             # cannot have passed yet, and the budget counts it as it admits it.
             if not self.guard.admit(self.endpoint, self._start, first=True):
                 return self._circuit_open()
+            self._attempt_at = self._start
             self.made = 1
             return None
         p, now = self.policy, self.policy.clock()
@@ -225,6 +227,7 @@ class Call:
             pass  # the endpoint is known only once an attempt fails against it
         elif not self.guard.admit(self.endpoint, now, first=self.made == 0):
             return self._circuit_open()
+        self._attempt_at = now
         self.made += 1
         return None
 
@@ -311,9 +314,11 @@ class Call:
             if failure is not None and not self._known:
                 self._learn(failure, now)
             if self._known:
-                self.guard.record(self.endpoint, failure, now, sampled=False)
+                self.guard.record(
+                    self.endpoint, failure, now, sampled=False, duration=now - self._attempt_at
+                )
             return
-        self.guard.record(self.endpoint, failure, now)
+        self.guard.record(self.endpoint, failure, now, duration=now - self._attempt_at)
 
     def _learn(self, failure: Failure, now: float) -> None:
         """Take the endpoint the failure names (else keep the fallback) as this call's key."""
@@ -356,6 +361,9 @@ class Call:
         if failure.status is not None:
             if failure.status not in p.statuses:
                 return 0.0, f"status {failure.status} is not one the policy retries"
+        elif p.retry_if is not None:
+            if failure.cause is None or not p.retry_if(failure.cause):
+                return 0.0, f"retry_if said no to {failure.kind}"
         elif not (failure.kind in p.kinds if p.kinds is not None else failure.retryable):
             return 0.0, f"{failure.kind} is not worth a retry"
         if failure.request_sent and not self.safe():

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tether._kinds import Kind
 from tether._retry._backoff import JITTERS, Jitter, backoff_delay
@@ -87,13 +87,137 @@ class Breaker:
     window: float = 10.0
     min_calls: int = 20
     cooldown: float = 1.0
+    slow_call: float | None = None
+    """Seconds: an attempt that takes longer counts as slow (``None``: slowness is not
+    counted), after resilience4j's ``slowCallDurationThreshold``."""
+    slow_ratio: float = 0.5
+    """The breaker also opens when at least ``min_calls`` attempts in ``window`` were
+    made and this share of them or more were slow (resilience4j's
+    ``slowCallRateThreshold``)."""
 
     def __post_init__(self) -> None:
+        if self.slow_call is not None:
+            _check(self.slow_call > 0, "breaker.slow_call", self.slow_call, "must be more than 0")
+        _check(0 < self.slow_ratio <= 1, "breaker.slow_ratio", self.slow_ratio, "must be in (0, 1]")
         _check(self.failures >= 1, "breaker.failures", self.failures, "must be at least 1")
         _check(0 < self.ratio <= 1, "breaker.ratio", self.ratio, "must be in (0, 1]")
         _check(self.window >= 1, "breaker.window", self.window, "must be at least 1 second")
         _check(self.min_calls >= 1, "breaker.min_calls", self.min_calls, "must be at least 1")
         _check(self.cooldown >= 0, "breaker.cooldown", self.cooldown, "must be 0 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class Hedge:
+    """Hedged requests, after gRPC's hedging policy (proposal A6).
+
+    When an attempt has had no answer for the hedge delay, another is sent beside it,
+    and so on up to ``max_attempts`` in all (at most 5); the first good answer wins and
+    the others are cancelled.  The delay is ``delay`` seconds, or the endpoint's
+    ``percentile`` of recent successful attempts' latency once ``min_samples`` are
+    known (``delay`` until then if given; no hedging until then if not).  Only calls
+    safe to send twice are hedged (the retry rules: an idempotent method or an
+    ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
+    budget and passes the breaker; a server's pushback (429, 503, ``Retry-After``)
+    stops further hedges.  Async paths only (httpx's ``AsyncTransport``, aiohttp,
+    ``@tether.retry`` on a coroutine function).
+    """
+
+    delay: float | None = None
+    percentile: float | None = None
+    max_attempts: int = 2
+    min_samples: int = 20
+
+    def __post_init__(self) -> None:
+        given = self.delay is not None or self.percentile is not None
+        _check(given, "hedge", self, "give a delay, a percentile, or both")
+        if self.delay is not None:
+            _check(self.delay >= 0, "hedge.delay", self.delay, "must be 0 or more")
+        if self.percentile is not None:
+            ok = 0 < self.percentile < 100
+            _check(ok, "hedge.percentile", self.percentile, "must be between 0 and 100")
+        _check(
+            2 <= self.max_attempts <= 5, "hedge.max_attempts", self.max_attempts, "must be 2 to 5"
+        )
+        _check(self.min_samples >= 1, "hedge.min_samples", self.min_samples, "must be 1 or more")
+
+
+ALGORITHMS = ("gradient2", "aimd")
+
+
+@dataclass(frozen=True, slots=True)
+class Adaptive:
+    """A concurrency limit that adapts to the endpoint's latency (for :class:`Bulkhead`).
+
+    ``gradient2`` (Netflix's Gradient2) scales the limit by how far recent latency
+    rises above its long-term average, with ``tolerance`` (1.5: latency may grow by half
+    before the limit falls) and ``smoothing``; ``aimd`` adds one while busy and cuts to
+    ``backoff`` of itself on each timeout or overload answer.  The limit stays within
+    ``min_limit`` and ``max_limit``; it starts at the bulkhead's ``limit``.
+    """
+
+    algorithm: Literal["gradient2", "aimd"] = "gradient2"
+    min_limit: int = 1
+    max_limit: int = 200
+    tolerance: float = 1.5
+    smoothing: float = 0.2
+    backoff: float = 0.9
+
+    def __post_init__(self) -> None:
+        ok = self.algorithm in ALGORITHMS
+        _check(ok, "adaptive.algorithm", self.algorithm, f"must be one of {ALGORITHMS}")
+        _check(self.min_limit >= 1, "adaptive.min_limit", self.min_limit, "must be 1 or more")
+        ok = self.max_limit >= self.min_limit
+        _check(ok, "adaptive.max_limit", self.max_limit, "must be min_limit or more")
+        _check(self.tolerance >= 1, "adaptive.tolerance", self.tolerance, "must be 1 or more")
+        ok = 0 < self.smoothing <= 1
+        _check(ok, "adaptive.smoothing", self.smoothing, "must be in (0, 1]")
+        _check(0 < self.backoff < 1, "adaptive.backoff", self.backoff, "must be in (0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class Bulkhead:
+    """At most ``limit`` attempts in flight per endpoint; more wait in a queue.
+
+    Up to ``queue`` callers wait, first come first served, each at most
+    ``queue_timeout`` seconds (and never past the call's deadline); a caller that finds
+    the queue full, or waits too long, fails at once with ``bulkhead.full``.  A slot is
+    held for one attempt, not across the waits between attempts.  With ``adaptive``,
+    ``limit`` is where the adaptive limit starts.
+    """
+
+    limit: int = 16
+    queue: int = 16
+    queue_timeout: float = 1.0
+    adaptive: Adaptive | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.limit >= 1, "bulkhead.limit", self.limit, "must be 1 or more")
+        _check(self.queue >= 0, "bulkhead.queue", self.queue, "must be 0 or more")
+        ok = self.queue_timeout >= 0
+        _check(ok, "bulkhead.queue_timeout", self.queue_timeout, "must be 0 or more")
+        a = self.adaptive
+        if a is not None:
+            ok = a.min_limit <= self.limit <= a.max_limit
+            _check(ok, "bulkhead.limit", self.limit, "must be within adaptive's min and max")
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Client-side throttling per endpoint, from Google's SRE book (chapter 21).
+
+    Over the last ``window`` seconds, with ``requests`` the attempts this client wanted
+    to send and ``accepts`` those the endpoint took, the next attempt is refused here,
+    with ``throttle.rejected``, with probability
+    ``max(0, (requests - k * accepts) / (requests + 1))``.  ``k = 2`` lets the endpoint
+    see up to twice what it accepts, enough to show it has recovered.
+    """
+
+    k: float = 2.0
+    window: float = 120.0
+
+    def __post_init__(self) -> None:
+        _check(self.k >= 1, "throttle.k", self.k, "must be 1 or more")
+        _check(self.window >= 1, "throttle.window", self.window, "must be at least 1 second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +259,11 @@ class RetryPolicy:
       says token, key, secret...): a redirect that leaves the first URL's
       scheme, host or port drops them all.
     - ``clock``, ``sleep``, ``async_sleep``, ``rand``: injectable for tests.
+    - ``hedge``, ``bulkhead``, ``throttle``: answers to overload, off by default
+      (:class:`Hedge`, :class:`Bulkhead`, :class:`Throttle`).
+    - ``retry_if``: a predicate on the exception an attempt raised that, when given,
+      decides whether it is worth a retry in place of ``kinds``; tether's other rules
+      (idempotency, deadline, budget, breaker) still apply.
     """
 
     attempts: int = 3
@@ -165,6 +294,10 @@ class RetryPolicy:
     async_sleep: Callable[[float], Awaitable[object]] | None = None
     """``None`` means :func:`asyncio.sleep`."""
     rand: Callable[[], float] = random.random
+    hedge: Hedge | None = None
+    bulkhead: Bulkhead | None = None
+    throttle: Throttle | None = None
+    retry_if: Callable[[BaseException], bool] | None = None
 
     def __post_init__(self) -> None:
         _check(self.attempts >= 1, "attempts", self.attempts, "must be at least 1")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import math
 import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._retry._hooks import BreakerChange, HealthChange, emit
+from tether._retry._limits import Window as _Window
 from tether._retry._policy import RetryPolicy, Timeouts
 
 
@@ -78,31 +78,6 @@ def counts_for_health(failure: Failure) -> bool:
     if failure.layer in (Layer.URL, Layer.POLICY, Layer.PROXY):
         return False
     return failure.status is None or failure.status >= 500
-
-
-class _Window:
-    """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
-
-    __slots__ = ("_buckets", "_seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._buckets: deque[list[int]] = deque()  # [second, a, b]
-
-    def add(self, now: float, a: int, b: int) -> None:
-        second = int(now)
-        if self._buckets and self._buckets[-1][0] == second:
-            bucket = self._buckets[-1]
-            bucket[1] += a
-            bucket[2] += b
-        else:
-            self._buckets.append([second, a, b])
-
-    def sums(self, now: float) -> tuple[int, int]:
-        oldest = int(now) - self._seconds
-        while self._buckets and self._buckets[0][0] <= oldest:
-            self._buckets.popleft()
-        return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
 
 
 @dataclass(slots=True)
@@ -324,9 +299,16 @@ class Guard:
     # -- one attempt's outcome -------------------------------------------------
 
     def record(
-        self, endpoint: str, failure: Failure | None, now: float, *, sampled: bool = True
+        self,
+        endpoint: str,
+        failure: Failure | None,
+        now: float,
+        *,
+        sampled: bool = True,
+        duration: float | None = None,
     ) -> None:
-        """Record an attempt's outcome (``None``: it worked) in breaker and health.
+        """Record an attempt's outcome (``None``: it worked) in breaker and health;
+        ``duration``: how long the attempt took, in the policy's clock.
 
         ``connect.resource_exhausted`` is recorded in neither: the shortage was this
         machine's, and the endpoint was never asked.

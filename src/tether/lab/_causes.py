@@ -347,6 +347,17 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _no("A local problem", _POLICY),
         _no("A threshold or cool-down", _POLICY),
     ),
+    Kind.BULKHEAD_FULL: (
+        _no("The endpoint answers more slowly", _POLICY),
+        _no("More calls than usual", _POLICY),
+        _no("An adaptive limit fell", _POLICY),
+        _no("A limit, queue or queue timeout", _POLICY),
+    ),
+    Kind.THROTTLE_REJECTED: (
+        _no("The endpoint is overloaded", _POLICY),
+        _no("The endpoint is down or unreachable", _POLICY),
+        _no("A throttle window or K factor", _POLICY),
+    ),
     Kind.HEARTBEAT_MISSED: (
         _no("The job did not run", _PUSH),
         _no("The job ran and failed", _PUSH),

@@ -51,6 +51,8 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ("healthy", None, "answers 200 at once, keep-alive"),
     ("tls_ok", None, "HTTPS with a certificate from the lab CA"),
     ("latency", None, "answers 200 after a fixed delay (?ms= to change it)"),
+    ("stall_one_in_ten", None, "answers 200 at once, but holds every tenth request first"),
+    ("load_latency", None, "4 workers of 10 ms behind a queue: latency grows with load"),
     ("refused", Kind.CONNECT_REFUSED, "a port nothing listens on"),
     ("blackhole", Kind.CONNECT_TIMEOUT, "a listener with a full backlog: SYNs are dropped"),
     ("reset_on_accept", Kind.CONNECTION_RESET, "accepts, then resets before any answer"),
@@ -261,6 +263,8 @@ LISTENERS: tuple[str, ...] = (
     "redirect_http",
     "redirect_https",
     "dns",
+    "stall_one_in_ten",
+    "load_latency",
 )
 """Every port the lab listens on (or holds), in the order of their offsets from
 ``port_base`` (``tether lab --port BASE``): a new one is added at the end, so that a
@@ -306,6 +310,7 @@ class Lab:
         latency: float = 0.2,
         drip_interval: float = 1.0,
         flap_period: float = 10.0,
+        stall: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         cert_dir: Path | None = None,
         port_base: int = 0,
@@ -322,6 +327,7 @@ class Lab:
         self._latency = latency
         self._drip_interval = drip_interval
         self._flap_period = flap_period
+        self._stall = stall
         self._clock = clock
         self._cert_dir = cert_dir
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -486,6 +492,8 @@ class Lab:
         }
         return {
             "latency": _servers.latency(self._latency),
+            "stall_one_in_ten": _servers.stall_one_in(10, self._stall),
+            "load_latency": _servers.load_latency(4, 0.01),
             "reset_on_accept": _servers.reset_on_accept,
             "reset_mid_head": _servers.reset_after(b"HTTP/1.1 20"),
             "reset_after_head": _servers.reset_after(_servers.response(200, length=1000)),

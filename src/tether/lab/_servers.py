@@ -193,6 +193,37 @@ def latency(delay: float) -> Handler:
     return serving(respond)
 
 
+def stall_one_in(every: int, stall: float) -> Handler:
+    """Answer 200 at once, but hold every ``every``-th request (counted by this server,
+    over all connections: the 10th, the 20th...) ``stall`` seconds first: the tail a
+    hedged request is for."""
+    seen = [0]
+
+    async def respond(request: Request) -> bytes:
+        seen[0] += 1
+        if seen[0] % every == 0:
+            await asyncio.sleep(stall)
+        return response(200, b"ok\n")
+
+    return serving(respond)
+
+
+def load_latency(workers: int, service: float) -> Handler:
+    """A server of ``workers`` workers taking ``service`` seconds per request, behind an
+    unbounded first-come queue: alone a request takes ``service``; under a load past
+    ``workers / service`` a second its latency grows with the queue."""
+    slots: list[asyncio.Semaphore] = []
+
+    async def respond(request: Request) -> bytes:
+        if not slots:  # made on the lab's own loop, on first use
+            slots.append(asyncio.Semaphore(workers))
+        async with slots[0]:
+            await asyncio.sleep(service)
+        return response(200, b"ok\n")
+
+    return serving(respond)
+
+
 def flapping(period: float, clock: Callable[[], float]) -> Handler:
     """Healthy for ``period`` seconds, then 503 for ``period`` seconds, and so on."""
 
