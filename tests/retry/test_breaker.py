@@ -407,7 +407,8 @@ def test_breaker_change_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     guard, _ = make(Breaker(failures=1))
     with caplog.at_level(logging.WARNING, logger="tether"):
         fail(guard, REFUSED)
-    assert f"circuit for {A}: closed -> open" in [r.getMessage() for r in caplog.records]
+    opened = f"circuit for {A}: closed -> open (1 consecutive failure)"
+    assert opened in [r.getMessage() for r in caplog.records]
 
 
 OUT_OF_FDS = tether.classify(OSError(24, "Too many open files"))

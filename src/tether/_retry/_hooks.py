@@ -57,6 +57,10 @@ class BreakerChange:
     new: str
     failure: Failure | None
     """The failure that opened it, if one did."""
+    reason: str = ""
+    """Why it opened: ``5 consecutive failures``, ``12 of 20 attempts in 10 s failed``,
+    ``11 of 20 attempts in 10 s took longer than 0.5 s (slow_ratio 0.5)``...; empty for
+    any other change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,8 @@ def _log(event: str, d: Any) -> None:
             d.failure,
         )
     elif event == "breaker_change":
-        logger.warning("circuit for %s: %s -> %s", d.endpoint, d.old, d.new)
+        because = f" ({d.reason})" if d.reason else ""
+        logger.warning("circuit for %s: %s -> %s%s", d.endpoint, d.old, d.new, because)
     elif event == "unhealthy":
         logger.warning(
             "%s is unhealthy after %d consecutive failures: %s",

@@ -232,6 +232,12 @@ class Call:
         return None
 
     def _circuit_open(self) -> Failure:
+        if (slow := self.guard.breaker_slow_reason(self.endpoint)) is not None:
+            return self._failure(
+                Kind.CIRCUIT_OPEN,
+                f"the circuit for {self.endpoint} is open on slow calls: {slow}; "
+                "no request was sent",
+            )
         last = self.guard.health(self.endpoint).last_failure
         because = f" (last failure: {last.kind})" if last else ""
         return self._failure(

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
+from tether._plural import count
 from tether._retry._hooks import BreakerChange, HealthChange, emit
 from tether._retry._limits import Window as _Window
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._slow import count_slow, slow_reason
 
 
 class BreakerState(enum.StrEnum):
@@ -87,6 +89,10 @@ class _Breaker:
     opened_at: float = 0.0
     trial: bool = False
     window: _Window | None = None
+    slow: _Window | None = None
+    """(attempts, slow attempts), kept only when the policy's breaker has ``slow_call``."""
+    slow_why: str | None = None
+    """Why it opened on slow calls, while it is open for that reason."""
 
 
 @dataclass(slots=True)
@@ -214,6 +220,11 @@ class Guard:
         b = self._breakers.get(endpoint_of(endpoint))
         return BreakerState.CLOSED if b is None else b.state
 
+    def breaker_slow_reason(self, endpoint: str) -> str | None:
+        """Why the breaker of ``endpoint`` opened, if it is open on slow calls."""
+        b = self._breakers.get(endpoint)
+        return None if b is None or b.state is BreakerState.CLOSED else b.slow_why
+
     def breaker_release(self, endpoint: str) -> None:
         """A half-open trial ended without an outcome (cancelled): let another try."""
         with self._lock:
@@ -222,7 +233,12 @@ class Guard:
                 b.trial = False
 
     def _breaker_record(
-        self, endpoint: str, failure: Failure | None, now: float, sampled: bool
+        self,
+        endpoint: str,
+        failure: Failure | None,
+        now: float,
+        sampled: bool,
+        duration: float | None,
     ) -> BreakerChange | None:
         config = self._policy.breaker
         if config is None:
@@ -236,24 +252,64 @@ class Guard:
         if sampled:
             b.window.add(now, 1, int(failed))
         old = b.state
+        slow = False
+        if config.slow_call is not None and sampled and duration is not None:
+            if b.slow is None:
+                b.slow = _Window(config.window)
+            slow = count_slow(b.slow, config, now, duration)
         if not failed:
             b.consecutive, b.trial = 0, False
             if old is BreakerState.HALF_OPEN:
-                b.state = BreakerState.CLOSED
+                if slow:  # the trial answered, but no faster than the calls that opened it
+                    took = f"the trial attempt took {duration:.3g} s"
+                    return self._open(
+                        endpoint,
+                        b,
+                        old,
+                        now,
+                        None,
+                        f"{took}, more than {config.slow_call:g} s",
+                        slow=True,
+                    )
+                b.state, b.slow_why = BreakerState.CLOSED, None
+                if b.slow is not None:  # the slow calls that opened it are not held against it
+                    b.slow = _Window(config.window)
                 return BreakerChange(endpoint, old.value, "closed", None)
+            if slow and old is BreakerState.CLOSED and b.slow is not None:
+                reason = slow_reason(b.slow, config, now)
+                if reason is not None:
+                    return self._open(endpoint, b, old, now, None, reason, slow=True)
             return None
         b.consecutive += 1
         if old is BreakerState.HALF_OPEN:
-            b.state, b.opened_at, b.trial = BreakerState.OPEN, now, False
-            return BreakerChange(endpoint, old.value, "open", failure)
+            b.trial = False
+            return self._open(endpoint, b, old, now, failure, "the trial attempt failed")
         if old is BreakerState.CLOSED:
             calls, failures = b.window.sums(now)
-            if b.consecutive >= config.failures or (
-                calls >= config.min_calls and failures >= config.ratio * calls
-            ):
-                b.state, b.opened_at = BreakerState.OPEN, now
-                return BreakerChange(endpoint, old.value, "open", failure)
+            if b.consecutive >= config.failures:
+                why = count(b.consecutive, "consecutive failure")
+                return self._open(endpoint, b, old, now, failure, why)
+            if calls >= config.min_calls and failures >= config.ratio * calls:
+                why = f"{failures} of {calls} attempts in {config.window:g} s failed"
+                return self._open(endpoint, b, old, now, failure, why)
+            if slow and b.slow is not None and (reason := slow_reason(b.slow, config, now)):
+                return self._open(endpoint, b, old, now, failure, reason, slow=True)
         return None
+
+    @staticmethod
+    def _open(
+        endpoint: str,
+        b: _Breaker,
+        old: BreakerState,
+        now: float,
+        failure: Failure | None,
+        why: str,
+        *,
+        slow: bool = False,
+    ) -> BreakerChange:
+        b.state, b.opened_at, b.trial = BreakerState.OPEN, now, False
+        b.slow_why = why if slow else None
+        return BreakerChange(endpoint, old.value, "open", failure, why)
 
     # -- health ----------------------------------------------------------------
 
@@ -323,7 +379,7 @@ class Guard:
             self.breaker_release(endpoint)
             return
         with self._lock:
-            change = self._breaker_record(endpoint, failure, now, sampled)
+            change = self._breaker_record(endpoint, failure, now, sampled, duration)
             health = self._health_record(endpoint, failure, now)
         p = self._policy
         if change is not None:
