@@ -8,6 +8,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar, overload
 
+from tether._failure import Failure
 from tether._retry._loop import Call, Outcome, run_async, run_sync
 from tether._retry._policy import RetryPolicy
 from tether._retry._state import Guard, guard_for
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 DEFAULT_POLICY = RetryPolicy()
 """The policy of every ``@tether.retry`` without one; each function keeps its own guard."""
+
+_NO_FALLBACK: Any = object()
+"""``fallback=`` not given (``None`` is a fallback value like any other)."""
 
 
 @overload
@@ -28,6 +32,7 @@ def retry(
     endpoint: str | None = None,
     idempotent: bool = True,
     guard: Guard | None = None,
+    fallback: Any = _NO_FALLBACK,
 ) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
 
 
@@ -39,6 +44,7 @@ def retry(
     endpoint: str | None = None,
     idempotent: bool = True,
     guard: Guard | None = None,
+    fallback: Any = _NO_FALLBACK,
 ) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
     """Retry ``fn`` under ``policy``, classifying what it raises with :func:`tether.classify`.
 
@@ -58,8 +64,20 @@ def retry(
     gives up it re-raises the last exception, with ``.failure`` set and a note
     saying what was tried; if no attempt ran (open circuit, spent deadline) it
     raises :class:`tether.CircuitOpenError` or :class:`tether.DeadlineExceededError`.
-    Time limits are the callable's own business: the policy's timeouts cannot
-    reach into it, but its deadline stops further attempts and waits.
+    A coroutine function's attempt runs under ``asyncio.timeout`` of the policy's
+    ``total`` (or what the deadline leaves): cut by it, the attempt is a
+    ``read.timeout`` and is retried; cut by the deadline, ``deadline.exceeded``.
+    A sync callable cannot be interrupted: the deadline only stops further
+    attempts and waits.
+
+    ``fallback``: what the call returns when the policy gives up (for any reason,
+    an open circuit included) instead of raising: a value, or a callable given
+    the :class:`tether.Failure` (for a coroutine function it may be async).  The
+    give-up hook fires and the call is recorded as failed all the same.
+
+    An async generator or generator function is retried only until its first
+    item arrives; a failure after an item was handed on is raised as it is, with
+    a note, never retried.
     """
 
     def decorate(f: Callable[P, T]) -> Callable[P, T]:
@@ -80,27 +98,65 @@ def retry(
                 guard=g,
             )
 
+        wrapped: Any
+        if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
+            if fallback is not _NO_FALLBACK:
+                raise TypeError(
+                    f"@tether.retry(fallback=...) on {label}: a generator function has no "
+                    "single value to stand in for it; catch the failure where you iterate"
+                )
+            from tether._retry import _streams
+
+            make = _streams.async_stream if inspect.isasyncgenfunction(f) else _streams.sync_stream
+            wrapped = functools.wraps(f)(make(f, call, _raise))  # type: ignore[arg-type]
+            wrapped.guard = g
+            return wrapped  # type: ignore[no-any-return]
+
         if inspect.iscoroutinefunction(f):
+            from tether._retry._streams import timed
 
             async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
                 c = call()
-                outcome = await run_async(c, lambda _t: f(*args, **kwargs))
-                return outcome.response if outcome.failure is None else _raise(c, outcome)
+                outcome = await run_async(c, lambda t: timed(c, t, f(*args, **kwargs)))
+                if outcome.failure is None:
+                    return outcome.response
+                if fallback is _NO_FALLBACK:
+                    _raise(c, outcome)
+                if callable(fallback):
+                    value = fallback(outcome.failure)
+                    return await value if inspect.isawaitable(value) else value
+                return fallback
 
-            wrapped: Any = functools.wraps(f)(run_coroutine)
+            wrapped = functools.wraps(f)(run_coroutine)
             wrapped.guard = g
             return wrapped  # type: ignore[no-any-return]
+
+        if inspect.iscoroutinefunction(fallback):
+            raise TypeError(
+                f"@tether.retry(fallback=...) on {label}: an async fallback for a sync "
+                "function would return a coroutine nobody awaits"
+            )
 
         def run(*args: P.args, **kwargs: P.kwargs) -> T:
             c = call()
             outcome = run_sync(c, lambda _t: f(*args, **kwargs))
-            return outcome.response if outcome.failure is None else _raise(c, outcome)  # type: ignore[return-value]
+            if outcome.failure is None:
+                return outcome.response  # type: ignore[return-value]
+            return _substitute(c, outcome, fallback)  # type: ignore[no-any-return]
 
         wrapper: Any = functools.wraps(f)(run)
         wrapper.guard = g
         return wrapper  # type: ignore[no-any-return]
 
     return decorate if fn is None else decorate(fn)
+
+
+def _substitute(call: Call, outcome: Outcome[Any], fallback: Any) -> Any:
+    """The fallback's value for a call the policy gave up on, or the failure raised."""
+    if fallback is _NO_FALLBACK:
+        _raise(call, outcome)
+    failure: Failure | None = outcome.failure
+    return fallback(failure) if callable(fallback) else fallback
 
 
 def _raise(call: Call, outcome: Outcome[Any]) -> NoReturn:

@@ -1,0 +1,135 @@
+"""``@tether.retry`` on coroutine and generator functions: the per-attempt timer and
+streams retried only before their first item.
+
+Imported only when such a function is decorated, so ``import tether`` does not load
+:mod:`asyncio`.  A stream's attempt is the call up to its first item: the loop in
+:mod:`tether._retry._loop` runs it like any attempt, then the items after it are handed
+to the caller as they come, and a failure among them is the caller's, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import Any, TypeVar
+
+from tether._plural import count
+from tether._retry._loop import Call, Outcome, run_async, run_sync
+from tether._retry._policy import Timeouts
+
+R = TypeVar("R")
+
+
+async def timed(call: Call, t: Timeouts, work: Awaitable[R]) -> R:
+    """Await ``work`` for at most ``t.total`` seconds: the policy's ``total``, or what the
+    deadline leaves.  Cut by this timer, the attempt is classified by ``call`` as
+    ``read.timeout`` (retried), or ``deadline.exceeded`` if the deadline is what ran out.
+    """
+    if t.total == math.inf:
+        return await work
+    limit = asyncio.timeout(t.total)
+    try:
+        async with limit:
+            return await work
+    except Exception:
+        if limit.expired():
+            call.mark_cut()
+        raise
+
+
+def async_stream(
+    f: Callable[..., AsyncGenerator[Any, Any]],
+    make_call: Callable[[], Call],
+    give_up: Callable[[Call, Outcome[Any]], Any],
+) -> Callable[..., AsyncGenerator[Any, Any]]:
+    """An async generator function that retries ``f`` until its first item arrives."""
+
+    async def stream(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        call = make_call()
+
+        async def first(t: Timeouts) -> tuple[AsyncGenerator[Any, Any], Any] | None:
+            gen = f(*args, **kwargs)
+            try:
+                return gen, await timed(call, t, gen.__anext__())
+            except StopAsyncIteration:
+                return None  # an empty stream: a success with nothing to hand on
+            except BaseException:
+                await gen.aclose()
+                raise
+
+        outcome = await run_async(call, first)
+        if outcome.failure is not None:
+            give_up(call, outcome)
+        if outcome.response is None:
+            return
+        gen, item = outcome.response
+        delivered = 0
+        try:
+            while True:
+                sent = yield item
+                delivered += 1
+                try:
+                    item = await gen.asend(sent)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    _delivered(call, exc, delivered)
+                    raise
+        finally:
+            await gen.aclose()
+
+    return stream
+
+
+def sync_stream(
+    f: Callable[..., Generator[Any, Any, Any]],
+    make_call: Callable[[], Call],
+    give_up: Callable[[Call, Outcome[Any]], Any],
+) -> Callable[..., Generator[Any, Any, Any]]:
+    """A generator function that retries ``f`` until its first item arrives."""
+
+    def stream(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        call = make_call()
+
+        def first(_t: Timeouts) -> tuple[Generator[Any, Any, Any], Any] | None:
+            gen = f(*args, **kwargs)
+            try:
+                return gen, next(gen)
+            except StopIteration:
+                return None
+
+        outcome = run_sync(call, first)
+        if outcome.failure is not None:
+            give_up(call, outcome)
+        if outcome.response is None:
+            return
+        gen, item = outcome.response
+        delivered = 0
+        try:
+            while True:
+                sent = yield item
+                delivered += 1
+                try:
+                    item = gen.send(sent)
+                except StopIteration:
+                    return
+                except Exception as exc:
+                    _delivered(call, exc, delivered)
+                    raise
+        finally:
+            gen.close()
+
+    return stream
+
+
+def _delivered(call: Call, error: Exception, delivered: int) -> None:
+    """Mark a failure after items were handed on: classified, noted, not retried."""
+    failure = call.classify(error)
+    with contextlib.suppress(AttributeError, TypeError):  # __slots__ leave no room
+        error.failure = failure  # type: ignore[attr-defined]
+    error.add_note(
+        f"tether: {call.url} failed after {count(delivered, 'item')} had been delivered "
+        f"({failure.kind}); not retried: a stream is retried only before its first item"
+    )
