@@ -4,7 +4,10 @@
 
 The transport reads the body inside the attempt, so a body cut short is
 retried like any other failure and the total timeout covers the last byte;
-a response therefore arrives already read, even under ``client.stream()``.
+a response therefore arrives already read, even under ``client.stream()``
+(a transport cannot see that flag).  A request with the extension
+``"tether.stream": True`` is handed back once its head is judged, its body
+unread: retried until then, never once the body is the caller's.
 Each socket read and write is given no more time than the attempt has left,
 which stops a server that trickles bytes.  Raised errors are the httpx
 exceptions callers already catch, with ``.failure`` and tether's message.
@@ -29,7 +32,10 @@ from tether._retry._state import Guard, guard_for
 from tether._sensitive import Origin, drop_sensitive, origin
 from tether.integrations._errors import Errors, library_error
 
-__all__ = ["AsyncTransport", "Transport"]
+__all__ = ["STREAM", "AsyncTransport", "Transport"]
+
+STREAM = "tether.stream"
+"""The request extension that asks for the body unread: ``extensions={STREAM: True}``."""
 
 _ends_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "tether_attempt_ends_at", default=None
@@ -65,6 +71,8 @@ class Transport(httpx.BaseTransport):
             token = _ends_at.set(time.monotonic() + t.total)
             try:
                 response = self._inner.handle_request(request)
+                if request.extensions.get(STREAM):
+                    return response
                 try:
                     response.read()
                 except BaseException:
@@ -112,6 +120,8 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             token = _ends_at.set(time.monotonic() + t.total)
             try:
                 response = await self._inner.handle_async_request(request)
+                if request.extensions.get(STREAM):
+                    return response
                 try:
                     await response.aread()
                 except BaseException:
