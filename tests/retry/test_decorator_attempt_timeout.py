@@ -61,7 +61,8 @@ def test_a_later_attempt_that_answers_in_time_wins() -> None:
         return "ok"
 
     assert asyncio.run(asyncio.wait_for(second_is_quick(), LIMIT)) == "ok"
-    assert len(attempts) == 2 and r.retries[0].failure.kind is Kind.READ_TIMEOUT
+    assert len(attempts) == 2
+    assert r.retries[0].failure.kind is Kind.READ_TIMEOUT
 
 
 def test_the_deadline_cuts_the_attempt_and_ends_the_call() -> None:

@@ -50,7 +50,8 @@ def test_value_after_every_attempt_failed(ended: list[CallRecord]) -> None:
         return "fresh"
 
     assert fetch() == "cached"
-    assert len(calls) == 3 and len(r.clock.slept) == 2
+    assert len(calls) == 3
+    assert len(r.clock.slept) == 2
     assert [g.failure.kind for g in r.give_ups] == [Kind.CONNECT_REFUSED]
     assert [(e.kind, e.attempts) for e in ended] == [(Kind.CONNECT_REFUSED, 3)]
 
@@ -64,7 +65,8 @@ def test_callable_gets_the_failure_and_none_is_a_value() -> None:
         raise ValueError("not a network error")
 
     assert fetch() == seen[0].kind
-    assert seen[0].cause is not None and isinstance(seen[0].cause, ValueError)
+    assert seen[0].cause is not None
+    assert isinstance(seen[0].cause, ValueError)
 
     @tether.retry(policy=Recorder().policy, fallback=None)
     def nothing() -> str:

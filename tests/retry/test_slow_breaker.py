@@ -26,7 +26,9 @@ REFUSED = tether.classify(ConnectionRefusedError(111, "Connection refused"))
 def guard_for(config: Breaker) -> tuple[Guard, list[BreakerChange]]:
     changes: list[BreakerChange] = []
     clock = lambda: T0  # noqa: E731 - every record passes its own now
-    return Guard(RetryPolicy(breaker=config, clock=clock, on_breaker_change=changes.append)), changes
+    return Guard(
+        RetryPolicy(breaker=config, clock=clock, on_breaker_change=changes.append)
+    ), changes
 
 
 def test_pure_rule_counts_and_names_the_numbers() -> None:
@@ -121,7 +123,8 @@ def test_circuit_open_detail_says_slow_calls() -> None:
     for _ in range(4):
         guard.record(A, None, T0, duration=0.9)
     stopped = Call(policy, "GET", f"http://{A}/", guard=guard).begin()
-    assert stopped is not None and stopped.kind is Kind.CIRCUIT_OPEN
+    assert stopped is not None
+    assert stopped.kind is Kind.CIRCUIT_OPEN
     assert stopped.detail == (
         f"the circuit for {A} is open on slow calls: 4 of 4 attempts in 10 s took longer "
         "than 0.5 s (slow_ratio 0.5); no request was sent"
@@ -185,4 +188,5 @@ def test_breaker_opens_on_the_labs_slow_answers(lab: Lab) -> None:
     assert "is open on slow calls: 2 of 3 attempts in 30 s took longer than 0.05 s" in str(
         caught.value
     )
-    assert [c.new for c in changes] == ["open"] and changes[0].failure is None
+    assert [c.new for c in changes] == ["open"]
+    assert changes[0].failure is None

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar, overload
 
 from tether._failure import Failure
-from tether._retry._loop import Call, Outcome, run_async, run_sync
+from tether._retry._loop import Call, Outcome, run_sync
 from tether._retry._policy import RetryPolicy
 from tether._retry._state import Guard, guard_for
 
@@ -100,55 +100,47 @@ def retry(
 
         wrapped: Any
         if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
-            if fallback is not _NO_FALLBACK:
-                raise TypeError(
-                    f"@tether.retry(fallback=...) on {label}: a generator function has no "
-                    "single value to stand in for it; catch the failure where you iterate"
-                )
-            from tether._retry import _streams
+            wrapped = _stream(f, call, fallback, label)
+        elif inspect.iscoroutinefunction(f):
+            from tether._retry._streams import coroutine
 
-            make = _streams.async_stream if inspect.isasyncgenfunction(f) else _streams.sync_stream
-            wrapped = functools.wraps(f)(make(f, call, _raise))  # type: ignore[arg-type]
-            wrapped.guard = g
-            return wrapped  # type: ignore[no-any-return]
-
-        if inspect.iscoroutinefunction(f):
-            from tether._retry._streams import timed
-
-            async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
-                c = call()
-                outcome = await run_async(c, lambda t: timed(c, t, f(*args, **kwargs)))
-                if outcome.failure is None:
-                    return outcome.response
-                if fallback is _NO_FALLBACK:
-                    _raise(c, outcome)
-                if callable(fallback):
-                    value = fallback(outcome.failure)
-                    return await value if inspect.isawaitable(value) else value
-                return fallback
-
-            wrapped = functools.wraps(f)(run_coroutine)
-            wrapped.guard = g
-            return wrapped  # type: ignore[no-any-return]
-
-        if inspect.iscoroutinefunction(fallback):
-            raise TypeError(
-                f"@tether.retry(fallback=...) on {label}: an async fallback for a sync "
-                "function would return a coroutine nobody awaits"
-            )
-
-        def run(*args: P.args, **kwargs: P.kwargs) -> T:
-            c = call()
-            outcome = run_sync(c, lambda _t: f(*args, **kwargs))
-            if outcome.failure is None:
-                return outcome.response  # type: ignore[return-value]
-            return _substitute(c, outcome, fallback)  # type: ignore[no-any-return]
-
-        wrapper: Any = functools.wraps(f)(run)
-        wrapper.guard = g
-        return wrapper  # type: ignore[no-any-return]
+            wrapped = coroutine(f, call, lambda c, o: _substitute(c, o, fallback))
+        else:
+            wrapped = _sync(f, call, fallback, label)
+        wrapped = functools.wraps(f)(wrapped)
+        wrapped.guard = g
+        return wrapped  # type: ignore[no-any-return]
 
     return decorate if fn is None else decorate(fn)
+
+
+def _stream(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str) -> Any:
+    """The retrying generator function for ``f``, an async one or not."""
+    if fallback is not _NO_FALLBACK:
+        raise TypeError(
+            f"@tether.retry(fallback=...) on {label}: a generator function has no "
+            "single value to stand in for it; catch the failure where you iterate"
+        )
+    from tether._retry import _streams
+
+    make = _streams.async_stream if inspect.isasyncgenfunction(f) else _streams.sync_stream
+    return make(f, call, _raise)
+
+
+def _sync(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str) -> Any:
+    """The retrying function for a plain callable ``f``."""
+    if inspect.iscoroutinefunction(fallback):
+        raise TypeError(
+            f"@tether.retry(fallback=...) on {label}: an async fallback for a sync "
+            "function would return a coroutine nobody awaits"
+        )
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        c = call()
+        outcome = run_sync(c, lambda _t: f(*args, **kwargs))
+        return outcome.response if outcome.failure is None else _substitute(c, outcome, fallback)
+
+    return run
 
 
 def _substitute(call: Call, outcome: Outcome[Any], fallback: Any) -> Any:

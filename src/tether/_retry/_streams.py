@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, TypeVar
@@ -37,6 +38,27 @@ async def timed(call: Call, t: Timeouts, work: Awaitable[R]) -> R:
         if limit.expired():
             call.mark_cut()
         raise
+
+
+def coroutine(
+    f: Callable[..., Awaitable[Any]],
+    make_call: Callable[[], Call],
+    give_up: Callable[[Call, Outcome[Any]], Any],
+) -> Callable[..., Awaitable[Any]]:
+    """A coroutine function that retries ``f``, each attempt under :func:`timed`.
+
+    ``give_up`` raises, or returns the fallback's value (awaited if it is a coroutine).
+    """
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        call = make_call()
+        outcome = await run_async(call, lambda t: timed(call, t, f(*args, **kwargs)))
+        if outcome.failure is None:
+            return outcome.response
+        value = give_up(call, outcome)
+        return await value if inspect.iscoroutine(value) else value
+
+    return run
 
 
 def async_stream(
