@@ -66,10 +66,10 @@ def test_a_later_attempt_that_answers_in_time_wins() -> None:
 
 
 def test_the_deadline_cuts_the_attempt_and_ends_the_call() -> None:
-    """Without total, an attempt gets what the deadline leaves; cut by it, the call ends
-    with deadline.exceeded after that one attempt, not retried."""
+    """total is cut to what the deadline leaves; cut by the deadline, the call ends with
+    deadline.exceeded after that one attempt, not retried."""
     give_ups: list[tether.GiveUpDetails] = []
-    policy = RetryPolicy(deadline=0.1, on_give_up=give_ups.append)
+    policy = RetryPolicy(total=5.0, deadline=0.1, on_give_up=give_ups.append)
     attempts: list[int] = []
 
     @tether.retry(policy=policy)

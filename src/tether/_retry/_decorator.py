@@ -64,11 +64,12 @@ def retry(
     gives up it re-raises the last exception, with ``.failure`` set and a note
     saying what was tried; if no attempt ran (open circuit, spent deadline) it
     raises :class:`tether.CircuitOpenError` or :class:`tether.DeadlineExceededError`.
-    A coroutine function's attempt runs under ``asyncio.timeout`` of the policy's
-    ``total`` (or what the deadline leaves): cut by it, the attempt is a
-    ``read.timeout`` and is retried; cut by the deadline, ``deadline.exceeded``.
-    A sync callable cannot be interrupted: the deadline only stops further
-    attempts and waits.
+    With a policy ``total`` (the per-attempt timeout), a coroutine function's
+    attempt runs under ``asyncio.timeout`` of it, cut to what the deadline leaves:
+    cut by ``total``, the attempt is a ``read.timeout`` and is retried; cut by the
+    deadline, ``deadline.exceeded``.  Without ``total`` no timer is armed (it would
+    cost every call), and, as for a sync callable, which cannot be interrupted,
+    the deadline stops only further attempts and waits.
 
     ``fallback``: what the call returns when the policy gives up (for any reason,
     an open circuit included) instead of raising: a value, or a callable given
@@ -100,11 +101,12 @@ def retry(
 
         wrapped: Any
         if inspect.isasyncgenfunction(f) or inspect.isgeneratorfunction(f):
-            wrapped = _stream(f, call, fallback, label)
+            wrapped = _stream(f, call, fallback, label, chosen.total is not None)
         elif inspect.iscoroutinefunction(f):
             from tether._retry._streams import coroutine
 
-            wrapped = coroutine(f, call, lambda c, o: _substitute(c, o, fallback))
+            give_up = lambda c, o: _substitute(c, o, fallback)  # noqa: E731
+            wrapped = coroutine(f, call, give_up, chosen.total is not None)
         else:
             wrapped = _sync(f, call, fallback, label)
         wrapped = functools.wraps(f)(wrapped)
@@ -114,7 +116,9 @@ def retry(
     return decorate if fn is None else decorate(fn)
 
 
-def _stream(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str) -> Any:
+def _stream(
+    f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str, bounded: bool
+) -> Any:
     """The retrying generator function for ``f``, an async one or not."""
     if fallback is not _NO_FALLBACK:
         raise TypeError(
@@ -124,7 +128,7 @@ def _stream(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, labe
     from tether._retry import _streams
 
     make = _streams.async_stream if inspect.isasyncgenfunction(f) else _streams.sync_stream
-    return make(f, call, _raise)
+    return make(f, call, _raise, bounded)
 
 
 def _sync(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str) -> Any:

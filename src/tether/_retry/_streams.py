@@ -24,8 +24,8 @@ R = TypeVar("R")
 
 
 async def timed(call: Call, t: Timeouts, work: Awaitable[R]) -> R:
-    """Await ``work`` for at most ``t.total`` seconds: the policy's ``total``, or what the
-    deadline leaves.  Cut by this timer, the attempt is classified by ``call`` as
+    """Await ``work`` for at most ``t.total`` seconds: the policy's ``total``, cut to what
+    the deadline leaves.  Cut by this timer, the attempt is classified by ``call`` as
     ``read.timeout`` (retried), or ``deadline.exceeded`` if the deadline is what ran out.
     """
     if t.total == math.inf:
@@ -44,15 +44,20 @@ def coroutine(
     f: Callable[..., Awaitable[Any]],
     make_call: Callable[[], Call],
     give_up: Callable[[Call, Outcome[Any]], Any],
+    bounded: bool,
 ) -> Callable[..., Awaitable[Any]]:
-    """A coroutine function that retries ``f``, each attempt under :func:`timed`.
+    """A coroutine function that retries ``f``, each attempt under :func:`timed` if
+    ``bounded`` (the policy has a ``total``).
 
     ``give_up`` raises, or returns the fallback's value (awaited if it is a coroutine).
     """
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         call = make_call()
-        outcome = await run_async(call, lambda t: timed(call, t, f(*args, **kwargs)))
+        if bounded:
+            outcome = await run_async(call, lambda t: timed(call, t, f(*args, **kwargs)))
+        else:  # no timer to arm: a call costs what it did before there was one
+            outcome = await run_async(call, lambda _t: f(*args, **kwargs))
         if outcome.failure is None:
             return outcome.response
         value = give_up(call, outcome)
@@ -65,8 +70,10 @@ def async_stream(
     f: Callable[..., AsyncGenerator[Any, Any]],
     make_call: Callable[[], Call],
     give_up: Callable[[Call, Outcome[Any]], Any],
+    bounded: bool,
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
-    """An async generator function that retries ``f`` until its first item arrives."""
+    """An async generator function that retries ``f`` until its first item arrives, the
+    wait for it under :func:`timed` if ``bounded``."""
 
     async def stream(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         call = make_call()
@@ -74,7 +81,8 @@ def async_stream(
         async def first(t: Timeouts) -> tuple[AsyncGenerator[Any, Any], Any] | None:
             gen = f(*args, **kwargs)
             try:
-                return gen, await timed(call, t, gen.__anext__())
+                item = await (timed(call, t, gen.__anext__()) if bounded else gen.__anext__())
+                return gen, item
             except StopAsyncIteration:
                 return None  # an empty stream: a success with nothing to hand on
             except BaseException:
@@ -109,6 +117,7 @@ def sync_stream(
     f: Callable[..., Generator[Any, Any, Any]],
     make_call: Callable[[], Call],
     give_up: Callable[[Call, Outcome[Any]], Any],
+    _bounded: bool = False,
 ) -> Callable[..., Generator[Any, Any, Any]]:
     """A generator function that retries ``f`` until its first item arrives."""
 
