@@ -20,7 +20,13 @@ from tether._kinds import Kind
 from tether._retry._backoff import JITTERS, Jitter, backoff_delay
 
 if TYPE_CHECKING:
-    from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
+    from tether._retry._hooks import (
+        BreakerChange,
+        GiveUpDetails,
+        HealthChange,
+        HedgeDetails,
+        RetryDetails,
+    )
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 """RFC 9110 section 9.2.2: repeating these has the same effect as sending them once."""
@@ -261,6 +267,7 @@ class RetryPolicy:
     - ``clock``, ``sleep``, ``async_sleep``, ``rand``: injectable for tests.
     - ``hedge``, ``bulkhead``, ``throttle``: answers to overload, off by default
       (:class:`Hedge`, :class:`Bulkhead`, :class:`Throttle`).
+    - ``on_hedge``: a hook told of each hedged attempt (:class:`HedgeDetails`).
     - ``retry_if``: a predicate on the exception an attempt raised that, when given,
       decides whether it is worth a retry in place of ``kinds``; tether's other rules
       (idempotency, deadline, budget, breaker) still apply.
@@ -298,6 +305,8 @@ class RetryPolicy:
     bulkhead: Bulkhead | None = None
     throttle: Throttle | None = None
     retry_if: Callable[[BaseException], bool] | None = None
+    on_hedge: Callable[[HedgeDetails], object] | None = None
+    """Told of each hedge a :class:`Hedge` sends, before it goes."""
 
     def __post_init__(self) -> None:
         _check(self.attempts >= 1, "attempts", self.attempts, "must be at least 1")
