@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 
 import tether
+import tether.testing
+from tests.helpers.simtime import SimTime
 from tether._retry._loop import Call, Outcome, run_async
 from tether._retry._policy import Timeouts
-from tests.helpers.simtime import SimTime
 
 URL = "http://127.0.0.1:8080/item"
 ENDPOINT = "127.0.0.1:8080"
@@ -96,7 +97,8 @@ def test_a_hedge_goes_after_the_delay_and_the_first_good_answer_wins() -> None:
     the first, still in flight, is cancelled."""
     world = World()
     outcome, script = world.call([(5.0, 200), (0.05, 200)])
-    assert outcome.failure is None and outcome.response == Answer(2, 200)
+    assert outcome.failure is None
+    assert outcome.response == Answer(2, 200)
     assert script.sent == [0.0, 0.1]
     assert script.cancelled == [1]
     assert world.at() == 0.15
@@ -142,7 +144,8 @@ def test_a_retryable_failure_sends_the_next_hedge_at_once() -> None:
     assert outcome.response == Answer(2, 200)
     assert script.sent == [0.0, 0.03]
     [hedge] = world.hedges
-    assert hedge.failure is not None and hedge.failure.kind == tether.Kind.CONNECT_REFUSED
+    assert hedge.failure is not None
+    assert hedge.failure.kind == tether.Kind.CONNECT_REFUSED
 
 
 def test_a_failure_not_worth_a_retry_ends_the_call_and_cancels_the_rest() -> None:
@@ -162,7 +165,8 @@ def test_when_every_attempt_fails_the_last_failure_ends_the_call_without_retries
     world = World(hedge=tether.Hedge(delay=0.1, max_attempts=2))
     outcome, script = world.call([(0.01, ConnectionRefusedError())] * 4)
     assert len(script.sent) == 2
-    assert outcome.failure is not None and outcome.failure.kind == tether.Kind.CONNECT_REFUSED
+    assert outcome.failure is not None
+    assert outcome.failure.kind == tether.Kind.CONNECT_REFUSED
     assert world.give_ups[0].reason == "every attempt it could make failed"
 
 
@@ -293,6 +297,14 @@ def test_cancelling_a_hedged_call_cancels_every_attempt() -> None:
     assert sorted(script.cancelled) == [1, 2, 3]
 
 
+def test_fast_retries_caps_the_hedges_too() -> None:
+    """tether.testing's attempts cap bounds a hedged call as it bounds retries."""
+    world = World(hedge=tether.Hedge(delay=0.1, max_attempts=4), deadline=1.0)
+    with tether.testing.fast_retries(attempts=2):
+        _, script = world.call([(10.0, 200)] * 4)
+    assert script.sent == [0.0, 0.1]
+
+
 def test_a_decorated_coroutine_is_hedged() -> None:
     """@tether.retry on a coroutine function races its calls too."""
     world = World()
@@ -307,4 +319,28 @@ def test_a_decorated_coroutine_is_hedged() -> None:
         return answer
 
     assert world.sim.run(fetch()) == "fast"
-    assert len(world.hedges) == 1 and world.hedges[0].endpoint == "inventory"
+    assert len(world.hedges) == 1
+    assert world.hedges[0].endpoint == "inventory"
+
+
+def test_hedges_are_counted_apart_from_retries_by_what_sent_them() -> None:
+    """tether_hedges_total grows by one per hedge, labelled by its trigger; retries'
+    counter does not move."""
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"endpoint": ENDPOINT, **labels}) or 0.0
+
+    before = (
+        sample("tether_hedges_total", trigger="delay"),
+        sample("tether_hedges_total", trigger="connect.refused"),
+        sample("tether_retries_total", kind="connect.refused"),
+    )
+    world = World(hedge=tether.Hedge(delay=0.1, max_attempts=3))
+    world.call([(5.0, 200), (0.01, ConnectionRefusedError()), (0.01, 200)])
+    after = (
+        sample("tether_hedges_total", trigger="delay"),
+        sample("tether_hedges_total", trigger="connect.refused"),
+        sample("tether_retries_total", kind="connect.refused"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 
+import aiohttp
 import httpx
 import pytest
 
 import tether
-from tether.integrations.aiohttp import session
+from tether.integrations.aiohttp import middleware, session
 from tether.integrations.httpx import AsyncTransport
 from tether.lab import Lab
 
@@ -100,7 +101,29 @@ def test_aiohttp_session_hedges_past_the_stall(stall_lab: Lab) -> None:
             counts = await tally(get)
             connector = s.raw.connector
             assert connector is not None
-            return counts, len(connector._acquired)  # type: ignore[attr-defined]
+            return counts, len(connector._acquired)
+
+    without, _ = asyncio.run(run(plain))
+    counts, acquired = asyncio.run(run(hedged))
+    check(without, counts, hedges)
+    assert acquired == 0
+
+
+def test_aiohttp_middleware_hedges_past_the_stall(stall_lab: Lab) -> None:
+    """tether's aiohttp middleware: aiohttp hands it one request, which it sends again
+    beside itself; the same counts, and no connection left acquired."""
+    url = stall_lab["stall_one_in_ten"].url
+    plain, hedged, hedges = policies()
+
+    async def run(policy: tether.RetryPolicy) -> tuple[tuple[int, int], int]:
+        async with aiohttp.ClientSession(middlewares=[middleware(policy)]) as s:
+
+            async def get() -> int:
+                async with s.get(url) as response:
+                    return response.status if await response.read() == b"ok\n" else 0
+
+            counts = await tally(get)
+            return counts, len(s.connector._acquired)  # type: ignore[union-attr]
 
     without, _ = asyncio.run(run(plain))
     counts, acquired = asyncio.run(run(hedged))
@@ -130,5 +153,3 @@ def test_decorated_coroutine_hedges_past_the_stall(stall_lab: Lab) -> None:
     counts, busy = asyncio.run(run(hedged))
     check(without, counts, hedges)
     assert not any(busy)
-
-

@@ -119,13 +119,16 @@ class Hedge:
     When an attempt has had no answer for the hedge delay, another is sent beside it,
     and so on up to ``max_attempts`` in all (at most 5); the first good answer wins and
     the others are cancelled.  The delay is ``delay`` seconds, or the endpoint's
-    ``percentile`` of recent successful attempts' latency once ``min_samples`` are
-    known (``delay`` until then if given; no hedging until then if not).  Only calls
-    safe to send twice are hedged (the retry rules: an idempotent method or an
-    ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
+    ``percentile`` of its last 256 successful attempts' latency once ``min_samples``
+    are known (``delay`` until then if given; no hedging until then if not).  A failure
+    worth a retry sends the next hedge at once; any other ends the call; when every
+    attempt has failed the call ends with the last failure, with no retries after.
+    Only calls safe to send twice are hedged (the retry rules: an idempotent method or
+    an ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
     budget and passes the breaker; a server's pushback (429, 503, ``Retry-After``)
-    stops further hedges.  Async paths only (httpx's ``AsyncTransport``, aiohttp,
-    ``@tether.retry`` on a coroutine function).
+    stops further hedges.  The deadline cancels the attempts in flight.  Async paths
+    only (httpx's ``AsyncTransport``, aiohttp, ``@tether.retry`` on a coroutine
+    function): the sync ones do not hedge, as each hedge would take a thread.
     """
 
     delay: float | None = None
