@@ -19,19 +19,53 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from tether._failure import Failure
 from tether._kinds import Kind
+from tether._retry import _testing
 from tether._retry._ended import SINKS
 from tether._retry._hooks import HedgeDetails, emit
 from tether._retry._outcome import EXHAUSTED, Outcome
-from tether._retry._policy import Timeouts
-
-if TYPE_CHECKING:
-    from tether._failure import Failure
-    from tether._retry._loop import Call
+from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import Guard
 
 R = TypeVar("R")
+
+
+class Call(Protocol):
+    """What a race reads and tells of :class:`tether._retry._loop.Call`, which calls it:
+    named here so that the loop imports this module and not the other way round."""
+
+    policy: RetryPolicy
+    guard: Guard
+    endpoint: str
+    method: str
+    made: int
+    replayable: bool
+    _deadline_at: float
+    _start: float
+    _attempt_at: float
+    _known: bool
+
+    @property
+    def url(self) -> str: ...
+    def safe(self) -> bool: ...
+    def begin(self) -> Failure | None: ...
+    def timeouts(self) -> Timeouts: ...
+    def classify(self, error: BaseException) -> Failure: ...
+    def judge(self, status: int, headers: Any = None) -> Failure | None: ...
+    def succeeded(self) -> None: ...
+    def refusal(self, failure: Failure) -> str | None: ...
+    def abandon(self) -> None: ...
+    def stop(self, last: Outcome[R] | None, failure: Failure) -> Outcome[R]: ...
+    def ended(
+        self, outcome: Outcome[Any], status: Callable[[Any], tuple[int, Any]] | None
+    ) -> None: ...
+    def _record(self, failure: Failure | None, now: float) -> None: ...
+    def _give_up(self, outcome: Outcome[Any], reason: str) -> None: ...
+    def _failure(self, kind: Kind, detail: str) -> Failure: ...
+
 
 _PUSHBACK = frozenset({429, 503})
 """Statuses that say the server is short of capacity: no more hedges for the call."""
@@ -83,7 +117,8 @@ class _Race(Generic[R]):
         self.send, self.status, self.discard = send, status, discard
         hedge = call.policy.hedge
         assert hedge is not None
-        cap = call._override.attempts if call._override else None
+        override = _testing.current()
+        cap = override.attempts if override else None
         self.limit = min(hedge.max_attempts, cap) if cap else hedge.max_attempts
         self.flying: dict[asyncio.Task[R], float] = {}
         """Attempts in flight, with the time each was sent."""
