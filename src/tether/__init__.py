@@ -28,7 +28,13 @@ if _typing.TYPE_CHECKING:
     from tether._retry._decorator import retry
     from tether._retry._ended import report_to
     from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
-    from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
+    from tether._retry._hooks import (
+        BreakerChange,
+        GiveUpDetails,
+        HealthChange,
+        HedgeDetails,
+        RetryDetails,
+    )
     from tether._retry._policy import (
         Adaptive,
         Breaker,
@@ -55,6 +61,7 @@ _LAZY = {
     "BreakerChange": "tether._retry._hooks",
     "GiveUpDetails": "tether._retry._hooks",
     "HealthChange": "tether._retry._hooks",
+    "HedgeDetails": "tether._retry._hooks",
     "RetryDetails": "tether._retry._hooks",
     "Adaptive": "tether._retry._policy",
     "Breaker": "tether._retry._policy",
@@ -87,6 +94,7 @@ __all__ = [
     "Health",
     "HealthChange",
     "Hedge",
+    "HedgeDetails",
     "Kind",
     "Layer",
     "Reporter",

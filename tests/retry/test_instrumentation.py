@@ -304,6 +304,7 @@ def test_sixteen_threads_making_their_first_call_together_all_succeed(lab: Lab) 
     assert out["families"] == [
         "tether_breaker_state",
         "tether_give_ups",
+        "tether_hedges",
         "tether_retries",
         "tether_retry_delay_seconds",
     ]

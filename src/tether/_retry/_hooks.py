@@ -36,6 +36,24 @@ class RetryDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class HedgeDetails:
+    """A hedged call is about to send attempt ``attempt`` beside those still in flight."""
+
+    method: str
+    url: str
+    """Redacted."""
+    endpoint: str
+    attempt: int
+    """The attempt about to be sent (2 for the first hedge)."""
+    delay: float
+    """The call's hedge delay: the fixed one, or the endpoint's latency percentile."""
+    elapsed: float
+    failure: Failure | None
+    """The failure of an attempt that sent this one at once; ``None`` when the hedge
+    delay passed with no answer."""
+
+
+@dataclass(frozen=True, slots=True)
 class GiveUpDetails:
     """The call ends in ``failure`` after ``attempts`` attempts; ``reason`` says why it stopped."""
 
@@ -96,6 +114,14 @@ def _log(event: str, d: Any) -> None:
             d.delay,
             d.attempt,
             d.failure,
+        )
+    elif event == "hedge":
+        logger.info(
+            "hedging %s with attempt %d after %.2f s: %s",
+            _what(d),
+            d.attempt,
+            d.elapsed,
+            d.failure or f"no answer within {d.delay:.3f} s",
         )
     elif event == "give_up":
         logger.warning(

@@ -3,6 +3,8 @@
 Metric names are stable and carry their unit:
 
     tether_retries_total{endpoint, kind}        counter
+    tether_hedges_total{endpoint, trigger}      counter: trigger is "delay" (no answer in
+                                                time) or the kind of the failure that sent it
     tether_give_ups_total{endpoint, kind}       counter
     tether_retry_delay_seconds                  histogram
     tether_breaker_state{endpoint}              gauge: 0 closed, 1 half-open, 2 open
@@ -38,6 +40,9 @@ def prometheus() -> Callable[[str, Any], None] | None:
     import prometheus_client as prom
 
     retries = prom.Counter("tether_retries", "Retries scheduled by tether", ["endpoint", "kind"])
+    hedges = prom.Counter(
+        "tether_hedges", "Hedged attempts sent by tether", ["endpoint", "trigger"]
+    )
     give_ups = prom.Counter("tether_give_ups", "Calls tether gave up on", ["endpoint", "kind"])
     delays = prom.Histogram(
         "tether_retry_delay_seconds",
@@ -52,6 +57,9 @@ def prometheus() -> Callable[[str, Any], None] | None:
         if event == "retry":
             retries.labels(d.endpoint, d.failure.kind.value).inc()
             delays.observe(d.delay)
+        elif event == "hedge":
+            trigger = "delay" if d.failure is None else d.failure.kind.value
+            hedges.labels(d.endpoint, trigger).inc()
         elif event == "give_up":
             give_ups.labels(d.endpoint, d.failure.kind.value).inc()
         elif event == "breaker_change":

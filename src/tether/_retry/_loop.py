@@ -12,8 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, classify_status, failure_for
@@ -26,10 +25,15 @@ from tether._redact import redact_url
 from tether._retry import _testing
 from tether._retry._ended import SINKS
 from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
+from tether._retry._hedging import hedge_delay, run_hedged
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
+from tether._retry._outcome import EXHAUSTED as _EXHAUSTED
+from tether._retry._outcome import Outcome
 from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
 from tether._retry._record import CallRecord
 from tether._retry._state import Guard, endpoint_of
+
+__all__ = ["Call", "Outcome", "run_async", "run_sync"]  # Outcome: where callers find it
 
 R = TypeVar("R")
 _log = logging.getLogger("tether")
@@ -40,17 +44,6 @@ _new_record = tuple.__new__
 _TIMEOUTS = frozenset(
     {Kind.CONNECT_TIMEOUT, Kind.READ_TIMEOUT, Kind.WRITE_TIMEOUT, Kind.TLS_TIMEOUT}
 )
-_EXHAUSTED = "every attempt it could make failed"
-
-
-@dataclass(slots=True)
-class Outcome(Generic[R]):
-    """What the call ended with: a response, an error, or neither (stopped before sending)."""
-
-    response: R | None
-    error: BaseException | None
-    failure: Failure | None
-    reason: str = ""
 
 
 def run_sync(
@@ -94,7 +87,10 @@ async def run_async(
     status: Callable[[R], tuple[int, Any]] | None = None,
     discard: Callable[[R], Awaitable[object]] | None = None,
 ) -> Outcome[R]:
-    """:func:`run_sync`, awaiting ``send``, ``discard`` and the wait."""
+    """:func:`run_sync`, awaiting ``send``, ``discard`` and the wait; a policy with a
+    :class:`~tether.Hedge` races attempts for a call safe to send twice."""
+    if call.policy.hedge is not None and (delay := hedge_delay(call)) is not None:
+        return await run_hedged(call, delay, send, status, discard)
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
         if (stop := call.begin()) is not None:
@@ -360,25 +356,33 @@ class Call:
         self._previous_delay = delay
         return delay
 
-    def _next(self, failure: Failure, now: float) -> tuple[float, str | None]:
+    def refusal(self, failure: Failure) -> str | None:
+        """Why ``failure`` is not worth another attempt, whatever the budget, breaker and
+        deadline say; None if it is."""
         p = self.policy
         if failure.kind is Kind.DEADLINE_EXCEEDED:
-            return 0.0, _EXHAUSTED
+            return _EXHAUSTED
         if failure.status is not None:
             if failure.status not in p.statuses:
-                return 0.0, f"status {failure.status} is not one the policy retries"
+                return f"status {failure.status} is not one the policy retries"
         elif p.retry_if is not None:
             if failure.cause is None or not p.retry_if(failure.cause):
-                return 0.0, f"retry_if said no to {failure.kind}"
+                return f"retry_if said no to {failure.kind}"
         elif not (failure.kind in p.kinds if p.kinds is not None else failure.retryable):
-            return 0.0, f"{failure.kind} is not worth a retry"
+            return f"{failure.kind} is not worth a retry"
         if failure.request_sent and not self.safe():
-            return 0.0, (
+            return (
                 f"the server may have acted on the {self.method or 'call'} already, and it is "
                 "not idempotent (send an Idempotency-Key header, or set retry_unsafe=True)"
             )
         if failure.request_sent and not self.replayable:
-            return 0.0, "the request body cannot be sent again"
+            return "the request body cannot be sent again"
+        return None
+
+    def _next(self, failure: Failure, now: float) -> tuple[float, str | None]:
+        p = self.policy
+        if (refused := self.refusal(failure)) is not None:
+            return 0.0, refused
         if self.made >= self.max_attempts:
             return 0.0, _EXHAUSTED
         left = self._deadline_at - now

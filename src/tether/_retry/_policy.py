@@ -20,7 +20,13 @@ from tether._kinds import Kind
 from tether._retry._backoff import JITTERS, Jitter, backoff_delay
 
 if TYPE_CHECKING:
-    from tether._retry._hooks import BreakerChange, GiveUpDetails, HealthChange, RetryDetails
+    from tether._retry._hooks import (
+        BreakerChange,
+        GiveUpDetails,
+        HealthChange,
+        HedgeDetails,
+        RetryDetails,
+    )
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 """RFC 9110 section 9.2.2: repeating these has the same effect as sending them once."""
@@ -113,13 +119,16 @@ class Hedge:
     When an attempt has had no answer for the hedge delay, another is sent beside it,
     and so on up to ``max_attempts`` in all (at most 5); the first good answer wins and
     the others are cancelled.  The delay is ``delay`` seconds, or the endpoint's
-    ``percentile`` of recent successful attempts' latency once ``min_samples`` are
-    known (``delay`` until then if given; no hedging until then if not).  Only calls
-    safe to send twice are hedged (the retry rules: an idempotent method or an
-    ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
+    ``percentile`` of its last 256 successful attempts' latency once ``min_samples``
+    are known (``delay`` until then if given; no hedging until then if not).  A failure
+    worth a retry sends the next hedge at once; any other ends the call; when every
+    attempt has failed the call ends with the last failure, with no retries after.
+    Only calls safe to send twice are hedged (the retry rules: an idempotent method or
+    an ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
     budget and passes the breaker; a server's pushback (429, 503, ``Retry-After``)
-    stops further hedges.  Async paths only (httpx's ``AsyncTransport``, aiohttp,
-    ``@tether.retry`` on a coroutine function).
+    stops further hedges.  The deadline cancels the attempts in flight.  Async paths
+    only (httpx's ``AsyncTransport``, aiohttp, ``@tether.retry`` on a coroutine
+    function): the sync ones do not hedge, as each hedge would take a thread.
     """
 
     delay: float | None = None
@@ -261,6 +270,7 @@ class RetryPolicy:
     - ``clock``, ``sleep``, ``async_sleep``, ``rand``: injectable for tests.
     - ``hedge``, ``bulkhead``, ``throttle``: answers to overload, off by default
       (:class:`Hedge`, :class:`Bulkhead`, :class:`Throttle`).
+    - ``on_hedge``: a hook told of each hedged attempt (:class:`HedgeDetails`).
     - ``retry_if``: a predicate on the exception an attempt raised that, when given,
       decides whether it is worth a retry in place of ``kinds``; tether's other rules
       (idempotency, deadline, budget, breaker) still apply.
@@ -298,6 +308,8 @@ class RetryPolicy:
     bulkhead: Bulkhead | None = None
     throttle: Throttle | None = None
     retry_if: Callable[[BaseException], bool] | None = None
+    on_hedge: Callable[[HedgeDetails], object] | None = None
+    """Told of each hedge a :class:`Hedge` sends, before it goes."""
 
     def __post_init__(self) -> None:
         _check(self.attempts >= 1, "attempts", self.attempts, "must be at least 1")

@@ -21,6 +21,7 @@ from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._plural import count
 from tether._retry._hooks import BreakerChange, HealthChange, emit
+from tether._retry._latency import LatencySamples
 from tether._retry._limits import Window as _Window
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._slow import count_slow, slow_reason
@@ -124,6 +125,12 @@ class Guard:
         self._budgets: dict[str, _Window] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._health: dict[str, _Health] = {}
+        hedge = p.hedge
+        self._latency: dict[str, LatencySamples] | None = (
+            {} if hedge is not None and hedge.percentile is not None else None
+        )
+        """Successful attempts' durations per endpoint, kept only for a hedge that
+        follows a percentile (``None`` otherwise: nothing is kept, nothing costs)."""
 
     @property
     def policy(self) -> RetryPolicy:
@@ -311,6 +318,37 @@ class Guard:
         b.slow_why = why if slow else None
         return BreakerChange(endpoint, old.value, "open", failure, why)
 
+    # -- hedging ---------------------------------------------------------------
+
+    def hedge_delay(self, endpoint: str) -> float | None:
+        """How long a call to ``endpoint`` waits for an answer before it hedges: the
+        percentile of recent latency once ``min_samples`` are known, else the fixed
+        delay; ``None``: do not hedge (no delay given and too few samples yet)."""
+        hedge = self._policy.hedge
+        if hedge is None:
+            return None
+        if self._latency is not None and hedge.percentile is not None:
+            with self._lock:
+                samples = self._latency.get(endpoint)
+                if samples is not None and len(samples) >= hedge.min_samples:
+                    return samples.percentile(hedge.percentile)
+        return hedge.delay
+
+    def latency_sample(self, endpoint: str, duration: float) -> None:
+        """Count one attempt of ``endpoint`` that took at least ``duration`` seconds for
+        the hedge's percentile (a no-op unless the policy hedges on one)."""
+        if self._latency is None:
+            return
+        with self._lock:
+            self._sample(endpoint, duration)
+
+    def _sample(self, endpoint: str, duration: float) -> None:
+        assert self._latency is not None
+        samples = self._latency.get(endpoint)
+        if samples is None:
+            samples = self._latency[endpoint] = LatencySamples()
+        samples.add(duration)
+
     # -- health ----------------------------------------------------------------
 
     def health(self, endpoint: str) -> Health:
@@ -381,6 +419,8 @@ class Guard:
         with self._lock:
             change = self._breaker_record(endpoint, failure, now, sampled, duration)
             health = self._health_record(endpoint, failure, now)
+            if self._latency is not None and failure is None and duration is not None:
+                self._sample(endpoint, duration)
         p = self._policy
         if change is not None:
             emit(p.on_breaker_change, "breaker_change", change)
