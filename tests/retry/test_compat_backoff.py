@@ -25,7 +25,9 @@ from tether.lab import Lab
 KEYS = {"target", "args", "kwargs", "tries", "elapsed"}
 
 
-def timed(base: tether.RetryPolicy = UNGUARDED, **changes: Any) -> tuple[tether.RetryPolicy, FakeClock]:
+def timed(
+    base: tether.RetryPolicy = UNGUARDED, **changes: Any
+) -> tuple[tether.RetryPolicy, FakeClock]:
     clock = FakeClock()
     policy = base.replace(clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep, **changes)
     return policy, clock
@@ -38,7 +40,9 @@ def status_url(lab: Lab, code: int) -> str:
 class Flaky:
     """A callable that raises ``error`` ``failures`` times, then returns ``value``."""
 
-    def __init__(self, failures: int, error: BaseException | None = None, value: object = "ok") -> None:
+    def __init__(
+        self, failures: int, error: BaseException | None = None, value: object = "ok"
+    ) -> None:
         self.failures, self.error, self.value, self.calls = failures, error, value, 0
         self.__name__ = "flaky"
 
@@ -55,8 +59,9 @@ def test_max_tries_8_without_jitter_against_a_refused_port(lab: Lab) -> None:
     policy, clock = timed()
     calls = []
 
-    @backoff.on_exception(backoff.expo, requests.exceptions.RequestException, max_tries=8,
-                          jitter=None, policy=policy)
+    @backoff.on_exception(
+        backoff.expo, requests.exceptions.RequestException, max_tries=8, jitter=None, policy=policy
+    )
     def get_url(url: str) -> requests.Response:
         calls.append(url)
         return requests.get(url, timeout=2)
@@ -74,8 +79,9 @@ def test_tethers_deadline_budget_and_breaker_stay_on_by_default(lab: Lab) -> Non
     policy, clock = timed(tether.RetryPolicy())
     calls = []
 
-    @backoff.on_exception(backoff.expo, requests.exceptions.RequestException, max_tries=8,
-                          jitter=None, policy=policy)
+    @backoff.on_exception(
+        backoff.expo, requests.exceptions.RequestException, max_tries=8, jitter=None, policy=policy
+    )
     def get_url(url: str) -> requests.Response:
         calls.append(url)
         return requests.get(url, timeout=2)
@@ -95,16 +101,22 @@ def test_expo_translates_into_tethers_own_policy_fields() -> None:
     draws = iter([0.5, 0.25, 1.0])
     policy, clock = timed(rand=lambda: next(draws))
 
-    @backoff.on_exception(backoff.expo, ValueError, max_tries=4, factor=0.5, max_value=3,
-                          policy=policy)
+    @backoff.on_exception(
+        backoff.expo, ValueError, max_tries=4, factor=0.5, max_value=3, policy=policy
+    )
     def work() -> None:
-        raise ValueError
+        raise ValueError("no")
 
     chosen = work.guard.policy  # type: ignore[attr-defined]
     assert type(chosen) is tether.RetryPolicy
     assert (chosen.attempts, chosen.base, chosen.multiplier, chosen.cap, chosen.jitter) == (
-        4, 0.5, 2, 3, "full")
-    with pytest.raises(ValueError):
+        4,
+        0.5,
+        2,
+        3,
+        "full",
+    )
+    with pytest.raises(ValueError, match="no"):
         work()
     assert clock.slept == [0.5 * 0.5, 1.0 * 0.25, 2.0 * 1.0]
 
@@ -118,8 +130,14 @@ def test_giveup_stops_on_a_fatal_code(lab: Lab) -> None:
     def fatal_code(e: Exception) -> bool:
         return 400 <= e.response.status_code < 500  # type: ignore[attr-defined]
 
-    @backoff.on_exception(backoff.expo, requests.exceptions.RequestException, max_time=300,
-                          giveup=fatal_code, on_giveup=gave_up.append, policy=policy)
+    @backoff.on_exception(
+        backoff.expo,
+        requests.exceptions.RequestException,
+        max_time=300,
+        giveup=fatal_code,
+        on_giveup=gave_up.append,
+        policy=policy,
+    )
     def get_url(url: str) -> requests.Response:
         response = requests.get(url, timeout=2)
         response.raise_for_status()
@@ -137,8 +155,14 @@ def test_the_filter_decides_for_errors_with_a_status(lab: Lab) -> None:
     policy, clock = timed()
     statuses = []
 
-    @backoff.on_exception(backoff.constant, requests.exceptions.RequestException, max_tries=3,
-                          jitter=None, interval=0.5, policy=policy)
+    @backoff.on_exception(
+        backoff.constant,
+        requests.exceptions.RequestException,
+        max_tries=3,
+        jitter=None,
+        interval=0.5,
+        policy=policy,
+    )
     def get_url(url: str) -> None:
         response = requests.get(url, timeout=2)
         statuses.append(response.status_code)
@@ -154,8 +178,9 @@ def test_raise_on_giveup_false_returns_none() -> None:
     """README: raise_on_giveup=False: the call returns None when it gives up."""
     policy, _ = timed()
     work = Flaky(5, error=ConnectionError("down"))
-    decorated = backoff.on_exception(backoff.expo, ConnectionError, max_tries=3,
-                                     raise_on_giveup=False, policy=policy)(work)
+    decorated = backoff.on_exception(
+        backoff.expo, ConnectionError, max_tries=3, raise_on_giveup=False, policy=policy
+    )(work)
     assert decorated() is None
     assert work.calls == 3
 
@@ -165,8 +190,9 @@ def test_other_exceptions_are_raised_at_once_without_handlers() -> None:
     policy, _ = timed()
     events: list[dict[str, Any]] = []
     work = Flaky(5, error=KeyError("k"))
-    decorated = backoff.on_exception(backoff.expo, ValueError, on_backoff=events.append,
-                                     on_giveup=events.append, policy=policy)(work)
+    decorated = backoff.on_exception(
+        backoff.expo, ValueError, on_backoff=events.append, on_giveup=events.append, policy=policy
+    )(work)
     with pytest.raises(KeyError):
         decorated()
     assert (work.calls, events) == (1, [])
@@ -179,9 +205,13 @@ def test_handlers_get_backoffs_details() -> None:
     seen: dict[str, list[dict[str, Any]]] = {"backoff": [], "backoff2": [], "success": []}
     work = Flaky(2)
 
-    @backoff.on_exception(backoff.expo, ValueError,
-                          on_backoff=[seen["backoff"].append, seen["backoff2"].append],
-                          on_success=seen["success"].append, policy=policy)
+    @backoff.on_exception(
+        backoff.expo,
+        ValueError,
+        on_backoff=[seen["backoff"].append, seen["backoff2"].append],
+        on_success=seen["success"].append,
+        policy=policy,
+    )
     def get_url(url: str, *, timeout: float) -> object:
         return work(url)
 
@@ -189,7 +219,8 @@ def test_handlers_get_backoffs_details() -> None:
     first, second = seen["backoff"]
     assert set(first) == KEYS | {"wait", "exception"}
     assert (first["tries"], first["wait"], second["tries"], second["wait"]) == (1, 0.5, 2, 1.0)
-    assert first["args"] == ("http://127.0.0.1:9/",) and first["kwargs"] == {"timeout": 2}
+    assert first["args"] == ("http://127.0.0.1:9/",)
+    assert first["kwargs"] == {"timeout": 2}
     assert first["target"].__name__ == "get_url"
     assert isinstance(first["exception"], ValueError)
     assert seen["backoff2"] == seen["backoff"]
@@ -200,9 +231,11 @@ def test_handlers_get_backoffs_details() -> None:
 def test_backoffs_default_log_lines(caplog: pytest.LogCaptureFixture) -> None:
     """The 'backoff' logger gets backoff's lines: INFO per wait, ERROR on giving up."""
     policy, _ = timed()
-    decorated = backoff.on_exception(backoff.constant, ValueError, max_tries=2, jitter=None,
-                                     policy=policy)(Flaky(5, error=ValueError("nope")))
-    with caplog.at_level(logging.INFO, logger="backoff"), pytest.raises(ValueError):
+    decorated = backoff.on_exception(
+        backoff.constant, ValueError, max_tries=2, jitter=None, policy=policy
+    )(Flaky(5, error=ValueError("nope")))
+    logs = caplog.at_level(logging.INFO, logger="backoff")
+    with logs, pytest.raises(ValueError, match="nope"):
         decorated()
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "backoff"]
     assert lines == [
@@ -231,8 +264,14 @@ def test_on_predicate_gives_up_with_the_last_value() -> None:
     policy, clock = timed()
     gave_up: list[dict[str, Any]] = []
 
-    @backoff.on_predicate(backoff.constant, jitter=None, interval=1, max_tries=3,
-                          on_giveup=gave_up.append, policy=policy)
+    @backoff.on_predicate(
+        backoff.constant,
+        jitter=None,
+        interval=1,
+        max_tries=3,
+        on_giveup=gave_up.append,
+        policy=policy,
+    )
     def poll_for_message() -> str:
         return ""
 
@@ -245,9 +284,14 @@ def test_runtime_waits_what_the_response_says(lab: Lab) -> None:
     """README "@backoff.runtime": the lab's 429 says Retry-After: 3; the wait is 3 s."""
     policy, clock = timed()
 
-    @backoff.on_predicate(backoff.runtime, predicate=lambda r: r.status_code == 429,
-                          value=lambda r: int(r.headers.get("Retry-After")), jitter=None,
-                          max_tries=2, policy=policy)
+    @backoff.on_predicate(
+        backoff.runtime,
+        predicate=lambda r: r.status_code == 429,
+        value=lambda r: int(r.headers.get("Retry-After")),
+        jitter=None,
+        max_tries=2,
+        policy=policy,
+    )
     def get_url() -> requests.Response:
         return requests.get(lab["http_429"].url, timeout=2)
 
@@ -258,16 +302,22 @@ def test_runtime_waits_what_the_response_says(lab: Lab) -> None:
 def test_max_time_from_a_callable_is_read_at_each_call() -> None:
     """README "Runtime Configuration": max_time=lookup_max_time is evaluated per call."""
     config = {"BACKOFF_MAX_TIME": 2.5}
-    policy, clock = timed()
+    policy, _clock = timed()
     work = Flaky(100)
-    decorated = backoff.on_exception(backoff.constant, ValueError, jitter=None, interval=1,
-                                     max_time=lambda: config["BACKOFF_MAX_TIME"], policy=policy)(work)
-    with pytest.raises(ValueError):
+    decorated = backoff.on_exception(
+        backoff.constant,
+        ValueError,
+        jitter=None,
+        interval=1,
+        max_time=lambda: config["BACKOFF_MAX_TIME"],
+        policy=policy,
+    )(work)
+    with pytest.raises(ValueError, match="failure"):
         decorated()
     assert work.calls == 3  # waits end at 1 and 2 s; one more would end at 3, past 2.5
     config["BACKOFF_MAX_TIME"] = 1.5
     work.calls = 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure"):
         decorated()
     assert work.calls == 2
 
@@ -276,9 +326,10 @@ def test_a_finite_constant_sequence_ends_the_call() -> None:
     """constant(interval=[1, 2]): two waits, then backoff gives up (StopIteration)."""
     policy, clock = timed()
     work = Flaky(100)
-    decorated = backoff.on_exception(backoff.constant, ValueError, interval=[1, 2], jitter=None,
-                                     policy=policy)(work)
-    with pytest.raises(ValueError):
+    decorated = backoff.on_exception(
+        backoff.constant, ValueError, interval=[1, 2], jitter=None, policy=policy
+    )(work)
+    with pytest.raises(ValueError, match="failure"):
         decorated()
     assert (work.calls, clock.slept) == (3, [1, 2])
 
@@ -309,12 +360,20 @@ def test_async_on_exception_against_a_refused_port(lab: Lab) -> None:
     async def record(details: dict[str, Any]) -> None:
         backoffs.append(details["tries"])
 
-    @backoff.on_exception(backoff.expo, aiohttp.ClientError, max_tries=3, jitter=None,
-                          on_backoff=record, policy=policy)
+    @backoff.on_exception(
+        backoff.expo,
+        aiohttp.ClientError,
+        max_tries=3,
+        jitter=None,
+        on_backoff=record,
+        policy=policy,
+    )
     async def get_url(url: str) -> str:
-        async with aiohttp.ClientSession(raise_for_status=True) as session:
-            async with session.get(url) as response:
-                return await response.text()
+        async with (
+            aiohttp.ClientSession(raise_for_status=True) as session,
+            session.get(url) as response,
+        ):
+            return await response.text()
 
     with pytest.raises(aiohttp.ClientConnectionError):
         asyncio.run(get_url(lab["refused"].url))
@@ -345,7 +404,7 @@ def test_a_coroutine_handler_on_a_plain_function_is_refused() -> None:
     async def handler(details: dict[str, Any]) -> None:
         pass
 
-    with pytest.raises(TypeError, match="on_backoff=.*coroutine function"):
+    with pytest.raises(TypeError, match=r"on_backoff=.*coroutine function"):
         backoff.on_exception(backoff.expo, ValueError, on_backoff=handler)(print)
 
 

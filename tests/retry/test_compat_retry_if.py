@@ -54,4 +54,5 @@ def test_a_response_handed_back_is_still_judged_by_statuses(lab: Lab) -> None:
     r = Recorder(retry_if=lambda e: bool(asked.append(e)))
     with tether.Session(policy=r.policy) as session:
         assert session.get(status_url(lab, 502)).status_code == 502
-    assert len(r.retries) == 2 and asked == []
+    assert len(r.retries) == 2
+    assert asked == []

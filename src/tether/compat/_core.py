@@ -107,7 +107,9 @@ class State:
 CURRENT: contextvars.ContextVar[State] = contextvars.ContextVar("tether_compat_call")
 
 
-def hook(adapter: Callable[[State, RetryDetails], None], given: Callable[..., object] | None):
+def hook(
+    adapter: Callable[[State, RetryDetails], None], given: Callable[..., object] | None
+) -> Callable[[RetryDetails], None]:
     """The policy's ``on_retry``: the adapter's callbacks for the call under way, then the
     hook of the policy given as a base, if any."""
 

@@ -70,7 +70,9 @@ def expo(base: float = 2, factor: float = 1, max_value: float | None = None) -> 
             yield max_value
 
 
-def decay(initial_value: float = 1, decay_factor: float = 1, min_value: float | None = None) -> Waits:
+def decay(
+    initial_value: float = 1, decay_factor: float = 1, min_value: float | None = None
+) -> Waits:
     """``initial_value * e ** (-t * decay_factor)``, never below ``min_value``."""
     yield  # type: ignore[misc]
     t = 0
@@ -99,7 +101,8 @@ def constant(interval: float | Iterable[float] = 1) -> Waits:
     """``interval`` each time, or each value of an iterable in turn (then give up)."""
     yield  # type: ignore[misc]
     values = repeat(interval) if isinstance(interval, (int, float)) else iter(interval)
-    for value in values:  # not `yield from`: the values are sent the outcome, as backoff's
+    # Not `yield from`: that would pass backoff's send(outcome) on to a plain iterator.
+    for value in values:  # noqa: UP028
         yield value
 
 
@@ -160,8 +163,16 @@ def on_exception(
         return isinstance(error, types) and not giveup(error)  # type: ignore[arg-type]
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
-        handlers = _Handlers(target, on_success, on_backoff, on_giveup, logger,
-                             backoff_log_level, giveup_log_level, key="exception")
+        handlers = _Handlers(
+            target,
+            on_success,
+            on_backoff,
+            on_giveup,
+            logger,
+            backoff_log_level,
+            giveup_log_level,
+            key="exception",
+        )
 
         def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
             if outcome.failure is None:
@@ -174,8 +185,19 @@ def on_exception(
                     return True, None
             return False, reraise(call, outcome)
 
-        return _decorate(target, wait_gen, wait_gen_kwargs, jitter, max_tries, max_time,
-                         policy, retry_if, None, handlers, finish)
+        return _decorate(
+            target,
+            wait_gen,
+            wait_gen_kwargs,
+            jitter,
+            max_tries,
+            max_time,
+            policy,
+            retry_if,
+            None,
+            handlers,
+            finish,
+        )
 
     return decorate
 
@@ -207,8 +229,16 @@ def on_predicate(
         return isinstance(error, Rejected)
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
-        handlers = _Handlers(target, on_success, on_backoff, on_giveup, logger,
-                             backoff_log_level, giveup_log_level, key="value")
+        handlers = _Handlers(
+            target,
+            on_success,
+            on_backoff,
+            on_giveup,
+            logger,
+            backoff_log_level,
+            giveup_log_level,
+            key="value",
+        )
 
         def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
             if outcome.failure is None:
@@ -219,8 +249,19 @@ def on_predicate(
                 return True, outcome.error.value
             return False, reraise(call, outcome)
 
-        return _decorate(target, wait_gen, wait_gen_kwargs, jitter, max_tries, max_time,
-                         policy, retry_if, lambda v: bool(predicate(v)), handlers, finish)
+        return _decorate(
+            target,
+            wait_gen,
+            wait_gen_kwargs,
+            jitter,
+            max_tries,
+            max_time,
+            policy,
+            retry_if,
+            lambda v: bool(predicate(v)),
+            handlers,
+            finish,
+        )
 
     return decorate
 
@@ -295,7 +336,12 @@ def _translate(
             if set(given) != {"base", "factor", "max_value"} or given["base"] < 1:
                 return None
             cap = math.inf if given["max_value"] is None else given["max_value"]
-            return {"base": given["factor"], "multiplier": given["base"], "cap": cap, "jitter": mode}
+            return {
+                "base": given["factor"],
+                "multiplier": given["base"],
+                "cap": cap,
+                "jitter": mode,
+            }
         if wait_gen is constant:
             interval = kwargs.get("interval", 1)
             if set(kwargs) - {"interval"} or not isinstance(interval, (int, float)):

@@ -33,7 +33,6 @@ from tether._classify import classify
 from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
-from tether.compat._core import reraise as _raised
 from tether.compat._core import (
     UNGUARDED,
     UNLIMITED,
@@ -45,6 +44,7 @@ from tether.compat._core import (
     worth_a_retry,
     wrap,
 )
+from tether.compat._core import reraise as _raised
 
 __all__ = [
     "UNGUARDED",
@@ -120,7 +120,7 @@ class RetryError(Exception):
         return f"{self.__class__.__name__}[{self.last_attempt}]"
 
 
-class TryAgain(Exception):  # noqa: N818 (tenacity's name)
+class TryAgain(Exception):
     """Raise it in the decorated function to retry whatever the ``retry`` condition says."""
 
 
@@ -157,7 +157,9 @@ class RetryCallState:
     ``attempt_number``, ``outcome``, ``next_action``, ``idle_for``,
     ``seconds_since_start``, ``start_time``, ``outcome_timestamp``."""
 
-    def __init__(self, state: State, call: Call, attempt: int, *, done: bool, sleep: float | None) -> None:
+    def __init__(
+        self, state: State, call: Call, attempt: int, *, done: bool, sleep: float | None
+    ) -> None:
         self.retry_object = None
         self.fn = state.target
         self.args = state.args
@@ -178,7 +180,7 @@ class RetryCallState:
 
     def get_fn_name(self) -> str:
         fn = self.fn
-        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+        name = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn)))
         module = getattr(fn, "__module__", None)
         return f"{module}.{name}" if module else name
 
@@ -196,14 +198,15 @@ class _Stop:
         return stop_any(self, other)  # type: ignore[arg-type]
 
     def __and__(self, other: object) -> NoReturn:
-        stop_all(self, other)  # type: ignore[arg-type]
-        raise AssertionError("unreachable")
+        stop_all(self, other)
 
 
 def stop_after_attempt(max_attempt_number: int) -> _Stop:
     """At most ``max_attempt_number`` attempts: tether's ``attempts``."""
     if not isinstance(max_attempt_number, int) or max_attempt_number < 1:
-        raise TypeError(f"stop_after_attempt({max_attempt_number!r}): must be a whole number of 1 or more")
+        raise TypeError(
+            f"stop_after_attempt({max_attempt_number!r}): must be a whole number of 1 or more"
+        )
     return _Stop(attempts=max_attempt_number)
 
 
@@ -265,7 +268,7 @@ class _Wait:
         return wait_combine(other, self)  # type: ignore[arg-type]
 
 
-class wait_fixed(_Wait):  # noqa: N801 (tenacity's names)
+class wait_fixed(_Wait):
     def __init__(self, wait: Time) -> None:
         self.wait = _seconds(wait)
         self.native = {"base": self.wait, "multiplier": 1, "cap": self.wait, "jitter": "none"}
@@ -274,13 +277,13 @@ class wait_fixed(_Wait):  # noqa: N801 (tenacity's names)
         return self.wait
 
 
-class wait_none(wait_fixed):  # noqa: N801
+class wait_none(wait_fixed):
     def __init__(self) -> None:
         super().__init__(0)
 
 
-class wait_random(_Wait):  # noqa: N801
-    def __init__(self, min: Time = 0, max: Time = 1) -> None:  # noqa: A002
+class wait_random(_Wait):
+    def __init__(self, min: Time = 0, max: Time = 1) -> None:
         self.low, self.high = _seconds(min), _seconds(max)
         if self.low == 0:
             self.native = {"base": self.high, "multiplier": 1, "cap": self.high, "jitter": "full"}
@@ -289,32 +292,41 @@ class wait_random(_Wait):  # noqa: N801
         return self.low + rand() * (self.high - self.low)
 
 
-class wait_exponential(_Wait):  # noqa: N801
+class wait_exponential(_Wait):
     """``multiplier * exp_base ** (n - 1)``, within ``min`` and ``max``: without ``min``,
     tether's ``base``, ``multiplier`` and ``cap`` with ``jitter="none"``."""
 
     jitter = "none"
 
     def __init__(
-        self, multiplier: float = 1, max: Time = MAX_WAIT, exp_base: float = 2, min: Time = 0  # noqa: A002
+        self,
+        multiplier: float = 1,
+        max: Time = MAX_WAIT,
+        exp_base: float = 2,
+        min: Time = 0,
     ) -> None:
         self.multiplier, self.exp_base = multiplier, exp_base
         self.low, self.high = _seconds(min), _seconds(max)
         if self.low == 0 and exp_base >= 1 and multiplier >= 0 and self.high >= 0:
-            self.native = {"base": multiplier, "multiplier": exp_base, "cap": self.high, "jitter": self.jitter}
+            self.native = {
+                "base": multiplier,
+                "multiplier": exp_base,
+                "cap": self.high,
+                "jitter": self.jitter,
+            }
 
     def _expo(self, attempt: int) -> float:
         try:
             result = self.multiplier * self.exp_base ** (attempt - 1)
         except OverflowError:
             return self.high
-        return max(max(0, self.low), min(result, self.high))
+        return max(0, self.low, min(result, self.high))
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         return self._expo(attempt)
 
 
-class wait_random_exponential(wait_exponential):  # noqa: N801
+class wait_random_exponential(wait_exponential):
     """A wait between ``min`` and :class:`wait_exponential`'s: tether's full jitter."""
 
     jitter = "full"
@@ -327,14 +339,14 @@ class wait_random_exponential(wait_exponential):  # noqa: N801
 wait_full_jitter = wait_random_exponential
 
 
-class wait_exponential_jitter(_Wait):  # noqa: N801
+class wait_exponential_jitter(_Wait):
     def __init__(
         self,
         initial: float = 1,
-        max: Time = MAX_WAIT,  # noqa: A002
+        max: Time = MAX_WAIT,
         exp_base: float = 2,
         jitter: Time = 1,
-        min: Time = 0,  # noqa: A002
+        min: Time = 0,
         multiplier: float = 1,
     ) -> None:
         self.multiplier = initial if initial != 1 else multiplier
@@ -347,18 +359,18 @@ class wait_exponential_jitter(_Wait):  # noqa: N801
             result = self.multiplier * self.exp_base ** (attempt - 1) + jitter
         except OverflowError:
             result = self.high
-        return max(max(0, self.low), min(result, self.high))
+        return max(0, self.low, min(result, self.high))
 
 
-class wait_incrementing(_Wait):  # noqa: N801
-    def __init__(self, start: Time = 0, increment: Time = 100, max: Time = MAX_WAIT) -> None:  # noqa: A002
+class wait_incrementing(_Wait):
+    def __init__(self, start: Time = 0, increment: Time = 100, max: Time = MAX_WAIT) -> None:
         self.start, self.increment, self.high = _seconds(start), _seconds(increment), _seconds(max)
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         return max(0, min(self.start + self.increment * (attempt - 1), self.high))
 
 
-class wait_combine(_Wait):  # noqa: N801
+class wait_combine(_Wait):
     def __init__(self, *strategies: _Wait) -> None:
         self.strategies = [_known("wait", s, _Wait) for s in strategies]
 
@@ -366,7 +378,7 @@ class wait_combine(_Wait):  # noqa: N801
         return float(sum(s.delay(attempt, rand) for s in self.strategies))
 
 
-class wait_chain(_Wait):  # noqa: N801
+class wait_chain(_Wait):
     """The n-th strategy after the n-th attempt, the last one thereafter."""
 
     def __init__(self, *strategies: _Wait) -> None:
@@ -375,11 +387,11 @@ class wait_chain(_Wait):  # noqa: N801
         self.strategies = [_known("wait", s, _Wait) for s in strategies]
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
-        chosen = self.strategies[min(max(attempt, 1), len(self.strategies)) - 1]
+        chosen: _Wait = self.strategies[min(max(attempt, 1), len(self.strategies)) - 1]
         return chosen.delay(attempt, rand)
 
 
-class wait_exception(_Wait):  # noqa: N801
+class wait_exception(_Wait):
     """``predicate(exception)`` seconds."""
 
     def __init__(self, predicate: Callable[[BaseException], float]) -> None:
@@ -502,18 +514,20 @@ def _known(option: str, given: object, cls: type[Any]) -> Any:
         return given
     origin = getattr(type(given), "__module__", "") or ""
     if origin.split(".")[0] == "tenacity":
-        why = f"is tenacity's own object; import {type(given).__name__} from tether.compat.tenacity too"
+        name = type(given).__name__
+        why = f"is tenacity's own object; import {name} from tether.compat.tenacity too"
     else:
         why = (
             "is not one of tenacity's strategies this adapter translates into a tether "
             "RetryPolicy (a function of the retry state cannot be)"
         )
     advice = {
-        "stop": "stop_after_attempt(n) | stop_after_delay(s), or tether.RetryPolicy(attempts=, deadline=)",
+        "stop": "stop_after_attempt(n) | stop_after_delay(s), "
+        "or tether.RetryPolicy(attempts=, deadline=)",
         "wait": "wait_fixed, wait_random, wait_exponential, wait_random_exponential, wait_chain, "
         "wait_exponential_jitter, wait_incrementing, wait_exception and +",
-        "retry": "retry_if_exception_type, retry_if_exception(predicate), retry_if_result and |, &, "
-        "or tether.RetryPolicy(retry_if=predicate)",
+        "retry": "retry_if_exception_type, retry_if_exception(predicate), retry_if_result "
+        "and |, &, or tether.RetryPolicy(retry_if=predicate)",
     }[option]
     raise TypeError(f"{option}={given!r} {why}; use {advice}")
 
@@ -556,7 +570,8 @@ def before_sleep_log(
     logger: logging.Logger, log_level: int, exc_info: bool = False, sec_format: str = "%.3g"
 ) -> Callable[[RetryCallState], None]:
     def log_it(retry_state: RetryCallState) -> None:
-        assert retry_state.outcome is not None and retry_state.next_action is not None
+        assert retry_state.outcome is not None
+        assert retry_state.next_action is not None
         error = retry_state.outcome.exception()
         if error is not None:
             verb, value = "raised", f"{error.__class__.__name__}: {error}"
@@ -577,7 +592,7 @@ def before_sleep_log(
 # -- the decorator ----------------------------------------------------------------------
 
 
-def Retrying(*args: object, **kwargs: object) -> NoReturn:  # noqa: N802 (tenacity's name)
+def Retrying(*args: object, **kwargs: object) -> NoReturn:
     """Refused: the adapter translates the ``@retry`` decorator only."""
     raise TypeError(
         "tether.compat.tenacity translates @retry only, not the Retrying loop object: "
@@ -588,8 +603,19 @@ def Retrying(*args: object, **kwargs: object) -> NoReturn:  # noqa: N802 (tenaci
 AsyncRetrying = Retrying
 
 _OPTIONS = frozenset(
-    {"sleep", "stop", "wait", "retry", "before", "after", "before_sleep", "reraise",
-     "retry_error_cls", "retry_error_callback", "policy"}
+    {
+        "sleep",
+        "stop",
+        "wait",
+        "retry",
+        "before",
+        "after",
+        "before_sleep",
+        "reraise",
+        "retry_error_cls",
+        "retry_error_callback",
+        "policy",
+    }
 )
 
 
@@ -612,9 +638,9 @@ def retry(*dargs: Any, **dkw: Any) -> Any:
         )
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        wrapped = _decorate(f, **dkw)
+        wrapped: Any = _decorate(f, **dkw)
         wrapped.retry_with = lambda **changes: retry(**{**dkw, **changes})(f)
-        return wrapped
+        return wrapped  # type: ignore[no-any-return]
 
     return decorate
 
@@ -637,8 +663,13 @@ def _decorate(
     stop = _known("stop", stop, _Stop)
     wait = _known("wait", wait if wait is not None else wait_none(), _Wait)
     strategy = _known("retry", retry, _Retry) if retry is not None else None
-    for name, given in (("before", before), ("after", after), ("before_sleep", before_sleep),
-                        ("retry_error_callback", retry_error_callback), ("sleep", sleep)):
+    for name, given in (
+        ("before", before),
+        ("after", after),
+        ("before_sleep", before_sleep),
+        ("retry_error_callback", retry_error_callback),
+        ("sleep", sleep),
+    ):
         if given is not None and not callable(given):
             raise TypeError(f"{name}={given!r}: must be a callable")
     base = policy if policy is not None else RetryPolicy()
@@ -648,7 +679,7 @@ def _decorate(
         if isinstance(error, (Rejected, TryAgain)):
             return True
         if strategy is not None:
-            return strategy.wants(error, None)
+            return bool(strategy.wants(error, None))
         if base.retry_if is not None:
             return base.retry_if(error)
         return worth_a_retry(base, classify(error))
@@ -675,8 +706,11 @@ def _decorate(
         chosen = with_waits(chosen, wait.delay)
 
     def before_attempt(state: State) -> None:
-        assert before is not None and state.call is not None
-        state.run(before, RetryCallState(state, state.call, state.call.made, done=False, sleep=None))
+        assert before is not None
+        assert state.call is not None
+        state.run(
+            before, RetryCallState(state, state.call, state.call.made, done=False, sleep=None)
+        )
 
     def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
         if outcome.failure is None:
@@ -703,7 +737,9 @@ def _decorate(
         f,
         chosen,
         finish=finish,
-        rejects=(lambda v: strategy.wants(None, v)) if strategy is not None and strategy.results else None,
+        rejects=(lambda v: strategy.wants(None, v))
+        if strategy is not None and strategy.results
+        else None,
         before=before_attempt if before is not None else None,
     )
 
