@@ -158,7 +158,7 @@ def test_the_compat_adapters_have_small_sorted_public_faces() -> None:
         assert module.__all__ == sorted(module.__all__, key=isort)
         for name in module.__all__:
             assert getattr(module, name) is not None
-    assert tether.compat.UNGUARDED == tether.RetryPolicy(deadline=None, budget=None, breaker=None)
+    assert tether.RetryPolicy(deadline=None, budget=None, breaker=None) == tether.compat.UNGUARDED
     code = (
         "import sys, tether.compat.backoff, tether.compat.tenacity\n"
         "print(sorted(m for m in ('tenacity', 'backoff', 'requests', 'httpx', 'aiohttp')"
