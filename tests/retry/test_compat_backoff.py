@@ -247,7 +247,7 @@ def test_backoffs_default_log_lines(caplog: pytest.LogCaptureFixture) -> None:
 def test_on_predicate_fibo_polls_until_a_message() -> None:
     """README: on_predicate(fibo, lambda x: x == [], max_value=13): retried while the
     queue is empty, fibonacci waits (full jitter drawn from rand), the message returned."""
-    policy, clock = timed(rand=lambda: 1.0)
+    policy, clock = timed(rand=lambda: 0.5)
     queue = [[], [], [], [], [], ["message"]]
 
     @backoff.on_predicate(backoff.fibo, lambda x: x == [], max_value=13, policy=policy)
@@ -255,7 +255,7 @@ def test_on_predicate_fibo_polls_until_a_message() -> None:
         return q.pop(0)
 
     assert poll_for_messages(queue) == ["message"]
-    assert clock.slept == [1, 1, 2, 3, 5]
+    assert clock.slept == [0.5, 0.5, 1, 1.5, 2.5]
 
 
 def test_on_predicate_gives_up_with_the_last_value() -> None:
@@ -427,3 +427,16 @@ def test_wait_generators_yield_backoffs_sequences() -> None:
     assert first(backoff.fibo(max_value=6), 6) == [1, 1, 2, 3, 5, 6]
     assert first(backoff.constant(interval=2), 3) == [2, 2, 2]
     assert first(backoff.decay(initial_value=8, decay_factor=0, min_value=1), 2) == [8, 8]
+
+
+def test_async_on_predicate_polls_a_coroutine() -> None:
+    """on_predicate on a coroutine function: falsy values are retried, then returned."""
+    policy, clock = timed()
+    values: list[object] = [None, 0, "ready"]
+
+    @backoff.on_predicate(backoff.constant, jitter=None, interval=2, policy=policy)
+    async def poll() -> object:
+        return values.pop(0)
+
+    assert asyncio.run(poll()) == "ready"
+    assert clock.slept == [2, 2]

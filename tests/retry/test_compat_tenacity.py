@@ -80,6 +80,9 @@ DOC_SPECS = {
             + [t.wait_fixed(9)]
         )
     },
+    "wait_random_exponential(min=2)": {
+        "wait": lambda t: t.wait_random_exponential(multiplier=1, max=60, min=2)
+    },
     "wait_exponential_jitter()": {"wait": lambda t: t.wait_exponential_jitter(max=30)},
     "wait_incrementing(1, 2, 6)": {"wait": lambda t: t.wait_incrementing(1, 2, 6)},
     "sum of waits": {"wait": lambda t: sum([t.wait_fixed(1), t.wait_random(0, 1)])},
@@ -286,30 +289,33 @@ def test_before_after_and_before_sleep_log_lines_match_tenacity(
 
 def test_async_functions_retry_with_async_sleep() -> None:
     """A coroutine function: the same attempts; sleep= is awaited; a coroutine callback
-    is awaited before the next attempt."""
+    is awaited before the next attempt; a value retry_if_result rejects is retried."""
     sleeps: list[float] = []
-    told: list[int] = []
+    events: list[str] = []
 
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     async def before_sleep(retry_state: Any) -> None:
-        told.append(retry_state.attempt_number)
+        await asyncio.sleep(0)
+        events.append(f"told {retry_state.attempt_number}")
 
     @compat.retry(
-        stop=compat.stop_after_attempt(3),
+        stop=compat.stop_after_attempt(4),
         wait=compat.wait_fixed(2),
         sleep=sleep,
-        retry=compat.retry_if_exception_type(IOError),
+        retry=compat.retry_if_exception_type(IOError) | compat.retry_if_result(lambda v: v is None),
         before_sleep=before_sleep,
     )
-    async def fetch() -> str:
+    async def fetch() -> str | None:
+        events.append("try")
         if len(sleeps) < 2:
             raise OSError("not yet")
-        return "ok"
+        return None if len(sleeps) < 3 else "ok"
 
     assert asyncio.run(fetch()) == "ok"
-    assert (sleeps, told) == ([2, 2], [1, 2])
+    assert sleeps == [2, 2, 2]
+    assert events == ["try", "told 1", "try", "told 2", "try", "told 3", "try"]
 
 
 # -- what tether does differently, on purpose ------------------------------------------
