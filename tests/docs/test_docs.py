@@ -19,6 +19,7 @@ RUNNABLE = [
     "docs/detection.md",
     "docs/diagnose.md",
     "docs/lab.md",
+    "docs/migrating.md",
     "docs/monitor-config.md",
     "docs/reporting.md",
     "docs/retry.md",

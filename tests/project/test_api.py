@@ -141,3 +141,27 @@ def test_the_monitor_has_a_small_sorted_public_face_that_loads_lazily() -> None:
         " if m in sys.modules))"
     )
     assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"
+
+
+def test_the_compat_adapters_have_small_sorted_public_faces() -> None:
+    """tether.compat, tether.compat.backoff and tether.compat.tenacity list their public
+    names sorted, each resolves, and importing them loads neither tenacity, backoff nor an
+    HTTP library."""
+    import tether.compat
+    import tether.compat.backoff
+    import tether.compat.tenacity
+
+    def isort(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    for module in (tether.compat, tether.compat.backoff, tether.compat.tenacity):
+        assert module.__all__ == sorted(module.__all__, key=isort)
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+    assert tether.RetryPolicy(deadline=None, budget=None, breaker=None) == tether.compat.UNGUARDED
+    code = (
+        "import sys, tether.compat.backoff, tether.compat.tenacity\n"
+        "print(sorted(m for m in ('tenacity', 'backoff', 'requests', 'httpx', 'aiohttp')"
+        " if m in sys.modules))"
+    )
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"

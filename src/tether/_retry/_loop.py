@@ -362,12 +362,14 @@ class Call:
         p = self.policy
         if failure.kind is Kind.DEADLINE_EXCEEDED:
             return _EXHAUSTED
-        if failure.status is not None:
+        if p.retry_if is not None and failure.cause is not None:
+            # It judges every exception, an HTTP error raised for a status included;
+            # a response handed back (no exception) is the statuses' to judge.
+            if not p.retry_if(failure.cause):
+                return f"retry_if said no to {failure.kind}"
+        elif failure.status is not None:
             if failure.status not in p.statuses:
                 return f"status {failure.status} is not one the policy retries"
-        elif p.retry_if is not None:
-            if failure.cause is None or not p.retry_if(failure.cause):
-                return f"retry_if said no to {failure.kind}"
         elif not (failure.kind in p.kinds if p.kinds is not None else failure.retryable):
             return f"{failure.kind} is not worth a retry"
         if failure.request_sent and not self.safe():

@@ -271,9 +271,11 @@ class RetryPolicy:
     - ``hedge``, ``bulkhead``, ``throttle``: answers to overload, off by default
       (:class:`Hedge`, :class:`Bulkhead`, :class:`Throttle`).
     - ``on_hedge``: a hook told of each hedged attempt (:class:`HedgeDetails`).
-    - ``retry_if``: a predicate on the exception an attempt raised that, when given,
-      decides whether it is worth a retry in place of ``kinds``; tether's other rules
-      (idempotency, deadline, budget, breaker) still apply.
+    - ``retry_if``: a predicate on the exception an attempt raised (an HTTP error
+      raised for a status included) that, when given, decides whether it is worth a
+      retry in place of ``kinds`` and ``statuses``; a response handed back is still
+      judged by ``statuses``; tether's other rules (idempotency, deadline, budget,
+      breaker) still apply.
     """
 
     attempts: int = 3
