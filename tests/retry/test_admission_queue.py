@@ -12,7 +12,8 @@ from tether._retry._admission import SlotQueue
 def test_slots_up_to_the_limit_then_a_bounded_queue() -> None:
     """Two slots are taken at once, one caller may queue, the next finds the queue full."""
     q: SlotQueue[str] = SlotQueue(limit=2, bound=1)
-    assert q.take() and q.take()
+    assert q.take()
+    assert q.take()
     assert not q.take()
     assert q.wait("third")
     assert not q.wait("fourth")
@@ -63,7 +64,8 @@ def test_a_higher_limit_lets_waiters_in_and_a_lower_one_waits_for_releases() -> 
     """resize(): raising the limit grants queued callers at once; lowering it takes no slot
     back, but nobody is let in until the count falls under the new limit."""
     q: SlotQueue[int] = SlotQueue(limit=2, bound=5)
-    assert q.take() and q.take()
+    assert q.take()
+    assert q.take()
     for n in range(4):
         assert q.wait(n)
     assert q.resize(4) == [0, 1]
@@ -104,7 +106,8 @@ def test_the_queue_keeps_its_promises_over_any_schedule(
         before = q.inflight
         if op == "arrive":
             if q.take():
-                assert before < q.limit and not waiting
+                assert before < q.limit
+                assert not waiting
                 holders.add(n)
             elif q.wait(n):
                 waiting.append(n)

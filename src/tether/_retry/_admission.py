@@ -319,9 +319,10 @@ class EndpointLimits:
         """The wait ran out: leave the queue, unless a slot came just in time."""
         assert self.queue is not None
         with self._lock:
+            detail = self._waited(timeout, by_deadline)  # counting itself among the queued
             if not self.queue.give_up(waiter):
                 return None  # handed a slot as the timer fired: keep it
-            return self._waited(timeout, by_deadline)
+            return detail
 
     def _abandon(self, waiter: _Waiter) -> None:
         """A waiter interrupted (cancelled, KeyboardInterrupt) must hold nothing."""
