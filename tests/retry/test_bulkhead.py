@@ -306,3 +306,19 @@ def test_no_limits_without_a_bulkhead_or_a_throttle() -> None:
     assert guard.limit("db") is None
     assert guard.throttling("db") is None
     assert Call(guard.policy, "GET", "http://127.0.0.1:1/", guard=guard).limits is None
+
+
+def test_a_first_attempt_after_a_wait_gets_what_the_deadline_leaves() -> None:
+    """The first attempt's timeouts are cut to what is left of the deadline once the call
+    has waited for its slot (without a bulkhead they are the policy's, computed once)."""
+    now = [100.0]
+    policy = tether.RetryPolicy(
+        deadline=10, clock=lambda: now[0], bulkhead=tether.Bulkhead(limit=1)
+    )
+    guard = tether.Guard(policy)
+    call = Call(policy, "GET", "http://127.0.0.1:1/", guard=guard)
+    now[0] += 4  # the wait for a slot, as the clock saw it
+    assert call.begin_sync() is None
+    assert call.timeouts() == tether.Timeouts(connect=5.0, read=6.0, total=6.0)
+    call.abandon()
+    assert guard.limit("127.0.0.1:1") == tether.LimitState("127.0.0.1:1", 1, 0, 0)
