@@ -5,6 +5,7 @@ sharing one guard, and slots never held across a backoff wait."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -322,3 +323,20 @@ def test_a_first_attempt_after_a_wait_gets_what_the_deadline_leaves() -> None:
     assert call.timeouts() == tether.Timeouts(connect=5.0, read=6.0, total=6.0)
     call.abandon()
     assert guard.limit("127.0.0.1:1") == tether.LimitState("127.0.0.1:1", 1, 0, 0)
+
+
+def test_an_endless_queue_timeout_without_a_deadline_waits_for_a_slot() -> None:
+    """queue_timeout=inf and no deadline: a waiter waits as long as it takes (no
+    overflow of the thread's timer), and gets the slot."""
+    policy = tether.RetryPolicy(
+        deadline=None, bulkhead=tether.Bulkhead(limit=1, queue=1, queue_timeout=math.inf)
+    )
+    work, release, entered = _blocking(policy)
+    guard = work.guard  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(work)
+        _until(lambda: len(entered) == 1)
+        second = pool.submit(work)
+        _until(lambda: guard.limit("db").queued == 1)
+        release.set()
+        assert [first.result(BOUND), second.result(BOUND)] == ["done", "done"]

@@ -20,6 +20,7 @@ race) or passes it on (a cancellation, which must leave nothing held).
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -263,7 +264,7 @@ class EndpointLimits:
                 return self._refusal(timeout, by_deadline)
         assert waiter.event is not None
         try:
-            if waiter.event.wait(timeout):
+            if waiter.event.wait(timeout if math.isfinite(timeout) else None):
                 return None
         except BaseException:
             self._abandon(waiter)
@@ -284,7 +285,7 @@ class EndpointLimits:
                 return self._refusal(timeout, by_deadline)
         assert waiter.future is not None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout if math.isfinite(timeout) else None):
                 await waiter.future
             return None
         except TimeoutError:
