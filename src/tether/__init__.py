@@ -24,10 +24,17 @@ _logging.getLogger("tether").addHandler(_logging.NullHandler())
 
 if _typing.TYPE_CHECKING:
     from tether._reporter import Reporter
+    from tether._retry._admission import LimitState, ThrottleState
     from tether._retry._backoff import backoff_delay
     from tether._retry._decorator import retry
     from tether._retry._ended import report_to
-    from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
+    from tether._retry._errors import (
+        BulkheadFullError,
+        CircuitOpenError,
+        DeadlineExceededError,
+        TetherError,
+        ThrottledError,
+    )
     from tether._retry._hooks import (
         BreakerChange,
         GiveUpDetails,
@@ -55,9 +62,13 @@ _LAZY = {
     "report_to": "tether._retry._ended",
     "backoff_delay": "tether._retry._backoff",
     "retry": "tether._retry._decorator",
+    "LimitState": "tether._retry._admission",
+    "ThrottleState": "tether._retry._admission",
+    "BulkheadFullError": "tether._retry._errors",
     "CircuitOpenError": "tether._retry._errors",
     "DeadlineExceededError": "tether._retry._errors",
     "TetherError": "tether._retry._errors",
+    "ThrottledError": "tether._retry._errors",
     "BreakerChange": "tether._retry._hooks",
     "GiveUpDetails": "tether._retry._hooks",
     "HealthChange": "tether._retry._hooks",
@@ -85,6 +96,7 @@ __all__ = [
     "BreakerState",
     "Budget",
     "Bulkhead",
+    "BulkheadFullError",
     "CircuitOpenError",
     "DeadlineExceededError",
     "Entry",
@@ -97,12 +109,15 @@ __all__ = [
     "HedgeDetails",
     "Kind",
     "Layer",
+    "LimitState",
     "Reporter",
     "RetryDetails",
     "RetryPolicy",
     "Session",
     "TetherError",
     "Throttle",
+    "ThrottleState",
+    "ThrottledError",
     "Timeouts",
     "__version__",
     "backoff_delay",

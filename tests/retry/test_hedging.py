@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -344,3 +345,14 @@ def test_hedges_are_counted_apart_from_retries_by_what_sent_them() -> None:
         sample("tether_retries_total", kind="connect.refused"),
     )
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "limit", [{"bulkhead": tether.Bulkhead()}, {"throttle": tether.Throttle()}], ids=str
+)
+def test_a_hedge_beside_a_bulkhead_or_a_throttle_is_refused(limit: dict[str, Any]) -> None:
+    """The limits count one attempt per call; a hedged call has several in flight, so the
+    two are not combined (yet): the policy says so when it is made."""
+    with pytest.raises(ValueError, match="cannot be combined with a bulkhead or a throttle"):
+        tether.RetryPolicy(hedge=tether.Hedge(delay=0.1), **limit)
+    tether.RetryPolicy(hedge=tether.Hedge(delay=0.1))  # alone, it is fine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tether._failure import Failure
+from tether._kinds import Kind
 
 
 class TetherError(Exception):
@@ -21,3 +22,21 @@ class CircuitOpenError(TetherError, ConnectionError):
 
 class DeadlineExceededError(TetherError, TimeoutError):
     """The call's deadline passed before an attempt could start."""
+
+
+class BulkheadFullError(TetherError, ConnectionError):
+    """The endpoint's concurrency limit was reached and no slot came free in time: no
+    request was sent (``bulkhead.full``)."""
+
+
+class ThrottledError(TetherError, ConnectionError):
+    """Client-side throttling dropped the call: no request was sent (``throttle.rejected``)."""
+
+
+OWN_ERRORS: dict[Kind, type[TetherError]] = {
+    Kind.CIRCUIT_OPEN: CircuitOpenError,
+    Kind.DEADLINE_EXCEEDED: DeadlineExceededError,
+    Kind.BULKHEAD_FULL: BulkheadFullError,
+    Kind.THROTTLE_REJECTED: ThrottledError,
+}
+"""The error tether raises for a call it ended before any attempt raised, by kind."""

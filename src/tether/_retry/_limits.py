@@ -104,21 +104,34 @@ class AimdLimit:
 
 
 class Gradient2Limit:
-    """A concurrency limit that follows the ratio of long-term to recent latency.
+    """A concurrency limit that follows the ratio of the no-load latency to the latest.
 
-    Netflix's ``Gradient2Limit``: a long-term exponential average of the round-trip
-    time (over about ``long_window`` samples) stands for the latency without a queue;
-    each sample's gradient, ``tolerance * long / short`` clamped to [0.5, 1], scales the
-    limit down as latency rises above it, plus a headroom of ``queue`` slots (4, as
-    Netflix's default), and the result is smoothed by ``smoothing``.
+    After Netflix's ``Gradient2Limit``: each sample's gradient,
+    ``tolerance * no_load / rtt`` clamped to [0.5, 1], scales the limit down as latency
+    rises above the no-load latency; at a gradient of 1 the limit grows by a headroom of
+    ``queue`` slots (4, as Netflix's default); the result is smoothed by ``smoothing``.
     While fewer than half the limit are in flight the limit holds (the client, not the
-    server, is the bottleneck).  When the long-term average runs more than twice the
-    recent one it decays, so the limit can grow back after a slow spell.
+    server, is the bottleneck).
+
+    Two changes from Netflix's code, each after a defect reported there:
+
+    - The no-load latency is the least of the last ``long_window`` samples (Netflix's
+      first ``GradientLimit`` used the minimum too, as Envoy's adaptive concurrency
+      filter and BBR's windowed minimum do), not Gradient2's long-term average: that
+      average follows a standing queue up, so under steady overload the gradient
+      returns to 1 and the limit climbs to its maximum (Netflix/concurrency-limits
+      issue 137).  A window lets the minimum rise again when the endpoint has really
+      become slower.  Dropped samples (a timeout, a 429 or 503) do not set it: a refusal
+      is quick because the work was not done.
+    - The headroom is added only at a gradient of 1, and a dropped sample counts as a
+      gradient of 0.5 (Netflix/concurrency-limits pull request 134, issue 176): with the
+      headroom added under a gradient around 0.8 the limit still grows indefinitely,
+      and a drop would otherwise leave the limit where it was.
     """
 
     __slots__ = (
         "_limit",
-        "_long",
+        "_lows",
         "_samples",
         "long_window",
         "max_limit",
@@ -142,32 +155,39 @@ class Gradient2Limit:
         self.min_limit, self.max_limit, self.queue = min_limit, max_limit, queue
         self.tolerance, self.smoothing, self.long_window = tolerance, smoothing, long_window
         self._limit = float(min(max(initial, min_limit), max_limit))
-        self._long = 0.0
+        self._lows: deque[tuple[int, float]] = deque()
+        """(sample number, rtt), rising: the window's minimum is first."""
         self._samples = 0
 
     @property
     def limit(self) -> int:
         return int(self._limit)
 
+    @property
+    def no_load(self) -> float | None:
+        """The least latency of the window (None before a sample that was not dropped)."""
+        return self._lows[0][1] if self._lows else None
+
     def update(self, rtt: float, inflight: int, *, dropped: bool = False) -> int:
-        """Take one sample and return the new limit.  ``dropped`` is accepted for one
-        signature with :class:`AimdLimit`; a dropped request's long ``rtt`` is its signal."""
-        if rtt <= 0:
+        """Take one sample (``rtt`` seconds; ``inflight`` attempts in flight) and return
+        the new limit."""
+        if rtt <= 0 and not dropped:
             return self.limit
-        # The long-term average: a plain mean over the first samples, then exponential.
         self._samples += 1
-        if self._samples <= 10:
-            self._long += (rtt - self._long) / self._samples
-        else:
-            factor = 2 / (self.long_window + 1)
-            self._long += (rtt - self._long) * factor
-        long = self._long
-        if long / rtt > 2:  # recovering from a slow spell: let the baseline come down
-            self._long = long = long * 0.95
+        lows = self._lows
+        if not dropped:  # a sliding-window minimum: a rising deque, O(1) amortised
+            while lows and lows[-1][1] >= rtt:
+                lows.pop()
+            lows.append((self._samples, rtt))
+        while lows and lows[0][0] <= self._samples - self.long_window:
+            lows.popleft()
         if inflight < self._limit / 2:
             return self.limit
-        gradient = max(0.5, min(1.0, self.tolerance * long / rtt))
-        target = self._limit * gradient + self.queue
+        if dropped or not lows:
+            gradient = 0.5
+        else:
+            gradient = max(0.5, min(1.0, self.tolerance * lows[0][1] / rtt))
+        target = self._limit * gradient + (self.queue if gradient >= 1 else 0)
         target = self._limit * (1 - self.smoothing) + target * self.smoothing
         self._limit = max(float(self.min_limit), min(float(self.max_limit), target))
         return self.limit

@@ -23,8 +23,9 @@ from tether._kinds import Kind, Layer
 from tether._plural import count
 from tether._redact import redact_url
 from tether._retry import _testing
+from tether._retry._admission import EndpointLimits
 from tether._retry._ended import SINKS
-from tether._retry._errors import CircuitOpenError, DeadlineExceededError, TetherError
+from tether._retry._errors import OWN_ERRORS, TetherError
 from tether._retry._hedging import hedge_delay, run_hedged
 from tether._retry._hooks import GiveUpDetails, RetryDetails, emit
 from tether._retry._outcome import EXHAUSTED as _EXHAUSTED
@@ -55,7 +56,7 @@ def run_sync(
     """Send until success or until ``call`` gives up; never raises what ``send`` raises."""
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
-        if (stop := call.begin()) is not None:
+        if (stop := call.begin() if call.limits is None else call.begin_sync()) is not None:
             outcome = call.stop(outcome, stop)
             if SINKS:
                 call.ended(outcome, status)
@@ -93,7 +94,7 @@ async def run_async(
         return await run_hedged(call, delay, send, status, discard)
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
-        if (stop := call.begin()) is not None:
+        if (stop := call.begin() if call.limits is None else await call.begin_async()) is not None:
             outcome = call.stop(outcome, stop)
             if SINKS:
                 call.ended(outcome, status)
@@ -123,11 +124,13 @@ class Call:
     """One logical call under a policy: every decision the loop needs."""
 
     __slots__ = (
+        "_at",
         "_attempt_at",
         "_by_failure",
         "_cut",
         "_deadline_at",
         "_headers",
+        "_held",
         "_idempotent",
         "_known",
         "_override",
@@ -137,6 +140,7 @@ class Call:
         "_url",
         "endpoint",
         "guard",
+        "limits",
         "made",
         "max_attempts",
         "method",
@@ -162,6 +166,7 @@ class Call:
         its records are keyed by the endpoint its first failure names, ``endpoint`` if none."""
         self.policy = policy
         self.guard = guard if guard is not None else Guard(policy)
+        self.limits = self.guard.limits
         self.method = method.upper()
         self._raw_url = url
         self._url: str | None = None
@@ -250,11 +255,62 @@ class Call:
         its total is the whole deadline, counted from the attempt's start rather
         than the call's, which the microseconds between the two cannot matter to.
         """
-        if self.made == 1:
+        if self.made == 1 and self.limits is None:  # limits: it may have queued
             return self.guard.first_timeouts
         left = self._deadline_at - self.policy.clock()
         total = min(self.policy.total or math.inf, max(left, 0.0))
         return Timeouts(min(self.policy.connect, total), min(self.policy.read, total), total)
+
+    # -- a bulkhead and a throttle (policy.bulkhead, policy.throttle) ----------
+
+    def begin_sync(self) -> Failure | None:
+        """:meth:`begin` for a guard with ``limits``: the throttle may drop the attempt,
+        then it waits in this thread for one of the bulkhead's slots, which the attempt's
+        outcome (:meth:`_record`) or :meth:`abandon` frees."""
+        at, now = self._limits_at(), self.policy.clock()
+        if (dropped := at.throttled(now, self.policy.rand)) is not None:
+            return self._failure(Kind.THROTTLE_REJECTED, dropped)
+        return self._admitted(at, at.acquire_sync(*self._slot_wait(now)))
+
+    async def begin_async(self) -> Failure | None:
+        """:meth:`begin_sync`, awaiting the slot."""
+        at, now = self._limits_at(), self.policy.clock()
+        if (dropped := at.throttled(now, self.policy.rand)) is not None:
+            return self._failure(Kind.THROTTLE_REJECTED, dropped)
+        return self._admitted(at, await at.acquire_async(*self._slot_wait(now)))
+
+    def _limits_at(self) -> EndpointLimits:
+        """The call's limits, keyed by its endpoint before any attempt (a decorated
+        function's stay its own, whatever hosts its failures name)."""
+        if self.made == 0:
+            assert self.limits is not None
+            self._at, self._held = self.limits.at(self.endpoint), 0
+        return self._at
+
+    def _slot_wait(self, now: float) -> tuple[float, bool]:
+        """How long to wait for a slot, and whether the deadline is what bounds it."""
+        bulkhead = self.policy.bulkhead
+        if bulkhead is None:
+            return 0.0, False
+        left = self._deadline_at - now
+        return (left, True) if left < bulkhead.queue_timeout else (bulkhead.queue_timeout, False)
+
+    def _admitted(self, at: EndpointLimits, refused: str | None) -> Failure | None:
+        if refused is not None:
+            return self._failure(Kind.BULKHEAD_FULL, refused)
+        held = at.queue is not None
+        if (stop := self.begin()) is not None:
+            if held:
+                at.release()
+            return stop
+        self._held += held
+        self._attempt_at = self.policy.clock()  # after the wait: the attempt's own time
+        return None
+
+    def _done(self, failure: Failure | None, now: float) -> None:
+        held = self._held > 0
+        self._held -= held
+        self._at.done(failure, now, now - self._attempt_at, held)
 
     # -- after an attempt ------------------------------------------------------
 
@@ -308,6 +364,8 @@ class Call:
         self._record(None, self.policy.clock())
 
     def _record(self, failure: Failure | None, now: float) -> None:
+        if self.limits is not None:
+            self._done(failure, now)
         if self._by_failure:
             # Keyed by its failures: a success is recorded only against the endpoint an
             # earlier attempt failed on (where a first attempt went is not known), and
@@ -424,6 +482,9 @@ class Call:
         """An attempt was cancelled: free a half-open trial slot it may hold."""
         if self._known:
             self.guard.breaker_release(self.endpoint)
+        if self.limits is not None and self._held:
+            self._held -= 1
+            self._at.release()
 
     def _give_up(self, outcome: Outcome[Any], reason: str) -> None:
         outcome.reason = reason
@@ -524,10 +585,7 @@ class Call:
         """tether's own error for a call that ended without an exception to re-raise."""
         failure = outcome.failure
         assert failure is not None
-        cls = CircuitOpenError if failure.kind is Kind.CIRCUIT_OPEN else DeadlineExceededError
-        if failure.kind not in (Kind.CIRCUIT_OPEN, Kind.DEADLINE_EXCEEDED):
-            cls = TetherError  # type: ignore[assignment]
-        return cls(self.summary(outcome), failure)
+        return OWN_ERRORS.get(failure.kind, TetherError)(self.summary(outcome), failure)
 
     def _failure(
         self,

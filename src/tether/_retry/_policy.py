@@ -157,10 +157,12 @@ ALGORITHMS = ("gradient2", "aimd")
 class Adaptive:
     """A concurrency limit that adapts to the endpoint's latency (for :class:`Bulkhead`).
 
-    ``gradient2`` (Netflix's Gradient2) scales the limit by how far recent latency
-    rises above its long-term average, with ``tolerance`` (1.5: latency may grow by half
-    before the limit falls) and ``smoothing``; ``aimd`` adds one while busy and cuts to
-    ``backoff`` of itself on each timeout or overload answer.  The limit stays within
+    ``gradient2`` (after Netflix's Gradient2) scales the limit by how far each attempt's
+    latency rises above the endpoint's no-load latency (the least of its last 600),
+    with ``tolerance`` (1.5: latency may grow by half before the limit falls) and
+    ``smoothing``, and halves it (smoothed) on a timeout or overload answer; ``aimd``
+    adds one while busy and cuts to ``backoff`` of itself on each timeout or overload
+    answer.  The limit stays within
     ``min_limit`` and ``max_limit``; it starts at the bulkhead's ``limit``.
     """
 
@@ -315,6 +317,14 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         _check(self.attempts >= 1, "attempts", self.attempts, "must be at least 1")
+        alone = self.hedge is None or (self.bulkhead is None and self.throttle is None)
+        _check(
+            alone,
+            "hedge",
+            self.hedge,
+            "cannot be combined with a bulkhead or a throttle yet (a hedged call has several "
+            "attempts in flight, which they count as one)",
+        )
         if self.deadline is not None:
             _check(self.deadline > 0, "deadline", self.deadline, "must be more than 0")
         for name in ("connect", "read", "base", "cap", "retry_after_cap"):

@@ -20,6 +20,7 @@ from tether._failure import Failure
 from tether._hostport import default_port, join_hostport
 from tether._kinds import Kind, Layer
 from tether._plural import count
+from tether._retry._admission import Limits, LimitState, ThrottleState
 from tether._retry._hooks import BreakerChange, HealthChange, emit
 from tether._retry._latency import LatencySamples
 from tether._retry._limits import Window as _Window
@@ -131,6 +132,8 @@ class Guard:
         )
         """Successful attempts' durations per endpoint, kept only for a hedge that
         follows a percentile (``None`` otherwise: nothing is kept, nothing costs)."""
+        self.limits = Limits(p) if p.bulkhead is not None or p.throttle is not None else None
+        """The bulkheads and throttles per endpoint; None when the policy has neither."""
 
     @property
     def policy(self) -> RetryPolicy:
@@ -348,6 +351,23 @@ class Guard:
         if samples is None:
             samples = self._latency[endpoint] = LatencySamples()
         samples.add(duration)
+
+    # -- concurrency limit and throttling ----------------------------------------
+
+    def limit(self, endpoint: str) -> LimitState | None:
+        """The bulkhead of ``endpoint`` (``host:port`` or a URL): its limit now, the
+        attempts in flight and the callers queued; None without ``policy.bulkhead``."""
+        if self.limits is None or self.limits.bulkhead is None:
+            return None
+        return self.limits.at(endpoint_of(endpoint)).limit_state()
+
+    def throttling(self, endpoint: str) -> ThrottleState | None:
+        """The client-side throttling of ``endpoint``: requests and accepts over the
+        window, and the chance the next attempt is dropped; None without ``policy.throttle``."""
+        if self.limits is None or self.limits.throttle is None:
+            return None
+        key = endpoint_of(endpoint)
+        return self.limits.at(key).throttle_state(self._policy.clock())
 
     # -- health ----------------------------------------------------------------
 

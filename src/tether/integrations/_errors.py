@@ -7,6 +7,8 @@ Each integration fills one :class:`Errors` row with its library's classes;
 the call ended                              raised
 =========================================  ============================================
 before any attempt: circuit open            ``circuit_open(message)``, no cause
+before any attempt: bulkhead full           ``bulkhead_full(message)``, no cause
+before any attempt: throttled               ``throttled(message)``, no cause
 before any attempt, or by, the deadline     ``deadline(message)``, caused by the last error
 tether's total timer cut an attempt         ``total_timeout(message)``, caused by it
 the library raised anything else            ``rebuild``: its class with tether's message,
@@ -24,7 +26,10 @@ httpx     ``httpx.ConnectError``           ``httpx.TimeoutException``          y
 aiohttp   ``aiohttp.ClientConnectionError``  ``aiohttp.ServerTimeoutError``    no
 ========  ===============================  ==================================  ============
 
-each also :class:`tether.CircuitOpenError` or :class:`tether.DeadlineExceededError`.
+each also :class:`tether.CircuitOpenError` or :class:`tether.DeadlineExceededError`;
+``bulkhead_full`` and ``throttled`` are the library's ``circuit_open`` class again, with
+:class:`tether.BulkheadFullError` or :class:`tether.ThrottledError`: like an open circuit,
+no request left this machine.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class Errors:
 
     circuit_open: type[Exception]
     """The library's connection error and :class:`tether.CircuitOpenError`."""
+    bulkhead_full: type[Exception]
+    """The library's connection error and :class:`tether.BulkheadFullError`."""
+    throttled: type[Exception]
+    """The library's connection error and :class:`tether.ThrottledError`."""
     deadline: type[Exception]
     """The library's timeout and :class:`tether.DeadlineExceededError`."""
     total_timeout: type[Exception]
@@ -66,7 +75,16 @@ def library_error(
     error = outcome.error
     cls: type[Exception] | None = None
     if error is None:
-        cls = errors.circuit_open if failure.kind is Kind.CIRCUIT_OPEN else errors.deadline
+        kind = failure.kind
+        cls = (
+            errors.circuit_open
+            if kind is Kind.CIRCUIT_OPEN
+            else errors.bulkhead_full
+            if kind is Kind.BULKHEAD_FULL
+            else errors.throttled
+            if kind is Kind.THROTTLE_REJECTED
+            else errors.deadline
+        )
     elif failure.kind is Kind.DEADLINE_EXCEEDED:
         cls = errors.deadline
     elif failure.kind is Kind.READ_TIMEOUT and not errors.own_timeout(error):

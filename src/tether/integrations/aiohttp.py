@@ -297,6 +297,14 @@ class CircuitOpenError(aiohttp.ClientConnectionError, _errors.CircuitOpenError):
     """Both ``aiohttp.ClientConnectionError`` and ``tether.CircuitOpenError``."""
 
 
+class BulkheadFullError(aiohttp.ClientConnectionError, _errors.BulkheadFullError):
+    """Both ``aiohttp.ClientConnectionError`` and ``tether.BulkheadFullError``."""
+
+
+class ThrottledError(aiohttp.ClientConnectionError, _errors.ThrottledError):
+    """Both ``aiohttp.ClientConnectionError`` and ``tether.ThrottledError``."""
+
+
 class DeadlineExceededError(aiohttp.ServerTimeoutError, _errors.DeadlineExceededError):
     """Both ``aiohttp.ServerTimeoutError`` and ``tether.DeadlineExceededError``."""
 
@@ -313,6 +321,8 @@ def _own_timeout(error: BaseException) -> bool:
 # aiohttp's exceptions each take different arguments: none is rebuilt.
 _ERRORS = Errors(
     circuit_open=CircuitOpenError,
+    bulkhead_full=BulkheadFullError,
+    throttled=ThrottledError,
     deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, _request: cls(message),

@@ -234,6 +234,14 @@ class CircuitOpenError(httpx.ConnectError, _errors.CircuitOpenError):
     """Both ``httpx.ConnectError`` and ``tether.CircuitOpenError``."""
 
 
+class BulkheadFullError(httpx.ConnectError, _errors.BulkheadFullError):
+    """Both ``httpx.ConnectError`` and ``tether.BulkheadFullError``."""
+
+
+class ThrottledError(httpx.ConnectError, _errors.ThrottledError):
+    """Both ``httpx.ConnectError`` and ``tether.ThrottledError``."""
+
+
 class DeadlineExceededError(httpx.TimeoutException, _errors.DeadlineExceededError):
     """Both ``httpx.TimeoutException`` and ``tether.DeadlineExceededError``."""
 
@@ -253,6 +261,8 @@ def _rebuild(error: BaseException, message: str, request: Any) -> BaseException 
 
 _ERRORS = Errors(
     circuit_open=CircuitOpenError,
+    bulkhead_full=BulkheadFullError,
+    throttled=ThrottledError,
     deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, request: cls(message, request=request),

@@ -156,6 +156,14 @@ class CircuitOpenError(requests.ConnectionError, _errors.CircuitOpenError):
     """Both ``requests.ConnectionError`` and ``tether.CircuitOpenError``."""
 
 
+class BulkheadFullError(requests.ConnectionError, _errors.BulkheadFullError):
+    """Both ``requests.ConnectionError`` and ``tether.BulkheadFullError``."""
+
+
+class ThrottledError(requests.ConnectionError, _errors.ThrottledError):
+    """Both ``requests.ConnectionError`` and ``tether.ThrottledError``."""
+
+
 class DeadlineExceededError(requests.Timeout, _errors.DeadlineExceededError):
     """Both ``requests.Timeout`` and ``tether.DeadlineExceededError``."""
 
@@ -175,6 +183,8 @@ def _rebuild(error: BaseException, message: str, _request: Any) -> BaseException
 
 _ERRORS = Errors(
     circuit_open=CircuitOpenError,
+    bulkhead_full=BulkheadFullError,
+    throttled=ThrottledError,
     deadline=DeadlineExceededError,
     total_timeout=_TotalTimeout,
     new=lambda cls, message, request: cls(message, request=request),
