@@ -332,6 +332,7 @@ def plot(
             linewidth=1,
             label=strategy,
         )
+    ax.set_xlim(span[0] - 10, span[1] + 25)
     ax.axvspan(*span, color="red", alpha=0.1, label="outage")
     ax.axhline(OUTAGE_LOAD * cap, color="grey", linestyle=":", linewidth=1, label="offered")
     ax.set(title="Goodput through an outage", xlabel="seconds", ylabel="calls/s answered 200")
