@@ -27,12 +27,12 @@ from tether._retry._loop import Call, Outcome
 
 URL = "http://127.0.0.1:8080/"  # a key for tether's per-endpoint records; nothing is sent
 OK, REJECTED, TIMED_OUT = "200", "503", "timeout"
-WARMUP, MEASURE = 30.0, 60.0
+WARMUP, MEASURE = 120.0, 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """The simulated server and clients (see the module's docstring)."""
+    """The simulated server and clients (bench_overload.py's docstring says why these)."""
 
     workers: int = 10
     service: float = 0.1
