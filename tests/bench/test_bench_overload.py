@@ -10,6 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.bench.test_bench_smoke import _run_writing_its_part
 from tether import Budget, RetryPolicy
@@ -18,13 +20,43 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SHORT = {"warmup": 2.0, "measure": 6.0}
 
 
-@pytest.fixture(scope="module")
-def sim() -> ModuleType:
+def _load() -> ModuleType:
     sys.path.insert(0, str(BENCHMARKS))
     try:
         return importlib.import_module("_overload_sim")
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+SIM = _load()
+
+
+@pytest.fixture
+def sim() -> ModuleType:
+    return SIM
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    strategy=st.sampled_from(sorted(SIM.STRATEGIES)),
+    load=st.floats(0.0, 3.0),
+    seed=st.integers(0, 2**16),
+)
+def test_any_run_keeps_the_models_invariants(strategy: str, load: float, seed: int) -> None:
+    """For any strategy, load and seed: the run repeats exactly, the workers are never
+    busier than there are workers, no second has more calls succeeding than began in it,
+    and no strategy sends more than its attempts per call (4 for urllib3 and tenacity, 3
+    for tether); the peers send each call's first attempt at once."""
+    run = SIM.simulate(strategy, load, warmup=1.0, measure=4.0, seed=seed)
+    assert SIM.simulate(strategy, load, warmup=1.0, measure=4.0, seed=seed) == run
+    assert run.utilisation <= 1.0
+    for began, good in zip(run.offered_series, run.good_by_start, strict=True):
+        assert good <= began
+    most = 3 if strategy.startswith("tether") else 4
+    assert sum(run.arrival_series) <= most * sum(run.offered_series)
+    if not strategy.startswith("tether"):
+        for began, sent in zip(run.offered_series, run.arrival_series, strict=True):
+            assert sent >= began
 
 
 def test_a_seeded_run_repeats_exactly(sim: ModuleType) -> None:
@@ -61,12 +93,15 @@ def test_with_no_load_nothing_happens(sim: ModuleType) -> None:
 
 
 def test_without_retries_the_server_sees_the_offered_load(sim: ModuleType) -> None:
-    """Below capacity, no retries: every call is one attempt at the moment it is made, so
-    the server's load is the offered load, second by second; the retrying strategies add
-    next to nothing there."""
+    """Without retries every call is one attempt at the moment it is made, so the server's
+    load is the offered load, second by second, below capacity and above it; below it the
+    retrying strategies add next to nothing."""
     run = sim.simulate("no retries", 0.6, **SHORT)
     assert run.arrival_series == run.offered_series
     assert run.server_load == run.offered > 0
+    over = sim.simulate("no retries", 2.0, **SHORT)  # failing half its calls: still one each
+    assert over.failures["503"] > 0
+    assert over.arrival_series == over.offered_series
     for name in sim.STRATEGIES:
         other = sim.simulate(name, 0.6, **SHORT)
         assert other.offered == run.offered, name  # the same calls for every strategy
