@@ -302,7 +302,13 @@ class Tether:
     def __init__(self, world: World, rand: random.Random, policy: RetryPolicy) -> None:
         self.w = world
         self.rand = rand.random
-        self.policy = policy.replace(clock=lambda: world.sim.now, rand=self.rand)
+        # The Guard's own bulkhead and throttle wait on threads and event loops, which a
+        # discrete-event simulation has none of: their pure cores (tether._retry._limits)
+        # are driven here on the simulated clock instead, with the same rules for what a
+        # drop is (a 503 or a timeout) as tether._retry._admission's.
+        self.policy = policy.replace(
+            clock=lambda: world.sim.now, rand=self.rand, bulkhead=None, throttle=None
+        )
         self.guard = Guard(self.policy)
         t = policy.throttle
         self.throttle = None if t is None else ThrottleWindow(t.k, t.window)

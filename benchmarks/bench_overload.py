@@ -51,12 +51,15 @@ simulated clock wherever it is pure enough to drive:
 - *tether + throttle*: ``throttle=Throttle()``; the throttle is the pure core
   ``tether._retry._limits.ThrottleWindow`` driven here around ``Call`` (an attempt it
   refuses fails the call with ``throttle.rejected``, before ``Call.begin``; an attempt
-  counts as accepted when answered 200): the Guard's own wiring of it is being written
-  in parallel, and this script should move to it once merged.
+  counts as accepted when answered 200, which is the Guard's rule for the answers this
+  server gives: a 503 or a timeout is a drop).  The Guard's own bulkhead and throttle
+  wait on threads and event loops, which a discrete-event simulation has none of, so
+  their pure cores are driven here on the simulated clock.
 - *tether + adaptive*: ``bulkhead=Bulkhead(adaptive=Adaptive())``; the limit is the pure
   core ``Gradient2Limit`` (``AimdLimit`` for ``algorithm="aimd"``) fed each attempt's
   round trip, with the bulkhead's queue (``queue`` waiters for ``queue_timeout`` s, else
-  ``bulkhead.full``) modelled here, for the same reason.
+  ``bulkhead.full``) modelled here, for the same reason (the Gradient2 core is the one
+  the Guard runs, after the fix that made it follow the minimum latency).
 - At 2x only, *tether + throttle, no breaker* and *tether + adaptive, no breaker*: each
   answer beside the budget alone, since at 2x the breaker's shedding hides what they do.
 
