@@ -218,3 +218,19 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
         verdict = rf"^- {shape}, 40 at 2 s: SIGTERM to exit [\d.]+ s \(target <= 30 s\): "
         verdict += "(met|MISSED)$"
         assert re.search(verdict, written, flags=re.M), written
+
+
+def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_import.py --rounds 2 --write F` exits 0, prints its section with a table and
+    the judged ratio to `import requests`, finds no HTTP library loaded, and replaces its
+    part of F, keeping the others."""
+    out, _ = _run_writing_its_part(
+        tmp_path,
+        "bench_import.py",
+        ["--rounds", "2"],
+        "import time",
+        ("1. import tether beside import requests",),
+        timeout=60,
+        kept="retries",
+    )
+    assert "HTTP libraries loaded by import tether: none (target == none): met" in out
