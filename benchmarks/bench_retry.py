@@ -14,7 +14,10 @@ peers, measured in the same run:
    client and beside the retry wrappers people use on requests (urllib3
    ``Retry`` on an ``HTTPAdapter``, tenacity, stamina).  Peers take turns in
    interleaved rounds, each round in a fresh random order; a ratio is the
-   median over rounds of that round's ratio to the bare client.
+   median over rounds of that round's ratio to the bare client, and added µs
+   the median of that round's time per request minus the bare client's.  Each
+   tether client's added µs is held to twice that of the cheapest peer in its
+   group that enforces a timeout (:data:`TIMEOUT_PEERS`).
 2. Amplification in a full outage (every connection refused; every request
    answered 503): attempts per logical call, counted at the socket
    (``connect()`` calls, for refusals) and by the server (requests, for 503s).
@@ -84,6 +87,15 @@ AVAILABILITY_TARGET = 0.995
 RECOVERY_TARGET = 1.5
 DEADLINE_SLACK = 0.2
 STATUSES = (429, 502, 503, 504)
+# Issue 27 §2: tether's added time per call at most twice that of the cheapest peer in
+# the same run that enforces a timeout, one per client.
+ADDED_FACTOR = 2.0
+TIMEOUT_PEERS = {
+    "requests": "requests + urllib3 Retry(total=3) adapter",
+    "httpx": "httpx.Client + a pass-through transport setting the timeout extension",
+    "aiohttp, sequential": "aiohttp + a middleware: asyncio.timeout, read()",
+    "aiohttp, 16 concurrent": "aiohttp + a middleware: asyncio.timeout, read()",
+}
 OUTAGE = 10.0
 
 # ---------------------------------------------------------------------------------------------
@@ -400,16 +412,28 @@ def httpx_peers(url: str) -> tuple[list[Peer], list[Any]]:
         def close(self) -> None:
             self.inner.close()
 
+    timeout = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 5.0}
+
+    class Timed(PassThrough):
+        """Forwards with the request's timeouts set to tether's defaults (connect 5 s,
+        read 30 s): the least a transport of one's own does to enforce a timeout."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            request.extensions = {**request.extensions, "timeout": timeout}
+            return self.inner.handle_request(request)
+
     bare = httpx.Client()
     passing = httpx.Client(transport=PassThrough())
+    timed = httpx.Client(transport=Timed())
     th = httpx.Client(transport=Transport())
     g = "httpx"
     peers = [
         Peer("httpx.Client (bare)", g, lambda: bare.get(url)),
         Peer("httpx.Client + a pass-through transport", g, lambda: passing.get(url)),
+        Peer(TIMEOUT_PEERS[g], g, lambda: timed.get(url)),
         Peer("httpx.Client(transport=tether Transport())", g, lambda: th.get(url)),
     ]
-    return peers, [bare, passing, th]
+    return peers, [bare, passing, timed, th]
 
 
 async def aiohttp_peers(url: str, concurrency: int) -> tuple[list[Peer], list[Any]]:
@@ -529,6 +553,8 @@ def overhead(server: Server, quick: bool) -> Section:
     )
     rows = []
     ratios: dict[str, tuple[float, float]] = {}
+    ours_added: dict[str, tuple[str, float]] = {}
+    peer_added: dict[str, float] = {}
     for g, members in groups.items():
         base = members[0]
         for p in members:
@@ -547,6 +573,9 @@ def overhead(server: Server, quick: bool) -> Section:
             )
             if "tether" in p.name and p is not base:
                 ratios[f"{g}: {p.name}"] = (ratio, overhead_target(g))
+                ours_added[g] = (p.name, statistics.median(added))
+            if p.name == TIMEOUT_PEERS.get(g):
+                peer_added[g] = statistics.median(added)
     section.tables.append(
         table(
             "Requests per second",
@@ -558,7 +587,24 @@ def overhead(server: Server, quick: bool) -> Section:
         section.verdicts.append(
             f"overhead, {name}: {ratio:.3f} of bare (target >= {target}): {met(ratio >= target)}"
         )
+    section.verdicts += added_verdicts(ours_added, peer_added)
     return section
+
+
+def added_verdicts(ours: dict[str, tuple[str, float]], peers: dict[str, float]) -> list[str]:
+    """``added X µs vs 2 × Y µs of <peer>``, per group: the target of issue 27 §2.  A peer
+    measured below its bare client (noise) counts as adding nothing."""
+    lines = []
+    for g, (name, added) in ours.items():
+        if g not in peers:
+            continue
+        peer = max(peers[g], 0.0)
+        limit = ADDED_FACTOR * peer
+        lines.append(
+            f"added µs, {g}: {name} added {added:.1f} µs vs {ADDED_FACTOR:g} × {peer:.1f} µs "
+            f"of {TIMEOUT_PEERS[g]} (target <= {limit:.1f} µs): {met(added <= limit)}"
+        )
+    return lines
 
 
 def overhead_target(group: str) -> float:

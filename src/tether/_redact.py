@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import re
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -272,5 +271,7 @@ def quote(text: str, width: int = 60) -> str:
     (ending in ``…"``) to stay under ``width`` characters.  Redacted before the cut: a cut
     URL loses the '@' that marks its password.  A character that would hide or reorder
     the message (a control, a bidirectional override, a lone surrogate) is escaped."""
+    import json  # loaded by the first message that quotes, not by `import tether`
+
     shown = visible(json.dumps(redact(text), ensure_ascii=False))
     return shown if len(shown) <= width else shown[: width - 4] + '…"'

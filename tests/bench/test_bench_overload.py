@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.bench.test_bench_smoke import _run_writing_its_part
+from tests.helpers.bench_runs import run_writing_its_part
 from tether import Budget, RetryPolicy
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -188,7 +188,7 @@ def test_bench_overload_quick_prints_its_sections_writes_its_part_and_plots(
         import matplotlib  # noqa: F401
     except ImportError:
         plots = ["--no-plots"]
-    stdout, written = _run_writing_its_part(
+    stdout, written = run_writing_its_part(
         tmp_path,
         "bench_overload.py",
         ["--quick", *plots],

@@ -10,63 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.bench_runs import BENCHMARKS, check_sections, run_writing_its_part
+
 pytestmark = pytest.mark.bench
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPT = BENCHMARKS / "bench_retry.py"
 HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
 MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
 PROBE_HEADINGS = ("1. /probe throughput",)
 REPORT_HEADINGS = ("1. The hook alone", "2. Real calls")
 BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
-
-
-def _check_sections(stdout: str, headings: tuple[str, ...]) -> None:
-    """Each heading in order, each section with a Markdown table and a judged target."""
-    sections = re.split(r"^## ", stdout, flags=re.M)[1:]
-    titles = [s.split("\n", 1)[0] for s in sections]
-    assert len(titles) == len(headings), titles
-    for title, heading in zip(titles, headings, strict=True):
-        assert title.startswith(heading), titles
-    for section in sections:
-        assert re.search(r"^\| .+ \|$", section, flags=re.M), section[:200]
-        assert re.search(r"\(target [<>]=? [^)]+\): (met|MISSED)$", section, flags=re.M)
-
-
-def _run_writing_its_part(
-    tmp_path: Path,
-    script: str,
-    args: list[str],
-    title: str,
-    headings: tuple[str, ...],
-    *,
-    timeout: float,
-    kept: str = "the monitor",
-) -> tuple[str, str]:
-    """Run ``script`` with ``args`` and ``--write F``, F holding a part ``kept`` and a
-    stale part ``title``: it exits 0, prints ``headings`` (see :func:`_check_sections`)
-    and replaces its own part alone, each heading in it.  What it printed, and F."""
-    results = tmp_path / "results.md"
-    results.write_text(
-        f"# Benchmark results: {kept}\n\nkept\n\n"
-        f"# Benchmark results: {title}\n\nstale, to be replaced\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args, "--write", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    _check_sections(done.stdout, headings)
-    written = results.read_text()
-    assert written.startswith(f"# Benchmark results: {kept}\n\nkept\n")
-    assert "stale" not in written
-    assert written.count(f"# Benchmark results: {title}\n") == 1
-    for heading in headings:
-        assert f"\n## {heading}" in written
-    return done.stdout, written
 
 
 def test_bench_retry_quick_prints_every_section() -> None:
@@ -79,13 +32,13 @@ def test_bench_retry_quick_prints_every_section() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    _check_sections(done.stdout, HEADINGS)
+    check_sections(done.stdout, HEADINGS)
 
 
 def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: Path) -> None:
     """`bench_monitor.py --quick --write F` exits 0, prints scale, detection and storage with
     a table and a judged target each, and replaces its part of F, keeping the others."""
-    _run_writing_its_part(
+    run_writing_its_part(
         tmp_path,
         "bench_monitor.py",
         ["--quick"],
@@ -105,7 +58,7 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     """`bench_probe.py --quick --no-install --write F` exits 0, prints tether's and
     blackbox_exporter's /probe rates in a table with the judged ratio, and replaces its
     part of F, keeping the others."""
-    stdout, written = _run_writing_its_part(
+    stdout, written = run_writing_its_part(
         tmp_path,
         "bench_probe.py",
         ["--quick", "--no-install"],
@@ -127,7 +80,7 @@ def test_bench_scale_quick_prints_its_section_and_writes_its_part(tmp_path: Path
     """`bench_scale.py --quick --write F` exits 0, prints its section with a table and the
     judged targets (monitors with two workers, the CPU per 1,000 checks), and replaces its
     part of F, keeping the others."""
-    stdout, _ = _run_writing_its_part(
+    stdout, _ = run_writing_its_part(
         tmp_path, "bench_scale.py", ["--quick"], "worker processes", SCALE_HEADINGS, timeout=90
     )
     assert re.search(r"^workers: [\d,]+ monitors at .+ with workers: 2", stdout, flags=re.M)
@@ -141,7 +94,7 @@ def test_bench_dashboard_quick_measures_the_overview_and_writes_its_part(tmp_pat
     """`bench_dashboard.py --quick --write F` exits 0, prints the overview's server and
     Chromium times in a table with the judged render target, and replaces its part of F,
     keeping the others."""
-    stdout, _ = _run_writing_its_part(
+    stdout, _ = run_writing_its_part(
         tmp_path,
         "bench_dashboard.py",
         ["--quick"],
@@ -159,7 +112,7 @@ def test_bench_report_quick_measures_the_hook_and_real_calls_and_writes_its_part
 ) -> None:
     """`bench_report.py --quick --write F` exits 0, prints the hook's cost and real calls
     with and without reporting, each judged against 2 µs per call, and writes its part."""
-    _run_writing_its_part(
+    run_writing_its_part(
         tmp_path,
         "bench_report.py",
         ["--quick"],
@@ -179,7 +132,7 @@ def test_bench_slow_clients_quick_measures_each_endpoint_and_writes_its_part(
     """`bench_slow_clients.py --quick --write F` exits 0, prints p50/p99 of /status,
     /metrics and /probe alone and with slow connections held, each judged, and replaces
     its part of F, keeping the others."""
-    stdout, written = _run_writing_its_part(
+    stdout, written = run_writing_its_part(
         tmp_path, "bench_slow_clients.py", ["--quick"], "slow clients", SLOW_HEADINGS, timeout=120
     )
     for endpoint in ("/status/public", "/metrics", "/probe"):
@@ -198,7 +151,7 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
     start, a mass outage and a mass recovery in one process and with workers: 2, prints a
     row per phase (every monitor changed, alerts received) and the judged targets, and
     replaces its part of F, keeping the others."""
-    stdout, written = _run_writing_its_part(
+    stdout, written = run_writing_its_part(
         tmp_path,
         "bench_mass.py",
         ["--quick"],
@@ -218,3 +171,19 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
         verdict = rf"^- {shape}, 40 at 2 s: SIGTERM to exit [\d.]+ s \(target <= 30 s\): "
         verdict += "(met|MISSED)$"
         assert re.search(verdict, written, flags=re.M), written
+
+
+def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path) -> None:
+    """`bench_import.py --rounds 2 --write F` exits 0, prints its section with a table and
+    the judged ratio to `import requests`, finds no HTTP library loaded, and replaces its
+    part of F, keeping the others."""
+    out, _ = run_writing_its_part(
+        tmp_path,
+        "bench_import.py",
+        ["--rounds", "2"],
+        "import time",
+        ("1. import tether beside import requests",),
+        timeout=60,
+        kept="retries",
+    )
+    assert "HTTP libraries loaded by import tether: none (target == none): met" in out

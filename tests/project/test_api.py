@@ -114,10 +114,12 @@ def test_no_fix_switches_tls_verification_off() -> None:
 
 
 def test_import_tether_loads_no_http_library() -> None:
-    """`import tether` imports none of requests, urllib3, httpx, aiohttp (nor the lab)."""
+    """`import tether` imports none of requests, urllib3, httpx, aiohttp, h11, anyio (nor
+    the lab), nor what only an HTTP-date Retry-After or a quoted message needs."""
     code = (
         "import sys, tether; print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'requests', 'urllib3', 'httpx', 'httpcore', 'aiohttp', 'trustme', 'dns'}))"
+        "{'requests', 'urllib3', 'httpx', 'httpcore', 'aiohttp', 'h11', 'anyio', 'trustme', "
+        "'dns'} | {m for m in sys.modules if m in ('email.utils', 'json')}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -117,8 +117,8 @@ class Session:
         # First in the chain: it drops what the caller wrote; a middleware of the
         # caller's own that adds a header to each hop decides for itself.
         self._keep = keep_on_origin
-        middlewares = (keep_on_origin, *(kwargs.pop("middlewares", None) or ()))
-        self.raw = aiohttp.ClientSession(middlewares=middlewares, **kwargs)
+        self._theirs = tuple(kwargs.pop("middlewares", None) or ())
+        self.raw = aiohttp.ClientSession(middlewares=(keep_on_origin, *self._theirs), **kwargs)
         # aiohttp resends an idempotent request once after a failed connection,
         # inside request(): that would run tether's whole loop twice.  No public
         # switch exists; tests/retry/test_private_seams.py fails if this one goes.
@@ -167,6 +167,11 @@ class Session:
         given = kwargs.pop("timeout", None)
         if kwargs.get("middlewares") is not None:  # a request's own replace the session's
             kwargs["middlewares"] = (self._keep, *kwargs["middlewares"])
+        elif not (kwargs.get("headers") or kwargs.get("cookies") or self.raw.headers):
+            # No header of the caller's that a redirect could carry elsewhere (aiohttp
+            # itself strips what auth= makes): the session's chain without tether's
+            # middleware, which would cost every call a few µs for nothing to drop.
+            kwargs["middlewares"] = self._theirs
         call = Call(
             guard.policy,
             method,

@@ -67,7 +67,7 @@ class Transport(httpx.BaseTransport):
         call = _call(self.guard, request)
 
         def attempt(t: Timeouts) -> httpx.Response:
-            _timeouts(request, t)
+            _timeouts(request, t, chain)
             token = _ends_at.set(time.monotonic() + t.total)
             try:
                 response = self._inner.handle_request(request)
@@ -116,7 +116,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         call = _call(self.guard, request)
 
         async def attempt(t: Timeouts) -> httpx.Response:
-            _timeouts(request, t)
+            _timeouts(request, t, chain)
             token = _ends_at.set(time.monotonic() + t.total)
             try:
                 response = await self._inner.handle_async_request(request)
@@ -149,16 +149,26 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
 
 class _Chain:
-    """The first URL's origin, carried from hop to hop of a redirect chain in the
-    request's extensions (httpx copies them onto each redirect's request)."""
+    """The first URL of a redirect chain, carried from hop to hop in the request's
+    extensions (httpx copies them onto each redirect's request)."""
 
-    __slots__ = ("ended", "origin")
+    __slots__ = ("_origin", "ended", "first")
 
-    def __init__(self, origin: Origin) -> None:
-        self.origin = origin
+    def __init__(self, first: httpx.URL) -> None:
+        self.first = first
+        self._origin: Origin | None = None
         self.ended = False
         """True once a hop answered other than with a redirect: extensions a caller
         copies from this request onto a new one start a chain of their own."""
+
+    @property
+    def origin(self) -> Origin:
+        """The first URL's origin, worked out only when a redirect asks: most calls
+        are never redirected."""
+        if self._origin is None:
+            url = self.first
+            self._origin = origin(url.scheme, url.host, url.port)
+        return self._origin
 
 
 _CHAIN = "tether.redirect_chain"
@@ -169,14 +179,13 @@ def _keep_on_origin(request: httpx.Request, policy: RetryPolicy) -> _Chain:
     the first URL's origin.  httpx itself drops only ``Authorization``, and keeps it
     from http:80 to https:443; it rebuilds ``Cookie`` for each hop from its jar, for
     the new URL, which is its own.  Each hop's headers are copied from the one before,
-    so what is dropped stays dropped."""
-    url = request.url
-    here = origin(url.scheme, url.host, url.port)
+    so what is dropped stays dropped.  A new chain goes into the request's extensions
+    with the attempt's timeouts (:func:`_timeouts`), one copy of them for both."""
     chain = request.extensions.get(_CHAIN)
     if not isinstance(chain, _Chain) or chain.ended:
-        chain = _Chain(here)
-        request.extensions = {**request.extensions, _CHAIN: chain}
-    elif here != chain.origin:
+        return _Chain(request.url)
+    url = request.url
+    if origin(url.scheme, url.host, url.port) != chain.origin:
         drop_sensitive(request.headers, policy.sensitive_headers, keep=("cookie",))
     return chain
 
@@ -192,8 +201,9 @@ def _call(guard: Guard, request: httpx.Request) -> Call:
     )
 
 
-def _timeouts(request: httpx.Request, t: Timeouts) -> None:
-    """Give this attempt the smaller of the client's timeouts and the policy's."""
+def _timeouts(request: httpx.Request, t: Timeouts, chain: _Chain) -> None:
+    """Give this attempt the smaller of the client's timeouts and the policy's, and the
+    request its redirect chain."""
     given = request.extensions.get("timeout", {})
     key = (given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
     last = _last_timeouts[0]
@@ -213,7 +223,7 @@ def _timeouts(request: httpx.Request, t: Timeouts) -> None:
             "pool": least(pool, t.connect),
         }
         _last_timeouts[0] = (t, key, timeout)
-    request.extensions = {**request.extensions, "timeout": timeout}
+    request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
 
 
 _last_timeouts: list[tuple[Timeouts | None, tuple[Any, ...], dict[str, float | None]]] = [
