@@ -90,6 +90,10 @@ STATUSES = (429, 502, 503, 504)
 # Issue 27 §2: tether's added time per call at most twice that of the cheapest peer in
 # the same run that enforces a timeout, one per client.
 ADDED_FACTOR = 2.0
+CONFIGURED = "(configured: "
+"""Marks a row of tether with a strategy switched on: what it costs when configured
+(issue 27), beside the default policy's row, which alone is held to the targets."""
+
 TIMEOUT_PEERS = {
     "requests": "requests + urllib3 Retry(total=3) adapter",
     "httpx": "httpx.Client + a pass-through transport setting the timeout extension",
@@ -365,6 +369,9 @@ def sync_peers(url: str) -> tuple[list[Peer], list[Any]]:
         HTTPAdapter(max_retries=Retry(total=3, backoff_factor=0.1, status_forcelist=STATUSES)),
     )
     th = tether.Session()
+    limited = tether.Session(
+        policy=tether.RetryPolicy(bulkhead=tether.Bulkhead(), throttle=tether.Throttle())
+    )
 
     @tenacity.retry(
         stop=tenacity.stop_after_attempt(3),
@@ -391,8 +398,9 @@ def sync_peers(url: str) -> tuple[list[Peer], list[Any]]:
         Peer("requests + tenacity (3 attempts)", g, ten_get),
         Peer("requests + stamina (3 attempts)", g, sta_get),
         Peer("tether.Session", g, lambda: th.get(url)),
+        Peer(f"tether.Session {CONFIGURED}Bulkhead(), Throttle())", g, lambda: limited.get(url)),
     ]
-    return peers, [bare, timed, u3, ten, sta, th]
+    return peers, [bare, timed, u3, ten, sta, th, limited]
 
 
 def httpx_peers(url: str) -> tuple[list[Peer], list[Any]]:
@@ -439,6 +447,7 @@ def httpx_peers(url: str) -> tuple[list[Peer], list[Any]]:
 async def aiohttp_peers(url: str, concurrency: int) -> tuple[list[Peer], list[Any]]:
     import aiohttp
 
+    import tether
     from tether.integrations.aiohttp import session
 
     async def no_op(request: Any, handler: Any) -> Any:
@@ -462,6 +471,13 @@ async def aiohttp_peers(url: str, concurrency: int) -> tuple[list[Peer], list[An
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=5, sock_read=30)
         ),
         "tether.integrations.aiohttp.session()": session(),
+        # A hedge that never fires on a healthy loopback server: the race's own cost.
+        f"tether session() {CONFIGURED}Hedge(delay=1.0))": session(
+            tether.RetryPolicy(hedge=tether.Hedge(delay=1.0))
+        ),
+        f"tether session() {CONFIGURED}Bulkhead(adaptive=Adaptive()))": session(
+            tether.RetryPolicy(bulkhead=tether.Bulkhead(adaptive=tether.Adaptive()))
+        ),
     }
 
     def one(s: aiohttp.ClientSession) -> Callable[[], Awaitable[object]]:
@@ -571,7 +587,7 @@ def overhead(server: Server, quick: bool) -> Section:
                     "" if p is base else f"{statistics.median(added):+.1f}",
                 )
             )
-            if "tether" in p.name and p is not base:
+            if "tether" in p.name and p is not base and CONFIGURED not in p.name:
                 ratios[f"{g}: {p.name}"] = (ratio, overhead_target(g))
                 ours_added[g] = (p.name, statistics.median(added))
             if p.name == TIMEOUT_PEERS.get(g):

@@ -52,6 +52,8 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "healthy": None,
     "tls_ok": None,
     "latency": None,
+    "stall_one_in_ten": None,  # one request: not the tenth
+    "load_latency": None,
     "refused": ("connect.refused", "connect", "connect"),
     "blackhole": ("connect.timeout", "connect", "connect"),
     "reset_on_accept": ("connection.reset", "request", "http"),
