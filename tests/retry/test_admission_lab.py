@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,27 +16,11 @@ import requests
 
 import tether
 from tests.helpers.clients import CLIENTS, Client
+from tests.helpers.polls import until, until_async
 from tether.integrations.aiohttp import session as aiohttp_session
 from tether.lab import Lab
 
 BOUND = 10.0
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    wake = threading.Event()
-    for _ in range(int(BOUND / 0.005)):
-        if condition():
-            return
-        wake.wait(0.005)
-    raise AssertionError("condition not reached")
-
-
-async def _until_async(condition: Callable[[], bool]) -> None:
-    for _ in range(int(BOUND / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not reached")
 
 
 def _endpoint(lab: Lab, name: str) -> str:
@@ -72,9 +54,9 @@ def test_requests_bulkhead_against_a_slow_drip(lab: Lab) -> None:
 
     with ThreadPoolExecutor(3) as pool:
         holders = [pool.submit(get), pool.submit(get)]
-        _until(lambda: state().in_flight == 2)
+        until(lambda: state().in_flight == 2)
         waiter = pool.submit(get)
-        _until(lambda: state().queued == 1)
+        until(lambda: state().queued == 1)
         with pytest.raises(requests.ConnectionError) as caught:
             session.get(url)
         assert state().queued == 1  # refused while the third still waited
@@ -110,9 +92,9 @@ def test_aiohttp_bulkhead_against_a_slow_drip_with_cancellations(lab: Lab) -> No
                     await response.read()
 
             holders = [asyncio.create_task(get()) for _ in range(2)]
-            await _until_async(lambda: state().in_flight == 2)
+            await until_async(lambda: state().in_flight == 2)
             waiter = asyncio.create_task(get())
-            await _until_async(lambda: state().queued == 1)
+            await until_async(lambda: state().queued == 1)
             with pytest.raises(aiohttp.ClientConnectionError) as caught:
                 await get()
             assert isinstance(caught.value, tether.BulkheadFullError)

@@ -13,28 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 import tether
+from tests.helpers.polls import until, until_async
 from tether._retry._loop import Call
 
 BOUND = 10.0
 """Seconds any wait in these tests may take at most before the test fails."""
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    """Poll ``condition`` (a thread's progress), failing after BOUND seconds."""
-    done = threading.Event()
-    for _ in range(int(BOUND / 0.005)):
-        if condition():
-            return
-        done.wait(0.005)
-    raise AssertionError("condition not reached")
-
-
-async def _until_async(condition: Callable[[], bool]) -> None:
-    for _ in range(int(BOUND / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not reached")
 
 
 def _blocking(policy: tether.RetryPolicy) -> tuple[Callable[[], str], threading.Event, list[int]]:
@@ -59,9 +42,9 @@ def test_two_in_flight_one_queued_and_the_fourth_refused_at_once() -> None:
     guard = work.guard  # type: ignore[attr-defined]
     with ThreadPoolExecutor(3) as pool:
         running = [pool.submit(work), pool.submit(work)]
-        _until(lambda: len(entered) == 2)
+        until(lambda: len(entered) == 2)
         queued = pool.submit(work)
-        _until(lambda: guard.limit("db").queued == 1)
+        until(lambda: guard.limit("db").queued == 1)
         assert guard.limit("db") == tether.LimitState("db", limit=2, in_flight=2, queued=1)
         with pytest.raises(tether.BulkheadFullError) as caught:
             work()
@@ -94,10 +77,10 @@ def test_waiters_are_served_first_come_first_served() -> None:
     guard = work.guard  # type: ignore[attr-defined]
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(work, 0)]
-        _until(lambda: order == [0])
+        until(lambda: order == [0])
         for n in (1, 2, 3):
             futures.append(pool.submit(work, n))
-            _until(lambda n=n: guard.limit("db").queued == n)  # type: ignore[misc]
+            until(lambda n=n: guard.limit("db").queued == n)  # type: ignore[misc]
         for gate in gates:
             gate.set()
         for f in futures:
@@ -113,7 +96,7 @@ def test_a_wait_past_the_queue_timeout_fails_with_bulkhead_full() -> None:
     guard = work.guard  # type: ignore[attr-defined]
     with ThreadPoolExecutor(1) as pool:
         holder = pool.submit(work)
-        _until(lambda: guard.limit("db").in_flight == 1)
+        until(lambda: guard.limit("db").in_flight == 1)
         with pytest.raises(tether.BulkheadFullError) as caught:
             work()
         assert guard.limit("db") == tether.LimitState("db", 1, 1, 0)
@@ -136,7 +119,7 @@ def test_the_wait_never_passes_the_deadline() -> None:
     guard = work.guard  # type: ignore[attr-defined]
     with ThreadPoolExecutor(1) as pool:
         holder = pool.submit(work)
-        _until(lambda: guard.limit("db").in_flight == 1)
+        until(lambda: guard.limit("db").in_flight == 1)
         with pytest.raises(tether.BulkheadFullError, match="what the call's deadline left"):
             work()
         release.set()
@@ -207,9 +190,9 @@ def test_async_waiters_queue_and_a_cancelled_one_holds_nothing() -> None:
             return s
 
         holders = [asyncio.create_task(work()) for _ in range(2)]
-        await _until_async(lambda: state().in_flight == 2)
+        await until_async(lambda: state().in_flight == 2)
         waiter = asyncio.create_task(work())
-        await _until_async(lambda: state().queued == 1)
+        await until_async(lambda: state().queued == 1)
         with pytest.raises(tether.BulkheadFullError):
             await work()
         waiter.cancel()
@@ -221,7 +204,7 @@ def test_async_waiters_queue_and_a_cancelled_one_holds_nothing() -> None:
             await holders[0]
         assert state().in_flight == 1
         newcomer = asyncio.create_task(work())
-        await _until_async(lambda: state().in_flight == 2)
+        await until_async(lambda: state().in_flight == 2)
         release.set()
         assert await holders[1] == await newcomer == "done"
         assert state() == tether.LimitState("db", 2, 0, 0)
@@ -242,7 +225,7 @@ def test_an_async_wait_past_the_queue_timeout_fails_and_leaves_the_queue() -> No
 
         guard: tether.Guard = work.guard  # type: ignore[attr-defined]
         holder = asyncio.create_task(work())
-        await _until_async(lambda: guard.limit("db").in_flight == 1)  # type: ignore[union-attr]
+        await until_async(lambda: guard.limit("db").in_flight == 1)  # type: ignore[union-attr]
         with pytest.raises(tether.BulkheadFullError, match=r"came free within 0\.02 s"):
             await work()
         assert guard.limit("db") == tether.LimitState("db", 1, 1, 0)
@@ -280,15 +263,15 @@ def test_a_thread_and_an_event_loop_share_one_guard() -> None:
 
         with ThreadPoolExecutor(1) as pool:
             first: Future[None] = pool.submit(in_thread, "thread 1")
-            await _until_async(lambda: state().in_flight == 1)
+            await until_async(lambda: state().in_flight == 1)
             second = asyncio.create_task(on_loop("loop 1"))
-            await _until_async(lambda: state().queued == 1)
+            await until_async(lambda: state().queued == 1)
             thread_release.set()
             first.result(BOUND)
-            await _until_async(lambda: order == ["thread 1", "loop 1"])
+            await until_async(lambda: order == ["thread 1", "loop 1"])
             thread_release.clear()
             third = pool.submit(in_thread, "thread 2")
-            await _until_async(lambda: state().queued == 1)
+            await until_async(lambda: state().queued == 1)
             loop_release.set()
             await second
             thread_release.set()
@@ -335,8 +318,8 @@ def test_an_endless_queue_timeout_without_a_deadline_waits_for_a_slot() -> None:
     guard = work.guard  # type: ignore[attr-defined]
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(work)
-        _until(lambda: len(entered) == 1)
+        until(lambda: len(entered) == 1)
         second = pool.submit(work)
-        _until(lambda: guard.limit("db").queued == 1)
+        until(lambda: guard.limit("db").queued == 1)
         release.set()
         assert [first.result(BOUND), second.result(BOUND)] == ["done", "done"]

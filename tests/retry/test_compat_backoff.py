@@ -440,3 +440,22 @@ def test_async_on_predicate_polls_a_coroutine() -> None:
 
     assert asyncio.run(poll()) == "ready"
     assert clock.slept == [2, 2]
+
+
+def test_log_lines_keep_a_urls_credentials_secret(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception that names a URL with user:password@ and a token in its query (as
+    requests' do) is logged with both redacted, waiting and giving up."""
+    policy, _ = timed()
+    error = ValueError("failed on http://alice:hunter2@127.0.0.1:9/x?token=s3cret")
+    decorated = backoff.on_exception(
+        backoff.constant, ValueError, max_tries=2, jitter=None, policy=policy
+    )(Flaky(5, error=error))
+    logs = caplog.at_level(logging.INFO, logger="backoff")
+    with logs, pytest.raises(ValueError, match="failed on"):
+        decorated()
+    lines = [r.getMessage() for r in caplog.records if r.name == "backoff"]
+    assert len(lines) == 2
+    for line in lines:
+        assert "hunter2" not in line, line
+        assert "s3cret" not in line, line
+        assert "alice:***@127.0.0.1:9" in line

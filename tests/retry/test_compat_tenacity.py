@@ -503,3 +503,29 @@ def test_retry_with_changes_options() -> None:
     with pytest.raises(compat.RetryError):
         fail.retry_with(stop=compat.stop_after_attempt(2))()  # type: ignore[attr-defined]
     assert len(calls) == 2
+
+
+def test_before_sleep_log_keeps_a_urls_credentials_secret(caplog: pytest.LogCaptureFixture) -> None:
+    """tenacity's before_sleep line names the exception; tether's redacts the URL's
+    password and secret query value in it."""
+    logger = logging.getLogger("tether.test.compat")
+    failures = iter([ValueError("failed on http://alice:hunter2@127.0.0.1:9/x?token=s3cret")])
+
+    @compat.retry(
+        stop=compat.stop_after_attempt(2),
+        wait=compat.wait_fixed(0),
+        retry=compat.retry_if_exception_type(ValueError),
+        before_sleep=compat.before_sleep_log(logger, logging.INFO),
+    )
+    def call() -> str:
+        for error in failures:
+            raise error
+        return "ok"
+
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        assert call() == "ok"
+    (line,) = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    assert line.startswith("Retrying ")
+    assert "ValueError" in line
+    assert "hunter2" not in line, line
+    assert "s3cret" not in line, line

@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator, Iterable
 from itertools import repeat
 from typing import Any
 
+from tether._redact import redact_text
 from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
@@ -459,8 +460,10 @@ class _Handlers:
 
 
 def _describe(outcome: Any, key: str) -> Any:
+    """What backoff's log line says of the outcome, credentials redacted (a requests
+    error names its URL, user:password@ and secret query values included)."""
     if key == "exception" and isinstance(outcome, BaseException):
-        return traceback.format_exception_only(type(outcome), outcome)[-1].rstrip("\n")
+        return redact_text(traceback.format_exception_only(type(outcome), outcome)[-1].rstrip("\n"))
     return outcome
 
 

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from tether._classify import classify
+from tether._redact import redact_text
 from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
@@ -584,7 +585,7 @@ def before_sleep_log(
         if exc_info and error is not None:
             tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             msg = f"{msg}\n{tb.rstrip()}"
-        logger.log(log_level, msg)
+        logger.log(log_level, redact_text(msg))  # an error may name a URL's credentials
 
     return log_it
 
