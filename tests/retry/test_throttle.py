@@ -154,3 +154,14 @@ def test_what_counts_as_turned_away(kind: Kind, status: int | None, turned_away:
     failure = dataclasses.replace(failure_for(kind, "x"), status=status)
     assert overloaded(failure) is turned_away
     assert overloaded(None) is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("k", float("nan")), ("k", 0.5), ("window", 0.5), ("window", float("inf"))],
+)
+def test_a_bad_throttle_is_refused_naming_its_field(field: str, value: float) -> None:
+    """NaN, a K under 1, a window under a second or without end (its counts, kept a
+    second at a time, would never be dropped) are each refused in one ValueError."""
+    with pytest.raises(ValueError, match=rf"throttle\.{field}="):
+        tether.Throttle(**{field: value})

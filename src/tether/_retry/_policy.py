@@ -228,7 +228,8 @@ class Throttle:
 
     def __post_init__(self) -> None:
         _check(self.k >= 1, "throttle.k", self.k, "must be 1 or more")
-        _check(self.window >= 1, "throttle.window", self.window, "must be at least 1 second")
+        ok = 1 <= self.window < math.inf  # counts are kept a second at a time, for window
+        _check(ok, "throttle.window", self.window, "must be at least 1 second, and finite")
 
 
 @dataclass(frozen=True, slots=True)
