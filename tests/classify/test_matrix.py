@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tether.lab import Lab
 from tether.lab._cases import CLIENTS, IPV6_BLACKHOLE, IPV6_FIRST, Case
 from tether.lab._matrix import (
     available,
+    matrix_lab,
     matrix_markdown,
     netns_available,
     planned,
@@ -49,13 +49,16 @@ def _cells(pairs: list[tuple[str, str]]) -> list[object]:
 
 
 @pytest.fixture(scope="session")
-def local_cases(lab: Lab) -> dict[tuple[str, str], Case]:
+def local_cases() -> dict[tuple[str, str], Case]:
+    # Its own lab, not the session's: the matrix's drips at DRIP_INTERVAL, so a call the
+    # table says hangs is not cut by the read timeout on a loaded machine.
     # Client libraries leak sockets and event-loop transports when their
     # requests fail (or hang, in slow_drip): that is their behaviour under
     # test, not tether's, so their ResourceWarnings are collected here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        cases = run_matrix(lab)
+        with matrix_lab() as lab:
+            cases = run_matrix(lab)
         gc.collect()
     return {(c.scenario, c.client): c for c in cases}
 

@@ -3,15 +3,18 @@ whose alerts go to a real webhook receiver: a silence made from the command line
 the alert of the monitor it selects (recorded as suppressed, never sent), and the
 commands' one-line errors keep stable exit codes.
 
-The alert is due before the silence exists: the receiver refuses until started, so the
-outbox retries it, and the silence, read at that retry, keeps it (decided at delivery).
+The monitor watches a target of the test's own, up while the silence is made and then
+stopped, so the alert falls due under the silence at once (no outbox backoff to wait
+out; a silence made after an alert is queued is tests/monitor's, on a fake clock).
 The process runs on real time; each wait polls with a bound (tests/helpers/processes.py)."""
 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +24,36 @@ from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
 from tests.helpers.tether_processes import monitor, tether
-from tether.lab import Lab
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Target:
+    """A target that answers 200 until :meth:`stop`, then refuses (its port closed)."""
+
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.stopped = False
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            self.server.shutdown()
+            self.server.server_close()
 
 
 class Running:
-    def __init__(self, tmp: Path, lab: Lab, receiver: Receiver) -> None:
+    def __init__(self, tmp: Path, target: Target, receiver: Receiver) -> None:
         self.port = free_port()
         self.config = tmp / "tether.yaml"
         self.config.write_text(
@@ -33,7 +61,7 @@ class Running:
             f'server: {{listen: "127.0.0.1:{self.port}"}}\n'
             f'alerts: [{{name: ops, type: webhook, url: "{receiver.url}"}}]\n'
             "monitors:\n"
-            f"  - {{name: down, url: '{lab['refused'].url}', interval: 1s, timeout: 500ms,\n"
+            f"  - {{name: down, url: '{target.url}', interval: 1s, timeout: 500ms,\n"
             "      failure_threshold: 1, alerts: [ops], labels: {service: checkout}}\n"
         )
         self.server = f"http://127.0.0.1:{self.port}"
@@ -50,32 +78,39 @@ class Running:
 
 
 @pytest.fixture
-def running(lab: Lab, tmp_path: Path, receiver: Receiver) -> Iterator[Running]:
-    r = Running(tmp_path, lab, receiver)
+def target() -> Iterator[Target]:
+    t = Target()
+    yield t
+    t.stop()
+
+
+@pytest.fixture
+def running(target: Target, tmp_path: Path, receiver: Receiver) -> Iterator[Running]:
+    r = Running(tmp_path, target, receiver)
+    receiver.start()
     with monitor(r.config, tmp_path / "monitor.log") as proc:
         wait_for(
-            lambda: (r.read("/api/status") or {}).get("monitors", {}).get("down") == "down",
+            lambda: (r.read("/api/status") or {}).get("monitors", {}).get("down") == "up",
             procs=[proc],
         )
         yield r
 
 
 def test_a_silence_from_the_command_line_keeps_the_alert(
-    running: Running, receiver: Receiver
+    running: Running, receiver: Receiver, target: Target
 ) -> None:
-    """`silence add` makes an active silence; the alert it selects, due already, is
-    recorded as suppressed once the receiver answers, and never sent; `silence list`
-    shows it; `silence expire` ends it, once; the audit log has both."""
+    """`silence add` makes an active silence; the alert it selects, due when the target
+    then goes down, is recorded as suppressed and never sent, though the receiver
+    answers; `silence list` shows it; `silence expire` ends it, once; the audit log has
+    both."""
     code, out, err = running.cli(
         "silence", "add", "--match", 'service="checkout"', "--for", "2h", "--comment", "deploy"
     )
     assert (code, err) == (0, "")
     assert out.startswith("silence 1 active from ")
     assert out.endswith(': service="checkout"\n')
-    receiver.start()
-    # The outbox's next try is at most its backoff cap (60 s) away, however many it
-    # made while the receiver refused (on a loaded CI machine, more than 30 s' worth).
-    kept = wait_for(lambda: (running.read("/api/alerts/suppressed") or {}).get("alerts"), limit=75)
+    target.stop()
+    kept = wait_for(lambda: (running.read("/api/alerts/suppressed") or {}).get("alerts"))
     assert [(a["monitor"], a["why"]) for a in kept] == [
         ("down", "silenced by #1 (deploy, by local)")
     ]

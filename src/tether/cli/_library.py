@@ -358,10 +358,15 @@ def _print_lab(lab: object) -> None:
 
 
 def _matrix(*, markdown: bool) -> int:
-    from tether.lab import Lab
-    from tether.lab._matrix import matrix_markdown, netns_available, run_in_netns, run_matrix
+    from tether.lab._matrix import (
+        matrix_lab,
+        matrix_markdown,
+        netns_available,
+        run_in_netns,
+        run_matrix,
+    )
 
-    with Lab() as lab:
+    with matrix_lab() as lab:
         cases = run_matrix(lab)
     why_not = netns_available()
     if why_not is None:

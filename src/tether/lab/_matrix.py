@@ -548,6 +548,15 @@ DRIP_INTERVAL = 0.25
 """slow_drip's interval in the matrix: well inside the read timeout, on a loaded machine too."""
 
 
+def matrix_lab(*, dns_port: int = 0) -> Lab:
+    """The lab the matrix runs against, in the namespace or not: its drip at ``DRIP_INTERVAL``.
+
+    At the lab's default 1 s, a loaded machine delayed a byte past the 1.5 s read
+    timeout now and then, and a call the table says hangs failed with ``read.timeout``.
+    """
+    return Lab(dns_port=dns_port, drip_interval=DRIP_INTERVAL)
+
+
 def _child(clients: list[str], names: list[str]) -> None:
     with contextlib.ExitStack() as reserved:
         if "url_bad_port" in names:
@@ -557,9 +566,7 @@ def _child(clients: list[str], names: list[str]) -> None:
 
 
 def _child_run(clients: list[str], names: list[str]) -> None:
-    # The drip well inside the read timeout: at the lab's 1 s a loaded machine delayed a
-    # byte past aiohttp's 1.5 s sock_read now and then (a read timeout, not the total's).
-    with Lab(dns_port=53, drip_interval=DRIP_INTERVAL) as lab, contextlib.ExitStack() as held:
+    with matrix_lab(dns_port=53) as lab, contextlib.ExitStack() as held:
         if IPV6_BLACKHOLE in names:
             for sock in full_backlog("::1", lab["healthy"].port):
                 held.enter_context(sock)
