@@ -35,11 +35,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 # (tests/project/test_packaging.py fails for a new command that is in neither list).
 COMMANDS: dict[str, tuple[str, ...]] = {
     "ack": ("monitor",),  # tether ack, which main's incident engine brings
+    "agent": ("monitor",),  # the same prober and config model; aiohttp to dial out
     "check": ("monitor",),
     "check-config": ("monitor",),
     "demo": ("monitor", "lab"),
     "hash-password": ("monitor",),  # for the monitor's users: section
     "history": ("monitor",),
+    "import": ("monitor",),  # writes a configuration the monitor's loader checks
     "incidents": ("monitor",),
     "lab": ("lab",),
     "maintenance": ("monitor",),

@@ -119,7 +119,15 @@ def test_no_module_imports_itself_back() -> None:
 
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("records", ("tether.monitor._records", "tether.monitor._state", "tether.monitor._turns")),
+    (
+        "records",
+        (
+            "tether.monitor._records",
+            "tether.monitor._state",
+            "tether.monitor._turns",
+            "tether.monitor._agent_wire",
+        ),
+    ),
     ("config", ("tether.monitor.config",)),
     ("engine", ("tether.monitor.engine",)),
     ("store", ("tether.monitor.store",)),
@@ -127,6 +135,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reports", ("tether.monitor.reports",)),
     ("cluster", ("tether.monitor.cluster",)),
     ("checks", ("tether.monitor.checks",)),
+    ("importers", ("tether.monitor.importers",)),
     ("web", ("tether.monitor.web",)),
     ("runtime", ("tether.monitor.runtime",)),
     ("face", ("tether.monitor",)),

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from tether.cli import _local
+from tether.cli._import import IMPORT
 from tether.cli._library import COMMANDS as LIBRARY
 from tether.cli._objectives import OBJECTIVES
 from tether.cli._remote import ASKING, PUSH
@@ -41,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     ROUTES,
     _local.HASH_PASSWORD,
     _local.NEW_TOKEN,
+    IMPORT,
     _local.DEMO,
 )
 """Every command, in the order ``tether --help`` lists them."""

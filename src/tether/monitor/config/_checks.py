@@ -17,6 +17,7 @@ from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
+from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
@@ -52,6 +53,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _unique(config.tokens, "tokens", "token")
     errors += _check_session(config)
     errors += _twice(config.locations, ("locations",))
+    errors += check_agent_tokens(config.tokens, config.locations)
     channels = [c.name for c in config.alerts]
     monitors = [m.name for m in config.monitors]
     locations = list(config.locations)

@@ -27,6 +27,7 @@ from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
 from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor.config import _defaults
+from tether.monitor.config._agents import AgentSettings
 from tether.monitor.config._alert_when import AlertWhen, not_inherited
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
@@ -177,7 +178,7 @@ class Server(_Model):
 
 
 Scope = Literal["read", "write"]
-TokenScope = Literal["read", "write", "report"]
+TokenScope = Literal["read", "write", "report", "agent"]
 
 
 class User(_Model):
@@ -201,7 +202,11 @@ class ApiToken(_Model):
     scope: TokenScope
     """``read``: the dashboard's JSON, ``/metrics``, ``/probe``; ``write``: changes too;
     ``report``: an application's reports of its calls (``POST /api/report``) and nothing
-    else."""
+    else; ``agent``: a ``tether agent``'s assignment and results at its ``location``, and
+    nothing else (docs/agents.md)."""
+    location: Name | None = None
+    """The location an ``agent`` token reports for (one of the file's ``locations``);
+    only an agent token names one."""
 
 
 class ProbeSettings(_Model):
@@ -699,6 +704,8 @@ class MonitorConfig(_Model):
     defaults: MonitorDefaults = Field(default_factory=MonitorDefaults)
     maintenance: tuple[MaintenanceWindow, ...] = ()
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
+    """How the monitor treats its agents (docs/agents.md)."""
     users: tuple[User, ...] = ()
     """Who may log in; with none, the dashboard answers only on loopback."""
     tokens: tuple[ApiToken, ...] = ()
@@ -732,6 +739,7 @@ class MonitorConfig(_Model):
                 "alerts": (),
                 "maintenance": (),
                 "cluster": {},
+                "agents": {},
                 "status_pages": (),
                 "users": (),
                 "tokens": (),
