@@ -1,0 +1,173 @@
+"""The agent's wire (``_agent_wire.py``): what one side writes the other reads back as it
+was, and anything else is one ``WireError`` line naming the field, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tether._kinds import Kind
+from tether.monitor._agent_wire import (
+    MAX_BATCH,
+    PROTOCOL,
+    AgentCheck,
+    Assignment,
+    Batch,
+    Receipt,
+    WireError,
+    batches,
+    new_batch_id,
+)
+from tether.monitor._records import ProbeRecord
+
+_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
+_ms = st.none() | st.floats(min_value=0, max_value=1e9, allow_nan=False)
+_times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+
+
+@st.composite
+def checks(draw: st.DrawFn) -> AgentCheck:
+    ok = draw(st.booleans())
+    kind = None if ok else draw(st.none() | st.sampled_from(list(Kind)))
+    record = ProbeRecord(
+        monitor=draw(_names),
+        ts=draw(_times),
+        ok=ok,
+        kind=kind,
+        latency_ms=draw(_ms),
+        detail=draw(st.none() | st.text(max_size=60)),
+        phases=draw(
+            st.dictionaries(
+                st.sampled_from(["dns", "connect", "tls", "ttfb"]),
+                st.floats(0, 1e6, allow_nan=False),
+            )
+        ),
+        conditions=tuple(draw(st.lists(st.text(max_size=30), max_size=3))),
+        lag_ms=draw(_ms),
+    )
+    return AgentCheck(
+        record=record,
+        host=draw(st.text(max_size=40)),
+        timings=draw(st.dictionaries(st.sampled_from(["resolve", "connect"]), st.floats(0, 100))),
+        cert_days_left=draw(st.none() | st.integers(-1000, 1000)),
+        cert_expires=draw(st.none() | _times),
+    )
+
+
+def _round_trip(data: dict[str, Any]) -> Any:
+    """Through JSON text, as the wire carries it."""
+    return json.loads(json.dumps(data))
+
+
+@given(st.lists(checks(), max_size=5), _times, st.integers(0, 10**9))
+def test_a_batch_reads_back_as_it_was_written(
+    found: list[AgentCheck], sent_at: float, dropped: int
+) -> None:
+    batch = Batch(new_batch_id(), "branch-1", sent_at, tuple(found), dropped, "host:1", "1.0")
+    assert Batch.from_json(_round_trip(batch.to_json())) == batch
+
+
+def test_receipt_and_assignment_read_back() -> None:
+    receipt = Receipt(taken=3, duplicate=False, offset=-1.25, server_time=1_700_000_000.0)
+    assert Receipt.from_json(_round_trip(receipt.to_json())) == receipt
+    assignment = Assignment(
+        version="v1",
+        location="branch-1",
+        monitors=({"name": "api", "url": "http://127.0.0.1:8080/"},),
+        lease=60.0,
+        batch_every=5.0,
+        server_time=1_700_000_000.0,
+    )
+    assert Assignment.from_json(_round_trip(assignment.to_json())) == assignment
+
+
+def _batch(**changes: Any) -> dict[str, Any]:
+    check = AgentCheck(ProbeRecord("api", 1_700_000_000.0, False, Kind.CONNECT_REFUSED), "h:1")
+    data = Batch(new_batch_id(), "branch-1", 1_700_000_000.0, (check,)).to_json()
+    for path, value in changes.items():
+        target: Any = data
+        *steps, last = path.split("__")
+        for step in steps:
+            target = target[int(step)] if step.isdigit() else target[step]
+        target[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"protocol": 2}, "protocol: 2, and this tether speaks 1"),
+        ({"id": "not hex!"}, "id: not a batch id"),
+        ({"id": "abc"}, "id: not a batch id"),
+        ({"sent_at": math.nan}, "sent_at: not a finite number"),
+        ({"sent_at": math.inf}, "sent_at: not a finite number"),
+        ({"sent_at": -5}, "sent_at: not a time"),
+        ({"sent_at": "now"}, "sent_at: not a number"),
+        ({"sent_at": True}, "sent_at: not a number"),
+        ({"location": ""}, "location: empty"),
+        ({"dropped": -1}, "dropped: not a count"),
+        ({"results": {}}, "results: not a list"),
+        ({"results__0__ok": "yes"}, "results[0].ok: not true or false"),
+        ({"results__0__ts": 1e300}, "results[0].ts: not a time"),
+        ({"results__0__latency_ms": -3}, "results[0].latency_ms: not a duration in ms"),
+        ({"results__0__phases": {"dns": math.nan}}, "results[0].phases.dns: not a finite"),
+        ({"results__0__phases": [1]}, "results[0].phases: not an object"),
+        ({"results__0__monitor": "x" * 300}, "results[0].monitor: longer than 256"),
+        ({"results__0__detail": "x" * 5000}, "results[0].detail: longer than 4,096"),
+        ({"results__0__conditions": ["a"] * 65}, "results[0].conditions: not a list of at most"),
+        ({"results__0__cert_days_left": 1.5}, "results[0].cert_days_left: not a whole number"),
+    ],
+)
+def test_a_broken_batch_is_one_line_naming_the_field(changes: dict[str, Any], says: str) -> None:
+    with pytest.raises(WireError) as raised:
+        Batch.from_json(_batch(**changes))
+    assert says in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_batch_above_the_bound_is_refused_before_its_checks_are_read() -> None:
+    data = _batch()
+    data["results"] = [None] * (MAX_BATCH + 1)
+    with pytest.raises(WireError, match="more than 5,000 a batch"):
+        Batch.from_json(data)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=20,
+)
+
+
+@given(_json)
+def test_anything_else_is_a_wire_error_never_another(data: object) -> None:
+    for reader in (Batch.from_json, Receipt.from_json, Assignment.from_json, AgentCheck.from_json):
+        with contextlib.suppress(WireError):
+            reader(data)
+
+
+def test_an_unknown_kind_from_a_newer_agent_is_read_as_unknown() -> None:
+    data = _batch(results__0__kind="connect.someday")
+    assert Batch.from_json(data).checks[0].record.kind is Kind.UNKNOWN
+
+
+def test_an_assignment_whose_batches_would_outlive_the_lease_is_refused() -> None:
+    good = Assignment("v", "b", (), 60.0, 5.0, 1.0).to_json()
+    with pytest.raises(WireError, match="batch_every"):
+        Assignment.from_json({**good, "batch_every": 60.0})
+    with pytest.raises(WireError, match="monitors\\[0\\]: not a JSON object"):
+        Assignment.from_json({**good, "monitors": ["api"]})
+
+
+def test_batches_cut_at_the_bound_and_an_empty_spool_sends_one_empty_batch() -> None:
+    check = AgentCheck(ProbeRecord("api", 1.0, True), "h")
+    assert batches([]) == [()]
+    cut = batches([check] * 7, size=3)
+    assert [len(b) for b in cut] == [3, 3, 1]
+    assert PROTOCOL == 1
