@@ -96,7 +96,7 @@ def test_tags_groups_alerts_pages_and_windows(
     assert any("'team-name' is the label team_name" in note for note in imported.notes)
     assert list(monitors["web ok"].alerts) == ["Telegram", "Hook", "Mail"]
     assert list(monitors["dns ok"].alerts) == ["Discord"]
-    assert monitors["web ok"].failure_threshold == 3  # maxretries 2
+    assert monitors["web ok"].failure_threshold == 2  # maxretries 1
     (page,) = config.status_pages
     assert page.slug == "public"
     assert [(g.name, [m.monitor for m in g.monitors]) for g in page.groups] == [

@@ -6,11 +6,12 @@ Prometheus takes, and one ImportFailed line for a file that is not Kuma's databa
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.helpers.kuma_db import DDL_1_23, OFFLINE, build_kuma_db
@@ -65,6 +66,11 @@ def test_keywords_judge_as_kuma_does(keyword: str, body: str, invert: bool) -> N
 
 
 @given(st.text(max_size=20))
+@example("monitor")
+@example("__name__")
+@example("team-name")
+@example("2fa")
+@example("env")
 def test_any_tag_is_a_label_name_prometheus_takes(tag: str) -> None:
     """Whatever a Kuma tag is called, its label name is Prometheus's, not tether's own, and
     a name that already was one is kept as it is."""
@@ -98,14 +104,26 @@ def test_files_that_are_not_kumas_fail_with_one_line(tmp_path: Path) -> None:
 
 
 def test_the_database_is_only_read(tmp_path: Path) -> None:
-    """The import opens kuma.db read-only: its bytes are unchanged and SQLite leaves no
-    journal or WAL file beside it (Kuma may be running on it)."""
-    db = tmp_path / "kuma.db"
-    build_kuma_db(db, "2.x", OFFLINE)
-    before = db.read_bytes()
-    import_kuma(str(db))
-    assert db.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kuma.db"]
+    """kuma.db copied with its WAL while Kuma runs (Kuma keeps it in WAL mode): the import
+    reads the rows still in the WAL and writes nothing, not even a checkpoint into the
+    database file (which opening it read-write would do on closing)."""
+    running, copy = tmp_path / "running", tmp_path / "copy"
+    running.mkdir()
+    copy.mkdir()
+    build_kuma_db(running / "kuma.db", "2.x", OFFLINE)
+    kuma = sqlite3.connect(running / "kuma.db")
+    kuma.execute("PRAGMA journal_mode = WAL")
+    kuma.execute("PRAGMA wal_autocheckpoint = 0")
+    kuma.execute("INSERT INTO monitor (name, type, url) VALUES ('late', 'http', ?)",
+                 (OFFLINE.healthy,))  # fmt: skip
+    kuma.commit()
+    for name in ("kuma.db", "kuma.db-wal"):
+        shutil.copyfile(running / name, copy / name)
+    kuma.close()
+    before = (copy / "kuma.db").read_bytes()
+    imported = import_kuma(str(copy / "kuma.db"))
+    assert "late" in [m["name"] for m in imported.config["monitors"]]
+    assert (copy / "kuma.db").read_bytes() == before
 
 
 def test_a_database_with_nothing_to_carry_fails(tmp_path: Path) -> None:
