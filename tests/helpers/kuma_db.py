@@ -272,7 +272,7 @@ def build_kuma_db(path: Path, version: str, t: Targets) -> dict[str, str]:
     host, port = t.resolver.rsplit(":", 1)
     core = monitor("Core", "group", "out")
     web = monitor("web ok", "http", "up", url=t.healthy, parent=core, maxretries=1,
-                  retry_interval=20)  # fmt: skip
+                  retry_interval=20, resend_interval=10)  # fmt: skip
     monitor("web refused", "http", "down", url=t.refused)
     monitor("web 404 accepted", "http", "up", url=t.not_found,
             accepted_statuscodes_json='["404"]')  # fmt: skip

@@ -97,6 +97,7 @@ def test_tags_groups_alerts_pages_and_windows(
     assert list(monitors["web ok"].alerts) == ["Telegram", "Hook", "Mail"]
     assert list(monitors["dns ok"].alerts) == ["Discord"]
     assert monitors["web ok"].failure_threshold == 2  # maxretries 1
+    assert monitors["web ok"].remind_every == 600.0  # resend_interval 10 checks of 60 s
     (page,) = config.status_pages
     assert page.slug == "public"
     assert [(g.name, [m.monitor for m in g.monitors]) for g in page.groups] == [

@@ -15,9 +15,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.helpers.kuma_db import DDL_1_23, OFFLINE, build_kuma_db
+from tether.monitor.config import parse_config
 from tether.monitor.config._conditions import ProbeContext, parse_condition
 from tether.monitor.config._labels import LABEL_NAME, RESERVED
-from tether.monitor.importers import ImportFailed
+from tether.monitor.importers import ImportFailed, to_yaml
 from tether.monitor.importers._kuma import import_kuma, label_name
 from tether.monitor.importers._kuma_monitors import map_monitor
 
@@ -135,3 +136,20 @@ def test_a_database_with_nothing_to_carry_fails(tmp_path: Path) -> None:
         conn.execute("INSERT INTO monitor (name, type) VALUES ('cache', 'redis')")
     with pytest.raises(ImportFailed, match="none of its 1 monitors"):
         import_kuma(str(db))
+
+
+def test_kumas_dollar_braces_stay_text(tmp_path: Path) -> None:
+    """A ``${...}`` in Kuma's body, header or keyword is Kuma's text, not a variable of
+    tether's environment: loaded, the monitor holds it as Kuma did."""
+    db = tmp_path / "kuma.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(DDL_1_23)
+        conn.execute(
+            "INSERT INTO monitor (name, type, url, method, body, headers, keyword)"
+            " VALUES ('tmpl', 'keyword', 'http://127.0.0.1:9/', 'POST', ?, ?, '${name}')",
+            ('{"user": "${USER}"}', '{"X-Template": "${HOME}"}'),
+        )
+    (monitor,) = parse_config(to_yaml(import_kuma(str(db)))).monitors
+    assert monitor.body == '{"user": "${USER}"}'
+    assert dict(monitor.headers)["X-Template"] == "${HOME}"
+    assert any("${name}" in str(c) for c in monitor.conditions)

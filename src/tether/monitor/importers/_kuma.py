@@ -68,11 +68,23 @@ def import_kuma(path: str) -> Imported:
         if pages:
             config["status_pages"] = pages
     return Imported(
-        config=config,
+        config=_literal(config),
         left_out=tuple(left),
         source=f"Uptime Kuma {version} ({Path(path).name})",
         notes=tuple(notes),
     )
+
+
+def _literal(value: Any) -> Any:
+    """Kuma's text as it is: tether reads ``${NAME}`` in a value from the environment, so a
+    ``${`` of Kuma's (a header, a body, a keyword) is written ``$${``."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {key: _literal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal(item) for item in value]
+    return value
 
 
 @contextmanager

@@ -92,6 +92,9 @@ def _timing(row: Mapping[str, Any], mapped: Mapped) -> None:
     if monitor.get("type") != "push" and 0 < timeout < interval:
         millis = round(timeout * 1000)
         monitor["timeout"] = f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+    resend = int(row.get("resend_interval") or 0)
+    if resend > 0:  # Kuma notifies again every `resend` checks while down
+        monitor["remind_every"] = f"{resend * interval}s"
     retries = int(row.get("maxretries") or 0)
     if monitor.get("type") == "push":
         if retries:
