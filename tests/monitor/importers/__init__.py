@@ -1,0 +1,1 @@
+"""Other monitors' configurations read into tether's (tether import)."""
