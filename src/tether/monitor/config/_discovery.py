@@ -21,6 +21,7 @@ filling of a template; turning the result into monitors is :mod:`._discovered`'s
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -125,6 +126,10 @@ class HttpSD(_Model):
         if self.authorization is not None:
             secret = self.authorization.credentials.get_secret_value()
             out["Authorization"] = f"{self.authorization.type} {secret}"
+        if self.basic_auth is not None:
+            password = self.basic_auth.password
+            pair = f"{self.basic_auth.username}:{password.get_secret_value() if password else ''}"
+            out["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         return out
 
 

@@ -108,18 +108,12 @@ async def read_http(sd: HttpSD) -> list[TargetGroup]:
     import aiohttp
 
     context = ssl.create_default_context(cafile=sd.tls.ca_file if sd.tls else None)
-    auth = None
-    if sd.basic_auth is not None:
-        password = sd.basic_auth.password
-        auth = aiohttp.BasicAuth(
-            sd.basic_auth.username, password.get_secret_value() if password else ""
-        )
     timeout = aiohttp.ClientTimeout(total=min(HTTP_TIMEOUT, sd.refresh_interval))
     where = redact_url(sd.url)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
-            session.get(sd.url, headers=sd.headers(), auth=auth, ssl=context) as answer,
+            session.get(sd.url, headers=sd.headers(), ssl=context) as answer,
         ):
             if answer.status != 200:
                 raise SourceError(f"{where} answered {answer.status} {answer.reason or ''}".strip())
