@@ -189,9 +189,9 @@ class Discovery:
         before = self._sources
         self._sources = {}
         for source in config.discover:
-            old = before.get(source.name)
-            kept = old if old is not None and old.config == source else _Source(source)
-            kept.config = source
+            kept = before.get(source.name) or _Source(source)
+            if kept.config != source:  # read again at once; its monitors kept meanwhile
+                kept.config, kept.seen, kept.next_read = source, None, 0.0
             if kept.groups is not None:
                 self._make(kept, kept.groups, self.wall())
             self._sources[source.name] = kept
