@@ -32,7 +32,8 @@ def test_a_file_of_sources_alone_needs_no_monitors() -> None:
     assert config.monitors == ()
     (source,) = config.discover
     assert source.kind == "file_sd"
-    assert source.file_sd is not None and source.file_sd.refresh_interval == 300.0
+    assert source.file_sd is not None
+    assert source.file_sd.refresh_interval == 300.0
     assert source.grace == 600.0
     assert parse_config(SOURCE % GOOD + "monitors: []\n").monitors == ()
     assert errors("discover: []\nmonitors: []\n") == [
@@ -49,7 +50,8 @@ def test_the_defaults_of_http_sd_and_its_authorization() -> None:
         "    template: {url: 'tcp://{{address}}'}\n"
     )
     sd = config.discover[0].http_sd
-    assert sd is not None and sd.refresh_interval == 60.0
+    assert sd is not None
+    assert sd.refresh_interval == 60.0
     assert sd.headers() == {
         "Authorization": "Bearer s3cret-token",
         "X-Prometheus-Refresh-Interval-Seconds": "60",
@@ -128,4 +130,6 @@ def test_credentials_are_never_shown() -> None:
         "    template: {url: 'tcp://{{address}}'}\n"
     )
     (line,) = errors(both)
-    assert "cannot both be set" in line and "s3cret" not in line and "hunter2" not in line
+    assert "cannot both be set" in line
+    assert "s3cret" not in line
+    assert "hunter2" not in line

@@ -4,6 +4,7 @@ on simulated time."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +62,8 @@ def test_a_name_made_twice_is_said_and_the_first_kept() -> None:
     assert list(made.monitors) == ["db"]
     assert made.monitors["db"].url == "tcp://127.0.0.1:1"
     (line,) = made.problems
-    assert "127.0.0.1:2" in line and "as target 127.0.0.1:1 does" in line
+    assert "127.0.0.1:2" in line
+    assert "as target 127.0.0.1:1 does" in line
 
 
 def test_a_target_that_makes_no_valid_monitor_is_left_out_and_said() -> None:
@@ -91,12 +93,8 @@ def test_prometheus_target_group_formats() -> None:
         ("- targets: a:1\n", "targets must be a list"),
         ("- labels: {'9x': y}\n", "is not a label name"),
     ]:
-        try:
+        with pytest.raises(ValueError, match=why):
             groups_from_yaml(bad, {})
-        except ValueError as exc:
-            assert why in str(exc)
-        else:
-            raise AssertionError(bad)
 
 
 names = st.sampled_from([f"m{i}" for i in range(8)])

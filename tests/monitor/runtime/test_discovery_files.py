@@ -131,12 +131,15 @@ def test_a_broken_file_keeps_the_last_good_set_and_says_so_once(
     assert not asyncio.run(d.step())
     assert names(d) == ["own", "api-127.0.0.1:81"]
     (status,) = d.status()
-    assert not status.up and status.targets == 1
+    assert not status.up
+    assert status.targets == 1
     assert status.failing_since == clock.now - 3600
     assert status.last_success == clock.now - 3605
-    assert status.error is not None and status.error.startswith(f"cannot read {a}")
+    assert status.error is not None
+    assert status.error.startswith(f"cannot read {a}")
     failing = [r for r in caplog.records if getattr(r, "event", "") == "discovery.failing"]
-    assert len(failing) == 1 and "not JSON" in failing[0].getMessage()
+    assert len(failing) == 1
+    assert "not JSON" in failing[0].getMessage()
     a.rmdir()
     write(a, [{"targets": ["127.0.0.1:82"], "labels": {"job": "api"}}], tick=9)
     clock.now += 5

@@ -109,7 +109,10 @@ def test_polled_with_its_token_a_failure_keeps_the_last_set() -> None:
                 clock.now += 30
                 assert not await d.step()
                 (s,) = d.status()
-                assert not s.up and s.targets == 1 and s.error is not None and why in s.error
+                assert not s.up
+                assert s.targets == 1
+                assert s.error is not None
+                assert why in s.error
                 assert TOKEN not in s.error
             assert [m.name for m in d.merged().monitors] == ["inventory/127.0.0.1:81"]
             inventory.status, inventory.content_type = 200, "application/json"
@@ -117,7 +120,9 @@ def test_polled_with_its_token_a_failure_keeps_the_last_set() -> None:
             clock.now += 30
             assert await d.step()
             (s,) = d.status()
-            assert s.up and s.error is None and s.last_success == clock.now
+            assert s.up
+            assert s.error is None
+            assert s.last_success == clock.now
             assert len(inventory.asked) == 4
 
     asyncio.run(main())
@@ -134,7 +139,9 @@ def test_a_wrong_token_is_a_failure() -> None:
             d = Discovery(parse_config(source(url, "authorization: {credentials: wrong}")))
             assert not await d.step()
             (s,) = d.status()
-            assert s.error is not None and "answered 401" in s.error and s.last_success is None
+            assert s.error is not None
+            assert "answered 401" in s.error
+            assert s.last_success is None
 
     asyncio.run(main())
 
@@ -160,7 +167,8 @@ def test_tls_is_verified_against_the_ca_given_and_basic_auth_sent(tmp_path: Path
             untrusted = Discovery(parse_config(source(url, auth)))
             assert not await untrusted.step()
             error = untrusted.status()[0].error
-            assert error is not None and "certificate" in error.lower()
+            assert error is not None
+            assert "certificate" in error.lower()
             assert "pw-basic" not in error
 
     asyncio.run(main())
