@@ -123,6 +123,10 @@ def test_credentials_are_never_shown() -> None:
     lines = errors(text)
     assert len(lines) == 2
     assert not any("s3cret" in line or "hunter2" in line for line in lines), lines
+    # A token of digits alone is not text, and is said so without being shown.
+    (line,) = errors(text.replace("[s3cret-token]", "84736251").replace("[hunter2-pass]", "x"))
+    assert line.startswith("discover[0].http_sd.authorization.credentials: ")
+    assert "84736251" not in line
     both = (
         "discover:\n  - name: inv\n    http_sd:\n      url: http://127.0.0.1:9/sd\n"
         "      authorization: {credentials: s3cret-token}\n"

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import Name, PositiveDuration, WebUrl
-from tether.monitor.config._labels import LABEL_NAME, MatcherList, Matchers, label_problem
+from tether.monitor.config._labels import LABEL_NAME, MatcherList, label_problem
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -120,8 +120,8 @@ class HttpSD(_Model):
         return self
 
     def headers(self) -> dict[str, str]:
-        """What every request sends: the authorization (a secret), and the refresh
-        interval as Prometheus sends it."""
+        """What every request sends: the authorization or basic auth (a secret), and the
+        refresh interval as Prometheus sends it."""
         out = {"X-Prometheus-Refresh-Interval-Seconds": f"{self.refresh_interval:g}"}
         if self.authorization is not None:
             secret = self.authorization.credentials.get_secret_value()
@@ -173,10 +173,6 @@ class DiscoverySource(_Model):
     @property
     def kind(self) -> Literal["file_sd", "http_sd"]:
         return "file_sd" if self.file_sd is not None else "http_sd"
-
-    @property
-    def matchers(self) -> Matchers:
-        return self.match
 
     def template_with_name(self) -> dict[str, Any]:
         """The template, with the default ``name`` where it gives none."""

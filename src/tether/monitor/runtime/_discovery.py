@@ -107,10 +107,10 @@ async def read_http(sd: HttpSD) -> list[TargetGroup]:
     authorization sent; only ``200`` with ``application/json`` is an answer."""
     import aiohttp
 
-    context = ssl.create_default_context(cafile=sd.tls.ca_file if sd.tls else None)
     timeout = aiohttp.ClientTimeout(total=min(HTTP_TIMEOUT, sd.refresh_interval))
     where = redact_url(sd.url)
     try:
+        context = ssl.create_default_context(cafile=sd.tls.ca_file if sd.tls else None)
         async with (
             aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
             session.get(sd.url, headers=sd.headers(), ssl=context) as answer,
@@ -122,7 +122,7 @@ async def read_http(sd: HttpSD) -> list[TargetGroup]:
                     f"{where} answered Content-Type {answer.content_type}, not application/json"
                 )
             body = await answer.content.read(MAX_GROUP_BYTES + 1)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         raise SourceError(f"{where}: {redact_text(str(exc)) or type(exc).__name__}") from None
     if len(body) > MAX_GROUP_BYTES:
         raise SourceError(f"{where}: answer larger than {MAX_GROUP_BYTES:,} bytes")
