@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tether._text import visible
 from tether.monitor.config._checks import cross_check
+from tether.monitor.config._discovered import check_templates
 from tether.monitor.config._errors import ConfigError, config_error, show
 from tether.monitor.config._fields import AUTO, ConditionValidator
 from tether.monitor.config._models import MaintenanceWindow, Monitor, MonitorConfig, aware
@@ -95,6 +96,8 @@ def parse_config(
         ]
         raise config_error(errors, document.marks, source) from None
     errors += cross_check(config)
+    if not errors and config.discover:
+        errors += check_templates(config)
     if errors:
         raise config_error(errors, document.marks, source)
     return config.model_copy(

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +33,7 @@ from tether.monitor.config._alert_when import AlertWhen, not_inherited
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.config._cron import parse_cron
+from tether.monitor.config._discovery import DiscoverySource
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
     MAX_COUNT,
@@ -712,6 +714,8 @@ class MonitorConfig(_Model):
     workers: Workers = "auto"
     """How many processes probe (``auto``: one per core this process may use); 1 probes
     in the monitor's own process."""
+    discover: tuple[DiscoverySource, ...] = ()
+    """Sources of targets that become monitors (docs/discovery.md)."""
     monitors: tuple[Monitor, ...]
     status_pages: tuple[StatusPage, ...] = ()
     """Public pages at ``/status/SLUG`` (docs/status-pages.md)."""
@@ -745,14 +749,18 @@ class MonitorConfig(_Model):
                 "tokens": (),
                 "modules": {},
                 "objectives": (),
+                "discover": (),
             }
+            if data.get("discover") and data.get("monitors") is None:
+                data = {**data, "monitors": ()}  # every monitor may be discovered
             return {k: empty[k] if v is None and k in empty else v for k, v in data.items()}
         return data
 
     @field_validator("monitors", mode="before")
     @classmethod
-    def _some_monitors(cls, value: object) -> object:
-        if value is None or value in ([], ()):
+    def _some_monitors(cls, value: object, info: ValidationInfo) -> object:
+        # (A ``discover`` that did not validate is not in info.data: said on its own.)
+        if (value is None or value in ([], ())) and info.data.get("discover", 1) == ():
             raise fail("is empty: list at least one monitor")
         return value
 

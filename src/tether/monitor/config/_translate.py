@@ -22,7 +22,9 @@ from tether.monitor.config._errors import KeyPath, show
 from tether.monitor.config._fields import APPRISE_SERVICES
 from tether.monitor.config._models import MonitorConfig
 
-_SECRET_KEYS: Final = frozenset({"password", "secret", "password_hash", "hash", "token"})
+_SECRET_KEYS: Final = frozenset(
+    {"password", "secret", "password_hash", "hash", "token", "credentials"}
+)
 # Keys that belong one level up, where a user may well look for them first.
 _MISPLACED: Final[dict[KeyPath, str]] = {
     ("dns", "resolver"): "resolver is set on the monitor, beside url, and serves every scheme",

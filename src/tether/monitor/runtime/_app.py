@@ -42,6 +42,7 @@ from tether.monitor.config import (
     load_config,
     resolve_location,
 )
+from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._loop import run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
@@ -166,6 +167,7 @@ def run_monitor(
             limits=limits_of(config.server),
         )
     runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
+    runner.discovery = Discovery(config, os.path.dirname(os.path.abspath(path)))
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
@@ -220,9 +222,11 @@ async def _serve_until_stopped(
         print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
         return 1
     _log_started(config, host, port, workers, fleet)
+    discovering = loop.create_task(runner.discovery.run(stop, runner))
     try:
         await runner.run(stop, freeze_gc=True)
     finally:
+        discovering.cancel()
         await server.cleanup()
     return 0
 
@@ -305,6 +309,8 @@ async def reload(runner: Runner, path: str) -> None:
             extra={"event": "reload.failed"},
         )
         return
+    runner.discovery.configure(config)
+    config = runner.discovery.merged(config)  # the discovered monitors stay
     # The old channels are not closed: a delivery may be under way through one.
     channels = channels_for(config)
     for name, channel in channels.items():

@@ -62,6 +62,7 @@ from tether.monitor.engine._incident_events import (
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
 from tether.monitor.runtime._controls import ControlsIntake
+from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
@@ -164,6 +165,7 @@ class Runner:
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
         self.objectives = Objectives(self, config)
+        self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,

@@ -32,6 +32,7 @@ from tether.monitor.web._dashboard import (
     build_status,
     status_json,
 )
+from tether.monitor.web._discovery import discovery_banner
 from tether.monitor.web._documents import store_json
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._html import Page
@@ -103,9 +104,11 @@ class DashboardHandlers:
 
         async def built() -> tuple[str, int]:
             snap = Snapshot.of(self.runner, shown)
+            sources = self.runner.discovery.status()
 
             def build() -> tuple[str, int]:
                 banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
+                banner += discovery_banner(sources, snap.now)
                 try:
                     page = render(snap, banner)
                 except StoreError as exc:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from tether.monitor.cluster._view import ClusterView, LocationsView
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._detect import Observation
+    from tether.monitor.engine._discovery import SourceStatus
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.engine._traffic import Call, Traffic
     from tether.monitor.store import Cluster, Store
@@ -55,6 +56,12 @@ class RunControls(Protocol):
         """Take the store's controls now, as written through the write API."""
 
 
+class DiscoveryView(Protocol):
+    """The ``discover:`` sources, as the pages and ``/metrics`` read them."""
+
+    def status(self) -> list[SourceStatus]: ...
+
+
 class Running(Protocol):
     """The running monitor, as the web sees it."""
 
@@ -86,6 +93,8 @@ class Running(Protocol):
     def traffic(self) -> TrafficReports: ...
     @property
     def objectives(self) -> ObjectivesView: ...
+    @property
+    def discovery(self) -> DiscoveryView: ...
 
     def monitor(self, name: str) -> Monitor: ...
     def probes_here(self, name: str) -> bool: ...

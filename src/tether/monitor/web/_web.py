@@ -21,6 +21,7 @@ from tether.monitor.store import ClusterError
 from tether.monitor.web._actions import action_handlers
 from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
+from tether.monitor.web._discovery import discovery_metrics
 from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
 from tether.monitor.web._objective_pages import objective_handlers
@@ -167,7 +168,8 @@ async def scrape(runner: Running) -> bytes:
     # thousands of monitors a scrape takes seconds, which the checks must not wait for
     # (the collectors copy what they read, each a dict the event loop writes).
     locations = runner.locations()
-    return await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
+    body = await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
+    return body + discovery_metrics(runner.discovery.status())
 
 
 def probe_handler(

@@ -1,0 +1,300 @@
+"""``discover:``: monitors made from the targets teams already keep for Prometheus.
+
+A source is read in one of Prometheus's two generic service-discovery formats, as its
+documentation defines them (prometheus.io/docs/prometheus/latest/http_sd/ and the
+``file_sd_config`` section of its configuration page): a list of target groups, each
+``{targets: ["HOST:PORT", ...], labels: {NAME: VALUE, ...}}``.
+
+- ``file_sd``: files (globs) ending ``.json``, ``.yml`` or ``.yaml``, re-read when one
+  changes and every ``refresh_interval`` (5 minutes by default).  Each group gets
+  ``__meta_filepath``, the file it came from.
+- ``http_sd``: a ``GET`` of ``url`` every ``refresh_interval`` (60 s by default); only an
+  answer ``200`` with ``Content-Type: application/json`` counts, anything else is a
+  failure of the source.  Each group gets ``__meta_url``.
+
+Each target of a group that ``match:`` selects becomes one monitor through ``template:``,
+a monitor's keys whose text may hold ``{{address}}`` (the target) and
+``{{labels.NAME}}`` (a label of its group, ``__meta_*`` ones too; one it lacks reads as
+the empty text).  This module holds the models, the reading of target groups and the
+filling of a template; turning the result into monitors is :mod:`._discovered`'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from tether.monitor.config._errors import fail, show
+from tether.monitor.config._fields import Name, PositiveDuration, WebUrl
+from tether.monitor.config._labels import LABEL_NAME, MatcherList, label_problem
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DiscoverySource",
+    "FileSD",
+    "GroupsError",
+    "HttpSD",
+    "TargetGroup",
+    "fill",
+    "groups_from_json",
+    "groups_from_yaml",
+    "monitor_labels",
+    "placeholders_problem",
+]
+
+DEFAULT_GRACE: Final = 600.0
+"""How long a monitor whose target disappeared is kept (seconds)."""
+EXTENSIONS: Final = (".json", ".yml", ".yaml")
+"""What a ``file_sd`` file's name ends with, as Prometheus requires."""
+PLACEHOLDER: Final = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_KNOWN: Final = re.compile(r"address|labels\.([a-zA-Z_][a-zA-Z0-9_]*)")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _file_pattern(value: str) -> str:
+    if not value.strip():
+        raise fail("is empty: give a file or a glob, as in targets/*.json")
+    if not value.endswith(EXTENSIONS):
+        raise fail(f"{show(value)} must end .json, .yml or .yaml, as Prometheus's file_sd")
+    return value
+
+
+FilePattern = Annotated[str, Field(min_length=1)]
+
+
+class FileSD(_Model):
+    """Prometheus's ``file_sd_config``: files of target groups, re-read on change."""
+
+    files: Annotated[tuple[FilePattern, ...], Field(min_length=1)]
+    """Files or globs (``targets/*.json``), relative to the configuration file's folder."""
+    refresh_interval: PositiveDuration = 300.0
+    """Every file is read again this often even when no change was seen."""
+
+    @field_validator("files", mode="after")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_file_pattern(v) for v in value)
+
+
+class Authorization(_Model):
+    """``Authorization: TYPE CREDENTIALS`` on every request (Prometheus's
+    ``authorization``)."""
+
+    type: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._~+-]*$")] = "Bearer"
+    credentials: SecretStr
+
+
+class BasicAuth(_Model):
+    username: Annotated[str, Field(min_length=1)]
+    password: SecretStr | None = None
+
+
+class DiscoveryTls(_Model):
+    ca_file: Annotated[str, Field(min_length=1)] | None = None
+    """Trust the certificate authorities in this PEM file instead of the system's."""
+
+
+class HttpSD(_Model):
+    """Prometheus's ``http_sd_config``: a URL answering target groups in JSON."""
+
+    url: WebUrl
+    refresh_interval: PositiveDuration = 60.0
+    authorization: Authorization | None = None
+    basic_auth: BasicAuth | None = None
+    tls: DiscoveryTls | None = None
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> HttpSD:
+        if self.authorization is not None and self.basic_auth is not None:
+            raise fail("authorization and basic_auth cannot both be set: choose one")
+        return self
+
+    def headers(self) -> dict[str, str]:
+        """What every request sends: the authorization or basic auth (a secret), and the
+        refresh interval as Prometheus sends it."""
+        out = {"X-Prometheus-Refresh-Interval-Seconds": f"{self.refresh_interval:g}"}
+        if self.authorization is not None:
+            secret = self.authorization.credentials.get_secret_value()
+            out["Authorization"] = f"{self.authorization.type} {secret}"
+        if self.basic_auth is not None:
+            password = self.basic_auth.password
+            pair = f"{self.basic_auth.username}:{password.get_secret_value() if password else ''}"
+            out["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        return out
+
+
+def _template(value: object) -> object:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail(
+            f'{show(value)} is not a monitor\'s keys: write e.g. {{url: "https://{{{{address}}}}/"}}'
+        )
+    problem = placeholders_problem(value)
+    if problem is not None:
+        raise fail(problem)
+    return dict(value)
+
+
+class DiscoverySource(_Model):
+    """One source of targets and how its targets become monitors."""
+
+    name: Name
+    file_sd: FileSD | None = None
+    http_sd: HttpSD | None = None
+    template: Annotated[dict[str, Any], Field(default_factory=dict)]
+    """A monitor's keys; ``name`` left out is ``SOURCE/{{address}}``."""
+    match: MatcherList = ()
+    """Only the targets of groups whose labels (and ``__address__``) match."""
+    grace: PositiveDuration = DEFAULT_GRACE
+    """How long a monitor whose target disappeared is kept (and probed)."""
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _template(cls, value: object) -> object:
+        return _template(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DiscoverySource:
+        if (self.file_sd is None) == (self.http_sd is None):
+            raise fail("give one of file_sd and http_sd")
+        return self
+
+    @property
+    def kind(self) -> Literal["file_sd", "http_sd"]:
+        return "file_sd" if self.file_sd is not None else "http_sd"
+
+    def template_with_name(self) -> dict[str, Any]:
+        """The template, with the default ``name`` where it gives none."""
+        return {"name": f"{self.name}/{{{{address}}}}", **self.template}
+
+
+# -- target groups -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroup:
+    """One of Prometheus's target groups."""
+
+    targets: tuple[str, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class GroupsError(ValueError):
+    """Text that is not a list of target groups; the message says why, in one line."""
+
+
+MAX_GROUP_BYTES: Final = 16 * 1024 * 1024
+"""The largest file or answer read (a source cannot make the monitor read a disk)."""
+
+
+def groups_from_json(text: str | bytes, meta: Mapping[str, str]) -> list[TargetGroup]:
+    """The target groups of a JSON document (``file_sd``'s ``.json``, ``http_sd``'s
+    answer); each gets ``meta`` (``__meta_filepath``, ``__meta_url``) among its labels.
+    Keys other than ``targets`` and ``labels`` are left alone, as Prometheus's JSON
+    reading leaves them."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GroupsError(f"not JSON: {exc}") from None
+    return _groups(data, meta, strict=False)
+
+
+def groups_from_yaml(text: str, meta: Mapping[str, str]) -> list[TargetGroup]:
+    """The target groups of a YAML ``file_sd`` file.  Every scalar is text, as Prometheus
+    reads a label's value (``port: 80`` is ``"80"``); another key is an error, as in
+    Prometheus's strict reading."""
+    try:
+        data = yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as exc:
+        raise GroupsError(f"not YAML: {' '.join(str(exc).split())}") from None
+    return _groups([] if data is None or data == "" else data, meta, strict=True)
+
+
+def _groups(data: object, meta: Mapping[str, str], *, strict: bool) -> list[TargetGroup]:
+    if not isinstance(data, list):
+        raise GroupsError(f"{show(data)} is not a list of target groups")
+    out = []
+    for i, item in enumerate(data):
+        where = f"group {i + 1}"
+        if not isinstance(item, dict):
+            raise GroupsError(f"{where}: {show(item)} is not {{targets: [...], labels: {{...}}}}")
+        extra = set(item) - {"targets", "labels"}
+        if strict and extra:
+            raise GroupsError(f"{where}: unknown key {show(sorted(extra)[0])}")
+        targets = item.get("targets") or []
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise GroupsError(f"{where}: targets must be a list of HOST:PORT texts")
+        if any(not t.strip() for t in targets):
+            raise GroupsError(f"{where}: a target is empty")
+        labels = item.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise GroupsError(f"{where}: labels must be a map of names to texts")
+        for name, value in labels.items():
+            if not isinstance(name, str) or not LABEL_NAME.fullmatch(name):
+                raise GroupsError(f"{where}: {show(name)} is not a label name")
+            if not isinstance(value, str):
+                raise GroupsError(f"{where}: label {name}: {show(value)} is not text")
+        out.append(TargetGroup(tuple(targets), {**labels, **meta}))
+    return out
+
+
+# -- the template --------------------------------------------------------------------------
+
+
+def placeholders_problem(template: object) -> str | None:
+    """What is wrong with the ``{{...}}`` of ``template``'s texts, or None."""
+    for text in _texts(template):
+        for found in PLACEHOLDER.finditer(text):
+            if not _KNOWN.fullmatch(found.group(1)):
+                return (
+                    f"{show(found.group(0))} is not a placeholder: write {{{{address}}}} or "
+                    "{{labels.NAME}}"
+                )
+    return None
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def fill(template: object, address: str, labels: Mapping[str, str]) -> Any:
+    """``template`` with each ``{{address}}`` and ``{{labels.NAME}}`` of its texts
+    filled from one target and its group's labels."""
+
+    def one(found: re.Match[str]) -> str:
+        key = found.group(1)
+        if key == "address":
+            return address
+        return labels.get(key.removeprefix("labels."), "")
+
+    if isinstance(template, str):
+        return PLACEHOLDER.sub(one, template)
+    if isinstance(template, Mapping):
+        return {fill(k, address, labels): fill(v, address, labels) for k, v in template.items()}
+    if isinstance(template, list | tuple):
+        return [fill(v, address, labels) for v in template]
+    return template
+
+
+def monitor_labels(group: Mapping[str, str], template: Mapping[str, str]) -> dict[str, str]:
+    """A discovered monitor's labels: its group's (none that begins with ``__``, nor one
+    that cannot be a monitor's label), with the template's over them."""
+    own = {k: v for k, v in group.items() if label_problem(k) is None}
+    return {**own, **template}
