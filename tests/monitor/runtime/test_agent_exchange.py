@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import pytest
 from tests.helpers.agent_stub import AgentStub, agent_for, made
 from tether._kinds import Kind
 from tether.lab import Lab
+from tether.monitor._agent_wire import Assignment
+from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.runtime._agent import Agent, AgentRefused, _Failed, clock_offset
 
 
@@ -95,14 +98,17 @@ def test_a_lost_answer_is_sent_again_with_the_same_id(tmp_path: Path) -> None:
 
 
 def test_a_hanging_server_is_a_timeout_and_the_batch_is_kept(tmp_path: Path) -> None:
-    """A server that never answers is a failed send after the timeout; the checks stay."""
+    """A server that never answers is a failed send after the agent's timeout (not the
+    test's); the checks stay."""
 
     async def go(stub: AgentStub) -> None:
         async with agent_for(stub, tmp_path / "h.spool", timeout=0.3) as agent:
             agent.take(made(1))
             stub.mode = "hang"
+            started = time.monotonic()
             with pytest.raises(_Failed, match="ran out of its total time"):
                 await agent.send()
+            assert time.monotonic() - started < 10
             assert agent.spool.held() == 1
 
     with AgentStub([]).running() as stub:
@@ -271,3 +277,27 @@ def test_the_loop_backs_off_says_the_outage_once_and_its_end(
     assert sum("can send checks to the server again" in line for line in lines) == 1
     assert any("4 checks waited" in line for line in lines)
     assert [c.record.monitor for c in stub.checks()] == ["m0", "m1", "m2", "m3"]
+
+
+def test_a_monitor_as_the_server_dumps_it_is_read_as_loaded(tmp_path: Path) -> None:
+    """The server sends each monitor as pydantic dumps the loaded model (durations as
+    bare seconds): the agent reads back the very monitor, nested durations included;
+    a file's YAML still may not write a bare number."""
+    config = parse_config(
+        "alerts:\n  - {name: ops, type: webhook, url: 'http://127.0.0.1:9/hook'}\n"
+        "monitors:\n  - {name: api, url: 'http://127.0.0.1:9/', interval: 90s, timeout: 3s,"
+        " alerts: [ops], remind_every: 1h, escalate: [{after: 10m, alerts: [ops]}]}\n"
+    )
+    (loaded,) = config.monitors
+    dumped = loaded.model_dump(mode="json")
+    assert dumped["interval"] == 90.0
+
+    async def go(stub: AgentStub) -> None:
+        async with agent_for(stub, tmp_path / "w.spool") as agent:
+            assignment = Assignment("7", "branch-1", (dumped,), 60.0, 5.0, 1_800_000_000.0)
+            assert agent.apply(assignment) == [loaded]
+
+    with AgentStub([]).running() as stub:
+        asyncio.run(go(stub))
+    with pytest.raises(ConfigError, match="90 is not a duration, write 90s"):
+        parse_config("monitors:\n  - {name: api, url: 'http://127.0.0.1:9/', interval: 90}\n")

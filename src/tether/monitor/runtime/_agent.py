@@ -57,6 +57,7 @@ from tether.monitor._agent_wire import (
 )
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor
+from tether.monitor.config._fields import SECONDS_CONTEXT
 from tether.monitor.runtime._agent_spool import Spool
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -197,7 +198,7 @@ class Agent:
     def _validated(self, i: int, raw: Mapping[str, Any]) -> Monitor | None:
         name = raw.get("name") if isinstance(raw.get("name"), str) else f"monitors[{i}]"
         try:
-            monitor = Monitor.model_validate(raw)
+            monitor = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
         except ValidationError as exc:
             why = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'monitor'}: {e['msg']}"
