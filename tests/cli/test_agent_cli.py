@@ -142,3 +142,24 @@ def test_bad_arguments_are_one_line_and_exit_2(
     (line,) = err.splitlines()
     assert line.startswith("tether agent: ")
     assert said in line
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--scope", "agent"], "an agent token names the location it reports for: --location"),
+        (["--location", "branch-1"], "only an agent token (--scope agent) names one"),
+        (["--scope", "write", "--location", "x"], "not a write token"),
+    ],
+)
+def test_new_token_binds_an_agent_token_to_a_location_and_only_it(
+    args: list[str], said: str
+) -> None:
+    """An agent token without --location, or --location on another scope: one line, exit 2,
+    and no token printed."""
+    code, out, err = tether("new-token", "branch-1-agent", *args)
+    assert code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("tether new-token: ")
+    assert said in line
