@@ -1,7 +1,8 @@
 """``tether agent``: probe from here for a monitor elsewhere, dialling out only (docs/agents.md).
 
 Exit 0 when stopped (Ctrl-C, SIGTERM: the spool is on disk); 2 for bad arguments, a
-spool that cannot be opened, or a server that refuses the token, each one line.
+spool that cannot be opened, or a server that refuses the token; 1 for a spool that
+fails while running (a full disk); each one line.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import ipaddress
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import sys
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from tether.cli._shared import EXIT_OK, EXIT_USAGE, Command
+from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 
 if TYPE_CHECKING:
     from tether.cli._shared import Commands
@@ -180,6 +182,7 @@ def _serve(
 ) -> int:
     from tether.monitor import logging_to
     from tether.monitor.runtime._agent import AgentRefused
+    from tether.monitor.runtime._agent_spool import SpoolError
 
     with logging_to(sys.stderr, log_format), spool:
         try:
@@ -187,6 +190,9 @@ def _serve(
         except AgentRefused as exc:
             print(f"tether agent: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except (SpoolError, sqlite3.Error) as exc:
+            print(f"tether agent: the spool {spool.path} failed: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -301,3 +302,23 @@ def test_a_monitor_as_the_server_dumps_it_is_read_as_loaded(tmp_path: Path) -> N
         asyncio.run(go(stub))
     with pytest.raises(ConfigError, match="90 is not a duration, write 90s"):
         parse_config("monitors:\n  - {name: api, url: 'http://127.0.0.1:9/', interval: 90}\n")
+
+
+def test_a_spool_that_fails_stops_the_agent_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spool that can no longer be written while the agent runs ends run() with the
+    error, instead of an agent that runs on and sends nothing.  The full disk is made by
+    replacing the spool's pending() (no real disk can be filled here)."""
+
+    def full() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    async def go(stub: AgentStub) -> None:
+        async with agent_for(stub, tmp_path / "x.spool") as agent:
+            monkeypatch.setattr(agent.spool, "pending", full)
+            with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+                await asyncio.wait_for(agent.run(asyncio.Event()), 20)
+
+    with AgentStub([]).running() as stub:
+        asyncio.run(go(stub))

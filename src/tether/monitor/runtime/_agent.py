@@ -313,21 +313,23 @@ class Agent:
     # --- the loops ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll, probe and send until ``stop`` is set; raises :class:`AgentRefused`."""
+        """Poll, probe and send until ``stop`` is set; raises :class:`AgentRefused`, or
+        what stopped one of the loops (a spool that cannot be written): an agent that
+        cannot send or keep its checks stops, saying why, rather than run on silently."""
         self.resume()
-        refused: list[AgentRefused] = []
+        ended: list[Exception] = []
 
         async def guarded(loop: Awaitable[None]) -> None:
             try:
                 await loop
-            except AgentRefused as exc:
-                refused.append(exc)
+            except Exception as exc:
+                ended.append(exc)
                 stop.set()
 
         tasks = [
             asyncio.create_task(guarded(self._polls(stop))),
             asyncio.create_task(guarded(self._sends(stop))),
-            asyncio.create_task(self.prober.run(stop, self.take)),
+            asyncio.create_task(guarded(self.prober.run(stop, self.take))),
         ]
         try:
             await stop.wait()
@@ -335,8 +337,8 @@ class Agent:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if refused:
-            raise refused[0]
+        if ended:
+            raise ended[0]
 
     async def _polls(self, stop: asyncio.Event) -> None:
         failures = 0
