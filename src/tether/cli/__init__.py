@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from tether.cli import _local
+from tether.cli._agent import AGENT
 from tether.cli._import import IMPORT
 from tether.cli._library import COMMANDS as LIBRARY
 from tether.cli._objectives import OBJECTIVES
@@ -30,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     *LIBRARY,
     _local.CHECK_CONFIG,
     _local.MONITOR,
+    AGENT,
     _local.ACK,
     PUSH,
     *ASKING,

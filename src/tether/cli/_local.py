@@ -164,10 +164,16 @@ def _new_token_parser(commands: Commands) -> None:
     token.add_argument("name", metavar="NAME", help="the token's name, as the audit log shows it")
     token.add_argument(
         "--scope",
-        choices=("read", "write", "report"),
+        choices=("read", "write", "report", "agent"),
         default="read",
         help="read: the dashboard's JSON, /metrics and /probe; write: changes too; report: "
-        "an application's reports of its calls to /api/report, nothing else (default read)",
+        "an application's reports of its calls to /api/report, nothing else; agent: a "
+        "tether agent's for its --location, nothing else (default read)",
+    )
+    token.add_argument(
+        "--location",
+        metavar="LOC",
+        help="the location an agent token reports for (with --scope agent, and only then)",
     )
 
 
@@ -283,17 +289,25 @@ def _hash_password(user: str | None) -> int:
     return EXIT_OK
 
 
-def _new_token(name: str, scope: str) -> int:
+def _new_token(name: str, scope: str, location: str | None) -> int:
     import json
 
     from tether.monitor.config._passwords import hash_token, new_token
 
+    if (scope == "agent") != (location is not None):
+        why = (
+            "an agent token names the location it reports for: --location LOC"
+            if location is None
+            else f"--location: only an agent token (--scope agent) names one, not a {scope} token"
+        )
+        print(f"tether new-token: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    where = "" if location is None else f", location: {json.dumps(location)}"
     token = new_token()
     print(f"token (shown once, keep it where its user can read it): {token}")
     print("for tokens: in the configuration:")
-    print(
-        f"  - {{name: {json.dumps(name)}, hash: {json.dumps(hash_token(token))}, scope: {scope}}}"
-    )
+    entry = f"name: {json.dumps(name)}, hash: {json.dumps(hash_token(token))}, scope: {scope}"
+    print(f"  - {{{entry}{where}}}")
     return EXIT_OK
 
 
@@ -472,5 +486,7 @@ INCIDENTS = Command(
 HASH_PASSWORD = Command(
     "hash-password", _hash_password_parser, lambda args: _hash_password(args.user)
 )
-NEW_TOKEN = Command("new-token", _new_token_parser, lambda args: _new_token(args.name, args.scope))
+NEW_TOKEN = Command(
+    "new-token", _new_token_parser, lambda args: _new_token(args.name, args.scope, args.location)
+)
 DEMO = Command("demo", _demo_parser, _demo)

@@ -45,6 +45,22 @@ def _to_seconds(value: object) -> float:
         raise fail(str(exc)) from None
 
 
+SECONDS_CONTEXT: Final = "durations_in_seconds"
+"""A validation context key: with it true, a bare number is a duration in seconds.  A
+monitor the server sends its agents is pydantic's dump of the loaded model (``60.0``, not
+``60s``), and the agent validates it with the same model; a file's YAML never may."""
+
+
+def _duration(value: object, info: ValidationInfo) -> float:
+    context = info.context if isinstance(info.context, Mapping) else {}
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and context.get(SECONDS_CONTEXT) is True:
+        seconds = float(value)  # type: ignore[arg-type]
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return _to_seconds(value)
+
+
 def _at_least_1s(seconds: float) -> float:
     if seconds < 1:
         raise fail(f"{format_duration(seconds)} is too short: the minimum is 1s")
@@ -63,9 +79,9 @@ def _positive(seconds: float) -> float:
     return seconds
 
 
-PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_positive)]
-Interval = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1s)]
-Reminder = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_at_least_1m)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), AfterValidator(_positive)]
+Interval = Annotated[float, BeforeValidator(_duration), AfterValidator(_at_least_1s)]
+Reminder = Annotated[float, BeforeValidator(_duration), AfterValidator(_at_least_1m)]
 """How often an alert is repeated: a minute at least, so a mistake cannot flood a channel."""
 
 

@@ -1,0 +1,393 @@
+"""``tether agent``'s loop: fetch the assignment, probe it, send the checks (docs/agents.md).
+
+Three tasks share one :class:`Agent`, each a plain loop that only sends and waits:
+
+- the **assignment** long poll (``GET ASSIGNMENT_PATH`` with the version held): a new
+  version is validated monitor by monitor with the monitor's own model (one that does not
+  validate is logged once and skipped, the rest run), handed to the monitor's own
+  :class:`~tether.monitor.checks._prober.Prober`, and kept in the spool;
+- the **prober**, whose every check goes to the spool as it is made;
+- the **sender**: every ``batch_every`` seconds it sends what the spool holds, oldest first,
+  in batches whose ids the spool keeps (a batch sent again is the same batch), an empty
+  one if nothing is held (it renews the lease); checks leave the spool only on a receipt.
+
+A server that cannot be reached (refused, a timeout, a 5xx, an answer that is not
+tether's) is retried with :func:`~tether._retry._backoff.backoff_delay`, capped at a few
+``batch_every``; the log says so once when it starts and once when it ends.  A server
+that refuses the token (401, 403) stops the agent (:class:`AgentRefused`): asking again
+will not change its mind.
+
+The clock offset is estimated from every answer as NTP does (the server's time against
+the midpoint of sending and answering); above :data:`MAX_OFFSET` it is a warning, said
+once per episode.  The server places checks by ``sent_at`` whatever the offset.
+
+Clocks, sleep, randomness, the probe and the HTTP session are injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import aiohttp
+from pydantic import ValidationError
+
+from tether._classify import classify
+from tether._durations import format_duration
+from tether._redact import redact_text
+from tether._retry._backoff import backoff_delay
+from tether._version import __version__
+from tether.monitor._agent_wire import (
+    ASSIGNMENT_PATH,
+    MAX_BATCH,
+    MAX_WAIT,
+    RESULTS_PATH,
+    AgentCheck,
+    Assignment,
+    Batch,
+    Receipt,
+    WireError,
+)
+from tether.monitor.checks._prober import Check, Prober
+from tether.monitor.config import Monitor
+from tether.monitor.config._fields import SECONDS_CONTEXT
+from tether.monitor.runtime._agent_spool import Spool
+from tether.probe import ProbeOptions, ProbeResult, probe_async
+
+__all__ = ["MAX_OFFSET", "Agent", "AgentOptions", "AgentRefused", "clock_offset"]
+
+log = logging.getLogger("tether.agent")
+
+MAX_OFFSET: Final = 5.0
+"""An offset from the server's clock above this many seconds is a warning (``agents:
+max_clock_offset``'s default: the server says it on its pages by its own setting)."""
+BATCH_EVERY: Final = 5.0
+"""How often to send before the first assignment says (``agents: batch_every``'s default)."""
+_POST_TIMEOUT: Final = 30.0
+_BACKOFF_CAP: Final = 4
+"""Retries back off to at most this many ``batch_every``."""
+
+
+class AgentRefused(Exception):
+    """The server refused the agent's token: ``str()`` is one line saying so."""
+
+
+class _Failed(Exception):
+    """One exchange with the server failed; ``str()`` says why, redacted."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    """Where an agent reports and as whom."""
+
+    server: str
+    """The monitor's base URL (``https://monitor.example``)."""
+    location: str
+    token: str = field(repr=False)
+    name: str = ""
+    """The agent's own name for itself (host and process), shown on the server's pages."""
+
+
+def clock_offset(sent: float, answered: float, server_time: float) -> float:
+    """The server's clock minus ours, as NTP estimates it: the server answered halfway
+    between our sending and our reading the answer (RFC 5905, section 8; the error is at
+    most half the round trip)."""
+    return server_time - (sent + answered) / 2
+
+
+@dataclass(slots=True)
+class _Episode:
+    """An outage of one exchange: when it started, said once at its start and end."""
+
+    what: str
+    since: float | None = None
+
+    def failed(self, now: float, why: str) -> None:
+        if self.since is None:
+            self.since = now
+            log.warning("cannot %s: %s; probing on, checks kept in the spool", self.what, why)
+
+    def ended(self, now: float, waited: int | None = None) -> None:
+        if self.since is None:
+            return
+        took = format_duration(max(0.0, round(now - self.since)))
+        after = "" if waited is None else f"; {waited:,} checks waited"
+        log.info("can %s again after %s%s", self.what, took, after)
+        self.since = None
+
+
+class Agent:
+    """One agent: its assignment, its prober, its spool and its two exchanges."""
+
+    def __init__(
+        self,
+        options: AgentOptions,
+        spool: Spool,
+        session: aiohttp.ClientSession,
+        *,
+        wall: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        probe: Callable[[str, ProbeOptions], Awaitable[ProbeResult]] = probe_async,
+        timeout: float = _POST_TIMEOUT,
+    ) -> None:
+        self.options, self.spool, self._session = options, spool, session
+        self._timeout = timeout
+        """Seconds a batch's answer may take; a long poll adds its wait."""
+        self.wall, self.mono, self._sleep, self._rand = wall, mono, sleep, rand
+        self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
+        self.version: str | None = None
+        self.batch_every = BATCH_EVERY
+        self.offset: float | None = None
+        self._skipped: set[str] = set()
+        self._sending = _Episode("send checks to the server")
+        self._polling = _Episode("fetch the assignment")
+        self._far = False
+        self._server = options.server.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {options.token}"}
+
+    # --- the assignment -------------------------------------------------------------------
+
+    def resume(self) -> bool:
+        """Probe the assignment the spool kept, if any (a start while the server is down)."""
+        kept = self.spool.assignment()
+        if kept is None:
+            return False
+        try:
+            assignment = Assignment.from_json(json.loads(kept))
+        except (ValueError, WireError) as exc:
+            log.warning("the assignment kept in the spool cannot be read (%s); waiting", exc)
+            return False
+        self.apply(assignment, keep=False)
+        log.info("probing the assignment kept in the spool until the server answers")
+        return True
+
+    async def fetch(self, wait: float = 0.0) -> Assignment:
+        """The assignment, asked with the version held (a long poll of ``wait`` seconds)."""
+        query: dict[str, str] = {"location": self.options.location}
+        if self.version is not None:
+            query |= {"version": self.version, "wait": f"{min(wait, MAX_WAIT):g}"}
+        url = f"{self._server}{ASSIGNMENT_PATH}?{urlencode(query)}"
+        data, _ = await self._exchange("GET", url, None, wait + self._timeout)
+        try:
+            return Assignment.from_json(data)
+        except WireError as exc:
+            raise _Failed(f"its assignment is not one this agent can read: {exc}") from None
+
+    def apply(self, assignment: Assignment, *, keep: bool = True) -> list[Monitor]:
+        """Probe ``assignment``'s monitors that validate from now on; keep it in the spool."""
+        monitors = []
+        for i, raw in enumerate(assignment.monitors):
+            monitor = self._validated(i, raw)
+            if monitor is not None:
+                monitors.append(monitor)
+        self.prober.assign(monitors)
+        self.version, self.batch_every = assignment.version, assignment.batch_every
+        if keep:
+            self.spool.keep_assignment(json.dumps(assignment.to_json()))
+        return monitors
+
+    def _validated(self, i: int, raw: Mapping[str, Any]) -> Monitor | None:
+        name = raw.get("name") if isinstance(raw.get("name"), str) else f"monitors[{i}]"
+        try:
+            monitor = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
+        except ValidationError as exc:
+            why = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'monitor'}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)
+            )
+            self._skip(str(name), raw, f"not a monitor this agent's tether can read ({why})")
+            return None
+        if monitor.type != "probe":
+            self._skip(monitor.name, raw, f"a {monitor.type} monitor: nothing to probe")
+            return None
+        return monitor
+
+    def _skip(self, name: str, raw: Mapping[str, Any], why: str) -> None:
+        key = json.dumps(raw, sort_keys=True, default=str)
+        if key not in self._skipped:  # once per monitor as sent, not once per poll
+            self._skipped.add(key)
+            log.error("monitor %s skipped: %s", name, redact_text(why))
+
+    # --- the checks -----------------------------------------------------------------------
+
+    def take(self, check: Check) -> None:
+        """The prober's sink: the check goes to the spool (on disk) at once."""
+        made = AgentCheck(
+            check.record, check.host, check.timings, check.cert_days_left, check.cert_expires
+        )
+        dropped = self.spool.add([made])
+        if dropped and self.spool.dropped == dropped:  # the first of this episode
+            log.warning(
+                "the spool holds %s checks, its limit: dropping the oldest (counted, "
+                "and reported to the server)",
+                f"{self.spool.limit:,}",
+            )
+
+    async def send(self) -> int:
+        """Send what the spool holds, oldest first, batch by batch (an empty one if none);
+        returns the checks the server took or had.  Raises on the first that fails."""
+        waited, sent = self.spool.held(), 0
+        for _ in range(waited // MAX_BATCH + 2):  # a bound: checks keep coming meanwhile
+            pending = self.spool.pending()
+            batch = Batch(
+                id=pending.id,
+                location=self.options.location,
+                sent_at=self.wall(),
+                checks=pending.checks,
+                dropped=pending.dropped,
+                agent=self.options.name,
+                version=__version__,
+            )
+            url = f"{self._server}{RESULTS_PATH}"
+            data, _ = await self._exchange("POST", url, batch.to_json(), self._timeout)
+            try:
+                Receipt.from_json(data)
+            except WireError as exc:
+                raise _Failed(f"its receipt is not one this agent can read: {exc}") from None
+            sent += self.spool.taken(pending.id)
+            if pending.dropped and not self.spool.dropped:
+                log.info("the server was told of %s dropped checks", f"{pending.dropped:,}")
+            self._sending.ended(self.mono(), waited)
+            if not self.spool.held():
+                break
+        return sent
+
+    async def _exchange(
+        self, method: str, url: str, body: object, timeout: float
+    ) -> tuple[object, float]:
+        """One request: the JSON answered, and the clock offset it gave."""
+        sent = self.wall()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                json=body,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as answer:
+                status = answer.status
+                text = await answer.text()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _Failed(redact_text(classify(exc, url=url).detail)) from None
+        answered = self.wall()
+        if status in (401, 403):
+            raise AgentRefused(
+                f"the server refused this agent's token ({status}): it must be a token of "
+                f"scope agent for location {self.options.location}"
+            )
+        if status != 200:
+            raise _Failed(f"the server answered {status}")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise _Failed("the server's answer is not JSON: is the URL tether's?") from None
+        server_time = data.get("server_time") if isinstance(data, dict) else None
+        if isinstance(server_time, int | float) and not isinstance(server_time, bool):
+            self._clock(clock_offset(sent, answered, float(server_time)))
+        return data, answered
+
+    def _clock(self, offset: float) -> None:
+        self.offset = offset
+        far = abs(offset) > MAX_OFFSET
+        if far and not self._far:
+            log.warning(
+                "this machine's clock is %.1f s from the server's (more than %g s): set up "
+                "NTP; the server places checks on its own clock meanwhile",
+                offset,
+                MAX_OFFSET,
+            )
+        elif self._far and not far:
+            log.info("this machine's clock is within %g s of the server's again", MAX_OFFSET)
+        self._far = far
+
+    # --- the loops ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll, probe and send until ``stop`` is set; raises :class:`AgentRefused`, or
+        what stopped one of the loops (a spool that cannot be written): an agent that
+        cannot send or keep its checks stops, saying why, rather than run on silently."""
+        self.resume()
+        ended: list[Exception] = []
+
+        async def guarded(loop: Awaitable[None]) -> None:
+            try:
+                await loop
+            except Exception as exc:
+                ended.append(exc)
+                stop.set()
+
+        tasks = [
+            asyncio.create_task(guarded(self._polls(stop))),
+            asyncio.create_task(guarded(self._sends(stop))),
+            asyncio.create_task(guarded(self.prober.run(stop, self.take))),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if ended:
+            raise ended[0]
+
+    async def _polls(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            started = self.mono()
+            try:
+                assignment = await self.fetch(MAX_WAIT)
+            except _Failed as exc:
+                failures += 1
+                self._polling.failed(self.mono(), str(exc))
+                await self._pause(stop, self._backoff(failures))
+                continue
+            failures = 0
+            self._polling.ended(self.mono())
+            if assignment.version != self.version:
+                monitors = self.apply(assignment)
+                log.info("assignment %s: %d monitors to probe", assignment.version, len(monitors))
+            elif self.mono() - started < 1.0:  # a server that does not hold the poll
+                await self._pause(stop, self.batch_every)
+
+    async def _sends(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self.send()
+            except _Failed as exc:
+                failures += 1
+                self._sending.failed(self.mono(), str(exc))
+                await self._pause(stop, self._backoff(failures))
+                continue
+            failures = 0
+            await self._pause(stop, self.batch_every)
+
+    def _backoff(self, failures: int) -> float:
+        return backoff_delay(
+            failures,
+            base=1.0,
+            multiplier=2.0,
+            cap=self.batch_every * _BACKOFF_CAP,
+            jitter="equal",
+            rand=self._rand,
+        )
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """``seconds`` on the injected sleep, or until ``stop``, whichever is first."""
+        nap = asyncio.ensure_future(self._sleep(seconds))
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({nap, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            halt.cancel()
