@@ -61,6 +61,7 @@ from tether.monitor.engine._incident_events import (
 )
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
+from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
@@ -164,6 +165,8 @@ class Runner:
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
         self.objectives = Objectives(self, config)
+        self.agents = AgentIntake(self)
+        """The agents' assignments, batches and liveness (``_agent_intake.py``)."""
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,
@@ -210,6 +213,7 @@ class Runner:
         self.place()
         self.assign()
         self.act_on_quorum(events, now)
+        self.agents.configure(config)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -685,6 +689,7 @@ class Runner:
                     self.pushes.heartbeats()
                     self.traffic.judge()
                     self.objectives.tick(self.wall())
+                    self.agents.tick()
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:
