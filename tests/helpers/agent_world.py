@@ -92,8 +92,6 @@ def check(monitor: str, ts: float, ok: bool, **more: Any) -> AgentCheck:
     return AgentCheck(record, "127.0.0.1:9", **more)
 
 
-def batch(
-    location: str, sent_at: float, *checks: AgentCheck, batch_id: str | None = None
-) -> Batch:
+def batch(location: str, sent_at: float, *checks: AgentCheck, batch_id: str | None = None) -> Batch:
     """A batch from ``location``'s agent, sent at ``sent_at`` on its clock."""
     return Batch(batch_id or new_batch_id(), location, sent_at, checks, agent="a1", version="t")

@@ -9,7 +9,10 @@ from pathlib import Path
 from tests.helpers.agent_world import T0, World, agent_config, batch, check
 from tether.monitor._state import State
 
-API = "  - {name: api, url: 'http://127.0.0.1:9/', interval: 60s, locations: [branch-1], alerts: [ops]}\n"
+API = (
+    "  - {name: api, url: 'http://127.0.0.1:9/', interval: 60s, locations: [branch-1],"
+    " alerts: [ops]}\n"
+)
 
 
 def down_run(world: World, start: float, n: int, ok: bool = False) -> None:

@@ -134,6 +134,8 @@ class AgentIntake:
         self._warned: set[str] = set()
         self._in_flight: set[str] = set()
         self.duplicates = 0
+        self.polling = 0
+        """Long polls waiting now."""
         self.skipped: dict[str, int] = {}
         self._restored = False
         self._pruned = -math.inf
@@ -239,8 +241,12 @@ class AgentIntake:
         if version is None or version != self._versions.get(location, "none") or wait <= 0:
             return
         event = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), min(wait, MAX_WAIT))
+        self.polling += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(wait, MAX_WAIT))
+        finally:
+            self.polling -= 1
 
     async def take(self, batch: Batch, location: str) -> Receipt:
         """Take ``batch`` from the agent at ``location``; answered once what it holds is

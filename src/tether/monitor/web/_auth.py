@@ -379,6 +379,9 @@ def agent_principal(authority: ConfiguredAuthority, request: web.Request) -> Pri
     token (even on loopback with no users: an agent always has one), a 403 for any
     other token.  Its location is checked by the route, against what it asks for."""
     if "Authorization" not in request.headers:
+        session = None if authority.open else authority.principal(request)
+        if session is not None:
+            raise refusal(403, f"{session.who} may not act as an agent: only an agent token may")
         raise refusal(401, "send the agent's token: Authorization: Bearer TOKEN")
     who = authority.bearer(request)
     if who is None:
