@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tether._durations import format_duration
 from tether.monitor.store._agents import AgentRow
 
-__all__ = ["AgentMetrics", "AgentsView", "agent_document", "clock_notices"]
+__all__ = ["AgentMetrics", "AgentsView", "agent_banner", "agent_document", "clock_notices"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,16 @@ def clock_notices(view: AgentsView) -> list[str]:
         for row in view.rows
         if abs(row.offset) > view.max_offset
     ]
+
+
+def agent_banner(view: AgentsView) -> Markup:
+    """The banner every page shows while an agent's clock is off (a line each); empty
+    otherwise."""
+    lines = clock_notices(view)
+    if not lines:
+        return Markup("")
+    shown = Markup("").join(Markup("<p>{}</p>").format(line) for line in lines)
+    return Markup('<div id="agents" class="banner">{}</div>\n').format(shown)
 
 
 class AgentMetrics(Collector):
