@@ -175,3 +175,16 @@ def test_a_batch_for_another_location_than_the_tokens_is_refused(served: ServedR
     status, doc = raw_post(served, json.dumps(good_batch(location="branch-2")).encode())
     assert status == 403, doc
     assert "branch-1" in doc["error"]
+
+
+def test_with_no_users_the_agent_routes_still_need_a_token_on_loopback(
+    served: ServedRunner,
+) -> None:
+    """No users configured: the dashboard is open on loopback, the agent routes are not
+    (a 401 without a token, a 401 with a token that is no one's)."""
+    assert served.request("GET", "/api/status").status == 200
+    for headers in ({}, {"Authorization": "Bearer tether_not-a-token"}):
+        r = served.request("GET", "/api/agent/assignment?location=branch-1", headers=headers)
+        assert r.status == 401
+        r = served.request("POST", "/api/agent/results", headers=headers, body=good_batch())
+        assert r.status == 401
