@@ -662,3 +662,25 @@ def test_a_body_over_the_limit_is_refused_alike_and_auth_comes_first(shape: Shap
         report = {"v": 1, "app": big, "dropped": 0, "calls": []}
         assert ask(instance.port, "POST", "/api/report", writer, report).status == 413
         assert ask(instance.port, "POST", "/api/report", {}, report).status == 401
+
+
+def test_an_agent_batch_over_a_mib_is_taken_and_one_over_8_mib_refused(shape: Shape) -> None:
+    """An agent's batch may be larger than other bodies (8 MiB): 2.4 MB is answered with
+    its receipt in every shape (a worker forwards it whole), one byte over 8 MiB is a 413,
+    and without the agent's token a 401 before the body is read."""
+    checks = [{"monitor": "web", "ts": 1.8e9, "ok": True, "detail": "x" * 4000}] * 600
+    batch = {
+        "protocol": 1,
+        "id": "fedcba9876543210fedcba9876543210",
+        "location": "branch-1",
+        "sent_at": 1.8e9,
+        "results": checks,
+    }
+    agent = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    for instance in shape.instances:
+        answer = ask(instance.port, "POST", "/api/agent/results", agent, batch)
+        assert answer.status == 200, answer.body[:300]
+        assert "taken" in json.loads(answer.body)
+        huge = {**batch, "agent": "x" * (8 * 1024 * 1024)}
+        assert ask(instance.port, "POST", "/api/agent/results", agent, huge).status == 413
+        assert ask(instance.port, "POST", "/api/agent/results", {}, huge).status == 401
