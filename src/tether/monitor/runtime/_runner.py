@@ -165,8 +165,7 @@ class Runner:
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
         self.objectives = Objectives(self, config)
-        self.agents = AgentIntake(self)
-        """The agents' assignments, batches and liveness (``_agent_intake.py``)."""
+        self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,
