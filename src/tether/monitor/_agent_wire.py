@@ -335,7 +335,10 @@ def _maybe_text(value: object, where: str) -> str | None:
 def _finite(value: object, where: str) -> float:
     if type(value) is not float and type(value) is not int:
         raise WireError(f"{where}: not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits: no float holds it
+        raise WireError(f"{where}: not a finite number") from None
     if not math.isfinite(number):
         raise WireError(f"{where}: not a finite number")
     return number

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -49,6 +50,10 @@ from tether.monitor.web._actions import openapi
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()
 REPORT_TOKEN: Final = new_token()
+AGENT_TOKEN: Final = new_token()
+"""An agent's, bound to branch-1 (the location the agent rows ask for)."""
+OTHER_AGENT_TOKEN: Final = new_token()
+"""An agent's, bound to branch-2: refused for branch-1's."""
 PUSH_TOKEN: Final = "matrix-push-token-0123456789"
 """Each principal pushes to a push monitor of its own (``push_token``): pushes are limited
 per monitor (a burst of 10), and the matrix sends two a principal on every instance."""
@@ -76,6 +81,8 @@ PRINCIPALS: Final = (
     Principal("read-token", token=READ_TOKEN),
     Principal("write-token", token=WRITE_TOKEN),
     Principal("report-token", token=REPORT_TOKEN),
+    Principal("agent-token", token=AGENT_TOKEN),
+    Principal("other-location-agent-token", token=OTHER_AGENT_TOKEN),
     Principal("user", user="alice"),
     Principal("read-only-user", user="bob"),
     Principal("wrong-token-beside-a-session", user="alice", token="tether_wrong"),
@@ -112,6 +119,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "read-token": OK,
         "write-token": OK,
         "report-token": "403",
+        "agent-token": "403",
+        "other-location-agent-token": "403",
         "user": OK,
         "read-only-user": OK,
         "wrong-token-beside-a-session": "401",
@@ -124,6 +133,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "read-token": OK,
         "write-token": OK,
         "report-token": "403",
+        "agent-token": "403",
+        "other-location-agent-token": "403",
         "user": OK,
         "read-only-user": OK,
         "wrong-token-beside-a-session": "401",
@@ -136,6 +147,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "read-token": "403",
         "write-token": OK,
         "report-token": "403",
+        "agent-token": "403",
+        "other-location-agent-token": "403",
         "user": OK,
         "read-only-user": "403",
         "wrong-token-beside-a-session": "401",
@@ -148,7 +161,24 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "read-token": "403",
         "write-token": OK,
         "report-token": OK,
+        "agent-token": "403",
+        "other-location-agent-token": "403",
         "user": OK,
+        "read-only-user": "403",
+        "wrong-token-beside-a-session": "401",
+        "forged-origin": "403",
+        "no-csrf-token": "403",
+    },
+    # /api/agent/*: an agent token, for the location it is bound to, and nothing else;
+    # no credential is a 401 even on loopback, any other token or a session a 403.
+    "agent": {
+        "anonymous": "401",
+        "read-token": "403",
+        "write-token": "403",
+        "report-token": "403",
+        "agent-token": OK,
+        "other-location-agent-token": "403",
+        "user": "403",
         "read-only-user": "403",
         "wrong-token-beside-a-session": "401",
         "forged-origin": "403",
@@ -160,6 +190,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "read-token": OK,
         "write-token": OK,
         "report-token": "403",
+        "agent-token": "403",
+        "other-location-agent-token": "403",
         "user": OK,
         "read-only-user": OK,
         "wrong-token-beside-a-session": "401",
@@ -245,6 +277,11 @@ ROUTES: Final = (
     _api("POST", "/api/push/{token}", "public", {}, fill="/api/push/{push}?status=up"),
     _api("POST", "/api/report", "report", {"v": 1, "app": "matrix", "dropped": 0, "calls": []},
          (202,)),
+    _api("GET", "/api/agent/assignment", "agent", fill="/api/agent/assignment?location=branch-1"),
+    _api("POST", "/api/agent/results", "agent", {
+        "protocol": 1, "id": "0123456789abcdef0123456789abcdef", "location": "branch-1",
+        "sent_at": 1.8e9, "results": []}),
+    _api("GET", "/api/agents", "read-api"),
     # Last: a session that logs out is over (the next principal logs in anew).
     Route("POST", "/logout", "logout", {}, frozenset({303})),
 )
@@ -389,7 +426,21 @@ def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], worke
             {"name": "reader", "hash": hash_token(READ_TOKEN), "scope": "read"},
             {"name": "writer", "hash": hash_token(WRITE_TOKEN), "scope": "write"},
             {"name": "reporter", "hash": hash_token(REPORT_TOKEN), "scope": "report"},
+            {
+                "name": "b1",
+                "hash": hash_token(AGENT_TOKEN),
+                "scope": "agent",
+                "location": "branch-1",
+            },
+            {
+                "name": "b2",
+                "hash": hash_token(OTHER_AGENT_TOKEN),
+                "scope": "agent",
+                "location": "branch-2",
+            },
         ],
+        "locations": ["hq", "branch-1", "branch-2"],
+        "defaults": {"locations": ["hq"]},
         "monitors": [
             {"name": "web", "url": lab["healthy"].url, **fast},
             # The one the write rows pause, resume, check and hold in maintenance.
@@ -440,7 +491,8 @@ def shape(
         for i, workers in enumerate(counts):
             port = free_port()
             config = configuration(tmp, lab, port, storage, workers)
-            proc = stack.enter_context(monitor(config, tmp / f"monitor-{i}.log"))
+            env = {**os.environ, "TETHER_LOCATION": "hq"}
+            proc = stack.enter_context(monitor(config, tmp / f"monitor-{i}.log", env=env))
             instances.append(Instance(port, proc))
         procs = [i.proc for i in instances]
         for each in instances:
@@ -610,3 +662,25 @@ def test_a_body_over_the_limit_is_refused_alike_and_auth_comes_first(shape: Shap
         report = {"v": 1, "app": big, "dropped": 0, "calls": []}
         assert ask(instance.port, "POST", "/api/report", writer, report).status == 413
         assert ask(instance.port, "POST", "/api/report", {}, report).status == 401
+
+
+def test_an_agent_batch_over_a_mib_is_taken_and_one_over_8_mib_refused(shape: Shape) -> None:
+    """An agent's batch may be larger than other bodies (8 MiB): 2.4 MB is answered with
+    its receipt in every shape (a worker forwards it whole), one byte over 8 MiB is a 413,
+    and without the agent's token a 401 before the body is read."""
+    checks = [{"monitor": "web", "ts": 1.8e9, "ok": True, "detail": "x" * 4000}] * 600
+    batch = {
+        "protocol": 1,
+        "id": "fedcba9876543210fedcba9876543210",
+        "location": "branch-1",
+        "sent_at": 1.8e9,
+        "results": checks,
+    }
+    agent = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    for instance in shape.instances:
+        answer = ask(instance.port, "POST", "/api/agent/results", agent, batch)
+        assert answer.status == 200, answer.body[:300]
+        assert "taken" in json.loads(answer.body)
+        huge = {**batch, "agent": "x" * (8 * 1024 * 1024)}
+        assert ask(instance.port, "POST", "/api/agent/results", agent, huge).status == 413
+        assert ask(instance.port, "POST", "/api/agent/results", {}, huge).status == 401

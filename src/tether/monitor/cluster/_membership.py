@@ -30,13 +30,24 @@ if TYPE_CHECKING:
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
     from tether.monitor.store import Store
 
-__all__ = ["Coordinator", "Membership"]
+__all__ = ["AgentsLive", "Coordinator", "Membership"]
 
 log = logging.getLogger("tether.monitor")
 
 
+class AgentsLive(Protocol):
+    """The runner's agents, as a renewal round counts their locations."""
+
+    def live_in_store(self, now: float) -> frozenset[str]:
+        """The agent locations whose agent reported (to any instance) within its lease."""
+
+
 class Coordinator(Protocol):
     """What the membership asks of the runner it belongs to."""
+
+    @property
+    def agents(self) -> AgentsLive:
+        """The agents that report to the cluster (``runtime/_agent_intake.py``)."""
 
     engine: IncidentEngine
     """The incident engine: a new one, from the store's open incidents, when this
@@ -177,6 +188,9 @@ class Membership:
             instances = None
         if instances is not None:
             live = {i.location for i in instances if i.alive} | {self.here}
+            # An agent's location is live while its agent reports, to whichever instance.
+            with contextlib.suppress(StoreError):
+                live |= await asyncio.to_thread(self._coordinator.agents.live_in_store, now)
             self._coordinator.act_on_quorum(self._quorum.set_live(live, self._wall()), self._wall())
         await self._take_lead(done.leader)
         self._round_in = done.next_round(self._wall(), self.cluster.every)

@@ -61,6 +61,7 @@ from tether.monitor.engine._incident_events import (
 )
 from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
+from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
@@ -166,6 +167,7 @@ class Runner:
         shards change (:meth:`place`), since every check asks."""
         self.objectives = Objectives(self, config)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
+        self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,
@@ -212,6 +214,7 @@ class Runner:
         self.place()
         self.assign()
         self.act_on_quorum(events, now)
+        self.agents.configure(config)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -687,6 +690,7 @@ class Runner:
                     self.pushes.heartbeats()
                     self.traffic.judge()
                     self.objectives.tick(self.wall())
+                    self.agents.tick()
                     if self.membership.shared:
                         await self.membership.poll_locations()
                     if self.leading:

@@ -575,7 +575,7 @@ def _probe_app(
     from yarl import URL
 
     from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
-    from tether.monitor.web._web import REQUEST_BODY_MAX, probe_handler
+    from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
 
@@ -602,9 +602,9 @@ def _probe_app(
         body = None
         if request.body_exists:
             length = request.content_length
-            if length is not None and length <= REQUEST_BODY_MAX:
+            if length is not None and length <= FORWARD_BODY_MAX:
                 headers.append(("Content-Length", str(length)))  # else sent chunked
-            body = _capped(request.content, REQUEST_BODY_MAX)
+            body = _capped(request.content, FORWARD_BODY_MAX)
         try:
             answer = await session.request(
                 request.method,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor.store._base import (
+    AgentRow,
     Fence,
     LocationRead,
     LocationRow,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FEED_OVERLAP",
     "LEASE_TTL",
+    "AgentRow",
     "Cluster",
     "ClusterError",
     "Fence",

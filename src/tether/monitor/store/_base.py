@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol, Self
 
+from tether.monitor.store._agents import AgentRow, AgentStore
 from tether.monitor.store._controls import (
     AUDIT_COLUMNS,
     CONTROL_COLUMNS,
@@ -94,6 +95,8 @@ __all__ = [
     "RESULT_COLUMNS",
     "TALLY_COLUMNS",
     "WINDOW_COLUMNS",
+    "AgentRow",
+    "AgentStore",
     "ControlStore",
     "Decode",
     "Fence",
@@ -138,7 +141,9 @@ __all__ = [
 ]
 
 
-class Store(ResultStore, OutboxStore, IncidentStore, ControlStore, SilenceStore, Protocol):
+class Store(
+    ResultStore, OutboxStore, IncidentStore, ControlStore, SilenceStore, AgentStore, Protocol
+):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,
     incidents and detector state.
 

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import AuditEntry, Incident, LocationState, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
+from tether.monitor.store._agents import AgentSQL
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     LOCATION_COLUMNS,
@@ -333,7 +334,9 @@ class Link:
         return text
 
 
-class PostgresStore(ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"], SilenceSQL["Conn"]):
+class PostgresStore(
+    ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"], SilenceSQL["Conn"], AgentSQL["Conn"]
+):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
 

@@ -254,4 +254,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN suppressed TEXT;
     CREATE INDEX outbox_by_channel ON outbox (channel, created)
     """,
+    # 10: the agents' batches and rows (issue 28; see the SQLite store's).
+    """
+    CREATE TABLE tether_agent_batches (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        taken DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX tether_agent_batches_taken ON tether_agent_batches (taken);
+    CREATE TABLE tether_agents (
+        location TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        version TEXT NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL,
+        clock_offset DOUBLE PRECISION NOT NULL,
+        results BIGINT NOT NULL DEFAULT 0,
+        late BIGINT NOT NULL DEFAULT 0,
+        dropped BIGINT NOT NULL DEFAULT 0
+    )
+    """,
 )

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from tether.monitor._records import AuditEntry, Incident, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
+from tether.monitor.store._agents import AgentSQL
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
@@ -355,6 +356,7 @@ class SQLiteStore(
     IncidentSQL[sqlite3.Connection],
     ControlSQL[sqlite3.Connection],
     SilenceSQL[sqlite3.Connection],
+    AgentSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

@@ -247,4 +247,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN suppressed TEXT;
     CREATE INDEX outbox_by_channel ON outbox (channel, created)
     """,
+    # 10: the agents (issue 28): the batch ids taken, so a batch sent again is stored
+    # once, and a row per agent location, read by every instance for its liveness.
+    """
+    CREATE TABLE tether_agent_batches (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        taken REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX tether_agent_batches_taken ON tether_agent_batches (taken);
+    CREATE TABLE tether_agents (
+        location TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        version TEXT NOT NULL,
+        last_seen REAL NOT NULL,
+        clock_offset REAL NOT NULL,
+        results INTEGER NOT NULL DEFAULT 0,
+        late INTEGER NOT NULL DEFAULT 0,
+        dropped INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID
+    """,
 )

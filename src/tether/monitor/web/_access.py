@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 __all__ = [
+    "AGENT",
     "AUTHORITY",
     "CSRF_FORM",
     "CSRF_HEADER",
@@ -51,8 +52,11 @@ READ: Final = "read"
 WRITE: Final = "write"
 REPORT: Final = "report"
 """An application's reports of its own calls (``POST /api/report``), and nothing else."""
+AGENT: Final = "agent"
+"""A ``tether agent``'s assignment and results at its token's location
+(``/api/agent/*``), and nothing else; nothing else gives it."""
 SCOPES: Final = (READ, WRITE, REPORT)
-Scope = Literal["read", "write", "report"]
+Scope = Literal["read", "write", "report", "agent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,8 @@ class Principal:
     via: Literal["local", "session", "token"]
     csrf: str | None = None
     """The session's CSRF token, for the forms of a page; ``None`` outside sessions."""
+    location: str | None = None
+    """The location an ``agent`` token reports for."""
 
     def may(self, scope: str) -> bool:
         # write implies read and report; report implies nothing

@@ -9,6 +9,10 @@ What each path needs (:func:`area`, :func:`gate`):
 
 - ``/status/*``, ``/badge/*``, ``/static/*``, ``/login``: nothing, ever; nor
   ``/api/push/TOKEN``, whose token is its credential (``_push.py``).
+- ``/api/agent/*``: an API token of the ``agent`` scope, always (even on loopback with no
+  users configured: an agent always has one); any other token or a session is a 403,
+  and the route checks the location the token is bound to (``_agent_routes.py``).  An
+  ``agent`` token gives nothing else.
 - ``/api/report``: the ``report`` scope (a ``report`` or ``write`` token; with no users
   configured, a request made on loopback as for the rest).
 - ``/metrics``, ``/probe``: nothing, unless ``server.require_token`` names them; then an
@@ -47,12 +51,14 @@ from aiohttp import web
 
 from tether.monitor.config._passwords import hash_token, parse_password_hash, verify_password
 from tether.monitor.web._access import (
+    AGENT,
     AUTHORITY,
     CSRF_FORM,
     LOCAL,
     PRINCIPAL,
     READ,
     REPORT,
+    WRITE,
     Principal,
     authorize,
     refusal,
@@ -70,6 +76,7 @@ __all__ = [
     "SESSION_COOKIE",
     "ConfiguredAuthority",
     "LoginHandlers",
+    "agent_principal",
     "area",
     "bearer_gate",
     "install",
@@ -94,7 +101,8 @@ _CHECKING: Final = 2
 """Passwords checked at once, at most: each scrypt holds 32 MiB and a core."""
 NO_USERS_DOC: Final = "docs/security.md#login-and-tokens"
 
-Area = Literal["public", "metrics", "probe", "report", "dashboard"]
+Area = Literal["public", "metrics", "probe", "report", "agent", "dashboard"]
+_AGENT_PREFIX: Final = "/api/agent/"
 
 
 def area(path: str) -> Area:
@@ -107,6 +115,8 @@ def area(path: str) -> Area:
         return "probe"
     if path == "/api/report":
         return "report"
+    if path.startswith(_AGENT_PREFIX):
+        return "agent"
     return "dashboard"
 
 
@@ -189,7 +199,7 @@ class ConfiguredAuthority:
         found = self._tokens.get(digest)
         if found is None:
             return None
-        return Principal(found.name, frozenset({found.scope}), "token")
+        return Principal(found.name, frozenset({found.scope}), "token", location=found.location)
 
     def principal(self, request: web.Request) -> Principal | None:
         if "Authorization" in request.headers:
@@ -364,6 +374,25 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
     return LoginHandlers(login_form, login, logout)
 
 
+def agent_principal(authority: ConfiguredAuthority, request: web.Request) -> Principal:
+    """The ``agent`` token ``request`` carries (``/api/agent/*``): a 401 without a valid
+    token (even on loopback with no users: an agent always has one), a 403 for any
+    other token.  Its location is checked by the route, against what it asks for."""
+    if "Authorization" not in request.headers:
+        session = None if authority.open else authority.principal(request)
+        if session is not None:
+            raise refusal(403, f"{session.who} may not act as an agent: only an agent token may")
+        raise refusal(401, "send the agent's token: Authorization: Bearer TOKEN")
+    who = authority.bearer(request)
+    if who is None:
+        raise refusal(401, "this token is not one of the monitor's: check the agent's --token")
+    if not who.may(AGENT):
+        raise refusal(
+            403, f"{who.who} may not act as an agent: only a token of the agent scope may"
+        )
+    return who
+
+
 def token_hash_of(request: web.Request) -> str | None:
     """The hash of the bearer token ``request`` carries, if any."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -378,7 +407,7 @@ def required_tokens(
     """The hashes of the tokens ``where`` answers, or ``None`` when it needs none."""
     if where not in config.server.require_token:
         return None
-    return frozenset(t.hash.get_secret_value() for t in config.tokens if t.scope != REPORT)
+    return frozenset(t.hash.get_secret_value() for t in config.tokens if t.scope in (READ, WRITE))
 
 
 def _no_token(where: str) -> web.HTTPUnauthorized:
@@ -428,6 +457,9 @@ async def gate(
             token = authority.bearer(request)
             if token is None or not token.may(READ):
                 raise _no_token(where)
+        return await handler(request)
+    if where == "agent":
+        request[PRINCIPAL] = agent_principal(authority, request)
         return await handler(request)
     who = authority.principal(request)
     if where == "report":

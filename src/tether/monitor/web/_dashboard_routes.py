@@ -18,6 +18,7 @@ from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store._base import StoreError
 from tether.monitor.web._access import PRINCIPAL, READ, authorize, refusal
 from tether.monitor.web._actions import forms_for
+from tether.monitor.web._agent_metrics import agent_banner
 from tether.monitor.web._board import StateBoard
 from tether.monitor.web._dashboard import (
     _ASSETS,
@@ -105,10 +106,11 @@ class DashboardHandlers:
         async def built() -> tuple[str, int]:
             snap = Snapshot.of(self.runner, shown)
             sources = self.runner.discovery.status()
+            agents = self.runner.agents.view()
 
             def build() -> tuple[str, int]:
                 banner = store_banner(snap.store_health) + channel_banner(snap.channels, snap.now)
-                banner += discovery_banner(sources, snap.now)
+                banner += discovery_banner(sources, snap.now) + agent_banner(agents)
                 try:
                     page = render(snap, banner)
                 except StoreError as exc:

@@ -43,6 +43,7 @@ wait.  The other families are few and small, and go through prometheus_client.
     tether_traffic_retries_total{app, endpoint}      their attempts after the first
     tether_traffic_dropped_total{app}                calls the application's client dropped
     tether_metrics_render_errors_total               series left out of a scrape (below)
+    tether_agent_*{location}                         the agents' (web/_agent_metrics.py)
 
 The traffic series are bounded whatever the reports say: 100 applications and 200
 endpoints per application at most; the calls of any more count under ``other``
@@ -80,6 +81,7 @@ from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
 from tether.monitor.engine._traffic import Call
 from tether.monitor.store._base import StoreHealth
+from tether.monitor.web._agent_metrics import AgentMetrics
 from tether.monitor.web._traffic_metrics import TrafficMetrics
 
 log = logging.getLogger("tether.monitor")
@@ -504,6 +506,8 @@ class MonitorMetrics:
         )
         self.traffic_calls = TrafficMetrics()
         r.register(self.traffic_calls)
+        self.agents = AgentMetrics()
+        r.register(self.agents)
         self.collectors: list[Collector] = [
             self.alerts_sent,
             self.alert_failures,
@@ -511,6 +515,7 @@ class MonitorMetrics:
             self.alerts_queued_now,
             self.alerts_oldest,
             self.traffic_calls,
+            self.agents,
         ]
         """What the registry holds, in its order, read one by one at a scrape (after
         ``tether_monitor_up``)."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from tether.monitor._agent_wire import Assignment, Batch, Receipt
     from tether.monitor._records import Controls, ProbeRecord
     from tether.monitor.alerts import Outbox
     from tether.monitor.cluster._view import ClusterView, LocationsView
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.engine._traffic import Call, Traffic
     from tether.monitor.store import Cluster, Store
+    from tether.monitor.web._agent_metrics import AgentsView
     from tether.monitor.web._metrics import MonitorMetrics
     from tether.monitor.web._objective_metrics import ObjectivesView
 
@@ -44,6 +46,23 @@ class TrafficReports(Protocol):
 
     def report(self, app: str, calls: list[Call], dropped: int) -> int:
         """Take an application's batch of calls: how many were taken."""
+
+
+class AgentService(Protocol):
+    """The agents' intake (``runtime/_agent_intake.py``), as the web hands it an agent's
+    poll and batch, and reads the agents."""
+
+    def assignment(self, location: str, agent: str = "") -> Assignment:
+        """What the agent at ``location`` probes now (the poll renews its lease)."""
+
+    async def changed(self, location: str, version: str | None, wait: float) -> None:
+        """Return once ``location``'s assignment is not ``version``, or after ``wait`` s."""
+
+    async def take(self, batch: Batch, location: str) -> Receipt:
+        """Take a batch; answered once what it holds is committed."""
+
+    def view(self) -> AgentsView:
+        """The agent locations now."""
 
 
 class RunControls(Protocol):
@@ -107,5 +126,7 @@ class Running(Protocol):
     def pushes(self) -> PushIntake: ...
     @property
     def controls(self) -> RunControls: ...
+    @property
+    def agents(self) -> AgentService: ...
     def tick(self, acknowledged: Mapping[int, float] | None = None) -> None: ...
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]: ...

@@ -19,6 +19,7 @@ from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
 from tether.monitor.store import ClusterError
 from tether.monitor.web._actions import action_handlers
+from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
 from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._discovery import discovery_metrics
@@ -50,6 +51,9 @@ REQUEST_BODY_MAX: Final = MAX_BODY
 """The largest request body the server reads (bytes; aiohttp's ``client_max_size``, the
 JSON routes' own limit): a 413 past it.  A worker process forwards no more of a body than
 this (and one byte)."""
+FORWARD_BODY_MAX: Final = max(MAX_BODY, AGENT_BODY_MAX)
+"""The most of a body a worker process forwards (and one byte): an agent's batch may be
+larger than other requests; each route holds its own limit."""
 
 
 def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
@@ -78,6 +82,7 @@ def routes(
     hush = silence_handlers(runner, act)
     push = push_handler(runner)
     goals = ObjectiveHandlers(runner)
+    agents = agent_handlers(runner)
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
@@ -125,6 +130,10 @@ def routes(
         Route("GET", "/api/push/{token}", push, head=False),
         Route("POST", "/api/push/{token}", push),
         Route("POST", "/api/report", report_handler(runner)),
+        # The agents (tether agent): their assignments and batches, and the list of them.
+        Route("GET", "/api/agent/assignment", agents.assignment),
+        Route("POST", "/api/agent/results", agents.results),
+        Route("GET", "/api/agents", agents.listed),
     )
 
 

@@ -1,0 +1,130 @@
+"""The agents that report to this monitor (``tether agent``), as ``/metrics`` exports them,
+``GET /api/agents`` lists them and the dashboard warns of their clocks: read when asked
+from the runtime's agent intake (``runtime/_agent_intake.py``) through :class:`AgentsView`.
+
+    tether_agent_up{location}                           1 while its agent reported within the lease
+    tether_agent_last_report_timestamp_seconds{location} the server's clock at its last word
+    tether_agent_clock_offset_seconds{location}         the server's clock minus the agent's
+    tether_agent_results_total{location}                checks taken from it
+    tether_agent_late_results_total{location}           of those, stored but too late to detect on
+    tether_agent_dropped_total{location}                checks its spool dropped, as it said
+    tether_agent_skipped_results_total{location}        checks of a monitor not placed there
+    tether_agent_duplicate_batches_total                batches sent again, taken once
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tether._durations import format_duration
+from tether.monitor.store._agents import AgentRow
+
+__all__ = ["AgentMetrics", "AgentsView", "agent_banner", "agent_document", "clock_notices"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsView:
+    """The agent locations now: each one's row, which are live, and the intake's counts."""
+
+    rows: tuple[AgentRow, ...] = ()
+    live: frozenset[str] = frozenset()
+    duplicates: int = 0
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    max_offset: float = 5.0
+    """``agents.max_clock_offset``: an offset beyond it is a warning."""
+
+
+def agent_document(view: AgentsView) -> dict[str, Any]:
+    """``GET /api/agents``: each agent location with its agent, as JSON."""
+    return {
+        "agents": [
+            {
+                "location": row.location,
+                "agent": row.agent,
+                "version": row.version,
+                "last_report": row.last_seen,
+                "live": row.location in view.live,
+                "clock_offset": row.offset,
+                "clock_warning": abs(row.offset) > view.max_offset,
+                "results": row.results,
+                "late": row.late,
+                "dropped": row.dropped,
+                "skipped": view.skipped.get(row.location, 0),
+            }
+            for row in view.rows
+        ],
+        "duplicate_batches": view.duplicates,
+    }
+
+
+def clock_notices(view: AgentsView) -> list[str]:
+    """The dashboard's lines about agents whose clock is off by more than the bound."""
+    return [
+        f"The clock of the agent at {row.location} ({row.agent or 'unnamed'}) is "
+        f"{format_duration(abs(row.offset))} {'behind' if row.offset > 0 else 'ahead of'} "
+        f"this server's (more than {format_duration(view.max_offset)}): its results are "
+        "placed on the server's time; set its clock right (NTP)"
+        for row in view.rows
+        if abs(row.offset) > view.max_offset
+    ]
+
+
+def agent_banner(view: AgentsView) -> Markup:
+    """The banner every page shows while an agent's clock is off (a line each); empty
+    otherwise."""
+    lines = clock_notices(view)
+    if not lines:
+        return Markup("")
+    shown = Markup("").join(Markup("<p>{}</p>").format(line) for line in lines)
+    return Markup('<div id="agents" class="banner">{}</div>\n').format(shown)
+
+
+class AgentMetrics(Collector):
+    """The ``tether_agent_*`` families, read from ``view`` when scraped (none while no
+    intake is attached)."""
+
+    def __init__(self) -> None:
+        self.view: Callable[[], AgentsView] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.view is None:
+            return
+        view = self.view()
+        families: list[tuple[str, str, Callable[[AgentRow], float], bool]] = [
+            ("tether_agent_up", "1 while the location's agent reported within its lease",
+             lambda r: float(r.location in view.live), False),
+            ("tether_agent_last_report_timestamp_seconds",
+             "The server's clock at the agent's last batch or poll", lambda r: r.last_seen, False),
+            ("tether_agent_clock_offset_seconds",
+             "The server's clock minus the agent's, at its last batch", lambda r: r.offset, False),
+            ("tether_agent_results", "Checks taken from the location's agent",
+             lambda r: float(r.results), True),
+            ("tether_agent_late_results",
+             "Checks stored but not detected on: they came later than agents.late_after",
+             lambda r: float(r.late), True),
+            ("tether_agent_dropped", "Checks the agent's spool dropped, as it said",
+             lambda r: float(r.dropped), True),
+            ("tether_agent_skipped_results",
+             "Checks of a monitor not placed at the agent's location, left out",
+             lambda r: float(view.skipped.get(r.location, 0)), True),
+        ]  # fmt: skip
+        for name, doc, value, counter in families:
+            family: GaugeMetricFamily | CounterMetricFamily
+            if counter:
+                family = CounterMetricFamily(name, doc, labels=["location"])
+            else:
+                family = GaugeMetricFamily(name, doc, labels=["location"])
+            for row in view.rows:
+                family.add_metric([row.location], value(row))
+            yield family
+        yield CounterMetricFamily(
+            "tether_agent_duplicate_batches",
+            "Batches sent again by an agent (a lost answer): answered, stored once",
+            view.duplicates,
+        )
