@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -206,6 +207,31 @@ def test_demo_watches_the_lab_with_the_monitor(tmp_path: Path) -> None:
     # The kept configuration's CA file is kept too (the lab's own directory is gone).
     assert f'ca_file: "{keep / "certs" / "ca.pem"}"' in kept
     assert (keep / "certs" / "ca.pem").is_file()
+
+
+def test_demo_with_an_agent_shows_its_location_in_the_per_location_view(tmp_path: Path) -> None:
+    """`tether demo --agents`: a `tether agent` beside the monitor probes every lab target
+    from its own location and reports over HTTP with its agent token; every monitor ends
+    where the lab intends at both locations, the stored results hold both locations'
+    checks, and the summary prints the per-location view."""
+    keep = tmp_path / "demo"
+    result = tether("demo", "--agents", "--keep", str(keep), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert "14 of 14 monitors ended where the lab says they should" in out
+    view = out.split("What each location saw", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    rows = {line.split()[0]: line.split()[1:] for line in view}
+    assert rows["monitor"] == ["here", "agent-1"]
+    assert rows["healthy"] == ["up", "up"]
+    assert rows["refused"] == ["down", "connect.refused", "down", "connect.refused"]
+    assert rows["dns_silent"] == ["down", "dns.timeout", "down", "dns.timeout"]
+    kept = (keep / "tether.yaml").read_text()
+    assert "scope: agent, location: agent-1" in kept
+    with sqlite3.connect(keep / "tether.db") as db:
+        ((location, taken),) = db.execute("SELECT location, results FROM tether_agents")
+    assert location == "agent-1"
+    assert taken >= 14  # at least a check of every monitor, taken from the agent
 
 
 def test_explain_json_one_kind(capsys: pytest.CaptureFixture[str]) -> None:

@@ -207,6 +207,12 @@ def _demo_parser(commands: Commands) -> None:
         help="once every monitor settles, keep the lab, the monitor and its dashboard running "
         "this much longer, to look around (default 0)",
     )
+    demo.add_argument(
+        "--agents",
+        action="store_true",
+        help="run a tether agent beside the monitor, at a location of its own (agent-1), "
+        "and end with each monitor's state at each location",
+    )
 
 
 def _check_config(path: str, *, as_json: bool) -> int:
@@ -450,7 +456,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     # The demo tells its own story on stdout; only what went wrong is logged.
     with logging_to(sys.stderr, level=logging.ERROR):
-        return run_demo(args.duration, keep=args.keep, linger=args.linger)
+        return run_demo(args.duration, keep=args.keep, linger=args.linger, agents=args.agents)
 
 
 CHECK_CONFIG = Command(

@@ -139,7 +139,8 @@ class AgentCheck:
             lag_ms=_maybe_ms(obj.get("lag_ms"), f"{where}.lag_ms"),
         )
         days = obj.get("cert_days_left")
-        if days is not None and (type(days) is not int or not -100_000 <= days <= 100_000):
+        # A certificate may run to the year 9999 (about 2.9 million days from now).
+        if days is not None and (type(days) is not int or not -4_000_000 <= days <= 4_000_000):
             raise WireError(f"{where}.cert_days_left: not a whole number of days")
         expires = obj.get("cert_expires")
         return cls(

@@ -188,3 +188,24 @@ def test_with_no_users_the_agent_routes_still_need_a_token_on_loopback(
         assert r.status == 401
         r = served.request("POST", "/api/agent/results", headers=headers, body=good_batch())
         assert r.status == 401
+
+
+@pytest.mark.timeout(30)
+def test_a_shutdown_answers_the_long_polls_rather_than_wait_them_out(tmp_path: Path) -> None:
+    """A server shutting down answers a held poll at once (aiohttp would wait a minute for
+    the handler), so `tether monitor` stops promptly with agents attached; the test's own
+    timeout, half the poll's wait, fails it otherwise."""
+    s = ServedRunner(config(), SQLiteStore(tmp_path / "t.db"), location="hq")
+    try:
+        _, first = body_of(s, "/api/agent/assignment?location=branch-1", headers=AGENT)
+        answers: list[tuple[int, Any]] = []
+        path = f"/api/agent/assignment?location=branch-1&version={first['version']}&wait=60"
+        poll = threading.Thread(target=lambda: answers.append(body_of(s, path, headers=AGENT)))
+        poll.start()
+        wait_for(lambda: s.on_loop(lambda: s.runner.agents.polling) == 1, limit=10)
+    finally:
+        s.close()
+    poll.join(timeout=10)
+    assert not poll.is_alive()
+    assert answers[0][0] == 200
+    assert answers[0][1]["version"] == first["version"]

@@ -151,6 +151,7 @@ class Agent:
         self._sending = _Episode("send checks to the server")
         self._polling = _Episode("fetch the assignment")
         self._far = False
+        self._stopped = False
         self._server = options.server.rstrip("/")
         self._headers = {"Authorization": f"Bearer {options.token}"}
 
@@ -176,7 +177,10 @@ class Agent:
         if self.version is not None:
             query |= {"version": self.version, "wait": f"{min(wait, MAX_WAIT):g}"}
         url = f"{self._server}{ASSIGNMENT_PATH}?{urlencode(query)}"
-        data, _ = await self._exchange("GET", url, None, wait + self._timeout)
+        # A long poll is held by the server for up to ``wait``: its answer is not halfway
+        # between the asking and the reading, so it says nothing of the clocks.
+        held = self.version is not None and wait > 0
+        data, _ = await self._exchange("GET", url, None, wait + self._timeout, clocked=not held)
         try:
             return Assignment.from_json(data)
         except WireError as exc:
@@ -220,7 +224,10 @@ class Agent:
     # --- the checks -----------------------------------------------------------------------
 
     def take(self, check: Check) -> None:
-        """The prober's sink: the check goes to the spool (on disk) at once."""
+        """The prober's sink: the check goes to the spool (on disk) at once.  One that ends
+        after the agent stopped (its probe was in flight) is dropped: the spool is closing."""
+        if self._stopped:
+            return
         made = AgentCheck(
             check.record, check.host, check.timings, check.cert_days_left, check.cert_expires
         )
@@ -262,9 +269,10 @@ class Agent:
         return sent
 
     async def _exchange(
-        self, method: str, url: str, body: object, timeout: float
+        self, method: str, url: str, body: object, timeout: float, *, clocked: bool = True
     ) -> tuple[object, float]:
-        """One request: the JSON answered, and the clock offset it gave."""
+        """One request: the JSON answered, and when; with ``clocked``, the clock offset its
+        answer gives is taken (not from a long poll, which the server holds)."""
         sent = self.wall()
         try:
             async with self._session.request(
@@ -292,7 +300,7 @@ class Agent:
         except ValueError:
             raise _Failed("the server's answer is not JSON: is the URL tether's?") from None
         server_time = data.get("server_time") if isinstance(data, dict) else None
-        if isinstance(server_time, int | float) and not isinstance(server_time, bool):
+        if clocked and isinstance(server_time, int | float) and not isinstance(server_time, bool):
             self._clock(clock_offset(sent, answered, float(server_time)))
         return data, answered
 
@@ -334,6 +342,7 @@ class Agent:
         try:
             await stop.wait()
         finally:
+            self._stopped = True
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

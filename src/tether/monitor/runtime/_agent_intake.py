@@ -126,6 +126,8 @@ class AgentIntake:
         self._versions: dict[str, str] = {}
         self._changed = asyncio.Event()
         """Set (and replaced) when a reload changes an assignment: the long polls wake."""
+        self._released = False
+        """Set once the server shuts down: every long poll is answered at once."""
         self._newest: dict[tuple[str, str], float] = {}
         """The newest check detected on, per (location, monitor), on the server's time."""
         self._published: dict[tuple[str, str], tuple[State, float, Kind | None, str | None]] = {}
@@ -235,10 +237,18 @@ class AgentIntake:
             server_time=now,
         )
 
+    def release(self) -> None:
+        """Answer every long poll at once, and any asked from now on: the server is
+        shutting down, and would otherwise wait for them (up to :data:`MAX_WAIT`)."""
+        self._released = True
+        self._changed.set()
+
     async def changed(self, location: str, version: str | None, wait: float) -> None:
         """Return when ``location``'s assignment is no longer ``version`` (at once if it is
         not), or after ``wait`` seconds (at most :data:`MAX_WAIT`)."""
-        if version is None or version != self._versions.get(location, "none") or wait <= 0:
+        if self._released or version is None or wait <= 0:
+            return
+        if version != self._versions.get(location, "none"):
             return
         event = self._changed
         self.polling += 1

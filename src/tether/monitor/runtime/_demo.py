@@ -73,11 +73,15 @@ class Verdict:
         return self.state == "down" and self.kind == self.expected
 
 
-def config_text(lab: Lab, db: Path, listen: str, hook: str) -> str:
-    """The monitor's tether.yaml for the lab (written beside the database, to read)."""
+def config_text(
+    lab: Lab, db: Path, listen: str, hook: str, top: tuple[str, ...] | list[str] = ()
+) -> str:
+    """The monitor's tether.yaml for the lab (written beside the database, to read);
+    ``top``: more top-level lines (an agent's location and token)."""
     lines = [
         f'storage: {{path: "{db}"}}',
         f'server: {{listen: "{listen}"}}',
+        *top,
         f'alerts: [{{name: demo, type: webhook, url: "{hook}"}}]',
         f"defaults: {{interval: {INTERVAL:g}s, timeout: {TIMEOUT:g}s, alerts: [demo]}}",
         "monitors:",
@@ -159,17 +163,21 @@ def run_demo(
     keep: str | None = None,
     linger: float = 0.0,
     out: TextIO = sys.stdout,
+    agents: bool = False,
 ) -> int:
     """Run the demo for ``duration`` seconds at most, then ``linger`` seconds more once
     every monitor settled (the dashboard stays up meanwhile); the exit code says whether
-    the monitor reached the lab's verdict for every monitor."""
+    the monitor reached the lab's verdict for every monitor.  With ``agents``, a ``tether
+    agent`` probes every monitor too, from a location of its own (``_demo_agents.py``)."""
     say: Callable[..., None] = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
     started = time.monotonic()
     say("Starting the fault lab on 127.0.0.1 ...")
     # A kept configuration names the lab's CA file: keep it beside the configuration, as
     # the lab removes a temporary certificate directory when it stops.
     with _place(keep) as place, Lab(cert_dir=_cert_dir(place) if keep else None) as lab:
-        verdicts, incidents, alerts, cfg = run(_watch(lab, place, duration, started, out, linger))
+        verdicts, incidents, alerts, cfg = run(
+            _watch(lab, place, duration, started, out, linger, agents=agents)
+        )
     say()
     _print_verdicts(verdicts, out)
     say()
@@ -194,11 +202,24 @@ def run_demo(
 
 
 async def _watch(
-    lab: Lab, place: Path, duration: float, started: float, out: TextIO, linger: float = 0.0
+    lab: Lab,
+    place: Path,
+    duration: float,
+    started: float,
+    out: TextIO,
+    linger: float = 0.0,
+    *,
+    agents: bool = False,
 ) -> tuple[list[Verdict], list[Incident], int, Path]:
     from tether.monitor.alerts import MuteGate, Outbox, SilenceGate, route_tree
     from tether.monitor.config import parse_config
     from tether.monitor.runtime._app import channels_for, close_channels
+    from tether.monitor.runtime._demo_agents import (
+        HERE,
+        DemoAgent,
+        agent_settled,
+        print_locations,
+    )
     from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import SQLiteStore
     from tether.monitor.web._web import serve
@@ -206,7 +227,8 @@ async def _watch(
     hook = _Hook(out, started)
     await hook.start()
     db = place / "tether.db"
-    text = config_text(lab, db, "127.0.0.1:0", hook.url)
+    agent = DemoAgent(place) if agents else None
+    text = config_text(lab, db, "127.0.0.1:0", hook.url, agent.config_lines() if agent else ())
     cfg_path = place / "tether.yaml"
     cfg_path.write_text(text)
     config = parse_config(text, source=str(cfg_path))
@@ -215,9 +237,15 @@ async def _watch(
     try:
         outbox = Outbox(store, channels, gates=[MuteGate(route_tree(config))])
         outbox.gates.append(SilenceGate(store.silences_in_force))
-        runner = Runner(config, store, outbox)
+        runner = Runner(config, store, outbox, location=HERE if agent else None)
         server = await serve(runner, "127.0.0.1", 0)
         port = server.addresses[0][1]
+        if agent:
+            print(
+                "A tether agent probes them too, from its own location (agent-1), and "
+                f"reports to the monitor at http://127.0.0.1:{port}/ with its agent token.",
+                file=out,
+            )
         print(
             f"Watching {len(config.monitors)} lab targets every {INTERVAL:g} s until they "
             f"settle (at most {duration:g} s); results in {db}\n"
@@ -234,8 +262,10 @@ async def _watch(
             deadline = time.monotonic() + duration
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-                if all(v.as_expected for v in _verdicts(lab, runner, store)) and not (
-                    store.backlog()
+                if (
+                    all(v.as_expected for v in _verdicts(lab, runner, store))
+                    and not store.backlog()
+                    and (agent is None or agent_settled(runner.locations(), list(WATCHED)))
                 ):
                     break
             if linger > 0:
@@ -247,8 +277,11 @@ async def _watch(
                 await asyncio.sleep(linger)
             stop.set()
 
+        parts = [runner.run(stop, deliver_every=0.2), until_settled()]
+        if agent:
+            parts.append(agent.run(port, stop))
         try:
-            await asyncio.gather(runner.run(stop, deliver_every=0.2), until_settled())
+            await asyncio.gather(*parts)
             # The last alerts queued get one more delivery round before the summary.
             await asyncio.to_thread(runner.outbox.deliver_due, runner.wall())
             runner.outbox.close()
@@ -256,6 +289,9 @@ async def _watch(
             await server.cleanup()
         verdicts = _verdicts(lab, runner, store)
         incidents = store.incidents()
+        if agent:
+            print(file=out)
+            print_locations(runner.locations(), list(WATCHED), out)
     finally:
         store.close()
         close_channels(channels)

@@ -61,6 +61,9 @@ class AgentService(Protocol):
     async def take(self, batch: Batch, location: str) -> Receipt:
         """Take a batch; answered once what it holds is committed."""
 
+    def release(self) -> None:
+        """Answer every long poll now: the server is shutting down."""
+
     def view(self) -> AgentsView:
         """The agent locations now."""
 

@@ -64,6 +64,13 @@ def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
     app.on_response_prepare.append(security_headers)
     for route in routes(runner, authority, refresh=refresh):
         route.add_to(app.router)
+
+    async def release_polls(_: web.Application) -> None:
+        # Before the server waits for its handlers: an agent's long poll would hold a
+        # shutdown for up to a minute (aiohttp does not end a handler whose client left).
+        runner.agents.release()
+
+    app.on_shutdown.append(release_polls)
     return app
 
 
