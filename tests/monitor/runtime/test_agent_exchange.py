@@ -322,3 +322,27 @@ def test_a_spool_that_fails_stops_the_agent_saying_why(
 
     with AgentStub([]).running() as stub:
         asyncio.run(go(stub))
+
+
+def test_a_long_poll_says_nothing_of_the_clocks(tmp_path: Path) -> None:
+    """The server holds a long poll and answers at its end: the answer is not halfway
+    between asking and reading, so it is not read as the clocks' offset (a poll held 40 s
+    once read as a clock 20 s off and warned).  The wall clock here jumps 40 s between
+    asking and reading, as a poll held that long would look."""
+    reads = iter(range(1_000))
+
+    def held() -> float:  # asked now, read 40 s later
+        return time.time() + (40.0 if next(reads) % 2 else 0.0)
+
+    async def go(stub: AgentStub) -> None:
+        async with agent_for(stub, tmp_path / "p.spool") as agent:
+            agent.apply(await agent.fetch())
+            before = agent.offset
+            assert before is not None
+            assert abs(before) < 5
+            agent.wall = held
+            await agent.fetch(wait=0.05)
+            assert agent.offset == before
+
+    with AgentStub([]).running() as stub:
+        asyncio.run(go(stub))
