@@ -575,6 +575,7 @@ def _probe_app(
     from yarl import URL
 
     from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
+    from tether.monitor._agent_wire import RESULTS_PATH
     from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
@@ -601,10 +602,13 @@ def _probe_app(
             headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
         body = None
         if request.body_exists:
+            # No more than the route takes (one byte past it, which it refuses as it
+            # would the whole): an agent's batch may be larger than any other body.
+            cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
             length = request.content_length
-            if length is not None and length <= FORWARD_BODY_MAX:
+            if length is not None and length <= cap:
                 headers.append(("Content-Length", str(length)))  # else sent chunked
-            body = _capped(request.content, FORWARD_BODY_MAX)
+            body = _capped(request.content, cap)
         try:
             answer = await session.request(
                 request.method,
