@@ -14,7 +14,7 @@ import json
 import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +24,14 @@ from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
 from tests.helpers.tether_processes import monitor, tether
-
-
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.helpers.tls_server import OkHandler
 
 
 class Target:
     """A target that answers 200 until :meth:`stop`, then refuses (its port closed)."""
 
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.stopped = False
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

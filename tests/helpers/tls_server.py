@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import trustme
 
 
-class _Ok(BaseHTTPRequestHandler):
+class OkHandler(BaseHTTPRequestHandler):
+    """Answers every GET 200 with an empty body, and logs nothing."""
+
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -25,7 +27,7 @@ class _Ok(BaseHTTPRequestHandler):
 @contextmanager
 def https_server(leaf: trustme.LeafCert) -> Iterator[int]:
     """The port of an HTTPS server on 127.0.0.1 presenting ``leaf``, until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     leaf.configure_cert(context)
     server.socket = context.wrap_socket(

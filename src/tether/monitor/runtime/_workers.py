@@ -574,8 +574,8 @@ def _probe_app(
     from aiohttp import web
     from yarl import URL
 
-    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
     from tether.monitor._agent_wire import RESULTS_PATH
+    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
     from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None

@@ -192,6 +192,9 @@ ADD_ROLLUPS: Final = (
     "AS p(period, start) "
     "GROUP BY monitor, period, start, kind) g "
     "GROUP BY monitor, period, start "
+    # Rows locked in one order by every writer: two instances adding to the same rows
+    # in a hash aggregate's order each could deadlock, each holding a row the other needs.
+    "ORDER BY monitor, period, start "
     "ON CONFLICT (monitor, period, start) DO UPDATE SET "
     "count = rollups.count + excluded.count, "
     "ok_count = rollups.ok_count + excluded.ok_count, "
