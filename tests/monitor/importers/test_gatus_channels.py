@@ -76,6 +76,9 @@ def test_every_apprise_channel_is_read_by_apprise_as_its_service() -> None:
         assert notifier.add(channel["url"]), channel["url"]
         assert type(notifier[0]).__name__ == SERVICES[channel["name"]], channel["url"]
     urls = {c["name"]: c["url"] for c in made}
+    assert urls["slack"] == "slack://T0000/B0000/XXXXXXXXXXXXXXXX"
+    assert urls["discord"] == "discord://1234567890/abcdefTOKENxyz"
+    assert urls["googlechat"] == "gchat://AAAAbbbb/KEYkey/TOKtok"
     assert urls["telegram"] == "tgram://123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/0123456789:7"
     assert urls["ntfy"] == "ntfys://tk_faketoken@ntfy.sh/gatus-test-topic?priority=low"
     # The title is Gatus's own message: said, without its value.

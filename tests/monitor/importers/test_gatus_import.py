@@ -162,6 +162,7 @@ endpoints:
       query-name: "ok.lab.test"
       query-type: "A"
     conditions:
+      - "[CONNECTED] == true"
       - "[BODY] == 127.0.0.1"
       - "[DNS_RCODE] == NOERROR"
   - name: wrong-dns-answer
@@ -304,6 +305,7 @@ def test_endpoints_keep_their_settings(imported: tuple[Any, dict[str, Any]], lab
     assert monitors["example-dns-query"]["url"] == "dns://ok.lab.test"
     assert monitors["example-dns-query"]["resolver"] == lab.resolver
     assert monitors["example-dns-query"]["dns"] == {"record_type": "A", "answers": ["127.0.0.1"]}
+    assert monitors["ping-example"]["conditions"] == ["[PACKET_LOSS] < 100%"]
     assert monitors["starttls-smtp-example"]["url"] == "smtp://127.0.0.1:587?starttls=required"
     assert monitors["example"]["conditions"] == [
         "[CONNECTED] == true",
@@ -378,6 +380,7 @@ def test_each_imported_monitor_finds_what_the_gatus_conditions_mean(
         "tls-ldaps-example",
         "example-dns-query",
         "wrong-dns-answer",
+        "ping-example",
     )
     assert found["website"].ok, found["website"].detail
     assert found["website"].conditions[0] == "[STATUS] (200) == 200"
@@ -387,6 +390,9 @@ def test_each_imported_monitor_finds_what_the_gatus_conditions_mean(
     assert found["redis"].ok, found["redis"].detail
     assert found["example-dns-query"].ok, found["example-dns-query"].detail
     assert not found["wrong-dns-answer"].ok
+    # Gatus's [CONNECTED] on DNS and ICMP: the server answered (tether's is TCP's).
+    assert found["example-dns-query"].conditions[0] == "has([DNS_RCODE]) (true)"
+    assert found["ping-example"].ok, found["ping-example"].detail
     assert not found["tls-ldaps-example"].ok
     assert found["tls-ldaps-example"].kind == "tls.untrusted"
 
@@ -406,6 +412,9 @@ alerting:
     port: 587
     to: "ops@example.com"
 endpoints:
+  - name: from-env
+    url: "$API_URL/health"
+    conditions: ["[STATUS] == 200"]
   - name: api
     url: "http://127.0.0.1:9/$$PATH"
     headers:
@@ -419,15 +428,17 @@ endpoints:
     assert channels["slack"]["url"] == "${SLACK_WEBHOOK}"
     assert channels["email"]["password"] == "${SMTP_PASSWORD}"
     assert channels["email"]["username"] == "from@example.com"
-    (api,) = result.config["monitors"]
+    from_env, api = result.config["monitors"]
+    assert from_env["url"] == "${API_URL}/health"
     assert api["url"] == "http://127.0.0.1:9/$PATH"
     assert api["headers"] == {"Authorization": "Bearer ${API_TOKEN}"}
     env = {
         "SLACK_WEBHOOK": "https://hooks.slack.com/services/A/B/C",
         "SMTP_PASSWORD": "x",
         "API_TOKEN": "t",
+        "API_URL": "http://127.0.0.1:9",
     }
-    assert parse_config(to_yaml(result), env=env).monitors[0].url == "http://127.0.0.1:9/$PATH"
+    assert parse_config(to_yaml(result), env=env).monitors[1].url == "http://127.0.0.1:9/$PATH"
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,13 @@ scrape_configs:
       module: [ssh_banner]
     static_configs:
       - targets: ['127.0.0.1:22']
-{relabel}"""
+{relabel}  - job_name: 'probe_without_relabelling'
+    metrics_path: /probe
+    params:
+      module: [http_2xx]
+    static_configs:
+      - targets: ['{healthy.url}']
+"""
 
 
 BLACKBOX_YML = """\
@@ -138,6 +144,9 @@ def test_each_target_is_a_monitor_with_the_jobs_settings(files: tuple[str, str],
         in why["scrape_configs[3] (blackbox_custom)"]
     )
     assert why["rule_files"] == "Prometheus's own: it stays with Prometheus"
+    assert why["scrape_configs[6] (probe_without_relabelling)"] == (
+        "its relabel_configs do not move __address__ to __param_target"
+    )
     assert "modules" not in result.config
 
 
@@ -151,6 +160,8 @@ def test_the_monitors_find_what_the_module_means(
     result = import_prometheus(*files)
     config = parse_config(to_yaml(result))
     assert set(config.modules) >= {"http_2xx", "tcp_connect", "http_404", "dns_lab"}
+    # What is carried is what tether runs: the module it cannot is only said.
+    assert set(result.config["modules"]) == {"http_2xx", "tcp_connect", "http_404", "dns_lab"}
     found = checked(config)
     # A target of two jobs is two monitors, named job/target.
     assert found[lab["healthy"].url].ok

@@ -92,6 +92,8 @@ def _target(ep: Mapping[str, Any], what: str, left: list[LeftOut]) -> dict[str, 
             return None
         return {"url": f"dns://{name}", "resolver": server, "dns": {"record_type": kind}}
     scheme = url.partition("://")[0].lower()
+    if "${" in scheme or url.startswith("${"):
+        return {"url": url}  # from the environment: tether reads it there, as Gatus did
     if scheme in _NO_PROBE:
         left.append(LeftOut(what, _NO_PROBE[scheme]))
         return None
@@ -121,6 +123,22 @@ def gatus_condition(text: str) -> str:
     return _PAT_BARE.sub(quoted, text)
 
 
+_CONNECTED: Final = re.compile(r"\s*\[CONNECTED\]\s*(?:==\s*true\s*)?")
+
+
+def _connected(text: str, url: str) -> str:
+    """Gatus's ``[CONNECTED] == true`` on a DNS or ICMP endpoint means the server
+    answered; tether's ``[CONNECTED]`` is a TCP connection, never made by those checks,
+    so it is written as what Gatus meant: an rcode came back, a reply came back."""
+    if not _CONNECTED.fullmatch(text):
+        return text
+    if url.startswith("dns://"):
+        return "has([DNS_RCODE])"
+    if url.startswith("icmp://"):
+        return "[PACKET_LOSS] < 100%"
+    return text
+
+
 def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: list[LeftOut]) -> None:
     written = ep.get("conditions") or []
     if not isinstance(written, list):
@@ -129,7 +147,7 @@ def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: lis
     dns = out["url"].startswith("dns://")
     for index, condition in enumerate(written):
         where = f"{what}: conditions[{index}] {str(condition)!r}"
-        text = gatus_condition(str(condition))
+        text = _connected(gatus_condition(str(condition)), out["url"])
         answer = re.fullmatch(r"\s*\[BODY\]\s*==\s*(\S+)\s*", text)
         if dns and answer and out["dns"]["record_type"] in ("A", "AAAA"):
             out["dns"]["answers"] = [*out["dns"].get("answers", []), answer[1]]
