@@ -21,12 +21,15 @@ from tether.monitor.importers._gatus_endpoints import (
     Alerting,
     alerts_of,
     endpoint_monitor,
+    endpoint_name,
     labels_of,
 )
 from tether.monitor.importers._values import (
     go_duration,
+    name_problem,
     read_yaml,
     seconds_text,
+    shown,
     with_env_references,
 )
 
@@ -65,13 +68,17 @@ _DAYS: Final = {
 }
 
 
-def _env_everywhere(value: Any) -> Any:
+def _env_everywhere(value: Any, nuls: list[bool]) -> Any:
+    """Every text of the file with tether's ``${NAME}``, and without NUL characters, which
+    no tether file holds (``nuls`` records that one was dropped)."""
     if isinstance(value, str):
-        return with_env_references(value)
+        if "\0" in value:
+            nuls.append(True)
+        return with_env_references(value.replace("\0", ""))
     if isinstance(value, Mapping):
-        return {k: _env_everywhere(v) for k, v in value.items()}
+        return {k: _env_everywhere(v, nuls) for k, v in value.items()}
     if isinstance(value, list):
-        return [_env_everywhere(v) for v in value]
+        return [_env_everywhere(v, nuls) for v in value]
     return value
 
 
@@ -85,8 +92,15 @@ def import_gatus(path: str) -> Imported:
             f"{path}: is not a Gatus configuration: it has no list of endpoints "
             "(or external-endpoints)"
         )
-    data = _env_everywhere(data)
+    nuls: list[bool] = []
+    data = _env_everywhere(data, nuls)
     left: list[LeftOut] = []
+    if nuls:
+        left.append(
+            LeftOut(
+                "NUL characters", "dropped from the text holding them: no tether file can hold one"
+            )
+        )
     notes: list[str] = []
     made, defaults, refused = channels_of(data.get("alerting"), left)
     alerting = Alerting({c["name"] for c in made}, defaults, refused)
@@ -102,7 +116,7 @@ def import_gatus(path: str) -> Imported:
         monitor["name"] = _unique(monitor["name"], ep.get("group"), monitors)
         monitors.append(monitor)
         for number, window in enumerate(ep.get("maintenance-windows") or []):
-            where = f"endpoints[{index}] ({ep['name']}): maintenance-windows[{number}]"
+            where = f"endpoints[{index}] ({shown(ep['name'])}): maintenance-windows[{number}]"
             made_window = _window(window, f"{monitor['name']} {number + 1}", where, left)
             if made_window is not None:
                 windows.append({**made_window, "monitors": [monitor["name"]]})
@@ -119,7 +133,7 @@ def import_gatus(path: str) -> Imported:
         if key in _TOP_LEFT:
             left.append(LeftOut(str(key), _TOP_LEFT[key]))
         elif key not in _KNOWN:
-            left.append(LeftOut(str(key), "not a key Gatus's README documents"))
+            left.append(LeftOut(shown(key), "not a key Gatus's README documents"))
     if not monitors:
         raise ImportFailed(
             f"{path}: none of its endpoints can be carried over: "
@@ -143,7 +157,10 @@ def _unique(name: str, group: object, monitors: list[dict[str, Any]]) -> str:
     taken = {m["name"] for m in monitors}
     if name not in taken:
         return name
-    candidate = f"{group}/{name}" if group else name
+    prefix = str(group or "").strip()
+    candidate = f"{prefix}/{name}" if prefix else name
+    if name_problem(candidate) is not None:
+        candidate = name
     number = 2
     while candidate in taken:
         candidate = f"{name} ({number})"
@@ -194,18 +211,21 @@ def _external(
 ) -> dict[str, Any] | None:
     """An external endpoint as a push monitor: tether's push URL is ``/api/push/TOKEN``,
     so the job that pushes changes its URL either way."""
-    if not isinstance(ep, Mapping) or not ep.get("name"):
-        left.append(LeftOut(f"external-endpoints[{index}]", "it has no name"))
+    if not isinstance(ep, Mapping):
+        left.append(LeftOut(f"external-endpoints[{index}]", "not an endpoint (a mapping)"))
         return None
-    what = f"external-endpoints[{index}] ({ep['name']})"
-    out: dict[str, Any] = {"name": str(ep["name"]), "type": "push"}
+    what = f"external-endpoints[{index}] ({shown(ep.get('name'))})"
+    name = endpoint_name(ep, what, f"external-endpoints[{index}]", left)
+    if name is None:
+        return None
+    out: dict[str, Any] = {"name": name, "type": "push"}
     token = str(ep.get("token") or "")
     if _TOKEN.fullmatch(token) or token.startswith("${"):
         out["token"] = token
     else:
         out["token"] = secrets.token_hex(16)
         notes.append(
-            f"{ep['name']}: a new push token was made: Gatus's is shorter than the 16 "
+            f"{name}: a new push token was made: Gatus's is shorter than the 16 "
             "characters tether asks; the job pushes to /api/push/TOKEN (docs/monitor.md)"
         )
     heartbeat = ep.get("heartbeat")
@@ -214,7 +234,7 @@ def _external(
         out["interval"] = seconds_text(every)
     else:
         notes.append(
-            f"{ep['name']}: Gatus expected no push at any time (no heartbeat); tether "
+            f"{name}: Gatus expected no push at any time (no heartbeat); tether "
             "expects one every interval (60s unless you set it)"
         )
     labels = labels_of(ep, what, left)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether.monitor.config._conditions import ConditionError, parse_condition
-from tether.monitor.config._labels import LABEL_NAME
+from tether.monitor.config._labels import VALUE_MAX, label_problem
 from tether.monitor.importers._common import LeftOut
-from tether.monitor.importers._values import go_duration, seconds_text
+from tether.monitor.importers._values import go_duration, name_problem, seconds_text, shown
 
 __all__ = ["Alerting", "alerts_of", "endpoint_monitor"]
 
@@ -139,6 +139,15 @@ def _connected(text: str, url: str) -> str:
     return text
 
 
+def _address_of(text: str, record_type: str) -> bool:
+    """Whether ``text`` is an address an ``A`` (IPv4) or ``AAAA`` (IPv6) record holds."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return record_type == ("A" if address.version == 4 else "AAAA")
+
+
 def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: list[LeftOut]) -> None:
     written = ep.get("conditions") or []
     if not isinstance(written, list):
@@ -146,10 +155,10 @@ def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: lis
     kept: list[str] = []
     dns = out["url"].startswith("dns://")
     for index, condition in enumerate(written):
-        where = f"{what}: conditions[{index}] {str(condition)!r}"
+        where = f"{what}: conditions[{index}] {shown(repr(str(condition)))}"
         text = _connected(gatus_condition(str(condition)), out["url"])
         answer = re.fullmatch(r"\s*\[BODY\]\s*==\s*(\S+)\s*", text)
-        if dns and answer and out["dns"]["record_type"] in ("A", "AAAA"):
+        if dns and answer and _address_of(answer[1], out["dns"]["record_type"]):
             out["dns"]["answers"] = [*out["dns"].get("answers", []), answer[1]]
             continue
         if dns and "[BODY]" in text:
@@ -190,7 +199,7 @@ def _client(
                 "write tls: {insecure: true} yourself",
             )
         )
-    if client.get("ignore-redirect"):
+    if client.get("ignore-redirect") and out["url"].startswith(("http://", "https://")):
         out["follow_redirects"] = False
     if "timeout" in client:
         timeout = _duration(client["timeout"], f"{what}: client.timeout", left)
@@ -257,14 +266,14 @@ def endpoint_monitor(
     index: int, ep: Mapping[str, Any], alerting: Alerting, left: list[LeftOut]
 ) -> dict[str, Any] | None:
     """The monitor of ``endpoints[index]``, or ``None`` (left out, with why)."""
-    what = f"endpoints[{index}] ({ep.get('name')})"
-    if not ep.get("name"):
-        left.append(LeftOut(f"endpoints[{index}]", "it has no name"))
+    what = f"endpoints[{index}] ({shown(ep.get('name'))})"
+    name = endpoint_name(ep, what, f"endpoints[{index}]", left)
+    if name is None:
         return None
     target = _target(ep, what, left)
     if target is None:
         return None
-    out: dict[str, Any] = {"name": str(ep["name"]), **target}
+    out: dict[str, Any] = {"name": name, **target}
     interval = 60.0
     if "interval" in ep:
         interval = _duration(ep["interval"], f"{what}: interval", left) or 60.0
@@ -297,23 +306,35 @@ def endpoint_monitor(
     return out
 
 
+def endpoint_name(
+    ep: Mapping[str, Any], what: str, unnamed: str, left: list[LeftOut]
+) -> str | None:
+    """The endpoint's name as tether's (Gatus's spaces around it dropped); ``None`` when it
+    has none, or one tether refuses (left out with the loader's reason)."""
+    name = str(ep.get("name") or "").strip()
+    if not name:
+        left.append(LeftOut(unnamed, "it has no name"))
+        return None
+    problem = name_problem(name)
+    if problem is not None:
+        left.append(LeftOut(what, f"tether refuses its name: {problem}"))
+        return None
+    return name
+
+
 def labels_of(ep: Mapping[str, Any], what: str, left: list[LeftOut]) -> dict[str, str]:
     """``group`` and ``extra-labels`` as labels."""
     labels: dict[str, str] = {}
     if ep.get("group"):
-        labels["group"] = str(ep["group"])
+        labels["group"] = str(ep["group"])[:VALUE_MAX]
     extra = ep.get("extra-labels")
     if isinstance(extra, Mapping):
         for key, value in extra.items():
-            if LABEL_NAME.fullmatch(str(key)):
-                labels[str(key)] = str(value)
+            problem = label_problem(str(key))
+            if problem is None:
+                labels[str(key)] = str(value)[:VALUE_MAX]
             else:
-                left.append(
-                    LeftOut(
-                        f"{what}: extra-labels.{key}",
-                        "not a label name: letters, digits and _ only",
-                    )
-                )
+                left.append(LeftOut(f"{what}: extra-labels", f"tether refuses a label: {problem}"))
     return labels
 
 
@@ -333,7 +354,7 @@ def alerts_of(
     reminders: list[float] = []
     for index, alert in enumerate(written if isinstance(written, list) else []):
         kind = str(alert.get("type") if isinstance(alert, Mapping) else alert)
-        where = f"{what}: alerts[{index}] ({kind})"
+        where = f"{what}: alerts[{index}] ({shown(kind)})"
         if not isinstance(alert, Mapping):
             left.append(LeftOut(where, "not an alert"))
             continue
@@ -353,8 +374,15 @@ def alerts_of(
         if isinstance(merged.get("success-threshold"), int):
             successes.append(merged["success-threshold"])
         every = go_duration(merged.get("minimum-reminder-interval"))
-        if every:
+        if every and every >= 60:
             reminders.append(every)
+        elif every:
+            left.append(
+                LeftOut(
+                    f"{where}: minimum-reminder-interval",
+                    "tether reminds at most once a minute (Gatus, every 5m)",
+                )
+            )
         if merged.get("send-on-resolved") is False and "send-on-resolved" in alert:
             left.append(
                 LeftOut(
@@ -362,7 +390,7 @@ def alerts_of(
                 )
             )
         if merged.get("description") and "description" not in labels:
-            labels["description"] = str(merged["description"])
+            labels["description"] = str(merged["description"])[:VALUE_MAX]
         if merged.get("provider-override"):
             left.append(
                 LeftOut(

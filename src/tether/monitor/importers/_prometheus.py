@@ -29,9 +29,9 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
-from tether.monitor.config._labels import LABEL_NAME
+from tether.monitor.config._labels import label_problem
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
-from tether.monitor.importers._values import go_duration, read_yaml, seconds_text
+from tether.monitor.importers._values import go_duration, read_yaml, seconds_text, shown
 
 __all__ = ["import_prometheus"]
 
@@ -189,7 +189,7 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
     monitors: list[dict[str, Any]] = []
     for index, job in enumerate(data["scrape_configs"]):
         name = job.get("job_name") if isinstance(job, Mapping) else None
-        what = f"scrape_configs[{index}] ({name})"
+        what = f"scrape_configs[{index}] ({shown(name)})"
         why = _is_blackbox(job) if isinstance(job, Mapping) else "not a scrape job"
         if why is not None:
             left.append(LeftOut(what, why))
@@ -222,17 +222,18 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
             labels = group.get("labels") if isinstance(group.get("labels"), Mapping) else {}
             for target in group.get("targets") or []:
                 monitor: dict[str, Any] = {"name": str(target)}
-                if not _target(module, str(target), monitor, f"{what}: {target}", left):
+                where = f"{what}: {shown(target)}"
+                if not _target(module, str(target), monitor, where, left):
                     continue
                 monitor["interval"] = seconds_text(max(interval, 1.0))
                 if 0 < timeout < interval:
                     monitor["timeout"] = seconds_text(timeout)
-                good = {str(k): str(v) for k, v in labels.items() if LABEL_NAME.fullmatch(str(k))}
+                good = {str(k): str(v) for k, v in labels.items() if label_problem(str(k)) is None}
                 monitor["labels"] = {**good, "job": str(name), "instance": str(target)}
                 monitors.append(monitor)
     for key in data:
         if key not in ("global", "scrape_configs"):
-            left.append(LeftOut(str(key), "Prometheus's own: it stays with Prometheus"))
+            left.append(LeftOut(shown(key), "Prometheus's own: it stays with Prometheus"))
     if not monitors:
         raise ImportFailed(
             f"{path}: has no scrape job of the blackbox_exporter pattern (metrics_path: "

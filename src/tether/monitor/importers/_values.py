@@ -7,10 +7,41 @@ import re
 from typing import Any, Final
 
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
+from tether.monitor.config._fields import Name
 from tether.monitor.importers._common import ImportFailed
 
-__all__ = ["go_duration", "read_yaml", "seconds_text", "with_env_references"]
+_NAME: Final = TypeAdapter(Name)
+
+
+def shown(value: object) -> str:
+    """``value`` for a left-out line: a character that is not printable (a control or
+    bidirectional one, which a terminal would obey) written as its escape, ``\\x1b``."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def name_problem(name: str) -> str | None:
+    """Why tether refuses ``name`` as a name (a control or bidirectional character...),
+    in its loader's words; ``None`` when it takes it."""
+    try:
+        _NAME.validate_python(name)
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
+    return None
+
+
+__all__ = [
+    "go_duration",
+    "name_problem",
+    "read_yaml",
+    "seconds_text",
+    "shown",
+    "with_env_references",
+]
 
 _GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w|y)")
 _GO_UNITS: Final = {
