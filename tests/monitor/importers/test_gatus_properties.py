@@ -127,6 +127,7 @@ def test_any_gatus_file_imports_to_a_configuration_tether_loads(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.yaml"
         path.write_text(text, encoding="utf-8")
+        endpoints = yaml.safe_load(path.read_text(encoding="utf-8"))["endpoints"]  # as read
         refused = ""
         try:
             result = import_gatus(str(path))
@@ -136,6 +137,8 @@ def test_any_gatus_file_imports_to_a_configuration_tether_loads(
         assert "none of its endpoints can be carried over" in refused
         return
     parse_config(to_yaml(result), env=ANY_ENV)
+    # The importer's own net (a monitor tether refuses is left out) never had to catch.
+    assert not [i for i in result.left_out if i.why.startswith("tether refuses it:")]
     # A LeftOut of a whole endpoint is named as the endpoint; of a part, with ": part".
     whats = {item.what for item in result.left_out}
     whole = [

@@ -26,6 +26,7 @@ from tether.monitor.importers._gatus_endpoints import (
 )
 from tether.monitor.importers._values import (
     go_duration,
+    monitor_problem,
     name_problem,
     read_yaml,
     seconds_text,
@@ -112,6 +113,11 @@ def import_gatus(path: str) -> Imported:
             continue
         monitor = endpoint_monitor(index, ep, alerting, left)
         if monitor is None:
+            continue
+        problem = monitor_problem(monitor)
+        if problem is not None:  # a net under the importer: said, never printed
+            what = f"endpoints[{index}] ({shown(ep.get('name'))})"
+            left.append(LeftOut(what, f"tether refuses it: {shown(problem)}"))
             continue
         monitor["name"] = _unique(monitor["name"], ep.get("group"), monitors)
         monitors.append(monitor)

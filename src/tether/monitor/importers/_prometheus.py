@@ -31,7 +31,14 @@ from pydantic import ValidationError
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.config._labels import label_problem
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
-from tether.monitor.importers._values import go_duration, read_yaml, seconds_text, shown
+from tether.monitor.importers._values import (
+    go_duration,
+    monitor_problem,
+    name_problem,
+    read_yaml,
+    seconds_text,
+    shown,
+)
 
 __all__ = ["import_prometheus"]
 
@@ -230,6 +237,10 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
                     monitor["timeout"] = seconds_text(timeout)
                 good = {str(k): str(v) for k, v in labels.items() if label_problem(str(k)) is None}
                 monitor["labels"] = {**good, "job": str(name), "instance": str(target)}
+                problem = monitor_problem(monitor)
+                if problem is not None:
+                    left.append(LeftOut(where, f"tether refuses it: {shown(problem)}"))
+                    continue
                 monitors.append(monitor)
     for key in data:
         if key not in ("global", "scrape_configs"):
@@ -252,10 +263,19 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
 
 
 def _unique_names(monitors: list[dict[str, Any]]) -> None:
-    """A target probed by two jobs is two monitors: those are named ``job/target``."""
+    """A target probed by two jobs is two monitors: those are named ``job/target`` (or
+    ``target (2)`` when that is taken too, or not a name tether takes)."""
     counts: dict[str, int] = {}
     for monitor in monitors:
         counts[monitor["name"]] = counts.get(monitor["name"], 0) + 1
+    taken: set[str] = set()
     for monitor in monitors:
-        if counts[monitor["name"]] > 1:
-            monitor["name"] = f"{monitor['labels']['job']}/{monitor['name']}"
+        name = monitor["name"]
+        if counts[name] > 1:
+            name = f"{monitor['labels']['job'].strip()}/{monitor['name']}"
+            number = 2
+            while name in taken or name_problem(name) is not None:
+                name = f"{monitor['name']} ({number})"
+                number += 1
+        taken.add(name)
+        monitor["name"] = name

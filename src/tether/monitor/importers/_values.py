@@ -4,6 +4,7 @@ references, and reading a YAML file into one ``ImportFailed`` line when it canno
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 import yaml
@@ -36,6 +37,7 @@ def name_problem(name: str) -> str | None:
 
 __all__ = [
     "go_duration",
+    "monitor_problem",
     "name_problem",
     "read_yaml",
     "seconds_text",
@@ -103,6 +105,23 @@ def with_env_references(text: str) -> str:
         return "${" + (match[1] or match[2]) + "}"
 
     return _ENV.sub(one, text)
+
+
+def monitor_problem(monitor: Mapping[str, Any]) -> str | None:
+    """Why tether's loader refuses ``monitor`` on its own (its alerts aside: the channels
+    are checked with the whole file), in its words; ``None`` when it takes it, or when it
+    reads the environment (``${NAME}``), which is for where it runs to say."""
+    from tether.monitor.config import ConfigError, parse_config
+
+    alone = {k: v for k, v in monitor.items() if k != "alerts"}
+    text = yaml.safe_dump({"monitors": [alone]}, allow_unicode=True)
+    if "${" in text:
+        return None
+    try:
+        parse_config(text, env={})
+    except ConfigError as exc:
+        return "; ".join(line.removeprefix("monitors[0].") for line in exc.errors)
+    return None
 
 
 def read_yaml(path: str, tool: str) -> Any:
