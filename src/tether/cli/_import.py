@@ -44,9 +44,17 @@ def _parser(commands: Commands) -> None:
     for tool, (metavar, what) in _TOOLS.items():
         sub = tools.add_parser(tool, help=f"import {what}", description=f"Import {what}.")
         sub.add_argument("file", metavar=metavar, help=what)
+        if tool == "prometheus":
+            sub.add_argument(
+                "--modules",
+                metavar="BLACKBOX_YML",
+                help="blackbox_exporter's configuration, whose modules the jobs name "
+                "(default: the exporter's example modules); carried into modules:",
+            )
 
 
-def _importer(tool: str) -> Callable[[str], Imported]:
+def _importer(args: argparse.Namespace) -> Callable[[str], Imported]:
+    tool = args.tool
     if tool == "gatus":
         from tether.monitor.importers._gatus import import_gatus
 
@@ -55,9 +63,11 @@ def _importer(tool: str) -> Callable[[str], Imported]:
         from tether.monitor.importers._kuma import import_kuma
 
         return import_kuma
+    from functools import partial
+
     from tether.monitor.importers._prometheus import import_prometheus
 
-    return import_prometheus
+    return partial(import_prometheus, modules_path=args.modules)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,21 +75,34 @@ def _run(args: argparse.Namespace) -> int:
     from tether.monitor.importers import ImportFailed, to_yaml
 
     try:
-        imported = _importer(args.tool)(args.file)
+        imported = _importer(args)(args.file)
     except ImportFailed as exc:
         print(f"tether import {args.tool}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     text = to_yaml(imported)
+    unset: list[str] = []
     try:  # what is printed is what tether loads: an importer's mistake is said, not printed
         parse_config(text, source="the imported configuration")
     except ConfigError as exc:
-        bug = f"tether import {args.tool}: a bug made a configuration tether refuses:"
-        print(f"{bug}\n{exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        unset = [_unset(line) for line in exc.errors]
+        if not all(unset):  # a ${NAME} the source read from the environment is no bug
+            bug = f"tether import {args.tool}: a bug made a configuration tether refuses:"
+            print(f"{bug}\n{exc}", file=sys.stderr)
+            return EXIT_FAILURE
     sys.stdout.write(text)
     for item in imported.left_out:
         print(f"not carried over: {item.what}: {item.why}", file=sys.stderr)
+    for name in dict.fromkeys(unset):
+        print(f"set {name} in the environment: the configuration reads it", file=sys.stderr)
     return EXIT_OK
+
+
+def _unset(error: str) -> str:
+    """The ``${NAME}`` an error line says is not set in the environment, else ``""``."""
+    import re
+
+    found = re.search(r": (\$\{[A-Za-z_][A-Za-z0-9_]*\}) is not set in the environment", error)
+    return found[1] if found else ""
 
 
 IMPORT = Command("import", _parser, _run)
