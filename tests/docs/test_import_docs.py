@@ -48,6 +48,6 @@ def test_the_import_examples_run_as_written(tmp_path: Path, tool: str) -> None:
         (written,) = [
             b
             for b in blocks("migrating.md", "yaml")
-            if b.startswith("# Imported by `tether import`")
+            if b.startswith("# Imported by `tether import` from Gatus")
         ]
         assert (tmp_path / "tether.yaml").read_text() == written
