@@ -115,7 +115,7 @@ def test_a_refused_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "said"),
     [
-        (["--server", "http://10.1.2.3"], {"TETHER_AGENT_TOKEN": "t"}, "http:// only for a server"),
+        (["--server", "http://monitor.invalid"], {"TETHER_AGENT_TOKEN": "t"}, "http:// only"),
         (["--server", "ftp://127.0.0.1"], {"TETHER_AGENT_TOKEN": "t"}, "not a URL"),
         (["--server", "http://127.0.0.1:1"], {"TETHER_AGENT_TOKEN": ""}, "no token: give"),
         (["--server", "http://127.0.0.1:1", "--token-file", "/nonexistent/t"], {}, "cannot be"),

@@ -18,12 +18,12 @@ alerting:
   slack:
     webhook-url: "https://hooks.slack.com/services/T0000/B0000/SLACKsecret123"
   email:
-    from: "from@example.com"
-    username: "from@example.com"
+    from: "from@corp.test"
+    username: "from@corp.test"
     password: "smtp-PASSWORD-secret"
-    host: "mail.example.com"
+    host: "mail.corp.test"
     port: 587
-    to: "ops@example.com"
+    to: "ops@corp.test"
     client:
       insecure: true
   custom:

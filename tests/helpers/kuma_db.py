@@ -222,7 +222,7 @@ UNSUPPORTED_2_X = ("snmp", "rabbitmq", "manual")
 PUSH_TOKEN = "Kx9fQ2mZ7pLw4tRv8bNc3hJd6sYg1aUe"  # 32, as Kuma 2.x makes them
 BOT_TOKEN = "123456789:AAHk-TelegramBotTokenSecret"
 DISCORD_HOOK = "https://discord.com/api/webhooks/1122334455/DiscordSecretToken-xyz"
-WEBHOOK_URL = "https://hooks.example.com/kuma/WebhookSecretPath42"
+WEBHOOK_URL = "https://hooks.corp.test/kuma/WebhookSecretPath42"
 SECRETS = (BOT_TOKEN, "DiscordSecretToken-xyz", "WebhookSecretPath42", "SmtpPassword!7")
 
 
@@ -331,9 +331,9 @@ def build_kuma_db(path: Path, version: str, t: Targets) -> dict[str, str]:
         "ntfy": {"type": "ntfy", "ntfyserverurl": "https://ntfy.sh", "ntfytopic": "kuma-alerts"},
         "Matrix": {"type": "matrix", "homeserverUrl": "https://matrix.example",
                    "internalRoomId": "!room:matrix.example", "accessToken": "MatrixTok"},
-        "Mail": {"type": "smtp", "smtpHost": "smtp.example.com", "smtpPort": 587,
+        "Mail": {"type": "smtp", "smtpHost": "smtp.corp.test", "smtpPort": 587,
                  "smtpUsername": "kuma", "smtpPassword": "SmtpPassword!7",
-                 "smtpFrom": "kuma@example.com", "smtpTo": "ops@example.com"},
+                 "smtpFrom": "kuma@corp.test", "smtpTo": "ops@corp.test"},
         "Hook": {"type": "webhook", "webhookURL": WEBHOOK_URL, "webhookContentType": "json"},
         "Signal": {"type": "signal", "signalURL": "http://127.0.0.1:8080"},
     }  # fmt: skip

@@ -8,13 +8,7 @@ fails while running (a full disk); each one line.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
 import os
-import signal
-import socket
-import sqlite3
-import ssl
 import sys
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -22,6 +16,8 @@ from urllib.parse import urlsplit
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 
 if TYPE_CHECKING:
+    import ssl
+
     from tether.cli._shared import Commands
     from tether.monitor.runtime._agent import AgentOptions
     from tether.monitor.runtime._agent_spool import Spool
@@ -112,6 +108,8 @@ def server_url(url: str) -> str:
 
 
 def _loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -142,6 +140,8 @@ def read_token(path: str | None) -> str:
 
 def tls_context(cafile: str | None) -> ssl.SSLContext:
     """The system's CAs, and ``cafile``'s besides; verification cannot be turned off."""
+    import ssl
+
     context = ssl.create_default_context()
     if cafile is not None:
         try:
@@ -152,6 +152,8 @@ def tls_context(cafile: str | None) -> ssl.SSLContext:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import socket
+
     from tether.monitor.runtime._agent import AgentOptions
     from tether.monitor.runtime._agent_spool import Spool, SpoolError
 
@@ -180,6 +182,9 @@ def _serve(
     context: ssl.SSLContext,
     log_format: Literal["text", "json"],
 ) -> int:
+    import asyncio
+    import sqlite3
+
     from tether.monitor import logging_to
     from tether.monitor.runtime._agent import AgentRefused
     from tether.monitor.runtime._agent_spool import SpoolError
@@ -197,7 +202,9 @@ def _serve(
 
 
 async def _agent(options: AgentOptions, spool: Spool, context: ssl.SSLContext) -> None:
+    import asyncio
     import logging
+    import signal
 
     import aiohttp
 

@@ -36,9 +36,9 @@ ntfy:
   priority: 2
   token: tk_faketoken
 matrix:
-  server-url: "https://matrix-client.matrix.org"
+  server-url: "https://matrix.corp.test"
   access-token: "123456"
-  internal-room-id: "!example:matrix.org"
+  internal-room-id: "!room:corp.test"
 mattermost:
   webhook-url: "https://mattermost.example/hooks/xi3dhx6p1hhsmn7szw6zjdsafo"
 googlechat:
@@ -92,29 +92,29 @@ def test_webhook_and_email_and_default_alerts() -> None:
     alerting: dict[str, Any] = yaml.safe_load(
         """\
 custom:
-  url: "https://hooks.example.com/x"
+  url: "https://hooks.corp.test/x"
   method: POST
   body: '{"text": "[ENDPOINT_NAME]"}'
 email:
-  from: "from@example.com"
+  from: "from@corp.test"
   password: "pw-SECRET"
-  host: "mail.example.com"
+  host: "mail.corp.test"
   port: 587
-  to: "a@example.com, b@example.com"
+  to: "a@corp.test, b@corp.test"
   default-alert: {failure-threshold: 7}
 """
     )
     made, defaults, _ = channels_of(alerting, left)
     assert made == [
-        {"name": "custom", "type": "webhook", "url": "https://hooks.example.com/x"},
+        {"name": "custom", "type": "webhook", "url": "https://hooks.corp.test/x"},
         {
             "name": "email",
             "type": "email",
-            "host": "mail.example.com",
+            "host": "mail.corp.test",
             "port": 587,
-            "from": "from@example.com",
-            "to": ["a@example.com", "b@example.com"],
-            "username": "from@example.com",
+            "from": "from@corp.test",
+            "to": ["a@corp.test", "b@corp.test"],
+            "username": "from@corp.test",
             "password": "pw-SECRET",
         },
     ]
@@ -132,7 +132,7 @@ def test_providers_tether_cannot_carry_say_why() -> None:
             "pagerduty": {"integration-key": "k-SECRET"},
             "teams": {"webhook-url": "https://x.webhook.office.com/webhookb2/y"},
             "twilio": {"sid": "s", "token": "t-SECRET"},
-            "slack": {"webhook-url": "https://chat.example.com/hook/SECRET"},
+            "slack": {"webhook-url": "https://chat.corp.test/hook/SECRET"},
         },
         left,
     )

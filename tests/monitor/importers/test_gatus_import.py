@@ -56,12 +56,12 @@ alerting:
   discord:
     webhook-url: "https://discord.com/api/webhooks/1234567890/abcdefTOKEN"
   email:
-    from: "from@example.com"
-    username: "from@example.com"
+    from: "from@corp.test"
+    username: "from@corp.test"
     password: "{SMTP_SECRET}"
-    host: "mail.example.com"
+    host: "mail.corp.test"
     port: 587
-    to: "recipient1@example.com,recipient2@example.com"
+    to: "recipient1@corp.test,recipient2@corp.test"
     client:
       insecure: false
   custom:
@@ -406,11 +406,11 @@ alerting:
   slack:
     webhook-url: "${SLACK_WEBHOOK}"
   email:
-    from: "from@example.com"
+    from: "from@corp.test"
     password: "$SMTP_PASSWORD"
-    host: "mail.example.com"
+    host: "mail.corp.test"
     port: 587
-    to: "ops@example.com"
+    to: "ops@corp.test"
 endpoints:
   - name: from-env
     url: "$API_URL/health"
@@ -427,7 +427,7 @@ endpoints:
     channels = {c["name"]: c for c in result.config["alerts"]}
     assert channels["slack"]["url"] == "${SLACK_WEBHOOK}"
     assert channels["email"]["password"] == "${SMTP_PASSWORD}"
-    assert channels["email"]["username"] == "from@example.com"
+    assert channels["email"]["username"] == "from@corp.test"
     from_env, api = result.config["monitors"]
     assert from_env["url"] == "${API_URL}/health"
     assert api["url"] == "http://127.0.0.1:9/$PATH"

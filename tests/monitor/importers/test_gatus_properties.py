@@ -107,7 +107,7 @@ ANY_ENV = _AnyEnv()
 
 ALERTING: dict[str, Any] = {
     "slack": {"webhook-url": "https://hooks.slack.com/services/T0/B0/XXXX"},
-    "email": {"from": "a@example.com", "host": "127.0.0.1", "port": 587, "to": "b@example.com"},
+    "email": {"from": "a@corp.test", "host": "127.0.0.1", "port": 587, "to": "b@corp.test"},
     "custom": {"url": "http://127.0.0.1:9/hook"},
     "pagerduty": {"integration-key": "k"},
     "twilio": {"sid": "s"},
@@ -122,7 +122,7 @@ def test_any_gatus_file_imports_to_a_configuration_tether_loads(
     """Every endpoint accounted for; the printed configuration loads."""
     for ep in endpoints:
         if ep["url"] == "127.0.0.1:53":
-            ep["dns"] = {"query-name": "example.com", "query-type": "A"}
+            ep["dns"] = {"query-name": "corp.test", "query-type": "A"}
     text = yaml.safe_dump({"alerting": ALERTING, "endpoints": endpoints}, allow_unicode=True)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.yaml"

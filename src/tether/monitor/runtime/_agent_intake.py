@@ -179,7 +179,7 @@ class AgentIntake:
         if changed:
             self._changed.set()
             self._changed = asyncio.Event()
-        if not self._restored:
+        if not self._restored and self._names:  # nothing to read while no agent reports here
             self._restored = True
             self._restore()
 
