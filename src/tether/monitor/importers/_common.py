@@ -8,7 +8,18 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ImportFailed", "Imported", "LeftOut", "to_yaml"]
+__all__ = ["ImportFailed", "Imported", "LeftOut", "printable", "to_yaml"]
+
+
+def printable(value: object) -> str:
+    """``value`` as a line of a comment or a terminal: a character that is not printable (a
+    line break, a control or bidirectional one) written as its escape, ``\\n``, ``\\x1b``.
+    A source's names reach the printed header: a line break in one would end the comment
+    and put the rest into the configuration."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ImportFailed(Exception):
@@ -41,11 +52,12 @@ class Imported:
 def to_yaml(imported: Imported) -> str:
     """The configuration as ``tether.yaml`` text: a header of comments (where it came
     from, its notes, what was left out and why), then the configuration."""
-    head = [f"# Imported by `tether import` from {imported.source}." if imported.source else ""]
-    head += [f"# {line}" for line in imported.notes]
+    source = printable(imported.source)
+    head = [f"# Imported by `tether import` from {source}." if source else ""]
+    head += [f"# {printable(line)}" for line in imported.notes]
     if imported.left_out:
         head.append("# Not carried over:")
-        head += [f"#   {item.what}: {item.why}" for item in imported.left_out]
+        head += [f"#   {printable(item.what)}: {printable(item.why)}" for item in imported.left_out]
     body = yaml.safe_dump(_plain(imported.config), sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(line for line in head if line) + ("\n" if any(head) else "") + body
 

@@ -11,18 +11,14 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from tether.monitor.config._fields import Name
-from tether.monitor.importers._common import ImportFailed
+from tether.monitor.importers._common import ImportFailed, printable
 
 _NAME: Final = TypeAdapter(Name)
 
 
-def shown(value: object) -> str:
-    """``value`` for a left-out line: a character that is not printable (a control or
-    bidirectional one, which a terminal would obey) written as its escape, ``\\x1b``."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+shown = printable
+"""``value`` for a left-out line (``_common.printable``): a character a terminal would
+obey written as its escape."""
 
 
 def name_problem(name: str) -> str | None:
