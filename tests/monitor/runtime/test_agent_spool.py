@@ -131,3 +131,17 @@ def test_a_file_that_is_not_a_spool_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SpoolError, match="not a spool") as caught:
         Spool(bad)
     assert "\n" not in str(caught.value)
+
+
+def test_the_spool_is_readable_by_its_user_alone(tmp_path: Path) -> None:
+    """The spool keeps the assignment, whose headers may be credentials: the file and the
+    WAL beside it are 0600, made so or made so again."""
+    path = tmp_path / "s.spool"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    with Spool(path) as spool:
+        spool.keep_assignment('{"monitors": [{"headers": {"Authorization": "Bearer x"}}]}')
+        modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["s.spool"] == 0o600
+    assert modes.get("s.spool-wal", 0o600) == 0o600
+    assert "s.spool-wal" in modes

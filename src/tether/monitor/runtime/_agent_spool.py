@@ -23,6 +23,7 @@ The spool never logs: it returns what happened and the agent says it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ class Spool:
         if limit < 1:
             raise SpoolError(f"the spool's limit is {limit}: give at least 1")
         self.path, self.limit = Path(path), limit
+        try:
+            # Readable by this user alone: the spool keeps the assignment, whose monitors
+            # may carry credentials (headers), and SQLite gives its -wal and -shm files the
+            # database file's mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"{self.path}: cannot be made or opened ({exc.strerror})") from None
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
