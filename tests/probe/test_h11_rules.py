@@ -255,7 +255,13 @@ def test_request_bytes_are_h11s(headers: list[tuple[str, str]], body: bytes | No
 
 @pytest.mark.parametrize(
     "headers",
-    [[("Bad Name", "x")], [("X", "a\r\nInjected: 1")], [("X", " leading")], [("X", "a\x00")]],
+    [
+        [("Bad Name", "x")],
+        [("X", "a\r\nInjected: 1")],
+        [("X", " leading")],
+        [("X", "a\x00")],
+        [("0: ", "0")],  # read as one text, ``0: : 0`` is the name 0 with the value ``: 0``
+    ],
 )
 def test_request_bytes_refuse_what_h11_refused(headers: list[tuple[str, str]]) -> None:
     """A field h11 would not send is not sent (callers check what users type)."""

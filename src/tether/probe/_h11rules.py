@@ -375,8 +375,13 @@ def request_bytes(
     fields += [f"{n}: {v}\r\n" for n, v in headers if n.lower() != "host"]
     head = "".join(fields).encode("ascii")
     # Checked at once, as one text, where h11 checks each name and value: one LF per
-    # field, so none holds a line break and runs into a field of its own.
-    if head.count(b"\n") != len(headers) or not _FIELD_LINES.fullmatch(head):
+    # field, so none holds a line break and runs into a field of its own; and no colon in
+    # a name, which would read as a shorter name and a value (``0: `` and ``0``: ``0: : 0``).
+    if (
+        head.count(b"\n") != len(headers)
+        or any(":" in name for name, _ in headers)
+        or not _FIELD_LINES.fullmatch(head)
+    ):
         for name, value in headers:
             if not _NAME.fullmatch(name.encode("ascii")):
                 raise ValueError(f"Illegal header name {name.encode('ascii')!r}")
