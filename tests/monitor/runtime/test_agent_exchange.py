@@ -258,11 +258,15 @@ def test_the_loop_backs_off_says_the_outage_once_and_its_end(
                 if sim.slept.count(6.0) >= 4:  # both loops at the cap, twice
                     break
                 await asyncio.sleep(0.005)  # a real server answers in real time: poll
+            else:
+                pytest.fail("the loops never reached the backoff's cap")
             stub.mode = "ok"
             for _ in range(2000):
                 if not agent.spool.held():
                     break
                 await asyncio.sleep(0.005)
+            else:
+                pytest.fail("the spool was never emptied once the server answered")
             stop.set()
             await asyncio.wait_for(running, 20)
 
