@@ -8,8 +8,10 @@ finished probe's connection closed, the hanging probe's request read), not after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,50 +25,70 @@ import pytest
 
 @dataclass
 class Server:
-    """A one-connection loopback HTTP server: answers 200 (then waits for the client to
-    close) or, with ``hang``, reads the request and never answers."""
+    """A loopback HTTP server for one request to its own path: answers 200 (then waits for
+    the client to close) or, with ``hang``, reads the request and never answers.
+
+    Any other connection is closed and the server waits on: another test may have picked
+    this port as one where nobody listens and connect to it, and a request that is not
+    tether's must not make the test send its SIGINT before tether has installed its
+    handler (a suite run in the background starts every process with SIGINT ignored)."""
 
     hang: bool
     ready: threading.Event = field(default_factory=threading.Event)
     """Set once the client closed (200) or once the request is read (hang)."""
     release: threading.Event = field(default_factory=threading.Event)
     sock: socket.socket = field(default_factory=socket.socket)
+    path: str = field(default_factory=lambda: f"/{secrets.token_hex(8)}")
 
     def __post_init__(self) -> None:
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
+        self.sock.listen(8)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}{self.path}"
 
     def _serve(self) -> None:
-        conn, _ = self.sock.accept()
-        with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            if self.hang:
-                self.ready.set()
-                self.release.wait(30)
-                return
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        line = f"GET {self.path} HTTP/1.1\r\n".encode()
+        while True:
             try:
-                while conn.recv(4096):
-                    pass
-            except OSError:
-                pass
+                conn, _ = self.sock.accept()
+            except OSError:  # closed by close()
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                if head.startswith(line):
+                    self._answer(conn)
+                    return
+
+    def _answer(self, conn: socket.socket) -> None:
+        if self.hang:
             self.ready.set()
+            self.release.wait(30)
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            pass
+        self.ready.set()
 
     def close(self) -> None:
         self.release.set()
+        # A thread blocked in accept() is woken by a shutdown, not by close() alone.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(5)
+        assert not self.thread.is_alive(), "the server's thread did not end"
 
 
 @pytest.fixture
