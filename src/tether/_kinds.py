@@ -16,6 +16,7 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
+    app ........ (the protocols above the connection: gRPC, databases, browsers)
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -36,6 +37,9 @@ class Layer(enum.StrEnum):
     REQUEST = "request"
     RESPONSE = "response"
     HTTP = "http"
+    APP = "app"
+    """The protocol a check speaks above its connection, other than HTTP's status: a
+    gRPC status, a database's or a cache's answer, a page in a browser."""
     POLICY = "policy"
 
     def __str__(self) -> str:

@@ -86,6 +86,7 @@ def test_kind_codes_are_the_public_contract() -> None:
         "request",
         "response",
         "http",
+        "app",
         "policy",
     }
 
@@ -101,6 +102,7 @@ def test_catalogue_covers_every_kind() -> None:
             Layer.REQUEST,
             Layer.RESPONSE,
             Layer.POLICY,
+            Layer.APP,  # grpc.*, db.*, browser.*: the protocol named, the layer shared
         )
 
 

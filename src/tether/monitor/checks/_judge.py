@@ -91,7 +91,9 @@ def judge(
             detail = echoes
         return ProbeRecord(m.name, now, ok, kind, latency, detail, phases, tuple(resolved), lag_ms)
 
-    answered = failure is None or failure.layer is Layer.HTTP
+    # The server answered (an HTTP status, a gRPC status, a database's error): conditions
+    # judge the answer, and may expect it (``[GRPC_STATUS] == NOT_SERVING``).
+    answered = failure is None or failure.layer in (Layer.HTTP, Layer.APP)
     if conditions and answered:
         context = context_from_probe(result)
         outcomes = [c.evaluate(context) for c in conditions]

@@ -28,20 +28,23 @@ Every problem found is reported at once, one line each, in file order::
 """
 
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
+from tether.monitor.config._channels import (
+    AlertChannel,
+    AppriseChannelConfig,
+    ChannelConfig,
+    EmailChannelConfig,
+    WebhookChannelConfig,
+)
 from tether.monitor.config._checks import config_warnings
 from tether.monitor.config._defaults import default_timeout
 from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
 from tether.monitor.config._location import ENV_LOCATION, LocationError, resolve_location
 from tether.monitor.config._models import (
-    AlertChannel,
     Announcement,
     ApiToken,
-    AppriseChannelConfig,
-    ChannelConfig,
     ClusterSettings,
     DnsOptions,
-    EmailChannelConfig,
     Escalation,
     IncidentNote,
     MaintenanceWindow,
@@ -56,7 +59,6 @@ from tether.monitor.config._models import (
     Storage,
     TlsOptions,
     User,
-    WebhookChannelConfig,
 )
 
 __all__ = [

@@ -14,11 +14,9 @@ from urllib.parse import quote
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -26,25 +24,25 @@ from pydantic import (
 
 from tether._hostport import split_hostport
 from tether._rcodes import HeaderRcode
-from tether._redact import redact, redact_apprise, redact_headers
 from tether.monitor.config import _defaults
 from tether.monitor.config._agents import AgentSettings
 from tether.monitor.config._alert_when import AlertWhen, not_inherited
-from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
+from tether.monitor.config._base import _Model
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
+from tether.monitor.config._channels import (
+    AlertChannel,
+    ChannelConfig,
+)
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._discovery import DiscoverySource
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
     MAX_COUNT,
-    Address,
     AllowedTarget,
-    AppriseUrl,
     ConditionText,
     Count,
     Dsn,
     Headers,
-    Host,
     Interval,
     Listen,
     Locations,
@@ -61,7 +59,6 @@ from tether.monitor.config._fields import (
     Target,
     TimeZone,
     TokenHashText,
-    WebUrl,
     Whole,
     Workers,
     _number,
@@ -84,26 +81,6 @@ def _check_cron(value: str) -> str:
 Cron = Annotated[str, AfterValidator(_check_cron)]
 """Weekly, cron-like: ``MINUTE HOUR * * DAYS`` (a push monitor's ``cron``, a window's
 ``schedule``), checked when the file is read."""
-
-
-class _Model(BaseModel):
-    """Frozen, no unknown keys, and a repr that shows no secret."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        for name, value in super().__repr_args__():
-            yield name, _redacted(name, value)
-
-
-def _redacted(name: str | None, value: object) -> object:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, tuple):
-        return tuple(_redacted(name, item) for item in value)
-    if isinstance(value, dict) and name == "headers":
-        return redact_headers(value)
-    return value
 
 
 class Storage(_Model):
@@ -221,62 +198,6 @@ class ProbeSettings(_Model):
     """Host patterns (``*.example.com``) and networks (``10.0.0.0/8``); ``*`` for any.
     None: the configured monitors' hosts and loopback."""
 
-
-class WebhookChannelConfig(_Model):
-    """POST a JSON message, signed with HMAC-SHA256 when ``secret`` is set."""
-
-    name: Name
-    type: Literal["webhook"]
-    url: WebUrl
-    secret: SecretStr | None = None
-    """The key of the ``X-Tether-Signature-256: sha256=HEX`` header."""
-
-
-class AppriseChannelConfig(_Model):
-    """Any apprise URL: Slack, Discord, Telegram, email and the rest."""
-
-    name: Name
-    type: Literal["apprise"]
-    url: AppriseUrl | None = None
-    urls: tuple[AppriseUrl, ...] = ()
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """``url`` and ``urls`` together."""
-        return ((self.url,) if self.url else ()) + self.urls
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        for name, value in super().__repr_args__():
-            if name == "url" and isinstance(value, str):
-                yield name, redact_apprise(value)
-            elif name == "urls":
-                yield name, tuple(redact_apprise(u) for u in self.urls)
-            else:
-                yield name, value
-
-
-class EmailChannelConfig(_Model):
-    """SMTP email."""
-
-    name: Name
-    type: Literal["email"]
-    host: Host
-    port: Annotated[int, Whole, Field(ge=1, le=65535)] = 587
-    from_: Address = Field(alias="from")
-    to: Annotated[tuple[Address, ...], BeforeValidator(one_or_many), Field(min_length=1)]
-    username: str | None = None
-    password: SecretStr | None = None
-    starttls: bool = True
-    """Upgrade the connection with STARTTLS; port 465 is TLS from the start either way."""
-    ca_file: Annotated[str, Field(min_length=1)] | None = None
-    """Trust the certificate authorities in this PEM file instead of the system's."""
-
-
-ChannelConfig = (
-    WebhookChannelConfig | AppriseChannelConfig | EmailChannelConfig | AlertmanagerChannelConfig
-)
-"""An alert channel as configured (the delivery channels are in ``monitor.alerts``)."""
-AlertChannel = Annotated[ChannelConfig, Field(discriminator="type")]
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
 
