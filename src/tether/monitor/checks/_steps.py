@@ -134,7 +134,12 @@ def plan_steps(
 def _value(values: Mapping[str, str], name: str) -> str:
     if name not in values:
         raise StepProblem(f"[CONTEXT].{name} has no value (no earlier step extracted it)")
-    return values[name]
+    value = values[name]
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise StepProblem(f"[CONTEXT].{name} is not text (it holds a lone surrogate)") from None
+    return value
 
 
 def fill_url(template: str, values: Mapping[str, str]) -> str:
@@ -193,11 +198,12 @@ def _forms(value: str) -> set[str]:
     """How a value may be written where it could be shown: as it is, percent-encoded, as
     JSON string content, and as a condition shows text."""
     shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    raw = value.encode("utf-8", "surrogatepass")
     return {
         value,
-        quote(value, safe=""),
-        quote(value, safe="/"),
-        quote_plus(value),
+        quote(raw, safe=""),
+        quote(raw, safe="/"),
+        quote_plus(raw),
         json.dumps(value, ensure_ascii=False)[1:-1],
         json.dumps(value)[1:-1],
         shown.replace("\t", "\\t"),
