@@ -1,6 +1,6 @@
 """The multi-step examples of docs/monitor.md and docs/monitor-config.md run, as written
 (their port changed to the test's), against a real HTTP API on loopback
-(tests/helpers/steps_api.py) and pass; and the docs say each detail the code writes."""
+(tests/helpers/steps_api.py) and pass."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ class Api:
     seen: list[dict[str, Any]] = field(default_factory=list)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     no_token: bool = False
+    next_id: int = 41
 
     def _note(self, route: str, request: web.Request, body: bytes) -> int | None:
         self.seen.append(
@@ -58,7 +59,8 @@ class Api:
         if not self._authorised(request):
             return web.Response(status=401)
         item = json.loads(body)
-        key = str(len(self.items) + 41)
+        key = str(self.next_id)
+        self.next_id += 1
         self.items[key] = item
         return web.Response(
             status=201, text=f"created id={key}; see /items/{key}", headers={"ETag": ETAG}

@@ -12,7 +12,6 @@ stored text (detail, conditions) shows it, only ``***``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -29,6 +28,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import (
     Condition,
     Operand,
+    ProbeContext,
     _patterns,
     context_from_probe,
     operand_value,
@@ -66,10 +66,10 @@ class _Extractor:
     operand: Operand
     pattern: Any = None
 
-    def find(self, result: ProbeResult) -> str | None:
-        """The value in ``result``'s answer, as text; None when there is none (a missing
-        path, a null, an empty string, no match)."""
-        value = operand_value(self.operand, context_from_probe(result))
+    def find(self, context: ProbeContext) -> str | None:
+        """The value in an answer (``context``), as text; None when there is none (a
+        missing path, a null, an empty string, no match)."""
+        value = operand_value(self.operand, context)
         if value is None:
             return None
         if not isinstance(value, str):  # a number, true, an object: as JSON
@@ -213,18 +213,53 @@ def _forms(value: str) -> set[str]:
 def mask(text: str, secrets: Iterable[str]) -> str:
     """``text`` with each secret (in each form it may be written) replaced by ``***``,
     and a secret's start cut short by a condition's ``…`` masked too."""
-    forms = sorted({f for s in secrets for f in _forms(s) if f}, key=len, reverse=True)
-    for form in forms:
-        if len(form) < _SHORT:
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
-            text = re.sub(pattern, MASK, text)
-            continue
-        text = text.replace(form, MASK)
-        if "…" in text:
-            for k in range(min(len(form) - 1, 200), _SHORT - 1, -1):
-                if form[:k] + "…" in text:
-                    text = text.replace(form[:k] + "…", MASK + "…")
-                    break
+    return _Masker(secrets)(text)
+
+
+class _Masker:
+    """:func:`mask` for one set of secrets, their forms worked out once."""
+
+    __slots__ = ("long", "short")
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms = sorted({f for s in secrets for f in _forms(s) if f}, key=len, reverse=True)
+        self.long = [f for f in forms if len(f) >= _SHORT]
+        self.short = [f for f in forms if len(f) < _SHORT]
+
+    def __call__(self, text: str) -> str:
+        for form in self.long:
+            if form in text:
+                text = text.replace(form, MASK)
+            if "…" in text:
+                text = _cut_short(text, form)
+        for form in self.short:
+            if form in text:
+                text = _standalone(text, form)
+        return text
+
+
+def _standalone(text: str, form: str) -> str:
+    """``text`` with ``form`` masked where no ASCII letter or digit touches it."""
+    out: list[str] = []
+    at = 0
+    while (j := text.find(form, at)) >= 0:
+        end = j + len(form)
+        touching = (j > 0 and _word(text[j - 1])) or (end < len(text) and _word(text[end]))
+        out += (text[at : j + 1],) if touching else (text[at:j], MASK)
+        at = j + 1 if touching else end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _cut_short(text: str, form: str) -> str:
+    """``text`` with ``form``'s start cut short by ``…`` (a condition's long value) masked."""
+    for k in range(min(len(form) - 1, 200), _SHORT - 1, -1):
+        if form[:k] + "…" in text:
+            return text.replace(form[:k] + "…", MASK + "…")
     return text
 
 
@@ -263,15 +298,16 @@ class _Run:
         url: str = "",
         failure: Failure | None = None,
     ) -> StepsRun:
+        masked = _Masker(self.secrets)
         record = ProbeRecord(
             self.m.name,
             self.now(),
             ok,
             kind,
             round(self.latency, 3),
-            None if detail is None else detail[0] + mask(detail[1], self.secrets),
+            None if detail is None else detail[0] + masked(detail[1]),
             dict(self.phases),
-            tuple(f"{name}: {mask(c, self.secrets)}" for name, c in self.conditions),
+            tuple(f"{name}: {masked(c)}" for name, c in self.conditions),
             self.lag_ms,
         )
         return StepsRun(record, self.results, url or self.m.url, failure)
@@ -310,7 +346,8 @@ async def run_steps(
             detail = (where, failure.detail)
             return run.done(False, failure.kind, detail, url=step.url, failure=failure)
         run.results.append(result)
-        found = {ex.name: ex.find(result) for ex in plan.extract}
+        context = context_from_probe(result) if plan.extract else None
+        found = {ex.name: ex.find(context) for ex in plan.extract if context is not None}
         run.secrets += [v for v in found.values() if v is not None]
         record = judge(m, plan.conditions, result, now=wall(), lag_ms=lag_ms)
         run.latency += record.latency_ms or 0.0
