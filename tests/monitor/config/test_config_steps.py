@@ -129,6 +129,11 @@ def test_a_valid_flow_loads_with_the_first_steps_url() -> None:
             "monitors[0].steps[1].headers.Host: Host is the URL's own: a step sends its URL's host",
         ),
         (
+            _steps(LOGIN, READ, head="    url: tcp://127.0.0.1:9\n"),
+            'monitors[0].url: "tcp://127.0.0.1:9": a monitor with steps is grouped under an '
+            "http:// or https:// URL (leave url out: it is the first step's)",
+        ),
+        (
             _steps(LOGIN, READ + "  extract: {x: '[BODY]'}\n  frobnicate: 1\n"),
             "monitors[0].steps[1].frobnicate: ",
         ),

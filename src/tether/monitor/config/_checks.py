@@ -83,7 +83,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     for i, monitor in enumerate(config.monitors):
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
-        errors += check_steps(monitor.steps, monitor.model_fields_set, at)
+        errors += check_steps(monitor.steps, monitor.model_fields_set, monitor.url, at)
         errors += _check_host_header(monitor, at)
         errors += _check_push(monitor, at)
         errors += _check_traffic(monitor, at)

@@ -192,10 +192,12 @@ def with_first_step_url(data: object) -> object:
     return data
 
 
-def check_steps(steps: tuple[Step, ...] | None, given: set[str], at: KeyPath) -> list[Problem]:
+def check_steps(
+    steps: tuple[Step, ...] | None, given: set[str], url: str, at: KeyPath
+) -> list[Problem]:
     """What a monitor's steps cannot say alone: a step's name written twice, a value used
-    before a step extracts it, and the monitor's keys that each step holds instead
-    (``given``: the keys the monitor writes)."""
+    before a step extracts it, the monitor's keys that each step holds instead (``given``:
+    the keys the monitor writes), and a monitor ``url`` that is not HTTP."""
     if steps is None:
         return []
     errors: list[Problem] = [
@@ -203,6 +205,14 @@ def check_steps(steps: tuple[Step, ...] | None, given: set[str], at: KeyPath) ->
         for key in _STEPS_REPLACE
         if key in given
     ]
+    if url.partition("://")[0].lower() not in ("http", "https"):
+        errors.append(
+            (
+                (*at, "url"),
+                f"{show(url)}: a monitor with steps is grouped under an http:// or https:// "
+                "URL (leave url out: it is the first step's)",
+            )
+        )
     seen: dict[str, int] = {}
     extracted: dict[str, int] = {}
     for i, step in enumerate(steps):
