@@ -74,6 +74,7 @@ def test_minimal_file_takes_every_default() -> None:
         "partial_alerts": False,
         "labels": {},
         "paused": False,
+        "steps": None,
     }
     assert monitor.scheme == "http"
 

@@ -37,8 +37,10 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.checks._judge import judge, probe_options, tls_leaf
 from tether.monitor.checks._schedule import Schedule, run_schedule
+from tether.monitor.checks._steps import StepPlan, plan_steps, run_steps
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, parse_condition
+from tether.monitor.config._steps import CONTEXT
 from tether.probe import (
     IcmpNotPermitted,
     ProbeOptions,
@@ -86,6 +88,8 @@ class _Plan:
     conditions: list[Condition]
     broken: Failure | None = None
     """Why the plan could not be made: each check of the monitor fails with it."""
+    steps: tuple[StepPlan, ...] = ()
+    """A multi-step check's steps (``_steps.py``); none for any other monitor."""
 
 
 def _plan(m: Monitor, env: Mapping[str, str] | None = None) -> _Plan:
@@ -93,7 +97,9 @@ def _plan(m: Monitor, env: Mapping[str, str] | None = None) -> _Plan:
     raises is a plan whose checks fail saying why, not an assignment (of every monitor)
     that fails."""
     try:
-        return _Plan(m, probe_options(m, env), [_condition(c) for c in m.conditions])
+        options = probe_options(m, env)
+        steps = plan_steps(m, options, _condition) if m.steps else ()
+        return _Plan(m, options, [_condition(c) for c in m.conditions], steps=steps)
     except Exception as exc:
         return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
@@ -172,6 +178,8 @@ class Prober:
 
     async def _check(self, plan: _Plan, lag_ms: float) -> Check:
         m = plan.monitor
+        if plan.steps:
+            return await self._steps(plan, lag_ms)
         try:
             result = await self._probe(m.url, plan.options)
         except IcmpNotPermitted as exc:
@@ -184,6 +192,20 @@ class Prober:
         days_left, expires = _certificate(result)
         where = where_failed(m.url, result.failure, record.kind)
         return Check(record, where, phase_seconds(result), days_left, expires)
+
+    async def _steps(self, plan: _Plan, lag_ms: float) -> Check:
+        """A multi-step check: its steps in order, one verdict (``_steps.py``)."""
+        m, wall, mono = plan.monitor, self.wall, self.mono
+        run = await run_steps(m, plan.steps, self._probe, wall=wall, mono=mono, lag_ms=lag_ms)
+        timings: dict[str, float] = {}
+        for result in run.results:
+            for name, seconds in phase_seconds(result).items():
+                timings[name] = timings.get(name, 0.0) + seconds
+        days_left, expires = next(
+            (c for c in map(_certificate, run.results) if c[0] is not None), (None, None)
+        )
+        where = where_failed(CONTEXT.sub("x", run.url), run.failure, run.record.kind)
+        return Check(run.record, where, timings, days_left, expires)
 
     async def run(self, stop: asyncio.Event, sink: Sink, *, concurrency: int = 256) -> None:
         """Check every assigned monitor on its interval, handing each check to ``sink``,

@@ -40,6 +40,7 @@ from tether.monitor.config._models import (
 from tether.monitor.config._objectives import check_objectives
 from tether.monitor.config._page_objectives import check_page_objectives
 from tether.monitor.config._routes import check_routes
+from tether.monitor.config._steps import check_steps
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -82,6 +83,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     for i, monitor in enumerate(config.monitors):
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
+        errors += check_steps(monitor.steps, monitor.model_fields_set, monitor.url, at)
         errors += _check_host_header(monitor, at)
         errors += _check_push(monitor, at)
         errors += _check_traffic(monitor, at)

@@ -68,6 +68,7 @@ from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
+from tether.monitor.config._steps import Steps, with_first_step_url
 
 
 def _check_cron(value: str) -> str:
@@ -393,13 +394,15 @@ class Monitor(_Model):
     """Names and values that go with its alerts, series and API entries, and that
     matchers select it by; merged over ``defaults.labels``."""
     paused: bool = False
+    steps: Steps | None = None  # a multi-step API check (_steps.py)
 
     @model_validator(mode="before")
     @classmethod
     def _push_url(cls, data: object) -> object:
         """A push monitor has no URL to probe: its own is ``push://NAME``; a missed
         heartbeat is down at once and one push brings it back, unless the file says
-        otherwise."""
+        otherwise.  A monitor of steps without a URL has its first step's."""
+        data = with_first_step_url(data)
         if isinstance(data, dict) and data.get("type") == "push":
             name = data.get("name")
             filled = {

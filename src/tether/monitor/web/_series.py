@@ -53,30 +53,33 @@ def build_series(snap: Snapshot, name: str, span: str) -> SeriesDoc | None:
     latency, checks and failures by kind), so a series never reads more than a few
     thousand rows.
     """
-    if not any(m.name == name for m in snap.monitors):
+    monitor = next((m for m in snap.monitors if m.name == name), None)
+    if monitor is None:
         return None
     now = snap.now
     since = now - RANGES[span]
     head: SeriesHead = {"monitor": name, "range": span, "from": iso(since), "to": iso(now)}
-    columns = _columns(snap.store, name, span, since)
+    steps = tuple(s.name for s in monitor.steps or ())
+    columns = _columns(snap.store, name, span, since, steps)
     return {**head, **columns}
 
 
-def _columns(store: Store, name: str, span: str, since: float) -> Columns:
+def _columns(
+    store: Store, name: str, span: str, since: float, steps: tuple[str, ...] = ()
+) -> Columns:
     if span in RAW_RANGES:
         records = store.results(name, since=since, limit=SERIES_RAW_MAX + 1)
         if len(records) <= SERIES_RAW_MAX:
-            return _raw_series(records[::-1])
+            return _raw_series(records[::-1], steps)
         return _rollup_series(
             store.rollups(name, "minute", since=bucket_start(since, 60)), "minute"
         )
     return _rollup_series(store.rollups(name, "hour", since=bucket_start(since, 3600)), "hour")
 
 
-def _raw_series(records: Sequence[ProbeRecord]) -> Columns:
+def _raw_series(records: Sequence[ProbeRecord], steps: tuple[str, ...] = ()) -> Columns:
     """Raw results, oldest first, as columns: one point per check."""
-    named = {p for r in records for p in r.phases}
-    phases = sorted(named, key=lambda p: (PHASES.index(p) if p in PHASES else len(PHASES), p))
+    phases = _phase_order(records, steps)
     failures: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         if not r.ok:
@@ -94,6 +97,20 @@ def _raw_series(records: Sequence[ProbeRecord]) -> Columns:
         "failures": dict(sorted(failures.items())),
         "layers": {kind: kind_layer(kind) for kind in sorted(failures)},
     }
+
+
+def _phase_order(records: Sequence[ProbeRecord], steps: tuple[str, ...]) -> list[str]:
+    """The phases in the order they happen; a multi-step check's (``login.dns``) step by
+    step in the order of its ``steps`` (a step no longer configured after them)."""
+    named = {p for r in records for p in r.phases}
+    order = {step: i for i, step in enumerate(steps)}
+
+    def key(p: str) -> tuple[int, str, int, str]:
+        step, _, phase = p.rpartition(".")
+        at = order.get(step, len(order)) if step else -1
+        return (at, step, PHASES.index(phase) if phase in PHASES else len(PHASES), p)
+
+    return sorted(named, key=key)
 
 
 def _rollup_series(rollups: Sequence[Rollup], period: str) -> Columns:

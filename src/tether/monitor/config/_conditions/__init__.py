@@ -16,16 +16,24 @@ from __future__ import annotations
 
 from tether.monitor.config._conditions._context import ProbeContext, context_from_probe
 from tether.monitor.config._conditions._errors import ConditionError
-from tether.monitor.config._conditions._evaluate import Condition, ConditionResult
-from tether.monitor.config._conditions._parser import parse_condition
+from tether.monitor.config._conditions._evaluate import (
+    Condition,
+    ConditionResult,
+    operand_value,
+)
+from tether.monitor.config._conditions._parser import parse_condition, parse_operand
 from tether.monitor.config._conditions._patterns import glob_matcher
+from tether.monitor.config._conditions._placeholders import Operand
 
 __all__ = [
     "Condition",
     "ConditionError",
     "ConditionResult",
+    "Operand",
     "ProbeContext",
     "context_from_probe",
     "glob_matcher",
+    "operand_value",
     "parse_condition",
+    "parse_operand",
 ]

@@ -77,6 +77,12 @@ class Condition:
         return ConditionResult(success, resolved)
 
 
+def operand_value(operand: Operand, context: ProbeContext) -> Any:
+    """The value ``operand`` finds in ``context``; None when it finds none."""
+    value = _resolve(operand, context)
+    return None if isinstance(value, _Missing) else value
+
+
 def _as_text(kind: str, value: Any) -> str:
     """The characters a ``pat()`` is matched against: JSON other than a string as JSON."""
     if isinstance(value, str):

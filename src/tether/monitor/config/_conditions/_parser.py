@@ -51,6 +51,21 @@ def parse_condition(text: str) -> Condition:
     return _Parser(text, tokenize(text)).condition()
 
 
+def parse_operand(text: str) -> Operand:
+    """Parse ``text`` as one operand alone (``[BODY].data.token``, ``[HEADER].etag``): a
+    multi-step check's extraction, in the conditions' own path syntax."""
+    parser = _Parser(text, tokenize(text))
+    operand = parser.operand()
+    extra = parser.peek()
+    if extra.kind != "end":
+        raise parser.fail(
+            f"unexpected {extra.text!r} at column {extra.pos + 1}: write one placeholder "
+            "and its path, as in [BODY].data.token",
+            extra.pos,
+        )
+    return operand
+
+
 @dataclass(slots=True)
 class _Parser:
     text: str

@@ -52,7 +52,8 @@
         return (below[i] || 0) + v;
       });
       data.push(sum);
-      const stroke = colour(`--phase-${name}`);
+      // A multi-step check's phases (login.dns) take their phase's colour.
+      const stroke = colour(`--phase-${name.split(".").pop()}`);
       series.push({
         label: name,
         stroke,

@@ -1,0 +1,379 @@
+"""Running a multi-step API check: its steps in order, each one probe of the one engine
+(:func:`tether.probe.probe_async`), values taken from one step's answer into the next
+step's URL, headers and body, stopping at the first step that fails.
+
+The verdict is one :class:`ProbeRecord`: which step failed and why (``step 2 "create":
+condition not met: [STATUS] (500) == 201``), that step's failure kind, the whole run's
+latency, each step's phases keyed ``STEP.PHASE`` (``login.dns``, ``create.ttfb``) and its
+conditions prefixed with its name.  Every value taken from an answer is a secret: no
+stored text (detail, conditions) shows it, only ``***``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
+
+from tether._classify import classify, failure_for
+from tether._failure import Failure
+from tether._fieldsyntax import value_problem
+from tether._kinds import Kind
+from tether._redact import MASK
+from tether.monitor._records import ProbeRecord
+from tether.monitor.checks._judge import judge, stored_phases
+from tether.monitor.config import Monitor
+from tether.monitor.config._conditions import (
+    Condition,
+    Operand,
+    ProbeContext,
+    _patterns,
+    context_from_probe,
+    operand_value,
+    parse_operand,
+)
+from tether.monitor.config._steps import CONTEXT, Extraction, Step
+from tether.probe import ProbeOptions, ProbeResult, redact_target
+
+__all__ = [
+    "StepPlan",
+    "StepsRun",
+    "fill_body",
+    "fill_header",
+    "fill_url",
+    "mask",
+    "plan_steps",
+    "run_steps",
+]
+
+Probe = Callable[[str, ProbeOptions], Awaitable[ProbeResult]]
+_BODY_KEPT: Final = 64 * 1024
+_SHORT: Final = 4
+"""A value shorter than this (an id such as ``7``) is masked only where it stands alone:
+masked everywhere, it would mask the digits of every status and time."""
+
+
+class StepProblem(ValueError):
+    """A value that cannot go where a step puts it (a line break in a header)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Extractor:
+    name: str
+    written: str
+    operand: Operand
+    pattern: Any = None
+
+    def find(self, context: ProbeContext) -> str | None:
+        """The value in an answer (``context``), as text; None when there is none (a
+        missing path, a null, an empty string, no match)."""
+        value = operand_value(self.operand, context)
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a number, true, an object: as JSON
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if self.pattern is not None:
+            try:
+                match = self.pattern.search(value, timeout=_patterns.REGEX_TIMEOUT_S)
+            except TimeoutError:
+                return None
+            if match is None:
+                return None
+            value = match.group(1) if self.pattern.groups else match.group(0)
+        return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One step, worked out once per configuration."""
+
+    step: Step
+    options: ProbeOptions
+    conditions: tuple[Condition, ...]
+    extract: tuple[_Extractor, ...]
+
+
+def _extractor(name: str, ex: Extraction) -> _Extractor:
+    pattern = None
+    written = ex.from_
+    if ex.regex is not None:
+        import regex
+
+        pattern = regex.compile(ex.regex)
+        written = f"{ex.from_} regex {ex.regex}"
+    return _Extractor(name, written, parse_operand(ex.from_), pattern)
+
+
+def plan_steps(
+    m: Monitor, base: ProbeOptions, condition: Callable[[str], Condition]
+) -> tuple[StepPlan, ...]:
+    """Each of ``m``'s steps with its options (``base``: the monitor's) and its parsed
+    conditions and extractions."""
+    plans = []
+    for step in m.steps or ():
+        mine = {name.lower() for name in step.headers}
+        headers = [(k, v) for k, v in base.headers if k.lower() not in mine]
+        options = replace(
+            base,
+            method=step.method,
+            headers=(*headers, *step.headers.items()),
+            body=None,
+            keep_body=_BODY_KEPT,
+        )
+        conditions = tuple(condition(c) for c in step.conditions)
+        extract = tuple(_extractor(n, ex) for n, ex in step.extract.items())
+        plans.append(StepPlan(step, options, conditions, extract))
+    return tuple(plans)
+
+
+# -- filling in values -----------------------------------------------------------------
+
+
+def _value(values: Mapping[str, str], name: str) -> str:
+    if name not in values:
+        raise StepProblem(f"[CONTEXT].{name} has no value (no earlier step extracted it)")
+    value = values[name]
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise StepProblem(f"[CONTEXT].{name} is not text (it holds a lone surrogate)") from None
+    return value
+
+
+def fill_url(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each ``[CONTEXT].NAME`` percent-encoded whole (every character
+    but letters, digits and ``-._~``): a value is one path segment or one query value."""
+    return CONTEXT.sub(lambda m: quote(_value(values, m.group(1)), safe=""), template)
+
+
+def fill_header(name: str, template: str, values: Mapping[str, str]) -> str:
+    """A header's value with its values in, as they are; refused (:class:`StepProblem`)
+    when one would break the header (a line break, a non-ASCII character)."""
+    filled = CONTEXT.sub(lambda m: _value(values, m.group(1)), template)
+    if filled != template and (problem := value_problem(filled)) is not None:
+        raise StepProblem(f"the value of header {name} {problem} once its values are in")
+    return filled
+
+
+def fill_body(template: str, values: Mapping[str, str], content_type: str | None) -> str:
+    """A body with its values in: in JSON (a ``Content-Type`` naming json, or none and a
+    body starting with ``{`` or ``[``) a value inside a string is escaped as JSON string
+    content and one outside a string becomes a JSON string; in a form
+    (``application/x-www-form-urlencoded``) it is percent-encoded; elsewhere it goes in as
+    it is."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind.endswith("json") or (not kind and template.lstrip()[:1] in ("{", "[")):
+        return _fill_json(template, values)
+    if kind == "application/x-www-form-urlencoded":
+        return CONTEXT.sub(lambda m: quote_plus(_value(values, m.group(1))), template)
+    return CONTEXT.sub(lambda m: _value(values, m.group(1)), template)
+
+
+def _fill_json(template: str, values: Mapping[str, str]) -> str:
+    out: list[str] = []
+    at = 0
+    inside = escaped = False
+    for match in CONTEXT.finditer(template):
+        for ch in template[at : match.start()]:
+            if escaped:
+                escaped = False
+            elif inside and ch == "\\":
+                escaped = True
+            elif ch == '"':
+                inside = not inside
+        out.append(template[at : match.start()])
+        text = json.dumps(_value(values, match.group(1)), ensure_ascii=False)
+        out.append(text[1:-1] if inside else text)
+        at = match.end()
+    out.append(template[at:])
+    return "".join(out)
+
+
+# -- masking ---------------------------------------------------------------------------
+
+
+def _forms(value: str) -> set[str]:
+    """How a value may be written where it could be shown: as it is, percent-encoded, as
+    JSON string content, and as a condition shows text."""
+    shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    raw = value.encode("utf-8", "surrogatepass")
+    return {
+        value,
+        quote(raw, safe=""),
+        quote(raw, safe="/"),
+        quote_plus(raw),
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
+        shown.replace("\t", "\\t"),
+    }
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each secret (in each form it may be written) replaced by ``***``,
+    and a secret's start cut short by a condition's ``…`` masked too."""
+    return _Masker(secrets)(text)
+
+
+class _Masker:
+    """:func:`mask` for one set of secrets, their forms worked out once."""
+
+    __slots__ = ("long", "short")
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms = sorted({f for s in secrets for f in _forms(s) if f}, key=len, reverse=True)
+        self.long = [f for f in forms if len(f) >= _SHORT]
+        self.short = [f for f in forms if len(f) < _SHORT]
+
+    def __call__(self, text: str) -> str:
+        for form in self.long:
+            if form in text:
+                text = text.replace(form, MASK)
+            if "…" in text:
+                text = _cut_short(text, form)
+        for form in self.short:
+            if form in text:
+                text = _standalone(text, form)
+        return text
+
+
+def _standalone(text: str, form: str) -> str:
+    """``text`` with ``form`` masked where no ASCII letter or digit touches it."""
+    out: list[str] = []
+    at = 0
+    while (j := text.find(form, at)) >= 0:
+        end = j + len(form)
+        touching = (j > 0 and _word(text[j - 1])) or (end < len(text) and _word(text[end]))
+        out += (text[at : j + 1],) if touching else (text[at:j], MASK)
+        at = j + 1 if touching else end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _cut_short(text: str, form: str) -> str:
+    """``text`` with ``form``'s start cut short by ``…`` (a condition's long value) masked."""
+    for k in range(min(len(form) - 1, 200), _SHORT - 1, -1):
+        if form[:k] + "…" in text:
+            return text.replace(form[:k] + "…", MASK + "…")
+    return text
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StepsRun:
+    """What a run of steps found: the verdict, and the probes behind it."""
+
+    record: ProbeRecord
+    results: list[ProbeResult] = field(default_factory=list)
+    url: str = ""
+    """The URL of the step that failed (its values not filled in), else the first's."""
+    failure: Failure | None = None
+
+
+@dataclass(slots=True)
+class _Run:
+    m: Monitor
+    now: Callable[[], float]
+    lag_ms: float | None
+    secrets: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    conditions: list[tuple[str, str]] = field(default_factory=list)
+    """Each step's conditions, resolved, after the step's name (masked when stored)."""
+    latency: float = 0.0
+    results: list[ProbeResult] = field(default_factory=list)
+
+    def done(
+        self,
+        ok: bool,
+        kind: Kind | None = None,
+        detail: tuple[str, str] | None = None,
+        *,
+        url: str = "",
+        failure: Failure | None = None,
+    ) -> StepsRun:
+        masked = _Masker(self.secrets)
+        record = ProbeRecord(
+            self.m.name,
+            self.now(),
+            ok,
+            kind,
+            round(self.latency, 3),
+            None if detail is None else detail[0] + masked(detail[1]),
+            dict(self.phases),
+            tuple(f"{name}: {masked(c)}" for name, c in self.conditions),
+            self.lag_ms,
+        )
+        return StepsRun(record, self.results, url or self.m.url, failure)
+
+
+async def run_steps(
+    m: Monitor,
+    plans: Sequence[StepPlan],
+    probe: Probe,
+    *,
+    wall: Callable[[], float],
+    mono: Callable[[], float],
+    lag_ms: float | None = None,
+) -> StepsRun:
+    """Run ``plans`` in order within ``m.timeout`` (each step gets what is left), stopping
+    at the first that fails.  Never raises (but for cancellation)."""
+    run = _Run(m, wall, lag_ms)
+    values: dict[str, str] = {}
+    started = mono()
+    for i, plan in enumerate(plans, 1):
+        step = plan.step
+        where = f'step {i} "{step.name}": '
+        left = m.timeout - (mono() - started)
+        if left <= 0:
+            why = f"no time left of the monitor's timeout ({m.timeout:g} s)"
+            failure = failure_for(Kind.DEADLINE_EXCEEDED, where + why)
+            return run.done(False, failure.kind, (where, why), url=step.url, failure=failure)
+        try:
+            url, options = _filled(plan, values, left)
+        except StepProblem as exc:
+            return run.done(False, None, (where, str(exc)), url=step.url)
+        try:
+            result = await probe(url, options)
+        except Exception as exc:  # a failed check, as the prober makes of any step's
+            failure = classify(exc, url=redact_target(url))
+            detail = (where, failure.detail)
+            return run.done(False, failure.kind, detail, url=step.url, failure=failure)
+        run.results.append(result)
+        context = context_from_probe(result) if plan.extract else None
+        found = {ex.name: ex.find(context) for ex in plan.extract if context is not None}
+        run.secrets += [v for v in found.values() if v is not None]
+        record = judge(m, plan.conditions, result, now=wall(), lag_ms=lag_ms)
+        run.latency += record.latency_ms or 0.0
+        run.phases.update({f"{step.name}.{k}": v for k, v in stored_phases(result).items()})
+        run.conditions += [(step.name, c) for c in record.conditions]
+        if not record.ok:
+            detail = (where, record.detail or "failed")
+            return run.done(False, record.kind, detail, url=step.url, failure=result.failure)
+        for ex in plan.extract:
+            if found[ex.name] is None:
+                detail = (where, f"extract {ex.name}: {ex.written} found nothing in the answer")
+                return run.done(False, None, detail, url=step.url)
+        values.update({k: v for k, v in found.items() if v is not None})
+    return run.done(True)
+
+
+def _filled(plan: StepPlan, values: Mapping[str, str], left: float) -> tuple[str, ProbeOptions]:
+    step, o = plan.step, plan.options
+    headers = tuple((k, fill_header(k, v, values)) for k, v in o.headers)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+    body = None if step.body is None else fill_body(step.body, values, content_type)
+    options = replace(
+        o,
+        headers=headers,
+        body=None if body is None else body.encode(),
+        timeout=min(o.timeout, left),
+        deadline=left,
+    )
+    return fill_url(step.url, values), options
