@@ -481,14 +481,18 @@ def _listen(page: Any, seen: _Seen) -> None:
     def page_error(error: Any) -> None:
         seen.console.append(redact_text(f"uncaught {str(error).splitlines()[0][:300]}"))
 
+    answered: set[int] = set()  # requests listed for their status already
+
     def request_failed(request: Any) -> None:
-        if not main_document(request):
+        # Chromium also aborts a script that answered 404: listed once, by its status.
+        if not main_document(request) and id(request) not in answered:
             seen.failed.append(f"{redact_url(request.url)[:300]}: {request.failure}")
 
     def response(answer: Any) -> None:
         if main_document(answer.request):
             seen.status = answer.status
         elif answer.status >= 400:
+            answered.add(id(answer.request))
             seen.failed.append(f"{redact_url(answer.url)[:300]} -> {answer.status}")
 
     page.on("console", console)
