@@ -165,13 +165,15 @@ def test_a_step_that_finds_nothing_fails_naming_its_selector(site: Site) -> None
     assert result.failure.kind is Kind.BROWSER_STEP_FAILED
     assert "step 1 (click '#absent')" in result.failure.detail
     assert result.phases[-1].name == "step1.click"
-    assert result.screenshot is not None and result.screenshot.startswith(b"\x89PNG\r\n\x1a\n")
+    assert result.screenshot is not None
+    assert result.screenshot.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_a_console_error_fails_the_check_redacted(site: Site) -> None:
     """console.error is browser.page_error; the URL it logs loses its password."""
     result = site.probe(f"http://127.0.0.1:{site.port}/noisy")
-    assert result.failure is not None and result.failure.kind is Kind.BROWSER_PAGE_ERROR
+    assert result.failure is not None
+    assert result.failure.kind is Kind.BROWSER_PAGE_ERROR
     assert "hunter2" not in result.failure.detail
     assert "something broke" in result.failure.detail
     assert "hunter2" not in str(result.to_dict())
@@ -182,7 +184,8 @@ def test_an_uncaught_exception_is_recorded_and_fails_only_when_asked(site: Site)
     recorded on the last phase and the check passes."""
     url = f"http://127.0.0.1:{site.port}/throws"
     failed = site.probe(url)
-    assert failed.failure is not None and failed.failure.kind is Kind.BROWSER_PAGE_ERROR
+    assert failed.failure is not None
+    assert failed.failure.kind is Kind.BROWSER_PAGE_ERROR
     assert "uncaught" in failed.failure.detail
     passed = site.probe(url, fail_on_console_errors=False)
     assert passed.failure is None
@@ -198,14 +201,16 @@ def test_a_failed_subresource_is_recorded_and_fails_only_when_asked(site: Site) 
     assert _last(passed).failed_requests == (f"http://127.0.0.1:{site.port}/missing.js -> 404",)
     assert _last(passed).console_errors == ()
     failed = site.probe(url, fail_on_failed_requests=True)
-    assert failed.failure is not None and failed.failure.kind is Kind.HTTP_CLIENT_ERROR
+    assert failed.failure is not None
+    assert failed.failure.kind is Kind.HTTP_CLIENT_ERROR
     assert "/missing.js -> 404" in failed.failure.detail
 
 
 def test_a_refused_port_is_connect_refused(site: Site) -> None:
     """Nothing listens: net::ERR_CONNECTION_REFUSED is connect.refused."""
     result = site.probe(f"http://127.0.0.1:{free_port()}/")
-    assert result.failure is not None and result.failure.kind is Kind.CONNECT_REFUSED
+    assert result.failure is not None
+    assert result.failure.kind is Kind.CONNECT_REFUSED
     assert result.phases[-1].name == "navigation"
 
 
@@ -213,21 +218,24 @@ def test_an_untrusted_certificate_fails_unless_insecure(site: Site) -> None:
     """A certificate of an unknown authority is tls.untrusted; tls.insecure goes on."""
     url = f"https://127.0.0.1:{site.tls_port}/"
     result = site.probe(url)
-    assert result.failure is not None and result.failure.kind is Kind.TLS_UNTRUSTED
+    assert result.failure is not None
+    assert result.failure.kind is Kind.TLS_UNTRUSTED
     assert site.probe(url, insecure=True).failure is None
 
 
 def test_a_500_document_is_a_server_error(site: Site) -> None:
     """The main document's status is judged as an HTTP check's."""
     result = site.probe(f"http://127.0.0.1:{site.port}/broken")
-    assert result.failure is not None and result.failure.kind is Kind.HTTP_SERVER_ERROR
+    assert result.failure is not None
+    assert result.failure.kind is Kind.HTTP_SERVER_ERROR
     assert result.phase("navigation").details.status == 500
 
 
 def test_a_server_that_never_answers_is_a_read_timeout_within_the_deadline(site: Site) -> None:
     """Accepted, never answered: read.timeout once the check's deadline passes."""
     result = site.probe(f"http://127.0.0.1:{site.silent_port}/", deadline=1.0)
-    assert result.failure is not None and result.failure.kind is Kind.READ_TIMEOUT
+    assert result.failure is not None
+    assert result.failure.kind is Kind.READ_TIMEOUT
     assert sum(p.ms for p in result.phases) < 3000
 
 

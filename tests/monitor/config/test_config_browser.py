@@ -47,13 +47,15 @@ def test_a_browser_monitor_loads_with_its_steps_and_the_probe_sections_settings(
         BrowserStep("wait_for", "#done"),
     )
     assert (page.viewport, page.concurrency, page.executable) == ((800, 720), 3, "/opt/chromium")
-    assert page.fail_on_console_errors and not page.fail_on_failed_requests
+    assert page.fail_on_console_errors
+    assert not page.fail_on_failed_requests
 
 
 def test_a_monitor_without_a_browser_block_probes_as_before() -> None:
     """No browser: the options carry none (the walk, not Chromium)."""
     (m,) = parse_config(dump()).monitors
-    assert m.browser is None and probe_options(m).browser is None
+    assert m.browser is None
+    assert probe_options(m).browser is None
 
 
 def test_check_config_names_each_bad_key() -> None:

@@ -78,10 +78,12 @@ def test_a_failed_browser_check_keeps_its_screenshot_for_the_monitors_page(
     assert served.get("/monitors/shop/screenshot.png")[0] == 404
     served.check("shop", "plain")
     (result,) = served.store.results("shop", limit=1)
-    assert result.kind is not None and result.kind.value == "browser.step_failed"
+    assert result.kind is not None
+    assert result.kind.value == "browser.step_failed"
     assert "click '#buy'" in (result.detail or "")
     status, headers, body = served.get("/monitors/shop/screenshot.png")
-    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert status == 200
+    assert headers["Content-Type"] == "image/png"
     assert body.startswith(b"\x89PNG\r\n\x1a\n")
     _, _, html = served.get_text("/monitors/shop")
     assert 'src="/monitors/shop/screenshot.png"' in html
@@ -92,3 +94,34 @@ def test_a_failed_browser_check_keeps_its_screenshot_for_the_monitors_page(
     assert served.get("/monitors/plain/screenshot.png")[0] == 404
     _, _, public = served.get_text("/status/public")
     assert "screenshot" not in public
+
+
+def test_an_agents_prober_runs_a_browser_monitor_as_the_server_sends_it(
+    served: ServedRunner,
+) -> None:
+    """The monitor dumped as the server sends it to an agent, validated as the agent reads
+    it, is checked by a Prober of its own (in Chromium), and the screenshot stays with
+    the check (an agent's spool keeps only the record: agents upload none)."""
+    import asyncio
+
+    from tether.monitor.checks._prober import Check, Prober
+    from tether.monitor.config import Monitor
+    from tether.monitor.config._fields import SECONDS_CONTEXT
+    from tether.probe._browser import close_browsers
+
+    raw = served.runner.config.monitor("shop").model_dump(mode="json")
+    monitor = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
+
+    async def go() -> Check:
+        prober = Prober()
+        prober.assign([monitor])
+        try:
+            return await prober.check("shop", prober.mono())
+        finally:
+            await close_browsers()
+
+    check = asyncio.run(go())
+    assert check.record.kind is not None
+    assert check.record.kind.value == "browser.step_failed"
+    assert check.screenshot is not None
+    assert check.screenshot.startswith(b"\x89PNG")

@@ -18,16 +18,13 @@ that an agent, which gets each monitor alone, launches the browser the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated, Final
 
 from pydantic import Field, model_validator
 
 from tether.monitor.config._base import _Model
-from tether.monitor.config._errors import KeyPath, Problem, fail
+from tether.monitor.config._errors import fail
 from tether.monitor.config._fields import Whole
-
-if TYPE_CHECKING:
-    from tether.monitor.config._models import Monitor
 
 __all__ = [
     "ACTIONS",
@@ -35,8 +32,6 @@ __all__ = [
     "BrowserStepConfig",
     "FillStep",
     "Viewport",
-    "check_browser",
-    "with_browser_settings",
 ]
 
 ACTIONS: Final = ("click", "fill", "wait_for_text", "wait_for")
@@ -95,57 +90,3 @@ class BrowserOptions(_Model):
     """Filled from ``probe.browser_concurrency`` when the file is loaded."""
     executable: Annotated[str, Field(min_length=1)] | None = None
     """Filled from ``probe.browser_executable`` when the file is loaded."""
-
-
-_NOT_FOR_BROWSER: Final = {
-    "method": "a browser check loads its page with GET, as a browser does",
-    "body": "a browser check sends no request body",
-    "headers": (
-        "a browser check sends the browser's own headers (a header set for every request "
-        "would go to every origin the page loads from); put credentials in the URL"
-    ),
-    "follow_redirects": "a browser check follows redirects as the browser does",
-    "max_redirects": "a browser check follows redirects as the browser does",
-    "resolver": "a browser check resolves names as Chromium does",
-    "dns": "a browser check takes no dns options",
-}
-
-
-def check_browser(monitor: Monitor, at: KeyPath) -> list[Problem]:
-    """What a ``browser:`` block cannot go with, each problem at its key."""
-    if monitor.browser is None:
-        return []
-    at_browser = (*at, "browser")
-    errors: list[Problem] = []
-    if monitor.scheme not in ("http", "https"):
-        errors.append(
-            (
-                at_browser,
-                f"a browser check loads an http:// or https:// page; this is {monitor.scheme}://",
-            )
-        )
-    given = monitor.model_fields_set
-    errors += [((*at, key), why) for key, why in _NOT_FOR_BROWSER.items() if key in given]
-    if monitor.tls is not None and monitor.tls.ca_file is not None:
-        errors.append(
-            (
-                (*at, "tls", "ca_file"),
-                "Chromium trusts the system's certificate store, not a file: add the "
-                "authority there, or use tls: {insecure: true} (still reported)",
-            )
-        )
-    for key in ("concurrency", "executable"):
-        if key in monitor.browser.model_fields_set:
-            why = f"set it for every browser check as probe.browser_{key}"
-            errors.append(((*at_browser, key), why))
-    return errors
-
-
-def with_browser_settings(monitor: Monitor, concurrency: int, executable: str | None) -> Monitor:
-    """``monitor`` with the ``probe:`` section's browser settings in its ``browser:``."""
-    if monitor.browser is None:
-        return monitor
-    browser = monitor.browser.model_copy(
-        update={"concurrency": concurrency, "executable": executable}
-    )
-    return monitor.model_copy(update={"browser": browser})

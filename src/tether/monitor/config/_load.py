@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from tether._text import visible
-from tether.monitor.config._browser import with_browser_settings
+from tether.monitor.config._browser_checks import with_browser_settings
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._discovered import check_templates
 from tether.monitor.config._errors import ConfigError, config_error, show
