@@ -1856,6 +1856,74 @@ _add(
 )
 
 
+# --- app: a page in a browser -------------------------------------------------
+
+_add(
+    Entry(
+        kind=Kind.BROWSER_STEP_FAILED,
+        layer=Layer.APP,
+        title="Browser step failed",
+        meaning=(
+            "The page loaded in a headless browser, but one of the monitor's declared steps "
+            "could not be done in time: the element to click or fill was not found, or the "
+            "text or element waited for never appeared."
+        ),
+        causes=(
+            "The page's script failed or took longer than the monitor's timeout to render",
+            "A deployment changed the page: the selector or the text no longer matches",
+            "An API the page calls failed, so the part that needs its data was never drawn",
+            "The element is there but hidden or covered, so it cannot be clicked or filled",
+        ),
+        fixes=(
+            (
+                "Open the monitor's page on the dashboard: its screenshot of the last failure "
+                "shows what the browser saw."
+            ),
+            (
+                "Load the page in a browser with its developer tools open and check the selector "
+                "(`document.querySelector('...')` in the console) and the page's failed requests."
+            ),
+            "Update the step's selector or text if the page changed on purpose.",
+            "Raise the monitor's `timeout` if the page is legitimately slow to render.",
+        ),
+        hint=(
+            "Look at the screenshot of the last failure on the monitor's page, then check that "
+            "the step's selector or text still matches the page."
+        ),
+        retryable=True,
+        request_sent=True,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.BROWSER_PAGE_ERROR,
+        layer=Layer.APP,
+        title="Page script error",
+        meaning=(
+            "The page loaded in a headless browser, but its scripts raised an uncaught error "
+            "or logged an error to the console, and the monitor fails on console errors."
+        ),
+        causes=(
+            "A bug in the page's JavaScript, often just deployed",
+            "A script or API the page depends on failed to load (a 404, a refused request)",
+            "A browser feature the script expects is missing in headless Chromium",
+        ),
+        fixes=(
+            "Read the errors in the check's detail: each names its message and source.",
+            "Open the page with the browser's developer tools and read its console.",
+            (
+                "If the errors are expected noise, set `browser.fail_on_console_errors: false`: "
+                "uncaught exceptions are then still recorded but do not fail the check."
+            ),
+        ),
+        hint="Read the console errors in the check's detail and fix the page's script.",
+        retryable=True,
+        request_sent=True,
+    )
+)
+
+
 # --- policy ------------------------------------------------------------------
 
 _add(

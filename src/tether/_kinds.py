@@ -90,6 +90,9 @@ class Kind(enum.StrEnum):
     HTTP_CLIENT_ERROR = "http.client_error"
     HTTP_SERVER_ERROR = "http.server_error"
 
+    BROWSER_STEP_FAILED = "browser.step_failed"
+    BROWSER_PAGE_ERROR = "browser.page_error"
+
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"
     THROTTLE_REJECTED = "throttle.rejected"

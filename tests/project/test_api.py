@@ -42,6 +42,8 @@ STABLE_CODES = [
     "http.rate_limited",
     "http.client_error",
     "http.server_error",
+    "browser.step_failed",
+    "browser.page_error",
     "circuit.open",
     "bulkhead.full",
     "throttle.rejected",

@@ -7,6 +7,7 @@ name a failure the same way.
 from tether.probe._allow import LOOPBACK, AllowedTargets, TargetRefused
 from tether.probe._details import (
     Attempt,
+    BrowserDetails,
     Certificate,
     ConnectDetails,
     DnsDetails,
@@ -31,7 +32,7 @@ from tether.probe._details import (
 )
 from tether.probe._engine import probe, probe_async
 from tether.probe._icmp import IcmpNotPermitted
-from tether.probe._options import DnsQuery, ProbeOptions
+from tether.probe._options import BrowserPage, BrowserStep, DnsQuery, ProbeOptions
 from tether.probe._result import PHASES, Phase, ProbeResult
 from tether.probe._target import InvalidTarget, echo_options, parse_target, redact_target
 from tether.probe._walk_reach import proxy_environment
@@ -41,6 +42,9 @@ __all__ = [
     "PHASES",
     "AllowedTargets",
     "Attempt",
+    "BrowserDetails",
+    "BrowserPage",
+    "BrowserStep",
     "Certificate",
     "ConnectDetails",
     "DnsDetails",

@@ -510,6 +510,34 @@ class WsDetails:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class BrowserDetails:
+    """A browser check's phase (``navigation``, ``first_paint``, ``load``, ``stepN.ACTION``):
+    the main document's status, when the milestone came (ms since the navigation began),
+    the step done, and on the last phase what the page logged and which requests failed
+    (redacted)."""
+
+    status: int | None = None
+    at_ms: float | None = None
+    step: str | None = None
+    console_errors: tuple[str, ...] = ()
+    failed_requests: tuple[str, ...] = ()
+
+    def to_json(self) -> Json:
+        out: Json = {}
+        if self.status is not None:
+            out["status"] = self.status
+        if self.at_ms is not None:
+            out["at_ms"] = self.at_ms
+        if self.step is not None:
+            out["step"] = self.step
+        if self.console_errors:
+            out["console_errors"] = list(self.console_errors)
+        if self.failed_requests:
+            out["failed_requests"] = list(self.failed_requests)
+        return out
+
+
 PhaseDetails = (
     NoDetails
     | Skipped
@@ -524,5 +552,6 @@ PhaseDetails = (
     | SmtpDetails
     | IcmpDetails
     | WsDetails
+    | BrowserDetails
 )
 """What a :class:`~tether.probe.Phase` may carry."""

@@ -62,6 +62,10 @@ async def probe_async(
 ) -> ProbeResult:
     """:func:`probe` inside a running event loop."""
     options = options or ProbeOptions()
+    if options.browser is not None:
+        from tether.probe._browser import probe_page  # Playwright only for a browser check
+
+        return await probe_page(target, options, clock=clock)
     alone = _ALONE.get(target.partition("://")[0].lower()) if "://" in target else None
     if alone is not None:
         return await alone(target, options)

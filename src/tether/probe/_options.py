@@ -22,6 +22,34 @@ class DnsQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class BrowserStep:
+    """One declared step of a browser check: ``click``, ``fill`` (``value`` into
+    ``target``), ``wait_for_text`` (``target`` is the text) or ``wait_for`` (a selector)."""
+
+    action: str
+    target: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserPage:
+    """What a browser check does: load the URL in headless Chromium, then the steps."""
+
+    steps: tuple[BrowserStep, ...] = ()
+    fail_on_console_errors: bool = True
+    """Uncaught exceptions and ``console.error`` fail the check (``browser.page_error``)."""
+    fail_on_failed_requests: bool = False
+    """A subresource that failed or answered 400 or more fails the check."""
+    viewport: tuple[int, int] = (1280, 720)
+    executable: str | None = None
+    """Chromium to launch; None: Debian's /usr/bin/chromium if there, else Playwright's."""
+    concurrency: int = 2
+    """How many browser checks run at once on one event loop (one shared browser)."""
+    screenshot: bool = True
+    """Keep a PNG of the viewport when the check fails (``ProbeResult.screenshot``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeOptions:
     """How to probe.  Every phase has its own ``timeout``; the whole probe a ``deadline``."""
 
@@ -57,3 +85,5 @@ class ProbeOptions:
     dns: DnsQuery | None = None
     """What a ``dns://NAME`` probe asks ``resolver`` and what its answer must be (None: an
     ``A`` query answered ``NOERROR``)."""
+    browser: BrowserPage | None = None
+    """Load an http(s) URL in headless Chromium instead of walking it (``_browser``)."""

@@ -48,6 +48,8 @@ class ProbeResult:
     """The last response's headers (names lower-cased); not in :meth:`to_dict`."""
     body: bytes | None = field(default=None, repr=False, compare=False)
     """The first ``ProbeOptions.keep_body`` bytes of the last response's body."""
+    screenshot: bytes | None = field(default=None, repr=False, compare=False)
+    """A browser check's PNG of the viewport when it failed; not in :meth:`to_dict`."""
 
     @property
     def ok(self) -> bool:

@@ -232,6 +232,8 @@ ROUTES: Final = (
     # Not in the API's description: the pages, the scrapes, the public pages.
     Route("GET", "/", "read-page"),
     Route("GET", "/monitors/web", "read-page"),
+    # A browser monitor's screenshot: the page's rules (web has none: 404 for who may look).
+    Route("GET", "/monitors/web/screenshot.png", "read-page", ok=frozenset({404})),
     Route("GET", "/incidents", "read-page"),
     Route("GET", "/silences", "read-page"),
     Route("GET", "/objectives", "read-page"),

@@ -14,8 +14,11 @@ from typing import Final
 from tether._kinds import Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
+from tether.monitor.config._browser import BrowserOptions
 from tether.monitor.config._conditions import Condition, context_from_probe
 from tether.probe import (
+    BrowserPage,
+    BrowserStep,
     Certificate,
     DnsQuery,
     HttpDetails,
@@ -150,6 +153,25 @@ def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOpti
         body=m.body.encode() if m.body is not None else None,
         env=proxy_environment() if env is None else dict(env),
         dns=None if dns is None else DnsQuery(dns.record_type, dns.rcode, dns.answers),
+        browser=None if m.browser is None else _browser_page(m.browser),
+    )
+
+
+def _browser_page(b: BrowserOptions) -> BrowserPage:
+    """A ``browser:`` block as the probe engine takes it."""
+    steps = tuple(
+        BrowserStep("fill", s.fill.selector, s.fill.value)
+        if s.fill is not None
+        else BrowserStep(s.action, str(getattr(s, s.action)))
+        for s in b.steps
+    )
+    return BrowserPage(
+        steps,
+        b.fail_on_console_errors,
+        b.fail_on_failed_requests,
+        (b.viewport.width, b.viewport.height),
+        b.executable,
+        b.concurrency,
     )
 
 

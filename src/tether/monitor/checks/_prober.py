@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, failure_for
@@ -50,7 +50,7 @@ from tether.probe import (
     redact_target,
 )
 
-__all__ = ["Check", "Prober", "host_of"]
+__all__ = ["Check", "Prober", "ScreenshotKeeper", "host_of", "take_record"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -72,11 +72,35 @@ class Check:
     """Days until the leaf certificate expires, when the check saw one."""
     cert_expires: float | None = None
     """When the leaf certificate expires (Unix seconds), when the check saw one."""
+    screenshot: bytes | None = field(default=None, repr=False)
+    """A failed browser check's PNG of the page (:func:`take_record` keeps it)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         # As ProbeRecord's: the constructor's arguments, not fields() walked per check.
-        args = (self.record, self.host, self.timings, self.cert_days_left, self.cert_expires)
+        args = (
+            self.record,
+            self.host,
+            self.timings,
+            self.cert_days_left,
+            self.cert_expires,
+            self.screenshot,
+        )
         return (Check, args)
+
+
+def take_record(store: ScreenshotKeeper, check: Check) -> None:
+    """Store ``check``'s record, and the screenshot of a failed browser check with it."""
+    store.record(check.record)
+    if check.screenshot is not None and not check.record.ok:
+        store.save_screenshot(check.record.monitor, check.record.ts, check.screenshot)
+
+
+class ScreenshotKeeper(Protocol):
+    """What :func:`take_record` needs of the store."""
+
+    def record(self, record: ProbeRecord) -> None: ...
+
+    def save_screenshot(self, monitor: str, at: float, png: bytes) -> None: ...
 
 
 @dataclass(slots=True)
@@ -191,7 +215,8 @@ class Prober:
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         days_left, expires = _certificate(result)
         where = where_failed(m.url, result.failure, record.kind)
-        return Check(record, where, phase_seconds(result), days_left, expires)
+        shot = None if record.ok else result.screenshot
+        return Check(record, where, phase_seconds(result), days_left, expires, shot)
 
     async def _steps(self, plan: _Plan, lag_ms: float) -> Check:
         """A multi-step check: its steps in order, one verdict (``_steps.py``)."""

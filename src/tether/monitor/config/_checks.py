@@ -20,6 +20,7 @@ from tether._suggest import did_you_mean
 from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
+from tether.monitor.config._browser_checks import check_browser
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
@@ -84,6 +85,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         at: KeyPath = ("monitors", i)
         errors += _check_scheme_options(monitor, at)
         errors += check_steps(monitor.steps, monitor.model_fields_set, monitor.url, at)
+        errors += check_browser(monitor, at)
         errors += _check_host_header(monitor, at)
         errors += _check_push(monitor, at)
         errors += _check_traffic(monitor, at)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from tether._text import visible
+from tether.monitor.config._browser_checks import with_browser_settings
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._discovered import check_templates
 from tether.monitor.config._errors import ConfigError, config_error, show
@@ -103,7 +104,8 @@ def parse_config(
     return config.model_copy(
         update={
             "monitors": tuple(
-                _placed(config.defaults.apply(m), config.locations) for m in config.monitors
+                _placed(_browsing(config.defaults.apply(m), config), config.locations)
+                for m in config.monitors
             ),
             "maintenance": tuple(_with_zones(w) for w in config.maintenance),
         }
@@ -166,6 +168,11 @@ def _too_large(source: str) -> str:
         f"{source}: larger than {MAX_CHARS:,} characters, more than a configuration needs; "
         "is this the right file?"
     )
+
+
+def _browsing(monitor: Monitor, config: MonitorConfig) -> Monitor:
+    probe = config.probe
+    return with_browser_settings(monitor, probe.browser_concurrency, probe.browser_executable)
 
 
 def _placed(monitor: Monitor, locations: tuple[str, ...]) -> Monitor:

@@ -29,6 +29,7 @@ from tether.monitor.config._agents import AgentSettings
 from tether.monitor.config._alert_when import AlertWhen, not_inherited
 from tether.monitor.config._base import _Model
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
+from tether.monitor.config._browser import BrowserOptions
 from tether.monitor.config._channels import (
     AlertChannel,
     ChannelConfig,
@@ -198,6 +199,8 @@ class ProbeSettings(_Model):
     ) = None
     """Host patterns (``*.example.com``) and networks (``10.0.0.0/8``); ``*`` for any.
     None: the configured monitors' hosts and loopback."""
+    browser_concurrency: Annotated[int, Whole, Field(ge=1, le=64)] = 2  # at once per process
+    browser_executable: Annotated[str, Field(min_length=1)] | None = None  # else Debian's
 
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
@@ -373,6 +376,7 @@ class Monitor(_Model):
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
     tls: TlsOptions | None = None
+    browser: BrowserOptions | None = None  # a page in headless Chromium (_browser.py)
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
     remind_every: Reminder | None = None

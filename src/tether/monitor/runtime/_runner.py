@@ -34,7 +34,7 @@ from tether._plural import count
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
-from tether.monitor.checks._prober import Check, Prober, host_of
+from tether.monitor.checks._prober import Check, Prober, host_of, take_record
 from tether.monitor.cluster._membership import Membership
 from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.config import (
@@ -371,7 +371,7 @@ class Runner:
         """Store the check; a pass of a monitor of this one location counts for the
         correlation here (a cluster's leader sees state changes, not each check)."""
         record = check.record
-        self.store.record(record)
+        take_record(self.store, check)
         if record.ok and not self.membership.shared and record.monitor not in self._several_names:
             self.quorum.failures.passed(record.monitor, record.ts)
         return True

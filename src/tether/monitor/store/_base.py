@@ -69,6 +69,7 @@ from tether.monitor.store._rollups import (
     merge_tallies,
     tally,
 )
+from tether.monitor.store._screenshots import ScreenshotStore
 from tether.monitor.store._silences import SilenceStore, Suppressed
 from tether.monitor.store._values import (
     Decode,
@@ -142,7 +143,14 @@ __all__ = [
 
 
 class Store(
-    ResultStore, OutboxStore, IncidentStore, ControlStore, SilenceStore, AgentStore, Protocol
+    ResultStore,
+    OutboxStore,
+    IncidentStore,
+    ControlStore,
+    SilenceStore,
+    AgentStore,
+    ScreenshotStore,
+    Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,
     incidents and detector state.

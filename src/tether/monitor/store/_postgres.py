@@ -74,6 +74,7 @@ from tether.monitor.store._postgres_incidents import (
 from tether.monitor.store._postgres_migrations import MIGRATIONS
 from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
+from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._values import LocationRead, too_new
 from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
@@ -335,7 +336,12 @@ class Link:
 
 
 class PostgresStore(
-    ResultSQL["Conn"], IncidentSQL["Conn"], ControlSQL["Conn"], SilenceSQL["Conn"], AgentSQL["Conn"]
+    ResultSQL["Conn"],
+    IncidentSQL["Conn"],
+    ControlSQL["Conn"],
+    SilenceSQL["Conn"],
+    AgentSQL["Conn"],
+    ScreenshotSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.

@@ -273,4 +273,12 @@ MIGRATIONS: tuple[str, ...] = (
         dropped BIGINT NOT NULL DEFAULT 0
     )
     """,
+    # 11: browser monitors' screenshots (issue 29; see the SQLite store's).
+    """
+    CREATE TABLE tether_screenshots (
+        monitor TEXT PRIMARY KEY,
+        taken DOUBLE PRECISION NOT NULL,
+        png BYTEA NOT NULL
+    )
+    """,
 )

@@ -228,6 +228,9 @@ class ResultSQL(SQLStore[C]):
                 "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
                 (now - self.raw_retention, now - self.rollup_retention),
             )
+            self._execute(
+                conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - self.raw_retention,)
+            )
             return int(raw.rowcount), int(old.rowcount)
 
         return self._call(delete)

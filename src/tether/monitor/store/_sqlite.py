@@ -55,6 +55,7 @@ from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
+from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._sqlite_migrations import MIGRATIONS
 from tether.monitor.store._values import too_new
@@ -357,6 +358,7 @@ class SQLiteStore(
     ControlSQL[sqlite3.Connection],
     SilenceSQL[sqlite3.Connection],
     AgentSQL[sqlite3.Connection],
+    ScreenshotSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

@@ -267,4 +267,12 @@ MIGRATIONS: tuple[str, ...] = (
         dropped INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID
     """,
+    # 11: the screenshot of each browser monitor's last failed check (issue 29).
+    """
+    CREATE TABLE tether_screenshots (
+        monitor TEXT PRIMARY KEY,
+        taken REAL NOT NULL,
+        png BLOB NOT NULL
+    )
+    """,
 )

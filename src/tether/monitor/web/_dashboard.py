@@ -101,6 +101,7 @@ from tether.monitor.web._documents import (
     IncidentsDoc,
     MonitorDoc,
     Row,
+    ScreenshotPart,
     StatusDoc,
     Traffic,
     TrafficPart,
@@ -608,6 +609,11 @@ def build_monitor(snap: Snapshot, name: str) -> MonitorDoc | None:
             brief["members"] = members_json(moves[i.incident.id], now)
         incidents.append(brief)
     traffic: TrafficPart = {"traffic": snap.traffic[name]} if name in snap.traffic else {}
+    shot = snap.store.screenshot_of(name) if m.browser is not None else None
+    shown: ScreenshotPart = {}
+    if shot is not None:
+        path = "/monitors/" + quote(name, safe="") + "/screenshot.png"
+        shown = {"screenshot": {"taken": iso(shot[0]), "path": path}}
     return {
         "now": iso(now),
         **snap.head(m, {name: min(opened)} if opened else {}),
@@ -621,6 +627,7 @@ def build_monitor(snap: Snapshot, name: str) -> MonitorDoc | None:
         "hourly": [rollup_json(r) for r in reversed(hourly)],
         "incidents": incidents,
         **traffic,
+        **shown,
     }
 
 

@@ -159,6 +159,18 @@ class DashboardHandlers:
 
         return await self.send(request, render, [name])
 
+    async def screenshot(self, request: web.Request) -> web.Response:
+        """A browser monitor's last failure's screenshot (the page's rules: its path is
+        under /monitors/); 404 when it has none."""
+        name = request.match_info["name"]
+        known = any(m.name == name and m.browser is not None for m in self.runner.config.monitors)
+        shot = await asyncio.to_thread(self.runner.store.screenshot_of, name) if known else None
+        if shot is None:
+            raise refusal(404, f"no screenshot of {name!r}: it has no failed browser check")
+        return web.Response(
+            body=shot[1], content_type="image/png", headers={"Cache-Control": "no-store"}
+        )
+
     async def incidents(self, request: web.Request) -> web.Response:
         forms = forms_for(request)
         open_only = _open_only(request)

@@ -247,7 +247,20 @@ class TrafficPart(TypedDict, total=False):
     traffic: Traffic
 
 
-class MonitorDoc(Head, TrafficPart):
+class Screenshot(TypedDict):
+    """A browser monitor's last failure's screenshot: when, and where to get it."""
+
+    taken: str
+    path: str
+
+
+class ScreenshotPart(TypedDict, total=False):
+    """A browser monitor's last failure's screenshot, when it has one."""
+
+    screenshot: Screenshot
+
+
+class MonitorDoc(Head, TrafficPart, ScreenshotPart):
     """``/api/monitors/{name}`` and a monitor's page: ``now``, then its :class:`Head`,
     then these, then ``traffic`` for a traffic monitor (:class:`TrafficPart`)."""
 

@@ -106,6 +106,7 @@ def routes(
         # The dashboard: its pages and their JSON.
         Route("GET", "/", board.dashboard),
         Route("GET", "/api/status", board.status),
+        Route("GET", "/monitors/{name:.+}/screenshot.png", board.screenshot),
         Route("GET", "/monitors/{name:.+}", board.monitor),
         Route("GET", "/incidents", board.incidents),
         Route("GET", "/objectives", objectives.listing),
