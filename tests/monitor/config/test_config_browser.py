@@ -82,6 +82,12 @@ def test_check_config_names_each_bad_key() -> None:
     assert headers.startswith("monitors[0].headers: a browser check sends the browser's own")
     (ca,) = monitor_errors(url="https://127.0.0.1:8443/", browser={}, tls={"ca_file": "/x.pem"})
     assert ca.startswith("monitors[0].tls.ca_file: Chromium trusts the system's")
+    steps = [
+        {"name": "a", "url": "http://127.0.0.1:9/a"},
+        {"name": "b", "url": "http://127.0.0.1:9/b"},
+    ]
+    (both,) = monitor_errors(browser={}, steps=steps)
+    assert both.startswith("monitors[0].steps: a monitor is a browser check or a multi-step")
     assert errors_of(dump(probe={"browser_concurrency": 0}))[0].startswith(
         "probe.browser_concurrency:"
     )

@@ -23,6 +23,10 @@ _NOT_FOR_BROWSER: Final = {
     "max_redirects": "a browser check follows redirects as the browser does",
     "resolver": "a browser check resolves names as Chromium does",
     "dns": "a browser check takes no dns options",
+    "steps": (
+        "a monitor is a browser check or a multi-step API check, not both: write "
+        "the page's actions as browser.steps, or make two monitors"
+    ),
 }
 
 
