@@ -12,6 +12,7 @@ from tether.probe._details import (
     DnsDetails,
     DnsQueryDetails,
     DnsRecord,
+    DnssecDetails,
     DnsSections,
     Hop,
     HttpDetails,
@@ -29,6 +30,7 @@ from tether.probe._details import (
     WsDetails,
     WsMessage,
 )
+from tether.probe._dnssec import ROOT_ANCHOR, TrustAnchor, parse_trust_anchor
 from tether.probe._engine import probe, probe_async
 from tether.probe._icmp import IcmpNotPermitted
 from tether.probe._options import DnsQuery, ProbeOptions
@@ -39,6 +41,7 @@ from tether.probe._walk_reach import proxy_environment
 __all__ = [
     "LOOPBACK",
     "PHASES",
+    "ROOT_ANCHOR",
     "AllowedTargets",
     "Attempt",
     "Certificate",
@@ -48,6 +51,7 @@ __all__ = [
     "DnsQueryDetails",
     "DnsRecord",
     "DnsSections",
+    "DnssecDetails",
     "Hop",
     "HttpDetails",
     "IcmpDetails",
@@ -65,12 +69,14 @@ __all__ = [
     "SshDetails",
     "TargetRefused",
     "TlsDetails",
+    "TrustAnchor",
     "UrlDetails",
     "WsClose",
     "WsDetails",
     "WsMessage",
     "echo_options",
     "parse_target",
+    "parse_trust_anchor",
     "probe",
     "probe_async",
     "proxy_environment",

@@ -180,6 +180,27 @@ class DnsQueryDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class DnssecDetails:
+    """The ``dnssec`` phase of a ``dns://NAME`` probe with ``dnssec``: the chain walked."""
+
+    anchor: str
+    """The trust anchor's zone."""
+    zones: tuple[str, ...] = ()
+    """The zones whose keys were proven, from the anchor's down."""
+    signers: tuple[str, ...] = ()
+    """The zones that signed the answer's records."""
+    secure: bool = False
+
+    def to_json(self) -> Json:
+        return {
+            "anchor": self.anchor,
+            "zones": list(self.zones),
+            "signers": list(self.signers),
+            "secure": self.secure,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One connection attempt of the race to an address (RFC 8305)."""
 
@@ -517,6 +538,7 @@ PhaseDetails = (
     | ProxyDetails
     | DnsDetails
     | DnsQueryDetails
+    | DnssecDetails
     | ConnectDetails
     | TlsDetails
     | HttpDetails

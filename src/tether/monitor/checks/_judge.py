@@ -8,7 +8,7 @@ closer to expiry than ``tls.min_days_left`` fails an otherwise good check.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from tether._kinds import Layer
@@ -127,13 +127,16 @@ def _echoes(d: IcmpDetails) -> str:
     )
 
 
-def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOptions:
+def probe_options(
+    m: Monitor, env: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None
+) -> ProbeOptions:
     """How the probe engine should probe ``m``; made once per monitor and configuration
     (the prober keeps it), so the proxy variables are read then, not at every probe:
     a running monitor's environment does not change.  ``env``: those variables read
     already (:func:`proxy_environment`), once for a whole assignment of monitors (read
     per monitor, they slowed each load of a large configuration: benchmarks/results.md,
-    "Figures behind choices in the code")."""
+    "Figures behind choices in the code").  ``clock``: the wall clock DNSSEC signatures
+    are checked at (None: the real one)."""
     tls = m.tls
     dns = m.dns
     return ProbeOptions(
@@ -149,7 +152,16 @@ def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOpti
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
         env=proxy_environment() if env is None else dict(env),
-        dns=None if dns is None else DnsQuery(dns.record_type, dns.rcode, dns.answers),
+        dns=None
+        if dns is None
+        else DnsQuery(
+            dns.record_type,
+            dns.rcode,
+            dns.answers,
+            dnssec=dns.dnssec,
+            trust_anchor=dns.trust_anchor,
+            clock=clock,
+        ),
     )
 
 

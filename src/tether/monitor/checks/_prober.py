@@ -88,12 +88,15 @@ class _Plan:
     """Why the plan could not be made: each check of the monitor fails with it."""
 
 
-def _plan(m: Monitor, env: Mapping[str, str] | None = None) -> _Plan:
-    """The plan of ``m`` (``env``: the proxy variables, read once for all); one that
-    raises is a plan whose checks fail saying why, not an assignment (of every monitor)
-    that fails."""
+def _plan(
+    m: Monitor, env: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None
+) -> _Plan:
+    """The plan of ``m`` (``env``: the proxy variables, read once for all; ``clock``: the
+    wall clock); one that raises is a plan whose checks fail saying why, not an
+    assignment (of every monitor) that fails."""
     try:
-        return _Plan(m, probe_options(m, env), [_condition(c) for c in m.conditions])
+        options = probe_options(m, env, clock)
+        return _Plan(m, options, [_condition(c) for c in m.conditions])
     except Exception as exc:
         return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
@@ -134,7 +137,7 @@ class Prober:
         for name, m in given.items():
             plan = self._plans.get(name)
             if plan is None or plan.monitor != m:
-                plan = _plan(m, env)
+                plan = _plan(m, env, self.wall)
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)

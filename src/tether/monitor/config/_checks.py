@@ -21,13 +21,13 @@ from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
+from tether.monitor.config._dns import DnsOptions, dnssec_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
 from tether.monitor.config._models import (
     HTTP_ONLY,
     PUSH_ONLY,
     TRAFFIC_ONLY,
-    DnsOptions,
     Escalation,
     IncidentNote,
     MaintenanceWindow,
@@ -314,6 +314,7 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         )
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
+        errors += dnssec_problems(monitor.dns, (*at, "dns"))
     if scheme == "icmp":
         errors += _check_echoes(monitor, at)
     return errors

@@ -23,7 +23,6 @@ from pydantic import (
 )
 
 from tether._hostport import split_hostport
-from tether._rcodes import HeaderRcode
 from tether.monitor.config import _defaults
 from tether.monitor.config._agents import AgentSettings
 from tether.monitor.config._alert_when import AlertWhen, not_inherited
@@ -35,6 +34,7 @@ from tether.monitor.config._channels import (
 )
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._discovery import DiscoverySource
+from tether.monitor.config._dns import DnsOptions
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
     MAX_COUNT,
@@ -197,22 +197,6 @@ class ProbeSettings(_Model):
     ) = None
     """Host patterns (``*.example.com``) and networks (``10.0.0.0/8``); ``*`` for any.
     None: the configured monitors' hosts and loopback."""
-
-
-RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
-
-
-def _upper(value: object) -> object:
-    return value.upper() if isinstance(value, str) else value
-
-
-class DnsOptions(_Model):
-    """What a ``dns://`` monitor asks and expects."""
-
-    record_type: Annotated[RecordType, BeforeValidator(_upper)] = "A"
-    answers: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
-    """Answers that must all be present (in any order); empty means any answer."""
-    rcode: Annotated[HeaderRcode, BeforeValidator(_upper)] = "NOERROR"
 
 
 class TlsOptions(_Model):

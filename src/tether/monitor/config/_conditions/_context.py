@@ -73,7 +73,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "dnssec", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
