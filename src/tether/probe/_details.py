@@ -201,6 +201,33 @@ class DnssecDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class RdapDetails:
+    """The ``rdap`` phase: a monitor's domain registration, as its registry's RDAP server
+    gives it (``[DOMAIN_EXPIRATION]``); made by the monitor, not the probe engine."""
+
+    domain: str
+    server: str | None = None
+    """The RDAP base URL the bootstrap names for the domain's TLD (credentials redacted)."""
+    expires: str | None = None
+    """The registration's ``expiration`` event (ISO 8601), when the answer has one."""
+    expires_in_s: float | None = None
+    """Seconds until then, at the check's time."""
+    missing: str | None = None
+    """Why there is no expiry: no RDAP server for the TLD, no registration, no event."""
+    cached: bool = False
+    """Taken from the lookup cache: nothing was asked this time."""
+
+    def to_json(self) -> Json:
+        out: Json = {"domain": self.domain, "server": self.server, "cached": self.cached}
+        if self.expires is not None:
+            out["expires"] = self.expires
+            out["expires_in_s"] = self.expires_in_s
+        if self.missing is not None:
+            out["missing"] = self.missing
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One connection attempt of the race to an address (RFC 8305)."""
 
@@ -539,6 +566,7 @@ PhaseDetails = (
     | DnsDetails
     | DnsQueryDetails
     | DnssecDetails
+    | RdapDetails
     | ConnectDetails
     | TlsDetails
     | HttpDetails

@@ -80,7 +80,8 @@ def judge(
     rtt = None if icmp is None else _round_trip(icmp)
     # An ICMP check's latency is its round trip, as ping and blackbox_exporter report it,
     # not the time its series of echo requests took (count x interval).
-    latency = sum(p.ms for p in result.phases) if rtt is None else rtt
+    # The rdap phase (a registration looked up, cached for hours) is not the target's time.
+    latency = sum(p.ms for p in result.phases if p.name != "rdap") if rtt is None else rtt
     echoes = None
     if icmp is not None and rtt is not None and isinstance(icmp.details, IcmpDetails):
         echoes = _echoes(icmp.details)

@@ -36,6 +36,7 @@ from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.checks._judge import judge, probe_options, tls_leaf
+from tether.monitor.checks._rdap import RdapLookup
 from tether.monitor.checks._schedule import Schedule, run_schedule
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, parse_condition
@@ -86,6 +87,8 @@ class _Plan:
     conditions: list[Condition]
     broken: Failure | None = None
     """Why the plan could not be made: each check of the monitor fails with it."""
+    rdap: bool = False
+    """A condition reads ``[DOMAIN_EXPIRATION]``: each check looks the domain up."""
 
 
 def _plan(
@@ -96,7 +99,8 @@ def _plan(
     assignment (of every monitor) that fails."""
     try:
         options = probe_options(m, env, clock)
-        return _Plan(m, options, [_condition(c) for c in m.conditions])
+        rdap = any("[DOMAIN_EXPIRATION]" in c for c in m.conditions)
+        return _Plan(m, options, [_condition(c) for c in m.conditions], rdap=rdap)
     except Exception as exc:
         return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
@@ -119,6 +123,8 @@ class Prober:
         self._probe = probe
         self.schedule = Schedule(rand=rand)
         self._plans: dict[str, _Plan] = {}
+        self.rdap = RdapLookup(wall=wall, mono=mono)
+        """The RDAP lookups of ``[DOMAIN_EXPIRATION]``, cached across checks."""
         self._running = False
         self._wake: asyncio.Event | None = None
         """Set when a re-probe moves a run earlier; made by :meth:`run` on its loop."""
@@ -183,6 +189,8 @@ class Prober:
             log.error("%s: %s", m.name, exc)
             setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
             result = ProbeResult(redact_target(m.url), (), setup)
+        if plan.rdap and result.failure is None:
+            result = await self.rdap.add_phase(result, host_of(m.url), m.rdap, m.timeout)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         days_left, expires = _certificate(result)
         where = where_failed(m.url, result.failure, record.kind)

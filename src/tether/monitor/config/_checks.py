@@ -39,6 +39,7 @@ from tether.monitor.config._models import (
 )
 from tether.monitor.config._objectives import check_objectives
 from tether.monitor.config._page_objectives import check_page_objectives
+from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 
 
@@ -315,6 +316,7 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
         errors += dnssec_problems(monitor.dns, (*at, "dns"))
+    errors += rdap_problems(monitor.conditions, monitor.url, monitor.rdap, at)
     if scheme == "icmp":
         errors += _check_echoes(monitor, at)
     return errors

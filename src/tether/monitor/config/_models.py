@@ -67,6 +67,7 @@ from tether.monitor.config._fields import (
 from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 
 
@@ -234,6 +235,7 @@ class MonitorDefaults(_Model):
     alerts: Names = ()
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
+    rdap: RdapOptions | None = None  # where [DOMAIN_EXPIRATION] is looked up
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     remind_every: Reminder | None = None
     escalate: tuple[Escalation, ...] = ()
@@ -355,6 +357,7 @@ class Monitor(_Model):
     depends_on: Names = ()
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
+    rdap: RdapOptions | None = None  # [DOMAIN_EXPIRATION]'s lookup (config/_rdap.py)
     tls: TlsOptions | None = None
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""

@@ -50,6 +50,7 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "BODY": TEXT,  # JSON once a path follows
     "HEADER": TEXT,
     "CERTIFICATE_EXPIRATION": DURATION,
+    "DOMAIN_EXPIRATION": DURATION,  # from RDAP: checks/_rdap.py
     "DNS_RCODE": RCODE,
     "IP": IP,
     "CONNECTED": BOOL,
