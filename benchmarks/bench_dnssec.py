@@ -20,6 +20,11 @@ anchor, ``good.test.`` below it, ECDSA P-256), pinned to the second core where
   process (not pinned): it pays an HTTP request per probe that tether's loops do not,
   and sets no DO bit.  Skipped, and said, when the binary is missing.
 
+And ``[DOMAIN_EXPIRATION]`` checks (a ``tcp://`` monitor of the RDAP server's own port,
+through the monitor's ``Prober``): ``rdap-cached`` with the answer kept (the usual case:
+one lookup per 6 h), ``rdap-uncached`` with the prober's clock moved 7 h per check, so
+every check asks the RDAP server (an aiohttp app in the server's child process) again.
+
 Each peer runs ``--seconds`` per round after a short warm-up; rounds interleave the peers,
 and each figure is the median over rounds with the range.  CPU per 1,000 checks is the
 prober process's ``utime + stime`` over the window.  Target: 100 validated checks a
@@ -64,19 +69,64 @@ def serve() -> None:
     """The child serving the signed zones: prints its port and anchor, runs until stdin
     closes."""
     sys.path.insert(0, str(ROOT))
+    from aiohttp import web
+
+    from tests.helpers.rdap_server import registration
     from tests.helpers.signed_zones import make_zones
     from tether.lab import _dns
 
     signed = make_zones()
+    answer = registration("far.test", time.time() + 365 * 86400)
+
+    async def domain(request: web.Request) -> web.Response:
+        return web.json_response(answer, content_type="application/rdap+json")
 
     async def run() -> None:
         transport, server, port = await _dns.serve("127.0.0.1", 0, signed.zones)
-        print(json.dumps({"port": port, "anchor": signed.anchor_ds}), flush=True)
+        app = web.Application()
+        app.router.add_get("/rdap/domain/{name}", domain)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        rdap = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(json.dumps({"port": port, "anchor": signed.anchor_ds, "rdap": rdap}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         transport.close()
         server.close()
+        await runner.cleanup()
 
     asyncio.run(run())
+
+
+def _rdap_check(mode: str, rdap_port: int) -> Any:
+    """One ``[DOMAIN_EXPIRATION]`` check of a prober whose cache keeps answers for 6 h
+    (``rdap-cached``) or whose clock moves 7 h per check (``rdap-uncached``): a callable
+    returning whether the check passed."""
+    from tether.monitor.checks._prober import Prober
+    from tether.monitor.config import parse_config
+
+    source = Path(tempfile.mkdtemp()) / "dns.json"
+    url = f"http://127.0.0.1:{rdap_port}/rdap/"
+    source.write_text(json.dumps({"services": [[["test"], [url]]]}))
+    text = (
+        f"monitors:\n  - {{name: m, url: 'tcp://127.0.0.1:{rdap_port}', "
+        f"rdap: {{domain: far.test, bootstrap: '{source}'}}, "
+        "conditions: ['[DOMAIN_EXPIRATION] > 720h']}\n"
+    )
+    ticks = [0.0]
+
+    def mono() -> float:
+        ticks[0] += 7 * 3600 if mode == "rdap-uncached" else 0.001
+        return ticks[0]
+
+    prober = Prober(mono=mono)
+    prober.assign(parse_config(text).monitors)
+
+    async def check() -> bool:
+        return bool((await prober.check("m", mono())).record.ok)
+
+    return check
 
 
 def drive(mode: str, seconds: float, concurrency: int, port: int, anchor: str) -> None:
@@ -88,12 +138,16 @@ def drive(mode: str, seconds: float, concurrency: int, port: int, anchor: str) -
     query = DnsQuery("A", dnssec=mode == "validated", trust_anchor=(anchor,), clock=lambda: NOW)
     options = ProbeOptions(timeout=2, resolver=f"127.0.0.1:{port}", dns=query)
     counts = {"ok": 0, "failed": 0}
+    rdap = _rdap_check(mode, int(anchor)) if mode.startswith("rdap") else None
 
     async def loop(until: float, counted: bool) -> None:
         while time.perf_counter() < until:
-            result = await probe_async("dns://good.test", options)
+            if rdap is not None:
+                ok = await rdap()
+            else:
+                ok = (await probe_async("dns://good.test", options)).failure is None
             if counted and time.perf_counter() <= until:
-                counts["ok" if result.failure is None else "failed"] += 1
+                counts["ok" if ok else "failed"] += 1
 
     async def run() -> float:
         warm = time.perf_counter() + min(0.5, seconds / 4)
@@ -199,6 +253,7 @@ def main() -> int:
     started = json.loads(server.stdout.readline())
     port, anchor = started["port"], started["anchor"]
     figures: dict[str, list[dict[str, Any]]] = {"validated": [], "unvalidated": []}
+    figures |= {"rdap-cached": [], "rdap-uncached": []}
     with tempfile.TemporaryDirectory() as tmp:
         exporter = _start_exporter(Path(tmp), port)
         if exporter is not None:
@@ -214,7 +269,9 @@ def main() -> int:
                         )
                     else:
                         cmd = [*_pin(0), sys.executable, me, "--concurrency", str(args.concurrency)]
-                        cmd += ["--drive", peer, str(seconds), str(port), anchor]
+                        # an rdap peer is given the RDAP server's port for the anchor
+                        key = str(started["rdap"]) if peer.startswith("rdap") else anchor
+                        cmd += ["--drive", peer, str(seconds), str(port), key]
                         out = subprocess.run(
                             cmd, capture_output=True, text=True, env=_env(), check=True
                         )

@@ -1307,6 +1307,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[BODY].path`",
         "`[HEADER].name`",
         "`[CERTIFICATE_EXPIRATION]`",
+        "`[DOMAIN_EXPIRATION]`",
         "`[DNS_RCODE]`",
         "`[IP]`",
         "`[CONNECTED]`",
@@ -1352,7 +1353,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (24 + 10)
+    assert len(cells) == 2 * (25 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell
