@@ -162,25 +162,31 @@ _SIGNED = [("test.", "DNSKEY"), ("good.test.", "DS"), ("good.test.", "DNSKEY"), 
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(which=st.sampled_from(_SIGNED), position=st.integers(0, 10_000), bit=st.integers(0, 7))
+@given(
+    which=st.sampled_from(_SIGNED),
+    sig=st.booleans(),
+    position=st.integers(0, 10_000),
+    bit=st.integers(0, 7),
+)
 def test_a_flipped_bit_in_any_signed_rrset_never_validates(
-    signed: Signed, which: tuple[str, str], position: int, bit: int
+    signed: Signed, which: tuple[str, str], sig: bool, position: int, bit: int
 ) -> None:
-    """Any one bit flipped in the data of any record on the chain, as if changed on the
-    way, makes validation fail, never pass (the server's answers, in process)."""
+    """Any one bit flipped in the data of any record on the chain, or of its signature,
+    as if changed on the way, makes validation fail, never pass (the server's answers,
+    in process)."""
     owner, rdtype = which
 
     async def ask(name: str, asked: str) -> Any:
         reply = _reply(signed, name, asked)
         if (name, asked) == which:
-            _flip(reply, owner, rdtype, position, bit)
+            _flip(reply, owner, rdtype, position, bit, sig=sig)
         return reply
 
     answer = _reply(signed, "good.test.", "A")
     if which == ("good.test.", "A"):
-        _flip(answer, owner, rdtype, position, bit)
+        _flip(answer, owner, rdtype, position, bit, sig=sig)
     anchor = parse_trust_anchor((signed.anchor_ds,))
     details, failure = asyncio.run(validate(answer, "good.test.", anchor, ask, NOW, "here"))
     assert failure is not None
@@ -191,11 +197,19 @@ def test_a_flipped_bit_in_any_signed_rrset_never_validates(
     )
 
 
-def _flip(reply: dns.message.Message, owner: str, rdtype: str, position: int, bit: int) -> None:
-    """Flip one bit of the first record of ``owner rdtype`` in ``reply``'s answer."""
-    kind = dns.rdatatype.from_text(rdtype)
+def _flip(
+    reply: dns.message.Message, owner: str, rdtype: str, position: int, bit: int, *, sig: bool
+) -> None:
+    """Flip one bit of the first record of ``owner rdtype`` in ``reply``'s answer (with
+    ``sig``, of its first RRSIG)."""
+    covered = dns.rdatatype.from_text(rdtype)
+    kind = dns.rdatatype.RRSIG if sig else covered
     for rrset in reply.answer:
-        if rrset.rdtype == kind and str(rrset.name) == owner:
+        if (
+            rrset.rdtype == kind
+            and str(rrset.name) == owner
+            and (not sig or rrset.covers == covered)
+        ):
             first = next(iter(rrset))
             wire = bytearray(first.to_digestable())
             at = position % len(wire)
@@ -207,7 +221,10 @@ def _flip(reply: dns.message.Message, owner: str, rdtype: str, position: int, bi
             assume(changed != first)
             # In place: the message's index (which find_rrset reads) keeps the object.
             rrset.discard(first)
-            rrset.add(changed)
+            try:
+                rrset.add(changed)
+            except Exception:  # an RRSIG now covering another type: not this RRset's
+                assume(False)
             return
     raise AssertionError(f"{owner} {rdtype} is not in the reply")
 
