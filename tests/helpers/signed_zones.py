@@ -123,3 +123,12 @@ def serving(zones: tuple[dns.zone.Zone, ...]) -> Iterator[str]:
         server.close()
         loop.run_until_complete(server.wait_closed())
         loop.close()
+
+
+def silent_apex() -> tuple[dns.zone.Zone, str]:
+    """A signed zone at ``silent.lab.test.``, the lab's name that is never answered: its
+    records are (``www.silent.lab.test.``), its DNSKEY query is not.  With its DS."""
+    key = _key()
+    zone = _zone("silent.lab.test.", "www 300 IN A 127.0.0.1\n")
+    _sign(zone, key, NOW - DAY, NOW + 30 * DAY)
+    return zone, _ds("silent.lab.test.", key[1])

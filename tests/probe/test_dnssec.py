@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.signed_zones import DAY, NOW, Signed, make_zones, serving
+from tests.helpers.signed_zones import DAY, NOW, Signed, make_zones, serving, silent_apex
 from tether._kinds import Kind
 from tether.lab import _dns
 from tether.probe import (
@@ -258,3 +258,18 @@ def test_the_default_anchor_is_the_root_ksk() -> None:
     anchor = parse_trust_anchor(())
     assert anchor.zone == "."
     assert " 20326 8 2 " in anchor.records[0]
+
+
+def test_a_chain_the_server_does_not_give_in_time_is_a_dns_timeout() -> None:
+    """The answer comes, the DNSKEY query is never answered: dns.timeout within the
+    probe's one timeout, naming the validation."""
+    zone, anchor = silent_apex()
+    with serving((zone,)) as where:
+        query = DnsQuery("A", dnssec=True, trust_anchor=(anchor,), clock=lambda: NOW)
+        options = ProbeOptions(timeout=0.3, resolver=where, dns=query)
+        result = probe("dns://www.silent.lab.test", options)
+    assert _kind(result) == Kind.DNS_TIMEOUT
+    assert result.failure is not None
+    assert result.failure.detail.startswith("validating www.silent.lab.test")
+    assert result.phases[-1].name == "dnssec"
+    assert result.phases[-1].ms < 1000

@@ -9,6 +9,7 @@ ask through it: the same query, timings and failure kinds.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from typing import Any
@@ -118,7 +119,9 @@ def _anchor(texts: tuple[str, ...]) -> TrustAnchor:
 
 
 class _NoAnswer(Exception):
-    pass
+    def __init__(self, detail: str, kind: Kind = Kind.DNS_UNAVAILABLE) -> None:
+        super().__init__(detail)
+        self.kind = kind
 
 
 async def _dnssec_phase(
@@ -148,7 +151,10 @@ async def _dnssec_phase(
         message = dns.message.make_query(owner, rdtype, want_dnssec=True, payload=1232)
         try:
             reply = await query_server(message, where, port, timeout)
-        except (dns.exception.Timeout, OSError) as exc:
+        except dns.exception.Timeout as exc:
+            silent = f"{resolver} did not answer {owner} {rdtype} within {timeout:g} s"
+            raise _NoAnswer(silent, Kind.DNS_TIMEOUT) from exc
+        except OSError as exc:
             raise _NoAnswer(f"{resolver} gave no answer for {owner} {rdtype}: {exc}") from exc
         if reply.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             rcode = dns.rcode.to_text(reply.rcode())
@@ -157,9 +163,18 @@ async def _dnssec_phase(
 
     now = (query.clock or time.time)()
     try:
-        details, failure = await validate(response, name, anchor, ask, now, resolver)
+        # Every DS and DNSKEY of the chain within the one timeout the query had.
+        async with asyncio.timeout(timeout):
+            details, failure = await validate(response, name, anchor, ask, now, resolver)
     except _NoAnswer as exc:
         details = DnssecDetails(anchor.zone)
-        failure = failure_for(Kind.DNS_UNAVAILABLE, f"validating {name}: {exc}")
+        failure = failure_for(exc.kind, f"validating {name}: {exc}")
+    except TimeoutError:
+        details = DnssecDetails(anchor.zone)
+        failure = failure_for(
+            Kind.DNS_TIMEOUT,
+            f"validating {name}: {resolver} did not give the chain's DS and DNSKEY records "
+            f"within {timeout:g} s",
+        )
     ms = (time.perf_counter() - started) * 1000
     return Phase("dnssec", failure is None, ms, details, failure)
