@@ -479,6 +479,111 @@ _add(
 )
 
 
+_add(
+    Entry(
+        kind=Kind.DNS_DNSSEC_BOGUS,
+        layer=Layer.DNS,
+        title="DNSSEC signature does not verify",
+        meaning=(
+            "The answer came, but its chain of trust is broken: a signature does not verify, or "
+            "a zone's keys do not match the DS record (or trust anchor) above them."
+        ),
+        causes=(
+            (
+                "A record changed after the zone was signed, or a secondary serves data "
+                "that does not match its signatures"
+            ),
+            (
+                "A key rollover went wrong: the zone is signed with a new key while the parent "
+                "still publishes the old key's DS"
+            ),
+            "A wrong trust anchor configured for the check, or a signature by a key the zone "
+            "does not publish",
+        ),
+        fixes=(
+            (
+                "See the chain as a validator sees it: `delv @SERVER NAME TYPE +vtrace` or "
+                "`dig +dnssec +multi NAME DNSKEY` and compare key tags with the parent's DS."
+            ),
+            "Re-sign the zone (`dnssec-signzone`, or let the signer re-sign) and reload it.",
+            (
+                "During a rollover, publish the new DS at the registrar before retiring the "
+                "old key, and wait out the DS TTL."
+            ),
+            "Check the monitor's `dns.trust_anchor` against the zone's current key.",
+        ),
+        hint="Run `delv @SERVER NAME +vtrace` to see which signature or DS fails.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DNS_DNSSEC_EXPIRED,
+        layer=Layer.DNS,
+        title="DNSSEC signature expired",
+        meaning=(
+            "A signature on the way from the trust anchor to the answer would verify, but it is "
+            "outside its validity window: expired, or not valid yet."
+        ),
+        causes=(
+            (
+                "The zone is no longer re-signed: the signer stopped, or a zone file is "
+                "served as it was signed weeks ago"
+            ),
+            "A signature validity period shorter than the time between re-signings",
+            "A wrong clock, on the signer (inception in the future) or on this machine",
+        ),
+        fixes=(
+            (
+                "Look at the RRSIG's dates: `dig +dnssec NAME TYPE` shows expiration and "
+                "inception (YYYYMMDDHHMMSS)."
+            ),
+            "Re-sign the zone now, then fix whatever should re-sign it on schedule.",
+            "Check the clocks of the signer and this machine (`timedatectl`).",
+        ),
+        hint="Re-sign the zone and check that its signer runs on schedule.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DNS_DNSSEC_INSECURE,
+        layer=Layer.DNS,
+        title="DNSSEC chain of trust missing",
+        meaning=(
+            "The check requires a validated answer, and there is nothing to validate: the "
+            "answer is unsigned, or a signed zone has no DS in its parent, so no chain leads "
+            "from the trust anchor to it."
+        ),
+        causes=(
+            "The zone is not signed, or its signatures were dropped on the way (a server "
+            "that strips RRSIGs)",
+            ("The zone is signed but its DS was never published at the registrar (or was removed)"),
+            (
+                "The answer has no records (NXDOMAIN or NODATA): denial-of-existence proofs "
+                "are not validated"
+            ),
+            "The zone is outside the configured trust anchor's zone",
+        ),
+        fixes=(
+            "Sign the zone, and check with `dig +dnssec NAME TYPE` that answers carry RRSIGs.",
+            (
+                "Publish the zone's DS at the registrar (`dnssec-dsfromkey` prints it) and "
+                "check it with `dig DS NAME @PARENT-SERVER`."
+            ),
+            "Set `dns.trust_anchor` to a zone above the name, or the root's default.",
+        ),
+        hint="Check with `dig DS NAME` that the parent publishes the zone's DS.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+
 # --- connect -----------------------------------------------------------------
 
 _add(

@@ -30,6 +30,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
     "browser": ("playwright",),  # browser: monitors, in headless Chromium
+    "dnssec": ("cryptography",),  # dns:// checks with dnssec: true (dns.dnssec)
 }
 
 # The commands that need more than the core; any other command needs only the core

@@ -59,6 +59,9 @@ class Kind(enum.StrEnum):
     DNS_NO_ADDRESS = "dns.no_address"
     DNS_UNAVAILABLE = "dns.unavailable"
     DNS_TIMEOUT = "dns.timeout"
+    DNS_DNSSEC_BOGUS = "dns.dnssec_bogus"
+    DNS_DNSSEC_EXPIRED = "dns.dnssec_expired"
+    DNS_DNSSEC_INSECURE = "dns.dnssec_insecure"
 
     CONNECT_REFUSED = "connect.refused"
     CONNECT_TIMEOUT = "connect.timeout"

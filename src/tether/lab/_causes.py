@@ -46,6 +46,10 @@ _PUSH = (
     "a push monitor's verdict on a push that never came, not a fault on the wire: tested on "
     "simulated time against the real push API"
 )
+_DNSSEC = (
+    "a verdict of the dns:// check's own validation, which no client library makes: tested "
+    "with zones signed in the test and served by the lab's DNS server (tests/probe/test_dnssec.py)"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -106,6 +110,22 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("Packet loss, an overloaded resolver", "dns_silent"),
         _is("A dead first `nameserver`", "dns_silent"),
         _is("A lookup budget shorter", "dns_silent"),
+    ),
+    Kind.DNS_DNSSEC_BOGUS: (
+        _no("A record changed after", _DNSSEC),
+        _no("A key rollover went wrong", _DNSSEC),
+        _no("A wrong trust anchor", _DNSSEC),
+    ),
+    Kind.DNS_DNSSEC_EXPIRED: (
+        _no("The zone is no longer re-signed", _DNSSEC),
+        _no("A signature validity period", _DNSSEC),
+        _no("A wrong clock", _DNSSEC),
+    ),
+    Kind.DNS_DNSSEC_INSECURE: (
+        _no("The zone is not signed", _DNSSEC),
+        _no("The zone is signed but its DS", _DNSSEC),
+        _no("The answer has no records", _DNSSEC),
+        _no("The zone is outside", _DNSSEC),
     ),
     Kind.CONNECT_REFUSED: (
         _is("Nothing is listening on that port", "refused"),

@@ -13,6 +13,7 @@ from tether.probe._details import (
     DnsDetails,
     DnsQueryDetails,
     DnsRecord,
+    DnssecDetails,
     DnsSections,
     Hop,
     HttpDetails,
@@ -20,6 +21,7 @@ from tether.probe._details import (
     NoDetails,
     PhaseDetails,
     ProxyDetails,
+    RdapDetails,
     Response,
     Skipped,
     SmtpDetails,
@@ -30,6 +32,7 @@ from tether.probe._details import (
     WsDetails,
     WsMessage,
 )
+from tether.probe._dnssec import ROOT_ANCHOR, TrustAnchor, parse_trust_anchor
 from tether.probe._engine import probe, probe_async
 from tether.probe._icmp import IcmpNotPermitted
 from tether.probe._options import BrowserPage, BrowserStep, DnsQuery, ProbeOptions
@@ -40,6 +43,7 @@ from tether.probe._walk_reach import proxy_environment
 __all__ = [
     "LOOPBACK",
     "PHASES",
+    "ROOT_ANCHOR",
     "AllowedTargets",
     "Attempt",
     "BrowserDetails",
@@ -52,6 +56,7 @@ __all__ = [
     "DnsQueryDetails",
     "DnsRecord",
     "DnsSections",
+    "DnssecDetails",
     "Hop",
     "HttpDetails",
     "IcmpDetails",
@@ -63,18 +68,21 @@ __all__ = [
     "ProbeOptions",
     "ProbeResult",
     "ProxyDetails",
+    "RdapDetails",
     "Response",
     "Skipped",
     "SmtpDetails",
     "SshDetails",
     "TargetRefused",
     "TlsDetails",
+    "TrustAnchor",
     "UrlDetails",
     "WsClose",
     "WsDetails",
     "WsMessage",
     "echo_options",
     "parse_target",
+    "parse_trust_anchor",
     "probe",
     "probe_async",
     "proxy_environment",

@@ -180,6 +180,54 @@ class DnsQueryDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class DnssecDetails:
+    """The ``dnssec`` phase of a ``dns://NAME`` probe with ``dnssec``: the chain walked."""
+
+    anchor: str
+    """The trust anchor's zone."""
+    zones: tuple[str, ...] = ()
+    """The zones whose keys were proven, from the anchor's down."""
+    signers: tuple[str, ...] = ()
+    """The zones that signed the answer's records."""
+    secure: bool = False
+
+    def to_json(self) -> Json:
+        return {
+            "anchor": self.anchor,
+            "zones": list(self.zones),
+            "signers": list(self.signers),
+            "secure": self.secure,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RdapDetails:
+    """The ``rdap`` phase: a monitor's domain registration, as its registry's RDAP server
+    gives it (``[DOMAIN_EXPIRATION]``); made by the monitor, not the probe engine."""
+
+    domain: str
+    server: str | None = None
+    """The RDAP base URL the bootstrap names for the domain's TLD (credentials redacted)."""
+    expires: str | None = None
+    """The registration's ``expiration`` event (ISO 8601), when the answer has one."""
+    expires_in_s: float | None = None
+    """Seconds until then, at the check's time."""
+    missing: str | None = None
+    """Why there is no expiry: no RDAP server for the TLD, no registration, no event."""
+    cached: bool = False
+    """Taken from the lookup cache: nothing was asked this time."""
+
+    def to_json(self) -> Json:
+        out: Json = {"domain": self.domain, "server": self.server, "cached": self.cached}
+        if self.expires is not None:
+            out["expires"] = self.expires
+            out["expires_in_s"] = self.expires_in_s
+        if self.missing is not None:
+            out["missing"] = self.missing
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One connection attempt of the race to an address (RFC 8305)."""
 
@@ -545,6 +593,8 @@ PhaseDetails = (
     | ProxyDetails
     | DnsDetails
     | DnsQueryDetails
+    | DnssecDetails
+    | RdapDetails
     | ConnectDetails
     | TlsDetails
     | HttpDetails

@@ -9,8 +9,12 @@ ask through it: the same query, timings and failure kinds.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
+from typing import Any
 
+from tether import _extras
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, join_hostport, split_hostport
@@ -18,6 +22,7 @@ from tether._kinds import Kind
 from tether._rcodes import rcode_kind
 from tether.probe._details import DnsQueryDetails, DnsRecord, DnsSections, UrlDetails
 from tether.probe._dns import query_server
+from tether.probe._dnssec import TrustAnchor, parse_trust_anchor, validate
 from tether.probe._options import DnsQuery, ProbeOptions
 from tether.probe._result import Phase, ProbeResult
 
@@ -46,6 +51,8 @@ async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
     message = dns.message.make_query(name, rdtype)
     if not query.recursion_desired:
         message.flags &= ~dns.flags.RD
+    if query.dnssec:
+        message.use_edns(0, dns.flags.DO, 1232)
     failure: Failure | None = None
     timeout = options.timeout
     started = time.perf_counter()
@@ -66,7 +73,12 @@ async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
     ms = (time.perf_counter() - started) * 1000
     if failure is None:
         rcode = dns.rcode.to_text(response.rcode())
-        answers = sorted(item.to_text().rstrip(".") for rrset in response.answer for item in rrset)
+        answers = sorted(
+            item.to_text().rstrip(".")
+            for rrset in response.answer
+            if not (query.dnssec and rrset.rdtype == _RRSIG)
+            for item in rrset
+        )
         details = DnsQueryDetails(
             resolver,
             where,
@@ -92,4 +104,77 @@ async def probe_dns(target: str, options: ProbeOptions) -> ProbeResult:
                 f"{name} {rdtype} is {', '.join(answers) or 'empty'}, not {', '.join(wanted)}",
             )
     dns_phase = Phase("dns", failure is None, ms, details, failure)
-    return ProbeResult(target, (url_phase, dns_phase), failure)
+    if failure is not None or not query.dnssec:
+        return ProbeResult(target, (url_phase, dns_phase), failure)
+    dnssec_phase = await _dnssec_phase(response, name, query, where, port, resolver, timeout)
+    return ProbeResult(target, (url_phase, dns_phase, dnssec_phase), dnssec_phase.failure)
+
+
+_RRSIG = 46
+
+
+@functools.lru_cache(maxsize=64)
+def _anchor(texts: tuple[str, ...]) -> TrustAnchor:
+    return parse_trust_anchor(texts)
+
+
+class _NoAnswer(Exception):
+    def __init__(self, detail: str, kind: Kind = Kind.DNS_UNAVAILABLE) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+async def _dnssec_phase(
+    response: Any, name: str, query: DnsQuery, where: str, port: int, resolver: str, timeout: float
+) -> Phase:
+    """The ``dnssec`` phase: the answer's chain of trust from the anchor, each DS and
+    DNSKEY asked of the same server (:mod:`._dnssec`)."""
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rcode
+
+    from tether.probe._details import DnssecDetails
+
+    started = time.perf_counter()
+    failure: Failure | None
+    if lacking := _extras.problem("a dns:// check with dnssec", "dnssec"):
+        failure = failure_for(Kind.URL_INVALID, lacking)
+        return Phase("dnssec", False, 0.0, DnssecDetails("?"), failure)
+    try:
+        anchor = _anchor(query.trust_anchor)
+    except ValueError as exc:
+        failure = failure_for(Kind.URL_INVALID, f"dns.trust_anchor: {exc}")
+        return Phase("dnssec", False, 0.0, DnssecDetails("?"), failure)
+
+    async def ask(owner: str, rdtype: str) -> Any:
+        message = dns.message.make_query(owner, rdtype, want_dnssec=True, payload=1232)
+        try:
+            reply = await query_server(message, where, port, timeout)
+        except dns.exception.Timeout as exc:
+            silent = f"{resolver} did not answer {owner} {rdtype} within {timeout:g} s"
+            raise _NoAnswer(silent, Kind.DNS_TIMEOUT) from exc
+        except OSError as exc:
+            raise _NoAnswer(f"{resolver} gave no answer for {owner} {rdtype}: {exc}") from exc
+        if reply.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            rcode = dns.rcode.to_text(reply.rcode())
+            raise _NoAnswer(f"{resolver} answered {rcode} for {owner} {rdtype}")
+        return reply
+
+    now = (query.clock or time.time)()
+    try:
+        # Every DS and DNSKEY of the chain within the one timeout the query had.
+        async with asyncio.timeout(timeout):
+            details, failure = await validate(response, name, anchor, ask, now, resolver)
+    except _NoAnswer as exc:
+        details = DnssecDetails(anchor.zone)
+        failure = failure_for(exc.kind, f"validating {name}: {exc}")
+    except TimeoutError:
+        details = DnssecDetails(anchor.zone)
+        failure = failure_for(
+            Kind.DNS_TIMEOUT,
+            f"validating {name}: {resolver} did not give the chain's DS and DNSKEY records "
+            f"within {timeout:g} s",
+        )
+    ms = (time.perf_counter() - started) * 1000
+    return Phase("dnssec", failure is None, ms, details, failure)

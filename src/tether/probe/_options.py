@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tether.probe import _icmp
@@ -19,6 +19,13 @@ class DnsQuery:
     answers: tuple[str, ...] = ()
     """The records the answer must hold, all of them and no other (empty: any)."""
     recursion_desired: bool = True
+    dnssec: bool = False
+    """Ask with DO set and require the answer validated from ``trust_anchor``."""
+    trust_anchor: tuple[str, ...] = ()
+    """DS or DNSKEY records of one zone (presentation format), or files of them; empty:
+    the root's (IANA's KSK-2017)."""
+    clock: Callable[[], float] | None = None
+    """The time signatures are checked at (Unix seconds); None: ``time.time``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -689,8 +689,8 @@ ERROR_CASES = [
     (
         "[PHASE].dsn < 5ms",
         8,
-        "unknown phase 'dsn' at column 9; the phases are dns, connect, tls, ssh, smtp, icmp, ws, "
-        "ttfb, transfer; did you mean dns?",
+        "unknown phase 'dsn' at column 9; the phases are dns, dnssec, connect, tls, ssh, smtp, "
+        "icmp, ws, ttfb, transfer; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
@@ -1307,6 +1307,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[BODY].path`",
         "`[HEADER].name`",
         "`[CERTIFICATE_EXPIRATION]`",
+        "`[DOMAIN_EXPIRATION]`",
         "`[DNS_RCODE]`",
         "`[IP]`",
         "`[CONNECTED]`",
@@ -1314,6 +1315,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PACKET_LOSS]`",
         "`[RTT]`",
         "`[PHASE].dns`",
+        "`[PHASE].dnssec`",
         "`[PHASE].connect`",
         "`[PHASE].tls`",
         "`[PHASE].ssh`",
@@ -1351,7 +1353,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (23 + 10)
+    assert len(cells) == 2 * (25 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell

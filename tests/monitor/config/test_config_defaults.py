@@ -65,6 +65,7 @@ def test_minimal_file_takes_every_default() -> None:
         "depends_on": (),
         "resolver": None,
         "dns": None,
+        "rdap": None,
         "tls": None,
         "browser": None,
         "latency_margin": 3.0,

@@ -221,7 +221,7 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         (
             {"defaults": {"method": "GET"}},
             "defaults.method: unknown key; expected one of: interval, timeout, failure_threshold, "
-            "success_threshold, alert_when, alerts, headers, resolver, latency_margin, "
+            "success_threshold, alert_when, alerts, headers, resolver, rdap, latency_margin, "
             "remind_every, escalate, locations, quorum, partial_alerts, labels",
         ),
         ({"monitorz": []}, "monitorz: unknown key, did you mean monitors?"),
@@ -442,7 +442,7 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         "grace, timezone, app, endpoint, consecutive, failure_ratio, window, min_calls, "
         "method, headers, body, follow_redirects, max_redirects, "
         "interval, timeout, conditions, failure_threshold, "
-        "success_threshold, alert_when, alerts, depends_on, resolver, dns, tls, browser, "
+        "success_threshold, alert_when, alerts, depends_on, resolver, dns, rdap, tls, browser, "
         "latency_margin, remind_every, escalate, locations, quorum, partial_alerts, labels, "
         "paused, steps"
     ]

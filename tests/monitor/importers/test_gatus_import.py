@@ -328,7 +328,7 @@ def test_what_is_left_out_says_why(imported: tuple[Any, dict[str, Any]]) -> None
         "tether never turns TLS verification off"
     )
     assert (
-        "unknown placeholder [DOMAIN_EXPIRATION]"
+        "[DOMAIN_EXPIRATION] needs a domain name, and 127.0.0.1 is an address: set rdap.domain"
         in why["endpoints[1] (website): conditions[1] '[DOMAIN_EXPIRATION] > 720h'"]
     )
     assert "REST API key" in why["endpoints[2] (down): alerts[0] (pagerduty)"]

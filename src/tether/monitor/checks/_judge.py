@@ -8,7 +8,7 @@ closer to expiry than ``tls.min_days_left`` fails an otherwise good check.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from tether._kinds import Layer
@@ -83,7 +83,8 @@ def judge(
     rtt = None if icmp is None else _round_trip(icmp)
     # An ICMP check's latency is its round trip, as ping and blackbox_exporter report it,
     # not the time its series of echo requests took (count x interval).
-    latency = sum(p.ms for p in result.phases) if rtt is None else rtt
+    # The rdap phase (a registration looked up, cached for hours) is not the target's time.
+    latency = sum(p.ms for p in result.phases if p.name != "rdap") if rtt is None else rtt
     echoes = None
     if icmp is not None and rtt is not None and isinstance(icmp.details, IcmpDetails):
         echoes = _echoes(icmp.details)
@@ -130,13 +131,16 @@ def _echoes(d: IcmpDetails) -> str:
     )
 
 
-def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOptions:
+def probe_options(
+    m: Monitor, env: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None
+) -> ProbeOptions:
     """How the probe engine should probe ``m``; made once per monitor and configuration
     (the prober keeps it), so the proxy variables are read then, not at every probe:
     a running monitor's environment does not change.  ``env``: those variables read
     already (:func:`proxy_environment`), once for a whole assignment of monitors (read
     per monitor, they slowed each load of a large configuration: benchmarks/results.md,
-    "Figures behind choices in the code")."""
+    "Figures behind choices in the code").  ``clock``: the wall clock DNSSEC signatures
+    are checked at (None: the real one)."""
     tls = m.tls
     dns = m.dns
     return ProbeOptions(
@@ -152,7 +156,16 @@ def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOpti
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
         env=proxy_environment() if env is None else dict(env),
-        dns=None if dns is None else DnsQuery(dns.record_type, dns.rcode, dns.answers),
+        dns=None
+        if dns is None
+        else DnsQuery(
+            dns.record_type,
+            dns.rcode,
+            dns.answers,
+            dnssec=dns.dnssec,
+            trust_anchor=dns.trust_anchor,
+            clock=clock,
+        ),
         browser=None if m.browser is None else _browser_page(m.browser),
     )
 

@@ -36,6 +36,7 @@ from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.checks._judge import judge, probe_options, tls_leaf
+from tether.monitor.checks._rdap import RdapLookup
 from tether.monitor.checks._schedule import Schedule, run_schedule
 from tether.monitor.checks._steps import StepPlan, plan_steps, run_steps
 from tether.monitor.config import Monitor
@@ -114,16 +115,21 @@ class _Plan:
     """Why the plan could not be made: each check of the monitor fails with it."""
     steps: tuple[StepPlan, ...] = ()
     """A multi-step check's steps (``_steps.py``); none for any other monitor."""
+    rdap: bool = False
+    """A condition reads ``[DOMAIN_EXPIRATION]``: each check looks the domain up."""
 
 
-def _plan(m: Monitor, env: Mapping[str, str] | None = None) -> _Plan:
-    """The plan of ``m`` (``env``: the proxy variables, read once for all); one that
-    raises is a plan whose checks fail saying why, not an assignment (of every monitor)
-    that fails."""
+def _plan(
+    m: Monitor, env: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None
+) -> _Plan:
+    """The plan of ``m`` (``env``: the proxy variables, read once for all; ``clock``: the
+    wall clock); one that raises is a plan whose checks fail saying why, not an
+    assignment (of every monitor) that fails."""
     try:
-        options = probe_options(m, env)
+        options = probe_options(m, env, clock)
         steps = plan_steps(m, options, _condition) if m.steps else ()
-        return _Plan(m, options, [_condition(c) for c in m.conditions], steps=steps)
+        rdap = any("[DOMAIN_EXPIRATION]" in c for c in m.conditions)
+        return _Plan(m, options, [_condition(c) for c in m.conditions], steps=steps, rdap=rdap)
     except Exception as exc:
         return _Plan(m, ProbeOptions(), [], broken=_raised(m, exc))
 
@@ -146,6 +152,8 @@ class Prober:
         self._probe = probe
         self.schedule = Schedule(rand=rand)
         self._plans: dict[str, _Plan] = {}
+        self.rdap = RdapLookup(wall=wall, mono=mono)
+        """The RDAP lookups of ``[DOMAIN_EXPIRATION]``, cached across checks."""
         self._running = False
         self._wake: asyncio.Event | None = None
         """Set when a re-probe moves a run earlier; made by :meth:`run` on its loop."""
@@ -164,7 +172,7 @@ class Prober:
         for name, m in given.items():
             plan = self._plans.get(name)
             if plan is None or plan.monitor != m:
-                plan = _plan(m, env)
+                plan = _plan(m, env, self.wall)
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
@@ -212,6 +220,8 @@ class Prober:
             log.error("%s: %s", m.name, exc)
             setup = failure_for(Kind.UNKNOWN, str(exc), url=redact_target(m.url))
             result = ProbeResult(redact_target(m.url), (), setup)
+        if plan.rdap and result.failure is None:
+            result = await self.rdap.add_phase(result, host_of(m.url), m.rdap, m.timeout)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         days_left, expires = _certificate(result)
         where = where_failed(m.url, result.failure, record.kind)

@@ -37,6 +37,7 @@ from tether.monitor.config._channels import (
 )
 from tether.monitor.config._checks import config_warnings
 from tether.monitor.config._defaults import default_timeout
+from tether.monitor.config._dns import DnsOptions
 from tether.monitor.config._errors import ConfigError
 from tether.monitor.config._load import load_config, parse_config
 from tether.monitor.config._location import ENV_LOCATION, LocationError, resolve_location
@@ -44,7 +45,6 @@ from tether.monitor.config._models import (
     Announcement,
     ApiToken,
     ClusterSettings,
-    DnsOptions,
     Escalation,
     IncidentNote,
     MaintenanceWindow,

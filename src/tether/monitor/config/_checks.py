@@ -22,13 +22,13 @@ from tether.monitor.config._alert_checks import check_alert_when, check_default_
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._browser_checks import check_browser
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
+from tether.monitor.config._dns import DnsOptions, dnssec_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
 from tether.monitor.config._models import (
     HTTP_ONLY,
     PUSH_ONLY,
     TRAFFIC_ONLY,
-    DnsOptions,
     Escalation,
     IncidentNote,
     MaintenanceWindow,
@@ -40,6 +40,7 @@ from tether.monitor.config._models import (
 )
 from tether.monitor.config._objectives import check_objectives
 from tether.monitor.config._page_objectives import check_page_objectives
+from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
 
@@ -318,6 +319,8 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         )
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
+        errors += dnssec_problems(monitor.dns, (*at, "dns"))
+    errors += rdap_problems(monitor.conditions, monitor.url, monitor.rdap, at)
     if scheme == "icmp":
         errors += _check_echoes(monitor, at)
     return errors

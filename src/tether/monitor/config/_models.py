@@ -23,7 +23,6 @@ from pydantic import (
 )
 
 from tether._hostport import split_hostport
-from tether._rcodes import HeaderRcode
 from tether.monitor.config import _defaults
 from tether.monitor.config._agents import AgentSettings
 from tether.monitor.config._alert_when import AlertWhen, not_inherited
@@ -36,6 +35,7 @@ from tether.monitor.config._channels import (
 )
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._discovery import DiscoverySource
+from tether.monitor.config._dns import DnsOptions
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
     MAX_COUNT,
@@ -68,6 +68,7 @@ from tether.monitor.config._fields import (
 from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
 
@@ -203,22 +204,6 @@ class ProbeSettings(_Model):
     browser_executable: Annotated[str, Field(min_length=1)] | None = None  # else Debian's
 
 
-RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"]
-
-
-def _upper(value: object) -> object:
-    return value.upper() if isinstance(value, str) else value
-
-
-class DnsOptions(_Model):
-    """What a ``dns://`` monitor asks and expects."""
-
-    record_type: Annotated[RecordType, BeforeValidator(_upper)] = "A"
-    answers: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
-    """Answers that must all be present (in any order); empty means any answer."""
-    rcode: Annotated[HeaderRcode, BeforeValidator(_upper)] = "NOERROR"
-
-
 class TlsOptions(_Model):
     """Certificate checks for ``https://`` and ``tls://`` monitors."""
 
@@ -254,6 +239,7 @@ class MonitorDefaults(_Model):
     alerts: Names = ()
     headers: Headers = Field(default_factory=dict)
     resolver: Resolver | None = None
+    rdap: RdapOptions | None = None  # where [DOMAIN_EXPIRATION] is looked up
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     remind_every: Reminder | None = None
     escalate: tuple[Escalation, ...] = ()
@@ -375,6 +361,7 @@ class Monitor(_Model):
     depends_on: Names = ()
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
+    rdap: RdapOptions | None = None  # [DOMAIN_EXPIRATION]'s lookup (config/_rdap.py)
     tls: TlsOptions | None = None
     browser: BrowserOptions | None = None  # a page in headless Chromium (_browser.py)
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from tether.monitor.config._conditions import ConditionError, parse_condition
 from tether.monitor.config._labels import VALUE_MAX, label_problem
+from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.importers._common import LeftOut
 from tether.monitor.importers._values import go_duration, name_problem, seconds_text, shown
 
@@ -174,6 +175,9 @@ def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: lis
             left.append(
                 LeftOut(where, "tether's ssh:// reads the server's banner and runs no command")
             )
+            continue
+        if address := rdap_problems((text,), out["url"], None, ()):
+            left.append(LeftOut(where, f"{address[0][1]} yourself (rdap: {{domain: ...}})"))
             continue
         try:
             parse_condition(text)

@@ -39,6 +39,10 @@ class ProbeContext:
     """An icmp:// check's share of echo requests unanswered, 0 to 100."""
     rtt_ms: float | None = None
     """An icmp:// check's average round trip over the replies that came back."""
+    domain_expires_in_s: float | None = None
+    """Seconds until the domain's registration expires (RDAP); negative once it has."""
+    domain_missing: str | None = None
+    """Why there is no ``domain_expires_in_s`` when an RDAP lookup was made."""
 
 
 def context_from_probe(
@@ -62,6 +66,7 @@ def context_from_probe(
         HttpDetails,
         IcmpDetails,
         ProxyDetails,
+        RdapDetails,
         Skipped,
         SmtpDetails,
         SshDetails,
@@ -73,7 +78,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "dnssec", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -90,6 +95,8 @@ def context_from_probe(
     if not banner:
         banner = smtp.banner if isinstance(smtp, SmtpDetails) and smtp.greeting else None
     tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
+    rdap = d.get("rdap")
+    rdap = rdap if isinstance(rdap, RdapDetails) else None
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
     # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     # None where no query was made (an address, a proxy's tunnel) or no answer came.
@@ -107,7 +114,7 @@ def context_from_probe(
         rcode = rcode_of_kind(failure.kind if failure is not None else None)
     return ProbeContext(
         status=status,
-        response_time_ms=sum(p.ms for p in result.phases),
+        response_time_ms=sum(p.ms for p in result.phases if p.name != "rdap"),
         body=body if body is not None else result.body,
         headers=dict(headers)
         if headers is not None
@@ -122,6 +129,8 @@ def context_from_probe(
         banner=banner,
         packet_loss_percent=icmp.loss_percent if isinstance(icmp, IcmpDetails) else None,
         rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
+        domain_expires_in_s=None if rdap is None else rdap.expires_in_s,
+        domain_missing=None if rdap is None else rdap.missing,
     )
 
 

@@ -125,6 +125,11 @@ def _placeholder_value(operand: Operand, ctx: ProbeContext) -> Any:
     elif name == "CERTIFICATE_EXPIRATION":
         seconds = ctx.certificate_expires_in_s
         value = None if seconds is None else seconds * 1000.0
+    elif name == "DOMAIN_EXPIRATION":
+        seconds = ctx.domain_expires_in_s
+        if seconds is None and ctx.domain_missing is not None:
+            return _Missing(f"missing: {ctx.domain_missing}")
+        value = None if seconds is None else seconds * 1000.0
     elif name == "DNS_RCODE":
         value = None if ctx.dns_rcode is None else ctx.dns_rcode.upper()
     elif name == "CONNECTED":

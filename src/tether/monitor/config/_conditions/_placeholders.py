@@ -50,6 +50,7 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "BODY": TEXT,  # JSON once a path follows
     "HEADER": TEXT,
     "CERTIFICATE_EXPIRATION": DURATION,
+    "DOMAIN_EXPIRATION": DURATION,  # from RDAP: checks/_rdap.py
     "DNS_RCODE": RCODE,
     "IP": IP,
     "CONNECTED": BOOL,
@@ -58,7 +59,18 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "PACKET_LOSS": PERCENT,
     "RTT": DURATION,
 }
-PHASE_NAMES: Final = ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "ttfb", "transfer")
+PHASE_NAMES: Final = (
+    "dns",
+    "dnssec",
+    "connect",
+    "tls",
+    "ssh",
+    "smtp",
+    "icmp",
+    "ws",
+    "ttfb",
+    "transfer",
+)
 FUNCTIONS: Final = {"len": NUMBER, "has": BOOL}
 
 

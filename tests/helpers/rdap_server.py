@@ -1,0 +1,89 @@
+"""An RDAP server on loopback (RFC 9083's ``/domain/NAME`` answers, aiohttp in a thread)
+and the RFC 9224 bootstrap that points ``.test`` at it, for ``[DOMAIN_EXPIRATION]``."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+def registration(domain: str, expires: float | None) -> dict[str, Any]:
+    """An RFC 9083 domain object, with an ``expiration`` event when ``expires`` is given."""
+    events: list[dict[str, str]] = [
+        {"eventAction": "registration", "eventDate": "2020-01-01T00:00:00Z"}
+    ]
+    if expires is not None:
+        when = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        events.append({"eventAction": "expiration", "eventDate": when})
+    return {"objectClassName": "domain", "ldhName": domain, "events": events}
+
+
+def bootstrap(url: str, suffixes: tuple[str, ...] = ("test",)) -> str:
+    """RFC 9224's ``dns.json`` naming ``url`` for ``suffixes``."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "publication": "2026-01-01T00:00:00Z",
+            "services": [[list(suffixes), [url]], [["invalid"], ["https://rdap.invalid/"]]],
+        }
+    )
+
+
+@dataclass
+class RdapServer:
+    """Answers ``answers[name]`` (status, JSON) at ``/rdap/domain/NAME``, 404 for any other
+    name; ``/dns.json`` with the bootstrap while ``serve_bootstrap``.  Counts requests."""
+
+    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    serve_bootstrap: bool = True
+    hits: list[str] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/rdap/"
+
+    async def _domain(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.hits.append(name)
+        status, body = self.answers.get(name, (404, {"errorCode": 404}))
+        return web.json_response(body, status=status, content_type="application/rdap+json")
+
+    async def _bootstrap(self, request: web.Request) -> web.Response:
+        self.hits.append("dns.json")
+        if not self.serve_bootstrap:
+            return web.Response(status=503)
+        return web.Response(text=bootstrap(self.base), content_type="application/json")
+
+    @contextmanager
+    def running(self) -> Iterator[RdapServer]:
+        loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/rdap/domain/{name}", self._domain)
+        app.router.add_get("/dns.json", self._bootstrap)
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+
+        async def start() -> None:
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
