@@ -29,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "lab": ("cryptography", "trustme"),
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
+    "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
 }
 
 # The commands that need more than the core; any other command needs only the core

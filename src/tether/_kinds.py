@@ -16,7 +16,8 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
-    app ........ (the protocols above the connection: gRPC, databases, browsers)
+    app ........ grpc.not_serving, grpc.status (the protocols above the connection:
+                 gRPC, databases, browsers)
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -89,6 +90,9 @@ class Kind(enum.StrEnum):
     HTTP_RATE_LIMITED = "http.rate_limited"
     HTTP_CLIENT_ERROR = "http.client_error"
     HTTP_SERVER_ERROR = "http.server_error"
+
+    GRPC_NOT_SERVING = "grpc.not_serving"
+    GRPC_STATUS = "grpc.status"
 
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"

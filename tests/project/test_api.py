@@ -42,6 +42,8 @@ STABLE_CODES = [
     "http.rate_limited",
     "http.client_error",
     "http.server_error",
+    "grpc.not_serving",
+    "grpc.status",
     "circuit.open",
     "bulkhead.full",
     "throttle.rejected",

@@ -240,6 +240,8 @@ _SCHEMES: Final = (
     "ssh",
     "smtp",
     "smtps",
+    "grpc",
+    "grpcs",
     "icmp",
 )
 PUSH_SCHEME: Final = "push"

@@ -31,7 +31,7 @@ class ProbeContext:
     """The address connected to first, then the other DNS answers."""
     connected: bool = False
     phase_ms: Mapping[str, float] = field(default_factory=dict)
-    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``ttfb``,
+    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``grpc``, ``ttfb``,
     ``transfer``; absent when not run."""
     banner: str | None = None
     """The server's first words: an SSH identification line, an SMTP greeting's text."""
@@ -39,6 +39,11 @@ class ProbeContext:
     """An icmp:// check's share of echo requests unanswered, 0 to 100."""
     rtt_ms: float | None = None
     """An icmp:// check's average round trip over the replies that came back."""
+    grpc_status: str | None = None
+    """A grpc:// check's health answer: ``SERVING``, ``NOT_SERVING``, ``SERVICE_UNKNOWN``
+    or ``UNKNOWN``."""
+    grpc_code: int | None = None
+    """A grpc:// check's call status (``grpc-status``; 0 is OK)."""
 
 
 def context_from_probe(
@@ -59,6 +64,7 @@ def context_from_probe(
         ConnectDetails,
         DnsDetails,
         DnsQueryDetails,
+        GrpcDetails,
         HttpDetails,
         IcmpDetails,
         ProxyDetails,
@@ -73,7 +79,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "grpc"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -90,6 +96,8 @@ def context_from_probe(
     if not banner:
         banner = smtp.banner if isinstance(smtp, SmtpDetails) and smtp.greeting else None
     tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
+    call = d.get("grpc")
+    call = call if isinstance(call, GrpcDetails) else None
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
     # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     # None where no query was made (an address, a proxy's tunnel) or no answer came.
@@ -122,6 +130,8 @@ def context_from_probe(
         banner=banner,
         packet_loss_percent=icmp.loss_percent if isinstance(icmp, IcmpDetails) else None,
         rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
+        grpc_status=call.serving_status if call is not None else None,
+        grpc_code=call.code if call is not None else None,
     )
 
 

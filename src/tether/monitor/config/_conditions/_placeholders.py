@@ -57,8 +57,21 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "BANNER": TEXT,
     "PACKET_LOSS": PERCENT,
     "RTT": DURATION,
+    "GRPC_STATUS": TEXT,
+    "GRPC_CODE": NUMBER,
 }
-PHASE_NAMES: Final = ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "ttfb", "transfer")
+PHASE_NAMES: Final = (
+    "dns",
+    "connect",
+    "tls",
+    "ssh",
+    "smtp",
+    "icmp",
+    "ws",
+    "grpc",
+    "ttfb",
+    "transfer",
+)
 FUNCTIONS: Final = {"len": NUMBER, "has": BOOL}
 
 
