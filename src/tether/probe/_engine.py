@@ -294,7 +294,8 @@ class _Walk(WalkTls):
         the identification line; ``smtp://`` after EHLO and STARTTLS's handshake, and
         ``smtps://`` after the handshake and EHLO; ``grpc(s)://`` after the health check."""
         self.begin("proxy")
-        self.end(ProxyDetails(None, "not used for a TCP check"))
+        grpc = t.scheme in ("grpc", "grpcs")
+        self.end(ProxyDetails(None, f"not used for a {'gRPC' if grpc else 'TCP'} check"))
         stream = await self.direct(t, record=True)
         if stream is None:
             return
