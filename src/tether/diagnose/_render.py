@@ -166,7 +166,7 @@ def _grpc_summary(d: GrpcDetails) -> str:
         return f"{asked}: {d.code_name} ({d.code})" + (f" {d.message}" if d.message else "")
     if d.http_status is not None:
         return f"{asked}: HTTP {d.http_status}"
-    return f"{asked}: no answer"
+    return f"{asked}: no gRPC answer"
 
 
 def _dns_summary(d: DnsDetails | DnsQueryDetails) -> str:
