@@ -46,6 +46,11 @@ _PUSH = (
     "a push monitor's verdict on a push that never came, not a fault on the wire: tested on "
     "simulated time against the real push API"
 )
+_GRPC = (
+    "a gRPC server's answer, which the matrix's HTTP/1.1 clients cannot ask for: the lab's "
+    "grpc_* scenarios make it for a grpc:// probe, and tests/probe/test_probe_grpc.py against "
+    "a real grpcio server"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -333,6 +338,18 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The service is overloaded", "http_503", "flapping"),
         _is("The backend took longer", "http_503"),
         _is("A method or feature the server does not implement", "http_503"),
+    ),
+    Kind.GRPC_NOT_SERVING: (
+        _no("The service set its own status", _GRPC),
+        _no("The service name asked about", _GRPC),
+        _no("The server never set a status", _GRPC),
+    ),
+    Kind.GRPC_STATUS: (
+        _no("`UNIMPLEMENTED (12)`", _GRPC),
+        _no("`DEADLINE_EXCEEDED (4)`", _GRPC),
+        _no("`UNAVAILABLE (14)`", _GRPC),
+        _no("`UNAUTHENTICATED (16)`", _GRPC),
+        _no("`INTERNAL (13)`", _GRPC),
     ),
     Kind.DEADLINE_EXCEEDED: (
         _is("The server sends the response very slowly", "slow_drip"),
