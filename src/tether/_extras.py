@@ -26,7 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "regex",
         "yaml",
     ),
-    "lab": ("cryptography", "trustme"),
+    "lab": ("cryptography", "h2", "trustme"),  # h2: the grpc:// scenarios' servers
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
     "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
