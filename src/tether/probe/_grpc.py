@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 from tether._classify import classify, classify_status, failure_for
@@ -45,6 +46,7 @@ from tether.probe._details import GrpcDetails
 
 if TYPE_CHECKING:
     from h2.connection import H2Connection
+    from hpack import Encoder
 
 READ_SIZE: Final = 65536
 MAX_ANSWER: Final = 65536
@@ -114,16 +116,21 @@ async def health_check(
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
         return out
 
-    # Our own headers are fixed, lower-case and valid: checking them on every call was
-    # a third of the call's own CPU (benchmarks/bench_grpc.py).
+    # h2 in pure Python is most of a call's CPU (benchmarks/bench_grpc.py), so what the
+    # check does not need is left out: our own headers are fixed, lower-case and valid,
+    # the answer's are read by name and checked here (:status, content-type,
+    # grpc-status), and HPACK's Huffman coding of ours (optional in RFC 7541) cost more
+    # than the rest of the request.
     conn = H2Connection(
         H2Configuration(
             client_side=True,
             header_encoding="utf-8",
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
+            validate_inbound_headers=False,
         )
     )
+    conn.encoder = _plain_encoder()
     conn.initiate_connection()
     stream = conn.get_next_available_stream_id()
     conn.send_headers(
@@ -147,7 +154,7 @@ async def health_check(
             while not answer.ended:
                 chunk = await reader.read(READ_SIZE)
                 if not chunk:
-                    return fail(*_closed(answer, out.answered, where))
+                    return fail(*_closed(out.answered, where))
                 if not out.answered and (odd := _not_http2(chunk, where)) is not None:
                     return fail(Kind.RESPONSE_MALFORMED, odd)
                 out.answered = True
@@ -225,6 +232,22 @@ class _Answer:
         return None
 
 
+def _plain_encoder() -> Encoder:
+    """An HPACK encoder that writes strings as they are, without Huffman coding."""
+    return _plain_encoder_class()()
+
+
+@functools.cache
+def _plain_encoder_class() -> type[Encoder]:
+    from hpack import Encoder
+
+    class Plain(Encoder):
+        def encode(self, headers: Any, huffman: bool = False) -> bytes:
+            return super().encode(headers, huffman=False)
+
+    return Plain
+
+
 def _verdict(
     answer: _Answer, details: GrpcDetails, where: str, url: str, host: str, port: int
 ) -> tuple[GrpcDetails, Failure | None]:
@@ -290,7 +313,7 @@ def _verdict(
     return failed(Kind.GRPC_NOT_SERVING, f"the health check says {shown} is {name}")
 
 
-def _closed(answer: _Answer, answered: bool, where: str) -> tuple[Kind, str]:
+def _closed(answered: bool, where: str) -> tuple[Kind, str]:
     if not answered:
         return Kind.CONNECTION_CLOSED, f"{where} closed the connection without answering"
     return Kind.CONNECTION_CLOSED, f"{where} closed the connection before the call ended"
