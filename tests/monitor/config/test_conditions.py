@@ -1313,6 +1313,8 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[BANNER]`",
         "`[PACKET_LOSS]`",
         "`[RTT]`",
+        "`[GRPC_STATUS]`",
+        "`[GRPC_CODE]`",
         "`[PHASE].dns`",
         "`[PHASE].connect`",
         "`[PHASE].tls`",
@@ -1320,6 +1322,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PHASE].smtp`",
         "`[PHASE].icmp`",
         "`[PHASE].ws`",
+        "`[PHASE].grpc`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
         "`len(...)`",
@@ -1351,7 +1354,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (23 + 10)
+    assert len(cells) == 2 * (26 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell
