@@ -2029,6 +2029,110 @@ _add(
 )
 
 
+# --- app: gRPC ----------------------------------------------------------------
+
+_add(
+    Entry(
+        kind=Kind.GRPC_NOT_SERVING,
+        layer=Layer.APP,
+        title="gRPC service not serving",
+        meaning=(
+            "The gRPC server answered the standard health check (`grpc.health.v1.Health/Check`), "
+            "and its answer for the service was not `SERVING`: `NOT_SERVING`, `SERVICE_UNKNOWN` "
+            "(or the call's `NOT_FOUND`, the protocol's way to say it) or `UNKNOWN`."
+        ),
+        causes=(
+            (
+                "The service set its own status to `NOT_SERVING`: it is starting, draining for a "
+                "shutdown, or a dependency it checks (a database, a queue) is down"
+            ),
+            (
+                "The service name asked about is not the one the server registered with its health "
+                "servicer (a typo, a missing package prefix such as `pkg.v1.`)"
+            ),
+            (
+                "The server never set a status for the service, so it is unknown to the health "
+                "servicer"
+            ),
+        ),
+        fixes=(
+            (
+                "Check the service's logs for why it reports itself unhealthy, and the "
+                "dependencies its health status follows."
+            ),
+            (
+                "Compare the monitored service name with what the server registers: "
+                '`health.set("pkg.v1.Service", SERVING)` in grpcio, `SetServingStatus` in '
+                "Go."
+            ),
+            (
+                "Ask about the server as a whole with an empty service name "
+                "(`grpc://host:port/`) to tell a service's status from the server's."
+            ),
+        ),
+        hint=(
+            "Check why the service reports itself unhealthy, and that the service name "
+            "matches what the server registers."
+        ),
+        retryable=True,
+        request_sent=True,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.GRPC_STATUS,
+        layer=Layer.APP,
+        title="gRPC call failed",
+        meaning=(
+            "The gRPC server ended the health check call with a status other than `OK`; the "
+            "detail names the code, as in `UNIMPLEMENTED (12)` or `UNAVAILABLE (14)`."
+        ),
+        causes=(
+            ("`UNIMPLEMENTED (12)`: the server has no `grpc.health.v1.Health` service registered"),
+            (
+                "`DEADLINE_EXCEEDED (4)`: the health handler took longer than the check's timeout "
+                "(sent as `grpc-timeout`)"
+            ),
+            (
+                "`UNAVAILABLE (14)`: the server or a proxy in front of it (Envoy, a load balancer) "
+                "has no healthy backend, or is shutting down"
+            ),
+            (
+                "`UNAUTHENTICATED (16)` or `PERMISSION_DENIED (7)`: the server wants credentials "
+                "the health check does not send"
+            ),
+            "`INTERNAL (13)` or `UNKNOWN (2)`: the health handler raised an error",
+        ),
+        fixes=(
+            (
+                "For `UNIMPLEMENTED`, register the health servicer: in grpcio "
+                "`health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), "
+                "server)`, in Go `healthpb.RegisterHealthServer`."
+            ),
+            (
+                "For `DEADLINE_EXCEEDED`, find what the health handler waits on, or raise the "
+                "check's `timeout`."
+            ),
+            (
+                "For `UNAVAILABLE`, check the backends behind the proxy and the server's logs; it "
+                "is worth retrying."
+            ),
+            (
+                "For an authentication code, exempt the health service from authentication, as "
+                "health checkers (Kubernetes, load balancers) expect."
+            ),
+        ),
+        hint=(
+            "Read the gRPC code in the detail: register the health servicer for "
+            "UNIMPLEMENTED, check the server's logs otherwise."
+        ),
+        retryable=False,
+        request_sent=True,
+    )
+)
+
+
 # --- policy ------------------------------------------------------------------
 
 _add(

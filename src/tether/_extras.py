@@ -26,11 +26,12 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "regex",
         "yaml",
     ),
-    "lab": ("cryptography", "trustme"),
+    "lab": ("cryptography", "h2", "trustme"),  # h2: the grpc:// scenarios' servers
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
     "browser": ("playwright",),  # browser: monitors, in headless Chromium
     "dnssec": ("cryptography",),  # dns:// checks with dnssec: true (dns.dnssec)
+    "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
 }
 
 # The commands that need more than the core; any other command needs only the core

@@ -16,7 +16,8 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
-    app ........ (the protocols above the connection: gRPC, databases, browsers)
+    app ........ grpc.not_serving, grpc.status (the protocols above the connection:
+                 gRPC, databases, browsers)
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -95,6 +96,8 @@ class Kind(enum.StrEnum):
 
     BROWSER_STEP_FAILED = "browser.step_failed"
     BROWSER_PAGE_ERROR = "browser.page_error"
+    GRPC_NOT_SERVING = "grpc.not_serving"
+    GRPC_STATUS = "grpc.status"
 
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"

@@ -1307,14 +1307,17 @@ def test_layer_matches_catalogue(factory: Factory, kind: Kind) -> None:
 
 def test_cases_cover_every_kind_classify_can_give() -> None:
     """The tables above reach every Kind except circuit.open, which only a breaker gives,
-    bulkhead.full and throttle.rejected, which only a policy's own limits give, and
-    heartbeat.missed, which only a push monitor gives (no exception is one)."""
+    bulkhead.full and throttle.rejected, which only a policy's own limits give,
+    heartbeat.missed, which only a push monitor gives, and grpc.not_serving and
+    grpc.status, which only a grpc:// probe's answer gives (no exception is one)."""
     covered = {param.values[1] for param in ALL_CASES}
     assert set(Kind) - covered == {
         Kind.CIRCUIT_OPEN,
         Kind.BULKHEAD_FULL,
         Kind.THROTTLE_REJECTED,
         Kind.HEARTBEAT_MISSED,
+        Kind.GRPC_NOT_SERVING,
+        Kind.GRPC_STATUS,
     }
 
 

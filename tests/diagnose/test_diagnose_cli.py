@@ -125,6 +125,11 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "upload_stall": ("read.timeout", "response", "http"),
     # pinned to the 503 half by the lab's clock; the healthy half is tested below.
     "flapping": ("http.server_error", "http", "http"),
+    "grpc_serving": None,
+    "grpc_not_serving": ("grpc.not_serving", "app", "grpc"),
+    "grpc_unimplemented": ("grpc.status", "app", "grpc"),
+    "grpc_hang": ("read.timeout", "response", "grpc"),
+    "grpc_http1": ("response.malformed", "response", "grpc"),
 }
 
 # Scenarios whose failure the probe sees but does not classify as expected yet.
@@ -273,6 +278,9 @@ def test_scenario_verdict(name: str, verdicts: dict[str, tuple[int, dict[str, An
     if expected is None:
         assert (code, result["ok"], result["failure"]) == (0, True, None), result["failure"]
         assert all(p["ok"] for p in result["phases"])
+        if name.startswith("grpc_"):
+            assert result["phases"][-1]["serving_status"] == "SERVING"
+            return
         assert result["phases"][-1]["name"] == "http"
         assert result["phases"][-1]["status"] == 200
         return

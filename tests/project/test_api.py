@@ -47,6 +47,8 @@ STABLE_CODES = [
     "http.server_error",
     "browser.step_failed",
     "browser.page_error",
+    "grpc.not_serving",
+    "grpc.status",
     "circuit.open",
     "bulkhead.full",
     "throttle.rejected",

@@ -416,7 +416,8 @@ for statement in ("import tether.monitor", "from tether.lab import Lab"):
     assert result.stdout.splitlines() == [
         "tether.monitor needs tether[monitor] (missing: aiohttp, apprise, jinja2, "
         "prometheus_client, pydantic, regex, yaml): pip install 'tether[monitor]'",
-        "tether.lab needs tether[lab] (missing: cryptography, trustme): pip install 'tether[lab]'",
+        "tether.lab needs tether[lab] (missing: cryptography, h2, trustme): "
+        "pip install 'tether[lab]'",
     ]
 
 
@@ -447,7 +448,7 @@ def test_pytest_runs_without_the_lab_extra(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 passed, 1 error" in result.stdout
     assert (
-        "the lab fixture needs tether[lab] (missing: cryptography, trustme): "
+        "the lab fixture needs tether[lab] (missing: cryptography, h2, trustme): "
         "pip install 'tether[lab]'" in result.stdout
     )
     assert "Traceback" not in result.stdout

@@ -15,6 +15,7 @@ from tether.probe import (
     ConnectDetails,
     DnsDetails,
     DnsQueryDetails,
+    GrpcDetails,
     HttpDetails,
     IcmpDetails,
     Phase,
@@ -151,7 +152,21 @@ def _summary(phase: Phase) -> str:
         return _icmp_summary(d)
     if name == "ws":
         return _ws_summary(d if isinstance(d, WsDetails) else WsDetails())
+    if name == "grpc" and isinstance(d, GrpcDetails):
+        return _grpc_summary(d)
     return ""
+
+
+def _grpc_summary(d: GrpcDetails) -> str:
+    """``my.Service: SERVING`` or ``the server: UNIMPLEMENTED (12)``."""
+    asked = d.service or "the server"
+    if d.serving_status is not None and d.code in (0, None):
+        return f"{asked}: {d.serving_status}"
+    if d.code is not None:
+        return f"{asked}: {d.code_name} ({d.code})" + (f" {d.message}" if d.message else "")
+    if d.http_status is not None:
+        return f"{asked}: HTTP {d.http_status}"
+    return f"{asked}: no gRPC answer"
 
 
 def _dns_summary(d: DnsDetails | DnsQueryDetails) -> str:

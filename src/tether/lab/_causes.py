@@ -50,6 +50,15 @@ _DNSSEC = (
     "a verdict of the dns:// check's own validation, which no client library makes: tested "
     "with zones signed in the test and served by the lab's DNS server (tests/probe/test_dnssec.py)"
 )
+_GRPC = (
+    "a gRPC server's answer, which the matrix's HTTP/1.1 clients cannot ask for: the lab's "
+    "grpc_* scenarios make it for a grpc:// probe, and tests/probe/test_probe_grpc.py against "
+    "a real grpcio server"
+)
+_BROWSER = (
+    "a verdict on a page in a headless browser, which no HTTP client makes: tested against "
+    "Debian's Chromium and pages served on loopback (tests/probe/test_browser.py)"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -353,6 +362,29 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The service is overloaded", "http_503", "flapping"),
         _is("The backend took longer", "http_503"),
         _is("A method or feature the server does not implement", "http_503"),
+    ),
+    Kind.BROWSER_STEP_FAILED: (
+        _no("The page's script failed or took longer", _BROWSER),
+        _no("A deployment changed the page", _BROWSER),
+        _no("An API the page calls failed", _BROWSER),
+        _no("The element is there but hidden", _BROWSER),
+    ),
+    Kind.BROWSER_PAGE_ERROR: (
+        _no("A bug in the page's JavaScript", _BROWSER),
+        _no("A script or API the page depends on", _BROWSER),
+        _no("A browser feature the script expects", _BROWSER),
+    ),
+    Kind.GRPC_NOT_SERVING: (
+        _no("The service set its own status", _GRPC),
+        _no("The service name asked about", _GRPC),
+        _no("The server never set a status", _GRPC),
+    ),
+    Kind.GRPC_STATUS: (
+        _no("`UNIMPLEMENTED (12)`", _GRPC),
+        _no("`DEADLINE_EXCEEDED (4)`", _GRPC),
+        _no("`UNAVAILABLE (14)`", _GRPC),
+        _no("`UNAUTHENTICATED (16)`", _GRPC),
+        _no("`INTERNAL (13)`", _GRPC),
     ),
     Kind.DEADLINE_EXCEEDED: (
         _is("The server sends the response very slowly", "slow_drip"),

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from tether._hostport import bracketed
 from tether._kinds import Kind
-from tether.lab import _dns, _servers
+from tether.lab import _dns, _grpc, _servers
 from tether.lab._certs import LabCerts, make_certs
 
 
@@ -164,7 +164,18 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
         "stops reading a large upload and keeps the connection open",
     ),
     ("flapping", Kind.HTTP_SERVER_ERROR, "healthy, then 503, alternating every 10 s"),
+    ("grpc_serving", None, "a gRPC server (HTTP/2) whose health service says SERVING"),
+    ("grpc_not_serving", Kind.GRPC_NOT_SERVING, "its service lab.Draining is NOT_SERVING"),
+    (
+        "grpc_unimplemented",
+        Kind.GRPC_STATUS,
+        "a gRPC server without the health service: UNIMPLEMENTED (12)",
+    ),
+    ("grpc_hang", Kind.READ_TIMEOUT, "its health check of lab.Hanging is never answered"),
+    ("grpc_http1", Kind.RESPONSE_MALFORMED, "grpc:// to the healthy server, which speaks HTTP/1.1"),
 )
+GRPC_SCENARIOS: frozenset[str] = frozenset(name for name, *_ in SPECS if name.startswith("grpc_"))
+"""The ``grpc://`` scenarios: for a gRPC health check, not for the HTTP clients' matrix."""
 
 _UPLOADS = frozenset({"upload_early_close", "upload_stall"})
 """Scenarios about a large upload: their requests are POSTs with a body."""
@@ -265,6 +276,8 @@ LISTENERS: tuple[str, ...] = (
     "dns",
     "stall_one_in_ten",
     "load_latency",
+    "grpc_serving",
+    "grpc_unimplemented",
 )
 """Every port the lab listens on (or holds), in the order of their offsets from
 ``port_base`` (``tether lab --port BASE``): a new one is added at the end, so that a
@@ -279,6 +292,9 @@ _SHARED_PORTS = {
     "tls_to_plain": "healthy",
     "plain_to_tls": "tls_ok",
     "redirect_scheme_loop": "redirect_http",
+    "grpc_not_serving": "grpc_serving",
+    "grpc_hang": "grpc_serving",
+    "grpc_http1": "healthy",
     **dict.fromkeys(
         ("proxy_refused", "proxy_auth", "proxy_bad_gateway", "proxy_forbidden", "proxy_blackhole"),
         "tls_ok",
@@ -465,6 +481,12 @@ class Lab:
         await self._start_tls(certs, ports)
         proxies = await self._start_proxies(ports)
         hops = await self._start_redirects(h, certs)
+        ports["grpc_serving"] = await self._serve(
+            "grpc_serving", _grpc.health_server(_grpc.STATUSES)
+        )
+        ports["grpc_unimplemented"] = await self._serve(
+            "grpc_unimplemented", _grpc.health_server(None)
+        )
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
         self._servers.append(dns_tcp)
         self.resolver = f"{h}:{dns_port}"
@@ -655,4 +677,10 @@ def _scenario_urls(
         urls[name] = f"https://{h}:{ports['tls_ok']}/"
     for name, label in _DNS_NAMES.items():
         urls[name] = f"http://{label}.lab.test:{ports['healthy']}/"
+    grpc = f"grpc://{h}:{ports['grpc_serving']}"
+    urls["grpc_serving"] = f"{grpc}/lab.Serving"
+    urls["grpc_not_serving"] = f"{grpc}/lab.Draining"
+    urls["grpc_hang"] = f"{grpc}/{_grpc.HANGING}"
+    urls["grpc_unimplemented"] = f"grpc://{h}:{ports['grpc_unimplemented']}/lab.Serving"
+    urls["grpc_http1"] = f"grpc://{h}:{ports['healthy']}/"
     return urls

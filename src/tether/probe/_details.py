@@ -559,6 +559,34 @@ class WsDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class GrpcDetails:
+    """The ``grpc`` phase: the ``grpc.health.v1.Health/Check`` call and its answer."""
+
+    service: str = ""
+    """The service asked about (empty: the server as a whole)."""
+    http_status: int | None = None
+    """The HTTP/2 ``:status`` of the answer's headers."""
+    code: int | None = None
+    """The call's ``grpc-status`` (0 is OK)."""
+    code_name: str | None = None
+    """Its name: ``OK``, ``UNIMPLEMENTED``..."""
+    message: str | None = None
+    """The ``grpc-message`` of a failed call, decoded and redacted."""
+    serving_status: str | None = None
+    """The health answer: ``SERVING``, ``NOT_SERVING``, ``SERVICE_UNKNOWN`` or ``UNKNOWN``."""
+    alpn: str | None = None
+    """The protocol the TLS handshake agreed (``grpcs://``)."""
+
+    def to_json(self) -> Json:
+        out: Json = {"service": self.service}
+        for name in ("http_status", "code", "code_name", "message", "serving_status", "alpn"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class BrowserDetails:
     """A browser check's phase (``navigation``, ``first_paint``, ``load``, ``stepN.ACTION``):
     the main document's status, when the milestone came (ms since the navigation began),
@@ -603,5 +631,6 @@ PhaseDetails = (
     | IcmpDetails
     | WsDetails
     | BrowserDetails
+    | GrpcDetails
 )
 """What a :class:`~tether.probe.Phase` may carry."""

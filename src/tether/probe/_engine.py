@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urljoin, urlsplit
@@ -15,10 +16,11 @@ from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
 from tether._sensitive import is_sensitive
-from tether.probe import _http, _icmp, _smtp, _ssh, _ws
+from tether.probe import _grpc, _http, _icmp, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._details import (
     NO_DETAILS,
+    GrpcDetails,
     Hop,
     HttpDetails,
     IcmpDetails,
@@ -32,6 +34,7 @@ from tether.probe._target import (
     InvalidTarget,
     Target,
     echo_options,
+    grpc_service,
     parse_target,
     redact_target,
     starttls_mode,
@@ -118,6 +121,11 @@ class _Walk(WalkTls):
             )
         if t.scheme in ("ws", "wss") and (
             lacking := _extras.problem(f"a {t.scheme}:// check", "ws")
+        ):
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
+        if t.scheme in ("grpc", "grpcs") and (
+            lacking := _extras.problem(f"a {t.scheme}:// check", "grpc")
         ):
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
@@ -288,9 +296,10 @@ class _Walk(WalkTls):
     async def socket_only(self, t: Target) -> None:
         """``tcp://`` stops after connect; ``tls://`` after the handshake; ``ssh://`` after
         the identification line; ``smtp://`` after EHLO and STARTTLS's handshake, and
-        ``smtps://`` after the handshake and EHLO."""
+        ``smtps://`` after the handshake and EHLO; ``grpc(s)://`` after the health check."""
         self.begin("proxy")
-        self.end(ProxyDetails(None, "not used for a TCP check"))
+        grpc = t.scheme in ("grpc", "grpcs")
+        self.end(ProxyDetails(None, f"not used for a {'gRPC' if grpc else 'TCP'} check"))
         stream = await self.direct(t, record=True)
         if stream is None:
             return
@@ -304,6 +313,59 @@ class _Walk(WalkTls):
                 await self.smtp(t, secured, starttls="off")
         elif t.scheme == "smtp":
             await self.smtp(t, stream, starttls=starttls_mode(t))
+        elif t.scheme == "grpcs":
+            secured = await self.tls(t, stream, record=True)
+            if secured is not None:
+                await self.grpc(t, secured)
+        elif t.scheme == "grpc":
+            await self.grpc(t, stream)
+
+    async def grpc(self, t: Target, stream: Stream) -> None:
+        """The ``grpc`` phase: ``grpc.health.v1.Health/Check`` for the URL's service, over
+        HTTP/2; ``grpcs://`` first wants the handshake to have agreed on ``h2``."""
+        o = self.options
+        _grpc.load()
+        self.begin("grpc")
+        self.call = call = _grpc.Call(GrpcDetails(grpc_service(t)))
+        if t.scheme == "grpcs":
+            sslobj = stream.writer.get_extra_info("ssl_object")
+            alpn = sslobj.selected_alpn_protocol() if sslobj is not None else None
+            call.details = dataclasses.replace(call.details, alpn=alpn)
+            if alpn != "h2":
+                # TLS's own negotiation failed to agree on HTTP/2 (gRPC's clients refuse
+                # such a server too): the TLS layer's problem, not the call's.
+                self.end(
+                    call.details,
+                    failure_for(
+                        Kind.TLS_PROTOCOL,
+                        f"{t.hostport} did not agree on HTTP/2 in the TLS handshake (ALPN: "
+                        f"{alpn or 'none'}): a gRPC server over TLS offers h2",
+                        url=t.url,
+                        host=t.ascii_host,
+                        port=t.port,
+                    ),
+                )
+                return
+        # The wait is the timeout (and a grace), within what the deadline leaves (less a
+        # little, so the answer or the silence is named rather than cut off by it); the
+        # server's grpc-timeout ends before the wait, to hear its DEADLINE_EXCEEDED.
+        left = o.deadline - (time.monotonic() - self.started) - 0.05
+        wait = max(0.002, min(o.timeout + _grpc.GRACE, left))
+        await _grpc.health_check(
+            stream.reader,
+            stream.writer,
+            authority=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
+            secure=t.scheme == "grpcs",
+            service=grpc_service(t),
+            timeout=max(0.001, min(o.timeout, wait - min(_grpc.GRACE, wait / 5))),
+            wait=wait,
+            url=t.url,
+            host=t.ascii_host,
+            port=t.port,
+            out=call,
+            clock=self.clock,
+        )
+        self.end(call.details, call.failure)
 
     async def icmp(self, t: Target) -> None:
         """``icmp://``: resolve (the dns phase, so its failures keep their kinds), then

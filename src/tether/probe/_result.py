@@ -14,8 +14,9 @@ PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
 @dataclass(frozen=True, slots=True)
 class Phase:
     """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls``, ``http``,
-    or for the mail and shell schemes ``ssh`` and ``smtp``, and ``ws`` for ``ws://`` and
-    ``wss://`` (the upgrade, and a message and its reply).  ``details`` is what it found,
+    or for the mail and shell schemes ``ssh`` and ``smtp``, ``ws`` for ``ws://`` and
+    ``wss://`` (the upgrade, and a message and its reply), and ``grpc`` for ``grpc://``
+    and ``grpcs://`` (the health check).  ``details`` is what it found,
     typed by the kind of phase (``tether.probe._details``)."""
 
     name: str

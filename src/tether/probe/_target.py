@@ -12,7 +12,20 @@ from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import _cut, redact_url
 
-SCHEMES = ("http", "https", "ws", "wss", "tcp", "tls", "ssh", "smtp", "smtps", "icmp")
+SCHEMES = (
+    "http",
+    "https",
+    "ws",
+    "wss",
+    "tcp",
+    "tls",
+    "ssh",
+    "smtp",
+    "smtps",
+    "grpc",
+    "grpcs",
+    "icmp",
+)
 _SCHEME_LIST = ", ".join(SCHEMES[:-1]) + f" or {SCHEMES[-1]}"
 
 
@@ -43,7 +56,8 @@ class Target:
     scheme: str
     """``http``, ``https``, ``tcp`` (connect only), ``tls`` (connect and handshake),
     ``ssh`` (the identification line), ``smtp`` (greeting, EHLO, STARTTLS), ``smtps``,
-    ``ws`` / ``wss`` (the WebSocket upgrade) or ``icmp`` (echo requests; its port is 0)."""
+    ``ws`` / ``wss`` (the WebSocket upgrade), ``grpc`` / ``grpcs`` (gRPC's health check)
+    or ``icmp`` (echo requests; its port is 0)."""
     host: str
     """As given (Unicode for an IDN), without brackets."""
     ascii_host: str
@@ -122,6 +136,8 @@ def parse_target(text: str) -> Target:
         path += "?" + parts.query
     if scheme in ("ssh", "smtp", "smtps"):
         _check_options(scheme, parts)
+    if scheme in ("grpc", "grpcs"):
+        _check_service(scheme, parts)
     return Target(
         scheme=scheme,
         host=host,
@@ -131,6 +147,27 @@ def parse_target(text: str) -> Target:
         url=redact_url(raw),
         has_credentials=parts.username is not None or parts.password is not None,
     )
+
+
+def grpc_service(t: Target) -> str:
+    """The service a ``grpc://`` target asks about: its path without the slash (empty:
+    the server as a whole)."""
+    return t.path.lstrip("/")
+
+
+def _check_service(scheme: str, parts: SplitResult) -> None:
+    """A ``grpc(s)://`` target's path is one service name (``/pkg.v1.Service``), and it
+    takes no query: a typo would otherwise ask about another service."""
+    if parts.query or parts.fragment:
+        raise InvalidTarget(
+            f"a {scheme}:// target takes no query: write {scheme}://host:port/SERVICE"
+        )
+    service = parts.path[1:]
+    if "/" in service or "%" in service:
+        raise InvalidTarget(
+            f"{service!r} is not a gRPC service name: write {scheme}://host:port/pkg.Service "
+            "(or nothing after the port for the server as a whole)"
+        )
 
 
 STARTTLS_MODES = ("auto", "required", "off")

@@ -19,6 +19,8 @@ from tether.probe._details import Certificate, TlsDetails
 EXPIRY_WARNING_DAYS = 14
 
 ALPN = ("http/1.1",)
+ALPN_H2 = ("h2",)
+"""What a ``grpcs://`` handshake offers: gRPC runs over HTTP/2 alone."""
 
 _Stamp = tuple[str, int, int, int] | tuple[str, None]
 """A trusted file or directory as the cache sees it: (path, inode, size, mtime in ns),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
-from tether.probe import _http, _ws
+from tether.probe import _grpc, _http, _ws
 from tether.probe._details import NO_DETAILS, Hop, HttpDetails, PhaseDetails
 from tether.probe._options import ProbeOptions
 from tether.probe._result import Phase, ProbeResult
@@ -33,6 +33,7 @@ _SILENT = {
     "smtp": Kind.READ_TIMEOUT,
     "icmp": Kind.CONNECT_TIMEOUT,
     "ws": Kind.READ_TIMEOUT,
+    "grpc": Kind.READ_TIMEOUT,
 }
 """The kind of a phase that was still waiting for its first answer when time ran out."""
 
@@ -76,6 +77,8 @@ class Walk:
     """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
     upgrade: _ws.Upgrade | None = None
     """The ``ws`` phase under way or done: its reply and headers stand for the response."""
+    call: _grpc.Call | None = None
+    """The ``grpc`` phase under way or done: how far the health check got."""
     clock: Callable[[], float] = time.perf_counter
     sleep: Sleep = asyncio.sleep
     started: float = field(default_factory=time.monotonic)
@@ -142,6 +145,8 @@ class Walk:
             if phase == "ws" and self.upgrade is not None:
                 details = self.upgrade.details  # how far it got: the 101, the message sent
                 self.phases[-1] = dataclasses.replace(self.phases[-1], details=details)
+            if phase == "grpc" and self.call is not None:
+                self.phases[-1] = dataclasses.replace(self.phases[-1], details=self.call.details)
         elif self.failure is None:
             self.failure = failure
 

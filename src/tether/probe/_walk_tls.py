@@ -154,5 +154,8 @@ _VERIFY_KINDS = frozenset(
 
 def _alpn(t: Target) -> tuple[str, ...]:
     """What the handshake offers: HTTP/1.1 for the HTTP schemes (and ``tls://``, as
-    always), nothing for mail, whose servers may refuse a client that says HTTP."""
+    always), HTTP/2 alone for gRPC, nothing for mail, whose servers may refuse a client
+    that says HTTP."""
+    if t.scheme == "grpcs":
+        return _tls.ALPN_H2
     return () if t.scheme in ("smtp", "smtps") else _tls.ALPN

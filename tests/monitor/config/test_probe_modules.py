@@ -84,12 +84,21 @@ modules:
 
 
 def test_without_modules_the_example_blackbox_yml_modules_are_there() -> None:
-    """No modules: section (or an empty one) gives http_2xx, http_post_2xx, tcp_connect
-    and icmp, as blackbox_exporter's example blackbox.yml has them."""
+    """No modules: section (or an empty one) gives http_2xx, http_post_2xx, tcp_connect,
+    icmp, grpc and grpc_plain, as blackbox_exporter's example blackbox.yml has them."""
     for text in (MONITORS, MONITORS + "modules:\n"):
         config = parse_config(text)
-        assert set(config.modules) == {"http_2xx", "http_post_2xx", "tcp_connect", "icmp"}
+        assert set(config.modules) == {
+            "http_2xx",
+            "http_post_2xx",
+            "tcp_connect",
+            "icmp",
+            "grpc",
+            "grpc_plain",
+        }
     assert DEFAULT_MODULES["http_post_2xx"].http.method == "POST"
+    assert DEFAULT_MODULES["grpc"].grpc.tls
+    assert DEFAULT_MODULES["grpc_plain"].grpc.service == "service1"
 
 
 def test_the_ip_protocol_options_map_to_one_family_only_without_fallback() -> None:
@@ -130,9 +139,9 @@ def test_the_ip_protocol_options_map_to_one_family_only_without_fallback() -> No
             "tether does not honour blackbox_exporter's icmp.ttl",
         ),
         (
-            "  g: {prober: grpc, grpc: {tls: true}}",
+            "  g: {prober: grpc, grpc: {tls: true, tls_config: {server_name: x}}}",
             "g",
-            "prober grpc: tether does not speak gRPC's health protocol",
+            "tether does not honour blackbox_exporter's grpc.tls_config.server_name",
         ),
     ],
 )
@@ -167,6 +176,11 @@ def test_a_module_tether_cannot_honour_is_kept_unavailable_with_the_reason(
             'modules.d.dns.valid_rcodes[0]: "NOPE" is not one of',
         ),
         ("  g: {prober: grpc, timeout: soon}", "modules.g.timeout:"),
+        (
+            "  g: {prober: grpc, grpc: {service: a/b}}",
+            'modules.g.grpc.service: "a/b" is not a gRPC service name',
+        ),
+        ("  g: {prober: grpc, grpc: {tsl: true}}", "modules.g.grpc.tsl: unknown key"),
     ],
 )
 def test_a_typo_or_a_bad_value_is_one_error_naming_the_key_and_module(
@@ -236,7 +250,7 @@ def test_debians_example_blackbox_yml_loads_as_it_is(
     package is installed, its file as it is on disk loads too."""
     config = parse_config(MONITORS + DEBIAN_BLACKBOX_YML)
     usable = {name for name, m in config.modules.items() if m.unavailable is None}
-    assert usable == {"http_2xx", "http_post_2xx", "tcp_connect", "icmp"}
+    assert usable == {"http_2xx", "http_post_2xx", "tcp_connect", "icmp", "grpc"}
     healthy = lab["healthy"].url
     (ok, banner, unknown) = ask(
         runner_for,
@@ -254,7 +268,7 @@ def test_debians_example_blackbox_yml_loads_as_it_is(
     )
     assert unknown == (
         400,
-        'Unknown module "nope"; valid modules: http, http_2xx, http_post_2xx, icmp, tcp, '
+        'Unknown module "nope"; valid modules: grpc, http, http_2xx, http_post_2xx, icmp, tcp, '
         "tcp_connect, tls\n",
     )
     installed = Path("/etc/prometheus/blackbox.yml")

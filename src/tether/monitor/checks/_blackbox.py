@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from tether._classify import classify
-from tether._hostport import split_hostport
+from tether._hostport import join_hostport, split_hostport
 from tether._kinds import Kind, Layer
 from tether.monitor.config._blackbox import BlackboxModule, HttpModule
 from tether.probe import (
@@ -55,7 +55,7 @@ class ModuleProbe:
     """One ``/probe`` of a module: the probe and the module's verdict on it."""
 
     prober: str
-    """``http``, ``tcp``, ``dns`` or ``icmp``: which series the answer carries."""
+    """``http``, ``tcp``, ``dns``, ``icmp`` or ``grpc``: which series the answer carries."""
     result: ProbeResult
     failure: tuple[str, str] | None
     """``(kind, layer)`` when the module fails the probe; None when it passes."""
@@ -106,6 +106,8 @@ async def _run_module(
         return await _dns(module, target, timeout, allowed)
     if module.prober == "icmp":
         return await _icmp(module, target, timeout, allowed)
+    if module.prober == "grpc":
+        return await _grpc(module, target, timeout, allowed)
     if module.prober == "tcp":
         tcp = module.tcp
         if "://" in target:
@@ -164,6 +166,35 @@ async def _icmp(
     )
     result = await probe_async(f"icmp://{host}?count=1", options)
     return ModuleProbe("icmp", result, _failure_of(result))
+
+
+async def _grpc(
+    module: BlackboxModule, target: str, timeout: float, allowed: AllowedTargets
+) -> ModuleProbe:
+    """The health check of the module's service at ``target`` (``host:port``, or with
+    ``http://`` or ``https://`` before it, which blackbox_exporter drops: ``tls`` alone
+    decides), on port 80 or 443 when none is given, as blackbox_exporter dials."""
+    grpc = module.grpc
+    hostport = target.split("://", 1)[1] if target.startswith(("http://", "https://")) else target
+    hostport = hostport.rstrip("/")
+    try:
+        if "://" in hostport or any(c in hostport for c in "/?#@"):
+            raise ValueError(hostport)
+        host, port = split_hostport(hostport, default_port=443 if grpc.tls else 80)
+    except ValueError:
+        raise BadTarget(f"a grpc module's target is HOST:PORT, not {target!r}") from None
+    hostport = join_hostport(host, port)
+    options = ProbeOptions(
+        timeout=timeout,
+        deadline=timeout,
+        allowed=allowed,
+        insecure=grpc.tls_config.insecure_skip_verify,
+        cacert=grpc.tls_config.ca_file,
+        family=family(grpc.preferred_ip_protocol, grpc.ip_protocol_fallback),
+    )
+    scheme = "grpcs" if grpc.tls else "grpc"
+    result = await probe_async(f"{scheme}://{hostport}/{grpc.service}", options)
+    return ModuleProbe("grpc", result, _failure_of(result))
 
 
 def _failure_of(result: ProbeResult) -> tuple[str, str] | None:

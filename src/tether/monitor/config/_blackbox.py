@@ -2,7 +2,7 @@
 ``/probe?module=NAME``.
 
 The subset tether can honour is taken as written.  A module that needs what tether does
-not honour (a ``grpc`` prober, ``query_response``, ``fail_if_body_matches_regexp``...)
+not honour (``query_response``, ``fail_if_body_matches_regexp``...)
 is kept as *unavailable*, with the reason: the file loads as it is, ``check-config`` and
 the monitor's start warn, and ``/probe?module=NAME`` answers 400 saying why (a probe
 that silently ignored ``fail_if_body_matches_regexp`` would pass where the exporter
@@ -16,19 +16,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tether._rcodes import HeaderRcode
 from tether._redact import redact_headers
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import Headers, Method, PositiveDuration, Whole, one_or_many
 
-PROBERS: Final = ("http", "tcp", "dns", "icmp")
-"""The probers tether runs; blackbox_exporter's ``grpc`` is refused."""
+PROBERS: Final = ("http", "tcp", "dns", "icmp", "grpc")
+"""The probers tether runs: all of blackbox_exporter's."""
 
-_REFUSED_PROBERS: Final = {
-    "grpc": "tether does not speak gRPC's health protocol",
-}
+_REFUSED_PROBERS: Final[Mapping[str, str]] = {}
+"""A prober tether does not run, and why: kept unavailable, not refused (none today)."""
 
 _UNSUPPORTED: Final[Mapping[str, frozenset[str]]] = {
     # blackbox_exporter's options (its CONFIGURATION.md) that tether does not honour.
@@ -194,6 +200,26 @@ class DnsModule(_Section):
     ip_protocol_fallback: bool = True
 
 
+class GrpcModule(_Section):
+    """``grpc:`` of a module whose prober is grpc: the standard health check of ``service``
+    (empty: the server as a whole)."""
+
+    _options: ClassVar[str] = "grpc"
+    service: str = ""
+    tls: bool = False
+    """Call over TLS (ALPN h2, the certificate verified) rather than plaintext HTTP/2."""
+    tls_config: TlsConfig = Field(default_factory=TlsConfig)
+    preferred_ip_protocol: IpProtocol = "ip6"
+    ip_protocol_fallback: bool = True
+
+    @field_validator("service")
+    @classmethod
+    def _one_service_name(cls, value: str) -> str:
+        if "/" in value or "%" in value:
+            raise fail(f"{show(value)} is not a gRPC service name, as in pkg.v1.Service")
+        return value
+
+
 class BlackboxModule(BaseModel):
     """One module of ``modules:``: its prober, its timeout, and the prober's options."""
 
@@ -205,6 +231,7 @@ class BlackboxModule(BaseModel):
     http: HttpModule = Field(default_factory=HttpModule)
     tcp: TcpModule = Field(default_factory=TcpModule)
     icmp: IcmpModule = Field(default_factory=IcmpModule)
+    grpc: GrpcModule = Field(default_factory=GrpcModule)
     dns: DnsModule | None = None
     unavailable: str | None = None
     """Why tether cannot run this module as written (None: it can): what it needs that
@@ -263,9 +290,11 @@ def _unavailable(data: dict[str, Any], reason: str) -> dict[str, Any]:
 
 DEFAULT_MODULES: Final[Mapping[str, BlackboxModule]] = {
     # blackbox_exporter's example blackbox.yml (the Debian package's default), less the
-    # probers tether does not run.
+    # modules that need what tether does not honour (query_response, icmp.ttl).
     "http_2xx": BlackboxModule(prober="http"),
     "http_post_2xx": BlackboxModule(prober="http", http=HttpModule(method="POST")),
     "tcp_connect": BlackboxModule(prober="tcp"),
     "icmp": BlackboxModule(prober="icmp"),
+    "grpc": BlackboxModule(prober="grpc", grpc=GrpcModule(tls=True, preferred_ip_protocol="ip4")),
+    "grpc_plain": BlackboxModule(prober="grpc", grpc=GrpcModule(service="service1")),
 }

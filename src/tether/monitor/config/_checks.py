@@ -309,11 +309,11 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         ]
     if "dns" in given and scheme != "dns":
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
-    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps"):
+    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps", "grpcs"):
         errors.append(
             (
                 (*at, "tls"),
-                "only https://, wss://, tls://, smtp:// and smtps:// monitors have a "
+                "only https://, wss://, tls://, smtp://, smtps:// and grpcs:// monitors have a "
                 f"certificate; this is {scheme}://",
             )
         )

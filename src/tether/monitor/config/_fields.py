@@ -240,6 +240,8 @@ _SCHEMES: Final = (
     "ssh",
     "smtp",
     "smtps",
+    "grpc",
+    "grpcs",
     "icmp",
 )
 PUSH_SCHEME: Final = "push"
@@ -260,14 +262,14 @@ def _check_target(value: str) -> str:
     if not sep:
         raise fail(
             f"{show(value)} has no scheme: write http://, https://, ws://, wss://, tcp://, "
-            "tls://, dns://, ssh://, smtp://, smtps:// or icmp://"
+            "tls://, dns://, ssh://, smtp://, smtps://, grpc://, grpcs:// or icmp://"
         )
     if scheme.lower() in (PUSH_SCHEME, TRAFFIC_SCHEME):
         return value
     if scheme.lower() not in _SCHEMES:
         raise fail(
             f"unsupported scheme {show(scheme)}: use http, https, ws, wss, tcp, tls, dns, ssh, "
-            "smtp, smtps or icmp"
+            "smtp, smtps, grpc, grpcs or icmp"
         )
     if scheme.lower() == "dns":
         return _check_dns_target(value, rest)

@@ -49,7 +49,7 @@ __all__ = [
     "table_time",
 ]
 
-PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "ttfb", "transfer", "http")
+PHASES: Final = ("url", "proxy", "dns", "connect", "tls", "grpc", "ttfb", "transfer", "http")
 """The stored phases in the order they run (the store keeps them in any order): a check
 splits the probe's ``http`` phase into ``ttfb`` and ``transfer``; ``http`` is what an
 exchange that saw no byte keeps, and what results stored before the split hold."""

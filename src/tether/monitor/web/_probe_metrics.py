@@ -11,6 +11,7 @@ from tether.monitor.checks._blackbox import ModuleProbe, http_response, phase_se
 from tether.probe import (
     ConnectDetails,
     DnsQueryDetails,
+    GrpcDetails,
     HttpDetails,
     IcmpDetails,
     ProbeResult,
@@ -77,6 +78,8 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         _http_series(result, gauge)
     elif answer.prober == "icmp":
         _icmp_series(result, gauge)
+    elif answer.prober == "grpc":
+        _grpc_series(result, gauge)
     elif answer.prober == "dns" and answer.dns is not None:
         gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
         gauge(
@@ -169,6 +172,51 @@ def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
             "Replied packet hop limit (TTL for ipv4)",
             ("", echoes.hop_limit),
         )
+
+
+_SERVING_STATUSES = ("NOT_SERVING", "SERVICE_UNKNOWN", "SERVING", "UNKNOWN")
+"""The health answers, in the order blackbox_exporter's registry writes their series."""
+_UNAVAILABLE = 14
+_DEADLINE_EXCEEDED = 4
+
+
+def _grpc_series(result: ProbeResult, gauge: _Gauge) -> None:
+    """blackbox_exporter's grpc series: the phases resolve and check (all that follows the
+    lookup), the health answer as a 1 among its four statuses (all 0 when the call
+    failed), the call's gRPC code, and whether TLS carried a call that answered.
+
+    Where no call ended with a code, the code is the one a gRPC client gives such a
+    failure: DEADLINE_EXCEEDED for silence, UNAVAILABLE for the rest (refused, TLS,
+    an HTTP/1.1 port)."""
+    dns, call = result.phase("dns"), result.phase("grpc")
+    details = call.details if call is not None else None
+    d = details if isinstance(details, GrpcDetails) else None
+    resolve = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
+    after = [p.ms for p in result.phases if p.name in ("connect", "tls", "grpc")]
+    gauge(
+        "probe_grpc_duration_seconds",
+        "Duration of gRPC request by phase",
+        ('{phase="check"}', sum(after) / 1000),
+        ('{phase="resolve"}', resolve),
+    )
+    answered = d is not None and d.code == 0
+    status = d.serving_status if d is not None and answered else None
+    gauge(
+        "probe_grpc_healthcheck_response",
+        "Response HealthCheck response",
+        *((f'{{serving_status="{s}"}}', int(s == status)) for s in _SERVING_STATUSES),
+    )
+    code = d.code if d is not None else None
+    if code is None:
+        f = result.failure
+        silent = f is not None and f.kind.value in ("read.timeout", "deadline.exceeded")
+        code = _DEADLINE_EXCEEDED if silent else _UNAVAILABLE
+    gauge(
+        "probe_grpc_ssl",
+        "Indicates if SSL was used for the connection",
+        ("", int(answered and result.phase("tls") is not None)),
+    )
+    gauge("probe_grpc_status_code", "Response gRPC status code", ("", code))
 
 
 def _tls_series(result: ProbeResult, gauge: _Gauge) -> None:

@@ -31,7 +31,7 @@ class ProbeContext:
     """The address connected to first, then the other DNS answers."""
     connected: bool = False
     phase_ms: Mapping[str, float] = field(default_factory=dict)
-    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``ttfb``,
+    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``grpc``, ``ttfb``,
     ``transfer``; absent when not run."""
     banner: str | None = None
     """The server's first words: an SSH identification line, an SMTP greeting's text."""
@@ -43,6 +43,11 @@ class ProbeContext:
     """Seconds until the domain's registration expires (RDAP); negative once it has."""
     domain_missing: str | None = None
     """Why there is no ``domain_expires_in_s`` when an RDAP lookup was made."""
+    grpc_status: str | None = None
+    """A grpc:// check's health answer: ``SERVING``, ``NOT_SERVING``, ``SERVICE_UNKNOWN``
+    or ``UNKNOWN``."""
+    grpc_code: int | None = None
+    """A grpc:// check's call status (``grpc-status``; 0 is OK)."""
 
 
 def context_from_probe(
@@ -63,6 +68,7 @@ def context_from_probe(
         ConnectDetails,
         DnsDetails,
         DnsQueryDetails,
+        GrpcDetails,
         HttpDetails,
         IcmpDetails,
         ProxyDetails,
@@ -78,7 +84,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "dnssec", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "dnssec", "connect", "tls", "ssh", "smtp", "icmp", "ws", "grpc"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -97,6 +103,8 @@ def context_from_probe(
     tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
     rdap = d.get("rdap")
     rdap = rdap if isinstance(rdap, RdapDetails) else None
+    call = d.get("grpc")
+    call = call if isinstance(call, GrpcDetails) else None
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
     # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     # None where no query was made (an address, a proxy's tunnel) or no answer came.
@@ -131,6 +139,8 @@ def context_from_probe(
         rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
         domain_expires_in_s=None if rdap is None else rdap.expires_in_s,
         domain_missing=None if rdap is None else rdap.missing,
+        grpc_status=call.serving_status if call is not None else None,
+        grpc_code=call.code if call is not None else None,
     )
 
 

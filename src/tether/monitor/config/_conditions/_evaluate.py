@@ -140,6 +140,10 @@ def _placeholder_value(operand: Operand, ctx: ProbeContext) -> Any:
         value = ctx.packet_loss_percent
     elif name == "RTT":
         value = ctx.rtt_ms
+    elif name == "GRPC_STATUS":
+        value = ctx.grpc_status
+    elif name == "GRPC_CODE":
+        value = ctx.grpc_code
     elif name == "PHASE":
         value = ctx.phase_ms.get(str(operand.path[0]))
     elif name == "HEADER":

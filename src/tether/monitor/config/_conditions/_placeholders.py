@@ -58,6 +58,8 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "BANNER": TEXT,
     "PACKET_LOSS": PERCENT,
     "RTT": DURATION,
+    "GRPC_STATUS": TEXT,
+    "GRPC_CODE": NUMBER,
 }
 PHASE_NAMES: Final = (
     "dns",
@@ -68,6 +70,7 @@ PHASE_NAMES: Final = (
     "smtp",
     "icmp",
     "ws",
+    "grpc",
     "ttfb",
     "transfer",
 )
