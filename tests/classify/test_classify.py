@@ -1308,8 +1308,10 @@ def test_layer_matches_catalogue(factory: Factory, kind: Kind) -> None:
 def test_cases_cover_every_kind_classify_can_give() -> None:
     """The tables above reach every Kind except circuit.open, which only a breaker gives,
     bulkhead.full and throttle.rejected, which only a policy's own limits give,
-    heartbeat.missed, which only a push monitor gives, and grpc.not_serving and
-    grpc.status, which only a grpc:// probe's answer gives (no exception is one)."""
+    heartbeat.missed, which only a push monitor gives, and the kinds only a check's own
+    verdict gives (no exception is one): grpc.not_serving and grpc.status (a grpc://
+    probe's answer), browser.step_failed and browser.page_error (a browser check's),
+    the dns.dnssec_* kinds (a dns:// check's validation)."""
     covered = {param.values[1] for param in ALL_CASES}
     assert set(Kind) - covered == {
         Kind.CIRCUIT_OPEN,
@@ -1318,6 +1320,11 @@ def test_cases_cover_every_kind_classify_can_give() -> None:
         Kind.HEARTBEAT_MISSED,
         Kind.GRPC_NOT_SERVING,
         Kind.GRPC_STATUS,
+        Kind.BROWSER_STEP_FAILED,
+        Kind.BROWSER_PAGE_ERROR,
+        Kind.DNS_DNSSEC_BOGUS,
+        Kind.DNS_DNSSEC_EXPIRED,
+        Kind.DNS_DNSSEC_INSECURE,
     }
 
 

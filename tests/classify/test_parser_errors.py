@@ -30,6 +30,7 @@ NOT_COMPARABLE = {
     "surplus_body": "httpx reuses the redirect's connection; the probe opens a new one",
     "bad_gzip": "httpx decodes Content-Encoding; the probe reads the body as sent",
     "upload_early_close": "the lab expects a large upload; the probe sends no body",
+    "grpc_http1": "a grpc:// probe's verdict on an HTTP/1.1 port; httpx asks it over HTTP/1.1",
 }
 RESPONSE_LAYER = [
     name

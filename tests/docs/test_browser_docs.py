@@ -27,7 +27,8 @@ CONFIG = """monitors:
 def _section() -> str:
     text = (ROOT / "docs" / "monitor-config.md").read_text()
     start = text.index("### Browser checks\n")
-    return text[start : text.index("\n## ", start)]
+    end = min(text.find(mark, start + 1) % len(text) for mark in ("\n## ", "\n### "))
+    return text[start:end]
 
 
 def test_the_example_loads_with_its_steps() -> None:
