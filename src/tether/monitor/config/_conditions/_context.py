@@ -73,7 +73,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "connect", "tls", "quic", "ssh", "smtp", "icmp", "ws"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -90,6 +90,7 @@ def context_from_probe(
     if not banner:
         banner = smtp.banner if isinstance(smtp, SmtpDetails) and smtp.greeting else None
     tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
+    tls = tls if tls is not None else d.get("quic")  # an HTTP/3 check's handshake
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
     # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     # None where no query was made (an address, a proxy's tunnel) or no answer came.
@@ -157,6 +158,9 @@ def _connected(phases: Mapping[str, Phase], proxy_reached: bool) -> bool:
     connect = phases.get("connect")
     if connect is not None:
         return bool(connect.ok)
+    quic = phases.get("quic")
+    if quic is not None:  # an HTTP/3 check: connected once QUIC's handshake is done
+        return bool(quic.ok)
     proxy = phases.get("proxy")
     # An http:// request through a forwarding proxy records no connect phase.
     return proxy is not None and bool(proxy.ok) and proxy_reached

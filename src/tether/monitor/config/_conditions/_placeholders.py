@@ -58,7 +58,18 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "PACKET_LOSS": PERCENT,
     "RTT": DURATION,
 }
-PHASE_NAMES: Final = ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "ttfb", "transfer")
+PHASE_NAMES: Final = (
+    "dns",
+    "connect",
+    "tls",
+    "ssh",
+    "smtp",
+    "icmp",
+    "ws",
+    "ttfb",
+    "transfer",
+    "quic",
+)
 FUNCTIONS: Final = {"len": NUMBER, "has": BOOL}
 
 

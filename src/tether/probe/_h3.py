@@ -1,0 +1,417 @@
+"""HTTP/3 with aioquic (``tether[http3]``): the ``quic`` phase (QUIC's handshake, TLS 1.3
+inside it) over a connected UDP socket, and one request over the connection.
+
+aioquic is imported only here, and only when a probe asks for HTTP/3.  The socket is
+connected (aioquic's own ``connect()`` leaves it unconnected) so that an ICMP port
+unreachable comes back as ``ECONNREFUSED``: nothing listening is ``connect.refused`` at
+once, not a silent timeout.  Certificates are verified against the same trust as the TCP
+walk's (the system's store and ``cacert``), never aioquic's default of certifi's."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tether._classify import failure_for
+from tether._failure import Failure
+from tether._kinds import Kind
+from tether._version import __version__
+from tether.probe import _tls
+from tether.probe._details import Certificate, TlsDetails
+from tether.probe._http import Exchange
+
+if TYPE_CHECKING:
+    from aioquic.asyncio.protocol import QuicConnectionProtocol
+
+__all__ = ["Handshake", "alt_svc_port", "handshake", "load", "request"]
+
+_CRYPTO_ERROR = 0x100
+"""QUIC's error codes 0x100-0x1ff carry a TLS alert (RFC 9001, section 4.8)."""
+
+_USER_AGENT = f"tether/{__version__}"
+
+
+@dataclass(slots=True)
+class Handshake:
+    """What the ``quic`` phase found: the connection, or why there is none."""
+
+    details: TlsDetails
+    failure: Failure | None = None
+    connection: Any = None
+    """The aioquic protocol (a ``QuicConnectionProtocol``) once the handshake is done."""
+    datagrams: int = 0
+    """Datagrams the server sent back (0: the Initial went unanswered)."""
+    closers: list[Any] = field(default_factory=list)
+
+
+def alt_svc_port(value: str) -> int | None:
+    """The port an ``Alt-Svc`` header offers HTTP/3 on, when it offers it on this host
+    (``h3=":443"``); None for none, or only on another host (not followed)."""
+    for entry in value.split(","):
+        head = entry.split(";", 1)[0].strip()
+        name, sep, where = head.partition("=")
+        if not sep or name.strip().lower() != "h3":
+            continue
+        where = where.strip().strip('"')
+        host, colon, port = where.rpartition(":")
+        if colon and not host and port.isascii() and port.isdigit() and 0 < int(port) < 65536:
+            return int(port)
+    return None
+
+
+def load() -> None:
+    """Import aioquic now (tens of ms, once), so that the quic phase times the server,
+    not the import."""
+    import aioquic.asyncio.protocol
+    import aioquic.h3.connection
+    import aioquic.quic.connection  # noqa: F401
+
+
+def _trust(cacert: str | None) -> dict[str, Any]:
+    """aioquic's ``cafile``/``capath``/``cadata`` for the TCP walk's trust: the system's
+    store (as OpenSSL finds it) plus ``cacert``.  Given none of them, aioquic would load
+    certifi's bundle instead."""
+    paths = ssl.get_default_verify_paths()
+    found: dict[str, Any] = {}
+    if paths.cafile and os.path.isfile(paths.cafile):
+        found["cafile"] = paths.cafile
+    if paths.capath and os.path.isdir(paths.capath):
+        found["capath"] = paths.capath
+    if cacert:
+        with open(cacert, "rb") as f:
+            found["cadata"] = f.read()
+    return found
+
+
+async def handshake(
+    family: int,
+    address: str,
+    port: int,
+    *,
+    server_name: str,
+    cacert: str | None,
+    verify: bool,
+    timeout: float,
+    url: str,
+    now: dt.datetime,
+) -> Handshake:
+    """QUIC's handshake with ``address``: ALPN ``h3``, SNI ``server_name`` (none for an
+    address), the certificate verified unless ``verify`` is false.  Never raises for what
+    the server does or does not do; the caller closes ``closers``."""
+    from aioquic.asyncio.protocol import QuicConnectionProtocol
+    from aioquic.h3.connection import H3_ALPN
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+    from aioquic.quic.events import ConnectionTerminated
+
+    is_ip = _is_address(server_name)
+    details = TlsDetails(None if is_ip else server_name, False)
+    where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+    def fail(kind: Kind, detail: str) -> Handshake:
+        failure = failure_for(kind, detail, url=url, host=server_name, port=port)
+        return Handshake(details, failure)
+
+    try:
+        trust = _trust(cacert) if verify else {}
+    except OSError as exc:
+        return fail(Kind.TLS_UNTRUSTED, f"cannot read the CA file {cacert}: {exc.strerror}")
+    config = QuicConfiguration(
+        is_client=True,
+        alpn_protocols=H3_ALPN,
+        server_name=server_name,
+        verify_mode=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
+        **trust,
+    )
+    refused: list[OSError] = []
+    terminated: list[ConnectionTerminated] = []
+
+    class Client(QuicConnectionProtocol):
+        datagrams = 0
+
+        def datagram_received(self, data: bytes | str, addr: Any) -> None:
+            Client.datagrams += 1
+            super().datagram_received(data, addr)
+
+        def error_received(self, exc: Exception) -> None:
+            if isinstance(exc, OSError):
+                refused.append(exc)
+                waiter = self._connected_waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(ConnectionError())
+
+        def quic_event_received(self, event: Any) -> None:
+            if isinstance(event, ConnectionTerminated):
+                terminated.append(event)
+            on_event(self, event)
+
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.connect((address, port))
+        peer = sock.getpeername()
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: Client(QuicConnection(configuration=config)), sock=sock
+        )
+    except OSError as exc:
+        sock.close()
+        return fail(Kind.CONNECT_UNREACHABLE, f"cannot send UDP to {where}: {exc.strerror}")
+    result = Handshake(details)
+    result.closers.append(lambda: _close(proto, transport))
+    proto.connect(peer)
+    try:
+        async with asyncio.timeout(timeout):
+            await proto.wait_connected()
+    except TimeoutError:
+        result.datagrams = Client.datagrams
+        if Client.datagrams == 0:
+            result.failure = failure_for(
+                Kind.CONNECT_TIMEOUT,
+                f"no answer over QUIC (UDP) from {where} within {timeout:g} s: nothing "
+                "listens on that UDP port, or a firewall drops UDP (HTTP/3 needs it)",
+                url=url,
+                host=server_name,
+                port=port,
+            )
+        else:
+            result.failure = failure_for(
+                Kind.TLS_TIMEOUT,
+                f"{where} answered over QUIC but did not complete the handshake within "
+                f"{timeout:g} s",
+                url=url,
+                host=server_name,
+                port=port,
+            )
+    except ConnectionError:
+        if refused:
+            result.failure = failure_for(
+                Kind.CONNECT_REFUSED,
+                f"nothing listens on UDP port {port} of {address}: the QUIC Initial was "
+                "refused (ICMP port unreachable)",
+                url=url,
+                host=server_name,
+                port=port,
+            )
+        else:
+            closed = terminated[0] if terminated else None
+            result.failure = _closed(closed, where=where, url=url, host=server_name, port=port)
+    result.datagrams = Client.datagrams
+    chain = _peer_chain(proto, now)
+    tls = proto._quic.tls
+    alpn = getattr(tls, "alpn_negotiated", None) if tls is not None else None
+    cipher = getattr(tls, "key_schedule", None)
+    result.details = TlsDetails(
+        details.server_name,
+        verify and result.failure is None,
+        "TLSv1.3" if chain else None,
+        getattr(getattr(cipher, "cipher_suite", None), "name", None),
+        alpn,
+        chain if chain else None,
+    )
+    if result.failure is None:
+        result.connection = proto
+    return result
+
+
+def on_event(proto: Any, event: Any) -> None:
+    """Hand an event to the HTTP/3 layer the request put on ``proto`` (``_h3``)."""
+    h3 = getattr(proto, "_tether_h3", None)
+    if h3 is not None:
+        h3(event)
+
+
+def _close(proto: Any, transport: asyncio.BaseTransport) -> None:
+    """CONNECTION_CLOSE, sent at once; then the socket."""
+    try:
+        proto.close()
+    finally:
+        transport.close()
+
+
+def _peer_chain(proto: Any, now: dt.datetime) -> tuple[Certificate, ...]:
+    """The certificates the server sent (leaf first), as far as the handshake got: aioquic
+    keeps them before it verifies them, so a failed verification still shows them."""
+    tls = getattr(getattr(proto, "_quic", None), "tls", None)
+    leaf = getattr(tls, "_peer_certificate", None)
+    if leaf is None:
+        return ()
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    rest = getattr(tls, "_peer_certificate_chain", None) or []
+    return tuple(_tls.certificate(c.public_bytes(Encoding.DER), now) for c in [leaf, *rest])
+
+
+def _closed(event: Any, *, where: str, url: str, host: str, port: int) -> Failure:
+    """The failure a CONNECTION_CLOSE during the handshake means."""
+    if event is None:
+        return failure_for(
+            Kind.CONNECTION_CLOSED,
+            f"the QUIC connection to {where} ended during the handshake",
+            url=url,
+            host=host,
+            port=port,
+        )
+    code, reason = event.error_code, (event.reason_phrase or "").strip()
+    if _CRYPTO_ERROR <= code < _CRYPTO_ERROR + 0x100:
+        alert = code - _CRYPTO_ERROR
+        kind = _alert_kind(alert, reason)
+        said = f"TLS alert {alert}" + (f": {reason}" if reason else "")
+        return failure_for(
+            kind, f"the QUIC handshake with {where} failed ({said})", url=url, host=host, port=port
+        )
+    said = f"error 0x{code:x}" + (f": {reason}" if reason else "")
+    return failure_for(
+        Kind.TLS_PROTOCOL,
+        f"the QUIC connection to {where} was closed during the handshake ({said})",
+        url=url,
+        host=host,
+        port=port,
+    )
+
+
+def _alert_kind(alert: int, reason: str) -> Kind:
+    text = reason.lower()
+    if alert == 45 or "expired" in text or "no longer valid" in text or "not valid yet" in text:
+        return Kind.TLS_EXPIRED
+    if "doesn't match" in text or "does not match" in text or "hostname" in text:
+        return Kind.TLS_HOSTNAME_MISMATCH
+    if "self-signed" in text or "self signed" in text:
+        return Kind.TLS_SELF_SIGNED
+    if alert in (42, 43, 44, 46, 48):  # bad, unsupported, revoked, unknown cert; unknown CA
+        return Kind.TLS_UNTRUSTED
+    return Kind.TLS_PROTOCOL
+
+
+def _is_address(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+async def request(
+    proto: QuicConnectionProtocol,
+    *,
+    method: str,
+    authority: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    timeout: float,
+    max_body: int,
+    keep_body: int,
+    url: str,
+    out: Exchange,
+) -> Exchange:
+    """One request on a new stream of ``proto``; the answer goes into ``out`` as it comes
+    (status, headers, the body up to ``max_body``).  Never raises for what the server does."""
+    from aioquic.h3.connection import H3Connection
+    from aioquic.h3.events import DataReceived, HeadersReceived
+    from aioquic.quic.events import ConnectionTerminated, StreamReset
+
+    h3 = H3Connection(proto._quic)
+    quic = proto._quic
+    stream_id = quic.get_next_available_stream_id()
+    progress = asyncio.Event()
+    state: dict[str, Any] = {"ended": False, "reset": None, "closed": None}
+    out.version = "3"
+    started = time.perf_counter()
+
+    def received(event: Any) -> None:
+        if isinstance(event, ConnectionTerminated):
+            state["closed"] = event
+        elif isinstance(event, StreamReset) and event.stream_id == stream_id:
+            state["reset"] = event.error_code
+        for h in h3.handle_event(event):
+            if getattr(h, "stream_id", None) != stream_id:
+                continue
+            if out.ttfb_ms is None:
+                out.ttfb_ms = (time.perf_counter() - started) * 1000
+            if isinstance(h, HeadersReceived):
+                _take_headers(out, h.headers)
+            elif isinstance(h, DataReceived):
+                if len(out.body) < keep_body:
+                    out.body += h.data[: keep_body - len(out.body)]
+                out.size += len(h.data)
+                out.over_limit = out.size > max_body
+            if getattr(h, "stream_ended", False):
+                state["ended"] = True
+        progress.set()
+
+    proto._tether_h3 = received  # type: ignore[attr-defined]
+    names = {n.lower() for n, _ in headers}
+    sent = [
+        (b":method", method.encode()),
+        (b":scheme", b"https"),
+        (b":authority", authority.encode()),
+        (b":path", path.encode()),
+    ]
+    base = [("user-agent", _USER_AGENT), ("accept", "*/*")]
+    for name, value in [(n, v) for n, v in base if n not in names] + headers:
+        if name.lower() in ("host", "connection", "transfer-encoding", "keep-alive"):
+            continue  # HTTP/3 has :authority and no connection-specific fields (RFC 9114)
+        sent.append((name.lower().encode(), value.encode()))
+    if body is not None and "content-length" not in names:
+        sent.append((b"content-length", str(len(body)).encode()))
+    h3.send_headers(stream_id, sent, end_stream=not body)
+    if body:
+        h3.send_data(stream_id, body, end_stream=True)
+    proto.transmit()
+    while not (state["ended"] or out.over_limit):
+        if state["reset"] is not None:
+            out.failure = failure_for(
+                Kind.CONNECTION_RESET,
+                f"the server reset the HTTP/3 stream (error 0x{state['reset']:x})",
+                url=url,
+            )
+            return out
+        if state["closed"] is not None:
+            event = state["closed"]
+            out.failure = failure_for(
+                Kind.CONNECTION_CLOSED,
+                "the server closed the QUIC connection before the answer was complete "
+                f"(error 0x{event.error_code:x}"
+                + (f": {event.reason_phrase}" if event.reason_phrase else "")
+                + ")",
+                url=url,
+            )
+            return out
+        progress.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await progress.wait()
+        except TimeoutError:
+            what = (
+                f"the body stopped arriving: nothing for {timeout:g} s"
+                if out.status is not None
+                else f"the server sent no answer over HTTP/3 within {timeout:g} s"
+            )
+            out.failure = failure_for(Kind.READ_TIMEOUT, what, url=url)
+            return out
+    out.complete = state["ended"]
+    return out
+
+
+def _take_headers(out: Exchange, headers: list[tuple[bytes, bytes]]) -> None:
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        if key == ":status":
+            if out.status is None and text.isascii() and text.isdigit():
+                out.status = int(text)
+            continue
+        if key.startswith(":"):
+            continue
+        fields[key] = f"{fields[key]}, {text}" if key in fields else text
+    if not out.headers:
+        out.headers = fields
