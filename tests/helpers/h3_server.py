@@ -12,7 +12,6 @@ import re
 import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,17 +67,6 @@ class _Handler(QuicConnectionProtocol):
         self.transmit()
 
 
-@dataclass
-class H3Server:
-    """A running server: its UDP port on 127.0.0.1."""
-
-    port: int
-    loop: asyncio.AbstractEventLoop
-    server: QuicServer
-    thread: threading.Thread
-    stopped: list[bool] = field(default_factory=list)
-
-
 def _configuration(chain: Path) -> QuicConfiguration:
     """The server's configuration from one PEM holding its key and certificates (as the
     lab's and trustme's files are)."""
@@ -94,6 +82,14 @@ def _configuration(chain: Path) -> QuicConfiguration:
 
 def _run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coro, loop).result(10)
+
+
+async def _stop(server: QuicServer) -> None:
+    """Close the server and let the loop close its socket (the transport does so on the
+    loop's next turn), so the port refuses once the block is left."""
+    server.close()
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 @contextmanager
@@ -114,7 +110,7 @@ def h3_server(chain: Path) -> Iterator[int]:
         try:
             yield port
         finally:
-            loop.call_soon_threadsafe(server.close)
+            _run(loop, _stop(server))
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)

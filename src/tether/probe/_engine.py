@@ -117,12 +117,9 @@ class _Walk(WalkH3):
         ):
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
-        if o.http_version != "1.1" and t.scheme == "https":
-            if lacking := _extras.problem("an HTTP/3 check", "http3"):
-                self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
-                return
-        elif o.http_version == "3":
-            self.warnings.append(f"HTTP/3 needs https://: this {t.scheme}:// check did not use it")
+        if (lacking := self.h3_lacking(t)) is not None:
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
         self.end(url_details)
         self.origin = (t.scheme, t.ascii_host, t.port)
         self.url_auth = _basic_auth(self.given.strip())

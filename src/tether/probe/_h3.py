@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -104,14 +106,11 @@ async def handshake(
     """QUIC's handshake with ``address``: ALPN ``h3``, SNI ``server_name`` (none for an
     address), the certificate verified unless ``verify`` is false.  Never raises for what
     the server does or does not do; the caller closes ``closers``."""
-    from aioquic.asyncio.protocol import QuicConnectionProtocol
     from aioquic.h3.connection import H3_ALPN
     from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection
-    from aioquic.quic.events import ConnectionTerminated
 
-    is_ip = _is_address(server_name)
-    details = TlsDetails(None if is_ip else server_name, False)
+    details = TlsDetails(None if _is_address(server_name) else server_name, False)
     where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
     def fail(kind: Kind, detail: str) -> Handshake:
@@ -129,28 +128,7 @@ async def handshake(
         verify_mode=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
         **trust,
     )
-    refused: list[OSError] = []
-    terminated: list[ConnectionTerminated] = []
-
-    class Client(QuicConnectionProtocol):
-        datagrams = 0
-
-        def datagram_received(self, data: bytes | str, addr: Any) -> None:
-            Client.datagrams += 1
-            super().datagram_received(data, addr)
-
-        def error_received(self, exc: Exception) -> None:
-            if isinstance(exc, OSError):
-                refused.append(exc)
-                waiter = self._connected_waiter
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(ConnectionError())
-
-        def quic_event_received(self, event: Any) -> None:
-            if isinstance(event, ConnectionTerminated):
-                terminated.append(event)
-            on_event(self, event)
-
+    client = _client_class()
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -158,7 +136,7 @@ async def handshake(
         sock.connect((address, port))
         peer = sock.getpeername()
         transport, proto = await loop.create_datagram_endpoint(
-            lambda: Client(QuicConnection(configuration=config)), sock=sock
+            lambda: client(QuicConnection(configuration=config)), sock=sock
         )
     except OSError as exc:
         sock.close()
@@ -170,28 +148,15 @@ async def handshake(
         async with asyncio.timeout(timeout):
             await proto.wait_connected()
     except TimeoutError:
-        result.datagrams = Client.datagrams
-        if Client.datagrams == 0:
-            result.failure = failure_for(
-                Kind.CONNECT_TIMEOUT,
-                f"no answer over QUIC (UDP) from {where} within {timeout:g} s: nothing "
-                "listens on that UDP port, or a firewall drops UDP (HTTP/3 needs it)",
-                url=url,
-                host=server_name,
-                port=port,
-            )
-        else:
-            result.failure = failure_for(
-                Kind.TLS_TIMEOUT,
-                f"{where} answered over QUIC but did not complete the handshake within "
-                f"{timeout:g} s",
-                url=url,
-                host=server_name,
-                port=port,
-            )
+        kind, why = (
+            (Kind.CONNECT_TIMEOUT, _SILENT_UDP.format(where=where, timeout=timeout))
+            if proto.datagrams == 0
+            else (Kind.TLS_TIMEOUT, _SLOW_HANDSHAKE.format(where=where, timeout=timeout))
+        )
+        result.failure = failure_for(kind, why, url=url, host=server_name, port=port)
     except ConnectionError:
-        if refused:
-            result.failure = failure_for(
+        result.failure = (
+            failure_for(
                 Kind.CONNECT_REFUSED,
                 f"nothing listens on UDP port {port} of {address}: the QUIC Initial was "
                 "refused (ICMP port unreachable)",
@@ -199,32 +164,74 @@ async def handshake(
                 host=server_name,
                 port=port,
             )
-        else:
-            closed = terminated[0] if terminated else None
-            result.failure = _closed(closed, where=where, url=url, host=server_name, port=port)
-    result.datagrams = Client.datagrams
-    chain = _peer_chain(proto, now)
-    tls = proto._quic.tls
-    alpn = getattr(tls, "alpn_negotiated", None) if tls is not None else None
-    cipher = getattr(tls, "key_schedule", None)
-    result.details = TlsDetails(
-        details.server_name,
-        verify and result.failure is None,
-        "TLSv1.3" if chain else None,
-        getattr(getattr(cipher, "cipher_suite", None), "name", None),
-        alpn,
-        chain if chain else None,
-    )
+            if proto.refused
+            else _closed(proto.terminated, where=where, url=url, host=server_name, port=port)
+        )
+    result.datagrams = proto.datagrams
+    result.details = _described(proto, details.server_name, result.failure is None and verify, now)
     if result.failure is None:
         result.connection = proto
     return result
 
 
-def on_event(proto: Any, event: Any) -> None:
-    """Hand an event to the HTTP/3 layer the request put on ``proto`` (``_h3``)."""
-    h3 = getattr(proto, "_tether_h3", None)
-    if h3 is not None:
-        h3(event)
+_SILENT_UDP = (
+    "no answer over QUIC (UDP) from {where} within {timeout:g} s: nothing listens on that "
+    "UDP port, or a firewall drops UDP (HTTP/3 needs it)"
+)
+_SLOW_HANDSHAKE = (
+    "{where} answered over QUIC but did not complete the handshake within {timeout:g} s"
+)
+
+
+def _described(proto: Any, server_name: str | None, verified: bool, now: dt.datetime) -> TlsDetails:
+    """The quic phase's details: as the tls phase's, from aioquic's TLS 1.3 state."""
+    chain = _peer_chain(proto, now)
+    tls = proto._quic.tls
+    alpn = getattr(tls, "alpn_negotiated", None) if tls is not None else None
+    suite = getattr(getattr(tls, "key_schedule", None), "cipher_suite", None)
+    return TlsDetails(
+        server_name,
+        verified,
+        "TLSv1.3" if chain else None,
+        getattr(suite, "name", None),
+        alpn,
+        chain if chain else None,
+    )
+
+
+@functools.cache
+def _client_class() -> type[Any]:
+    """aioquic's protocol, counting the datagrams that came back, taking an ICMP refusal
+    (a connected socket's ``ECONNREFUSED``) as the end of the handshake, and handing the
+    events to the request's HTTP/3 layer.  Made once, at the first HTTP/3 probe."""
+    from aioquic.asyncio.protocol import QuicConnectionProtocol
+    from aioquic.quic.events import ConnectionTerminated
+
+    class Client(QuicConnectionProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.datagrams = 0
+            self.refused = False
+            self.terminated: Any = None
+            self.on_h3: Callable[[Any], None] | None = None
+
+        def datagram_received(self, data: bytes | str, addr: Any) -> None:
+            self.datagrams += 1
+            super().datagram_received(data, addr)
+
+        def error_received(self, exc: Exception) -> None:
+            self.refused = self.refused or isinstance(exc, ConnectionRefusedError)
+            waiter = self._connected_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionError())
+
+        def quic_event_received(self, event: Any) -> None:
+            if isinstance(event, ConnectionTerminated) and self.terminated is None:
+                self.terminated = event
+            if self.on_h3 is not None:
+                self.on_h3(event)
+
+    return Client
 
 
 def _close(proto: Any, transport: asyncio.BaseTransport) -> None:
@@ -348,43 +355,14 @@ async def request(
                 state["ended"] = True
         progress.set()
 
-    proto._tether_h3 = received  # type: ignore[attr-defined]
-    names = {n.lower() for n, _ in headers}
-    sent = [
-        (b":method", method.encode()),
-        (b":scheme", b"https"),
-        (b":authority", authority.encode()),
-        (b":path", path.encode()),
-    ]
-    base = [("user-agent", _USER_AGENT), ("accept", "*/*")]
-    for name, value in [(n, v) for n, v in base if n not in names] + headers:
-        if name.lower() in ("host", "connection", "transfer-encoding", "keep-alive"):
-            continue  # HTTP/3 has :authority and no connection-specific fields (RFC 9114)
-        sent.append((name.lower().encode(), value.encode()))
-    if body is not None and "content-length" not in names:
-        sent.append((b"content-length", str(len(body)).encode()))
-    h3.send_headers(stream_id, sent, end_stream=not body)
+    proto.on_h3 = received  # type: ignore[attr-defined]
+    h3.send_headers(stream_id, request_fields(method, authority, path, headers, body), not body)
     if body:
         h3.send_data(stream_id, body, end_stream=True)
     proto.transmit()
     while not (state["ended"] or out.over_limit):
-        if state["reset"] is not None:
-            out.failure = failure_for(
-                Kind.CONNECTION_RESET,
-                f"the server reset the HTTP/3 stream (error 0x{state['reset']:x})",
-                url=url,
-            )
-            return out
-        if state["closed"] is not None:
-            event = state["closed"]
-            out.failure = failure_for(
-                Kind.CONNECTION_CLOSED,
-                "the server closed the QUIC connection before the answer was complete "
-                f"(error 0x{event.error_code:x}"
-                + (f": {event.reason_phrase}" if event.reason_phrase else "")
-                + ")",
-                url=url,
-            )
+        if (failure := _broken(state, url)) is not None:
+            out.failure = failure
             return out
         progress.clear()
         try:
@@ -400,6 +378,50 @@ async def request(
             return out
     out.complete = state["ended"]
     return out
+
+
+def request_fields(
+    method: str, authority: str, path: str, headers: list[tuple[str, str]], body: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """The request's fields: the pseudo-headers, then the caller's, lower-cased, less
+    those HTTP/3 has no place for (``Host`` is ``:authority``; no connection-specific
+    fields, RFC 9114 section 4.2)."""
+    names = {n.lower() for n, _ in headers}
+    sent = [
+        (b":method", method.encode()),
+        (b":scheme", b"https"),
+        (b":authority", authority.encode()),
+        (b":path", path.encode()),
+    ]
+    base = [("user-agent", _USER_AGENT), ("accept", "*/*")]
+    for name, value in [(n, v) for n, v in base if n not in names] + headers:
+        if name.lower() in ("host", "connection", "transfer-encoding", "keep-alive", "upgrade"):
+            continue
+        sent.append((name.lower().encode(), value.encode()))
+    if body is not None and "content-length" not in names:
+        sent.append((b"content-length", str(len(body)).encode()))
+    return sent
+
+
+def _broken(state: dict[str, Any], url: str) -> Failure | None:
+    """The stream reset, or the connection closed, before the answer ended."""
+    if state["reset"] is not None:
+        return failure_for(
+            Kind.CONNECTION_RESET,
+            f"the server reset the HTTP/3 stream (error 0x{state['reset']:x})",
+            url=url,
+        )
+    event = state["closed"]
+    if event is None:
+        return None
+    said = f"error 0x{event.error_code:x}" + (
+        f": {event.reason_phrase}" if event.reason_phrase else ""
+    )
+    return failure_for(
+        Kind.CONNECTION_CLOSED,
+        f"the server closed the QUIC connection before the answer was complete ({said})",
+        url=url,
+    )
 
 
 def _take_headers(out: Exchange, headers: list[tuple[bytes, bytes]]) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
+from tether import _extras
 from tether._classify import classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import default_port
@@ -40,6 +41,16 @@ class WalkH3(WalkTls):
     """The HTTP/3 steps, beside the TCP walk's."""
 
     __slots__ = ()
+
+    def h3_lacking(self, t: Target) -> str | None:
+        """What to install for this HTTP/3 check (one line), or None; a warning for a
+        scheme that cannot take HTTP/3."""
+        version = self.options.http_version
+        if version != "1.1" and t.scheme == "https":
+            return _extras.problem("an HTTP/3 check", "http3")
+        if version == "3":
+            self.warnings.append(f"HTTP/3 needs https://: this {t.scheme}:// check did not use it")
+        return None
 
     async def h3(self, t: Target, *, record: bool, chain: list[Hop]) -> _http.Exchange | None:
         """One ``https://`` hop over HTTP/3 (``http_version: 3``)."""
