@@ -690,7 +690,7 @@ ERROR_CASES = [
         "[PHASE].dsn < 5ms",
         8,
         "unknown phase 'dsn' at column 9; the phases are dns, connect, tls, ssh, smtp, icmp, ws, "
-        "ttfb, transfer; did you mean dns?",
+        "ttfb, transfer, quic; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
