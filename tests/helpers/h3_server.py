@@ -67,11 +67,11 @@ class _Handler(QuicConnectionProtocol):
         self.transmit()
 
 
-def _configuration(chain: Path) -> QuicConfiguration:
+def _configuration(chain: Path, alpn: list[str]) -> QuicConfiguration:
     """The server's configuration from one PEM holding its key and certificates (as the
     lab's and trustme's files are)."""
     pem = chain.read_bytes()
-    config = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
+    config = QuicConfiguration(is_client=False, alpn_protocols=alpn)
     certs = x509.load_pem_x509_certificates(pem)
     config.certificate, config.certificate_chain = certs[0], certs[1:]
     found = _KEY.search(pem)
@@ -93,13 +93,14 @@ async def _stop(server: QuicServer) -> None:
 
 
 @contextmanager
-def h3_server(chain: Path) -> Iterator[int]:
+def h3_server(chain: Path, *, alpn: list[str] | None = None) -> Iterator[int]:
     """The UDP port of an HTTP/3 server on 127.0.0.1 presenting ``chain`` (key and
-    certificates in one PEM), until the block ends."""
+    certificates in one PEM), until the block ends; ``alpn``: the protocols it accepts
+    (HTTP/3's by default)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    config = _configuration(chain)
+    config = _configuration(chain, H3_ALPN if alpn is None else alpn)
 
     async def start() -> QuicServer:
         return await serve("127.0.0.1", 0, configuration=config, create_protocol=_Handler)

@@ -148,6 +148,37 @@ def test_certificate_problems_get_the_tls_walks_kinds(
     assert names(result)[-1] == "quic"  # nothing was sent over it
 
 
+def test_a_server_without_h3_in_its_alpn_closes_the_handshake(certs: LabCerts) -> None:
+    """A QUIC server that speaks another protocol (``hq-interop``): its alert closes the
+    connection, named tls.protocol with QUIC's code and reason."""
+    with h3_server(certs.valid, alpn=["hq-interop"]) as port:
+        result = h3_probe(f"https://localhost:{port}/", certs)
+    assert result.failure is not None
+    assert result.failure.kind is Kind.TLS_PROTOCOL, result.failure
+    assert "TLS alert 120" in result.failure.detail
+
+
+def test_the_deadline_in_the_quic_phase_names_the_silence(certs: LabCerts) -> None:
+    """The probe's deadline, shorter than the phase's timeout, cuts the handshake: the
+    silence is named (connect.timeout), as for a TCP connect."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:
+        mute.bind(("127.0.0.1", 0))
+        port = mute.getsockname()[1]
+        result = h3_probe(f"https://127.0.0.1:{port}/", certs, timeout=5.0, deadline=SHORT)
+    assert result.failure is not None
+    assert result.failure.kind is Kind.CONNECT_TIMEOUT
+    assert "quic phase" in result.failure.detail
+    assert names(result)[-1] == "quic"
+
+
+def test_credentials_in_the_url_are_sent_and_never_shown(h3: int, certs: LabCerts) -> None:
+    result = h3_probe(f"https://probe:s3cret@localhost:{h3}/503", certs)
+    assert result.failure is not None
+    shown = repr(result.to_dict()) + result.failure.detail
+    assert "s3cret" not in shown
+    assert "s3cret" not in result.target
+
+
 def test_the_system_store_alone_does_not_trust_the_lab_ca(h3: int, certs: LabCerts) -> None:
     """Without cacert the trust is the system's (as the TLS walk's), not certifi's."""
     result = h3_probe(f"https://localhost:{h3}/", certs, cacert=None)

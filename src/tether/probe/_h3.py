@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tether._classify import failure_for
@@ -49,7 +49,6 @@ class Handshake:
     """The aioquic protocol (a ``QuicConnectionProtocol``) once the handshake is done."""
     datagrams: int = 0
     """Datagrams the server sent back (0: the Initial went unanswered)."""
-    closers: list[Any] = field(default_factory=list)
 
 
 def alt_svc_port(value: str) -> int | None:
@@ -81,10 +80,14 @@ def _trust(cacert: str | None) -> dict[str, Any]:
     certifi's bundle instead."""
     paths = ssl.get_default_verify_paths()
     found: dict[str, Any] = {}
-    if paths.cafile and os.path.isfile(paths.cafile):
-        found["cafile"] = paths.cafile
     if paths.capath and os.path.isdir(paths.capath):
         found["capath"] = paths.capath
+    # aioquic builds its store at every handshake: the hashed directory is looked up by
+    # issuer (microseconds), the bundle parsed whole (8 ms for Debian's).  The bundle
+    # only when it is all there is, or SSL_CERT_FILE names one on purpose.
+    chosen = os.environ.get(paths.openssl_cafile_env)
+    if paths.cafile and os.path.isfile(paths.cafile) and (chosen or "capath" not in found):
+        found["cafile"] = paths.cafile
     if cacert:
         with open(cacert, "rb") as f:
             found["cadata"] = f.read()
@@ -102,10 +105,12 @@ async def handshake(
     timeout: float,
     url: str,
     now: dt.datetime,
+    closers: list[Callable[[], None]],
 ) -> Handshake:
     """QUIC's handshake with ``address``: ALPN ``h3``, SNI ``server_name`` (none for an
     address), the certificate verified unless ``verify`` is false.  Never raises for what
-    the server does or does not do; the caller closes ``closers``."""
+    the server does or does not do.  What closes the connection goes into ``closers`` as
+    soon as there is one, for the caller to call, even when this is cancelled."""
     from aioquic.h3.connection import H3_ALPN
     from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection
@@ -141,8 +146,11 @@ async def handshake(
     except OSError as exc:
         sock.close()
         return fail(Kind.CONNECT_UNREACHABLE, f"cannot send UDP to {where}: {exc.strerror}")
+    except BaseException:  # cancelled (the deadline) before the transport took the socket
+        sock.close()
+        raise
     result = Handshake(details)
-    result.closers.append(lambda: _close(proto, transport))
+    closers.append(lambda: _close(proto, transport))
     proto.connect(peer)
     try:
         async with asyncio.timeout(timeout):

@@ -117,8 +117,8 @@ class WalkH3(WalkTls):
                 timeout=o.timeout,
                 url=t.url,
                 now=now,
+                closers=closers,
             )
-            closers.extend(shake.closers)
             if shake.failure is None or shake.failure.kind is not Kind.CONNECT_REFUSED:
                 break
         done = self.clock()
@@ -150,8 +150,8 @@ class WalkH3(WalkTls):
             timeout=o.timeout,
             url=t.url,
             now=now,
+            closers=closers,
         )
-        closers.extend(again.closers)
         if again.connection is None:
             return None
         self.warnings.append("--insecure: going on past a certificate that failed verification")
