@@ -320,6 +320,31 @@ def test_auto_without_an_offer_is_http11_alone(certs: LabCerts) -> None:
     assert names(result) == ["url", "proxy", "dns", "connect", "tls", "http"]
 
 
+def test_diagnose_http3_prints_the_quic_phase(
+    h3: int, certs: LabCerts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tether.cli import main
+
+    url = f"https://localhost:{h3}/"
+    code = main(["diagnose", "--http3", "--cacert", str(certs.ca_file), "--proxy", "", url])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  quic     ok" in out
+    assert "TLSv1.3, h3" in out
+    code = main(["diagnose", "--http3=auto", "--json", "--proxy", "", url])
+    assert code == 1  # nothing answers HTTP/1.1 on that TCP port
+    assert '"kind": "connect.refused"' in capsys.readouterr().out
+
+
+def test_diagnose_refuses_an_unknown_http3_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    from tether.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["diagnose", "--http3=2", "https://localhost:1/"])
+    assert exited.value.code == 2
+    assert "--http3" in capsys.readouterr().err
+
+
 def test_http3_on_an_http_url_is_a_warning(certs: LabCerts) -> None:
     port = _closed_udp_port()
     result = h3_probe(f"http://127.0.0.1:{port}/", certs)
