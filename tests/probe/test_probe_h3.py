@@ -83,7 +83,21 @@ def test_a_healthy_http3_server_is_walked_through_quic(h3: int, certs: LabCerts)
     assert result.body == b"ok"
 
 
+def test_an_address_url_is_verified_against_the_certificates_ip_name(
+    h3: int, certs: LabCerts
+) -> None:
+    """https://127.0.0.1:PORT/: no SNI, the address checked against the IP SAN."""
+    result = h3_probe(f"https://127.0.0.1:{h3}/", certs)
+    assert result.failure is None, result.failure
+    quic = result.phase("quic")
+    assert quic is not None
+    assert isinstance(quic.details, TlsDetails)
+    assert quic.details.server_name is None
+    assert quic.details.verified
+
+
 def test_a_503_over_http3_is_a_server_error_with_its_retry_after(h3: int, certs: LabCerts) -> None:
+    """A 503 over HTTP/3 gets HTTP/1.1's kind, its Retry-After read."""
     result = h3_probe(f"https://localhost:{h3}/503", certs)
     assert result.failure is not None
     assert result.failure.kind is Kind.HTTP_SERVER_ERROR
@@ -94,6 +108,7 @@ def test_a_503_over_http3_is_a_server_error_with_its_retry_after(h3: int, certs:
 
 
 def test_a_redirect_is_followed_over_http3(h3: int, certs: LabCerts) -> None:
+    """A 302 is followed, the next hop over HTTP/3 too, and the chain listed."""
     result = h3_probe(f"https://localhost:{h3}/redirect", certs)
     assert result.failure is None
     http = result.phase("http")
@@ -105,6 +120,7 @@ def test_a_redirect_is_followed_over_http3(h3: int, certs: LabCerts) -> None:
 def test_a_server_that_never_answers_the_request_is_a_read_timeout(
     h3: int, certs: LabCerts
 ) -> None:
+    """A handshake done and no answer to the request: read.timeout after the timeout."""
     result = h3_probe(f"https://localhost:{h3}/slow", certs, timeout=SHORT)
     assert result.failure is not None
     assert result.failure.kind is Kind.READ_TIMEOUT
@@ -115,6 +131,7 @@ def test_a_server_that_never_answers_the_request_is_a_read_timeout(
 
 
 def test_the_body_is_read_up_to_max_body(h3: int, certs: LabCerts) -> None:
+    """The body is read no further than max_body, with a warning."""
     result = h3_probe(f"https://localhost:{h3}/big", certs, max_body=1000)
     assert result.failure is None
     assert any("larger than 1000 bytes" in w for w in result.warnings)
@@ -172,6 +189,7 @@ def test_the_deadline_in_the_quic_phase_names_the_silence(certs: LabCerts) -> No
 
 
 def test_credentials_in_the_url_are_sent_and_never_shown(h3: int, certs: LabCerts) -> None:
+    """A URL's password appears in no result, detail or target."""
     result = h3_probe(f"https://probe:s3cret@localhost:{h3}/503", certs)
     assert result.failure is not None
     shown = repr(result.to_dict()) + result.failure.detail
@@ -189,6 +207,8 @@ def test_the_system_store_alone_does_not_trust_the_lab_ca(h3: int, certs: LabCer
 def test_insecure_goes_on_past_a_refused_certificate_and_still_reports_it(
     certs: LabCerts,
 ) -> None:
+    """insecure makes the request over an unverified handshake; the verdict stays
+    the certificate's."""
     with h3_server(certs.expired) as port:
         result = h3_probe(f"https://localhost:{port}/", certs, insecure=True)
     assert result.failure is not None
@@ -232,11 +252,12 @@ def test_a_udp_port_that_swallows_the_initial_is_a_connect_timeout(certs: LabCer
 
 def test_a_proxy_cannot_carry_http3(h3: int, certs: LabCerts) -> None:
     """Never sent past the proxy: the check fails at the proxy phase, saying why."""
-    result = h3_probe(f"https://localhost:{h3}/", certs, proxy="http://127.0.0.1:9")
+    result = h3_probe(f"https://localhost:{h3}/", certs, proxy="http://u:pw9@127.0.0.1:9")
     assert result.failure is not None
     assert result.failure.kind is Kind.URL_INVALID
     assert "UDP, which an HTTP proxy cannot carry" in result.failure.detail
     assert names(result) == ["url", "proxy"]
+    assert "pw9" not in repr(result.to_dict())
 
 
 def test_a_missing_extra_is_one_line_naming_it(
@@ -286,6 +307,7 @@ def https_offering(certs: LabCerts, offer: str) -> Iterator[int]:
 
 
 def test_auto_follows_alt_svc_to_http3(h3: int, certs: LabCerts) -> None:
+    """auto: the HTTP/1.1 answer's Alt-Svc leads to quic and h3 phases on that UDP port."""
     with https_offering(certs, f'h3=":{h3}"; ma=86400') as port:
         result = h3_probe(f"https://localhost:{port}/", certs, http_version="auto")
     assert result.failure is None, result.failure
@@ -301,6 +323,8 @@ def test_auto_follows_alt_svc_to_http3(h3: int, certs: LabCerts) -> None:
 def test_auto_warns_when_the_offered_http3_fails_and_the_check_stays_up(
     certs: LabCerts,
 ) -> None:
+    """auto: an offered HTTP/3 that is refused is a failed quic phase and a warning;
+    the check passes."""
     dead = _closed_udp_port()
     with https_offering(certs, f'h3=":{dead}"') as port:
         result = h3_probe(f"https://localhost:{port}/", certs, http_version="auto")
@@ -314,6 +338,7 @@ def test_auto_warns_when_the_offered_http3_fails_and_the_check_stays_up(
 
 
 def test_auto_without_an_offer_is_http11_alone(certs: LabCerts) -> None:
+    """auto: an answer that offers no h3 is an HTTP/1.1 check and nothing more."""
     with https_offering(certs, "clear") as port:
         result = h3_probe(f"https://localhost:{port}/", certs, http_version="auto")
     assert result.failure is None
@@ -323,6 +348,7 @@ def test_auto_without_an_offer_is_http11_alone(certs: LabCerts) -> None:
 def test_diagnose_http3_prints_the_quic_phase(
     h3: int, certs: LabCerts, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """tether diagnose --http3 prints the quic phase; --http3=auto walks HTTP/1.1 first."""
     from tether.cli import main
 
     url = f"https://localhost:{h3}/"
@@ -337,6 +363,7 @@ def test_diagnose_http3_prints_the_quic_phase(
 
 
 def test_diagnose_refuses_an_unknown_http3_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    """--http3=2 is a usage error (exit 2) naming the option."""
     from tether.cli import main
 
     with pytest.raises(SystemExit) as exited:
@@ -346,6 +373,7 @@ def test_diagnose_refuses_an_unknown_http3_mode(capsys: pytest.CaptureFixture[st
 
 
 def test_http3_on_an_http_url_is_a_warning(certs: LabCerts) -> None:
+    """HTTP/3 asked of an http:// URL: the probe says it did not use it."""
     port = _closed_udp_port()
     result = h3_probe(f"http://127.0.0.1:{port}/", certs)
     assert any("HTTP/3 needs https://" in w for w in result.warnings)
@@ -353,12 +381,14 @@ def test_http3_on_an_http_url_is_a_warning(certs: LabCerts) -> None:
 
 @given(st.integers(1, 65535), st.sampled_from(["", "; ma=3600", ', h3-29=":1"']))
 def test_alt_svc_names_the_h3_port_on_this_host(port: int, tail: str) -> None:
+    """Any port offered as h3=":PORT", alone or among others, is found."""
     assert _h3.alt_svc_port(f'h3=":{port}"{tail}') == port
     assert _h3.alt_svc_port(f'h2=":{port}", h3=":{port}"') == port
 
 
 @given(st.text(max_size=60))
 def test_alt_svc_never_raises_and_follows_no_other_host(text: str) -> None:
+    """Any header text parses without raising; an h3 on another host is not followed."""
     found = _h3.alt_svc_port(text)
     assert found is None or 0 < found < 65536
     assert _h3.alt_svc_port(f'h3="elsewhere.test:443"{text[:0]}') is None
@@ -376,6 +406,8 @@ def test_alt_svc_never_raises_and_follows_no_other_host(text: str) -> None:
 def test_request_fields_have_the_pseudo_headers_first_and_no_connection_fields(
     headers: list[tuple[str, str]],
 ) -> None:
+    """Whatever the caller's headers, the pseudo-headers come first and no
+    connection field is sent."""
     fields = _h3.request_fields("GET", "a.test", "/p", headers, None)
     assert [n for n, _ in fields[:4]] == [b":method", b":scheme", b":authority", b":path"]
     rest = [n for n, _ in fields[4:]]

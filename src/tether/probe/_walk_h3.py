@@ -16,6 +16,7 @@ from tether._classify import classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import default_port
 from tether._kinds import Kind
+from tether._redact import redact_url
 from tether._sensitive import is_sensitive
 from tether.probe import _h3, _http
 from tether.probe._details import (
@@ -63,7 +64,7 @@ class WalkH3(WalkTls):
                 refused = failure_for(
                     Kind.URL_INVALID, _NO_PROXY.format(host=t.ascii_host), url=t.url
                 )
-                self.end(ProxyDetails(proxy[0], proxy[1]), refused)
+                self.end(ProxyDetails(redact_url(proxy[0]), proxy[1]), refused)
                 return None
         elif proxy is not None:
             self.failure = self.failure or failure_for(

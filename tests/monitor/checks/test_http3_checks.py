@@ -65,12 +65,14 @@ def test_http_version_is_read_as_written(written: str, read: str) -> None:
 
 
 def test_the_default_is_http11() -> None:
+    """A monitor that does not say is checked over HTTP/1.1, as before."""
     text = "monitors:\n  - {name: a, url: 'https://127.0.0.1:1/'}\n"
     assert parse_config(text).monitors[0].http_version == "1.1"
 
 
 @pytest.mark.parametrize("bad", ["2", "h3", "yes", "[3]"])
 def test_an_unknown_version_is_one_line_naming_the_key(bad: str) -> None:
+    """A version that is not 1.1, 3 or auto is one line naming monitors[0].http_version."""
     text = f"monitors:\n  - {{name: a, url: 'https://127.0.0.1:1/', http_version: {bad}}}\n"
     errors = errors_of(text)
     assert len(errors) == 1
@@ -80,6 +82,7 @@ def test_an_unknown_version_is_one_line_naming_the_key(bad: str) -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1/", "tcp://127.0.0.1:1", "tls://127.0.0.1:1"])
 def test_http3_is_for_https_monitors_only(url: str) -> None:
+    """HTTP/3 on a scheme without TLS over QUIC is refused, naming the key."""
     errors = errors_of(dump({"name": "a", "url": url, "http_version": "3"}))
     assert errors == [
         "monitors[0].http_version: only https:// monitors can use HTTP/3 (it runs over "
@@ -88,6 +91,8 @@ def test_http3_is_for_https_monitors_only(url: str) -> None:
 
 
 def test_an_http3_check_passes_with_its_conditions(h3: int, certs: LabCerts) -> None:
+    """Every condition reads an HTTP/3 check: status, body, header, certificate,
+    quic phase, connected."""
     m = monitor(
         certs,
         f"https://localhost:{h3}/",
@@ -107,6 +112,7 @@ def test_an_http3_check_passes_with_its_conditions(h3: int, certs: LabCerts) -> 
 
 
 def test_an_http3_503_fails_the_check(h3: int, certs: LabCerts) -> None:
+    """A 503 over HTTP/3 fails the check with http.server_error."""
     done = check(monitor(certs, f"https://localhost:{h3}/503"))
     assert not done.record.ok
     assert done.record.kind is Kind.HTTP_SERVER_ERROR
@@ -122,6 +128,7 @@ def test_min_days_left_reads_the_quic_handshakes_certificate(h3: int, certs: Lab
 
 
 def test_an_expired_certificate_over_http3_fails_as_tls_expired(certs: LabCerts) -> None:
+    """An expired certificate in the QUIC handshake fails the check as tls.expired."""
     with h3_server(certs.expired) as port:
         done = check(monitor(certs, f"https://localhost:{port}/"))
     assert not done.record.ok

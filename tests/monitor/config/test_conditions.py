@@ -1322,6 +1322,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PHASE].ws`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
+        "`[PHASE].quic`",
         "`len(...)`",
         "`has(...)`",
     ]
@@ -1351,7 +1352,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (23 + 10)
+    assert len(cells) == 2 * (24 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell
