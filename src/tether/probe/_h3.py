@@ -15,7 +15,9 @@ import functools
 import os
 import socket
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +33,7 @@ from tether.probe._http import Exchange
 if TYPE_CHECKING:
     from aioquic.asyncio.protocol import QuicConnectionProtocol
 
-__all__ = ["Handshake", "alt_svc_port", "handshake", "load", "request"]
+__all__ = ["STORES", "Handshake", "alt_svc_port", "handshake", "load", "request"]
 
 _CRYPTO_ERROR = 0x100
 """QUIC's error codes 0x100-0x1ff carry a TLS alert (RFC 9001, section 4.8)."""
@@ -49,6 +51,9 @@ class Handshake:
     """The aioquic protocol (a ``QuicConnectionProtocol``) once the handshake is done."""
     datagrams: int = 0
     """Datagrams the server sent back (0: the Initial went unanswered)."""
+    unverified: Any = None
+    """The connection, when the handshake completed and only its certificate failed
+    verification (``insecure`` may go on over it)."""
 
 
 def alt_svc_port(value: str) -> int | None:
@@ -69,29 +74,82 @@ def alt_svc_port(value: str) -> int | None:
 def load() -> None:
     """Import aioquic now (tens of ms, once), so that the quic phase times the server,
     not the import."""
-    import aioquic.asyncio.protocol
-    import aioquic.h3.connection
-    import aioquic.quic.connection  # noqa: F401
+    import OpenSSL.crypto  # noqa: F401
 
 
-def _trust(cacert: str | None) -> dict[str, Any]:
-    """aioquic's ``cafile``/``capath``/``cadata`` for the TCP walk's trust: the system's
-    store (as OpenSSL finds it) plus ``cacert``.  Given none of them, aioquic would load
-    certifi's bundle instead."""
+class _Stores:
+    """OpenSSL stores by :class:`_tls.Trust` (the TCP walk's cache key: the CA file and
+    the system's store, stamped, so a file replaced on disk makes a new store): loading
+    a bundle takes milliseconds, which aioquic, given the paths, spends at every
+    handshake.  At most ``size``, the least recently used dropped first."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._built: OrderedDict[_tls.Trust, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, cacert: str | None) -> Any:
+        key = _tls.trust(cacert, verify=True, alpn=("h3",))
+        with self._lock:
+            found = self._built.get(key)
+            if found is None:
+                found = self._built[key] = _build_store(cacert)
+                while len(self._built) > self._size:
+                    self._built.popitem(last=False)
+            self._built.move_to_end(key)
+            return found
+
+
+def _build_store(cacert: str | None) -> Any:
+    """The system's trust as OpenSSL finds it (``SSL_CERT_FILE``, ``SSL_CERT_DIR`` or its
+    defaults: what ``ssl.create_default_context`` loads), plus ``cacert``."""
+    from OpenSSL import crypto
+
+    store = crypto.X509Store()
     paths = ssl.get_default_verify_paths()
-    found: dict[str, Any] = {}
-    if paths.capath and os.path.isdir(paths.capath):
-        found["capath"] = paths.capath
-    # aioquic builds its store at every handshake: the hashed directory is looked up by
-    # issuer (microseconds), the bundle parsed whole (8 ms for Debian's).  The bundle
-    # only when it is all there is, or SSL_CERT_FILE names one on purpose.
-    chosen = os.environ.get(paths.openssl_cafile_env)
-    if paths.cafile and os.path.isfile(paths.cafile) and (chosen or "capath" not in found):
-        found["cafile"] = paths.cafile
+    cafile = paths.cafile if paths.cafile and os.path.isfile(paths.cafile) else None
+    capath = paths.capath if paths.capath and os.path.isdir(paths.capath) else None
+    if cafile or capath:
+        store.load_locations(cafile, capath)
     if cacert:
-        with open(cacert, "rb") as f:
-            found["cadata"] = f.read()
-    return found
+        store.load_locations(cacert)
+    return store
+
+
+STORES = _Stores()
+
+
+def _verified(proto: Any, server_name: str, store: Any, now: dt.datetime) -> str | None:
+    """Why the certificate the handshake received is not to be trusted for
+    ``server_name``, or None: aioquic's own checks (``aioquic.tls.verify_certificate``:
+    the leaf's dates, its name by service_identity, the chain by OpenSSL), in its order
+    and with its words, against ``store``."""
+    from OpenSSL import crypto
+
+    tls = proto._quic.tls
+    leaf = getattr(tls, "_peer_certificate", None)
+    if leaf is None:
+        return "the server sent no certificate"
+    if now < leaf.not_valid_before_utc:
+        return "Certificate is not valid yet"
+    if now > leaf.not_valid_after_utc:
+        return "Certificate is no longer valid"
+    names = _tls.certificate(leaf.public_bytes(_der()), now).sans
+    if not _tls.names_match(names, server_name):
+        return f"hostname {server_name!r} doesn't match {', '.join(names) or 'no name'}"
+    chain = [crypto.X509.from_cryptography(c) for c in tls._peer_certificate_chain]
+    context = crypto.X509StoreContext(store, crypto.X509.from_cryptography(leaf), chain)
+    try:
+        context.verify_certificate()
+    except crypto.X509StoreContextError as exc:
+        return str(exc.args[0])
+    return None
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
 
 
 async def handshake(
@@ -123,15 +181,17 @@ async def handshake(
         return Handshake(details, failure)
 
     try:
-        trust = _trust(cacert) if verify else {}
-    except OSError as exc:
-        return fail(Kind.TLS_UNTRUSTED, f"cannot read the CA file {cacert}: {exc.strerror}")
+        store = STORES.get(cacert) if verify else None
+    except Exception:  # OpenSSL's error (a list of its codes) for a file it cannot use
+        why = "no such file" if cacert and not os.path.isfile(cacert) else "no certificate in it"
+        return fail(Kind.TLS_UNTRUSTED, f"cannot read the CA file {cacert}: {why}")
+    # aioquic verifies nothing itself (it would build a store at every handshake): the
+    # certificate is verified below, against the cached store, before anything is sent.
     config = QuicConfiguration(
         is_client=True,
         alpn_protocols=H3_ALPN,
         server_name=server_name,
-        verify_mode=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
-        **trust,
+        verify_mode=ssl.CERT_NONE,
     )
     client = _client_class()
     loop = asyncio.get_running_loop()
@@ -176,6 +236,13 @@ async def handshake(
             else _closed(proto.terminated, where=where, url=url, host=server_name, port=port)
         )
     result.datagrams = proto.datagrams
+    if result.failure is None and store is not None:
+        refusal = _verified(proto, server_name, store, now)
+        if refusal is not None:
+            said = f"the certificate of {where} failed verification ({refusal})"
+            kind = _alert_kind(42, refusal)
+            result.failure = failure_for(kind, said, url=url, host=server_name, port=port)
+            result.unverified = proto
     result.details = _described(proto, details.server_name, result.failure is None and verify, now)
     if result.failure is None:
         result.connection = proto
