@@ -5,7 +5,9 @@ aioquic is imported only here, and only when a probe asks for HTTP/3.  The socke
 connected (aioquic's own ``connect()`` leaves it unconnected) so that an ICMP port
 unreachable comes back as ``ECONNREFUSED``: nothing listening is ``connect.refused`` at
 once, not a silent timeout.  Certificates are verified against the same trust as the TCP
-walk's (the system's store and ``cacert``), never aioquic's default of certifi's."""
+walk's (the system's store and ``cacert``), never aioquic's default of certifi's: by
+tether, once the handshake is done and before anything is sent, with aioquic's own
+checks, against an OpenSSL store built once per trust (:data:`STORES`)."""
 
 from __future__ import annotations
 
