@@ -8,6 +8,8 @@ never answers (the stream stays open); ``/big`` 200 with 64 KiB; ``/redirect`` 3
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import re
 import threading
 from collections.abc import Coroutine, Iterator
@@ -15,14 +17,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aioquic.asyncio import QuicConnectionProtocol, serve
-from aioquic.asyncio.server import QuicServer
-from aioquic.h3.connection import H3_ALPN, H3Connection
-from aioquic.h3.events import HeadersReceived
-from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ProtocolNegotiated, QuicEvent
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+import pytest
+
+
+def require_aioquic() -> None:
+    """Skip the calling module when aioquic (``tether[http3]``) is not installed, or fail
+    it when ``TETHER_REQUIRE_AIOQUIC=1`` says it must be."""
+    if importlib.util.find_spec("aioquic") is not None:
+        return
+    if os.environ.get("TETHER_REQUIRE_AIOQUIC") == "1":
+        pytest.fail("aioquic is not installed and TETHER_REQUIRE_AIOQUIC=1", pytrace=False)
+    pytest.skip("aioquic (tether[http3]) is not installed", allow_module_level=True)
+
+
+require_aioquic()
+
+from aioquic.asyncio import QuicConnectionProtocol, serve  # noqa: E402
+from aioquic.asyncio.server import QuicServer  # noqa: E402
+from aioquic.h3.connection import H3_ALPN, H3Connection  # noqa: E402
+from aioquic.h3.events import HeadersReceived  # noqa: E402
+from aioquic.quic.configuration import QuicConfiguration  # noqa: E402
+from aioquic.quic.events import ProtocolNegotiated, QuicEvent  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: E402
 
 T = TypeVar("T")
 _KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)

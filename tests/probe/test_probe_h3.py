@@ -18,13 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether._kinds import Kind
-from tether.probe import HttpDetails, ProbeOptions, ProbeResult, TlsDetails, _h3, probe
-
-pytest.importorskip("aioquic")
-
 from tests.helpers.h3_server import h3_server
+from tether._kinds import Kind
 from tether.lab._certs import LabCerts, make_certs
+from tether.probe import HttpDetails, ProbeOptions, ProbeResult, TlsDetails, _h3, probe
 
 SHORT = 0.4
 """The timeout for peers that never answer: the probe waits this long, no more."""

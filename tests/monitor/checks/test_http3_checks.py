@@ -13,16 +13,13 @@ import pytest
 import yaml
 
 from tests.helpers.config_text import dump, errors_of
+from tests.helpers.h3_server import h3_server
 from tether._kinds import Kind
+from tether.lab._certs import LabCerts, make_certs
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor, parse_config
 from tether.monitor.config._fields import SECONDS_CONTEXT
 from tether.monitor.runtime._agent_intake import _monitor_json
-
-pytest.importorskip("aioquic")
-
-from tests.helpers.h3_server import h3_server
-from tether.lab._certs import LabCerts, make_certs
 
 
 @pytest.fixture(scope="module")
