@@ -29,7 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "lab": ("cryptography", "trustme"),
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
-    "http3": ("aioquic", "cryptography"),  # http_version: 3 / auto, diagnose --http3
+    "http3": ("aioquic", "cryptography", "OpenSSL"),  # http_version: 3 / auto, diagnose --http3
 }
 
 # The commands that need more than the core; any other command needs only the core
