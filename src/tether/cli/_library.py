@@ -116,6 +116,16 @@ def _diagnose_parser(commands: Commands) -> None:
         "--proxy", metavar="URL", help="use this proxy ('' for none; default: HTTP(S)_PROXY)"
     )
     diagnose.add_argument(
+        "--http3",
+        nargs="?",
+        const="3",
+        default="1.1",
+        choices=("3", "auto"),
+        dest="http_version",
+        help="https:// over HTTP/3 (QUIC) instead of TCP; --http3=auto: HTTP/1.1, then "
+        "HTTP/3 too where Alt-Svc offers it (needs tether[http3])",
+    )
+    diagnose.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per phase (default 5)"
     )
     diagnose.add_argument(
@@ -176,6 +186,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
             proxy=args.proxy,
             timeout=args.timeout,
             family=args.family,
+            http_version=args.http_version,
         )
     except Usage as exc:
         print(f"tether diagnose: {exc}", file=sys.stderr)

@@ -137,9 +137,9 @@ def _summary(phase: Phase) -> str:
                 f" after {len(c.attempts)} attempts" if many else ""
             )
         return "; ".join(f"{a.address}: {a.outcome}" for a in c.attempts)
-    if name == "tls":
+    if name in ("tls", "quic"):  # quic: HTTP/3's handshake, TLS 1.3 within it
         return _tls_summary(phase, d if isinstance(d, TlsDetails) else TlsDetails(None, False))
-    if name == "http":
+    if name in ("http", "h3"):  # h3: the request over HTTP/3 that Alt-Svc offered
         return _http_summary(phase)
     if name == "ssh" and isinstance(d, SshDetails):
         if d.banner:

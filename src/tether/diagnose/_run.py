@@ -25,6 +25,7 @@ def parse_options(
     proxy: str | None = None,
     timeout: float = 5.0,
     family: int = 0,
+    http_version: str = "1.1",
 ) -> ProbeOptions:
     """Validate what the user typed; raise :class:`Usage` with one readable line if wrong."""
     pairs: list[tuple[str, str]] = []
@@ -53,6 +54,7 @@ def parse_options(
         method=method.upper(),
         headers=tuple(pairs),
         resolver=resolver,
+        http_version=http_version,
         cacert=cacert,
         insecure=insecure,
         proxy=proxy,

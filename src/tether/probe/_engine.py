@@ -11,18 +11,16 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
 from tether import _extras
-from tether._classify import classify_status, failure_for
+from tether._classify import failure_for
 from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
-from tether._sensitive import is_sensitive
 from tether.probe import _grpc, _http, _icmp, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._details import (
     NO_DETAILS,
     GrpcDetails,
     Hop,
-    HttpDetails,
     IcmpDetails,
     ProxyDetails,
     UrlDetails,
@@ -40,7 +38,7 @@ from tether.probe._target import (
     starttls_mode,
 )
 from tether.probe._walk import Sleep, Stream
-from tether.probe._walk_tls import WalkTls
+from tether.probe._walk_h3 import WalkH3
 
 
 def probe(
@@ -76,6 +74,8 @@ async def probe_async(
     try:
         async with asyncio.timeout(walk.options.deadline):
             await walk.run()
+            if walk.options.http_version == "auto":
+                await walk.alt_svc()
     except TimeoutError:
         walk.out_of_time()
     finally:
@@ -89,7 +89,7 @@ table of probers): the target and the options, the result.  Every other scheme t
 walk (URL, proxy, DNS, TCP, TLS, then its protocol)."""
 
 
-class _Walk(WalkTls):
+class _Walk(WalkH3):
     """One probe's walk: the URL, then each hop of its redirect chain through every
     layer its scheme has."""
 
@@ -127,6 +127,9 @@ class _Walk(WalkTls):
         if t.scheme in ("grpc", "grpcs") and (
             lacking := _extras.problem(f"a {t.scheme}:// check", "grpc")
         ):
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
+        if (lacking := self.h3_lacking(t)) is not None:
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
         self.end(url_details)
@@ -208,6 +211,8 @@ class _Walk(WalkTls):
         if t.scheme not in ("http", "https", "ws", "wss"):
             await self.socket_only(t)
             return None
+        if t.scheme == "https" and o.http_version == "3":
+            return await self.h3(t, record=record, chain=chain)
         proxy = self.choose_proxy(t)
         if proxy is not None and o.allowed is not None and not _allowed_by_name(t, o.allowed):
             raise TargetRefused(
@@ -256,42 +261,7 @@ class _Walk(WalkTls):
             out=self.pending,
             body=self.body,
         )
-        self.response = ex
-        summary = _http.summary(ex)
-        hop = Hop(t.url, summary, round((self.clock() - started) * 1000, 3))
-        chain.append(hop)
-        self.hop = None
-        failure = ex.failure
-        if failure is None and ex.status is not None:
-            is_redirect = 300 <= ex.status < 400 and "location" in ex.headers and o.follow_redirects
-            if not is_redirect:
-                failure = classify_status(ex.status, ex.headers, url=t.url)
-        if ex.over_limit:
-            self.warnings.append(f"the body is larger than {o.max_body} bytes; stopped reading")
-        details = HttpDetails(
-            self.method or o.method, summary, tuple(chain) if len(chain) > 1 else ()
-        )
-        if record:
-            self.end(details, failure)
-        else:
-            # A redirect hop: the http phase now describes the last hop, with the chain.
-            first = self.phases[-1]
-            self.phases[-1] = Phase("http", failure is None, first.ms + hop.ms, details, failure)
-            self.current = None  # the hop is recorded; the next one begins its own
-            if failure is not None and self.failure is None:
-                self.failure = failure
-        return ex
-
-    def request_headers(self) -> list[tuple[str, str]]:
-        """The caller's headers, less any credential and any Host once a redirect has left
-        the origin (as curl and requests do), and the URL's own credentials as basic auth."""
-        headers = list(self.options.headers)
-        if not self.trusted:
-            # A caller's Host named the first URL's host: each other hop gets its own.
-            headers = [(n, v) for n, v in headers if not is_sensitive(n) and n.lower() != "host"]
-        if self.url_auth and not any(n.lower() == "authorization" for n, _ in headers):
-            headers.append(("Authorization", self.url_auth))
-        return headers
+        return self.answered(t, ex, started, record=record, chain=chain)
 
     async def socket_only(self, t: Target) -> None:
         """``tcp://`` stops after connect; ``tls://`` after the handshake; ``ssh://`` after

@@ -89,6 +89,9 @@ class ProbeOptions:
     a hop outside them raises :class:`TargetRefused` before anything is sent to it."""
     icmp_payload_size: int = _icmp.PAYLOAD_SIZE
     """Bytes after an echo request's ICMP header (8 at least: the probe's own token)."""
+    http_version: str = "1.1"
+    """``1.1``; ``3``: an ``https://`` hop over HTTP/3 (QUIC), not TCP; ``auto``: HTTP/1.1,
+    then HTTP/3 too where the answer's ``Alt-Svc`` offers it (its failure a warning)."""
     dns: DnsQuery | None = None
     """What a ``dns://NAME`` probe asks ``resolver`` and what its answer must be (None: an
     ``A`` query answered ``NOERROR``)."""

@@ -34,6 +34,8 @@ _SILENT = {
     "icmp": Kind.CONNECT_TIMEOUT,
     "ws": Kind.READ_TIMEOUT,
     "grpc": Kind.READ_TIMEOUT,
+    "quic": Kind.CONNECT_TIMEOUT,
+    "h3": Kind.READ_TIMEOUT,
 }
 """The kind of a phase that was still waiting for its first answer when time ran out."""
 

@@ -689,8 +689,8 @@ ERROR_CASES = [
     (
         "[PHASE].dsn < 5ms",
         8,
-        "unknown phase 'dsn' at column 9; the phases are dns, dnssec, connect, tls, ssh, smtp, "
-        "icmp, ws, grpc, ttfb, transfer; did you mean dns?",
+        "unknown phase 'dsn' at column 9; the phases are dns, dnssec, connect, tls, quic, ssh, "
+        "smtp, icmp, ws, grpc, ttfb, transfer; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
@@ -1327,6 +1327,7 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PHASE].grpc`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
+        "`[PHASE].quic`",
         "`len(...)`",
         "`has(...)`",
     ]

@@ -55,6 +55,7 @@ def test_minimal_file_takes_every_default() -> None:
         "body": None,
         "follow_redirects": True,
         "max_redirects": 10,
+        "http_version": "1.1",
         "interval": 60.0,
         "timeout": 10.0,
         "conditions": (),

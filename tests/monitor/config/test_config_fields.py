@@ -440,7 +440,7 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
     assert monitor_errors(colour="blue") == [
         "monitors[0].colour: unknown key; expected one of: name, type, url, token, cron, "
         "grace, timezone, app, endpoint, consecutive, failure_ratio, window, min_calls, "
-        "method, headers, body, follow_redirects, max_redirects, "
+        "method, headers, body, follow_redirects, max_redirects, http_version, "
         "interval, timeout, conditions, failure_threshold, "
         "success_threshold, alert_when, alerts, depends_on, resolver, dns, rdap, tls, browser, "
         "latency_margin, remind_every, escalate, locations, quorum, partial_alerts, labels, "

@@ -153,6 +153,7 @@ def probe_options(
         deadline=m.timeout,
         follow_redirects=m.follow_redirects,
         max_redirects=m.max_redirects,
+        http_version=m.http_version,
         keep_body=_BODY_KEPT if m.conditions else 0,
         body=m.body.encode() if m.body is not None else None,
         env=proxy_environment() if env is None else dict(env),
@@ -203,6 +204,7 @@ def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
 
 
 def tls_leaf(result: ProbeResult) -> Certificate | None:
-    """The leaf certificate the probe's tls phase saw, if it saw one."""
-    tls = result.phase("tls")
+    """The leaf certificate the probe's tls phase (or an HTTP/3 check's quic phase) saw,
+    if it saw one."""
+    tls = result.phase("tls") or result.phase("quic")
     return tls.details.leaf if tls is not None and isinstance(tls.details, TlsDetails) else None

@@ -307,6 +307,14 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
             for key in HTTP_ONLY
             if key in given
         ]
+    if monitor.http_version != "1.1" and scheme != "https":
+        errors.append(
+            (
+                (*at, "http_version"),
+                f"only https:// monitors can use HTTP/3 (it runs over QUIC, TLS within); "
+                f"this is {scheme}://",
+            )
+        )
     if "dns" in given and scheme != "dns":
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
     if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps", "grpcs"):

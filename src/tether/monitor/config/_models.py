@@ -65,6 +65,7 @@ from tether.monitor.config._fields import (
     _number,
     one_or_many,
 )
+from tether.monitor.config._http3 import HttpVersion
 from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
@@ -347,6 +348,7 @@ class Monitor(_Model):
     body: str | None = None
     follow_redirects: bool = True
     max_redirects: Annotated[int, Whole, Field(ge=0, le=50)] = 10
+    http_version: HttpVersion = "1.1"  # an https:// check over HTTP/3 (_http3.py)
     interval: Interval = _defaults.INTERVAL
     timeout: PositiveDuration = _defaults.TIMEOUT
     """Seconds each probe may take; always shorter than ``interval``."""

@@ -84,7 +84,7 @@ def context_from_probe(
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     timings: dict[str, float] = {}
-    for name in ("dns", "dnssec", "connect", "tls", "ssh", "smtp", "icmp", "ws", "grpc"):
+    for name in ("dns", "dnssec", "connect", "tls", "quic", "ssh", "smtp", "icmp", "ws", "grpc"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -105,6 +105,7 @@ def context_from_probe(
     rdap = rdap if isinstance(rdap, RdapDetails) else None
     call = d.get("grpc")
     call = call if isinstance(call, GrpcDetails) else None
+    tls = tls if tls is not None else d.get("quic")  # an HTTP/3 check's handshake
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
     # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     # None where no query was made (an address, a proxy's tunnel) or no answer came.
@@ -176,6 +177,9 @@ def _connected(phases: Mapping[str, Phase], proxy_reached: bool) -> bool:
     connect = phases.get("connect")
     if connect is not None:
         return bool(connect.ok)
+    quic = phases.get("quic")
+    if quic is not None:  # an HTTP/3 check: connected once QUIC's handshake is done
+        return bool(quic.ok)
     proxy = phases.get("proxy")
     # An http:// request through a forwarding proxy records no connect phase.
     return proxy is not None and bool(proxy.ok) and proxy_reached

@@ -66,6 +66,7 @@ PHASE_NAMES: Final = (
     "dnssec",
     "connect",
     "tls",
+    "quic",
     "ssh",
     "smtp",
     "icmp",
