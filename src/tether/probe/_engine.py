@@ -119,17 +119,7 @@ class _Walk(WalkH3):
                 if t.scheme in ("http", "https", "ws", "wss")
                 else f"the URL carries credentials: a {t.scheme}:// check does not use them"
             )
-        if t.scheme in ("ws", "wss") and (
-            lacking := _extras.problem(f"a {t.scheme}:// check", "ws")
-        ):
-            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
-            return
-        if t.scheme in ("grpc", "grpcs") and (
-            lacking := _extras.problem(f"a {t.scheme}:// check", "grpc")
-        ):
-            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
-            return
-        if (lacking := self.h3_lacking(t)) is not None:
+        if (lacking := self.lacking(t)) is not None:
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
         self.end(url_details)
@@ -200,6 +190,14 @@ class _Walk(WalkH3):
                 self.url_auth = None
             if t.has_credentials:  # the redirect's own user:password@, for its own hop
                 self.url_auth = _basic_auth(next_url)
+
+    def lacking(self, t: Target) -> str | None:
+        """What ``t``'s check needs that this installation lacks: one line naming the
+        extra to install, or None."""
+        for schemes, extra in ((("ws", "wss"), "ws"), (("grpc", "grpcs"), "grpc")):
+            if t.scheme in schemes:
+                return _extras.problem(f"a {t.scheme}:// check", extra)
+        return self.h3_lacking(t)
 
     async def visit(self, t: Target, *, record: bool, chain: list[Hop]) -> _http.Exchange | None:
         """Walk every layer for ``t``; only the first URL's lower phases are recorded

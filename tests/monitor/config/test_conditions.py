@@ -1357,7 +1357,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (27 + 10)
+    assert len(cells) == 2 * (29 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell
