@@ -29,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "lab": ("cryptography", "trustme"),
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
+    "mysql": ("pymysql",),  # mysql:// and mariadb:// checks (postgresql:// takes postgres)
 }
 
 # The commands that need more than the core; any other command needs only the core

@@ -16,7 +16,8 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
-    app ........ (the protocols above the connection: gRPC, databases, browsers)
+    app ........ db.auth_failed, db.unknown_database, db.read_only,
+                 db.too_many_connections, db.query_failed
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -89,6 +90,12 @@ class Kind(enum.StrEnum):
     HTTP_RATE_LIMITED = "http.rate_limited"
     HTTP_CLIENT_ERROR = "http.client_error"
     HTTP_SERVER_ERROR = "http.server_error"
+
+    DB_AUTH_FAILED = "db.auth_failed"
+    DB_UNKNOWN_DATABASE = "db.unknown_database"
+    DB_READ_ONLY = "db.read_only"
+    DB_TOO_MANY_CONNECTIONS = "db.too_many_connections"
+    DB_QUERY_FAILED = "db.query_failed"
 
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"

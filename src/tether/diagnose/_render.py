@@ -13,6 +13,7 @@ from tether._kinds import Layer
 from tether._plural import count
 from tether.probe import (
     ConnectDetails,
+    DatabaseDetails,
     DnsDetails,
     DnsQueryDetails,
     HttpDetails,
@@ -151,6 +152,8 @@ def _summary(phase: Phase) -> str:
         return _icmp_summary(d)
     if name == "ws":
         return _ws_summary(d if isinstance(d, WsDetails) else WsDetails())
+    if isinstance(d, DatabaseDetails):
+        return d.summary()
     return ""
 
 

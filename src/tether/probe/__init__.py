@@ -5,10 +5,12 @@ name a failure the same way.
 """
 
 from tether.probe._allow import LOOPBACK, AllowedTargets, TargetRefused
+from tether.probe._dboptions import DatabaseQuery
 from tether.probe._details import (
     Attempt,
     Certificate,
     ConnectDetails,
+    DatabaseDetails,
     DnsDetails,
     DnsQueryDetails,
     DnsRecord,
@@ -43,6 +45,8 @@ __all__ = [
     "Attempt",
     "Certificate",
     "ConnectDetails",
+    "DatabaseDetails",
+    "DatabaseQuery",
     "DnsDetails",
     "DnsQuery",
     "DnsQueryDetails",

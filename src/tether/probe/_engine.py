@@ -15,8 +15,9 @@ from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
 from tether._sensitive import is_sensitive
-from tether.probe import _http, _icmp, _smtp, _ssh, _ws
+from tether.probe import _dbwalk, _http, _icmp, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
+from tether.probe._dboptions import DB_SCHEMES
 from tether.probe._details import (
     NO_DETAILS,
     Hop,
@@ -106,7 +107,7 @@ class _Walk(WalkTls):
             t.ascii_host if t.host != t.ascii_host else None,
             t.has_credentials,
         )
-        if t.has_credentials:
+        if t.has_credentials and t.scheme not in DB_SCHEMES:  # a database logs in with them
             self.warnings.append(
                 "the URL carries credentials: they are sent to the server as HTTP basic auth"
                 if t.scheme in ("http", "https", "ws", "wss")
@@ -115,6 +116,9 @@ class _Walk(WalkTls):
         if t.scheme in ("ws", "wss") and (
             lacking := _extras.problem(f"a {t.scheme}:// check", "ws")
         ):
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
+        if lacking := _dbwalk.lacking(t.scheme):
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
         self.end(url_details)
@@ -192,6 +196,9 @@ class _Walk(WalkTls):
         o = self.options
         if t.scheme == "icmp":
             await self.icmp(t)
+            return None
+        if t.scheme in DB_SCHEMES:
+            await _dbwalk.walk_database(self, t)
             return None
         if t.scheme not in ("http", "https", "ws", "wss"):
             await self.socket_only(t)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tether.probe import _icmp
 from tether.probe._allow import AllowedTargets
+from tether.probe._dboptions import DatabaseQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +58,6 @@ class ProbeOptions:
     dns: DnsQuery | None = None
     """What a ``dns://NAME`` probe asks ``resolver`` and what its answer must be (None: an
     ``A`` query answered ``NOERROR``)."""
+    database: DatabaseQuery | None = None
+    """What a database or cache check runs once logged in, and the role it expects (None:
+    ``SELECT 1`` or ``PING``, any role)."""

@@ -11,8 +11,21 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import _cut, redact_url
+from tether.probe._dboptions import DB_SCHEMES, database_url_problem
 
-SCHEMES = ("http", "https", "ws", "wss", "tcp", "tls", "ssh", "smtp", "smtps", "icmp")
+SCHEMES = (
+    "http",
+    "https",
+    "ws",
+    "wss",
+    "tcp",
+    "tls",
+    "ssh",
+    "smtp",
+    "smtps",
+    *DB_SCHEMES,
+    "icmp",
+)
 _SCHEME_LIST = ", ".join(SCHEMES[:-1]) + f" or {SCHEMES[-1]}"
 
 
@@ -122,6 +135,8 @@ def parse_target(text: str) -> Target:
         path += "?" + parts.query
     if scheme in ("ssh", "smtp", "smtps"):
         _check_options(scheme, parts)
+    elif scheme in DB_SCHEMES and (problem := database_url_problem(scheme, parts)):
+        raise InvalidTarget(problem)
     return Target(
         scheme=scheme,
         host=host,

@@ -33,6 +33,8 @@ _SILENT = {
     "smtp": Kind.READ_TIMEOUT,
     "icmp": Kind.CONNECT_TIMEOUT,
     "ws": Kind.READ_TIMEOUT,
+    "auth": Kind.READ_TIMEOUT,
+    "query": Kind.READ_TIMEOUT,
 }
 """The kind of a phase that was still waiting for its first answer when time ran out."""
 

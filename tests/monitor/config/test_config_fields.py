@@ -59,12 +59,13 @@ from tether.monitor.config import ConfigError, parse_config
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '
             "write http://, https://, ws://, wss://, tcp://, tls://, dns://, ssh://, smtp://, "
-            "smtps:// or icmp://",
+            "smtps://, icmp://, postgresql://, mysql:// or redis://",
         ),
         (
             {"url": "ftp://x/"},
             'monitors[0].url: unsupported scheme "ftp": '
-            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps or icmp",
+            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps, icmp, postgresql, mysql, "
+            "mariadb, redis or rediss",
         ),
         (
             {"url": "http:/x"},

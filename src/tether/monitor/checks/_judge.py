@@ -17,6 +17,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, context_from_probe
 from tether.probe import (
     Certificate,
+    DatabaseQuery,
     DnsQuery,
     HttpDetails,
     IcmpDetails,
@@ -150,6 +151,7 @@ def probe_options(m: Monitor, env: Mapping[str, str] | None = None) -> ProbeOpti
         body=m.body.encode() if m.body is not None else None,
         env=proxy_environment() if env is None else dict(env),
         dns=None if dns is None else DnsQuery(dns.record_type, dns.rcode, dns.answers),
+        database=DatabaseQuery(m.query, m.role) if m.query is not None or m.role != "any" else None,
     )
 
 

@@ -21,6 +21,7 @@ from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
+from tether.monitor.config._database import DB_SCHEMES, database_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
 from tether.monitor.config._models import (
@@ -304,14 +305,15 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         ]
     if "dns" in given and scheme != "dns":
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
-    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps"):
+    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps", *DB_SCHEMES):
         errors.append(
             (
                 (*at, "tls"),
-                "only https://, wss://, tls://, smtp:// and smtps:// monitors have a "
-                f"certificate; this is {scheme}://",
+                "only https://, wss://, tls://, smtp://, smtps:// and database monitors have "
+                f"a certificate; this is {scheme}://",
             )
         )
+    errors += database_problems(scheme, given, monitor.query, at)
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
     if scheme == "icmp":

@@ -34,6 +34,7 @@ from tether.monitor.config._channels import (
     ChannelConfig,
 )
 from tether.monitor.config._cron import parse_cron
+from tether.monitor.config._database import QueryText, Role
 from tether.monitor.config._discovery import DiscoverySource
 from tether.monitor.config._errors import fail, show
 from tether.monitor.config._fields import (
@@ -372,6 +373,8 @@ class Monitor(_Model):
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
     tls: TlsOptions | None = None
+    query: QueryText | None = None  # a database's SQL or Redis command (_database.py)
+    role: Role = "any"  # primary: a read-only database fails with db.read_only
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
     remind_every: Reminder | None = None

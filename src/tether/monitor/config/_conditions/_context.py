@@ -32,13 +32,17 @@ class ProbeContext:
     connected: bool = False
     phase_ms: Mapping[str, float] = field(default_factory=dict)
     """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``ttfb``,
-    ``transfer``; absent when not run."""
+    ``transfer``, ``auth``, ``query``; absent when not run."""
     banner: str | None = None
     """The server's first words: an SSH identification line, an SMTP greeting's text."""
     packet_loss_percent: float | None = None
     """An icmp:// check's share of echo requests unanswered, 0 to 100."""
     rtt_ms: float | None = None
     """An icmp:// check's average round trip over the replies that came back."""
+    result: str | int | float | bool | None = None
+    """A database check's first value (the first row's first column); None for NULL."""
+    rows: int | None = None
+    """The rows a database check's query answered (at most the number it reads)."""
 
 
 def context_from_probe(
@@ -57,6 +61,7 @@ def context_from_probe(
     # Here, not at the top: loading a configuration does not load the probe engine.
     from tether.probe import (
         ConnectDetails,
+        DatabaseDetails,
         DnsDetails,
         DnsQueryDetails,
         HttpDetails,
@@ -72,8 +77,9 @@ def context_from_probe(
     phases = {p.name: p for p in result.phases}
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
+    query = d.get("query")
     timings: dict[str, float] = {}
-    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws"):
+    for name in ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "auth", "query"):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -122,6 +128,8 @@ def context_from_probe(
         banner=banner,
         packet_loss_percent=icmp.loss_percent if isinstance(icmp, IcmpDetails) else None,
         rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
+        result=query.result if isinstance(query, DatabaseDetails) else None,
+        rows=query.rows if isinstance(query, DatabaseDetails) else None,
     )
 
 

@@ -57,8 +57,22 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "BANNER": TEXT,
     "PACKET_LOSS": PERCENT,
     "RTT": DURATION,
+    "RESULT": JSON,  # a database query's first value: a number, text, true/false or null
+    "ROWS": NUMBER,  # the rows a database query answered (100 at most are read)
 }
-PHASE_NAMES: Final = ("dns", "connect", "tls", "ssh", "smtp", "icmp", "ws", "ttfb", "transfer")
+PHASE_NAMES: Final = (
+    "dns",
+    "connect",
+    "tls",
+    "ssh",
+    "smtp",
+    "icmp",
+    "ws",
+    "ttfb",
+    "transfer",
+    "auth",
+    "query",
+)
 FUNCTIONS: Final = {"len": NUMBER, "has": BOOL}
 
 
