@@ -39,7 +39,8 @@ def kind(result: ProbeResult) -> str | None:
 
 def query_details(result: ProbeResult) -> DatabaseDetails:
     phase = result.phase("query")
-    assert phase is not None and isinstance(phase.details, DatabaseDetails)
+    assert phase is not None
+    assert isinstance(phase.details, DatabaseDetails)
     return phase.details
 
 
@@ -52,7 +53,8 @@ def test_select_one_passes_and_times_each_phase(server: MariaDB) -> None:
     assert result.ok, result.failure
     assert [p.name for p in result.phases] == ["url", "proxy", "dns", "connect", "auth", "query"]
     auth = result.phase("auth")
-    assert auth is not None and isinstance(auth.details, DatabaseDetails)
+    assert auth is not None
+    assert isinstance(auth.details, DatabaseDetails)
     assert "MariaDB" in (auth.details.server or "")
     no_secret(result)
 
@@ -124,7 +126,8 @@ def test_too_many_connections(server: MariaDB) -> None:
             raise AssertionError("max_connections was never reached")
         result = run(server.url())
         assert kind(result) == "db.too_many_connections", result.failure
-        assert result.failure is not None and result.failure.retryable
+        assert result.failure is not None
+        assert result.failure.retryable
     finally:
         for conn in held:
             conn.close()

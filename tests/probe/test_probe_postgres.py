@@ -72,7 +72,8 @@ def kind(result: ProbeResult) -> str | None:
 
 def query_details(result: ProbeResult) -> DatabaseDetails:
     phase = result.phase("query")
-    assert phase is not None and isinstance(phase.details, DatabaseDetails)
+    assert phase is not None
+    assert isinstance(phase.details, DatabaseDetails)
     return phase.details
 
 
@@ -86,7 +87,8 @@ def test_select_one_passes_and_times_each_phase(server: PostgresServer) -> None:
     assert [p.name for p in result.phases] == ["url", "proxy", "dns", "auth", "query"]
     assert (query_details(result).result, query_details(result).rows) == (1, 1)
     auth = result.phase("auth")
-    assert auth is not None and isinstance(auth.details, DatabaseDetails)
+    assert auth is not None
+    assert isinstance(auth.details, DatabaseDetails)
     assert (auth.details.server or "").startswith("PostgreSQL ")
     no_secret(result)
 

@@ -88,7 +88,8 @@ def test_a_command_answer_that_is_a_number_reads_as_one(primary: Redis) -> None:
     assert run(primary.url(), "SET health 42").ok
     result = run(primary.url(), "GET health")
     query = result.phase("query")
-    assert query is not None and isinstance(query.details, DatabaseDetails)
+    assert query is not None
+    assert isinstance(query.details, DatabaseDetails)
     assert query.details.result == 42
 
 
@@ -157,7 +158,8 @@ def test_max_clients_reached_is_too_many_connections() -> None:
         held = _hold(server.port, 2)
         result = run(server.url())
         assert kind(result) == "db.too_many_connections"
-        assert result.failure is not None and result.failure.retryable
+        assert result.failure is not None
+        assert result.failure.retryable
         no_password(result)
     finally:
         for conn in held:
