@@ -24,8 +24,8 @@ from typing import Any, Final, TypeVar
 from tether._classify import classify
 from tether._kinds import Kind
 from tether.probe import _connect
+from tether.probe._dbcommon import db_failure, first_value
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
-from tether.probe._dbwalk import db_failure, first_value
 from tether.probe._details import ConnectDetails, DatabaseDetails
 from tether.probe._target import Target
 from tether.probe._walk_tls import WalkTls

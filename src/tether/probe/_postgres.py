@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from tether._classify import classify
 from tether._kinds import Kind
+from tether.probe._dbcommon import db_failure, first_value, scrub, timeout_ms
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
-from tether.probe._dbwalk import db_failure, first_value, scrub, timeout_ms
 from tether.probe._details import DatabaseDetails
 from tether.probe._target import Target
 from tether.probe._walk_tls import WalkTls

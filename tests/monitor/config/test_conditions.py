@@ -690,7 +690,7 @@ ERROR_CASES = [
         "[PHASE].dsn < 5ms",
         8,
         "unknown phase 'dsn' at column 9; the phases are dns, connect, tls, ssh, smtp, icmp, ws, "
-        "ttfb, transfer; did you mean dns?",
+        "ttfb, transfer, auth, query; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
@@ -1313,6 +1313,8 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[BANNER]`",
         "`[PACKET_LOSS]`",
         "`[RTT]`",
+        "`[RESULT]`",
+        "`[ROWS]`",
         "`[PHASE].dns`",
         "`[PHASE].connect`",
         "`[PHASE].tls`",
@@ -1320,6 +1322,8 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PHASE].smtp`",
         "`[PHASE].icmp`",
         "`[PHASE].ws`",
+        "`[PHASE].auth`",
+        "`[PHASE].query`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
         "`len(...)`",
@@ -1351,7 +1355,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (23 + 10)
+    assert len(cells) == 2 * (27 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell

@@ -66,6 +66,8 @@ def test_minimal_file_takes_every_default() -> None:
         "resolver": None,
         "dns": None,
         "tls": None,
+        "query": None,
+        "role": "any",
         "latency_margin": 3.0,
         "remind_every": None,
         "escalate": (),

@@ -443,7 +443,8 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         "grace, timezone, app, endpoint, consecutive, failure_ratio, window, min_calls, "
         "method, headers, body, follow_redirects, max_redirects, "
         "interval, timeout, conditions, failure_threshold, "
-        "success_threshold, alert_when, alerts, depends_on, resolver, dns, tls, latency_margin, "
+        "success_threshold, alert_when, alerts, depends_on, resolver, dns, tls, query, role, "
+        "latency_margin, "
         "remind_every, escalate, locations, quorum, partial_alerts, labels, paused"
     ]
 
