@@ -15,7 +15,15 @@ import trustme
 
 from tests.helpers.ports import free_port
 from tests.helpers.postgres_server import PASSWORD, USER, PostgresServer, find_bindir, required
-from tether.probe import DatabaseDetails, DatabaseQuery, ProbeOptions, ProbeResult, probe
+from tether.lab import Lab
+from tether.probe import (
+    DatabaseDetails,
+    DatabaseQuery,
+    DnsDetails,
+    ProbeOptions,
+    ProbeResult,
+    probe,
+)
 
 CHECKER, CHECKER_PASSWORD = "checker", "ck-Secret-1234"
 MAX_CONNECTIONS = 6
@@ -170,6 +178,32 @@ def test_tls_verified_against_the_ca_file(server: PostgresServer, cafile: str) -
     untrusted = run(url(server) + "?sslmode=require")
     assert kind(untrusted) == "tls.untrusted"
     assert run(url(server) + "?sslmode=require", insecure=True).ok
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
+
+
+def test_a_name_resolved_by_tethers_resolver_tries_each_address(
+    server: PostgresServer, lab: Lab
+) -> None:
+    """ok.lab.test (the lab's DNS server on loopback) has ::1 and 127.0.0.1; the server
+    listens on 127.0.0.1 alone: libpq is given both addresses and gets in by the second."""
+    target = url(server).replace("127.0.0.1", "ok.lab.test")
+    result = probe(target, ProbeOptions(resolver=lab.resolver, timeout=3))
+    assert result.ok, result.failure
+    dns = result.phase("dns")
+    assert dns is not None
+    assert isinstance(dns.details, DnsDetails)
+    assert {a.address for a in dns.details.answers or ()} == {"127.0.0.1", "::1"}
+    missing = probe(
+        target.replace("ok.lab.test", "nothing-here.lab.test"),
+        ProbeOptions(resolver=lab.resolver, timeout=3),
+    )
+    assert kind(missing) == "dns.not_found"
+    no_secret(missing)
 
 
 def test_a_refused_port_and_a_bad_sslmode() -> None:

@@ -1,7 +1,7 @@
 """A ``postgresql://`` check with psycopg 3's asyncio connection (the ``postgres`` extra).
 
 libpq opens its own connection, so after the walk's ``dns`` phase (tether's resolver)
-the ``auth`` phase is libpq's whole connection to the first address: TCP, TLS when
+the ``auth`` phase is libpq's whole connection to those addresses: TCP, TLS when
 ``sslmode`` asks for it, the startup message and authentication; ``query`` is the role
 check (``role: primary``) and the query in a ``READ ONLY`` transaction under a
 ``statement_timeout``.  libpq's messages for a refused port, a timeout or a certificate
@@ -67,14 +67,16 @@ def connection_kind(message: str) -> tuple[Kind, str | None]:
     return Kind.UNKNOWN, None
 
 
-def conninfo(t: Target, address: str, url: DatabaseUrl, w: WalkTls) -> dict[str, Any]:
-    """libpq's parameters: the address tether resolved, the name for TLS, and a TLS mode
-    that verifies unless ``tls.insecure`` (never libpq's ``prefer``)."""
+def conninfo(t: Target, addresses: list[str], url: DatabaseUrl, w: WalkTls) -> dict[str, Any]:
+    """libpq's parameters: the addresses tether resolved (libpq tries them in turn, the
+    first four), the name for TLS, and a TLS mode that verifies unless ``tls.insecure``
+    (never libpq's ``prefer``)."""
     o = w.options
+    tried = addresses[:4]
     params: dict[str, Any] = {
-        "host": t.ascii_host,
-        "hostaddr": address,
-        "port": t.port,
+        "host": ",".join([t.ascii_host] * len(tried)),
+        "hostaddr": ",".join(tried),
+        "port": ",".join([str(t.port)] * len(tried)),
         "connect_timeout": max(2, int(o.timeout + 0.999)),  # libpq's least is 2 s
         "application_name": "tether",
         "sslmode": "disable",
@@ -100,7 +102,7 @@ async def walk(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery) -> Non
     try:
         async with asyncio.timeout(w.options.timeout):
             conn = await psycopg.AsyncConnection.connect(
-                **conninfo(t, addresses[0][1], url, w), autocommit=True
+                **conninfo(t, [a for _, a in addresses], url, w), autocommit=True
             )
     except TimeoutError:
         failure = db_failure(

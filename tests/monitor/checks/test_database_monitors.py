@@ -79,6 +79,22 @@ def test_a_refused_password_is_stored_as_its_kind_without_it(redis: Redis) -> No
     assert "not-It-123" not in shown(record)
 
 
+def test_conditions_never_hide_a_database_failure(redis: Redis) -> None:
+    """A condition that holds ([PHASE].connect) does not pass a check whose login failed:
+    the failure is stored with its kind and its own detail."""
+    monitor = {
+        "name": "cache",
+        "url": f"redis://:not-It-123@127.0.0.1:{redis.port}",
+        "conditions": ["[PHASE].connect < 10s"],
+    }
+    record = check(parse_config(dump(monitor)).monitors[0])
+    assert not record.ok
+    assert record.kind is not None
+    assert record.kind.value == "db.auth_failed"
+    assert record.detail is not None
+    assert record.detail.startswith("the server refused the credentials: WRONGPASS")
+
+
 def test_the_monitor_survives_the_trip_to_an_agent(redis: Redis) -> None:
     """As the server sends it (``_monitor_json``) and the agent reads it: the same
     monitor, and its prober checks it."""
