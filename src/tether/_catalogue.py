@@ -1990,7 +1990,8 @@ _add(
             "The query ran longer than the check's timeout (`statement_timeout`, "
             "`max_execution_time`) or was cancelled",
             "The query writes, and runs in a read-only transaction (tether's checks do)",
-            "A Redis command refused by an ACL, or one of the wrong type for its key",
+            "A Redis command refused by an ACL, or one of the wrong type for its key, or one "
+            "the server flags as writing or administering, which tether does not send",
         ),
         fixes=(
             "Run the check's query by hand as the check's user and read the error.",

@@ -84,8 +84,19 @@ def test_ping_with_password_passes_every_phase(primary: Redis) -> None:
     no_password(result)
 
 
+def seed(server: Redis, key: str, value: str) -> None:
+    """Set a key with redis-py, the reference client (a check runs no command that writes)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=server.port, password=REDIS_PASSWORD)
+    try:
+        client.set(key, value)
+    finally:
+        client.close()
+
+
 def test_a_command_answer_that_is_a_number_reads_as_one(primary: Redis) -> None:
-    assert run(primary.url(), "SET health 42").ok
+    seed(primary, "health", "42")
     result = run(primary.url(), "GET health")
     query = result.phase("query")
     assert query is not None
@@ -111,6 +122,35 @@ def test_a_database_number_out_of_range_is_unknown_database(primary: Redis) -> N
     result = run(primary.url("/999"))
     assert kind(result) == "db.unknown_database"
     no_password(result)
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        ("SET health broken", "write"),
+        ("FLUSHALL", "write"),
+        ("SHUTDOWN NOSAVE", "admin"),
+        ("CONFIG SET maxclients 1", "admin"),
+        ('EVAL "return 1" 0', "scripting"),
+    ],
+)
+def test_a_command_that_writes_is_not_run(primary: Redis, command: str, flag: str) -> None:
+    """The server's own flags (COMMAND INFO) say what a command does; one that writes or
+    administers fails the check and is never sent."""
+    seed(primary, "health", "ok")
+    result = run(primary.url(), command)
+    assert kind(result) == "db.query_failed"
+    assert f"flagged {flag}" in str(result.failure)
+    assert run(primary.url(), "GET health").ok  # still there, still running
+    read_back = run(primary.url(), "GET health").phase("query")
+    assert read_back is not None
+    assert isinstance(read_back.details, DatabaseDetails)
+    assert read_back.details.result == "ok"
+
+
+def test_a_read_only_subcommand_of_a_container_runs(primary: Redis) -> None:
+    result = run(primary.url(), "CLIENT GETNAME")
+    assert result.ok, result.failure
 
 
 def test_a_command_the_server_refuses_is_query_failed(primary: Redis) -> None:

@@ -4,8 +4,8 @@ connection.
 Why not redis-py: its asyncio client connects, secures and authenticates in one call,
 so its ``connect``, ``tls`` and ``auth`` would be one phase, and a refused port or a bad
 certificate would be its exceptions rather than the walk's own phases with their kinds.
-The exchange a check needs is four commands (``AUTH``, ``SELECT``, ``ROLE``, the
-configured one) and RESP2's five reply types: written here, it runs on the walk's stream
+The exchange a check needs is five commands (``AUTH``, ``SELECT``, ``ROLE``, ``COMMAND
+INFO``, the configured one) and RESP2's five reply types: written here, it runs on the walk's stream
 (its connect race, its TLS with the monitor's ``tls.ca_file``/``tls.insecure``), needs
 no extra and no thread, and every read is bounded by the check's timeout and
 ``max_body``."""
@@ -193,6 +193,44 @@ async def walk(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery) -> Non
     await _query(w, s, q)
 
 
+REFUSED_FLAGS: Final = frozenset(
+    {"write", "admin", "may_replicate", "pubsub", "blocking", "scripting"}
+)
+"""A command the server flags so (its flags, and its ACL categories without the ``@``) is
+not run: it writes, administers (SHUTDOWN, CONFIG SET), runs a script that may write
+(EVAL, FCALL), subscribes or blocks."""
+
+
+async def _refuse_writes(s: _Session, args: list[str]) -> None:
+    """Redis has no read-only session: ask the server what the command does (``COMMAND
+    INFO``, a subcommand's own for a container such as ``CONFIG GET``) and refuse one it
+    flags in :data:`REFUSED_FLAGS`.  A server whose ACL refuses ``COMMAND`` to this user
+    is trusted to refuse it the writes too; an unknown command is left to the server."""
+    name = args[0].lower()
+    flags = await _flags(s, name)
+    if flags is not None and flags[1] and len(args) > 1:  # a container: its subcommand's
+        flags = await _flags(s, f"{name}|{args[1].lower()}") or flags
+    found = sorted(REFUSED_FLAGS & set(flags[0])) if flags is not None else []
+    if found:
+        raise _Broken(
+            Kind.DB_QUERY_FAILED,
+            f"{args[0]} is flagged {', '.join(found)} by the server: a check runs only "
+            "commands that read",
+        )
+
+
+async def _flags(s: _Session, name: str) -> tuple[list[str], bool] | None:
+    """A command's flags, and whether it has subcommands; None when not known."""
+    info = await s.ask("COMMAND", "INFO", name)
+    entry = info[0] if isinstance(info, list) and info else None
+    if not isinstance(entry, list) or len(entry) < 3 or not isinstance(entry[2], list):
+        return None
+    said = [*entry[2], *(entry[6] if len(entry) > 6 and isinstance(entry[6], list) else [])]
+    flags = [(f.decode() if isinstance(f, bytes) else str(f)).lstrip("@") for f in said]
+    subcommands = len(entry) > 9 and isinstance(entry[9], list) and bool(entry[9])
+    return flags, subcommands
+
+
 async def _query(w: WalkTls, s: _Session, q: DatabaseQuery) -> None:
     text = q.query or "PING"
     w.begin("query")
@@ -210,6 +248,7 @@ async def _query(w: WalkTls, s: _Session, q: DatabaseQuery) -> None:
                     Kind.DB_READ_ONLY,
                     f"role: primary, but the server's ROLE is {name} (a read-only replica)",
                 )
+        await _refuse_writes(s, args)
         reply = await s.ask(*args)
         if isinstance(reply, ServerError):
             raise s.refused(args[0], reply)

@@ -53,8 +53,11 @@ def shown(record: ProbeRecord) -> str:
 
 
 def test_result_and_rows_conditions_pass_and_fail(redis: Redis) -> None:
-    seed = config(redis, query="SET health 42").monitors[0]
-    assert check(seed).ok
+    import redis as redis_py
+
+    client = redis_py.Redis(host="127.0.0.1", port=redis.port, password=REDIS_PASSWORD)
+    client.set("health", "42")
+    client.close()
     good = check(config(redis, "[RESULT] == 42", "[ROWS] == 1", "[PHASE].query < 5s").monitors[0])
     assert good.ok, good.detail
     assert good.conditions[0] == "[RESULT] (42) == 42"
