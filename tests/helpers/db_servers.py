@@ -66,10 +66,12 @@ class MariaDB:
     """A MariaDB server of its own: a ``checker`` user with a password, a database
     ``app`` with a table, and ``max_connections`` as given."""
 
-    def __init__(self, max_connections: int = 20) -> None:
+    def __init__(self, max_connections: int = 20, tls: tuple[Path, Path] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="tether-mariadb-"))
         self.port = free_port()
         self.max_connections = max_connections
+        self.tls = tls
+        """The server's certificate and key files, for TLS (``?ssl=true``)."""
         self.process: subprocess.Popen[bytes] | None = None
         self.admin: Any = None
 
@@ -106,6 +108,7 @@ class MariaDB:
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=8M",
                 "--skip-log-bin",
+                *([f"--ssl-cert={self.tls[0]}", f"--ssl-key={self.tls[1]}"] if self.tls else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.helpers.db_servers import MARIADB_PASSWORD, MARIADB_USER, MariaDB
 from tests.helpers.ports import free_port
@@ -18,8 +19,13 @@ MAX_CONNECTIONS = 10  # MariaDB's least
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MariaDB]:
-    s = MariaDB(max_connections=MAX_CONNECTIONS)
+def server(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    where = tmp_path_factory.mktemp("mariadb-tls")
+    leaf = ca.issue_cert("127.0.0.1", "db.test")
+    cert, key = where / "cert.pem", where / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    s = MariaDB(max_connections=MAX_CONNECTIONS, tls=(cert, key))
     try:
         s.start()
         yield s
@@ -133,9 +139,22 @@ def test_too_many_connections(server: MariaDB) -> None:
             conn.close()
 
 
-def test_ssl_to_a_server_without_tls_is_a_tls_failure(server: MariaDB) -> None:
-    result = run(server.url() + "?ssl=true")
-    assert kind(result) == "tls.protocol"
+def test_ssl_is_verified_against_the_ca_file(server: MariaDB, cafile: str) -> None:
+    target = server.url() + "?ssl=true"
+    verified = probe(target, ProbeOptions(cacert=cafile, timeout=3))
+    assert verified.ok, verified.failure
+    assert kind(probe(target, ProbeOptions(timeout=3))) == "tls.untrusted"
+    assert probe(target, ProbeOptions(insecure=True, timeout=3)).ok
+
+
+def test_ssl_to_a_server_without_tls_is_a_tls_failure() -> None:
+    plain = MariaDB()
+    try:
+        plain.start()
+        result = run(plain.url() + "?ssl=true")
+        assert kind(result) == "tls.protocol"
+    finally:
+        plain.stop()
 
 
 def test_a_refused_port() -> None:
