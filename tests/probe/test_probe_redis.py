@@ -246,3 +246,23 @@ def test_the_resp_reader_rejects_what_is_not_resp(tmp_path: Path) -> None:
         thread.join(5)
         listener.close()
     assert kind(result) == "response.malformed"
+
+
+def test_tether_diagnose_shows_each_phase_without_the_password(
+    primary: Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tether diagnose redis://...`: exit 0 with the auth and query phases; a refused
+    password exits 1 naming db.auth_failed; the password shows in neither."""
+    from tether.cli import main
+
+    assert main(["diagnose", primary.url()]) == 0
+    healthy = capsys.readouterr().out
+    assert "auth" in healthy
+    assert "PING, 1 row, first 'PONG'" in healthy
+    assert main(["diagnose", primary.url(password="wrong-Guess-99")]) == 1
+    refused = capsys.readouterr().out
+    assert "db.auth_failed" in refused
+    for shown in (healthy, refused):
+        assert REDIS_PASSWORD not in shown
+        assert "wrong-Guess-99" not in shown
+        assert "redis://:***@127.0.0.1" in shown
