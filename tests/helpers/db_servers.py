@@ -79,11 +79,14 @@ class MariaDB:
         mariadbd = need("mariadbd", "TETHER_REQUIRE_MARIADB")
         install = need("mariadb-install-db", "TETHER_REQUIRE_MARIADB")
         data = self.root / "data"
+        scratch = self.root / "tmp"  # its own: bootstraps running at once collided in /tmp
+        scratch.mkdir()
         subprocess.run(
             [
                 install,
                 "--no-defaults",
                 f"--datadir={data}",
+                f"--tmpdir={scratch}",
                 "--user=root",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -98,6 +101,7 @@ class MariaDB:
                 mariadbd,
                 "--no-defaults",
                 f"--datadir={data}",
+                f"--tmpdir={scratch}",
                 "--user=root",
                 f"--port={self.port}",
                 "--bind-address=127.0.0.1",

@@ -25,8 +25,14 @@ from tether.monitor.runtime._agent_intake import _monitor_json
 
 @pytest.fixture(scope="module")
 def redis() -> Iterator[Redis]:
+    """The server, with ``health`` set to 42 by redis-py (a check writes nothing)."""
+    import redis as redis_py
+
     server = Redis()
     server.start()
+    client = redis_py.Redis(host="127.0.0.1", port=server.port, password=REDIS_PASSWORD)
+    client.set("health", "42")
+    client.close()
     yield server
     server.stop()
 
@@ -53,11 +59,6 @@ def shown(record: ProbeRecord) -> str:
 
 
 def test_result_and_rows_conditions_pass_and_fail(redis: Redis) -> None:
-    import redis as redis_py
-
-    client = redis_py.Redis(host="127.0.0.1", port=redis.port, password=REDIS_PASSWORD)
-    client.set("health", "42")
-    client.close()
     good = check(config(redis, "[RESULT] == 42", "[ROWS] == 1", "[PHASE].query < 5s").monitors[0])
     assert good.ok, good.detail
     assert good.conditions[0] == "[RESULT] (42) == 42"
