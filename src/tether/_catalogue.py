@@ -2133,6 +2133,156 @@ _add(
 )
 
 
+# --- app: databases and caches ------------------------------------------------
+
+_add(
+    Entry(
+        kind=Kind.DB_AUTH_FAILED,
+        layer=Layer.APP,
+        title="Database authentication failed",
+        meaning=(
+            "The database or cache server was reached and answered, but refused the user name "
+            "or password the check gave it."
+        ),
+        causes=(
+            "A wrong or rotated password, or one that was never set for this user",
+            "The user does not exist, or may not log in from this address (`pg_hba.conf`, a "
+            "MySQL account's host part, a Redis ACL user that is off)",
+            "No credentials given to a server that requires them (Redis `NOAUTH`)",
+            "The URL's password holds a character that must be percent-encoded (`@`, `:`, `/`)",
+        ),
+        fixes=(
+            "Try the same credentials by hand: `psql 'postgresql://USER@HOST/DB'`, "
+            "`mariadb -h HOST -u USER -p`, `redis-cli -h HOST --user USER --askpass PING`.",
+            "Check the server's log for the refusal's reason (PostgreSQL says which "
+            "`pg_hba.conf` line matched; MariaDB logs `Access denied for user`).",
+            "Percent-encode special characters in the URL's password (`@` as `%40`).",
+            "Give the check a user of its own with the fewest rights it needs (a read-only "
+            "role, a Redis ACL user allowed `PING` and the configured command).",
+        ),
+        hint="Check the user and password in the check's URL against the server's accounts.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DB_UNKNOWN_DATABASE,
+        layer=Layer.APP,
+        title="Unknown database",
+        meaning=(
+            "The server accepted the connection but has no database by the name (or, for "
+            "Redis, the number) the check asked for."
+        ),
+        causes=(
+            "A typo in the URL's path (`/app` for `/app_prod`)",
+            "The database was dropped, renamed or not yet created on this server",
+            "The check reaches another server than intended (a replica or a test instance)",
+            "A Redis database number at or over the server's `databases` setting",
+        ),
+        fixes=(
+            "List the databases: `psql -l`, `SHOW DATABASES;`, or `CONFIG GET databases` "
+            "for Redis.",
+            "Correct the URL's path, or create the database.",
+            "Check that the host and port name the server you mean.",
+        ),
+        hint="Check the database name in the URL's path against the server's databases.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DB_READ_ONLY,
+        layer=Layer.APP,
+        title="Database is read-only",
+        meaning=(
+            "The check expected a primary that takes writes (`role: primary`) but found a "
+            "server in recovery, a replica, or one whose transactions are read-only."
+        ),
+        causes=(
+            "A failover moved the primary elsewhere and this address now names a replica",
+            "The URL names a replica, or a load balancer sent the check to one",
+            "The server was made read-only on purpose (`default_transaction_read_only`, "
+            "MariaDB's `read_only`) for maintenance or a full disk",
+        ),
+        fixes=(
+            "Ask the server its role: `SELECT pg_is_in_recovery();`, `SELECT @@read_only;`, "
+            "or `redis-cli ROLE`.",
+            "Point the check (and the application) at the current primary, or the DNS name "
+            "or proxy that follows failovers.",
+            "If the server was made read-only on purpose, set it back when the work is done "
+            "(`SET GLOBAL read_only = 0`).",
+            "Use `role: replica` or `role: any` for a check that should accept a replica.",
+        ),
+        hint="Find the current primary: this server answers as a read-only one.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DB_TOO_MANY_CONNECTIONS,
+        layer=Layer.APP,
+        title="Too many database connections",
+        meaning=(
+            "The server refused a new connection because it already has as many clients as it "
+            "allows (`max_connections`, Redis `maxclients`)."
+        ),
+        causes=(
+            "An application leaks connections or opens one per request without a pool",
+            "Pools across many instances together exceed the server's limit",
+            "Long-running or stuck queries holding connections",
+            "A limit set too low for the number of clients",
+        ),
+        fixes=(
+            "See who holds the connections: `SELECT usename, client_addr, state, count(*) "
+            "FROM pg_stat_activity GROUP BY 1, 2, 3;`, `SHOW PROCESSLIST;`, or "
+            "`redis-cli CLIENT LIST`.",
+            "Put a pooler in front (PgBouncer, ProxySQL) or shrink each application's pool.",
+            "End idle or stuck sessions, then raise `max_connections` / `maxclients` if the "
+            "server has the memory for them.",
+        ),
+        hint="Find which clients hold the server's connections, then pool or free them.",
+        retryable=True,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.DB_QUERY_FAILED,
+        layer=Layer.APP,
+        title="Database query failed",
+        meaning=(
+            "The check logged in, but the query or command it runs returned an error (its "
+            "SQLSTATE or error code is in the detail)."
+        ),
+        causes=(
+            "A syntax error, or a table or column that does not exist on this server",
+            "The check's user lacks the right to read what the query reads",
+            "The query ran longer than the check's timeout (`statement_timeout`, "
+            "`max_execution_time`) or was cancelled",
+            "The query writes, and runs in a read-only transaction (tether's checks do)",
+            "A Redis command refused by an ACL, or one of the wrong type for its key, or one "
+            "the server flags as writing or administering, which tether does not send",
+        ),
+        fixes=(
+            "Run the check's query by hand as the check's user and read the error.",
+            "Grant the check's user read access to what the query reads.",
+            "Keep the check's query cheap (`SELECT 1`, an indexed lookup); raise the "
+            "monitor's `timeout` only for a query that must take longer.",
+        ),
+        hint="Run the check's query by hand as its user: the error names what is wrong.",
+        retryable=False,
+        request_sent=True,
+    )
+)
+
+
 # --- policy ------------------------------------------------------------------
 
 _add(

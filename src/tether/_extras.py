@@ -33,6 +33,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "dnssec": ("cryptography",),  # dns:// checks with dnssec: true (dns.dnssec)
     "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
     "http3": ("aioquic", "cryptography", "OpenSSL"),  # http_version: 3 / auto, diagnose --http3
+    "mysql": ("pymysql",),  # mysql:// and mariadb:// checks (postgresql:// takes postgres)
 }
 
 # The commands that need more than the core; any other command needs only the core

@@ -39,6 +39,12 @@ DEFAULT_PORTS: Final[Mapping[str, int]] = MappingProxyType(
         "ssh": 22,
         "smtp": 25,
         "smtps": 465,
+        "postgresql": 5432,
+        "postgres": 5432,
+        "mysql": 3306,
+        "mariadb": 3306,
+        "redis": 6379,
+        "rediss": 6379,
     }
 )
 """The port a URL's scheme implies when it gives none."""

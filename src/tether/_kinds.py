@@ -16,8 +16,10 @@ matched by users' code, and never renamed. New kinds may be added.
                  response.too_large
     http ....... http.redirect_loop, http.rate_limited, http.client_error,
                  http.server_error
-    app ........ grpc.not_serving, grpc.status (the protocols above the connection:
-                 gRPC, databases, browsers)
+    app ........ browser.step_failed, browser.page_error, grpc.not_serving, grpc.status,
+                 db.auth_failed, db.unknown_database, db.read_only,
+                 db.too_many_connections, db.query_failed (the protocols above the
+                 connection: browsers, gRPC, databases)
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -98,6 +100,11 @@ class Kind(enum.StrEnum):
     BROWSER_PAGE_ERROR = "browser.page_error"
     GRPC_NOT_SERVING = "grpc.not_serving"
     GRPC_STATUS = "grpc.status"
+    DB_AUTH_FAILED = "db.auth_failed"
+    DB_UNKNOWN_DATABASE = "db.unknown_database"
+    DB_READ_ONLY = "db.read_only"
+    DB_TOO_MANY_CONNECTIONS = "db.too_many_connections"
+    DB_QUERY_FAILED = "db.query_failed"
 
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"

@@ -71,11 +71,10 @@ def test_check_config_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture
         f'{path}:4:5: monitors[0].interval: "5" is not a duration, write 5s',
         f"{path}:5:5: monitors[0].colour: unknown key; expected one of: name, type, url, "
         "token, cron, grace, timezone, app, endpoint, consecutive, failure_ratio, window, "
-        "min_calls, method, headers, body, follow_redirects, "
-        "max_redirects, http_version, interval, timeout, conditions, "
-        "failure_threshold, success_threshold, alert_when, alerts, depends_on, resolver, "
-        "dns, tls, latency_margin, remind_every, escalate, locations, quorum, partial_alerts, "
-        "labels, paused",
+        "min_calls, method, headers, body, follow_redirects, max_redirects, http_version, "
+        "interval, timeout, conditions, failure_threshold, success_threshold, alert_when, "
+        "alerts, depends_on, resolver, dns, rdap, tls, browser, query, role, latency_margin, "
+        "remind_every, escalate, locations, quorum, partial_alerts, labels, paused, steps",
     ]
 
 

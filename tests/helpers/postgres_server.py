@@ -68,8 +68,10 @@ def find_bindir() -> Path | None:
 class PostgresServer:
     """A PostgreSQL cluster of its own, started by :meth:`start`, removed by :meth:`stop`."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, settings: tuple[str, ...] = ()) -> None:
         self.bindir = bindir
+        self.settings = settings
+        """More ``NAME=VALUE`` server settings (``max_connections=5``), each a ``-c``."""
         self.root = Path(tempfile.mkdtemp(prefix="tether-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -143,6 +145,7 @@ class PostgresServer:
                     "synchronous_commit=off",
                     "-c",
                     "full_page_writes=off",
+                    *(arg for setting in self.settings for arg in ("-c", setting)),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

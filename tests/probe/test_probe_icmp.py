@@ -392,8 +392,8 @@ def test_total_loss_is_a_timeout_and_a_refused_route_is_unreachable() -> None:
         ),
         (
             ", tls: {min_days_left: 3}",
-            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps:// and grpcs:// "
-            "monitors have a certificate; this is icmp://",
+            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps://, grpcs:// and "
+            "database monitors have a certificate; this is icmp://",
         ),
         (
             ", timeout: 1s",

@@ -280,6 +280,25 @@ def test_core_diagnose_of_a_websocket_names_the_extra(http_server: ThreadingHTTP
     )
 
 
+@pytest.mark.parametrize(
+    ("scheme", "extra", "module"),
+    [("postgresql", "postgres", "psycopg"), ("mysql", "mysql", "pymysql")],
+)
+def test_core_diagnose_of_a_database_names_the_extra(scheme: str, extra: str, module: str) -> None:
+    """`tether diagnose postgresql://...` or `mysql://...` in a core install: one line in the
+    url phase naming the extra, the password redacted, nothing connected to.  (A redis://
+    check needs no extra: tether speaks RESP itself.)"""
+    result = core_tether("diagnose", "--json", f"{scheme}://u:pw-Hidden@127.0.0.1:9/db")
+    assert (result.returncode, result.stderr) == (1, "")
+    report = json.loads(result.stdout)
+    assert [p["name"] for p in report["phases"]] == ["url"]
+    assert report["failure"]["detail"] == (
+        f"a {scheme}:// check needs tether[{extra}] (missing: {module}): "
+        f"pip install 'tether[{extra}]'"
+    )
+    assert "pw-Hidden" not in result.stdout
+
+
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[tuple[ThreadingHTTPServer, Path]]:
     ca = trustme.CA()

@@ -13,6 +13,7 @@ from tether._kinds import Layer
 from tether._plural import count
 from tether.probe import (
     ConnectDetails,
+    DatabaseDetails,
     DnsDetails,
     DnsQueryDetails,
     GrpcDetails,
@@ -154,6 +155,8 @@ def _summary(phase: Phase) -> str:
         return _ws_summary(d if isinstance(d, WsDetails) else WsDetails())
     if name == "grpc" and isinstance(d, GrpcDetails):
         return _grpc_summary(d)
+    if isinstance(d, DatabaseDetails):
+        return d.summary()
     return ""
 
 

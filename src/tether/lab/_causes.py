@@ -59,6 +59,11 @@ _BROWSER = (
     "a verdict on a page in a headless browser, which no HTTP client makes: tested against "
     "Debian's Chromium and pages served on loopback (tests/probe/test_browser.py)"
 )
+_DB = (
+    "a database's or a cache's own answer, which no HTTP client asks for: tested against "
+    "Debian's real PostgreSQL, MariaDB and Redis started by the tests "
+    "(tests/probe/test_probe_postgres.py, _mysql.py, _redis.py)"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -385,6 +390,36 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _no("`UNAVAILABLE (14)`", _GRPC),
         _no("`UNAUTHENTICATED (16)`", _GRPC),
         _no("`INTERNAL (13)`", _GRPC),
+    ),
+    Kind.DB_AUTH_FAILED: (
+        _no("A wrong or rotated password,", _DB),
+        _no("The user does not exist,", _DB),
+        _no("No credentials given to a", _DB),
+        _no("The URL's password holds a", _DB),
+    ),
+    Kind.DB_UNKNOWN_DATABASE: (
+        _no("A typo in the URL's", _DB),
+        _no("The database was dropped, renamed", _DB),
+        _no("The check reaches another server", _DB),
+        _no("A Redis database number at", _DB),
+    ),
+    Kind.DB_READ_ONLY: (
+        _no("A failover moved the primary", _DB),
+        _no("The URL names a replica,", _DB),
+        _no("The server was made read-only", _DB),
+    ),
+    Kind.DB_TOO_MANY_CONNECTIONS: (
+        _no("An application leaks connections or", _DB),
+        _no("Pools across many instances together", _DB),
+        _no("Long-running or stuck queries holding", _DB),
+        _no("A limit set too low", _DB),
+    ),
+    Kind.DB_QUERY_FAILED: (
+        _no("A syntax error, or a", _DB),
+        _no("The check's user lacks the", _DB),
+        _no("The query ran longer than", _DB),
+        _no("The query writes, and runs", _DB),
+        _no("A Redis command refused by", _DB),
     ),
     Kind.DEADLINE_EXCEEDED: (
         _is("The server sends the response very slowly", "slow_drip"),

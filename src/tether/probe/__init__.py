@@ -5,11 +5,13 @@ name a failure the same way.
 """
 
 from tether.probe._allow import LOOPBACK, AllowedTargets, TargetRefused
+from tether.probe._dboptions import DatabaseQuery
 from tether.probe._details import (
     Attempt,
     BrowserDetails,
     Certificate,
     ConnectDetails,
+    DatabaseDetails,
     DnsDetails,
     DnsQueryDetails,
     DnsRecord,
@@ -52,6 +54,8 @@ __all__ = [
     "BrowserStep",
     "Certificate",
     "ConnectDetails",
+    "DatabaseDetails",
+    "DatabaseQuery",
     "DnsDetails",
     "DnsQuery",
     "DnsQueryDetails",

@@ -452,6 +452,54 @@ class SmtpDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseDetails:
+    """A database or cache check's ``auth`` phase (who logged in, to what) or its
+    ``query`` phase (what ran, the first value of its answer, how many rows)."""
+
+    server: str | None = None
+    """The server's version, as it gives it, when it does."""
+    user: str | None = None
+    database: str | None = None
+    query: str | None = None
+    """The query or command run (``query`` phase)."""
+    result: str | int | float | bool | None = None
+    """The first row's first column (a Redis reply's first value); None for NULL."""
+    rows: int | None = None
+    """Rows read (at most the check's cap); None before the query ran."""
+    read_only: bool | None = None
+    """Whether the server answered as read-only, when ``role`` asked."""
+    error: str | None = None
+    """The server's error code: a SQLSTATE, a MySQL error number, a Redis error prefix."""
+
+    def summary(self) -> str:
+        """A few words for ``tether diagnose``."""
+        words = []
+        if self.user is not None or self.database is not None:
+            words.append(f"as {self.user or '(default user)'} on {self.database or '(default)'}")
+        if self.server:
+            words.append(self.server)
+        if self.query is not None:
+            words.append(self.query if len(self.query) <= 60 else self.query[:59] + "…")
+        if self.rows is not None:
+            shown = "NULL" if self.result is None else repr(self.result)
+            words.append(f"{self.rows} row{'' if self.rows == 1 else 's'}, first {shown}")
+        if self.read_only is not None:
+            words.append("read-only" if self.read_only else "read-write")
+        if self.error:
+            words.append(f"error {self.error}")
+        return ", ".join(words)
+
+    def to_json(self) -> Json:
+        out: Json = {}
+        for key in ("server", "user", "database", "query", "rows", "read_only", "error"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = value
+        if self.rows:
+            out["result"] = self.result
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class IcmpDetails:
     """The ``icmp`` phase: the echo requests sent and the replies that came."""
 
@@ -628,6 +676,7 @@ PhaseDetails = (
     | HttpDetails
     | SshDetails
     | SmtpDetails
+    | DatabaseDetails
     | IcmpDetails
     | WsDetails
     | BrowserDetails

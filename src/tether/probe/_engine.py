@@ -15,8 +15,9 @@ from tether._classify import failure_for
 from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
-from tether.probe import _grpc, _http, _icmp, _smtp, _ssh, _ws
+from tether.probe import _dbwalk, _grpc, _http, _icmp, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
+from tether.probe._dboptions import DB_SCHEMES
 from tether.probe._details import (
     NO_DETAILS,
     GrpcDetails,
@@ -113,13 +114,16 @@ class _Walk(WalkH3):
             t.ascii_host if t.host != t.ascii_host else None,
             t.has_credentials,
         )
-        if t.has_credentials:
+        if t.has_credentials and t.scheme not in DB_SCHEMES:  # a database logs in with them
             self.warnings.append(
                 "the URL carries credentials: they are sent to the server as HTTP basic auth"
                 if t.scheme in ("http", "https", "ws", "wss")
                 else f"the URL carries credentials: a {t.scheme}:// check does not use them"
             )
         if (lacking := self.lacking(t)) is not None:
+            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
+            return
+        if lacking := _dbwalk.lacking(t.scheme):
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
         self.end(url_details)
@@ -205,6 +209,9 @@ class _Walk(WalkH3):
         o = self.options
         if t.scheme == "icmp":
             await self.icmp(t)
+            return None
+        if t.scheme in DB_SCHEMES:
+            await _dbwalk.walk_database(self, t)
             return None
         if t.scheme not in ("http", "https", "ws", "wss"):
             await self.socket_only(t)

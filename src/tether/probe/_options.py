@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tether.probe import _icmp
 from tether.probe._allow import AllowedTargets
+from tether.probe._dboptions import DatabaseQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +98,6 @@ class ProbeOptions:
     ``A`` query answered ``NOERROR``)."""
     browser: BrowserPage | None = None
     """Load an http(s) URL in headless Chromium instead of walking it (``_browser``)."""
+    database: DatabaseQuery | None = None
+    """What a database or cache check runs once logged in, and the role it expects (None:
+    ``SELECT 1`` or ``PING``, any role)."""

@@ -11,6 +11,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import _cut, redact_url
+from tether.probe._dboptions import DB_SCHEMES, database_url_problem
 
 SCHEMES = (
     "http",
@@ -24,6 +25,7 @@ SCHEMES = (
     "smtps",
     "grpc",
     "grpcs",
+    *DB_SCHEMES,
     "icmp",
 )
 _SCHEME_LIST = ", ".join(SCHEMES[:-1]) + f" or {SCHEMES[-1]}"
@@ -136,8 +138,10 @@ def parse_target(text: str) -> Target:
         path += "?" + parts.query
     if scheme in ("ssh", "smtp", "smtps"):
         _check_options(scheme, parts)
-    if scheme in ("grpc", "grpcs"):
+    elif scheme in ("grpc", "grpcs"):
         _check_service(scheme, parts)
+    elif scheme in DB_SCHEMES and (problem := database_url_problem(scheme, parts)):
+        raise InvalidTarget(problem)
     return Target(
         scheme=scheme,
         host=host,

@@ -36,6 +36,8 @@ _SILENT = {
     "grpc": Kind.READ_TIMEOUT,
     "quic": Kind.CONNECT_TIMEOUT,
     "h3": Kind.READ_TIMEOUT,
+    "auth": Kind.READ_TIMEOUT,
+    "query": Kind.READ_TIMEOUT,
 }
 """The kind of a phase that was still waiting for its first answer when time ran out."""
 

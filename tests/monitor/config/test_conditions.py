@@ -689,8 +689,8 @@ ERROR_CASES = [
     (
         "[PHASE].dsn < 5ms",
         8,
-        "unknown phase 'dsn' at column 9; the phases are dns, dnssec, connect, tls, quic, ssh, "
-        "smtp, icmp, ws, grpc, ttfb, transfer; did you mean dns?",
+        "unknown phase 'dsn' at column 9; the phases are dns, dnssec, connect, tls, quic, auth, "
+        "query, ssh, smtp, icmp, ws, grpc, ttfb, transfer; did you mean dns?",
     ),
     ("[PHASE].TLS < 5ms", 8, "unknown phase 'TLS' at column 9; the phases are"),
     ("[STATUS].code == 200", 8, "[STATUS] takes no path: remove '.code' at column 9"),
@@ -1316,6 +1316,8 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[RTT]`",
         "`[GRPC_STATUS]`",
         "`[GRPC_CODE]`",
+        "`[RESULT]`",
+        "`[ROWS]`",
         "`[PHASE].dns`",
         "`[PHASE].dnssec`",
         "`[PHASE].connect`",
@@ -1325,6 +1327,8 @@ def test_the_docs_list_every_placeholder_and_operator() -> None:
         "`[PHASE].icmp`",
         "`[PHASE].ws`",
         "`[PHASE].grpc`",
+        "`[PHASE].auth`",
+        "`[PHASE].query`",
         "`[PHASE].ttfb`",
         "`[PHASE].transfer`",
         "`[PHASE].quic`",
@@ -1357,7 +1361,7 @@ def test_every_example_in_the_docs_tables_is_a_resolved_condition() -> None:
         for row in _table_rows(heading)
         for cell in row[-2:]
     ]
-    assert len(cells) == 2 * (29 + 10)
+    assert len(cells) == 2 * (33 + 10)
     for cell in cells:
         match = RESOLVED.match(cell.strip("`"))
         assert match is not None, cell

@@ -150,8 +150,8 @@ def test_timeout_must_be_shorter_than_interval(
         (
             "tcp://127.0.0.1:5432",
             {"tls": {"min_days_left": 30}},
-            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps:// and grpcs:// "
-            "monitors have a certificate; this is tcp://",
+            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps://, grpcs:// and "
+            "database monitors have a certificate; this is tcp://",
         ),
         (
             "ws://127.0.0.1:8080/live",
@@ -173,8 +173,8 @@ def test_timeout_must_be_shorter_than_interval(
         (
             "ws://127.0.0.1/live",
             {"tls": {"min_days_left": 30}},
-            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps:// and grpcs:// "
-            "monitors have a certificate; this is ws://",
+            "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps://, grpcs:// and "
+            "database monitors have a certificate; this is ws://",
         ),
     ],
 )

@@ -69,6 +69,8 @@ def test_minimal_file_takes_every_default() -> None:
         "rdap": None,
         "tls": None,
         "browser": None,
+        "query": None,
+        "role": "any",
         "latency_margin": 3.0,
         "remind_every": None,
         "escalate": (),

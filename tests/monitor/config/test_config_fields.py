@@ -59,12 +59,13 @@ from tether.monitor.config import ConfigError, parse_config
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '
             "write http://, https://, ws://, wss://, tcp://, tls://, dns://, ssh://, smtp://, "
-            "smtps://, grpc://, grpcs:// or icmp://",
+            "smtps://, grpc://, grpcs://, icmp://, postgresql://, mysql:// or redis://",
         ),
         (
             {"url": "ftp://x/"},
             'monitors[0].url: unsupported scheme "ftp": '
-            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps, grpc, grpcs or icmp",
+            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps, grpc, grpcs, icmp, "
+            "postgresql, mysql, mariadb, redis or rediss",
         ),
         (
             {"url": "http:/x"},
@@ -443,8 +444,8 @@ def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
         "method, headers, body, follow_redirects, max_redirects, http_version, "
         "interval, timeout, conditions, failure_threshold, "
         "success_threshold, alert_when, alerts, depends_on, resolver, dns, rdap, tls, browser, "
-        "latency_margin, remind_every, escalate, locations, quorum, partial_alerts, labels, "
-        "paused, steps"
+        "query, role, latency_margin, remind_every, escalate, locations, quorum, "
+        "partial_alerts, labels, paused, steps"
     ]
 
 

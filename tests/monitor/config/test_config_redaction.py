@@ -89,7 +89,8 @@ def test_secrets_stay_usable() -> None:
         (
             dump({"name": "a", "url": "ftp://alice:urlpass@127.0.0.1/"}),
             'monitors[0].url: unsupported scheme "ftp": '
-            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps, grpc, grpcs or icmp",
+            "use http, https, ws, wss, tcp, tls, dns, ssh, smtp, smtps, grpc, grpcs, icmp, "
+            "postgresql, mysql, mariadb, redis or rediss",
         ),
         (
             dump({"name": "a", "url": "tcp://alice:urlpass@127.0.0.1"}),

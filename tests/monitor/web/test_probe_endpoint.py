@@ -125,6 +125,36 @@ def test_allowed_targets_refuses_what_it_leaves_out(
     assert (one.hits, two.hits) == ([], ["/"])
 
 
+def test_a_database_target_is_refused_before_any_connection(
+    runner_for: Callable[..., Runner],
+) -> None:
+    """/probe?target=postgresql://user:password@... (or redis://, mysql://) is a 400: a
+    scrape never makes tether log in to a database with credentials it brings; a listener
+    on the target's port sees no connection."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0)
+    port = listener.getsockname()[1]
+    config = "monitors:\n  - {name: web, url: 'http://127.0.0.1:9/'}\n"
+    try:
+        answers = ask(
+            runner_for,
+            config,
+            f"postgresql://u:pw-Hidden@127.0.0.1:{port}/db",
+            f"redis://:pw-Hidden@127.0.0.1:{port}",
+            f"mysql://u:pw-Hidden@127.0.0.1:{port}/db",
+        )
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+    for status, text in answers:
+        assert status == 400
+        assert "does not probe" in text
+        assert "pw-Hidden" not in text
+
+
 def test_every_redirect_hop_is_checked(
     runner_for: Callable[..., Runner], hosts: tuple[Recorder, Recorder]
 ) -> None:

@@ -126,6 +126,10 @@ async def _run_module(
     http = module.http
     if "://" not in target:
         target = f"http://{target}"  # as blackbox_exporter does
+    scheme = target.partition("://")[0].lower()
+    if scheme in ("postgresql", "postgres", "mysql", "mariadb", "redis", "rediss"):
+        # A scrape must not make tether log in to a database with credentials it brings.
+        raise BadTarget(f"an http module does not probe {scheme}:// targets: monitor them")
     options = ProbeOptions(
         method=http.method,
         headers=tuple(http.headers.items()),

@@ -20,6 +20,7 @@ from tether.probe import (
     BrowserPage,
     BrowserStep,
     Certificate,
+    DatabaseQuery,
     DnsQuery,
     HttpDetails,
     IcmpDetails,
@@ -97,7 +98,11 @@ def judge(
 
     # The server answered (an HTTP status, a gRPC status, a database's error): conditions
     # judge the answer, and may expect it (``[GRPC_STATUS] == NOT_SERVING``).
-    answered = failure is None or failure.layer in (Layer.HTTP, Layer.APP)
+    # A database's refusal (db.*) is not an answer to judge: no placeholder holds it, so a
+    # condition could only pass by looking elsewhere ([PHASE].connect) and hide it.
+    answered = failure is None or (
+        failure.layer in (Layer.HTTP, Layer.APP) and not failure.kind.value.startswith("db.")
+    )
     if conditions and answered:
         context = context_from_probe(result)
         outcomes = [c.evaluate(context) for c in conditions]
@@ -168,6 +173,7 @@ def probe_options(
             clock=clock,
         ),
         browser=None if m.browser is None else _browser_page(m.browser),
+        database=DatabaseQuery(m.query, m.role) if m.query is not None or m.role != "any" else None,
     )
 
 

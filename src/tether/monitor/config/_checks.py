@@ -22,6 +22,7 @@ from tether.monitor.config._alert_checks import check_alert_when, check_default_
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._browser_checks import check_browser
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
+from tether.monitor.config._database import DB_SCHEMES, database_problems
 from tether.monitor.config._dns import DnsOptions, dnssec_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
@@ -317,14 +318,23 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
         )
     if "dns" in given and scheme != "dns":
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
-    if "tls" in given and scheme not in ("https", "wss", "tls", "smtp", "smtps", "grpcs"):
+    if "tls" in given and scheme not in (
+        "https",
+        "wss",
+        "tls",
+        "smtp",
+        "smtps",
+        "grpcs",
+        *DB_SCHEMES,
+    ):
         errors.append(
             (
                 (*at, "tls"),
-                "only https://, wss://, tls://, smtp://, smtps:// and grpcs:// monitors have a "
-                f"certificate; this is {scheme}://",
+                "only https://, wss://, tls://, smtp://, smtps://, grpcs:// and database monitors "
+                f"have a certificate; this is {scheme}://",
             )
         )
+    errors += database_problems(scheme, given, monitor.query, at)
     if monitor.dns is not None:
         errors += _check_answers(monitor.dns, (*at, "dns", "answers"))
         errors += dnssec_problems(monitor.dns, (*at, "dns"))

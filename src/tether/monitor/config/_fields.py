@@ -243,6 +243,12 @@ _SCHEMES: Final = (
     "grpc",
     "grpcs",
     "icmp",
+    "postgresql",
+    "postgres",
+    "mysql",
+    "mariadb",
+    "redis",
+    "rediss",
 )
 PUSH_SCHEME: Final = "push"
 """The scheme of a push monitor's ``url``, which tether writes (``push://NAME``): nothing
@@ -262,14 +268,15 @@ def _check_target(value: str) -> str:
     if not sep:
         raise fail(
             f"{show(value)} has no scheme: write http://, https://, ws://, wss://, tcp://, "
-            "tls://, dns://, ssh://, smtp://, smtps://, grpc://, grpcs:// or icmp://"
+            "tls://, dns://, ssh://, smtp://, smtps://, grpc://, grpcs://, icmp://, postgresql://, "
+            "mysql:// or redis://"
         )
     if scheme.lower() in (PUSH_SCHEME, TRAFFIC_SCHEME):
         return value
     if scheme.lower() not in _SCHEMES:
         raise fail(
             f"unsupported scheme {show(scheme)}: use http, https, ws, wss, tcp, tls, dns, ssh, "
-            "smtp, smtps, grpc, grpcs or icmp"
+            "smtp, smtps, grpc, grpcs, icmp, postgresql, mysql, mariadb, redis or rediss"
         )
     if scheme.lower() == "dns":
         return _check_dns_target(value, rest)

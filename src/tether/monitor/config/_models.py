@@ -34,6 +34,7 @@ from tether.monitor.config._channels import (
     ChannelConfig,
 )
 from tether.monitor.config._cron import parse_cron
+from tether.monitor.config._database import QueryText, Role
 from tether.monitor.config._discovery import DiscoverySource
 from tether.monitor.config._dns import DnsOptions
 from tether.monitor.config._errors import fail, show
@@ -366,6 +367,8 @@ class Monitor(_Model):
     rdap: RdapOptions | None = None  # [DOMAIN_EXPIRATION]'s lookup (config/_rdap.py)
     tls: TlsOptions | None = None
     browser: BrowserOptions | None = None  # a page in headless Chromium (_browser.py)
+    query: QueryText | None = None  # a database's SQL or Redis command (_database.py)
+    role: Role = "any"  # primary: a read-only database fails with db.read_only
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN
     """How far latency may leave its baseline, in robust standard deviations; null: never."""
     remind_every: Reminder | None = None

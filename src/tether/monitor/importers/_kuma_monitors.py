@@ -31,11 +31,8 @@ _NO_CHECK = {
     "mqtt": "MQTT",
     "kafka-producer": "Kafka producer",
     "sqlserver": "Microsoft SQL Server",
-    "postgres": "PostgreSQL query",
-    "mysql": "MySQL/MariaDB query",
     "mongodb": "MongoDB",
     "radius": "RADIUS",
-    "redis": "Redis",
     "tailscale-ping": "Tailscale ping",
     "snmp": "SNMP",
     "rabbitmq": "RabbitMQ",
@@ -369,7 +366,47 @@ def _websocket(row: Mapping[str, Any]) -> Mapped:
     return Mapped({"url": url})
 
 
+_DATABASE_SCHEMES = {
+    "postgres": ("postgres", "postgresql"),
+    "mysql": ("mysql", "mariadb"),
+    "redis": ("redis", "rediss"),
+}
+
+
+def _database(row: Mapping[str, Any]) -> Mapped:
+    """Kuma's ``postgres``, ``mysql`` and ``redis`` monitors: its connection string is the
+    URL (credentials and all), its query the monitor's ``query``."""
+    from tether.probe import InvalidTarget, parse_target
+
+    kind = str(row.get("type"))
+    url = str(row.get("database_connection_string") or "").strip()
+    schemes = _DATABASE_SCHEMES[kind]
+    if urlsplit(url).scheme.lower() not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        return Mapped(None, [("database_connection_string", f"{_scheme_of(url)} is not {wanted}")])
+    try:
+        parse_target(url)
+    except InvalidTarget as exc:
+        return Mapped(None, [("database_connection_string", str(exc))])
+    mapped = Mapped({"url": url})
+    query = str(row.get("database_query") or "").strip()
+    if query and kind != "redis":
+        mapped.monitor["query"] = query  # type: ignore[index]
+        mapped.notes.append(
+            "its query runs in a read-only transaction in tether: one that writes fails"
+        )
+    if urlsplit(url).password:
+        mapped.notes.append(
+            "its URL holds the database's password as Kuma had it: keep this file private, "
+            "or write ${NAME} in its place and set NAME where tether runs"
+        )
+    return mapped
+
+
 _MAPPERS = {
+    "postgres": _database,
+    "mysql": _database,
+    "redis": _database,
     "http": _http,
     "keyword": _http,
     "json-query": _http,

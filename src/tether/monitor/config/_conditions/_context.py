@@ -31,8 +31,8 @@ class ProbeContext:
     """The address connected to first, then the other DNS answers."""
     connected: bool = False
     phase_ms: Mapping[str, float] = field(default_factory=dict)
-    """Keys ``dns``, ``connect``, ``tls``, ``ssh``, ``smtp``, ``ws``, ``grpc``, ``ttfb``,
-    ``transfer``; absent when not run."""
+    """Keys ``dns``, ``dnssec``, ``connect``, ``tls``, ``quic``, ``auth``, ``query``, ``ssh``,
+    ``smtp``, ``ws``, ``grpc``, ``ttfb``, ``transfer``; absent when not run."""
     banner: str | None = None
     """The server's first words: an SSH identification line, an SMTP greeting's text."""
     packet_loss_percent: float | None = None
@@ -48,6 +48,10 @@ class ProbeContext:
     or ``UNKNOWN``."""
     grpc_code: int | None = None
     """A grpc:// check's call status (``grpc-status``; 0 is OK)."""
+    result: str | int | float | bool | None = None
+    """A database check's first value (the first row's first column); None for NULL."""
+    rows: int | None = None
+    """The rows a database check's query answered (at most the number it reads)."""
 
 
 def context_from_probe(
@@ -66,6 +70,7 @@ def context_from_probe(
     # Here, not at the top: loading a configuration does not load the probe engine.
     from tether.probe import (
         ConnectDetails,
+        DatabaseDetails,
         DnsDetails,
         DnsQueryDetails,
         GrpcDetails,
@@ -83,8 +88,22 @@ def context_from_probe(
     phases = {p.name: p for p in result.phases}
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
+    query = d.get("query")
     timings: dict[str, float] = {}
-    for name in ("dns", "dnssec", "connect", "tls", "quic", "ssh", "smtp", "icmp", "ws", "grpc"):
+    for name in (
+        "dns",
+        "dnssec",
+        "connect",
+        "tls",
+        "quic",
+        "auth",
+        "query",
+        "ssh",
+        "smtp",
+        "icmp",
+        "ws",
+        "grpc",
+    ):
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
@@ -142,6 +161,8 @@ def context_from_probe(
         domain_missing=None if rdap is None else rdap.missing,
         grpc_status=call.serving_status if call is not None else None,
         grpc_code=call.code if call is not None else None,
+        result=query.result if isinstance(query, DatabaseDetails) else None,
+        rows=query.rows if isinstance(query, DatabaseDetails) else None,
     )
 
 

@@ -151,6 +151,10 @@ def _placeholder_value(operand: Operand, ctx: ProbeContext) -> Any:
         value = next((v for k, v in ctx.headers.items() if k.lower() == wanted), None)
     elif name == "IP":
         return _first_ip(ctx.ips)
+    elif name == "ROWS":
+        value = ctx.rows
+    elif name == "RESULT":  # SQL's NULL is JSON's null, not a missing value
+        return ctx.result if ctx.rows else _MISSING
     else:  # BODY
         return _body_value(ctx.body, operand.path)
     return _MISSING if value is None else value

@@ -60,6 +60,8 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "RTT": DURATION,
     "GRPC_STATUS": TEXT,
     "GRPC_CODE": NUMBER,
+    "RESULT": JSON,  # a database query's first value: a number, text, true/false or null
+    "ROWS": NUMBER,  # the rows a database query answered (100 at most are read)
 }
 PHASE_NAMES: Final = (
     "dns",
@@ -67,6 +69,8 @@ PHASE_NAMES: Final = (
     "connect",
     "tls",
     "quic",
+    "auth",
+    "query",
     "ssh",
     "smtp",
     "icmp",
