@@ -1311,7 +1311,8 @@ def test_cases_cover_every_kind_classify_can_give() -> None:
     heartbeat.missed, which only a push monitor gives, and the kinds only a check's own
     verdict gives (no exception is one): grpc.not_serving and grpc.status (a grpc://
     probe's answer), browser.step_failed and browser.page_error (a browser check's),
-    the dns.dnssec_* kinds (a dns:// check's validation)."""
+    the dns.dnssec_* kinds (a dns:// check's validation), the db.* kinds (a database's
+    answer to a database check)."""
     covered = {param.values[1] for param in ALL_CASES}
     assert set(Kind) - covered == {
         Kind.CIRCUIT_OPEN,
@@ -1325,6 +1326,11 @@ def test_cases_cover_every_kind_classify_can_give() -> None:
         Kind.DNS_DNSSEC_BOGUS,
         Kind.DNS_DNSSEC_EXPIRED,
         Kind.DNS_DNSSEC_INSECURE,
+        Kind.DB_AUTH_FAILED,
+        Kind.DB_UNKNOWN_DATABASE,
+        Kind.DB_READ_ONLY,
+        Kind.DB_TOO_MANY_CONNECTIONS,
+        Kind.DB_QUERY_FAILED,
     }
 
 

@@ -99,8 +99,8 @@ def test_grpcs_takes_tls_and_grpc_does_not() -> None:
     assert monitor.tls is not None
     assert monitor.tls.insecure
     assert errors_of(dump({**secure, "url": "grpc://127.0.0.1:1/"})) == [
-        "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps:// and grpcs:// "
-        "monitors have a certificate; this is grpc://"
+        "monitors[0].tls: only https://, wss://, tls://, smtp://, smtps://, grpcs:// and "
+        "database monitors have a certificate; this is grpc://"
     ]
     assert errors_of(dump({"name": "m", "url": "grpc://127.0.0.1:1/", "body": "x"})) == [
         "monitors[0].body: only http:// and https:// monitors send a request; this is grpc://"

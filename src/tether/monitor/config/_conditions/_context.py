@@ -126,20 +126,7 @@ def context_from_probe(
     call = call if isinstance(call, GrpcDetails) else None
     tls = tls if tls is not None else d.get("quic")  # an HTTP/3 check's handshake
     answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
-    # The rcode: a server's answer; the system resolver's, as its failure's kind says it;
-    # None where no query was made (an address, a proxy's tunnel) or no answer came.
-    rcode: str | None = None
-    system = dns is not None and not isinstance(dns, Skipped | DnsDetails | DnsQueryDetails)
-    if isinstance(dns, DnsQueryDetails):
-        rcode, system = dns.rcode, dns.rcode is None
-    elif isinstance(dns, DnsDetails) and dns.asked_server:
-        # One answer per record type: the worst decides, as the dns phase's verdict does.
-        rcode = worst_rcode(dns.rcodes.values()) if dns.rcodes else None
-    elif isinstance(dns, DnsDetails):
-        system = not dns.literal
-    if system:
-        failure = phases["dns"].failure
-        rcode = rcode_of_kind(failure.kind if failure is not None else None)
+    rcode = _rcode(dns, phases)
     return ProbeContext(
         status=status,
         response_time_ms=sum(p.ms for p in result.phases if p.name != "rdap"),
@@ -164,6 +151,26 @@ def context_from_probe(
         result=query.result if isinstance(query, DatabaseDetails) else None,
         rows=query.rows if isinstance(query, DatabaseDetails) else None,
     )
+
+
+def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
+    """The rcode: a server's answer; the system resolver's, as its failure's kind says it;
+    None where no query was made (an address, a proxy's tunnel) or no answer came."""
+    from tether.probe import DnsDetails, DnsQueryDetails, Skipped
+
+    rcode: str | None = None
+    system = dns is not None and not isinstance(dns, Skipped | DnsDetails | DnsQueryDetails)
+    if isinstance(dns, DnsQueryDetails):
+        rcode, system = dns.rcode, dns.rcode is None
+    elif isinstance(dns, DnsDetails) and dns.asked_server:
+        # One answer per record type: the worst decides, as the dns phase's verdict does.
+        rcode = worst_rcode(dns.rcodes.values()) if dns.rcodes else None
+    elif isinstance(dns, DnsDetails):
+        system = not dns.literal
+    if system:
+        failure = phases["dns"].failure
+        rcode = rcode_of_kind(failure.kind if failure is not None else None)
+    return rcode
 
 
 def _known_headers(response: Response | None) -> dict[str, str]:
