@@ -420,3 +420,23 @@ def test_the_ca_file_is_read_as_given(certs: LabCerts, h3: int, tmp_path: Path) 
     assert result.failure is not None
     assert result.failure.kind is Kind.TLS_UNTRUSTED
     assert result.failure.detail.endswith("none.pem: no such file")
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["healthy", "refused"])
+def test_http3_on_the_monitors_event_loop(h3: int, certs: LabCerts, refused: bool) -> None:
+    """The monitor runs its probes on uvloop where it builds (monitor/runtime/_loop.py),
+    whose datagram transport refuses an address with each datagram on a connected socket
+    (asyncio's accepts it): every HTTP/3 check of a running monitor failed "during the
+    handshake" until the probe sent without one.  The same probes on that loop."""
+    uvloop = pytest.importorskip("uvloop")
+    from tether.probe import probe_async
+
+    port = _closed_udp_port() if refused else h3
+    options = ProbeOptions(http_version="3", cacert=str(certs.ca_file), proxy="", timeout=2.0)
+    result = uvloop.run(probe_async(f"https://127.0.0.1:{port}/", options))
+    if refused:
+        assert result.failure is not None
+        assert result.failure.kind is Kind.CONNECT_REFUSED
+    else:
+        assert result.ok, result.failure
+        assert names(result)[-2:] == ["quic", "http"]

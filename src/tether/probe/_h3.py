@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tether._classify import failure_for
 from tether._failure import Failure
@@ -292,13 +292,16 @@ def _client_class() -> type[Any]:
             self.terminated: Any = None
             self.on_h3: Callable[[Any], None] | None = None
 
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(cast(asyncio.DatagramTransport, _Connected(transport)))
+
         def datagram_received(self, data: bytes | str, addr: Any) -> None:
             self.datagrams += 1
             super().datagram_received(data, addr)
 
         def error_received(self, exc: Exception) -> None:
             self.refused = self.refused or isinstance(exc, ConnectionRefusedError)
-            waiter = self._connected_waiter
+            waiter, self._connected_waiter = self._connected_waiter, None
             if waiter is not None and not waiter.done():
                 waiter.set_exception(ConnectionError())
 
@@ -309,6 +312,22 @@ def _client_class() -> type[Any]:
                 self.on_h3(event)
 
     return Client
+
+
+class _Connected:
+    """A datagram transport over a connected socket, as aioquic's protocol uses it: it
+    sends each datagram with the peer's address, which asyncio's own loop accepts on a
+    connected socket and uvloop's (the monitor's) refuses (``sendto`` with an address on a
+    connected socket fails with ``EISCONN``); the socket knows its peer, so none is given."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:
+        self._transport.sendto(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _close(proto: Any, transport: asyncio.BaseTransport) -> None:
