@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tether._rcodes import rcode_of_kind, worst_rcode
+from tether.monitor.config._conditions._placeholders import PHASE_NAMES
 
 if TYPE_CHECKING:
     from tether.probe import Certificate, DnsRecord, Phase, ProbeResult, Response
@@ -90,20 +91,7 @@ def context_from_probe(
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     query = d.get("query")
     timings: dict[str, float] = {}
-    for name in (
-        "dns",
-        "dnssec",
-        "connect",
-        "tls",
-        "quic",
-        "auth",
-        "query",
-        "ssh",
-        "smtp",
-        "icmp",
-        "ws",
-        "grpc",
-    ):
+    for name in PHASE_NAMES:  # ttfb and transfer are the http phase's, below
         phase = phases.get(name)
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if phase is not None and not isinstance(phase.details, Skipped):
