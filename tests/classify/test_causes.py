@@ -9,10 +9,14 @@ from tether._kinds import Kind
 from tether.lab import SPECS
 from tether.lab._causes import COVERAGE, Cause
 from tether.lab._exhaust import EXHAUSTED
+from tether.lab._lab import BROWSER_SCENARIOS
 from tether.lab._matrix import NETNS_ONLY, planned
 
 SCENARIOS = {name for name, *_ in SPECS} | set(NETNS_ONLY) | set(EXHAUSTED)
 IN_MATRIX = {name for name, _ in planned(netns=False) + planned(netns=True)}
+TESTED_ELSEWHERE = {"flapping", *BROWSER_SCENARIOS}
+"""Scenarios run outside the matrix: flapping on a clock, the pages by a browser check
+(tests/lab/test_lab_browser.py)."""
 
 
 def test_every_kind_is_covered() -> None:
@@ -36,7 +40,7 @@ def test_each_cause_has_a_scenario_or_a_reason(kind: Kind) -> None:
     for entry in COVERAGE[kind]:
         assert bool(entry.scenarios) != bool(entry.why_not), entry
         assert set(entry.scenarios) <= SCENARIOS, entry
-        assert set(entry.scenarios) <= IN_MATRIX | {"flapping"}, entry
+        assert set(entry.scenarios) <= IN_MATRIX | TESTED_ELSEWHERE, entry
 
 
 def test_a_cause_without_either_fails() -> None:

@@ -130,6 +130,11 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "grpc_unimplemented": ("grpc.status", "app", "grpc"),
     "grpc_hang": ("read.timeout", "response", "grpc"),
     "grpc_http1": ("response.malformed", "response", "grpc"),
+    # A browser check's faults (tests/lab/test_lab_browser.py): diagnose gets each page, 200.
+    "page_ok": None,
+    "page_script_error": None,
+    "page_never_renders": None,
+    "page_broken_asset": None,
 }
 
 # Scenarios whose failure the probe sees but does not classify as expected yet.

@@ -19,10 +19,11 @@ import pytest
 import trustme
 from aiohttp import web
 
+from tests.helpers.browser_checks import BrowserLoop
 from tests.helpers.ports import free_port
 from tests.helpers.web_harness import chromium_or_skip
 from tether import Kind
-from tether.probe import BrowserDetails, BrowserPage, BrowserStep, ProbeOptions, probe_async
+from tether.probe import BrowserDetails, BrowserStep
 
 APP_PAGE = """<!doctype html><html><head><title>app</title></head><body>
 <form id="login"><input id="user"><button id="go" type="button">Sign in</button></form>
@@ -68,11 +69,11 @@ def _app() -> web.Application:
     return app
 
 
-class Site:
+class Site(BrowserLoop):
     """The module's loop, its aiohttp servers (plain and TLS) and a silent server."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        self.loop = asyncio.Runner()
+        super().__init__()
         self.runners: list[web.AppRunner] = []
         self.held: list[asyncio.StreamWriter] = []
         self.port = self.serve()
@@ -98,27 +99,14 @@ class Site:
         server = await asyncio.start_server(accept, "127.0.0.1", 0)
         return server, int(server.sockets[0].getsockname()[1])
 
-    def probe(self, url: str, deadline: float = 10.0, **page: Any) -> Any:
-        options = ProbeOptions(
-            timeout=deadline,
-            deadline=deadline,
-            insecure=page.pop("insecure", False),
-            keep_body=page.pop("keep_body", 0),
-            browser=BrowserPage(**page),
-        )
-        return self.loop.run(probe_async(url, options))
-
     def close(self) -> None:
-        from tether.probe._browser import close_browsers
-
-        self.loop.run(close_browsers())
         for runner in self.runners:
             self.loop.run(runner.cleanup())
         for writer in self.held:
             writer.transport.abort()
         self.silent.close()
         self.loop.run(self.silent.wait_closed())
-        self.loop.close()
+        super().close()
 
 
 @pytest.fixture(scope="module")

@@ -55,10 +55,6 @@ _GRPC = (
     "grpc_* scenarios make it for a grpc:// probe, and tests/probe/test_probe_grpc.py against "
     "a real grpcio server"
 )
-_BROWSER = (
-    "a verdict on a page in a headless browser, which no HTTP client makes: tested against "
-    "Debian's Chromium and pages served on loopback (tests/probe/test_browser.py)"
-)
 _DB = (
     "a database's or a cache's own answer, which no HTTP client asks for: tested against "
     "Debian's real PostgreSQL, MariaDB and Redis started by the tests "
@@ -368,16 +364,20 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("The backend took longer", "http_503"),
         _is("A method or feature the server does not implement", "http_503"),
     ),
+    # The page_* scenarios are a browser check's (tests/lab/test_lab_browser.py): an HTTP
+    # client gets each page with a 200.
     Kind.BROWSER_STEP_FAILED: (
-        _no("The page's script failed or took longer", _BROWSER),
-        _no("A deployment changed the page", _BROWSER),
-        _no("An API the page calls failed", _BROWSER),
-        _no("The element is there but hidden", _BROWSER),
+        _is("The page's script failed or took longer", "page_never_renders"),
+        # What a browser sees of a selector that no longer matches: it never appears.
+        _is("A deployment changed the page", "page_never_renders"),
+        _is("An API the page calls failed", "page_never_renders"),
+        _is("The element is there but hidden", "page_never_renders"),
     ),
     Kind.BROWSER_PAGE_ERROR: (
-        _no("A bug in the page's JavaScript", _BROWSER),
-        _no("A script or API the page depends on", _BROWSER),
-        _no("A browser feature the script expects", _BROWSER),
+        _is("A bug in the page's JavaScript", "page_script_error"),
+        _is("A script or API the page depends on", "page_script_error"),
+        # A missing feature is an uncaught TypeError or ReferenceError, as here.
+        _is("A browser feature the script expects", "page_script_error"),
     ),
     Kind.GRPC_NOT_SERVING: (
         _no("The service set its own status", _GRPC),

@@ -173,9 +173,32 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
     ),
     ("grpc_hang", Kind.READ_TIMEOUT, "its health check of lab.Hanging is never answered"),
     ("grpc_http1", Kind.RESPONSE_MALFORMED, "grpc:// to the healthy server, which speaks HTTP/1.1"),
+    ("page_ok", None, "a page whose text (#ready) its script draws: a browser check passes"),
+    (
+        "page_script_error",
+        Kind.BROWSER_PAGE_ERROR,
+        "its script calls a library that answered 404 and throws; only a browser check sees it",
+    ),
+    (
+        "page_never_renders",
+        Kind.BROWSER_STEP_FAILED,
+        "its script draws #ready only if /api/data answers, which says 503: a browser "
+        "check's wait_for #ready step fails; HTTP sees 200",
+    ),
+    (
+        "page_broken_asset",
+        Kind.HTTP_CLIENT_ERROR,
+        "its image answers 404: a browser check with fail_on_failed_requests fails; HTTP sees 200",
+    ),
 )
 GRPC_SCENARIOS: frozenset[str] = frozenset(name for name, *_ in SPECS if name.startswith("grpc_"))
 """The ``grpc://`` scenarios: for a gRPC health check, not for the HTTP clients' matrix."""
+BROWSER_SCENARIOS: frozenset[str] = frozenset(
+    name for name, *_ in SPECS if name.startswith("page_")
+)
+"""The pages for a browser check: an HTTP client gets 200 from each, and their kind is
+what a monitor's ``browser:`` check reports (page_broken_asset's with
+``fail_on_failed_requests: true``)."""
 
 _UPLOADS = frozenset({"upload_early_close", "upload_stall"})
 """Scenarios about a large upload: their requests are POSTs with a body."""
@@ -278,11 +301,13 @@ LISTENERS: tuple[str, ...] = (
     "load_latency",
     "grpc_serving",
     "grpc_unimplemented",
+    "pages",
 )
 """Every port the lab listens on (or holds), in the order of their offsets from
 ``port_base`` (``tether lab --port BASE``): a new one is added at the end, so that a
 configuration written against one version's ports keeps working.  ``status`` serves the
-http_404, http_429 and http_503 scenarios; ``dns`` is the DNS server (UDP and TCP)."""
+http_404, http_429 and http_503 scenarios; ``dns`` is the DNS server (UDP and TCP);
+``pages`` the page_* scenarios' pages."""
 PORT_OFFSETS: dict[str, int] = {name: i for i, name in enumerate(LISTENERS)}
 _SHARED_PORTS = {
     "http_404": "status",
@@ -295,6 +320,7 @@ _SHARED_PORTS = {
     "grpc_not_serving": "grpc_serving",
     "grpc_hang": "grpc_serving",
     "grpc_http1": "healthy",
+    **dict.fromkeys(BROWSER_SCENARIOS, "pages"),
     **dict.fromkeys(
         ("proxy_refused", "proxy_auth", "proxy_bad_gateway", "proxy_forbidden", "proxy_blackhole"),
         "tls_ok",
@@ -487,6 +513,7 @@ class Lab:
         ports["grpc_unimplemented"] = await self._serve(
             "grpc_unimplemented", _grpc.health_server(None)
         )
+        ports["pages"] = await self._serve("pages", _servers.pages)
         self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
         self._servers.append(dns_tcp)
         self.resolver = f"{h}:{dns_port}"
@@ -683,4 +710,6 @@ def _scenario_urls(
     urls["grpc_hang"] = f"{grpc}/{_grpc.HANGING}"
     urls["grpc_unimplemented"] = f"grpc://{h}:{ports['grpc_unimplemented']}/lab.Serving"
     urls["grpc_http1"] = f"grpc://{h}:{ports['healthy']}/"
+    for name in BROWSER_SCENARIOS:
+        urls[name] = f"http://{h}:{ports['pages']}/{name.removeprefix('page_')}"
     return urls

@@ -499,3 +499,49 @@ def redirecting(targets: dict[str, str], name: str) -> Handler:
         return response(302, b"", {"Location": targets[name]})
 
     return serving(respond)
+
+
+# -- pages for browser checks ------------------------------------------------------------
+
+PAGE_READY = "#ready"
+"""The element the pages' script draws: what a ``wait_for`` step waits for."""
+_DRAW = "document.getElementById('app').innerHTML = '<p id=\"ready\">rendered by script</p>';"
+_PAGE = (
+    "<!doctype html><html><head><meta charset=utf-8><title>tether lab: {title}</title></head>"
+    "<body><main id=app>loading</main>{body}</body></html>"
+)
+PAGES: dict[str, bytes] = {
+    "/ok": _PAGE.format(title="ok", body=f"<script>{_DRAW}</script>").encode(),
+    # The library answers 404, so the call into it throws: an uncaught ReferenceError.
+    "/script_error": _PAGE.format(
+        title="script error",
+        body=f'<script src="/lib.js"></script><script>{_DRAW} LabChart.draw("#app");</script>',
+    ).encode(),
+    # The data the page needs answers 503: the script never draws #ready.  #retry is
+    # there but hidden: a step that clicks it cannot.
+    "/never_renders": _PAGE.format(
+        title="never renders",
+        body="<button id=retry hidden>Retry</button><script>"
+        "fetch('/api/data').then(r => r.ok ? r.json() : null)"
+        f".then(data => {{ if (data) {{ {_DRAW} }} }});</script>",
+    ).encode(),
+    # The page draws itself; only its image answers 404.
+    "/broken_asset": _PAGE.format(
+        title="broken asset", body=f'<img id=logo src="/logo.png" alt=logo><script>{_DRAW}</script>'
+    ).encode(),
+}
+"""The pages of the ``page_*`` scenarios, by path: static HTML with inline scripts and
+nothing from another origin.  Every other path (``/lib.js``, ``/logo.png``) is a 404,
+``/api/data`` a 503."""
+
+
+async def _page(request: Request) -> bytes:
+    if request.path == "/api/data":
+        return response(503, b'{"error": "backend down"}', {"Content-Type": "application/json"})
+    page = PAGES.get(request.path)
+    if page is None:
+        return response(404, b"not found\n")
+    return response(200, page, {"Content-Type": "text/html; charset=utf-8"})
+
+
+pages = serving(_page)
