@@ -9,14 +9,15 @@ from tether._kinds import Kind
 from tether.lab import SPECS
 from tether.lab._causes import COVERAGE, Cause
 from tether.lab._exhaust import EXHAUSTED
-from tether.lab._lab import BROWSER_SCENARIOS
+from tether.lab._lab import BROWSER_SCENARIOS, GRPC_SCENARIOS
 from tether.lab._matrix import NETNS_ONLY, planned
 
 SCENARIOS = {name for name, *_ in SPECS} | set(NETNS_ONLY) | set(EXHAUSTED)
 IN_MATRIX = {name for name, _ in planned(netns=False) + planned(netns=True)}
-TESTED_ELSEWHERE = {"flapping", *BROWSER_SCENARIOS}
+TESTED_ELSEWHERE = {"flapping", *BROWSER_SCENARIOS, *GRPC_SCENARIOS}
 """Scenarios run outside the matrix: flapping on a clock, the pages by a browser check
-(tests/lab/test_lab_browser.py)."""
+(tests/lab/test_lab_browser.py), the gRPC servers by a grpc:// probe
+(tests/lab/test_lab_grpc.py)."""
 
 
 def test_every_kind_is_covered() -> None:

@@ -380,12 +380,12 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("A browser feature the script expects", "page_script_error"),
     ),
     Kind.GRPC_NOT_SERVING: (
-        _no("The service set its own status", _GRPC),
+        _is("The service set its own status", "grpc_not_serving"),
         _no("The service name asked about", _GRPC),
         _no("The server never set a status", _GRPC),
     ),
     Kind.GRPC_STATUS: (
-        _no("`UNIMPLEMENTED (12)`", _GRPC),
+        _is("`UNIMPLEMENTED (12)`", "grpc_unimplemented"),
         _no("`DEADLINE_EXCEEDED (4)`", _GRPC),
         _no("`UNAVAILABLE (14)`", _GRPC),
         _no("`UNAUTHENTICATED (16)`", _GRPC),
