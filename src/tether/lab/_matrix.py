@@ -44,7 +44,14 @@ from tether.lab._cases import (
     case_of,
 )
 from tether.lab._exhaust import EXHAUSTED, LOCAL, NETNS, PORT_RANGE_URL, run_exhausted
-from tether.lab._lab import GRPC_SCENARIOS, SPECS, Lab, Scenario, full_backlog
+from tether.lab._lab import (
+    DNSSEC_SCENARIOS,
+    GRPC_SCENARIOS,
+    SPECS,
+    Lab,
+    Scenario,
+    full_backlog,
+)
 
 HANG_AFTER = 6.0  # a client still busy after this long is reported as hanging
 UPLOAD = b"x" * (8 * 1024 * 1024)
@@ -139,9 +146,12 @@ NETNS_ONLY: dict[str, tuple[str, Kind | None, str, str | None]] = {
 NETNS_SCENARIOS = (*(n for n, *_ in SPECS if n in DNS_SCENARIOS), *NETNS_ONLY)
 # Scenarios left out of the matrix: they change with time, or are healthy variants
 # (the latencies, the one-in-ten stall and the loaded server answer 200).
-SKIPPED = frozenset({"flapping", "latency", "stall_one_in_ten", "load_latency", *GRPC_SCENARIOS})
-"""Not cells of the matrix: scenarios about time, and the grpc:// ones (a gRPC health
-check's, which HTTP/1.1 clients cannot make)."""
+SKIPPED = frozenset(
+    {"flapping", "latency", "stall_one_in_ten", "load_latency", *GRPC_SCENARIOS, *DNSSEC_SCENARIOS}
+)
+"""Not cells of the matrix: scenarios about time, the grpc:// ones (a gRPC health
+check's, which HTTP/1.1 clients cannot make) and the dnssec_* ones (a dns:// check's
+validation, which no HTTP client does: tests/lab/test_lab_dnssec.py probes them)."""
 # The raw socket client speaks no HTTP: it sees only what breaks the connection.
 SOCKET_SCENARIOS = frozenset(
     {
