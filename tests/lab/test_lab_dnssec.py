@@ -7,13 +7,27 @@ import asyncio
 import datetime as dt
 import re
 import time
+from typing import Any
 
+import dns.message
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tether.lab import Lab
+from tether._kinds import Kind
+from tether.lab import Lab, _dns
 from tether.lab._lab import DNSSEC_SCENARIOS, listener_of
 from tether.lab._matrix import planned
-from tether.probe import DnsQuery, DnssecDetails, ProbeOptions, ProbeResult, probe_async
+from tether.lab._signed import FAULTS, SignedTree, signed_tree
+from tether.probe import (
+    DnsQuery,
+    DnssecDetails,
+    ProbeOptions,
+    ProbeResult,
+    parse_trust_anchor,
+    probe_async,
+)
+from tether.probe._dnssec import validate
 
 # What each failure says: the fault the scenario is made of, not only its kind.
 SAYS = {
@@ -100,3 +114,77 @@ def test_the_lab_s_plain_names_still_answer(lab: Lab) -> None:
 def test_the_matrix_leaves_them_out() -> None:
     """The HTTP clients' matrix plans no dnssec cell."""
     assert not {name for name, _ in planned(netns=False)} & DNSSEC_SCENARIOS
+
+
+EXPECTED_KIND = {
+    "ok": None,
+    "bogus": Kind.DNS_DNSSEC_BOGUS,
+    "rollover": Kind.DNS_DNSSEC_BOGUS,
+    "expired": Kind.DNS_DNSSEC_EXPIRED,
+    "not_yet_valid": Kind.DNS_DNSSEC_EXPIRED,
+    "nods": Kind.DNS_DNSSEC_INSECURE,
+    "unsigned": Kind.DNS_DNSSEC_INSECURE,
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    faults=st.lists(st.sampled_from(FAULTS), min_size=1, max_size=4),
+    now=st.integers(1_000_000_000, 4_000_000_000),
+)
+def test_any_tree_the_signer_makes_validates_as_its_faults_say(faults: list[str], now: int) -> None:
+    """Whatever children a tree has, in any order, at any clock: each child's answer, asked
+    of the lab's answer function in process (no socket), validates to its fault's kind at
+    the clock it was signed for, and its siblings' faults do not leak into it."""
+    assert set(EXPECTED_KIND) == set(FAULTS)
+    children = {f"c{i}": fault for i, fault in enumerate(faults)}
+    tree = signed_tree("tree.test.", children, float(now))
+    anchor = parse_trust_anchor((tree.anchor_ds,))
+
+    async def ask(name: str, rdtype: str) -> Any:
+        return _reply(tree, name, rdtype)
+
+    for label, fault in children.items():
+        name = f"{label}.tree.test."
+        details, failure = asyncio.run(
+            validate(_reply(tree, name, "A"), name, anchor, ask, float(now), "here")
+        )
+        assert (failure.kind if failure else None) == EXPECTED_KIND[fault], (fault, failure)
+        assert details.secure == (fault == "ok")
+
+
+def _reply(tree: SignedTree, name: str, rdtype: str) -> Any:
+    query = dns.message.make_query(name, rdtype, want_dnssec=True)
+    wire = _dns.answer(query.to_wire(), tree.zones)
+    assert wire is not None
+    return dns.message.from_wire(wire)
+
+
+def test_a_monitor_at_the_real_clock_sees_each_scenario_s_kind(lab: Lab) -> None:
+    """Monitors written as a user would (the scenario's dns:// URL, the lab's resolver,
+    the scenario's trust anchor), checked by the monitor's prober on its own wall clock:
+    each gets the scenario's kind, so the expired signatures are expired for real."""
+    from tether.monitor.checks._prober import Prober
+    from tether.monitor.config import parse_config
+
+    lines = ["monitors:"]
+    for name in sorted(DNSSEC_SCENARIOS):
+        s = lab[name]
+        lines.append(
+            f"  - {{name: {name}, url: '{s.url}', resolver: '{s.resolver}', "
+            f"dns: {{dnssec: true, trust_anchor: '{s.trust_anchor}'}}}}"
+        )
+    prober = Prober()
+    prober.assign(parse_config("\n".join(lines) + "\n").monitors)
+
+    async def go() -> dict[str, str | None]:
+        checked = {}
+        for name in sorted(prober.names):
+            record = (await prober.check(name, prober.mono())).record
+            checked[name] = None if record.ok else record.kind
+        return checked
+
+    found = asyncio.run(go())
+    assert found == {
+        name: (lab[name].kind.value if lab[name].kind else None) for name in DNSSEC_SCENARIOS
+    }
