@@ -386,7 +386,9 @@ def _print_lab(lab: object) -> None:
     print(f"TLS: trust {lab.ca_file} to reach tls_ok")
     print(
         f"DNSSEC: the dnssec_* names are signed below dnssec.lab.test.; its trust anchor "
-        f"(--trust-anchor, a dns:// check's trust_anchor):\n  {lab.trust_anchor}"
+        f"(--trust-anchor, a dns:// check's trust_anchor):\n  {lab.trust_anchor}\n"
+        f"dnssec_wrong_anchor is checked from a key the lab does not publish:\n  "
+        f"{lab['dnssec_wrong_anchor'].trust_anchor}"
     )
 
 
