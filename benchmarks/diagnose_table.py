@@ -7,7 +7,8 @@ One lab, started here.  Each scenario is fetched with
 ``curl -sS --max-time 3 --cacert CA -o /dev/null URL`` (with ``--proxy`` for the
 proxy scenarios and ``-X POST`` where the scenario's method is POST) and
 diagnosed with ``tether diagnose URL --json --cacert CA --timeout T`` (with
-``--proxy``, ``--resolver`` and ``-X`` likewise), run in-process through
+``--proxy``, ``--resolver`` and ``-X`` likewise, and ``--dnssec --trust-anchor DS``
+for the dnssec_* scenarios), run in-process through
 ``tether.cli.main``, the same code the ``tether`` command runs.  T is 1 s, and
 0.3 s for the scenarios that wait for a timeout, so the table regenerates fast.
 
@@ -17,7 +18,8 @@ curl cannot be pointed at the lab's DNS server unless it was built with c-ares
 The flapping scenario is pinned to its 503 half with an injected clock, and
 the slow drip sends a byte every 0.1 s, so that the table does not depend on
 when it was made.  Port numbers are written as PORT, and curl's elapsed times
-and byte counts as N, so that regenerating changes nothing that matters.
+and byte counts as N, and the dates of DNSSEC signatures as DATE, so that regenerating
+changes nothing that matters.
 tests/diagnose/test_diagnose_cli.py checks the tether column against a fresh run.
 """
 
@@ -71,6 +73,8 @@ def tether_args(lab: Lab, s: Scenario) -> list[str]:
         args += ["--proxy", s.proxy]
     if s.resolver:
         args += ["--resolver", s.resolver]
+    if s.trust_anchor:  # the dnssec_* scenarios: from the lab's anchor, not the root's
+        args += ["--dnssec", "--trust-anchor", s.trust_anchor]
     if s.method != "GET":
         args += ["-X", s.method]
     return args
@@ -90,6 +94,8 @@ def normalise(text: str) -> str:
     text = re.sub(r"\bport \d+", "port PORT", text)
     text = re.sub(r"after \d+ (ms|milliseconds)", r"after N \1", text)
     text = re.sub(r"with \d+ (out of -?\d+ )?bytes received", "with N bytes received", text)
+    # A DNSSEC signature's window: the lab signs at its start.
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", "DATE", text)
     return text.replace("|", "\\|")
 
 

@@ -9,15 +9,16 @@ from tether._kinds import Kind
 from tether.lab import SPECS
 from tether.lab._causes import COVERAGE, Cause
 from tether.lab._exhaust import EXHAUSTED
-from tether.lab._lab import BROWSER_SCENARIOS, GRPC_SCENARIOS
+from tether.lab._lab import BROWSER_SCENARIOS, DNSSEC_SCENARIOS, GRPC_SCENARIOS
 from tether.lab._matrix import NETNS_ONLY, planned
 
 SCENARIOS = {name for name, *_ in SPECS} | set(NETNS_ONLY) | set(EXHAUSTED)
 IN_MATRIX = {name for name, _ in planned(netns=False) + planned(netns=True)}
-TESTED_ELSEWHERE = {"flapping", *BROWSER_SCENARIOS, *GRPC_SCENARIOS}
+TESTED_ELSEWHERE = {"flapping", *BROWSER_SCENARIOS, *GRPC_SCENARIOS, *DNSSEC_SCENARIOS}
 """Scenarios run outside the matrix: flapping on a clock, the pages by a browser check
 (tests/lab/test_lab_browser.py), the gRPC servers by a grpc:// probe
-(tests/lab/test_lab_grpc.py)."""
+(tests/lab/test_lab_grpc.py), the signed zones by a dns:// check with dnssec
+(tests/lab/test_lab_dnssec.py)."""
 
 
 def test_every_kind_is_covered() -> None:
@@ -37,7 +38,9 @@ def test_causes_line_up_with_the_catalogue(kind: Kind) -> None:
 
 @pytest.mark.parametrize("kind", list(CATALOGUE), ids=str)
 def test_each_cause_has_a_scenario_or_a_reason(kind: Kind) -> None:
-    """Each cause names scenarios the matrix runs, or (alone) why no scenario can exist."""
+    """Each cause names scenarios the matrix runs, or (alone) why no scenario can exist.
+    The dnssec_* scenarios are a dns:// check's, outside the matrix: each is probed with
+    its kind by tests/lab/test_lab_dnssec.py."""
     for entry in COVERAGE[kind]:
         assert bool(entry.scenarios) != bool(entry.why_not), entry
         assert set(entry.scenarios) <= SCENARIOS, entry

@@ -17,6 +17,7 @@ import pytest
 from tether.lab._cases import CLIENTS, IPV6_BLACKHOLE, IPV6_FIRST, Case
 from tether.lab._matrix import (
     BROWSER_SCENARIOS,
+    DNSSEC_SCENARIOS,
     GRPC_SCENARIOS,
     available,
     matrix_lab,
@@ -125,12 +126,10 @@ def test_every_failing_scenario_is_exercised() -> None:
 
     covered = {s for s, _ in LOCAL + NETNS}
     # The grpc_* scenarios are a grpc:// probe's (tests/lab/test_lab_grpc.py), the page_* ones
-    # a browser check's (tests/lab/test_lab_browser.py), not a client's.
-    assert {name for name, kind, _ in SPECS if kind} - covered <= {
-        "flapping",
-        *GRPC_SCENARIOS,
-        *BROWSER_SCENARIOS,
-    }
+    # a browser check's (tests/lab/test_lab_browser.py), the dnssec_* ones a dns:// check's
+    # (tests/lab/test_lab_dnssec.py): not a client's.
+    not_clients = {"flapping", *GRPC_SCENARIOS, *BROWSER_SCENARIOS, *DNSSEC_SCENARIOS}
+    assert {name for name, kind, _ in SPECS if kind} - covered <= not_clients
 
 
 def test_matrix_doc_is_current(

@@ -106,13 +106,16 @@ def test_lab_prints_json_and_stops_cleanly_on_sigint() -> None:
     from tether.lab import SPECS
 
     assert [s["name"] for s in listing["scenarios"]] == [name for name, *_ in SPECS]
+    assert listing["trust_anchor"].startswith("dnssec.lab.test. DS ")
     for scenario in listing["scenarios"]:
-        assert (
-            scenario["url"]
-            .split("//")[1]
-            .startswith(
-                ("127.0.0.1:", "nx.", "nodata.", "dangling.", "servfail.", "refused.", "silent.")
-            )
+        where = scenario["url"].split("//")[1]
+        if scenario["name"].startswith("dnssec_"):  # dns://NAME, from the lab's anchor
+            assert where.endswith(".lab.test"), where
+            assert scenario["resolver"] == listing["resolver"]
+            assert scenario["trust_anchor"].startswith("dnssec.lab.test. DS ")
+            continue
+        assert where.startswith(
+            ("127.0.0.1:", "nx.", "nodata.", "dangling.", "servfail.", "refused.", "silent.")
         )
 
 

@@ -135,6 +135,18 @@ EXPECTED: dict[str, tuple[str, str, str] | None] = {
     "page_script_error": None,
     "page_never_renders": None,
     "page_broken_asset": None,
+    "dnssec_ok": None,
+    **dict.fromkeys(
+        ("dnssec_bogus", "dnssec_rollover", "dnssec_wrong_anchor"),
+        ("dns.dnssec_bogus", "dns", "dnssec"),
+    ),
+    **dict.fromkeys(
+        ("dnssec_expired", "dnssec_not_yet_valid"), ("dns.dnssec_expired", "dns", "dnssec")
+    ),
+    **dict.fromkeys(
+        ("dnssec_insecure", "dnssec_unsigned", "dnssec_nodata", "dnssec_outside"),
+        ("dns.dnssec_insecure", "dns", "dnssec"),
+    ),
 }
 
 # Scenarios whose failure the probe sees but does not classify as expected yet.
@@ -285,6 +297,10 @@ def test_scenario_verdict(name: str, verdicts: dict[str, tuple[int, dict[str, An
         assert all(p["ok"] for p in result["phases"])
         if name.startswith("grpc_"):
             assert result["phases"][-1]["serving_status"] == "SERVING"
+            return
+        if name.startswith("dnssec_"):
+            assert result["phases"][-1]["name"] == "dnssec"
+            assert result["phases"][-1]["secure"] is True
             return
         assert result["phases"][-1]["name"] == "http"
         assert result["phases"][-1]["status"] == 200

@@ -126,6 +126,18 @@ def _diagnose_parser(commands: Commands) -> None:
         "HTTP/3 too where Alt-Svc offers it (needs tether[http3])",
     )
     diagnose.add_argument(
+        "--dnssec",
+        action="store_true",
+        help="dns:// targets only: validate the answer's DNSSEC chain of trust, asked of "
+        "--resolver (needs tether[dnssec])",
+    )
+    diagnose.add_argument(
+        "--trust-anchor",
+        metavar="TEXT_OR_FILE",
+        help="with --dnssec: the DS or DNSKEY records of the zone the chain starts from, or "
+        "a file of them (default: the root's KSK)",
+    )
+    diagnose.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per phase (default 5)"
     )
     diagnose.add_argument(
@@ -168,6 +180,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
     from tether.diagnose import (
         Interrupted,
         Usage,
+        check_dnssec,
         check_host,
         diagnose,
         parse_options,
@@ -187,6 +200,8 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             family=args.family,
             http_version=args.http_version,
+            dnssec=args.dnssec,
+            trust_anchor=args.trust_anchor,
         )
     except Usage as exc:
         print(f"tether diagnose: {exc}", file=sys.stderr)
@@ -202,6 +217,7 @@ def _diagnose_targets(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         check_host(targets, options)
+        check_dnssec(targets, options)
     except Usage as exc:
         print(f"tether diagnose: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -313,6 +329,7 @@ def _lab(host: str, dns_port: int, *, as_json: bool, port_base: int = 0) -> int:
                     {
                         "resolver": lab.resolver,
                         "ca_file": lab.ca_file,
+                        "trust_anchor": lab.trust_anchor,
                         "scenarios": [_scenario_json(s) for s in lab],
                     },
                     indent=2,
@@ -343,6 +360,7 @@ def _scenario_json(s: object) -> dict[str, object]:
         "proxy": s.proxy,
         "resolver": s.resolver,
         "method": s.method,
+        "trust_anchor": s.trust_anchor,
     }
 
 
@@ -366,6 +384,12 @@ def _print_lab(lab: object) -> None:
         f"(dig @{host} -p {port} ok.lab.test)"
     )
     print(f"TLS: trust {lab.ca_file} to reach tls_ok")
+    print(
+        f"DNSSEC: the dnssec_* names are signed below dnssec.lab.test.; its trust anchor "
+        f"(--trust-anchor, a dns:// check's trust_anchor):\n  {lab.trust_anchor}\n"
+        f"dnssec_wrong_anchor is checked from a key the lab does not publish:\n  "
+        f"{lab['dnssec_wrong_anchor'].trust_anchor}"
+    )
 
 
 def _matrix(*, markdown: bool) -> int:

@@ -16,6 +16,7 @@ from tether.probe import (
     DatabaseDetails,
     DnsDetails,
     DnsQueryDetails,
+    DnssecDetails,
     GrpcDetails,
     HttpDetails,
     IcmpDetails,
@@ -155,6 +156,8 @@ def _summary(phase: Phase) -> str:
         return _ws_summary(d if isinstance(d, WsDetails) else WsDetails())
     if name == "grpc" and isinstance(d, GrpcDetails):
         return _grpc_summary(d)
+    if name == "dnssec" and isinstance(d, DnssecDetails):
+        return _dnssec_summary(d)
     if isinstance(d, DatabaseDetails):
         return d.summary()
     return ""
@@ -170,6 +173,15 @@ def _grpc_summary(d: GrpcDetails) -> str:
     if d.http_status is not None:
         return f"{asked}: HTTP {d.http_status}"
     return f"{asked}: no gRPC answer"
+
+
+def _dnssec_summary(d: DnssecDetails) -> str:
+    """``secure from lab.test.: lab.test. → ok.lab.test., signed by ok.lab.test.``, or
+    how far the chain was proven before it broke."""
+    chain = " → ".join(d.zones)
+    if d.secure:
+        return f"secure from {d.anchor}: {chain}, signed by {', '.join(d.signers)}"
+    return f"not proven from {d.anchor}" + (f" (keys proven: {chain})" if chain else "")
 
 
 def _dns_summary(d: DnsDetails | DnsQueryDetails) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from tether._fieldsyntax import TOKEN, framing_problem, host_problem, value_problem
 from tether._hostport import DNS_PORT, InvalidHostPort, default_port, split_hostport
-from tether.probe import ProbeOptions, ProbeResult, probe_async
+from tether.probe import DnsQuery, ProbeOptions, ProbeResult, parse_trust_anchor, probe_async
 
 
 class Usage(ValueError):
@@ -26,6 +26,8 @@ def parse_options(
     timeout: float = 5.0,
     family: int = 0,
     http_version: str = "1.1",
+    dnssec: bool = False,
+    trust_anchor: str | None = None,
 ) -> ProbeOptions:
     """Validate what the user typed; raise :class:`Usage` with one readable line if wrong."""
     pairs: list[tuple[str, str]] = []
@@ -51,6 +53,7 @@ def parse_options(
     if not timeout > 0:
         raise Usage(f"--timeout {timeout:g}: must be more than 0 seconds")
     return ProbeOptions(
+        dns=_dnssec_query(dnssec, trust_anchor),
         method=method.upper(),
         headers=tuple(pairs),
         resolver=resolver,
@@ -85,6 +88,38 @@ def check_host(targets: Sequence[str], options: ProbeOptions) -> None:
             )
             if problem is not None:
                 raise Usage(f"-H {f'{name}: {value}'!r} {problem}")
+
+
+def _dnssec_query(dnssec: bool, trust_anchor: str | None) -> DnsQuery | None:
+    """``--dnssec [--trust-anchor TEXT_OR_FILE]``: the dns:// query that validates."""
+    if not dnssec:
+        if trust_anchor is not None:
+            raise Usage(f"--trust-anchor {trust_anchor!r}: give it with --dnssec")
+        return None
+    from tether import _extras
+
+    if lacking := _extras.problem("--dnssec", "dnssec"):
+        raise Usage(lacking)
+    anchors = () if trust_anchor is None else (trust_anchor,)
+    try:
+        parse_trust_anchor(anchors)
+    except ValueError as exc:
+        raise Usage(f"--trust-anchor: {exc}") from None
+    return DnsQuery(dnssec=True, trust_anchor=anchors)
+
+
+def check_dnssec(targets: Sequence[str], options: ProbeOptions) -> None:
+    """Raise :class:`Usage` when ``--dnssec`` is given with a target that is not
+    ``dns://NAME`` (only a DNS query's answer is validated)."""
+    if options.dns is None or not options.dns.dnssec:
+        return
+    from tether.probe import redact_target
+
+    for target in targets:
+        if not target.lower().startswith("dns://"):
+            raise Usage(
+                f"--dnssec validates a dns://NAME target's answer, not {redact_target(target)}"
+            )
 
 
 def _check_resolver(text: str) -> None:

@@ -46,10 +46,6 @@ _PUSH = (
     "a push monitor's verdict on a push that never came, not a fault on the wire: tested on "
     "simulated time against the real push API"
 )
-_DNSSEC = (
-    "a verdict of the dns:// check's own validation, which no client library makes: tested "
-    "with zones signed in the test and served by the lab's DNS server (tests/probe/test_dnssec.py)"
-)
 _GRPC = (
     "a gRPC server's answer, which the matrix's HTTP/1.1 clients cannot ask for: the lab's "
     "grpc_* scenarios make it for a grpc:// probe, and tests/probe/test_probe_grpc.py against "
@@ -122,20 +118,21 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _is("A lookup budget shorter", "dns_silent"),
     ),
     Kind.DNS_DNSSEC_BOGUS: (
-        _no("A record changed after", _DNSSEC),
-        _no("A key rollover went wrong", _DNSSEC),
-        _no("A wrong trust anchor", _DNSSEC),
+        _is("A record changed after", "dnssec_bogus"),
+        _is("A key rollover went wrong", "dnssec_rollover"),
+        _is("A wrong trust anchor", "dnssec_wrong_anchor"),
     ),
     Kind.DNS_DNSSEC_EXPIRED: (
-        _no("The zone is no longer re-signed", _DNSSEC),
-        _no("A signature validity period", _DNSSEC),
-        _no("A wrong clock", _DNSSEC),
+        _is("The zone is no longer re-signed", "dnssec_expired"),
+        _is("A signature validity period", "dnssec_expired"),
+        # What a check whose clock is behind (or a signer's ahead) sees: not yet valid.
+        _is("A wrong clock", "dnssec_not_yet_valid", "dnssec_expired"),
     ),
     Kind.DNS_DNSSEC_INSECURE: (
-        _no("The zone is not signed", _DNSSEC),
-        _no("The zone is signed but its DS", _DNSSEC),
-        _no("The answer has no records", _DNSSEC),
-        _no("The zone is outside", _DNSSEC),
+        _is("The zone is not signed", "dnssec_unsigned"),
+        _is("The zone is signed but its DS", "dnssec_insecure"),
+        _is("The answer has no records", "dnssec_nodata"),
+        _is("The zone is outside", "dnssec_outside"),
     ),
     Kind.CONNECT_REFUSED: (
         _is("Nothing is listening on that port", "refused"),

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from tether._hostport import bracketed
 from tether._kinds import Kind
-from tether.lab import _dns, _grpc, _servers
+from tether.lab import _dns, _grpc, _servers, _signed
 from tether.lab._certs import LabCerts, make_certs
 
 
@@ -36,14 +36,21 @@ class Scenario:
     method: str = "GET"
     ca_file: str | None = None
     """The only CA a client should trust here, when it is not the lab CA."""
+    trust_anchor: str | None = None
+    """The DS record a ``dns://`` check with ``dnssec`` starts from, for the dnssec_*
+    scenarios (the lab's own, :attr:`Lab.trust_anchor`, but for dnssec_wrong_anchor)."""
 
     @property
     def host(self) -> str:
+        if self.url.startswith("dns://"):
+            return self.url[len("dns://") :]
         return self.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
 
     @property
     def port(self) -> int:
-        return int(self.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        """The URL's port; a ``dns://`` scenario's: its resolver's (the lab's DNS server)."""
+        where = self.resolver if self.url.startswith("dns://") and self.resolver else self.url
+        return int(where.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[1])
 
 
 # name, expected kind, what the server does.  Order is the table's order.
@@ -190,6 +197,32 @@ SPECS: tuple[tuple[str, Kind | None, str], ...] = (
         Kind.HTTP_CLIENT_ERROR,
         "its image answers 404: a browser check with fail_on_failed_requests fails; HTTP sees 200",
     ),
+    ("dnssec_ok", None, "a signed zone whose DS is in the lab's signed dnssec.lab.test."),
+    ("dnssec_bogus", Kind.DNS_DNSSEC_BOGUS, "its A record was changed after signing"),
+    (
+        "dnssec_rollover",
+        Kind.DNS_DNSSEC_BOGUS,
+        "re-keyed: signed with a new key while the parent's DS names the old one",
+    ),
+    (
+        "dnssec_wrong_anchor",
+        Kind.DNS_DNSSEC_BOGUS,
+        "dnssec_ok's name, checked from a trust anchor for a key the lab does not publish",
+    ),
+    ("dnssec_expired", Kind.DNS_DNSSEC_EXPIRED, "signatures that expired 30 days ago"),
+    ("dnssec_not_yet_valid", Kind.DNS_DNSSEC_EXPIRED, "signatures valid from tomorrow"),
+    ("dnssec_insecure", Kind.DNS_DNSSEC_INSECURE, "a signed zone with no DS in its parent"),
+    ("dnssec_unsigned", Kind.DNS_DNSSEC_INSECURE, "a zone that is not signed (no RRSIG)"),
+    (
+        "dnssec_nodata",
+        Kind.DNS_DNSSEC_INSECURE,
+        "a name with no A record in a signed zone: NODATA, whose proof is not validated",
+    ),
+    (
+        "dnssec_outside",
+        Kind.DNS_DNSSEC_INSECURE,
+        "a zone signed with its own key, outside the trust anchor's dnssec.lab.test.",
+    ),
 )
 GRPC_SCENARIOS: frozenset[str] = frozenset(name for name, *_ in SPECS if name.startswith("grpc_"))
 """The ``grpc://`` scenarios: for a gRPC health check, not for the HTTP clients' matrix."""
@@ -199,6 +232,9 @@ BROWSER_SCENARIOS: frozenset[str] = frozenset(
 """The pages for a browser check: an HTTP client gets 200 from each, and their kind is
 what a monitor's ``browser:`` check reports (page_broken_asset's with
 ``fail_on_failed_requests: true``)."""
+DNSSEC_SCENARIOS: frozenset[str] = frozenset(_signed.SCENARIO_NAMES)
+"""The ``dns://`` scenarios for a check with ``dnssec`` (the lab's trust anchor), not for
+the HTTP clients' matrix."""
 
 _UPLOADS = frozenset({"upload_early_close", "upload_stall"})
 """Scenarios about a large upload: their requests are POSTs with a body."""
@@ -334,6 +370,8 @@ def listener_of(scenario: str) -> str:
     the proxies' target, the DNS names' healthy server)."""
     if scenario in _DNS_NAMES:
         return "healthy"
+    if scenario in DNSSEC_SCENARIOS:
+        return "dns"
     return _SHARED_PORTS.get(scenario, scenario)
 
 
@@ -385,6 +423,9 @@ class Lab:
         self._own_cert_dir = False
         self.resolver: str = ""
         """``host:port`` of the lab's DNS server."""
+        self.dnssec: _signed.SignedTree | None = None
+        """The lab's signed ``dnssec.lab.test.`` tree, keyed and signed by :meth:`start`
+        at the real clock."""
 
     # -- public face -----------------------------------------------------------
 
@@ -393,6 +434,13 @@ class Lab:
 
     def __iter__(self) -> Iterator[Scenario]:
         return iter(self.scenarios.values())
+
+    @property
+    def trust_anchor(self) -> str:
+        """The DS record of ``dnssec.lab.test.``, the trust anchor of the dnssec_*
+        scenarios (a ``dns://`` check's ``trust_anchor``)."""
+        assert self.dnssec is not None, "the lab is not started"
+        return self.dnssec.anchor_ds
 
     @property
     def ca_file(self) -> str:
@@ -514,7 +562,8 @@ class Lab:
             "grpc_unimplemented", _grpc.health_server(None)
         )
         ports["pages"] = await self._serve("pages", _servers.pages)
-        self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port)
+        self.dnssec, zones = _signed.lab_tree(time.time())
+        self._udp, dns_tcp, dns_port = await _dns.serve(self.host, self._dns_port, zones)
         self._servers.append(dns_tcp)
         self.resolver = f"{h}:{dns_port}"
         urls = _scenario_urls(
@@ -652,10 +701,17 @@ class Lab:
                 if name in ("flapping", "slow_drip")
                 else description,
                 proxy=f"http://{h}:{proxies[name]}" if name in proxies else None,
-                resolver=self.resolver if name in _DNS_NAMES else None,
+                resolver=self.resolver if name in _DNS_NAMES or name in DNSSEC_SCENARIOS else None,
                 method="POST" if name in _UPLOADS else "GET",
                 ca_file=str(certs.expired_root_ca) if name == "tls_expired_root" else None,
+                trust_anchor=self._anchor_of(name),
             )
+
+    def _anchor_of(self, scenario: str) -> str | None:
+        if scenario not in DNSSEC_SCENARIOS or self.dnssec is None:
+            return None
+        wrong = scenario in _signed.WRONG_ANCHOR
+        return self.dnssec.other_ds if wrong else self.dnssec.anchor_ds
 
     async def _stop(self) -> None:
         for server in self._servers:
@@ -712,4 +768,5 @@ def _scenario_urls(
     urls["grpc_http1"] = f"grpc://{h}:{ports['healthy']}/"
     for name in BROWSER_SCENARIOS:
         urls[name] = f"http://{h}:{ports['pages']}/{name.removeprefix('page_')}"
+    urls.update({name: f"dns://{label}" for name, label in _signed.SCENARIO_NAMES.items()})
     return urls

@@ -46,6 +46,7 @@ from tether.lab._cases import (
 from tether.lab._exhaust import EXHAUSTED, LOCAL, NETNS, PORT_RANGE_URL, run_exhausted
 from tether.lab._lab import (
     BROWSER_SCENARIOS,
+    DNSSEC_SCENARIOS,
     GRPC_SCENARIOS,
     SPECS,
     Lab,
@@ -154,12 +155,14 @@ SKIPPED = frozenset(
         "load_latency",
         *GRPC_SCENARIOS,
         *BROWSER_SCENARIOS,
+        *DNSSEC_SCENARIOS,
     }
 )
 """Not cells of the matrix: scenarios about time, the grpc:// ones (a gRPC health
-check's, which HTTP/1.1 clients cannot make), and the page_* ones (every HTTP client
+check's, which HTTP/1.1 clients cannot make), the page_* ones (every HTTP client
 gets their page with a 200: their faults are in the page's scripts, which only a
-browser check runs)."""
+browser check runs) and the dnssec_* ones (a dns:// check's validation, which no HTTP
+client does: tests/lab/test_lab_dnssec.py probes them)."""
 # The raw socket client speaks no HTTP: it sees only what breaks the connection.
 SOCKET_SCENARIOS = frozenset(
     {
