@@ -6,20 +6,21 @@ fresh SQLite store and a Runner over it).  A fixture only one folder uses lives 
 folder's conftest.py (``browser`` in tests/monitor/web/; ``own_postgres`` and
 ``serve_runner`` in tests/monitor/).
 
-The network guard wraps ``socket.socket.connect``, ``connect_ex`` and
-``sendto`` (which every client library goes through, asyncio included) and
-``socket.getaddrinfo``, ``gethostbyname(_ex)`` and ``gethostbyaddr`` (the
-machine's configured resolver).  A connection to an
-address outside 127.0.0.0/8 and ::1, or a lookup of any name but localhost,
-is refused with :class:`NetworkGuardError` and fails the test, even when the
-code under test swallows the error.  Child processes that run in private
-network namespaces have only loopback to reach, by construction.
+The network guard (tests/helpers/child_guard/tether_netguard.py) wraps the socket calls
+that connect, send and resolve: a connection to an address outside 127.0.0.0/8 and ::1,
+or a lookup of any name but localhost, is refused with :class:`NetworkGuardError` and
+fails the test, even when the code under test swallows the error.  The Python processes
+a test starts get it too (that folder's sitecustomize, put on their ``PYTHONPATH``),
+and report to a file this process reads after each test; those that run in private
+network namespaces have only loopback and the test's own hosts to reach, by
+construction, and are left unguarded.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import os
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ import pytest
 import trustme
 
 from tests.helpers.alerts_receiver import Receiver
+from tests.helpers.child_guard.tether_netguard import install
 from tests.helpers.postgres_server import PostgresServer, find_bindir, required
 
 if TYPE_CHECKING:  # the fixtures import the monitor when a test asks for them, not here
@@ -37,95 +39,45 @@ if TYPE_CHECKING:  # the fixtures import the monitor when a test asks for them, 
     from tether.monitor.config import MonitorConfig
     from tether.monitor.store import SQLiteStore
 
-_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _violations: list[str] = []
+install(_violations.append)
+
+_GUARD_DIR = str(Path(__file__).parent / "helpers" / "child_guard")
+_CHILD_LOG = Path(tempfile.gettempdir()) / f"tether-netguard-{os.getpid()}.log"
+_CHILD_LOG.write_text("")
+try:
+    _NETNS = str(os.stat("/proc/self/ns/net").st_ino)
+except OSError:
+    _NETNS = ""
+_real_popen_init = subprocess.Popen.__init__
 
 
-class NetworkGuardError(OSError):
-    """A test tried to reach beyond loopback."""
+def _popen_init(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+    """Every process a test starts gets the guard too, if it is Python: this folder's
+    sitecustomize first on its ``PYTHONPATH``, and where to report (asyncio's
+    subprocesses are made here as well)."""
+    env = dict(os.environ if kwargs.get("env") is None else kwargs["env"])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([_GUARD_DIR, *paths])
+    env.setdefault("TETHER_NETWORK_GUARD_LOG", str(_CHILD_LOG))  # a test may name its own
+    env.setdefault("TETHER_NETWORK_GUARD_NETNS", _NETNS)
+    kwargs["env"] = env
+    _real_popen_init(self, args, *rest, **kwargs)
 
 
-def _is_loopback(host: Any) -> bool:
-    if not isinstance(host, str):
-        return False
-    host = host.strip("[]").split("%")[0]
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check(address: Any, what: str) -> None:
-    if isinstance(address, tuple) and address and not _is_loopback(address[0]):
-        message = f"network guard: {what} to {address[0]!r} is not loopback"
-        _violations.append(message)
-        raise NetworkGuardError(message)
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_sendto = socket.socket.sendto
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _connect(self: socket.socket, address: Any) -> None:
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _check(address, "connect")
-    return _real_connect(self, address)
-
-
-def _connect_ex(self: socket.socket, address: Any) -> int:
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _check(address, "connect")
-    return _real_connect_ex(self, address)
-
-
-def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _check(args[-1], "sendto")
-    return _real_sendto(self, data, *args)  # type: ignore[arg-type]
-
-
-def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host is not None and not _is_loopback(host.decode() if isinstance(host, bytes) else host):
-        message = f"network guard: resolving {host!r} would ask the machine's DNS resolver"
-        _violations.append(message)
-        raise NetworkGuardError(message)
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-def _resolver_guard(real: Any) -> Any:
-    """gethostbyname, gethostbyname_ex and gethostbyaddr (which getfqdn and smtplib's
-    EHLO name use) ask the machine's resolver too."""
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _is_loopback(host):
-            message = f"network guard: {real.__name__}({host!r}) would ask the machine's resolver"
-            _violations.append(message)
-            raise NetworkGuardError(message)
-        return real(host, *args, **kwargs)
-
-    return guarded
-
-
-for _name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
-    setattr(socket, _name, _resolver_guard(getattr(socket, _name)))
-
-socket.socket.connect = _connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
-socket.socket.sendto = _sendto  # type: ignore[method-assign, assignment]
-socket.getaddrinfo = _getaddrinfo
+subprocess.Popen.__init__ = _popen_init  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
 def _network_guard() -> Iterator[None]:
     """Fail the test if it tried to reach beyond loopback, even if the error was swallowed."""
     start = len(_violations)
-    yield
-    if len(_violations) > start:
-        pytest.fail("; ".join(_violations[start:]), pytrace=False)
+    with _CHILD_LOG.open(encoding="utf-8") as log:
+        log.seek(0, os.SEEK_END)
+        yield
+        children = log.read().splitlines()
+    if len(_violations) > start or children:
+        pytest.fail("; ".join([*_violations[start:], *children]), pytrace=False)
 
 
 @pytest.fixture

@@ -64,6 +64,8 @@ class AgentStub:
         self.mode = "ok"
         self.taken: dict[str, Batch] = {}
         self.posts: list[str] = []
+        self.refused_posts = 0
+        """Batches answered with an error (a misbehaving mode), not taken."""
         self.polls = 0
         self._monitors = list(monitors)
         self._version = 1
@@ -126,6 +128,7 @@ class AgentStub:
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         if (bad := await self._misbehave(request)) is not None:
+            self.refused_posts += 1
             return bad
         try:
             batch = Batch.from_json(await request.json())

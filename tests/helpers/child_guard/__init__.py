@@ -1,0 +1,1 @@
+"""The network guard, for the suite and for the Python processes its tests start."""
