@@ -214,8 +214,8 @@ def main() -> int:
         "# Benchmark results: browser checks (headless Chromium)",
         "",
         f"Produced by `python benchmarks/bench_browser.py{' --quick' if args.quick else ''}` on "
-        f"{dt.date.today()}, on this project's 2-core machine shared with 5 other jobs running "
-        f"at the same time (figures are noisy and low), in {took:.0f} s; "
+        f"{dt.date.today()}, on this project's {os.cpu_count()}-core machine (load average "
+        f"{os.getloadavg()[0]:.1f} as it ended), in {took:.0f} s; "
         f"{args.rounds} rounds of {args.seconds:g} s, {args.concurrency} checks at once; "
         f"{'pinned to cores 0-1' if pinned else 'not pinned'}.  Method: the script's docstring.",
         "",

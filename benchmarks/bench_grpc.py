@@ -212,10 +212,9 @@ def measure(rounds: int, seconds: float, warmup: float, concurrency: int) -> Sec
         f"One grpcio server (thread pool of 8; {100 * server_share:.0f}% of a core over the "
         "rounds) and the load generator unpinned; the probers "
         + (f"pinned with `{' '.join(pin)}`" if pin else "not pinned (no taskset here)")
-        + f".  Load average {loads:.1f} at the start, {loads_after:.1f} at the end: this "
-        f"machine's {os.cpu_count()} cores are shared with other work (five other helpers "
-        "ran their own tests and benchmarks during this run), so the rates move between "
-        "rounds; the ratio is taken within each round.  The CPU per probe is the steadier "
+        + f".  Load average {loads:.1f} at the start, {loads_after:.1f} at the end, on "
+        f"{os.cpu_count()} cores (a load above the probers' own is other work on the "
+        "machine); the ratio is taken within each round.  The CPU per probe is the steadier "
         "figure: where tether's goes beyond its HTTP /probe's is python-hyper's h2, pure "
         "Python (about 0.3 ms a call, measured alone), which the exporter's Go HTTP/2 does "
         "not pay."

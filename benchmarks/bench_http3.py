@@ -284,8 +284,9 @@ def _report(rates: dict[str, list[float]], args: argparse.Namespace) -> str:
             if SERVER_PIN
             else "not pinned (no taskset or one core)"
         )
-        + ".  The machine has 2 cores, shared with 5 other jobs during this run: the "
-        "figures are low and noisy, the ratios within a round mean more.",
+        + f".  Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores as it ended "
+        "(a load above the benchmark's own is other work on the machine); the ratios within "
+        "a round mean more than the rates.",
         "",
         "| peer | checks/s (median) | range |",
         "|---|---|---|",
