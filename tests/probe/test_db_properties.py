@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tether._kinds import Kind
 from tether.probe import InvalidTarget, parse_target
 from tether.probe._redis import _Broken, as_value, command, read_reply
 
@@ -60,3 +62,21 @@ def test_a_database_url_is_accepted_or_refused_in_one_line(scheme: str, tail: st
         assert urlsplit(target.url).password in (None, "***")
     assert "\n" not in refusal
     assert "p@" not in refusal
+
+
+def test_a_reply_is_bounded_as_a_whole_not_per_string() -> None:
+    """Many bulk strings each under the limit, nested in arrays, still count against one
+    budget: a hostile server cannot make a check hold more than the limit in memory."""
+    one = b"$600\r\n" + b"x" * 600 + b"\r\n"
+    nested = b"*2\r\n*2\r\n" + one * 2 + b"*2\r\n" + one * 2
+    with pytest.raises(_Broken) as raised:
+        _read(nested, limit=2000)
+    assert raised.value.kind is Kind.RESPONSE_TOO_LARGE
+    assert _read(b"*2\r\n" + one * 2, limit=2000) == [b"x" * 600] * 2
+
+
+def test_a_header_line_past_asyncios_limit_is_malformed_not_a_crash() -> None:
+    """A reply line longer than the stream's 64 KiB line limit: one malformed failure."""
+    with pytest.raises(_Broken) as raised:
+        _read(b"+" + b"y" * 70_000 + b"\r\n")
+    assert raised.value.kind is Kind.RESPONSE_MALFORMED

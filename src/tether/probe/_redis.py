@@ -63,9 +63,21 @@ def command(*args: str) -> bytes:
     return b"".join(out)
 
 
-async def read_reply(reader: asyncio.StreamReader, limit: int, depth: int = 0) -> Reply:
-    """One reply; :class:`_Broken` when it is cut off, malformed or too large."""
-    line = await reader.readline()
+async def read_reply(reader: asyncio.StreamReader, limit: int) -> Reply:
+    """One reply; :class:`_Broken` when it is cut off, malformed or too large: ``limit``
+    bounds the bytes of the whole reply (every bulk string of every nested array
+    together) and :data:`_MAX_ITEMS` its items, so a hostile server's reply costs at most
+    that much memory."""
+    return await _read(reader, [limit, _MAX_ITEMS, limit], 0)
+
+
+async def _read(reader: asyncio.StreamReader, left: list[int], depth: int) -> Reply:
+    """One reply; ``left``: the bytes and items the whole reply may still take, and its
+    byte limit."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # asyncio's line limit (64 KiB): no RESP header is that long
+        raise _Broken(Kind.RESPONSE_MALFORMED, "a reply line longer than 64 KiB") from None
     if not line.endswith(b"\r\n"):
         raise _Broken(Kind.CONNECTION_CLOSED, "the server closed the connection mid-reply")
     kind, rest = line[:1], line[1:-2]
@@ -82,8 +94,9 @@ async def read_reply(reader: asyncio.StreamReader, limit: int, depth: int = 0) -
     if kind == b"$":
         if number < 0:
             return None
-        if number > limit:
-            raise _Broken(Kind.RESPONSE_TOO_LARGE, f"a {number}-byte reply, over {limit}")
+        if number > left[0]:
+            raise _Broken(Kind.RESPONSE_TOO_LARGE, f"a reply of more than {left[2]} bytes")
+        left[0] -= number
         try:
             data = await reader.readexactly(number + 2)
         except asyncio.IncompleteReadError:
@@ -92,9 +105,10 @@ async def read_reply(reader: asyncio.StreamReader, limit: int, depth: int = 0) -
     if kind == b"*":
         if number < 0:
             return None
-        if number > _MAX_ITEMS or depth > 8:
-            raise _Broken(Kind.RESPONSE_TOO_LARGE, f"a reply of {number} items, too many")
-        return [await read_reply(reader, limit, depth + 1) for _ in range(number)]
+        if number > left[1] or depth > 8:
+            raise _Broken(Kind.RESPONSE_TOO_LARGE, f"a reply of more than {_MAX_ITEMS} items")
+        left[1] -= number
+        return [await _read(reader, left, depth + 1) for _ in range(number)]
     raise _Broken(Kind.RESPONSE_MALFORMED, f"not a RESP reply: {line[:40]!r}")
 
 
