@@ -4,13 +4,14 @@ window, and each reaching the store that prunes by it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers.config_text import CHANNELS, URL, dump, errors_of
-from tether.monitor.config import parse_config
+from tether.monitor.config import Storage, parse_config
 from tether.monitor.store import open_store
 
 KEYS = ("alert_retention", "silence_retention", "incident_retention", "audit_retention")
@@ -84,3 +85,34 @@ def test_the_store_opened_from_the_file_keeps_what_it_says(tmp_path: Path) -> No
         400 * day,
         730 * day,
     )
+
+
+DOC = Path(__file__).parents[3] / "docs/monitor-config.md"
+
+
+def retention_rows() -> list[str]:
+    return [
+        line for line in DOC.read_text().splitlines() if re.match(r"\| `\w+_retention` \|", line)
+    ]
+
+
+def test_the_docs_table_has_a_row_for_every_retention_key() -> None:
+    """docs/monitor-config.md's storage table names every ``*_retention`` key the model
+    has, and no other."""
+    documented = {re.match(r"\| `(\w+)`", row)[1] for row in retention_rows()}  # type: ignore[index]
+    assert documented == {k for k in Storage.model_fields if k.endswith("_retention")}
+
+
+@pytest.mark.parametrize("row", retention_rows(), ids=lambda row: row.split("`")[1])
+def test_each_retention_row_passes_and_fails_as_the_docs_say(row: str) -> None:
+    """A row's passing example loads and its failing one gives the error the row shows."""
+    key = row.split("`")[1]
+    passes = re.search(rf"`{key}: ([^`]+)` \|", row)
+    fails = re.search(rf"`{key}: ([^`]+)` → `([^`]+)`", row)
+    assert passes is not None
+    assert fails is not None
+    parse_config(f"storage:\n  {key}: {passes[1]}\n" + MONITOR)
+    assert errors_of(f"storage:\n  {key}: {fails[1]}\n" + MONITOR) == [fails[2]]
+
+
+MONITOR = f"monitors:\n  - {{name: api, url: '{URL}'}}\n"
