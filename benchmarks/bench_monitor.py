@@ -1,6 +1,6 @@
 """How many monitors tether keeps on time, how fast it sees an outage, and how big its history is.
 
-Run: python benchmarks/bench_monitor.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_monitor.py [--quick] [--write benchmarks/history/bench_monitor.md]
      [--only scale|detection|storage] [--interval 6] [--sizes 10000,20000,...] [--rounds 5]
      [--no-confirm] [--storage-monitors 50]
 

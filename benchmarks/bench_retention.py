@@ -1,7 +1,7 @@
 """How large a busy year makes the store, with the retention and without (issue 44 §7).
 
 Run: python benchmarks/bench_retention.py [--quick] [--days 21] [--no-postgres]
-     [--write benchmarks/history/retention.md]
+     [--write benchmarks/history/bench_retention.md]
 
 About two minutes on this project's 2-core machine (``--quick``: a few seconds, a smoke
 test with too few days to mean anything).
@@ -705,7 +705,7 @@ def main() -> int:
         write_part(
             args.write,
             HEADING,
-            "python benchmarks/bench_retention.py --write benchmarks/history/retention.md",
+            "python benchmarks/bench_retention.py --write benchmarks/history/bench_retention.md",
             sections,
             time.monotonic() - began,
             f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
