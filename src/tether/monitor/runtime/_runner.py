@@ -794,7 +794,7 @@ class Runner:
     async def _prune(self) -> None:
         """Drop what is past its retention: the leader's prune is every instance's."""
         try:
-            if self.leading:  # a store that cannot be written is pruned next time
+            if self.leading:  # one instance of a cluster prunes for all (store/_retention.py)
                 await asyncio.to_thread(self.store.prune, self.wall())
-        except StoreError as exc:
+        except StoreError as exc:  # pruned next time (the writer has said why)
             log.debug("prune skipped: %s", exc)
