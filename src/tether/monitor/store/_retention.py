@@ -30,12 +30,12 @@ tether_instances              an hour after the last heartbeat
                               (the leader's round: ``_cluster.py``)
 ============================  ====================================  =====================
 
-The rest are bounded by what is configured and rewritten in place, one row per monitor
-(``monitor_state``, ``tether_location_states``, ``tether_controls``,
-``tether_screenshots``), per agent location (``tether_agents``), per lease
-(``tether_leases``) or one in all (``tether_schema``): they grow only with the names ever
-monitored, and deleting a monitor's detector state or pause wrongly is what a restart
-must never see, so they are not pruned.
+The rest are bounded by what is configured and rewritten in place: one row per monitor
+(``monitor_state``, ``tether_location_states``, ``tether_controls``), per agent location
+(``tether_agents``), per lease (``tether_leases``), or one in all (PostgreSQL's
+``tether_schema``).  They grow only with the names ever monitored (a discovery whose
+targets keep changing names adds rows), and deleting a monitor's detector state or pause
+wrongly is what a restart must never see, so they are not pruned.
 
 Of each table whose rows have ids (outbox, silences, windows, incidents, audit), the
 newest row is kept whatever its age: SQLite gives a new row one more than the highest id
