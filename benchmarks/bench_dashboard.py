@@ -1,7 +1,7 @@
 """The dashboard's overview (``/``) at 10,000 monitors: how long Chromium takes to show
 it, and how long the server takes to build it.
 
-Run: python benchmarks/bench_dashboard.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_dashboard.py [--quick] [--write benchmarks/history/bench_dashboard.md]
      [--sizes 1000,10000] [--before main] [--rounds 5]
 
 Issue 14's target: the overview renders in under 1 s in Chromium at 10,000 monitors

@@ -56,10 +56,10 @@ from tether.monitor.config._models import (
     StatusGroup,
     StatusMonitor,
     StatusPage,
-    Storage,
     TlsOptions,
     User,
 )
+from tether.monitor.config._storage import Storage
 
 __all__ = [
     "ENV_LOCATION",

@@ -44,6 +44,7 @@ from tether.monitor.config._page_objectives import check_page_objectives
 from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
+from tether.monitor.config._storage import check_retention
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -111,6 +112,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
     errors += check_objectives(config.objectives, config.monitors, channels)
+    errors += check_retention(config.storage, config.objectives)
     errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
     errors += check_routes(config.routes, config.time_intervals, channels)
     errors += check_inhibit_rules(config.inhibit_rules, config.monitors)

@@ -792,9 +792,9 @@ class Runner:
         return name in self._published
 
     async def _prune(self) -> None:
-        """Drop history past its retention; a store that cannot be written now is pruned
-        next time (the writer has said why)."""
+        """Drop what is past its retention: the leader's prune is every instance's."""
         try:
-            await asyncio.to_thread(self.store.prune, self.wall())
-        except StoreError as exc:
+            if self.leading:  # one instance of a cluster prunes for all (store/_retention.py)
+                await asyncio.to_thread(self.store.prune, self.wall())
+        except StoreError as exc:  # pruned next time (the writer has said why)
             log.debug("prune skipped: %s", exc)

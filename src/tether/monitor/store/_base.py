@@ -9,6 +9,8 @@ the value types and the row helpers of that concern:
   ``_incident_rows.py``);
 - ``_controls.py``: changes made at run time through the write API, and the audit log;
 - ``_silences.py``: silences made at run time, and the alerts they kept;
+- ``_retention.py``: how long each table's rows are kept, and the prune that deletes the
+  rest;
 - ``_values.py``: what they all share (:class:`StoreError`, :class:`StoreHealth`, ...).
 
 The SQL both backends share is written once, per concern, beside the protocol it
@@ -60,6 +62,7 @@ from tether.monitor.store._results import (
     location_values,
     probe_record,
 )
+from tether.monitor.store._retention import Pruned, Retention, RetentionStore
 from tether.monitor.store._rollups import (
     PERIODS,
     TALLY_COLUMNS,
@@ -107,7 +110,10 @@ __all__ = [
     "LocationRead",
     "LocationRow",
     "OutboxStore",
+    "Pruned",
     "ResultStore",
+    "Retention",
+    "RetentionStore",
     "Rollup",
     "RollupKey",
     "SilenceStore",
@@ -150,10 +156,11 @@ class Store(
     SilenceStore,
     AgentStore,
     ScreenshotStore,
+    RetentionStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,
-    incidents and detector state.
+    incidents and detector state, each kept for its retention (:meth:`prune`).
 
     Writes are serialised by one writer; :meth:`record`, :meth:`record_state` and
     :meth:`save_state` are batched, every other write is committed before it returns.

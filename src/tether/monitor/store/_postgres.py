@@ -73,6 +73,7 @@ from tether.monitor.store._postgres_incidents import (
 )
 from tether.monitor.store._postgres_migrations import MIGRATIONS
 from tether.monitor.store._results import ResultSQL, location_row
+from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -342,6 +343,7 @@ class PostgresStore(
     SilenceSQL["Conn"],
     AgentSQL["Conn"],
     ScreenshotSQL["Conn"],
+    RetentionSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -373,8 +375,7 @@ class PostgresStore(
         self,
         dsn: str,
         *,
-        raw_retention: float = 7 * 86400,
-        rollup_retention: float = 365 * 86400,
+        retention: Retention | None = None,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
         spill: str | Path | None = None,
@@ -384,8 +385,7 @@ class PostgresStore(
         self._link = Link(dsn)
         self.url = self._link.url
         """The database's URL with the password masked."""
-        self.raw_retention = raw_retention
-        self.rollup_retention = rollup_retention
+        self.retention = retention or Retention()
         self._writer = self._connect()
         try:
             self._guarded("cannot migrate the schema", lambda: migrate(self._writer))

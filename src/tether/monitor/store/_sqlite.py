@@ -12,7 +12,8 @@ Why this shape:
   returns: a queued alert must survive a crash even if results in flight do not.
 - Raw results are kept for ``raw_retention`` seconds (7 days by default);
   roll-ups per minute, hour and day are kept for ``rollup_retention`` (1 year),
-  so the file grows with monitors, not with time.
+  and the outbox, silences, incidents and audit log each for their own
+  (``_retention.py``), so the file grows with monitors, not with time.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._results import ResultSQL
+from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -359,6 +361,7 @@ class SQLiteStore(
     SilenceSQL[sqlite3.Connection],
     AgentSQL[sqlite3.Connection],
     ScreenshotSQL[sqlite3.Connection],
+    RetentionSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
@@ -383,16 +386,14 @@ class SQLiteStore(
         self,
         path: str | Path,
         *,
-        raw_retention: float = 7 * 86400,
-        rollup_retention: float = 365 * 86400,
+        retention: Retention | None = None,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
         spill: str | Path | None = None,
         **holding: Any,
     ) -> None:
         self.path = Path(path)
-        self.raw_retention = raw_retention
-        self.rollup_retention = rollup_retention
+        self.retention = retention or Retention()
         self._writer = _connect(self.path)
         try:
             migrate(self._writer)
