@@ -391,16 +391,27 @@ def _check_token_hash(value: SecretStr) -> SecretStr:
         raise fail(str(exc)) from None
 
 
-_PUSH_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+PUSH_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{10,256}")
+"""A push token tether takes: what goes in the push URL unescaped, 10 characters at least.
+Ten is Uptime Kuma 1.23's (random letters and digits, about 60 bits, as many as 15 hex
+digits), so that a job keeps its push URL when tether takes Kuma's place; `openssl rand
+-hex 16` makes a longer one."""
+
+
+def push_token_problem(token: str) -> str | None:
+    """Why tether refuses ``token`` as a push token, never showing it (it is a credential
+    even when mistyped); None when it takes it."""
+    if PUSH_TOKEN.fullmatch(token):
+        return None
+    return (
+        "must be 10 to 256 letters, digits, '-', '_', '.' or '~' (it goes in the push "
+        "URL), as `openssl rand -hex 16` prints"
+    )
 
 
 def _check_push_token(value: SecretStr) -> SecretStr:
-    # The message never shows the token: it is a credential even when mistyped.
-    if not _PUSH_TOKEN.fullmatch(value.get_secret_value()):
-        raise fail(
-            "must be 16 to 256 letters, digits, '-', '_', '.' or '~' (it goes in the push "
-            "URL), as `openssl rand -hex 16` prints"
-        )
+    if (problem := push_token_problem(value.get_secret_value())) is not None:
+        raise fail(problem)
     return value
 
 
