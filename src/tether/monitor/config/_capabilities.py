@@ -55,11 +55,11 @@ BLACKBOX_PROBERS: Final[tuple[str, ...]] = PROBERS
 
 OPTIONS: Final[Mapping[str, frozenset[CheckFamily]]] = MappingProxyType(
     {
-        # An HTTP request's, and a WebSocket upgrade's: a ws:// upgrade is a GET and
-        # follows no redirect, which _checks.py's _check_websocket says at the key.
+        # An HTTP request's, and a WebSocket upgrade's (a GET, always: _checks.py's
+        # _check_websocket says so at the key, and that it follows no redirect).
         "method": frozenset({"http", "websocket"}),
-        "follow_redirects": frozenset({"http", "websocket"}),
-        "max_redirects": frozenset({"http", "websocket"}),
+        "follow_redirects": frozenset({"http"}),
+        "max_redirects": frozenset({"http"}),
         "headers": frozenset({"http", "websocket"}),
         "body": frozenset({"http", "websocket"}),
         "browser": frozenset({"http"}),

@@ -309,12 +309,13 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
     found = find_scheme(scheme)  # None for push:// and traffic://: they take none of these
     errors: list[Problem] = []
     if found is not None and found.check == "websocket":
-        errors += _check_websocket(monitor, at)
-    errors += [
-        ((*at, key), f"only http:// and https:// monitors send a request; this is {scheme}://")
-        for key in HTTP_ONLY
-        if key in given and not takes(found, key)
-    ]
+        errors += _check_websocket(monitor, at)  # its upgrade's words for the request's keys
+    else:
+        errors += [
+            ((*at, key), f"only http:// and https:// monitors send a request; this is {scheme}://")
+            for key in HTTP_ONLY
+            if key in given and not takes(found, key)
+        ]
     if monitor.http_version != "1.1" and not takes(found, "http_version"):
         errors.append(
             (
