@@ -93,13 +93,15 @@ class Feature:
     what: str
     """The check, as a line naming what to install says it: ``an HTTP/3 check``."""
     extra: str
+    written: str
+    """How a monitor asks for it: ``http_version: 3`` (for the docs' table)."""
 
 
 FEATURES: Final[Mapping[str, Feature]] = MappingProxyType(
     {
-        "http3": Feature("an HTTP/3 check", "http3"),  # http_version: 3 or auto
-        "dnssec": Feature("a dns:// check with dnssec", "dnssec"),  # dns: {dnssec: true}
-        "browser": Feature("a browser check", "browser"),  # browser:
+        "http3": Feature("an HTTP/3 check", "http3", "http_version: 3 or auto"),
+        "dnssec": Feature("a dns:// check with dnssec", "dnssec", "dns: {dnssec: true}"),
+        "browser": Feature("a browser check", "browser", "browser:"),
     }
 )
 
