@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.helpers.config_text import dump
+from tests.helpers.docs_blocks import blocks
 from tests.helpers.tether_processes import SRC
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.config._capabilities import OPTIONS, cannot_run, takes
@@ -175,8 +176,8 @@ def test_cannot_run_names_what_to_install(tmp_path: Path) -> None:
 
 def test_check_config_warns_of_a_monitor_this_installation_cannot_run(tmp_path: Path) -> None:
     """tether check-config, without aioquic and PyMySQL: the file is valid (exit 0, OK),
-    and each check that would fail until its extra is installed is one warning naming it;
-    with them installed, no such warning."""
+    and each check that would fail until its extra is installed is one warning naming it,
+    as monitor-config.md shows; with them installed, no such warning."""
     path = tmp_path / "tether.yaml"
     path.write_text(yaml.safe_dump({"monitors": MONITORS}))
     code = "from tether.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -191,3 +192,7 @@ def test_check_config_warns_of_a_monitor_this_installation_cannot_run(tmp_path: 
     ]
     everything = without("", code, "check-config", str(path))
     assert (everything.returncode, everything.stderr) == (0, "")
+    # monitor-config.md shows this run (in tether.yaml's folder).
+    (shown,) = [b for b in blocks("monitor-config.md", "console") if "(quic)" in b]
+    printed = [*done.stderr.splitlines(), done.stdout.replace(str(path), "tether.yaml").strip()]
+    assert shown.splitlines() == ["$ tether check-config tether.yaml", *printed]
