@@ -1,23 +1,22 @@
 """The monitor's part of the one registry of what tether can check (STYLE.md, "One
-registry of capabilities"): the check types, which of a monitor's options each scheme
-takes, where monitors may be discovered from, blackbox_exporter's probers; and what this
-installation cannot run, and why.
+registry of capabilities"): which of a monitor's options each scheme takes, where
+monitors may be discovered from, and what this installation cannot run, and why.
 
-The schemes themselves, and the extra each check needs, are :data:`tether.probe.SCHEMES`'s.
+The schemes themselves, and the extra each check needs, are :data:`tether.probe.SCHEMES`'s;
+the check types are ``Monitor.type``'s (``probe``, ``push``, ``traffic``), the probers of
+blackbox_exporter's modules ``_blackbox.PROBERS``.
 What reads this module: the file's cross-checks (:mod:`._checks`, an option a monitor's
 scheme does not take), ``tether check-config`` (a monitor this installation cannot run is
 a warning), the agents (:func:`cannot_run`: a monitor they are sent and cannot run is said,
 with why), the importers (what another tool's check becomes here, or why nothing) and the
-docs' tables (tests/docs/test_capability_tables.py)."""
+docs' tables (docs/tables.py)."""
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from tether.monitor.config._blackbox import PROBERS
 from tether.monitor.config._discovery import DiscoverySource
 from tether.monitor.config._models import Monitor, MonitorConfig
 from tether.probe import (
@@ -30,8 +29,6 @@ from tether.probe import (
 )
 
 __all__ = [
-    "BLACKBOX_PROBERS",
-    "CHECK_TYPES",
     "DISCOVERY",
     "OPTIONS",
     "cannot_run",
@@ -41,17 +38,10 @@ __all__ = [
     "takes",
 ]
 
-CHECK_TYPES: Final[tuple[str, ...]] = typing.get_args(Monitor.model_fields["type"].annotation)
-"""A monitor's ``type``: ``probe`` (its ``url``'s check), ``push`` (a job reports in) and
-``traffic`` (an application reports its calls)."""
-
 DISCOVERY: Final[tuple[str, ...]] = tuple(
     name for name in DiscoverySource.model_fields if name.endswith("_sd")
 )
 """Where ``discover:`` reads targets from: Prometheus's ``file_sd`` and ``http_sd``."""
-
-BLACKBOX_PROBERS: Final[tuple[str, ...]] = PROBERS
-"""The probers of blackbox_exporter's modules tether runs (``modules:``)."""
 
 OPTIONS: Final[Mapping[str, frozenset[CheckFamily]]] = MappingProxyType(
     {
