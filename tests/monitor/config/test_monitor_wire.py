@@ -383,6 +383,7 @@ def _set_keys(model: object) -> object:
     return None
 
 
+@pytest.mark.timeout(300)  # 300 examples take 25 s alone, and more on a loaded machine
 @settings(
     max_examples=300,
     deadline=None,  # the first examples import the probe engine's parts lazily

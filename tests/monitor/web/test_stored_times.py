@@ -114,3 +114,19 @@ def test_tether_status_and_history_show_them_as_invalid(target: str, tmp_path: P
             json.loads(out)
         if command in (["status"], ["history", "api"]):
             assert "invalid" in out
+
+
+def test_the_prune_deletes_what_is_dated_ahead_and_keeps_the_rest(target: str) -> None:
+    """The first prune removes every result, state change and roll-up dated more than a
+    day ahead (and those not a number, which sort after every number), and keeps the
+    good result: a time that came wrong does not stay the newest for good."""
+    _write(target)
+    with open_target(target) as store:
+        store.record(ProbeRecord("api", EPOCH + 3600, True, None, 2.0))  # within the day
+        store.flush()
+        store.prune(EPOCH)
+        kept = store.results("api", -1e300, limit=100)
+        assert sorted(r.ts for r in kept) == [EPOCH - 30, EPOCH + 3600]
+        assert all(at <= EPOCH + 86400 for at, _ in store.state_changes("api", -1e300))
+        for period in ("minute", "hour", "day"):
+            assert all(r.start <= EPOCH + 86400 for r in store.rollups("api", period, -1e300))

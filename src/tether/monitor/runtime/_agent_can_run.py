@@ -2,10 +2,9 @@
 line (docs/agents.md, "What it probes"):
 
 - a monitor its tether's model refuses (a key a newer server's tether added, say);
-- a monitor that is not probed (push and traffic monitors: the server never sends one);
-- a check this installation lacks the extra for (``tether.probe.missing_extra``: probed,
-  it would fail with ``url.invalid`` at every check, a failure the server would count
-  against the target);
+- a monitor that is not probed, or a check this installation lacks the extra for (the
+  registry's :func:`~tether.monitor.config.cannot_run`: probed, it would fail with
+  ``url.invalid`` at every check, a failure the server would count against the target);
 - a file the monitor names that is not on this machine (``tls.ca_file``, a DNSSEC trust
   anchor's file, an RDAP bootstrap file, the browser's executable): the server's path,
   sent as it is.
@@ -23,10 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from tether._version import __version__
-from tether.monitor.checks._judge import probe_options
-from tether.monitor.config import Monitor
+from tether.monitor.config import Monitor, cannot_run
 from tether.monitor.config._monitor_wire import read_monitor
-from tether.probe import missing_extra
 
 __all__ = ["assigned_monitor", "why_not_run"]
 
@@ -50,13 +47,7 @@ def assigned_monitor(i: int, raw: Mapping[str, Any]) -> tuple[str, Monitor | Non
 
 def why_not_run(monitor: Monitor, exists: Callable[[str], bool] = os.path.exists) -> str | None:
     """Why this agent cannot run ``monitor`` (one line), or None when it can."""
-    if monitor.type != "probe":
-        return f"a {monitor.type} monitor: nothing to probe"
-    try:
-        options = probe_options(monitor, env={})
-    except Exception:  # the prober's plan fails it as the server's does, saying why
-        return None
-    lacking = missing_extra(monitor.url, options)
+    lacking = cannot_run(monitor)
     if lacking is not None:
         return lacking
     for key, path in _files(monitor):
