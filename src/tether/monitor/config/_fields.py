@@ -47,8 +47,9 @@ def _to_seconds(value: object) -> float:
 
 SECONDS_CONTEXT: Final = "durations_in_seconds"
 """A validation context key: with it true, a bare number is a duration in seconds.  A
-monitor the server sends its agents is pydantic's dump of the loaded model (``60.0``, not
-``60s``), and the agent validates it with the same model; a file's YAML never may."""
+monitor the server sends its agents holds its durations so (``60.0``, not ``60s``:
+``_monitor_wire.py``), and the agent validates it with the same model; a file's YAML
+never may."""
 
 
 def _duration(value: object, info: ValidationInfo) -> float:

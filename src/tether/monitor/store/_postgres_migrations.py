@@ -281,4 +281,9 @@ MIGRATIONS: tuple[str, ...] = (
         png BYTEA NOT NULL
     )
     """,
+    # (issue 44, section 3) what each agent last said it cannot run of its assignment:
+    # JSON, a list of {monitor, why, since}; NULL while it never said (an older agent).
+    """
+    ALTER TABLE tether_agents ADD COLUMN cannot_run TEXT
+    """,
 )

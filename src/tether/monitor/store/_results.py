@@ -99,9 +99,16 @@ class ResultStore(Protocol):
 
 
 def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
-    """A result read back in :data:`RESULT_COLUMNS` order."""
+    """A result read back in :data:`RESULT_COLUMNS` order; one whose columns are not what
+    tether writes (a direct write to the database) is read as far as it can be, never
+    raised on: every page that shows it would fail."""
     monitor, ts, ok, kind, latency_ms, detail, data = row
-    return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
+    try:
+        extra = decode(data)
+    except (ValueError, TypeError):
+        extra = None
+    text = None if detail is None else str(detail)
+    return ProbeRecord.from_row(str(monitor), ts, ok, kind, latency_ms, text, extra)
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:

@@ -8,8 +8,9 @@ Each table of both stores' migrations, and how long its rows are kept
 ============================  ====================================  =====================
 table                         kept                                  never deleted
 ============================  ====================================  =====================
-results, minute roll-ups,     ``raw_retention`` (7 days)
-screenshots
+results, minute roll-ups,     ``raw_retention`` (7 days); results,
+screenshots                   roll-ups and state changes dated more
+                              than a day ahead at once
 hour and day roll-ups         ``rollup_retention`` (365 days)
 state_changes                 ``rollup_retention``, 90 days at       each monitor's last
                               least (uptime looks back 90 days)      change before them
@@ -246,22 +247,29 @@ class RetentionSQL(SQLStore[C]):
 
     def _results_job(self, now: float) -> Callable[[C], tuple[int, int, int, int]]:
         r = self.retention
+        # No check is made in the future: one dated more than a day ahead is a clock gone
+        # wrong or a hand's write (a time that is not a number sorts after every number in
+        # both backends), and kept it would be the monitor's newest for good.
+        ahead = now + DAY
 
         def delete(conn: C) -> tuple[int, int, int, int]:
-            raw = self._execute(conn, "DELETE FROM results WHERE ts < %s", (now - r.raw,))
+            raw = self._execute(
+                conn, "DELETE FROM results WHERE ts < %s OR ts > %s", (now - r.raw, ahead)
+            )
             # State changes are small and uptime looks back 90 days: keep them with the
             # roll-ups, never fewer than 90 days.
             changes = self._execute(
                 conn,
-                "DELETE FROM state_changes WHERE at < %s",
-                (now - max(r.rollups, 90 * DAY),),
+                "DELETE FROM state_changes WHERE at < %s OR at > %s",
+                (now - max(r.rollups, 90 * DAY), ahead),
             )
             # Minute roll-ups go with the raw results: at a 60 s interval they are one row
             # per check, and a year of them is what roll-ups exist to avoid.
             old = self._execute(
                 conn,
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
-                (now - r.raw, now - r.rollups),
+                "DELETE FROM rollups WHERE start > %s "
+                "OR start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
+                (ahead, now - r.raw, now - r.rollups),
             )
             shots = self._execute(
                 conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - r.raw,)

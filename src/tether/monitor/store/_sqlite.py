@@ -575,8 +575,10 @@ class SQLiteStore(
                 [*itertools.chain.from_iterable(chunk), limit],
                 columns,
             )
-            for row in sorted(rows, key=_by_monitor_and_time):
-                out[row[0]] = probe_record(row, json.loads)  # the newest comes last
+            # Read first, sorted then: a time written by hand may not be a number.
+            found = [probe_record(row, json.loads) for row in rows]
+            for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
+                out[record.monitor] = record  # the newest comes last
         return out
 
     def _read(self) -> sqlite3.Connection:

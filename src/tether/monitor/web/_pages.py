@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from tether._plural import count
 from tether._redact import redact_text
 from tether.monitor._records import CONDITION
 from tether.monitor._state import State
-from tether.monitor.reports._documents import iso
+from tether.monitor.reports._documents import INVALID_TIME, iso
 from tether.monitor.reports._uptime import WINDOWS
 from tether.monitor.web._board import STATE_ORDER
 from tether.monitor.web._dashboard import (
@@ -168,6 +169,10 @@ class Timeline(TypedDict):
 
 @functools.lru_cache(maxsize=4096)  # the same minutes again, as in iso()
 def _unix(text: str) -> float:
+    """An ISO time of a document in Unix seconds; NaN for :data:`INVALID_TIME` (a stored
+    time no calendar shows), which no comparison holds for: drawn nowhere."""
+    if text == INVALID_TIME:
+        return math.nan
     return dt.datetime.fromisoformat(text).timestamp()
 
 
@@ -175,9 +180,12 @@ def sparkline(points: Sequence[SparkPoint], now: str) -> Spark | None:
     """A sparkline's shapes (``None``: no checks): each minute's average latency as a
     line and each minute with a failure as a red mark; time runs left to right over the
     last hour, so a young monitor's line starts late."""
+    end = _unix(now)
+    # A stored minute no calendar shows, or one after now (a row written by hand, or by
+    # an older tether from an agent's clock), is not drawn: it would be off the chart.
+    points = [p for p in points if _unix(p["at"]) <= end]
     if not points:
         return None
-    end = _unix(now)
 
     def x(at: str) -> float:
         return SPARK_WIDTH * (1 - (end - _unix(at)) / SPARKLINE_WINDOW)
