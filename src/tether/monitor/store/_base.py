@@ -9,6 +9,9 @@ the value types and the row helpers of that concern:
   ``_incident_rows.py``);
 - ``_controls.py``: changes made at run time through the write API, and the audit log;
 - ``_silences.py``: silences made at run time, and the alerts they kept;
+- ``_agents.py``: the agents' batches and rows; ``_screenshots.py``: browser monitors'
+  screenshots; ``_instances.py``: the instances on this store and the certificates
+  their checks saw (what ``/api/status`` and ``tether status`` read alike);
 - ``_values.py``: what they all share (:class:`StoreError`, :class:`StoreHealth`, ...).
 
 The SQL both backends share is written once, per concern, beside the protocol it
@@ -51,6 +54,7 @@ from tether.monitor.store._incident_rows import (
     note_write,
 )
 from tether.monitor.store._incidents import IncidentStore
+from tether.monitor.store._instances import CertificateStore, Instance, InstanceStore
 from tether.monitor.store._outbox import ALERT_COLUMNS, OutboxStore, queued_alert
 from tether.monitor.store._results import (
     LOCATION_COLUMNS,
@@ -98,11 +102,14 @@ __all__ = [
     "WINDOW_COLUMNS",
     "AgentRow",
     "AgentStore",
+    "CertificateStore",
     "ControlStore",
     "Decode",
     "Fence",
     "IncidentStore",
     "IncidentWrite",
+    "Instance",
+    "InstanceStore",
     "Listed",
     "LocationRead",
     "LocationRow",
@@ -150,6 +157,8 @@ class Store(
     SilenceStore,
     AgentStore,
     ScreenshotStore,
+    InstanceStore,
+    CertificateStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

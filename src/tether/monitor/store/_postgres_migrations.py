@@ -281,4 +281,12 @@ MIGRATIONS: tuple[str, ...] = (
         png BYTEA NOT NULL
     )
     """,
+    # 12: when each monitor's certificate expires (issue 44, "one view"; see the SQLite
+    # store's, which adds a lone instance's heartbeat to the instances PostgreSQL has).
+    """
+    CREATE TABLE tether_certificates (
+        monitor TEXT PRIMARY KEY,
+        expires DOUBLE PRECISION NOT NULL
+    )
+    """,
 )

@@ -92,6 +92,10 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        """Each of ``monitors``' newest result, from whichever location or instance took
+        it; a monitor with none is left out.  In one read: a page's last checks."""
+
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
         monitor's (oldest first, led by the last change before ``since``), in one read:
@@ -215,10 +219,12 @@ class ResultSQL(SQLStore[C]):
                 conn, "DELETE FROM results WHERE ts < %s", (now - self.raw_retention,)
             )
             # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
+            # roll-ups, never fewer than 90 days; and each monitor's last, the state it is
+            # in (what ``tether status`` reads of a monitor that has not changed since).
             self._execute(
                 conn,
-                "DELETE FROM state_changes WHERE at < %s",
+                "DELETE FROM state_changes WHERE at < %s AND at < "
+                "(SELECT max(at) FROM state_changes s WHERE s.monitor = state_changes.monitor)",
                 (now - max(self.rollup_retention, 90 * 86400),),
             )
             # Minute roll-ups go with the raw results: at a 60 s interval they are one row
@@ -230,6 +236,12 @@ class ResultSQL(SQLStore[C]):
             )
             self._execute(
                 conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - self.raw_retention,)
+            )
+            # A certificate is kept while its monitor has results: a renewal rewrites it.
+            self._execute(
+                conn,
+                "DELETE FROM tether_certificates WHERE NOT EXISTS "
+                "(SELECT 1 FROM results r WHERE r.monitor = tether_certificates.monitor)",
             )
             return int(raw.rowcount), int(old.rowcount)
 

@@ -275,4 +275,24 @@ MIGRATIONS: tuple[str, ...] = (
         png BLOB NOT NULL
     )
     """,
+    # 12: what tether status reads as /api/status does (issue 44, "one view"): a lone
+    # instance's heartbeat (PostgreSQL's instances have had theirs since 3), and when
+    # each monitor's certificate expires.
+    """
+    CREATE TABLE tether_instances (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        leader INTEGER NOT NULL DEFAULT 0,
+        shards INTEGER NOT NULL DEFAULT 0,
+        version TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE tether_certificates (
+        monitor TEXT PRIMARY KEY,
+        expires REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
 )
