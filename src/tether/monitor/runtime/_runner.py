@@ -377,15 +377,15 @@ class Runner:
         return True
 
     def _remember(self, check: Check) -> bool:
-        """Keep what the pages show of the monitor now (its latest observation, its
-        certificate, its metrics), and answer whoever waits for its next check."""
+        """Keep what pages show of the monitor now; answer whoever waits for its next check."""
         record = check.record
         name = record.monitor
         self.latest[name] = Observation(
             name, record.ok, record.ts, record.latency_ms, record.kind, check.host
         )
-        if check.cert_expires is not None:
-            self.certificates[name] = check.cert_expires
+        if check.cert_expires is not None and self.certificates.get(name) != check.cert_expires:
+            self.certificates[name] = check.cert_expires  # stored as it changes (a renewal)
+            self.store.save_certificate(name, check.cert_expires)
         self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
@@ -465,7 +465,7 @@ class Runner:
             host if failed else None,
             None if record is None else record.latency_ms,
         )
-        if self.membership.shared:  # the other instances read it from the store (poll_locations)
+        if self.membership.shared or not self._single(name):  # the others read it; tether status
             self.store.record_location_state(published, fence=self.cluster.fence(name))
         # This instance is the source of what its location sees of its own monitors: its
         # quorum takes it at once, and does not read it back.
