@@ -54,6 +54,7 @@ from tether.monitor._agent_wire import (
 )
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
+from tether.monitor.cluster._view import agent_locations, live_agents
 from tether.monitor.config._monitor_wire import monitor_json
 from tether.monitor.engine._detect import Detector, Observation, StateChanged
 from tether.monitor.runtime._agent_not_run import NotRunAlerts, not_run_changes
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     from tether.monitor.store import Store
     from tether.monitor.web._metrics import MonitorMetrics
 
-__all__ = ["AgentIntake", "AgentRunner", "agent_locations", "placed"]
+__all__ = ["AgentIntake", "AgentRunner", "placed"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -102,11 +103,6 @@ class AgentRunner(Protocol):
 
     def probes_here(self, name: str) -> bool: ...
     def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None: ...
-
-
-def agent_locations(config: MonitorConfig) -> frozenset[str]:
-    """The locations agents report for: those an ``agent`` token is bound to."""
-    return frozenset(t.location for t in config.tokens if t.scope == "agent" and t.location)
 
 
 def placed(check: AgentCheck, offset: float, now: float) -> ProbeRecord:
@@ -461,8 +457,8 @@ class AgentIntake:
             record.latency_ms,
         )
         runner = self._runner
-        if runner.membership.shared:
-            runner.store.record_location_state(published)
+        # The cluster's instances read it from the store, and so does tether status.
+        runner.store.record_location_state(published)
         now = runner.wall()
         runner.act_on_quorum(runner.quorum.update(published, now), now)
 
@@ -524,21 +520,12 @@ class AgentIntake:
             log.debug("agent row not queued: %s", exc)
 
     def _live_rows(self, now: float) -> frozenset[str]:
-        lease = self._runner.config.agents.lease
-        return frozenset(
-            loc
-            for loc, row in self._rows.items()
-            if loc in self._placed and now - row.last_seen <= lease
-        )
+        return live_agents(self._rows.values(), self._runner.config, now)
 
     def live_in_store(self, now: float) -> frozenset[str]:
         """The agent locations live at ``now`` by the store's rows (every instance's
         agents): what a cluster's renewal round counts (call it off the event loop)."""
-        lease = self._runner.config.agents.lease
-        rows = self._runner.store.agent_rows()
-        return frozenset(
-            r.location for r in rows if r.location in self._placed and now - r.last_seen <= lease
-        )
+        return live_agents(self._runner.store.agent_rows(), self._runner.config, now)
 
     def tick(self, now: float | None = None) -> None:
         """Once a second: alone, the quorum's live locations are this instance's and the

@@ -11,6 +11,9 @@ the value types and the row helpers of that concern:
 - ``_silences.py``: silences made at run time, and the alerts they kept;
 - ``_retention.py``: how long each table's rows are kept, and the prune that deletes the
   rest;
+- ``_agents.py``: the agents' batches and rows; ``_screenshots.py``: browser monitors'
+  screenshots; ``_instances.py``: the instances on this store and the certificates
+  their checks saw (what ``/api/status`` and ``tether status`` read alike);
 - ``_values.py``: what they all share (:class:`StoreError`, :class:`StoreHealth`, ...).
 
 The SQL both backends share is written once, per concern, beside the protocol it
@@ -53,6 +56,7 @@ from tether.monitor.store._incident_rows import (
     note_write,
 )
 from tether.monitor.store._incidents import IncidentStore
+from tether.monitor.store._instances import CertificateStore, Instance, InstanceStore
 from tether.monitor.store._outbox import ALERT_COLUMNS, OutboxStore, queued_alert
 from tether.monitor.store._results import (
     LOCATION_COLUMNS,
@@ -101,11 +105,14 @@ __all__ = [
     "WINDOW_COLUMNS",
     "AgentRow",
     "AgentStore",
+    "CertificateStore",
     "ControlStore",
     "Decode",
     "Fence",
     "IncidentStore",
     "IncidentWrite",
+    "Instance",
+    "InstanceStore",
     "Listed",
     "LocationRead",
     "LocationRow",
@@ -157,6 +164,8 @@ class Store(
     AgentStore,
     ScreenshotStore,
     RetentionStore,
+    InstanceStore,
+    CertificateStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

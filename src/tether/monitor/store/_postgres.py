@@ -64,6 +64,7 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._incident_rows import INCIDENT_COLUMNS
 from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._instances import LEADING_INSTANCES, InstanceSQL
 from tether.monitor.store._postgres_incidents import (
     DOWN_SINCE,
     HAS_MONITOR,
@@ -344,6 +345,7 @@ class PostgresStore(
     AgentSQL["Conn"],
     ScreenshotSQL["Conn"],
     RetentionSQL["Conn"],
+    InstanceSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -370,6 +372,7 @@ class PostgresStore(
     _select_down_since = DOWN_SINCE
     _select_listed = SELECT_LISTED
     _has_monitor = HAS_MONITOR
+    _select_instances = LEADING_INSTANCES
 
     def __init__(
         self,
@@ -648,6 +651,15 @@ class PostgresStore(
             (list(since), list(since.values()), limit),
         )
         # The newest of each monitor comes last.
+        return {row[0]: probe_record(row, _same) for row in rows}
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        rows = self._query(
+            f"SELECT r.* FROM unnest(%s::text[]) AS n (monitor) CROSS JOIN LATERAL "
+            f"(SELECT {RESULT_COLUMNS} FROM results WHERE monitor = n.monitor "
+            "ORDER BY ts DESC LIMIT 1) AS r",
+            (sorted(set(monitors)),),
+        )
         return {row[0]: probe_record(row, _same) for row in rows}
 
     def _query(

@@ -89,6 +89,10 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        """Each of ``monitors``' newest result, from whichever location or instance took
+        it; a monitor with none is left out.  In one read: a page's last checks."""
+
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
         monitor's (oldest first, led by the last change before ``since``), in one read:

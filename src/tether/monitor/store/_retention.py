@@ -28,7 +28,9 @@ tether_audit                  ``audit_retention`` (365 days)
 tether_agent_batches          ``agents.keep_batches`` (the agent
                               intake prunes them)
 tether_instances              an hour after the last heartbeat
-                              (the leader's round: ``_cluster.py``)
+                              (the leader's round: ``_cluster.py``);
+                              a lone instance's row at its clean stop
+tether_certificates           while its monitor has results
 ============================  ====================================  =====================
 
 The rest are bounded by what is configured and rewritten in place: one row per monitor
@@ -257,11 +259,14 @@ class RetentionSQL(SQLStore[C]):
                 conn, "DELETE FROM results WHERE ts < %s OR ts > %s", (now - r.raw, ahead)
             )
             # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
+            # roll-ups, never fewer than 90 days; and each monitor's last, the state it is
+            # in (what ``tether status`` reads of a monitor that has not changed since).
             changes = self._execute(
                 conn,
-                "DELETE FROM state_changes WHERE at < %s OR at > %s",
-                (now - max(r.rollups, 90 * DAY), ahead),
+                "DELETE FROM state_changes WHERE at > %s OR (at < %s AND at < "
+                "(SELECT max(s.at) FROM state_changes s WHERE s.monitor = state_changes.monitor "
+                "AND s.at <= %s))",
+                (ahead, now - max(r.rollups, 90 * DAY), ahead),
             )
             # Minute roll-ups go with the raw results: at a 60 s interval they are one row
             # per check, and a year of them is what roll-ups exist to avoid.
@@ -273,6 +278,12 @@ class RetentionSQL(SQLStore[C]):
             )
             shots = self._execute(
                 conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - r.raw,)
+            )
+            # A certificate is kept while its monitor has results: a renewal rewrites it.
+            self._execute(
+                conn,
+                "DELETE FROM tether_certificates WHERE NOT EXISTS "
+                "(SELECT 1 FROM results r WHERE r.monitor = tether_certificates.monitor)",
             )
             return int(raw.rowcount), int(old.rowcount), int(changes.rowcount), int(shots.rowcount)
 

@@ -54,6 +54,7 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._instances import InstanceSQL
 from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
@@ -362,6 +363,7 @@ class SQLiteStore(
     AgentSQL[sqlite3.Connection],
     ScreenshotSQL[sqlite3.Connection],
     RetentionSQL[sqlite3.Connection],
+    InstanceSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
@@ -381,6 +383,12 @@ class SQLiteStore(
     _select_down_since = _DOWN_SINCE
     _select_listed = _SELECT_LISTED
     _has_monitor = _HAS_MONITOR
+    _select_instances = (
+        # A lone instance leads while it is alive (there are no leases to ask).
+        "SELECT id, location, host, pid, started, heartbeat, "
+        "leader AND heartbeat >= %(now)s - %(ttl)s, shards, version FROM tether_instances "
+        "ORDER BY 7 DESC, location, started, id"
+    )
 
     def __init__(
         self,
@@ -580,6 +588,19 @@ class SQLiteStore(
             for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
                 out[record.monitor] = record  # the newest comes last
         return out
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        # Each name's newest time from the index on (monitor, ts), then its row.
+        rows = _in_one_step(
+            self._read(),
+            f"SELECT {', '.join('r.' + c for c in RESULT_COLUMNS.split(', '))} "
+            "FROM json_each(:names) n "
+            "JOIN results r ON r.monitor = n.value AND r.ts = "
+            "(SELECT max(ts) FROM results WHERE monitor = n.value)",
+            {"names": _dumps(sorted(set(monitors)))},
+            RESULT_COLUMNS.split(", "),
+        )
+        return {row[0]: probe_record(row, json.loads) for row in rows}
 
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

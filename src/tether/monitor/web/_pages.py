@@ -36,10 +36,8 @@ from tether.monitor.web._dashboard import (
     SPARK_WIDTH,
     TIMELINE_LANES,
     TIMELINE_WIDTH,
-    monitor_path,
 )
 from tether.monitor.web._documents import (
-    ClusterDoc,
     Head,
     IncidentBrief,
     IncidentsDoc,
@@ -48,11 +46,13 @@ from tether.monitor.web._documents import (
     SparkPoint,
     StatusDoc,
     Traffic,
+    monitor_path,
 )
 from tether.monitor.web._html import EMPTY, Page, latency, macro, render
 from tether.monitor.web._overview import QUERY_MAX, View
 from tether.monitor.web._recent import SPARKLINE_WINDOW
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
+from tether.monitor.web._statustext import cluster_line
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
@@ -121,15 +121,6 @@ class Spark(TypedDict):
     path: str
     dot: tuple[float, float] | None
     fails: list[float]
-
-
-class ClusterLine(TypedDict):
-    """The overview's line on the cluster (:func:`_cluster`): each part with whether it
-    is trouble."""
-
-    alive: int
-    parts: list[tuple[str, bool]]
-    title: str
 
 
 class Heartbeat(TypedDict):
@@ -211,7 +202,7 @@ def _place_title(where: Location) -> str:
     """What a location's state rests on, for its tooltip: the kind and detail of its
     failure, or since when it has been in its state."""
     if not where["live"]:
-        return "no live instance there: not counted"
+        return "nothing probes from there now (no live instance, no agent reporting): not counted"
     since = "" if where["since"] is None else f"since {where['since']}"
     why = ": ".join(part for part in (where["kind"], where["detail"]) if part)
     return "; ".join(part for part in (why, since) if part)
@@ -229,27 +220,6 @@ def places(row: Head) -> list[dict[str, str]]:
         }
         for where in row["locations"]
     ]
-
-
-def _cluster(cluster: ClusterDoc) -> ClusterLine | None:
-    """``3 instances: east (leader), west, local``, a location with no live instance in
-    red (each part with whether it is); ``None`` for one instance at one location."""
-    live = cluster["live"] or {}
-    alive = [i for i in cluster["instances"] if i["alive"]]
-    if len(alive) <= 1 and len(live) <= 1:
-        return None
-    parts = []
-    for where, n in live.items():
-        if not n:
-            parts.append((f"{where} (no live instance)", True))
-            continue
-        many = f" ×{n}" if n > 1 else ""
-        leads = any(i["leader"] and i["location"] == where for i in alive)
-        parts.append((f"{where}{many}{' (leader)' if leads else ''}", False))
-    if not any(i["leader"] for i in alive):
-        parts.append(("no leader: incidents wait", True))
-    title = f"this page from {cluster['id']} at {cluster['location']}"
-    return {"alive": len(alive), "parts": parts, "title": title}
 
 
 def _view_of(doc: StatusDoc) -> View:
@@ -289,7 +259,7 @@ def dashboard_page(
         banner=banner,
         view=view,
         summary=summary,
-        cluster=_cluster(doc["cluster"]),
+        cluster=cluster_line(doc["cluster"]),
         open_incidents=doc["open_incidents"],
         open_shown=OPEN_ON_OVERVIEW,
         pager=pager,
