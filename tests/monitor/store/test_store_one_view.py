@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.helpers.stores import open_target
 from tether.monitor._state import State
 from tether.monitor.store import Instance, ProbeRecord, SQLiteStore
+from tether.monitor.store._retention import Retention
 
 T0 = 1_700_000_000.0
 DAY = 86400.0
@@ -77,7 +78,7 @@ def test_the_newest_result_of_each_monitor_from_any_location(target: str) -> Non
 def test_a_certificate_is_kept_while_its_monitor_has_results(target: str) -> None:
     """A renewal replaces the expiry; a read of some monitors gives theirs; pruning keeps
     a monitor's certificate while its results are kept and drops it with the last."""
-    with open_target(target, raw_retention=7 * DAY) as store:
+    with open_target(target, retention=Retention(raw=7 * DAY)) as store:
         store.record(ProbeRecord("api", T0, True))
         store.record(ProbeRecord("gone", T0 - 10 * DAY, True))
         store.save_certificate("api", T0 + 30 * DAY)
@@ -93,7 +94,7 @@ def test_the_state_a_monitor_is_in_outlives_the_retention(target: str) -> None:
     """Pruning old state changes keeps each monitor's last one, however old: what it is
     in, and since when, as ``tether status`` reads them (``state_changes_of`` with no
     lower bound)."""
-    with open_target(target, rollup_retention=100 * DAY) as store:
+    with open_target(target, retention=Retention(rollups=100 * DAY)) as store:
         store.record_state("steady", T0 - 400 * DAY, State.DOWN)
         store.record_state("steady", T0 - 300 * DAY, State.UP)
         store.record_state("busy", T0 - 300 * DAY, State.UP)
