@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor.store._base import (
     AgentRow,
+    DiscoveredRow,
     Fence,
     LocationRead,
     LocationRow,
     Rollup,
+    SourceRow,
     Store,
     StoreError,
     instance_id,
@@ -40,6 +42,7 @@ __all__ = [
     "AgentRow",
     "Cluster",
     "ClusterError",
+    "DiscoveredRow",
     "Fence",
     "Instance",
     "LocationFeed",
@@ -53,6 +56,7 @@ __all__ = [
     "Round",
     "SQLiteStore",
     "SoloCluster",
+    "SourceRow",
     "Store",
     "StoreError",
     "instance_id",

@@ -33,6 +33,7 @@ from tether.monitor.store._controls import (
     incident_note,
     window_record,
 )
+from tether.monitor.store._discovered import DiscoveredRow, DiscoveredStore, SourceRow
 from tether.monitor.store._incident_rows import (
     FIRST_READ,
     INCIDENT_COLUMNS,
@@ -100,6 +101,8 @@ __all__ = [
     "AgentStore",
     "ControlStore",
     "Decode",
+    "DiscoveredRow",
+    "DiscoveredStore",
     "Fence",
     "IncidentStore",
     "IncidentWrite",
@@ -111,6 +114,7 @@ __all__ = [
     "Rollup",
     "RollupKey",
     "SilenceStore",
+    "SourceRow",
     "Store",
     "StoreError",
     "StoreHealth",
@@ -150,6 +154,7 @@ class Store(
     SilenceStore,
     AgentStore,
     ScreenshotStore,
+    DiscoveredStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

@@ -52,6 +52,7 @@ from tether.monitor.store._base import (
 )
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
+from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._results import ResultSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
@@ -359,6 +360,7 @@ class SQLiteStore(
     SilenceSQL[sqlite3.Connection],
     AgentSQL[sqlite3.Connection],
     ScreenshotSQL[sqlite3.Connection],
+    DiscoveredSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
