@@ -29,6 +29,7 @@ import glob
 import logging
 import os
 import ssl
+import stat
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -84,14 +85,19 @@ Fetch = Callable[[HttpSD], Awaitable[list[TargetGroup]]]
 
 
 def _files(patterns: tuple[str, ...], base: str) -> dict[str, tuple[int, int]]:
-    """Each file the globs match now, with its modification time and size."""
+    """Each file the globs match now, with its modification time and size: one gone
+    since the glob (a dangling symlink too) is left out; one that cannot be looked at
+    (a symlink that loops, a folder not searchable) is kept, for its read to say why."""
     out: dict[str, tuple[int, int]] = {}
     for pattern in patterns:
         full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
         for path in sorted(glob.glob(full)):
             try:
                 st = os.stat(path)
+            except FileNotFoundError:
+                continue
             except OSError:
+                out[path] = (-1, -1)
                 continue
             out[path] = (st.st_mtime_ns, st.st_size)
     return out
@@ -100,16 +106,15 @@ def _files(patterns: tuple[str, ...], base: str) -> dict[str, tuple[int, int]]:
 def read_files(paths: list[str]) -> list[TargetGroup]:
     """The target groups of every file, each group with ``__meta_filepath``.  A file is
     read once, whole, up to the limit: one swapped or cut while it is read is read as
-    it was at that moment (the next look reads it again if it changed)."""
+    it was at that moment (the next look reads it again if it changed).  Only a regular
+    file is read (a symlink is followed to one): a FIFO would hold the read for as long
+    as no one writes to it, a device (``/dev/zero``) never ends.  A file gone since the
+    glob matched it is left out, as the next look leaves it out."""
     out: list[TargetGroup] = []
     for path in paths:
-        try:
-            with open(path, "rb") as file:
-                raw = file.read(MAX_GROUP_BYTES + 1)
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if len(raw) > MAX_GROUP_BYTES:
-            raise SourceError(f"{path}: larger than {MAX_GROUP_BYTES:,} bytes")
+        raw = _read_one(path)
+        if raw is None:
+            continue
         meta = {"__meta_filepath": path}
         try:
             text = raw.decode("utf-8")
@@ -122,6 +127,33 @@ def read_files(paths: list[str]) -> list[TargetGroup]:
         except GroupsError as exc:
             raise SourceError(f"{path}: {exc}") from None
     return out
+
+
+def _read_one(path: str) -> bytes | None:
+    """A regular file's bytes, up to one past the limit (None: gone since the glob)."""
+    try:
+        # Not blocking: opening a FIFO that no one writes to would wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceError(f"cannot read {path}: not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_GROUP_BYTES and (chunk := os.read(fd, MAX_GROUP_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        raw = b"".join(chunks)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_GROUP_BYTES:
+        raise SourceError(f"{path}: larger than {MAX_GROUP_BYTES:,} bytes")
+    return raw
 
 
 async def read_http(sd: HttpSD, *, deadline: float = HTTP_TIMEOUT) -> list[TargetGroup]:
