@@ -171,6 +171,9 @@ async def read_http(sd: HttpSD, *, deadline: float = HTTP_TIMEOUT) -> list[Targe
             body = await _answer(sd, context, where)
     except TimeoutError:
         raise SourceError(f"{where}: no whole answer within {limit:g} s") from None
+    except aiohttp.ClientConnectorError as exc:  # its own text shows the TLS context's repr
+        why = exc.os_error.strerror or type(exc.os_error).__name__
+        raise SourceError(f"{where}: cannot connect: {why}") from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise SourceError(f"{where}: {redact_text(str(exc)) or type(exc).__name__}") from None
     try:
