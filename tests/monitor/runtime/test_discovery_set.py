@@ -237,3 +237,32 @@ def test_tether_status_and_history_read_the_stored_set(
     assert "web-127.0.0.1:81" in doc["monitors"]
     assert main(["history", "web-127.0.0.1:81", "--config", str(path)]) == 0
     assert "no monitor named" not in capsys.readouterr().err
+
+
+def test_a_status_page_of_a_monitor_not_discovered_yet_is_served(tmp_path: Path) -> None:
+    """A status page listing a monitor no source has made yet (a warning at load, not an
+    error) shows it as unknown, without a URL, rather than failing the page; once made,
+    it shows its URL."""
+    from tether.monitor._state import State
+    from tether.monitor.web._statuspage import Sight, build_page
+
+    config = parse_config(
+        CONFIG
+        + "status_pages:\n  - slug: public\n    title: Public\n    show_urls: true\n"
+        + "    groups: [{name: Web, monitors: ['web-127.0.0.1:81', gateway]}]\n"
+    )
+    with SQLiteStore(tmp_path / "t.db") as store:
+        doc = build_page(Sight(1.8e9, config, {}, {}, store), config.status_pages[0])
+        first, second = doc["groups"][0]["monitors"]
+        assert (first["name"], first["state"], "url" in first) == (
+            "web-127.0.0.1:81",
+            str(State.UNKNOWN),
+            False,
+        )
+        assert second["url"] == "tcp://127.0.0.1:9"
+        d = Discovery(config, str(tmp_path), wall=Clock())
+        write(tmp_path, ["127.0.0.1:81"], tick=1)
+        asyncio.run(d.step())
+        made = d.merged()
+        doc = build_page(Sight(1.8e9, made, {}, {}, store), made.status_pages[0])
+        assert doc["groups"][0]["monitors"][0]["url"] == "tcp://127.0.0.1:81"

@@ -140,9 +140,11 @@ def config_warnings(config: MonitorConfig) -> list[str]:
     ``tether monitor`` logs it at start: a reference to monitors that only discovery
     may satisfy, a module that is not available, a server open beyond loopback."""
     server = config.server
-    refs = References(config.discover)
-    cross_check(config, refs)
-    out = [f"{render_path(path)}: {message}" for path, message in refs.warnings]
+    out: list[str] = []
+    if config.discover:  # without it, a reference that finds nothing is an error already
+        refs = References(config.discover)
+        cross_check(config, refs)
+        out += [f"{render_path(path)}: {message}" for path, message in refs.warnings]
     out += [
         f"modules.{name}: not available: {module.unavailable}; /probe?module={name} "
         "answers 400 saying so"
