@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from tether.monitor.alerts import route_tree
 from tether.monitor.checks._prober import host_of
+from tether.monitor.cluster._view import agent_locations
 from tether.monitor.config import AlertmanagerChannelConfig, Monitor, MonitorConfig
 from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._quorum import Placement, QuorumEvent
-from tether.monitor.runtime._agent_intake import agent_locations
 from tether.monitor.runtime._monitor_terms import detector_rules, incident_route, incident_routes
 
 if TYPE_CHECKING:

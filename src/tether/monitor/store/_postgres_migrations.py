@@ -281,7 +281,20 @@ MIGRATIONS: tuple[str, ...] = (
         png BYTEA NOT NULL
     )
     """,
-    # 12: the discovered set (issue 44 section 4; see the SQLite store's).
+    # 12: (issue 44, section 3) what each agent last said it cannot run of its assignment:
+    # JSON, a list of {monitor, why, since}; NULL while it never said (an older agent).
+    """
+    ALTER TABLE tether_agents ADD COLUMN cannot_run TEXT
+    """,
+    # 13: when each monitor's certificate expires (issue 44, "one view"; see the SQLite
+    # store's, which adds a lone instance's heartbeat to the instances PostgreSQL has).
+    """
+    CREATE TABLE tether_certificates (
+        monitor TEXT PRIMARY KEY,
+        expires DOUBLE PRECISION NOT NULL
+    )
+    """,
+    # 14: the discovered set (issue 44 section 4; see the SQLite store's).
     """
     CREATE TABLE tether_discovered (
         source TEXT NOT NULL,
