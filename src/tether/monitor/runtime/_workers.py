@@ -42,6 +42,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from tether.monitor._turns import TURN
 from tether.monitor.checks._prober import Check, Prober, Sink
@@ -104,6 +105,18 @@ class _Assign:
 
 
 @dataclass(frozen=True, slots=True)
+class _Update:
+    """Monitors to probe too (new or changed) and names no longer to probe: a change of
+    the monitor set, at its size (a discovery change), not the whole share again.
+    ``allowed``: what ``/probe`` may reach now, when a monitor put reaches a host it did
+    not allow (None: as it was)."""
+
+    monitors: tuple[Monitor, ...]
+    removed: tuple[str, ...]
+    allowed: AllowedTargets | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Reprobes:
     """Monitors to probe again, each after its delay in seconds: those asked for in one
     turn of the coordinator's event loop, in one frame (one a request, each pickled as a
@@ -125,6 +138,18 @@ class _Ready:
 @dataclass(frozen=True, slots=True)
 class _Checks:
     checks: list[Check]
+
+
+def _reaches(allowed: AllowedTargets, m: Monitor) -> bool:
+    """Whether ``allowed`` lets ``/probe`` reach ``m``'s host already (a monitor not
+    probed reaches nothing)."""
+    if not m.probed:
+        return True
+    try:
+        host = urlsplit(m.url).hostname
+    except ValueError:
+        return True
+    return not host or allowed.host_allowed(host) or allowed.address_allowed(host)
 
 
 def _frame(message: object) -> bytes:
@@ -189,7 +214,9 @@ class WorkerFleet:
         self._coordinator = coordinator
         self._log_format = log_format
         self._limits = limits or Limits()
-        self._shares: list[tuple[Monitor, ...]] = [() for _ in range(count)]
+        self._shares: list[dict[str, Monitor]] = [{} for _ in range(count)]
+        self._sent: AllowedTargets | None = None
+        """What ``/probe`` may reach, as last sent to the workers."""
         self._workers: list[_Worker | None] = [None] * count
         self._listen: list[tuple[int, Any]] = []
         """(family, address) of each socket the workers listen on (empty: none)."""
@@ -202,19 +229,43 @@ class WorkerFleet:
     # -- what the runner asks (Fleet) ----------------------------------------------------
 
     def assign(self, monitors: Iterable[Monitor]) -> None:
-        shares: list[list[Monitor]] = [[] for _ in range(self.count)]
+        shares: list[dict[str, Monitor]] = [{} for _ in range(self.count)]
         for m in monitors:
-            shares[worker_of(m.name, self.count)].append(m)
-        self._shares = [tuple(share) for share in shares]
+            shares[worker_of(m.name, self.count)][m.name] = m
+        self._shares = shares
         if self._started:
-            allowed = self._allowed()
+            allowed = self._sent = self._allowed()
             for worker in self._workers:
                 if worker is not None:
                     worker.send(
                         _Assign(
-                            self._shares[worker.index], allowed, self._bearer(), self._modules()
+                            tuple(self._shares[worker.index].values()),
+                            allowed,
+                            self._bearer(),
+                            self._modules(),
                         )
                     )
+
+    def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
+        put: list[list[Monitor]] = [[] for _ in range(self.count)]
+        gone: list[list[str]] = [[] for _ in range(self.count)]
+        for name in removed:
+            index = worker_of(name, self.count)
+            if self._shares[index].pop(name, None) is not None:
+                gone[index].append(name)
+        for m in monitors:
+            index = worker_of(m.name, self.count)
+            self._shares[index][m.name] = m
+            put[index].append(m)
+        if not self._started:
+            return
+        allowed = None
+        sent = self._sent
+        if sent is None or not all(_reaches(sent, m) for worker in put for m in worker):
+            allowed = self._sent = self._allowed()
+        for worker in self._workers:
+            if worker is not None and (put[worker.index] or gone[worker.index]):
+                worker.send(_Update(tuple(put[worker.index]), tuple(gone[worker.index]), allowed))
 
     def reprobe(self, name: str, delay: float) -> None:
         index = worker_of(name, self.count)
@@ -397,7 +448,9 @@ class WorkerFleet:
             why = ready.error if isinstance(ready, _Ready) else "it exited as it started"
             raise WorkerError(f"worker {index}: {why}")
         allowed = self._allowed() if allowed is None else allowed
-        worker.send(_Assign(self._shares[index], allowed, self._bearer(), self._modules()))
+        self._sent = allowed
+        share = tuple(self._shares[index].values())
+        worker.send(_Assign(share, allowed, self._bearer(), self._modules()))
         return worker
 
     @staticmethod
@@ -535,6 +588,10 @@ async def _work(spec: dict[str, Any]) -> int:
                     gc.collect()
                     gc.freeze()
                     gc.set_threshold(*GC_THRESHOLDS)
+            elif isinstance(message, _Update):
+                if message.allowed is not None:
+                    allowed = message.allowed
+                prober.update(message.monitors, message.removed)
             elif isinstance(message, _Reprobes):
                 for name, delay in message.asked:
                     prober.reprobe(name, delay)

@@ -579,6 +579,14 @@ class MonitorMetrics:
             if labels:
                 self.labelled[monitor] = _info_line(monitor, labels)
 
+    def label(self, monitor: str, labels: Mapping[str, str]) -> None:
+        """One monitor's labels now (none: its info line goes), the others' as they are
+        (a change of the monitor set)."""
+        if labels:
+            self.labelled[monitor] = _info_line(monitor, labels)
+        else:
+            self.labelled.pop(monitor, None)
+
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration (those of its
         locations are made at each scrape from the configuration: they go with it)."""
