@@ -33,7 +33,6 @@ character, a newline too (as Prometheus's own matchers, ``(?s:...)``).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -71,10 +70,13 @@ _log = logging.getLogger("tether.monitor")
 
 
 def _re2() -> Any:
+    """google-re2's module where the monitor extra installed it (its wheels' platforms),
+    else None: the fallback runs."""
     try:
-        return importlib.import_module("re2")
+        import re2
     except ImportError:
         return None
+    return re2
 
 
 _RE2: Final[Any] = _re2()
@@ -155,7 +157,8 @@ _WARNED_MAX: Final = 1000
 
 
 def _compile_regex(pattern: str) -> LabelRegex:
-    regex: Any = importlib.import_module("regex")
+    import regex  # the monitor extra's, as conditions' re() has it
+
     try:
         # ASCII: \w, \d, \s and \b as RE2 reads them.
         compiled = regex.compile(pattern, regex.DOTALL | regex.ASCII)
