@@ -109,7 +109,7 @@ def test_the_issues_expression_is_decided_at_once() -> None:
 )
 def test_what_re2_cannot_run_is_one_clear_error(text: str, said: str) -> None:
     """Each expression RE2 cannot compile, or past the bounds, is one error naming it."""
-    with pytest.raises(ValueError, match="^a=~|^tier=~") as caught:
+    with pytest.raises(ValueError, match=r"^a=~|^tier=~") as caught:
         parse_matchers(text)
     assert said in str(caught.value)
 
@@ -139,7 +139,9 @@ def test_re2s_syntax_decides_as_alertmanager(pattern: str, value: str, wanted: b
 
 def _regexes() -> st.SearchStrategy[str]:
     atoms = st.sampled_from(["a", "b", "x", ".", "\\w", "\\d", "[a-z]", "\\pL", "[^x]", "é"])
-    counts = st.integers(0, 40).flatmap(lambda low: st.tuples(st.just(low), st.integers(low, low + 40)))
+    counts = st.integers(0, 40).flatmap(
+        lambda low: st.tuples(st.just(low), st.integers(low, low + 40))
+    )
 
     def grow(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         repeat = st.tuples(inner, st.sampled_from(["*", "+", "?", "{"]), counts).map(
@@ -247,7 +249,7 @@ def test_without_google_re2_the_fallback_decides_within_its_time_bound() -> None
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("refused: a=~\"x(?=y)\": a lookahead or lookbehind"), lines
+    assert lines[0].startswith('refused: a=~"x(?=y)": a lookahead or lookbehind'), lines
     assert "a back-reference" in lines[1]
     assert lines[2].startswith("typed: match: '(a+)+b': a repetition inside a repetition")
     assert "repeats 11 times with a varying length" in lines[3]

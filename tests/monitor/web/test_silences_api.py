@@ -18,8 +18,8 @@ from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.logins import FAST, PASSWORD
 from tests.helpers.web_harness import EPOCH
 from tether.lab import Lab
-from tether.monitor.alerts import SilenceGate, WebhookChannel
 from tether.monitor._records import AuditEntry
+from tether.monitor.alerts import SilenceGate, WebhookChannel
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.engine._silences import SILENCES_MAX
 

@@ -10,7 +10,8 @@ holds.  So the bound on one decision is written down here rather than hoped for:
 * an expression is at most :data:`PATTERN_MAX` characters, compiles to at most
   :data:`PROGRAM_MAX` RE2 instructions, and its engine holds at most :data:`MEMORY_MAX`
   bytes (RE2's ``max_mem``: past it RE2 leaves its DFA for its NFA, slower but still
-  linear);
+  linear), or :data:`SCAN_MEMORY_MAX` for one run over every monitor for one request
+  (``?match=``), where the DFA's states, kept between monitors, make the scan fast;
 * a label's value is at most 1,024 characters (``config/_labels.py``'s ``VALUE_MAX``),
   so at most 4,096 bytes;
 * one decision is therefore at most ``PROGRAM_MAX * 4096`` steps of RE2's NFA: about
@@ -46,6 +47,7 @@ __all__ = [
     "MEMORY_MAX",
     "PATTERN_MAX",
     "PROGRAM_MAX",
+    "SCAN_MEMORY_MAX",
     "TIMEOUT_S",
     "Engine",
     "LabelRegex",
@@ -62,7 +64,13 @@ PROGRAM_MAX: Final = 2000
 is 16, ``[a-z0-9-]{1,63}`` 255, ``\\pL+`` 1,201, ``.{0,140}`` 1,124 (``.`` is several, one
 for each length of a character in UTF-8)."""
 MEMORY_MAX: Final = 64 * 1024
-"""RE2's ``max_mem`` for one expression (bytes): its program and its DFA's cache."""
+"""RE2's ``max_mem`` for one expression kept by the process (bytes): its program and its
+DFA's cache.  Small, since a thousand silences of sixteen matchers each may be in force;
+most expressions never need more than a few KiB of it."""
+SCAN_MEMORY_MAX: Final = 1024 * 1024
+"""RE2's ``max_mem`` for an expression compiled for one request and run over every
+monitor (``?match=``): with 64 KiB the DFA of a costly expression is thrown away again and
+again and 10,000 monitors take seconds; with this, tens of milliseconds."""
 TIMEOUT_S: Final = 0.05
 """The fallback's time bound on one decision (seconds)."""
 
@@ -107,24 +115,27 @@ def untrusted_problem(pattern: str) -> str | None:
     return None if ENGINE == "re2" else backtracking_problem(pattern)
 
 
-def compile_label_regex(pattern: str, engine: Engine | None = None) -> LabelRegex:
-    """``pattern`` compiled for :data:`ENGINE` (or ``engine``); raises :class:`ValueError`
-    saying what is wrong with it in one line (the caller names the expression)."""
+def compile_label_regex(
+    pattern: str, engine: Engine | None = None, *, memory: int = MEMORY_MAX
+) -> LabelRegex:
+    """``pattern`` compiled for :data:`ENGINE` (or ``engine``), with ``memory`` bytes for
+    RE2; raises :class:`ValueError` saying what is wrong with it in one line (the caller
+    names the expression)."""
     if len(pattern) > PATTERN_MAX:
         raise ValueError(f"{len(pattern)} characters long: at most {PATTERN_MAX}")
     problem = re2_problem(pattern)
     if problem is not None:
         raise ValueError(problem)
     if (engine or ENGINE) == "re2":
-        return _compile_re2(pattern)
+        return _compile_re2(pattern, memory)
     return _compile_regex(pattern)
 
 
-def _compile_re2(pattern: str) -> LabelRegex:
+def _compile_re2(pattern: str, memory: int) -> LabelRegex:
     if _RE2 is None:
         raise ValueError("google-re2 is not installed")
     options = _RE2.Options()
-    options.max_mem = MEMORY_MAX
+    options.max_mem = memory
     options.log_errors = False
     options.dot_nl = True
     options.never_capture = True
@@ -135,7 +146,7 @@ def _compile_re2(pattern: str) -> LabelRegex:
     except _RE2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args else "invalid"
         if "too large" in why:
-            why = f"too large: its program passes RE2's {MEMORY_MAX // 1024} KiB for one matcher"
+            why = f"too large: its program passes RE2's {memory // 1024} KiB for one matcher"
         raise ValueError(f"not a regular expression RE2 can run: {why}") from None
     if compiled.programsize > PROGRAM_MAX:
         raise ValueError(

@@ -27,7 +27,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BeforeValidator, PlainValidator
 
 from tether.monitor.config._errors import fail, show
-from tether.monitor.config._label_regex import LabelRegex, compile_label_regex
+from tether.monitor.config._label_regex import MEMORY_MAX, LabelRegex, compile_label_regex
 
 __all__ = [
     "LABEL_MAX",
@@ -104,15 +104,16 @@ class Matcher:
     """The value compiled, matched against all of a label's value (``=~`` and ``!~``)."""
 
     @classmethod
-    def of(cls, name: str, op: Op, value: str) -> Matcher:
-        """A matcher, its regular expression compiled; raises :class:`ValueError` for a
-        name or an expression that cannot be one."""
+    def of(cls, name: str, op: Op, value: str, *, memory: int = MEMORY_MAX) -> Matcher:
+        """A matcher, its regular expression compiled (``memory``: RE2's, see
+        ``_label_regex.py``); raises :class:`ValueError` for a name or an expression that
+        cannot be one."""
         if not LABEL_NAME.fullmatch(name):
             raise ValueError(f"{show(name)} is not a label name")
         pattern = None
         if op in ("=~", "!~"):
             try:
-                pattern = compile_label_regex(value)
+                pattern = compile_label_regex(value, memory=memory)
             except ValueError as exc:
                 raise ValueError(f"{name}{op}{show(value)}: {exc}") from None
         return cls(name, op, value, pattern)
@@ -164,10 +165,11 @@ def _unescape(text: str) -> str:
     return _UNESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
-def parse_matchers(text: str) -> Matchers:
+def parse_matchers(text: str, *, memory: int = MEMORY_MAX) -> Matchers:
     """Matchers written as Alertmanager writes them: one (``team="db"``), or several
     separated by commas, in braces or not (``{team="db", tier=~"1|2"}``).  Raises
-    :class:`ValueError` with the reason."""
+    :class:`ValueError` with the reason.  ``memory``: RE2's for each expression
+    (``_label_regex.SCAN_MEMORY_MAX`` for one run over every monitor)."""
     body = text.strip()
     if body.startswith("{"):
         if not body.endswith("}"):
@@ -188,7 +190,7 @@ def parse_matchers(text: str) -> Matchers:
         quoted = found.group("quoted")
         value = _unescape(quoted) if quoted is not None else found.group("bare")
         op: Op = found.group("op")  # type: ignore[assignment]  # the pattern's four
-        out.append(Matcher.of(found.group("name"), op, value))
+        out.append(Matcher.of(found.group("name"), op, value, memory=memory))
         at = found.end()
         if at < len(body):
             if body[at] != ",":

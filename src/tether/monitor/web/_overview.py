@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tether.monitor._state import State
+from tether.monitor.config._label_regex import SCAN_MEMORY_MAX, untrusted_problem
 from tether.monitor.config._labels import Matchers, matches, parse_matchers
-from tether.monitor.config._label_regex import untrusted_problem
 from tether.monitor.web._params import request_number
 
 __all__ = [
@@ -93,7 +93,7 @@ def _matchers(raw: str) -> Matchers:
     if len(raw) > QUERY_MAX:
         raise BadMatch(f"match: give at most {QUERY_MAX} characters")
     try:
-        matchers = parse_matchers(raw)
+        matchers = parse_matchers(raw, memory=SCAN_MEMORY_MAX)
     except ValueError as exc:
         raise BadMatch(f"match: {exc}") from None
     # Typed by anyone who may read: on the fallback engine (no RE2), an expression that

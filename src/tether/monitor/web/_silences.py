@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Final, TypedDict
 from aiohttp import web
 
 from tether.monitor.alerts import SilenceGate
-from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
 from tether.monitor.config._label_regex import untrusted_problem
+from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
 from tether.monitor.engine._silences import (
     MATCHERS_MAX,
     SILENCE_MAX,
