@@ -21,11 +21,13 @@ it is refused when the function is decorated, saying what to use instead.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import inspect
 import logging
+import operator
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -35,10 +37,13 @@ from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
 from tether.compat._core import (
+    CURRENT,
     UNGUARDED,
     UNLIMITED,
+    Later,
     Rejected,
     State,
+    base_policy,
     current_error,
     hook,
     with_waits,
@@ -408,13 +413,69 @@ class wait_exception(_Wait):
 # -- retry ------------------------------------------------------------------------------
 
 
+Verdict = bool | Awaitable[bool]
+"""A retry strategy's answer: a coroutine's when one of its predicates is async (tenacity
+awaits those in ``AsyncRetrying``; so does the adapter for a coroutine function)."""
+
+
+class _Awaiting:
+    """An answer still to await: ``run()`` awaits ``first`` (a predicate's coroutine) and
+    what follows it; closed unawaited (a plain function's call cannot await it), it closes
+    ``first``, so no coroutine is left never awaited."""
+
+    def __init__(self, first: Awaitable[Any], run: Callable[[], Any]) -> None:
+        self.first, self.run = first, run
+
+    def __await__(self) -> Any:
+        return self.run().__await__()
+
+    def close(self) -> None:
+        close = getattr(self.first, "close", None)
+        if close is not None:
+            close()
+
+
+def _then(found: object, read: Callable[[object], bool]) -> Verdict:
+    """``read(found)``, after awaiting ``found`` if it is awaitable."""
+    if inspect.isawaitable(found):
+        awaitable = found
+
+        async def later() -> bool:
+            return read(await awaitable)
+
+        return _Awaiting(awaitable, later)
+    return read(found)
+
+
+def _fold(checks: list[Callable[[], Verdict]], settles: bool) -> Verdict:
+    """``any`` (``settles`` True) or ``all`` (False) of ``checks`` in order, stopping at the
+    first that settles it, awaiting the async ones as they come."""
+    for i, check in enumerate(checks):
+        found = check()
+        if inspect.isawaitable(found):
+
+            async def rest(found: Awaitable[bool] = found, i: int = i) -> bool:
+                if bool(await found) is settles:
+                    return settles
+                for later in checks[i + 1 :]:
+                    got = later()
+                    if bool(await got if inspect.isawaitable(got) else got) is settles:
+                        return settles
+                return not settles
+
+            return _Awaiting(found, rest)
+        if bool(found) is settles:
+            return settles
+    return not settles
+
+
 class _Retry:
     """Whether an outcome (an exception, or a value returned) is to be retried."""
 
     results = False
     """Does it ever retry a value returned?  (If not, no value is looked at.)"""
 
-    def wants(self, error: BaseException | None, value: object) -> bool:
+    def wants(self, error: BaseException | None, value: object) -> Verdict:
         raise NotImplementedError
 
     def __or__(self, other: object) -> _Retry:
@@ -425,15 +486,18 @@ class _Retry:
 
 
 class _When(_Retry):
-    def __init__(self, test: Callable[[BaseException | None, object], bool], results: bool) -> None:
+    def __init__(
+        self, test: Callable[[BaseException | None, object], Verdict], results: bool
+    ) -> None:
         self.test, self.results = test, results
 
-    def wants(self, error: BaseException | None, value: object) -> bool:
+    def wants(self, error: BaseException | None, value: object) -> Verdict:
         return self.test(error, value)
 
 
-def retry_if_exception(predicate: Callable[[BaseException], bool]) -> _Retry:
-    return _When(lambda e, v: e is not None and bool(predicate(e)), results=False)
+def retry_if_exception(predicate: Callable[[BaseException], Any]) -> _Retry:
+    """Retry an exception ``predicate`` holds for (a coroutine function's may be async)."""
+    return _When(lambda e, v: e is not None and _then(predicate(e), bool), results=False)
 
 
 def retry_if_exception_type(
@@ -487,22 +551,32 @@ def retry_if_not_exception_message(message: str | None = None, match: str | None
     return _When(lambda e, v: e is not None and not said.wants(e, v), results=False)
 
 
-def retry_if_result(predicate: Callable[[Any], bool]) -> _Retry:
-    return _When(lambda e, v: e is None and bool(predicate(v)), results=True)
+def retry_if_result(predicate: Callable[[Any], Any]) -> _Retry:
+    """Retry a value ``predicate`` holds for (a coroutine function's may be async)."""
+    return _When(lambda e, v: e is None and _then(predicate(v), bool), results=True)
 
 
-def retry_if_not_result(predicate: Callable[[Any], bool]) -> _Retry:
-    return _When(lambda e, v: e is None and not predicate(v), results=True)
+def retry_if_not_result(predicate: Callable[[Any], Any]) -> _Retry:
+    """Retry a value ``predicate`` does not hold for (a coroutine function's may be async)."""
+    return _When(lambda e, v: e is None and _then(predicate(v), operator.not_), results=True)
 
 
 def retry_any(*retries: _Retry) -> _Retry:
     found = [_known("retry", r, _Retry) for r in retries]
-    return _When(lambda e, v: any(r.wants(e, v) for r in found), any(r.results for r in found))
+
+    def test(e: BaseException | None, v: object) -> Verdict:
+        return _fold([functools.partial(r.wants, e, v) for r in found], settles=True)
+
+    return _When(test, any(r.results for r in found))
 
 
 def retry_all(*retries: _Retry) -> _Retry:
     found = [_known("retry", r, _Retry) for r in retries]
-    return _When(lambda e, v: all(r.wants(e, v) for r in found), all(r.results for r in found))
+
+    def test(e: BaseException | None, v: object) -> Verdict:
+        return _fold([functools.partial(r.wants, e, v) for r in found], settles=False)
+
+    return _When(test, all(r.results for r in found))
 
 
 retry_always = _When(lambda e, v: True, results=True)
@@ -673,14 +747,34 @@ def _decorate(
     ):
         if given is not None and not callable(given):
             raise TypeError(f"{name}={given!r}: must be a callable")
-    base = policy if policy is not None else RetryPolicy()
+    base = base_policy(policy)
     coroutine = inspect.iscoroutinefunction(f)
+
+    def judge(error: BaseException | None, value: object) -> object:
+        """``retry=``'s answer for an attempt (awaited by the wrapper when async)."""
+        assert strategy is not None
+        if error is None and not strategy.results:
+            return False
+        return strategy.wants(error, value)
+
+    def verdict(error: BaseException) -> bool:
+        state = CURRENT.get(None)
+        if state is not None and state.error is error:
+            return bool(state.verdict)  # judged (and awaited) when the attempt ended
+        assert strategy is not None
+        found = strategy.wants(error, None)
+        if inspect.isawaitable(found):  # not the attempt's own exception: cannot await here
+            close = getattr(found, "close", None)
+            if close is not None:
+                close()
+            return False
+        return bool(found)
 
     def retry_if(error: BaseException) -> bool:
         if isinstance(error, (Rejected, TryAgain)):
             return True
         if strategy is not None:
-            return bool(strategy.wants(error, None))
+            return verdict(error)
         if base.retry_if is not None:
             return base.retry_if(error)
         return worth_a_retry(base, classify(error))
@@ -727,7 +821,7 @@ def _decorate(
         if after is not None:
             state.run(after, retry_state)
         if retry_error_callback is not None:
-            return True, retry_error_callback(retry_state)
+            return True, Later(retry_error_callback(retry_state))
         if reraise and state.error is not None:
             return False, _raised(call, outcome)
         made = retry_error_cls(retry_state.outcome)  # type: ignore[arg-type]
@@ -738,10 +832,12 @@ def _decorate(
         f,
         chosen,
         finish=finish,
-        rejects=(lambda v: strategy.wants(None, v))
+        rejects=(lambda v: bool(CURRENT.get().verdict))
         if strategy is not None and strategy.results
         else None,
         before=before_attempt if before is not None else None,
+        judge=judge if strategy is not None else None,
+        judged="retry=",
     )
 
 
