@@ -31,6 +31,7 @@ UNLIMITED = sys.maxsize
 """``attempts`` when the original library had no limit: tether's deadline and budget
 still end the call."""
 
+
 def sleep_now(seconds: float) -> None:
     """``time.sleep`` as it is when the wait starts, as backoff and tenacity call it: a test
     that patches ``time.sleep`` (their users' habit) patches the adapters' waits too."""
@@ -176,6 +177,19 @@ Finish = Callable[[State, Call, Outcome[Any]], tuple[bool, Any]]
 """The call's end: ``(True, value)`` to return value, ``(False, error)`` to raise it."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempts:
+    """What :func:`wrap` was told about running ``f``'s attempts (see there)."""
+
+    f: Callable[..., Any]
+    new_call: Callable[[], Call]
+    finish: Finish
+    rejects: Callable[[Any], bool] | None
+    before: Callable[[State], object] | None
+    judge: Callable[[BaseException | None, Any], object] | None
+    judged: str
+
+
 def wrap(
     f: Callable[..., Any],
     policy: RetryPolicy,
@@ -206,89 +220,98 @@ def wrap(
             chosen, "", label, endpoint=qualname, idempotent=True, by_failure=True, guard=guard
         )
 
+    attempts = _Attempts(f, new_call, finish, rejects, before, judge, judged)
     if inspect.iscoroutinefunction(f):
 
         async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
-            state = State(f, args, kwargs, pending=[])
-            token = CURRENT.set(state)
-            try:
-                call = state.call = new_call()
-
-                async def verdict(error: BaseException | None, value: object) -> None:
-                    if judge is not None:
-                        found = judge(error, value)
-                        state.verdict = await found if inspect.isawaitable(found) else found
-
-                async def send(_timeouts: object) -> Any:
-                    await state.flush()
-                    if before is not None:
-                        before(state)
-                        await state.flush()
-                    try:
-                        value = await f(*args, **kwargs)
-                    except Exception as exc:
-                        state.error, state.value = exc, None
-                        await verdict(exc, None)
-                        raise
-                    state.error, state.value = None, value
-                    await verdict(None, value)
-                    if rejects is not None and rejects(value):
-                        raise Rejected(value)
-                    return value
-
-                outcome = await run_async(call, send)
-                await state.flush()
-                ok, result = finish(state, call, outcome)
-                await state.flush()  # callbacks first (tenacity's after), in their order
-                if isinstance(result, Later):
-                    found = result.value
-                    result = await found if inspect.isawaitable(found) else found
-            finally:
-                CURRENT.reset(token)
-            if ok:
-                return result
-            raise result
+            return await _run_async(attempts, State(f, args, kwargs, pending=[]))
 
         wrapped: Any = functools.wraps(f)(run_coroutine)
     else:
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            state = State(f, args, kwargs)
-            token = CURRENT.set(state)
-            try:
-                call = state.call = new_call()
-
-                def verdict(error: BaseException | None, value: object) -> None:
-                    if judge is not None:
-                        state.verdict = settle(judge(error, value), None, judged)
-
-                def send(_timeouts: object) -> Any:
-                    if before is not None:
-                        before(state)
-                    try:
-                        value = f(*args, **kwargs)
-                    except Exception as exc:
-                        state.error, state.value = exc, None
-                        verdict(exc, None)
-                        raise
-                    state.error, state.value = None, value
-                    verdict(None, value)
-                    if rejects is not None and rejects(value):
-                        raise Rejected(value)
-                    return value
-
-                ok, result = finish(state, call, run_sync(call, send))
-                if isinstance(result, Later):
-                    result = settle(result.value, None, "retry_error_callback")
-            finally:
-                CURRENT.reset(token)
-            if ok:
-                return result
-            raise result
+            return _run_sync(attempts, State(f, args, kwargs))
 
         wrapped = functools.wraps(f)(run)
     wrapped.guard = guard
     return wrapped  # type: ignore[no-any-return]
+
+
+async def _run_async(a: _Attempts, state: State) -> Any:
+    """One call of a coroutine function: its attempts on tether's async loop."""
+    token = CURRENT.set(state)
+    try:
+        call = state.call = a.new_call()
+
+        async def verdict(error: BaseException | None, value: object) -> None:
+            if a.judge is not None:
+                found = a.judge(error, value)
+                state.verdict = await found if inspect.isawaitable(found) else found
+
+        async def send(_timeouts: object) -> Any:
+            await state.flush()
+            if a.before is not None:
+                a.before(state)
+                await state.flush()
+            try:
+                value = await a.f(*state.args, **state.kwargs)
+            except Exception as exc:
+                state.error, state.value = exc, None
+                await verdict(exc, None)
+                raise
+            state.error, state.value = None, value
+            await verdict(None, value)
+            if a.rejects is not None and a.rejects(value):
+                raise Rejected(value)
+            return value
+
+        outcome = await run_async(call, send)
+        await state.flush()
+        ok, result = a.finish(state, call, outcome)
+        await state.flush()  # callbacks first (tenacity's after), in their order
+        if isinstance(result, Later):
+            found = result.value
+            result = await found if inspect.isawaitable(found) else found
+    finally:
+        CURRENT.reset(token)
+    if ok:
+        return result
+    raise result
+
+
+def _run_sync(a: _Attempts, state: State) -> Any:
+    """One call of a plain function: its attempts on tether's loop."""
+    token = CURRENT.set(state)
+    try:
+        call = state.call = a.new_call()
+
+        def verdict(error: BaseException | None, value: object) -> None:
+            if a.judge is not None:
+                state.verdict = settle(a.judge(error, value), None, a.judged)
+
+        def send(_timeouts: object) -> Any:
+            if a.before is not None:
+                a.before(state)
+            try:
+                value = a.f(*state.args, **state.kwargs)
+            except Exception as exc:
+                state.error, state.value = exc, None
+                verdict(exc, None)
+                raise
+            state.error, state.value = None, value
+            verdict(None, value)
+            if a.rejects is not None and a.rejects(value):
+                raise Rejected(value)
+            return value
+
+        ok, result = a.finish(state, call, run_sync(call, send))
+        if isinstance(result, Later):
+            result = settle(result.value, None, "retry_error_callback")
+    finally:
+        CURRENT.reset(token)
+    if ok:
+        return result
+    raise result
 
 
 def reraise(call: Call, outcome: Outcome[Any]) -> BaseException:

@@ -24,10 +24,8 @@ import concurrent.futures
 import functools
 import inspect
 import logging
-import operator
-import re
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -51,6 +49,24 @@ from tether.compat._core import (
     wrap,
 )
 from tether.compat._core import reraise as _raised
+from tether.compat._tenacity_retry import (
+    _Retry,
+    judged,
+    known,
+    retry_all,
+    retry_always,
+    retry_any,
+    retry_if_exception,
+    retry_if_exception_cause_type,
+    retry_if_exception_message,
+    retry_if_exception_type,
+    retry_if_not_exception_message,
+    retry_if_not_exception_type,
+    retry_if_not_result,
+    retry_if_result,
+    retry_never,
+    retry_unless_exception_type,
+)
 
 __all__ = [
     "UNGUARDED",
@@ -239,7 +255,7 @@ stop_never = _Stop()
 def stop_any(*stops: _Stop) -> _Stop:
     """Stop when any stops: the fewest attempts and the soonest deadline."""
     for stop in stops:
-        _known("stop", stop, _Stop)
+        known("stop", stop, _Stop)
     attempts = [s.attempts for s in stops if s.attempts is not None]
     deadlines = [s.deadline for s in stops if s.deadline is not None]
     return _Stop(min(attempts, default=None), min(deadlines, default=None))
@@ -378,7 +394,7 @@ class wait_incrementing(_Wait):
 
 class wait_combine(_Wait):
     def __init__(self, *strategies: _Wait) -> None:
-        self.strategies = [_known("wait", s, _Wait) for s in strategies]
+        self.strategies = [known("wait", s, _Wait) for s in strategies]
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         return float(sum(s.delay(attempt, rand) for s in self.strategies))
@@ -390,7 +406,7 @@ class wait_chain(_Wait):
     def __init__(self, *strategies: _Wait) -> None:
         if not strategies:
             raise ValueError("wait_chain() requires at least one strategy")
-        self.strategies = [_known("wait", s, _Wait) for s in strategies]
+        self.strategies = [known("wait", s, _Wait) for s in strategies]
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         chosen: _Wait = self.strategies[min(max(attempt, 1), len(self.strategies)) - 1]
@@ -410,202 +426,7 @@ class wait_exception(_Wait):
         return self.predicate(error)
 
 
-# -- retry ------------------------------------------------------------------------------
-
-
-Verdict = bool | Awaitable[bool]
-"""A retry strategy's answer: a coroutine's when one of its predicates is async (tenacity
-awaits those in ``AsyncRetrying``; so does the adapter for a coroutine function)."""
-
-
-class _Awaiting:
-    """An answer still to await: ``run()`` awaits ``first`` (a predicate's coroutine) and
-    what follows it; closed unawaited (a plain function's call cannot await it), it closes
-    ``first``, so no coroutine is left never awaited."""
-
-    def __init__(self, first: Awaitable[Any], run: Callable[[], Any]) -> None:
-        self.first, self.run = first, run
-
-    def __await__(self) -> Any:
-        return self.run().__await__()
-
-    def close(self) -> None:
-        close = getattr(self.first, "close", None)
-        if close is not None:
-            close()
-
-
-def _then(found: object, read: Callable[[object], bool]) -> Verdict:
-    """``read(found)``, after awaiting ``found`` if it is awaitable."""
-    if inspect.isawaitable(found):
-        awaitable = found
-
-        async def later() -> bool:
-            return read(await awaitable)
-
-        return _Awaiting(awaitable, later)
-    return read(found)
-
-
-def _fold(checks: list[Callable[[], Verdict]], settles: bool) -> Verdict:
-    """``any`` (``settles`` True) or ``all`` (False) of ``checks`` in order, stopping at the
-    first that settles it, awaiting the async ones as they come."""
-    for i, check in enumerate(checks):
-        found = check()
-        if inspect.isawaitable(found):
-
-            async def rest(found: Awaitable[bool] = found, i: int = i) -> bool:
-                if bool(await found) is settles:
-                    return settles
-                for later in checks[i + 1 :]:
-                    got = later()
-                    if bool(await got if inspect.isawaitable(got) else got) is settles:
-                        return settles
-                return not settles
-
-            return _Awaiting(found, rest)
-        if bool(found) is settles:
-            return settles
-    return not settles
-
-
-class _Retry:
-    """Whether an outcome (an exception, or a value returned) is to be retried."""
-
-    results = False
-    """Does it ever retry a value returned?  (If not, no value is looked at.)"""
-
-    def wants(self, error: BaseException | None, value: object) -> Verdict:
-        raise NotImplementedError
-
-    def __or__(self, other: object) -> _Retry:
-        return retry_any(self, other)  # type: ignore[arg-type]
-
-    def __and__(self, other: object) -> _Retry:
-        return retry_all(self, other)  # type: ignore[arg-type]
-
-
-class _When(_Retry):
-    def __init__(
-        self, test: Callable[[BaseException | None, object], Verdict], results: bool
-    ) -> None:
-        self.test, self.results = test, results
-
-    def wants(self, error: BaseException | None, value: object) -> Verdict:
-        return self.test(error, value)
-
-
-def retry_if_exception(predicate: Callable[[BaseException], Any]) -> _Retry:
-    """Retry an exception ``predicate`` holds for (a coroutine function's may be async)."""
-    return _When(lambda e, v: e is not None and _then(predicate(e), bool), results=False)
-
-
-def retry_if_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    return _When(lambda e, v: isinstance(e, exception_types), results=False)
-
-
-def retry_if_not_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    return _When(lambda e, v: e is not None and not isinstance(e, exception_types), results=False)
-
-
-def retry_unless_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    """Retry everything, a value returned included, until such an exception is raised."""
-    return _When(lambda e, v: not isinstance(e, exception_types), results=True)
-
-
-def retry_if_exception_cause_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    def caused(error: BaseException | None, value: object) -> bool:
-        while error is not None:
-            if isinstance(error.__cause__, exception_types):
-                return True
-            error = error.__cause__
-        return False
-
-    return _When(caused, results=False)
-
-
-def retry_if_exception_message(message: str | None = None, match: str | None = None) -> _Retry:
-    if (message is None) == (match is None):
-        raise TypeError("retry_if_exception_message: give one of message= or match=")
-    pattern = re.compile(match) if match is not None else None
-
-    def said(error: BaseException | None, value: object) -> bool:
-        if error is None:
-            return False
-        text = str(error)
-        return text == message if pattern is None else pattern.match(text) is not None
-
-    return _When(said, results=False)
-
-
-def retry_if_not_exception_message(message: str | None = None, match: str | None = None) -> _Retry:
-    said = retry_if_exception_message(message, match)
-    return _When(lambda e, v: e is not None and not said.wants(e, v), results=False)
-
-
-def retry_if_result(predicate: Callable[[Any], Any]) -> _Retry:
-    """Retry a value ``predicate`` holds for (a coroutine function's may be async)."""
-    return _When(lambda e, v: e is None and _then(predicate(v), bool), results=True)
-
-
-def retry_if_not_result(predicate: Callable[[Any], Any]) -> _Retry:
-    """Retry a value ``predicate`` does not hold for (a coroutine function's may be async)."""
-    return _When(lambda e, v: e is None and _then(predicate(v), operator.not_), results=True)
-
-
-def retry_any(*retries: _Retry) -> _Retry:
-    found = [_known("retry", r, _Retry) for r in retries]
-
-    def test(e: BaseException | None, v: object) -> Verdict:
-        return _fold([functools.partial(r.wants, e, v) for r in found], settles=True)
-
-    return _When(test, any(r.results for r in found))
-
-
-def retry_all(*retries: _Retry) -> _Retry:
-    found = [_known("retry", r, _Retry) for r in retries]
-
-    def test(e: BaseException | None, v: object) -> Verdict:
-        return _fold([functools.partial(r.wants, e, v) for r in found], settles=False)
-
-    return _When(test, all(r.results for r in found))
-
-
-retry_always = _When(lambda e, v: True, results=True)
-retry_never = _When(lambda e, v: False, results=False)
-
-
-def _known(option: str, given: object, cls: type[Any]) -> Any:
-    """``given`` if it is one of this module's strategies; else a TypeError saying why not."""
-    if isinstance(given, cls):
-        return given
-    origin = getattr(type(given), "__module__", "") or ""
-    if origin.split(".")[0] == "tenacity":
-        name = type(given).__name__
-        why = f"is tenacity's own object; import {name} from tether.compat.tenacity too"
-    else:
-        why = (
-            "is not one of tenacity's strategies this adapter translates into a tether "
-            "RetryPolicy (a function of the retry state cannot be)"
-        )
-    advice = {
-        "stop": "stop_after_attempt(n) | stop_after_delay(s), "
-        "or tether.RetryPolicy(attempts=, deadline=)",
-        "wait": "wait_fixed, wait_random, wait_exponential, wait_random_exponential, wait_chain, "
-        "wait_exponential_jitter, wait_incrementing, wait_exception and +",
-        "retry": "retry_if_exception_type, retry_if_exception(predicate), retry_if_result "
-        "and |, &, or tether.RetryPolicy(retry_if=predicate)",
-    }[option]
-    raise TypeError(f"{option}={given!r} {why}; use {advice}")
-
+# -- retry: tenacity's strategies, in _tenacity_retry.py ---------------------------------
 
 # -- logging callbacks, as tenacity's -----------------------------------------------------
 
@@ -720,6 +541,31 @@ def retry(*dargs: Any, **dkw: Any) -> Any:
     return decorate
 
 
+def _retry_if(strategy: _Retry | None, base: RetryPolicy) -> Callable[[BaseException], bool]:
+    """The policy's ``retry_if``: ``retry=``'s verdict on the attempt (judged, and awaited
+    for a coroutine function, when the attempt ended), else tether's classification."""
+
+    def retry_if(error: BaseException) -> bool:
+        if isinstance(error, (Rejected, TryAgain)):
+            return True
+        if strategy is not None:
+            state = CURRENT.get(None)
+            if state is not None and state.error is error:
+                return bool(state.verdict)
+            found = strategy.wants(error, None)
+            if inspect.isawaitable(found):  # not the attempt's own: it cannot be awaited here
+                close = getattr(found, "close", None)
+                if close is not None:
+                    close()
+                return False
+            return bool(found)
+        if base.retry_if is not None:
+            return base.retry_if(error)
+        return worth_a_retry(base, classify(error))
+
+    return retry_if
+
+
 def _decorate(
     f: Callable[..., Any],
     *,
@@ -735,9 +581,9 @@ def _decorate(
     retry_error_callback: Callable[[RetryCallState], Any] | None = None,
     policy: RetryPolicy | None = None,
 ) -> Any:
-    stop = _known("stop", stop, _Stop)
-    wait = _known("wait", wait if wait is not None else wait_none(), _Wait)
-    strategy = _known("retry", retry, _Retry) if retry is not None else None
+    stop = known("stop", stop, _Stop)
+    wait = known("wait", wait if wait is not None else wait_none(), _Wait)
+    strategy = known("retry", retry, _Retry) if retry is not None else None
     for name, given in (
         ("before", before),
         ("after", after),
@@ -749,35 +595,7 @@ def _decorate(
             raise TypeError(f"{name}={given!r}: must be a callable")
     base = base_policy(policy)
     coroutine = inspect.iscoroutinefunction(f)
-
-    def judge(error: BaseException | None, value: object) -> object:
-        """``retry=``'s answer for an attempt (awaited by the wrapper when async)."""
-        assert strategy is not None
-        if error is None and not strategy.results:
-            return False
-        return strategy.wants(error, value)
-
-    def verdict(error: BaseException) -> bool:
-        state = CURRENT.get(None)
-        if state is not None and state.error is error:
-            return bool(state.verdict)  # judged (and awaited) when the attempt ended
-        assert strategy is not None
-        found = strategy.wants(error, None)
-        if inspect.isawaitable(found):  # not the attempt's own exception: cannot await here
-            close = getattr(found, "close", None)
-            if close is not None:
-                close()
-            return False
-        return bool(found)
-
-    def retry_if(error: BaseException) -> bool:
-        if isinstance(error, (Rejected, TryAgain)):
-            return True
-        if strategy is not None:
-            return verdict(error)
-        if base.retry_if is not None:
-            return base.retry_if(error)
-        return worth_a_retry(base, classify(error))
+    retry_if = _retry_if(strategy, base)
 
     def on_retry(state: State, d: RetryDetails) -> None:
         assert state.call is not None
@@ -836,7 +654,7 @@ def _decorate(
         if strategy is not None and strategy.results
         else None,
         before=before_attempt if before is not None else None,
-        judge=judge if strategy is not None else None,
+        judge=functools.partial(judged, strategy) if strategy is not None else None,
         judged="retry=",
     )
 
