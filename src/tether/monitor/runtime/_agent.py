@@ -58,7 +58,7 @@ from tether.monitor._agent_wire import (
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor
 from tether.monitor.config._fields import SECONDS_CONTEXT
-from tether.monitor.runtime._agent_spool import Spool
+from tether.monitor.runtime._agent_spool import Spool, SpoolFull
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 __all__ = ["MAX_OFFSET", "Agent", "AgentOptions", "AgentRefused", "clock_offset"]
@@ -231,7 +231,23 @@ class Agent:
         made = AgentCheck(
             check.record, check.host, check.timings, check.cert_days_left, check.cert_expires
         )
-        dropped = self.spool.add([made])
+        missed = self.spool.unkept
+        try:
+            dropped = self.spool.add([made])
+        except SpoolFull as exc:  # the agent goes on: what the spool held is intact
+            if not missed:  # the first of this episode
+                log.error(
+                    "%s: the checks made until it can are dropped (counted, and reported "
+                    "to the server); the checks it holds are kept and sent",
+                    exc,
+                )
+            return
+        if missed:
+            log.warning(
+                "the spool can be written again: %s checks made meanwhile were dropped "
+                "(counted, and reported to the server)",
+                f"{missed:,}",
+            )
         if dropped and self.spool.dropped == dropped:  # the first of this episode
             log.warning(
                 "the spool holds %s checks, its limit: dropping the oldest (counted, "
@@ -244,7 +260,10 @@ class Agent:
         returns the checks the server took or had.  Raises on the first that fails."""
         waited, sent = self.spool.held(), 0
         for _ in range(waited // MAX_BATCH + 2):  # a bound: checks keep coming meanwhile
-            pending = self.spool.pending()
+            try:
+                pending = self.spool.pending()
+            except SpoolFull as exc:  # no batch can be made: tried again, backing off
+                raise _Failed(str(exc)) from None
             batch = Batch(
                 id=pending.id,
                 location=self.options.location,
@@ -260,7 +279,10 @@ class Agent:
                 Receipt.from_json(data)
             except WireError as exc:
                 raise _Failed(f"its receipt is not one this agent can read: {exc}") from None
-            sent += self.spool.taken(pending.id)
+            try:
+                sent += self.spool.taken(pending.id)
+            except SpoolFull as exc:  # kept: sent again with its id, the server has it
+                raise _Failed(str(exc)) from None
             if pending.dropped and not self.spool.dropped:
                 log.info("the server was told of %s dropped checks", f"{pending.dropped:,}")
             self._sending.ended(self.mono(), waited)
