@@ -6,9 +6,9 @@ The disk is filled by a file-size limit on the agent process (``prlimit``, RLIMI
 one byte: no write can extend any file; Python ignores SIGXFSZ, so a write fails with
 EFBIG), set once the spool holds checks and lifted later.  The server is the stand-in on
 loopback (tests/helpers/agent_stub.py), which refuses every request (503) once the agent
-has its assignment and until the disk has room, so the checks stay in the spool.  Before: the first check that could not be written raised
-in the prober's sink and the agent exited.  Real processes on real time; each wait polls
-with a bound."""
+has its assignment and until the disk has room, so the checks stay in the spool.
+Before: the first check that could not be written raised in the prober's sink and the
+agent stopped.  Real processes on real time; each wait polls with a bound."""
 
 from __future__ import annotations
 
