@@ -12,11 +12,13 @@ exactly what one process makes of the same checks.
   (batched every few milliseconds); the coordinator sends it its share, reloads and
   confirmation re-probes.  Frames are length-prefixed pickles over a socket pair that
   only the two processes hold.
-- **``/probe`` on every worker.** The coordinator reserves the listening port (bound,
-  not listening) and every worker listens on it too with ``SO_REUSEPORT``, so the
-  kernel spreads the connections over the workers; a worker answers ``/probe`` itself
-  and forwards every other path (``/metrics``, the dashboard, the APIs) to the
-  coordinator, which serves them on a Unix socket in a private directory.
+- **``/probe`` on every worker.** The coordinator binds and listens on the port
+  (``web/_listen.py``: no other process may share it) and every worker accepts on those
+  sockets, inherited, taking connections from the one queue as it is free (a worker
+  that dies leaves the queue to the others; while none runs, connections wait in it); a
+  worker answers ``/probe`` itself and forwards every other path (``/metrics``, the
+  dashboard, the APIs) to the coordinator, which serves them on a Unix socket in a
+  private directory.
 - **A worker that dies** is logged and started again (its monitors resume within a
   second or so, their schedule spread anew); the coordinator's death ends every worker
   (each sees its socket close).  SIGINT is the coordinator's to handle: a worker ignores
@@ -49,6 +51,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
+from tether.monitor.web._listen import listening_sockets
 from tether.probe import AllowedTargets
 
 __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
@@ -191,9 +194,8 @@ class WorkerFleet:
         self._limits = limits or Limits()
         self._shares: list[tuple[Monitor, ...]] = [() for _ in range(count)]
         self._workers: list[_Worker | None] = [None] * count
-        self._listen: list[tuple[int, Any]] = []
-        """(family, address) of each socket the workers listen on (empty: none)."""
-        self._reserved: list[socket.socket] = []
+        self._listening: list[socket.socket] = []
+        """The sockets the workers accept on (empty: none), the coordinator's to hold."""
         self._started = False
         self._reprobes: list[list[tuple[str, float]]] = [[] for _ in range(count)]
         """Re-probes asked for in this turn of the event loop, by worker: sent at its end."""
@@ -243,10 +245,11 @@ class WorkerFleet:
     ) -> tuple[str, int] | None:
         """Start every worker; with ``port``, they listen on ``host``:``port`` (0: a free
         port, the same for all) and answer ``/probe``.  Returns the first address and
-        the port they listen on.  Raises :class:`WorkerError` when one cannot listen or
-        does not start."""
+        the port they listen on.  Raises :class:`OSError` when the port cannot be had
+        (``PortInUse`` names who holds it), :class:`WorkerError` when a worker does not
+        start."""
         if port is not None:
-            self._reserve(host, port)
+            self._listening = listening_sockets(host, port)
         self._started = True
 
         # All at once: each spends its first second or more importing tether, which on a
@@ -266,9 +269,9 @@ class WorkerFleet:
             await self._kill_all()
             self._release()
             raise
-        if not self._listen:
+        if not self._listening:
             return None
-        address = self._listen[0][1]
+        address = self._listening[0].getsockname()
         return str(address[0]), int(address[1])
 
     async def run(self, stop: asyncio.Event, sink: Sink) -> None:
@@ -358,7 +361,7 @@ class WorkerFleet:
         spec = {
             "fd": theirs.fileno(),
             "index": index,
-            "listen": [[family, list(address)] for family, address in self._listen],
+            "listen": [sock.fileno() for sock in self._listening],
             "coordinator": self._coordinator,
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
@@ -372,7 +375,7 @@ class WorkerFleet:
                 # copy of themselves, and what the coordinator pickles would not match.
                 "import sys; from tether.monitor.runtime._workers import main; sys.exit(main())",
                 json.dumps(spec),
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), *(sock.fileno() for sock in self._listening)),
                 stdin=asyncio.subprocess.DEVNULL,
             )
         except OSError as exc:
@@ -421,41 +424,10 @@ class WorkerFleet:
                 await self._end(worker)
                 self._workers[index] = None
 
-    def _reserve(self, host: str | None, port: int) -> None:
-        """Bind (without listening) one socket per address of ``host``, with
-        ``SO_REUSEPORT``, so the port is ours and the workers can listen on it."""
-        try:
-            infos = socket.getaddrinfo(
-                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )
-        except socket.gaierror as exc:
-            raise WorkerError(f"{host}: {exc.strerror}") from exc
-        for family, kind, proto, _, given in infos:
-            sock = socket.socket(family, kind, proto)
-            address = given
-            if self._reserved:  # every address on the port the first one got
-                address = (given[0], self._listen[0][1][1], *given[2:])
-            try:
-                _reuse(sock, family)
-                sock.bind(address)
-            except OSError as exc:
-                sock.close()
-                self._release()
-                raise WorkerError(str(exc)) from exc
-            self._reserved.append(sock)
-            self._listen.append((family, sock.getsockname()))
-
     def _release(self) -> None:
-        for sock in self._reserved:
+        for sock in self._listening:
             sock.close()
-        self._reserved.clear()
-
-
-def _reuse(sock: socket.socket, family: int) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self._listening.clear()
 
 
 def _exit_text(code: int | None) -> str:
@@ -510,10 +482,9 @@ async def _work(spec: dict[str, Any]) -> int:
         app = _probe_app(lambda: allowed, spec["coordinator"], lambda: bearer, lambda: modules)
         try:
             listens = []
-            for family, address in spec["listen"]:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                _reuse(sock, family)
-                sock.bind(tuple(address))
+            for fd in spec["listen"]:
+                sock = socket.socket(fileno=fd)  # the coordinator's, listening already
+                sock.set_inheritable(False)  # not to a process this one starts
                 listens.append(on_socket(sock))
             site_runner = await start_guarded(app, listens, Limits(*spec["limits"]))
         except OSError as exc:

@@ -30,7 +30,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
-__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "tcp", "unix"]
+from tether.monitor.web._listen import BACKLOG
+
+__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "unix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,30 +227,18 @@ class _GuardedSite(web.BaseSite):
         self._server = await self._listen(lambda: _Guard(server, book))
 
 
-def tcp(host: str | None, port: int) -> Listen:
-    """Listen on ``host``:``port`` (every address of the name, as aiohttp's TCPSite)."""
-    return lambda factory: asyncio.get_running_loop().create_server(
-        factory, host or None, port, reuse_address=True, backlog=_BACKLOG
-    )
-
-
 def on_socket(sock: socket.socket) -> Listen:
     """Listen on ``sock``, bound already (TCP or Unix)."""
     return lambda factory: asyncio.get_running_loop().create_server(
-        factory, sock=sock, backlog=_BACKLOG
+        factory, sock=sock, backlog=BACKLOG
     )
 
 
 def unix(path: str) -> Listen:
     """Listen on the Unix socket ``path``."""
     return lambda factory: asyncio.get_running_loop().create_unix_server(
-        factory, path, backlog=_BACKLOG
+        factory, path, backlog=BACKLOG
     )
-
-
-_BACKLOG: Final = 1024
-"""Connections the kernel may queue before they are accepted (aiohttp's default is 128:
-a burst of clients beside slow ones should reach the cap, not the backlog)."""
 
 
 async def start_guarded(

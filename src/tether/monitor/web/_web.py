@@ -24,7 +24,8 @@ from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_h
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._discovery import discovery_metrics
 from tether.monitor.web._flight import Flights
-from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
+from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._objective_pages import objective_handlers
 from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
@@ -279,10 +280,13 @@ def limits_of(server: Server) -> Limits:
 
 
 async def serve(runner: Running, host: str, port: int) -> web.AppRunner:
-    """Start the server (within ``server:``'s limits, ``_limits.py``); the caller awaits
-    ``.cleanup()`` on the result to stop it."""
+    """Start the server on ``host``:``port``, which no other process may share
+    (``_listen.py``: :class:`~._listen.PortInUse` names the one holding it), within
+    ``server:``'s limits (``_limits.py``); the caller awaits ``.cleanup()`` on the result
+    to stop it."""
     limits = limits_of(runner.config.server)
-    return await start_guarded(make_app(runner), [tcp(host, port)], limits)
+    listens = [on_socket(sock) for sock in listening_sockets(host, port)]
+    return await start_guarded(make_app(runner), listens, limits)
 
 
 async def serve_unix(runner: Running, path: str) -> web.AppRunner:
