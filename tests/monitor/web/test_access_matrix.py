@@ -170,7 +170,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "no-csrf-token": "403",
     },
     # /api/agent/*: an agent token, for the location it is bound to, and nothing else;
-    # no credential is a 401 even on loopback, any other token or a session a 403.
+    # no token is a 401 even on loopback or with a session (no credential there), any
+    # other token a 403.
     "agent": {
         "anonymous": "401",
         "read-token": "403",
@@ -178,11 +179,11 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "report-token": "403",
         "agent-token": OK,
         "other-location-agent-token": "403",
-        "user": "403",
-        "read-only-user": "403",
+        "user": "401",
+        "read-only-user": "401",
         "wrong-token-beside-a-session": "401",
-        "forged-origin": "403",
-        "no-csrf-token": "403",
+        "forged-origin": "401",
+        "no-csrf-token": "401",
     },
     # POST /logout: read, CSRF-checked like any change a session makes.
     "logout": {

@@ -257,8 +257,11 @@ def test_an_idle_session_expires_and_its_changes_are_refused(served: Served) -> 
     form = {"csrf": csrf, "back": "/monitors/web", "text": "x"}
     r = ask(served, "POST", notes, form=form, cookie=cookie)
     assert (r.status, r.headers["Location"]) == (303, "/login?next=/monitors/web")
-    r = ask(served, "POST", "/api/monitors/web/pause", form={"back": "//evil.example/"})
+    form = {"back": "//evil.example/"}
+    r = ask(served, "POST", "/api/monitors/web/pause", form=form, cookie=cookie)
     assert (r.status, r.headers["Location"]) == (303, "/login?next=/")
+    # Without a session cookie, a form is a script's: a 401, its body unread.
+    assert ask(served, "POST", "/api/monitors/web/pause", form=form).status == 401
     assert state(served, "web") != "paused"
     assert audit(served) == before
     session(served)

@@ -554,7 +554,7 @@ def _probe_app(
     async def forward(request: web.Request) -> web.StreamResponse:
         nonlocal session
         if coordinator is None or not request.raw_path.startswith("/"):
-            return web.Response(status=404, text="not found\n")
+            return web.json_response({"error": "not found"}, status=404)
         if session is None:
             session = aiohttp.ClientSession(
                 connector=aiohttp.UnixConnector(path=coordinator),
@@ -589,7 +589,11 @@ def _probe_app(
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, OSError):
-            return web.Response(status=503, text="tether monitor is starting or stopping\n")
+            return web.json_response(
+                {"error": "tether monitor is starting or stopping"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
         try:
             response = web.StreamResponse(status=answer.status, reason=answer.reason)
             for key, value in answer.headers.items():
