@@ -285,21 +285,24 @@ def test_query_and_path_errors_of_the_api_are_json_400s(served: Guarded) -> None
 
 
 def test_a_malformed_request_is_one_log_line_and_a_flood_of_them_a_few(served: Guarded) -> None:
-    """A NUL in a header is a 400 and one log line without a traceback; fifty of them in
-    a minute are BURST lines, and the first after the minute says how many were left
-    out."""
+    """A NUL in a header is a 400 and one log line without a traceback or the header's
+    value (a token here); fifty of them in a minute are BURST lines, and the first after
+    the minute says how many were left out."""
     before = len(served.lines)
     served.now += 3600  # a window of its own
-    bad = request(served, "GET", "/api/status", {"X-Test": "a\x00b"})
+    bad = request(served, "GET", "/api/status", {"Authorization": f"Bearer {WRITE_TOKEN}\x00"})
     for _ in range(50):
         assert raw(served, bad)[0] == 400
     said = served.lines[before:]
     assert len(said) == BURST
     assert all(r.exc_info is None and r.levelno == logging.WARNING for r in said)
-    assert "could not be read: Invalid header value char" in said[0].getMessage()
+    assert said[0].getMessage() == (
+        "a request from 127.0.0.1 could not be read: Invalid header value char; answered 400"
+    )
     served.now += 61
     assert raw(served, bad)[0] == 400
     assert "(45 more since the last such line not logged)" in served.lines[-1].getMessage()
+    assert not any(WRITE_TOKEN in r.getMessage() for r in served.lines)
 
 
 def test_the_protocol_log_passes_a_handlers_error_through() -> None:

@@ -545,8 +545,12 @@ def _probe_app(
     from aiohttp import web
     from yarl import URL
 
+    from aiohttp.http_exceptions import HttpProcessingError
+    from aiohttp.web_protocol import RequestPayloadError
+
     from tether.monitor._agent_wire import RESULTS_PATH
     from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
+    from tether.monitor.web._params import payload_problem
     from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
@@ -577,7 +581,9 @@ def _probe_app(
             # would the whole): an agent's batch may be larger than any other body.
             cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
             length = request.content_length
-            if length is not None and length <= cap:
+            # A body with a Content-Encoding is read decoded (aiohttp's server decodes
+            # it), so it goes on without it, chunked: its length is not the one given.
+            if length is not None and length <= cap and not request.headers.get(_ENCODING):
                 headers.append(("Content-Length", str(length)))  # else sent chunked
             body = _capped(request.content, cap)
         try:
@@ -588,7 +594,19 @@ def _probe_app(
                 data=body,
                 allow_redirects=False,
             )
-        except (aiohttp.ClientError, OSError):
+        except (aiohttp.ClientError, OSError, HttpProcessingError, RequestPayloadError) as exc:
+            # The client's body that could not be read (aiohttp's client says so as its
+            # own error) is the client's fault, not the coordinator's absence.
+            sent = request.content.exception() if request.body_exists else None
+            if isinstance(exc, HttpProcessingError | RequestPayloadError) or isinstance(
+                sent, HttpProcessingError | RequestPayloadError
+            ):
+                problem = payload_problem(sent or exc)
+                unread = web.json_response(
+                    {"error": f"the body could not be read: {problem}"}, status=400
+                )
+                unread.force_close()
+                return unread
             return web.json_response(
                 {"error": "tether monitor is starting or stopping"},
                 status=503,
@@ -644,6 +662,7 @@ async def _capped(content: Any, most: int) -> AsyncIterator[bytes]:
 
 
 _NOT_ADDED: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_ENCODING: Final = "Content-Encoding"
 _HOP_BY_HOP: Final = frozenset(
     {
         "connection",
@@ -655,6 +674,7 @@ _HOP_BY_HOP: Final = frozenset(
         "upgrade",
         "expect",  # 100-continue is the worker's own server's to answer
         "content-length",  # set again for what is sent
+        "content-encoding",  # the body is sent on as the worker's server decoded it
         "x-forwarded-for",
         "x-tether-local-address",  # set by the worker alone, never taken from a client
     }

@@ -164,11 +164,13 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
 
 
 def payload_problem(exc: BaseException) -> str:
-    """What aiohttp's parser said about a request it could not read, in one line (its
-    exceptions' text is a status, a newline and the message, indented)."""
+    """What aiohttp's parser said about a request it could not read, in one line: its
+    message's first line alone (the lines after it quote the request's bytes, which may
+    hold a header's secret, and are no one's to log)."""
     cause = exc.__cause__ if isinstance(exc, RequestPayloadError) else exc
     message = cause.message if isinstance(cause, HttpProcessingError) else str(cause)
-    line = " ".join(str(message).split()) or type(cause).__name__
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    line = lines[0].removesuffix(":") if lines else type(cause).__name__
     return line if len(line) <= 200 else line[:199] + "…"
 
 
