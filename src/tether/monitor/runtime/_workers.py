@@ -543,15 +543,12 @@ def _probe_app(
     and the one it arrived on, it never takes from the client."""
     import aiohttp
     from aiohttp import web
-    from yarl import URL
-
     from aiohttp.http_exceptions import HttpProcessingError
     from aiohttp.web_protocol import RequestPayloadError
+    from yarl import URL
 
-    from tether.monitor._agent_wire import RESULTS_PATH
-    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
-    from tether.monitor.web._params import payload_problem
-    from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
+    from tether.monitor.web._auth import bearer_gate
+    from tether.monitor.web._web import REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
 
@@ -568,24 +565,7 @@ def _probe_app(
                 # Content-Type of aiohttp's own.
                 skip_auto_headers=_NOT_ADDED,
             )
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-        headers.append(("X-Forwarded-For", request.remote or ""))
-        # Where it arrived: the coordinator serves its dashboard to loopback alone while
-        # no users are configured, and believes this header on its private socket only.
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        if isinstance(sockname, tuple):
-            headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
-        body = None
-        if request.body_exists:
-            # No more than the route takes (one byte past it, which it refuses as it
-            # would the whole): an agent's batch may be larger than any other body.
-            cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
-            length = request.content_length
-            # A body with a Content-Encoding is read decoded (aiohttp's server decodes
-            # it), so it goes on without it, chunked: its length is not the one given.
-            if length is not None and length <= cap and not request.headers.get(_ENCODING):
-                headers.append(("Content-Length", str(length)))  # else sent chunked
-            body = _capped(request.content, cap)
+        headers, body = _forwarded(request)
         try:
             answer = await session.request(
                 request.method,
@@ -595,17 +575,8 @@ def _probe_app(
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, OSError, HttpProcessingError, RequestPayloadError) as exc:
-            # The client's body that could not be read (aiohttp's client says so as its
-            # own error) is the client's fault, not the coordinator's absence.
-            sent = request.content.exception() if request.body_exists else None
-            if isinstance(exc, HttpProcessingError | RequestPayloadError) or isinstance(
-                sent, HttpProcessingError | RequestPayloadError
-            ):
-                problem = payload_problem(sent or exc)
-                unread = web.json_response(
-                    {"error": f"the body could not be read: {problem}"}, status=400
-                )
-                unread.force_close()
+            unread: web.StreamResponse | None = _unreadable(request, exc)
+            if unread is not None:
                 return unread
             return web.json_response(
                 {"error": "tether monitor is starting or stopping"},
@@ -646,6 +617,57 @@ def _probe_app(
     app.router.add_route("*", "/{tail:.*}", forward)
     app.on_cleanup.append(close)
     return app
+
+
+def _forwarded(request: Any) -> tuple[list[tuple[str, str]], AsyncIterator[bytes] | None]:
+    """The headers and the body a worker sends on to the coordinator for ``request``:
+    the client's headers but the hop-by-hop ones, where it came from and arrived, and
+    the body as the worker's server read it, cut past the route's limit."""
+    from tether.monitor._agent_wire import RESULTS_PATH
+    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER
+    from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX
+
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+    headers.append(("X-Forwarded-For", request.remote or ""))
+    # Where it arrived: the coordinator serves its dashboard to loopback alone while
+    # no users are configured, and believes this header on its private socket only.
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple):
+        headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
+    if not request.body_exists:
+        return headers, None
+    # No more than the route takes (one byte past it, which it refuses as it would the
+    # whole): an agent's batch may be larger than any other body.
+    cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
+    length = request.content_length
+    # A body with a Content-Encoding is read decoded (aiohttp's server decodes it), so it
+    # goes on without it, chunked: its length is not the one given.
+    if length is not None and length <= cap and not request.headers.get(_ENCODING):
+        headers.append(("Content-Length", str(length)))  # else sent chunked
+    return headers, _capped(request.content, cap)
+
+
+def _unreadable(request: Any, exc: BaseException) -> Any:
+    """The JSON 400 for a client's body the worker's server could not read (aiohttp's
+    client says so as an error of its own), or None when ``exc`` is the coordinator's."""
+    from aiohttp import web
+    from aiohttp.http_exceptions import HttpProcessingError
+    from aiohttp.web_protocol import RequestPayloadError
+
+    from tether.monitor.web._params import payload_problem
+
+    sent = request.content.exception() if request.body_exists else None
+    unread = next(
+        (e for e in (exc, sent) if isinstance(e, HttpProcessingError | RequestPayloadError)),
+        None,
+    )
+    if unread is None:
+        return None
+    answer = web.json_response(
+        {"error": f"the body could not be read: {payload_problem(unread)}"}, status=400
+    )
+    answer.force_close()
+    return answer
 
 
 async def _capped(content: Any, most: int) -> AsyncIterator[bytes]:

@@ -253,7 +253,10 @@ def _only(body: _Body, allowed: tuple[str, ...]) -> None:
             )
 
 
-WHITESPACE: Final = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+WHITESPACE: Final = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 """What a blank text is made of: JSON Schema's (ECMA-262's) ``\\s``, so that the API's
 document says exactly which texts are blank (Python's ``str.isspace`` differs on two)."""
 
@@ -262,10 +265,10 @@ def _text(body: _Body, key: str, *, required: bool) -> str | None:
     """``key``'s text: at most :data:`NOTE_MAX` characters as sent, no control character
     but a newline or a tab; a blank one (or none) is no text, which a required field
     refuses.  Its ends are trimmed and its secrets redacted."""
-    if key not in body.fields:
-        value = ""
-    elif not isinstance(value := body.fields[key], str):
-        raise refusal(400, f"{key}: give a text, not {json.dumps(value)[:40]}")
+    given = body.fields.get(key, "")
+    if not isinstance(given, str):
+        raise refusal(400, f"{key}: give a text, not {json.dumps(given)[:40]}")
+    value = given
     if len(value) > NOTE_MAX:
         raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
     if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):

@@ -66,7 +66,8 @@ async def json_errors(
         )
         answer.force_close()  # what is left of the body cannot be told from a request
         return answer
-    if api and response.status >= 400 and isinstance(response, web.Response):
-        if not _is_json(response) and not response.prepared:
-            return _as_json(response)
+    error = api and response.status >= 400 and isinstance(response, web.Response)
+    if error and not _is_json(response) and not response.prepared:
+        assert isinstance(response, web.Response)
+        return _as_json(response)
     return response

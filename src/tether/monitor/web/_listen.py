@@ -59,9 +59,10 @@ def listening_sockets(host: str | None, port: int) -> list[socket.socket]:
         raise OSError(f"{host}: {exc.strerror}") from exc
     made: list[socket.socket] = []
     try:
-        for family, kind, proto, _, address in dict.fromkeys(infos):
+        for family, kind, proto, _, given in dict.fromkeys(infos):
+            address = given
             if made:  # every address on the port the first one got
-                address = (address[0], made[0].getsockname()[1], *address[2:])
+                address = (given[0], made[0].getsockname()[1], *given[2:])
             sock = socket.socket(family, kind, proto)
             made.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -74,7 +75,8 @@ def listening_sockets(host: str | None, port: int) -> list[socket.socket]:
                 sock.listen(BACKLOG)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
-                    raise PortInUse(address[1], holder(address[1])) from None
+                    taken = int(address[1])
+                    raise PortInUse(taken, holder(taken)) from None
                 raise
             sock.setblocking(False)
     except BaseException:
@@ -159,10 +161,11 @@ def _command(pid: int, proc: Path) -> str:
         name, equals, _ = word.partition("=")
         option = word.startswith("-") and is_secret_name(name.lstrip("-"))
         if secret_next:
-            word = MASK
+            shown.append(MASK)
         elif option and equals:
-            word = f"{name}={MASK}"
+            shown.append(f"{name}={MASK}")
+        else:
+            shown.append(word)
         secret_next = option and not equals
-        shown.append(word)
     text = redact_text(" ".join(shown)).replace("\n", " ")
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"

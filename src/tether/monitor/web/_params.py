@@ -144,8 +144,8 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
     :class:`BadBody` (413) past it, said before reading when ``Content-Length`` gives it
     away, else once the bytes pass it; (400) when its framing or ``Content-Encoding``
     does not decode."""
-    if (read := request.get(_BODY)) is not None:
-        return read
+    if _BODY in request:
+        return request[_BODY]
     length = request.content_length
     if length is not None and length > limit:
         raise BadBody(f"the body is {length} bytes; {limit} at most", 413)
@@ -179,14 +179,16 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     second call (the login gate reads a session's ``csrf`` field, then the handler the
     rest).  :class:`BadBody` when it is not a form of text fields that can be read: 413
     past :data:`MAX_BODY` or :data:`MAX_FIELDS`, 400 otherwise."""
-    if (form := request.get(_FORM)) is not None:
-        return form
+    if _FORM in request:
+        return request[_FORM]
     fields: MultiDict[str] = MultiDict()
     if request.content_type == FORM_TYPES[1]:
         try:
             posted = await request.post()
         except web.HTTPRequestEntityTooLarge:
-            raise BadBody(f"the form is over {MAX_BODY} bytes or {MAX_FIELDS} fields", 413) from None
+            raise BadBody(
+                f"the form is over {MAX_BODY} bytes or {MAX_FIELDS} fields", 413
+            ) from None
         except (HttpProcessingError, RequestPayloadError) as exc:
             raise BadBody(f"the body could not be read: {payload_problem(exc)}") from None
         except (ValueError, LookupError) as exc:  # no boundary, not UTF-8, no such charset
@@ -208,7 +210,9 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
                 max_num_fields=MAX_FIELDS,
             )
         except UnicodeDecodeError:
-            raise BadBody(f"the form is not {charset}: send its fields percent-encoded UTF-8") from None
+            raise BadBody(
+                f"the form is not {charset}: send its fields percent-encoded UTF-8"
+            ) from None
         except LookupError:
             raise BadBody(f"the form's charset {charset[:40]!r} is not one") from None
         except ValueError:

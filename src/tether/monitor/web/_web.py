@@ -114,7 +114,9 @@ def routes(
         Route("GET", "/objectives", objectives.listing),
         Route("GET", "/objectives/{name:.+}", objectives.page),
         # Not the paths of the actions below (a GET of one is a 405 saying POST).
-        Route("GET", "/api/monitors/{name:.+(?<!/pause)(?<!/resume)(?<!/check)}", board.monitor_api),
+        Route(
+            "GET", "/api/monitors/{name:.+(?<!/pause)(?<!/resume)(?<!/check)}", board.monitor_api
+        ),
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
         Route("GET", "/api/incidents/{id}", board.incident_api),
