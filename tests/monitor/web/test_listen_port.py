@@ -9,6 +9,7 @@ workers started cleanly and the kernel split the clients between the two."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -21,7 +22,7 @@ import pytest
 from tests.helpers.ports import free_port
 from tests.helpers.tether_processes import SRC, monitor, status, wait_for
 from tether.lab import Lab
-from tether.monitor.web._listen import PortInUse, holder, listening_sockets
+from tether.monitor.web._listen import PortInUse, answering_starting, holder, listening_sockets
 
 
 def monitors(port: int) -> set[str]:
@@ -119,3 +120,33 @@ def test_a_secret_on_the_holders_command_line_is_not_shown(tmp_path: Path) -> No
     )
     shown = holder(8080, proc)
     assert shown == "pid 77 (tether monitor --token *** --password=*** http://u:***@h/)"
+
+
+def test_while_the_workers_start_the_port_answers_503_at_once() -> None:
+    """Inside answering_starting a request to the monitor's sockets is answered at once
+    with the JSON 503 and Retry-After: 1 (not left in the queue for the seconds the
+    workers take to start); after it, the sockets still listen, for the workers."""
+    held = listening_sockets("127.0.0.1", 0)
+    port = held[0].getsockname()[1]
+
+    async def scenario() -> tuple[bytes, bool]:
+        async with answering_starting(held):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+        return answer, held[0].fileno() >= 0
+
+    try:
+        answer, still = asyncio.run(scenario())
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 ")
+        assert b"Retry-After: 1" in head
+        assert json.loads(body) == {"error": "tether monitor is starting"}
+        assert still
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # queued for whoever accepts next: the port is still the monitor's
+        assert holder(port).startswith(f"pid {os.getpid()} (")
+    finally:
+        for sock in held:
+            sock.close()

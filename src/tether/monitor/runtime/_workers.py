@@ -51,7 +51,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
-from tether.monitor.web._listen import listening_sockets
+from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
 
 __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
@@ -261,7 +261,8 @@ class WorkerFleet:
             self._workers[index] = await self._spawn(index, allowed)
 
         try:
-            done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            async with answering_starting(self._listening):
+                done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
             failed = next((e for e in done if isinstance(e, BaseException)), None)
             if failed is not None:
                 raise failed

@@ -267,7 +267,7 @@ def _text(body: _Body, key: str, *, required: bool) -> str | None:
     refuses.  Its ends are trimmed and its secrets redacted."""
     given = body.fields.get(key, "")
     if not isinstance(given, str):
-        raise refusal(400, f"{key}: give a text, not {json.dumps(given)[:40]}")
+        raise refusal(400, f"{key}: give a text, not {type(given).__name__}")
     value = given
     if len(value) > NOTE_MAX:
         raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")

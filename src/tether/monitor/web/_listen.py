@@ -10,20 +10,27 @@ worker accepts on them, inherited (as nginx, gunicorn and uvicorn's workers shar
 master's): the port is the monitor's and its workers', and nobody else's.
 
 When the port is taken, :class:`PortInUse` says which process holds it (:func:`holder`,
-from ``/proc``, as ``ss -tlnp`` finds it), in one line.
+from ``/proc``, as ``ss -tlnp`` finds it), in one line.  While the workers start (a
+second or more each, importing tether), the coordinator itself answers the sockets it
+made (:func:`answering_starting`): a 503 with ``Retry-After: 1`` at once, rather than a
+connection that waits in the queue for seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
 import os
 import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from tether._redact import MASK, is_secret_name, redact_text
 
-__all__ = ["BACKLOG", "PortInUse", "holder", "listening_sockets"]
+__all__ = ["BACKLOG", "PortInUse", "answering_starting", "holder", "listening_sockets"]
 
 BACKLOG: Final = 1024
 """Connections the kernel may queue before they are accepted (aiohttp's default is 128:
@@ -33,6 +40,16 @@ _LISTEN: Final = "0A"
 """A listening socket's state in /proc/net/tcp."""
 _SHOWN: Final = 120
 """The most of a holder's command line the message shows (characters)."""
+
+
+_STARTING_BODY: Final = json.dumps({"error": "tether monitor is starting"}).encode()
+_STARTING: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n"
+    + f"Content-Length: {len(_STARTING_BODY)}\r\n\r\n".encode()
+    + _STARTING_BODY
+)
+_HEAD_MAX: Final = 65536
 
 
 class PortInUse(OSError):
@@ -169,3 +186,38 @@ def _command(pid: int, proc: Path) -> str:
         secret_next = option and not equals
     text = redact_text(" ".join(shown)).replace("\n", " ")
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+class _Starting(asyncio.Protocol):
+    """One connection while the workers start: its request's head read, then the 503."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._head = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._head += data
+        if b"\r\n\r\n" in self._head or len(self._head) > _HEAD_MAX:
+            assert self._transport is not None
+            if not self._transport.is_closing():
+                self._transport.write(_STARTING)
+                self._transport.close()
+
+
+@asynccontextmanager
+async def answering_starting(sockets: Sequence[socket.socket]) -> AsyncIterator[None]:
+    """Answer every connection to ``sockets`` with a 503 (``Retry-After: 1``) while the
+    block runs (the workers start), then leave the sockets, still listening, to them."""
+    loop = asyncio.get_running_loop()
+    servers = []
+    try:
+        for sock in sockets:
+            copy = socket.socket(fileno=os.dup(sock.fileno()))  # closed with its server
+            servers.append(await loop.create_server(_Starting, sock=copy, backlog=BACKLOG))
+        yield
+    finally:
+        for server in servers:
+            server.close()
