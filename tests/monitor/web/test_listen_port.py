@@ -123,18 +123,21 @@ def test_a_secret_on_the_holders_command_line_is_not_shown(tmp_path: Path) -> No
 
 
 def test_while_the_workers_start_the_port_answers_503_at_once() -> None:
-    """Inside answering_starting a request to the monitor's sockets is answered at once
+    """Until answering_starting's result is closed, a request to the sockets is answered at once
     with the JSON 503 and Retry-After: 1 (not left in the queue for the seconds the
     workers take to start); after it, the sockets still listen, for the workers."""
     held = listening_sockets("127.0.0.1", 0)
     port = held[0].getsockname()[1]
 
     async def scenario() -> tuple[bytes, bool]:
-        async with answering_starting(held):
+        starting = await answering_starting(held)
+        try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = await asyncio.wait_for(reader.read(), 5)
             writer.close()
+        finally:
+            starting.close()
         return answer, held[0].fileno() >= 0
 
     try:

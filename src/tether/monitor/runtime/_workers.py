@@ -257,12 +257,17 @@ class WorkerFleet:
         # started N times later).
         allowed = self._allowed()  # the same for all: worked out once, not per worker
 
+        starting = await answering_starting(self._listening)
+
         async def one(index: int) -> None:
             self._workers[index] = await self._spawn(index, allowed)
+            starting.close()  # a worker accepts: the port is the workers' from now on
 
         try:
-            async with answering_starting(self._listening):
+            try:
                 done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            finally:
+                starting.close()
             failed = next((e for e in done if isinstance(e, BaseException)), None)
             if failed is not None:
                 raise failed

@@ -23,14 +23,13 @@ import errno
 import json
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, cast
 
 from tether._redact import MASK, is_secret_name, redact_text
 
-__all__ = ["BACKLOG", "PortInUse", "answering_starting", "holder", "listening_sockets"]
+__all__ = ["BACKLOG", "PortInUse", "Starting", "answering_starting", "holder", "listening_sockets"]
 
 BACKLOG: Final = 1024
 """Connections the kernel may queue before they are accepted (aiohttp's default is 128:
@@ -207,17 +206,30 @@ class _Starting(asyncio.Protocol):
                 self._transport.close()
 
 
-@asynccontextmanager
-async def answering_starting(sockets: Sequence[socket.socket]) -> AsyncIterator[None]:
-    """Answer every connection to ``sockets`` with a 503 (``Retry-After: 1``) while the
-    block runs (the workers start), then leave the sockets, still listening, to them."""
+class Starting:
+    """The coordinator's answer to its listening sockets while no worker accepts on them
+    yet (:func:`answering_starting`); :meth:`close` (at once when the first worker is
+    ready: from then on the two would share the connections) leaves them to the workers."""
+
+    def __init__(self, servers: Sequence[asyncio.AbstractServer]) -> None:
+        self._servers = list(servers)
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers = []
+
+
+async def answering_starting(sockets: Sequence[socket.socket]) -> Starting:
+    """Answer every connection to ``sockets`` with a 503 (``Retry-After: 1``) until the
+    result is closed; the sockets themselves stay open and listening."""
     loop = asyncio.get_running_loop()
     servers = []
     try:
         for sock in sockets:
             copy = socket.socket(fileno=os.dup(sock.fileno()))  # closed with its server
             servers.append(await loop.create_server(_Starting, sock=copy, backlog=BACKLOG))
-        yield
-    finally:
-        for server in servers:
-            server.close()
+    except BaseException:
+        Starting(servers).close()
+        raise
+    return Starting(servers)
