@@ -143,7 +143,10 @@ def test_silences_in_force_are_bounded(served: Served) -> None:
 def test_a_bad_id_is_400(served: Served) -> None:
     """An id that is not a whole number is refused with a 400 that says so."""
     status, doc = served.post("/api/silences/x1/expire")
-    assert (status, doc["error"]) == (400, "a silence's id is a whole number, not 'x1'")
+    assert (status, doc["error"]) == (
+        400,
+        'a silence\'s id is a whole number of 1 to 18 digits, not "x1"',
+    )
 
 
 def test_a_kept_alert_is_listed_and_never_reaches_the_receiver(

@@ -56,6 +56,7 @@ from tether.monitor.web._actions import (
     openapi,
 )
 from tether.monitor.web._html import Page, render
+from tether.monitor.web._params import path_id
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
@@ -216,13 +217,6 @@ def span_of(body: _Body, now: float) -> tuple[float, float]:
     return starts, ends
 
 
-def _silence_id(request: web.Request) -> int:
-    raw = request.match_info["id"].removeprefix("#")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise refusal(400, f"a silence's id is a whole number, not {raw[:40]!r}")
-    return int(raw)
-
-
 @dataclass(eq=False)
 class SilenceHandlers:
     """The silences' request handlers (:func:`silence_handlers`), writing through the
@@ -266,8 +260,8 @@ class SilenceHandlers:
 
     async def expire(self, request: web.Request) -> web.Response:
         runner = self.runner
-        number = _silence_id(request)
         who, body = await _authorized(request)
+        number = path_id(request, "a silence's")
         _only(body, ())
         audit = self.actions.entry(who, "silence.expire", f"silence:{number}")
         found, changed = await self.actions.write(
