@@ -53,8 +53,11 @@ MAX_CONTROL: Final = 100
 """PING and SETTINGS frames a server may send in one call: each wants an answer, and a
 flood of them (CVE-2019-9512, -9515; nghttp2 and Go bound them too) kept the probe busy
 answering past its deadline."""
-MAX_ANSWER: Final = 65536
-"""Bytes of DATA a health answer may have (it is a few bytes)."""
+MAX_ANSWER: Final = 16384
+"""Bytes of DATA a health answer may have (it is a few bytes).  Below HTTP/2's initial
+flow-control window (65,535): a server that streams without end is told its answer is too
+large before it could also break the window, whichever of the two its frames and our
+WINDOW_UPDATEs race to first."""
 GRACE: Final = 1.0
 """Seconds past the ``grpc-timeout`` the probe still waits: a gRPC server ends a call
 that outlives its deadline with ``DEADLINE_EXCEEDED``, which says more than silence."""

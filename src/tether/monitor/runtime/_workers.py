@@ -423,6 +423,7 @@ class WorkerFleet:
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
             "limits": dataclasses.astuple(self._limits),
+            "parent": os.getpid(),
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -574,6 +575,10 @@ async def _work(spec: dict[str, Any]) -> int:
                     prober.reprobe(name, delay)
             elif isinstance(message, _Stop):
                 break
+        else:  # the coordinator is gone: its port is not this worker's to keep
+            if site_runner is not None:
+                for site in list(site_runner.sites):
+                    await site.stop()
         stop.set()  # asked to, or the coordinator is gone
 
     listening = asyncio.ensure_future(commands())
@@ -766,6 +771,28 @@ _HOP_BY_HOP: Final = frozenset(
 )
 
 
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with(parent: int | None) -> bool:
+    """Ask the kernel (Linux) to kill this worker the moment ``parent``, its coordinator,
+    exits: after a ``kill -9`` an orphaned worker would otherwise hold the coordinator's
+    listening socket until it noticed, and a restarted monitor could not listen (the port
+    is exclusive, ``web/_listen.py``).  Nothing is lost: what a worker checks is the
+    coordinator's to store, and it is gone.  Elsewhere the worker closes its listening
+    sockets as soon as the coordinator's end of its socket closes (``_work``).  False when
+    the coordinator has exited already."""
+    if parent is None:
+        return True
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == parent  # asked after prctl: a death before it is seen here
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """A worker process (the coordinator starts it, with ``SPEC``, JSON: the socket's
     fd, where to listen, how to log, as its one argument)."""
@@ -773,6 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec = json.loads((argv or sys.argv)[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator's to handle
+    if not _die_with(spec.get("parent")):
+        return 1  # the coordinator was gone before this process could follow it
     raise_fd_limit()  # a socket per client held and per probe under way
     gc.freeze()  # what importing left: lives as long as the process
     if spec["log_format"] is None:
