@@ -49,7 +49,8 @@ def fill(store: Store, seed: int) -> None:
 def test_reads_of_many_monitors_are_the_reads_of_each(target: str) -> None:
     """For 40 monitors with data and one without: the state changes since a moment, the
     roll-ups of each period from each monitor's own moment, and the newest failure among
-    each one's newest results, as the one-monitor reads give them."""
+    each one's newest results, and those newest results themselves (oldest first), as the
+    one-monitor reads give them."""
     rng = random.Random(7)
     with open_target(target) as store:
         fill(store, 1)
@@ -70,9 +71,12 @@ def test_reads_of_many_monitors_are_the_reads_of_each(target: str) -> None:
                 if failed:
                     want[m] = failed[0]
             assert store.failures_of(since, limit) == want
+            got_results = store.results_of(since, limit)
+            assert got_results == {m: rs[::-1] for m, rs in newest.items() if rs}
         assert store.state_changes_of([], T0) == {}
         assert store.rollups_of({}, "minute") == {}
         assert store.failures_of({}, 10) == {}
+        assert store.results_of({}, 10) == {}
 
 
 def test_a_page_read_on_sqlite_is_one_statement(fresh_store: SQLiteStore) -> None:

@@ -30,18 +30,18 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import SecretStr
 
-from tether._kinds import Kind
 from tether.monitor._agent_wire import MAX_WAIT, AgentCheck, Assignment, Batch, Receipt
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Detector, Observation, StateChanged
 from tether.monitor.runtime._monitor_terms import detector_rules
+from tether.monitor.runtime._saved import Holder, SavedStates
 from tether.monitor.store import AgentRow, StoreError
 from tether.monitor.web._agent_metrics import AgentsView
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
-    from tether.monitor.store import Store
     from tether.monitor.web._metrics import MonitorMetrics
 
 __all__ = ["AgentIntake", "AgentRunner", "agent_locations", "placed"]
@@ -60,15 +59,9 @@ _PRUNE_EVERY: Final = 600.0
 """Seconds between prunings of the batch ids past ``agents.keep_batches``."""
 
 
-class AgentRunner(Protocol):
+class AgentRunner(Holder, Protocol):
     """The runner, as the agents' intake sees it."""
 
-    @property
-    def store(self) -> Store: ...
-    @property
-    def wall(self) -> Callable[[], float]: ...
-    @property
-    def config(self) -> MonitorConfig: ...
     @property
     def quorum(self) -> Quorum: ...
     @property
@@ -130,8 +123,14 @@ class AgentIntake:
         """Set once the server shuts down: every long poll is answered at once."""
         self._newest: dict[tuple[str, str], float] = {}
         """The newest check detected on, per (location, monitor), on the server's time."""
-        self._published: dict[tuple[str, str], tuple[State, float, Kind | None, str | None]] = {}
+        self._published: dict[tuple[str, str], LocationState] = {}
+        """What each agent location last published of each monitor."""
+        self._saved: dict[str, SavedStates] = {}
+        """Each agent location's detector states in the store (``_saved.py``)."""
         self._rows: dict[str, AgentRow] = {}
+        self._grace: dict[str, float] = {}
+        """Until when each agent location live as this server stopped stays live after
+        its start, whatever its row says: what was left of its lease then."""
         self._live: frozenset[str] = frozenset()
         self._warned: set[str] = set()
         self._in_flight: set[str] = set()
@@ -153,11 +152,16 @@ class AgentIntake:
         for location in list(self._detectors):
             if location not in locations:
                 del self._detectors[location]
+                del self._saved[location]
         for location in sorted(locations):
             monitors = tuple(
                 m for m in config.monitors if m.probed and location in config.placed(m)
             )
             detector = self._detectors.setdefault(location, Detector())
+            if location not in self._saved:
+                self._saved[location] = SavedStates(
+                    self._runner, detector, location, self._prefix(location), shared=False
+                )
             names = frozenset(m.name for m in monitors)
             for gone in self._names.get(location, frozenset()) - names:
                 detector.forget(gone)
@@ -183,36 +187,56 @@ class AgentIntake:
             self._restored = True
             self._restore()
 
-    def _key(self, location: str, name: str) -> str:
-        """Where a location's detector state of ``name`` is saved: the runner's scheme."""
-        return f"detector@{location}:{name}"
+    @staticmethod
+    def _prefix(location: str) -> str:
+        """Where a location's detector states are saved: the runner's scheme."""
+        return f"detector@{location}:"
 
     def _restore(self) -> None:
-        """Take back the detectors' saved states and the agents' rows: a restart neither
-        forgets what an agent's location saw nor alerts it again."""
+        """Take back the detectors' saved states (with the checks stored since, for a
+        monitor only its agent probes), what each location published, and the agents'
+        rows: a restart neither forgets what an agent's location saw, nor its cause, nor
+        alerts it again.  An agent live when this server stopped stays live for what was
+        left of its lease: the server's own absence is not the agent's."""
         store, now = self._runner.store, self._runner.wall()
+        states = []
         try:
-            self._rows = {row.location: row for row in store.agent_rows()}
-            keys = [self._key(loc, n) for loc, names in self._names.items() for n in names]
-            saved = store.load_state(keys) if keys else {}
+            rows = store.agent_rows()
+            last_word = max([r.last_seen for r in rows], default=None)
+            for location, names in self._names.items():
+                saved = self._saved[location]
+                found = saved.read(names)
+                squared = sum(
+                    saved.restore(n, one, square=not self._runner.membership.shared)
+                    for n, one in found.items()
+                )
+                if squared:
+                    log.warning(
+                        "%d monitors at %s restored as unknown: their saved states and the "
+                        "open incidents did not match; the next checks decide",
+                        squared,
+                        location,
+                        extra={"event": "restore.squared"},
+                    )
+                for name, one in found.items():
+                    state = saved.located(name, one)
+                    states.append(state)
+                    self._published[(location, name)] = state
+                    through = saved.detector.through(name)
+                    if through is not None:
+                        self._newest[(location, name)] = through
+            stopped = store.newest_check()
         except StoreError as exc:
             log.warning("the agents' saved states were not read, starting afresh: %s", exc)
             return
-        states = []
-        for location, names in self._names.items():
-            detector = self._detectors[location]
-            for name in names:
-                data = saved.get(self._key(location, name))
-                if data is None:
-                    continue
-                try:
-                    detector.restore(name, data)
-                except (KeyError, TypeError, ValueError, OverflowError) as exc:
-                    log.warning("%s at %s: saved state not restored: %s", name, location, exc)
-                    continue
-                state = detector.state(name)
-                states.append(LocationState(name, location, state, now))
-                self._published[(location, name)] = (state, now, None, None)
+        self._rows = {row.location: row for row in rows}
+        stopped = max((t for t in (stopped, last_word) if t is not None), default=None)
+        if stopped is not None:
+            lease = self._runner.config.agents.lease
+            for row in rows:
+                left = lease - max(0.0, stopped - row.last_seen)
+                if left > 0:
+                    self._grace[row.location] = now + min(left, lease)
         if not self._runner.membership.shared:
             # Live first, then the states, deciding nothing: the store's open incidents
             # match them already (as the runner restores its own location's).
@@ -344,14 +368,12 @@ class AgentIntake:
                     extra={"event": "state", "monitor": name, "state": str(event.new)},
                 )
                 self._publish(location, name, event.new, event.at, event.reason, check, record)
-                exported = self._detectors[location].export(name)
-                if exported is not None:
-                    runner.store.save_state(self._key(location, name), exported)
+                self._saved[location].save(name, self._published.get((location, name)))
             # A re-probe asked for is not sent: the agent probes on its own schedule.
         last = self._published.get((location, name))
-        if not changed and not record.ok and last is not None and last[0] is State.DOWN:
+        if not changed and not record.ok and last is not None and last.state is State.DOWN:
             # Still down, perhaps for another reason: the incidents correlate on it.
-            self._publish(location, name, State.DOWN, last[1], "", check, record)
+            self._publish(location, name, State.DOWN, last.since, "", check, record)
 
     def _publish(
         self,
@@ -367,10 +389,10 @@ class AgentIntake:
         ``name``, unless nothing it goes by changed."""
         failed = not record.ok
         seen = (state, since, record.kind if failed else None, check.host if failed else None)
-        if self._published.get((location, name)) == seen:
+        last = self._published.get((location, name))
+        if last is not None and (last.state, last.since, last.kind, last.host) == seen:
             return
-        self._published[(location, name)] = seen
-        published = LocationState(
+        published = self._published[(location, name)] = LocationState(
             name,
             location,
             state,
@@ -441,7 +463,8 @@ class AgentIntake:
         return frozenset(
             loc
             for loc, row in self._rows.items()
-            if loc in self._placed and now - row.last_seen <= lease
+            if loc in self._placed
+            and (now - row.last_seen <= lease or now <= self._grace.get(loc, -math.inf))
         )
 
     def live_in_store(self, now: float) -> frozenset[str]:
@@ -450,7 +473,10 @@ class AgentIntake:
         lease = self._runner.config.agents.lease
         rows = self._runner.store.agent_rows()
         return frozenset(
-            r.location for r in rows if r.location in self._placed and now - r.last_seen <= lease
+            r.location
+            for r in rows
+            if r.location in self._placed
+            and (now - r.last_seen <= lease or now <= self._grace.get(r.location, -math.inf))
         )
 
     def tick(self, now: float | None = None) -> None:

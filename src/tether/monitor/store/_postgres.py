@@ -650,6 +650,20 @@ class PostgresStore(
         # The newest of each monitor comes last.
         return {row[0]: probe_record(row, _same) for row in rows}
 
+    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        rows = self._query(
+            f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+            "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
+            "unnest(%s::text[], %s::double precision[]) AS s (monitor, since) "
+            "JOIN results r ON r.monitor = s.monitor AND r.ts >= s.since) AS t "
+            "WHERE newest <= %s ORDER BY monitor, ts",
+            (list(since), list(since.values()), limit),
+        )
+        out: dict[str, list[ProbeRecord]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(probe_record(row, _same))
+        return out
+
     def _query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any], *, retried: bool = False
     ) -> list[tuple[Any, ...]]:

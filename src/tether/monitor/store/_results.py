@@ -92,6 +92,17 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
+    def newest_check(self) -> float | None:
+        """When the newest of the last thousand checks stored was made (None: none yet):
+        about when the monitor that stored them last ran, read from the rows written
+        last (an agent's spooled checks come late, stamped when they were made)."""
+
+    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        """Each monitor's newest ``limit`` results from its own ``since`` on, oldest first
+        (:meth:`results`' of each, reversed); a monitor with none is left out.  In one
+        read: what a restart gives each detector back of the checks its saved state had
+        not seen."""
+
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
         monitor's (oldest first, led by the last change before ``since``), in one read:
@@ -175,6 +186,12 @@ class ResultSQL(SQLStore[C]):
             (monitor, since, limit),
         )
         return [probe_record(r, self._decode) for r in rows]
+
+    def newest_check(self) -> float | None:
+        rows = self._rows(
+            "SELECT max(ts) FROM (SELECT ts FROM results ORDER BY id DESC LIMIT 1000) AS newest"
+        )
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
         rows = self._rows(

@@ -578,6 +578,24 @@ class SQLiteStore(
                 out[row[0]] = probe_record(row, json.loads)  # the newest comes last
         return out
 
+    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        out: dict[str, list[ProbeRecord]] = {}
+        columns = RESULT_COLUMNS.split(", ")
+        for chunk in _chunks(list(since.items()), 256):
+            rows = _in_one_step(
+                self._read(),
+                f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+                "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
+                f"({_values_sql('', '', 2, len(chunk)).strip()}) s "
+                "JOIN results r ON r.monitor = s.column1 AND r.ts >= s.column2) "
+                "WHERE newest <= ?",
+                [*itertools.chain.from_iterable(chunk), limit],
+                columns,
+            )
+            for row in sorted(rows, key=_by_monitor_and_time):
+                out.setdefault(row[0], []).append(probe_record(row, json.loads))
+        return out
+
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
