@@ -190,7 +190,8 @@ def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
     served: Served,
 ) -> None:
     """A new runner over the same store has not seen any state change: a monitor that is
-    still down shows the time its open incident opened, an up one shows no time."""
+    still down shows the time its open incident opened, an up one the time it came up
+    (kept with its saved state)."""
     served.store.flush()
     store = SQLiteStore(served.store.path)
     try:
@@ -206,7 +207,7 @@ def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
         iso(EPOCH),
         served.now + 30 - EPOCH,
     )
-    assert (rows["web"]["state"], rows["web"]["since"]) == ("up", None)
+    assert (rows["web"]["state"], rows["web"]["since"]) == ("up", iso(EPOCH))
 
 
 def test_a_monitors_api_has_results_phases_rollups_and_incidents(served: Served) -> None:

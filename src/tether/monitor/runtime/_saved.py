@@ -176,15 +176,17 @@ class SavedStates:
             found = {n: stored[self.key(n)] for n in names if self.key(n) in stored}
         by_name = self._holder.by_name
         since: dict[str, float] = {}
+        depths: dict[str, int] = {}
         for name, data in found.items():
             m = by_name.get(name)
             through = data.get("through") if isinstance(data, Mapping) else None
             if m is not None and self._alone_here(m) and isinstance(through, int | float):
-                since[name] = float(through)
-        depth = max((replay_depth(by_name[n]) for n in since), default=0)
-        stored_since = store.results_of(since, depth) if since else {}
+                since[name], depths[name] = float(through), replay_depth(m)
+        checks: Mapping[str, list[ProbeRecord]] = (
+            store.verdicts_of(since, max(depths.values())) if since else {}
+        )
         return {
-            name: Saved(data, tuple(stored_since.get(name, ())[-replay_depth(by_name[name]) :]))
+            name: Saved(data, tuple(checks.get(name, [])[-depths.get(name, 1) :]))
             for name, data in found.items()
             if name in by_name and isinstance(data, Mapping)
         }

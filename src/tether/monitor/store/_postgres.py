@@ -72,7 +72,7 @@ from tether.monitor.store._postgres_incidents import (
     incident_of,
 )
 from tether.monitor.store._postgres_migrations import MIGRATIONS
-from tether.monitor.store._results import ResultSQL, location_row
+from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, location_row, verdict_record
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -650,18 +650,18 @@ class PostgresStore(
         # The newest of each monitor comes last.
         return {row[0]: probe_record(row, _same) for row in rows}
 
-    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
         rows = self._query(
-            f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+            f"SELECT {VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
             "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
             "unnest(%s::text[], %s::double precision[]) AS s (monitor, since) "
-            "JOIN results r ON r.monitor = s.monitor AND r.ts >= s.since) AS t "
+            "JOIN results r ON r.monitor = s.monitor AND r.ts > s.since) AS t "
             "WHERE newest <= %s ORDER BY monitor, ts",
             (list(since), list(since.values()), limit),
         )
         out: dict[str, list[ProbeRecord]] = {}
         for row in rows:
-            out.setdefault(row[0], []).append(probe_record(row, _same))
+            out.setdefault(row[0], []).append(verdict_record(row))
         return out
 
     def _query(

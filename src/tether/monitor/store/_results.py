@@ -16,6 +16,8 @@ from tether.monitor.store._values import Decode, Fence, LocationRead, LocationRo
 
 # The columns both backends' SQL names, in the order the row helpers read them.
 RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
+VERDICT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail"
+"""A result's columns but its ``data``: what a detector counts (:func:`verdict_record`)."""
 
 LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
 """What a location state's writer gives, in order; ``updated`` is the database's."""
@@ -97,11 +99,11 @@ class ResultStore(Protocol):
         about when the monitor that stored them last ran, read from the rows written
         last (an agent's spooled checks come late, stamped when they were made)."""
 
-    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
-        """Each monitor's newest ``limit`` results from its own ``since`` on, oldest first
-        (:meth:`results`' of each, reversed); a monitor with none is left out.  In one
-        read: what a restart gives each detector back of the checks its saved state had
-        not seen."""
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        """Each monitor's newest ``limit`` results made after its own ``since``, oldest
+        first, their verdicts alone (ok, kind, latency and detail: no phases, conditions
+        or lag); a monitor with none is left out.  In one read: what a restart gives each
+        detector back of the checks its saved state had not seen."""
 
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
@@ -116,6 +118,13 @@ def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
     """A result read back in :data:`RESULT_COLUMNS` order."""
     monitor, ts, ok, kind, latency_ms, detail, data = row
     return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
+
+
+def verdict_record(row: Sequence[Any]) -> ProbeRecord:
+    """A result read back in :data:`VERDICT_COLUMNS` order: its verdict alone."""
+    monitor, ts, ok, kind, latency_ms, detail = row
+    failed = None if kind is None else kind_from_text(kind)
+    return ProbeRecord(monitor, ts, bool(ok), failed, stored_ms(latency_ms), detail)
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:

@@ -53,7 +53,7 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
-from tether.monitor.store._results import ResultSQL
+from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdict_record
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -578,22 +578,22 @@ class SQLiteStore(
                 out[row[0]] = probe_record(row, json.loads)  # the newest comes last
         return out
 
-    def results_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
         out: dict[str, list[ProbeRecord]] = {}
-        columns = RESULT_COLUMNS.split(", ")
+        columns = VERDICT_COLUMNS.split(", ")
         for chunk in _chunks(list(since.items()), 256):
             rows = _in_one_step(
                 self._read(),
-                f"SELECT {RESULT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+                f"SELECT {VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
                 "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
                 f"({_values_sql('', '', 2, len(chunk)).strip()}) s "
-                "JOIN results r ON r.monitor = s.column1 AND r.ts >= s.column2) "
+                "JOIN results r ON r.monitor = s.column1 AND r.ts > s.column2) "
                 "WHERE newest <= ?",
                 [*itertools.chain.from_iterable(chunk), limit],
                 columns,
             )
             for row in sorted(rows, key=_by_monitor_and_time):
-                out.setdefault(row[0], []).append(probe_record(row, json.loads))
+                out.setdefault(row[0], []).append(verdict_record(row))
         return out
 
     def _read(self) -> sqlite3.Connection:
