@@ -201,7 +201,9 @@ class World:
         self.targets.append(t)
         return t
 
-    def write_config(self, monitors: Sequence[str]) -> None:
+    def write_config(self, monitors: Sequence[str], sections: Sequence[str] = ()) -> None:
+        """Each instance's file: the deployment's settings, ``sections`` (top-level YAML,
+        each whole) and ``monitors`` (one line each)."""
         from tether.monitor.config._passwords import hash_token
 
         storage = f'{{postgres: "{self.dsn}"}}' if self.dsn else f'{{path: "{self.db}"}}'
@@ -220,7 +222,9 @@ class World:
                 f'  - {{name: ops, type: webhook, url: "{self.ops.url}"}}\n'
                 f'  - {{name: oncall, type: webhook, url: "{self.oncall.url}"}}\n'
                 "defaults: {interval: 1s, timeout: 800ms, locations: [local], alerts: [ops]}\n"
-                "monitors:\n" + "".join(f"  - {m}\n" for m in monitors)
+                + "".join(sections)
+                + "monitors:\n"
+                + "".join(f"  - {m}\n" for m in monitors)
             )
 
     def start(self) -> None:
