@@ -5,6 +5,7 @@ SQL both backends share for them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol
 
@@ -58,7 +59,7 @@ class ResultStore(Protocol):
         written by transactions from ``horizon`` on, so a wave's rows are read about
         once, not once a second for as long as ``since`` reaches back."""
 
-    # -- state, retention, reading -----------------------------------------------------
+    # -- state, reading ----------------------------------------------------------------
 
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
@@ -66,9 +67,6 @@ class ResultStore(Protocol):
     def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
         """Every saved state by name, or those of ``names`` alone (the monitors an
         instance takes over: not every state of every monitor)."""
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         """A monitor's raw results since ``since``, newest first."""
@@ -94,16 +92,15 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
-    def newest_check(self) -> float | None:
-        """When the newest of the last thousand checks stored was made (None: none yet):
-        about when the monitor that stored them last ran, read from the rows written
-        last (an agent's spooled checks come late, stamped when they were made)."""
-
     def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
         """Each monitor's newest ``limit`` results made after its own ``since``, oldest
         first, their verdicts alone (ok, kind, latency and detail: no phases, conditions
         or lag); a monitor with none is left out.  In one read: what a restart gives each
         detector back of the checks its saved state had not seen."""
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        """Each of ``monitors``' newest result, from whichever location or instance took
+        it; a monitor with none is left out.  In one read: a page's last checks."""
 
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
@@ -115,16 +112,27 @@ class ResultStore(Protocol):
 
 
 def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
-    """A result read back in :data:`RESULT_COLUMNS` order."""
+    """A result read back in :data:`RESULT_COLUMNS` order; one whose columns are not what
+    tether writes (a direct write to the database) is read as far as it can be, never
+    raised on: every page that shows it would fail."""
     monitor, ts, ok, kind, latency_ms, detail, data = row
-    return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
+    try:
+        extra = decode(data)
+    except (ValueError, TypeError):
+        extra = None
+    text = None if detail is None else str(detail)
+    return ProbeRecord.from_row(str(monitor), ts, ok, kind, latency_ms, text, extra)
 
 
-def verdict_record(row: Sequence[Any]) -> ProbeRecord:
-    """A result read back in :data:`VERDICT_COLUMNS` order: its verdict alone."""
+def verdict_record(row: Sequence[Any]) -> ProbeRecord | None:
+    """A result read back in :data:`VERDICT_COLUMNS` order: its verdict alone (None for
+    a row whose time is no time, which a direct write to the database can leave)."""
     monitor, ts, ok, kind, latency_ms, detail = row
+    if (type(ts) is not float and type(ts) is not int) or not math.isfinite(ts):
+        return None
     failed = None if kind is None else kind_from_text(kind)
-    return ProbeRecord(monitor, ts, bool(ok), failed, stored_ms(latency_ms), detail)
+    text = None if detail is None else str(detail)
+    return ProbeRecord(str(monitor), float(ts), bool(ok), failed, stored_ms(latency_ms), text)
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:
@@ -168,9 +176,6 @@ class ResultSQL(SQLStore[C]):
     """The SQL of results, roll-ups and detector state that both backends share (writing
     them, and the reads of many monitors at once, are each backend's own)."""
 
-    raw_retention: float
-    rollup_retention: float
-
     _select_state_changes: ClassVar[str]
     """One monitor's state changes from ``since``, led by the last one before it, oldest
     first: (at, state) rows; its parameters are (monitor, since, monitor, since)."""
@@ -195,12 +200,6 @@ class ResultSQL(SQLStore[C]):
             (monitor, since, limit),
         )
         return [probe_record(r, self._decode) for r in rows]
-
-    def newest_check(self) -> float | None:
-        rows = self._rows(
-            "SELECT max(ts) FROM (SELECT ts FROM results ORDER BY id DESC LIMIT 1000) AS newest"
-        )
-        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def rollups(self, monitor: str, period: str, since: float = 0.0) -> list[Rollup]:
         rows = self._rows(
@@ -232,31 +231,3 @@ class ResultSQL(SQLStore[C]):
         # SQLite's one writer stamps its rows in the order it commits them: ``since``
         # alone is enough, and there is no horizon to keep.
         return LocationRead(self.location_states(since), None)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: C) -> tuple[int, int]:
-            raw = self._execute(
-                conn, "DELETE FROM results WHERE ts < %s", (now - self.raw_retention,)
-            )
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            self._execute(
-                conn,
-                "DELETE FROM state_changes WHERE at < %s",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = self._execute(
-                conn,
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            self._execute(
-                conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - self.raw_retention,)
-            )
-            return int(raw.rowcount), int(old.rowcount)
-
-        return self._call(delete)

@@ -26,9 +26,9 @@ from tether.monitor.web._html import Page, render
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
-    from tether.monitor.web._dashboard import Snapshot
     from tether.monitor.web._dashboard_routes import DashboardHandlers
     from tether.monitor.web._running import Running
+    from tether.monitor.web._snapshot import Snapshot
 
 __all__ = [
     "CHART_HEIGHT",
