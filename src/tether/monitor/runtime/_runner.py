@@ -63,7 +63,7 @@ from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
-from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._loop import freeze, paused_collector
 from tether.monitor.runtime._monitor_terms import detector_rules, incident_routes
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
@@ -168,7 +168,8 @@ class Runner:
         )
         """The intake's stages, run in this order on each check (:meth:`take_check`)."""
         self._configure(config, starting=True)
-        self._restore()
+        with paused_collector():
+            self._restore()
         for m in config.monitors:
             self.pause_or_resume(m)
 
