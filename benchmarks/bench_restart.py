@@ -31,6 +31,7 @@ each to read and count again) at most 5 times the states alone.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -265,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", metavar="PATH", help="write the results into PATH")
     args = parser.parse_args(argv)
     began = time.perf_counter()
+    load_before = os.getloadavg()[0]
     quick = args.quick
     sections = [
         state_change(2_000 if quick else 20_000, 2 if quick else 5),
@@ -281,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             command,
             sections,
             time.perf_counter() - began,
-            f"Python {sys.version.split()[0]}, commit {commit()}",
+            f"Python {sys.version.split()[0]}, commit {commit()}; load average "
+            f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end (the "
+            "machine's other work: the ratios are taken within each round)",
         )
     return 0
 
