@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import AuditEntry, Incident, LocationState, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
+from tether.monitor.store import _results
 from tether.monitor.store._agents import AgentSQL
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
@@ -73,7 +74,7 @@ from tether.monitor.store._postgres_incidents import (
     incident_of,
 )
 from tether.monitor.store._postgres_migrations import MIGRATIONS
-from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, location_row, verdict_record
+from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
@@ -655,18 +656,13 @@ class PostgresStore(
 
     def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
         rows = self._query(
-            f"SELECT {VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
-            "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
-            "unnest(%s::text[], %s::double precision[]) AS s (monitor, since) "
-            "JOIN results r ON r.monitor = s.monitor AND r.ts > s.since) AS t "
-            "WHERE newest <= %s ORDER BY monitor, ts",
+            f"SELECT {_results.VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+            "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM unnest(%s::text[], "
+            "%s::double precision[]) AS s (monitor, since) JOIN results r "
+            "ON r.monitor = s.monitor AND r.ts > s.since) AS t WHERE newest <= %s",
             (list(since), list(since.values()), limit),
         )
-        out: dict[str, list[ProbeRecord]] = {}
-        for record in map(verdict_record, rows):
-            if record is not None:
-                out.setdefault(record.monitor, []).append(record)
-        return out
+        return _results.verdicts_by_monitor(rows)
 
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         rows = self._query(

@@ -6,7 +6,7 @@ SQL both backends share for them."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol
 
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
@@ -133,6 +133,16 @@ def verdict_record(row: Sequence[Any]) -> ProbeRecord | None:
     failed = None if kind is None else kind_from_text(kind)
     text = None if detail is None else str(detail)
     return ProbeRecord(str(monitor), float(ts), bool(ok), failed, stored_ms(latency_ms), text)
+
+
+def verdicts_by_monitor(rows: Iterable[Sequence[Any]]) -> dict[str, list[ProbeRecord]]:
+    """Rows read in :data:`VERDICT_COLUMNS` order as each monitor's verdicts, oldest
+    first (a row whose time is no time left out)."""
+    out: dict[str, list[ProbeRecord]] = {}
+    found = [r for r in map(verdict_record, rows) if r is not None]
+    for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
+        out.setdefault(record.monitor, []).append(record)
+    return out
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:

@@ -55,7 +55,7 @@ from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._instances import InstanceSQL
-from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdict_record
+from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_by_monitor
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
@@ -590,10 +590,9 @@ class SQLiteStore(
         return out
 
     def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
-        out: dict[str, list[ProbeRecord]] = {}
-        columns = VERDICT_COLUMNS.split(", ")
+        rows: list[list[Any]] = []
         for chunk in _chunks(list(since.items()), 256):
-            rows = _in_one_step(
+            rows += _in_one_step(
                 self._read(),
                 f"SELECT {VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
                 "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
@@ -601,12 +600,9 @@ class SQLiteStore(
                 "JOIN results r ON r.monitor = s.column1 AND r.ts > s.column2) "
                 "WHERE newest <= ?",
                 [*itertools.chain.from_iterable(chunk), limit],
-                columns,
+                VERDICT_COLUMNS.split(", "),
             )
-            found = [r for r in map(verdict_record, rows) if r is not None]
-            for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
-                out.setdefault(record.monitor, []).append(record)
-        return out
+        return verdicts_by_monitor(rows)
 
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         # Each name's newest time from the index on (monitor, ts), then its row.
