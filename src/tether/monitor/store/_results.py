@@ -5,7 +5,8 @@ SQL both backends share for them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol
 
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
@@ -16,6 +17,8 @@ from tether.monitor.store._values import Decode, Fence, LocationRead, LocationRo
 
 # The columns both backends' SQL names, in the order the row helpers read them.
 RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
+VERDICT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail"
+"""A result's columns but its ``data``: what a detector counts (:func:`verdict_record`)."""
 
 LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
 """What a location state's writer gives, in order; ``updated`` is the database's."""
@@ -89,6 +92,12 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        """Each monitor's newest ``limit`` results made after its own ``since``, oldest
+        first, their verdicts alone (ok, kind, latency and detail: no phases, conditions
+        or lag); a monitor with none is left out.  In one read: what a restart gives each
+        detector back of the checks its saved state had not seen."""
+
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         """Each of ``monitors``' newest result, from whichever location or instance took
         it; a monitor with none is left out.  In one read: a page's last checks."""
@@ -113,6 +122,27 @@ def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
         extra = None
     text = None if detail is None else str(detail)
     return ProbeRecord.from_row(str(monitor), ts, ok, kind, latency_ms, text, extra)
+
+
+def verdict_record(row: Sequence[Any]) -> ProbeRecord | None:
+    """A result read back in :data:`VERDICT_COLUMNS` order: its verdict alone (None for
+    a row whose time is no time, which a direct write to the database can leave)."""
+    monitor, ts, ok, kind, latency_ms, detail = row
+    if (type(ts) is not float and type(ts) is not int) or not math.isfinite(ts):
+        return None
+    failed = None if kind is None else kind_from_text(kind)
+    text = None if detail is None else str(detail)
+    return ProbeRecord(str(monitor), float(ts), bool(ok), failed, stored_ms(latency_ms), text)
+
+
+def verdicts_by_monitor(rows: Iterable[Sequence[Any]]) -> dict[str, list[ProbeRecord]]:
+    """Rows read in :data:`VERDICT_COLUMNS` order as each monitor's verdicts, oldest
+    first (a row whose time is no time left out)."""
+    out: dict[str, list[ProbeRecord]] = {}
+    found = [r for r in map(verdict_record, rows) if r is not None]
+    for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
+        out.setdefault(record.monitor, []).append(record)
+    return out
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:
