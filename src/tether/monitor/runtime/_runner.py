@@ -165,7 +165,7 @@ class Runner:
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
-        self.objectives = Objectives(self, config)
+        self.objectives = Objectives(self, config, shared=self.membership.shared)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
         self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
         self.stages: tuple[Stage, ...] = (
