@@ -243,8 +243,12 @@ class Book:
         """While the store is read for objective ``name`` up to ``since`` (of ``monitors``,
         or all of its own), keep its checks from its counts: those from ``since`` on
         until :meth:`release`, those before dropped (the read has them).  So the read
-        and the live count meet at one moment, and no check counts twice or never."""
-        self._held[name] = _Held(since, None if monitors is None else frozenset(monitors))
+        and the live count meet at one moment, and no check counts twice or never.  Held
+        again (the read begins, its moment known now), what is kept from before
+        ``since`` is dropped."""
+        was = self._held.get(name)
+        kept = [(m, s) for m, s in was.samples if s.at >= since] if was is not None else []
+        self._held[name] = _Held(since, None if monitors is None else frozenset(monitors), kept)
 
     def release(self, name: str) -> None:
         """Count the checks :meth:`hold` kept (the read has landed)."""

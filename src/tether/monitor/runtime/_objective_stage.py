@@ -21,11 +21,12 @@ read a budget back from Prometheus's TSDB, and Prometheus restores its alerts' s
   :data:`RECENT` seconds are kept with it and queued again at start (the outbox's dedup
   key makes that a no-op for those already queued): a crash between the two commits loses
   none.  A rule removed from the file, or whose objective is, is resolved.
-- **A cluster.** Every instance counts the checks it takes; every :data:`EVALUATE_EVERY`
-  seconds the last :data:`REFRESH_BACK` seconds of each objective are read again from the
-  store, where every instance's checks are, and the whole window every
-  :data:`FULL_EVERY`: every instance shows the same figure.  Only the leader writes the
-  firing rules and queues alerts, so that a cluster pages once.
+- **A cluster.** No instance takes every check, so none counts them as they come: every
+  :data:`EVALUATE_EVERY` seconds the last :data:`REFRESH_BACK` seconds of each objective
+  are read again from the store, where every instance's checks are, and the whole
+  window every :data:`FULL_EVERY` (what came late): every instance shows the same
+  figure, the store's.  Only the leader writes the firing rules and queues alerts, so
+  that a cluster pages once; an instance that takes the lead reads them back.
 """
 
 from __future__ import annotations
@@ -219,6 +220,8 @@ class Objectives:
         ledger = self.book.ledgers[name]
         self._jobs.append(_Job(name, ledger, self.book.selected[name], 1, clear, whole=True))
         self.waiting.add(name)
+        if clear is None:  # a fresh ledger: the read will have what comes until it begins
+            self.book.hold(name, -math.inf)
 
     # -- counting ----------------------------------------------------------------------
 
@@ -226,7 +229,7 @@ class Objectives:
         """The intake's stage: count the check for the objectives of its monitor (a
         traffic monitor's verdicts are not counted: its calls are, by :meth:`calls`)."""
         record = check.record
-        if record.monitor in self.book.members:
+        if record.monitor in self.book.members and not self.shared:
             self.book.opened = self._runner.holds.opened  # those opened at run time now
             m = self._runner.by_name.get(record.monitor)
             paused = m is not None and self._runner.controls.is_paused(m)
@@ -235,6 +238,8 @@ class Objectives:
 
     def calls(self, monitor: str, calls: Iterable[Call]) -> None:
         """Count a traffic monitor's calls (those of a paused one are not taken at all)."""
+        if self.shared:
+            return  # read back from the store (which keeps its verdicts, not its calls)
         self.book.opened = self._runner.holds.opened
         self.book.observe_calls(monitor, calls)
 
@@ -345,15 +350,17 @@ class Objectives:
                 self._take_lead(now)
             self._led = leading
         due = self.evaluated is None or now - self.evaluated >= self.every
-        if due and self.shared and self._round is None and not self._jobs:
-            self._refresh(now)
+        if due and self.shared and self._round is None:
+            if not self._jobs:
+                self._refresh(now)
             self._round = now
         self._start_reads()
-        # In a cluster, once the round's reads have landed (or an evaluation late).
-        landed = not self.shared or not self._jobs
-        if due and (landed or self._round is None or now - self._round >= self.every):
-            self.evaluate(now)
-            self._round = None
+        if not due:
+            return
+        if self._round is not None and self._jobs and now - self._round < self.every:
+            return  # in a cluster, once the round's reads have landed (or late)
+        self.evaluate(now)
+        self._round = None
 
     def _refresh(self, now: float) -> None:
         """In a cluster: read the recent buckets of every objective again (every
