@@ -209,16 +209,24 @@ class Objectives:
             self._fill(change.name)
             return
         ledger = self.book.ledgers[change.name]
-        if change.added:
-            self._jobs.append(_Job(change.name, ledger, change.added, 1))
-        if change.removed:
-            self._jobs.append(_Job(change.name, ledger, change.removed, -1))
+        added, removed = self._stored(change.added), self._stored(change.removed)
+        if added:
+            self._jobs.append(_Job(change.name, ledger, added, 1))
+        if removed:
+            self._jobs.append(_Job(change.name, ledger, removed, -1))
+
+    def _stored(self, monitors: Iterable[str]) -> tuple[str, ...]:
+        """Those of ``monitors`` whose events the store holds: not a traffic monitor's,
+        whose events are its application's calls (the store keeps its verdicts), but in
+        a cluster, where its verdicts are all that every instance shares."""
+        return tuple(m for m in monitors if self.shared or m not in self._traffic)
 
     def _fill(self, name: str, clear: float | None = None) -> None:
         """Read objective ``name`` whole from the store (or from ``clear`` on); it is not
         evaluated until the read lands."""
         ledger = self.book.ledgers[name]
-        self._jobs.append(_Job(name, ledger, self.book.selected[name], 1, clear, whole=True))
+        monitors = self._stored(self.book.selected[name])
+        self._jobs.append(_Job(name, ledger, monitors, 1, clear, whole=True))
         self.waiting.add(name)
         if clear is None:  # a fresh ledger: the read will have what comes until it begins
             self.book.hold(name, -math.inf)
