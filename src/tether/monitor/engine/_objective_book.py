@@ -291,10 +291,6 @@ class Book:
         """Forget who spent ``name``'s budget from ``since`` on (to be read again)."""
         self._spent[name].clear(since)
 
-    def spent_width(self, name: str) -> float:
-        """The width of the buckets that keep who spent ``name``'s budget."""
-        return self._spent[name].width
-
     def evaluate(self, now: float) -> list[ObjectiveAlert]:
         """Every objective's rules at ``now``: the alerts that fired or ended."""
         return self.review(now)[1]

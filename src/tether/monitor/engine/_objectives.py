@@ -30,6 +30,15 @@ objective: 5 min on 10 s buckets (3.3%), 30 min and 1 h on 1 min (3.3%, 1.7%), 6
 10 min (2.8%), 3 d and 30 d on 1 h (1.4%, 0.14%), in 32 + 62 + 38 + 722 = 854 buckets.
 A 1-year objective needs 8,762 hour buckets; its short windows stay as exact.
 
+The buckets are a cache of the store (docs/objectives.md, "After a restart"): a ledger is
+filled with what the store holds (:meth:`Ledger.load`, a bucket's counts at a time; -1 to
+take a monitor's share away again), read again from a moment on (:meth:`Ledger.clear`),
+and gives the buckets behind its window's figure (:meth:`Ledger.steps`) for a burn-down
+drawn from the same counts.  A window with too few events for a budget, less than one
+bad event allowed, says so (:func:`little_data`): one failure would otherwise read as
+thousands of percent of it spent.  The rules that fire are kept with when they fired
+(:attr:`Ledger.firing`), so that they can be written down and read back.
+
 What is counted is decided here too (docs/objectives.md): an ``availability`` event is
 good when its check or call passed, bad when it failed with a kind that counts (all of
 them by default), and not counted when it failed with another kind; a ``latency`` event

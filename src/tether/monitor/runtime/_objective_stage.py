@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tether.monitor._records import AlertPayload
-from tether.monitor.engine._objective_book import Book, Dropped, Moved, ObjectiveAlert
+from tether.monitor.engine._objective_book import (
+    Book,
+    Dropped,
+    Moved,
+    ObjectiveAlert,
+    spent_width,
+)
 from tether.monitor.engine._objective_words import (
     dropped_payload,
     objective_dedup,
@@ -119,6 +125,9 @@ class _Job:
     sign: int = 1
     clear: float | None = None
     whole: bool = False
+    config: MonitorConfig | None = None
+    """The configuration in force when the read began (its maintenance windows): the
+    thread that reads never looks at the book, which a reload may replace meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +274,7 @@ class Objectives:
         """The moment ``job`` reads up to: the checks of its monitors made from then on
         are kept aside (:meth:`Book.hold`) until its read lands."""
         at = self._runner.wall()
+        job.config = self.book.config
         if job.sign > 0:
             self.book.hold(job.name, at, None if job.whole else job.monitors)
         return at
@@ -299,12 +309,13 @@ class Objectives:
     def _read(self, job: _Job, now: float) -> _Read:
         """What the store holds of ``job``'s monitors for its ledger, of the checks made
         before ``now`` (on a thread: the store's reads are blocking)."""
-        store, book = self._runner.store, self.book
+        store, config = self._runner.store, job.config
+        assert config is not None  # set when the read began
         store.flush()  # what was taken before now is in the store
         ledger = job.ledger
         window = ledger.objective.window
         since = now - max(window, *(w * n for w, n in ledger.widths.items()))
-        exclusions = Exclusions.read(store, book.config, job.monitors, since)
+        exclusions = Exclusions.read(store, config, job.monitors, since)
         counts: dict[float, dict[int, tuple[int, int]]] = {}
         clear = job.clear if job.clear is not None and math.isfinite(job.clear) else None
         for width, size in sorted(ledger.widths.items()):
@@ -317,7 +328,7 @@ class Objectives:
             )
         spent: list[Spent] = []
         if job.sign > 0:
-            width = book.spent_width(job.name)
+            width = spent_width(window)
             start = math.floor(max(now - window, -math.inf if clear is None else clear) / width)
             spent = list(
                 spent_rows(
