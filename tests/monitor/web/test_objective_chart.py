@@ -7,10 +7,20 @@ on main a line at 100% for the weeks before the first check, on an axis down to
 
 from __future__ import annotations
 
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.monitor.reports._objective_history import STEP, History, Step, burn_down
+from tether.monitor.config import parse_config
+from tether.monitor.engine._objectives import Ledger, from_config
+from tether.monitor.reports._objective_history import (
+    MAX_STEPS,
+    STEP,
+    History,
+    Step,
+    burn_down,
+    live_history,
+)
 from tether.monitor.web._objective_pages import (
     AXIS_FLOORS,
     CHART_WIDTH,
@@ -102,3 +112,31 @@ def test_too_few_checks_say_so_instead_of_a_line() -> None:
         "99.900% a single failed one is within budget after 1,000."
     )
     assert chart["label"].endswith(": too few checks")
+
+
+def test_a_year_of_hours_is_drawn_in_at_most_the_charts_width_and_ends_at_the_figure() -> None:
+    """A 1-year objective's 8,762 hour buckets (its ledger's, as the page reads them) are
+    merged a few at a time into at most 720 steps, and the line still ends at the budget
+    its figure says is left."""
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                "monitors": [{"name": "api", "url": "http://127.0.0.1:9/"}],
+                "objectives": [
+                    {"name": "o", "monitors": ["api"], "target": "99%", "window": "365d"}
+                ],
+            }
+        )
+    )
+    objective = config.objectives[0]
+    ledger = Ledger(from_config(objective))
+    for hour in range(365 * 24):
+        ledger.record(
+            END - (365 * 24 - hour) * 3600 + 1, good=59 if hour % 100 == 0 else 60, total=60
+        )
+    status = ledger.status(END)
+    h = live_history(objective, status, ledger.steps(END), ledger.window_width, ("api",))
+    assert len(h.points) <= MAX_STEPS
+    assert (h.good, h.total) == status.counts
+    assert abs(h.remaining - status.remaining) < 1e-9
+    assert burn_chart(h)["end"] is not None

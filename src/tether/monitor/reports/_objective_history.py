@@ -47,6 +47,9 @@ STEP: Final = 3600.0
 """The width of a step: the store's hour roll-ups."""
 INCIDENTS_READ: Final = 500
 """The most incidents read per monitor for a span (newest first)."""
+MAX_STEPS: Final = 720
+"""The most steps a burn-down drawn from the running monitor's buckets has (the chart's
+width in pixels): more buckets are merged, a few at a time."""
 ONE_BY_ONE: Final = 50
 """Up to this many monitors, each one's incidents are read on their own."""
 MANY_READ: Final = 2000
@@ -243,6 +246,14 @@ def live_history(
         counted[-1] = (start, max(0, min(g, t)), max(0, t))
     begin = next((i for i, (_, _, t) in enumerate(counted) if t), len(counted))
     kept = [Step(a, g, t) for a, g, t in counted[begin:]]
+    # A year of hours is 8,760 steps for a chart 720 wide: consecutive ones merged.
+    k = max(1, math.ceil(len(kept) / MAX_STEPS))
+    if k > 1:
+        kept = [
+            Step(group[0].start, sum(s.good for s in group), sum(s.total for s in group))
+            for group in (kept[i : i + k] for i in range(0, len(kept), k))
+        ]
+        width *= k
     return History(
         objective.name,
         objective.share,

@@ -88,6 +88,8 @@ TOLD_KEPT: Final = 200
 REFRESH_BACK: Final = 120.0
 """In a cluster, the seconds of each objective read again from the store at each
 evaluation: past a batch's commit on every instance."""
+RETRY_EVERY: Final = 10.0
+"""Seconds before a read of the store that failed is tried again."""
 FULL_EVERY: Final = 600.0
 """In a cluster, seconds between two reads of each objective's whole window (what came
 late: an agent's spool, an instance's held writes)."""
@@ -165,7 +167,7 @@ class Objectives:
         self._task: asyncio.Task[None] | None = None
         self._told: list[dict[str, Any]] = []
         self._led = False
-        self._full = -math.inf
+        self._full = self._retry_at = -math.inf
         self._round: float | None = None
         """When this evaluation's reads of the store began (in a cluster)."""
         for name in self.book.objectives:
@@ -279,8 +281,8 @@ class Objectives:
             self.book.hold(job.name, at, None if job.whole else job.monitors)
         return at
 
-    def _start_reads(self) -> None:
-        if self._jobs and self._task is None:
+    def _start_reads(self, now: float) -> None:
+        if self._jobs and self._task is None and now >= self._retry_at:
             self._task = asyncio.get_running_loop().create_task(self._reads())
 
     async def _reads(self) -> None:
@@ -292,14 +294,17 @@ class Objectives:
                     continue
                 try:
                     read = await asyncio.to_thread(self._read, job, self._begin(job))
-                except StoreError as exc:
+                except Exception as exc:  # a failed read is tried again, never lost
+                    self._retry_at = self._runner.wall() + RETRY_EVERY
                     log.warning(
-                        "objective %s: cannot read its counts from the store yet, trying again: %s",
+                        "objective %s: cannot read its counts from the store yet, trying "
+                        "again in %g s (it is not evaluated until then): %s",
                         job.name,
-                        exc,
+                        RETRY_EVERY,
+                        exc if isinstance(exc, StoreError) else repr(exc),
                         extra={"event": "objective.read_failed", "objective": job.name},
                     )
-                    return  # the next tick tries again
+                    return
                 if self._jobs and self._jobs[0] is job:
                     self._jobs.pop(0)
                     self._apply(job, read)
@@ -353,7 +358,8 @@ class Objectives:
             ledger.load(width, counts, job.sign)
         for s in read.spent:
             self.book.spent(job.name, s.at, s.monitor, s.kind, s.n)
-        self.book.release(job.name)
+        if job.sign > 0:
+            self.book.release(job.name)
         if not any(j.name == job.name for j in self._jobs):
             self.waiting.discard(job.name)
 
@@ -373,7 +379,7 @@ class Objectives:
             if not self._jobs:
                 self._refresh(now)
             self._round = now
-        self._start_reads()
+        self._start_reads(now)
         if not due:
             return
         if self._round is not None and self._jobs and now - self._round < self.every:
