@@ -197,6 +197,8 @@ class Objectives:
         away: the cost is the change's, not the objective's.  A new objective, or one
         whose definition changed, is read whole; a firing rule that no longer exists is
         resolved."""
+        if config is self.book.config:
+            return  # the one it runs (the runner's start configures what it was made with)
         old, self.book = self.book, Book(config)
         self.book.opened = old.opened
         moved, dropped = self.book.take(old)
