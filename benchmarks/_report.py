@@ -1,22 +1,31 @@
 """What the benchmarks share: sections of results, Markdown tables, and writing one
-benchmark's part of ``benchmarks/results.md`` while keeping every other part."""
+benchmark's part of a results file (``benchmarks/history/SCRIPT.md``) while keeping every
+other part."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+INDEX_MARK = "<!-- the index of current figures"
+"""How ``benchmarks/results.md`` begins: the table of current figures, written by hand from
+the runs, whose parts live in ``history/`` (a run written there goes to its own file)."""
 
 
 def write_part(
     path: str, heading: str, command: str, sections: Sequence[Any], seconds: float, made_by: str
 ) -> None:
     """Replace (or add) the part under ``heading``; each section has ``heading``, ``notes``,
-    ``tables`` (already rendered) and ``verdicts``."""
+    ``tables`` (already rendered) and ``verdicts``.  Given ``benchmarks/results.md`` (the
+    index), the part goes to this script's file under ``benchmarks/history/``."""
+    path = part_file(path)
     try:
         with open(path) as f:
             text = f.read()
@@ -38,6 +47,26 @@ def write_part(
         out += [""] + [f"- {v}" for v in s.verdicts]
     with open(path, "w") as f:
         f.write((text + "\n\n" if text else "") + "\n".join(out) + "\n")
+
+
+def part_file(path: str) -> str:
+    """Where a part written to ``path`` goes: ``path`` itself, unless it is the index of
+    current figures, whose runs each go to ``history/SCRIPT.md`` beside it (said on
+    stderr: the figures are copied into the index's table by hand)."""
+    try:
+        with open(path) as f:
+            head = f.read(4096)
+    except FileNotFoundError:
+        return path
+    if INDEX_MARK not in head:
+        return path
+    target = Path(path).parent / "history" / f"{Path(sys.argv[0]).stem}.md"
+    print(
+        f"{path} is the index of current figures: this run's part goes to {target}; "
+        "copy its figures into the index's table",
+        file=sys.stderr,
+    )
+    return str(target)
 
 
 def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

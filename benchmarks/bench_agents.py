@@ -1,7 +1,7 @@
 """How many agent results a second one ``tether monitor`` takes (``POST /api/agent/results``),
 from many agents at once.
 
-Run: python benchmarks/bench_agents.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_agents.py [--quick] [--write benchmarks/history/bench_agents.md]
      [--agents 50] [--monitors 1000] [--paced 20] [--seconds 10]
 
 Everything runs on loopback.  The server is the real process (``python -m tether.cli

@@ -2,7 +2,7 @@
 Playwright loading the same page and a plain HTTP check of it.
 
 Run: python benchmarks/bench_browser.py [--quick] [--rounds 3] [--seconds 8]
-     [--concurrency 2] [--write benchmarks/results.md]
+     [--concurrency 2] [--write benchmarks/history/bench_browser.md]
 
 Everything runs on loopback.  The page (a title, a paragraph and a script that writes a
 line of text, 1 KB) is served by a child process (aiohttp), whose CPU is not counted.

@@ -1,6 +1,6 @@
 """How much classify() costs, and how much `import tether` costs.
 
-Run: python benchmarks/bench_classify.py [--write benchmarks/results.md]
+Run: python benchmarks/bench_classify.py [--write benchmarks/history/bench_classify.md]
 
 classify() is timed on the real exceptions of the failure matrix (every lab
 scenario through every installed client, on loopback), median per exception

@@ -1,7 +1,7 @@
 """The dashboard's overview (``/``) at 10,000 monitors: how long Chromium takes to show
 it, and how long the server takes to build it.
 
-Run: python benchmarks/bench_dashboard.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_dashboard.py [--quick] [--write benchmarks/history/bench_dashboard.md]
      [--sizes 1000,10000] [--before main] [--rounds 5]
 
 Issue 14's target: the overview renders in under 1 s in Chromium at 10,000 monitors
@@ -134,7 +134,11 @@ def serve(db: str, size: int) -> None:
     from tether.monitor.checks._prober import Check
     from tether.monitor.config import MonitorConfig
     from tether.monitor.store import ProbeRecord, SQLiteStore
-    from tether.monitor.web._dashboard import Snapshot
+
+    try:  # where this tree keeps it; an older tree had it in _dashboard
+        from tether.monitor.web._snapshot import Snapshot
+    except ImportError:
+        from tether.monitor.web._dashboard import Snapshot  # type: ignore[attr-defined,no-redef]
     from tether.monitor.web._web import make_app
 
     logging.disable(logging.WARNING)  # thousands of incidents' log lines say nothing here

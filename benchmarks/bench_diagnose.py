@@ -1,6 +1,6 @@
 """How long `tether diagnose` takes on a healthy HTTPS URL, and how long `tether` takes to start.
 
-Run: python benchmarks/bench_diagnose.py [--rounds N] [--write benchmarks/results.md]
+Run: python benchmarks/bench_diagnose.py [--rounds N] [--write benchmarks/history/bench_diagnose.md]
 
 1. Diagnose: the wall time of the command ``tether diagnose URL --cacert CA``
    (plain text, as when piped; and coloured, as on a terminal, by setting

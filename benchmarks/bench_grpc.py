@@ -1,7 +1,7 @@
 """How many gRPC health checks ``/probe?module=grpc`` answers a second, tether beside
 blackbox_exporter, against the same grpcio server.
 
-Run: python benchmarks/bench_grpc.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_grpc.py [--quick] [--write benchmarks/history/bench_grpc.md]
      [--rounds 6] [--seconds 3] [--concurrency 32]
 
 Everything runs on loopback.  The peers, measured side by side in one run, each asked

@@ -2,7 +2,7 @@
 of the same server's TCP twin and a bare aioquic client, in one run.
 
 Run: python benchmarks/bench_http3.py [--quick] [--rounds 5] [--seconds 3]
-     [--concurrency 8] [--write benchmarks/results.md]
+     [--concurrency 8] [--write benchmarks/history/bench_http3.md]
 
 Everything runs on loopback.  The server is one child process (pinned with ``taskset``
 to every core but the first, where taskset and a second core exist) serving, from one

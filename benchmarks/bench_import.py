@@ -1,6 +1,6 @@
 """What ``import tether`` costs beside ``import requests``, and that it loads no HTTP library.
 
-Run: python benchmarks/bench_import.py [--rounds N] [--write benchmarks/results.md]
+Run: python benchmarks/bench_import.py [--rounds N] [--write benchmarks/history/bench_import.md]
 
 Method: each measure is the wall time of a fresh interpreter, ``python -c CODE``, from
 spawn to exit, taken in interleaved rounds (each round runs ``pass``, ``import tether``

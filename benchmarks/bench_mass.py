@@ -3,10 +3,10 @@ refusing at once, and every target back, in one process and with ``workers: 2``,
 two instances sharing one PostgreSQL database (``--runs pg2x20000``).
 
 Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
-     [--interval 30] [--cap SECONDS] [--label before|after] [--write benchmarks/results.md]
-     [--json FILE] [--from-json FILE]
+     [--interval 30] [--cap SECONDS] [--label before|after]
+     [--write benchmarks/history/bench_mass.md] [--json FILE] [--from-json FILE]
 
-``--label`` says which section of this benchmark's part of results.md the figures are:
+``--label`` says which section of this benchmark's part of history/bench_mass.md the figures are:
 ``before`` or ``after`` issue 23's fixes; writing one keeps the other as it was.
 ``--json`` keeps the raw figures, ``--from-json`` writes them out again without measuring.
 A run is ``WORKERSxMONITORS[@INTERVAL]`` (one process on SQLite, ``1x``, or with worker
@@ -90,10 +90,10 @@ Method.  Everything runs on loopback.
   ``/metrics`` every 5 s (a tight Prometheus scrape interval: its default is a minute)
   (``--api-period S`` polls all three every S seconds; the "before" figures were measured
   at 0.5 s each, when renders of every monitor twice a second each took most of the
-  process's one core of Python: see results.md); the next request as soon as the previous
-  answered, when it took longer than the period; a 30 s timeout: a request that timed out or failed
-  counts as 30 s, and is counted.  p50 / p99 / max of the requests started in the phase
-  (from its event to its end).
+  process's one core of Python: see history/bench_mass.md); the next request as soon as
+  the previous answered, when it took longer than the period; a 30 s timeout: a request
+  that timed out or failed counts as 30 s, and is counted.  p50 / p99 / max of the
+  requests started in the phase (from its event to its end).
 - **Unaffected checks**: the start lag (``lag_ms`` the prober stored: when a check
   started less when its schedule had it due) of the steady monitors' checks that
   started in the phase, p50 / p99 / max.

@@ -1,6 +1,6 @@
 """How many monitors tether keeps on time, how fast it sees an outage, and how big its history is.
 
-Run: python benchmarks/bench_monitor.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_monitor.py [--quick] [--write benchmarks/history/bench_monitor.md]
      [--only scale|detection|storage] [--interval 6] [--sizes 10000,20000,...] [--rounds 5]
      [--no-confirm] [--storage-monitors 50]
 
@@ -1421,9 +1421,9 @@ def storage(quick: bool, monitors: int) -> Section:
         "runner stores an HTTPS check with one condition (phase timings, the resolved "
         "condition, the start lag); 0.2% fail (connect.timeout).  tether: the SQLiteStore with "
         "its defaults (raw results and minute roll-ups 7 days, hour and day roll-ups 1 year), "
-        f"pruned every simulated hour and at the end (the end's prune removed {pruned[0]} "
-        f"results and {pruned[1]} roll-ups: a week is exactly the raw retention).  Sizes after "
-        "a WAL checkpoint and VACUUM."
+        f"pruned every simulated hour and at the end (the end's prune removed {pruned.results} "
+        f"results and {pruned.rollups} roll-ups: a week is exactly the raw retention).  Sizes "
+        "after a WAL checkpoint and VACUUM."
     )
     rows = []
     per_probe: dict[str, float] = {}

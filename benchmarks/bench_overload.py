@@ -1,6 +1,7 @@
 """Under overload: goodput and server load against offered load, and recovery from an outage.
 
-Run: python benchmarks/bench_overload.py [--quick] [--no-plots] [--write benchmarks/results.md]
+Run: python benchmarks/bench_overload.py [--quick] [--no-plots]
+     [--write benchmarks/history/bench_overload.md]
 
 A simulation in simulated time: pure, seeded, single-threaded, no sockets and no real
 clock, after Marc Brooker's retry simulations ("Fixing retries with token buckets and
@@ -395,7 +396,7 @@ def main() -> int:
         write_part(
             args.write,
             "# Benchmark results: under overload (simulated)",
-            "python benchmarks/bench_overload.py --write benchmarks/results.md",
+            "python benchmarks/bench_overload.py --write benchmarks/history/bench_overload.md",
             sections,
             time.monotonic() - began,
             f"Python {sys.version.split()[0]}, tether (commit {commit()}); a seeded "

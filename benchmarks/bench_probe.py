@@ -1,6 +1,6 @@
 """How many ``/probe`` requests ``tether monitor`` answers a second, beside blackbox_exporter.
 
-Run: python benchmarks/bench_probe.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_probe.py [--quick] [--write benchmarks/history/bench_probe.md]
      [--rounds 8] [--seconds 4] [--concurrency 64] [--tether-workers N] [--no-install]
      [--no-profile]
 

@@ -44,7 +44,18 @@ from tether.monitor.checks._prober import Check
 from tether.monitor.config import MonitorConfig
 from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import Recent, Snapshot, _dumps, build_status
+from tether.monitor.web._dashboard import _dumps
+
+try:  # where this tree keeps them; an older tree measured with PYTHONPATH had them here
+    from tether.monitor.web._recent import Recent
+    from tether.monitor.web._snapshot import Snapshot
+    from tether.monitor.web._status import build_status
+except ImportError:
+    from tether.monitor.web._dashboard import (  # type: ignore[attr-defined,no-redef]
+        Recent,
+        Snapshot,
+        build_status,
+    )
 from tether.monitor.web._overview import View
 from tether.monitor.web._pages import dashboard_page
 
@@ -61,9 +72,19 @@ def status_builders() -> tuple[Build, Callable[[dict[str, Any]], str]]:
     before that); an older tree is measured with ``PYTHONPATH``."""
     try:
         from tether.monitor.web._board import StateBoard
-        from tether.monitor.web._dashboard import status_json
+        from tether.monitor.web._status import status_json
     except ImportError:
-        pass
+        try:
+            from tether.monitor.web._board import StateBoard
+            from tether.monitor.web._dashboard import status_json  # type: ignore[attr-defined,no-redef]
+        except ImportError:
+            pass
+        else:
+            board = StateBoard()
+            return (
+                lambda snap, recent, table: build_status(snap, recent, View(), table, board),
+                status_json,
+            )
     else:
         board = StateBoard()
         return (

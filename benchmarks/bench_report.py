@@ -1,6 +1,6 @@
 """What reporting each call to a monitor (``tether.report_to``) costs the caller.
 
-Run: python benchmarks/bench_report.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_report.py [--quick] [--write benchmarks/history/bench_report.md]
 
 1. The hook alone: ``Call.ended``, what the retry loop every integration ends in calls
    once per call when something receives ended calls, in a tight loop: with a reporter

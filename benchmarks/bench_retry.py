@@ -1,6 +1,7 @@
 """What tether's retries cost when nothing fails, and what they buy when things do.
 
-Run: python benchmarks/bench_retry.py [--quick] [--write benchmarks/results.md] [--profile]
+Run: python benchmarks/bench_retry.py [--quick] [--write benchmarks/history/bench_retry.md]
+     [--profile]
 
 Everything runs on loopback against servers this script starts: a small
 asyncio HTTP server in a child process (so that it does not share the

@@ -1,6 +1,6 @@
 """Worker processes: how many monitors ``tether monitor`` keeps on time with ``workers: N``.
 
-Run: python benchmarks/bench_scale.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_scale.py [--quick] [--write benchmarks/history/bench_scale.md]
      [--sizes 60000,90000,120000] [--workers 1,2,auto] [--window 60] [--profile DIR]
 
 Issue 13 section 2's target: with ``workers`` at the number of cores, 120,000 monitors

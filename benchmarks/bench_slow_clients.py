@@ -1,7 +1,7 @@
 """Whether ``tether monitor`` keeps serving while slow clients hold connections to it.
 
-Run: python benchmarks/bench_slow_clients.py [--quick] [--write benchmarks/results.md]
-     [--slow 2000] [--samples 3000] [--workers N]
+Run: python benchmarks/bench_slow_clients.py [--quick]
+     [--write benchmarks/history/bench_slow_clients.md] [--slow 2000] [--samples 3000] [--workers N]
 
 The full run takes about a minute on this project's 2-core machine (two with
 ``--workers``); ``--quick`` (a smoke test, too small to mean anything) about 5 s.

@@ -1,7 +1,7 @@
 """How many reported calls a second one ``tether monitor`` ingests (``POST /api/report``),
 beside a bare aiohttp handler that only parses the same JSON.
 
-Run: python benchmarks/bench_traffic.py [--quick] [--write benchmarks/results.md]
+Run: python benchmarks/bench_traffic.py [--quick] [--write benchmarks/history/bench_traffic.md]
      [--rounds 5] [--seconds 4] [--senders 4] [--batch 1000 --batch 5000]
 
 Everything runs on loopback.  The peers, measured side by side in one run:

@@ -1,7 +1,7 @@
 """Mass transitions: what a state change costs when every monitor changes state at once.
 
 Run: python benchmarks/bench_wave.py [--sizes 100,1000,2000] [--profile]
-     [--write benchmarks/results.md]
+     [--write benchmarks/history/bench_wave.md]
 
 The steady-state benchmarks (bench_scale.py) start warm and nothing changes state; this one
 measures the changes (issue 23): a cold start (every monitor unknown -> up), a mass outage

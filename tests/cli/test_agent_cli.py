@@ -97,12 +97,13 @@ def test_the_spool_outlives_sigterm_and_kill_9(lab: Lab, tmp_path: Path) -> None
 
 
 def test_a_refused_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """A token the server refuses: exit 2, one line saying so, the token not in it."""
+    """A token the server refuses, with --give-up-after 0s: exit 2 at the first refusal,
+    one line saying so, the token not in it."""
     wrong = "not-the-token-9d8e7f6a5b"
     with AgentStub([]).running() as stub:
         code, out, err = tether(
             "agent", "--server", stub.url, "--location", "branch-1",
-            "--spool", str(tmp_path / "s.spool"),
+            "--spool", str(tmp_path / "s.spool"), "--give-up-after", "0s",
             env={"TETHER_AGENT_TOKEN": wrong},
         )  # fmt: skip
     assert code == 2
@@ -112,6 +113,31 @@ def test_a_refused_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "scope agent for location branch-1"
     ]
     assert wrong not in err
+
+
+def test_a_token_refused_for_give_up_after_is_taken_for_revoked(tmp_path: Path) -> None:
+    """A token refused all along: the agent tries again, says so once, and after
+    --give-up-after (2 s here) exits 2 with one line saying it is revoked or wrong."""
+    wrong = "not-the-token-9d8e7f6a5b"
+    with AgentStub([]).running() as stub:
+        code, out, err = tether(
+            "agent", "--server", stub.url, "--location", "branch-1",
+            "--spool", str(tmp_path / "s.spool"), "--give-up-after", "2s",
+            env={"TETHER_AGENT_TOKEN": wrong},
+        )  # fmt: skip
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert sum("trying again for 2s in case it is passing" in line for line in lines) == 1
+    assert lines[-1].startswith(
+        "tether agent: the server has refused this agent's token (401) for "
+    )
+    assert (
+        "it is revoked or wrong; it must be a token of scope agent for location branch-1"
+        in (lines[-1])
+    )
+    assert stub.polls >= 2
+    assert wrong not in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(
@@ -125,6 +151,11 @@ def test_a_refused_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
             ["--server", "http://127.0.0.1:1", "--spool-limit", "0"],
             {"TETHER_AGENT_TOKEN": "t"},
             "--spool-limit 0: give at least 1",
+        ),
+        (
+            ["--server", "http://127.0.0.1:1", "--give-up-after", "2"],
+            {"TETHER_AGENT_TOKEN": "t"},
+            '--give-up-after: "2" is not a duration, write 2s',
         ),
         (
             ["--server", "https://127.0.0.1:1", "--cafile", "/nonexistent/ca.pem"],

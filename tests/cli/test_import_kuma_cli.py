@@ -23,7 +23,7 @@ def test_import_prints_the_configuration_and_what_was_left_out(tmp_path: Path) -
     lines = err.splitlines()
     assert lines
     assert all(line.startswith("not carried over: ") for line in lines)
-    docker = "monitor 26 (a docker, docker): tether has no check of this type (Docker container)"
+    docker = "monitor 27 (a docker, docker): tether has no check of this type (Docker container)"
     assert f"not carried over: {docker}" in lines
     for secret in SECRETS:
         assert secret in out

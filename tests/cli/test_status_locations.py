@@ -3,12 +3,15 @@ the instances there wrote it to the store, under the monitor, in the text and in
 ``--json``; partial incidents labelled, and not counted as an outage by the exit code.
 
 The store is a real one, SQLite and PostgreSQL (the ``target`` fixture); its rows are
-written with ``record_location_state``, the call each instance makes for its location.
+written with ``record_location_state``, the call each instance makes for its location,
+and ``save_instance``, each instance's heartbeat (on the real clock, which ``tether
+status`` reads, within a lease of an hour).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -19,15 +22,17 @@ from tether.cli import main
 from tether.monitor import Incident, ProbeRecord, status_text
 from tether.monitor._records import LocationState
 from tether.monitor._state import State
+from tether.monitor.store import Instance
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 DETAIL = "203.0.113.7:443 did not accept the connection within 2 s"
 
 
-def write(tmp_path: Path, target: str) -> Path:
+def write(tmp_path: Path, target: str, live: tuple[str, ...] = ("east", "west", "local")) -> Path:
     """A file of two monitors, api at three locations and web at local only, and a store
     holding a check of each, api's state at each location (one of them a location it is
-    no longer probed from), web's at local, and api's open partial incident."""
+    no longer probed from), web's at local, api's open partial incident, and an instance
+    alive at each of ``live``."""
     storage = {"postgres": target} if target.startswith("postgresql://") else {"path": target}
     config = tmp_path / "tether.yaml"
     config.write_text(
@@ -35,6 +40,7 @@ def write(tmp_path: Path, target: str) -> Path:
             {
                 "storage": storage,
                 "locations": ["east", "west", "local"],
+                "cluster": {"lease": "1h"},
                 "monitors": [
                     {"name": "api", "url": "https://api.lab.test/health"},
                     {"name": "web", "url": "http://127.0.0.1:9/", "locations": ["local"]},
@@ -67,6 +73,9 @@ def write(tmp_path: Path, target: str) -> Path:
                 monitors=("api",),
             )
         )
+        now = time.time()
+        for location in live:
+            store.save_instance(Instance(location, location, "host", 1, now, now, False, 1, True))
         store.flush()
     return config
 
@@ -91,6 +100,8 @@ def test_status_lists_the_locations_of_a_monitor_of_several(
         "web      unknown  ok      2027-01-15 08:05:00  -       -",
     ]
     assert lines[7:] == [
+        "",
+        "3 instances: east, west, local, no leader: incidents wait",
         "",
         "incident 1 open since 2027-01-15 08:05:05, partial: connect.timeout: api unreachable "
         "from east (connect.timeout), up from west and local (api)",
@@ -133,7 +144,7 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
             "since": "2027-01-15T08:01:00Z",
         },
     ]
-    assert all(where["live"] for where in api["locations"])  # no instance was asked
+    assert all(where["live"] for where in api["locations"])  # an instance alive at each
     assert api["quorum"] == {
         "needed": 2,
         "failing": ["east"],
@@ -143,6 +154,31 @@ def test_status_json_lists_the_locations_of_a_monitor_of_several(
     assert "locations" not in web
     (incident,) = doc["open_incidents"]
     assert (incident["key"], incident["partial"]) == ("partial:api", True)
+
+
+def test_a_location_with_no_live_instance_is_not_counted(
+    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no instance alive at east, `tether status` counts what the running quorum
+    counts: east's last state is shown and said not counted, api is not below quorum,
+    and the line on the instances shows east with no live instance (it read every
+    location live, and no instance at all)."""
+    config = write(tmp_path, target, live=("west", "local"))
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    api = doc["rows"][0]
+    assert [(w["location"], w["live"]) for w in api["locations"]] == [
+        ("east", False),
+        ("west", True),
+        ("local", True),
+    ]
+    assert api["quorum"] == {"needed": 2, "failing": [], "counted": 2, "below": None}
+    assert doc["cluster"]["live"] == {"east": 0, "west": 1, "local": 1}
+    assert doc["cluster"]["live_locations"] == ["west", "local"]
+    assert main(["status", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert "  east: down since 2027-01-15 08:05 (connect.timeout), not counted: nothing " in text
+    assert "2 instances: east (no live instance), west, local, no leader" in text
 
 
 def test_a_location_since_today_shows_the_time_of_day_alone() -> None:

@@ -83,19 +83,25 @@ def test_the_systemd_unit_runs_a_command_tether_agent_takes() -> None:
     assert args.spool.endswith("/agent.spool")
 
 
-def test_the_refused_token_line_is_what_the_agent_prints(tmp_path: Path) -> None:
+def test_the_refused_token_lines_are_what_the_agent_prints(tmp_path: Path) -> None:
     """The page's running example, pointed at a server on loopback that does not know
-    the token: exit 2 and the very line the page shows."""
+    the token, with --give-up-after 2s for the page's 2m: the refusal said once as the
+    page shows it, then exit 2 and the very last line the page shows."""
     console = next(b for b in blocks(DOC, "console") if "tether agent" in b)
     ((command, _),) = steps(console)
     env_part, *words = shlex.split(command)
     name, value = env_part.split("=", 1)
-    refused = next(
-        line for b in blocks(DOC, "text") for line in b.splitlines() if "refused" in line
-    )
+    lines = [line for b in blocks(DOC, "text") for line in b.splitlines() if "refused" in line]
+    warned = next(line for line in lines if line.startswith("warning "))
+    last = next(line for line in lines if line.startswith("tether agent: "))
     with AgentStub([]).running() as stub:
         words[words.index("--server") + 1] = stub.url
-        code, out, err = tether(*words[1:], "--spool", f"{tmp_path}/s.spool", env={name: value})
+        code, out, err = tether(
+            *words[1:], "--spool", f"{tmp_path}/s.spool", "--give-up-after", "2s",
+            env={name: value},
+        )  # fmt: skip
     assert code == 2
     assert out == ""
-    assert err.splitlines() == [refused]
+    said = err.splitlines()
+    assert said[-1] == last.replace(" for 2m:", " for 2s:")
+    assert [line.partition(" ")[2] for line in said[:-1]] == [warned.replace("for 2m", "for 2s")]

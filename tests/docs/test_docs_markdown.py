@@ -25,6 +25,7 @@ FILES = sorted(
         ROOT / "CHANGELOG.md",
         *ROOT.glob("docs/*.md"),
         *ROOT.glob("benchmarks/*.md"),
+        *ROOT.glob("benchmarks/history/*.md"),
     ]
 )
 PARSER = MarkdownIt("commonmark").enable("table")

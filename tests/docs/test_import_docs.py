@@ -37,7 +37,8 @@ def sources(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("tool", ["gatus", "prometheus"])
 def test_the_import_examples_run_as_written(tmp_path: Path, tool: str) -> None:
     """The console block of each section prints what it shows (the left-out lines, then
-    check-config's OK); the Gatus section's tether.yaml is the file written."""
+    check-config's OK); the Gatus section's tether.yaml is the file written, and the
+    Prometheus section's discover: part is in the file written."""
     assert set(sources(tmp_path)) == {"config.yaml", "prometheus.yml", "blackbox.yml"}
     (block,) = [b for b in blocks("migrating.md", "console") if f"tether import {tool} " in b]
     for (command, printed), (_, shown) in zip(
@@ -51,3 +52,6 @@ def test_the_import_examples_run_as_written(tmp_path: Path, tool: str) -> None:
             if b.startswith("# Imported by `tether import` from Gatus")
         ]
         assert (tmp_path / "tether.yaml").read_text() == written
+    else:  # the part shown of the Prometheus import: the job's file_sd as a source
+        (part,) = [b for b in blocks("migrating.md", "yaml") if b.startswith("discover:")]
+        assert part in (tmp_path / "tether.yaml").read_text()

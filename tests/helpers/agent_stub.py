@@ -8,7 +8,9 @@ loop and an agent process can talk to it.
 
 Its :attr:`AgentStub.mode` switches how it answers: ``ok``; ``refuse`` (401 to every
 request); ``503``; ``hang`` (never answers); ``lose`` (takes a batch, then drops the
-connection before answering, as a lost answer).  What it took is in :attr:`taken` (each
+connection before answering, as a lost answer); ``protocol 2`` (a server of the next
+protocol: its assignment says 2, and it answers a batch of 1 with the 400 the real server
+gives a batch of another protocol).  What it took is in :attr:`taken` (each
 batch id once, in order) and :attr:`posts` (every id posted, resends included).
 """
 
@@ -31,6 +33,7 @@ from tether.monitor._agent_wire import (
     RESULTS_PATH,
     Assignment,
     Batch,
+    NotRun,
     Receipt,
     WireError,
 )
@@ -54,6 +57,7 @@ class AgentStub:
         batch_every: float = 1.0,
         lease: float = 60.0,
         skew: float = 0.0,
+        max_age: float | None = None,
     ) -> None:
         self.location, self.batch_every, self.lease, self.skew = (
             location,
@@ -61,9 +65,12 @@ class AgentStub:
             lease,
             skew,
         )
+        self.max_age = max_age
         self.mode = "ok"
         self.taken: dict[str, Batch] = {}
         self.posts: list[str] = []
+        self.said: list[tuple[NotRun, ...] | None] = []
+        """What each batch posted said of the monitors its agent does not run."""
         self.refused_posts = 0
         """Batches answered with an error (a misbehaving mode), not taken."""
         self.polls = 0
@@ -101,6 +108,7 @@ class AgentStub:
             lease=self.lease,
             batch_every=self.batch_every,
             server_time=time.time() + self.skew,
+            max_age=self.max_age,
         )
 
     async def _misbehave(self, request: web.Request) -> web.StreamResponse | None:
@@ -110,6 +118,9 @@ class AgentStub:
             return web.json_response({"error": "starting"}, status=503)
         if self.mode == "hang":
             await asyncio.Event().wait()
+        if self.mode == "protocol 2" and request.method == "POST":
+            said = "protocol: 1, and this tether speaks 2: upgrade the older side"
+            return web.json_response({"error": f"{said} (docs/agents.md, Versions)"}, status=400)
         return None
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
@@ -124,7 +135,10 @@ class AgentStub:
             assert self._changed is not None
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), wait)
-        return web.json_response(self._assignment().to_json())
+        answer = self._assignment().to_json()
+        if self.mode == "protocol 2":
+            answer["protocol"] = 2
+        return web.json_response(answer)
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         if (bad := await self._misbehave(request)) is not None:
@@ -135,6 +149,7 @@ class AgentStub:
         except (ValueError, WireError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         self.posts.append(batch.id)
+        self.said.append(batch.cannot_run)
         duplicate = batch.id in self.taken
         if not duplicate:
             self.taken[batch.id] = batch
@@ -177,17 +192,27 @@ class AgentStub:
             self._loop.close()
 
 
-def made(n: int, ts: float = 1_800_000_000.0) -> Check:
-    """The ``n``-th check a test makes, as the prober hands it over (monitor ``m{n}``)."""
-    return Check(ProbeRecord(f"m{n}", ts + n, True, latency_ms=1.0), "127.0.0.1:9")
+def made(n: int, ts: float | None = None) -> Check:
+    """The ``n``-th check a test makes, as the prober hands it over (monitor ``m{n}``),
+    made at ``ts`` plus ``n`` seconds (by default now: a batch may not carry a check
+    dated more than a day after it is sent)."""
+    at = time.time() if ts is None else ts
+    return Check(ProbeRecord(f"m{n}", at + n, True, latency_ms=1.0), "127.0.0.1:9")
 
 
 @asynccontextmanager
 async def agent_for(
-    stub: AgentStub, spool: Path, *, token: str = TOKEN, limit: int = 100_000, **kw: Any
+    stub: AgentStub,
+    spool: Path,
+    *,
+    token: str = TOKEN,
+    limit: int = 100_000,
+    give_up_after: float = 0.0,
+    **kw: Any,
 ) -> AsyncIterator[Agent]:
-    """An agent reporting to ``stub`` with its spool at ``spool`` (closed on the way out)."""
+    """An agent reporting to ``stub`` with its spool at ``spool`` (closed on the way out);
+    it stops at the first refusal of its token unless ``give_up_after`` says otherwise."""
     async with aiohttp.ClientSession() as session:
-        options = AgentOptions(stub.url, stub.location, token, "test-agent")
+        options = AgentOptions(stub.url, stub.location, token, "test-agent", give_up_after)
         with Spool(spool, limit=limit) as kept:
             yield Agent(options, kept, session, **kw)

@@ -148,6 +148,20 @@ CREATE TABLE [maintenance] (
     [interval_day] INTEGER
 , cron TEXT, timezone VARCHAR(255), duration INTEGER);
 
+CREATE TABLE incident
+(
+    id INTEGER not null
+        constraint incident_pk
+            primary key autoincrement,
+    title VARCHAR(255) not null,
+    content TEXT not null,
+    style VARCHAR(30) default 'warning' not null,
+    created_date DATETIME default (DATETIME('now')) not null,
+    last_updated_date DATETIME,
+    pin BOOLEAN default 1 not null,
+    active BOOLEAN default 1 not null
+, status_page_id INTEGER);
+
 CREATE TABLE monitor_maintenance (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     monitor_id INTEGER NOT NULL,
@@ -214,12 +228,15 @@ CREATE TABLE `knex_migrations_lock` (`index` integer not null primary key autoin
 
 # Kuma's types tether has no check of (1.23's, then those 2.x added).
 UNSUPPORTED_1_23 = (
-    "docker", "real-browser", "grpc-keyword", "steam", "gamedig", "mqtt", "kafka-producer",
+    "docker", "grpc-keyword", "steam", "gamedig", "mqtt", "kafka-producer",
     "sqlserver", "postgres", "mysql", "mongodb", "radius", "redis", "tailscale-ping",
 )  # fmt: skip
 UNSUPPORTED_2_X = ("snmp", "rabbitmq", "manual")
 
-PUSH_TOKEN = "Kx9fQ2mZ7pLw4tRv8bNc3hJd6sYg1aUe"  # 32, as Kuma 2.x makes them
+PUSH_TOKENS = {"1.23": "k7Qx2mZ9pL", "2.x": "Kx9fQ2mZ7pLw4tRv8bNc3hJd6sYg1aUe"}
+"""A push token as each version makes them: genSecret(10) in 1.23's EditMonitor.vue,
+pushTokenLength = 32 in 2.x's."""
+DESCRIPTION = "The public web site, as customers see it"
 BOT_TOKEN = "123456789:AAHk-TelegramBotTokenSecret"
 DISCORD_HOOK = "https://discord.com/api/webhooks/1122334455/DiscordSecretToken-xyz"
 WEBHOOK_URL = "https://hooks.corp.test/kuma/WebhookSecretPath42"
@@ -272,7 +289,7 @@ def build_kuma_db(path: Path, version: str, t: Targets) -> dict[str, str]:
     host, port = t.resolver.rsplit(":", 1)
     core = monitor("Core", "group", "out")
     web = monitor("web ok", "http", "up", url=t.healthy, parent=core, maxretries=1,
-                  retry_interval=20, resend_interval=10)  # fmt: skip
+                  retry_interval=20, resend_interval=10, description=DESCRIPTION)  # fmt: skip
     monitor("web refused", "http", "down", url=t.refused)
     monitor("web 404 accepted", "http", "up", url=t.not_found,
             accepted_statuscodes_json='["404"]')  # fmt: skip
@@ -304,7 +321,8 @@ def build_kuma_db(path: Path, version: str, t: Targets) -> dict[str, str]:
             dns_resolve_server=host, port=int(port))  # fmt: skip
     monitor("dns caa", "dns", "out", hostname="ok.lab.test", dns_resolve_type="CAA",
             dns_resolve_server=host, port=int(port))  # fmt: skip
-    monitor("heartbeat", "push", "push", push_token=PUSH_TOKEN, interval=300)
+    monitor("heartbeat", "push", "push", push_token=PUSH_TOKENS[version], interval=300)
+    monitor("browser page", "real-browser", "browser", url=t.healthy)
     monitor("paused web", "http", "paused", url=t.healthy, active=0)
     docker = 0
     for kind in UNSUPPORTED_1_23 + (UNSUPPORTED_2_X if version == "2.x" else ()):
@@ -360,8 +378,14 @@ def build_kuma_db(path: Path, version: str, t: Targets) -> dict[str, str]:
     for n, member in enumerate((web, port_open, docker)):
         insert(db, "monitor_group", monitor_id=member, group_id=services, weight=n)
     insert(db, "monitor_group", monitor_id=dns_ok, group_id=other, weight=1)
+    insert(db, "incident", title="Slow logins", content="We are **looking** into it.",
+           style="danger", created_date="2030-01-01 09:30:00", pin=1,
+           status_page_id=page)  # fmt: skip
+    insert(db, "incident", title="Old news", content="Fixed.", style="info", pin=0,
+           status_page_id=page)  # fmt: skip
 
-    once = insert(db, "maintenance", title="Upgrade", description="", strategy="single",
+    once = insert(db, "maintenance", title="Upgrade", description="The database's",
+                   strategy="single",
                    start_date="2030-01-01 22:00:00", end_date="2030-01-02 01:00:00",
                    timezone="Europe/Paris")  # fmt: skip
     weekly = insert(db, "maintenance", title="Backups", description="", strategy="cron",

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
@@ -19,6 +20,7 @@ from tether.monitor._agent_wire import (
     AgentCheck,
     Assignment,
     Batch,
+    NotRun,
     Receipt,
     WireError,
     batches,
@@ -65,11 +67,30 @@ def _round_trip(data: dict[str, Any]) -> Any:
     return json.loads(json.dumps(data))
 
 
-@given(st.lists(checks(), max_size=5), _times, st.integers(0, 10**9))
+_not_run = st.builds(NotRun, _names, _names, _times)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.lists(checks(), max_size=5),
+    _times,
+    st.integers(0, 10**9),
+    st.none() | st.text(min_size=1, max_size=20),
+    st.none() | st.lists(_not_run, max_size=3).map(tuple),
+)
 def test_a_batch_reads_back_as_it_was_written(
-    found: list[AgentCheck], sent_at: float, dropped: int
+    found: list[AgentCheck],
+    sent_at: float,
+    dropped: int,
+    assignment: str | None,
+    cannot_run: tuple[NotRun, ...] | None,
 ) -> None:
-    batch = Batch(new_batch_id(), "branch-1", sent_at, tuple(found), dropped, "host:1", "1.0")
+    """A batch, with or without what its agent does not run (an older agent says
+    nothing), reads back equal through JSON text."""
+    batch = Batch(
+        new_batch_id(), "branch-1", sent_at, tuple(found), dropped, "host:1", "1.0",
+        assignment, cannot_run,
+    )  # fmt: skip
     assert Batch.from_json(_round_trip(batch.to_json())) == batch
 
 
@@ -85,6 +106,8 @@ def test_receipt_and_assignment_read_back() -> None:
         server_time=1_700_000_000.0,
     )
     assert Assignment.from_json(_round_trip(assignment.to_json())) == assignment
+    kept = replace(assignment, max_age=604_800.0)
+    assert Assignment.from_json(_round_trip(kept.to_json())) == kept
 
 
 def _batch(**changes: Any) -> dict[str, Any]:
@@ -112,6 +135,16 @@ def _batch(**changes: Any) -> dict[str, Any]:
         ({"sent_at": True}, "sent_at: not a number"),
         ({"location": ""}, "location: empty"),
         ({"dropped": -1}, "dropped: not a count"),
+        ({"dropped": 10**9 + 1}, "dropped: not a count from 0 to 1,000,000,000"),
+        ({"protocol": True}, "protocol: True, and this tether speaks 1"),
+        ({"assignment": 7}, "assignment: not text"),
+        ({"cannot_run": {}}, "cannot_run: not a list of at most 1,000"),
+        ({"cannot_run": [{}] * 1001}, "cannot_run: not a list of at most 1,000"),
+        ({"cannot_run": [{"monitor": "api", "since": 1.0}]}, "cannot_run[0].why: not text"),
+        (
+            {"cannot_run": [{"monitor": "api", "why": "x", "since": -1}]},
+            "cannot_run[0].since: not a time",
+        ),
         ({"results": {}}, "results: not a list"),
         ({"results__0__ok": "yes"}, "results[0].ok: not true or false"),
         ({"results__0__ts": 1e300}, "results[0].ts: not a time"),

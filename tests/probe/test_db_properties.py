@@ -80,3 +80,16 @@ def test_a_header_line_past_asyncios_limit_is_malformed_not_a_crash() -> None:
     with pytest.raises(_Broken) as raised:
         _read(b"+" + b"y" * 70_000 + b"\r\n")
     assert raised.value.kind is Kind.RESPONSE_MALFORMED
+
+
+@given(st.floats(min_value=0.001, max_value=3600))
+def test_the_server_limit_leaves_the_client_a_margin(timeout: float) -> None:
+    """The server's statement limit is positive and ends before the check's timeout by a
+    tenth of it, and by at least a second (half the timeout where that is shorter)."""
+    from tether.probe._dbcommon import statement_limit
+
+    limit = statement_limit(timeout)
+    assert limit >= 0.001
+    if timeout > 0.01:
+        assert timeout - limit >= min(1.0, timeout / 2) - 0.001
+        assert timeout - limit >= timeout / 10 - 0.001

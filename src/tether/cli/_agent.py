@@ -1,8 +1,8 @@
 """``tether agent``: probe from here for a monitor elsewhere, dialling out only (docs/agents.md).
 
 Exit 0 when stopped (Ctrl-C, SIGTERM: the spool is on disk); 2 for bad arguments, a
-spool that cannot be opened, or a server that refuses the token; 1 for a spool that
-fails while running (a full disk); each one line.
+spool that cannot be opened, or a server that refuses the token for ``--give-up-after``;
+1 for a spool that fails while running (a full disk); each one line.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _parser(commands: Commands) -> None:
         "them here, and send the results back in batches, over connections this agent "
         "opens: no database, no inbound port.  Results wait in a bounded spool file while "
         "the server cannot be reached.  Exit 0 when stopped; 2 for bad arguments or a "
-        "token the server refuses.",
+        "token the server refuses for --give-up-after.",
     )
     agent.add_argument(
         "--server",
@@ -81,6 +81,14 @@ def _parser(commands: Commands) -> None:
         help="this agent's name on the server's pages (default HOST/PID)",
     )
     agent.add_argument(
+        "--give-up-after",
+        metavar="DURATION",
+        default="2m",
+        help="how long the server may refuse the token (401, 403) before this agent stops "
+        "with exit 2: a refusal may be passing (the server restarting, another process "
+        "briefly on its port); 0s: at the first (default 2m)",
+    )
+    agent.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -116,6 +124,15 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _patience(text: str) -> float:
+    from tether._durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _Usage(f"--give-up-after: {exc}") from None
 
 
 def read_token(path: str | None) -> str:
@@ -167,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
             location=args.location,
             token=read_token(args.token_file),
             name=args.name or f"{socket.gethostname()}/{os.getpid()}",
+            give_up_after=_patience(args.give_up_after),
         )
         context = tls_context(args.cafile)
         spool = Spool(args.spool or f"tether-agent-{args.location}.spool", limit=args.spool_limit)

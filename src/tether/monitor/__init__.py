@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Store, StoreError, open_store
     from tether.monitor.web._actions import acknowledge
-    from tether.monitor.web._dashboard import status_report
+    from tether.monitor.web._status import status_report
     from tether.monitor.web._statustext import status_text
 
 __all__ = [
@@ -122,7 +122,7 @@ _LAZY = {
     "resolve_location": "tether.monitor.config",
     "run_demo": "tether.monitor.runtime._demo",
     "run_monitor": "tether.monitor.runtime._app",
-    "status_report": "tether.monitor.web._dashboard",
+    "status_report": "tether.monitor.web._status",
     "status_text": "tether.monitor.web._statustext",
     "uptimes": "tether.monitor.reports._uptime",
 }

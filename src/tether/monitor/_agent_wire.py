@@ -15,6 +15,17 @@ sends the batch again (a lost answer, a server down): the server takes each id o
 Its results are timed on the agent's clock; ``sent_at`` is that clock when the batch
 left, so the server places them on its own (``offset``, :class:`Receipt`).
 
+A batch also says what the agent cannot run of its assignment (:class:`NotRun`: a
+monitor its tether's model refuses, a check it lacks the extra for, a file it names that
+is not on the agent's machine), until the server has taken one batch saying it.
+
+**Versions.**  Every message carries :data:`PROTOCOL`; a peer of another is refused,
+saying both (the server's 400, the agent's log line).  Within a protocol, fields are
+only ever added: a reader ignores a key it does not know, and a key an older peer does
+not send reads as its default (an older agent's batch says nothing of what it cannot
+run: ``cannot_run`` is None).  A change an older reader would misread is a new protocol.
+The tether versions of the two sides need not match (docs/agents.md, "Versions").
+
 Every value read from the wire is checked here, so a server or an agent that is not
 ours, or a broken one, is one :class:`WireError` with a line saying what was wrong,
 never a traceback or a record that breaks a page later.  Pure: no I/O, no clock.
@@ -33,17 +44,22 @@ from tether.monitor._records import STORED_MS_MAX, ProbeRecord, kind_from_text, 
 
 __all__ = [
     "ASSIGNMENT_PATH",
+    "MAX_AHEAD",
     "MAX_BATCH",
+    "MAX_DROPPED",
+    "MAX_NOT_RUN",
     "MAX_WAIT",
     "PROTOCOL",
     "RESULTS_PATH",
     "AgentCheck",
     "Assignment",
     "Batch",
+    "NotRun",
     "Receipt",
     "WireError",
     "batches",
     "new_batch_id",
+    "out_of_window",
 ]
 
 PROTOCOL: Final = 1
@@ -56,6 +72,15 @@ MAX_WAIT: Final = 60.0
 """The longest an assignment's long poll is held open, seconds."""
 MAX_TEXT: Final = 4_096
 """The longest text field a check carries (a detail, a host, a condition), characters."""
+MAX_AHEAD: Final = 86_400.0
+"""The most a check's time may be after its batch's ``sent_at``, seconds (a day): more is
+refused.  A check made before its batch left is never after it, unless the agent's clock
+went back in between; the server places such a check at the batch's arrival."""
+MAX_DROPPED: Final = 10**9
+"""The most checks one batch may say its agent's spool dropped."""
+MAX_NOT_RUN: Final = 1_000
+"""The most monitors one batch lists as not run (the first, by name)."""
+_MAX_WHY: Final = 1_024
 _MAX_CONDITIONS: Final = 64
 _MAX_PHASES: Final = 32
 _MAX_MONITORS: Final = 100_000
@@ -152,6 +177,48 @@ class AgentCheck:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NotRun:
+    """A monitor of an agent's assignment that the agent does not run, and why."""
+
+    monitor: str
+    why: str
+    """One line: ``a grpc:// check needs tether[grpc] (missing: h2): pip install ...``."""
+    since: float
+    """When the agent began not running it, on the agent's clock (Unix seconds): the
+    same for as long as it goes on, across the agent's restarts."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"monitor": self.monitor, "why": self.why, "since": self.since}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> NotRun:
+        obj = _object(data, where)
+        return cls(
+            monitor=_text(obj.get("monitor"), f"{where}.monitor", 256, empty=False),
+            why=_text(obj.get("why"), f"{where}.why", _MAX_WHY, empty=False),
+            since=_time(obj.get("since"), f"{where}.since"),
+        )
+
+
+def out_of_window(check: AgentCheck, sent_at: float, max_age: float | None) -> str | None:
+    """Why ``check`` is outside the window a batch sent at ``sent_at`` may carry (a time
+    more than :data:`MAX_AHEAD` after ``sent_at``, or more than ``max_age`` before it), or
+    None.  The server refuses such a batch and the agent drops such a check before
+    sending: both read the same two numbers, so they agree to the bit, whatever the
+    offset between their clocks (the server places the check at ``ts + now - sent_at``,
+    ``sent_at - ts`` before its own now)."""
+    age = sent_at - check.record.ts
+    if age < -MAX_AHEAD:
+        return f"{-age:.0f} s after its batch's sent_at, more than a day"
+    if max_age is not None and age > max_age:
+        return (
+            f"{age:.0f} s before its batch's sent_at, more than the server keeps "
+            f"({max_age:.0f} s, storage.raw_retention)"
+        )
+    return None
+
+
 # --- the messages --------------------------------------------------------------------------
 
 
@@ -172,9 +239,16 @@ class Batch:
     """The agent's own name for itself (host and process), for the pages and the log."""
     version: str = ""
     """The agent's tether version."""
+    assignment: str | None = None
+    """The version of the assignment the agent probes (None: none yet, or an older
+    agent, which does not say)."""
+    cannot_run: tuple[NotRun, ...] | None = None
+    """The monitors of that assignment the agent does not run (at most
+    :data:`MAX_NOT_RUN`), or None: not said in this batch (unchanged since the server
+    took a batch saying it, or an older agent, which never says)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "protocol": PROTOCOL,
             "id": self.id,
             "location": self.location,
@@ -184,6 +258,11 @@ class Batch:
             "version": self.version,
             "results": [c.to_json() for c in self.checks],
         }
+        if self.assignment is not None:
+            out["assignment"] = self.assignment
+        if self.cannot_run is not None:
+            out["cannot_run"] = [n.to_json() for n in self.cannot_run]
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> Batch:
@@ -198,8 +277,14 @@ class Batch:
         if len(results) > MAX_BATCH:
             raise WireError(f"results: {len(results):,} checks, more than {MAX_BATCH:,} a batch")
         dropped = obj.get("dropped", 0)
-        if type(dropped) is not int or dropped < 0 or dropped > 10**12:
-            raise WireError("dropped: not a count")
+        if type(dropped) is not int or not 0 <= dropped <= MAX_DROPPED:
+            raise WireError(f"dropped: not a count from 0 to {MAX_DROPPED:,}")
+        assignment = obj.get("assignment")
+        cannot_run = obj.get("cannot_run")
+        if cannot_run is not None and (
+            not isinstance(cannot_run, list) or len(cannot_run) > MAX_NOT_RUN
+        ):
+            raise WireError(f"cannot_run: not a list of at most {MAX_NOT_RUN:,}")
         return cls(
             id=batch_id,
             location=_text(obj.get("location"), "location", 256, empty=False),
@@ -208,6 +293,10 @@ class Batch:
             dropped=dropped,
             agent=_text(obj.get("agent", ""), "agent", 256),
             version=_text(obj.get("version", ""), "version", 64),
+            assignment=None if assignment is None else _text(assignment, "assignment", 128),
+            cannot_run=None
+            if cannot_run is None
+            else tuple(NotRun.from_json(n, f"cannot_run[{i}]") for i, n in enumerate(cannot_run)),
         )
 
 
@@ -266,9 +355,13 @@ class Assignment:
     """How often the agent sends what it has, seconds."""
     server_time: float
     """The server's clock when it answered: the agent's first estimate of its offset."""
+    max_age: float | None = None
+    """The oldest a check may be when its batch is sent (seconds before ``sent_at``): the
+    server keeps raw results no longer, and refuses a batch with an older one; the agent
+    drops such checks, counted, before sending.  None: not said (an older server)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "protocol": PROTOCOL,
             "version": self.version,
             "location": self.location,
@@ -277,6 +370,9 @@ class Assignment:
             "server_time": self.server_time,
             "monitors": [dict(m) for m in self.monitors],
         }
+        if self.max_age is not None:
+            out["max_age"] = self.max_age
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> Assignment:
@@ -291,6 +387,9 @@ class Assignment:
         every = _finite(obj.get("batch_every"), "batch_every")
         if not 0 < every < lease:
             raise WireError("batch_every: not a positive number of seconds below the lease")
+        max_age = obj.get("max_age")
+        if max_age is not None and not _finite(max_age, "max_age") > 0:
+            raise WireError("max_age: not a positive number of seconds")
         return cls(
             version=_text(obj.get("version"), "version", 128, empty=False),
             location=_text(obj.get("location"), "location", 256, empty=False),
@@ -298,6 +397,7 @@ class Assignment:
             lease=lease,
             batch_every=every,
             server_time=_time(obj.get("server_time"), "server_time"),
+            max_age=None if max_age is None else float(max_age),
         )
 
 
@@ -312,10 +412,11 @@ def _object(data: object, where: str) -> Mapping[str, Any]:
 
 def _protocol(obj: Mapping[str, Any]) -> None:
     sent = obj.get("protocol")
-    if sent != PROTOCOL:
+    if type(sent) is not int or sent != PROTOCOL:
+        shown = repr(sent)[:20] if sent is not None else "not said"
         raise WireError(
-            f"protocol: {sent!r}, and this tether speaks {PROTOCOL}: "
-            "run the same tether version on the agent and the server"
+            f"protocol: {shown}, and this tether speaks {PROTOCOL}: upgrade the older "
+            "side (docs/agents.md, Versions)"
         )
 
 

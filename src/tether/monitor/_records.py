@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -45,6 +46,7 @@ __all__ = [
     "kind_text",
     "stints",
     "stored_ms",
+    "stored_time",
 ]
 
 PARTIAL_PREFIX: Final = "partial:"
@@ -69,6 +71,25 @@ def stored_ms(value: object) -> float | None:
         return None
     # A chain of comparisons: exact for an int of any size, false for NaN.
     return float(value) if 0 <= value <= STORED_MS_MAX else None
+
+
+NO_TIME: Final = -1e15
+"""The time a stored result is read at when its column holds no finite number (text in
+SQLite, NaN or infinity in PostgreSQL: written by hand into the database): before any
+calendar's first year, so every page shows it as invalid, and before every real time."""
+
+
+def stored_time(value: object) -> float:
+    """A time as a stored row holds it (Unix seconds), or :data:`NO_TIME` when it is not
+    a finite number.  A finite time no calendar shows (year 10,000) is kept as it is:
+    pages show it as invalid (``reports/_documents.py``'s ``iso``)."""
+    if type(value) is not float and type(value) is not int:
+        return NO_TIME
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        return NO_TIME
+    return number if math.isfinite(number) else NO_TIME
 
 
 def kind_text(kind: Kind | None) -> str:
@@ -157,7 +178,7 @@ class ProbeRecord:
         conditions = data.get("conditions")
         return cls(
             monitor,
-            ts,
+            stored_time(ts),
             bool(ok),
             None if kind is None else kind_from_text(kind),
             stored_ms(latency_ms),

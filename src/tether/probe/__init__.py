@@ -40,19 +40,34 @@ from tether.probe._engine import probe, probe_async
 from tether.probe._icmp import IcmpNotPermitted
 from tether.probe._options import BrowserPage, BrowserStep, DnsQuery, ProbeOptions
 from tether.probe._result import PHASES, Phase, ProbeResult
+from tether.probe._schemes import (
+    FEATURES,
+    SCHEMES,
+    CheckFamily,
+    Feature,
+    Scheme,
+    feature_lacking,
+    find_scheme,
+    listed_schemes,
+    scheme_lacking,
+    scheme_names,
+)
 from tether.probe._target import InvalidTarget, echo_options, parse_target, redact_target
 from tether.probe._walk_reach import proxy_environment
 
 __all__ = [
+    "FEATURES",
     "LOOPBACK",
     "PHASES",
     "ROOT_ANCHOR",
+    "SCHEMES",
     "AllowedTargets",
     "Attempt",
     "BrowserDetails",
     "BrowserPage",
     "BrowserStep",
     "Certificate",
+    "CheckFamily",
     "ConnectDetails",
     "DatabaseDetails",
     "DatabaseQuery",
@@ -62,6 +77,7 @@ __all__ = [
     "DnsRecord",
     "DnsSections",
     "DnssecDetails",
+    "Feature",
     "GrpcDetails",
     "Hop",
     "HttpDetails",
@@ -76,6 +92,7 @@ __all__ = [
     "ProxyDetails",
     "RdapDetails",
     "Response",
+    "Scheme",
     "Skipped",
     "SmtpDetails",
     "SshDetails",
@@ -87,10 +104,15 @@ __all__ = [
     "WsDetails",
     "WsMessage",
     "echo_options",
+    "feature_lacking",
+    "find_scheme",
+    "listed_schemes",
     "parse_target",
     "parse_trust_anchor",
     "probe",
     "probe_async",
     "proxy_environment",
     "redact_target",
+    "scheme_lacking",
+    "scheme_names",
 ]

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from tether import _extras
 from tether._classify import classify_status, failure_for
 from tether._failure import Failure
 from tether._kinds import Kind
 from tether._redact import redact_text, redact_url
+from tether.probe import _schemes
 from tether.probe._details import NO_DETAILS, BrowserDetails, UrlDetails
 from tether.probe._options import BrowserPage, BrowserStep, ProbeOptions
 from tether.probe._result import Phase, ProbeResult
@@ -272,7 +272,7 @@ async def probe_page(
         why = f"a browser check loads http:// and https:// pages; this is {t.scheme}://"
         walk.end(details, failure_for(Kind.URL_INVALID, why, url=t.url))
         return walk.result()
-    if lacking := _extras.problem("a browser check", "browser"):
+    if lacking := _schemes.feature_lacking("browser"):
         walk.end(details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
         return walk.result()
     walk.end(details)

@@ -40,3 +40,12 @@ def first_value(value: object) -> str | int | float | bool | None:
 def timeout_ms(seconds: float) -> int:
     """A statement timeout in whole milliseconds, one at least."""
     return max(1, int(seconds * 1000))
+
+
+def statement_limit(timeout: float) -> float:
+    """The server's own limit on a check's query, in seconds: the check's ``timeout`` less
+    a tenth of it, and less at least a second (half the timeout where it is shorter), so
+    that a slow query is named by the server's error (SQLSTATE 57014, MariaDB's 1969)
+    rather than cut off by the client's timer, which runs from before the connection and
+    the login, on a machine that may be busy."""
+    return max(0.001, round(timeout - max(timeout / 10, min(1.0, timeout / 2)), 3))

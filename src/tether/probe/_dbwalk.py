@@ -6,7 +6,6 @@ client of each server: :mod:`._redis` (tether's own, over the walk's connection)
 
 from __future__ import annotations
 
-from tether import _extras
 from tether.probe._dboptions import (
     MYSQL_SCHEMES,
     POSTGRES_SCHEMES,
@@ -16,15 +15,6 @@ from tether.probe._dboptions import (
 from tether.probe._details import ProxyDetails
 from tether.probe._target import Target
 from tether.probe._walk_tls import WalkTls
-
-_EXTRA = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
-"""The extra each scheme's client comes in; Redis needs none (tether speaks RESP itself)."""
-
-
-def lacking(scheme: str) -> str | None:
-    """One line naming the extra to install for a ``scheme://`` check, or None."""
-    extra = _EXTRA.get(scheme)
-    return None if extra is None else _extras.problem(f"a {scheme}:// check", extra)
 
 
 async def walk_database(w: WalkTls, t: Target) -> None:

@@ -14,12 +14,12 @@ import functools
 import time
 from typing import Any
 
-from tether import _extras
 from tether._classify import failure_for
 from tether._failure import Failure
 from tether._hostport import DNS_PORT, join_hostport, split_hostport
 from tether._kinds import Kind
 from tether._rcodes import rcode_kind
+from tether.probe import _schemes
 from tether.probe._details import DnsQueryDetails, DnsRecord, DnsSections, UrlDetails
 from tether.probe._dns import query_server
 from tether.probe._dnssec import TrustAnchor, parse_trust_anchor, validate
@@ -138,7 +138,7 @@ async def _dnssec_phase(
 
     started = time.perf_counter()
     failure: Failure | None
-    if lacking := _extras.problem("a dns:// check with dnssec", "dnssec"):
+    if lacking := _schemes.feature_lacking("dnssec"):
         failure = failure_for(Kind.URL_INVALID, lacking)
         return Phase("dnssec", False, 0.0, DnssecDetails("?"), failure)
     try:

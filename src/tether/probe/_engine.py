@@ -10,12 +10,11 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
-from tether import _extras
 from tether._classify import failure_for
 from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
-from tether.probe import _dbwalk, _grpc, _http, _icmp, _smtp, _ssh, _ws
+from tether.probe import _dbwalk, _grpc, _http, _icmp, _schemes, _smtp, _ssh, _ws
 from tether.probe._allow import AllowedTargets, TargetRefused
 from tether.probe._dboptions import DB_SCHEMES
 from tether.probe._details import (
@@ -123,9 +122,6 @@ class _Walk(WalkH3):
         if (lacking := self.lacking(t)) is not None:
             self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
             return
-        if lacking := _dbwalk.lacking(t.scheme):
-            self.end(url_details, failure_for(Kind.URL_INVALID, lacking, url=t.url))
-            return
         self.end(url_details)
         self.origin = (t.scheme, t.ascii_host, t.port)
         self.url_auth = _basic_auth(self.given.strip())
@@ -198,10 +194,7 @@ class _Walk(WalkH3):
     def lacking(self, t: Target) -> str | None:
         """What ``t``'s check needs that this installation lacks: one line naming the
         extra to install, or None."""
-        for schemes, extra in ((("ws", "wss"), "ws"), (("grpc", "grpcs"), "grpc")):
-            if t.scheme in schemes:
-                return _extras.problem(f"a {t.scheme}:// check", extra)
-        return self.h3_lacking(t)
+        return _schemes.scheme_lacking(t.scheme) or self.h3_lacking(t)
 
     async def visit(self, t: Target, *, record: bool, chain: list[Hop]) -> _http.Exchange | None:
         """Walk every layer for ``t``; only the first URL's lower phases are recorded

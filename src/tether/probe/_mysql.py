@@ -24,7 +24,7 @@ from typing import Any, Final, TypeVar
 from tether._classify import classify
 from tether._kinds import Kind
 from tether.probe import _connect
-from tether.probe._dbcommon import db_failure, first_value
+from tether.probe._dbcommon import db_failure, first_value, statement_limit
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
 from tether.probe._details import ConnectDetails, DatabaseDetails
 from tether.probe._target import Target
@@ -196,7 +196,7 @@ def _run(conn: Any, text: str, q: DatabaseQuery, timeout: float) -> tuple[bool, 
         (read_only,) = cur.fetchone()
         if read_only and q.role == "primary":
             return True, []
-        seconds = max(0.001, round(timeout * 0.9, 3))
+        seconds = statement_limit(timeout)
         try:  # MariaDB's limit, in seconds; MySQL's (max_execution_time) is its own name
             cur.execute(f"SET SESSION max_statement_time = {seconds}")
         except Exception:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from tether._classify import classify
 from tether._kinds import Kind
-from tether.probe._dbcommon import db_failure, first_value, scrub, timeout_ms
+from tether.probe._dbcommon import db_failure, first_value, scrub, statement_limit, timeout_ms
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
 from tether.probe._details import DatabaseDetails
 from tether.probe._target import Target
@@ -162,7 +162,7 @@ async def _query(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery, conn
             await cur.execute("BEGIN TRANSACTION READ ONLY")
             # The server's own limit first, so a slow query is named by its SQLSTATE
             # (57014) rather than cut off by the client.
-            ms = timeout_ms(w.options.timeout * 0.9)
+            ms = timeout_ms(statement_limit(w.options.timeout))
             await cur.execute(f"SET LOCAL statement_timeout = {ms}")
             await cur.execute(text)
             rows = await cur.fetchmany(q.max_rows) if cur.description else []

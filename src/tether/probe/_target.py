@@ -11,23 +11,11 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 from tether._hostport import ascii_host as ascii_host_of
 from tether._hostport import default_port, join_hostport
 from tether._redact import _cut, redact_url
+from tether.probe import _schemes
 from tether.probe._dboptions import DB_SCHEMES, database_url_problem
 
-SCHEMES = (
-    "http",
-    "https",
-    "ws",
-    "wss",
-    "tcp",
-    "tls",
-    "ssh",
-    "smtp",
-    "smtps",
-    "grpc",
-    "grpcs",
-    *DB_SCHEMES,
-    "icmp",
-)
+SCHEMES = _schemes.scheme_names(walked=True)
+"""The schemes :func:`parse_target` takes (``dns://`` is a probe of its own)."""
 _SCHEME_LIST = ", ".join(SCHEMES[:-1]) + f" or {SCHEMES[-1]}"
 
 

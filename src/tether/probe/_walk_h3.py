@@ -12,14 +12,13 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from tether import _extras
 from tether._classify import classify_status, failure_for
 from tether._failure import Failure
 from tether._hostport import default_port
 from tether._kinds import Kind
 from tether._redact import redact_url
 from tether._sensitive import is_sensitive
-from tether.probe import _h3, _http
+from tether.probe import _h3, _http, _schemes
 from tether.probe._details import (
     ConnectDetails,
     Hop,
@@ -49,7 +48,7 @@ class WalkH3(WalkTls):
         scheme that cannot take HTTP/3."""
         version = self.options.http_version
         if version != "1.1" and t.scheme == "https":
-            return _extras.problem("an HTTP/3 check", "http3")
+            return _schemes.feature_lacking("http3")
         if version == "3":
             self.warnings.append(f"HTTP/3 needs https://: this {t.scheme}:// check did not use it")
         return None

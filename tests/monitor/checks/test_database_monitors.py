@@ -20,7 +20,7 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Prober
 from tether.monitor.config import Monitor, MonitorConfig, parse_config
 from tether.monitor.config._fields import SECONDS_CONTEXT
-from tether.monitor.runtime._agent_intake import _monitor_json
+from tether.monitor.config._monitor_wire import monitor_json
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +100,10 @@ def test_conditions_never_hide_a_database_failure(redis: Redis) -> None:
 
 
 def test_the_monitor_survives_the_trip_to_an_agent(redis: Redis) -> None:
-    """As the server sends it (``_monitor_json``) and the agent reads it: the same
+    """As the server sends it (``monitor_json``) and the agent reads it: the same
     monitor, and its prober checks it."""
     monitor = config(redis, "[RESULT] == 42").monitors[0]
-    raw = json.loads(json.dumps(_monitor_json(monitor)))
+    raw = json.loads(json.dumps(monitor_json(monitor)))
     received = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
     assert received == monitor
     assert (received.query, received.role) == ("GET health", "primary")

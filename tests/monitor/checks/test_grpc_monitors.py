@@ -16,7 +16,7 @@ from tests.helpers.grpc_server import NOT_SERVING, SERVING, grpc_server
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor, parse_config
 from tether.monitor.config._fields import SECONDS_CONTEXT
-from tether.monitor.runtime._agent_intake import _monitor_json
+from tether.monitor.config._monitor_wire import monitor_json
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_agent_round_trip_over_tls(tmp_path: Path) -> None:
             }
         )
         (loaded,) = parse_config(text).monitors
-        sent = _monitor_json(loaded)
+        sent = monitor_json(loaded)
         received = Monitor.model_validate(sent, context={SECONDS_CONTEXT: True})
         assert received == loaded
         prober = Prober()

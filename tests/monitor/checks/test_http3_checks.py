@@ -19,7 +19,7 @@ from tether.lab._certs import LabCerts, make_certs
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor, parse_config
 from tether.monitor.config._fields import SECONDS_CONTEXT
-from tether.monitor.runtime._agent_intake import _monitor_json
+from tether.monitor.config._monitor_wire import monitor_json
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_the_monitor_as_an_agent_receives_it_probes_the_same(h3: int, certs: Lab
     """Dumped as the server sends it to an agent (JSON, durations in seconds), validated
     as the agent validates it, and checked by the agent's prober."""
     m = monitor(certs, f"https://localhost:{h3}/", conditions=["[STATUS] == 200"])
-    raw = yaml.safe_load(yaml.safe_dump(_monitor_json(m)))
+    raw = yaml.safe_load(yaml.safe_dump(monitor_json(m)))
     assert raw["http_version"] == "3"
     received = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
     assert received == m

@@ -242,13 +242,13 @@ def test_each_step_gets_what_is_left_of_the_timeout() -> None:
 def test_a_steps_monitor_survives_the_agents_round_trip_and_runs() -> None:
     """The monitor as the server sends it to an agent (model_dump, then validated with
     durations in seconds) is the same monitor, and an agent's prober runs its steps."""
-    from tether.monitor.runtime._agent_intake import _monitor_json
+    from tether.monitor.config._monitor_wire import monitor_json
 
     api = Api()
 
     async def body(port: int) -> Check:
         m = _monitor(port)
-        raw = json.loads(json.dumps(_monitor_json(m)))
+        raw = json.loads(json.dumps(monitor_json(m)))
         again = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
         assert again == m
         return await _check(again)

@@ -27,8 +27,13 @@ def test_minimal_file_takes_every_default() -> None:
         "postgres": None,
         "raw_retention": 7 * 86400,
         "rollup_retention": 365 * 86400,
+        "alert_retention": 30 * 86400,
+        "silence_retention": 30 * 86400,
+        "incident_retention": None,
+        "audit_retention": 365 * 86400,
         "spill": None,
     }
+    assert config.storage.incidents_kept == 365 * 86400
     assert (config.server.listen, config.server.host, config.server.port) == (
         "127.0.0.1:8800",
         "127.0.0.1",

@@ -59,7 +59,8 @@ from tether.monitor.config import ConfigError, parse_config
             {"url": "127.0.0.1:80"},
             'monitors[0].url: "127.0.0.1:80" has no scheme: '
             "write http://, https://, ws://, wss://, tcp://, tls://, dns://, ssh://, smtp://, "
-            "smtps://, grpc://, grpcs://, icmp://, postgresql://, mysql:// or redis://",
+            "smtps://, grpc://, grpcs://, icmp://, postgresql://, mysql://, mariadb://, redis:// "
+            "or rediss://",
         ),
         (
             {"url": "ftp://x/"},

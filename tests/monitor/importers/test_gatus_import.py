@@ -256,19 +256,20 @@ def test_every_endpoint_is_a_monitor_or_left_out_with_why(
         "example",
         "starttls-smtp-example",
         "ssh-example-password",
+        "my-grpc",
         "disabled",
         "ext-ep-test",
     }
     why = {item.what: item.why for item in result.left_out}
-    assert why["endpoints[11] (udp-example)"] == "tether has no UDP probe"
-    assert "gRPC" in why["endpoints[12] (my-grpc)"]
+    assert why["endpoints[11] (udp-example)"] == "tether has no udp:// check"
+    assert monitors["my-grpc"]["url"] == "grpc://127.0.0.1:50051"
 
 
 def test_the_imported_configuration_loads(imported: tuple[Any, dict[str, Any]]) -> None:
     """What is printed is a configuration tether loads, header and all."""
     result, _ = imported
     config = parse_config(to_yaml(result))
-    assert len(config.monitors) == 13
+    assert len(config.monitors) == 14
     assert {c.name for c in config.alerts} == {
         "slack",
         "discord",
@@ -450,7 +451,8 @@ endpoints:
         (
             "endpoints:\n"
             "  - {name: u, url: 'udp://127.0.0.1:1', conditions: ['[CONNECTED] == true']}\n",
-            "none of its endpoints can be carried over: endpoints[0] (u): tether has no UDP probe",
+            "none of its endpoints can be carried over: endpoints[0] (u): "
+            "tether has no udp:// check",
         ),
     ],
 )

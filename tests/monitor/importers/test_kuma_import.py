@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.kuma_db import Targets, build_kuma_db, channel_urls, http_target
+from tests.helpers.kuma_db import (
+    DESCRIPTION,
+    Targets,
+    build_kuma_db,
+    channel_urls,
+    http_target,
+)
 from tether.lab import Lab
 from tether.monitor.alerts._apprise import AppriseChannel
 from tether.monitor.config import parse_config
@@ -90,7 +96,8 @@ def test_tags_groups_alerts_pages_and_windows(
     config = parse_config(to_yaml(imported))
     monitors = {m.name: m for m in config.monitors}
     assert dict(monitors["web ok"].labels) == {
-        "group": "Core", "env": "prod", "team_name": "core", "kuma_monitor": "x"
+        "group": "Core", "description": DESCRIPTION, "env": "prod", "team_name": "core",
+        "kuma_monitor": "x",
     }  # fmt: skip
     assert dict(monitors["port open"].labels) == {"group": "Core", "env": ""}
     assert any("'team-name' is the label team_name" in note for note in imported.notes)

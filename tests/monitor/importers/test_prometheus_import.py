@@ -18,8 +18,8 @@ from tether.monitor.importers._prometheus import import_prometheus
 
 
 def prometheus_yml(lab: Lab) -> str:
-    """blackbox_exporter's README scrape configuration, then a tcp job, a job with
-    file_sd_configs, and one of modules from a blackbox.yml."""
+    """blackbox_exporter's README scrape configuration, then a tcp job with file_sd_configs
+    too, and one of modules from a blackbox.yml."""
     healthy, missing, refused = lab["healthy"], lab["http_404"], lab["refused"]
     relabel = """\
     relabel_configs:
@@ -138,7 +138,10 @@ def test_each_target_is_a_monitor_with_the_jobs_settings(files: tuple[str, str],
     assert tcp["interval"] == "1m"
     why = {item.what: item.why for item in result.left_out}
     assert why["scrape_configs[1] (blackbox_exporter)"].startswith("not a blackbox_exporter job")
-    assert "file_sd" in why["scrape_configs[2] (blackbox_tcp): file_sd_configs"]
+    # The job's file_sd targets are a discover: source of the same monitor (issue 44).
+    (source,) = result.config["discover"]
+    assert (source["name"], source["file_sd"]) == ("blackbox_tcp", {"files": ["targets/*.json"]})
+    assert source["template"]["url"] == "tcp://{{address}}"
     assert (
         "module http_404 is not in blackbox_exporter's example modules"
         in why["scrape_configs[3] (blackbox_custom)"]

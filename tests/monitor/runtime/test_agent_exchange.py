@@ -20,6 +20,7 @@ from tether._kinds import Kind
 from tether.lab import Lab
 from tether.monitor._agent_wire import Assignment
 from tether.monitor.config import ConfigError, parse_config
+from tether.monitor.config._monitor_wire import monitor_json
 from tether.monitor.runtime._agent import Agent, AgentRefused, _Failed, clock_offset
 
 
@@ -140,8 +141,9 @@ def test_the_bound_drops_the_oldest_and_says_how_many(
     assert any("told of 5 dropped" in r.getMessage() for r in caplog.records)
 
 
-def test_a_refused_token_stops_the_agent(tmp_path: Path) -> None:
-    """A 401 is AgentRefused saying the token was refused, and run() ends with it."""
+def test_a_refused_token_stops_the_agent_at_once_when_it_may_not_wait(tmp_path: Path) -> None:
+    """With give_up_after 0, a 401 is AgentRefused saying the token was refused, and run()
+    ends with it (docs/agents.md: --give-up-after 0s)."""
 
     async def go(stub: AgentStub) -> None:
         async with agent_for(stub, tmp_path / "e.spool", token="wrong") as agent:
@@ -158,7 +160,7 @@ def test_a_monitor_it_cannot_read_is_skipped_and_the_others_run(
     lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A monitor that does not validate is logged once (not once per assignment) and
-    skipped; the valid one is probed and its check arrives."""
+    not run; the valid one is probed and its check arrives."""
     bad = _monitor("broken", lab["healthy"].url, interval=0.5)
 
     async def go(stub: AgentStub) -> None:
@@ -172,7 +174,7 @@ def test_a_monitor_it_cannot_read_is_skipped_and_the_others_run(
     monitors = [bad, _monitor("healthy", lab["healthy"].url)]
     with caplog.at_level(logging.INFO, "tether.agent"), AgentStub(monitors).running() as stub:
         asyncio.run(go(stub))
-    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    skipped = [r.getMessage() for r in caplog.records if "not run" in r.getMessage()]
     assert len(skipped) == 1
     assert "broken" in skipped[0]
     assert "interval" in skipped[0]
@@ -285,16 +287,16 @@ def test_the_loop_backs_off_says_the_outage_once_and_its_end(
 
 
 def test_a_monitor_as_the_server_dumps_it_is_read_as_loaded(tmp_path: Path) -> None:
-    """The server sends each monitor as pydantic dumps the loaded model (durations as
-    bare seconds): the agent reads back the very monitor, nested durations included;
-    a file's YAML still may not write a bare number."""
+    """The server sends each monitor as the keys of the loaded model it sets (durations
+    as bare seconds, config/_monitor_wire.py): the agent reads back the very monitor,
+    nested durations included; a file's YAML still may not write a bare number."""
     config = parse_config(
         "alerts:\n  - {name: ops, type: webhook, url: 'http://127.0.0.1:9/hook'}\n"
         "monitors:\n  - {name: api, url: 'http://127.0.0.1:9/', interval: 90s, timeout: 3s,"
         " alerts: [ops], remind_every: 1h, escalate: [{after: 10m, alerts: [ops]}]}\n"
     )
     (loaded,) = config.monitors
-    dumped = loaded.model_dump(mode="json")
+    dumped = monitor_json(loaded)
     assert dumped["interval"] == 90.0
 
     async def go(stub: AgentStub) -> None:
@@ -315,7 +317,7 @@ def test_a_spool_that_fails_stops_the_agent_saying_why(
     error, instead of an agent that runs on and sends nothing.  The full disk is made by
     replacing the spool's pending() (no real disk can be filled here)."""
 
-    def full() -> None:
+    def full(*_: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     async def go(stub: AgentStub) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from tests.helpers.stores import open_target
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Check, take_record
+from tether.monitor.store import Retention
 
 T0 = 1_800_000_000.0
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -28,7 +29,7 @@ def test_the_last_screenshot_wins_and_is_kept_across_a_reopen(target: str) -> No
 
 def test_screenshots_are_pruned_with_the_raw_results(target: str) -> None:
     """Older than the raw retention: gone with the results of that time."""
-    with open_target(target, raw_retention=3600.0) as store:
+    with open_target(target, retention=Retention(raw=3600.0)) as store:
         store.save_screenshot("old", T0, PNG)
         store.save_screenshot("new", T0 + 3000, PNG)
         store.flush()

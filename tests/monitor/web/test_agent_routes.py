@@ -19,6 +19,7 @@ from tests.helpers.web_harness import ServedRunner
 from tether.monitor._agent_wire import AgentCheck, Assignment, Batch, Receipt, new_batch_id
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import MonitorConfig
+from tether.monitor.runtime._agent_can_run import assigned_monitor
 from tether.monitor.store import SQLiteStore
 
 MONITORS = (
@@ -57,6 +58,28 @@ def test_the_assignment_holds_the_probe_monitors_placed_there_secrets_as_they_ar
     assert [m["name"] for m in got.monitors] == ["api"]
     assert got.monitors[0]["headers"] == {"Authorization": "Bearer s3cret"}
     assert (got.lease, got.batch_every, got.server_time) == (60.0, 5.0, served.now)
+
+
+def test_a_monitor_of_alert_when_failures_is_one_the_agent_runs(tmp_path: Path) -> None:
+    """Issue 44's reproduction: a monitor with alert_when: {failures: N, within: D} was
+    refused by every agent ("min_checks goes with failure_ratio"), the server having sent
+    the default min_checks beside it.  Through the real route, the agent now reads it as
+    the server holds it, and runs it."""
+    more = (
+        "  - {name: win, url: 'http://127.0.0.1:9/', locations: [branch-1],"
+        " alert_when: {failures: 3, within: 5m}}\n"
+    )
+    s = ServedRunner(config(more), SQLiteStore(tmp_path / "w.db"), location="hq")
+    try:
+        status, doc = body_of(s, "/api/agent/assignment?location=branch-1", headers=AGENT)
+        assert status == 200, doc
+        got = Assignment.from_json(doc)
+        read = [assigned_monitor(i, raw) for i, raw in enumerate(got.monitors)]
+        ((_, monitor, why),) = [r for r in read if r[0] == "win"]
+        assert why is None
+        assert monitor == s.runner.config.monitor("win")
+    finally:
+        s.close()
 
 
 def test_the_long_poll_answers_on_a_reload(served: ServedRunner) -> None:

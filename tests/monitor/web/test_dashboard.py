@@ -38,8 +38,10 @@ from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import Recent, asset, status_document
+from tether.monitor.web._dashboard import asset
 from tether.monitor.web._pages import channel_banner, not_found_page
+from tether.monitor.web._recent import Recent
+from tether.monitor.web._status import status_document
 from tether.monitor.web._web import make_app
 
 ROUNDS = 3
@@ -186,11 +188,12 @@ def test_status_api_keeps_its_keys_and_adds_rows_with_times(served: Served) -> N
     assert web_row["certificate"] is None
 
 
-def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
+def test_after_a_restart_a_monitor_is_in_its_state_since_the_store_says(
     served: Served,
 ) -> None:
-    """A new runner over the same store has not seen any state change: a monitor that is
-    still down shows the time its open incident opened, an up one shows no time."""
+    """A new runner over the same store has not seen any state change: each monitor is
+    in its state since its last change the store holds (the down one since it went down,
+    when its incident opened; the up one since it went up), as tether status says."""
     served.store.flush()
     store = SQLiteStore(served.store.path)
     try:
@@ -206,7 +209,7 @@ def test_after_a_restart_a_down_monitor_is_down_since_its_incident_opened(
         iso(EPOCH),
         served.now + 30 - EPOCH,
     )
-    assert (rows["web"]["state"], rows["web"]["since"]) == ("up", None)
+    assert (rows["web"]["state"], rows["web"]["since"]) == ("up", iso(EPOCH))
 
 
 def test_a_monitors_api_has_results_phases_rollups_and_incidents(served: Served) -> None:

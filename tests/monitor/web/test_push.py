@@ -205,7 +205,7 @@ def test_the_token_shows_nowhere(served: ServedRunner, caplog: pytest.LogCapture
     ("monitor", "error"),
     [
         ({"type": "push"}, "monitors[0].token: a push monitor needs a token"),
-        ({"type": "push", "token": "short"}, "monitors[0].token: must be 16 to 256"),
+        ({"type": "push", "token": "short"}, "monitors[0].token: must be 10 to 256"),
         (
             {"type": "push", "token": TOKEN, "url": "http://x/"},
             "monitors[0].url: a push monitor probes nothing",

@@ -73,6 +73,7 @@ before Alertmanager resolves an alert tether still holds open."""
 _PARTIAL: Final = ("incident.partial", "incident.partial_resolved")
 _LATENCY: Final = ("monitor.degraded", "monitor.recovered")
 _OBJECTIVE: Final = ("objective.burning", "objective.resolved")
+_AGENT: Final = ("agent.skipped", "agent.running")
 
 
 def _iso(ts: float) -> str:
@@ -82,7 +83,11 @@ def _iso(ts: float) -> str:
 
 def resolves(payload: AlertPayload) -> bool:
     """Whether ``payload`` ends the Alertmanager alert its labels name."""
-    return payload.event in RESOLVING or payload.event in ("monitor.recovered", _OBJECTIVE[1])
+    return payload.event in RESOLVING or payload.event in (
+        "monitor.recovered",
+        _OBJECTIVE[1],
+        _AGENT[1],
+    )
 
 
 def _local(payload: AlertPayload) -> bool:
@@ -103,6 +108,9 @@ def alert_labels(payload: AlertPayload) -> dict[str, str]:
             ids["incident"] = None
         elif payload.event in _OBJECTIVE:  # its labels say the objective, rule and severity
             name, severity, ids = "TetherObjectiveBurning", "warning", {}
+        elif payload.event in _AGENT:  # its labels say the location the agent runs at
+            name, severity = "TetherAgentNotRunning", "warning"
+            ids["incident"] = None
         elif payload.event in _PARTIAL:
             name, severity = "TetherMonitorPartial", "warning"
         else:

@@ -73,6 +73,8 @@ _LABELS = {
     "incident.partial": "PARTIAL",
     "incident.partial_resolved": "RESOLVED",
     "incident.updated": "UPDATE",
+    "agent.skipped": "NOT CHECKED",
+    "agent.running": "CHECKED AGAIN",
 }
 _DOWN = (
     "incident.opened",
@@ -101,6 +103,9 @@ def subject(payload: AlertPayload) -> str:
             reason = f"unreachable from {joined(failing)} ({reason})"
     elif event in _BACK:
         reason = _one_line(payload.detail or "back up")
+    elif event.startswith("agent."):  # what an agent does not run, and where
+        who += f" from {payload.labels.get('location', 'an agent')}"
+        reason = _one_line(payload.detail) if event == "agent.skipped" else ""
     elif event.startswith("objective."):  # the text names the objective first
         reason = _one_line(payload.text.removeprefix(f"{who}: "))
     else:  # a latency notice: the engine's sentence, without the monitor's name twice

@@ -63,6 +63,7 @@ EVENTS: Final = (
     "monitor.degraded",
     "monitor.recovered",
     *("objective.burning", "objective.resolved"),
+    *("agent.skipped", "agent.running"),
 )
 """The events an alert can be about (``AlertPayload.event``), its ``event`` label."""
 

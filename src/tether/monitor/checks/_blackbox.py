@@ -126,6 +126,8 @@ async def _run_module(
     http = module.http
     if "://" not in target:
         target = f"http://{target}"  # as blackbox_exporter does
+    if http.enable_http3 and target.lower().startswith("http://"):
+        target = f"https://{target[len('http://') :]}"  # HTTP/3 is https, as the exporter makes it
     scheme = target.partition("://")[0].lower()
     if scheme in ("postgresql", "postgres", "mysql", "mariadb", "redis", "rediss"):
         # A scrape must not make tether log in to a database with credentials it brings.
@@ -140,6 +142,7 @@ async def _run_module(
         cacert=http.tls_config.ca_file,
         family=family(http.preferred_ip_protocol, http.ip_protocol_fallback),
         follow_redirects=http.follows,
+        http_version="3" if http.enable_http3 else "1.1",
     )
     result = await probe_async(target, options)
     return ModuleProbe("http", result, http_verdict(http, result))
@@ -223,13 +226,17 @@ def http_verdict(http: HttpModule, result: ProbeResult) -> tuple[str, str] | Non
     if not valid:
         return (failure.kind.value if failure else CONDITION), Layer.HTTP.value
     assert response is not None
-    version = response.version
+    version = response.version and _VERSIONS.get(response.version, response.version)
     if http.valid_http_versions and version not in http.valid_http_versions:
         return CONDITION, Layer.HTTP.value
     ssl = _final_scheme(result) == "https"
     if (http.fail_if_ssl and ssl) or (http.fail_if_not_ssl and not ssl):
         return CONDITION, Layer.TLS.value
     return None
+
+
+_VERSIONS = {"HTTP/3": "HTTP/3.0", "HTTP/2": "HTTP/2.0"}
+"""A response's version as blackbox_exporter writes it in ``valid_http_versions``."""
 
 
 def _final_scheme(result: ProbeResult) -> str:

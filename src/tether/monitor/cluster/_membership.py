@@ -2,7 +2,9 @@
 renewal rounds that hold its shards and the leader's lease, the monitors it takes on and
 gives up when its shards move, taking the lead and giving it up, and the reading of what
 every location publishes.  Alone (a :class:`~tether.monitor.store.SoloCluster`), it holds
-every shard and leads, and its rounds never run.
+every shard and leads, and its rounds never run: it only writes its row of the store's
+instances every ``cluster.every`` seconds (:meth:`Membership.beat`), as an instance of a
+cluster heartbeats at each round, for the pages and ``tether status`` to read.
 
 It decides; the runner it belongs to (``runtime/_runner.Runner``) keeps the monitors'
 detectors, the fleet and the incident engine's writes, and is reached only through
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -133,15 +136,34 @@ class Membership:
 
     async def rounds(self, stop: asyncio.Event) -> None:
         """A renewal round every ``cluster.every`` seconds (or sooner: :meth:`renew`)
-        until ``stop``; none alone."""
+        until ``stop``; alone, a heartbeat (:meth:`beat`) as often."""
+        while not self.shared and not stop.is_set():
+            self.beat()
+            await self._sleep(self.cluster.every)
         while self.shared and not stop.is_set():
             await self._sleep(self._round_in)
             if not stop.is_set():
                 await self.renew()
 
+    def beat(self) -> None:
+        """Alone: write this instance's row of the store's instances, its heartbeat now,
+        and forget the rows of instances dead for a lease (one killed before this one
+        started: one monitor runs per SQLite file).  Nothing while the store cannot be
+        written: a heartbeat held until it can would say nothing true."""
+        if not self._store.health().up:
+            return
+        now = self._wall()
+        (me,) = self.cluster.instances(now)
+        with contextlib.suppress(StoreError):
+            self._store.save_instance(dataclasses.replace(me, heartbeat=now))
+            self._store.forget_instances(now - self.cluster.ttl)
+
     async def leave(self) -> None:
-        """Hand this instance's leases back, on a clean stop (else they run out)."""
+        """Hand this instance's leases back, on a clean stop (else they run out); alone,
+        take its row out of the store's instances."""
         if not self.shared:
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(self._store.remove_instance, self.cluster.id)
             return
         try:
             await asyncio.to_thread(self.cluster.leave, self._wall())

@@ -28,6 +28,7 @@ Every problem found is reported at once, one line each, in file order::
 """
 
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig
+from tether.monitor.config._capabilities import cannot_run
 from tether.monitor.config._channels import (
     AlertChannel,
     AppriseChannelConfig,
@@ -56,10 +57,10 @@ from tether.monitor.config._models import (
     StatusGroup,
     StatusMonitor,
     StatusPage,
-    Storage,
     TlsOptions,
     User,
 )
+from tether.monitor.config._storage import Storage
 
 __all__ = [
     "ENV_LOCATION",
@@ -89,6 +90,7 @@ __all__ = [
     "TlsOptions",
     "User",
     "WebhookChannelConfig",
+    "cannot_run",
     "config_warnings",
     "default_timeout",
     "load_config",

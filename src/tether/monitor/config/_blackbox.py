@@ -59,7 +59,6 @@ _UNSUPPORTED: Final[Mapping[str, frozenset[str]]] = {
             "no_proxy",
             "proxy_from_environment",
             "proxy_connect_header",
-            "enable_http2",
             "skip_resolve_phase_with_proxy",
             "source_ip_address",
             "http_client_config",
@@ -134,8 +133,16 @@ class HttpModule(_Section):
     ] = ()
     """Empty: any 2xx, as blackbox_exporter."""
     valid_http_versions: Annotated[
-        tuple[Literal["HTTP/1.0", "HTTP/1.1", "HTTP/2.0"], ...], BeforeValidator(one_or_many)
+        tuple[Literal["HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0"], ...],
+        BeforeValidator(one_or_many),
     ] = ()
+    enable_http3: bool = False
+    """Ask over HTTP/3 (QUIC) instead, an ``http://`` target as ``https://``, as
+    blackbox_exporter does; the check needs ``tether[http3]``."""
+    enable_http2: bool = True
+    """blackbox_exporter's offer of HTTP/2: tether's probe speaks HTTP/1.1 (or HTTP/3), so
+    ``true`` and ``false`` alike are what it does (``valid_http_versions: [HTTP/2.0]``
+    fails)."""
     method: Method = "GET"
     headers: Headers = Field(default_factory=dict)
     follow_redirects: bool = True
@@ -146,6 +153,19 @@ class HttpModule(_Section):
     tls_config: TlsConfig = Field(default_factory=TlsConfig)
     preferred_ip_protocol: IpProtocol = "ip6"
     ip_protocol_fallback: bool = True
+
+    @model_validator(mode="after")
+    def _http3_alone(self) -> HttpModule:
+        # blackbox_exporter's own rules (config/config.go, HTTPProbe.UnmarshalYAML).
+        versions = set(self.valid_http_versions)
+        if "HTTP/3.0" in versions and not self.enable_http3:
+            raise fail("valid_http_versions: HTTP/3.0 needs enable_http3: true")
+        if self.enable_http3 and versions - {"HTTP/3.0"}:
+            raise fail(
+                "valid_http_versions: with enable_http3: true only HTTP/3.0 can be valid, "
+                "as blackbox_exporter says"
+            )
+        return self
 
     @property
     def follows(self) -> bool:

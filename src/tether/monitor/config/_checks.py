@@ -21,8 +21,9 @@ from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._browser_checks import check_browser
+from tether.monitor.config._capabilities import certificate_schemes, config_cannot_run, takes
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
-from tether.monitor.config._database import DB_SCHEMES, database_problems
+from tether.monitor.config._database import database_problems
 from tether.monitor.config._dns import DnsOptions, dnssec_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
@@ -44,6 +45,7 @@ from tether.monitor.config._page_objectives import check_page_objectives
 from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
+from tether.monitor.config._storage import check_retention
 
 
 def cross_check(config: MonitorConfig) -> list[Problem]:
@@ -111,6 +113,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
     errors += _check_status_pages(config.status_pages, monitors)
     errors += check_objectives(config.objectives, config.monitors, channels)
+    errors += check_retention(config.storage, config.objectives)
     errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
     errors += check_routes(config.routes, config.time_intervals, channels)
     errors += check_inhibit_rules(config.inhibit_rules, config.monitors)
@@ -140,6 +143,8 @@ def config_warnings(config: MonitorConfig) -> list[str]:
         for name, module in config.modules.items()
         if module.unavailable is not None
     ]
+    # A check this installation cannot run fails each time until its extra is installed.
+    out += config_cannot_run(config)
     if is_loopback(server.host):
         return out
     if not config.users:
@@ -298,17 +303,22 @@ def _check_channel(channel: AlertChannel, at: KeyPath) -> list[Problem]:
 
 
 def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
+    """Each option the monitor gives is one its scheme takes (the registry says which,
+    ``_capabilities.py``); a ws:// monitor's request is its upgrade's."""
+    from tether.probe import find_scheme
+
     scheme, given = monitor.scheme, monitor.model_fields_set
+    found = find_scheme(scheme)  # None for push:// and traffic://: they take none of these
     errors: list[Problem] = []
-    if scheme in ("ws", "wss"):
-        errors += _check_websocket(monitor, at)
-    elif scheme not in ("http", "https"):
+    if found is not None and found.check == "websocket":
+        errors += _check_websocket(monitor, at)  # its upgrade's words for the request's keys
+    else:
         errors += [
             ((*at, key), f"only http:// and https:// monitors send a request; this is {scheme}://")
             for key in HTTP_ONLY
-            if key in given
+            if key in given and not takes(found, key)
         ]
-    if monitor.http_version != "1.1" and scheme != "https":
+    if monitor.http_version != "1.1" and not takes(found, "http_version"):
         errors.append(
             (
                 (*at, "http_version"),
@@ -316,22 +326,14 @@ def _check_scheme_options(monitor: Monitor, at: KeyPath) -> list[Problem]:
                 f"this is {scheme}://",
             )
         )
-    if "dns" in given and scheme != "dns":
+    if "dns" in given and not takes(found, "dns"):
         errors.append(((*at, "dns"), f"only dns:// monitors take dns options; this is {scheme}://"))
-    if "tls" in given and scheme not in (
-        "https",
-        "wss",
-        "tls",
-        "smtp",
-        "smtps",
-        "grpcs",
-        *DB_SCHEMES,
-    ):
+    if "tls" in given and not takes(found, "tls"):
+        named = ", ".join(f"{name}://" for name in certificate_schemes())
         errors.append(
             (
                 (*at, "tls"),
-                "only https://, wss://, tls://, smtp://, smtps://, grpcs:// and database monitors "
-                f"have a certificate; this is {scheme}://",
+                f"only {named} and database monitors have a certificate; this is {scheme}://",
             )
         )
     errors += database_problems(scheme, given, monitor.query, at)
@@ -489,7 +491,7 @@ def _check_push(monitor: Monitor, at: KeyPath) -> list[Problem]:
             (
                 (*at, "token"),
                 "a push monitor needs a token, the secret its jobs push with "
-                "(16 letters or digits at least, as `openssl rand -hex 16` prints)",
+                "(10 letters or digits at least, as `openssl rand -hex 16` prints)",
             )
         )
     if "cron" in given and "interval" in given:

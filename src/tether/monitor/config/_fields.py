@@ -47,8 +47,9 @@ def _to_seconds(value: object) -> float:
 
 SECONDS_CONTEXT: Final = "durations_in_seconds"
 """A validation context key: with it true, a bare number is a duration in seconds.  A
-monitor the server sends its agents is pydantic's dump of the loaded model (``60.0``, not
-``60s``), and the agent validates it with the same model; a file's YAML never may."""
+monitor the server sends its agents holds its durations so (``60.0``, not ``60s``:
+``_monitor_wire.py``), and the agent validates it with the same model; a file's YAML
+never may."""
 
 
 def _duration(value: object, info: ValidationInfo) -> float:
@@ -229,27 +230,6 @@ def _check_resolver(value: str) -> str:
     return value
 
 
-_SCHEMES: Final = (
-    "http",
-    "https",
-    "ws",
-    "wss",
-    "tcp",
-    "tls",
-    "dns",
-    "ssh",
-    "smtp",
-    "smtps",
-    "grpc",
-    "grpcs",
-    "icmp",
-    "postgresql",
-    "postgres",
-    "mysql",
-    "mariadb",
-    "redis",
-    "rediss",
-)
 PUSH_SCHEME: Final = "push"
 """The scheme of a push monitor's ``url``, which tether writes (``push://NAME``): nothing
 is probed, the cross-checks keep it to ``type: push`` monitors."""
@@ -259,24 +239,21 @@ tether as a push monitor's is."""
 
 
 def _check_target(value: str) -> str:
-    from tether.probe import InvalidTarget, parse_target
+    from tether.probe import InvalidTarget, find_scheme, listed_schemes, parse_target
 
     scheme, sep, rest = value.partition("://")
     head = value.partition(":")[0]
-    if not sep and head.lower() in _SCHEMES:
+    if not sep and find_scheme(head) is not None:
         raise fail(f"{show(value)}: write {head}:// with two slashes, as in {head}://host")
+    listed = listed_schemes()
     if not sep:
-        raise fail(
-            f"{show(value)} has no scheme: write http://, https://, ws://, wss://, tcp://, "
-            "tls://, dns://, ssh://, smtp://, smtps://, grpc://, grpcs://, icmp://, postgresql://, "
-            "mysql:// or redis://"
-        )
+        hint = ", ".join(f"{name}://" for name in listed[:-1]) + f" or {listed[-1]}://"
+        raise fail(f"{show(value)} has no scheme: write {hint}")
     if scheme.lower() in (PUSH_SCHEME, TRAFFIC_SCHEME):
         return value
-    if scheme.lower() not in _SCHEMES:
+    if find_scheme(scheme) is None:
         raise fail(
-            f"unsupported scheme {show(scheme)}: use http, https, ws, wss, tcp, tls, dns, ssh, "
-            "smtp, smtps, grpc, grpcs, icmp, postgresql, mysql, mariadb, redis or rediss"
+            f"unsupported scheme {show(scheme)}: use {', '.join(listed[:-1])} or {listed[-1]}"
         )
     if scheme.lower() == "dns":
         return _check_dns_target(value, rest)
@@ -415,16 +392,27 @@ def _check_token_hash(value: SecretStr) -> SecretStr:
         raise fail(str(exc)) from None
 
 
-_PUSH_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+PUSH_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{10,256}")
+"""A push token tether takes: what goes in the push URL unescaped, 10 characters at least.
+Ten is Uptime Kuma 1.23's (random letters and digits, about 60 bits, as many as 15 hex
+digits), so that a job keeps its push URL when tether takes Kuma's place; `openssl rand
+-hex 16` makes a longer one."""
+
+
+def push_token_problem(token: str) -> str | None:
+    """Why tether refuses ``token`` as a push token, never showing it (it is a credential
+    even when mistyped); None when it takes it."""
+    if PUSH_TOKEN.fullmatch(token):
+        return None
+    return (
+        "must be 10 to 256 letters, digits, '-', '_', '.' or '~' (it goes in the push "
+        "URL), as `openssl rand -hex 16` prints"
+    )
 
 
 def _check_push_token(value: SecretStr) -> SecretStr:
-    # The message never shows the token: it is a credential even when mistyped.
-    if not _PUSH_TOKEN.fullmatch(value.get_secret_value()):
-        raise fail(
-            "must be 16 to 256 letters, digits, '-', '_', '.' or '~' (it goes in the push "
-            "URL), as `openssl rand -hex 16` prints"
-        )
+    if (problem := push_token_problem(value.get_secret_value())) is not None:
+        raise fail(problem)
     return value
 
 

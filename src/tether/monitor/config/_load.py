@@ -31,7 +31,7 @@ from tether.monitor.config._yaml import (
     yaml_problem,
 )
 
-__all__ = ["load_config", "parse_config"]
+__all__ = ["load_config", "loaded", "parse_config"]
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
@@ -101,6 +101,13 @@ def parse_config(
         errors += check_templates(config)
     if errors:
         raise config_error(errors, document.marks, source)
+    return loaded(config)
+
+
+def loaded(config: MonitorConfig) -> MonitorConfig:
+    """``config`` as the monitor runs it: ``defaults`` applied to each monitor, the
+    ``probe:`` section's browser settings given to each browser check, every location to
+    a monitor that names none, and each maintenance window's times in its zone."""
     return config.model_copy(
         update={
             "monitors": tuple(

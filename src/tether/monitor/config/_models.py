@@ -43,7 +43,6 @@ from tether.monitor.config._fields import (
     AllowedTarget,
     ConditionText,
     Count,
-    Dsn,
     Headers,
     Interval,
     Listen,
@@ -73,6 +72,7 @@ from tether.monitor.config._objectives import ObjectiveConfig
 from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
+from tether.monitor.config._storage import Storage
 
 
 def _check_cron(value: str) -> str:
@@ -86,23 +86,6 @@ def _check_cron(value: str) -> str:
 Cron = Annotated[str, AfterValidator(_check_cron)]
 """Weekly, cron-like: ``MINUTE HOUR * * DAYS`` (a push monitor's ``cron``, a window's
 ``schedule``), checked when the file is read."""
-
-
-class Storage(_Model):
-    """Where results, incidents and the alert outbox are kept."""
-
-    path: Annotated[str, Field(min_length=1)] = "tether.db"
-    """The SQLite database file."""
-    postgres: Dsn | None = None
-    """A PostgreSQL URL to use instead of SQLite."""
-    raw_retention: PositiveDuration = 7 * 86400.0
-    """Seconds raw results are kept."""
-    rollup_retention: PositiveDuration = 365 * 86400.0
-    """Seconds the per-hour and per-day roll-ups are kept (per-minute ones go with raw results)."""
-    spill: Annotated[str, Field(min_length=1)] | None = None
-    """The file results wait in while the database cannot be written, past what memory
-    holds: by default the SQLite file's name plus ``.spill``, or, with PostgreSQL,
-    ``$XDG_STATE_HOME/tether/postgres-HASH.spill`` (``~/.local/state`` by default)."""
 
 
 class ClusterSettings(_Model):

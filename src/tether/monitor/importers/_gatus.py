@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
+from tether.monitor.config._fields import push_token_problem
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
 from tether.monitor.importers._gatus_alerting import channels_of
 from tether.monitor.importers._gatus_endpoints import (
@@ -209,9 +210,6 @@ def _window(window: object, name: str, where: str, left: list[LeftOut]) -> dict[
     return out
 
 
-_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]{16,256}")
-
-
 def _external(
     index: int, ep: object, alerting: Alerting, left: list[LeftOut], notes: list[str]
 ) -> dict[str, Any] | None:
@@ -226,13 +224,13 @@ def _external(
         return None
     out: dict[str, Any] = {"name": name, "type": "push"}
     token = str(ep.get("token") or "")
-    if _TOKEN.fullmatch(token) or token.startswith("${"):
+    if push_token_problem(token) is None or token.startswith("${"):
         out["token"] = token
     else:
         out["token"] = secrets.token_hex(16)
         notes.append(
-            f"{name}: a new push token was made: Gatus's is shorter than the 16 "
-            "characters tether asks; the job pushes to /api/push/TOKEN (docs/monitor.md)"
+            f"{name}: a new push token was made: Gatus's is not one tether takes (10 to 256 "
+            "letters, digits, -, _, . or ~); the job pushes to /api/push/TOKEN (docs/monitor.md)"
         )
     heartbeat = ep.get("heartbeat")
     every = go_duration(heartbeat.get("interval")) if isinstance(heartbeat, Mapping) else None

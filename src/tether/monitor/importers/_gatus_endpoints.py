@@ -5,8 +5,11 @@ Gatus's endpoint types (``config/endpoint/endpoint.go``, ``Type()``) and tether'
 ``http(s)://``, ``tcp://``, ``tls://``, ``icmp://``, ``ws(s)://`` and ``ssh://`` keep their
 URL; ``starttls://`` (Gatus's SMTP STARTTLS check) is ``smtp://...?starttls=required``;
 an endpoint with ``dns:`` asks its URL, a DNS server, about ``dns.query-name``: tether's
-``dns://NAME`` with the server as ``resolver``.  ``udp://``, ``sctp://`` and
-``grpc(s)://`` have no tether probe and are left out.
+``dns://NAME`` with the server as ``resolver``; ``grpc(s)://`` (gRPC's health check of
+the server as a whole, as Gatus's ``client/grpc.go`` asks) keeps its URL, and Gatus's
+``[BODY].status`` (its ``{"status": "SERVING"}``) is tether's ``[GRPC_STATUS]``.  Any other
+type is kept when tether has a check of that scheme (the registry,
+:data:`tether.probe.SCHEMES`), else left out with why (``udp://``, ``sctp://``).
 """
 
 from __future__ import annotations
@@ -18,21 +21,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tether.monitor.config._capabilities import no_check
 from tether.monitor.config._conditions import ConditionError, parse_condition
 from tether.monitor.config._labels import VALUE_MAX, label_problem
 from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.importers._common import LeftOut
 from tether.monitor.importers._values import go_duration, name_problem, seconds_text, shown
+from tether.probe import find_scheme
 
 __all__ = ["Alerting", "alerts_of", "endpoint_monitor"]
 
 _RECORD_TYPES: Final = ("A", "AAAA", "CNAME", "MX", "TXT", "NS")
-_NO_PROBE: Final = {
-    "udp": "tether has no UDP probe",
-    "sctp": "tether has no SCTP probe",
-    "grpc": "tether does not speak gRPC's health protocol",
-    "grpcs": "tether does not speak gRPC's health protocol",
-}
+_GATUS_TYPES: Final = frozenset(
+    {"http", "https", "tcp", "udp", "sctp", "icmp", "tls", "ws", "wss", "ssh", "grpc", "grpcs"}
+)
+"""The URL schemes of Gatus's endpoint types (``config/endpoint/endpoint.go``, ``Type()``)
+that mean what the scheme means in tether, when tether has it (the registry decides:
+``udp`` and ``sctp`` it has not); ``starttls`` and ``dns:`` are mapped on their own."""
 _CLIENT_LEFT: Final = {
     "oauth2": "tether does not fetch OAuth2 tokens: put the token in headers (Authorization)",
     "identity-aware-proxy": "tether does not fetch Google IAP tokens",
@@ -95,14 +100,16 @@ def _target(ep: Mapping[str, Any], what: str, left: list[LeftOut]) -> dict[str, 
     scheme = url.partition("://")[0].lower()
     if "${" in scheme or url.startswith("${"):
         return {"url": url}  # from the environment: tether reads it there, as Gatus did
-    if scheme in _NO_PROBE:
-        left.append(LeftOut(what, _NO_PROBE[scheme]))
-        return None
     if scheme == "starttls":
         return {"url": f"smtp://{url.partition('://')[2].rstrip('/')}?starttls=required"}
-    if scheme in ("http", "https", "tcp", "tls", "icmp", "ws", "wss", "ssh"):
+    if scheme in ("grpc", "grpcs"):  # Gatus asks about the server as a whole: no service
+        return {"url": f"{scheme}://{url.partition('://')[2].partition('/')[0]}"}
+    if scheme in _GATUS_TYPES and find_scheme(scheme) is not None:
         return {"url": url}
-    left.append(LeftOut(what, f"{scheme or 'its URL'} is not an endpoint type tether probes"))
+    if scheme in _GATUS_TYPES:
+        left.append(LeftOut(what, no_check(scheme)))
+    else:
+        left.append(LeftOut(what, f"{scheme or 'its URL'} is not an endpoint type of Gatus's"))
     return None
 
 
@@ -124,19 +131,25 @@ def gatus_condition(text: str) -> str:
     return _PAT_BARE.sub(quoted, text)
 
 
+_GRPC_BODY: Final = re.compile(r"\[BODY\]\.status\b")
+"""Gatus's gRPC answer is ``{"status": "SERVING"}`` as its ``[BODY]``."""
 _CONNECTED: Final = re.compile(r"\s*\[CONNECTED\]\s*(?:==\s*true\s*)?")
 
 
 def _connected(text: str, url: str) -> str:
     """Gatus's ``[CONNECTED] == true`` on a DNS or ICMP endpoint means the server
-    answered; tether's ``[CONNECTED]`` is a TCP connection, never made by those checks,
-    so it is written as what Gatus meant: an rcode came back, a reply came back."""
+    answered, on a gRPC one that the health call was answered (``client/grpc.go``);
+    tether's ``[CONNECTED]`` is a TCP connection, never made by the first two and made
+    before the call by the third, so it is written as what Gatus meant: an rcode came
+    back, a reply came back, a health status came back."""
     if not _CONNECTED.fullmatch(text):
         return text
     if url.startswith("dns://"):
         return "has([DNS_RCODE])"
     if url.startswith("icmp://"):
         return "[PACKET_LOSS] < 100%"
+    if url.startswith(("grpc://", "grpcs://")):
+        return "has([GRPC_STATUS])"
     return text
 
 
@@ -171,6 +184,17 @@ def _conditions(ep: Mapping[str, Any], out: dict[str, Any], what: str, left: lis
                 )
             )
             continue
+        if out["url"].startswith(("grpc://", "grpcs://")):
+            text = _GRPC_BODY.sub("[GRPC_STATUS]", text)
+            if "[STATUS]" in text or "[BODY]" in text:
+                left.append(
+                    LeftOut(
+                        where,
+                        "tether's grpc:// check reads the health answer as [GRPC_STATUS] "
+                        "(SERVING...), the call's code as [GRPC_CODE]",
+                    )
+                )
+                continue
         if out["url"].startswith("ssh://") and ("[STATUS]" in text or "[BODY]" in text):
             left.append(
                 LeftOut(where, "tether's ssh:// reads the server's banner and runs no command")

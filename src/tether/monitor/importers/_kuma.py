@@ -25,10 +25,10 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
-from tether.monitor.config._labels import RESERVED
+from tether.monitor.config._labels import RESERVED, VALUE_MAX
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
 from tether.monitor.importers._kuma_monitors import map_monitor
 from tether.monitor.importers._kuma_notify import channel_of
@@ -37,6 +37,10 @@ from tether.monitor.importers._kuma_pages import maintenance_windows, status_pag
 __all__ = ["import_kuma"]
 
 Row = Mapping[str, Any]
+
+_KUMA_THRESHOLDS: Final = {"failure_threshold": 1, "success_threshold": 1}
+"""How Kuma judges a monitor that does not retry (``maxretries: 0``, its default): down
+at the first failure, up at the first success (``server/model/monitor.js``)."""
 
 
 def import_kuma(path: str) -> Imported:
@@ -57,7 +61,11 @@ def import_kuma(path: str) -> Imported:
                 f"{path}: none of its {len(left)} monitors and settings could be carried "
                 "over (tether import kuma lists why when one can)"
             )
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = {"defaults": dict(_KUMA_THRESHOLDS)}
+        notes.append(
+            "defaults: a Kuma monitor is down at its first failure (unless it retries: "
+            "maxretries + 1 failures in a row) and up at its first success."
+        )
         if channels:
             config["alerts"] = channels
         config["monitors"] = monitors
@@ -268,13 +276,19 @@ def _labels(
     parent = row.get("parent")
     if parent is not None and int(parent) in groups:
         labels["group"] = _group_path(groups[int(parent)], groups)
+    description = " ".join(str(row.get("description") or "").split())
+    if description:  # what Kuma shows under the monitor's name: with its alerts here
+        labels["description"] = description[:VALUE_MAX]
+        if len(description) > VALUE_MAX:
+            notes.append(f"{what}: its description is cut to a label's {VALUE_MAX} characters")
     for tag, value in tags:
         name = label_name(tag)
         if name in labels:
             left.append(
                 LeftOut(
                     f"{what}: tag {tag!r}",
-                    f"its label name {name} is taken (by the group or another tag): kept "
+                    f"its label name {name} is taken (by the group, the description or "
+                    f"another tag): kept "
                     f"{labels[name]!r}, not {value!r}",
                 )
             )

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from tether.monitor.config._fields import push_token_problem
 
 __all__ = ["Mapped", "map_monitor"]
 
 # Kuma's types that tether has no check for, with what they are (Kuma's own names).
 _NO_CHECK = {
     "docker": "Docker container",
-    "real-browser": "real browser (Chrome)",
-    "grpc-keyword": "gRPC keyword",
+    "grpc-keyword": "gRPC keyword: a method of yours and a keyword in its answer; tether's "
+    "grpc:// asks gRPC's health service",
     "steam": "Steam game server",
     "gamedig": "GameDig game server",
     "mqtt": "MQTT",
@@ -81,6 +84,9 @@ def map_monitor(row: Mapping[str, Any]) -> Mapped:
 
 
 def _timing(row: Mapping[str, Any], mapped: Mapped) -> None:
+    """Interval, timeout, reminders and retries.  Kuma is down at its first failure and up
+    at its first success: ``import_kuma`` writes that once, in ``defaults``; a monitor
+    that retries (``maxretries``) is down at ``maxretries + 1`` failures in a row."""
     assert mapped.monitor is not None
     monitor = mapped.monitor
     interval = max(int(row.get("interval") or 60), 1)
@@ -92,7 +98,7 @@ def _timing(row: Mapping[str, Any], mapped: Mapped) -> None:
     resend = int(row.get("resend_interval") or 0)
     if resend > 0:  # Kuma notifies again every `resend` checks while down
         monitor["remind_every"] = f"{resend * interval}s"
-    retries = int(row.get("maxretries") or 0)
+    retries = max(int(row.get("maxretries") or 0), 0)
     if monitor.get("type") == "push":
         if retries:
             mapped.left_out.append(
@@ -329,25 +335,41 @@ def _dns(row: Mapping[str, Any]) -> Mapped:
 
 
 def _push(row: Mapping[str, Any]) -> Mapped:
+    """A push monitor keeps Kuma's token (1.23 makes 10 letters and digits, 2.x 32), so
+    its job keeps pushing to the same path, ``/api/push/TOKEN``, on tether's address; one
+    tether cannot take is replaced by a new one, and said."""
     token = str(row.get("push_token") or "")
-    if not re.fullmatch(r"[A-Za-z0-9._~-]{16,256}", token):
-        return Mapped(
-            None,
-            [
-                (
-                    "",
-                    "its push token is not one tether takes (16 to 256 letters, digits, "
-                    "-, _, . or ~): make a push monitor with a new token and give the job its URL",
-                )
-            ],
+    notes = [
+        "its job pushes to tether's /api/push/TOKEN, the same token: status= and msg= "
+        "are read as Kuma's, ping= is not (tether's duration_ms= is)"
+    ]
+    if push_token_problem(token) is not None:
+        token = secrets.token_hex(16)
+        notes = [
+            "a new push token was made (Kuma's is not one tether takes: 10 to 256 letters, "
+            "digits, -, _, . or ~): give its job tether's /api/push/TOKEN with the new one"
+        ]
+    return Mapped({"type": "push", "token": token}, notes=notes)
+
+
+def _browser(row: Mapping[str, Any]) -> Mapped:
+    """Kuma's ``real-browser``: the page loaded in Chromium, up on a 2xx or 3xx answer to
+    its document (``server/monitor-types/real-browser-monitor-type.js``).  tether's browser
+    check fails on those too, and on errors the page logs, which Kuma does not read: so
+    ``fail_on_console_errors: false``."""
+    url = str(row.get("url") or "")
+    if urlsplit(url).scheme not in ("http", "https"):
+        return Mapped(None, [("url", f"{_scheme_of(url)} is not an http:// or https:// URL")])
+    mapped = Mapped({"url": url, "browser": {"fail_on_console_errors": False}})
+    if row.get("remote_browser"):
+        mapped.left_out.append(
+            (
+                "remote_browser",
+                "tether starts its own headless Chromium (probe.browser_executable), not "
+                "a remote one",
+            )
         )
-    return Mapped(
-        {"type": "push", "token": token},
-        notes=[
-            "its job pushes to tether's /api/push/TOKEN, the same token: status= and msg= "
-            "are read as Kuma's, ping= is not (tether's duration_ms= is)"
-        ],
-    )
+    return mapped
 
 
 def _smtp(row: Mapping[str, Any]) -> Mapped:
@@ -414,6 +436,7 @@ _MAPPERS = {
     "ping": _ping,
     "dns": _dns,
     "push": _push,
+    "real-browser": _browser,
     "smtp": _smtp,
     "websocket-upgrade": _websocket,
 }

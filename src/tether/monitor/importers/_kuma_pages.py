@@ -50,6 +50,9 @@ def status_pages(
         if page["description"]:
             entry["description"] = " ".join(str(page["description"]).split())
         entry["groups"] = groups
+        announcements = _incidents(db, int(page["id"]), what, tables, left)
+        if announcements:
+            entry["announcements"] = announcements
         pages.append(entry)
         for column, why in (
             ("password", "tether's status pages are public"),
@@ -59,6 +62,53 @@ def status_pages(
             if page.get(column):
                 left.append(LeftOut(f"{what}: {column}", why))
     return pages
+
+
+_MARKDOWN = ("\n", "*", "_", "`", "#", "[", "<")
+"""What tells Kuma's Markdown from plain text in an incident's content."""
+_LEVELS = {"danger": "outage", "warning": "warning"}
+"""Kuma's incident styles (its editor's: info, warning, danger, primary, light, dark) as an
+announcement's level; the others are ``info``."""
+
+
+def _incidents(
+    db: sqlite3.Connection, page: int, what: str, tables: set[str], left: list[LeftOut]
+) -> list[dict[str, Any]]:
+    """A page's pinned incident (Kuma shows one, at the top: ``incident``, 1.23's
+    ``patch-incident-table.sql``) as an announcement shown from when it was posted; an
+    unpinned one is no longer shown by Kuma, and is said."""
+    if "incident" not in tables:
+        return []
+    out: list[dict[str, Any]] = []
+    query = "SELECT * FROM incident WHERE status_page_id = ? ORDER BY id"
+    for incident in map(dict, db.execute(query, (page,)).fetchall()):
+        where = f"{what}: incident {incident['id']} ({incident.get('title')})"
+        if not incident.get("pin") or not incident.get("active", 1):
+            left.append(
+                LeftOut(where, "it is not pinned: Kuma no longer shows it (its text stays there)")
+            )
+            continue
+        title = " ".join(str(incident.get("title") or "").split())
+        content = " ".join(str(incident.get("content") or "").split())
+        text = f"{title}: {content}" if title and content else title or content
+        if not text:
+            left.append(LeftOut(where, "it has no text"))
+            continue
+        announcement: dict[str, Any] = {
+            "text": text,
+            "level": _LEVELS.get(str(incident.get("style") or ""), "info"),
+        }
+        if incident.get("created_date"):  # UTC, as Kuma writes it
+            announcement["start"] = str(incident["created_date"]).replace(" ", "T")
+        out.append(announcement)
+        if any(mark in str(incident.get("content") or "") for mark in _MARKDOWN):
+            left.append(
+                LeftOut(
+                    f"{where}: content",
+                    "Kuma renders it as Markdown; tether's page shows it as one line of plain text",
+                )
+            )
+    return out
 
 
 def _groups(
@@ -140,6 +190,14 @@ def maintenance_windows(
             )
         window["monitors"] = monitors
         windows.append(window)
+        if str(row.get("description") or "").strip():
+            left.append(
+                LeftOut(
+                    f"{what}: description",
+                    "tether's maintenance windows hold no text: a status page's "
+                    "announcement can say it",
+                )
+            )
     return windows
 
 

@@ -161,13 +161,22 @@ def iso(ts: float) -> str: ...
 def iso(ts: float | None) -> str | None: ...
 def iso(ts: float | None) -> str | None:
     """``ts`` (Unix seconds) as ISO 8601 in UTC, to the second: ``2027-01-15T08:00:00Z``;
-    ``None`` for ``None`` (a time that is not there)."""
+    ``None`` for ``None`` (a time that is not there); :data:`INVALID_TIME` for one no
+    calendar shows (before year 1 or after 9999, not a finite number): a stored row
+    that says so, whoever wrote it, is shown as such rather than fail the page."""
     return None if ts is None else _iso(ts)
+
+
+INVALID_TIME: Final = "invalid"
+"""What a page shows for a stored time no calendar can (:func:`iso`)."""
 
 
 @functools.lru_cache(maxsize=4096)  # every monitor's sparkline has the same minutes
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError, TypeError):
+        return INVALID_TIME
 
 
 def round_ms(value: float | None) -> float | None:

@@ -3,19 +3,27 @@
 Three tasks share one :class:`Agent`, each a plain loop that only sends and waits:
 
 - the **assignment** long poll (``GET ASSIGNMENT_PATH`` with the version held): a new
-  version is validated monitor by monitor with the monitor's own model (one that does not
-  validate is logged once and skipped, the rest run), handed to the monitor's own
-  :class:`~tether.monitor.checks._prober.Prober`, and kept in the spool;
+  version is read monitor by monitor with the monitor's own model, handed to the
+  monitor's own :class:`~tether.monitor.checks._prober.Prober`, and kept in the spool.
+  A monitor it cannot run (its model refuses it, it lacks the extra, a file it names is
+  not here: ``_agent_can_run.py``) is not probed; it is said in the log once per
+  episode, kept with since when in the spool, and told to the server in the batches
+  (``Batch.cannot_run``) until one telling it is taken, and again every lease;
 - the **prober**, whose every check goes to the spool as it is made;
 - the **sender**: every ``batch_every`` seconds it sends what the spool holds, oldest first,
   in batches whose ids the spool keeps (a batch sent again is the same batch), an empty
   one if nothing is held (it renews the lease); checks leave the spool only on a receipt.
+  A check the server would refuse (dated more than a day after the batch's ``sent_at``,
+  or older than the raw retention the assignment says) is dropped, counted, and said.
 
 A server that cannot be reached (refused, a timeout, a 5xx, an answer that is not
-tether's) is retried with :func:`~tether._retry._backoff.backoff_delay`, capped at a few
-``batch_every``; the log says so once when it starts and once when it ends.  A server
-that refuses the token (401, 403) stops the agent (:class:`AgentRefused`): asking again
-will not change its mind.
+tether's, a 400 whose line the log gives) is retried with
+:func:`~tether._retry._backoff.backoff_delay`, capped at a few ``batch_every``; the log
+says so once when it starts and once when it ends.  A server that refuses the token
+(401, 403) is retried the same way for ``give_up_after`` (a refusal may be passing: the
+server restarting behind a proxy, another process briefly on its port), said in one line
+when it starts and, if it passes, when it ends; refused that long, the token is taken for
+revoked and the agent stops (:class:`AgentRefused`), saying so.
 
 The clock offset is estimated from every answer as NTP does (the server's time against
 the midpoint of sending and answering); above :data:`MAX_OFFSET` it is a warning, said
@@ -33,11 +41,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlencode
 
 import aiohttp
-from pydantic import ValidationError
 
 from tether._classify import classify
 from tether._durations import format_duration
@@ -47,17 +54,20 @@ from tether._version import __version__
 from tether.monitor._agent_wire import (
     ASSIGNMENT_PATH,
     MAX_BATCH,
+    MAX_NOT_RUN,
     MAX_WAIT,
     RESULTS_PATH,
     AgentCheck,
     Assignment,
     Batch,
+    NotRun,
     Receipt,
     WireError,
+    out_of_window,
 )
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor
-from tether.monitor.config._fields import SECONDS_CONTEXT
+from tether.monitor.runtime._agent_can_run import assigned_monitor
 from tether.monitor.runtime._agent_spool import Spool
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -70,17 +80,26 @@ MAX_OFFSET: Final = 5.0
 max_clock_offset``'s default: the server says it on its pages by its own setting)."""
 BATCH_EVERY: Final = 5.0
 """How often to send before the first assignment says (``agents: batch_every``'s default)."""
+GIVE_UP_AFTER: Final = 120.0
+"""How long the server may refuse the token before the agent takes it for revoked and
+stops (``--give-up-after``), seconds."""
 _POST_TIMEOUT: Final = 30.0
 _BACKOFF_CAP: Final = 4
 """Retries back off to at most this many ``batch_every``."""
+_ERROR_SHOWN: Final = 300
+"""Characters of a server's error line the log shows."""
 
 
 class AgentRefused(Exception):
-    """The server refused the agent's token: ``str()`` is one line saying so."""
+    """The server refused the agent's token for good: ``str()`` is one line saying so."""
 
 
 class _Failed(Exception):
     """One exchange with the server failed; ``str()`` says why, redacted."""
+
+
+class _Refused(_Failed):
+    """The server refused the token, not yet for long enough to give up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +112,9 @@ class AgentOptions:
     token: str = field(repr=False)
     name: str = ""
     """The agent's own name for itself (host and process), shown on the server's pages."""
+    give_up_after: float = GIVE_UP_AFTER
+    """Seconds the server may refuse the token (401, 403) before the agent stops; 0:
+    at the first refusal."""
 
 
 def clock_offset(sent: float, answered: float, server_time: float) -> float:
@@ -146,8 +168,15 @@ class Agent:
         self.prober = Prober(wall=wall, mono=mono, sleep=sleep, rand=rand, probe=probe)
         self.version: str | None = None
         self.batch_every = BATCH_EVERY
+        self.lease: float | None = None
+        self.max_age: float | None = None
         self.offset: float | None = None
-        self._skipped: set[str] = set()
+        self.not_run: dict[str, NotRun] = _not_run_kept(spool.not_run())
+        """The monitors of the assignment it does not run, by name (kept in the spool)."""
+        self._told: tuple[str, float] | None = None
+        """What the server took last of :attr:`not_run` (as text), and when (mono)."""
+        self._refused_since: float | None = None
+        self._refusals = 0
         self._sending = _Episode("send checks to the server")
         self._polling = _Episode("fetch the assignment")
         self._far = False
@@ -187,39 +216,55 @@ class Agent:
             raise _Failed(f"its assignment is not one this agent can read: {exc}") from None
 
     def apply(self, assignment: Assignment, *, keep: bool = True) -> list[Monitor]:
-        """Probe ``assignment``'s monitors that validate from now on; keep it in the spool."""
-        monitors = []
+        """Probe ``assignment``'s monitors that this agent can run from now on; the others
+        are kept as not run (each said once per episode); the assignment is kept in the
+        spool."""
+        monitors: list[Monitor] = []
+        why_not: dict[str, str] = {}
         for i, raw in enumerate(assignment.monitors):
-            monitor = self._validated(i, raw)
+            name, monitor, why = assigned_monitor(i, raw)
             if monitor is not None:
                 monitors.append(monitor)
+            elif why is not None:
+                why_not[name] = why
         self.prober.assign(monitors)
         self.version, self.batch_every = assignment.version, assignment.batch_every
+        self.lease, self.max_age = assignment.lease, assignment.max_age
+        self._not_running(why_not)
         if keep:
             self.spool.keep_assignment(json.dumps(assignment.to_json()))
         return monitors
 
-    def _validated(self, i: int, raw: Mapping[str, Any]) -> Monitor | None:
-        name = raw.get("name") if isinstance(raw.get("name"), str) else f"monitors[{i}]"
-        try:
-            monitor = Monitor.model_validate(raw, context={SECONDS_CONTEXT: True})
-        except ValidationError as exc:
-            why = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'monitor'}: {e['msg']}"
-                for e in exc.errors(include_url=False, include_input=False)
-            )
-            self._skip(str(name), raw, f"not a monitor this agent's tether can read ({why})")
-            return None
-        if monitor.type != "probe":
-            self._skip(monitor.name, raw, f"a {monitor.type} monitor: nothing to probe")
-            return None
-        return monitor
+    def _not_running(self, why_not: Mapping[str, str]) -> None:
+        """Take ``why_not`` as what is not run now: each episode said when it begins (or
+        its reason changes) and when it ends; an episode keeps its first since."""
+        now = self.wall()
+        before = self.not_run
+        after: dict[str, NotRun] = {}
+        for name, why in sorted(why_not.items()):
+            old = before.get(name)
+            after[name] = NotRun(name, why, old.since if old is not None else now)
+            if old is None or old.why != why:
+                log.error("monitor %s not run: %s", name, redact_text(why))
+        for name in sorted(before.keys() - after.keys()):
+            log.info("monitor %s runs now", name)
+        if after != before:
+            self.not_run = after
+            self.spool.keep_not_run(json.dumps([n.to_json() for n in after.values()]))
 
-    def _skip(self, name: str, raw: Mapping[str, Any], why: str) -> None:
-        key = json.dumps(raw, sort_keys=True, default=str)
-        if key not in self._skipped:  # once per monitor as sent, not once per poll
-            self._skipped.add(key)
-            log.error("monitor %s skipped: %s", name, redact_text(why))
+    def _telling(self) -> tuple[tuple[NotRun, ...] | None, str]:
+        """What the next batch says of the monitors not run (None: nothing, the server
+        has it, told within a lease), and that as text."""
+        listed = tuple(self.not_run[n] for n in sorted(self.not_run)[:MAX_NOT_RUN])
+        text = json.dumps([self.version, [n.to_json() for n in listed]])
+        if self.version is None:
+            return None, text
+        if self._told is not None and self._told[0] == text:
+            told_at = self._told[1]
+            # Said again every lease: an instance of a cluster that missed it learns it.
+            if self.lease is None or self.mono() - told_at < self.lease:
+                return None, text
+        return listed, text
 
     # --- the checks -----------------------------------------------------------------------
 
@@ -244,15 +289,25 @@ class Agent:
         returns the checks the server took or had.  Raises on the first that fails."""
         waited, sent = self.spool.held(), 0
         for _ in range(waited // MAX_BATCH + 2):  # a bound: checks keep coming meanwhile
-            pending = self.spool.pending()
+            sent_at = self.wall()
+            pending = self.spool.pending(_sendable(sent_at, self.max_age))
+            if pending.expired:
+                log.warning(
+                    "%s checks dropped: dated more than a day after now, or older than the "
+                    "server keeps (was this machine's clock set back?)",
+                    f"{pending.expired:,}",
+                )
+            telling, told = self._telling()
             batch = Batch(
                 id=pending.id,
                 location=self.options.location,
-                sent_at=self.wall(),
+                sent_at=sent_at,
                 checks=pending.checks,
                 dropped=pending.dropped,
                 agent=self.options.name,
                 version=__version__,
+                assignment=self.version,
+                cannot_run=telling,
             )
             url = f"{self._server}{RESULTS_PATH}"
             data, _ = await self._exchange("POST", url, batch.to_json(), self._timeout)
@@ -260,6 +315,8 @@ class Agent:
                 Receipt.from_json(data)
             except WireError as exc:
                 raise _Failed(f"its receipt is not one this agent can read: {exc}") from None
+            if telling is not None:
+                self._told = (told, self.mono())
             sent += self.spool.taken(pending.id)
             if pending.dropped and not self.spool.dropped:
                 log.info("the server was told of %s dropped checks", f"{pending.dropped:,}")
@@ -289,12 +346,10 @@ class Agent:
             raise _Failed(redact_text(classify(exc, url=url).detail)) from None
         answered = self.wall()
         if status in (401, 403):
-            raise AgentRefused(
-                f"the server refused this agent's token ({status}): it must be a token of "
-                f"scope agent for location {self.options.location}"
-            )
+            raise self._refusal(status)
+        self._accepted()
         if status != 200:
-            raise _Failed(f"the server answered {status}")
+            raise _Failed(f"the server answered {status}{_error_line(text)}")
         try:
             data = json.loads(text)
         except ValueError:
@@ -303,6 +358,41 @@ class Agent:
         if clocked and isinstance(server_time, int | float) and not isinstance(server_time, bool):
             self._clock(clock_offset(sent, answered, float(server_time)))
         return data, answered
+
+    def _refusal(self, status: int) -> Exception:
+        """What a refused token is now: a passing refusal to retry, until the server has
+        refused it for ``give_up_after``; then :class:`AgentRefused`."""
+        now, patience = self.mono(), self.options.give_up_after
+        self._refusals += 1
+        need = f"it must be a token of scope agent for location {self.options.location}"
+        if patience <= 0:
+            return AgentRefused(f"the server refused this agent's token ({status}): {need}")
+        if self._refused_since is None:
+            self._refused_since = now
+            log.warning(
+                "the server refused this agent's token (%d): trying again for %s in case "
+                "it is passing (the server restarting, another process on its port)",
+                status,
+                format_duration(patience),
+            )
+        elif now - self._refused_since >= patience:
+            return AgentRefused(
+                f"the server has refused this agent's token ({status}) for "
+                f"{format_duration(patience)}: it is revoked or wrong; {need}"
+            )
+        return _Refused(f"the server refused this agent's token ({status})")
+
+    def _accepted(self) -> None:
+        """The server took the token: a refusal that was going on has passed."""
+        if self._refused_since is not None:
+            took = format_duration(max(0.0, round(self.mono() - self._refused_since)))
+            log.info(
+                "the server takes this agent's token again after %s (%d refusals): it was "
+                "a passing refusal",
+                took,
+                self._refusals,
+            )
+        self._refused_since, self._refusals = None, 0
 
     def _clock(self, offset: float) -> None:
         self.offset = offset
@@ -357,7 +447,8 @@ class Agent:
                 assignment = await self.fetch(MAX_WAIT)
             except _Failed as exc:
                 failures += 1
-                self._polling.failed(self.mono(), str(exc))
+                if not isinstance(exc, _Refused):  # said once by _refusal
+                    self._polling.failed(self.mono(), str(exc))
                 await self._pause(stop, self._backoff(failures))
                 continue
             failures = 0
@@ -375,7 +466,8 @@ class Agent:
                 await self.send()
             except _Failed as exc:
                 failures += 1
-                self._sending.failed(self.mono(), str(exc))
+                if not isinstance(exc, _Refused):
+                    self._sending.failed(self.mono(), str(exc))
                 await self._pause(stop, self._backoff(failures))
                 continue
             failures = 0
@@ -400,3 +492,33 @@ class Agent:
         finally:
             nap.cancel()
             halt.cancel()
+
+
+def _sendable(sent_at: float, max_age: float | None) -> Callable[[AgentCheck], bool]:
+    """Whether a check may go in a batch sent at ``sent_at``: one the server would refuse
+    (``out_of_window``) is dropped before it leaves, or the batch would never be taken."""
+    return lambda check: out_of_window(check, sent_at, max_age) is None
+
+
+def _error_line(text: str) -> str:
+    """``: LINE``, the server's JSON error as its 400 says it (redacted, cut short), or
+    nothing when the answer holds none."""
+    try:
+        said = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(said, str) or not said:
+        return ""
+    line = " ".join(redact_text(said).split())
+    return f": {line[:_ERROR_SHOWN]}" + ("..." if len(line) > _ERROR_SHOWN else "")
+
+
+def _not_run_kept(text: str | None) -> dict[str, NotRun]:
+    """What the spool kept of the monitors not run (none if it holds nothing readable)."""
+    if text is None:
+        return {}
+    try:
+        items = [NotRun.from_json(n, "not_run") for n in json.loads(text)]
+    except (ValueError, TypeError, WireError):
+        return {}
+    return {n.monitor: n for n in items}

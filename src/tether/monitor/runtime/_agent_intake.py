@@ -9,7 +9,12 @@ state, and the location live while its agent reports.
   commit with the batch's results, and the answer waits for that commit: the agent
   drops its spool on the answer, so one sent before the commit could lose checks.
 - **On the server's time.**  Each check is placed at ``ts + offset`` where ``offset =
-  server_now - batch.sent_at`` (:func:`placed`).
+  server_now - batch.sent_at`` (:func:`placed`), never after the batch arrived.  A batch
+  with a check dated more than a day after its ``sent_at``, or older than
+  ``storage.raw_retention`` before it, is refused whole (a 400 naming the check): its
+  agent drops such checks before sending, so only a broken or hostile peer sends one.
+  The counts an agent says (``dropped``) are bounded per batch and held at
+  ``COUNT_MAX`` in total.
 - **The past never alerts.**  A check older than ``agents.late_after`` on the server's
   time, or older than the newest already detected for its monitor and location, is
   stored (history, roll-ups, uptime) and not detected on.  A batch's checks are
@@ -20,6 +25,8 @@ state, and the location live while its agent reports.
   membership's renewal reads them from the store (:meth:`AgentIntake.live_in_store`),
   so every instance sees the same.  An agent that stops is a location the quorum no
   longer counts, never a monitor down.
+- **What an agent does not run** (``Batch.cannot_run``) is kept on its row, and alerted
+  once per episode (``_agent_not_run.py``).
 """
 
 from __future__ import annotations
@@ -32,27 +39,39 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Final, Protocol
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Final, Protocol
 
 from tether._kinds import Kind
-from tether.monitor._agent_wire import MAX_WAIT, AgentCheck, Assignment, Batch, Receipt
+from tether.monitor._agent_wire import (
+    MAX_WAIT,
+    AgentCheck,
+    Assignment,
+    Batch,
+    NotRun,
+    Receipt,
+    WireError,
+    out_of_window,
+)
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
+from tether.monitor.cluster._view import agent_locations, live_agents
+from tether.monitor.config._monitor_wire import monitor_json
 from tether.monitor.engine._detect import Detector, Observation, StateChanged
+from tether.monitor.runtime._agent_not_run import NotRunAlerts, not_run_changes
 from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.store import AgentRow, StoreError
+from tether.monitor.store._agents import counted
 from tether.monitor.web._agent_metrics import AgentsView
 
 if TYPE_CHECKING:
+    from tether.monitor.alerts import Outbox
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
     from tether.monitor.store import Store
     from tether.monitor.web._metrics import MonitorMetrics
 
-__all__ = ["AgentIntake", "AgentRunner", "agent_locations", "placed"]
+__all__ = ["AgentIntake", "AgentRunner", "placed"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -79,38 +98,25 @@ class AgentRunner(Protocol):
     def here(self) -> str: ...
     @property
     def latest(self) -> dict[str, Observation]: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     def probes_here(self, name: str) -> bool: ...
     def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None: ...
 
 
-def agent_locations(config: MonitorConfig) -> frozenset[str]:
-    """The locations agents report for: those an ``agent`` token is bound to."""
-    return frozenset(t.location for t in config.tokens if t.scope == "agent" and t.location)
-
-
-def placed(check: AgentCheck, offset: float) -> ProbeRecord:
+def placed(check: AgentCheck, offset: float, now: float) -> ProbeRecord:
     """``check``'s record on the server's clock: its ``ts`` plus ``offset``, the server's
-    clock minus the agent's as the batch arrived (``server_now - sent_at``).
+    clock minus the agent's as the batch arrived (``server_now - sent_at``), and never
+    after ``now``, the batch's arrival (a check dated after its batch left was made
+    before its agent's clock went back).
 
     Good enough because the error is only the batch's transfer time (the server read its
     clock after the batch arrived, the agent before it left): milliseconds, against
     detection thresholds of seconds, and the same error for every check of the batch, so
     their order and spacing are the agent's own.  An agent's clock that drifts is
     corrected at each batch."""
-    return replace(check.record, ts=check.record.ts + offset)
-
-
-def _monitor_json(m: Monitor) -> dict[str, Any]:
-    """``m`` as the configuration holds it once loaded, each secret as itself (pydantic
-    writes ``**********``): the agent probes with it.  A file it names (``tls.ca_file``)
-    is sent as its path: it must exist on the agent (docs/monitor-config.md)."""
-    data = m.model_dump(mode="json")
-    for name in type(m).model_fields:
-        value = getattr(m, name)
-        if isinstance(value, SecretStr):
-            data[name] = value.get_secret_value()
-    return data
+    return replace(check.record, ts=min(check.record.ts + offset, now))
 
 
 class AgentIntake:
@@ -141,6 +147,9 @@ class AgentIntake:
         self.skipped: dict[str, int] = {}
         self._restored = False
         self._pruned = -math.inf
+        self._refused: dict[str, str] = {}
+        """The last refusal said of each location's batches, until one is taken."""
+        self.not_run = NotRunAlerts(lambda: runner.outbox)
         runner.metrics.agents.view = self.view
 
     # -- the configuration -----------------------------------------------------------
@@ -166,7 +175,7 @@ class AgentIntake:
             for m in monitors:
                 detector.configure(m.name, detector_rules(m))
             self._placed[location], self._names[location] = monitors, names
-            text = json.dumps([_monitor_json(m) for m in monitors], sort_keys=True)
+            text = json.dumps([monitor_json(m) for m in monitors], sort_keys=True)
             version = hashlib.sha256(text.encode()).hexdigest()[:16]
             changed = changed or self._versions.get(location) != version
             self._versions[location] = version
@@ -182,6 +191,24 @@ class AgentIntake:
         if not self._restored and self._names:  # nothing to read while no agent reports here
             self._restored = True
             self._restore()
+        if locations:
+            self.not_run.configure(config)
+        self._unplaced(self._runner.wall())
+
+    def _unplaced(self, now: float) -> None:
+        """Each monitor an agent said it does not run, and that is no longer placed at its
+        location, is over: said, and resolved."""
+        for location, row in list(self._rows.items()):
+            if not row.cannot_run:
+                continue
+            names = self._names.get(location, frozenset())
+            kept = tuple(n for n in row.cannot_run if n.monitor in names)
+            if len(kept) == len(row.cannot_run):
+                continue
+            for n in row.cannot_run:
+                if n.monitor not in names:
+                    self.not_run.ended(location, n, now, placed=False)
+            self._keep(replace(row, cannot_run=kept))
 
     def _key(self, location: str, name: str) -> str:
         """Where a location's detector state of ``name`` is saved: the runner's scheme."""
@@ -231,10 +258,11 @@ class AgentIntake:
         return Assignment(
             version=self._versions.get(location, "none"),
             location=location,
-            monitors=tuple(_monitor_json(m) for m in self._placed.get(location, ())),
+            monitors=tuple(monitor_json(m) for m in self._placed.get(location, ())),
             lease=settings.lease,
             batch_every=settings.batch_every,
             server_time=now,
+            max_age=self._runner.config.storage.raw_retention,
         )
 
     def release(self) -> None:
@@ -265,10 +293,11 @@ class AgentIntake:
         store = runner.store
         now = runner.wall()
         offset = now - batch.sent_at
+        self._window(batch)
         self._clock(location, batch, offset)
         if batch.id in self._in_flight or await asyncio.to_thread(store.batch_taken, batch.id):
             self.duplicates += 1
-            self._seen(location, now)
+            self._seen(location, now, said=self._said(location, batch, offset, now))
             return Receipt(0, True, offset, runner.wall())
         self._in_flight.add(batch.id)
         try:
@@ -287,8 +316,54 @@ class AgentIntake:
                 skipped,
                 extra={"event": "agent.skipped", "location": location},
             )
-        self._seen(location, now, batch=batch, taken=taken, late=late)
+        said = self._said(location, batch, offset, now)
+        self._seen(location, now, batch=batch, taken=taken, late=late, said=said)
         return Receipt(taken, False, offset, runner.wall())
+
+    def refused(self, location: str, why: str) -> None:
+        """A batch from ``location``'s agent was refused (``why``, the 400's line): said
+        once, until the next refusal for another reason or a batch taken."""
+        if self._refused.get(location) != why:
+            self._refused[location] = why
+            log.warning(
+                "agent at %s: its batch was refused: %s",
+                location,
+                why,
+                extra={"event": "agent.refused", "location": location},
+            )
+
+    def _window(self, batch: Batch) -> None:
+        """Refuse ``batch`` (a :class:`WireError` naming the check) if one of its checks is
+        outside the window its ``sent_at`` allows: where it would be placed, no page could
+        show it, or it would be the monitor's newest check for good."""
+        max_age = self._runner.config.storage.raw_retention
+        for i, check in enumerate(batch.checks):
+            why = out_of_window(check, batch.sent_at, max_age)
+            if why is not None:
+                raise WireError(
+                    f"results[{i}].ts: {why}: is the agent's clock right? (docs/agents.md, Clocks)"
+                )
+
+    def _said(
+        self, location: str, batch: Batch, offset: float, now: float
+    ) -> tuple[NotRun, ...] | None:
+        """What the agent at ``location`` does not run, after ``batch``: its list, if it
+        says one about the assignment the server holds now (each change alerted), else
+        what was known."""
+        row = self._rows.get(location)
+        known = None if row is None else row.cannot_run
+        if batch.cannot_run is None or batch.assignment != self._versions.get(location):
+            return known
+        names = self._names.get(location, frozenset())
+        said = tuple(n for n in batch.cannot_run if n.monitor in names)
+        began, ended = not_run_changes(known, said)
+        for n in began:
+            self.not_run.began(location, n, offset, now)
+        for n in ended:
+            self.not_run.ended(location, n, now)
+        # The same episode keeps the since first said.
+        first = {n.monitor: n.since for n in known or ()}
+        return tuple(replace(n, since=first.get(n.monitor, n.since)) for n in said)
 
     def view(self) -> AgentsView:
         """The agent locations now, for ``/metrics``, ``/api/agents`` and the dashboard."""
@@ -312,7 +387,7 @@ class AgentIntake:
             if name not in names:
                 skipped += 1
                 continue
-            record = placed(check, offset)
+            record = placed(check, offset, now)
             self._runner.store.record(record)
             taken += 1
             key = (location, name)
@@ -382,8 +457,8 @@ class AgentIntake:
             record.latency_ms,
         )
         runner = self._runner
-        if runner.membership.shared:
-            runner.store.record_location_state(published)
+        # The cluster's instances read it from the store, and so does tether status.
+        runner.store.record_location_state(published)
         now = runner.wall()
         runner.act_on_quorum(runner.quorum.update(published, now), now)
 
@@ -415,43 +490,42 @@ class AgentIntake:
         batch: Batch | None = None,
         taken: int = 0,
         late: int = 0,
+        said: tuple[NotRun, ...] | None = None,
     ) -> None:
         """The agent at ``location`` said a word at ``now``: its row, kept and queued."""
         old = self._rows.get(location) or AgentRow(location, "", "", now, 0.0)
+        if batch is not None:
+            self._refused.pop(location, None)
         row = replace(
             old,
             last_seen=now,
             agent=batch.agent if batch is not None else agent if agent is not None else old.agent,
             version=batch.version if batch is not None else old.version,
             offset=now - batch.sent_at if batch is not None else old.offset,
-            results=old.results + taken,
-            late=old.late + late,
-            dropped=old.dropped + (batch.dropped if batch is not None else 0),
+            results=counted(old.results, taken),
+            late=counted(old.late, late),
+            dropped=counted(old.dropped, batch.dropped if batch is not None else 0),
+            cannot_run=old.cannot_run if said is None else said,
         )
-        self._rows[location] = row
+        self._keep(row)
+        if location not in self._live:
+            self.tick(now)
+
+    def _keep(self, row: AgentRow) -> None:
+        """``row`` as its location's, in memory and queued to the store."""
+        self._rows[row.location] = row
         try:
             self._runner.store.save_agent(row)
         except StoreError as exc:
             log.debug("agent row not queued: %s", exc)
-        if location not in self._live:
-            self.tick(now)
 
     def _live_rows(self, now: float) -> frozenset[str]:
-        lease = self._runner.config.agents.lease
-        return frozenset(
-            loc
-            for loc, row in self._rows.items()
-            if loc in self._placed and now - row.last_seen <= lease
-        )
+        return live_agents(self._rows.values(), self._runner.config, now)
 
     def live_in_store(self, now: float) -> frozenset[str]:
         """The agent locations live at ``now`` by the store's rows (every instance's
         agents): what a cluster's renewal round counts (call it off the event loop)."""
-        lease = self._runner.config.agents.lease
-        rows = self._runner.store.agent_rows()
-        return frozenset(
-            r.location for r in rows if r.location in self._placed and now - r.last_seen <= lease
-        )
+        return live_agents(self._runner.store.agent_rows(), self._runner.config, now)
 
     def tick(self, now: float | None = None) -> None:
         """Once a second: alone, the quorum's live locations are this instance's and the

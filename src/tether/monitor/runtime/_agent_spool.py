@@ -7,8 +7,9 @@ One SQLite file (``--spool``) holds, in the order they were made:
 - ``batches``: each batch made and not yet taken, its id made once
   (:func:`~tether.monitor._agent_wire.new_batch_id`) and kept, so a batch sent again after
   a lost answer, a 5xx or a timeout is the same batch and the server takes it once;
-- ``meta``: the checks dropped and not yet reported, and the last assignment, so an
-  agent started while its server is down probes what it last had.
+- ``meta``: the checks dropped and not yet reported; the last assignment, so an agent
+  started while its server is down probes what it last had; and the monitors it does
+  not run, with since when, so an episode outlives the agent's restart.
 
 Durability: WAL with ``synchronous=NORMAL``.  A commit has reached the operating system
 (the WAL is written before the commit returns), so a check written survives the agent
@@ -17,6 +18,8 @@ the last commits (FULL would fsync every check, at a cost paid for nothing else)
 
 Bounded: past ``limit`` checks the oldest are dropped, counted (the count is kept in the
 file), and reported in the next batch's ``dropped`` until a batch carrying it is taken.
+So is a check the server would refuse (its time out of the window of the batch's
+``sent_at``: ``_agent_wire.out_of_window``), dropped as its batch is made ready.
 The spool never logs: it returns what happened and the agent says it.
 """
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -64,6 +67,8 @@ class Pending:
     id: str
     checks: tuple[AgentCheck, ...]
     dropped: int
+    expired: int = 0
+    """Checks of this batch dropped just now: outside the window the caller keeps."""
 
 
 class Spool:
@@ -125,10 +130,11 @@ class Spool:
 
     # --- what goes out --------------------------------------------------------------------
 
-    def pending(self) -> Pending:
+    def pending(self, keep: Callable[[AgentCheck], bool] | None = None) -> Pending:
         """The oldest batch not yet taken; if there is none, a new one of the oldest checks
         (at most :data:`MAX_BATCH`, none if none are held: an empty batch renews the lease)
-        carrying the dropped count not yet reported.  Its id is kept until :meth:`taken`."""
+        carrying the dropped count not yet reported.  Its id is kept until :meth:`taken`.
+        Its checks that ``keep`` refuses are dropped, counted as the bound's are."""
         with self._transaction():
             row = self._db.execute(
                 "SELECT id, dropped FROM batches ORDER BY seq LIMIT 1"
@@ -144,7 +150,15 @@ class Spool:
             bodies = self._db.execute(
                 "SELECT seq, body FROM checks WHERE batch = ? ORDER BY seq", (row[0],)
             ).fetchall()
-        return Pending(row[0], tuple(_check(seq, body) for seq, body in bodies), row[1])
+            checks = [(seq, _check(seq, body)) for seq, body in bodies]
+            gone = [seq for seq, c in checks if keep is not None and not keep(c)]
+            if gone:
+                self._db.executemany("DELETE FROM checks WHERE seq = ?", [(q,) for q in gone])
+                self._set("dropped", self.dropped + len(gone))
+                self._set("dropped_total", self.dropped_total + len(gone))
+        dropped = set(gone)
+        kept = tuple(c for seq, c in checks if seq not in dropped)
+        return Pending(row[0], kept, row[1], len(gone))
 
     def taken(self, batch_id: str) -> int:
         """The server took ``batch_id`` (or had it already): forget its checks and the
@@ -184,6 +198,15 @@ class Spool:
     def assignment(self) -> str | None:
         """The last assignment kept, as JSON text, if any."""
         return self._get("assignment")
+
+    def keep_not_run(self, text: str) -> None:
+        """Keep what the agent does not run (its JSON), for its next start."""
+        with self._transaction():
+            self._set("not_run", text)
+
+    def not_run(self) -> str | None:
+        """What the agent did not run when it last said, as JSON text, if any."""
+        return self._get("not_run")
 
     # --- the file -------------------------------------------------------------------------
 

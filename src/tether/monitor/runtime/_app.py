@@ -210,6 +210,8 @@ async def _serve_until_stopped(
     loop.add_signal_handler(signal.SIGHUP, hangup)
     loop.add_signal_handler(signal.SIGUSR1, lambda: dump_stacks(runner.describe()))
     server_host, server_port = config.server.host, config.server.port
+    # Uptime counts from here: the workers' first checks may come before the run starts.
+    began = runner.wall()
     try:
         if fleet is None:
             server = await serve(runner, server_host, server_port)
@@ -224,7 +226,7 @@ async def _serve_until_stopped(
     _log_started(config, host, port, workers, fleet)
     discovering = loop.create_task(runner.discovery.run(stop, runner))
     try:
-        await runner.run(stop, freeze_gc=True)
+        await runner.run(stop, freeze_gc=True, began=began)
     finally:
         discovering.cancel()
         await server.cleanup()

@@ -119,11 +119,9 @@ class Runner:
         self.detector = Detector()
         self.latest: dict[str, Observation] = {}
         self.certificates: dict[str, float] = {}
-        """When each monitor's leaf certificate expires (Unix seconds), from its last check
-        that saw one; for the dashboard."""
+        """When each monitor's certificate expires, as its last check that saw one said."""
         self.since: dict[str, float] = {}
-        """When each monitor entered its current state (wall seconds), for the dashboard;
-        kept in memory only, so a restart knows it again from the next change."""
+        """When each monitor entered its state, as seen here (the pages read the store's)."""
         from tether.monitor.web._metrics import MonitorMetrics
 
         self.metrics = MonitorMetrics(wall=wall)
@@ -377,15 +375,15 @@ class Runner:
         return True
 
     def _remember(self, check: Check) -> bool:
-        """Keep what the pages show of the monitor now (its latest observation, its
-        certificate, its metrics), and answer whoever waits for its next check."""
+        """Keep what pages show of the monitor now; answer whoever waits for its next check."""
         record = check.record
         name = record.monitor
         self.latest[name] = Observation(
             name, record.ok, record.ts, record.latency_ms, record.kind, check.host
         )
-        if check.cert_expires is not None:
-            self.certificates[name] = check.cert_expires
+        if check.cert_expires is not None and self.certificates.get(name) != check.cert_expires:
+            self.certificates[name] = check.cert_expires  # stored as it changes (a renewal)
+            self.store.save_certificate(name, check.cert_expires)
         self.metrics.observe(record, check.timings, check.cert_days_left)
         for waiting in self._waiting.pop(name, ()):
             if not waiting.done():
@@ -465,7 +463,7 @@ class Runner:
             host if failed else None,
             None if record is None else record.latency_ms,
         )
-        if self.membership.shared:  # the other instances read it from the store (poll_locations)
+        if self.membership.shared or not self._single(name):  # the others read it; tether status
             self.store.record_location_state(published, fence=self.cluster.fence(name))
         # This instance is the source of what its location sees of its own monitors: its
         # quorum takes it at once, and does not read it back.
@@ -653,32 +651,34 @@ class Runner:
     # -- running -------------------------------------------------------------------------
 
     async def run(
-        self, stop: asyncio.Event, *, deliver_every: float = 1.0, freeze_gc: bool = False
+        self,
+        stop: asyncio.Event,
+        *,
+        deliver_every: float = 1.0,
+        freeze_gc: bool = False,
+        began: float | None = None,
     ) -> None:
-        """Check every monitor on its interval until ``stop`` is set.
+        """Check every monitor on its interval until ``stop``; uptime counts from ``began``.
 
         ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
-        alive now (the configuration, parsed conditions, saved states and baselines) out
-        of the garbage collector's reach: they live as long as the process, and with tens
-        of thousands of monitors each full collection walked them again, pausing the
-        event loop for over a second.  It does so once more when every monitor has run
-        once, for what the first checks create (metrics series, schedule entries, latest
-        results).  Not more often: whatever is frozen in the middle of a check is never
-        collected if it later becomes a reference cycle.  It also raises the collector's
-        thresholds (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`): what a run makes after
-        that, every monitor's state and an outage's members, is walked far less often.
+        alive now (configuration, conditions, saved states, baselines) out of the garbage
+        collector's reach: they live as long as the process, and at tens of thousands of
+        monitors each full collection walked them again, pausing the loop for over a
+        second.  Once more when every monitor has run once (metrics series, schedule
+        entries, latest results), never after: what is frozen mid-check is never collected
+        if it becomes a cycle.  It also raises the collector's thresholds
+        (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`).
 
-        In a cluster, the first renewal round comes before anything else (this instance
-        probes only what it holds), then one every ``cluster.every`` seconds; every
-        instance reads what the locations see once a second, and the leader alone runs
-        the incident engine's tick.  On a clean stop it hands its leases back.
+        In a cluster, a renewal round first (this instance probes only what it holds), then
+        one every ``cluster.every`` s; every instance reads the locations once a second, the
+        leader alone ticks the incident engine.  On a clean stop it hands its leases back.
         """
         if freeze_gc:
             freeze()
         if self.membership.shared:
             await self.membership.renew()
         else:
-            started = self.wall()
+            started = self.wall() if began is None else began
             for m in self.config.monitors:
                 # Uptime counts from here in the state the monitor had when tether stopped.
                 self.store.record_state(m.name, started, self.detector.state(m.name))
@@ -792,9 +792,9 @@ class Runner:
         return name in self._published
 
     async def _prune(self) -> None:
-        """Drop history past its retention; a store that cannot be written now is pruned
-        next time (the writer has said why)."""
+        """Drop what is past its retention: the leader's prune is every instance's."""
         try:
-            await asyncio.to_thread(self.store.prune, self.wall())
-        except StoreError as exc:
+            if self.leading:  # one instance of a cluster prunes for all (store/_retention.py)
+                await asyncio.to_thread(self.store.prune, self.wall())
+        except StoreError as exc:  # pruned next time (the writer has said why)
             log.debug("prune skipped: %s", exc)

@@ -11,6 +11,8 @@ from tether.monitor.store._base import (
     Fence,
     LocationRead,
     LocationRow,
+    Pruned,
+    Retention,
     Rollup,
     Store,
     StoreError,
@@ -49,6 +51,8 @@ __all__ = [
     "PostgresCluster",
     "PostgresStore",
     "ProbeRecord",
+    "Pruned",
+    "Retention",
     "Rollup",
     "Round",
     "SQLiteStore",
@@ -68,16 +72,14 @@ def open_store(storage: Storage) -> Store:
     never shows a password), or when PostgreSQL is configured and psycopg is
     not installed.
     """
-    if storage.postgres:
-        return PostgresStore(
-            storage.postgres,
-            raw_retention=storage.raw_retention,
-            rollup_retention=storage.rollup_retention,
-            spill=storage.spill,
-        )
-    return SQLiteStore(
-        storage.path,
-        raw_retention=storage.raw_retention,
-        rollup_retention=storage.rollup_retention,
-        spill=storage.spill,
+    retention = Retention(
+        raw=storage.raw_retention,
+        rollups=storage.rollup_retention,
+        alerts=storage.alert_retention,
+        silences=storage.silence_retention,
+        incidents=storage.incidents_kept,
+        audit=storage.audit_retention,
     )
+    if storage.postgres:
+        return PostgresStore(storage.postgres, retention=retention, spill=storage.spill)
+    return SQLiteStore(storage.path, retention=retention, spill=storage.spill)

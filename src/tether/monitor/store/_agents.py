@@ -7,19 +7,37 @@ The batch id is inserted by :meth:`AgentStore.take_batch`, a write the caller wa
 the writer commits it in one transaction with everything queued before it, the batch's
 results among them (``_writer.py``), so an answer sent after it never precedes the
 commit of what it answers for.
+
+A row read back is never raised on: a count that is not one, an offset that is not a
+finite number, a list of monitors not run that is not one (an older tether, a direct
+write to the database) read as zero, zero and not said.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from tether.monitor._agent_wire import NotRun, WireError
 from tether.monitor.store._dialect import C, SQLStore
 
-__all__ = ["AGENT_COLUMNS", "AgentRow", "AgentSQL", "AgentStore"]
+__all__ = ["AGENT_COLUMNS", "COUNT_MAX", "AgentRow", "AgentSQL", "AgentStore", "counted"]
 
-AGENT_COLUMNS: Final = "location, agent, version, last_seen, clock_offset, results, late, dropped"
+AGENT_COLUMNS: Final = (
+    "location, agent, version, last_seen, clock_offset, results, late, dropped, cannot_run"
+)
+COUNT_MAX: Final = 2**53 - 1
+"""Where an agent's counts stop: a whole number every reader holds exactly (a float, a
+JSON number, PostgreSQL's BIGINT), so that counts an agent says cannot overflow a
+column or a page."""
+
+
+def counted(total: int, more: int) -> int:
+    """``total`` plus ``more``, held at :data:`COUNT_MAX`."""
+    return min(COUNT_MAX, max(0, total) + max(0, more))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +58,49 @@ class AgentRow:
     """Of those, the ones that came too late to be detected on."""
     dropped: int = 0
     """Checks its spool dropped, as it said, in total."""
+    cannot_run: tuple[NotRun, ...] | None = None
+    """The monitors of its assignment it last said it does not run, and why; None while
+    it never said (an older agent)."""
 
 
 def agent_row(row: Sequence[Any]) -> AgentRow:
-    location, agent, version, seen, offset, results, late, dropped = row
+    location, agent, version, seen, offset, results, late, dropped, not_run = row
     return AgentRow(
         str(location),
         str(agent),
         str(version),
-        float(seen),
-        float(offset),
-        int(results),
-        int(late),
-        int(dropped),
+        _finite(seen),
+        _finite(offset),
+        _count(results),
+        _count(late),
+        _count(dropped),
+        _not_run(not_run),
     )
+
+
+def _finite(value: object) -> float:
+    if type(value) is not float and type(value) is not int:
+        return 0.0
+    number = float(value)
+    return number if math.isfinite(number) else 0.0
+
+
+def _count(value: object) -> int:
+    return min(COUNT_MAX, value) if type(value) is int and value >= 0 else 0
+
+
+def _not_run(text: object) -> tuple[NotRun, ...] | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        items = json.loads(text)
+        return tuple(NotRun.from_json(n, "cannot_run") for n in items)
+    except (ValueError, TypeError, WireError):
+        return None
+
+
+def _not_run_text(items: tuple[NotRun, ...] | None) -> str | None:
+    return None if items is None else json.dumps([n.to_json() for n in items])
 
 
 class AgentStore(Protocol):
@@ -105,16 +152,18 @@ class AgentSQL(SQLStore[C]):
             row.results,
             row.late,
             row.dropped,
+            _not_run_text(row.cannot_run),
         )
 
         def upsert(conn: C) -> None:
             self._execute(
                 conn,
                 f"INSERT INTO tether_agents ({AGENT_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (location) DO UPDATE SET "
-                "agent = excluded.agent, version = excluded.version, "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (location) DO UPDATE "
+                "SET agent = excluded.agent, version = excluded.version, "
                 "last_seen = excluded.last_seen, clock_offset = excluded.clock_offset, "
-                "results = excluded.results, late = excluded.late, dropped = excluded.dropped",
+                "results = excluded.results, late = excluded.late, dropped = excluded.dropped, "
+                "cannot_run = excluded.cannot_run",
                 values,
             )
 

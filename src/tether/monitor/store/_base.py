@@ -9,6 +9,11 @@ the value types and the row helpers of that concern:
   ``_incident_rows.py``);
 - ``_controls.py``: changes made at run time through the write API, and the audit log;
 - ``_silences.py``: silences made at run time, and the alerts they kept;
+- ``_retention.py``: how long each table's rows are kept, and the prune that deletes the
+  rest;
+- ``_agents.py``: the agents' batches and rows; ``_screenshots.py``: browser monitors'
+  screenshots; ``_instances.py``: the instances on this store and the certificates
+  their checks saw (what ``/api/status`` and ``tether status`` read alike);
 - ``_values.py``: what they all share (:class:`StoreError`, :class:`StoreHealth`, ...).
 
 The SQL both backends share is written once, per concern, beside the protocol it
@@ -51,6 +56,7 @@ from tether.monitor.store._incident_rows import (
     note_write,
 )
 from tether.monitor.store._incidents import IncidentStore
+from tether.monitor.store._instances import CertificateStore, Instance, InstanceStore
 from tether.monitor.store._outbox import ALERT_COLUMNS, OutboxStore, queued_alert
 from tether.monitor.store._results import (
     LOCATION_COLUMNS,
@@ -60,6 +66,7 @@ from tether.monitor.store._results import (
     location_values,
     probe_record,
 )
+from tether.monitor.store._retention import Pruned, Retention, RetentionStore
 from tether.monitor.store._rollups import (
     PERIODS,
     TALLY_COLUMNS,
@@ -98,16 +105,22 @@ __all__ = [
     "WINDOW_COLUMNS",
     "AgentRow",
     "AgentStore",
+    "CertificateStore",
     "ControlStore",
     "Decode",
     "Fence",
     "IncidentStore",
     "IncidentWrite",
+    "Instance",
+    "InstanceStore",
     "Listed",
     "LocationRead",
     "LocationRow",
     "OutboxStore",
+    "Pruned",
     "ResultStore",
+    "Retention",
+    "RetentionStore",
     "Rollup",
     "RollupKey",
     "SilenceStore",
@@ -150,10 +163,13 @@ class Store(
     SilenceStore,
     AgentStore,
     ScreenshotStore,
+    RetentionStore,
+    InstanceStore,
+    CertificateStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,
-    incidents and detector state.
+    incidents and detector state, each kept for its retention (:meth:`prune`).
 
     Writes are serialised by one writer; :meth:`record`, :meth:`record_state` and
     :meth:`save_state` are batched, every other write is committed before it returns.

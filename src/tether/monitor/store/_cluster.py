@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 from tether.monitor._records import LocationState
+from tether.monitor.store._instances import LEADER, LEADING_INSTANCES, Instance, instance_of
 from tether.monitor.store._postgres import Link, migrate
 from tether.monitor.store._shares import SHARDS, plan_share, shard_of
 from tether.monitor.store._values import Fence, LocationRow, StoreError, instance_id
@@ -97,8 +98,6 @@ and a probe take."""
 RENEWALS: Final = 4
 """Rounds per lease: a live instance renews its leases this many times before they run
 out, so it keeps them through ``RENEWALS - 1`` rounds in a row that fail or come late."""
-LEADER: Final = ("", -1)
-"""The leader's lease row: a location no instance has (an empty name is refused)."""
 FORGET_AFTER: Final = 3600.0
 """Seconds after its last heartbeat an instance's row is deleted (by the leader): until
 then it shows as gone in the cluster's list."""
@@ -146,25 +145,6 @@ class Round:
 PAST_EXPIRY: Final = 0.05
 """Seconds after another instance's lease runs out that a round looks again: past it on
 this clock, whatever the rounding of the stored value."""
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """One instance, as the cluster's list shows it (dashboard, ``tether status``)."""
-
-    id: str
-    location: str
-    host: str
-    pid: int
-    started: float
-    heartbeat: float
-    leader: bool
-    """It holds the leader's lease, unexpired."""
-    shards: int
-    """How many shards it held at its last round."""
-    alive: bool
-    """Its last heartbeat is within the lease's time."""
-    version: str | None = None
 
 
 class Cluster(Protocol):
@@ -280,7 +260,10 @@ class SoloCluster:
         host, pid = socket.gethostname(), os.getpid()
         started = self._started if self._started is not None else now
         beat = self._last or now
-        return [Instance(self.id, self.location, host, pid, started, beat, True, self.shards, True)]
+        me = Instance(
+            self.id, self.location, host, pid, started, beat, True, self.shards, True, _version()
+        )
+        return [me]
 
     def leave(self, now: float) -> None:
         pass
@@ -514,32 +497,11 @@ class PostgresCluster:
 
     def instances(self, now: float) -> list[Instance]:
         def read(conn: Conn) -> list[tuple[Any, ...]]:
-            return conn.execute(
-                "SELECT i.id, i.location, i.host, i.pid, i.started, i.heartbeat, "
-                "(l.owner IS NOT NULL AND l.expires >= %s), i.shards, i.version "
-                "FROM tether_instances i LEFT JOIN tether_leases l "
-                "ON l.location = %s AND l.shard = %s AND l.owner = i.id "
-                "ORDER BY 7 DESC, i.location, i.started, i.id",
-                (now, *LEADER),
-            ).fetchall()
+            return conn.execute(LEADING_INSTANCES, {"now": now}).fetchall()
 
         with self._lock:
             rows = self._run("cannot read the instances", read)
-        return [
-            Instance(
-                i,
-                location,
-                host,
-                int(pid),
-                float(started),
-                float(beat),
-                bool(leads),
-                int(shards),
-                float(beat) >= now - self.ttl,
-                version,
-            )
-            for i, location, host, pid, started, beat, leads, shards, version in rows
-        ]
+        return [instance_of(row, now, self.ttl) for row in rows]
 
     # -- the connection --------------------------------------------------------------
 

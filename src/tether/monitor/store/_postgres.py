@@ -64,6 +64,7 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._incident_rows import INCIDENT_COLUMNS
 from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._instances import LEADING_INSTANCES, InstanceSQL
 from tether.monitor.store._postgres_incidents import (
     DOWN_SINCE,
     HAS_MONITOR,
@@ -73,6 +74,7 @@ from tether.monitor.store._postgres_incidents import (
 )
 from tether.monitor.store._postgres_migrations import MIGRATIONS
 from tether.monitor.store._results import ResultSQL, location_row
+from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -342,6 +344,8 @@ class PostgresStore(
     SilenceSQL["Conn"],
     AgentSQL["Conn"],
     ScreenshotSQL["Conn"],
+    RetentionSQL["Conn"],
+    InstanceSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.
@@ -368,13 +372,13 @@ class PostgresStore(
     _select_down_since = DOWN_SINCE
     _select_listed = SELECT_LISTED
     _has_monitor = HAS_MONITOR
+    _select_instances = LEADING_INSTANCES
 
     def __init__(
         self,
         dsn: str,
         *,
-        raw_retention: float = 7 * 86400,
-        rollup_retention: float = 365 * 86400,
+        retention: Retention | None = None,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
         spill: str | Path | None = None,
@@ -384,8 +388,7 @@ class PostgresStore(
         self._link = Link(dsn)
         self.url = self._link.url
         """The database's URL with the password masked."""
-        self.raw_retention = raw_retention
-        self.rollup_retention = rollup_retention
+        self.retention = retention or Retention()
         self._writer = self._connect()
         try:
             self._guarded("cannot migrate the schema", lambda: migrate(self._writer))
@@ -648,6 +651,15 @@ class PostgresStore(
             (list(since), list(since.values()), limit),
         )
         # The newest of each monitor comes last.
+        return {row[0]: probe_record(row, _same) for row in rows}
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        rows = self._query(
+            f"SELECT r.* FROM unnest(%s::text[]) AS n (monitor) CROSS JOIN LATERAL "
+            f"(SELECT {RESULT_COLUMNS} FROM results WHERE monitor = n.monitor "
+            "ORDER BY ts DESC LIMIT 1) AS r",
+            (sorted(set(monitors)),),
+        )
         return {row[0]: probe_record(row, _same) for row in rows}
 
     def _query(

@@ -281,4 +281,17 @@ MIGRATIONS: tuple[str, ...] = (
         png BYTEA NOT NULL
     )
     """,
+    # 12: (issue 44, section 3) what each agent last said it cannot run of its assignment:
+    # JSON, a list of {monitor, why, since}; NULL while it never said (an older agent).
+    """
+    ALTER TABLE tether_agents ADD COLUMN cannot_run TEXT
+    """,
+    # 13: when each monitor's certificate expires (issue 44, "one view"; see the SQLite
+    # store's, which adds a lone instance's heartbeat to the instances PostgreSQL has).
+    """
+    CREATE TABLE tether_certificates (
+        monitor TEXT PRIMARY KEY,
+        expires DOUBLE PRECISION NOT NULL
+    )
+    """,
 )

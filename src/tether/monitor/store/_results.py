@@ -56,7 +56,7 @@ class ResultStore(Protocol):
         written by transactions from ``horizon`` on, so a wave's rows are read about
         once, not once a second for as long as ``since`` reaches back."""
 
-    # -- state, retention, reading -----------------------------------------------------
+    # -- state, reading ----------------------------------------------------------------
 
     def save_state(self, monitor: str, data: dict[str, Any]) -> None:
         """Queue detector state under ``monitor``; the last one saved wins."""
@@ -64,9 +64,6 @@ class ResultStore(Protocol):
     def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
         """Every saved state by name, or those of ``names`` alone (the monitors an
         instance takes over: not every state of every monitor)."""
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
 
     def results(self, monitor: str, since: float = 0.0, limit: int = 1000) -> list[ProbeRecord]:
         """A monitor's raw results since ``since``, newest first."""
@@ -91,6 +88,10 @@ class ResultStore(Protocol):
     def failures_of(self, since: Mapping[str, float], limit: int) -> dict[str, ProbeRecord]:
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        """Each of ``monitors``' newest result, from whichever location or instance took
+        it; a monitor with none is left out.  In one read: a page's last checks."""
 
     def every_state_change(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
@@ -132,9 +133,16 @@ class ResultStore(Protocol):
 
 
 def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
-    """A result read back in :data:`RESULT_COLUMNS` order."""
+    """A result read back in :data:`RESULT_COLUMNS` order; one whose columns are not what
+    tether writes (a direct write to the database) is read as far as it can be, never
+    raised on: every page that shows it would fail."""
     monitor, ts, ok, kind, latency_ms, detail, data = row
-    return ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, decode(data))
+    try:
+        extra = decode(data)
+    except (ValueError, TypeError):
+        extra = None
+    text = None if detail is None else str(detail)
+    return ProbeRecord.from_row(str(monitor), ts, ok, kind, latency_ms, text, extra)
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:
@@ -177,9 +185,6 @@ def location_row(row: Sequence[Any]) -> LocationRow:
 class ResultSQL(SQLStore[C]):
     """The SQL of results, roll-ups and detector state that both backends share (writing
     them, and the reads of many monitors at once, are each backend's own)."""
-
-    raw_retention: float
-    rollup_retention: float
 
     _select_state_changes: ClassVar[str]
     """One monitor's state changes from ``since``, led by the last one before it, oldest
@@ -276,31 +281,3 @@ class ResultSQL(SQLStore[C]):
         # SQLite's one writer stamps its rows in the order it commits them: ``since``
         # alone is enough, and there is no horizon to keep.
         return LocationRead(self.location_states(since), None)
-
-    def prune(self, now: float) -> tuple[int, int]:
-        """Delete raw results and roll-ups past their retention; (results, roll-ups) removed."""
-
-        def delete(conn: C) -> tuple[int, int]:
-            raw = self._execute(
-                conn, "DELETE FROM results WHERE ts < %s", (now - self.raw_retention,)
-            )
-            # State changes are small and uptime looks back 90 days: keep them with the
-            # roll-ups, never fewer than 90 days.
-            self._execute(
-                conn,
-                "DELETE FROM state_changes WHERE at < %s",
-                (now - max(self.rollup_retention, 90 * 86400),),
-            )
-            # Minute roll-ups go with the raw results: at a 60 s interval they are one row
-            # per check, and a year of them is what roll-ups exist to avoid.
-            old = self._execute(
-                conn,
-                "DELETE FROM rollups WHERE start < CASE WHEN period = 'minute' THEN %s ELSE %s END",
-                (now - self.raw_retention, now - self.rollup_retention),
-            )
-            self._execute(
-                conn, "DELETE FROM tether_screenshots WHERE taken < %s", (now - self.raw_retention,)
-            )
-            return int(raw.rowcount), int(old.rowcount)
-
-        return self._call(delete)

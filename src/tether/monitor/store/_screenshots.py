@@ -1,5 +1,5 @@
 """The screenshot of each browser monitor's last failed check: one PNG per monitor,
-replaced by the next failure, pruned with the raw results (``ResultSQL.prune``).
+replaced by the next failure, pruned with the raw results (``_retention.py``).
 
 Kept small on purpose: :meth:`ScreenshotStore.save_screenshot` queues the write (a check
 never waits for it), :meth:`ScreenshotStore.screenshot_of` reads one back for the monitor's

@@ -4,11 +4,11 @@ backends share for it.
 
 A silence is stored with its matchers as Alertmanager writes them (a JSON list of
 ``name="value"`` texts, read back by ``parse_matchers``), made and expired with its audit
-entry in one transaction (target ``silence:ID``), and never deleted: an expired one stays
-listed.  Every instance that delivers alerts reads :meth:`SilenceStore.silences_in_force`
-(at most once a second, ``alerts/_silences.py``), so a silence made on one instance of a
-cluster is honoured by all.  The alerts kept are the outbox's rows with ``suppressed``
-set (``Store.mark_suppressed``).
+entry in one transaction (target ``silence:ID``); an expired one stays listed until its
+retention has passed (``_retention.py``).  Every instance that delivers alerts reads
+:meth:`SilenceStore.silences_in_force` (at most once a second, ``alerts/_silences.py``),
+so a silence made on one instance of a cluster is honoured by all.  The alerts kept are
+the outbox's rows with ``suppressed`` set (``Store.mark_suppressed``).
 """
 
 from __future__ import annotations

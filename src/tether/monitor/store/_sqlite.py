@@ -12,7 +12,8 @@ Why this shape:
   returns: a queued alert must survive a crash even if results in flight do not.
 - Raw results are kept for ``raw_retention`` seconds (7 days by default);
   roll-ups per minute, hour and day are kept for ``rollup_retention`` (1 year),
-  so the file grows with monitors, not with time.
+  and the outbox, silences, incidents and audit log each for their own
+  (``_retention.py``), so the file grows with monitors, not with time.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._incidents import IncidentSQL
+from tether.monitor.store._instances import InstanceSQL
 from tether.monitor.store._results import ResultSQL
+from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -359,6 +362,8 @@ class SQLiteStore(
     SilenceSQL[sqlite3.Connection],
     AgentSQL[sqlite3.Connection],
     ScreenshotSQL[sqlite3.Connection],
+    RetentionSQL[sqlite3.Connection],
+    InstanceSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 
@@ -378,21 +383,25 @@ class SQLiteStore(
     _select_down_since = _DOWN_SINCE
     _select_listed = _SELECT_LISTED
     _has_monitor = _HAS_MONITOR
+    _select_instances = (
+        # A lone instance leads while it is alive (there are no leases to ask).
+        "SELECT id, location, host, pid, started, heartbeat, "
+        "leader AND heartbeat >= %(now)s - %(ttl)s, shards, version FROM tether_instances "
+        "ORDER BY 7 DESC, location, started, id"
+    )
 
     def __init__(
         self,
         path: str | Path,
         *,
-        raw_retention: float = 7 * 86400,
-        rollup_retention: float = 365 * 86400,
+        retention: Retention | None = None,
         batch_size: int = 500,
         batch_seconds: float = 0.2,
         spill: str | Path | None = None,
         **holding: Any,
     ) -> None:
         self.path = Path(path)
-        self.raw_retention = raw_retention
-        self.rollup_retention = rollup_retention
+        self.retention = retention or Retention()
         self._writer = _connect(self.path)
         try:
             migrate(self._writer)
@@ -574,9 +583,24 @@ class SQLiteStore(
                 [*itertools.chain.from_iterable(chunk), limit],
                 columns,
             )
-            for row in sorted(rows, key=_by_monitor_and_time):
-                out[row[0]] = probe_record(row, json.loads)  # the newest comes last
+            # Read first, sorted then: a time written by hand may not be a number.
+            found = [probe_record(row, json.loads) for row in rows]
+            for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
+                out[record.monitor] = record  # the newest comes last
         return out
+
+    def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
+        # Each name's newest time from the index on (monitor, ts), then its row.
+        rows = _in_one_step(
+            self._read(),
+            f"SELECT {', '.join('r.' + c for c in RESULT_COLUMNS.split(', '))} "
+            "FROM json_each(:names) n "
+            "JOIN results r ON r.monitor = n.value AND r.ts = "
+            "(SELECT max(ts) FROM results WHERE monitor = n.value)",
+            {"names": _dumps(sorted(set(monitors)))},
+            RESULT_COLUMNS.split(", "),
+        )
+        return {row[0]: probe_record(row, json.loads) for row in rows}
 
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -275,4 +275,29 @@ MIGRATIONS: tuple[str, ...] = (
         png BLOB NOT NULL
     )
     """,
+    # 12: (issue 44, section 3) what each agent last said it cannot run of its assignment:
+    # JSON, a list of {monitor, why, since}; NULL while it never said (an older agent).
+    """
+    ALTER TABLE tether_agents ADD COLUMN cannot_run TEXT
+    """,
+    # 13: what tether status reads as /api/status does (issue 44, "one view"): a lone
+    # instance's heartbeat (PostgreSQL's instances have had theirs since 3), and when
+    # each monitor's certificate expires.
+    """
+    CREATE TABLE tether_instances (
+        id TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        leader INTEGER NOT NULL DEFAULT 0,
+        shards INTEGER NOT NULL DEFAULT 0,
+        version TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE tether_certificates (
+        monitor TEXT PRIMARY KEY,
+        expires REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
 )

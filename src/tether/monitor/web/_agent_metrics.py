@@ -9,23 +9,42 @@ from the runtime's agent intake (``runtime/_agent_intake.py``) through :class:`A
     tether_agent_late_results_total{location}           of those, stored but too late to detect on
     tether_agent_dropped_total{location}                checks its spool dropped, as it said
     tether_agent_skipped_results_total{location}        checks of a monitor not placed there
+    tether_agent_monitors_not_run{location}             monitors placed there its agent says it
+                                                        does not run (only agents that say)
     tether_agent_duplicate_batches_total                batches sent again, taken once
+
+The banner every page shows says an agent's clock off, and each agent that does not run
+monitors assigned to it (which, and why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from markupsafe import Markup
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tether._durations import format_duration
+from tether._plural import and_more, count
+from tether._version import __version__
+from tether.monitor._agent_wire import PROTOCOL
+from tether.monitor.reports._documents import iso
 from tether.monitor.store._agents import AgentRow
 
-__all__ = ["AgentMetrics", "AgentsView", "agent_banner", "agent_document", "clock_notices"]
+__all__ = [
+    "AgentMetrics",
+    "AgentsView",
+    "agent_banner",
+    "agent_document",
+    "clock_notices",
+    "not_run_notices",
+]
+
+_NAMED: Final = 3
+"""Monitors named in a banner line of what an agent does not run; the rest counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +60,12 @@ class AgentsView:
 
 
 def agent_document(view: AgentsView) -> dict[str, Any]:
-    """``GET /api/agents``: each agent location with its agent, as JSON."""
+    """``GET /api/agents``: each agent location with its agent, as JSON; ``cannot_run``
+    is what it last said it does not run of its assignment (null: it never said, an
+    older agent), and this server's own version and protocol are beside them."""
     return {
+        "server_version": __version__,
+        "protocol": PROTOCOL,
         "agents": [
             {
                 "location": row.location,
@@ -56,6 +79,12 @@ def agent_document(view: AgentsView) -> dict[str, Any]:
                 "late": row.late,
                 "dropped": row.dropped,
                 "skipped": view.skipped.get(row.location, 0),
+                "cannot_run": None
+                if row.cannot_run is None
+                else [
+                    {"monitor": n.monitor, "why": n.why, "since": iso(n.since)}
+                    for n in row.cannot_run
+                ],
             }
             for row in view.rows
         ],
@@ -75,10 +104,26 @@ def clock_notices(view: AgentsView) -> list[str]:
     ]
 
 
+def not_run_notices(view: AgentsView) -> list[str]:
+    """The dashboard's lines about agents that do not run monitors assigned to them."""
+    out = []
+    for row in view.rows:
+        if not row.cannot_run:
+            continue
+        named = [f"{n.monitor} ({n.why})" for n in row.cannot_run[:_NAMED]]
+        out.append(
+            f"The agent at {row.location} ({row.agent or 'unnamed'}) does not run "
+            f"{count(len(row.cannot_run), 'monitor')} assigned to it: "
+            f"{and_more(named, len(row.cannot_run))}; they are not checked from "
+            f"{row.location} (GET /api/agents lists them all)"
+        )
+    return out
+
+
 def agent_banner(view: AgentsView) -> Markup:
-    """The banner every page shows while an agent's clock is off (a line each); empty
-    otherwise."""
-    lines = clock_notices(view)
+    """The banner every page shows while an agent's clock is off, or an agent does not
+    run monitors assigned to it (a line each); empty otherwise."""
+    lines = clock_notices(view) + not_run_notices(view)
     if not lines:
         return Markup("")
     shown = Markup("").join(Markup("<p>{}</p>").format(line) for line in lines)
@@ -123,6 +168,15 @@ class AgentMetrics(Collector):
             for row in view.rows:
                 family.add_metric([row.location], value(row))
             yield family
+        not_run = GaugeMetricFamily(
+            "tether_agent_monitors_not_run",
+            "Monitors placed at the location that its agent says it does not run",
+            labels=["location"],
+        )
+        for row in view.rows:
+            if row.cannot_run is not None:  # an older agent says nothing
+                not_run.add_metric([row.location], float(len(row.cannot_run)))
+        yield not_run
         yield CounterMetricFamily(
             "tether_agent_duplicate_batches",
             "Batches sent again by an agent (a lost answer): answered, stored once",

@@ -7,7 +7,9 @@
 ``/api/agent/*`` takes only a token of the ``agent`` scope (``_auth.agent_principal``),
 and only for the location it is bound to: another location is a 403 that says so.  A
 batch is read up to :data:`AGENT_BODY_MAX` bytes (a 413 past it) and checked whole by
-``Batch.from_json``: anything it refuses is one 400 line naming the field.
+``Batch.from_json`` (another protocol, a value out of range), then by the intake (a
+check's time outside the window its ``sent_at`` allows): anything refused is one 400
+line naming the field, said once in the server's log for the token's location.
 """
 
 from __future__ import annotations
@@ -87,12 +89,17 @@ def agent_handlers(runner: Running) -> AgentHandlers:
         except BadBody as exc:
             return _bad(exc.status, str(exc))
         except WireError as exc:
+            if who is not None and who.location is not None:
+                runner.agents.refused(who.location, str(exc))
             return _bad(400, str(exc))
         _agent(request, batch.location)
         try:
             receipt = await runner.agents.take(batch, batch.location)
         except StoreError as exc:
             return _bad(503, f"the batch was not stored (send it again): {exc}")
+        except WireError as exc:
+            runner.agents.refused(batch.location, str(exc))
+            return _bad(400, str(exc))
         return web.json_response(receipt.to_json())
 
     async def listed(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ routes (their handlers: ``_dashboard_routes.py``):
     GET /api/incidents/{id}    one incident whole: every monitor, every timeline entry
     GET /static/{file}         the scripts, the style sheets, the icon, uPlot and its licence
 
-Each page is a JSON document first (:func:`status_document`, :func:`monitor_document`,
+Each page is a JSON document first (``_status.status_document``, :func:`monitor_document`,
 :func:`incidents_document`, typed in ``_documents.py``), served as it is by the APIs.
 The HTML is rendered from that same document by ``_pages.py`` and the templates of
 ``templates/`` and nowhere else: a page's live parts (the "as of" corner and ``<main>``,
@@ -40,19 +40,22 @@ route is a GET: the buttons of a monitor's page and of the incidents (for whoeve
 write) are forms posting to the write API (``_actions.py``), which answers a form with a
 303 back to the page.
 
-The runner's memory gives states, latest checks, state times, the alert channels'
-health, and what each location sees of a monitor of several (its quorum's, copied only for
-the monitors a page shows: it costs the loop more than a state); the cluster gives its
-instances (a query with PostgreSQL, run on the worker thread); the store gives the rest
-through small queries for the rows a page shows (:class:`Recent`: the minute
-roll-ups of the last hour for the sparklines, read again only for the last two minutes,
-and the last failure; their uptimes), run on a worker thread so that a page never holds
-up the event loop that runs the probes.  The overview sorts and filters every monitor
+The runner's memory gives the states of every monitor (for the counts and the filters),
+what each location sees of a monitor of several (its quorum's, copied only for the
+monitors a page shows: it costs the loop more than a state) and the alert channels'
+deliveries (``_snapshot.py``); the store gives what each row shows, as it gives it to
+``tether status`` (the newest result from whichever location took it, since when a
+monitor is in its state, its certificate: :class:`~tether.monitor.web._snapshot.Facts`),
+the instances and the agents, and the rest through small queries for the rows a page
+shows (:class:`Recent`: the minute roll-ups of the last hour for the sparklines, read
+again only for the last two minutes, and the last failure; their uptimes), run on a
+worker thread so that a page never holds up the event loop that runs the probes.  The
+status document is built in ``_status.py``.  The overview sorts and filters every monitor
 by what is in memory and by :class:`~tether.monitor.reports._uptime.UptimeTable` (every
 monitor's uptime, one query a minute), so a refresh at 10,000 monitors reads the store
 for a hundred rows, not for 10,000.  The default view (the configuration's order,
-filtered by state at most) is cut from the names alone (:func:`arrange_in_order`), the
-sorted names are kept per configuration (:func:`order_of`), and ``/api/status``' map of
+filtered by state at most) is cut from the names alone (``arrange_in_order``), the
+sorted names are kept per configuration (``order_of``), and ``/api/status``' map of
 every monitor's state, the summary's counts and whether a monitor is down that was not
 seen going down are kept between requests and brought up to date from the quorum's
 journal of changes (:class:`~tether.monitor.web._board.StateBoard`): a refresh at
@@ -65,68 +68,40 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import heapq
 import importlib.resources
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from tether._durations import format_duration
-from tether._redact import redact_url
 from tether.monitor._records import Incident, stints
-from tether.monitor._state import State
-from tether.monitor.alerts import ChannelStatus
-from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
-from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.reports._documents import (
     IncidentDoc,
     incident_json,
     iso,
-    location_json,
     members_json,
     result_json,
     rollup_json,
-    round_ms,
 )
-from tether.monitor.reports._uptime import WINDOWS, UptimeTable, uptimes, uptimes_of
-from tether.monitor.store._base import Listed, StoreHealth
-from tether.monitor.web._board import StateBoard
+from tether.monitor.reports._uptime import uptimes
+from tether.monitor.store._base import Listed
 from tether.monitor.web._documents import (
-    Check,
-    Head,
     IncidentBrief,
     IncidentsDoc,
     MonitorDoc,
-    Row,
     ScreenshotPart,
-    StatusDoc,
-    Traffic,
     TrafficPart,
-    certificate_json,
-    channel_json,
-    cluster_json,
-    failure_json,
-    store_json,
-    traffic_json,
-    view_json,
+    series_path,
 )
-from tether.monitor.web._overview import (
-    Entry,
-    View,
-    arrange,
-    arrange_in_order,
-    in_order,
-)
-from tether.monitor.web._recent import Recent
+from tether.monitor.web._overview import order_of
+from tether.monitor.web._snapshot import Facts, Snapshot
 
 if TYPE_CHECKING:
-    from tether.monitor.engine._detect import Observation
-    from tether.monitor.engine._journal import Journal
-    from tether.monitor.store import Cluster, Store
+    from tether.monitor.config import Monitor
     from tether.monitor.web._running import Running
+
 
 SECURITY_HEADERS: Final = {
     # No inline script or style and nothing from another origin: the page's own script
@@ -190,180 +165,7 @@ SPARK_HEIGHT: Final = 24
 # -- small pure helpers ---------------------------------------------------------------------
 
 
-def monitor_path(name: str) -> str:
-    """The page of monitor ``name``; any character of a name survives the trip."""
-    return "/monitors/" + quote(name, safe="")
-
-
-def series_path(name: str) -> str:
-    """Where monitor ``name``'s chart reads its points (add ``?range=1h|24h|7d|30d``)."""
-    return "/api/series/" + quote(name, safe="")
-
-
 # -- JSON documents -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The runner's memory at one moment, copied on its event loop, so that a page can be
-    built on a worker thread while the runner goes on."""
-
-    now: float
-    monitors: tuple[Monitor, ...]
-    states: dict[str, State]
-    latest: dict[str, Observation]
-    since: dict[str, float]
-    certificates: dict[str, float]
-    """When each monitor's leaf certificate expires, from its last check that saw one."""
-    channels: tuple[ChannelStatus, ...]
-    store: Store
-    store_health: StoreHealth
-    locations: dict[str, LocationsView]
-    """What each location sees of each monitor of more than one."""
-    cluster: ClusterView
-    """This instance; the instances are read from ``instances`` off the loop."""
-    instances: Cluster | None
-    """None: no instance to ask (a snapshot read from the store: :meth:`stored`)."""
-    traffic: dict[str, Traffic] = field(default_factory=dict)
-    """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
-    journal: Journal | None = None
-    """The quorum's record of which states changed (None: a snapshot read from the store),
-    and its end when ``states`` were copied: a :class:`StateBoard` reads the changes."""
-    journal_end: int = 0
-
-    @classmethod
-    def of(cls, runner: Running, shown: Iterable[str] | None = None) -> Snapshot:
-        """``shown``: the monitors whose locations the page shows (every one by default;
-        what each location sees is copied for these alone, as it costs the loop more than
-        a state does)."""
-        return cls(
-            runner.wall(),
-            runner.config.monitors,
-            runner.quorum.states(),
-            dict(runner.latest),
-            dict(runner.since),
-            dict(runner.certificates),
-            tuple(runner.outbox.status()),
-            runner.store,
-            runner.store.health(),
-            runner.locations(shown),
-            runner.cluster_view(),
-            runner.cluster,
-            {
-                name: traffic_json(runner.traffic.monitors[name].view(runner.wall()))
-                for name in (runner.traffic.monitors if shown is None else shown)
-                if name in runner.traffic.monitors
-            },
-            runner.quorum.journal,
-            runner.quorum.journal.end,
-        )
-
-    @classmethod
-    def stored(cls, config: MonitorConfig, store: Store, now: float) -> Snapshot:
-        """What the store alone says, for ``tether status`` (no running monitor to ask):
-        each monitor's state and since when as the monitor last recorded them, its latest
-        check, what each location last wrote of a monitor of several, the alerts queued
-        per channel.  What only a running monitor knows is left empty: certificates,
-        deliveries since it started, the live instances (so every location counts)."""
-        from tether.monitor.engine._detect import Observation
-        from tether.monitor.engine._quorum import Placement, Quorum
-
-        names = [m.name for m in config.monitors]
-        changes = store.state_changes_of(names, now - max(WINDOWS.values()))
-        states = {n: c[-1][1] for n, c in changes.items() if c}
-        since = {n: c[-1][0] for n, c in changes.items() if c}
-        latest: dict[str, Observation] = {}
-        for name in names:
-            found = store.results(name, limit=1)
-            if found:
-                r = found[0]
-                latest[name] = Observation(name, r.ok, r.ts, r.latency_ms, r.kind)
-        several = [m for m in config.monitors if len(config.placed(m)) > 1]
-        locations: dict[str, LocationsView] = {}
-        if several:
-            # Every location counts as live: no instance is asked.
-            placed = {m.name: Placement(config.placed(m), m.quorum) for m in several}
-            quorum = Quorum(placed, live=config.locations)
-            quorum.restore(row.state for row in store.location_states())
-            locations = views_of(quorum, several, config)
-        backlog = store.backlog()
-        channels = tuple(
-            ChannelStatus(c.name, queued, oldest, False, None, None, 0, 0)
-            for c in config.alerts
-            for queued, oldest in [backlog.get(c.name, (0, None))]
-        )
-        here = config.locations[0] if len(config.locations) == 1 else ""
-        return cls(
-            now,
-            config.monitors,
-            states,
-            latest,
-            since,
-            {},
-            channels,
-            store,
-            store.health(),
-            locations,
-            ClusterView("", here, False, config.locations),
-            None,
-        )
-
-    def state(self, name: str) -> State:
-        return self.states.get(name, State.UNKNOWN)
-
-    def since_of(self, name: str, opened: Mapping[str, float]) -> float | None:
-        """When ``name`` entered its state.  After a restart the runner has not seen it
-        change yet: a down monitor has been down at least since its open incident opened
-        (``opened``: :func:`opened_since`)."""
-        since = self.since.get(name)
-        if since is None and self.state(name) is State.DOWN:
-            since = opened.get(name)
-        return since
-
-    def head(self, m: Monitor, opened: Mapping[str, float]) -> Head:
-        """What the dashboard's row and the monitor's page share: who, what state, since
-        when, and the last check (``opened``: :func:`opened_since`)."""
-        now = self.now
-        since = self.since_of(m.name, opened)
-        latest = self.latest.get(m.name)
-        last_check: Check | None = None
-        if latest is not None:
-            last_check = {
-                "at": iso(latest.timestamp),
-                "ago_s": round(now - latest.timestamp, 3),
-                "ok": latest.ok,
-                "latency_ms": round_ms(latest.latency_ms),
-                "kind": latest.kind.value if latest.kind else None,
-            }
-        out: Head = {
-            "name": m.name,
-            "href": monitor_path(m.name),
-            "url": redact_url(m.url),
-            "state": str(self.state(m.name)),
-            "since": iso(since),
-            "for_s": None if since is None else round(now - since, 3),
-            "last_check": last_check,
-            "certificate": certificate_json(self.certificates.get(m.name), now),
-            "labels": dict(m.labels),
-        }
-        view = self.locations.get(m.name)
-        if view is not None:
-            out["locations"] = [
-                {**location_json(where, fact), "live": fact.live}
-                for where, fact in view.facts.items()
-            ]
-            out["quorum"] = {
-                "needed": view.needed,
-                "failing": list(view.failing),
-                "counted": view.counted,
-                "below": view.below_quorum,
-            }
-        return out
-
-
-@functools.lru_cache(maxsize=1 << 16)  # a monitor's URL as shown, for the filter to search
-def _shown_url(url: str) -> str:
-    return redact_url(url)
 
 
 def opened_since(incidents: Iterable[Incident]) -> dict[str, float]:
@@ -418,167 +220,6 @@ def listed_brief(listed: Listed, now: float) -> IncidentBrief:
     return brief(incident_json(listed.incident, now), listed.monitors_count, listed.timeline_count)
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
-    """What a page needs of the configuration's monitors that changes only with it: their
-    names in its order and sorted, and each by name.  Made once per configuration
-    (:func:`order_of`), not at each request: sorting 20,000 names at each refresh cost
-    the page more than its rows."""
-
-    monitors: tuple[Monitor, ...]
-    names: tuple[str, ...]
-    sorted: tuple[str, ...]
-    by_name: Mapping[str, Monitor]
-    name_set: frozenset[str]
-
-
-_ORDER: list[Order] = []
-"""The last configuration's :class:`Order` (one: a reload replaces it)."""
-
-
-def order_of(monitors: tuple[Monitor, ...]) -> Order:
-    """The :class:`Order` of ``monitors`` (the runner's configuration's, kept while it is
-    the same tuple); thread-safe: made again at worst, never mixed."""
-    known = _ORDER[0] if _ORDER else None
-    if known is not None and known.monitors is monitors:
-        return known
-    names = tuple(m.name for m in monitors)
-    order = Order(
-        monitors, names, tuple(sorted(names)), {m.name: m for m in monitors}, frozenset(names)
-    )
-    _ORDER[:] = [order]
-    return order
-
-
-def overview_entries(
-    snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
-) -> list[Entry]:
-    """What the overview sorts and filters every monitor by: the runner's memory and the
-    cached uptimes (one store read a minute), no query per monitor."""
-    shares = table.read(snap.store, [m.name for m in snap.monitors], snap.now)
-    out = []
-    for position, m in enumerate(snap.monitors):
-        latest = snap.latest.get(m.name)
-        share = shares.get(m.name, {})
-        out.append(
-            Entry(
-                position,
-                m.name,
-                _shown_url(m.url),
-                snap.state(m.name),
-                snap.since_of(m.name, opened),
-                None if latest is None else latest.latency_ms,
-                share.get("24h"),
-                share.get("30d"),
-                snap.certificates.get(m.name),
-                m.labels,
-            )
-        )
-    return out
-
-
-def build_status(
-    snap: Snapshot,
-    recent: Recent,
-    view: View | None = None,
-    table: UptimeTable | None = None,
-    board: StateBoard | None = None,
-) -> StatusDoc:
-    """The document behind ``/api/status`` and the dashboard (see :func:`status_document`):
-    the rows of the page ``view`` asks for (the first hundred monitors in the
-    configuration's order by default); ``table`` keeps every monitor's uptime between calls.
-
-    ``board`` keeps every monitor's state between calls (:class:`StateBoard`): given, the
-    document's ``monitors`` is :class:`MonitorsJSON`, the map already written, which
-    :func:`status_json` puts in place; without it, a dict."""
-    view = view or View()
-    now = snap.now
-    order = order_of(snap.monitors)
-    incidents = snap.store.incident_list(open_only=True, limit=1000, shown=SHOWN)
-    kept = board or StateBoard()
-    seen = kept.read(order.sorted, snap.states, snap.since.keys(), snap.journal, snap.journal_end)
-    # Down since before a restart: dated from the open incidents, read only when one is.
-    opened = snap.store.down_since() if seen.down_unseen else {}
-    table = table or UptimeTable()
-    if in_order(view):  # the default: no entry for every monitor, no uptime table
-        paged = arrange_in_order(view, order.names, snap.states)
-    else:
-        paged = arrange(view, overview_entries(snap, opened, table))
-    shown = paged.names
-    sparks, failures = recent.read(snap.store, shown, now)
-    shares = uptimes_of(snap.store, shown, now)
-    monitors = order.by_name
-    rows: list[Row] = []
-    for name in shown:
-        table.put(name, shares[name])
-        failure = failures.get(name)
-        rows.append(
-            {
-                **snap.head(monitors[name], opened),
-                "uptime": shares[name],
-                "last_failure": None if failure is None else failure_json(failure, now),
-                "sparkline": [
-                    {
-                        "at": iso(r.start),
-                        "checks": r.count,
-                        "failed": r.count - r.ok_count,
-                        "latency_ms": round_ms(r.latency_avg),
-                    }
-                    for r in sparks.get(name, [])
-                ],
-            }
-        )
-    return {
-        "now": iso(now),
-        "monitors": MonitorsJSON(seen.text) if board is not None else json.loads(seen.text),
-        "summary": seen.summary,
-        "rows": rows,
-        "view": view_json(view, paged),
-        "open_incidents": [listed_brief(i, now) for i in incidents],
-        "channels": [channel_json(c) for c in snap.channels],
-        "store": store_json(snap.store_health),
-        "cluster": cluster_json(
-            snap.cluster if snap.instances is None else snap.cluster.read(snap.instances, now)
-        ),
-    }
-
-
-def status_report(config: MonitorConfig, store: Store, now: float) -> StatusDoc:
-    """``tether status --json``: ``/api/status``'s document, built by the same code
-    (``_dashboard.build_status``) from what the store alone says
-    (``Snapshot.stored``), with every monitor in ``rows``, in the file's order.  A
-    monitor whose latest check failed longer ago than the dashboard looks back has that
-    check as its ``last_failure``."""
-    snap = Snapshot.stored(config, store, now)
-    doc = build_status(snap, Recent(), View(per_page=max(1, len(config.monitors))))
-    for row in doc["rows"]:
-        check = row["last_check"]
-        if check is not None and not check["ok"] and row["last_failure"] is None:
-            (latest,) = store.results(row["name"], limit=1)
-            row["last_failure"] = failure_json(latest, now)
-    return doc
-
-
-class MonitorsJSON(str):
-    """``/api/status``' ``monitors`` map already written as JSON (by a :class:`StateBoard`,
-    by difference from the last request), for :func:`status_json` to put in place."""
-
-    __slots__ = ()
-
-
-def status_json(doc: StatusDoc) -> str:
-    """:func:`build_status`'s ``doc`` as :func:`_dumps` writes it, byte for byte, its
-    ``monitors`` map put in place as written when it is :class:`MonitorsJSON`."""
-    kept = doc["monitors"]
-    if not isinstance(kept, MonitorsJSON):
-        return _dumps(doc)
-    text = _dumps({**doc, "monitors": {}})
-    # "now" comes first, an ISO time: nothing before the map can read like this.
-    empty = '"monitors":{}'
-    at = text.index(empty)
-    return f'{text[:at]}"monitors":{kept}{text[at + len(empty) :]}'
-
-
 def build_monitor(snap: Snapshot, name: str) -> MonitorDoc | None:
     """The document behind a monitor's page (see :func:`monitor_document`)."""
     m = order_of(snap.monitors).by_name.get(name)
@@ -616,7 +257,7 @@ def build_monitor(snap: Snapshot, name: str) -> MonitorDoc | None:
         shown = {"screenshot": {"taken": iso(shot[0]), "path": path}}
     return {
         "now": iso(now),
-        **snap.head(m, {name: min(opened)} if opened else {}),
+        **snap.head(m, {name: min(opened)} if opened else {}, Facts.read(snap.store, [name])),
         "uptime": uptimes(snap.store, name, now),
         "interval": format_duration(m.interval),
         "timeout": format_duration(m.timeout),
@@ -677,25 +318,6 @@ def build_incident(snap: Snapshot, incident_id: int) -> IncidentBrief | None:
     return brief(
         incident_json(incident, snap.now, moves), len(incident.monitors), len(incident.timeline)
     )
-
-
-async def status_document(
-    runner: Running,
-    recent: Recent | None = None,
-    view: View | None = None,
-    table: UptimeTable | None = None,
-) -> StatusDoc:
-    """``/api/status``: the summary of every monitor, the rows of one page of them
-    (``view``: which, in what order; ``view`` in the document says which page it is and
-    how many match), the open incidents and the alert channels' queues.
-
-    ``monitors`` (every monitor's name to its state) and ``open_incidents`` (each with
-    ``id``, ``key`` and ``monitors``) are what the first version of this endpoint
-    returned, kept as they were.  ``recent`` and ``table`` keep what was read from the
-    store for the next call.
-    """
-    snap = Snapshot.of(runner)
-    return await asyncio.to_thread(build_status, snap, recent or Recent(), view, table)
 
 
 async def monitor_document(runner: Running, name: str) -> MonitorDoc | None:

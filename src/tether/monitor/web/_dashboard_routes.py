@@ -24,14 +24,11 @@ from tether.monitor.web._dashboard import (
     _ASSETS,
     INCIDENTS_SHOWN,
     SECURITY_HEADERS,
-    Snapshot,
     _dumps,
     asset,
     build_incident,
     build_incidents,
     build_monitor,
-    build_status,
-    status_json,
 )
 from tether.monitor.web._discovery import discovery_banner
 from tether.monitor.web._documents import store_json
@@ -50,6 +47,8 @@ from tether.monitor.web._pages import (
 from tether.monitor.web._params import request_number
 from tether.monitor.web._recent import Recent
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, build_series
+from tether.monitor.web._snapshot import Snapshot
+from tether.monitor.web._status import build_status, status_json
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running

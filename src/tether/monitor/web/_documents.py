@@ -17,6 +17,7 @@ head (:class:`Location`) add what the dashboard alone shows of them.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NotRequired, TypedDict
+from urllib.parse import quote
 
 from tether._durations import format_duration
 from tether.monitor.reports._documents import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from tether.monitor.web._overview import Paged, View
 
 __all__ = [
+    "AgentDoc",
     "Certificate",
     "Channel",
     "Check",
@@ -63,10 +65,22 @@ __all__ = [
     "channel_json",
     "cluster_json",
     "failure_json",
+    "monitor_path",
+    "series_path",
     "store_json",
     "traffic_json",
     "view_json",
 ]
+
+
+def monitor_path(name: str) -> str:
+    """The page of monitor ``name``; any character of a name survives the trip."""
+    return "/monitors/" + quote(name, safe="")
+
+
+def series_path(name: str) -> str:
+    """Where monitor ``name``'s chart reads its points (add ``?range=1h|24h|7d|30d``)."""
+    return "/api/series/" + quote(name, safe="")
 
 
 class IncidentBrief(IncidentDoc):
@@ -158,12 +172,32 @@ class Instance(TypedDict):
     heartbeat: str
 
 
+class AgentDoc(TypedDict):
+    """An agent location of the configuration, as its agent last reported (``agent``,
+    ``version`` and ``last_report`` null while none has), live while that was within
+    ``agents.lease``."""
+
+    location: str
+    live: bool
+    agent: str | None
+    version: str | None
+    last_report: str | None
+
+
 class ClusterDoc(TypedDict):
+    """This instance (``id``, ``location``, ``leader``: empty and false in ``tether
+    status``, which is no instance), how many live instances each location has
+    (``live``), which locations are live (``live_locations``: with a live instance, or
+    an agent that reports; the ones every quorum counts), every instance, and every agent
+    location."""
+
     id: str
     location: str
     leader: bool
     live: dict[str, int] | None
+    live_locations: list[str] | None
     instances: list[Instance]
+    agents: list[AgentDoc]
 
 
 class Traffic(TypedDict):
@@ -375,12 +409,33 @@ def store_json(health: StoreHealth) -> StoreDoc:
 
 def cluster_json(cluster: ClusterView) -> ClusterDoc:
     """This instance (``id``, ``location``, ``leader``), how many live instances each
-    location has (``live``), and every instance the cluster knows, leader first."""
+    location has (``live``), which locations are live (``live_locations``, in the
+    configuration's order), every instance the cluster knows, leader first, and every
+    agent location of the configuration with its agent's last report."""
+    live_at = cluster.live_at
+    rows = {row.location: row for row in cluster.agents}
+    agents: list[AgentDoc] = []
+    for location in cluster.locations:
+        if location not in cluster.agent_places:
+            continue
+        row = rows.get(location)
+        agents.append(
+            {
+                "location": location,
+                "live": location in cluster.agents_live,
+                "agent": None if row is None else row.agent,
+                "version": None if row is None else row.version,
+                "last_report": None if row is None else iso(row.last_seen),
+            }
+        )
     return {
         "id": cluster.id,
         "location": cluster.here,
         "leader": cluster.leading,
         "live": cluster.live(),
+        "live_locations": (
+            None if live_at is None else [loc for loc in cluster.locations if loc in live_at]
+        ),
         "instances": [
             {
                 "id": i.id,
@@ -393,6 +448,7 @@ def cluster_json(cluster: ClusterView) -> ClusterDoc:
             }
             for i in cluster.instances or ()
         ],
+        "agents": agents,
     }
 
 

@@ -32,9 +32,9 @@ from tether.monitor.web._html import Page, render
 from tether.monitor.web._objective_metrics import ObjectivesView, figure
 
 if TYPE_CHECKING:
-    from tether.monitor.web._dashboard import Snapshot
     from tether.monitor.web._dashboard_routes import DashboardHandlers
     from tether.monitor.web._running import Running
+    from tether.monitor.web._snapshot import Snapshot
 
 __all__ = [
     "AXIS_FLOORS",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from tether._plural import count
 from tether._redact import redact_text
 from tether.monitor._records import CONDITION
 from tether.monitor._state import State
-from tether.monitor.reports._documents import iso
+from tether.monitor.reports._documents import INVALID_TIME, iso
 from tether.monitor.reports._uptime import WINDOWS
 from tether.monitor.web._board import STATE_ORDER
 from tether.monitor.web._dashboard import (
@@ -35,10 +36,8 @@ from tether.monitor.web._dashboard import (
     SPARK_WIDTH,
     TIMELINE_LANES,
     TIMELINE_WIDTH,
-    monitor_path,
 )
 from tether.monitor.web._documents import (
-    ClusterDoc,
     Head,
     IncidentBrief,
     IncidentsDoc,
@@ -47,11 +46,13 @@ from tether.monitor.web._documents import (
     SparkPoint,
     StatusDoc,
     Traffic,
+    monitor_path,
 )
 from tether.monitor.web._html import EMPTY, Page, latency, macro, render
 from tether.monitor.web._overview import QUERY_MAX, View
 from tether.monitor.web._recent import SPARKLINE_WINDOW
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
+from tether.monitor.web._statustext import cluster_line
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
@@ -122,15 +123,6 @@ class Spark(TypedDict):
     fails: list[float]
 
 
-class ClusterLine(TypedDict):
-    """The overview's line on the cluster (:func:`_cluster`): each part with whether it
-    is trouble."""
-
-    alive: int
-    parts: list[tuple[str, bool]]
-    title: str
-
-
 class Heartbeat(TypedDict):
     """A monitor's last checks (:func:`heartbeat`): each its outcome and its title."""
 
@@ -168,6 +160,10 @@ class Timeline(TypedDict):
 
 @functools.lru_cache(maxsize=4096)  # the same minutes again, as in iso()
 def _unix(text: str) -> float:
+    """An ISO time of a document in Unix seconds; NaN for :data:`INVALID_TIME` (a stored
+    time no calendar shows), which no comparison holds for: drawn nowhere."""
+    if text == INVALID_TIME:
+        return math.nan
     return dt.datetime.fromisoformat(text).timestamp()
 
 
@@ -175,9 +171,12 @@ def sparkline(points: Sequence[SparkPoint], now: str) -> Spark | None:
     """A sparkline's shapes (``None``: no checks): each minute's average latency as a
     line and each minute with a failure as a red mark; time runs left to right over the
     last hour, so a young monitor's line starts late."""
+    end = _unix(now)
+    # A stored minute no calendar shows, or one after now (a row written by hand, or by
+    # an older tether from an agent's clock), is not drawn: it would be off the chart.
+    points = [p for p in points if _unix(p["at"]) <= end]
     if not points:
         return None
-    end = _unix(now)
 
     def x(at: str) -> float:
         return SPARK_WIDTH * (1 - (end - _unix(at)) / SPARKLINE_WINDOW)
@@ -203,7 +202,7 @@ def _place_title(where: Location) -> str:
     """What a location's state rests on, for its tooltip: the kind and detail of its
     failure, or since when it has been in its state."""
     if not where["live"]:
-        return "no live instance there: not counted"
+        return "nothing probes from there now (no live instance, no agent reporting): not counted"
     since = "" if where["since"] is None else f"since {where['since']}"
     why = ": ".join(part for part in (where["kind"], where["detail"]) if part)
     return "; ".join(part for part in (why, since) if part)
@@ -221,27 +220,6 @@ def places(row: Head) -> list[dict[str, str]]:
         }
         for where in row["locations"]
     ]
-
-
-def _cluster(cluster: ClusterDoc) -> ClusterLine | None:
-    """``3 instances: east (leader), west, local``, a location with no live instance in
-    red (each part with whether it is); ``None`` for one instance at one location."""
-    live = cluster["live"] or {}
-    alive = [i for i in cluster["instances"] if i["alive"]]
-    if len(alive) <= 1 and len(live) <= 1:
-        return None
-    parts = []
-    for where, n in live.items():
-        if not n:
-            parts.append((f"{where} (no live instance)", True))
-            continue
-        many = f" ×{n}" if n > 1 else ""
-        leads = any(i["leader"] and i["location"] == where for i in alive)
-        parts.append((f"{where}{many}{' (leader)' if leads else ''}", False))
-    if not any(i["leader"] for i in alive):
-        parts.append(("no leader: incidents wait", True))
-    title = f"this page from {cluster['id']} at {cluster['location']}"
-    return {"alive": len(alive), "parts": parts, "title": title}
 
 
 def _view_of(doc: StatusDoc) -> View:
@@ -281,7 +259,7 @@ def dashboard_page(
         banner=banner,
         view=view,
         summary=summary,
-        cluster=_cluster(doc["cluster"]),
+        cluster=cluster_line(doc["cluster"]),
         open_incidents=doc["open_incidents"],
         open_shown=OPEN_ON_OVERVIEW,
         pager=pager,

@@ -59,7 +59,11 @@ class AgentService(Protocol):
         """Return once ``location``'s assignment is not ``version``, or after ``wait`` s."""
 
     async def take(self, batch: Batch, location: str) -> Receipt:
-        """Take a batch; answered once what it holds is committed."""
+        """Take a batch; answered once what it holds is committed (``WireError``: a
+        batch refused, a check's time out of its window)."""
+
+    def refused(self, location: str, why: str) -> None:
+        """A batch from ``location``'s agent was refused with the 400 ``why``: said once."""
 
     def release(self) -> None:
         """Answer every long poll now: the server is shutting down."""

@@ -17,7 +17,7 @@ from tether.monitor.web._documents import Columns, SeriesDoc, SeriesHead
 
 if TYPE_CHECKING:
     from tether.monitor.store import ProbeRecord, Rollup, Store
-    from tether.monitor.web._dashboard import Snapshot
+    from tether.monitor.web._snapshot import Snapshot
 
 __all__ = ["RANGES", "RANGE_SHOWN", "build_series", "kind_layer"]
 
