@@ -523,8 +523,7 @@ class Discovered(Row):
 
 class Objective(Row):
     """An objective's counts and firing rules: its counts go on from where they were,
-    its burning rule still fires from the same moment, paged once.  (Not yet in
-    :data:`ROWS`: see there.)"""
+    its burning rule still fires from the same moment, paged once."""
 
     name = "objective"
     probed = ("slo",)
@@ -574,9 +573,9 @@ ROWS: tuple[type[Row], ...] = (
     Partial,
     Spooled,
     Discovered,
+    Objective,
 )
-"""The matrix's rows.  :class:`Objective` joins them with issue 44 §2 (objectives read
-from the store): until then a restart starts its counts from nothing."""
+"""The matrix's rows."""
 
 SCENARIOS: tuple[tuple[Shape, Event], ...] = (
     *((shape, event) for shape in SHAPES for event in ("sigterm", "sighup", "kill9")),

@@ -133,9 +133,8 @@ def apply(
     if whole or _touches(change, before, lambda m: m.traffic):
         runner.traffic.configure(config)
     if whole or config.objectives:
-        # To be the objectives' own "the monitor set changed" (issue 44 section 2, the
-        # objectives stage's); until then their configure, which keeps the counts of
-        # every objective whose monitors stay.
+        # Counts, spenders and firing rules kept; the share of the monitors that joined
+        # read from the store, that of those that left taken away (_objective_stage.py).
         runner.objectives.configure(config)
     events: list[QuorumEvent] = []
     for name, m in change.put.items():

@@ -168,7 +168,7 @@ class Runner:
         ``/metrics`` show locations of, kept here rather than found at each request."""
         self.hosts: dict[str, str] = {}
         """Every monitor not paused, and its host (to correlate failures with)."""
-        self.objectives = Objectives(self, config)
+        self.objectives = Objectives(self, config, shared=self.membership.shared)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
         self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
         self.stages: tuple[Stage, ...] = (

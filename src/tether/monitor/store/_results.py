@@ -107,6 +107,36 @@ class ResultStore(Protocol):
         monitor's (oldest first, led by the last change before ``since``), in one read:
         the dashboard's overview sorts thousands of monitors by uptime."""
 
+    # -- what an objective reads back (issue 44: objectives seeded from the store) -----
+
+    def rollup_sums(
+        self,
+        monitors: Collection[str],
+        period: str,
+        since: float,
+        until: float,
+        below_ms: float | None = None,
+    ) -> list[tuple[float, int, int, int]]:
+        """``monitors``' roll-ups of ``period`` starting in ``[since, until)``, summed by
+        start in one read (the sum is the database's: an objective of 10,000 monitors
+        over 30 days reads 720 rows, not 7.2 million): (start, count, ok_count, quick),
+        oldest first.  ``quick`` is the passed checks of the roll-ups whose latency is
+        under ``below_ms`` as a roll-up can tell (all of them when its slowest was, none
+        when its fastest was not, else as its average says); 0 without ``below_ms``."""
+
+    def rollup_failures(
+        self, monitors: Collection[str], period: str, since: float, until: float
+    ) -> list[tuple[str, float, int, dict[str, int]]]:
+        """Each of ``monitors``' roll-ups of ``period`` starting in ``[since, until)`` that
+        holds a failed check: (monitor, start, failed checks, failures by kind; those
+        without a kind are failed conditions)."""
+
+    def result_rows(
+        self, monitors: Collection[str], since: float, until: float
+    ) -> list[tuple[str, float, bool, str | None, float | None]]:
+        """``monitors``' raw results in ``[since, until)``, as (monitor, ts, ok, kind,
+        latency_ms): no detail, no data."""
+
 
 # -- rows to values -----------------------------------------------------------------------
 
@@ -218,6 +248,46 @@ class ResultSQL(SQLStore[C]):
             (monitor, period, since),
         )
         return [Tally.from_row(r[1:], self._decode).rollup(monitor, period, r[0]) for r in rows]
+
+    def rollup_sums(
+        self,
+        monitors: Collection[str],
+        period: str,
+        since: float,
+        until: float,
+        below_ms: float | None = None,
+    ) -> list[tuple[float, int, int, int]]:
+        rows = self._rows(
+            "SELECT start, sum(count), sum(ok_count), sum(CASE WHEN %s::float8 IS NULL THEN 0 "
+            "WHEN latency_count = 0 OR latency_min IS NULL OR latency_max IS NULL THEN 0 "
+            "WHEN latency_max < %s THEN ok_count WHEN latency_min >= %s THEN 0 "
+            "WHEN latency_sum / latency_count < %s THEN ok_count ELSE 0 END) "
+            f"FROM rollups WHERE period = %s AND start >= %s AND start < %s AND "
+            f"{self._any('monitor', '%s', 'text[]')} GROUP BY start ORDER BY start",
+            (below_ms, below_ms, below_ms, below_ms, period, since, until, self._list(monitors)),
+        )
+        return [(float(a), int(n), int(ok), int(quick)) for a, n, ok, quick in rows]
+
+    def rollup_failures(
+        self, monitors: Collection[str], period: str, since: float, until: float
+    ) -> list[tuple[str, float, int, dict[str, int]]]:
+        rows = self._rows(
+            "SELECT monitor, start, count - ok_count, kinds FROM rollups "
+            "WHERE period = %s AND start >= %s AND start < %s AND ok_count < count AND "
+            f"{self._any('monitor', '%s', 'text[]')}",
+            (period, since, until, self._list(monitors)),
+        )
+        return [(m, float(a), int(n), dict(self._decode(kinds))) for m, a, n, kinds in rows]
+
+    def result_rows(
+        self, monitors: Collection[str], since: float, until: float
+    ) -> list[tuple[str, float, bool, str | None, float | None]]:
+        rows = self._rows(
+            "SELECT monitor, ts, ok, kind, latency_ms FROM results "
+            f"WHERE ts >= %s AND ts < %s AND {self._any('monitor', '%s', 'text[]')}",
+            (since, until, self._list(monitors)),
+        )
+        return [(m, float(ts), bool(ok), kind, stored_ms(ms)) for m, ts, ok, kind, ms in rows]
 
     def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
         if names is None:
