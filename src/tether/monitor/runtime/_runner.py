@@ -137,17 +137,7 @@ class Runner:
         """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
         self._published: dict[str, LocationState] = {}
         """What was last published of each monitor at this location."""
-        # The routes at once: the open incidents are restored with them (the channels a
-        # ``local`` incident has paged are its alerted members' channels), so a restart
-        # keeps its reminders and its one resolution per channel.
-        self.engine = IncidentEngine(
-            incident_routes(config),
-            store.new_incident_id,
-            hold=self._hold,
-            incidents=(opened := store.incidents(open_only=True, limit=100_000)),
-            told=store.incident_tellings(min((i.opened for i in opened), default=wall())),
-            traffic=self.traffic.words,
-        )
+        self.engine = self._engine(config)
         controls = store.controls(wall())
         self.controls = ControlsIntake(self, controls)
         """What the write API changed: pauses, checks asked for, windows (``_controls.py``)."""
@@ -160,7 +150,6 @@ class Runner:
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
-        self.config = config
         self.by_name: dict[str, Monitor] = {}
         """The configuration's monitors, by name."""
         self.several: dict[str, Monitor] = {}
@@ -179,6 +168,26 @@ class Runner:
             self._detect,
         )
         """The intake's stages, run in this order on each check (:meth:`take_check`)."""
+        self._start(config)
+
+    def _engine(self, config: MonitorConfig) -> IncidentEngine:
+        """The incident engine, with the open incidents and what they have told.  The
+        routes at once: the open incidents are restored with them (the channels a
+        ``local`` incident has paged are its alerted members' channels), so a restart
+        keeps its reminders and its one resolution per channel."""
+        store = self.store
+        opened = store.incidents(open_only=True, limit=100_000)
+        return IncidentEngine(
+            incident_routes(config),
+            store.new_incident_id,
+            hold=self._hold,
+            incidents=opened,
+            told=store.incident_tellings(min((i.opened for i in opened), default=self.wall())),
+            traffic=self.traffic.words,
+        )
+
+    def _start(self, config: MonitorConfig) -> None:
+        """Take ``config``, every state back from the store, and the pauses."""
         self._configure(config, starting=True)
         with paused_collector():
             self._restore()

@@ -51,6 +51,7 @@ from tether.monitor.checks._prober import Check, Prober, Sink
 from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
+from tether.monitor.runtime._orphan import die_with
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
 from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
@@ -771,28 +772,6 @@ _HOP_BY_HOP: Final = frozenset(
 )
 
 
-_PR_SET_PDEATHSIG: Final = 1
-
-
-def _die_with(parent: int | None) -> bool:
-    """Ask the kernel (Linux) to kill this worker the moment ``parent``, its coordinator,
-    exits: after a ``kill -9`` an orphaned worker would otherwise hold the coordinator's
-    listening socket until it noticed, and a restarted monitor could not listen (the port
-    is exclusive, ``web/_listen.py``).  Nothing is lost: what a worker checks is the
-    coordinator's to store, and it is gone.  Elsewhere the worker closes its listening
-    sockets as soon as the coordinator's end of its socket closes (``_work``).  False when
-    the coordinator has exited already."""
-    if parent is None:
-        return True
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    return os.getppid() == parent  # asked after prctl: a death before it is seen here
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """A worker process (the coordinator starts it, with ``SPEC``, JSON: the socket's
     fd, where to listen, how to log, as its one argument)."""
@@ -800,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec = json.loads((argv or sys.argv)[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator's to handle
-    if not _die_with(spec.get("parent")):
+    if not die_with(spec.get("parent")):
         return 1  # the coordinator was gone before this process could follow it
     raise_fd_limit()  # a socket per client held and per probe under way
     gc.freeze()  # what importing left: lives as long as the process

@@ -29,10 +29,8 @@ Why this shape:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -81,7 +79,7 @@ from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._values import LocationRead, too_new
-from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
+from tether.monitor.store._writer import Job, Located, default_spill, run_jobs, storable_text
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -179,14 +177,6 @@ def _jsonb(value: Any) -> Any:
     from psycopg.types.json import Jsonb
 
     return Jsonb(value, dumps=_storable_json)
-
-
-def _default_spill(url: str) -> Path:
-    """Where results wait while the server is away: a file per database under the user's
-    state directory (``$XDG_STATE_HOME/tether``, by default ``~/.local/state/tether``)."""
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
-    return base / "tether" / f"postgres-{digest}.spill"
 
 
 _EVERYONE: Final = (
@@ -416,7 +406,7 @@ class PostgresStore(
         super().__init__(
             batch_size=batch_size,
             batch_seconds=batch_seconds,
-            spill=Path(spill) if spill is not None else _default_spill(self.url),
+            spill=Path(spill) if spill is not None else default_spill(self.url),
             **holding,
         )
 

@@ -40,6 +40,7 @@ calls an outage (:meth:`_is_outage`); any other error is a refusal.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -740,3 +741,12 @@ def _line_row(line: bytes) -> Item:
         return ("result", record, None)
     _, monitor, at, state = row
     return ("change", (monitor, at, State(state)), None)
+
+
+def default_spill(url: str) -> Path:
+    """Where a PostgreSQL store's results wait while the server is away: a file per
+    database under the user's state directory (``$XDG_STATE_HOME/tether``, by default
+    ``~/.local/state/tether``)."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
+    return base / "tether" / f"postgres-{digest}.spill"
