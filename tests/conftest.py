@@ -68,6 +68,29 @@ def _popen_init(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: An
 subprocess.Popen.__init__ = _popen_init  # type: ignore[method-assign]
 
 
+LONGEST_FIRST: tuple[str, ...] = (
+    "tests/monitor/lifecycle/",
+    "tests/monitor/web/test_one_view.py",
+    "tests/monitor/runtime/test_discovery_lifecycle.py",
+    "tests/monitor/web/test_openapi_fuzz.py",
+    "tests/monitor/runtime/test_monitor_process.py",
+)
+"""The files whose tests run real processes for a minute or two each: handed out first,
+so that under ``-n`` (``--dist worksteal``, pyproject.toml) they overlap the thousands of
+short tests rather than run alone at the end."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of :data:`LONGEST_FIRST` first, each group in its own order."""
+    root = Path(str(config.rootpath))
+
+    def rank(item: pytest.Item) -> int:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        return next((i for i, p in enumerate(LONGEST_FIRST) if where.startswith(p)), 99)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def _network_guard() -> Iterator[None]:
     """Fail the test if it tried to reach beyond loopback, even if the error was swallowed."""
