@@ -21,7 +21,8 @@ from tether.lab import Lab
 from tether.monitor import Runner, parse_config
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config as parse
-from tether.monitor.web._web import scrape, serve
+from tether.monitor.web._scrape import scrape
+from tether.monitor.web._web import serve
 
 
 def values(result: list[dict[str, Any]], label: str) -> dict[str, str]:
