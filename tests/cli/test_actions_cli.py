@@ -91,6 +91,7 @@ def test_pause_check_and_resume_reach_whatever_probes(running: Running) -> None:
         "tether check: web is paused: resume it to check it\n",
     )
     assert running.cli("resume", "web")[:2] == (0, "web resumed\n")
+    assert running.cli("resume", "nope") == (2, "", "tether resume: no monitor is called 'nope'\n")
     wait_for(lambda: results(running.db, "web") > settled)
     wait_for(lambda: running.states()["web"] == "up")
 
@@ -173,8 +174,9 @@ def read_only(lab: Lab, tmp_path: Path) -> Iterator[Served]:
 def test_refusals_are_one_line_with_their_codes(
     read_only: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No token: 401, exit 4, the hint names --token; a token without write: 403, exit 4;
-    an unknown monitor: exit 2; the token never appears in what is printed."""
+    """No token: 401, exit 4, the hint names --token; a token without write: 403, exit 4,
+    whatever it names (who asks is decided before anything of the request is read, an
+    unknown monitor's name included); the token never appears in what is printed."""
     server = read_only.base
     assert main(["pause", "web", "--server", server]) == 4
     err = capsys.readouterr().err
@@ -186,8 +188,8 @@ def test_refusals_are_one_line_with_their_codes(
     assert main(["pause", "web", "--server", server]) == 4
     out, err = capsys.readouterr()
     assert err == "tether pause: token:ci may not write: its scopes are ['read']\n"
-    assert main(["resume", "nope", "--server", server, "--token", "r3ad-only"]) == 2
+    assert main(["resume", "nope", "--server", server, "--token", "r3ad-only"]) == 4
     out2, err2 = capsys.readouterr()
-    assert err2 == "tether resume: no monitor is called 'nope'\n"
+    assert err2 == "tether resume: token:ci may not write: its scopes are ['read']\n"
     assert "r3ad-only" not in out + err + out2 + err2
     assert "web" in read_only.runner.prober.names

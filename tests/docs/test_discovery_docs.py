@@ -93,3 +93,42 @@ def test_monitor_config_md_snippet_loads() -> None:
     section = doc.split("## `discover`\n", 1)[1].split("\n## ", 1)[0]
     (snippet,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
     assert parse_config(snippet).discover[0].name == "services"
+
+
+def test_the_references_section_warns_and_refuses_as_it_says() -> None:
+    """The references example, added to the first example, loads with the two warning
+    lines shown; the page naming ``database`` instead is refused."""
+    from tether.monitor.config import config_warnings
+
+    section = DOC.split("## References to discovered monitors\n", 1)[1]
+    (added,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    (shown,) = re.findall(r"```\n(warning: .*?)```", section, re.S)
+    text = blocks("yaml")[0] + added
+    config = parse_config(text, env={"INVENTORY_TOKEN": "t0ken"})
+    assert [f"warning: {w}" for w in config_warnings(config)] == shown.strip().splitlines()
+    refused = text.replace('["api-127.0.0.1:8081"]', '["database"]')
+    with pytest.raises(ConfigError) as caught:
+        parse_config(refused, env={"INVENTORY_TOKEN": "t0ken"})
+    (error,) = caught.value.errors
+    where = "status_pages[0].groups[0].monitors[0].monitor"
+    assert error.startswith(f'{where}: no monitor named "database"')
+
+
+def test_each_error_the_failure_table_shows_is_one_a_source_gives(tmp_path: Path) -> None:
+    """The failures table's errors for nesting and for a FIFO are those the sources say."""
+    import os
+
+    section = DOC.split("## Each source fails alone\n", 1)[1].split("\n## ", 1)[0]
+    said = re.findall(r"^\| .*? \| `(.*?)` \|$", section, re.M)
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "fifo.json")
+    config = parse_config(
+        "discover:\n"
+        "  - {name: a, file_sd: {files: [deep.json]}, template: {url: 'tcp://{{address}}'}}\n"
+        "  - {name: b, file_sd: {files: [fifo.json]}, template: {url: 'tcp://{{address}}'}}\n"
+    )
+    d = Discovery(config, str(tmp_path))
+    asyncio.run(d.step())
+    deep, fifo = (s.error or "" for s in d.status())
+    assert deep.endswith(said[0])
+    assert fifo == said[3].replace("PATH", str(tmp_path / "fifo.json"))

@@ -481,6 +481,8 @@ OPTIONAL = {
     "monitor/store/_postgres.py": ("postgres",),
     # uvloop where the monitor extra installed it (not on Windows): asyncio's loop otherwise.
     "monitor/runtime/_loop.py": (),
+    # google-re2 where the monitor extra installed it (its wheels' platforms): regex otherwise.
+    "monitor/config/_label_regex.py": (),
     # `tether lab --matrix` drives whichever client libraries are installed.
     "lab/_matrix.py": ("requests", "httpx", "aiohttp"),
     "lab/_exhaust.py": ("requests", "httpx", "aiohttp"),

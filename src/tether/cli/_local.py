@@ -370,7 +370,7 @@ def _status(path: str, *, as_json: bool) -> int:
         return opened
     config, store = opened
     with store:
-        report = status_report(config, store, time.time())
+        report = status_report(_discovered(config, store), store, time.time())
     _print_report(report, as_json, status_text)
     # A partial incident (some locations fail, fewer than the quorum) is not an outage.
     outage = any(not i["partial"] for i in report["open_incidents"])
@@ -400,6 +400,14 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     return config, store
 
 
+def _discovered(config: MonitorConfig, store: Store) -> MonitorConfig:
+    """The file's configuration with the discovered monitors the store holds (a store
+    that cannot be read for them: the file's alone, as the monitor would start)."""
+    from tether.monitor.runtime._discovery import with_discovered
+
+    return with_discovered(config, store)
+
+
 def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: bool) -> int:
     import time
 
@@ -411,7 +419,7 @@ def _history(path: str, monitor: str, limit: int, per: str | None, *, as_json: b
         return opened
     config, store = opened
     with store:
-        known = [m.name for m in config.monitors]
+        known = [m.name for m in _discovered(config, store).monitors]
         if monitor not in known:
             near = did_you_mean(monitor, known, sep="; ")
             print(

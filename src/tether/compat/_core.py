@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import inspect
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,49 @@ UNLIMITED = sys.maxsize
 """``attempts`` when the original library had no limit: tether's deadline and budget
 still end the call."""
 
+
+def sleep_now(seconds: float) -> None:
+    """``time.sleep`` as it is when the wait starts, as backoff and tenacity call it: a test
+    that patches ``time.sleep`` (their users' habit) patches the adapters' waits too."""
+    time.sleep(seconds)
+
+
+_SLEEP_AT_IMPORT = RetryPolicy.__dataclass_fields__["sleep"].default
+
+
+def base_policy(policy: RetryPolicy | None) -> RetryPolicy:
+    """The policy an adapter starts from: ``policy`` or tether's default, its sleep read
+    at each wait when it is still ``time.sleep`` (see :func:`sleep_now`)."""
+    chosen = policy if policy is not None else RetryPolicy()
+    if chosen.sleep is _SLEEP_AT_IMPORT:
+        chosen = chosen.replace(sleep=sleep_now)
+    return chosen
+
+
 UNGUARDED = RetryPolicy(deadline=None, budget=None, breaker=None)
 """A base policy without tether's deadline, retry budget or circuit breaker: give it as
 ``policy=`` to an adapter to get the original library's behaviour back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """What a callback returned for the call's result that may be a coroutine
+    (tenacity's ``retry_error_callback``): awaited when the call is a coroutine's."""
+
+    value: object
+
+
+def settle(value: object, pending: list[Awaitable[object]] | None, what: str) -> object:
+    """``value``, or, when it is awaitable, what to await: kept in ``pending`` (an async
+    call's) or refused with a TypeError naming ``what`` (a sync call cannot await it)."""
+    if not inspect.isawaitable(value):
+        return value
+    if pending is None:
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()
+        raise TypeError(f"{what} returned a coroutine; it needs an async function to decorate")
+    return value
 
 
 class Rejected(Exception):
@@ -85,6 +126,9 @@ class State:
     """Seconds waited so far."""
     pending: list[Awaitable[object]] | None = None
     """Awaitables a callback returned, awaited before the next attempt (async calls)."""
+    verdict: object = None
+    """The adapter's judgement of the last attempt (``judge`` of :func:`wrap`: backoff's
+    ``giveup``, tenacity's ``retry=``), an async one awaited."""
 
     def run(self, callback: Callable[[Any], object], argument: object) -> object:
         """Call a user's callback; a coroutine it returns is awaited before the next step."""
@@ -133,6 +177,19 @@ Finish = Callable[[State, Call, Outcome[Any]], tuple[bool, Any]]
 """The call's end: ``(True, value)`` to return value, ``(False, error)`` to raise it."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempts:
+    """What :func:`wrap` was told about running ``f``'s attempts (see there)."""
+
+    f: Callable[..., Any]
+    new_call: Callable[[], Call]
+    finish: Finish
+    rejects: Callable[[Any], bool] | None
+    before: Callable[[State], object] | None
+    judge: Callable[[BaseException | None, Any], object] | None
+    judged: str
+
+
 def wrap(
     f: Callable[..., Any],
     policy: RetryPolicy,
@@ -141,12 +198,17 @@ def wrap(
     rejects: Callable[[Any], bool] | None = None,
     before: Callable[[State], object] | None = None,
     policy_for: Callable[[], RetryPolicy] | None = None,
+    judge: Callable[[BaseException | None, Any], object] | None = None,
+    judged: str = "a predicate",
 ) -> Callable[..., Any]:
     """``f`` run on tether's loop under ``policy``, as ``@tether.retry`` runs it.
 
     ``rejects``: a return value for which to retry; ``before``: called before each
     attempt; ``policy_for``: a policy made for each call (options the original library
-    evaluates at run time), sharing the decorated function's guard.
+    evaluates at run time), sharing the decorated function's guard; ``judge``: called
+    with each attempt's exception or value before tether decides, its answer (awaited
+    for a coroutine function's call; refused for another's, naming ``judged``) kept in
+    :attr:`State.verdict` for ``rejects`` and the policy's ``retry_if`` to read.
     """
     guard = Guard(policy)
     qualname = getattr(f, "__qualname__", None) or repr(f)
@@ -158,71 +220,98 @@ def wrap(
             chosen, "", label, endpoint=qualname, idempotent=True, by_failure=True, guard=guard
         )
 
+    attempts = _Attempts(f, new_call, finish, rejects, before, judge, judged)
     if inspect.iscoroutinefunction(f):
 
         async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
-            state = State(f, args, kwargs, pending=[])
-            token = CURRENT.set(state)
-            try:
-                call = state.call = new_call()
-
-                async def send(_timeouts: object) -> Any:
-                    await state.flush()
-                    if before is not None:
-                        before(state)
-                        await state.flush()
-                    try:
-                        value = await f(*args, **kwargs)
-                    except Exception as exc:
-                        state.error, state.value = exc, None
-                        raise
-                    state.error, state.value = None, value
-                    if rejects is not None and rejects(value):
-                        raise Rejected(value)
-                    return value
-
-                outcome = await run_async(call, send)
-                await state.flush()
-                ok, result = finish(state, call, outcome)
-                await state.flush()
-            finally:
-                CURRENT.reset(token)
-            if ok:
-                return result
-            raise result
+            return await _run_async(attempts, State(f, args, kwargs, pending=[]))
 
         wrapped: Any = functools.wraps(f)(run_coroutine)
     else:
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            state = State(f, args, kwargs)
-            token = CURRENT.set(state)
-            try:
-                call = state.call = new_call()
-
-                def send(_timeouts: object) -> Any:
-                    if before is not None:
-                        before(state)
-                    try:
-                        value = f(*args, **kwargs)
-                    except Exception as exc:
-                        state.error, state.value = exc, None
-                        raise
-                    state.error, state.value = None, value
-                    if rejects is not None and rejects(value):
-                        raise Rejected(value)
-                    return value
-
-                ok, result = finish(state, call, run_sync(call, send))
-            finally:
-                CURRENT.reset(token)
-            if ok:
-                return result
-            raise result
+            return _run_sync(attempts, State(f, args, kwargs))
 
         wrapped = functools.wraps(f)(run)
     wrapped.guard = guard
     return wrapped  # type: ignore[no-any-return]
+
+
+async def _run_async(a: _Attempts, state: State) -> Any:
+    """One call of a coroutine function: its attempts on tether's async loop."""
+    token = CURRENT.set(state)
+    try:
+        call = state.call = a.new_call()
+
+        async def verdict(error: BaseException | None, value: object) -> None:
+            if a.judge is not None:
+                found = a.judge(error, value)
+                state.verdict = await found if inspect.isawaitable(found) else found
+
+        async def send(_timeouts: object) -> Any:
+            await state.flush()
+            if a.before is not None:
+                a.before(state)
+                await state.flush()
+            try:
+                value = await a.f(*state.args, **state.kwargs)
+            except Exception as exc:
+                state.error, state.value = exc, None
+                await verdict(exc, None)
+                raise
+            state.error, state.value = None, value
+            await verdict(None, value)
+            if a.rejects is not None and a.rejects(value):
+                raise Rejected(value)
+            return value
+
+        outcome = await run_async(call, send)
+        await state.flush()
+        ok, result = a.finish(state, call, outcome)
+        await state.flush()  # callbacks first (tenacity's after), in their order
+        if isinstance(result, Later):
+            found = result.value
+            result = await found if inspect.isawaitable(found) else found
+    finally:
+        CURRENT.reset(token)
+    if ok:
+        return result
+    raise result
+
+
+def _run_sync(a: _Attempts, state: State) -> Any:
+    """One call of a plain function: its attempts on tether's loop."""
+    token = CURRENT.set(state)
+    try:
+        call = state.call = a.new_call()
+
+        def verdict(error: BaseException | None, value: object) -> None:
+            if a.judge is not None:
+                state.verdict = settle(a.judge(error, value), None, a.judged)
+
+        def send(_timeouts: object) -> Any:
+            if a.before is not None:
+                a.before(state)
+            try:
+                value = a.f(*state.args, **state.kwargs)
+            except Exception as exc:
+                state.error, state.value = exc, None
+                verdict(exc, None)
+                raise
+            state.error, state.value = None, value
+            verdict(None, value)
+            if a.rejects is not None and a.rejects(value):
+                raise Rejected(value)
+            return value
+
+        ok, result = a.finish(state, call, run_sync(call, send))
+        if isinstance(result, Later):
+            result = settle(result.value, None, "retry_error_callback")
+    finally:
+        CURRENT.reset(token)
+    if ok:
+        return result
+    raise result
 
 
 def reraise(call: Call, outcome: Outcome[Any]) -> BaseException:

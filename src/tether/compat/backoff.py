@@ -19,6 +19,7 @@ import math
 import operator
 import random
 import traceback
+import warnings
 from collections.abc import Callable, Generator, Iterable
 from itertools import repeat
 from typing import Any
@@ -28,10 +29,12 @@ from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
 from tether.compat._core import (
+    CURRENT,
     UNGUARDED,
     UNLIMITED,
     Rejected,
     State,
+    base_policy,
     check_handlers,
     hook,
     reraise,
@@ -138,7 +141,7 @@ def on_exception(
     max_tries: int | Callable[[], int] | None = None,
     max_time: float | Callable[[], float] | None = None,
     jitter: Callable[[float], float] | None = full_jitter,
-    giveup: Callable[[Exception], bool] = lambda e: False,
+    giveup: Callable[[Exception], Any] = lambda e: False,
     on_success: Any = None,
     on_backoff: Any = None,
     on_giveup: Any = None,
@@ -149,7 +152,8 @@ def on_exception(
     policy: RetryPolicy | None = None,
     **wait_gen_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Retry while the function raises ``exception`` (and ``giveup(e)`` is false).
+    """Retry while the function raises ``exception`` (and ``giveup(e)`` is false; a
+    coroutine function's ``giveup`` may be a coroutine function, awaited as backoff does).
 
     An exception of another type is raised at once, as with backoff.  ``policy`` is the
     tether policy to start from (default ``RetryPolicy()``); the rest is backoff's.
@@ -159,11 +163,20 @@ def on_exception(
         raise TypeError(
             f"on_exception(exception={exception!r}): give an exception type or a tuple of them"
         )
+    if not callable(giveup):
+        raise TypeError(f"on_exception(giveup={giveup!r}): must be a predicate of the exception")
+
+    def judge(error: BaseException | None, value: object) -> object:
+        """``giveup(e)`` for an exception it is asked of (awaited by the wrapper)."""
+        return isinstance(error, types) and giveup(error)  # type: ignore[arg-type]
 
     def retry_if(error: BaseException) -> bool:
-        return isinstance(error, types) and not giveup(error)  # type: ignore[arg-type]
+        state = CURRENT.get(None)
+        given_up = state.verdict if state is not None else judge(error, None)
+        return isinstance(error, types) and not given_up
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+        check_handlers("giveup", giveup, target)
         handlers = _Handlers(
             target,
             on_success,
@@ -198,6 +211,7 @@ def on_exception(
             None,
             handlers,
             finish,
+            judge,
         )
 
     return decorate
@@ -262,6 +276,7 @@ def on_predicate(
             lambda v: bool(predicate(v)),
             handlers,
             finish,
+            None,
         )
 
     return decorate
@@ -279,12 +294,13 @@ def _decorate(
     rejects: Callable[[Any], bool] | None,
     handlers: _Handlers,
     finish: Any,
+    judge: Callable[[BaseException | None, Any], object] | None,
 ) -> Callable[..., Any]:
     if not callable(wait_gen):
         raise TypeError(f"wait_gen={wait_gen!r}: must be a generator function such as backoff.expo")
     if jitter is not None and not callable(jitter):
         raise TypeError(f"jitter={jitter!r}: must be a function of the wait, or None")
-    base = policy if policy is not None else RetryPolicy()
+    base = base_policy(policy)
     limits = {} if callable(max_tries) or callable(max_time) else _limits(max_tries, max_time, base)
     translated = _translate(wait_gen, wait_gen_kwargs, jitter)
     chosen = base.replace(
@@ -308,6 +324,8 @@ def _decorate(
         finish=finish,
         rejects=rejects,
         policy_for=policy_for if dynamic else None,
+        judge=judge,
+        judged="giveup",
     )
 
 
@@ -374,7 +392,19 @@ def _generated(
             return float(value) * rand()
         if jitter is random_jitter:
             return float(value) + rand()
-        return float(value) if jitter is None else float(jitter(value))
+        if jitter is None:
+            return float(value)
+        try:
+            return float(jitter(value))
+        except TypeError:
+            # backoff before 1.2 called jitter(); backoff still does, with this warning.
+            warnings.warn(
+                "Nullary jitter function signature is deprecated. Use unary signature "
+                "accepting a wait value in seconds and returning a jittered version of it.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return float(value) + float(jitter())  # type: ignore[call-arg]
 
     return wait
 

@@ -21,9 +21,9 @@ it is refused when the function is decorated, saying what to use instead.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import inspect
 import logging
-import re
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,10 +35,13 @@ from tether._retry._hooks import RetryDetails
 from tether._retry._loop import Call, Outcome
 from tether._retry._policy import RetryPolicy
 from tether.compat._core import (
+    CURRENT,
     UNGUARDED,
     UNLIMITED,
+    Later,
     Rejected,
     State,
+    base_policy,
     current_error,
     hook,
     with_waits,
@@ -46,6 +49,24 @@ from tether.compat._core import (
     wrap,
 )
 from tether.compat._core import reraise as _raised
+from tether.compat._tenacity_retry import (
+    _Retry,
+    judged,
+    known,
+    retry_all,
+    retry_always,
+    retry_any,
+    retry_if_exception,
+    retry_if_exception_cause_type,
+    retry_if_exception_message,
+    retry_if_exception_type,
+    retry_if_not_exception_message,
+    retry_if_not_exception_type,
+    retry_if_not_result,
+    retry_if_result,
+    retry_never,
+    retry_unless_exception_type,
+)
 
 __all__ = [
     "UNGUARDED",
@@ -234,7 +255,7 @@ stop_never = _Stop()
 def stop_any(*stops: _Stop) -> _Stop:
     """Stop when any stops: the fewest attempts and the soonest deadline."""
     for stop in stops:
-        _known("stop", stop, _Stop)
+        known("stop", stop, _Stop)
     attempts = [s.attempts for s in stops if s.attempts is not None]
     deadlines = [s.deadline for s in stops if s.deadline is not None]
     return _Stop(min(attempts, default=None), min(deadlines, default=None))
@@ -373,7 +394,7 @@ class wait_incrementing(_Wait):
 
 class wait_combine(_Wait):
     def __init__(self, *strategies: _Wait) -> None:
-        self.strategies = [_known("wait", s, _Wait) for s in strategies]
+        self.strategies = [known("wait", s, _Wait) for s in strategies]
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         return float(sum(s.delay(attempt, rand) for s in self.strategies))
@@ -385,7 +406,7 @@ class wait_chain(_Wait):
     def __init__(self, *strategies: _Wait) -> None:
         if not strategies:
             raise ValueError("wait_chain() requires at least one strategy")
-        self.strategies = [_known("wait", s, _Wait) for s in strategies]
+        self.strategies = [known("wait", s, _Wait) for s in strategies]
 
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         chosen: _Wait = self.strategies[min(max(attempt, 1), len(self.strategies)) - 1]
@@ -405,133 +426,7 @@ class wait_exception(_Wait):
         return self.predicate(error)
 
 
-# -- retry ------------------------------------------------------------------------------
-
-
-class _Retry:
-    """Whether an outcome (an exception, or a value returned) is to be retried."""
-
-    results = False
-    """Does it ever retry a value returned?  (If not, no value is looked at.)"""
-
-    def wants(self, error: BaseException | None, value: object) -> bool:
-        raise NotImplementedError
-
-    def __or__(self, other: object) -> _Retry:
-        return retry_any(self, other)  # type: ignore[arg-type]
-
-    def __and__(self, other: object) -> _Retry:
-        return retry_all(self, other)  # type: ignore[arg-type]
-
-
-class _When(_Retry):
-    def __init__(self, test: Callable[[BaseException | None, object], bool], results: bool) -> None:
-        self.test, self.results = test, results
-
-    def wants(self, error: BaseException | None, value: object) -> bool:
-        return self.test(error, value)
-
-
-def retry_if_exception(predicate: Callable[[BaseException], bool]) -> _Retry:
-    return _When(lambda e, v: e is not None and bool(predicate(e)), results=False)
-
-
-def retry_if_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    return _When(lambda e, v: isinstance(e, exception_types), results=False)
-
-
-def retry_if_not_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    return _When(lambda e, v: e is not None and not isinstance(e, exception_types), results=False)
-
-
-def retry_unless_exception_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    """Retry everything, a value returned included, until such an exception is raised."""
-    return _When(lambda e, v: not isinstance(e, exception_types), results=True)
-
-
-def retry_if_exception_cause_type(
-    exception_types: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-) -> _Retry:
-    def caused(error: BaseException | None, value: object) -> bool:
-        while error is not None:
-            if isinstance(error.__cause__, exception_types):
-                return True
-            error = error.__cause__
-        return False
-
-    return _When(caused, results=False)
-
-
-def retry_if_exception_message(message: str | None = None, match: str | None = None) -> _Retry:
-    if (message is None) == (match is None):
-        raise TypeError("retry_if_exception_message: give one of message= or match=")
-    pattern = re.compile(match) if match is not None else None
-
-    def said(error: BaseException | None, value: object) -> bool:
-        if error is None:
-            return False
-        text = str(error)
-        return text == message if pattern is None else pattern.match(text) is not None
-
-    return _When(said, results=False)
-
-
-def retry_if_not_exception_message(message: str | None = None, match: str | None = None) -> _Retry:
-    said = retry_if_exception_message(message, match)
-    return _When(lambda e, v: e is not None and not said.wants(e, v), results=False)
-
-
-def retry_if_result(predicate: Callable[[Any], bool]) -> _Retry:
-    return _When(lambda e, v: e is None and bool(predicate(v)), results=True)
-
-
-def retry_if_not_result(predicate: Callable[[Any], bool]) -> _Retry:
-    return _When(lambda e, v: e is None and not predicate(v), results=True)
-
-
-def retry_any(*retries: _Retry) -> _Retry:
-    found = [_known("retry", r, _Retry) for r in retries]
-    return _When(lambda e, v: any(r.wants(e, v) for r in found), any(r.results for r in found))
-
-
-def retry_all(*retries: _Retry) -> _Retry:
-    found = [_known("retry", r, _Retry) for r in retries]
-    return _When(lambda e, v: all(r.wants(e, v) for r in found), all(r.results for r in found))
-
-
-retry_always = _When(lambda e, v: True, results=True)
-retry_never = _When(lambda e, v: False, results=False)
-
-
-def _known(option: str, given: object, cls: type[Any]) -> Any:
-    """``given`` if it is one of this module's strategies; else a TypeError saying why not."""
-    if isinstance(given, cls):
-        return given
-    origin = getattr(type(given), "__module__", "") or ""
-    if origin.split(".")[0] == "tenacity":
-        name = type(given).__name__
-        why = f"is tenacity's own object; import {name} from tether.compat.tenacity too"
-    else:
-        why = (
-            "is not one of tenacity's strategies this adapter translates into a tether "
-            "RetryPolicy (a function of the retry state cannot be)"
-        )
-    advice = {
-        "stop": "stop_after_attempt(n) | stop_after_delay(s), "
-        "or tether.RetryPolicy(attempts=, deadline=)",
-        "wait": "wait_fixed, wait_random, wait_exponential, wait_random_exponential, wait_chain, "
-        "wait_exponential_jitter, wait_incrementing, wait_exception and +",
-        "retry": "retry_if_exception_type, retry_if_exception(predicate), retry_if_result "
-        "and |, &, or tether.RetryPolicy(retry_if=predicate)",
-    }[option]
-    raise TypeError(f"{option}={given!r} {why}; use {advice}")
-
+# -- retry: tenacity's strategies, in _tenacity_retry.py ---------------------------------
 
 # -- logging callbacks, as tenacity's -----------------------------------------------------
 
@@ -646,6 +541,31 @@ def retry(*dargs: Any, **dkw: Any) -> Any:
     return decorate
 
 
+def _retry_if(strategy: _Retry | None, base: RetryPolicy) -> Callable[[BaseException], bool]:
+    """The policy's ``retry_if``: ``retry=``'s verdict on the attempt (judged, and awaited
+    for a coroutine function, when the attempt ended), else tether's classification."""
+
+    def retry_if(error: BaseException) -> bool:
+        if isinstance(error, (Rejected, TryAgain)):
+            return True
+        if strategy is not None:
+            state = CURRENT.get(None)
+            if state is not None and state.error is error:
+                return bool(state.verdict)
+            found = strategy.wants(error, None)
+            if inspect.isawaitable(found):  # not the attempt's own: it cannot be awaited here
+                close = getattr(found, "close", None)
+                if close is not None:
+                    close()
+                return False
+            return bool(found)
+        if base.retry_if is not None:
+            return base.retry_if(error)
+        return worth_a_retry(base, classify(error))
+
+    return retry_if
+
+
 def _decorate(
     f: Callable[..., Any],
     *,
@@ -661,9 +581,9 @@ def _decorate(
     retry_error_callback: Callable[[RetryCallState], Any] | None = None,
     policy: RetryPolicy | None = None,
 ) -> Any:
-    stop = _known("stop", stop, _Stop)
-    wait = _known("wait", wait if wait is not None else wait_none(), _Wait)
-    strategy = _known("retry", retry, _Retry) if retry is not None else None
+    stop = known("stop", stop, _Stop)
+    wait = known("wait", wait if wait is not None else wait_none(), _Wait)
+    strategy = known("retry", retry, _Retry) if retry is not None else None
     for name, given in (
         ("before", before),
         ("after", after),
@@ -673,17 +593,9 @@ def _decorate(
     ):
         if given is not None and not callable(given):
             raise TypeError(f"{name}={given!r}: must be a callable")
-    base = policy if policy is not None else RetryPolicy()
+    base = base_policy(policy)
     coroutine = inspect.iscoroutinefunction(f)
-
-    def retry_if(error: BaseException) -> bool:
-        if isinstance(error, (Rejected, TryAgain)):
-            return True
-        if strategy is not None:
-            return bool(strategy.wants(error, None))
-        if base.retry_if is not None:
-            return base.retry_if(error)
-        return worth_a_retry(base, classify(error))
+    retry_if = _retry_if(strategy, base)
 
     def on_retry(state: State, d: RetryDetails) -> None:
         assert state.call is not None
@@ -727,7 +639,7 @@ def _decorate(
         if after is not None:
             state.run(after, retry_state)
         if retry_error_callback is not None:
-            return True, retry_error_callback(retry_state)
+            return True, Later(retry_error_callback(retry_state))
         if reraise and state.error is not None:
             return False, _raised(call, outcome)
         made = retry_error_cls(retry_state.outcome)  # type: ignore[arg-type]
@@ -738,10 +650,12 @@ def _decorate(
         f,
         chosen,
         finish=finish,
-        rejects=(lambda v: strategy.wants(None, v))
+        rejects=(lambda v: bool(CURRENT.get().verdict))
         if strategy is not None and strategy.results
         else None,
         before=before_attempt if before is not None else None,
+        judge=functools.partial(judged, strategy) if strategy is not None else None,
+        judged="retry=",
     )
 
 

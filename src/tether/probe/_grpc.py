@@ -49,8 +49,15 @@ if TYPE_CHECKING:
     from hpack import Encoder
 
 READ_SIZE: Final = 65536
-MAX_ANSWER: Final = 65536
-"""Bytes of DATA a health answer may have (it is a few bytes)."""
+MAX_CONTROL: Final = 100
+"""PING and SETTINGS frames a server may send in one call: each wants an answer, and a
+flood of them (CVE-2019-9512, -9515; nghttp2 and Go bound them too) kept the probe busy
+answering past its deadline."""
+MAX_ANSWER: Final = 16384
+"""Bytes of DATA a health answer may have (it is a few bytes).  Below HTTP/2's initial
+flow-control window (65,535): a server that streams without end is told its answer is too
+large before it could also break the window, whichever of the two its frames and our
+WINDOW_UPDATEs race to first."""
 GRACE: Final = 1.0
 """Seconds past the ``grpc-timeout`` the probe still waits: a gRPC server ends a call
 that outlives its deadline with ``DEADLINE_EXCEEDED``, which says more than silence."""
@@ -187,6 +194,8 @@ class _Answer:
     trailers: dict[str, str] = field(default_factory=dict)
     data: bytearray = field(default_factory=bytearray)
     ended: bool = False
+    control: int = 0
+    """PING and SETTINGS frames taken so far (:data:`MAX_CONTROL`)."""
 
     def take(
         self, conn: H2Connection, events: Sequence[object], stream: int
@@ -196,6 +205,8 @@ class _Answer:
         from h2.events import (
             ConnectionTerminated,
             DataReceived,
+            PingReceived,
+            RemoteSettingsChanged,
             ResponseReceived,
             StreamEnded,
             StreamReset,
@@ -203,6 +214,13 @@ class _Answer:
         )
 
         for event in events:
+            if isinstance(event, PingReceived | RemoteSettingsChanged):
+                self.control += 1
+                if self.control > MAX_CONTROL:
+                    return Kind.RESPONSE_MALFORMED, (
+                        f"the server sent more than {MAX_CONTROL} PING and SETTINGS frames "
+                        "in one call: a flood, not an answer"
+                    )
             if isinstance(event, ResponseReceived) and event.stream_id == stream:
                 self.headers = _as_dict(event.headers)
             elif isinstance(event, TrailersReceived) and event.stream_id == stream:

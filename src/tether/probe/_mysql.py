@@ -17,6 +17,7 @@ import contextlib
 import functools
 import socket
 import ssl
+import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
@@ -68,10 +69,25 @@ def tls_context(cacert: str | None, insecure: bool) -> ssl.SSLContext:
     return ctx
 
 
+class ReplyTooLarge(OSError):
+    """The server sent more than the check's byte bound (``max_body``)."""
+
+
+_MALFORMED: Final = (struct.error, IndexError, KeyError, ValueError, UnicodeDecodeError)
+"""What PyMySQL raises reading bytes that are not MySQL's protocol."""
+
+
 def error_kind(exc: BaseException) -> tuple[Kind, int | None]:
     """The kind and error number of what PyMySQL raised (the number when the server sent one)."""
     import pymysql
 
+    chain = [exc, exc.__cause__, exc.__context__]
+    if any(isinstance(e, ReplyTooLarge) for e in chain):
+        return Kind.RESPONSE_TOO_LARGE, None
+    if isinstance(exc, pymysql.err.InternalError) and "sequence number" in str(exc):
+        return Kind.RESPONSE_MALFORMED, None  # packets out of order: not a MySQL server
+    if isinstance(exc, _MALFORMED) and not isinstance(exc, pymysql.err.MySQLError):
+        return Kind.RESPONSE_MALFORMED, None
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
         code = exc.args[0]
         if code in ERRORS:
@@ -86,6 +102,8 @@ def error_kind(exc: BaseException) -> tuple[Kind, int | None]:
 
 
 def _message(exc: BaseException) -> str:
+    if isinstance(exc.__cause__, ReplyTooLarge):
+        return str(exc.__cause__)
     args: tuple[Any, ...] = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         return f"error {args[0]}: {args[1]}"
@@ -114,21 +132,43 @@ async def walk(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery) -> Non
 def _hang_up(conn: Any, sock: socket.socket) -> None:
     """Close the connection at once, from the loop: a thread still reading it (a check
     the deadline cancelled) wakes with an error rather than waiting out its timeout.
-    The socket PyMySQL reads may be its TLS wrapper of ``sock``."""
-    for held in (getattr(conn, "_rfile", None), getattr(conn, "_sock", None), sock):
+    The socket PyMySQL reads may be its TLS wrapper of ``sock``.  Its buffered reader
+    (``_rfile``) is left alone: closing it waits for the lock the reading thread holds,
+    so a server dripping a byte at a time held the event loop until its packet was
+    complete; the shutdown below wakes that thread, which drops the reader itself."""
+    for held in (getattr(conn, "_sock", None), sock):
         if isinstance(held, socket.socket):
             with contextlib.suppress(OSError):
                 held.shutdown(socket.SHUT_RDWR)
-        if held is not None:
             with contextlib.suppress(OSError):
                 held.close()
 
 
-def _connection(w: WalkTls, t: Target, url: DatabaseUrl) -> Any:
+@functools.cache
+def _bounded() -> type[Any]:
+    """PyMySQL's connection, whose reads stop past a byte bound: PyMySQL joins a packet's
+    16 MiB parts for as long as the server sends them, so a hostile server could fill
+    memory within one check's timeout (333 MB in 2 s on loopback)."""
     import pymysql
 
+    class Bounded(pymysql.connections.Connection):  # type: ignore[misc]
+        budget = 1 << 20
+
+        def _read_bytes(self, num_bytes: int) -> bytes:
+            self.budget -= num_bytes
+            if self.budget < 0:
+                raise pymysql.err.OperationalError(
+                    2013, "Lost connection to MySQL server"
+                ) from ReplyTooLarge(f"the server sent more than {self.limit} bytes")
+            data: bytes = super()._read_bytes(num_bytes)
+            return data
+
+    return Bounded
+
+
+def _connection(w: WalkTls, t: Target, url: DatabaseUrl) -> Any:
     o = w.options
-    return pymysql.connections.Connection(
+    conn = _bounded()(
         host=t.ascii_host,
         port=t.port,
         user=url.user or "",
@@ -141,6 +181,8 @@ def _connection(w: WalkTls, t: Target, url: DatabaseUrl) -> Any:
         defer_connect=True,
         program_name="tether",
     )
+    conn.budget = conn.limit = o.max_body
+    return conn
 
 
 async def _session(

@@ -52,6 +52,18 @@ _TRANSPORT: Final = (
     ("server does not support ssl", Kind.TLS_PROTOCOL),
     ("ssl", Kind.TLS_PROTOCOL),
     ("server closed the connection unexpectedly", Kind.CONNECTION_CLOSED),
+    # What libpq says of bytes that are not PostgreSQL's protocol (a hostile or a wrong
+    # server on the port), and of a message too large to hold (it refuses to allocate).
+    ("cannot allocate memory for input buffer", Kind.RESPONSE_TOO_LARGE),
+    ("expected authentication request from server", Kind.RESPONSE_MALFORMED),
+    ("authentication method", Kind.RESPONSE_MALFORMED),
+    ("invalid message format", Kind.RESPONSE_MALFORMED),
+    ("unexpected message type", Kind.RESPONSE_MALFORMED),
+    ("message type 0x", Kind.RESPONSE_MALFORMED),
+    ("message contents do not agree with length", Kind.RESPONSE_MALFORMED),
+    ("lost synchronization with server", Kind.RESPONSE_MALFORMED),
+    ("received invalid response to", Kind.RESPONSE_MALFORMED),
+    ("insufficient data in", Kind.RESPONSE_MALFORMED),
 )
 
 
@@ -179,9 +191,11 @@ async def _query(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery, conn
     except psycopg.Error as exc:
         state = exc.sqlstate
         kind = SQLSTATES.get(state or "", Kind.DB_QUERY_FAILED)
-        if state is None:  # the connection broke, not the query
+        if state is None:  # the connection broke (or the server's bytes did), not the query
             failure = classify(exc, url=t.url)
-            kind = failure.kind if failure.kind is not Kind.UNKNOWN else kind
+            said = connection_kind(str(exc))[0]
+            kind = failure.kind if failure.kind is not Kind.UNKNOWN else said
+            kind = kind if kind is not Kind.UNKNOWN else Kind.DB_QUERY_FAILED
         message = (exc.diag.message_primary if state else None) or str(exc)
         detail = f"the query failed with SQLSTATE {state}: {message}" if state else message
         w.end(

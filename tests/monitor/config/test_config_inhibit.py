@@ -91,7 +91,7 @@ def test_the_holds_of_a_loaded_file_ask_the_rules_and_depends_on() -> None:
         ),
         (
             {**RULE, "target_matchers": ['role=~"("']},
-            'inhibit_rules[0].target_matchers: "(" is not a regular expression',
+            'inhibit_rules[0].target_matchers: role=~"(": not a regular expression RE2 can run',
         ),
         (
             {**RULE, "source": {"role": "gateway"}},

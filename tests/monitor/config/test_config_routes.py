@@ -159,7 +159,9 @@ def test_route_mistakes_say_where_and_why(routes: dict[str, Any], error: str | N
     errors = errors_of(routed(routes))
     if error is None:  # the matcher's own message is config/_labels.py's to word
         (line,) = errors
-        assert line.startswith('routes.routes[0].matchers: "(" is not a regular expression')
+        assert line.startswith(
+            'routes.routes[0].matchers: team=~"(": not a regular expression RE2 can run'
+        )
     else:
         assert errors == [error]
 

@@ -82,7 +82,8 @@ def test_regex_is_anchored(name: str, have: str) -> None:
         ("team", "is not a matcher"),
         ('team="db" tier="1"', "expected a comma"),
         ('{team="db"', "opens a brace"),
-        ('team=~"("', "is not a regular expression"),
+        ('team=~"("', "not a regular expression RE2 can run"),
+        ('team=~"(?!db)"', "a lookahead or lookbehind, which RE2"),
         ('1team="a"', "is not a matcher"),
     ],
 )

@@ -363,3 +363,50 @@ def test_failures_kept_in_step_agree_with_correlating_from_scratch() -> None:
     assert failures.group_of("nobody", rules) is None
     assert locals_seen > 100  # the local rule was exercised, on and off
     assert early_seen > 100  # and hosts counted down early changed it
+
+
+def test_a_monitor_moved_counts_as_the_picture_worked_out_anew() -> None:
+    """Monitors moved one at a time (added, moved to another host, removed: a discovery
+    change) leave every host's standing as a whole new picture of the same monitors
+    does, whatever failed and passed in between (random schedules, a fixed seed)."""
+    rng = random.Random(44)
+    kinds = [Kind.CONNECT_REFUSED, Kind.CONNECT_TIMEOUT, Kind.DNS_NOT_FOUND, None]
+    hosts_pool = [f"h{i}" for i in range(5)]
+    for _ in range(300):
+        # Those that pass are never moved: a pass of a monitor moved away is kept as its
+        # old host's latest (that host was reachable then), which a new picture forgets.
+        stable = {f"s{i}": rng.choice(hosts_pool) for i in range(6)}
+        moving: dict[str, str] = {}
+        moved, whole = Failures(stable), Failures(stable)
+        clock = T
+        failing: dict[str, Observation] = {}
+        for _ in range(40):
+            clock += 1
+            step = rng.random()
+            name = rng.choice([*stable, "x0", "x1", "x2"])
+            if step < 0.3 and name.startswith("x"):
+                host = rng.choice([*hosts_pool, None])
+                if host is None:
+                    moving.pop(name, None)
+                else:
+                    moving[name] = host
+                moved.move(name, host)
+                whole.set_hosts({**stable, **moving})
+            elif step < 0.7:
+                kind = rng.choice(kinds)
+                o = Observation(name, False, clock, kind=kind, host=rng.choice(hosts_pool))
+                failing[name] = o
+                moved.set(name, o)
+                whole.set(name, o)
+            elif step < 0.85 and name in failing:
+                del failing[name]
+                moved.set(name, None)
+                whole.set(name, None)
+            elif name in stable and name not in failing:
+                moved.passed(name, clock)
+                whole.passed(name, clock)
+            assert moved.local_hosts() == whole.local_hosts()
+            for monitor in failing:
+                assert moved.host_of(monitor) == whole.host_of(monitor)
+                assert moved.forming(monitor) == whole.forming(monitor)
+                assert moved.group_of(monitor) == whole.group_of(monitor)

@@ -286,3 +286,33 @@ def test_holds_read_kinds_from_the_failures_the_runner_gives() -> None:
     assert holds.why("be-b", 0.0, states, {}.get) is None
     timeout = {"gw-a": Observation("gw-a", False, 0.0, kind=Kind.CONNECT_TIMEOUT)}
     assert holds.why("be-b", 0.0, states, timeout.get) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.dictionaries(st.sampled_from(NAMES), _LABELS),
+    labels=st.dictionaries(st.sampled_from(NAMES), _LABELS, min_size=1),
+    rules=st.lists(_RULE, max_size=3),
+    depends_on=st.dictionaries(st.sampled_from(NAMES), st.lists(st.sampled_from(NAMES))),
+    states=st.dictionaries(st.sampled_from(NAMES), st.sampled_from([State.DOWN, *State])),
+    kinds=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["connect.refused", "x"])),
+)
+def test_an_index_changed_in_place_answers_as_one_built_anew(
+    first: dict[str, dict[str, str]],
+    labels: dict[str, dict[str, str]],
+    rules: list[Rule],
+    depends_on: dict[str, list[str]],
+    states: dict[str, State],
+    kinds: dict[str, str],
+) -> None:
+    """An index built over one set of monitors, then changed to another (monitors added,
+    relabelled, their parents changed, removed: a discovery change), holds each monitor
+    as the brute force over the second set does."""
+    parents = {n: p for n, p in depends_on.items() if n in labels}
+    inhibition = Inhibition.build(first, rules, {n: ["a"] for n in first})
+    inhibition.change(
+        {n: (own, parents.get(n, [])) for n, own in labels.items()}, first.keys() - labels
+    )
+    for monitor in NAMES:
+        expected = brute_force(monitor, labels, rules, parents, states, kinds)
+        assert inhibition.why(monitor, states, kinds.get) == expected

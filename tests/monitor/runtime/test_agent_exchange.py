@@ -313,17 +313,18 @@ def test_a_monitor_as_the_server_dumps_it_is_read_as_loaded(tmp_path: Path) -> N
 def test_a_spool_that_fails_stops_the_agent_saying_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A spool that can no longer be written while the agent runs ends run() with the
-    error, instead of an agent that runs on and sends nothing.  The full disk is made by
-    replacing the spool's pending() (no real disk can be filled here)."""
+    """A spool that fails otherwise than a full disk while the agent runs (a damaged file)
+    ends run() with the error, instead of an agent that runs on and sends nothing.  The
+    damage is made by replacing the spool's pending(); a full disk keeps the agent running
+    (test_agent_full_disk.py)."""
 
     def full(*_: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise sqlite3.DatabaseError("database disk image is malformed")
 
     async def go(stub: AgentStub) -> None:
         async with agent_for(stub, tmp_path / "x.spool") as agent:
             monkeypatch.setattr(agent.spool, "pending", full)
-            with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            with pytest.raises(sqlite3.DatabaseError, match="malformed"):
                 await asyncio.wait_for(agent.run(asyncio.Event()), 20)
 
     with AgentStub([]).running() as stub:

@@ -145,3 +145,51 @@ def test_the_spool_is_readable_by_its_user_alone(tmp_path: Path) -> None:
     assert modes["s.spool"] == 0o600
     assert modes.get("s.spool-wal", 0o600) == 0o600
     assert "s.spool-wal" in modes
+
+
+def test_a_full_disk_keeps_what_was_held_and_counts_what_was_not(tmp_path: Path) -> None:
+    """A write the disk refuses (a file-size limit of one byte, in a child process) is
+    SpoolFull: what the spool held is intact, the checks not kept are counted, and the
+    first write that succeeds once there is room folds them into the dropped count."""
+    path = tmp_path / "full.spool"
+    code = (
+        "import resource\n"
+        "from tests.helpers.agent_stub import made\n"
+        "from tether.monitor._agent_wire import AgentCheck\n"
+        "from tether.monitor.runtime._agent_spool import Spool, SpoolFull\n"
+        "one = lambda n: [AgentCheck(made(n).record, made(n).host)]\n"
+        f"s = Spool({str(path)!r}, limit=10)\n"
+        "s.add(one(1)); s.add(one(2))\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))\n"
+        "refused = 0\n"
+        "for n in range(3, 8):\n"
+        "    try:\n"
+        "        s.add(one(n))\n"
+        "    except SpoolFull as exc:\n"
+        "        refused += 1\n"
+        "        said = str(exc)\n"
+        "try:\n"
+        "    s.pending()\n"
+        "except SpoolFull:\n"
+        "    refused += 1\n"
+        "print(refused, s.unkept, said)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)\n"
+        "s.add(one(9))\n"
+        "p = s.pending()\n"
+        "print([c.record.monitor for c in p.checks], p.dropped, s.unkept)\n"
+    )
+    root = str(Path(__file__).parents[3])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={"PYTHONPATH": f"{root}/src:{root}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first.startswith("6 5 the spool cannot be written: "), first
+    assert first.endswith("(is its disk full?)")
+    assert second == "['m1', 'm2', 'm9'] 5 0"

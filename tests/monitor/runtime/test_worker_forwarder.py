@@ -12,6 +12,8 @@ decides when each byte is sent.  Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -210,3 +212,39 @@ def test_no_more_of_a_body_than_the_servers_limit_is_sent_on(tmp_path: Path) -> 
         (REQUEST_BODY_MAX + 1, None),
         (REQUEST_BODY_MAX, str(REQUEST_BODY_MAX)),
     ]
+
+
+def test_a_compressed_body_goes_on_decoded_and_one_that_does_not_decode_is_a_400(
+    tmp_path: Path,
+) -> None:
+    """A gzip body reaches the coordinator as the worker's server decoded it, without its
+    Content-Encoding or its compressed Content-Length (it was sent on as if still
+    compressed); one that is not gzip is the worker's JSON 400, the coordinator never
+    asked."""
+    received: list[tuple[bytes, str | None, str | None]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        received.append(
+            (body, request.headers.get("Content-Encoding"), request.headers.get("Content-Length"))
+        )
+        return web.Response(text="read")
+
+    plain = b'{"text": "' + b"z" * 5000 + b'"}'
+    packed = gzip.compress(plain)
+
+    async def scenario() -> list[tuple[str, bytes]]:
+        answers = []
+        async with forwarder(tmp_path, handler) as port:
+            post = "POST /api/report HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+            for body in (packed, b"not gzip at all"):
+                head = post + f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+                answers.append(await exchange(port, head, body))
+        return answers
+
+    (good, _), (bad, text) = asyncio.run(scenario())
+    assert good.startswith("HTTP/1.1 200 "), good
+    assert received == [(plain, None, None)]
+    assert bad.startswith("HTTP/1.1 400 "), bad
+    assert "application/json" in bad
+    assert json.loads(text)["error"].startswith("the body could not be read")

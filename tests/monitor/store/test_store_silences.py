@@ -50,7 +50,7 @@ def test_a_silence_is_kept_with_its_matchers_and_logged(target: str) -> None:
 
 def test_expiring_ends_it_once_and_in_force_leaves_it_out(target: str) -> None:
     """Expiring a silence ends it at that moment, once (again: unchanged, not logged);
-    an unknown id is None; in force are those not over, oldest first."""
+    an unknown id is None; in force are those not over, oldest first, and counted so."""
     with open_target(target) as store:
         one = store.add_silence(['team="db"'], T0, T0 + 600, "a", by("silence.add", ""))
         two = store.add_silence(['team="web"'], T0 + 60, T0 + 600, "b", by("silence.add", ""))
@@ -74,6 +74,8 @@ def test_expiring_ends_it_once_and_in_force_leaves_it_out(target: str) -> None:
         assert over.expired is None
         assert store.expire_silence(999, by("silence.expire", "x", T0 + 40)) == (None, False)
         assert [s.id for s in store.silences_in_force(T0 + 31)] == [two.id]
+        assert store.count_silences_in_force(T0 + 31) == 1
+        assert store.count_silences_in_force(T0 + 600) == 0
         assert [e.action for e in store.audit()] == ["silence.expire"] + ["silence.add"] * 3
 
 

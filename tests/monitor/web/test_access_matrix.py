@@ -35,7 +35,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -44,8 +44,13 @@ from tests.helpers.ports import free_port
 from tests.helpers.processes import wait_for
 from tests.helpers.tether_processes import monitor
 from tether.lab import Lab
+from tether.monitor import Runner
+from tether.monitor.alerts import Outbox
+from tether.monitor.config import load_config
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
+from tether.monitor.store import SQLiteStore
 from tether.monitor.web._actions import openapi
+from tether.monitor.web._web import make_app
 
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()
@@ -170,7 +175,8 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "no-csrf-token": "403",
     },
     # /api/agent/*: an agent token, for the location it is bound to, and nothing else;
-    # no credential is a 401 even on loopback, any other token or a session a 403.
+    # no token is a 401 even on loopback or with a session (no credential there), any
+    # other token a 403.
     "agent": {
         "anonymous": "401",
         "read-token": "403",
@@ -178,12 +184,15 @@ RULES: Final[dict[str, dict[str, str]]] = {
         "report-token": "403",
         "agent-token": OK,
         "other-location-agent-token": "403",
-        "user": "403",
-        "read-only-user": "403",
+        "user": "401",
+        "read-only-user": "401",
         "wrong-token-beside-a-session": "401",
-        "forged-origin": "403",
-        "no-csrf-token": "403",
+        "forged-origin": "401",
+        "no-csrf-token": "401",
     },
+    # POST /login: anyone, from this server's own origin (a browser's from elsewhere is
+    # refused; a script sends no Origin); the session's cookie and CSRF are not needed.
+    "login": {**ANYONE, "forged-origin": "403"},
     # POST /logout: read, CSRF-checked like any change a session makes.
     "logout": {
         "anonymous": "401",
@@ -213,6 +222,8 @@ class Route:
     ok: frozenset[int] = frozenset({200})
     described: str | None = None
     """Its path in openapi.json, when it is one of the API's."""
+    form: bool = False
+    """``body`` is sent as a form (a page's), not as JSON."""
 
 
 def _api(
@@ -237,11 +248,13 @@ ROUTES: Final = (
     Route("GET", "/incidents", "read-page"),
     Route("GET", "/silences", "read-page"),
     Route("GET", "/objectives", "read-page"),
+    Route("GET", "/objectives/web-up", "read-page"),
     Route("GET", "/metrics", "scrape"),
     Route("GET", "/probe?target={probe_target}", "scrape"),
     Route("GET", "/status/public", "public"),
     Route("GET", "/status/public.json", "public"),
     Route("GET", "/badge/web/status.svg", "public"),
+    Route("GET", "/status/no/such/page", "public", ok=frozenset({404})),
     Route("GET", "/static/dashboard.css", "public"),
     Route("GET", "/static/base.css", "public"),
     Route("GET", "/static/status.css", "public"),
@@ -284,8 +297,11 @@ ROUTES: Final = (
         "protocol": 1, "id": "0123456789abcdef0123456789abcdef", "location": "branch-1",
         "sent_at": 1.8e9, "results": []}),
     _api("GET", "/api/agents", "read-api"),
-    # Last: a session that logs out is over (the next principal logs in anew).
+    # Last: a session that logs out is over (the next principal logs in anew), and a login
+    # ends the session it was sent with (a new one each time: no fixation).
     Route("POST", "/logout", "logout", {}, frozenset({303})),
+    Route("POST", "/login", "login", {"user": "alice", "password": PASSWORD}, frozenset({303}),
+          form=True),
 )
 # fmt: on
 
@@ -302,6 +318,37 @@ def test_the_table_covers_every_route_of_the_api_and_every_principal() -> None:
     for rule in RULES.values():
         assert set(rule) == {p.name for p in PRINCIPALS}
     assert {r.rule for r in ROUTES} <= set(RULES)
+
+
+def test_the_table_has_a_row_for_every_route_the_app_serves(tmp_path: Path, lab: Lab) -> None:
+    """Every route of the app's one table (``_web.routes``: the pages, the scrapes, the
+    login, the status pages and the API alike) answers at least one row, found as aiohttp
+    finds it (the first route whose path and method match): a route added anywhere
+    without a row here fails, whoever added it."""
+    config = configuration(tmp_path, lab, 0, {"path": str(tmp_path / "t.db")}, 1)
+    store = SQLiteStore(tmp_path / "t.db")
+    try:
+        runner = Runner(load_config(str(config)), store, Outbox(store, {}), location="hq")
+        app = make_app(runner)
+    finally:
+        store.close()
+    served = [r for r in app.router.routes() if r.method != "HEAD"]
+    filled = {"incident": "1", "window": "1", "silence": "1", "probe_target": "x", "push": "t"}
+    answered = set()
+    for row in ROUTES:
+        path = row.path.format(**filled).partition("?")[0]
+        first = next(
+            (r for r in served if r.method == row.method and r.resource._match(path) is not None),  # type: ignore[union-attr]
+            None,
+        )
+        assert first is not None, f"{row.method} {path} is answered by no route"
+        answered.add(id(first))
+    missing = [
+        f"{r.method} {r.resource.canonical}"  # type: ignore[union-attr]
+        for r in served
+        if id(r) not in answered
+    ]
+    assert not missing, "routes without a row:\n" + "\n".join(missing)
 
 
 def test_the_api_description_says_which_routes_are_public_as_the_table_does() -> None:
@@ -338,13 +385,23 @@ class Answer:
 
 
 def ask(
-    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    *,
+    form: bool = False,
 ) -> Answer:
-    """One request on a connection of its own, with ``headers`` and nothing else."""
+    """One request on a connection of its own, with ``headers`` and nothing else; ``body``
+    as JSON, or as a form."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     sent = dict(headers or {})
     data = None
-    if body is not None:
+    if body is not None and form:
+        data = urlencode(body).encode()
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
         data = json.dumps(body).encode()
         sent["Content-Type"] = "application/json"
     try:
@@ -575,6 +632,7 @@ def test_every_route_answers_as_the_rules_say(shape: Shape, who: Principal) -> N
                 path,
                 headers_of(instance, who, route, sessions),
                 route.body,
+                form=route.form,
             )
             expected = RULES[route.rule][who.name]
             if answer.outcome(route) != expected:

@@ -8,6 +8,7 @@ over the last 30 days are written to its SQLite store directly, so that uptimes 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,10 +213,11 @@ def test_a_bad_parameter_is_one_400_saying_what_to_send(
     served: Served, query: str, message: str
 ) -> None:
     """The page, its fragment and /api/status answer a bad parameter with 400 and one
-    line naming the parameter and what it takes."""
-    for path in ("/", "/api/status"):
-        status, _, body = served.get_text(f"{path}?{query}")
-        assert (status, body) == (400, message + "\n"), path
+    line naming the parameter and what it takes (the API's as its JSON error)."""
+    status, _, body = served.get_text(f"/?{query}")
+    assert (status, body) == (400, message + "\n")
+    status, _, body = served.get_text(f"/api/status?{query}")
+    assert (status, json.loads(body)) == (400, {"error": message})
     assert served.get_text(f"/?fragment=1&{query}")[0] == 400
 
 

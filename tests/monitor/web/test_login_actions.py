@@ -257,8 +257,11 @@ def test_an_idle_session_expires_and_its_changes_are_refused(served: Served) -> 
     form = {"csrf": csrf, "back": "/monitors/web", "text": "x"}
     r = ask(served, "POST", notes, form=form, cookie=cookie)
     assert (r.status, r.headers["Location"]) == (303, "/login?next=/monitors/web")
-    r = ask(served, "POST", "/api/monitors/web/pause", form={"back": "//evil.example/"})
+    form = {"back": "//evil.example/"}
+    r = ask(served, "POST", "/api/monitors/web/pause", form=form, cookie=cookie)
     assert (r.status, r.headers["Location"]) == (303, "/login?next=/")
+    # Without a session cookie, a form is a script's: a 401, its body unread.
+    assert ask(served, "POST", "/api/monitors/web/pause", form=form).status == 401
     assert state(served, "web") != "paused"
     assert audit(served) == before
     session(served)
@@ -439,7 +442,7 @@ def test_chromium_a_forged_post_from_another_site_or_without_the_token_is_refuse
 ) -> None:
     """alice is logged in; a page of another site (127.0.0.2) that submits a form to
     pause web changes nothing: her SameSite=Strict cookie does not go with it (nor could
-    it carry her CSRF token), so it is sent to the login; on the dashboard's own origin, a
+    it carry her CSRF token), so it is a 401; on the dashboard's own origin, a
     script's POST without the token is a 403.  web stays unpaused and the audit log
     gains nothing."""
     page = tab.page
@@ -454,13 +457,11 @@ def test_chromium_a_forged_post_from_another_site_or_without_the_token_is_refuse
             page.goto(f"http://127.0.0.2:{evil.server_address[1]}/")
         forged = posted.value
         assert forged.request.method == "POST"
-        # No session came with it (SameSite=Strict): the form is sent to the login (back
-        # to the dashboard, not to the other site), and nothing is changed.
+        # No session came with it (SameSite=Strict): a change with no credential, a 401
+        # (not the login's redirect, which a page's own button whose session ended gets),
+        # and nothing is changed.
         assert "tether_session" not in (forged.request.headers.get("cookie") or "")
-        assert (forged.status, forged.headers["location"]) == (
-            303,
-            "/login?next=/",
-        ), forged.headers
+        assert forged.status == 401, forged.headers
     finally:
         evil.shutdown()
         evil.server_close()

@@ -71,6 +71,60 @@ def test_every_api_route_is_described_and_nothing_else(served: Served) -> None:
     assert routes_of_the_app(served) == routes_described()
 
 
+def resolved(node: Any) -> Any:
+    """``node`` with its ``$ref`` (to this document) followed."""
+    while isinstance(node, dict) and "$ref" in node:
+        found: Any = DESCRIBED
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            found = found[part]
+        node = found
+    return node
+
+
+def statuses_answered(path: str, operation: dict[str, Any]) -> set[str]:
+    """What the server's shared layers can answer to ``operation``, whatever its handler
+    does: 503 always (the store, the connection cap, a worker's coordinator starting),
+    400 with a parameter or a body, 401 and 403 unless it is public, 404 with a path
+    parameter, 408 and 413 with a body (its deadline, its size), and push's 429 (its
+    limiter, docs/security.md)."""
+    parameters = operation.get("parameters", [])
+    body = "requestBody" in operation
+    answered = {"503"}
+    if parameters or body:
+        answered.add("400")
+    if operation.get("security", DESCRIBED["security"]) != []:
+        answered |= {"401", "403"}
+    if any(p["in"] == "path" for p in parameters):
+        answered.add("404")
+    if body:
+        answered |= {"408", "413"}
+    if path == "/api/push/{token}":
+        answered.add("429")
+    return answered
+
+
+def test_every_operation_lists_what_it_can_answer_as_json_errors() -> None:
+    """Each operation of the document (the app's routes under /api/, the test above)
+    lists every status its layers can answer, and every error it lists is the JSON
+    Error (an ``error`` string): a route added without them fails here."""
+    missing = []
+    for path, operations in DESCRIBED["paths"].items():
+        for method, operation in operations.items():
+            listed = operation["responses"]
+            for status in sorted(statuses_answered(path, operation) - set(listed)):
+                missing.append(f"{method.upper()} {path}: {status}")
+            for status, response in listed.items():
+                if int(status) < 400:
+                    continue
+                content = resolved(response)["content"]
+                assert list(content) == ["application/json"], (path, status)
+                schema = resolved(content["application/json"]["schema"])
+                assert "error" in schema["required"], (path, status)
+                if status == "401":
+                    assert "WWW-Authenticate" in resolved(response)["headers"], path
+    assert not missing, "not in the document:\n" + "\n".join(missing)
+
+
 def authority_of(app: web.Application) -> ConfiguredAuthority:
     authority = app[AUTHORITY]
     assert isinstance(authority, ConfiguredAuthority)

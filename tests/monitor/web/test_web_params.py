@@ -23,7 +23,7 @@ from tether.monitor.web._web import make_app
 HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # Each of these reached float() or int() as it was: NaN, infinities, a negative or zero
 # timeout, an overflow to infinity, an exponent, other scripts' digits, no number at all.
-BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "-1", "0", "1e309", "1e3", "abc", "", "٣", "²"]
+BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "-1", "0", "1e309", "1e9", "abc", "", "٣", "²", "1e"]
 
 Script = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
@@ -82,11 +82,18 @@ def test_a_long_scrape_timeout_is_capped_and_none_is_the_default(
     lab: Lab, runner_for: Callable[..., Runner]
 ) -> None:
     """A long timeout (Prometheus allows minutes) probes as usual, capped at 30 s; no
-    header probes with the 10 s default."""
+    header probes with the 10 s default; a number with ten decimals or an exponent is a
+    number as JSON writes it (ten decimals were once refused)."""
     target = lab["healthy"].url
 
     async def script(session: aiohttp.ClientSession, base: str) -> None:
-        for headers in ({HEADER: "120"}, {HEADER: "9.5"}, {}):
+        for headers in (
+            {HEADER: "120"},
+            {HEADER: "9.5"},
+            {HEADER: "9.5000000001"},
+            {HEADER: "1e1"},
+            {},
+        ):
             status, text = await fetch(session, f"{base}/probe?target={target}", headers)
             assert status == 200, headers
             assert "probe_success 1.0" in text
@@ -94,18 +101,22 @@ def test_a_long_scrape_timeout_is_capped_and_none_is_the_default(
     against_the_server(runner_for, script)
 
 
-@pytest.mark.parametrize("value", [*BAD_NUMBERS, " 5", "1001", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "value", [*BAD_NUMBERS, "1e3", " 5", "1001", "1.5", "99999999999999999999"]
+)
 def test_a_bad_incidents_limit_is_a_400(value: str, runner_for: Callable[..., Runner]) -> None:
     """/api/incidents?limit= takes a whole number from 1 to 1000 and nothing else
-    (``²`` passed str.isdigit() and then broke int(): a 500)."""
+    (``²`` passed str.isdigit() and then broke int(): a 500), and says so in the API's
+    JSON error (it was text/plain where the OpenAPI document promises the JSON Error)."""
 
     async def script(session: aiohttp.ClientSession, base: str) -> None:
         async with session.get(f"{base}/api/incidents", params={"limit": value}) as response:
             assert response.status == 400
+            assert response.content_type == "application/json"
             shown = value if len(value) <= 40 else value[:39] + "…"
-            assert await response.text() == (
-                f"limit: give a whole number from 1 to 1000, not {shown!r}\n"
-            )
+            assert await response.json() == {
+                "error": f"limit: give a whole number from 1 to 1000, not {shown!r}"
+            }
         status, _ = await fetch(session, f"{base}/api/incidents?limit=1000")
         assert status == 200
 

@@ -178,6 +178,22 @@ class Prober:
                 self.schedule.add(name, m.interval, now)
         self._plans = plans
 
+    def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
+        """Probe ``monitors`` too (new, or changed), and no longer those ``removed``, the
+        others as they are: :meth:`assign` for a few monitors, at their cost (a change of
+        the monitor set).  A monitor kept with the same interval keeps its place."""
+        for name in removed:
+            if self._plans.pop(name, None) is not None:
+                self.schedule.remove(name)
+        now = self.mono()
+        env = proxy_environment()
+        for m in monitors:
+            plan = self._plans.get(m.name)
+            if plan is None or plan.monitor != m:
+                self._plans[m.name] = _plan(m, env, self.wall)
+            if self._running and self.schedule.interval(m.name) != m.interval:
+                self.schedule.add(m.name, m.interval, now)
+
     @property
     def names(self) -> frozenset[str]:
         """The monitors this prober probes."""

@@ -24,6 +24,7 @@ from tether.monitor.config._browser_checks import check_browser
 from tether.monitor.config._capabilities import certificate_schemes, config_cannot_run, takes
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
 from tether.monitor.config._database import database_problems
+from tether.monitor.config._discovery import References
 from tether.monitor.config._dns import DnsOptions, dnssec_problems
 from tether.monitor.config._errors import KeyPath, Problem, render_path, show
 from tether.monitor.config._inhibit import check_inhibit_rules
@@ -48,7 +49,10 @@ from tether.monitor.config._steps import check_steps
 from tether.monitor.config._storage import check_retention
 
 
-def cross_check(config: MonitorConfig) -> list[Problem]:
+def cross_check(config: MonitorConfig, refs: References | None = None) -> list[Problem]:
+    """Every problem no one field can see.  A reference to monitors that finds none in
+    the file but that discovery may satisfy is no error: ``refs`` keeps it as a warning."""
+    refs = refs if refs is not None else References(config.discover)
     errors: list[Problem] = []
     errors += _unique(config.alerts, "alerts", "alert channel")
     errors += _unique(config.monitors, "monitors", "monitor")
@@ -95,7 +99,7 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
         errors += _check_traffic(monitor, at)
         errors += _references(monitor.alerts, channels, (*at, "alerts"), "alert channel")
         errors += _check_escalation(monitor.escalate, channels, (*at, "escalate"))
-        errors += _references(monitor.depends_on, monitors, (*at, "depends_on"), "monitor")
+        errors += _references(monitor.depends_on, monitors, (*at, "depends_on"), "monitor", refs)
         errors += [
             ((*at, "depends_on", j), "a monitor cannot depend on itself")
             for j, parent in enumerate(monitor.depends_on)
@@ -110,13 +114,14 @@ def cross_check(config: MonitorConfig) -> list[Problem]:
     errors += _unique_push_tokens(config.monitors)
     for i, window in enumerate(config.maintenance):
         errors += _check_window(window, ("maintenance", i))
-        errors += _references(window.monitors, monitors, ("maintenance", i, "monitors"), "monitor")
-    errors += _check_status_pages(config.status_pages, monitors)
-    errors += check_objectives(config.objectives, config.monitors, channels)
+        at = ("maintenance", i, "monitors")
+        errors += _references(window.monitors, monitors, at, "monitor", refs)
+    errors += _check_status_pages(config.status_pages, monitors, refs)
+    errors += check_objectives(config.objectives, config.monitors, channels, refs)
     errors += check_retention(config.storage, config.objectives)
     errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
     errors += check_routes(config.routes, config.time_intervals, channels)
-    errors += check_inhibit_rules(config.inhibit_rules, config.monitors)
+    errors += check_inhibit_rules(config.inhibit_rules, config.monitors, refs)
     return errors
 
 
@@ -135,9 +140,15 @@ def _check_session(config: MonitorConfig) -> list[Problem]:
 
 def config_warnings(config: MonitorConfig) -> list[str]:
     """What is valid but probably not meant: ``tether check-config`` prints it, and
-    ``tether monitor`` logs it at start."""
+    ``tether monitor`` logs it at start: a reference to monitors that only discovery
+    may satisfy, a module that is not available, a server open beyond loopback."""
     server = config.server
-    out = [
+    out: list[str] = []
+    if config.discover:  # without it, a reference that finds nothing is an error already
+        refs = References(config.discover)
+        cross_check(config, refs)
+        out += [f"{render_path(path)}: {message}" for path, message in refs.warnings]
+    out += [
         f"modules.{name}: not available: {module.unavailable}; /probe?module={name} "
         "answers 400 saying so"
         for name, module in config.modules.items()
@@ -186,12 +197,24 @@ _DEFINED_UNDER = {
 }
 
 
-def _references(names: tuple[str, ...], known: list[str], at: KeyPath, what: str) -> list[Problem]:
+def _references(
+    names: tuple[str, ...],
+    known: list[str],
+    at: KeyPath,
+    what: str,
+    refs: References | None = None,
+) -> list[Problem]:
+    """An error for each of ``names`` not ``known`` (a monitor that discovery may make:
+    a warning kept by ``refs``)."""
     errors: list[Problem] = []
     for j, name in enumerate(names):
         if name not in known:
             hint = did_you_mean(name, known) or _DEFINED_UNDER[what]
-            errors.append(((*at, j), f"no {what} named {show(name)}{hint}"))
+            error = f"no {what} named {show(name)}{hint}"
+            if refs is None:
+                errors.append(((*at, j), error))
+            else:
+                errors += refs.name((*at, j), name, error)
     return errors
 
 
@@ -651,7 +674,9 @@ def _check_window(window: MaintenanceWindow, at: KeyPath) -> list[Problem]:
     return []
 
 
-def _check_status_pages(pages: tuple[StatusPage, ...], monitors: list[str]) -> list[Problem]:
+def _check_status_pages(
+    pages: tuple[StatusPage, ...], monitors: list[str], refs: References
+) -> list[Problem]:
     """Unique slugs; each page's monitors exist and are listed once; each note says what
     it is about (an incident, or a monitor of the page from a start); times in order."""
     errors: list[Problem] = []
@@ -673,9 +698,8 @@ def _check_status_pages(pages: tuple[StatusPage, ...], monitors: list[str]) -> l
                 where: KeyPath = (*at, "groups", g, "monitors", j)
                 if entry.monitor not in monitors:
                     hint = did_you_mean(entry.monitor, monitors) or _DEFINED_UNDER["monitor"]
-                    errors.append(
-                        ((*where, "monitor"), f"no monitor named {show(entry.monitor)}{hint}")
-                    )
+                    error = f"no monitor named {show(entry.monitor)}{hint}"
+                    errors += refs.name((*where, "monitor"), entry.monitor, error)
                 elif entry.monitor in listed:
                     errors.append(
                         (

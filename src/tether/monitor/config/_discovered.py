@@ -26,7 +26,14 @@ from tether.monitor.config._labels import matches
 from tether.monitor.config._models import Monitor, MonitorConfig
 from tether.monitor.config._translate import translate
 
-__all__ = ["SAMPLE_ADDRESS", "Made", "check_templates", "monitors_from"]
+__all__ = [
+    "SAMPLE_ADDRESS",
+    "Discovered",
+    "Made",
+    "Maker",
+    "check_templates",
+    "monitors_from",
+]
 
 SAMPLE_ADDRESS: Final = "127.0.0.1:9100"
 """The target a template is tried on when the file is read."""
@@ -35,12 +42,82 @@ SAMPLE_VALUE: Final = "sample"
 
 
 @dataclass(frozen=True, slots=True)
+class Discovered:
+    """A discovered monitor and the target it was made of: its address and its group's
+    labels (``__meta_*`` ones too), what the store keeps of it (``store/_discovered.py``)
+    and makes it of again at a restart."""
+
+    monitor: Monitor
+    address: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Made:
     """What a source's target groups made: its monitors by name, and what was left out,
     one line each (a target whose monitor is not valid, a name made twice)."""
 
-    monitors: dict[str, Monitor]
+    found: dict[str, Discovered]
     problems: list[str]
+
+    @property
+    def monitors(self) -> dict[str, Monitor]:
+        return {name: d.monitor for name, d in self.found.items()}
+
+
+_Key = tuple[str, tuple[tuple[str, str], ...]]
+"""A target and its group's labels, as a maker remembers what it made of them."""
+
+
+class Maker:
+    """Makes one source's monitors under one configuration, remembering what it made of
+    each target (and its group's labels) at the last read: a target read again as it was
+    is the same :class:`Discovered`, not validated again, so a read of N targets of which
+    k changed validates k monitors (Prometheus's scrape pool keeps a target's loop while
+    its hash stays).  A new configuration (a reload) needs a new maker."""
+
+    def __init__(self, source: DiscoverySource, config: MonitorConfig) -> None:
+        self.source, self.config = source, config
+        self._template = source.template_with_name()
+        self._context: dict[str, Any] = {"condition_validator": AUTO, "conditions_passed": set()}
+        self._made: dict[_Key, Discovered | str] = {}
+
+    def make(self, groups: Iterable[TargetGroup]) -> Made:
+        """The monitors the target groups make (those ``match:`` selects), and what was
+        left out."""
+        out: dict[str, Discovered] = {}
+        problems: list[str] = []
+        made_by: dict[str, str] = {}
+        before, self._made = self._made, {}
+        selecting = self.source.match
+        for group in groups:
+            items = tuple(sorted(group.labels.items()))
+            for address in group.targets:
+                if selecting and not matches(selecting, {**group.labels, "__address__": address}):
+                    continue
+                key = (address, items)
+                one = self._made.get(key) or before.get(key) or self._one(address, group.labels)
+                self._made[key] = one
+                if isinstance(one, str):
+                    problems.append(one)
+                    continue
+                name = one.monitor.name
+                if name in out:
+                    problems.append(
+                        f"target {address}: makes the monitor {show(name)}, as target "
+                        f"{made_by[name]} does; left out (put {{{{address}}}} in the name)"
+                    )
+                    continue
+                out[name] = one
+                made_by[name] = address
+        return Made(out, problems)
+
+    def _one(self, address: str, labels: Mapping[str, str]) -> Discovered | str:
+        try:
+            m = _monitor(self._template, address, labels, self.config, self._context)
+        except ValueError as exc:
+            return f"target {address}: {exc}"
+        return Discovered(m, address, dict(labels))
 
 
 def monitors_from(
@@ -48,29 +125,7 @@ def monitors_from(
 ) -> Made:
     """The monitors ``source``'s target groups make under ``config`` (its defaults and
     locations applied, as to the file's monitors)."""
-    template = source.template_with_name()
-    context: dict[str, Any] = {"condition_validator": AUTO, "conditions_passed": set()}
-    out: dict[str, Monitor] = {}
-    problems: list[str] = []
-    made_by: dict[str, str] = {}
-    for group in groups:
-        for address in group.targets:
-            if not matches(source.match, {**group.labels, "__address__": address}):
-                continue
-            try:
-                m = _monitor(template, address, group.labels, config, context)
-            except ValueError as exc:
-                problems.append(f"target {address}: {exc}")
-                continue
-            if m.name in out:
-                problems.append(
-                    f"target {address}: makes the monitor {show(m.name)}, as target "
-                    f"{made_by[m.name]} does; left out (put {{{{address}}}} in the name)"
-                )
-                continue
-            out[m.name] = m
-            made_by[m.name] = address
-    return Made(out, problems)
+    return Maker(source, config).make(groups)
 
 
 def _monitor(

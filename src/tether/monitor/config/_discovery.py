@@ -31,16 +31,24 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tether.monitor.config._errors import fail, show
+from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import Name, PositiveDuration, WebUrl
-from tether.monitor.config._labels import LABEL_NAME, MatcherList, label_problem
+from tether.monitor.config._labels import (
+    LABEL_NAME,
+    Matcher,
+    MatcherList,
+    Matchers,
+    label_problem,
+)
 
 __all__ = [
     "DEFAULT_GRACE",
+    "Discoverable",
     "DiscoverySource",
     "FileSD",
     "GroupsError",
     "HttpSD",
+    "References",
     "TargetGroup",
     "fill",
     "groups_from_json",
@@ -205,6 +213,8 @@ def groups_from_json(text: str | bytes, meta: Mapping[str, str]) -> list[TargetG
     reading leaves them."""
     try:
         data = json.loads(text)
+    except RecursionError:  # [[[[... nested past what the parser's stack holds
+        raise GroupsError("not JSON that can be read: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise GroupsError(f"not JSON: {exc}") from None
     return _groups(data, meta, strict=False)
@@ -216,6 +226,8 @@ def groups_from_yaml(text: str, meta: Mapping[str, str]) -> list[TargetGroup]:
     Prometheus's strict reading."""
     try:
         data = yaml.load(text, Loader=yaml.BaseLoader)
+    except RecursionError:
+        raise GroupsError("not YAML that can be read: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise GroupsError(f"not YAML: {' '.join(str(exc).split())}") from None
     return _groups([] if data is None or data == "" else data, meta, strict=True)
@@ -298,3 +310,118 @@ def monitor_labels(group: Mapping[str, str], template: Mapping[str, str]) -> dic
     that cannot be a monitor's label), with the template's over them."""
     own = {k: v for k, v in group.items() if label_problem(k) is None}
     return {**own, **template}
+
+
+# -- what discovery may add ----------------------------------------------------------------
+
+
+_ANY: Final = re.compile(r".*", re.DOTALL)
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """The texts a template's ``text`` can fill to: its own text, ``{{address}}`` any
+    target (not empty), ``{{labels.NAME}}`` any value (empty too)."""
+    parts: list[str] = []
+    at = 0
+    for found in PLACEHOLDER.finditer(text):
+        parts.append(re.escape(text[at : found.start()]))
+        parts.append(".+" if found.group(1) == "address" else ".*")
+        at = found.end()
+    parts.append(re.escape(text[at:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """What one source's template can make: its monitors' names, and the value of each
+    label its template writes (any other label may hold anything: a group's)."""
+
+    source: str
+    name: re.Pattern[str]
+    labels: Mapping[str, re.Pattern[str]]
+
+
+class Discoverable:
+    """The monitors the ``discover:`` sources may add, as far as their templates say:
+    what a reference to a monitor that is not in the file may still find once a source
+    answers (issue 44 section 4).  It can only say "may": a name no template can make,
+    or labels none can give, is a mistake of the file."""
+
+    def __init__(self, sources: tuple[DiscoverySource, ...]) -> None:
+        self._made: list[_Made] = []
+        for source in sources:
+            template = source.template_with_name()
+            name, labels = template.get("name"), template.get("labels")
+            written = labels if isinstance(labels, Mapping) else {}
+            self._made.append(
+                _Made(
+                    source.name,
+                    _pattern(name) if isinstance(name, str) else _ANY,
+                    {str(k): _pattern(str(v)) for k, v in written.items()},
+                )
+            )
+
+    def __bool__(self) -> bool:
+        return bool(self._made)
+
+    def naming(self, name: str) -> str | None:
+        """The first source whose template can make a monitor called ``name``, or None."""
+        return next((m.source for m in self._made if m.name.fullmatch(name)), None)
+
+    def selecting(self, matchers: Matchers) -> str | None:
+        """The first source whose monitors may satisfy every one of ``matchers`` (a
+        ``kind`` matcher aside: a failure's, not a monitor's), or None."""
+        wanted = [m for m in matchers if m.name != "kind"]
+        for made in self._made:
+            if all(_may(m, made) for m in wanted):
+                return made.source
+        return None
+
+
+def _may(matcher: Matcher, made: _Made) -> bool:
+    """Whether some monitor ``made`` may give satisfies ``matcher``: decided where the
+    value is known (a template's own text), else assumed (a group's label, a value with
+    a placeholder that a regular expression would have to be intersected with)."""
+    if matcher.name == "monitor":
+        pattern = made.name
+    elif matcher.name in made.labels:
+        pattern = made.labels[matcher.name]
+    else:
+        return True  # a group's label: any value, or none
+    if matcher.op == "=":
+        return pattern.fullmatch(matcher.value) is not None
+    literal = re.sub(r"\\(.)", r"\1", pattern.pattern)
+    if re.escape(literal) != pattern.pattern:
+        return True  # a placeholder in it: not decided here
+    return matcher.matches({matcher.name: literal})
+
+
+class References:
+    """A reference to monitors (by name, or by matchers) checked against the file's
+    monitors and what discovery may add: one that finds nothing in the file but that a
+    source's template may still satisfy is kept as a warning (:attr:`warnings`), not an
+    error, since the monitor it means may not have been discovered yet."""
+
+    def __init__(self, sources: tuple[DiscoverySource, ...]) -> None:
+        self.discoverable = Discoverable(sources)
+        self.warnings: list[Problem] = []
+
+    def name(self, at: KeyPath, name: str, error: str) -> list[Problem]:
+        """The problem of a reference at ``at`` to the monitor ``name``, which the file
+        does not have: ``error``, unless a source may make it."""
+        source = self.discoverable.naming(name)
+        if source is None:
+            return [(at, error)]
+        self.warnings.append(
+            (at, f"no monitor named {show(name)} yet; discover: {source} may make it")
+        )
+        return []
+
+    def selector(self, at: KeyPath, matchers: Matchers, error: str) -> list[Problem]:
+        """The problem of ``matchers`` at ``at``, which select no monitor of the file:
+        ``error``, unless a source's monitors may satisfy them."""
+        source = self.discoverable.selecting(matchers)
+        if source is None:
+            return [(at, error)]
+        self.warnings.append((at, f"selects no monitor yet; discover: {source} may add one"))
+        return []

@@ -20,6 +20,7 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from tether.monitor.config._discovery import References
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import one_or_many
 from tether.monitor.config._labels import LABEL_NAME, MatcherList, Matchers, matches
@@ -95,9 +96,13 @@ def fixed(matchers: Matchers) -> Matchers:
     return tuple(m for m in matchers if m.name != "kind")
 
 
-def check_inhibit_rules(rules: Sequence[InhibitRule], monitors: Sequence[object]) -> list[Problem]:
+def check_inhibit_rules(
+    rules: Sequence[InhibitRule], monitors: Sequence[object], refs: References | None = None
+) -> list[Problem]:
     """What one rule cannot see: each side selects some monitor (``kind`` aside, which
-    only a failure decides), and the two are not the one same monitor alone."""
+    only a failure decides; one that discovery may still add is no error: ``refs``
+    keeps it as a warning), and the two are not the one same monitor alone."""
+    refs = refs if refs is not None else References(())
     labelled = [
         {**getattr(m, "labels", {}), "monitor": str(getattr(m, "name"))}  # noqa: B009
         for m in monitors
@@ -109,7 +114,8 @@ def check_inhibit_rules(rules: Sequence[InhibitRule], monitors: Sequence[object]
         for key in ("source_matchers", "target_matchers"):
             sides[key] = _selected(getattr(rule, key), labelled)
             if not sides[key]:
-                errors.append(((*at, key), "selects no monitor: check the labels and values"))
+                error = "selects no monitor: check the labels and values"
+                errors += refs.selector((*at, key), getattr(rule, key), error)
         sources, targets = sides["source_matchers"], sides["target_matchers"]
         if len(targets) == 1 and sources == targets:
             only = targets[0]

@@ -7,8 +7,9 @@ puts beside the labels on every alert and series (``monitor``, ``location``, ``e
 ``kind``, ``incident``), so no label can be mistaken for them.
 
 A matcher is Alertmanager's (``docs/routing.md``): ``name="value"``, ``name!="value"``,
-``name=~"regex"``, ``name!~"regex"``, the value quoted or not, a regular expression
-anchored at both ends; a label that is not there reads as the empty text, so
+``name=~"regex"``, ``name!~"regex"``, the value quoted or not, a regular expression in
+RE2's syntax (Alertmanager's), anchored at both ends and run by an engine that cannot
+backtrack (``_label_regex.py``); a label that is not there reads as the empty text, so
 ``team=""`` selects what has no ``team`` and ``team!="db"`` selects it too.  A list of
 matchers selects what every one of them matches.  In a configuration a list is written
 as Alertmanager's ``matchers:`` (``['service="checkout"', 'tier=~"1|2"']``), as one
@@ -26,6 +27,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BeforeValidator, PlainValidator
 
 from tether.monitor.config._errors import fail, show
+from tether.monitor.config._label_regex import MEMORY_MAX, LabelRegex, compile_label_regex
 
 __all__ = [
     "LABEL_MAX",
@@ -98,32 +100,36 @@ class Matcher:
     name: str
     op: Op
     value: str
-    pattern: re.Pattern[str] | None = None
-    """The value compiled, anchored (``=~`` and ``!~``)."""
+    pattern: LabelRegex | None = None
+    """The value compiled, matched against all of a label's value (``=~`` and ``!~``)."""
 
     @classmethod
-    def of(cls, name: str, op: Op, value: str) -> Matcher:
-        """A matcher, its regular expression compiled; raises :class:`ValueError` for a
-        name or an expression that cannot be one."""
+    def of(cls, name: str, op: Op, value: str, *, memory: int = MEMORY_MAX) -> Matcher:
+        """A matcher, its regular expression compiled (``memory``: RE2's, see
+        ``_label_regex.py``); raises :class:`ValueError` for a name or an expression that
+        cannot be one."""
         if not LABEL_NAME.fullmatch(name):
             raise ValueError(f"{show(name)} is not a label name")
         pattern = None
         if op in ("=~", "!~"):
             try:
-                pattern = re.compile(f"(?:{value})\\Z", re.DOTALL)
-            except re.error as exc:
-                raise ValueError(f"{show(value)} is not a regular expression: {exc}") from None
+                pattern = compile_label_regex(value, memory=memory)
+            except ValueError as exc:
+                raise ValueError(f"{name}{op}{show(value)}: {exc}") from None
         return cls(name, op, value, pattern)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether ``labels`` (a missing one read as "") satisfy this matcher."""
+        """Whether ``labels`` (a missing one read as "") satisfy this matcher; one the
+        engine could not decide in its bound (the fallback's) does not."""
         have = labels.get(self.name, "")
         if self.op == "=":
             return have == self.value
         if self.op == "!=":
             return have != self.value
         assert self.pattern is not None
-        found = self.pattern.match(have) is not None
+        found = self.pattern.fullmatch(have)
+        if found is None:
+            return False
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:
@@ -159,10 +165,11 @@ def _unescape(text: str) -> str:
     return _UNESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
-def parse_matchers(text: str) -> Matchers:
+def parse_matchers(text: str, *, memory: int = MEMORY_MAX) -> Matchers:
     """Matchers written as Alertmanager writes them: one (``team="db"``), or several
     separated by commas, in braces or not (``{team="db", tier=~"1|2"}``).  Raises
-    :class:`ValueError` with the reason."""
+    :class:`ValueError` with the reason.  ``memory``: RE2's for each expression
+    (``_label_regex.SCAN_MEMORY_MAX`` for one run over every monitor)."""
     body = text.strip()
     if body.startswith("{"):
         if not body.endswith("}"):
@@ -183,7 +190,7 @@ def parse_matchers(text: str) -> Matchers:
         quoted = found.group("quoted")
         value = _unescape(quoted) if quoted is not None else found.group("bare")
         op: Op = found.group("op")  # type: ignore[assignment]  # the pattern's four
-        out.append(Matcher.of(found.group("name"), op, value))
+        out.append(Matcher.of(found.group("name"), op, value, memory=memory))
         at = found.end()
         if at < len(body):
             if body[at] != ",":

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, mod
 from tether._durations import format_duration
 from tether._kinds import Kind
 from tether._suggest import did_you_mean
+from tether.monitor.config._discovery import References
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import Name, Names, PositiveDuration, one_or_many
 from tether.monitor.config._labels import MatcherList, matches
@@ -199,10 +200,15 @@ class ObjectiveConfig(_Model):
 
 
 def check_objectives(
-    objectives: Sequence[ObjectiveConfig], monitors: Sequence[object], channels: Sequence[str]
+    objectives: Sequence[ObjectiveConfig],
+    monitors: Sequence[object],
+    channels: Sequence[str],
+    refs: References | None = None,
 ) -> list[Problem]:
     """What one objective cannot see: unique names, monitors and channels that exist, a
-    matcher that selects some monitor, windows that fit."""
+    matcher that selects some monitor, windows that fit.  A monitor or a selection that
+    discovery may still add is no error: ``refs`` keeps it as a warning."""
+    refs = refs if refs is not None else References(())
     errors: list[Problem] = []
     first: dict[str, int] = {}
     names = [str(getattr(m, "name")) for m in monitors]  # noqa: B009
@@ -217,28 +223,35 @@ def check_objectives(
                 )
             )
         first.setdefault(objective.name, i)
-        errors += _named(objective.monitors, names, (*at, "monitors"), "monitor", "monitors")
+        errors += _named(objective.monitors, names, (*at, "monitors"), "monitor", "monitors", refs)
         errors += _named(
             objective.alerts, list(channels), (*at, "alerts"), "alert channel", "alerts"
         )
         if objective.match and not objective.selected(monitors):
-            errors.append(((*at, "match"), "selects no monitor: check the labels and values"))
+            errors += refs.selector((*at, "match"), objective.match, _SELECTS_NONE)
         errors += _check_windows(objective, at)
     return errors
 
 
+_SELECTS_NONE: Final = "selects no monitor: check the labels and values"
+
+
 def _named(
-    given: tuple[str, ...], known: list[str], at: KeyPath, what: str, section: str
+    given: tuple[str, ...],
+    known: list[str],
+    at: KeyPath,
+    what: str,
+    section: str,
+    refs: References | None = None,
 ) -> list[Problem]:
-    return [
-        (
-            (*at, j),
-            f"no {what} named {show(name)}"
-            + (did_you_mean(name, known) or f"; define it under {section}"),
-        )
-        for j, name in enumerate(given)
-        if name not in known
-    ]
+    errors: list[Problem] = []
+    for j, name in enumerate(given):
+        if name in known:
+            continue
+        hint = did_you_mean(name, known) or f"; define it under {section}"
+        error = f"no {what} named {show(name)}{hint}"
+        errors += [((*at, j), error)] if refs is None else refs.name((*at, j), name, error)
+    return errors
 
 
 def _check_windows(objective: ObjectiveConfig, at: KeyPath) -> list[Problem]:

@@ -1,85 +1,134 @@
-"""Whether a regular expression someone typed can be run over labels without freezing the
-process.
+"""Friendlier early words about a regular expression someone wrote for a label matcher.
 
-Alertmanager's matchers are RE2's, which runs in linear time; Python's ``re`` backtracks,
-and holds the interpreter lock while it does, so one expression such as ``(a*)*b``
-matched against a label value of forty ``a`` takes hours, and every thread of the monitor
-(its checks, its pages) waits for it.  A matcher from a configuration is the operator's
-own; one typed into a page or an API body is anyone's with read access, so those are
-read through :func:`backtracking_problem` first, which refuses the shapes that backtrack
-without bound: a repetition inside a repetition (``(a+)+``, ``(a*)*``), an alternation
-inside a repetition (``(a|a)*``), a back-reference (``\\1``, which RE2 has not either),
-and more than :data:`REPEATS_MAX` unbounded repetitions in all (``.*a.*b.*c.*d``: each
-one multiplies the work by the value's length).
+The matchers run on RE2 (``_label_regex.py``), which cannot backtrack, so nothing here
+is what keeps the monitor safe: these are the messages a person can act on, said before
+the engine's own terse ones.
+
+* :func:`re2_problem`: what Python's ``re`` has and RE2 (Alertmanager's engine) has not,
+  a back-reference, a lookahead or lookbehind, an atomic group, a possessive repetition,
+  ``\\Z``; refused on either engine, so an expression means the same wherever it runs.
+* :func:`backtracking_problem`: the shapes that make a backtracking engine take time
+  without bound: a repetition inside a repetition (``(a+)+``), an alternation inside a
+  repetition (``(a|a)*``), and more than :data:`REPEATS_MAX` repetitions of varying
+  length in all (``.*a.*b.*c.*d``, or ``\\w{0,16}`` eleven times: each one multiplies the
+  work by the value's length).  Only where a backtracking engine runs what someone typed:
+  label matchers on the fallback (``regex``, when google-re2 cannot be had) and the
+  expressions a multi-step check extracts values with (``config/_steps.py``).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from typing import Any, Final
 
-__all__ = ["BOUND", "REPEATS_MAX", "backtracking_problem"]
+__all__ = ["REPEATS_MAX", "backtracking_problem", "re2_problem"]
 
 REPEATS_MAX: Final = 3
-"""Unbounded repetitions (``*``, ``+``, ``{n,}``, or ``{n,m}`` past :data:`BOUND`) one
-expression may hold."""
-BOUND: Final = 16
-"""A repetition of more than this many is counted as unbounded."""
+"""Repetitions of varying length (``*``, ``+``, ``{n,m}``; not ``?``) one expression may
+hold on a backtracking engine."""
 
 # The parser ``re`` itself uses (``sre_parse`` warns that it is deprecated).
 _PARSER: Any = importlib.import_module("re._parser")
 _C: Any = importlib.import_module("re._constants")
 _REPEATS: Final = frozenset({_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT})
 _BACKREFS: Final = frozenset({_C.GROUPREF, _C.GROUPREF_EXISTS})
+_LACKS: Final = {
+    _C.GROUPREF: "a back-reference",
+    _C.GROUPREF_EXISTS: "a conditional group",
+    _C.ASSERT: "a lookahead or lookbehind",
+    _C.ASSERT_NOT: "a lookahead or lookbehind",
+    _C.ATOMIC_GROUP: "an atomic group",
+    _C.POSSESSIVE_REPEAT: "a possessive repetition",
+}
+
+
+def _parsed(pattern: str) -> list[tuple[Any, Any]] | None:
+    """``pattern`` as ``re`` parses it, or None where ``re`` cannot (RE2 may: ``\\pL``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "possible nested set": [[:alpha:]] is RE2's
+        try:
+            return list(_PARSER.parse(pattern, re.DOTALL))
+        except (re.error, OverflowError, RecursionError, Warning):
+            return None
+
+
+def re2_problem(pattern: str) -> str | None:
+    """What ``pattern`` uses that RE2 has not, said so a person can rewrite it (the caller
+    names the expression), or None (None too for what RE2 alone can say: its own error
+    does)."""
+    items = _parsed(pattern)
+    found = None if items is None else _lacking(items)
+    if found is None:
+        return None
+    return f"{found}, which RE2 (Alertmanager's engine, and tether's) has not: write it without"
+
+
+def _lacking(items: list[tuple[Any, Any]]) -> str | None:
+    for op, arg in items:
+        if op in _LACKS:
+            return str(_LACKS[op])
+        if op == _C.AT and arg == _C.AT_END_STRING:
+            return "\\Z, the end of the text (a matcher is anchored at both ends already)"
+        for child in _children(op, arg):
+            found = _lacking(child)
+            if found is not None:
+                return found
+    return None
+
+
+def _children(op: Any, arg: Any) -> list[list[tuple[Any, Any]]]:
+    if op in _REPEATS:
+        return [list(arg[2])]
+    if op == _C.BRANCH:
+        return [list(b) for b in arg[1]]
+    if op == _C.SUBPATTERN:
+        return [list(arg[-1])]
+    if op in (_C.ASSERT, _C.ASSERT_NOT):
+        return [list(arg[1])]
+    if op == _C.ATOMIC_GROUP:
+        return [list(arg)]
+    if op == _C.GROUPREF_EXISTS:
+        return [list(b) for b in arg[1:] if b is not None]
+    return []
 
 
 def backtracking_problem(pattern: str) -> str | None:
     """Why ``pattern`` could backtrack without bound, or None (also None for what is not
     a regular expression: compiling it says why)."""
-    try:
-        parsed = _PARSER.parse(pattern, re.DOTALL)
-    except re.error:
+    items = _parsed(pattern)
+    if items is None:
         return None
-    found = _walk(list(parsed), inside=False)
+    found = _walk(items, inside=False)
     if isinstance(found, str):
         return f"{pattern!r}: {found}; write it without (as RE2 would run it in linear time)"
     if found > REPEATS_MAX:
         return (
-            f"{pattern!r} repeats without bound {found} times: at most {REPEATS_MAX} "
-            "(each one multiplies the work by the value's length)"
+            f"{pattern!r} repeats {found} times with a varying length: at most "
+            f"{REPEATS_MAX} (each one multiplies the work by the value's length)"
         )
     return None
 
 
 def _walk(items: list[tuple[Any, Any]], *, inside: bool) -> int | str:
-    """How many unbounded repetitions ``items`` hold, or what is wrong with them
+    """How many repetitions of varying length ``items`` hold, or what is wrong with them
     (``inside``: they are repeated themselves)."""
     count = 0
     for op, arg in items:
-        children: list[list[tuple[Any, Any]]] = []
         nested = inside
         if op in _BACKREFS:
             return "a back-reference"
         if op in _REPEATS:
-            _, high, body = arg
+            low, high, _ = arg
             if high > 1:
                 if inside:
                     return "a repetition inside a repetition"
                 nested = True
-                count += high > BOUND
-            children = [list(body)]
-        elif op == _C.BRANCH:
-            if inside:
-                return "an alternation inside a repetition"
-            children = [list(b) for b in arg[1]]
-        elif op == _C.SUBPATTERN:
-            children = [list(arg[-1])]
-        elif op in (_C.ASSERT, _C.ASSERT_NOT):
-            children = [list(arg[1])]
-        elif op == _C.ATOMIC_GROUP:
-            children = [list(arg)]
-        for child in children:
+                count += low != high
+        elif op == _C.BRANCH and inside:
+            return "an alternation inside a repetition"
+        for child in _children(op, arg):
             found = _walk(child, inside=nested)
             if isinstance(found, str):
                 return found

@@ -60,7 +60,8 @@ class Document:
     """Plain data built from YAML nodes, with each key path's position and the problems
     found on the way."""
 
-    env: Mapping[str, str]
+    env: Mapping[str, str] | None
+    """The environment ``${NAME}`` reads; None keeps every ``${...}`` as written."""
     constructor: yaml.constructor.SafeConstructor = dataclasses.field(
         default_factory=yaml.constructor.SafeConstructor
     )
@@ -97,7 +98,7 @@ class Document:
                 )
                 return None
             value = self.constructor.construct_object(node)
-            if isinstance(value, str) and node.tag == _STR_TAG:
+            if isinstance(value, str) and node.tag == _STR_TAG and self.env is not None:
                 value = self.interpolate(value, path)
             if isinstance(value, str) and not self.storable(value, path):
                 return None  # reported; nothing past here should have to show it
@@ -174,7 +175,7 @@ class Document:
                 )
                 return match[0]
             name, default = reference["name"], reference["default"]
-            value = self.env.get(name)
+            value = None if self.env is None else self.env.get(name)
             if value:
                 return value
             if default is not None:
@@ -197,6 +198,20 @@ _UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
 # `$${` is a literal `${`; any other `${` must be a complete reference.
 _REFERENCE: Final = re.compile(r"(?P<escape>\$\$\{)|\$\{(?P<body>[^}]*)(?P<close>\})?")
 _NAME_AND_DEFAULT: Final = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?")
+
+
+def read_plain(text: str) -> object:
+    """Another tool's YAML (what ``tether import`` reads) as plain data, bounded as the
+    monitor's own file is: at most :data:`MAX_CHARS` characters, :data:`MAX_DEPTH` levels
+    deep, and what aliases add counted (a "billion laughs" stops after a few thousand
+    values); ``${NAME}`` is kept as written and merge keys are applied.  Raises
+    :class:`yaml.YAMLError` (``yaml_problem`` words it) or :class:`TooLarge`."""
+    if len(text) > MAX_CHARS:
+        raise TooLarge((), f"is larger than {MAX_CHARS:,} characters")
+    document = Document(env=None)
+    node, written = compose(text)
+    document.budget = written + max(written, MIN_ALIAS_VALUES)
+    return None if node is None else document.build(node, ())
 
 
 def compose(text: str) -> tuple[yaml.Node | None, int]:

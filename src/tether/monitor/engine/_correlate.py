@@ -221,6 +221,42 @@ class Failures:
         for o in failing:
             self.set(o.monitor, o)
 
+    def move(self, monitor: str, host: str | None) -> None:
+        """``monitor`` is now on ``host`` (None: no longer monitored: removed, paused):
+        the one monitor's counts moved, not the whole picture worked out again (a
+        change of the monitor set: ``runtime/_monitor_set.py``).  A pass it had counts
+        for its new host; its old host's latest pass stays (that host was reachable
+        then)."""
+        old = self._hosts.get(monitor)
+        if old == host:
+            return
+        placed = self._failing.get(monitor)
+        if placed is not None:
+            self.set(monitor, None)
+        passed = monitor in self._passes
+        if old is not None:
+            self._judge(old, leaving=True)
+            del self._hosts[monitor]
+            self._size[old] -= 1
+            if passed:
+                self._watched[old] -= 1
+            self._judge(old, leaving=False)
+            if self._size[old] <= 0:
+                del self._size[old]
+        if host is None:
+            self._passes.pop(monitor, None)  # seen passing again before it counts
+        else:
+            self._judge(host, leaving=True)
+            self._hosts[monitor] = host
+            self._size[host] += 1
+            if passed:
+                self._watched[host] += 1
+                at = self._passes[monitor]
+                self._last_pass[host] = max(at, self._last_pass.get(host, at))
+            self._judge(host, leaving=False)
+        if placed is not None:
+            self.set(monitor, placed[0])
+
     def set(self, monitor: str, failure: Observation | None) -> None:
         """``monitor``'s standing failure now, or None once it is not failing."""
         if failure is not None and failure.ok:

@@ -11,11 +11,11 @@ together with the file's own monitors, one monitor per name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["Kept", "SourceSet", "SourceStatus", "combine"]
+__all__ = ["Kept", "SourceSet", "SourceStatus", "combine", "owner"]
 
 
 M = TypeVar("M")
@@ -35,23 +35,48 @@ class SourceSet(Generic[M]):
     """One source's monitors by name."""
 
     kept: Mapping[str, Kept[M]] = field(default_factory=dict)
+    oldest_gone: float | None = field(init=False, default=None, compare=False)
+    """Since when the longest-missing monitor has been missing (None: every one is in
+    the latest read), so that a look with no read costs nothing while none expires."""
+
+    def __post_init__(self) -> None:
+        gone = [k.gone_since for k in self.kept.values() if k.gone_since is not None]
+        object.__setattr__(self, "oldest_gone", min(gone, default=None))
 
     def advance(self, found: Mapping[str, M], now: float, grace: float) -> SourceSet[M]:
         """The set after a read that made ``found``: those, and those of before missing
         for less than ``grace`` seconds (counted from the first read that missed them)."""
-        kept: dict[str, Kept[M]] = {name: Kept(m) for name, m in found.items()}
+        kept: dict[str, Kept[M]] = {}
+        for name, m in found.items():
+            was = self.kept.get(name)
+            # The same entry when nothing of it changed: what changed is found by identity.
+            same = was is not None and was.monitor is m and was.gone_since is None
+            kept[name] = was if same and was is not None else Kept(m)
         for name, before in self.kept.items():
             if name in found:
                 continue
             since = now if before.gone_since is None else before.gone_since
             if now - since < grace:
-                kept[name] = Kept(before.monitor, since)
+                kept[name] = before if before.gone_since is not None else Kept(before.monitor, now)
         return SourceSet(kept)
 
     def expire(self, now: float, grace: float) -> SourceSet[M]:
         """The set at ``now`` with no new read: those missing ``grace`` seconds gone."""
+        if self.oldest_gone is None or now - self.oldest_gone < grace:
+            return self
         present = {n: k.monitor for n, k in self.kept.items() if k.gone_since is None}
         return self.advance(present, now, grace)
+
+    def changes(self, before: SourceSet[M]) -> tuple[dict[str, Kept[M]], frozenset[str]]:
+        """What changed since ``before``: each entry new or not the same (its monitor, or
+        since when it is missing), and the names no longer kept.  Costs a look at each
+        name; an entry kept as it was is the same object, so most looks end at once."""
+        put = {
+            name: k
+            for name, k in self.kept.items()
+            if (old := before.kept.get(name)) is not k and old != k
+        }
+        return put, frozenset(before.kept.keys() - self.kept.keys())
 
     @property
     def monitors(self) -> dict[str, M]:
@@ -82,6 +107,22 @@ def combine(
             taken[name] = source
             out.append(monitors[name])
     return out, said
+
+
+def owner(
+    name: str, own: Container[str], sources: Sequence[tuple[str, Mapping[str, M]]]
+) -> tuple[str, M] | None:
+    """Who runs the monitor ``name``, as :func:`combine` decides it for the whole set,
+    asked of one name: None when the file has it or no source does, else the first
+    source (in the file's order) that makes it, and what it made.  What a change of a few
+    names costs, not the fleet."""
+    if name in own:
+        return None
+    for source, monitors in sources:
+        found = monitors.get(name)
+        if found is not None:
+            return source, found
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from typing import Protocol
 from tether._redact import redact_text
 from tether.monitor._records import Window as Opened
 from tether.monitor._state import State
-from tether.monitor.config import MaintenanceWindow, MonitorConfig
+from tether.monitor.config import MaintenanceWindow, Monitor, MonitorConfig
 from tether.monitor.engine._detect import Observation
 from tether.monitor.engine._inhibit import Inhibition, KindOf, rules_of
 
@@ -45,7 +45,8 @@ class Holds:
     while down (``inhibition``: ``depends_on`` and ``inhibit_rules:``), the
     configuration's maintenance windows (``configured``) and those opened at run time
     (``opened``).  A value: a reload (:meth:`configure`) and a change of the windows
-    opened (:meth:`open`) each make a new one."""
+    opened (:meth:`open`) each make a new one; a change of the monitor set alone
+    (:meth:`change`) changes the inhibition's index in place."""
 
     inhibition: Inhibition = field(default_factory=Inhibition)
     configured: tuple[Window, ...] = ()
@@ -60,6 +61,13 @@ class Holds:
             {m.name: m.depends_on for m in config.monitors if m.depends_on},
         )
         return dataclasses.replace(self, inhibition=inhibition, configured=config.maintenance)
+
+    def change(self, put: Mapping[str, Monitor], removed: Iterable[str] = ()) -> Holds:
+        """These holds with the monitors ``put`` (added or changed) and ``removed``, the
+        rules and windows as they are: the index is changed in place, for those monitors
+        alone (a discovery change: ``runtime/_monitor_set.py``)."""
+        self.inhibition.change({name: (m.labels, m.depends_on) for name, m in put.items()}, removed)
+        return self
 
     def open(self, windows: Iterable[Opened]) -> Holds:
         """These holds with ``windows`` (all those opened at run time and not over)."""

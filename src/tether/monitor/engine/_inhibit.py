@@ -13,16 +13,18 @@ Each ``depends_on`` parent is a rule of its own (source ``{monitor="parent"}``, 
 order: the words of its hold stay "db, which it depends on, is down".
 
 Asking costs what a monitor's candidates cost, not the fleet: :meth:`Inhibition.build`
-works out, once per configuration, the monitors each rule could hold and, for each, the
-sources that could hold it (those of the rule that agree with it on ``equal``, shared
-between targets that agree with each other).  A hold then walks those alone, stopping
-at the first that is down.  Only ``kind`` is left to the moment: it is a failure's,
-not the configuration's.  Pure: the states and the kinds are given.
+works out, once per configuration, the monitors each rule selects on either side, its
+sources grouped by the values of its ``equal`` labels (in name order), and each target
+with its own values; a hold then walks the sources that agree with the target alone,
+stopping at the first that is down.  A change of the monitor set changes the index in
+place (:meth:`Inhibition.change`), for the monitors changed.  Only ``kind`` is left to
+the moment: it is a failure's, not the configuration's.  Pure: the states and the kinds
+are given.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import bisect
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -66,26 +68,51 @@ def rules_of(configured: Iterable[InhibitRule]) -> tuple[Rule, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A rule as one target asks it: the sources that may hold it (shared, in name order,
-    possibly the target itself, skipped when asked), and the ``kind`` matchers."""
+@dataclass(slots=True)
+class _Index:
+    """One configured rule over the monitors: the sources it selects, by the values of
+    its ``equal`` labels, in name order; the targets it selects, with theirs."""
 
     rule: Rule
-    sources: tuple[str, ...]
-    source_kind: Matchers
-    target_kind: Matchers
+    sources: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    source_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    source_kind: Matchers = ()
+    target_kind: Matchers = ()
     same_kind: bool = False
     """``equal`` names ``kind``: the two failures' kinds must agree, asked at the time."""
 
+    def put(self, name: str, labels: Mapping[str, str] | None) -> None:
+        """``name`` with ``labels`` now (None: removed)."""
+        rule = self.rule
+        old = self.source_of.pop(name, None)
+        if old is not None:
+            bucket = self.sources[old]
+            bucket.remove(name)
+            if not bucket:
+                del self.sources[old]
+        self.targets.pop(name, None)
+        if labels is None:
+            return
+        seen = {**labels, "monitor": name}
+        key = _key(seen, rule.equal)
+        if matches(fixed(rule.source), seen):
+            bisect.insort(self.sources.setdefault(key, []), name)
+            self.source_of[name] = key
+        if matches(fixed(rule.target), seen):
+            self.targets[name] = key
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Inhibition:
-    """The rules, indexed by the monitor each may hold.  A value: a reload builds anew
-    (:meth:`build`)."""
+    """The rules, indexed: each ``depends_on`` parent by its child, each configured rule
+    by the monitors it selects on either side.  Built once per configuration
+    (:meth:`build`); a change of the monitor set changes it in place (:meth:`change`),
+    at the cost of the monitors changed, not the fleet's."""
 
-    rules: tuple[Rule, ...] = ()
-    by_target: Mapping[str, tuple[_Entry, ...]] = field(default_factory=dict)
+    parents: dict[str, tuple[tuple[Rule, str], ...]] = field(default_factory=dict)
+    """Each child's ``depends_on`` rules and parents, parents in name order."""
+    indexes: tuple[_Index, ...] = ()
 
     @classmethod
     def build(
@@ -96,45 +123,78 @@ class Inhibition:
     ) -> Inhibition:
         """The index of ``depends_on`` (child to parents) and then ``rules`` over the
         monitors of ``labels`` (each monitor's name to its labels)."""
-        index: defaultdict[str, list[_Entry]] = defaultdict(list)
-        made: list[Rule] = []
+        indexes = tuple(
+            _Index(
+                rule,
+                source_kind=_kind(rule.source),
+                target_kind=_kind(rule.target),
+                same_kind="kind" in rule.equal,
+            )
+            for rule in rules
+        )
+        made = cls({}, indexes)
         for child, parents in (depends_on or {}).items():
-            for parent in sorted(parents):
-                rule = Rule.depends_on(child, parent)
-                made.append(rule)
-                index[child].append(_Entry(rule, (parent,), (), ()))
-        seen = {name: {**own, "monitor": name} for name, own in labels.items()}
-        for rule in rules:
-            made.append(rule)
-            buckets: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
-            for name in _selected(rule.source, seen):
-                buckets[_key(seen[name], rule.equal)].append(name)
-            shared = {key: tuple(sorted(names)) for key, names in buckets.items()}
-            source_kind, target_kind = _kind(rule.source), _kind(rule.target)
-            same_kind = "kind" in rule.equal
-            for name in _selected(rule.target, seen):
-                sources = shared.get(_key(seen[name], rule.equal), ())
-                if sources and sources != (name,):
-                    entry = _Entry(rule, sources, source_kind, target_kind, same_kind)
-                    index[name].append(entry)
-        return cls(tuple(made), {name: tuple(entries) for name, entries in index.items()})
+            made.depend(child, parents)
+        for index in indexes:
+            named = _named(index.rule)
+            for name, own in labels.items():
+                if named is None or name in named:
+                    index.put(name, own)
+        return made
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule: those of ``depends_on`` first, then the configured ones."""
+        made = tuple(rule for pairs in self.parents.values() for rule, _ in pairs)
+        return made + tuple(index.rule for index in self.indexes)
+
+    def depend(self, child: str, parents: Collection[str]) -> None:
+        """``child`` depends on ``parents`` now (none: on nothing)."""
+        if parents:
+            self.parents[child] = tuple(
+                (Rule.depends_on(child, parent), parent) for parent in sorted(parents)
+            )
+        else:
+            self.parents.pop(child, None)
+
+    def change(
+        self,
+        put: Mapping[str, tuple[Mapping[str, str], Collection[str]]],
+        removed: Iterable[str] = (),
+    ) -> None:
+        """The monitors ``put`` (each name to its labels and its parents) and ``removed``,
+        the rules as they were."""
+        for name in removed:
+            self.depend(name, ())
+            for index in self.indexes:
+                index.put(name, None)
+        for name, (labels, parents) in put.items():
+            self.depend(name, parents)
+            for index in self.indexes:
+                index.put(name, labels)
 
     def source(
         self, monitor: str, states: Mapping[str, State], kind_of: KindOf | None = None
     ) -> tuple[str, Rule] | None:
         """The monitor down that holds ``monitor`` and the rule it holds it by (the first
         rule, then the first source in name order), or None."""
-        for entry in self.by_target.get(monitor, ()):
-            if entry.target_kind and not _kind_matches(entry.target_kind, monitor, kind_of):
+        for rule, parent in self.parents.get(monitor, ()):
+            if parent != monitor and states.get(parent) is State.DOWN:
+                return parent, rule
+        for index in self.indexes:
+            key = index.targets.get(monitor)
+            if key is None:
                 continue
-            for source in entry.sources:
+            if index.target_kind and not _kind_matches(index.target_kind, monitor, kind_of):
+                continue
+            for source in index.sources.get(key, ()):
                 if source == monitor or states.get(source) is not State.DOWN:
                     continue
-                if entry.source_kind and not _kind_matches(entry.source_kind, source, kind_of):
+                if index.source_kind and not _kind_matches(index.source_kind, source, kind_of):
                     continue
-                if entry.same_kind and _kind_of(source, kind_of) != _kind_of(monitor, kind_of):
+                if index.same_kind and _kind_of(source, kind_of) != _kind_of(monitor, kind_of):
                     continue
-                return source, entry.rule
+                return source, index.rule
         return None
 
     def why(
@@ -145,13 +205,16 @@ class Inhibition:
         return None if found is None else found[1].says(found[0])
 
 
-def _selected(matchers: Matchers, seen: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """The monitors ``matchers`` select (``kind`` aside): a ``monitor="name"`` among them
-    looks that one up rather than walking every monitor."""
-    wanted = fixed(matchers)
-    named = next((m.value for m in wanted if m.name == "monitor" and m.op == "="), None)
-    pool: Iterable[str] = seen if named is None else ([named] if named in seen else [])
-    return [name for name in pool if matches(wanted, seen[name])]
+def _named(rule: Rule) -> frozenset[str] | None:
+    """The only monitors a rule can select on either side, when each side names its
+    monitor (``monitor="name"``): those are looked up rather than every monitor walked."""
+    names: set[str] = set()
+    for side in (rule.source, rule.target):
+        named = next((m.value for m in fixed(side) if m.name == "monitor" and m.op == "="), None)
+        if named is None:
+            return None
+        names.add(named)
+    return frozenset(names)
 
 
 def _key(labels: Mapping[str, str], equal: tuple[str, ...]) -> tuple[str, ...]:

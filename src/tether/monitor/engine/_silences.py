@@ -17,13 +17,27 @@ from typing import Final, Literal
 
 from tether.monitor.config._labels import Matchers, matches
 
-__all__ = ["SILENCE_MAX", "Silence", "SilenceState", "silencing"]
+__all__ = [
+    "MATCHERS_MAX",
+    "SILENCES_MAX",
+    "SILENCE_MAX",
+    "Silence",
+    "SilenceState",
+    "silencing",
+]
 
 SilenceState = Literal["pending", "active", "expired"]
 
 SILENCE_MAX: Final = 90 * 86400.0
 """The longest a silence made at run time may last (seconds): a longer one is a mistake
 (change the routes, or the monitor's ``alerts:``)."""
+SILENCES_MAX: Final = 1000
+"""Silences in force (pending or active) at once, as Alertmanager's
+``--silences.max-silences``: every alert is matched against each of them, so their
+number bounds the work of one alert (at most this many times :data:`MATCHERS_MAX`
+matchers, each decided in linear time, ``config/_label_regex.py``)."""
+MATCHERS_MAX: Final = 16
+"""Matchers one silence may have."""
 
 
 @dataclass(frozen=True, slots=True)

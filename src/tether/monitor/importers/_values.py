@@ -10,7 +10,9 @@ from typing import Any, Final
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from tether.monitor.config._errors import render_path
 from tether.monitor.config._fields import Name
+from tether.monitor.config._yaml import MAX_CHARS, TooLarge, read_plain
 from tether.monitor.importers._common import ImportFailed, printable
 
 _NAME: Final = TypeAdapter(Name)
@@ -122,16 +124,22 @@ def monitor_problem(monitor: Mapping[str, Any]) -> str | None:
 
 def read_yaml(path: str, tool: str) -> Any:
     """The YAML document of ``path``; :class:`ImportFailed` naming the file (and the line,
-    for a YAML mistake) when it cannot be read."""
+    for a YAML mistake) when it cannot be read.  The file is another tool's, so hostile
+    until read: read as the monitor reads its own (``config/_yaml.py``), its size, its
+    nesting and what its aliases expand to bounded while it is read."""
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_CHARS + 1)
     except UnicodeDecodeError:
         raise ImportFailed(f"{path}: is not text (UTF-8), so not a {tool} file") from None
     except OSError as exc:
         raise ImportFailed(f"{path}: cannot read it: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)
+        return read_plain(text.removeprefix("\ufeff"))
+    except TooLarge as exc:
+        if not exc.path:  # the file itself
+            raise ImportFailed(f"{path}: {exc.message}, more than a {tool} file needs") from None
+        raise ImportFailed(f"{path}: {render_path(exc.path)}: {exc.message}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path

@@ -68,7 +68,7 @@ from tether.monitor._agent_wire import (
 from tether.monitor.checks._prober import Check, Prober
 from tether.monitor.config import Monitor
 from tether.monitor.runtime._agent_can_run import assigned_monitor
-from tether.monitor.runtime._agent_spool import Spool
+from tether.monitor.runtime._agent_spool import Spool, SpoolFull
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 __all__ = ["MAX_OFFSET", "Agent", "AgentOptions", "AgentRefused", "clock_offset"]
@@ -276,7 +276,23 @@ class Agent:
         made = AgentCheck(
             check.record, check.host, check.timings, check.cert_days_left, check.cert_expires
         )
-        dropped = self.spool.add([made])
+        missed = self.spool.unkept
+        try:
+            dropped = self.spool.add([made])
+        except SpoolFull as exc:  # the agent goes on: what the spool held is intact
+            if not missed:  # the first of this episode
+                log.error(
+                    "%s: the checks made until it can are dropped (counted, and reported "
+                    "to the server); the checks it holds are kept and sent",
+                    exc,
+                )
+            return
+        if missed:
+            log.warning(
+                "the spool can be written again: %s checks made meanwhile were dropped "
+                "(counted, and reported to the server)",
+                f"{missed:,}",
+            )
         if dropped and self.spool.dropped == dropped:  # the first of this episode
             log.warning(
                 "the spool holds %s checks, its limit: dropping the oldest (counted, "
@@ -290,7 +306,10 @@ class Agent:
         waited, sent = self.spool.held(), 0
         for _ in range(waited // MAX_BATCH + 2):  # a bound: checks keep coming meanwhile
             sent_at = self.wall()
-            pending = self.spool.pending(_sendable(sent_at, self.max_age))
+            try:
+                pending = self.spool.pending(_sendable(sent_at, self.max_age))
+            except SpoolFull as exc:  # no batch can be made: tried again, backing off
+                raise _Failed(str(exc)) from None
             if pending.expired:
                 log.warning(
                     "%s checks dropped: dated more than a day after now, or older than the "
@@ -317,7 +336,10 @@ class Agent:
                 raise _Failed(f"its receipt is not one this agent can read: {exc}") from None
             if telling is not None:
                 self._told = (told, self.mono())
-            sent += self.spool.taken(pending.id)
+            try:
+                sent += self.spool.taken(pending.id)
+            except SpoolFull as exc:  # kept: sent again with its id, the server has it
+                raise _Failed(str(exc)) from None
             if pending.dropped and not self.spool.dropped:
                 log.info("the server was told of %s dropped checks", f"{pending.dropped:,}")
             self._sending.ended(self.mono(), waited)

@@ -21,10 +21,17 @@ file), and reported in the next batch's ``dropped`` until a batch carrying it is
 So is a check the server would refuse (its time out of the window of the batch's
 ``sent_at``: ``_agent_wire.out_of_window``), dropped as its batch is made ready.
 The spool never logs: it returns what happened and the agent says it.
+
+A full disk (or a file-size limit, or a write the disk refuses) is :class:`SpoolFull`:
+the write is rolled back whole, so every check kept before it is still there; checks that
+could not be kept are counted (:attr:`Spool.unkept`) and folded into the dropped count,
+reported to the server, at the first write that succeeds again.  SQLite's connection
+recovers by itself once the disk has room.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -35,7 +42,7 @@ from typing import Final
 
 from tether.monitor._agent_wire import MAX_BATCH, AgentCheck, WireError, new_batch_id
 
-__all__ = ["DEFAULT_LIMIT", "Pending", "Spool", "SpoolError"]
+__all__ = ["DEFAULT_LIMIT", "Pending", "Spool", "SpoolError", "SpoolFull"]
 
 DEFAULT_LIMIT: Final = 100_000
 """The most checks a spool holds (``--spool-limit``)."""
@@ -60,6 +67,21 @@ class SpoolError(Exception):
     """The spool file cannot be opened or is not a spool: ``str()`` is one line."""
 
 
+class SpoolFull(SpoolError):
+    """The spool cannot be written now (its disk is full, a file-size limit, an I/O error);
+    what it held before is intact."""
+
+
+_CANNOT_WRITE: Final = frozenset({"SQLITE_FULL", "SQLITE_IOERR"})
+"""SQLite's primary codes for a write the disk refused."""
+
+
+def _refused(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is a write the disk refused (not a damaged or foreign file)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return any(name == code or name.startswith(code + "_") for code in _CANNOT_WRITE)
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     """The oldest batch not yet taken: what to send (again) as it is."""
@@ -78,6 +100,9 @@ class Spool:
         if limit < 1:
             raise SpoolError(f"the spool's limit is {limit}: give at least 1")
         self.path, self.limit = Path(path), limit
+        self.unkept = 0
+        """Checks that could not be written (:class:`SpoolFull`), not yet counted as
+        dropped in the file."""
         try:
             # Readable by this user alone: the spool keeps the assignment, whose monitors
             # may carry credentials (headers), and SQLite gives its -wal and -shm files the
@@ -111,22 +136,30 @@ class Spool:
 
     def add(self, checks: Sequence[AgentCheck]) -> int:
         """Keep ``checks`` (one transaction), then drop the oldest past the limit; returns
-        how many were dropped now."""
-        with self._transaction():
-            self._db.executemany(
-                "INSERT INTO checks (body) VALUES (?)",
-                [(json.dumps(c.to_json(), separators=(",", ":")),) for c in checks],
-            )
-            over = self.held() - self.limit
-            if over <= 0:
-                return 0
-            self._db.execute(
-                "DELETE FROM checks WHERE seq IN (SELECT seq FROM checks ORDER BY seq LIMIT ?)",
-                (over,),
-            )
-            self._set("dropped", self.dropped + over)
-            self._set("dropped_total", self.dropped_total + over)
-            return over
+        how many were dropped now.  Raises :class:`SpoolFull`, ``checks`` counted in
+        :attr:`unkept`, when the disk refuses the write."""
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO checks (body) VALUES (?)",
+                    [(json.dumps(c.to_json(), separators=(",", ":")),) for c in checks],
+                )
+                over = max(0, self.held() - self.limit)
+                if over:
+                    self._db.execute(
+                        "DELETE FROM checks WHERE seq IN "
+                        "(SELECT seq FROM checks ORDER BY seq LIMIT ?)",
+                        (over,),
+                    )
+                lost = over + self.unkept
+                if lost:
+                    self._set("dropped", self.dropped + lost)
+                    self._set("dropped_total", self.dropped_total + lost)
+        except SpoolFull:
+            self.unkept += len(checks)
+            raise
+        self.unkept = 0
+        return over
 
     # --- what goes out --------------------------------------------------------------------
 
@@ -231,16 +264,36 @@ class Spool:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` when the block raises."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` when the block raises; a write
+    the disk refused, anywhere in it, is :class:`SpoolFull` once it is rolled back."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _full(exc) if _refused(exc) else exc from None
 
-    def __exit__(self, kind: object, *rest: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+    def __exit__(self, kind: object, error: object, *rest: object) -> None:
+        if kind is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _refused(exc):
+                    raise
+                error = exc
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and _refused(error):
+            raise _full(error) from None
+
+
+def _full(exc: sqlite3.Error) -> SpoolFull:
+    return SpoolFull(f"the spool cannot be written: {exc} (is its disk full?)")
 
 
 def _check(seq: int, body: str) -> AgentCheck:

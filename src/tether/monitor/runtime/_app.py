@@ -166,8 +166,11 @@ def run_monitor(
             modules=lambda: runner.config.modules,
             limits=limits_of(config.server),
         )
-    runner = Runner(config, store, outbox, fleet=fleet, location=here, cluster=cluster)
-    runner.discovery = Discovery(config, os.path.dirname(os.path.abspath(path)))
+    # The discovered set the store holds, before any source answers: a restart runs the
+    # discovered monitors from the start, their saved states and incidents restored.
+    discovery = Discovery(config, os.path.dirname(os.path.abspath(path)), store=store)
+    runner = Runner(discovery.merged(), store, outbox, fleet=fleet, location=here, cluster=cluster)
+    runner.discovery = discovery
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
@@ -223,7 +226,7 @@ async def _serve_until_stopped(
     except (OSError, WorkerError) as exc:
         print(f"tether monitor: cannot listen on {config.server.listen}: {exc}", file=err)
         return 1
-    _log_started(config, host, port, workers, fleet)
+    _log_started(runner.config, host, port, workers, fleet)
     discovering = loop.create_task(runner.discovery.run(stop, runner))
     try:
         await runner.run(stop, freeze_gc=True, began=began)

@@ -21,6 +21,9 @@ class Fleet(Protocol):
     def assign(self, monitors: Iterable[Monitor]) -> None:
         """Probe exactly ``monitors`` from now on."""
 
+    def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
+        """Probe ``monitors`` too (new or changed), and no longer those ``removed``."""
+
     def reprobe(self, name: str, delay: float) -> None:
         """Probe ``name`` again in ``delay`` seconds."""
 

@@ -42,7 +42,6 @@ from tether.monitor.config import (
     MonitorConfig,
     resolve_location,
 )
-from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._detect import (
     Degraded,
     Detector,
@@ -60,14 +59,20 @@ from tether.monitor.engine._incident_events import (
     Opened,
 )
 from tether.monitor.engine._incidents import IncidentEngine
-from tether.monitor.engine._quorum import LocationsChanged, Placement, Quorum, QuorumEvent
+from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
 from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze
-from tether.monitor.runtime._monitor_terms import detector_rules, incident_routes, verdict_forgotten
+from tether.monitor.runtime._monitor_set import SetChange, set_change
+from tether.monitor.runtime._monitor_set import apply as apply_set
+from tether.monitor.runtime._monitor_terms import (
+    detector_rules,
+    incident_routes,
+    verdict_forgotten,
+)
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._traffic_intake import TrafficIntake
@@ -159,10 +164,18 @@ class Runner:
         self._waiting: dict[str, list[asyncio.Future[ProbeRecord]]] = {}
         self.pushes = Pushes(self, controls.pushes)
         """The push monitors' pushes and missed heartbeats (``_pushes.py``)."""
-        self._probed_here: frozenset[str] = frozenset()
+        self.probed_here: set[str] = set()
         """The monitors this instance probes (or would, were they not paused): of its
         location, in the shards it holds.  Worked out when the configuration or the
         shards change (:meth:`place`), since every check asks."""
+        self.config = config
+        self.by_name: dict[str, Monitor] = {}
+        """The configuration's monitors, by name."""
+        self.several: dict[str, Monitor] = {}
+        """The monitors probed from more than one location: what the pages and
+        ``/metrics`` show locations of, kept here rather than found at each request."""
+        self.hosts: dict[str, str] = {}
+        """Every monitor not paused, and its host (to correlate failures with)."""
         self.objectives = Objectives(self, config)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
         self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
@@ -182,37 +195,8 @@ class Runner:
     # -- configuration -------------------------------------------------------------------
 
     def _configure(self, config: MonitorConfig) -> None:
-        """Take ``config`` as the one in force (at start and on reload)."""
-        self.config = config
-        self._by_name: dict[str, Monitor] = {m.name: m for m in config.monitors}
-        self.several = tuple(m for m in config.monitors if len(config.placed(m)) > 1)
-        """The monitors probed from more than one location: what the pages and ``/metrics``
-        show locations of, found here once rather than at each request."""
-        self._several_names = frozenset(m.name for m in self.several)
-        """Their names: each passing check asks (:meth:`_single`)."""
-        self.set_hosts()
-        self.holds = self.holds.configure(config)
-        now = self.wall()
-        self.pushes.configure(config, now)
-        self.traffic.configure(config)
-        self.objectives.configure(config)
-        events: list[QuorumEvent] = []
-        for m in config.monitors:
-            self.detector.configure(m.name, detector_rules(m))
-            events += self.quorum.configure(m.name, Placement(config.placed(m), m.quorum), now)
-        self.engine.routes = incident_routes(config)
-        self.metrics.labels({m.name: m.labels for m in config.monitors})
-        # The leader sees state changes, not each passing check (_record).
-        if self.membership.shared:
-            self.quorum.failures.sees_passes = False
-            probed = (m for m in config.monitors if m.probed)
-            self.engine.correlation = leader_rules(
-                (m.interval, m.timeout, m.failure_threshold) for m in probed
-            )
-        self.place()
-        self.assign()
-        self.act_on_quorum(events, now)
-        self.agents.configure(config)
+        """Take ``config`` as the one in force, every monitor anew (at start)."""
+        apply_set(self, set_change(self.by_name, config.monitors), config, whole=True)
 
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
@@ -223,7 +207,7 @@ class Runner:
         )
         squared = 0
         for name, saved_data in found.items():
-            if name not in self._by_name:
+            if name not in self.by_name:
                 continue  # removed from the configuration while tether was stopped
             data = saved_data
             if not self.membership.shared and self._unsquared(name, data):
@@ -245,7 +229,7 @@ class Runner:
         if self.membership.shared:
             return  # the quorum learns every location's states from the store
         # Squared above: the store's open incidents match these states.
-        here = self._probed_here
+        here = self.probed_here
         self.quorum.restore(
             LocationState(name, self.here, state, self.wall())
             for name, state in self.detector.states().items()
@@ -298,7 +282,7 @@ class Runner:
 
     def pause_or_resume(self, m: Monitor) -> None:
         """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
-        if m.name not in self._probed_here:
+        if m.name not in self.probed_here:
             # Probed from another location or by another instance: paused or resumed
             # there, and known here from the state it publishes.
             return
@@ -314,20 +298,15 @@ class Runner:
 
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
-        return self._by_name[name]
-
-    @property
-    def by_name(self) -> Mapping[str, Monitor]:
-        """The configuration's monitors, by name."""
-        return self._by_name
+        return self.by_name[name]
 
     def locations(self, names: Iterable[str] | None = None) -> dict[str, LocationsView]:
         """Every monitor of more than one location (or those of ``names``), with what its
         locations see: on the event loop, as the quorum changes there.  A monitor of one
         location costs nothing (they are kept aside: :attr:`several`)."""
-        monitors: Iterable[Monitor] = self.several
+        monitors: Iterable[Monitor] = self.several.values()
         if names is not None:
-            monitors = [self._by_name[n] for n in names if n in self._by_name]
+            monitors = [self.by_name[n] for n in names if n in self.by_name]
         return views_of(self.quorum, monitors, self.config)
 
     def cluster_view(self) -> ClusterView:
@@ -339,7 +318,7 @@ class Runner:
         due = self.prober.schedule.next_due()
         next_in = "none" if due is None else f"in {due - self.mono():.1f} s"
         return (
-            f"location {self.here}, {len(self._probed_here)} monitors here, "
+            f"location {self.here}, {len(self.probed_here)} monitors here, "
             f"{'leading' if self.leading else 'not leading'}; the in-process prober has "
             f"{len(self.prober.names)} plans, {len(self.prober.schedule)} scheduled, "
             f"next due {next_in}"
@@ -363,14 +342,14 @@ class Runner:
     def _placed_here(self, check: Check) -> bool:
         """Go on only with a monitor probed here: one removed, or moved to another
         instance, while the check ran, is not taken."""
-        return check.record.monitor in self._probed_here
+        return check.record.monitor in self.probed_here
 
     def _record(self, check: Check) -> bool:
         """Store the check; a pass of a monitor of this one location counts for the
         correlation here (a cluster's leader sees state changes, not each check)."""
         record = check.record
         take_record(self.store, check)
-        if record.ok and not self.membership.shared and record.monitor not in self._several_names:
+        if record.ok and not self.membership.shared and record.monitor not in self.several:
             self.quorum.failures.passed(record.monitor, record.ts)
         return True
 
@@ -432,7 +411,7 @@ class Runner:
 
     def _single(self, name: str) -> bool:
         """Whether ``name`` is probed from one location (or is no monitor now)."""
-        return name not in self._several_names
+        return name not in self.several
 
     def _publish_location_state(
         self,
@@ -569,35 +548,38 @@ class Runner:
         removed monitor is forgotten (its history stays in the store) and leaves its
         incident; an incident left with no monitor is resolved.  ``storage`` and
         ``server`` cannot change under a running monitor: they are reported, not applied.
+        The monitors go the way discovery's changes go (:meth:`change_monitors`), every
+        one of them put, since the file's other sections may have changed.
         """
-        old = self._by_name
-        new = {m.name: m for m in config.monitors}
-        now = self.wall()
         changes: list[str] = []
         for section in ("storage", "server", "workers", "cluster"):
             if getattr(config, section) != getattr(self.config, section):
                 changes.append(f"{section} changed: restart tether monitor to apply it")
         if config.alerts != self.config.alerts:
             changes.append("alert channels changed")
-        for name in sorted(old.keys() - new.keys()):
-            changes.append(f"removed {name}")
-            self._forget(name, now)
-        self._configure(config)
+        change = set_change(self.by_name, config.monitors)
+        changes += change.lines(self.by_name)
+        apply_set(self, change, config, whole=True)
         if channels is not None:
             self.outbox.channels = channels
-        for name, m in new.items():
-            before = old.get(name)
-            if before is None:
-                changes.append(f"added {name}")
-            elif before != m:
-                changes.append(f"changed {name}")
+        for m in config.monitors:
             self.pause_or_resume(m)
         return changes
+
+    def change_monitors(self, change: SetChange) -> list[str]:
+        """Run the monitors ``change`` puts and removes, the rest of the configuration
+        as it is (discovery): what changed, one line each, as :meth:`reload` says it.
+        Each part of the runner hears of the monitors changed alone (``_monitor_set.py``)."""
+        lines = change.lines(self.by_name)
+        apply_set(self, change, whole=False)
+        for m in change.put.values():
+            self.pause_or_resume(m)
+        return lines
 
     def _to_probe(self) -> list[Monitor]:
         """The monitors to probe here: those of this location and of the shards this
         instance holds (every one when alone), not paused."""
-        here = self._probed_here
+        here = self.probed_here
         return [
             m
             for m in self.config.monitors
@@ -605,15 +587,16 @@ class Runner:
         ]
 
     def place(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Work out the monitors this instance probes (:attr:`_probed_here`) from the
+        """Work out the monitors this instance probes (:attr:`probed_here`) from the
         configuration and the shards held: those it probed before, and those it probes
         now."""
-        before = self._probed_here
+        before = frozenset(self.probed_here)
         mine = [m.name for m in self.config.monitors if self.here in self.config.placed(m)]
-        self._probed_here = frozenset(self.membership.holding(mine))
-        return before, self._probed_here
+        self.probed_here = set(self.membership.holding(mine))
+        return before, frozenset(self.probed_here)
 
-    def _forget(self, name: str, now: float) -> None:
+    def forget(self, name: str, now: float) -> None:
+        """``name`` was removed from the configuration: every part forgets it."""
         self.detector.forget(name)
         self.quorum.forget(name)
         self._published.pop(name, None)
@@ -629,18 +612,14 @@ class Runner:
 
     def set_hosts(self) -> None:
         """Take the monitored hosts again (a reload, a pause): the correlation's too."""
-        self.hosts = self._monitored()
-        self.quorum.failures.set_hosts(self.hosts)
-
-    def _monitored(self) -> dict[str, str]:
-        """Every monitor not paused, and its host (to correlate failures with)."""
-        return {
+        self.hosts = {
             m.name: host_of(m.url) for m in self.config.monitors if not self.controls.is_paused(m)
         }
+        self.quorum.failures.set_hosts(self.hosts)
 
     def probes_here(self, name: str) -> bool:
         """Whether this instance probes ``name`` (its location, its shard; paused or not)."""
-        return name in self._probed_here
+        return name in self.probed_here
 
     def next_record(self, name: str) -> asyncio.Future[ProbeRecord]:
         """The next check of ``name`` this instance takes (call it on the event loop)."""
@@ -771,7 +750,7 @@ class Runner:
     def adopt(self, name: str, saved: Mapping[str, Any] | None) -> None:
         """Keep ``name``'s state here, from its ``saved`` detector state: its shard came
         to this instance."""
-        m = self._by_name[name]
+        m = self.by_name[name]
         self.detector.configure(name, detector_rules(m))
         if saved is not None:
             try:

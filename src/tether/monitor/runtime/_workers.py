@@ -12,11 +12,13 @@ exactly what one process makes of the same checks.
   (batched every few milliseconds); the coordinator sends it its share, reloads and
   confirmation re-probes.  Frames are length-prefixed pickles over a socket pair that
   only the two processes hold.
-- **``/probe`` on every worker.** The coordinator reserves the listening port (bound,
-  not listening) and every worker listens on it too with ``SO_REUSEPORT``, so the
-  kernel spreads the connections over the workers; a worker answers ``/probe`` itself
-  and forwards every other path (``/metrics``, the dashboard, the APIs) to the
-  coordinator, which serves them on a Unix socket in a private directory.
+- **``/probe`` on every worker.** The coordinator binds and listens on the port
+  (``web/_listen.py``: no other process may share it) and every worker accepts on those
+  sockets, inherited, taking connections from the one queue as it is free (a worker
+  that dies leaves the queue to the others; while none runs, connections wait in it); a
+  worker answers ``/probe`` itself and forwards every other path (``/metrics``, the
+  dashboard, the APIs) to the coordinator, which serves them on a Unix socket in a
+  private directory.
 - **A worker that dies** is logged and started again (its monitors resume within a
   second or so, their schedule spread anew); the coordinator's death ends every worker
   (each sees its socket close).  SIGINT is the coordinator's to handle: a worker ignores
@@ -42,6 +44,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from tether.monitor._turns import TURN
 from tether.monitor.checks._prober import Check, Prober, Sink
@@ -49,6 +52,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
+from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
 
 __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
@@ -104,6 +108,18 @@ class _Assign:
 
 
 @dataclass(frozen=True, slots=True)
+class _Update:
+    """Monitors to probe too (new or changed) and names no longer to probe: a change of
+    the monitor set, at its size (a discovery change), not the whole share again.
+    ``allowed``: what ``/probe`` may reach now, when a monitor put reaches a host it did
+    not allow (None: as it was)."""
+
+    monitors: tuple[Monitor, ...]
+    removed: tuple[str, ...]
+    allowed: AllowedTargets | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Reprobes:
     """Monitors to probe again, each after its delay in seconds: those asked for in one
     turn of the coordinator's event loop, in one frame (one a request, each pickled as a
@@ -125,6 +141,18 @@ class _Ready:
 @dataclass(frozen=True, slots=True)
 class _Checks:
     checks: list[Check]
+
+
+def _reaches(allowed: AllowedTargets, m: Monitor) -> bool:
+    """Whether ``allowed`` lets ``/probe`` reach ``m``'s host already (a monitor not
+    probed reaches nothing)."""
+    if not m.probed:
+        return True
+    try:
+        host = urlsplit(m.url).hostname
+    except ValueError:
+        return True
+    return not host or allowed.host_allowed(host) or allowed.address_allowed(host)
 
 
 def _frame(message: object) -> bytes:
@@ -189,11 +217,12 @@ class WorkerFleet:
         self._coordinator = coordinator
         self._log_format = log_format
         self._limits = limits or Limits()
-        self._shares: list[tuple[Monitor, ...]] = [() for _ in range(count)]
+        self._shares: list[dict[str, Monitor]] = [{} for _ in range(count)]
+        self._sent: AllowedTargets | None = None
+        """What ``/probe`` may reach, as last sent to the workers."""
         self._workers: list[_Worker | None] = [None] * count
-        self._listen: list[tuple[int, Any]] = []
-        """(family, address) of each socket the workers listen on (empty: none)."""
-        self._reserved: list[socket.socket] = []
+        self._listening: list[socket.socket] = []
+        """The sockets the workers accept on (empty: none), the coordinator's to hold."""
         self._started = False
         self._reprobes: list[list[tuple[str, float]]] = [[] for _ in range(count)]
         """Re-probes asked for in this turn of the event loop, by worker: sent at its end."""
@@ -202,19 +231,43 @@ class WorkerFleet:
     # -- what the runner asks (Fleet) ----------------------------------------------------
 
     def assign(self, monitors: Iterable[Monitor]) -> None:
-        shares: list[list[Monitor]] = [[] for _ in range(self.count)]
+        shares: list[dict[str, Monitor]] = [{} for _ in range(self.count)]
         for m in monitors:
-            shares[worker_of(m.name, self.count)].append(m)
-        self._shares = [tuple(share) for share in shares]
+            shares[worker_of(m.name, self.count)][m.name] = m
+        self._shares = shares
         if self._started:
-            allowed = self._allowed()
+            allowed = self._sent = self._allowed()
             for worker in self._workers:
                 if worker is not None:
                     worker.send(
                         _Assign(
-                            self._shares[worker.index], allowed, self._bearer(), self._modules()
+                            tuple(self._shares[worker.index].values()),
+                            allowed,
+                            self._bearer(),
+                            self._modules(),
                         )
                     )
+
+    def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
+        put: list[list[Monitor]] = [[] for _ in range(self.count)]
+        gone: list[list[str]] = [[] for _ in range(self.count)]
+        for name in removed:
+            index = worker_of(name, self.count)
+            if self._shares[index].pop(name, None) is not None:
+                gone[index].append(name)
+        for m in monitors:
+            index = worker_of(m.name, self.count)
+            self._shares[index][m.name] = m
+            put[index].append(m)
+        if not self._started:
+            return
+        allowed = None
+        sent = self._sent
+        if sent is None or not all(_reaches(sent, m) for worker in put for m in worker):
+            allowed = self._sent = self._allowed()
+        for worker in self._workers:
+            if worker is not None and (put[worker.index] or gone[worker.index]):
+                worker.send(_Update(tuple(put[worker.index]), tuple(gone[worker.index]), allowed))
 
     def reprobe(self, name: str, delay: float) -> None:
         index = worker_of(name, self.count)
@@ -243,10 +296,11 @@ class WorkerFleet:
     ) -> tuple[str, int] | None:
         """Start every worker; with ``port``, they listen on ``host``:``port`` (0: a free
         port, the same for all) and answer ``/probe``.  Returns the first address and
-        the port they listen on.  Raises :class:`WorkerError` when one cannot listen or
-        does not start."""
+        the port they listen on.  Raises :class:`OSError` when the port cannot be had
+        (``PortInUse`` names who holds it), :class:`WorkerError` when a worker does not
+        start."""
         if port is not None:
-            self._reserve(host, port)
+            self._listening = listening_sockets(host, port)
         self._started = True
 
         # All at once: each spends its first second or more importing tether, which on a
@@ -254,11 +308,17 @@ class WorkerFleet:
         # started N times later).
         allowed = self._allowed()  # the same for all: worked out once, not per worker
 
+        starting = await answering_starting(self._listening)
+
         async def one(index: int) -> None:
             self._workers[index] = await self._spawn(index, allowed)
+            starting.close()  # a worker accepts: the port is the workers' from now on
 
         try:
-            done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            try:
+                done = await asyncio.gather(*map(one, range(self.count)), return_exceptions=True)
+            finally:
+                starting.close()
             failed = next((e for e in done if isinstance(e, BaseException)), None)
             if failed is not None:
                 raise failed
@@ -266,9 +326,9 @@ class WorkerFleet:
             await self._kill_all()
             self._release()
             raise
-        if not self._listen:
+        if not self._listening:
             return None
-        address = self._listen[0][1]
+        address = self._listening[0].getsockname()
         return str(address[0]), int(address[1])
 
     async def run(self, stop: asyncio.Event, sink: Sink) -> None:
@@ -358,11 +418,12 @@ class WorkerFleet:
         spec = {
             "fd": theirs.fileno(),
             "index": index,
-            "listen": [[family, list(address)] for family, address in self._listen],
+            "listen": [sock.fileno() for sock in self._listening],
             "coordinator": self._coordinator,
             "log_format": self._log_format,
             "log_level": logging.getLogger("tether").getEffectiveLevel(),
             "limits": dataclasses.astuple(self._limits),
+            "parent": os.getpid(),
         }
         try:
             process = await asyncio.create_subprocess_exec(
@@ -372,7 +433,7 @@ class WorkerFleet:
                 # copy of themselves, and what the coordinator pickles would not match.
                 "import sys; from tether.monitor.runtime._workers import main; sys.exit(main())",
                 json.dumps(spec),
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), *(sock.fileno() for sock in self._listening)),
                 stdin=asyncio.subprocess.DEVNULL,
             )
         except OSError as exc:
@@ -397,7 +458,9 @@ class WorkerFleet:
             why = ready.error if isinstance(ready, _Ready) else "it exited as it started"
             raise WorkerError(f"worker {index}: {why}")
         allowed = self._allowed() if allowed is None else allowed
-        worker.send(_Assign(self._shares[index], allowed, self._bearer(), self._modules()))
+        self._sent = allowed
+        share = tuple(self._shares[index].values())
+        worker.send(_Assign(share, allowed, self._bearer(), self._modules()))
         return worker
 
     @staticmethod
@@ -421,41 +484,10 @@ class WorkerFleet:
                 await self._end(worker)
                 self._workers[index] = None
 
-    def _reserve(self, host: str | None, port: int) -> None:
-        """Bind (without listening) one socket per address of ``host``, with
-        ``SO_REUSEPORT``, so the port is ours and the workers can listen on it."""
-        try:
-            infos = socket.getaddrinfo(
-                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )
-        except socket.gaierror as exc:
-            raise WorkerError(f"{host}: {exc.strerror}") from exc
-        for family, kind, proto, _, given in infos:
-            sock = socket.socket(family, kind, proto)
-            address = given
-            if self._reserved:  # every address on the port the first one got
-                address = (given[0], self._listen[0][1][1], *given[2:])
-            try:
-                _reuse(sock, family)
-                sock.bind(address)
-            except OSError as exc:
-                sock.close()
-                self._release()
-                raise WorkerError(str(exc)) from exc
-            self._reserved.append(sock)
-            self._listen.append((family, sock.getsockname()))
-
     def _release(self) -> None:
-        for sock in self._reserved:
+        for sock in self._listening:
             sock.close()
-        self._reserved.clear()
-
-
-def _reuse(sock: socket.socket, family: int) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self._listening.clear()
 
 
 def _exit_text(code: int | None) -> str:
@@ -510,10 +542,9 @@ async def _work(spec: dict[str, Any]) -> int:
         app = _probe_app(lambda: allowed, spec["coordinator"], lambda: bearer, lambda: modules)
         try:
             listens = []
-            for family, address in spec["listen"]:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                _reuse(sock, family)
-                sock.bind(tuple(address))
+            for fd in spec["listen"]:
+                sock = socket.socket(fileno=fd)  # the coordinator's, listening already
+                sock.set_inheritable(False)  # not to a process this one starts
                 listens.append(on_socket(sock))
             site_runner = await start_guarded(app, listens, Limits(*spec["limits"]))
         except OSError as exc:
@@ -535,11 +566,19 @@ async def _work(spec: dict[str, Any]) -> int:
                     gc.collect()
                     gc.freeze()
                     gc.set_threshold(*GC_THRESHOLDS)
+            elif isinstance(message, _Update):
+                if message.allowed is not None:
+                    allowed = message.allowed
+                prober.update(message.monitors, message.removed)
             elif isinstance(message, _Reprobes):
                 for name, delay in message.asked:
                     prober.reprobe(name, delay)
             elif isinstance(message, _Stop):
                 break
+        else:  # the coordinator is gone: its port is not this worker's to keep
+            if site_runner is not None:
+                for site in list(site_runner.sites):
+                    await site.stop()
         stop.set()  # asked to, or the coordinator is gone
 
     listening = asyncio.ensure_future(commands())
@@ -572,18 +611,19 @@ def _probe_app(
     and the one it arrived on, it never takes from the client."""
     import aiohttp
     from aiohttp import web
+    from aiohttp.http_exceptions import HttpProcessingError
+    from aiohttp.web_protocol import RequestPayloadError
     from yarl import URL
 
-    from tether.monitor._agent_wire import RESULTS_PATH
-    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER, bearer_gate
-    from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX, probe_handler
+    from tether.monitor.web._auth import bearer_gate
+    from tether.monitor.web._web import REQUEST_BODY_MAX, probe_handler
 
     session: aiohttp.ClientSession | None = None
 
     async def forward(request: web.Request) -> web.StreamResponse:
         nonlocal session
         if coordinator is None or not request.raw_path.startswith("/"):
-            return web.Response(status=404, text="not found\n")
+            return web.json_response({"error": "not found"}, status=404)
         if session is None:
             session = aiohttp.ClientSession(
                 connector=aiohttp.UnixConnector(path=coordinator),
@@ -593,22 +633,7 @@ def _probe_app(
                 # Content-Type of aiohttp's own.
                 skip_auto_headers=_NOT_ADDED,
             )
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-        headers.append(("X-Forwarded-For", request.remote or ""))
-        # Where it arrived: the coordinator serves its dashboard to loopback alone while
-        # no users are configured, and believes this header on its private socket only.
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        if isinstance(sockname, tuple):
-            headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
-        body = None
-        if request.body_exists:
-            # No more than the route takes (one byte past it, which it refuses as it
-            # would the whole): an agent's batch may be larger than any other body.
-            cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
-            length = request.content_length
-            if length is not None and length <= cap:
-                headers.append(("Content-Length", str(length)))  # else sent chunked
-            body = _capped(request.content, cap)
+        headers, body = _forwarded(request)
         try:
             answer = await session.request(
                 request.method,
@@ -617,8 +642,15 @@ def _probe_app(
                 data=body,
                 allow_redirects=False,
             )
-        except (aiohttp.ClientError, OSError):
-            return web.Response(status=503, text="tether monitor is starting or stopping\n")
+        except (aiohttp.ClientError, OSError, HttpProcessingError, RequestPayloadError) as exc:
+            unread: web.StreamResponse | None = _unreadable(request, exc)
+            if unread is not None:
+                return unread
+            return web.json_response(
+                {"error": "tether monitor is starting or stopping"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
         try:
             response = web.StreamResponse(status=answer.status, reason=answer.reason)
             for key, value in answer.headers.items():
@@ -655,6 +687,57 @@ def _probe_app(
     return app
 
 
+def _forwarded(request: Any) -> tuple[list[tuple[str, str]], AsyncIterator[bytes] | None]:
+    """The headers and the body a worker sends on to the coordinator for ``request``:
+    the client's headers but the hop-by-hop ones, where it came from and arrived, and
+    the body as the worker's server read it, cut past the route's limit."""
+    from tether.monitor._agent_wire import RESULTS_PATH
+    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER
+    from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX
+
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+    headers.append(("X-Forwarded-For", request.remote or ""))
+    # Where it arrived: the coordinator serves its dashboard to loopback alone while
+    # no users are configured, and believes this header on its private socket only.
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple):
+        headers.append((LOCAL_ADDRESS_HEADER, str(sockname[0])))
+    if not request.body_exists:
+        return headers, None
+    # No more than the route takes (one byte past it, which it refuses as it would the
+    # whole): an agent's batch may be larger than any other body.
+    cap = FORWARD_BODY_MAX if request.path == RESULTS_PATH else REQUEST_BODY_MAX
+    length = request.content_length
+    # A body with a Content-Encoding is read decoded (aiohttp's server decodes it), so it
+    # goes on without it, chunked: its length is not the one given.
+    if length is not None and length <= cap and not request.headers.get(_ENCODING):
+        headers.append(("Content-Length", str(length)))  # else sent chunked
+    return headers, _capped(request.content, cap)
+
+
+def _unreadable(request: Any, exc: BaseException) -> Any:
+    """The JSON 400 for a client's body the worker's server could not read (aiohttp's
+    client says so as an error of its own), or None when ``exc`` is the coordinator's."""
+    from aiohttp import web
+    from aiohttp.http_exceptions import HttpProcessingError
+    from aiohttp.web_protocol import RequestPayloadError
+
+    from tether.monitor.web._params import payload_problem
+
+    sent = request.content.exception() if request.body_exists else None
+    unread = next(
+        (e for e in (exc, sent) if isinstance(e, HttpProcessingError | RequestPayloadError)),
+        None,
+    )
+    if unread is None:
+        return None
+    answer = web.json_response(
+        {"error": f"the body could not be read: {payload_problem(unread)}"}, status=400
+    )
+    answer.force_close()
+    return answer
+
+
 async def _capped(content: Any, most: int) -> AsyncIterator[bytes]:
     """A request's body as it arrives, cut one byte past ``most``: the coordinator
     refuses any body over ``most`` (after deciding who asks, as for a client of its
@@ -669,6 +752,7 @@ async def _capped(content: Any, most: int) -> AsyncIterator[bytes]:
 
 
 _NOT_ADDED: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_ENCODING: Final = "Content-Encoding"
 _HOP_BY_HOP: Final = frozenset(
     {
         "connection",
@@ -680,10 +764,33 @@ _HOP_BY_HOP: Final = frozenset(
         "upgrade",
         "expect",  # 100-continue is the worker's own server's to answer
         "content-length",  # set again for what is sent
+        "content-encoding",  # the body is sent on as the worker's server decoded it
         "x-forwarded-for",
         "x-tether-local-address",  # set by the worker alone, never taken from a client
     }
 )
+
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with(parent: int | None) -> bool:
+    """Ask the kernel (Linux) to kill this worker the moment ``parent``, its coordinator,
+    exits: after a ``kill -9`` an orphaned worker would otherwise hold the coordinator's
+    listening socket until it noticed, and a restarted monitor could not listen (the port
+    is exclusive, ``web/_listen.py``).  Nothing is lost: what a worker checks is the
+    coordinator's to store, and it is gone.  Elsewhere the worker closes its listening
+    sockets as soon as the coordinator's end of its socket closes (``_work``).  False when
+    the coordinator has exited already."""
+    if parent is None:
+        return True
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == parent  # asked after prctl: a death before it is seen here
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -693,6 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec = json.loads((argv or sys.argv)[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator's to handle
+    if not _die_with(spec.get("parent")):
+        return 1  # the coordinator was gone before this process could follow it
     raise_fd_limit()  # a socket per client held and per probe under way
     gc.freeze()  # what importing left: lives as long as the process
     if spec["log_format"] is None:

@@ -38,6 +38,7 @@ from tether.monitor.store._controls import (
     incident_note,
     window_record,
 )
+from tether.monitor.store._discovered import DiscoveredRow, DiscoveredStore, SourceRow
 from tether.monitor.store._incident_rows import (
     FIRST_READ,
     INCIDENT_COLUMNS,
@@ -108,6 +109,8 @@ __all__ = [
     "CertificateStore",
     "ControlStore",
     "Decode",
+    "DiscoveredRow",
+    "DiscoveredStore",
     "Fence",
     "IncidentStore",
     "IncidentWrite",
@@ -124,6 +127,7 @@ __all__ = [
     "Rollup",
     "RollupKey",
     "SilenceStore",
+    "SourceRow",
     "Store",
     "StoreError",
     "StoreHealth",
@@ -166,6 +170,7 @@ class Store(
     RetentionStore,
     InstanceStore,
     CertificateStore,
+    DiscoveredStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

@@ -62,6 +62,7 @@ from tether.monitor.store._base import (
     queued_alert,
 )
 from tether.monitor.store._controls import ControlSQL
+from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._incident_rows import INCIDENT_COLUMNS
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._instances import LEADING_INSTANCES, InstanceSQL
@@ -346,6 +347,7 @@ class PostgresStore(
     ScreenshotSQL["Conn"],
     RetentionSQL["Conn"],
     InstanceSQL["Conn"],
+    DiscoveredSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.

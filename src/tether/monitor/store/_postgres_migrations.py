@@ -294,4 +294,20 @@ MIGRATIONS: tuple[str, ...] = (
         expires DOUBLE PRECISION NOT NULL
     )
     """,
+    # 14: the discovered set (issue 44 section 4; see the SQLite store's).
+    """
+    CREATE TABLE tether_discovered (
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        labels JSONB NOT NULL,
+        gone_since DOUBLE PRECISION,
+        PRIMARY KEY (source, name)
+    );
+    CREATE TABLE tether_discovery_sources (
+        source TEXT PRIMARY KEY,
+        changed DOUBLE PRECISION NOT NULL,
+        last_success DOUBLE PRECISION
+    )
+    """,
 )

@@ -31,6 +31,10 @@ tether_instances              an hour after the last heartbeat
                               (the leader's round: ``_cluster.py``);
                               a lone instance's row at its clean stop
 tether_certificates           while its monitor has results
+tether_discovered,            its source's ``grace`` after the      a target in its
+tether_discovery_sources      first read that missed it; a          source's latest
+                              source's set when it leaves the       good read
+                              file (``runtime/_discovery.py``)
 ============================  ====================================  =====================
 
 The rest are bounded by what is configured and rewritten in place: one row per monitor

@@ -13,13 +13,14 @@ the outbox's rows with ``suppressed`` set (``Store.mark_suppressed``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from tether.monitor._records import AlertPayload, AuditEntry
 from tether.monitor.config._labels import parse_matchers
-from tether.monitor.engine._silences import Silence
+from tether.monitor.engine._silences import MATCHERS_MAX, SILENCES_MAX, Silence
 from tether.monitor.store._dialect import C, SQLStore
 from tether.monitor.store._values import Decode
 
@@ -73,14 +74,23 @@ class SilenceStore(Protocol):
         """The silences not over at ``now``, active or pending, oldest first (what every
         delivering instance reads, each second)."""
 
+    def count_silences_in_force(self, now: float) -> int:
+        """How many silences are not over at ``now`` (``SILENCES_MAX`` bounds them)."""
+
     def suppressed_alerts(self, *, limit: int = 100) -> list[Suppressed]:
         """The alerts kept from their channels, newest first."""
+
+
+# Each second every delivering instance reads the silences in force again: a matcher's
+# text is parsed, and its expression compiled, once (the matchers are values).  Room for
+# every matcher of every silence in force.
+_parsed: Final = functools.lru_cache(maxsize=SILENCES_MAX * MATCHERS_MAX)(parse_matchers)
 
 
 def silence_record(row: Sequence[Any], decode: Decode) -> Silence:
     """A silence read back in :data:`SILENCE_COLUMNS` order."""
     silence_id, matchers, starts, ends, comment, by, created, expired, expired_by = row
-    parsed = tuple(m for text in decode(matchers) for m in parse_matchers(str(text)))
+    parsed = tuple(m for text in decode(matchers) for m in _parsed(str(text)))
     return Silence(
         int(silence_id),
         parsed,
@@ -138,6 +148,12 @@ class SilenceSQL(SQLStore[C]):
             f"SELECT {SILENCE_COLUMNS} FROM tether_silences ORDER BY id DESC LIMIT %s", (limit,)
         )
         return [silence_record(r, self._decode) for r in rows]
+
+    def count_silences_in_force(self, now: float) -> int:
+        (row,) = self._rows(
+            "SELECT count(*) FROM tether_silences WHERE expired IS NULL AND ends > %s", (now,)
+        )
+        return int(row[0])
 
     def silences_in_force(self, now: float) -> list[Silence]:
         rows = self._rows(

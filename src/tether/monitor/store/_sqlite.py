@@ -53,6 +53,7 @@ from tether.monitor.store._base import (
 )
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
+from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._instances import InstanceSQL
 from tether.monitor.store._results import ResultSQL
@@ -364,6 +365,7 @@ class SQLiteStore(
     ScreenshotSQL[sqlite3.Connection],
     RetentionSQL[sqlite3.Connection],
     InstanceSQL[sqlite3.Connection],
+    DiscoveredSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

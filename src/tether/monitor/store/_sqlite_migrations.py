@@ -300,4 +300,21 @@ MIGRATIONS: tuple[str, ...] = (
         expires REAL NOT NULL
     ) WITHOUT ROWID
     """,
+    # 14 (issue 44 section 4): the discovered set, each source's targets (its grace
+    # period's too), and a row per source: when its set last changed, when last read.
+    """
+    CREATE TABLE tether_discovered (
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        gone_since REAL,
+        PRIMARY KEY (source, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE tether_discovery_sources (
+        source TEXT PRIMARY KEY,
+        changed REAL NOT NULL,
+        last_success REAL
+    ) WITHOUT ROWID
+    """,
 )

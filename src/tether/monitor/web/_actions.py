@@ -27,8 +27,10 @@ for a request with an ``Authorization`` header: a script).  A form-typed body th
 JSON object (``curl -d '{...}'``, curl's default type) is read as JSON.  Bad
 input is a 400 or 404 with ``{"error": "..."}`` saying what to change; a change made
 already is a 200 with ``"changed": false``.  Every handler asks :func:`authorize` for
-``write`` (``read`` for the two lists) after reading the body, so a form's ``csrf``
-field is parsed (``await request.post()``) before the session is checked.
+``write`` (``read`` for the two lists) before it reads anything of the request, its path
+included: the body is read and parsed only once the request may make the change (a
+session's form has its ``csrf`` field read by the login gate, ``_auth.gate``, which
+keeps the form for the handler: ``_params.read_form``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,16 @@ from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window,
 from tether.monitor.reports._documents import iso, result_json
 from tether.monitor.store import StoreError
 from tether.monitor.web._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
-from tether.monitor.web._params import BadBody, body_number, parse_json, read_body, request_number
+from tether.monitor.web._params import (
+    FORM_TYPES,
+    BadBody,
+    body_number,
+    parse_json,
+    path_id,
+    read_body,
+    read_form,
+    request_number,
+)
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor
@@ -82,7 +93,6 @@ AUDIT_SHOWN: Final = 100
 WINDOW_MAX: Final = 366 * 86400.0
 """The longest a maintenance window opened at run time may be (seconds): a longer one is
 a mistake (``for: 1e300`` would also be a time no page could show); pause the monitor."""
-_FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,29 +198,29 @@ class _Body:
 
 
 async def _read(request: web.Request) -> _Body | bytes:
-    """A form parsed (its ``csrf`` field then readable by :func:`authorize`), or the raw
-    body to parse once the request is authorised."""
-    if request.content_type == _FORM_TYPES[0]:
-        # curl -d '{"reason": ...}' sends JSON with curl's default type, a form's: take it
-        # as the JSON it is (a form's first field never starts with a brace).  The bytes
-        # are aiohttp's, read once: the form below and a session's CSRF check reuse them.
-        raw = await request.read()
-        if raw.lstrip().startswith(b"{"):
-            return raw
-    if request.content_type in _FORM_TYPES:
-        form = await request.post()
-        fields: dict[str, object] = {}
-        for key in set(form.keys()) - {"csrf", "back"}:
-            values = [v for v in form.getall(key) if isinstance(v, str)]
-            fields[key] = values if key == "monitors" else (values[0] if values else "")
-        back = form.get("back")
-        # A page's form gets a 303 back to the page; a script with a token, its JSON.
-        browser = "Authorization" not in request.headers
-        return _Body(fields, browser, back if isinstance(back, str) else None)
+    """A form parsed, or the raw body to parse as JSON: :class:`BadBody` as a JSON
+    refusal (400, or 413 past the limit)."""
     try:
-        return await read_body(request)
+        if request.content_type == FORM_TYPES[0]:
+            # curl -d '{"reason": ...}' sends JSON with curl's default type, a form's: take
+            # it as the JSON it is (a form's first field never starts with a brace).
+            raw = await read_body(request)
+            if raw.lstrip().startswith(b"{"):
+                return raw
+        if request.content_type in FORM_TYPES:
+            form = await read_form(request)
+        else:
+            return await read_body(request)
     except BadBody as exc:
         raise refusal(exc.status, str(exc)) from None
+    fields: dict[str, object] = {}
+    for key in set(form.keys()) - {"csrf", "back"}:
+        values = form.getall(key)
+        fields[key] = values if key == "monitors" else values[0]
+    back = form.get("back")
+    # A page's form gets a 303 back to the page; a script with a token, its JSON.
+    browser = "Authorization" not in request.headers
+    return _Body(fields, browser, back)
 
 
 def _parse(raw: _Body | bytes) -> _Body:
@@ -228,9 +238,10 @@ def _parse(raw: _Body | bytes) -> _Body:
 
 
 async def _authorized(request: web.Request) -> tuple[Principal, _Body]:
-    raw = await _read(request)
+    """Who may make this change (a JSON 401 or 403 before anything is read), and the
+    body they sent."""
     who = authorize(request, "write")
-    return who, _parse(raw)
+    return who, _parse(await _read(request))
 
 
 def _only(body: _Body, allowed: tuple[str, ...]) -> None:
@@ -242,19 +253,31 @@ def _only(body: _Body, allowed: tuple[str, ...]) -> None:
             )
 
 
+WHITESPACE: Final = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""What a blank text is made of: JSON Schema's (ECMA-262's) ``\\s``, so that the API's
+document says exactly which texts are blank (Python's ``str.isspace`` differs on two)."""
+
+
 def _text(body: _Body, key: str, *, required: bool) -> str | None:
-    value = body.fields.get(key)
-    if value is None or value == "":
-        if required:
-            raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
-        return None
-    if not isinstance(value, str):
-        raise refusal(400, f"{key}: give a text, not {type(value).__name__}")
-    value = value.strip()
-    if not value or len(value) > NOTE_MAX:
+    """``key``'s text: at most :data:`NOTE_MAX` characters as sent, no control character
+    but a newline or a tab; a blank one (or none) is no text, which a required field
+    refuses.  Its ends are trimmed and its secrets redacted."""
+    given = body.fields.get(key, "")
+    if not isinstance(given, str):
+        raise refusal(400, f"{key}: give a text, not {type(given).__name__}")
+    value = given
+    if len(value) > NOTE_MAX:
         raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
     if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):
         raise refusal(400, f"{key}: remove the control characters")
+    value = value.strip(WHITESPACE)
+    if not value:
+        if required:
+            raise refusal(400, f"{key}: give a text of 1 to {NOTE_MAX} characters")
+        return None
     return redact_text(value)
 
 
@@ -284,13 +307,6 @@ def _answer(body: _Body, doc: Mapping[str, object], back: str, status: int = 200
 
 def _monitor_page(name: str) -> str:
     return "/monitors/" + quote(name, safe="")
-
-
-def _incident_id(request: web.Request) -> int:
-    raw = request.match_info["id"].removeprefix("#")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise refusal(400, f"an incident's id is a whole number, not {raw[:40]!r}")
-    return int(raw)
 
 
 def duration_field(length: object, *, example: str) -> float:
@@ -386,8 +402,8 @@ class ActionHandlers:
 
     async def pause_or_resume(self, request: web.Request, paused: bool) -> web.Response:
         runner = self.runner
-        m = self.monitor(request)
         who, body = await _authorized(request)
+        m = self.monitor(request)
         _only(body, ("reason",))
         reason = _text(body, "reason", required=False)
         if not paused and m.paused:
@@ -418,8 +434,8 @@ class ActionHandlers:
 
     async def check(self, request: web.Request) -> web.Response:
         runner = self.runner
-        m = self.monitor(request)
         who, body = await _authorized(request)
+        m = self.monitor(request)
         _only(body, ())
         if runner.controls.is_paused(m):
             raise refusal(409, f"{m.name} is paused: resume it to check it")
@@ -455,8 +471,8 @@ class ActionHandlers:
 
     async def acknowledge_it(self, request: web.Request) -> web.Response:
         runner = self.runner
-        number = _incident_id(request)
         who, body = await _authorized(request)
+        number = path_id(request, "an incident's")
         _only(body, ())
         found = await self.incident(number)
         if not found.is_open:
@@ -481,8 +497,8 @@ class ActionHandlers:
 
     async def note(self, request: web.Request) -> web.Response:
         runner = self.runner
-        number = _incident_id(request)
         who, body = await _authorized(request)
+        number = path_id(request, "an incident's")
         _only(body, ("text",))
         text = _text(body, "text", required=True)
         assert text is not None
@@ -528,11 +544,8 @@ class ActionHandlers:
 
     async def close_window(self, request: web.Request) -> web.Response:
         runner = self.runner
-        raw = request.match_info["id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-            raise refusal(400, f"a window's id is a whole number, not {raw[:40]!r}")
-        number = int(raw)
         who, body = await _authorized(request)
+        number = path_id(request, "a window's")
         _only(body, ())
         audit = self.entry(who, "maintenance.close", f"maintenance:{number}")
         window, changed = await self.write(lambda: runner.store.close_window(number, audit))

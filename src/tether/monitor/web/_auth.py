@@ -10,7 +10,9 @@ What each path needs (:func:`area`, :func:`gate`):
 - ``/status/*``, ``/badge/*``, ``/static/*``, ``/login``: nothing, ever; nor
   ``/api/push/TOKEN``, whose token is its credential (``_push.py``).
 - ``/api/agent/*``: an API token of the ``agent`` scope, always (even on loopback with no
-  users configured: an agent always has one); any other token or a session is a 403,
+  users configured: an agent always has one); any other token is a 403, no token a 401
+  (a session is not a credential there: the API's document gives these routes the bearer
+  scheme alone),
   and the route checks the location the token is bound to (``_agent_routes.py``).  An
   ``agent`` token gives nothing else.
 - ``/api/report``: the ``report`` scope (a ``report`` or ``write`` token; with no users
@@ -65,6 +67,7 @@ from tether.monitor.web._access import (
     same_origin,
 )
 from tether.monitor.web._html import Page, render
+from tether.monitor.web._params import FORM_TYPES, BadBody, read_form
 from tether.monitor.web._routing import Handler
 from tether.monitor.web._sessions import LoginLimiter, Sessions
 
@@ -96,7 +99,7 @@ LOCAL_ADDRESS_HEADER: Final = "X-Tether-Local-Address"
 _PUBLIC_PREFIXES: Final = ("/status/", "/badge/", "/static/", "/api/push/")
 _PUBLIC: Final = frozenset({"/login", "/favicon.ico"})
 _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_FORMS: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+_FORMS: Final = FORM_TYPES
 _CHECKING: Final = 2
 """Passwords checked at once, at most: each scrypt holds 32 MiB and a core."""
 NO_USERS_DOC: Final = "docs/security.md#login-and-tokens"
@@ -308,10 +311,13 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
             return _html(no_login_page())
         if not same_origin(request):
             raise refusal(403, "a login must come from this server's own login page")
-        form = await request.post()
-        name = str(form.get("user", ""))
-        password = str(form.get("password", ""))
-        next_path = safe_next(str(form.get("next", "/")))
+        try:
+            form = await read_form(request)
+        except BadBody as exc:
+            raise refusal(exc.status, str(exc)) from None
+        name = form.get("user", "")
+        password = form.get("password", "")
+        next_path = safe_next(form.get("next", "/"))
         client = client_address(request)
         # A name is a key of the limiter's bounded table: cut, so that 10,000 keys of a
         # megabyte each (a form's limit) cannot be made to fill memory.
@@ -376,13 +382,13 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
 
 def agent_principal(authority: ConfiguredAuthority, request: web.Request) -> Principal:
     """The ``agent`` token ``request`` carries (``/api/agent/*``): a 401 without a valid
-    token (even on loopback with no users: an agent always has one), a 403 for any
-    other token.  Its location is checked by the route, against what it asks for."""
+    token (even on loopback with no users, or with a login session: an agent always has
+    one), a 403 for any other token.  Its location is checked by the route, against what
+    it asks for."""
     if "Authorization" not in request.headers:
-        session = None if authority.open else authority.principal(request)
-        if session is not None:
-            raise refusal(403, f"{session.who} may not act as an agent: only an agent token may")
-        raise refusal(401, "send the agent's token: Authorization: Bearer TOKEN")
+        raise refusal(
+            401, "send the agent's token: Authorization: Bearer TOKEN (a session is not one)"
+        )
     who = authority.bearer(request)
     if who is None:
         raise refusal(401, "this token is not one of the monitor's: check the agent's --token")
@@ -478,12 +484,12 @@ async def gate(
                     f"loopback only; add users: (see {NO_USERS_DOC})",
                 )
             return _html(loopback_only_page())
-        if _is_form_post(request) and not authority.open and "Authorization" not in request.headers:
+        if _session_ended(request, authority):
             # A button of a page whose session has ended (idle, logged out elsewhere):
             # nothing is done, and the browser goes to the login, then back to the page,
-            # rather than showing a JSON error.
-            back = (await request.post()).get("back")
-            raise web.HTTPSeeOther(_login_path(safe_next(back if isinstance(back, str) else "/")))
+            # rather than showing a JSON error.  Only such a form has its back field
+            # read: nobody else's body is, before they are known.
+            raise web.HTTPSeeOther(_login_path(safe_next(await _back_of(request))))
         # A wrong token is a 401 on a page too: a script sent it, not a browser that
         # could log in (docs/security.md: a wrong one is a 401 even beside a session).
         if _wants_json(request) or authority.open or "Authorization" in request.headers:
@@ -493,8 +499,34 @@ async def gate(
         raise refusal(403, f"{who.who} may not read: its scopes are {sorted(who.scopes)}")
     request[PRINCIPAL] = who
     if request.method in _UNSAFE and who.via == "session" and request.content_type in _FORMS:
-        form = await request.post()  # kept by aiohttp: the handler reads it again
-        sent = form.get("csrf")
-        if isinstance(sent, str):
+        # The session's CSRF token in its form: the one body read before authorize(),
+        # of a logged-in user's request (read_form keeps it for the handler).
+        try:
+            sent = (await read_form(request)).get("csrf")
+        except BadBody as exc:
+            raise refusal(exc.status, str(exc)) from None
+        if sent is not None:
             request[CSRF_FORM] = sent
     return await handler(request)
+
+
+def _session_ended(request: web.Request, authority: ConfiguredAuthority) -> bool:
+    """Whether ``request`` is a page's form sent by a browser whose session is over: a
+    form, with a session cookie the server no longer knows, and no token.  Any other
+    request without a credential is a 401 (a script's form too: it had no session)."""
+    return (
+        _is_form_post(request)
+        and not authority.open
+        and "Authorization" not in request.headers
+        and SESSION_COOKIE in request.cookies
+    )
+
+
+async def _back_of(request: web.Request) -> str:
+    """The ``back`` field of a page's form (:func:`_session_ended`), or ``/``."""
+    if request.content_type != _FORMS[0]:
+        return "/"
+    try:
+        return (await read_form(request)).get("back", "/")
+    except BadBody:
+        return "/"

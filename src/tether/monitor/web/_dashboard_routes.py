@@ -6,6 +6,7 @@ document of ``_dashboard.py`` from a snapshot taken on the loop, on a worker thr
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -44,7 +45,7 @@ from tether.monitor.web._pages import (
     store_banner,
     unavailable_page,
 )
-from tether.monitor.web._params import request_number
+from tether.monitor.web._params import path_id, request_number
 from tether.monitor.web._recent import Recent
 from tether.monitor.web._series import RANGE_SHOWN, RANGES, build_series
 from tether.monitor.web._snapshot import Snapshot
@@ -64,8 +65,12 @@ def _json(text: str, status: int = 200) -> web.Response:
 
 
 def _open_only(request: web.Request) -> bool:
-    """``?open=1`` (or any value but ``0``, ``false`` and empty): the open incidents alone."""
-    return request.query.get("open", "0") not in ("0", "false", "")
+    """``?open=1`` (or ``true``): the open incidents alone; ``0``, ``false`` or none: all;
+    anything else a JSON 400 (the API's document gives these four)."""
+    given = request.query.get("open", "0")
+    if given not in ("0", "1", "true", "false"):
+        raise refusal(400, f"open: give 1, 0, true or false, not {json.dumps(given[:40])}")
+    return given in ("1", "true")
 
 
 def _limit(request: web.Request) -> int:
@@ -255,10 +260,7 @@ class DashboardHandlers:
         )
 
     async def incident_api(self, request: web.Request) -> web.Response:
-        try:
-            number = int(request.match_info["id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        number = path_id(request, "an incident's")
         snap = Snapshot.of(self.runner, ())
         missing = f"no incident #{number}"
         return await self.document(snap, lambda: build_incident(snap, number), missing=missing)

@@ -8,7 +8,8 @@ connection's protocol is therefore wrapped (:class:`_Guard`) around aiohttp's ow
 
 - **headers**: from the connection's start, or from the first byte of a later request,
   the headers must be complete within ``header_timeout``; else ``408`` (when nothing is
-  being written on the connection) and the connection is closed.  A connection that
+  being written on the connection; a JSON error, as every answer of these) and the
+  connection is closed.  A connection that
   sent nothing at all is closed without an answer, as nginx does.
 - **body**: from the headers' end, the whole body must have arrived within
   ``body_timeout``; else the handler's read of it fails and the answer is ``408``.
@@ -20,6 +21,7 @@ connection's protocol is therefore wrapped (:class:`_Guard`) around aiohttp's ow
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 import socket
 from collections.abc import Awaitable, Callable, Iterable
@@ -30,7 +32,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
-__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "tcp", "unix"]
+from tether.monitor.web._listen import BACKLOG
+from tether.monitor.web._protocol_log import ProtocolLog
+
+__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "unix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +49,16 @@ class Limits:
 
 
 def _answer(status: str, text: str, extra: str = "") -> bytes:
-    body = text.encode()
+    """An answer written before any request is read (so before its path is known): a
+    JSON error, as every route's (``_errors.py``)."""
+    body = json.dumps({"error": text}).encode()
     return (
-        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
     ).encode() + body
 
 
-_FULL: Final = _answer("503 Service Unavailable", "too many connections\n", "Retry-After: 1\r\n")
+_FULL: Final = _answer("503 Service Unavailable", "too many connections", "Retry-After: 1\r\n")
 
 
 class _BodyTimeout(TimeoutError):
@@ -143,7 +150,7 @@ class _Guard(asyncio.Protocol):
         if self._sent and not self._handling and transport.get_write_buffer_size() == 0:
             seconds = self._book.limits.header_timeout
             transport.write(
-                _answer("408 Request Timeout", f"request headers not received in {seconds:g} s\n")
+                _answer("408 Request Timeout", f"request headers not received in {seconds:g} s")
             )
         transport.close()
 
@@ -190,7 +197,9 @@ def _middleware(book: _Book) -> Middleware:
                 response.force_close()
                 return response
             seconds = book.limits.body_timeout
-            late = web.Response(status=408, text=f"request body not received in {seconds:g} s\n")
+            late = web.json_response(
+                {"error": f"request body not received in {seconds:g} s"}, status=408
+            )
             late.force_close()
             return late
         finally:
@@ -225,40 +234,37 @@ class _GuardedSite(web.BaseSite):
         self._server = await self._listen(lambda: _Guard(server, book))
 
 
-def tcp(host: str | None, port: int) -> Listen:
-    """Listen on ``host``:``port`` (every address of the name, as aiohttp's TCPSite)."""
-    return lambda factory: asyncio.get_running_loop().create_server(
-        factory, host or None, port, reuse_address=True, backlog=_BACKLOG
-    )
-
-
 def on_socket(sock: socket.socket) -> Listen:
     """Listen on ``sock``, bound already (TCP or Unix)."""
     return lambda factory: asyncio.get_running_loop().create_server(
-        factory, sock=sock, backlog=_BACKLOG
+        factory, sock=sock, backlog=BACKLOG
     )
 
 
 def unix(path: str) -> Listen:
     """Listen on the Unix socket ``path``."""
     return lambda factory: asyncio.get_running_loop().create_unix_server(
-        factory, path, backlog=_BACKLOG
+        factory, path, backlog=BACKLOG
     )
 
 
-_BACKLOG: Final = 1024
-"""Connections the kernel may queue before they are accepted (aiohttp's default is 128:
-a burst of clients beside slow ones should reach the cap, not the backlog)."""
-
-
 async def start_guarded(
-    app: web.Application, listens: Iterable[Listen], limits: Limits
+    app: web.Application,
+    listens: Iterable[Listen],
+    limits: Limits,
+    log: ProtocolLog | None = None,
 ) -> web.AppRunner:
-    """Serve ``app`` on each of ``listens`` within ``limits``; the caller awaits
-    ``.cleanup()`` on the result to stop it."""
+    """Serve ``app`` on each of ``listens`` within ``limits``, aiohttp's own log lines
+    going through ``log`` (a new :class:`ProtocolLog` by default: a malformed request is
+    one line, rate-limited); the caller awaits ``.cleanup()`` on the result to stop it."""
     book = _Book(limits)
     app.middlewares.insert(0, _middleware(book))  # outermost: before the login gate
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=limits.idle_timeout,
+        logger=log or ProtocolLog(),
+    )
     await runner.setup()
     try:
         for i, listen in enumerate(listens):

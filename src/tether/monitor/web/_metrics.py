@@ -424,8 +424,8 @@ class MonitorMetrics:
         self.rendered = 0
         """How many times a monitor's per-check lines were written (for the tests: a
         scrape writes those of the monitors checked since the last one)."""
-        self.configured = 0
-        """How many monitors the configuration has (``tether_monitors``)."""
+        self._configured: set[str] = set()
+        """The monitors of the configuration, discovered ones too (``tether_monitors``)."""
         self.down: set[str] = set()
         """The monitors whose ``tether_monitor_up`` is 0 (``tether_monitors_down``)."""
         self.checked = 0
@@ -540,11 +540,27 @@ class MonitorMetrics:
         """The monitors' labels, as the configuration (or a reload) now says: one info
         line for each that has any, ``monitor`` among its labels."""
         self.labelled = {}
-        self.configured = len(monitors)
+        self._configured = set(monitors)
         for monitor, labels in monitors.items():
             self._roster.add(monitor)
             if labels:
                 self.labelled[monitor] = info_line(monitor, labels)
+
+    def label(self, monitor: str, labels: Mapping[str, str]) -> None:
+        """One monitor put in the configuration with its labels now (none: its info line
+        goes), the others as they are (a change of the monitor set; one removed is
+        :meth:`forget`'s)."""
+        self._configured.add(monitor)
+        self._roster.add(monitor)
+        if labels:
+            self.labelled[monitor] = info_line(monitor, labels)
+        else:
+            self.labelled.pop(monitor, None)
+
+    @property
+    def configured(self) -> int:
+        """How many monitors the configuration has (``tether_monitors``)."""
+        return len(self._configured)
 
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration (those of its
@@ -552,6 +568,7 @@ class MonitorMetrics:
         self.checks.pop(monitor, None)
         self.up.pop(str(monitor), None)
         self.labelled.pop(monitor, None)
+        self._configured.discard(monitor)
         self.down.discard(str(monitor))
         self._roster.drop(monitor)
 

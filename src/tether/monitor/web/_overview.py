@@ -35,8 +35,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tether.monitor._state import State
+from tether.monitor.config._label_regex import SCAN_MEMORY_MAX, untrusted_problem
 from tether.monitor.config._labels import Matchers, matches, parse_matchers
-from tether.monitor.config._regex_guard import backtracking_problem
 from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
@@ -104,13 +104,13 @@ def _matchers(raw: str) -> Matchers:
     if len(raw) > QUERY_MAX:
         raise BadMatch(f"match: give at most {QUERY_MAX} characters")
     try:
-        matchers = parse_matchers(raw)
+        matchers = parse_matchers(raw, memory=SCAN_MEMORY_MAX)
     except ValueError as exc:
         raise BadMatch(f"match: {exc}") from None
-    # Typed by anyone who may read: an expression that backtracks without bound would
-    # hold the interpreter lock, and every check and page, for hours.
+    # Typed by anyone who may read: on the fallback engine (no RE2), an expression that
+    # backtracks would spend its time bound at every monitor.
     for m in matchers:
-        problem = None if m.pattern is None else backtracking_problem(m.value)
+        problem = None if m.pattern is None else untrusted_problem(m.value)
         if problem is not None:
             raise BadMatch(f"match: {problem}")
     return matchers

@@ -3,9 +3,10 @@ JSON body and the numbers in it (docs/security.md, "Limits on what a request may
 
 A peer decides what these are, so each number is held to a documented range and
 anything else is one 400 answer that names the field and says what to send.  A query's
-or header's number is a plain decimal of the digits 0-9: ``float()`` alone reads
-``nan``, ``inf``, ``1e309`` and ``٣``, and a NaN timeout handed to the event loop
-corrupts its timer queue, and with it every check.  A body's number is a JSON number of
+or header's number is spelled as a JSON number of the digits 0-9 (``0.5``, ``1e-05``),
+a whole one as plain digits: ``float()`` alone reads ``nan``, ``inf`` and ``٣``, and a
+NaN timeout handed to the event loop corrupts its timer queue, and with it every check
+(``1e309``, which is ``inf``, is past every range).  A body's number is a JSON number of
 the range: a 310-digit integer is valid JSON, and one kept once made every later
 ``/metrics`` scrape fail.
 
@@ -13,7 +14,12 @@ A body is read up to :data:`MAX_BODY` bytes (past it a 413, said from its
 ``Content-Length`` before it is read), must be UTF-8, and may nest arrays and objects
 :data:`MAX_DEPTH` deep: the depth is counted by a linear scan of its bytes before
 ``json.loads`` runs (100,000 brackets once made the parser's recursion fail with a
-500), so nothing about a body's shape can raise past this module.
+500), so nothing about a body's shape can raise past this module.  A form
+(:func:`read_form`) is read the same way, once: a multipart form without its boundary,
+a field that is not UTF-8 or of an unknown charset, or a body whose chunks or
+``Content-Encoding`` do not decode is :class:`BadBody` too, never an exception of
+aiohttp's (``request.post()`` raised ``ValueError`` for the first, a 500).  A handler
+reads a body only once it has authorised the request (``_access.authorize``).
 """
 
 from __future__ import annotations
@@ -23,8 +29,14 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+from multidict import MultiDict, MultiDictProxy
+
+from tether.monitor.web._access import refusal
 
 __all__ = [
     "MAX_BODY",
@@ -33,7 +45,9 @@ __all__ = [
     "body_number",
     "json_depth",
     "parse_json",
+    "path_id",
     "read_body",
+    "read_form",
     "request_number",
 ]
 
@@ -41,10 +55,17 @@ MAX_BODY: Final = 1 << 20
 """The largest body a JSON route takes, bytes (1 MiB)."""
 MAX_DEPTH: Final = 32
 """The deepest a JSON body may nest arrays and objects (a report nests 3 deep)."""
+MAX_FIELDS: Final = 1000
+"""The most fields a form may have (aiohttp's own limit for a multipart form)."""
+FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+"""The content types of a form (a page's is the first)."""
+_BODY: Final = web.RequestKey("tether.body", bytes)
+_FORM: Final = web.RequestKey("tether.form", MultiDictProxy[str])
 
-# No sign, no exponent, no other script's digits; short enough to read at a glance.
-_DECIMAL: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
-_WHOLE: Final = re.compile(r"[0-9]{1,12}", re.ASCII)
+# A JSON number's spelling (what a client that serialises a number writes: 0.5, 1e-05),
+# of the digits 0-9 alone, no longer than a float's; a whole number is plain digits.
+_DECIMAL: Final = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,4})?", re.ASCII)
+_WHOLE: Final = re.compile(r"-?[0-9]{1,12}", re.ASCII)
 
 
 class BadBody(ValueError):
@@ -71,7 +92,7 @@ def request_number(raw: str, name: str, *, least: float, most: float, whole: boo
     ``name: give ... not 'raw'`` otherwise."""
     pattern = _WHOLE if whole else _DECIMAL
     if pattern.fullmatch(raw):
-        value = float(raw)
+        value = float(raw)  # 1e999 is inf: out of every range
         if least <= value <= most:
             return value
     shown = raw if len(raw) <= 40 else raw[:39] + "…"
@@ -102,20 +123,103 @@ def body_number(
     raise BadBody(f"{wanted}, not {shown}")
 
 
+ID_DIGITS: Final = 18
+"""The most digits of an id in a path (an incident's, a window's, a silence's): any
+number of 18 digits fits the stores' 64-bit integers."""
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The ``{id}`` of ``request``'s path (``#12`` or ``12``), or a JSON 400 saying that
+    ``what``'s id (``an incident's``) is a whole number: a path that is not one is a
+    request of the route all the same, not a route that is not there (a 404)."""
+    raw = request.match_info["id"].removeprefix("#")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > ID_DIGITS:
+        shown = json.dumps(raw[:40], ensure_ascii=False)
+        raise refusal(400, f"{what} id is a whole number of 1 to {ID_DIGITS} digits, not {shown}")
+    return int(raw)
+
+
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The body, up to ``limit`` bytes; :class:`BadBody` (413) past it, said before
-    reading when ``Content-Length`` gives it away, else once the bytes pass it."""
+    """The body, up to ``limit`` bytes, read once (a second call answers the same bytes);
+    :class:`BadBody` (413) past it, said before reading when ``Content-Length`` gives it
+    away, else once the bytes pass it; (400) when its framing or ``Content-Encoding``
+    does not decode."""
+    if _BODY in request:
+        return request[_BODY]
     length = request.content_length
     if length is not None and length > limit:
         raise BadBody(f"the body is {length} bytes; {limit} at most", 413)
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise BadBody(f"the body is over {limit} bytes; {limit} at most", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > limit:
+                raise BadBody(f"the body is over {limit} bytes; {limit} at most", 413)
+            chunks.append(chunk)
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise BadBody(f"the body could not be read: {payload_problem(exc)}") from None
+    request[_BODY] = body = b"".join(chunks)
+    return body
+
+
+def payload_problem(exc: BaseException) -> str:
+    """What aiohttp's parser said about a request it could not read, in one line: its
+    message's first line alone (the lines after it quote the request's bytes, which may
+    hold a header's secret, and are no one's to log)."""
+    cause = exc.__cause__ if isinstance(exc, RequestPayloadError) else exc
+    message = cause.message if isinstance(cause, HttpProcessingError) else str(cause)
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    line = lines[0].removesuffix(":") if lines else type(cause).__name__
+    return line if len(line) <= 200 else line[:199] + "…"
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The form ``request`` carries (urlencoded or multipart), read once and kept for a
+    second call (the login gate reads a session's ``csrf`` field, then the handler the
+    rest).  :class:`BadBody` when it is not a form of text fields that can be read: 413
+    past :data:`MAX_BODY` or :data:`MAX_FIELDS`, 400 otherwise."""
+    if _FORM in request:
+        return request[_FORM]
+    fields: MultiDict[str] = MultiDict()
+    if request.content_type == FORM_TYPES[1]:
+        try:
+            posted = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise BadBody(
+                f"the form is over {MAX_BODY} bytes or {MAX_FIELDS} fields", 413
+            ) from None
+        except (HttpProcessingError, RequestPayloadError) as exc:
+            raise BadBody(f"the body could not be read: {payload_problem(exc)}") from None
+        except (ValueError, LookupError) as exc:  # no boundary, not UTF-8, no such charset
+            raise BadBody(f"the body is not a multipart form: {exc}"[:200]) from None
+        for key, value in posted.items():
+            if not isinstance(value, str):
+                raise BadBody(f"the form carries a file ({key[:40]!r}): send its fields as text")
+            fields.add(key, value)
+    else:
+        body = await read_body(request)
+        charset = request.charset or "utf-8"
+        try:
+            text = body.decode(charset).rstrip()
+            pairs = parse_qsl(
+                text,
+                keep_blank_values=True,
+                encoding=charset,
+                errors="strict",
+                max_num_fields=MAX_FIELDS,
+            )
+        except UnicodeDecodeError:
+            raise BadBody(
+                f"the form is not {charset}: send its fields percent-encoded UTF-8"
+            ) from None
+        except LookupError:
+            raise BadBody(f"the form's charset {charset[:40]!r} is not one") from None
+        except ValueError:
+            raise BadBody(f"the form has more than {MAX_FIELDS} fields", 413) from None
+        fields.extend(pairs)
+    request[_FORM] = form = MultiDictProxy(fields)
+    return form
 
 
 # A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no

@@ -5,8 +5,9 @@ the token belongs to (``runtime/_pushes.Pushes.push``).
     msg=TEXT           why, kept as the check's detail (redacted, 1000 characters at most)
     duration_ms=N      how long the job took, kept as the check's latency
 
-The parameters come from the query string or, for a ``POST``, a form body.  The route
-is public (``_auth.area``): the token is the credential.  An unknown token is a 404
+The parameters come from the query string or, for a ``POST``, a form body, read only
+once the token is known (a body that is not a form that can be read is a 400).  The
+route is public (``_auth.area``): the token is the credential.  An unknown token is a 404
 like any other, with the same answer; the token never appears in an answer or a log.
 
 Each monitor's pushes go through a token bucket (:class:`PushLimiter`): a burst of
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from tether.monitor.web._params import request_number
+from tether.monitor.web._params import FORM_TYPES, BadBody, read_form, request_number
 from tether.monitor.web._routing import Handler
 
 if TYPE_CHECKING:
@@ -100,11 +101,11 @@ def push_handler(runner: Running, limiter: PushLimiter | None = None) -> Handler
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
         params = dict(request.query)
-        if request.method == "POST" and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
-            params.update({k: str(v) for k, v in (await request.post()).items()})
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            try:
+                params.update(await read_form(request))
+            except BadBody as exc:
+                return web.json_response({"ok": False, "error": str(exc)}, status=exc.status)
         status = params.get("status", "up").lower()
         if status not in ("up", "down"):
             return _bad(f"status: give up or down, not {status[:20]!r}")

@@ -11,10 +11,10 @@ reading, authorisation, audit and error shapes these share):
     GET  /silences                      the dashboard's page of both, with a form to make
                                         one and a button to expire each (for a writer)
 
-Matchers are Alertmanager's (``docs/routing.md``); a regular expression typed here is
-anyone's with write access, so one that could backtrack without bound is refused
-(``config/_regex_guard.py``), as is a silence whose every matcher selects the empty text
-(it would keep every alert: Alertmanager refuses it too).  A silence lasts at most
+Matchers are Alertmanager's (``docs/routing.md``), their regular expressions RE2's, run
+in linear time (``config/_label_regex.py``; on the fallback engine, one that could
+backtrack without bound is refused); a silence whose every matcher selects the empty text
+is refused (it would keep every alert: Alertmanager refuses it too).  A silence lasts at most
 :data:`SILENCE_MAX` (90 days).  Who made it is the authenticated user or token.  Each
 change is stored with its audit entry in one transaction; every instance that delivers
 alerts reads the silences in force each second (``alerts/_silences.py``), this one at once.
@@ -30,9 +30,15 @@ from typing import TYPE_CHECKING, Final, TypedDict
 from aiohttp import web
 
 from tether.monitor.alerts import SilenceGate
+from tether.monitor.config._label_regex import untrusted_problem
 from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
-from tether.monitor.config._regex_guard import backtracking_problem
-from tether.monitor.engine._silences import SILENCE_MAX, Silence, SilenceState
+from tether.monitor.engine._silences import (
+    MATCHERS_MAX,
+    SILENCE_MAX,
+    SILENCES_MAX,
+    Silence,
+    SilenceState,
+)
 from tether.monitor.reports._documents import iso
 from tether.monitor.store._silences import Suppressed
 from tether.monitor.web._access import PRINCIPAL, authorize, refusal
@@ -50,6 +56,7 @@ from tether.monitor.web._actions import (
     openapi,
 )
 from tether.monitor.web._html import Page, render
+from tether.monitor.web._params import path_id
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
@@ -65,8 +72,6 @@ __all__ = [
     "suppressed_json",
 ]
 
-MATCHERS_MAX: Final = 16
-"""Matchers one silence may have."""
 _PAGE: Final = "/silences"
 REFRESH_MS: Final = 5000
 """What the page says its refresh is (it has no live part: nothing is refreshed)."""
@@ -158,7 +163,7 @@ def matchers_of(value: object) -> tuple[Matcher, ...]:
     for m in found:
         if len(m.value) > VALUE_MAX:
             raise refusal(400, f"matchers: {m.name}'s value is longer than {VALUE_MAX}")
-        if m.op in ("=~", "!~") and (problem := backtracking_problem(m.value)) is not None:
+        if m.op in ("=~", "!~") and (problem := untrusted_problem(m.value)) is not None:
             raise refusal(400, f"matchers: {problem}")
     if all(m.matches({}) for m in found):
         raise refusal(
@@ -212,13 +217,6 @@ def span_of(body: _Body, now: float) -> tuple[float, float]:
     return starts, ends
 
 
-def _silence_id(request: web.Request) -> int:
-    raw = request.match_info["id"].removeprefix("#")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise refusal(400, f"a silence's id is a whole number, not {raw[:40]!r}")
-    return int(raw)
-
-
 @dataclass(eq=False)
 class SilenceHandlers:
     """The silences' request handlers (:func:`silence_handlers`), writing through the
@@ -245,6 +243,13 @@ class SilenceHandlers:
         starts, ends = span_of(body, now)
         comment = _text(body, "comment", required=True)
         assert comment is not None
+        in_force = await self.actions.write(lambda: runner.store.count_silences_in_force(now))
+        if in_force >= SILENCES_MAX:
+            raise refusal(
+                400,
+                f"{in_force} silences are in force, at most {SILENCES_MAX}: expire some, or "
+                "make one whose matchers select what several would",
+            )
         params = {"matchers": matchers, "starts": iso(starts), "ends": iso(ends)}
         audit = self.actions.entry(who, "silence.add", "silence", **params, comment=comment)
         made: Silence = await self.actions.write(
@@ -255,8 +260,8 @@ class SilenceHandlers:
 
     async def expire(self, request: web.Request) -> web.Response:
         runner = self.runner
-        number = _silence_id(request)
         who, body = await _authorized(request)
+        number = path_id(request, "a silence's")
         _only(body, ())
         audit = self.actions.entry(who, "silence.expire", f"silence:{number}")
         found, changed = await self.actions.write(

@@ -454,7 +454,10 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
                 ],
             }
             if page.show_urls:
-                row["url"] = redact_url(sight.config.monitor(entry.monitor).url)
+                # A monitor not discovered yet has no URL to show.
+                m = next((m for m in sight.config.monitors if m.name == entry.monitor), None)
+                if m is not None:
+                    row["url"] = redact_url(m.url)
             if page.show_latency:
                 latest = sight.latest.get(entry.monitor)
                 row["latency_ms"] = None if latest is None else round_ms(latest.latency_ms)

@@ -19,7 +19,9 @@ from tether.monitor.web._actions import action_handlers
 from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
 from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
-from tether.monitor.web._limits import Limits, start_guarded, tcp, unix
+from tether.monitor.web._errors import json_errors
+from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
+from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._objective_pages import objective_handlers
 from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
@@ -55,7 +57,7 @@ larger than other requests; each route holds its own limit."""
 def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
     """The monitor's server, serving :func:`routes`; ``refresh`` is how often (seconds) the
     dashboard's pages ask for fresh data."""
-    app = web.Application(middlewares=[gate], client_max_size=REQUEST_BODY_MAX)
+    app = web.Application(middlewares=[json_errors, gate], client_max_size=REQUEST_BODY_MAX)
     authority = install(app, lambda: runner.config, runner.wall)
     app.on_response_prepare.append(security_headers)
     for route in routes(runner, authority, refresh=refresh):
@@ -107,10 +109,13 @@ def routes(
         Route("GET", "/incidents", board.incidents),
         Route("GET", "/objectives", objectives.listing),
         Route("GET", "/objectives/{name:.+}", objectives.page),
-        Route("GET", "/api/monitors/{name:.+}", board.monitor_api),
+        # Not the paths of the actions below (a GET of one is a 405 saying POST).
+        Route(
+            "GET", "/api/monitors/{name:.+(?<!/pause)(?<!/resume)(?<!/check)}", board.monitor_api
+        ),
         Route("GET", "/api/series/{name:.+}", board.series_api),
         Route("GET", "/api/incidents", board.incidents_api),
-        Route("GET", "/api/incidents/{id:[0-9]{1,18}}", board.incident_api),
+        Route("GET", "/api/incidents/{id}", board.incident_api),
         Route("GET", "/api/objectives", goals.all),
         Route("GET", "/api/objectives/{name:.+}", goals.one),
         Route("GET", "/silences", hush.page),
@@ -246,10 +251,13 @@ def limits_of(server: Server) -> Limits:
 
 
 async def serve(runner: Running, host: str, port: int) -> web.AppRunner:
-    """Start the server (within ``server:``'s limits, ``_limits.py``); the caller awaits
-    ``.cleanup()`` on the result to stop it."""
+    """Start the server on ``host``:``port``, which no other process may share
+    (``_listen.py``: :class:`~._listen.PortInUse` names the one holding it), within
+    ``server:``'s limits (``_limits.py``); the caller awaits ``.cleanup()`` on the result
+    to stop it."""
     limits = limits_of(runner.config.server)
-    return await start_guarded(make_app(runner), [tcp(host, port)], limits)
+    listens = [on_socket(sock) for sock in listening_sockets(host, port)]
+    return await start_guarded(make_app(runner), listens, limits)
 
 
 async def serve_unix(runner: Running, path: str) -> web.AppRunner:
