@@ -295,7 +295,7 @@ def seed_store(path: Path, count: int) -> tuple[float, float]:
     the runner saves it (a warm start); the seconds it took, and the milliseconds one
     ``Detector.states()`` then takes (what the runner asks on every state change)."""
     from tether.monitor.engine._detect import Detector, Observation
-    from tether.monitor.runtime._runner import _STATE_KEY
+    from tether.monitor.runtime._saved import STATE_KEY as _STATE_KEY
     from tether.monitor.store import SQLiteStore
 
     began = time.perf_counter()

@@ -62,8 +62,13 @@ class Harness:
         config: MonitorConfig,
         probe: Callable[[str, ProbeOptions], Any] | None = None,
         channels: Mapping[str, Channel] | None = None,
+        *,
+        start: float = 0.0,
     ) -> None:
+        """``start``: the simulated seconds the clock starts at (a restart's, later than
+        the run before it on the same store)."""
         self.sim = SimTime()
+        self.sim.now = start
         self.ops = Collect()
         self.delivered: list[tuple[str, str, float]] = []
         """(channel, event, simulated time) of each delivery that landed."""

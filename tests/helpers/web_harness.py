@@ -125,6 +125,9 @@ class ServedRunner:
         self.refresh = refresh
         self.authority = authority
         self.runner = Runner(config, store, Outbox(store, {}), wall=lambda: self.now, **runner)
+        # What the runner's loop does first when it runs (this one is not run): the
+        # objectives' counts read from the store.
+        self.runner.objectives.read_now()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -1,6 +1,7 @@
 """``tether objectives``: every objective of a running monitor, read from its
-``/api/objectives`` (docs/objectives.md), as a table: its SLI, target, budget left, burn
-rate over 1 hour and 6 hours, and the rules firing now.
+``/api/objectives`` (docs/objectives.md), as a table: its SLI, target, budget left (or
+``too few checks`` while there are too few for a budget), burn rate over 1 hour and 6
+hours, and the rules firing now.
 
 Exit 0 with the table (or the JSON with ``--json``); 2 for an unknown objective or bad
 input, 3 when no server answers, 4 when not allowed (as the other commands that ask a
@@ -68,11 +69,18 @@ def row(doc: dict[str, Any]) -> tuple[str, ...]:
         for a in doc["alerts"]
         if a["firing"]
     ]
+    budget = doc["budget"]
+    if not doc.get("ready", True):
+        left = "reading the store"
+    elif budget.get("little_data"):
+        left = "too few checks"
+    else:
+        left = _percent(budget["remaining"], 1)
     return (
         doc["name"],
         _percent(doc["sli_value"]),
         _percent(doc["target"], 4),
-        _percent(doc["budget"]["remaining"], 1),
+        left,
         _burn(doc["burn_rates"], "1h"),
         _burn(doc["burn_rates"], "6h"),
         ", ".join(firing) or "-",

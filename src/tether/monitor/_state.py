@@ -144,13 +144,13 @@ class Availability:
             failures=int(data["failures"]),
             successes=int(data["successes"]),
             flapping=bool(data["flapping"]),
-            changes=[_moment(t) for t in data["changes"]],
+            changes=[saved_moment(t) for t in data["changes"]],
         )
 
 
-def _moment(saved: object) -> float:
-    """A saved time of a change: finite, or ValueError (the state is started afresh)."""
+def saved_moment(saved: object) -> float:
+    """A time a saved state holds: finite, or ValueError (the state is started afresh)."""
     at = float(saved)  # type: ignore[arg-type]
     if not math.isfinite(at):
-        raise ValueError(f"availability: {at} is not a time")
+        raise ValueError(f"saved state: {at} is not a time")
     return at

@@ -110,17 +110,6 @@ def test_review_is_status_and_evaluate_together(failures: list[tuple[int, bool]]
     assert alerts == two.evaluate(now)
 
 
-def test_a_reload_carries_only_unchanged_objectives() -> None:
-    """``carry`` keeps the very ledger of an objective whose definition and monitors are
-    the same, and none of one that changed."""
-    old = Book(parse_config(CONFIG))
-    old.observe(ProbeRecord("api", START, False, Kind("connect.refused"), 5.0))
-    new = Book(parse_config(CONFIG.replace("target: 99%", "target: 99.5%")))
-    assert new.carry(old) == ("front",)
-    assert new.ledgers["front"] is old.ledgers["front"]
-    assert new.status("api-only", START).counts.total == 0
-
-
 def test_spent_over_a_window_is_its_bad_events_over_what_the_window_allows() -> None:
     """After a steady month, the last hour's share is the Workbook's burn x 1h / 30d; with
     an hour of history alone, it is the hour's bad events over what that hour allows."""

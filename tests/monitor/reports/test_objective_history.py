@@ -1,13 +1,15 @@
 """An objective's history from the store (reports/_objective_history.py): the pure
-burn-down held to its properties over random hours, an hour roll-up counted for each
-SLI, and the whole read from a real store of each backend, with rows written through
-the store's own API (results, a pause, a maintenance window, an incident)."""
+burn-down held to its properties over random hours, starting where the data starts, and
+the whole read from a real store of each backend, with rows written through the store's
+own API (results, a pause, a maintenance window, an incident): what it counts is what
+the live core counts of the same checks."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,16 +19,14 @@ from tether._kinds import Kind
 from tether.monitor._records import AuditEntry, Incident, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import Availability, Latency
 from tether.monitor.reports._objective_history import (
     STEP,
     Step,
     burn_down,
-    hour_counts,
     objective_history,
-    steps_of,
+    steps_from,
 )
-from tether.monitor.store import Rollup
+from tether.monitor.store import SQLiteStore
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on an hour
 DAY = 86400.0
@@ -76,50 +76,21 @@ def test_each_point_is_the_end_of_its_step(counts: list[tuple[int, int]], target
         assert p.total == sum(t for _, t in counts[: i + 1])
 
 
-def _rollup(
-    count: int, ok: int, kinds: dict[str, int], low: float, high: float, avg: float
-) -> Rollup:
-    return Rollup("api", "hour", T0, count, ok, avg, low, high, kinds)
-
-
-def test_an_hour_of_availability_counts_only_the_kinds_that_count() -> None:
-    """Passed checks are good; failures of a counted kind (or a failed condition, under
-    ``condition``) bad; failures of another kind are not counted at all."""
-    hour = _rollup(10, 6, {"connect.refused": 2, "dns.nxdomain": 1}, 1, 5, 3)
-    # 4 failed: 2 refused, 1 nxdomain, 1 failed condition (no kind).
-    assert hour_counts(hour, Availability()) == (6, 10)
-    assert hour_counts(hour, Availability(frozenset({"connect"}))) == (6, 8)
-    assert hour_counts(hour, Availability(frozenset({"condition"}))) == (6, 7)
-    assert hour_counts(hour, Availability(frozenset({"dns", "condition"}))) == (6, 8)
-
-
-def test_an_hour_of_latency_is_judged_whole() -> None:
-    """All passed checks good when the slowest was under ``below``, none when the fastest
-    was not, else as the average says; failures are bad."""
-    sli = Latency(below_ms=100.0)
-    assert hour_counts(_rollup(10, 8, {}, 10, 90, 50), sli) == (8, 10)
-    assert hour_counts(_rollup(10, 8, {}, 100, 300, 200), sli) == (0, 10)
-    assert hour_counts(_rollup(10, 8, {}, 10, 300, 60), sli) == (8, 10)
-    assert hour_counts(_rollup(10, 8, {}, 10, 300, 150), sli) == (0, 10)
-
-
-def test_steps_cover_the_span_and_leave_out_excluded_hours() -> None:
-    """One step per hour of the span; a roll-up outside it, or of an hour its monitor was
-    excluded at the middle of, is not counted."""
-    rows = {
-        "api": [
-            Rollup("api", "hour", T0 - STEP, 5, 0, None, None, None, {}),  # before the span
-            Rollup("api", "hour", T0, 10, 9, None, None, None, {}),
-            Rollup("api", "hour", T0 + STEP, 10, 0, None, None, None, {}),  # excluded
-        ],
-        "web": [Rollup("web", "hour", T0 + STEP, 4, 4, None, None, None, {})],
-    }
-
-    def excluded(monitor: str, at: float) -> bool:
-        return monitor == "api" and at == T0 + 1.5 * STEP
-
-    steps = steps_of(rows, Availability(), T0, T0 + 3 * STEP, excluded)
-    assert steps == [Step(T0, 9, 10), Step(T0 + STEP, 4, 4), Step(T0 + 2 * STEP, 0, 0)]
+@given(st.dictionaries(st.integers(0, 47), st.tuples(st.integers(0, 9), st.integers(1, 9))))
+def test_the_steps_start_where_the_data_starts(counts: dict[int, tuple[int, int]]) -> None:
+    """The steps run from the first hour with an event to the span's last, each hour
+    once, empty ones between included; none without any event (no budget is kept for
+    the weeks before monitoring began)."""
+    first, last = int(T0 // STEP), int(T0 // STEP) + 47
+    held = {first + i: (min(g, t), t) for i, (g, t) in counts.items()}
+    steps = steps_from(held, first, last)
+    if not held:
+        assert steps == []
+        return
+    assert steps[0].start == min(held) * STEP
+    assert steps[0].total > 0
+    assert [s.start for s in steps] == [i * STEP for i in range(min(held), last + 1)]
+    assert sum(s.total for s in steps) == sum(t for _, t in held.values())
 
 
 CONFIG = {
@@ -188,9 +159,9 @@ def test_history_read_from_each_store(target: str) -> None:
     assert history.incidents[0].duration(T0 + DAY) == 0.5 * STEP
 
 
-# A configuration parsed per example: slower than hypothesis's default deadline on a
-# busy machine.
-@settings(deadline=None, max_examples=60)
+# A configuration parsed and a store made per example: slower than hypothesis's default
+# deadline on a busy machine.
+@settings(deadline=None, max_examples=40)
 @given(
     st.lists(
         st.tuples(
@@ -204,14 +175,15 @@ def test_history_read_from_each_store(target: str) -> None:
     ),
     st.sets(st.integers(0, 47), max_size=10),
 )
-def test_the_steps_count_what_the_live_book_counts(
-    checks: list[tuple[str, int, int, bool, str | None]], maintained: set[int]
+def test_the_store_counts_what_the_live_book_counts(
+    tmp_path_factory: pytest.TempPathFactory,
+    checks: list[tuple[str, int, int, bool, str | None]],
+    maintained: set[int],
 ) -> None:
-    """Checks of two days, with maintenance over whole hours: the hour steps count the
-    same good and total as the live core (``Book``) given the same checks, for an
-    availability objective with ``kinds``."""
+    """Checks of two days written to a real store, with maintenance over whole hours: the
+    history read back counts the same good and total as the live core (``Book``) given
+    the same checks, for an availability objective with ``kinds``: one judgement."""
     from tether.monitor.engine._objective_book import Book
-    from tether.monitor.store._rollups import tally
 
     windows = [
         {
@@ -241,16 +213,12 @@ def test_the_steps_count_what_the_live_book_counts(
     for record in records:
         book.observe(record)
     live = book.status("o", T0 + 2 * DAY).counts
-    hours: dict[str, list[Rollup]] = {}
-    for (monitor, period, start), t in tally(records).items():
-        if period == "hour":
-            hours.setdefault(monitor, []).append(t.rollup(monitor, period, start))
-
-    def excluded(monitor: str, at: float) -> bool:
-        return config.in_maintenance(monitor, dt.datetime.fromtimestamp(at, dt.UTC))
-
-    steps = steps_of(hours, Availability(frozenset({"connect"})), T0, T0 + 2 * DAY, excluded)
-    assert (sum(s.good for s in steps), sum(s.total for s in steps)) == (live.good, live.total)
+    with SQLiteStore(tmp_path_factory.mktemp("h") / "t.db") as store:
+        for record in records:
+            store.record(record)
+        store.flush()
+        history = objective_history(store, config, config.objectives[0], T0, T0 + 2 * DAY)
+    assert (history.good, history.total) == (live.good, live.total)
 
 
 def test_a_latency_objective_is_judged_by_the_hour_from_each_store(target: str) -> None:

@@ -51,20 +51,19 @@ def restart(tmp_path: Path, lab: Lab, switch: Switch, before: Harness) -> Harnes
     return again
 
 
-def test_an_incident_written_without_its_state_is_neither_alerted_twice_nor_stuck(
-    tmp_path: Path, lab: Lab
-) -> None:
-    """Stopped after the incident's commit and before the down state's: the monitor comes
-    back with its old "up" state and still in the open incident.  It is restored as
-    unknown: still failing, it stays in its incident with no second alert; back up, it
-    leaves it and the recovery is alerted once.  (Restored "up", it would have stayed
-    in the incident for good: a check agreeing with a state is no change.)"""
-    switch = Switch(lab)
+def crashed_after_the_incident(
+    tmp_path: Path, lab: Lab, switch: Switch, *, through: bool
+) -> Harness:
+    """A run stopped after the incident's commit and before the down state's: the store
+    keeps the monitor's state from before the change (``through``: with the time of the
+    newest check it had taken, as this tether saves it; without, as an older one did)."""
     h = Harness(tmp_path, config(lab), probe=switch)
     saved: dict[str, Any] = {}
 
     def fail() -> None:
         saved.update(h.runner.detector.export("api") or {})
+        if not through:
+            saved.pop("through", None)
         switch.failing = True
 
     h.drive(
@@ -74,7 +73,6 @@ def test_an_incident_written_without_its_state_is_neither_alerted_twice_nor_stuc
     )
     h.store.flush()
     h.close()
-    # The crash: the state before the change is what the store kept.
     conn = sqlite3.connect(tmp_path / "t.db")
     with conn:
         conn.execute(
@@ -82,6 +80,20 @@ def test_an_incident_written_without_its_state_is_neither_alerted_twice_nor_stuc
             (json.dumps(saved),),
         )
     conn.close()
+    return h
+
+
+def test_an_incident_written_without_its_state_is_neither_alerted_twice_nor_stuck(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """Stopped after the incident's commit and before the down state's, from a state saved
+    without the time of its newest check (an older tether's): the monitor comes back with
+    its old "up" state and still in the open incident.  It is restored as unknown: still
+    failing, it stays in its incident with no second alert; back up, it leaves it and the
+    recovery is alerted once.  (Restored "up", it would have stayed in the incident for
+    good: a check agreeing with a state is no change.)"""
+    switch = Switch(lab)
+    h = crashed_after_the_incident(tmp_path, lab, switch, through=False)
 
     again = restart(tmp_path, lab, switch, h)
     assert again.state("api") is State.UNKNOWN
@@ -103,6 +115,32 @@ def test_an_incident_written_without_its_state_is_neither_alerted_twice_nor_stuc
     assert events(last) == ["incident.resolved"]
     (incident,) = last.store.incidents()
     assert not incident.is_open
+    last.close()
+
+
+def test_the_checks_stored_after_a_saved_state_are_taken_again_at_a_restart(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """Stopped after the incident's commit and before the down state's, from a state that
+    says when its newest check was made: the failures stored after it are taken again at
+    the start, so the monitor comes back down, in its incident, with nothing alerted;
+    back up, the recovery is alerted once."""
+    switch = Switch(lab)
+    h = crashed_after_the_incident(tmp_path, lab, switch, through=True)
+    again = restart(tmp_path, lab, switch, h)
+    assert again.state("api") is State.DOWN
+    again.drive((lambda: again.state("api") is State.DOWN, list), limit=again.sim.now + 30)
+    again.store.flush()
+    assert events(again) == []
+    again.close()
+    switch.failing = False
+    last = restart(tmp_path, lab, switch, again)
+    last.drive(
+        (lambda: last.state("api") is State.UP and bool(last.ops.got), list),
+        limit=last.sim.now + 300,
+    )
+    last.store.flush()
+    assert events(last) == ["incident.resolved"]
     last.close()
 
 

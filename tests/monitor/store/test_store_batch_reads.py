@@ -1,7 +1,7 @@
 """A page's reads for many monitors at once (``state_changes_of``, ``rollups_of``,
-``failures_of``) give what the reads of one monitor give, on SQLite and PostgreSQL; on
-SQLite each is one statement, whose rows come back as one value, however many monitors
-and rows.
+``failures_of``), and a restart's (``verdicts_of``), give what the reads of one monitor
+give, on SQLite and PostgreSQL; on SQLite each is one statement, whose rows come back as
+one value, however many monitors and rows.
 
 Why one step: the sqlite3 module lets go of the GIL around each row's step, and a page
 built on a worker thread beside a busy event loop waited up to the switch interval (5 ms)
@@ -46,10 +46,16 @@ def fill(store: Store, seed: int) -> None:
     store.flush()
 
 
+def verdict(r: ProbeRecord) -> ProbeRecord:
+    """``r`` as ``verdicts_of`` reads it back: without phases, conditions or lag."""
+    return ProbeRecord(r.monitor, r.ts, r.ok, r.kind, r.latency_ms, r.detail)
+
+
 def test_reads_of_many_monitors_are_the_reads_of_each(target: str) -> None:
     """For 40 monitors with data and one without: the state changes since a moment, the
     roll-ups of each period from each monitor's own moment, and the newest failure among
-    each one's newest results, as the one-monitor reads give them."""
+    each one's newest results, and the verdicts of each one's newest results after its
+    moment (oldest first), as the one-monitor reads give them."""
     rng = random.Random(7)
     with open_target(target) as store:
         fill(store, 1)
@@ -70,9 +76,15 @@ def test_reads_of_many_monitors_are_the_reads_of_each(target: str) -> None:
                 if failed:
                     want[m] = failed[0]
             assert store.failures_of(since, limit) == want
+            after = {
+                m: [r for r in store.results(m, at, 10_000) if r.ts > at] for m, at in since.items()
+            }
+            verdicts = {m: [verdict(r) for r in rs[:limit][::-1]] for m, rs in after.items() if rs}
+            assert store.verdicts_of(since, limit) == verdicts
         assert store.state_changes_of([], T0) == {}
         assert store.rollups_of({}, "minute") == {}
         assert store.failures_of({}, 10) == {}
+        assert store.verdicts_of({}, 10) == {}
 
 
 def test_a_page_read_on_sqlite_is_one_statement(fresh_store: SQLiteStore) -> None:

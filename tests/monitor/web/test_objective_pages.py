@@ -54,16 +54,18 @@ class History(ServedRunner):
 
     def __init__(self, tmp: Path, *, users: bool = False) -> None:
         config = parse_config(yaml.safe_dump(settings(users=users)))
-        super().__init__(config, SQLiteStore(tmp / "objectives.db"))
+        store = SQLiteStore(tmp / "objectives.db")
         start = EPOCH - HOURS * 3600
         self.checks = int(HOURS * 3600 / EVERY)
         for i in range(self.checks):
             at = start + i * EVERY
             failed = 120 <= i < 120 + FAILED  # at 2 h in
             kind = Kind.CONNECT_REFUSED if failed else None
-            self.store.record(ProbeRecord("api", at, not failed, kind, 20.0))
-            self.store.record(ProbeRecord("other", at, False, Kind.CONNECT_REFUSED))
-        self.store.flush()
+            store.record(ProbeRecord("api", at, not failed, kind, 20.0))
+            store.record(ProbeRecord("other", at, False, Kind.CONNECT_REFUSED))
+        store.flush()
+        # The runner reads the objective from the store at its start.
+        super().__init__(config, store)
         self.incident = self.store.new_incident_id()
         opened = start + 120 * EVERY
         self.store.open_incident(

@@ -108,6 +108,8 @@ def test_the_api_answers_the_documented_shape(served: ServedRunner) -> None:
         "sli_value",
         "good",
         "total",
+        "data_since",
+        "ready",
         "budget",
         "burn_rates",
         "alerts",
@@ -120,6 +122,9 @@ def test_the_api_answers_the_documented_shape(served: ServedRunner) -> None:
         ["web"],
     )
     assert (site["sli_value"], site["good"], site["total"]) == (0.0, 0, 1)
+    assert site["ready"] is True
+    assert site["data_since"] == "2027-01-15T08:00:00Z"  # its one check's hour
+    assert site["budget"]["little_data"] is True  # 1 check: 1% of it may fail
     assert list(site["burn_rates"]) == ["5m", "30m", "1h", "6h", "3d"]
     assert site["alerts"][0] == {
         "severity": "page",
@@ -131,7 +136,13 @@ def test_the_api_answers_the_documented_shape(served: ServedRunner) -> None:
     }
     assert site["spenders"] == [{"monitor": "web", "kind": "connect.refused", "bad": 1}]
     assert checkout["sli_value"] is None
-    assert checkout["budget"] == {"total_bad_allowed": 0.0, "spent": 0.0, "remaining": 1.0}
+    assert checkout["budget"] == {
+        "total_bad_allowed": 0.0,
+        "spent": 0.0,
+        "remaining": 1.0,
+        "little_data": True,
+    }
+    assert checkout["data_since"] is None
     assert not any(a["firing"] for a in checkout["alerts"])
     status, _, body = s.get("/api/objectives/nothing")
     assert status == 404
@@ -171,9 +182,10 @@ def test_tether_objectives_prints_the_table(
     evaluate(s)
     assert main(["objectives", "--server", s.base]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "OBJECTIVE  SLI    TARGET  BUDGET LEFT  BURN 1H  BURN 6H  FIRING"
+    assert lines[0] == "OBJECTIVE  SLI    TARGET  BUDGET LEFT     BURN 1H  BURN 6H  FIRING"
     site, checkout = lines[1].split(), lines[2].split()
-    assert site == ["site", "-", "99%", "100%", "0.00", "0.00", "-"]
+    # No check yet: no budget to speak of, rather than a figure.
+    assert site == ["site", "-", "99%", "too", "few", "checks", "0.00", "0.00", "-"]
     assert checkout == [
         "checkout",
         "99.8%",

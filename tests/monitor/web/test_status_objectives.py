@@ -1,7 +1,8 @@
 """A status page's ``objectives:`` (web/_status_objectives.py): the page served by the
-real server shows each listed objective's SLI and budget left over its window, read from
-a real SQLite store the test wrote through its API, and nothing of its monitors; a name
-that is no objective is refused with the file."""
+real server shows each listed objective's SLI and budget left over its window, as the
+runner read them from a real SQLite store the test wrote through its API before it
+started, and nothing of its monitors; a name that is no objective is refused with the
+file."""
 
 from __future__ import annotations
 
@@ -50,14 +51,16 @@ class Page(ServedRunner):
 
     def __init__(self, tmp: Path) -> None:
         config = parse_config(yaml.safe_dump(settings()))
-        super().__init__(config, SQLiteStore(tmp / "status.db"))
+        store = SQLiteStore(tmp / "status.db")
         for i in range(CHECKS):
             at = EPOCH - CHECKS * 60 + i * 60
-            self.store.record(ProbeRecord("api", at, True))
+            store.record(ProbeRecord("api", at, True))
             failed = i < FAILED
             kind = Kind.CONNECT_REFUSED if failed else None
-            self.store.record(ProbeRecord("internal-db-7", at, not failed, kind))
-        self.store.flush()
+            store.record(ProbeRecord("internal-db-7", at, not failed, kind))
+        store.flush()
+        # The runner reads its objectives from the store at its start.
+        super().__init__(config, store)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,7 @@ def test_nothing_of_the_objectives_monitors_reaches_the_page(page: Page, path: s
             "target",
             "window",
             "budget_left",
+            "little_data",
         }
 
 

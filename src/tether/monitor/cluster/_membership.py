@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tether._plural import count
@@ -67,11 +67,13 @@ class Coordinator(Protocol):
     def drop(self, name: str, *, save: bool) -> None:
         """Stop keeping ``name``'s state here (saved first for its next owner if ``save``)."""
 
-    def state_key(self, name: str) -> str:
-        """The key of ``name``'s detector state in the store."""
+    def read_saved(self, names: Collection[str]) -> Mapping[str, Any]:
+        """The saved detector states of ``names``, with the checks stored since each was
+        saved (called off the event loop)."""
 
-    def adopt(self, name: str, saved: Mapping[str, Any] | None) -> None:
-        """Keep ``name``'s state here from now on, from its ``saved`` detector state."""
+    def adopt(self, name: str, saved: Any) -> None:
+        """Keep ``name``'s state here from now on, from what :meth:`read_saved` gave of
+        it (None: nothing saved)."""
 
     def assign(self) -> None:
         """Have the fleet probe the monitors placed here (not paused) from now on."""
@@ -233,10 +235,9 @@ class Membership:
             with contextlib.suppress(StoreError):
                 await asyncio.to_thread(self._store.flush)
         if new:
-            keys = [self._coordinator.state_key(name) for name in new]
-            saved = await asyncio.to_thread(self._store.load_state, keys)
+            saved = await asyncio.to_thread(self._coordinator.read_saved, new)
             for name in sorted(new):
-                self._coordinator.adopt(name, saved.get(self._coordinator.state_key(name)))
+                self._coordinator.adopt(name, saved.get(name))
         self._coordinator.assign()
         for name in sorted(new):
             # Taken over, most likely from an instance that died a lease ago: probe them
@@ -287,9 +288,12 @@ class Membership:
         self.leading = True
         log.warning("leading the cluster now", extra={"event": "cluster.leader"})
         # Square the open incidents with what the locations see now: the last leader may
-        # have died between a change and its incident, or nobody led for a while.
+        # have died between a change and its incident, or nobody led for a while.  Every
+        # location's state first, deciding nothing: taken one at a time, a monitor's
+        # first location read alone would look like the whole picture (a partial incident
+        # resolved before its failing location's state was read, and opened again).
         self.feed.reset()
-        await self.poll_locations()
+        await self.poll_locations(decide=False)
         now = self._wall()
         quorum = self._quorum
         for name, state in quorum.states().items():
@@ -307,8 +311,10 @@ class Membership:
             self._coordinator.write_incidents(changes, now)
         self._coordinator.act_on_quorum(quorum.snapshot(now), now)
 
-    async def poll_locations(self) -> None:
-        """Read what every location published since the last read, into the quorum."""
+    async def poll_locations(self, *, decide: bool = True) -> None:
+        """Read what every location published since the last read, into the quorum (with
+        ``decide`` false, taken without deciding anything: a new leader squares the
+        incidents with the whole picture after)."""
         try:
             read = await asyncio.to_thread(
                 self._store.location_changes, self.feed.since(), self.feed.horizon
@@ -319,11 +325,18 @@ class Membership:
             self.feed.reset()
             return
         now = self._wall()
+        taken = []
         # In turns: in a wave one read is thousands of changes, the checks waited behind.
         async for state in in_turns(self.feed.take(read.rows, read.horizon)):
             if state.location == self.here and self._coordinator.published(state.monitor):
                 # Its own, known first-hand (and perhaps newer than this row).  One taken
                 # over and not changed since is known from the row its last holder wrote.
                 continue
-            if self.feed.states.get((state.monitor, state.location)) is state:  # not stale
+            if self.feed.states.get((state.monitor, state.location)) is not state:
+                continue  # stale
+            if decide:
                 self._coordinator.act_on_quorum(self._quorum.update(state, now), now)
+            else:
+                taken.append(state)
+        if taken:
+            self._quorum.restore(taken)

@@ -17,13 +17,13 @@ for the scheduler.  ``StateChanged`` is emitted exactly when
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
-from tether.monitor._state import Availability, State
+from tether.monitor._state import Availability, State, saved_moment
 from tether.monitor.config._rules import Rules
 from tether.monitor.engine._baseline import Baseline, Expected
 from tether.monitor.engine._window import CheckWindow
@@ -154,6 +154,9 @@ class _Monitor:
     """Consecutive checks at or under it."""
     window: CheckWindow | None = None
     """The recent checks, under an ``alert_when`` rule."""
+    through: float | None = None
+    """When the newest check it took was made: a state saved and restored goes on from
+    there with the checks made after it (:meth:`Detector.replay`)."""
 
     def state(self) -> State:
         if self.paused:
@@ -166,6 +169,21 @@ class _Monitor:
 
     def end_latency_episode(self) -> None:
         self.degraded, self.slow, self.fast = False, 0, 0
+
+
+def checks_counted(rules: Rules) -> int:
+    """How many of a monitor's newest checks its state counts over, at most: those a
+    state saved before them must be given again (:meth:`Detector.replay`) to count as
+    the detector that saw them does (its window's, its thresholds', its latency
+    episode's)."""
+    latency = rules.latency
+    counted = max(
+        rules.failure_threshold,
+        rules.success_threshold,
+        latency.degrade_after,
+        latency.recover_after,
+    )
+    return max(counted, 0 if rules.window is None else rules.window.capacity)
 
 
 def _checks(n: int) -> str:
@@ -238,6 +256,8 @@ class Detector:
         entry = self._entry(result.monitor)
         if entry.paused:
             return []
+        if entry.through is None or result.timestamp > entry.through:
+            entry.through = result.timestamp
         rules = self.rules_for(result.monitor)
         before = entry.state()
         reasons: list[str] = []
@@ -255,6 +275,25 @@ class Detector:
         reprobe = self._reprobe(entry, result, rules, now)
         if reprobe is not None:
             events.append(reprobe)
+        return events
+
+    def through(self, monitor: str) -> float | None:
+        """When the newest check ``monitor``'s state took was made (None: none yet)."""
+        entry = self._monitors.get(monitor)
+        return None if entry is None else entry.through
+
+    def replay(self, monitor: str, checks: Iterable[Observation]) -> list[Event]:
+        """Take the checks of ``monitor`` made after its state was saved (newer than
+        :meth:`through`; the older ones it has), oldest first, as :meth:`observe` takes
+        each at its own time; return every event they made.  A state saved at a change
+        and restored after a crash thus goes on as if it had seen them: an ``alert_when``
+        window filling, a count of failures in a row, the latency baseline.  The caller
+        decides what the events it returns still owe (what the store says was done)."""
+        events: list[Event] = []
+        for check in sorted(checks, key=lambda c: c.timestamp):
+            through = self.through(monitor)
+            if through is None or check.timestamp > through:
+                events += self.observe(check, check.timestamp)
         return events
 
     def _entry(self, monitor: str) -> _Monitor:
@@ -381,6 +420,8 @@ class Detector:
             # Kept with the verdict: restored down, the failures it already alerted for
             # do not take it down again.
             exported["window"] = entry.window.to_list()
+        if entry.through is not None:
+            exported["through"] = entry.through
         return exported
 
     def restore(self, monitor: str, saved: Mapping[str, Any]) -> None:
@@ -399,6 +440,7 @@ class Detector:
             slow=int(saved["slow"]),
             fast=int(saved["fast"]),
             window=window,
+            through=None if saved.get("through") is None else saved_moment(saved["through"]),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from typing import Final
 
-from tether._durations import format_duration
+from tether._durations import format_duration, parse_duration
 from tether.monitor._records import AlertPayload, kind_from_text
-from tether.monitor.engine._objective_book import ObjectiveAlert, Spender
+from tether.monitor.engine._objective_book import Dropped, ObjectiveAlert, Spender
 from tether.monitor.engine._objectives import BurnRule, Ledger, budget_consumed, error_budget
 
 __all__ = [
     "BURNING",
     "RESOLVED",
+    "dropped_payload",
     "objective_dedup",
     "objective_payload",
+    "parse_rule",
     "rule_key",
     "spent_over",
 ]
@@ -39,6 +41,18 @@ def rule_key(rule: BurnRule) -> str:
     """A rule written short and stable: ``page 14.4x 1h/5m``."""
     long, short = format_duration(rule.long), format_duration(rule.short)
     return f"{rule.severity} {rule.burn:g}x {long}/{short}"
+
+
+def parse_rule(key: str) -> BurnRule | None:
+    """The rule :func:`rule_key` wrote (None for a text it did not)."""
+    try:
+        severity, burn, windows = key.split(" ")
+        long, short = windows.split("/")
+        if severity not in ("page", "ticket") or not burn.endswith("x"):
+            return None
+        return BurnRule(severity, float(burn[:-1]), parse_duration(long), parse_duration(short))  # type: ignore[arg-type]
+    except ValueError:
+        return None
 
 
 def objective_dedup(name: str, rule: BurnRule, since: float, event: str) -> str:
@@ -105,6 +119,11 @@ def objective_payload(
             f"({rule.severity}): {_share(spent)} of the {span} budget spent in the last "
             f"{long}, {_left(event.remaining)}"
         )
+        if event.little_data:
+            text = (
+                f"{name}: burning its error budget {_rate(event.long_burn)} over {long} "
+                f"({rule.severity}); too few checks yet for a {span} budget to speak of"
+            )
         if alert.spenders:
             text += "; most spent by " + ", ".join(_spender(s, traffic) for s in alert.spenders)
         kind = kind_from_text(alert.spenders[0].kind) if alert.spenders else None
@@ -113,6 +132,8 @@ def objective_payload(
             f"{name}: no longer burning its error budget {_rate(rule.burn)} over {long} "
             f"({rule.severity}): {_rate(event.short_burn)} over the last {short}; {left}"
         )
+        if event.little_data:
+            text = text.removesuffix(f"; {left}") + f"; too few checks yet for a {span} budget"
         kind = None
     detail = (
         f"burn rate {_rate(event.long_burn)} over {long} and {_rate(event.short_burn)} over "
@@ -130,4 +151,23 @@ def objective_payload(
         detail=detail,
         since=since,
         labels={"objective": name, "severity": rule.severity, "window": long},
+    )
+
+
+def dropped_payload(gone: Dropped, now: float) -> AlertPayload:
+    """The resolution of a firing rule that no longer exists (its objective or the rule
+    removed from the file): the same labels as its alert, so a receiver that keeps
+    alerts by labels (Alertmanager) ends it."""
+    rule = gone.rule
+    long = format_duration(rule.long)
+    return AlertPayload(
+        event=RESOLVED,
+        monitor=gone.objective,
+        text=(
+            f"{gone.objective}: no longer burning its error budget {_rate(rule.burn)} over "
+            f"{long} ({rule.severity}): the rule is no longer in the configuration"
+        ),
+        at=now,
+        since=gone.since,
+        labels={"objective": gone.objective, "severity": rule.severity, "window": long},
     )

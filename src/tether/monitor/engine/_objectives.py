@@ -30,6 +30,15 @@ objective: 5 min on 10 s buckets (3.3%), 30 min and 1 h on 1 min (3.3%, 1.7%), 6
 10 min (2.8%), 3 d and 30 d on 1 h (1.4%, 0.14%), in 32 + 62 + 38 + 722 = 854 buckets.
 A 1-year objective needs 8,762 hour buckets; its short windows stay as exact.
 
+The buckets are a cache of the store (docs/objectives.md, "After a restart"): a ledger is
+filled with what the store holds (:meth:`Ledger.load`, a bucket's counts at a time; -1 to
+take a monitor's share away again), read again from a moment on (:meth:`Ledger.clear`),
+and gives the buckets behind its window's figure (:meth:`Ledger.steps`) for a burn-down
+drawn from the same counts.  A window with too few events for a budget, less than one
+bad event allowed, says so (:func:`little_data`): one failure would otherwise read as
+thousands of percent of it spent.  The rules that fire are kept with when they fired
+(:attr:`Ledger.firing`), so that they can be written down and read back.
+
 What is counted is decided here too (docs/objectives.md): an ``availability`` event is
 good when its check or call passed, bad when it failed with a kind that counts (all of
 them by default), and not counted when it failed with another kind; a ``latency`` event
@@ -40,7 +49,7 @@ answer).  Events during a pause or a maintenance window are never counted.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple
 
@@ -69,6 +78,7 @@ __all__ = [
     "error_budget",
     "from_config",
     "is_good",
+    "little_data",
     "reaches",
 ]
 
@@ -287,10 +297,54 @@ class _Ring:
                 total += self.total[slot]
         return Counts(good, total)
 
+    def load(self, counts: Mapping[int, tuple[int, int]], sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1, never below none) ``counts`` of bucket
+        indexes; a bucket older than the ring holds is left out."""
+        newest = max(self.index)
+        for i, (good, total) in counts.items():
+            slot = i % self.size
+            if self.index[slot] > i or i <= newest - self.size:
+                continue  # older than the ring holds
+            if self.index[slot] != i:
+                self.index[slot], self.good[slot], self.total[slot] = i, 0, 0
+            if sign > 0:
+                self.good[slot] += good
+                self.total[slot] += total
+            else:
+                self.good[slot] = max(0, self.good[slot] - good)
+                self.total[slot] = max(self.good[slot], self.total[slot] - total)
+
+    def clear(self, first: int) -> None:
+        """Empty every bucket from index ``first`` on."""
+        for slot, i in enumerate(self.index):
+            if i >= first:
+                self.good[slot] = self.total[slot] = 0
+
+    def buckets(self, length: float, now: float) -> list[tuple[int, int, int]]:
+        """(index, good, total) of each bucket a window of ``length`` before ``now`` reads,
+        oldest first, empty ones included."""
+        last = math.floor(now / self.width)
+        first = math.floor((now - length) / self.width)
+        out = []
+        for i in range(max(first, last - self.size + 1), last + 1):
+            slot = i % self.size
+            held = self.index[slot] == i
+            out.append((i, self.good[slot] if held else 0, self.total[slot] if held else 0))
+        return out
+
+
+def little_data(allowed: float) -> bool:
+    """Whether a budget of ``allowed`` bad events (the allowed share of the events
+    counted) is too little to speak of: less than one event, so that a single bad one
+    spends it many times over (a 99.9% objective needs 1,000 events before one may fail
+    within its budget).  Its figures then say so rather than -63,000%."""
+    return allowed < 1 - 1e-9
+
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """An objective at one moment."""
+    """An objective at one moment: the figure every page, the API, ``/metrics`` and the
+    alerts give (computed once, at each evaluation)."""
 
     at: float
     sli: float | None
@@ -300,11 +354,21 @@ class Status:
     """The share of the window's budget spent (above 1 when overspent)."""
     burn: dict[float, float]
     """The burn rate over each window length the objective reads."""
+    allowed: float = math.inf
+    """How many of the window's events may be bad: ``(1 - target) x total``."""
+    since: float | None = None
+    """Where the window's data starts: the start of its oldest bucket with an event
+    (None without events)."""
 
     @property
     def remaining(self) -> float:
         """The share of the budget left: 1 - spent, never above 1, below 0 when overspent."""
         return 1.0 - self.spent
+
+    @property
+    def little_data(self) -> bool:
+        """Too few events for the budget to mean anything (:func:`little_data`)."""
+        return little_data(self.allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +382,10 @@ class AlertEvent:
     short_burn: float
     spent: float
     remaining: float
+    since: float | None = None
+    """When the rule fired (``at`` for a rule that fires now)."""
+    little_data: bool = False
+    """The window holds too few events for a budget (:func:`little_data`)."""
 
     @property
     def severity(self) -> Severity:
@@ -339,7 +407,8 @@ class Ledger:
             longest[width] = max(longest.get(width, 0.0), length)
         # +2: the bucket a window starts in, and the one it ends in.
         self._rings = {w: _Ring(w, math.ceil(n / w) + 2) for w, n in sorted(longest.items())}
-        self.firing: set[BurnRule] = set()
+        self.firing: dict[BurnRule, float] = {}
+        """Each rule that fires, and since when."""
 
     @property
     def buckets(self) -> int:
@@ -365,10 +434,13 @@ class Ledger:
         for ring in self._rings.values():
             ring.add(at, good, total)
 
-    def count(self, length: float, now: float) -> Counts:
-        """The events of the last ``length`` seconds before ``now`` (one of the
-        objective's lengths, or any within its longest), from the buckets of its width:
-        all of ``(now - length, now]``, and at most one bucket's worth before it."""
+    @property
+    def widths(self) -> dict[float, int]:
+        """Each bucket width this ledger keeps, and how many buckets of it: a seed from
+        the store fills the last that many up to now."""
+        return {w: ring.size for w, ring in self._rings.items()}
+
+    def _ring(self, length: float) -> _Ring:
         width = bucket_width(length)
         ring = self._rings.get(width)
         if ring is None or (ring.size - 2) * width < length:
@@ -378,7 +450,36 @@ class Ledger:
                 key=lambda r: r.width,
                 default=self._rings[max(self._rings)],
             )
-        return ring.count(length, now)
+        return ring
+
+    def count(self, length: float, now: float) -> Counts:
+        """The events of the last ``length`` seconds before ``now`` (one of the
+        objective's lengths, or any within its longest), from the buckets of its width:
+        all of ``(now - length, now]``, and at most one bucket's worth before it."""
+        return self._ring(length).count(length, now)
+
+    def load(self, width: float, counts: Mapping[int, tuple[int, int]], sign: int = 1) -> None:
+        """Add to the buckets of ``width`` the (good, total) ``counts`` of their indexes
+        (``floor(at / width)``): what the store holds of some monitors; ``sign`` -1 takes
+        them away again (a monitor that left), never below none."""
+        self._rings[width].load(counts, sign)
+
+    def clear(self, since: float) -> None:
+        """Empty every bucket that holds a moment from ``since`` on (to be read again from
+        the store)."""
+        for ring in self._rings.values():
+            ring.clear(math.floor(since / ring.width) if math.isfinite(since) else -1)
+
+    @property
+    def window_width(self) -> float:
+        """The width of the buckets the objective's own window is read from."""
+        return self._ring(self.objective.window).width
+
+    def steps(self, now: float) -> list[tuple[float, int, int]]:
+        """(start, good, total) of each bucket the window reads at ``now``, oldest first:
+        the counts behind :meth:`status`'s, for a burn-down chart of the same figure."""
+        ring = self._ring(self.objective.window)
+        return [(i * ring.width, g, t) for i, g, t in ring.buckets(self.objective.window, now)]
 
     def burn(self, length: float, now: float) -> float:
         good, total = self.count(length, now)
@@ -390,7 +491,17 @@ class Ledger:
         sli = counts.good / counts.total if counts.total else None
         spent = budget_spent(counts.good, counts.total, objective.target)
         burns = {length: self.burn(length, now) for length in objective.lengths()}
-        return Status(now, sli, counts, spent, burns)
+        allowed = error_budget(objective.target) * counts.total
+        since = self._since(now) if counts.total else None
+        return Status(now, sli, counts, spent, burns, allowed, since)
+
+    def _since(self, now: float) -> float | None:
+        """The start of the window's oldest bucket with an event."""
+        ring = self._ring(self.objective.window)
+        for i, _, total in ring.buckets(self.objective.window, now):
+            if total:
+                return i * ring.width
+        return None
 
     def evaluate(self, now: float, status: Status | None = None) -> list[AlertEvent]:
         """The rules at ``now``: each that starts to hold fires, each firing one whose
@@ -403,14 +514,24 @@ class Ledger:
             if rule in self.firing:
                 if reaches(short_burn, rule.burn):
                     continue
-                self.firing.discard(rule)
+                since = self.firing.pop(rule)
                 kind: Literal["fired", "ended"] = "ended"
             elif reaches(long_burn, rule.burn) and reaches(short_burn, rule.burn):
-                self.firing.add(rule)
+                since = self.firing[rule] = now
                 kind = "fired"
             else:
                 continue
             events.append(
-                AlertEvent(kind, rule, now, long_burn, short_burn, status.spent, status.remaining)
+                AlertEvent(
+                    kind,
+                    rule,
+                    now,
+                    long_burn,
+                    short_burn,
+                    status.spent,
+                    status.remaining,
+                    since,
+                    status.little_data,
+                )
             )
         return events

@@ -249,9 +249,9 @@ class Quorum:
 
     def restore(self, states: Iterable[LocationState]) -> None:
         """Take states without deciding anything: a single instance restarting with its
-        detector's saved states, whose incidents the store already matches.  (A new leader
-        instead feeds the published states to :meth:`update`, so that the engine squares
-        its open incidents with them.)"""
+        detector's saved states, whose incidents the store already matches, and a new
+        leader reading every location's, which then squares the open incidents with the
+        whole picture (:meth:`snapshot`)."""
         for state in states:
             entry = self._monitors.get(state.monitor)
             if entry is not None and state.location in entry.placement.locations:

@@ -152,7 +152,9 @@ def report_csv(report: MonthlyReport) -> str:
     """The report as CSV: :data:`CSV_HEADER`, then one row per (section, item).
 
     - ``objective``: ``sli``, ``target``, ``good``, ``total``, ``budget_spent``,
-      ``budget_left`` (shares as decimals, 0.999; ``sli`` empty without events);
+      ``budget_left`` (shares as decimals, 0.999; ``sli`` empty without events),
+      ``little_data`` (``true`` while too few checks for a budget: the two before
+      measure nothing then) and ``data_since`` (the month's first hour with a check);
     - ``objective_incident``: one per incident (``item`` ``#ID``, with ``opened``,
       ``duration_s``, up to the month's end (or now) while open, ``kind``, ``cause``, ``monitors``
       separated by spaces);
@@ -171,6 +173,8 @@ def report_csv(report: MonthlyReport) -> str:
             ("total", str(h.total)),
             ("budget_spent", _share(h.spent)),
             ("budget_left", _share(h.remaining)),
+            ("little_data", "true" if h.little_data else "false"),
+            ("data_since", "" if h.since is None else _stamp(h.since)),
         )
         for item, value in figures:
             writer.writerow(["objective", _text(h.name), item, value, *blank])

@@ -1,45 +1,34 @@
 """An objective's history read from the store: its SLI and error budget hour by hour over
-any span (the last window, a calendar month), so the burn-down chart and the monthly
-report survive restarts and reach back as far as the roll-ups do (a year by default).
-
-The live core (``engine/_objective_book.py``) counts each check as it comes; here the
-store's hour roll-ups are counted instead, one :class:`Step` an hour:
-
-- availability: an hour's passed checks are good, its failures of a kind that counts
-  are bad (``kinds``; a failure without a kind is a failed ``condition``), the others are
-  not counted, as the live core does;
-- latency: the roll-ups keep each hour's least, most and average latency, not every
-  check's, so an hour is judged whole: all its passed checks are good when its slowest
-  was under ``below``, none when its fastest was not, and otherwise as its average says.
-  That is an approximation (docs/objectives.md says so);
-- an hour is left out when, at its middle, its monitor was paused (from the stored state
-  changes) or in a maintenance window (the file's, or one opened at run time);
-- a traffic monitor's stored results are its verdicts, not the application's calls
-  (which are not stored): its verdicts are counted.
+any span (a calendar month for the monthly report), so the report survives restarts and
+reaches back as far as the hour roll-ups do (a year by default).  Each hour is what the
+store holds of the objective's monitors in it, judged as the running monitor judges what
+it reads back at start (``_objective_store.py``: one judgement for both).
 
 The burn-down (:func:`burn_down`) spends the span's budget, the allowed share of all the
 span's events, step by step: ``remaining = 1 - bad so far / (allowed share x total)``.
-It starts at 1, never rises, and ends where the live core's ``remaining`` stands for the
-same span (1 - budget spent); below 0 once overspent.
+It starts where the data starts (an hour before the objective's first check is no
+budget kept), at 1, never rises, and ends at the budget left over the span; below 0 once
+overspent.  With too few events for a budget (fewer than one bad event allowed) there is
+no budget to speak of: :attr:`History.little_data` says so.
 """
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from tether._redact import redact_text
-from tether.monitor._state import State
-from tether.monitor.engine._objectives import Availability, Latency, from_config
+from tether.monitor.engine._objectives import from_config, little_data
+from tether.monitor.reports._objective_store import Exclusions, bucket_counts
 
 if TYPE_CHECKING:
-    from tether.monitor._records import Window
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._objectives import ObjectiveConfig
-    from tether.monitor.store import Rollup, Store
+    from tether.monitor.engine._objectives import Status
+    from tether.monitor.store import Store
+    from tether.monitor.store._base import Listed
 
 __all__ = [
     "STEP",
@@ -48,15 +37,23 @@ __all__ = [
     "Point",
     "Step",
     "burn_down",
-    "hour_counts",
+    "incident_marks",
+    "live_history",
     "objective_history",
-    "steps_of",
+    "steps_from",
 ]
 
 STEP: Final = 3600.0
 """The width of a step: the store's hour roll-ups."""
 INCIDENTS_READ: Final = 500
 """The most incidents read per monitor for a span (newest first)."""
+MAX_STEPS: Final = 720
+"""The most steps a burn-down drawn from the running monitor's buckets has (the chart's
+width in pixels): more buckets are merged, a few at a time."""
+ONE_BY_ONE: Final = 50
+"""Up to this many monitors, each one's incidents are read on their own."""
+MANY_READ: Final = 2000
+"""The most incidents read for an objective of more monitors (newest first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +111,8 @@ class History:
     monitors: tuple[str, ...]
     points: tuple[Point, ...]
     incidents: tuple[Mark, ...]
+    step: float = STEP
+    """The width of each point's step."""
 
     @property
     def good(self) -> int:
@@ -143,57 +142,38 @@ class History:
         """Whether the counts are estimated from hourly latency (a latency objective)."""
         return self.sli_kind == "latency"
 
+    @property
+    def since(self) -> float | None:
+        """Where the data starts: the start of its first hour with an event (None
+        without any)."""
+        return self.points[0].at - self.step if self.points else None
+
+    @property
+    def allowed(self) -> float:
+        """How many of the span's events may be bad."""
+        return (1.0 - self.target) * self.total
+
+    @property
+    def little_data(self) -> bool:
+        """Too few events for the budget to mean anything (engine ``little_data``)."""
+        return little_data(self.allowed)
+
 
 # -- the pure core ----------------------------------------------------------------------
 
 
-def hour_counts(rollup: Rollup, sli: Availability | Latency) -> tuple[int, int]:
-    """(good, counted) of one hour roll-up for ``sli`` (module docstring)."""
-    failed = rollup.count - rollup.ok_count
-    if isinstance(sli, Latency):
-        low, high, mean = rollup.latency_min, rollup.latency_max, rollup.latency_avg
-        if high is not None and high < sli.below_ms:
-            good = rollup.ok_count
-        elif low is None or low >= sli.below_ms or mean is None:
-            good = 0
-        else:
-            good = rollup.ok_count if mean < sli.below_ms else 0
-        return good, rollup.count
-    named = sum(rollup.kinds.values())
-    bad = sum(n for kind, n in rollup.kinds.items() if sli.counts(kind))
-    if failed > named and sli.counts(None):
-        bad += failed - named
-    return rollup.ok_count, rollup.ok_count + bad
+def steps_from(counts: Mapping[int, tuple[int, int]], first: int, last: int) -> list[Step]:
+    """The hours ``first`` to ``last`` (indexes: ``floor(start / STEP)``) as steps, from
+    the first with an event: the span before the data starts is no budget kept."""
+    begin = min((i for i in counts if first <= i <= last), default=None)
+    if begin is None:
+        return []
+    return [Step(i * STEP, *counts.get(i, (0, 0))) for i in range(begin, last + 1)]
 
 
-def steps_of(
-    hours: Mapping[str, Iterable[Rollup]],
-    sli: Availability | Latency,
-    start: float,
-    end: float,
-    excluded: Callable[[str, float], bool] = lambda monitor, at: False,
-) -> list[Step]:
-    """Every hour of ``[start, end)`` (from the hour ``start`` falls in) as a step, the
-    monitors' roll-ups counted in it; an hour a monitor was ``excluded`` at its middle
-    leaves that monitor's roll-up out."""
-    first = start - start % STEP
-    n = max(0, int(-(-(end - first) // STEP)))
-    good = [0] * n
-    total = [0] * n
-    for monitor, rollups in hours.items():
-        for rollup in rollups:
-            i = int((rollup.start - first) // STEP)
-            if not 0 <= i < n or excluded(monitor, rollup.start + STEP / 2):
-                continue
-            g, t = hour_counts(rollup, sli)
-            good[i] += g
-            total[i] += t
-    return [Step(first + i * STEP, good[i], total[i]) for i in range(n)]
-
-
-def burn_down(steps: Sequence[Step], target: float) -> list[Point]:
-    """The budget left after each step, out of the budget of all ``steps``' events
-    (module docstring): starts at 1, never rises."""
+def burn_down(steps: Sequence[Step], target: float, width: float = STEP) -> list[Point]:
+    """The budget left after each step of ``width`` seconds, out of the budget of all
+    ``steps``' events (module docstring): starts at 1, never rises."""
     allowed = (1.0 - target) * sum(s.total for s in steps)
     points = []
     good = total = 0
@@ -202,50 +182,89 @@ def burn_down(steps: Sequence[Step], target: float) -> list[Point]:
         total += step.total
         bad = total - good
         remaining = 1.0 - bad / allowed if allowed > 0 else 1.0
-        points.append(Point(step.start + STEP, good, total, remaining))
+        points.append(Point(step.start + width, good, total, remaining))
     return points
 
 
 # -- what the store knows ------------------------------------------------------------------
 
 
-def _exclusions(
-    config: MonitorConfig,
-    changes: Mapping[str, Sequence[tuple[float, State]]],
-    windows: Sequence[Window],
-) -> Callable[[str, float], bool]:
-    """Whether a monitor was paused or in maintenance at a moment."""
-    times = {m: [at for at, _ in rows] for m, rows in changes.items()}
-
-    def excluded(monitor: str, at: float) -> bool:
-        rows = changes.get(monitor, ())
-        i = bisect.bisect_right(times.get(monitor, []), at) - 1
-        if i >= 0 and rows[i][1] is State.PAUSED:
-            return True
-        if any((not w.monitors or monitor in w.monitors) and w.open_at(at) for w in windows):
-            return True
-        return config.in_maintenance(monitor, dt.datetime.fromtimestamp(at, dt.UTC))
-
-    return excluded
-
-
 def incident_marks(
     store: Store, monitors: Collection[str], start: float, end: float
 ) -> tuple[Mark, ...]:
-    """The incidents of ``monitors`` open at some moment of ``[start, end)``, oldest first."""
-    found: dict[int, Mark] = {}
-    for monitor in monitors:
-        for listed in store.incident_list(monitor=monitor, limit=INCIDENTS_READ, shown=(50, 1)):
-            i = listed.incident
-            if i.opened >= end or (i.resolved is not None and i.resolved < start):
-                continue
-            if i.folded_into is not None:  # its members moved to the one it folded into
-                continue
-            named = tuple(m for m in i.monitors if m in monitors) or (monitor,)
-            kind = None if i.kind is None else i.kind.value
-            detail = redact_text(i.detail)
-            found.setdefault(i.id, Mark(i.id, kind, detail, i.opened, i.resolved, named))
-    return tuple(sorted(found.values(), key=lambda m: (m.opened, m.id)))
+    """The incidents of ``monitors`` open at some moment of ``[start, end)``, oldest first.
+    Up to :data:`ONE_BY_ONE` monitors, each one's newest :data:`INCIDENTS_READ`; more
+    (an objective over thousands), the newest :data:`MANY_READ` incidents of any monitor
+    in one read, naming only these monitors: a read per monitor would be thousands."""
+    among = set(monitors)
+    found: list[tuple[Listed, str | None]]
+    if len(among) <= ONE_BY_ONE:
+        found = [
+            (listed, monitor)
+            for monitor in monitors
+            for listed in store.incident_list(monitor=monitor, limit=INCIDENTS_READ, shown=(50, 1))
+        ]
+    else:
+        found = [
+            (listed, None)
+            for listed in store.incident_list(limit=MANY_READ, shown=(50, 1), among=among)
+        ]
+    marks: dict[int, Mark] = {}
+    for listed, monitor in found:
+        i = listed.incident
+        if i.opened >= end or (i.resolved is not None and i.resolved < start):
+            continue
+        if i.folded_into is not None:  # its members moved to the one it folded into
+            continue
+        named = tuple(m for m in i.monitors if m in among) or ((monitor,) if monitor else ())
+        if not named:
+            continue  # of other monitors
+        kind = None if i.kind is None else i.kind.value
+        marks.setdefault(i.id, Mark(i.id, kind, redact_text(i.detail), i.opened, i.resolved, named))
+    return tuple(sorted(marks.values(), key=lambda m: (m.opened, m.id)))
+
+
+def live_history(
+    objective: ObjectiveConfig,
+    status: Status,
+    steps: Sequence[tuple[float, int, int]],
+    width: float,
+    monitors: tuple[str, ...],
+    incidents: tuple[Mark, ...] = (),
+) -> History:
+    """The running monitor's figure of ``objective`` (its ``status`` at the last
+    evaluation) as a history over its window: the ledger's buckets (``steps``: start,
+    good, total; ``width`` seconds each) as read at that moment, the newest one made to
+    hold what the status counted (checks taken since went into it), so the burn-down ends
+    exactly where the figure stands."""
+    good = sum(g for _, g, _ in steps)
+    total = sum(t for _, _, t in steps)
+    counted = list(steps)
+    if counted:
+        start, g, t = counted[-1]
+        g, t = g + status.counts.good - good, t + status.counts.total - total
+        counted[-1] = (start, max(0, min(g, t)), max(0, t))
+    begin = next((i for i, (_, _, t) in enumerate(counted) if t), len(counted))
+    kept = [Step(a, g, t) for a, g, t in counted[begin:]]
+    # A year of hours is 8,760 steps for a chart 720 wide: consecutive ones merged.
+    k = max(1, math.ceil(len(kept) / MAX_STEPS))
+    if k > 1:
+        kept = [
+            Step(group[0].start, sum(s.good for s in group), sum(s.total for s in group))
+            for group in (kept[i : i + k] for i in range(0, len(kept), k))
+        ]
+        width *= k
+    return History(
+        objective.name,
+        objective.share,
+        objective.sli,
+        status.at - objective.window,
+        status.at,
+        monitors,
+        tuple(burn_down(kept, objective.share, width)),
+        incidents,
+        width,
+    )
 
 
 def objective_history(
@@ -254,12 +273,11 @@ def objective_history(
     """``objective`` over ``[start, end)`` from ``store``'s hour roll-ups, state changes,
     maintenance windows and incidents (module docstring)."""
     monitors = objective.selected(config.monitors)
-    first = start - start % STEP
-    hours = store.rollups_of(dict.fromkeys(monitors, first), "hour")
-    changes = store.state_changes_of(monitors, first)
-    excluded = _exclusions(config, changes, store.windows(limit=1000))
+    first, last = math.floor(start / STEP), math.ceil(end / STEP) - 1
+    exclusions = Exclusions.read(store, config, monitors, first * STEP)
     sli = from_config(objective).sli
-    steps = steps_of(hours, sli, start, end, excluded)
+    counts = bucket_counts(store, sli, monitors, STEP, first, last, exclusions)
+    steps = steps_from(counts, first, last)
     return History(
         objective.name,
         objective.share,

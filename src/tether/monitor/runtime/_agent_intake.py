@@ -37,11 +37,10 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Protocol
 
-from tether._kinds import Kind
 from tether.monitor._agent_wire import (
     MAX_WAIT,
     AgentCheck,
@@ -59,6 +58,7 @@ from tether.monitor.config._monitor_wire import monitor_json
 from tether.monitor.engine._detect import Detector, Observation, StateChanged
 from tether.monitor.runtime._agent_not_run import NotRunAlerts, not_run_changes
 from tether.monitor.runtime._monitor_terms import detector_rules
+from tether.monitor.runtime._saved import Holder, SavedStates
 from tether.monitor.store import AgentRow, StoreError
 from tether.monitor.store._agents import counted
 from tether.monitor.web._agent_metrics import AgentsView
@@ -68,7 +68,6 @@ if TYPE_CHECKING:
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
-    from tether.monitor.store import Store
     from tether.monitor.web._metrics import MonitorMetrics
 
 __all__ = ["AgentIntake", "AgentRunner", "placed"]
@@ -79,15 +78,9 @@ _PRUNE_EVERY: Final = 600.0
 """Seconds between prunings of the batch ids past ``agents.keep_batches``."""
 
 
-class AgentRunner(Protocol):
+class AgentRunner(Holder, Protocol):
     """The runner, as the agents' intake sees it."""
 
-    @property
-    def store(self) -> Store: ...
-    @property
-    def wall(self) -> Callable[[], float]: ...
-    @property
-    def config(self) -> MonitorConfig: ...
     @property
     def quorum(self) -> Quorum: ...
     @property
@@ -136,7 +129,10 @@ class AgentIntake:
         """Set once the server shuts down: every long poll is answered at once."""
         self._newest: dict[tuple[str, str], float] = {}
         """The newest check detected on, per (location, monitor), on the server's time."""
-        self._published: dict[tuple[str, str], tuple[State, float, Kind | None, str | None]] = {}
+        self._published: dict[tuple[str, str], LocationState] = {}
+        """What each agent location last published of each monitor."""
+        self._saved: dict[str, SavedStates] = {}
+        """Each agent location's detector states in the store (``_saved.py``)."""
         self._rows: dict[str, AgentRow] = {}
         self._live: frozenset[str] = frozenset()
         self._warned: set[str] = set()
@@ -162,11 +158,16 @@ class AgentIntake:
         for location in list(self._detectors):
             if location not in locations:
                 del self._detectors[location]
+                del self._saved[location]
         for location in sorted(locations):
             monitors = tuple(
                 m for m in config.monitors if m.probed and location in config.placed(m)
             )
             detector = self._detectors.setdefault(location, Detector())
+            if location not in self._saved:
+                self._saved[location] = SavedStates(
+                    self._runner, detector, location, self._prefix(location), shared=False
+                )
             names = frozenset(m.name for m in monitors)
             for gone in self._names.get(location, frozenset()) - names:
                 detector.forget(gone)
@@ -210,36 +211,46 @@ class AgentIntake:
                     self.not_run.ended(location, n, now, placed=False)
             self._keep(replace(row, cannot_run=kept))
 
-    def _key(self, location: str, name: str) -> str:
-        """Where a location's detector state of ``name`` is saved: the runner's scheme."""
-        return f"detector@{location}:{name}"
+    @staticmethod
+    def _prefix(location: str) -> str:
+        """Where a location's detector states are saved: the runner's scheme."""
+        return f"detector@{location}:"
 
     def _restore(self) -> None:
-        """Take back the detectors' saved states and the agents' rows: a restart neither
-        forgets what an agent's location saw nor alerts it again."""
+        """Take back the detectors' saved states (with the checks stored since, for a
+        monitor only its agent probes), what each location published, and the agents'
+        rows: a restart neither forgets what an agent's location saw, nor its cause, nor
+        alerts it again."""
         store, now = self._runner.store, self._runner.wall()
+        states = []
         try:
-            self._rows = {row.location: row for row in store.agent_rows()}
-            keys = [self._key(loc, n) for loc, names in self._names.items() for n in names]
-            saved = store.load_state(keys) if keys else {}
+            rows = store.agent_rows()
+            for location, names in self._names.items():
+                saved = self._saved[location]
+                found = saved.read(names)
+                squared = sum(
+                    saved.restore(n, one, square=not self._runner.membership.shared)
+                    for n, one in found.items()
+                )
+                if squared:
+                    log.warning(
+                        "%d monitors at %s restored as unknown: their saved states and the "
+                        "open incidents did not match; the next checks decide",
+                        squared,
+                        location,
+                        extra={"event": "restore.squared"},
+                    )
+                for name, one in found.items():
+                    state = saved.located(name, one)
+                    states.append(state)
+                    self._published[(location, name)] = state
+                    through = saved.detector.through(name)
+                    if through is not None:
+                        self._newest[(location, name)] = through
         except StoreError as exc:
             log.warning("the agents' saved states were not read, starting afresh: %s", exc)
             return
-        states = []
-        for location, names in self._names.items():
-            detector = self._detectors[location]
-            for name in names:
-                data = saved.get(self._key(location, name))
-                if data is None:
-                    continue
-                try:
-                    detector.restore(name, data)
-                except (KeyError, TypeError, ValueError, OverflowError) as exc:
-                    log.warning("%s at %s: saved state not restored: %s", name, location, exc)
-                    continue
-                state = detector.state(name)
-                states.append(LocationState(name, location, state, now))
-                self._published[(location, name)] = (state, now, None, None)
+        self._rows = {row.location: row for row in rows}
         if not self._runner.membership.shared:
             # Live first, then the states, deciding nothing: the store's open incidents
             # match them already (as the runner restores its own location's).
@@ -419,14 +430,12 @@ class AgentIntake:
                     extra={"event": "state", "monitor": name, "state": str(event.new)},
                 )
                 self._publish(location, name, event.new, event.at, event.reason, check, record)
-                exported = self._detectors[location].export(name)
-                if exported is not None:
-                    runner.store.save_state(self._key(location, name), exported)
+                self._saved[location].save(name, self._published.get((location, name)))
             # A re-probe asked for is not sent: the agent probes on its own schedule.
         last = self._published.get((location, name))
-        if not changed and not record.ok and last is not None and last[0] is State.DOWN:
+        if not changed and not record.ok and last is not None and last.state is State.DOWN:
             # Still down, perhaps for another reason: the incidents correlate on it.
-            self._publish(location, name, State.DOWN, last[1], "", check, record)
+            self._publish(location, name, State.DOWN, last.since, "", check, record)
 
     def _publish(
         self,
@@ -442,10 +451,10 @@ class AgentIntake:
         ``name``, unless nothing it goes by changed."""
         failed = not record.ok
         seen = (state, since, record.kind if failed else None, check.host if failed else None)
-        if self._published.get((location, name)) == seen:
+        last = self._published.get((location, name))
+        if last is not None and (last.state, last.since, last.kind, last.host) == seen:
             return
-        self._published[(location, name)] = seen
-        published = LocationState(
+        published = self._published[(location, name)] = LocationState(
             name,
             location,
             state,

@@ -105,14 +105,20 @@ def set_change(before: Mapping[str, Monitor], after: Iterable[Monitor]) -> SetCh
 
 
 def apply(
-    runner: SetRunner, change: SetChange, config: MonitorConfig | None = None, *, whole: bool
+    runner: SetRunner,
+    change: SetChange,
+    config: MonitorConfig | None = None,
+    *,
+    whole: bool,
+    starting: bool = False,
 ) -> None:
     """Make ``change`` to the runner's monitors, each part of the runner told of the
     monitors put and removed.  ``whole`` (at start, on a reload): ``config`` is the new
     configuration, whose other sections may have changed too, so what is worked out
     from them (routes, holds, objectives, the agents' assignments, placement) is worked
     out again for every monitor, and ``change`` puts every monitor of it.  Otherwise
-    (discovery) the configuration stays, with ``change`` made to its monitors."""
+    (discovery) the configuration stays, with ``change`` made to its monitors.
+    ``starting``: the quorum decides nothing yet, since no location's state is restored."""
     now = runner.wall()
     for name in change.removed:
         runner.forget(name, now)
@@ -127,14 +133,15 @@ def apply(
     if whole or _touches(change, before, lambda m: m.traffic):
         runner.traffic.configure(config)
     if whole or config.objectives:
-        # To be the objectives' own "the monitor set changed" (issue 44 section 2, the
-        # objectives stage's); until then their configure, which keeps the counts of
-        # every objective whose monitors stay.
+        # Counts, spenders and firing rules kept; the share of the monitors that joined
+        # read from the store, that of those that left taken away (_objective_stage.py).
         runner.objectives.configure(config)
     events: list[QuorumEvent] = []
     for name, m in change.put.items():
         runner.detector.configure(name, detector_rules(m))
         events += runner.quorum.configure(name, Placement(config.placed(m), m.quorum), now)
+    if runner.membership.shared:
+        events += _known_states(runner, config, change, before, now)
     _routes(runner, config, change, whole=whole)
     if whole:
         runner.metrics.labels({m.name: m.labels for m in config.monitors})
@@ -156,7 +163,8 @@ def apply(
         runner.assign()
     else:
         _place(runner, change)
-    runner.act_on_quorum(events, now)
+    if not starting:
+        runner.act_on_quorum(events, now)
     if whole or _agents_hear(config, change, before):
         runner.agents.configure(config)
 
@@ -199,6 +207,30 @@ def _keep(
                 hosts[name] = host
             failures.move(name, host)
     return config
+
+
+def _known_states(
+    runner: SetRunner,
+    config: MonitorConfig,
+    change: SetChange,
+    before: Mapping[str, Monitor],
+    now: float,
+) -> list[QuorumEvent]:
+    """What the quorum decides from the states already published of the monitors new
+    here.  Another instance of the cluster may have learnt of a monitor first (the
+    leader's discovered set, a reload read a moment earlier) and published its state
+    before this one knew the monitor: the feed kept the row, and a state published only
+    as it changes would otherwise stay unknown here until its next change."""
+    known = runner.membership.feed.states
+    events: list[QuorumEvent] = []
+    for name, m in change.put.items():
+        if name in before:
+            continue
+        for location in config.placed(m):
+            state = known.get((name, location))
+            if state is not None:
+                events += runner.quorum.update(state, now)
+    return events
 
 
 def _place(runner: SetRunner, change: SetChange) -> None:

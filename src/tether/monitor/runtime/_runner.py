@@ -26,11 +26,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 
-from tether._kinds import Kind
-from tether._plural import count
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
@@ -65,32 +62,21 @@ from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
-from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._loop import freeze, paused_collector
 from tether.monitor.runtime._monitor_set import SetChange, set_change
 from tether.monitor.runtime._monitor_set import apply as apply_set
 from tether.monitor.runtime._monitor_terms import (
     detector_rules,
     incident_routes,
-    verdict_forgotten,
 )
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
+from tether.monitor.runtime._saved import CHECKPOINT_EVERY, Saved, SavedStates, state_prefix
 from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
-
-_STATE_KEY = "detector:"
-"""Each monitor's detector state is saved under ``detector:NAME``, on its own: saving
-every monitor on each change cost 1.4 s of CPU per change at 60,000 monitors.  With
-several locations, each location's under ``detector@LOCATION:NAME``: what one location
-has seen of a monitor is not what another has (:meth:`Runner.state_key`)."""
-_LEGACY_KEY = "__detector__"
-"""Where the first stores kept every monitor's state in one document."""
-_CHECKPOINT_EVERY = 600.0
-"""Seconds between saves of every monitor's state, so that a crash loses at most this much
-of the latency baselines (states themselves are saved as they change)."""
 
 
 class Runner:
@@ -114,8 +100,6 @@ class Runner:
         (default: the configuration's only location); ``cluster`` is its part in a
         cluster of instances on one PostgreSQL database (default: alone)."""
         self.here = resolve_location(config, location, env={})
-        self._state_prefix = _STATE_KEY if len(config.locations) <= 1 else f"detector@{self.here}:"
-        """Where this instance saves its detectors' states (:meth:`state_key`)."""
         self.store = store
         self.outbox = outbox
         self.wall, self.mono, self._sleep = wall, mono, sleep or asyncio.sleep
@@ -140,11 +124,19 @@ class Runner:
             self, store, self.quorum, self.here, cluster, wall=wall, sleep=self._sleep, rand=rand
         )
         """This instance's part in its cluster: its shards, its lead, its renewal rounds."""
+        self.config = config
+        self.saved = SavedStates(
+            self,
+            self.detector,
+            self.here,
+            state_prefix(config, self.here),
+            shared=self.membership.shared,
+        )
+        """Each monitor's detector state in the store, and taking it back (``_saved.py``)."""
         self.traffic = TrafficIntake(self)
         """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
-        self._published: dict[str, tuple[State, float, Kind | None, str | None]] = {}
-        """What was last published of each monitor at this location: its state, since
-        when, and the kind and host of its failure."""
+        self._published: dict[str, LocationState] = {}
+        """What was last published of each monitor at this location."""
         # The routes at once: the open incidents are restored with them (the channels a
         # ``local`` incident has paged are its alerted members' channels), so a restart
         # keeps its reminders and its one resolution per channel.
@@ -176,7 +168,7 @@ class Runner:
         ``/metrics`` show locations of, kept here rather than found at each request."""
         self.hosts: dict[str, str] = {}
         """Every monitor not paused, and its host (to correlate failures with)."""
-        self.objectives = Objectives(self, config)
+        self.objectives = Objectives(self, config, shared=self.membership.shared)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
         self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
         self.stages: tuple[Stage, ...] = (
@@ -187,93 +179,44 @@ class Runner:
             self._detect,
         )
         """The intake's stages, run in this order on each check (:meth:`take_check`)."""
-        self._configure(config)
-        self._restore(store.load_state())
+        self._configure(config, starting=True)
+        with paused_collector():
+            self._restore()
         for m in config.monitors:
             self.pause_or_resume(m)
 
     # -- configuration -------------------------------------------------------------------
 
-    def _configure(self, config: MonitorConfig) -> None:
-        """Take ``config`` as the one in force, every monitor anew (at start)."""
-        apply_set(self, set_change(self.by_name, config.monitors), config, whole=True)
+    def _configure(self, config: MonitorConfig, *, starting: bool = False) -> None:
+        """Take ``config`` as the one in force, every monitor anew (at start).  At start the
+        quorum decides nothing yet: it knows no location's state until they are restored
+        (:meth:`_restore`), and deciding from nothing resolved a partial incident whose
+        location still failed."""
+        change = set_change(self.by_name, config.monitors)
+        apply_set(self, change, config, whole=True, starting=starting)
 
-    def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
-        found = dict(saved.get(_LEGACY_KEY, {}).get("monitors", {}))
-        found.update(
-            (key.removeprefix(self._state_prefix), data)
-            for key, data in saved.items()
-            if key.startswith(self._state_prefix)
-        )
-        squared = 0
-        for name, saved_data in found.items():
-            if name not in self.by_name:
-                continue  # removed from the configuration while tether was stopped
-            data = saved_data
-            if not self.membership.shared and self._unsquared(name, data):
-                data = verdict_forgotten(data)
-                squared += 1
-            try:
-                self.detector.restore(name, data)
-            # OverflowError: a number no float holds, as a direct database write can leave.
-            except (KeyError, TypeError, ValueError, OverflowError) as exc:
-                log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
-        if squared:
-            log.warning(
-                "%s restored as unknown: the saved state and the open incidents did not "
-                "match (tether stopped between the two writes); the next checks decide, "
-                "and alert if need be",
-                count(squared, "monitor"),
-                extra={"event": "restore.squared"},
-            )
+    def _restore(self) -> None:
+        """Take every monitor's state back from the store (``_saved.py``) and, alone,
+        what this location sees of each, deciding nothing: the store's open incidents
+        match them (squared).  In a cluster, each monitor is taken back when its shard
+        comes here (:meth:`adopt`)."""
         if self.membership.shared:
-            return  # the quorum learns every location's states from the store
-        # Squared above: the store's open incidents match these states.
+            return
         here = self.probed_here
-        self.quorum.restore(
-            LocationState(name, self.here, state, self.wall())
-            for name, state in self.detector.states().items()
-            if name in here
-        )
-
-    def _unsquared(self, name: str, data: Mapping[str, Any]) -> bool:
-        """Whether ``name``'s saved state and the open incidents disagree: saved down and
-        in no open incident, or saved up (or degraded) and still down in one.
-
-        A change is written in this order: its incident (with the alerts), then the
-        monitor's state (:meth:`_act_on_detection`).  A crash (``kill -9``) can stop the
-        writer between the two, and leave the incident written and the state not; the other
-        case, a state written and not its incident, can only come from a store written by
-        an older tether.  Either way, the monitor is restored as unknown (its baseline
-        kept): its next checks decide, as on a first start, and the engine, which knows
-        the open incidents, alerts only what it has not (down again while still in its
-        incident: nothing; up: it leaves it, with its recovery alert)."""
-        if not self._single(name):
-            return False  # several locations: the quorum, not this detector, decides
-        try:
-            availability = data["availability"]
-            health, flapping = str(availability["health"]), bool(availability["flapping"])
-        except (KeyError, TypeError):
-            return False  # not restored at all: starts afresh
-        if flapping or data.get("paused"):
-            return False  # its alerts are held, or it is in no incident: nothing owed
-        member = self.engine.incident_of(name) is not None
-        if health == State.DOWN.value:
-            return not member
-        return member and health in (State.UP.value, State.DEGRADED.value)
+        located = self.saved.restore_all(self.saved.read())
+        states = [s for s in located if s.monitor in here]
+        self.quorum.restore(states)
+        for state in states:
+            self._published[state.monitor] = state
+            if self._single(state.monitor):
+                self.since[state.monitor] = state.since
 
     def _save(self, name: str) -> None:
-        exported = self.detector.export(name)
-        if exported is not None:
-            self.store.save_state(self.state_key(name), exported)
+        self.saved.save(name, self._published.get(name))
 
-    def state_key(self, name: str) -> str:
-        """The key of ``name``'s detector state in the store: its location's own when
-        there are several.  Once all locations shared one key, and an instance starting
-        after another location had saved took that location's state as its own: a first
-        check agreeing with it changed nothing, so the location never published what it
-        saw and the quorum never counted it."""
-        return self._state_prefix + name
+    def read_saved(self, names: Collection[str]) -> Mapping[str, Saved]:
+        """The saved states of ``names``, with the checks stored since (off the loop)."""
+        return self.saved.read(names)
 
     def checkpoint(self) -> None:
         """Save every monitor's detector state (the writer batches them)."""
@@ -378,10 +321,10 @@ class Runner:
             changed = changed or isinstance(event, StateChanged)
             self._act_on_detection(event, record, now, check.host)
         last = self._published.get(name)
-        if not changed and not record.ok and last is not None and last[0] is State.DOWN:
+        if not changed and not record.ok and last is not None and last.state is State.DOWN:
             # Still down, but perhaps for another reason now: the incidents correlate on
             # each down monitor's latest kind and host.
-            self._publish_location_state(name, State.DOWN, last[1], "", record, check.host, now)
+            self._publish_location_state(name, State.DOWN, last.since, "", record, check.host, now)
         return True
 
     def _act_on_detection(
@@ -427,11 +370,15 @@ class Runner:
         by changed since the last time."""
         failed = record is not None and not record.ok
         kind = record.kind if failed and record is not None else None
-        seen = (state, since, kind, host if failed else None)
-        if self._published.get(name) == seen:
+        last = self._published.get(name)
+        if last is not None and (last.state, last.since, last.kind, last.host) == (
+            state,
+            since,
+            kind,
+            host if failed else None,
+        ):
             return
-        self._published[name] = seen
-        published = LocationState(
+        published = self._published[name] = LocationState(
             name,
             self.here,
             state,
@@ -690,7 +637,7 @@ class Runner:
                 if refreeze and self.mono() - begun > longest + 1:
                     refreeze = False
                     freeze()
-                if self.mono() - last >= _CHECKPOINT_EVERY:
+                if self.mono() - last >= CHECKPOINT_EVERY:
                     last = self.mono()
                     self.checkpoint()
                     self.membership.feed.reset()  # a full read now and then: see LocationFeed
@@ -747,16 +694,13 @@ class Runner:
         self.certificates.pop(name, None)
         self._published.pop(name, None)
 
-    def adopt(self, name: str, saved: Mapping[str, Any] | None) -> None:
-        """Keep ``name``'s state here, from its ``saved`` detector state: its shard came
-        to this instance."""
+    def adopt(self, name: str, saved: Saved | None) -> None:
+        """Keep ``name``'s state here, from its ``saved`` detector state and the checks
+        stored since (:meth:`read_saved`): its shard came to this instance."""
         m = self.by_name[name]
         self.detector.configure(name, detector_rules(m))
         if saved is not None:
-            try:
-                self.detector.restore(name, saved)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("%s: saved state not restored, starting afresh: %s", name, exc)
+            self.saved.restore(name, saved, square=False)
         self.pause_or_resume(m)
 
     def assign(self) -> None:

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tether._redact import MASK, redact_text, redact_url
 from tether.monitor._records import AuditEntry, Incident, LocationState, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
+from tether.monitor.store import _results
 from tether.monitor.store._agents import AgentSQL
 from tether.monitor.store._base import (
     ALERT_COLUMNS,
@@ -654,6 +655,16 @@ class PostgresStore(
         )
         # The newest of each monitor comes last.
         return {row[0]: probe_record(row, _same) for row in rows}
+
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        rows = self._query(
+            f"SELECT {_results.VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+            "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM unnest(%s::text[], "
+            "%s::double precision[]) AS s (monitor, since) JOIN results r "
+            "ON r.monitor = s.monitor AND r.ts > s.since) AS t WHERE newest <= %s",
+            (list(since), list(since.values()), limit),
+        )
+        return _results.verdicts_by_monitor(rows)
 
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         rows = self._query(

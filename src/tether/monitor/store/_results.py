@@ -5,7 +5,8 @@ SQL both backends share for them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol
 
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
@@ -16,6 +17,8 @@ from tether.monitor.store._values import Decode, Fence, LocationRead, LocationRo
 
 # The columns both backends' SQL names, in the order the row helpers read them.
 RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
+VERDICT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail"
+"""A result's columns but its ``data``: what a detector counts (:func:`verdict_record`)."""
 
 LOCATION_COLUMNS: Final = "monitor, location, state, since, reason, kind, detail, host, latency_ms"
 """What a location state's writer gives, in order; ``updated`` is the database's."""
@@ -89,6 +92,12 @@ class ResultStore(Protocol):
         """Each monitor's newest failed result among its newest ``limit`` results from its
         own ``since``; a monitor with none is left out.  In one read."""
 
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        """Each monitor's newest ``limit`` results made after its own ``since``, oldest
+        first, their verdicts alone (ok, kind, latency and detail: no phases, conditions
+        or lag); a monitor with none is left out.  In one read: what a restart gives each
+        detector back of the checks its saved state had not seen."""
+
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         """Each of ``monitors``' newest result, from whichever location or instance took
         it; a monitor with none is left out.  In one read: a page's last checks."""
@@ -97,6 +106,36 @@ class ResultStore(Protocol):
         """Every monitor's state changes since ``since`` as :meth:`state_changes` gives one
         monitor's (oldest first, led by the last change before ``since``), in one read:
         the dashboard's overview sorts thousands of monitors by uptime."""
+
+    # -- what an objective reads back (issue 44: objectives seeded from the store) -----
+
+    def rollup_sums(
+        self,
+        monitors: Collection[str],
+        period: str,
+        since: float,
+        until: float,
+        below_ms: float | None = None,
+    ) -> list[tuple[float, int, int, int]]:
+        """``monitors``' roll-ups of ``period`` starting in ``[since, until)``, summed by
+        start in one read (the sum is the database's: an objective of 10,000 monitors
+        over 30 days reads 720 rows, not 7.2 million): (start, count, ok_count, quick),
+        oldest first.  ``quick`` is the passed checks of the roll-ups whose latency is
+        under ``below_ms`` as a roll-up can tell (all of them when its slowest was, none
+        when its fastest was not, else as its average says); 0 without ``below_ms``."""
+
+    def rollup_failures(
+        self, monitors: Collection[str], period: str, since: float, until: float
+    ) -> list[tuple[str, float, int, dict[str, int]]]:
+        """Each of ``monitors``' roll-ups of ``period`` starting in ``[since, until)`` that
+        holds a failed check: (monitor, start, failed checks, failures by kind; those
+        without a kind are failed conditions)."""
+
+    def result_rows(
+        self, monitors: Collection[str], since: float, until: float
+    ) -> list[tuple[str, float, bool, str | None, float | None]]:
+        """``monitors``' raw results in ``[since, until)``, as (monitor, ts, ok, kind,
+        latency_ms): no detail, no data."""
 
 
 # -- rows to values -----------------------------------------------------------------------
@@ -113,6 +152,27 @@ def probe_record(row: Sequence[Any], decode: Decode) -> ProbeRecord:
         extra = None
     text = None if detail is None else str(detail)
     return ProbeRecord.from_row(str(monitor), ts, ok, kind, latency_ms, text, extra)
+
+
+def verdict_record(row: Sequence[Any]) -> ProbeRecord | None:
+    """A result read back in :data:`VERDICT_COLUMNS` order: its verdict alone (None for
+    a row whose time is no time, which a direct write to the database can leave)."""
+    monitor, ts, ok, kind, latency_ms, detail = row
+    if (type(ts) is not float and type(ts) is not int) or not math.isfinite(ts):
+        return None
+    failed = None if kind is None else kind_from_text(kind)
+    text = None if detail is None else str(detail)
+    return ProbeRecord(str(monitor), float(ts), bool(ok), failed, stored_ms(latency_ms), text)
+
+
+def verdicts_by_monitor(rows: Iterable[Sequence[Any]]) -> dict[str, list[ProbeRecord]]:
+    """Rows read in :data:`VERDICT_COLUMNS` order as each monitor's verdicts, oldest
+    first (a row whose time is no time left out)."""
+    out: dict[str, list[ProbeRecord]] = {}
+    found = [r for r in map(verdict_record, rows) if r is not None]
+    for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
+        out.setdefault(record.monitor, []).append(record)
+    return out
 
 
 def location_values(state: LocationState) -> tuple[Any, ...]:
@@ -188,6 +248,46 @@ class ResultSQL(SQLStore[C]):
             (monitor, period, since),
         )
         return [Tally.from_row(r[1:], self._decode).rollup(monitor, period, r[0]) for r in rows]
+
+    def rollup_sums(
+        self,
+        monitors: Collection[str],
+        period: str,
+        since: float,
+        until: float,
+        below_ms: float | None = None,
+    ) -> list[tuple[float, int, int, int]]:
+        rows = self._rows(
+            "SELECT start, sum(count), sum(ok_count), sum(CASE WHEN %s::float8 IS NULL THEN 0 "
+            "WHEN latency_count = 0 OR latency_min IS NULL OR latency_max IS NULL THEN 0 "
+            "WHEN latency_max < %s THEN ok_count WHEN latency_min >= %s THEN 0 "
+            "WHEN latency_sum / latency_count < %s THEN ok_count ELSE 0 END) "
+            f"FROM rollups WHERE period = %s AND start >= %s AND start < %s AND "
+            f"{self._any('monitor', '%s', 'text[]')} GROUP BY start ORDER BY start",
+            (below_ms, below_ms, below_ms, below_ms, period, since, until, self._list(monitors)),
+        )
+        return [(float(a), int(n), int(ok), int(quick)) for a, n, ok, quick in rows]
+
+    def rollup_failures(
+        self, monitors: Collection[str], period: str, since: float, until: float
+    ) -> list[tuple[str, float, int, dict[str, int]]]:
+        rows = self._rows(
+            "SELECT monitor, start, count - ok_count, kinds FROM rollups "
+            "WHERE period = %s AND start >= %s AND start < %s AND ok_count < count AND "
+            f"{self._any('monitor', '%s', 'text[]')}",
+            (period, since, until, self._list(monitors)),
+        )
+        return [(m, float(a), int(n), dict(self._decode(kinds))) for m, a, n, kinds in rows]
+
+    def result_rows(
+        self, monitors: Collection[str], since: float, until: float
+    ) -> list[tuple[str, float, bool, str | None, float | None]]:
+        rows = self._rows(
+            "SELECT monitor, ts, ok, kind, latency_ms FROM results "
+            f"WHERE ts >= %s AND ts < %s AND {self._any('monitor', '%s', 'text[]')}",
+            (since, until, self._list(monitors)),
+        )
+        return [(m, float(ts), bool(ok), kind, stored_ms(ms)) for m, ts, ok, kind, ms in rows]
 
     def load_state(self, names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
         if names is None:

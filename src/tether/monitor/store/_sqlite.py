@@ -56,7 +56,7 @@ from tether.monitor.store._dialect import qmark
 from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._incidents import IncidentSQL
 from tether.monitor.store._instances import InstanceSQL
-from tether.monitor.store._results import ResultSQL
+from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_by_monitor
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
@@ -590,6 +590,21 @@ class SQLiteStore(
             for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
                 out[record.monitor] = record  # the newest comes last
         return out
+
+    def verdicts_of(self, since: Mapping[str, float], limit: int) -> dict[str, list[ProbeRecord]]:
+        rows: list[list[Any]] = []
+        for chunk in _chunks(list(since.items()), 256):
+            rows += _in_one_step(
+                self._read(),
+                f"SELECT {VERDICT_COLUMNS} FROM (SELECT r.*, row_number() OVER "
+                "(PARTITION BY r.monitor ORDER BY r.ts DESC) AS newest FROM "
+                f"({_values_sql('', '', 2, len(chunk)).strip()}) s "
+                "JOIN results r ON r.monitor = s.column1 AND r.ts > s.column2) "
+                "WHERE newest <= ?",
+                [*itertools.chain.from_iterable(chunk), limit],
+                VERDICT_COLUMNS.split(", "),
+            )
+        return verdicts_by_monitor(rows)
 
     def latest_results(self, monitors: Collection[str]) -> dict[str, ProbeRecord]:
         # Each name's newest time from the index on (monitor, ts), then its row.

@@ -1,17 +1,19 @@
 """The objectives' series of ``/metrics`` (docs/objectives.md), read at each scrape from
-their statuses at the last evaluation (every 10 s)::
+their statuses at the last evaluation (every 10 s): the one figure the API, the pages and
+the status pages give too (:func:`figure`)::
 
     tether_objective_sli{objective}                      good over total across the window
     tether_objective_error_budget_remaining{objective}   the share of the budget left
     tether_objective_burn_rate{objective, window}        the burn rate over each rule's window
 
 An objective without an event in its window has no ``tether_objective_sli`` sample (its
-SLI is not known), and a full budget left.
+SLI is not known), and a full budget left; one not evaluated yet (read from the store
+still, the first seconds after a start) has no sample at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._objective_book import Book
     from tether.monitor.engine._objectives import BurnRule, Status
 
-__all__ = ["ObjectiveMetrics", "ObjectivesView", "rule_windows"]
+__all__ = ["ObjectiveMetrics", "ObjectivesView", "figure", "rule_windows"]
 
 
 class ObjectivesView(Protocol):
@@ -36,6 +38,17 @@ class ObjectivesView(Protocol):
     @property
     def since(self) -> Mapping[tuple[str, BurnRule], float]:
         """When each firing rule of each objective fired."""
+    @property
+    def waiting(self) -> Collection[str]:
+        """The objectives whose counts are still being read from the store."""
+
+
+def figure(view: ObjectivesView, name: str, now: float) -> Status:
+    """Objective ``name`` as last evaluated (KeyError if none): the one figure every
+    surface shows.  One not evaluated yet (read from the store still, or the first
+    seconds of a run) is evaluated for the answer."""
+    found = view.statuses.get(name)
+    return found if found is not None else view.book.ledgers[name].status(now)
 
 
 def rule_windows(book: Book, name: str) -> tuple[float, ...]:

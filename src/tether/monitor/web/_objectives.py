@@ -4,17 +4,20 @@ its budget, as the running monitor last evaluated them (every 10 s; docs/objecti
     GET /api/objectives          {"objectives": [OBJECTIVE, ...]}, in the file's order
     GET /api/objectives/{name}   one OBJECTIVE; 404 for a name no objective has
 
-An OBJECTIVE (the dashboard's chart and the monthly report read this shape)::
+An OBJECTIVE (``tether objectives`` reads this shape; the pages, the status pages and
+``/metrics`` show the same figures, from the same evaluation)::
 
     {"name", "sli", "target", "window", "monitors": [...], "sli_value" (null without
-     events), "good", "total",
-     "budget": {"total_bad_allowed", "spent", "remaining"},   (spent, remaining: shares)
+     events), "good", "total", "data_since" (where the window's data starts; null
+     without events), "ready" (false while its counts are read from the store),
+     "budget": {"total_bad_allowed", "spent", "remaining", "little_data"},
      "burn_rates": {"5m": x, "30m": x, "1h": x, "6h": x, "3d": x},   (the rules' windows)
      "alerts": [{"severity", "long", "short", "factor", "firing", "since"}],
      "spenders": [{"monitor", "kind", "bad"}]}
 
-Read access, as ``/api/status``.  An objective not evaluated yet (the first second of a
-run) is evaluated for the answer.
+``budget.little_data`` is true while the window holds too few events for a budget (it
+allows less than one bad event): ``spent`` and ``remaining`` are then no measure of
+anything, and the pages say so rather than show them.  Read access, as ``/api/status``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from aiohttp import web
 from tether._durations import format_duration
 from tether.monitor.reports._documents import iso
 from tether.monitor.web._access import READ, authorize, refusal
-from tether.monitor.web._objective_metrics import ObjectivesView, rule_windows
+from tether.monitor.web._objective_metrics import ObjectivesView, figure, rule_windows
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running
@@ -40,9 +43,8 @@ def objective_json(view: ObjectivesView, name: str, now: float) -> dict[str, Any
     book = view.book
     config = book.objectives[name]
     ledger = book.ledgers[name]
-    status = view.statuses.get(name) or ledger.status(now)
+    status = figure(view, name, now)
     target = ledger.objective.target
-    since = view.since
     good, total = status.counts
     return {
         "name": name,
@@ -53,10 +55,13 @@ def objective_json(view: ObjectivesView, name: str, now: float) -> dict[str, Any
         "sli_value": status.sli,
         "good": good,
         "total": total,
+        "data_since": None if status.since is None else iso(status.since),
+        "ready": name not in view.waiting,
         "budget": {
             "total_bad_allowed": (1 - target) * total,
             "spent": status.spent,
             "remaining": status.remaining,
+            "little_data": status.little_data,
         },
         "burn_rates": {
             format_duration(length): status.burn[length] for length in rule_windows(book, name)
@@ -68,7 +73,7 @@ def objective_json(view: ObjectivesView, name: str, now: float) -> dict[str, Any
                 "short": format_duration(rule.short),
                 "factor": rule.burn,
                 "firing": rule in ledger.firing,
-                "since": iso(since[(name, rule)]) if (name, rule) in since else None,
+                "since": iso(ledger.firing[rule]) if rule in ledger.firing else None,
             }
             for rule in ledger.objective.rules
         ],

@@ -1,19 +1,21 @@
 """The objectives a status page lists (``objectives:`` on the page): each one's SLI over
-its window, its target and the share of its error budget left, read from the store
-(``reports/_objective_history.py``).  Nothing of its monitors: not their names, not
-their incidents (the page's own monitors tell those)."""
+its window, its target and the share of its error budget left, as the running monitor
+last evaluated them: the figure ``/api/objectives``, ``/metrics`` and the dashboard's
+pages give (``_objective_metrics.figure``), copied on the event loop with the page's
+other state.  Nothing of its monitors: not their names, not their incidents (the page's
+own monitors tell those)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypedDict
 
 from tether._durations import format_duration
-from tether.monitor.reports._objective_history import objective_history
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._models import StatusPage
-    from tether.monitor.store import Store
+    from tether.monitor.engine._objectives import Status
 
 __all__ = ["PageObjective", "page_objectives"]
 
@@ -26,28 +28,32 @@ class PageObjective(TypedDict):
     """Good over counted checks over the window; None without any."""
     target: float
     window: str
-    budget_left: float
-    """1: untouched; below 0: overspent."""
+    budget_left: float | None
+    """1: untouched; below 0: overspent; None while there are too few checks for a
+    budget (``little_data``)."""
+    little_data: bool
+    """Too few checks yet for a budget to mean anything (a 99.9% objective needs 1,000
+    before one may fail within it)."""
 
 
 def page_objectives(
-    store: Store, config: MonitorConfig, page: StatusPage, now: float
+    figures: Mapping[str, Status], config: MonitorConfig, page: StatusPage
 ) -> list[PageObjective]:
-    """The objectives ``page`` lists, in its order, each over its window up to ``now``."""
+    """The objectives ``page`` lists, in its order, each as ``figures`` (by name) has it."""
     by_name = {o.name: o for o in config.objectives}
     out: list[PageObjective] = []
     for name in page.objectives:
-        objective = by_name.get(name)
-        if objective is None:  # refused with the file; a page never fails for it
+        objective, status = by_name.get(name), figures.get(name)
+        if objective is None or status is None:  # refused with the file; never fails a page
             continue
-        h = objective_history(store, config, objective, now - objective.window, now)
         out.append(
             {
                 "name": name,
-                "sli": h.sli,
-                "target": h.target,
+                "sli": status.sli,
+                "target": objective.share,
                 "window": format_duration(objective.window),
-                "budget_left": round(h.remaining, 6),
+                "budget_left": None if status.little_data else round(status.remaining, 6),
+                "little_data": status.little_data,
             }
         )
     return out

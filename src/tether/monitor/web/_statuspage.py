@@ -38,7 +38,7 @@ import datetime as dt
 import importlib.resources
 import json
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
 from aiohttp import web
@@ -53,6 +53,7 @@ from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
 from tether.monitor.web._html import render
+from tether.monitor.web._objective_metrics import figure
 from tether.monitor.web._objective_pages import share_text
 from tether.monitor.web._routing import Handler
 from tether.monitor.web._status_objectives import PageObjective, page_objectives
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from tether.monitor._records import Incident
     from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
     from tether.monitor.engine._detect import Observation
+    from tether.monitor.engine._objectives import Status as ObjectiveStatus
     from tether.monitor.store import Store
     from tether.monitor.store._base import Listed
     from tether.monitor.web._running import Running
@@ -323,11 +325,16 @@ class Sight:
     states: Mapping[str, State]
     latest: Mapping[str, Observation]
     store: Store
+    objectives: Mapping[str, ObjectiveStatus] = field(default_factory=dict)
+    """Each objective's figure at the last evaluation (``_objective_metrics.figure``)."""
 
     @classmethod
     def of(cls, runner: Running) -> Sight:
+        now, view = runner.wall(), runner.objectives
+        shown = {name for page in runner.config.status_pages for name in page.objectives}
+        figures = {n: figure(view, n, now) for n in view.book.objectives if n in shown}
         return cls(
-            runner.wall(), runner.config, runner.quorum.states(), dict(runner.latest), runner.store
+            now, runner.config, runner.quorum.states(), dict(runner.latest), runner.store, figures
         )
 
     def state(self, name: str) -> State:
@@ -516,7 +523,7 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
         "incident_days": page.incident_days,
         "incidents": told,
         "shows": {"urls": page.show_urls, "kinds": page.show_kinds, "latency": page.show_latency},
-        "objectives": page_objectives(sight.store, sight.config, page, now),
+        "objectives": page_objectives(sight.objectives, sight.config, page),
     }
 
 

@@ -1,0 +1,117 @@
+"""Objectives on a cluster (tests/helpers/cluster_harness.py: real Runners at two
+locations on one real PostgreSQL schema, real probes of the lab, a clock the test sets):
+every instance reads every instance's checks back from the store, so each shows the same
+figure; the leader alone pages, and an instance that takes the lead reads the firing
+rules back from the store: the rule is not paged again, and resolved once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.cluster_harness import Instances
+from tether.lab import Lab
+from tether.monitor import Runner
+from tether.monitor.config import parse_config
+
+LOCATIONS = ("east", "west")
+
+
+@pytest.fixture
+def cluster(postgres_dsn: str, lab: Lab) -> Iterator[tuple[Instances, set[str]]]:
+    failing: set[str] = set()
+    healthy, refused = lab["healthy"].url, lab["refused"].url
+    config = parse_config(
+        f"""
+locations: [{", ".join(LOCATIONS)}]
+alerts:
+  - {{name: ops, type: webhook, url: "http://127.0.0.1:9/never-delivered"}}
+monitors:
+  - {{name: api, url: "{healthy}", interval: 10s, timeout: 1s}}
+objectives:
+  - {{name: checkout, monitors: [api], target: 99%, window: 1h, alerts: [ops],
+     burn_rates: [{{severity: page, burn: 10, long: 10m, short: 2m}}]}}
+"""
+    )
+
+    def route(location: str, url: str) -> str:
+        return refused if location in failing else url
+
+    instances = Instances(postgres_dsn, config, LOCATIONS, route, alerts=True)
+    try:
+        yield instances, failing
+    finally:
+        instances.close()
+
+
+def tick(cluster: Instances, runner: Runner) -> None:
+    """One turn of ``runner``'s objectives as its loop does once a second: the store read
+    again, then (once the read has landed) the evaluation."""
+
+    cluster.now += 1  # past the last check: the read stops at the moment it begins
+
+    async def turn() -> None:
+        stage = runner.objectives
+        stage.tick(cluster.now)
+        while stage._task is not None:
+            await stage._task
+        stage.tick(cluster.now)
+
+    cluster.call(turn())
+
+
+def said(runner: Runner) -> list[str]:
+    """The events queued for the objective's channel, by any instance (the store's)."""
+    runner.store.flush()
+    return [payload.event for payload, _ in runner.store.channel_alerts("ops", 0.0)]
+
+
+def test_every_instance_shows_every_instances_checks_and_the_lead_pages_once(
+    cluster: tuple[Instances, set[str]],
+) -> None:
+    """Both locations check ``api``, each its own checks in the store: each instance's
+    objective counts both (the same figure on each).  Both refuse: the rule fires on
+    each, the leader alone queues the page.  The leader leaves; the other takes the lead
+    and the rule's firing from the store: no second page; once ``api`` answers again the
+    rule ends and is resolved once."""
+    instances, failing = cluster
+    instances.rounds()
+    leader = next(r for r in instances.runners.values() if r.leading)
+    other = next(r for r in instances.runners.values() if not r.leading)
+    for _ in range(6):
+        instances.now += 10
+        instances.check("east", "api")
+        instances.check("west", "api")
+    instances.settle()
+    for runner in (leader, other):
+        tick(instances, runner)
+    figures = [r.objectives.statuses["checkout"].counts for r in (leader, other)]
+    assert figures[0] == figures[1]
+    assert figures[0].total == 12
+    failing.update(LOCATIONS)
+    for _ in range(3):
+        instances.now += 10
+        instances.check("east", "api")
+        instances.check("west", "api")
+    instances.settle()
+    for runner in (leader, other):
+        instances.now += 11
+        tick(instances, runner)
+    assert leader.objectives.book.ledgers["checkout"].firing
+    assert other.objectives.book.ledgers["checkout"].firing
+    assert said(leader) == ["objective.burning"]  # the leader's page alone
+    instances.leave(leader.here)
+    instances.now += 30
+    instances.call(other.renew())
+    assert other.leading
+    tick(instances, other)
+    assert other.objectives.book.ledgers["checkout"].firing
+    assert said(other) == ["objective.burning"]  # not paged again
+    failing.clear()
+    for _ in range(15):
+        instances.now += 10
+        instances.check(other.here, "api")
+        instances.settle()
+        tick(instances, other)
+    assert said(other) == ["objective.burning", "objective.resolved"]
