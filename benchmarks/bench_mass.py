@@ -87,7 +87,9 @@ Method.  Everything runs on loopback.
 - **The API during the wave**: three threads in this driver GET ``/``, ``/api/status`` and
   ``/metrics``, each at the pace a user sets: ``/`` every 5 s (the dashboard's own
   refresh, ``data-refresh-ms``), ``/api/status`` every second (a script watching it),
-  ``/metrics`` every 5 s (a tight Prometheus scrape interval: its default is a minute)
+  ``/metrics`` every 5 s (a tight Prometheus scrape interval: its default is a minute;
+  the default scrape, which past 10,000 monitors is the summary since issue 46, each
+  monitor's series then being scraped in shards: ``bench_scrape.py`` measures those)
   (``--api-period S`` polls all three every S seconds; the "before" figures were measured
   at 0.5 s each, when renders of every monitor twice a second each took most of the
   process's one core of Python: see history/bench_mass.md); the next request as soon as
@@ -235,9 +237,15 @@ def monitor_config(spec: dict[str, Any]) -> Any:
         update={
             "workers": spec["workers"],
             "storage": Storage.model_validate(storage),
-            "server": Server.model_validate({"listen": "127.0.0.1:0"}),
+            "server": Server.model_validate(
+                {"listen": "127.0.0.1:0", **{k: v for k, v in spec.items() if k in _SERVER}}
+            ),
         }
     )
+
+
+_SERVER = ("metrics_monitor_limit",)
+"""What of ``server:`` a spec may set (bench_scrape.py sets the limit of /metrics)."""
 
 
 def monitor_process(spec_text: str) -> int:

@@ -73,6 +73,38 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
 
 
+SCRAPE_HEADINGS = ("1. /metrics at 1,000 to 240,000 monitors",)
+
+
+@pytest.mark.skipif(
+    not BLACKBOX.exists() and not os.environ.get("TETHER_REQUIRE_BLACKBOX"),
+    reason="needs Debian's prometheus-blackbox-exporter (.ci/run installs it and requires "
+    "this test)",
+)
+def test_bench_scrape_quick_measures_each_scrape_beside_blackbox_and_writes_its_part(
+    tmp_path: Path,
+) -> None:
+    """`bench_scrape.py --quick --no-install --write F` exits 0, prints the CPU of the
+    default scrape, a shard and every monitor in one scrape in process, the real process's
+    scrapes over HTTP steady and in a wave beside blackbox_exporter's /probe, the judged
+    p99s, and replaces its part of F, keeping the others."""
+    stdout, written = run_writing_its_part(
+        tmp_path,
+        "bench_scrape.py",
+        ["--quick", "--no-install"],
+        "what a scrape of /metrics costs as the fleet grows",
+        SCRAPE_HEADINGS,
+        timeout=180,
+    )
+    for scrape in ("the default scrape \\(the summary\\)", "one shard of 120", "every monitor"):
+        assert re.search(rf"^\| 12,000 +\| wave +\| {scrape}", stdout, flags=re.M), stdout
+    for phase in ("steady", "wave"):
+        row = rf"^\| 300 at 2 s +\| {phase} +\| blackbox_exporter /probe, one target +\| [1-9]"
+        assert re.search(row, stdout, flags=re.M), stdout
+        verdict = rf"^- 300 monitors, {phase}: the worst p99 .* \(target < 1000 ms\): "
+        assert re.search(verdict + "(met|MISSED)$", written, flags=re.M), written
+
+
 SCALE_HEADINGS = ("1. Worker processes",)
 
 

@@ -214,7 +214,7 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
             {"server": {"port": 8800}},
             "server.port: unknown key; expected one of: listen, require_token, session_idle, "
             "session_max, secure_cookies, trust_forwarded_proto, header_timeout, body_timeout, "
-            "idle_timeout, max_connections",
+            "idle_timeout, max_connections, metrics_monitor_limit",
         ),
         (
             {"defaults": {"interval": "5"}},

@@ -21,6 +21,7 @@ from tether.cli import main
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._discovery import Discovery, with_discovered
 from tether.monitor.store import SQLiteStore
+from tether.monitor.web._metrics import Scope
 
 CONFIG = """\
 alerts:
@@ -64,7 +65,8 @@ def test_a_change_reaches_every_part_of_the_runner_without_a_reload(
     """Two targets, then one of them replaced: the runner is never reloaded, nor its
     prober assigned every monitor again; the monitor added is known to the detector, the
     quorum, the prober, the incident engine's routes, the metrics' labels and the
-    inhibition rule (held while the gateway is down), and the one removed to none."""
+    inhibition rule (held while the gateway is down), the metrics' count and shards, and
+    the one removed to none."""
     h = Harness(tmp_path, parse_config(CONFIG))
     runner = h.runner
     d = Discovery(runner.config, str(tmp_path), wall=h.sim.wall)
@@ -93,6 +95,8 @@ def test_a_change_reaches_every_part_of_the_runner_without_a_reload(
         assert (name in runner.hosts) is present
         assert (name in runner.probed_here) is present
         assert (name in runner.quorum.states()) is present
+        assert (name in runner.metrics.scope(Scope(0, 1))) is present
+    assert runner.metrics.configured == 3  # tether_monitors, and the scrape's limit
     assert runner.engine.routes[added].channels == ("ops",)
     down = {"gateway": runner.quorum.states()["gateway"].DOWN}
     assert runner.holds.inhibition.why(added, down) == (

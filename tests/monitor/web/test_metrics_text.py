@@ -25,7 +25,10 @@ from tether._kinds import Kind
 from tether.monitor._records import LocationFact, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
-from tether.monitor.web._metrics import MonitorMetrics, _family_text, _go_value, _One
+from tether.monitor.web._exposition import One as _One
+from tether.monitor.web._exposition import family_text as _family_text
+from tether.monitor.web._exposition import go_value as _go_value
+from tether.monitor.web._metrics import MonitorMetrics
 
 HOSTILE = st.text(
     st.characters(exclude_categories=()) | st.sampled_from(['"', "\\", "\n", "é", "監", "\ud800"]),
@@ -44,6 +47,7 @@ VALUE = (
 
 def reference(
     metrics: MonitorMetrics,
+    checked: list[bool],
     ups: list[tuple[Any, bool]],
     forgotten: list[Any],
     cluster: ClusterView,
@@ -57,7 +61,7 @@ def reference(
     for monitor in forgotten:
         with contextlib.suppress(KeyError):  # never set
             up.remove(monitor)
-    families: list[Metric] = [*up.collect()]
+    families: list[Metric] = [*summary(checked, ups, forgotten, cluster), *up.collect()]
     for collector in metrics.collectors:
         families.extend(collector.collect())
     here = cluster.here
@@ -123,6 +127,48 @@ def reference(
     )
     parts.append(generate_latest(_One(errors)))
     return b"".join(parts), lost
+
+
+def summary(
+    checked: list[bool], ups: list[tuple[Any, bool]], forgotten: list[Any], cluster: ClusterView
+) -> list[Metric]:
+    """The summary's families, from what the test did: the checks (``checked``: whether
+    each passed; a failed one is ``connect.refused``), and the states set and forgotten."""
+    down: set[str] = set()
+    for monitor, is_up in ups:
+        (down.discard if is_up else down.add)(str(monitor))
+    down -= {str(monitor) for monitor in forgotten}
+    checks = CounterMetricFamily(
+        "tether_checks", "Checks made at this instance", labels=["location"]
+    )
+    checks.add_metric([cluster.here], len(checked))
+    failures = CounterMetricFamily(
+        "tether_check_failures",
+        "Failed checks made at this instance, by failure kind: tether_probe_failures_total "
+        "summed over the monitors",
+        labels=["kind", "location"],
+    )
+    failed = checked.count(False)
+    if failed:
+        failures.add_metric(["connect.refused", cluster.here], failed)
+    return [
+        GaugeMetricFamily(
+            "tether_monitors", "Monitors in the configuration, discovered ones too", 0
+        ),
+        GaugeMetricFamily(
+            "tether_monitors_down",
+            "Monitors down for the cluster: those whose tether_monitor_up is 0",
+            len(down),
+        ),
+        checks,
+        failures,
+        GaugeMetricFamily(
+            "tether_metrics_scoped",
+            "1 when this scrape leaves each monitor's series to scoped scrapes "
+            "(/metrics?shard=I&shards=N): more monitors than server.metrics_monitor_limit",
+            0,
+        ),
+    ]
 
 
 CHECK = st.fixed_dictionaries(
@@ -208,7 +254,8 @@ def test_written_families_are_what_prometheus_client_writes(
         )
         for monitor, facts in locations.items()
     }
-    expected, lost = reference(metrics, ups, forgotten, cluster, views, probed)
+    checked = [check["ok"] for check in checks.values()]
+    expected, lost = reference(metrics, checked, ups, forgotten, cluster, views, probed)
     assert metrics.render(cluster, views, probed) == expected
     assert f"tether_metrics_render_errors_total {float(lost)!r}\n".encode() in expected
 

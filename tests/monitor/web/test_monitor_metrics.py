@@ -10,18 +10,33 @@ sent to a refused port: the network between east and api is cut.
 from __future__ import annotations
 
 import asyncio
+import os
+import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.helpers.cluster_harness import Instances
+from tests.helpers.docs_blocks import blocks, run_console, steps
 from tests.helpers.ports import free_port
 from tests.helpers.prometheus_server import found, needs_prometheus, prometheus
+from tests.helpers.tether_processes import monitor, status, wait_for
 from tether.lab import Lab
 from tether.monitor import Runner, parse_config
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config as parse
-from tether.monitor.web._web import scrape, serve
+from tether.monitor.store._shares import shard_of
+from tether.monitor.web._scrape import scrape
+from tether.monitor.web._web import serve
+
+
+def states(port: int) -> dict[str, str]:
+    """Each monitor's state from /api/status, or nothing while the port is not open yet."""
+    try:
+        found: dict[str, str] = status(port)["monitors"]
+    except urllib.error.URLError:
+        return {}
+    return found
 
 
 def values(result: list[dict[str, Any]], label: str) -> dict[str, str]:
@@ -172,6 +187,64 @@ monitors:
     assert sorted(r["value"][1] for r in got["leaders"]) == ["0", "1"]  # one of the two leads
     assert len(after) == 2, after
     assert values(after["places"], "location") == {"local": "1"}
+
+
+@needs_prometheus
+def test_prometheus_scrapes_the_summary_and_each_monitor_in_shards_through_the_workers(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """`tether monitor --config` with `workers: 2` and more monitors than
+    `server.metrics_monitor_limit`, scraped by a real Prometheus through the workers' port
+    as docs/monitor.md configures it: the default job gets the summary (no series of a
+    monitor; the fleet's counts; `tether_metrics_scoped` 1), and a job of three shard
+    targets gets each monitor's series once, from the shard its name hashes to."""
+    names = [f"m{i}" for i in range(8)]
+    port = free_port()
+    monitors = "".join(
+        f"  - {{name: {name}, url: '{lab['refused' if name == 'm0' else 'healthy'].url}'}}\n"
+        for name in names
+    )
+    config = tmp_path / "tether.yaml"
+    config.write_text(
+        f"workers: 2\nstorage: {{path: '{tmp_path / 'tether.db'}'}}\n"
+        f"server: {{listen: '127.0.0.1:{port}', metrics_monitor_limit: 3}}\n"
+        "defaults: {interval: 2s, timeout: 1s, failure_threshold: 1}\n"
+        f"monitors:\n{monitors}"
+    )
+    # The docs' own scrape configuration (its first line is the helper's) and examples.
+    (documented,) = [b for b in blocks("monitor.md", "yaml") if "tether-monitors" in b]
+    scrapes = documented.replace("127.0.0.1:8800", f"127.0.0.1:{port}").split("\n", 1)[1]
+    (console,) = [b for b in blocks("monitor.md", "console") if "/metrics?shrad=" in b]
+    with monitor(config, tmp_path / "m.log") as proc, prometheus(tmp_path, scrapes) as base:
+        wait_for(lambda: states(port).get("m0") == "down", proc, limit=60)
+        got = asyncio.run(
+            found(
+                base,
+                {
+                    "success": ('tether_probe_success{job="tether-monitors"}', 8),
+                    "up": ('tether_monitor_up{job="tether-monitors"}', 8),
+                    "monitors": ('tether_monitors{job="tether"} == 8', 1),
+                    "down": ('tether_monitors_down{job="tether"} == 1', 1),
+                    "scoped": ('tether_metrics_scoped{job="tether"}', 1),
+                    "checks": ('tether_checks_total{job="tether"} > 8', 1),
+                },
+            )
+        )
+        # Scraped (the summary is there): no series of a monitor in the default job.
+        alone = asyncio.run(found(base, {"monitor": ('{job="tether",monitor!=""}', 0)}))
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        for (command, printed), (_, shown) in zip(
+            run_console(console, tmp_path, env, port), steps(console), strict=True
+        ):
+            assert printed == shown, command
+    assert len(got) == 6, got
+    assert alone == {"monitor": []}
+    success = {r["metric"]["monitor"]: r for r in got["success"]}
+    assert sorted(success) == names
+    for name, series in success.items():
+        assert series["metric"]["shard"] == str(shard_of(name, 3))
+        assert series["value"][1] == ("0" if name == "m0" else "1")
+    assert got["scoped"][0]["value"][1] == "1"
 
 
 def test_a_removed_monitor_takes_every_series_of_it_along(

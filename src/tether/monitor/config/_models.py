@@ -134,6 +134,10 @@ class Server(_Model):
     max_connections: Annotated[int, Whole, Field(ge=1, le=1_000_000)] = 4096
     """Connections open at once in one process (each worker process has its own count);
     past it a new one is answered ``503``.  At most half the process's open-file limit."""
+    metrics_monitor_limit: Annotated[int, Whole, Field(ge=0, le=100_000_000)] = 10_000
+    """The most monitors whose series the default ``/metrics`` carries; with more, it
+    carries their summary, and each monitor's series are scraped in shards
+    (``/metrics?shard=I&shards=N``).  0: always in shards (issue 46)."""
 
     @property
     def host(self) -> str:

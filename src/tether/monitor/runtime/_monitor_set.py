@@ -145,9 +145,7 @@ def apply(
     _routes(runner, config, change, whole=whole)
     if whole:
         runner.metrics.labels({m.name: m.labels for m in config.monitors})
-    else:
-        for name in change.removed:
-            runner.metrics.label(name, {})
+    else:  # those removed went with runner.forget
         for name, m in change.put.items():
             runner.metrics.label(name, m.labels)
     if runner.membership.shared:  # the leader sees state changes, not each passing check

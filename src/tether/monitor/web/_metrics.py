@@ -10,18 +10,23 @@ instance exports its own checks, and Prometheus scraping every instance of a clu
 each monitor once per location.  Their values are kept here as plain numbers and labelled
 when scraped (the location, and what the quorum and the cluster say, come from the
 runner then: :class:`~tether.monitor.cluster._view.ClusterView`); a check costs a few dict writes,
-and nothing in it can raise.
+and nothing in it can raise.  The lines of every monitor are written by hand
+(:mod:`~tether.monitor.web._exposition`), once per check and kept.
 
-The series of each monitor (``tether_monitor_up``, the per-check ones and
-``tether_location_up``: tens of thousands of lines with as many monitors) are written out
-here, in the text prometheus_client's ``generate_latest`` writes for the same families,
-byte for byte (tests/monitor/web/test_metrics_text.py holds it to that): each monitor's
-label value is escaped once, when it is first seen, ``tether_monitor_up``'s line when its
-state changes, and its per-check lines at the first scrape after a check (kept between
-scrapes: one in a wave writes those of the monitors checked since the last).  Sample objects
-made, label names checked and values formatted again for every series cost about 80 µs a
-monitor, a second of CPU per scrape at 20,000 monitors, held under the GIL while the checks
-wait.  The other families are few and small, and go through prometheus_client.
+**A scrape that does not grow with the fleet** (issue 46).  Each monitor's series are
+about 600 bytes (75 MB a scrape at 120,000 monitors), more than one scrape should carry:
+while the configuration has at most ``server.metrics_monitor_limit`` monitors (10,000 by
+default) the default scrape carries every series, as it always did; with more, it carries
+the *summary* (every family without a ``monitor`` label, and the fleet's counts:
+``tether_monitors``, ``tether_monitors_down``, ``tether_checks_total``,
+``tether_check_failures_total``), and the series of each monitor are scraped in
+*scoped* scrapes, ``/metrics?shard=I&shards=N`` (the monitors whose CRC-32 of the name
+is I modulo N, as kube-state-metrics shards its objects and the cluster its monitors)
+or ``/metrics?monitor=NAME`` (one job a monitor, as blackbox_exporter's ``/probe``
+scrapes one target), which Prometheus's ``params`` and relabelling set per target.
+A scoped scrape reads its shard's monitors from a partition kept as monitors come and go
+(:class:`_Roster`), so its cost is its shard's and what changed in it, whatever the
+fleet.
 
     tether_monitor_up{monitor}                       1 up, 0 down: the cluster's state
     tether_monitor_labels{monitor, <its labels>}     1, for each monitor with labels
@@ -31,6 +36,11 @@ wait.  The other families are few and small, and go through prometheus_client.
     tether_probe_failures_total{monitor, location, kind}  failed checks, by failure kind
     tether_certificate_expiry_seconds{monitor, location}  until the leaf certificate expires
     tether_location_up{monitor, location}            what each location sees (several only)
+    tether_monitors                                  monitors configured (the summary)
+    tether_monitors_down                             of them, down: tether_monitor_up 0
+    tether_checks_total{location}                    checks made here
+    tether_check_failures_total{kind, location}      of them, failed, by failure kind
+    tether_metrics_scoped                            1: the monitors' series are scraped scoped
     tether_cluster_instances{location}               live instances at each location
     tether_cluster_leader                            1 on the instance that leads
     tether_alerts_sent_total{channel}                alerts delivered, per channel
@@ -60,12 +70,11 @@ family), and every other series is served.  One bad series once made every scrap
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import (
@@ -81,10 +90,89 @@ from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
 from tether.monitor.engine._traffic import Call
 from tether.monitor.store._base import StoreHealth
+from tether.monitor.store._shares import shard_of
 from tether.monitor.web._agent_metrics import AgentMetrics
+from tether.monitor.web._exposition import (
+    CHECK_FAMILIES,
+    LABELS_HEAD,
+    LOCATION_UP_HEAD,
+    UP_HEAD,
+    Last,
+    One,
+    Written,
+    exposed,
+    family_text,
+    head,
+    info_line,
+    label_value,
+    write_lines,
+)
 from tether.monitor.web._traffic_metrics import TrafficMetrics
 
+__all__ = ["SHARDS_MAX", "MonitorMetrics", "Scope"]
+
 log = logging.getLogger("tether.monitor")
+
+SHARDS_MAX: Final = 1000
+"""The most shards a scoped scrape may split the monitors into."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The monitors a scoped scrape carries the series of: those of shard ``shard`` of
+    ``shards`` (by the CRC-32 of the name: ``store._shares.shard_of``) and, when
+    ``monitors`` names some, only those of them."""
+
+    shard: int = 0
+    shards: int = 1
+    monitors: tuple[str, ...] | None = None
+
+
+class _Roster:
+    """Every monitor with series here (or configured), in the order first seen, and for
+    each shard count a scope asked for, the monitors of each of its shards, kept as
+    monitors come and go: a scoped scrape takes its shard's names from here instead of
+    hashing every monitor's.  Used on the event loop alone (``observe``, ``state``,
+    ``labels``, ``forget`` and ``scrape`` all run there)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, None] = {}
+        self._parts: dict[int, list[dict[str, None]]] = {}
+        """Each shard count asked for: the monitors of each shard (dicts: ordered sets)."""
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def add(self, name: object) -> None:
+        if not isinstance(name, str) or name in self._names:
+            return  # a name that is not text has no series that can be written
+        self._names[name] = None
+        for shards, parts in self._parts.items():
+            parts[shard_of(name, shards)][name] = None
+
+    def drop(self, name: object) -> None:
+        if not isinstance(name, str) or name not in self._names:
+            return
+        del self._names[name]
+        for shards, parts in self._parts.items():
+            parts[shard_of(name, shards)].pop(name, None)
+
+    def shard(self, index: int, shards: int) -> list[str]:
+        """The monitors of shard ``index`` of ``shards``, in the order first seen."""
+        parts = self._parts.get(shards)
+        if parts is None:  # the first scrape of this count: every name hashed, once
+            parts = self._parts[shards] = [{} for _ in range(shards)]
+            for name in self._names:
+                parts[shard_of(name, shards)][name] = None
+        return list(parts[index])
+
+    def scope(self, scope: Scope) -> list[str]:
+        """The monitors ``scope`` covers: its shard's, or of the named monitors those
+        in its shard (each once, in the order named)."""
+        if scope.monitors is None:
+            return self.shard(scope.shard, scope.shards)
+        named = dict.fromkeys(scope.monitors)
+        return [n for n in named if n in self._names and shard_of(n, scope.shards) == scope.shard]
 
 
 class _StoreCollector(Collector):
@@ -128,28 +216,15 @@ class _StoreCollector(Collector):
         )
 
 
-@dataclass(slots=True)
-class _Last:
-    """A monitor's last check at this instance, and its failures so far, by kind: the
-    values of its per-check series."""
-
-    label: str | None
-    """The monitor's name as a label value, escaped (None: it cannot be written)."""
-    success: int = 0
-    duration: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)
-    expiry: float | None = None
-    failures: dict[str, list[float]] = field(default_factory=dict)
-    """Each kind's count, and when it was first counted (the counter's ``_created``)."""
-    version: int = 0
-    """Counts the checks: the lines written for an older one are written again."""
-    written: _Lines | None = None
-    """Its lines as the last scrape wrote them."""
+_ABSENT: Final = object()
 
 
 class _Scrape:
     """One scrape: the registry's series, then those labelled with what the runner says
-    now (the location of the checks, the locations' states, the instances)."""
+    now (the location of the checks, the locations' states, the instances).
+
+    ``names`` are the monitors of a scoped scrape (their series only; None: the default
+    scrape, whose monitors' series are there when ``whole``)."""
 
     def __init__(
         self,
@@ -157,34 +232,85 @@ class _Scrape:
         cluster: ClusterView,
         locations: Mapping[str, LocationsView],
         probed: Container[str] | None,
+        names: Sequence[str] | None = None,
+        whole: bool = True,
     ) -> None:
         self._metrics = metrics
         self._cluster = cluster
         self._locations = locations
         self._probed = probed
+        self._names = names
+        self._whole = whole
 
-    def sources(self) -> list[Callable[[], Iterable[Metric | _Written]]]:
+    def sources(self) -> list[Callable[[], Iterable[Metric | Written]]]:
         """Where the scrape's families come from, each read on its own: one that raises
         loses only the families it had not given yet."""
+        if self._names is not None:
+            return [self._up, self._checks, self._location_up]
+        collectors = [c.collect for c in self._metrics.collectors]
+        if not self._whole:
+            return [self._summary, *collectors, self._cluster_families]
         return [
+            self._summary,
             self._up,
-            *(c.collect for c in self._metrics.collectors),
+            *collectors,
             self._checks,
-            self._places,
+            self._location_up,
+            self._cluster_families,
         ]
 
-    def _up(self) -> Iterator[_Written]:
-        lines = list(self._metrics.up.values())
+    def _each(self, lines: Mapping[str, str | None]) -> list[str | None]:
+        """The values of ``lines`` for this scrape's monitors (every monitor's by
+        default), read one by one: the event loop may add or remove one meanwhile."""
+        if self._names is None:
+            return list(lines.values())
+        get = lines.get
+        return [line for name in self._names if (line := get(name, _ABSENT)) is not _ABSENT]  # type: ignore[misc]
+
+    def _summary(self) -> Iterator[Metric]:
+        m = self._metrics
+        yield GaugeMetricFamily(
+            "tether_monitors", "Monitors in the configuration, discovered ones too", m.configured
+        )
+        yield GaugeMetricFamily(
+            "tether_monitors_down",
+            "Monitors down for the cluster: those whose tether_monitor_up is 0",
+            len(m.down),
+        )
+        here = self._cluster.here
+        checks = CounterMetricFamily(
+            "tether_checks", "Checks made at this instance", labels=["location"]
+        )
+        checks.add_metric([here], m.checked)
+        yield checks
+        failures = CounterMetricFamily(
+            "tether_check_failures",
+            "Failed checks made at this instance, by failure kind: tether_probe_failures_total "
+            "summed over the monitors",
+            labels=["kind", "location"],
+        )
+        for kind, n in sorted(m.failed.items()):
+            failures.add_metric([kind, here], n)
+        yield failures
+        yield GaugeMetricFamily(
+            "tether_metrics_scoped",
+            "1 when this scrape leaves each monitor's series to scoped scrapes "
+            "(/metrics?shard=I&shards=N): more monitors than server.metrics_monitor_limit",
+            int(not self._whole),
+        )
+
+    def _up(self) -> Iterator[Written]:
+        lines = self._each(self._metrics.up)
         written = [line for line in lines if line is not None]
-        yield _Written.of("tether_monitor_up", _UP_HEAD, written, len(lines) - len(written))
-        labelled = list(self._metrics.labelled.values())
+        yield Written.of("tether_monitor_up", UP_HEAD, written, len(lines) - len(written))
+        labelled = self._each(self._metrics.labelled)
         if labelled:
             written = [line for line in labelled if line is not None]
             left_out = len(labelled) - len(written)
-            yield _Written.of("tether_monitor_labels", _LABELS_HEAD, written, left_out)
+            yield Written.of("tether_monitor_labels", LABELS_HEAD, written, left_out)
 
-    def _checks(self) -> Iterator[_Written]:
-        """The per-check series, written out (:func:`_go_value`, :func:`label_value`): a
+    def _checks(self) -> Iterator[Written]:
+        """The per-check series, written out (:func:`go_value`, :func:`label_value`): a
         series whose value or labels cannot be written is left out and counted."""
         here = label_value(self._cluster.here)
         success: list[str] = []
@@ -193,11 +319,20 @@ class _Scrape:
         total: list[str] = []
         created: list[str] = []
         expiry: list[str] = []
-        lost = dict.fromkeys(_CHECK_FAMILIES, 0)
+        lost = dict.fromkeys(CHECK_FAMILIES, 0)
         names: dict[object, str | None] = {}
         """Phase and kind names escaped, each once a scrape."""
-        for monitor, last in list(self._metrics.checks.items()):
-            if self._probed is not None and monitor not in self._probed:
+        checks = self._metrics.checks
+        probed = self._probed
+        if self._names is None:
+            items: Iterable[tuple[str, Last | None]] = list(checks.items())
+        else:  # made as they are read: a list of them would wake the cyclic collector
+            get = checks.get
+            items = ((name, get(name)) for name in self._names)
+        for monitor, last in items:
+            if last is None:
+                continue
+            if probed is not None and monitor not in probed:
                 continue  # moved to another instance of this location, which exports it
             # A monitor's lines are written again only after a check changed them (or
             # the location did): a scrape in a wave re-renders the monitors checked since
@@ -205,27 +340,27 @@ class _Scrape:
             version = last.version
             kept = last.written
             if kept is None or kept.version != version or kept.here != here:
-                kept = last.written = _lines(last, here, names, version)
+                kept = last.written = write_lines(last, here, names, version)
                 self._metrics.rendered += 1
-            success.extend(kept.success)
-            duration.extend(kept.duration)
-            phase.extend(kept.phase)
-            total.extend(kept.total)
-            created.extend(kept.created)
-            expiry.extend(kept.expiry)
+            success.append(kept.success)
+            duration.append(kept.duration)
+            phase.append(kept.phase)
+            total.append(kept.total)
+            created.append(kept.created)
+            expiry.append(kept.expiry)
             if kept.lost:
                 for family, n in kept.lost:
                     lost[family] += n
-        if created:  # the counters' _created samples: a gauge after them
-            help_text = _CHECK_FAMILIES["tether_probe_failures"][1]
-            total.append(_head("tether_probe_failures_created", help_text, "gauge"))
+        if any(created):  # the counters' _created samples: a gauge after them
+            help_text = CHECK_FAMILIES["tether_probe_failures"][1]
+            total.append(head("tether_probe_failures_created", help_text, "gauge"))
             total.extend(created)
         for (name, (kind, text)), lines in zip(
-            _CHECK_FAMILIES.items(), (success, duration, phase, total, expiry), strict=True
+            CHECK_FAMILIES.items(), (success, duration, phase, total, expiry), strict=True
         ):
-            yield _Written.of(name, _head(_exposed(name, kind), text, kind), lines, lost[name])
+            yield Written.of(name, head(exposed(name, kind), text, kind), lines, lost[name])
 
-    def _places(self) -> Iterator[Metric | _Written]:
+    def _location_up(self) -> Iterator[Written]:
         lines: list[str] = []
         lost = 0
         locations: dict[str, str | None] = {}
@@ -242,7 +377,9 @@ class _Scrape:
                         continue
                     value = "0.0" if fact.state is State.DOWN else "1.0"
                     lines.append(f'tether_location_up{{location="{at}",monitor="{m}"}} {value}\n')
-        yield _Written.of("tether_location_up", _LOCATION_UP_HEAD, lines, lost)
+        yield Written.of("tether_location_up", LOCATION_UP_HEAD, lines, lost)
+
+    def _cluster_families(self) -> Iterator[Metric]:
         live = self._cluster.live()
         if live is not None:
             instances = GaugeMetricFamily(
@@ -260,198 +397,6 @@ class _Scrape:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Lines:
-    """A monitor's lines of the per-check families as last written, for the check
-    ``version`` it had and the location label ``here`` (:meth:`_Scrape._checks`)."""
-
-    version: int
-    here: str | None
-    success: tuple[str, ...]
-    duration: tuple[str, ...]
-    phase: tuple[str, ...]
-    total: tuple[str, ...]
-    created: tuple[str, ...]
-    expiry: tuple[str, ...]
-    lost: tuple[tuple[str, int], ...]
-    """The series of each family left out (and counted at each scrape)."""
-
-
-def _escaped(names: dict[object, str | None], name: object) -> str | None:
-    """``name`` as a label value (:func:`label_value`), escaped once a scrape."""
-    if name in names:
-        return names[name]
-    value = names[name] = label_value(name)
-    return value
-
-
-def _lines(last: _Last, here: str | None, names: dict[object, str | None], version: int) -> _Lines:
-    """A monitor's per-check series, written out (:func:`_go_value`,
-    :func:`label_value`): a series whose value or labels cannot be written is left out
-    and counted.  ``names``: phase and kind names escaped so far."""
-    go = _go_value
-    families: list[list[str]] = [[] for _ in range(6)]
-    success, duration, phase, total, created, expiry = families
-    lost = dict.fromkeys(_CHECK_FAMILIES, 0)
-    phases = list(last.phases.items())
-    failures = list(last.failures.items())
-    if here is None or last.label is None:  # every series of it
-        lost["tether_probe_success"] += 1
-        lost["tether_probe_duration_seconds"] += 1
-        lost["tether_probe_phase_seconds"] += len(phases)
-        lost["tether_probe_failures"] += sum(1 + (c is not None) for _, (_, c) in failures)
-        lost["tether_certificate_expiry_seconds"] += last.expiry is not None
-    else:
-        at = f'location="{here}",monitor="{last.label}"'
-        try:
-            success.append(f"tether_probe_success{{{at}}} {go(last.success)}\n")
-        except Exception:  # left out and counted, as every other below
-            lost["tether_probe_success"] += 1
-        try:
-            duration.append(f"tether_probe_duration_seconds{{{at}}} {go(last.duration)}\n")
-        except Exception:
-            lost["tether_probe_duration_seconds"] += 1
-        for name, seconds in phases:
-            p = _escaped(names, name)
-            try:
-                if p is None:
-                    raise ValueError(name)
-                phase.append(f'tether_probe_phase_seconds{{{at},phase="{p}"}} {go(seconds)}\n')
-            except Exception:
-                lost["tether_probe_phase_seconds"] += 1
-        for kind, (n, since) in failures:
-            k = _escaped(names, kind)
-            try:
-                if k is None:
-                    raise ValueError(kind)
-                total.append(f'tether_probe_failures_total{{kind="{k}",{at}}} {go(n)}\n')
-            except Exception:
-                lost["tether_probe_failures"] += 1
-            if since is None:
-                continue
-            try:
-                if k is None:
-                    raise ValueError(kind)
-                created.append(f'tether_probe_failures_created{{kind="{k}",{at}}} {go(since)}\n')
-            except Exception:
-                lost["tether_probe_failures"] += 1
-        if last.expiry is not None:
-            try:
-                expiry.append(f"tether_certificate_expiry_seconds{{{at}}} {go(last.expiry)}\n")
-            except Exception:
-                lost["tether_certificate_expiry_seconds"] += 1
-    return _Lines(
-        version,
-        here,
-        tuple(success),
-        tuple(duration),
-        tuple(phase),
-        tuple(total),
-        tuple(created),
-        tuple(expiry),
-        tuple((family, n) for family, n in lost.items() if n),
-    )
-
-
-_CHECK_FAMILIES: Final = {
-    "tether_probe_success": ("gauge", "1 if the last check passed"),
-    "tether_probe_duration_seconds": ("gauge", "Duration of the last check"),
-    "tether_probe_phase_seconds": (
-        "gauge",
-        "Duration of each phase of the last check (blackbox_exporter's phase names)",
-    ),
-    "tether_probe_failures": ("counter", "Failed checks by failure kind"),
-    "tether_certificate_expiry_seconds": ("gauge", "Seconds until the leaf certificate expires"),
-}
-"""The per-check families, in their order: each one's type and help."""
-
-
-def _exposed(name: str, kind: str) -> str:
-    """The name a family is written under: a counter's with ``_total``."""
-    return f"{name}_total" if kind == "counter" else name
-
-
-def _head(name: str, text: str, kind: str) -> str:
-    """A family's ``# HELP`` and ``# TYPE`` lines, as ``generate_latest`` writes them."""
-    text = text.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
-
-
-_UP_HEAD: Final = _head("tether_monitor_up", "1 while the monitor is up", "gauge")
-_LABELS_HEAD: Final = _head(
-    "tether_monitor_labels",
-    "1 for each monitor with labels: its labels, to join on the monitor label",
-    "gauge",
-)
-_LOCATION_UP_HEAD: Final = _head(
-    "tether_location_up",
-    "What each location of a monitor of several sees: 1 up, 0 down (as tether_monitor_up); "
-    "absent while it has no result there, has it paused, or has no live instance",
-    "gauge",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    """A family written out here, and how many of its series were left out."""
-
-    name: str
-    text: bytes
-    left_out: int
-
-    @classmethod
-    def of(cls, name: str, head: str, lines: list[str], left_out: int) -> _Written:
-        return cls(name, (head + "".join(lines)).encode(), left_out)
-
-
-def label_value(value: object) -> str | None:
-    """``value`` as a label value in the text format (backslash, newline and double quote
-    escaped, as ``generate_latest`` escapes them); None for what cannot be written: not
-    text, or text UTF-8 cannot encode (a lone surrogate)."""
-    if not isinstance(value, str):
-        return None
-    escaped = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-    try:
-        escaped.encode()
-    except UnicodeEncodeError:
-        return None
-    return escaped
-
-
-def _info_line(monitor: str, labels: Mapping[str, str]) -> str | None:
-    """``tether_monitor_labels{monitor="api",team="payments"} 1.0``, each value escaped
-    once, the names sorted as ``generate_latest`` sorts them (None: one cannot be
-    written)."""
-    pairs = sorted({**labels, "monitor": monitor}.items())
-    values = [label_value(value) for _, value in pairs]
-    if None in values:
-        return None
-    body = ",".join(f'{name}="{value}"' for (name, _), value in zip(pairs, values, strict=True))
-    return f"tether_monitor_labels{{{body}}} 1.0\n"
-
-
-_INF: Final = math.inf
-
-
-def _go_value(value: object) -> str:
-    """A sample's value as ``generate_latest`` writes it (prometheus_client's
-    ``floatToGoString``: ``1.0``, ``+Inf``, ``NaN``, ``1.5e+06``); raises for what no
-    float holds (a count past 1.8e308, text that is not a number)."""
-    f = float(value)  # type: ignore[arg-type]  # what it cannot take raises: left out
-    s = repr(f)
-    if f >= 1e6:  # Go writes an exponent from a million on, Python from 1e16
-        if f == _INF:
-            return "+Inf"
-        dot = s.find(".")
-        if dot > 6:
-            mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
-            return f"{mantissa}e+{dot - 1:02d}"
-        return s
-    if s[-1] > "9":  # inf or nan: every other repr ends with a digit
-        return "-Inf" if f == -_INF else "NaN"
-    return s
-
-
 _SILENT: Final = frozenset({State.UNKNOWN, State.PAUSED})
 """Location states that say nothing of the target: no ``tether_location_up`` sample."""
 
@@ -462,7 +407,7 @@ class MonitorMetrics:
         self._oldest: dict[str, float | None] = {}
         """Each channel seen, and when its oldest queued alert was queued (None: none
         waits); the age is set at each scrape."""
-        self.checks: dict[str, _Last] = {}
+        self.checks: dict[str, Last] = {}
         """Each monitor's last check here, labelled when scraped."""
         self.registry = CollectorRegistry()
         r = self.registry
@@ -479,6 +424,17 @@ class MonitorMetrics:
         self.rendered = 0
         """How many times a monitor's per-check lines were written (for the tests: a
         scrape writes those of the monitors checked since the last one)."""
+        self._configured: set[str] = set()
+        """The monitors of the configuration, discovered ones too (``tether_monitors``)."""
+        self.down: set[str] = set()
+        """The monitors whose ``tether_monitor_up`` is 0 (``tether_monitors_down``)."""
+        self.checked = 0
+        """Checks made here (``tether_checks_total``)."""
+        self.failed: dict[str, int] = {}
+        """Of them, failed, by kind (``tether_check_failures_total``)."""
+        self._roster = _Roster()
+        self._scoped = False
+        """Whether the last default scrape left the monitors' series out (said once)."""
 
         self.alerts_sent = Counter(
             "tether_alerts_sent", "Alerts delivered, per channel", ["channel"], registry=r
@@ -548,13 +504,16 @@ class MonitorMetrics:
         :func:`phase_seconds`) and the certificate's ``days_left`` when it saw one."""
         last = self.checks.get(record.monitor)
         if last is None:
-            last = self.checks[record.monitor] = _Last(label_value(record.monitor))
+            last = self.checks[record.monitor] = Last(label_value(record.monitor))
+            self._roster.add(record.monitor)
+        self.checked += 1
         last.version += 1
         last.success = 1 if record.ok else 0
         last.duration = (record.latency_ms or 0.0) / 1000
         last.phases.update(timings)
         if not record.ok:
             kind = record.kind.value if record.kind is not None else "condition"
+            self.failed[kind] = self.failed.get(kind, 0) + 1
             counted = last.failures.get(kind)
             if counted is None:
                 last.failures[kind] = [1.0, self._wall()]
@@ -567,31 +526,51 @@ class MonitorMetrics:
         """The monitor's state for the cluster changed (``tether_monitor_up``)."""
         name = str(monitor)  # as prometheus_client's labels() took it
         label = label_value(name)
+        if name not in self.up:
+            self._roster.add(name)
         self.up[name] = (
             None if label is None else f'tether_monitor_up{{monitor="{label}"}} {float(up)!r}\n'
         )
+        if up:
+            self.down.discard(name)
+        else:
+            self.down.add(name)
 
     def labels(self, monitors: Mapping[str, Mapping[str, str]]) -> None:
         """The monitors' labels, as the configuration (or a reload) now says: one info
         line for each that has any, ``monitor`` among its labels."""
         self.labelled = {}
+        self._configured = set(monitors)
         for monitor, labels in monitors.items():
+            self._roster.add(monitor)
             if labels:
-                self.labelled[monitor] = _info_line(monitor, labels)
+                self.labelled[monitor] = info_line(monitor, labels)
 
     def label(self, monitor: str, labels: Mapping[str, str]) -> None:
-        """One monitor's labels now (none: its info line goes), the others' as they are
-        (a change of the monitor set)."""
+        """One monitor put in the configuration with its labels now (none: its info line
+        goes), the others as they are (a change of the monitor set; one removed is
+        :meth:`forget`'s)."""
+        self._configured.add(monitor)
+        self._roster.add(monitor)
         if labels:
-            self.labelled[monitor] = _info_line(monitor, labels)
+            self.labelled[monitor] = info_line(monitor, labels)
         else:
             self.labelled.pop(monitor, None)
+
+    @property
+    def configured(self) -> int:
+        """How many monitors the configuration has (``tether_monitors``)."""
+        return len(self._configured)
 
     def forget(self, monitor: str) -> None:
         """Drop every series of a monitor removed from the configuration (those of its
         locations are made at each scrape from the configuration: they go with it)."""
         self.checks.pop(monitor, None)
         self.up.pop(str(monitor), None)
+        self.labelled.pop(monitor, None)
+        self._configured.discard(monitor)
+        self.down.discard(str(monitor))
+        self._roster.drop(monitor)
 
     def watch_store(self, health: Callable[[], StoreHealth]) -> None:
         """Read the store's health at each scrape (``tether_store_*``)."""
@@ -599,29 +578,49 @@ class MonitorMetrics:
         self.registry.register(collector)
         self.collectors.append(collector)
 
+    # -- scrapes -------------------------------------------------------------------------
+
+    def whole(self, limit: int | None) -> bool:
+        """Whether the default scrape carries each monitor's series: with at most
+        ``limit`` monitors configured (None: always)."""
+        return limit is None or self.configured <= limit
+
+    def scope(self, scope: Scope) -> list[str]:
+        """The monitors a scoped scrape of ``scope`` carries (on the event loop)."""
+        return self._roster.scope(scope)
+
     def render(
         self,
         cluster: ClusterView,
         locations: Mapping[str, LocationsView] | None = None,
         probed: Container[str] | None = None,
+        *,
+        scoped: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> bytes:
         """The text Prometheus scrapes: the checks made here labelled with ``cluster.here``
         (only those of ``probed``, the monitors this instance probes now, when given: one
         whose shard moved to another instance is exported by that one), the monitors'
-        ``locations`` (``Runner.locations``), and the instances
-        when ``cluster`` has read them."""
+        ``locations`` (``Runner.locations``), and the instances when ``cluster`` has read
+        them.  With ``scoped`` (:meth:`scope`'s), only the series of those monitors;
+        without, the default scrape: the summary, and each monitor's series while at most
+        ``limit`` monitors are configured (:meth:`whole`)."""
+        whole = self.whole(limit)
+        if scoped is None:
+            self._tell_scoped(not whole, limit)
         now = self._wall()
         for channel, oldest in list(self._oldest.items()):
             self.alerts_oldest.labels(channel).set(0.0 if oldest is None else now - oldest)
         parts: list[bytes] = []
         lost = 0
-        for source in _Scrape(self, cluster, locations or {}, probed).sources():
+        scrape = _Scrape(self, cluster, locations or {}, probed, scoped, whole)
+        for source in scrape.sources():
             try:
                 for metric in source():
-                    if isinstance(metric, _Written):
+                    if isinstance(metric, Written):
                         text, left_out = metric.text, metric.left_out
                     else:
-                        text, left_out = _family_text(metric)
+                        text, left_out = family_text(metric)
                     parts.append(text)
                     if left_out:
                         lost += left_out
@@ -632,13 +631,29 @@ class MonitorMetrics:
         with self._render_lock:
             self._render_errors += lost
             total = self._render_errors
+        if scoped is not None:  # the count is the default scrape's: once per instance
+            return b"".join(parts)
         errors = CounterMetricFamily(
             "tether_metrics_render_errors",
             "Series (or sources of series) left out of a scrape: they could not be rendered",
             total,
         )
-        parts.append(generate_latest(_One(errors)))
+        parts.append(generate_latest(One(errors)))
         return b"".join(parts)
+
+    def _tell_scoped(self, scoped: bool, limit: int | None) -> None:
+        """Say, once each time it starts, that the default scrape leaves the monitors'
+        series out."""
+        if scoped and not self._scoped:
+            log.warning(
+                "metrics: %d monitors, more than server.metrics_monitor_limit (%s): the "
+                "default /metrics carries their summary, each monitor's series are scraped "
+                "with /metrics?shard=I&shards=N (docs/monitor.md, Prometheus metrics)",
+                self.configured,
+                limit,
+                extra={"event": "metrics.scoped"},
+            )
+        self._scoped = scoped
 
     def _say(self, family: str, what: str) -> None:
         if family not in self._said:
@@ -650,39 +665,3 @@ class MonitorMetrics:
                 what,
                 extra={"event": "metrics.render_error"},
             )
-
-
-class _One(Collector):
-    """One family, as ``generate_latest`` takes it."""
-
-    def __init__(self, metric: Metric) -> None:
-        self._metric = metric
-
-    def collect(self) -> Iterator[Metric]:
-        yield self._metric
-
-
-def _family_text(metric: Metric) -> tuple[bytes, int]:
-    """``metric`` in the text format, and how many of its samples were left out because
-    they could not be written (a value no float holds, a label that is not text)."""
-    try:
-        return generate_latest(_One(metric)), 0
-    except Exception:  # which sample, and why, is found below
-        pass
-
-    def alone(samples: list[Any]) -> Metric:
-        copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
-        copy.samples = samples
-        return copy
-
-    kept = []
-    for sample in metric.samples:
-        try:
-            generate_latest(_One(alone([sample])))
-        except Exception:  # left out and counted
-            continue
-        kept.append(sample)
-    try:
-        return generate_latest(_One(alone(kept))), len(metric.samples) - len(kept)
-    except Exception:  # samples that render alone but not together
-        return b"", len(metric.samples)

@@ -5,8 +5,6 @@ monitor's own event loop."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import resource
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final
@@ -17,14 +15,11 @@ from aiohttp import web
 from tether._redact import quote
 from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
-from tether.monitor.store import ClusterError
 from tether.monitor.web._actions import action_handlers
 from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
 from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
-from tether.monitor.web._discovery import discovery_metrics
 from tether.monitor.web._errors import json_errors
-from tether.monitor.web._flight import Flights
 from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._objective_pages import objective_handlers
@@ -33,7 +28,8 @@ from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
 from tether.monitor.web._reported import report_handler
-from tether.monitor.web._routing import Handler, Route
+from tether.monitor.web._routing import Route
+from tether.monitor.web._scrape import metrics_handler
 from tether.monitor.web._silences import silence_handlers
 from tether.monitor.web._statuspage import status_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
@@ -150,18 +146,6 @@ def routes(
     )
 
 
-def metrics_handler(runner: Running) -> Handler:
-    """``/metrics``: :func:`scrape`, one render shared by the scrapes that overlap
-    (several Prometheus servers, a slow one)."""
-    scrapes: Flights[bytes] = Flights()
-
-    async def metrics(request: web.Request) -> web.Response:
-        body = await scrapes.run("/metrics", lambda: scrape(runner))
-        return web.Response(body=body, headers={"Content-Type": _TEXT})
-
-    return metrics
-
-
 def allowed_for(runner: Running) -> Callable[[], AllowedTargets]:
     """What ``/probe`` may reach now: :func:`allowed_targets` of ``runner``'s configuration,
     made again when a reload brings a new one, not on each request (by default it parses
@@ -175,23 +159,6 @@ def allowed_for(runner: Running) -> Callable[[], AllowedTargets]:
         return allowed[0][1]
 
     return allowed_now
-
-
-async def scrape(runner: Running) -> bytes:
-    """What ``/metrics`` answers: the instances are read off the event loop (a query with
-    PostgreSQL; left out when the database cannot be reached, the rest is served all the
-    same), everything else from the runner's memory on it."""
-    cluster = runner.cluster_view()
-    # Unread, tether_cluster_instances is left out; the store's series say why.
-    with contextlib.suppress(ClusterError):
-        cluster = await asyncio.to_thread(cluster.read, runner.cluster, runner.wall())
-    # runner.latest has the monitors this instance probes now (a shard that moves to
-    # another instance takes its monitors out of it).  Rendered on a thread: with tens of
-    # thousands of monitors a scrape takes seconds, which the checks must not wait for
-    # (the collectors copy what they read, each a dict the event loop writes).
-    locations = runner.locations()
-    body = await asyncio.to_thread(runner.metrics.render, cluster, locations, runner.latest)
-    return body + discovery_metrics(runner.discovery.status())
 
 
 def probe_handler(
