@@ -20,8 +20,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
 from tether._redact import redact_exception
-from tether._retry import _errors
-from tether._retry._loop import Call, run_sync
+from tether._retry import _errors, _testing
+from tether._retry._loop import SINKS, Call, Outcome, endpoint_key, hand_on, run_sync
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
 from tether._sensitive import drop_sensitive, same_origin
@@ -30,8 +30,13 @@ from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session"]
 
-_current = threading.local()
-"""The attempt under way in this thread: its Call (for redirects) and Cutoff."""
+
+class _Current(threading.local):
+    cutoff: _cutoff.Cutoff | None = None
+    """The total timer of the attempt under way in this thread; None between attempts."""
+
+
+_current = _Current()
 
 
 class Session(requests.Session):
@@ -80,10 +85,57 @@ class Session(requests.Session):
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if getattr(_current, "call", None) is not None:
+        if _current.cutoff is not None:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
+        guard = self.guard
+        if not guard.fast:
+            return self._retrying(request, kwargs, user_timeout, None)
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, no closure
+        # and no Outcome; the breaker and the budget see it as admit() would, a success
+        # is recorded as record() would, and anything else goes on in the full loop.
+        endpoint = endpoint_key(request.url or "")
+        override = _testing.active[-1] if _testing.active else None
+        start = guard.admit_first(endpoint)
+        if start is None:  # the breaker is not closed: the full loop decides
+            return self._retrying(request, kwargs, user_timeout, None)
+        t = guard.first_timeouts
+        cutoff = _current.cutoff = _cutoff.arm(t.total)
+        try:
+            response = requests.Session.send(
+                self, request, timeout=_timeout(t, user_timeout), **kwargs
+            )
+        except Exception as exc:
+            return self._retrying(request, kwargs, user_timeout, (start, override, exc, cutoff))
+        except BaseException:
+            guard.breaker_release(endpoint)  # as Call.abandon() does
+            raise
+        finally:
+            cutoff.disarm()
+            _current.cutoff = None
+        code = response.status_code
+        if code >= 400:
+            return self._retrying(
+                request, kwargs, user_timeout, (start, override, response, cutoff)
+            )
+        now = guard.first_succeeded(endpoint)
+        if SINKS:
+            hand_on(endpoint, (request.method or "GET").upper(), None, code, now - start, 1)
+        if type(response) is requests.Response:
+            response.__class__ = _Response  # as _redacting() does, without the call
+            return response
+        return _redacting(response)
+
+    def _retrying(
+        self,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+        user_timeout: Any,
+        first: tuple[float, _testing.Override | None, Any, _cutoff.Cutoff] | None,
+    ) -> requests.Response:
+        """The full loop; ``first``: the fast path's first attempt, which did not simply
+        work (its start, the testing override then, what it raised or answered, its timer)."""
         guard = self.guard
         call = Call(
             guard.policy,
@@ -92,11 +144,12 @@ class Session(requests.Session):
             headers=request.headers,
             replayable=_replayable(request.body),
             guard=guard,
+            first_at=None if first is None else first[0],
+            override=None if first is None else first[1],
         )
 
         def attempt(t: Timeouts) -> requests.Response:
-            cutoff = _cutoff.arm(t.total)
-            _current.call, _current.cutoff = call, cutoff
+            cutoff = _current.cutoff = _cutoff.arm(t.total)
             try:
                 return requests.Session.send(
                     self, request, timeout=_timeout(t, user_timeout), **kwargs
@@ -107,9 +160,18 @@ class Session(requests.Session):
                 raise
             finally:
                 cutoff.disarm()
-                _current.call = _current.cutoff = None
+                _current.cutoff = None
 
-        outcome = run_sync(call, attempt, _status, _discard)
+        made: Outcome[requests.Response] | None = None
+        if first is not None:
+            _, _, answer, cutoff = first
+            if isinstance(answer, requests.Response):
+                made = Outcome(answer, None, call.judge(*_status(answer)))
+            else:
+                if cutoff.fired:
+                    call.mark_cut()
+                made = Outcome(None, answer, call.classify(answer))
+        outcome = run_sync(call, attempt, _status, _discard, made)
         if outcome.response is not None:
             return _redacting(outcome.response)
         error = library_error(call, outcome, _ERRORS, request)
@@ -207,12 +269,23 @@ def _replayable(body: Any) -> bool:
 
 
 def _timeout(t: Timeouts, user: Any) -> tuple[float | None, float | None]:
+    if user is None and (last := _last_timeout[0])[0] is t:  # a guard's first attempts share t
+        return last[1]
     connect, read = t.connect, t.read
     if user is not None:
         uc, ur = user if isinstance(user, tuple) else (user, user)
         connect = min(math.inf if uc is None else uc, t.total)
         read = min(math.inf if ur is None else ur, t.total)
-    return (None if connect == math.inf else connect, None if read == math.inf else read)
+    timeout = (None if connect == math.inf else connect, None if read == math.inf else read)
+    if user is None:
+        _last_timeout[0] = (t, timeout)
+    return timeout
+
+
+_last_timeout: list[tuple[Timeouts | None, tuple[float | None, float | None]]] = [
+    (None, (None, None))
+]
+"""The last policy timeouts given without the caller's, and requests' timeout for them."""
 
 
 # -- the cutoff: every connection registers its socket with the attempt's timer --
@@ -222,7 +295,7 @@ class _Watched:
     sock: Any
 
     def getresponse(self) -> Any:
-        cutoff = getattr(_current, "cutoff", None)
+        cutoff = _current.cutoff
         if cutoff is not None and self.sock is not None:
             cutoff.watch(self.sock)
         return super().getresponse()  # type: ignore[misc]
