@@ -20,8 +20,15 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
 from tether._redact import redact_exception
-from tether._retry import _errors, _testing
-from tether._retry._loop import SINKS, Call, Outcome, endpoint_key, hand_on, run_sync
+from tether._retry import _errors
+from tether._retry._loop import (
+    Call,
+    First,
+    endpoint_key,
+    fast_first,
+    fast_succeeded,
+    run_sync,
+)
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
 from tether._sensitive import drop_sensitive, same_origin
@@ -90,38 +97,33 @@ class Session(requests.Session):
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
         guard = self.guard
-        if not guard.fast:
-            return self._retrying(request, kwargs, user_timeout, None)
-        # The fast path (issue 46 §5): a first attempt made here, with no Call, no closure
-        # and no Outcome; the breaker and the budget see it as admit() would, a success
-        # is recorded as record() would, and anything else goes on in the full loop.
-        endpoint = endpoint_key(request.url or "")
-        override = _testing.active[-1] if _testing.active else None
-        start = guard.admit_first(endpoint)
-        if start is None:  # the breaker is not closed: the full loop decides
-            return self._retrying(request, kwargs, user_timeout, None)
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
+        # Outcome; what did not simply work goes on in the full loop.
+        first = fast_first(guard, endpoint_key(request.url or ""))
+        if first is None:
+            return self._retrying(request, kwargs, user_timeout, None, None)
         t = guard.first_timeouts
         cutoff = _current.cutoff = _cutoff.arm(t.total)
+        error: Exception | None = None
         try:
             response = requests.Session.send(
                 self, request, timeout=_timeout(t, user_timeout), **kwargs
             )
         except Exception as exc:
-            return self._retrying(request, kwargs, user_timeout, (start, override, exc, cutoff))
+            error = exc
         except BaseException:
-            guard.breaker_release(endpoint)  # as Call.abandon() does
+            guard.breaker_release(first[0])  # as Call.abandon() does
             raise
         finally:
             cutoff.disarm()
             _current.cutoff = None
+        if error is not None:
+            made = (None, error, cutoff.fired)
+            return self._retrying(request, kwargs, user_timeout, first, made)
         code = response.status_code
         if code >= 400:
-            return self._retrying(
-                request, kwargs, user_timeout, (start, override, response, cutoff)
-            )
-        now = guard.first_succeeded(endpoint)
-        if SINKS:
-            hand_on(endpoint, (request.method or "GET").upper(), None, code, now - start, 1)
+            return self._retrying(request, kwargs, user_timeout, first, (response, None, False))
+        fast_succeeded(guard, first, (request.method or "GET").upper(), code)
         if type(response) is requests.Response:
             response.__class__ = _Response  # as _redacting() does, without the call
             return response
@@ -132,10 +134,11 @@ class Session(requests.Session):
         request: requests.PreparedRequest,
         kwargs: dict[str, Any],
         user_timeout: Any,
-        first: tuple[float, _testing.Override | None, Any, _cutoff.Cutoff] | None,
+        first: First | None,
+        made: tuple[requests.Response | None, BaseException | None, bool] | None,
     ) -> requests.Response:
         """The full loop; ``first``: the fast path's first attempt, which did not simply
-        work (its start, the testing override then, what it raised or answered, its timer)."""
+        work, and ``made``: what it answered or raised, and whether its timer fired."""
         guard = self.guard
         call = Call(
             guard.policy,
@@ -144,8 +147,7 @@ class Session(requests.Session):
             headers=request.headers,
             replayable=_replayable(request.body),
             guard=guard,
-            first_at=None if first is None else first[0],
-            override=None if first is None else first[1],
+            first=first,
         )
 
         def attempt(t: Timeouts) -> requests.Response:
@@ -162,16 +164,8 @@ class Session(requests.Session):
                 cutoff.disarm()
                 _current.cutoff = None
 
-        made: Outcome[requests.Response] | None = None
-        if first is not None:
-            _, _, answer, cutoff = first
-            if isinstance(answer, requests.Response):
-                made = Outcome(answer, None, call.judge(*_status(answer)))
-            else:
-                if cutoff.fired:
-                    call.mark_cut()
-                made = Outcome(None, answer, call.classify(answer))
-        outcome = run_sync(call, attempt, _status, _discard, made)
+        went = None if made is None else call.first_outcome(*made[:2], _status, made[2])
+        outcome = run_sync(call, attempt, _status, _discard, went)
         if outcome.response is not None:
             return _redacting(outcome.response)
         error = library_error(call, outcome, _ERRORS, request)
