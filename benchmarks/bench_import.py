@@ -1,6 +1,6 @@
 """What ``import tether`` costs beside ``import requests``, and that it loads no HTTP library.
 
-Run: python benchmarks/bench_import.py [--rounds N] [--venv DIR]
+Run: python benchmarks/bench_import.py [--rounds N] [--venv DIR] [--offline]
      [--write benchmarks/history/bench_import.md]
 
 Method (issue 46 §6): a fresh virtual environment made as the README makes it
@@ -15,7 +15,9 @@ its rounds minus the best of the bare interpreter's (``python -c pass`` in the s
 environment: start-up, ``site`` and exit), so what is left is the import and nothing
 else; the same is taken of the children's CPU time (user + system, from
 ``getrusage``), which a loaded machine disturbs far less.  Bytecode is written once
-before the rounds, as an installed package has it.
+before the rounds, as an installed package has it.  ``--offline`` (the smoke test's,
+where no package index may be reached) makes an environment that sees this interpreter's
+packages and installs tether alone into it, from this checkout.
 
 The targets: ``import tether`` at most 0.5 of ``import requests`` (issue 27 §2,
 issue 46 §6), with none of ``requests``, ``urllib3``, ``httpx``, ``httpcore``,
@@ -46,17 +48,22 @@ MARK = ".tether-bench-import"
 """A file in an environment this script made, so ``--venv`` reuses only such a one."""
 
 
-def make_venv(path: Path) -> None:
-    """A virtual environment at ``path``, as the README makes one, with ``requests``."""
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+def make_venv(path: Path, offline: bool = False) -> None:
+    """A virtual environment at ``path``, as the README makes one, with ``requests``.
+
+    ``offline``: with no package index (the test suite's network guard): an environment
+    that sees this interpreter's packages, into which pip builds and installs tether
+    alone, from this checkout.  The figures of record come from the README's way."""
+    venv = [sys.executable, "-m", "venv", *(["--system-site-packages"] if offline else [])]
+    subprocess.run([*venv, str(path)], check=True)
     python = str(path / "bin" / "python")
     spec = f"{REPO}[{README_EXTRAS}]"
-    done = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", spec, "requests"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if offline:
+        pip += ["--no-index", "--no-deps", "--no-build-isolation", str(REPO)]
+    else:
+        pip += [spec, "requests"]
+    done = subprocess.run(pip, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"pip install {spec} failed:\n{done.stderr[-3000:]}")
     (path / MARK).write_text(spec + "\n")
@@ -120,6 +127,12 @@ def main() -> int:
     parser.add_argument(
         "--venv", help="reuse the environment this script made there before (made if missing)"
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="no package index: a new environment seeing this interpreter's packages, "
+        "with tether alone installed into it (for the smoke test)",
+    )
     parser.add_argument("--write", help="also write the results as Markdown into this file")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -128,7 +141,7 @@ def main() -> int:
         made = not (venv / MARK).exists()
         if made:
             print(f"making {venv} as the README does: pip install '.[{README_EXTRAS}]' requests")
-            make_venv(venv)
+            make_venv(venv, args.offline)
         python = str(venv / "bin" / "python")
         empty = Path(tmp) / "cwd"
         empty.mkdir()
@@ -173,9 +186,14 @@ def main() -> int:
     ]
     section = Section("1. import tether beside import requests")
     section.notes.append(
-        f"In a fresh virtual environment made as the README makes it (`python3 -m venv`, "
-        f"`pip install '.[{README_EXTRAS}]'`, and `requests` beside it"
-        f"{'' if made else ', made by an earlier run'}); best of {args.rounds} fresh "
+        (
+            "In a new virtual environment seeing this interpreter's packages, tether alone "
+            "installed into it (--offline: not the README's way"
+            if args.offline
+            else "In a fresh virtual environment made as the README makes it (`python3 -m "
+            f"venv`, `pip install '.[{README_EXTRAS}]'`, and `requests` beside it"
+        )
+        + f"{'' if made else ', made by an earlier run'}); best of {args.rounds} fresh "
         "interpreters each, in interleaved rounds, minus the best of `python -c pass` in the "
         f"same environment; wall time and the children's CPU time.  Load average at the "
         f"start: {load:.2f}."

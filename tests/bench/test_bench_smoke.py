@@ -180,18 +180,19 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
         assert re.search(verdict, written, flags=re.M), written
 
 
+@pytest.mark.timeout(330)  # it makes a virtual environment and builds tether into it
 def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path) -> None:
     """`bench_import.py --rounds 2 --write F` exits 0, prints its section with a table and
-    the judged ratio to `import requests` in a fresh virtual environment it makes as the
-    README does, finds no HTTP library loaded, and replaces its part of F, keeping the
-    others."""
+    the judged ratio to `import requests` in a new virtual environment it makes (offline:
+    tether built and installed from this checkout), finds no HTTP library loaded, and
+    replaces its part of F, keeping the others."""
     out, _ = run_writing_its_part(
         tmp_path,
         "bench_import.py",
-        ["--rounds", "2"],
+        ["--rounds", "2", "--offline"],  # no package index: tether alone is installed
         "import time",
         ("1. import tether beside import requests",),
-        timeout=300,  # pip installs '.[monitor,lab]' into the new environment
+        timeout=300,
         kept="retries",
     )
     assert "HTTP libraries loaded by import tether: none (target == none): met" in out
