@@ -6,23 +6,25 @@ a stable ``Kind``; ``tether.RetryPolicy`` with ``tether.Session``,
 can fix; ``tether.lab`` reproduces every kind for real on loopback.
 """
 
-import logging as _logging
-import typing as _typing
+import sys as _sys
 
-from tether._catalogue import CATALOGUE, Entry
-from tether._classify import classify, classify_status, parse_retry_after
-from tether._failure import Failure
-from tether._kinds import Kind, Layer
 from tether._lazy import lazy_names as _lazy_names
-from tether._redact import redact_url
 from tether._version import __version__
 
-# A library logs and never configures logging: the application decides where lines go.
-# Without a handler of its own, Python would print tether's warnings through its "last
-# resort" handler; the NullHandler, added once here as requests and urllib3 do, stops that.
-_logging.getLogger("tether").addHandler(_logging.NullHandler())
+# A library logs and never configures logging; its one NullHandler is added by
+# tether._log, which every module that logs imports.  Added here too when the
+# application has loaded logging already (a cheap import then), so that the handler is
+# there from `import tether` on; otherwise a plain `import tether` does not load logging.
+if "logging" in _sys.modules:
+    import tether._log  # noqa: F401  (its NullHandler, now)
 
-if _typing.TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tether._catalogue import CATALOGUE, Entry
+    from tether._classify import classify, classify_status, parse_retry_after
+    from tether._failure import Failure
+    from tether._kinds import Kind, Layer
+    from tether._redact import redact_url
     from tether._reporter import Reporter
     from tether._retry._admission import LimitState, ThrottleState
     from tether._retry._backoff import backoff_delay
@@ -54,10 +56,21 @@ if _typing.TYPE_CHECKING:
     )
     from tether._retry._state import BreakerState, Guard, Health
     from tether.integrations.requests import Session
+del TYPE_CHECKING
 
-# Loaded on first use, so that `import tether` (and `tether diagnose`) stays quick;
+# Every public name is loaded on first use, so that `import tether` loads nothing it
+# does not need (no logging, no dataclasses, no enum, no catalogue: issue 46 §6);
 # tether.Session also waits because it imports requests.
 _LAZY = {
+    "CATALOGUE": "tether._catalogue",
+    "Entry": "tether._catalogue",
+    "classify": "tether._classify",
+    "classify_status": "tether._classify",
+    "parse_retry_after": "tether._classify",
+    "Failure": "tether._failure",
+    "Kind": "tether._kinds",
+    "Layer": "tether._kinds",
+    "redact_url": "tether._redact",
     "Reporter": "tether._reporter",
     "report_to": "tether._retry._ended",
     "backoff_delay": "tether._retry._backoff",

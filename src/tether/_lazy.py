@@ -1,11 +1,17 @@
 """Public names loaded on first use: a package's ``__getattr__`` and ``__dir__`` (PEP 562),
-written once for ``tether`` and ``tether.monitor``, so that importing either stays quick."""
+written once for ``tether`` and ``tether.monitor``, so that importing either stays quick.
+
+It imports nothing itself (not even ``typing``): ``import tether`` is this module and
+the version, and every name it exports waits until it is used."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
-from typing import Any
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 
 def lazy_names(
@@ -18,7 +24,8 @@ def lazy_names(
         module = table.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        __import__(module)
+        value = getattr(sys.modules[module], name)
         namespace[name] = value
         return value
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import collections
 import http.client
 import json
-import logging
 import os
 import random
 import re
@@ -37,11 +36,10 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tether._log import logger
 from tether._redact import redact_url
 from tether._retry._backoff import backoff_delay
 from tether._retry._record import CallRecord
-
-logger = logging.getLogger("tether")
 
 __all__ = ["ReportStats", "Reporter", "from_environment"]
 

@@ -15,7 +15,14 @@ from tests.helpers.bench_runs import BENCHMARKS, check_sections, run_writing_its
 pytestmark = pytest.mark.bench
 
 SCRIPT = BENCHMARKS / "bench_retry.py"
-HEADINGS = ("1. Overhead", "2. Amplification", "3. Availability", "4. Recovery", "5. Deadline")
+HEADINGS = (
+    "1. Overhead",
+    "2. Amplification",
+    "3. Availability",
+    "4. Recovery",
+    "5. Deadline",
+    "6. @tether.retry",
+)
 MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
 PROBE_HEADINGS = ("1. /probe throughput",)
 REPORT_HEADINGS = ("1. The hook alone", "2. Real calls")
@@ -205,17 +212,19 @@ def test_bench_mass_quick_runs_each_phase_in_both_shapes_and_writes_its_part(
         assert re.search(verdict, written, flags=re.M), written
 
 
+@pytest.mark.timeout(330)  # it makes a virtual environment and builds tether into it
 def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path) -> None:
     """`bench_import.py --rounds 2 --write F` exits 0, prints its section with a table and
-    the judged ratio to `import requests`, finds no HTTP library loaded, and replaces its
-    part of F, keeping the others."""
+    the judged ratio to `import requests` in a new virtual environment it makes (offline:
+    tether built and installed from this checkout), finds no HTTP library loaded, and
+    replaces its part of F, keeping the others."""
     out, _ = run_writing_its_part(
         tmp_path,
         "bench_import.py",
-        ["--rounds", "2"],
+        ["--rounds", "2", "--offline"],  # no package index: tether alone is installed
         "import time",
         ("1. import tether beside import requests",),
-        timeout=60,
+        timeout=300,
         kept="retries",
     )
     assert "HTTP libraries loaded by import tether: none (target == none): met" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -81,8 +82,10 @@ def test_all_is_sorted_and_complete() -> None:
     lazy = set(tether._LAZY)
     assert eager.isdisjoint(lazy)
     assert set(tether.__all__) - {"__version__"} == eager | lazy
-    for name in lazy:
-        assert getattr(tether, name).__name__ == name
+    for name, module in tether._LAZY.items():
+        value = getattr(tether, name)
+        assert value is getattr(importlib.import_module(module), name)
+        assert getattr(value, "__name__", name) == name  # CATALOGUE, a dict, has none
     assert tether.Session.__module__ == "tether.integrations.requests"
 
 
@@ -139,6 +142,38 @@ def test_import_tether_loads_no_http_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_import_tether_loads_nothing_a_plain_import_does_not_need() -> None:
+    """`import tether` loads tether's own three small modules and nothing from the standard
+    library the interpreter had not loaded already (not logging, enum, dataclasses, re):
+    every public name waits until it is used (issue 46 §6)."""
+    code = (
+        "import sys\nbefore = set(sys.modules)\nimport tether\n"
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert set(eval(out)) <= {"__future__", "tether", "tether._lazy", "tether._version"}
+
+
+def test_tether_logs_through_its_null_handler_however_it_was_imported() -> None:
+    """The tether logger has its one NullHandler whether logging came before `import
+    tether` or with the first module that logs, so a warning never reaches Python's
+    last-resort handler on stderr."""
+    count = (
+        "print(sum(type(h).__name__ == 'NullHandler' for h in "
+        "logging.getLogger('tether').handlers))"
+    )
+    for code in (
+        f"import logging, tether\n{count}",
+        f"import tether\nfrom tether._retry import _loop\nimport logging\n{count}",
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.strip() == "1", code
 
 
 def test_the_monitor_has_a_small_sorted_public_face_that_loads_lazily() -> None:

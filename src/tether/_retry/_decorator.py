@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar, overload
 
 from tether._failure import Failure
-from tether._retry._loop import Call, Outcome, run_sync
+from tether._retry._loop import Call, First, Outcome, fast_first, fast_succeeded, run_sync
 from tether._retry._policy import RetryPolicy
 from tether._retry._state import Guard, guard_for
 
@@ -87,8 +87,9 @@ def retry(
         qualname = getattr(f, "__qualname__", None) or repr(f)
         name = endpoint or qualname
         label = f"{qualname.rpartition('<locals>.')[2]}()"
+        keyed = endpoint is not None
 
-        def call() -> Call:
+        def call(first: First | None = None) -> Call:
             return Call(
                 chosen,
                 "",
@@ -97,6 +98,7 @@ def retry(
                 idempotent=idempotent,
                 by_failure=endpoint is None,
                 guard=g,
+                first=first,
             )
 
         wrapped: Any
@@ -106,9 +108,9 @@ def retry(
             from tether._retry._streams import coroutine
 
             give_up = lambda c, o: _substitute(c, o, fallback)  # noqa: E731
-            wrapped = coroutine(f, call, give_up, chosen.total is not None)
+            wrapped = coroutine(f, call, give_up, chosen.total is not None, g, name, keyed)
         else:
-            wrapped = _sync(f, call, fallback, label)
+            wrapped = _sync(f, call, fallback, label, g, name, keyed)
         wrapped = functools.wraps(f)(wrapped)
         wrapped.guard = g
         return wrapped  # type: ignore[no-any-return]
@@ -131,8 +133,17 @@ def _stream(
     return make(f, call, _raise, bounded)
 
 
-def _sync(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label: str) -> Any:
-    """The retrying function for a plain callable ``f``."""
+def _sync(
+    f: Callable[..., Any],
+    call: Callable[[First | None], Call],
+    fallback: Any,
+    label: str,
+    guard: Guard,
+    endpoint: str,
+    keyed: bool,
+) -> Any:
+    """The retrying function for a plain callable ``f``; ``keyed``: its records are kept
+    under ``endpoint`` from the first attempt on, rather than by its failures."""
     if inspect.iscoroutinefunction(fallback):
         raise TypeError(
             f"@tether.retry(fallback=...) on {label}: an async fallback for a sync "
@@ -140,8 +151,27 @@ def _sync(f: Callable[..., Any], call: Callable[[], Call], fallback: Any, label:
         )
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        c = call()
-        outcome = run_sync(c, lambda _t: f(*args, **kwargs))
+        # The fast path (issue 46 §5): the first attempt made here, with no Call, closure
+        # or Outcome; what it raised goes on in the full loop.
+        first = fast_first(guard, endpoint, keyed=keyed)
+        if first is None:
+            c = call(None)
+            outcome = run_sync(c, lambda _t: f(*args, **kwargs))
+        else:
+            try:
+                result = f(*args, **kwargs)
+            except Exception as exc:
+                error: Exception = exc
+            except BaseException:
+                if keyed:
+                    guard.breaker_release(endpoint)  # as Call.abandon() does
+                raise
+            else:
+                fast_succeeded(guard, first, "", None, keyed=keyed)
+                return result
+            c = call(first)
+            went: Outcome[Any] = c.first_outcome(None, error)
+            outcome = run_sync(c, lambda _t: f(*args, **kwargs), first=went)
         return outcome.response if outcome.failure is None else _substitute(c, outcome, fallback)
 
     return run

@@ -12,16 +12,14 @@ was not called, reads ``TETHER_REPORT_URL`` once; then it leaves the list.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 from typing import Any, overload
 
+from tether._log import logger
 from tether._reporter import Reporter, from_environment
 from tether._retry import _instrument
 from tether._retry._record import CallRecord, Sink
-
-logger = logging.getLogger("tether")
 
 Record = CallRecord
 """The record of one ended call (:class:`~tether._retry._record.CallRecord`)."""

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether._failure import Failure
+from tether._log import logger
 from tether._plural import count
-
-logger = logging.getLogger("tether")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tether._hostport import InvalidHostPort, split_hostport
+from tether._log import logger
 
 if TYPE_CHECKING:
     from tether._retry._record import CallRecord
@@ -148,9 +149,7 @@ def call_duration(meter: Any = None) -> Callable[[CallRecord], None] | None:
         except Exception:
             level = logging.DEBUG if warned else logging.WARNING
             warned = True
-            logging.getLogger("tether").log(
-                level, "tether: OpenTelemetry call metrics failed; ignored", exc_info=True
-            )
+            logger.log(level, "tether: OpenTelemetry call metrics failed; ignored", exc_info=True)
 
     return sink
 

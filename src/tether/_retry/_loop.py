@@ -8,11 +8,10 @@ nothing but ``await``.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, classify_status, failure_for
@@ -20,6 +19,7 @@ from tether._classify._http import status_kind
 from tether._failure import Failure
 from tether._hostport import InvalidHostPort, join_hostport, split_hostport
 from tether._kinds import Kind, Layer
+from tether._log import logger as _log
 from tether._plural import count
 from tether._redact import redact_url
 from tether._retry import _testing
@@ -34,10 +34,20 @@ from tether._retry._policy import IDEMPOTENT_METHODS, RetryPolicy, Timeouts
 from tether._retry._record import CallRecord
 from tether._retry._state import Guard, endpoint_of
 
-__all__ = ["Call", "Outcome", "run_async", "run_sync"]  # Outcome: where callers find it
+__all__ = [  # Outcome, SINKS: where callers find them
+    "SINKS",
+    "Call",
+    "First",
+    "Outcome",
+    "endpoint_key",
+    "fast_first",
+    "fast_succeeded",
+    "hand_on",
+    "run_async",
+    "run_sync",
+]
 
 R = TypeVar("R")
-_log = logging.getLogger("tether")
 _wall = time.time
 _new_record = tuple.__new__
 """Makes a :class:`CallRecord` without its generated ``__new__`` (a Python call)."""
@@ -52,26 +62,33 @@ def run_sync(
     send: Callable[[Timeouts], R],
     status: Callable[[R], tuple[int, Any]] | None = None,
     discard: Callable[[R], object] | None = None,
+    first: Outcome[R] | None = None,
 ) -> Outcome[R]:
-    """Send until success or until ``call`` gives up; never raises what ``send`` raises."""
+    """Send until success or until ``call`` gives up; never raises what ``send`` raises.
+
+    ``first``: the first attempt's outcome, when the integration's fast path made that
+    attempt itself (``call`` made with ``first_at``): the loop goes on from it."""
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
-        if (stop := call.begin() if call.limits is None else call.begin_sync()) is not None:
+        if first is not None:
+            outcome, first = first, None
+        elif (stop := call.begin() if call.limits is None else call.begin_sync()) is not None:
             outcome = call.stop(outcome, stop)
             if SINKS:
                 call.ended(outcome, status)
             return outcome
-        try:
-            response = send(call.timeouts())
-        except Exception as exc:
-            outcome = Outcome(None, exc, call.classify(exc))
-        except BaseException:
-            call.abandon()
-            raise
         else:
-            outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
-            if status is None:
-                call.succeeded()  # judge() records the outcome of a status
+            try:
+                response = send(call.timeouts())
+            except Exception as exc:
+                outcome = Outcome(None, exc, call.classify(exc))
+            except BaseException:
+                call.abandon()
+                raise
+            else:
+                outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+                if status is None:
+                    call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
             if SINKS:
                 call.ended(outcome, status)
@@ -87,29 +104,36 @@ async def run_async(
     send: Callable[[Timeouts], Awaitable[R]],
     status: Callable[[R], tuple[int, Any]] | None = None,
     discard: Callable[[R], Awaitable[object]] | None = None,
+    first: Outcome[R] | None = None,
 ) -> Outcome[R]:
     """:func:`run_sync`, awaiting ``send``, ``discard`` and the wait; a policy with a
-    :class:`~tether.Hedge` races attempts for a call safe to send twice."""
+    :class:`~tether.Hedge` races attempts for a call safe to send twice (such a policy
+    takes no fast path, so ``first`` is None then)."""
     if call.policy.hedge is not None and (delay := hedge_delay(call)) is not None:
         return await run_hedged(call, delay, send, status, discard)
     outcome: Outcome[R] | None = None
     for _ in range(call.max_attempts):
-        if (stop := call.begin() if call.limits is None else await call.begin_async()) is not None:
+        if first is not None:
+            outcome, first = first, None
+        elif (
+            stop := call.begin() if call.limits is None else await call.begin_async()
+        ) is not None:
             outcome = call.stop(outcome, stop)
             if SINKS:
                 call.ended(outcome, status)
             return outcome
-        try:
-            response = await send(call.timeouts())
-        except Exception as exc:
-            outcome = Outcome(None, exc, call.classify(exc))
-        except BaseException:
-            call.abandon()
-            raise
         else:
-            outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
-            if status is None:
-                call.succeeded()  # judge() records the outcome of a status
+            try:
+                response = await send(call.timeouts())
+            except Exception as exc:
+                outcome = Outcome(None, exc, call.classify(exc))
+            except BaseException:
+                call.abandon()
+                raise
+            else:
+                outcome = Outcome(response, None, call.judge(*status(response)) if status else None)
+                if status is None:
+                    call.succeeded()  # judge() records the outcome of a status
         if (delay := call.failed(outcome)) is None:
             if SINKS:
                 call.ended(outcome, status)
@@ -160,31 +184,56 @@ class Call:
         endpoint: str | None = None,
         by_failure: bool = False,
         guard: Guard | None = None,
+        first: First | None = None,
     ) -> None:
         """``guard``: the owner's per-endpoint records (default: new ones, for this call
         alone).  ``by_failure``: the call's target is unknown (a decorated callable), so
-        its records are keyed by the endpoint its first failure names, ``endpoint`` if none."""
+        its records are keyed by the endpoint its first failure names, ``endpoint`` if none.
+
+        ``first``: a fast path made the first attempt itself (:func:`fast_first`); the
+        call is made as :meth:`begin` left it then, keyed by that attempt's endpoint, for
+        :meth:`first_outcome` and then :func:`run_sync` or :func:`run_async` to go on
+        from what the attempt did."""
         self.policy = policy
         self.guard = guard if guard is not None else Guard(policy)
         self.limits = self.guard.limits
         self.method = method.upper()
         self._raw_url = url
         self._url: str | None = None
-        self.endpoint = endpoint or _endpoint(url)
+        self.endpoint = first[0] if first is not None else endpoint or _endpoint(url)
         self._by_failure = by_failure
         self._known = not by_failure
         self._headers = headers
         self._idempotent = idempotent
         self.replayable = replayable
-        self._override = _testing.current()
+        self._override = _testing.current() if first is None else first[2]
         cap = self._override.attempts if self._override else None
         self.max_attempts = min(policy.attempts, cap) if cap else policy.attempts
         self.made = 0
         self._cut = False
         self._previous_delay: float | None = None
-        self._start = policy.clock()
+        self._start = policy.clock() if first is None else first[1]
         deadline = policy.deadline
         self._deadline_at = math.inf if deadline is None else self._start + deadline
+        if first is not None:
+            self._attempt_at, self.made = self._start, 1
+
+    def first_outcome(
+        self,
+        response: R | None,
+        error: BaseException | None,
+        status: Callable[[R], tuple[int, Any]] | None = None,
+        cut: bool = False,
+    ) -> Outcome[R]:
+        """The outcome of the fast path's first attempt, which did not simply work: what
+        it answered (judged by ``status``) or raised (``cut``: by tether's own timer), as
+        the loop would have made it; :func:`run_sync` or :func:`run_async` goes on from it."""
+        if error is None:
+            assert response is not None
+            return Outcome(response, None, self.judge(*status(response)) if status else None)
+        if cut:
+            self._cut = True
+        return Outcome(None, error, self.classify(error))
 
     def safe(self) -> bool:
         """May this call be repeated once the server may have acted on it?
@@ -542,23 +591,9 @@ class Call:
             kind = status_kind(code) if code >= 400 else None
         else:
             kind = code = None
-        record = _new_record(
-            CallRecord,
-            (
-                _wall(),
-                self.endpoint,
-                self.method,
-                kind,
-                code,
-                self.policy.clock() - self._start,
-                self.made,
-            ),
+        hand_on(
+            self.endpoint, self.method, kind, code, self.policy.clock() - self._start, self.made
         )
-        try:
-            for sink in SINKS:
-                sink(record)
-        except Exception:  # a sink must not fail a call; each guards itself, this is the net
-            _log.debug("tether: a sink of ended calls raised; ignored", exc_info=True)
 
     def elapsed(self) -> float:
         return self.policy.clock() - self._start
@@ -610,8 +645,62 @@ class Call:
         )
 
 
-_endpoint = functools.lru_cache(maxsize=4096)(endpoint_of)
-"""Calls repeat the same few URLs: parse each once."""
+def hand_on(
+    endpoint: str, method: str, kind: Kind | None, status: int | None, seconds: float, made: int
+) -> None:
+    """Hand one ended call's record to the sinks (:meth:`Call.ended`, and the fast paths'
+    successes, which make no :class:`Call`)."""
+    record = _new_record(CallRecord, (_wall(), endpoint, method, kind, status, seconds, made))
+    try:
+        for sink in SINKS:
+            sink(record)
+    except Exception:  # a sink must not fail a call; each guards itself, this is the net
+        _log.debug("tether: a sink of ended calls raised; ignored", exc_info=True)
+
+
+First: TypeAlias = "tuple[str, float, _testing.Override | None]"
+"""A fast path's first attempt: its endpoint, its start in the policy's clock and the
+testing override in force then (:func:`fast_first`)."""
+
+
+def fast_first(guard: Guard, endpoint: str, *, keyed: bool = True) -> First | None:
+    """Admit a call's first attempt to ``endpoint`` on the fast path (issue 46 §5): a
+    healthy call then costs what it must (the breaker's check, the budget's count, one
+    record of its success) and no :class:`Call`, :class:`Outcome` or closure.  None when
+    the guard takes no fast path (:attr:`Guard.fast`) or the endpoint's breaker is not
+    closed: the full loop decides those.  An attempt that did not simply work goes on in
+    a :class:`Call` made with this ``first`` (:meth:`Call.first_outcome`); one that
+    worked ends with :func:`fast_succeeded`; one interrupted by a ``BaseException``
+    gives back what it held with ``guard.breaker_release(endpoint)``.
+
+    ``keyed=False``: a call keyed by its failures (``Call(by_failure=True)``, a decorated
+    callable's): nothing is admitted or counted before its first attempt, as
+    :meth:`Call.begin` does for it; ``endpoint`` is the one it falls back on."""
+    if not guard.fast:
+        return None
+    if not keyed:
+        return endpoint, guard.policy.clock(), _testing.active[-1] if _testing.active else None
+    start = guard.admit_first(endpoint)
+    if start is None:
+        return None
+    return endpoint, start, _testing.active[-1] if _testing.active else None
+
+
+def fast_succeeded(
+    guard: Guard, first: First, method: str, status: int | None, *, keyed: bool = True
+) -> None:
+    """The fast path's first attempt worked: recorded as :meth:`Call.judge` or
+    :meth:`Call.succeeded` and :meth:`Call.ended` would (for a call keyed by its
+    failures, ``keyed=False``, nowhere but the sinks: see :meth:`Call._record`)."""
+    endpoint = first[0]
+    now = guard.first_succeeded(endpoint) if keyed else guard.policy.clock()
+    if SINKS:
+        hand_on(endpoint, method, None, status, now - first[1], 1)
+
+
+endpoint_key = functools.lru_cache(maxsize=4096)(endpoint_of)
+"""``endpoint_of``, cached: calls repeat the same few URLs, so each is parsed once."""
+_endpoint = endpoint_key
 
 
 def _has_header(headers: Mapping[str, str], name: str) -> bool:

@@ -134,6 +134,14 @@ class Guard:
         follows a percentile (``None`` otherwise: nothing is kept, nothing costs)."""
         self.limits = Limits(p) if p.bulkhead is not None or p.throttle is not None else None
         """The bulkheads and throttles per endpoint; None when the policy has neither."""
+        self.fast = (
+            self.limits is None
+            and hedge is None
+            and (p.breaker is None or p.breaker.slow_call is None)
+        )
+        """May a call's first attempt take the fast path (:meth:`admit_first`,
+        :meth:`first_succeeded`)?  Not when a success has more to do than count: a
+        bulkhead's slot, a throttle's count, a hedge's race, a slow call's timing."""
 
     @property
     def policy(self) -> RetryPolicy:
@@ -212,6 +220,50 @@ class Guard:
         if change is not None:
             emit(self._policy.on_breaker_change, "breaker_change", change)
         return True
+
+    def admit_first(self, endpoint: str) -> float | None:
+        """:meth:`admit` for a call's first attempt, now, while ``endpoint``'s breaker is
+        closed (the fast path's case): counts the attempt for the budget and returns the
+        time it was admitted at, in the policy's clock.  None, having done nothing, when
+        the breaker is open or half-open: :meth:`admit` decides those."""
+        p = self._policy
+        now = p.clock()
+        budget = p.budget
+        with self._lock:
+            b = self._breakers.get(endpoint)
+            if b is not None and b.state is not BreakerState.CLOSED:
+                return None
+            if budget is not None:
+                window = self._budgets.get(endpoint)
+                if window is None:
+                    window = self._budgets[endpoint] = _Window(budget.window)
+                window.add(now, 1, 0)
+        return now
+
+    def first_succeeded(self, endpoint: str) -> float:
+        """:meth:`record` of an attempt that worked, now, for a guard whose policy allows
+        the fast path (:attr:`fast`); returns the time, in the policy's clock.  While the
+        breaker is closed and the endpoint healthy, what a success changes (the breaker's
+        count of calls, both runs of failures, the last success) is changed here, without
+        :meth:`record`'s events, since none can follow; anything else goes to :meth:`record`.
+        (No duration: only a slow-call breaker and a hedge's percentile read one, and
+        neither takes the fast path.)"""
+        p = self._policy
+        now = p.clock()
+        with self._lock:
+            h = self._health.get(endpoint)
+            if h is not None and not h.unhealthy:
+                if p.breaker is None:
+                    h.last_success_at, h.consecutive = now, 0
+                    return now
+                b = self._breakers.get(endpoint)
+                if b is not None and b.state is BreakerState.CLOSED:
+                    b.window.add(now, 1, 0)  # type: ignore[union-attr]  # made with one
+                    b.consecutive, b.trial = 0, False
+                    h.last_success_at, h.consecutive = now, 0
+                    return now
+        self.record(endpoint, None, now)
+        return now
 
     def breaker_allows(self, endpoint: str, now: float) -> bool:
         """:meth:`admit` for a later attempt (nothing counted for the budget)."""

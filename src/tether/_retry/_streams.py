@@ -17,8 +17,17 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from tether._plural import count
-from tether._retry._loop import Call, Outcome, run_async, run_sync
+from tether._retry._loop import (
+    Call,
+    First,
+    Outcome,
+    fast_first,
+    fast_succeeded,
+    run_async,
+    run_sync,
+)
 from tether._retry._policy import Timeouts
+from tether._retry._state import Guard
 
 R = TypeVar("R")
 
@@ -42,22 +51,43 @@ async def timed(call: Call, t: Timeouts, work: Awaitable[R]) -> R:
 
 def coroutine(
     f: Callable[..., Awaitable[Any]],
-    make_call: Callable[[], Call],
+    make_call: Callable[[First | None], Call],
     give_up: Callable[[Call, Outcome[Any]], Any],
     bounded: bool,
+    guard: Guard,
+    endpoint: str,
+    keyed: bool,
 ) -> Callable[..., Awaitable[Any]]:
     """A coroutine function that retries ``f``, each attempt under :func:`timed` if
     ``bounded`` (the policy has a ``total``).
 
     ``give_up`` raises, or returns the fallback's value (awaited if it is a coroutine).
+    Unbounded, a call's first attempt takes the fast path (issue 46 §5), as a plain
+    function's does (``tether._retry._decorator``).
     """
 
     async def run(*args: Any, **kwargs: Any) -> Any:
-        call = make_call()
         if bounded:
+            call = make_call(None)
             outcome = await run_async(call, lambda t: timed(call, t, f(*args, **kwargs)))
-        else:  # no timer to arm: a call costs what it did before there was one
+        elif (first := fast_first(guard, endpoint, keyed=keyed)) is None:
+            call = make_call(None)
             outcome = await run_async(call, lambda _t: f(*args, **kwargs))
+        else:  # no timer to arm: a call costs what it did before there was one
+            try:
+                result = await f(*args, **kwargs)
+            except Exception as exc:
+                error: Exception = exc
+            except BaseException:
+                if keyed:
+                    guard.breaker_release(endpoint)  # as Call.abandon() does
+                raise
+            else:
+                fast_succeeded(guard, first, "", None, keyed=keyed)
+                return result
+            call = make_call(first)
+            went: Outcome[Any] = call.first_outcome(None, error)
+            outcome = await run_async(call, lambda _t: f(*args, **kwargs), first=went)
         if outcome.failure is None:
             return outcome.response
         value = give_up(call, outcome)

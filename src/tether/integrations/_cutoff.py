@@ -97,16 +97,24 @@ def _watch() -> None:
 
 def arm(seconds: float) -> Cutoff:
     """A cutoff ``seconds`` from now; one that never fires if ``seconds`` is infinite."""
-    cutoff = Cutoff(time.monotonic() + seconds)
-    if seconds == float("inf"):
+    cutoff = Cutoff(_monotonic() + seconds)
+    if seconds == _INF:
         return cutoff
     _armed.add(cutoff)
     if _idle[0]:
         _wake.set()
     if not _thread:
-        with _started:
-            if not _thread:
-                thread = threading.Thread(target=_watch, name="tether-cutoff", daemon=True)
-                thread.start()
-                _thread.append(thread)
+        _start()
     return cutoff
+
+
+_monotonic = time.monotonic
+_INF = float("inf")
+
+
+def _start() -> None:
+    with _started:
+        if not _thread:
+            thread = threading.Thread(target=_watch, name="tether-cutoff", daemon=True)
+            thread.start()
+            _thread.append(thread)

@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import payload
 
 from tether._retry import _errors
-from tether._retry._loop import Call, run_async
+from tether._retry._loop import Call, First, endpoint_key, fast_first, fast_succeeded, run_async
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
 from tether._sensitive import Origin, drop_sensitive, origin
@@ -57,6 +57,35 @@ def middleware(
         request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
     ) -> aiohttp.ClientResponse:
         _keep_on_origin(request, chosen.sensitive_headers)
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
+        # Outcome; what did not simply work goes on in the full loop.
+        first = fast_first(g, endpoint_key(str(request.url)))
+        if first is None:
+            return await _retrying(request, handler, None, None)
+        limit = _limit(g.first_timeouts)
+        try:
+            async with limit:
+                response = await _read(await handler(request))
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
+            g.breaker_release(first[0])  # as Call.abandon() does
+            raise
+        else:
+            error = None
+        if error is not None:
+            return await _retrying(request, handler, first, (None, error, limit.expired()))
+        if response.status >= 400:
+            return await _retrying(request, handler, first, (response, None, False))
+        fast_succeeded(g, first, request.method, response.status)
+        return response
+
+    async def _retrying(
+        request: aiohttp.ClientRequest,
+        handler: aiohttp.ClientHandlerType,
+        first: First | None,
+        made: tuple[aiohttp.ClientResponse | None, BaseException | None, bool] | None,
+    ) -> aiohttp.ClientResponse:
         call = Call(
             chosen,
             request.method,
@@ -64,25 +93,21 @@ def middleware(
             headers=request.headers,
             replayable=_replayable(request.body),
             guard=g,
+            first=first,
         )
 
         async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
-            limit = asyncio.timeout(None if t.total == math.inf else t.total)
+            limit = _limit(t)
             try:
                 async with limit:
-                    response = await handler(request)
-                    try:
-                        await response.read()
-                    except BaseException:
-                        response.release()
-                        raise
-                    return response
+                    return await _read(await handler(request))
             except Exception:
                 if limit.expired():
                     call.mark_cut()
                 raise
 
-        outcome = await run_async(call, attempt, _status, _release)
+        went = None if made is None else call.first_outcome(*made[:2], _status, made[2])
+        outcome = await run_async(call, attempt, _status, _release, went)
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS)
@@ -172,26 +197,57 @@ class Session:
             # itself strips what auth= makes): the session's chain without tether's
             # middleware, which would cost every call a few µs for nothing to drop.
             kwargs["middlewares"] = self._theirs
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
+        # Outcome; what did not simply work goes on in the full loop.
+        first = fast_first(guard, endpoint_key(str(url)))
+        if first is None:
+            return await self._retrying(method, url, given, kwargs, None, None)
+        try:
+            response = await self._attempt(method, url, given, kwargs, guard.first_timeouts)
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
+            guard.breaker_release(first[0])  # as Call.abandon() does
+            raise
+        else:
+            error = None
+        if error is not None:
+            return await self._retrying(method, url, given, kwargs, first, (None, error))
+        if response.status >= 400:
+            return await self._retrying(method, url, given, kwargs, first, (response, None))
+        fast_succeeded(guard, first, method.upper(), response.status)
+        return response
+
+    async def _attempt(
+        self, method: str, url: Any, given: Any, kwargs: dict[str, Any], t: Timeouts
+    ) -> aiohttp.ClientResponse:
+        timeout = given or _client_timeout(t)
+        return await _read(await self.raw.request(method, url, timeout=timeout, **kwargs))
+
+    async def _retrying(
+        self,
+        method: str,
+        url: Any,
+        given: Any,
+        kwargs: dict[str, Any],
+        first: First | None,
+        made: tuple[aiohttp.ClientResponse | None, BaseException | None] | None,
+    ) -> aiohttp.ClientResponse:
+        """The full loop; ``first``: the fast path's first attempt, which did not simply
+        work, and ``made``: what it answered or raised."""
         call = Call(
-            guard.policy,
+            self.guard.policy,
             method,
             str(url),
             headers=kwargs.get("headers"),
             replayable=_data_replayable(kwargs),
-            guard=guard,
+            guard=self.guard,
+            first=first,
         )
-
-        async def attempt(t: Timeouts) -> aiohttp.ClientResponse:
-            timeout = given or _client_timeout(t)
-            response = await self.raw.request(method, url, timeout=timeout, **kwargs)
-            try:
-                await response.read()
-            except BaseException:
-                response.release()
-                raise
-            return response
-
-        outcome = await run_async(call, attempt, _status, _release)
+        went = None if made is None else call.first_outcome(*made, _status)
+        outcome = await run_async(
+            call, lambda t: self._attempt(method, url, given, kwargs, t), _status, _release, went
+        )
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS)
@@ -261,6 +317,21 @@ def _keep_on_origin(request: aiohttp.ClientRequest, extra: frozenset[str]) -> No
     cookies = request.session.cookie_jar.filter_cookies(url)
     if cookies:
         request.update_cookies(cookies)
+
+
+async def _read(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+    """``response`` with its body read (inside the attempt), released if that fails."""
+    try:
+        await response.read()
+    except BaseException:
+        response.release()
+        raise
+    return response
+
+
+def _limit(t: Timeouts) -> asyncio.Timeout:
+    """The middleware's timer of one attempt: ``t.total``."""
+    return asyncio.timeout(None if t.total == math.inf else t.total)
 
 
 def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:

@@ -26,7 +26,15 @@ import httpcore
 import httpx
 
 from tether._retry import _errors
-from tether._retry._loop import Call, run_async, run_sync
+from tether._retry._loop import (
+    Call,
+    First,
+    endpoint_key,
+    fast_first,
+    fast_succeeded,
+    run_async,
+    run_sync,
+)
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
 from tether._sensitive import Origin, drop_sensitive, origin
@@ -63,26 +71,58 @@ class Transport(httpx.BaseTransport):
         _bound_reads(self._inner)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        chain = _keep_on_origin(request, self.guard.policy)
-        call = _call(self.guard, request)
+        guard = self.guard
+        chain = _keep_on_origin(request, guard.policy)
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
+        # Outcome; what did not simply work goes on in the full loop.
+        first = fast_first(guard, endpoint_key(str(request.url)))
+        if first is None:
+            return self._retrying(request, chain, None, None)
+        try:
+            response = self._attempt(request, chain, guard.first_timeouts)
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
+            guard.breaker_release(first[0])  # as Call.abandon() does
+            raise
+        else:
+            error = None
+        if error is not None:
+            return self._retrying(request, chain, first, (None, error))
+        if response.status_code >= 400:
+            return self._retrying(request, chain, first, (response, None))
+        chain.ended = not response.has_redirect_location
+        fast_succeeded(guard, first, request.method, response.status_code)
+        return response
 
-        def attempt(t: Timeouts) -> httpx.Response:
-            _timeouts(request, t, chain)
-            token = _ends_at.set(time.monotonic() + t.total)
-            try:
-                response = self._inner.handle_request(request)
-                if request.extensions.get(STREAM):
-                    return response
-                try:
-                    response.read()
-                except BaseException:
-                    response.close()
-                    raise
+    def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
+        _timeouts(request, t, chain)
+        token = _ends_at.set(time.monotonic() + t.total)
+        try:
+            response = self._inner.handle_request(request)
+            if request.extensions.get(STREAM):
                 return response
-            finally:
-                _ends_at.reset(token)
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+            return response
+        finally:
+            _ends_at.reset(token)
 
-        outcome = run_sync(call, attempt, _status, _close)
+    def _retrying(
+        self,
+        request: httpx.Request,
+        chain: _Chain,
+        first: First | None,
+        made: tuple[httpx.Response | None, BaseException | None] | None,
+    ) -> httpx.Response:
+        """The full loop; ``first``: the fast path's first attempt, which did not simply
+        work, and ``made``: what it answered or raised."""
+        call = _call(self.guard, request, first)
+        went = None if made is None else call.first_outcome(*made, _status)
+        outcome = run_sync(call, lambda t: self._attempt(request, chain, t), _status, _close, went)
         chain.ended = outcome.response is None or not outcome.response.has_redirect_location
         if outcome.response is not None:
             return outcome.response
@@ -112,29 +152,62 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         _bound_reads(self._inner)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        chain = _keep_on_origin(request, self.guard.policy)
-        call = _call(self.guard, request)
+        guard = self.guard
+        chain = _keep_on_origin(request, guard.policy)
+        # The fast path, as Transport.handle_request's.
+        first = fast_first(guard, endpoint_key(str(request.url)))
+        if first is None:
+            return await self._retrying(request, chain, None, None)
+        try:
+            response = await self._attempt(request, chain, guard.first_timeouts)
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
+            guard.breaker_release(first[0])  # as Call.abandon() does
+            raise
+        else:
+            error = None
+        if error is not None:
+            return await self._retrying(request, chain, first, (None, error))
+        if response.status_code >= 400:
+            return await self._retrying(request, chain, first, (response, None))
+        chain.ended = not response.has_redirect_location
+        fast_succeeded(guard, first, request.method, response.status_code)
+        return response
 
-        async def attempt(t: Timeouts) -> httpx.Response:
-            _timeouts(request, t, chain)
-            token = _ends_at.set(time.monotonic() + t.total)
-            try:
-                response = await self._inner.handle_async_request(request)
-                if request.extensions.get(STREAM):
-                    return response
-                try:
-                    await response.aread()
-                except BaseException:
-                    await response.aclose()
-                    raise
+    async def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
+        _timeouts(request, t, chain)
+        token = _ends_at.set(time.monotonic() + t.total)
+        try:
+            response = await self._inner.handle_async_request(request)
+            if request.extensions.get(STREAM):
                 return response
-            finally:
-                _ends_at.reset(token)
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+            return response
+        finally:
+            _ends_at.reset(token)
+
+    async def _retrying(
+        self,
+        request: httpx.Request,
+        chain: _Chain,
+        first: First | None,
+        made: tuple[httpx.Response | None, BaseException | None] | None,
+    ) -> httpx.Response:
+        """:meth:`Transport._retrying`, awaited."""
+        call = _call(self.guard, request, first)
+        went = None if made is None else call.first_outcome(*made, _status)
 
         async def close(response: httpx.Response) -> None:
             await response.aclose()
 
-        outcome = await run_async(call, attempt, _status, close)
+        outcome = await run_async(
+            call, lambda t: self._attempt(request, chain, t), _status, close, went
+        )
         chain.ended = outcome.response is None or not outcome.response.has_redirect_location
         if outcome.response is not None:
             return outcome.response
@@ -190,7 +263,7 @@ def _keep_on_origin(request: httpx.Request, policy: RetryPolicy) -> _Chain:
     return chain
 
 
-def _call(guard: Guard, request: httpx.Request) -> Call:
+def _call(guard: Guard, request: httpx.Request, first: First | None) -> Call:
     return Call(
         guard.policy,
         request.method,
@@ -198,6 +271,7 @@ def _call(guard: Guard, request: httpx.Request) -> Call:
         headers=request.headers,
         replayable=isinstance(request.stream, httpx.ByteStream),
         guard=guard,
+        first=first,
     )
 
 

@@ -21,7 +21,14 @@ from urllib3.poolmanager import ProxyManager
 
 from tether._redact import redact_exception
 from tether._retry import _errors
-from tether._retry._loop import Call, run_sync
+from tether._retry._loop import (
+    Call,
+    First,
+    endpoint_key,
+    fast_first,
+    fast_succeeded,
+    run_sync,
+)
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._state import Guard, guard_for
 from tether._sensitive import drop_sensitive, same_origin
@@ -30,8 +37,13 @@ from tether.integrations._errors import Errors, library_error
 
 __all__ = ["Session"]
 
-_current = threading.local()
-"""The attempt under way in this thread: its Call (for redirects) and Cutoff."""
+
+class _Current(threading.local):
+    cutoff: _cutoff.Cutoff | None = None
+    """The total timer of the attempt under way in this thread; None between attempts."""
+
+
+_current = _Current()
 
 
 class Session(requests.Session):
@@ -80,10 +92,53 @@ class Session(requests.Session):
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if getattr(_current, "call", None) is not None:
+        if _current.cutoff is not None:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
+        guard = self.guard
+        # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
+        # Outcome; what did not simply work goes on in the full loop.
+        first = fast_first(guard, endpoint_key(request.url or ""))
+        if first is None:
+            return self._retrying(request, kwargs, user_timeout, None, None)
+        t = guard.first_timeouts
+        cutoff = _current.cutoff = _cutoff.arm(t.total)
+        error: Exception | None = None
+        try:
+            response = requests.Session.send(
+                self, request, timeout=_timeout(t, user_timeout), **kwargs
+            )
+        except Exception as exc:
+            error = exc
+        except BaseException:
+            guard.breaker_release(first[0])  # as Call.abandon() does
+            raise
+        finally:
+            cutoff.disarm()
+            _current.cutoff = None
+        if error is not None:
+            made = (None, error, cutoff.fired)
+            return self._retrying(request, kwargs, user_timeout, first, made)
+        code = response.status_code
+        if code >= 400:
+            return self._retrying(request, kwargs, user_timeout, first, (response, None, False))
+        fast_succeeded(guard, first, (request.method or "GET").upper(), code)
+        if type(response) is requests.Response:
+            response.__class__ = _Response  # as _redacting() does, without the call
+            return response
+        return _redacting(response)
+
+    def _retrying(
+        self,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+        user_timeout: Any,
+        first: First | None,
+        made: tuple[requests.Response | None, BaseException | None, bool] | None,
+    ) -> requests.Response:
+        """The full loop; ``first``: the fast path's first attempt, which did not simply
+        work, and ``made``: what it answered or raised, and whether its timer fired."""
         guard = self.guard
         call = Call(
             guard.policy,
@@ -92,11 +147,11 @@ class Session(requests.Session):
             headers=request.headers,
             replayable=_replayable(request.body),
             guard=guard,
+            first=first,
         )
 
         def attempt(t: Timeouts) -> requests.Response:
-            cutoff = _cutoff.arm(t.total)
-            _current.call, _current.cutoff = call, cutoff
+            cutoff = _current.cutoff = _cutoff.arm(t.total)
             try:
                 return requests.Session.send(
                     self, request, timeout=_timeout(t, user_timeout), **kwargs
@@ -107,9 +162,10 @@ class Session(requests.Session):
                 raise
             finally:
                 cutoff.disarm()
-                _current.call = _current.cutoff = None
+                _current.cutoff = None
 
-        outcome = run_sync(call, attempt, _status, _discard)
+        went = None if made is None else call.first_outcome(*made[:2], _status, made[2])
+        outcome = run_sync(call, attempt, _status, _discard, went)
         if outcome.response is not None:
             return _redacting(outcome.response)
         error = library_error(call, outcome, _ERRORS, request)
@@ -207,12 +263,23 @@ def _replayable(body: Any) -> bool:
 
 
 def _timeout(t: Timeouts, user: Any) -> tuple[float | None, float | None]:
+    if user is None and (last := _last_timeout[0])[0] is t:  # a guard's first attempts share t
+        return last[1]
     connect, read = t.connect, t.read
     if user is not None:
         uc, ur = user if isinstance(user, tuple) else (user, user)
         connect = min(math.inf if uc is None else uc, t.total)
         read = min(math.inf if ur is None else ur, t.total)
-    return (None if connect == math.inf else connect, None if read == math.inf else read)
+    timeout = (None if connect == math.inf else connect, None if read == math.inf else read)
+    if user is None:
+        _last_timeout[0] = (t, timeout)
+    return timeout
+
+
+_last_timeout: list[tuple[Timeouts | None, tuple[float | None, float | None]]] = [
+    (None, (None, None))
+]
+"""The last policy timeouts given without the caller's, and requests' timeout for them."""
 
 
 # -- the cutoff: every connection registers its socket with the attempt's timer --
@@ -222,7 +289,7 @@ class _Watched:
     sock: Any
 
     def getresponse(self) -> Any:
-        cutoff = getattr(_current, "cutoff", None)
+        cutoff = _current.cutoff
         if cutoff is not None and self.sock is not None:
             cutoff.watch(self.sock)
         return super().getresponse()  # type: ignore[misc]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import tether._log  # noqa: F401  (the tether logger's NullHandler, before any line)
 from tether._extras import require
 from tether._lazy import lazy_names
 

@@ -1,0 +1,248 @@
+"""What each retrying client adds to a call, in instructions: bench_retry.py's section 1
+and 6 counted by callgrind, which a loaded machine does not disturb.
+
+Run: python benchmarks/bench_instructions.py [--clients NAME,...] [--calls N]
+
+Each client runs in a fresh interpreter under ``valgrind --tool=callgrind``, once with
+``N/10`` calls and once with ``N`` (``PYTHONHASHSEED=0``); instructions per call are the
+difference over the difference of calls, so start-up and imports cancel out.  The HTTP
+clients call bench_retry.py's loopback server (a child process, not counted); the
+decorators call a function that returns at once.  Added: a client's instructions per
+call minus its bare client's.  The target (issue 46 §5): tether's added at most twice
+the cheapest timeout-enforcing peer's of its group (for the decorators, the cheaper of
+tenacity and stamina).  Needs valgrind; takes some minutes (each run is some 50 times
+slower than without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_retry import ADDED_FACTOR, Server  # benchmarks/ is the script's own directory
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+GROUPS: dict[str, tuple[str, list[str], str]] = {
+    # group (aiohttp16: 16 calls at once; retry: @tether.retry on a function):
+    # (bare client, timeout-enforcing peers, tether's client)
+    "requests": ("req-bare", ["req-timeout", "req-u3"], "req-tether"),
+    "httpx": ("hx-bare", ["hx-timed"], "hx-tether"),
+    "aiohttp": ("aio-bare", ["aio-mw"], "aio-tether"),
+    "aiohttp16": ("aio-bare-16", ["aio-mw-16"], "aio-tether-16"),
+    "retry": ("fn-bare", ["fn-tenacity", "fn-stamina"], "fn-tether"),
+}
+NAMES = {
+    "req-timeout": "requests.Session, timeout=(5, 30)",
+    "req-u3": "requests + urllib3 Retry(total=3) adapter",
+    "req-tether": "tether.Session",
+    "hx-timed": "httpx + a transport setting the timeout extension",
+    "hx-tether": "httpx + tether Transport()",
+    "aio-mw": "aiohttp + a middleware: asyncio.timeout, read()",
+    "aio-tether": "tether.integrations.aiohttp.session()",
+    "aio-mw-16": "aiohttp + a middleware: asyncio.timeout, read()",
+    "aio-tether-16": "tether.integrations.aiohttp.session()",
+    "fn-tenacity": "tenacity.retry (3 attempts)",
+    "fn-stamina": "stamina.retry(on=OSError, attempts=3)",
+    "fn-tether": "@tether.retry",
+}
+
+
+def client(which: str, n: int, url: str) -> None:
+    """Make ``n`` calls with the client named ``which`` (run under callgrind)."""
+    import asyncio
+
+    if which.startswith("fn-"):
+        run_decorated(which, n)
+    elif which.startswith("req-"):
+        get = requests_client(which, url)
+        for _ in range(n):
+            get()
+    elif which.startswith("hx-"):
+        c = httpx_client(which)
+        for _ in range(n):
+            c.get(url)
+    else:
+        asyncio.run(aiohttp_calls(which, n, url))
+
+
+def run_decorated(which: str, n: int) -> None:
+    def work() -> int:
+        return 1
+
+    f: object = work
+    if which == "fn-tenacity":
+        import tenacity
+
+        f = tenacity.retry(
+            stop=tenacity.stop_after_attempt(3),
+            wait=tenacity.wait_random_exponential(multiplier=0.1, max=5),
+            retry=tenacity.retry_if_exception_type(OSError),
+            reraise=True,
+        )(work)
+    elif which == "fn-stamina":
+        import stamina
+
+        f = stamina.retry(on=OSError, attempts=3)(work)
+    elif which == "fn-tether":
+        import tether
+
+        f = tether.retry(work)
+    for _ in range(n):
+        f()  # type: ignore[operator]
+
+
+def requests_client(which: str, url: str) -> Callable[[], object]:
+    import requests
+
+    timeout = (5.0, 30.0)
+    if which == "req-tether":
+        import tether
+
+        s = tether.Session()
+        return lambda: s.get(url)
+    s = requests.Session()
+    if which == "req-u3":
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        retry = Retry(total=3, backoff_factor=0.1, status_forcelist=(429, 502, 503, 504))
+        s.mount("http://", HTTPAdapter(max_retries=retry))
+    if which == "req-bare":
+        return lambda: s.get(url)
+    return lambda: s.get(url, timeout=timeout)
+
+
+def httpx_client(which: str) -> Any:
+    import httpx
+
+    if which == "hx-tether":
+        from tether.integrations.httpx import Transport
+
+        return httpx.Client(transport=Transport())
+    if which == "hx-bare":
+        return httpx.Client()
+    timeout = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 5.0}
+
+    class Timed(httpx.BaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.HTTPTransport()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            request.extensions = {**request.extensions, "timeout": timeout}
+            return self.inner.handle_request(request)
+
+    return httpx.Client(transport=Timed())
+
+
+async def aiohttp_calls(which: str, n: int, url: str) -> None:
+    import asyncio
+
+    import aiohttp
+
+    concurrency = 16 if which.endswith("-16") else 1
+    kind = which.removesuffix("-16")
+    s: object
+    if kind == "aio-tether":
+        from tether.integrations.aiohttp import session
+
+        s = session()
+    elif kind == "aio-mw":
+
+        async def bounded(request: object, handler: object) -> object:
+            async with asyncio.timeout(60.0):
+                r = await handler(request)  # type: ignore[operator]
+                await r.read()
+                return r
+
+        s = aiohttp.ClientSession(middlewares=[bounded])  # type: ignore[list-item]
+    else:
+        s = aiohttp.ClientSession()
+
+    async def one() -> None:
+        async with s.get(url) as r:  # type: ignore[attr-defined]
+            await r.read()
+
+    for _ in range(n // concurrency):
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+    await s.close()  # type: ignore[attr-defined]
+
+
+def instructions(which: str, n: int, url: str) -> int:
+    """Instructions callgrind collected for a fresh interpreter making ``n`` calls."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            os.path.abspath(__file__),
+            "--client",
+            which,
+            str(n),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in done.stderr.splitlines():
+        if "Collected" in line:
+            return int(line.split()[-1])
+    raise RuntimeError(f"callgrind said no count for {which}:\n{done.stderr[-2000:]}")
+
+
+def per_call(which: str, n: int, url: str) -> float:
+    small = max(n // 10, 16)
+    return (instructions(which, n, url) - instructions(which, small, url)) / (n - small)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", help="groups to run, comma-separated (default: all)")
+    parser.add_argument("--calls", type=int, default=400, help="HTTP calls in the long run")
+    parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        which, n, url = args.client
+        client(which, int(n), url)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("needs valgrind (apt-get install valgrind)")
+        return 2
+    chosen = args.clients.split(",") if args.clients else list(GROUPS)
+    print(f"load average: {os.getloadavg()[0]:.2f} (callgrind counts are not disturbed by it)")
+    server = Server()
+    try:
+        for group in chosen:
+            bare, peers, ours = GROUPS[group]
+            n = args.calls * 50 if group == "retry" else args.calls
+            base = per_call(bare, n, server.url)
+            print(f"\n{group}: bare {base:,.0f} instructions a call")
+            added = {}
+            for which in [*peers, ours]:
+                added[which] = per_call(which, n, server.url) - base
+                print(f"  {NAMES[which]}: {added[which]:+,.0f}")
+            cheapest = min(peers, key=lambda p: added[p])
+            peer = max(added[cheapest], 1.0)
+            ratio = added[ours] / peer
+            verdict = "met" if ratio <= ADDED_FACTOR else "MISSED"
+            print(
+                f"  added instructions, {group}: {NAMES[ours]} {ratio:.2f} x "
+                f"{NAMES[cheapest]} (target <= {ADDED_FACTOR:g} x): {verdict}"
+            )
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
