@@ -74,6 +74,7 @@ LONGEST_FIRST: tuple[str, ...] = (
     "tests/monitor/runtime/test_discovery_lifecycle.py",
     "tests/monitor/web/test_openapi_fuzz.py",
     "tests/monitor/runtime/test_monitor_process.py",
+    "tests/monitor/runtime/test_objectives_lifecycle.py",
 )
 """The files whose tests run real processes for a minute or two each: handed out first,
 so that under ``-n`` (``--dist worksteal``, pyproject.toml) they overlap the thousands of
