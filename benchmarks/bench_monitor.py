@@ -528,7 +528,7 @@ class NullStore:
     def new_incident_id(self) -> int:
         return 0
 
-    def load_state(self) -> dict[str, Any]:
+    def load_state(self, keys: Any = None) -> dict[str, Any]:
         return {}
 
     def incidents(self, **_: Any) -> list[Any]:
