@@ -71,26 +71,26 @@ def test_labels_no_template_can_give_stay_an_error() -> None:
 
 def test_names_a_template_can_make_warn_and_others_are_errors() -> None:
     """A status page, a maintenance window, an objective and a parent may name
-    ``web-10.0.0.7:80`` (``web-{{address}}`` can make it): warnings; ``db-1`` no
+    ``web-127.0.0.7:80`` (``web-{{address}}`` can make it): warnings; ``db-1`` no
     template can make: an error at each place."""
     tail = """\
 status_pages:
   - slug: public
     title: Public
-    groups: [{name: Web, monitors: ["web-10.0.0.7:80", homepage]}]
+    groups: [{name: Web, monitors: ["web-127.0.0.7:80", homepage]}]
 maintenance:
   - name: upgrade
-    monitors: ["web-10.0.0.7:80"]
+    monitors: ["web-127.0.0.7:80"]
     start: 2030-01-01T00:00:00
     end: 2030-01-01T01:00:00
 objectives:
-  - {name: web, target: 99%, monitors: ["web-10.0.0.7:80"]}
+  - {name: web, target: 99%, monitors: ["web-127.0.0.7:80"]}
 """
     config = parse_config(DISCOVER + tail)
     warned = config_warnings(config)
     assert len(warned) == 3
     assert warned[0] == (
-        'maintenance[0].monitors[0]: no monitor named "web-10.0.0.7:80" yet; discover: web '
+        'maintenance[0].monitors[0]: no monitor named "web-127.0.0.7:80" yet; discover: web '
         "may make it"
     )
     assert {w.split(":")[0] for w in warned} == {
@@ -98,7 +98,7 @@ objectives:
         "status_pages[0].groups[0].monitors[0].monitor",
         "objectives[0].monitors[0]",
     }
-    found = problems(DISCOVER + tail.replace("web-10.0.0.7:80", "db-1"))
+    found = problems(DISCOVER + tail.replace("web-127.0.0.7:80", "db-1"))
     assert len([line for line in found if 'no monitor named "db-1"' in line]) == 3
     parent = DISCOVER.replace(
         '{name: homepage, url: "http://127.0.0.1:8080/"}',
