@@ -124,7 +124,7 @@ CLI_HOSTILE = [
     "block lists 1,000 deep",
     "a depends_on cycle of 1,000",
     "a 400-digit timeout",
-    "a file of 4,000,001 characters",
+    "a file of 25,000,001 characters",
     "a stray ] in a condition",
     "a lone surrogate as an interval",
     "a 400-digit interval",

@@ -67,9 +67,9 @@ HOSTILE: dict[str, tuple[str, str]] = {
         MONITOR + f"    timeout: {'9' * 400}s\n",
         "is too long: the longest duration is 36500d",
     ),
-    "a file of 4,000,001 characters": (
-        MONITOR + "#" * 4_000_001 + "\n",
-        "larger than 4,000,000 characters",
+    "a file of 25,000,001 characters": (
+        MONITOR + "#" * 25_000_001 + "\n",
+        "larger than 25,000,000 characters",
     ),
     "a stray ] in a condition": (
         MONITOR + '    conditions: ["[STATUS] == 200]"]\n',

@@ -8,6 +8,7 @@ import pytest
 from tests.helpers.config_text import errors_of
 from tests.helpers.hostile_configs import HOSTILE, MONITOR, URL, alias_bomb, chain
 from tether.monitor.config import ConfigError, parse_config
+from tether.monitor.config._yaml import MAX_CHARS
 
 
 @pytest.mark.timeout(30)
@@ -20,6 +21,24 @@ def test_a_hostile_file_is_one_located_line(text: str, message: str) -> None:
     (line,) = caught.value.located
     assert line.startswith("tether.yaml:")
     assert message in line
+
+
+def test_the_size_bound_admits_the_largest_fleet_the_docs_speak_of() -> None:
+    """240,000 monitors of 100 characters a line (docs/monitor.md's largest fleet) are
+    under the file's bound, and so is the shortest line's 120,000-monitor file that the
+    bound of 4,000,000 characters refused (issue 46: 5.6 MB); one character more than the
+    bound is refused as too large."""
+    line = "  - {name: m%06d, url: 'http://127.0.7.2/', failure_threshold: 3, labels: {team: x}}\n"
+    padded = line.replace("team: x", "team: " + "x" * (100 - len(line % 0) + 1))
+    assert len(padded % 0) == 100
+    fleet = "monitors:\n" + "".join(padded % i for i in range(240_000))
+    assert len(fleet) <= MAX_CHARS
+    short = "monitors:\n" + "".join(
+        f"  - {{name: m{i:06d}, url: 'http://127.0.7.2/'}}\n" for i in range(120_000)
+    )
+    assert 4_000_000 < len(short) <= MAX_CHARS
+    with pytest.raises(ConfigError, match="larger than"):
+        parse_config("#" * (MAX_CHARS + 1))
 
 
 def test_a_chain_of_1000_dependencies_is_a_fine_file() -> None:

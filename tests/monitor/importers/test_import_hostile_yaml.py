@@ -83,7 +83,7 @@ def test_nesting_100000_deep_is_refused_at_its_line(tmp_path: Path, kind: str) -
 
 
 def test_a_file_past_the_size_bound_is_refused_unread(tmp_path: Path) -> None:
-    """A file over the monitor's own bound (4,000,000 characters) is refused without
+    """A file over the monitor's own bound (``MAX_CHARS`` characters) is refused without
     reading the rest of it into memory."""
     with pytest.raises(ImportFailed) as caught:
         _gatus(tmp_path, "# " + "x" * MAX_CHARS + "\nendpoints: []\n")

@@ -152,8 +152,8 @@ def load_config(
     condition_validator: ConditionValidator | None = None,
 ) -> MonitorConfig:
     """:func:`parse_config` on the file at ``path``.  An unreadable file raises
-    :class:`OSError`; one that is not UTF-8 text, or larger than 4,000,000 characters,
-    raises :class:`ConfigError`."""
+    :class:`OSError`; one that is not UTF-8 text, or larger than :data:`MAX_CHARS`
+    (25,000,000) characters, raises :class:`ConfigError`."""
     with Path(path).open("rb") as file:
         # Never more than the bound (UTF-8 takes up to 4 bytes a character): a
         # configuration cannot make the monitor read a disk into memory.

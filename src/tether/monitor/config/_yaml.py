@@ -35,8 +35,12 @@ MAX_NUMBER_CHARS: Final = 40
 near that; a longer one (Python reads no more than 4,300 digits at all) is a problem of
 its own, not a value."""
 
-MAX_CHARS: Final = 4_000_000
-"""The largest file read, in characters: some 20,000 monitors."""
+MAX_CHARS: Final = 25_000_000
+"""The largest file read, in characters: the largest fleet the docs speak of, 240,000
+monitors, of a line of 100 characters each (the monitor's name, its URL and an option or
+two; the shortest lines, ``- {name: m000001, url: 'http://127.0.7.2/'}``, are 45), and a
+million characters for the rest of the file.  A file larger is the wrong one, not a
+configuration."""
 MAX_DEPTH: Final = 64
 """The deepest nesting of mappings and lists, aliases followed; tether's own deepest key
 path is five levels."""

@@ -38,6 +38,7 @@ class ObjectivesView(Protocol):
     @property
     def since(self) -> Mapping[tuple[str, BurnRule], float]:
         """When each firing rule of each objective fired."""
+
     @property
     def waiting(self) -> Collection[str]:
         """The objectives whose counts are still being read from the store."""
