@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -778,6 +779,59 @@ def test_fast_retries_rejects_zero_attempts() -> None:
     """``attempts=0`` would make no call at all: rejected."""
     with pytest.raises(ValueError, match="attempts=0"), tether.testing.fast_retries(attempts=0):
         pass
+
+
+def test_fast_retries_is_not_seen_by_another_thread() -> None:
+    """An override made in one thread (one test's) is not another thread's: a call there
+    makes its policy's attempts and waits, while the first thread's block is open."""
+    inside = threading.Event()
+    done = threading.Event()
+
+    def holder() -> None:
+        with tether.testing.fast_retries(attempts=1):
+            inside.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        policy, clock = make(attempts=3)
+        transport = Transport(refused)
+        run(policy, transport)
+    finally:
+        done.set()
+        thread.join(10)
+    assert transport.sends == 3
+    assert clock.sleeps == pytest.approx([0.1, 0.2])
+
+
+def test_fast_retries_is_seen_by_the_tasks_its_block_starts_and_no_other() -> None:
+    """A task started inside the block copies its context and sees the override; a task
+    started before it, running while the block is open, does not."""
+
+    async def attempts(policy: RetryPolicy) -> int:
+        transport = Transport(refused)
+        await run_async(Call(policy, "GET", URL), transport.async_send, status_of)
+        return transport.sends
+
+    async def main() -> tuple[int, int]:
+        opened = asyncio.Event()
+
+        async def outside() -> int:
+            await opened.wait()
+            return await attempts(make(attempts=3)[0])
+
+        other = asyncio.ensure_future(outside())
+        with tether.testing.fast_retries(attempts=1):
+            opened.set()
+            inner = await asyncio.ensure_future(attempts(make(attempts=3)[0]))
+            seen_outside = await other
+        return inner, seen_outside
+
+    inner, seen_outside = asyncio.run(main())
+    assert inner == 1
+    assert seen_outside == 3
 
 
 # --- the async loop ---------------------------------------------------------------------------

@@ -679,11 +679,11 @@ def fast_first(guard: Guard, endpoint: str, *, keyed: bool = True) -> First | No
     if not guard.fast:
         return None
     if not keyed:
-        return endpoint, guard.policy.clock(), _testing.active[-1] if _testing.active else None
+        return endpoint, guard.policy.clock(), _testing.current()
     start = guard.admit_first(endpoint)
     if start is None:
         return None
-    return endpoint, start, _testing.active[-1] if _testing.active else None
+    return endpoint, start, _testing.current()
 
 
 def fast_succeeded(

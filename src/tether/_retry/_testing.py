@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -12,9 +15,22 @@ class Override:
     """Every wait the loop skipped, in order."""
 
 
-active: list[Override] = []
-"""A stack: the innermost ``tether.testing.fast_retries()`` wins."""
+_active: ContextVar[tuple[Override, ...]] = ContextVar("tether_fast_retries", default=())
+"""A stack: the innermost ``tether.testing.fast_retries()`` wins.  A context variable,
+so that an override is seen by the code it wraps (and by the tasks it starts, which copy
+their context) and by nothing else: not by another test's thread, nor another task."""
 
 
 def current() -> Override | None:
-    return active[-1] if active else None
+    stack = _active.get()
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def overriding(override: Override) -> Iterator[Override]:
+    """``override`` in force in this context until the block ends."""
+    token = _active.set((*_active.get(), override))
+    try:
+        yield override
+    finally:
+        _active.reset(token)
