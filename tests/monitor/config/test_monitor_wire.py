@@ -166,7 +166,7 @@ _values(
     success_threshold=st.integers(1, 10),
     alerts=_name_lists,
     depends_on=_name_lists,
-    resolver=st.none() | st.sampled_from(["127.0.0.1:53", "[::1]:5353", "10.0.0.1"]),
+    resolver=st.none() | st.sampled_from(["127.0.0.1:53", "[::1]:5353", "127.0.0.53"]),
     query=st.none() | st.sampled_from(["SELECT 1", "PING", "GET health"]),
     role=st.sampled_from(["primary", "any"]),
     latency_margin=st.none() | st.floats(0.5, 1000),

@@ -25,7 +25,7 @@ endpoints:
     client:
       timeout: 5s
   - name: my-grpcs
-    url: grpcs://example.com:443
+    url: grpcs://127.0.0.1:8443
     conditions:
       - "[CONNECTED] == true"
       - "[BODY].status == SERVING"
@@ -66,7 +66,7 @@ def test_grpc_endpoints_are_grpc_monitors(tmp_path: Path) -> None:
     assert monitors["my-grpc"]["url"] == "grpc://127.0.0.1:50051"
     assert monitors["my-grpc"]["conditions"] == ["has([GRPC_STATUS])", "[GRPC_STATUS] == SERVING"]
     assert monitors["my-grpc"]["timeout"] == "5s"
-    assert monitors["my-grpcs"]["url"] == "grpcs://example.com:443"
+    assert monitors["my-grpcs"]["url"] == "grpcs://127.0.0.1:8443"
     assert monitors["drained"]["url"] == "grpc://127.0.0.1:50052"
     why = {item.what: item.why for item in result.left_out}
     assert "client certificate" in why["endpoints[1] (my-grpcs): client.tls"]
