@@ -56,6 +56,9 @@ _SHORT: Final = 4
 masked everywhere, it would mask the digits of every status and time."""
 
 
+_OPTION_FIELDS: Final = tuple(f.name for f in fields(ProbeOptions))
+
+
 class StepProblem(ValueError):
     """A value that cannot go where a step puts it (a line break in a header)."""
 
@@ -94,6 +97,12 @@ class StepPlan:
     options: ProbeOptions
     conditions: tuple[Condition, ...]
     extract: tuple[_Extractor, ...]
+    keywords: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """``options`` as keywords, to make each run's options from."""
+
+    def __post_init__(self) -> None:
+        keywords = {name: getattr(self.options, name) for name in _OPTION_FIELDS}
+        object.__setattr__(self, "keywords", keywords)
 
 
 def _extractor(name: str, ex: Extraction) -> _Extractor:
@@ -379,24 +388,15 @@ def _filled(plan: StepPlan, values: Mapping[str, str], left: float) -> tuple[str
     headers = tuple((k, fill_header(k, v, values)) for k, v in o.headers)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
     body = None if step.body is None else fill_body(step.body, values, content_type)
-    options = _derived(
-        o,
-        headers=headers,
-        body=None if body is None else body.encode(),
-        timeout=min(o.timeout, left),
-        deadline=left,
+    # dataclasses.replace(o, ...) without its walk over every field's definition, on
+    # every step: the plan's options as keywords, made once.
+    options = ProbeOptions(
+        **{
+            **plan.keywords,
+            "headers": headers,
+            "body": None if body is None else body.encode(),
+            "timeout": min(o.timeout, left),
+            "deadline": left,
+        }
     )
     return fill_url(step.url, values), options
-
-
-_OPTION_FIELDS: Final = tuple(f.name for f in fields(ProbeOptions))
-
-
-def _derived(o: ProbeOptions, **changes: Any) -> ProbeOptions:
-    """``dataclasses.replace(o, **changes)`` for a step's probe, made on every step: the
-    same value without ``replace``'s walk over every field's definition (ProbeOptions
-    checks nothing on construction that a step's values could break)."""
-    made = object.__new__(ProbeOptions)
-    for name in _OPTION_FIELDS:
-        object.__setattr__(made, name, changes[name] if name in changes else getattr(o, name))
-    return made
