@@ -182,7 +182,7 @@ def _icmp_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
     if not isinstance(echoes, IcmpDetails):
         echoes = None
     rtt = echoes.rtt_avg_ms if echoes is not None else None
-    phases = {
+    seconds = {
         "resolve": dns.ms / 1000 if dns is not None else 0.0,
         "setup": 0.0,
         "rtt": (rtt or 0.0) / 1000,
@@ -190,7 +190,7 @@ def _icmp_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
     gauge(
         "probe_icmp_duration_seconds",
         "Duration of icmp request by phase",
-        *((f'{{phase="{name}"}}', s) for name, s in phases.items()),
+        *((f'{{phase="{name}"}}', s) for name, s in seconds.items()),
     )
     if echoes is not None and echoes.hop_limit is not None:
         gauge(
