@@ -168,9 +168,11 @@ def until_found(base: str, wanted: dict[str, str], procs: list[Any]) -> dict[str
         for proc in procs:
             assert proc.poll() is None, f"a process exited: {proc.args!r}"[:300]
         for key, promql in wanted.items():
-            if key not in got and (found := ask(base, "/api/v1/query", query=promql)):
-                if found["result"]:
-                    got[key] = len(found["result"])
+            if key in got:
+                continue
+            found = ask(base, "/api/v1/query", query=promql)
+            if found and found["result"]:
+                got[key] = len(found["result"])
         wake.wait(0.5)  # polling a real Prometheus on its own 1 s scrape clock
     return {key: got.get(key, 0) for key in wanted}
 

@@ -139,8 +139,8 @@ def operands(expr: str) -> list[str]:
     matching modifiers (``on (...)``, ``bool``) dropped, numbers left out, ``absent(X)``
     read as X.  ``max(a) == 0 or absent(b)`` reads ``max(a)`` and ``b``."""
     out: list[str] = []
-    for part in _top_level(" ".join(expr.split())):
-        part = part.strip()
+    for cut in _top_level(" ".join(expr.split())):
+        part = cut.strip()
         while (m := _MODIFIER.match(part)) and m.group():
             part = part[m.end() :].strip()
         if not part or _SCALAR.match(part):

@@ -23,6 +23,11 @@ needs_prometheus = pytest.mark.skipif(
     PROMETHEUS is None and not os.environ.get("TETHER_REQUIRE_PROMETHEUS"),
     reason="needs Debian's prometheus package (.ci/run installs it and requires this test)",
 )
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None and not os.environ.get("TETHER_REQUIRE_PROMETHEUS"),
+    reason="needs promtool, of Debian's prometheus package (.ci/run installs it)",
+)
 
 
 @contextmanager
