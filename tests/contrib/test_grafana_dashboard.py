@@ -10,12 +10,15 @@ a real Prometheus in test_dashboard_queries.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from tests.helpers.contrib_files import (
     PROVISIONING,
@@ -113,6 +116,47 @@ def test_every_variable_a_query_names_is_defined_before_it_is_used() -> None:
     for query in queries(board):
         used = {a or b for a, b in VARIABLE.findall(query.expr)}
         assert used <= defined, (query.panel, used - defined)
+
+
+def _lost(written: Any, read: Any, path: str = "") -> list[str]:
+    """The keys of ``written`` that ``read`` does not have, anywhere, and the values it
+    changed."""
+    if isinstance(written, dict):
+        return [
+            lost
+            for key, value in written.items()
+            for lost in (
+                _lost(value, read[key], f"{path}.{key}") if key in read else [f"{path}.{key}"]
+            )
+        ]
+    if isinstance(written, list):
+        if len(written) != len(read):
+            return [path]
+        return [
+            lost
+            for n, (a, b) in enumerate(zip(written, read, strict=True))
+            for lost in _lost(a, b, f"{path}[{n}]")
+        ]
+    return [] if written == read else [f"{path}: {written!r} became {read!r}"]
+
+
+def test_grafanas_own_dashboard_model_keeps_every_key() -> None:
+    """Read through grafana-foundation-sdk's models of a dashboard, its panels, their
+    options and field configs and Prometheus's queries (generated from Grafana 11.6's
+    schema) and written back, the dashboard loses nothing but its null ``id`` and the
+    variables' ``definition`` (the query as the variable editor shows it): a misspelt key,
+    an option a panel does not have, would be dropped."""
+    plugins.register_default_plugins()
+    written = dashboard()
+    read = json.loads(
+        json.dumps(Dashboard.from_json(written).to_json(), default=lambda o: o.to_json())
+    )
+    definitions = {
+        f".templating.list[{n}].definition"
+        for n, v in enumerate(written["templating"]["list"])
+        if "definition" in v
+    }
+    assert set(_lost(written, read)) == {".id", *definitions}
 
 
 @needs_promtool
