@@ -41,6 +41,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.contrib_files import (
     RULES,
@@ -199,6 +201,7 @@ def resolve_variables(base: str, board: dict[str, Any], procs: list[Any]) -> dic
 
 
 @needs_prometheus
+@pytest.mark.timeout(300)
 def test_every_panel_and_every_alert_reads_series_of_a_real_monitor(
     tmp_path: Path, lab: Lab, receiver: Receiver
 ) -> None:
