@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._traffic import WindowView
     from tether.monitor.store import ProbeRecord
     from tether.monitor.store._base import StoreHealth
-    from tether.monitor.web._overview import Paged, View
+    from tether.monitor.web.documents._overview import Paged, View
 
 __all__ = [
     "AgentDoc",
