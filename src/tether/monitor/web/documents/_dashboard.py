@@ -87,13 +87,13 @@ from tether.monitor.reports._documents import (
 )
 from tether.monitor.reports._uptime import uptimes
 from tether.monitor.store._base import Listed
+from tether.monitor.web._routing import series_path
 from tether.monitor.web.documents._documents import (
     IncidentBrief,
     IncidentsDoc,
     MonitorDoc,
     ScreenshotPart,
     TrafficPart,
-    series_path,
 )
 from tether.monitor.web.documents._overview import order_of
 from tether.monitor.web.documents._snapshot import Facts, Snapshot

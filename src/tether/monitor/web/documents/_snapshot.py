@@ -29,12 +29,12 @@ from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.engine._detect import Observation
 from tether.monitor.engine._quorum import Placement, Quorum
 from tether.monitor.reports._documents import iso, location_json, round_ms
+from tether.monitor.web._routing import monitor_path
 from tether.monitor.web.documents._documents import (
     Check,
     Head,
     Traffic,
     certificate_json,
-    monitor_path,
     traffic_json,
 )
 

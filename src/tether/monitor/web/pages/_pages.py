@@ -27,6 +27,7 @@ from tether.monitor._state import State
 from tether.monitor.reports._documents import INVALID_TIME, iso
 from tether.monitor.reports._uptime import WINDOWS
 from tether.monitor.web._html import EMPTY, Page, latency, macro, render
+from tether.monitor.web._routing import monitor_path
 from tether.monitor.web.documents._board import STATE_ORDER
 from tether.monitor.web.documents._dashboard import (
     CERT_SOON_DAYS,
@@ -47,7 +48,6 @@ from tether.monitor.web.documents._documents import (
     SparkPoint,
     StatusDoc,
     Traffic,
-    monitor_path,
 )
 from tether.monitor.web.documents._overview import QUERY_MAX, View
 from tether.monitor.web.documents._recent import SPARKLINE_WINDOW
