@@ -1,7 +1,8 @@
-"""The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, the dashboard (``_dashboard.py``, its handlers in ``_dashboard_routes.py``), the
-status pages, the API; every route in one table, :func:`routes`.  aiohttp, on the
-monitor's own event loop."""
+"""The monitor's HTTP server: ``/metrics`` for Prometheus and ``/probe`` as
+blackbox_exporter has it (``scrape/``), the dashboard (``documents/``, its pages and
+handlers in ``pages/``), the status pages (``status/``), the API (``api/``), login
+(``auth/``); every route in one table, :func:`routes`, the one module of the web that
+imports its rooms.  aiohttp, on the monitor's own event loop."""
 
 from __future__ import annotations
 
