@@ -49,8 +49,8 @@ from tether.monitor.alerts import Outbox
 from tether.monitor.config import load_config
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._actions import openapi
 from tether.monitor.web._web import make_app
+from tether.monitor.web.api._actions import openapi
 
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()

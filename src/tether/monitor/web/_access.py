@@ -10,7 +10,7 @@ counts as a principal is the app's :class:`Authority` (``app[AUTHORITY]``):
   loopback address, and the tests): whoever reaches the server is ``local`` with both
   scopes.  A change must still come from this origin (a page of another site cannot
   post to it: see :func:`same_origin`).
-- :class:`~tether.monitor.web._auth.ConfiguredAuthority`, which ``tether monitor`` installs:
+- :class:`~tether.monitor.web.auth._auth.ConfiguredAuthority`, which ``tether monitor`` installs:
   API tokens (``Authorization: Bearer TOKEN``), login sessions when users are configured,
   and ``local`` for requests made on loopback while none are.
 

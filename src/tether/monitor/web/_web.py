@@ -1,7 +1,8 @@
-"""The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, the dashboard (``_dashboard.py``, its handlers in ``_dashboard_routes.py``), the
-status pages, the API; every route in one table, :func:`routes`.  aiohttp, on the
-monitor's own event loop."""
+"""The monitor's HTTP server: ``/metrics`` for Prometheus and ``/probe`` as
+blackbox_exporter has it (``scrape/``), the dashboard (``documents/``, its pages and
+handlers in ``pages/``), the status pages (``status/``), the API (``api/``), login
+(``auth/``); every route in one table, :func:`routes`, the one module of the web that
+imports its rooms.  aiohttp, on the monitor's own event loop."""
 
 from __future__ import annotations
 
@@ -15,23 +16,23 @@ from aiohttp import web
 from tether._redact import quote
 from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
-from tether.monitor.web._actions import action_handlers
-from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
-from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
-from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._errors import json_errors
 from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
-from tether.monitor.web._objective_pages import objective_handlers
-from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
-from tether.monitor.web._probe_metrics import blackbox_probe
-from tether.monitor.web._push import push_handler
-from tether.monitor.web._reported import report_handler
 from tether.monitor.web._routing import Route
-from tether.monitor.web._scrape import metrics_handler
-from tether.monitor.web._silences import silence_handlers
-from tether.monitor.web._statuspage import status_handlers
+from tether.monitor.web.api._actions import action_handlers
+from tether.monitor.web.api._agent_routes import AGENT_BODY_MAX, agent_handlers
+from tether.monitor.web.api._objectives import ObjectiveHandlers
+from tether.monitor.web.api._push import push_handler
+from tether.monitor.web.api._reported import report_handler
+from tether.monitor.web.api._silences import silence_handlers
+from tether.monitor.web.auth._auth import ConfiguredAuthority, gate, install, login_handlers
+from tether.monitor.web.pages._dashboard_routes import dashboard_handlers, security_headers
+from tether.monitor.web.pages._objective_pages import objective_handlers
+from tether.monitor.web.scrape._probe_metrics import blackbox_probe
+from tether.monitor.web.scrape._scrape import metrics_handler
+from tether.monitor.web.status._statuspage import status_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
 if TYPE_CHECKING:

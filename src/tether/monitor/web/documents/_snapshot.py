@@ -29,12 +29,12 @@ from tether.monitor.cluster._view import ClusterView, LocationsView, views_of
 from tether.monitor.engine._detect import Observation
 from tether.monitor.engine._quorum import Placement, Quorum
 from tether.monitor.reports._documents import iso, location_json, round_ms
-from tether.monitor.web._documents import (
+from tether.monitor.web._routing import monitor_path
+from tether.monitor.web.documents._documents import (
     Check,
     Head,
     Traffic,
     certificate_json,
-    monitor_path,
     traffic_json,
 )
 
@@ -169,7 +169,8 @@ class Snapshot:
         (the locations live by the instances' heartbeats and the agents' last words), the
         instances and agents, the alerts queued per channel.  What only the process that
         delivers alerts and writes the store knows is left empty: its deliveries since it
-        started, how its writing goes (:data:`~tether.monitor.web._status.BY_THE_MOMENT`)."""
+        started, how its writing goes
+        (:data:`~tether.monitor.web.documents._status.BY_THE_MOMENT`)."""
         monitors = stored_monitors(config, store)
         names = [m.name for m in monitors]
         changes = store.state_changes_of(names, math.inf)
@@ -219,7 +220,7 @@ class Snapshot:
         """When ``name`` entered its state: as the store's last change says (``facts``),
         else as the runner saw it change; after a restart, before either, a down monitor
         has been down at least since it joined its open incident (``opened``:
-        :func:`~tether.monitor.web._dashboard.opened_since`)."""
+        :func:`~tether.monitor.web.documents._dashboard.opened_since`)."""
         state = self.state(name)
         since = None if facts is None else facts.since(name, state)
         if since is None:

@@ -1,9 +1,9 @@
 """``/metrics``: the default scrape and the scoped ones (``?shard=I&shards=N``,
 ``?monitor=NAME``), read from the request and answered from the runner's memory
-(:class:`~tether.monitor.web._metrics.MonitorMetrics` writes the text).
+(:class:`~tether.monitor.metrics._metrics.MonitorMetrics` writes the text).
 
 What a request may ask is held here: ``shard`` and ``shards`` together, whole numbers
-(``shards`` from 1 to :data:`~tether.monitor.web._metrics.SHARDS_MAX`, ``shard`` below
+(``shards`` from 1 to :data:`~tether.monitor.metrics._metrics.SHARDS_MAX`, ``shard`` below
 it), ``monitor`` as often as wanted; any other parameter is a 400 naming it, since a
 misspelt ``shard`` would otherwise answer the default scrape and every shard's target
 would carry the same series.
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 from multidict import MultiMapping
 
+from tether.monitor.metrics._metrics import SHARDS_MAX, Scope
 from tether.monitor.store import ClusterError
-from tether.monitor.web._discovery import discovery_metrics
 from tether.monitor.web._flight import Flights
-from tether.monitor.web._metrics import SHARDS_MAX, Scope
 from tether.monitor.web._params import request_number
 from tether.monitor.web._routing import Handler
+from tether.monitor.web.scrape._discovery import discovery_metrics
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from tether.monitor._agent_wire import MAX_WAIT, Batch, WireError
+from tether.monitor.metrics._agent_metrics import agent_document
 from tether.monitor.store import StoreError
 from tether.monitor.web._access import AGENT, PRINCIPAL, READ, Principal, authorize, refusal
-from tether.monitor.web._agent_metrics import agent_document
 from tether.monitor.web._params import BadBody, parse_json, read_body, request_number
 from tether.monitor.web._routing import Handler
 

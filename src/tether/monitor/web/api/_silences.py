@@ -42,7 +42,9 @@ from tether.monitor.engine._silences import (
 from tether.monitor.reports._documents import iso
 from tether.monitor.store._silences import Suppressed
 from tether.monitor.web._access import PRINCIPAL, authorize, refusal
-from tether.monitor.web._actions import (
+from tether.monitor.web._html import Page, render
+from tether.monitor.web._params import path_id
+from tether.monitor.web.api._actions import (
     ActionHandlers,
     Forms,
     _answer,
@@ -55,8 +57,6 @@ from tether.monitor.web._actions import (
     forms_for,
     openapi,
 )
-from tether.monitor.web._html import Page, render
-from tether.monitor.web._params import path_id
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tether._durations import format_duration
+from tether.monitor.metrics._objective_metrics import ObjectivesView, figure, rule_windows
 from tether.monitor.reports._documents import iso
 from tether.monitor.web._access import READ, authorize, refusal
-from tether.monitor.web._objective_metrics import ObjectivesView, figure, rule_windows
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running

@@ -17,7 +17,6 @@ head (:class:`Location`) add what the dashboard alone shows of them.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NotRequired, TypedDict
-from urllib.parse import quote
 
 from tether._durations import format_duration
 from tether.monitor.reports._documents import (
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._traffic import WindowView
     from tether.monitor.store import ProbeRecord
     from tether.monitor.store._base import StoreHealth
-    from tether.monitor.web._overview import Paged, View
+    from tether.monitor.web.documents._overview import Paged, View
 
 __all__ = [
     "AgentDoc",
@@ -65,22 +64,10 @@ __all__ = [
     "channel_json",
     "cluster_json",
     "failure_json",
-    "monitor_path",
-    "series_path",
     "store_json",
     "traffic_json",
     "view_json",
 ]
-
-
-def monitor_path(name: str) -> str:
-    """The page of monitor ``name``; any character of a name survives the trip."""
-    return "/monitors/" + quote(name, safe="")
-
-
-def series_path(name: str) -> str:
-    """Where monitor ``name``'s chart reads its points (add ``?range=1h|24h|7d|30d``)."""
-    return "/api/series/" + quote(name, safe="")
 
 
 class IncidentBrief(IncidentDoc):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tether._durations import human_duration
 from tether.monitor.web._html import render
-from tether.monitor.web._objective_pages import budget_text, burn_chart, share_text
+from tether.monitor.web.pages._objective_pages import budget_text, burn_chart, share_text
 
 if TYPE_CHECKING:
     from tether.monitor.reports._monthly import MonthlyReport

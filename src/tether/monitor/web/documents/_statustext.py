@@ -14,7 +14,7 @@ from tether.monitor.reports._documents import table_time
 from tether.monitor.reports._uptime import format_uptime
 
 if TYPE_CHECKING:
-    from tether.monitor.web._documents import ClusterDoc, Location, StatusDoc
+    from tether.monitor.web.documents._documents import ClusterDoc, Location, StatusDoc
 
 __all__ = ["ClusterLine", "cluster_line", "status_text"]
 

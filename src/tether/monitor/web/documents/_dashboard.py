@@ -45,7 +45,7 @@ what each location sees of a monitor of several (its quorum's, copied only for t
 monitors a page shows: it costs the loop more than a state) and the alert channels'
 deliveries (``_snapshot.py``); the store gives what each row shows, as it gives it to
 ``tether status`` (the newest result from whichever location took it, since when a
-monitor is in its state, its certificate: :class:`~tether.monitor.web._snapshot.Facts`),
+monitor is in its state, its certificate: :class:`~tether.monitor.web.documents._snapshot.Facts`),
 the instances and the agents, and the rest through small queries for the rows a page
 shows (:class:`Recent`: the minute roll-ups of the last hour for the sparklines, read
 again only for the last two minutes, and the last failure; their uptimes), run on a
@@ -58,7 +58,7 @@ filtered by state at most) is cut from the names alone (``arrange_in_order``), t
 sorted names are kept per configuration (``order_of``), and ``/api/status``' map of
 every monitor's state, the summary's counts and whether a monitor is down that was not
 seen going down are kept between requests and brought up to date from the quorum's
-journal of changes (:class:`~tether.monitor.web._board.StateBoard`): a refresh at
+journal of changes (:class:`~tether.monitor.web.documents._board.StateBoard`): a refresh at
 120,000 monitors does no work per monitor but one join of the kept map when a state
 changed.  Identical requests that overlap share one build
 (:class:`~tether.monitor.web._flight.Flights`); nothing is kept after it.
@@ -87,16 +87,16 @@ from tether.monitor.reports._documents import (
 )
 from tether.monitor.reports._uptime import uptimes
 from tether.monitor.store._base import Listed
-from tether.monitor.web._documents import (
+from tether.monitor.web._routing import series_path
+from tether.monitor.web.documents._documents import (
     IncidentBrief,
     IncidentsDoc,
     MonitorDoc,
     ScreenshotPart,
     TrafficPart,
-    series_path,
 )
-from tether.monitor.web._overview import order_of
-from tether.monitor.web._snapshot import Facts, Snapshot
+from tether.monitor.web.documents._overview import order_of
+from tether.monitor.web.documents._snapshot import Facts, Snapshot
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor

@@ -2,7 +2,7 @@
 and budget left over its window, and ``/objectives/NAME``, its burn-down chart, the
 budget left bucket by bucket over the window with the incidents of its monitors marked.
 
-Their figures are the running monitor's last evaluation (``web/_objective_metrics.py``'s
+Their figures are the running monitor's last evaluation (``metrics/_objective_metrics.py``'s
 :func:`figure`), the ones ``/api/objectives``, ``tether objectives``, ``/metrics`` and the
 status pages give: computed once.  The chart is drawn from the buckets behind that
 figure (the objective's ledger, filled from the store at start: it survives restarts),
@@ -26,15 +26,15 @@ from aiohttp import web
 from markupsafe import Markup
 
 from tether._durations import format_duration, human_duration
+from tether.monitor.metrics._objective_metrics import ObjectivesView, figure
 from tether.monitor.reports._documents import iso
 from tether.monitor.reports._objective_history import History, incident_marks, live_history
 from tether.monitor.web._html import Page, render
-from tether.monitor.web._objective_metrics import ObjectivesView, figure
 
 if TYPE_CHECKING:
-    from tether.monitor.web._dashboard_routes import DashboardHandlers
     from tether.monitor.web._running import Running
-    from tether.monitor.web._snapshot import Snapshot
+    from tether.monitor.web.documents._snapshot import Snapshot
+    from tether.monitor.web.pages._dashboard_routes import DashboardHandlers
 
 __all__ = [
     "AXIS_FLOORS",

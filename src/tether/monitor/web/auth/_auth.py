@@ -69,7 +69,7 @@ from tether.monitor.web._access import (
 from tether.monitor.web._html import Page, render
 from tether.monitor.web._params import FORM_TYPES, BadBody, read_form
 from tether.monitor.web._routing import Handler
-from tether.monitor.web._sessions import LoginLimiter, Sessions
+from tether.monitor.web.auth._sessions import LoginLimiter, Sessions
 
 if TYPE_CHECKING:
     from tether.monitor.config import ApiToken, MonitorConfig, User

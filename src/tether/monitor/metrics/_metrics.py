@@ -11,7 +11,7 @@ each monitor once per location.  Their values are kept here as plain numbers and
 when scraped (the location, and what the quorum and the cluster say, come from the
 runner then: :class:`~tether.monitor.cluster._view.ClusterView`); a check costs a few dict writes,
 and nothing in it can raise.  The lines of every monitor are written by hand
-(:mod:`~tether.monitor.web._exposition`), once per check and kept.
+(:mod:`~tether.monitor.metrics._exposition`), once per check and kept.
 
 **A scrape that does not grow with the fleet** (issue 46).  Each monitor's series are
 about 600 bytes (75 MB a scrape at 120,000 monitors), more than one scrape should carry:
@@ -53,12 +53,12 @@ fleet.
     tether_traffic_retries_total{app, endpoint}      their attempts after the first
     tether_traffic_dropped_total{app}                calls the application's client dropped
     tether_metrics_render_errors_total               series left out of a scrape (below)
-    tether_agent_*{location}                         the agents' (web/_agent_metrics.py)
+    tether_agent_*{location}                         the agents' (metrics/_agent_metrics.py)
 
 The traffic series are bounded whatever the reports say: 100 applications and 200
 endpoints per application at most; the calls of any more count under ``other``
-(:mod:`~tether.monitor.web._traffic_metrics` counts them).  ``/probe``'s answer, in
-blackbox_exporter's series, is written by :mod:`~tether.monitor.web._probe_metrics`.
+(:mod:`~tether.monitor.metrics._traffic_metrics` counts them).  ``/probe``'s answer, in
+blackbox_exporter's series, is written by :mod:`~tether.monitor.web.scrape._probe_metrics`.
 
 A scrape renders what it can: a series whose value no float holds (a count past 1.8e308)
 or whose labels cannot be written is left out, and so is the rest of a source that
@@ -89,10 +89,8 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
 from tether.monitor.engine._traffic import Call
-from tether.monitor.store._base import StoreHealth
-from tether.monitor.store._shares import shard_of
-from tether.monitor.web._agent_metrics import AgentMetrics
-from tether.monitor.web._exposition import (
+from tether.monitor.metrics._agent_metrics import AgentMetrics
+from tether.monitor.metrics._exposition import (
     CHECK_FAMILIES,
     LABELS_HEAD,
     LOCATION_UP_HEAD,
@@ -107,7 +105,9 @@ from tether.monitor.web._exposition import (
     label_value,
     write_lines,
 )
-from tether.monitor.web._traffic_metrics import TrafficMetrics
+from tether.monitor.metrics._traffic_metrics import TrafficMetrics
+from tether.monitor.store._base import StoreHealth
+from tether.monitor.store._shares import shard_of
 
 __all__ = ["SHARDS_MAX", "MonitorMetrics", "Scope"]
 

@@ -15,13 +15,16 @@ from aiohttp import web
 from markupsafe import Markup
 
 from tether._redact import redact_text
+from tether.monitor.metrics._agent_metrics import agent_banner
 from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store._base import StoreError
 from tether.monitor.web._access import PRINCIPAL, READ, authorize, refusal
-from tether.monitor.web._actions import forms_for
-from tether.monitor.web._agent_metrics import agent_banner
-from tether.monitor.web._board import StateBoard
-from tether.monitor.web._dashboard import (
+from tether.monitor.web._flight import Flights
+from tether.monitor.web._html import Page
+from tether.monitor.web._params import path_id, request_number
+from tether.monitor.web.api._actions import forms_for
+from tether.monitor.web.documents._board import StateBoard
+from tether.monitor.web.documents._dashboard import (
     _ASSETS,
     INCIDENTS_SHOWN,
     SECURITY_HEADERS,
@@ -31,12 +34,13 @@ from tether.monitor.web._dashboard import (
     build_incidents,
     build_monitor,
 )
-from tether.monitor.web._discovery import discovery_banner
-from tether.monitor.web._documents import store_json
-from tether.monitor.web._flight import Flights
-from tether.monitor.web._html import Page
-from tether.monitor.web._overview import QUERY_MAX, BadMatch, View
-from tether.monitor.web._pages import (
+from tether.monitor.web.documents._documents import store_json
+from tether.monitor.web.documents._overview import QUERY_MAX, BadMatch, View
+from tether.monitor.web.documents._recent import Recent
+from tether.monitor.web.documents._series import RANGE_SHOWN, RANGES, build_series
+from tether.monitor.web.documents._snapshot import Snapshot
+from tether.monitor.web.documents._status import build_status, status_json
+from tether.monitor.web.pages._pages import (
     channel_banner,
     dashboard_page,
     incidents_page,
@@ -45,11 +49,7 @@ from tether.monitor.web._pages import (
     store_banner,
     unavailable_page,
 )
-from tether.monitor.web._params import path_id, request_number
-from tether.monitor.web._recent import Recent
-from tether.monitor.web._series import RANGE_SHOWN, RANGES, build_series
-from tether.monitor.web._snapshot import Snapshot
-from tether.monitor.web._status import build_status, status_json
+from tether.monitor.web.scrape._discovery import discovery_banner
 
 if TYPE_CHECKING:
     from tether.monitor.web._running import Running

@@ -26,8 +26,10 @@ from tether.monitor._records import CONDITION
 from tether.monitor._state import State
 from tether.monitor.reports._documents import INVALID_TIME, iso
 from tether.monitor.reports._uptime import WINDOWS
-from tether.monitor.web._board import STATE_ORDER
-from tether.monitor.web._dashboard import (
+from tether.monitor.web._html import EMPTY, Page, latency, macro, render
+from tether.monitor.web._routing import monitor_path
+from tether.monitor.web.documents._board import STATE_ORDER
+from tether.monitor.web.documents._dashboard import (
     CERT_SOON_DAYS,
     HEARTBEATS,
     NO_CONDITIONS,
@@ -37,7 +39,7 @@ from tether.monitor.web._dashboard import (
     TIMELINE_LANES,
     TIMELINE_WIDTH,
 )
-from tether.monitor.web._documents import (
+from tether.monitor.web.documents._documents import (
     Head,
     IncidentBrief,
     IncidentsDoc,
@@ -46,19 +48,17 @@ from tether.monitor.web._documents import (
     SparkPoint,
     StatusDoc,
     Traffic,
-    monitor_path,
 )
-from tether.monitor.web._html import EMPTY, Page, latency, macro, render
-from tether.monitor.web._overview import QUERY_MAX, View
-from tether.monitor.web._recent import SPARKLINE_WINDOW
-from tether.monitor.web._series import RANGE_SHOWN, RANGES, kind_layer
-from tether.monitor.web._statustext import cluster_line
+from tether.monitor.web.documents._overview import QUERY_MAX, View
+from tether.monitor.web.documents._recent import SPARKLINE_WINDOW
+from tether.monitor.web.documents._series import RANGE_SHOWN, RANGES, kind_layer
+from tether.monitor.web.documents._statustext import cluster_line
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import ChannelStatus
     from tether.monitor.reports._documents import ResultDoc
     from tether.monitor.store._base import StoreError, StoreHealth
-    from tether.monitor.web._actions import Forms
+    from tether.monitor.web.api._actions import Forms
 
 __all__ = [
     "channel_banner",

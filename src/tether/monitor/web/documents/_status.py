@@ -1,6 +1,6 @@
 """The status document: what ``/api/status`` serves, the dashboard's overview renders and
 ``tether status --json`` writes, built by one function (:func:`build_status`) from a
-:class:`~tether.monitor.web._snapshot.Snapshot`, the running monitor's or the store's
+:class:`~tether.monitor.web.documents._snapshot.Snapshot`, the running monitor's or the store's
 (:func:`status_report`).
 
 One store gives one document, whoever asks: a running instance of any shape (one
@@ -12,7 +12,7 @@ against real processes in every shape.
 
 A filter (``q``, ``match``) applies to the whole document, not to its rows alone: the
 counts by state, the ``monitors`` map and the open incidents are of the monitors it
-keeps (:func:`~tether.monitor.web._overview.scope`).
+keeps (:func:`~tether.monitor.web.documents._overview.scope`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Final
 from tether._redact import redact_url
 from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import UptimeTable, uptimes_of
-from tether.monitor.web._board import STATE_ORDER, StateBoard
-from tether.monitor.web._dashboard import SHOWN, _dumps, listed_brief
-from tether.monitor.web._documents import (
+from tether.monitor.web.documents._board import STATE_ORDER, StateBoard
+from tether.monitor.web.documents._dashboard import SHOWN, _dumps, listed_brief
+from tether.monitor.web.documents._documents import (
     Row,
     StatusDoc,
     channel_json,
@@ -38,7 +38,7 @@ from tether.monitor.web._documents import (
     store_json,
     view_json,
 )
-from tether.monitor.web._overview import (
+from tether.monitor.web.documents._overview import (
     Entry,
     View,
     arrange,
@@ -47,8 +47,8 @@ from tether.monitor.web._overview import (
     order_of,
     scope,
 )
-from tether.monitor.web._recent import Recent
-from tether.monitor.web._snapshot import Facts, Snapshot
+from tether.monitor.web.documents._recent import Recent
+from tether.monitor.web.documents._snapshot import Facts, Snapshot
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig

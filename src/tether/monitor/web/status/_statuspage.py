@@ -49,14 +49,14 @@ from tether._plural import count
 from tether._redact import redact_url
 from tether.monitor._records import Stint, stints
 from tether.monitor._state import State
+from tether.monitor.metrics._objective_metrics import figure
 from tether.monitor.reports._documents import iso, round_ms
 from tether.monitor.reports._uptime import WINDOWS, uptime
-from tether.monitor.web._badges import latency_badge, status_badge, uptime_badge
 from tether.monitor.web._html import render
-from tether.monitor.web._objective_metrics import figure
-from tether.monitor.web._objective_pages import share_text
 from tether.monitor.web._routing import Handler
-from tether.monitor.web._status_objectives import PageObjective, page_objectives
+from tether.monitor.web.pages._objective_pages import share_text
+from tether.monitor.web.status._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor.web.status._status_objectives import PageObjective, page_objectives
 
 if TYPE_CHECKING:
     from tether.monitor._records import Incident

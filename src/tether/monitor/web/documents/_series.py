@@ -1,5 +1,5 @@
 """A monitor's chart: the points behind ``/api/series/{name}?range=1h|24h|7d|30d``
-(:func:`build_series`, a :class:`~tether.monitor.web._documents.SeriesDoc`), drawn in
+(:func:`build_series`, a :class:`~tether.monitor.web.documents._documents.SeriesDoc`), drawn in
 the browser by uPlot through ``static/charts.js``, and the layer that colours each
 failure kind on the monitor's page (:func:`kind_layer`)."""
 
@@ -13,11 +13,11 @@ from tether._kinds import Kind
 from tether.monitor._records import CONDITION, kind_text
 from tether.monitor.reports._documents import PHASES, iso, round_ms
 from tether.monitor.store._base import bucket_start
-from tether.monitor.web._documents import Columns, SeriesDoc, SeriesHead
+from tether.monitor.web.documents._documents import Columns, SeriesDoc, SeriesHead
 
 if TYPE_CHECKING:
     from tether.monitor.store import ProbeRecord, Rollup, Store
-    from tether.monitor.web._snapshot import Snapshot
+    from tether.monitor.web.documents._snapshot import Snapshot
 
 __all__ = ["RANGES", "RANGE_SHOWN", "build_series", "kind_layer"]
 
