@@ -24,6 +24,7 @@ from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._objective_pages import objective_handlers
 from tether.monitor.web._objectives import ObjectiveHandlers
+from tether.monitor.web._oidc import oidc_handlers
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._probe_metrics import blackbox_probe
 from tether.monitor.web._push import push_handler
@@ -80,6 +81,7 @@ def routes(
     gives its handlers, made here once for the app; ``authority`` is the app's (``install``)
     and ``refresh`` the dashboard's."""
     login = login_handlers(authority, runner.wall)
+    sso = oidc_handlers(authority, login, runner.wall)
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
     objectives = objective_handlers(runner, board)
@@ -91,7 +93,9 @@ def routes(
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
-        Route("POST", "/logout", login.logout),
+        Route("GET", "/login/oidc", sso.begin),
+        Route("GET", "/login/oidc/callback", sso.callback),
+        Route("POST", "/logout", sso.logout),
         Route("GET", "/metrics", metrics_handler(runner)),
         Route("GET", "/probe", probe_handler(allowed_for(runner), lambda: runner.config.modules)),
         # Public: the status pages and badges; before the dashboard, whose /static/{file}
