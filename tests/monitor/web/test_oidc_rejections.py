@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 
 from tests.helpers.oidc_server import CLIENT_ID, CLIENT_SECRET, sign_in
 from tests.helpers.oidc_world import World, world
+from tests.helpers.processes import wait_for
 from tether.lab import Lab
 from tether.monitor.web._oidc_flow import (
     PENDING_COOKIE,
@@ -135,8 +136,12 @@ def test_the_logs_hold_no_secret(one: World) -> None:
     http.get(url, allow_redirects=False)
     sid = http.cookies.get("tether_session")
     code = parse_qs(urlsplit(url).query)["code"][0]
-    logs = one.logs()
-    assert "alice logged in through single sign-on" in logs
+
+    def logged() -> str | None:
+        text = one.logs()
+        return text if "alice logged in through single sign-on" in text else None
+
+    logs = wait_for(logged, procs=[one.first.proc])
     for secret in (CLIENT_SECRET, code, pending, sid):
         assert secret
         assert secret not in logs

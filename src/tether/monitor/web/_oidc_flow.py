@@ -209,7 +209,9 @@ def verify_id_token(
     except MissingClaimError as exc:
         raise LoginRefused(f"the ID token lacks a claim: {exc.description}") from None
     except InvalidClaimError as exc:
-        raise LoginRefused(f"the ID token's claim is not this login's: {exc.description}") from None
+        raise LoginRefused(
+            f"the ID token's {exc.claim} claim is not this login's: {exc.description}"
+        ) from None
     audience = claims.get("aud")
     azp = claims.get("azp")
     if isinstance(audience, list) and len(audience) > 1 and azp is None:
