@@ -362,6 +362,15 @@ def oidc_handlers(
         )
         return response
 
+    return OidcHandlers(begin, callback, _logout(authority, login, client))
+
+
+def _logout(
+    authority: ConfiguredAuthority, login: LoginHandlers, client: ProviderClient
+) -> Handler:
+    """``POST /logout``: the password login's; for a single sign-on session, then a page
+    that goes on to the provider's ``end_session_endpoint`` (RP-initiated logout)."""
+
     async def logout(request: web.Request) -> web.StreamResponse:
         sid = request.cookies.get(SESSION_COOKIE)
         known = authority.sessions.peek(sid) if sid else None
@@ -394,7 +403,7 @@ def oidc_handlers(
                 response.cookies[name] = morsel
             return response
 
-    return OidcHandlers(begin, callback, logout)
+    return logout
 
 
 async def _finish(

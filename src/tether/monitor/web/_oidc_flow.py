@@ -176,9 +176,20 @@ def verify_id_token(
 ) -> dict[str, object]:
     """The claims of ``token``, an ID token verified as the module says; raises
     :class:`LoginRefused` saying which check failed."""
-    from joserfc import jwt
-    from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
-    from joserfc.jwk import KeySet
+    try:  # tether[oidc]: only a configured single sign-on needs it
+        from joserfc import jwt
+        from joserfc.errors import (
+            ExpiredTokenError,
+            InvalidClaimError,
+            JoseError,
+            MissingClaimError,
+        )
+        from joserfc.jwk import KeySet
+    except ImportError:
+        raise LoginRefused(
+            "single sign-on needs tether[oidc] (missing: joserfc): pip install 'tether[oidc]'",
+            500,
+        ) from None
 
     allowed = [a for a in algorithms if a in ALGORITHMS]
     try:
