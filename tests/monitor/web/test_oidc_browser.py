@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.helpers.logins import PASSWORD
 from tests.helpers.oidc_world import READ_TOKEN, SHAPES, World, world
 from tether.lab import Lab
 
@@ -120,3 +121,40 @@ def test_a_login_ends_where_the_provider_sends_it(shaped: World, browser: Any) -
         assert change.status == 403
     finally:
         tab.close()
+
+
+def test_the_routes_answer_alike_whoever_asks(shaped: World) -> None:
+    """The access matrix's rows for single sign-on with a provider configured, on every
+    instance of the shape: /login/oidc sends anyone (nobody, a token, a session) to the
+    provider with a pending-login cookie, and the callback without a login begun in that
+    client is a 400 for all; neither needs nor takes a credential."""
+    sessions = {}
+    for instance in shaped.instances:
+        http = shaped.http()
+        http.post(f"{instance.base}/login", data={"user": "admin", "password": PASSWORD})
+        sessions[instance.port] = http.cookies.get("tether_session")
+        assert sessions[instance.port], "the password login made no session"
+    for instance in shaped.instances:
+        callers = {
+            "anonymous": {},
+            "read-token": {"Authorization": f"Bearer {READ_TOKEN}"},
+            "session": {"Cookie": f"tether_session={sessions[instance.port]}"},
+        }
+        for who, headers in callers.items():
+            begun = requests.get(
+                f"{instance.base}/login/oidc?next=/",
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert begun.status_code == 303, (who, begun.status_code)
+            assert begun.headers["Location"].startswith(f"{shaped.provider.issuer}/auth?"), who
+            assert "tether_oidc=" in begun.headers["Set-Cookie"], who
+            back = requests.get(
+                f"{instance.base}/login/oidc/callback?code=x&state=y",
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert back.status_code == 400, (who, back.status_code)
+            assert "tether_session=" not in back.headers.get("Set-Cookie", ""), who

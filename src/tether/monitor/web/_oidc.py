@@ -466,4 +466,4 @@ async def _finish(
             f"them (oidc.roles; see {DOC})",
             403,
         )
-    return name, scopes, pending.next_path
+    return name, scopes, safe_next(pending.next_path)
