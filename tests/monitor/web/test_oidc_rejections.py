@@ -22,6 +22,7 @@ from joserfc.jwk import KeySet
 from tests.helpers.oidc_server import CLIENT_ID, CLIENT_SECRET, sign_in
 from tests.helpers.oidc_world import World, world
 from tests.helpers.processes import wait_for
+from tests.helpers.tether_processes import tether
 from tether.lab import Lab
 from tether.monitor.web._oidc_flow import (
     PENDING_COOKIE,
@@ -127,9 +128,10 @@ def test_a_read_only_group_may_read_and_not_write(one: World) -> None:
     assert "may not write" in change.text
 
 
-def test_the_logs_hold_no_secret(one: World) -> None:
-    """After logins, refusals and a replay, the monitor's log holds no client secret, no
-    code, no pending-login cookie and no session id."""
+def test_no_secret_is_logged_or_shown(one: World) -> None:
+    """After a login and a replay of its code, the monitor's log, its pages and APIs, the
+    refusal and ``tether check-config`` hold no client secret, no code, no pending-login
+    cookie and no session id."""
     http = one.http()
     url = callback_of(one, http, "alice")
     pending = http.cookies.get(PENDING_COOKIE)
@@ -142,9 +144,16 @@ def test_the_logs_hold_no_secret(one: World) -> None:
         return text if "alice logged in through single sign-on" in text else None
 
     logs = wait_for(logged, procs=[one.first.proc])
+    shown = [
+        http.get(f"{one.first.base}{path}").text
+        for path in ("/login", "/", "/monitors/web", "/api/status", "/api/audit")
+    ]
+    shown.append(http.get(url, allow_redirects=False).text)  # the replay's refusal
+    shown.append(tether("check-config", str(one.first.config))[1])
     for secret in (CLIENT_SECRET, code, pending, sid):
         assert secret
         assert secret not in logs
+        assert not any(secret in page for page in shown)
 
 
 def real_id_token(w: World) -> tuple[dict[str, Any], str, PendingLogin]:
