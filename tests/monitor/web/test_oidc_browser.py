@@ -82,7 +82,7 @@ def test_chromium_signs_in_changes_and_logs_out(shaped: World, browser: Any) -> 
         audit = requests.get(
             f"{base}/api/audit", headers={"Authorization": f"Bearer {READ_TOKEN}"}, timeout=10
         ).json()
-        assert "alice" in str(audit)
+        assert "oidc:alice" in str(audit)  # never taken for a configured user alice
         resumed = tab.context.request.post(
             f"{base}/api/monitors/web/resume", headers=headers, data={}
         )

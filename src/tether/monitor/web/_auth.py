@@ -220,7 +220,7 @@ class ConfiguredAuthority:
             opened = self.sessions.get(sid, None if oidc is None else oidc.session_key)
             if opened is None or opened.scopes is None:
                 return None
-            return Principal(opened.user, opened.scopes, "session", opened.csrf)
+            return Principal(opened.user, opened.scopes, "session", opened.csrf, provider=True)
         user = None if known is None else self._users.get(known.user)
         session = self.sessions.get(sid, user.password_hash.get_secret_value() if user else None)
         if session is None or user is None:
