@@ -28,6 +28,7 @@ from tether.monitor.web.api._push import push_handler
 from tether.monitor.web.api._reported import report_handler
 from tether.monitor.web.api._silences import silence_handlers
 from tether.monitor.web.auth._auth import ConfiguredAuthority, gate, install, login_handlers
+from tether.monitor.web.auth._oidc import oidc_handlers
 from tether.monitor.web.pages._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web.pages._objective_pages import objective_handlers
 from tether.monitor.web.scrape._probe_metrics import blackbox_probe
@@ -81,6 +82,7 @@ def routes(
     gives its handlers, made here once for the app; ``authority`` is the app's (``install``)
     and ``refresh`` the dashboard's."""
     login = login_handlers(authority, runner.wall)
+    sso = oidc_handlers(authority, login, runner.wall)
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
     objectives = objective_handlers(runner, board)
@@ -92,7 +94,9 @@ def routes(
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
-        Route("POST", "/logout", login.logout),
+        Route("GET", "/login/oidc", sso.begin),
+        Route("GET", "/login/oidc/callback", sso.callback),
+        Route("POST", "/logout", sso.logout),
         Route("GET", "/metrics", metrics_handler(runner)),
         Route("GET", "/probe", probe_handler(allowed_for(runner), lambda: runner.config.modules)),
         # Public: the status pages and badges; before the dashboard, whose /static/{file}

@@ -97,7 +97,7 @@ NAME_KEY_MAX: Final = 256
 LOCAL_ADDRESS_HEADER: Final = "X-Tether-Local-Address"
 """Where a worker process received a request it forwards (believed on the Unix socket only)."""
 _PUBLIC_PREFIXES: Final = ("/status/", "/badge/", "/static/", "/api/push/")
-_PUBLIC: Final = frozenset({"/login", "/favicon.ico"})
+_PUBLIC: Final = frozenset({"/login", "/login/oidc", "/login/oidc/callback", "/favicon.ico"})
 _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORMS: Final = FORM_TYPES
 _CHECKING: Final = 2
@@ -186,7 +186,8 @@ class ConfiguredAuthority:
 
     @property
     def open(self) -> bool:
-        return not self.config.users
+        config = self.config
+        return not config.users and config.oidc is None
 
     def user(self, name: str) -> User | None:
         self.config  # noqa: B018 (refreshes the tables)
@@ -214,6 +215,12 @@ class ConfiguredAuthority:
         if not sid:
             return None
         known = self.sessions.peek(sid)
+        if known is not None and known.scopes is not None:  # single sign-on (_oidc.py)
+            oidc = self.config.oidc
+            opened = self.sessions.get(sid, None if oidc is None else oidc.session_key)
+            if opened is None or opened.scopes is None:
+                return None
+            return Principal(opened.user, opened.scopes, "session", opened.csrf, provider=True)
         user = None if known is None else self._users.get(known.user)
         session = self.sessions.get(sid, user.password_hash.get_secret_value() if user else None)
         if session is None or user is None:
@@ -249,9 +256,20 @@ def loopback_only_page() -> Page:
     return Page("Loopback only", None, None, render("loopback_only.html", doc=NO_USERS_DOC), 403)
 
 
-def login_page(next_path: str, *, message: str = "", user: str = "", status: int = 200) -> Page:
-    """The login form; ``message`` says why the last attempt failed."""
-    main = render("login.html", next_path=next_path, message=message, user=user)
+def login_page(
+    next_path: str,
+    *,
+    message: str = "",
+    user: str = "",
+    status: int = 200,
+    sso: str | None = None,
+    local: bool = True,
+) -> Page:
+    """The login form; ``message`` says why the last attempt failed; ``sso`` labels the
+    single sign-on button (none: no provider), ``local`` shows the password form."""
+    main = render(
+        "login.html", next_path=next_path, message=message, user=user, sso=sso, local=local
+    )
     return Page("Log in", None, None, main, status=status)
 
 
@@ -304,13 +322,21 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
     async def login_form(request: web.Request) -> web.Response:
         if authority.open:
             return _html(no_login_page())
-        return _html(login_page(safe_next(request.query.get("next"))))
+        oidc = authority.config.oidc
+        sso, local = (None, True) if oidc is None else (oidc.label, oidc.local_login)
+        return _html(login_page(safe_next(request.query.get("next")), sso=sso, local=local))
 
     async def login(request: web.Request) -> web.Response:
         if authority.open:
             return _html(no_login_page())
         if not same_origin(request):
             raise refusal(403, "a login must come from this server's own login page")
+        oidc = authority.config.oidc
+        if oidc is not None and not oidc.local_login:
+            page = login_page(
+                "/", message="Log in with single sign-on.", sso=oidc.label, local=False, status=403
+            )
+            return _html(page)
         try:
             form = await read_form(request)
         except BadBody as exc:

@@ -43,7 +43,11 @@ class Session:
     began: float
     used: float
     credential: str
-    """A digest of the password hash it was opened with: a new hash ends it."""
+    """A digest of the password hash it was opened with: a new hash ends it (a single
+    sign-on session's: of the ``oidc:`` settings it was opened under)."""
+    scopes: frozenset[str] | None = None
+    """A single sign-on session's scopes, given by the provider's claims at its login;
+    ``None``: a password login's, whose scopes are its user's in the configuration."""
 
     def __repr__(self) -> str:
         return f"<Session {self.user} began={self.began:.0f}>"
@@ -73,11 +77,16 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._open)
 
-    def begin(self, user: str, password_hash: str) -> tuple[str, Session]:
-        """A new session for ``user``: its id (the cookie's value) and the session."""
+    def begin(
+        self, user: str, password_hash: str, *, scopes: frozenset[str] | None = None
+    ) -> tuple[str, Session]:
+        """A new session for ``user``: its id (the cookie's value) and the session
+        (``scopes``: a single sign-on session's, ``password_hash`` then the digest of its
+        settings)."""
         now = self._clock()
         sid = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), now, now, fingerprint(password_hash))
+        credential = fingerprint(password_hash)
+        session = Session(user, secrets.token_urlsafe(32), now, now, credential, scopes)
         self._open[sid] = session
         while len(self._open) > self._max:  # the least recently used go first
             self._open.popitem(last=False)
