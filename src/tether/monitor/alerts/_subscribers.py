@@ -94,8 +94,9 @@ def links(base: str, slug: str, token: str) -> dict[str, str]:
     }
 
 
-def email_channel(config: EmailChannelConfig) -> EmailChannel:
-    """The e-mail channel ``config`` describes (as ``runtime/_app.channels_for`` makes it)."""
+def email_channel(config: EmailChannelConfig, local_hostname: str | None = None) -> EmailChannel:
+    """The e-mail channel ``config`` describes (as ``runtime/_app.channels_for`` makes it),
+    greeting its server as ``local_hostname`` (the status page's host)."""
     password = config.password.get_secret_value() if config.password else None
     return EmailChannel(
         config.name,
@@ -107,6 +108,7 @@ def email_channel(config: EmailChannelConfig) -> EmailChannel:
         password=password,
         starttls=config.starttls,
         cafile=config.ca_file,
+        local_hostname=local_hostname,
     )
 
 
@@ -142,7 +144,7 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
         f"{news.state.capitalize()} · " if news.event == "incident.update" and news.state else ""
     )
     message.set_content(
-        f"{state}{_when(news.at)}\n\n{news.text}\n\n{to['page']}\n\n"
+        f"{news.subject}\n{state}{_when(news.at)}\n\n{news.text}\n\n{to['page']}\n\n"
         f"You receive this because this address subscribed to {news.title}.\n"
         f"Unsubscribe: {to['unsubscribe']}\n"
     )
@@ -219,14 +221,14 @@ class Deliverer:
         self.store, self.config, self.owner, self.clock = store, config, owner, clock
         self._mail: dict[str, tuple[object, EmailChannel]] = {}
 
-    def _channel(self, name: str) -> EmailChannel:
+    def _channel(self, name: str, host: str | None) -> EmailChannel:
         config = self.config()
         found = next((c for c in config.alerts if c.name == name and c.type == "email"), None)
         if found is None:
             raise NotSent(f"no e-mail channel {name!r}")
         kept = self._mail.get(name)
         if kept is None or kept[0] is not found:
-            kept = (found, email_channel(found))
+            kept = (found, email_channel(found, host))
             self._mail[name] = kept
         return kept[1]
 
@@ -242,7 +244,8 @@ class Deliverer:
         if s.kind == "email":
             if given.email is None:
                 raise NotSent("the page sends no e-mail now")
-            channel = self._channel(given.email)
+            # EHLO with the page's public name: not this host's, asked of the resolver.
+            channel = self._channel(given.email, urlsplit(given.url).hostname)
             channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
             return
         why = webhook_allowed(s.address, given.webhook_networks)

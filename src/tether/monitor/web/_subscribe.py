@@ -149,7 +149,9 @@ class SubscribeHandlers:
 
 
 def _page(mode: str, slug: str, title: str, status: int = 200, **values: object) -> web.Response:
-    text = str(render("status_subscribe.html", mode=mode, slug=slug, title=title, **values))
+    shown: dict[str, object] = {"message": None, "email": False, "webhook": False, "token": ""}
+    shown.update(values)
+    text = str(render("status_subscribe.html", mode=mode, slug=slug, title=title, **shown))
     return web.Response(
         text=text + "\n",
         status=status,
