@@ -18,14 +18,14 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import feedparser
 import pytest
 import yaml
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.helpers.status_harness import CHECKED, HIDDEN_NAMES, SECRETS, ROUNDS, config_data
+from tests.helpers.status_harness import CHECKED, HIDDEN_NAMES, ROUNDS, SECRETS, config_data
 from tests.helpers.web_harness import EPOCH, ServedRunner
 from tether.lab import Lab
 from tether.monitor.alerts._subscribers import Deliverer
@@ -40,7 +40,7 @@ SITE = "https://status.example.com"
 class Hook(http.server.BaseHTTPRequestHandler):
     """A webhook receiver: keeps each body with its signature header."""
 
-    got: list[tuple[bytes, str]] = []
+    got: ClassVar[list[tuple[bytes, str]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -63,7 +63,7 @@ def smtp() -> Iterator[SMTPReceiver]:
 @pytest.fixture
 def hook() -> Iterator[tuple[str, type[Hook]]]:
     class Mine(Hook):
-        got: list[tuple[bytes, str]] = []
+        got: ClassVar[list[tuple[bytes, str]]] = []
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mine)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -79,13 +79,23 @@ class Subscribed(ServedRunner):
     def __init__(self, tmp: Path, lab: Lab, smtp_port: int, per_hour: int = 5) -> None:
         data = config_data(lab)
         data["alerts"] = [
-            {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp_port,
-             "from": "status@example.com", "to": "ops@example.com", "starttls": False}
-        ]  # fmt: skip
+            {
+                "name": "mail",
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "from": "status@example.com",
+                "to": "ops@example.com",
+                "starttls": False,
+            }
+        ]
         data["status_pages"][0]["subscribe"] = {
-            "url": SITE, "email": "mail", "webhook": True,
-            "webhook_networks": ["127.0.0.0/8"], "per_hour": per_hour,
-        }  # fmt: skip
+            "url": SITE,
+            "email": "mail",
+            "webhook": True,
+            "webhook_networks": ["127.0.0.0/8"],
+            "per_hour": per_hour,
+        }
         store = SQLiteStore(tmp / "status.db")
         super().__init__(parse_config(yaml.safe_dump(data)), store)
         self.herald = Herald(self.runner)
@@ -160,23 +170,30 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         assert f"{SITE}/status/public/confirm?token={token}" in first.get_content()
         # Nothing else while unconfirmed, however much happens.
         number = _incident(s)
-        assert s.post(f"/api/incidents/{number}/updates",
-                      {"state": "investigating", "text": "Looking."})[0] == 201  # fmt: skip
+        assert (
+            s.post(
+                f"/api/incidents/{number}/updates", {"state": "investigating", "text": "Looking."}
+            )[0]
+            == 201
+        )
         s.now += 30
         s.look()
         s.deliverer.deliver_due()
         assert len(smtp.received) == 1
         # A GET of the link changes nothing (a scanner); the page's button confirms.
         status, headers, page = s.get(f"/status/public/confirm?token={token}")
-        assert status == 200 and b'name="token"' in page
+        assert status == 200
+        assert b'name="token"' in page
         assert "form-action 'self'" in headers["Content-Security-Policy"]
         status, _, _ = s.post("/status/public/confirm", {"token": token}, form=True)
         assert status == 200
         s.now += 30
         update = "Identified: the payment provider's deploy; rolling back."
-        status, _, body = s.post(f"/api/incidents/{number}/updates",
-                                 {"state": "identified", "text": update})  # fmt: skip
-        assert status == 201 and json.loads(body)["state"] == "identified"
+        status, _, body = s.post(
+            f"/api/incidents/{number}/updates", {"state": "identified", "text": update}
+        )
+        assert status == 201
+        assert json.loads(body)["state"] == "identified"
         s.now += 5
         assert s.look() == 1
         assert s.look() == 0  # told once
@@ -184,7 +201,8 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         assert len(smtp.received) == 2
         told = smtp.received[1].message
         text = told.get_content()
-        assert update in text and "Checkout" in text
+        assert update in text
+        assert "Checkout" in text
         assert told["Subject"].startswith("[Example Shop status] Identified: ")
         assert told["List-Unsubscribe"] == f"<{SITE}/status/public/unsubscribe?token={token}>"
         assert told["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -199,8 +217,11 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         assert audit[0]["action"] == "incident.update"
         assert audit[0]["target"] == f"incident:{number}"
         # One-click unsubscribe (RFC 8058): the token in the URL, the body fixed.
-        status, _, _ = s.post(f"/status/public/unsubscribe?token={token}",
-                              {"List-Unsubscribe": "One-Click"}, form=True)  # fmt: skip
+        status, _, _ = s.post(
+            f"/status/public/unsubscribe?token={token}",
+            {"List-Unsubscribe": "One-Click"},
+            form=True,
+        )
         assert status == 200
         s.post(f"/api/incidents/{number}/updates", {"state": "monitoring", "text": "Fixed."})
         s.now += 5
@@ -244,10 +265,12 @@ def test_a_webhook_subscriber_gets_signed_bodies_and_the_feed_reads_the_news(
         s.deliverer.deliver_due()
         news = [json.loads(b) for b, _ in got.got[2:]]
         assert [n["event"] for n in news] == ["incident.update"]
-        assert news[0]["text"] == "Watching." and news[0]["state"] == "monitoring"
+        assert news[0]["text"] == "Watching."
+        assert news[0]["state"] == "monitoring"
         assert news[0]["unsubscribe"].endswith(f"token={token}")
         status, headers, feed_body = s.get("/status/public/feed.atom")
-        assert status == 200 and headers["Content-Type"].startswith("application/atom+xml")
+        assert status == 200
+        assert headers["Content-Type"].startswith("application/atom+xml")
         feed = feedparser.parse(feed_body)
         assert not feed.bozo, feed.bozo_exception
         assert feed.feed.title == "Example Shop status"
@@ -268,13 +291,16 @@ def test_subscribing_is_limited_per_client_and_bad_input_is_one_line(
     s = _started(tmp_path, lab, smtp.port, per_hour=2)
     try:
         assert s.post("/status/public/subscribe", {"email": "not an address"})[0] == 400
-        assert s.post("/status/public/subscribe", {"email": "a@b.example", "webhook": "x"})[0] == 400
+        assert (
+            s.post("/status/public/subscribe", {"email": "a@b.example", "webhook": "x"})[0] == 400
+        )
         assert s.post("/status/other/subscribe", {"email": "a@b.example"})[0] == 404
         assert s.get("/status/other/feed.atom")[0] == 404
         assert s.post("/status/public/subscribe", {"email": "a@b.example"})[0] == 202
         assert s.post("/status/public/subscribe", {"email": "c@d.example"})[0] == 202
         status, headers, _ = s.post("/status/public/subscribe", {"email": "e@f.example"})
-        assert status == 429 and int(headers["Retry-After"]) > 0
+        assert status == 429
+        assert int(headers["Retry-After"]) > 0
         assert s.get("/status/public/confirm?token=nope")[0] == 404
     finally:
         s.close()
