@@ -39,6 +39,7 @@ from tether._redact import redact_text
 from tether.monitor.alerts._email import EmailChannel
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import News
+from tether.monitor.store import StoreError
 from tether.monitor.store._subscribers import GIVE_UP_AFTER
 
 if TYPE_CHECKING:
@@ -279,8 +280,12 @@ class Deliverer:
     ) -> None:
         """Deliver what is due every ``every`` seconds until ``stop``."""
         while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.deliver_due)
-            except Exception:
-                log.exception("status page deliveries failed")
+            # Nothing to claim while no page takes subscribers (no write each second).
+            if any(p.subscribe is not None for p in self.config().status_pages):
+                try:
+                    await asyncio.to_thread(self.deliver_due)
+                except StoreError as exc:  # tried again next time (the writer said why)
+                    log.debug("status page deliveries wait: %s", exc)
+                except Exception:
+                    log.exception("status page deliveries failed")
             await sleep(every)

@@ -27,7 +27,6 @@ from tether.monitor.config._fields import Name, WebUrl, Whole
 
 if TYPE_CHECKING:
     from tether.monitor.config._channels import ChannelConfig
-    from tether.monitor.config._models import StatusPage
 
 __all__ = ["Subscribe", "check_subscribe"]
 
@@ -65,13 +64,13 @@ class Subscribe(_Model):
 
 
 def check_subscribe(
-    pages: Sequence[StatusPage], channels: Sequence[ChannelConfig]
+    pages: Sequence[Subscribe | None], channels: Sequence[ChannelConfig]
 ) -> list[Problem]:
-    """One problem per page whose ``subscribe.email`` names no e-mail channel."""
+    """One problem per page (``pages``: each one's ``subscribe``) whose ``email`` names no
+    e-mail channel."""
     errors: list[Problem] = []
     mail = [c.name for c in channels if c.type == "email"]
-    for i, page in enumerate(pages):
-        given = page.subscribe
+    for i, given in enumerate(pages):
         if given is None or given.email is None:
             continue
         at: KeyPath = ("status_pages", i, "subscribe", "email")

@@ -186,19 +186,23 @@ async def _fields(request: web.Request) -> tuple[dict[str, str], bool]:
     return {k: v for k, v in data.items() if isinstance(v, str)}, False
 
 
-def subscribe_handlers(runner: Running) -> SubscribeHandlers:
-    """:class:`SubscribeHandlers` for ``runner``'s pages."""
-    limiters: dict[tuple[str, int], LoginLimiter] = {}
-    tokens = LoginLimiter(runner.wall, limit=TOKEN_TRIES, window=3600.0)
-    feeds = TtlCache(runner.wall)
+class _Subscriptions:
+    """The subscription routes' handlers and what they keep: the limits' counts and the
+    feeds built."""
 
-    def subscribable(request: web.Request) -> tuple[StatusPage, Subscribe]:
-        page = runner.config.status_page(request.match_info["slug"])
+    def __init__(self, runner: Running) -> None:
+        self.runner = runner
+        self.limiters: dict[tuple[str, int], LoginLimiter] = {}
+        self.tokens = LoginLimiter(runner.wall, limit=TOKEN_TRIES, window=3600.0)
+        self.feeds = TtlCache(runner.wall)
+
+    def subscribable(self, request: web.Request) -> tuple[StatusPage, Subscribe]:
+        page = self.runner.config.status_page(request.match_info["slug"])
         if page is None or page.subscribe is None:
             raise web.HTTPNotFound(text="no status page here takes subscribers\n")
         return page, page.subscribe
 
-    def limited(keys: list[str], retry: float) -> web.Response:
+    def limited(self, keys: list[str], retry: float) -> web.Response:
         wait = str(max(1, int(retry + 0.999)))
         return _json(
             {"error": "too many subscriptions asked for: try again later"},
@@ -206,8 +210,8 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
             {"Retry-After": wait},
         )
 
-    async def form(request: web.Request) -> web.Response:
-        page, given = subscribable(request)
+    async def form(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
         return _page(
             "form",
             page.slug,
@@ -216,8 +220,8 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
             webhook=given.webhook,
         )
 
-    async def subscribe(request: web.Request) -> web.Response:
-        page, given = subscribable(request)
+    async def subscribe(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
         fields, is_form = await _fields(request)
         email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
         if bool(email) == bool(hook):
@@ -234,16 +238,16 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
             return _json(
                 {"error": f"{kind}: give one {'address' if email else 'http(s) URL'}"}, 400
             )
-        limiter = limiters.setdefault(
+        limiter = self.limiters.setdefault(
             (page.slug, given.per_hour),
-            LoginLimiter(runner.wall, limit=given.per_hour, window=3600.0),
+            LoginLimiter(self.runner.wall, limit=given.per_hour, window=3600.0),
         )
         keys = [f"client:{client_address(request)}", f"address:{address.lower()}"]
         wait = limiter.retry_after(keys)
         if wait is not None:
-            return limited(keys, wait)
+            return self.limited(keys, wait)
         limiter.failed(keys)  # every request counts
-        now = runner.wall()
+        now = self.runner.wall()
         new = Subscriber(
             0,
             page.slug,
@@ -256,7 +260,7 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
         )
         try:
             stored = await asyncio.to_thread(
-                runner.store.subscribe, new, confirmation(page.slug, page.title), now
+                self.runner.store.subscribe, new, confirmation(page.slug, page.title), now
             )
         except StoreError:
             return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
@@ -273,69 +277,68 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
             doc["secret"] = new.secret  # once, to the one who made it
         return _json(doc, 202)
 
-    def token_of(request: web.Request, fields: Mapping[str, str]) -> str:
-        return fields.get("token") or request.query.get("token", "")
-
-    def bad_token(request: web.Request, slug: str, title: str) -> web.Response:
+    def bad_token(self, request: web.Request, slug: str, title: str) -> web.Response:
         key = f"client:{client_address(request)}"
-        wait = tokens.retry_after([key])
+        wait = self.tokens.retry_after([key])
         if wait is not None:
-            return limited([key], wait)
-        tokens.failed([key])
+            return self.limited([key], wait)
+        self.tokens.failed([key])
         return _page(
             "done", slug, title, status=404, message="This link is not (or no longer) valid."
         )
 
-    async def known(request: web.Request, token: str, slug: str) -> Subscriber | None:
+    async def known(self, request: web.Request, token: str, slug: str) -> Subscriber | None:
         key = f"client:{client_address(request)}"
-        if tokens.retry_after([key]) is not None:
+        if self.tokens.retry_after([key]) is not None:
             return None
-        found = await asyncio.to_thread(runner.store.subscriber_by_token, token) if token else None
+        found = (
+            await asyncio.to_thread(self.runner.store.subscriber_by_token, token) if token else None
+        )
         return found if found is not None and found.page == slug else None
 
-    async def confirm_page(request: web.Request) -> web.Response:
-        page, _ = subscribable(request)
+    async def confirm_page(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
         token = request.query.get("token", "")
-        if await known(request, token, page.slug) is None:
-            return bad_token(request, page.slug, page.title)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
         return _page("confirm", page.slug, f"Subscribe to {page.title}", token=token)
 
-    async def confirm(request: web.Request) -> web.Response:
-        page, _ = subscribable(request)
+    async def confirm(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
         fields, is_form = await _fields(request)
-        token = token_of(request, fields)
-        if await known(request, token, page.slug) is None:
-            return bad_token(request, page.slug, page.title)
-        await asyncio.to_thread(runner.store.confirm_subscriber, token, runner.wall())
+        token = _token_of(request, fields)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        await asyncio.to_thread(self.runner.store.confirm_subscriber, token, self.runner.wall())
         said = f"Subscribed: you will be told the news of {page.title}."
         if is_form:
             return _page("done", page.slug, page.title, message=said)
         return _json({"subscribed": "confirmed", "message": said}, 200)
 
-    async def unsubscribe_page(request: web.Request) -> web.Response:
-        page, _ = subscribable(request)
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
         token = request.query.get("token", "")
-        if await known(request, token, page.slug) is None:
-            return bad_token(request, page.slug, page.title)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
         return _page("unsubscribe", page.slug, f"Unsubscribe from {page.title}", token=token)
 
-    async def unsubscribe(request: web.Request) -> web.Response:
-        page, _ = subscribable(request)
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
         fields, is_form = await _fields(request)
-        token = token_of(request, fields)
-        if await known(request, token, page.slug) is None:
-            return bad_token(request, page.slug, page.title)
-        await asyncio.to_thread(runner.store.unsubscribe, token)
+        token = _token_of(request, fields)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        await asyncio.to_thread(self.runner.store.unsubscribe, token)
         said = f"Unsubscribed: nothing more of {page.title} will be sent."
         if is_form:
             return _page("done", page.slug, page.title, message=said)
         return _json({"subscribed": "no", "message": said}, 200)
 
-    async def feed(request: web.Request) -> web.Response:
-        page, given = subscribable(request)
+    async def feed(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
 
         async def build() -> str:
-            sight = Sight.of(runner)
+            sight = Sight.of(self.runner)
 
             def work() -> str:
                 doc = build_page(sight, page)
@@ -347,7 +350,7 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
 
             return await asyncio.to_thread(work)
 
-        text: str = await feeds.get(page.slug, page, build)
+        text: str = await self.feeds.get(page.slug, page, build)
         return web.Response(
             text=text,
             content_type="application/atom+xml",
@@ -355,6 +358,14 @@ def subscribe_handlers(runner: Running) -> SubscribeHandlers:
             headers={**SECURITY_HEADERS, "Cache-Control": "max-age=60"},
         )
 
+
+def _token_of(request: web.Request, fields: Mapping[str, str]) -> str:
+    return fields.get("token") or request.query.get("token", "")
+
+
+def subscribe_handlers(runner: Running) -> SubscribeHandlers:
+    """:class:`SubscribeHandlers` for ``runner``'s pages."""
+    s = _Subscriptions(runner)
     return SubscribeHandlers(
-        form, subscribe, confirm_page, confirm, unsubscribe_page, unsubscribe, feed
+        s.form, s.subscribe, s.confirm_page, s.confirm, s.unsubscribe_page, s.unsubscribe, s.feed
     )
