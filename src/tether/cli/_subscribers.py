@@ -88,7 +88,7 @@ def _subscribers_parser(commands: Commands) -> None:
     imported = actions.add_parser(
         "import", help="add the subscribers of an export", description="Import an export."
     )
-    imported.add_argument("file", metavar="FILE", help="an export (- for standard input)")
+    imported.add_argument("export_file", metavar="FILE", help="an export (- for standard input)")
     config_option(imported)
 
 
@@ -105,20 +105,20 @@ def _record(s: Subscriber) -> dict[str, Any]:
 
 
 def _read(args: argparse.Namespace, pages: set[str]) -> list[Subscriber] | str:
-    """The subscribers of the export ``args.file``, or why it is not one."""
+    """The subscribers of the export ``args.export_file``, or why it is not one."""
     from tether.monitor.store._subscribers import Subscriber
     from tether.monitor.web._subscribe import valid_email
 
     try:
-        if args.file == "-":
+        if args.export_file == "-":
             doc = json.load(sys.stdin)
         else:
-            with open(args.file, encoding="utf-8") as f:
+            with open(args.export_file, encoding="utf-8") as f:
                 doc = json.load(f)
     except (OSError, ValueError) as exc:
-        return f"cannot read {args.file}: {exc}"
+        return f"cannot read {args.export_file}: {exc}"
     if not isinstance(doc, dict) or doc.get("version") != EXPORT_VERSION:
-        return f"{args.file} is not an export of tether subscribers (version {EXPORT_VERSION})"
+        return f"{args.export_file} is not an export of tether subscribers (version {EXPORT_VERSION})"
     out = []
     for i, r in enumerate(doc.get("subscribers") or []):
         at = f"subscribers[{i}]"
