@@ -76,7 +76,9 @@ def hook() -> Iterator[tuple[str, type[Hook]]]:
 class Subscribed(ServedRunner):
     """The status harness's runner with ``public`` taking subscribers."""
 
-    def __init__(self, tmp: Path, lab: Lab, smtp_port: int, per_hour: int = 5) -> None:
+    def __init__(
+        self, tmp: Path, lab: Lab, smtp_port: int, per_hour: int = 5, maintenance: bool = False
+    ) -> None:
         data = config_data(lab)
         data["alerts"] = [
             {
@@ -96,6 +98,14 @@ class Subscribed(ServedRunner):
             "webhook_networks": ["127.0.0.0/8"],
             "per_hour": per_hour,
         }
+        data["maintenance"] = maintenance and [
+            {"name": "db-upgrade-secret", "monitors": ["checkout-internal"],
+             "start": "2027-01-17T02:00:00Z", "end": "2027-01-17T03:00:00Z"},
+            {"name": "admin-only", "monitors": ["admin-secret-panel"],
+             "start": "2027-01-16T02:00:00Z", "end": "2027-01-16T03:00:00Z"},
+        ]  # fmt: skip
+        if not maintenance:
+            del data["maintenance"]
         store = SQLiteStore(tmp / "status.db")
         super().__init__(parse_config(yaml.safe_dump(data)), store)
         self.herald = Herald(self.runner)
@@ -335,3 +345,76 @@ def test_subscribers_news_and_deliveries_outlive_a_restart(
         assert "Found it." in smtp.received[-1].message.get_content()
     finally:
         s.close()
+
+
+def _confirmed(s: Subscribed, smtp: SMTPReceiver, address: str) -> None:
+    """``address`` subscribed and confirmed now."""
+    assert s.post("/status/public/subscribe", {"email": address})[0] == 202
+    s.deliverer.deliver_due()
+    token = _token(smtp.received[-1].message.get_content())
+    assert s.post("/status/public/confirm", {"token": token})[0] == 200
+
+
+def test_a_mass_outage_is_told_once_as_the_page_tells_it(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Two monitors down in one incident (one of them on no page) are one message to a
+    subscriber confirmed before: the page's words, not the other monitor's name."""
+    s = Subscribed(tmp_path, lab, smtp.port)
+    try:
+        _confirmed(s, smtp, "cy@example.com")
+        s.now += 60
+        for _ in range(ROUNDS):
+            s.check(*CHECKED)
+            s.now += 60
+        s.look()
+        s.deliverer.deliver_due()
+        told = [m.message for m in smtp.received[1:]]
+        assert len(told) == 1, [m["Subject"] for m in told]
+        assert told[0]["Subject"].startswith("[Example Shop status] Incident: Checkout is ")
+        for hidden in (*HIDDEN_NAMES, *SECRETS):
+            assert hidden not in told[0].as_string()
+    finally:
+        s.close()
+
+
+def test_maintenance_is_shown_ahead_and_announced_when_set_when_begun_and_when_over(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """A window of the page's monitors is on the page days ahead, named by the page's words
+    alone (not the window's name); its subscribers are told it when first seen, when it
+    begins and when it ends; a window of monitors on no page is not shown or told."""
+    s = Subscribed(tmp_path, lab, smtp.port, maintenance=True)
+    try:
+        _confirmed(s, smtp, "di@example.com")
+        s.now += 10
+        doc = json.loads(s.get("/status/public.json")[2])
+        (shown,) = doc["maintenance"]
+        assert shown["text"] == "Scheduled maintenance of Checkout"
+        assert (shown["start"], shown["end"], shown["active"]) == (
+            "2027-01-17T02:00:00Z", "2027-01-17T03:00:00Z", False,
+        )  # fmt: skip
+        page = s.get("/status/public")[2].decode()
+        assert "Scheduled maintenance of Checkout" in page
+        for hidden in ("db-upgrade-secret", "admin-only", "admin-secret-panel"):
+            assert hidden not in page
+        subjects = []
+        for at in ("2027-01-15T09:00:00", "2027-01-17T02:00:30", "2027-01-17T03:00:30"):
+            s.now = _unix(at)
+            s.look()
+            s.deliverer.deliver_due()
+            subjects.append(str(smtp.received[-1].message["Subject"]).strip())
+        assert subjects == [
+            "[Example Shop status] Scheduled maintenance: Scheduled maintenance of Checkout",
+            "[Example Shop status] Maintenance begun: Scheduled maintenance of Checkout",
+            "[Example Shop status] Maintenance over: Scheduled maintenance of Checkout",
+        ]
+        assert len(smtp.received) == 4
+    finally:
+        s.close()
+
+
+def _unix(text: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()

@@ -14,6 +14,7 @@ which are the team's).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AHEAD",
+    "OPENED_READ",
     "PageMaintenance",
     "PageUpdate",
     "page_maintenance",
@@ -41,6 +43,8 @@ AHEAD: Final = 7 * 86400.0
 """How long before it begins a maintenance of the configuration is shown."""
 WEEKLY_AHEAD: Final = 86400.0
 """How long before each start a weekly maintenance is shown."""
+OPENED_READ: Final = 100
+"""The newest windows opened at run time a page reads."""
 
 
 class PageUpdate(TypedDict):
@@ -59,6 +63,7 @@ class PageMaintenance(TypedDict):
     start: str
     end: str
     active: bool
+    over: bool
     text: str
 
 
@@ -69,6 +74,13 @@ def page_updates(store: Store, incidents: Collection[int]) -> dict[int, list[Pag
         i: [{"id": u.id, "at": iso(u.at), "state": u.state, "text": u.text} for u in ups]
         for i, ups in found.items()
     }
+
+
+def _key(name: str, start: float) -> str:
+    """A configured window's occurrence, named without its name (the team's, not shown):
+    a digest of it and the start."""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{digest}@{int(start)}"
 
 
 def _words(names: Sequence[str]) -> str:
@@ -82,16 +94,18 @@ def _covered(page: StatusPage, monitors: Collection[str]) -> list[str]:
     return [e.shown for e in page.entries() if not monitors or e.monitor in monitors]
 
 
-def _next_start(window: MaintenanceWindow, now: float) -> float | None:
-    """The start of a weekly window's occurrence under way or next, within a day ahead."""
+def _starts(window: MaintenanceWindow, now: float, since: float) -> list[float]:
+    """The starts of a weekly window's occurrences that end after ``since``: the last one
+    begun (if it has) and the next, within a day ahead."""
     assert window.schedule is not None
     assert window.duration is not None
     zone = zoneinfo.ZoneInfo(window.timezone)
     cron = parse_cron(window.schedule)
     local = dt.datetime.fromtimestamp(now, zone)
-    last = cron.last_start(local, window.duration)
-    if last is not None and now < last.timestamp() + window.duration:
-        return last.timestamp()
+    out = []
+    last = cron.last_start(local, max(window.duration, now - since))
+    if last is not None and last.timestamp() + window.duration > since:
+        out.append(last.timestamp())
     for ahead in range(2):
         day = local.date() + dt.timedelta(days=ahead)
         if (day.isoweekday() % 7) not in cron.days:
@@ -100,8 +114,8 @@ def _next_start(window: MaintenanceWindow, now: float) -> float | None:
             for minute in cron.minutes:
                 start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone).timestamp()
                 if now < start <= now + WEEKLY_AHEAD:
-                    return start
-    return None
+                    return [*out, start]
+    return out
 
 
 def page_maintenance(
@@ -110,35 +124,37 @@ def page_maintenance(
     opened: Sequence[Window],
     now: float,
 ) -> list[PageMaintenance]:
-    """The maintenance ``page`` shows at ``now``, soonest first."""
+    """The maintenance ``page`` shows at ``now``, soonest first: ahead, under way, or over
+    within the page's ``incident_days`` (``opened``: the windows opened at run time, those
+    closed too)."""
     out: list[PageMaintenance] = []
+    since = now - page.incident_days * 86400.0
 
     def add(key: str, start: float, end: float, monitors: Collection[str]) -> None:
         names = _covered(page, monitors)
-        if names and end > now:
-            text = f"Scheduled maintenance of {_words(names)}"
-            active = start <= now
+        if names and end > since and start - AHEAD <= now:
             out.append(
-                {"key": key, "start": iso(start), "end": iso(end), "active": active, "text": text}
+                {
+                    "key": key,
+                    "start": iso(start),
+                    "end": iso(end),
+                    "active": start <= now < end,
+                    "over": end <= now,
+                    "text": f"Scheduled maintenance of {_words(names)}",
+                }
             )
 
     for w in configured:
         if w.schedule is None:
             start, end = (aware(t, zoneinfo.ZoneInfo(w.timezone)) for t in (w.start, w.end))
-            if start is not None and end is not None and start.timestamp() - AHEAD <= now:
-                add(
-                    f"{w.name}@{int(start.timestamp())}",
-                    start.timestamp(),
-                    end.timestamp(),
-                    w.monitors,
-                )
-        else:
-            begins = _next_start(w, now)
-            if begins is not None and w.duration is not None:
-                add(f"{w.name}@{int(begins)}", begins, begins + w.duration, w.monitors)
+            if start is not None and end is not None:
+                add(_key(w.name, start.timestamp()), start.timestamp(), end.timestamp(), w.monitors)
+        elif w.duration is not None:
+            for begins in _starts(w, now, since):
+                add(_key(w.name, begins), begins, begins + w.duration, w.monitors)
     for r in opened:
         until = r.end if r.closed is None else min(r.end, r.closed)
-        if r.start <= now < until:
+        if r.start <= now:
             add(f"#{r.id}", r.start, until, r.monitors)
     out.sort(key=lambda m: (m["start"], m["key"]))
     return out

@@ -57,6 +57,7 @@ from tether.monitor.web._objective_metrics import figure
 from tether.monitor.web._objective_pages import share_text
 from tether.monitor.web._routing import Handler
 from tether.monitor.web._status_news import (
+    OPENED_READ,
     PageMaintenance,
     PageUpdate,
     page_maintenance,
@@ -519,7 +520,7 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     for i in told:
         if i["id"] is not None:
             i["updates"] = ups.get(i["id"], [])
-    windows = sight.store.controls(now).windows
+    windows = sight.store.windows(limit=OPENED_READ)
     doc: PageDoc = {
         "slug": page.slug,
         "title": page.title,
