@@ -118,7 +118,8 @@ def _read(args: argparse.Namespace, pages: set[str]) -> list[Subscriber] | str:
     except (OSError, ValueError) as exc:
         return f"cannot read {args.export_file}: {exc}"
     if not isinstance(doc, dict) or doc.get("version") != EXPORT_VERSION:
-        return f"{args.export_file} is not an export of tether subscribers (version {EXPORT_VERSION})"
+        what = f"an export of tether subscribers (version {EXPORT_VERSION})"
+        return f"{args.export_file} is not {what}"
     out = []
     for i, r in enumerate(doc.get("subscribers") or []):
         at = f"subscribers[{i}]"
