@@ -60,6 +60,11 @@ class Herald:
         ):
             if news.key in told:
                 continue
+            if news.at < sight.now - NEWS_KEPT / 2:
+                # Older than what the store keeps of the news told (a long-open
+                # incident's opening after a prune): never told again.
+                told.add(news.key)
+                continue
             queued += store.tell(page.slug, news.key, news.at, news.to_json(), sight.now)
             told.add(news.key)
         return queued
