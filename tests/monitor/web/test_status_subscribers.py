@@ -77,7 +77,13 @@ class Subscribed(ServedRunner):
     """The status harness's runner with ``public`` taking subscribers."""
 
     def __init__(
-        self, tmp: Path, lab: Lab, smtp_port: int, per_hour: int = 5, maintenance: bool = False
+        self,
+        tmp: Path,
+        lab: Lab,
+        smtp_port: int,
+        per_hour: int = 5,
+        maintenance: bool = False,
+        **served: Any,
     ) -> None:
         data = config_data(lab)
         data["alerts"] = [
@@ -107,7 +113,7 @@ class Subscribed(ServedRunner):
         if not maintenance:
             del data["maintenance"]
         store = SQLiteStore(tmp / "status.db")
-        super().__init__(parse_config(yaml.safe_dump(data)), store)
+        super().__init__(parse_config(yaml.safe_dump(data)), store, **served)
         self.herald = Herald(self.runner)
         self.deliverer = Deliverer(store, lambda: self.runner.config, "test", lambda: self.now)
 
@@ -418,3 +424,41 @@ def _unix(text: str) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _from(sock: str, client: str, address: str) -> int:
+    """Subscribe ``address`` over the Unix socket a worker process forwards on, as the
+    worker says ``client`` sent it (``X-Forwarded-For``)."""
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(sock)
+
+    conn = Conn("localhost", timeout=20)
+    try:
+        body = json.dumps({"email": address})
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": client}
+        conn.request("POST", "/status/public/subscribe", body=body, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_subscribing_is_limited_per_address_whichever_client_asks(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Past ``per_hour`` subscriptions of one address, a third client asking for it is
+    refused (429) while it may still subscribe another address: an address cannot be
+    flooded with confirmations from many clients."""
+    sock = str(tmp_path / "coordinator.sock")
+    s = Subscribed(tmp_path, lab, smtp.port, per_hour=2, unix=sock)
+    try:
+        assert _from(sock, "192.0.2.1", "ed@example.com") == 202
+        assert _from(sock, "192.0.2.2", "ed@example.com") == 202
+        assert _from(sock, "192.0.2.3", "ed@example.com") == 429
+        assert _from(sock, "192.0.2.3", "fay@example.com") == 202
+    finally:
+        s.close()
