@@ -7,20 +7,27 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor.engine._status_news import STATES, News, Planned, Told, Update, news_of
+from tether.monitor.engine._status_news import (
+    STATES,
+    IncidentShown,
+    MaintenanceShown,
+    StatusNews,
+    UpdateShown,
+    news_of,
+)
 
 T0 = 1_800_000_000.0
 times = st.floats(T0, T0 + 86400.0)
 
 
 @st.composite
-def incidents(draw: st.DrawFn) -> list[Told]:
+def incidents(draw: st.DrawFn) -> list[IncidentShown]:
     out = []
     for number in range(1, draw(st.integers(0, 5)) + 1):
         opened = draw(times)
         resolved = draw(st.none() | st.floats(opened, T0 + 86400.0))
         ups = tuple(
-            Update(
+            UpdateShown(
                 number * 100 + i,
                 draw(st.floats(opened, T0 + 86400.0)),
                 draw(st.sampled_from(STATES)),
@@ -28,23 +35,25 @@ def incidents(draw: st.DrawFn) -> list[Told]:
             )
             for i in range(draw(st.integers(0, 4)))
         )
-        out.append(Told(number, opened, resolved, f"Checkout #{number}", ups))
+        out.append(IncidentShown(number, opened, resolved, f"Checkout #{number}", ups))
     return out
 
 
 @st.composite
-def maintenance(draw: st.DrawFn) -> list[Planned]:
+def maintenance(draw: st.DrawFn) -> list[MaintenanceShown]:
     out = []
     for i in range(draw(st.integers(0, 3))):
         start = draw(times)
-        out.append(Planned(f"m{i}", start, draw(st.floats(start + 1, start + 7200)), f"M{i}"))
+        out.append(
+            MaintenanceShown(f"m{i}", start, draw(st.floats(start + 1, start + 7200)), f"M{i}")
+        )
     return out
 
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(incidents(), maintenance(), times, st.floats(0, 86400.0))
 def test_news_is_told_once_never_early_and_never_taken_back(
-    told: list[Told], planned: list[Planned], now: float, later: float
+    told: list[IncidentShown], planned: list[MaintenanceShown], now: float, later: float
 ) -> None:
     """Every key once, nothing dated after ``now``, one piece per update that has happened,
     an opening and a resolution each once; at a later time every piece told before is
@@ -74,7 +83,7 @@ def test_news_is_told_once_never_early_and_never_taken_back(
 
 def test_a_piece_of_news_round_trips_through_its_stored_json() -> None:
     """What the store keeps of a piece of news reads back as the same value."""
-    n = News(
+    n = StatusNews(
         "incident:1:update:7",
         T0,
         "incident.update",
@@ -85,4 +94,4 @@ def test_a_piece_of_news_round_trips_through_its_stored_json() -> None:
         1,
         "identified",
     )
-    assert News.from_json(n.to_json()) == n
+    assert StatusNews.from_json(n.to_json()) == n

@@ -1,7 +1,7 @@
 """Delivering a status page's news to its subscribers (issue 48): e-mail through the page's
 e-mail channel, or a JSON body posted to a webhook and signed as the webhook channel signs
 (``X-Tether-Signature-256: sha256=HEX(HMAC(secret, body))``, the subscriber's own
-secret).  What is sent is made from the stored body alone (``engine/_status_news.News``,
+secret).  What is sent is made from the stored body alone (``engine/_status_news.StatusNews``,
 or a confirmation), which holds only what the page shows.
 
 Every message but a confirmation carries the subscriber's unsubscribe link, in its text
@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 from tether._redact import redact_text
 from tether.monitor.alerts._email import EmailChannel
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
-from tether.monitor.engine._status_news import News
+from tether.monitor.engine._status_news import StatusNews
 from tether.monitor.store import StoreError
 from tether.monitor.store._subscribers import GIVE_UP_AFTER
 
@@ -136,7 +136,7 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
             "If it was not you, do nothing: this address will be sent nothing else.\n"
         )
         return message
-    news = News.from_json(body)
+    news = StatusNews.from_json(body)
     message["Subject"] = f"[{news.title}] {news.subject}"
     message["List-Unsubscribe"] = f"<{to['unsubscribe']}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -160,7 +160,7 @@ def webhook_body(delivery: Delivery, base: str) -> bytes:
     if body.get("event") == CONFIRM:
         doc = {**body, "confirm": to["confirm"], "page_url": to["page"]}
     else:
-        doc = {**News.from_json(body).to_json(), "page_url": to["page"]}
+        doc = {**StatusNews.from_json(body).to_json(), "page_url": to["page"]}
     doc["unsubscribe"] = to["unsubscribe"]
     return json.dumps(doc, sort_keys=True).encode()
 

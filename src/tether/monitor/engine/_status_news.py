@@ -21,10 +21,10 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "STATES",
-    "News",
-    "Planned",
-    "Told",
-    "Update",
+    "IncidentShown",
+    "MaintenanceShown",
+    "StatusNews",
+    "UpdateShown",
     "news_of",
 ]
 
@@ -42,7 +42,7 @@ Event = Literal[
 
 
 @dataclass(frozen=True, slots=True)
-class Update:
+class UpdateShown:
     """An update a team wrote on an incident, as the page shows it."""
 
     id: int
@@ -52,18 +52,18 @@ class Update:
 
 
 @dataclass(frozen=True, slots=True)
-class Told:
+class IncidentShown:
     """An incident as the page tells it: its words and its page-wide times."""
 
     incident: int
     opened: float
     resolved: float | None
     text: str
-    updates: tuple[Update, ...] = ()
+    updates: tuple[UpdateShown, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class Planned:
+class MaintenanceShown:
     """A maintenance the page shows: ``key`` names it (and its occurrence), ``text`` says
     what it covers in the page's words."""
 
@@ -74,7 +74,7 @@ class Planned:
 
 
 @dataclass(frozen=True, slots=True)
-class News:
+class StatusNews:
     """One message for every subscriber of a page."""
 
     key: str
@@ -102,7 +102,7 @@ class News:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> News:
+    def from_json(cls, data: Mapping[str, Any]) -> StatusNews:
         incident = data.get("incident")
         return cls(
             str(data["key"]),
@@ -120,19 +120,19 @@ class News:
 def news_of(
     page: str,
     title: str,
-    told: Iterable[Told],
-    planned: Sequence[Planned],
+    told: Iterable[IncidentShown],
+    planned: Sequence[MaintenanceShown],
     now: float,
-) -> list[News]:
+) -> list[StatusNews]:
     """Every piece of news of a page at ``now``, oldest first: each incident's opening,
     updates and resolution, each maintenance's announcement (dated ``now`` while it has not
     begun: told at the first look that finds it ahead), its start and its end; only what
     has happened by ``now``."""
-    out: list[News] = []
+    out: list[StatusNews] = []
 
     def add(key: str, at: float, event: Event, subject: str, text: str, **more: Any) -> None:
         if at <= now:
-            out.append(News(key, at, event, page, title, subject, text, **more))
+            out.append(StatusNews(key, at, event, page, title, subject, text, **more))
 
     for i in told:
         head = f"incident:{i.incident}"

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from tether.monitor.config._cron import parse_cron
 from tether.monitor.config._models import aware
-from tether.monitor.engine._status_news import News, Planned, Told, Update, news_of
+from tether.monitor.engine._status_news import (
+    IncidentShown,
+    MaintenanceShown,
+    StatusNews,
+    UpdateShown,
+    news_of,
+)
 from tether.monitor.reports._documents import iso
 
 if TYPE_CHECKING:
@@ -170,11 +176,11 @@ def page_news(
     incidents: Sequence[Mapping[str, object]],
     maintenance: Sequence[PageMaintenance],
     now: float,
-) -> list[News]:
+) -> list[StatusNews]:
     """Every piece of news of a page's document (its ``incidents`` and ``maintenance``),
     oldest first (``engine/_status_news.news_of``): what its subscribers and its feed are
     told.  A note of no incident (``id`` ``None``) is no news."""
-    told: list[Told] = []
+    told: list[IncidentShown] = []
     for i in incidents:
         number = i.get("id")
         opened = _ts(str(i["opened"]))
@@ -184,19 +190,19 @@ def page_news(
         ups = i.get("updates") or []
         assert isinstance(ups, list)
         told.append(
-            Told(
+            IncidentShown(
                 number,
                 opened,
                 None if i.get("open") or resolved is None else _ts(str(resolved)),
                 str(i["text"]),
                 tuple(
-                    Update(int(u["id"]), float(_ts(u["at"]) or 0.0), u["state"], u["text"])
+                    UpdateShown(int(u["id"]), float(_ts(u["at"]) or 0.0), u["state"], u["text"])
                     for u in ups
                 ),
             )
         )
     planned = [
-        Planned(m["key"], _ts(m["start"]) or 0.0, _ts(m["end"]) or 0.0, m["text"])
+        MaintenanceShown(m["key"], _ts(m["start"]) or 0.0, _ts(m["end"]) or 0.0, m["text"])
         for m in maintenance
     ]
     return news_of(slug, title, told, planned, now)
