@@ -462,3 +462,16 @@ def test_subscribing_is_limited_per_address_whichever_client_asks(
         assert _from(sock, "192.0.2.3", "fay@example.com") == 202
     finally:
         s.close()
+
+
+def test_a_webhook_is_posted_only_to_a_public_address_or_an_allowed_network() -> None:
+    """A webhook on a loopback (not public) address is refused unless ``webhook_networks``
+    allows it, and the address checked is the one posted to; other schemes are refused."""
+    from tether.monitor.alerts._subscribers import NotSent, webhook_allowed
+
+    for url in ("http://127.0.0.1:1/hook", "https://[::1]/x"):
+        with pytest.raises(NotSent, match="is not a public address"):
+            webhook_allowed(url, ())
+    assert webhook_allowed("http://127.0.0.1:1/hook", ("127.0.0.0/8",)) == "127.0.0.1"
+    with pytest.raises(NotSent, match="not an http or https URL"):
+        webhook_allowed("ftp://127.0.0.1/hook", ("127.0.0.0/8",))

@@ -165,42 +165,46 @@ def webhook_body(delivery: Delivery, base: str) -> bytes:
     return json.dumps(doc, sort_keys=True).encode()
 
 
-def webhook_allowed(url: str, networks: tuple[str, ...]) -> str | None:
-    """Why tether will not post to ``url`` (None: it may): not http(s), or an address of
-    its host neither public nor in ``networks``.  Resolves the host."""
+def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
+    """The address tether posts ``url`` to: the first its host resolves to, once every
+    one it resolves to is public or in ``networks``; :class:`NotSent` saying why not
+    (not http(s), a private address, no address)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an http or https URL"
+        raise NotSent("not an http or https URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        return f"its host does not resolve: {exc}"
+        raise NotSent(f"its host does not resolve: {exc}") from None
     allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
     for *_, sockaddr in found:
         address = ipaddress.ip_address(sockaddr[0])
         if not address.is_global and not any(address in n for n in allowed):
-            return f"{address} is not a public address (subscribe.webhook_networks)"
-    return None
+            raise NotSent(f"{address} is not a public address (subscribe.webhook_networks)")
+    return str(found[0][4][0])
 
 
-def _post(url: str, body: bytes, secret: str) -> None:
+def _post(url: str, address: str, body: bytes, secret: str) -> None:
+    """POST ``body`` to ``url``, signed.  Plain HTTP goes to ``address``, the one checked
+    (a second lookup could answer another: DNS rebinding); HTTPS to the host, whose
+    certificate must name it.  No redirect is followed."""
     parts = urlsplit(url)
-    conn_type = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    conn = conn_type(parts.hostname or "", parts.port, timeout=TIMEOUT)
+    host = parts.hostname or ""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "tether-monitor",
+        SIGNATURE_HEADER: sign(body, secret),
+    }
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=TIMEOUT)
+    else:
+        conn = http.client.HTTPConnection(address, parts.port or 80, timeout=TIMEOUT)
+        headers["Host"] = parts.netloc.rpartition("@")[2]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request(
-            "POST",
-            path,
-            body=body,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "tether-monitor",
-                SIGNATURE_HEADER: sign(body, secret),
-            },
-        )
+        conn.request("POST", path, body=body, headers=headers)
         answer = conn.getresponse()
         answer.read()
     finally:
@@ -249,10 +253,8 @@ class Deliverer:
             channel = self._channel(given.email, urlsplit(given.url).hostname)
             channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
             return
-        why = webhook_allowed(s.address, given.webhook_networks)
-        if why is not None:
-            raise NotSent(why)
-        _post(s.address, webhook_body(delivery, given.url), s.secret or "")
+        address = webhook_allowed(s.address, given.webhook_networks)
+        _post(s.address, address, webhook_body(delivery, given.url), s.secret or "")
 
     def deliver_due(self) -> int:
         """Claim and send what is due; how many landed."""
