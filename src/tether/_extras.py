@@ -62,6 +62,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "routes": ("monitor",),
     "silence": ("monitor",),
     "status": ("monitor",),
+    "subscribers": ("monitor",),
+    "update": ("monitor",),
 }
 
 

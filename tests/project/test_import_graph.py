@@ -234,11 +234,12 @@ WEB_ROOMS: dict[str, tuple[str, ...]] = {
     "api": (),
     "scrape": (),
     "pages": ("documents", "api", "scrape"),
-    "status": ("pages",),
+    "status": ("pages", "auth"),
 }
 """The web's rooms (its sub-packages), each with the other rooms it may import: the
 dashboard's pages render the documents, hold the write API's forms and the discovery
-sources' banner; a status page shows an objective's share as the objectives' pages write it.
+sources' banner; a status page shows an objective's share as the objectives' pages write it,
+and its subscribe form is limited per client as the login is (``auth``).
 Every room may import the web's shared top level (the modules of ``web/`` itself), which
 imports no room; only the server, ``web/_web.py`` and its one table of routes, imports them
 all, and no module of the web imports it."""
@@ -250,11 +251,17 @@ WEB_FOR_RUNTIME = frozenset(
         "tether.monitor.web._limits",
         "tether.monitor.web._params",
         "tether.monitor.web.auth._auth",
+        # the herald tells a status page's subscribers what the page shows: it builds the
+        # page's own document, from the same Running view the page reads (issue 48)
+        "tether.monitor.web._running",
+        "tether.monitor.web.status._statuspage",
+        "tether.monitor.web.status._status_news",
     }
 )
 """What the runtime imports of the web: the server it starts (and each worker's), its
 listening sockets and limits, the request body's reading a worker's forwarder shares, and
-the bearer gate and tokens of ``auth``.  The collectors the runtime feeds are not the web's:
+the bearer gate and tokens of ``auth``; the status page's document and news, which the
+subscribers' herald tells.  The collectors the runtime feeds are not the web's:
 they are ``monitor/metrics/``, a layer below it."""
 
 

@@ -48,6 +48,7 @@ from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
 from tether.monitor.config._storage import check_retention
+from tether.monitor.config._subscribe import check_subscribe
 
 
 def cross_check(config: MonitorConfig, refs: References | None = None) -> list[Problem]:
@@ -121,6 +122,7 @@ def cross_check(config: MonitorConfig, refs: References | None = None) -> list[P
     errors += check_objectives(config.objectives, config.monitors, channels, refs)
     errors += check_retention(config.storage, config.objectives)
     errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
+    errors += check_subscribe([p.subscribe for p in config.status_pages], config.alerts)
     errors += check_routes(config.routes, config.time_intervals, channels)
     errors += check_inhibit_rules(config.inhibit_rules, config.monitors, refs)
     return errors

@@ -74,6 +74,7 @@ from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
 from tether.monitor.config._storage import Storage
+from tether.monitor.config._subscribe import Subscribe
 
 
 def _check_cron(value: str) -> str:
@@ -583,6 +584,7 @@ class StatusPage(_Model):
     """Show each monitor's latency at its last check."""
     objectives: Names = ()
     """Objectives whose SLI and budget left the page shows (docs/status-pages.md)."""
+    subscribe: Subscribe | None = None  # visitors may subscribe to its news (issue 48)
 
     def entries(self) -> Iterator[StatusMonitor]:
         """Every monitor of the page, group after group."""

@@ -43,6 +43,7 @@ from tether.monitor.config import (
     resolve_location,
 )
 from tether.monitor.runtime._discovery import Discovery
+from tether.monitor.runtime._heralds import run_subscribers
 from tether.monitor.runtime._loop import run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
@@ -228,10 +229,12 @@ async def _serve_until_stopped(
         return 1
     _log_started(runner.config, host, port, workers, fleet)
     discovering = loop.create_task(runner.discovery.run(stop, runner))
+    telling = loop.create_task(run_subscribers(runner, stop))  # status page news (issue 48)
     try:
         await runner.run(stop, freeze_gc=True, began=began)
     finally:
         discovering.cancel()
+        telling.cancel()
         await server.cleanup()
     return 0
 

@@ -23,6 +23,7 @@ from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._routing import Route
 from tether.monitor.web.api._actions import action_handlers
 from tether.monitor.web.api._agent_routes import AGENT_BODY_MAX, agent_handlers
+from tether.monitor.web.api._incident_updates import update_handlers
 from tether.monitor.web.api._objectives import ObjectiveHandlers
 from tether.monitor.web.api._push import push_handler
 from tether.monitor.web.api._reported import report_handler
@@ -34,6 +35,7 @@ from tether.monitor.web.pages._objective_pages import objective_handlers
 from tether.monitor.web.scrape._probe_metrics import blackbox_probe
 from tether.monitor.web.scrape._scrape import metrics_handler
 from tether.monitor.web.status._statuspage import status_handlers
+from tether.monitor.web.status._subscribe import subscribe_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
 if TYPE_CHECKING:
@@ -91,6 +93,8 @@ def routes(
     push = push_handler(runner)
     goals = ObjectiveHandlers(runner)
     agents = agent_handlers(runner)
+    subs = subscribe_handlers(runner)
+    updates = update_handlers(runner, act)
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
@@ -105,6 +109,14 @@ def routes(
         Route("GET", "/status/{slug:[^/]+}.json", status.document),
         Route("GET", "/status/{slug:[^/]+}", status.page),
         Route("GET", "/badge/{monitor:.+}/{which:[a-z0-9-]+}.svg", status.badge),
+        # Subscribing to a page (issue 48): public, limited (_subscribe.py).
+        Route("GET", "/status/{slug:[^/]+}/subscribe", subs.form),
+        Route("POST", "/status/{slug:[^/]+}/subscribe", subs.subscribe),
+        Route("GET", "/status/{slug:[^/]+}/confirm", subs.confirm_page),
+        Route("POST", "/status/{slug:[^/]+}/confirm", subs.confirm),
+        Route("GET", "/status/{slug:[^/]+}/unsubscribe", subs.unsubscribe_page),
+        Route("POST", "/status/{slug:[^/]+}/unsubscribe", subs.unsubscribe),
+        Route("GET", "/status/{slug:[^/]+}/feed.atom", subs.feed),
         Route("GET", "/status/{rest:.*}", status.not_found),
         # The dashboard: its pages and their JSON.
         Route("GET", "/", board.dashboard),
@@ -131,6 +143,8 @@ def routes(
         Route("POST", "/api/monitors/{name:.+}/check", act.check),
         Route("POST", "/api/incidents/{id}/acknowledge", act.acknowledge_it),
         Route("POST", "/api/incidents/{id}/notes", act.note),
+        Route("POST", "/api/incidents/{id}/updates", updates.post),
+        Route("GET", "/api/incidents/{id}/updates", updates.listed),
         Route("POST", "/api/maintenance", act.open_window),
         Route("POST", "/api/maintenance/{id}/close", act.close_window),
         Route("GET", "/api/maintenance", act.windows),

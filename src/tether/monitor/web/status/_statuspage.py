@@ -56,6 +56,13 @@ from tether.monitor.web._html import render
 from tether.monitor.web._routing import Handler
 from tether.monitor.web.pages._objective_pages import share_text
 from tether.monitor.web.status._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor.web.status._status_news import (
+    OPENED_READ,
+    PageMaintenance,
+    PageUpdate,
+    page_maintenance,
+    page_updates,
+)
 from tether.monitor.web.status._status_objectives import PageObjective, page_objectives
 
 if TYPE_CHECKING:
@@ -290,6 +297,8 @@ class PageIncident(TypedDict):
     text: str
     monitors: list[Told]
     notes: list[str]
+    updates: NotRequired[list[PageUpdate]]
+    """The team's updates, oldest first (issue 48)."""
     kind: NotRequired[str]
     meaning: NotRequired[str]
 
@@ -314,6 +323,10 @@ class PageDoc(TypedDict):
     incidents: list[PageIncident]
     shows: Shows
     objectives: list[PageObjective]
+    maintenance: NotRequired[list[PageMaintenance]]
+    """Maintenance ahead or under way (issue 48)."""
+    subscribe: NotRequired[bool]
+    """Visitors may subscribe (``/status/SLUG/subscribe``, ``/status/SLUG/feed.atom``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,7 +516,12 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
         if not met and start <= now and (end is None or end >= window):
             told.append(_lone_note(note, shown, now))
     told.sort(key=lambda i: i["opened"] or "", reverse=True)
-    return {
+    ups = page_updates(sight.store, [i["id"] for i in told if i["id"] is not None])
+    for i in told:
+        if i["id"] is not None:
+            i["updates"] = ups.get(i["id"], [])
+    windows = sight.store.windows(limit=OPENED_READ)
+    doc: PageDoc = {
         "slug": page.slug,
         "title": page.title,
         "description": page.description,
@@ -524,7 +542,11 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
         "incidents": told,
         "shows": {"urls": page.show_urls, "kinds": page.show_kinds, "latency": page.show_latency},
         "objectives": page_objectives(sight.objectives, sight.config, page),
+        "maintenance": page_maintenance(page, sight.config.maintenance, windows, now),
     }
+    if page.subscribe is not None:
+        doc["subscribe"] = True
+    return doc
 
 
 def _ts(moment: dt.datetime) -> float:
