@@ -48,8 +48,8 @@ from _report import Section, commit, met, table, write_part
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book
-from tether.monitor.engine._objectives import Ledger, detection_time, from_config
+from tether.monitor.engine.objectives._book import Book
+from tether.monitor.engine.objectives._budget import Ledger, detection_time, from_config
 from tether.monitor.runtime._objective_stage import EVALUATE_EVERY
 
 DAY = 86400.0

@@ -182,8 +182,8 @@ def test_the_clock_comes_first_only_for_a_certificate_not_yet_valid(
     from tether.monitor._records import ProbeRecord
     from tether.monitor._state import State
     from tether.monitor.engine._detect import Observation, StateChanged
-    from tether.monitor.engine._incident_events import Route
-    from tether.monitor.engine._incidents import IncidentEngine
+    from tether.monitor.engine.incidents._engine import IncidentEngine
+    from tether.monitor.engine.incidents._events import Route
 
     _, result = _diagnose(capsys, lab[scenario].url, "--cacert", lab.ca_file)
     assert result["failure"]["kind"] == "tls.expired"

@@ -18,8 +18,8 @@ from tether.monitor._state import State
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, Route
 
 SECTION = (ROOT / "docs" / "routing.md").read_text().split("\n## Inhibition and depends_on\n")[1]
 (EXAMPLE,) = re.findall(r"```yaml\n(.*?)```", SECTION, re.S)

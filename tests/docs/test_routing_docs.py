@@ -24,8 +24,8 @@ from tether.monitor.alerts._routes import route_tree
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, Route
 
 DOC = (ROOT / "docs" / "routing.md").read_text()
 EXAMPLE = blocks("routing.md", "yaml")[0]

@@ -39,8 +39,8 @@ from tether.monitor._agent_wire import (
 )
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Check
-from tether.monitor.runtime._agent import Agent, AgentOptions
-from tether.monitor.runtime._agent_spool import Spool
+from tether.monitor.runtime.agents._agent import Agent, AgentOptions
+from tether.monitor.runtime.agents._spool import Spool
 
 TOKEN = "agent-secret-t0ken-5f1c2a9b7e"
 """The token the stub takes (a test greps the agent's output for it)."""

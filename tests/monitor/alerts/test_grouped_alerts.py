@@ -21,8 +21,8 @@ from tether.monitor.alerts import TreePick, WebhookChannel, route_tree
 from tether.monitor.alerts._routes import DEFAULT_GROUPING
 from tether.monitor.config import parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import GROUP_INTERVAL, GROUP_WAIT, Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import GROUP_INTERVAL, GROUP_WAIT, Event, Route
 from tether.monitor.runtime._monitor_terms import incident_routes
 from tether.probe import ProbeOptions
 from tether.testing import Override

@@ -23,8 +23,8 @@ from tether.monitor.alerts._routes import (
     routing_labels,
 )
 from tether.monitor.config import parse_config
-from tether.monitor.config._labels import matches
 from tether.monitor.config._routes import RouteConfig, TimeInterval
+from tether.monitor.config.labels._labels import matches
 
 AT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 

@@ -16,9 +16,9 @@ from tether.monitor._state import State
 from tether.monitor.engine._baseline import Expected
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Degraded, Observation, Recovered, StateChanged
-from tether.monitor.engine._incident_books import NAMES_SHOWN
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._books import NAMES_SHOWN
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, Route
 
 PAYMENTS = {"team": "payments", "tier": "1"}
 

@@ -39,7 +39,7 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._correlate import Correlation
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Route
+from tether.monitor.engine.incidents._events import Route
 from tether.monitor.reports._documents import incidents_report, incidents_text
 from tether.monitor.store import Store
 from tether.monitor.web._dashboard import build_incident, build_incidents, build_monitor

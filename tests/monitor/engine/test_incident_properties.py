@@ -40,13 +40,14 @@ from tether.monitor._state import State
 from tether.monitor.engine import _correlate
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     GROUP_INTERVAL as EVERY,
 )
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._events import (
     GROUP_WAIT as WAIT,
 )
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._events import (
     Event,
     Joined,
     Opened,
@@ -54,7 +55,6 @@ from tether.monitor.engine._incident_events import (
     Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 KINDS = (Kind.CONNECT_REFUSED, Kind.CONNECT_REFUSED, Kind.HTTP_SERVER_ERROR)

@@ -14,7 +14,8 @@ from tether._kinds import Kind
 from tether.monitor._records import Incident, Member, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Escalated,
     Escalation,
     Event,
@@ -28,7 +29,6 @@ from tether.monitor.engine._incident_events import (
     Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 
 def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:

@@ -14,8 +14,9 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import LEADER_LAG, Correlation, Failures, leader_rules
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_books import GROUPED_EVERY, NAMES_SHOWN
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._books import GROUPED_EVERY, NAMES_SHOWN
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Escalation,
     Event,
     Folded,
@@ -26,7 +27,6 @@ from tether.monitor.engine._incident_events import (
     Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 REFUSED = Kind.CONNECT_REFUSED

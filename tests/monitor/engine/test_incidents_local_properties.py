@@ -22,8 +22,8 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Folded, Held, Released, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, Folded, Held, Released, Route
 
 T0 = 1_800_000_000.0
 KINDS = [Kind.CONNECT_REFUSED] * 5 + [Kind.CONNECT_TIMEOUT, Kind.HTTP_SERVER_ERROR]

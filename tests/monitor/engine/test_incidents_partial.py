@@ -14,7 +14,9 @@ from tether.monitor._records import Incident, LocationFact, LocationState, Membe
 from tether.monitor._state import State
 from tether.monitor.alerts import body, subject
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Escalation,
     Event,
     Held,
@@ -23,8 +25,6 @@ from tether.monitor.engine._incident_events import (
     Released,
     Route,
 )
-from tether.monitor.engine._incidents import IncidentEngine
-from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
 
 T0 = 1_800_000_000.0
 LOCS = ("eu-west", "us-east", "local")

@@ -1,4 +1,4 @@
-"""The objectives of a configuration fed checks and calls (``engine/_objective_book.py``):
+"""The objectives of a configuration fed checks and calls (``engine/objectives/_book.py``):
 which checks count, which do not (maintenance, pauses, a traffic monitor's verdicts), and
 the alerts with their channels and the monitors and kinds that spent the budget."""
 
@@ -8,8 +8,8 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord, Window
 from tether.monitor.config import parse_config
 from tether.monitor.engine._holds import opened_window
-from tether.monitor.engine._objective_book import Book, Spender
 from tether.monitor.engine._traffic import Call
+from tether.monitor.engine.objectives._book import Book, Spender
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._book import Book
+from tether.monitor.engine.objectives._budget import (
     Ledger,
     Objective,
     Sample,

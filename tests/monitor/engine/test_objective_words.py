@@ -1,4 +1,4 @@
-"""An objective's alert in words (``engine/_objective_words.py``) and the book's seams the
+"""An objective's alert in words (``engine/objectives/_words.py``) and the book's seams the
 running monitor uses (``review``, ``carry``): properties over random outages, and the
 examples the docs give."""
 
@@ -13,20 +13,20 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts._alertmanager import alert_labels, resolves
 from tether.monitor.alerts._message import subject
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book, ObjectiveAlert, Spender
-from tether.monitor.engine._objective_words import (
-    BURNING,
-    RESOLVED,
-    objective_dedup,
-    objective_payload,
-    spent_over,
-)
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._book import Book, ObjectiveAlert, Spender
+from tether.monitor.engine.objectives._budget import (
     DEFAULT_RULES,
     AlertEvent,
     Ledger,
     Objective,
     budget_consumed,
+)
+from tether.monitor.engine.objectives._words import (
+    BURNING,
+    RESOLVED,
+    objective_dedup,
+    objective_payload,
+    spent_over,
 )
 
 START = 1_767_225_600.0

@@ -1,4 +1,4 @@
-"""Objectives' pure core (``engine/_objectives.py``): the SRE Workbook's worked examples
+"""Objectives' pure core (``engine/objectives/_budget.py``): the SRE Workbook's worked examples
 ("Alerting on SLOs"), what each SLI counts, and a 30-day objective on simulated time."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._budget import (
     DEFAULT_RULES,
     Availability,
     BurnRule,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._budget import (
     BurnRule,
     Ledger,
     Objective,

@@ -1,4 +1,4 @@
-"""An objective's history from the store (reports/_objective_history.py): the pure
+"""An objective's history from the store (reports/objectives/_history.py): the pure
 burn-down held to its properties over random hours, starting where the data starts, and
 the whole read from a real store of each backend, with rows written through the store's
 own API (results, a pause, a maintenance window, an incident): what it counts is what
@@ -19,7 +19,7 @@ from tether._kinds import Kind
 from tether.monitor._records import AuditEntry, Incident, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.reports._objective_history import (
+from tether.monitor.reports.objectives._history import (
     STEP,
     Step,
     burn_down,
@@ -183,7 +183,7 @@ def test_the_store_counts_what_the_live_book_counts(
     """Checks of two days written to a real store, with maintenance over whole hours: the
     history read back counts the same good and total as the live core (``Book``) given
     the same checks, for an availability objective with ``kinds``: one judgement."""
-    from tether.monitor.engine._objective_book import Book
+    from tether.monitor.engine.objectives._book import Book
 
     windows = [
         {

@@ -1,4 +1,4 @@
-"""What the store holds of an objective, bucket by bucket (reports/_objective_store.py):
+"""What the store holds of an objective, bucket by bucket (reports/objectives/_store.py):
 the counts the running monitor fills its ledgers with, read from real stores of each
 backend written through their own API, held to the live core's judgement of the same
 checks, up to an exact moment (the newest roll-up still filling is read from the next
@@ -19,8 +19,8 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import Availability, Latency, Sample, is_good
-from tether.monitor.reports._objective_store import (
+from tether.monitor.engine.objectives._budget import Availability, Latency, Sample, is_good
+from tether.monitor.reports.objectives._store import (
     Exclusions,
     bucket_counts,
     paused_spans,

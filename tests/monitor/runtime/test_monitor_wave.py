@@ -31,8 +31,8 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Route
 from tether.probe import ProbeOptions
 
 HOSTS = 32

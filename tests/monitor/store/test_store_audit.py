@@ -11,7 +11,7 @@ from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import AuditEntry, Controls, Incident, TimelineEntry, Window
 from tether.monitor.store import SQLiteStore
-from tether.monitor.store._sqlite import MIGRATIONS, migrate
+from tether.monitor.store.sqlite._store import MIGRATIONS, migrate
 
 T0 = 1_700_000_000.0
 

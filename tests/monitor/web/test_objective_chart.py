@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import Ledger, from_config
-from tether.monitor.reports._objective_history import (
+from tether.monitor.engine.objectives._budget import Ledger, from_config
+from tether.monitor.reports.objectives._history import (
     MAX_STEPS,
     STEP,
     History,

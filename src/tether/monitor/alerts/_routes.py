@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from tether.monitor.config._errors import KeyPath, render_path
-from tether.monitor.config._labels import Matchers, matches
 from tether.monitor.config._routes import GROUP_ALL, RouteConfig, TimeInterval, TimeSpec
+from tether.monitor.config.labels._labels import Matchers, matches
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig

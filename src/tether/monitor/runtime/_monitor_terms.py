@@ -12,9 +12,9 @@ from tether._redact import redact_url
 from tether.monitor._state import State
 from tether.monitor.alerts import RouteTree, TreePick, route_tree
 from tether.monitor.config import AlertmanagerChannelConfig, Monitor, MonitorConfig
-from tether.monitor.config._alert_checks import most_checks
 from tether.monitor.config._rules import Latency, Rules, Window
-from tether.monitor.engine._incident_events import Escalation, Route
+from tether.monitor.config.alert_when._checks import most_checks
+from tether.monitor.engine.incidents._events import Escalation, Route
 
 
 def detector_rules(m: Monitor) -> Rules:

@@ -1,6 +1,6 @@
 """The objectives of the running monitor (docs/objectives.md): a stage of the intake that
 counts every check the runner takes, and the traffic intake's calls, into the objectives'
-:class:`~tether.monitor.engine._objective_book.Book`; every :data:`EVALUATE_EVERY`
+:class:`~tether.monitor.engine.objectives._book.Book`; every :data:`EVALUATE_EVERY`
 seconds of the runner's clock, the burn-rate rules evaluated, and the alerts of the rules
 that fired or ended queued in the outbox, each committed before it counts as sent.
 
@@ -8,7 +8,7 @@ The store is the objectives' one source of truth, memory its cache (as sloth and
 read a budget back from Prometheus's TSDB, and Prometheus restores its alerts' state):
 
 - **Counts.** Each objective's ledger is filled from what the store holds of its monitors
-  (``reports/_objective_store.py``) at start, when the objective is new or its
+  (``reports/objectives/_store.py``) at start, when the objective is new or its
   definition changed, and on taking a cluster's lead; the read runs on a thread, and the
   objective is not evaluated until it lands (the checks taken meanwhile are counted as
   they come).  A change of the monitor set (a reload, a discovered target that comes or
@@ -39,14 +39,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tether.monitor._records import AlertPayload
-from tether.monitor.engine._objective_book import (
+from tether.monitor.engine.objectives._book import (
     Book,
     Dropped,
     Moved,
     ObjectiveAlert,
     spent_width,
 )
-from tether.monitor.engine._objective_words import (
+from tether.monitor.engine.objectives._budget import Ledger, Status
+from tether.monitor.engine.objectives._words import (
     dropped_payload,
     objective_dedup,
     objective_payload,
@@ -54,8 +55,7 @@ from tether.monitor.engine._objective_words import (
     rule_key,
     spent_over,
 )
-from tether.monitor.engine._objectives import Ledger, Status
-from tether.monitor.reports._objective_store import Exclusions, Spent, bucket_counts, spent_rows
+from tether.monitor.reports.objectives._store import Exclusions, Spent, bucket_counts, spent_rows
 from tether.monitor.store import StoreError
 from tether.monitor.web._objective_metrics import ObjectiveMetrics
 

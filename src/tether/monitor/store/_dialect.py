@@ -1,7 +1,7 @@
 """What a backend's SQL dialect supplies to the statements both stores share.
 
 The SQL both backends run alike is written once, by concern, beside the protocol it
-implements (``_results.py``, ``_outbox.py``, ``_incidents.py``, ``_controls.py``), in
+implements (``_results.py``, ``_outbox.py``, ``incidents/_sql.py``, ``_controls.py``), in
 PostgreSQL's spelling: ``%s`` and ``%(name)s`` placeholders, a placeholder cast where
 PostgreSQL needs to be told a type (``%s::jsonb``, ``%(names)s::text[]``).  SQLite runs
 the same text with its own placeholders (:func:`qmark`: ``?`` and ``:name``, the cast

@@ -22,8 +22,8 @@ from prometheus_client.registry import Collector
 from tether._durations import format_duration
 
 if TYPE_CHECKING:
-    from tether.monitor.engine._objective_book import Book
-    from tether.monitor.engine._objectives import BurnRule, Status
+    from tether.monitor.engine.objectives._book import Book
+    from tether.monitor.engine.objectives._budget import BurnRule, Status
 
 __all__ = ["ObjectiveMetrics", "ObjectivesView", "figure", "rule_windows"]
 

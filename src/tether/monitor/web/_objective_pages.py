@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from tether._durations import format_duration, human_duration
 from tether.monitor.reports._documents import iso
-from tether.monitor.reports._objective_history import History, incident_marks, live_history
+from tether.monitor.reports.objectives._history import History, incident_marks, live_history
 from tether.monitor.web._html import Page, render
 from tether.monitor.web._objective_metrics import ObjectivesView, figure
 

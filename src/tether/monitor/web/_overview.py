@@ -9,7 +9,7 @@ it shows is of those alone, the counts by state, the rows, the open incidents.
 ``state`` then chooses among them the rows listed; the counts stay those of every
 state, so that each is a link to its rows.
 
-``match`` takes Alertmanager's matchers (``config/_labels.py``) over a monitor's labels and
+``match`` takes Alertmanager's matchers (``config/labels/_labels.py``) over a monitor's labels and
 ``monitor``, its name: a matcher that cannot be read is a :class:`BadMatch`, which the
 dashboard shows on the page and ``/api/status`` answers as a JSON error.
 
@@ -35,8 +35,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tether.monitor._state import State
-from tether.monitor.config._label_regex import SCAN_MEMORY_MAX, untrusted_problem
-from tether.monitor.config._labels import Matchers, matches, parse_matchers
+from tether.monitor.config.labels._labels import Matchers, matches, parse_matchers
+from tether.monitor.config.labels._regex import SCAN_MEMORY_MAX, untrusted_problem
 from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:

@@ -49,7 +49,7 @@ class TrafficReports(Protocol):
 
 
 class AgentService(Protocol):
-    """The agents' intake (``runtime/_agent_intake.py``), as the web hands it an agent's
+    """The agents' intake (``runtime/agents/_intake.py``), as the web hands it an agent's
     poll and batch, and reads the agents."""
 
     def assignment(self, location: str, agent: str = "") -> Assignment:

@@ -15,7 +15,7 @@ from tether._durations import format_duration
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._models import StatusPage
-    from tether.monitor.engine._objectives import Status
+    from tether.monitor.engine.objectives._budget import Status
 
 __all__ = ["PageObjective", "page_objectives"]
 

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from tether.monitor._records import Incident
     from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
     from tether.monitor.engine._detect import Observation
-    from tether.monitor.engine._objectives import Status as ObjectiveStatus
+    from tether.monitor.engine.objectives._budget import Status as ObjectiveStatus
     from tether.monitor.store import Store
     from tether.monitor.store._base import Listed
     from tether.monitor.web._running import Running
