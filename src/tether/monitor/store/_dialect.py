@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
-from tether.monitor._records import AuditEntry, Window
+from tether.monitor._records import AuditEntry, OpenedWindow
 from tether.monitor.store._writer import BatchedStore
 
 C = TypeVar("C")
@@ -78,6 +78,6 @@ class SQLStore(BatchedStore[C]):
         """``values`` as a parameter :meth:`_any` matches against."""
         raise NotImplementedError
 
-    def _log(self, audit: AuditEntry, window: Window | None = None) -> Callable[[C], None]:
+    def _log(self, audit: AuditEntry, window: OpenedWindow | None = None) -> Callable[[C], None]:
         """The write that logs ``audit`` (``ControlSQL._log``)."""
         raise NotImplementedError

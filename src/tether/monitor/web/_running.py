@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
     from tether.monitor.engine._discovery import SourceStatus
     from tether.monitor.engine._quorum import Quorum
-    from tether.monitor.engine._traffic import Call, Traffic
+    from tether.monitor.engine._traffic import Traffic, TrafficCall
     from tether.monitor.store import Cluster, Store
     from tether.monitor.web._agent_metrics import AgentsView
     from tether.monitor.web._metrics import MonitorMetrics
@@ -44,7 +44,7 @@ class TrafficReports(Protocol):
     def monitors(self) -> Mapping[str, Traffic]:
         """Each traffic monitor's calls."""
 
-    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+    def report(self, app: str, calls: list[TrafficCall], dropped: int) -> int:
         """Take an application's batch of calls: how many were taken."""
 
 

@@ -20,7 +20,7 @@ from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
 from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
 from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._errors import json_errors
-from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
+from tether.monitor.web._limits import ServerLimits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._objective_pages import objective_handlers
 from tether.monitor.web._objectives import ObjectiveHandlers
@@ -240,14 +240,14 @@ def allowed_targets(config: MonitorConfig) -> AllowedTargets:
     return AllowedTargets(parsed.hosts, parsed.networks + LOOPBACK)
 
 
-def limits_of(server: Server) -> Limits:
+def limits_of(server: Server) -> ServerLimits:
     """``server:``'s deadlines and cap, the cap at most half this process's open-file
     limit (the rest is for probes, the store and the alerts)."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     cap = server.max_connections
     if soft != resource.RLIM_INFINITY:
         cap = max(1, min(cap, soft // 2))
-    return Limits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
+    return ServerLimits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
 
 
 async def serve(runner: Running, host: str, port: int) -> web.AppRunner:

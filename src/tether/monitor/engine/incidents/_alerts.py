@@ -8,7 +8,7 @@ import itertools
 from tether._durations import human_duration
 from tether.monitor._records import RESOLVING, Alert, AlertPayload, Incident, Member, covered
 from tether.monitor.engine.incidents._books import LOCAL, NAMES_SHOWN
-from tether.monitor.engine.incidents._events import Route
+from tether.monitor.engine.incidents._events import IncidentRoute
 from tether.monitor.engine.incidents._ledger import IncidentLedger
 from tether.monitor.engine.incidents._words import alerts_to, cause_of, dedup_key, iso, many
 
@@ -21,7 +21,9 @@ class IncidentAlerts(IncidentLedger):
     __slots__ = ()
 
     @staticmethod
-    def _channels(route: Route, member: Member, event: str, incident: Incident) -> tuple[str, ...]:
+    def _channels(
+        route: IncidentRoute, member: Member, event: str, incident: Incident
+    ) -> tuple[str, ...]:
         """The channels of the monitor's alert about ``event`` in ``incident`` (the route
         tree's, by its labels), and those of the escalation steps it has reached."""
         out = list(route.channels_for(event, incident.kind, incident.id))
@@ -40,7 +42,7 @@ class IncidentAlerts(IncidentLedger):
     ) -> tuple[Alert, ...]:
         """``event``'s alert about ``name``, for each channel the monitor's alerts go to."""
         member = member or incident.members[name]
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         channels = self._channels(route, member, event, incident)
         book = self._books.get(incident.id)
         if event == "incident.opened" and book is not None:
@@ -55,7 +57,7 @@ class IncidentAlerts(IncidentLedger):
         event: str,
         now: float,
         member: Member,
-        route: Route,
+        route: IncidentRoute,
         then: Incident | None = None,
     ) -> AlertPayload:
         down_for = human_duration(now - member.joined)

@@ -1,5 +1,5 @@
 """What the incident engine keeps of each open incident besides its record (its
-:class:`Book`: members, hosts, what each channel of the ``local`` incident was told), the
+:class:`IncidentBook`: members, hosts, what each channel of the ``local`` incident was told), the
 live view of its members' names, and the indexes that find an incident without a walk."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import overload
 
 from tether.monitor._records import Member
 from tether.monitor.engine._correlate import host_part, where_of_key
-from tether.monitor.engine.incidents._events import Escalation
+from tether.monitor.engine.incidents._events import IncidentEscalation
 
 __all__ = [
     "GROUPED_EVERY",
     "LOCAL",
     "NAMES_SHOWN",
     "TIMELINE",
-    "Book",
+    "IncidentBook",
     "Names",
     "News",
     "host_of_key",
@@ -91,7 +91,7 @@ class News:
 
 
 @dataclass(slots=True)
-class Book:
+class IncidentBook:
     """What the engine keeps of one open incident besides its record: its members (one
     dict, changed in place), their hosts and, for the ``local`` incident, what each
     channel has been told."""
@@ -117,9 +117,9 @@ class Book:
     reminded: dict[str, float] = field(default_factory=dict)
     remind: dict[str, Counter[float]] = field(default_factory=dict)
     """``local``: per channel, the ``remind_every`` of the members routed to it."""
-    steps: Counter[Escalation] = field(default_factory=Counter)
+    steps: Counter[IncidentEscalation] = field(default_factory=Counter)
     """``local``: the escalation steps of its members."""
-    fired: set[Escalation] = field(default_factory=set)
+    fired: set[IncidentEscalation] = field(default_factory=set)
     until: float = 0.0
     """When the wait of its pages for a ``local`` incident forming ends (0: none)."""
     paused: int = 0

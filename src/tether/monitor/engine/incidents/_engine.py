@@ -100,7 +100,13 @@ from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Degraded, Observation, Recovered, StateChanged
 from tether.monitor.engine._quorum import LocationsChanged
 from tether.monitor.engine.incidents._books import LOCAL
-from tether.monitor.engine.incidents._events import Acknowledged, Event, Noted, Notice, Route
+from tether.monitor.engine.incidents._events import (
+    Acknowledged,
+    Event,
+    IncidentRoute,
+    Noted,
+    Notice,
+)
 from tether.monitor.engine.incidents._partial import PartialIncidents
 from tether.monitor.engine.incidents._service import ServiceIncidents
 from tether.monitor.engine.incidents._words import UP_STATES, alerts_to
@@ -237,7 +243,7 @@ class IncidentEngine(ServiceIncidents, PartialIncidents):
             )
         if self.hold(name, now) is not None:
             return Notice(name, text)
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         payload = AlertPayload(
             f"monitor.{what}",
             name,

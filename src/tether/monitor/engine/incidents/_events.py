@@ -1,7 +1,7 @@
 """What the incident engine is given and what it answers with, as values: where a
-monitor's alerts go (:class:`Route`, with its :class:`Escalation` steps), why they wait
-(:data:`Hold`), the events that carry each incident as it now is (:data:`Event`) and
-latency notices (:class:`Notice`)."""
+monitor's alerts go (:class:`IncidentRoute`, with its :class:`IncidentEscalation` steps),
+why they wait (:data:`Hold`), the events that carry each incident as it now is
+(:data:`Event`) and latency notices (:class:`Notice`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ __all__ = [
     "GROUP_WAIT",
     "Acknowledged",
     "Escalated",
-    "Escalation",
     "Event",
     "Folded",
     "Held",
     "Hold",
+    "IncidentEscalation",
+    "IncidentRoute",
     "Joined",
     "Left",
     "Noted",
@@ -29,14 +30,13 @@ __all__ = [
     "Released",
     "Reminder",
     "Resolved",
-    "Route",
     "Sending",
     "Updated",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class Escalation:
+class IncidentEscalation:
     """After ``after`` seconds down, a monitor's alerts also go to ``alerts``."""
 
     after: float
@@ -76,14 +76,14 @@ routes by labels without knowing the tree."""
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class IncidentRoute:
     """Where a monitor's alerts go, and how often they repeat."""
 
     channels: tuple[str, ...] = ()
     url: str | None = None
     """The monitor's target, credentials already redacted: it goes in every payload."""
     remind_every: float | None = None
-    escalate: tuple[Escalation, ...] = ()
+    escalate: tuple[IncidentEscalation, ...] = ()
     partial_alerts: bool = False
     """Whether its partial incidents go to ``channels`` (they are opened either way)."""
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -17,7 +17,7 @@ import dataclasses
 from tether._plural import and_more, joined
 from tether.monitor._records import Alert, Incident, Member, covered
 from tether.monitor.engine.incidents._books import LOCAL, News
-from tether.monitor.engine.incidents._events import Event, Route, Sending, Updated
+from tether.monitor.engine.incidents._events import Event, IncidentRoute, Sending, Updated
 from tether.monitor.engine.incidents._local import LocalIncidents
 from tether.monitor.engine.incidents._words import cause_of, dedup_key, iso, many
 
@@ -56,7 +56,7 @@ class GroupedIncidents(LocalIncidents):
             joiner = not member.opener and member.joined > incident.opened
             if not (joiner and member.alerted and member.paused is None):
                 continue
-            route = self.routes.get(name, Route())
+            route = self.routes.get(name, IncidentRoute())
             for s in self._sendings(route, member, "monitor.down", carried):
                 told = max(
                     self.told.get((incident.id, s.whom), 0.0),
@@ -68,7 +68,7 @@ class GroupedIncidents(LocalIncidents):
                     self._group_news(carried, name, member, "monitor.down", incident.opened, only=s)
 
     def _sendings(
-        self, route: Route, member: Member, event: str, incident: Incident
+        self, route: IncidentRoute, member: Member, event: str, incident: Incident
     ) -> tuple[Sending, ...]:
         """Where ``event``'s news of a member goes: its routes' channels with their
         grouping, and the escalation steps' channels it has reached (grouped by default)."""
@@ -97,7 +97,7 @@ class GroupedIncidents(LocalIncidents):
         grouped update: ``group_wait`` after the opening, then ``group_interval`` after
         the last one (at once when that is past)."""
         book = self._books[incident.id]
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         for s in (only,) if only is not None else self._sendings(route, member, event, incident):
             if s.channel in route.ungrouped:
                 continue
@@ -113,8 +113,8 @@ class GroupedIncidents(LocalIncidents):
 
     def _alone(self, name: str, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
         """Of ``alerts`` about ``name`` joining or leaving, those to channels told of
-        each monitor on its own (``Route.ungrouped``): the others go in grouped news."""
-        ungrouped = self.routes.get(name, Route()).ungrouped
+        each monitor on its own (``IncidentRoute.ungrouped``): the others go in grouped news."""
+        ungrouped = self.routes.get(name, IncidentRoute()).ungrouped
         return tuple(a for a in alerts if a.channel in ungrouped) if ungrouped else ()
 
     def _group_update(self, incident: Incident, whom: str, now: float) -> list[Event]:
@@ -178,7 +178,7 @@ class GroupedIncidents(LocalIncidents):
         have = {a.channel for a in alerts}
         missing = [c for c in pending if c not in have]
         if missing:
-            route = self.routes.get(name, Route())
+            route = self.routes.get(name, IncidentRoute())
             payload = self._payload(closed, name, "incident.resolved", now, member, route)
             dedup = dedup_key(closed, name, "incident.resolved", now)
             out += [told(Alert(c, dedup, payload), pending[c]) for c in missing]

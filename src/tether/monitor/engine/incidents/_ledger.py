@@ -1,5 +1,5 @@
 """The incident engine's state: the open incidents, what it keeps of each (their
-:class:`~tether.monitor.engine.incidents._books.Book`), the indexes that find one without a
+:class:`~tether.monitor.engine.incidents._books.IncidentBook`), the indexes that find one without a
 walk, the membership moves not yet handed out and the heap of what is due (reminders,
 escalation steps, grouped updates, waits), with the bookkeeping that keeps them in step."""
 
@@ -18,13 +18,13 @@ from tether.monitor._records import PARTIAL_PREFIX, Incident, Member, Move, Time
 from tether.monitor.engine._correlate import Correlation
 from tether.monitor.engine.incidents._books import (
     LOCAL,
-    Book,
+    IncidentBook,
     Names,
     host_of_key,
     index_in,
     unindex_from,
 )
-from tether.monitor.engine.incidents._events import Event, Hold, Route
+from tether.monitor.engine.incidents._events import Event, Hold, IncidentRoute
 
 __all__ = ["IncidentLedger"]
 
@@ -42,7 +42,7 @@ class IncidentLedger:
     """What :class:`~tether.monitor.engine.incidents._engine.IncidentEngine` is given (its fields,
     described there) and keeps; the parts of the engine build on it."""
 
-    routes: Mapping[str, Route]
+    routes: Mapping[str, IncidentRoute]
     new_id: Callable[[], int]
     hold: Hold = _no_hold
     correlation: Correlation | None = None
@@ -50,7 +50,7 @@ class IncidentLedger:
     incidents: Iterable[Incident] = ()
     told: Mapping[tuple[int, str], float] = field(default_factory=dict)
     _open: dict[int, Incident] = field(init=False, default_factory=dict)
-    _books: dict[int, Book] = field(init=False, default_factory=dict)
+    _books: dict[int, IncidentBook] = field(init=False, default_factory=dict)
     _by_key: dict[str, list[int]] = field(init=False, default_factory=dict)
     """The open incidents of each key, oldest first: a change finds its incident without
     a walk over every open one (a mass outage opens one per host)."""
@@ -70,7 +70,7 @@ class IncidentLedger:
     _next: dict[tuple[int, str, str], float] = field(init=False, default_factory=dict)
     """When each (incident, what, whom) is due: a heap entry that disagrees is stale."""
     _order: Iterator[int] = field(init=False, default_factory=itertools.count)
-    _routed: Mapping[str, Route] | None = field(init=False, default=None)
+    _routed: Mapping[str, IncidentRoute] | None = field(init=False, default=None)
     _moves: dict[int, list[Move]] = field(init=False, default_factory=dict)
     """Membership moves not yet handed out, by incident: each goes with the first event
     of its incident that a public method returns (:meth:`_moved`)."""
@@ -133,7 +133,7 @@ class IncidentLedger:
         for name, member in members.items():
             if not incident.is_partial:
                 index_in(self._of, name, incident.id)
-            route = self.routes.get(name, Route())
+            route = self.routes.get(name, IncidentRoute())
             opened_to = route.channels_for("incident.opened", incident.kind, incident.id)
             if incident.key == LOCAL:
                 if member.alerted:
@@ -170,7 +170,7 @@ class IncidentLedger:
 
     def _add(
         self, incident: Incident, name: str, member: Member, host: str | None, why: str = "down"
-    ) -> Book:
+    ) -> IncidentBook:
         """``name`` joins ``incident`` (``why``: for its membership history)."""
         book = self._books[incident.id]
         book.members[name] = member
@@ -225,11 +225,11 @@ class IncidentLedger:
         self._unfile(incident)
         return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
 
-    def _file(self, incident: Incident, members: dict[str, Member]) -> Book:
+    def _file(self, incident: Incident, members: dict[str, Member]) -> IncidentBook:
         """Keep ``incident`` open with a book of ``members``, found by its key (and, of one
         host, by its host)."""
         self._open[incident.id] = incident
-        book = self._books[incident.id] = Book(members)
+        book = self._books[incident.id] = IncidentBook(members)
         index_in(self._by_key, incident.key, incident.id)
         if incident.key.startswith("host:"):
             index_in(self._by_host, host_of_key(incident.key), incident.id)
@@ -282,7 +282,7 @@ class IncidentLedger:
         member = self._books[incident.id].members[name]
         if incident.is_partial or covered(incident, member) or member.paused is not None:
             return
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         due: list[float] = []
         if member.escalated < len(route.escalate):
             due.append(member.joined + route.escalate[member.escalated].after)
@@ -296,7 +296,7 @@ class IncidentLedger:
         """Count ``name``'s route in (or out of) the ``local`` incident's channels,
         reminders and escalation steps."""
         book = self._books[incident.id]
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         for c in route.channels_for("incident.opened", incident.kind, incident.id):
             values = book.remind.setdefault(c, Counter())
             values[route.remind_every or 0.0] += step
@@ -307,7 +307,7 @@ class IncidentLedger:
             if step > 0 and s not in book.fired:
                 self._push(incident.id, "escalate", "", incident.opened + s.after)
 
-    def _remind_period(self, book: Book, channel: str) -> float | None:
+    def _remind_period(self, book: IncidentBook, channel: str) -> float | None:
         """The shortest ``remind_every`` among the members routed to ``channel`` (a
         channel reached by escalation alone: among all members)."""
         values = book.remind.get(channel)

@@ -27,7 +27,7 @@ from tether.monitor.engine.incidents._books import (
     LOCAL,
     NAMES_SHOWN,
     TIMELINE,
-    Book,
+    IncidentBook,
     News,
     index_in,
     unindex_from,
@@ -36,12 +36,12 @@ from tether.monitor.engine.incidents._events import (
     Escalated,
     Event,
     Folded,
+    IncidentRoute,
     Joined,
     Left,
     Opened,
     Reminder,
     Resolved,
-    Route,
     Updated,
 )
 from tether.monitor.engine.incidents._words import cause_of, dedup_key, many
@@ -189,7 +189,7 @@ class LocalIncidents(IncidentAlerts):
     def _local_channels(self, incident: Incident, name: str) -> tuple[str, ...]:
         """The channels ``name``'s alerts of the ``local`` incident go to: those its
         opening page goes to (the route tree's, by the monitor's labels)."""
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         return route.channels_for("incident.opened", incident.kind, incident.id)
 
     def _untold(self, incident: Incident, names: Iterable[str]) -> list[str]:
@@ -228,7 +228,7 @@ class LocalIncidents(IncidentAlerts):
         payload = self._local_payload(incident, first, "incident.opened", text, now)
         return Alert(channel, dedup_key(incident, LOCAL, "incident.opened", now), payload)
 
-    def _down_now(self, book: Book, incident: Incident) -> str:
+    def _down_now(self, book: IncidentBook, incident: Incident) -> str:
         """``1,200 monitors down on 20 hosts (incident #7): m0, m1 and 1,198 more``."""
         n = len(book.members)
         where = f" on {many(len(book.hosts), 'host')}" if book.hosts else ""
@@ -261,7 +261,7 @@ class LocalIncidents(IncidentAlerts):
 
     def _common_labels(self, names: tuple[str, ...]) -> dict[str, str]:
         """The labels every one of ``names`` has, with the same value."""
-        routes = [self.routes.get(n, Route()).labels for n in names]
+        routes = [self.routes.get(n, IncidentRoute()).labels for n in names]
         first, rest = routes[0], routes[1:]
         return {k: v for k, v in first.items() if all(r.get(k) == v for r in rest)}
 
@@ -289,7 +289,7 @@ class LocalIncidents(IncidentAlerts):
         alert = Alert(whom, dedup_key(incident, LOCAL, "incident.updated", now), payload)
         return [Updated(incident, first, None, (alert,), touched=())]
 
-    def _said(self, book: Book, news: News) -> str:
+    def _said(self, book: IncidentBook, news: News) -> str:
         """``312 more monitors down (1,815 in all, on 30 hosts): a, b, c and 309 more``;
         ``12 monitors back up (1,803 still down, on 30 hosts): x, y and 10 more``."""
         n = len(book.members)
@@ -341,7 +341,7 @@ class LocalIncidents(IncidentAlerts):
                     since=closed.opened,
                     monitor_count=book.ever,
                     host_count=ever_hosts,
-                    labels=self.routes.get(name, Route()).labels,
+                    labels=self.routes.get(name, IncidentRoute()).labels,
                 ),
             )
             for c in told

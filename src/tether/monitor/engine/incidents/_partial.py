@@ -17,7 +17,14 @@ from tether.monitor._records import (
     TimelineEntry,
 )
 from tether.monitor.engine.incidents._alerts import IncidentAlerts
-from tether.monitor.engine.incidents._events import Event, Held, Noted, Opened, Resolved, Route
+from tether.monitor.engine.incidents._events import (
+    Event,
+    Held,
+    IncidentRoute,
+    Noted,
+    Opened,
+    Resolved,
+)
 from tether.monitor.engine.incidents._words import failing_of, kind_of, where_from
 
 __all__ = ["PartialIncidents"]
@@ -43,7 +50,7 @@ class PartialIncidents(IncidentAlerts):
                 return []
             incident = self._replace(existing, detail=detail, kind=kind)
             return [Noted(incident, name, TimelineEntry(now, "locations", detail), (), (name,))]
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         held = self.hold(name, now) if route.partial_alerts else None
         member = Member(
             now, alerted=route.partial_alerts and held is None, opener=True, locations=facts

@@ -22,11 +22,12 @@ from tether.monitor._records import (
     covered,
 )
 from tether.monitor.engine._correlate import Correlation, Failures, IncidentGroup, where_of_key
-from tether.monitor.engine.incidents._books import LOCAL, Book
+from tether.monitor.engine.incidents._books import LOCAL, IncidentBook
 from tether.monitor.engine.incidents._events import (
     Escalated,
     Event,
     Held,
+    IncidentRoute,
     Joined,
     Left,
     Noted,
@@ -34,7 +35,6 @@ from tether.monitor.engine.incidents._events import (
     Released,
     Reminder,
     Resolved,
-    Route,
 )
 from tether.monitor.engine.incidents._groups import GroupedIncidents
 from tether.monitor.engine.incidents._words import (
@@ -138,7 +138,7 @@ class ServiceIncidents(GroupedIncidents):
         )
         return said, until
 
-    def _both(self, book: Book, group: IncidentGroup) -> str | None:
+    def _both(self, book: IncidentBook, group: IncidentGroup) -> str | None:
         """The two signals of one service in a sentence, when a traffic monitor and a
         probed one are down together: "payments.internal:443: 37% of checkout's calls fail
         with tls.expired since 10:02; the probe of https://payments.internal/health
@@ -275,7 +275,7 @@ class ServiceIncidents(GroupedIncidents):
         if self.hold(name, now) is not None:
             self._push(incident.id, "member", name, now + 1)
             return []
-        route = self.routes.get(name, Route())
+        route = self.routes.get(name, IncidentRoute())
         events: list[Event] = []
         last = member.reminded if member.reminded is not None else member.joined
         steps = route.escalate[member.escalated :]

@@ -6,7 +6,7 @@ each check carries its time, and ``evaluate`` is asked at a ``now``.
   are the application's own calls (``observe_calls``), never its verdicts, which would
   count the same calls twice.
 - A check during a maintenance window covering its monitor is not counted (the book
-  reads the windows from the configuration, and :attr:`Book.opened` holds those opened
+  reads the windows from the configuration, and :attr:`ObjectiveBook.opened` holds those opened
   at run time, which the running monitor keeps up to date); one while the monitor is
   paused is not either (the caller says so: pauses are the runner's state, not the
   file's).
@@ -16,7 +16,7 @@ each check carries its time, and ``evaluate`` is asked at a ``now``.
   so an alert names the monitors and kinds that spent the most.
 - The book is a cache of the store: the running monitor fills each ledger from what the
   store holds (``reports/objectives/_store.py``) and then counts each check as it is
-  stored.  A new configuration (:meth:`Book.take`) keeps each objective's counts,
+  stored.  A new configuration (:meth:`ObjectiveBook.take`) keeps each objective's counts,
   spenders and firing rules while its definition stays, whatever its monitors: the
   caller adds the share of those that joined and takes away the share of those that
   left, from the store, so a discovered target that comes or goes moves its own share
@@ -36,26 +36,26 @@ from typing import TYPE_CHECKING, Final
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import MonitorConfig
 from tether.monitor.config._objectives import ObjectiveConfig
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
 from tether.monitor.engine.objectives._budget import (
     AlertEvent,
+    BudgetLedger,
     BurnRule,
-    Ledger,
+    ObjectiveStatus,
     Sample,
-    Status,
     from_config,
 )
 
 if TYPE_CHECKING:
-    from tether.monitor.engine._holds import Window
+    from tether.monitor.engine._holds import HoldingWindow
 
 __all__ = [
     "SPENT_WIDTHS",
     "TOP",
-    "Book",
     "Dropped",
     "Moved",
     "ObjectiveAlert",
+    "ObjectiveBook",
     "Spender",
     "definition",
     "spent_width",
@@ -174,7 +174,7 @@ def definition(objective: ObjectiveConfig) -> tuple[object, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """What a new configuration does to one objective's counts (:meth:`Book.take`)."""
+    """What a new configuration does to one objective's counts (:meth:`ObjectiveBook.take`)."""
 
     name: str
     fresh: bool
@@ -197,13 +197,13 @@ class Dropped:
     channels: tuple[str, ...]
 
 
-class Book:
+class ObjectiveBook:
     """The objectives of ``config``, each with its ledger and who spent its budget."""
 
     def __init__(self, config: MonitorConfig) -> None:
         self.config = config
         self.objectives: dict[str, ObjectiveConfig] = {o.name: o for o in config.objectives}
-        self.ledgers = {name: Ledger(from_config(o)) for name, o in self.objectives.items()}
+        self.ledgers = {name: BudgetLedger(from_config(o)) for name, o in self.objectives.items()}
         self._spent = {name: _Spent(o.window) for name, o in self.objectives.items()}
         self.members: dict[str, list[str]] = {}
         """Each monitor's objectives, by name."""
@@ -215,7 +215,7 @@ class Book:
                 self.members.setdefault(monitor, []).append(name)
         self._traffic = {m.name for m in config.monitors if m.traffic}
         self._held: dict[str, _Held] = {}
-        self.opened: Sequence[Window] = ()
+        self.opened: Sequence[HoldingWindow] = ()
         """The maintenance windows opened at run time (``POST /api/maintenance``)."""
 
     def _maintained(self, monitor: str, at: float) -> bool:
@@ -266,7 +266,9 @@ class Book:
         sample = Sample(record.ts, record.ok, kind, record.latency_ms, excluded)
         self._count(record.monitor, sample)
 
-    def observe_calls(self, monitor: str, calls: Iterable[Call], *, paused: bool = False) -> None:
+    def observe_calls(
+        self, monitor: str, calls: Iterable[TrafficCall], *, paused: bool = False
+    ) -> None:
         """Count a traffic monitor's calls: each a success or a failure of its kind."""
         if monitor not in self.members:
             return
@@ -274,7 +276,7 @@ class Book:
             excluded = paused or self._maintained(monitor, call.at)
             self._count(monitor, Sample(call.at, call.kind is None, call.kind, call.ms, excluded))
 
-    def status(self, name: str, now: float) -> Status:
+    def status(self, name: str, now: float) -> ObjectiveStatus:
         """The objective ``name`` at ``now`` (KeyError if none)."""
         return self.ledgers[name].status(now)
 
@@ -297,11 +299,11 @@ class Book:
 
     def review(
         self, now: float, skip: Collection[str] = ()
-    ) -> tuple[dict[str, Status], list[ObjectiveAlert]]:
+    ) -> tuple[dict[str, ObjectiveStatus], list[ObjectiveAlert]]:
         """Every objective's status at ``now`` and its rules' alerts that fired or ended
         (as :meth:`evaluate`), each status computed once for both; those of ``skip``
         (not read from the store yet) left out."""
-        statuses: dict[str, Status] = {}
+        statuses: dict[str, ObjectiveStatus] = {}
         out = []
         for name, ledger in self.ledgers.items():
             if name in skip:
@@ -312,7 +314,7 @@ class Book:
                 out.append(ObjectiveAlert(name, event, channels, self.spenders(name, now)))
         return statuses, out
 
-    def take(self, old: Book) -> tuple[list[Moved], list[Dropped]]:
+    def take(self, old: ObjectiveBook) -> tuple[list[Moved], list[Dropped]]:
         """Carry over from ``old`` (the book before a reload, or before the monitor set
         changed) what still holds: the ledger, spenders and firing rules of each
         objective defined as before, whatever its monitors (those that left are taken

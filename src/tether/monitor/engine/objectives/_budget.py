@@ -31,13 +31,13 @@ objective: 5 min on 10 s buckets (3.3%), 30 min and 1 h on 1 min (3.3%, 1.7%), 6
 A 1-year objective needs 8,762 hour buckets; its short windows stay as exact.
 
 The buckets are a cache of the store (docs/objectives.md, "After a restart"): a ledger is
-filled with what the store holds (:meth:`Ledger.load`, a bucket's counts at a time; -1 to
-take a monitor's share away again), read again from a moment on (:meth:`Ledger.clear`),
-and gives the buckets behind its window's figure (:meth:`Ledger.steps`) for a burn-down
+filled with what the store holds (:meth:`BudgetLedger.load`, a bucket's counts at a time; -1 to
+take a monitor's share away again), read again from a moment on (:meth:`BudgetLedger.clear`),
+and gives the buckets behind its window's figure (:meth:`BudgetLedger.steps`) for a burn-down
 drawn from the same counts.  A window with too few events for a budget, less than one
 bad event allowed, says so (:func:`little_data`): one failure would otherwise read as
 thousands of percent of it spent.  The rules that fire are kept with when they fired
-(:attr:`Ledger.firing`), so that they can be written down and read back.
+(:attr:`BudgetLedger.firing`), so that they can be written down and read back.
 
 What is counted is decided here too (docs/objectives.md): an ``availability`` event is
 good when its check or call passed, bad when it failed with a kind that counts (all of
@@ -62,14 +62,14 @@ __all__ = [
     "LADDER",
     "RESOLUTION",
     "AlertEvent",
-    "Availability",
+    "AvailabilitySLI",
+    "BudgetLedger",
     "BurnRule",
     "Counts",
-    "Latency",
-    "Ledger",
+    "LatencySLI",
     "Objective",
+    "ObjectiveStatus",
     "Sample",
-    "Status",
     "bucket_width",
     "budget_consumed",
     "budget_spent",
@@ -164,7 +164,7 @@ DEFAULT_RULES: Final = (
 
 
 @dataclass(frozen=True, slots=True)
-class Availability:
+class AvailabilitySLI:
     """Good when the check or call passed.  A failure counts against the objective when
     its kind is in ``kinds`` (a kind, ``connect.refused``, a family, ``connect``, or
     ``condition`` for a failed condition, which has no kind); ``None``: every kind.  A
@@ -183,7 +183,7 @@ class Availability:
 
 
 @dataclass(frozen=True, slots=True)
-class Latency:
+class LatencySLI:
     """Good when the check or call passed in less than ``below_ms``; bad otherwise."""
 
     below_ms: float
@@ -203,11 +203,11 @@ class Sample(NamedTuple):
     """During a pause or a maintenance window: not counted."""
 
 
-def is_good(sli: Availability | Latency, sample: Sample) -> bool | None:
+def is_good(sli: AvailabilitySLI | LatencySLI, sample: Sample) -> bool | None:
     """Whether ``sample`` is a good event for ``sli``; None when it is not counted."""
     if sample.excluded:
         return None
-    if isinstance(sli, Latency):
+    if isinstance(sli, LatencySLI):
         return sample.passed and sample.ms is not None and sample.ms < sli.below_ms
     if sample.passed:
         return True
@@ -221,7 +221,7 @@ class Objective:
 
     target: float
     window: float
-    sli: Availability | Latency = field(default_factory=Availability)
+    sli: AvailabilitySLI | LatencySLI = field(default_factory=AvailabilitySLI)
     rules: tuple[BurnRule, ...] = DEFAULT_RULES
 
     def __post_init__(self) -> None:
@@ -243,12 +243,12 @@ class Objective:
 
 def from_config(config: ObjectiveConfig) -> Objective:
     """The engine's objective for one of the file's ``objectives:``."""
-    sli: Availability | Latency
+    sli: AvailabilitySLI | LatencySLI
     if config.sli == "latency":
         assert config.below is not None  # checked with the file
-        sli = Latency(below_ms=config.below * 1000)
+        sli = LatencySLI(below_ms=config.below * 1000)
     else:
-        sli = Availability(frozenset(config.kinds) if config.kinds else None)
+        sli = AvailabilitySLI(frozenset(config.kinds) if config.kinds else None)
     rules = tuple(BurnRule(r.severity, r.burn, r.long, r.short) for r in config.burn_rates)
     return Objective(config.share, config.window, sli, rules)
 
@@ -342,7 +342,7 @@ def little_data(allowed: float) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class ObjectiveStatus:
     """An objective at one moment: the figure every page, the API, ``/metrics`` and the
     alerts give (computed once, at each evaluation)."""
 
@@ -392,7 +392,7 @@ class AlertEvent:
         return self.rule.severity
 
 
-class Ledger:
+class BudgetLedger:
     """One objective's counts and alerts: the state the caller owns and feeds.
 
     ``add`` a sample (or ``record`` counts), ask for the ``status`` at a moment, and
@@ -485,7 +485,7 @@ class Ledger:
         good, total = self.count(length, now)
         return burn_rate(good, total, self.objective.target)
 
-    def status(self, now: float) -> Status:
+    def status(self, now: float) -> ObjectiveStatus:
         objective = self.objective
         counts = self.count(objective.window, now)
         sli = counts.good / counts.total if counts.total else None
@@ -493,7 +493,7 @@ class Ledger:
         burns = {length: self.burn(length, now) for length in objective.lengths()}
         allowed = error_budget(objective.target) * counts.total
         since = self._since(now) if counts.total else None
-        return Status(now, sli, counts, spent, burns, allowed, since)
+        return ObjectiveStatus(now, sli, counts, spent, burns, allowed, since)
 
     def _since(self, now: float) -> float | None:
         """The start of the window's oldest bucket with an event."""
@@ -503,7 +503,7 @@ class Ledger:
                 return i * ring.width
         return None
 
-    def evaluate(self, now: float, status: Status | None = None) -> list[AlertEvent]:
+    def evaluate(self, now: float, status: ObjectiveStatus | None = None) -> list[AlertEvent]:
         """The rules at ``now``: each that starts to hold fires, each firing one whose
         short window burns below its rate ends.  ``status`` is :meth:`status` at ``now``
         when the caller has it already (it costs as much as the rules)."""

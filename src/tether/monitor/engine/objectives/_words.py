@@ -18,7 +18,12 @@ from typing import Final
 from tether._durations import format_duration, parse_duration
 from tether.monitor._records import AlertPayload, kind_from_text
 from tether.monitor.engine.objectives._book import Dropped, ObjectiveAlert, Spender
-from tether.monitor.engine.objectives._budget import BurnRule, Ledger, budget_consumed, error_budget
+from tether.monitor.engine.objectives._budget import (
+    BudgetLedger,
+    BurnRule,
+    budget_consumed,
+    error_budget,
+)
 
 __all__ = [
     "BURNING",
@@ -84,7 +89,7 @@ def _spender(s: Spender, traffic: frozenset[str]) -> str:
     return f"{s.monitor} ({s.kind or 'condition'}, {failed})"
 
 
-def spent_over(ledger: Ledger, length: float, now: float) -> float:
+def spent_over(ledger: BudgetLedger, length: float, now: float) -> float:
     """The share of the window's error budget that the last ``length`` seconds spent: their
     bad events over the bad events the window allows (the Workbook's ``burn x length /
     window`` when events come at a steady rate, and right when they do not, as after a

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-__all__ = ["Channel", "channel_of"]
+__all__ = ["KumaChannel", "channel_of"]
 
 
 @dataclass(frozen=True, slots=True)
-class Channel:
+class KumaChannel:
     """One alert channel made of a Kuma notification: tether's keys, or why not."""
 
     config: Mapping[str, Any] | None
@@ -30,18 +30,18 @@ class Channel:
     notes: tuple[str, ...] = ()
 
 
-def channel_of(name: str, config_json: str | None) -> Channel:
+def channel_of(name: str, config_json: str | None) -> KumaChannel:
     """The channel a notification's ``config`` JSON becomes (without its ``name``)."""
     try:
         config = json.loads(config_json or "")
     except ValueError:
-        return Channel(None, "its config is not JSON")
+        return KumaChannel(None, "its config is not JSON")
     if not isinstance(config, dict):
-        return Channel(None, "its config is not a JSON object")
+        return KumaChannel(None, "its config is not a JSON object")
     provider = str(config.get("type") or "")
     make = _PROVIDERS.get(provider)
     if make is None:
-        return Channel(
+        return KumaChannel(
             None,
             f"tether has no channel for {provider or 'an unnamed provider'} "
             "(neither its own nor through apprise)",
@@ -49,7 +49,7 @@ def channel_of(name: str, config_json: str | None) -> Channel:
     try:
         return make({k: v for k, v in config.items() if v is not None})
     except _Missing as exc:
-        return Channel(None, f"its {provider} settings have no {exc}")
+        return KumaChannel(None, f"its {provider} settings have no {exc}")
 
 
 class _Missing(Exception):
@@ -67,16 +67,16 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _apprise(url: str, *notes: str) -> Channel:
-    return Channel({"type": "apprise", "url": url}, notes=notes)
+def _apprise(url: str, *notes: str) -> KumaChannel:
+    return KumaChannel({"type": "apprise", "url": url}, notes=notes)
 
 
-def _telegram(c: Mapping[str, Any]) -> Channel:
+def _telegram(c: Mapping[str, Any]) -> KumaChannel:
     # apprise: tgram://{bot_token}/{chat_id}
     return _apprise(f"tgram://{_field(c, 'telegramBotToken')}/{_field(c, 'telegramChatID')}")
 
 
-def _discord(c: Mapping[str, Any]) -> Channel:
+def _discord(c: Mapping[str, Any]) -> KumaChannel:
     # Kuma keeps the webhook URL, https://discord.com/api/webhooks/{id}/{token};
     # apprise: discord://{webhook_id}/{webhook_token}
     url = _field(c, "discordWebhookUrl")
@@ -86,7 +86,7 @@ def _discord(c: Mapping[str, Any]) -> Channel:
     return _apprise(f"discord://{found[1]}/{found[2]}")
 
 
-def _slack(c: Mapping[str, Any]) -> Channel:
+def _slack(c: Mapping[str, Any]) -> KumaChannel:
     # https://hooks.slack.com/services/{A}/{B}/{C} -> slack://{A}/{B}/{C}[/#channel]
     url = _field(c, "slackwebhookURL")
     found = re.search(r"/services/([^/?#]+)/([^/?#]+)/([^/?#]+)", url)
@@ -97,27 +97,27 @@ def _slack(c: Mapping[str, Any]) -> Channel:
     return _apprise(f"slack://{found[1]}/{found[2]}/{found[3]}{tail}")
 
 
-def _teams(c: Mapping[str, Any]) -> Channel:
+def _teams(c: Mapping[str, Any]) -> KumaChannel:
     # apprise reads Teams through Power Automate workflows (the Office 365 connector
     # URLs Kuma 1.23 was given are retired, and apprise 2 no longer reads them).
     url = _field(c, "webhookUrl")
     if "/workflows/" in url and "/triggers/manual/paths/invoke" in url:
         return _apprise(url)
-    return Channel(
+    return KumaChannel(
         None,
         "its Teams webhook is an Office 365 connector URL, which Microsoft retired and "
         "apprise no longer reads: make a Teams workflow and give its URL to an apprise channel",
     )
 
 
-def _pushover(c: Mapping[str, Any]) -> Channel:
+def _pushover(c: Mapping[str, Any]) -> KumaChannel:
     # apprise: pover://{user_key}@{token}[/{device}]
     device = str(c.get("pushoverdevice") or "").strip()
     url = f"pover://{_field(c, 'pushoveruserkey')}@{_field(c, 'pushoverapptoken')}"
     return _apprise(url + (f"/{_seg(device)}" if device else ""))
 
 
-def _gotify(c: Mapping[str, Any]) -> Channel:
+def _gotify(c: Mapping[str, Any]) -> KumaChannel:
     # apprise: gotify(s)://{host}[:{port}][/{path}]/{token}
     server = urlsplit(_field(c, "gotifyserverurl"))
     scheme = "gotifys" if server.scheme == "https" else "gotify"
@@ -126,7 +126,7 @@ def _gotify(c: Mapping[str, Any]) -> Channel:
     return _apprise(f"{scheme}://{server.netloc}{path}/{token}")
 
 
-def _ntfy(c: Mapping[str, Any]) -> Channel:
+def _ntfy(c: Mapping[str, Any]) -> KumaChannel:
     # apprise: ntfy://{topic} (ntfy.sh), ntfys://{host}/{topic}, ntfys://{user}:{pw}@...,
     # ?token= for an access token
     server = urlsplit(str(c.get("ntfyserverurl") or "https://ntfy.sh"))
@@ -139,7 +139,7 @@ def _ntfy(c: Mapping[str, Any]) -> Channel:
     return _apprise(f"{scheme}://{auth}{server.netloc}/{topic}{query}")
 
 
-def _matrix(c: Mapping[str, Any]) -> Channel:
+def _matrix(c: Mapping[str, Any]) -> KumaChannel:
     # apprise: matrixs://{token}@{host}[:{port}]/{room_id}
     server = urlsplit(_field(c, "homeserverUrl"))
     scheme = "matrixs" if server.scheme == "https" else "matrix"
@@ -151,7 +151,7 @@ def _addresses(value: object) -> list[str]:
     return [part.strip() for part in str(value or "").split(",") if part.strip()]
 
 
-def _smtp(c: Mapping[str, Any]) -> Channel:
+def _smtp(c: Mapping[str, Any]) -> KumaChannel:
     port = int(c.get("smtpPort") or 587)
     to = _addresses(c.get("smtpTo")) + _addresses(c.get("smtpCC")) + _addresses(c.get("smtpBCC"))
     if not to:
@@ -175,17 +175,17 @@ def _smtp(c: Mapping[str, Any]) -> Channel:
         # Kuma sends without TLS when the server offers none; tether insists on STARTTLS
         # unless told otherwise, and with no password there is nothing to protect.
         channel["starttls"] = False
-    return Channel(channel, notes=tuple(notes))
+    return KumaChannel(channel, notes=tuple(notes))
 
 
-def _webhook(c: Mapping[str, Any]) -> Channel:
+def _webhook(c: Mapping[str, Any]) -> KumaChannel:
     notes = ["tether posts its own JSON, not Kuma's body"]
     if c.get("webhookAdditionalHeaders") or c.get("webhookCustomBody"):
         notes.append("its additional headers and custom body are not carried")
-    return Channel({"type": "webhook", "url": _field(c, "webhookURL")}, notes=tuple(notes))
+    return KumaChannel({"type": "webhook", "url": _field(c, "webhookURL")}, notes=tuple(notes))
 
 
-_PROVIDERS: dict[str, Callable[[Mapping[str, Any]], Channel]] = {
+_PROVIDERS: dict[str, Callable[[Mapping[str, Any]], KumaChannel]] = {
     "telegram": _telegram,
     "discord": _discord,
     "slack": _slack,

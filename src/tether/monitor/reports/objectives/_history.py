@@ -26,16 +26,16 @@ from tether.monitor.reports.objectives._store import Exclusions, bucket_counts
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._objectives import ObjectiveConfig
-    from tether.monitor.engine.objectives._budget import Status
+    from tether.monitor.engine.objectives._budget import ObjectiveStatus
     from tether.monitor.store import Store
     from tether.monitor.store._base import Listed
 
 __all__ = [
     "STEP",
     "History",
+    "HistoryStep",
     "Mark",
     "Point",
-    "Step",
     "burn_down",
     "incident_marks",
     "live_history",
@@ -57,7 +57,7 @@ MANY_READ: Final = 2000
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class HistoryStep:
     """The good and counted events of one step starting at ``start``."""
 
     start: float
@@ -162,16 +162,16 @@ class History:
 # -- the pure core ----------------------------------------------------------------------
 
 
-def steps_from(counts: Mapping[int, tuple[int, int]], first: int, last: int) -> list[Step]:
+def steps_from(counts: Mapping[int, tuple[int, int]], first: int, last: int) -> list[HistoryStep]:
     """The hours ``first`` to ``last`` (indexes: ``floor(start / STEP)``) as steps, from
     the first with an event: the span before the data starts is no budget kept."""
     begin = min((i for i in counts if first <= i <= last), default=None)
     if begin is None:
         return []
-    return [Step(i * STEP, *counts.get(i, (0, 0))) for i in range(begin, last + 1)]
+    return [HistoryStep(i * STEP, *counts.get(i, (0, 0))) for i in range(begin, last + 1)]
 
 
-def burn_down(steps: Sequence[Step], target: float, width: float = STEP) -> list[Point]:
+def burn_down(steps: Sequence[HistoryStep], target: float, width: float = STEP) -> list[Point]:
     """The budget left after each step of ``width`` seconds, out of the budget of all
     ``steps``' events (module docstring): starts at 1, never rises."""
     allowed = (1.0 - target) * sum(s.total for s in steps)
@@ -226,7 +226,7 @@ def incident_marks(
 
 def live_history(
     objective: ObjectiveConfig,
-    status: Status,
+    status: ObjectiveStatus,
     steps: Sequence[tuple[float, int, int]],
     width: float,
     monitors: tuple[str, ...],
@@ -245,12 +245,12 @@ def live_history(
         g, t = g + status.counts.good - good, t + status.counts.total - total
         counted[-1] = (start, max(0, min(g, t)), max(0, t))
     begin = next((i for i, (_, _, t) in enumerate(counted) if t), len(counted))
-    kept = [Step(a, g, t) for a, g, t in counted[begin:]]
+    kept = [HistoryStep(a, g, t) for a, g, t in counted[begin:]]
     # A year of hours is 8,760 steps for a chart 720 wide: consecutive ones merged.
     k = max(1, math.ceil(len(kept) / MAX_STEPS))
     if k > 1:
         kept = [
-            Step(group[0].start, sum(s.good for s in group), sum(s.total for s in group))
+            HistoryStep(group[0].start, sum(s.good for s in group), sum(s.total for s in group))
             for group in (kept[i : i + k] for i in range(0, len(kept), k))
         ]
         width *= k

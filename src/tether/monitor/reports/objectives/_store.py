@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from tether.monitor._state import State
-from tether.monitor.engine.objectives._budget import Availability, Latency, Sample, is_good
+from tether.monitor.engine.objectives._budget import AvailabilitySLI, LatencySLI, Sample, is_good
 
 if TYPE_CHECKING:
-    from tether.monitor._records import Window
+    from tether.monitor._records import OpenedWindow
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._models import MaintenanceWindow
     from tether.monitor.store import Store
@@ -86,7 +86,7 @@ class Exclusions:
     def __init__(
         self,
         config: MonitorConfig,
-        windows: Sequence[Window] = (),
+        windows: Sequence[OpenedWindow] = (),
         paused: Mapping[str, Sequence[tuple[float, float]]] | None = None,
     ) -> None:
         self._config = config
@@ -204,10 +204,10 @@ def _spans(starts: Sequence[float], width: float) -> list[tuple[float, float]]:
     return out
 
 
-def _counted(sli: Availability | Latency, failed: int, kinds: Mapping[str, int]) -> int:
+def _counted(sli: AvailabilitySLI | LatencySLI, failed: int, kinds: Mapping[str, int]) -> int:
     """How many of a roll-up's ``failed`` checks count against an availability
     objective (those with no kind in ``kinds`` are failed conditions)."""
-    if isinstance(sli, Latency):
+    if isinstance(sli, LatencySLI):
         return failed
     named = sum(kinds.values())
     bad = sum(n for kind, n in kinds.items() if sli.counts(kind))
@@ -218,7 +218,7 @@ def _counted(sli: Availability | Latency, failed: int, kinds: Mapping[str, int])
 
 def _rollup_counts(
     store: Store,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
     monitors: Collection[str],
     period: str,
     since: float,
@@ -226,12 +226,12 @@ def _rollup_counts(
 ) -> dict[float, tuple[int, int]]:
     """(good, total) of each roll-up start of ``period`` in ``[since, until)`` over
     ``monitors``, judged (module docstring)."""
-    below = sli.below_ms if isinstance(sli, Latency) else None
+    below = sli.below_ms if isinstance(sli, LatencySLI) else None
     out = {
         start: (quick if below is not None else ok, count)
         for start, count, ok, quick in store.rollup_sums(monitors, period, since, until, below)
     }
-    if isinstance(sli, Availability) and sli.kinds is not None:
+    if isinstance(sli, AvailabilitySLI) and sli.kinds is not None:
         # Failures of a kind that does not count are not counted at all.
         for _, start, failed, kinds in store.rollup_failures(monitors, period, since, until):
             good, total = out[start]
@@ -261,7 +261,7 @@ def pieces(period: str | None, since: float, end: float) -> list[tuple[str | Non
 
 def bucket_counts(
     store: Store,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
     monitors: Collection[str],
     width: float,
     first: int,
@@ -290,7 +290,7 @@ def bucket_counts(
 def _raw_counts(
     out: dict[int, list[int]],
     store: Store,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
     monitors: Collection[str],
     width: float,
     since: float,
@@ -328,7 +328,7 @@ class Spent:
 
 def spent_rows(
     store: Store,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
     monitors: Collection[str],
     width: float,
     since: float,
@@ -351,16 +351,16 @@ def spent_rows(
                 continue
             bucket = math.floor(at / width) * width
             for kind, n in kinds.items():
-                if isinstance(sli, Latency) or sli.counts(kind):
+                if isinstance(sli, LatencySLI) or sli.counts(kind):
                     yield Spent(bucket, monitor, kind, n)
             unnamed = failed - sum(kinds.values())
-            if unnamed > 0 and (isinstance(sli, Latency) or sli.counts(None)):
+            if unnamed > 0 and (isinstance(sli, LatencySLI) or sli.counts(None)):
                 yield Spent(bucket, monitor, None, unnamed)
 
 
 def _raw_spent(
     store: Store,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
     monitors: Collection[str],
     width: float,
     since: float,
@@ -370,7 +370,7 @@ def _raw_spent(
     for monitor, ts, ok, kind, _ in store.result_rows(monitors, since, until):
         if ok or exclusions.at(monitor, ts):
             continue
-        if isinstance(sli, Latency) or sli.counts(kind):
+        if isinstance(sli, LatencySLI) or sli.counts(kind):
             yield Spent(math.floor(ts / width) * width, monitor, kind, 1)
 
 

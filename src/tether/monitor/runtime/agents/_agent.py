@@ -58,11 +58,11 @@ from tether.monitor._agent_wire import (
     MAX_WAIT,
     RESULTS_PATH,
     AgentCheck,
+    AgentWireError,
     Assignment,
     Batch,
     NotRun,
     Receipt,
-    WireError,
     out_of_window,
 )
 from tether.monitor.checks._prober import Check, Prober
@@ -193,7 +193,7 @@ class Agent:
             return False
         try:
             assignment = Assignment.from_json(json.loads(kept))
-        except (ValueError, WireError) as exc:
+        except (ValueError, AgentWireError) as exc:
             log.warning("the assignment kept in the spool cannot be read (%s); waiting", exc)
             return False
         self.apply(assignment, keep=False)
@@ -212,7 +212,7 @@ class Agent:
         data, _ = await self._exchange("GET", url, None, wait + self._timeout, clocked=not held)
         try:
             return Assignment.from_json(data)
-        except WireError as exc:
+        except AgentWireError as exc:
             raise _Failed(f"its assignment is not one this agent can read: {exc}") from None
 
     def apply(self, assignment: Assignment, *, keep: bool = True) -> list[Monitor]:
@@ -332,7 +332,7 @@ class Agent:
             data, _ = await self._exchange("POST", url, batch.to_json(), self._timeout)
             try:
                 Receipt.from_json(data)
-            except WireError as exc:
+            except AgentWireError as exc:
                 raise _Failed(f"its receipt is not one this agent can read: {exc}") from None
             if telling is not None:
                 self._told = (told, self.mono())
@@ -541,6 +541,6 @@ def _not_run_kept(text: str | None) -> dict[str, NotRun]:
         return {}
     try:
         items = [NotRun.from_json(n, "not_run") for n in json.loads(text)]
-    except (ValueError, TypeError, WireError):
+    except (ValueError, TypeError, AgentWireError):
         return {}
     return {n.monitor: n for n in items}

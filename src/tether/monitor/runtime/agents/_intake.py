@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Final, Protocol
 from tether.monitor._agent_wire import (
     MAX_WAIT,
     AgentCheck,
+    AgentWireError,
     Assignment,
     Batch,
     NotRun,
     Receipt,
-    WireError,
     out_of_window,
 )
 from tether.monitor._records import LocationState, ProbeRecord
@@ -344,14 +344,14 @@ class AgentIntake:
             )
 
     def _window(self, batch: Batch) -> None:
-        """Refuse ``batch`` (a :class:`WireError` naming the check) if one of its checks is
+        """Refuse ``batch`` (a :class:`AgentWireError` naming the check) if one of its checks is
         outside the window its ``sent_at`` allows: where it would be placed, no page could
         show it, or it would be the monitor's newest check for good."""
         max_age = self._runner.config.storage.raw_retention
         for i, check in enumerate(batch.checks):
             why = out_of_window(check, batch.sent_at, max_age)
             if why is not None:
-                raise WireError(
+                raise AgentWireError(
                     f"results[{i}].ts: {why}: is the agent's clock right? (docs/agents.md, Clocks)"
                 )
 

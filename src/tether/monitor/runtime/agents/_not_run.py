@@ -31,7 +31,7 @@ from tether.monitor.runtime._monitor_terms import incident_routes
 if TYPE_CHECKING:
     from tether.monitor.alerts import Outbox
     from tether.monitor.config import Monitor, MonitorConfig
-    from tether.monitor.engine.incidents._events import Route
+    from tether.monitor.engine.incidents._events import IncidentRoute
 
 __all__ = ["RUNNING", "SKIPPED", "NotRunAlerts", "not_run_changes"]
 
@@ -89,7 +89,7 @@ class NotRunAlerts:
 
     def __init__(self, outbox: Callable[[], Outbox]) -> None:
         self._outbox = outbox
-        self._routes: Mapping[str, Route] = {}
+        self._routes: Mapping[str, IncidentRoute] = {}
         self._monitors: Mapping[str, Monitor] = {}
 
     def configure(self, config: MonitorConfig) -> None:

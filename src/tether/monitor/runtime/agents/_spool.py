@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tether.monitor._agent_wire import MAX_BATCH, AgentCheck, WireError, new_batch_id
+from tether.monitor._agent_wire import MAX_BATCH, AgentCheck, AgentWireError, new_batch_id
 
 __all__ = ["DEFAULT_LIMIT", "Pending", "Spool", "SpoolError", "SpoolFull"]
 
@@ -299,5 +299,5 @@ def _full(exc: sqlite3.Error) -> SpoolFull:
 def _check(seq: int, body: str) -> AgentCheck:
     try:
         return AgentCheck.from_json(json.loads(body))
-    except (ValueError, WireError) as exc:  # written by this module: a damaged file
+    except (ValueError, AgentWireError) as exc:  # written by this module: a damaged file
         raise SpoolError(f"spool row {seq}: not a check ({exc})") from None

@@ -60,7 +60,7 @@ STATUS_GROUPS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class DemoVerdict:
     monitor: str
     expected: str
     state: str
@@ -210,7 +210,7 @@ async def _watch(
     linger: float = 0.0,
     *,
     agents: bool = False,
-) -> tuple[list[Verdict], list[Incident], int, Path]:
+) -> tuple[list[DemoVerdict], list[Incident], int, Path]:
     from tether.monitor.alerts import MuteGate, Outbox, SilenceGate, route_tree
     from tether.monitor.config import parse_config
     from tether.monitor.runtime._app import channels_for, close_channels
@@ -299,14 +299,14 @@ async def _watch(
     return verdicts, sorted(incidents, key=lambda i: i.id), len(hook.got), cfg_path
 
 
-def _verdicts(lab: Lab, runner: Runner, store: SQLiteStore) -> list[Verdict]:
+def _verdicts(lab: Lab, runner: Runner, store: SQLiteStore) -> list[DemoVerdict]:
     states = runner.quorum.states()
     out = []
     for name in WATCHED:
         latest = runner.latest.get(name)
         kind = lab[name].kind
         out.append(
-            Verdict(
+            DemoVerdict(
                 name,
                 "up" if kind is None else kind.value,
                 str(states.get(name, "unknown")),
@@ -316,7 +316,7 @@ def _verdicts(lab: Lab, runner: Runner, store: SQLiteStore) -> list[Verdict]:
     return out
 
 
-def _print_verdicts(verdicts: list[Verdict], out: TextIO) -> None:
+def _print_verdicts(verdicts: list[DemoVerdict], out: TextIO) -> None:
     rows = [("monitor", "state", "failure kind", "lab intends", "")]
     for v in verdicts:
         rows.append(
