@@ -49,8 +49,8 @@ from tether.monitor.alerts import Outbox
 from tether.monitor.config import load_config
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._actions import openapi
 from tether.monitor.web._web import make_app
+from tether.monitor.web.api._actions import openapi
 
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()
@@ -259,6 +259,10 @@ ROUTES: Final = (
     Route("GET", "/static/base.css", "public"),
     Route("GET", "/static/status.css", "public"),
     Route("GET", "/login", "public"),
+    # Single sign-on's routes: public; with no oidc: configured here, a 404 page for all
+    # (tests/monitor/web/test_oidc_browser.py asks them of a configured provider).
+    Route("GET", "/login/oidc", "public", ok=frozenset({404})),
+    Route("GET", "/login/oidc/callback", "public", ok=frozenset({404})),
     # Every path and method of /api/openapi.json (a write that other rows read is put back).
     _api("GET", "/api/status", "read-api"),
     _api("GET", "/api/monitors/{name}", "read-api", fill="/api/monitors/web"),

@@ -2,7 +2,7 @@
 its verdict on the result (``valid_status_codes``, ``fail_if_ssl`` and the rest), which
 may fail a probe that passed or pass one that failed only for its status.
 
-The text answered is :func:`~tether.monitor.web._probe_metrics.blackbox_probe`'s."""
+The text answered is :func:`~tether.monitor.web.scrape._probe_metrics.blackbox_probe`'s."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import zoneinfo
 from typing import Any, Final
 
 from tether._durations import format_duration
+from tether._extras import problem
 from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
@@ -156,9 +157,12 @@ def config_warnings(config: MonitorConfig) -> list[str]:
     ]
     # A check this installation cannot run fails each time until its extra is installed.
     out += config_cannot_run(config)
+    if config.oidc is not None:
+        lacking = problem("oidc: single sign-on", "oidc")
+        out += [f"{lacking}; until then a login that comes back is refused"] if lacking else []
     if is_loopback(server.host):
         return out
-    if not config.users:
+    if not config.users and config.oidc is None:
         out.append(
             f"server.listen: {server.host} is not a loopback address and no users are "
             "configured: the dashboard and its APIs answer only requests made on loopback "

@@ -66,6 +66,7 @@ from tether.monitor.config._fields import (
 from tether.monitor.config._http3 import HttpVersion
 from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._oidc import OidcSettings
 from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
@@ -618,6 +619,8 @@ class MonitorConfig(_Model):
     users: tuple[User, ...] = ()
     """Who may log in; with none, the dashboard answers only on loopback."""
     tokens: tuple[ApiToken, ...] = ()
+    oidc: OidcSettings | None = None
+    """Single sign-on through an OpenID Connect provider (docs/security.md)."""
     workers: Workers = "auto"
     """How many processes probe (``auto``: one per core this process may use); 1 probes
     in the monitor's own process."""

@@ -139,9 +139,9 @@ def run_monitor(
     uses :func:`logging_to`), and the workers write theirs the same way."""
     from tether.monitor.runtime._log import current_format
     from tether.monitor.runtime._workers import WorkerFleet
-    from tether.monitor.web._auth import required_tokens
     from tether.monitor.web._limits import raise_fd_limit
     from tether.monitor.web._web import allowed_targets, limits_of
+    from tether.monitor.web.auth._auth import required_tokens
 
     try:
         here = resolve_location(config, location, env={})

@@ -32,13 +32,13 @@ if TYPE_CHECKING:
     from tether.monitor.engine._holds import Holds
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.engine.incidents._engine import IncidentEngine
+    from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.runtime._controls import ControlsIntake
     from tether.monitor.runtime._fleet import Fleet
     from tether.monitor.runtime._objective_stage import Objectives
     from tether.monitor.runtime._pushes import Pushes
     from tether.monitor.runtime._traffic_intake import TrafficIntake
     from tether.monitor.runtime.agents._intake import AgentIntake
-    from tether.monitor.web._metrics import MonitorMetrics
 
 __all__ = ["SetChange", "SetRunner", "apply", "set_change"]
 
