@@ -474,7 +474,7 @@ COORDINATOR_AREAS: tuple[tuple[str, str], ...] = (
     ("_state.py", "detector"),
     ("/store/", "store (event-loop side: queueing rows)"),
     ("queue.py", "store (event-loop side: queueing rows)"),
-    ("_incidents.py", "incidents"),
+    ("/incidents/", "incidents"),
     ("_correlate.py", "incidents"),
     ("_runner.py", "Runner.take and the runner's loops (own code)"),
     ("/alerts/", "outbox"),

@@ -75,7 +75,7 @@ _WHY: Final = {
 
 
 @dataclass(slots=True)
-class Call:
+class GrpcCall:
     """What the ``grpc`` phase found, filled as it goes (a deadline may cut it short)."""
 
     details: GrpcDetails = field(default_factory=GrpcDetails)
@@ -108,9 +108,9 @@ async def health_check(
     url: str,
     host: str,
     port: int,
-    out: Call,
+    out: GrpcCall,
     clock: Callable[[], float] = time.perf_counter,
-) -> Call:
+) -> GrpcCall:
     """One ``Health/Check`` call for ``service``; ``timeout`` goes to the server as
     ``grpc-timeout``, ``wait`` is how long the answer is waited for."""
     from h2.connection import H2Connection
@@ -119,7 +119,7 @@ async def health_check(
     where = join_hostport(host, port)
     out.details = dataclasses.replace(out.details, service=service)
 
-    def fail(kind: Kind, detail: str) -> Call:
+    def fail(kind: Kind, detail: str) -> GrpcCall:
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
         return out
 

@@ -14,8 +14,8 @@ from typing import Final
 from tether._kinds import Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
-from tether.monitor.config._browser import BrowserOptions
 from tether.monitor.config._conditions import Condition, ProbeContext, context_from_probe
+from tether.monitor.config.browser._options import BrowserOptions
 from tether.probe import (
     BrowserPage,
     BrowserStep,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Final
 
-__all__ = ["LoginLimiter", "Session", "Sessions"]
+__all__ = ["LoginLimiter", "LoginSession", "Sessions"]
 
 IDLE: Final = 12 * 3600.0
 ABSOLUTE: Final = 7 * 86400.0
@@ -33,7 +33,7 @@ MAX_SESSIONS: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class LoginSession:
     """One logged-in browser."""
 
     user: str
@@ -72,31 +72,31 @@ class Sessions:
         self.idle = idle
         self.absolute = absolute
         self._max = max_sessions
-        self._open: OrderedDict[str, Session] = OrderedDict()
+        self._open: OrderedDict[str, LoginSession] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._open)
 
     def begin(
         self, user: str, password_hash: str, *, scopes: frozenset[str] | None = None
-    ) -> tuple[str, Session]:
+    ) -> tuple[str, LoginSession]:
         """A new session for ``user``: its id (the cookie's value) and the session
         (``scopes``: a single sign-on session's, ``password_hash`` then the digest of its
         settings)."""
         now = self._clock()
         sid = secrets.token_urlsafe(32)
         credential = fingerprint(password_hash)
-        session = Session(user, secrets.token_urlsafe(32), now, now, credential, scopes)
+        session = LoginSession(user, secrets.token_urlsafe(32), now, now, credential, scopes)
         self._open[sid] = session
         while len(self._open) > self._max:  # the least recently used go first
             self._open.popitem(last=False)
         return sid, session
 
-    def peek(self, sid: str) -> Session | None:
+    def peek(self, sid: str) -> LoginSession | None:
         """Session ``sid`` as it stands, expired or not, unchanged."""
         return self._open.get(sid)
 
-    def get(self, sid: str, password_hash: str | None) -> Session | None:
+    def get(self, sid: str, password_hash: str | None) -> LoginSession | None:
         """The live session ``sid``, now used once more; ``None`` (and it is ended) when it
         has expired, when its user is gone from the configuration (``password_hash``
         ``None``), or when the user's password hash changed."""
