@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 SOURCES = ("python", "file", "discover")
 """How a benchmark's monitor gets its configuration: built in Python (``run_monitor``
@@ -38,32 +39,29 @@ def write_config(
     count: int,
     interval: float,
     *,
-    workers: int | str,
-    db: str,
-    extra: str = "",
+    top: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+    more: list[dict[str, Any]] | None = None,
     condition: str | None = "[STATUS] == 200",
 ) -> Path:
     """Write ``folder/tether.yaml`` (and, for ``discover``, ``folder/targets.json``) with
     ``count`` HTTP monitors ``m000000``... on ``urls`` (round robin, ``http://URL/health``)
-    at ``interval``; ``extra`` is YAML added at the top level (alert channels...).  The
-    file's path."""
+    at ``interval`` (in ``defaults``, with ``defaults``' other keys).  ``top``: the file's
+    other top-level keys (``workers``, ``storage``, ``server``, ``alerts``...); ``more``:
+    monitors written in the file in either case.  Each value is written as JSON, which
+    YAML reads as it is.  The file's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    head = [
-        f"workers: {workers}",
-        f"storage: {{path: {json.dumps(db)}}}",
-        "server: {listen: '127.0.0.1:0'}",
-        f"defaults: {{interval: {_interval_text(interval)}}}",
-    ]
-    if extra:
-        head.append(extra.rstrip("\n"))
+    lines = [f"{key}: {json.dumps(value)}" for key, value in top.items()]
+    lines.append(
+        f"defaults: {json.dumps({'interval': _interval_text(interval), **(defaults or {})})}"
+    )
     conditions = f", conditions: [{json.dumps(condition)}]" if condition else ""
-    lines = head
+    written = [json.dumps(m) for m in more or []]
     if source == "file":
-        lines.append("monitors:")
-        lines.extend(
-            f"  - {{name: m{i:06d}, url: 'http://{urls[i % len(urls)]}/health'{conditions}}}"
+        written += [
+            f"{{name: m{i:06d}, url: 'http://{urls[i % len(urls)]}/health'{conditions}}}"
             for i in range(count)
-        )
+        ]
     elif source == "discover":
         groups = [
             {"targets": [urls[i % len(urls)]], "labels": {"n": f"m{i:06d}"}} for i in range(count)
@@ -81,6 +79,9 @@ def write_config(
             lines.append(f"      conditions: [{json.dumps(condition)}]")
     else:
         raise ValueError(f"source: {source!r} writes no file")
+    if written:
+        lines.append("monitors:")
+        lines.extend(f"  - {m}" for m in written)
     path = folder / "tether.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -608,9 +608,12 @@ def run_step(
     config = None
     if source != "python":
         folder = tmp / f"config-{monitors}-{setting.count}"
-        config = write_config(
-            folder, source, urls, monitors, interval, workers=setting.value, db=str(db)
-        )
+        top = {
+            "workers": setting.value,
+            "storage": {"path": str(db)},
+            "server": {"listen": "127.0.0.1:0"},
+        }
+        config = write_config(folder, source, urls, monitors, interval, top=top)
         step.source = describe_source(source, config)
     proc = MonitorProcess(spec, pin, config)
     try:

@@ -12,7 +12,57 @@ from tether._rcodes import rcode_of_kind, worst_rcode
 from tether.monitor.config._conditions._placeholders import PHASE_NAMES
 
 if TYPE_CHECKING:
-    from tether.probe import Certificate, DnsRecord, Phase, ProbeResult, Response
+    from tether.probe import (
+        Certificate,
+        ConnectDetails,
+        DatabaseDetails,
+        DnsDetails,
+        DnsQueryDetails,
+        DnsRecord,
+        GrpcDetails,
+        HttpDetails,
+        IcmpDetails,
+        Phase,
+        ProbeResult,
+        ProxyDetails,
+        RdapDetails,
+        Response,
+        Skipped,
+        SmtpDetails,
+        SshDetails,
+        TlsDetails,
+        WsDetails,
+    )
+
+
+def _bind_probe_names() -> None:
+    """The probe engine's detail types, as this module's names from the first probe on:
+    not at the top, since loading a configuration does not load the probe engine, and
+    not imported in each call, where the import statement's look-up of 14 names was a
+    cost of every check."""
+    from tether import probe
+
+    globals().update(
+        {
+            name: getattr(probe, name)
+            for name in (
+                "ConnectDetails",
+                "DatabaseDetails",
+                "DnsDetails",
+                "DnsQueryDetails",
+                "GrpcDetails",
+                "IcmpDetails",
+                "ProxyDetails",
+                "RdapDetails",
+                "Skipped",
+                "SmtpDetails",
+                "SshDetails",
+                "TlsDetails",
+                "WsDetails",
+                "HttpDetails",  # last: context_from_probe asks for it
+            )
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +118,8 @@ def context_from_probe(
     with ``ProbeOptions(keep_body=...)``) unless passed here.  With ``now`` the certificate's
     remaining time is exact; without it, it is the phase's whole ``days_left``.
     """
-    # Here, not at the top: loading a configuration does not load the probe engine.
-    from tether.probe import (
-        ConnectDetails,
-        DatabaseDetails,
-        DnsDetails,
-        DnsQueryDetails,
-        GrpcDetails,
-        HttpDetails,
-        IcmpDetails,
-        ProxyDetails,
-        RdapDetails,
-        Skipped,
-        SmtpDetails,
-        SshDetails,
-        TlsDetails,
-        WsDetails,
-    )
-
+    if "HttpDetails" not in globals():
+        _bind_probe_names()
     phases = {p.name: p for p in result.phases}
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
@@ -144,8 +178,6 @@ def context_from_probe(
 def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
     """The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     None where no query was made (an address, a proxy's tunnel) or no answer came."""
-    from tether.probe import DnsDetails, DnsQueryDetails, Skipped
-
     rcode: str | None = None
     system = dns is not None and not isinstance(dns, Skipped | DnsDetails | DnsQueryDetails)
     if isinstance(dns, DnsQueryDetails):
