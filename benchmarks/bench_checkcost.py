@@ -363,7 +363,7 @@ def instructions(which: str, n: int, given: str) -> int:
     raise RuntimeError(f"callgrind said no count for {which}:\n{done.stderr[-3000:]}")
 
 
-def counted(n: int) -> Section:
+def counted(n: int, parts: tuple[str, ...] = ("worker", "coordinator", "aiohttp")) -> Section:
     """Instructions per check of each part: runs of ``n`` and ``n / 4`` checks, the
     difference over the difference (start-up, imports and warm-up cancel out)."""
     section = Section(
@@ -377,12 +377,13 @@ def counted(n: int) -> Section:
         framed = Path(tmp) / "frames.pickle"
         framed.write_bytes(pickle.dumps((INSTRUCTION_MONITORS, frames)))
         found: dict[str, float] = {}
-        for which in ("worker", "coordinator", "aiohttp"):
+        for which in parts:
             given = str(framed) if which == "coordinator" else ",".join(urls)
             big, little = instructions(which, n, given), instructions(which, small, given)
             found[which] = (big - little) / (n - small)
             print(f"  {which}: {found[which]:,.0f} instructions per check", flush=True)
-    w, c, p = found["worker"], found["coordinator"], found["aiohttp"]
+    nan = float("nan")
+    w, c, p = (found.get(k, nan) for k in ("worker", "coordinator", "aiohttp"))
     rows = [
         ("the worker: probe, judge, frame", f"{w:,.0f}", f"{w / p:.2f} x"),
         ("the coordinator: unpickle, take_check, store", f"{c:,.0f}", f"{c / p:.2f} x"),
@@ -423,6 +424,11 @@ def main() -> int:
         metavar="N",
         help="also count instructions per check under callgrind, runs of N and N/4 checks",
     )
+    parser.add_argument(
+        "--parts",
+        default="worker,coordinator,aiohttp",
+        help="the parts --instructions counts (default worker,coordinator,aiohttp)",
+    )
     parser.add_argument("--part", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--write", help="also write the results as Markdown into this file")
     args = parser.parse_args()
@@ -447,7 +453,7 @@ def main() -> int:
         return 0
     sections = [measure(args)]
     if args.instructions:
-        sections.append(counted(args.instructions))
+        sections.append(counted(args.instructions, tuple(args.parts.split(","))))
     for section in sections:
         section.seconds = time.perf_counter() - started
         section.show()
