@@ -50,9 +50,7 @@ def test_a_fleet_larger_than_the_url_cache_parses_each_url_once(
     from tether.monitor.checks._prober import host_of, service_of
     from tether.probe import ProbeOptions, ProbeResult, _target, parse_target
 
-    lines = "".join(
-        f"  - {{name: m{i}, url: 'http://127.0.0.1:{1000 + i}/'}}\n" for i in range(40)
-    )
+    lines = "".join(f"  - {{name: m{i}, url: 'http://127.0.0.1:{1000 + i}/'}}\n" for i in range(40))
     config = parse_config("monitors:\n" + lines)  # loading parses each URL too: before
     small = functools.lru_cache(maxsize=16)(_target._parse_recent.__wrapped__)
     monkeypatch.setattr(_target, "_parse_recent", small)  # the cache: 16 instead of 65,536
