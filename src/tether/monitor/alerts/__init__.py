@@ -20,6 +20,7 @@ from tether.monitor.alerts._outbox import (
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
 from tether.monitor.alerts._routing import MuteGate, TreePick
+from tether.monitor.alerts._send import SendStage
 from tether.monitor.alerts._silences import SilenceGate, silence_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
@@ -46,6 +47,7 @@ __all__ = [
     "MuteGate",
     "Outbox",
     "RouteTree",
+    "SendStage",
     "SilenceGate",
     "TreePick",
     "WebhookChannel",

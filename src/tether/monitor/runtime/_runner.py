@@ -59,16 +59,14 @@ from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
 from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
+from tether.monitor.runtime._delivery import AlertDelivery, alert_delivery
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
 from tether.monitor.runtime._loop import freeze, paused_collector
 from tether.monitor.runtime._monitor_set import SetChange, set_change
 from tether.monitor.runtime._monitor_set import apply as apply_set
-from tether.monitor.runtime._monitor_terms import (
-    detector_rules,
-    incident_routes,
-)
+from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._saved import CHECKPOINT_EVERY, Saved, SavedStates, state_prefix
@@ -137,6 +135,9 @@ class Runner:
         """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
         self._published: dict[str, LocationState] = {}
         """What was last published of each monitor at this location."""
+        self.delivery: AlertDelivery
+        """Alert delivery's stages (``_delivery.py``), built whole from the configuration."""
+        self.deliver_by(config)
         self.engine = self._engine(config)
         controls = store.controls(wall())
         self.controls = ControlsIntake(self, controls)
@@ -178,7 +179,7 @@ class Runner:
         store = self.store
         opened = store.incidents(open_only=True, limit=100_000)
         return IncidentEngine(
-            incident_routes(config),
+            {m.name: self.delivery.route(m) for m in config.monitors},
             store.new_incident_id,
             hold=self._hold,
             incidents=opened,
@@ -440,9 +441,27 @@ class Runner:
             self.write_incidents(changes, now)
 
     def _hold(self, monitor: str, now: float) -> str | None:
-        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
-        holds (``engine/_holds.py``) decide from the cluster's states."""
-        return self.holds.why(monitor, now, self.quorum.view(), self.quorum.observation)
+        """Why ``monitor``'s alerts wait now, or None: the incident engine asks alert
+        delivery's inhibit stage in force (the holds decide from the cluster's states)."""
+        return self.delivery.inhibit(monitor, now)
+
+    def deliver_by(
+        self, config: MonitorConfig, channels: Mapping[str, Channel] | None = None
+    ) -> None:
+        """Build alert delivery's stages from ``config`` (``_delivery.py``), through
+        ``channels`` (default: the outbox's), and put them in place whole: the outbox's
+        gates and channels, the incident engine's hold and (as the monitor set is
+        applied) its routes.  At start, on a reload, on a discovery change of routes."""
+        delivery = alert_delivery(
+            config,
+            self.store,
+            self.outbox.channels if channels is None else channels,
+            holds=lambda: self.holds,
+            quorum=self.quorum,
+        )
+        self.delivery = delivery
+        self.outbox.send = delivery.send
+        self.outbox.gates = list(delivery.gates)
 
     def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
         """Write down what the incident engine decided, each incident change with its
@@ -515,9 +534,8 @@ class Runner:
             changes.append("alert channels changed")
         change = set_change(self.by_name, config.monitors)
         changes += change.lines(self.by_name)
+        self.deliver_by(config, channels)
         apply_set(self, change, config, whole=True)
-        if channels is not None:
-            self.outbox.channels = channels
         for m in config.monitors:
             self.pause_or_resume(m)
         return changes
