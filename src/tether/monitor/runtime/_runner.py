@@ -11,18 +11,17 @@ through the intake's stages (:attr:`Runner.stages`, in order, as Alertmanager's
 re-probe or change the monitor's state).  A state change is published as this
 location's (``_publish_location_state``), the quorum decides the cluster's
 (``act_on_quorum``), and the runner writes down what the incident engine (pure)
-answers (``write_incidents``): incidents and their alerts, queued in the outbox.
+answers (``write_incidents``, ``_decided.py``): incidents and their alerts, queued in
+the outbox.
 
-Beside the checks, once a second: the write API's controls (``_controls.py``), missed
-heartbeats, traffic verdicts, the engine's tick (held alerts whose hold lifted,
-reminders, escalation, ``tether ack``), and the outbox's deliveries; every ten
-minutes, a checkpoint of the detector and pruning.
+The incidents and their alerts go through alert delivery's stages (``_delivery.py``);
+the rounds beside the checks (controls, heartbeats, the engine's tick, deliveries,
+housekeeping) are the runner's run (``_rounds.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -49,29 +48,26 @@ from tether.monitor.engine._detect import (
     StateChanged,
 )
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import (
-    Event as IncidentEvent,
-)
-from tether.monitor.engine._incident_events import (
-    Opened,
-)
+from tether.monitor.engine._incident_events import Event as IncidentEvent
 from tether.monitor.engine._incidents import IncidentEngine
-from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
+from tether.monitor.engine._quorum import Quorum, QuorumEvent
 from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
+from tether.monitor.runtime._decided import commit_incidents, take_quorum_events, tick_incidents
 from tether.monitor.runtime._delivery import AlertDelivery, alert_delivery
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
-from tether.monitor.runtime._loop import freeze, paused_collector
+from tether.monitor.runtime._loop import paused_collector
 from tether.monitor.runtime._monitor_set import SetChange, set_change
 from tether.monitor.runtime._monitor_set import apply as apply_set
 from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
-from tether.monitor.runtime._saved import CHECKPOINT_EVERY, Saved, SavedStates, state_prefix
+from tether.monitor.runtime._rounds import run_rounds
+from tether.monitor.runtime._saved import Saved, SavedStates, state_prefix
 from tether.monitor.runtime._traffic_intake import TrafficIntake
-from tether.monitor.store import Cluster, Store, StoreError
+from tether.monitor.store import Cluster, Store
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -406,39 +402,16 @@ class Runner:
         self.act_on_quorum(self.quorum.update(published, now), now)
 
     def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
-        """What the quorum decided for the whole cluster: state changes go to the
-        incident engine (and to the store, for uptime), location changes to its partial
-        incidents: on the leader.  Every instance keeps the states, for its pages."""
-        for event in events:
-            name = event.monitor
-            if isinstance(event, LocationsChanged):
-                if self.membership.leading:
-                    self.write_incidents(self.engine.locations(event), now)
-                continue
-            self.since[name] = event.at
-            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
-                self.metrics.state(name, event.new is not State.DOWN)
-            if not self.membership.leading:
-                continue
-            if not self._single(name):
-                log.info(
-                    "%s: %s -> %s (%s)",
-                    name,
-                    event.old,
-                    event.new,
-                    event.reason,
-                    extra={"event": "state", "monitor": name, "state": str(event.new)},
-                )
-            self.store.record_state(name, event.at, event.new)
-            # The quorum keeps the failures to correlate with, one change at a time.
-            changes = self.engine.changed(
-                event,
-                self.quorum.record(name),
-                self.quorum.failures,
-                self.hosts,
-                self.quorum.locations(name),
-            )
-            self.write_incidents(changes, now)
+        """What the quorum decided for the whole cluster, acted on (``_decided.py``)."""
+        take_quorum_events(self, events, now)
+
+    def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
+        """Write down what the incident engine decided (``_decided.py``)."""
+        commit_incidents(self.store, events, now)
+
+    def tick(self, acknowledged: Mapping[int, float] | None = None) -> None:
+        """The engine's tick, with the acknowledgements made from outside (``_decided.py``)."""
+        tick_incidents(self, acknowledged)
 
     def _hold(self, monitor: str, now: float) -> str | None:
         """Why ``monitor``'s alerts wait now, or None: the incident engine asks alert
@@ -462,54 +435,6 @@ class Runner:
         self.delivery = delivery
         self.outbox.send = delivery.send
         self.outbox.gates = list(delivery.gates)
-
-    def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
-        """Write down what the incident engine decided, each incident change with its
-        alerts in one commit (a crash between the two would leave an incident whose
-        members say they were alerted, and no alert)."""
-        for event in events:
-            incident = event.incident
-            opened = isinstance(event, Opened)
-            # A member of the local incident joins or leaves with no line of its own
-            # (its timeline is grouped): its record is written all the same (touched).
-            if opened or event.entry is not None or event.alerts or event.touched or event.moves:
-                self.store.commit_incident(
-                    incident,
-                    event.alerts,
-                    now,
-                    opened=opened,
-                    entry=event.entry,
-                    touched=event.touched,
-                    moves=event.moves,
-                )
-            entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
-            if entry is not None:
-                log.warning(
-                    "incident %d: %s: %s",
-                    incident.id,
-                    entry.event,
-                    entry.detail,
-                    extra={
-                        "event": f"incident.{type(event).__name__.lower()}",
-                        "incident": incident.id,
-                        "monitor": event.monitor,
-                        "kind": None if incident.kind is None else incident.kind.value,
-                    },
-                )
-
-    def tick(self, acknowledged: Mapping[int, float] | None = None) -> None:
-        """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
-        maps open incidents' ids to when they were acknowledged), then send the held
-        alerts whose hold lifted, the reminders and the escalation steps that are due."""
-        now = self.wall()
-        for incident_id, at in (acknowledged or {}).items():
-            if self.engine.acknowledge(incident_id, at) is not None:
-                log.warning(
-                    "incident %d acknowledged: reminders and escalation stop",
-                    incident_id,
-                    extra={"event": "incident.acknowledged", "incident": incident_id},
-                )
-        self.write_incidents(self.engine.tick(now), now)
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -611,82 +536,11 @@ class Runner:
         freeze_gc: bool = False,
         began: float | None = None,
     ) -> None:
-        """Check every monitor on its interval until ``stop``; uptime counts from ``began``.
-
-        ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
-        alive now (configuration, conditions, saved states, baselines) out of the garbage
-        collector's reach: they live as long as the process, and at tens of thousands of
-        monitors each full collection walked them again, pausing the loop for over a
-        second.  Once more when every monitor has run once (metrics series, schedule
-        entries, latest results), never after: what is frozen mid-check is never collected
-        if it becomes a cycle.  It also raises the collector's thresholds
-        (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`).
-
-        In a cluster, a renewal round first (this instance probes only what it holds), then
-        one every ``cluster.every`` s; every instance reads the locations once a second, the
-        leader alone ticks the incident engine.  On a clean stop it hands its leases back.
-        """
-        if freeze_gc:
-            freeze()
-        if self.membership.shared:
-            await self.membership.renew()
-        else:
-            started = self.wall() if began is None else began
-            for m in self.config.monitors:
-                # Uptime counts from here in the state the monitor had when tether stopped.
-                self.store.record_state(m.name, started, self.detector.state(m.name))
-
-        async def every_second() -> None:
-            while not stop.is_set():
-                try:
-                    await self.controls.read()
-                    self.pushes.heartbeats()
-                    self.traffic.judge()
-                    self.objectives.tick(self.wall())
-                    self.agents.tick()
-                    if self.membership.shared:
-                        await self.membership.poll_locations()
-                    if self.leading:
-                        self.tick(await asyncio.to_thread(self.controls.acknowledged))
-                except Exception:
-                    log.exception("incident tick failed")
-                await self._sleep(deliver_every)
-
-        longest = max((m.interval for m in self.config.monitors), default=0.0)
-
-        async def housekeeping() -> None:
-            """Checkpoint the detector, and drop results past their retention, every
-            ten minutes."""
-            last = begun = self.mono()
-            refreeze = freeze_gc
-            while not stop.is_set():
-                await self._sleep(1.0)
-                if refreeze and self.mono() - begun > longest + 1:
-                    refreeze = False
-                    freeze()
-                if self.mono() - last >= CHECKPOINT_EVERY:
-                    last = self.mono()
-                    self.checkpoint()
-                    self.membership.feed.reset()  # a full read now and then: see LocationFeed
-                    await self._prune()
-
-        await self._prune()
-        await asyncio.gather(
-            self.fleet.run(stop, self.take_check),
-            self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
-            every_second(),
-            self.membership.rounds(stop),
-            housekeeping(),
+        """Check every monitor on its interval until ``stop``, with the rounds beside
+        (``_rounds.py``: ``freeze_gc``, a cluster's); uptime counts from ``began``."""
+        await run_rounds(
+            self, stop, self._sleep, deliver_every=deliver_every, freeze_gc=freeze_gc, began=began
         )
-        self.checkpoint()
-        if not self.membership.shared:
-            stopped = self.wall()
-            for m in self.config.monitors:  # while tether is stopped, nothing is known
-                self.store.record_state(m.name, stopped, State.UNKNOWN)
-        # Held: closing the store writes it or spills it, and says which.
-        with contextlib.suppress(StoreError):
-            self.store.flush()
-        await self.membership.leave()
 
     # -- its part in a cluster (the membership's: cluster/_membership.py) ----------------
 
@@ -740,11 +594,3 @@ class Runner:
     def published(self, name: str) -> bool:
         """Whether this location published ``name``'s state (it probes it itself)."""
         return name in self._published
-
-    async def _prune(self) -> None:
-        """Drop what is past its retention: the leader's prune is every instance's."""
-        try:
-            if self.leading:  # one instance of a cluster prunes for all (store/_retention.py)
-                await asyncio.to_thread(self.store.prune, self.wall())
-        except StoreError as exc:  # pruned next time (the writer has said why)
-            log.debug("prune skipped: %s", exc)
