@@ -1,8 +1,10 @@
-"""What the quorum and the incident engine decided, acted on: a monitor's state change
-for the cluster goes to the incident engine (and to the store, for uptime), on the
-leader; each incident change the engine answers is written with its alerts in one
-commit, where the outbox finds them (``alerts/_outbox.py``); and the engine's tick
-(held alerts whose hold lifted, reminders, escalation, ``tether ack``)."""
+"""What the detector, the quorum and the incident engine decided, acted on, in the order
+a check's news travels: the detector's events of a monitor probed here (a re-probe, a
+state change published as this location's, a latency notice); the quorum's state change
+for the cluster, to the incident engine (and to the store, for uptime) on the leader;
+each incident change the engine answers, written with its alerts in one commit, where
+the outbox finds them (``alerts/_outbox.py``); and the engine's tick (held alerts whose
+hold lifted, reminders, escalation, ``tether ack``)."""
 
 from __future__ import annotations
 
@@ -10,21 +12,35 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
+from tether.monitor.engine._detect import (
+    Degraded,
+    Event,
+    Recovered,
+    ReprobeRequested,
+    StateChanged,
+)
 from tether.monitor.engine._incident_events import Event as IncidentEvent
 from tether.monitor.engine._incident_events import Opened
 from tether.monitor.engine._quorum import LocationsChanged, QuorumEvent
 
 if TYPE_CHECKING:
+    from tether.monitor.alerts import Outbox
+    from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import Monitor
     from tether.monitor.engine._incidents import IncidentEngine
     from tether.monitor.engine._quorum import Quorum
-    from tether.monitor.store import Store
+    from tether.monitor.runtime._fleet import Fleet
+    from tether.monitor.store import Cluster, Store
 
 __all__ = [
     "DecidingRunner",
+    "DetectingRunner",
     "StateGauge",
+    "act_on_detection",
     "commit_incidents",
+    "publish_location_state",
     "take_quorum_events",
     "tick_incidents",
 ]
@@ -53,6 +69,94 @@ class DecidingRunner(Protocol):
     def metrics(self) -> StateGauge: ...
     @property
     def leading(self) -> bool: ...
+
+
+class DetectingRunner(DecidingRunner, Protocol):
+    """The runner, as what its detector decides of the monitors probed here is acted on."""
+
+    here: str
+    fleet: Fleet
+    outbox: Outbox
+    membership: Membership
+    location_states: dict[str, LocationState]
+    """What was last published of each monitor at this location."""
+
+    @property
+    def cluster(self) -> Cluster: ...
+    def save_state(self, name: str) -> None: ...
+    def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None: ...
+
+
+def act_on_detection(
+    runner: DetectingRunner,
+    event: Event,
+    record: ProbeRecord | None,
+    now: float,
+    host: str | None = None,
+) -> None:
+    """What the detector decided of a monitor here: a re-probe asked for, a state change
+    published as this location's (and saved), a latency notice sent."""
+    name = event.monitor
+    if isinstance(event, ReprobeRequested):
+        runner.fleet.reprobe(name, event.delay)
+    elif isinstance(event, StateChanged):
+        log.info(
+            "%s: %s -> %s (%s)",
+            name if name not in runner.several else f"{name} from {runner.here}",
+            event.old,
+            event.new,
+            event.reason,
+            extra={"event": "state", "monitor": name, "state": str(event.new)},
+        )
+        # The incident change (with its alerts) is queued before the state: a crash
+        # between the two leaves what _unsquared squares at the next start.
+        publish_location_state(runner, name, event.new, event.at, event.reason, record, host, now)
+        runner.save_state(name)
+    elif isinstance(event, Degraded | Recovered):
+        notice = runner.engine.notice(event, now)
+        log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
+        for alert in notice.alerts:
+            runner.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
+
+
+def publish_location_state(
+    runner: DetectingRunner,
+    name: str,
+    state: State,
+    since: float,
+    reason: str,
+    record: ProbeRecord | None,
+    host: str | None,
+    now: float,
+) -> None:
+    """Tell the quorum what this location sees of ``name`` now, unless nothing it goes
+    by changed since the last time."""
+    failed = record is not None and not record.ok
+    kind = record.kind if failed and record is not None else None
+    last = runner.location_states.get(name)
+    if last is not None and (last.state, last.since, last.kind, last.host) == (
+        state,
+        since,
+        kind,
+        host if failed else None,
+    ):
+        return
+    published = runner.location_states[name] = LocationState(
+        name,
+        runner.here,
+        state,
+        since,
+        reason,
+        kind,
+        None if record is None else record.detail,
+        host if failed else None,
+        None if record is None else record.latency_ms,
+    )
+    if runner.membership.shared or name in runner.several:  # the others read it; tether status
+        runner.store.record_location_state(published, fence=runner.cluster.fence(name))
+    # This instance is the source of what its location sees of its own monitors: its
+    # quorum takes it at once, and does not read it back.
+    runner.act_on_quorum(runner.quorum.update(published, now), now)
 
 
 def take_quorum_events(runner: DecidingRunner, events: Iterable[QuorumEvent], now: float) -> None:

@@ -9,7 +9,7 @@ through the intake's stages (:attr:`Runner.stages`, in order, as Alertmanager's
 ``_placed_here`` (a monitor probed here goes on), ``_record`` (store it), ``_remember``
 (what the pages show now) and ``_detect`` (the detector, pure, which may ask for a
 re-probe or change the monitor's state).  A state change is published as this
-location's (``_publish_location_state``), the quorum decides the cluster's
+location's (``publish_location_state``), the quorum decides the cluster's
 (``act_on_quorum``), and the runner writes down what the incident engine (pure)
 answers (``write_incidents``, ``_decided.py``): incidents and their alerts, queued in
 the outbox.
@@ -39,12 +39,8 @@ from tether.monitor.config import (
     resolve_location,
 )
 from tether.monitor.engine._detect import (
-    Degraded,
     Detector,
-    Event,
     Observation,
-    Recovered,
-    ReprobeRequested,
     StateChanged,
 )
 from tether.monitor.engine._holds import Holds
@@ -53,7 +49,13 @@ from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._quorum import Quorum, QuorumEvent
 from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
-from tether.monitor.runtime._decided import commit_incidents, take_quorum_events, tick_incidents
+from tether.monitor.runtime._decided import (
+    act_on_detection,
+    commit_incidents,
+    publish_location_state,
+    take_quorum_events,
+    tick_incidents,
+)
 from tether.monitor.runtime._delivery import AlertDelivery, alert_delivery
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
@@ -129,7 +131,7 @@ class Runner:
         """Each monitor's detector state in the store, and taking it back (``_saved.py``)."""
         self.traffic = TrafficIntake(self)
         """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
-        self._published: dict[str, LocationState] = {}
+        self.location_states: dict[str, LocationState] = {}
         """What was last published of each monitor at this location."""
         self.delivery: AlertDelivery
         """Alert delivery's stages (``_delivery.py``), built whole from the configuration."""
@@ -213,12 +215,13 @@ class Runner:
         states = [s for s in located if s.monitor in here]
         self.quorum.restore(states)
         for state in states:
-            self._published[state.monitor] = state
+            self.location_states[state.monitor] = state
             if self._single(state.monitor):
                 self.since[state.monitor] = state.since
 
-    def _save(self, name: str) -> None:
-        self.saved.save(name, self._published.get(name))
+    def save_state(self, name: str) -> None:
+        """Save ``name``'s detector state, with what this location last published."""
+        self.saved.save(name, self.location_states.get(name))
 
     def read_saved(self, names: Collection[str]) -> Mapping[str, Saved]:
         """The saved states of ``names``, with the checks stored since (off the loop)."""
@@ -227,7 +230,7 @@ class Runner:
     def checkpoint(self) -> None:
         """Save every monitor's detector state (the writer batches them)."""
         for name in self.detector.states():
-            self._save(name)
+            self.save_state(name)
 
     def pause_or_resume(self, m: Monitor) -> None:
         """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
@@ -243,7 +246,7 @@ class Runner:
         else:
             return
         for event in events:
-            self._act_on_detection(event, None, now)
+            act_on_detection(self, event, None, now)
 
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
@@ -325,81 +328,17 @@ class Runner:
         changed = False
         for event in self.detector.observe(self.latest[name], now):
             changed = changed or isinstance(event, StateChanged)
-            self._act_on_detection(event, record, now, check.host)
-        last = self._published.get(name)
+            act_on_detection(self, event, record, now, check.host)
+        last = self.location_states.get(name)
         if not changed and not record.ok and last is not None and last.state is State.DOWN:
             # Still down, but perhaps for another reason now: the incidents correlate on
             # each down monitor's latest kind and host.
-            self._publish_location_state(name, State.DOWN, last.since, "", record, check.host, now)
+            publish_location_state(self, name, State.DOWN, last.since, "", record, check.host, now)
         return True
-
-    def _act_on_detection(
-        self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
-    ) -> None:
-        name = event.monitor
-        if isinstance(event, ReprobeRequested):
-            self.fleet.reprobe(name, event.delay)
-        elif isinstance(event, StateChanged):
-            log.info(
-                "%s: %s -> %s (%s)",
-                name if self._single(name) else f"{name} from {self.here}",
-                event.old,
-                event.new,
-                event.reason,
-                extra={"event": "state", "monitor": name, "state": str(event.new)},
-            )
-            # The incident change (with its alerts) is queued before the state: a crash
-            # between the two leaves what _unsquared squares at the next start.
-            self._publish_location_state(name, event.new, event.at, event.reason, record, host, now)
-            self._save(name)
-        elif isinstance(event, Degraded | Recovered):
-            notice = self.engine.notice(event, now)
-            log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
-            for alert in notice.alerts:
-                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
     def _single(self, name: str) -> bool:
         """Whether ``name`` is probed from one location (or is no monitor now)."""
         return name not in self.several
-
-    def _publish_location_state(
-        self,
-        name: str,
-        state: State,
-        since: float,
-        reason: str,
-        record: ProbeRecord | None,
-        host: str | None,
-        now: float,
-    ) -> None:
-        """Tell the quorum what this location sees of ``name`` now, unless nothing it goes
-        by changed since the last time."""
-        failed = record is not None and not record.ok
-        kind = record.kind if failed and record is not None else None
-        last = self._published.get(name)
-        if last is not None and (last.state, last.since, last.kind, last.host) == (
-            state,
-            since,
-            kind,
-            host if failed else None,
-        ):
-            return
-        published = self._published[name] = LocationState(
-            name,
-            self.here,
-            state,
-            since,
-            reason,
-            kind,
-            None if record is None else record.detail,
-            host if failed else None,
-            None if record is None else record.latency_ms,
-        )
-        if self.membership.shared or not self._single(name):  # the others read it; tether status
-            self.store.record_location_state(published, fence=self.cluster.fence(name))
-        # This instance is the source of what its location sees of its own monitors: its
-        # quorum takes it at once, and does not read it back.
-        self.act_on_quorum(self.quorum.update(published, now), now)
 
     def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
         """What the quorum decided for the whole cluster, acted on (``_decided.py``)."""
@@ -498,7 +437,7 @@ class Runner:
         """``name`` was removed from the configuration: every part forgets it."""
         self.detector.forget(name)
         self.quorum.forget(name)
-        self._published.pop(name, None)
+        self.location_states.pop(name, None)
         self.pushes.forget(name)
         self.traffic.forget(name)
         self.latest.pop(name, None)
@@ -569,11 +508,11 @@ class Runner:
     def drop(self, name: str, *, save: bool) -> None:
         """Stop keeping ``name``'s state here: its shard moved to another instance."""
         if save:
-            self._save(name)
+            self.save_state(name)
         self.detector.forget(name)
         self.latest.pop(name, None)
         self.certificates.pop(name, None)
-        self._published.pop(name, None)
+        self.location_states.pop(name, None)
 
     def adopt(self, name: str, saved: Saved | None) -> None:
         """Keep ``name``'s state here, from its ``saved`` detector state and the checks
@@ -593,4 +532,4 @@ class Runner:
 
     def published(self, name: str) -> bool:
         """Whether this location published ``name``'s state (it probes it itself)."""
-        return name in self._published
+        return name in self.location_states
