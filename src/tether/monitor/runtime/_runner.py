@@ -66,7 +66,7 @@ from tether.monitor.runtime._monitor_set import apply as apply_set
 from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
-from tether.monitor.runtime._rounds import run_rounds
+from tether.monitor.runtime._rounds import prune, run_rounds
 from tether.monitor.runtime._saved import Saved, SavedStates, state_prefix
 from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.store import Cluster, Store
@@ -529,6 +529,10 @@ class Runner:
 
     def reprobe(self, name: str, delay: float) -> None:
         self.fleet.reprobe(name, delay)
+
+    async def _prune(self) -> None:
+        """Drop what is past its retention, on the leader (``_rounds.py``)."""
+        await prune(self)
 
     def published(self, name: str) -> bool:
         """Whether this location published ``name``'s state (it probes it itself)."""
