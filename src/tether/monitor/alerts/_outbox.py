@@ -44,20 +44,10 @@ from tether._kinds import Kind
 from tether._redact import redact_text
 from tether._retry._backoff import backoff_delay
 from tether.monitor._records import AlertPayload, QueuedAlert
-from tether.monitor.alerts._send import SendStage
+from tether.monitor.alerts._send import Channel, SendStage
 from tether.monitor.store import Store, instance_id
 
 log = logging.getLogger("tether.monitor")
-
-
-class Channel(Protocol):
-    """Where alerts go: a channel only formats and sends.  ``key`` is the alert's
-    (:func:`tether.monitor._records.alert_key`), the same on every copy of it, for the
-    receiver to drop a copy it has already seen."""
-
-    name: str
-
-    def deliver(self, payload: AlertPayload, key: str) -> None: ...
 
 
 @runtime_checkable

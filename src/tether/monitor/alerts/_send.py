@@ -1,18 +1,25 @@
 """The last stage of alert delivery (``runtime/_delivery.py``): an alert that no stage
-before kept goes out through the channel it was queued for."""
+before kept goes out through the :class:`Channel` it was queued for."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from tether.monitor._records import QueuedAlert
+from tether.monitor._records import AlertPayload, QueuedAlert
 
-if TYPE_CHECKING:
-    from tether.monitor.alerts._outbox import Channel
+__all__ = ["Channel", "SendStage"]
 
-__all__ = ["SendStage"]
+
+class Channel(Protocol):
+    """Where alerts go: a channel only formats and sends.  ``key`` is the alert's
+    (:func:`tether.monitor._records.alert_key`), the same on every copy of it, for the
+    receiver to drop a copy it has already seen."""
+
+    name: str
+
+    def deliver(self, payload: AlertPayload, key: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
