@@ -136,9 +136,9 @@ def serve(db: str, size: int) -> None:
     from tether.monitor.store import ProbeRecord, SQLiteStore
 
     try:  # where this tree keeps it; an older tree had it in _dashboard
-        from tether.monitor.web._snapshot import Snapshot
+        from tether.monitor.web.documents._snapshot import Snapshot
     except ImportError:
-        from tether.monitor.web._dashboard import Snapshot  # type: ignore[attr-defined,no-redef]
+        from tether.monitor.web.documents._dashboard import Snapshot  # type: ignore[attr-defined,no-redef]
     from tether.monitor.web._web import make_app
 
     logging.disable(logging.WARNING)  # thousands of incidents' log lines say nothing here

@@ -41,7 +41,7 @@ from tether.monitor.config._labels import VALUE_MAX, matches
 from tether.monitor.engine._silences import SILENCES_MAX, silencing
 from tether.monitor.store import SQLiteStore
 from tether.monitor.store._silences import _parsed
-from tether.monitor.web._overview import _matchers as filter_matchers
+from tether.monitor.web.documents._overview import _matchers as filter_matchers
 
 ISSUE = "\\w{0,16}" * 11 + "x"
 WORST = [

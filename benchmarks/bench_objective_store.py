@@ -47,10 +47,10 @@ from tether.monitor import Runner
 from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
+from tether.monitor.metrics._objective_metrics import figure
 from tether.monitor.reports._objective_history import incident_marks, live_history
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._objective_metrics import figure
-from tether.monitor.web._objective_pages import listing_rows, objective_page
+from tether.monitor.web.pages._objective_pages import listing_rows, objective_page
 
 HOUR = 3600.0
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on an hour

@@ -44,20 +44,20 @@ from tether.monitor.checks._prober import Check
 from tether.monitor.config import MonitorConfig
 from tether.monitor.reports._uptime import UptimeTable
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import _dumps
+from tether.monitor.web.documents._dashboard import _dumps
 
 try:  # where this tree keeps them; an older tree measured with PYTHONPATH had them here
-    from tether.monitor.web._recent import Recent
-    from tether.monitor.web._snapshot import Snapshot
-    from tether.monitor.web._status import build_status
+    from tether.monitor.web.documents._recent import Recent
+    from tether.monitor.web.documents._snapshot import Snapshot
+    from tether.monitor.web.documents._status import build_status
 except ImportError:
-    from tether.monitor.web._dashboard import (  # type: ignore[attr-defined,no-redef]
+    from tether.monitor.web.documents._dashboard import (  # type: ignore[attr-defined,no-redef]
         Recent,
         Snapshot,
         build_status,
     )
-from tether.monitor.web._overview import View
-from tether.monitor.web._pages import dashboard_page
+from tether.monitor.web.documents._overview import View
+from tether.monitor.web.pages._pages import dashboard_page
 
 NOW = 1_800_000_000.0
 
@@ -71,12 +71,12 @@ def status_builders() -> tuple[Build, Callable[[dict[str, Any]], str]]:
     tree), the ``monitors`` map written by difference (a tree before it), or whole (one
     before that); an older tree is measured with ``PYTHONPATH``."""
     try:
-        from tether.monitor.web._board import StateBoard
-        from tether.monitor.web._status import status_json
+        from tether.monitor.web.documents._board import StateBoard
+        from tether.monitor.web.documents._status import status_json
     except ImportError:
         try:
-            from tether.monitor.web._board import StateBoard
-            from tether.monitor.web._dashboard import status_json  # type: ignore[attr-defined,no-redef]
+            from tether.monitor.web.documents._board import StateBoard
+            from tether.monitor.web.documents._dashboard import status_json  # type: ignore[attr-defined,no-redef]
         except ImportError:
             pass
         else:
@@ -92,7 +92,7 @@ def status_builders() -> tuple[Build, Callable[[dict[str, Any]], str]]:
             status_json,
         )
     build: Build = lambda snap, recent, table: build_status(snap, recent, View(), table)  # noqa: E731
-    dashboard: Any = importlib.import_module("tether.monitor.web._dashboard")
+    dashboard: Any = importlib.import_module("tether.monitor.web.documents._dashboard")
     if not hasattr(dashboard, "MonitorsText"):
         return build, _dumps
     kept = dashboard.MonitorsText()

@@ -87,8 +87,8 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.cluster._view import ClusterView
 from tether.monitor.config import Server
+from tether.monitor.metrics._metrics import MonitorMetrics, Scope
 from tether.monitor.runtime._loop import GC_THRESHOLDS
-from tether.monitor.web._metrics import MonitorMetrics, Scope
 
 HEADING = "# Benchmark results: what a scrape of /metrics costs as the fleet grows"
 LIMIT: int = Server.model_fields["metrics_monitor_limit"].default

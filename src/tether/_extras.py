@@ -34,6 +34,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
     "http3": ("aioquic", "cryptography", "OpenSSL"),  # http_version: 3 / auto, diagnose --http3
     "mysql": ("pymysql",),  # mysql:// and mariadb:// checks (postgresql:// takes postgres)
+    "oidc": ("joserfc",),  # oidc: single sign-on, the ID token's verification
 }
 
 # The commands that need more than the core; any other command needs only the core
@@ -61,6 +62,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "routes": ("monitor",),
     "silence": ("monitor",),
     "status": ("monitor",),
+    "subscribers": ("monitor",),
+    "update": ("monitor",),
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._discovery import SourceStatus
 from tether.monitor.runtime._discovery import Discovery
-from tether.monitor.web._discovery import discovery_banner, discovery_metrics
+from tether.monitor.web.scrape._discovery import discovery_banner, discovery_metrics
 
 DOCS = Path(__file__).parents[2] / "docs"
 DOC = (DOCS / "discovery.md").read_text()

@@ -15,7 +15,7 @@ from tether.monitor._state import State
 from tether.monitor.alerts import Channel, Outbox
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._scrape import scrape
+from tether.monitor.web.scrape._scrape import scrape
 from tether.probe import ProbeOptions, ProbeResult
 
 

@@ -4,6 +4,7 @@ second, and its query API polled with a bound: for the tests of /metrics and /pr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -22,15 +23,27 @@ needs_prometheus = pytest.mark.skipif(
     PROMETHEUS is None and not os.environ.get("TETHER_REQUIRE_PROMETHEUS"),
     reason="needs Debian's prometheus package (.ci/run installs it and requires this test)",
 )
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None and not os.environ.get("TETHER_REQUIRE_PROMETHEUS"),
+    reason="needs promtool, of Debian's prometheus package (.ci/run installs it)",
+)
 
 
 @contextmanager
-def prometheus(tmp_path: Path, scrape_configs: str) -> Iterator[str]:
-    """A real Prometheus scraping every second; its base URL."""
+def prometheus(
+    tmp_path: Path, scrape_configs: str, rule_files: tuple[Path, ...] = ()
+) -> Iterator[str]:
+    """A real Prometheus scraping every second (and evaluating ``rule_files`` every
+    second); its base URL."""
     assert PROMETHEUS is not None
     port = free_port()
+    rules = f"rule_files: {json.dumps([str(f) for f in rule_files])}\n"
     (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n" + scrape_configs
+        "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+        + rules
+        + "scrape_configs:\n"
+        + scrape_configs
     )
     proc = subprocess.Popen(
         [

@@ -12,12 +12,15 @@ and exhaustion scenarios, the runner with its metrics and views, and six modules
 web layer).
 
 The monitor's layers (docs/architecture.md) are held here too: :data:`LAYERS` lists them
-from the ground up, and a module may import only from its own layer or one below it.
+from the ground up, and a module may import only from its own layer or one below it; and
+the web's rooms (issue 47): :data:`WEB_ROOMS` says which of them each may import, and
+:data:`WEB_FOR_RUNTIME` what of the web the runtime takes.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -90,6 +93,7 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     known = _modules()
     return {name: _imports(name, path, known) for name, path in known.items()}
@@ -134,6 +138,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("alerts", ("tether.monitor.alerts",)),
     ("reports", ("tether.monitor.reports",)),
     ("cluster", ("tether.monitor.cluster",)),
+    ("metrics", ("tether.monitor.metrics",)),
     ("checks", ("tether.monitor.checks",)),
     ("importers", ("tether.monitor.importers",)),
     ("web", ("tether.monitor.web",)),
@@ -219,3 +224,118 @@ def test_the_monitor_reaches_no_private_name_of_the_probe_engine() -> None:
         if other.startswith("tether.probe._")
     )
     assert not reached, "\n".join(reached)
+
+
+WEB = "tether.monitor.web"
+WEB_SERVER = "tether.monitor.web._web"
+WEB_ROOMS: dict[str, tuple[str, ...]] = {
+    "auth": (),
+    "documents": (),
+    "api": (),
+    "scrape": (),
+    "pages": ("documents", "api", "scrape"),
+    "status": ("pages", "auth"),
+}
+"""The web's rooms (its sub-packages), each with the other rooms it may import: the
+dashboard's pages render the documents, hold the write API's forms and the discovery
+sources' banner; a status page shows an objective's share as the objectives' pages write it,
+and its subscribe form is limited per client as the login is (``auth``).
+Every room may import the web's shared top level (the modules of ``web/`` itself), which
+imports no room; only the server, ``web/_web.py`` and its one table of routes, imports them
+all, and no module of the web imports it."""
+
+WEB_FOR_RUNTIME = frozenset(
+    {
+        "tether.monitor.web._web",
+        "tether.monitor.web._listen",
+        "tether.monitor.web._limits",
+        "tether.monitor.web._params",
+        "tether.monitor.web.auth._auth",
+        # the herald tells a status page's subscribers what the page shows: it builds the
+        # page's own document, from the same Running view the page reads (issue 48)
+        "tether.monitor.web._running",
+        "tether.monitor.web.status._statuspage",
+        "tether.monitor.web.status._status_news",
+    }
+)
+"""What the runtime imports of the web: the server it starts (and each worker's), its
+listening sockets and limits, the request body's reading a worker's forwarder shares, and
+the bearer gate and tokens of ``auth``; the status page's document and news, which the
+subscribers' herald tells.  The collectors the runtime feeds are not the web's:
+they are ``monitor/metrics/``, a layer below it."""
+
+
+def _web_place(module: str) -> str | None:
+    """``"server"``, ``"shared"`` (a module of ``web/`` itself), a room's name, or None
+    for a module outside the web."""
+    if module == WEB_SERVER:
+        return "server"
+    if module == WEB or not module.startswith(WEB + "."):
+        return "shared" if module == WEB else None
+    rest = module[len(WEB) + 1 :].split(".")
+    return "shared" if len(rest) == 1 else rest[0]
+
+
+def _web_crossings(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """The imports inside the web that :data:`WEB_ROOMS` does not allow."""
+    out = set()
+    for module, imported in graph.items():
+        here = _web_place(module)
+        if here in (None, "server"):
+            continue
+        for other in imported:
+            there = _web_place(other)
+            if there in (None, "shared", here):
+                continue
+            if there == "server" or here == "shared" or there not in WEB_ROOMS.get(here, ()):
+                out.add((module, other))
+    return out
+
+
+def test_the_web_rooms_are_listed() -> None:
+    """Each sub-package of ``web/`` is a room of :data:`WEB_ROOMS` and each room listed is
+    one, so a new room comes with its rules; the check finds a made-up import of the shared
+    top level into a room, of a room into another, and of the server."""
+    rooms = {
+        p.name
+        for p in (SRC / "tether" / "monitor" / "web").iterdir()
+        if (p / "__init__.py").exists()
+    }
+    assert rooms == WEB_ROOMS.keys()
+    assert all(set(allowed) <= rooms for allowed in WEB_ROOMS.values())
+    made_up = {
+        "tether.monitor.web._html": {"tether.monitor.web.documents._documents"},
+        "tether.monitor.web.api._actions": {
+            "tether.monitor.web.pages._pages",
+            "tether.monitor.web._params",
+        },
+        "tether.monitor.web.pages._pages": {"tether.monitor.web.documents._status"},
+        "tether.monitor.web.status._badges": {WEB_SERVER},
+    }
+    assert _web_crossings(made_up) == {
+        ("tether.monitor.web._html", "tether.monitor.web.documents._documents"),
+        ("tether.monitor.web.api._actions", "tether.monitor.web.pages._pages"),
+        ("tether.monitor.web.status._badges", WEB_SERVER),
+    }
+
+
+def test_the_web_rooms_import_only_what_they_may() -> None:
+    """No import inside the web crosses between rooms but those :data:`WEB_ROOMS` allows;
+    the shared top level imports no room, and nothing in the web imports the server."""
+    found = sorted(_web_crossings(_graph()))
+    assert not found, "\n".join(f"{a} -> {b}" for a, b in found)
+
+
+def test_the_runtime_imports_of_the_web_only_its_servers() -> None:
+    """The runtime, the one layer above the web, imports of it only
+    :data:`WEB_FOR_RUNTIME` (issue 47: it imported five of the web's modules, the metrics'
+    collectors among them, which now stand below the web)."""
+    graph = _graph()
+    taken = sorted(
+        f"{module} -> {other}"
+        for module, imported in graph.items()
+        if module.startswith("tether.monitor.runtime")
+        for other in imported
+        if _web_place(other) is not None and other not in WEB_FOR_RUNTIME
+    )
+    assert not taken, "\n".join(taken)

@@ -483,6 +483,8 @@ OPTIONAL = {
     "monitor/runtime/_loop.py": (),
     # google-re2 where the monitor extra installed it (its wheels' platforms): regex otherwise.
     "monitor/config/_label_regex.py": (),
+    # oidc: only (joserfc is imported when a single sign-on comes back: tether[oidc]).
+    "monitor/web/auth/_oidc_flow.py": ("oidc",),
     # `tether lab --matrix` drives whichever client libraries are installed.
     "lab/_matrix.py": ("requests", "httpx", "aiohttp"),
     "lab/_exhaust.py": ("requests", "httpx", "aiohttp"),

@@ -24,6 +24,7 @@ from tether.cli._report import REPORT
 from tether.cli._routes import ROUTES
 from tether.cli._shared import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 from tether.cli._silences import SILENCE
+from tether.cli._subscribers import SUBSCRIBERS, UPDATE
 
 __all__ = ["main"]
 
@@ -37,6 +38,8 @@ COMMANDS: tuple[Command, ...] = (
     *ASKING,
     OBJECTIVES,
     SILENCE,
+    UPDATE,
+    SUBSCRIBERS,
     _local.STATUS,
     _local.HISTORY,
     _local.INCIDENTS,

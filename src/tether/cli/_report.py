@@ -73,7 +73,7 @@ def _report(args: argparse.Namespace, path: str) -> int:
     if args.format == "csv":
         text = report_csv(report)
     else:
-        from tether.monitor.web._report_page import report_html
+        from tether.monitor.web.pages._report_page import report_html
 
         text = report_html(report, now)
     if args.output is None:

@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     from tether.monitor.runtime._log import logging_to
     from tether.monitor.runtime._runner import Runner
     from tether.monitor.store import Store, StoreError, open_store
-    from tether.monitor.web._actions import acknowledge
-    from tether.monitor.web._status import status_report
-    from tether.monitor.web._statustext import status_text
+    from tether.monitor.web.api._actions import acknowledge
+    from tether.monitor.web.documents._status import status_report
+    from tether.monitor.web.documents._statustext import status_text
 
 __all__ = [
     "AlertPayload",
@@ -109,7 +109,7 @@ _LAZY = {
     "State": "tether.monitor._state",
     "Store": "tether.monitor.store",
     "StoreError": "tether.monitor.store",
-    "acknowledge": "tether.monitor.web._actions",
+    "acknowledge": "tether.monitor.web.api._actions",
     "channels_for": "tether.monitor.runtime._app",
     "format_uptime": "tether.monitor.reports._uptime",
     "history_report": "tether.monitor.reports._documents",
@@ -123,8 +123,8 @@ _LAZY = {
     "resolve_location": "tether.monitor.config",
     "run_demo": "tether.monitor.runtime._demo",
     "run_monitor": "tether.monitor.runtime._app",
-    "status_report": "tether.monitor.web._status",
-    "status_text": "tether.monitor.web._statustext",
+    "status_report": "tether.monitor.web.documents._status",
+    "status_text": "tether.monitor.web.documents._statustext",
     "uptimes": "tether.monitor.reports._uptime",
 }
 

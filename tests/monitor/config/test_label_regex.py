@@ -27,8 +27,8 @@ from tether.monitor.config._label_regex import (
     untrusted_problem,
 )
 from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
-from tether.monitor.web._overview import BadMatch, _matchers
-from tether.monitor.web._silences import matchers_of
+from tether.monitor.web.api._silences import matchers_of
+from tether.monitor.web.documents._overview import BadMatch, _matchers
 
 ROOT = Path(__file__).parents[3]
 ATTACK = "\\w{0,16}" * 11 + "x"
@@ -209,7 +209,7 @@ import logging, time
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
 from tether.monitor.config import _label_regex
 from tether.monitor.config._labels import parse_matchers
-from tether.monitor.web._overview import BadMatch, _matchers
+from tether.monitor.web.documents._overview import BadMatch, _matchers
 
 assert _label_regex.ENGINE == "regex", _label_regex.ENGINE
 (m,) = parse_matchers('monitor=~"pay.*|web"')

@@ -42,10 +42,10 @@ from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._incident_events import Route
 from tether.monitor.reports._documents import incidents_report, incidents_text
 from tether.monitor.store import Store
-from tether.monitor.web._dashboard import build_incident, build_incidents, build_monitor
-from tether.monitor.web._pages import monitor_page
-from tether.monitor.web._snapshot import Snapshot
-from tether.monitor.web._statuspage import Sight, build_page
+from tether.monitor.web.documents._dashboard import build_incident, build_incidents, build_monitor
+from tether.monitor.web.documents._snapshot import Snapshot
+from tether.monitor.web.pages._pages import monitor_page
+from tether.monitor.web.status._statuspage import Sight, build_page
 from tether.probe import ProbeOptions
 
 # -- the engine: every change of membership is a move on the event that made it ----------

@@ -21,6 +21,8 @@ docs/monitor.md asks); two keys for the same page are two pages.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -30,6 +32,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.helpers.alerts_receiver import Receiver
 from tests.helpers.lifecycle_world import Event, Shape, World
 
 Step = tuple[Any, Any]
@@ -573,6 +576,95 @@ class Objective(Row):
         assert self.pages_of("slo-obj") == ["oncall:objective.burning"]
 
 
+class Subscribed(Row):
+    """A status page's webhook subscriber (issue 48): still confirmed, told each update
+    once (a body signed with its own secret), nothing told again after the event, and a
+    new update after each event told once."""
+
+    name = "status page subscriber"
+    probed = ("sub",)
+
+    def __init__(self, w: World) -> None:
+        super().__init__(w)
+        self.t = w.target()
+        self.hook = Receiver()
+        self.hook.start()
+        w.stack.callback(self.hook.stop)
+        self.secret = ""
+        self.updates = 0
+
+    def monitors(self) -> list[str]:
+        return [f"{{name: sub, url: '{self.t.url}', failure_threshold: 2}}"]
+
+    def sections(self) -> list[str]:
+        return [
+            "status_pages:\n"
+            "  - {slug: subs, title: Subs, groups: [{name: G, monitors: [sub]}],\n"
+            "     subscribe: {url: 'https://status.example.com', webhook: true,\n"
+            "                 webhook_networks: [127.0.0.0/8]}}\n"
+        ]
+
+    def told(self) -> list[dict[str, Any]]:
+        """The bodies the subscriber took, each key once, each signed with its secret."""
+        seen: set[str] = set()
+        out = []
+        for headers, body in list(self.hook.got):
+            sign = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers.get("X-Tether-Signature-256", ""), sign)
+            doc = json.loads(body)
+            key = str(doc.get("key") or doc["event"])
+            if key not in seen:
+                seen.add(key)
+                out.append(doc)
+        return out
+
+    def events(self) -> list[str]:
+        return [d["event"] for d in self.told()]
+
+    def subscribe(self) -> None:
+        answer = self.w.api("/status/subs/subscribe", body={"webhook": self.hook.url})
+        self.secret = answer["secret"]
+
+    def confirm(self) -> None:
+        (confirmation,) = [d for d in self.told() if d["event"] == "subscription.confirm"]
+        token = confirmation["confirm"].rpartition("token=")[2]
+        self.w.api("/status/subs/confirm", body={"token": token})
+
+    def update(self) -> None:
+        found = self.incident("sub")
+        assert found is not None
+        self.updates += 1
+        body = {"state": "identified", "text": f"update {self.updates}"}
+        self.w.api(f"/api/incidents/{found['id']}/updates", body=body)
+
+    def arrange(self) -> Iterator[Step]:
+        yield _always, self.subscribe
+        yield lambda: self.events() == ["subscription.confirm"], self.confirm
+        yield lambda: bool(self.w.sql("SELECT confirmed FROM tether_subscribers")[0][0]), _nothing
+        yield _always, lambda: self.t.set("503")
+        yield lambda: "incident.opened" in self.events(), self.update
+        yield lambda: self.events().count("incident.update") == 1, _nothing
+
+    def keep(self) -> Any:
+        return [d.get("key") for d in self.told()]
+
+    def check(self, kept: Any) -> None:
+        ((confirmed,),) = self.w.sql("SELECT confirmed FROM tether_subscribers")
+        assert confirmed is not None, "the subscriber is no longer confirmed"
+        assert [d.get("key") for d in self.told()] == kept, "news told again after the event"
+        self.update()
+        self.w.wait(lambda: len(self.told()) == len(kept) + 1, 30)
+        assert self.told()[-1]["text"] == f"update {self.updates}"
+
+    def finish(self, kept: Any) -> None:
+        self.t.set("ok")
+        self.w.wait(lambda: "incident.resolved" in self.events(), 40)
+        events = self.events()
+        assert events.count("incident.opened") == 1
+        assert events.count("incident.resolved") == 1
+        assert events.count("incident.update") == self.updates
+
+
 ROWS: tuple[type[Row], ...] = (
     OpenIncident,
     Acknowledged,
@@ -587,6 +679,7 @@ ROWS: tuple[type[Row], ...] = (
     Spooled,
     Discovered,
     Objective,
+    Subscribed,
 )
 """The matrix's rows."""
 

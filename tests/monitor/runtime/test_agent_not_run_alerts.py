@@ -18,7 +18,7 @@ from tether.monitor._records import AlertPayload
 from tether.monitor.alerts import alert_labels
 from tether.monitor.alerts._alertmanager import resolves
 from tether.monitor.alerts._message import subject
-from tether.monitor.web._agent_metrics import agent_banner, agent_document
+from tether.monitor.metrics._agent_metrics import agent_banner, agent_document
 
 MONITORS = (
     "  - {name: api, url: 'http://127.0.0.1:9/', locations: [hq, branch-1], alerts: [ops],"

@@ -19,9 +19,9 @@ import pytest
 from tests.helpers.monitor_harness import Harness
 from tether.cli import main
 from tether.monitor.config import parse_config
+from tether.monitor.metrics._metrics import Scope
 from tether.monitor.runtime._discovery import Discovery, with_discovered
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._metrics import Scope
 
 CONFIG = """\
 alerts:
@@ -248,7 +248,7 @@ def test_a_status_page_of_a_monitor_not_discovered_yet_is_served(tmp_path: Path)
     error) shows it as unknown, without a URL, rather than failing the page; once made,
     it shows its URL."""
     from tether.monitor._state import State
-    from tether.monitor.web._statuspage import Sight, build_page
+    from tether.monitor.web.status._statuspage import Sight, build_page
 
     config = parse_config(
         CONFIG

@@ -8,7 +8,8 @@ The work is counted here, not timed: the rows the database hands back to the rea
 row each incident comes as, seen by wrapping the function that decodes it: a spy, the
 database itself is real), the records decoded, and on SQLite the statements the read
 connection runs (its trace callback).  What a list shows is compared with what
-:func:`~tether.monitor.web._dashboard.incident_brief` shows of the same incident read whole.
+:func:`~tether.monitor.web.documents._dashboard.incident_brief` shows of the same incident
+read whole.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tether.monitor.store import Store
 from tether.monitor.store import _postgres as pg
 from tether.monitor.store import _sqlite as sqlite_store
 from tether.monitor.store._base import Listed
-from tether.monitor.web._dashboard import (
+from tether.monitor.web.documents._dashboard import (
     SHOWN,
     incident_brief,
     listed_brief,

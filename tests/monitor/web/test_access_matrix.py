@@ -49,8 +49,8 @@ from tether.monitor.alerts import Outbox
 from tether.monitor.config import load_config
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._actions import openapi
 from tether.monitor.web._web import make_app
+from tether.monitor.web.api._actions import openapi
 
 READ_TOKEN: Final = new_token()
 WRITE_TOKEN: Final = new_token()
@@ -255,10 +255,27 @@ ROUTES: Final = (
     Route("GET", "/status/public.json", "public"),
     Route("GET", "/badge/web/status.svg", "public"),
     Route("GET", "/status/no/such/page", "public", ok=frozenset({404})),
+    # Subscribing (issue 48): public and limited; a token that matches nobody is a 404,
+    # and a 429 once a client has sent 30 of them in an hour.
+    Route("GET", "/status/public/subscribe", "public"),
+    Route("POST", "/status/public/subscribe", "public", {"webhook": "http://127.0.0.1:9/m"},
+          frozenset({202})),
+    Route("GET", "/status/public/confirm?token=nobody", "public", ok=frozenset({404, 429})),
+    Route("POST", "/status/public/confirm", "public", {"token": "nobody"},
+          frozenset({404, 429})),
+    Route("GET", "/status/public/unsubscribe?token=nobody", "public",
+          ok=frozenset({404, 429})),
+    Route("POST", "/status/public/unsubscribe", "public", {"token": "nobody"},
+          frozenset({404, 429})),
+    Route("GET", "/status/public/feed.atom", "public"),
     Route("GET", "/static/dashboard.css", "public"),
     Route("GET", "/static/base.css", "public"),
     Route("GET", "/static/status.css", "public"),
     Route("GET", "/login", "public"),
+    # Single sign-on's routes: public; with no oidc: configured here, a 404 page for all
+    # (tests/monitor/web/test_oidc_browser.py asks them of a configured provider).
+    Route("GET", "/login/oidc", "public", ok=frozenset({404})),
+    Route("GET", "/login/oidc/callback", "public", ok=frozenset({404})),
     # Every path and method of /api/openapi.json (a write that other rows read is put back).
     _api("GET", "/api/status", "read-api"),
     _api("GET", "/api/monitors/{name}", "read-api", fill="/api/monitors/web"),
@@ -278,6 +295,11 @@ ROUTES: Final = (
          fill="/api/incidents/{incident}/acknowledge"),
     _api("POST", "/api/incidents/{id}/notes", "write", {"text": "matrix"}, (201,),
          fill="/api/incidents/{incident}/notes"),
+    _api("GET", "/api/incidents/{id}/updates", "read-api",
+         fill="/api/incidents/{incident}/updates"),
+    _api("POST", "/api/incidents/{id}/updates", "write",
+         {"state": "identified", "text": "matrix"}, (201,),
+         fill="/api/incidents/{incident}/updates"),
     _api("POST", "/api/maintenance", "write",
          {"monitors": ["writes"], "for": "1h", "reason": "matrix"}, (201,)),
     _api("POST", "/api/maintenance/{id}/close", "write", {},
@@ -517,6 +539,8 @@ def configuration(tmp: Path, lab: Lab, port: int, storage: dict[str, str], worke
                 "slug": "public",
                 "title": "Service status",
                 "groups": [{"name": "Core", "monitors": [{"monitor": "web"}]}],
+                # Webhooks only, to loopback (not in webhook_networks): never posted to.
+                "subscribe": {"url": "http://127.0.0.1", "webhook": True, "per_hour": 10000},
             }
         ],
     }

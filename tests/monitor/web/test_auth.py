@@ -19,8 +19,8 @@ from tether.monitor.config._passwords import (
     parse_token_hash,
     verify_password,
 )
-from tether.monitor.web._auth import area, safe_next
-from tether.monitor.web._sessions import LoginLimiter, Sessions
+from tether.monitor.web.auth._auth import area, safe_next
+from tether.monitor.web.auth._sessions import LoginLimiter, Sessions
 
 FAST = {"n": 2**10}  # the parameters are in the hash: verification follows whatever it says
 MONITORS = "monitors:\n  - {name: api, url: 'http://127.0.0.1:9/'}\n"

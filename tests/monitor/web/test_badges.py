@@ -14,7 +14,7 @@ from tests.helpers.status_harness import DAY, Public, started
 from tests.helpers.web_harness import EPOCH
 from tether.lab import Lab
 from tether.monitor._state import State
-from tether.monitor.web._badges import (
+from tether.monitor.web.status._badges import (
     GREY,
     badge_svg,
     latency_badge,

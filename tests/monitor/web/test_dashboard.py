@@ -38,11 +38,11 @@ from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor.alerts import ChannelStatus, Outbox
 from tether.monitor.store import ProbeRecord, SQLiteStore
-from tether.monitor.web._dashboard import asset
-from tether.monitor.web._pages import channel_banner, not_found_page
-from tether.monitor.web._recent import Recent
-from tether.monitor.web._status import status_document
 from tether.monitor.web._web import make_app
+from tether.monitor.web.documents._dashboard import asset
+from tether.monitor.web.documents._recent import Recent
+from tether.monitor.web.documents._status import status_document
+from tether.monitor.web.pages._pages import channel_banner, not_found_page
 
 ROUNDS = 3
 CHECKED = ("web", "api", "refused", "tls", "cond", SCRIPT)
@@ -128,7 +128,7 @@ def test_the_server_rendered_dashboard_shows_each_monitor_in_its_state(served: S
 def test_an_acknowledged_incident_says_so_on_its_card() -> None:
     """Issue 24: the overview's incident cards never said "acknowledged".  Rendered from
     the incident document as every page renders it (a pure function)."""
-    from tether.monitor.web._pages import incident_card
+    from tether.monitor.web.pages._pages import incident_card
 
     card = {
         "id": 7,
@@ -512,7 +512,8 @@ def test_the_static_files_ship_in_the_wheel(served: Served, tmp_path: Path) -> N
         "uplot.LICENSE",
     )
     script = (
-        "import json, tether.monitor.web._dashboard as d, tether.monitor.web._pages as p; "
+        "import json, tether.monitor.web.documents._dashboard as d, "
+        "tether.monitor.web.pages._pages as p; "
         "page = p.not_found_page('<gone>', 0.0).document(5000); "
         f"print(json.dumps([d.__file__, page, *(d.asset(n).decode() for n in {names!r})]))"
     )

@@ -24,9 +24,9 @@ from aiohttp import web
 from tests.helpers.dashboard_harness import Served, iso
 from tests.helpers.web_harness import EPOCH, Tab, start_site
 from tether.lab import Lab
-from tether.monitor.web import _series
 from tether.monitor.web._access import AUTHORITY, Principal
 from tether.monitor.web._web import make_app
+from tether.monitor.web.documents import _series
 
 DAY = 86400.0
 DAYS = 30

@@ -21,8 +21,8 @@ from tether.monitor import Runner
 from tether.monitor._records import Incident, TimelineEntry
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._dashboard import MEMBERS_SHOWN, TIMELINE_SHOWN
 from tether.monitor.web._web import make_app
+from tether.monitor.web.documents._dashboard import MEMBERS_SHOWN, TIMELINE_SHOWN
 
 T0 = 1_800_000_000.0
 N = 300

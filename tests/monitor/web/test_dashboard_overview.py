@@ -24,7 +24,7 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.reports._uptime import UptimeTable, uptimes
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._overview import View
+from tether.monitor.web.documents._overview import View
 
 DAY = 86400.0
 UP = [f"svc-{i:02d}" for i in range(8)]

@@ -25,7 +25,7 @@ from tests.helpers.web_harness import ServedRunner
 from tether.lab import Lab
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._dashboard import MEMBERS_SHOWN
+from tether.monitor.web.documents._dashboard import MEMBERS_SHOWN
 
 BULK = [f"bulk-{i:02}" for i in range(MEMBERS_SHOWN + 5)]
 """More monitors than a list names, sorted before ``z-pay-batch``."""

@@ -20,8 +20,8 @@ from tests.helpers.ports import free_port
 from tests.helpers.prometheus_server import found, needs_prometheus, prometheus
 from tether.monitor import Runner, parse_config
 from tether.monitor.cluster._view import ClusterView
-from tether.monitor.web._exposition import One as _One
-from tether.monitor.web._metrics import MonitorMetrics
+from tether.monitor.metrics._exposition import One as _One
+from tether.monitor.metrics._metrics import MonitorMetrics
 from tether.monitor.web._web import serve
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n != "monitor")

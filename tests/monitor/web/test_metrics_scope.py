@@ -23,8 +23,8 @@ from tether.monitor import Runner
 from tether.monitor._records import ProbeRecord
 from tether.monitor.cluster._view import ClusterView
 from tether.monitor.config import parse_config
+from tether.monitor.metrics._metrics import MonitorMetrics, Scope
 from tether.monitor.store._shares import shard_of
-from tether.monitor.web._metrics import MonitorMetrics, Scope
 from tether.monitor.web._web import serve
 
 HERE = ClusterView("c", "local", True, ("local",))

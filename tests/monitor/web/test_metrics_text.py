@@ -25,10 +25,10 @@ from tether._kinds import Kind
 from tether.monitor._records import LocationFact, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
-from tether.monitor.web._exposition import One as _One
-from tether.monitor.web._exposition import family_text as _family_text
-from tether.monitor.web._exposition import go_value as _go_value
-from tether.monitor.web._metrics import MonitorMetrics
+from tether.monitor.metrics._exposition import One as _One
+from tether.monitor.metrics._exposition import family_text as _family_text
+from tether.monitor.metrics._exposition import go_value as _go_value
+from tether.monitor.metrics._metrics import MonitorMetrics
 
 HOSTILE = st.text(
     st.characters(exclude_categories=()) | st.sampled_from(['"', "\\", "\n", "é", "監", "\ud800"]),

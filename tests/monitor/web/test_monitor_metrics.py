@@ -26,8 +26,8 @@ from tether.monitor import Runner, parse_config
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config as parse
 from tether.monitor.store._shares import shard_of
-from tether.monitor.web._scrape import scrape
 from tether.monitor.web._web import serve
+from tether.monitor.web.scrape._scrape import scrape
 
 
 def states(port: int) -> dict[str, str]:

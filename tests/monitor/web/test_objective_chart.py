@@ -1,4 +1,4 @@
-"""The burn-down chart's numbers (web/_objective_pages.py ``burn_chart``), pure: it starts
+"""The burn-down chart's numbers (web/pages/_objective_pages.py ``burn_chart``), pure: it starts
 where the data starts, not weeks of a full budget before monitoring began; its axis stays
 readable (never below -100%) however overspent the budget, and says by how much; with
 too few checks for a budget it says so instead of drawing -63,000%.  Issue 44 §2 measured
@@ -21,7 +21,7 @@ from tether.monitor.reports._objective_history import (
     burn_down,
     live_history,
 )
-from tether.monitor.web._objective_pages import (
+from tether.monitor.web.pages._objective_pages import (
     AXIS_FLOORS,
     CHART_WIDTH,
     PLOT_BOTTOM,

@@ -1,4 +1,4 @@
-"""The objectives' pages (web/_objective_pages.py): ``/objectives`` and the burn-down chart
+"""The objectives' pages (web/pages/_objective_pages.py): ``/objectives`` and the burn-down chart
 of ``/objectives/NAME``, drawn from the store, checked in real Chromium.
 
 A real Runner over a real SQLite store is served on loopback (``ServedRunner``); the
@@ -25,7 +25,7 @@ from tether.monitor._records import Incident, ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._objective_pages import CHART_WIDTH, PLOT_BOTTOM, PLOT_TOP, chart_y
+from tether.monitor.web.pages._objective_pages import CHART_WIDTH, PLOT_BOTTOM, PLOT_TOP, chart_y
 
 NAME = "<img src=x onerror=window.__pwned=1>"
 READER = "tether_reader-token-0123456789abcdefghijklmnopqrstuv"

@@ -19,7 +19,7 @@ Measured on main before the fix: ``tether status`` counted every location live a
 dashboard drew ``branch-1 (no live instance)`` in red while the agent delivered checks;
 the certificate, the instances and the newest check (an instance's own, not the
 store's) differed too.  Every field is compared but those of
-:data:`~tether.monitor.web._status.BY_THE_MOMENT`, the one list of what is about the
+:data:`~tether.monitor.web.documents._status.BY_THE_MOMENT`, the one list of what is about the
 moment asked or who answers.  Real processes on real time: every wait polls with a
 bound (tests/helpers/processes.py).
 """
@@ -46,7 +46,7 @@ from tests.helpers.ports import free_port
 from tests.helpers.tether_processes import SRC, monitor, tether
 from tether.lab import Lab
 from tether.monitor.config._passwords import hash_token, new_token
-from tether.monitor.web._status import BY_THE_MOMENT
+from tether.monitor.web.documents._status import BY_THE_MOMENT
 
 READ_TOKEN: Final = new_token()
 AGENT_TOKEN: Final = new_token()

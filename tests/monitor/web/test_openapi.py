@@ -21,10 +21,10 @@ from referencing.jsonschema import DRAFT202012
 from tests.helpers.actions_harness import Served
 from tether.lab import Lab
 from tether.monitor.web._access import AUTHORITY
-from tether.monitor.web._actions import openapi
-from tether.monitor.web._auth import ConfiguredAuthority
 from tether.monitor.web._routing import Route
 from tether.monitor.web._web import make_app, routes
+from tether.monitor.web.api._actions import openapi
+from tether.monitor.web.auth._auth import ConfiguredAuthority
 
 DESCRIBED = json.loads(openapi())
 

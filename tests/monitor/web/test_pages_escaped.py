@@ -16,7 +16,7 @@ from tests.helpers.web_harness import ServedRunner
 from tether.lab import Lab
 from tether.monitor.config import parse_config
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._documents import monitor_path
+from tether.monitor.web._routing import monitor_path
 
 HOSTILE = "<script>alert(1)</script>\"'&"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;"

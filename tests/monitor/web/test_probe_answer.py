@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from tether.lab import Lab
 from tether.monitor.checks._blackbox import phase_seconds
-from tether.monitor.web._probe_metrics import blackbox_probe
+from tether.monitor.web.scrape._probe_metrics import blackbox_probe
 from tether.probe import HttpDetails, Phase, ProbeOptions, ProbeResult, Response, probe
 
 

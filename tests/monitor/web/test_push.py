@@ -18,7 +18,7 @@ from tests.helpers.web_harness import EPOCH, ServedRunner
 from tether.monitor._state import State
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._heartbeat import missed
-from tether.monitor.web._statuspage import trouble
+from tether.monitor.web.status._statuspage import trouble
 
 TOKEN = "s3cr3t-push-token-0123456789"
 NIGHTLY = "n1ghtly-push-token-abcdefghij"

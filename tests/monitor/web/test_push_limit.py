@@ -17,7 +17,7 @@ import yaml
 from tests.helpers.tether_processes import rows
 from tests.helpers.web_harness import ServedRunner
 from tether.monitor.config import parse_config
-from tether.monitor.web._push import PUSH_BURST, PushLimiter
+from tether.monitor.web.api._push import PUSH_BURST, PushLimiter
 
 TOKEN = "limit-push-token-0123456789abcdef"
 

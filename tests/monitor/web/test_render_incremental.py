@@ -26,10 +26,10 @@ from tether.monitor.config import MonitorConfig
 from tether.monitor.engine._detect import StateChanged
 from tether.monitor.engine._journal import Journal
 from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
-from tether.monitor.web._board import StateBoard
-from tether.monitor.web._dashboard import _dumps
-from tether.monitor.web._metrics import MonitorMetrics
-from tether.monitor.web._overview import (
+from tether.monitor.metrics._metrics import MonitorMetrics
+from tether.monitor.web.documents._board import StateBoard
+from tether.monitor.web.documents._dashboard import _dumps
+from tether.monitor.web.documents._overview import (
     SORTS,
     Entry,
     View,
@@ -38,7 +38,7 @@ from tether.monitor.web._overview import (
     in_order,
     order_of,
 )
-from tether.monitor.web._status import MonitorsJSON, status_json
+from tether.monitor.web.documents._status import MonitorsJSON, status_json
 
 NAMES = [f"m{i}" for i in range(8)]
 KINDS = [Kind.CONNECT_REFUSED, Kind.CONNECT_TIMEOUT, None]

@@ -218,7 +218,7 @@ def test_the_client_never_says_more_dropped_calls_than_the_monitor_takes(
     then the rest in its next batch, and the real monitor takes both batches."""
     from tether import Reporter
     from tether._reporter import MAX_DROPPED as CLIENT_MAX
-    from tether.monitor.web._reported import MAX_DROPPED
+    from tether.monitor.web.api._reported import MAX_DROPPED
 
     assert CLIENT_MAX == MAX_DROPPED
     s = served

@@ -1,4 +1,4 @@
-"""A status page's ``objectives:`` (web/_status_objectives.py): the page served by the
+"""A status page's ``objectives:`` (web/status/_status_objectives.py): the page served by the
 real server shows each listed objective's SLI and budget left over its window, as the
 runner read them from a real SQLite store the test wrote through its API before it
 started, and nothing of its monitors; a name that is no objective is refused with the

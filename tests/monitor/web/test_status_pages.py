@@ -38,7 +38,7 @@ from tether.lab import Lab
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.reports._uptime import uptime
-from tether.monitor.web._statuspage import (
+from tether.monitor.web.status._statuspage import (
     CACHE_SECONDS,
     DAYS,
     TtlCache,

@@ -18,7 +18,7 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token
 from tether.monitor.engine._traffic import Call
-from tether.monitor.web._traffic_metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
+from tether.monitor.metrics._traffic_metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
 
 PAY = "payments.internal:443"
 REPORTER = "report-token-0123456789abcdef"

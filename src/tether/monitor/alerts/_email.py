@@ -129,8 +129,13 @@ class EmailChannel:
     def deliver(self, payload: AlertPayload, key: str) -> None:
         """Send one alert under its ``key``; raises if the server did not accept it for any
         recipient."""
-        message = self.message(payload, key)
-        recipients = [parseaddr(address)[1] for address in self.to]
+        self.send(self.message(payload, key), self.to)
+
+    def send(self, message: EmailMessage, to: tuple[str, ...] | list[str]) -> None:
+        """Send ``message`` to ``to`` through this channel's server, encrypted and logged
+        in as configured (a status page's subscribers are sent theirs so); raises if the
+        server did not accept it for any recipient."""
+        recipients = [parseaddr(address)[1] for address in to]
         with self._session() as smtp:
             try:
                 refused = smtp.send_message(

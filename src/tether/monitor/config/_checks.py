@@ -13,6 +13,7 @@ import zoneinfo
 from typing import Any, Final
 
 from tether._durations import format_duration
+from tether._extras import problem
 from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
@@ -47,6 +48,7 @@ from tether.monitor.config._rdap import rdap_problems
 from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
 from tether.monitor.config._storage import check_retention
+from tether.monitor.config._subscribe import check_subscribe
 
 
 def cross_check(config: MonitorConfig, refs: References | None = None) -> list[Problem]:
@@ -120,6 +122,7 @@ def cross_check(config: MonitorConfig, refs: References | None = None) -> list[P
     errors += check_objectives(config.objectives, config.monitors, channels, refs)
     errors += check_retention(config.storage, config.objectives)
     errors += check_page_objectives(config.status_pages, [o.name for o in config.objectives])
+    errors += check_subscribe([p.subscribe for p in config.status_pages], config.alerts)
     errors += check_routes(config.routes, config.time_intervals, channels)
     errors += check_inhibit_rules(config.inhibit_rules, config.monitors, refs)
     return errors
@@ -156,9 +159,12 @@ def config_warnings(config: MonitorConfig) -> list[str]:
     ]
     # A check this installation cannot run fails each time until its extra is installed.
     out += config_cannot_run(config)
+    if config.oidc is not None:
+        lacking = problem("oidc: single sign-on", "oidc")
+        out += [f"{lacking}; until then a login that comes back is refused"] if lacking else []
     if is_loopback(server.host):
         return out
-    if not config.users:
+    if not config.users and config.oidc is None:
         out.append(
             f"server.listen: {server.host} is not a loopback address and no users are "
             "configured: the dashboard and its APIs answer only requests made on loopback "

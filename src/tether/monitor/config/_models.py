@@ -69,10 +69,12 @@ from tether.monitor.config._http3 import HttpVersion
 from tether.monitor.config._inhibit import InhibitRules
 from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
+from tether.monitor.config._oidc import OidcSettings
 from tether.monitor.config._rdap import RdapOptions
 from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
 from tether.monitor.config._storage import Storage
+from tether.monitor.config._subscribe import Subscribe
 
 
 def _check_cron(value: str) -> str:
@@ -582,6 +584,7 @@ class StatusPage(_Model):
     """Show each monitor's latency at its last check."""
     objectives: Names = ()
     """Objectives whose SLI and budget left the page shows (docs/status-pages.md)."""
+    subscribe: Subscribe | None = None  # visitors may subscribe to its news (issue 48)
 
     def entries(self) -> Iterator[StatusMonitor]:
         """Every monitor of the page, group after group."""
@@ -618,6 +621,8 @@ class MonitorConfig(_Model):
     users: tuple[User, ...] = ()
     """Who may log in; with none, the dashboard answers only on loopback."""
     tokens: tuple[ApiToken, ...] = ()
+    oidc: OidcSettings | None = None
+    """Single sign-on through an OpenID Connect provider (docs/security.md)."""
     workers: Workers = "auto"
     """How many processes probe (``auto``: one per core this process may use); 1 probes
     in the monitor's own process."""

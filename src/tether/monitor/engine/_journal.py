@@ -1,6 +1,6 @@
 """The order in which monitors' states changed, for readers that keep a view of every
 monitor between reads (the overview's and ``/api/status``' states: :class:`~tether.
-monitor.web._board.StateBoard`) and bring it up to date by difference.
+monitor.web.documents._board.StateBoard`) and bring it up to date by difference.
 
 A reader remembers the position it read up to; :meth:`Journal.between` gives the names
 marked since, or None when the journal dropped part of them (the reader builds its view

@@ -1,7 +1,7 @@
 """What the store holds, as JSON: one shape for a check, a roll-up and an incident, used by
 the dashboard's APIs and by ``tether status``, ``history`` and ``incidents``, whose text is
 rendered from the same documents (so it is redacted alike): ``history`` and ``incidents``
-here, ``status`` (the dashboard's document) in :mod:`tether.monitor.web._statustext`.
+here, ``status`` (the dashboard's document) in :mod:`tether.monitor.web.documents._statustext`.
 Each document is a :class:`~typing.TypedDict` (:class:`IncidentDoc`, :class:`ResultDoc`...).
 
 Times are ISO 8601 in UTC, to the second; URLs go through

@@ -5,7 +5,7 @@ and each status page's uptime per monitor and its incidents; read from the store
 
 As CSV (:func:`report_csv`, one row per section and item under :data:`CSV_HEADER`, the
 columns docs/objectives.md describes); the printable HTML is the web layer's
-(``web/_report_page.py``), from the same :class:`MonthlyReport`.
+(``web/pages/_report_page.py``), from the same :class:`MonthlyReport`.
 """
 
 from __future__ import annotations

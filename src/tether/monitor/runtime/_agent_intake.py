@@ -56,19 +56,19 @@ from tether.monitor._state import State
 from tether.monitor.cluster._view import agent_locations, live_agents
 from tether.monitor.config._monitor_wire import monitor_json
 from tether.monitor.engine._detect import Detector, Observation, StateChanged
+from tether.monitor.metrics._agent_metrics import AgentsView
 from tether.monitor.runtime._agent_not_run import NotRunAlerts, not_run_changes
 from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.runtime._saved import Holder, SavedStates
 from tether.monitor.store import AgentRow, StoreError
 from tether.monitor.store._agents import counted
-from tether.monitor.web._agent_metrics import AgentsView
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import Outbox
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
-    from tether.monitor.web._metrics import MonitorMetrics
+    from tether.monitor.metrics._metrics import MonitorMetrics
 
 __all__ = ["AgentIntake", "AgentRunner", "placed"]
 

@@ -40,6 +40,7 @@ from tether.monitor.config import (
     resolve_location,
 )
 from tether.monitor.runtime._discovery import Discovery
+from tether.monitor.runtime._heralds import run_subscribers
 from tether.monitor.runtime._loop import run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
@@ -136,9 +137,9 @@ def run_monitor(
     uses :func:`logging_to`), and the workers write theirs the same way."""
     from tether.monitor.runtime._log import current_format
     from tether.monitor.runtime._workers import WorkerFleet
-    from tether.monitor.web._auth import required_tokens
     from tether.monitor.web._limits import raise_fd_limit
     from tether.monitor.web._web import allowed_targets, limits_of
+    from tether.monitor.web.auth._auth import required_tokens
 
     try:
         here = resolve_location(config, location, env={})
@@ -224,10 +225,12 @@ async def _serve_until_stopped(
         return 1
     _log_started(runner.config, host, port, workers, fleet)
     discovering = loop.create_task(runner.discovery.run(stop, runner))
+    telling = loop.create_task(run_subscribers(runner, stop))  # status page news (issue 48)
     try:
         await runner.run(stop, freeze_gc=True, began=began)
     finally:
         discovering.cancel()
+        telling.cancel()
         await server.cleanup()
     return 0
 

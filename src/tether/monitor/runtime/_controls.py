@@ -1,4 +1,4 @@
-"""The write API's controls (``web/_actions.py``), as a running monitor takes them: every
+"""The write API's controls (``web/api/_actions.py``), as a running monitor takes them: every
 instance reads the store's each second, and the one a change was made on at once.  Pauses
 and resumptions, checks asked for, pushes made through another instance, maintenance
 windows, and the acknowledgements made with ``tether ack``.  It reaches the runner only

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._holds import Holds
     from tether.monitor.engine._incidents import IncidentEngine
     from tether.monitor.engine._quorum import Quorum
+    from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.runtime._agent_intake import AgentIntake
     from tether.monitor.runtime._controls import ControlsIntake
     from tether.monitor.runtime._delivery import AlertDelivery
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from tether.monitor.runtime._objective_stage import Objectives
     from tether.monitor.runtime._pushes import Pushes
     from tether.monitor.runtime._traffic_intake import TrafficIntake
-    from tether.monitor.web._metrics import MonitorMetrics
 
 __all__ = ["SetChange", "SetRunner", "apply", "set_change"]
 

@@ -55,9 +55,9 @@ from tether.monitor.engine._objective_words import (
     spent_over,
 )
 from tether.monitor.engine._objectives import Ledger, Status
+from tether.monitor.metrics._objective_metrics import ObjectiveMetrics
 from tether.monitor.reports._objective_store import Exclusions, Spent, bucket_counts, spent_rows
 from tether.monitor.store import StoreError
-from tether.monitor.web._objective_metrics import ObjectiveMetrics
 
 if TYPE_CHECKING:
     from tether.monitor.alerts import Outbox
@@ -65,9 +65,9 @@ if TYPE_CHECKING:
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._holds import Holds
     from tether.monitor.engine._traffic import Call
+    from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.runtime._intake import Pauses
     from tether.monitor.store import Store
-    from tether.monitor.web._metrics import MonitorMetrics
 
 __all__ = ["EVALUATE_EVERY", "FULL_EVERY", "RECENT", "REFRESH_BACK", "STATE_KEY", "Objectives"]
 

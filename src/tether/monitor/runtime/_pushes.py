@@ -1,4 +1,4 @@
-"""The push monitors' intake: a job's pushes (``POST /api/push/TOKEN``: ``web/_push.py``),
+"""The push monitors' intake: a job's pushes (``POST /api/push/TOKEN``: ``web/api/_push.py``),
 those read from the store (made through another instance of a cluster), and the
 heartbeats they miss, each turned into a check the runner takes (``_intake.Taker``)."""
 

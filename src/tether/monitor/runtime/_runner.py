@@ -107,7 +107,7 @@ class Runner:
         """When each monitor's certificate expires, as its last check that saw one said."""
         self.since: dict[str, float] = {}
         """When each monitor entered its state, as seen here (the pages read the store's)."""
-        from tether.monitor.web._metrics import MonitorMetrics
+        from tether.monitor.metrics._metrics import MonitorMetrics
 
         self.metrics = MonitorMetrics(wall=wall)
         self.metrics.watch_store(store.health)

@@ -1,5 +1,5 @@
 """The traffic monitors' intake: an application's batches of calls (``POST /api/report``:
-``web/_reported.py``) counted for the traffic monitors they belong to, each judged
+``web/api/_reported.py``) counted for the traffic monitors they belong to, each judged
 (``engine/_traffic.py``) into a check the runner takes (``_intake.Taker``) when its
 verdict changes, and every ten seconds while it stays."""
 
@@ -18,7 +18,7 @@ from tether.monitor.engine._traffic import Call, Thresholds, Traffic
 from tether.monitor.runtime._intake import Taker
 
 if TYPE_CHECKING:
-    from tether.monitor.web._metrics import MonitorMetrics
+    from tether.monitor.metrics._metrics import MonitorMetrics
 
 _RECORD_EVERY = 10.0
 """Seconds between a traffic monitor's stored checks while its verdict stays the same (a

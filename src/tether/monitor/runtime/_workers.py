@@ -616,8 +616,8 @@ def _probe_app(
     from aiohttp.web_protocol import RequestPayloadError
     from yarl import URL
 
-    from tether.monitor.web._auth import bearer_gate
     from tether.monitor.web._web import REQUEST_BODY_MAX, probe_handler
+    from tether.monitor.web.auth._auth import bearer_gate
 
     session: aiohttp.ClientSession | None = None
 
@@ -693,8 +693,8 @@ def _forwarded(request: Any) -> tuple[list[tuple[str, str]], AsyncIterator[bytes
     the client's headers but the hop-by-hop ones, where it came from and arrived, and
     the body as the worker's server read it, cut past the route's limit."""
     from tether.monitor._agent_wire import RESULTS_PATH
-    from tether.monitor.web._auth import LOCAL_ADDRESS_HEADER
     from tether.monitor.web._web import FORWARD_BODY_MAX, REQUEST_BODY_MAX
+    from tether.monitor.web.auth._auth import LOCAL_ADDRESS_HEADER
 
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
     headers.append(("X-Forwarded-For", request.remote or ""))

@@ -79,6 +79,7 @@ from tether.monitor.store._rollups import (
 )
 from tether.monitor.store._screenshots import ScreenshotStore
 from tether.monitor.store._silences import SilenceStore, Suppressed
+from tether.monitor.store._subscribers import SubscriberStore
 from tether.monitor.store._values import (
     Decode,
     Fence,
@@ -171,6 +172,7 @@ class Store(
     InstanceStore,
     CertificateStore,
     DiscoveredStore,
+    SubscriberStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

@@ -78,6 +78,7 @@ from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
+from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import LocationRead, too_new
 from tether.monitor.store._writer import Job, Located, default_spill, run_jobs, storable_text
 
@@ -339,6 +340,7 @@ class PostgresStore(
     RetentionSQL["Conn"],
     InstanceSQL["Conn"],
     DiscoveredSQL["Conn"],
+    SubscriberSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.

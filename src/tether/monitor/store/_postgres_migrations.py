@@ -310,4 +310,52 @@ MIGRATIONS: tuple[str, ...] = (
         last_success DOUBLE PRECISION
     )
     """,
+    # 15 (issue 48): status page subscribers, their news and outbox, incident updates
+    # (see the SQLite store's).
+    """
+    CREATE TABLE tether_subscribers (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        page TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        address TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT,
+        created DOUBLE PRECISION NOT NULL,
+        confirmed DOUBLE PRECISION,
+        UNIQUE (page, kind, address)
+    );
+    CREATE TABLE tether_status_news (
+        page TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        noted DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (page, key)
+    );
+    CREATE TABLE tether_status_deliveries (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        subscriber BIGINT NOT NULL,
+        key TEXT NOT NULL,
+        body JSONB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created DOUBLE PRECISION NOT NULL,
+        next_at DOUBLE PRECISION NOT NULL,
+        delivered DOUBLE PRECISION,
+        gave_up DOUBLE PRECISION,
+        last_error TEXT,
+        claimed_by TEXT,
+        claim_until DOUBLE PRECISION,
+        UNIQUE (subscriber, key)
+    );
+    CREATE INDEX tether_status_deliveries_due ON tether_status_deliveries (next_at)
+        WHERE delivered IS NULL AND gave_up IS NULL;
+    CREATE TABLE tether_incident_updates (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident BIGINT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        state TEXT NOT NULL,
+        text TEXT NOT NULL,
+        who TEXT NOT NULL
+    );
+    CREATE INDEX tether_incident_updates_by_incident ON tether_incident_updates (incident, at)
+    """,
 )

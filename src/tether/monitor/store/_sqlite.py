@@ -62,6 +62,7 @@ from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._sqlite_migrations import MIGRATIONS
+from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import too_new
 from tether.monitor.store._writer import Job, Located, run_jobs
 
@@ -366,6 +367,7 @@ class SQLiteStore(
     RetentionSQL[sqlite3.Connection],
     InstanceSQL[sqlite3.Connection],
     DiscoveredSQL[sqlite3.Connection],
+    SubscriberSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

@@ -317,4 +317,52 @@ MIGRATIONS: tuple[str, ...] = (
         last_success REAL
     ) WITHOUT ROWID
     """,
+    # 15 (issue 48): status page subscribers, the news told to them and their outbox,
+    # and the updates a team writes on an incident (store/_subscribers.py).
+    """
+    CREATE TABLE tether_subscribers (
+        id INTEGER PRIMARY KEY,
+        page TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        address TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        secret TEXT,
+        created REAL NOT NULL,
+        confirmed REAL,
+        UNIQUE (page, kind, address)
+    );
+    CREATE TABLE tether_status_news (
+        page TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        noted REAL NOT NULL,
+        PRIMARY KEY (page, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE tether_status_deliveries (
+        id INTEGER PRIMARY KEY,
+        subscriber INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        next_at REAL NOT NULL,
+        delivered REAL,
+        gave_up REAL,
+        last_error TEXT,
+        claimed_by TEXT,
+        claim_until REAL,
+        UNIQUE (subscriber, key)
+    );
+    CREATE INDEX tether_status_deliveries_due ON tether_status_deliveries (next_at)
+        WHERE delivered IS NULL AND gave_up IS NULL;
+    CREATE TABLE tether_incident_updates (
+        id INTEGER PRIMARY KEY,
+        incident INTEGER NOT NULL,
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        text TEXT NOT NULL,
+        who TEXT NOT NULL
+    );
+    CREATE INDEX tether_incident_updates_by_incident ON tether_incident_updates (incident, at)
+    """,
 )

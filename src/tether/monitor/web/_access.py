@@ -10,7 +10,7 @@ counts as a principal is the app's :class:`Authority` (``app[AUTHORITY]``):
   loopback address, and the tests): whoever reaches the server is ``local`` with both
   scopes.  A change must still come from this origin (a page of another site cannot
   post to it: see :func:`same_origin`).
-- :class:`~tether.monitor.web._auth.ConfiguredAuthority`, which ``tether monitor`` installs:
+- :class:`~tether.monitor.web.auth._auth.ConfiguredAuthority`, which ``tether monitor`` installs:
   API tokens (``Authorization: Bearer TOKEN``), login sessions when users are configured,
   and ``local`` for requests made on loopback while none are.
 
@@ -72,6 +72,8 @@ class Principal:
     """The session's CSRF token, for the forms of a page; ``None`` outside sessions."""
     location: str | None = None
     """The location an ``agent`` token reports for."""
+    provider: bool = False
+    """A session of single sign-on (``_oidc.py``): its user is the provider's."""
 
     def may(self, scope: str) -> bool:
         # write implies read and report; report implies nothing
@@ -79,8 +81,11 @@ class Principal:
 
     @property
     def who(self) -> str:
-        """How the audit log names it: ``alice``, ``token:ci``, ``local``."""
-        return f"token:{self.name}" if self.via == "token" else self.name
+        """How the audit log names it: ``alice``, ``token:ci``, ``local``, and ``oidc:alice``
+        for a user of single sign-on (never taken for a configured user of that name)."""
+        if self.via == "token":
+            return f"token:{self.name}"
+        return f"oidc:{self.name}" if self.provider else self.name
 
 
 class Authority(Protocol):

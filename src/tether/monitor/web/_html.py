@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from tether._durations import human_duration
 from tether._plural import count
 from tether.monitor.reports._uptime import format_uptime
-from tether.monitor.web._documents import monitor_path
+from tether.monitor.web._routing import monitor_path
 
 if TYPE_CHECKING:
     from tether.monitor.web._access import Principal

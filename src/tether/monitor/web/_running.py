@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from tether.monitor.engine._discovery import SourceStatus
     from tether.monitor.engine._quorum import Quorum
     from tether.monitor.engine._traffic import Call, Traffic
+    from tether.monitor.metrics._agent_metrics import AgentsView
+    from tether.monitor.metrics._metrics import MonitorMetrics
+    from tether.monitor.metrics._objective_metrics import ObjectivesView
     from tether.monitor.store import Cluster, Store
-    from tether.monitor.web._agent_metrics import AgentsView
-    from tether.monitor.web._metrics import MonitorMetrics
-    from tether.monitor.web._objective_metrics import ObjectivesView
 
 
 class PushIntake(Protocol):

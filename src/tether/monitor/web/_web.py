@@ -1,7 +1,8 @@
-"""The monitor's HTTP server: ``/metrics`` for Prometheus, ``/probe`` as blackbox_exporter
-has it, the dashboard (``_dashboard.py``, its handlers in ``_dashboard_routes.py``), the
-status pages, the API; every route in one table, :func:`routes`.  aiohttp, on the
-monitor's own event loop."""
+"""The monitor's HTTP server: ``/metrics`` for Prometheus and ``/probe`` as
+blackbox_exporter has it (``scrape/``), the dashboard (``documents/``, its pages and
+handlers in ``pages/``), the status pages (``status/``), the API (``api/``), login
+(``auth/``); every route in one table, :func:`routes`, the one module of the web that
+imports its rooms.  aiohttp, on the monitor's own event loop."""
 
 from __future__ import annotations
 
@@ -15,23 +16,26 @@ from aiohttp import web
 from tether._redact import quote
 from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
-from tether.monitor.web._actions import action_handlers
-from tether.monitor.web._agent_routes import AGENT_BODY_MAX, agent_handlers
-from tether.monitor.web._auth import ConfiguredAuthority, gate, install, login_handlers
-from tether.monitor.web._dashboard_routes import dashboard_handlers, security_headers
 from tether.monitor.web._errors import json_errors
 from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
-from tether.monitor.web._objective_pages import objective_handlers
-from tether.monitor.web._objectives import ObjectiveHandlers
 from tether.monitor.web._params import MAX_BODY, request_number
-from tether.monitor.web._probe_metrics import blackbox_probe
-from tether.monitor.web._push import push_handler
-from tether.monitor.web._reported import report_handler
 from tether.monitor.web._routing import Route
-from tether.monitor.web._scrape import metrics_handler
-from tether.monitor.web._silences import silence_handlers
-from tether.monitor.web._statuspage import status_handlers
+from tether.monitor.web.api._actions import action_handlers
+from tether.monitor.web.api._agent_routes import AGENT_BODY_MAX, agent_handlers
+from tether.monitor.web.api._incident_updates import update_handlers
+from tether.monitor.web.api._objectives import ObjectiveHandlers
+from tether.monitor.web.api._push import push_handler
+from tether.monitor.web.api._reported import report_handler
+from tether.monitor.web.api._silences import silence_handlers
+from tether.monitor.web.auth._auth import ConfiguredAuthority, gate, install, login_handlers
+from tether.monitor.web.auth._oidc import oidc_handlers
+from tether.monitor.web.pages._dashboard_routes import dashboard_handlers, security_headers
+from tether.monitor.web.pages._objective_pages import objective_handlers
+from tether.monitor.web.scrape._probe_metrics import blackbox_probe
+from tether.monitor.web.scrape._scrape import metrics_handler
+from tether.monitor.web.status._statuspage import status_handlers
+from tether.monitor.web.status._subscribe import subscribe_handlers
 from tether.probe import LOOPBACK, AllowedTargets, IcmpNotPermitted, TargetRefused
 
 if TYPE_CHECKING:
@@ -80,6 +84,7 @@ def routes(
     gives its handlers, made here once for the app; ``authority`` is the app's (``install``)
     and ``refresh`` the dashboard's."""
     login = login_handlers(authority, runner.wall)
+    sso = oidc_handlers(authority, login, runner.wall)
     status = status_handlers(runner)
     board = dashboard_handlers(runner, refresh=refresh)
     objectives = objective_handlers(runner, board)
@@ -88,10 +93,14 @@ def routes(
     push = push_handler(runner)
     goals = ObjectiveHandlers(runner)
     agents = agent_handlers(runner)
+    subs = subscribe_handlers(runner)
+    updates = update_handlers(runner, act)
     return (
         Route("GET", "/login", login.form),
         Route("POST", "/login", login.login),
-        Route("POST", "/logout", login.logout),
+        Route("GET", "/login/oidc", sso.begin),
+        Route("GET", "/login/oidc/callback", sso.callback),
+        Route("POST", "/logout", sso.logout),
         Route("GET", "/metrics", metrics_handler(runner)),
         Route("GET", "/probe", probe_handler(allowed_for(runner), lambda: runner.config.modules)),
         # Public: the status pages and badges; before the dashboard, whose /static/{file}
@@ -100,6 +109,14 @@ def routes(
         Route("GET", "/status/{slug:[^/]+}.json", status.document),
         Route("GET", "/status/{slug:[^/]+}", status.page),
         Route("GET", "/badge/{monitor:.+}/{which:[a-z0-9-]+}.svg", status.badge),
+        # Subscribing to a page (issue 48): public, limited (_subscribe.py).
+        Route("GET", "/status/{slug:[^/]+}/subscribe", subs.form),
+        Route("POST", "/status/{slug:[^/]+}/subscribe", subs.subscribe),
+        Route("GET", "/status/{slug:[^/]+}/confirm", subs.confirm_page),
+        Route("POST", "/status/{slug:[^/]+}/confirm", subs.confirm),
+        Route("GET", "/status/{slug:[^/]+}/unsubscribe", subs.unsubscribe_page),
+        Route("POST", "/status/{slug:[^/]+}/unsubscribe", subs.unsubscribe),
+        Route("GET", "/status/{slug:[^/]+}/feed.atom", subs.feed),
         Route("GET", "/status/{rest:.*}", status.not_found),
         # The dashboard: its pages and their JSON.
         Route("GET", "/", board.dashboard),
@@ -126,6 +143,8 @@ def routes(
         Route("POST", "/api/monitors/{name:.+}/check", act.check),
         Route("POST", "/api/incidents/{id}/acknowledge", act.acknowledge_it),
         Route("POST", "/api/incidents/{id}/notes", act.note),
+        Route("POST", "/api/incidents/{id}/updates", updates.post),
+        Route("GET", "/api/incidents/{id}/updates", updates.listed),
         Route("POST", "/api/maintenance", act.open_window),
         Route("POST", "/api/maintenance/{id}/close", act.close_window),
         Route("GET", "/api/maintenance", act.windows),

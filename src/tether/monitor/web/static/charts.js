@@ -1,8 +1,8 @@
 // tether's monitor page: the response-time chart, drawn by uPlot (static/uplot.min.js)
 // from the series the server computes (GET /api/series/NAME?range=..., see
-// src/tether/monitor/web/_dashboard.py::build_series).  It renders no markup: uPlot builds its
-// canvas and legend with the DOM API, labels as textContent.  Without this script the
-// chart's frame stays hidden and the page's tables say the same.
+// src/tether/monitor/web/documents/_dashboard.py::build_series).  It renders no markup: uPlot
+// builds its canvas and legend with the DOM API, labels as textContent.  Without this script
+// the chart's frame stays hidden and the page's tables say the same.
 //
 // dashboard.js swaps the page's <main> for a fresh copy every few seconds; the fresh copy
 // holds an empty, hidden frame, which this script replaces with the live chart.

@@ -1,0 +1,293 @@
+"""Delivering a status page's news to its subscribers (issue 48): e-mail through the page's
+e-mail channel, or a JSON body posted to a webhook and signed as the webhook channel signs
+(``X-Tether-Signature-256: sha256=HEX(HMAC(secret, body))``, the subscriber's own
+secret).  What is sent is made from the stored body alone (``engine/_status_news.StatusNews``,
+or a confirmation), which holds only what the page shows.
+
+Every message but a confirmation carries the subscriber's unsubscribe link, in its text
+and in ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058: a mail client's
+one-click unsubscribe); a webhook's body carries it as ``unsubscribe``.  An unconfirmed
+address is sent its confirmation and nothing else: the store queues news for confirmed
+subscribers only, and :meth:`Deliverer.send` refuses anything else to one unconfirmed.
+
+Deliveries come from the store's outbox (``store/_subscribers.py``), claimed by one
+instance at a time, so a crash or a restart loses none: an unfinished one is claimed
+again when its claim runs out.  A failed one is tried again with backoff (10 s doubling
+to an hour), :data:`~tether.monitor.store._subscribers.GIVE_UP_AFTER` times.
+
+A webhook is posted only to a public address, or one in the page's
+``subscribe.webhook_networks``: a visitor may give any URL, and tether must not be made
+to post into its own network.  Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.client
+import ipaddress
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, urlsplit
+
+from tether._redact import redact_text
+from tether.monitor.alerts._email import EmailChannel
+from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
+from tether.monitor.engine._status_news import StatusNews
+from tether.monitor.store import StoreError
+from tether.monitor.store._subscribers import GIVE_UP_AFTER
+
+if TYPE_CHECKING:
+    from tether.monitor.config import MonitorConfig
+    from tether.monitor.config._channels import EmailChannelConfig
+    from tether.monitor.config._subscribe import Subscribe
+    from tether.monitor.store import Store
+    from tether.monitor.store._subscribers import Delivery
+
+__all__ = [
+    "CONFIRM",
+    "Deliverer",
+    "NotSent",
+    "confirmation",
+    "email_channel",
+    "links",
+    "retry_delay",
+    "subscriber_email",
+    "webhook_allowed",
+    "webhook_body",
+]
+
+log = logging.getLogger("tether.monitor")
+
+CONFIRM: Final = "subscription.confirm"
+CLAIM_FOR: Final = 120.0
+"""Seconds a deliverer holds what it claimed (a message takes at most its timeouts)."""
+TIMEOUT: Final = 10.0
+
+
+class NotSent(Exception):
+    """A delivery that will not be made (its page or channel is gone, its webhook is
+    refused): given up at once."""
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed: 10 s doubling, an hour at most."""
+    return float(min(3600.0, 10.0 * 2 ** max(0, attempts - 1)))
+
+
+def confirmation(slug: str, title: str) -> dict[str, Any]:
+    """The stored body of a confirmation message."""
+    return {"event": CONFIRM, "page": slug, "title": title}
+
+
+def links(base: str, slug: str, token: str) -> dict[str, str]:
+    """A subscriber's links: the page, confirm and unsubscribe (its token in each)."""
+    page = f"{base}/status/{quote(slug, safe='')}"
+    return {
+        "page": page,
+        "confirm": f"{page}/confirm?token={token}",
+        "unsubscribe": f"{page}/unsubscribe?token={token}",
+    }
+
+
+def email_channel(config: EmailChannelConfig, local_hostname: str | None = None) -> EmailChannel:
+    """The e-mail channel ``config`` describes (as ``runtime/_app.channels_for`` makes it),
+    greeting its server as ``local_hostname`` (the status page's host)."""
+    password = config.password.get_secret_value() if config.password else None
+    return EmailChannel(
+        config.name,
+        config.host,
+        config.port,
+        config.from_,
+        [config.from_],
+        username=config.username,
+        password=password,
+        starttls=config.starttls,
+        cafile=config.ca_file,
+        local_hostname=local_hostname,
+    )
+
+
+def _when(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage:
+    """The e-mail for ``delivery``: a confirmation, or one piece of news with the
+    unsubscribe link."""
+    s = delivery.subscriber
+    body = delivery.body
+    to = links(base, s.page, s.token)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = s.address
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Auto-Submitted"] = "auto-generated"
+    if body.get("event") == CONFIRM:
+        message["Subject"] = f"Confirm your subscription to {body['title']}"
+        message.set_content(
+            f"Someone, we hope you, asked for the news of {body['title']} ({to['page']}) "
+            f"to be sent to this address.\n\nTo confirm, open:\n{to['confirm']}\n\n"
+            "If it was not you, do nothing: this address will be sent nothing else.\n"
+        )
+        return message
+    news = StatusNews.from_json(body)
+    message["Subject"] = f"[{news.title}] {news.subject}"
+    message["List-Unsubscribe"] = f"<{to['unsubscribe']}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["X-Tether-Event"] = news.event
+    state = (
+        f"{news.state.capitalize()} · " if news.event == "incident.update" and news.state else ""
+    )
+    message.set_content(
+        f"{news.subject}\n{state}{_when(news.at)}\n\n{news.text}\n\n{to['page']}\n\n"
+        f"You receive this because this address subscribed to {news.title}.\n"
+        f"Unsubscribe: {to['unsubscribe']}\n"
+    )
+    return message
+
+
+def webhook_body(delivery: Delivery, base: str) -> bytes:
+    """The JSON posted to a webhook subscriber for ``delivery`` (signed by the caller)."""
+    s = delivery.subscriber
+    to = links(base, s.page, s.token)
+    body = dict(delivery.body)
+    if body.get("event") == CONFIRM:
+        doc = {**body, "confirm": to["confirm"], "page_url": to["page"]}
+    else:
+        doc = {**StatusNews.from_json(body).to_json(), "page_url": to["page"]}
+    doc["unsubscribe"] = to["unsubscribe"]
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
+    """The address tether posts ``url`` to: the first its host resolves to, once every
+    one it resolves to is public or in ``networks``; :class:`NotSent` saying why not
+    (not http(s), a private address, no address)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NotSent("not an http or https URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise NotSent(f"its host does not resolve: {exc}") from None
+    allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not address.is_global and not any(address in n for n in allowed):
+            raise NotSent(f"{address} is not a public address (subscribe.webhook_networks)")
+    return str(found[0][4][0])
+
+
+def _post(url: str, address: str, body: bytes, secret: str) -> None:
+    """POST ``body`` to ``url``, signed.  Plain HTTP goes to ``address``, the one checked
+    (a second lookup could answer another: DNS rebinding); HTTPS to the host, whose
+    certificate must name it.  No redirect is followed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "tether-monitor",
+        SIGNATURE_HEADER: sign(body, secret),
+    }
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=TIMEOUT)
+    else:
+        conn = http.client.HTTPConnection(address, parts.port or 80, timeout=TIMEOUT)
+        headers["Host"] = parts.netloc.rpartition("@")[2]
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    if not 200 <= answer.status < 300:
+        raise OSError(f"the webhook answered {answer.status}")
+
+
+class Deliverer:
+    """Sends what the store's subscriber outbox holds, as ``owner``, each second."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], MonitorConfig],
+        owner: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store, self.config, self.owner, self.clock = store, config, owner, clock
+        self._mail: dict[str, tuple[object, EmailChannel]] = {}
+
+    def _channel(self, name: str, host: str | None) -> EmailChannel:
+        config = self.config()
+        found = next((c for c in config.alerts if c.name == name and c.type == "email"), None)
+        if found is None:
+            raise NotSent(f"no e-mail channel {name!r}")
+        kept = self._mail.get(name)
+        if kept is None or kept[0] is not found:
+            kept = (found, email_channel(found, host))
+            self._mail[name] = kept
+        return kept[1]
+
+    def send(self, delivery: Delivery) -> None:
+        """Send one delivery now (raises when it did not land)."""
+        s = delivery.subscriber
+        page = self.config().status_page(s.page)
+        given: Subscribe | None = None if page is None else page.subscribe
+        if given is None:
+            raise NotSent(f"status page {s.page!r} takes no subscribers now")
+        if s.confirmed is None and delivery.body.get("event") != CONFIRM:
+            raise NotSent("not confirmed")
+        if s.kind == "email":
+            if given.email is None:
+                raise NotSent("the page sends no e-mail now")
+            # EHLO with the page's public name: not this host's, asked of the resolver.
+            channel = self._channel(given.email, urlsplit(given.url).hostname)
+            channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
+            return
+        address = webhook_allowed(s.address, given.webhook_networks)
+        _post(s.address, address, webhook_body(delivery, given.url), s.secret or "")
+
+    def deliver_due(self) -> int:
+        """Claim and send what is due; how many landed."""
+        now = self.clock()
+        landed = 0
+        for d in self.store.claim_deliveries(self.owner, now, CLAIM_FOR):
+            try:
+                self.send(d)
+            except NotSent as exc:
+                self.store.delivery_failed(d.id, str(exc), None)
+            except Exception as exc:  # any failure of the peer is retried
+                error = redact_text(f"{type(exc).__name__}: {exc}")
+                again = (
+                    None if d.attempts + 1 >= GIVE_UP_AFTER else now + retry_delay(d.attempts + 1)
+                )
+                self.store.delivery_failed(d.id, error, again)
+                log.warning("status page delivery %d failed: %s", d.id, error)
+            else:
+                self.store.delivered(d.id, self.clock())
+                landed += 1
+        return landed
+
+    async def run(
+        self, stop: asyncio.Event, sleep: Callable[[float], Awaitable[None]], every: float = 1.0
+    ) -> None:
+        """Deliver what is due every ``every`` seconds until ``stop``."""
+        while not stop.is_set():
+            # Nothing to claim while no page takes subscribers (no write each second).
+            if any(p.subscribe is not None for p in self.config().status_pages):
+                try:
+                    await asyncio.to_thread(self.deliver_due)
+                except StoreError as exc:  # tried again next time (the writer said why)
+                    log.debug("status page deliveries wait: %s", exc)
+                except Exception:
+                    log.exception("status page deliveries failed")
+            await sleep(every)

@@ -1,0 +1,2 @@
+"""Public status pages and badges: what the configuration makes public, readable without a
+login."""

@@ -1,0 +1,371 @@
+"""Subscribing to a status page (issue 48): public routes of a page with ``subscribe:``.
+
+    GET  /status/{slug}/subscribe     the form (e-mail, webhook)
+    POST /status/{slug}/subscribe     {"email": ...} or {"webhook": URL}: 202, a
+                                      confirmation sent; a form answers a page
+    GET  /status/{slug}/confirm       ?token=: a page with one button (a link opened by
+                                      a mail scanner changes nothing)
+    POST /status/{slug}/confirm       token=...: confirmed
+    GET  /status/{slug}/unsubscribe   ?token=: a page with one button
+    POST /status/{slug}/unsubscribe   token=... (or RFC 8058's one-click body with the
+                                      token in the query): unsubscribed
+    GET  /status/{slug}/feed.atom     the page's news as an Atom feed
+
+No login: what they answer says nothing of who is subscribed.  A subscription asked for
+answers the same whether the address is new, waiting for its confirmation or confirmed
+(only a new one is sent its confirmation; one waiting, a new one), so the answer does not
+tell whether an address is on the list.  Subscribing is limited per client and per
+address (``subscribe.per_hour`` an hour each: 429 with ``Retry-After`` past it); a token
+that matches nobody counts against its client (30 an hour), though a token is 256
+random bits.  A webhook subscriber's secret (what its bodies are signed with) is in the
+answer that made it, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote, urlsplit
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from tether.monitor.alerts._subscribers import confirmation
+from tether.monitor.reports._documents import iso
+from tether.monitor.store import StoreError
+from tether.monitor.store._subscribers import Subscriber
+from tether.monitor.web._html import render
+from tether.monitor.web._params import FORM_TYPES, BadBody, parse_json, read_body, read_form
+from tether.monitor.web._routing import Handler
+from tether.monitor.web.auth._auth import client_address
+from tether.monitor.web.auth._sessions import LoginLimiter
+from tether.monitor.web.status._status_news import page_news
+from tether.monitor.web.status._statuspage import SECURITY_HEADERS, Sight, TtlCache, build_page
+
+if TYPE_CHECKING:
+    from tether.monitor.config import StatusPage
+    from tether.monitor.config._subscribe import Subscribe
+    from tether.monitor.web._running import Running
+
+__all__ = [
+    "FEED_ENTRIES",
+    "SubscribeHandlers",
+    "atom_feed",
+    "subscribe_handlers",
+    "valid_email",
+]
+
+FEED_ENTRIES: Final = 50
+"""The newest pieces of news a feed holds."""
+TOKEN_TRIES: Final = 30
+"""Tokens that match nobody a client may send an hour."""
+EMAIL: Final = re.compile(
+    r"[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+)
+URL_MAX: Final = 2000
+PAGE_HEADERS: Final = {
+    **SECURITY_HEADERS,
+    # Its own forms post to this server; nothing else differs from the page's.
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+}
+
+
+def valid_email(given: str) -> str | None:
+    """``given`` as an address to store (its domain in lower case), or ``None`` when it is
+    not one address."""
+    text = given.strip()
+    if len(text) > 254 or not EMAIL.fullmatch(text) or "." not in text.rpartition("@")[2]:
+        return None
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _valid_webhook(given: str) -> str | None:
+    text = given.strip()
+    parts = urlsplit(text)
+    if (
+        len(text) > URL_MAX
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or any(ord(c) < 33 for c in text)
+    ):
+        return None
+    return text
+
+
+def atom_feed(
+    page: StatusPage, base: str, news_json: Sequence[Mapping[str, object]], now: float
+) -> str:
+    """The Atom (RFC 4287) feed of a page's news, newest first."""
+    url = f"{base}/status/{quote(page.slug, safe='')}"
+    updated = iso(max((float(str(n["at"])) for n in news_json), default=now))
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"<id>{escape(url)}</id>",
+        f"<title>{escape(page.title)}</title>",
+        f"<updated>{updated}</updated>",
+        f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
+        f'<link rel="self" type="application/atom+xml" href="{escape(url)}/feed.atom"/>',
+        f"<author><name>{escape(page.title)}</name></author>",
+    ]
+    for n in news_json:
+        at = iso(float(str(n["at"])))
+        out += [
+            "<entry>",
+            f"<id>{escape(url)}#{escape(quote(str(n['key']), safe=':'))}</id>",
+            f"<title>{escape(str(n['subject']))}</title>",
+            f"<updated>{at}</updated>",
+            f"<published>{at}</published>",
+            f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
+            f'<category term="{escape(str(n["event"]))}"/>',
+            f'<content type="text">{escape(str(n["text"]))}</content>',
+            "</entry>",
+        ]
+    out.append("</feed>")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeHandlers:
+    """The handlers of a page's subscription routes (module docstring)."""
+
+    form: Handler
+    subscribe: Handler
+    confirm_page: Handler
+    confirm: Handler
+    unsubscribe_page: Handler
+    unsubscribe: Handler
+    feed: Handler
+
+
+def _page(mode: str, slug: str, title: str, status: int = 200, **values: object) -> web.Response:
+    shown: dict[str, object] = {"message": None, "email": False, "webhook": False, "token": ""}
+    shown.update(values)
+    text = str(render("status_subscribe.html", mode=mode, slug=slug, title=title, **shown))
+    return web.Response(
+        text=text + "\n",
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers=PAGE_HEADERS,
+    )
+
+
+def _json(
+    doc: Mapping[str, object], status: int, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=json.dumps(doc),
+        status=status,
+        content_type="application/json",
+        headers={**PAGE_HEADERS, **(headers or {})},
+    )
+
+
+async def _fields(request: web.Request) -> tuple[dict[str, str], bool]:
+    """The request's fields (a form, or a JSON object) and whether it was a form."""
+    try:
+        if request.content_type in FORM_TYPES:
+            form = await read_form(request)
+            return {k: form[k] for k in form if isinstance(form[k], str)}, True
+        data = parse_json(await read_body(request)) if request.can_read_body else {}
+    except BadBody as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="send a JSON object")
+    return {k: v for k, v in data.items() if isinstance(v, str)}, False
+
+
+class _Subscriptions:
+    """The subscription routes' handlers and what they keep: the limits' counts and the
+    feeds built."""
+
+    def __init__(self, runner: Running) -> None:
+        self.runner = runner
+        self.limiters: dict[tuple[str, int], LoginLimiter] = {}
+        self.tokens = LoginLimiter(runner.wall, limit=TOKEN_TRIES, window=3600.0)
+        self.feeds = TtlCache(runner.wall)
+
+    def subscribable(self, request: web.Request) -> tuple[StatusPage, Subscribe]:
+        page = self.runner.config.status_page(request.match_info["slug"])
+        if page is None or page.subscribe is None:
+            raise web.HTTPNotFound(text="no status page here takes subscribers\n")
+        return page, page.subscribe
+
+    def limited(self, keys: list[str], retry: float) -> web.Response:
+        wait = str(max(1, int(retry + 0.999)))
+        return _json(
+            {"error": "too many subscriptions asked for: try again later"},
+            429,
+            {"Retry-After": wait},
+        )
+
+    async def form(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
+        return _page(
+            "form",
+            page.slug,
+            f"Subscribe to {page.title}",
+            email=given.email is not None,
+            webhook=given.webhook,
+        )
+
+    async def subscribe(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
+        fields, is_form = await _fields(request)
+        email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
+        if bool(email) == bool(hook):
+            return _json({"error": "give one of email or webhook"}, 400)
+        if email:
+            kind, address = "email", valid_email(email)
+            if given.email is None:
+                return _json({"error": "this page takes no e-mail subscribers"}, 400)
+        else:
+            kind, address = "webhook", _valid_webhook(hook)
+            if not given.webhook:
+                return _json({"error": "this page takes no webhook subscribers"}, 400)
+        if address is None:
+            return _json(
+                {"error": f"{kind}: give one {'address' if email else 'http(s) URL'}"}, 400
+            )
+        limiter = self.limiters.setdefault(
+            (page.slug, given.per_hour),
+            LoginLimiter(self.runner.wall, limit=given.per_hour, window=3600.0),
+        )
+        keys = [f"client:{client_address(request)}", f"address:{address.lower()}"]
+        wait = limiter.retry_after(keys)
+        if wait is not None:
+            return self.limited(keys, wait)
+        limiter.failed(keys)  # every request counts
+        now = self.runner.wall()
+        new = Subscriber(
+            0,
+            page.slug,
+            kind,
+            address,
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(32) if kind == "webhook" else None,
+            now,
+            None,
+        )
+        try:
+            stored = await asyncio.to_thread(
+                self.runner.store.subscribe, new, confirmation(page.slug, page.title), now
+            )
+        except StoreError:
+            return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
+        said = (
+            "Check your inbox: a confirmation was sent, and nothing else will be "
+            "before you confirm."
+            if kind == "email"
+            else "A confirmation was posted to the webhook: open its confirm link."
+        )
+        if is_form:
+            return _page("done", page.slug, f"Subscribe to {page.title}", status=202, message=said)
+        doc: dict[str, object] = {"subscribed": "pending", "message": said}
+        if kind == "webhook" and stored.token == new.token:
+            doc["secret"] = new.secret  # once, to the one who made it
+        return _json(doc, 202)
+
+    def bad_token(self, request: web.Request, slug: str, title: str) -> web.Response:
+        key = f"client:{client_address(request)}"
+        wait = self.tokens.retry_after([key])
+        if wait is not None:
+            return self.limited([key], wait)
+        self.tokens.failed([key])
+        return _page(
+            "done", slug, title, status=404, message="This link is not (or no longer) valid."
+        )
+
+    async def known(self, request: web.Request, token: str, slug: str) -> Subscriber | None:
+        key = f"client:{client_address(request)}"
+        if self.tokens.retry_after([key]) is not None:
+            return None
+        found = (
+            await asyncio.to_thread(self.runner.store.subscriber_by_token, token) if token else None
+        )
+        return found if found is not None and found.page == slug else None
+
+    async def confirm_page(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
+        token = request.query.get("token", "")
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        return _page("confirm", page.slug, f"Subscribe to {page.title}", token=token)
+
+    async def confirm(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
+        fields, is_form = await _fields(request)
+        token = _token_of(request, fields)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        await asyncio.to_thread(self.runner.store.confirm_subscriber, token, self.runner.wall())
+        said = f"Subscribed: you will be told the news of {page.title}."
+        if is_form:
+            return _page("done", page.slug, page.title, message=said)
+        return _json({"subscribed": "confirmed", "message": said}, 200)
+
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
+        token = request.query.get("token", "")
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        return _page("unsubscribe", page.slug, f"Unsubscribe from {page.title}", token=token)
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        page, _ = self.subscribable(request)
+        fields, is_form = await _fields(request)
+        token = _token_of(request, fields)
+        if await self.known(request, token, page.slug) is None:
+            return self.bad_token(request, page.slug, page.title)
+        await asyncio.to_thread(self.runner.store.unsubscribe, token)
+        said = f"Unsubscribed: nothing more of {page.title} will be sent."
+        if is_form:
+            return _page("done", page.slug, page.title, message=said)
+        return _json({"subscribed": "no", "message": said}, 200)
+
+    async def feed(self, request: web.Request) -> web.Response:
+        page, given = self.subscribable(request)
+
+        async def build() -> str:
+            sight = Sight.of(self.runner)
+
+            def work() -> str:
+                doc = build_page(sight, page)
+                news = page_news(
+                    page.slug, page.title, doc["incidents"], doc.get("maintenance", []), sight.now
+                )
+                newest = [n.to_json() for n in reversed(news)][:FEED_ENTRIES]
+                return atom_feed(page, given.url, newest, sight.now)
+
+            return await asyncio.to_thread(work)
+
+        text: str = await self.feeds.get(page.slug, page, build)
+        return web.Response(
+            text=text,
+            content_type="application/atom+xml",
+            charset="utf-8",
+            headers={**SECURITY_HEADERS, "Cache-Control": "max-age=60"},
+        )
+
+
+def _token_of(request: web.Request, fields: Mapping[str, str]) -> str:
+    return fields.get("token") or request.query.get("token", "")
+
+
+def subscribe_handlers(runner: Running) -> SubscribeHandlers:
+    """:class:`SubscribeHandlers` for ``runner``'s pages."""
+    s = _Subscriptions(runner)
+    return SubscribeHandlers(
+        s.form, s.subscribe, s.confirm_page, s.confirm, s.unsubscribe_page, s.unsubscribe, s.feed
+    )

@@ -1,0 +1,100 @@
+"""Status page subscribers, their news, their outbox and incident updates in the store
+(issue 48), the same on SQLite and on a real PostgreSQL (``[sqlite]``, ``[postgres]``: see
+tests/monitor/store/test_store.py).  Times are passed in, never read."""
+
+from __future__ import annotations
+
+from tests.helpers.stores import open_target
+from tether._kinds import Kind
+from tether.monitor._records import AuditEntry, Incident, TimelineEntry
+from tether.monitor.store._subscribers import IncidentUpdate, Subscriber
+
+T0 = 1_700_000_000.0
+CONFIRM = {"event": "subscription.confirm", "page": "public", "title": "Shop"}
+
+
+def _new(address: str, token: str, kind: str = "email") -> Subscriber:
+    return Subscriber(0, "public", kind, address, token, None, T0, None)
+
+
+def test_news_reaches_confirmed_subscribers_once_and_outlives_a_reopen(target: str) -> None:
+    """An unconfirmed subscriber is queued its confirmation alone; news told is queued once
+    per subscriber confirmed by its time, and telling it again queues nothing, after a
+    reopen too; a claim holds a delivery from another owner until it runs out."""
+    with open_target(target) as store:
+        ann = store.subscribe(_new("ann@example.com", "a" * 43), CONFIRM, T0)
+        bob = store.subscribe(_new("bob@example.com", "b" * 43), CONFIRM, T0)
+        again = store.subscribe(_new("ann@example.com", "c" * 43), CONFIRM, T0 + 1)
+        assert again.id == ann.id
+        assert again.token == "a" * 43
+        claimed = store.claim_deliveries("one", T0 + 2, 60)
+        assert sorted(d.subscriber.address for d in claimed) == [
+            "ann@example.com",
+            "ann@example.com",
+            "bob@example.com",
+        ]
+        assert store.claim_deliveries("two", T0 + 3, 60) == []
+        for d in claimed:
+            store.delivered(d.id, T0 + 3)
+        assert store.confirm_subscriber("a" * 43, T0 + 10) is not None
+        assert store.tell("public", "incident:1:opened", T0 + 5, {"x": 1}, T0 + 20) == 0
+        assert store.tell("public", "incident:1:update:1", T0 + 20, {"x": 2}, T0 + 20) == 1
+        assert store.tell("public", "incident:1:update:1", T0 + 20, {"x": 2}, T0 + 21) == 0
+    with open_target(target) as store:
+        assert store.news_told("public") == {"incident:1:opened", "incident:1:update:1"}
+        assert store.tell("public", "incident:1:update:1", T0 + 20, {"x": 2}, T0 + 30) == 0
+        (due,) = store.claim_deliveries("two", T0 + 30, 60)
+        assert (due.key, due.body, due.subscriber.address) == (
+            "incident:1:update:1",
+            {"x": 2},
+            "ann@example.com",
+        )
+        store.delivery_failed(due.id, "refused", T0 + 100)
+        assert store.claim_deliveries("two", T0 + 50, 60) == []
+        (retried,) = store.claim_deliveries("two", T0 + 100, 60)
+        assert retried.attempts == 1
+        assert store.unsubscribe("a" * 43) is not None
+        assert store.pending_deliveries() == 0
+        assert [s.address for s in store.subscribers()] == ["bob@example.com"]
+        assert bob.confirmed is None
+
+
+def test_an_export_imports_once(target: str) -> None:
+    """Subscribers imported are added once; an address a page has is left as it is."""
+    with open_target(target) as store:
+        carol = _new("carol@example.com", "d" * 43)
+        added = store.import_subscribers([carol, carol])
+        assert added == 1
+        assert store.import_subscribers([carol]) == 0
+        (found,) = store.subscribers("public")
+        assert (found.address, found.token) == ("carol@example.com", "d" * 43)
+        assert store.subscribers("other") == []
+
+
+def test_an_update_is_stored_with_its_audit_entry_and_timeline_line(target: str) -> None:
+    """An update is stored with its incident's timeline line and its audit entry in one
+    transaction; one of no incident is None and logs nothing."""
+    with open_target(target) as store:
+        incident = Incident(
+            store.new_incident_id(),
+            "api",
+            Kind.CONNECT_REFUSED,
+            "refused",
+            "start it",
+            T0,
+            monitors=("api",),
+            timeline=(TimelineEntry(T0, "opened", "refused"),),
+        )
+        store.open_incident(incident)
+        audit = AuditEntry(T0 + 5, "alice", "token", "incident.update", f"incident:{incident.id}")
+        update = IncidentUpdate(0, incident.id, T0 + 5, "identified", "A bad deploy.", "alice")
+        stored = store.add_incident_update(update, audit)
+        assert stored is not None
+        assert stored.id > 0
+        missing = IncidentUpdate(0, incident.id + 100, T0 + 6, "identified", "x", "alice")
+        assert store.add_incident_update(missing, audit) is None
+        assert store.incident_updates([incident.id]) == {incident.id: [stored]}
+        assert [e.action for e in store.audit()] == ["incident.update"]
+        read = store.incident(incident.id)
+        assert read is not None
+        assert read.timeline[-1].detail == "alice: Identified: A bad deploy."

@@ -1,0 +1,477 @@
+"""Status page subscribers and incident updates (issue 48), end to end on loopback: a real
+Runner over the lab served by make_app (tests/helpers/status_harness.py), a real SMTP
+server (aiosmtpd, tests/helpers/smtp_receiver.py) taking the confirmation and the news, a
+real webhook receiver checking the signature, and the Atom feed read by feedparser.
+
+What matters most: an unconfirmed address is sent its confirmation and nothing else; a
+subscriber is told each update once, with nothing the page does not show; every message
+can unsubscribe; the news told and the deliveries queued outlive a restart."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import feedparser
+import pytest
+import yaml
+
+from tests.helpers.smtp_receiver import SMTPReceiver
+from tests.helpers.status_harness import CHECKED, HIDDEN_NAMES, ROUNDS, SECRETS, config_data
+from tests.helpers.web_harness import EPOCH, ServedRunner
+from tether.lab import Lab
+from tether.monitor.alerts._subscribers import Deliverer
+from tether.monitor.config import parse_config
+from tether.monitor.runtime._heralds import Herald
+from tether.monitor.store import SQLiteStore
+from tether.monitor.web.status._statuspage import Sight
+
+SITE = "https://status.example.com"
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: keeps each body with its signature header."""
+
+    got: ClassVar[list[tuple[bytes, str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).got.append((body, self.headers.get("X-Tether-Signature-256", "")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPReceiver]:
+    server = SMTPReceiver()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[Hook]]]:
+    class Mine(Hook):
+        got: ClassVar[list[tuple[bytes, str]]] = []
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Mine
+    server.shutdown()
+    server.server_close()
+
+
+class Subscribed(ServedRunner):
+    """The status harness's runner with ``public`` taking subscribers."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        lab: Lab,
+        smtp_port: int,
+        per_hour: int = 5,
+        maintenance: bool = False,
+        **served: Any,
+    ) -> None:
+        data = config_data(lab)
+        data["alerts"] = [
+            {
+                "name": "mail",
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "from": "status@example.com",
+                "to": "ops@example.com",
+                "starttls": False,
+            }
+        ]
+        data["status_pages"][0]["subscribe"] = {
+            "url": SITE,
+            "email": "mail",
+            "webhook": True,
+            "webhook_networks": ["127.0.0.0/8"],
+            "per_hour": per_hour,
+        }
+        data["maintenance"] = maintenance and [
+            {"name": "db-upgrade-secret", "monitors": ["checkout-internal"],
+             "start": "2027-01-17T02:00:00Z", "end": "2027-01-17T03:00:00Z"},
+            {"name": "admin-only", "monitors": ["admin-secret-panel"],
+             "start": "2027-01-16T02:00:00Z", "end": "2027-01-16T03:00:00Z"},
+        ]  # fmt: skip
+        if not maintenance:
+            del data["maintenance"]
+        store = SQLiteStore(tmp / "status.db")
+        super().__init__(parse_config(yaml.safe_dump(data)), store, **served)
+        self.herald = Herald(self.runner)
+        self.deliverer = Deliverer(store, lambda: self.runner.config, "test", lambda: self.now)
+
+    def look(self) -> int:
+        sight = self.call(_sight(self))
+        page = self.runner.config.status_page("public")
+        assert page is not None
+        return self.herald.look(page, sight)
+
+    def post(self, path: str, body: Any, form: bool = False) -> tuple[int, dict[str, str], bytes]:
+        data = json.dumps(body).encode()
+        kind = "application/json"
+        if form:
+            data, kind = urllib.parse.urlencode(body).encode(), "application/x-www-form-urlencoded"
+        request = urllib.request.Request(
+            self.base + path, data=data, method="POST", headers={"Content-Type": kind}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+
+async def _sight(s: Subscribed) -> Sight:
+    return Sight.of(s.runner)
+
+
+def _started(tmp: Path, lab: Lab, port: int, per_hour: int = 5) -> Subscribed:
+    s = Subscribed(tmp, lab, port, per_hour)
+    for _ in range(ROUNDS):
+        s.check(*CHECKED)
+        s.now += 60
+    return s
+
+
+def _token(text: str) -> str:
+    found = re.search(r"token=([A-Za-z0-9_-]+)", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+def _incident(s: Subscribed) -> int:
+    status, _, body = s.get("/status/public.json")
+    assert status == 200
+    ids = [i["id"] for i in json.loads(body)["incidents"] if i["id"] is not None]
+    assert ids
+    return int(ids[0])
+
+
+def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hidden(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Subscribe, a confirmation alone while unconfirmed (the open incident is not sent),
+    confirm, then each update posted through the API is one e-mail with the update's words,
+    the page's names and an unsubscribe link (RFC 8058 headers), never a hidden name, URL
+    or secret; one-click unsubscribe ends it."""
+    s = _started(tmp_path, lab, smtp.port)
+    try:
+        status, _, body = s.post("/status/public/subscribe", {"email": "Ann@Example.COM"})
+        assert status == 202, body
+        assert "secret" not in json.loads(body)
+        s.look()
+        s.deliverer.deliver_due()
+        assert len(smtp.received) == 1
+        first = smtp.received[0].message
+        assert smtp.received[0].rcpt_tos == ("Ann@example.com",)
+        assert first["Subject"] == "Confirm your subscription to Example Shop status"
+        token = _token(first.get_content())
+        assert f"{SITE}/status/public/confirm?token={token}" in first.get_content()
+        # Nothing else while unconfirmed, however much happens.
+        number = _incident(s)
+        assert (
+            s.post(
+                f"/api/incidents/{number}/updates", {"state": "investigating", "text": "Looking."}
+            )[0]
+            == 201
+        )
+        s.now += 30
+        s.look()
+        s.deliverer.deliver_due()
+        assert len(smtp.received) == 1
+        # A GET of the link changes nothing (a scanner); the page's button confirms.
+        status, headers, page = s.get(f"/status/public/confirm?token={token}")
+        assert status == 200
+        assert b'name="token"' in page
+        assert "form-action 'self'" in headers["Content-Security-Policy"]
+        status, _, _ = s.post("/status/public/confirm", {"token": token}, form=True)
+        assert status == 200
+        s.now += 30
+        update = "Identified: the payment provider's deploy; rolling back."
+        status, _, body = s.post(
+            f"/api/incidents/{number}/updates", {"state": "identified", "text": update}
+        )
+        assert status == 201
+        assert json.loads(body)["state"] == "identified"
+        s.now += 5
+        assert s.look() == 1
+        assert s.look() == 0  # told once
+        s.deliverer.deliver_due()
+        assert len(smtp.received) == 2
+        told = smtp.received[1].message
+        text = told.get_content()
+        assert update in text
+        assert "Checkout" in text
+        assert told["Subject"].startswith("[Example Shop status] Identified: ")
+        assert told["List-Unsubscribe"] == f"<{SITE}/status/public/unsubscribe?token={token}>"
+        assert told["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        whole = told.as_string()
+        for hidden in (*HIDDEN_NAMES, *SECRETS, "refused", "127.0.0.1"):
+            assert hidden not in whole
+        # The page shows the update in the incident's timeline; the audit log has it.
+        doc = json.loads(s.get("/status/public.json")[2])
+        mine = next(i for i in doc["incidents"] if i["id"] == number)
+        assert [u["state"] for u in mine["updates"]] == ["investigating", "identified"]
+        audit = json.loads(s.get("/api/audit")[2])["entries"]
+        assert audit[0]["action"] == "incident.update"
+        assert audit[0]["target"] == f"incident:{number}"
+        # One-click unsubscribe (RFC 8058): the token in the URL, the body fixed.
+        status, _, _ = s.post(
+            f"/status/public/unsubscribe?token={token}",
+            {"List-Unsubscribe": "One-Click"},
+            form=True,
+        )
+        assert status == 200
+        s.post(f"/api/incidents/{number}/updates", {"state": "monitoring", "text": "Fixed."})
+        s.now += 5
+        s.look()
+        s.deliverer.deliver_due()
+        assert len(smtp.received) == 2
+        assert s.store.subscribers() == []
+    finally:
+        s.close()
+
+
+def test_a_webhook_subscriber_gets_signed_bodies_and_the_feed_reads_the_news(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver, hook: tuple[str, type[Hook]]
+) -> None:
+    """A webhook subscribes with JSON and gets its secret once; its confirmation and news
+    are posted signed as the webhook channel signs (HMAC-SHA256 of the body); feedparser
+    reads the page's Atom feed with the incident and its update, and nothing hidden."""
+    url, got = hook
+    s = _started(tmp_path, lab, smtp.port)
+    try:
+        status, _, body = s.post("/status/public/subscribe", {"webhook": url})
+        assert status == 202
+        secret = json.loads(body)["secret"]
+        s.now += 1
+        again = json.loads(s.post("/status/public/subscribe", {"webhook": url})[2])
+        assert "secret" not in again  # never to another asker
+        s.deliverer.deliver_due()
+        assert len(got.got) == 2  # a confirmation for each request while unconfirmed
+        raw, signature = got.got[0]
+        expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(signature, expected)
+        sent = json.loads(raw)
+        assert sent["event"] == "subscription.confirm"
+        token = _token(sent["confirm"])
+        assert s.post("/status/public/confirm", {"token": token})[0] == 200
+        number = _incident(s)
+        s.now += 10
+        s.post(f"/api/incidents/{number}/updates", {"state": "monitoring", "text": "Watching."})
+        s.now += 5
+        s.look()
+        s.deliverer.deliver_due()
+        news = [json.loads(b) for b, _ in got.got[2:]]
+        assert [n["event"] for n in news] == ["incident.update"]
+        assert news[0]["text"] == "Watching."
+        assert news[0]["state"] == "monitoring"
+        assert news[0]["unsubscribe"].endswith(f"token={token}")
+        status, headers, feed_body = s.get("/status/public/feed.atom")
+        assert status == 200
+        assert headers["Content-Type"].startswith("application/atom+xml")
+        feed = feedparser.parse(feed_body)
+        assert not feed.bozo, feed.bozo_exception
+        assert feed.feed.title == "Example Shop status"
+        titles = [e.title for e in feed.entries]
+        assert any(t.startswith("Monitoring: Checkout") for t in titles), titles
+        assert any(t.startswith("Incident: Checkout") for t in titles), titles
+        for hidden in (*HIDDEN_NAMES, *SECRETS):
+            assert hidden.encode() not in feed_body
+    finally:
+        s.close()
+
+
+def test_subscribing_is_limited_per_client_and_bad_input_is_one_line(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Past ``per_hour`` requests a client is answered 429 with Retry-After; an address
+    that is none, or both kinds at once, a 400; a page without subscribe: 404."""
+    s = _started(tmp_path, lab, smtp.port, per_hour=2)
+    try:
+        assert s.post("/status/public/subscribe", {"email": "not an address"})[0] == 400
+        assert (
+            s.post("/status/public/subscribe", {"email": "a@b.example", "webhook": "x"})[0] == 400
+        )
+        assert s.post("/status/other/subscribe", {"email": "a@b.example"})[0] == 404
+        assert s.get("/status/other/feed.atom")[0] == 404
+        assert s.post("/status/public/subscribe", {"email": "a@b.example"})[0] == 202
+        assert s.post("/status/public/subscribe", {"email": "c@d.example"})[0] == 202
+        status, headers, _ = s.post("/status/public/subscribe", {"email": "e@f.example"})
+        assert status == 429
+        assert int(headers["Retry-After"]) > 0
+        assert s.get("/status/public/confirm?token=nope")[0] == 404
+    finally:
+        s.close()
+
+
+def test_subscribers_news_and_deliveries_outlive_a_restart(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """A confirmed subscriber and the news told stay in the store: a new runner on it tells
+    nothing again, and a delivery queued before the restart is sent after it."""
+    s = _started(tmp_path, lab, smtp.port)
+    try:
+        s.post("/status/public/subscribe", {"email": "bo@example.com"})
+        s.deliverer.deliver_due()
+        token = _token(smtp.received[0].message.get_content())
+        s.post("/status/public/confirm", {"token": token})
+        number = _incident(s)
+        s.now += 10
+        s.post(f"/api/incidents/{number}/updates", {"state": "identified", "text": "Found it."})
+        s.now += 5
+        assert s.look() == 1  # queued, not yet sent: then the process goes
+    finally:
+        s.close()
+    smtp_before = len(smtp.received)
+    s = Subscribed(tmp_path, lab, smtp.port)
+    s.now = EPOCH + ROUNDS * 60 + 20
+    try:
+        assert [x.address for x in s.store.subscribers()] == ["bo@example.com"]
+        assert s.look() == 0
+        s.deliverer.deliver_due()
+        assert len(smtp.received) == smtp_before + 1
+        assert "Found it." in smtp.received[-1].message.get_content()
+    finally:
+        s.close()
+
+
+def _confirmed(s: Subscribed, smtp: SMTPReceiver, address: str) -> None:
+    """``address`` subscribed and confirmed now."""
+    assert s.post("/status/public/subscribe", {"email": address})[0] == 202
+    s.deliverer.deliver_due()
+    token = _token(smtp.received[-1].message.get_content())
+    assert s.post("/status/public/confirm", {"token": token})[0] == 200
+
+
+def test_a_mass_outage_is_told_once_as_the_page_tells_it(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Two monitors down in one incident (one of them on no page) are one message to a
+    subscriber confirmed before: the page's words, not the other monitor's name."""
+    s = Subscribed(tmp_path, lab, smtp.port)
+    try:
+        _confirmed(s, smtp, "cy@example.com")
+        s.now += 60
+        for _ in range(ROUNDS):
+            s.check(*CHECKED)
+            s.now += 60
+        s.look()
+        s.deliverer.deliver_due()
+        told = [m.message for m in smtp.received[1:]]
+        assert len(told) == 1, [m["Subject"] for m in told]
+        assert told[0]["Subject"].startswith("[Example Shop status] Incident: Checkout is ")
+        for hidden in (*HIDDEN_NAMES, *SECRETS):
+            assert hidden not in told[0].as_string()
+    finally:
+        s.close()
+
+
+def test_maintenance_is_shown_ahead_and_announced_when_set_when_begun_and_when_over(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """A window of the page's monitors is on the page days ahead, named by the page's words
+    alone (not the window's name); its subscribers are told it when first seen, when it
+    begins and when it ends; a window of monitors on no page is not shown or told."""
+    s = Subscribed(tmp_path, lab, smtp.port, maintenance=True)
+    try:
+        _confirmed(s, smtp, "di@example.com")
+        s.now += 10
+        doc = json.loads(s.get("/status/public.json")[2])
+        (shown,) = doc["maintenance"]
+        assert shown["text"] == "Scheduled maintenance of Checkout"
+        assert (shown["start"], shown["end"], shown["active"]) == (
+            "2027-01-17T02:00:00Z", "2027-01-17T03:00:00Z", False,
+        )  # fmt: skip
+        page = s.get("/status/public")[2].decode()
+        assert "Scheduled maintenance of Checkout" in page
+        for hidden in ("db-upgrade-secret", "admin-only", "admin-secret-panel"):
+            assert hidden not in page
+        subjects = []
+        for at in ("2027-01-15T09:00:00", "2027-01-17T02:00:30", "2027-01-17T03:00:30"):
+            s.now = _unix(at)
+            s.look()
+            s.deliverer.deliver_due()
+            subjects.append(str(smtp.received[-1].message["Subject"]).strip())
+        assert subjects == [
+            "[Example Shop status] Scheduled maintenance: Scheduled maintenance of Checkout",
+            "[Example Shop status] Maintenance begun: Scheduled maintenance of Checkout",
+            "[Example Shop status] Maintenance over: Scheduled maintenance of Checkout",
+        ]
+        assert len(smtp.received) == 4
+    finally:
+        s.close()
+
+
+def _unix(text: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _from(sock: str, client: str, address: str) -> int:
+    """Subscribe ``address`` over the Unix socket a worker process forwards on, as the
+    worker says ``client`` sent it (``X-Forwarded-For``)."""
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(sock)
+
+    conn = Conn("localhost", timeout=20)
+    try:
+        body = json.dumps({"email": address})
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": client}
+        conn.request("POST", "/status/public/subscribe", body=body, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_subscribing_is_limited_per_address_whichever_client_asks(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> None:
+    """Past ``per_hour`` subscriptions of one address, a third client asking for it is
+    refused (429) while it may still subscribe another address: an address cannot be
+    flooded with confirmations from many clients."""
+    sock = str(tmp_path / "coordinator.sock")
+    s = Subscribed(tmp_path, lab, smtp.port, per_hour=2, unix=sock)
+    try:
+        assert _from(sock, "192.0.2.1", "ed@example.com") == 202
+        assert _from(sock, "192.0.2.2", "ed@example.com") == 202
+        assert _from(sock, "192.0.2.3", "ed@example.com") == 429
+        assert _from(sock, "192.0.2.3", "fay@example.com") == 202
+    finally:
+        s.close()
+
+
+def test_a_webhook_is_posted_only_to_a_public_address_or_an_allowed_network() -> None:
+    """A webhook on a loopback (not public) address is refused unless ``webhook_networks``
+    allows it, and the address checked is the one posted to; other schemes are refused."""
+    from tether.monitor.alerts._subscribers import NotSent, webhook_allowed
+
+    for url in ("http://127.0.0.1:1/hook", "https://[::1]/x"):
+        with pytest.raises(NotSent, match="is not a public address"):
+            webhook_allowed(url, ())
+    assert webhook_allowed("http://127.0.0.1:1/hook", ("127.0.0.0/8",)) == "127.0.0.1"
+    with pytest.raises(NotSent, match="not an http or https URL"):
+        webhook_allowed("ftp://127.0.0.1/hook", ("127.0.0.0/8",))
