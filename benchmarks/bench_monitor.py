@@ -542,6 +542,9 @@ class NullStore:
 
         return Controls()  # nothing paused, asked for or held: the write API is not used
 
+    def silences_in_force(self, now: float) -> tuple[()]:
+        return ()  # alert delivery's silence stage reads them; none made
+
     def flush(self) -> None:
         pass
 

@@ -491,6 +491,8 @@ COORDINATOR_AREAS: tuple[tuple[str, str], ...] = (
     ("/incidents/", "incidents"),
     ("_correlate.py", "incidents"),
     ("_runner.py", "Runner.take and the runner's loops (own code)"),
+    ("_decided.py", "Runner.take and the runner's loops (own code)"),
+    ("_rounds.py", "Runner.take and the runner's loops (own code)"),
     ("/alerts/", "outbox"),
     ("_workers.py", "fleet (own code)"),
     ("aiohttp", "web server"),

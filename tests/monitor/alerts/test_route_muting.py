@@ -166,17 +166,24 @@ def test_an_alert_goes_when_one_route_to_its_channel_is_not_muted(target: str) -
 
 
 def test_a_reload_gives_the_gate_the_new_tree(tmp_path: Path) -> None:
-    """SIGHUP's reload (runtime/_app.py) puts the file's new routes and time intervals in
-    the outbox's mute gate: an interval removed from a route no longer keeps its alerts."""
+    """SIGHUP's reload (runtime/_app.py) builds alert delivery anew from the file: the
+    outbox's mute gate is a new one with the new routes and time intervals (the one before
+    is left as it was, not patched), and an interval removed from a route no longer keeps
+    its alerts."""
     text = config_text("http://127.0.0.1:9/hook")
     first = parse_config(text)
     h = Harness(tmp_path, first)
-    gate = MuteGate(route_tree(first))
-    h.runner.outbox.gates.append(gate)
+    before = h.runner.delivery.mute
+    assert before in h.runner.outbox.gates
     queued = QueuedAlert(1, "pager", "a", opened(monitor="orders", labels={"team": "db"}), 0, 0, 0)
-    assert gate(queued, NIGHT) is not None
+    assert before(queued, NIGHT) is not None
     path = tmp_path / "tether.yaml"
     path.write_text(text.replace("mute_time_intervals: [nights]", ""))
     asyncio.run(reload(h.runner, str(path)))
+    gate = h.runner.delivery.mute
+    assert gate is not before
+    assert gate in h.runner.outbox.gates
+    assert before not in h.runner.outbox.gates
     assert gate(queued, NIGHT) is None
+    assert before(queued, NIGHT) is not None
     h.close()

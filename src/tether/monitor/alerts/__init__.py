@@ -11,7 +11,6 @@ from tether.monitor.alerts._apprise import AppriseChannel, AppriseError
 from tether.monitor.alerts._email import EmailChannel, EmailError
 from tether.monitor.alerts._message import body, subject
 from tether.monitor.alerts._outbox import (
-    Channel,
     ChannelStatus,
     DeliveryHook,
     Gate,
@@ -20,6 +19,7 @@ from tether.monitor.alerts._outbox import (
 )
 from tether.monitor.alerts._routes import Matched, RouteTree, route_tree, routing_labels
 from tether.monitor.alerts._routing import MuteGate, TreePick
+from tether.monitor.alerts._send import Channel, SendStage
 from tether.monitor.alerts._silences import SilenceGate, silence_labels
 from tether.monitor.alerts._webhook import (
     IDEMPOTENCY_HEADER,
@@ -46,6 +46,7 @@ __all__ = [
     "MuteGate",
     "Outbox",
     "RouteTree",
+    "SendStage",
     "SilenceGate",
     "TreePick",
     "WebhookChannel",

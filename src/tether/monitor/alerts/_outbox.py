@@ -44,19 +44,10 @@ from tether._kinds import Kind
 from tether._redact import redact_text
 from tether._retry._backoff import backoff_delay
 from tether.monitor._records import AlertPayload, QueuedAlert
+from tether.monitor.alerts._send import Channel, SendStage
 from tether.monitor.store import Store, instance_id
 
 log = logging.getLogger("tether.monitor")
-
-
-class Channel(Protocol):
-    """Where alerts go: a channel only formats and sends.  ``key`` is the alert's
-    (:func:`tether.monitor._records.alert_key`), the same on every copy of it, for the
-    receiver to drop a copy it has already seen."""
-
-    name: str
-
-    def deliver(self, payload: AlertPayload, key: str) -> None: ...
 
 
 @runtime_checkable
@@ -158,8 +149,8 @@ class Outbox:
         gates: Sequence[Gate] = (),
     ) -> None:
         self._store = store
-        self.channels = channels
-        """Replaced whole on a reload; alerts to a channel that is gone wait, failing."""
+        self.send = SendStage(channels)
+        """The last stage: through the channels (``runtime/_delivery.py``)."""
         self.owner = owner or instance_id()
         self.hold_for = hold_for
         self._base = base
@@ -174,6 +165,15 @@ class Outbox:
         self._backlog: dict[str, tuple[int, float]] = {}
         self._polling = False
 
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """Replaced whole on a reload; alerts to a channel that is gone wait, failing."""
+        return self.send.channels
+
+    @channels.setter
+    def channels(self, channels: Mapping[str, Channel]) -> None:
+        self.send = SendStage(channels)
+
     def queue(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> bool:
         """Queue an alert for ``channel`` (committed on return); False if that channel
         has ``dedup`` already."""
@@ -186,7 +186,8 @@ class Outbox:
     def deliver_one(self, alert: QueuedAlert, now: float) -> bool:
         """Try to deliver ``alert`` (blocking); record the outcome; True if it landed."""
         tally = self._tallies.setdefault(alert.channel, _Tally())
-        channel = self.channels.get(alert.channel)
+        send = self.send  # one set of channels for the whole attempt, as a reload swaps it
+        channel = send.channels.get(alert.channel)
         payload = alert.payload
         about = f"{payload.event} {payload.monitor}" + (
             f" (incident {payload.incident})" if payload.incident is not None else ""
@@ -211,9 +212,7 @@ class Outbox:
             )
             return True
         try:
-            if channel is None:
-                raise LookupError(f"no alert channel named {alert.channel!r} any more")
-            channel.deliver(payload, alert.key)
+            send(alert)
         except Exception as exc:
             failure = classify(exc)
             kind = failure.kind

@@ -25,11 +25,8 @@ from tether.monitor.alerts import (
     AppriseChannel,
     Channel,
     EmailChannel,
-    MuteGate,
     Outbox,
-    SilenceGate,
     WebhookChannel,
-    route_tree,
 )
 from tether.monitor.config import (
     AlertmanagerChannelConfig,
@@ -151,8 +148,7 @@ def run_monitor(
         print(f"tether monitor: {exc}", file=err)
         return 2
     channels = channels_for(config)
-    outbox = Outbox(store, channels, owner=cluster.id, gates=[MuteGate(route_tree(config))])
-    outbox.gates.append(SilenceGate(store.silences_in_force))
+    outbox = Outbox(store, channels, owner=cluster.id)  # its stages: the runner's delivery
     workers = workers_for(config)
     raise_fd_limit()  # a socket per client held and per probe under way
     private = tempfile.mkdtemp(prefix="tether-monitor-") if workers > 1 else None
@@ -325,10 +321,7 @@ async def reload(runner: Runner, path: str) -> None:
         before = runner.outbox.channels.get(name)
         if isinstance(channel, AlertmanagerChannel) and isinstance(before, AlertmanagerChannel):
             channel.carry_over(before)  # else its firing alerts would lapse in Alertmanager
-    changes = runner.reload(config, channels)
-    for gate in runner.outbox.gates:
-        if isinstance(gate, MuteGate):  # the routes and their time intervals as now written
-            gate.tree = route_tree(config)
+    changes = runner.reload(config, channels)  # alert delivery's stages built anew
     log.info(
         "reloaded %s: %s", path, "; ".join(changes) or "no change", extra={"event": "reloaded"}
     )

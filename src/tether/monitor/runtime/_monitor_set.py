@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from tether.monitor.alerts import route_tree
 from tether.monitor.checks._prober import host_of
 from tether.monitor.cluster._view import agent_locations
-from tether.monitor.config import AlertmanagerChannelConfig, Monitor, MonitorConfig
+from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.engine._correlate import leader_rules
 from tether.monitor.engine._quorum import Placement, QuorumEvent
-from tether.monitor.runtime._monitor_terms import detector_rules, incident_route, incident_routes
+from tether.monitor.runtime._monitor_terms import detector_rules
 
 if TYPE_CHECKING:
     from tether.monitor.cluster._membership import Membership
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine.incidents._engine import IncidentEngine
     from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.runtime._controls import ControlsIntake
+    from tether.monitor.runtime._delivery import AlertDelivery
     from tether.monitor.runtime._fleet import Fleet
     from tether.monitor.runtime._objective_stage import Objectives
     from tether.monitor.runtime._pushes import Pushes
@@ -64,8 +64,10 @@ class SetRunner(Protocol):
     traffic: TrafficIntake
     objectives: Objectives
     agents: AgentIntake
+    delivery: AlertDelivery
 
     def wall(self) -> float: ...
+    def deliver_by(self, config: MonitorConfig) -> None: ...
     def forget(self, name: str, now: float) -> None: ...
     def set_hosts(self) -> None: ...
     def place(self) -> tuple[frozenset[str], frozenset[str]]: ...
@@ -263,16 +265,21 @@ def _touches(
 
 
 def _routes(runner: SetRunner, config: MonitorConfig, change: SetChange, *, whole: bool) -> None:
-    """The incident engine's route of each monitor.  A changed route is a new map (the
-    engine routes its open incidents again when the map is not the one it routed); a
-    monitor added or removed changes the map in place (no open incident of it to route
-    again: a removed monitor left its incident in :meth:`Runner.forget`)."""
+    """The incident engine's route of each monitor, by alert delivery's route stage.  A
+    changed route is a new map (the engine routes its open incidents again when the map
+    is not the one it routed); a monitor added or removed changes the map in place (no
+    open incident of it to route again: a removed monitor left its incident in
+    :meth:`Runner.forget`).  With a ``routes:`` tree, a discovery change builds the
+    delivery anew (the tree names each monitor's own ``alerts:``, read by the route and
+    mute stages alike); without one, no stage reads the monitors, and it stays."""
     engine = runner.engine
     if whole:
-        engine.routes = incident_routes(config)
+        route = runner.delivery.route
+        engine.routes = {m.name: route(m) for m in config.monitors}
         return
-    tree = route_tree(config) if config.routes is not None else None
-    alone = frozenset(c.name for c in config.alerts if isinstance(c, AlertmanagerChannelConfig))
+    if config.routes is not None:
+        runner.deliver_by(config)
+    route = runner.delivery.route
     changed = any(n in engine.routes for n in change.put)
     routes = engine.routes
     if changed or not isinstance(routes, dict):
@@ -280,7 +287,7 @@ def _routes(runner: SetRunner, config: MonitorConfig, change: SetChange, *, whol
     for name in change.removed:
         routes.pop(name, None)
     for name, m in change.put.items():
-        routes[name] = incident_route(m, tree, alone)
+        routes[name] = route(m)
     engine.routes = routes
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tether._redact import redact_url
@@ -51,12 +52,46 @@ def _window(m: Monitor) -> WindowRule | None:
     )
 
 
+def ungrouped_channels(config: MonitorConfig) -> frozenset[str]:
+    """The channels that hear of each monitor on its own: Alertmanager keeps an alert per
+    monitor and groups them itself."""
+    return frozenset(c.name for c in config.alerts if isinstance(c, AlertmanagerChannelConfig))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStage:
+    """Alert delivery's group stage (``_delivery.py``): whether an incident's news
+    reaches ``channel`` grouped (by its route's ``group_by``, ``group_wait`` and
+    ``group_interval``: the incident engine keeps the news, ``engine/incidents/_groups.py``),
+    or each monitor on its own (one of ``ungrouped``)."""
+
+    ungrouped: frozenset[str] = frozenset()
+
+    def __call__(self, channel: str) -> bool:
+        return channel not in self.ungrouped
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStage:
+    """Alert delivery's route stage (``_delivery.py``): where the incident engine sends a
+    monitor's alerts (:func:`incident_route`): by ``tree`` (the configuration's, None
+    without ``routes:``), grouped as ``group`` says."""
+
+    tree: RouteTree | None = None
+    group: GroupStage = GroupStage()
+
+    def __call__(self, m: Monitor) -> IncidentRoute:
+        return incident_route(m, self.tree, self.group.ungrouped)
+
+    def __repr__(self) -> str:
+        return f"<RouteStage {'tree' if self.tree is not None else 'alerts: lists'}>"
+
+
 def incident_routes(config: MonitorConfig) -> dict[str, IncidentRoute]:
     """Each monitor's route, as the incident engine is told it."""
     tree = route_tree(config) if config.routes is not None else None
-    # Alertmanager keeps an alert per monitor and groups them itself.
-    alone = frozenset(c.name for c in config.alerts if isinstance(c, AlertmanagerChannelConfig))
-    return {m.name: incident_route(m, tree, alone) for m in config.monitors}
+    route = RouteStage(tree, GroupStage(ungrouped_channels(config)))
+    return {m.name: route(m) for m in config.monitors}
 
 
 def incident_route(

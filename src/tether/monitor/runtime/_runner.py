@@ -9,20 +9,19 @@ through the intake's stages (:attr:`Runner.stages`, in order, as Alertmanager's
 ``_placed_here`` (a monitor probed here goes on), ``_record`` (store it), ``_remember``
 (what the pages show now) and ``_detect`` (the detector, pure, which may ask for a
 re-probe or change the monitor's state).  A state change is published as this
-location's (``_publish_location_state``), the quorum decides the cluster's
+location's (``publish_location_state``), the quorum decides the cluster's
 (``act_on_quorum``), and the runner writes down what the incident engine (pure)
-answers (``write_incidents``): incidents and their alerts, queued in the outbox.
+answers (``write_incidents``, ``_decided.py``): incidents and their alerts, queued in
+the outbox.
 
-Beside the checks, once a second: the write API's controls (``_controls.py``), missed
-heartbeats, traffic verdicts, the engine's tick (held alerts whose hold lifted,
-reminders, escalation, ``tether ack``), and the outbox's deliveries; every ten
-minutes, a checkpoint of the detector and pruning.
+The incidents and their alerts go through alert delivery's stages (``_delivery.py``);
+the rounds beside the checks (controls, heartbeats, the engine's tick, deliveries,
+housekeeping) are the runner's run (``_rounds.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -40,40 +39,39 @@ from tether.monitor.config import (
     resolve_location,
 )
 from tether.monitor.engine._detect import (
-    Degraded,
     Detector,
-    Event,
     Observation,
-    Recovered,
-    ReprobeRequested,
     StateChanged,
 )
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
+from tether.monitor.engine._quorum import Quorum, QuorumEvent
 from tether.monitor.engine.incidents._engine import IncidentEngine
 from tether.monitor.engine.incidents._events import (
     Event as IncidentEvent,
 )
-from tether.monitor.engine.incidents._events import (
-    Opened,
-)
 from tether.monitor.runtime._controls import ControlsIntake
+from tether.monitor.runtime._decided import (
+    act_on_detection,
+    commit_incidents,
+    publish_location_state,
+    take_quorum_events,
+    tick_incidents,
+)
+from tether.monitor.runtime._delivery import AlertDelivery, alert_delivery
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
 from tether.monitor.runtime._intake import Stage
-from tether.monitor.runtime._loop import freeze, paused_collector
+from tether.monitor.runtime._loop import paused_collector
 from tether.monitor.runtime._monitor_set import SetChange, set_change
 from tether.monitor.runtime._monitor_set import apply as apply_set
-from tether.monitor.runtime._monitor_terms import (
-    detector_rules,
-    incident_routes,
-)
+from tether.monitor.runtime._monitor_terms import detector_rules
 from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
-from tether.monitor.runtime._saved import CHECKPOINT_EVERY, Saved, SavedStates, state_prefix
+from tether.monitor.runtime._rounds import prune, run_rounds
+from tether.monitor.runtime._saved import Saved, SavedStates, state_prefix
 from tether.monitor.runtime._traffic_intake import TrafficIntake
 from tether.monitor.runtime.agents._intake import AgentIntake
-from tether.monitor.store import Cluster, Store, StoreError
+from tether.monitor.store import Cluster, Store
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
@@ -135,8 +133,11 @@ class Runner:
         """Each monitor's detector state in the store, and taking it back (``_saved.py``)."""
         self.traffic = TrafficIntake(self)
         """The traffic monitors' calls and verdicts (``_traffic_intake.py``)."""
-        self._published: dict[str, LocationState] = {}
+        self.location_states: dict[str, LocationState] = {}
         """What was last published of each monitor at this location."""
+        self.delivery: AlertDelivery
+        """Alert delivery's stages (``_delivery.py``), built whole from the configuration."""
+        self.deliver_by(config)
         self.engine = self._engine(config)
         controls = store.controls(wall())
         self.controls = ControlsIntake(self, controls)
@@ -178,7 +179,7 @@ class Runner:
         store = self.store
         opened = store.incidents(open_only=True, limit=100_000)
         return IncidentEngine(
-            incident_routes(config),
+            {m.name: self.delivery.route(m) for m in config.monitors},
             store.new_incident_id,
             hold=self._hold,
             incidents=opened,
@@ -216,12 +217,13 @@ class Runner:
         states = [s for s in located if s.monitor in here]
         self.quorum.restore(states)
         for state in states:
-            self._published[state.monitor] = state
+            self.location_states[state.monitor] = state
             if self._single(state.monitor):
                 self.since[state.monitor] = state.since
 
-    def _save(self, name: str) -> None:
-        self.saved.save(name, self._published.get(name))
+    def save_state(self, name: str) -> None:
+        """Save ``name``'s detector state, with what this location last published."""
+        self.saved.save(name, self.location_states.get(name))
 
     def read_saved(self, names: Collection[str]) -> Mapping[str, Saved]:
         """The saved states of ``names``, with the checks stored since (off the loop)."""
@@ -230,7 +232,7 @@ class Runner:
     def checkpoint(self) -> None:
         """Save every monitor's detector state (the writer batches them)."""
         for name in self.detector.states():
-            self._save(name)
+            self.save_state(name)
 
     def pause_or_resume(self, m: Monitor) -> None:
         """Pause ``m``'s detector, or resume it, as the controls say (if probed here)."""
@@ -246,7 +248,7 @@ class Runner:
         else:
             return
         for event in events:
-            self._act_on_detection(event, None, now)
+            act_on_detection(self, event, None, now)
 
     def monitor(self, name: str) -> Monitor:
         """The monitor called ``name`` (KeyError if none)."""
@@ -328,169 +330,52 @@ class Runner:
         changed = False
         for event in self.detector.observe(self.latest[name], now):
             changed = changed or isinstance(event, StateChanged)
-            self._act_on_detection(event, record, now, check.host)
-        last = self._published.get(name)
+            act_on_detection(self, event, record, now, check.host)
+        last = self.location_states.get(name)
         if not changed and not record.ok and last is not None and last.state is State.DOWN:
             # Still down, but perhaps for another reason now: the incidents correlate on
             # each down monitor's latest kind and host.
-            self._publish_location_state(name, State.DOWN, last.since, "", record, check.host, now)
+            publish_location_state(self, name, State.DOWN, last.since, "", record, check.host, now)
         return True
-
-    def _act_on_detection(
-        self, event: Event, record: ProbeRecord | None, now: float, host: str | None = None
-    ) -> None:
-        name = event.monitor
-        if isinstance(event, ReprobeRequested):
-            self.fleet.reprobe(name, event.delay)
-        elif isinstance(event, StateChanged):
-            log.info(
-                "%s: %s -> %s (%s)",
-                name if self._single(name) else f"{name} from {self.here}",
-                event.old,
-                event.new,
-                event.reason,
-                extra={"event": "state", "monitor": name, "state": str(event.new)},
-            )
-            # The incident change (with its alerts) is queued before the state: a crash
-            # between the two leaves what _unsquared squares at the next start.
-            self._publish_location_state(name, event.new, event.at, event.reason, record, host, now)
-            self._save(name)
-        elif isinstance(event, Degraded | Recovered):
-            notice = self.engine.notice(event, now)
-            log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
-            for alert in notice.alerts:
-                self.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
 
     def _single(self, name: str) -> bool:
         """Whether ``name`` is probed from one location (or is no monitor now)."""
         return name not in self.several
 
-    def _publish_location_state(
-        self,
-        name: str,
-        state: State,
-        since: float,
-        reason: str,
-        record: ProbeRecord | None,
-        host: str | None,
-        now: float,
-    ) -> None:
-        """Tell the quorum what this location sees of ``name`` now, unless nothing it goes
-        by changed since the last time."""
-        failed = record is not None and not record.ok
-        kind = record.kind if failed and record is not None else None
-        last = self._published.get(name)
-        if last is not None and (last.state, last.since, last.kind, last.host) == (
-            state,
-            since,
-            kind,
-            host if failed else None,
-        ):
-            return
-        published = self._published[name] = LocationState(
-            name,
-            self.here,
-            state,
-            since,
-            reason,
-            kind,
-            None if record is None else record.detail,
-            host if failed else None,
-            None if record is None else record.latency_ms,
-        )
-        if self.membership.shared or not self._single(name):  # the others read it; tether status
-            self.store.record_location_state(published, fence=self.cluster.fence(name))
-        # This instance is the source of what its location sees of its own monitors: its
-        # quorum takes it at once, and does not read it back.
-        self.act_on_quorum(self.quorum.update(published, now), now)
-
     def act_on_quorum(self, events: Iterable[QuorumEvent], now: float) -> None:
-        """What the quorum decided for the whole cluster: state changes go to the
-        incident engine (and to the store, for uptime), location changes to its partial
-        incidents: on the leader.  Every instance keeps the states, for its pages."""
-        for event in events:
-            name = event.monitor
-            if isinstance(event, LocationsChanged):
-                if self.membership.leading:
-                    self.write_incidents(self.engine.locations(event), now)
-                continue
-            self.since[name] = event.at
-            if event.new is not State.PAUSED:  # a paused monitor keeps its last up value
-                self.metrics.state(name, event.new is not State.DOWN)
-            if not self.membership.leading:
-                continue
-            if not self._single(name):
-                log.info(
-                    "%s: %s -> %s (%s)",
-                    name,
-                    event.old,
-                    event.new,
-                    event.reason,
-                    extra={"event": "state", "monitor": name, "state": str(event.new)},
-                )
-            self.store.record_state(name, event.at, event.new)
-            # The quorum keeps the failures to correlate with, one change at a time.
-            changes = self.engine.changed(
-                event,
-                self.quorum.record(name),
-                self.quorum.failures,
-                self.hosts,
-                self.quorum.locations(name),
-            )
-            self.write_incidents(changes, now)
-
-    def _hold(self, monitor: str, now: float) -> str | None:
-        """Why ``monitor``'s alerts wait now, or None: the incident engine asks, the
-        holds (``engine/_holds.py``) decide from the cluster's states."""
-        return self.holds.why(monitor, now, self.quorum.view(), self.quorum.observation)
+        """What the quorum decided for the whole cluster, acted on (``_decided.py``)."""
+        take_quorum_events(self, events, now)
 
     def write_incidents(self, events: Iterable[IncidentEvent], now: float) -> None:
-        """Write down what the incident engine decided, each incident change with its
-        alerts in one commit (a crash between the two would leave an incident whose
-        members say they were alerted, and no alert)."""
-        for event in events:
-            incident = event.incident
-            opened = isinstance(event, Opened)
-            # A member of the local incident joins or leaves with no line of its own
-            # (its timeline is grouped): its record is written all the same (touched).
-            if opened or event.entry is not None or event.alerts or event.touched or event.moves:
-                self.store.commit_incident(
-                    incident,
-                    event.alerts,
-                    now,
-                    opened=opened,
-                    entry=event.entry,
-                    touched=event.touched,
-                    moves=event.moves,
-                )
-            entry = event.entry or (incident.timeline[-1] if opened and incident.timeline else None)
-            if entry is not None:
-                log.warning(
-                    "incident %d: %s: %s",
-                    incident.id,
-                    entry.event,
-                    entry.detail,
-                    extra={
-                        "event": f"incident.{type(event).__name__.lower()}",
-                        "incident": incident.id,
-                        "monitor": event.monitor,
-                        "kind": None if incident.kind is None else incident.kind.value,
-                    },
-                )
+        """Write down what the incident engine decided (``_decided.py``)."""
+        commit_incidents(self.store, events, now)
 
     def tick(self, acknowledged: Mapping[int, float] | None = None) -> None:
-        """Take the acknowledgements made from outside (``tether ack``: ``acknowledged``
-        maps open incidents' ids to when they were acknowledged), then send the held
-        alerts whose hold lifted, the reminders and the escalation steps that are due."""
-        now = self.wall()
-        for incident_id, at in (acknowledged or {}).items():
-            if self.engine.acknowledge(incident_id, at) is not None:
-                log.warning(
-                    "incident %d acknowledged: reminders and escalation stop",
-                    incident_id,
-                    extra={"event": "incident.acknowledged", "incident": incident_id},
-                )
-        self.write_incidents(self.engine.tick(now), now)
+        """The engine's tick, with the acknowledgements made from outside (``_decided.py``)."""
+        tick_incidents(self, acknowledged)
+
+    def _hold(self, monitor: str, now: float) -> str | None:
+        """Why ``monitor``'s alerts wait now, or None: the incident engine asks alert
+        delivery's inhibit stage in force (the holds decide from the cluster's states)."""
+        return self.delivery.inhibit(monitor, now)
+
+    def deliver_by(
+        self, config: MonitorConfig, channels: Mapping[str, Channel] | None = None
+    ) -> None:
+        """Build alert delivery's stages from ``config`` (``_delivery.py``), through
+        ``channels`` (default: the outbox's), and put them in place whole: the outbox's
+        gates and channels, the incident engine's hold and (as the monitor set is
+        applied) its routes.  At start, on a reload, on a discovery change of routes."""
+        delivery = alert_delivery(
+            config,
+            self.store,
+            self.outbox.channels if channels is None else channels,
+            holds=lambda: self.holds,
+            quorum=self.quorum,
+        )
+        self.delivery = delivery
+        self.outbox.send = delivery.send
+        self.outbox.gates = list(delivery.gates)
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -515,9 +400,8 @@ class Runner:
             changes.append("alert channels changed")
         change = set_change(self.by_name, config.monitors)
         changes += change.lines(self.by_name)
+        self.deliver_by(config, channels)
         apply_set(self, change, config, whole=True)
-        if channels is not None:
-            self.outbox.channels = channels
         for m in config.monitors:
             self.pause_or_resume(m)
         return changes
@@ -555,7 +439,7 @@ class Runner:
         """``name`` was removed from the configuration: every part forgets it."""
         self.detector.forget(name)
         self.quorum.forget(name)
-        self._published.pop(name, None)
+        self.location_states.pop(name, None)
         self.pushes.forget(name)
         self.traffic.forget(name)
         self.latest.pop(name, None)
@@ -593,82 +477,11 @@ class Runner:
         freeze_gc: bool = False,
         began: float | None = None,
     ) -> None:
-        """Check every monitor on its interval until ``stop``; uptime counts from ``began``.
-
-        ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
-        alive now (configuration, conditions, saved states, baselines) out of the garbage
-        collector's reach: they live as long as the process, and at tens of thousands of
-        monitors each full collection walked them again, pausing the loop for over a
-        second.  Once more when every monitor has run once (metrics series, schedule
-        entries, latest results), never after: what is frozen mid-check is never collected
-        if it becomes a cycle.  It also raises the collector's thresholds
-        (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`).
-
-        In a cluster, a renewal round first (this instance probes only what it holds), then
-        one every ``cluster.every`` s; every instance reads the locations once a second, the
-        leader alone ticks the incident engine.  On a clean stop it hands its leases back.
-        """
-        if freeze_gc:
-            freeze()
-        if self.membership.shared:
-            await self.membership.renew()
-        else:
-            started = self.wall() if began is None else began
-            for m in self.config.monitors:
-                # Uptime counts from here in the state the monitor had when tether stopped.
-                self.store.record_state(m.name, started, self.detector.state(m.name))
-
-        async def every_second() -> None:
-            while not stop.is_set():
-                try:
-                    await self.controls.read()
-                    self.pushes.heartbeats()
-                    self.traffic.judge()
-                    self.objectives.tick(self.wall())
-                    self.agents.tick()
-                    if self.membership.shared:
-                        await self.membership.poll_locations()
-                    if self.leading:
-                        self.tick(await asyncio.to_thread(self.controls.acknowledged))
-                except Exception:
-                    log.exception("incident tick failed")
-                await self._sleep(deliver_every)
-
-        longest = max((m.interval for m in self.config.monitors), default=0.0)
-
-        async def housekeeping() -> None:
-            """Checkpoint the detector, and drop results past their retention, every
-            ten minutes."""
-            last = begun = self.mono()
-            refreeze = freeze_gc
-            while not stop.is_set():
-                await self._sleep(1.0)
-                if refreeze and self.mono() - begun > longest + 1:
-                    refreeze = False
-                    freeze()
-                if self.mono() - last >= CHECKPOINT_EVERY:
-                    last = self.mono()
-                    self.checkpoint()
-                    self.membership.feed.reset()  # a full read now and then: see LocationFeed
-                    await self._prune()
-
-        await self._prune()
-        await asyncio.gather(
-            self.fleet.run(stop, self.take_check),
-            self.outbox.run(stop, self.wall, self._sleep, every=deliver_every),
-            every_second(),
-            self.membership.rounds(stop),
-            housekeeping(),
+        """Check every monitor on its interval until ``stop``, with the rounds beside
+        (``_rounds.py``: ``freeze_gc``, a cluster's); uptime counts from ``began``."""
+        await run_rounds(
+            self, stop, self._sleep, deliver_every=deliver_every, freeze_gc=freeze_gc, began=began
         )
-        self.checkpoint()
-        if not self.membership.shared:
-            stopped = self.wall()
-            for m in self.config.monitors:  # while tether is stopped, nothing is known
-                self.store.record_state(m.name, stopped, State.UNKNOWN)
-        # Held: closing the store writes it or spills it, and says which.
-        with contextlib.suppress(StoreError):
-            self.store.flush()
-        await self.membership.leave()
 
     # -- its part in a cluster (the membership's: cluster/_membership.py) ----------------
 
@@ -697,11 +510,11 @@ class Runner:
     def drop(self, name: str, *, save: bool) -> None:
         """Stop keeping ``name``'s state here: its shard moved to another instance."""
         if save:
-            self._save(name)
+            self.save_state(name)
         self.detector.forget(name)
         self.latest.pop(name, None)
         self.certificates.pop(name, None)
-        self._published.pop(name, None)
+        self.location_states.pop(name, None)
 
     def adopt(self, name: str, saved: Saved | None) -> None:
         """Keep ``name``'s state here, from its ``saved`` detector state and the checks
@@ -719,14 +532,10 @@ class Runner:
     def reprobe(self, name: str, delay: float) -> None:
         self.fleet.reprobe(name, delay)
 
+    async def _prune(self) -> None:
+        """Drop what is past its retention, on the leader (``_rounds.py``)."""
+        await prune(self)
+
     def published(self, name: str) -> bool:
         """Whether this location published ``name``'s state (it probes it itself)."""
-        return name in self._published
-
-    async def _prune(self) -> None:
-        """Drop what is past its retention: the leader's prune is every instance's."""
-        try:
-            if self.leading:  # one instance of a cluster prunes for all (store/_retention.py)
-                await asyncio.to_thread(self.store.prune, self.wall())
-        except StoreError as exc:  # pruned next time (the writer has said why)
-            log.debug("prune skipped: %s", exc)
+        return name in self.location_states

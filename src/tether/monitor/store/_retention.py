@@ -49,8 +49,8 @@ newest row is kept whatever its age: SQLite gives a new row one more than the hi
 stored, and a restart counts incident ids on from the highest, so a table pruned empty
 would hand out an id an alert, a link or an audit entry already names.
 
-A cluster prunes once: the runner asks only its leader (``Runner._prune``), every ten
-minutes and at start.  Deletes go in chunks of :attr:`RetentionSQL.prune_chunk` rows, each
+A cluster prunes once: the runner asks only its leader (``prune``, ``runtime/_rounds.py``),
+every ten minutes and at start.  Deletes go in chunks of :attr:`RetentionSQL.prune_chunk` rows, each
 its own transaction, so that the writer takes the results queued meanwhile between them
 (the first prune after an upgrade may have a year of rows to delete).
 

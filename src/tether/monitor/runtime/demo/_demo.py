@@ -211,7 +211,7 @@ async def _watch(
     *,
     agents: bool = False,
 ) -> tuple[list[DemoVerdict], list[Incident], int, Path]:
-    from tether.monitor.alerts import MuteGate, Outbox, SilenceGate, route_tree
+    from tether.monitor.alerts import Outbox
     from tether.monitor.config import parse_config
     from tether.monitor.runtime._app import channels_for, close_channels
     from tether.monitor.runtime._runner import Runner
@@ -235,8 +235,7 @@ async def _watch(
     channels = channels_for(config)
     store = SQLiteStore(db)
     try:
-        outbox = Outbox(store, channels, gates=[MuteGate(route_tree(config))])
-        outbox.gates.append(SilenceGate(store.silences_in_force))
+        outbox = Outbox(store, channels)  # its stages: the runner's delivery, as the monitor's
         runner = Runner(config, store, outbox, location=HERE if agent else None)
         server = await serve(runner, "127.0.0.1", 0)
         port = server.addresses[0][1]
