@@ -10,9 +10,9 @@ import sqlite3
 
 import pytest
 
+from tests.helpers.stores import open_target
 from tether.monitor.config._passwords import hash_token
 from tether.monitor.web.auth._sessions import FRESH, TOUCH, Sessions
-from tests.helpers.stores import open_target
 
 BACKENDS = pytest.mark.parametrize("target", ["sqlite", "postgres"], indirect=True)
 
@@ -63,13 +63,16 @@ def test_a_session_outlives_its_process_and_is_honoured_by_another(target: str) 
         assert second.peek(sid) is not None
         assert second.peek(sid).csrf == opened.csrf  # type: ignore[union-attr]
         row = store.stored_session(hash_token(sid))
-        assert row is not None and row.provider == "password" and row.scopes is None
+        assert row is not None
+        assert row.provider == "password"
+        assert row.scopes is None
         assert store.stored_session(sid) is None
         if not target.startswith("postgresql://"):
             store.flush()
             with sqlite3.connect(target) as db:
                 dumped = "\n".join(db.iterdump())
-            assert sid not in dumped and hash_token(sid) in dumped
+            assert sid not in dumped
+            assert hash_token(sid) in dumped
 
 
 @BACKENDS
@@ -115,9 +118,11 @@ def test_a_single_sign_on_session_keeps_its_scopes(target: str) -> None:
         asyncio.run(first.flush())
         assert _ask(second, sid, "K") == "carol@example.org"
         seen = second.peek(sid)
-        assert seen is not None and seen.scopes == frozenset({"read", "write"})
+        assert seen is not None
+        assert seen.scopes == frozenset({"read", "write"})
         row = store.stored_session(hash_token(sid))
-        assert row is not None and row.provider == "oidc"
+        assert row is not None
+        assert row.provider == "oidc"
 
 
 @BACKENDS
@@ -154,4 +159,3 @@ def test_without_a_store_sessions_stay_in_memory() -> None:
     sid = _begin(sessions)
     assert _ask(sessions, sid) == "alice"
     assert _ask(Sessions(clock), sid) is None
-
