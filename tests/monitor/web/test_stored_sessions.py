@@ -6,7 +6,9 @@ honouring within ``FRESH`` seconds, and the store never holds a session id."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,21 @@ def test_without_a_store_sessions_stay_in_memory() -> None:
     sid = _begin(sessions)
     assert _ask(sessions, sid) == "alice"
     assert _ask(Sessions(clock), sid) is None
+
+
+def test_a_login_while_the_store_cannot_be_written_is_kept_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session opened while the store cannot be written (here: closed) is honoured by
+    its own process, not dropped at its next read, and said in the log without its id."""
+    clock = Clock()
+    store = open_target(str(tmp_path / "t.db"))
+    store.close()
+    sessions = Sessions(clock, store=store)
+    with caplog.at_level(logging.WARNING, logger="tether.monitor"):
+        sid = _begin(sessions)
+    assert "kept in this process only" in caplog.text
+    assert sid not in caplog.text
+    assert hash_token(sid) not in caplog.text
+    clock.now += FRESH * 3
+    assert _ask(sessions, sid) == "alice"
