@@ -30,8 +30,13 @@ Method.  Everything runs on loopback.
   ``server.listen`` on a free loopback port and no users (the dashboard and APIs answer
   loopback requests), and one ``webhook`` channel, ``ops``, to a receiver in this driver
   (a threaded ``http.server`` on 127.0.0.1 answering 204 and noting when each POST came).
-  The configuration is built in Python with ``MonitorConfig.model_validate``: N HTTP
-  monitors ``m000000``... at the interval (``--interval``, 30 s by default, or a run's
+  By default (``--source file``) the monitor is started as its users start it, ``tether
+  monitor --config FILE --log-format json``, FILE a YAML file written by
+  ``_config_file.py`` (one line a monitor; ``--source discover``: the ``m`` monitors
+  from a ``file_sd`` source the file names; ``--source python``: the configuration built
+  in Python with ``MonitorConfig.model_validate`` and handed to ``run_monitor``, no file
+  read, as earlier runs did): N HTTP monitors ``m000000``... at the interval
+  (``--interval``, 30 s by default, or a run's
   own: ``2x120000@60`` is 120,000 monitors at 60 s with ``workers: 2``) with
   parse_config's default timeout, the condition ``[STATUS] == 200`` and ``alerts:
   [ops]``, on 32 target addresses (127.0.60.1-16 and 127.0.61.1-16, two target
@@ -160,6 +165,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from _config_file import SOURCES, monitor_command, write_config
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 from _targets import Targets, target_servers
 from bench_monitor import everywhere, quantile, versions
@@ -248,6 +254,48 @@ _SERVER = ("metrics_monitor_limit",)
 """What of ``server:`` a spec may set (bench_scrape.py sets the limit of /metrics)."""
 
 
+def config_file(spec: dict[str, Any]) -> Path | None:
+    """The configuration ``spec`` describes written as a YAML file, the monitors in it or
+    discovered (``spec["source"]``; ``_config_file.py``), beside the store; None for a
+    configuration built in Python (``source`` ``python``)."""
+    source = spec.get("source", "python")
+    if source == "python":
+        return None
+    storage = (
+        {"postgres": spec["postgres"], "spill": spec["db"] + ".spill"}
+        if spec.get("postgres")
+        else {"path": spec["db"]}
+    )
+    server = {"listen": "127.0.0.1:0", **{k: v for k, v in spec.items() if k in _SERVER}}
+    top = {
+        "workers": spec["workers"],
+        "storage": storage,
+        "server": server,
+        "alerts": [{"name": "ops", "type": "webhook", "url": spec["hook"]}],
+    }
+    steady = min(5.0, spec["interval"])
+    more = [
+        {
+            "name": f"s{i:04d}",
+            "url": f"http://{spec['steady_url']}/health",
+            "interval": f"{steady * 1000:.0f}ms",
+            "conditions": ["[STATUS] == 200"],
+        }
+        for i in range(spec["steady"])
+    ]
+    folder = Path(spec["db"] + "-config")
+    return write_config(
+        folder,
+        source,
+        spec["urls"],
+        spec["monitors"],
+        spec["interval"],
+        top=top,
+        defaults={"alerts": ["ops"]},
+        more=more,
+    )
+
+
 def monitor_process(spec_text: str) -> int:
     """``tether monitor`` as the CLI runs it, on a configuration built in Python."""
     from tether.monitor import logging_to, open_store, run_monitor
@@ -272,7 +320,12 @@ class MonitorProcess:
     last lines kept for an error message."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        command = [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
+        self.config = config_file(spec)
+        command = (
+            monitor_command(self.config)
+            if self.config is not None
+            else [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
+        )
         self.spawned = time.time()
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.started: float | None = None
@@ -807,6 +860,7 @@ def run_one(
         "workers": workers,
         "db": str(tmp / f"mass-{workers}-{monitors}.db"),
         "hook": receiver.url,
+        "source": args.source,
     }
     server = None
     watch: StoreWatch
@@ -1219,7 +1273,14 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
             else ""
         )
         + "; a phase cut short says how many monitors had changed, and the next phase starts "
-        "with the coordinator perhaps still behind."
+        "with the coordinator perhaps still behind.  The configuration: "
+        + {
+            "file": "a YAML file, every monitor in it, started with tether monitor --config FILE",
+            "discover": "a YAML file whose m monitors come from a file_sd source, started "
+            "with tether monitor --config FILE",
+            "python": "built in Python and handed to run_monitor (no file read)",
+        }[args.source]
+        + "."
     )
     if any(r.instances > 1 for r in runs):
         section.notes.append(
@@ -1384,6 +1445,13 @@ def main() -> int:
         "--from-json", help="measure nothing: report the figures --json saved in this file"
     )
     parser.add_argument("--write", help="also write the results as Markdown into this file")
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="file",
+        help="the monitors written in a YAML file started with tether monitor --config FILE "
+        "(default), discovered from a file_sd source named in it, or built in Python",
+    )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.monitor is not None:

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import Section, met, table, write_part
 
 from tether.monitor._records import AuditEntry
-from tether.monitor.config._label_regex import ENGINE, PROGRAM_MAX, compile_label_regex
-from tether.monitor.config._labels import VALUE_MAX, matches
+from tether.monitor.config.labels._labels import VALUE_MAX, matches
+from tether.monitor.config.labels._regex import ENGINE, PROGRAM_MAX, compile_label_regex
 from tether.monitor.engine._silences import SILENCES_MAX, silencing
 from tether.monitor.store import SQLiteStore
 from tether.monitor.store._silences import _parsed

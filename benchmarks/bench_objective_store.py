@@ -48,7 +48,7 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts import Outbox
 from tether.monitor.config import parse_config
 from tether.monitor.metrics._objective_metrics import figure
-from tether.monitor.reports._objective_history import incident_marks, live_history
+from tether.monitor.reports.objectives._history import incident_marks, live_history
 from tether.monitor.store import SQLiteStore
 from tether.monitor.web.pages._objective_pages import listing_rows, objective_page
 

@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_objectives.py [--quick] [--write benchmarks/results.md]
 
-1. Detection on simulated time.  The running monitor's :class:`Book` (what the stage of
+1. Detection on simulated time.  The running monitor's :class:`ObjectiveBook` (what the stage of
    ``runtime/_objective_stage.py`` feeds) over one monitor checked every INTERVAL seconds,
    a 99.9% objective over 30 days with the Workbook's rules: 30 days of passing checks,
    then every check fails; the rules are evaluated every 10 s (``EVALUATE_EVERY``) on
@@ -17,10 +17,10 @@ Run: python benchmarks/bench_objectives.py [--quick] [--write benchmarks/results
    objective's one rule is the Workbook's page scaled down: 99% over 1 h, 14.4 over
    2 min with a 10 s short window, after 2.5 min of passing checks (the maths: 0.01 x
    120 s x 14.4 = 17.3 s).
-3. Cost.  ``Book.evaluate`` with 10, 100 and 1,000 objectives over 1,000 and 20,000
+3. Cost.  ``ObjectiveBook.evaluate`` with 10, 100 and 1,000 objectives over 1,000 and 20,000
    monitors (each objective over its share of them), after 30 days of history in every
    bucket: microseconds an objective an evaluation, and what 1,000 objectives cost every
-   10 s as a share of one core.  ``Book.observe``: microseconds a check.  A 30-day
+   10 s as a share of one core.  ``ObjectiveBook.observe``: microseconds a check.  A 30-day
    ledger's memory (tracemalloc), and ``spenders`` (what ``/api/objectives`` adds).
 
 No peer is run: Sloth and Pyrra generate Prometheus recording and alerting rules for the
@@ -48,15 +48,15 @@ from _report import Section, commit, met, table, write_part
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book
-from tether.monitor.engine._objectives import Ledger, detection_time, from_config
+from tether.monitor.engine.objectives._book import ObjectiveBook
+from tether.monitor.engine.objectives._budget import BudgetLedger, detection_time, from_config
 from tether.monitor.runtime._objective_stage import EVALUATE_EVERY
 
 DAY = 86400.0
 EPOCH = 1_800_000_000.0
 
 
-def _config(monitors: int, objectives: int, target: str = "99.9%") -> Book:
+def _config(monitors: int, objectives: int, target: str = "99.9%") -> ObjectiveBook:
     lines = ["monitors:"]
     lines += [f"  - {{name: m{i}, url: 'http://127.0.0.1:9/{i}'}}" for i in range(monitors)]
     lines.append("objectives:")
@@ -64,10 +64,10 @@ def _config(monitors: int, objectives: int, target: str = "99.9%") -> Book:
     for j in range(objectives):
         names = ", ".join(f"m{i}" for i in range(j * share, min(monitors, (j + 1) * share)))
         lines.append(f"  - {{name: o{j}, monitors: [{names}], target: {target}, window: 30d}}")
-    return Book(parse_config("\n".join(lines) + "\n"))
+    return ObjectiveBook(parse_config("\n".join(lines) + "\n"))
 
 
-def _month(ledger: Ledger, per_minute: int, end: float = EPOCH) -> None:
+def _month(ledger: BudgetLedger, per_minute: int, end: float = EPOCH) -> None:
     for minute in range(int(30 * DAY / 60)):
         ledger.record(end - 30 * DAY + minute * 60, good=per_minute, total=per_minute)
 
@@ -293,7 +293,7 @@ def section_cost(quick: bool) -> Section:
         )
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    ledger = Ledger(from_config(_config(1, 1).objectives["o0"]))
+    ledger = BudgetLedger(from_config(_config(1, 1).objectives["o0"]))
     _month(ledger, 12)
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()

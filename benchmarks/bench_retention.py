@@ -88,7 +88,7 @@ from tether.monitor._records import (  # noqa: E402
     TimelineEntry,
 )
 from tether.monitor._state import State  # noqa: E402
-from tether.monitor.engine._incident_words import dedup_key  # noqa: E402
+from tether.monitor.engine.incidents._words import dedup_key  # noqa: E402
 from tether.monitor.store import PostgresStore, Retention, SQLiteStore, Store  # noqa: E402
 
 DAY = 86400.0

@@ -13,11 +13,15 @@ Method.  Everything runs on loopback.
 - **The monitor** is the real one: :func:`tether.monitor.run_monitor` (what ``tether
   monitor`` calls) in a child process of its own (``--monitor SPEC``), with its worker
   processes, its SQLite store in a temporary directory, ``server.listen`` on a free
-  loopback port and no alert channel.  Its configuration is built in Python with
-  ``MonitorConfig.model_validate`` (through ``bench_monitor.monitors_config``: N HTTP
-  monitors ``m000000``... at the interval, each on one of the targets' addresses, the
-  condition ``[STATUS] == 200``), since loading 100,000 monitors from YAML is start-up,
-  not what is measured.  It logs as ``tether monitor --log-format json`` does.
+  loopback port and no alert channel.  By default (``--source file``) it is started as
+  its users start it: ``tether monitor --config FILE --log-format json``
+  (``_config_file.py``), FILE a YAML file of N HTTP monitors ``m000000``... at the
+  interval (in ``defaults``), one line each, each on one of the targets' addresses, the
+  condition ``[STATUS] == 200``; ``--source discover`` writes no monitor in the file
+  but a ``file_sd`` source naming every target, its template making them;
+  ``--source python`` builds the same configuration in Python with
+  ``MonitorConfig.model_validate`` (``bench_monitor.monitors_config``) and calls
+  ``run_monitor`` (what the CLI calls), reading no file, as earlier runs did.
 - **Warm start.**  Each step's store is a copy of one made beforehand in which every
   monitor's detector state is saved as up (one passing check), as a monitor restarted
   with its saved state finds it; the step measures the steady state, not the first
@@ -47,7 +51,8 @@ Method.  Everything runs on loopback.
   is done in the monitor's system calls, which a real network would not charge it);
   the coordinator's share.  RSS from ``/proc/PID/status`` at the window's end.
   Start-up, from the moment the driver started the process: Python and the imports,
-  the configuration built, the store opened, the ``started`` line (``run_monitor``:
+  the configuration built, the store opened (with ``--source python``; through a
+  file these three are one, read from the ``started`` line), the ``started`` line (``run_monitor``:
   the runner, the saved states restored, the workers started and sent their
   monitors), and a first result from every worker.  The store backlog: checks judged
   (ended) in the window that were not in the store yet when it ended (a worker sends
@@ -101,6 +106,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _config_file import SOURCES, describe_source, monitor_command, write_config
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 from bench_monitor import Targets, monitors_config, quantile, target_servers, versions
 
@@ -227,8 +233,14 @@ class MonitorProcess:
     """The monitor child; its stderr lines are read as they come, each with the moment it
     arrived."""
 
-    def __init__(self, spec: dict[str, Any], pin: list[int] | None) -> None:
-        command = [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
+    def __init__(
+        self, spec: dict[str, Any], pin: list[int] | None, config: Path | None = None
+    ) -> None:
+        command = (
+            monitor_command(config)
+            if config is not None
+            else [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
+        )
         if pin:
             command = ["taskset", "--cpu-list", ",".join(map(str, pin)), *command]
         self.spawned = time.time()
@@ -410,6 +422,8 @@ class Step:
     """Coordinator, then each worker, at the window's end."""
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds from the process's start to each phase of start-up."""
+    source: str = ""
+    """Where the monitor's configuration came from (``_config_file.describe_source``)."""
     backlog: int = 0
     targets_cores: float = 0.0
     driver_cores: float = 0.0
@@ -474,7 +488,7 @@ COORDINATOR_AREAS: tuple[tuple[str, str], ...] = (
     ("_state.py", "detector"),
     ("/store/", "store (event-loop side: queueing rows)"),
     ("queue.py", "store (event-loop side: queueing rows)"),
-    ("_incidents.py", "incidents"),
+    ("/incidents/", "incidents"),
     ("_correlate.py", "incidents"),
     ("_runner.py", "Runner.take and the runner's loops (own code)"),
     ("/alerts/", "outbox"),
@@ -577,6 +591,7 @@ def run_step(
     pin: list[int] | None,
     *,
     profile: Path | None = None,
+    source: str = "file",
 ) -> Step:
     from tether.monitor.runtime._workers import worker_of
 
@@ -590,9 +605,19 @@ def run_step(
         "workers": setting.value,
         "db": str(db),
     }
-    proc = MonitorProcess(spec, pin)
+    config = None
+    if source != "python":
+        folder = tmp / f"config-{monitors}-{setting.count}"
+        top = {
+            "workers": setting.value,
+            "storage": {"path": str(db)},
+            "server": {"listen": "127.0.0.1:0"},
+        }
+        config = write_config(folder, source, urls, monitors, interval, top=top)
+        step.source = describe_source(source, config)
+    proc = MonitorProcess(spec, pin, config)
     try:
-        for phase in ("imported", "config", "store"):
+        for phase in ("imported", "config", "store") if config is None else ():
             step.phases[phase] = proc.wait_for("bench", phase, 900) - proc.spawned
         step.phases["started"] = proc.wait_for("event", "started", 900) - proc.spawned
         first = wait_first_results(proc, db, setting.count, 2 * interval + 300)
@@ -802,6 +827,7 @@ def ramp(
     tmp: Path,
     pin: list[int] | None,
     profile: Path | None,
+    source: str = "file",
 ) -> list[Step]:
     """Each setting up the sizes, to its first miss."""
     steps: list[Step] = []
@@ -819,6 +845,7 @@ def ramp(
                     tmp,
                     pin,
                     profile=profile,
+                    source=source,
                 )
             )
             if not steps[-1].held:
@@ -832,6 +859,8 @@ def scale(
     given: list[str],
     window: float | None,
     profile: Path | None,
+    every: float | None = None,
+    source: str = "file",
 ) -> Section:
     section = Section("1. Worker processes: monitors kept on time on every core")
     pin, cores, where = placement()
@@ -841,6 +870,7 @@ def scale(
         processes, hosts, per_worker = 1, 8, 200
     else:
         sizes, interval, window = sizes or [60_000, 90_000, 120_000], REAL_INTERVAL, window or 60.0
+        interval = every or interval
         processes, hosts, per_worker = 2, 32, PER_WORKER
     print(f"{where}; workers: {', '.join(s.label for s in settings)}", flush=True)
     with (
@@ -854,7 +884,17 @@ def scale(
         seeded, states_ms = seed_store(template, max(sizes))
         print(f"  {max(sizes):,} saved states seeded in {seeded:.1f} s", flush=True)
         steps = ramp(
-            urls, targets, settings, sizes, interval, window, template, Path(tmp), pin, profile
+            urls,
+            targets,
+            settings,
+            sizes,
+            interval,
+            window,
+            template,
+            Path(tmp),
+            pin,
+            profile,
+            source,
         )
 
     section.notes.append(
@@ -869,6 +909,12 @@ def scale(
         "at least 95% of the checks due started, and fewer than one second of checks waited "
         "for the store at the window's end (backlog).  Each setting's ramp stops at its "
         "first miss."
+    )
+    section.notes.append(
+        "Configuration: "
+        + "; ".join(sorted({f"{s.monitors:,} monitors: {s.source}" for s in steps if s.source}))
+        if source != "python"
+        else "Configuration: " + describe_source("python", None) + "."
     )
     rows: list[tuple[str, ...]] = [
         (
@@ -1088,10 +1134,20 @@ def main() -> int:
     )
     parser.add_argument("--window", type=float, help="seconds measured per step (default 60)")
     parser.add_argument(
+        "--interval", type=float, help="the monitors' interval in seconds (default 60)"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
         help="py-spy the coordinator and worker 0 in each window, keeping the samples in DIR",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="file",
+        help="the monitors written in a YAML file started with tether monitor --config FILE "
+        "(default), discovered from a file_sd source named in it, or built in Python",
     )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1106,7 +1162,15 @@ def main() -> int:
     made_by = versions()
     print(f"{os.cpu_count()} cores; {made_by}{'; --quick' if args.quick else ''}", flush=True)
     print(f"load average {load_average()}", flush=True)
-    section = scale(args.quick, args.sizes, args.workers.split(","), args.window, args.profile)
+    section = scale(
+        args.quick,
+        args.sizes,
+        args.workers.split(","),
+        args.window,
+        args.profile,
+        args.interval,
+        args.source,
+    )
     section.seconds = time.perf_counter() - started
     section.show()
     seconds = time.perf_counter() - started

@@ -2,6 +2,7 @@
 four requests as four single-step tether probes and as a plain aiohttp client.
 
 Run: python benchmarks/bench_steps.py [--quick] [--rounds 5] [--seconds 3] [--concurrency 8]
+     [--write benchmarks/history/bench_steps.md]
 
 Everything runs on loopback.  The API is a real aiohttp application (the tests' own,
 ``tests/helpers/steps_api.py``: log in for a token, create an item answered with an
@@ -46,6 +47,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from _report import Section, commit, met, write_part  # noqa: E402 (benchmarks/ is the script's directory)
 
 TARGET = 0.8
 
@@ -187,6 +190,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--write", metavar="FILE", help="also write the results into FILE")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pinned", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,6 +204,7 @@ def main() -> None:
     pin = args.pinned is not None
     if args.quick:
         args.rounds, args.seconds = 1, 1.0
+    started = time.perf_counter()
     server_cmd = [sys.executable, __file__, "--serve"]
     if pin:
         server_cmd = ["taskset", "-c", str(args.pinned), *server_cmd]
@@ -213,25 +218,49 @@ def main() -> None:
         server.stdin.close()
         server.wait(timeout=30)
     where = f"yes (peers on core {cores[0]}, the API on core {args.pinned})" if pin else "no"
-    print(
-        f"{args.rounds} rounds x {args.seconds:g} s, concurrency {args.concurrency}, "
-        f"pinned: {where}"
-    )
-    print("| peer | 4-step flows/s (median) | range | CPU ms per flow (median) |")
-    print("|---|---|---|---|")
+    loads = os.getloadavg()
     rate = {n: statistics.median(r for r, _ in v) for n, v in rates.items()}
     cpu = {n: statistics.median(c for _, c in v) for n, v in rates.items()}
+    rows = [
+        "| peer | 4-step flows/s (median) | range | CPU ms per flow (median) |",
+        "|---|---|---|---|",
+    ]
     for name, values in rates.items():
         low, high = min(r for r, _ in values), max(r for r, _ in values)
-        print(f"| {name} | {rate[name]:.0f} | {low:.0f}-{high:.0f} | {cpu[name]:.2f} |")
+        rows.append(f"| {name} | {rate[name]:.0f} | {low:.0f}-{high:.0f} | {cpu[name]:.2f} |")
     ratios = [a[0] / b[0] for a, b in zip(rates["steps"], rates["probes"], strict=True)]
     ratio = statistics.median(ratios)
-    print(
-        f"\nsteps / four probes (median of each round's ratio): {ratio:.2f} "
-        f"(target >= {TARGET}): {'met' if ratio >= TARGET else 'missed'}; "
-        f"CPU per flow, steps / four probes: {cpu['steps'] / cpu['probes']:.2f}; "
+    verdicts = [
+        f"steps / four probes (median of each round's ratio): {ratio:.2f} "
+        f"(target >= {TARGET}): {met(ratio >= TARGET)}; "
+        f"CPU per flow, four probes / steps: {cpu['probes'] / cpu['steps']:.2f} "
+        f"(steps / four probes {cpu['steps'] / cpu['probes']:.2f}); "
         f"steps / aiohttp: {rate['steps'] / rate['aiohttp']:.2f}"
+    ]
+    section = Section(
+        f"1. 4-step API checks beside four single probes, concurrency {args.concurrency}",
+        tables=["\n".join([f"{args.rounds} rounds x {args.seconds:g} s", "", *rows])],
+        verdicts=verdicts,
+        notes=[
+            f"Pinned: {where}.  Load average {loads[0]:.1f} at the end (1 min; "
+            f"{loads[1]:.1f} over 5 min): above 1.5 the rates carry the machine's other "
+            "work, and the CPU per flow (this process's own) is the steadier figure."
+        ],
     )
+    section.seconds = time.perf_counter() - started
+    section.show()
+    if args.write:
+        given = [a for a in sys.argv[1:] if not a.startswith("--pinned")]
+        command = "python " + " ".join(["benchmarks/bench_steps.py", *given])
+        made_by = f"Python {sys.version.split()[0]} (commit {commit()})"
+        write_part(
+            args.write,
+            "# Benchmark results: multi-step API checks",
+            command,
+            [section],
+            section.seconds,
+            made_by,
+        )
 
 
 if __name__ == "__main__":

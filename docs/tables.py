@@ -23,12 +23,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tether import _extras  # noqa: E402
 from tether.monitor.config import _blackbox  # noqa: E402
-from tether.monitor.importers import (  # noqa: E402
-    _gatus,
-    _gatus_alerting,
-    _gatus_endpoints,
-    _kuma_monitors,
-)
+from tether.monitor.importers.gatus import _alerting as _gatus_alerting  # noqa: E402
+from tether.monitor.importers.gatus import _endpoints as _gatus_endpoints  # noqa: E402
+from tether.monitor.importers.gatus import _import as _gatus  # noqa: E402
+from tether.monitor.importers.kuma import _monitors as _kuma_monitors  # noqa: E402
 from tether.probe import FEATURES, SCHEMES  # noqa: E402
 
 BLOCK = re.compile(

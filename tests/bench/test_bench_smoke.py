@@ -75,7 +75,7 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     )
     assert re.search(r"^\| tether .*\|$", stdout, flags=re.M), stdout
     assert re.search(r"^\| blackbox_exporter .*\|$", stdout, flags=re.M), stdout
-    verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 1\.0\)"
+    verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 2\.0\)"
     assert re.search(verdict, stdout, flags=re.M), stdout
     assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
 

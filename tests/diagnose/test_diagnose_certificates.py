@@ -182,14 +182,14 @@ def test_the_clock_comes_first_only_for_a_certificate_not_yet_valid(
     from tether.monitor._records import ProbeRecord
     from tether.monitor._state import State
     from tether.monitor.engine._detect import Observation, StateChanged
-    from tether.monitor.engine._incident_events import Route
-    from tether.monitor.engine._incidents import IncidentEngine
+    from tether.monitor.engine.incidents._engine import IncidentEngine
+    from tether.monitor.engine.incidents._events import IncidentRoute
 
     _, result = _diagnose(capsys, lab[scenario].url, "--cacert", lab.ca_file)
     assert result["failure"]["kind"] == "tls.expired"
     assert result["failure"]["hint"].startswith(first)
     detail = result["failure"]["detail"]
-    engine = IncidentEngine({"m": Route(("ops",))}, iter(range(1, 9)).__next__)
+    engine = IncidentEngine({"m": IncidentRoute(("ops",))}, iter(range(1, 9)).__next__)
     down = Observation("m", False, 0.0, 1.0, Kind.TLS_EXPIRED, "127.0.0.1:443")
     change = StateChanged("m", 0.0, State.UP, State.DOWN, "3 failed checks")
     record = ProbeRecord("m", 0.0, False, Kind.TLS_EXPIRED, 1.0, detail)

@@ -18,8 +18,8 @@ from tether.monitor._state import State
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, IncidentRoute
 
 SECTION = (ROOT / "docs" / "routing.md").read_text().split("\n## Inhibition and depends_on\n")[1]
 (EXAMPLE,) = re.findall(r"```yaml\n(.*?)```", SECTION, re.S)
@@ -46,7 +46,7 @@ def test_the_story_is_what_the_engine_sends() -> None:
     engine = IncidentEngine(
         # Told per monitor, as the story is (and an alertmanager channel hears it): the
         # holds, not grouping, are what it shows.
-        {m.name: Route(("ops",), ungrouped=frozenset({"ops"})) for m in config.monitors},
+        {m.name: IncidentRoute(("ops",), ungrouped=frozenset({"ops"})) for m in config.monitors},
         itertools.count(1).__next__,
         hold=lambda name, now: holds.why(name, now, states),
     )

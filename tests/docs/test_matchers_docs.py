@@ -13,8 +13,8 @@ import pytest
 
 from tests.helpers.docs_blocks import ROOT, blocks, run_console, steps
 from tether.monitor.config import ConfigError, parse_config
-from tether.monitor.config._label_regex import ENGINE, PROGRAM_MAX, compile_label_regex
-from tether.monitor.config._labels import parse_matchers
+from tether.monitor.config.labels._labels import parse_matchers
+from tether.monitor.config.labels._regex import ENGINE, PROGRAM_MAX, compile_label_regex
 from tether.monitor.engine._silences import SILENCES_MAX
 
 ROUTING = (ROOT / "docs" / "routing.md").read_text()

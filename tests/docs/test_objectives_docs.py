@@ -14,7 +14,7 @@ import yaml
 
 from tests.helpers.config_text import errors_of
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._budget import (
     DEFAULT_RULES,
     budget_consumed,
     detection_time,

@@ -24,9 +24,9 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Check
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import ObjectiveAlert
-from tether.monitor.engine._objective_words import objective_payload, spent_over
-from tether.monitor.engine._objectives import AlertEvent
+from tether.monitor.engine.objectives._book import ObjectiveAlert
+from tether.monitor.engine.objectives._budget import AlertEvent
+from tether.monitor.engine.objectives._words import objective_payload, spent_over
 from tether.monitor.store import SQLiteStore
 
 DOC = (Path(__file__).parents[2] / "docs/objectives.md").read_text()

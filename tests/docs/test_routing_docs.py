@@ -24,8 +24,8 @@ from tether.monitor.alerts._routes import route_tree
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, IncidentRoute
 
 DOC = (ROOT / "docs" / "routing.md").read_text()
 EXAMPLE = blocks("routing.md", "yaml")[0]
@@ -124,7 +124,7 @@ def test_the_grouping_example_sends_what_its_table_shows() -> None:
     config = parse_config(blocks("routing.md", "yaml")[1])
     tree = route_tree(config)
     routes = {
-        m.name: Route(tuple(m.alerts), pick=TreePick(tree, m.name, m.labels))
+        m.name: IncidentRoute(tuple(m.alerts), pick=TreePick(tree, m.name, m.labels))
         for m in config.monitors
     }
     engine = IncidentEngine(routes, itertools.count(1).__next__)

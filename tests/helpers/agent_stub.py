@@ -31,16 +31,16 @@ from tether.monitor._agent_wire import (
     ASSIGNMENT_PATH,
     MAX_WAIT,
     RESULTS_PATH,
+    AgentWireError,
     Assignment,
     Batch,
     NotRun,
     Receipt,
-    WireError,
 )
 from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Check
-from tether.monitor.runtime._agent import Agent, AgentOptions
-from tether.monitor.runtime._agent_spool import Spool
+from tether.monitor.runtime.agents._agent import Agent, AgentOptions
+from tether.monitor.runtime.agents._spool import Spool
 
 TOKEN = "agent-secret-t0ken-5f1c2a9b7e"
 """The token the stub takes (a test greps the agent's output for it)."""
@@ -146,7 +146,7 @@ class AgentStub:
             return bad
         try:
             batch = Batch.from_json(await request.json())
-        except (ValueError, WireError) as exc:
+        except (ValueError, AgentWireError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         self.posts.append(batch.id)
         self.said.append(batch.cannot_run)

@@ -9,15 +9,15 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, IncidentRoute
 
 T0 = 1_800_000_000.0
 HOSTS = {"alpha": "web.lab.test", "bravo": "web.lab.test", "charlie": "db.lan"}
 
 
-def engine(**routes: Route) -> IncidentEngine:
-    base = {name: Route(("ops",), url=f"http://{HOSTS[name]}/") for name in HOSTS}
+def engine(**routes: IncidentRoute) -> IncidentEngine:
+    base = {name: IncidentRoute(("ops",), url=f"http://{HOSTS[name]}/") for name in HOSTS}
     return IncidentEngine({**base, **routes}, itertools.count(1).__next__)
 
 

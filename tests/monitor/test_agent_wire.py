@@ -1,5 +1,5 @@
 """The agent's wire (``_agent_wire.py``): what one side writes the other reads back as it
-was, and anything else is one ``WireError`` line naming the field, never a traceback."""
+was, and anything else is one ``AgentWireError`` line naming the field, never a traceback."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from tether.monitor._agent_wire import (
     MAX_BATCH,
     PROTOCOL,
     AgentCheck,
+    AgentWireError,
     Assignment,
     Batch,
     NotRun,
     Receipt,
-    WireError,
     batches,
     new_batch_id,
 )
@@ -158,7 +158,7 @@ def _batch(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_a_broken_batch_is_one_line_naming_the_field(changes: dict[str, Any], says: str) -> None:
-    with pytest.raises(WireError) as raised:
+    with pytest.raises(AgentWireError) as raised:
         Batch.from_json(_batch(**changes))
     assert says in str(raised.value)
     assert "\n" not in str(raised.value)
@@ -167,7 +167,7 @@ def test_a_broken_batch_is_one_line_naming_the_field(changes: dict[str, Any], sa
 def test_a_batch_above_the_bound_is_refused_before_its_checks_are_read() -> None:
     data = _batch()
     data["results"] = [None] * (MAX_BATCH + 1)
-    with pytest.raises(WireError, match="more than 5,000 a batch"):
+    with pytest.raises(AgentWireError, match="more than 5,000 a batch"):
         Batch.from_json(data)
 
 
@@ -181,7 +181,7 @@ _json = st.recursive(
 @given(_json)
 def test_anything_else_is_a_wire_error_never_another(data: object) -> None:
     for reader in (Batch.from_json, Receipt.from_json, Assignment.from_json, AgentCheck.from_json):
-        with contextlib.suppress(WireError):
+        with contextlib.suppress(AgentWireError):
             reader(data)
 
 
@@ -192,9 +192,9 @@ def test_an_unknown_kind_from_a_newer_agent_is_read_as_unknown() -> None:
 
 def test_an_assignment_whose_batches_would_outlive_the_lease_is_refused() -> None:
     good = Assignment("v", "b", (), 60.0, 5.0, 1.0).to_json()
-    with pytest.raises(WireError, match="batch_every"):
+    with pytest.raises(AgentWireError, match="batch_every"):
         Assignment.from_json({**good, "batch_every": 60.0})
-    with pytest.raises(WireError, match="monitors\\[0\\]: not a JSON object"):
+    with pytest.raises(AgentWireError, match="monitors\\[0\\]: not a JSON object"):
         Assignment.from_json({**good, "monitors": ["api"]})
 
 

@@ -104,7 +104,7 @@ def test_the_graph_is_read_whole() -> None:
     function (the lab's child of the exhaustion scenarios imports the lab so)."""
     graph = _graph()
     assert "tether.monitor.runtime._runner" in graph
-    assert "tether.monitor.engine._incidents" in graph["tether.monitor.runtime._runner"]
+    assert "tether.monitor.engine.incidents._engine" in graph["tether.monitor.runtime._runner"]
     assert "tether.lab._lab" in graph["tether.lab._exhaust"]  # inside main()
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -184,7 +184,7 @@ def test_the_layers_place_every_module_of_the_monitor() -> None:
     graph = _graph()
     unplaced = sorted(m for m in graph if m.startswith("tether.monitor") and _layer(m) is None)
     assert not unplaced
-    assert _layer("tether.monitor.engine._incidents") == 2
+    assert _layer("tether.monitor.engine.incidents._engine") == 2
     assert _layer("tether.monitor._records") == 0
     assert _layer("tether.monitor") == len(LAYERS) - 1
     made_up = {"tether.monitor.store._base": {"tether.monitor.web._web"}}

@@ -478,11 +478,11 @@ def test_pytest_runs_without_the_lab_extra(tmp_path: Path) -> None:
 # Files that import, beyond their package's extra, libraries that are optional on purpose.
 OPTIONAL = {
     # storage.postgres only (psycopg is imported when a PostgreSQL store is opened).
-    "monitor/store/_postgres.py": ("postgres",),
+    "monitor/store/postgres/_store.py": ("postgres",),
     # uvloop where the monitor extra installed it (not on Windows): asyncio's loop otherwise.
     "monitor/runtime/_loop.py": (),
     # google-re2 where the monitor extra installed it (its wheels' platforms): regex otherwise.
-    "monitor/config/_label_regex.py": (),
+    "monitor/config/labels/_regex.py": (),
     # oidc: only (joserfc is imported when a single sign-on comes back: tether[oidc]).
     "monitor/web/auth/_oidc_flow.py": ("oidc",),
     # `tether lab --matrix` drives whichever client libraries are installed.

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import tether
 from tether import Breaker, BreakerChange, BreakerState, Guard, Kind, RetryPolicy
-from tether._retry._limits import Window
+from tether._retry._limits import SlidingWindow
 from tether._retry._loop import Call
 from tether._retry._slow import count_slow, slow_reason
 from tether.lab import Lab
@@ -34,7 +34,7 @@ def guard_for(config: Breaker) -> tuple[Guard, list[BreakerChange]]:
 def test_pure_rule_counts_and_names_the_numbers() -> None:
     """count_slow counts every attempt and says which were slow; slow_reason opens only
     from min_calls attempts on, at slow_ratio or more, and gives the numbers."""
-    window = Window(10)
+    window = SlidingWindow(10)
     assert [count_slow(window, SLOW, T0, d) for d in (0.6, 0.1, 0.5, 0.7)] == [
         True,
         False,
@@ -45,7 +45,7 @@ def test_pure_rule_counts_and_names_the_numbers() -> None:
         "2 of 4 attempts in 10 s took longer than 0.5 s (slow_ratio 0.5)"
     )
     assert slow_reason(window, SLOW, T0 + 10) is None  # the window moved past them all
-    fewer = Window(10)
+    fewer = SlidingWindow(10)
     for d in (0.6, 0.6, 0.6):
         count_slow(fewer, SLOW, T0, d)
     assert slow_reason(fewer, SLOW, T0) is None  # 3 < min_calls

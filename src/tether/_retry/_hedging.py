@@ -33,7 +33,7 @@ from tether._retry._state import Guard
 R = TypeVar("R")
 
 
-class Call(Protocol):
+class HedgedCall(Protocol):
     """What a race reads and tells of :class:`tether._retry._loop.Call`, which calls it:
     named here so that the loop imports this module and not the other way round."""
 
@@ -71,7 +71,7 @@ _PUSHBACK = frozenset({429, 503})
 """Statuses that say the server is short of capacity: no more hedges for the call."""
 
 
-def hedge_delay(call: Call) -> float | None:
+def hedge_delay(call: HedgedCall) -> float | None:
     """The hedge delay of ``call``, or None to run it unhedged: it is not safe to send
     twice (the retry rules), or its endpoint has no delay yet (a percentile alone, with
     fewer than ``min_samples`` successful attempts seen)."""
@@ -81,7 +81,7 @@ def hedge_delay(call: Call) -> float | None:
 
 
 async def run_hedged(
-    call: Call,
+    call: HedgedCall,
     delay: float,
     send: Callable[[Timeouts], Awaitable[R]],
     status: Callable[[R], tuple[int, Any]] | None = None,
@@ -107,7 +107,7 @@ class _Race(Generic[R]):
 
     def __init__(
         self,
-        call: Call,
+        call: HedgedCall,
         delay: float,
         send: Callable[[Timeouts], Awaitable[R]],
         status: Callable[[R], tuple[int, Any]] | None,

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from collections import deque
 
-__all__ = ["AimdLimit", "Gradient2Limit", "ThrottleWindow", "Window"]
+__all__ = ["AimdLimit", "Gradient2Limit", "SlidingWindow", "ThrottleWindow"]
 
 
-class Window:
+class SlidingWindow:
     """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
 
     __slots__ = ("_buckets", "_seconds")
@@ -57,7 +57,7 @@ class ThrottleWindow:
 
     def __init__(self, k: float = 2.0, window: float = 120.0) -> None:
         self.k = k
-        self._counts = Window(window)  # (requests, accepts)
+        self._counts = SlidingWindow(window)  # (requests, accepts)
 
     def probability(self, now: float) -> float:
         """The probability of rejecting a request sent at ``now``."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tether._retry._limits import Window
+    from tether._retry._limits import SlidingWindow
     from tether._retry._policy import Breaker
 
 
-def count_slow(window: Window, config: Breaker, now: float, duration: float) -> bool:
+def count_slow(window: SlidingWindow, config: Breaker, now: float, duration: float) -> bool:
     """Count one attempt in ``window`` (calls, slow calls); was it slow?
 
     Slow means longer than ``config.slow_call``, whether it succeeded or failed.
@@ -25,7 +25,7 @@ def count_slow(window: Window, config: Breaker, now: float, duration: float) -> 
     return slow
 
 
-def slow_reason(window: Window, config: Breaker, now: float) -> str | None:
+def slow_reason(window: SlidingWindow, config: Breaker, now: float) -> str | None:
     """Why the breaker opens on slow calls now, or None if it does not.
 
     It does when at least ``min_calls`` attempts were counted in the window and

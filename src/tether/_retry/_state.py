@@ -23,7 +23,7 @@ from tether._plural import count
 from tether._retry._admission import Limits, LimitState, ThrottleState
 from tether._retry._hooks import BreakerChange, HealthChange, emit
 from tether._retry._latency import LatencySamples
-from tether._retry._limits import Window as _Window
+from tether._retry._limits import SlidingWindow
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._slow import count_slow, slow_reason
 
@@ -90,8 +90,8 @@ class _Breaker:
     consecutive: int = 0
     opened_at: float = 0.0
     trial: bool = False
-    window: _Window | None = None
-    slow: _Window | None = None
+    window: SlidingWindow | None = None
+    slow: SlidingWindow | None = None
     """(attempts, slow attempts), kept only when the policy's breaker has ``slow_call``."""
     slow_why: str | None = None
     """Why it opened on slow calls, while it is open for that reason."""
@@ -123,7 +123,7 @@ class Guard:
         self.first_timeouts = Timeouts(min(p.connect, total), min(p.read, total), total)
         """A first attempt's timeouts: the policy's, cut to its deadline."""
         self._lock = threading.Lock()
-        self._budgets: dict[str, _Window] = {}
+        self._budgets: dict[str, SlidingWindow] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._health: dict[str, _Health] = {}
         hedge = p.hedge
@@ -160,7 +160,7 @@ class Guard:
         with self._lock:
             window = self._budgets.get(endpoint)
             if window is None:
-                window = self._budgets[endpoint] = _Window(budget.window)
+                window = self._budgets[endpoint] = SlidingWindow(budget.window)
             window.add(now, 1, 0)
 
     def spend_retry(self, endpoint: str, now: float) -> bool:
@@ -171,7 +171,7 @@ class Guard:
         with self._lock:
             window = self._budgets.get(endpoint)
             if window is None:
-                window = self._budgets[endpoint] = _Window(budget.window)
+                window = self._budgets[endpoint] = SlidingWindow(budget.window)
             firsts, retries = window.sums(now)
             if retries + 1 > budget.ratio * firsts + budget.per_second * budget.window:
                 return False
@@ -215,7 +215,7 @@ class Guard:
             if first and budget is not None:
                 window = self._budgets.get(endpoint)
                 if window is None:
-                    window = self._budgets[endpoint] = _Window(budget.window)
+                    window = self._budgets[endpoint] = SlidingWindow(budget.window)
                 window.add(now, 1, 0)
         if change is not None:
             emit(self._policy.on_breaker_change, "breaker_change", change)
@@ -236,7 +236,7 @@ class Guard:
             if budget is not None:
                 window = self._budgets.get(endpoint)
                 if window is None:
-                    window = self._budgets[endpoint] = _Window(budget.window)
+                    window = self._budgets[endpoint] = SlidingWindow(budget.window)
                 window.add(now, 1, 0)
         return now
 
@@ -309,7 +309,7 @@ class Guard:
         b = self._breakers.get(endpoint)
         if b is None:
             # Successes count too: the ratio rule needs every call in the window.
-            b = self._breakers[endpoint] = _Breaker(window=_Window(config.window))
+            b = self._breakers[endpoint] = _Breaker(window=SlidingWindow(config.window))
         assert b.window is not None
         if sampled:
             b.window.add(now, 1, int(failed))
@@ -317,7 +317,7 @@ class Guard:
         slow = False
         if config.slow_call is not None and sampled and duration is not None:
             if b.slow is None:
-                b.slow = _Window(config.window)
+                b.slow = SlidingWindow(config.window)
             slow = count_slow(b.slow, config, now, duration)
         if not failed:
             b.consecutive, b.trial = 0, False
@@ -335,7 +335,7 @@ class Guard:
                     )
                 b.state, b.slow_why = BreakerState.CLOSED, None
                 if b.slow is not None:  # the slow calls that opened it are not held against it
-                    b.slow = _Window(config.window)
+                    b.slow = SlidingWindow(config.window)
                 return BreakerChange(endpoint, old.value, "closed", None)
             if slow and old is BreakerState.CLOSED and b.slow is not None:
                 reason = slow_reason(b.slow, config, now)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import ssl
 
     from tether.cli._shared import Commands
-    from tether.monitor.runtime._agent import AgentOptions
-    from tether.monitor.runtime._agent_spool import Spool
+    from tether.monitor.runtime.agents._agent import AgentOptions
+    from tether.monitor.runtime.agents._spool import Spool
 
 TOKEN_VARIABLE = "TETHER_AGENT_TOKEN"
 
@@ -171,8 +171,8 @@ def tls_context(cafile: str | None) -> ssl.SSLContext:
 def _run(args: argparse.Namespace) -> int:
     import socket
 
-    from tether.monitor.runtime._agent import AgentOptions
-    from tether.monitor.runtime._agent_spool import Spool, SpoolError
+    from tether.monitor.runtime.agents._agent import AgentOptions
+    from tether.monitor.runtime.agents._spool import Spool, SpoolError
 
     try:
         if args.spool_limit < 1:
@@ -204,8 +204,8 @@ def _serve(
     import sqlite3
 
     from tether.monitor import logging_to
-    from tether.monitor.runtime._agent import AgentRefused
-    from tether.monitor.runtime._agent_spool import SpoolError
+    from tether.monitor.runtime.agents._agent import AgentRefused
+    from tether.monitor.runtime.agents._spool import SpoolError
 
     with logging_to(sys.stderr, log_format), spool:
         try:
@@ -226,7 +226,7 @@ async def _agent(options: AgentOptions, spool: Spool, context: ssl.SSLContext) -
 
     import aiohttp
 
-    from tether.monitor.runtime._agent import Agent
+    from tether.monitor.runtime.agents._agent import Agent
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -56,16 +56,16 @@ def _parser(commands: Commands) -> None:
 def _importer(args: argparse.Namespace) -> Callable[[str], Imported]:
     tool = args.tool
     if tool == "gatus":
-        from tether.monitor.importers._gatus import import_gatus
+        from tether.monitor.importers.gatus._import import import_gatus
 
         return import_gatus
     if tool == "kuma":
-        from tether.monitor.importers._kuma import import_kuma
+        from tether.monitor.importers.kuma._import import import_kuma
 
         return import_kuma
     from functools import partial
 
-    from tether.monitor.importers._prometheus import import_prometheus
+    from tether.monitor.importers.prometheus._import import import_prometheus
 
     return partial(import_prometheus, modules_path=args.modules)
 

@@ -72,7 +72,7 @@ def _parser(commands: Commands) -> None:
 
 def parse_labels(given: list[str]) -> dict[str, str]:
     """``["team=db,tier=1", "env=prod"]`` as a map; raises :class:`ValueError` with why."""
-    from tether.monitor.config._labels import RESERVED, label_problem
+    from tether.monitor.config.labels._labels import RESERVED, label_problem
 
     out: dict[str, str] = {}
     for group in given:

@@ -4,7 +4,7 @@ Each adapter translates its library's options into a :class:`~tether.RetryPolicy
 when it decorates, and runs every call through :func:`tether._retry._loop.run_sync` or
 ``run_async``, so the deadline, budget, breaker, classification and hooks are tether's.
 What their callbacks need to know about the call under way (its arguments, the value or
-exception the last attempt gave) lives in a :class:`State` that a context variable
+exception the last attempt gave) lives in a :class:`CallState` that a context variable
 holds for the length of one call; the policy's hooks and waits read it from there.
 """
 
@@ -109,7 +109,7 @@ def with_waits(
 
 
 @dataclass(slots=True)
-class State:
+class CallState:
     """One call under way: what the adapters' callbacks are told about it."""
 
     target: Callable[..., Any]
@@ -148,11 +148,11 @@ class State:
             await pending.pop(0)
 
 
-CURRENT: contextvars.ContextVar[State] = contextvars.ContextVar("tether_compat_call")
+CURRENT: contextvars.ContextVar[CallState] = contextvars.ContextVar("tether_compat_call")
 
 
 def hook(
-    adapter: Callable[[State, RetryDetails], None], given: Callable[..., object] | None
+    adapter: Callable[[CallState, RetryDetails], None], given: Callable[..., object] | None
 ) -> Callable[[RetryDetails], None]:
     """The policy's ``on_retry``: the adapter's callbacks for the call under way, then the
     hook of the policy given as a base, if any."""
@@ -173,7 +173,7 @@ def current_error() -> BaseException | None:
     return None if state is None else state.error
 
 
-Finish = Callable[[State, Call, Outcome[Any]], tuple[bool, Any]]
+Finish = Callable[[CallState, Call, Outcome[Any]], tuple[bool, Any]]
 """The call's end: ``(True, value)`` to return value, ``(False, error)`` to raise it."""
 
 
@@ -185,7 +185,7 @@ class _Attempts:
     new_call: Callable[[], Call]
     finish: Finish
     rejects: Callable[[Any], bool] | None
-    before: Callable[[State], object] | None
+    before: Callable[[CallState], object] | None
     judge: Callable[[BaseException | None, Any], object] | None
     judged: str
 
@@ -196,7 +196,7 @@ def wrap(
     *,
     finish: Finish,
     rejects: Callable[[Any], bool] | None = None,
-    before: Callable[[State], object] | None = None,
+    before: Callable[[CallState], object] | None = None,
     policy_for: Callable[[], RetryPolicy] | None = None,
     judge: Callable[[BaseException | None, Any], object] | None = None,
     judged: str = "a predicate",
@@ -208,7 +208,7 @@ def wrap(
     evaluates at run time), sharing the decorated function's guard; ``judge``: called
     with each attempt's exception or value before tether decides, its answer (awaited
     for a coroutine function's call; refused for another's, naming ``judged``) kept in
-    :attr:`State.verdict` for ``rejects`` and the policy's ``retry_if`` to read.
+    :attr:`CallState.verdict` for ``rejects`` and the policy's ``retry_if`` to read.
     """
     guard = Guard(policy)
     qualname = getattr(f, "__qualname__", None) or repr(f)
@@ -224,20 +224,20 @@ def wrap(
     if inspect.iscoroutinefunction(f):
 
         async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
-            return await _run_async(attempts, State(f, args, kwargs, pending=[]))
+            return await _run_async(attempts, CallState(f, args, kwargs, pending=[]))
 
         wrapped: Any = functools.wraps(f)(run_coroutine)
     else:
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            return _run_sync(attempts, State(f, args, kwargs))
+            return _run_sync(attempts, CallState(f, args, kwargs))
 
         wrapped = functools.wraps(f)(run)
     wrapped.guard = guard
     return wrapped  # type: ignore[no-any-return]
 
 
-async def _run_async(a: _Attempts, state: State) -> Any:
+async def _run_async(a: _Attempts, state: CallState) -> Any:
     """One call of a coroutine function: its attempts on tether's async loop."""
     token = CURRENT.set(state)
     try:
@@ -279,7 +279,7 @@ async def _run_async(a: _Attempts, state: State) -> Any:
     raise result
 
 
-def _run_sync(a: _Attempts, state: State) -> Any:
+def _run_sync(a: _Attempts, state: CallState) -> Any:
     """One call of a plain function: its attempts on tether's loop."""
     token = CURRENT.set(state)
     try:

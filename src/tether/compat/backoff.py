@@ -32,8 +32,8 @@ from tether.compat._core import (
     CURRENT,
     UNGUARDED,
     UNLIMITED,
+    CallState,
     Rejected,
-    State,
     base_policy,
     check_handlers,
     hook,
@@ -188,7 +188,7 @@ def on_exception(
             key="exception",
         )
 
-        def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
+        def finish(state: CallState, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
             if outcome.failure is None:
                 handlers.success(state, call)
                 return True, outcome.response
@@ -255,7 +255,7 @@ def on_predicate(
             key="value",
         )
 
-        def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
+        def finish(state: CallState, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
             if outcome.failure is None:
                 handlers.success(state, call, value=outcome.response)
                 return True, outcome.response
@@ -442,7 +442,7 @@ class _Handlers:
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self.levels = backoff_level, giveup_level
 
-    def _details(self, state: State, tries: int, elapsed: float) -> dict[str, Any]:
+    def _details(self, state: CallState, tries: int, elapsed: float) -> dict[str, Any]:
         return {
             "target": state.target,
             "args": state.args,
@@ -451,10 +451,10 @@ class _Handlers:
             "elapsed": elapsed,
         }
 
-    def _outcome(self, state: State) -> Any:
+    def _outcome(self, state: CallState) -> Any:
         return state.error if self.key == "exception" else state.value
 
-    def backoff(self, state: State, d: RetryDetails) -> None:
+    def backoff(self, state: CallState, d: RetryDetails) -> None:
         details = self._details(state, d.attempt, d.elapsed)
         details["wait"] = d.delay
         details[self.key] = self._outcome(state)
@@ -469,7 +469,7 @@ class _Handlers:
         for handler in self.on_backoff:
             state.run(handler, details)
 
-    def giveup(self, state: State, call: Call, outcome: Any) -> None:
+    def giveup(self, state: CallState, call: Call, outcome: Any) -> None:
         details = self._details(state, call.made, call.elapsed())
         details[self.key] = outcome
         if self.logger is not None:
@@ -483,7 +483,7 @@ class _Handlers:
         for handler in self.on_giveup:
             state.run(handler, details)
 
-    def success(self, state: State, call: Call, **value: Any) -> None:
+    def success(self, state: CallState, call: Call, **value: Any) -> None:
         details = {**self._details(state, call.made, call.elapsed()), **value}
         for handler in self.on_success:
             state.run(handler, details)

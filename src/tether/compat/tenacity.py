@@ -38,9 +38,9 @@ from tether.compat._core import (
     CURRENT,
     UNGUARDED,
     UNLIMITED,
+    CallState,
     Later,
     Rejected,
-    State,
     base_policy,
     current_error,
     hook,
@@ -158,7 +158,7 @@ class Future(concurrent.futures.Future[Any]):
         return self.exception() is not None
 
     @classmethod
-    def of(cls, number: int, state: State) -> Future:
+    def of(cls, number: int, state: CallState) -> Future:
         made = cls(number)
         if state.error is not None:
             made.set_exception(state.error)
@@ -180,7 +180,7 @@ class RetryCallState:
     ``seconds_since_start``, ``start_time``, ``outcome_timestamp``."""
 
     def __init__(
-        self, state: State, call: Call, attempt: int, *, done: bool, sleep: float | None
+        self, state: CallState, call: Call, attempt: int, *, done: bool, sleep: float | None
     ) -> None:
         self.retry_object = None
         self.fn = state.target
@@ -597,7 +597,7 @@ def _decorate(
     coroutine = inspect.iscoroutinefunction(f)
     retry_if = _retry_if(strategy, base)
 
-    def on_retry(state: State, d: RetryDetails) -> None:
+    def on_retry(state: CallState, d: RetryDetails) -> None:
         assert state.call is not None
         if after is not None:
             state.run(after, RetryCallState(state, state.call, d.attempt, done=True, sleep=None))
@@ -618,14 +618,14 @@ def _decorate(
     if wait.native is None:
         chosen = with_waits(chosen, wait.delay)
 
-    def before_attempt(state: State) -> None:
+    def before_attempt(state: CallState) -> None:
         assert before is not None
         assert state.call is not None
         state.run(
             before, RetryCallState(state, state.call, state.call.made, done=False, sleep=None)
         )
 
-    def finish(state: State, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
+    def finish(state: CallState, call: Call, outcome: Outcome[Any]) -> tuple[bool, Any]:
         if outcome.failure is None:
             return True, outcome.response
         error = outcome.error

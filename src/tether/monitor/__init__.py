@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         parse_config,
         resolve_location,
     )
-    from tether.monitor.engine._incidents import IncidentEngine
+    from tether.monitor.engine.incidents._engine import IncidentEngine
     from tether.monitor.reports._client import (
         RemoteError,
         monitor_api_path,
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     )
     from tether.monitor.reports._uptime import format_uptime, uptimes
     from tether.monitor.runtime._app import channels_for, run_monitor
-    from tether.monitor.runtime._demo import run_demo
     from tether.monitor.runtime._log import logging_to
     from tether.monitor.runtime._runner import Runner
+    from tether.monitor.runtime.demo._demo import run_demo
     from tether.monitor.store import Store, StoreError, open_store
     from tether.monitor.web.api._actions import acknowledge
     from tether.monitor.web.documents._status import status_report
@@ -99,7 +99,7 @@ _LAZY = {
     "AlertPayload": "tether.monitor._records",
     "ConfigError": "tether.monitor.config",
     "Incident": "tether.monitor._records",
-    "IncidentEngine": "tether.monitor.engine._incidents",
+    "IncidentEngine": "tether.monitor.engine.incidents._engine",
     "LocationError": "tether.monitor.config",
     "MonitorConfig": "tether.monitor.config",
     "Outbox": "tether.monitor.alerts",
@@ -121,7 +121,7 @@ _LAZY = {
     "open_store": "tether.monitor.store",
     "parse_config": "tether.monitor.config",
     "resolve_location": "tether.monitor.config",
-    "run_demo": "tether.monitor.runtime._demo",
+    "run_demo": "tether.monitor.runtime.demo._demo",
     "run_monitor": "tether.monitor.runtime._app",
     "status_report": "tether.monitor.web.documents._status",
     "status_text": "tether.monitor.web.documents._statustext",

@@ -27,7 +27,7 @@ run: ``cannot_run`` is None).  A change an older reader would misread is a new p
 The tether versions of the two sides need not match (docs/agents.md, "Versions").
 
 Every value read from the wire is checked here, so a server or an agent that is not
-ours, or a broken one, is one :class:`WireError` with a line saying what was wrong,
+ours, or a broken one, is one :class:`AgentWireError` with a line saying what was wrong,
 never a traceback or a record that breaks a page later.  Pure: no I/O, no clock.
 """
 
@@ -52,11 +52,11 @@ __all__ = [
     "PROTOCOL",
     "RESULTS_PATH",
     "AgentCheck",
+    "AgentWireError",
     "Assignment",
     "Batch",
     "NotRun",
     "Receipt",
-    "WireError",
     "batches",
     "new_batch_id",
     "out_of_window",
@@ -87,7 +87,7 @@ _MAX_MONITORS: Final = 100_000
 _BATCH_ID_CHARS: Final = frozenset("0123456789abcdef-")
 
 
-class WireError(ValueError):
+class AgentWireError(ValueError):
     """A message that is not what the protocol says: ``str()`` is one line, naming the
     field (``results[3].ts: not a number``)."""
 
@@ -140,7 +140,7 @@ class AgentCheck:
         obj = _object(data, where)
         ok = obj.get("ok")
         if not isinstance(ok, bool):
-            raise WireError(f"{where}.ok: not true or false")
+            raise AgentWireError(f"{where}.ok: not true or false")
         kind: Kind | None = None
         raw_kind = obj.get("kind")
         if not ok and raw_kind is not None:
@@ -149,7 +149,7 @@ class AgentCheck:
         timings = _durations(obj.get("timings", {}), f"{where}.timings", STORED_MS_MAX / 1000)
         conditions = obj.get("conditions", [])
         if not isinstance(conditions, list) or len(conditions) > _MAX_CONDITIONS:
-            raise WireError(f"{where}.conditions: not a list of at most {_MAX_CONDITIONS}")
+            raise AgentWireError(f"{where}.conditions: not a list of at most {_MAX_CONDITIONS}")
         record = ProbeRecord(
             monitor=_text(obj.get("monitor"), f"{where}.monitor", 256, empty=False),
             ts=_time(obj.get("ts"), f"{where}.ts"),
@@ -166,7 +166,7 @@ class AgentCheck:
         days = obj.get("cert_days_left")
         # A certificate may run to the year 9999 (about 2.9 million days from now).
         if days is not None and (type(days) is not int or not -4_000_000 <= days <= 4_000_000):
-            raise WireError(f"{where}.cert_days_left: not a whole number of days")
+            raise AgentWireError(f"{where}.cert_days_left: not a whole number of days")
         expires = obj.get("cert_expires")
         return cls(
             record=record,
@@ -270,21 +270,23 @@ class Batch:
         _protocol(obj)
         batch_id = _text(obj.get("id"), "id", 64, empty=False)
         if not set(batch_id) <= _BATCH_ID_CHARS or len(batch_id) < 16:
-            raise WireError("id: not a batch id (16 to 64 hex digits)")
+            raise AgentWireError("id: not a batch id (16 to 64 hex digits)")
         results = obj.get("results", [])
         if not isinstance(results, list):
-            raise WireError("results: not a list")
+            raise AgentWireError("results: not a list")
         if len(results) > MAX_BATCH:
-            raise WireError(f"results: {len(results):,} checks, more than {MAX_BATCH:,} a batch")
+            raise AgentWireError(
+                f"results: {len(results):,} checks, more than {MAX_BATCH:,} a batch"
+            )
         dropped = obj.get("dropped", 0)
         if type(dropped) is not int or not 0 <= dropped <= MAX_DROPPED:
-            raise WireError(f"dropped: not a count from 0 to {MAX_DROPPED:,}")
+            raise AgentWireError(f"dropped: not a count from 0 to {MAX_DROPPED:,}")
         assignment = obj.get("assignment")
         cannot_run = obj.get("cannot_run")
         if cannot_run is not None and (
             not isinstance(cannot_run, list) or len(cannot_run) > MAX_NOT_RUN
         ):
-            raise WireError(f"cannot_run: not a list of at most {MAX_NOT_RUN:,}")
+            raise AgentWireError(f"cannot_run: not a list of at most {MAX_NOT_RUN:,}")
         return cls(
             id=batch_id,
             location=_text(obj.get("location"), "location", 256, empty=False),
@@ -328,9 +330,9 @@ class Receipt:
         _protocol(obj)
         taken, duplicate = obj.get("taken"), obj.get("duplicate")
         if type(taken) is not int or taken < 0:
-            raise WireError("taken: not a count")
+            raise AgentWireError("taken: not a count")
         if not isinstance(duplicate, bool):
-            raise WireError("duplicate: not true or false")
+            raise AgentWireError("duplicate: not true or false")
         offset = _finite(obj.get("offset"), "offset")
         return cls(taken, duplicate, offset, _time(obj.get("server_time"), "server_time"))
 
@@ -380,16 +382,16 @@ class Assignment:
         _protocol(obj)
         monitors = obj.get("monitors")
         if not isinstance(monitors, list) or len(monitors) > _MAX_MONITORS:
-            raise WireError("monitors: not a list")
+            raise AgentWireError("monitors: not a list")
         for i, m in enumerate(monitors):
             _object(m, f"monitors[{i}]")
         lease = _finite(obj.get("lease"), "lease")
         every = _finite(obj.get("batch_every"), "batch_every")
         if not 0 < every < lease:
-            raise WireError("batch_every: not a positive number of seconds below the lease")
+            raise AgentWireError("batch_every: not a positive number of seconds below the lease")
         max_age = obj.get("max_age")
         if max_age is not None and not _finite(max_age, "max_age") > 0:
-            raise WireError("max_age: not a positive number of seconds")
+            raise AgentWireError("max_age: not a positive number of seconds")
         return cls(
             version=_text(obj.get("version"), "version", 128, empty=False),
             location=_text(obj.get("location"), "location", 256, empty=False),
@@ -406,7 +408,7 @@ class Assignment:
 
 def _object(data: object, where: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
-        raise WireError(f"{where}: not a JSON object")
+        raise AgentWireError(f"{where}: not a JSON object")
     return data
 
 
@@ -414,7 +416,7 @@ def _protocol(obj: Mapping[str, Any]) -> None:
     sent = obj.get("protocol")
     if type(sent) is not int or sent != PROTOCOL:
         shown = repr(sent)[:20] if sent is not None else "not said"
-        raise WireError(
+        raise AgentWireError(
             f"protocol: {shown}, and this tether speaks {PROTOCOL}: upgrade the older "
             "side (docs/agents.md, Versions)"
         )
@@ -422,11 +424,11 @@ def _protocol(obj: Mapping[str, Any]) -> None:
 
 def _text(value: object, where: str, limit: int, *, empty: bool = True) -> str:
     if not isinstance(value, str):
-        raise WireError(f"{where}: not text")
+        raise AgentWireError(f"{where}: not text")
     if len(value) > limit:
-        raise WireError(f"{where}: longer than {limit:,} characters")
+        raise AgentWireError(f"{where}: longer than {limit:,} characters")
     if not empty and not value:
-        raise WireError(f"{where}: empty")
+        raise AgentWireError(f"{where}: empty")
     return value
 
 
@@ -436,13 +438,13 @@ def _maybe_text(value: object, where: str) -> str | None:
 
 def _finite(value: object, where: str) -> float:
     if type(value) is not float and type(value) is not int:
-        raise WireError(f"{where}: not a number")
+        raise AgentWireError(f"{where}: not a number")
     try:
         number = float(value)
     except OverflowError:  # a JSON integer of hundreds of digits: no float holds it
-        raise WireError(f"{where}: not a finite number") from None
+        raise AgentWireError(f"{where}: not a finite number") from None
     if not math.isfinite(number):
-        raise WireError(f"{where}: not a finite number")
+        raise AgentWireError(f"{where}: not a finite number")
     return number
 
 
@@ -450,7 +452,7 @@ def _time(value: object, where: str) -> float:
     """Unix seconds, from 1970 to the year 10000."""
     number = _finite(value, where)
     if not 0 <= number < 253_402_300_800:
-        raise WireError(f"{where}: not a time (Unix seconds)")
+        raise AgentWireError(f"{where}: not a time (Unix seconds)")
     return number
 
 
@@ -459,19 +461,19 @@ def _maybe_ms(value: object, where: str) -> float | None:
         return None
     number = _finite(value, where)
     if not 0 <= number <= STORED_MS_MAX:
-        raise WireError(f"{where}: not a duration in ms")
+        raise AgentWireError(f"{where}: not a duration in ms")
     return number
 
 
 def _durations(value: object, where: str, limit: float) -> dict[str, float]:
     if not isinstance(value, Mapping) or len(value) > _MAX_PHASES:
-        raise WireError(f"{where}: not an object of at most {_MAX_PHASES} durations")
+        raise AgentWireError(f"{where}: not an object of at most {_MAX_PHASES} durations")
     out: dict[str, float] = {}
     for name, v in value.items():
         key = _text(name, f"{where} key", 64, empty=False)
         number = _finite(v, f"{where}.{key}")
         if not 0 <= number <= limit:
-            raise WireError(f"{where}.{key}: not a duration")
+            raise AgentWireError(f"{where}.{key}: not a duration")
         out[key] = number
     return out
 

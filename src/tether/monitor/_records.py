@@ -34,12 +34,12 @@ __all__ = [
     "LocationState",
     "Member",
     "Move",
+    "OpenedWindow",
     "ProbeRecord",
     "Push",
     "QueuedAlert",
     "Stint",
     "TimelineEntry",
-    "Window",
     "alert_key",
     "covered",
     "kind_from_text",
@@ -744,7 +744,7 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class OpenedWindow:
     """A maintenance window opened at run time: ``monitors`` (empty: all of them) have
     their alerts held from ``start`` until ``end``, or until it is closed."""
 
@@ -783,5 +783,5 @@ class Controls:
 
     paused: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     checks: Mapping[str, float] = field(default_factory=dict)
-    windows: tuple[Window, ...] = ()
+    windows: tuple[OpenedWindow, ...] = ()
     pushes: Mapping[str, Push] = field(default_factory=dict)

@@ -52,7 +52,13 @@ from tether.probe._schemes import (
     scheme_lacking,
     scheme_names,
 )
-from tether.probe._target import InvalidTarget, echo_options, parse_target, redact_target
+from tether.probe._target import (
+    InvalidTarget,
+    echo_options,
+    keep_target,
+    parse_target,
+    redact_target,
+)
 from tether.probe._walk_reach import proxy_environment
 
 __all__ = [
@@ -106,6 +112,7 @@ __all__ = [
     "echo_options",
     "feature_lacking",
     "find_scheme",
+    "keep_target",
     "listed_schemes",
     "parse_target",
     "parse_trust_anchor",

@@ -49,6 +49,10 @@ def _pattern_problem(pattern: str) -> str | None:
     return None
 
 
+_DECIDED_MAX = 4096
+"""Addresses an allow-list remembers its answer for (a fleet's targets, a scrape's)."""
+
+
 def _clipped(entry: str) -> str:
     return repr(entry if len(entry) <= 40 else entry[:39] + "…")
 
@@ -74,6 +78,9 @@ class AllowedTargets:
         init=False, repr=False, compare=False
     )
     _wide: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+    _decided: dict[str, bool] = field(init=False, repr=False, compare=False)
+    """Each address's answer once worked out (parsing it cost more than the rest of a
+    check): a cache, bounded by :data:`_DECIDED_MAX`, of a value that never changes."""
 
     def __post_init__(self) -> None:
         wild = [h for h in self.hosts if any(c in h for c in "*?[")]
@@ -82,6 +89,7 @@ class AllowedTargets:
         object.__setattr__(self, "_patterns", tuple(wild))
         object.__setattr__(self, "_addresses", frozenset(n.network_address for n in single))
         object.__setattr__(self, "_wide", tuple(n for n in self.networks if n not in single))
+        object.__setattr__(self, "_decided", {})
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowedTargets:
@@ -111,6 +119,15 @@ class AllowedTargets:
         return name in self._names or any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
 
     def address_allowed(self, address: str) -> bool:
+        decided = self._decided.get(address)
+        if decided is None:
+            decided = self._address_allowed(address)
+            if len(self._decided) >= _DECIDED_MAX:
+                self._decided.clear()
+            self._decided[address] = decided
+        return decided
+
+    def _address_allowed(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
         except ValueError:

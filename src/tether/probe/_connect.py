@@ -59,8 +59,9 @@ class _Race:
     """Each attempt under way: its family, address and when it started."""
 
     async def one(self, family: int, address: str) -> socket.socket:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
+        sock = socket.socket(family, _STREAM)
+        if not _NONBLOCK:
+            sock.setblocking(False)
         try:
             await _sock_connect(self.loop, sock, (address, self.port), self.timeout)
         except BaseException:
@@ -213,6 +214,10 @@ def _connected(sock: socket.socket) -> bool:
 
 
 _PROACTOR: Final = sys.platform == "win32"
+_NONBLOCK: Final = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM: Final = socket.SOCK_STREAM | _NONBLOCK
+"""A stream socket made non-blocking as it is made, where the system can (Linux): one
+system call a connection fewer than ``setblocking(False)`` after it."""
 _IN_PROGRESS: Final = frozenset({errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
 """What ``connect`` on a non-blocking socket says of a connection it has begun."""
 

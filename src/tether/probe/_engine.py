@@ -294,7 +294,7 @@ class _Walk(WalkH3):
         o = self.options
         _grpc.load()
         self.begin("grpc")
-        self.call = call = _grpc.Call(GrpcDetails(grpc_service(t)))
+        self.call = call = _grpc.GrpcCall(GrpcDetails(grpc_service(t)))
         if t.scheme == "grpcs":
             sslobj = stream.writer.get_extra_info("ssl_object")
             alpn = sslobj.selected_alpn_protocol() if sslobj is not None else None

@@ -45,6 +45,7 @@ from tether.probe import _grpcwire as wire
 from tether.probe._details import GrpcDetails
 
 if TYPE_CHECKING:
+    from h2.config import H2Configuration
     from h2.connection import H2Connection
     from hpack import Encoder
 
@@ -74,7 +75,7 @@ _WHY: Final = {
 
 
 @dataclass(slots=True)
-class Call:
+class GrpcCall:
     """What the ``grpc`` phase found, filled as it goes (a deadline may cut it short)."""
 
     details: GrpcDetails = field(default_factory=GrpcDetails)
@@ -107,19 +108,18 @@ async def health_check(
     url: str,
     host: str,
     port: int,
-    out: Call,
+    out: GrpcCall,
     clock: Callable[[], float] = time.perf_counter,
-) -> Call:
+) -> GrpcCall:
     """One ``Health/Check`` call for ``service``; ``timeout`` goes to the server as
     ``grpc-timeout``, ``wait`` is how long the answer is waited for."""
-    from h2.config import H2Configuration
     from h2.connection import H2Connection
     from h2.exceptions import H2Error
 
     where = join_hostport(host, port)
     out.details = dataclasses.replace(out.details, service=service)
 
-    def fail(kind: Kind, detail: str) -> Call:
+    def fail(kind: Kind, detail: str) -> GrpcCall:
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
         return out
 
@@ -128,15 +128,7 @@ async def health_check(
     # the answer's are read by name and checked here (:status, content-type,
     # grpc-status), and HPACK's Huffman coding of ours (optional in RFC 7541) cost more
     # than the rest of the request.
-    conn = H2Connection(
-        H2Configuration(
-            client_side=True,
-            header_encoding="utf-8",
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,
-        )
-    )
+    conn = H2Connection(_configuration())
     conn.encoder = _plain_encoder()
     conn.initiate_connection()
     stream = conn.get_next_available_stream_id()
@@ -168,7 +160,8 @@ async def health_check(
                 problem = answer.take(conn, conn.receive_data(chunk), stream)
                 if problem is not None:
                     return fail(*problem)
-                writer.write(conn.data_to_send())
+                if not answer.ended:  # once it has, the connection closes: nothing to say
+                    writer.write(conn.data_to_send())
     except TimeoutError:
         return fail(
             Kind.READ_TIMEOUT,
@@ -250,9 +243,28 @@ class _Answer:
         return None
 
 
+@functools.cache
+def _configuration() -> H2Configuration:
+    """The connection's settings, the same for every call (h2 only reads them)."""
+    from h2.config import H2Configuration
+
+    return H2Configuration(
+        client_side=True,
+        header_encoding="utf-8",
+        validate_outbound_headers=False,
+        normalize_outbound_headers=False,
+        validate_inbound_headers=False,
+    )
+
+
 def _plain_encoder() -> Encoder:
     """An HPACK encoder that writes strings as they are, without Huffman coding."""
     return _plain_encoder_class()()
+
+
+_ENCODED: dict[tuple[tuple[str, str], ...], bytes] = {}
+"""Header blocks as a new connection's encoder writes them, by their headers."""
+_ENCODED_MAX: Final = 1024
 
 
 @functools.cache
@@ -260,8 +272,25 @@ def _plain_encoder_class() -> type[Encoder]:
     from hpack import Encoder
 
     class Plain(Encoder):
+        """A call sends one header block, the first of its connection, before the
+        server's SETTINGS can change the table: from an empty table the same headers
+        are the same bytes, so each is encoded once (a call's headers differ only by
+        target and timeout), and the table it would have filled is never read."""
+
+        sent = False
+
         def encode(self, headers: Any, huffman: bool = False) -> bytes:
-            return super().encode(headers, huffman=False)
+            if self.sent:  # the table was not filled: a second block would be wrong
+                raise RuntimeError("a gRPC health check sends one header block")
+            self.sent = True
+            key = tuple(headers)
+            block = _ENCODED.get(key)
+            if block is None:
+                block = super().encode(headers, huffman=False)
+                if len(_ENCODED) >= _ENCODED_MAX:
+                    _ENCODED.clear()
+                _ENCODED[key] = block
+            return block
 
     return Plain
 

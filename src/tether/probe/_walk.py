@@ -81,7 +81,7 @@ class Walk:
     """``Authorization: Basic`` from the URL's own ``user:password@``, for its origin only."""
     upgrade: _ws.Upgrade | None = None
     """The ``ws`` phase under way or done: its reply and headers stand for the response."""
-    call: _grpc.Call | None = None
+    call: _grpc.GrpcCall | None = None
     """The ``grpc`` phase under way or done: how far the health check got."""
     clock: Callable[[], float] = time.perf_counter
     sleep: Sleep = asyncio.sleep

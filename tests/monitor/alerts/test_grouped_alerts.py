@@ -21,8 +21,8 @@ from tether.monitor.alerts import TreePick, WebhookChannel, route_tree
 from tether.monitor.alerts._routes import DEFAULT_GROUPING
 from tether.monitor.config import parse_config
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import GROUP_INTERVAL, GROUP_WAIT, Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import GROUP_INTERVAL, GROUP_WAIT, Event, IncidentRoute
 from tether.monitor.runtime._monitor_terms import incident_routes
 from tether.probe import ProbeOptions
 from tether.testing import Override
@@ -90,7 +90,9 @@ def _engine(config_text: str) -> IncidentEngine:
     config = parse_config(config_text)
     tree = route_tree(config)
     routes = {
-        m.name: Route(tuple(m.alerts), pick=TreePick(tree, m.name, m.labels), labels=dict(m.labels))
+        m.name: IncidentRoute(
+            tuple(m.alerts), pick=TreePick(tree, m.name, m.labels), labels=dict(m.labels)
+        )
         for m in config.monitors
     }
     return IncidentEngine(routes, itertools.count(1).__next__)
@@ -149,7 +151,7 @@ def test_the_resolution_goes_at_once_and_carries_the_news_not_told_yet() -> None
     """bravo joins and leaves before the first grouped update is due: no update goes, the
     resolution (at once when alpha comes back) tells of both."""
     w = World(IncidentEngine({}, itertools.count(1).__next__))
-    w.e.routes = {n: Route(("ops",)) for n in ("alpha", "bravo")}
+    w.e.routes = {n: IncidentRoute(("ops",)) for n in ("alpha", "bravo")}
     w.fail("alpha", T0, Kind.HTTP_SERVER_ERROR)
     w.fail("bravo", T0 + 1)
     w.recover("bravo", T0 + 5)
@@ -163,10 +165,10 @@ def test_the_resolution_goes_at_once_and_carries_the_news_not_told_yet() -> None
 
 
 def test_an_alertmanager_channel_still_hears_each_monitor_on_its_own() -> None:
-    """An ``alertmanager`` channel (``Route.ungrouped``, as the runner sets it) keeps an
+    """An ``alertmanager`` channel (``IncidentRoute.ungrouped``, as the runner sets it) keeps an
     alert per monitor and groups them itself: it gets bravo's ``monitor.down`` and
     ``monitor.up`` at once, while ops hears of them in the grouped news."""
-    route = Route(("ops", "am"), ungrouped=frozenset({"am"}))
+    route = IncidentRoute(("ops", "am"), ungrouped=frozenset({"am"}))
     e = IncidentEngine({"alpha": route, "bravo": route}, itertools.count(1).__next__)
     w = World(e)
     said = w.fail("alpha", T0) + w.fail("bravo", T0 + 1) + w.recover("bravo", T0 + 2)

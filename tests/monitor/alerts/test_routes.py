@@ -15,16 +15,16 @@ from hypothesis import strategies as st
 from tests.helpers.config_text import dump
 from tether.monitor.alerts._routes import (
     DEFAULT_GROUPING,
+    AlertRoute,
     Matched,
-    Route,
     RouteTree,
     build,
     route_tree,
     routing_labels,
 )
 from tether.monitor.config import parse_config
-from tether.monitor.config._labels import matches
 from tether.monitor.config._routes import RouteConfig, TimeInterval
+from tether.monitor.config.labels._labels import matches
 
 AT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 
@@ -266,18 +266,18 @@ trees = st.builds(
 
 
 def _preorder(
-    route: Route, ancestors: tuple[Route, ...] = ()
-) -> Iterator[tuple[Route, tuple[Route, ...]]]:
+    route: AlertRoute, ancestors: tuple[AlertRoute, ...] = ()
+) -> Iterator[tuple[AlertRoute, tuple[AlertRoute, ...]]]:
     yield route, ancestors
     for child in route.routes:
         yield from _preorder(child, (*ancestors, route))
 
 
-def reference(root: Route, labels: dict[str, str]) -> list[Route]:
+def reference(root: AlertRoute, labels: dict[str, str]) -> list[AlertRoute]:
     """A route is reached when it and every ancestor match, no earlier sibling of it or
     of an ancestor matched without `continue`, and none of its children matches."""
 
-    def blocked(node: Route, parent: Route) -> bool:
+    def blocked(node: AlertRoute, parent: AlertRoute) -> bool:
         earlier = parent.routes[: parent.routes.index(node)]
         return any(matches(s.matchers, labels) and not s.continue_ for s in earlier)
 
@@ -359,7 +359,7 @@ def test_children_inherit_channels_and_grouping_from_the_nearest_ancestor(
         )
 
 
-def _index(root: Route, target: Route) -> int:
+def _index(root: AlertRoute, target: AlertRoute) -> int:
     return [r.path for r, _ in _preorder(root)].index(target.path)
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.helpers.alert_payloads import opened
 from tether.monitor._records import AlertPayload, AuditEntry
 from tether.monitor.alerts import Outbox, SilenceGate, silence_labels
-from tether.monitor.config._labels import Matcher, matches
+from tether.monitor.config.labels._labels import Matcher, matches
 from tether.monitor.store import SQLiteStore
 
 T0 = 1_700_000_000.0

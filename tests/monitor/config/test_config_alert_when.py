@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.config_text import URL, dump, errors_of, monitor_errors
 from tether.monitor.config import parse_config
-from tether.monitor.config._rules import Window
+from tether.monitor.config._rules import WindowRule
 from tether.monitor.runtime._monitor_terms import detector_rules
 
 TOKEN = "0123456789abcdef0123"
@@ -30,8 +30,8 @@ def test_both_forms_read_into_the_detectors_rules() -> None:
         {"name": "c", "url": URL},
     )
     a, b, c = parse_config(text).monitors
-    assert detector_rules(a).window == Window(within=300.0, failures=5, capacity=5 + 8)
-    assert detector_rules(b).window == Window(
+    assert detector_rules(a).window == WindowRule(within=300.0, failures=5, capacity=5 + 8)
+    assert detector_rules(b).window == WindowRule(
         within=600.0, failure_ratio=0.2, min_checks=10, capacity=20 + 8
     )
     assert detector_rules(c).window is None

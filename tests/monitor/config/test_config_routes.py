@@ -157,7 +157,7 @@ def test_without_routes_nothing_changes() -> None:
 def test_route_mistakes_say_where_and_why(routes: dict[str, Any], error: str | None) -> None:
     """Each mistake of a route is one line at its key path."""
     errors = errors_of(routed(routes))
-    if error is None:  # the matcher's own message is config/_labels.py's to word
+    if error is None:  # the matcher's own message is config/labels/_labels.py's to word
         (line,) = errors
         assert line.startswith(
             'routes.routes[0].matchers: team=~"(": not a regular expression RE2 can run'

@@ -1,4 +1,4 @@
-"""Label matchers' regular expressions (``config/_label_regex.py``): run on RE2 here (the
+"""Label matchers' regular expressions (``config/labels/_regex.py``): run on RE2 here (the
 monitor extra installs google-re2 on this platform), in RE2's syntax, with a bound on the
 work of any decision; on the fallback (``regex`` with a time bound, a Python without
 google-re2) the same expressions, the backtracking ones typed into the API refused, and a
@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
 
-from tether.monitor.config._label_regex import (
+from tether.monitor.config.labels._labels import VALUE_MAX, Matcher, parse_matchers
+from tether.monitor.config.labels._regex import (
     ENGINE,
     PATTERN_MAX,
     PROGRAM_MAX,
     compile_label_regex,
     untrusted_problem,
 )
-from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
 from tether.monitor.web.api._silences import matchers_of
 from tether.monitor.web.documents._overview import BadMatch, _matchers
 
@@ -207,8 +207,8 @@ import sys
 sys.modules["re2"] = None  # as on a platform without google-re2's wheel
 import logging, time
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
-from tether.monitor.config import _label_regex
-from tether.monitor.config._labels import parse_matchers
+from tether.monitor.config.labels import _regex as _label_regex
+from tether.monitor.config.labels._labels import parse_matchers
 from tether.monitor.web.documents._overview import BadMatch, _matchers
 
 assert _label_regex.ENGINE == "regex", _label_regex.ENGINE

@@ -1,4 +1,4 @@
-"""Labels and matchers (``config/_labels.py``): Alertmanager's matcher semantics, as its
+"""Labels and matchers (``config/labels/_labels.py``): Alertmanager's matcher semantics, as its
 docs state them, and a matcher written out reads back as itself."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from tether.monitor.config._labels import (
+from tether.monitor.config.labels._labels import (
     LabelMap,
     Matcher,
     MatcherList,

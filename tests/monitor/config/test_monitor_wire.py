@@ -32,17 +32,17 @@ from tether.monitor.config import (
     _steps,
     parse_config,
 )
-from tether.monitor.config._alert_when import AlertWhen
-from tether.monitor.config._browser import (
+from tether.monitor.config._load import loaded
+from tether.monitor.config._models import Escalation
+from tether.monitor.config._monitor_wire import monitor_json, read_monitor
+from tether.monitor.config.alert_when._rule import AlertWhen
+from tether.monitor.config.browser._options import (
     ACTIONS,
     BrowserOptions,
     BrowserStepConfig,
     FillStep,
     Viewport,
 )
-from tether.monitor.config._load import loaded
-from tether.monitor.config._models import Escalation
-from tether.monitor.config._monitor_wire import monitor_json, read_monitor
 
 # -- the walk over the models -----------------------------------------------------------
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers.config_text import URL, dump
-from tether.monitor._records import Window as Opened
+from tether.monitor._records import OpenedWindow
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._holds import Holds, hold_of, opened_window
@@ -33,8 +33,8 @@ class _Window:
         return self.start <= at.timestamp() < self.end
 
 
-def _opened(id_: int, monitors: tuple[str, ...], reason: str = "upgrade") -> Opened:
-    return Opened(id_, monitors, T0, T0 + 600, reason, "ops")
+def _opened(id_: int, monitors: tuple[str, ...], reason: str = "upgrade") -> OpenedWindow:
+    return OpenedWindow(id_, monitors, T0, T0 + 600, reason, "ops")
 
 
 UPGRADE = _Window("upgrade", frozenset({"api"}), T0, T0 + 600)

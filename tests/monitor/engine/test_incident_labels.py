@@ -16,9 +16,9 @@ from tether.monitor._state import State
 from tether.monitor.engine._baseline import Expected
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Degraded, Observation, Recovered, StateChanged
-from tether.monitor.engine._incident_books import NAMES_SHOWN
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._books import NAMES_SHOWN
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, IncidentRoute
 
 PAYMENTS = {"team": "payments", "tier": "1"}
 
@@ -30,8 +30,8 @@ def test_every_alert_about_a_monitor_carries_its_labels() -> None:
     go in its grouped update and its resolution, not in alerts of their own: grouping.)"""
     w = World(
         engine(
-            alpha=Route(("ops",), labels=PAYMENTS),
-            bravo=Route(("ops",), labels={"team": "web"}),
+            alpha=IncidentRoute(("ops",), labels=PAYMENTS),
+            bravo=IncidentRoute(("ops",), labels={"team": "web"}),
         )
     )
     events = w.fail("alpha", T0) + w.fail("bravo", T0 + 1) + w.fail("charlie", T0 + 2)
@@ -58,7 +58,7 @@ def test_every_alert_about_a_monitor_carries_its_labels() -> None:
 def test_the_labels_read_back_from_an_older_outbox_row_are_none() -> None:
     """A payload written before labels existed (no key, or a damaged value) reads back
     with no labels rather than failing."""
-    payload = engine(alpha=Route(("ops",), labels=PAYMENTS))
+    payload = engine(alpha=IncidentRoute(("ops",), labels=PAYMENTS))
     w = World(payload)
     body = w.fail("alpha", T0)[0].alerts[0].payload.to_json()
     cls = type(w.fail("bravo", T0 + 1, Kind.CONNECT_REFUSED)[0].alerts[0].payload)
@@ -68,7 +68,7 @@ def test_the_labels_read_back_from_an_older_outbox_row_are_none() -> None:
 
 def test_latency_notices_carry_the_monitors_labels() -> None:
     """``monitor.degraded`` and ``monitor.recovered`` are about one monitor: its labels."""
-    e = engine(alpha=Route(("ops",), labels=PAYMENTS))
+    e = engine(alpha=IncidentRoute(("ops",), labels=PAYMENTS))
     expected = Expected("global", 100.0, 0.0, 150.0)
     slow = e.notice(Degraded("alpha", T0, 400.0, expected), T0)
     back = e.notice(Recovered("alpha", T0 + 60, 90.0, expected), T0 + 60)
@@ -96,7 +96,7 @@ def _local_world(labels: dict[str, dict[str, str]]) -> tuple[IncidentEngine, lis
     """Every monitor of ``labels`` on a host of its own, all refusing: the ``local``
     incident opens."""
     hosts = {name: f"h-{name}" for name in labels}
-    routes = {name: Route(("ops",), labels=mine) for name, mine in labels.items()}
+    routes = {name: IncidentRoute(("ops",), labels=mine) for name, mine in labels.items()}
     e = IncidentEngine(routes, itertools.count(1).__next__)
     failures = Failures(hosts)
     events: list[Event] = []

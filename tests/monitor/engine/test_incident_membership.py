@@ -39,7 +39,7 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._correlate import Correlation
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Route
+from tether.monitor.engine.incidents._events import IncidentRoute
 from tether.monitor.reports._documents import incidents_report, incidents_text
 from tether.monitor.store import Store
 from tether.monitor.web.documents._dashboard import build_incident, build_incidents, build_monitor
@@ -102,7 +102,7 @@ def test_a_local_incident_takes_the_host_incidents_members_with_their_own_start(
     incident #N") and join the local one from when they went down, not from the fold."""
     hosts = {f"m{i}": f"10.{i}.0.1" for i in range(4)}
     e = engine()
-    e.routes = {n: Route(("ops",), url=f"http://{h}/") for n, h in hosts.items()}
+    e.routes = {n: IncidentRoute(("ops",), url=f"http://{h}/") for n, h in hosts.items()}
     e.correlation = Correlation(local_min_hosts=3, local_wait=0)
     down: dict[str, Observation] = {}
     events = []

@@ -40,21 +40,21 @@ from tether.monitor._state import State
 from tether.monitor.engine import _correlate
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     GROUP_INTERVAL as EVERY,
 )
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._events import (
     GROUP_WAIT as WAIT,
 )
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._events import (
     Event,
+    IncidentRoute,
     Joined,
     Opened,
     Reminder,
-    Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 KINDS = (Kind.CONNECT_REFUSED, Kind.CONNECT_REFUSED, Kind.HTTP_SERVER_ERROR)
@@ -62,21 +62,21 @@ NO_LOCAL = Correlation(local_min_hosts=1000)
 REMIND = 120.0
 PAGES = ("incident.opened", "monitor.down")
 
-Schedule = tuple[dict[str, str], dict[str, Route], list[tuple[Any, ...]]]
+Schedule = tuple[dict[str, str], dict[str, IncidentRoute], list[tuple[Any, ...]]]
 
 
 @st.composite
 def schedules(draw: st.DrawFn) -> Schedule:
     """Monitors ``h{host}p{port}m{n}`` on ``h{host}:{port}``, their routes, and steps."""
     services: dict[str, str] = {}
-    routes: dict[str, Route] = {}
+    routes: dict[str, IncidentRoute] = {}
     for h in range(draw(st.integers(1, 3))):
         for port in (80, 443):
             for m in range(draw(st.integers(1, 2))):
                 name = f"h{h}p{port}m{m}"
                 services[name] = f"h{h}:{port}"
                 channels = draw(st.sampled_from([("a",), ("b",), ("a", "b")]))
-                routes[name] = Route(channels, remind_every=REMIND)
+                routes[name] = IncidentRoute(channels, remind_every=REMIND)
     names = sorted(services)
     step = st.one_of(
         st.tuples(st.just("fail"), st.sampled_from(names), st.sampled_from(KINDS)),
@@ -258,7 +258,10 @@ def test_a_host_only_key_breaks_it(monkeypatch: pytest.MonkeyPatch) -> None:
     one incident, and the run fails on it: the properties do test the key."""
     schedule: Schedule = (
         {"old-api": "h0:18099", "www": "h0:18080"},
-        {"old-api": Route(("a",), remind_every=REMIND), "www": Route(("a",), remind_every=REMIND)},
+        {
+            "old-api": IncidentRoute(("a",), remind_every=REMIND),
+            "www": IncidentRoute(("a",), remind_every=REMIND),
+        },
         [("fail", "old-api", Kind.CONNECT_REFUSED), ("fail", "www", Kind.CONNECT_REFUSED)],
     )
     run(schedule)  # as it is: two incidents

@@ -14,21 +14,21 @@ from tether._kinds import Kind
 from tether.monitor._records import Incident, Member, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Escalated,
-    Escalation,
     Event,
     Held,
+    IncidentEscalation,
+    IncidentRoute,
     Joined,
     Left,
     Opened,
     Released,
     Reminder,
     Resolved,
-    Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 
 def alerts(events: Iterable[Event]) -> list[tuple[str, str, str]]:
@@ -93,7 +93,7 @@ def test_a_different_cause_opens_its_own_incident() -> None:
 def test_every_channel_of_a_monitor_gets_each_alert_with_one_dedup_key() -> None:
     """A monitor with two channels: each alert goes to both, as two queued alerts with the
     same dedup key (the outbox keys them by channel)."""
-    w = World(engine(alpha=Route(("ops", "chat"))))
+    w = World(engine(alpha=IncidentRoute(("ops", "chat"))))
     (opened,) = w.fail("alpha", T0)
     assert [a.channel for a in opened.alerts] == ["ops", "chat"]
     assert len({a.dedup for a in opened.alerts}) == 1
@@ -131,7 +131,7 @@ def test_a_monitor_whose_down_alert_was_held_sends_no_up_alert() -> None:
 def test_reminders_repeat_until_acknowledged() -> None:
     """remind_every 30 min: a reminder at 30 and 60 min of the outage; after an
     acknowledgement, none."""
-    w = World(engine(alpha=Route(("ops",), remind_every=1800)))
+    w = World(engine(alpha=IncidentRoute(("ops",), remind_every=1800)))
     w.fail("alpha", T0)
     assert w.e.tick(T0 + 1799) == []
     first = w.e.tick(T0 + 1800)
@@ -153,8 +153,8 @@ def test_an_acknowledgement_does_not_silence_a_monitor_that_joined_after_it() ->
     someone acknowledges again, bravo's stop too."""
     w = World(
         engine(
-            alpha=Route(("ops",), remind_every=120),
-            bravo=Route(("ops",), remind_every=120),
+            alpha=IncidentRoute(("ops",), remind_every=120),
+            bravo=IncidentRoute(("ops",), remind_every=120),
         )
     )
     w.fail("alpha", T0)
@@ -180,8 +180,8 @@ def test_a_monitor_that_joined_before_the_acknowledgement_is_silenced() -> None:
     nor alpha is reminded."""
     w = World(
         engine(
-            alpha=Route(("ops",), remind_every=120),
-            bravo=Route(("ops",), remind_every=120),
+            alpha=IncidentRoute(("ops",), remind_every=120),
+            bravo=IncidentRoute(("ops",), remind_every=120),
         )
     )
     w.fail("alpha", T0)
@@ -199,7 +199,7 @@ def test_a_pause_is_no_recovery_and_a_resume_still_failing_is_the_same_incident(
     still failed opened a new one and paged again.  Now it stays a member, marked paused,
     with no reminders; resumed and down for the same cause, it is back in the same
     incident without a page; resumed and up, it leaves and the incident resolves."""
-    w = World(engine(alpha=Route(("ops",), remind_every=120)))
+    w = World(engine(alpha=IncidentRoute(("ops",), remind_every=120)))
     (opened,) = w.fail("alpha", T0)
     incident = opened.incident
     paused = pause(w, "alpha", T0 + 10)
@@ -247,7 +247,7 @@ def test_later_alerts_name_the_channels_the_opening_went_to() -> None:
     """alpha (to ops) opens the incident, bravo (to mail) joins it: the grouped update
     telling mail of bravo (grouping: once bravo's own alert) says the opening went to ops
     alone, so the mail channel threads it under nothing."""
-    w = World(engine(bravo=Route(("mail",))))
+    w = World(engine(bravo=IncidentRoute(("mail",))))
     (opened,) = w.fail("alpha", T0)
     assert [a.payload.opened_to for a in opened.alerts] == [()]
     w.fail("bravo", T0 + 60)
@@ -258,10 +258,10 @@ def test_later_alerts_name_the_channels_the_opening_went_to() -> None:
 def test_escalation_adds_channels_in_steps_and_they_hear_the_end() -> None:
     """After 10 min the pager is told (an incident.escalated alert), after 30 min the
     manager; from then on reminders and the resolution reach them too."""
-    route = Route(
+    route = IncidentRoute(
         ("ops",),
         remind_every=3600,
-        escalate=(Escalation(600, ("pager",)), Escalation(1800, ("ops", "boss"))),
+        escalate=(IncidentEscalation(600, ("pager",)), IncidentEscalation(1800, ("ops", "boss"))),
     )
     w = World(engine(alpha=route))
     w.fail("alpha", T0)
@@ -285,7 +285,9 @@ def test_a_reminder_due_with_an_escalation_is_not_sent_where_it_escalated(late: 
     """Reminders every 5 min and the pager after 10 min fall due together at 10 min, or
     half a second apart when a tick came late; either way the pager hears the
     escalation alone then, and the reminders from 15 min on."""
-    route = Route(("ops",), remind_every=300, escalate=(Escalation(600, ("pager",)),))
+    route = IncidentRoute(
+        ("ops",), remind_every=300, escalate=(IncidentEscalation(600, ("pager",)),)
+    )
     w = World(engine(alpha=route))
     joined = T0 + 2.7
     w.fail("alpha", joined)
@@ -303,7 +305,9 @@ def test_a_reminder_due_with_an_escalation_is_not_sent_where_it_escalated(late: 
 
 def test_acknowledging_stops_further_escalation() -> None:
     """An acknowledged incident takes no more escalation steps."""
-    w = World(engine(alpha=Route(("ops",), escalate=(Escalation(600, ("pager",)),))))
+    w = World(
+        engine(alpha=IncidentRoute(("ops",), escalate=(IncidentEscalation(600, ("pager",)),)))
+    )
     w.fail("alpha", T0)
     w.e.acknowledge(w.e.open_incidents()[0].id, T0 + 10)
     assert w.e.tick(T0 + 4000) == []
@@ -348,7 +352,7 @@ def test_open_incidents_carry_on_after_a_restart() -> None:
         members={"alpha": Member(T0, alerted=True, reminded=T0 + 1800)},
     )
     e = IncidentEngine(
-        {"alpha": Route(("ops",), remind_every=1800), "bravo": Route(("ops",))},
+        {"alpha": IncidentRoute(("ops",), remind_every=1800), "bravo": IncidentRoute(("ops",))},
         itertools.count(8).__next__,
         incidents=[stored],
     )
@@ -382,7 +386,7 @@ def restarted(told: dict[tuple[int, str], float]) -> IncidentEngine:
         members=members,
     )
     return IncidentEngine(
-        {n: Route(("ops",)) for n in members},
+        {n: IncidentRoute(("ops",)) for n in members},
         itertools.count(8).__next__,
         incidents=[stored],
         told=told,
@@ -417,7 +421,7 @@ def test_left_is_told_only_of_the_monitor_that_came_back() -> None:
     """Three down, one back: the incident lists two, and its grouped update tells of that
     one alone coming back (grouping: it was a monitor.up alert of its own)."""
     hosts_all = {"a": "h", "b": "h", "c": "h"}
-    e = IncidentEngine({n: Route(("ops",)) for n in hosts_all}, itertools.count(1).__next__)
+    e = IncidentEngine({n: IncidentRoute(("ops",)) for n in hosts_all}, itertools.count(1).__next__)
     down: dict[str, Observation] = {}
     for i, name in enumerate("abc"):
         down[name] = Observation(name, False, T0 + i, 1.0, Kind.CONNECT_REFUSED, "h")

@@ -14,19 +14,19 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import LEADER_LAG, Correlation, Failures, leader_rules
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_books import GROUPED_EVERY, NAMES_SHOWN
-from tether.monitor.engine._incident_events import (
-    Escalation,
+from tether.monitor.engine.incidents._books import GROUPED_EVERY, NAMES_SHOWN
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Event,
     Folded,
     Held,
+    IncidentEscalation,
+    IncidentRoute,
     Joined,
     Opened,
     Released,
-    Route,
     Updated,
 )
-from tether.monitor.engine._incidents import IncidentEngine
 
 T0 = 1_800_000_000.0
 REFUSED = Kind.CONNECT_REFUSED
@@ -38,11 +38,11 @@ class World:
     def __init__(
         self,
         hosts: dict[str, str],
-        routes: dict[str, Route] | None = None,
+        routes: dict[str, IncidentRoute] | None = None,
         rules: Correlation | None = None,
     ) -> None:
         self.hosts = hosts
-        self.routes = routes or {m: Route(("ops",)) for m in hosts}
+        self.routes = routes or {m: IncidentRoute(("ops",)) for m in hosts}
         self.holds: dict[str, str] = {}
         self.e = IncidentEngine(
             self.routes,
@@ -141,7 +141,7 @@ def test_the_local_incident_pages_once_per_channel_and_groups_the_rest() -> None
     grouped update per channel, at most one a minute, and one timeline line each."""
     singles = {f"s{i}": f"s{i}" for i in range(13)}
     hosts = grid(3, 20) | singles
-    routes = {m: Route(("ops", "dev") if m.endswith("m0") else ("ops",)) for m in hosts}
+    routes = {m: IncidentRoute(("ops", "dev") if m.endswith("m0") else ("ops",)) for m in hosts}
     # 3 hosts of 16 failing is enough here: the single hosts then join one by one.
     w = World(hosts, routes, Correlation(local_fraction=0.15))
     at = T0
@@ -182,8 +182,8 @@ def test_a_late_channel_gets_its_opening_page_when_its_first_monitor_joins() -> 
     """A monitor routed to a channel nobody else uses joins the open local incident: that
     channel gets the opening page at once; the others hear of it in the grouped update."""
     hosts = grid(3, 2)
-    routes = {m: Route(("ops",)) for m in hosts}
-    routes["h2m1"] = Route(("ops", "db-team"))
+    routes = {m: IncidentRoute(("ops",)) for m in hosts}
+    routes["h2m1"] = IncidentRoute(("ops", "db-team"))
     w = World(hosts, routes)
     for i, name in enumerate(["h0m0", "h0m1", "h1m0", "h1m1", "h2m0"]):
         w.fail(name, T0 + i)
@@ -226,9 +226,9 @@ def test_reminders_and_escalation_go_by_the_incident_and_stop_on_acknowledgement
     members there, escalates once per step measured from its opening, and both stop once
     it is acknowledged."""
     hosts = grid(3, 4)
-    step = Escalation(600, ("boss",))
+    step = IncidentEscalation(600, ("boss",))
     routes = {
-        m: Route(("ops",), remind_every=300 if m == "h0m0" else 900, escalate=(step,))
+        m: IncidentRoute(("ops",), remind_every=300 if m == "h0m0" else 900, escalate=(step,))
         for m in hosts
     }
     w = World(hosts, routes)
@@ -256,8 +256,8 @@ def test_held_members_are_released_into_the_local_incident() -> None:
     and it is still down, it is told: its own channel's opening page, or the grouped
     update of a channel told already."""
     hosts = grid(3, 2)
-    routes = {m: Route(("ops",)) for m in hosts}
-    routes["h2m1"] = Route(("ops", "db-team"))
+    routes = {m: IncidentRoute(("ops",)) for m in hosts}
+    routes["h2m1"] = IncidentRoute(("ops", "db-team"))
     w = World(hosts, routes)
     w.holds["h2m1"] = "maintenance window nightly"
     for i, name in enumerate(hosts):
@@ -324,7 +324,7 @@ def test_reminders_follow_routes_replaced_by_a_reload() -> None:
     w = World(grid(5, 1))
     w.fail("h0m0", T0)  # one host of five: an incident of one service
     assert alerts(w.tick(T0 + 4000)) == []
-    w.e.routes = {m: Route(("ops",), remind_every=600) for m in w.hosts}
+    w.e.routes = {m: IncidentRoute(("ops",), remind_every=600) for m in w.hosts}
     assert alerts(w.tick(T0 + 4001)) == [("incident.reminder", "ops")]
     assert alerts(w.tick(T0 + 4300)) == []
     assert alerts(w.tick(T0 + 4601)) == [("incident.reminder", "ops")]
@@ -332,7 +332,7 @@ def test_reminders_follow_routes_replaced_by_a_reload() -> None:
         w.fail(f"h{i}m0", T0 + 5000 + i)
     (local,) = w.e.open_incidents()
     assert local.key == "local"
-    w.e.routes = {m: Route(("ops",), remind_every=300) for m in w.hosts}
+    w.e.routes = {m: IncidentRoute(("ops",), remind_every=300) for m in w.hosts}
     assert alerts(w.tick(local.opened + 60)) == [("incident.updated", "ops")]  # h3 joined
     assert alerts(w.tick(local.opened + 299)) == []
     assert alerts(w.tick(local.opened + 300)) == [("incident.reminder", "ops")]
@@ -446,7 +446,7 @@ def test_a_pause_in_the_local_incident_is_no_recovery() -> None:
     The last member, resumed and failing for another cause, ends the incident in words
     that say so, not "back up"."""
     hosts = grid(3, 1)
-    w = World(hosts, {m: Route(("ops",), remind_every=300) for m in hosts})
+    w = World(hosts, {m: IncidentRoute(("ops",), remind_every=300) for m in hosts})
     for i, name in enumerate(hosts):
         w.fail(name, T0 + i)
     (local,) = w.e.open_incidents()

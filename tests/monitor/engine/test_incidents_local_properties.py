@@ -22,8 +22,8 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.engine._correlate import Correlation, Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Event, Folded, Held, Released, Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, Folded, Held, IncidentRoute, Released
 
 T0 = 1_800_000_000.0
 KINDS = [Kind.CONNECT_REFUSED] * 5 + [Kind.CONNECT_TIMEOUT, Kind.HTTP_SERVER_ERROR]
@@ -33,15 +33,17 @@ PAGES = ("incident.opened", "monitor.down")
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Route], list[tuple[Any, ...]]]:
+def schedules(
+    draw: st.DrawFn,
+) -> tuple[dict[str, str], dict[str, IncidentRoute], list[tuple[Any, ...]]]:
     n_hosts = draw(st.integers(3, 6))
     hosts: dict[str, str] = {}
-    routes: dict[str, Route] = {}
+    routes: dict[str, IncidentRoute] = {}
     for h in range(n_hosts):
         for m in range(draw(st.integers(1, 2))):
             name = f"h{h}m{m}"
             hosts[name] = f"h{h}"
-            routes[name] = Route(draw(st.sampled_from([("a",), ("b",), ("a", "b")])))
+            routes[name] = IncidentRoute(draw(st.sampled_from([("a",), ("b",), ("a", "b")])))
     names = sorted(hosts)
     fail = st.tuples(st.just("fail"), st.sampled_from(names), st.sampled_from(KINDS))
     step = st.one_of(
@@ -61,7 +63,7 @@ def schedules(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Route], list[t
 @settings(max_examples=300, deadline=None)
 @given(schedules())
 def test_pages_and_folds_hold_over_random_schedules(
-    schedule: tuple[dict[str, str], dict[str, Route], list[tuple[Any, ...]]],
+    schedule: tuple[dict[str, str], dict[str, IncidentRoute], list[tuple[Any, ...]]],
 ) -> None:
     """Over any schedule: every channel of a local incident gets exactly one opening and,
     once it resolves, exactly one resolution; a monitor going down in an incident of one
@@ -196,7 +198,7 @@ def wave(n: int) -> tuple[int, int]:
     after another, each counting as down from its first failure), then all come back, a
     tick at each change; and the pages (opened, down) sent while they went down."""
     hosts = {f"m{i}": f"h{i % 32}" for i in range(n)}
-    routes = {m: Route(("ops",), remind_every=300) for m in hosts}
+    routes = {m: IncidentRoute(("ops",), remind_every=300) for m in hosts}
     engine = IncidentEngine(routes, itertools.count(1).__next__)
     failures = Failures(hosts)
     for m in hosts:  # every monitor passed its last check before the wave

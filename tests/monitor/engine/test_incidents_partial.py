@@ -14,17 +14,17 @@ from tether.monitor._records import Incident, LocationFact, LocationState, Membe
 from tether.monitor._state import State
 from tether.monitor.alerts import body, subject
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import (
-    Escalation,
+from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Event,
     Held,
+    IncidentEscalation,
+    IncidentRoute,
     Noted,
     Opened,
     Released,
-    Route,
 )
-from tether.monitor.engine._incidents import IncidentEngine
-from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
 
 T0 = 1_800_000_000.0
 LOCS = ("eu-west", "us-east", "local")
@@ -47,7 +47,7 @@ class World:
         self.q = Quorum({"api": placement}, live=locations)
         defaults: dict[str, object] = {"channels": ("ops",), "url": "https://api.example.com/"}
         self.e = IncidentEngine(
-            {"api": Route(**{**defaults, **route})},  # type: ignore[arg-type]
+            {"api": IncidentRoute(**{**defaults, **route})},  # type: ignore[arg-type]
             itertools.count(1).__next__,
         )
         self.now = T0
@@ -279,7 +279,7 @@ def test_a_held_partial_alert_waits_and_goes_out_if_still_partial() -> None:
     w = World(
         partial_alerts=True,
         remind_every=60.0,
-        escalate=(Escalation(60.0, ("pager",)),),
+        escalate=(IncidentEscalation(60.0, ("pager",)),),
     )
     w.e.hold = lambda name, now: hold.get(name)
     events = w.cut("eu-west")
@@ -294,7 +294,7 @@ def test_a_held_partial_alert_waits_and_goes_out_if_still_partial() -> None:
 
 def test_no_reminder_or_escalation_for_a_silent_partial_incident() -> None:
     """partial_alerts off: the tick never pages about a partial incident."""
-    w = World(remind_every=60.0, escalate=(Escalation(60.0, ("pager",)),))
+    w = World(remind_every=60.0, escalate=(IncidentEscalation(60.0, ("pager",)),))
     w.cut("eu-west")
     assert w.e.tick(w.now + 7200) == []
 
@@ -329,7 +329,9 @@ def test_a_stored_partial_incident_is_squared_with_the_locations_by_a_new_leader
         monitors=("api",),
         members={"api": Member(T0, alerted=False, opener=True, locations=facts)},
     )
-    e = IncidentEngine({"api": Route(("ops",))}, itertools.count(5).__next__, incidents=[stored])
+    e = IncidentEngine(
+        {"api": IncidentRoute(("ops",))}, itertools.count(5).__next__, incidents=[stored]
+    )
     assert e.partial_of("api") == stored
     q = Quorum({"api": Placement(LOCS)}, live=LOCS)
     for loc in LOCS:
@@ -376,7 +378,7 @@ def test_a_flapping_location_deciding_the_quorum_holds_the_monitor_in_flapping()
 
 def _single(through_quorum: bool) -> list[tuple[str, str, str]]:
     """A single instance's outage and recovery, with or without the quorum in between."""
-    e = IncidentEngine({"api": Route(("ops",))}, itertools.count(1).__next__)
+    e = IncidentEngine({"api": IncidentRoute(("ops",))}, itertools.count(1).__next__)
     q = Quorum({"api": Placement(("local",))}, live=("local",))
     seen: list[tuple[str, str, str]] = []
     steps = [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tether._kinds import Kind
 from tether.monitor._state import State
-from tether.monitor.config._labels import Matcher, parse_matchers
+from tether.monitor.config.labels._labels import Matcher, parse_matchers
 from tether.monitor.engine._detect import Observation
 from tether.monitor.engine._holds import Holds, hold_of
 from tether.monitor.engine._inhibit import Inhibition, Rule

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.config._labels import parse_matchers
+from tether.monitor.config.labels._labels import parse_matchers
 from tether.monitor.engine._detect import Observation, StateChanged
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import Event, Route
-from tether.monitor.engine._incidents import IncidentEngine
 from tether.monitor.engine._inhibit import Inhibition, Rule
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import Event, IncidentRoute
 
 T0 = 1_800_000_000.0
 HOST = "svc.lab.test"
@@ -57,7 +57,7 @@ def run(
     engine = IncidentEngine(
         # ops is told of each monitor on its own (as an Alertmanager channel is, rather
         # than in grouped updates): what is under test is when the holds let a page go.
-        {n: Route(("ops",), ungrouped=frozenset({"ops"})) for n in NAMES},
+        {n: IncidentRoute(("ops",), ungrouped=frozenset({"ops"})) for n in NAMES},
         itertools.count(1).__next__,
         hold=lambda name, now: holds.why(name, now, states),
     )

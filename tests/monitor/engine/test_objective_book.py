@@ -1,15 +1,15 @@
-"""The objectives of a configuration fed checks and calls (``engine/_objective_book.py``):
+"""The objectives of a configuration fed checks and calls (``engine/objectives/_book.py``):
 which checks count, which do not (maintenance, pauses, a traffic monitor's verdicts), and
 the alerts with their channels and the monitors and kinds that spent the budget."""
 
 from __future__ import annotations
 
 from tether._kinds import Kind
-from tether.monitor._records import ProbeRecord, Window
+from tether.monitor._records import OpenedWindow, ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.engine._holds import opened_window
-from tether.monitor.engine._objective_book import Book, Spender
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
+from tether.monitor.engine.objectives._book import ObjectiveBook, Spender
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -38,7 +38,7 @@ def record(monitor: str, at: float, kind: Kind | None = None, ok: bool = False) 
 def test_an_outage_pages_to_the_objectives_channels_naming_who_spent_the_budget() -> None:
     """api refused for 2 minutes, login failing one check in four: the page goes to
     oncall, naming api's connect.refused first, then login's http.server_error."""
-    book = Book(parse_config(CONFIG))
+    book = ObjectiveBook(parse_config(CONFIG))
     assert book.members == {
         "api": ["front"],
         "login": ["front"],
@@ -66,7 +66,7 @@ def test_an_outage_pages_to_the_objectives_channels_naming_who_spent_the_budget(
 
 def test_maintenance_and_pauses_spend_nothing() -> None:
     """db failing inside its maintenance window, api failing while paused: not counted."""
-    book = Book(parse_config(CONFIG))
+    book = ObjectiveBook(parse_config(CONFIG))
     for second in range(600):
         book.observe(record("db", START + second, Kind.CONNECT_REFUSED))
         book.observe(record("api", START + second, Kind.CONNECT_REFUSED), paused=True)
@@ -78,11 +78,11 @@ def test_maintenance_and_pauses_spend_nothing() -> None:
 
 
 def test_a_window_opened_at_run_time_spends_nothing_either() -> None:
-    """A maintenance window opened through the write API (``Book.opened``, kept up to
+    """A maintenance window opened through the write API (``ObjectiveBook.opened``, kept up to
     date by the running monitor) excludes its monitors' checks while it is open, as the
     file's windows do; the others, and the same monitor after it, count."""
-    book = Book(parse_config(CONFIG))
-    window = opened_window(Window(1, ("login",), START + 7200, START + 7800, "deploy", "ana"))
+    book = ObjectiveBook(parse_config(CONFIG))
+    window = opened_window(OpenedWindow(1, ("login",), START + 7200, START + 7800, "deploy", "ana"))
     book.opened = (window,)
     for second in range(600):
         book.observe(record("login", START + 7200 + second, Kind.HTTP_SERVER_ERROR))
@@ -94,9 +94,9 @@ def test_a_window_opened_at_run_time_spends_nothing_either() -> None:
 
 def test_a_traffic_monitor_counts_its_calls_not_its_verdicts() -> None:
     """shop's reported calls are its events; the checks its verdicts make are not."""
-    book = Book(parse_config(CONFIG))
+    book = ObjectiveBook(parse_config(CONFIG))
     calls = [
-        Call(START + i, "pay.internal:443", None if i % 10 else "read.timeout", 80.0)
+        TrafficCall(START + i, "pay.internal:443", None if i % 10 else "read.timeout", 80.0)
         for i in range(100)
     ]
     book.observe_calls("shop", calls)

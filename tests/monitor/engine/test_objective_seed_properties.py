@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book
-from tether.monitor.engine._objectives import (
-    Ledger,
+from tether.monitor.engine.objectives._book import ObjectiveBook
+from tether.monitor.engine.objectives._budget import (
+    BudgetLedger,
     Objective,
     Sample,
     little_data,
@@ -46,8 +46,8 @@ def bucketed(found: Iterable[Sample], width: float) -> dict[int, tuple[int, int]
     return {i: (g, t) for i, (g, t) in out.items()}
 
 
-def loaded(found: list[Sample], now: float = NOW) -> Ledger:
-    ledger = Ledger(OBJECTIVE)
+def loaded(found: list[Sample], now: float = NOW) -> BudgetLedger:
+    ledger = BudgetLedger(OBJECTIVE)
     for width in ledger.widths:
         ledger.load(width, bucketed(found, width))
     return ledger
@@ -59,7 +59,7 @@ def test_loading_the_buckets_counts_as_feeding_the_checks(
 ) -> None:
     """A ledger loaded with each bucket's counts (a seed from the store) says what one fed
     the same checks says, now and later: every window, every burn rate."""
-    fed = Ledger(OBJECTIVE)
+    fed = BudgetLedger(OBJECTIVE)
     fed.add_all(found)
     seeded = loaded(found)
     for at in (NOW, NOW + later):
@@ -115,7 +115,7 @@ def test_checks_kept_aside_while_the_store_is_read_count_once(
         ProbeRecord("api", s.at, s.passed, None if s.passed else Kind.CONNECT_REFUSED)
         for s in found
     ]
-    everything, seeded = Book(parse_config(CONFIG)), Book(parse_config(CONFIG))
+    everything, seeded = ObjectiveBook(parse_config(CONFIG)), ObjectiveBook(parse_config(CONFIG))
     for r in records:
         everything.observe(r)
     seeded.hold("front", moment)
@@ -164,10 +164,10 @@ def test_a_new_configuration_keeps_what_its_definition_keeps(
     ledger (its monitors may change: their shares move, nothing else); one whose
     definition changed starts a fresh ledger carrying the firing rules it still has; every
     firing rule that no longer exists is dropped, to be resolved, and no other."""
-    old = Book(parse_config(config_of(before)))
+    old = ObjectiveBook(parse_config(config_of(before)))
     for ledger in old.ledgers.values():
         ledger.firing = dict.fromkeys(ledger.objective.rules[:2], NOW)
-    new = Book(parse_config(config_of(after)))
+    new = ObjectiveBook(parse_config(config_of(after)))
     moved, dropped = new.take(old)
     assert new.ledgers["keep"] is old.ledgers["keep"]
     gone = {(d.objective, d.rule) for d in dropped}

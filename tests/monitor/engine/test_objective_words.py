@@ -1,4 +1,4 @@
-"""An objective's alert in words (``engine/_objective_words.py``) and the book's seams the
+"""An objective's alert in words (``engine/objectives/_words.py``) and the book's seams the
 running monitor uses (``review``, ``carry``): properties over random outages, and the
 examples the docs give."""
 
@@ -13,20 +13,20 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts._alertmanager import alert_labels, resolves
 from tether.monitor.alerts._message import subject
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objective_book import Book, ObjectiveAlert, Spender
-from tether.monitor.engine._objective_words import (
+from tether.monitor.engine.objectives._book import ObjectiveAlert, ObjectiveBook, Spender
+from tether.monitor.engine.objectives._budget import (
+    DEFAULT_RULES,
+    AlertEvent,
+    BudgetLedger,
+    Objective,
+    budget_consumed,
+)
+from tether.monitor.engine.objectives._words import (
     BURNING,
     RESOLVED,
     objective_dedup,
     objective_payload,
     spent_over,
-)
-from tether.monitor.engine._objectives import (
-    DEFAULT_RULES,
-    AlertEvent,
-    Ledger,
-    Objective,
-    budget_consumed,
 )
 
 START = 1_767_225_600.0
@@ -100,7 +100,7 @@ def test_every_alert_names_its_objective_rule_and_budget(
 def test_review_is_status_and_evaluate_together(failures: list[tuple[int, bool]], at: int) -> None:
     """``review`` gives each objective's ``status`` and the alerts ``evaluate`` gives, for
     any history of checks (two books fed alike)."""
-    one, two = Book(parse_config(CONFIG)), Book(parse_config(CONFIG))
+    one, two = ObjectiveBook(parse_config(CONFIG)), ObjectiveBook(parse_config(CONFIG))
     for offset, ok in sorted(failures):
         for book in (one, two):
             book.observe(ProbeRecord("api", START + offset, ok, Kind("connect.refused"), 5.0))
@@ -114,14 +114,14 @@ def test_spent_over_a_window_is_its_bad_events_over_what_the_window_allows() -> 
     """After a steady month, the last hour's share is the Workbook's burn x 1h / 30d; with
     an hour of history alone, it is the hour's bad events over what that hour allows."""
     objective = Objective(0.999, 30 * DAY)
-    steady = Ledger(objective)
+    steady = BudgetLedger(objective)
     for minute in range(int(30 * DAY / 60)):
         steady.record(START + minute * 60, good=60, total=60)
     now = START + 30 * DAY
     steady.record(now - 30, good=0, total=52)
     workbook = budget_consumed(steady.burn(3600, now), 3600, 30 * DAY)
     assert spent_over(steady, 3600, now) == pytest.approx(workbook, rel=0.02)
-    fresh = Ledger(objective)
+    fresh = BudgetLedger(objective)
     fresh.record(START + 10, good=3591, total=3600)
     assert round(spent_over(fresh, 3600, START + 3600), 6) == 2.5
 

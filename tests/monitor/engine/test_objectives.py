@@ -1,4 +1,4 @@
-"""Objectives' pure core (``engine/_objectives.py``): the SRE Workbook's worked examples
+"""Objectives' pure core (``engine/objectives/_budget.py``): the SRE Workbook's worked examples
 ("Alerting on SLOs"), what each SLI counts, and a 30-day objective on simulated time."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import math
 import pytest
 
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._budget import (
     DEFAULT_RULES,
-    Availability,
+    AvailabilitySLI,
+    BudgetLedger,
     BurnRule,
-    Latency,
-    Ledger,
+    LatencySLI,
     Objective,
     Sample,
     bucket_width,
@@ -89,8 +89,8 @@ def test_bucket_widths_and_the_count_of_buckets_of_a_30_day_objective() -> None:
         3600.0,
         1.0,
     ]
-    assert Ledger(SLO).buckets == 854
-    assert Ledger(Objective(0.999, 365 * DAY)).buckets < 9000
+    assert BudgetLedger(SLO).buckets == 854
+    assert BudgetLedger(Objective(0.999, 365 * DAY)).buckets < 9000
 
 
 @pytest.mark.parametrize(
@@ -115,17 +115,18 @@ def test_what_each_sli_counts(
     """Availability: passed is good, a failure of a kind that counts is bad, another kind
     is not counted; latency: good only when passed under the threshold; a paused or
     maintained sample is never counted."""
-    assert is_good(Availability(), sample) is availability
-    assert is_good(Availability(frozenset({"connect"})), sample) is only_connect
-    assert is_good(Latency(below_ms=300), sample) is latency
+    assert is_good(AvailabilitySLI(), sample) is availability
+    assert is_good(AvailabilitySLI(frozenset({"connect"})), sample) is only_connect
+    assert is_good(LatencySLI(below_ms=300), sample) is latency
 
 
 def test_a_failed_condition_counts_when_kinds_lists_condition() -> None:
     """A failed condition has no kind: `condition` in kinds makes it count."""
     failed = Sample(0, passed=False, kind=None)
-    assert is_good(Availability(frozenset({"condition"})), failed) is False
+    assert is_good(AvailabilitySLI(frozenset({"condition"})), failed) is False
     assert (
-        is_good(Availability(frozenset({"condition"})), failed._replace(kind="dns.timeout")) is None
+        is_good(AvailabilitySLI(frozenset({"condition"})), failed._replace(kind="dns.timeout"))
+        is None
     )
 
 
@@ -144,7 +145,7 @@ def test_a_total_outage_pages_after_52_seconds_on_a_simulated_30_day_window() ->
     """30 clean days of one check a second (counted a minute at a time), then every check
     fails: the 1 h / 5 min rule pages after the Workbook's 51.8 s (52 s, at most a minute
     bucket's 0.9 s later), the 6 h / 30 min one after 2.16 min, the ticket after 4.32 min."""
-    ledger = Ledger(SLO)
+    ledger = BudgetLedger(SLO)
     start = MONTH
     for minute in range(int(MONTH // 60)):
         ledger.record(minute * 60.0, good=60, total=60)
@@ -170,7 +171,7 @@ def test_an_alert_ends_when_the_short_window_is_clean_and_reports_the_budget() -
     """After a 10-minute outage, the page ends within the 5 min short window (plus one
     10 s bucket) of the checks passing again, though the 1 h window still burns above
     14.4; each event carries the burn rates and the budget spent and left."""
-    ledger = Ledger(SLO)
+    ledger = BudgetLedger(SLO)
     for minute in range(int(MONTH // 60)):
         ledger.record(minute * 60.0, good=60, total=60)
     events = []
@@ -192,14 +193,14 @@ def test_an_alert_ends_when_the_short_window_is_clean_and_reports_the_budget() -
 def test_the_spent_budget_over_a_month_at_the_target() -> None:
     """Failing exactly 0.1% over the whole window spends the whole budget; twice that,
     twice the budget, and the remaining goes negative."""
-    ledger = Ledger(SLO)
+    ledger = BudgetLedger(SLO)
     for hour in range(int(MONTH // 3600)):
         ledger.record(hour * 3600.0, good=999, total=1000)
     status = ledger.status(MONTH - 1)
     assert status.spent == pytest.approx(1.0)
     assert status.remaining == pytest.approx(0.0)
     assert status.sli == pytest.approx(0.999)
-    twice = Ledger(SLO)
+    twice = BudgetLedger(SLO)
     for hour in range(int(MONTH // 3600)):
         twice.record(hour * 3600.0, good=998, total=1000)
     assert twice.status(MONTH - 1).spent == pytest.approx(2.0)
@@ -208,7 +209,7 @@ def test_the_spent_budget_over_a_month_at_the_target() -> None:
 
 def test_pauses_and_maintenance_do_not_count() -> None:
     """An outage during maintenance spends nothing and alerts nothing."""
-    ledger = Ledger(SLO)
+    ledger = BudgetLedger(SLO)
     for second in range(3600):
         ledger.add(Sample(float(second), passed=False, excluded=True))
     assert ledger.evaluate(3600.0) == []
@@ -227,10 +228,10 @@ def test_an_objective_from_the_file() -> None:
         "monitors:\n  - {name: api, url: 'http://127.0.0.1:8080/'}\n"
     )
     fast, up = (from_config(o) for o in config.objectives)
-    assert fast == Objective(0.95, MONTH, Latency(300.0), DEFAULT_RULES)
+    assert fast == Objective(0.95, MONTH, LatencySLI(300.0), DEFAULT_RULES)
     assert up == Objective(
         0.995,
         7 * DAY,
-        Availability(frozenset({"connect", "http.server_error"})),
+        AvailabilitySLI(frozenset({"connect", "http.server_error"})),
         (BurnRule("page", 10.0, 3600.0, 300.0),),
     )

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.monitor.engine._objectives import (
+from tether.monitor.engine.objectives._budget import (
+    BudgetLedger,
     BurnRule,
-    Ledger,
     Objective,
     Sample,
     bucket_width,
@@ -74,7 +74,7 @@ def test_a_windows_counts_are_the_brute_force_count_within_one_bucket(
     ).map(lambda e: max(0.0, e[0].at + e[1] - e[2] * bucket_width(e[1])))
     now = data.draw(st.floats(0, case.objective.window * 3) | near)
     past = [s for s in case.samples if s.at <= now]
-    ledger = Ledger(case.objective)
+    ledger = BudgetLedger(case.objective)
     ledger.add_all(past)
     for length in case.objective.lengths():
         width = bucket_width(length)
@@ -92,7 +92,7 @@ def test_a_windows_counts_are_the_brute_force_count_within_one_bucket(
 @given(cases(), st.data())
 def test_the_budget_left_is_never_above_one(case: Case, data: st.DataObject) -> None:
     """Whatever the events, spent is at least 0 and remaining at most 1."""
-    ledger = Ledger(case.objective)
+    ledger = BudgetLedger(case.objective)
     ledger.add_all(case.samples)
     now = data.draw(st.floats(0, case.objective.window * 3))
     status = ledger.status(now)
@@ -106,7 +106,7 @@ def test_the_budget_left_is_never_above_one(case: Case, data: st.DataObject) -> 
 @given(cases(all_good=True))
 def test_no_alert_fires_while_every_event_is_good(case: Case) -> None:
     """Evaluated after every event, no rule ever fires when nothing failed."""
-    ledger = Ledger(case.objective)
+    ledger = BudgetLedger(case.objective)
     for sample in case.samples:
         ledger.add(sample)
         assert ledger.evaluate(sample.at) == []
@@ -118,7 +118,7 @@ def test_a_fired_alert_ends_once_its_short_window_is_clean(case: Case, data: st.
     """Evaluated after every event, then at a moment whose short window (and the bucket
     before it) holds no failure: every rule that fired has ended, and each rule's events
     alternate fired, ended."""
-    ledger = Ledger(case.objective)
+    ledger = BudgetLedger(case.objective)
     seen: dict[BurnRule, list[str]] = {}
     for sample in case.samples:
         ledger.add(sample)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tether._kinds import Kind
 from tether.monitor._state import Flapping
-from tether.monitor.config._rules import Latency, Rules, Window
+from tether.monitor.config._rules import Latency, Rules, WindowRule
 from tether.monitor.engine._detect import Detector, Observation
 
 T0 = 1_700_000_000.0
@@ -27,7 +27,7 @@ def detector_rules(draw: st.DrawFn) -> Rules:
     window = None
     if draw(st.booleans()):
         within = float(draw(st.sampled_from([10, 30, 60, 300])))
-        window = Window(within=within, failures=draw(st.integers(1, 8)))
+        window = WindowRule(within=within, failures=draw(st.integers(1, 8)))
     return Rules(
         failure_threshold=1 if window else draw(st.integers(1, 4)),
         success_threshold=draw(st.integers(1, 3)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.monitor.config._labels import Matcher, parse_matchers
+from tether.monitor.config.labels._labels import Matcher, parse_matchers
 from tether.monitor.engine._silences import Silence, silencing
 
 T0 = 1_700_000_000.0

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from tether.monitor.engine._traffic import (
     LATENCY_BOUNDS_MS,
-    Call,
     Thresholds,
     Traffic,
+    TrafficCall,
     latency_bucket,
     percentile,
 )
@@ -21,20 +21,23 @@ T0 = 1_800_000_000.0
 EP = "payments.internal:443"
 
 
-def ok(at: float, ms: float = 10.0) -> Call:
-    return Call(at, EP, None, ms)
+def ok(at: float, ms: float = 10.0) -> TrafficCall:
+    return TrafficCall(at, EP, None, ms)
 
 
-def bad(at: float, kind: str = "tls.expired", ms: float = 10.0) -> Call:
-    return Call(at, EP, kind, ms)
+def bad(at: float, kind: str = "tls.expired", ms: float = 10.0) -> TrafficCall:
+    return TrafficCall(at, EP, kind, ms)
 
 
 def test_retried_calls_are_counted_in_the_window_and_leave_it_with_their_second() -> None:
     """Calls that took more than one attempt are counted (calls and retries), said in the
     verdict's words, and leave the window with the second they came in."""
     t = Traffic("checkout", EP, Thresholds(consecutive=3, window=60))
-    t.add([Call(T0, EP, None, 5.0, 3), Call(T0 + 30, EP, None, 5.0, 1)], T0 + 30)
-    t.add([Call(T0 + 31, EP, "read.timeout", 5.0, 2), Call(T0 + 31, EP, None, 5.0, 0)], T0 + 31)
+    t.add([TrafficCall(T0, EP, None, 5.0, 3), TrafficCall(T0 + 30, EP, None, 5.0, 1)], T0 + 30)
+    t.add(
+        [TrafficCall(T0 + 31, EP, "read.timeout", 5.0, 2), TrafficCall(T0 + 31, EP, None, 5.0, 0)],
+        T0 + 31,
+    )
     view = t.view(T0 + 31)
     assert (view.calls, view.retried, view.retries, view.retried_share) == (4, 2, 3, 0.5)
     v = t.verdict(T0 + 31)
@@ -200,7 +203,10 @@ def test_the_window_matches_a_recount(calls: list[tuple[float, bool, float]], la
     """The running totals after any feed and expiry equal a recount of the calls in the window."""
     t = Traffic("a", EP, Thresholds(window=300))
     now = T0 + 900
-    fed = [Call(T0 + at, EP, "connect.refused" if failed else None, ms) for at, failed, ms in calls]
+    fed = [
+        TrafficCall(T0 + at, EP, "connect.refused" if failed else None, ms)
+        for at, failed, ms in calls
+    ]
     t.add(fed, now)
     at = now + late
     view = t.view(at)

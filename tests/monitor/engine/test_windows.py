@@ -10,16 +10,16 @@ import pytest
 
 from tests.helpers.detect_feed import Feed, changes
 from tether.monitor._state import State
-from tether.monitor.config._rules import Rules, Window
+from tether.monitor.config._rules import Rules, WindowRule
 from tether.monitor.engine._detect import Detector, ReprobeRequested, StateChanged
 from tether.monitor.engine._window import CheckWindow, span_words
 
 UP, DOWN = State.UP, State.DOWN
-COUNT = Window(within=300.0, failures=5)
-RATIO = Window(within=600.0, failure_ratio=0.2, min_checks=10)
+COUNT = WindowRule(within=300.0, failures=5)
+RATIO = WindowRule(within=600.0, failure_ratio=0.2, min_checks=10)
 
 
-def _feed(window: Window, success_threshold: int = 2) -> Feed:
+def _feed(window: WindowRule, success_threshold: int = 2) -> Feed:
     rules = Rules(success_threshold=success_threshold, window=window)
     return Feed(Detector(rules), interval=30.0)
 
@@ -138,7 +138,7 @@ def test_a_state_saved_without_a_window_restores_with_an_empty_one() -> None:
 
 def test_the_window_keeps_at_most_its_capacity() -> None:
     """Checks past the capacity drop the oldest, whatever their times."""
-    rule = Window(within=3600.0, failures=3, capacity=4)
+    rule = WindowRule(within=3600.0, failures=3, capacity=4)
     window = CheckWindow()
     for i in range(10):
         window.add(float(i), ok=i % 2 == 0, rule=rule)
@@ -150,7 +150,7 @@ def test_the_window_keeps_at_most_its_capacity() -> None:
 
 def test_a_late_check_is_counted_at_the_last_ones_time() -> None:
     """A result stamped before the last one does not break the window's order."""
-    rule = Window(within=10.0, failures=1)
+    rule = WindowRule(within=10.0, failures=1)
     window = CheckWindow()
     window.add(100.0, ok=False, rule=rule)
     window.add(95.0, ok=True, rule=rule)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether.monitor._state import Flapping, State
-from tether.monitor.config._rules import Rules, Window
+from tether.monitor.config._rules import Rules, WindowRule
 from tether.monitor.engine._detect import Detector, Event, Observation, StateChanged
 
 T0 = 1_700_000_000.0
@@ -24,14 +24,16 @@ Check = tuple[float, bool]
 
 
 @st.composite
-def rules(draw: st.DrawFn) -> tuple[Window, Fraction | None]:
+def rules(draw: st.DrawFn) -> tuple[WindowRule, Fraction | None]:
     """A window rule, and its share as an exact fraction (for the brute force)."""
     # Often a sum of the gaps below, so that checks fall exactly on the window's edge.
     within = float(draw(st.sampled_from([10, 30, 60, 120, 300]) | st.integers(1, 600)))
     if draw(st.booleans()):
-        return Window(within=within, failures=draw(st.integers(1, 12))), None
+        return WindowRule(within=within, failures=draw(st.integers(1, 12))), None
     percent = draw(st.integers(1, 100))
-    rule = Window(within=within, failure_ratio=percent / 100, min_checks=draw(st.integers(1, 12)))
+    rule = WindowRule(
+        within=within, failure_ratio=percent / 100, min_checks=draw(st.integers(1, 12))
+    )
     return rule, Fraction(percent, 100)
 
 
@@ -43,7 +45,7 @@ histories = st.lists(
 
 
 def brute_force(
-    rule: Window, share: Fraction | None, times: list[float], oks: list[bool], i: int
+    rule: WindowRule, share: Fraction | None, times: list[float], oks: list[bool], i: int
 ) -> tuple[bool, int]:
     """Whether the rule holds after check ``i``, counted afresh from the whole history; and
     how many checks the window holds."""
@@ -56,7 +58,7 @@ def brute_force(
 
 
 def replay(
-    rule: Window, history: list[Check], restore_at: int | None = None
+    rule: WindowRule, history: list[Check], restore_at: int | None = None
 ) -> tuple[list[list[Event]], list[State]]:
     """Feed ``history`` to a detector; the events and state after each check.  With
     ``restore_at``, save and restore the detector (through JSON) before that check."""
@@ -76,7 +78,7 @@ def replay(
 @settings(max_examples=400, deadline=None)
 @given(rules(), histories)
 def test_the_rule_fires_exactly_when_a_brute_force_count_says_it_holds(
-    drawn: tuple[Window, Fraction | None], history: list[Check]
+    drawn: tuple[WindowRule, Fraction | None], history: list[Check]
 ) -> None:
     """Down at each check where the brute force says the rule holds (never flapping out
     of it); a StateChanged to down exactly where it starts to hold on a monitor not down;
@@ -107,7 +109,7 @@ def test_the_rule_fires_exactly_when_a_brute_force_count_says_it_holds(
 @settings(max_examples=200, deadline=None)
 @given(rules(), histories, st.data())
 def test_a_save_and_restore_anywhere_changes_nothing(
-    drawn: tuple[Window, Fraction | None], history: list[Check], data: st.DataObject
+    drawn: tuple[WindowRule, Fraction | None], history: list[Check], data: st.DataObject
 ) -> None:
     """Restored from its saved state before any check, the detector makes the same events
     from there on: a restored window neither pages again nor forgets a failure."""

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tether.monitor.importers._common import LeftOut
-from tether.monitor.importers._gatus_alerting import channels_of
+from tether.monitor.importers.gatus._alerting import channels_of
 
 README_PROVIDERS = """\
 slack:

@@ -12,7 +12,7 @@ from tests.helpers.grpc_server import NOT_SERVING, SERVING, grpc_server
 from tether.monitor import ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.importers import to_yaml
-from tether.monitor.importers._gatus import import_gatus
+from tether.monitor.importers.gatus._import import import_gatus
 
 README = """\
 endpoints:

@@ -16,7 +16,7 @@ from tether.lab import Lab
 from tether.monitor import ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.importers import ImportFailed, to_yaml
-from tether.monitor.importers._gatus import import_gatus
+from tether.monitor.importers.gatus._import import import_gatus
 
 SLACK_SECRET = "XXXXslackSECRETXXXX"
 SMTP_SECRET = "hunter2-smtp-SECRET"

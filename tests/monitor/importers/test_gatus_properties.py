@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from tether.monitor.config import parse_config
 from tether.monitor.importers import ImportFailed, to_yaml
-from tether.monitor.importers._gatus import import_gatus
 from tether.monitor.importers._values import shown, with_env_references
+from tether.monitor.importers.gatus._import import import_gatus
 
 NUL = "\0"  # dropped from every text: no tether file holds one
 URLS = (

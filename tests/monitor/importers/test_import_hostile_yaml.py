@@ -15,8 +15,8 @@ import pytest
 from tests.helpers.hostile_configs import alias_bomb
 from tether.monitor.config._yaml import MAX_CHARS
 from tether.monitor.importers import ImportFailed
-from tether.monitor.importers._gatus import import_gatus
-from tether.monitor.importers._prometheus import import_prometheus
+from tether.monitor.importers.gatus._import import import_gatus
+from tether.monitor.importers.prometheus._import import import_prometheus
 
 JOB = (
     "scrape_configs:\n"

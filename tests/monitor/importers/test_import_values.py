@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tether.monitor.config import parse_config
-from tether.monitor.importers._gatus_endpoints import gatus_condition
 from tether.monitor.importers._values import go_duration, seconds_text, with_env_references
+from tether.monitor.importers.gatus._endpoints import gatus_condition
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import pytest
 from tests.helpers.kuma_db import DESCRIPTION, OFFLINE, PUSH_TOKENS, build_kuma_db
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.importers import Imported, to_yaml
-from tether.monitor.importers._kuma import import_kuma
-from tether.monitor.importers._kuma_monitors import map_monitor
+from tether.monitor.importers.kuma._import import import_kuma
+from tether.monitor.importers.kuma._monitors import map_monitor
 
 VERSIONS = ("1.23", "2.x")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tether.monitor.config import parse_config
-from tether.monitor.importers._kuma_monitors import map_monitor
+from tether.monitor.importers.kuma._monitors import map_monitor
 
 
 def test_a_postgres_monitor_keeps_its_url_and_query_and_says_the_password() -> None:

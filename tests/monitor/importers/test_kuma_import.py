@@ -22,7 +22,7 @@ from tether.lab import Lab
 from tether.monitor.alerts._apprise import AppriseChannel
 from tether.monitor.config import parse_config
 from tether.monitor.importers import Imported, to_yaml
-from tether.monitor.importers._kuma import import_kuma
+from tether.monitor.importers.kuma._import import import_kuma
 
 VERSIONS = ("1.23", "2.x")
 

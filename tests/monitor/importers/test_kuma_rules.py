@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from tests.helpers.kuma_db import DDL_1_23, OFFLINE, build_kuma_db
 from tether.monitor.config import parse_config
 from tether.monitor.config._conditions import ProbeContext, parse_condition
-from tether.monitor.config._labels import LABEL_NAME, RESERVED
+from tether.monitor.config.labels._labels import LABEL_NAME, RESERVED
 from tether.monitor.importers import ImportFailed, to_yaml
-from tether.monitor.importers._kuma import import_kuma, label_name
-from tether.monitor.importers._kuma_monitors import map_monitor
+from tether.monitor.importers.kuma._import import import_kuma, label_name
+from tether.monitor.importers.kuma._monitors import map_monitor
 
 _code = st.integers(100, 599)
 _range = st.tuples(_code, _code).map(lambda p: f"{min(p)}-{max(p)}")

@@ -22,7 +22,7 @@ from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.config._discovered import monitors_from
 from tether.monitor.config._discovery import groups_from_json
 from tether.monitor.importers import Imported, to_yaml
-from tether.monitor.importers._prometheus import import_prometheus
+from tether.monitor.importers.prometheus._import import import_prometheus
 
 RELABEL = [
     {"source_labels": ["__address__"], "target_label": "__param_target"},

@@ -14,7 +14,7 @@ from tether.lab import Lab
 from tether.monitor import ProbeRecord
 from tether.monitor.config import parse_config
 from tether.monitor.importers import ImportFailed, to_yaml
-from tether.monitor.importers._prometheus import import_prometheus
+from tether.monitor.importers.prometheus._import import import_prometheus
 
 
 def prometheus_yml(lab: Lab) -> str:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tether.monitor.config import parse_config
 from tether.monitor.config._yaml import read_plain
 from tether.monitor.importers import ImportFailed, to_yaml
-from tether.monitor.importers._prometheus import import_prometheus
 from tether.monitor.importers._values import shown
+from tether.monitor.importers.prometheus._import import import_prometheus
 
 TARGETS = st.one_of(
     st.sampled_from(

@@ -19,7 +19,7 @@ from tether.monitor.reports._monthly import (
     parse_month,
     report_csv,
 )
-from tether.monitor.reports._objective_history import History, Mark, Point
+from tether.monitor.reports.objectives._history import History, Mark, Point
 
 
 @given(st.integers(1970, 9998), st.integers(1, 12))

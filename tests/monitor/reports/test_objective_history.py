@@ -1,4 +1,4 @@
-"""An objective's history from the store (reports/_objective_history.py): the pure
+"""An objective's history from the store (reports/objectives/_history.py): the pure
 burn-down held to its properties over random hours, starting where the data starts, and
 the whole read from a real store of each backend, with rows written through the store's
 own API (results, a pause, a maintenance window, an incident): what it counts is what
@@ -19,9 +19,9 @@ from tether._kinds import Kind
 from tether.monitor._records import AuditEntry, Incident, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.reports._objective_history import (
+from tether.monitor.reports.objectives._history import (
     STEP,
-    Step,
+    HistoryStep,
     burn_down,
     objective_history,
     steps_from,
@@ -38,8 +38,8 @@ hours = st.lists(
 targets = st.floats(0.5, 0.9999)
 
 
-def _steps(counts: list[tuple[int, int]]) -> list[Step]:
-    return [Step(T0 + i * STEP, good, total) for i, (good, total) in enumerate(counts)]
+def _steps(counts: list[tuple[int, int]]) -> list[HistoryStep]:
+    return [HistoryStep(T0 + i * STEP, good, total) for i, (good, total) in enumerate(counts)]
 
 
 @given(hours, targets)
@@ -181,9 +181,9 @@ def test_the_store_counts_what_the_live_book_counts(
     maintained: set[int],
 ) -> None:
     """Checks of two days written to a real store, with maintenance over whole hours: the
-    history read back counts the same good and total as the live core (``Book``) given
+    history read back counts the same good and total as the live core (``ObjectiveBook``) given
     the same checks, for an availability objective with ``kinds``: one judgement."""
-    from tether.monitor.engine._objective_book import Book
+    from tether.monitor.engine.objectives._book import ObjectiveBook
 
     windows = [
         {
@@ -209,7 +209,7 @@ def test_the_store_counts_what_the_live_book_counts(
         ProbeRecord(m, T0 + h * STEP + minute * 60, ok, None if ok or kind is None else Kind(kind))
         for m, h, minute, ok, kind in checks
     ]
-    book = Book(config)
+    book = ObjectiveBook(config)
     for record in records:
         book.observe(record)
     live = book.status("o", T0 + 2 * DAY).counts

@@ -1,4 +1,4 @@
-"""What the store holds of an objective, bucket by bucket (reports/_objective_store.py):
+"""What the store holds of an objective, bucket by bucket (reports/objectives/_store.py):
 the counts the running monitor fills its ledgers with, read from real stores of each
 backend written through their own API, held to the live core's judgement of the same
 checks, up to an exact moment (the newest roll-up still filling is read from the next
@@ -19,8 +19,8 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import Availability, Latency, Sample, is_good
-from tether.monitor.reports._objective_store import (
+from tether.monitor.engine.objectives._budget import AvailabilitySLI, LatencySLI, Sample, is_good
+from tether.monitor.reports.objectives._store import (
     Exclusions,
     bucket_counts,
     paused_spans,
@@ -90,7 +90,7 @@ checks = st.lists(
     st.sampled_from([10.0, 60.0, 600.0, 3600.0]),
     st.floats(0, 3 * HOUR),
     st.sampled_from(
-        [Availability(), Availability(frozenset({"connect", "condition"})), Latency(100.0)]
+        [AvailabilitySLI(), AvailabilitySLI(frozenset({"connect", "condition"})), LatencySLI(100.0)]
     ),
 )
 def test_the_buckets_count_what_the_live_core_counts_before_the_moment(
@@ -98,7 +98,7 @@ def test_the_buckets_count_what_the_live_core_counts_before_the_moment(
     rows: list[tuple[str, float, bool, str | None, float]],
     width: float,
     cut: float,
-    sli: Availability | Latency,
+    sli: AvailabilitySLI | LatencySLI,
 ) -> None:
     """Checks of three hours written to a real store: each bucket holds exactly the
     checks made before ``until``, judged as the live core judges them one by one (the
@@ -122,7 +122,7 @@ def test_the_buckets_count_what_the_live_core_counts_before_the_moment(
             store.record(r)
         store.flush()
         got = bucket_counts(store, sli, ["a", "b"], width, first, last, Exclusions(CONFIG), until)
-    if isinstance(sli, Latency) and width >= 60:
+    if isinstance(sli, LatencySLI) and width >= 60:
         # Roll-ups are judged whole: the totals agree, the good ones as the mean says.
         assert {i: t for i, (_, t) in got.items()} == {i: t for i, (_, t) in expected.items()}
         return
@@ -141,16 +141,16 @@ def test_a_roll_up_is_judged_by_the_kinds_that_count_in_each_store(target: str) 
             store.record(ProbeRecord("a", T0 + i * 60, ok, failure))
         store.flush()
 
-        def hour(sli: Availability) -> tuple[int, int]:
+        def hour(sli: AvailabilitySLI) -> tuple[int, int]:
             counts = bucket_counts(
                 store, sli, ["a"], HOUR, int(T0 // HOUR), int(T0 // HOUR), Exclusions(CONFIG)
             )
             return counts.get(int(T0 // HOUR), (0, 0))
 
-        assert hour(Availability()) == (6, 10)
-        assert hour(Availability(frozenset({"connect"}))) == (6, 8)
-        assert hour(Availability(frozenset({"condition"}))) == (6, 7)
-        assert hour(Availability(frozenset({"dns", "condition"}))) == (6, 8)
+        assert hour(AvailabilitySLI()) == (6, 10)
+        assert hour(AvailabilitySLI(frozenset({"connect"}))) == (6, 8)
+        assert hour(AvailabilitySLI(frozenset({"condition"}))) == (6, 7)
+        assert hour(AvailabilitySLI(frozenset({"dns", "condition"}))) == (6, 8)
 
 
 def test_a_pause_and_a_window_leave_out_the_buckets_they_cover_in_each_store(
@@ -182,7 +182,9 @@ def test_a_pause_and_a_window_leave_out_the_buckets_they_cover_in_each_store(
         store.flush()
         exclusions = Exclusions.read(store, config, ["a", "b"], T0)
         first = int(T0 // HOUR)
-        got = bucket_counts(store, Availability(), ["a", "b"], HOUR, first, first + 2, exclusions)
+        got = bucket_counts(
+            store, AvailabilitySLI(), ["a", "b"], HOUR, first, first + 2, exclusions
+        )
     assert got == {first: (0, 12), first + 1: (0, 6), first + 2: (0, 6)}
     assert exclusions.at("b", T0 + 1.5 * HOUR)
     assert not exclusions.at("b", T0 + 2.5 * HOUR)

@@ -21,7 +21,7 @@ from tether.lab import Lab
 from tether.monitor._agent_wire import Assignment
 from tether.monitor.config import ConfigError, parse_config
 from tether.monitor.config._monitor_wire import monitor_json
-from tether.monitor.runtime._agent import Agent, AgentRefused, _Failed, clock_offset
+from tether.monitor.runtime.agents._agent import Agent, AgentRefused, _Failed, clock_offset
 
 
 def _monitor(name: str, url: str, **more: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The agents' intake (runtime/_agent_intake.py) on an injected wall clock, through a real
+"""The agents' intake (runtime/agents/_intake.py) on an injected wall clock, through a real
 SQLite store and a real outbox: batches taken once, placed on the server's time, detected
 per (monitor, agent location), late ones stored and never alerted, liveness by lease."""
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers.agent_world import T0, TOKENS, World, agent_config, batch, check
 from tests.helpers.web_harness import ServedRunner
-from tether.monitor._agent_wire import Batch, WireError, new_batch_id
+from tether.monitor._agent_wire import AgentWireError, Batch, new_batch_id
 from tether.monitor.store import SQLiteStore
 from tether.monitor.store._agents import COUNT_MAX
 
@@ -41,7 +41,7 @@ def test_a_check_placed_outside_the_window_refuses_its_batch(
     try:
         world.clock.now = T0
         hostile = batch("branch-1", sent_at, check("api", sent_at, True), check("api", ts, False))
-        with pytest.raises(WireError) as raised:
+        with pytest.raises(AgentWireError) as raised:
             world.send(hostile)
         assert str(raised.value).startswith("results[1].ts: ")
         assert says in str(raised.value)
@@ -68,7 +68,7 @@ def test_the_counts_an_agent_says_are_held_at_count_max(tmp_path: Path) -> None:
     """dropped above 10^9 in one batch is refused (on main 10^12 was taken), and the
     totals stop at COUNT_MAX: a whole number every page, column and metric holds."""
     data = batch("branch-1", T0).to_json()
-    with pytest.raises(WireError, match=r"dropped: not a count from 0 to 1,000,000,000"):
+    with pytest.raises(AgentWireError, match=r"dropped: not a count from 0 to 1,000,000,000"):
         Batch.from_json({**data, "dropped": 10**12})
     world = World(tmp_path, agent_config(API))
     world.clock.now = T0

@@ -20,7 +20,7 @@ from tether import _extras
 from tether.lab import Lab
 from tether.monitor._agent_wire import NotRun
 from tether.monitor.config import Monitor
-from tether.monitor.runtime._agent_can_run import why_not_run
+from tether.monitor.runtime.agents._can_run import why_not_run
 
 
 def _monitor(name: str, url: str, **more: Any) -> dict[str, Any]:

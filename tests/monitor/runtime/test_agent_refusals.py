@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agent_stub import AgentStub, agent_for, made
-from tether.monitor.runtime._agent import Agent, AgentRefused, _Failed
+from tether.monitor.runtime.agents._agent import Agent, AgentRefused, _Failed
 
 
 class _Clock:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.helpers.agent_stub import made
 from tether.monitor._agent_wire import AgentCheck
-from tether.monitor.runtime._agent_spool import Spool, SpoolError
+from tether.monitor.runtime.agents._spool import Spool, SpoolError
 
 
 def _agent_check(n: int) -> AgentCheck:
@@ -104,7 +104,7 @@ def test_a_check_written_survives_the_writer_killed(tmp_path: Path) -> None:
         "import os, signal, sys\n"
         "from tests.helpers.agent_stub import made\n"
         "from tether.monitor._agent_wire import AgentCheck\n"
-        "from tether.monitor.runtime._agent_spool import Spool\n"
+        "from tether.monitor.runtime.agents._spool import Spool\n"
         f"s = Spool({str(path)!r}, limit=10)\n"
         "c = made(7)\n"
         "s.add([AgentCheck(c.record, c.host)])\n"
@@ -156,7 +156,7 @@ def test_a_full_disk_keeps_what_was_held_and_counts_what_was_not(tmp_path: Path)
         "import resource\n"
         "from tests.helpers.agent_stub import made\n"
         "from tether.monitor._agent_wire import AgentCheck\n"
-        "from tether.monitor.runtime._agent_spool import Spool, SpoolFull\n"
+        "from tether.monitor.runtime.agents._spool import Spool, SpoolFull\n"
         "one = lambda n: [AgentCheck(made(n).record, made(n).host)]\n"
         f"s = Spool({str(path)!r}, limit=10)\n"
         "s.add(one(1)); s.add(one(2))\n"

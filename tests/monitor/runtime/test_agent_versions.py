@@ -17,7 +17,7 @@ from tests.helpers.agent_world import T0, TOKENS, agent_config
 from tests.helpers.web_harness import ServedRunner
 from tether._version import __version__
 from tether.monitor._agent_wire import PROTOCOL, Batch, new_batch_id
-from tether.monitor.runtime._agent import _Failed
+from tether.monitor.runtime.agents._agent import _Failed
 from tether.monitor.store import SQLiteStore
 
 API = "  - {name: api, url: 'http://127.0.0.1:9/', locations: [hq, branch-1]}\n"

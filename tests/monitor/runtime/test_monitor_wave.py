@@ -31,8 +31,8 @@ from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.engine._correlate import Failures
 from tether.monitor.engine._detect import Observation, StateChanged
-from tether.monitor.engine._incident_events import Route
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import IncidentRoute
 from tether.probe import ProbeOptions
 
 HOSTS = 32
@@ -178,7 +178,7 @@ def test_a_mass_outage_and_its_recovery_cost_in_proportion_to_their_size(
 def engine_wave(n: int) -> int:
     """The calls the incident engine makes while ``n`` monitors, each on a host of its own,
     fail with an HTTP error (one incident each: never this machine's fault), then recover."""
-    routes = {f"m{i}": Route(("ops",)) for i in range(n)}
+    routes = {f"m{i}": IncidentRoute(("ops",)) for i in range(n)}
     engine = IncidentEngine(routes, itertools.count(1).__next__)
     failures = Failures({f"m{i}": f"h{i}.lan" for i in range(n)})
     counted = Lines()

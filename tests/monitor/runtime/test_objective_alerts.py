@@ -21,7 +21,7 @@ from tests.helpers.simtime import EPOCH
 from tether.lab import Lab
 from tether.monitor.alerts._webhook import WebhookChannel
 from tether.monitor.config import MonitorConfig, parse_config
-from tether.monitor.engine._objectives import detection_time
+from tether.monitor.engine.objectives._budget import detection_time
 from tether.monitor.runtime._objective_stage import EVALUATE_EVERY
 from tether.probe import ProbeOptions
 

@@ -49,9 +49,9 @@ from tether.monitor.store import (
     StoreError,
     open_store,
 )
-from tether.monitor.store import _postgres as pg
-from tether.monitor.store import _sqlite as sqlite_store
-from tether.monitor.store._sqlite import MIGRATIONS, migrate, schema_version
+from tether.monitor.store.postgres import _store as pg
+from tether.monitor.store.sqlite import _store as sqlite_store
+from tether.monitor.store.sqlite._store import MIGRATIONS, migrate, schema_version
 
 T0 = 1_700_000_000.0
 MINUTE = T0 - T0 % 60  # the start of T0's minute

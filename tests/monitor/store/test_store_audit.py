@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tests.helpers.stores import open_target
 from tether._kinds import Kind
-from tether.monitor._records import AuditEntry, Controls, Incident, TimelineEntry, Window
+from tether.monitor._records import AuditEntry, Controls, Incident, OpenedWindow, TimelineEntry
 from tether.monitor.store import SQLiteStore
-from tether.monitor.store._sqlite import MIGRATIONS, migrate
+from tether.monitor.store.sqlite._store import MIGRATIONS, migrate
 
 T0 = 1_700_000_000.0
 
@@ -68,7 +68,7 @@ def test_windows_open_close_and_run_out(target: str) -> None:
         assert store.controls(T0 + 90).windows == ()
         listed = store.windows()
         log = [(e.action, e.target) for e in store.audit()]
-    assert some == Window(some.id, ("api", "web"), T0, T0 + 600, "deploy", "alice")
+    assert some == OpenedWindow(some.id, ("api", "web"), T0, T0 + 600, "deploy", "alice")
     assert every.monitors == ()
     assert every.id != some.id
     assert (changed, changed_again, changed_over) == (True, False, False)

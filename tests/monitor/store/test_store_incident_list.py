@@ -26,9 +26,9 @@ from tests.helpers.incident_rows import T0, big, fields_of, joined
 from tests.helpers.stores import open_target
 from tether.monitor._records import Incident, Member, TimelineEntry
 from tether.monitor.store import Store
-from tether.monitor.store import _postgres as pg
-from tether.monitor.store import _sqlite as sqlite_store
 from tether.monitor.store._base import Listed
+from tether.monitor.store.postgres import _store as pg
+from tether.monitor.store.sqlite import _store as sqlite_store
 from tether.monitor.web.documents._dashboard import (
     SHOWN,
     incident_brief,

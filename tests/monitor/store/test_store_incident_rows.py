@@ -31,9 +31,9 @@ from tests.helpers.stores import open_target, schema_of
 from tether.monitor._records import Alert, Incident, Member, TimelineEntry
 from tether.monitor._state import State
 from tether.monitor.store import PostgresStore, SQLiteStore, Store
-from tether.monitor.store import _postgres as pg
-from tether.monitor.store import _sqlite as sqlite_store
 from tether.monitor.store._base import INCIDENT_COLUMNS
+from tether.monitor.store.postgres import _store as pg
+from tether.monitor.store.sqlite import _store as sqlite_store
 
 
 class Blocked:

@@ -22,9 +22,9 @@ from tether.monitor._records import (
     Move,
     TimelineEntry,
 )
-from tether.monitor.engine._incident_words import dedup_key
-from tether.monitor.engine._objective_words import objective_dedup
-from tether.monitor.engine._objectives import BurnRule
+from tether.monitor.engine.incidents._words import dedup_key
+from tether.monitor.engine.objectives._budget import BurnRule
+from tether.monitor.engine.objectives._words import objective_dedup
 from tether.monitor.store import Pruned, Retention, Store
 
 T0 = 1_700_000_000.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.helpers.alert_payloads import opened
 from tests.helpers.stores import open_target
 from tether.monitor._records import AuditEntry
-from tether.monitor.config._labels import Matcher
+from tether.monitor.config.labels._labels import Matcher
 
 T0 = 1_700_000_000.0
 

@@ -19,7 +19,7 @@ from tests.helpers.web_harness import ServedRunner
 from tether.monitor._agent_wire import AgentCheck, Assignment, Batch, Receipt, new_batch_id
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import MonitorConfig
-from tether.monitor.runtime._agent_can_run import assigned_monitor
+from tether.monitor.runtime.agents._can_run import assigned_monitor
 from tether.monitor.store import SQLiteStore
 
 MONITORS = (

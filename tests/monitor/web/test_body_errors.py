@@ -29,7 +29,7 @@ from tether.lab import Lab
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token, new_token
 from tether.monitor.store import SQLiteStore
-from tether.monitor.web._limits import Limits, on_socket, start_guarded
+from tether.monitor.web._limits import ServerLimits, on_socket, start_guarded
 from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._protocol_log import BURST, ProtocolLog
 
@@ -62,7 +62,7 @@ class Guarded(ServedRunner):
 
     async def _serve(self, host: str, tls: Any, unix: str | None) -> web.AppRunner:
         listens = [on_socket(sock) for sock in listening_sockets(host, 0)]
-        return await start_guarded(self.app(), listens, Limits(), self.protocol_log)
+        return await start_guarded(self.app(), listens, ServerLimits(), self.protocol_log)
 
 
 class _Keep(logging.Handler):

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tether.monitor.config import parse_config
-from tether.monitor.engine._objectives import Ledger, from_config
-from tether.monitor.reports._objective_history import (
+from tether.monitor.engine.objectives._budget import BudgetLedger, from_config
+from tether.monitor.reports.objectives._history import (
     MAX_STEPS,
     STEP,
     History,
-    Step,
+    HistoryStep,
     burn_down,
     live_history,
 )
@@ -33,7 +33,7 @@ END = 1_800_000_000.0
 WINDOW = 30 * 86400.0
 
 
-def history(steps: list[Step], target: float = 0.999) -> History:
+def history(steps: list[HistoryStep], target: float = 0.999) -> History:
     return History(
         "checkout",
         target,
@@ -55,7 +55,7 @@ def test_the_line_starts_where_the_data_starts() -> None:
     one's hour, at the chart's left, to the window's end; the days before are not drawn
     as a full budget."""
     first = END - 2 * 86400
-    steps = [Step(first + i * STEP, 3600, 3600) for i in range(48)]
+    steps = [HistoryStep(first + i * STEP, 3600, 3600) for i in range(48)]
     chart = burn_chart(history(steps))
     line = points(chart["path"])
     assert line[0] == (0.0, PLOT_TOP)
@@ -68,7 +68,7 @@ def test_an_overspent_budget_is_drawn_on_a_readable_axis() -> None:
     """Ten hours of 1,000 checks, six of them all failed, at 99.9%: a budget of 10
     failures spent 600 times (-59,900% left).  The axis ends at -100% with round ticks,
     the line leaves the chart there, and a note says by how much."""
-    steps = [Step(END - 3600 * (10 - i), 0 if i < 6 else 1000, 1000) for i in range(10)]
+    steps = [HistoryStep(END - 3600 * (10 - i), 0 if i < 6 else 1000, 1000) for i in range(10)]
     h = history(steps)
     assert round(h.remaining, 6) == -599
     chart = burn_chart(h)
@@ -86,7 +86,9 @@ def test_the_axis_is_one_of_the_round_floors_and_holds_the_line(
 ) -> None:
     """Whatever the hours hold, the axis ends at 0%, -25%, -50% or -100%, every point is
     inside the plot, and the line's end is the budget left, clipped to the axis."""
-    steps = [Step(END - STEP * (len(counts) - i), min(g, t), t) for i, (g, t) in enumerate(counts)]
+    steps = [
+        HistoryStep(END - STEP * (len(counts) - i), min(g, t), t) for i, (g, t) in enumerate(counts)
+    ]
     h = history(steps, 0.99)
     chart = burn_chart(h)
     assert chart["low"] in AXIS_FLOORS
@@ -101,7 +103,7 @@ def test_too_few_checks_say_so_instead_of_a_line() -> None:
     """54 checks, 19 failed, of a 99.9% objective: a budget of 0.054 failures, spent 350
     times.  No line, no -35,000%: the chart says there are too few checks, since when,
     and how many one failure needs."""
-    steps = [Step(END - 3600, 35, 54)]
+    steps = [HistoryStep(END - 3600, 35, 54)]
     h = history(steps)
     assert h.little_data
     chart = burn_chart(h)
@@ -129,7 +131,7 @@ def test_a_year_of_hours_is_drawn_in_at_most_the_charts_width_and_ends_at_the_fi
         )
     )
     objective = config.objectives[0]
-    ledger = Ledger(from_config(objective))
+    ledger = BudgetLedger(from_config(objective))
     for hour in range(365 * 24):
         ledger.record(
             END - (365 * 24 - hour) * 3600 + 1, good=59 if hour % 100 == 0 else 60, total=60

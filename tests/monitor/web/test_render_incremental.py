@@ -31,7 +31,7 @@ from tether.monitor.web.documents._board import StateBoard
 from tether.monitor.web.documents._dashboard import _dumps
 from tether.monitor.web.documents._overview import (
     SORTS,
-    Entry,
+    OverviewEntry,
     View,
     arrange,
     arrange_in_order,
@@ -136,7 +136,7 @@ def test_the_default_view_is_cut_as_arrange_cuts_it(
     view = View(state=state, order=order, page=page, per_page=per_page)
     assert in_order(view)
     entries = [
-        Entry(i, n, "http://x/", known.get(n, State.UNKNOWN), None, None, None, None, None)
+        OverviewEntry(i, n, "http://x/", known.get(n, State.UNKNOWN), None, None, None, None, None)
         for i, n in enumerate(names)
     ]
     assert arrange_in_order(view, names, known) == arrange(view, entries)

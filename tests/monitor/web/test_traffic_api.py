@@ -17,7 +17,7 @@ from tests.helpers.web_harness import EPOCH, ServedRunner
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.config._passwords import hash_password, hash_token
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
 from tether.monitor.metrics._traffic_metrics import TRAFFIC_ENDPOINTS, TrafficMetrics
 
 PAY = "payments.internal:443"
@@ -304,7 +304,7 @@ def test_calls_that_needed_retries_are_shown_though_they_succeeded(
 def test_endpoints_past_the_bound_count_as_other() -> None:
     """A client naming endpoints without end gets 200 series of its own, then ``other``."""
     metrics = TrafficMetrics()
-    calls = [Call(EPOCH, f"h{i}.test:443", None, 1.0) for i in range(TRAFFIC_ENDPOINTS + 50)]
+    calls = [TrafficCall(EPOCH, f"h{i}.test:443", None, 1.0) for i in range(TRAFFIC_ENDPOINTS + 50)]
     metrics.count("checkout", calls, 0)
     endpoints = {endpoint for _, endpoint, _ in metrics.calls}
     assert len(endpoints) == TRAFFIC_ENDPOINTS + 1

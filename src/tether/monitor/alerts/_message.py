@@ -57,7 +57,7 @@ from typing import Final
 from tether._catalogue import CATALOGUE
 from tether._plural import and_more, joined
 from tether.monitor._records import RESOLVING, AlertPayload, LocationFact
-from tether.monitor.config._labels import Matcher
+from tether.monitor.config.labels._labels import Matcher
 
 __all__ = ["body", "labels_line", "subject"]
 

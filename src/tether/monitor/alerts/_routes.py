@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from tether.monitor.config._errors import KeyPath, render_path
-from tether.monitor.config._labels import Matchers, matches
 from tether.monitor.config._routes import GROUP_ALL, RouteConfig, TimeInterval, TimeSpec
+from tether.monitor.config.labels._labels import Matchers, matches
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GROUPING",
     "EVENTS",
+    "AlertRoute",
     "Grouping",
     "Matched",
-    "Route",
     "RouteTree",
     "in_interval",
     "in_spec",
@@ -96,7 +96,7 @@ DEFAULT_GROUPING: Final = Grouping(("incident",), 30.0, 300.0, 4 * 3600.0)
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class AlertRoute:
     """A node of the tree with its inheritance done: the channels and grouping in force."""
 
     path: KeyPath
@@ -105,7 +105,7 @@ class Route:
     matchers: Matchers
     grouping: Grouping
     continue_: bool = False
-    routes: tuple[Route, ...] = ()
+    routes: tuple[AlertRoute, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
     mute_time_intervals: tuple[str, ...] = ()
 
@@ -123,7 +123,7 @@ class Matched:
     muted at that instant (the alert then goes nowhere through this route, and is
     recorded as muted)."""
 
-    route: Route
+    route: AlertRoute
     group_key: tuple[tuple[str, str], ...]
     muted_by: str | None = None
     """The mute time interval the instant is in."""
@@ -236,7 +236,9 @@ def in_interval(interval: TimeInterval, at: dt.datetime) -> bool:
 # -- the tree ----------------------------------------------------------------------------
 
 
-def build(config: RouteConfig, parent: Route | None = None, path: KeyPath = ("routes",)) -> Route:
+def build(
+    config: RouteConfig, parent: AlertRoute | None = None, path: KeyPath = ("routes",)
+) -> AlertRoute:
     """The route ``config`` with its parent's channels and grouping where it gives none."""
     base = parent.grouping if parent is not None else DEFAULT_GROUPING
     grouping = Grouping(
@@ -245,7 +247,7 @@ def build(config: RouteConfig, parent: Route | None = None, path: KeyPath = ("ro
         config.group_interval if config.group_interval is not None else base.group_interval,
         config.repeat_interval if config.repeat_interval is not None else base.repeat_interval,
     )
-    route = Route(
+    route = AlertRoute(
         path=path,
         channels=config.channels or (parent.channels if parent is not None else ()),
         matchers=config.matchers,
@@ -260,11 +262,11 @@ def build(config: RouteConfig, parent: Route | None = None, path: KeyPath = ("ro
     return replace(route, routes=children)
 
 
-def walk(route: Route, labels: Mapping[str, str]) -> list[Route]:
+def walk(route: AlertRoute, labels: Mapping[str, str]) -> list[AlertRoute]:
     """The routes ``labels`` reach under ``route``, in order (Alertmanager's Match)."""
     if not matches(route.matchers, labels):
         return []
-    found: list[Route] = []
+    found: list[AlertRoute] = []
     for child in route.routes:
         below = walk(child, labels)
         found += below
@@ -278,9 +280,9 @@ class RouteTree:
     """The configured tree, the named time intervals its routes refer to, and each
     monitor's own ``alerts:`` list (the simple form of a route)."""
 
-    root: Route
+    root: AlertRoute
     intervals: Mapping[str, TimeInterval] = field(default_factory=dict)
-    monitors: Mapping[str, Route] = field(default_factory=dict)
+    monitors: Mapping[str, AlertRoute] = field(default_factory=dict)
 
     def match(self, labels: Mapping[str, str], at: dt.datetime | None = None) -> list[Matched]:
         """Every route an alert of ``labels`` reaches, the tree's first, then its
@@ -291,7 +293,9 @@ class RouteTree:
             reached.append(own)
         return [self._matched(route, labels, at) for route in reached]
 
-    def _matched(self, route: Route, labels: Mapping[str, str], at: dt.datetime | None) -> Matched:
+    def _matched(
+        self, route: AlertRoute, labels: Mapping[str, str], at: dt.datetime | None
+    ) -> Matched:
         key = route.grouping.key(labels)
         if at is None:
             return Matched(route, key)
@@ -309,7 +313,7 @@ def route_tree(config: MonitorConfig) -> RouteTree:
     channel) and a route per monitor that lists ``alerts:``."""
     root = build(config.routes) if config.routes is not None else build(RouteConfig())
     monitors = {
-        m.name: Route(
+        m.name: AlertRoute(
             path=("monitors", i, "alerts"),
             channels=m.alerts,
             matchers=(),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tether.monitor._records import QueuedAlert
 from tether.monitor.alerts._routes import Matched, RouteTree, routing_labels
-from tether.monitor.engine._incident_events import Sending
+from tether.monitor.engine.incidents._events import Sending
 
 __all__ = ["MuteGate", "TreePick", "muted_words"]
 

@@ -26,6 +26,7 @@ from tether.probe import (
     Skipped,
     TargetRefused,
     probe_async,
+    proxy_environment,
     redact_target,
 )
 
@@ -132,6 +133,26 @@ async def _run_module(
     if scheme in ("postgresql", "postgres", "mysql", "mariadb", "redis", "rediss"):
         # A scrape must not make tether log in to a database with credentials it brings.
         raise BadTarget(f"an http module does not probe {scheme}:// targets: monitor them")
+    result = await probe_async(target, _http_options(module, timeout, allowed))
+    return ModuleProbe("http", result, http_verdict(http, result))
+
+
+_MADE: dict[tuple[int, float, int], tuple[BlackboxModule, AllowedTargets, ProbeOptions]] = {}
+"""An http module's probe options by (module, timeout, allow-list), each kept with the
+module and list it was made of (so an id is not reused while it is here)."""
+_MADE_MAX = 256
+
+
+def _http_options(module: BlackboxModule, timeout: float, allowed: AllowedTargets) -> ProbeOptions:
+    """The probe options of an http ``module``, made once for each module, timeout and
+    allow-list rather than on every ``/probe`` (a scrape repeats all three), with the
+    environment's proxy variables read then, as the monitor reads them once a monitor
+    (:func:`~tether.probe.proxy_environment`): a reload brings a new allow-list."""
+    key = (id(module), timeout, id(allowed))
+    made = _MADE.get(key)
+    if made is not None and made[0] is module and made[1] is allowed:
+        return made[2]
+    http = module.http
     options = ProbeOptions(
         method=http.method,
         headers=tuple(http.headers.items()),
@@ -143,9 +164,12 @@ async def _run_module(
         family=family(http.preferred_ip_protocol, http.ip_protocol_fallback),
         follow_redirects=http.follows,
         http_version="3" if http.enable_http3 else "1.1",
+        env=proxy_environment(),
     )
-    result = await probe_async(target, options)
-    return ModuleProbe("http", result, http_verdict(http, result))
+    if len(_MADE) >= _MADE_MAX:
+        _MADE.clear()
+    _MADE[key] = (module, allowed, options)
+    return options
 
 
 async def _icmp(

@@ -14,8 +14,8 @@ from typing import Final
 from tether._kinds import Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
-from tether.monitor.config._browser import BrowserOptions
-from tether.monitor.config._conditions import Condition, context_from_probe
+from tether.monitor.config._conditions import Condition, ProbeContext, context_from_probe
+from tether.monitor.config.browser._options import BrowserOptions
 from tether.probe import (
     BrowserPage,
     BrowserStep,
@@ -76,8 +76,10 @@ def judge(
     *,
     now: float,
     lag_ms: float | None = None,
+    context: ProbeContext | None = None,
 ) -> ProbeRecord:
-    """The verdict on ``result`` for monitor ``m``, as it is stored."""
+    """The verdict on ``result`` for monitor ``m``, as it is stored; ``context`` is
+    ``result``'s :func:`context_from_probe` when the caller has made it already."""
     failure = result.failure
     phases = stored_phases(result)
     icmp = result.phase("icmp")
@@ -104,7 +106,8 @@ def judge(
         failure.layer in (Layer.HTTP, Layer.APP) and not failure.kind.value.startswith("db.")
     )
     if conditions and answered:
-        context = context_from_probe(result)
+        if context is None:
+            context = context_from_probe(result)
         outcomes = [c.evaluate(context) for c in conditions]
         resolved = [o.resolved for o in outcomes]
         failed = [o.resolved for o in outcomes if not o.success]

@@ -46,6 +46,7 @@ from tether.probe import (
     IcmpNotPermitted,
     ProbeOptions,
     ProbeResult,
+    keep_target,
     probe_async,
     proxy_environment,
     redact_target,
@@ -117,6 +118,28 @@ class _Plan:
     """A multi-step check's steps (``_steps.py``); none for any other monitor."""
     rdap: bool = False
     """A condition reads ``[DOMAIN_EXPIRATION]``: each check looks the domain up."""
+    kept: object = None
+    """The monitor's URL parsed, kept for the probe engine's ``parse_target`` from the
+    first check on (``keep_target``); ``False`` when it is not a target to parse."""
+    places: tuple[str, str] | None = None
+    """The monitor's host and service (:func:`host_of`, :func:`service_of`), worked out
+    at its first check: their caches hold 65,536 URLs, fewer than a worker's monitors."""
+
+    def keep(self) -> None:
+        """Keep the URL's parse for the probe engine (once: it does not change)."""
+        if self.kept is None:
+            try:
+                self.kept = keep_target(self.monitor.url)
+            except ValueError:  # not a URL the engine parses (dns://...): nothing to keep
+                self.kept = False
+
+    def where(self, failure: Failure | None, kind: Kind | None) -> str:
+        """:func:`where_failed` of the monitor's URL, its host and service worked out once."""
+        if self.places is None:
+            url = self.monitor.url
+            self.places = (host_of(url), service_of(url))
+        host, service = self.places
+        return where_failed(self.monitor.url, failure, kind, host=host, service=service)
 
 
 def _plan(
@@ -228,6 +251,7 @@ class Prober:
         m = plan.monitor
         if plan.steps:
             return await self._steps(plan, lag_ms)
+        plan.keep()
         try:
             result = await self._probe(m.url, plan.options)
         except IcmpNotPermitted as exc:
@@ -240,7 +264,7 @@ class Prober:
             result = await self.rdap.add_phase(result, host_of(m.url), m.rdap, m.timeout)
         record = judge(m, plan.conditions, result, now=self.wall(), lag_ms=lag_ms)
         days_left, expires = _certificate(result)
-        where = where_failed(m.url, result.failure, record.kind)
+        where = plan.where(result.failure, record.kind)
         shot = None if record.ok else result.screenshot
         return Check(record, where, phase_seconds(result), days_left, expires, shot)
 
@@ -380,22 +404,30 @@ def _service_of(url: str) -> str:
     return target.ascii_host if target.scheme == "icmp" else target.hostport
 
 
-def where_failed(url: str, failure: Failure | None, kind: Kind | None) -> str:
+def where_failed(
+    url: str,
+    failure: Failure | None,
+    kind: Kind | None,
+    *,
+    host: str | None = None,
+    service: str | None = None,
+) -> str:
     """What failed, at the layer that failed: what its incident is keyed on (``_correlate``).
 
     A name for DNS (with the resolver, for a DNS check); the proxy's ``host:port`` for a
     proxy; the monitor's ``host:port`` for a connection, TLS and an HTTP answer: two
     services on one host are two causes, two paths of one service failing alike are one.
     Not the address a failure names: a name that resolves to several addresses is still
-    one service."""
+    one service.  ``host`` and ``service``: the URL's :func:`host_of` and
+    :func:`service_of`, when the caller has them."""
     if url.startswith("dns://"):
-        return host_of(url)
+        return host or host_of(url)
     layer = None if kind is None else CATALOGUE[kind].layer
     if layer is Layer.DNS:
-        return host_of(url)
+        return host or host_of(url)
     if layer is Layer.PROXY and failure is not None and failure.host:
         return join_hostport(failure.host, failure.port)
-    return service_of(url)
+    return service or service_of(url)
 
 
 def host_of(url: str) -> str:

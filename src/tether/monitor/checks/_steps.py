@@ -12,8 +12,9 @@ stored text (detail, conditions) shows it, only ``***``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
 
@@ -23,7 +24,7 @@ from tether._fieldsyntax import value_problem
 from tether._kinds import Kind
 from tether._redact import MASK
 from tether.monitor._records import ProbeRecord
-from tether.monitor.checks._judge import judge, stored_phases
+from tether.monitor.checks._judge import judge
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import (
     Condition,
@@ -53,6 +54,9 @@ _BODY_KEPT: Final = 64 * 1024
 _SHORT: Final = 4
 """A value shorter than this (an id such as ``7``) is masked only where it stands alone:
 masked everywhere, it would mask the digits of every status and time."""
+
+
+_OPTION_FIELDS: Final = tuple(f.name for f in fields(ProbeOptions))
 
 
 class StepProblem(ValueError):
@@ -93,6 +97,12 @@ class StepPlan:
     options: ProbeOptions
     conditions: tuple[Condition, ...]
     extract: tuple[_Extractor, ...]
+    keywords: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """``options`` as keywords, to make each run's options from."""
+
+    def __post_init__(self) -> None:
+        keywords = {name: getattr(self.options, name) for name in _OPTION_FIELDS}
+        object.__setattr__(self, "keywords", keywords)
 
 
 def _extractor(name: str, ex: Extraction) -> _Extractor:
@@ -151,6 +161,8 @@ def fill_url(template: str, values: Mapping[str, str]) -> str:
 def fill_header(name: str, template: str, values: Mapping[str, str]) -> str:
     """A header's value with its values in, as they are; refused (:class:`StepProblem`)
     when one would break the header (a line break, a non-ASCII character)."""
+    if "[CONTEXT]." not in template:  # most headers take no value
+        return template
     filled = CONTEXT.sub(lambda m: _value(values, m.group(1)), template)
     if filled != template and (problem := value_problem(filled)) is not None:
         raise StepProblem(f"the value of header {name} {problem} once its values are in")
@@ -194,9 +206,15 @@ def _fill_json(template: str, values: Mapping[str, str]) -> str:
 # -- masking ---------------------------------------------------------------------------
 
 
+_PLAIN: Final = re.compile(r"[A-Za-z0-9._~-]*")
+"""Characters every form below writes as they are (an id, most tokens)."""
+
+
 def _forms(value: str) -> set[str]:
     """How a value may be written where it could be shown: as it is, percent-encoded, as
     JSON string content, and as a condition shows text."""
+    if _PLAIN.fullmatch(value):
+        return {value}
     shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     raw = value.encode("utf-8", "surrogatepass")
     return {
@@ -346,12 +364,13 @@ async def run_steps(
             detail = (where, failure.detail)
             return run.done(False, failure.kind, detail, url=step.url, failure=failure)
         run.results.append(result)
-        context = context_from_probe(result) if plan.extract else None
+        # One context for the extraction and the conditions (judge makes it otherwise).
+        context = context_from_probe(result) if plan.extract or plan.conditions else None
         found = {ex.name: ex.find(context) for ex in plan.extract if context is not None}
         run.secrets += [v for v in found.values() if v is not None]
-        record = judge(m, plan.conditions, result, now=wall(), lag_ms=lag_ms)
+        record = judge(m, plan.conditions, result, now=wall(), lag_ms=lag_ms, context=context)
         run.latency += record.latency_ms or 0.0
-        run.phases.update({f"{step.name}.{k}": v for k, v in stored_phases(result).items()})
+        run.phases.update({f"{step.name}.{k}": v for k, v in record.phases.items()})
         run.conditions += [(step.name, c) for c in record.conditions]
         if not record.ok:
             detail = (where, record.detail or "failed")
@@ -369,11 +388,15 @@ def _filled(plan: StepPlan, values: Mapping[str, str], left: float) -> tuple[str
     headers = tuple((k, fill_header(k, v, values)) for k, v in o.headers)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
     body = None if step.body is None else fill_body(step.body, values, content_type)
-    options = replace(
-        o,
-        headers=headers,
-        body=None if body is None else body.encode(),
-        timeout=min(o.timeout, left),
-        deadline=left,
+    # dataclasses.replace(o, ...) without its walk over every field's definition, on
+    # every step: the plan's options as keywords, made once.
+    options = ProbeOptions(
+        **{
+            **plan.keywords,
+            "headers": headers,
+            "body": None if body is None else body.encode(),
+            "timeout": min(o.timeout, left),
+            "deadline": left,
+        }
     )
     return fill_url(step.url, values), options

@@ -23,14 +23,14 @@ from tether._plural import count
 from tether.monitor._state import State
 from tether.monitor._turns import in_turns
 from tether.monitor.engine._detect import StateChanged
-from tether.monitor.engine._incidents import IncidentEngine
+from tether.monitor.engine.incidents._engine import IncidentEngine
 from tether.monitor.store import Cluster, ClusterError, LocationFeed, SoloCluster, StoreError
 from tether.monitor.store._shares import monitors_in, shard_of
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor
-    from tether.monitor.engine._incident_events import Event as IncidentEvent
     from tether.monitor.engine._quorum import Quorum, QuorumEvent
+    from tether.monitor.engine.incidents._events import Event as IncidentEvent
     from tether.monitor.store import Store
 
 __all__ = ["AgentsLive", "Coordinator", "Membership"]
@@ -50,7 +50,7 @@ class Coordinator(Protocol):
 
     @property
     def agents(self) -> AgentsLive:
-        """The agents that report to the cluster (``runtime/_agent_intake.py``)."""
+        """The agents that report to the cluster (``runtime/agents/_intake.py``)."""
 
     engine: IncidentEngine
     """The incident engine: a new one, from the store's open incidents, when this

@@ -19,9 +19,7 @@ from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
 from tether.monitor.config._agents import check_agent_tokens
-from tether.monitor.config._alert_checks import check_alert_when, check_default_alert_when
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
-from tether.monitor.config._browser_checks import check_browser
 from tether.monitor.config._capabilities import certificate_schemes, config_cannot_run, takes
 from tether.monitor.config._channels import AlertChannel, AppriseChannelConfig, EmailChannelConfig
 from tether.monitor.config._database import database_problems
@@ -49,6 +47,8 @@ from tether.monitor.config._routes import check_routes
 from tether.monitor.config._steps import check_steps
 from tether.monitor.config._storage import check_retention
 from tether.monitor.config._subscribe import check_subscribe
+from tether.monitor.config.alert_when._checks import check_alert_when, check_default_alert_when
+from tether.monitor.config.browser._checks import check_browser
 
 
 def cross_check(config: MonitorConfig, refs: References | None = None) -> list[Problem]:

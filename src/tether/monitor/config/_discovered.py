@@ -22,9 +22,9 @@ from tether.monitor.config._discovery import (
 )
 from tether.monitor.config._errors import Problem, render_path, show
 from tether.monitor.config._fields import AUTO
-from tether.monitor.config._labels import matches
 from tether.monitor.config._models import Monitor, MonitorConfig
 from tether.monitor.config._translate import translate
+from tether.monitor.config.labels._labels import matches
 
 __all__ = [
     "SAMPLE_ADDRESS",

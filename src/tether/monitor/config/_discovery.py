@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import Name, PositiveDuration, WebUrl
-from tether.monitor.config._labels import (
+from tether.monitor.config.labels._labels import (
     LABEL_NAME,
     Matcher,
     MatcherList,

@@ -4,7 +4,7 @@
 A rule holds back the down alerts of the monitors its ``target_matchers`` select while a
 monitor its ``source_matchers`` select is down, when the two agree on every label named
 in ``equal`` (a label neither has agrees, as in Alertmanager).  Matchers are written as
-everywhere else (``config/_labels.py``: a list, one braced string, or a map) and see a
+everywhere else (``config/labels/_labels.py``: a list, one braced string, or a map) and see a
 monitor's labels with its name beside them (``monitor``) and the kind of its current
 failure (``kind``).  A monitor never holds itself, even where a rule selects it as both.
 
@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from tether.monitor.config._discovery import References
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import one_or_many
-from tether.monitor.config._labels import LABEL_NAME, MatcherList, Matchers, matches
+from tether.monitor.config.labels._labels import LABEL_NAME, MatcherList, Matchers, matches
 
 __all__ = ["InhibitRule", "InhibitRules", "check_inhibit_rules", "fixed"]
 

@@ -15,7 +15,6 @@ import yaml
 from pydantic import ValidationError
 
 from tether._text import visible
-from tether.monitor.config._browser_checks import with_browser_settings
 from tether.monitor.config._checks import cross_check
 from tether.monitor.config._discovered import check_templates
 from tether.monitor.config._errors import ConfigError, config_error, show
@@ -30,6 +29,7 @@ from tether.monitor.config._yaml import (
     compose,
     yaml_problem,
 )
+from tether.monitor.config.browser._checks import with_browser_settings
 
 __all__ = ["load_config", "loaded", "parse_config"]
 

@@ -25,10 +25,8 @@ from pydantic import (
 from tether._hostport import split_hostport
 from tether.monitor.config import _defaults
 from tether.monitor.config._agents import AgentSettings
-from tether.monitor.config._alert_when import AlertWhen, not_inherited
 from tether.monitor.config._base import _Model
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
-from tether.monitor.config._browser import BrowserOptions
 from tether.monitor.config._channels import (
     AlertChannel,
     ChannelConfig,
@@ -67,7 +65,6 @@ from tether.monitor.config._fields import (
 )
 from tether.monitor.config._http3 import HttpVersion
 from tether.monitor.config._inhibit import InhibitRules
-from tether.monitor.config._labels import LabelMap
 from tether.monitor.config._objectives import ObjectiveConfig
 from tether.monitor.config._oidc import OidcSettings
 from tether.monitor.config._rdap import RdapOptions
@@ -75,6 +72,9 @@ from tether.monitor.config._routes import RouteConfig, TimeIntervals
 from tether.monitor.config._steps import Steps, with_first_step_url
 from tether.monitor.config._storage import Storage
 from tether.monitor.config._subscribe import Subscribe
+from tether.monitor.config.alert_when._rule import AlertWhen, not_inherited
+from tether.monitor.config.browser._options import BrowserOptions
+from tether.monitor.config.labels._labels import LabelMap
 
 
 def _check_cron(value: str) -> str:
@@ -348,14 +348,14 @@ class Monitor(_Model):
     alert_when: AlertWhen | None = None
     """Down on a rule over a window of checks instead of ``failure_threshold`` in a row:
     ``{failures: 5, within: 5m}`` or ``{failure_ratio: 20%, within: 10m, min_checks: 10}``
-    (``_alert_when.py``)."""
+    (``alert_when/_rule.py``)."""
     alerts: Names = ()
     depends_on: Names = ()
     resolver: Resolver | None = None
     dns: DnsOptions | None = None
     rdap: RdapOptions | None = None  # [DOMAIN_EXPIRATION]'s lookup (config/_rdap.py)
     tls: TlsOptions | None = None
-    browser: BrowserOptions | None = None  # a page in headless Chromium (_browser.py)
+    browser: BrowserOptions | None = None  # a page in headless Chromium (browser/_options.py)
     query: QueryText | None = None  # a database's SQL or Redis command (_database.py)
     role: Role = "any"  # primary: a read-only database fails with db.read_only
     latency_margin: Margin | None = _defaults.LATENCY_MARGIN

@@ -6,7 +6,7 @@ An objective names its monitors by name (``monitors: [api, login]``) or by label
 an SLI (``availability``, or ``latency`` under ``below``), a target over a rolling window
 (``target: 99.9%`` over ``window: 30d``), the channels its alerts go to, and optionally
 its own burn-rate rules in place of the SRE Workbook's.  What the numbers mean and how
-they are computed is the engine's (``engine/_objectives.py``); here they are read and
+they are computed is the engine's (``engine/objectives/_budget.py``); here they are read and
 checked: one message per mistake, at its key path.
 """
 
@@ -25,7 +25,7 @@ from tether._suggest import did_you_mean
 from tether.monitor.config._discovery import References
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import Name, Names, PositiveDuration, one_or_many
-from tether.monitor.config._labels import MatcherList, matches
+from tether.monitor.config.labels._labels import MatcherList, matches
 
 __all__ = [
     "DEFAULT_BURN_RATES",
@@ -121,7 +121,7 @@ DEFAULT_BURN_RATES: Final = tuple(
     )
     for rule in (("page", 14.4, "1h", "5m"), ("page", 6, "6h", "30m"), ("ticket", 1, "3d", "6h"))
 )
-"""The SRE Workbook's recommended rules (engine/_objectives.py: ``DEFAULT_RULES``)."""
+"""The SRE Workbook's recommended rules (engine/objectives/_budget.py: ``DEFAULT_RULES``)."""
 
 
 class ObjectiveConfig(_Model):

@@ -1,6 +1,6 @@
 """Friendlier early words about a regular expression someone wrote for a label matcher.
 
-The matchers run on RE2 (``_label_regex.py``), which cannot backtrack, so nothing here
+The matchers run on RE2 (``labels/_regex.py``), which cannot backtrack, so nothing here
 is what keeps the monitor safe: these are the messages a person can act on, said before
 the engine's own terse ones.
 

@@ -43,7 +43,7 @@ from tether.monitor.config._fields import (
     _to_seconds,
     one_or_many,
 )
-from tether.monitor.config._labels import LABEL_NAME, MatcherList
+from tether.monitor.config.labels._labels import LABEL_NAME, MatcherList
 
 __all__ = [
     "GROUP_ALL",

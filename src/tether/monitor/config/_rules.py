@@ -55,7 +55,7 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class WindowRule:
     """A rule over the checks of the last ``within`` seconds (``alert_when:``): down while
     at least ``failures`` of them failed, or while at least ``failure_ratio`` of them did
     and there were at least ``min_checks``.  ``capacity`` caps the checks kept: what the
@@ -96,7 +96,7 @@ class Rules:
     """Seconds before a confirmation re-probe; ``None`` never asks for one."""
     flapping: Flapping = field(default_factory=Flapping)
     latency: Latency = field(default_factory=Latency)
-    window: Window | None = None
+    window: WindowRule | None = None
     """A rule over a window of checks, instead of ``failure_threshold`` failures in a row;
     no re-probe confirms its failures (``engine/_window.py`` says why)."""
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tether._redact import redact_text
-from tether.monitor._records import Window as Opened
+from tether.monitor._records import OpenedWindow
 from tether.monitor._state import State
 from tether.monitor.config import MaintenanceWindow, Monitor, MonitorConfig
 from tether.monitor.engine._detect import Observation
@@ -49,8 +49,8 @@ class Holds:
     (:meth:`change`) changes the inhibition's index in place."""
 
     inhibition: Inhibition = field(default_factory=Inhibition)
-    configured: tuple[Window, ...] = ()
-    opened: tuple[Window, ...] = ()
+    configured: tuple[HoldingWindow, ...] = ()
+    opened: tuple[HoldingWindow, ...] = ()
 
     def configure(self, config: MonitorConfig) -> Holds:
         """These holds with ``config``'s parents, inhibition rules and maintenance
@@ -69,7 +69,7 @@ class Holds:
         self.inhibition.change({name: (m.labels, m.depends_on) for name, m in put.items()}, removed)
         return self
 
-    def open(self, windows: Iterable[Opened]) -> Holds:
+    def open(self, windows: Iterable[OpenedWindow]) -> Holds:
         """These holds with ``windows`` (all those opened at run time and not over)."""
         return dataclasses.replace(self, opened=tuple(opened_window(w) for w in windows))
 
@@ -96,7 +96,7 @@ def _kinds(failing: Failing) -> KindOf:
     return kind_of
 
 
-def opened_window(window: Opened) -> MaintenanceWindow:
+def opened_window(window: OpenedWindow) -> MaintenanceWindow:
     """A window opened through the write API as the configuration's windows are, so that
     one mechanism holds the alerts of both."""
     return MaintenanceWindow(
@@ -123,7 +123,7 @@ def held_by_parent(
     return None if found is None else found[0]
 
 
-class Window(Protocol):
+class HoldingWindow(Protocol):
     """A maintenance window as the holds ask it (the file's, or one opened at run time)."""
 
     @property
@@ -139,7 +139,7 @@ def hold_of(
     now: float,
     states: Mapping[str, State],
     inhibition: Inhibition,
-    windows: Iterable[Window],
+    windows: Iterable[HoldingWindow],
     kind_of: KindOf | None = None,
 ) -> str | None:
     """Why ``monitor``'s alerts wait at ``now``, in words, or None: it is flapping (in

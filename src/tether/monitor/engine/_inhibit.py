@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from tether.monitor._state import State
 from tether.monitor.config._inhibit import InhibitRule, fixed
-from tether.monitor.config._labels import Matcher, Matchers, matches
+from tether.monitor.config.labels._labels import Matcher, Matchers, matches
 
 __all__ = ["Inhibition", "KindOf", "Rule", "rules_of"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from tether.monitor.config._labels import Matchers, matches
+from tether.monitor.config.labels._labels import Matchers, matches
 
 __all__ = [
     "MATCHERS_MAX",
@@ -35,7 +35,7 @@ SILENCES_MAX: Final = 1000
 """Silences in force (pending or active) at once, as Alertmanager's
 ``--silences.max-silences``: every alert is matched against each of them, so their
 number bounds the work of one alert (at most this many times :data:`MATCHERS_MAX`
-matchers, each decided in linear time, ``config/_label_regex.py``)."""
+matchers, each decided in linear time, ``config/labels/_regex.py``)."""
 MATCHERS_MAX: Final = 16
 """Matchers one silence may have."""
 

@@ -42,10 +42,10 @@ from tether._durations import format_duration
 
 __all__ = [
     "LATENCY_BOUNDS_MS",
-    "Call",
     "Thresholds",
     "Traffic",
-    "Verdict",
+    "TrafficCall",
+    "TrafficVerdict",
     "WindowView",
     "percentile",
 ]
@@ -86,7 +86,7 @@ def percentile(buckets: Mapping[int, int], q: float) -> float | None:
     raise AssertionError("unreachable: rank is at most the total")
 
 
-class Call(NamedTuple):
+class TrafficCall(NamedTuple):
     """One reported call, as the monitor keeps it (a tuple: a batch makes thousands)."""
 
     at: float
@@ -179,7 +179,7 @@ class WindowView:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class TrafficVerdict:
     """What a traffic monitor's calls say at one moment."""
 
     ok: bool | None
@@ -224,7 +224,7 @@ class Traffic:
     def span(self) -> float:
         return self.thresholds.window
 
-    def add(self, calls: Iterable[Call], now: float) -> int:
+    def add(self, calls: Iterable[TrafficCall], now: float) -> int:
         """Count ``calls`` at ``now``; how many were recent enough for the window.
 
         The run of failures goes by the calls' ``at``: after the batch it is the failures
@@ -318,7 +318,7 @@ class Traffic:
             min(self.span, max(_LEAST_COVERED, now - self.first_at)) if self.seen else None,
         )
 
-    def verdict(self, now: float) -> Verdict:
+    def verdict(self, now: float) -> TrafficVerdict:
         """What the calls say at ``now`` (the module's docstring has the rules)."""
         window = self.view(now)
         rules = self.thresholds
@@ -345,19 +345,21 @@ class Traffic:
             refused = window.kinds.get(CONSEQUENCE, 0) if kind != CONSEQUENCE else 0
             if refused:
                 words += f" ({refused} more refused by its own circuit breaker)"
-            return Verdict(False, kind, median, summary, words)
+            return TrafficVerdict(False, kind, median, summary, words)
         if by_run:
             kind = self.run_kind
             detail = f"the last {self.run} of {self.app}'s calls{to} failed in a row ({kind})"
             if window.calls:
                 detail += f"; {summary}"
             words = f"{self.run} of {self.app}'s calls{to} in a row fail with {kind}"
-            return Verdict(False, kind, median, detail, words)
+            return TrafficVerdict(False, kind, median, detail, words)
         if window.calls and (rules.consecutive == 0 or self.run == 0):
-            return Verdict(True, None, median, summary)
+            return TrafficVerdict(True, None, median, summary)
         if not window.calls:
-            return Verdict(None, None, None, f"no calls of {self.app}{to} in the last {last}")
-        return Verdict(None, None, median, summary)
+            return TrafficVerdict(
+                None, None, None, f"no calls of {self.app}{to} in the last {last}"
+            )
+        return TrafficVerdict(None, None, median, summary)
 
 
 CONSEQUENCE: Final = "circuit.open"

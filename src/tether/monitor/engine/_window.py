@@ -10,7 +10,7 @@ monitor's interval, and a few more), the oldest going first.  A check stamped be
 last one (a worker's result a little late) is counted at the last one's time, so the
 deque stays in order.
 
-The rules (:class:`~tether.monitor.config._rules.Window`):
+The rules (:class:`~tether.monitor.config._rules.WindowRule`):
 
 - ``failures: N``: holds while at least N checks of the window failed;
 - ``failure_ratio: R`` with ``min_checks: M``: holds while the window holds at least M
@@ -30,12 +30,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from tether._durations import human_duration
-from tether.monitor.config._rules import Window
+from tether.monitor.config._rules import WindowRule
 
 __all__ = ["CheckWindow", "holds", "span_words"]
 
 
-def holds(rule: Window, checks: int, failed: int) -> bool:
+def holds(rule: WindowRule, checks: int, failed: int) -> bool:
     """Whether ``rule`` holds over a window of ``checks`` checks, ``failed`` of them failed.
 
     The share is compared as a traffic monitor's is (``_traffic.py``, ``failure_ratio``
@@ -85,21 +85,21 @@ class CheckWindow:
         self._checks.append((at, ok))
         self.failed += not ok
 
-    def add(self, at: float, ok: bool, rule: Window) -> None:
+    def add(self, at: float, ok: bool, rule: WindowRule) -> None:
         """Count one check at ``at``, and drop what left the window (or its capacity)."""
         self._append(at, ok)
         self.trim(at, rule)
 
-    def trim(self, now: float, rule: Window) -> None:
+    def trim(self, now: float, rule: WindowRule) -> None:
         """Drop the checks past the window's edge at ``now``, and past its capacity."""
         checks, edge = self._checks, now - rule.within
         while checks and (checks[0][0] <= edge or len(checks) > rule.capacity):
             self.failed -= not checks.popleft()[1]
 
-    def holds(self, rule: Window) -> bool:
+    def holds(self, rule: WindowRule) -> bool:
         return holds(rule, len(self._checks), self.failed)
 
-    def reason(self, rule: Window) -> str:
+    def reason(self, rule: WindowRule) -> str:
         """What the window says of the rule, in plain words: "5 of the last 7 checks
         failed within 5 min"; "3 of 12 checks (25%) failed within 10 min, at least 20%
         needed"; or, when it does not hold, what is missing."""
@@ -121,7 +121,7 @@ class CheckWindow:
         return [[at, 1 if ok else 0] for at, ok in self._checks]
 
     @classmethod
-    def from_list(cls, saved: Any, rule: Window) -> CheckWindow:
+    def from_list(cls, saved: Any, rule: WindowRule) -> CheckWindow:
         """Take back what :meth:`to_list` gave, at most the rule's capacity of the newest;
         ValueError on a time that is no time."""
         checks: list[tuple[float, bool]] = []

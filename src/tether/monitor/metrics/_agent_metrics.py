@@ -1,6 +1,6 @@
 """The agents that report to this monitor (``tether agent``), as ``/metrics`` exports them,
 ``GET /api/agents`` lists them and the dashboard warns of their clocks: read when asked
-from the runtime's agent intake (``runtime/_agent_intake.py``) through :class:`AgentsView`.
+from the runtime's agent intake (``runtime/agents/_intake.py``) through :class:`AgentsView`.
 
     tether_agent_up{location}                           1 while its agent reported within the lease
     tether_agent_last_report_timestamp_seconds{location} the server's clock at its last word

@@ -88,7 +88,7 @@ from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView, LocationsView
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
 from tether.monitor.metrics._agent_metrics import AgentMetrics
 from tether.monitor.metrics._exposition import (
     CHECK_FAMILIES,
@@ -476,7 +476,7 @@ class MonitorMetrics:
         """What the registry holds, in its order, read one by one at a scrape (after
         ``tether_monitor_up``)."""
 
-    def traffic(self, app: str, calls: Iterable[Call], dropped: int) -> None:
+    def traffic(self, app: str, calls: Iterable[TrafficCall], dropped: int) -> None:
         """An application's batch of calls (``tether_traffic_*``)."""
         self.traffic_calls.count(app, calls, dropped)
 

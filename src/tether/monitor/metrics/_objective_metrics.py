@@ -22,8 +22,8 @@ from prometheus_client.registry import Collector
 from tether._durations import format_duration
 
 if TYPE_CHECKING:
-    from tether.monitor.engine._objective_book import Book
-    from tether.monitor.engine._objectives import BurnRule, Status
+    from tether.monitor.engine.objectives._book import ObjectiveBook
+    from tether.monitor.engine.objectives._budget import BurnRule, ObjectiveStatus
 
 __all__ = ["ObjectiveMetrics", "ObjectivesView", "figure", "rule_windows"]
 
@@ -32,9 +32,9 @@ class ObjectivesView(Protocol):
     """The running monitor's objectives, as the web reads them."""
 
     @property
-    def book(self) -> Book: ...
+    def book(self) -> ObjectiveBook: ...
     @property
-    def statuses(self) -> Mapping[str, Status]: ...
+    def statuses(self) -> Mapping[str, ObjectiveStatus]: ...
     @property
     def since(self) -> Mapping[tuple[str, BurnRule], float]:
         """When each firing rule of each objective fired."""
@@ -44,7 +44,7 @@ class ObjectivesView(Protocol):
         """The objectives whose counts are still being read from the store."""
 
 
-def figure(view: ObjectivesView, name: str, now: float) -> Status:
+def figure(view: ObjectivesView, name: str, now: float) -> ObjectiveStatus:
     """Objective ``name`` as last evaluated (KeyError if none): the one figure every
     surface shows.  One not evaluated yet (read from the store still, or the first
     seconds of a run) is evaluated for the answer."""
@@ -52,7 +52,7 @@ def figure(view: ObjectivesView, name: str, now: float) -> Status:
     return found if found is not None else view.book.ledgers[name].status(now)
 
 
-def rule_windows(book: Book, name: str) -> tuple[float, ...]:
+def rule_windows(book: ObjectiveBook, name: str) -> tuple[float, ...]:
     """The window lengths of objective ``name``'s rules, long and short, shortest first."""
     found: set[float] = set()
     for rule in book.ledgers[name].objective.rules:

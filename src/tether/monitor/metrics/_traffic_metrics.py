@@ -17,7 +17,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
 
 TRAFFIC_APPS: Final = 100
 """Applications with series of their own; the calls of any more count under ``other``."""
@@ -58,7 +58,7 @@ class TrafficMetrics(Collector):
             seen.add(endpoint)
         return app, endpoint
 
-    def count(self, app: str, calls: Iterable[Call], dropped: int) -> None:
+    def count(self, app: str, calls: Iterable[TrafficCall], dropped: int) -> None:
         if dropped:
             self.dropped[app] = self.dropped.get(app, 0) + dropped
         labels: dict[str, tuple[str, str]] = {}

@@ -1,7 +1,7 @@
 """The monthly report, ``tether report --month 2026-11``: for one calendar month (UTC),
 each objective's SLI, target, budget spent and left and the incidents of its monitors,
 and each status page's uptime per monitor and its incidents; read from the store
-(``_objective_history.py`` for the objectives, ``_uptime.py`` for the uptimes).
+(``objectives/_history.py`` for the objectives, ``_uptime.py`` for the uptimes).
 
 As CSV (:func:`report_csv`, one row per section and item under :data:`CSV_HEADER`, the
 columns docs/objectives.md describes); the printable HTML is the web layer's
@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from tether.monitor.reports._objective_history import (
+from tether.monitor.reports._uptime import uptime
+from tether.monitor.reports.objectives._history import (
     History,
     Mark,
     incident_marks,
     objective_history,
 )
-from tether.monitor.reports._uptime import uptime
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig

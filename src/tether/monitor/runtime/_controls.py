@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from tether._redact import redact_text
-from tether.monitor._records import Controls, Window
+from tether.monitor._records import Controls, OpenedWindow
 from tether.monitor.config import Monitor
 from tether.monitor.engine._holds import Holds
 from tether.monitor.reports._documents import iso
@@ -68,7 +68,7 @@ class ControlsIntake:
         self._checks_seen: dict[str, float] = dict(controls.checks)
         """The last check asked for of each monitor that this instance has taken: one
         asked for before it started is not made again."""
-        self.windows: tuple[Window, ...] = controls.windows
+        self.windows: tuple[OpenedWindow, ...] = controls.windows
         """The maintenance windows opened through the write API and not over."""
         self._acks_taken: dict[int, float] = {}
         """The acknowledgements read from the store last time (:meth:`acknowledged`)."""
@@ -135,7 +135,7 @@ class ControlsIntake:
         return new
 
 
-def _log_windows(before: Iterable[Window], after: Iterable[Window]) -> None:
+def _log_windows(before: Iterable[OpenedWindow], after: Iterable[OpenedWindow]) -> None:
     """Say which windows opened at run time hold alerts here from now on, and which no
     longer do: on a cluster, each instance says so when it has read the change."""
     was = {w.id for w in before}

@@ -30,15 +30,15 @@ if TYPE_CHECKING:
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.engine._detect import Detector
     from tether.monitor.engine._holds import Holds
-    from tether.monitor.engine._incidents import IncidentEngine
     from tether.monitor.engine._quorum import Quorum
+    from tether.monitor.engine.incidents._engine import IncidentEngine
     from tether.monitor.metrics._metrics import MonitorMetrics
-    from tether.monitor.runtime._agent_intake import AgentIntake
     from tether.monitor.runtime._controls import ControlsIntake
     from tether.monitor.runtime._fleet import Fleet
     from tether.monitor.runtime._objective_stage import Objectives
     from tether.monitor.runtime._pushes import Pushes
     from tether.monitor.runtime._traffic_intake import TrafficIntake
+    from tether.monitor.runtime.agents._intake import AgentIntake
 
 __all__ = ["SetChange", "SetRunner", "apply", "set_change"]
 

@@ -12,9 +12,9 @@ from tether._redact import redact_url
 from tether.monitor._state import State
 from tether.monitor.alerts import RouteTree, TreePick, route_tree
 from tether.monitor.config import AlertmanagerChannelConfig, Monitor, MonitorConfig
-from tether.monitor.config._alert_checks import most_checks
-from tether.monitor.config._rules import Latency, Rules, Window
-from tether.monitor.engine._incident_events import Escalation, Route
+from tether.monitor.config._rules import Latency, Rules, WindowRule
+from tether.monitor.config.alert_when._checks import most_checks
+from tether.monitor.engine.incidents._events import IncidentEscalation, IncidentRoute
 
 
 def detector_rules(m: Monitor) -> Rules:
@@ -36,13 +36,13 @@ _SPARE_CHECKS = 8
 run by hand."""
 
 
-def _window(m: Monitor) -> Window | None:
+def _window(m: Monitor) -> WindowRule | None:
     """``m``'s ``alert_when`` in the detector's terms (probed monitors only: the file says
     so for the others)."""
     rule = m.alert_when
     if rule is None or not m.probed:
         return None
-    return Window(
+    return WindowRule(
         within=rule.within,
         failures=rule.failures,
         failure_ratio=rule.failure_ratio,
@@ -51,7 +51,7 @@ def _window(m: Monitor) -> Window | None:
     )
 
 
-def incident_routes(config: MonitorConfig) -> dict[str, Route]:
+def incident_routes(config: MonitorConfig) -> dict[str, IncidentRoute]:
     """Each monitor's route, as the incident engine is told it."""
     tree = route_tree(config) if config.routes is not None else None
     # Alertmanager keeps an alert per monitor and groups them itself.
@@ -61,18 +61,18 @@ def incident_routes(config: MonitorConfig) -> dict[str, Route]:
 
 def incident_route(
     m: Monitor, tree: RouteTree | None = None, ungrouped: frozenset[str] = frozenset()
-) -> Route:
+) -> IncidentRoute:
     """Where the incident engine sends ``m``'s alerts, and when again.  With a ``routes:``
     tree, the tree picks each alert's channels by its labels (``m.alerts`` among them, as
     a route of its own); without one, they are ``m.alerts``, as they always were.
     ``ungrouped`` channels hear of each monitor on its own."""
-    return Route(
+    return IncidentRoute(
         pick=TreePick(tree, m.name, m.labels) if tree is not None else None,
         ungrouped=ungrouped,
         channels=tuple(m.alerts),
         url=redact_url(m.url),
         remind_every=m.remind_every,
-        escalate=tuple(Escalation(step.after, tuple(step.alerts)) for step in m.escalate),
+        escalate=tuple(IncidentEscalation(step.after, tuple(step.alerts)) for step in m.escalate),
         partial_alerts=m.partial_alerts,
         labels=m.labels,
     )

@@ -1,6 +1,6 @@
 """The objectives of the running monitor (docs/objectives.md): a stage of the intake that
 counts every check the runner takes, and the traffic intake's calls, into the objectives'
-:class:`~tether.monitor.engine._objective_book.Book`; every :data:`EVALUATE_EVERY`
+:class:`~tether.monitor.engine.objectives._book.ObjectiveBook`; every :data:`EVALUATE_EVERY`
 seconds of the runner's clock, the burn-rate rules evaluated, and the alerts of the rules
 that fired or ended queued in the outbox, each committed before it counts as sent.
 
@@ -8,7 +8,7 @@ The store is the objectives' one source of truth, memory its cache (as sloth and
 read a budget back from Prometheus's TSDB, and Prometheus restores its alerts' state):
 
 - **Counts.** Each objective's ledger is filled from what the store holds of its monitors
-  (``reports/_objective_store.py``) at start, when the objective is new or its
+  (``reports/objectives/_store.py``) at start, when the objective is new or its
   definition changed, and on taking a cluster's lead; the read runs on a thread, and the
   objective is not evaluated until it lands (the checks taken meanwhile are counted as
   they come).  A change of the monitor set (a reload, a discovered target that comes or
@@ -39,14 +39,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tether.monitor._records import AlertPayload
-from tether.monitor.engine._objective_book import (
-    Book,
+from tether.monitor.engine.objectives._book import (
     Dropped,
     Moved,
     ObjectiveAlert,
+    ObjectiveBook,
     spent_width,
 )
-from tether.monitor.engine._objective_words import (
+from tether.monitor.engine.objectives._budget import BudgetLedger, ObjectiveStatus
+from tether.monitor.engine.objectives._words import (
     dropped_payload,
     objective_dedup,
     objective_payload,
@@ -54,9 +55,8 @@ from tether.monitor.engine._objective_words import (
     rule_key,
     spent_over,
 )
-from tether.monitor.engine._objectives import Ledger, Status
 from tether.monitor.metrics._objective_metrics import ObjectiveMetrics
-from tether.monitor.reports._objective_store import Exclusions, Spent, bucket_counts, spent_rows
+from tether.monitor.reports.objectives._store import Exclusions, Spent, bucket_counts, spent_rows
 from tether.monitor.store import StoreError
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from tether.monitor.checks._prober import Check
     from tether.monitor.config import Monitor, MonitorConfig
     from tether.monitor.engine._holds import Holds
-    from tether.monitor.engine._traffic import Call
+    from tether.monitor.engine._traffic import TrafficCall
     from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.runtime._intake import Pauses
     from tether.monitor.store import Store
@@ -122,7 +122,7 @@ class _Job:
     buckets from that moment on emptied first (read again)."""
 
     name: str
-    ledger: Ledger
+    ledger: BudgetLedger
     monitors: tuple[str, ...]
     sign: int = 1
     clear: float | None = None
@@ -154,8 +154,8 @@ class Objectives:
         self.every = every
         self.shared = shared
         """Other instances share the work (a cluster): their checks are read back."""
-        self.book = Book(config)
-        self.statuses: Mapping[str, Status] = {}
+        self.book = ObjectiveBook(config)
+        self.statuses: Mapping[str, ObjectiveStatus] = {}
         """Each objective at the last evaluation (replaced whole, never changed: the
         scrape reads it on a thread)."""
         self.evaluated: float | None = None
@@ -199,7 +199,7 @@ class Objectives:
         resolved."""
         if config is self.book.config:
             return  # the one it runs (the runner's start configures what it was made with)
-        old, self.book = self.book, Book(config)
+        old, self.book = self.book, ObjectiveBook(config)
         self.book.opened = old.opened
         moved, dropped = self.book.take(old)
         self._traffic = frozenset(m.name for m in config.monitors if m.traffic)
@@ -257,7 +257,7 @@ class Objectives:
             self.book.observe(record, paused=paused)
         return True
 
-    def calls(self, monitor: str, calls: Iterable[Call]) -> None:
+    def calls(self, monitor: str, calls: Iterable[TrafficCall]) -> None:
         """Count a traffic monitor's calls (those of a paused one are not taken at all)."""
         if self.shared:
             return  # read back from the store (which keeps its verdicts, not its calls)
@@ -276,7 +276,7 @@ class Objectives:
 
     def _begin(self, job: _Job) -> float:
         """The moment ``job`` reads up to: the checks of its monitors made from then on
-        are kept aside (:meth:`Book.hold`) until its read lands."""
+        are kept aside (:meth:`ObjectiveBook.hold`) until its read lands."""
         at = self._runner.wall()
         job.config = self.book.config
         if job.sign > 0:
@@ -565,7 +565,7 @@ def _firing(saved: Mapping[str, Any]) -> dict[str, tuple[tuple[str, ...], dict[s
 
 
 def _gone(
-    firing: Mapping[str, tuple[tuple[str, ...], dict[str, float]]], book: Book
+    firing: Mapping[str, tuple[tuple[str, ...], dict[str, float]]], book: ObjectiveBook
 ) -> list[Dropped]:
     """The rules the store says fire that ``book`` has not, to resolve."""
     out = []

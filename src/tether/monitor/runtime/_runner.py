@@ -49,15 +49,14 @@ from tether.monitor.engine._detect import (
     StateChanged,
 )
 from tether.monitor.engine._holds import Holds
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
+from tether.monitor.engine.incidents._engine import IncidentEngine
+from tether.monitor.engine.incidents._events import (
     Event as IncidentEvent,
 )
-from tether.monitor.engine._incident_events import (
+from tether.monitor.engine.incidents._events import (
     Opened,
 )
-from tether.monitor.engine._incidents import IncidentEngine
-from tether.monitor.engine._quorum import LocationsChanged, Quorum, QuorumEvent
-from tether.monitor.runtime._agent_intake import AgentIntake
 from tether.monitor.runtime._controls import ControlsIntake
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._fleet import Fleet
@@ -73,6 +72,7 @@ from tether.monitor.runtime._objective_stage import Objectives
 from tether.monitor.runtime._pushes import Pushes
 from tether.monitor.runtime._saved import CHECKPOINT_EVERY, Saved, SavedStates, state_prefix
 from tether.monitor.runtime._traffic_intake import TrafficIntake
+from tether.monitor.runtime.agents._intake import AgentIntake
 from tether.monitor.store import Cluster, Store, StoreError
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
@@ -159,7 +159,7 @@ class Runner:
         """Every monitor not paused, and its host (to correlate failures with)."""
         self.objectives = Objectives(self, config, shared=self.membership.shared)
         self.discovery = Discovery(config)  # its sources read by run_monitor (_discovery.py)
-        self.agents = AgentIntake(self)  # what tether agents send (_agent_intake.py)
+        self.agents = AgentIntake(self)  # what tether agents send (agents/_intake.py)
         self.stages: tuple[Stage, ...] = (
             self._placed_here,
             self._record,

@@ -40,7 +40,7 @@ from tether.monitor.runtime._monitor_terms import detector_rules, verdict_forgot
 
 if TYPE_CHECKING:
     from tether.monitor.config import Monitor, MonitorConfig
-    from tether.monitor.engine._incidents import IncidentEngine
+    from tether.monitor.engine.incidents._engine import IncidentEngine
     from tether.monitor.store import Store
 
 __all__ = [

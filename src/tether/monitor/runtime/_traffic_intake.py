@@ -14,7 +14,7 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._prober import Check, where_failed
 from tether.monitor.config import Monitor, MonitorConfig
 from tether.monitor.config._conditions import glob_matcher
-from tether.monitor.engine._traffic import Call, Thresholds, Traffic
+from tether.monitor.engine._traffic import Thresholds, Traffic, TrafficCall
 from tether.monitor.runtime._intake import Taker
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ _ROUTES_KEPT = 10_000
 class CallCounter(Protocol):
     """The objectives, as the traffic intake hands them calls (``_objective_stage.py``)."""
 
-    def calls(self, monitor: str, calls: Iterable[Call]) -> None: ...
+    def calls(self, monitor: str, calls: Iterable[TrafficCall]) -> None: ...
 
 
 class TrafficTaker(Taker, Protocol):
@@ -99,7 +99,7 @@ class TrafficIntake:
             )
         return names
 
-    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+    def report(self, app: str, calls: list[TrafficCall], dropped: int) -> int:
         """Take an application's batch of calls (``POST /api/report``): count them in the
         metrics, feed the traffic monitors they belong to, and judge those now.  Returns
         how many calls were taken (all of them: those of no traffic monitor here are
@@ -110,7 +110,7 @@ class TrafficIntake:
         runner.metrics.traffic(app, calls, dropped)
         if app not in self._apps:
             return len(calls)
-        routed: dict[str, list[Call]] = {}
+        routed: dict[str, list[TrafficCall]] = {}
         for call in calls:
             for name in self._monitors_of(app, call.endpoint):
                 routed.setdefault(name, []).append(call)

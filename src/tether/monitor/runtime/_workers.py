@@ -52,7 +52,7 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.runtime._orphan import die_with
-from tether.monitor.web._limits import Limits, on_socket, raise_fd_limit, start_guarded
+from tether.monitor.web._limits import ServerLimits, on_socket, raise_fd_limit, start_guarded
 from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
 
@@ -207,7 +207,7 @@ class WorkerFleet:
         log_format: str | None = None,
         bearer: Callable[[], frozenset[str] | None] = lambda: None,
         modules: Callable[[], Mapping[str, BlackboxModule]] = lambda: DEFAULT_MODULES,
-        limits: Limits | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         if count < 1:
             raise ValueError(f"count: must be at least 1, not {count!r}")
@@ -217,7 +217,7 @@ class WorkerFleet:
         self._modules = modules
         self._coordinator = coordinator
         self._log_format = log_format
-        self._limits = limits or Limits()
+        self._limits = limits or ServerLimits()
         self._shares: list[dict[str, Monitor]] = [{} for _ in range(count)]
         self._sent: AllowedTargets | None = None
         """What ``/probe`` may reach, as last sent to the workers."""
@@ -547,7 +547,7 @@ async def _work(spec: dict[str, Any]) -> int:
                 sock = socket.socket(fileno=fd)  # the coordinator's, listening already
                 sock.set_inheritable(False)  # not to a process this one starts
                 listens.append(on_socket(sock))
-            site_runner = await start_guarded(app, listens, Limits(*spec["limits"]))
+            site_runner = await start_guarded(app, listens, ServerLimits(*spec["limits"]))
         except OSError as exc:
             writer.write(_frame(_Ready(f"cannot listen: {exc}")))
             await writer.drain()

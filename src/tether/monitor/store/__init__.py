@@ -32,8 +32,8 @@ from tether.monitor.store._cluster import (
     SoloCluster,
     open_cluster,
 )
-from tether.monitor.store._postgres import PostgresStore
-from tether.monitor.store._sqlite import SQLiteStore
+from tether.monitor.store.postgres._store import PostgresStore
+from tether.monitor.store.sqlite._store import SQLiteStore
 
 if TYPE_CHECKING:
     from tether.monitor.config import Storage

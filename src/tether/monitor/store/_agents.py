@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from tether.monitor._agent_wire import NotRun, WireError
+from tether.monitor._agent_wire import AgentWireError, NotRun
 from tether.monitor.store._dialect import C, SQLStore
 
 __all__ = ["AGENT_COLUMNS", "COUNT_MAX", "AgentRow", "AgentSQL", "AgentStore", "counted"]
@@ -95,7 +95,7 @@ def _not_run(text: object) -> tuple[NotRun, ...] | None:
     try:
         items = json.loads(text)
         return tuple(NotRun.from_json(n, "cannot_run") for n in items)
-    except (ValueError, TypeError, WireError):
+    except (ValueError, TypeError, AgentWireError):
         return None
 
 

@@ -5,8 +5,8 @@ the value types and the row helpers of that concern:
 - ``_results.py``: results, roll-ups, state changes, location states, detector state
   (the roll-up maths in ``_rollups.py``);
 - ``_outbox.py``: the alert outbox, one queue per channel;
-- ``_incidents.py``: incidents (their rows, and the writes that change them, in
-  ``_incident_rows.py``);
+- ``incidents/_sql.py``: incidents (their rows, and the writes that change them, in
+  ``incidents/_rows.py``);
 - ``_controls.py``: changes made at run time through the write API, and the audit log;
 - ``_silences.py``: silences made at run time, and the alerts they kept;
 - ``_retention.py``: how long each table's rows are kept, and the prune that deletes the
@@ -39,24 +39,6 @@ from tether.monitor.store._controls import (
     window_record,
 )
 from tether.monitor.store._discovered import DiscoveredRow, DiscoveredStore, SourceRow
-from tether.monitor.store._incident_rows import (
-    FIRST_READ,
-    INCIDENT_COLUMNS,
-    LISTED_COLUMNS,
-    MEMBERS_KEPT,
-    IncidentWrite,
-    Listed,
-    earliest,
-    first_members,
-    first_names,
-    incident_record,
-    incident_write,
-    listed_record,
-    merged_writes,
-    moves_of,
-    note_write,
-)
-from tether.monitor.store._incidents import IncidentStore
 from tether.monitor.store._instances import CertificateStore, Instance, InstanceStore
 from tether.monitor.store._outbox import ALERT_COLUMNS, OutboxStore, queued_alert
 from tether.monitor.store._results import (
@@ -92,6 +74,24 @@ from tether.monitor.store._values import (
     instance_id,
     too_new,
 )
+from tether.monitor.store.incidents._rows import (
+    FIRST_READ,
+    INCIDENT_COLUMNS,
+    LISTED_COLUMNS,
+    MEMBERS_KEPT,
+    IncidentWrite,
+    Listed,
+    earliest,
+    first_members,
+    first_names,
+    incident_record,
+    incident_write,
+    listed_record,
+    merged_writes,
+    moves_of,
+    note_write,
+)
+from tether.monitor.store.incidents._sql import IncidentStore
 
 __all__ = [
     "ALERT_COLUMNS",

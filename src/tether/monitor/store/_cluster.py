@@ -64,13 +64,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 from tether.monitor._records import LocationState
 from tether.monitor.store._instances import LEADER, LEADING_INSTANCES, Instance, instance_of
-from tether.monitor.store._postgres import Link, migrate
 from tether.monitor.store._shares import SHARDS, plan_share, shard_of
 from tether.monitor.store._values import Fence, LocationRow, StoreError, instance_id
+from tether.monitor.store.postgres._store import Link, migrate
 
 if TYPE_CHECKING:
     from tether.monitor.config import Storage
-    from tether.monitor.store._postgres import Conn
+    from tether.monitor.store.postgres._store import Conn
 
 __all__ = [
     "FEED_OVERLAP",

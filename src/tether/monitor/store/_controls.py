@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Final, Protocol
 
-from tether.monitor._records import AuditEntry, Controls, Push, TimelineEntry, Window, stored_ms
+from tether.monitor._records import (
+    AuditEntry,
+    Controls,
+    OpenedWindow,
+    Push,
+    TimelineEntry,
+    stored_ms,
+)
 from tether.monitor.store._dialect import C, SQLStore
 from tether.monitor.store._values import Decode
 from tether.monitor.store._writer import Pushed
@@ -35,12 +42,12 @@ class ControlStore(Protocol):
 
     def open_window(
         self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
+    ) -> OpenedWindow:
         """Open a maintenance window for ``monitors`` (empty: all) from ``start`` to
         ``end``, and log ``audit`` with its target set to the new window
         (``maintenance:ID``)."""
 
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[OpenedWindow | None, bool]:
         """Close maintenance window ``window_id`` at ``audit.at`` and log ``audit``: the
         window as it is now, and whether this closed it (False, nothing logged, for one
         closed or over already); ``(None, False)`` if there is none by that id."""
@@ -53,7 +60,7 @@ class ControlStore(Protocol):
         """The monitors paused, the checks asked for, and the windows not over at ``now``
         (each instance reads these every second)."""
 
-    def windows(self, *, limit: int = 100) -> list[Window]:
+    def windows(self, *, limit: int = 100) -> list[OpenedWindow]:
         """Maintenance windows opened at run time, newest first."""
 
     def audit(self, *, limit: int = 100) -> list[AuditEntry]:
@@ -79,7 +86,7 @@ def audit_values(entry: AuditEntry, encode: Callable[[Any], Any]) -> tuple[Any, 
 
 
 def incident_note(
-    audit: AuditEntry, window: Window | None = None
+    audit: AuditEntry, window: OpenedWindow | None = None
 ) -> tuple[tuple[str, ...], TimelineEntry] | None:
     """What a change made through the write API says on the timeline of each open
     incident it concerns: the monitors it concerns (empty: every one) and the entry, or
@@ -108,10 +115,10 @@ def incident_note(
     return None
 
 
-def window_record(row: Sequence[Any], decode: Decode) -> Window:
+def window_record(row: Sequence[Any], decode: Decode) -> OpenedWindow:
     """A maintenance window read back in :data:`WINDOW_COLUMNS` order."""
     window_id, monitors, start, ends, reason, opened_by, closed, closed_by = row
-    return Window(
+    return OpenedWindow(
         int(window_id),
         tuple(decode(monitors)),
         float(start),
@@ -123,7 +130,7 @@ def window_record(row: Sequence[Any], decode: Decode) -> Window:
     )
 
 
-def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[Window]) -> Controls:
+def controls_of(rows: Iterable[Sequence[Any]], windows: Iterable[OpenedWindow]) -> Controls:
     """The controls from rows in :data:`CONTROL_COLUMNS` order and the open windows."""
     paused: dict[str, tuple[float, str]] = {}
     checks: dict[str, float] = {}
@@ -157,8 +164,8 @@ class ControlSQL(SQLStore[C]):
 
     def open_window(
         self, monitors: Sequence[str], start: float, end: float, reason: str, audit: AuditEntry
-    ) -> Window:
-        def insert(conn: C) -> Window:
+    ) -> OpenedWindow:
+        def insert(conn: C) -> OpenedWindow:
             row = self._execute(
                 conn,
                 "INSERT INTO tether_maintenance (monitors, start, ends, reason, opened_by) "
@@ -172,8 +179,8 @@ class ControlSQL(SQLStore[C]):
 
         return self._call(insert)
 
-    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[Window | None, bool]:
-        def update(conn: C) -> tuple[Window | None, bool]:
+    def close_window(self, window_id: int, audit: AuditEntry) -> tuple[OpenedWindow | None, bool]:
+        def update(conn: C) -> tuple[OpenedWindow | None, bool]:
             closed = self._execute(
                 conn,
                 "UPDATE tether_maintenance SET closed = %s, closed_by = %s "
@@ -217,7 +224,7 @@ class ControlSQL(SQLStore[C]):
         )
         return controls_of(rows, (window_record(w, self._decode) for w in windows))
 
-    def windows(self, *, limit: int = 100) -> list[Window]:
+    def windows(self, *, limit: int = 100) -> list[OpenedWindow]:
         rows = self._rows(
             f"SELECT {WINDOW_COLUMNS} FROM tether_maintenance ORDER BY id DESC LIMIT %s", (limit,)
         )
@@ -244,7 +251,7 @@ class ControlSQL(SQLStore[C]):
 
         return upsert
 
-    def _log(self, audit: AuditEntry, window: Window | None = None) -> Callable[[C], None]:
+    def _log(self, audit: AuditEntry, window: OpenedWindow | None = None) -> Callable[[C], None]:
         """The write that adds ``audit`` to the audit log and, for a change about monitors,
         says it on the timeline of each open incident it concerns (``incident_note``;
         ``window``: the one a ``maintenance.close`` closed): those with one of its monitors

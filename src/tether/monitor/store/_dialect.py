@@ -1,7 +1,7 @@
 """What a backend's SQL dialect supplies to the statements both stores share.
 
 The SQL both backends run alike is written once, by concern, beside the protocol it
-implements (``_results.py``, ``_outbox.py``, ``_incidents.py``, ``_controls.py``), in
+implements (``_results.py``, ``_outbox.py``, ``incidents/_sql.py``, ``_controls.py``), in
 PostgreSQL's spelling: ``%s`` and ``%(name)s`` placeholders, a placeholder cast where
 PostgreSQL needs to be told a type (``%s::jsonb``, ``%(names)s::text[]``).  SQLite runs
 the same text with its own placeholders (:func:`qmark`: ``?`` and ``:name``, the cast
@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
-from tether.monitor._records import AuditEntry, Window
+from tether.monitor._records import AuditEntry, OpenedWindow
 from tether.monitor.store._writer import BatchedStore
 
 C = TypeVar("C")
@@ -78,6 +78,6 @@ class SQLStore(BatchedStore[C]):
         """``values`` as a parameter :meth:`_any` matches against."""
         raise NotImplementedError
 
-    def _log(self, audit: AuditEntry, window: Window | None = None) -> Callable[[C], None]:
+    def _log(self, audit: AuditEntry, window: OpenedWindow | None = None) -> Callable[[C], None]:
         """The write that logs ``audit`` (``ControlSQL._log``)."""
         raise NotImplementedError

@@ -84,7 +84,7 @@ log = logging.getLogger("tether.monitor")
 DAY: Final = 86400.0
 
 BURNING: Final = "objective.burning "
-"""How an objective's firing alert's dedup key starts (``engine/_objective_words.py``'s
+"""How an objective's firing alert's dedup key starts (``engine/objectives/_words.py``'s
 ``objective_dedup``); its resolution's starts with :data:`RESOLVED`, the rest alike."""
 RESOLVED: Final = "objective.resolved "
 

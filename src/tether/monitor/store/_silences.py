@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from tether.monitor._records import AlertPayload, AuditEntry
-from tether.monitor.config._labels import parse_matchers
+from tether.monitor.config.labels._labels import parse_matchers
 from tether.monitor.engine._silences import MATCHERS_MAX, SILENCES_MAX, Silence
 from tether.monitor.store._dialect import C, SQLStore
 from tether.monitor.store._values import Decode

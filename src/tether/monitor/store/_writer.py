@@ -59,8 +59,8 @@ from typing import Any, Final, Generic, Self, TypeVar
 from tether._redact import redact_text
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.store._incident_rows import IncidentWrite, merged_writes
 from tether.monitor.store._values import Fence, StoreError, StoreHealth
+from tether.monitor.store.incidents._rows import IncidentWrite, merged_writes
 
 log = logging.getLogger("tether.monitor")
 

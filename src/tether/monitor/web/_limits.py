@@ -35,11 +35,11 @@ from aiohttp.web_protocol import RequestHandler
 from tether.monitor.web._listen import BACKLOG
 from tether.monitor.web._protocol_log import ProtocolLog
 
-__all__ = ["Limits", "on_socket", "raise_fd_limit", "start_guarded", "unix"]
+__all__ = ["ServerLimits", "on_socket", "raise_fd_limit", "start_guarded", "unix"]
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class ServerLimits:
     """The server's deadlines (seconds) and cap; the defaults are ``server:``'s."""
 
     header_timeout: float = 10.0
@@ -69,7 +69,7 @@ class _BodyTimeout(TimeoutError):
 class _Book:
     """One server's open connections (all its sites together) and its limits."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: ServerLimits) -> None:
         self.limits = limits
         self.open: dict[RequestHandler, _Guard] = {}
 
@@ -251,7 +251,7 @@ def unix(path: str) -> Listen:
 async def start_guarded(
     app: web.Application,
     listens: Iterable[Listen],
-    limits: Limits,
+    limits: ServerLimits,
     log: ProtocolLog | None = None,
 ) -> web.AppRunner:
     """Serve ``app`` on each of ``listens`` within ``limits``, aiohttp's own log lines

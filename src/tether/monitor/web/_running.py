@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tether.monitor.engine._detect import Observation
     from tether.monitor.engine._discovery import SourceStatus
     from tether.monitor.engine._quorum import Quorum
-    from tether.monitor.engine._traffic import Call, Traffic
+    from tether.monitor.engine._traffic import Traffic, TrafficCall
     from tether.monitor.metrics._agent_metrics import AgentsView
     from tether.monitor.metrics._metrics import MonitorMetrics
     from tether.monitor.metrics._objective_metrics import ObjectivesView
@@ -44,12 +44,12 @@ class TrafficReports(Protocol):
     def monitors(self) -> Mapping[str, Traffic]:
         """Each traffic monitor's calls."""
 
-    def report(self, app: str, calls: list[Call], dropped: int) -> int:
+    def report(self, app: str, calls: list[TrafficCall], dropped: int) -> int:
         """Take an application's batch of calls: how many were taken."""
 
 
 class AgentService(Protocol):
-    """The agents' intake (``runtime/_agent_intake.py``), as the web hands it an agent's
+    """The agents' intake (``runtime/agents/_intake.py``), as the web hands it an agent's
     poll and batch, and reads the agents."""
 
     def assignment(self, location: str, agent: str = "") -> Assignment:

@@ -17,7 +17,7 @@ from tether._redact import quote
 from tether.monitor.checks._blackbox import BadTarget, run_module
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, TcpModule
 from tether.monitor.web._errors import json_errors
-from tether.monitor.web._limits import Limits, on_socket, start_guarded, unix
+from tether.monitor.web._limits import ServerLimits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
 from tether.monitor.web._params import MAX_BODY, request_number
 from tether.monitor.web._routing import Route
@@ -259,14 +259,14 @@ def allowed_targets(config: MonitorConfig) -> AllowedTargets:
     return AllowedTargets(parsed.hosts, parsed.networks + LOOPBACK)
 
 
-def limits_of(server: Server) -> Limits:
+def limits_of(server: Server) -> ServerLimits:
     """``server:``'s deadlines and cap, the cap at most half this process's open-file
     limit (the rest is for probes, the store and the alerts)."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     cap = server.max_connections
     if soft != resource.RLIM_INFINITY:
         cap = max(1, min(cap, soft // 2))
-    return Limits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
+    return ServerLimits(server.header_timeout, server.body_timeout, server.idle_timeout, cap)
 
 
 async def serve(runner: Running, host: str, port: int) -> web.AppRunner:

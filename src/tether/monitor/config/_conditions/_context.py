@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tether._rcodes import rcode_of_kind, worst_rcode
 from tether.monitor.config._conditions._placeholders import PHASE_NAMES
@@ -55,6 +55,9 @@ class ProbeContext:
     """The rows a database check's query answered (at most the number it reads)."""
 
 
+_TIMED: Final = frozenset(PHASE_NAMES)
+
+
 def context_from_probe(
     result: ProbeResult,
     body: bytes | str | None = None,
@@ -68,52 +71,38 @@ def context_from_probe(
     with ``ProbeOptions(keep_body=...)``) unless passed here.  With ``now`` the certificate's
     remaining time is exact; without it, it is the phase's whole ``days_left``.
     """
-    # Here, not at the top: loading a configuration does not load the probe engine.
-    from tether.probe import (
-        ConnectDetails,
-        DatabaseDetails,
-        DnsDetails,
-        DnsQueryDetails,
-        GrpcDetails,
-        HttpDetails,
-        IcmpDetails,
-        ProxyDetails,
-        RdapDetails,
-        Skipped,
-        SmtpDetails,
-        SshDetails,
-        TlsDetails,
-        WsDetails,
-    )
+    # Here, not at the top: loading a configuration does not load the probe engine.  The
+    # module, not names from it: a from-import checks each name on every call, which cost
+    # a tenth of a step's context.
+    from tether import probe
 
     phases = {p.name: p for p in result.phases}
     d = {name: p.details for name, p in phases.items()}
     http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
     query = d.get("query")
     timings: dict[str, float] = {}
-    for name in PHASE_NAMES:  # ttfb and transfer are the http phase's, below
-        phase = phases.get(name)
+    for name, phase in phases.items():  # ttfb and transfer are the http phase's, below
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
-        if phase is not None and not isinstance(phase.details, Skipped):
+        if name in _TIMED and not isinstance(phase.details, probe.Skipped):
             timings[name] = phase.ms
-    response = http.response if isinstance(http, HttpDetails) else None
+    response = http.response if isinstance(http, probe.HttpDetails) else None
     ttfb = None if response is None else response.ttfb_ms
     if ttfb is not None:
         timings["ttfb"] = float(ttfb)
         timings["transfer"] = max(0.0, phases["http"].ms - float(ttfb))
     status = response.status if response is not None else None
-    if response is None and isinstance(ws, WsDetails):
+    if response is None and isinstance(ws, probe.WsDetails):
         status = ws.status  # ws://: the upgrade's status
-    banner = ssh.banner if isinstance(ssh, SshDetails) else None
+    banner = ssh.banner if isinstance(ssh, probe.SshDetails) else None
     if not banner:
-        banner = smtp.banner if isinstance(smtp, SmtpDetails) and smtp.greeting else None
+        banner = smtp.banner if isinstance(smtp, probe.SmtpDetails) and smtp.greeting else None
     tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
     rdap = d.get("rdap")
-    rdap = rdap if isinstance(rdap, RdapDetails) else None
+    rdap = rdap if isinstance(rdap, probe.RdapDetails) else None
     call = d.get("grpc")
-    call = call if isinstance(call, GrpcDetails) else None
+    call = call if isinstance(call, probe.GrpcDetails) else None
     tls = tls if tls is not None else d.get("quic")  # an HTTP/3 check's handshake
-    answers = dns.answers if isinstance(dns, DnsDetails | DnsQueryDetails) else None
+    answers = dns.answers if isinstance(dns, probe.DnsDetails | probe.DnsQueryDetails) else None
     rcode = _rcode(dns, phases)
     return ProbeContext(
         status=status,
@@ -123,37 +112,43 @@ def context_from_probe(
         if headers is not None
         else (dict(result.headers) if result.headers else _known_headers(response)),
         certificate_expires_in_s=_certificate_seconds(
-            tls.leaf if isinstance(tls, TlsDetails) else None, now
+            tls.leaf if isinstance(tls, probe.TlsDetails) else None, now
         ),
         dns_rcode=rcode,
-        ips=_addresses(connect.address if isinstance(connect, ConnectDetails) else None, answers),
-        connected=_connected(phases, isinstance(proxy, ProxyDetails) and proxy.mode is not None),
+        ips=_addresses(
+            connect.address if isinstance(connect, probe.ConnectDetails) else None, answers
+        ),
+        connected=_connected(
+            phases, isinstance(proxy, probe.ProxyDetails) and proxy.mode is not None
+        ),
         phase_ms=timings,
         banner=banner,
-        packet_loss_percent=icmp.loss_percent if isinstance(icmp, IcmpDetails) else None,
-        rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, IcmpDetails) else None,
+        packet_loss_percent=icmp.loss_percent if isinstance(icmp, probe.IcmpDetails) else None,
+        rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, probe.IcmpDetails) else None,
         domain_expires_in_s=None if rdap is None else rdap.expires_in_s,
         domain_missing=None if rdap is None else rdap.missing,
         grpc_status=call.serving_status if call is not None else None,
         grpc_code=call.code if call is not None else None,
-        result=query.result if isinstance(query, DatabaseDetails) else None,
-        rows=query.rows if isinstance(query, DatabaseDetails) else None,
+        result=query.result if isinstance(query, probe.DatabaseDetails) else None,
+        rows=query.rows if isinstance(query, probe.DatabaseDetails) else None,
     )
 
 
 def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
     """The rcode: a server's answer; the system resolver's, as its failure's kind says it;
     None where no query was made (an address, a proxy's tunnel) or no answer came."""
-    from tether.probe import DnsDetails, DnsQueryDetails, Skipped
+    from tether import probe
 
     rcode: str | None = None
-    system = dns is not None and not isinstance(dns, Skipped | DnsDetails | DnsQueryDetails)
-    if isinstance(dns, DnsQueryDetails):
+    system = dns is not None and not isinstance(
+        dns, probe.Skipped | probe.DnsDetails | probe.DnsQueryDetails
+    )
+    if isinstance(dns, probe.DnsQueryDetails):
         rcode, system = dns.rcode, dns.rcode is None
-    elif isinstance(dns, DnsDetails) and dns.asked_server:
+    elif isinstance(dns, probe.DnsDetails) and dns.asked_server:
         # One answer per record type: the worst decides, as the dns phase's verdict does.
         rcode = worst_rcode(dns.rcodes.values()) if dns.rcodes else None
-    elif isinstance(dns, DnsDetails):
+    elif isinstance(dns, probe.DnsDetails):
         system = not dns.literal
     if system:
         failure = phases["dns"].failure

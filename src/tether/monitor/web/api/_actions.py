@@ -50,7 +50,7 @@ from aiohttp import web
 from tether._durations import parse_duration
 from tether._redact import redact_text
 from tether._suggest import did_you_mean
-from tether.monitor._records import AuditEntry, Incident, TimelineEntry, Window, covered
+from tether.monitor._records import AuditEntry, Incident, OpenedWindow, TimelineEntry, covered
 from tether.monitor.reports._documents import iso, result_json
 from tether.monitor.store import StoreError
 from tether.monitor.web._access import AUTHORITY, LocalAuthority, Principal, authorize, refusal
@@ -166,7 +166,7 @@ def audit_json(entry: AuditEntry) -> AuditDoc:
     }
 
 
-def window_json(window: Window, now: float) -> WindowDoc:
+def window_json(window: OpenedWindow, now: float) -> WindowDoc:
     """A maintenance window opened at run time."""
     return {
         "id": window.id,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from tether.monitor._agent_wire import MAX_WAIT, Batch, WireError
+from tether.monitor._agent_wire import MAX_WAIT, AgentWireError, Batch
 from tether.monitor.metrics._agent_metrics import agent_document
 from tether.monitor.store import StoreError
 from tether.monitor.web._access import AGENT, PRINCIPAL, READ, Principal, authorize, refusal
@@ -88,7 +88,7 @@ def agent_handlers(runner: Running) -> AgentHandlers:
             batch = Batch.from_json(parse_json(await read_body(request, AGENT_BODY_MAX)))
         except BadBody as exc:
             return _bad(exc.status, str(exc))
-        except WireError as exc:
+        except AgentWireError as exc:
             if who is not None and who.location is not None:
                 runner.agents.refused(who.location, str(exc))
             return _bad(400, str(exc))
@@ -97,7 +97,7 @@ def agent_handlers(runner: Running) -> AgentHandlers:
             receipt = await runner.agents.take(batch, batch.location)
         except StoreError as exc:
             return _bad(503, f"the batch was not stored (send it again): {exc}")
-        except WireError as exc:
+        except AgentWireError as exc:
             runner.agents.refused(batch.location, str(exc))
             return _bad(400, str(exc))
         return web.json_response(receipt.to_json())

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from tether._kinds import Kind
 from tether.monitor.config._models import APP
-from tether.monitor.engine._traffic import Call
+from tether.monitor.engine._traffic import TrafficCall
 from tether.monitor.web._access import REPORT, authorize
 from tether.monitor.web._params import MAX_BODY, BadBody, body_number, parse_json, read_body
 from tether.monitor.web._routing import Handler
@@ -67,7 +67,7 @@ class BadReport(ValueError):
     """A body that is not a report; its message is the 400's one line."""
 
 
-class TooLarge(ValueError):
+class BodyTooLarge(ValueError):
     """A body past the limits: a 413."""
 
 
@@ -76,7 +76,7 @@ class Report:
 
     __slots__ = ("app", "calls", "dropped")
 
-    def __init__(self, app: str, calls: list[Call], dropped: int) -> None:
+    def __init__(self, app: str, calls: list[TrafficCall], dropped: int) -> None:
         self.app, self.calls, self.dropped = app, calls, dropped
 
 
@@ -86,7 +86,7 @@ def _is_int(value: object) -> bool:
 
 def parse_report(body: bytes) -> Report:
     """The report ``body`` holds; raises :class:`BadReport` naming the first bad field
-    (``calls[3].kind: ...``), :class:`TooLarge` past :data:`MAX_CALLS`."""
+    (``calls[3].kind: ...``), :class:`BodyTooLarge` past :data:`MAX_CALLS`."""
     try:
         data: Any = parse_json(body)
     except BadBody as exc:
@@ -110,13 +110,13 @@ def parse_report(body: bytes) -> Report:
             "calls: give a list of calls, each [at, endpoint, method, kind, status, ms, attempts]"
         )
     if len(calls) > MAX_CALLS:
-        raise TooLarge(f"calls: {len(calls)} calls in one batch; {MAX_CALLS} at most")
+        raise BodyTooLarge(f"calls: {len(calls)} calls in one batch; {MAX_CALLS} at most")
     unknown = sorted(set(data) - {"v", "app", "dropped", "calls"})
     if unknown:
         raise BadReport(f"{unknown[0]}: not a field of a report (v, app, dropped, calls)")
     endpoints: set[str] = set()
     methods: set[str] = {"", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
-    out: list[Call] = []
+    out: list[TrafficCall] = []
     append = out.append
     kinds = _KINDS
     # Type checks inline, not in helpers: this loop runs for every call of every batch.
@@ -148,7 +148,7 @@ def parse_report(body: bytes) -> Report:
             raise BadReport(f"calls[{i}].ms: give milliseconds, 0 to {_LONGEST_MS:.0f}")
         if type(attempts) is not int or not 0 <= attempts <= 1000:
             raise BadReport(f"calls[{i}].attempts: give a whole number, 0 to 1000")
-        append(Call(at, endpoint, kind, ms, attempts))
+        append(TrafficCall(at, endpoint, kind, ms, attempts))
     return Report(app, out, int(dropped))
 
 
@@ -192,7 +192,7 @@ def report_handler(runner: Running) -> Handler:
             parsed = parse_report(await read_body(request))
         except BadBody as exc:
             return _answer(exc.status, str(exc))
-        except TooLarge as exc:
+        except BodyTooLarge as exc:
             return _answer(413, str(exc))
         except BadReport as exc:
             return _answer(400, str(exc))

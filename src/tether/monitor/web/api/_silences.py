@@ -12,7 +12,7 @@ reading, authorisation, audit and error shapes these share):
                                         one and a button to expire each (for a writer)
 
 Matchers are Alertmanager's (``docs/routing.md``), their regular expressions RE2's, run
-in linear time (``config/_label_regex.py``; on the fallback engine, one that could
+in linear time (``config/labels/_regex.py``; on the fallback engine, one that could
 backtrack without bound is refused); a silence whose every matcher selects the empty text
 is refused (it would keep every alert: Alertmanager refuses it too).  A silence lasts at most
 :data:`SILENCE_MAX` (90 days).  Who made it is the authenticated user or token.  Each
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Final, TypedDict
 from aiohttp import web
 
 from tether.monitor.alerts import SilenceGate
-from tether.monitor.config._label_regex import untrusted_problem
-from tether.monitor.config._labels import VALUE_MAX, Matcher, parse_matchers
+from tether.monitor.config.labels._labels import VALUE_MAX, Matcher, parse_matchers
+from tether.monitor.config.labels._regex import untrusted_problem
 from tether.monitor.engine._silences import (
     MATCHERS_MAX,
     SILENCE_MAX,

@@ -45,7 +45,7 @@ from tether.monitor.store._values import StoreError
 if TYPE_CHECKING:
     from tether.monitor.store._sessions import SessionStore
 
-__all__ = ["LoginLimiter", "Session", "Sessions"]
+__all__ = ["LoginLimiter", "LoginSession", "Sessions"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -60,7 +60,7 @@ TOUCH: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class LoginSession:
     """One logged-in browser."""
 
     user: str
@@ -77,7 +77,7 @@ class Session:
     ``None``: a password login's, whose scopes are its user's in the configuration."""
 
     def __repr__(self) -> str:
-        return f"<Session {self.user} began={self.began:.0f}>"
+        return f"<LoginSession {self.user} began={self.began:.0f}>"
 
 
 def fingerprint(password_hash: str) -> str:
@@ -89,7 +89,7 @@ class _Held:
     """What this process holds of a session: as read (or opened) at ``read``; ``written``
     the last use the store has; ``local``: not in the store (it could not be written)."""
 
-    session: Session
+    session: LoginSession
     read: float
     written: float
     local: bool = False
@@ -121,7 +121,7 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._open)
 
-    def _expires(self, session: Session) -> float:
+    def _expires(self, session: LoginSession) -> float:
         return min(session.began + self.absolute, session.used + self.idle)
 
     def _hold(self, digest: str, held: _Held) -> None:
@@ -133,14 +133,14 @@ class Sessions:
 
     def begin(
         self, user: str, password_hash: str, *, scopes: frozenset[str] | None = None
-    ) -> tuple[str, Session]:
+    ) -> tuple[str, LoginSession]:
         """A new session for ``user``: its id (the cookie's value) and the session
         (``scopes``: a single sign-on session's, ``password_hash`` then the digest of its
         settings); stored at the next :meth:`flush`."""
         now = self._clock()
         sid = secrets.token_urlsafe(32)
         credential = fingerprint(password_hash)
-        session = Session(user, secrets.token_urlsafe(32), now, now, credential, scopes)
+        session = LoginSession(user, secrets.token_urlsafe(32), now, now, credential, scopes)
         digest = hash_token(sid)
         held = _Held(session, now, now, local=self._store is None)
         self._hold(digest, held)
@@ -148,12 +148,12 @@ class Sessions:
             self._writes.append(("open", digest, held))
         return sid, session
 
-    def peek(self, sid: str) -> Session | None:
+    def peek(self, sid: str) -> LoginSession | None:
         """Session ``sid`` as it stands, expired or not, unchanged."""
         held = self._open.get(hash_token(sid))
         return None if held is None else held.session
 
-    def get(self, sid: str, password_hash: str | None) -> Session | None:
+    def get(self, sid: str, password_hash: str | None) -> LoginSession | None:
         """The live session ``sid``, now used once more; ``None`` (and it is ended) when it
         has expired, when its user is gone from the configuration (``password_hash``
         ``None``), or when the user's password hash changed."""
@@ -215,7 +215,7 @@ class Sessions:
         scopes = None if row.scopes is None else frozenset(row.scopes)
         # A use here not written yet is kept.
         used = max(row.used, held.session.used) if held is not None else row.used
-        session = Session(row.user, row.csrf, row.began, used, row.credential, scopes)
+        session = LoginSession(row.user, row.csrf, row.began, used, row.credential, scopes)
         self._hold(digest, _Held(session, now, row.used))
 
     async def flush(self) -> None:

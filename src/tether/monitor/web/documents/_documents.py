@@ -39,25 +39,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentDoc",
-    "Certificate",
-    "Channel",
-    "Check",
+    "CertificateDoc",
+    "ChannelDoc",
+    "CheckDoc",
     "ClusterDoc",
     "Columns",
-    "Failure",
-    "Head",
+    "DashboardRow",
+    "FailureDoc",
     "IncidentBrief",
     "IncidentsDoc",
     "Location",
     "MonitorDoc",
-    "Quorum",
-    "Row",
+    "MonitorHead",
+    "QuorumDoc",
     "SeriesDoc",
     "SeriesHead",
     "SparkPoint",
     "StatusDoc",
     "StoreDoc",
-    "Traffic",
+    "TrafficDoc",
     "TrafficPart",
     "ViewDoc",
     "certificate_json",
@@ -88,12 +88,12 @@ class Location(LocationDoc):
 # -- the parts ------------------------------------------------------------------------------
 
 
-class Certificate(TypedDict):
+class CertificateDoc(TypedDict):
     expires: str
     days_left: int
 
 
-class Check(TypedDict):
+class CheckDoc(TypedDict):
     """A monitor's latest check."""
 
     at: str
@@ -103,7 +103,7 @@ class Check(TypedDict):
     kind: str | None
 
 
-class Quorum(TypedDict):
+class QuorumDoc(TypedDict):
     needed: int
     failing: list[str]
     counted: int
@@ -112,7 +112,7 @@ class Quorum(TypedDict):
     ``needed`` (up for the cluster, not everywhere); null otherwise."""
 
 
-class Failure(TypedDict):
+class FailureDoc(TypedDict):
     """A monitor's last failure in the sparkline's hour (or its latest check, failed)."""
 
     at: str
@@ -128,7 +128,7 @@ class SparkPoint(TypedDict):
     latency_ms: float | None
 
 
-class Channel(TypedDict):
+class ChannelDoc(TypedDict):
     name: str
     failing: bool
     queued: int
@@ -149,7 +149,7 @@ class StoreDoc(TypedDict):
     refused: int
 
 
-class Instance(TypedDict):
+class InstanceDoc(TypedDict):
     id: str
     location: str
     host: str
@@ -183,11 +183,11 @@ class ClusterDoc(TypedDict):
     leader: bool
     live: dict[str, int] | None
     live_locations: list[str] | None
-    instances: list[Instance]
+    instances: list[InstanceDoc]
     agents: list[AgentDoc]
 
 
-class Traffic(TypedDict):
+class TrafficDoc(TypedDict):
     window: str
     calls: int
     per_minute: float | None
@@ -205,7 +205,7 @@ class Traffic(TypedDict):
 # -- the documents --------------------------------------------------------------------------
 
 
-class Head(TypedDict):
+class MonitorHead(TypedDict):
     """What the dashboard's row and the monitor's page share (``Snapshot.head``): who,
     what state, since when, the last check; ``locations`` and ``quorum`` for a monitor
     probed from several locations."""
@@ -216,18 +216,18 @@ class Head(TypedDict):
     state: str
     since: str | None
     for_s: float | None
-    last_check: Check | None
-    certificate: Certificate | None
+    last_check: CheckDoc | None
+    certificate: CertificateDoc | None
     labels: dict[str, str]
     locations: NotRequired[list[Location]]
-    quorum: NotRequired[Quorum]
+    quorum: NotRequired[QuorumDoc]
 
 
-class Row(Head):
-    """A monitor's row on the dashboard: its :class:`Head`, then these."""
+class DashboardRow(MonitorHead):
+    """A monitor's row on the dashboard: its :class:`MonitorHead`, then these."""
 
     uptime: dict[str, float | None]
-    last_failure: Failure | None
+    last_failure: FailureDoc | None
     sparkline: list[SparkPoint]
 
 
@@ -254,10 +254,10 @@ class StatusDoc(TypedDict):
     now: str
     monitors: dict[str, str] | str
     summary: dict[str, int]
-    rows: list[Row]
+    rows: list[DashboardRow]
     view: ViewDoc
     open_incidents: list[IncidentBrief]
-    channels: list[Channel]
+    channels: list[ChannelDoc]
     store: StoreDoc
     cluster: ClusterDoc
 
@@ -265,7 +265,7 @@ class StatusDoc(TypedDict):
 class TrafficPart(TypedDict, total=False):
     """A traffic monitor's window (:func:`traffic_json`), which its page alone has."""
 
-    traffic: Traffic
+    traffic: TrafficDoc
 
 
 class Screenshot(TypedDict):
@@ -281,8 +281,8 @@ class ScreenshotPart(TypedDict, total=False):
     screenshot: Screenshot
 
 
-class MonitorDoc(Head, TrafficPart, ScreenshotPart):
-    """``/api/monitors/{name}`` and a monitor's page: ``now``, then its :class:`Head`,
+class MonitorDoc(MonitorHead, TrafficPart, ScreenshotPart):
+    """``/api/monitors/{name}`` and a monitor's page: ``now``, then its :class:`MonitorHead`,
     then these, then ``traffic`` for a traffic monitor (:class:`TrafficPart`)."""
 
     now: str
@@ -349,7 +349,7 @@ def view_json(view: View, paged: Paged) -> ViewDoc:
     }
 
 
-def certificate_json(expires: float | None, now: float) -> Certificate | None:
+def certificate_json(expires: float | None, now: float) -> CertificateDoc | None:
     """When the leaf certificate expires and the whole days left (negative once expired);
     ``None`` for a monitor whose last checks saw no certificate."""
     if expires is None:
@@ -357,7 +357,7 @@ def certificate_json(expires: float | None, now: float) -> Certificate | None:
     return {"expires": iso(expires), "days_left": int((expires - now) // 86400)}
 
 
-def failure_json(record: ProbeRecord, now: float) -> Failure:
+def failure_json(record: ProbeRecord, now: float) -> FailureDoc:
     """A failed check as a row's ``last_failure``: when, how long ago, its kind and detail."""
     return {
         "at": iso(record.ts),
@@ -367,7 +367,7 @@ def failure_json(record: ProbeRecord, now: float) -> Failure:
     }
 
 
-def channel_json(channel: ChannelStatus) -> Channel:
+def channel_json(channel: ChannelStatus) -> ChannelDoc:
     """An alert channel's queue as ``/api/status`` shows it."""
     return {
         "name": channel.name,
@@ -439,7 +439,7 @@ def cluster_json(cluster: ClusterView) -> ClusterDoc:
     }
 
 
-def traffic_json(view: WindowView) -> Traffic:
+def traffic_json(view: WindowView) -> TrafficDoc:
     """A traffic monitor's window on its page: the calls and their rate, the share
     failing and by kind (commonest first), the latency percentiles."""
     rate = view.per_minute

@@ -9,7 +9,7 @@ it shows is of those alone, the counts by state, the rows, the open incidents.
 ``state`` then chooses among them the rows listed; the counts stay those of every
 state, so that each is a link to its rows.
 
-``match`` takes Alertmanager's matchers (``config/_labels.py``) over a monitor's labels and
+``match`` takes Alertmanager's matchers (``config/labels/_labels.py``) over a monitor's labels and
 ``monitor``, its name: a matcher that cannot be read is a :class:`BadMatch`, which the
 dashboard shows on the page and ``/api/status`` answers as a JSON error.
 
@@ -20,7 +20,7 @@ parameter takes is one 400 answer saying what to send, as :mod:`tether.monitor.w
 answers a bad number.
 
 :func:`arrange` is pure: it sorts and filters what the caller gathered of every monitor
-(:class:`Entry`: a few fields each, from the runner's memory and the cached uptimes) and
+(:class:`OverviewEntry`: a few fields each, from the runner's memory and the cached uptimes) and
 cuts out the page; only that page's rows are then read from the store.
 """
 
@@ -35,8 +35,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tether.monitor._state import State
-from tether.monitor.config._label_regex import SCAN_MEMORY_MAX, untrusted_problem
-from tether.monitor.config._labels import Matchers, matches, parse_matchers
+from tether.monitor.config.labels._labels import Matchers, matches, parse_matchers
+from tether.monitor.config.labels._regex import SCAN_MEMORY_MAX, untrusted_problem
 from tether.monitor.web._params import request_number
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ __all__ = [
     "QUERY_MAX",
     "SORTS",
     "BadMatch",
-    "Entry",
     "Order",
+    "OverviewEntry",
     "Paged",
     "View",
     "arrange",
@@ -194,7 +194,7 @@ class View:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class OverviewEntry:
     """What the overview sorts and filters a monitor by, gathered for every monitor."""
 
     position: int
@@ -286,11 +286,11 @@ def order_of(monitors: tuple[Monitor, ...]) -> Order:
 
 def in_order(view: View) -> bool:
     """Whether ``view`` keeps the configuration's order and filters by state alone: then
-    :func:`arrange_in_order` cuts its page without an :class:`Entry` for every monitor."""
+    :func:`arrange_in_order` cuts its page without an :class:`OverviewEntry` for every monitor."""
     return view.sort == "config" and not view.scoped
 
 
-def scope(view: View, entries: Sequence[Entry]) -> list[Entry]:
+def scope(view: View, entries: Sequence[OverviewEntry]) -> list[OverviewEntry]:
     """The entries of the monitors ``view`` is about (its ``q`` and ``match``), in their
     order: every one without either."""
     if not view.scoped:
@@ -319,7 +319,7 @@ def arrange_in_order(view: View, names: Sequence[str], states: Mapping[str, Stat
     return Paged.cut(view, kept if view.order == "asc" else kept[::-1])
 
 
-def arrange(view: View, entries: Sequence[Entry], *, scoped: bool = False) -> Paged:
+def arrange(view: View, entries: Sequence[OverviewEntry], *, scoped: bool = False) -> Paged:
     """Filter ``entries`` (in configuration order; ``scoped``: cut to the view's
     :func:`scope` already), sort them (ties keep that order) and cut out the page
     ``view`` asks for (:meth:`Paged.cut`)."""

@@ -31,9 +31,9 @@ from tether.monitor.engine._quorum import Placement, Quorum
 from tether.monitor.reports._documents import iso, location_json, round_ms
 from tether.monitor.web._routing import monitor_path
 from tether.monitor.web.documents._documents import (
-    Check,
-    Head,
-    Traffic,
+    CheckDoc,
+    MonitorHead,
+    TrafficDoc,
     certificate_json,
     traffic_json,
 )
@@ -85,7 +85,7 @@ class Facts:
         last = self.changes.get(name)
         return last[0] if last is not None and last[1] is state else None
 
-    def check(self, name: str, now: float) -> Check | None:
+    def check(self, name: str, now: float) -> CheckDoc | None:
         """``name``'s newest result as a row's ``last_check``."""
         record = self.latest.get(name)
         if record is None:
@@ -126,7 +126,7 @@ class Snapshot:
     the whole cluster."""
     live: frozenset[str] | None = None
     """The locations the running quorum counts live (None: read from the store)."""
-    traffic: dict[str, Traffic] = field(default_factory=dict)
+    traffic: dict[str, TrafficDoc] = field(default_factory=dict)
     """What the window of each shown traffic monitor holds (:func:`traffic_json`)."""
     journal: Journal | None = None
     """The quorum's record of which states changed (None: a snapshot read from the store),
@@ -229,13 +229,13 @@ class Snapshot:
             since = opened.get(name)
         return since
 
-    def head(self, m: Monitor, opened: Mapping[str, float], facts: Facts) -> Head:
+    def head(self, m: Monitor, opened: Mapping[str, float], facts: Facts) -> MonitorHead:
         """What the dashboard's row and the monitor's page share: who, what state, since
         when, the last check, the certificate (``facts``: what the store says of it),
         and, for a monitor of several locations, what each sees."""
         now = self.now
         since = self.since_of(m.name, opened, facts)
-        out: Head = {
+        out: MonitorHead = {
             "name": m.name,
             "href": monitor_path(m.name),
             "url": redact_url(m.url),

@@ -30,7 +30,7 @@ from tether.monitor.reports._uptime import UptimeTable, uptimes_of
 from tether.monitor.web.documents._board import STATE_ORDER, StateBoard
 from tether.monitor.web.documents._dashboard import SHOWN, _dumps, listed_brief
 from tether.monitor.web.documents._documents import (
-    Row,
+    DashboardRow,
     StatusDoc,
     channel_json,
     cluster_json,
@@ -39,7 +39,7 @@ from tether.monitor.web.documents._documents import (
     view_json,
 )
 from tether.monitor.web.documents._overview import (
-    Entry,
+    OverviewEntry,
     View,
     arrange,
     arrange_in_order,
@@ -101,7 +101,7 @@ def _shown_url(url: str) -> str:
 
 def overview_entries(
     snap: Snapshot, opened: Mapping[str, float], table: UptimeTable
-) -> list[Entry]:
+) -> list[OverviewEntry]:
     """What the overview sorts and filters every monitor by: the runner's memory and the
     cached uptimes (one store read a minute), no query per monitor."""
     shares = table.read(snap.store, [m.name for m in snap.monitors], snap.now)
@@ -110,7 +110,7 @@ def overview_entries(
         latest = snap.latest.get(m.name)
         share = shares.get(m.name, {})
         out.append(
-            Entry(
+            OverviewEntry(
                 position,
                 m.name,
                 _shown_url(m.url),
@@ -193,7 +193,7 @@ def _rows(
     shown: tuple[str, ...],
     opened: Mapping[str, float],
     table: UptimeTable,
-) -> list[Row]:
+) -> list[DashboardRow]:
     """The rows of ``shown``: each one's head (:meth:`Snapshot.head`, with what the store
     says of it), uptimes, last failure and the last hour's minutes."""
     now = snap.now
@@ -201,7 +201,7 @@ def _rows(
     sparks, failures = recent.read(snap.store, shown, now)
     shares = uptimes_of(snap.store, shown, now)
     monitors = order_of(snap.monitors).by_name
-    rows: list[Row] = []
+    rows: list[DashboardRow] = []
     for name in shown:
         table.put(name, shares[name])
         failure = failures.get(name)

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from tether._durations import format_duration, human_duration
 from tether.monitor.metrics._objective_metrics import ObjectivesView, figure
 from tether.monitor.reports._documents import iso
-from tether.monitor.reports._objective_history import History, incident_marks, live_history
+from tether.monitor.reports.objectives._history import History, incident_marks, live_history
 from tether.monitor.web._html import Page, render
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ __all__ = [
     "PLOT_BOTTOM",
     "PLOT_TOP",
     "BurnChart",
-    "ObjectiveHandlers",
-    "Row",
+    "ObjectivePageHandlers",
+    "ObjectiveRow",
     "axis_low",
     "budget_text",
     "burn_chart",
@@ -94,7 +94,7 @@ class Band(TypedDict):
     href: str
 
 
-class Row(TypedDict):
+class ObjectiveRow(TypedDict):
     """One objective on ``/objectives``."""
 
     name: str
@@ -233,17 +233,17 @@ def budget_text(remaining: float, little: bool, digits: int = 1) -> str:
     return "too few checks" if little else share_text(remaining, digits)
 
 
-def objectives_page(rows: Sequence[Row], now: float, banner: Markup) -> Page:
+def objectives_page(rows: Sequence[ObjectiveRow], now: float, banner: Markup) -> Page:
     """``/objectives``: each objective's SLI, target and budget left over its window."""
     main = render("objectives.html", banner=banner, rows=rows)
     # Not refreshed (no path): the figures move by the evaluation.
     return Page("Objectives", None, iso(now), main)
 
 
-def listing_rows(view: ObjectivesView, now: float) -> list[Row]:
+def listing_rows(view: ObjectivesView, now: float) -> list[ObjectiveRow]:
     """Every objective as ``/objectives`` lists it, from its last evaluation (on the loop:
     no store read, whatever the number of monitors)."""
-    rows: list[Row] = []
+    rows: list[ObjectiveRow] = []
     for name, objective in view.book.objectives.items():
         status = figure(view, name, now)
         ready = name not in view.waiting
@@ -289,7 +289,7 @@ def _missing_page(name: str, now: float, banner: Markup) -> Page:
     return Page("Not found", None, iso(now), main, status=404)
 
 
-class ObjectiveHandlers:
+class ObjectivePageHandlers:
     """The handlers of ``/objectives`` and ``/objectives/NAME``: the figures taken on the
     loop, the page built on a worker thread (reading the incidents from the store), as
     the dashboard's other pages (:meth:`DashboardHandlers.send`)."""
@@ -326,6 +326,6 @@ class ObjectiveHandlers:
         return await self.board.send(request, built, ())
 
 
-def objective_handlers(runner: Running, board: DashboardHandlers) -> ObjectiveHandlers:
+def objective_handlers(runner: Running, board: DashboardHandlers) -> ObjectivePageHandlers:
     """The objectives' page handlers, sharing the dashboard's (``board``) page building."""
-    return ObjectiveHandlers(runner, board)
+    return ObjectivePageHandlers(runner, board)

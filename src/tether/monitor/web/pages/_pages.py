@@ -40,14 +40,14 @@ from tether.monitor.web.documents._dashboard import (
     TIMELINE_WIDTH,
 )
 from tether.monitor.web.documents._documents import (
-    Head,
     IncidentBrief,
     IncidentsDoc,
     Location,
     MonitorDoc,
+    MonitorHead,
     SparkPoint,
     StatusDoc,
-    Traffic,
+    TrafficDoc,
 )
 from tether.monitor.web.documents._overview import QUERY_MAX, View
 from tether.monitor.web.documents._recent import SPARKLINE_WINDOW
@@ -208,7 +208,7 @@ def _place_title(where: Location) -> str:
     return "; ".join(part for part in (why, since) if part)
 
 
-def places(row: Head) -> list[dict[str, str]]:
+def places(row: MonitorHead) -> list[dict[str, str]]:
     """``east down · west up · local up`` under a monitor's state, each coloured as the
     state badges are."""
     return [
@@ -375,7 +375,7 @@ def timeline(incidents: Sequence[IncidentBrief], now: str, span: str) -> Timelin
 _PERCENTILES: Final = ("p50_ms", "p90_ms", "p99_ms")
 
 
-def traffic_rows(t: Traffic) -> list[tuple[str, str]]:
+def traffic_rows(t: TrafficDoc) -> list[tuple[str, str]]:
     """A traffic monitor's window, figure by figure."""
     share = f"{t['failed_share'] * 100:.1f}%" if t["calls"] else "—"
     rate = "—" if t["per_minute"] is None else f"{t['per_minute']:g} a minute"

@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from prometheus_client.utils import floatToGoString
 
-from tether.monitor.checks._blackbox import ModuleProbe, http_response, phase_seconds
+from tether.monitor.checks._blackbox import ModuleProbe, phase_seconds
 from tether.probe import (
     ConnectDetails,
     DnsQueryDetails,
     GrpcDetails,
     HttpDetails,
     IcmpDetails,
+    Phase,
     ProbeResult,
     Skipped,
     TlsDetails,
@@ -21,6 +22,25 @@ from tether.probe import (
 
 _go_float: Callable[[float], str] = floatToGoString
 """How prometheus_client writes a sample's value (``1.0``, ``2.5e-05``)."""
+_HEADS: dict[str, str] = {}
+"""Each gauge's ``# HELP`` and ``# TYPE`` lines, written once (a gauge's name has one text)."""
+
+
+def _number(value: float) -> str:
+    """:data:`_go_float`'s text, without its work for a small whole number (most of an
+    answer's values: a status, a count, a flag), whose text is ``repr(float(value))``."""
+    if value.__class__ is int and -1_000_000 < value < 1_000_000:
+        return f"{value}.0"
+    return _go_float(value)
+
+
+def _phases(result: ProbeResult) -> dict[str, Phase]:
+    """``result``'s phases by name, the first of each name (as ``ProbeResult.phase``)."""
+    found: dict[str, Phase] = {}
+    for p in result.phases:
+        if p.name not in found:
+            found[p.name] = p
+    return found
 
 
 def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
@@ -41,10 +61,15 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         answer = ModuleProbe("http", answer, None if f is None else (f.kind.value, f.layer.value))
     result = answer.result
     lines: list[str] = []
+    phases = _phases(result)
 
     def gauge(name: str, text: str, *samples: tuple[str, float]) -> None:
-        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} gauge"))
-        lines.extend(f"{name}{labels} {_go_float(value)}" for labels, value in samples)
+        head = _HEADS.get(name)
+        if head is None:
+            head = _HEADS[name] = f"# HELP {name} {text}\n# TYPE {name} gauge\n"
+        lines.append(head)
+        for labels, value in samples:
+            lines.append(f"{name}{labels} {_number(value)}\n")
 
     gauge("probe_success", "Whether the probe succeeded", ("", int(answer.failure is None)))
     gauge(
@@ -52,8 +77,8 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         "Probe duration",
         ("", sum(p.ms for p in result.phases) / 1000),
     )
-    dns = result.phase("dns")
-    connect = result.phase("connect")
+    dns = phases.get("dns")
+    connect = phases.get("connect")
     if answer.prober == "dns":
         # The server is an address: nothing to look up; its family is the protocol.
         lookup = 0.0
@@ -63,7 +88,7 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         lookup = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
         reached = connect.details if connect is not None else None
         address = (reached.address or "") if isinstance(reached, ConnectDetails) else ""
-        icmp = result.phase("icmp")
+        icmp = phases.get("icmp")
         if icmp is not None:
             echoes = icmp.details
             address = (echoes.address or "") if isinstance(echoes, IcmpDetails) else ""
@@ -75,11 +100,11 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
             ("", 6 if ":" in address else 4),
         )
     if answer.prober == "http":
-        _http_series(result, gauge)
+        _http_series(result, phases, gauge)
     elif answer.prober == "icmp":
-        _icmp_series(result, gauge)
+        _icmp_series(phases, gauge)
     elif answer.prober == "grpc":
-        _grpc_series(result, gauge)
+        _grpc_series(result, phases, gauge)
     elif answer.prober == "dns" and answer.dns is not None:
         gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
         gauge(
@@ -98,7 +123,7 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
             "Whether the DNS server answered",
             ("", int(dns is not None and dns.failure is None)),
         )
-    _tls_series(result, gauge)
+    _tls_series(phases, gauge)
     gauge(
         "probe_failure_info",
         "Why the probe failed: the tether kind and layer",
@@ -108,16 +133,17 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
             else []
         ),
     )
-    return ("\n".join(lines) + "\n").encode()
+    return "".join(lines).encode()
 
 
 _Gauge = Callable[..., None]
 
 
-def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
-    http = result.phase("http")
-    response = http_response(result)
-    hops = http.details.redirects if http and isinstance(http.details, HttpDetails) else ()
+def _http_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -> None:
+    http = phases.get("http")
+    details = http.details if http is not None else None
+    response = details.response if isinstance(details, HttpDetails) else None
+    hops = details.redirects if isinstance(details, HttpDetails) else ()
     gauge(
         "probe_http_duration_seconds",
         "Duration of each phase",
@@ -138,7 +164,7 @@ def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
     )
     gauge("probe_http_redirects", "Redirects followed", ("", max(0, len(hops) - 1)))
     last = hops[-1].url if hops else result.target
-    ssl = last.lower().startswith("https://") and result.phase("tls") is not None
+    ssl = last.lower().startswith("https://") and "tls" in phases
     gauge("probe_http_ssl", "Whether TLS was used for the final response", ("", int(ssl)))
     version = (response.version if response is not None else None) or ""
     gauge(
@@ -148,15 +174,15 @@ def _http_series(result: ProbeResult, gauge: _Gauge) -> None:
     )
 
 
-def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
+def _icmp_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
     """blackbox_exporter's icmp series: the phases resolve, setup (the socket and the
     send: tether does not time them apart, so 0) and rtt, and the reply's hop limit."""
-    dns, icmp = result.phase("dns"), result.phase("icmp")
+    dns, icmp = phases.get("dns"), phases.get("icmp")
     echoes = icmp.details if icmp is not None else None
     if not isinstance(echoes, IcmpDetails):
         echoes = None
     rtt = echoes.rtt_avg_ms if echoes is not None else None
-    phases = {
+    seconds = {
         "resolve": dns.ms / 1000 if dns is not None else 0.0,
         "setup": 0.0,
         "rtt": (rtt or 0.0) / 1000,
@@ -164,7 +190,7 @@ def _icmp_series(result: ProbeResult, gauge: _Gauge) -> None:
     gauge(
         "probe_icmp_duration_seconds",
         "Duration of icmp request by phase",
-        *((f'{{phase="{name}"}}', s) for name, s in phases.items()),
+        *((f'{{phase="{name}"}}', s) for name, s in seconds.items()),
     )
     if echoes is not None and echoes.hop_limit is not None:
         gauge(
@@ -180,7 +206,7 @@ _UNAVAILABLE = 14
 _DEADLINE_EXCEEDED = 4
 
 
-def _grpc_series(result: ProbeResult, gauge: _Gauge) -> None:
+def _grpc_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -> None:
     """blackbox_exporter's grpc series: the phases resolve and check (all that follows the
     lookup), the health answer as a 1 among its four statuses (all 0 when the call
     failed), the call's gRPC code, and whether TLS carried a call that answered.
@@ -188,7 +214,7 @@ def _grpc_series(result: ProbeResult, gauge: _Gauge) -> None:
     Where no call ended with a code, the code is the one a gRPC client gives such a
     failure: DEADLINE_EXCEEDED for silence, UNAVAILABLE for the rest (refused, TLS,
     an HTTP/1.1 port)."""
-    dns, call = result.phase("dns"), result.phase("grpc")
+    dns, call = phases.get("dns"), phases.get("grpc")
     details = call.details if call is not None else None
     d = details if isinstance(details, GrpcDetails) else None
     resolve = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
@@ -214,13 +240,13 @@ def _grpc_series(result: ProbeResult, gauge: _Gauge) -> None:
     gauge(
         "probe_grpc_ssl",
         "Indicates if SSL was used for the connection",
-        ("", int(answered and result.phase("tls") is not None)),
+        ("", int(answered and "tls" in phases)),
     )
     gauge("probe_grpc_status_code", "Response gRPC status code", ("", code))
 
 
-def _tls_series(result: ProbeResult, gauge: _Gauge) -> None:
-    tls = result.phase("tls")
+def _tls_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
+    tls = phases.get("tls")
     details = tls.details if tls is not None else None
     if not isinstance(details, TlsDetails) or not details.chain:
         return

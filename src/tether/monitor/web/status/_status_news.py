@@ -31,7 +31,7 @@ from tether.monitor.engine._status_news import (
 from tether.monitor.reports._documents import iso
 
 if TYPE_CHECKING:
-    from tether.monitor._records import Window
+    from tether.monitor._records import OpenedWindow
     from tether.monitor.config import MaintenanceWindow, StatusPage
     from tether.monitor.store import Store
 
@@ -127,7 +127,7 @@ def _starts(window: MaintenanceWindow, now: float, since: float) -> list[float]:
 def page_maintenance(
     page: StatusPage,
     configured: Sequence[MaintenanceWindow],
-    opened: Sequence[Window],
+    opened: Sequence[OpenedWindow],
     now: float,
 ) -> list[PageMaintenance]:
     """The maintenance ``page`` shows at ``now``, soonest first: ahead, under way, or over

@@ -15,7 +15,7 @@ from tether._durations import format_duration
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
     from tether.monitor.config._models import StatusPage
-    from tether.monitor.engine._objectives import Status
+    from tether.monitor.engine.objectives._budget import ObjectiveStatus
 
 __all__ = ["PageObjective", "page_objectives"]
 
@@ -37,7 +37,7 @@ class PageObjective(TypedDict):
 
 
 def page_objectives(
-    figures: Mapping[str, Status], config: MonitorConfig, page: StatusPage
+    figures: Mapping[str, ObjectiveStatus], config: MonitorConfig, page: StatusPage
 ) -> list[PageObjective]:
     """The objectives ``page`` lists, in its order, each as ``figures`` (by name) has it."""
     by_name = {o.name: o for o in config.objectives}

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from tether.monitor._records import Incident
     from tether.monitor.config import IncidentNote, MonitorConfig, StatusPage
     from tether.monitor.engine._detect import Observation
-    from tether.monitor.engine._objectives import Status as ObjectiveStatus
+    from tether.monitor.engine.objectives._budget import ObjectiveStatus
     from tether.monitor.store import Store
     from tether.monitor.store._base import Listed
     from tether.monitor.web._running import Running
@@ -270,7 +270,7 @@ class Group(TypedDict):
     monitors: list[PageRow]
 
 
-class Announcement(TypedDict):
+class AnnouncementDoc(TypedDict):
     level: str
     text: str
     start: str | None
@@ -317,7 +317,7 @@ class PageDoc(TypedDict):
     description: str | None
     now: str
     status: StatusWords
-    announcements: list[Announcement]
+    announcements: list[AnnouncementDoc]
     groups: list[Group]
     incident_days: int
     incidents: list[PageIncident]

@@ -1,0 +1,1 @@
+"""A ``browser:`` monitor's options and what they cannot go with."""

@@ -1,0 +1,2 @@
+"""``tether import gatus``: Gatus's configuration read into tether's (``_import.py`` is the
+entry)."""
