@@ -40,6 +40,9 @@ from tests.helpers.processes import wait_for as poll
 
 SRC = str(Path(__file__).parents[2] / "src")
 AGENT_TOKEN = "lifecycle-agent-token-for-branch-1"
+API_TOKEN = "lifecycle-write-token-the-rows-ask-with"
+"""What :meth:`World.api` sends: a row may configure users (the dashboard is then no
+longer open on loopback)."""
 Shape = Literal["one", "workers", "pg2"]
 Event = Literal["sigterm", "sighup", "kill9", "takeover"]
 Mode = Literal["ok", "503", "flap", "down"]
@@ -217,7 +220,8 @@ class World:
                 "locations: [local, branch-1]\n"
                 "agents: {batch_every: 1s}\n"
                 f'tokens: [{{name: b1, hash: "{hash_token(AGENT_TOKEN)}", scope: agent, '
-                "location: branch-1}]\n"
+                "location: branch-1},\n"
+                f'         {{name: rows, hash: "{hash_token(API_TOKEN)}", scope: write}}]\n'
                 "alerts:\n"
                 f'  - {{name: ops, type: webhook, url: "{self.ops.url}"}}\n'
                 f'  - {{name: oncall, type: webhook, url: "{self.oncall.url}"}}\n'
@@ -313,10 +317,11 @@ class World:
         with ``body``."""
         inst = inst or self.instances[-1]
         data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
         request = urllib.request.Request(
             f"http://127.0.0.1:{inst.port}{path}",
             data=data,
-            headers={"Content-Type": "application/json"} if data else {},
+            headers={"Content-Type": "application/json", **headers} if data else headers,
             method="GET" if data is None else "POST",
         )
         with _DIRECT.open(request, timeout=10) as answer:

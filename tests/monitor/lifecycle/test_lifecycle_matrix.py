@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import http.client
 import json
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
@@ -33,7 +35,9 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.helpers.alerts_receiver import Receiver
-from tests.helpers.lifecycle_world import Event, Shape, World
+from tests.helpers.lifecycle_world import Event, Instance, Shape, World
+from tests.helpers.logins import FAST, PASSWORD
+from tether.monitor.config._passwords import hash_password
 
 Step = tuple[Any, Any]
 SHAPES: tuple[Shape, ...] = ("one", "workers", "pg2")
@@ -665,6 +669,123 @@ class Subscribed(Row):
         assert events.count("incident.update") == self.updates
 
 
+class LoggedIn(Row):
+    """A local login's session (issue 48): after the event its cookie is honoured by every
+    instance still running (on ``pg2``, one the session was not made on), with the same
+    CSRF token, and a change made with it is taken and audited as its user's; a session
+    logged out before the event stays ended."""
+
+    name = "login session"
+
+    def __init__(self, w: World) -> None:
+        super().__init__(w)
+        self.t = w.target()
+        self.cookie = self.csrf = self.ended = ""
+        self.checks = 0
+
+    def monitors(self) -> list[str]:
+        return [f"{{name: sess, url: '{self.t.url}', interval: 1h}}"]
+
+    def sections(self) -> list[str]:
+        hashed = hash_password(PASSWORD, n=FAST)
+        return [f"users:\n  - {{name: alice, password_hash: '{hashed}'}}\n"]
+
+    def ask(
+        self, inst: Instance, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        """One request on a fresh connection: status, headers, body."""
+        conn = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=10)
+        try:
+            body = "" if method == "GET" else "{}"
+            conn.request(method, path, body=body or None, headers=headers)
+            answer = conn.getresponse()
+            return answer.status, dict(answer.headers), answer.read().decode()
+        finally:
+            conn.close()
+
+    def origin(self, inst: Instance) -> str:
+        return f"http://127.0.0.1:{inst.port}"
+
+    def arrange(self) -> Iterator[Step]:
+        yield _always, self.log_in
+        yield _always, self.log_out_one
+
+    def log_in(self) -> None:
+        self.cookie, self.csrf = self.session()
+
+    def log_out_one(self) -> None:
+        self.ended, csrf = self.session()
+        inst = self.w.instances[0]
+        status, _, _ = self.ask(
+            inst,
+            "POST",
+            "/logout",
+            {"Cookie": self.ended, "X-CSRF-Token": csrf, "Origin": self.origin(inst)},
+        )
+        assert status == 303, status
+
+    def session(self) -> tuple[str, str]:
+        """A session made on the first instance: its cookie and its CSRF token."""
+        inst = self.w.instances[0]
+        conn = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=10)
+        try:
+            conn.request(
+                "POST",
+                "/login",
+                body=f"user=alice&password={PASSWORD.replace(' ', '+')}&next=/",
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Origin": self.origin(inst),
+                },
+            )
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == 303, answer.status
+            cookie = answer.headers["Set-Cookie"].split(";")[0]
+        finally:
+            conn.close()
+        return cookie, self.csrf_of(inst, cookie)
+
+    def csrf_of(self, inst: Instance, cookie: str) -> str:
+        status, _, page = self.ask(inst, "GET", "/monitors/sess", {"Cookie": cookie})
+        assert status == 200, f"the session's page: {status}"
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert found is not None, "no CSRF token on the page"
+        return found.group(1)
+
+    def running(self) -> list[Instance]:
+        return [i for i in self.w.instances if i.proc is not None and i.proc.poll() is None]
+
+    def keep(self) -> Any:
+        return self.cookie, self.csrf
+
+    def check(self, kept: Any) -> None:
+        cookie, csrf = kept
+        for inst in self.running():
+            where = f"on {inst.name}"
+            assert self.csrf_of(inst, cookie) == csrf, f"another CSRF token {where}"
+            status, _, _ = self.ask(
+                inst,
+                "POST",
+                "/api/monitors/sess/check",
+                {
+                    "Cookie": cookie,
+                    "X-CSRF-Token": csrf,
+                    "Origin": self.origin(inst),
+                    "Content-Type": "application/json",
+                },
+            )
+            assert status in (200, 202), f"a check asked with the session {where}: {status}"
+            self.checks += 1
+            gone, _, _ = self.ask(inst, "GET", "/api/status", {"Cookie": self.ended})
+            assert gone == 401, f"the session logged out is back {where}: {gone}"
+
+    def finish(self, kept: Any) -> None:
+        audit = self.w.api("/api/audit")
+        by = [e for e in audit["entries"] if e.get("who") == "alice"]
+        assert len(by) >= self.checks, f"{len(by)} audit entries of alice, {self.checks} checks"
+
+
 ROWS: tuple[type[Row], ...] = (
     OpenIncident,
     Acknowledged,
@@ -680,6 +801,7 @@ ROWS: tuple[type[Row], ...] = (
     Discovered,
     Objective,
     Subscribed,
+    LoggedIn,
 )
 """The matrix's rows."""
 

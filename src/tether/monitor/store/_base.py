@@ -60,6 +60,7 @@ from tether.monitor.store._rollups import (
     tally,
 )
 from tether.monitor.store._screenshots import ScreenshotStore
+from tether.monitor.store._sessions import SessionStore
 from tether.monitor.store._silences import SilenceStore, Suppressed
 from tether.monitor.store._subscribers import SubscriberStore
 from tether.monitor.store._values import (
@@ -173,6 +174,7 @@ class Store(
     CertificateStore,
     DiscoveredStore,
     SubscriberStore,
+    SessionStore,
     Protocol,
 ):
     """The monitor's history: results, roll-ups, state changes, the alert outbox,

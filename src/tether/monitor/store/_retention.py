@@ -25,6 +25,10 @@ incidents, incident_members,  ``incident_retention`` after it is     an open inc
 incident_timeline,            resolved (``rollup_retention``)        folded into an open
 incident_membership                                                  one
 tether_audit                  ``audit_retention`` (365 days)
+tether_sessions               until it expires (``session_idle``
+                              after its last use, ``session_max``
+                              after its login, as they were when it
+                              was last written)
 tether_agent_batches          ``agents.keep_batches`` (the agent
                               intake prunes them)
 tether_instances              an hour after the last heartbeat
@@ -120,6 +124,8 @@ class Pruned:
     incident_rows: int = 0
     """The deleted incidents' members, timeline entries and membership moves."""
     audit: int = 0
+    sessions: int = 0
+    """Login sessions past their expiry."""
 
     @property
     def total(self) -> int:
@@ -148,6 +154,7 @@ _NOUNS: Final[dict[str, tuple[str, str]]] = {
         "rows of their members, timelines and history",
     ),
     "audit": ("audit entry", "audit entries"),
+    "sessions": ("expired login session", "expired login sessions"),
 }
 
 
@@ -198,6 +205,13 @@ _AUDIT: Final = f"""
     LIMIT %(chunk)s)
 """
 
+_SESSIONS: Final = """
+    DELETE FROM tether_sessions WHERE digest IN (SELECT digest FROM tether_sessions
+    WHERE expires < %(before)s LIMIT %(chunk)s)
+"""
+"""Login sessions past their expiry (issue 48): a session is ended when next used after
+it anyway (``web/auth/_sessions.py``); this drops those never used again."""
+
 _INCIDENTS: Final = f"""
     SELECT i.id FROM incidents i WHERE i.resolved < %(before)s
     AND {_KEEP_NEWEST.format(alias="i.", table="incidents")}
@@ -242,6 +256,7 @@ class RetentionSQL(SQLStore[C]):
             incidents=incidents,
             incident_rows=rows,
             audit=self._in_chunks(_AUDIT, {"before": now - r.audit}),
+            sessions=self._in_chunks(_SESSIONS, {"before": now}),
         )
         if pruned.total:
             log.info(

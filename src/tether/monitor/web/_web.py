@@ -62,7 +62,7 @@ def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
     """The monitor's server, serving :func:`routes`; ``refresh`` is how often (seconds) the
     dashboard's pages ask for fresh data."""
     app = web.Application(middlewares=[json_errors, gate], client_max_size=REQUEST_BODY_MAX)
-    authority = install(app, lambda: runner.config, runner.wall)
+    authority = install(app, lambda: runner.config, runner.wall, runner.store)
     app.on_response_prepare.append(security_headers)
     for route in routes(runner, authority, refresh=refresh):
         route.add_to(app.router)

@@ -67,6 +67,7 @@ from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
+from tether.monitor.store._sessions import SessionSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import LocationRead, too_new
@@ -341,6 +342,7 @@ class PostgresStore(
     InstanceSQL["Conn"],
     DiscoveredSQL["Conn"],
     SubscriberSQL["Conn"],
+    SessionSQL["Conn"],
 ):
     """The monitor's store in a PostgreSQL database.  Thread-safe; writes go through one
     writer thread, reads through one shared connection.

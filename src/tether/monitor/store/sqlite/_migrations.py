@@ -365,4 +365,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tether_incident_updates_by_incident ON tether_incident_updates (incident, at)
     """,
+    # 16 (issue 48): login sessions, shared by every process and instance of the store
+    # and kept across restarts; by the SHA-256 of the session id, never the id
+    # (store/_sessions.py).
+    """
+    CREATE TABLE tether_sessions (
+        digest TEXT PRIMARY KEY,
+        who TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        scopes TEXT,
+        csrf TEXT NOT NULL,
+        credential TEXT NOT NULL,
+        began REAL NOT NULL,
+        used REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE INDEX tether_sessions_by_expiry ON tether_sessions (expires)
+    """,
 )

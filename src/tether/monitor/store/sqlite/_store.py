@@ -59,6 +59,7 @@ from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_b
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
+from tether.monitor.store._sessions import SessionSQL
 from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import too_new
@@ -368,6 +369,7 @@ class SQLiteStore(
     InstanceSQL[sqlite3.Connection],
     DiscoveredSQL[sqlite3.Connection],
     SubscriberSQL[sqlite3.Connection],
+    SessionSQL[sqlite3.Connection],
 ):
     """The monitor's store in one SQLite file.  Thread-safe; writes go through one writer thread."""
 

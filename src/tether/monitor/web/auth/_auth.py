@@ -73,6 +73,7 @@ from tether.monitor.web.auth._sessions import LoginLimiter, Sessions
 
 if TYPE_CHECKING:
     from tether.monitor.config import ApiToken, MonitorConfig, User
+    from tether.monitor.store._sessions import SessionStore
 
 __all__ = [
     "LOCAL_ADDRESS_HEADER",
@@ -294,12 +295,16 @@ def _wants_json(request: web.Request) -> bool:
 
 
 def install(
-    app: web.Application, config: Callable[[], MonitorConfig], clock: Callable[[], float]
+    app: web.Application,
+    config: Callable[[], MonitorConfig],
+    clock: Callable[[], float],
+    store: SessionStore | None = None,
 ) -> ConfiguredAuthority:
     """Put the configured authority the gate reads on ``app`` (made with
-    ``middlewares=[gate]``); ``clock`` (Unix seconds) times sessions.  The login routes
-    answer with :func:`login_handlers` of the authority returned."""
-    authority = ConfiguredAuthority(config, Sessions(clock))
+    ``middlewares=[gate]``); ``clock`` (Unix seconds) times sessions, kept in ``store``
+    (none: in this process only).  The login routes answer with :func:`login_handlers`
+    of the authority returned."""
+    authority = ConfiguredAuthority(config, Sessions(clock, store=store))
     app[AUTHORITY] = authority
     return authority
 
@@ -380,6 +385,7 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
         if old:
             authority.sessions.end(old)  # a new id at each login: no fixation
         sid, _ = authority.sessions.begin(user.name, user.password_hash.get_secret_value())
+        await authority.sessions.flush()  # stored before the browser can use it elsewhere
         log.info("%s logged in from %s", user.name, client, extra={"event": "login"})
         response = web.HTTPSeeOther(next_path)
         response.set_cookie(
@@ -398,6 +404,7 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
         sid = request.cookies.get(SESSION_COOKIE)
         if who.via == "session" and sid:
             authority.sessions.end(sid)
+            await authority.sessions.flush()
             log.info("%s logged out", who.name, extra={"event": "logout"})
         response = web.HTTPSeeOther("/login")
         response.del_cookie(SESSION_COOKIE, path="/")
@@ -493,7 +500,11 @@ async def gate(
     if where == "agent":
         request[PRINCIPAL] = agent_principal(authority, request)
         return await handler(request)
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid and "Authorization" not in request.headers and not authority.open:
+        await authority.sessions.recall(sid)  # fresh from the store (_sessions.py)
     who = authority.principal(request)
+    await authority.sessions.flush()
     if where == "report":
         if who is None:
             raise refusal(401, "send an API token of the report scope: Authorization: Bearer TOKEN")

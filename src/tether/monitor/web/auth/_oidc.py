@@ -342,6 +342,7 @@ def oidc_handlers(
         if old:
             authority.sessions.end(old)  # a new id at each login: no fixation
         sid, _ = authority.sessions.begin(name, settings.session_key, scopes=scopes)
+        await authority.sessions.flush()
         log.info(
             "%s logged in through single sign-on from %s with %s",
             name,
