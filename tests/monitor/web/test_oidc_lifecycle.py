@@ -10,7 +10,9 @@ session: the next login comes back without a password asked, in one redirect."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import requests
 
 from tests.helpers.logins import PASSWORD
 from tests.helpers.oidc_server import sign_in
-from tests.helpers.oidc_world import Instance, World, ready, world
+from tests.helpers.oidc_world import SHAPES, Instance, World, ready, world
 from tests.helpers.processes import wait_for
 from tests.helpers.tether_processes import monitor
 from tether.lab import Lab
@@ -86,6 +88,44 @@ def test_a_session_through_reload_and_restart(
             assert signed_in(w, http)
             reload(w.first, {"roles": [{"value": "ops", "scopes": ["write"]}]})
             assert not signed_in(w, http)
+
+
+def signed_in_everywhere(w: World, http: requests.Session, up: list[Instance]) -> bool:
+    """The cookie alone signs ``http`` in on each of ``up`` (no provider asked: a lost
+    session would be a 401, or a redirect to the login)."""
+    return all(
+        http.get(f"{i.base}/api/status", allow_redirects=False).status_code == 200 for i in up
+    )
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_session_through_every_event_in_every_shape(
+    shape: str, lab: Lab, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The lifecycle matrix's events for a single sign-on session (issue 48), in the three
+    deployment shapes: SIGHUP, SIGTERM and start, kill -9 and start, of each instance in
+    turn; with two instances on PostgreSQL the other one runs on meanwhile (a takeover)
+    and honours the session while the first is down.  After each event the cookie still
+    signs the browser in on every running instance, the provider never asked again."""
+    env = {**os.environ, "TETHER_LOCATION": "local"}
+    with world(shape, tmp_path, lab, request) as w, ExitStack() as restarted:
+        http = w.http()
+        login(w, http)
+        assert signed_in_everywhere(w, http, w.instances)
+        for event in ("SIGHUP", "SIGTERM", "SIGKILL"):
+            for instance in w.instances:
+                if event == "SIGHUP":
+                    reload(instance)
+                    assert signed_in_everywhere(w, http, w.instances), event
+                    continue
+                instance.proc.send_signal(getattr(signal, event))
+                instance.proc.wait(timeout=60)
+                others = [i for i in w.instances if i is not instance]
+                assert signed_in_everywhere(w, http, others), f"{event}: the others"
+                again = restarted.enter_context(monitor(instance.config, instance.log, env=env))
+                instance.proc = again
+                wait_for(lambda i=instance: ready(i), limit=60, procs=[again])
+                assert signed_in_everywhere(w, http, w.instances), f"{event} and start"
 
 
 def test_the_local_login_can_be_switched_off(
