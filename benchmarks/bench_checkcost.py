@@ -39,13 +39,13 @@ import itertools
 import os
 import pickle
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from _callgrind import collected  # benchmarks/ is the script's own directory
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
 from _targets import target_servers
 from bench_monitor import CONCURRENCY, MONITOR_LOOP, everywhere, run_on, versions
@@ -341,28 +341,7 @@ INSTRUCTION_MONITORS = 1024
 
 def instructions(which: str, n: int, given: str) -> int:
     """Instructions callgrind collected for a fresh interpreter running ``which``."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            os.path.abspath(__file__),
-            "--part",
-            which,
-            str(n),
-            given,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for line in done.stderr.splitlines():
-        if "Collected" in line:
-            return int(line.split()[-1])
-    raise RuntimeError(f"callgrind said no count for {which}:\n{done.stderr[-3000:]}")
+    return collected(__file__, ["--part", which, str(n), given])
 
 
 def counted(n: int, parts: tuple[str, ...] = ("worker", "coordinator", "aiohttp")) -> Section:

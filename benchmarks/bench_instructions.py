@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _callgrind import collected  # benchmarks/ is the script's own directory
 from bench_retry import ADDED_FACTOR, Server  # benchmarks/ is the script's own directory
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -176,28 +176,7 @@ async def aiohttp_calls(which: str, n: int, url: str) -> None:
 
 def instructions(which: str, n: int, url: str) -> int:
     """Instructions callgrind collected for a fresh interpreter making ``n`` calls."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            os.path.abspath(__file__),
-            "--client",
-            which,
-            str(n),
-            url,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    for line in done.stderr.splitlines():
-        if "Collected" in line:
-            return int(line.split()[-1])
-    raise RuntimeError(f"callgrind said no count for {which}:\n{done.stderr[-2000:]}")
+    return collected(__file__, ["--client", which, str(n), url], {"PYTHONPATH": str(SRC)})
 
 
 def per_call(which: str, n: int, url: str) -> float:
