@@ -212,9 +212,14 @@ _PLAIN: Final = re.compile(r"[A-Za-z0-9._~-]*")
 
 def _forms(value: str) -> set[str]:
     """How a value may be written where it could be shown: as it is, percent-encoded, as
-    JSON string content, and as a condition shows text."""
+    JSON string content, and as a condition shows text (a plain value has one form)."""
     if _PLAIN.fullmatch(value):
         return {value}
+    return every_form(value)
+
+
+def every_form(value: str) -> set[str]:
+    """Every form :func:`_forms` stands for, worked out in full."""
     shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     raw = value.encode("utf-8", "surrogatepass")
     return {
