@@ -95,6 +95,6 @@ def test_keys_and_non_strings_are_not_interpolated() -> None:
     text = "${X}: 1\n" + dump()
     assert errors_of(text, env={"X": "server"}) == [
         '["${X}"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
-        "defaults, maintenance, cluster, agents, users, tokens, workers, discover, monitors, "
+        "defaults, maintenance, cluster, agents, users, tokens, oidc, workers, discover, monitors, "
         "status_pages, objectives, modules, routes, time_intervals, inhibit_rules"
     ]
