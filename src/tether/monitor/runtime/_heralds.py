@@ -2,7 +2,7 @@
 
 The herald runs on the instance that leads (one of a cluster, as the incident engine):
 every :data:`LOOK_EVERY` seconds it builds each subscribable page's document as the page
-is served (``web/_statuspage.build_page``), takes its news (``web/_status_news.page_news``)
+is served (``web/status/_statuspage.build_page``), takes its news (``web/status/_status_news.page_news``)
 and tells the store each piece it has not told (``Store.tell``: noted and queued for every
 confirmed subscriber in one transaction, once per key whoever finds it).  The deliverer
 (``alerts/_subscribers.Deliverer``) runs on every instance and sends what the store's
