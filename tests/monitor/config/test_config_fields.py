@@ -231,8 +231,8 @@ def test_dns_option_error(dns: dict[str, Any], error: str) -> None:
         (
             {"a.b": 1},
             '["a.b"]: unknown key; expected one of: storage, server, probe, locations, alerts, '
-            "defaults, maintenance, cluster, agents, users, tokens, oidc, workers, discover, monitors, "
-            "status_pages, objectives, modules, routes, time_intervals, inhibit_rules",
+            "defaults, maintenance, cluster, agents, users, tokens, oidc, workers, discover, "
+            "monitors, status_pages, objectives, modules, routes, time_intervals, inhibit_rules",
         ),
     ],
 )

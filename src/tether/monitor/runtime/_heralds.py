@@ -4,13 +4,12 @@ The herald runs on the instance that leads (one of a cluster, as the incident en
 every :data:`LOOK_EVERY` seconds it builds each subscribable page's document as the page
 is served (``web/status/_statuspage.build_page``), takes its news
 (``web/status/_status_news.page_news``) and tells the store each piece it has not told
-(``Store.tell``: noted and queued for every confirmed subscriber in one transaction, once per key whoever finds it).  The deliverer
-(``alerts/_subscribers.Deliverer``) runs on every instance and sends what the store's
-outbox holds, each delivery claimed by one.  A restart, a ``kill -9`` or a takeover finds
-the same news told and the same deliveries queued: nothing is sent twice from the start,
-nothing lost (delivery is at least once: a message sent just before a crash, not yet
-marked, is sent again).
-"""
+(``Store.tell``: noted and queued for every confirmed subscriber in one transaction, once
+per key whoever finds it). The deliverer (``alerts/_subscribers.Deliverer``) runs on every
+instance and sends what the store's outbox holds, each delivery claimed by one. A restart,
+a ``kill -9`` or a takeover finds the same news told and the same deliveries queued:
+nothing is sent twice from the start, nothing lost (delivery is at least once: a message
+sent just before a crash, not yet marked, is sent again)."""
 
 from __future__ import annotations
 
