@@ -59,6 +59,25 @@ def test_news_reaches_confirmed_subscribers_once_and_outlives_a_reopen(target: s
         assert bob.confirmed is None
 
 
+def test_an_address_never_confirmed_is_forgotten(target: str) -> None:
+    """An address that asked before the cut and never confirmed is deleted with its
+    unsent confirmation; one confirmed, or one that asked after the cut, stays."""
+    with open_target(target) as store:
+        store.subscribe(_new("old@example.com", "e" * 43), CONFIRM, T0)
+        store.subscribe(_new("kept@example.com", "f" * 43), CONFIRM, T0)
+        assert store.confirm_subscriber("f" * 43, T0 + 5) is not None
+        late = Subscriber(0, "public", "email", "new@example.com", "g" * 43, None, T0 + 100, None)
+        store.subscribe(late, CONFIRM, T0 + 100)
+        assert store.forget_unconfirmed(T0 + 50) == 1
+        assert store.forget_unconfirmed(T0 + 50) == 0
+        assert sorted(s.address for s in store.subscribers()) == [
+            "kept@example.com",
+            "new@example.com",
+        ]
+        pending = store.claim_deliveries("one", T0 + 200, 60)
+        assert "old@example.com" not in {d.subscriber.address for d in pending}
+
+
 def test_an_export_imports_once(target: str) -> None:
     """Subscribers imported are added once; an address a page has is left as it is."""
     with open_target(target) as store:

@@ -28,13 +28,16 @@ if TYPE_CHECKING:
     from tether.monitor.config import StatusPage
     from tether.monitor.web._running import Running
 
-__all__ = ["LOOK_EVERY", "NEWS_KEPT", "Herald", "run_subscribers"]
+__all__ = ["LOOK_EVERY", "NEWS_KEPT", "UNCONFIRMED_KEPT", "Herald", "run_subscribers"]
 
 log = logging.getLogger("tether.monitor")
 
 LOOK_EVERY: Final = 5.0
 """Seconds between the herald's looks at the pages."""
 NEWS_KEPT: Final = 90 * 86400.0
+UNCONFIRMED_KEPT: Final = 7 * 86400.0
+"""How long an address that never confirmed is kept: then it is forgotten, with its
+confirmation if that was never sent."""
 """How long news told and deliveries done are kept (the pages show 90 days at most)."""
 
 
@@ -102,6 +105,7 @@ async def run_subscribers(
                 if runner.leading and now - last_prune > 3600:
                     last_prune = now
                     await asyncio.to_thread(runner.store.prune_news, now - NEWS_KEPT)
+                    await asyncio.to_thread(runner.store.forget_unconfirmed, now - UNCONFIRMED_KEPT)
             except StoreError as exc:
                 log.debug("status page news skipped: %s", exc)
             except Exception:

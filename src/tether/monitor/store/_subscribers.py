@@ -141,6 +141,10 @@ class SubscriberStore(Protocol):
     def prune_news(self, before: float) -> None:
         """Drop deliveries done before ``before`` and news noted before it."""
 
+    def forget_unconfirmed(self, before: float) -> int:
+        """Delete the subscribers that asked before ``before`` and never confirmed, with
+        what they had not been sent; how many."""
+
     def add_incident_update(
         self, update: IncidentUpdate, audit: AuditEntry
     ) -> IncidentUpdate | None:
@@ -389,6 +393,23 @@ class SubscriberSQL(SQLStore[C]):
             self._execute(conn, "DELETE FROM tether_status_news WHERE noted < %s", (before,))
 
         self._call(write)
+
+    def forget_unconfirmed(self, before: float) -> int:
+        def write(conn: C) -> int:
+            self._execute(
+                conn,
+                "DELETE FROM tether_status_deliveries WHERE delivered IS NULL AND subscriber IN "
+                "(SELECT id FROM tether_subscribers WHERE confirmed IS NULL AND created < %s)",
+                (before,),
+            )
+            cur = self._execute(
+                conn,
+                "DELETE FROM tether_subscribers WHERE confirmed IS NULL AND created < %s",
+                (before,),
+            )
+            return int(cur.rowcount)
+
+        return self._call(write)
 
     def add_incident_update(
         self, update: IncidentUpdate, audit: AuditEntry
