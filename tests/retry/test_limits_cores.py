@@ -12,7 +12,50 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether._retry._limits import AimdLimit, Gradient2Limit, ThrottleWindow
+from tether._retry._limits import AimdLimit, Gradient2Limit, SlidingWindow, ThrottleWindow
+
+# -- the sliding window ----------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    seconds=st.integers(1, 12),
+    steps=st.lists(
+        st.tuples(
+            st.floats(-3, 4, allow_nan=False),
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.booleans(),
+        ),
+        max_size=80,
+    ),
+    start=st.floats(-5, 5, allow_nan=False),
+)
+def test_the_sliding_window_sums_what_one_second_buckets_of_a_raw_list_hold(
+    seconds: int, steps: list[tuple[float, int, int, bool]], start: float
+) -> None:
+    """Whatever the moments (forwards, backwards, below zero, on a second's edge), the
+    window's sums are those of the same additions kept in a list of [second, a, b]
+    buckets, a new bucket whenever int(now) differs from the newest one's, the oldest
+    dropped while their second is at most int(now) - seconds: the cheap newest-bucket
+    test of issue 46 §5 changes no count."""
+    window, model = SlidingWindow(seconds), []
+    now = start
+    for step, a, b, read in steps:
+        now += step
+        if read:
+            oldest = int(now) - seconds
+            while model and model[0][0] <= oldest:
+                model.pop(0)
+            assert window.sums(now) == (sum(m[1] for m in model), sum(m[2] for m in model))
+        else:
+            window.add(now, a, b)
+            if model and model[-1][0] == int(now):
+                model[-1][1] += a
+                model[-1][2] += b
+            else:
+                model.append([int(now), a, b])
+
 
 # -- client-side throttling -------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """Where a call's outcome goes once the loop is done with it: one record per logical call.
 
 The loop (``_loop.run_sync`` / ``run_async``) checks :data:`SINKS` once as a call ends;
-when it is empty (no reporter, no OpenTelemetry) that check is all a call pays.  A sink
+when it is empty (no reporter, and no OpenTelemetry MeterProvider set) that check is
+all a call pays.  A sink
 takes a :data:`Record` and must be quick and never raise: it runs on the caller's path.
 
 :data:`SINKS` starts with :func:`_first`, which on the first ended call makes the
 OpenTelemetry histogram (when its API is installed) and, if :func:`tether.report_to`
-was not called, reads ``TETHER_REPORT_URL`` once; then it leaves the list.
+was not called, reads ``TETHER_REPORT_URL`` once; then it leaves the list.  The
+histogram joins the list only once a MeterProvider is behind it (the API tells it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ Record = CallRecord
 """The record of one ended call (:class:`~tether._retry._record.CallRecord`)."""
 
 SINKS: list[Sink] = []
-"""What the loop hands each ended call to; changed in place only, under :data:`_locks`."""
+"""What the loop hands each ended call to; changed in place only, under :data:`_locks`.
+Empty while nothing listens: no reporter, and no MeterProvider behind the API's meter."""
 
 _locks = [threading.RLock()]
 """The one lock of the state below, in a list so a child process can replace it."""
@@ -34,9 +37,10 @@ _state: dict[str, Any] = {"ready": False, "reporter": None, "meter_sink": None}
 
 def _first(record: Record) -> None:
     """The first ended call: set up, then hand the record to what was set up."""
+    made = None if _state["ready"] else _default_meter()
     with _locks[0]:
         if not _state["ready"]:
-            _setup(read_env=_state["reporter"] is None)
+            _setup(made, read_env=_state["reporter"] is None)
     for sink in SINKS:
         if sink is not _first:
             sink(record)
@@ -45,16 +49,30 @@ def _first(record: Record) -> None:
 SINKS.append(_first)
 
 
-def _setup(*, read_env: bool) -> None:
-    _state["ready"] = True
+def _default_meter() -> _instrument.Duration | None:
+    """The call-duration sink on the API's default meter.  Made outside :data:`_locks`,
+    always: the API tells it of a MeterProvider under the API's own locks, and its
+    ``_woken`` then takes ours, so ours is never held while taking the API's."""
     try:
-        _state["meter_sink"] = _instrument.call_duration()
+        return _instrument.call_duration(woken=_woken)
     except Exception:
         logger.warning(
             "tether: the OpenTelemetry call-duration histogram could not be set up; "
             "calls go on without it",
             exc_info=True,
         )
+        return None
+
+
+def _woken() -> None:
+    """A MeterProvider was set: the call-duration sink, asleep until now, listens."""
+    with _locks[0]:
+        _rebuild()
+
+
+def _setup(made: _instrument.Duration | None, *, read_env: bool) -> None:
+    _state["ready"] = True
+    _state["meter_sink"] = made
     if read_env:
         reporter = from_environment()
         if reporter is not None:
@@ -63,9 +81,13 @@ def _setup(*, read_env: bool) -> None:
 
 
 def _rebuild() -> None:
+    """:data:`SINKS` from the state: a sink that would drop every record (the duration
+    sink on the API's proxy meter, asleep) is left out, so that while nothing listens
+    the loop's one check finds nothing and no record is built."""
     sinks: list[Sink] = [] if _state["ready"] else [_first]
-    if _state["meter_sink"] is not None and _state["ready"]:
-        sinks.append(_state["meter_sink"])
+    meter: _instrument.Duration | None = _state["meter_sink"]
+    if meter is not None and _state["ready"] and not meter.asleep():
+        sinks.append(meter.sink)
     reporter = _state["reporter"]
     if reporter is not None:
         sinks.append(reporter.sink)
@@ -75,9 +97,10 @@ def _rebuild() -> None:
 def install(reporter: Reporter | None) -> Reporter | None:
     """Make ``reporter`` the one that receives ended calls (until it closes); the
     previous one, if any."""
+    made = None if _state["ready"] else _default_meter()
     with _locks[0]:
         if not _state["ready"]:
-            _setup(read_env=False)
+            _setup(made, read_env=False)
         previous: Reporter | None = _state["reporter"]
         _state["reporter"] = reporter
         _rebuild()
@@ -101,10 +124,12 @@ def installed() -> Reporter | None:
 def use_meter(meter: Any) -> None:
     """Record call durations with ``meter`` (an OpenTelemetry ``Meter``) from now on;
     ``None`` stops.  For tests and for applications that keep their own MeterProvider."""
+    made = None if _state["ready"] else _default_meter()
+    given = None if meter is None else _instrument.call_duration(meter, woken=_woken)
     with _locks[0]:
         if not _state["ready"]:
-            _setup(read_env=False)
-        _state["meter_sink"] = None if meter is None else _instrument.call_duration(meter)
+            _setup(made, read_env=False)
+        _state["meter_sink"] = given
         _rebuild()
 
 

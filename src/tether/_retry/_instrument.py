@@ -98,10 +98,48 @@ _DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2
 """The semantic conventions' advised boundaries for ``http.client.request.duration``."""
 
 
-def call_duration(meter: Any = None) -> Callable[[CallRecord], None] | None:
+class Duration:
+    """The call-duration sink and whether it is asleep: made on the API's default (proxy)
+    meter before the application sets a MeterProvider, it would drop every record, so the
+    registry of sinks leaves it out until it wakes (issue 46 §5: no record is built when
+    no sink listens)."""
+
+    __slots__ = ("_proxy", "sink")
+
+    def __init__(self, sink: Callable[[CallRecord], None], proxy: Any) -> None:
+        self.sink = sink
+        self._proxy = proxy
+        """The API's proxy histogram whose waking we are told of; None: always awake."""
+
+    def asleep(self) -> bool:
+        """Does the histogram still have no real instrument behind it?"""
+        return self._proxy is not None and self._proxy._real_instrument is None
+
+
+class _Waker:
+    """Told, with the API's proxy instruments, that a MeterProvider was set."""
+
+    __slots__ = ("_woken",)
+
+    def __init__(self, woken: Callable[[], None]) -> None:
+        self._woken = woken
+
+    def on_meter_set(self, meter: Any) -> None:
+        self._woken()
+
+
+def call_duration(
+    meter: Any = None, *, woken: Callable[[], None] | None = None
+) -> Duration | None:
     """A sink of ended calls recording ``http.client.request.duration`` with ``meter``
     (default: ``opentelemetry.metrics.get_meter("tether", version)``, a no-op until the
-    application configures a MeterProvider); None without the OpenTelemetry API."""
+    application configures a MeterProvider); None without the OpenTelemetry API.
+
+    ``woken``: called (under the API's lock: it must take none the API's callers hold)
+    once a MeterProvider set later gives the proxy histogram a real instrument; the
+    returned sink is :meth:`Duration.asleep` until then.  Without ``woken``, or where the
+    API's proxy meter does not keep the list of instruments it tells, the sink is always
+    awake and drops each record itself while the proxy has nothing behind it."""
     if meter is None:
         if importlib.util.find_spec("opentelemetry") is None:
             return None
@@ -151,7 +189,21 @@ def call_duration(meter: Any = None) -> Callable[[CallRecord], None] | None:
             warned = True
             logger.log(level, "tether: OpenTelemetry call metrics failed; ignored", exc_info=True)
 
-    return sink
+    return Duration(sink, _told(meter, proxy, woken))
+
+
+def _told(meter: Any, proxy: Any, woken: Callable[[], None] | None) -> Any:
+    """``proxy`` once ``woken`` will be called when it gets a real instrument; None (always
+    awake) where it cannot be: no ``woken``, no proxy, or an API whose proxy meter keeps
+    no list of the instruments it tells (private attributes, read with defaults;
+    tests/retry/test_private_seams.py names them)."""
+    instruments = getattr(meter, "_instruments", None)
+    lock = getattr(meter, "_lock", None)
+    if woken is None or proxy is None or not isinstance(instruments, list) or lock is None:
+        return None
+    with lock:  # the lock under which the API tells its instruments of a new provider
+        instruments.append(_Waker(woken))
+    return proxy
 
 
 def _attributes(method: str, endpoint: str, status: int | None, kind: Any) -> dict[str, str | int]:

@@ -19,26 +19,50 @@ __all__ = ["AimdLimit", "Gradient2Limit", "SlidingWindow", "ThrottleWindow"]
 class SlidingWindow:
     """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
 
-    __slots__ = ("_buckets", "_seconds")
+    __slots__ = ("_a", "_b", "_buckets", "_end", "_second", "_seconds", "_start")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._buckets: deque[list[int]] = deque()  # [second, a, b]
+        self._buckets: deque[list[int]] = deque()  # the older buckets: [second, a, b]
+        self._second: int | None = None
+        """The newest bucket's second (its counts are ``_a`` and ``_b``); None: none."""
+        self._a = self._b = 0
+        self._start, self._end = _NEVER
 
     def add(self, now: float, a: int, b: int) -> None:
+        # On every healthy call (issue 46 §5): two float comparisons and two additions to
+        # the newest bucket while its second lasts; no int(), no list to index.
+        if self._start <= now < self._end:
+            self._a += a
+            self._b += b
+            return
         second = int(now)
-        if self._buckets and self._buckets[-1][0] == second:
-            bucket = self._buckets[-1]
-            bucket[1] += a
-            bucket[2] += b
-        else:
-            self._buckets.append([second, a, b])
+        if second == self._second:  # a float at the second's edge
+            self._a += a
+            self._b += b
+            return
+        if self._second is not None:
+            self._buckets.append([self._second, self._a, self._b])
+        self._second, self._a, self._b = second, a, b
+        # int() cuts toward zero: below zero the range [second, second + 1) is not its.
+        self._start, self._end = (float(second), second + 1.0) if second >= 0 else _NEVER
 
     def sums(self, now: float) -> tuple[int, int]:
         oldest = int(now) - self._seconds
-        while self._buckets and self._buckets[0][0] <= oldest:
-            self._buckets.popleft()
-        return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
+        buckets = self._buckets
+        while buckets and buckets[0][0] <= oldest:
+            buckets.popleft()
+        if not buckets and self._second is not None and self._second <= oldest:
+            self._second, self._a, self._b = None, 0, 0
+            self._start, self._end = _NEVER
+        return (
+            sum(b[1] for b in buckets) + self._a,
+            sum(b[2] for b in buckets) + self._b,
+        )
+
+
+_NEVER = (math.inf, -math.inf)
+"""A range no moment is in."""
 
 
 class ThrottleWindow:

@@ -49,6 +49,7 @@ __all__ = [  # Outcome, SINKS: where callers find them
 
 R = TypeVar("R")
 _wall = time.time
+_overrides = _testing.ACTIVE.get
 _new_record = tuple.__new__
 """Makes a :class:`CallRecord` without its generated ``__new__`` (a Python call)."""
 
@@ -679,11 +680,11 @@ def fast_first(guard: Guard, endpoint: str, *, keyed: bool = True) -> First | No
     if not guard.fast:
         return None
     if not keyed:
-        return endpoint, guard.policy.clock(), _testing.current()
-    start = guard.admit_first(endpoint)
-    if start is None:
+        start: float | None = guard.policy.clock()
+    elif (start := guard.admit_first(endpoint)) is None:
         return None
-    return endpoint, start, _testing.current()
+    overrides = _overrides()  # _testing.current(), without its call
+    return endpoint, start, overrides[-1] if overrides else None
 
 
 def fast_succeeded(

@@ -34,6 +34,9 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
+_CLOSED = BreakerState.CLOSED
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """One endpoint's record: the tutorials' failure counter, kept properly.
@@ -226,18 +229,25 @@ class Guard:
         closed (the fast path's case): counts the attempt for the budget and returns the
         time it was admitted at, in the policy's clock.  None, having done nothing, when
         the breaker is open or half-open: :meth:`admit` decides those."""
+        # acquire() and release() rather than ``with``: this runs on every healthy call
+        # (issue 46 §5), and a ``with`` looks both methods up and calls __exit__ with
+        # three arguments.
         p = self._policy
         now = p.clock()
         budget = p.budget
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             b = self._breakers.get(endpoint)
-            if b is not None and b.state is not BreakerState.CLOSED:
+            if b is not None and b.state is not _CLOSED:
                 return None
             if budget is not None:
                 window = self._budgets.get(endpoint)
                 if window is None:
                     window = self._budgets[endpoint] = SlidingWindow(budget.window)
                 window.add(now, 1, 0)
+        finally:
+            lock.release()
         return now
 
     def first_succeeded(self, endpoint: str) -> float:
@@ -250,18 +260,25 @@ class Guard:
         neither takes the fast path.)"""
         p = self._policy
         now = p.clock()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             h = self._health.get(endpoint)
             if h is not None and not h.unhealthy:
                 if p.breaker is None:
-                    h.last_success_at, h.consecutive = now, 0
+                    h.last_success_at = now
+                    h.consecutive = 0
                     return now
                 b = self._breakers.get(endpoint)
-                if b is not None and b.state is BreakerState.CLOSED:
+                if b is not None and b.state is _CLOSED:
                     b.window.add(now, 1, 0)  # type: ignore[union-attr]  # made with one
-                    b.consecutive, b.trial = 0, False
-                    h.last_success_at, h.consecutive = now, 0
+                    b.consecutive = 0
+                    b.trial = False
+                    h.last_success_at = now
+                    h.consecutive = 0
                     return now
+        finally:
+            lock.release()
         self.record(endpoint, None, now)
         return now
 

@@ -15,22 +15,22 @@ class Override:
     """Every wait the loop skipped, in order."""
 
 
-_active: ContextVar[tuple[Override, ...]] = ContextVar("tether_fast_retries", default=())
+ACTIVE: ContextVar[tuple[Override, ...]] = ContextVar("tether_fast_retries", default=())
 """A stack: the innermost ``tether.testing.fast_retries()`` wins.  A context variable,
 so that an override is seen by the code it wraps (and by the tasks it starts, which copy
 their context) and by nothing else: not by another test's thread, nor another task."""
 
 
 def current() -> Override | None:
-    stack = _active.get()
+    stack = ACTIVE.get()
     return stack[-1] if stack else None
 
 
 @contextmanager
 def overriding(override: Override) -> Iterator[Override]:
     """``override`` in force in this context until the block ends."""
-    token = _active.set((*_active.get(), override))
+    token = ACTIVE.set((*ACTIVE.get(), override))
     try:
         yield override
     finally:
-        _active.reset(token)
+        ACTIVE.reset(token)
