@@ -5,23 +5,26 @@ read returns in time.  A :class:`Cutoff` is armed with a moment; a single
 watchdog thread shuts down the sockets registered with it once that moment
 has passed, which wakes any thread blocked on them with an error.
 
-The watchdog looks at the armed cutoffs every ``TICK`` seconds, so a cutoff
-fires up to that late; in exchange, arming and disarming are a set insertion
-and removal with no lock, which keeps the cost per request near a microsecond.
-It goes to sleep only after ``LINGER`` seconds with nothing armed, so that a
-busy client does not wake it (an ``Event.set`` and a thread switch) for
-every request.
+The watchdog sleeps until the nearest armed moment (issue 46 §5: it ticked every
+20 ms before, whether or not anything was due), so arming and disarming are a set
+insertion and removal with no lock and, while the watchdog already sleeps until a
+moment no later than the new one (a client whose calls share a total: each new
+moment is later than the one armed before it), no wake-up: a busy client does not
+wake it (an ``Event.set`` and a thread switch) for every request.  With nothing
+armed it looks again after ``LINGER`` seconds, then after twice as long each time
+it finds nothing, and past ``LONGEST`` sleeps until a cutoff is armed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import threading
 import time
 
-TICK = 0.02
 LINGER = 1.0
+LONGEST = 64.0
 
 
 class Cutoff:
@@ -66,45 +69,56 @@ def _shut(sock: socket.socket) -> None:
 
 
 _armed: set[Cutoff] = set()
+_until = [math.inf]
+"""The moment the watchdog sleeps until; infinite while it looks or sleeps until woken,
+so that a cutoff armed then wakes it (:func:`arm`)."""
 _idle = [True]
-"""Is the watchdog waiting for ``_wake`` (rather than ticking)?"""
+"""Is the watchdog waiting for ``_wake`` alone (nothing armed, no moment to wake at)?"""
+_wakes = [0]
+"""How many times the watchdog has looked at the armed cutoffs (for tests)."""
 _wake = threading.Event()
 _started = threading.Lock()
 _thread: list[threading.Thread] = []
 
 
 def _watch() -> None:
-    _idle[0] = False
-    quiet_since = time.monotonic()
+    empty = 0  # looks in a row that found nothing armed
     while True:
+        _until[0] = _INF  # before clear(): a cutoff armed from here on wakes the wait below
+        _wake.clear()
+        _wakes[0] += 1
         now = time.monotonic()
-        if _armed:
-            quiet_since = now
-            for cutoff in list(_armed):
-                if cutoff.at <= now:
-                    _armed.discard(cutoff)
-                    cutoff.fire()
-        elif now - quiet_since >= LINGER:
-            _idle[0] = True
-            _wake.clear()
-            if not _armed:  # one armed between the check and clear() is seen here
-                _wake.wait()
-            _idle[0] = False
-            quiet_since = time.monotonic()
-            continue
-        time.sleep(TICK)
+        nearest = _INF
+        for cutoff in list(_armed):
+            if cutoff.at <= now:
+                _armed.discard(cutoff)
+                cutoff.fire()
+            elif cutoff.at < nearest:
+                nearest = cutoff.at
+        if nearest < _INF:
+            empty = 0
+        else:
+            linger = LINGER * 2**empty
+            empty += 1
+            if 0 < linger <= LONGEST:
+                nearest = now + linger
+        _until[0] = nearest
+        _idle[0] = nearest == _INF
+        _wake.wait(None if nearest == _INF else nearest - now)
+        _idle[0] = False
 
 
 def arm(seconds: float) -> Cutoff:
     """A cutoff ``seconds`` from now; one that never fires if ``seconds`` is infinite."""
-    cutoff = Cutoff(_monotonic() + seconds)
+    at = _monotonic() + seconds
+    cutoff = Cutoff(at)
     if seconds == _INF:
         return cutoff
     _armed.add(cutoff)
-    if _idle[0]:
+    if at < _until[0]:  # sooner than the watchdog would look: wake it
+        if not _thread:
+            _start()
         _wake.set()
-    if not _thread:
-        _start()
     return cutoff
 
 

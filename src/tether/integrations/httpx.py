@@ -16,6 +16,7 @@ exceptions callers already catch, with ``.failure`` and tether's message.
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import ssl
 import time
@@ -45,6 +46,7 @@ __all__ = ["STREAM", "AsyncTransport", "Transport"]
 STREAM = "tether.stream"
 """The request extension that asks for the body unread: ``extensions={STREAM: True}``."""
 
+_monotonic = time.monotonic
 _ends_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "tether_attempt_ends_at", default=None
 )
@@ -72,14 +74,29 @@ class Transport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         guard = self.guard
-        chain = _keep_on_origin(request, guard.policy)
+        extensions = request.extensions
+        chain = extensions.get(_CHAIN)
+        if chain is None:  # most calls: no redirect chain to keep on its origin
+            chain = _Chain(request.url)
+        else:
+            chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
-        first = fast_first(guard, endpoint_key(str(request.url)))
+        first = fast_first(guard, _endpoint(request.url))
         if first is None:
             return self._retrying(request, chain, None, None)
+        t = guard.first_timeouts
+        timeout = _timeouts(extensions, t)
+        request.extensions = {**extensions, "timeout": timeout, _CHAIN: chain}
+        token = _ends_at.set(_monotonic() + t.total)
         try:
-            response = self._attempt(request, chain, guard.first_timeouts)
+            response = self._inner.handle_request(request)
+            if not request.extensions.get(STREAM):
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
         except Exception as exc:
             error: Exception | None = exc
         except BaseException:
@@ -87,17 +104,22 @@ class Transport(httpx.BaseTransport):
             raise
         else:
             error = None
+        finally:
+            _ends_at.reset(token)
         if error is not None:
             return self._retrying(request, chain, first, (None, error))
-        if response.status_code >= 400:
+        code = response.status_code
+        if code >= 400:
             return self._retrying(request, chain, first, (response, None))
-        chain.ended = not response.has_redirect_location
-        fast_succeeded(guard, first, request.method, response.status_code)
+        # Response.has_redirect_location, without its property's call and enum lookups.
+        chain.ended = code not in _REDIRECTS or "Location" not in response.headers
+        fast_succeeded(guard, first, request.method, code)
         return response
 
     def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
-        _timeouts(request, t, chain)
-        token = _ends_at.set(time.monotonic() + t.total)
+        timeout = _timeouts(request.extensions, t)
+        request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
+        token = _ends_at.set(_monotonic() + t.total)
         try:
             response = self._inner.handle_request(request)
             if request.extensions.get(STREAM):
@@ -153,9 +175,13 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         guard = self.guard
-        chain = _keep_on_origin(request, guard.policy)
+        chain = request.extensions.get(_CHAIN)
+        if chain is None:
+            chain = _Chain(request.url)
+        else:
+            chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path, as Transport.handle_request's.
-        first = fast_first(guard, endpoint_key(str(request.url)))
+        first = fast_first(guard, _endpoint(request.url))
         if first is None:
             return await self._retrying(request, chain, None, None)
         try:
@@ -169,15 +195,17 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             error = None
         if error is not None:
             return await self._retrying(request, chain, first, (None, error))
-        if response.status_code >= 400:
+        code = response.status_code
+        if code >= 400:
             return await self._retrying(request, chain, first, (response, None))
-        chain.ended = not response.has_redirect_location
-        fast_succeeded(guard, first, request.method, response.status_code)
+        chain.ended = code not in _REDIRECTS or "Location" not in response.headers
+        fast_succeeded(guard, first, request.method, code)
         return response
 
     async def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
-        _timeouts(request, t, chain)
-        token = _ends_at.set(time.monotonic() + t.total)
+        timeout = _timeouts(request.extensions, t)
+        request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
+        token = _ends_at.set(_monotonic() + t.total)
         try:
             response = await self._inner.handle_async_request(request)
             if request.extensions.get(STREAM):
@@ -247,20 +275,43 @@ class _Chain:
 _CHAIN = "tether.redirect_chain"
 
 
-def _keep_on_origin(request: httpx.Request, policy: RetryPolicy) -> _Chain:
+def _keep_on_origin(request: httpx.Request, chain: object, policy: RetryPolicy) -> _Chain:
     """Drop every credential header from a redirect's request once the chain has left
     the first URL's origin.  httpx itself drops only ``Authorization``, and keeps it
     from http:80 to https:443; it rebuilds ``Cookie`` for each hop from its jar, for
     the new URL, which is its own.  Each hop's headers are copied from the one before,
-    so what is dropped stays dropped.  A new chain goes into the request's extensions
-    with the attempt's timeouts (:func:`_timeouts`), one copy of them for both."""
-    chain = request.extensions.get(_CHAIN)
+    so what is dropped stays dropped.  ``chain``: what the request's extensions hold
+    under :data:`_CHAIN` (a new chain if it is not one, or one that ended).  A new chain
+    goes into the request's extensions with the attempt's timeouts (:func:`_timeouts`),
+    one copy of them for both."""
     if not isinstance(chain, _Chain) or chain.ended:
         return _Chain(request.url)
     url = request.url
     if origin(url.scheme, url.host, url.port) != chain.origin:
         drop_sensitive(request.headers, policy.sensitive_headers, keep=("cookie",))
     return chain
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+"""The statuses of ``Response.has_redirect_location``."""
+
+
+def _endpoint_by_reference(reference: object) -> str:
+    return endpoint_key(str(reference))  # httpx.URL.__str__ is str(its reference)
+
+
+_by_reference = functools.lru_cache(maxsize=4096)(_endpoint_by_reference)
+_REFERENCED = hasattr(httpx.URL("http://127.0.0.1/"), "_uri_reference")
+"""Does httpx's URL keep its parsed reference (a private attribute, which
+tests/retry/test_private_seams.py names)?  If not, each call formats the URL."""
+
+
+def _endpoint(url: httpx.URL) -> str:
+    """``host:port`` of ``url``, cached by its parsed reference (a tuple hashed in C)
+    rather than by ``str(url)``, which httpx formats anew on each call."""
+    if _REFERENCED:
+        return _by_reference(url._uri_reference)  # type: ignore[attr-defined]
+    return endpoint_key(str(url))
 
 
 def _call(guard: Guard, request: httpx.Request, first: First | None) -> Call:
@@ -275,33 +326,31 @@ def _call(guard: Guard, request: httpx.Request, first: First | None) -> Call:
     )
 
 
-def _timeouts(request: httpx.Request, t: Timeouts, chain: _Chain) -> None:
-    """Give this attempt the smaller of the client's timeouts and the policy's, and the
-    request its redirect chain."""
-    given = request.extensions.get("timeout", {})
-    key = (given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+def _timeouts(extensions: dict[str, Any], t: Timeouts) -> dict[str, float | None]:
+    """The smaller of the client's timeouts (``extensions["timeout"]``) and the policy's
+    ``t``, for the attempt's extensions."""
+    given = extensions.get("timeout", _NONE_GIVEN)
     last = _last_timeouts[0]
-    if last[0] is t and last[1] == key:  # a first attempt through the same client settings
-        timeout = last[2]
-    else:
+    if last[0] is t and last[1] == given:  # a first attempt through the same client settings
+        return last[2]
 
-        def least(theirs: float | None, ours: float) -> float | None:
-            value = ours if theirs is None else min(theirs, ours)
-            return None if value == math.inf else value
+    def least(theirs: float | None, ours: float) -> float | None:
+        value = ours if theirs is None else min(theirs, ours)
+        return None if value == math.inf else value
 
-        connect, read, write, pool = key
-        timeout = {
-            "connect": least(connect, t.connect),
-            "read": least(read, t.read),
-            "write": least(write, t.read),
-            "pool": least(pool, t.connect),
-        }
-        _last_timeouts[0] = (t, key, timeout)
-    request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
+    timeout = {
+        "connect": least(given.get("connect"), t.connect),
+        "read": least(given.get("read"), t.read),
+        "write": least(given.get("write"), t.read),
+        "pool": least(given.get("pool"), t.connect),
+    }
+    _last_timeouts[0] = (t, dict(given), timeout)  # a copy: the caller's dict may change
+    return timeout
 
 
-_last_timeouts: list[tuple[Timeouts | None, tuple[Any, ...], dict[str, float | None]]] = [
-    (None, (), {})
+_NONE_GIVEN: dict[str, Any] = {}
+_last_timeouts: list[tuple[Timeouts | None, dict[str, Any] | None, dict[str, float | None]]] = [
+    (None, None, {})
 ]
 """The last attempt's timeouts, which every first attempt under the same settings reuses."""
 
@@ -410,12 +459,28 @@ class _Backend(httpcore.NetworkBackend):
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        # Passed through as the inner stream's own bound methods: no frame of ours.
+        self.get_extra_info = inner.get_extra_info  # type: ignore[method-assign]
+        self.close = inner.close  # type: ignore[method-assign]
 
+    # read and write are _left() written out: they run a few times on every call.
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _left(timeout))
+        ends_at = _ends_at.get()
+        if ends_at is not None and ends_at != _INF:
+            left = ends_at - _monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("the attempt's total time is up")
+            timeout = left if timeout is None or left < timeout else timeout
+        return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _left(timeout))
+        ends_at = _ends_at.get()
+        if ends_at is not None and ends_at != _INF:
+            left = ends_at - _monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("the attempt's total time is up")
+            timeout = left if timeout is None or left < timeout else timeout
+        self._inner.write(buffer, timeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -430,6 +495,9 @@ class _Stream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+_INF = math.inf
 
 
 class _AsyncBackend(httpcore.AsyncNetworkBackend):

@@ -10,7 +10,8 @@ exactly as requests would return it.
 from __future__ import annotations
 
 import math
-import threading
+import os
+from threading import get_ident
 from typing import Any
 
 import requests
@@ -38,12 +39,12 @@ from tether.integrations._errors import Errors, library_error
 __all__ = ["Session"]
 
 
-class _Current(threading.local):
-    cutoff: _cutoff.Cutoff | None = None
-    """The total timer of the attempt under way in this thread; None between attempts."""
-
-
-_current = _Current()
+_current: dict[int, _cutoff.Cutoff] = {}
+"""The total timer of the attempt under way in each thread, by thread id; no entry between
+attempts.  A dict read with ``get_ident()`` rather than a ``threading.local``: each call
+reads it twice and writes it twice, and a local's attribute costs several times a dict's
+item (issue 46 §5)."""
+os.register_at_fork(after_in_child=_current.clear)  # no thread of the parent's is there
 
 
 class Session(requests.Session):
@@ -92,7 +93,8 @@ class Session(requests.Session):
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if _current.cutoff is not None:
+        me = get_ident()
+        if me in _current:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
@@ -103,12 +105,14 @@ class Session(requests.Session):
         if first is None:
             return self._retrying(request, kwargs, user_timeout, None, None)
         t = guard.first_timeouts
-        cutoff = _current.cutoff = _cutoff.arm(t.total)
+        if user_timeout is None and (last := _last_timeout[0])[0] is t:
+            timeout = last[1]  # _timeout()'s answer, without its call
+        else:
+            timeout = _timeout(t, user_timeout)
+        cutoff = _current[me] = _cutoff.arm(t.total)
         error: Exception | None = None
         try:
-            response = requests.Session.send(
-                self, request, timeout=_timeout(t, user_timeout), **kwargs
-            )
+            response = requests.Session.send(self, request, timeout=timeout, **kwargs)
         except Exception as exc:
             error = exc
         except BaseException:
@@ -116,14 +120,14 @@ class Session(requests.Session):
             raise
         finally:
             cutoff.disarm()
-            _current.cutoff = None
+            del _current[me]
         if error is not None:
             made = (None, error, cutoff.fired)
             return self._retrying(request, kwargs, user_timeout, first, made)
         code = response.status_code
         if code >= 400:
             return self._retrying(request, kwargs, user_timeout, first, (response, None, False))
-        fast_succeeded(guard, first, (request.method or "GET").upper(), code)
+        fast_succeeded(guard, first, request.method or "GET", code)  # prepared: upper case
         if type(response) is requests.Response:
             response.__class__ = _Response  # as _redacting() does, without the call
             return response
@@ -151,7 +155,8 @@ class Session(requests.Session):
         )
 
         def attempt(t: Timeouts) -> requests.Response:
-            cutoff = _current.cutoff = _cutoff.arm(t.total)
+            me = get_ident()  # a hedge's attempt runs in a thread of its own
+            cutoff = _current[me] = _cutoff.arm(t.total)
             try:
                 return requests.Session.send(
                     self, request, timeout=_timeout(t, user_timeout), **kwargs
@@ -162,7 +167,7 @@ class Session(requests.Session):
                 raise
             finally:
                 cutoff.disarm()
-                _current.cutoff = None
+                del _current[me]
 
         went = None if made is None else call.first_outcome(*made[:2], _status, made[2])
         outcome = run_sync(call, attempt, _status, _discard, went)
@@ -289,7 +294,7 @@ class _Watched:
     sock: Any
 
     def getresponse(self) -> Any:
-        cutoff = _current.cutoff
+        cutoff = _current.get(get_ident())
         if cutoff is not None and self.sock is not None:
             cutoff.watch(self.sock)
         return super().getresponse()  # type: ignore[misc]
