@@ -43,3 +43,50 @@ def test_a_cutoff_wakes_a_sleeping_watchdog(
     assert cutoff.fired
     assert time.monotonic() - started < 2.0
     cutoff.disarm()
+
+
+def wait_until_asleep_until(moment: float) -> None:
+    """Wait (bounded) for the watchdog to sleep until ``moment`` at the latest (an earlier
+    test's cutoff, disarmed since, may be the one it sleeps until) and more than a second
+    from now."""
+    give_up = time.monotonic() + 5.0
+    while not time.monotonic() + 1.0 < _cutoff._until[0] <= moment:
+        assert time.monotonic() < give_up, "the watchdog never slept until the moment"
+        time.sleep(0.005)
+
+
+def test_a_busy_client_does_not_wake_the_watchdog() -> None:
+    """While the watchdog sleeps until an armed moment, arming and disarming cutoffs that
+    end later (a client's calls, each with the same total) never wakes it: it looks again
+    only at the moment (issue 46 §5; it looked every 20 ms before)."""
+    held = _cutoff.arm(30.0)
+    try:
+        wait_until_asleep_until(held.at)
+        looks = _cutoff._wakes[0]
+        for _ in range(2000):
+            _cutoff.arm(30.0).disarm()
+        time.sleep(0.05)  # a watchdog that ticked would have looked a few times by now
+        assert _cutoff._wakes[0] == looks
+    finally:
+        held.disarm()
+
+
+def test_a_sooner_cutoff_wakes_a_watchdog_sleeping_until_a_later_one(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A cutoff that ends before the moment the watchdog sleeps until wakes it, and its
+    blocked read ends at its own moment, not the later one's."""
+    held = _cutoff.arm(30.0)
+    try:
+        wait_until_asleep_until(held.at)
+        reader, _ = pair
+        cutoff = _cutoff.arm(0.05)
+        cutoff.watch(reader)
+        started = time.monotonic()
+        assert reader.recv(1) == b""  # shut down under the read
+        assert cutoff.fired
+        assert not held.fired
+        assert time.monotonic() - started < 2.0
+        cutoff.disarm()
+    finally:
+        held.disarm()

@@ -146,3 +146,34 @@ def test_opentelemetry_proxy_instruments_name_their_real_one() -> None:
     assert histogram._real_instrument is None  # type: ignore[attr-defined]
     meter.on_set_meter_provider(NoOpMeterProvider())
     assert histogram._real_instrument is not None  # type: ignore[attr-defined]
+
+
+def test_opentelemetry_proxy_meters_tell_the_instruments_they_keep() -> None:
+    """opentelemetry-api's ``_ProxyMeter._instruments`` and ``_lock``: each instrument in
+    the list is told ``on_meter_set`` when a MeterProvider is set.  tether's duration sink
+    stays out of the sinks until then (no record built for a meter that drops it); without
+    them it is always in, and each call builds a record the sink drops."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.metrics._internal import _ProxyMeter
+
+    from tether._retry import _instrument
+
+    meter = _ProxyMeter("tether")
+    woken: list[bool] = []
+    made = _instrument.call_duration(meter, woken=lambda: woken.append(True))
+    assert made is not None
+    assert made.asleep()
+    assert isinstance(meter._instruments, list)
+    assert meter._lock is not None
+    meter.on_set_meter_provider(NoOpMeterProvider())
+    assert woken == [True]
+    assert not made.asleep()
+
+
+def test_httpx_urls_keep_their_parsed_reference() -> None:
+    """httpx ``URL._uri_reference``, whose ``str()`` is the URL's: the transport keys each
+    call's endpoint by it (a tuple hashed in C) instead of formatting the URL anew."""
+    url = httpx.URL("http://user:pw@127.0.0.1:8080/a?b=c")
+    assert str(url._uri_reference) == str(url)
+    assert tether_httpx._REFERENCED
+    assert tether_httpx._endpoint(url) == "127.0.0.1:8080"

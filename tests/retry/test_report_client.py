@@ -800,3 +800,40 @@ for rm in reader.get_metrics_data().resource_metrics:
     assert done.stdout.split("\n")[:-1] == [
         "tether http.client.request.duration 2 http.client_error 404"
     ]
+
+
+def test_no_record_is_built_while_the_api_meter_has_no_provider(target: str) -> None:
+    """With the OpenTelemetry API installed but no MeterProvider set (the API's proxy
+    meter drops every measurement) and no reporter, the sinks are empty after the first
+    call, so the calls after it build no record (issue 46 §5); setting a provider puts the
+    duration sink back.  In a fresh process, since a global MeterProvider is set once."""
+    code = f"""
+import tether
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from tether._retry import _ended, _loop
+
+built = []
+build = _loop._new_record
+_loop._new_record = lambda cls, values: built.append(values) or build(cls, values)
+session = tether.Session()
+session.get({target + "/ok"!r})
+first = len(built)
+session.get({target + "/ok"!r})
+print(len(_ended.SINKS), len(built) - first)
+metrics.set_meter_provider(MeterProvider())
+session.get({target + "/ok"!r})
+print(len(_ended.SINKS), len(built) - first)
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(tether.__file__).parent.parent)}
+    env.pop("TETHER_REPORT_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == ["0 0", "1 1"]
