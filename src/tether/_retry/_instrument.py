@@ -128,9 +128,7 @@ class _Waker:
         self._woken()
 
 
-def call_duration(
-    meter: Any = None, *, woken: Callable[[], None] | None = None
-) -> Duration | None:
+def call_duration(meter: Any = None, *, woken: Callable[[], None] | None = None) -> Duration | None:
     """A sink of ended calls recording ``http.client.request.duration`` with ``meter``
     (default: ``opentelemetry.metrics.get_meter("tether", version)``, a no-op until the
     application configures a MeterProvider); None without the OpenTelemetry API.

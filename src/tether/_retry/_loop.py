@@ -679,10 +679,13 @@ def fast_first(guard: Guard, endpoint: str, *, keyed: bool = True) -> First | No
     :meth:`Call.begin` does for it; ``endpoint`` is the one it falls back on."""
     if not guard.fast:
         return None
-    if not keyed:
-        start: float | None = guard.policy.clock()
-    elif (start := guard.admit_first(endpoint)) is None:
-        return None
+    if keyed:
+        admitted = guard.admit_first(endpoint)
+        if admitted is None:
+            return None
+        start = admitted
+    else:
+        start = guard.policy.clock()
     overrides = _overrides()  # _testing.current(), without its call
     return endpoint, start, overrides[-1] if overrides else None
 

@@ -310,7 +310,7 @@ def _endpoint(url: httpx.URL) -> str:
     """``host:port`` of ``url``, cached by its parsed reference (a tuple hashed in C)
     rather than by ``str(url)``, which httpx formats anew on each call."""
     if _REFERENCED:
-        return _by_reference(url._uri_reference)  # type: ignore[attr-defined]
+        return _by_reference(url._uri_reference)
     return endpoint_key(str(url))
 
 
