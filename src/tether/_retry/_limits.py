@@ -19,33 +19,37 @@ __all__ = ["AimdLimit", "Gradient2Limit", "SlidingWindow", "ThrottleWindow"]
 class SlidingWindow:
     """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
 
-    __slots__ = ("_a", "_b", "_buckets", "_end", "_second", "_seconds", "_start")
+    __slots__ = ("_buckets", "_second", "_seconds", "a", "b", "end", "start")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._buckets: deque[list[int]] = deque()  # the older buckets: [second, a, b]
         self._second: int | None = None
-        """The newest bucket's second (its counts are ``_a`` and ``_b``); None: none."""
-        self._a = self._b = 0
-        self._start, self._end = _NEVER
+        """The newest bucket's second; None: none."""
+        self.a = self.b = 0
+        """The newest bucket's counts."""
+        self.start, self.end = _NEVER
+        """The newest bucket's range of moments: a caller on a hot path may count into
+        ``a`` itself while ``start <= now < end`` (:meth:`add`'s first branch, without
+        its call), and call :meth:`add` otherwise."""
 
     def add(self, now: float, a: int, b: int) -> None:
         # On every healthy call (issue 46 §5): two float comparisons and two additions to
         # the newest bucket while its second lasts; no int(), no list to index.
-        if self._start <= now < self._end:
-            self._a += a
-            self._b += b
+        if self.start <= now < self.end:
+            self.a += a
+            self.b += b
             return
         second = int(now)
         if second == self._second:  # a float at the second's edge
-            self._a += a
-            self._b += b
+            self.a += a
+            self.b += b
             return
         if self._second is not None:
-            self._buckets.append([self._second, self._a, self._b])
-        self._second, self._a, self._b = second, a, b
+            self._buckets.append([self._second, self.a, self.b])
+        self._second, self.a, self.b = second, a, b
         # int() cuts toward zero: below zero the range [second, second + 1) is not its.
-        self._start, self._end = (float(second), second + 1.0) if second >= 0 else _NEVER
+        self.start, self.end = (float(second), second + 1.0) if second >= 0 else _NEVER
 
     def sums(self, now: float) -> tuple[int, int]:
         oldest = int(now) - self._seconds
@@ -53,11 +57,11 @@ class SlidingWindow:
         while buckets and buckets[0][0] <= oldest:
             buckets.popleft()
         if not buckets and self._second is not None and self._second <= oldest:
-            self._second, self._a, self._b = None, 0, 0
-            self._start, self._end = _NEVER
+            self._second, self.a, self.b = None, 0, 0
+            self.start, self.end = _NEVER
         return (
-            sum(b[1] for b in buckets) + self._a,
-            sum(b[2] for b in buckets) + self._b,
+            sum(b[1] for b in buckets) + self.a,
+            sum(b[2] for b in buckets) + self.b,
         )
 
 

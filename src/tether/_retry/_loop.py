@@ -677,17 +677,12 @@ def fast_first(guard: Guard, endpoint: str, *, keyed: bool = True) -> First | No
     ``keyed=False``: a call keyed by its failures (``Call(by_failure=True)``, a decorated
     callable's): nothing is admitted or counted before its first attempt, as
     :meth:`Call.begin` does for it; ``endpoint`` is the one it falls back on."""
+    if keyed:
+        return guard.fast_first(endpoint)
     if not guard.fast:
         return None
-    if keyed:
-        admitted = guard.admit_first(endpoint)
-        if admitted is None:
-            return None
-        start = admitted
-    else:
-        start = guard.policy.clock()
     overrides = _overrides()  # _testing.current(), without its call
-    return endpoint, start, overrides[-1] if overrides else None
+    return endpoint, guard.policy.clock(), overrides[-1] if overrides else None
 
 
 def fast_succeeded(

@@ -26,6 +26,7 @@ from tether._retry._latency import LatencySamples
 from tether._retry._limits import SlidingWindow
 from tether._retry._policy import RetryPolicy, Timeouts
 from tether._retry._slow import count_slow, slow_reason
+from tether._retry._testing import ACTIVE, Override
 
 
 class BreakerState(enum.StrEnum):
@@ -35,6 +36,7 @@ class BreakerState(enum.StrEnum):
 
 
 _CLOSED = BreakerState.CLOSED
+_overrides = ACTIVE.get
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,18 @@ class Guard:
             emit(self._policy.on_breaker_change, "breaker_change", change)
         return True
 
+    def fast_first(self, endpoint: str) -> tuple[str, float, Override | None] | None:
+        """``_loop.fast_first(self, endpoint)`` in one call, for the integrations' fast
+        paths: None unless this guard takes the fast path (:attr:`fast`) and
+        ``endpoint``'s breaker is closed; else the first attempt, admitted and counted."""
+        if not self.fast:
+            return None
+        start = self.admit_first(endpoint)
+        if start is None:
+            return None
+        overrides = _overrides()  # _testing.current(), without its call
+        return endpoint, start, overrides[-1] if overrides else None
+
     def admit_first(self, endpoint: str) -> float | None:
         """:meth:`admit` for a call's first attempt, now, while ``endpoint``'s breaker is
         closed (the fast path's case): counts the attempt for the budget and returns the
@@ -243,9 +257,12 @@ class Guard:
                 return None
             if budget is not None:
                 window = self._budgets.get(endpoint)
-                if window is None:
-                    window = self._budgets[endpoint] = SlidingWindow(budget.window)
-                window.add(now, 1, 0)
+                if window is not None and window.start <= now < window.end:
+                    window.a += 1  # window.add(now, 1, 0), without its call
+                else:
+                    if window is None:
+                        window = self._budgets[endpoint] = SlidingWindow(budget.window)
+                    window.add(now, 1, 0)
         finally:
             lock.release()
         return now
@@ -271,7 +288,12 @@ class Guard:
                     return now
                 b = self._breakers.get(endpoint)
                 if b is not None and b.state is _CLOSED:
-                    b.window.add(now, 1, 0)  # type: ignore[union-attr]  # made with one
+                    window = b.window
+                    assert window is not None  # made with one
+                    if window.start <= now < window.end:
+                        window.a += 1  # window.add(now, 1, 0), without its call
+                    else:
+                        window.add(now, 1, 0)
                     b.consecutive = 0
                     b.trial = False
                     h.last_success_at = now

@@ -31,7 +31,6 @@ from tether._retry._loop import (
     Call,
     First,
     endpoint_key,
-    fast_first,
     fast_succeeded,
     run_async,
     run_sync,
@@ -82,7 +81,7 @@ class Transport(httpx.BaseTransport):
             chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
-        first = fast_first(guard, _endpoint(request.url))
+        first = guard.fast_first(_endpoint(request.url))
         if first is None:
             return self._retrying(request, chain, None, None)
         t = guard.first_timeouts
@@ -181,7 +180,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         else:
             chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path, as Transport.handle_request's.
-        first = fast_first(guard, _endpoint(request.url))
+        first = guard.fast_first(_endpoint(request.url))
         if first is None:
             return await self._retrying(request, chain, None, None)
         try:

@@ -26,7 +26,6 @@ from tether._retry._loop import (
     Call,
     First,
     endpoint_key,
-    fast_first,
     fast_succeeded,
     run_sync,
 )
@@ -101,7 +100,7 @@ class Session(requests.Session):
         guard = self.guard
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
-        first = fast_first(guard, endpoint_key(request.url or ""))
+        first = guard.fast_first(endpoint_key(request.url or ""))
         if first is None:
             return self._retrying(request, kwargs, user_timeout, None, None)
         t = guard.first_timeouts
@@ -292,20 +291,22 @@ _last_timeout: list[tuple[Timeouts | None, tuple[float | None, float | None]]] =
 
 class _Watched:
     sock: Any
+    _getresponse: Any
+    """The base class's getresponse, named once rather than found by super() per call."""
 
     def getresponse(self) -> Any:
         cutoff = _current.get(get_ident())
-        if cutoff is not None and self.sock is not None:
-            cutoff.watch(self.sock)
-        return super().getresponse()  # type: ignore[misc]
+        if cutoff is not None and (sock := self.sock) is not None:
+            cutoff.watch(sock)
+        return self._getresponse()
 
 
 class _HTTPConnection(_Watched, HTTPConnection):
-    pass
+    _getresponse = HTTPConnection.getresponse
 
 
 class _HTTPSConnection(_Watched, HTTPSConnection):
-    pass
+    _getresponse = HTTPSConnection.getresponse
 
 
 class _HTTPPool(HTTPConnectionPool):
