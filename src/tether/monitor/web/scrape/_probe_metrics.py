@@ -134,7 +134,7 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
     elif prober == "icmp":
         _icmp_series(phases, gauge)
     elif prober == "grpc":
-        _grpc_series(result, phases, gauge)
+        _grpc_series(result, phases, lines)
     elif prober == "dns" and answer.dns is not None:
         gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
         gauge(
@@ -298,7 +298,22 @@ _UNAVAILABLE = 14
 _DEADLINE_EXCEEDED = 4
 
 
-def _grpc_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -> None:
+_GRPC_PHASES = _head("probe_grpc_duration_seconds", "Duration of gRPC request by phase")
+_GRPC_HEALTH_HEAD = _head("probe_grpc_healthcheck_response", "Response HealthCheck response")
+_GRPC_HEALTH = {
+    answer: _GRPC_HEALTH_HEAD
+    + "".join(
+        f'probe_grpc_healthcheck_response{{serving_status="{s}"}} {int(s == answer)}.0\n'
+        for s in _SERVING_STATUSES
+    )
+    for answer in (None, *_SERVING_STATUSES)
+}
+"""The health series' whole text for each answer (None: the call failed, all 0)."""
+_GRPC_SSL = _flag("probe_grpc_ssl", "Indicates if SSL was used for the connection")
+_GRPC_CODE = _sample("probe_grpc_status_code", "Response gRPC status code")
+
+
+def _grpc_series(result: ProbeResult, phases: dict[str, Phase], lines: list[str]) -> None:
     """blackbox_exporter's grpc series: the phases resolve and check (all that follows the
     lookup), the health answer as a 1 among its four statuses (all 0 when the call
     failed), the call's gRPC code, and whether TLS carried a call that answered.
@@ -310,31 +325,30 @@ def _grpc_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -
     details = call.details if call is not None else None
     d = details if isinstance(details, GrpcDetails) else None
     resolve = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
-    after = [p.ms for p in result.phases if p.name in ("connect", "tls", "grpc")]
-    gauge(
-        "probe_grpc_duration_seconds",
-        "Duration of gRPC request by phase",
-        ('{phase="check"}', sum(after) / 1000),
-        ('{phase="resolve"}', resolve),
-    )
+    after = 0.0
+    for p in result.phases:
+        if p.name in ("connect", "tls", "grpc"):
+            after += p.ms
     answered = d is not None and d.code == 0
     status = d.serving_status if d is not None and answered else None
-    gauge(
-        "probe_grpc_healthcheck_response",
-        "Response HealthCheck response",
-        *((f'{{serving_status="{s}"}}', int(s == status)) for s in _SERVING_STATUSES),
-    )
     code = d.code if d is not None else None
     if code is None:
         f = result.failure
         silent = f is not None and f.kind.value in ("read.timeout", "deadline.exceeded")
         code = _DEADLINE_EXCEEDED if silent else _UNAVAILABLE
-    gauge(
-        "probe_grpc_ssl",
-        "Indicates if SSL was used for the connection",
-        ("", int(answered and "tls" in phases)),
+    lines += (
+        _GRPC_PHASES,
+        'probe_grpc_duration_seconds{phase="check"} ',
+        _number(after / 1000),
+        '\nprobe_grpc_duration_seconds{phase="resolve"} ',
+        _number(resolve),
+        "\n",
+        _GRPC_HEALTH.get(status) or _GRPC_HEALTH[None],
+        _GRPC_SSL[answered and "tls" in phases],
+        _GRPC_CODE,
+        _number(code),
+        "\n",
     )
-    gauge("probe_grpc_status_code", "Response gRPC status code", ("", code))
 
 
 def _tls_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
