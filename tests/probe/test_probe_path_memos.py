@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.probe import AllowedTargets, _allow, _grpc
+from tether.probe import AllowedTargets, ProbeOptions, _allow, _grpc
 
 pytest.importorskip("h2")
 
@@ -93,3 +93,30 @@ def test_a_second_header_block_on_one_connection_is_refused() -> None:
     encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
     with pytest.raises(RuntimeError, match="one header block"):
         encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
+
+
+def test_a_modules_probe_options_are_made_once_and_again_for_a_new_module() -> None:
+    """A grpc module's options are the same object for the same module, timeout and
+    allow-list, and new ones for another timeout, allow-list or (reloaded) module, each
+    carrying what it was made of."""
+    from tether.monitor.checks import _blackbox
+    from tether.monitor.config._blackbox import BlackboxModule
+
+    text = {"prober": "grpc", "grpc": {"tls": True, "preferred_ip_protocol": "ip4"}}
+    module = BlackboxModule.model_validate(text)
+    allowed = AllowedTargets.parse(["127.0.0.0/8"])
+    made = [0]
+
+    def make() -> ProbeOptions:
+        made[0] += 1
+        return ProbeOptions(timeout=2.0, allowed=allowed)
+
+    first = _blackbox._made(module, 2.0, allowed, make)
+    assert _blackbox._made(module, 2.0, allowed, make) is first
+    assert made[0] == 1
+    other_list = AllowedTargets.parse(["127.0.0.0/8"])
+    assert _blackbox._made(module, 2.0, other_list, make) is not first
+    assert _blackbox._made(module, 3.0, allowed, make) is not first
+    reloaded = BlackboxModule.model_validate(text)
+    assert _blackbox._made(reloaded, 2.0, allowed, make) is not first
+    assert made[0] == 4
