@@ -115,7 +115,8 @@ def count(src: str, module: str, probes: int, targets: list[str]) -> int:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the monitor did not start: {home / 'monitor.log'}") from None
+                    log_path = home / "monitor.log"
+                    raise RuntimeError(f"the monitor did not start: {log_path}") from None
                 time.sleep(1)
         asyncio.run(_drive(urls, WARMUP))
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
