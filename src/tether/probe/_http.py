@@ -60,7 +60,7 @@ async def exchange(
     out = out if out is not None else Exchange()
     # A request without a body is the same bytes for the same method, target, Host and
     # fields: a check or a scrape repeats them, so each is written and checked once.
-    key = (method, target, host_header, *headers) if body is None else None
+    key: _RequestKey | None = (method, target, host_header, *headers) if body is None else None
     made = _REQUESTS.get(key) if key is not None else None
     if made is None:
         made = _request(method, target, host_header, headers, body)
@@ -130,7 +130,8 @@ async def exchange(
     return out
 
 
-_REQUESTS: dict[tuple[str | tuple[str, str], ...], tuple[bytes, bool]] = {}
+_RequestKey = tuple[str | tuple[str, str], ...]
+_REQUESTS: dict[_RequestKey, tuple[bytes, bool]] = {}
 """Requests without a body already written (:func:`_request`), by method, target, Host
 and fields."""
 _REQUESTS_MAX = 4096
