@@ -218,8 +218,6 @@ class _StoreCollector(Collector):
 
 
 _ABSENT: Final = object()
-_LAZY: Final = object()
-"""``MonitorMetrics.writing`` before any scrape of the monitors' series."""
 _ESCAPED_MAX: Final = 4096
 
 
@@ -266,7 +264,7 @@ class _Scrape:
     def _each(self, lines: Mapping[str, str | None]) -> list[str | None]:
         """The values of ``lines`` for this scrape's monitors (every monitor's by
         default), read one by one: the event loop may add or remove one meanwhile."""
-        if self._names is None:
+        if self._names is None or not lines:  # none to look up: the lines of no monitor
             return list(lines.values())
         get = lines.get
         return [line for name in self._names if (line := get(name, _ABSENT)) is not _ABSENT]  # type: ignore[misc]
@@ -339,7 +337,7 @@ class _Scrape:
                 kept = last.written = write_lines(last, here, metrics.escaped, last.version)
                 metrics.rendered += 1
             written.append(kept)
-        metrics.writing = here  # from now on each check writes its monitor's lines
+        metrics.here, metrics.writing = here, True  # each check writes its lines from now
         lost = dict.fromkeys(CHECK_FAMILIES, 0)
         for kept in written:
             for family, n in kept.lost:
@@ -424,11 +422,12 @@ class MonitorMetrics:
         self.rendered = 0
         """How many times a monitor's per-check lines were written (for the tests: a
         scrape writes those of the monitors checked since the last one)."""
-        self.writing: str | None | object = _LAZY
-        """The location label the last scrape of the monitors' series wrote their lines
-        with: from that scrape on, each check writes its monitor's lines as it arrives
-        (a few µs, on the event loop), and a scrape only joins them; before it (no one
-        scrapes them), none are written."""
+        self.writing = False
+        """Whether a scrape asked for the monitors' series: from then on each check
+        writes its monitor's lines as it arrives (some 8 µs, on the event loop) and a
+        scrape joins them; before (no one scrapes them), none are written."""
+        self.here: str | None = None
+        """The location label (escaped) that scrape wrote the lines with."""
         self.escaped: dict[object, str | None] = {}
         """Phase and kind names escaped as label values, each once (a few dozen)."""
         self._configured: set[str] = set()
@@ -528,11 +527,10 @@ class MonitorMetrics:
                 counted[0] += 1
         if days_left is not None:
             last.expiry = days_left * 86400.0
-        here = self.writing
-        if here is not _LAZY:
+        if self.writing:
             if len(self.escaped) > _ESCAPED_MAX:  # names no check makes: start again
                 self.escaped = {}
-            last.written = write_lines(last, here, self.escaped, last.version)  # type: ignore[arg-type]
+            last.written = write_lines(last, self.here, self.escaped, last.version)
             self.rendered += 1
 
     def state(self, monitor: str, up: bool) -> None:
