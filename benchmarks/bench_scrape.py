@@ -490,9 +490,8 @@ def verdicts(cpu: list[InProcess], http: list[OverHttp]) -> list[str]:
             )
             out.append(
                 f"{r.monitors:,} monitors, {phase}: the worst p99 of the default scrape and "
-                f"a shard, {_ms(worst)} ms (target < {TARGET_MS:.0f} ms): "
-                f"{met(worst < TARGET_MS / 1000)}; load average "
-                f"{r.load.get(phase, '-')} at its end"
+                f"a shard, {_ms(worst)} ms, load average {r.load.get(phase, '-')} at its end "
+                f"(target < {TARGET_MS:.0f} ms): {met(worst < TARGET_MS / 1000)}"
             )
     for r in cpu:
         shard = r.figures.get(("wave", "shard"))
