@@ -27,8 +27,11 @@ Method.  Everything on loopback.
    the scrapes Prometheus makes: the default one, then each of the N shards.  Beside
    them, a twin fed the same checks renders every monitor's series in one scrape each
    round: what ``/metrics`` served before issue 46 (and still serves up to the limit).
-   ``time.process_time`` around each render: p50 and p99 of the shards' (over shards and
-   rounds), and the bytes of each scrape.
+   ``time.process_time`` around each render and its gzip (what ``/metrics`` sends
+   Prometheus, which accepts gzip; the twin's is not gzipped): p50 and p99 of the
+   shards' (over shards and rounds), and the bytes of each scrape, as text and sent.
+   Each monitor's lines are written at its check once a scrape asked for them: the
+   collector's CPU per check (``observe`` of a failed one) before and after that.
 2. **Over HTTP, the real process** (``--runs SIZE@INTERVAL``; skipped with
    ``--no-http``): ``tether monitor`` as ``bench_mass.py`` starts it (``run_monitor`` on
    a configuration built in Python: the file guard refuses more than about 85,000
@@ -36,7 +39,8 @@ Method.  Everything on loopback.
    that took the connection to the coordinator, where the series live), N HTTP monitors
    on 32 loopback targets, SQLite.  Once every monitor has been checked
    (``tether_checks_total`` of the default scrape), a scraper GETs the default scrape
-   and each shard one after the other every ``--period`` seconds (harsher than
+   and each shard one after the other, accepting gzip as Prometheus does, every
+   ``--period`` seconds (harsher than
    Prometheus, which spreads its targets over the interval), for ``--steady-seconds``;
    then every target refuses until the default scrape says every monitor is down, and
    listens again until it says every one is up (the wave), the scraper going on.  Wall
