@@ -27,8 +27,11 @@ Method.  Everything on loopback.
    the scrapes Prometheus makes: the default one, then each of the N shards.  Beside
    them, a twin fed the same checks renders every monitor's series in one scrape each
    round: what ``/metrics`` served before issue 46 (and still serves up to the limit).
-   ``time.process_time`` around each render: p50 and p99 of the shards' (over shards and
-   rounds), and the bytes of each scrape.
+   ``time.process_time`` around each render and its gzip (what ``/metrics`` sends
+   Prometheus, which accepts gzip; the twin's is not gzipped): p50 and p99 of the
+   shards' (over shards and rounds), and the bytes of each scrape, as text and sent.
+   Each monitor's lines are written at its check once a scrape asked for them: the
+   collector's CPU per check (``observe`` of a failed one) before and after that.
 2. **Over HTTP, the real process** (``--runs SIZE@INTERVAL``; skipped with
    ``--no-http``): ``tether monitor`` as ``bench_mass.py`` starts it (``run_monitor`` on
    a configuration built in Python: the file guard refuses more than about 85,000
@@ -36,7 +39,8 @@ Method.  Everything on loopback.
    that took the connection to the coordinator, where the series live), N HTTP monitors
    on 32 loopback targets, SQLite.  Once every monitor has been checked
    (``tether_checks_total`` of the default scrape), a scraper GETs the default scrape
-   and each shard one after the other every ``--period`` seconds (harsher than
+   and each shard one after the other, accepting gzip as Prometheus does, every
+   ``--period`` seconds (harsher than
    Prometheus, which spreads its targets over the interval), for ``--steady-seconds``;
    then every target refuses until the default scrape says every monitor is down, and
    listens again until it says every one is up (the wave), the scraper going on.  Wall
@@ -71,6 +75,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +94,7 @@ from tether.monitor.cluster._view import ClusterView
 from tether.monitor.config import Server
 from tether.monitor.metrics._metrics import MonitorMetrics, Scope
 from tether.monitor.runtime._loop import GC_THRESHOLDS
+from tether.monitor.web.scrape._scrape import GZIP_LEVEL
 
 HEADING = "# Benchmark results: what a scrape of /metrics costs as the fleet grows"
 LIMIT: int = Server.model_fields["metrics_monitor_limit"].default
@@ -112,16 +118,21 @@ def shards_for(monitors: int, limit: int = LIMIT) -> int:
 
 @dataclass
 class Scrapes:
-    """The scrapes of one kind in one phase: CPU seconds and bytes of each."""
+    """The scrapes of one kind in one phase: CPU seconds and bytes of each, gzipped as
+    ``/metrics`` sends them to Prometheus (which accepts gzip) unless ``plain``."""
 
     cpu: list[float] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
+    wire: list[int] = field(default_factory=list)
+    """Bytes sent: gzipped."""
 
-    def add(self, render: Callable[[], bytes]) -> None:
+    def add(self, render: Callable[[], bytes], plain: bool = False) -> None:
         t0 = time.process_time()
         body = render()
+        sent = body if plain else zlib.compress(body, GZIP_LEVEL, wbits=31)
         self.cpu.append(time.process_time() - t0)
         self.size.append(len(body))
+        self.wire.append(len(sent))
 
 
 @dataclass
@@ -132,6 +143,9 @@ class InProcess:
     figures: dict[tuple[str, str], Scrapes] = field(default_factory=dict)
     """(phase, scrape) -> its scrapes: phase ``steady`` or ``wave``; scrape ``default``,
     ``shard`` or ``whole`` (every monitor in one scrape, the twin's)."""
+    check_us: tuple[float, float] = (float("nan"), float("nan"))
+    """CPU µs of ``observe`` per check: before any scrape asked for the monitors' lines,
+    and once one did (each check then writes its monitor's lines)."""
 
     def of(self, phase: str, scrape: str) -> Scrapes:
         return self.figures.setdefault((phase, scrape), Scrapes())
@@ -160,7 +174,7 @@ def in_process(monitors: int, rounds: int, limit: int = LIMIT) -> InProcess:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    result = InProcess(monitors, shards)
+    result = InProcess(monitors, shards, check_us=check_cost(names))
 
     def scrape(phase: str) -> None:
         result.of(phase, "default").add(lambda: ours.render(HERE, limit=limit))
@@ -168,7 +182,7 @@ def in_process(monitors: int, rounds: int, limit: int = LIMIT) -> InProcess:
             # scope() runs on the event loop in the monitor, render() on a thread: both
             # are the scrape's CPU.
             result.of(phase, "shard").add(lambda s=scope: ours.render(HERE, scoped=ours.scope(s)))
-        result.of(phase, "whole").add(lambda: twin.render(HERE))
+        result.of(phase, "whole").add(lambda: twin.render(HERE), plain=True)
 
     quarter = max(1, monitors // 4)
     for r in range(rounds):
@@ -188,6 +202,22 @@ def in_process(monitors: int, rounds: int, limit: int = LIMIT) -> InProcess:
     gc.unfreeze()
     result.seconds = time.perf_counter() - began
     return result
+
+
+def check_cost(names: list[str]) -> tuple[float, float]:
+    """CPU µs per ``observe`` of a failed check (the wave's), each monitor once, while no
+    scrape asked for the monitors' lines and once one did (a shard's)."""
+    out = []
+    for writing in (False, True):
+        metrics = _fed(names)
+        if writing:
+            metrics.render(HERE, scoped=metrics.scope(Scope(0, max(1, len(names) // LIMIT))))
+        records = [ProbeRecord(n, 99.0, False, Kind.CONNECT_REFUSED, 0.3) for n in names]
+        t0 = time.process_time()
+        for record in records:
+            metrics.observe(record, FAILED, None)
+        out.append((time.process_time() - t0) / len(names) * 1e6)
+    return out[0], out[1]
 
 
 def _ms(x: float) -> str:
@@ -211,7 +241,7 @@ def in_process_table(results: list[InProcess]) -> str:
             for scrape, shown in (
                 ("default", "the default scrape" + (" (the summary)" if r.shards else "")),
                 ("shard", f"one shard of {r.shards}"),
-                ("whole", "every monitor in one scrape (before issue 46)"),
+                ("whole", "every monitor in one scrape (the default up to the limit)"),
             ):
                 s = r.figures.get((phase, scrape))
                 if s is None or not s.cpu:
@@ -222,13 +252,29 @@ def in_process_table(results: list[InProcess]) -> str:
                         phase,
                         shown,
                         _bytes(quantile([float(b) for b in s.size], 0.5)),
+                        _bytes(quantile([float(b) for b in s.wire], 0.5)),
                         _ms(quantile(s.cpu, 0.5)),
                         _ms(quantile(s.cpu, 0.99)),
                     )
                 )
     return table(
-        "CPU per scrape, in process (ms; a shard's over every shard and round)",
-        ("monitors", "phase", "scrape", "bytes", "CPU p50", "CPU p99"),
+        "CPU per scrape, in process, gzip included (ms; a shard's over every shard and "
+        "round); every monitor in one scrape is not gzipped",
+        ("monitors", "phase", "scrape", "bytes", "sent", "CPU p50", "CPU p99"),
+        rows,
+    )
+
+
+def check_table(results: list[InProcess]) -> str:
+    rows = [
+        (f"{r.monitors:,}", f"{r.check_us[0]:.1f}", f"{r.check_us[1]:.1f}")
+        for r in results
+        if not math.isnan(r.check_us[0])
+    ]
+    return table(
+        "CPU per check of the collector (µs, `observe` of a failed check): its lines are "
+        "written as it arrives once a scrape asked for the monitors' series",
+        ("monitors", "no scrape of the series", "the series scraped"),
         rows,
     )
 
@@ -240,6 +286,9 @@ def in_process_table(results: list[InProcess]) -> str:
 class Gets:
     seconds: list[float] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
+    """Bytes of each answer, decoded."""
+    wire: list[int] = field(default_factory=list)
+    """Bytes of each answer as sent (gzipped when the server gzips)."""
     failed: int = 0
 
 
@@ -251,6 +300,8 @@ class OverHttp:
     error: str = ""
     gets: dict[tuple[str, str], Gets] = field(default_factory=dict)
     """(phase, what) -> GETs: what is ``default``, ``shard`` or ``blackbox``."""
+    load: dict[str, str] = field(default_factory=dict)
+    """The load average at the end of each phase."""
     exporter_cpu: float = float("nan")
     """blackbox_exporter's CPU seconds per /probe over the run."""
     wave_seconds: float = float("nan")
@@ -264,16 +315,22 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _get(url: str, into: Gets) -> bytes:
+    """GET ``url`` accepting gzip, as Prometheus does (and decoding it, as it does): the
+    wall seconds to the last byte and the bytes sent go ``into``; the decoded body."""
     t0 = time.perf_counter()
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
     try:
-        with _DIRECT.open(url, timeout=TIMEOUT) as answer:
-            body: bytes = answer.read()
-    except (OSError, urllib.error.URLError):
+        with _DIRECT.open(request, timeout=TIMEOUT) as answer:
+            sent: bytes = answer.read()
+            packed = answer.headers.get("Content-Encoding") == "gzip"
+        body = zlib.decompress(sent, wbits=31) if packed else sent
+    except (OSError, urllib.error.URLError, zlib.error):
         into.failed += 1
         into.seconds.append(TIMEOUT)
         return b""
     into.seconds.append(time.perf_counter() - t0)
     into.size.append(len(body))
+    into.wire.append(len(sent))
     return body
 
 
@@ -356,6 +413,7 @@ def over_http(
         exporter0 = tree_cpu(env["exporter"].proc.pid)
         scraper = Scraper(base, shards, env["probe"], run, args.period)
         time.sleep(args.steady_seconds)  # the steady scrapes, on real time
+        run.load["steady"] = load_average()
         scraper.phase = "wave"
         began = time.monotonic()
         targets = env["targets"]
@@ -370,6 +428,7 @@ def over_http(
             if not _until(down(count), interval * 3 + 120, proc):
                 run.error = f"the wave's {command} phase was cut short"
         run.wave_seconds = time.monotonic() - began
+        run.load["wave"] = load_average()
         scraper.close()
         probes = len(run.of("steady", "blackbox").seconds) + len(run.of("wave", "blackbox").seconds)
         run.exporter_cpu = (tree_cpu(env["exporter"].proc.pid) - exporter0) / max(probes, 1)
@@ -402,6 +461,7 @@ def http_table(runs: list[OverHttp]) -> str:
                         shown,
                         str(len(g.seconds)),
                         _bytes(quantile([float(b) for b in g.size], 0.5)),
+                        _bytes(quantile([float(b) for b in g.wire], 0.5)),
                         _ms(quantile(g.seconds, 0.5)),
                         _ms(quantile(g.seconds, 0.99)),
                         _ms(max(g.seconds)),
@@ -410,7 +470,7 @@ def http_table(runs: list[OverHttp]) -> str:
                 )
     return table(
         "Over HTTP, the real process with `workers: 2` (wall ms, to the last byte)",
-        ("monitors", "phase", "scrape", "GETs", "bytes", "p50", "p99", "max", "failed"),
+        ("monitors", "phase", "scrape", "GETs", "bytes", "sent", "p50", "p99", "max", "failed"),
         rows,
     )
 
@@ -434,8 +494,8 @@ def verdicts(cpu: list[InProcess], http: list[OverHttp]) -> list[str]:
             )
             out.append(
                 f"{r.monitors:,} monitors, {phase}: the worst p99 of the default scrape and "
-                f"a shard, {_ms(worst)} ms (target < {TARGET_MS:.0f} ms): "
-                f"{met(worst < TARGET_MS / 1000)}"
+                f"a shard, {_ms(worst)} ms, load average {r.load.get(phase, '-')} at its end "
+                f"(target < {TARGET_MS:.0f} ms): {met(worst < TARGET_MS / 1000)}"
             )
     for r in cpu:
         shard = r.figures.get(("wave", "shard"))
@@ -445,7 +505,8 @@ def verdicts(cpu: list[InProcess], http: list[OverHttp]) -> list[str]:
             largest = max(shard.size)
             out.append(
                 f"{r.monitors:,} monitors in a wave: the largest scrape is a shard's, "
-                f"{_bytes(largest)} and {_ms(quantile(shard.cpu, 0.99))} ms of CPU (p99), the "
+                f"{_bytes(largest)} ({_bytes(max(shard.wire))} gzipped) and "
+                f"{_ms(quantile(shard.cpu, 0.99))} ms of CPU (p99), the "
                 f"default {_bytes(max(default.size))}, against {_bytes(max(whole.size))} and "
                 f"{_ms(quantile(whole.cpu, 0.99))} ms for every monitor in one scrape: "
                 f"{largest / max(whole.size):.3f} x its bytes"
@@ -501,7 +562,7 @@ def main() -> int:
         "default scrape is the summary and each monitor's series are in "
         "`ceil(monitors / limit)` shards (`/metrics?shard=I&shards=N`)."
     ]
-    section.tables = [in_process_table(cpu)]
+    section.tables = [in_process_table(cpu), check_table(cpu)]
     if http:
         section.tables.append(http_table(http))
         section.notes.append(

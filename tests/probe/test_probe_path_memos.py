@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.probe import AllowedTargets, _allow, _grpc
+from tether.probe import AllowedTargets, ProbeOptions, _allow, _grpc
 
 pytest.importorskip("h2")
 
@@ -93,3 +93,83 @@ def test_a_second_header_block_on_one_connection_is_refused() -> None:
     encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
     with pytest.raises(RuntimeError, match="one header block"):
         encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
+
+
+def test_a_modules_probe_options_are_made_once_and_again_for_a_new_module() -> None:
+    """A grpc module's options are the same object for the same module, timeout and
+    allow-list, and new ones for another timeout, allow-list or (reloaded) module, each
+    carrying what it was made of."""
+    from tether.monitor.checks import _blackbox
+    from tether.monitor.config._blackbox import BlackboxModule
+
+    text = {"prober": "grpc", "grpc": {"tls": True, "preferred_ip_protocol": "ip4"}}
+    module = BlackboxModule.model_validate(text)
+    allowed = AllowedTargets.parse(["127.0.0.0/8"])
+    made = [0]
+
+    def make() -> ProbeOptions:
+        made[0] += 1
+        return ProbeOptions(timeout=2.0, allowed=allowed)
+
+    first = _blackbox._made(module, 2.0, allowed, make)
+    assert _blackbox._made(module, 2.0, allowed, make) is first
+    assert made[0] == 1
+    other_list = AllowedTargets.parse(["127.0.0.0/8"])
+    assert _blackbox._made(module, 2.0, other_list, make) is not first
+    assert _blackbox._made(module, 3.0, allowed, make) is not first
+    reloaded = BlackboxModule.model_validate(text)
+    assert _blackbox._made(reloaded, 2.0, allowed, make) is not first
+    assert made[0] == 4
+
+
+def test_a_request_without_a_body_is_sent_the_same_remembered_or_not() -> None:
+    """The bytes a loopback server receives for the same request, written fresh and then
+    remembered, are what writing it out gives; a different field is written afresh, and
+    a request with a body is never remembered."""
+    import asyncio
+
+    from tether.probe import _http
+
+    got: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def send(headers: list[tuple[str, str]], body: bytes | None = None) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        ex = await _http.exchange(
+            reader,
+            writer,
+            method="GET",
+            target="/memo",
+            host_header="example.test",
+            headers=headers,
+            timeout=5,
+            max_body=1000,
+            url="http://example.test/memo",
+            body=body,
+        )
+        writer.close()
+        assert ex.status == 204
+
+    async def main() -> None:
+        nonlocal port
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            _http._REQUESTS.clear()
+            await send([("X-A", "1")])
+            await send([("X-A", "1")])
+            await send([("X-A", "2")])
+            await send([("X-A", "1")], body=b"")
+
+    port = 0
+    asyncio.run(main())
+    fresh = _http._request("GET", "/memo", "example.test", [("X-A", "1")], None)[0]
+    assert got[0] == got[1] == fresh
+    assert got[2] == _http._request("GET", "/memo", "example.test", [("X-A", "2")], None)[0]
+    assert b"Content-Length: 0" in got[3]
+    assert len(_http._REQUESTS) == 2

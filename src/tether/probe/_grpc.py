@@ -117,7 +117,8 @@ async def health_check(
     from h2.exceptions import H2Error
 
     where = join_hostport(host, port)
-    out.details = dataclasses.replace(out.details, service=service)
+    if out.details.service != service:
+        out.details = dataclasses.replace(out.details, service=service)
 
     def fail(kind: Kind, detail: str) -> GrpcCall:
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
@@ -254,6 +255,8 @@ def _configuration() -> H2Configuration:
         validate_outbound_headers=False,
         normalize_outbound_headers=False,
         validate_inbound_headers=False,
+        # Its one step joins Cookie fields, which a health answer has no use for.
+        normalize_inbound_headers=False,
     )
 
 
@@ -301,17 +304,21 @@ def _verdict(
     headers = answer.headers or {}
     status_text = headers.get(":status", "")
     http_status = int(status_text) if status_text.isdigit() else None
-    details = dataclasses.replace(details, http_status=http_status)
+    # What the answer said, put into ``details`` once (dataclasses.replace is slow).
+    found: dict[str, Any] = {"http_status": http_status}
 
     def failed(kind: Kind, detail: str) -> tuple[GrpcDetails, Failure]:
-        return details, failure_for(kind, detail, url=url, host=host, port=port)
+        failure = failure_for(kind, detail, url=url, host=host, port=port)
+        return dataclasses.replace(details, **found), failure
 
     if http_status is None:
         return failed(Kind.RESPONSE_MALFORMED, f"{where} answered the call without a :status")
     content_type = headers.get("content-type", "")
     if http_status != 200 and "grpc-status" not in headers:
         if http_status >= 400:
-            return details, classify_status(http_status, headers, url=url)
+            return dataclasses.replace(details, **found), classify_status(
+                http_status, headers, url=url
+            )
         return failed(Kind.RESPONSE_MALFORMED, f"{where} answered the gRPC call with {http_status}")
     if not content_type.startswith("application/grpc"):
         shown = content_type or "none"
@@ -327,12 +334,11 @@ def _verdict(
             Kind.RESPONSE_MALFORMED, f"{where} ended the call without a valid grpc-status"
         )
     code = int(raw_code)
-    message = redact_text(unquote(said.get("grpc-message", "")))[:300] or None
-    details = dataclasses.replace(
-        details, code=code, code_name=wire.code_name(code), message=message
-    )
+    said_message = said.get("grpc-message")  # none on an OK answer: nothing to redact
+    message = (redact_text(unquote(said_message))[:300] or None) if said_message else None
+    found.update(code=code, code_name=wire.code_name(code), message=message)
     if code == 5:  # NOT_FOUND: Check's answer for a service it does not know
-        details = dataclasses.replace(details, serving_status="SERVICE_UNKNOWN")
+        found["serving_status"] = "SERVICE_UNKNOWN"
         return failed(
             Kind.GRPC_NOT_SERVING,
             f"{where} does not know the service {details.service!r} (NOT_FOUND (5)): no status "
@@ -353,9 +359,9 @@ def _verdict(
         if 0 <= number < len(wire.SERVING_STATUSES)
         else f"status {number}"
     )
-    details = dataclasses.replace(details, serving_status=name)
+    found["serving_status"] = name
     if name == "SERVING":
-        return details, None
+        return dataclasses.replace(details, **found), None
     shown = repr(details.service) if details.service else "the server"
     return failed(Kind.GRPC_NOT_SERVING, f"the health check says {shown} is {name}")
 

@@ -58,19 +58,18 @@ async def exchange(
     ``out`` is filled in as the answer arrives (so a caller cut short can see how far
     it got)."""
     out = out if out is not None else Exchange()
-    names = {n.lower() for n, _ in headers}
-    base = [("Host", host_header), ("User-Agent", _USER_AGENT), ("Accept", "*/*")]
-    sent = [(n, v) for n, v in base if n.lower() not in names] + headers
-    if method != "CONNECT":
-        sent.append(("Connection", "close"))
-    # A caller's Transfer-Encoding frames the body itself: a Content-Length beside it is
-    # what RFC 9112 (section 6.3) forbids a sender, and a request-smuggling shape.
-    if body is not None and not names & {"content-length", "transfer-encoding"}:
-        sent.append(("Content-Length", str(len(body))))
-    # An Upgrade field (the caller's) makes a 101 the answer, as it made h11 switch.
-    upgrade = any(n.lower() == "upgrade" and v.strip() for n, v in sent)
+    # A request without a body is the same bytes for the same method, target, Host and
+    # fields: a check or a scrape repeats them, so each is written and checked once.
+    key: _RequestKey | None = (method, target, host_header, *headers) if body is None else None
+    made = _REQUESTS.get(key) if key is not None else None
+    if made is None:
+        made = _request(method, target, host_header, headers, body)
+        if key is not None:
+            if len(_REQUESTS) >= _REQUESTS_MAX:
+                _REQUESTS.clear()
+            _REQUESTS[key] = made
+    request, upgrade = made
     response = ResponseReader(method, upgrade=upgrade)
-    request = request_bytes(method, target, sent, body)
     started = time.perf_counter()
     received = 0
     try:
@@ -129,6 +128,36 @@ async def exchange(
     except OSError as exc:
         out.failure = classify(exc, url=url)
     return out
+
+
+_RequestKey = tuple[str | tuple[str, str], ...]
+_REQUESTS: dict[_RequestKey, tuple[bytes, bool]] = {}
+"""Requests without a body already written (:func:`_request`), by method, target, Host
+and fields."""
+_REQUESTS_MAX = 4096
+
+
+def _request(
+    method: str,
+    target: str,
+    host_header: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> tuple[bytes, bool]:
+    """The request's bytes, and whether it asks for an upgrade; raises what
+    :func:`request_bytes` raises."""
+    names = {n.lower() for n, _ in headers}
+    base = [("Host", host_header), ("User-Agent", _USER_AGENT), ("Accept", "*/*")]
+    sent = [(n, v) for n, v in base if n.lower() not in names] + headers
+    if method != "CONNECT":
+        sent.append(("Connection", "close"))
+    # A caller's Transfer-Encoding frames the body itself: a Content-Length beside it is
+    # what RFC 9112 (section 6.3) forbids a sender, and a request-smuggling shape.
+    if body is not None and not names & {"content-length", "transfer-encoding"}:
+        sent.append(("Content-Length", str(len(body))))
+    # An Upgrade field (the caller's) makes a 101 the answer, as it made h11 switch.
+    upgrade = any(n.lower() == "upgrade" and v.strip() for n, v in sent)
+    return request_bytes(method, target, sent, body), upgrade
 
 
 def _parser_failure(exc: ProtocolError, out: Exchange, received: int, url: str) -> Failure:

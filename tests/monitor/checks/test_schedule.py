@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tether.monitor.checks._schedule import Schedule, run_schedule
 
@@ -172,3 +175,42 @@ def test_a_run_moved_earlier_wakes_the_runner_from_its_wait() -> None:
     asyncio.run(main())
     assert started == [("a", 0.0)]
     assert waits == [1.0, 1.0]  # the second wait, after the start, ended by stop's wake
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    intervals=st.lists(st.floats(0.5, 30.0), min_size=1, max_size=40),
+    quantum=st.sampled_from([0.0, 0.05, 0.1, 0.25]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_quantum_spaces_the_wakes_and_delays_no_run_by_more(
+    intervals: list[float], quantum: float, seed: int
+) -> None:
+    """With a quantum, the runner wakes at most once per quantum, yet every monitor still
+    runs once per interval and no run starts more than a quantum after it was due."""
+    clock = FakeLoopClock()
+    rng = random.Random(seed)
+    s = Schedule(rand=rng.random)
+    for i, interval in enumerate(intervals):
+        s.add(f"m{i}", interval, now=0.0)
+    wakes: list[float] = []
+    lags: list[float] = []
+    runs: dict[str, int] = {}
+    stop = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await clock.sleep(seconds)
+        wakes.append(clock.now)
+
+    async def probe(name: str, due: float) -> None:
+        lags.append(clock.now - due)
+        runs[name] = runs.get(name, 0) + 1
+        if clock.now >= 60.0:
+            stop.set()
+
+    asyncio.run(run_schedule(s, probe, clock=clock, sleep=sleep, stop=stop, quantum=quantum))
+    gaps = [b - a for a, b in itertools.pairwise(wakes)]
+    assert min(gaps) >= min(quantum, 1.0) - 1e-9
+    assert max(lags) <= max(quantum, 0.001) + 1e-9
+    for i, interval in enumerate(intervals):
+        assert abs(runs.get(f"m{i}", 0) - 60.0 / interval) <= 2

@@ -248,3 +248,29 @@ def test_a_compressed_body_goes_on_decoded_and_one_that_does_not_decode_is_a_400
     assert bad.startswith("HTTP/1.1 400 "), bad
     assert "application/json" in bad
     assert json.loads(text)["error"].startswith("the body could not be read")
+
+
+def test_a_compressed_answer_goes_back_compressed_with_its_content_encoding(
+    tmp_path: Path,
+) -> None:
+    """An answer the coordinator gzipped (``/metrics`` for a client that accepts gzip)
+    comes back as it was written: the same compressed bytes, with its Content-Encoding
+    and its Content-Length (without the header the client would read gzip as text)."""
+    plain = b"tether_monitors 3.0\n" * 2000
+    packed = gzip.compress(plain)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=packed, headers={"Content-Encoding": "gzip"})
+
+    async def scenario() -> tuple[str, bytes]:
+        async with forwarder(tmp_path, handler) as port:
+            head = "GET /metrics HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n"
+            return await exchange(port, head + "Connection: close\r\n\r\n")
+
+    head, body = asyncio.run(scenario())
+    assert head.startswith("HTTP/1.1 200 "), head
+    lines = [line.lower() for line in head.split("\r\n")]
+    assert "content-encoding: gzip" in lines
+    assert f"content-length: {len(packed)}" in lines
+    assert body == packed
+    assert gzip.decompress(body) == plain

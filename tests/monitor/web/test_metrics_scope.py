@@ -7,6 +7,7 @@ scrape writes follows its own monitors, not the fleet."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from tether.monitor.config import parse_config
 from tether.monitor.metrics._metrics import MonitorMetrics, Scope
 from tether.monitor.store._shares import shard_of
 from tether.monitor.web._web import serve
+from tether.monitor.web.scrape._scrape import accepts_gzip
 
 HERE = ClusterView("c", "local", True, ("local",))
 NAMES = st.text(
@@ -169,23 +171,112 @@ def test_the_summary_counts_follow_the_fleet() -> None:
 
 
 def test_a_shard_scrape_writes_its_own_monitors_not_the_fleets() -> None:
-    """In a wave over 2,000 monitors, a scrape of one shard of 8 writes again the lines
-    of that shard's monitors alone; the same scrape again writes none; the summary
-    writes none."""
+    """Over 2,000 monitors, the first scrape of one shard of 8 writes the lines of that
+    shard's monitors alone; from then on each check writes its own monitor's lines as it
+    arrives, once, and in a wave a scrape of a shard (again, or another's already
+    written) or of the summary writes none: it joins what the checks wrote."""
     names = [f"m{i:04d}" for i in range(2000)]
     metrics = fed(names, set(), set())
-    for index in range(8):
-        metrics.render(HERE, scoped=metrics.scope(Scope(index, 8)))
-    assert metrics.rendered == 2000
+    mine = metrics.scope(Scope(3, 8))
+    assert 150 < len(mine) < 350
+    metrics.render(HERE, limit=1000)
+    assert metrics.rendered == 0
+    metrics.render(HERE, scoped=mine)
+    assert metrics.rendered == len(mine)
     for name in names:
         metrics.observe(ProbeRecord(name, 2.0, False, Kind.CONNECT_REFUSED, 1.0), {}, None)
-    mine = metrics.scope(Scope(3, 8))
-    metrics.render(HERE, scoped=mine)
-    assert metrics.rendered == 2000 + len(mine)
-    assert 150 < len(mine) < 350
+    assert metrics.rendered == len(mine) + 2000
+    for index in range(8):
+        metrics.render(HERE, scoped=metrics.scope(Scope(index, 8)))
     metrics.render(HERE, scoped=mine)
     metrics.render(HERE, limit=1000)
-    assert metrics.rendered == 2000 + len(mine)
+    assert metrics.rendered == len(mine) + 2000
+
+
+def test_checks_write_no_line_until_a_scrape_asks_for_the_monitors_series() -> None:
+    """While only the summary is scraped (or nothing is), a check writes no line: the
+    lines cost nothing to a monitor whose series no one scrapes."""
+    names = [f"m{i:04d}" for i in range(200)]
+    metrics = fed(names, set(), set())
+    metrics.render(HERE, limit=100)
+    for name in names:
+        metrics.observe(ProbeRecord(name, 2.0, False, Kind.CONNECT_REFUSED, 1.0), {}, None)
+    assert metrics.rendered == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "gzip"),
+    [
+        ((), False),
+        (("gzip",), True),
+        (("identity",), False),
+        (("deflate, gzip;q=1.0, *;q=0.5",), True),  # Prometheus's, curl's, browsers'
+        (("br", "GZip"), True),
+        (("x-gzip",), True),
+        (("*",), True),
+        (("gzip;q=0",), False),
+        (("gzip; q=0.000",), False),
+        (("gzip;q=zero",), False),
+        (("gzipped, deflate",), False),
+    ],
+)
+def test_gzip_is_sent_to_a_client_that_accepts_it(fields: tuple[str, ...], gzip: bool) -> None:
+    """``Accept-Encoding`` with ``gzip``, ``x-gzip`` or ``*`` at a weight above 0, in any
+    of its fields, in any case, accepts gzip; a weight of 0 or one that is no number
+    refuses it, and so does a missing header."""
+    assert accepts_gzip(fields) is gzip
+
+
+def test_a_scrape_is_gzipped_for_a_client_that_accepts_it(
+    runner_for: Callable[..., Runner], lab: Lab
+) -> None:
+    """Over HTTP, the default scrape and a shard's are gzipped for a client that accepts
+    gzip (as Prometheus does), with ``Content-Encoding`` and ``Vary``, and decode to the
+    bytes a client that does not accept it gets plain."""
+    url = lab["healthy"].url
+    lines = "\n".join(f"  - {{name: m{i}, url: '{url}'}}" for i in range(6))
+    config = parse_config(
+        "server: {metrics_monitor_limit: 3}\ndefaults: {interval: 30s, timeout: 2s}\n"
+        f"monitors:\n{lines}\n"
+    )
+    runner = runner_for(config)
+    port = free_port()
+
+    async def main() -> dict[tuple[str, str], tuple[dict[str, str], bytes]]:
+        for i in range(6):
+            await runner.check(f"m{i}", runner.mono())
+        server = await serve(runner, "127.0.0.1", port)
+        got = {}
+        try:
+            async with aiohttp.ClientSession(auto_decompress=False) as session:
+                for query in ("", "?shard=1&shards=2"):
+                    for accept in ("gzip", "identity"):
+                        async with session.get(
+                            f"http://127.0.0.1:{port}/metrics{query}",
+                            headers={"Accept-Encoding": accept},
+                        ) as r:
+                            got[query, accept] = (dict(r.headers), await r.read())
+        finally:
+            await server.cleanup()
+        return got
+
+    got = asyncio.run(main())
+    for query in ("", "?shard=1&shards=2"):
+        packed_headers, packed = got[query, "gzip"]
+        plain_headers, plain = got[query, "identity"]
+        assert packed_headers["Content-Encoding"] == "gzip"
+        assert "Content-Encoding" not in plain_headers
+        assert packed_headers["Vary"] == plain_headers["Vary"] == "Accept-Encoding"
+        assert len(packed) < len(plain)
+        text = gzip.decompress(packed)
+        assert _without_errors(text) == _without_errors(plain)
+        assert b"tether_" in text
+
+
+def _without_errors(text: bytes) -> bytes:
+    """A scrape without ``tether_metrics_render_errors_total``'s sample, which counts
+    every scrape's."""
+    return re.sub(rb"\ntether_metrics_render_errors_total [^\n]*", b"", text)
 
 
 def test_metrics_answers_each_scope_and_refuses_a_bad_one_in_a_line(

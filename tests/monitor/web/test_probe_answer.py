@@ -8,11 +8,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.utils import floatToGoString
 
 from tether.lab import Lab
 from tether.monitor.checks._blackbox import phase_seconds
-from tether.monitor.web.scrape._probe_metrics import blackbox_probe
+from tether.monitor.web.scrape._probe_metrics import _number, blackbox_probe
 from tether.probe import HttpDetails, Phase, ProbeOptions, ProbeResult, Response, probe
 
 
@@ -112,3 +115,11 @@ def test_numbers_at_the_edges_of_the_format_read_the_same() -> None:
     text = blackbox_probe(result)
     assert text == registry_text(result)
     assert b'probe_http_duration_seconds{phase="tls"} 1.2345678901e+07\n' in text
+
+
+@given(st.one_of(st.floats(), st.integers(-(10**7), 10**7), st.booleans()))
+def test_every_value_is_written_as_prometheus_client_writes_it(value: float) -> None:
+    """The short cuts for whole numbers and floats below a million in size write what
+    prometheus_client's floatToGoString writes, for any float (NaN, infinities, -0.0,
+    Go's exponents) or integer."""
+    assert _number(value) == floatToGoString(value)

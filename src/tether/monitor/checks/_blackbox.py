@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tether._classify import classify
@@ -138,8 +139,8 @@ async def _run_module(
 
 
 _MADE: dict[tuple[int, float, int], tuple[BlackboxModule, AllowedTargets, ProbeOptions]] = {}
-"""An http module's probe options by (module, timeout, allow-list), each kept with the
-module and list it was made of (so an id is not reused while it is here)."""
+"""An http or grpc module's probe options by (module, timeout, allow-list), each kept
+with the module and list it was made of (so an id is not reused while it is here)."""
 _MADE_MAX = 256
 
 
@@ -148,24 +149,40 @@ def _http_options(module: BlackboxModule, timeout: float, allowed: AllowedTarget
     allow-list rather than on every ``/probe`` (a scrape repeats all three), with the
     environment's proxy variables read then, as the monitor reads them once a monitor
     (:func:`~tether.probe.proxy_environment`): a reload brings a new allow-list."""
+    http = module.http
+    return _made(
+        module,
+        timeout,
+        allowed,
+        lambda: ProbeOptions(
+            method=http.method,
+            headers=tuple(http.headers.items()),
+            timeout=timeout,
+            deadline=timeout,
+            allowed=allowed,
+            insecure=http.tls_config.insecure_skip_verify,
+            cacert=http.tls_config.ca_file,
+            family=family(http.preferred_ip_protocol, http.ip_protocol_fallback),
+            follow_redirects=http.follows,
+            http_version="3" if http.enable_http3 else "1.1",
+            env=proxy_environment(),
+        ),
+    )
+
+
+def _made(
+    module: BlackboxModule,
+    timeout: float,
+    allowed: AllowedTargets,
+    make: Callable[[], ProbeOptions],
+) -> ProbeOptions:
+    """The options ``make()`` makes for ``module``, ``timeout`` and ``allowed``, made once
+    (:data:`_MADE`)."""
     key = (id(module), timeout, id(allowed))
     made = _MADE.get(key)
     if made is not None and made[0] is module and made[1] is allowed:
         return made[2]
-    http = module.http
-    options = ProbeOptions(
-        method=http.method,
-        headers=tuple(http.headers.items()),
-        timeout=timeout,
-        deadline=timeout,
-        allowed=allowed,
-        insecure=http.tls_config.insecure_skip_verify,
-        cacert=http.tls_config.ca_file,
-        family=family(http.preferred_ip_protocol, http.ip_protocol_fallback),
-        follow_redirects=http.follows,
-        http_version="3" if http.enable_http3 else "1.1",
-        env=proxy_environment(),
-    )
+    options = make()
     if len(_MADE) >= _MADE_MAX:
         _MADE.clear()
     _MADE[key] = (module, allowed, options)
@@ -215,13 +232,18 @@ async def _grpc(
     except ValueError:
         raise BadTarget(f"a grpc module's target is HOST:PORT, not {target!r}") from None
     hostport = join_hostport(host, port)
-    options = ProbeOptions(
-        timeout=timeout,
-        deadline=timeout,
-        allowed=allowed,
-        insecure=grpc.tls_config.insecure_skip_verify,
-        cacert=grpc.tls_config.ca_file,
-        family=family(grpc.preferred_ip_protocol, grpc.ip_protocol_fallback),
+    options = _made(
+        module,
+        timeout,
+        allowed,
+        lambda: ProbeOptions(
+            timeout=timeout,
+            deadline=timeout,
+            allowed=allowed,
+            insecure=grpc.tls_config.insecure_skip_verify,
+            cacert=grpc.tls_config.ca_file,
+            family=family(grpc.preferred_ip_protocol, grpc.ip_protocol_fallback),
+        ),
     )
     scheme = "grpcs" if grpc.tls else "grpc"
     result = await probe_async(f"{scheme}://{hostport}/{grpc.service}", options)

@@ -37,7 +37,7 @@ from tether.monitor._records import ProbeRecord
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.checks._judge import judge, probe_options, tls_leaf
 from tether.monitor.checks._rdap import RdapLookup
-from tether.monitor.checks._schedule import Schedule, run_schedule
+from tether.monitor.checks._schedule import START_QUANTUM, Schedule, run_schedule
 from tether.monitor.checks._steps import StepPlan, plan_steps, run_steps
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, parse_condition
@@ -282,9 +282,17 @@ class Prober:
         where = where_failed(CONTEXT.sub("x", run.url), run.failure, run.record.kind)
         return Check(run.record, where, timings, days_left, expires)
 
-    async def run(self, stop: asyncio.Event, sink: Sink, *, concurrency: int = 256) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        sink: Sink,
+        *,
+        concurrency: int = 256,
+        quantum: float = START_QUANTUM,
+    ) -> None:
         """Check every assigned monitor on its interval, handing each check to ``sink``,
-        until ``stop`` is set."""
+        until ``stop`` is set; runs due within ``quantum`` of each other start together
+        (:data:`~tether.monitor.checks._schedule.START_QUANTUM`)."""
         now = self.mono()
         self._running = True
         self._wake = asyncio.Event()
@@ -309,6 +317,7 @@ class Prober:
                 stop=stop,
                 concurrency=concurrency,
                 wake=self._wake,
+                quantum=quantum,
             )
         finally:
             self._running = False

@@ -15,6 +15,7 @@ import itertools
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 
 @dataclass(slots=True)
@@ -112,9 +113,14 @@ async def run_schedule(
     stop: asyncio.Event | None = None,
     idle: float = 1.0,
     wake: asyncio.Event | None = None,
+    quantum: float = 0.0,
 ) -> None:
     """Start ``probe(name, due)`` for every due run, at most ``concurrency`` at once,
     until ``stop`` is set.  ``clock`` and ``sleep`` are injectable.
+
+    ``quantum`` is the shortest wait between two wakes: a run due sooner than that after
+    the last wake waits for the next, with every other run due by then, and starts at
+    most ``quantum`` late (:data:`START_QUANTUM` says why).
 
     ``wake``, set by whoever moves a run earlier (a resumed monitor, "check now"), ends
     a wait longer than :data:`_WAKE_AFTER` at once, so the run starts when it is due
@@ -142,7 +148,8 @@ async def run_schedule(
             task.add_done_callback(running.discard)
         nxt = schedule.next_due()
         delay = min(idle, idle if nxt is None else max(0.0, nxt - clock()))
-        if wake is None or delay <= _WAKE_AFTER:
+        delay = max(delay, quantum)
+        if wake is None or delay <= _WAKE_AFTER or delay == quantum:
             await wait(delay)
         elif not wake.is_set():
             await _first(wait(delay), wake.wait())
@@ -155,6 +162,17 @@ async def run_schedule(
 
 _WAKE_AFTER = 0.05
 """Seconds of waiting past which :func:`run_schedule` also listens for its ``wake``."""
+
+START_QUANTUM: Final = 0.1
+"""Seconds a monitor's prober waits at least between two wakes of its schedule.
+
+Runs due within it start together, at most this late (the lag each check records).  A
+wake of the event loop costs the same whether it starts one check or fifty, and so does
+each event it then waits for: started one by one, as their due times fall, checks spread
+over their interval wake the loop several times each (the connection, the request
+written, the answer, the frame to the coordinator), and the loop's own work becomes most
+of a check's cost (benchmarks/results.md, "Figures behind choices in the code").  A
+check waits on average half of it, well inside the lag a check may have (1 s at p99)."""
 
 
 async def _first(*waits: Awaitable[object]) -> None:

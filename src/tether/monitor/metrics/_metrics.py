@@ -96,6 +96,7 @@ from tether.monitor.metrics._exposition import (
     LOCATION_UP_HEAD,
     UP_HEAD,
     Last,
+    Lines,
     One,
     Written,
     exposed,
@@ -217,6 +218,7 @@ class _StoreCollector(Collector):
 
 
 _ABSENT: Final = object()
+_ESCAPED_MAX: Final = 4096
 
 
 class _Scrape:
@@ -262,7 +264,7 @@ class _Scrape:
     def _each(self, lines: Mapping[str, str | None]) -> list[str | None]:
         """The values of ``lines`` for this scrape's monitors (every monitor's by
         default), read one by one: the event loop may add or remove one meanwhile."""
-        if self._names is None:
+        if self._names is None or not lines:  # none to look up: the lines of no monitor
             return list(lines.values())
         get = lines.get
         return [line for name in self._names if (line := get(name, _ABSENT)) is not _ABSENT]  # type: ignore[misc]
@@ -312,52 +314,48 @@ class _Scrape:
     def _checks(self) -> Iterator[Written]:
         """The per-check series, written out (:func:`go_value`, :func:`label_value`): a
         series whose value or labels cannot be written is left out and counted."""
+        metrics = self._metrics
         here = label_value(self._cluster.here)
-        success: list[str] = []
-        duration: list[str] = []
-        phase: list[str] = []
-        total: list[str] = []
-        created: list[str] = []
-        expiry: list[str] = []
-        lost = dict.fromkeys(CHECK_FAMILIES, 0)
-        names: dict[object, str | None] = {}
-        """Phase and kind names escaped, each once a scrape."""
-        checks = self._metrics.checks
+        checks = metrics.checks
         probed = self._probed
         if self._names is None:
             items: Iterable[tuple[str, Last | None]] = list(checks.items())
         else:  # made as they are read: a list of them would wake the cyclic collector
             get = checks.get
             items = ((name, get(name)) for name in self._names)
+        written: list[Lines] = []
         for monitor, last in items:
             if last is None:
                 continue
             if probed is not None and monitor not in probed:
                 continue  # moved to another instance of this location, which exports it
-            # A monitor's lines are written again only after a check changed them (or
-            # the location did): a scrape in a wave re-renders the monitors checked since
-            # the last one, not every monitor.
-            version = last.version
+            # A monitor's lines are written when a check changes them (MonitorMetrics.
+            # observe, once a scrape has asked for them), else here: a scrape writes
+            # again the lines of the monitors checked since the last one at most.
             kept = last.written
-            if kept is None or kept.version != version or kept.here != here:
-                kept = last.written = write_lines(last, here, names, version)
-                self._metrics.rendered += 1
-            success.append(kept.success)
-            duration.append(kept.duration)
-            phase.append(kept.phase)
-            total.append(kept.total)
-            created.append(kept.created)
-            expiry.append(kept.expiry)
-            if kept.lost:
-                for family, n in kept.lost:
-                    lost[family] += n
+            if kept is None or kept.version != last.version or kept.here != here:
+                kept = last.written = write_lines(last, here, metrics.escaped, last.version)
+                metrics.rendered += 1
+            written.append(kept)
+        metrics.here, metrics.writing = here, True  # each check writes its lines from now
+        lost = dict.fromkeys(CHECK_FAMILIES, 0)
+        for kept in written:
+            for family, n in kept.lost:
+                lost[family] += n
+        total = [k.total for k in written]
+        created = [k.created for k in written]
         if any(created):  # the counters' _created samples: a gauge after them
             help_text = CHECK_FAMILIES["tether_probe_failures"][1]
             total.append(head("tether_probe_failures_created", help_text, "gauge"))
             total.extend(created)
-        for (name, (kind, text)), lines in zip(
-            CHECK_FAMILIES.items(), (success, duration, phase, total, expiry), strict=True
-        ):
+        families = (
+            [k.success for k in written],
+            [k.duration for k in written],
+            [k.phase for k in written],
+            total,
+            [k.expiry for k in written],
+        )
+        for (name, (kind, text)), lines in zip(CHECK_FAMILIES.items(), families, strict=True):
             yield Written.of(name, head(exposed(name, kind), text, kind), lines, lost[name])
 
     def _location_up(self) -> Iterator[Written]:
@@ -424,6 +422,14 @@ class MonitorMetrics:
         self.rendered = 0
         """How many times a monitor's per-check lines were written (for the tests: a
         scrape writes those of the monitors checked since the last one)."""
+        self.writing = False
+        """Whether a scrape asked for the monitors' series: from then on each check
+        writes its monitor's lines as it arrives (some 8 µs, on the event loop) and a
+        scrape joins them; before (no one scrapes them), none are written."""
+        self.here: str | None = None
+        """The location label (escaped) that scrape wrote the lines with."""
+        self.escaped: dict[object, str | None] = {}
+        """Phase and kind names escaped as label values, each once (a few dozen)."""
         self._configured: set[str] = set()
         """The monitors of the configuration, discovered ones too (``tether_monitors``)."""
         self.down: set[str] = set()
@@ -521,6 +527,11 @@ class MonitorMetrics:
                 counted[0] += 1
         if days_left is not None:
             last.expiry = days_left * 86400.0
+        if self.writing:
+            if len(self.escaped) > _ESCAPED_MAX:  # names no check makes: start again
+                self.escaped = {}
+            last.written = write_lines(last, self.here, self.escaped, last.version)
+            self.rendered += 1
 
     def state(self, monitor: str, up: bool) -> None:
         """The monitor's state for the cluster changed (``tether_monitor_up``)."""

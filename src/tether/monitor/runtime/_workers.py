@@ -655,7 +655,9 @@ def _probe_app(
         try:
             response = web.StreamResponse(status=answer.status, reason=answer.reason)
             for key, value in answer.headers.items():
-                if key.lower() not in _HOP_BY_HOP:
+                if key.lower() not in _HOP_BY_HOP or key.lower() == "content-encoding":
+                    # An answer's Content-Encoding stays: its body is passed on as the
+                    # coordinator wrote it, compressed (the session never decodes).
                     response.headers.add(key, value)
             if answer.content_length is not None:
                 response.content_length = answer.content_length

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from prometheus_client.utils import floatToGoString
 
-from tether.monitor.checks._blackbox import ModuleProbe, phase_seconds
+from tether.monitor.checks._blackbox import BLACKBOX_PHASES, ModuleProbe
 from tether.probe import (
     ConnectDetails,
     DnsQueryDetails,
@@ -27,11 +27,49 @@ _HEADS: dict[str, str] = {}
 
 
 def _number(value: float) -> str:
-    """:data:`_go_float`'s text, without its work for a small whole number (most of an
-    answer's values: a status, a count, a flag), whose text is ``repr(float(value))``."""
-    if value.__class__ is int and -1_000_000 < value < 1_000_000:
-        return f"{value}.0"
+    """:data:`_go_float`'s text, without its work where it is Python's own: a small whole
+    number (a status, a count, a flag) is ``repr(float(value))``, and so is a float below
+    a million in size (Go turns to an exponent sooner than Python above it, and infinities
+    and NaN are spelled apart; a NaN fails both comparisons)."""
+    cls = value.__class__
+    if -1_000_000 < value < 1_000_000:
+        if cls is float:
+            return repr(value)
+        if cls is int:
+            return f"{value}.0"
     return _go_float(value)
+
+
+def _head(name: str, text: str) -> str:
+    """``name``'s ``# HELP`` and ``# TYPE`` lines."""
+    head = _HEADS.get(name)
+    if head is None:
+        head = _HEADS[name] = f"# HELP {name} {text}\n# TYPE {name} gauge\n"
+    return head
+
+
+def _flag(name: str, text: str) -> tuple[str, str]:
+    """A gauge of one unlabelled sample that is 0 or 1: its whole text for each."""
+    head = _head(name, text)
+    return f"{head}{name} 0.0\n", f"{head}{name} 1.0\n"
+
+
+_SUCCESS = _flag("probe_success", "Whether the probe succeeded")
+_HTTP_SSL = _flag("probe_http_ssl", "Whether TLS was used for the final response")
+_DURATION = _head("probe_duration_seconds", "Probe duration") + "probe_duration_seconds "
+_LOOKUP = (
+    _head("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup")
+    + "probe_dns_lookup_time_seconds "
+)
+_IP_PROTOCOL = {
+    family: _head("probe_ip_protocol", "The IP protocol of the probe (4 or 6)")
+    + f"probe_ip_protocol {family}.0\n"
+    for family in (4, 6)
+}
+_FAILURE_HEAD = _head("probe_failure_info", "Why the probe failed: the tether kind and layer")
+_FAILURES: dict[tuple[str, str], str] = {}
+"""``probe_failure_info``'s whole text for each ``(kind, layer)`` met so far (a few dozen
+kinds at most: a fixed vocabulary)."""
 
 
 def _phases(result: ProbeResult) -> dict[str, Phase]:
@@ -60,52 +98,44 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         f = answer.failure
         answer = ModuleProbe("http", answer, None if f is None else (f.kind.value, f.layer.value))
     result = answer.result
-    lines: list[str] = []
+    prober = answer.prober
     phases = _phases(result)
+    duration = 0.0
+    for p in result.phases:
+        duration += p.ms
+    lines = [_SUCCESS[answer.failure is None], _DURATION, _number(duration / 1000), "\n"]
 
     def gauge(name: str, text: str, *samples: tuple[str, float]) -> None:
-        head = _HEADS.get(name)
-        if head is None:
-            head = _HEADS[name] = f"# HELP {name} {text}\n# TYPE {name} gauge\n"
-        lines.append(head)
+        lines.append(_head(name, text))
         for labels, value in samples:
             lines.append(f"{name}{labels} {_number(value)}\n")
 
-    gauge("probe_success", "Whether the probe succeeded", ("", int(answer.failure is None)))
-    gauge(
-        "probe_duration_seconds",
-        "Probe duration",
-        ("", sum(p.ms for p in result.phases) / 1000),
-    )
     dns = phases.get("dns")
-    connect = phases.get("connect")
-    if answer.prober == "dns":
+    if prober == "dns":
         # The server is an address: nothing to look up; its family is the protocol.
         lookup = 0.0
         asked = dns.details if dns is not None else None
         address = asked.address if isinstance(asked, DnsQueryDetails) else ""
     else:
         lookup = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
+        connect = phases.get("connect")
         reached = connect.details if connect is not None else None
         address = (reached.address or "") if isinstance(reached, ConnectDetails) else ""
         icmp = phases.get("icmp")
         if icmp is not None:
             echoes = icmp.details
             address = (echoes.address or "") if isinstance(echoes, IcmpDetails) else ""
-    gauge("probe_dns_lookup_time_seconds", "Time taken for the probe's DNS lookup", ("", lookup))
+    lookup_text = _number(lookup)
+    lines += (_LOOKUP, lookup_text, "\n")
     if address:
-        gauge(
-            "probe_ip_protocol",
-            "The IP protocol of the probe (4 or 6)",
-            ("", 6 if ":" in address else 4),
-        )
-    if answer.prober == "http":
-        _http_series(result, phases, gauge)
-    elif answer.prober == "icmp":
+        lines.append(_IP_PROTOCOL[6 if ":" in address else 4])
+    if prober == "http":
+        _http_series(result, phases, lookup_text, lines)
+    elif prober == "icmp":
         _icmp_series(phases, gauge)
-    elif answer.prober == "grpc":
-        _grpc_series(result, phases, gauge)
-    elif answer.prober == "dns" and answer.dns is not None:
+    elif prober == "grpc":
+        _grpc_series(result, phases, lines)
+    elif prober == "dns" and answer.dns is not None:
         gauge("probe_dns_answer_rrs", "Records in the answer section", ("", answer.dns.answer))
         gauge(
             "probe_dns_authority_rrs",
@@ -117,61 +147,123 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
             "Records in the additional section",
             ("", answer.dns.additional),
         )
-    if answer.prober == "dns":
+    if prober == "dns":
         gauge(
             "probe_dns_query_succeeded",
             "Whether the DNS server answered",
             ("", int(dns is not None and dns.failure is None)),
         )
-    _tls_series(phases, gauge)
-    gauge(
-        "probe_failure_info",
-        "Why the probe failed: the tether kind and layer",
-        *(
-            [(f'{{kind="{answer.failure[0]}",layer="{answer.failure[1]}"}}', 1)]
-            if answer.failure is not None
-            else []
-        ),
-    )
+    if "tls" in phases:
+        _tls_series(phases, gauge)
+    failure = answer.failure
+    if failure is None:
+        lines.append(_FAILURE_HEAD)
+    else:
+        text = _FAILURES.get(failure)
+        if text is None:
+            kind, layer = failure
+            text = f'{_FAILURE_HEAD}probe_failure_info{{kind="{kind}",layer="{layer}"}} 1.0\n'
+            if len(_FAILURES) < 1024:
+                _FAILURES[failure] = text
+        lines.append(text)
     return "".join(lines).encode()
 
 
 _Gauge = Callable[..., None]
 
 
-def _http_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -> None:
+def _sample(name: str, text: str) -> str:
+    """The head of an unlabelled gauge and its sample's name, to be followed by the value."""
+    return f"{_head(name, text)}{name} "
+
+
+_HTTP_PHASES = _head("probe_http_duration_seconds", "Duration of each phase")
+_PHASE_SAMPLES = {
+    name: f'probe_http_duration_seconds{{phase="{name}"}} '
+    for name in ("resolve", "connect", "tls", "processing", "transfer")
+}
+_STATUS = _sample("probe_http_status_code", "HTTP status code")
+_LENGTH = _sample(
+    "probe_http_content_length",
+    "Length of the response body as its Content-Length says (-1: none said)",
+)
+_BODY = _sample("probe_http_uncompressed_body_length", "Length of the response body read")
+_REDIRECTS = _sample("probe_http_redirects", "Redirects followed")
+_HTTP_VERSION = _sample("probe_http_version", "The response's HTTP version")
+
+
+def _http_series(
+    result: ProbeResult, phases: dict[str, Phase], lookup: str, lines: list[str]
+) -> None:
+    """blackbox_exporter's http series, appended to ``lines``: the phases as
+    :func:`~tether.monitor.checks._blackbox.phase_seconds` names them, then the answer's
+    status, lengths, redirects, TLS and version.  ``lookup`` is the text of the dns
+    phase's seconds, written already."""
     http = phases.get("http")
     details = http.details if http is not None else None
     response = details.response if isinstance(details, HttpDetails) else None
     hops = details.redirects if isinstance(details, HttpDetails) else ()
-    gauge(
-        "probe_http_duration_seconds",
-        "Duration of each phase",
-        *((f'{{phase="{name}"}}', s) for name, s in phase_seconds(result).items()),
-    )
-    status = response.status if response is not None else None
-    gauge("probe_http_status_code", "HTTP status code", ("", status or 0))
-    expected = response.expected_size if response is not None else None
-    gauge(
-        "probe_http_content_length",
-        "Length of the response body as its Content-Length says (-1: none said)",
-        ("", (-1 if expected is None else expected) if http is not None else 0),
-    )
-    gauge(
-        "probe_http_uncompressed_body_length",
-        "Length of the response body read",
-        ("", (response.size if response is not None else 0) or 0),
-    )
-    gauge("probe_http_redirects", "Redirects followed", ("", max(0, len(hops) - 1)))
+    lines.append(_HTTP_PHASES)
+    # phase_seconds(result), each value written as it is found (a later phase of the same
+    # name takes the place of the first, as in that dict).  The dns phase's value is
+    # written once: the lookup's text above is the same number's.
+    found: dict[str, Phase] = {}
+    for phase in result.phases:
+        name = BLACKBOX_PHASES.get(phase.name)
+        if name is not None and not isinstance(phase.details, Skipped):
+            found[name] = phase
+    dns = phases.get("dns")
+    for name, phase in found.items():
+        seconds = lookup if phase is dns else _number(phase.ms / 1000)
+        lines += (_PHASE_SAMPLES[name], seconds, "\n")
+    ttfb = response.ttfb_ms if response is not None else None
+    if ttfb is not None:
+        assert http is not None  # a response is an http phase's
+        lines += (_PHASE_SAMPLES["processing"], _number(float(ttfb) / 1000), "\n")
+        transfer = max(0.0, http.ms - float(ttfb)) / 1000
+        lines += (_PHASE_SAMPLES["transfer"], _number(transfer), "\n")
+    if response is not None:
+        status = response.status or 0
+        expected = response.expected_size
+        length = -1 if expected is None else expected
+        size = response.size or 0
+        version = response.version or ""
+    else:
+        status, length, size, version = 0, -1 if http is not None else 0, 0, ""
     last = hops[-1].url if hops else result.target
-    ssl = last.lower().startswith("https://") and "tls" in phases
-    gauge("probe_http_ssl", "Whether TLS was used for the final response", ("", int(ssl)))
-    version = (response.version if response is not None else None) or ""
-    gauge(
-        "probe_http_version",
-        "The response's HTTP version",
-        ("", float(version[5:]) if version.startswith("HTTP/") else 0),
+    ssl = "tls" in phases and last.lower().startswith("https://")
+    lines += (
+        _STATUS,
+        _number(status),
+        "\n",
+        _LENGTH,
+        _number(length),
+        "\n",
+        _BODY,
+        _number(size),
+        "\n",
+        _REDIRECTS,
+        _number(max(0, len(hops) - 1)),
+        "\n",
+        _HTTP_SSL[ssl],
+        _HTTP_VERSION,
+        _version_number(version),
+        "\n",
     )
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def _version_number(version: str) -> str:
+    """``probe_http_version``'s value for a response's ``HTTP/x.y`` (0 for none),
+    remembered (a handful of versions exist)."""
+    text = _VERSIONS.get(version)
+    if text is None:
+        text = _number(float(version[5:]) if version.startswith("HTTP/") else 0)
+        if len(_VERSIONS) < 64:
+            _VERSIONS[version] = text
+    return text
 
 
 def _icmp_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
@@ -206,7 +298,22 @@ _UNAVAILABLE = 14
 _DEADLINE_EXCEEDED = 4
 
 
-def _grpc_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -> None:
+_GRPC_PHASES = _head("probe_grpc_duration_seconds", "Duration of gRPC request by phase")
+_GRPC_HEALTH_HEAD = _head("probe_grpc_healthcheck_response", "Response HealthCheck response")
+_GRPC_HEALTH = {
+    answer: _GRPC_HEALTH_HEAD
+    + "".join(
+        f'probe_grpc_healthcheck_response{{serving_status="{s}"}} {int(s == answer)}.0\n'
+        for s in _SERVING_STATUSES
+    )
+    for answer in (None, *_SERVING_STATUSES)
+}
+"""The health series' whole text for each answer (None: the call failed, all 0)."""
+_GRPC_SSL = _flag("probe_grpc_ssl", "Indicates if SSL was used for the connection")
+_GRPC_CODE = _sample("probe_grpc_status_code", "Response gRPC status code")
+
+
+def _grpc_series(result: ProbeResult, phases: dict[str, Phase], lines: list[str]) -> None:
     """blackbox_exporter's grpc series: the phases resolve and check (all that follows the
     lookup), the health answer as a 1 among its four statuses (all 0 when the call
     failed), the call's gRPC code, and whether TLS carried a call that answered.
@@ -218,31 +325,30 @@ def _grpc_series(result: ProbeResult, phases: dict[str, Phase], gauge: _Gauge) -
     details = call.details if call is not None else None
     d = details if isinstance(details, GrpcDetails) else None
     resolve = dns.ms / 1000 if dns is not None and not isinstance(dns.details, Skipped) else 0.0
-    after = [p.ms for p in result.phases if p.name in ("connect", "tls", "grpc")]
-    gauge(
-        "probe_grpc_duration_seconds",
-        "Duration of gRPC request by phase",
-        ('{phase="check"}', sum(after) / 1000),
-        ('{phase="resolve"}', resolve),
-    )
+    after = 0.0
+    for p in result.phases:
+        if p.name in ("connect", "tls", "grpc"):
+            after += p.ms
     answered = d is not None and d.code == 0
     status = d.serving_status if d is not None and answered else None
-    gauge(
-        "probe_grpc_healthcheck_response",
-        "Response HealthCheck response",
-        *((f'{{serving_status="{s}"}}', int(s == status)) for s in _SERVING_STATUSES),
-    )
     code = d.code if d is not None else None
     if code is None:
         f = result.failure
         silent = f is not None and f.kind.value in ("read.timeout", "deadline.exceeded")
         code = _DEADLINE_EXCEEDED if silent else _UNAVAILABLE
-    gauge(
-        "probe_grpc_ssl",
-        "Indicates if SSL was used for the connection",
-        ("", int(answered and "tls" in phases)),
+    lines += (
+        _GRPC_PHASES,
+        'probe_grpc_duration_seconds{phase="check"} ',
+        _number(after / 1000),
+        '\nprobe_grpc_duration_seconds{phase="resolve"} ',
+        _number(resolve),
+        "\n",
+        _GRPC_HEALTH.get(status) or _GRPC_HEALTH[None],
+        _GRPC_SSL[answered and "tls" in phases],
+        _GRPC_CODE,
+        _number(code),
+        "\n",
     )
-    gauge("probe_grpc_status_code", "Response gRPC status code", ("", code))
 
 
 def _tls_series(phases: dict[str, Phase], gauge: _Gauge) -> None:

@@ -1,0 +1,178 @@
+"""Instructions one ``/probe`` costs the real ``tether monitor``, counted by callgrind
+(which a loaded machine does not disturb), for each source tree given: the evidence for
+bench_probe.py's and bench_grpc.py's CPU per probe when the machine is too busy for rates.
+
+Run: python benchmarks/bench_probe_instructions.py [--module http|grpc] [--probes 1000]
+     [SRC ...]
+
+Each SRC (default: this checkout's ``src``; give ``/path/to/main/src`` beside it for a
+before and after) is put first on ``PYTHONPATH`` of a ``tether monitor`` (``workers: 1``,
+so that the process measured answers, on uvloop as always) started under ``valgrind
+--tool=callgrind`` with ``PYTHONHASHSEED=0``.  The targets are bench_probe.py's: for
+``http``, the loopback servers of ``benchmarks/_targets.py`` (one child process, 4
+addresses, ``200 OK`` with ``Connection: close``), asked ``/probe?target=URL&module=http``;
+for ``grpc``, bench_grpc.py's grpcio server with its module, asked
+``/probe?target=127.0.0.1:PORT&module=grpc_bench``.  Both carry the
+``X-Prometheus-Scrape-Timeout-Seconds: 10`` header.  A client in this process (not under
+callgrind) sends 200 probes to warm up, the counters are zeroed (``callgrind_control
+-z``), ``--probes`` probes follow from 16 loops on keep-alive connections, and the counts
+are dumped (``callgrind_control -d``); instructions per probe are that dump's total over
+the probes.  Every probe must answer ``probe_success 1``.  Start-up, imports and the
+warm-up are left out; the process's user space only (no kernel time: a rate's CPU
+includes the system calls, these counts do not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bench_grpc  # benchmarks/ is the script's own directory
+import bench_probe as bp
+from _targets import end_child, target_servers
+
+WARMUP = 200
+LOOPS = 16
+READY_LIMIT = 600.0
+"""Seconds the monitor may take to answer its first probe under callgrind (50 x slower)."""
+
+
+async def _drive(urls: list[str], n: int) -> int:
+    """``n`` probes over ``urls`` in turn from :data:`LOOPS` loops; how many failed."""
+    import aiohttp
+
+    headers = {"X-Prometheus-Scrape-Timeout-Seconds": bp.SCRAPE_TIMEOUT}
+    failed = 0
+    async with aiohttp.ClientSession(
+        headers=headers, skip_auto_headers=("Accept-Encoding",), auto_decompress=False
+    ) as session:
+        order = iter(range(n))
+
+        async def loop() -> None:
+            nonlocal failed
+            for i in order:
+                async with session.get(urls[i % len(urls)]) as r:
+                    body = await r.read()
+                    failed += r.status != 200 or bp.SUCCESS.search(body) is None
+
+        await asyncio.gather(*(loop() for _ in range(LOOPS)))
+    return failed
+
+
+def count(src: str, module: str, probes: int, targets: list[str]) -> int:
+    """Instructions per probe of a monitor running ``src``'s tether."""
+    home = Path(tempfile.mkdtemp(prefix="tether-cg-"))
+    port = bp.free_port()
+    if module == "grpc":
+        extra = bench_grpc.MODULE_TEXT
+        idle = f"grpc://{targets[0]}/"
+        urls = bench_grpc._urls(f"http://127.0.0.1:{port}", int(targets[0].rsplit(":", 1)[1]))
+    else:
+        extra = ""
+        idle = f"http://{targets[0]}/"
+        urls = bp._probe_urls(f"http://127.0.0.1:{port}", targets, "http")
+    (home / "tether.yaml").write_text(
+        f"storage:\n  path: {home / 'tether.db'}\n"
+        f"server:\n  listen: 127.0.0.1:{port}\n"
+        "probe:\n  allowed_targets: [127.0.0.0/8]\n"
+        "workers: 1\n"
+        + extra
+        + f"monitors:\n  - {{name: idle, url: '{idle}', interval: 1h, paused: true}}\n"
+    )
+    out = home / "callgrind.out"
+    env = {**bp._clean_env(), "PYTHONPATH": os.path.abspath(src), "PYTHONHASHSEED": "0"}
+    log = (home / "monitor.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "tether.cli",
+            "monitor",
+            "--config",
+            str(home / "tether.yaml"),
+        ],
+        env=env,
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + READY_LIMIT
+        while True:
+            try:
+                with bp._DIRECT.open(urls[0], timeout=60) as r:
+                    r.read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log_path = home / "monitor.log"
+                    raise RuntimeError(f"the monitor did not start: {log_path}") from None
+                time.sleep(1)
+        asyncio.run(_drive(urls, WARMUP))
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+        failed = asyncio.run(_drive(urls, probes))
+        subprocess.run(
+            ["callgrind_control", "-d", "probes", str(proc.pid)], check=True, capture_output=True
+        )
+        if failed:
+            raise RuntimeError(f"{failed} of {probes} probes failed")
+    finally:
+        proc.terminate()  # the dump is written: what the stop costs is not counted
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    dumps = sorted(home.glob("callgrind.out.*"))
+    if not dumps:
+        raise RuntimeError("callgrind wrote no dump")
+    found = re.search(r"^summary: (\d+)$", dumps[0].read_text(errors="replace"), re.M)
+    if found is None:
+        raise RuntimeError(f"no total in {dumps[0]}")
+    return int(found.group(1)) // probes
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("src", nargs="*", default=[str(Path(__file__).parent.parent / "src")])
+    ap.add_argument("--module", choices=("http", "grpc"), default="http")
+    ap.add_argument("--probes", type=int, default=1000)
+    args = ap.parse_args()
+    print(f"load average: {os.getloadavg()[0]:.2f} (callgrind counts are not disturbed by it)")
+    if args.module == "grpc":
+        server = subprocess.Popen(
+            [sys.executable, "-c", bench_grpc.SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            targets = [f"127.0.0.1:{server.stdout.readline().strip()}"]
+            for src in args.src:
+                n = count(src, "grpc", args.probes, targets)
+                print(f"{src}: {n:,} instructions a /probe (grpc)", flush=True)
+        finally:
+            end_child(server)
+        return 0
+    with target_servers(1, 4, bp.SUBNET + 2) as servers:
+        targets = [a for s in servers for a in s.addresses]
+        for src in args.src:
+            n = count(src, "http", args.probes, targets)
+            print(f"{src}: {n:,} instructions a /probe (http)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
