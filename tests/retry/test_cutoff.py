@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -90,3 +91,27 @@ def test_a_sooner_cutoff_wakes_a_watchdog_sleeping_until_a_later_one(
         cutoff.disarm()
     finally:
         held.disarm()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
+def test_a_forked_child_gets_a_watchdog_of_its_own() -> None:
+    """A child forked after the parent's watchdog started (a pre-forking server's
+    workers) has no such thread: its first cutoff starts one, and a blocked read in
+    the child still ends at its cutoff rather than at the socket's own 5 s timeout."""
+    _cutoff.arm(60.0).disarm()  # the parent's watchdog runs
+    assert _cutoff._thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the cutoff ended the read
+        code = 1
+        try:
+            a, _b = socket.socketpair()
+            a.settimeout(5.0)
+            cutoff = _cutoff.arm(0.05)
+            cutoff.watch(a)
+            code = 0 if a.recv(1) == b"" and cutoff.fired else 2
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import socket
 import threading
 import time
@@ -132,3 +133,21 @@ def _start() -> None:
             thread = threading.Thread(target=_watch, name="tether-cutoff", daemon=True)
             thread.start()
             _thread.append(thread)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no watchdog (only the forking thread lives on in it), and
+    the locks and event may have been held by a thread that is gone: start afresh, so
+    that the child's first cutoff starts a watchdog of its own.  The parent's armed
+    cutoffs go too: their calls run in threads the child does not have."""
+    global _wake, _started  # noqa: PLW0603 -- a lock held by a thread the fork left behind is never released: new ones
+    _wake = threading.Event()
+    _started = threading.Lock()
+    _thread.clear()
+    _armed.clear()
+    _until[0] = _INF
+    _idle[0] = True
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
