@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
 
@@ -57,6 +58,10 @@ masked everywhere, it would mask the digits of every status and time."""
 
 
 _OPTION_FIELDS: Final = tuple(f.name for f in fields(ProbeOptions))
+_HEADERS, _BODY, _TIMEOUT, _DEADLINE = map(
+    _OPTION_FIELDS.index, ("headers", "body", "timeout", "deadline")
+)
+"""Where a run's own values go among :class:`ProbeOptions`' arguments, in order."""
 
 
 class StepProblem(ValueError):
@@ -90,6 +95,62 @@ class _Extractor:
 
 
 @dataclass(frozen=True, slots=True)
+class _Template:
+    """A URL, a header's value or a body with its ``[CONTEXT].NAME`` places found once per
+    configuration: the text around them (one piece more than places), each place's name,
+    and whether it stands inside a JSON string (the text before it read as JSON's quotes
+    and escapes), so a run fills it in without searching it again."""
+
+    text: str
+    pieces: tuple[str, ...]
+    names: tuple[str, ...]
+    quoted: tuple[bool, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Template:
+        pieces: list[str] = []
+        names: list[str] = []
+        quoted: list[bool] = []
+        at = 0
+        inside = escaped = False
+        for match in CONTEXT.finditer(text):
+            piece = text[at : match.start()]
+            for ch in piece:
+                if escaped:
+                    escaped = False
+                elif inside and ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    inside = not inside
+            pieces.append(piece)
+            names.append(match.group(1))
+            quoted.append(inside)
+            at = match.end()
+        pieces.append(text[at:])
+        return cls(text, tuple(pieces), tuple(names), tuple(quoted))
+
+    def fill(self, values: Mapping[str, str], encode: Callable[[str], str]) -> str:
+        """The text with each place's value in, as ``encode`` writes it."""
+        if not self.names:
+            return self.text
+        pieces = self.pieces
+        out = [pieces[0]]
+        for i, name in enumerate(self.names, 1):
+            out += (encode(_value(values, name)), pieces[i])
+        return "".join(out)
+
+    def fill_json(self, values: Mapping[str, str]) -> str:
+        """JSON: a value inside a string escaped as string content, one outside a string
+        written as a JSON string."""
+        pieces = self.pieces
+        out = [pieces[0]]
+        for i, (name, quoted) in enumerate(zip(self.names, self.quoted, strict=True), 1):
+            text = encode_basestring(_value(values, name))  # json.dumps(ensure_ascii=False)'s
+            out += (text[1:-1] if quoted else text, pieces[i])
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
 class StepPlan:
     """One step, worked out once per configuration."""
 
@@ -97,12 +158,41 @@ class StepPlan:
     options: ProbeOptions
     conditions: tuple[Condition, ...]
     extract: tuple[_Extractor, ...]
-    keywords: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    """``options`` as keywords, to make each run's options from."""
+    url: _Template = field(init=False, repr=False, compare=False)
+    headers: tuple[tuple[str, _Template], ...] = field(init=False, repr=False, compare=False)
+    """``options``' headers, each value's places found."""
+    filled_headers: bool = field(init=False, repr=False, compare=False)
+    """Whether any header takes a value (else a run sends ``options``' headers as they are)."""
+    body: _Template | None = field(init=False, repr=False, compare=False)
+    """The body when it takes values; None when it has none (``options.body`` is sent)."""
+    body_kind: str | None = field(init=False, repr=False, compare=False)
+    """How the body takes its values (:func:`_body_kind`) when its ``Content-Type`` takes
+    none; None: worked out from each run's filled headers."""
+    arguments: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+    """``options``' arguments in order, to make each run's options from."""
+    prefix: str = field(init=False, repr=False, compare=False)
+    """``NAME.``, before each of the step's phases."""
 
     def __post_init__(self) -> None:
-        keywords = {name: getattr(self.options, name) for name in _OPTION_FIELDS}
-        object.__setattr__(self, "keywords", keywords)
+        step, o = self.step, self.options
+        headers = tuple((k, _Template.of(v)) for k, v in o.headers)
+        body = None if step.body is None else _Template.of(step.body)
+        typed = next((t for k, t in headers if k.lower() == "content-type"), None)
+        kind = None
+        if body is not None and body.names and (typed is None or not typed.names):
+            kind = _body_kind(body.text, None if typed is None else typed.text)
+        fixed = {
+            "url": _Template.of(step.url),
+            "headers": headers,
+            "filled_headers": any(t.names for _, t in headers),
+            "body": body if body is not None and body.names else None,
+            "body_kind": kind,
+            "prefix": step.name + ".",
+        }
+        options = replace(o, body=None if step.body is None else step.body.encode())
+        fixed["arguments"] = tuple(getattr(options, name) for name in _OPTION_FIELDS)
+        for name, value in fixed.items():
+            object.__setattr__(self, name, value)
 
 
 def _extractor(name: str, ex: Extraction) -> _Extractor:
@@ -152,10 +242,18 @@ def _value(values: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _as_is(value: str) -> str:
+    return value
+
+
+def _path_segment(value: str) -> str:
+    return quote(value, safe="")
+
+
 def fill_url(template: str, values: Mapping[str, str]) -> str:
     """``template`` with each ``[CONTEXT].NAME`` percent-encoded whole (every character
     but letters, digits and ``-._~``): a value is one path segment or one query value."""
-    return CONTEXT.sub(lambda m: quote(_value(values, m.group(1)), safe=""), template)
+    return _Template.of(template).fill(values, _path_segment)
 
 
 def fill_header(name: str, template: str, values: Mapping[str, str]) -> str:
@@ -163,8 +261,12 @@ def fill_header(name: str, template: str, values: Mapping[str, str]) -> str:
     when one would break the header (a line break, a non-ASCII character)."""
     if "[CONTEXT]." not in template:  # most headers take no value
         return template
-    filled = CONTEXT.sub(lambda m: _value(values, m.group(1)), template)
-    if filled != template and (problem := value_problem(filled)) is not None:
+    return _fill_header(name, _Template.of(template), values)
+
+
+def _fill_header(name: str, template: _Template, values: Mapping[str, str]) -> str:
+    filled = template.fill(values, _as_is)
+    if filled != template.text and (problem := value_problem(filled)) is not None:
         raise StepProblem(f"the value of header {name} {problem} once its values are in")
     return filled
 
@@ -175,32 +277,23 @@ def fill_body(template: str, values: Mapping[str, str], content_type: str | None
     content and one outside a string becomes a JSON string; in a form
     (``application/x-www-form-urlencoded``) it is percent-encoded; elsewhere it goes in as
     it is."""
+    return _fill_body(_Template.of(template), values, _body_kind(template, content_type))
+
+
+def _body_kind(template: str, content_type: str | None) -> str:
+    """How a body takes its values (:func:`fill_body`): ``json``, ``form`` or ``text``."""
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind.endswith("json") or (not kind and template.lstrip()[:1] in ("{", "[")):
-        return _fill_json(template, values)
+        return "json"
     if kind == "application/x-www-form-urlencoded":
-        return CONTEXT.sub(lambda m: quote_plus(_value(values, m.group(1))), template)
-    return CONTEXT.sub(lambda m: _value(values, m.group(1)), template)
+        return "form"
+    return "text"
 
 
-def _fill_json(template: str, values: Mapping[str, str]) -> str:
-    out: list[str] = []
-    at = 0
-    inside = escaped = False
-    for match in CONTEXT.finditer(template):
-        for ch in template[at : match.start()]:
-            if escaped:
-                escaped = False
-            elif inside and ch == "\\":
-                escaped = True
-            elif ch == '"':
-                inside = not inside
-        out.append(template[at : match.start()])
-        text = json.dumps(_value(values, match.group(1)), ensure_ascii=False)
-        out.append(text[1:-1] if inside else text)
-        at = match.end()
-    out.append(template[at:])
-    return "".join(out)
+def _fill_body(template: _Template, values: Mapping[str, str], kind: str) -> str:
+    if kind == "json":
+        return template.fill_json(values)
+    return template.fill(values, quote_plus if kind == "form" else _as_is)
 
 
 # -- masking ---------------------------------------------------------------------------
@@ -227,8 +320,8 @@ def every_form(value: str) -> set[str]:
         quote(raw, safe=""),
         quote(raw, safe="/"),
         quote_plus(raw),
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        json.dumps(value)[1:-1],
+        encode_basestring(value)[1:-1],  # json.dumps(value, ensure_ascii=False)'s
+        encode_basestring_ascii(value)[1:-1],  # json.dumps(value)'s
         shown.replace("\t", "\\t"),
     }
 
@@ -389,19 +482,20 @@ async def run_steps(
 
 
 def _filled(plan: StepPlan, values: Mapping[str, str], left: float) -> tuple[str, ProbeOptions]:
-    step, o = plan.step, plan.options
-    headers = tuple((k, fill_header(k, v, values)) for k, v in o.headers)
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    body = None if step.body is None else fill_body(step.body, values, content_type)
-    # dataclasses.replace(o, ...) without its walk over every field's definition, on
-    # every step: the plan's options as keywords, made once.
-    options = ProbeOptions(
-        **{
-            **plan.keywords,
-            "headers": headers,
-            "body": None if body is None else body.encode(),
-            "timeout": min(o.timeout, left),
-            "deadline": left,
-        }
-    )
-    return fill_url(step.url, values), options
+    o = plan.options
+    headers = o.headers
+    if plan.filled_headers:
+        headers = tuple((k, _fill_header(k, t, values)) for k, t in plan.headers)
+    args = list(plan.arguments)
+    if plan.body is not None:
+        kind = plan.body_kind
+        if kind is None:
+            typed = next((v for k, v in headers if k.lower() == "content-type"), None)
+            kind = _body_kind(plan.body.text, typed)
+        args[_BODY] = _fill_body(plan.body, values, kind).encode()
+    # The plan's options with the run's own: made from their arguments in order, without
+    # dataclasses.replace's walk over every field's definition, on every step.
+    args[_HEADERS] = headers
+    args[_TIMEOUT] = min(o.timeout, left)
+    args[_DEADLINE] = left
+    return plan.url.fill(values, _path_segment), ProbeOptions(*args)
