@@ -11,7 +11,6 @@ stored text (detail, conditions) shows it, only ``***``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -32,6 +31,7 @@ from tether.monitor.config._conditions import (
     Operand,
     ProbeContext,
     _patterns,
+    compact_json,
     context_from_probe,
     operand_value,
     parse_operand,
@@ -82,7 +82,7 @@ class _Extractor:
         if value is None:
             return None
         if not isinstance(value, str):  # a number, true, an object: as JSON
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            value = compact_json(value)
         if self.pattern is not None:
             try:
                 match = self.pattern.search(value, timeout=_patterns.REGEX_TIMEOUT_S)

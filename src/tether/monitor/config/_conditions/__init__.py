@@ -19,6 +19,7 @@ from tether.monitor.config._conditions._errors import ConditionError
 from tether.monitor.config._conditions._evaluate import (
     Condition,
     ConditionResult,
+    compact_json,
     operand_value,
 )
 from tether.monitor.config._conditions._parser import parse_condition, parse_operand
@@ -31,6 +32,7 @@ __all__ = [
     "ConditionResult",
     "Operand",
     "ProbeContext",
+    "compact_json",
     "context_from_probe",
     "glob_matcher",
     "operand_value",

@@ -3,10 +3,12 @@ probe's phases."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tether._rcodes import rcode_of_kind, worst_rcode
 from tether.monitor.config._conditions._placeholders import PHASE_NAMES
@@ -53,6 +55,26 @@ class ProbeContext:
     """A database check's first value (the first row's first column); None for NULL."""
     rows: int | None = None
     """The rows a database check's query answered (at most the number it reads)."""
+    _json: Any = field(default=None, init=False, repr=False, compare=False)
+    """The body read as JSON, once the first condition or extraction that reads a path of
+    it has read it (:meth:`body_json`); None until then."""
+
+    def body_json(self) -> Any:
+        """The body read as JSON (None when there is none; :data:`NOT_JSON` when it is not
+        JSON), read once for every condition and extraction of a check that reads it."""
+        parsed = self._json
+        if parsed is None and self.body is not None:
+            try:
+                parsed = json.loads(self.body)
+            except (ValueError, RecursionError):
+                parsed = NOT_JSON
+            if parsed is not None:  # a body of ``null`` is read again: cheap
+                object.__setattr__(self, "_json", parsed)  # a memo, not a change
+        return parsed
+
+
+NOT_JSON: Final = object()
+"""What :meth:`ProbeContext.body_json` answers for a body that is not JSON."""
 
 
 _TIMED: Final = frozenset(PHASE_NAMES)
@@ -72,65 +94,83 @@ def context_from_probe(
     remaining time is exact; without it, it is the phase's whole ``days_left``.
     """
     # Here, not at the top: loading a configuration does not load the probe engine.  The
-    # module, not names from it: a from-import checks each name on every call, which cost
-    # a tenth of a step's context.
+    # module, not names from it: a from-import checks each name on every call.
     from tether import probe
 
     phases = {p.name: p for p in result.phases}
     d = {name: p.details for name, p in phases.items()}
-    http, ws, icmp, ssh, smtp = (d.get(n) for n in ("http", "ws", "icmp", "ssh", "smtp"))
-    query = d.get("query")
     timings: dict[str, float] = {}
     for name, phase in phases.items():  # ttfb and transfer are the http phase's, below
         # A proxy tunnel records dns and connect as skipped, with 0 ms: not a timing.
         if name in _TIMED and not isinstance(phase.details, probe.Skipped):
             timings[name] = phase.ms
+    http = d.get("http")
     response = http.response if isinstance(http, probe.HttpDetails) else None
-    ttfb = None if response is None else response.ttfb_ms
-    if ttfb is not None:
-        timings["ttfb"] = float(ttfb)
-        timings["transfer"] = max(0.0, phases["http"].ms - float(ttfb))
-    status = response.status if response is not None else None
-    if response is None and isinstance(ws, probe.WsDetails):
+    status = None
+    if response is not None:
+        status = response.status
+        if (ttfb := response.ttfb_ms) is not None:
+            timings["ttfb"] = float(ttfb)
+            timings["transfer"] = max(0.0, phases["http"].ms - float(ttfb))
+    elif isinstance(ws := d.get("ws"), probe.WsDetails):
         status = ws.status  # ws://: the upgrade's status
-    banner = ssh.banner if isinstance(ssh, probe.SshDetails) else None
-    if not banner:
-        banner = smtp.banner if isinstance(smtp, probe.SmtpDetails) and smtp.greeting else None
-    tls, dns, connect, proxy = (d.get(n) for n in ("tls", "dns", "connect", "proxy"))
-    rdap = d.get("rdap")
-    rdap = rdap if isinstance(rdap, probe.RdapDetails) else None
-    call = d.get("grpc")
-    call = call if isinstance(call, probe.GrpcDetails) else None
-    tls = tls if tls is not None else d.get("quic")  # an HTTP/3 check's handshake
-    answers = dns.answers if isinstance(dns, probe.DnsDetails | probe.DnsQueryDetails) else None
-    rcode = _rcode(dns, phases)
-    return ProbeContext(
+    tls = d.get("tls")
+    if tls is None:
+        tls = d.get("quic")  # an HTTP/3 check's handshake
+    dns, connect = d.get("dns"), d.get("connect")
+    context = ProbeContext(
         status=status,
         response_time_ms=sum(p.ms for p in result.phases if p.name != "rdap"),
         body=body if body is not None else result.body,
         headers=dict(headers)
         if headers is not None
         else (dict(result.headers) if result.headers else _known_headers(response)),
-        certificate_expires_in_s=_certificate_seconds(
-            tls.leaf if isinstance(tls, probe.TlsDetails) else None, now
-        ),
-        dns_rcode=rcode,
+        certificate_expires_in_s=_certificate_seconds(tls.leaf, now)
+        if isinstance(tls, probe.TlsDetails)
+        else None,
+        dns_rcode=None if dns is None else _rcode(dns, phases),
         ips=_addresses(
-            connect.address if isinstance(connect, probe.ConnectDetails) else None, answers
+            connect.address if isinstance(connect, probe.ConnectDetails) else None,
+            dns.answers if isinstance(dns, (probe.DnsDetails, probe.DnsQueryDetails)) else None,
         ),
-        connected=_connected(
-            phases, isinstance(proxy, probe.ProxyDetails) and proxy.mode is not None
-        ),
+        connected=_connected(phases, d.get("proxy")),
         phase_ms=timings,
+    )
+    if not d.keys() <= _HTTP_PHASES:
+        context = _others(context, d)
+    return context
+
+
+_HTTP_PHASES: Final = frozenset({"url", "proxy", "dns", "connect", "tls", "http"})
+"""The phases of an http(s):// walk: none holds a banner, an ICMP series, an RDAP lookup,
+a gRPC call or a database's answer, so a context of these alone has none of them."""
+
+
+def _others(context: ProbeContext, d: Mapping[str, object]) -> ProbeContext:
+    """``context`` with the values of the phases an http(s):// walk has not: the banner
+    (SSH, SMTP), an ICMP series, the RDAP lookup, the gRPC call, a database's answer."""
+    from tether import probe
+
+    ssh, smtp, icmp, rdap = d.get("ssh"), d.get("smtp"), d.get("icmp"), d.get("rdap")
+    call, query = d.get("grpc"), d.get("query")
+    banner = ssh.banner if isinstance(ssh, probe.SshDetails) else None
+    if not banner:
+        banner = smtp.banner if isinstance(smtp, probe.SmtpDetails) and smtp.greeting else None
+    icmp = icmp if isinstance(icmp, probe.IcmpDetails) else None
+    rdap = rdap if isinstance(rdap, probe.RdapDetails) else None
+    call = call if isinstance(call, probe.GrpcDetails) else None
+    query = query if isinstance(query, probe.DatabaseDetails) else None
+    return dataclasses.replace(
+        context,
         banner=banner,
-        packet_loss_percent=icmp.loss_percent if isinstance(icmp, probe.IcmpDetails) else None,
-        rtt_ms=icmp.rtt_avg_ms if isinstance(icmp, probe.IcmpDetails) else None,
+        packet_loss_percent=None if icmp is None else icmp.loss_percent,
+        rtt_ms=None if icmp is None else icmp.rtt_avg_ms,
         domain_expires_in_s=None if rdap is None else rdap.expires_in_s,
         domain_missing=None if rdap is None else rdap.missing,
-        grpc_status=call.serving_status if call is not None else None,
-        grpc_code=call.code if call is not None else None,
-        result=query.result if isinstance(query, probe.DatabaseDetails) else None,
-        rows=query.rows if isinstance(query, probe.DatabaseDetails) else None,
+        grpc_status=None if call is None else call.serving_status,
+        grpc_code=None if call is None else call.code,
+        result=None if query is None else query.result,
+        rows=None if query is None else query.rows,
     )
 
 
@@ -141,7 +181,7 @@ def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
 
     rcode: str | None = None
     system = dns is not None and not isinstance(
-        dns, probe.Skipped | probe.DnsDetails | probe.DnsQueryDetails
+        dns, (probe.Skipped, probe.DnsDetails, probe.DnsQueryDetails)
     )
     if isinstance(dns, probe.DnsQueryDetails):
         rcode, system = dns.rcode, dns.rcode is None
@@ -184,13 +224,19 @@ def _addresses(connected: str | None, answers: Sequence[DnsRecord] | None) -> tu
     return tuple(found)
 
 
-def _connected(phases: Mapping[str, Phase], proxy_reached: bool) -> bool:
+def _connected(phases: Mapping[str, Phase], proxy: object) -> bool:
+    """Whether the probe reached its target: connected, QUIC's handshake done, or the
+    proxy reached (``proxy``: the proxy phase's details)."""
     connect = phases.get("connect")
     if connect is not None:
         return bool(connect.ok)
     quic = phases.get("quic")
     if quic is not None:  # an HTTP/3 check: connected once QUIC's handshake is done
         return bool(quic.ok)
-    proxy = phases.get("proxy")
+    phase = phases.get("proxy")
     # An http:// request through a forwarding proxy records no connect phase.
-    return proxy is not None and bool(proxy.ok) and proxy_reached
+    if phase is None or not phase.ok:
+        return False
+    from tether import probe
+
+    return isinstance(proxy, probe.ProxyDetails) and proxy.mode is not None

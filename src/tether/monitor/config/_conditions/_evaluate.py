@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether._durations import format_ms
 from tether.monitor.config._conditions import _patterns
-from tether.monitor.config._conditions._context import ProbeContext
+from tether.monitor.config._conditions._context import NOT_JSON, ProbeContext
 from tether.monitor.config._conditions._patterns import Glob, PatternTimeout, Regex
 from tether.monitor.config._conditions._placeholders import (
     DURATION,
@@ -45,6 +45,14 @@ class Condition:
     operand: Operand
     operator: str
     values: tuple[Literal, ...]
+    shown: tuple[str, str] = field(init=False, repr=False, compare=False)
+    """The text before the resolved value and after it (``[STATUS]``, `` == 200``),
+    cut once: each check shows it."""
+
+    def __post_init__(self) -> None:
+        start = len(self.text) - len(self.text.lstrip())
+        end = self.operand.end
+        object.__setattr__(self, "shown", (self.text[start:end], self.text[end:].rstrip()))
 
     @property
     def placeholder(self) -> str:
@@ -70,11 +78,10 @@ class Condition:
                 success = False
                 ms = _patterns.REGEX_TIMEOUT_S * 1000
                 stopped = f" (re() stopped: the search took over {ms:g} ms)"
-        shown = _show(self.operand.kind, actual)
-        start = len(self.text) - len(self.text.lstrip())
-        end = self.operand.end
-        resolved = f"{self.text[start:end]} ({shown}){self.text[end:].rstrip()}{stopped}"
-        return ConditionResult(success, resolved)
+        head, tail = self.shown
+        return ConditionResult(
+            success, f"{head} ({_show(self.operand.kind, actual)}){tail}{stopped}"
+        )
 
 
 def operand_value(operand: Operand, context: ProbeContext) -> Any:
@@ -83,12 +90,17 @@ def operand_value(operand: Operand, context: ProbeContext) -> Any:
     return None if isinstance(value, _Missing) else value
 
 
+compact_json: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, its encoder made once
+(``json.dumps`` makes one per call when given any option)."""
+
+
 def _as_text(kind: str, value: Any) -> str:
     """The characters a ``pat()`` is matched against: JSON other than a string as JSON."""
     if isinstance(value, str):
         return value
     if kind == JSON:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return compact_json(value)
     return str(value)
 
 
@@ -118,6 +130,8 @@ def _resolve(operand: Operand, ctx: ProbeContext) -> Any:
 def _placeholder_value(operand: Operand, ctx: ProbeContext) -> Any:
     name = operand.placeholder
     value: Any
+    if name == "BODY":  # the commonest, with STATUS, in an API's conditions
+        return _body_value(ctx, operand.path)
     if name == "STATUS":
         value = ctx.status
     elif name == "RESPONSE_TIME":
@@ -155,8 +169,8 @@ def _placeholder_value(operand: Operand, ctx: ProbeContext) -> Any:
         value = ctx.rows
     elif name == "RESULT":  # SQL's NULL is JSON's null, not a missing value
         return ctx.result if ctx.rows else _MISSING
-    else:  # BODY
-        return _body_value(ctx.body, operand.path)
+    else:  # BODY, above
+        return _body_value(ctx, operand.path)
     return _MISSING if value is None else value
 
 
@@ -169,14 +183,14 @@ def _first_ip(ips: tuple[str, ...]) -> Any:
         return _Missing(f"not an IP address: {ips[0]}")
 
 
-def _body_value(body: bytes | str | None, path: tuple[str | int, ...]) -> Any:
+def _body_value(ctx: ProbeContext, path: tuple[str | int, ...]) -> Any:
+    body = ctx.body
     if body is None:
         return _MISSING
     if not path:
         return body if isinstance(body, str) else body.decode("utf-8", "replace")
-    try:
-        value: Any = json.loads(body)
-    except (ValueError, RecursionError):
+    value = ctx.body_json()
+    if value is NOT_JSON:
         return _Missing("not JSON")
     for step in path:
         value = _step(value, step)
@@ -263,7 +277,7 @@ def _show(kind: str, value: Any) -> str:
     if kind == PERCENT:
         return f"{value:g}%"
     if kind == JSON:
-        return _clip(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        return _clip(compact_json(value))
     if kind == TEXT:
         if not value:
             return '""'
