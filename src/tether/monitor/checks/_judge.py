@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from tether._kinds import Layer
+from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import Condition, ProbeContext, context_from_probe
@@ -32,7 +32,7 @@ from tether.probe import (
     proxy_environment,
 )
 
-__all__ = ["judge", "probe_options", "stored_phases"]
+__all__ = ["Verdict", "judge", "probe_options", "stored_phases", "verdict"]
 
 _NOT_NETWORK: Final = frozenset({"url", "proxy"})
 """Phases that are not network time, kept only when they failed (or, for the proxy, when
@@ -80,6 +80,22 @@ def judge(
 ) -> ProbeRecord:
     """The verdict on ``result`` for monitor ``m``, as it is stored; ``context`` is
     ``result``'s :func:`context_from_probe` when the caller has made it already."""
+    return ProbeRecord(m.name, now, *verdict(m, conditions, result, context), lag_ms)
+
+
+Verdict = tuple[bool, Kind | None, float, str | None, dict[str, float], tuple[str, ...]]
+"""A judged probe: ok, the failure's kind, the latency (ms), the detail, the stored phases
+and the resolved conditions, as :class:`ProbeRecord` holds them."""
+
+
+def verdict(
+    m: Monitor,
+    conditions: Sequence[Condition],
+    result: ProbeResult,
+    context: ProbeContext | None = None,
+) -> Verdict:
+    """:func:`judge`'s verdict without its record (a multi-step check's steps make one
+    record of several)."""
     failure = result.failure
     phases = stored_phases(result)
     icmp = result.phase("icmp")
@@ -91,13 +107,7 @@ def judge(
     echoes = None
     if icmp is not None and rtt is not None and isinstance(icmp.details, IcmpDetails):
         echoes = _echoes(icmp.details)
-
-    def record(ok: bool, detail: str | None = None, resolved: Sequence[str] = ()) -> ProbeRecord:
-        kind = None if ok or failure is None else failure.kind
-        if ok and detail is None:
-            detail = echoes
-        return ProbeRecord(m.name, now, ok, kind, latency, detail, phases, tuple(resolved), lag_ms)
-
+    resolved: tuple[str, ...] = ()
     # The server answered (an HTTP status, a gRPC status, a database's error): conditions
     # judge the answer, and may expect it (``[GRPC_STATUS] == NOT_SERVING``).
     # A database's refusal (db.*) is not an answer to judge: no placeholder holds it, so a
@@ -105,19 +115,24 @@ def judge(
     answered = failure is None or (
         failure.layer in (Layer.HTTP, Layer.APP) and not failure.kind.value.startswith("db.")
     )
+    detail: str | None
     if conditions and answered:
         if context is None:
             context = context_from_probe(result)
         outcomes = [c.evaluate(context) for c in conditions]
-        resolved = [o.resolved for o in outcomes]
+        resolved = tuple(o.resolved for o in outcomes)
         failed = [o.resolved for o in outcomes if not o.success]
-        if not failed:
-            return record(True, resolved=resolved)
-        return record(False, "condition not met: " + "; ".join(failed), resolved)
-    if failure is None:
-        soon = _expires_too_soon(m, result)
-        return record(True) if soon is None else record(False, soon)
-    return record(False, failure.detail)
+        ok = not failed
+        detail = None if ok else "condition not met: " + "; ".join(failed)
+    elif failure is None:
+        detail = _expires_too_soon(m, result)
+        ok = detail is None
+    else:
+        ok, detail = False, failure.detail
+    if ok and detail is None:
+        detail = echoes
+    kind = None if ok or failure is None else failure.kind
+    return ok, kind, latency, detail, phases, resolved
 
 
 def _round_trip(phase: Phase) -> float | None:

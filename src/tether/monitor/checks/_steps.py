@@ -24,7 +24,7 @@ from tether._fieldsyntax import value_problem
 from tether._kinds import Kind
 from tether._redact import MASK
 from tether.monitor._records import ProbeRecord
-from tether.monitor.checks._judge import judge
+from tether.monitor.checks._judge import verdict
 from tether.monitor.config import Monitor
 from tether.monitor.config._conditions import (
     Condition,
@@ -247,7 +247,7 @@ def _as_is(value: str) -> str:
 
 
 def _path_segment(value: str) -> str:
-    return quote(value, safe="")
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="")
 
 
 def fill_url(template: str, values: Mapping[str, str]) -> str:
@@ -445,40 +445,47 @@ async def run_steps(
     started = mono()
     for i, plan in enumerate(plans, 1):
         step = plan.step
-        where = f'step {i} "{step.name}": '
         left = m.timeout - (mono() - started)
         if left <= 0:
+            where = _where(i, step)
             why = f"no time left of the monitor's timeout ({m.timeout:g} s)"
             failure = failure_for(Kind.DEADLINE_EXCEEDED, where + why)
             return run.done(False, failure.kind, (where, why), url=step.url, failure=failure)
         try:
             url, options = _filled(plan, values, left)
         except StepProblem as exc:
-            return run.done(False, None, (where, str(exc)), url=step.url)
+            return run.done(False, None, (_where(i, step), str(exc)), url=step.url)
         try:
             result = await probe(url, options)
         except Exception as exc:  # a failed check, as the prober makes of any step's
             failure = classify(exc, url=redact_target(url))
-            detail = (where, failure.detail)
+            detail = (_where(i, step), failure.detail)
             return run.done(False, failure.kind, detail, url=step.url, failure=failure)
         run.results.append(result)
-        # One context for the extraction and the conditions (judge makes it otherwise).
+        # One context for the extraction and the conditions (the judge makes it otherwise).
         context = context_from_probe(result) if plan.extract or plan.conditions else None
         found = {ex.name: ex.find(context) for ex in plan.extract if context is not None}
         run.secrets += [v for v in found.values() if v is not None]
-        record = judge(m, plan.conditions, result, now=wall(), lag_ms=lag_ms, context=context)
-        run.latency += record.latency_ms or 0.0
-        run.phases.update({f"{step.name}.{k}": v for k, v in record.phases.items()})
-        run.conditions += [(step.name, c) for c in record.conditions]
-        if not record.ok:
-            detail = (where, record.detail or "failed")
-            return run.done(False, record.kind, detail, url=step.url, failure=result.failure)
+        # The step's verdict, not a record of its own: the run's one record holds them all.
+        ok, kind, latency, said, phases, resolved = verdict(m, plan.conditions, result, context)
+        run.latency += latency or 0.0
+        prefix = plan.prefix
+        run.phases.update({prefix + k: v for k, v in phases.items()})
+        run.conditions += [(step.name, c) for c in resolved]
+        if not ok:
+            detail = (_where(i, step), said or "failed")
+            return run.done(False, kind, detail, url=step.url, failure=result.failure)
         for ex in plan.extract:
             if found[ex.name] is None:
-                detail = (where, f"extract {ex.name}: {ex.written} found nothing in the answer")
-                return run.done(False, None, detail, url=step.url)
+                missing = f"extract {ex.name}: {ex.written} found nothing in the answer"
+                return run.done(False, None, (_where(i, step), missing), url=step.url)
         values.update({k: v for k, v in found.items() if v is not None})
     return run.done(True)
+
+
+def _where(i: int, step: Step) -> str:
+    """How a step's failure starts: ``step 2 "create": ``."""
+    return f'step {i} "{step.name}": '
 
 
 def _filled(plan: StepPlan, values: Mapping[str, str], left: float) -> tuple[str, ProbeOptions]:

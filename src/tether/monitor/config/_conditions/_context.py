@@ -3,7 +3,6 @@ probe's phases."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
@@ -17,9 +16,14 @@ if TYPE_CHECKING:
     from tether.probe import Certificate, DnsRecord, Phase, ProbeResult, Response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProbeContext:
-    """The values conditions are evaluated against; ``None`` means the probe did not see it."""
+    """The values conditions are evaluated against; ``None`` means the probe did not see it.
+
+    Made once per probe and only read after: not ``frozen``, since a frozen dataclass
+    sets each of its fields through ``object.__setattr__`` (a call that wraps its
+    arguments anew), which made half the cost of a context, and every check with
+    conditions makes one."""
 
     status: int | None = None
     response_time_ms: float | None = None
@@ -69,7 +73,7 @@ class ProbeContext:
             except (ValueError, RecursionError):
                 parsed = NOT_JSON
             if parsed is not None:  # a body of ``null`` is read again: cheap
-                object.__setattr__(self, "_json", parsed)  # a memo, not a change
+                self._json = parsed
         return parsed
 
 
@@ -137,7 +141,7 @@ def context_from_probe(
         phase_ms=timings,
     )
     if not d.keys() <= _HTTP_PHASES:
-        context = _others(context, d)
+        _others(context, d)
     return context
 
 
@@ -146,8 +150,8 @@ _HTTP_PHASES: Final = frozenset({"url", "proxy", "dns", "connect", "tls", "http"
 a gRPC call or a database's answer, so a context of these alone has none of them."""
 
 
-def _others(context: ProbeContext, d: Mapping[str, object]) -> ProbeContext:
-    """``context`` with the values of the phases an http(s):// walk has not: the banner
+def _others(context: ProbeContext, d: Mapping[str, object]) -> None:
+    """Fill in ``context``'s values from the phases an http(s):// walk has not: the banner
     (SSH, SMTP), an ICMP series, the RDAP lookup, the gRPC call, a database's answer."""
     from tether import probe
 
@@ -156,22 +160,15 @@ def _others(context: ProbeContext, d: Mapping[str, object]) -> ProbeContext:
     banner = ssh.banner if isinstance(ssh, probe.SshDetails) else None
     if not banner:
         banner = smtp.banner if isinstance(smtp, probe.SmtpDetails) and smtp.greeting else None
-    icmp = icmp if isinstance(icmp, probe.IcmpDetails) else None
-    rdap = rdap if isinstance(rdap, probe.RdapDetails) else None
-    call = call if isinstance(call, probe.GrpcDetails) else None
-    query = query if isinstance(query, probe.DatabaseDetails) else None
-    return dataclasses.replace(
-        context,
-        banner=banner,
-        packet_loss_percent=None if icmp is None else icmp.loss_percent,
-        rtt_ms=None if icmp is None else icmp.rtt_avg_ms,
-        domain_expires_in_s=None if rdap is None else rdap.expires_in_s,
-        domain_missing=None if rdap is None else rdap.missing,
-        grpc_status=None if call is None else call.serving_status,
-        grpc_code=None if call is None else call.code,
-        result=None if query is None else query.result,
-        rows=None if query is None else query.rows,
-    )
+    context.banner = banner
+    if isinstance(icmp, probe.IcmpDetails):
+        context.packet_loss_percent, context.rtt_ms = icmp.loss_percent, icmp.rtt_avg_ms
+    if isinstance(rdap, probe.RdapDetails):
+        context.domain_expires_in_s, context.domain_missing = rdap.expires_in_s, rdap.missing
+    if isinstance(call, probe.GrpcDetails):
+        context.grpc_status, context.grpc_code = call.serving_status, call.code
+    if isinstance(query, probe.DatabaseDetails):
+        context.result, context.rows = query.result, query.rows
 
 
 def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
