@@ -20,7 +20,7 @@ TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 def value_problem(value: str) -> str | None:
     """Why ``value`` cannot be a header's value, in words that follow "it", or None: a line
     break would start a field of its own, and the probe writes headers in ASCII."""
-    if any(c in value for c in "\r\n\0"):
+    if "\r" in value or "\n" in value or "\0" in value:
         return "contains a line break"
     if not value.isascii():
         return "is not ASCII (encode it, as in RFC 8187's UTF-8''...)"

@@ -230,5 +230,12 @@ def _expires_too_soon(m: Monitor, result: ProbeResult) -> str | None:
 def tls_leaf(result: ProbeResult) -> Certificate | None:
     """The leaf certificate the probe's tls phase (or an HTTP/3 check's quic phase) saw,
     if it saw one."""
-    tls = result.phase("tls") or result.phase("quic")
+    tls = quic = None
+    for phase in result.phases:  # the first tls phase, else the first quic phase
+        if phase.name == "tls":
+            tls = phase
+            break
+        if phase.name == "quic" and quic is None:
+            quic = phase
+    tls = tls or quic
     return tls.details.leaf if tls is not None and isinstance(tls.details, TlsDetails) else None

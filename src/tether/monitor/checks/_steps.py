@@ -343,10 +343,12 @@ class _Masker:
         self.short = [f for f in forms if len(f) < _SHORT]
 
     def __call__(self, text: str) -> str:
+        # Masking never adds a "…" (MASK has none): a text without one never has one.
+        cut = "…" in text
         for form in self.long:
             if form in text:
                 text = text.replace(form, MASK)
-            if "…" in text:
+            if cut and "…" in text:
                 text = _cut_short(text, form)
         for form in self.short:
             if form in text:
@@ -400,8 +402,8 @@ class _Run:
     lag_ms: float | None
     secrets: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
-    conditions: list[tuple[str, str]] = field(default_factory=list)
-    """Each step's conditions, resolved, after the step's name (masked when stored)."""
+    conditions: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    """Each step's name and its conditions, resolved (masked when stored)."""
     latency: float = 0.0
     results: list[ProbeResult] = field(default_factory=list)
 
@@ -422,8 +424,8 @@ class _Run:
             kind,
             round(self.latency, 3),
             None if detail is None else detail[0] + masked(detail[1]),
-            dict(self.phases),
-            tuple(f"{name}: {masked(c)}" for name, c in self.conditions),
+            self.phases,
+            tuple(f"{name}: {masked(c)}" for name, said in self.conditions for c in said),
             self.lag_ms,
         )
         return StepsRun(record, self.results, url or self.m.url, failure)
@@ -464,22 +466,29 @@ async def run_steps(
         run.results.append(result)
         # One context for the extraction and the conditions (the judge makes it otherwise).
         context = context_from_probe(result) if plan.extract or plan.conditions else None
-        found = {ex.name: ex.find(context) for ex in plan.extract if context is not None}
-        run.secrets += [v for v in found.values() if v is not None]
+        found: list[tuple[_Extractor, str | None]] = []
+        if context is not None:
+            for ex in plan.extract:
+                value = ex.find(context)
+                found.append((ex, value))
+                if value is not None:
+                    run.secrets.append(value)
         # The step's verdict, not a record of its own: the run's one record holds them all.
         ok, kind, latency, said, phases, resolved = verdict(m, plan.conditions, result, context)
         run.latency += latency or 0.0
-        prefix = plan.prefix
-        run.phases.update({prefix + k: v for k, v in phases.items()})
-        run.conditions += [(step.name, c) for c in resolved]
+        prefix, named = plan.prefix, run.phases
+        for phase, ms in phases.items():
+            named[prefix + phase] = ms
+        if resolved:
+            run.conditions.append((step.name, resolved))
         if not ok:
             detail = (_where(i, step), said or "failed")
             return run.done(False, kind, detail, url=step.url, failure=result.failure)
-        for ex in plan.extract:
-            if found[ex.name] is None:
+        for ex, value in found:
+            if value is None:
                 missing = f"extract {ex.name}: {ex.written} found nothing in the answer"
                 return run.done(False, None, (_where(i, step), missing), url=step.url)
-        values.update({k: v for k, v in found.items() if v is not None})
+            values[ex.name] = value
     return run.done(True)
 
 

@@ -13,7 +13,15 @@ from tether._rcodes import rcode_of_kind, worst_rcode
 from tether.monitor.config._conditions._placeholders import PHASE_NAMES
 
 if TYPE_CHECKING:
-    from tether.probe import Certificate, DnsRecord, Phase, ProbeResult, Response
+    from tether.probe import (
+        Certificate,
+        DnsDetails,
+        DnsQueryDetails,
+        DnsRecord,
+        Phase,
+        ProbeResult,
+        Response,
+    )
 
 
 @dataclass(slots=True)
@@ -132,7 +140,14 @@ def context_from_probe(
         certificate_expires_in_s=_certificate_seconds(tls.leaf, now)
         if isinstance(tls, probe.TlsDetails)
         else None,
-        dns_rcode=None if dns is None else _rcode(dns, phases),
+        dns_rcode=None
+        if dns is None
+        else _rcode(
+            dns if isinstance(dns, probe.DnsQueryDetails) else None,
+            dns if isinstance(dns, probe.DnsDetails) else None,
+            isinstance(dns, probe.Skipped),
+            phases,
+        ),
         ips=_addresses(
             connect.address if isinstance(connect, probe.ConnectDetails) else None,
             dns.answers if isinstance(dns, (probe.DnsDetails, probe.DnsQueryDetails)) else None,
@@ -171,22 +186,25 @@ def _others(context: ProbeContext, d: Mapping[str, object]) -> None:
         context.result, context.rows = query.result, query.rows
 
 
-def _rcode(dns: object, phases: Mapping[str, Phase]) -> str | None:
-    """The rcode: a server's answer; the system resolver's, as its failure's kind says it;
-    None where no query was made (an address, a proxy's tunnel) or no answer came."""
-    from tether import probe
-
+def _rcode(
+    query: DnsQueryDetails | None,
+    walk: DnsDetails | None,
+    skipped: bool,
+    phases: Mapping[str, Phase],
+) -> str | None:
+    """The rcode of a dns phase (a ``dns://`` check's ``query``, a walk's name lookup, or
+    ``skipped`` by a proxy's tunnel): a server's answer; the system resolver's, as its
+    failure's kind says it; None where no query was made (an address, a proxy's tunnel)
+    or no answer came."""
     rcode: str | None = None
-    system = dns is not None and not isinstance(
-        dns, (probe.Skipped, probe.DnsDetails, probe.DnsQueryDetails)
-    )
-    if isinstance(dns, probe.DnsQueryDetails):
-        rcode, system = dns.rcode, dns.rcode is None
-    elif isinstance(dns, probe.DnsDetails) and dns.asked_server:
+    system = not skipped and query is None and walk is None
+    if query is not None:
+        rcode, system = query.rcode, query.rcode is None
+    elif walk is not None and walk.asked_server:
         # One answer per record type: the worst decides, as the dns phase's verdict does.
-        rcode = worst_rcode(dns.rcodes.values()) if dns.rcodes else None
-    elif isinstance(dns, probe.DnsDetails):
-        system = not dns.literal
+        rcode = worst_rcode(walk.rcodes.values()) if walk.rcodes else None
+    elif walk is not None:
+        system = not walk.literal
     if system:
         failure = phases["dns"].failure
         rcode = rcode_of_kind(failure.kind if failure is not None else None)
