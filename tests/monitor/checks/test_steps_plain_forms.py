@@ -18,6 +18,13 @@ def test_a_plain_values_forms_are_the_ones_worked_out_in_full(value: str) -> Non
     assert _forms(value) == every_form(value)
 
 
+@given(st.text(st.characters(blacklist_categories=()), max_size=40))
+def test_any_values_forms_are_the_ones_worked_out_in_full(value: str) -> None:
+    """For any value, lone surrogates, slashes and spaces included, the forms made from one
+    percent-encoding are every form's (urllib's three encodings, JSON's two, shown text)."""
+    assert _forms(value) == every_form(value)
+
+
 def test_a_plain_token_is_masked_wherever_a_condition_shows_it() -> None:
     """A token of letters, digits and dashes is masked in a resolved condition."""
     token = "tok-MARKER-5f1c9e2a7b"

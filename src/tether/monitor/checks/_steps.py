@@ -11,6 +11,7 @@ stored text (detail, conditions) shows it, only ``***``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -305,10 +306,22 @@ _PLAIN: Final = re.compile(r"[A-Za-z0-9._~-]*")
 
 def _forms(value: str) -> set[str]:
     """How a value may be written where it could be shown: as it is, percent-encoded, as
-    JSON string content, and as a condition shows text (a plain value has one form)."""
+    JSON string content, and as a condition shows text (a plain value has one form).
+    :func:`every_form`'s set, percent-encoding the value once: the other two encodings
+    differ from it only where ``/`` and a space are."""
     if _PLAIN.fullmatch(value):
         return {value}
-    return every_form(value)
+    shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    encoded = quote(value.encode("utf-8", "surrogatepass"), safe="")
+    return {
+        value,
+        encoded,
+        encoded.replace("%2F", "/"),  # quote(safe="/"): "%2F" is only ever a "/"
+        encoded.replace("%20", "+"),  # quote_plus: "%20" is only ever a space
+        encode_basestring(value)[1:-1],  # json.dumps(value, ensure_ascii=False)'s
+        encode_basestring_ascii(value)[1:-1],  # json.dumps(value)'s
+        shown.replace("\t", "\\t"),
+    }
 
 
 def every_form(value: str) -> set[str]:
@@ -320,8 +333,8 @@ def every_form(value: str) -> set[str]:
         quote(raw, safe=""),
         quote(raw, safe="/"),
         quote_plus(raw),
-        encode_basestring(value)[1:-1],  # json.dumps(value, ensure_ascii=False)'s
-        encode_basestring_ascii(value)[1:-1],  # json.dumps(value)'s
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
         shown.replace("\t", "\\t"),
     }
 
