@@ -22,16 +22,16 @@ def test_news_reaches_confirmed_subscribers_once_and_outlives_a_reopen(target: s
     per subscriber confirmed by its time, and telling it again queues nothing, after a
     reopen too; a claim holds a delivery from another owner until it runs out."""
     with open_target(target) as store:
-        ann = store.subscribe(_new("ann@example.com", "a" * 43), CONFIRM, T0)
-        bob = store.subscribe(_new("bob@example.com", "b" * 43), CONFIRM, T0)
-        again = store.subscribe(_new("ann@example.com", "c" * 43), CONFIRM, T0 + 1)
+        ann = store.subscribe(_new("ann@lab.test", "a" * 43), CONFIRM, T0)
+        bob = store.subscribe(_new("bob@lab.test", "b" * 43), CONFIRM, T0)
+        again = store.subscribe(_new("ann@lab.test", "c" * 43), CONFIRM, T0 + 1)
         assert again.id == ann.id
         assert again.token == "a" * 43
         claimed = store.claim_deliveries("one", T0 + 2, 60)
         assert sorted(d.subscriber.address for d in claimed) == [
-            "ann@example.com",
-            "ann@example.com",
-            "bob@example.com",
+            "ann@lab.test",
+            "ann@lab.test",
+            "bob@lab.test",
         ]
         assert store.claim_deliveries("two", T0 + 3, 60) == []
         for d in claimed:
@@ -47,7 +47,7 @@ def test_news_reaches_confirmed_subscribers_once_and_outlives_a_reopen(target: s
         assert (due.key, due.body, due.subscriber.address) == (
             "incident:1:update:1",
             {"x": 2},
-            "ann@example.com",
+            "ann@lab.test",
         )
         store.delivery_failed(due.id, "refused", T0 + 100)
         assert store.claim_deliveries("two", T0 + 50, 60) == []
@@ -55,7 +55,7 @@ def test_news_reaches_confirmed_subscribers_once_and_outlives_a_reopen(target: s
         assert retried.attempts == 1
         assert store.unsubscribe("a" * 43) is not None
         assert store.pending_deliveries() == 0
-        assert [s.address for s in store.subscribers()] == ["bob@example.com"]
+        assert [s.address for s in store.subscribers()] == ["bob@lab.test"]
         assert bob.confirmed is None
 
 
@@ -63,30 +63,30 @@ def test_an_address_never_confirmed_is_forgotten(target: str) -> None:
     """An address that asked before the cut and never confirmed is deleted with its
     unsent confirmation; one confirmed, or one that asked after the cut, stays."""
     with open_target(target) as store:
-        store.subscribe(_new("old@example.com", "e" * 43), CONFIRM, T0)
-        store.subscribe(_new("kept@example.com", "f" * 43), CONFIRM, T0)
+        store.subscribe(_new("old@lab.test", "e" * 43), CONFIRM, T0)
+        store.subscribe(_new("kept@lab.test", "f" * 43), CONFIRM, T0)
         assert store.confirm_subscriber("f" * 43, T0 + 5) is not None
-        late = Subscriber(0, "public", "email", "new@example.com", "g" * 43, None, T0 + 100, None)
+        late = Subscriber(0, "public", "email", "new@lab.test", "g" * 43, None, T0 + 100, None)
         store.subscribe(late, CONFIRM, T0 + 100)
         assert store.forget_unconfirmed(T0 + 50) == 1
         assert store.forget_unconfirmed(T0 + 50) == 0
         assert sorted(s.address for s in store.subscribers()) == [
-            "kept@example.com",
-            "new@example.com",
+            "kept@lab.test",
+            "new@lab.test",
         ]
         pending = store.claim_deliveries("one", T0 + 200, 60)
-        assert "old@example.com" not in {d.subscriber.address for d in pending}
+        assert "old@lab.test" not in {d.subscriber.address for d in pending}
 
 
 def test_an_export_imports_once(target: str) -> None:
     """Subscribers imported are added once; an address a page has is left as it is."""
     with open_target(target) as store:
-        carol = _new("carol@example.com", "d" * 43)
+        carol = _new("carol@lab.test", "d" * 43)
         added = store.import_subscribers([carol, carol])
         assert added == 1
         assert store.import_subscribers([carol]) == 0
         (found,) = store.subscribers("public")
-        assert (found.address, found.token) == ("carol@example.com", "d" * 43)
+        assert (found.address, found.token) == ("carol@lab.test", "d" * 43)
         assert store.subscribers("other") == []
 
 
