@@ -63,11 +63,12 @@ def test_a_busy_client_does_not_wake_the_watchdog() -> None:
     held = _cutoff.arm(30.0)
     try:
         wait_until_asleep_until(held.at)
-        looks = _cutoff._wakes[0]
+        looks, until = _cutoff._wakes[0], _cutoff._until[0]
         for _ in range(2000):
             _cutoff.arm(30.0).disarm()
-        time.sleep(0.05)  # a watchdog that ticked would have looked a few times by now
+        assert not _cutoff._wake.is_set()  # nothing asked it to look again
         assert _cutoff._wakes[0] == looks
+        assert _cutoff._until[0] == until  # it still sleeps until that moment, no sooner
     finally:
         held.disarm()
 
