@@ -14,7 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tether.monitor import parse_config
+from tether.monitor.checks._prober import Prober
 from tether.monitor.checks._schedule import Schedule, run_schedule
+from tether.probe import ProbeOptions, ProbeResult
 
 
 def test_first_runs_are_spread_over_the_interval() -> None:
@@ -175,6 +178,75 @@ def test_a_run_moved_earlier_wakes_the_runner_from_its_wait() -> None:
     asyncio.run(main())
     assert started == [("a", 0.0)]
     assert waits == [1.0, 1.0]  # the second wait, after the start, ended by stop's wake
+
+
+def test_a_runner_with_nothing_planned_waits_for_its_wake_alone() -> None:
+    """With nothing planned the runner asks for no timed wait at all (on main it woke
+    every idle second for nothing, and each wake moved a simulated clock on); a monitor
+    planned and the wake set start it at once, and stop ends the wait."""
+    s = Schedule(rand=lambda: 0.0)
+    waits: list[float] = []
+    started: list[str] = []
+
+    async def never_ends(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.Event().wait()
+
+    async def main() -> None:
+        stop, wake = asyncio.Event(), asyncio.Event()
+
+        async def probe(name: str, due: float) -> None:
+            started.append(name)
+
+        runner = asyncio.ensure_future(
+            run_schedule(s, probe, clock=lambda: 0.0, sleep=never_ends, stop=stop, wake=wake)
+        )
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert (waits, started) == ([], [])
+        s.add("a", 3600.0, now=0.0)
+        wake.set()
+        while not started:
+            await asyncio.sleep(0)
+        s.remove("a")
+        wake.set()  # the runner waits on its idle second for "a": end it, as assign does
+        for _ in range(50):
+            await asyncio.sleep(0)
+        stop.set()
+        async with asyncio.timeout(5):  # only a failure ever waits this long
+            await runner
+
+    asyncio.run(main())
+    assert started == ["a"]
+    assert waits == [1.0]  # "a" planned an hour on: the idle second, ended by the wake
+
+
+def test_a_prober_with_no_monitors_starts_one_given_to_it_at_once() -> None:
+    """A prober run with no monitors (an agent before its first assignment) sleeps on
+    nothing; a monitor given by update (or assign) wakes it, and its first run falls as
+    planned."""
+    clock = FakeLoopClock()
+    probed: list[tuple[str, float]] = []
+
+    async def probe(target: str, options: ProbeOptions) -> ProbeResult:
+        probed.append((target, clock.now))
+        return ProbeResult(target, ())
+
+    prober = Prober(wall=clock, mono=clock, sleep=clock.sleep, rand=lambda: 0.0, probe=probe)
+    config = parse_config("monitors:\n  - {name: a, url: 'http://127.0.0.1:9/', interval: 30s}\n")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.ensure_future(prober.run(stop, lambda check: stop.set(), quantum=0.0))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert clock.now == 0.0  # no timed wait asked for, so the fake clock never moved
+        prober.update(config.monitors)
+        async with asyncio.timeout(5):  # only a failure ever waits this long
+            await runner
+
+    asyncio.run(main())
+    assert probed == [("http://127.0.0.1:9/", 0.0)]
 
 
 @settings(max_examples=60, deadline=None)

@@ -22,6 +22,7 @@ from tether.lab import Lab
 from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts._alertmanager import AlertmanagerChannel
 from tether.monitor.alerts._webhook import WebhookChannel
+from tether.monitor.checks._prober import Check
 from tether.monitor.config import MonitorConfig, parse_config
 from tether.monitor.runtime._objective_stage import STATE_KEY
 from tether.monitor.store import SQLiteStore
@@ -304,3 +305,45 @@ def test_a_discovered_target_that_comes_and_goes_moves_its_own_share_alone(
     assert manager.firing == ()  # resolved: not sent again
     h.close()
     receiver.stop()
+
+
+def test_a_check_of_a_monitor_that_joined_before_its_read_begins_counts_once(
+    tmp_path: Path, lab: Lab
+) -> None:
+    """Two monitors join an objective by two reloads (as discovery adds targets), and each
+    is checked before the store is read for it: the read has those checks, so the live
+    count keeps them aside, and the objective counts exactly what the store holds.  On
+    main a check between the reload and the read's start counted twice (once live, once
+    read), and stayed when its monitor left."""
+    # Each check ended a moment before it was taken (as a probe's does), so before the
+    # read's moment too.
+    held = history(tmp_path / "t.db", "pod", 30) + history(tmp_path / "t.db", "pod2", 30)
+    url = lab["healthy"].url
+    line = "  - {{name: {0}, url: '{1}?{0}', interval: 5s, timeout: 1s, labels: {{svc: shop}}}}"
+    objective = "objectives:\n  - {name: shop, match: {svc: shop}, target: 99%, window: 30d}\n"
+
+    def config(*names: str) -> MonitorConfig:
+        return parse_config(
+            "monitors:\n" + "\n".join(line.format(n, url) for n in names) + "\n" + objective
+        )
+
+    h = Harness(tmp_path, config("api"), probe=Switch(lab))
+    h.drive((lambda: h.sim.now >= 30, list), limit=60)
+    stage = h.runner.objectives
+    stage.read_now()
+    h.runner.reload(config("api", "pod"))
+    h.runner.take_check(Check(ProbeRecord("pod", h.sim.wall() - 0.5, True, None, 3.0), None))
+    h.runner.reload(config("api", "pod", "pod2"))
+    h.runner.take_check(
+        Check(ProbeRecord("pod2", h.sim.wall() - 0.5, False, Kind.CONNECT_REFUSED), None)
+    )
+    h.runner.take_check(Check(ProbeRecord("pod", h.sim.wall() - 0.5, True, None, 3.0), None))
+    stage.read_now()
+    h.runner.take_check(Check(ProbeRecord("pod2", h.sim.wall() + 1, True, None, 3.0), None))
+    h.store.flush()
+    stored = {m: h.store.results(m, 0.0, limit=10_000) for m in ("api", "pod", "pod2")}
+    assert sum(map(len, stored.values())) == held + len(stored["api"]) + 4
+    counts = stage.book.status("shop", h.sim.wall() + 1).counts
+    assert counts.total == sum(map(len, stored.values()))
+    assert counts.good == counts.total - 1
+    h.close()

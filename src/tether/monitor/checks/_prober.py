@@ -199,6 +199,7 @@ class Prober:
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
+                self._woken()
         self._plans = plans
 
     def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
@@ -216,6 +217,12 @@ class Prober:
                 self._plans[m.name] = _plan(m, env, self.wall)
             if self._running and self.schedule.interval(m.name) != m.interval:
                 self.schedule.add(m.name, m.interval, now)
+                self._woken()
+
+    def _woken(self) -> None:
+        """A run was planned while :meth:`run` may be waiting with nothing planned."""
+        if self._wake is not None:
+            self._wake.set()
 
     @property
     def names(self) -> frozenset[str]:

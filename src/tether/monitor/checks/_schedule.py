@@ -147,6 +147,13 @@ async def run_schedule(
             running.add(task)
             task.add_done_callback(running.discard)
         nxt = schedule.next_due()
+        if nxt is None and wake is not None:
+            # Nothing planned: sleep until something is (``wake``) or the end, rather
+            # than wake every ``idle`` seconds for nothing.
+            if not wake.is_set():
+                await _first(wake.wait(), stop.wait())
+            wake.clear()
+            continue
         delay = min(idle, idle if nxt is None else max(0.0, nxt - clock()))
         delay = max(delay, quantum)
         if wake is None or delay <= _WAKE_AFTER or delay == quantum:

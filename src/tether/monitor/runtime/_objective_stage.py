@@ -225,6 +225,9 @@ class Objectives:
         added, removed = self._stored(change.added), self._stored(change.removed)
         if added:
             self._jobs.append(_Job(change.name, ledger, added, 1))
+            # Until the read begins, its moment unknown, the checks of those that joined
+            # are kept aside: the read will have those made before it (none counted twice).
+            self.book.hold(change.name, -math.inf, added)
         if removed:
             self._jobs.append(_Job(change.name, ledger, removed, -1))
 
@@ -361,7 +364,7 @@ class Objectives:
         for s in read.spent:
             self.book.spent(job.name, s.at, s.monitor, s.kind, s.n)
         if job.sign > 0:
-            self.book.release(job.name)
+            self.book.release(job.name, None if job.whole else job.monitors)
         if not any(j.name == job.name for j in self._jobs):
             self.waiting.discard(job.name)
 

@@ -152,10 +152,10 @@ class _Spent:
 
 @dataclass(slots=True)
 class _Held:
-    """Checks kept from an objective's counts while the store is read for it."""
+    """Checks kept from an objective's counts while the store is read for it: of one of
+    its monitors, or of all of them."""
 
     since: float
-    monitors: frozenset[str] | None
     samples: list[tuple[str, Sample]] = field(default_factory=list)
 
 
@@ -214,7 +214,8 @@ class ObjectiveBook:
             for monitor in self.selected[name]:
                 self.members.setdefault(monitor, []).append(name)
         self._traffic = {m.name for m in config.monitors if m.traffic}
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, dict[str | None, _Held]] = {}
+        """Each objective's holds, by monitor (``None``: all of its monitors)."""
         self.opened: Sequence[HoldingWindow] = ()
         """The maintenance windows opened at run time (``POST /api/maintenance``)."""
 
@@ -226,8 +227,9 @@ class ObjectiveBook:
 
     def _count(self, monitor: str, sample: Sample) -> None:
         for name in self.members.get(monitor, ()):
-            held = self._held.get(name)
-            if held is not None and (held.monitors is None or monitor in held.monitors):
+            holds = self._held.get(name)
+            held = None if holds is None else holds.get(monitor) or holds.get(None)
+            if held is not None:
                 # Before the read's moment, the read has it; past HELD_MAX the read has
                 # failed for long (the store down), and the next one reads them.
                 if sample.at >= held.since and len(held.samples) < HELD_MAX:
@@ -245,16 +247,26 @@ class ObjectiveBook:
         until :meth:`release`, those before dropped (the read has them).  So the read
         and the live count meet at one moment, and no check counts twice or never.  Held
         again (the read begins, its moment known now), what is kept from before
-        ``since`` is dropped."""
-        was = self._held.get(name)
-        kept = [(m, s) for m, s in was.samples if s.at >= since] if was is not None else []
-        self._held[name] = _Held(since, None if monitors is None else frozenset(monitors), kept)
+        ``since`` is dropped.  Each monitor's hold is its own: the read of monitors that
+        joined does not release those of another read still under way."""
+        holds = self._held.setdefault(name, {})
+        for key in (None,) if monitors is None else monitors:
+            was = holds.get(key)
+            kept = [(m, s) for m, s in was.samples if s.at >= since] if was is not None else []
+            holds[key] = _Held(since, kept)
 
-    def release(self, name: str) -> None:
-        """Count the checks :meth:`hold` kept (the read has landed)."""
-        held = self._held.pop(name, None)
-        for monitor, sample in held.samples if held is not None else ():
-            self._counted(name, monitor, sample)
+    def release(self, name: str, monitors: Collection[str] | None = None) -> None:
+        """Count the checks :meth:`hold` kept of ``monitors`` (or of all of ``name``'s
+        monitors): their read has landed."""
+        holds = self._held.get(name)
+        if holds is None:
+            return
+        for key in (None,) if monitors is None else monitors:
+            held = holds.pop(key, None)
+            for monitor, sample in held.samples if held is not None else ():
+                self._counted(name, monitor, sample)
+        if not holds:
+            del self._held[name]
 
     def observe(self, record: ProbeRecord, *, paused: bool = False) -> None:
         """Count one check of a probed or push monitor (a traffic monitor's checks are
