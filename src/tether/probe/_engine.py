@@ -39,6 +39,7 @@ from tether.probe._target import (
 )
 from tether.probe._walk import Sleep, Stream
 from tether.probe._walk_h3 import WalkH3
+from tether.probe._wire import Wire
 
 
 def probe(
@@ -221,19 +222,19 @@ class _Walk(WalkH3):
             self.begin("proxy")
             if proxy is None:
                 self.end(ProxyDetails(None, "none", self.proxy_note))
-        stream: Stream | None
+        conn: Stream | Wire | None
         if proxy is not None:
-            stream = await self.through_proxy(t, proxy, record=record)
+            conn = await self.through_proxy(t, proxy, record=record)
+        elif t.scheme == "http":
+            conn = await self.direct_wire(t, record=record)  # the one request on a protocol
         else:
-            stream = await self.direct(t, record=record)
-        if stream is None:
+            conn = await self.direct(t, record=record)
+        if isinstance(conn, Stream) and t.scheme in ("https", "wss"):
+            conn = await self.tls(t, conn, record=record)
+        if conn is None:
             return None
-        if t.scheme in ("https", "wss"):
-            stream = await self.tls(t, stream, record=record)
-            if stream is None:
-                return None
-        if t.scheme in ("ws", "wss"):
-            await self.websocket(t, stream)
+        if isinstance(conn, Stream) and t.scheme in ("ws", "wss"):
+            await self.websocket(t, conn)
             return None
         request_target = t.path
         if proxy is not None and t.scheme == "http":
@@ -246,8 +247,8 @@ class _Walk(WalkH3):
         self.hop = (t.url, started)
         self.pending = _http.Exchange()
         ex = await _http.exchange(
-            stream.reader,
-            stream.writer,
+            conn if isinstance(conn, Wire) else conn.reader,
+            conn if isinstance(conn, Wire) else conn.writer,
             method=self.method or o.method,
             target=request_target,
             host_header=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
