@@ -31,6 +31,8 @@ from typing import Final, cast
 
 HIGH_WATER: Final = 128 * 1024
 """Unread bytes past which the transport stops reading until the exchange reads them."""
+READ_SIZE: Final = 65536
+"""The most bytes one :meth:`Wire.receive` returns, as the probe read a stream."""
 
 
 class Wire(asyncio.Protocol):
@@ -101,9 +103,11 @@ class Wire(asyncio.Protocol):
 
     # -- what the exchange uses --------------------------------------------------------
 
-    async def receive(self, timeout: float) -> bytes:
-        """What has arrived, ``b""`` at the end of the stream; the connection's error;
-        ``TimeoutError`` when nothing came for ``timeout`` s."""
+    async def receive(self, timeout: float, limit: int = READ_SIZE) -> bytes:
+        """What has arrived, at most ``limit`` bytes, ``b""`` at the end of the stream;
+        the connection's error; ``TimeoutError`` when nothing came for ``timeout`` s.  (At
+        most ``limit``, as ``StreamReader.read(limit)``: the gRPC call checks its answer's
+        size between reads, before HTTP/2's flow control window could be broken.)"""
         if not self._chunks and not self._eof and self._exc is None:
             waiter = self._waiter = self._loop.create_future()
             timer = self._loop.call_later(timeout, _expire, waiter)
@@ -120,10 +124,15 @@ class Wire(asyncio.Protocol):
         if not chunks:
             return b""
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._chunks = []
-        if self._size > HIGH_WATER:
+        if len(data) > limit:
+            data, rest = data[:limit], data[limit:]
+            self._chunks = [rest]
+        else:
+            self._chunks = []
+        before = self._size
+        self._size = before - len(data)
+        if before > HIGH_WATER >= self._size:
             self.transport.resume_reading()
-        self._size = 0
         return data
 
     def write(self, data: bytes) -> None:
