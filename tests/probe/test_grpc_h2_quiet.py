@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("h2")
 
-from tether.probe import _grpc  # noqa: E402
+from tether.probe import _grpc
 
 
 def _body(function: object, *, drop_trace: bool) -> str:

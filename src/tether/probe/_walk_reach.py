@@ -98,9 +98,7 @@ class WalkReach(Walk):
         self.streams.append(wire)
         return wire
 
-    async def _reach(
-        self, host: str, port: int, url: str, *, record: bool
-    ) -> socket.socket | None:
+    async def _reach(self, host: str, port: int, url: str, *, record: bool) -> socket.socket | None:
         """The dns and connect phases: the connected socket, or None (the failure kept)."""
         addresses = await self.resolve(host, port, url, record=record)
         if addresses is None:
