@@ -195,8 +195,12 @@ async def _sock_connect(
         return
     err = sock.connect_ex(address)
     if err in _IN_PROGRESS:
+        # A peer to name is a connection made (on loopback, within connect): no SO_ERROR
+        # to read, one system call a probe fewer.
+        if _connected(sock):
+            return
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err == 0 and not _connected(sock):  # under way: wait until it is writable
+        if err == 0:  # under way: wait until it is writable
             await _writable(loop, sock, timeout)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err != 0:
