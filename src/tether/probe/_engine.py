@@ -39,6 +39,7 @@ from tether.probe._target import (
 )
 from tether.probe._walk import Sleep, Stream
 from tether.probe._walk_h3 import WalkH3
+from tether.probe._wire import Wire
 
 
 def probe(
@@ -221,19 +222,19 @@ class _Walk(WalkH3):
             self.begin("proxy")
             if proxy is None:
                 self.end(ProxyDetails(None, "none", self.proxy_note))
-        stream: Stream | None
+        conn: Stream | Wire | None
         if proxy is not None:
-            stream = await self.through_proxy(t, proxy, record=record)
+            conn = await self.through_proxy(t, proxy, record=record)
+        elif t.scheme == "http":
+            conn = await self.direct_wire(t, record=record)  # the one request on a protocol
         else:
-            stream = await self.direct(t, record=record)
-        if stream is None:
+            conn = await self.direct(t, record=record)
+        if isinstance(conn, Stream) and t.scheme in ("https", "wss"):
+            conn = await self.tls(t, conn, record=record)
+        if conn is None:
             return None
-        if t.scheme in ("https", "wss"):
-            stream = await self.tls(t, stream, record=record)
-            if stream is None:
-                return None
-        if t.scheme in ("ws", "wss"):
-            await self.websocket(t, stream)
+        if isinstance(conn, Stream) and t.scheme in ("ws", "wss"):
+            await self.websocket(t, conn)
             return None
         request_target = t.path
         if proxy is not None and t.scheme == "http":
@@ -246,8 +247,8 @@ class _Walk(WalkH3):
         self.hop = (t.url, started)
         self.pending = _http.Exchange()
         ex = await _http.exchange(
-            stream.reader,
-            stream.writer,
+            conn if isinstance(conn, Wire) else conn.reader,
+            conn if isinstance(conn, Wire) else conn.writer,
             method=self.method or o.method,
             target=request_target,
             host_header=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
@@ -268,6 +269,11 @@ class _Walk(WalkH3):
         self.begin("proxy")
         grpc = t.scheme in ("grpc", "grpcs")
         self.end(ProxyDetails(None, f"not used for a {'gRPC' if grpc else 'TCP'} check"))
+        if t.scheme == "grpc":  # HTTP/2 in the clear: the call on a protocol
+            wire = await self.direct_wire(t, record=True)
+            if wire is not None:
+                await self.grpc(t, wire)
+            return
         stream = await self.direct(t, record=True)
         if stream is None:
             return
@@ -285,18 +291,16 @@ class _Walk(WalkH3):
             secured = await self.tls(t, stream, record=True)
             if secured is not None:
                 await self.grpc(t, secured)
-        elif t.scheme == "grpc":
-            await self.grpc(t, stream)
 
-    async def grpc(self, t: Target, stream: Stream) -> None:
+    async def grpc(self, t: Target, conn: Stream | Wire) -> None:
         """The ``grpc`` phase: ``grpc.health.v1.Health/Check`` for the URL's service, over
         HTTP/2; ``grpcs://`` first wants the handshake to have agreed on ``h2``."""
         o = self.options
         _grpc.load()
         self.begin("grpc")
         self.call = call = _grpc.GrpcCall(GrpcDetails(grpc_service(t)))
-        if t.scheme == "grpcs":
-            sslobj = stream.writer.get_extra_info("ssl_object")
+        if t.scheme == "grpcs" and isinstance(conn, Stream):
+            sslobj = conn.writer.get_extra_info("ssl_object")
             alpn = sslobj.selected_alpn_protocol() if sslobj is not None else None
             call.details = dataclasses.replace(call.details, alpn=alpn)
             if alpn != "h2":
@@ -320,8 +324,8 @@ class _Walk(WalkH3):
         left = o.deadline - (time.monotonic() - self.started) - 0.05
         wait = max(0.002, min(o.timeout + _grpc.GRACE, left))
         await _grpc.health_check(
-            stream.reader,
-            stream.writer,
+            conn if isinstance(conn, Wire) else conn.reader,
+            conn if isinstance(conn, Wire) else conn.writer,
             authority=t.ascii_host if t.port == default_port(t.scheme) else t.hostport,
             secure=t.scheme == "grpcs",
             service=grpc_service(t),

@@ -19,6 +19,7 @@ from tether._redact import redact_text, redact_url
 from tether._version import __version__
 from tether.probe._details import Response
 from tether.probe._h11rules import End, Head, ProtocolError, ResponseReader, request_bytes
+from tether.probe._wire import Wire
 
 _USER_AGENT = f"tether/{__version__}"
 
@@ -39,8 +40,8 @@ class Exchange:
 
 
 async def exchange(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader | Wire,
+    writer: asyncio.StreamWriter | Wire,
     *,
     method: str,
     target: str,
@@ -56,7 +57,7 @@ async def exchange(
 ) -> Exchange:
     """Send one request and read the answer; never raises for what the server does.
     ``out`` is filled in as the answer arrives (so a caller cut short can see how far
-    it got)."""
+    it got).  ``reader`` and ``writer`` are a stream's, or both one :class:`Wire`."""
     out = out if out is not None else Exchange()
     # A request without a body is the same bytes for the same method, target, Host and
     # fields: a check or a scrape repeats them, so each is written and checked once.
@@ -88,8 +89,11 @@ async def exchange(
             event = response.next_event()
             if event is None:
                 try:
-                    async with asyncio.timeout(timeout):  # wait_for would make a task
-                        data = await reader.read(65536)
+                    if isinstance(reader, Wire):
+                        data = await reader.receive(timeout)
+                    else:
+                        async with asyncio.timeout(timeout):  # wait_for would make a task
+                            data = await reader.read(65536)
                 except TimeoutError:
                     what = (
                         f"the body stopped arriving: nothing for {timeout:g} s"
@@ -187,7 +191,7 @@ def _parser_failure(exc: ProtocolError, out: Exchange, received: int, url: str) 
     return failure_for(kind, detail, url=url, cause=exc)
 
 
-async def _send(writer: asyncio.StreamWriter, timeout: float) -> int | None:
+async def _send(writer: asyncio.StreamWriter | Wire, timeout: float) -> int | None:
     """Wait until the request is handed to the system; None when it is, or the bytes still
     unsent once nothing moved for ``timeout`` s.  As for reading, ``timeout`` bounds each
     wait for progress, not the whole upload, so a slow link is not a failure."""

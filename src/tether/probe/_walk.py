@@ -20,6 +20,7 @@ from tether.probe._details import NO_DETAILS, Hop, HttpDetails, PhaseDetails
 from tether.probe._options import ProbeOptions
 from tether.probe._result import Phase, ProbeResult
 from tether.probe._target import Target, redact_target
+from tether.probe._wire import Wire
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -60,7 +61,7 @@ class Walk:
     warnings: list[str] = field(default_factory=list)
     failure: Failure | None = None
     current: tuple[str, float] | None = None
-    streams: list[Stream] = field(default_factory=list)
+    streams: list[Stream | Wire] = field(default_factory=list)
     target: Target | None = None
     proxy_note: str = ""
     response: _http.Exchange | None = None
@@ -170,7 +171,7 @@ class Walk:
         for stream in self.streams:
             # abort, not close: closing TLS waits for the peer's close_notify, which the
             # probe's event loop may not live to see, and then the socket leaks.
-            stream.writer.transport.abort()
+            (stream.transport if isinstance(stream, Wire) else stream.writer.transport).abort()
 
     def result(self) -> ProbeResult:
         shown = self.target.url if self.target else redact_target(self.given.strip())

@@ -24,6 +24,7 @@ from tether.probe._details import (
 from tether.probe._result import Phase
 from tether.probe._target import InvalidTarget, Target, parse_target
 from tether.probe._walk import Stream, Walk, literal_family, open_stream
+from tether.probe._wire import Wire, open_wire
 
 _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
@@ -80,6 +81,25 @@ class WalkReach(Walk):
         return None if answers.failure else answers.addresses
 
     async def connect(self, host: str, port: int, url: str, *, record: bool) -> Stream | None:
+        sock = await self._reach(host, port, url, record=record)
+        if sock is None:
+            return None
+        reader, writer = await open_stream(sock)
+        stream = Stream(reader, writer)
+        self.streams.append(stream)
+        return stream
+
+    async def direct_wire(self, t: Target, *, record: bool) -> Wire | None:
+        """A plain ``http://`` hop's connection, without a proxy: a :class:`Wire`."""
+        sock = await self._reach(t.ascii_host, t.port, t.url, record=record)
+        if sock is None:
+            return None
+        wire = await open_wire(sock)
+        self.streams.append(wire)
+        return wire
+
+    async def _reach(self, host: str, port: int, url: str, *, record: bool) -> socket.socket | None:
+        """The dns and connect phases: the connected socket, or None (the failure kept)."""
         addresses = await self.resolve(host, port, url, record=record)
         if addresses is None:
             return None
@@ -91,12 +111,7 @@ class WalkReach(Walk):
             self.end(ConnectDetails(raced.address, port, tuple(raced.attempts)), raced.failure)
         elif raced.failure is not None:
             self.failure = self.failure or raced.failure
-        if raced.sock is None:
-            return None
-        reader, writer = await open_stream(raced.sock)
-        stream = Stream(reader, writer)
-        self.streams.append(stream)
-        return stream
+        return raced.sock
 
     async def direct(self, t: Target, *, record: bool) -> Stream | None:
         return await self.connect(t.ascii_host, t.port, t.url, record=record)
