@@ -400,7 +400,9 @@ class MonitorProcess:
             self.tail.append(line)
             if '"worker.died"' in line:
                 self.died += 1
-            if '"stall.' in line:
+            if '"stall.summary"' in line:
+                print(f"      {json.loads(line).get('message', '')}", flush=True)
+            elif '"stall.' in line:
                 stall = Stall.of(line)
                 if stall is not None:
                     self.stalls.append(stall)

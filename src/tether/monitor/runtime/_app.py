@@ -41,7 +41,7 @@ from tether.monitor.config import (
 )
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._heralds import run_subscribers
-from tether.monitor.runtime._loop import run
+from tether.monitor.runtime._loop import freeze, run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
 
@@ -239,6 +239,9 @@ async def _serve(
     server_host, server_port = config.server.host, config.server.port
     # Uptime counts from here: the workers' first checks may come before the run starts.
     began = runner.wall()
+    # What is alive now lives as long as the process: out of the collector's reach before
+    # anything is answered (the full collection of a large fleet takes seconds).
+    freeze()
     try:
         if fleet is None:
             server = await serve(runner, server_host, server_port)

@@ -48,6 +48,8 @@ class Stalls:
         """The longest collection of each generation, in seconds."""
         self.collecting = 0.0
         """Seconds spent collecting, in all."""
+        self.collecting_cpu: Counter[int] = Counter()
+        """CPU seconds spent collecting, by generation."""
         self.longest_stall = 0.0
         """The loop's longest hold past the threshold, in seconds (0 if none was)."""
         self.stalls = 0
@@ -85,6 +87,7 @@ class StallWatch:
         seen = self.seen
         seen.collections[generation] += 1
         seen.collecting += took
+        seen.collecting_cpu[generation] += cpu
         self._gc_in_window += took
         if took > seen.longest_collection.get(generation, 0.0):
             seen.longest_collection[generation] = took
@@ -170,3 +173,17 @@ class StallWatch:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join()
+        seen = self.seen
+        log.info(
+            "stall watch: the event loop held past %.0f ms %d times, %.0f ms at the longest; %s",
+            self.threshold * 1000,
+            seen.stalls,
+            seen.longest_stall * 1000,
+            "; ".join(
+                f"generation {g}: {seen.collections[g]} collections, "
+                f"{seen.collecting_cpu[g] * 1000:.0f} ms of CPU, "
+                f"{seen.longest_collection.get(g, 0.0) * 1000:.0f} ms at the longest"
+                for g in sorted(seen.collections)
+            ),
+            extra={"event": "stall.summary"},
+        )
