@@ -157,3 +157,42 @@ def test_tether_monitor_with_log_stalls_logs_its_loops_holds(tmp_path: Path) -> 
         assert proc.stderr is not None
         proc.stderr.close()
     assert proc.returncode == 0, "".join(lines)
+
+
+def test_a_collection_inside_the_log_handler_does_not_deadlock_the_watch() -> None:
+    """The log writer's handler holds a plain lock while it queues a line; a collection
+    set off by an allocation under that lock must not log from the collector's callback
+    (it would wait on the same lock for ever, as a 30,000-monitor wave did): with a
+    collection at nearly every allocation, 300 lines are logged and the watch stopped
+    within the deadline, and the collections past the threshold are told after."""
+    import io
+
+    from tether.monitor.runtime._log import logging_to
+
+    out = io.StringIO()
+    thresholds = gc.get_threshold()
+    done = threading.Event()
+
+    def run() -> None:
+        async def main() -> None:
+            watch = StallWatch(0.000_001)
+            watch.start()
+            gc.set_threshold(1, 1_000_000, 1_000_000)  # a young collection at each allocation
+            try:
+                for i in range(300):
+                    logging.getLogger("tether.monitor").warning("line %d", i)
+            finally:
+                gc.set_threshold(*thresholds)
+            await asyncio.sleep(0.01)
+            watch.stop()
+
+        with logging_to(out, "json"):
+            asyncio.run(main())
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    gc.set_threshold(*thresholds)
+    assert done.is_set(), "the watch deadlocked in the log handler"
+    assert '"stall.gc"' in out.getvalue()

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any, Final
 
 __all__ = ["StallWatch", "Stalls"]
@@ -36,6 +36,9 @@ log = logging.getLogger("tether.monitor")
 
 STACK_DEPTH: Final = 8
 """Frames of each stack sample kept, innermost last."""
+
+TOLD_AT_ONCE: Final = 5
+"""Collections past the threshold told in one turn of the heartbeat, the longest."""
 
 
 class Stalls:
@@ -48,7 +51,7 @@ class Stalls:
         """The longest collection of each generation, in seconds."""
         self.collecting = 0.0
         """Seconds spent collecting, in all."""
-        self.collecting_cpu: Counter[int] = Counter()
+        self.collecting_cpu: defaultdict[int, float] = defaultdict(float)
         """CPU seconds spent collecting, by generation."""
         self.longest_stall = 0.0
         """The loop's longest hold past the threshold, in seconds (0 if none was)."""
@@ -65,6 +68,7 @@ class StallWatch:
         self._gc_started = 0.0
         self._gc_cpu_started = 0.0
         self._gc_in_window = 0.0  # seconds collected since the heartbeat's last turn
+        self._collections: list[tuple[int, float, float, int]] = []  # past the threshold
         self._beat = time.perf_counter()
         self._beat_cpu = time.thread_time()
         self._samples: Counter[str] = Counter()
@@ -92,16 +96,29 @@ class StallWatch:
         if took > seen.longest_collection.get(generation, 0.0):
             seen.longest_collection[generation] = took
         if took >= self.threshold:
+            # Told by the heartbeat, on the loop: a callback that logged could run inside
+            # the log handler's own lock (a collection set off by its allocation) and
+            # wait on it for ever.  A list's append takes no lock.
+            self._collections.append((generation, took, cpu, int(info.get("collected", 0))))
+
+    def _tell_collections(self) -> None:
+        told, self._collections = self._collections, []  # those told set off more
+        if not told:
+            return
+        oldest = len(gc.get_objects(2))
+        told.sort(key=lambda c: c[1], reverse=True)
+        for generation, took, cpu, collected in told[:TOLD_AT_ONCE]:
             log.warning(
                 "stall: a collection of generation %d held the process %.0f ms (%.0f ms of "
-                "its CPU): %d objects collected, %d in the oldest generation after it, "
-                "%d frozen",
+                "its CPU): %d objects collected, %d in the oldest generation now%s",
                 generation,
                 took * 1000,
                 cpu * 1000,
-                info.get("collected", 0),
-                len(gc.get_objects(2)),
-                gc.get_freeze_count(),
+                collected,
+                oldest,
+                f" ({len(told) - TOLD_AT_ONCE} shorter ones since the last line not told)"
+                if len(told) > TOLD_AT_ONCE
+                else "",
                 extra={"event": "stall.gc"},
             )
 
@@ -116,6 +133,7 @@ class StallWatch:
             used = cpu - self._beat_cpu
             self._beat, self._beat_cpu = now, cpu
             collected, self._gc_in_window = self._gc_in_window, 0.0
+            self._tell_collections()
             if held >= self.threshold:
                 self._report(held, used, collected)
 
@@ -173,6 +191,7 @@ class StallWatch:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join()
+        self._tell_collections()
         seen = self.seen
         log.info(
             "stall watch: the event loop held past %.0f ms %d times, %.0f ms at the longest; %s",
