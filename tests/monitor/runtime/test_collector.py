@@ -155,8 +155,9 @@ def test_the_settler_freezes_the_oldest_generation_once_it_outgrows_settle_at(
     collector: None,
 ) -> None:
     """Objects kept past two collections pile up in the oldest generation, which every
-    full collection walks; past SETTLE_AT the settler's tick freezes them (and collects
-    the young generations' cycles first, so those are not frozen)."""
+    full collection walks; past SETTLE_AT the settler's tick has them frozen right after
+    the next collection of the middle generation (whose cycles are collected then, not
+    frozen), and makes no collection for it."""
     settler = Settler(Clock())
     kept = [[i] for i in range(SETTLE_AT + 10_000)]
     gc.collect()  # survivors: all in the oldest generation now
@@ -164,10 +165,13 @@ def test_the_settler_freezes_the_oldest_generation_once_it_outgrows_settle_at(
     node, alive = cycle()
     del node
     settler.tick()
+    assert settler.settled == 0  # nothing collected or frozen by the tick itself
+    gc.collect(1)  # the next collection of the middle generation, as one comes
     assert settler.settled == 1
     assert len(gc.get_objects(2)) < SETTLE_AT
     assert alive() is None  # a young cycle already unreachable is collected, not frozen
     assert len(kept) == SETTLE_AT + 10_000
+    settler.close()
 
 
 # -- a wave and its recovery on a real runner --------------------------------------------

@@ -33,18 +33,17 @@ __all__ = [
 
 T = TypeVar("T")
 
-GC_THRESHOLDS: Final = (20_000, 5, 50)
+GC_THRESHOLDS: Final = (50_000, 20, 20)
 """The collector's thresholds in a running monitor (Python's are 700, 10, 10).  What a
 check allocates is freed by reference counting; the collector finds only cycles, and
 each full collection walks every object the run has made since its start (states,
 incidents' members, kept metrics), which in a mass outage at Python's thresholds held
 the event loop for long stretches (benchmarks/results.md, "Figures behind choices in
-the code").  Each collection walks its generation and the younger ones at once, and in
-a wave nearly every young object survives (it is a monitor's new state): at (50,000,
-20, 20) a young collection took 50 ms of CPU and a middle one, 20 young collections'
-survivors, a million objects at 30,000 monitors, 0.4 s (``tether monitor
---log-stalls``).  Here the young one walks at most 20,000 objects and the middle one
-five young collections' survivors; the oldest is kept small by :class:`Settler`."""
+the code").  Lower young thresholds do not make the pauses shorter in proportion: at
+(20,000, 5, 50) a wave of 30,000 monitors made 28 collections of the middle generation
+at 80 ms of CPU each where these made 5 at 60 ms (``tether monitor --log-stalls``):
+what is walked is what is alive, not what was allocated.  The oldest generation is
+kept small by :class:`Settler`."""
 
 SETTLE_AT: Final = 100_000
 """Objects in the collector's oldest generation past which the monitor freezes them
@@ -109,7 +108,8 @@ class Settler:
     two collections; at 120,000 monitors a wave leaves millions there, and each full
     collection then held the event loop for seconds.  So :meth:`tick` (once a second)
     freezes the oldest generation whenever it holds more than :data:`SETTLE_AT` objects,
-    after a collection of the two young ones (their cycles are collected, not frozen).
+    right after the next collection of the middle generation (the young ones' cycles
+    collected then, not frozen; no collection made for it).
 
     **Why nothing frozen leaks for good.**  Freezing does not keep an object alive:
     reference counting frees a frozen object as soon as its last reference goes (that
@@ -135,6 +135,7 @@ class Settler:
         self._reclaimed = self._window = clock()
         self._least: int | None = None  # blocks held, least since the last full collection
         self._low = 0  # ... and least in this window
+        self._due = False  # freeze after the next collection of the middle generation
         self.settled = 0
         """Freezes of the oldest generation so far."""
         self.reclaims = 0
@@ -146,8 +147,25 @@ class Settler:
         its least for a whole :data:`RECLAIM_WINDOW`, or a day has passed."""
         if self._least is not None and self._grown():
             self.reclaim()
-        elif len(gc.get_objects(2)) > SETTLE_AT:
-            self.settle()
+        elif len(gc.get_objects(2)) > SETTLE_AT and not self._due:
+            self._due = True
+            gc.callbacks.append(self._after)
+
+    def _after(self, phase: str, info: dict[str, int]) -> None:
+        """Freeze right after a collection of the middle generation (or a full one): the
+        young generations are empty then, their cycles collected, and freezing costs no
+        collection of its own."""
+        if phase == "stop" and info["generation"] >= 1 and self._due:
+            self._due = False
+            gc.freeze()
+            self.settled += 1
+            gc.callbacks.remove(self._after)
+
+    def close(self) -> None:
+        """No freeze due any more (the run is over)."""
+        if self._due:
+            self._due = False
+            gc.callbacks.remove(self._after)
 
     def _grown(self) -> bool:
         """Whether a full collection is due (:meth:`tick`); notes what is held now."""

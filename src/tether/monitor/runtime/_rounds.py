@@ -131,19 +131,23 @@ async def run_rounds(
         last = begun = runner.mono()
         settler = Settler(runner.mono) if freeze_gc else None
         rebase = freeze_gc
-        while not stop.is_set():
-            await sleep(1.0)
+        try:
+            while not stop.is_set():
+                await sleep(1.0)
+                if settler is not None:
+                    if rebase and runner.mono() - begun > longest + 1:
+                        rebase = False
+                        settler.rebase()
+                    else:
+                        settler.tick()
+                if runner.mono() - last >= CHECKPOINT_EVERY:
+                    last = runner.mono()
+                    runner.checkpoint()
+                    membership.feed.reset()  # a full read now and then: see LocationFeed
+                    await prune(runner)
+        finally:
             if settler is not None:
-                if rebase and runner.mono() - begun > longest + 1:
-                    rebase = False
-                    settler.rebase()
-                else:
-                    settler.tick()
-            if runner.mono() - last >= CHECKPOINT_EVERY:
-                last = runner.mono()
-                runner.checkpoint()
-                membership.feed.reset()  # a full read now and then: see LocationFeed
-                await prune(runner)
+                settler.close()
 
     await prune(runner)
     await asyncio.gather(
