@@ -306,12 +306,63 @@ def monitor_process(spec_text: str) -> int:
         store = open_store(config.storage)
         with store:
             # The path is only read again on SIGHUP, which nothing sends here.
-            return run_monitor(spec["db"] + ".yaml", config, store)
+            stalls = spec.get("stalls")
+            return run_monitor(
+                spec["db"] + ".yaml", config, store, stalls=stalls / 1000 if stalls else None
+            )
 
 
 # ---------------------------------------------------------------------------------------------
 # The driver's side
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stall:
+    """One line of the monitor's stall watch (``tether monitor --log-stalls MS``)."""
+
+    at: float
+    """When the driver read it (time.time())."""
+    kind: str
+    """``loop`` (the event loop held) or ``gc`` (one collection)."""
+    ms: float
+    """How long, wall time: the loop held, or the collection."""
+    cpu_ms: float
+    """The CPU time the loop's thread had in that time (on a loaded machine, less)."""
+    collector_ms: float
+    """Of a loop's hold, what the collector took; of a collection, all of it."""
+    generation: int
+    """A collection's generation (-1 for a loop's hold)."""
+    what: str
+    """The line's own words: what was on the loop."""
+
+    @classmethod
+    def of(cls, line: str) -> Stall | None:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        message = str(record.get("message", ""))
+        if record.get("event") == "stall.loop":
+            found = re.search(r"held (\d+) ms \((\d+) ms of its thread's CPU\), (\d+) ms", message)
+            if found is None:
+                return None
+            held, cpu, gc_ms = (float(found.group(n)) for n in (1, 2, 3))
+            what = message.split("on the loop then: ", 1)[-1]
+            return cls(time.time(), "loop", held, cpu, gc_ms, -1, what)
+        found = re.search(r"generation (\d) held the process (\d+) ms \((\d+) ms", message)
+        if found is None:
+            return None
+        took, cpu = float(found.group(2)), float(found.group(3))
+        return cls(time.time(), "gc", took, cpu, took, int(found.group(1)), message)
+
+    def show(self) -> str:
+        if self.kind == "gc":
+            return self.what
+        return (
+            f"stall: the loop held {self.ms:,.0f} ms ({self.cpu_ms:,.0f} of its CPU, "
+            f"{self.collector_ms:,.0f} the collector's): {self.what[:300]}"
+        )
 
 
 class MonitorProcess:
@@ -326,6 +377,10 @@ class MonitorProcess:
             if self.config is not None
             else [sys.executable, os.path.abspath(__file__), "--monitor", json.dumps(spec)]
         )
+        if spec.get("stalls") and self.config is not None:
+            command += ["--log-stalls", f"{spec['stalls']:g}"]
+        self.stalls: list[Stall] = []
+        """The stall watch's lines (``--stalls``), as they came."""
         self.spawned = time.time()
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.started: float | None = None
@@ -345,6 +400,13 @@ class MonitorProcess:
             self.tail.append(line)
             if '"worker.died"' in line:
                 self.died += 1
+            if '"stall.summary"' in line:
+                print(f"      {json.loads(line).get('message', '')}", flush=True)
+            elif '"stall.' in line:
+                stall = Stall.of(line)
+                if stall is not None:
+                    self.stalls.append(stall)
+                    print(f"      {stall.show()}", flush=True)
             if self.started is None and '"started"' in line:
                 found = re.search(r"http://([^/\s]+)/", line)
                 with self._changed:
@@ -535,6 +597,9 @@ class PhaseResult:
     """Alerts received again (an Idempotency-Key already received)."""
     events: dict[str, int] = field(default_factory=dict)
     """Alerts received, by event (``down``, ``up``, ``incident``...)."""
+    # With --stalls only (left out of --json without it):
+    stalls: dict[str, Any] = field(default_factory=dict)
+    """The stall watch's figures in the phase (:func:`stall_figures`)."""
 
     @property
     def done(self) -> bool:
@@ -617,6 +682,7 @@ NEW_FIELDS = {
     "events": {},
     "instances": 1,
     "members": [],
+    "stalls": {},
 }
 """Figures of the runs on PostgreSQL, and their values in any other: left out of
 ``--json`` there, so that the other shapes' JSON stays as it was."""
@@ -861,6 +927,7 @@ def run_one(
         "db": str(tmp / f"mass-{workers}-{monitors}.db"),
         "hook": receiver.url,
         "source": args.source,
+        "stalls": args.stalls,
     }
     server = None
     watch: StoreWatch
@@ -1044,11 +1111,83 @@ def _measure_run(
                 len(seconds),
                 failed,
             )
+        if args.stalls:
+            result.stalls = stall_figures(procs[0].stalls, event, end)
         lags = watch.lags(steady_names, event, end)
         result.lag_count = len(lags)
         result.lag_p50, result.lag_p99 = quantile(lags, 0.5), quantile(lags, 0.99)
         result.lag_max = max(lags, default=float("nan"))
     return run
+
+
+def stall_figures(stalls: list[Stall], start: float, end: float) -> dict[str, Any]:
+    """What the stall watch said from ``start`` to ``end`` (a line is read up to a second
+    after what it tells, so the span reaches a second past the end): the loop's holds
+    (how many, the longest, the collector's part of it, what was on the loop), and the
+    longest collection of each generation."""
+    inside = [s for s in stalls if start <= s.at <= end + 1.0]
+    holds = [s for s in inside if s.kind == "loop"]
+    longest = max(holds, key=lambda s: s.ms, default=None)
+    out: dict[str, Any] = {
+        "holds": len(holds),
+        "held_ms": sum(s.ms for s in holds),
+        "longest_ms": longest.ms if longest else 0.0,
+        "longest_collector_ms": longest.collector_ms if longest else 0.0,
+        "longest_cpu_ms": longest.cpu_ms if longest else 0.0,
+        "longest_what": longest.what[:400] if longest else "",
+        "collections": {},
+    }
+    for s in inside:
+        if s.kind == "gc":
+            key = str(s.generation)
+            was = out["collections"].get(key, (0.0, 0.0))
+            out["collections"][key] = max(was, (s.ms, s.cpu_ms))
+    return out
+
+
+def stall_table(runs: list[Run]) -> list[str]:
+    """The stall watch's table (``--stalls``), when a phase has its figures."""
+    rows = []
+    for r in runs:
+        for p in r.phases:
+            if not p.stalls:
+                continue
+            f = p.stalls
+            gcs = f["collections"]
+            rows.append(
+                (
+                    _label(r),
+                    p.name,
+                    f"{f['holds']:,}",
+                    f"{f['held_ms']:,.0f}",
+                    f"{f['longest_ms']:,.0f} ({f.get('longest_cpu_ms', 0):,.0f} / "
+                    f"{f['longest_collector_ms']:,.0f})",
+                    " / ".join(
+                        f"{gcs[g][0]:,.0f} ({gcs[g][1]:,.0f})" if g in gcs else "-"
+                        for g in ("0", "1", "2")
+                    ),
+                    f["longest_what"][:200].replace("|", "/") or "-",
+                )
+            )
+    if not rows:
+        return []
+    return [
+        table(
+            "The coordinator's event loop (`--stalls`: tether monitor --log-stalls): its holds "
+            "past the threshold, the longest collection of each generation past it (ms), "
+            "and what the loop ran in its longest hold",
+            (
+                "shape, monitors",
+                "phase",
+                "holds",
+                "held in all, ms",
+                "longest hold, ms (its thread's CPU / the collector's)",
+                "longest collection, generation 0 / 1 / 2, ms (CPU)",
+                "on the loop in the longest hold (sampled stack, innermost first)",
+            ),
+            rows,
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1258,6 +1397,7 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
         )
     )
     section.tables += instance_tables(runs)
+    section.tables += stall_table(runs)
     how = "with --quick (sizes too small to mean anything)" if args.quick else "real time"
     section.notes.append(
         f"Measured at commit {head}, {how}: "
@@ -1451,6 +1591,14 @@ def main() -> int:
         default="file",
         help="the monitors written in a YAML file started with tether monitor --config FILE "
         "(default), discovered from a file_sd source named in it, or built in Python",
+    )
+    parser.add_argument(
+        "--stalls",
+        type=float,
+        metavar="MS",
+        help="start the monitor with --log-stalls MS: each hold of its event loop and each "
+        "collection longer than MS milliseconds shown as it comes, and the longest of each "
+        "phase in the report",
     )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()

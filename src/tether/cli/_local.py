@@ -75,6 +75,14 @@ def _monitor_parser(commands: Commands) -> None:
         help="where this instance probes from, one of the file's locations (default: "
         "$TETHER_LOCATION, or the file's only location)",
     )
+    monitor.add_argument(
+        "--log-stalls",
+        type=_milliseconds,
+        metavar="MS",
+        help="log each time the event loop was held longer than MS milliseconds, and "
+        "each collection of the garbage collector as long, with what held it (a "
+        "diagnostic for slow answers; off by default)",
+    )
 
 
 def _ack_parser(commands: Commands) -> None:
@@ -317,7 +325,20 @@ def _new_token(name: str, scope: str, location: str | None) -> int:
     return EXIT_OK
 
 
-def _monitor(path: str, log_format: Literal["text", "json"], location: str | None) -> int:
+def _milliseconds(text: str) -> float:
+    """``--log-stalls MS``: a positive number of milliseconds, as seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 3_600_000:
+        raise argparse.ArgumentTypeError(f"not a positive number of milliseconds: {text!r}")
+    return value / 1000
+
+
+def _monitor(
+    path: str, log_format: Literal["text", "json"], location: str | None, stalls: float | None
+) -> int:
     from tether.monitor import LocationError, logging_to, resolve_location, run_monitor
 
     # Set up first, so that what opening the store says is seen too.
@@ -332,7 +353,7 @@ def _monitor(path: str, log_format: Literal["text", "json"], location: str | Non
             except LocationError as exc:
                 print(f"tether monitor: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            return run_monitor(path, config, store, location=here)
+            return run_monitor(path, config, store, location=here, stalls=stalls)
 
 
 def _ack(path: str, incident_id: int, by: str | None) -> int:
@@ -475,7 +496,7 @@ CHECK_CONFIG = Command(
 MONITOR = Command(
     "monitor",
     _monitor_parser,
-    with_config(lambda args, path: _monitor(path, args.log_format, args.location)),
+    with_config(lambda args, path: _monitor(path, args.log_format, args.location, args.log_stalls)),
 )
 ACK = Command("ack", _ack_parser, _ack_command)
 STATUS = Command(

@@ -41,7 +41,7 @@ from tether.monitor.config import (
 )
 from tether.monitor.runtime._discovery import Discovery
 from tether.monitor.runtime._heralds import run_subscribers
-from tether.monitor.runtime._loop import run
+from tether.monitor.runtime._loop import freeze, run
 from tether.monitor.runtime._runner import Runner
 from tether.monitor.store import ClusterError, Store, open_cluster
 
@@ -124,6 +124,7 @@ def run_monitor(
     *,
     err: TextIO = sys.stderr,
     location: str | None = None,
+    stalls: float | None = None,
 ) -> int:
     """Run the monitor of ``config`` (read from ``path``) on ``store`` until SIGINT or
     SIGTERM; SIGHUP reloads ``path``.  Returns the exit code.
@@ -134,7 +135,9 @@ def run_monitor(
     With ``workers`` above 1, that many worker processes probe and answer ``/probe``
     (``_workers.py``), and this process coordinates them.  What it logs goes to the
     ``tether.monitor`` logger; where that goes is the caller's choice (``tether monitor``
-    uses :func:`logging_to`), and the workers write theirs the same way."""
+    uses :func:`logging_to`), and the workers write theirs the same way.  With ``stalls``
+    (seconds), each hold of this process's event loop longer than that is logged, and
+    what held it (``_stalls.py``)."""
     from tether.monitor.runtime._log import current_format
     from tether.monitor.runtime._workers import WorkerFleet
     from tether.monitor.web._limits import raise_fd_limit
@@ -171,7 +174,7 @@ def run_monitor(
     switch = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
-        main = _serve_until_stopped(path, config, runner, fleet, private, workers, err)
+        main = _serve_until_stopped(path, config, runner, fleet, private, workers, err, stalls)
         return run(main)  # on uvloop where installed (_loop.py)
     finally:
         sys.setswitchinterval(switch)
@@ -190,9 +193,33 @@ async def _serve_until_stopped(
     private: str | None,
     workers: int,
     err: TextIO,
+    stalls: float | None = None,
 ) -> int:
     """:func:`run_monitor`'s life on the event loop: the signals, the server (or the
-    worker processes' coordinator and the workers), the runner until SIGINT or SIGTERM."""
+    worker processes' coordinator and the workers), the runner until SIGINT or SIGTERM;
+    the stall watch around it all when asked for."""
+    from tether.monitor.runtime._stalls import StallWatch
+
+    watch = StallWatch(stalls) if stalls is not None else None
+    if watch is not None:
+        watch.start()
+    try:
+        return await _serve(path, config, runner, fleet, private, workers, err)
+    finally:
+        if watch is not None:
+            watch.stop()
+
+
+async def _serve(
+    path: str,
+    config: MonitorConfig,
+    runner: Runner,
+    fleet: WorkerFleet | None,
+    private: str | None,
+    workers: int,
+    err: TextIO,
+) -> int:
+    """:func:`_serve_until_stopped`'s life inside the watch."""
     from tether.monitor.runtime._workers import WorkerError
     from tether.monitor.web._web import serve, serve_unix
 
@@ -212,6 +239,9 @@ async def _serve_until_stopped(
     server_host, server_port = config.server.host, config.server.port
     # Uptime counts from here: the workers' first checks may come before the run starts.
     began = runner.wall()
+    # What is alive now lives as long as the process: out of the collector's reach before
+    # anything is answered (the full collection of a large fleet takes seconds).
+    freeze()
     try:
         if fleet is None:
             server = await serve(runner, server_host, server_port)

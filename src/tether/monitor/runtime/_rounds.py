@@ -9,16 +9,18 @@ the monitor stops.
   the incident engine's tick (held alerts whose hold lifted, reminders, escalation,
   ``tether ack``).
 - **The membership's rounds** in a cluster (``cluster/_membership.py``).
-- **Housekeeping**: every ten minutes a checkpoint of the detector and pruning; the
-  collector's second freeze once every monitor has run once.
+- **Housekeeping**: every ten minutes a checkpoint of the detector and pruning; every
+  second the collector's settling (:class:`~tether.monitor.runtime._loop.Settler`).
 
 ``freeze_gc`` (what ``tether monitor`` does) collects once, then moves every object
 alive now (configuration, conditions, saved states, baselines) out of the garbage
 collector's reach: they live as long as the process, and at tens of thousands of
 monitors each full collection walked them again, pausing the loop for over a second.
-Once more when every monitor has run once (metrics series, schedule entries, latest
-results), never after: what is frozen mid-check is never collected if it becomes a
-cycle.  It also raises the collector's thresholds
+From then on the settler freezes what the run keeps as it piles up, and makes a full
+collection only when the frozen set has grown by a quarter or a day has passed (its
+docstring says why nothing frozen leaks for good); the count of that growth starts
+once every monitor has run once (metrics series, schedule entries, latest results).
+It also raises the collector's thresholds
 (:data:`~tether.monitor.runtime._loop.GC_THRESHOLDS`).
 
 In a cluster, a renewal round first (this instance probes only what it holds), then one
@@ -35,7 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from tether.monitor._state import State
-from tether.monitor.runtime._loop import freeze
+from tether.monitor.runtime._loop import Settler, freeze
 from tether.monitor.runtime._saved import CHECKPOINT_EVERY
 from tether.monitor.store import StoreError
 
@@ -127,17 +129,25 @@ async def run_rounds(
         """Checkpoint the detector, and drop results past their retention, every
         ten minutes."""
         last = begun = runner.mono()
-        refreeze = freeze_gc
-        while not stop.is_set():
-            await sleep(1.0)
-            if refreeze and runner.mono() - begun > longest + 1:
-                refreeze = False
-                freeze()
-            if runner.mono() - last >= CHECKPOINT_EVERY:
-                last = runner.mono()
-                runner.checkpoint()
-                membership.feed.reset()  # a full read now and then: see LocationFeed
-                await prune(runner)
+        settler = Settler(runner.mono) if freeze_gc else None
+        rebase = freeze_gc
+        try:
+            while not stop.is_set():
+                await sleep(1.0)
+                if settler is not None:
+                    if rebase and runner.mono() - begun > longest + 1:
+                        rebase = False
+                        settler.rebase()
+                    else:
+                        settler.tick()
+                if runner.mono() - last >= CHECKPOINT_EVERY:
+                    last = runner.mono()
+                    runner.checkpoint()
+                    membership.feed.reset()  # a full read now and then: see LocationFeed
+                    await prune(runner)
+        finally:
+            if settler is not None:
+                settler.close()
 
     await prune(runner)
     await asyncio.gather(
