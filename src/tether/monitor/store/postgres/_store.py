@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -172,6 +173,16 @@ _ROLLUP_READ: Final = ", ".join(f"r.{c}" for c in TALLY_COLUMNS.split(", "))
 _CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
 
 
+def _without_jit(options: str | None) -> str:
+    """The connection's ``options`` (the URL's, else ``$PGOPTIONS``, which libpq reads
+    only when the URL has none) with JIT compilation off, unless they set ``jit``
+    themselves.  tether's statements are short: PostgreSQL compiled the incident list's
+    (its cost estimated high by the subqueries a row) for 50 ms each time it ran, longer
+    than running it took."""
+    given = os.environ.get("PGOPTIONS", "") if options is None else options
+    return given if "jit" in given else f"{given} -c jit=off".strip()
+
+
 def _secrets(dsn: str) -> set[str]:
     """The password in ``dsn``, as written and decoded, to scrub from any message."""
     found: set[str] = set()
@@ -213,6 +224,7 @@ class Link:
         def connect() -> Conn:
             # The URL's own settings win over these defaults.
             params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
+            params["options"] = _without_jit(params.get("options"))
             return psycopg.connect(make_conninfo("", **params), autocommit=True)
 
         return self.guarded("cannot connect", connect)
