@@ -224,7 +224,8 @@ class Link:
         def connect() -> Conn:
             # The URL's own settings win over these defaults.
             params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
-            params["options"] = _without_jit(params.get("options"))
+            options = params.get("options")
+            params["options"] = _without_jit(None if options is None else str(options))
             return psycopg.connect(make_conninfo("", **params), autocommit=True)
 
         return self.guarded("cannot connect", connect)
