@@ -16,8 +16,8 @@ that way at a fraction of a µs an element, where text format quoted each one in
 - Rows whose order matters (an incident's timeline and membership history, numbered by
   an identity column) are inserted ``ORDER BY`` their place in the batch.
 - An incident's changes in a batch (:func:`write_incidents`) are written in layers: the
-  first change of each incident, then the second, and so on (``merged_writes`` leaves at
-  most two: a new incident's row, then what changed after), each layer a few statements
+  first change of each incident, then the second, and so on (``merged_writes`` leaves one
+  an incident, or one on each side of its opening), each layer a few statements
   for all its incidents, in the order a change's own statements ran.  Incidents do not
   read one another's rows, so only each incident's own order has to be kept.
 """
