@@ -139,16 +139,17 @@ def reset(store: PostgresStore) -> None:
 def test_a_batch_of_incident_changes_leaves_the_rows_the_changes_leave_one_by_one(
     schemas: tuple[PostgresStore, PostgresStore], sequence: list[IncidentWrite], merge: bool
 ) -> None:
-    """Any sequence of changes of several incidents written as one batch (merged as the
-    writer merges them, or not) leaves every incident's header, members, timeline and
-    membership history, in order, as writing each change alone in turn does; an opening
-    whose id is taken writes nothing of its change in both."""
+    """Any sequence of writes of several incidents (changes as they come, or merged as the
+    writer merges them) written as one batch leaves every incident's header, members,
+    timeline and membership history, in order, as writing each of them alone in turn
+    does; an opening whose id is taken writes nothing of its change in both.  (What
+    merging itself keeps is test_store_merged_writes.py's.)"""
     one, many = schemas
     reset(one)
     reset(many)
-    for change in sequence:
-        one._call(lambda conn, c=change: write_incidents(conn, [c]))  # type: ignore[attr-defined]
     batch = merged_writes(sequence) if merge else sequence
+    for write in batch:
+        one._call(lambda conn, w=write: write_incidents(conn, [w]))  # type: ignore[attr-defined]
     many._call(lambda conn: write_incidents(conn, batch))  # type: ignore[attr-defined]
     assert one._call(rows_of) == many._call(rows_of)  # type: ignore[attr-defined]
 
