@@ -786,6 +786,9 @@ class PostgresWatch(StoreWatch):
 
         self.errors: tuple[type[Exception], ...] = (psycopg.errors.UndefinedTable,)
         self.conn = psycopg.connect(dsn, autocommit=True)
+        self.backend = self.conn.info.backend_pid
+        """The server process that answers these reads: its CPU is the driver's, not
+        the monitor's, and is left out of PostgreSQL's figure."""
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         try:
@@ -867,6 +870,24 @@ def postgres_server() -> Any:
         server.stop()
         raise
     return server
+
+
+def postgres_cpu(postmaster: int | None, watch: StoreWatch) -> float:
+    """CPU seconds of the PostgreSQL server (0 without one), less the backend that answers
+    the driver's own reads (the phases' polls are not the monitor's work)."""
+    if postmaster is None:
+        return 0.0
+    driver = proc_cpu(watch.backend) if isinstance(watch, PostgresWatch) else 0.0
+    return tree_cpu(postmaster) - driver
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of ``pid`` (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def postmaster_pid(server: Any) -> int:
@@ -1001,7 +1022,7 @@ def _measure_run(
                 event = switched[0]
                 run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
             cpu0 = [cpu_of(g) for g in groups]
-            pg0 = tree_cpu(postgres) if postgres else 0.0
+            pg0 = postgres_cpu(postgres, watch)
             # The cold start counts changes from the launch: workers check as they start.
             since = spawned if name == "cold start" else event
             changed, done, last, located = wait_phase(
@@ -1009,7 +1030,7 @@ def _measure_run(
             )
             end = time.time() if math.isnan(done) else done
             cpu1 = [cpu_of(g) for g in groups]
-            pg1 = tree_cpu(postgres) if postgres else 0.0
+            pg1 = postgres_cpu(postgres, watch)
             busy = busy_cores_seconds() - busy0
             mine = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets) - mine0
             result.changed = changed
@@ -1432,8 +1453,8 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
             "records it (`state_changes`); the cold start runs from the last instance's "
             "'started' line; the coordinator column adds up each instance's CPU; the API "
             "is polled on instance 1; PostgreSQL's CPU is not in the processes' figures "
-            "(it is in its own table, the driver's reads included, and not in 'other "
-            "cores busy')."
+            "(it is in its own table, less the backend that answers the driver's own reads, "
+            "and not in 'other cores busy')."
         )
     if any(r.error for r in runs):
         section.notes += [f"{_label(r)}: {r.error}" for r in runs if r.error]

@@ -479,6 +479,7 @@ def test_pytest_runs_without_the_lab_extra(tmp_path: Path) -> None:
 OPTIONAL = {
     # storage.postgres only (psycopg is imported when a PostgreSQL store is opened).
     "monitor/store/postgres/_store.py": ("postgres",),
+    "monitor/store/postgres/_writes.py": ("postgres",),
     # uvloop where the monitor extra installed it (not on Windows): asyncio's loop otherwise.
     "monitor/runtime/_loop.py": (),
     # google-re2 where the monitor extra installed it (its wheels' platforms): regex otherwise.

@@ -184,8 +184,8 @@ ADD_ROLLUPS: Final = (
     "count(*) FILTER (WHERE ok) AS ok_n, count(latency) AS lat_n, "
     "coalesce(sum(latency), 0) AS lat_sum, min(latency) AS lat_min, "
     "max(latency) AS lat_max "
-    "FROM unnest(%(monitor)s::text[], %(ok)s::bool[], %(kind)s::text[], "
-    "%(latency)s::float8[], %(minute)s::float8[], %(hour)s::float8[], %(day)s::float8[]) "
+    "FROM unnest(%(monitor)b::text[], %(ok)b::bool[], %(kind)b::text[], "
+    "%(latency)b::float8[], %(minute)b::float8[], %(hour)b::float8[], %(day)b::float8[]) "
     "AS b(monitor, ok, kind, latency, minute, hour, day) "
     # Each result in the bucket of each period (bucket_start, worked out in Python).
     "CROSS JOIN LATERAL (VALUES ('minute', minute), ('hour', hour), ('day', day)) "
@@ -203,12 +203,13 @@ ADD_ROLLUPS: Final = (
     # least() and greatest() leave out a NULL side: one without latencies defers.
     "latency_min = least(rollups.latency_min, excluded.latency_min), "
     "latency_max = greatest(rollups.latency_max, excluded.latency_max), "
-    # Failure kinds added up by name (most batches add none: the row's stay as they are).
+    # Failure kinds added up by name (most batches add none: the row's stay as they are):
+    # the batch's kinds (one, as a rule), each added to the row's count of it, over the
+    # row's; no pass over the row's other kinds.
     "kinds = CASE WHEN excluded.kinds = '{}' THEN rollups.kinds "
     "WHEN rollups.kinds = '{}' THEN excluded.kinds "
-    "ELSE (SELECT jsonb_object_agg(key, total) FROM (SELECT key, sum(value::bigint) AS total "
-    "FROM (SELECT key, value FROM jsonb_each_text(rollups.kinds) UNION ALL "
-    "SELECT key, value FROM jsonb_each_text(excluded.kinds)) u GROUP BY key) t) END"
+    "ELSE rollups.kinds || (SELECT jsonb_object_agg(key, value::bigint "
+    "+ coalesce((rollups.kinds->>key)::bigint, 0)) FROM jsonb_each_text(excluded.kinds)) END"
 )
 """What a batch of results adds to the roll-up rows of every period, added to the rows
 in the database by PostgreSQL (as :data:`SQLITE_TALLY_BATCH` does): the batch's
@@ -223,8 +224,12 @@ def rollup_arrays(records: Sequence[ProbeRecord]) -> dict[str, list[Any]]:
         "monitor": [r.monitor for r in records],
         "ok": [r.ok for r in records],
         "kind": [None if r.kind is None else r.kind.value for r in records],
-        "latency": [r.latency_ms for r in records],
-        **{period: [r.ts - r.ts % seconds for r in records] for period, seconds in PERIODS.items()},
+        # Floats, every one: the arrays go in binary, of one type each.
+        "latency": [None if r.latency_ms is None else float(r.latency_ms) for r in records],
+        **{
+            period: [float(r.ts - r.ts % seconds) for r in records]
+            for period, seconds in PERIODS.items()
+        },
     }
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tether._redact import MASK, redact_text, redact_url
-from tether.monitor._records import AuditEntry, Incident, LocationState, ProbeRecord, QueuedAlert
+from tether.monitor._records import AuditEntry, Incident, ProbeRecord, QueuedAlert
 from tether.monitor._state import State
 from tether.monitor.store import _results
 from tether.monitor.store._agents import AgentSQL
@@ -49,14 +50,12 @@ from tether.monitor.store._base import (
     LOCATION_COLUMNS,
     RESULT_COLUMNS,
     TALLY_COLUMNS,
-    Fence,
     IncidentWrite,
     Listed,
     Rollup,
     StoreError,
     Tally,
     listed_record,
-    location_values,
     probe_record,
     queued_alert,
 )
@@ -72,7 +71,6 @@ from tether.monitor.store._silences import SilenceSQL
 from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import LocationRead, too_new
 from tether.monitor.store._writer import Job, Located, default_spill, run_jobs, storable_text
-from tether.monitor.store.incidents._rows import INCIDENT_COLUMNS
 from tether.monitor.store.incidents._sql import IncidentSQL
 from tether.monitor.store.postgres._incidents import (
     DOWN_SINCE,
@@ -82,6 +80,12 @@ from tether.monitor.store.postgres._incidents import (
     incident_of,
 )
 from tether.monitor.store.postgres._migrations import MIGRATIONS
+from tether.monitor.store.postgres._writes import (
+    write_changes,
+    write_incidents,
+    write_locations,
+    write_states,
+)
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -106,19 +110,6 @@ away; what it has not used when it stops leading is a gap in the numbering."""
 
 _TALLY_NAMES: Final = [c.strip() for c in TALLY_COLUMNS.split(",")]
 _LOCATION_NAMES: Final = [c.strip() for c in LOCATION_COLUMNS.split(",")]
-_UPSERT_LOCATION: Final = (
-    # INSERT ... SELECT, so that a fence can keep the row out: written only while the
-    # fence's owner holds the monitor's shard at that location (or without a fence).
-    f"INSERT INTO tether_location_states ({LOCATION_COLUMNS}, updated) "
-    "SELECT %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, "
-    "%s::text, %s::float8, extract(epoch FROM clock_timestamp())::float8 "
-    "WHERE %s::text IS NULL OR EXISTS (SELECT 1 FROM tether_leases "
-    "WHERE location = %s AND shard = %s AND owner = %s) "
-    "ON CONFLICT (monitor, location) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*_LOCATION_NAMES[2:], "updated"])
-)
-
-
 _CHANGED_LOCATIONS: Final = (
     # The horizon from the statement's own snapshot, in a row of its own when nothing
     # changed (the LEFT JOIN): every transaction before it has ended, so each row it
@@ -131,12 +122,6 @@ _CHANGED_LOCATIONS: Final = (
     "AND (%s::text IS NULL OR t.xid >= %s::text::xid8) "
     "ORDER BY t.updated, t.monitor, t.location"
 )
-
-
-def _located(state: LocationState, fence: Fence | None) -> tuple[Any, ...]:
-    """The parameters of :data:`_UPSERT_LOCATION` for one state and its fence."""
-    owner, shard = (None, None) if fence is None else (fence.owner, fence.shard)
-    return (*location_values(state), owner, state.location, shard, owner)
 
 
 class _LostBeforeCommit(StoreError):
@@ -181,80 +166,21 @@ def _jsonb(value: Any) -> Any:
     return Jsonb(value, dumps=_storable_json)
 
 
-_EVERYONE: Final = (
-    'UPDATE incidents SET monitors = (SELECT jsonb_agg(m ORDER BY m COLLATE "C") FROM '
-    "(SELECT jsonb_array_elements_text(monitors) AS m FROM incidents WHERE id = %(id)s "
-    "UNION SELECT monitor FROM incident_membership WHERE incident = %(id)s) s) "
-    "WHERE id = %(id)s AND EXISTS (SELECT 1 FROM incident_membership WHERE incident = %(id)s)"
-)
-"""A resolved incident's monitors: those it was written with and everyone its membership
-history holds (see the SQLite store's)."""
-
-
-def _write_incident(change: IncidentWrite) -> Callable[[Conn], None]:
-    """The write of one incident change (:class:`IncidentWrite`): a new incident's row
-    (nothing if its id is taken), or its header; its timeline's new entries; the members
-    it names.  Its statements do not depend on how many members the incident has, only
-    on how many changed."""
-    incident_id = change.id
-
-    def write(conn: Conn) -> None:
-        if change.new is not None:
-            cur = conn.execute(
-                f"INSERT INTO incidents ({INCIDENT_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                change.new,
-            )
-            if cur.rowcount != 1:
-                return
-        else:
-            conn.execute(
-                "UPDATE incidents SET kind = coalesce(%s, kind), "
-                "detail = coalesce(%s, detail), hint = coalesce(%s, hint), "
-                "resolved = coalesce(%s, resolved), "
-                "acknowledged = coalesce(acknowledged, %s), "
-                "folded_into = coalesce(%s, folded_into), "
-                "monitors = coalesce(%s::jsonb, monitors) WHERE id = %s",
-                (*change.header, incident_id),
-            )
-        with conn.cursor() as cur:
-            if change.entries:
-                cur.executemany(
-                    "INSERT INTO incident_timeline (incident, entry) VALUES (%s, %s::jsonb)",
-                    [(incident_id, entry) for entry in change.entries],
-                )
-            if change.every:
-                cur.execute("DELETE FROM incident_members WHERE incident = %s", (incident_id,))
-            if change.deletes:
-                cur.executemany(
-                    "DELETE FROM incident_members WHERE incident = %s AND monitor = %s",
-                    [(incident_id, monitor) for monitor in change.deletes],
-                )
-            if change.upserts:
-                cur.executemany(
-                    "INSERT INTO incident_members (incident, monitor, member) "
-                    "VALUES (%s, %s, %s::jsonb) ON CONFLICT (incident, monitor) "
-                    "DO UPDATE SET member = excluded.member",
-                    [(incident_id, monitor, member) for monitor, member in change.upserts],
-                )
-            if change.moves:
-                cur.executemany(
-                    "INSERT INTO incident_membership (incident, monitor, at, event, why) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    [(incident_id, *move) for move in change.moves],
-                )
-            if change.resolves:
-                cur.execute(_EVERYONE, {"id": incident_id})
-
-    return write
-
-
 _ROLLUP_READ: Final = ", ".join(f"r.{c}" for c in TALLY_COLUMNS.split(", "))
 
 
 # A server that does not answer should not hang tether for libpq's default of forever.
 _CONNECT_DEFAULTS: Final = {"connect_timeout": "10", "application_name": "tether"}
+
+
+def _without_jit(options: str | None) -> str:
+    """The connection's ``options`` (the URL's, else ``$PGOPTIONS``, which libpq reads
+    only when the URL has none) with JIT compilation off, unless they set ``jit``
+    themselves.  tether's statements are short: PostgreSQL compiled the incident list's
+    (its cost estimated high by the subqueries a row) for 50 ms each time it ran, longer
+    than running it took."""
+    given = os.environ.get("PGOPTIONS", "") if options is None else options
+    return given if "jit" in given else f"{given} -c jit=off".strip()
 
 
 def _secrets(dsn: str) -> set[str]:
@@ -298,6 +224,8 @@ class Link:
         def connect() -> Conn:
             # The URL's own settings win over these defaults.
             params = {**_CONNECT_DEFAULTS, **conninfo_to_dict(self._dsn)}
+            options = params.get("options")
+            params["options"] = _without_jit(None if options is None else str(options))
             return psycopg.connect(make_conninfo("", **params), autocommit=True)
 
         return self.guarded("cannot connect", connect)
@@ -458,9 +386,8 @@ class PostgresStore(
         return listed_record(row, _same)
 
     def _write_incidents(self, conn: Conn, changes: Sequence[IncidentWrite]) -> None:
-        """Incident changes in order, as :func:`_write_incident` writes each."""
-        for change in changes:
-            _write_incident(change)(conn)
+        """Incident changes in order, a few statements for all of them (``_writes.py``)."""
+        write_incidents(conn, changes)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -714,17 +641,11 @@ class PostgresStore(
             if results:
                 self._insert_results(conn, results)
             if states:
-                self._save_states(conn, states)
+                write_states(conn, {m: _storable_json(d) for m, d in states.items()})
             if changes:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO state_changes (monitor, at, state) VALUES (%s, %s, %s) "
-                        "ON CONFLICT (monitor, at) DO UPDATE SET state = excluded.state",
-                        [(monitor, at, str(state)) for monitor, at, state in changes],
-                    )
+                write_changes(conn, changes)
             if locations:
-                with conn.cursor() as cur:
-                    cur.executemany(_UPSERT_LOCATION, [_located(*p) for p in locations])
+                write_locations(conn, locations)
             return run_jobs(conn, jobs)
 
         try:
@@ -763,14 +684,6 @@ class PostgresStore(
         with self._read_lock:
             if self._reader is not None:
                 self._reader.close()
-
-    def _save_states(self, conn: Conn, states: dict[str, dict[str, Any]]) -> None:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO monitor_state (monitor, data) VALUES (%s, %s) "
-                "ON CONFLICT (monitor) DO UPDATE SET data = excluded.data",
-                [(monitor, _jsonb(data)) for monitor, data in states.items()],
-            )
 
     def _insert_results(self, conn: Conn, records: list[ProbeRecord]) -> None:
         with conn.cursor() as cur:
