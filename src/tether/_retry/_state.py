@@ -144,7 +144,7 @@ class Guard:
             and hedge is None
             and (p.breaker is None or p.breaker.slow_call is None)
         )
-        """May a call's first attempt take the fast path (:meth:`admit_first`,
+        """May a call's first attempt take the fast path (:meth:`fast_first`,
         :meth:`first_succeeded`)?  Not when a success has more to do than count: a
         bulkhead's slot, a throttle's count, a hedge's race, a slow call's timing."""
 
@@ -228,24 +228,16 @@ class Guard:
 
     def fast_first(self, endpoint: str) -> tuple[str, float, Override | None] | None:
         """``_loop.fast_first(self, endpoint)`` in one call, for the integrations' fast
-        paths: None unless this guard takes the fast path (:attr:`fast`) and
-        ``endpoint``'s breaker is closed; else the first attempt, admitted and counted."""
+        paths: :meth:`admit` for a call's first attempt, now, while ``endpoint``'s breaker
+        is closed (the fast path's case), counting the attempt for the budget; returns the
+        first attempt (endpoint, the time it was admitted at in the policy's clock, the
+        testing override).  None, having done nothing, unless this guard takes the fast
+        path (:attr:`fast`) and the breaker is closed: :meth:`admit` decides the rest."""
+        # One frame, acquire() and release() rather than ``with``: this runs on every
+        # healthy call (issue 46 §5), and a ``with`` looks both methods up and calls
+        # __exit__ with three arguments.
         if not self.fast:
             return None
-        start = self.admit_first(endpoint)
-        if start is None:
-            return None
-        overrides = _overrides()  # _testing.current(), without its call
-        return endpoint, start, overrides[-1] if overrides else None
-
-    def admit_first(self, endpoint: str) -> float | None:
-        """:meth:`admit` for a call's first attempt, now, while ``endpoint``'s breaker is
-        closed (the fast path's case): counts the attempt for the budget and returns the
-        time it was admitted at, in the policy's clock.  None, having done nothing, when
-        the breaker is open or half-open: :meth:`admit` decides those."""
-        # acquire() and release() rather than ``with``: this runs on every healthy call
-        # (issue 46 §5), and a ``with`` looks both methods up and calls __exit__ with
-        # three arguments.
         p = self._policy
         now = p.clock()
         budget = p.budget
@@ -265,7 +257,8 @@ class Guard:
                     window.add(now, 1, 0)
         finally:
             lock.release()
-        return now
+        overrides = _overrides()  # _testing.current(), without its call
+        return endpoint, now, overrides[-1] if overrides else None
 
     def first_succeeded(self, endpoint: str) -> float:
         """:meth:`record` of an attempt that worked, now, for a guard whose policy allows
