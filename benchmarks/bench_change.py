@@ -42,7 +42,9 @@ that a change to the path can be seen under load:
 
 ``--instructions N``: callgrind's instructions per change and per steady check, each the
 difference of a run with the phase and one without, over N monitors, in fresh
-interpreters (PYTHONHASHSEED=0).  ``--profile PHASE``: cProfile of one round's phase.
+interpreters (PYTHONHASHSEED=0).  The store's writer batches by real time, so a run that
+callgrind slows (and a loaded machine slows further) commits smaller batches: compare
+counts taken at the same load only.  ``--profile PHASE``: cProfile of one round's phase.
 """
 
 from __future__ import annotations
