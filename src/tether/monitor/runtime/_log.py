@@ -52,25 +52,41 @@ class _Json(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+PACE: Final = 0.05
+"""Seconds the log's writer lets lines gather after each write: a mass outage logs a
+line per state change, and a writer woken for each line took the interpreter's lock from
+the event loop as often (about a quarter of the coordinator's CPU per change,
+``benchmarks/bench_change.py``); paced, it is woken at most 20 times a second."""
+
+
 class _Lines(logging.Handler):
     """Writes the lines from a thread of its own, all the lines waiting in one write.
 
     A mass outage logs a line per state change: written and flushed one at a time on the
     event loop, they took about a sixth of the coordinator's loop at 120,000 monitors.
     Here the caller only queues the record (its message made, so that later changes to
-    its arguments do not show) and the writer thread formats and writes.  Lines keep
-    their order; :meth:`flush` waits until every line queued before it is written, and
-    :meth:`close` (``logging_to``'s end, or ``logging.shutdown`` at exit) writes the rest.
+    its arguments do not show) and the writer thread formats and writes, at most once
+    every :data:`PACE` seconds: a caller wakes it only when it waits for the first line.
+    Lines keep their order; :meth:`flush` waits until every line queued before it is
+    written, and :meth:`close` (``logging_to``'s end, or ``logging.shutdown`` at exit)
+    writes the rest.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, pace: float = PACE) -> None:
         super().__init__()
         self.stream = stream
+        self.pace = pace
         self._ready = threading.Condition(threading.Lock())
         self._queue: list[logging.LogRecord] = []
         self._queued = 0
         self._written = 0
         self._closing = False
+        self._idle = False
+        """The writer waits for a first line: the next one queued wakes it."""
+        self._hurry = 0
+        """Callers of :meth:`flush` waiting: the writer does not pause for the pace."""
+        self.writes = 0
+        """Writes made to the stream (one a batch of lines)."""
         self._writer = threading.Thread(target=self._write_loop, name="tether-log", daemon=True)
         self._writer.start()
 
@@ -84,13 +100,17 @@ class _Lines(logging.Handler):
         with self._ready:
             self._queue.append(record)
             self._queued += 1
-            self._ready.notify_all()
+            if self._idle:
+                self._idle = False
+                self._ready.notify_all()
 
     def _write_loop(self) -> None:
         while True:
             with self._ready:
                 while not self._queue and not self._closing:
+                    self._idle = True
                     self._ready.wait()
+                self._idle = False
                 batch, self._queue = self._queue, []
                 if not batch:
                     return
@@ -106,14 +126,23 @@ class _Lines(logging.Handler):
             except Exception:
                 self.handleError(batch[0])
             with self._ready:
+                self.writes += 1
                 self._written += len(batch)
                 self._ready.notify_all()
+                if not self._closing and not self._hurry:
+                    # Let the lines of a burst gather: a flush or the close cuts it short.
+                    self._ready.wait(self.pace)
 
     def flush(self) -> None:
         with self._ready:
             target = self._queued
-            while self._written < target and self._writer.is_alive():
-                self._ready.wait()
+            self._hurry += 1
+            self._ready.notify_all()
+            try:
+                while self._written < target and self._writer.is_alive():
+                    self._ready.wait()
+            finally:
+                self._hurry -= 1
 
     def close(self) -> None:
         with self._ready:

@@ -10,8 +10,9 @@ disk's, or the network's, round-trip rate; a deadline measured from the first
 item, not from the last, bounds what a ``kill -9`` can lose under steady load).
 A caller that waits on a write (an alert, :meth:`flush`) gets its own commit
 at once, together with whatever was queued before it.  An incident change
-(:meth:`_queue_write`) is not waited for, and is committed as soon as the writer
-is free, with whatever is queued by then.
+(:meth:`_queue_write`) is not waited for, and is committed within
+:data:`PROMPT_SECONDS` (or as soon as the writer is free, if later), with whatever
+is queued by then.
 
 When the database cannot be written (PostgreSQL stopped, a full disk, a file
 made read-only), nothing it was given is dropped:
@@ -150,6 +151,13 @@ def storable_record(record: ProbeRecord) -> ProbeRecord:
     )
 
 
+PROMPT_SECONDS: Final = 0.02
+"""How long a batch holding an incident change may gather more before it is committed:
+short enough that a ``kill -9`` finds a change and its alerts written but for the last
+moment's, long enough that a wave of changes (one write each, thousands a second) wakes
+the writer and commits once per this, not once per change (each wake took the
+interpreter's lock from the event loop: ``benchmarks/bench_change.py``, issue 46 §3)."""
+
 BEHIND_FACTOR: Final = 10
 """How many times ``batch_size`` a batch may take while the queue holds a batch's worth
 or more."""
@@ -178,6 +186,10 @@ class BatchedStore(Generic[C]):
         self._batch_size = batch_size
         self._batch_seconds = batch_seconds
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._prompted = False
+        """The batch being gathered holds an incident change: it is committed within
+        :data:`PROMPT_SECONDS` whatever comes, so a change queued meanwhile does not
+        wake the writer again."""
         self._urgent = threading.Event()
         """Set when a batch must not wait for its deadline: someone waits on a write, the
         store closes, or a batch's worth is queued.  A result alone does not set it, so
@@ -243,7 +255,8 @@ class BatchedStore(Generic[C]):
         if self._closed:
             raise StoreError("the store is closed")
         self._queue.put(("write", (job, about), None))
-        self._urgent.set()
+        if not self._prompted:
+            self._urgent.set()
 
     def _queue_row(self, item: Item) -> None:
         self._queue.put(item)
@@ -376,40 +389,47 @@ class BatchedStore(Generic[C]):
 
         What is queued is taken at once; when nothing is, the writer sleeps until the
         deadline, or until :attr:`_urgent` says a batch must not wait: a result alone
-        does not wake it.  A batch holding an incident change (``write``) does not sleep:
-        it is committed with what is queued by then, so that a change and its alerts
-        are not left for ``batch_seconds`` where a ``kill -9`` could take them (a wave of
-        changes still shares its commits: each batch takes every change queued)."""
+        does not wake it.  A batch holding an incident change (``write``) closes
+        :data:`PROMPT_SECONDS` after the first of them at the latest, with what is queued
+        by then, so that a change and its alerts are not left for ``batch_seconds``
+        where a ``kill -9`` could take them (a wave of changes shares its commits)."""
         batch = [first]
         if first[0] in ("call", "held"):
             return batch, False  # someone is waiting: commit now
-        prompt = first[0] == "write"
         deadline = self._clock() + self._batch_seconds
+        if first[0] == "write":
+            self._prompted = True
+            deadline = min(deadline, self._clock() + PROMPT_SECONDS)
         # Behind (a mass outage queues results and changes faster than batches of
         # ``batch_size`` commit): bigger batches, so that each commit, each roll-up
         # statement and each wait for the GIL serves more rows.
         most = self._batch_size
         if self._queue.qsize() >= self._batch_size:
             most *= BEHIND_FACTOR
-        while len(batch) < most:
-            left = deadline - self._clock()
-            if left <= 0:
-                break
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                if prompt:
+        try:
+            while len(batch) < most:
+                left = deadline - self._clock()
+                if left <= 0 and not self._prompted:
                     break
-                self._urgent.wait(left)
-                self._urgent.clear()
-                continue
-            if more is _STOP:
-                return batch, True
-            batch.append(more)
-            if more[0] in ("call", "held"):
-                break
-            prompt = prompt or more[0] == "write"
-        return batch, False
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    if left <= 0:
+                        break
+                    self._urgent.wait(left)
+                    self._urgent.clear()
+                    continue
+                if more is _STOP:
+                    return batch, True
+                batch.append(more)
+                if more[0] in ("call", "held"):
+                    break
+                if more[0] == "write" and not self._prompted:
+                    self._prompted = True
+                    deadline = min(deadline, self._clock() + PROMPT_SECONDS)
+            return batch, False
+        finally:
+            self._prompted = False
 
     def _commit(self, batch: list[Item]) -> None:
         """Write ``batch``; what the database cannot take now is held."""

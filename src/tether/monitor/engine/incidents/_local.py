@@ -269,7 +269,10 @@ class LocalIncidents(IncidentAlerts):
         """Keep ``name``'s news for ``whom`` (a channel, or the timeline) until its next
         grouped update, due a minute after the last one."""
         book = self._books[incident.id]
-        book.news.setdefault(whom, News()).add(name, back=back)
+        news = book.news.get(whom)
+        if news is None:  # not made per call: a wave tells one News thousands of names
+            news = book.news[whom] = News()
+        news.add(name, back=back)
         last = book.last.setdefault(whom, now)
         self._push(incident.id, "update", whom, max(now, last + GROUPED_EVERY))
 
