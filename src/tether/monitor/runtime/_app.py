@@ -240,8 +240,9 @@ async def _serve(
     # Uptime counts from here: the workers' first checks may come before the run starts.
     began = runner.wall()
     # What is alive now lives as long as the process: out of the collector's reach before
-    # anything is answered (the full collection of a large fleet takes seconds).
-    freeze()
+    # anything is answered (the full collection of a large fleet takes seconds); the run's
+    # own freeze, once it listens, says how many.
+    freeze(quiet=True)
     try:
         if fleet is None:
             server = await serve(runner, server_host, server_port)

@@ -82,14 +82,17 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-def freeze() -> None:
+def freeze(*, quiet: bool = False) -> None:
     """Collect once, then move every object alive now out of the collector's reach, and
     raise its thresholds (:data:`GC_THRESHOLDS`): what lives as long as the process
-    is not walked again (``Runner.run`` says when it is called)."""
+    is not walked again (``Runner.run`` says when it is called).  ``quiet``: say nothing
+    (before the monitor listens, where a start that fails says one line alone)."""
     started = time.perf_counter()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    if quiet:
+        return
     logging.getLogger("tether.monitor").info(
         "%d objects moved out of the collector's reach in %.2f s",
         gc.get_freeze_count(),
