@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
+import threading
+from collections.abc import Iterator
 
 LOW, HIGH = 10_000, 18_000
 """Below the kernel's ephemeral range (32768 and up on Linux), from which every outgoing
@@ -29,3 +32,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def accepting() -> Iterator[int]:
+    """A loopback port that accepts every connection and closes it at once, for as long
+    as the block runs: the cheapest peer a connect-level check passes against."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # closed: the block is over
+                return
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        thread.join(5)

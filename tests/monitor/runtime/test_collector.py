@@ -13,9 +13,7 @@ runner, leaves no cycle of the monitor's own kinds for the collector to find.
 from __future__ import annotations
 
 import gc
-import socket
 import sys
-import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.monitor_harness import Harness
+from tests.helpers.ports import accepting, free_port
 from tether.monitor._state import State
 from tether.monitor.config import parse_config
 from tether.monitor.runtime._loop import (
@@ -180,31 +179,8 @@ def test_the_settler_freezes_the_oldest_generation_once_it_outgrows_settle_at(
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A loopback port that accepts every connection (and closes it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:  # closed: the test is over
-                return
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(sock.getsockname()[1])
-    sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-    thread.join(5)
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with accepting() as port:
+        yield port
 
 
 def test_a_wave_and_its_recovery_leave_no_cycle_of_the_monitors_kinds(
@@ -216,7 +192,7 @@ def test_a_wave_and_its_recovery_leave_no_cycle_of_the_monitors_kinds(
     the monitor's thresholds): a full collection of everything then finds no cycle of
     the monitor's own kinds that freezing kept from the collector, so that a wave and
     its recovery leak nothing of them between two full collections."""
-    down_port = closed_port()
+    down_port = free_port()
     n = 300
     lines = "\n".join(
         f"  - {{name: m{i}, url: 'tcp://127.0.1.{i % 32 + 1}:7000', interval: 10s}}"

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.monitor_harness import Harness
+from tests.helpers.ports import accepting, free_port
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
@@ -79,31 +78,8 @@ class Lines:
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A loopback port that accepts every connection (and closes it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:  # closed: the test is over
-                return
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(sock.getsockname()[1])
-    sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-    thread.join(5)
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, never listening, then closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with accepting() as port:
+        yield port
 
 
 def wave(tmp_path: Path, n: int, up_port: int) -> tuple[int, int]:
@@ -111,7 +87,7 @@ def wave(tmp_path: Path, n: int, up_port: int) -> tuple[int, int]:
     the outage opened the ``local`` incident (the correlation the runner keeps is the
     one its incidents go by) early in the wave, and every incident is resolved after
     it."""
-    down_port = closed_port()
+    down_port = free_port()
     lines = "\n".join(
         f"  - {{name: m{i}, url: 'tcp://127.0.1.{i % HOSTS + 1}:7000', interval: 10s}}"
         for i in range(n)
