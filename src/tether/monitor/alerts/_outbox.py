@@ -181,6 +181,15 @@ class Outbox:
             raise KeyError(f"no alert channel named {channel!r}")
         return self._store.enqueue_alert(channel, dedup, payload, now)
 
+    def post(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> None:
+        """Queue an alert for ``channel`` without waiting for its commit (the monitor's
+        loop: a wave's backlog on the store's writer must not hold it): committed
+        promptly, in order with what is queued after it; left out if that channel has
+        ``dedup`` already."""
+        if channel not in self.channels:
+            raise KeyError(f"no alert channel named {channel!r}")
+        self._store.post_alert(channel, dedup, payload, now)
+
     # -- delivering ------------------------------------------------------------------------
 
     def deliver_one(self, alert: QueuedAlert, now: float) -> bool:

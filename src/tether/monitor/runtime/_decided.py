@@ -116,7 +116,7 @@ def act_on_detection(
         notice = runner.engine.notice(event, now)
         log.warning("%s", notice.text, extra={"event": "latency", "monitor": name})
         for alert in notice.alerts:
-            runner.outbox.queue(alert.channel, alert.dedup, alert.payload, now)
+            runner.outbox.post(alert.channel, alert.dedup, alert.payload, now)
 
 
 def publish_location_state(

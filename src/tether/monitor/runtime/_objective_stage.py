@@ -480,7 +480,7 @@ class Objectives:
         outbox = self._runner.outbox
         for channel in channels:
             if channel in outbox.channels:  # checked with the file; a reload may race it
-                outbox.queue(channel, dedup, payload, now)
+                outbox.post(channel, dedup, payload, now)
 
     # -- the firing rules in the store -------------------------------------------------
 

@@ -21,6 +21,15 @@ class OutboxStore(Protocol):
         channel already has ``dedup``.  While the database cannot be written the alert is
         held (True)."""
 
+    def post_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> None:
+        """Put an alert in ``channel``'s queue without waiting for its commit: it is
+        committed in order with what was queued before and after it, promptly (with
+        the incident changes, ``PROMPT_SECONDS``), and held while the database cannot be
+        written; one that ``channel`` has already (``dedup``) is left out.  For the
+        monitor's own loop, which must not wait on the writer's backlog: whatever it
+        queues after this (the detector state that says the alert was sent) is
+        committed with it or after it, never before."""
+
     def alert_heads(self) -> list[QueuedAlert]:
         """The oldest undelivered alert of each channel (a channel's next one waits for it,
         so order is kept within a channel), claimed or not."""
@@ -98,6 +107,10 @@ class OutboxSQL(SQLStore[C]):
         """Put an alert in ``channel``'s queue, committed before returning; False if that
         channel already has ``dedup``."""
         return self._call(self._insert_alert(channel, dedup, payload, now), hold=True, held=True)
+
+    def post_alert(self, channel: str, dedup: str, payload: AlertPayload, now: float) -> None:
+        """Put an alert in ``channel``'s queue, committed promptly, not waited for."""
+        self._queue_write(self._insert_alert(channel, dedup, payload, now), f"alert {dedup}")
 
     def _insert_alert(
         self, channel: str, dedup: str, payload: AlertPayload, now: float

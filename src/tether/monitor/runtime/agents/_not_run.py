@@ -141,4 +141,4 @@ class NotRunAlerts:
         outbox = self._outbox()
         for channel in route.channels_for(event):
             if channel in outbox.channels:  # checked with the file; a reload may race it
-                outbox.queue(channel, dedup, payload, now)
+                outbox.post(channel, dedup, payload, now)

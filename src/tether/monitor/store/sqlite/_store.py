@@ -8,8 +8,9 @@ Why this shape:
 - One writer thread owns the only write connection (see ``_writer.py``), so
   there is never a ``database is locked`` between writers, and probe results
   are committed in batches.
-- An alert put in the outbox is committed before :meth:`enqueue_alert`
-  returns: a queued alert must survive a crash even if results in flight do not.
+- An alert put in the outbox by :meth:`enqueue_alert` is committed before it
+  returns; one put by :meth:`post_alert` (the monitor's loop) is committed within
+  ``PROMPT_SECONDS``, before anything queued after it.
 - Raw results are kept for ``raw_retention`` seconds (7 days by default);
   roll-ups per minute, hour and day are kept for ``rollup_retention`` (1 year),
   and the outbox, silences, incidents and audit log each for their own
