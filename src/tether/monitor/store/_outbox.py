@@ -169,6 +169,7 @@ class OutboxSQL(SQLStore[C]):
                 (now, alert_id),
             ),
             hold=True,
+            first=True,
         )
 
     def mark_suppressed(
@@ -182,6 +183,7 @@ class OutboxSQL(SQLStore[C]):
                 (now, reason, alert_id),
             ),
             hold=True,
+            first=True,
         )
 
     def mark_failed(
@@ -196,4 +198,5 @@ class OutboxSQL(SQLStore[C]):
                 (error, retry_at, alert_id, claimer, claimer),
             ),
             hold=True,
+            first=True,
         )

@@ -123,7 +123,7 @@ class SilenceSQL(SQLStore[C]):
             self._log(replace(audit, target=f"silence:{silence.id}"))(conn)
             return silence
 
-        return self._call(insert)
+        return self._call(insert, first=True)
 
     def expire_silence(self, silence_id: int, audit: AuditEntry) -> tuple[Silence | None, bool]:
         def update(conn: C) -> tuple[Silence | None, bool]:
@@ -141,7 +141,7 @@ class SilenceSQL(SQLStore[C]):
             ).fetchone()
             return (None if row is None else silence_record(row, self._decode)), False
 
-        return self._call(update)
+        return self._call(update, first=True)
 
     def silences(self, *, limit: int = 100) -> list[Silence]:
         rows = self._rows(

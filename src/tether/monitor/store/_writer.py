@@ -12,7 +12,10 @@ A caller that waits on a write (an alert, :meth:`flush`) gets its own commit
 at once, together with whatever was queued before it.  An incident change
 (:meth:`_queue_write`) is not waited for, and is committed within
 :data:`PROMPT_SECONDS` (or as soon as the writer is free, if later), with whatever
-is queued by then.
+is queued by then.  A waited call that depends on nothing queued (the outbox's claims
+and marks, a silence) goes on the *first lane*: run as soon as the batch being
+gathered is committed, before the rest of the queue, so that a page and a silence in
+a mass outage do not wait for seconds of queued results.
 
 When the database cannot be written (PostgreSQL stopped, a full disk, a file
 made read-only), nothing it was given is dropped:
@@ -41,11 +44,9 @@ calls an outage (:meth:`_is_outage`); any other error is a refusal.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
-import os
 import queue
 import re
 import threading
@@ -60,6 +61,7 @@ from typing import Any, Final, Generic, Self, TypeVar
 from tether._redact import redact_text
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
+from tether.monitor.store._spill import Spill
 from tether.monitor.store._values import Fence, StoreError, StoreHealth
 from tether.monitor.store.incidents._rows import IncidentWrite, merged_writes
 
@@ -77,6 +79,8 @@ Located = tuple[LocationState, Fence | None]
 Pushed = tuple[str, float, bool, "str | None", "float | None"]
 """A push monitor's last heartbeat: (monitor, at, ok, detail, latency_ms)."""
 _STOP = object()
+_NUDGE = object()
+"""Put on the queue for a call on the first lane: wakes a writer that waits on the queue."""
 _ROWS = ("result", "change")
 _JOBS = ("call", "held", "write")
 """Items whose payload is (job, ...): their jobs run in the batch's transaction, in order."""
@@ -190,6 +194,11 @@ class BatchedStore(Generic[C]):
         """The batch being gathered holds an incident change: it is committed within
         :data:`PROMPT_SECONDS` whatever comes, so a change queued meanwhile does not
         wake the writer again."""
+        self._first: deque[Item] = deque()
+        """The first lane: waited calls that need not wait for what was queued before
+        them (``_call(first=True)``: the outbox's claims and marks, a silence), taken
+        before the queue, between batches.  In a wave the queue holds seconds of results,
+        and a page waited for them three times (claim, send, mark)."""
         self._urgent = threading.Event()
         """Set when a batch must not wait for its deadline: someone waits on a write, the
         store closes, or a batch's worth is queued.  A result alone does not set it, so
@@ -197,7 +206,7 @@ class BatchedStore(Generic[C]):
         the event loop)."""
         self._closed = False
         self._clock = clock
-        self._spill = _Spill(spill, spill_limit) if spill is not None else None
+        self._spill = Spill(spill, spill_limit) if spill is not None else None
         self._hold_limit = hold_limit
         self._retry_min = retry_min
         self._retry_max = retry_max
@@ -333,16 +342,27 @@ class BatchedStore(Generic[C]):
 
     # -- the writer ------------------------------------------------------------------
 
-    def _call(self, job: Callable[[C], T], *, hold: bool = False, held: Any = None) -> T:
+    def _call(
+        self, job: Callable[[C], T], *, hold: bool = False, held: Any = None, first: bool = False
+    ) -> T:
         """Run ``job`` on the writer in a committed transaction, and wait for its value.
 
         With ``hold``, a job the database cannot take now is held and written once it
         can, and this returns ``held`` at once: incidents and alerts are never dropped.
+        With ``first``, it goes on the first lane: run before anything queued and not
+        yet taken (the batch being gathered is committed first), in order with the
+        first lane's other calls; only for a job that reads or writes nothing the queue
+        may hold (the outbox's bookkeeping of alerts already committed, a silence).
         """
         if self._closed:
             raise StoreError("the store is closed")
         done: Future[T] = Future()
-        self._queue.put(("held" if hold else "call", (job, held), done))
+        item: Item = ("held" if hold else "call", (job, held), done)
+        if first:
+            self._first.append(item)
+            self._queue.put(_NUDGE)
+        else:
+            self._queue.put(item)
         self._urgent.set()
         return done.result()
 
@@ -367,11 +387,16 @@ class BatchedStore(Generic[C]):
         while True:
             holding = self._holding()
             wait = max(0.0, self._retry_at - self._clock()) if holding else None
-            try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                self._drain()
-                continue
+            if self._first:
+                item = self._first.popleft()
+            else:
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    self._drain()
+                    continue
+                if item is _NUDGE:
+                    continue
             if item is _STOP:
                 self._stop([])
                 return
@@ -407,7 +432,7 @@ class BatchedStore(Generic[C]):
         if self._queue.qsize() >= self._batch_size:
             most *= BEHIND_FACTOR
         try:
-            while len(batch) < most:
+            while len(batch) < most and not self._first:
                 left = deadline - self._clock()
                 if left <= 0 and not self._prompted:
                     break
@@ -421,6 +446,8 @@ class BatchedStore(Generic[C]):
                     continue
                 if more is _STOP:
                     return batch, True
+                if more is _NUDGE:
+                    break  # the first lane's call is taken once this batch is committed
                 batch.append(more)
                 if more[0] in ("call", "held"):
                     break
@@ -645,6 +672,8 @@ class BatchedStore(Generic[C]):
         """The last chance: write what is held; spill what still cannot be."""
         if batch:
             self._commit(batch)
+        while self._first:  # calls on the first lane after the queue's end: answered
+            self._commit([self._first.popleft()])
         if not self._holding() or self._drain():
             return
         rows = [item for item in self._held if item[0] in _ROWS]
@@ -664,109 +693,3 @@ class BatchedStore(Generic[C]):
 def _reason(exc: BaseException) -> str:
     """``exc`` as one line of a log: redacted, whitespace folded, bounded."""
     return " ".join(redact_text(str(exc)[:2000]).split())[:500] or type(exc).__name__
-
-
-class _Spill:
-    """Held rows in a local file, one JSON line each, written oldest first.
-
-    ``<path>.pos`` keeps how many bytes of it are written to the database, so a
-    restart does not write them twice (the window is one chunk, after its commit).
-    """
-
-    def __init__(self, path: Path, limit: int) -> None:
-        self.path = path
-        self.limit = limit
-        self._pos_path = path.with_name(path.name + ".pos")
-        self._offset = 0
-        self.rows = 0
-        self._pending: list[int] = []  # byte length of each unread row read ahead
-        if path.exists():
-            try:
-                self._offset = int(self._pos_path.read_text() or 0)
-            except (OSError, ValueError):
-                self._offset = 0
-            try:
-                with path.open("rb") as f:
-                    f.seek(self._offset)
-                    self.rows = sum(1 for _ in f)
-            except OSError as exc:
-                log.error("store: cannot read the spill file %s: %s", path, exc)
-
-    def append(self, rows: list[Item]) -> int:
-        """Append ``rows``; how many fit (the rest would pass the size limit, or the
-        disk refused)."""
-        lines = [_row_line(what, payload) for what, payload, _ in rows]
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            size = self.path.stat().st_size if self.path.exists() else 0
-            fit = 0
-            for line in lines:
-                if size + len(line) > self.limit:
-                    break
-                size += len(line)
-                fit += 1
-            if fit:
-                with self.path.open("ab") as f:
-                    f.write(b"".join(lines[:fit]))
-                    f.flush()
-                    os.fsync(f.fileno())
-        except OSError as exc:
-            log.error("store: cannot write the spill file %s: %s", self.path, exc)
-            return 0
-        self.rows += fit
-        return fit
-
-    def read(self, n: int) -> list[Item]:
-        """The next ``n`` unwritten rows (not yet marked written)."""
-        items: list[Item] = []
-        self._pending = []
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            for line in itertools.islice(f, n):
-                self._pending.append(len(line))
-                items.append(_line_row(line))
-        return items
-
-    def advance(self, n: int) -> None:
-        """The ``n`` rows last read are in the database."""
-        self._offset += sum(self._pending[:n])
-        self.rows -= n
-        self._pending = []
-        if self.rows <= 0:
-            self.rows = 0
-            self._offset = 0
-            self.path.unlink(missing_ok=True)
-            self._pos_path.unlink(missing_ok=True)
-        else:
-            self._pos_path.write_text(str(self._offset))
-
-
-def _row_line(what: str, payload: Any) -> bytes:
-    if what == "result":
-        r: ProbeRecord = payload
-        kind = None if r.kind is None else r.kind.value
-        row = ["r", r.monitor, r.ts, r.ok, kind, r.latency_ms, r.detail, r.data()]
-    else:
-        monitor, at, state = payload
-        row = ["c", monitor, at, str(state)]
-    # ASCII JSON: a lone surrogate survives as an escape.
-    return json.dumps(row, separators=(",", ":")).encode("ascii") + b"\n"
-
-
-def _line_row(line: bytes) -> Item:
-    row = json.loads(line)
-    if row[0] == "r":
-        _, monitor, ts, ok, kind, latency_ms, detail, data = row
-        record = ProbeRecord.from_row(monitor, ts, ok, kind, latency_ms, detail, data)
-        return ("result", record, None)
-    _, monitor, at, state = row
-    return ("change", (monitor, at, State(state)), None)
-
-
-def default_spill(url: str) -> Path:
-    """Where a PostgreSQL store's results wait while the server is away: a file per
-    database under the user's state directory (``$XDG_STATE_HOME/tether``, by default
-    ``~/.local/state/tether``)."""
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
-    return base / "tether" / f"postgres-{digest}.spill"

@@ -68,9 +68,10 @@ from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._sessions import SessionSQL
 from tether.monitor.store._silences import SilenceSQL
+from tether.monitor.store._spill import default_spill
 from tether.monitor.store._subscribers import SubscriberSQL
 from tether.monitor.store._values import LocationRead, too_new
-from tether.monitor.store._writer import Job, Located, default_spill, run_jobs, storable_text
+from tether.monitor.store._writer import Job, Located, run_jobs, storable_text
 from tether.monitor.store.incidents._sql import IncidentSQL
 from tether.monitor.store.postgres._incidents import (
     DOWN_SINCE,
@@ -419,7 +420,7 @@ class PostgresStore(
             ).fetchall()
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
-        return self._call(claim)
+        return self._call(claim, first=True)
 
     def new_incident_id(self) -> int:
         """An id no incident has, at once, even while the server is away: the next of
@@ -534,7 +535,7 @@ class PostgresStore(
             ).fetchall()
             return sorted((queued_alert(r, _same) for r in rows), key=lambda a: a.id)
 
-        return self._call(heads)
+        return self._call(heads, first=True)
 
     def state_changes_of(
         self, monitors: Collection[str], since: float

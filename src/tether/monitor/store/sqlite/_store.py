@@ -496,7 +496,7 @@ class SQLiteStore(
             ).fetchall()
             return sorted((queued_alert(r, json.loads) for r in rows), key=lambda a: a.id)
 
-        return self._call(claim)
+        return self._call(claim, first=True)
 
     def new_incident_id(self) -> int:
         """An id no incident has: one more than the highest, counted here (one monitor
@@ -540,7 +540,7 @@ class SQLiteStore(
             )
             return [queued_alert(r, json.loads) for r in rows]
 
-        return self._call(heads)
+        return self._call(heads, first=True)
 
     def state_changes_of(
         self, monitors: Collection[str], since: float
