@@ -98,6 +98,10 @@ def test_every_instance_shows_every_instances_checks_and_the_lead_pages_once(
     for runner in (leader, other):
         instances.now += 11
         tick(instances, runner)
+        # What the leader saved is committed with its writer's next batch (its page is
+        # posted, not waited for): the follower reads it at its next round.
+        runner.store.flush()
+    tick(instances, other)
     assert leader.objectives.book.ledgers["checkout"].firing
     assert other.objectives.book.ledgers["checkout"].firing
     assert said(leader) == ["objective.burning"]  # the leader's page alone
