@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.cluster_harness import Instances
+from tests.helpers.postgres_server import PostgresServer
 from tether.lab import Lab
 from tether.monitor import Runner
 from tether.monitor.config import parse_config
@@ -20,6 +21,10 @@ LOCATIONS = ("east", "west")
 
 @pytest.fixture
 def cluster(postgres_dsn: str, lab: Lab) -> Iterator[tuple[Instances, set[str]]]:
+    yield from _cluster(postgres_dsn, lab)
+
+
+def _cluster(postgres_dsn: str, lab: Lab) -> Iterator[tuple[Instances, set[str]]]:
     failing: set[str] = set()
     healthy, refused = lab["healthy"].url, lab["refused"].url
     config = parse_config(
@@ -119,3 +124,44 @@ def test_every_instance_shows_every_instances_checks_and_the_lead_pages_once(
         instances.settle()
         tick(instances, other)
     assert said(other) == ["objective.burning", "objective.resolved"]
+
+
+def test_a_lead_taken_while_the_store_cannot_be_read_takes_the_rules_once_it_can(
+    own_postgres: PostgresServer, lab: Lab
+) -> None:
+    """The leader pages and leaves; the other instance, which has not read the rules as
+    a follower, takes the lead while the store cannot be read: its duties of taking the
+    lead (the firing rules read back, the pages of the last leader queued again) wait,
+    and are done at the first turn after the store is back.  Before, a failed read
+    counted as done: the rule was never read back, and a page the last leader had not
+    committed was lost."""
+    made = _cluster(own_postgres.dsn(own_postgres.new_schema()), lab)
+    instances, failing = next(made)
+    try:
+        instances.rounds()
+        leader = next(r for r in instances.runners.values() if r.leading)
+        other = next(r for r in instances.runners.values() if not r.leading)
+        failing.update(LOCATIONS)
+        for _ in range(9):
+            instances.now += 10
+            instances.check(leader.here, "api")
+        instances.settle()
+        instances.now += 11
+        tick(instances, leader)
+        assert leader.objectives.book.ledgers["checkout"].firing
+        assert said(leader) == ["objective.burning"]
+        instances.leave(leader.here)
+        instances.now += 30
+        instances.call(other.renew())
+        assert other.leading
+        own_postgres.halt()
+        try:
+            tick(instances, other)
+            assert not other.objectives.book.ledgers["checkout"].firing  # not read yet
+        finally:
+            own_postgres.resume()
+        tick(instances, other)
+        assert other.objectives.book.ledgers["checkout"].firing
+        assert said(other) == ["objective.burning"]  # not paged again
+    finally:
+        made.close()

@@ -377,8 +377,9 @@ class Objectives:
         if self.shared:
             leading = self._runner.leading
             if leading and not self._led:
-                self._take_lead(now)
-            self._led = leading
+                self._take_lead(now)  # done (``_led``) once the store could be read
+            elif not leading:
+                self._led = False
         due = self.evaluated is None or now - self.evaluated >= self.every
         if due and self.shared and self._round is None:
             if not self._jobs:
