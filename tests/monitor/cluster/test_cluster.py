@@ -223,6 +223,38 @@ def test_a_joining_instance_gets_its_fair_share_as_the_others_release(
     assert cluster.sizes() == {"a": 64, "b": 64, "c": 64, "d": 64}
 
 
+def test_a_round_says_which_claimed_shards_came_from_an_expired_lease(
+    cluster: Cluster,
+) -> None:
+    """Shards claimed free (never held, or released to a newcomer by a live holder) are
+    not orphaned: their monitors keep their spread schedule; those claimed after their
+    holder stopped renewing, or after it left, are, so that their monitors are probed
+    soon."""
+    cluster.join("a")
+    first = cluster.round("a")
+    assert len(first.gained) == SHARDS
+    assert not first.orphaned
+    cluster.join("b")
+    cluster.round("b")  # nothing free yet
+    cluster.round("a")  # releases half
+    joined = cluster.round("b")
+    assert len(joined.gained) == SHARDS // 2
+    assert not joined.orphaned
+    cluster.rounds("a", "b", times=2)
+    held_by_a = cluster.members["a"].held()
+    cluster.now += TTL + 1  # a was killed: its leases run out
+    took = cluster.round("b")
+    assert took.gained == held_by_a
+    assert took.orphaned == held_by_a
+    cluster.join("c")
+    cluster.rounds("b", "c", times=2)
+    held_by_c = cluster.members["c"].held()
+    cluster.members["c"].leave(cluster.now)
+    handed = cluster.round("b")
+    assert handed.gained == held_by_c
+    assert handed.orphaned == held_by_c
+
+
 def test_an_instance_that_leaves_hands_everything_over_at_once(cluster: Cluster) -> None:
     """A clean stop hands back every shard and the leader's lease: the others take them
     at their next round, without waiting for the lease's time."""

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tether._plural import count
 from tether.monitor._state import State
@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 __all__ = ["AgentsLive", "Coordinator", "Membership"]
 
 log = logging.getLogger("tether.monitor")
+
+HANDOVER_LEASES: Final = 4
+"""Leases over which an instance spreads the first probes of the monitors a live
+instance released to it (at a start, or when one joins), or over their interval if that
+is shorter: 32 s with the default lease.  Over half a round, as after a death, ten
+thousand monitors handed over would run within a second of each other, and so every
+interval after (a run is planned an interval after the last); spread over their
+interval (30 s and less, with the default lease), they run as spread as at a start, and
+none waits more than that window past its interval."""
 
 
 class AgentsLive(Protocol):
@@ -200,7 +209,7 @@ class Membership:
             log.warning("leases renewed again", extra={"event": "cluster.resumed"})
             self._lead_lapsed = False
         if done.lost or done.release or done.gained:
-            await self._move(done.held - done.release, done.gained, done.release)
+            await self._move(done.held - done.release, done.gained, done.release, done.orphaned)
         if done.release:
             try:
                 await asyncio.to_thread(self.cluster.release, done.release, self._wall())
@@ -220,11 +229,17 @@ class Membership:
         self._round_in = done.next_round(self._wall(), self.cluster.every)
 
     async def _move(
-        self, held: frozenset[int], gained: frozenset[int], released: frozenset[int]
+        self,
+        held: frozenset[int],
+        gained: frozenset[int],
+        released: frozenset[int],
+        orphaned: frozenset[int] = frozenset(),
     ) -> None:
         """Probe the monitors of ``held`` from now on: those of shards given up stop
         (their state saved first, for the next owner, unless the shard was lost: its new
-        owner writes that now), those of ``gained`` start from their saved state."""
+        owner writes that now), those of ``gained`` start from their saved state, those
+        of ``orphaned`` (gained from a holder that died or left) probed soon, the others
+        within their interval or :data:`HANDOVER_LEASES`."""
         lost = self.held - held - released
         self.held = held
         before, after = self._coordinator.place()
@@ -240,11 +255,19 @@ class Membership:
                 self._coordinator.adopt(name, saved.get(name))
         self._coordinator.assign()
         for name in sorted(new):
-            # Taken over, most likely from an instance that died a lease ago: probe them
-            # soon rather than somewhere in their interval, so none waits two intervals;
-            # spread over half a round at most (a lease's eighth), not all at once.
             m = self._coordinator.monitor(name)
-            self._coordinator.reprobe(name, self._rand() * min(m.interval, self.cluster.every) / 2)
+            if shard_of(name, self.cluster.shards) in orphaned:
+                # Taken over from an instance that died a lease ago (or left): probe them
+                # soon rather than somewhere in their interval, so none waits two
+                # intervals; spread over half a round at most (a lease's eighth).
+                window = min(m.interval, self.cluster.every) / 2
+            elif m.interval > HANDOVER_LEASES * self.cluster.ttl:
+                # Released by a live instance, which probed them until then: within
+                # HANDOVER_LEASES, rather than somewhere in a long interval.
+                window = HANDOVER_LEASES * self.cluster.ttl
+            else:
+                continue  # its first run spread over its interval, as at a start
+            self._coordinator.reprobe(name, self._rand() * window)
         log.info(
             "now probing %s of location %s (%d shards of %d)",
             count(len(after), "monitor"),

@@ -133,6 +133,13 @@ class Round:
     """When the first lease held by another instance (a shard of this location, or the
     leader's) runs out unless renewed: if that instance is dead, the shard is free
     then, and a round at that moment claims it (:meth:`next_round`)."""
+    orphaned: frozenset[int] = frozenset()
+    """Of ``gained``, the shards whose last holder is gone: its lease ran out (it died,
+    or could not reach the database) or it left (a clean stop).  Their monitors may
+    have gone unprobed for a lease, or their holder's probes end now, so they are probed
+    soon.  The others were free (never held, or released to a newcomer by a live holder,
+    which probed them until then): their monitors keep a first run spread over their
+    interval, not all of them probed at once, in step, every interval after."""
 
     def next_round(self, now: float, every: float) -> float:
         """Seconds from ``now`` to the next round: ``every``, or sooner if another
@@ -333,7 +340,9 @@ class PostgresCluster:
             before = self._held
             started = self._started if self._started is not None else now
 
-            def work(conn: Conn) -> tuple[frozenset[int], frozenset[int], bool, int, float]:
+            def work(
+                conn: Conn,
+            ) -> tuple[frozenset[int], frozenset[int], frozenset[int], bool, int, float]:
                 with conn.transaction():
                     if not self._rows_made:
                         self._make_rows(conn)
@@ -358,8 +367,9 @@ class PostgresCluster:
                     live = int(row[0]) if row else 1
                     share = plan_share(held, live, self.shards)
                     gained: frozenset[int] = frozenset()
+                    orphaned: frozenset[int] = frozenset()
                     if share.claim:
-                        gained = self._claim(conn, share.claim, now, until)
+                        gained, orphaned = self._claim(conn, share.claim, now, until)
                     if not leader:
                         leader = self._claim_leader(conn, now, until)
                     if leader:
@@ -390,9 +400,11 @@ class PostgresCluster:
                         (self.location, *LEADER, self.id, now),
                     ).fetchone()
                     expiry = math.inf if row is None or row[0] is None else float(row[0])
-                return held | gained, share.release, leader, live, expiry
+                return held | gained, orphaned, share.release, leader, live, expiry
 
-            held, release, leader, live, expiry = self._run("cannot renew the leases", work)
+            held, orphaned, release, leader, live, expiry = self._run(
+                "cannot renew the leases", work
+            )
             self._started = started
             self._rows_made = True
             self._held, self._until = held, until
@@ -400,7 +412,9 @@ class PostgresCluster:
             # so that a new leader, which claims it once it has run out on its own clock,
             # never overlaps this one while the clocks agree to within a round.
             self._leader_until = until - self.every if leader else -math.inf
-        return Round(held, held - before, before - held, release, leader, until, live, expiry)
+        return Round(
+            held, held - before, before - held, release, leader, until, live, expiry, orphaned
+        )
 
     def _make_rows(self, conn: Conn) -> None:
         """The location's lease rows and the leader's, made by whoever comes first."""
@@ -414,18 +428,24 @@ class PostgresCluster:
             LEADER,
         )
 
-    def _claim(self, conn: Conn, count: int, now: float, until: float) -> frozenset[int]:
-        """Up to ``count`` of the location's free or expired shards, lowest first; rows
-        another instance is claiming or renewing now are skipped, not waited for."""
+    def _claim(
+        self, conn: Conn, count: int, now: float, until: float
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        """Up to ``count`` of the location's free or expired shards, lowest first, and
+        which of them were expired (:attr:`Round.orphaned`); rows another instance is
+        claiming or renewing now are skipped, not waited for."""
         rows = conn.execute(
-            "UPDATE tether_leases SET owner = %(me)s, expires = %(until)s "
-            "WHERE (location, shard) IN (SELECT location, shard FROM tether_leases "
+            "WITH free AS (SELECT location, shard, "
+            "(expires IS NOT NULL) AS orphaned FROM tether_leases "
             "WHERE location = %(location)s AND shard >= 0 "
             "AND (owner IS NULL OR expires IS NULL OR expires < %(now)s) "
-            "ORDER BY shard LIMIT %(count)s FOR UPDATE SKIP LOCKED) RETURNING shard",
+            "ORDER BY shard LIMIT %(count)s FOR UPDATE SKIP LOCKED) "
+            "UPDATE tether_leases t SET owner = %(me)s, expires = %(until)s FROM free "
+            "WHERE t.location = free.location AND t.shard = free.shard "
+            "RETURNING t.shard, free.orphaned",
             {"me": self.id, "until": until, "location": self.location, "now": now, "count": count},
         ).fetchall()
-        return frozenset(int(r[0]) for r in rows)
+        return frozenset(int(r[0]) for r in rows), frozenset(int(r[0]) for r in rows if r[1])
 
     def _claim_leader(self, conn: Conn, now: float, until: float) -> bool:
         row = conn.execute(
@@ -467,9 +487,13 @@ class PostgresCluster:
 
             def leave(conn: Conn) -> None:
                 with conn.transaction():
+                    # Free now, and marked as a holder's last (``expires`` kept, the
+                    # owner gone): whoever claims them probes their monitors soon, as
+                    # after a death (:attr:`Round.orphaned`), the shards of a rebalance
+                    # (``expires`` NULL) keeping their spread schedule.
                     conn.execute(
-                        "UPDATE tether_leases SET owner = NULL, expires = NULL WHERE owner = %s",
-                        (self.id,),
+                        "UPDATE tether_leases SET owner = NULL, expires = %s WHERE owner = %s",
+                        (now, self.id),
                     )
                     conn.execute(
                         "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
