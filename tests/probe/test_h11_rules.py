@@ -139,6 +139,9 @@ CASES = {
     "long trailer": _servers.LONG_TRAILER,
     "head of 16 KiB": OK + b"X: " + b"a" * (16 * 1024) + b"\r\n\r\n",
     "surplus": OK + b"Content-Length: 2\r\n\r\nokEXTRA",
+    "LF CR LF LF": OK + b"X-A: a\n\r\n\nContent-Length: 1\r\n\r\nx",
+    "LF LF before LF CR LF": OK + b"Content-Length: 1\n\nx\n\r\n",
+    "CR CR LF": OK + b"X-A: a\r\r\nContent-Length: 0\r\n\r\n",
 }
 
 

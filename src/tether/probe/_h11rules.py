@@ -69,8 +69,6 @@ _FIELD_LINES = re.compile(rf"(?:{_TOKEN}: {_FIELD_VALUE}\r\n)*".encode("ascii"))
 _VALUE = re.compile(_FIELD_VALUE.encode("ascii"))
 _DIGITS = re.compile(rb"[0-9]+")
 _FOLD = b" \t"
-_BLANK_LINE = re.compile(rb"\n\r?\n")
-_LINE_END = re.compile(rb"\r?\n")
 _CONTENT_LENGTH_MAX_DIGITS = 20
 
 
@@ -219,11 +217,18 @@ class ResponseReader:
         if buf[:2] == b"\r\n":
             del buf[:2]
             return []
-        match = _BLANK_LINE.search(buf)
-        if match is None:
+        # The first of b"\n\n" and b"\n\r\n" (two finds: a regular expression's search
+        # and split cost 18,000 instructions of a probe's 870,000).
+        end = buf.find(b"\n\n")
+        crlf = buf.find(b"\n\r\n", 0, None if end < 0 else end + 2)  # b"\n\r\n\n" too
+        if crlf >= 0:
+            end = crlf + 3
+        elif end >= 0:
+            end += 2
+        else:
             return None
-        end = match.end()
-        lines = _LINE_END.split(bytes(buf[:end]))
+        # Split at LF with one CR before it dropped: each b"\r\n" is a distinct LF's.
+        lines = bytes(buf[:end]).replace(b"\r\n", b"\n").split(b"\n")
         del buf[:end]
         del lines[-2:]
         return lines
