@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.cluster_harness import Instances
+from tests.helpers.polls import until
 from tests.helpers.postgres_server import PostgresServer
 from tether.lab import Lab
 from tether.monitor import Runner
@@ -162,6 +163,7 @@ def test_a_lead_taken_while_the_store_cannot_be_read_takes_the_rules_once_it_can
             own_postgres.resume()
         tick(instances, other)
         assert other.objectives.book.ledgers["checkout"].firing
+        until(lambda: other.store.health().up)  # its writer retried what it held
         assert said(other) == ["objective.burning"]  # not paged again
     finally:
         made.close()
