@@ -445,3 +445,36 @@ def test_text_output_masks_secrets_as_the_json_does(
         assert masked in out, command
         assert "hunter2" not in out
         assert "abc123" not in out
+
+
+def test_the_configuration_is_read_with_the_collector_paused(tmp_path: Path) -> None:
+    """A command's configuration (here 3,000 monitors) is read with no collection of the
+    garbage collector in it (dozens otherwise), each of which would walk every monitor
+    parsed so far; the collector runs again after."""
+    import gc
+
+    from tether.cli._shared import load_monitor_config
+
+    lines = "\n".join(f"  - {{name: m{i}, url: 'tcp://127.0.0.1:9'}}" for i in range(3_000))
+    (tmp_path / "one.yaml").write_text(lines.split("\n")[0].join(["monitors:\n", "\n"]))
+    assert not isinstance(load_monitor_config(str(tmp_path / "one.yaml"), "monitor"), int)
+    path = tmp_path / "tether.yaml"  # the modules it needs imported now (imports collect)
+    path.write_text(f"monitors:\n{lines}\n")
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    gc.callbacks.append(seen)
+    try:
+        config = load_monitor_config(str(path), "monitor")
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(*thresholds)
+    assert not isinstance(config, int)
+    assert len(config.monitors) == 3_000
+    assert len(collections) <= 1  # one, perhaps, as the pause ends: of what the read made
+    assert gc.isenabled()

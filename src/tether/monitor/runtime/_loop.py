@@ -50,6 +50,19 @@ SETTLE_AT: Final = 100_000
 (:class:`Settler`): a full collection walks them all, about 1 µs of CPU each on this
 project's machine, so it never walks much more than this (0.1 s)."""
 
+SETTLE_YOUNG_AT: Final = 10_000
+"""Objects in the collector's middle generation, right after a collection of the young
+one, past which a coordinator whose checks run in workers freezes them at once
+(:class:`Settler`'s ``young``).  What survives a young collection there is what the
+monitor keeps: each check's latest observation, each change's states, members and
+baselines, the store's batch waiting for its commit (counted by type on
+``benchmarks/bench_change.py``'s path, ``benchmarks/history/bench_mass.md`` section 18);
+replacing an old one frees as much as it allocates, so the young generation's count, net
+of what is freed, does not see them.  Left in the middle generation, each collection of
+it walked again the survivors of the twenty young collections before it, a second or
+more of the event loop at 120,000 monitors; frozen, each is walked once, by the young
+collection it survived, and a middle collection walks no more than a young one."""
+
 RECLAIM_GROWTH: Final = 1.25
 """The growth of what the process holds (``sys.getallocatedblocks``: Python's own count
 of its allocated blocks, read in a millisecond where counting the frozen set walks it
@@ -112,14 +125,22 @@ class Settler:
     collection then held the event loop for seconds.  So :meth:`tick` (once a second)
     freezes the oldest generation whenever it holds more than :data:`SETTLE_AT` objects,
     right after the next collection of the middle generation (the young ones' cycles
-    collected then, not frozen; no collection made for it).
+    collected then, not frozen; no collection made for it).  In a coordinator whose
+    checks run in worker processes (``young``), it also freezes the middle generation
+    right after a young collection that left more than :data:`SETTLE_YOUNG_AT` objects
+    in it: what a large fleet keeps of each check and change is walked once, by the
+    young collection it survived, not again by every middle one (:meth:`_after_young`).
+    Where the probes run in the process, no: a probe under way holds cycles (an
+    asyncio transport and its bound methods, an error's traceback and the frames that
+    hold it) that would be frozen with it.
 
     **Why nothing frozen leaks for good.**  Freezing does not keep an object alive:
     reference counting frees a frozen object as soon as its last reference goes (that
     is how the replaced states go).  What freezing keeps is a *cycle* that becomes
     unreachable after it was frozen, or was unreachable already in the oldest
     generation (it survived two collections, then lost its last outside reference)
-    when frozen: the collector no longer looks at it.  Such a cycle's memory is counted
+    when frozen (or, frozen young, was alive at a young collection and became
+    unreachable later): the collector no longer looks at it.  Such a cycle's memory is counted
     in what the process holds, so :meth:`tick` also makes a full collection
     (``gc.unfreeze``, ``gc.collect``, ``gc.freeze``: every cycle kept that way is
     collected) when that has stayed a quarter (:data:`RECLAIM_GROWTH`) above the least
@@ -133,14 +154,19 @@ class Settler:
     is collected by the next full collection, and a wave and its recovery leave nothing
     of the monitor's own kinds that only the collector could free."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, young: bool = False) -> None:
         self._clock = clock
         self._reclaimed = self._window = clock()
         self._least: int | None = None  # blocks held, least since the last full collection
         self._low = 0  # ... and least in this window
         self._due = False  # freeze after the next collection of the middle generation
+        self._young = young  # freezing after young collections, until closed
         self.settled = 0
         """Freezes of the oldest generation so far."""
+        self.settled_young = 0
+        """Freezes of the middle generation after a young collection so far."""
+        if young:
+            gc.callbacks.append(self._after_young)
         self.reclaims = 0
         """Full collections so far."""
 
@@ -164,11 +190,23 @@ class Settler:
             self.settled += 1
             gc.callbacks.remove(self._after)
 
+    def _after_young(self, phase: str, info: dict[str, int]) -> None:
+        """Freeze right after a collection of the young generation, when what it left in
+        the middle one is past :data:`SETTLE_YOUNG_AT`: its cycles are collected then
+        (an object it froze is one that was alive), and a freeze moves lists, it walks
+        nothing."""
+        if phase == "stop" and info["generation"] == 0 and len(gc.get_objects(1)) > SETTLE_YOUNG_AT:
+            gc.freeze()
+            self.settled_young += 1
+
     def close(self) -> None:
         """No freeze due any more (the run is over)."""
         if self._due:
             self._due = False
             gc.callbacks.remove(self._after)
+        if self._young:
+            self._young = False
+            gc.callbacks.remove(self._after_young)
 
     def _grown(self) -> bool:
         """Whether a full collection is due (:meth:`tick`); notes what is held now."""

@@ -44,7 +44,7 @@ from tether.monitor.store import StoreError
 if TYPE_CHECKING:
     from tether.monitor._records import ProbeRecord
     from tether.monitor.alerts import Outbox
-    from tether.monitor.checks._prober import Check
+    from tether.monitor.checks._prober import Check, Prober
     from tether.monitor.cluster._membership import Membership
     from tether.monitor.config import MonitorConfig
     from tether.monitor.engine._detect import Detector
@@ -68,6 +68,8 @@ class RoundsRunner(Protocol):
     store: Store
     outbox: Outbox
     fleet: Fleet
+    prober: Prober
+    """This process's own prober: ``fleet`` itself unless the checks run in workers."""
     detector: Detector
     membership: Membership
     controls: ControlsIntake
@@ -129,7 +131,10 @@ async def run_rounds(
         """Checkpoint the detector, and drop results past their retention, every
         ten minutes."""
         last = begun = runner.mono()
-        settler = Settler(runner.mono) if freeze_gc else None
+        # Young survivors frozen only where the checks run in workers: see Settler.
+        settler = (
+            Settler(runner.mono, young=runner.fleet is not runner.prober) if freeze_gc else None
+        )
         rebase = freeze_gc
         try:
             while not stop.is_set():
