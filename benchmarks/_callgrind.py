@@ -8,14 +8,20 @@ import subprocess
 import sys
 
 
-def collected(script: str, args: list[str], env: dict[str, str] | None = None) -> int:
+def collected(
+    script: str, args: list[str], env: dict[str, str] | None = None, only: str | None = None
+) -> int:
     """The instructions callgrind collected for a fresh interpreter running ``script`` with
-    ``args`` (``PYTHONHASHSEED=0``, so a run is repeatable, and ``env`` on top)."""
+    ``args`` (``PYTHONHASHSEED=0``, so a run is repeatable, and ``env`` on top); with
+    ``only``, a C function's name, only those made inside that function (on any thread
+    that enters it), as ``--toggle-collect`` counts them."""
+    toggle = [] if only is None else ["--collect-atstart=no", f"--toggle-collect={only}"]
     done = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
+            *toggle,
             sys.executable,
             os.path.abspath(script),
             *args,

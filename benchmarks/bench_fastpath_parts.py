@@ -1,0 +1,92 @@
+"""The parts of ``tether.Session``'s fast path, each alone and without a network, in
+instructions a call (issue 46 §5): what bench_instructions.py's one figure is made of.
+
+Run: python benchmarks/bench_fastpath_parts.py
+
+Each part runs in a fresh interpreter under callgrind, 100 times to warm up and then 1,000
+and 3,000 times inside ``functools.reduce``, which alone is counted
+(``--toggle-collect``); a part's figure is the difference over 2,000 calls less an empty
+loop's.  Needs valgrind.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import shutil
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from threading import get_ident
+
+from _callgrind import collected  # benchmarks/ is the script's own directory
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+URL = "http://127.0.0.1:8080/"
+
+
+def parts() -> dict[str, Callable[[], object]]:
+    """Each part, as a function making it once."""
+    import requests
+
+    import tether
+    from tether._retry._loop import endpoint_key, fast_succeeded
+    from tether.integrations import _cutoff
+    from tether.integrations import requests as treq
+
+    guard = tether.Session().guard
+    sock = socket.socket()
+
+    def guard_part() -> None:
+        first = guard.fast_first(endpoint_key(URL))
+        assert first is not None
+        fast_succeeded(guard, first, "GET", 200)
+
+    def cutoff_part() -> None:
+        me = get_ident()
+        cutoff = treq._current[me] = _cutoff.arm(guard.first_timeouts.total)
+        treq._current[get_ident()].watch(sock)
+        cutoff.disarm()
+        del treq._current[me]
+
+    def swapped() -> None:
+        r = requests.Response()
+        if type(r) is requests.Response:
+            r.__class__ = treq._Response
+
+    return {
+        "empty": lambda: None,
+        "guard": guard_part,
+        "cutoff": cutoff_part,
+        "response": requests.Response,
+        "response+swap": swapped,
+    }
+
+
+def count(part: str, n: int) -> int:
+    env = {"PYTHONPATH": str(SRC)}
+    return collected(__file__, ["--part", part, str(n)], env, "functools_reduce")
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--part"]:
+        f = parts()[sys.argv[2]]
+        for _ in range(100):
+            f()
+        gc.collect()
+        functools.reduce(lambda _, __: f(), range(int(sys.argv[3])), None)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("needs valgrind (apt-get install valgrind)")
+        return 2
+    per = {p: (count(p, 3000) - count(p, 1000)) / 2000 for p in parts()}
+    print(f"empty loop: {per['empty']:,.0f} instructions a call")
+    print(f"guard (admission, success, endpoint key): {per['guard'] - per['empty']:,.0f}")
+    print(f"cutoff (armed, found, watched, disarmed): {per['cutoff'] - per['empty']:,.0f}")
+    print(f"redacting response class: {per['response+swap'] - per['response']:,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
