@@ -60,8 +60,10 @@ def report(s: ServedRunner, failed: int, ok: int) -> None:
 
 
 def evaluate(s: ServedRunner) -> None:
-    """Evaluate the objectives now (the running monitor does every 10 s) and deliver."""
+    """Evaluate the objectives now (the running monitor does every 10 s) and deliver
+    (the pages are posted to the store's writer: committed before the delivery's claim)."""
     s.on_loop(s.runner.objectives.evaluate, s.now)
+    s.store.flush()
     s.on_loop(s.runner.outbox.deliver_due, s.now)
 
 
