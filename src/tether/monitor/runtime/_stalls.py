@@ -28,6 +28,7 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from types import FrameType
 from typing import Any, Final
 
 __all__ = ["StallWatch", "Stalls"]
@@ -57,6 +58,21 @@ class Stalls:
         """The loop's longest hold past the threshold, in seconds (0 if none was)."""
         self.stalls = 0
         """Holds past the threshold."""
+
+
+def _current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()`` with the collector off while it runs: on Python 3.11 it
+    allocates while it holds the interpreter's lock of threads, and a collection set off
+    there waits on that same lock for ever, every thread with it (CPython gh-106883; a
+    hang seen in this project's suite).  Another thread switching the collector on or
+    off meanwhile (a start's paused read) at worst has one collection more or fewer."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if was:
+            gc.enable()
 
 
 class StallWatch:
@@ -159,7 +175,7 @@ class StallWatch:
         while not self._stop.wait(period):
             if time.perf_counter() - self._beat < self.threshold:
                 continue
-            frame = sys._current_frames().get(self._main)
+            frame = _current_frames().get(self._main)
             if frame is None:
                 continue
             stack = traceback.extract_stack(frame)[-STACK_DEPTH:]
