@@ -119,6 +119,7 @@ class Harness:
             await asyncio.gather(self.runner.run(stop, deliver_every=0.5), script())
 
         self.sim.run(main())
+        self.store.flush()
         self.runner.outbox.deliver_due(self.sim.wall() + 1e6)
 
     def state(self, name: str) -> State:

@@ -98,6 +98,9 @@ def test_a_gateway_down_holds_its_site_s_backends_until_it_is_back(
     times: dict[str, float] = {}
 
     def mark(name: str, *breaking: str, fixing: tuple[str, ...] = ()) -> None:
+        # A state change's incident and alerts are committed promptly, not waited for:
+        # what is delivered before this mark is what was queued before it.
+        h.store.flush()
         h.runner.outbox.deliver_due(h.sim.wall() + 1e6)
         marks[name] = len(receiver.got)
         times[name] = h.sim.wall()

@@ -627,6 +627,56 @@ def test_a_database_from_a_newer_tether_is_refused_with_a_clear_error(tmp_path: 
         SQLiteStore(tmp_path / "t.db")
 
 
+def test_a_file_migrated_by_another_process_meanwhile_is_not_migrated_twice(
+    tmp_path: Path,
+) -> None:
+    """One opener waits for the write lock while another migrates the new file (``tether
+    status`` beside a starting monitor): once it gets the lock it finds the schema done,
+    runs no step again, and its store opens.  Reading the version before the lock, the
+    waiting one ran the first step again and failed, "table ... already exists"."""
+    path = tmp_path / "t.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout=5000")
+    other.execute("BEGIN IMMEDIATE")  # the other process has the lock first
+    waiting = threading.Event()
+    mine = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    mine.execute("PRAGMA busy_timeout=10000")
+    mine.set_trace_callback(lambda sql: sql.startswith("BEGIN") and waiting.set())
+    with ThreadPoolExecutor(1) as pool:
+        opening = pool.submit(migrate, mine)
+        assert waiting.wait(10), "the second opener never asked for the lock"
+        for script in MIGRATIONS:
+            for statement in (s.strip() for s in script.split(";")):
+                if statement:
+                    other.execute(statement)
+        other.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        other.execute("COMMIT")
+        assert opening.result(timeout=30) == len(MIGRATIONS)
+    mine.close()
+    other.close()
+    with SQLiteStore(path) as store:
+        store.record(ProbeRecord("api", T0, True, latency_ms=1.0))
+        store.flush()
+        assert len(store.results("api")) == 1
+
+
+def test_simultaneous_opens_of_a_new_file_all_succeed(tmp_path: Path) -> None:
+    """Four stores opening one new file at the same moment all open, at the newest
+    version."""
+    barrier = threading.Barrier(4)
+
+    def open_one() -> None:
+        barrier.wait(timeout=10)
+        SQLiteStore(tmp_path / "t.db").close()
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(open_one) for _ in range(4)]:
+            future.result(timeout=60)
+    conn = sqlite3.connect(tmp_path / "t.db")
+    assert schema_version(conn) == len(MIGRATIONS)
+    conn.close()
+
+
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     """Garbage in the storage path gives a StoreError naming the file, not a traceback."""
     bad = tmp_path / "t.db"

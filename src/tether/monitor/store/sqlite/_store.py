@@ -85,22 +85,31 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to date, one transaction per step; return the version."""
-    version = schema_version(conn)
-    if version > len(MIGRATIONS):
-        raise too_new(version, len(MIGRATIONS), "storage path")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    """Bring the schema up to date, one transaction per step; return the version.
+
+    Each step reads the version under the write lock it runs in, so a second process
+    opening the same file meanwhile (``tether status`` beside a starting monitor) waits,
+    then finds that step done rather than running it again.  A file already up to date
+    is not locked (it may be read-only)."""
+    if schema_version(conn) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in (s.strip() for s in script.split(";")):
+            version = schema_version(conn)
+            if version > len(MIGRATIONS):
+                raise too_new(version, len(MIGRATIONS), "storage path")
+            if version == len(MIGRATIONS):
+                conn.execute("COMMIT")
+                return version
+            for statement in (s.strip() for s in MIGRATIONS[version].split(";")):
                 if statement:
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
