@@ -25,10 +25,17 @@ class Feed:
         self.interval = interval
         self.now = now
 
-    def ok(self, latency_ms: float | None = 100.0, after: float | None = None) -> list[Event]:
-        """A passing check, ``after`` seconds (default: one interval) after the last one."""
+    def ok(
+        self,
+        latency_ms: float | None = 100.0,
+        after: float | None = None,
+        *,
+        lag_ms: float | None = None,
+    ) -> list[Event]:
+        """A passing check, ``after`` seconds (default: one interval) after the last one,
+        started ``lag_ms`` late."""
         self.now += self.interval if after is None else after
-        seen = Observation(self.monitor, True, self.now, latency_ms=latency_ms)
+        seen = Observation(self.monitor, True, self.now, latency_ms=latency_ms, lag_ms=lag_ms)
         return self.detector.observe(seen, self.now)
 
     def fail(

@@ -147,3 +147,26 @@ def test_checks_without_latency_are_not_judged() -> None:
         feed.ok(None)
     assert feed.state is UP
     assert feed.detector.to_dict()["monitors"]["api"]["baseline"]["window"] == [100.0] * 30
+
+
+def test_checks_whose_checker_was_behind_are_neither_judged_nor_learnt() -> None:
+    """Slow checks that started more than ``late_ms`` (1 s) late, as a wave's backlog
+    makes them, do not make a monitor degraded, nor move its baseline; the same latencies
+    from a checker on time do.  A late check does not break a slow streak either."""
+    feed = _learned()
+    for _ in range(10):
+        assert feed.ok(400.0, lag_ms=1500.0) == []
+    assert feed.state is UP
+    assert feed.detector.expected("api", feed.now) == BASELINE  # nothing learnt
+    feed.ok(400.0, lag_ms=900.0)
+    feed.ok(400.0)
+    feed.ok(400.0, lag_ms=5000.0)  # late: neither slow nor fast
+    assert kinds(feed.ok(400.0, lag_ms=0.0)) == ["StateChanged", "Degraded"]
+
+
+def test_late_ms_none_judges_every_check() -> None:
+    """With ``late_ms=None`` a check's lag is not looked at."""
+    feed = _learned(Rules(latency=Latency(late_ms=None)))
+    for _ in range(3):
+        feed.ok(400.0, lag_ms=60_000.0)
+    assert feed.state is DEGRADED

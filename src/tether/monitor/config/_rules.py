@@ -32,6 +32,9 @@ class Latency:
     """Weeks of history kept per hour of the week."""
     hour_cap: int = 120
     """Samples kept for the hour in progress (thinned evenly beyond this)."""
+    late_ms: float | None = 1000.0
+    """A passing check that started more than this late (its checker behind its schedule)
+    is neither judged on latency nor learnt; ``None`` judges every check."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -48,6 +51,7 @@ class Latency:
                 "must be 1 to weeks_kept",
             ),
             ("hour_cap", self.hour_cap >= 1, "must be at least 1"),
+            ("late_ms", self.late_ms is None or self.late_ms >= 0, "must be 0 or more"),
         ]
         for name, ok, message in checks:
             if not ok:

@@ -43,6 +43,9 @@ class Observation:
     kind: Kind | None = None
     """Why it failed, when the probe could say; ``None`` for a failed condition."""
     host: str | None = None
+    lag_ms: float | None = None
+    """How late the check started, when its checker knows: a checker far behind its
+    schedule also measures its own queue, not the target's latency alone."""
 
     def __post_init__(self) -> None:
         if self.ok and self.kind is not None:
@@ -361,6 +364,12 @@ class Detector:
         """The latency half: compare with the baseline, then learn from it."""
         if not result.ok or result.latency_ms is None:
             entry.slow = entry.fast = 0  # a failed check breaks a streak either way
+            return
+        late_ms = rules.latency.late_ms
+        if late_ms is not None and result.lag_ms is not None and result.lag_ms > late_ms:
+            # Its checker was behind (a wave's backlog, an overloaded machine): the time
+            # it measured holds its own wait, so it is neither judged nor learnt, and the
+            # streaks go on from the checks around it.
             return
         latency = result.latency_ms
         expected = entry.baseline.expected(result.timestamp)

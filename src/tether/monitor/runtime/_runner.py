@@ -312,7 +312,7 @@ class Runner:
         record = check.record
         name = record.monitor
         self.latest[name] = Observation(
-            name, record.ok, record.ts, record.latency_ms, record.kind, check.host
+            name, record.ok, record.ts, record.latency_ms, record.kind, check.host, record.lag_ms
         )
         if check.cert_expires is not None and self.certificates.get(name) != check.cert_expires:
             self.certificates[name] = check.cert_expires  # stored as it changes (a renewal)

@@ -412,7 +412,9 @@ class AgentIntake:
     def _detect(self, location: str, check: AgentCheck, record: ProbeRecord) -> None:
         runner = self._runner
         name = record.monitor
-        seen = Observation(name, record.ok, record.ts, record.latency_ms, record.kind, check.host)
+        seen = Observation(
+            name, record.ok, record.ts, record.latency_ms, record.kind, check.host, record.lag_ms
+        )
         if not runner.probes_here(name):  # the pages show what its only prober saw
             runner.latest[name] = seen
             runner.metrics.observe(record, check.timings, check.cert_days_left)
