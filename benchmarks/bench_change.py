@@ -371,6 +371,8 @@ def measure(args: argparse.Namespace, text: str, p: Plan) -> Section:
             stats = pstats.Stats(profile[1], stream=out)
             stats.sort_stats("tottime").print_stats(40)
             stats.sort_stats("cumulative").print_stats(60)
+            if os.environ.get("BENCH_PROFILE_DUMP"):
+                stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
             print(out.getvalue())
         print(
             f"  round {r + 1}: "

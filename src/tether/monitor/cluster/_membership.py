@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -295,6 +296,10 @@ class Membership:
             incidents = await asyncio.to_thread(store.incidents, open_only=True, limit=100_000)
             since = min((i.opened for i in incidents), default=0.0)
             told = await asyncio.to_thread(store.incident_tellings, since) if incidents else {}
+            # Each monitor's last state in the store, to square with the quorum's below.
+            stored = await asyncio.to_thread(
+                store.state_changes_of, list(self._quorum.states()), math.inf
+            )
         except StoreError as exc:
             log.error("cannot take the lead yet: %s", exc)
             return
@@ -327,6 +332,12 @@ class Membership:
                 at = now
             else:
                 continue
+            # Uptime and ``tether status`` read the leader's changes: one that no leader
+            # wrote (the last one died first, or the change came while nobody led) is
+            # written now, or the store would say the monitor's old state until its next.
+            last = stored.get(name)
+            if not last or last[-1][1] is not state:
+                store.record_state(name, max(at, last[-1][0]) if last else at, state)
             event = StateChanged(name, at, State.UNKNOWN, state, "as the new leader found it")
             changes = self._coordinator.engine.changed(
                 event, record, quorum.failures, self._coordinator.hosts, quorum.locations(name)
