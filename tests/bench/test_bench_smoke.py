@@ -228,3 +228,24 @@ def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path)
         kept="retries",
     )
     assert "HTTP libraries loaded by import tether: none (target == none): met" in out
+
+
+def test_bench_store_writes_measures_the_three_variants_on_real_stores() -> None:
+    """`bench_store_writes.py` on a small fleet exits 0 and prints the CPU a result of each
+    variant, results alone first, and the ratio of every roll-up to results alone."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_store_writes.py"), "--monitors", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = re.findall(r"^  (.+?) +([\d.]+) µs of CPU a result$", done.stdout, re.M)
+    assert [label for label, _ in found] == [
+        "results alone",
+        "the minute's roll-up",
+        "every roll-up",
+    ]
+    assert all(float(us) > 0 for _, us in found)
+    assert re.search(r"every roll-up / results alone: [\d.]+ x", done.stdout)
