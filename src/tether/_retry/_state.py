@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ class BreakerState(enum.StrEnum):
 
 _CLOSED = BreakerState.CLOSED
 _overrides = ACTIVE.get
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+"""Does the GIL make a window's ``tally`` step atomic?  On a free-threaded build without
+it the fast path counts under the lock (:meth:`Guard.first_attempt`, :meth:`Guard.record`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +252,7 @@ class Guard:
             return None
         if p.budget is not None:
             window = self._budgets.get(endpoint)
-            if window is not None and window.start <= now < window.end:
+            if window is not None and window.start <= now < window.end and _GIL:
                 next(window.tally)  # window.add(now, 1, 0), without its call or the lock
             else:
                 self.first_attempt(endpoint, now)
@@ -267,7 +271,7 @@ class Guard:
         p = self._policy
         now = p.clock()
         h = self._health.get(endpoint)
-        if h is None or h.unhealthy or h.consecutive:
+        if h is None or h.unhealthy or h.consecutive or not _GIL:
             self.record(endpoint, None, now)
             return now
         if p.breaker is None:
