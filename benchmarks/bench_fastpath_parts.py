@@ -45,10 +45,10 @@ def parts() -> dict[str, Callable[[], object]]:
 
     def cutoff_part() -> None:
         me = get_ident()
-        cutoff = treq._current[me] = _cutoff.arm(guard.first_timeouts.total)
-        treq._current[get_ident()].watch(sock)
-        cutoff.disarm()
-        del treq._current[me]
+        timer = treq._timers.get(me) or _cutoff.timer(me)
+        timer.arm(guard.first_timeouts.total)
+        treq._timers[get_ident()].watch(sock)
+        timer.disarm()
 
     def swapped() -> None:
         r = requests.Response()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -116,3 +117,69 @@ def test_a_forked_child_gets_a_watchdog_of_its_own() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_threads_timer_cuts_a_blocked_read_at_its_moment(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A thread's timer, armed for an attempt, shuts the socket it watches once its moment
+    passes: the blocked read ends, and the timer says it fired."""
+    reader, _ = pair
+    timer = _cutoff.timer(threading.get_ident())
+    timer.arm(0.05)
+    timer.watch(reader)
+    started = time.monotonic()
+    assert reader.recv(1) == b""  # shut down under the read
+    assert timer.fired
+    assert time.monotonic() - started < 2.0
+    timer.disarm()
+
+
+def test_a_timer_armed_again_is_not_fired_by_its_last_attempt(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The next attempt on a thread whose last attempt was cut starts unfired, and a
+    socket it watches stays open: the fired mark belongs to the arming, not the timer."""
+    reader, writer = pair
+    timer = _cutoff.timer(threading.get_ident())
+    timer.arm(0.0)
+    give_up = time.monotonic() + 5.0
+    while not timer.fired:  # the watchdog fires the moment that has passed
+        assert time.monotonic() < give_up, "the watchdog never fired the timer"
+        time.sleep(0.005)
+    timer.disarm()
+    timer.arm(60.0)
+    assert not timer.fired
+    timer.watch(reader)
+    writer.sendall(b"x")
+    assert reader.recv(1) == b"x"
+    timer.disarm()
+
+
+def test_a_stale_fire_shuts_only_the_arming_it_read(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The watchdog's race, played in order: it read an attempt's socket list, the
+    attempt ended and the next was armed, then it fired what it read: the next attempt
+    is not fired and its socket is not shut."""
+    reader, writer = pair
+    timer = _cutoff.timer(threading.get_ident())
+    timer.arm(60.0)
+    read_by_the_watchdog = timer.socks
+    timer.disarm()
+    timer.arm(60.0)
+    timer._fired = read_by_the_watchdog  # the stale fire's mark
+    assert not timer.fired
+    timer.watch(reader)
+    writer.sendall(b"x")
+    assert reader.recv(1) == b"x"
+    timer.disarm()
+
+
+def test_a_disarmed_timer_is_passed_over() -> None:
+    """A timer between attempts is never fired, however late the watchdog looks."""
+    timer = _cutoff.timer(threading.get_ident())
+    timer.arm(60.0)
+    timer.disarm()
+    _cutoff._fire_timers(time.monotonic() + 3600.0)
+    assert not timer.fired

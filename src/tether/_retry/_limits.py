@@ -3,13 +3,15 @@ client-side throttling (Google's SRE book, chapter 21, "Handling Overload"), and
 adaptive concurrency limits (AIMD, and Gradient2 after Netflix's concurrency-limits).
 
 None of them reads a clock or takes a lock: the caller passes ``now`` and each
-measurement, and holds its own lock around them (a :class:`tether.Guard` does).  So each
+measurement, and holds its own lock around them (a :class:`tether.Guard` does; a
+:class:`SlidingWindow`'s ``tally`` alone is counted without one).  So each
 is tested as a pure function, and a simulation can drive the same code on its own clock
 (``benchmarks/bench_overload.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 
@@ -17,9 +19,18 @@ __all__ = ["AimdLimit", "Gradient2Limit", "SlidingWindow", "ThrottleWindow"]
 
 
 class SlidingWindow:
-    """Two counters summed over the last ``seconds`` seconds, in one-second buckets."""
+    """Two counters summed over the last ``seconds`` seconds, in one-second buckets.
 
-    __slots__ = ("_buckets", "_second", "_seconds", "a", "b", "end", "start")
+    ``tally``: the newest bucket's ``a`` may also be counted without a lock, by
+    ``next(window.tally)`` (an ``itertools.count``, whose step the GIL makes atomic),
+    while ``start <= now < end``: the guard's healthy calls do (issue 46 §5).  The
+    counts so taken are folded into ``a`` by whoever reads or rolls the window, under
+    the owner's lock (:meth:`add`'s slow path, :meth:`sums`).  A count whose ``now``
+    raced a roll to the next second lands in the new bucket: as if its clock had been
+    read a moment later; none is lost or counted twice.
+    """
+
+    __slots__ = ("_buckets", "_folded", "_second", "_seconds", "a", "b", "end", "start", "tally")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
@@ -30,8 +41,18 @@ class SlidingWindow:
         """The newest bucket's counts."""
         self.start, self.end = _NEVER
         """The newest bucket's range of moments: a caller on a hot path may count into
-        ``a`` itself while ``start <= now < end`` (:meth:`add`'s first branch, without
-        its call), and call :meth:`add` otherwise."""
+        ``a`` with ``next(tally)`` while ``start <= now < end``, and call :meth:`add`
+        otherwise."""
+        self.tally = itertools.count()
+        self._folded = 0
+        """How many of ``tally``'s steps are in ``a`` already (the folds' own included)."""
+
+    def _fold(self) -> None:
+        """Move the counts taken by ``next(tally)`` into ``a`` (under the owner's lock:
+        one folder at a time; the counting threads need none)."""
+        taken = next(self.tally)  # the steps before this one: the counts and the folds
+        self.a += taken - self._folded
+        self._folded = taken + 1
 
     def add(self, now: float, a: int, b: int) -> None:
         # On every healthy call (issue 46 §5): two float comparisons and two additions to
@@ -41,17 +62,23 @@ class SlidingWindow:
             self.b += b
             return
         second = int(now)
+        self._fold()  # into the bucket they were counted in, before it rolls
         if second == self._second:  # a float at the second's edge
             self.a += a
             self.b += b
             return
         if self._second is not None:
             self._buckets.append([self._second, self.a, self.b])
+        # Closed first, so that a counting thread reading start and end while they change
+        # sees a range no later than the new bucket's (the count then lands in it).
+        self.start = math.inf
         self._second, self.a, self.b = second, a, b
         # int() cuts toward zero: below zero the range [second, second + 1) is not its.
-        self.start, self.end = (float(second), second + 1.0) if second >= 0 else _NEVER
+        start, self.end = (float(second), second + 1.0) if second >= 0 else _NEVER
+        self.start = start
 
     def sums(self, now: float) -> tuple[int, int]:
+        self._fold()
         oldest = int(now) - self._seconds
         buckets = self._buckets
         while buckets and buckets[0][0] <= oldest:

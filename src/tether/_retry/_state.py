@@ -4,13 +4,17 @@ A :class:`~tether.RetryPolicy` is a value; the memory it needs lives here, in
 an object each owner (a ``tether.Session``, an httpx transport, an aiohttp
 session or middleware, a decorated function) makes for itself, or is given
 to share.  All of it is guarded by one lock per guard; each critical section
-is a few additions.  Events are sent after the lock is released.
+is a few additions.  Events are sent after the lock is released.  A healthy call
+on the fast path takes no lock (:meth:`Guard.fast_first`,
+:meth:`Guard.first_succeeded`): it reads the breaker's state as it is and counts
+with a window's ``tally``, folded in under the lock when the window is read.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +41,9 @@ class BreakerState(enum.StrEnum):
 
 _CLOSED = BreakerState.CLOSED
 _overrides = ACTIVE.get
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+"""Does the GIL make a window's ``tally`` step atomic?  On a free-threaded build without
+it the fast path counts under the lock (:meth:`Guard.first_attempt`, :meth:`Guard.record`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,68 +240,58 @@ class Guard:
         first attempt (endpoint, the time it was admitted at in the policy's clock, the
         testing override).  None, having done nothing, unless this guard takes the fast
         path (:attr:`fast`) and the breaker is closed: :meth:`admit` decides the rest."""
-        # One frame, acquire() and release() rather than ``with``: this runs on every
-        # healthy call (issue 46 §5), and a ``with`` looks both methods up and calls
-        # __exit__ with three arguments.
+        # No lock (issue 46 §5): the breaker's state is read as it is, and the attempt is
+        # counted for the budget by the window's tally, whose step the GIL makes atomic;
+        # a breaker that opens while this runs is as one that opened just after it.
         if not self.fast:
             return None
         p = self._policy
         now = p.clock()
-        budget = p.budget
-        lock = self._lock
-        lock.acquire()
-        try:
-            b = self._breakers.get(endpoint)
-            if b is not None and b.state is not _CLOSED:
-                return None
-            if budget is not None:
-                window = self._budgets.get(endpoint)
-                if window is not None and window.start <= now < window.end:
-                    window.a += 1  # window.add(now, 1, 0), without its call
-                else:
-                    if window is None:
-                        window = self._budgets[endpoint] = SlidingWindow(budget.window)
-                    window.add(now, 1, 0)
-        finally:
-            lock.release()
+        b = self._breakers.get(endpoint)
+        if b is not None and b.state is not _CLOSED:
+            return None
+        if p.budget is not None:
+            window = self._budgets.get(endpoint)
+            if window is not None and window.start <= now < window.end and _GIL:
+                next(window.tally)  # window.add(now, 1, 0), without its call or the lock
+            else:
+                self.first_attempt(endpoint, now)
         overrides = _overrides()  # _testing.current(), without its call
         return endpoint, now, overrides[-1] if overrides else None
 
     def first_succeeded(self, endpoint: str) -> float:
         """:meth:`record` of an attempt that worked, now, for a guard whose policy allows
         the fast path (:attr:`fast`); returns the time, in the policy's clock.  While the
-        breaker is closed and the endpoint healthy, what a success changes (the breaker's
-        count of calls, both runs of failures, the last success) is changed here, without
-        :meth:`record`'s events, since none can follow; anything else goes to :meth:`record`.
-        (No duration: only a slow-call breaker and a hedge's percentile read one, and
-        neither takes the fast path.)"""
+        breaker is closed, the endpoint healthy and no failure counted against either
+        (the healthy steady state), a success changes nothing but the breaker's count of
+        calls and the last success: both are done here without the lock, and without
+        :meth:`record`'s events, since none can follow; anything else goes to
+        :meth:`record`.  (No duration: only a slow-call breaker and a hedge's percentile
+        read one, and neither takes the fast path.)"""
         p = self._policy
         now = p.clock()
-        lock = self._lock
-        lock.acquire()
-        try:
-            h = self._health.get(endpoint)
-            if h is not None and not h.unhealthy:
-                if p.breaker is None:
-                    h.last_success_at = now
-                    h.consecutive = 0
-                    return now
-                b = self._breakers.get(endpoint)
-                if b is not None and b.state is _CLOSED:
-                    window = b.window
-                    assert window is not None  # made with one
-                    if window.start <= now < window.end:
-                        window.a += 1  # window.add(now, 1, 0), without its call
-                    else:
-                        window.add(now, 1, 0)
-                    b.consecutive = 0
-                    b.trial = False
-                    h.last_success_at = now
-                    h.consecutive = 0
-                    return now
-        finally:
-            lock.release()
-        self.record(endpoint, None, now)
+        h = self._health.get(endpoint)
+        if h is None or h.unhealthy or h.consecutive or not _GIL:
+            self.record(endpoint, None, now)
+            return now
+        if p.breaker is None:
+            h.last_success_at = now
+            return now
+        b = self._breakers.get(endpoint)
+        if b is None or b.state is not _CLOSED or b.consecutive or b.trial:
+            self.record(endpoint, None, now)
+            return now
+        window = b.window
+        assert window is not None  # made with one
+        if not window.start <= now < window.end:
+            self.record(endpoint, None, now)
+            return now
+        next(window.tally)  # window.add(now, 1, 0), without its call or the lock
+        h.last_success_at = now
+        if b.state is not _CLOSED or b.consecutive or h.consecutive or h.unhealthy:
+            # A failure was recorded while this ran: this success is then the later of
+            # the two, as record() would have made it (its call is counted already).
+            self.record(endpoint, None, now, sampled=False)
         return now
 
     def breaker_allows(self, endpoint: str, now: float) -> bool:

@@ -61,6 +61,82 @@ class Cutoff:
         _armed.discard(self)
 
 
+class Timer:
+    """One thread's total timer, armed for each of its attempts in turn (issue 46 §5): an
+    attempt costs two stores and a list, not a :class:`Cutoff`, a set entry and a dict
+    entry.  :func:`timer` gives the calling thread's.
+
+    Each arming has a list of its own for the sockets it watches; the watchdog reads
+    that list before the moment and fires only the list it read, marking it
+    (``_fired``) rather than the timer: a moment that passed as an earlier attempt
+    ended can shut no more than that attempt's sockets (as a :class:`Cutoff` disarmed
+    while the watchdog fired it), never the next attempt's or its ``fired``."""
+
+    __slots__ = ("_fired", "at", "socks")
+
+    def __init__(self) -> None:
+        self.at = _INF
+        """The armed moment; infinite between attempts."""
+        self.socks: list[socket.socket] = []
+        self._fired: list[socket.socket] | None = None
+        """The ``socks`` of the arming the watchdog fired last."""
+
+    def arm(self, seconds: float) -> None:
+        """Armed ``seconds`` from now (never fires if ``seconds`` is infinite)."""
+        at = _monotonic() + seconds
+        self.at = at  # before the new list: the watchdog reads the list first
+        self.socks = []
+        if at < _until[0]:  # sooner than the watchdog would look: wake it
+            if not _thread:
+                _start()
+            _wake.set()
+
+    def disarm(self) -> None:
+        self.at = _INF
+
+    @property
+    def fired(self) -> bool:
+        """Did the moment of the last arming pass (the attempt's sockets shut)?"""
+        return self._fired is self.socks
+
+    def watch(self, sock: socket.socket) -> None:
+        socks = self.socks
+        socks.append(sock)
+        if self._fired is socks:
+            _shut(sock)  # registered after the moment passed
+
+
+_timers: dict[int, Timer] = {}
+"""Each thread's timer, by thread id, made at its first attempt and kept: a thread id is
+reused once its thread ends (so the ids a process has seen bound it), and a timer
+between attempts costs the watchdog one comparison."""
+
+
+def timer(ident: int) -> Timer:
+    """The timer of the thread ``ident`` (``threading.get_ident()``)."""
+    found = _timers.get(ident)
+    if found is None:
+        found = _timers[ident] = Timer()
+    return found
+
+
+def _fire_timers(now: float) -> float:
+    """Fire the timers whose moment has passed; the nearest moment still to come."""
+    nearest = _INF
+    for t in list(_timers.values()):
+        socks = t.socks  # before the moment: see Timer
+        at = t.at
+        if at == _INF or t._fired is socks:
+            continue
+        if at <= now:
+            t._fired = socks
+            for sock in list(socks):
+                _shut(sock)
+        elif at < nearest:
+            nearest = at
+    return nearest
+
+
 def _shut(sock: socket.socket) -> None:
     # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the SSL
     # object under a reader in another thread.  Shutting the descriptor down
@@ -89,7 +165,7 @@ def _watch() -> None:
         _wake.clear()
         _wakes[0] += 1
         now = time.monotonic()
-        nearest = _INF
+        nearest = _fire_timers(now)
         for cutoff in list(_armed):
             if cutoff.at <= now:
                 _armed.discard(cutoff)
@@ -145,6 +221,7 @@ def _after_fork_in_child() -> None:
     _started = threading.Lock()
     _thread.clear()
     _armed.clear()
+    _timers.clear()
     _until[0] = _INF
     _idle[0] = True
 

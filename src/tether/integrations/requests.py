@@ -10,7 +10,6 @@ exactly as requests would return it.
 from __future__ import annotations
 
 import math
-import os
 from threading import get_ident
 from typing import Any
 
@@ -38,12 +37,11 @@ from tether.integrations._errors import Errors, library_error
 __all__ = ["Session"]
 
 
-_current: dict[int, _cutoff.Cutoff] = {}
-"""The total timer of the attempt under way in each thread, by thread id; no entry between
-attempts.  A dict read with ``get_ident()`` rather than a ``threading.local``: each call
-reads it twice and writes it twice, and a local's attribute costs several times a dict's
-item (issue 46 §5)."""
-os.register_at_fork(after_in_child=_current.clear)  # no thread of the parent's is there
+_timers = _cutoff._timers  # each thread's total timer, by thread id
+"""Read with ``get_ident()`` rather than through a ``threading.local``: each call reads it
+twice, and a local's attribute costs several times a dict's item (issue 46 §5).  A
+thread's timer is armed (``at`` finite) while an attempt of it is under way."""
+_INF = float("inf")
 
 
 class Session(requests.Session):
@@ -93,7 +91,8 @@ class Session(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         me = get_ident()
-        if me in _current:
+        timer = _timers.get(me) or _cutoff.timer(me)
+        if timer.at != _INF:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
         user_timeout = kwargs.pop("timeout", None)
@@ -108,7 +107,7 @@ class Session(requests.Session):
             timeout = last[1]  # _timeout()'s answer, without its call
         else:
             timeout = _timeout(t, user_timeout)
-        cutoff = _current[me] = _cutoff.arm(t.total)
+        timer.arm(t.total)  # this thread's timer, armed again: no object made per call
         error: Exception | None = None
         try:
             response = requests.Session.send(self, request, timeout=timeout, **kwargs)
@@ -118,10 +117,9 @@ class Session(requests.Session):
             guard.breaker_release(first[0])  # as Call.abandon() does
             raise
         finally:
-            cutoff.disarm()
-            del _current[me]
+            timer.disarm()
         if error is not None:
-            made = (None, error, cutoff.fired)
+            made = (None, error, timer.fired)
             return self._retrying(request, kwargs, user_timeout, first, made)
         code = response.status_code
         if code >= 400:
@@ -155,18 +153,18 @@ class Session(requests.Session):
 
         def attempt(t: Timeouts) -> requests.Response:
             me = get_ident()  # a hedge's attempt runs in a thread of its own
-            cutoff = _current[me] = _cutoff.arm(t.total)
+            timer = _timers.get(me) or _cutoff.timer(me)
+            timer.arm(t.total)
             try:
                 return requests.Session.send(
                     self, request, timeout=_timeout(t, user_timeout), **kwargs
                 )
             except Exception:
-                if cutoff.fired:
+                if timer.fired:
                     call.mark_cut()
                 raise
             finally:
-                cutoff.disarm()
-                del _current[me]
+                timer.disarm()
 
         went = None if made is None else call.first_outcome(*made[:2], _status, made[2])
         outcome = run_sync(call, attempt, _status, _discard, went)
@@ -295,9 +293,9 @@ class _Watched:
     """The base class's getresponse, named once rather than found by super() per call."""
 
     def getresponse(self) -> Any:
-        cutoff = _current.get(get_ident())
-        if cutoff is not None and (sock := self.sock) is not None:
-            cutoff.watch(sock)
+        timer = _timers.get(get_ident())
+        if timer is not None and timer.at != _INF and (sock := self.sock) is not None:
+            timer.watch(sock)
         return self._getresponse()
 
 
