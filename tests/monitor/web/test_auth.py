@@ -347,6 +347,16 @@ def test_listening_off_loopback_warns_without_users_and_without_required_tokens(
     assert config_warnings(parse_config(MONITORS + "server: {listen: '[::1]:0'}\n")) == []
 
 
+def test_a_warning_shows_a_hidden_character_of_the_host_as_an_escape() -> None:
+    """A quoted host holding an Arabic letter mark and a newline (the config fuzzer's find)
+    is warned about on one line, each hidden character written as an escape: the line
+    printed raw split in two, the second not a warning."""
+    hostile = 'server: {listen: "\u061c\\n127.0.0.1:8800"}\n'
+    (line,) = config_warnings(parse_config(MONITORS + hostile))
+    assert "\n" not in line
+    assert line.startswith("server.listen: \\u061c\\u000a127.0.0.1 is not a loopback")
+
+
 # -- the gate's small decisions ------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from tether._fieldsyntax import host_problem
 from tether._hostport import default_port, is_loopback
 from tether._plural import count
 from tether._suggest import did_you_mean
+from tether._text import visible
 from tether.monitor.config._agents import check_agent_tokens
 from tether.monitor.config._alertmanager import AlertmanagerChannelConfig, alertmanager_problems
 from tether.monitor.config._capabilities import certificate_schemes, config_cannot_run, takes
@@ -144,7 +145,13 @@ def _check_session(config: MonitorConfig) -> list[Problem]:
 def config_warnings(config: MonitorConfig) -> list[str]:
     """What is valid but probably not meant: ``tether check-config`` prints it, and
     ``tether monitor`` logs it at start: a reference to monitors that only discovery
-    may satisfy, a module that is not available, a server open beyond loopback."""
+    may satisfy, a module that is not available, a server open beyond loopback.  One
+    line each: a hidden character of the file's (a newline in a quoted host, a bidi
+    control) is written as an escape, as the errors write it."""
+    return [visible(line) for line in _warnings(config)]
+
+
+def _warnings(config: MonitorConfig) -> list[str]:
     server = config.server
     out: list[str] = []
     if config.discover:  # without it, a reference that finds nothing is an error already
