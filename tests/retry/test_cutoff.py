@@ -35,12 +35,23 @@ def wait_until_idle() -> None:
 def test_a_cutoff_wakes_a_sleeping_watchdog(
     pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Arming after the watchdog went idle wakes it: the blocked read ends at the cutoff."""
+    """Arming after the watchdog went idle wakes it: the blocked read ends at the cutoff.
+
+    An earlier test in this process may have left the watchdog asleep for a linger of up
+    to ``LONGEST`` (which a cutoff 60 s away does not shorten), or a cutoff of its own
+    armed: the test looks at an empty set of its own and wakes the watchdog to see it."""
     monkeypatch.setattr(_cutoff, "LINGER", 0.0)
-    _cutoff.arm(60.0).disarm()  # the watchdog runs, then goes idle with nothing armed
-    wait_until_idle()
-    reader, _ = pair
-    cut_under_a_read(_cutoff.arm(0.05), reader)
+    monkeypatch.setattr(_cutoff, "_armed", set())
+    monkeypatch.setattr(_cutoff, "_timers", {})
+    try:
+        _cutoff.arm(60.0).disarm()  # the watchdog runs (if it did not yet)
+        _cutoff._wake.set()  # and looks now, finds nothing armed, and goes idle
+        wait_until_idle()
+        reader, _ = pair
+        cut_under_a_read(_cutoff.arm(0.05), reader)
+    finally:
+        monkeypatch.undo()
+        _cutoff._wake.set()  # look again at the cutoffs the test set aside
 
 
 def cut_under_a_read(armed: Any, reader: socket.socket) -> None:
