@@ -181,3 +181,36 @@ def test_a_hostile_server_ends_the_probe_in_time_with_a_kind(case: str) -> None:
     assert "secret" not in result.failure.detail
     assert took < DEADLINE + SLACK, took
     assert sum(peer.sent) < SENT_MAX, sum(peer.sent)
+
+
+def _data_past_the_window_in_one_read(conn: socket.socket, stop: threading.Event) -> int:
+    """One DATA frame of 16 KiB; once the client has answered it (its SETTINGS ack), four
+    more in one write: 64 KiB arrive in one read, past what is left of the window (the
+    client acknowledges its first 16 KiB without a WINDOW_UPDATE, as h2 sends one only
+    for half the window)."""
+    conn.settimeout(5)
+    data = _h2_frame(0, 0, 1, b"\x00" * 16384)
+    try:
+        conn.recv(65536)
+        conn.sendall(_frame(4, 0, 0, b"") + _h2_frame(1, 4, 1, b"\x88") + data)
+        conn.recv(65536)
+        conn.sendall(data * 4)
+    except OSError:
+        return 0
+    stop.wait(5)
+    return 5 * len(data)
+
+
+def test_data_past_the_window_in_one_read_is_too_large() -> None:
+    """A server that sends DATA without end is told its answer is too large, however the
+    kernel cuts its bytes into reads: one read of 64 KiB held more than the window had
+    left, and h2 refused the frames (broke HTTP/2, ``response.malformed``) before the
+    probe could count them (a full run's flake of the case above)."""
+    pytest.importorskip("h2")
+    with hostile_peer(_data_past_the_window_in_one_read) as peer:
+        result = probe(
+            f"grpc://127.0.0.1:{peer.port}/",
+            ProbeOptions(timeout=DEADLINE, deadline=DEADLINE),
+        )
+    assert result.failure is not None, result.phases
+    assert result.failure.kind.value == "response.too_large", result.failure.detail

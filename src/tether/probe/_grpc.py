@@ -59,8 +59,13 @@ answering past its deadline."""
 MAX_ANSWER: Final = 16384
 """Bytes of DATA a health answer may have (it is a few bytes).  Below HTTP/2's initial
 flow-control window (65,535): a server that streams without end is told its answer is too
-large before it could also break the window, whichever of the two its frames and our
-WINDOW_UPDATEs race to first."""
+large before it could also break the window (:data:`FEED`)."""
+FEED: Final = 16384
+"""Bytes of a read handed to h2 at a time.  h2 checks the window as it parses, before it
+returns a frame's events to be counted: fed a whole 64 KiB read after the answer's first
+16 KiB, it refused frames past the window (``response.malformed``) before the probe saw
+the answer was too large.  Fed this much at a time, it parses at most the answer's bound,
+a frame it had buffered and this, less than the window, before the count."""
 GRACE: Final = 1.0
 """Seconds past the ``grpc-timeout`` the probe still waits: a gRPC server ends a call
 that outlives its deadline with ``DEADLINE_EXCEEDED``, which says more than silence."""
@@ -167,9 +172,11 @@ async def health_check(
                 if not out.answered and (odd := _not_http2(chunk, where)) is not None:
                     return fail(Kind.RESPONSE_MALFORMED, odd)
                 out.answered = True
-                problem = answer.take(conn, conn.receive_data(chunk), stream)
-                if problem is not None:
-                    return fail(*problem)
+                for at in range(0, len(chunk), FEED):
+                    part = chunk if len(chunk) <= FEED else chunk[at : at + FEED]
+                    problem = answer.take(conn, conn.receive_data(part), stream)
+                    if problem is not None:
+                        return fail(*problem)
                 if not answer.ended:  # once it has, the connection closes: nothing to say
                     writer.write(conn.data_to_send())
     except TimeoutError:
