@@ -19,10 +19,15 @@ machine:
 - **results alone**: the same writes with no roll-up statement (``PERIODS`` emptied),
   the least a stored check can cost with this schema;
 - **the minute's roll-up**: the minute's statement alone;
-- **every roll-up**: minute, hour and day, what the monitor does.
+- **every roll-up, batch by batch**: minute, hour and day rows updated with each batch,
+  what the monitor did before the folds (``FOLDED`` emptied);
+- **every roll-up, folded**: what the monitor does now: the minute's rows with each
+  batch, the hour's and the day's folded every ``FOLD_EVERY`` seconds of the fleet's
+  time (the bench folds after each ``FOLD_EVERY / 60`` rounds, the rounds being a 60 s
+  interval's, and once at the end, as a stop does).
 
-The difference between the last two is what the hour and day rows cost, updated in place
-a batch at a time.
+The difference between the batch-by-batch variant and the minute's is what the hour and
+day rows cost updated in place a batch at a time; the folded variant's, what they cost now.
 """
 
 from __future__ import annotations
@@ -43,11 +48,16 @@ from tether.monitor.store.sqlite import _store as sqlite_store
 
 T0 = 1_800_000_000.0
 MINUTE = "the minute's roll-up"
-VARIANTS = {
-    "results alone": {},
-    MINUTE: {"minute": 60},
-    "every roll-up": dict(sqlite_store.PERIODS),
+BATCHED = "every roll-up, batch by batch"
+FOLDED = "every roll-up, folded"
+VARIANTS: dict[str, tuple[dict[str, int], bool]] = {
+    "results alone": ({}, False),
+    MINUTE: ({"minute": 60}, False),
+    BATCHED: (dict(sqlite_store.PERIODS), False),
+    FOLDED: (dict(sqlite_store.PERIODS), True),
 }
+"""Each variant's roll-up periods, and whether the hour's and the day's are folded."""
+FOLD_ROUNDS = round(sqlite_store.FOLD_EVERY / 60)
 
 
 def _cpu() -> float:
@@ -55,10 +65,13 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(folder: Path, monitors: int, rounds: int, periods: dict[str, int]) -> float:
-    """CPU seconds per result written, with the roll-ups of ``periods``."""
-    kept = sqlite_store.PERIODS
+def run(folder: Path, monitors: int, rounds: int, periods: dict[str, int], fold: bool) -> float:
+    """CPU seconds per result written, with the roll-ups of ``periods``; with ``fold``,
+    the hour's and the day's folded each :data:`FOLD_ROUNDS` rounds, else batch by batch."""
+    kept = sqlite_store.PERIODS, sqlite_store.FOLDED, sqlite_store.FOLD_EVERY
     sqlite_store.PERIODS = periods  # type: ignore[misc]
+    sqlite_store.FOLDED = kept[1] if fold else ()  # type: ignore[misc]
+    sqlite_store.FOLD_EVERY = float("inf")  # type: ignore[misc]  # the rounds' time decides
     try:
         store = SQLiteStore(folder / "t.db")
         names = [f"m{i:06d}" for i in range(monitors)]
@@ -80,37 +93,43 @@ def run(folder: Path, monitors: int, rounds: int, periods: dict[str, int]) -> fl
                     store.record_state(name, ts, State.UP if ok else State.DOWN)
                     store.save_state(name, {"failures": i % 3, "baseline": baseline})
             at += 60
+            if (r + 1) % FOLD_ROUNDS == 0:
+                store.flush()  # a fold, as FOLD_EVERY of the fleet's time makes one
         store.flush()
         spent = _cpu() - began
         store.close()
         return spent / (monitors * rounds)
     finally:
-        sqlite_store.PERIODS = kept  # type: ignore[misc]
+        sqlite_store.PERIODS, sqlite_store.FOLDED, sqlite_store.FOLD_EVERY = kept  # type: ignore[misc]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--monitors", type=int, default=120_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=FOLD_ROUNDS)
     args = parser.parse_args()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores; load average {load}")
     print(f"{args.monitors:,} monitors, {args.rounds} rounds of a result each")
     got: dict[str, float] = {}
-    for label, periods in VARIANTS.items():
+    for label, (periods, fold) in VARIANTS.items():
         folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
         try:
-            got[label] = run(folder, args.monitors, args.rounds, periods)
+            got[label] = run(folder, args.monitors, args.rounds, periods, fold)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         print(f"  {label:22} {got[label] * 1e6:6.1f} µs of CPU a result", flush=True)
-    alone = got["results alone"]
-    every = got["every roll-up"]
+    alone, minute = got["results alone"], got[MINUTE]
+    batched, folded = got[BATCHED], got[FOLDED]
     print(
-        f"every roll-up / results alone: {every / alone:.2f} x; the roll-ups "
-        f"{(every - alone) / every:.0%} of a result's cost, the hour's and the day's "
-        f"{(every - got[MINUTE]) / every:.0%}"
+        f"batch by batch / results alone: {batched / alone:.2f} x, the hour's and the day's "
+        f"{(batched - minute) / batched:.0%} of a result's cost"
     )
+    print(
+        f"folded / results alone: {folded / alone:.2f} x, the hour's and the day's "
+        f"{(folded - minute) / folded:.0%} of a result's cost"
+    )
+    print(f"folded / batch by batch: {folded / batched:.2f} x")
     print(f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -232,7 +232,7 @@ def test_bench_import_measures_import_tether_and_writes_its_part(tmp_path: Path)
     assert "HTTP libraries loaded by import tether: none (target == none): met" in out
 
 
-def test_bench_store_writes_measures_the_three_variants_on_real_stores() -> None:
+def test_bench_store_writes_measures_the_four_variants_on_real_stores() -> None:
     """`bench_store_writes.py` on a small fleet exits 0 and prints the CPU a result of each
     variant, results alone first, and the ratio of every roll-up to results alone."""
     done = subprocess.run(
@@ -247,7 +247,8 @@ def test_bench_store_writes_measures_the_three_variants_on_real_stores() -> None
     assert [label for label, _ in found] == [
         "results alone",
         "the minute's roll-up",
-        "every roll-up",
+        "every roll-up, batch by batch",
+        "every roll-up, folded",
     ]
     assert all(float(us) > 0 for _, us in found)
-    assert re.search(r"every roll-up / results alone: [\d.]+ x", done.stdout)
+    assert re.search(r"folded / batch by batch: [\d.]+ x", done.stdout)

@@ -375,4 +375,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tether_sessions_by_expiry ON tether_sessions (expires)
     """,
+    # 17: SQLite's step 17 marks the results it has folded into the hour's and the day's
+    # roll-ups (it folds them now and then); PostgreSQL adds each batch to every period's
+    # rows in one statement (store/_rollups.py, ADD_ROLLUPS) and has nothing to mark.
+    # The step keeps both schemas' versions one number.
+    """
+    SELECT 1
+    """,
 )

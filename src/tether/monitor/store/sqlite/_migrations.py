@@ -382,4 +382,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tether_sessions_by_expiry ON tether_sessions (expires)
     """,
+    # 17 (issue 46 §3): the hour's and the day's roll-ups are folded from the results
+    # now and then (store/_rollups.py, FOLD_EVERY), no longer batch by batch: the last
+    # result folded.  Every result already written was rolled up as it came.
+    """
+    CREATE TABLE rollups_folded (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        after INTEGER NOT NULL
+    );
+    INSERT INTO rollups_folded VALUES (1, (SELECT coalesce(max(id), 0) FROM results))
+    """,
 )
