@@ -118,7 +118,7 @@ def main() -> int:
             got[label] = run(folder, args.monitors, args.rounds, periods, fold)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        print(f"  {label:22} {got[label] * 1e6:6.1f} µs of CPU a result", flush=True)
+        print(f"  {label:30} {got[label] * 1e6:6.1f} µs of CPU a result", flush=True)
     alone, minute = got["results alone"], got[MINUTE]
     batched, folded = got[BATCHED], got[FOLDED]
     print(
