@@ -28,6 +28,7 @@ from tether.probe import (
     HttpDetails,
     ProbeOptions,
     ProbeResult,
+    _browser,
     probe,
 )
 
@@ -127,6 +128,24 @@ def test_page_never_renders_fails_a_step_within_the_deadline(
         assert _last(result).failed_requests == (url.replace("/never_renders", "/api/data -> 503"),)
         assert sum(p.ms for p in result.phases) < SHORT * 1000 + 500
     assert browser.probe(url, deadline=SHORT).failure is None
+
+
+def test_a_step_the_deadline_ends_keeps_the_failed_api_call(
+    lab: Lab, browser: BrowserLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step whose own timeout would come after the check's deadline (as on a loaded
+    machine, where the deadline came first by chance and the step's phase lost what the
+    page did) is ended by the deadline: step_failed, naming the step, and the failed API
+    call recorded on its phase all the same."""
+    monkeypatch.setattr(_browser, "STEP_MARGIN", -30.0)
+    url = lab["page_never_renders"].url
+    result = browser.probe(url, deadline=SHORT, steps=(BrowserStep("wait_for", "#ready"),))
+    assert _kind(result) is Kind.BROWSER_STEP_FAILED
+    assert result.failure is not None
+    assert "step 1 (wait_for '#ready') was not done within the check's" in result.failure.detail
+    assert result.phases[-1].name == "step1.wait_for"
+    assert _last(result).step == "wait_for '#ready'"
+    assert _last(result).failed_requests == (url.replace("/never_renders", "/api/data -> 503"),)
 
 
 def test_page_broken_asset_fails_only_when_asked(lab: Lab, browser: BrowserLoop) -> None:

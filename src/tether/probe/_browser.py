@@ -217,9 +217,11 @@ class _PageWalk(Walk):
     screenshot: bytes | None = None
     rendered: bytes | None = None
     began: float = 0.0
+    """When the navigation began (``clock``), for what the steps have left."""
     doing: str = ""
     """The step under way, as a failure names it."""
-    """When the navigation began (``clock``), for what the steps have left."""
+    shown: str | None = None
+    """The step under way, as its phase's details name it."""
 
     def out_of_time(self) -> None:
         url = self.target.url if self.target else redact_target(self.given)
@@ -237,7 +239,18 @@ class _PageWalk(Walk):
             )
         failure = failure_for(kind, detail, url=url)
         if self.current is not None:
-            self.end(NO_DETAILS, failure)
+            # What the page logged and which requests failed say why a step never came
+            # (an API call that failed), as when the step's own timeout ends it.
+            seen = self.seen
+            step = self.shown if phase is not None and phase.startswith("step") else None
+            console, failed = seen.kept(seen.console), seen.kept(seen.failed)
+            if step is None and not console and not failed:
+                self.end(NO_DETAILS, failure)
+            else:
+                self.end(
+                    BrowserDetails(step=step, console_errors=console, failed_requests=failed),
+                    failure,
+                )
         elif self.failure is None:
             self.failure = failure
 
@@ -346,6 +359,11 @@ since the navigation began); a paint still to come is waited for up to ``wait`` 
 PAINT_WAIT: Final = 1.0
 """Seconds a check waits after the load event for a first contentful paint: a page that
 paints nothing (no text, no image) has no first_paint phase, and took this long more."""
+STEP_MARGIN = 0.1
+"""Seconds before the check's deadline at which a step's own timeout ends it, so that the
+step's failure names it.  On a loaded machine the deadline may still come first; the
+step then ends with what the page logged and which requests failed all the same
+(:meth:`_PageWalk.out_of_time`)."""
 
 
 async def _load(walk: _PageWalk, url: str, spec: BrowserPage) -> None:
@@ -365,7 +383,7 @@ async def _load(walk: _PageWalk, url: str, spec: BrowserPage) -> None:
         seen.status = response.status
         seen.headers = {k.lower(): v for k, v in (await response.all_headers()).items()}
     loaded = walk.clock()
-    left = walk.options.deadline - (walk.clock() - started) - 0.1
+    left = walk.options.deadline - (walk.clock() - started) - STEP_MARGIN
     wait = max(0, round(min(PAINT_WAIT, left) * 1000))
     ends, paint, load = await page.evaluate(_MILESTONES, wait)
     nav_ms = ends if isinstance(ends, float | int) else (loaded - started) * 1000
@@ -402,9 +420,9 @@ async def _step(walk: _PageWalk, i: int, step: BrowserStep) -> bool:
     shown = f"{step.action} {step.target!r}"
     name = f"step{i}.{step.action}"
     # A little before the deadline, so the step's own timeout names it.
-    left = max(0.001, walk.options.deadline - (walk.clock() - walk.began) - 0.1) * 1000
+    left = max(0.001, walk.options.deadline - (walk.clock() - walk.began) - STEP_MARGIN) * 1000
     walk.begin(name)
-    walk.doing = f"step {i} ({shown})"
+    walk.doing, walk.shown = f"step {i} ({shown})", shown
     try:
         if step.action == "click":
             await page.click(step.target, timeout=left)
