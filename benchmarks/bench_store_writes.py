@@ -43,7 +43,7 @@ from pathlib import Path
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
 from tether.monitor._state import State
-from tether.monitor.store import SQLiteStore
+from tether.monitor.store import SQLiteStore, _results
 from tether.monitor.store.sqlite import _store as sqlite_store
 
 T0 = 1_800_000_000.0
@@ -57,7 +57,14 @@ VARIANTS: dict[str, tuple[dict[str, int], bool]] = {
     FOLDED: (dict(sqlite_store.PERIODS), True),
 }
 """Each variant's roll-up periods, and whether the hour's and the day's are folded."""
-FOLD_ROUNDS = round(sqlite_store.FOLD_EVERY / 60)
+FOLD_ROUNDS = round(vars(_results)["FOLD_EVERY"] / 60)
+
+
+def _fold_every(seconds: float) -> float:
+    """The stores' fold period (``_results.FOLD_EVERY``) set to ``seconds``; what it was."""
+    names = vars(_results)
+    was, names["FOLD_EVERY"] = names["FOLD_EVERY"], seconds
+    return float(was)
 
 
 def _cpu() -> float:
@@ -68,10 +75,9 @@ def _cpu() -> float:
 def run(folder: Path, monitors: int, rounds: int, periods: dict[str, int], fold: bool) -> float:
     """CPU seconds per result written, with the roll-ups of ``periods``; with ``fold``,
     the hour's and the day's folded each :data:`FOLD_ROUNDS` rounds, else batch by batch."""
-    kept = sqlite_store.PERIODS, sqlite_store.FOLDED, sqlite_store.FOLD_EVERY
+    kept = sqlite_store.PERIODS, sqlite_store.FOLDED, _fold_every(float("inf"))
     sqlite_store.PERIODS = periods  # type: ignore[misc]
     sqlite_store.FOLDED = kept[1] if fold else ()  # type: ignore[misc]
-    sqlite_store.FOLD_EVERY = float("inf")  # type: ignore[misc]  # the rounds' time decides
     try:
         store = SQLiteStore(folder / "t.db")
         names = [f"m{i:06d}" for i in range(monitors)]
@@ -100,7 +106,8 @@ def run(folder: Path, monitors: int, rounds: int, periods: dict[str, int], fold:
         store.close()
         return spent / (monitors * rounds)
     finally:
-        sqlite_store.PERIODS, sqlite_store.FOLDED, sqlite_store.FOLD_EVERY = kept  # type: ignore[misc]
+        sqlite_store.PERIODS, sqlite_store.FOLDED = kept[:2]  # type: ignore[misc]
+        _fold_every(kept[2])
 
 
 def main() -> int:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,9 @@ from hypothesis import strategies as st
 from tests.helpers.stores import open_target
 from tether._kinds import Kind
 from tether.monitor._records import ProbeRecord
-from tether.monitor.store import PostgresStore, SQLiteStore, Store
+from tether.monitor.store import PostgresStore, SQLiteStore, Store, _results
 from tether.monitor.store._base import merge_tallies, tally
 from tether.monitor.store._retention import Retention
-from tether.monitor.store.sqlite import _store as sqlite_store
 
 T0 = 1_700_000_000.0
 KINDS = (Kind.READ_TIMEOUT, Kind.CONNECT_REFUSED, Kind.TLS_EXPIRED)
@@ -125,8 +126,11 @@ def test_two_instances_adding_to_one_row_at_once_lose_no_count(postgres_dsn: str
             t.start()
         for t in threads:
             t.join()
-        (minute,) = stores[0].rollups(name, "minute")
-        assert (minute.count, minute.ok_count) == (2 * batches * per_batch, batches * per_batch)
+        # Each flush folded too, the two instances' folds at once: each took the batches
+        # the other's did not hold, and both added to the one hour and day.
+        for period in ("minute", "hour", "day"):
+            (row,) = stores[0].rollups(name, period)
+            assert (row.count, row.ok_count) == (2 * batches * per_batch, batches * per_batch)
     finally:
         for store in stores:
             store.close()
@@ -159,7 +163,7 @@ def _folded(path: Path) -> int:
     return int(after)
 
 
-def _commit(store: SQLiteStore) -> None:
+def _commit(store: SQLiteStore | PostgresStore) -> None:
     """Wait until what is queued is committed, as the writer commits a batch (a flush
     also folds)."""
     store._submit(lambda conn: None).result(30)
@@ -171,7 +175,7 @@ def test_sqlite_folds_at_any_point_keep_each_period_the_tally(
     """Whatever the batches and wherever the folds fall, the minute's rows are the tally
     of every result written, and the hour's and the day's the tally of the results up to
     the fold's mark, no more and no less; after a flush, of every result."""
-    monkeypatch.setattr(sqlite_store, "FOLD_EVERY", math.inf)
+    monkeypatch.setattr(_results, "FOLD_EVERY", math.inf)
     clean = 0
 
     @settings(
@@ -206,8 +210,8 @@ _KILLED_WRITER = """
 import os, signal, sys
 from tether.monitor._records import ProbeRecord
 from tether.monitor.store import SQLiteStore
-from tether.monitor.store.sqlite import _store
-_store.FOLD_EVERY = float("inf")
+from tether.monitor.store import _results
+_results.FOLD_EVERY = float("inf")
 store = SQLiteStore(sys.argv[1])
 store.record(ProbeRecord("api", {t0} + 10, True, latency_ms=5.0))
 store.flush()  # folded
@@ -250,7 +254,7 @@ def test_a_prune_folds_the_results_before_it_deletes_them(
 ) -> None:
     """Results written since the last fold and past their retention are folded into the
     hour's and the day's rows before the prune deletes them: the rows outlive them whole."""
-    monkeypatch.setattr(sqlite_store, "FOLD_EVERY", math.inf)
+    monkeypatch.setattr(_results, "FOLD_EVERY", math.inf)
     path = tmp_path / "pruned.db"
     records = [ProbeRecord("api", T0 + i, i % 2 == 0, latency_ms=float(i + 1)) for i in range(4)]
     with SQLiteStore(path, retention=Retention(raw=3600)) as store:
@@ -263,3 +267,50 @@ def test_a_prune_folds_the_results_before_it_deletes_them(
         pruned = store.prune(T0 + 2 * 86400)
         assert pruned.results == 4
         assert_rows_are_the_tally(store, "api", records, ("hour", "day"))
+
+
+_KILLED_INSTANCE = """
+import os, signal, sys
+from tether.monitor._records import ProbeRecord
+from tether.monitor.store import PostgresStore, _results
+_results.FOLD_EVERY = float("inf")
+store = PostgresStore(sys.argv[1])
+name = sys.argv[2]
+store.record(ProbeRecord(name, {t0} + 10, True, latency_ms=5.0))
+store.flush()  # folded
+store.record(ProbeRecord(name, {t0} + 20, False, latency_ms=None))
+store._submit(lambda conn: None).result(30)  # written and kept for a fold, not folded
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_batches_a_killed_instance_kept_for_a_fold_are_folded_by_the_next(
+    postgres_dsn: str,
+) -> None:
+    """An instance killed (SIGKILL, in a process of its own) between two folds left a
+    batch written and kept for a fold; another store's fold (a restarted instance, or any
+    other of the cluster) adds it to the hour and the day, once."""
+    name = f"killed-{os.getpid()}-{time.monotonic_ns()}"
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_INSTANCE.format(t0=T0), postgres_dsn, name],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with PostgresStore(postgres_dsn) as reader:  # a command that only reads
+        (hour,) = reader.rollups(name, "hour")
+        (minute,) = reader.rollups(name, "minute")
+    assert (hour.count, minute.count) == (1, 2)  # the second batch is not folded yet
+    with PostgresStore(postgres_dsn) as store:
+        (hour,) = store.rollups(name, "hour")
+        assert hour.count == 1  # the reader's close left it to a writer
+        store.record(ProbeRecord(name, T0 + 30, True, latency_ms=7.0))
+        _commit(store)  # the first batch folds, without a flush
+        written = [
+            ProbeRecord(name, T0 + 10, True, latency_ms=5.0),
+            ProbeRecord(name, T0 + 20, False, latency_ms=None),
+            ProbeRecord(name, T0 + 30, True, latency_ms=7.0),
+        ]
+        assert_rows_are_the_tally(store, name, written)

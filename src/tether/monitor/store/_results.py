@@ -5,6 +5,7 @@ SQL both backends share for them."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol
@@ -12,8 +13,15 @@ from typing import Any, ClassVar, Final, Protocol
 from tether.monitor._records import LocationState, ProbeRecord, kind_from_text, stored_ms
 from tether.monitor._state import State
 from tether.monitor.store._dialect import C, SQLStore
-from tether.monitor.store._rollups import TALLY_COLUMNS, Tally
-from tether.monitor.store._values import Decode, Fence, LocationRead, LocationRow, Rollup
+from tether.monitor.store._rollups import FOLD_EVERY, TALLY_COLUMNS, Tally, bucket_start
+from tether.monitor.store._values import (
+    Decode,
+    Fence,
+    LocationRead,
+    LocationRow,
+    Rollup,
+    StoreError,
+)
 
 # The columns both backends' SQL names, in the order the row helpers read them.
 RESULT_COLUMNS: Final = "monitor, ts, ok, kind, latency_ms, detail, data"
@@ -222,6 +230,65 @@ class ResultSQL(SQLStore[C]):
     _select_every_change: ClassVar[str]
     """Every monitor's state changes as :attr:`_select_state_changes` reads one's,
     ordered by monitor and time: (monitor, at, state) rows; parameters (since, since)."""
+
+    # -- the hour's and the day's roll-ups, folded now and then (issue 46 §3) ---------
+    #
+    # A batch adds itself to the minute's roll-ups as it is written, and leaves what it
+    # adds to the hour's and the day's for a fold (each backend's ``_fold_rows``): every
+    # FOLD_EVERY seconds, with the first batch of a later hour, at a flush and at the
+    # close of a store that wrote results.  A fold adds a monitor's checks since the last
+    # one in one update of each row, where each batch updated them for its one check.
+    # What is left to fold is kept in the database, in the batch's own transaction, so a
+    # crash leaves it for the next fold, and none is added twice.
+
+    _fold_at: float = -math.inf
+    """When the next fold is due (the writer's clock); the first batch folds what a
+    process that ended without folding left."""
+    _fold_hour: float = -math.inf
+    """The newest hour a batch held at the last fold: a batch of a later one folds, so an
+    hour's rows are whole soon after it ends."""
+    _unfolded: bool = True
+    """May there be results to fold (a fold with nothing to do reads nothing)?  At a
+    start, what a process that ended without folding left."""
+    _wrote: bool = False
+    """Has this store written results (its close folds them)?"""
+
+    def _fold_rows(self, conn: C) -> None:
+        """Add what is left to fold to the hour's and the day's roll-ups and mark it
+        folded, in the caller's transaction (the backend's)."""
+        raise NotImplementedError
+
+    def _fold(self, conn: C) -> None:
+        self._fold_at = self._clock() + FOLD_EVERY
+        if self._unfolded:
+            self._fold_rows(conn)
+            # If the transaction rolls back, the database is as it was, and the batch is
+            # written again (held), which sets this again.
+            self._unfolded = False
+
+    def _written(self, conn: C, records: Sequence[ProbeRecord]) -> None:
+        """``records`` were just written, their fold left to do: fold now if one is due."""
+        self._unfolded = self._wrote = True
+        hour = bucket_start(max(r.ts for r in records), 3600)
+        if hour > self._fold_hour or self._clock() >= self._fold_at:
+            self._fold(conn)
+            self._fold_hour = max(self._fold_hour, hour)
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed and the hour's and the day's
+        roll-ups folded (StoreError while the database cannot be written: what is queued
+        is held, not lost)."""
+        self._call(self._fold)
+
+    def close(self) -> None:
+        """Commit what is queued, fold the hour's and the day's roll-ups if this store
+        wrote results (unless the database cannot be written: the next fold, any
+        process's, takes them), and release the database.  A command that only read
+        (``tether status`` beside a running monitor) leaves the folds to the monitor."""
+        if not self._closed and self._wrote:
+            with contextlib.suppress(StoreError):
+                self._call(self._fold)
+        super().close()
 
     def state_changes(self, monitor: str, since: float) -> list[tuple[float, State]]:
         rows = self._rows(self._select_state_changes, (monitor, since, monitor, since))

@@ -1,12 +1,13 @@
 """Roll-ups: their periods, their maths (:class:`Tally`: bucket boundaries, counts,
 latency sum, min and max, failures by kind), and what a batch of results adds to them,
-in each database's SQL.  SQLite tallies the
-rows the batch just wrote into the minute's roll-ups (:data:`SQLITE_TALLY_BATCH`), and
-the rows written since its last fold into the hour's and the day's every
-:data:`FOLD_EVERY` seconds (``sqlite/_store.py``: a row updated in place for each
-check was 38% of what a result cost the store);
+in each database's SQL.  A batch is added to the minute's roll-ups as it is written, and
+to the hour's and the day's by a fold every :data:`FOLD_EVERY` seconds
+(``_results.py``: a row updated in place for each check was 38% of what a result cost
+the SQLite store).  SQLite tallies the rows the batch just wrote
+(:data:`SQLITE_TALLY_BATCH`), and a fold the rows written since the last one;
 PostgreSQL takes the batch as arrays (:func:`rollup_arrays`) and tallies it and adds it
-to the rows it touches in one statement (:data:`ADD_ROLLUPS`).  Nothing is
+to the rows it touches in one statement (:data:`ADD_ROLLUPS`), keeping the arrays for
+the fold (:data:`QUEUE_FOLD`, :data:`FOLD_PENDING`).  Nothing is
 read back into Python: in a mass outage the read, the merge in Python and the write back
 were a sixth of an instance's interpreter lock; and an addition in the database is safe
 when two instances of a cluster add to one row at once, where writing back a merged row
@@ -26,7 +27,9 @@ __all__ = [
     "ADD_ROLLUPS",
     "FOLDED",
     "FOLD_EVERY",
+    "FOLD_PENDING",
     "PERIODS",
+    "QUEUE_FOLD",
     "SQLITE_TALLY_BATCH",
     "TALLY_COLUMNS",
     "RollupKey",
@@ -188,45 +191,81 @@ def merge_tallies(
 
 # -- the roll-ups a batch adds, in each database's SQL ---------------------------------
 
-ADD_ROLLUPS: Final = (
-    f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
-    "SELECT monitor, period, start, sum(n), sum(ok_n), sum(lat_n), sum(lat_sum), "
-    "min(lat_min), max(lat_max), "
-    "coalesce(jsonb_object_agg(kind, n) FILTER (WHERE kind IS NOT NULL), '{}') "
-    "FROM (SELECT monitor, period, start, kind, count(*) AS n, "
-    "count(*) FILTER (WHERE ok) AS ok_n, count(latency) AS lat_n, "
-    "coalesce(sum(latency), 0) AS lat_sum, min(latency) AS lat_min, "
-    "max(latency) AS lat_max "
-    "FROM unnest(%(monitor)b::text[], %(ok)b::bool[], %(kind)b::text[], "
-    "%(latency)b::float8[], %(minute)b::float8[], %(hour)b::float8[], %(day)b::float8[]) "
-    "AS b(monitor, ok, kind, latency, minute, hour, day) "
-    # Each result in the bucket of each period (bucket_start, worked out in Python).
-    "CROSS JOIN LATERAL (VALUES ('minute', minute), ('hour', hour), ('day', day)) "
-    "AS p(period, start) "
-    "GROUP BY monitor, period, start, kind) g "
-    "GROUP BY monitor, period, start "
-    # Rows locked in one order by every writer: two instances adding to the same rows
-    # in a hash aggregate's order each could deadlock, each holding a row the other needs.
-    "ORDER BY monitor, period, start "
-    "ON CONFLICT (monitor, period, start) DO UPDATE SET "
-    "count = rollups.count + excluded.count, "
-    "ok_count = rollups.ok_count + excluded.ok_count, "
-    "latency_count = rollups.latency_count + excluded.latency_count, "
-    "latency_sum = rollups.latency_sum + excluded.latency_sum, "
-    # least() and greatest() leave out a NULL side: one without latencies defers.
-    "latency_min = least(rollups.latency_min, excluded.latency_min), "
-    "latency_max = greatest(rollups.latency_max, excluded.latency_max), "
-    # Failure kinds added up by name (most batches add none: the row's stay as they are):
-    # the batch's kinds (one, as a rule), each added to the row's count of it, over the
-    # row's; no pass over the row's other kinds.
-    "kinds = CASE WHEN excluded.kinds = '{}' THEN rollups.kinds "
-    "WHEN rollups.kinds = '{}' THEN excluded.kinds "
-    "ELSE rollups.kinds || (SELECT jsonb_object_agg(key, value::bigint "
-    "+ coalesce((rollups.kinds->>key)::bigint, 0)) FROM jsonb_each_text(excluded.kinds)) END"
+
+def _add_rollups(source: str, periods: Sequence[str]) -> str:
+    """PostgreSQL's statement adding the results ``source`` gives (monitor, ok, kind,
+    latency, and each of ``periods``' bucket start, in columns of those names) to the
+    roll-up rows of ``periods``, each row once."""
+    starts = ", ".join(f"('{p}', {p})" for p in periods)
+    return (
+        f"INSERT INTO rollups (monitor, period, start, {TALLY_COLUMNS}) "
+        "SELECT monitor, period, start, sum(n), sum(ok_n), sum(lat_n), sum(lat_sum), "
+        "min(lat_min), max(lat_max), "
+        "coalesce(jsonb_object_agg(kind, n) FILTER (WHERE kind IS NOT NULL), '{}') "
+        "FROM (SELECT monitor, period, start, kind, count(*) AS n, "
+        "count(*) FILTER (WHERE ok) AS ok_n, count(latency) AS lat_n, "
+        "coalesce(sum(latency), 0) AS lat_sum, min(latency) AS lat_min, "
+        "max(latency) AS lat_max "
+        f"FROM {source} "
+        # Each result in the bucket of each period (bucket_start, worked out in Python).
+        f"CROSS JOIN LATERAL (VALUES {starts}) AS p(period, start) "
+        "GROUP BY monitor, period, start, kind) g "
+        "GROUP BY monitor, period, start "
+        # Rows locked in one order by every writer: two instances adding to the same
+        # rows in a hash aggregate's order each could deadlock, each holding a row the
+        # other needs.
+        "ORDER BY monitor, period, start "
+        "ON CONFLICT (monitor, period, start) DO UPDATE SET "
+        "count = rollups.count + excluded.count, "
+        "ok_count = rollups.ok_count + excluded.ok_count, "
+        "latency_count = rollups.latency_count + excluded.latency_count, "
+        "latency_sum = rollups.latency_sum + excluded.latency_sum, "
+        # least() and greatest() leave out a NULL side: one without latencies defers.
+        "latency_min = least(rollups.latency_min, excluded.latency_min), "
+        "latency_max = greatest(rollups.latency_max, excluded.latency_max), "
+        # Failure kinds added up by name (most batches add none: the row's stay as they
+        # are): the batch's kinds (one, as a rule), each added to the row's count of it,
+        # over the row's; no pass over the row's other kinds.
+        "kinds = CASE WHEN excluded.kinds = '{}' THEN rollups.kinds "
+        "WHEN rollups.kinds = '{}' THEN excluded.kinds "
+        "ELSE rollups.kinds || (SELECT jsonb_object_agg(key, value::bigint "
+        "+ coalesce((rollups.kinds->>key)::bigint, 0)) FROM jsonb_each_text(excluded.kinds)) END"
+    )
+
+
+_UNFOLDED: Final = tuple(p for p in PERIODS if p not in FOLDED)
+
+ADD_ROLLUPS: Final = _add_rollups(
+    "unnest(%(monitor)b::text[], %(ok)b::bool[], %(kind)b::text[], %(latency)b::float8[], "
+    + ", ".join(f"%({p})b::float8[]" for p in _UNFOLDED)
+    + f") AS b(monitor, ok, kind, latency, {', '.join(_UNFOLDED)})",
+    _UNFOLDED,
 )
-"""What a batch of results adds to the roll-up rows of every period, added to the rows
-in the database by PostgreSQL (as :data:`SQLITE_TALLY_BATCH` does): the batch's
-results as arrays, each with its bucket's start in each period."""
+"""What a batch of results adds to the roll-up rows of the periods not folded (the
+minute's), added to the rows in the database by PostgreSQL (as
+:data:`SQLITE_TALLY_BATCH` does): the batch's results as arrays, each with its bucket's
+start in each period."""
+
+QUEUE_FOLD: Final = (
+    "INSERT INTO rollups_pending (monitor, ok, kind, latency, "
+    + ", ".join(FOLDED)
+    + ") VALUES (%(monitor)b::text[], %(ok)b::bool[], %(kind)b::text[], %(latency)b::float8[], "
+    + ", ".join(f"%({p})b::float8[]" for p in FOLDED)
+    + ")"
+)
+"""A batch's arrays kept for the next fold (:data:`FOLD_PENDING`), in the batch's own
+transaction: one row a batch, where adding them to the hour's and the day's rows was an
+update of two rows a result."""
+
+FOLD_PENDING: Final = _add_rollups(
+    "(SELECT unnest(monitor) AS monitor, unnest(ok) AS ok, unnest(kind) AS kind, "
+    "unnest(latency) AS latency, "
+    + ", ".join(f"unnest({p}) AS {p}" for p in FOLDED)
+    + " FROM rollups_pending WHERE id = ANY(%(ids)s)) AS b",
+    FOLDED,
+)
+"""The batches kept for a fold (``rollups_pending`` rows ``ids``, which the fold locks
+and then deletes) added to the hour's and the day's roll-ups, each row once."""
 
 
 def rollup_arrays(records: Sequence[ProbeRecord]) -> dict[str, list[Any]]:

@@ -375,11 +375,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tether_sessions_by_expiry ON tether_sessions (expires)
     """,
-    # 17: SQLite's step 17 marks the results it has folded into the hour's and the day's
-    # roll-ups (it folds them now and then); PostgreSQL adds each batch to every period's
-    # rows in one statement (store/_rollups.py, ADD_ROLLUPS) and has nothing to mark.
-    # The step keeps both schemas' versions one number.
+    # 17 (issue 46 §3): the hour's and the day's roll-ups are folded now and then
+    # (store/_rollups.py, FOLD_EVERY), no longer batch by batch: each batch's arrays kept
+    # for the fold, in the batch's transaction; any instance's fold takes them.
     """
-    SELECT 1
+    CREATE TABLE rollups_pending (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        monitor TEXT[] NOT NULL,
+        ok BOOLEAN[] NOT NULL,
+        kind TEXT[] NOT NULL,
+        latency DOUBLE PRECISION[] NOT NULL,
+        hour DOUBLE PRECISION[] NOT NULL,
+        day DOUBLE PRECISION[] NOT NULL
+    )
     """,
 )

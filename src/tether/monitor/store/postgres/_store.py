@@ -64,7 +64,7 @@ from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._instances import LEADING_INSTANCES, InstanceSQL
 from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._retention import Retention, RetentionSQL
-from tether.monitor.store._rollups import ADD_ROLLUPS, rollup_arrays
+from tether.monitor.store._rollups import ADD_ROLLUPS, FOLD_PENDING, QUEUE_FOLD, rollup_arrays
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._sessions import SessionSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -701,10 +701,25 @@ class PostgresStore(
                             _jsonb(r.data()),
                         )
                     )
-            # Roll-ups are kept up to date as results arrive, so pruning raw rows
-            # never loses what the long-term history needs.  PostgreSQL tallies the
-            # batch and adds it to the rows itself, in one statement: read, merged in
-            # Python and written back, the roll-ups were a sixth of an instance's
-            # interpreter lock in a mass outage, and two instances writing one row at
-            # once could each overwrite the other's count.
-            cur.execute(ADD_ROLLUPS, rollup_arrays(records))
+            # PostgreSQL tallies the batch and adds it to the minute's rows itself, in
+            # one statement: read, merged in Python and written back, the roll-ups were
+            # a sixth of an instance's interpreter lock in a mass outage, and two
+            # instances writing one row at once could each overwrite the other's count.
+            # The hour's and the day's wait for a fold, the batch's arrays kept for it
+            # in this transaction (one row).
+            arrays = rollup_arrays(records)
+            cur.execute(ADD_ROLLUPS, arrays)
+            cur.execute(QUEUE_FOLD, arrays)
+        self._written(conn, records)
+
+    def _fold_rows(self, conn: Conn) -> None:
+        """The batches kept for a fold, any instance's, added to the hour's and the day's
+        roll-ups and deleted.  Those another instance's fold holds are left to it (SKIP
+        LOCKED): the two add to the rows in one order, and what they add, not what they
+        write, so neither loses the other's."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM rollups_pending ORDER BY id FOR UPDATE SKIP LOCKED")
+            ids = [int(row[0]) for row in cur.fetchall()]
+            if ids:
+                cur.execute(FOLD_PENDING, {"ids": ids})
+                cur.execute("DELETE FROM rollups_pending WHERE id = ANY(%(ids)s)", {"ids": ids})

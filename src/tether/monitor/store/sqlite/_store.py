@@ -19,11 +19,9 @@ Why this shape:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -60,7 +58,7 @@ from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._instances import InstanceSQL
 from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_by_monitor
 from tether.monitor.store._retention import Retention, RetentionSQL
-from tether.monitor.store._rollups import FOLD_EVERY, FOLDED, SQLITE_TALLY_BATCH, bucket_start
+from tether.monitor.store._rollups import FOLDED, SQLITE_TALLY_BATCH
 from tether.monitor.store._screenshots import ScreenshotSQL
 from tether.monitor.store._sessions import SessionSQL
 from tether.monitor.store._silences import SilenceSQL
@@ -72,7 +70,6 @@ from tether.monitor.store.sqlite._migrations import MIGRATIONS
 
 __all__ = [
     "FOLDED",
-    "FOLD_EVERY",
     "MIGRATIONS",
     "PERIODS",
     "ProbeRecord",
@@ -440,16 +437,6 @@ class SQLiteStore(
         self._local = threading.local()
         self._ids = itertools.count(int(row[0]) + 1)
         self._ids_lock = threading.Lock()
-        self._fold_at = -math.inf
-        """When the next fold is due (the writer's clock)."""
-        self._fold_hour = -math.inf
-        """The newest hour a batch held at the last fold: a batch of a later one folds,
-        so an hour's rows are whole soon after it ends."""
-        self._unfolded = True
-        """May results have been written since the last fold (a fold with nothing to do
-        reads nothing)?  At a start, what a process that ended without folding left."""
-        self._wrote = False
-        """Has this store written results (a close folds them)?"""
         super().__init__(
             batch_size=batch_size,
             batch_seconds=batch_seconds,
@@ -718,21 +705,12 @@ class SQLiteStore(
                 conn.execute(
                     SQLITE_TALLY_BATCH, {"period": period, "seconds": seconds, "after": after}
                 )
-        self._unfolded = self._wrote = True
-        hour = bucket_start(max(r.ts for r in records), 3600)
-        if hour > self._fold_hour or self._clock() >= self._fold_at:
-            self._fold(conn)
-            self._fold_hour = max(self._fold_hour, hour)
+        self._written(conn, records)
 
-    def _fold(self, conn: sqlite3.Connection) -> None:
-        """Add every result written since the last fold to the hour's and the day's
-        roll-ups, and mark them folded, in the caller's transaction: a crash between two
-        folds leaves the results written and unfolded, and the next fold (a restarted
-        monitor's first batch) adds them.  Pruning folds first, so no result goes
-        unfolded (_results_job)."""
-        self._fold_at = self._clock() + FOLD_EVERY
-        if not self._unfolded:
-            return
+    def _fold_rows(self, conn: sqlite3.Connection) -> None:
+        """Every result written since the last fold (its mark, ``rollups_folded``) added
+        to the hour's and the day's roll-ups by SQLite's tally, and the mark moved.  A
+        prune folds before it deletes, so no result goes unfolded (_results_job)."""
         (after,) = conn.execute("SELECT after FROM rollups_folded").fetchone()
         (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()
         if last > after:
@@ -742,25 +720,6 @@ class SQLiteStore(
                         SQLITE_TALLY_BATCH, {"period": period, "seconds": seconds, "after": after}
                     )
             conn.execute("UPDATE rollups_folded SET after = ?", (last,))
-        # If the transaction rolls back, the file is as it was, and the results are
-        # written again (held), which sets this again.
-        self._unfolded = False
-
-    def flush(self) -> None:
-        """Wait until everything queued so far is committed, the hour's and the day's
-        roll-ups folded (StoreError while the database cannot be written: what is
-        queued is held, not lost)."""
-        self._call(self._fold)
-
-    def close(self) -> None:
-        """Commit what is queued, fold the hour's and the day's roll-ups if this store
-        wrote results (unless the database cannot be written: the next start folds them),
-        and release the file.  A command that only read (``tether status`` beside a
-        running monitor) leaves the folds to the monitor."""
-        if not self._closed and self._wrote:
-            with contextlib.suppress(StoreError):
-                self._call(self._fold)
-        super().close()
 
     def _results_job(self, now: float) -> Callable[[sqlite3.Connection], tuple[int, int, int, int]]:
         delete = super()._results_job(now)
