@@ -98,6 +98,34 @@ def test_monitor_runs_until_sigterm_and_status_reads_what_it_stored(
     assert "incident 1 open since" in out
 
 
+def test_status_beside_a_delivering_monitor_leaves_its_claims(
+    tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tether status` and `tether history` beside a monitor that is delivering an alert
+    (claimed) leave the claim: opening the file released every claim as a dead
+    process's, and the monitor could claim and send the alert again."""
+    from tests.helpers.alert_payloads import opened
+    from tether.monitor.store import SQLiteStore
+
+    config = write_config(tmp_path, lab)
+    with SQLiteStore(tmp_path / "tether.db") as monitor:  # as the monitor opens it
+        monitor.enqueue_alert("ops", "a", opened(), 1_700_000_000.0)
+        (claimed,) = monitor.claim_alerts("monitor-1", 1_700_000_001.0, 60.0)
+        assert main(["status", "--config", str(config)]) == 0
+        assert main(["history", "web", "--config", str(config)]) == 0
+        capsys.readouterr()
+        assert monitor.claim_alerts("monitor-2", 1_700_000_002.0, 60.0) == []  # still held
+        with sqlite3.connect(tmp_path / "tether.db") as db:
+            (who,) = db.execute(
+                "SELECT claimed_by FROM outbox WHERE id = ?", (claimed.id,)
+            ).fetchone()
+        assert who == "monitor-1"
+    # A monitor started after the one holding the claim died takes it back at once.
+    with SQLiteStore(tmp_path / "tether.db") as restarted:
+        (again,) = restarted.claim_alerts("monitor-3", 1_700_000_003.0, 60.0)
+        assert again.id == claimed.id
+
+
 def test_status_before_any_result(
     tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -413,7 +413,7 @@ def _open_store(path: str, command: str) -> tuple[MonitorConfig, Store] | int:
     if isinstance(config, int):
         return config
     try:
-        store = open_store(config.storage)
+        store = open_store(config.storage, delivers=command == "monitor")
     except StoreError as exc:
         # Like a file that cannot be read: nothing can start until the operator acts.
         print(f"tether {command}: {exc}", file=sys.stderr)

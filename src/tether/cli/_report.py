@@ -66,7 +66,7 @@ def _report(args: argparse.Namespace, path: str) -> int:
         return config
     now = time.time()
     try:
-        with open_store(config.storage) as store:
+        with open_store(config.storage, delivers=False) as store:
             report = monthly_report(store, config, args.month, now)
     except StoreError as exc:
         return _say(str(exc))

@@ -69,8 +69,11 @@ __all__ = [
 ]
 
 
-def open_store(storage: Storage) -> Store:
+def open_store(storage: Storage, *, delivers: bool = True) -> Store:
     """The store ``storage`` configures: PostgreSQL when ``postgres`` is set, else SQLite.
+    ``delivers``: the process will deliver the outbox's alerts (the monitor); a command
+    that does not (``tether status``, ``history``, ...) leaves a SQLite file's claims as
+    they are, which the monitor beside it may be delivering.
 
     Raises :class:`StoreError` when the database cannot be opened (its message
     never shows a password), or when PostgreSQL is configured and psycopg is
@@ -86,4 +89,4 @@ def open_store(storage: Storage) -> Store:
     )
     if storage.postgres:
         return PostgresStore(storage.postgres, retention=retention, spill=storage.spill)
-    return SQLiteStore(storage.path, retention=retention, spill=storage.spill)
+    return SQLiteStore(storage.path, retention=retention, spill=storage.spill, reclaim=delivers)

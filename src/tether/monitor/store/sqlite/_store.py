@@ -415,8 +415,13 @@ class SQLiteStore(
         batch_size: int = 500,
         batch_seconds: float = 0.2,
         spill: str | Path | None = None,
+        reclaim: bool = True,
         **holding: Any,
     ) -> None:
+        """``reclaim``: release the outbox's claims found at open, as a dead monitor's.
+        Only for the process that delivers: a command opening the file beside a running
+        monitor (``tether status``) would release the claims of deliveries in flight,
+        and the monitor send those alerts twice."""
         self.path = Path(path)
         self.retention = retention or Retention()
         self._writer = _connect(self.path)
@@ -426,10 +431,11 @@ class SQLiteStore(
             # One monitor per file: a claim on an alert found at open is a dead process's
             # (killed mid-delivery), and its alert goes out again now, not once the
             # claim runs out.
-            self._writer.execute(
-                "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
-                "WHERE claimed_by IS NOT NULL AND delivered IS NULL"
-            )
+            if reclaim:
+                self._writer.execute(
+                    "UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                    "WHERE claimed_by IS NOT NULL AND delivered IS NULL"
+                )
             row = self._writer.execute("SELECT coalesce(max(id), 0) FROM incidents").fetchone()
         except sqlite3.Error as exc:
             self._writer.close()
