@@ -189,8 +189,9 @@ class Store(
     """
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed (StoreError while the
-        database cannot be written: what is queued is held, not lost)."""
+        """Wait until everything queued so far is committed and the hour's and the day's
+        roll-ups folded (StoreError while the database cannot be written: what is queued
+        is held, not lost)."""
 
     def health(self) -> StoreHealth:
         """How writing goes: up or holding, and the figures behind it."""
