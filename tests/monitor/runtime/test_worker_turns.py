@@ -56,3 +56,73 @@ def test_a_frame_of_checks_leaves_the_loop_a_turn_every_few_milliseconds() -> No
     longest = max(seen.count(n) for n in set(seen))  # checks taken in one turn of the loop
     assert longest <= round(_TURN / COST) + 1
     assert len(set(seen)) >= CHECKS * COST / _TURN - 1
+
+
+def test_a_worker_takes_its_assignment_a_part_at_a_time(monkeypatch: Any) -> None:
+    """A worker's event loop also answers the monitor's HTTP port: an assignment of 60,000
+    monitors unpickled and planned in one go held it for seconds at a cold start, and the
+    first ``GET /`` waited.  A real assignment frame over a real socket pair: its monitors
+    come back whole and in order, the loop turns between every part unpickled and every
+    step planned, and the prober ends with the plans ``assign`` makes in one go (the
+    proxy variables read once).  Counted, not timed."""
+    from tether.monitor.checks import _prober
+    from tether.monitor.checks._prober import Prober
+    from tether.monitor.config import parse_config
+    from tether.monitor.runtime import _workers
+    from tether.monitor.runtime._workers import _Assign, _receive
+    from tether.probe._allow import AllowedTargets
+
+    monkeypatch.setattr(_workers, "PART", 3)
+    reads = [0]
+    real = _prober.proxy_environment
+
+    def counted() -> dict[str, str]:
+        reads[0] += 1
+        return real()
+
+    monkeypatch.setattr(_prober, "proxy_environment", counted)
+    lines = "".join(f"  - {{name: m{i}, url: 'http://127.0.0.1:{1000 + i}/'}}\n" for i in range(10))
+    monitors = parse_config("monitors:\n" + lines).monitors
+
+    async def main() -> tuple[list[str], int, int, Prober]:
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        theirs.sendall(_frame(_Assign.of(monitors, AllowedTargets((), ()), None, {})))
+        theirs.close()
+        message = await _receive(reader)
+        assert isinstance(message, _Assign)
+        assert len(message.parts) == 4  # 10 monitors, 3 a part
+        turns = [0]
+        done = asyncio.Event()
+
+        async def count() -> None:
+            while not done.is_set():
+                turns[0] += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.ensure_future(count())
+        await asyncio.sleep(0)
+        start = turns[0]
+        got = await message.monitors()
+        unpickled = turns[0] - start
+        prober = Prober()
+        start = turns[0]
+        await prober.assign_in_steps(got, step=4)
+        planned = turns[0] - start
+        done.set()
+        await counter
+        writer.close()
+        await writer.wait_closed()
+        return [m.name for m in got], unpickled, planned, prober
+
+    names, unpickled, planned, prober = asyncio.run(main())
+    assert names == [m.name for m in monitors]
+    assert unpickled >= 4  # a turn after each of the 4 parts
+    assert planned >= 3  # a turn after each step of 4 of 10 monitors
+    assert reads[0] == 1
+    whole = Prober()
+    whole.assign(monitors)
+    assert list(prober._plans) == list(whole._plans)
+    for name, plan in whole._plans.items():
+        assert prober._plans[name].monitor == plan.monitor
+        assert prober._plans[name].options == plan.options

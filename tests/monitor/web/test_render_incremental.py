@@ -15,10 +15,13 @@ there are (issue 23: the pages and ``/metrics`` must stay cheap in a mass outage
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
+from tether.monitor import Runner
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
 from tether.monitor.cluster._view import ClusterView
@@ -27,7 +30,7 @@ from tether.monitor.engine._detect import StateChanged
 from tether.monitor.engine._journal import Journal
 from tether.monitor.engine._quorum import Placement, Quorum, QuorumEvent
 from tether.monitor.metrics._metrics import MonitorMetrics
-from tether.monitor.web.documents._board import StateBoard
+from tether.monitor.web.documents._board import StateBoard, monitors_json
 from tether.monitor.web.documents._dashboard import _dumps
 from tether.monitor.web.documents._overview import (
     SORTS,
@@ -312,3 +315,40 @@ def test_a_board_reads_only_the_changes_and_is_built_whole_past_the_journal() ->
     assert (board.written, seen.summary["unknown"]) == (2011, 200)
     board.read((*names,), states, names, journal, journal.end)  # a new tuple
     assert board.written == 3011
+
+
+@given(st.lists(st.text(), max_size=8, unique=True), st.data())
+def test_the_monitors_map_is_json_dumps_for_any_name(names: list[str], data: st.DataObject) -> None:
+    """``monitors_json`` writes each pair with the encoder's string function, not with
+    ``json.dumps``: byte for byte what the dashboard's ``json.dumps`` writes, whatever
+    the name holds (quotes, control characters, lone surrogates, any script)."""
+    states = {n: data.draw(STATES) for n in names}
+    whole = {n: str(states[n]) for n in names}
+    assert monitors_json(names, states) == _dumps(whole)
+
+
+def test_the_board_is_built_at_the_start_not_by_the_first_request(
+    runner_for: Callable[..., Runner],
+) -> None:
+    """The dashboard's handlers build every monitor's state on the board as they are
+    made, before the workers and the first interval load the process (at 120,000
+    monitors the first ``GET /`` built it then, in 4-5 s); the first request's document
+    then writes only the monitors that changed since, and is the document built whole."""
+    from tether.monitor.web.documents._recent import Recent
+    from tether.monitor.web.documents._snapshot import Snapshot
+    from tether.monitor.web.documents._status import build_status
+    from tether.monitor.web.pages._dashboard_routes import dashboard_handlers
+
+    config = MonitorConfig.model_validate(
+        {"monitors": [{"name": f"m{i}", "url": f"http://127.0.0.1:{1000 + i}/"} for i in range(5)]}
+    )
+    runner = runner_for(config, wall=lambda: 1_800_000_000.0)
+    handlers = dashboard_handlers(runner)
+    assert handlers.board.written == 5
+    now = 1_800_000_000.0
+    runner.quorum.update(LocationState("m3", runner.here, State.DOWN, now), now)
+    assert runner.quorum.state("m3") is State.DOWN
+    first = build_status(Snapshot.of(runner), Recent(), board=handlers.board)
+    assert handlers.board.written == 6  # m3 alone written again
+    whole = build_status(Snapshot.of(runner), Recent())
+    assert status_json(first) == status_json(whole)

@@ -24,7 +24,7 @@ import os
 import random
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,6 +55,10 @@ from tether.probe import (
 __all__ = ["Check", "Prober", "ScreenshotKeeper", "host_of", "take_record"]
 
 log = logging.getLogger("tether.monitor")
+
+PLAN_STEP = 2000
+"""Monitors planned between two turns of the event loop in :meth:`Prober.assign_in_steps`
+(some 40 ms of a worker's loop)."""
 
 Probe = Callable[[str, ProbeOptions], Awaitable[ProbeResult]]
 Sink = Callable[["Check"], object]
@@ -181,26 +185,47 @@ class Prober:
         self._wake: asyncio.Event | None = None
         """Set when a re-probe moves a run earlier; made by :meth:`run` on its loop."""
 
-    def assign(self, monitors: Iterable[Monitor]) -> None:
+    def assign(self, monitors: Iterable[Monitor], made: Mapping[str, _Plan] | None = None) -> None:
         """Probe exactly ``monitors`` from now on: at start, on a reload, or when the
         coordinator moves monitors between probers.  A monitor kept with the same
         interval keeps its place in the schedule; a new one (or one with a new interval)
-        has its first run spread over its interval."""
+        has its first run spread over its interval.  ``made``: plans made already for
+        some of them (:meth:`assign_in_steps`)."""
         given = {m.name: m for m in monitors}
         for name in self._plans.keys() - given.keys():
             self.schedule.remove(name)
         now = self.mono()
         plans: dict[str, _Plan] = {}
-        env = proxy_environment()
+        env: Mapping[str, str] | None = None  # read once, when a plan is to be made
+        made = made or {}
         for name, m in given.items():
-            plan = self._plans.get(name)
-            if plan is None or plan.monitor != m:
+            plan = made.get(name)
+            if plan is None:
+                plan = self._plans.get(name)
+            if plan is None or (plan.monitor is not m and plan.monitor != m):
+                if env is None:
+                    env = proxy_environment()
                 plan = _plan(m, env, self.wall)
             plans[name] = plan
             if self._running and self.schedule.interval(name) != m.interval:
                 self.schedule.add(name, m.interval, now)
                 self._woken()
         self._plans = plans
+
+    async def assign_in_steps(self, monitors: Sequence[Monitor], step: int = PLAN_STEP) -> None:
+        """:meth:`assign`, its new plans made ``step`` monitors at a time with the event
+        loop let run between: a worker's loop also answers the monitor's HTTP port, and
+        planning 60,000 monitors at once held it for over a second at a cold start.  What
+        is probed changes once, at the end, as :meth:`assign` changes it."""
+        env = proxy_environment()
+        made: dict[str, _Plan] = {}
+        for at in range(0, len(monitors), step):
+            for m in monitors[at : at + step]:
+                plan = self._plans.get(m.name)
+                if plan is None or (plan.monitor is not m and plan.monitor != m):
+                    made[m.name] = _plan(m, env, self.wall)
+            await asyncio.sleep(0)
+        self.assign(monitors, made)
 
     def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:
         """Probe ``monitors`` too (new, or changed), and no longer those ``removed``, the
@@ -213,7 +238,7 @@ class Prober:
         env = proxy_environment()
         for m in monitors:
             plan = self._plans.get(m.name)
-            if plan is None or plan.monitor != m:
+            if plan is None or (plan.monitor is not m and plan.monitor != m):
                 self._plans[m.name] = _plan(m, env, self.wall)
             if self._running and self.schedule.interval(m.name) != m.interval:
                 self.schedule.add(m.name, m.interval, now)

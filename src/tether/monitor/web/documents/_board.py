@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Final
 
 from tether.monitor._state import State
@@ -37,7 +38,8 @@ STATE_ORDER: Final = (
 )
 """The summary line's order: what needs a look first."""
 
-_TEXT: Final = {s: str(s) for s in State}
+_TEXT: Final = {s: json.dumps(str(s)) for s in State}
+"""Each state as a JSON string."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,10 @@ def monitors_json(names: Sequence[str], states: Mapping[str, State]) -> str:
 
 def _pair(name: str, state: State) -> str:
     """One entry of the ``monitors`` object, as ``json.dumps`` with the dashboard's
-    separators and ``ensure_ascii=False`` writes it."""
-    return f"{json.dumps(name, ensure_ascii=False)}:{json.dumps(_TEXT[state])}"
+    separators and ``ensure_ascii=False`` writes it: the encoder's own string function
+    (``json.dumps`` with an option builds an encoder a call, eight times the cost:
+    1.5 s of the first ``/api/status`` at 120,000 monitors on a busy start)."""
+    return f"{encode_basestring(name)}:{_TEXT[state]}"
 
 
 class StateBoard:
