@@ -68,11 +68,11 @@ def test_a_worker_takes_its_assignment_a_part_at_a_time(monkeypatch: Any) -> Non
     from tether.monitor.checks import _prober
     from tether.monitor.checks._prober import Prober
     from tether.monitor.config import parse_config
-    from tether.monitor.runtime import _workers
+    from tether.monitor.runtime import _worker_messages
     from tether.monitor.runtime._workers import _Assign, _receive
     from tether.probe._allow import AllowedTargets
 
-    monkeypatch.setattr(_workers, "PART", 3)
+    monkeypatch.setattr(_worker_messages, "PART", 3)
     reads = [0]
     real = _prober.proxy_environment
 

@@ -34,15 +34,13 @@ import gc
 import json
 import logging
 import os
-import pickle
 import signal
 import socket
-import struct
 import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -52,6 +50,16 @@ from tether.monitor.config import Monitor
 from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule
 from tether.monitor.runtime._loop import GC_THRESHOLDS, run
 from tether.monitor.runtime._orphan import die_with
+from tether.monitor.runtime._worker_messages import (
+    _Assign,
+    _Checks,
+    _frame,
+    _Ready,
+    _receive,
+    _Reprobes,
+    _Stop,
+    _Update,
+)
 from tether.monitor.web._limits import ServerLimits, on_socket, raise_fd_limit, start_guarded
 from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
@@ -60,7 +68,6 @@ __all__ = ["WorkerError", "WorkerFleet", "cores", "worker_of"]
 
 log = logging.getLogger("tether.monitor")
 
-_FRAME: Final = struct.Struct("!I")
 _BATCH_SECONDS: Final = 0.01
 """A worker sends its checks at most this long after the first of a batch: one frame
 per batch instead of one per check, and no check waits long enough to matter."""
@@ -94,86 +101,6 @@ def worker_of(name: str, workers: int) -> int:
     return zlib.crc32(name.encode("utf-8", "surrogatepass")) % workers
 
 
-# -- the messages -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Assign:
-    parts: tuple[bytes, ...]
-    """The monitors, :data:`PART` at a time, each part pickled on its own
-    (:meth:`of`, :meth:`monitors`)."""
-    allowed: AllowedTargets
-    bearer: frozenset[str] | None = None
-    """The hashes of the tokens ``/probe`` answers (``server.require_token``); None: any
-    request."""
-    modules: Mapping[str, BlackboxModule] = field(default_factory=lambda: dict(DEFAULT_MODULES))
-    """The configuration's ``modules:``, for ``/probe?module=NAME``."""
-
-    @classmethod
-    def of(
-        cls,
-        monitors: Sequence[Monitor],
-        allowed: AllowedTargets,
-        bearer: frozenset[str] | None,
-        modules: Mapping[str, BlackboxModule],
-    ) -> _Assign:
-        parts = tuple(
-            pickle.dumps(tuple(monitors[at : at + PART]), protocol=pickle.HIGHEST_PROTOCOL)
-            for at in range(0, len(monitors), PART)
-        )
-        return cls(parts, allowed, bearer, modules)
-
-    async def monitors(self) -> list[Monitor]:
-        """The monitors, a part unpickled between two turns of the event loop: a worker's
-        loop also answers the monitor's HTTP port, and 60,000 monitors unpickled at once
-        held it for 0.7 s at a cold start."""
-        monitors: list[Monitor] = []
-        for part in self.parts:
-            monitors.extend(pickle.loads(part))
-            await asyncio.sleep(0)
-        return monitors
-
-
-PART = 2000
-"""Monitors in one part of an :class:`_Assign`."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Update:
-    """Monitors to probe too (new or changed) and names no longer to probe: a change of
-    the monitor set, at its size (a discovery change), not the whole share again.
-    ``allowed``: what ``/probe`` may reach now, when a monitor put reaches a host it did
-    not allow (None: as it was)."""
-
-    monitors: tuple[Monitor, ...]
-    removed: tuple[str, ...]
-    allowed: AllowedTargets | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Reprobes:
-    """Monitors to probe again, each after its delay in seconds: those asked for in one
-    turn of the coordinator's event loop, in one frame (one a request, each pickled as a
-    dataclass, was a twentieth of the coordinator's time in a mass outage)."""
-
-    asked: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Stop:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Ready:
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Checks:
-    checks: list[Check]
-
-
 def _reaches(allowed: AllowedTargets, m: Monitor) -> bool:
     """Whether ``allowed`` lets ``/probe`` reach ``m``'s host already (a monitor not
     probed reaches nothing)."""
@@ -184,21 +111,6 @@ def _reaches(allowed: AllowedTargets, m: Monitor) -> bool:
     except ValueError:
         return True
     return not host or allowed.host_allowed(host) or allowed.address_allowed(host)
-
-
-def _frame(message: object) -> bytes:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _FRAME.pack(len(data)) + data
-
-
-async def _receive(reader: asyncio.StreamReader) -> object | None:
-    """The next message, or None once the other side has closed."""
-    try:
-        size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-        message: object = pickle.loads(await reader.readexactly(size))
-        return message
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
 
 
 # -- the coordinator's side ---------------------------------------------------------------
