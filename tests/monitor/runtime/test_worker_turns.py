@@ -10,6 +10,7 @@ count), and a task beside it counts the loop's turns.  Counted, not timed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from types import SimpleNamespace
 from typing import Any
@@ -62,9 +63,10 @@ def test_a_worker_takes_its_assignment_a_part_at_a_time(monkeypatch: Any) -> Non
     """A worker's event loop also answers the monitor's HTTP port: an assignment of 60,000
     monitors unpickled and planned in one go held it for seconds at a cold start, and the
     first ``GET /`` waited.  A real assignment frame over a real socket pair: its monitors
-    come back whole and in order, the loop turns between every part unpickled and every
-    step planned, and the prober ends with the plans ``assign`` makes in one go (the
-    proxy variables read once).  Counted, not timed."""
+    come back whole and in order, the loop turns once a turn's work is done while the
+    parts are unpickled and the monitors planned (``in_turns``, its clock injected), and
+    the prober ends with the plans ``assign`` makes in one go (the proxy variables read
+    once).  Counted, not timed."""
     from tether.monitor.checks import _prober
     from tether.monitor.checks._prober import Prober
     from tether.monitor.config import parse_config
@@ -92,25 +94,27 @@ def test_a_worker_takes_its_assignment_a_part_at_a_time(monkeypatch: Any) -> Non
         message = await _receive(reader)
         assert isinstance(message, _Assign)
         assert len(message.parts) == 4  # 10 monitors, 3 a part
+        # A callback that puts itself back on the loop counts its turns (no sleep).
+        loop = asyncio.get_running_loop()
         turns = [0]
-        done = asyncio.Event()
+        counting = [True]
 
-        async def count() -> None:
-            while not done.is_set():
+        def count() -> None:
+            if counting[0]:
                 turns[0] += 1
-                await asyncio.sleep(0)
+                loop.call_soon(count)
 
-        counter = asyncio.ensure_future(count())
-        await asyncio.sleep(0)
+        loop.call_soon(count)
+        # A clock each read of which is a second later: a turn after every item.
+        ticks = itertools.count()
         start = turns[0]
-        got = await message.monitors()
+        got = await message.monitors(clock=lambda: float(next(ticks)))
         unpickled = turns[0] - start
         prober = Prober()
         start = turns[0]
-        await prober.assign_in_steps(got, step=4)
+        await prober.assign_in_turns(got, clock=lambda: float(next(ticks)))
         planned = turns[0] - start
-        done.set()
-        await counter
+        counting[0] = False
         writer.close()
         await writer.wait_closed()
         return [m.name for m in got], unpickled, planned, prober
@@ -118,7 +122,7 @@ def test_a_worker_takes_its_assignment_a_part_at_a_time(monkeypatch: Any) -> Non
     names, unpickled, planned, prober = asyncio.run(main())
     assert names == [m.name for m in monitors]
     assert unpickled >= 4  # a turn after each of the 4 parts
-    assert planned >= 3  # a turn after each step of 4 of 10 monitors
+    assert planned >= 10  # a turn after each of the 10 monitors planned
     assert reads[0] == 1
     whole = Prober()
     whole.assign(monitors)

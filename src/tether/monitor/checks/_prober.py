@@ -34,6 +34,7 @@ from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
+from tether.monitor._turns import in_turns
 from tether.monitor.checks._blackbox import phase_seconds
 from tether.monitor.checks._judge import judge, probe_options, tls_leaf
 from tether.monitor.checks._rdap import RdapLookup
@@ -55,10 +56,6 @@ from tether.probe import (
 __all__ = ["Check", "Prober", "ScreenshotKeeper", "host_of", "take_record"]
 
 log = logging.getLogger("tether.monitor")
-
-PLAN_STEP = 2000
-"""Monitors planned between two turns of the event loop in :meth:`Prober.assign_in_steps`
-(some 40 ms of a worker's loop)."""
 
 Probe = Callable[[str, ProbeOptions], Awaitable[ProbeResult]]
 Sink = Callable[["Check"], object]
@@ -190,7 +187,7 @@ class Prober:
         coordinator moves monitors between probers.  A monitor kept with the same
         interval keeps its place in the schedule; a new one (or one with a new interval)
         has its first run spread over its interval.  ``made``: plans made already for
-        some of them (:meth:`assign_in_steps`)."""
+        some of them (:meth:`assign_in_turns`)."""
         given = {m.name: m for m in monitors}
         for name in self._plans.keys() - given.keys():
             self.schedule.remove(name)
@@ -212,19 +209,20 @@ class Prober:
                 self._woken()
         self._plans = plans
 
-    async def assign_in_steps(self, monitors: Sequence[Monitor], step: int = PLAN_STEP) -> None:
-        """:meth:`assign`, its new plans made ``step`` monitors at a time with the event
-        loop let run between: a worker's loop also answers the monitor's HTTP port, and
-        planning 60,000 monitors at once held it for over a second at a cold start.  What
-        is probed changes once, at the end, as :meth:`assign` changes it."""
+    async def assign_in_turns(
+        self, monitors: Sequence[Monitor], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """:meth:`assign`, its new plans made with the event loop given a turn every
+        :data:`~tether.monitor._turns.TURN` of the work (``in_turns``; ``clock`` its
+        clock): a worker's loop also answers the monitor's HTTP port, and planning 60,000
+        monitors at once held it for over a second at a cold start.  What is probed
+        changes once, at the end, as :meth:`assign` changes it."""
         env = proxy_environment()
         made: dict[str, _Plan] = {}
-        for at in range(0, len(monitors), step):
-            for m in monitors[at : at + step]:
-                plan = self._plans.get(m.name)
-                if plan is None or (plan.monitor is not m and plan.monitor != m):
-                    made[m.name] = _plan(m, env, self.wall)
-            await asyncio.sleep(0)
+        async for m in in_turns(monitors, clock=clock):
+            plan = self._plans.get(m.name)
+            if plan is None or (plan.monitor is not m and plan.monitor != m):
+                made[m.name] = _plan(m, env, self.wall)
         self.assign(monitors, made)
 
     def update(self, monitors: Iterable[Monitor], removed: Iterable[str] = ()) -> None:

@@ -503,7 +503,7 @@ async def _work(spec: dict[str, Any]) -> int:
         while (message := await _receive(reader)) is not None:
             if isinstance(message, _Assign):
                 allowed, bearer, modules = message.allowed, message.bearer, message.modules
-                await prober.assign_in_steps(await message.monitors())
+                await prober.assign_in_turns(await message.monitors())
                 if not frozen:  # the configuration lives as long as the process
                     frozen = True
                     gc.collect()
