@@ -215,9 +215,9 @@ def measure(rounds: int, seconds: float, warmup: float, concurrency: int) -> Sec
         + f".  Load average {loads:.1f} at the start, {loads_after:.1f} at the end, on "
         f"{os.cpu_count()} cores (a load above the probers' own is other work on the "
         "machine); the ratio is taken within each round.  The CPU per probe is the steadier "
-        "figure: where tether's goes beyond its HTTP /probe's is python-hyper's h2, pure "
-        "Python (about 0.3 ms a call, measured alone), which the exporter's Go HTTP/2 does "
-        "not pay."
+        "figure: where tether's goes beyond its HTTP /probe's is the HTTP/2 call in pure "
+        "Python (`probe/_h2call.py` on hyperframe and hpack), which the exporter's Go "
+        "HTTP/2 does not pay."
     )
     times = bp._median(ratios)
     section.verdicts.append(

@@ -73,7 +73,8 @@ def check_extras() -> str:
         + "\n\nEvery other check needs nothing beyond the core (and the monitor's extra, to "
         f"be a monitor's): {', '.join(bare)}.\n\n"
         "Without its extra, a check fails at once with one line naming it (`a grpc://\n"
-        "check needs tether[grpc] (missing: h2): pip install 'tether[grpc]'`);\n"
+        f"check needs tether[grpc] (missing: {', '.join(_extras.EXTRAS['grpc'])}): pip "
+        "install 'tether[grpc]'`);\n"
         "`tether check-config` and the monitor's start warn of each such monitor.\n"
     )
 

@@ -31,7 +31,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor
     "browser": ("playwright",),  # browser: monitors, in headless Chromium
     "dnssec": ("cryptography",),  # dns:// checks with dnssec: true (dns.dnssec)
-    "grpc": ("h2",),  # grpc:// and grpcs:// health checks, in diagnose and the monitor
+    "grpc": ("hpack", "hyperframe"),  # grpc:// and grpcs:// health checks (probe/_h2call.py)
     "http3": ("aioquic", "cryptography", "OpenSSL"),  # http_version: 3 / auto, diagnose --http3
     "mysql": ("pymysql",),  # mysql:// and mariadb:// checks (postgresql:// takes postgres)
     "oidc": ("joserfc",),  # oidc: single sign-on, the ID token's verification

@@ -1,6 +1,6 @@
 """What the probe paths remember between probes (issue 46 §7) gives what working it out
-again gives: an allow-list's answer for an address, and a gRPC call's request header
-block, remembered or not."""
+again gives: an allow-list's answer for an address, a grpc module's probe options (a gRPC
+call's request bytes, remembered or not: ``test_h2_call.py``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tether.probe import AllowedTargets, ProbeOptions, _allow, _grpc
-
-pytest.importorskip("h2")
+from tether.probe import AllowedTargets, ProbeOptions, _allow
 
 addresses = st.one_of(
     st.ip_addresses(v=4).map(str),
@@ -58,41 +56,6 @@ def test_an_allow_list_forgets_past_its_bound_and_still_answers(
     for address in asked * 2:
         assert allowed.address_allowed(address) == (int(address.rsplit(".", 1)[1]) < 4)
         assert len(allowed._decided) <= 4
-
-
-def _fresh_block(headers: list[tuple[str, str]]) -> bytes:
-    from hpack import Encoder
-
-    return bytes(Encoder().encode(headers, huffman=False))
-
-
-headers_lists = st.lists(
-    st.tuples(
-        st.sampled_from([":authority", "grpc-timeout", "user-agent", "x-extra"]),
-        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.:-", max_size=30),
-    ),
-    min_size=1,
-    max_size=6,
-)
-
-
-@given(headers_lists)
-def test_a_calls_header_block_is_a_new_encoders_whether_remembered_or_not(
-    headers: list[tuple[str, str]],
-) -> None:
-    """The block a call sends is the bytes a new connection's encoder writes for its
-    headers, the first time (encoded) and the next (remembered)."""
-    for _ in range(2):
-        assert _grpc._plain_encoder().encode(headers) == _fresh_block(headers)
-
-
-def test_a_second_header_block_on_one_connection_is_refused() -> None:
-    """The encoder of a call does not fill its table: a second block would be written
-    against a table that is not there, so it is refused rather than sent wrong."""
-    encoder = _grpc._plain_encoder()
-    encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
-    with pytest.raises(RuntimeError, match="one header block"):
-        encoder.encode([(":path", "/grpc.health.v1.Health/Check")])
 
 
 def test_a_modules_probe_options_are_made_once_and_again_for_a_new_module() -> None:

@@ -7,8 +7,9 @@ clients do): the connection preface and SETTINGS, then one call, ``POST
 and a ``grpc-timeout`` of the check's timeout, its one DATA frame the
 ``HealthCheckRequest`` naming the service (the URL's path; empty: the server as a
 whole).  It reads the answer's headers, its DATA and its trailers (``grpc-status``,
-``grpc-message``).  HTTP/2 is python-hyper's sans-IO h2 (``tether[grpc]``), imported only
-for a gRPC target; the two messages are :mod:`tether.probe._grpcwire`'s.
+``grpc-message``).  HTTP/2 is :mod:`tether.probe._h2call`'s one call, by h2's rules on
+python-hyper's hyperframe and hpack (``tether[grpc]``), imported only for a gRPC target;
+the two messages are :mod:`tether.probe._grpcwire`'s.
 
 How answers map onto the taxonomy:
 
@@ -30,9 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
@@ -47,9 +47,7 @@ from tether.probe._details import GrpcDetails
 from tether.probe._wire import Wire
 
 if TYPE_CHECKING:
-    from h2.config import H2Configuration
-    from h2.connection import H2Connection
-    from hpack import Encoder
+    from tether.probe import _h2call
 
 READ_SIZE: Final = 65536
 MAX_CONTROL: Final = 100
@@ -57,15 +55,10 @@ MAX_CONTROL: Final = 100
 flood of them (CVE-2019-9512, -9515; nghttp2 and Go bound them too) kept the probe busy
 answering past its deadline."""
 MAX_ANSWER: Final = 16384
-"""Bytes of DATA a health answer may have (it is a few bytes).  Below HTTP/2's initial
-flow-control window (65,535): a server that streams without end is told its answer is too
-large before it could also break the window (:data:`FEED`)."""
-FEED: Final = 16384
-"""Bytes of a read handed to h2 at a time.  h2 checks the window as it parses, before it
-returns a frame's events to be counted: fed a whole 64 KiB read after the answer's first
-16 KiB, it refused frames past the window (``response.malformed``) before the probe saw
-the answer was too large.  Fed this much at a time, it parses at most the answer's bound,
-a frame it had buffered and this, less than the window, before the count."""
+"""Bytes of DATA, padding included, a health answer may have (it is a few bytes).  Below
+HTTP/2's initial flow-control window (65,535): a server that streams without end is told
+its answer is too large, counted frame by frame, before it could break the window, and
+the probe never has to open it further."""
 GRACE: Final = 1.0
 """Seconds past the ``grpc-timeout`` the probe still waits: a gRPC server ends a call
 that outlives its deadline with ``DEADLINE_EXCEEDED``, which says more than silence."""
@@ -92,10 +85,9 @@ class GrpcCall:
 
 
 def load() -> None:
-    """Import h2 now: before the phase's clock starts, since the first import is not the
-    server's time."""
-    import h2.connection
-    import h2.events  # noqa: F401
+    """Import the HTTP/2 call now: before the phase's clock starts, since the first
+    import is not the server's time."""
+    import tether.probe._h2call  # noqa: F401
 
 
 def grpc_timeout(seconds: float) -> str:
@@ -121,7 +113,7 @@ async def health_check(
     """One ``Health/Check`` call for ``service``; ``timeout`` goes to the server as
     ``grpc-timeout``, ``wait`` is how long the answer is waited for.  ``reader`` and
     ``writer`` are a stream's, or both one :class:`~tether.probe._wire.Wire`."""
-    from h2.exceptions import H2Error
+    from tether.probe import _h2call as h2
 
     where = join_hostport(host, port)
     if out.details.service != service:
@@ -131,38 +123,28 @@ async def health_check(
         out.failure = failure_for(kind, detail, url=url, host=host, port=port)
         return out
 
-    # h2 in pure Python is most of a call's CPU (benchmarks/bench_grpc.py), so what the
-    # check does not need is left out: our own headers are fixed, lower-case and valid,
-    # the answer's are read by name and checked here (:status, content-type,
-    # grpc-status), and HPACK's Huffman coding of ours (optional in RFC 7541) cost more
-    # than the rest of the request.
-    conn = _connection_class()(_configuration())
-    conn.encoder = _plain_encoder()
-    conn.initiate_connection()
-    stream = conn.get_next_available_stream_id()
-    conn.send_headers(
-        stream,
-        [
-            (":method", "POST"),
-            (":scheme", "https" if secure else "http"),
-            (":path", CHECK_PATH),
-            (":authority", authority),
-            ("content-type", "application/grpc"),
-            ("te", "trailers"),
-            ("grpc-timeout", grpc_timeout(timeout)),
-            ("user-agent", "tether-probe"),
-        ],
+    # Our own headers are fixed, lower-case and valid; the answer's are read by name and
+    # checked here (:status, content-type, grpc-status).  The same call is the same bytes.
+    message = wire.frame(wire.encode_request(service))
+    headers = (
+        (":method", "POST"),
+        (":scheme", "https" if secure else "http"),
+        (":path", CHECK_PATH),
+        (":authority", authority),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+        ("grpc-timeout", grpc_timeout(timeout)),
+        ("user-agent", "tether-probe"),
     )
-    conn.send_data(stream, wire.frame(wire.encode_request(service)), end_stream=True)
-    answer = _Answer()
+    answer = h2.Answer(sent=len(message))
     try:
-        writer.write(conn.data_to_send())
+        writer.write(h2.request(headers, message))
         loop = asyncio.get_running_loop()
         until = loop.time() + wait
         # A Wire's wait has a timer of its own, cheaper than a Timeout.
         whole = contextlib.nullcontext() if isinstance(reader, Wire) else asyncio.timeout(wait)
         async with whole:
-            while not answer.ended:
+            while True:
                 if isinstance(reader, Wire):
                     chunk = await reader.receive(until - loop.time())
                 else:
@@ -172,20 +154,20 @@ async def health_check(
                 if not out.answered and (odd := _not_http2(chunk, where)) is not None:
                     return fail(Kind.RESPONSE_MALFORMED, odd)
                 out.answered = True
-                for at in range(0, len(chunk), FEED):
-                    part = chunk if len(chunk) <= FEED else chunk[at : at + FEED]
-                    problem = answer.take(conn, conn.receive_data(part), stream)
-                    if problem is not None:
-                        return fail(*problem)
-                if not answer.ended:  # once it has, the connection closes: nothing to say
-                    writer.write(conn.data_to_send())
+                over = answer.take(chunk, stop=MAX_ANSWER, max_control=MAX_CONTROL)
+                if (problem := _problem(answer)) is not None:
+                    return fail(*problem)
+                if over:
+                    break
+                if reply := answer.replies():  # SETTINGS and PING acknowledged
+                    writer.write(reply)
     except TimeoutError:
         return fail(
             Kind.READ_TIMEOUT,
             f"{where} did not answer the health check within {round(wait, 3):g} s",
         )
-    except H2Error as exc:
-        text = str(exc) or type(exc).__name__
+    except h2.H2Error as exc:
+        text = str(exc)
         if not out.answered:
             text = f"it does not speak HTTP/2: {text}"
         return fail(Kind.RESPONSE_MALFORMED, f"{where} broke HTTP/2: {text}"[:300])
@@ -196,185 +178,35 @@ async def health_check(
     return out
 
 
-@dataclass(slots=True)
-class _Answer:
-    """The call's answer as HTTP/2 events bring it."""
+def _problem(answer: _h2call.Answer) -> tuple[Kind, str] | None:
+    """What ends the call short of an answer, read as its frames came: an answer past
+    :data:`MAX_ANSWER`, a flood of PING and SETTINGS, a reset, a GOAWAY before the end."""
+    from tether.probe._h2call import error_name
 
-    headers: dict[str, str] | None = None
-    trailers: dict[str, str] = field(default_factory=dict)
-    data: bytearray = field(default_factory=bytearray)
-    ended: bool = False
-    control: int = 0
-    """PING and SETTINGS frames taken so far (:data:`MAX_CONTROL`)."""
-
-    def take(
-        self, conn: H2Connection, events: Sequence[object], stream: int
-    ) -> tuple[Kind, str] | None:
-        """Take in ``events``; a problem that ends the call (kind and detail), or None."""
-        from h2.errors import ErrorCodes
-        from h2.events import (
-            ConnectionTerminated,
-            DataReceived,
-            PingReceived,
-            RemoteSettingsChanged,
-            ResponseReceived,
-            StreamEnded,
-            StreamReset,
-            TrailersReceived,
+    if answer.answer_bytes > MAX_ANSWER:
+        return Kind.RESPONSE_TOO_LARGE, f"the health answer is larger than {MAX_ANSWER} bytes"
+    if answer.control > MAX_CONTROL:
+        return Kind.RESPONSE_MALFORMED, (
+            f"the server sent more than {MAX_CONTROL} PING and SETTINGS frames "
+            "in one call: a flood, not an answer"
         )
-
-        for event in events:
-            if isinstance(event, PingReceived | RemoteSettingsChanged):
-                self.control += 1
-                if self.control > MAX_CONTROL:
-                    return Kind.RESPONSE_MALFORMED, (
-                        f"the server sent more than {MAX_CONTROL} PING and SETTINGS frames "
-                        "in one call: a flood, not an answer"
-                    )
-            if isinstance(event, ResponseReceived) and event.stream_id == stream:
-                self.headers = _as_dict(event.headers)
-            elif isinstance(event, TrailersReceived) and event.stream_id == stream:
-                self.trailers = _as_dict(event.headers)
-            elif isinstance(event, DataReceived) and event.stream_id == stream:
-                self.data += event.data
-                conn.acknowledge_received_data(event.flow_controlled_length, stream)
-                if len(self.data) > MAX_ANSWER:
-                    return Kind.RESPONSE_TOO_LARGE, (
-                        f"the health answer is larger than {MAX_ANSWER} bytes"
-                    )
-            elif isinstance(event, StreamEnded) and event.stream_id == stream:
-                self.ended = True
-            elif isinstance(event, StreamReset) and event.stream_id == stream:
-                return Kind.CONNECTION_RESET, (
-                    f"the server reset the call (RST_STREAM {_code(event.error_code)})"
-                )
-            elif isinstance(event, ConnectionTerminated) and not self.ended:
-                code = event.error_code
-                if code == ErrorCodes.NO_ERROR:
-                    return Kind.CONNECTION_CLOSED, (
-                        "the server closed the connection (GOAWAY) before the call ended"
-                    )
-                return Kind.RESPONSE_MALFORMED, (
-                    f"the server ended the connection with GOAWAY {_code(code)}"
-                )
-        return None
-
-
-@functools.cache
-def _configuration() -> H2Configuration:
-    """The connection's settings, the same for every call (h2 only reads them)."""
-    from h2.config import H2Configuration
-
-    return H2Configuration(
-        client_side=True,
-        header_encoding="utf-8",
-        validate_outbound_headers=False,
-        normalize_outbound_headers=False,
-        validate_inbound_headers=False,
-        # Its one step joins Cookie fields, which a health answer has no use for.
-        normalize_inbound_headers=False,
-    )
-
-
-@functools.cache
-def _connection_class() -> type[H2Connection]:
-    from h2.connection import H2Connection
-    from h2.errors import ErrorCodes
-    from h2.exceptions import StreamClosedError, StreamIDTooLowError
-    from hyperframe.frame import Frame, RstStreamFrame
-
-    class Quiet(H2Connection):
-        """h2's connection, less one ``repr()`` of every frame received: h2 writes it for
-        its logger's ``trace`` before the call, so a no-op logger does not save it, and
-        a frame's text was a tenth of a call's h2 work.  ``_receive_frame`` below is
-        h2's own without that line (``tests/probe/test_grpc_h2_quiet.py`` holds it to
-        the installed h2's)."""
-
-        def _receive_frame(self, frame: Frame) -> list[Any]:
-            events: list[Any]
-            try:
-                # I don't love using __class__ here, maybe reconsider it.
-                frames, events = self._frame_dispatch_table[frame.__class__](frame)
-            except StreamClosedError as e:
-                # If the stream was closed by RST_STREAM, we just send a RST_STREAM
-                # to the remote peer. Otherwise, this is a connection error, and so
-                # we will re-raise to trigger one.
-                if self._stream_is_closed_by_reset(e.stream_id):
-                    f = RstStreamFrame(e.stream_id)
-                    f.error_code = e.error_code
-                    self._prepare_for_sending([f])
-                    events = e._events
-                else:
-                    raise
-            except StreamIDTooLowError as e:
-                # The stream ID seems invalid. This may happen when the closed
-                # stream has been cleaned up, or when the remote peer has opened a
-                # new stream with a higher stream ID than this one, forcing it
-                # closed implicitly.
-                #
-                # Check how the stream was closed: depending on the mechanism, it
-                # is either a stream error or a connection error.
-                if self._stream_is_closed_by_reset(e.stream_id):
-                    # Closed by RST_STREAM is a stream error.
-                    f = RstStreamFrame(e.stream_id)
-                    f.error_code = ErrorCodes.STREAM_CLOSED
-                    self._prepare_for_sending([f])
-                    events = []
-                elif self._stream_is_closed_by_end(e.stream_id):
-                    # Closed by END_STREAM is a connection error.
-                    raise StreamClosedError(e.stream_id) from e
-                else:
-                    # Closed implicitly, also a connection error, but of type
-                    # PROTOCOL_ERROR.
-                    raise
-            else:
-                self._prepare_for_sending(frames)
-
-            return events
-
-    return Quiet
-
-
-def _plain_encoder() -> Encoder:
-    """An HPACK encoder that writes strings as they are, without Huffman coding."""
-    return _plain_encoder_class()()
-
-
-_ENCODED: dict[tuple[tuple[str, str], ...], bytes] = {}
-"""Header blocks as a new connection's encoder writes them, by their headers."""
-_ENCODED_MAX: Final = 1024
-
-
-@functools.cache
-def _plain_encoder_class() -> type[Encoder]:
-    from hpack import Encoder
-
-    class Plain(Encoder):
-        """A call sends one header block, the first of its connection, before the
-        server's SETTINGS can change the table: from an empty table the same headers
-        are the same bytes, so each is encoded once (a call's headers differ only by
-        target and timeout), and the table it would have filled is never read."""
-
-        sent = False
-
-        def encode(self, headers: Any, huffman: bool = False) -> bytes:
-            if self.sent:  # the table was not filled: a second block would be wrong
-                raise RuntimeError("a gRPC health check sends one header block")
-            self.sent = True
-            key = tuple(headers)
-            block = _ENCODED.get(key)
-            if block is None:
-                block = super().encode(headers, huffman=False)
-                if len(_ENCODED) >= _ENCODED_MAX:
-                    _ENCODED.clear()
-                _ENCODED[key] = block
-            return block
-
-    return Plain
+    if answer.reset is not None:
+        return Kind.CONNECTION_RESET, (
+            f"the server reset the call (RST_STREAM {error_name(answer.reset)})"
+        )
+    if answer.goaway is not None and not answer.ended:
+        if answer.goaway == 0:
+            return Kind.CONNECTION_CLOSED, (
+                "the server closed the connection (GOAWAY) before the call ended"
+            )
+        return Kind.RESPONSE_MALFORMED, (
+            f"the server ended the connection with GOAWAY {error_name(answer.goaway)}"
+        )
+    return None
 
 
 def _verdict(
-    answer: _Answer, details: GrpcDetails, where: str, url: str, host: str, port: int
+    answer: _h2call.Answer, details: GrpcDetails, where: str, url: str, host: str, port: int
 ) -> tuple[GrpcDetails, Failure | None]:
     headers = answer.headers or {}
     status_text = headers.get(":status", "")
@@ -445,17 +277,6 @@ def _closed(answered: bool, where: str) -> tuple[Kind, str]:
     if not answered:
         return Kind.CONNECTION_CLOSED, f"{where} closed the connection without answering"
     return Kind.CONNECTION_CLOSED, f"{where} closed the connection before the call ended"
-
-
-def _as_dict(headers: object) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers:  # type: ignore[attr-defined]
-        out[str(name).lower()] = str(value)
-    return out
-
-
-def _code(code: object) -> str:
-    return getattr(code, "name", None) or str(code)
 
 
 def _not_http2(chunk: bytes, where: str) -> str | None:

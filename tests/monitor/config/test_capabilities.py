@@ -152,8 +152,9 @@ MONITORS = [
 
 
 def test_cannot_run_names_what_to_install(tmp_path: Path) -> None:
-    """Without aioquic, PyMySQL and h2, cannot_run says for each monitor what to install
-    (the line the check itself would fail with), and nothing for a plain HTTP check."""
+    """Without aioquic, PyMySQL, hpack and hyperframe, cannot_run says for each monitor
+    what to install (the line the check itself would fail with), and nothing for a plain
+    HTTP check."""
     (tmp_path / "tether.yaml").write_text(yaml.safe_dump({"monitors": MONITORS}))
     code = """
         from tether.monitor.config import load_config
@@ -162,14 +163,15 @@ def test_cannot_run_names_what_to_install(tmp_path: Path) -> None:
         for monitor in load_config(sys.argv[1]).monitors:
             print(f"{monitor.name}: {cannot_run(monitor)}")
     """
-    done = without("aioquic,pymysql,h2", code, str(tmp_path / "tether.yaml"))
+    done = without("aioquic,pymysql,hpack,hyperframe", code, str(tmp_path / "tether.yaml"))
     assert done.stderr == ""
     assert done.stdout.splitlines() == [
         "site: None",
         "quic: an HTTP/3 check needs tether[http3] (missing: aioquic): pip install 'tether[http3]'",
         "shop-db: a mysql:// check needs tether[mysql] (missing: pymysql): pip install "
         "'tether[mysql]'",
-        "rpc: a grpc:// check needs tether[grpc] (missing: h2): pip install 'tether[grpc]'",
+        "rpc: a grpc:// check needs tether[grpc] (missing: hpack, hyperframe): pip install "
+        "'tether[grpc]'",
         "job: a push monitor: nothing to probe (it is reported to the server)",
     ]
 

@@ -25,7 +25,7 @@ MONITORS = (
     " labels: {team: payments}}\n"
     "  - {name: web, url: 'http://127.0.0.1:9/', locations: [hq, branch-1], alerts: [ops]}\n"
 )
-WHY = "a grpc:// check needs tether[grpc] (missing: h2): pip install 'tether[grpc]'"
+WHY = "a grpc:// check needs tether[grpc] (missing: hpack, hyperframe): pip install 'tether[grpc]'"
 
 
 def _saying(world: World, at: float, *names: str, version: str | None = None) -> Batch:

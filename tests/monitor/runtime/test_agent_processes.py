@@ -22,7 +22,7 @@ from tests.helpers.tether_processes import SRC, monitor, wait_for
 from tether.monitor.config._passwords import hash_token
 
 AGENT = {"Authorization": f"Bearer {TOKENS['branch-1']}"}
-WHY = "a grpc:// check needs tether[grpc] (missing: h2): pip install 'tether[grpc]'"
+WHY = "a grpc:// check needs tether[grpc] (missing: hpack, hyperframe): pip install 'tether[grpc]'"
 
 
 def _ask(url: str, body: object = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:

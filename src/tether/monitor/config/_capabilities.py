@@ -92,7 +92,8 @@ def no_check(name: str) -> str:
 
 def cannot_run(monitor: Monitor) -> str | None:
     """Why this process cannot run ``monitor``'s check, in one line (what to install, as
-    ``a grpc:// check needs tether[grpc] (missing: h2): pip install 'tether[grpc]'``), or
+    ``a grpc:// check needs tether[grpc] (missing: hpack, hyperframe): pip install
+    'tether[grpc]'``), or
     None when it can.  A push or traffic monitor has nothing to run: it is reported to."""
     if not monitor.probed:
         return f"a {monitor.type} monitor: nothing to probe (it is reported to the server)"
