@@ -377,6 +377,17 @@ def test_a_header_block_of_more_than_64_frames_is_refused_as_h2_refuses_it() -> 
     assert ours([beyond]) == h2s(frames_of(beyond)) == "refused"
 
 
+def test_a_header_not_in_utf8_is_refused_where_h2_raised_past_the_probe() -> None:
+    """A header value that is not UTF-8 is a broken answer (``H2Error``), where h2, told
+    to decode headers as UTF-8, raised ``UnicodeDecodeError``, which the probe did not
+    catch."""
+    block = Encoder().encode([(":status", "200"), (b"content-type", b"application/\xff")])
+    server = HeadersFrame(1, data=block, flags=["END_HEADERS"]).serialize()
+    assert ours([server]) == "refused"
+    with pytest.raises(UnicodeDecodeError):
+        h2s([server])
+
+
 def test_an_overlong_frame_is_refused_from_its_header() -> None:
     """A frame longer than the client's SETTINGS_MAX_FRAME_SIZE is refused as soon as its
     9-byte header is in (h2 refused it once the whole body had come)."""

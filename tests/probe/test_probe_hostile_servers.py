@@ -139,6 +139,14 @@ CASES: dict[str, tuple[str, Behave, str]] = {
         _h2(_h2_frame(1, 0, 1, b"\x88"), _h2_frame(9, 0, 1, b"\x00" * 16384)),
         "response.malformed",
     ),
+    "grpc header not utf-8": (
+        "grpc",
+        _h2(
+            _h2_frame(1, 4, 1, b"\x88\x00\x0ccontent-type\x0dapplication/\xff"),
+            _h2_frame(8, 0, 0, b"\x00\x00\x00\x01"),
+        ),
+        "response.malformed",
+    ),
     "grpc data without end": (
         "grpc",
         _h2(_h2_frame(1, 4, 1, b"\x88"), _h2_frame(0, 0, 1, b"\x00" * 16384)),
