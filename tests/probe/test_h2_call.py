@@ -388,6 +388,15 @@ def test_a_header_not_in_utf8_is_refused_where_h2_raised_past_the_probe() -> Non
         h2s([server])
 
 
+def test_a_content_length_past_pythons_digits_is_refused_as_h2_refuses_it() -> None:
+    """A ``content-length`` of 5,000 digits (within the header list's 64 KiB) is past
+    what ``int()`` converts: refused by both readers, never a ``ValueError`` out of the
+    probe."""
+    block = Encoder().encode([(":status", "200"), ("content-length", "9" * 5000)])
+    server = HeadersFrame(1, data=block, flags=["END_HEADERS"]).serialize()
+    assert ours([server]) == h2s([server]) == "refused"
+
+
 def test_an_overlong_frame_is_refused_from_its_header() -> None:
     """A frame longer than the client's SETTINGS_MAX_FRAME_SIZE is refused as soon as its
     9-byte header is in (h2 refused it once the whole body had come)."""

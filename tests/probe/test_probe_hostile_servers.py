@@ -147,6 +147,14 @@ CASES: dict[str, tuple[str, Behave, str]] = {
         ),
         "response.malformed",
     ),
+    "grpc content-length past int's digits": (
+        "grpc",
+        _h2(
+            _h2_frame(1, 4, 1, b"\x88\x00\x0econtent-length\x7f\x89\x26" + b"9" * 5000),
+            _h2_frame(8, 0, 0, b"\x00\x00\x00\x01"),
+        ),
+        "response.malformed",
+    ),
     "grpc data without end": (
         "grpc",
         _h2(_h2_frame(1, 4, 1, b"\x88"), _h2_frame(0, 0, 1, b"\x00" * 16384)),

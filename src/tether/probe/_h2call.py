@@ -307,9 +307,7 @@ class Answer:
             raise H2Error("Informational response after final response")
         # Every block sets the length the DATA after it is held to, as in h2.
         length = next((v for n, v in pairs if n == b"content-length"), None)
-        if length is not None and not length.isdigit():
-            raise H2Error(f"Invalid content-length header: {length!r}")
-        self._expected_length = None if length is None else int(length, 10)
+        self._expected_length = None if length is None else _content_length(length)
         if informational:
             return False
         named = _as_dict(pairs)
@@ -360,6 +358,17 @@ class Answer:
                 raise H2Error(f"Invalid SETTINGS_MAX_FRAME_SIZE {value}")
             elif code == _ENABLE_CONNECT_PROTOCOL and value not in (0, 1):
                 raise H2Error(f"Invalid SETTINGS_ENABLE_CONNECT_PROTOCOL {value}")
+
+
+def _content_length(value: bytes) -> int:
+    """A ``content-length``'s value, as h2 reads it: digits only, and no more than
+    ``int()`` converts (4,300 digits; past them h2 refuses it, as this does)."""
+    try:
+        if value.isdigit():
+            return int(value, 10)
+    except ValueError:
+        pass
+    raise H2Error(f"Invalid content-length header: {value[:40]!r}")
 
 
 def _grown(window: int, increment: int) -> int:
