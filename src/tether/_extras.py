@@ -25,7 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "pydantic",
         "regex",  # conditions' re(); label matchers' fallback where google-re2 has no wheel
         "yaml",
-    ),  # not re2: google-re2 is the monitor extra's only on its wheels' platforms (a marker)
+    ),  # not re2 nor orjson: the monitor extra's only on their wheels' platforms (a marker)
     "lab": ("cryptography", "h2", "trustme"),  # h2: the grpc:// scenarios' servers
     "postgres": ("psycopg",),
     "ws": ("wsproto",),  # ws:// and wss:// checks, in diagnose and the monitor

@@ -484,6 +484,8 @@ OPTIONAL = {
     "monitor/runtime/_loop.py": (),
     # google-re2 where the monitor extra installed it (its wheels' platforms): regex otherwise.
     "monitor/config/labels/_regex.py": (),
+    # orjson where the monitor extra installed it (its wheels' platforms): json otherwise.
+    "monitor/store/_json.py": (),
     # oidc: only (joserfc is imported when a single sign-on comes back: tether[oidc]).
     "monitor/web/auth/_oidc_flow.py": ("oidc",),
     # `tether lab --matrix` drives whichever client libraries are installed.

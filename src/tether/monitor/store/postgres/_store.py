@@ -29,7 +29,6 @@ Why this shape:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -62,6 +61,7 @@ from tether.monitor.store._base import (
 from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._instances import LEADING_INSTANCES, InstanceSQL
+from tether.monitor.store._json import plain_json
 from tether.monitor.store._results import ResultSQL, location_row
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import ADD_ROLLUPS, FOLD_PENDING, QUEUE_FOLD, rollup_arrays
@@ -158,7 +158,7 @@ def migrate(conn: Conn) -> int:
 
 def _storable_json(value: Any) -> str:
     """JSON that PostgreSQL's jsonb takes: it refuses a lone surrogate and ``\\u0000``."""
-    return storable_text(json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\ufffd"))
+    return storable_text(plain_json(value).replace("\\u0000", "\\ufffd"))
 
 
 def _jsonb(value: Any) -> Any:

@@ -56,6 +56,7 @@ from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._instances import InstanceSQL
+from tether.monitor.store._json import sorted_json
 from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_by_monitor
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import FOLDED, SQLITE_TALLY_BATCH
@@ -230,13 +231,8 @@ _UPSERT_LOCATION = (
 )
 
 
-_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-"""One encoder for every row: ``json.dumps`` with options builds a new one per call,
-and the writer encodes several values per result."""
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+_dumps: Final = sorted_json
+"""Every JSON column's text: compact, keys sorted (orjson's, where installed)."""
 
 
 def _kinds_text(kinds: dict[str, int]) -> str:
