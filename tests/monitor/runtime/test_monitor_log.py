@@ -3,6 +3,7 @@ redacted; and the alert payload's URL without its credentials."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -10,9 +11,12 @@ import sys
 import threading
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tether.monitor import logging_to, parse_config
 from tether.monitor.runtime._app import SWITCH_INTERVAL
-from tether.monitor.runtime._log import PACE, _Lines
+from tether.monitor.runtime._log import PACE, _Json, _Lines, _Text
 from tether.monitor.runtime._monitor_terms import incident_route
 
 SECRET = "s3cr3t-Marker"
@@ -166,3 +170,22 @@ def test_a_flush_does_not_wait_out_the_pace() -> None:
             assert stream.getvalue().splitlines()[-1] == text
     finally:
         handler.close()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.floats(min_value=-2e9, max_value=4e9, allow_nan=False)
+    | st.integers(min_value=-2_000_000_000, max_value=4_000_000_000).map(
+        lambda s: s + 0.9999995  # half a microsecond below a second: the rounding's edge
+    )
+)
+def test_a_lines_time_is_what_datetime_writes(created: float) -> None:
+    """A line's time, written from a second made once a second, is the text datetime
+    wrote for every moment (its microseconds rounded half to even, a carry into the next
+    second included): ``ts`` to the millisecond for JSON, to the second for text."""
+    at = dt.datetime.fromtimestamp(created, dt.UTC)
+    record = logging.LogRecord("tether.monitor", logging.INFO, "", 0, "up", None, None)
+    record.created = created
+    line = json.loads(_Json().format(record))
+    assert line["ts"] == at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert _Text().format(record).split(" ")[0] == at.strftime("%Y-%m-%dT%H:%M:%SZ")

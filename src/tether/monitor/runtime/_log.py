@@ -9,10 +9,12 @@ record's ``extra`` and become keys of the JSON object.  Every message goes throu
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final, Literal, TextIO
@@ -25,10 +27,31 @@ LOG_FORMATS: Final = ("text", "json")
 _FIELDS: Final = ("event", "monitor", "incident", "channel", "kind", "state", "attempt")
 
 
+def _stamp(created: float) -> tuple[str, int]:
+    """``created`` (Unix seconds) as ``datetime.fromtimestamp(created, UTC)`` reads it:
+    its second as ``%Y-%m-%dT%H:%M:%S``, and its microseconds, rounded half to even as
+    datetime rounds them.  A burst of lines shares a second, which is written once
+    (a datetime made and written per line was a sixth of a line's cost)."""
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1.0
+    elif micros < 0:
+        micros += 1_000_000
+        whole -= 1.0
+    return _second(int(whole)), micros
+
+
+@functools.lru_cache(maxsize=8)
+def _second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 class _Text(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        at = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        line = f"{at} {record.levelname.lower():7} {redact_text(record.getMessage())}"
+        at = _stamp(record.created)[0]
+        line = f"{at}Z {record.levelname.lower():7} {redact_text(record.getMessage())}"
         if record.exc_info:
             line += "\n" + redact_text(self.formatException(record.exc_info))
         return line
@@ -36,9 +59,9 @@ class _Text(logging.Formatter):
 
 class _Json(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        at = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        second, micros = _stamp(record.created)
         out: dict[str, object] = {
-            "ts": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": f"{second}.{micros // 1000:03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact_text(record.getMessage()),
@@ -49,7 +72,11 @@ class _Json(logging.Formatter):
                 out[field] = value
         if record.exc_info:
             out["exception"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(out, ensure_ascii=False)
+        return _LINE.encode(out)
+
+
+_LINE: Final = json.JSONEncoder(ensure_ascii=False)
+"""``json.dumps(out, ensure_ascii=False)``'s encoder, made once rather than per line."""
 
 
 PACE: Final = 0.05
