@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -127,3 +128,23 @@ def test_installs_line_prints_the_stores_json_engine(tmp_path: Path) -> None:
         run_console(block, tmp_path, env), steps(block), strict=True
     ):
         assert printed == shown == [store_json.ENGINE], command
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=12)))
+def test_sqlites_json_functions_read_the_names_as_before(names: list[str]) -> None:
+    """The SQLite store selects monitors by a list of names read by ``json_each``: its
+    UTF-8 text from orjson gives SQLite the names the ASCII escapes gave (non-ASCII,
+    quotes, backslashes, line separators, characters past the BMP), each name as written
+    but for SQLite's own limit, a NUL (both texts escape it alike)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        read = [
+            [row[0] for row in conn.execute("SELECT value FROM json_each(?)", (text,))]
+            for text in (store_json.sorted_json(names), _BEFORE.encode(names))
+        ]
+    finally:
+        conn.close()
+    assert read[0] == read[1]
+    if not any("\x00" in name for name in names):
+        assert read[0] == names
