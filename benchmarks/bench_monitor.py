@@ -159,6 +159,12 @@ def run_on(loop: str, main: Awaitable[T]) -> T:
         return runner.run(wrapped())
 
 
+def _times(ratio: float, places: int = 2) -> str:
+    """A ratio to ``places`` places, or why there is none (the peer it divides by completed
+    nothing in its window)."""
+    return "n/a (bare aiohttp completed no GET)" if math.isnan(ratio) else f"{ratio:.{places}f}"
+
+
 def quantile(values: list[float], q: float) -> float:
     """The ``q`` quantile (nearest rank) of ``values``; NaN for none."""
     if not values:
@@ -912,15 +918,17 @@ def scale(
     ratios: dict[tuple[str, str], float] = {}
     for p in peers:
         bare = peer(peers, BARE, p.loop)
-        per_round = [a / b for a, b in zip(p.rates, bare.rates, strict=True)]
-        ratios[p.name, p.loop] = statistics.median(per_round)
+        # a round in which bare aiohttp completed nothing in its window (a loaded machine,
+        # a --quick block) has no ratio, and is left out rather than divided by
+        per_round = [a / b for a, b in zip(p.rates, bare.rates, strict=True) if b > 0]
+        ratios[p.name, p.loop] = statistics.median(per_round) if per_round else math.nan
         prows.append(
             (
                 p.name,
                 p.loop + (" (tether monitor's)" if p.loop == MONITOR_LOOP else ""),
                 f"{statistics.median(p.rates):,.0f}",
-                "1 (base)" if p is bare else f"{ratios[p.name, p.loop]:.2f}",
-                "" if p is bare else f"{min(per_round):.2f}-{max(per_round):.2f}",
+                "1 (base)" if p is bare else _times(ratios[p.name, p.loop]),
+                "" if p is bare or not per_round else f"{min(per_round):.2f}-{max(per_round):.2f}",
                 f"{p.failed:,}",
             )
         )
@@ -983,15 +991,19 @@ def scale(
     ):
         ratio = ratios[name, MONITOR_LOOP]
         others = "; ".join(
-            f"{ratios[name, loop]:.3f} on {loop}'s loop" for loop in LOOPS if loop != MONITOR_LOOP
+            f"{_times(ratios[name, loop], 3)} on {loop}'s loop"
+            for loop in LOOPS
+            if loop != MONITOR_LOOP
         )
         rate = statistics.median(peer(peers, name, MONITOR_LOOP).rates)
         section.verdicts.append(
             f"scale: {what} sustains {rate:,.0f} "
-            f"{unit}/s on {MONITOR_LOOP}'s event loop (tether monitor's), {ratio:.3f} of bare "
-            f"aiohttp's fresh-connection GETs on the same loop{f' ({others})' if others else ''} "
+            f"{unit}/s on {MONITOR_LOOP}'s event loop (tether monitor's), "
+            f"{_times(ratio, 3)} of bare aiohttp's fresh-connection GETs on the same loop"
+            f"{f' ({others})' if others else ''} "
             f"(target >= {target}): {met(ratio >= target)}"
         )
+    bare_rate = statistics.median(bare.rates)
     if confirmed is None:
         unscaled, held = "not run unscaled", best >= MONITORS_TARGET
     else:
@@ -1001,7 +1013,8 @@ def scale(
     section.verdicts.append(
         f"scale: the largest step that held, warm: {best:,} monitors at 60 s "
         f"({best / REAL_INTERVAL:,.0f} probes/s on time, "
-        f"{best / REAL_INTERVAL / statistics.median(bare.rates):.2f} of bare aiohttp's rate; "
+        f"{_times(best / REAL_INTERVAL / bare_rate if bare_rate else math.nan)} of bare "
+        f"aiohttp's rate; "
         f"p99 start lag < {LAG_TARGET:g} s), "
         f"{unscaled} (target >= {MONITORS_TARGET:,}): {met(held)}"
     )
