@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tether._frozen import quick_init
 from tether._kinds import Kind
 from tether.monitor._state import State
 
@@ -108,6 +109,7 @@ def kind_from_text(text: object) -> Kind | None:
         return Kind.UNKNOWN
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProbeRecord:
     """One check, as judged and stored: the verdict, why, and the timings behind it."""
@@ -192,6 +194,7 @@ class ProbeRecord:
 _FAILING: Final = frozenset({State.DOWN, State.FLAPPING})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationFact:
     """What one location sees of a monitor, as an incident, an alert and a page show it."""
@@ -262,6 +265,7 @@ def facts_from_json(data: object) -> dict[str, LocationFact]:
     }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationState:
     """One location's state of one monitor, as the instance there publishes it (on each of
@@ -335,6 +339,7 @@ class TimelineEntry:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Member:
     """A monitor's part in an open incident: what it has been told, and when."""
@@ -431,6 +436,7 @@ MOVES: Final = ("joined", "left", "paused", "resumed")
 """What can happen to a monitor's membership of an incident."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Move:
     """One line of an incident's membership history: ``monitor`` ``joined`` it (down),

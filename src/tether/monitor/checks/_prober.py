@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from tether._catalogue import CATALOGUE
 from tether._classify import classify, failure_for
 from tether._failure import Failure
+from tether._frozen import quick_init
 from tether._hostport import join_hostport
 from tether._kinds import Kind, Layer
 from tether.monitor._records import ProbeRecord
@@ -61,6 +62,7 @@ Probe = Callable[[str, ProbeOptions], Awaitable[ProbeResult]]
 Sink = Callable[["Check"], object]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Check:
     """One check, as a prober hands it to the coordinator."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from tether._catalogue import CATALOGUE
+from tether._frozen import quick_init
 from tether._kinds import Kind, Layer
 from tether.monitor.engine._detect import Observation
 
@@ -99,6 +100,7 @@ def leader_rules(
     return dataclasses.replace(rules, local_wait=max(rules.local_wait, whole + LEADER_LAG))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentGroup:
     """Failing monitors that make one incident.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether._catalogue import CATALOGUE
+from tether._frozen import quick_init
 from tether._kinds import Kind, Layer
 from tether.monitor._state import Availability, State, saved_moment
 from tether.monitor.config._rules import Rules
@@ -31,6 +32,7 @@ from tether.monitor.engine._window import CheckWindow
 _FORMAT = 1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One check's result, as the detector needs it."""
@@ -64,6 +66,7 @@ class Observation:
         return f"<Observation {' '.join(parts)}>"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StateChanged:
     """The monitor's state changed; ``reason`` says why in plain words."""
@@ -78,6 +81,7 @@ class StateChanged:
         return f"<StateChanged {self.monitor} {self.old}->{self.new}: {self.reason}>"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReprobeRequested:
     """Probe this monitor again after ``delay`` seconds, outside its interval."""

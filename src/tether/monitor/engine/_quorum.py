@@ -48,6 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from tether._frozen import quick_init
 from tether._plural import joined
 from tether.monitor._records import LocationFact, LocationState, ProbeRecord
 from tether.monitor._state import State
@@ -95,6 +96,7 @@ _FAILING: Final = frozenset({State.DOWN, State.FLAPPING})
 """A location's states that count as failing (:attr:`Verdict.failing`)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The monitor's state for the cluster, and the counts behind it."""

@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Generic, Self, TypeVar
 
+from tether._frozen import quick_init
 from tether._redact import redact_text
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
@@ -89,6 +90,7 @@ _JOBS = ("call", "held", "write")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentJob(Generic[C]):
     """An incident change queued with its alerts (``commit_incident``): a job that a batch

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from tether._frozen import quick_init
 from tether.monitor._records import Alert, Incident, Move, TimelineEntry
 
 __all__ = [
@@ -75,6 +76,7 @@ route tree says (``alerts/_routes.py``): the runner makes one per monitor, so th
 routes by labels without knowing the tree."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentRoute:
     """Where a monitor's alerts go, and how often they repeat."""
@@ -138,6 +140,7 @@ class Opened(_Event):
     """The first monitor down for a new cause opened ``incident``."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Joined(_Event):
     """Another monitor went down for the cause of an open incident."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tether._frozen import quick_init
 from tether.monitor._records import Incident, Member, Move, TimelineEntry, kind_from_text, kind_text
 from tether.monitor.store._values import Decode
 
@@ -165,6 +166,7 @@ def earliest(rows: Iterable[Sequence[Any]]) -> dict[str, float]:
     return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentWrite:
     """One incident change as the rows it writes, encoded when it was made (the engine
