@@ -189,3 +189,42 @@ def test_a_lines_time_is_what_datetime_writes(created: float) -> None:
     line = json.loads(_Json().format(record))
     assert line["ts"] == at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert _Text().format(record).split(" ")[0] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_inside_the_block_records_look_up_nothing_no_line_prints() -> None:
+    """The command's lines print no caller, thread or process, so inside `logging_to` a
+    record looks none of them up (the logging HOWTO's switches); the lines are the same,
+    an exception's traceback included, and the switches are put back as they were."""
+    before = (logging._srcfile, logging.logThreads, logging.logProcesses)
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    logger = logging.getLogger("tether.monitor")
+    logger.addHandler(keep)
+    out = io.StringIO()
+    try:
+        with logging_to(out, "json"):
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                logger.exception("it failed", extra={"event": "x.failed"})
+        logger.warning("after the block")
+    finally:
+        logger.removeHandler(keep)
+    inside, after = seen
+    assert (inside.pathname, inside.lineno, inside.thread, inside.process) == (
+        "(unknown file)",
+        0,
+        None,
+        None,
+    )
+    assert after.pathname == __file__
+    assert after.thread == threading.get_ident()
+    line = json.loads(out.getvalue())
+    assert line["event"] == "x.failed"
+    assert "ValueError: boom" in line["exception"]
+    assert (logging._srcfile, logging.logThreads, logging.logProcesses) == before

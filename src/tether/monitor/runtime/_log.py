@@ -194,14 +194,43 @@ def logging_to(
     handler.setFormatter(_Json() if log_format == "json" else _Text())
     logger = logging.getLogger("tether")
     before = logger.level
+    flags = _lookups()
     logger.addHandler(handler)
     logger.setLevel(level)
+    # What no line prints is not looked up for each record (the logging HOWTO's
+    # "Optimization"): the caller's file and line, the thread, the process.  The command
+    # owns its process, so these flags are its to set; they are put back after.
+    _set_lookups((None, False, False, False))
     try:
         yield handler
     finally:
+        _set_lookups(flags)
         logger.removeHandler(handler)
         handler.close()
         logger.setLevel(before)
+
+
+_Lookups = tuple[str | None, bool, bool, bool]
+
+
+def _lookups() -> _Lookups:
+    """The logging module's flags for what each record looks up: the caller's source file
+    (``None``: no caller), the thread, the process, the multiprocessing process name."""
+    return (
+        logging._srcfile,  # the HOWTO's documented switch
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    )
+
+
+def _set_lookups(flags: _Lookups) -> None:
+    (
+        logging._srcfile,  # the HOWTO's documented switch
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    ) = flags
 
 
 def current_format() -> Literal["text", "json"] | None:
