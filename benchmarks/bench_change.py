@@ -312,7 +312,7 @@ def phases(
         tempfile.TemporaryDirectory(prefix="bench-change-") as tmp,
         SQLiteStore(Path(tmp) / "t.db") as store,
         open(os.devnull, "w") as sink,
-        logging_to(sink, "json") as lines,
+        logging_to(sink, "json", own_process=True) as lines,
     ):
         clock = Clock(p.start["cold start"] - 1)
         fleet = _Fleet()

@@ -302,7 +302,7 @@ def monitor_process(spec_text: str) -> int:
 
     spec = json.loads(spec_text)
     config = monitor_config(spec)
-    with logging_to(sys.stderr, "json"):
+    with logging_to(sys.stderr, "json", own_process=True):
         store = open_store(config.storage)
         with store:
             # The path is only read again on SIGHUP, which nothing sends here.

@@ -153,7 +153,7 @@ def monitor_process(spec_text: str) -> int:
         }
     )
     _mark("config")
-    with logging_to(sys.stderr, "json"):
+    with logging_to(sys.stderr, "json", own_process=True):
         store = open_store(config.storage)
         _mark("store")
         with store:

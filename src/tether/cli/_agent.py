@@ -207,7 +207,7 @@ def _serve(
     from tether.monitor.runtime.agents._agent import AgentRefused
     from tether.monitor.runtime.agents._spool import SpoolError
 
-    with logging_to(sys.stderr, log_format), spool:
+    with logging_to(sys.stderr, log_format, own_process=True), spool:
         try:
             asyncio.run(_agent(options, spool, context))
         except AgentRefused as exc:

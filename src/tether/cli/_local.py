@@ -342,7 +342,7 @@ def _monitor(
     from tether.monitor import LocationError, logging_to, resolve_location, run_monitor
 
     # Set up first, so that what opening the store says is seen too.
-    with logging_to(sys.stderr, log_format):
+    with logging_to(sys.stderr, log_format, own_process=True):
         opened = _open_store(path, "monitor")
         if isinstance(opened, int):
             return opened
@@ -484,7 +484,7 @@ def _demo(args: argparse.Namespace) -> int:
     from tether.monitor import logging_to, run_demo
 
     # The demo tells its own story on stdout; only what went wrong is logged.
-    with logging_to(sys.stderr, level=logging.ERROR):
+    with logging_to(sys.stderr, level=logging.ERROR, own_process=True):
         return run_demo(args.duration, keep=args.keep, linger=args.linger, agents=args.agents)
 
 

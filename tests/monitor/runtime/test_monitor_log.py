@@ -192,9 +192,10 @@ def test_a_lines_time_is_what_datetime_writes(created: float) -> None:
 
 
 def test_inside_the_block_records_look_up_nothing_no_line_prints() -> None:
-    """The command's lines print no caller, thread or process, so inside `logging_to` a
-    record looks none of them up (the logging HOWTO's switches); the lines are the same,
-    an exception's traceback included, and the switches are put back as they were."""
+    """The command's lines print no caller, thread or process, so inside its
+    `logging_to(..., own_process=True)` a record looks none of them up (the logging
+    HOWTO's switches); the lines are the same, an exception's traceback included, and
+    the switches are put back as they were.  A program's own `logging_to` leaves them."""
     before = (logging._srcfile, logging.logThreads, logging.logProcesses)
     seen: list[logging.LogRecord] = []
 
@@ -208,6 +209,8 @@ def test_inside_the_block_records_look_up_nothing_no_line_prints() -> None:
     out = io.StringIO()
     try:
         with logging_to(out, "json"):
+            logger.warning("a program's own block")
+        with logging_to(out, "json", own_process=True):
             try:
                 raise ValueError("boom")
             except ValueError:
@@ -215,7 +218,9 @@ def test_inside_the_block_records_look_up_nothing_no_line_prints() -> None:
         logger.warning("after the block")
     finally:
         logger.removeHandler(keep)
-    inside, after = seen
+    program, inside, after = seen
+    assert program.pathname == __file__
+    assert program.thread == threading.get_ident()
     assert (inside.pathname, inside.lineno, inside.thread, inside.process) == (
         "(unknown file)",
         0,
@@ -224,7 +229,7 @@ def test_inside_the_block_records_look_up_nothing_no_line_prints() -> None:
     )
     assert after.pathname == __file__
     assert after.thread == threading.get_ident()
-    line = json.loads(out.getvalue())
+    line = json.loads(out.getvalue().splitlines()[1])
     assert line["event"] == "x.failed"
     assert "ValueError: boom" in line["exception"]
     assert (logging._srcfile, logging.logThreads, logging.logProcesses) == before

@@ -182,10 +182,19 @@ class _Lines(logging.Handler):
 
 @contextmanager
 def logging_to(
-    stream: TextIO, log_format: Literal["text", "json"] = "text", level: int = logging.INFO
+    stream: TextIO,
+    log_format: Literal["text", "json"] = "text",
+    level: int = logging.INFO,
+    *,
+    own_process: bool = False,
 ) -> Iterator[logging.Handler]:
     """Send the ``tether`` loggers' lines of ``level`` and above to ``stream`` in
     ``log_format`` until the block ends, then put the ``tether`` logger back as it was.
+
+    ``own_process=True`` (the ``tether`` command and its worker processes): until the
+    block ends, no record in the process looks up its caller's file and line, its thread
+    or its process, which no line of ours prints (the logging HOWTO's "Optimization"
+    switches, put back after).  Left ``False``, the process's other logging is untouched.
 
     Only the ``tether`` command calls this, for its own commands: the library itself
     never changes logging (it only has the NullHandler added at ``import tether``).
@@ -197,10 +206,8 @@ def logging_to(
     flags = _lookups()
     logger.addHandler(handler)
     logger.setLevel(level)
-    # What no line prints is not looked up for each record (the logging HOWTO's
-    # "Optimization"): the caller's file and line, the thread, the process.  The command
-    # owns its process, so these flags are its to set; they are put back after.
-    _set_lookups((None, False, False, False))
+    if own_process:  # the flags are the process's: set only where the process is ours
+        _set_lookups((None, False, False, False))
     try:
         yield handler
     finally:

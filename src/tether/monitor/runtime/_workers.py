@@ -729,5 +729,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()  # what importing left: lives as long as the process
     if spec["log_format"] is None:
         return run(_work(spec))  # on uvloop where installed (_loop.py)
-    with logging_to(sys.stderr, spec["log_format"], spec["log_level"]):
+    with logging_to(sys.stderr, spec["log_format"], spec["log_level"], own_process=True):
         return run(_work(spec))
