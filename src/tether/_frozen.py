@@ -13,9 +13,9 @@ each slot through its descriptor's ``__set__``, bound once when the class is mad
 70 ns a field.  Nothing else changes: the class stays frozen (assigning a field still
 raises ``FrozenInstanceError``), its ``__eq__``, ``__hash__``, ``__repr__``, pickling and
 ``dataclasses.replace`` are the dataclass's own, and a ``__post_init__`` still runs last.
-A class it cannot copy exactly (an ``InitVar`` or ``ClassVar`` pseudo-field, a field left
-out of ``__init__`` or keyword-only, a field without a slot) is refused when it is
-decorated, so the difference can never be silent.
+A class it cannot copy exactly (an ``InitVar``, a field left out of ``__init__`` or
+keyword-only, a field without a slot) is refused when it is decorated, so the difference
+can never be silent.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def quick_init(cls: type[_T]) -> type[_T]:
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__qualname__}: quick_init needs a frozen dataclass with slots")
     every = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if len(every) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
-        raise TypeError(f"{cls.__qualname__}: quick_init cannot copy InitVar or ClassVar")
+    generated = cls.__init__
+    taken = list(inspect.signature(generated).parameters)[1:]
+    if taken != [f.name for f in every if f.init]:  # a ClassVar is neither
+        raise TypeError(f"{cls.__qualname__}: quick_init cannot copy an InitVar")
     namespace: dict[str, Any] = {_FACTORY: dataclasses.MISSING}
     args, body = [], []
     for f in every:
@@ -75,7 +77,6 @@ def quick_init(cls: type[_T]) -> type[_T]:
     )
     exec(source, namespace)
     made = namespace["__init__"]
-    generated = cls.__init__
     made.__qualname__ = f"{cls.__qualname__}.__init__"
     made.__module__ = cls.__module__
     made.__annotations__ = dict(generated.__annotations__)

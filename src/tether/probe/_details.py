@@ -17,6 +17,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from tether._frozen import quick_init
+
 Json = dict[str, Any]
 
 
@@ -41,6 +43,7 @@ class Skipped:
         return {"skipped": self.why}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class UrlDetails:
     """The ``url`` phase: the target as parsed."""
@@ -65,6 +68,7 @@ class UrlDetails:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProxyDetails:
     """The ``proxy`` phase: which proxy, if any, and how it answered."""
@@ -90,6 +94,7 @@ class ProxyDetails:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DnsRecord:
     """One address of a DNS answer (with a server asked directly, its TTL and time)."""
@@ -108,6 +113,7 @@ class DnsRecord:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DnsDetails:
     """The walk's ``dns`` phase: the system resolver, a server asked directly, or none
@@ -227,6 +233,7 @@ class RdapDetails:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One connection attempt of the race to an address (RFC 8305)."""
@@ -255,6 +262,7 @@ class Attempt:
         }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConnectDetails:
     """The ``connect`` phase: the address that connected (None if none did), every attempt."""
@@ -336,6 +344,7 @@ class TlsDetails:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Response:
     """What arrived of one HTTP response, even when its body then broke off."""
@@ -371,6 +380,7 @@ class Response:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Hop:
     """One request of a redirect chain."""
@@ -383,6 +393,7 @@ class Hop:
         return {"url": self.url, **self.response.to_json(), "ms": self.ms}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HttpDetails:
     """The ``http`` phase: the last hop's request and response, and the chain when the

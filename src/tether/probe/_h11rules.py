@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from tether._frozen import quick_init
+
 __all__ = [
     "END",
     "MAX_INCOMPLETE",
@@ -76,6 +78,7 @@ class ProtocolError(Exception):
     """The peer broke HTTP/1.1 as h11 reads it; the message is h11's."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Head:
     """The final response's status line and header fields (names in lower case, values as

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from tether._frozen import quick_init
 from tether.probe import _icmp
 from tether.probe._allow import AllowedTargets
 from tether.probe._dboptions import DatabaseQuery
@@ -57,6 +58,7 @@ class BrowserPage:
     """Keep a PNG of the viewport when the check fails (``ProbeResult.screenshot``)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProbeOptions:
     """How to probe.  Every phase has its own ``timeout``; the whole probe a ``deadline``."""

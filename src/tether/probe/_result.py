@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether._failure import Failure
+from tether._frozen import quick_init
 from tether.probe._details import NO_DETAILS, PhaseDetails
 
 PHASES = ("url", "proxy", "dns", "connect", "tls", "http")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Phase:
     """One layer of the walk: ``url``, ``proxy``, ``dns``, ``connect``, ``tls``, ``http``,
@@ -36,6 +38,7 @@ class Phase:
         return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The whole walk for one target.  ``failure`` is the first broken layer's."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether._durations import format_ms
+from tether._frozen import quick_init
 from tether.monitor.config._conditions import _patterns
 from tether.monitor.config._conditions._context import NOT_JSON, ProbeContext
 from tether.monitor.config._conditions._patterns import Glob, PatternTimeout, Regex
@@ -26,6 +27,7 @@ from tether.monitor.config._conditions._placeholders import (
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConditionResult:
     """The outcome of one condition, with the resolved value: ``[STATUS] (503) == 200``."""
