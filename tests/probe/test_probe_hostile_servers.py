@@ -113,6 +113,29 @@ CASES: dict[str, tuple[str, Behave, str]] = {
         _after_first_read(lambda c, s: stream(c, s, b"", garbage())),
         "response.malformed",
     ),
+    # Garbage whose first byte names a message libpq reads on (one in 85 of the random
+    # garbage above): an error in the pre-3.0 form, whose "text" is the garbage itself, a
+    # protocol negotiation, an authentication request.
+    "postgresql garbage as an error's text": (
+        "postgresql",
+        _after_first_read(lambda c, s: stream(c, s, b"", b"E\x1b[31m" + garbage())),
+        "response.malformed",
+    ),
+    "postgresql an error with no text": (
+        "postgresql",
+        _after_first_read(lambda c, s: stream(c, s, b"E\x00\x00\x00\x04")),
+        "response.malformed",
+    ),
+    "postgresql garbage as a negotiation": (
+        "postgresql",
+        _after_first_read(lambda c, s: stream(c, s, b"", b"v" + garbage())),
+        "response.malformed",
+    ),
+    "postgresql garbage as an authentication": (
+        "postgresql",
+        _after_first_read(lambda c, s: stream(c, s, b"", b"R" + garbage())),
+        "response.malformed",
+    ),
     "postgresql huge row": ("postgresql", _postgres_huge_row, "response.too_large"),
     "postgresql slowloris": (
         "postgresql",
@@ -181,7 +204,8 @@ CASES: dict[str, tuple[str, Behave, str]] = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_hostile_server_ends_the_probe_in_time_with_a_kind(case: str) -> None:
     """The probe ends within its deadline, with the kind the server's trouble is, and took
-    no more than the kernel's buffers and its byte bound of what the server would send."""
+    no more than the kernel's buffers and its byte bound of what the server would send;
+    its detail names no secret and prints no control character."""
     scheme, behave, kind = CASES[case]
     pytest.importorskip({"mysql": "pymysql", "postgresql": "psycopg"}.get(scheme, "hyperframe"))
     user = "" if scheme == "grpc" else "tether:secret@"
@@ -195,6 +219,8 @@ def test_a_hostile_server_ends_the_probe_in_time_with_a_kind(case: str) -> None:
     assert result.failure is not None, result.phases
     assert result.failure.kind.value == kind, result.failure.detail
     assert "secret" not in result.failure.detail
+    # A server's bytes reach a terminal through the detail: no control character does.
+    assert result.failure.detail.isprintable(), result.failure.detail
     assert took < DEADLINE + SLACK, took
     assert sum(peer.sent) < SENT_MAX, sum(peer.sent)
 

@@ -16,10 +16,15 @@ def db_failure(kind: Kind, detail: str, t: Target, url: DatabaseUrl) -> Failure:
 
 
 def scrub(text: str, url: DatabaseUrl) -> str:
-    """``text`` with the URL's password masked, wherever a server or client repeated it."""
+    """``text`` with the URL's password masked, wherever a server or client repeated it,
+    on one line, and every character that is not printable written as its escape (a
+    hostile server's bytes reach a terminal through this text: ``\x1b`` stays four
+    characters)."""
     text = " ".join(text.split())  # one line: libpq's messages span several
     if url.password and len(url.password) >= 3:
         text = text.replace(url.password, "***")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return text if len(text) <= 300 else text[:299] + "…"
 
 

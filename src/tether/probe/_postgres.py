@@ -62,7 +62,9 @@ _TRANSPORT: Final = (
     ("message type 0x", Kind.RESPONSE_MALFORMED),
     ("message contents do not agree with length", Kind.RESPONSE_MALFORMED),
     ("lost synchronization with server", Kind.RESPONSE_MALFORMED),
-    ("received invalid response to", Kind.RESPONSE_MALFORMED),
+    # "... response to SSL negotiation", "... authentication request", "... protocol
+    # negotiation message": a first byte that names a message, and then nonsense.
+    ("received invalid ", Kind.RESPONSE_MALFORMED),
     ("insufficient data in", Kind.RESPONSE_MALFORMED),
 )
 
@@ -76,6 +78,12 @@ def connection_kind(message: str) -> tuple[Kind, str | None]:
     for words, kind in _TRANSPORT:
         if words in lower:
             return kind, None
+    # A first byte of "E" and a length libpq takes for a pre-3.0 server's error: the rest
+    # is printed as that error's text.  A server's words that are not text are no error
+    # message: bytes that are not PostgreSQL's protocol.
+    said = " ".join(message.rpartition("failed:")[2].split())
+    if not said or "\ufffd" in said or not said.isprintable():
+        return Kind.RESPONSE_MALFORMED, None
     return Kind.UNKNOWN, None
 
 
