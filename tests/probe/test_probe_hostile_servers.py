@@ -50,6 +50,13 @@ def _after_first_read(then: Callable[[socket.socket, threading.Event], int]) -> 
     return behave
 
 
+def _out_of_sequence() -> bytes:
+    """Random garbage whose first packet's sequence number (its fourth byte) is not 0."""
+    data = bytearray(garbage())
+    data[3] |= 1
+    return bytes(data)
+
+
 def _mysql_packets_without_end(conn: socket.socket, stop: threading.Event) -> int:
     """16 MiB packets, each continued by the next (PyMySQL joins them until a short one)."""
     sent, seq, body = 0, 0, b"\x00" * 0xFFFFFF
@@ -101,7 +108,19 @@ CASES: dict[str, tuple[str, Behave, str]] = {
         "response.malformed",
     ),
     "redis slowloris": ("redis", lambda c, s: drip(c, s, b"+PONG"), "read.timeout"),
-    "mysql garbage": ("mysql", lambda c, s: stream(c, s, b"", garbage()), "response.malformed"),
+    # A packet's fourth byte is its sequence number, which PyMySQL checks first: garbage
+    # with 0 there (one in 256) reads on, as a greeting of up to 16 MiB, which the check's
+    # byte bound stops (the case after this one).
+    "mysql garbage": (
+        "mysql",
+        lambda c, s: stream(c, s, b"", _out_of_sequence()),
+        "response.malformed",
+    ),
+    "mysql garbage as a greeting past the bound": (
+        "mysql",
+        lambda c, s: stream(c, s, b"", b"\xff\xff\xff\x00" + garbage()),
+        "response.too_large",
+    ),
     "mysql packets without end": ("mysql", _mysql_packets_without_end, "response.too_large"),
     "mysql slowloris": (
         "mysql",
