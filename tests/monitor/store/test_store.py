@@ -660,6 +660,40 @@ def test_a_file_migrated_by_another_process_meanwhile_is_not_migrated_twice(
         assert len(store.results("api")) == 1
 
 
+def test_wal_mode_waits_out_an_opener_that_holds_the_new_file(tmp_path: Path) -> None:
+    """SQLite answers BUSY at once, without the busy handler, to an opener that would
+    deadlock putting a new file into WAL mode (CI saw it with four at once): `wal` tries
+    again until the lock is gone, on an injected sleep, and gives up after `WAL_WAIT`."""
+    path = str(tmp_path / "t.db")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # the lock the switch needs, held by another opener
+    opener = sqlite3.connect(path, isolation_level=None, timeout=0)  # BUSY at once, too
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            holder.execute("COMMIT")
+
+    sqlite_store.wal(opener, sleep=sleep)
+    assert opener.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert slept == [0.005, 0.01, 0.02]
+
+    other = tmp_path / "u.db"
+    holder = sqlite3.connect(other, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    opener = sqlite3.connect(other, isolation_level=None, timeout=0)
+    now = [0.0]
+
+    def waited(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite_store.wal(opener, sleep=waited, clock=lambda: now[0])
+    assert sqlite_store.WAL_WAIT <= now[0] < sqlite_store.WAL_WAIT + 0.2
+    holder.execute("COMMIT")
+
+
 def test_simultaneous_opens_of_a_new_file_all_succeed(tmp_path: Path) -> None:
     """Four stores opening one new file at the same moment all open, at the newest
     version."""

@@ -24,6 +24,7 @@ import itertools
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,12 +118,41 @@ def migrate(conn: sqlite3.Connection) -> int:
 def _connect(path: str | Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from None
     return conn
+
+
+WAL_WAIT: Final = 5.0
+"""Seconds an opener tries to put a new file into WAL mode, as long as the busy timeout."""
+
+
+def wal(
+    conn: sqlite3.Connection,
+    *,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Put ``conn``'s file into WAL mode (kept in the file: once is enough for every
+    opener).  Switching takes the file's exclusive lock, and SQLite answers SQLITE_BUSY
+    at once, without the busy handler, to an opener that would otherwise deadlock with
+    another (several processes opening one new file at the same moment: a monitor and
+    its commands).  Tried again, a little later each time, for up to ``WAL_WAIT``
+    seconds, as the busy handler would have waited."""
+    end = clock() + WAL_WAIT
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or clock() >= end:
+                raise
+        sleep(delay)
+        delay = min(2 * delay, 0.1)
 
 
 def _insert_rows(
