@@ -24,11 +24,18 @@ from tether.cli import main
 from tether.monitor.runtime._stalls import StallWatch
 
 
-def hold_the_loop(seconds: float) -> None:
-    """Busy on the loop's thread for ``seconds``, never giving the loop a turn."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+def hold_the_loop(seconds: float, watch: StallWatch | None = None) -> None:
+    """Busy on the loop's thread for ``seconds``, never giving the loop a turn; with
+    ``watch``, on past that (for up to 10 s) until its sampler has taken a sample: on a
+    loaded machine the sampler thread may not be scheduled within the first 0.4 s (one
+    CI-like run out of many saw "no sample")."""
+    start = time.perf_counter()
+    end, bound = start + seconds, start + 10.0
+    while True:
         sum(range(1_000))
+        now = time.perf_counter()
+        if now >= end and (watch is None or watch._samples or now >= bound):
+            return
 
 
 async def until(condition: object, seconds: float = 10.0) -> None:
@@ -49,7 +56,7 @@ def test_a_loop_held_by_code_is_logged_with_the_function_that_held_it(
         watch.start()
         try:
             await asyncio.sleep(0.05)
-            hold_the_loop(0.4)
+            hold_the_loop(0.4, watch)
             await until(lambda: watch.seen.stalls >= 1)
         finally:
             watch.stop()
