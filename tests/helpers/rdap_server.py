@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tether.lab._lab import close_accepting
+
 
 def registration(domain: str, expires: float | None) -> dict[str, Any]:
     """An RFC 9083 domain object, with an ``expiration`` event when ``expires`` is given."""
@@ -98,9 +100,8 @@ class RdapServer:
             #   first step (a tcp:// check's connection, on a loaded machine): the
             #   transport's Server._attach() then fails an assertion, and the half-made
             #   transport keeps the socket (caught with the loop's debug mode and an
-            #   exception handler, in runs that collected after every test).  So
-            #   accepting stops first (the listening sockets' readers removed), and the
-            #   tasks already made run while the server is still open;
+            #   exception handler, in runs that collected after every test).  So the
+            #   server closes as the lab's do (``close_accepting``);
             # - aiohttp's handler forgets its transport as it asks it to close, a turn
             #   before the socket is (read in the code, as the next): so
             #   :class:`_Watched` counts a connection open until its connection_lost,
@@ -109,14 +110,7 @@ class RdapServer:
             #   never closes its socket: so this waits for every task and connection to
             #   end, and cancels only past the bound.
             # Turns of the loop, bounded, not time.
-            running = asyncio.get_running_loop()
-            for server in listening:
-                for sock in server.sockets:
-                    running.remove_reader(sock.fileno())
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            for server in listening:
-                server.close()
+            await close_accepting(listening)
             await runner.cleanup()
             me = asyncio.current_task()
             for _ in range(1000):
