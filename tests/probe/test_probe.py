@@ -250,6 +250,29 @@ def test_the_deadline_bounds_the_whole_probe(lab: Lab) -> None:
     assert "during the http phase" in dripping.failure.detail
 
 
+def test_a_cancel_from_outside_goes_on_out_of_the_probe(lab: Lab) -> None:
+    """The deadline's cancel is the probe's own: a caller's shorter timeout, or a cancel of
+    the caller's task, is not taken for it and leaves the probe as it came in, with the
+    task's count of cancels as before (as under ``asyncio.timeout``)."""
+    options = ProbeOptions(timeout=5, deadline=5, env={})
+
+    async def run() -> tuple[int, int, bool]:
+        task = asyncio.current_task()
+        assert task is not None
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await probe_async(lab["stall_headers"].url, options)
+        after_timeout = task.cancelling()
+        inner = asyncio.ensure_future(probe_async(lab["stall_headers"].url, options))
+        asyncio.get_running_loop().call_later(0.2, inner.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await inner
+        return after_timeout, inner.cancelling(), time.perf_counter() - started < 3
+
+    assert asyncio.run(run()) == (0, 1, True)
+
+
 def test_a_deadline_in_a_silent_phase_names_that_phase(lab: Lab) -> None:
     """Running out of time while the connect, TLS or DNS phase waits for its first answer
     reports that phase's timeout kind, not the deadline."""

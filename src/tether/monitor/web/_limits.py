@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
 from tether.monitor.web._listen import BACKLOG
@@ -61,6 +60,10 @@ def _answer(status: str, text: str, extra: str = "") -> bytes:
 _FULL: Final = _answer("503 Service Unavailable", "too many connections", "Retry-After: 1\r\n")
 
 
+_Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+"""What aiohttp's server calls with each request (an app's own handler, for an app)."""
+
+
 class _BodyTimeout(TimeoutError):
     """A request's body did not arrive in time (a TimeoutError: aiohttp's lingering read
     of an unread body takes it as the end of its wait, without a traceback)."""
@@ -74,6 +77,15 @@ class _Book:
         self.open: dict[RequestHandler, _Guard] = {}
 
 
+def _nothing() -> None:
+    pass
+
+
+_EARLY: Final = 0.001
+"""Seconds before its deadline a timer may wake and count as on time (a loop's timers
+wake up to its clock's resolution early)."""
+
+
 class _Guard(asyncio.Protocol):
     """aiohttp's protocol for one connection (made only once it is admitted), with the
     deadlines it does not keep itself."""
@@ -84,6 +96,8 @@ class _Guard(asyncio.Protocol):
         self._inner: RequestHandler | None = None
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # the loop's time the current deadline ends
+        self._late: Callable[[], None] = _nothing  # what is done at the deadline
         self._handling = False
         self._sent = False  # bytes of a request whose headers are not complete yet
 
@@ -107,7 +121,7 @@ class _Guard(asyncio.Protocol):
             return
         if data and not self._handling:
             self._sent = True
-            if self._timer is None:  # a later request starts: its headers' deadline
+            if self._deadline is None:  # a later request starts: its headers' deadline
                 self._arm(self._book.limits.header_timeout, self._headers_late)
         self._inner.data_received(data)
 
@@ -117,7 +131,10 @@ class _Guard(asyncio.Protocol):
         return None  # aiohttp's: the transport closes itself at the client's end
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._inner is not None:
             self._book.open.pop(self._inner, None)
             self._inner.connection_lost(exc)
@@ -132,17 +149,37 @@ class _Guard(asyncio.Protocol):
 
     # -- the deadlines ---------------------------------------------------------------------
 
+    # A deadline is a time and what to do then; the timer that wakes for it is kept
+    # across requests and moved only when a deadline ends before it.  A timer made and
+    # cancelled for each request of a kept-alive connection cost a ``/probe`` about 1% of
+    # its CPU, and a deadline is met far more often than missed.
+
     def _arm(self, seconds: float, then: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(seconds, then)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        self._deadline, self._late = deadline, then
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._wake)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None  # the timer, when it wakes, finds nothing due
+
+    def _wake(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() + _EARLY < deadline:  # a deadline set after the timer was
+            self._timer = loop.call_at(deadline, self._wake)
+            return
+        self._deadline = None
+        self._late()
 
     def _headers_late(self) -> None:
-        self._timer = None
         transport = self._transport
         if transport is None or transport.is_closing():
             return
@@ -168,18 +205,20 @@ class _Guard(asyncio.Protocol):
         self._disarm()
 
     def _body_late(self, request: web.BaseRequest) -> None:
-        self._timer = None
         if not request.content.is_eof():
             request.content.set_exception(_BodyTimeout())
 
 
-def _middleware(book: _Book) -> Middleware:
-    """Tells each connection's guard when a request's headers are in and when its
-    handler is done; answers 408 for a body that came too late."""
+def _deadlines(book: _Book, handler: _Handler) -> _Handler:
+    """``handler`` (the app's, router and middlewares in it) telling each connection's
+    guard when a request's headers are in and when the answer is made; answering 408 for
+    a body that came too late.  A wrapper around the app rather than a middleware of it:
+    aiohttp's middleware chain costs a ``/probe`` about 2% of its CPU for nothing this
+    needs (a worker's app has no other middleware, so it runs none)."""
+    guards = book.open
 
-    @web.middleware
-    async def deadlines(request: web.Request, handler: Handler) -> web.StreamResponse:
-        guard = book.open.get(request.protocol)
+    async def deadlines(request: web.BaseRequest) -> web.StreamResponse:
+        guard = guards.get(request.protocol)
         if guard is None:
             return await handler(request)
         guard.began(request)
@@ -258,7 +297,6 @@ async def start_guarded(
     going through ``log`` (a new :class:`ProtocolLog` by default: a malformed request is
     one line, rate-limited); the caller awaits ``.cleanup()`` on the result to stop it."""
     book = _Book(limits)
-    app.middlewares.insert(0, _middleware(book))  # outermost: before the login gate
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -266,6 +304,11 @@ async def start_guarded(
         logger=log or ProtocolLog(),
     )
     await runner.setup()
+    server = runner.server
+    assert server is not None  # made by setup()
+    # Outermost, before the router and the login gate; set before any connection,
+    # each of which takes the server's handler as it is made.
+    server.request_handler = _deadlines(book, server.request_handler)
     try:
         for i, listen in enumerate(listens):
             await _GuardedSite(runner, listen, book, f"guarded-{i}").start()
