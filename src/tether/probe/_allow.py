@@ -116,7 +116,10 @@ class AllowedTargets:
 
     def host_allowed(self, host: str) -> bool:
         name = host.lower().rstrip(".")
-        return name in self._names or any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
+        if name in self._names:
+            return True
+        # No generator for a list of networks alone, as /probe's usually is.
+        return bool(self._patterns) and any(fnmatch.fnmatchcase(name, p) for p in self._patterns)
 
     def address_allowed(self, address: str) -> bool:
         decided = self._decided.get(address)
