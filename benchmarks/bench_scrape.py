@@ -33,15 +33,17 @@ Method.  Everything on loopback.
    Each monitor's lines are written at its check once a scrape asked for them: the
    collector's CPU per check (``observe`` of a failed one) before and after that.
 2. **Over HTTP, the real process** (``--runs SIZE@INTERVAL``; skipped with
-   ``--no-http``): ``tether monitor`` as ``bench_mass.py`` starts it (``run_monitor`` on
-   a configuration built in Python: the file guard refuses more than about 85,000
-   monitors, issue 46 §1) with ``workers: 2`` (so a scrape is forwarded by the worker
-   that took the connection to the coordinator, where the series live), N HTTP monitors
-   on 32 loopback targets, SQLite.  Once every monitor has been checked
-   (``tether_checks_total`` of the default scrape), a scraper GETs the default scrape
-   and each shard one after the other, accepting gzip as Prometheus does, every
-   ``--period`` seconds (harsher than
-   Prometheus, which spreads its targets over the interval), for ``--steady-seconds``;
+   ``--no-http``): ``tether monitor`` as ``bench_mass.py`` starts it: ``tether monitor
+   --config FILE`` with every monitor in the file (``--source file``, the default, the
+   user's path of issue 46 §1), discovered from a ``file_sd`` source the file names
+   (``--source discover``), or ``run_monitor`` on a configuration built in Python
+   (``--source python``, as before the file's size guard held 240,000), with ``workers:
+   2`` (so a scrape is forwarded by the worker that took the connection to the
+   coordinator, where the series live), N HTTP monitors on 32 loopback targets, SQLite.
+   Once every monitor has been checked (``tether_checks_total`` of the default scrape),
+   a scraper GETs the default scrape and each shard one after the other, accepting gzip
+   as Prometheus does, every ``--period`` seconds (harsher than Prometheus, which
+   spreads its targets over the interval), for ``--steady-seconds``;
    then every target refuses until the default scrape says every monitor is down, and
    listens again until it says every one is up (the wave), the scraper going on.  Wall
    seconds of each GET (to the last byte), p50 / p99 / max, and its bytes.  240,000
@@ -83,7 +85,15 @@ from typing import Any
 
 from _report import Section, commit, met, table, write_part
 from _targets import target_servers
-from bench_mass import HOSTS_EACH, TARGET_PROCESSES, MonitorProcess, Receiver, tree_cpu
+from bench_mass import (
+    HOSTS_EACH,
+    SOURCES,
+    TARGET_PROCESSES,
+    MonitorProcess,
+    Receiver,
+    Stall,
+    tree_cpu,
+)
 from bench_monitor import quantile
 from bench_probe import EXPORTER, SetupError, ensure_exporter, prober_cores, start_exporter
 from bench_scale import load_average
@@ -305,6 +315,12 @@ class OverHttp:
     exporter_cpu: float = float("nan")
     """blackbox_exporter's CPU seconds per /probe over the run."""
     wave_seconds: float = float("nan")
+    stalls: list[Stall] = field(default_factory=list)
+    """The stall watch's lines (``--stalls``), as they came."""
+    wave_began: float = float("nan")
+    """When the wave began (``time.time()``, as a :class:`Stall`'s ``at``)."""
+    wave_ended: float = float("inf")
+    """When the wave's last scrape was made (the stop's holds after it are not the wave's)."""
 
     def of(self, phase: str, what: str) -> Gets:
         return self.gets.setdefault((phase, what), Gets())
@@ -397,8 +413,11 @@ def over_http(
         "db": str(Path(env["tmp"]) / f"scrape-{monitors}.db"),
         "hook": receiver.url,
         "metrics_monitor_limit": args.limit,
+        "source": args.source,
+        "stalls": args.stalls,
     }
     proc = MonitorProcess(spec)
+    run.stalls = proc.stalls
     scraper = None
     try:
         proc.wait_started(1800)
@@ -416,6 +435,7 @@ def over_http(
         run.load["steady"] = load_average()
         scraper.phase = "wave"
         began = time.monotonic()
+        run.wave_began = time.time()
         targets = env["targets"]
 
         def down(count: float) -> Callable[[], bool]:
@@ -428,6 +448,7 @@ def over_http(
             if not _until(down(count), interval * 3 + 120, proc):
                 run.error = f"the wave's {command} phase was cut short"
         run.wave_seconds = time.monotonic() - began
+        run.wave_ended = time.time()
         run.load["wave"] = load_average()
         scraper.close()
         probes = len(run.of("steady", "blackbox").seconds) + len(run.of("wave", "blackbox").seconds)
@@ -440,6 +461,50 @@ def over_http(
         proc.stop()
         receiver.close()
     return run
+
+
+def stall_table(runs: list[OverHttp]) -> str:
+    """The monitor's stall watch (``--stalls``) in each phase: its holds of the event loop
+    past the threshold, the longest, and what was on the loop then."""
+    rows = []
+    for r in runs:
+        for phase, inside in (
+            ("steady", [s for s in r.stalls if s.at < r.wave_began]),
+            # A line is read up to a second after its hold ended.
+            ("wave", [s for s in r.stalls if r.wave_began <= s.at <= r.wave_ended + 1.0]),
+        ):
+            holds = [s for s in inside if s.kind == "loop"]
+            collections = [s for s in inside if s.kind == "gc"]
+            longest = max(holds, key=lambda s: s.ms, default=None)
+            longest_gc = max(collections, key=lambda s: s.ms, default=None)
+            rows.append(
+                (
+                    f"{r.monitors:,} at {r.interval:g} s",
+                    phase,
+                    str(len(holds)),
+                    "-"
+                    if longest is None
+                    else f"{longest.ms:,.0f} ({longest.cpu_ms:,.0f} / {longest.collector_ms:,.0f})",
+                    "-"
+                    if longest_gc is None
+                    else f"{longest_gc.ms:,.0f} (generation {longest_gc.generation}, "
+                    f"{longest_gc.cpu_ms:,.0f} of CPU)",
+                    "-" if longest is None else longest.what[:200],
+                )
+            )
+    return table(
+        "The coordinator's event loop (`--stalls`: tether monitor --log-stalls): its holds "
+        "past the threshold in each phase",
+        (
+            "monitors",
+            "phase",
+            "holds",
+            "longest hold, ms (its thread's CPU / the collector's)",
+            "longest collection, ms",
+            "on the loop in the longest hold (sampled stack, innermost first)",
+        ),
+        rows,
+    )
 
 
 def http_table(runs: list[OverHttp]) -> str:
@@ -525,6 +590,20 @@ def main() -> int:
     parser.add_argument("--no-http", action="store_true", help="only the in-process part")
     parser.add_argument("--no-install", action="store_true", help="never apt-get the exporter")
     parser.add_argument("--write", help="also write the results as Markdown into this file")
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="file",
+        help="the monitors over HTTP in a YAML file started with tether monitor --config FILE "
+        "(default), discovered from a file_sd source named in it, or built in Python",
+    )
+    parser.add_argument(
+        "--stalls",
+        type=float,
+        metavar="MS",
+        help="start the monitor with --log-stalls MS: its event loop's holds and collections "
+        "longer than MS milliseconds shown as they come, the longest of each phase reported",
+    )
     args = parser.parse_args()
     quick = args.quick
     sizes = [
@@ -565,6 +644,8 @@ def main() -> int:
     section.tables = [in_process_table(cpu), check_table(cpu)]
     if http:
         section.tables.append(http_table(http))
+        if args.stalls:
+            section.tables.append(stall_table(http))
         section.notes.append(
             "blackbox_exporter's CPU per /probe: "
             + ", ".join(f"{_ms(r.exporter_cpu)} ms ({r.monitors:,} run)" for r in http)

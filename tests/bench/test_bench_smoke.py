@@ -93,14 +93,15 @@ SCRAPE_HEADINGS = ("1. /metrics at 1,000 to 240,000 monitors",)
 def test_bench_scrape_quick_measures_each_scrape_beside_blackbox_and_writes_its_part(
     tmp_path: Path,
 ) -> None:
-    """`bench_scrape.py --quick --no-install --write F` exits 0, prints the CPU of the
-    default scrape, a shard and every monitor in one scrape in process, the real process's
-    scrapes over HTTP steady and in a wave beside blackbox_exporter's /probe, the judged
-    p99s, and replaces its part of F, keeping the others."""
+    """`bench_scrape.py --quick --no-install --stalls 50 --write F` exits 0, prints the CPU
+    of the default scrape, a shard and every monitor in one scrape in process, the real
+    process's scrapes over HTTP (`tether monitor --config FILE`) steady and in a wave
+    beside blackbox_exporter's /probe, the judged p99s and the monitor's stall log in each
+    phase, and replaces its part of F, keeping the others."""
     stdout, written = run_writing_its_part(
         tmp_path,
         "bench_scrape.py",
-        ["--quick", "--no-install"],
+        ["--quick", "--no-install", "--stalls", "50"],
         "what a scrape of /metrics costs as the fleet grows",
         SCRAPE_HEADINGS,
         timeout=180,
@@ -112,6 +113,8 @@ def test_bench_scrape_quick_measures_each_scrape_beside_blackbox_and_writes_its_
         assert re.search(row, stdout, flags=re.M), stdout
         verdict = rf"^- 300 monitors, {phase}: the worst p99 .* \(target < 1000 ms\): "
         assert re.search(verdict + "(met|MISSED)$", written, flags=re.M), written
+        held = rf"^\| 300 at 2 s +\| {phase} +\| \d+ +\| "
+        assert re.search(held, stdout, flags=re.M), stdout  # the stall log's row
 
 
 SCALE_HEADINGS = ("1. Worker processes",)

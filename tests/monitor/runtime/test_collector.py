@@ -32,6 +32,7 @@ from tether.monitor.runtime._loop import (
     RECLAIM_WINDOW,
     SETTLE_AT,
     SETTLE_YOUNG_AT,
+    YOUNG_EVERY,
     Settler,
 )
 from tether.probe import ProbeOptions
@@ -204,6 +205,48 @@ def test_a_young_settler_freezes_what_a_young_collection_leaves(collector: None)
     gc.collect(0)  # closed: nothing frozen any more
     assert (settler.settled_young, gc.get_freeze_count()) == (settled, frozen)
     assert len(again) == SETTLE_YOUNG_AT + 1_000
+
+
+def test_a_young_settler_collects_a_young_generation_the_count_does_not_see(
+    collector: None,
+) -> None:
+    """What the coordinator does in a wave: each new object replaces an old, frozen one, so
+    Python's count of objects made net of those freed stays under its threshold and no
+    young collection comes while the young generation grows by every new one.  A young
+    settler's tick collects it once :data:`YOUNG_EVERY` has passed since the last young
+    collection, not before; a settler not young never does."""
+    old = [[i] for i in range(30_000)]
+    gc.collect()
+    gc.freeze()  # as the monitor's start leaves what it keeps
+    clock = Clock()
+    young, plain = Settler(clock, young=True), Settler(clock)
+    try:
+        for i in range(len(old)):
+            old[i] = [i]  # one made, one freed: the count does not move
+        assert gc.get_count()[0] < GC_THRESHOLDS[0] // 10
+        assert len(gc.get_objects(0)) >= len(old)
+        clock.now += YOUNG_EVERY / 2
+        young.tick()
+        plain.tick()
+        assert len(gc.get_objects(0)) >= len(old)  # not yet
+        clock.now += YOUNG_EVERY / 2
+        plain.tick()
+        assert len(gc.get_objects(0)) >= len(old)
+        young.tick()
+        assert len(gc.get_objects(0)) < 1_000  # collected, survivors moved on (and frozen)
+        made = len(old)
+        for i in range(made):
+            old[i] = [i, i]
+        clock.now += YOUNG_EVERY / 2
+        gc.collect(0)  # Python's own young collection: the second starts again
+        clock.now += YOUNG_EVERY * 0.75
+        for i in range(made):
+            old[i] = [i]
+        young.tick()
+        assert len(gc.get_objects(0)) >= made  # a young collection was 0.75 s ago
+    finally:
+        young.close()
+        plain.close()
 
 
 def test_a_settler_not_young_leaves_young_collections_alone(collector: None) -> None:

@@ -228,6 +228,10 @@ class Detector:
         """Every known monitor's state (for :func:`held_by_parent`)."""
         return {name: entry.state() for name, entry in self._monitors.items()}
 
+    def names(self) -> list[str]:
+        """Every known monitor's name, in the order they became known (a copy)."""
+        return list(self._monitors)
+
     def expected(self, monitor: str, at: float) -> Expected | None:
         """The latency baseline for ``monitor`` at ``at``; ``None`` while it is learning."""
         entry = self._monitors.get(monitor)

@@ -63,6 +63,19 @@ it walked again the survivors of the twenty young collections before it, a secon
 more of the event loop at 120,000 monitors; frozen, each is walked once, by the young
 collection it survived, and a middle collection walks no more than a young one."""
 
+YOUNG_EVERY: Final = 1.0
+"""Seconds after which a coordinator whose checks run in workers collects its young
+generation itself when Python has not (:class:`Settler`'s ``young``, at its
+:meth:`~Settler.tick`).  Python starts a young collection when the objects made, net of
+those freed, pass the threshold; a coordinator that replaces what it keeps frees about
+as many old objects as it makes new ones, so the count hardly moves while the young
+generation grows by all of them, and the collection that at last comes walks them all
+at once: 1.1 s of CPU (1.8 s of the event loop) in a wave of 240,000 monitors, up to
+0.46 s in a recovery of 120,000 (benchmarks/history/bench_mass.md section 26,
+bench_scrape.md section 3).  Made at most once a second, and only when Python made none
+in it, each walks what a second kept; every 0.25 s, the collections walked the
+short-lived more often and cost more (section 26)."""
+
 RECLAIM_GROWTH: Final = 1.25
 """The growth of what the process holds (``sys.getallocatedblocks``: Python's own count
 of its allocated blocks, read in a millisecond where counting the frozen set walks it
@@ -129,7 +142,9 @@ class Settler:
     checks run in worker processes (``young``), it also freezes the middle generation
     right after a young collection that left more than :data:`SETTLE_YOUNG_AT` objects
     in it: what a large fleet keeps of each check and change is walked once, by the
-    young collection it survived, not again by every middle one (:meth:`_after_young`).
+    young collection it survived, not again by every middle one (:meth:`_after_young`);
+    and it collects the young generation itself when Python has made no young collection
+    for :data:`YOUNG_EVERY`, so that none walks more than a second's survivors.
     Where the probes run in the process, no: a probe under way holds cycles (an
     asyncio transport and its bound methods, an error's traceback and the frames that
     hold it) that would be frozen with it.
@@ -161,6 +176,7 @@ class Settler:
         self._low = 0  # ... and least in this window
         self._due = False  # freeze after the next collection of the middle generation
         self._young = young  # freezing after young collections, until closed
+        self._young_at = clock()  # the last young collection (while young)
         self.settled = 0
         """Freezes of the oldest generation so far."""
         self.settled_young = 0
@@ -173,7 +189,10 @@ class Settler:
     def tick(self) -> None:
         """Freeze the oldest generation if it has grown past :data:`SETTLE_AT`; make a
         full collection if what the process holds stayed :data:`RECLAIM_GROWTH` above
-        its least for a whole :data:`RECLAIM_WINDOW`, or a day has passed."""
+        its least for a whole :data:`RECLAIM_WINDOW`, or a day has passed; ``young``,
+        collect the young generation if none was for :data:`YOUNG_EVERY`."""
+        if self._young and self._clock() - self._young_at >= YOUNG_EVERY:
+            gc.collect(0)  # _after_young notes it
         if self._least is not None and self._grown():
             self.reclaim()
         elif len(gc.get_objects(2)) > SETTLE_AT and not self._due:
@@ -195,7 +214,10 @@ class Settler:
         the middle one is past :data:`SETTLE_YOUNG_AT`: its cycles are collected then
         (an object it froze is one that was alive), and a freeze moves lists, it walks
         nothing."""
-        if phase == "stop" and info["generation"] == 0 and len(gc.get_objects(1)) > SETTLE_YOUNG_AT:
+        if phase != "stop" or info["generation"] != 0:
+            return
+        self._young_at = self._clock()
+        if len(gc.get_objects(1)) > SETTLE_YOUNG_AT:
             gc.freeze()
             self.settled_young += 1
 

@@ -230,8 +230,10 @@ class Runner:
         return self.saved.read(names)
 
     def checkpoint(self) -> None:
-        """Save every monitor's detector state (the writer batches them)."""
-        for name in self.detector.states():
+        """Save every monitor's detector state (the writer batches them) at once: at the
+        stop (the run's own checkpoints let the event loop go between slices,
+        ``_rounds.checkpoint``)."""
+        for name in self.detector.names():
             self.save_state(name)
 
     def pause_or_resume(self, m: Monitor) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINT_EVERY",
+    "CHECKPOINT_SPREAD",
     "STATE_KEY",
     "Saved",
     "SavedStates",
@@ -64,6 +65,10 @@ CHECKPOINT_EVERY: Final = 600.0
 """Seconds between saves of every monitor's state, so that a crash loses at most this much
 of the latency baselines of a monitor of several locations (the others' are rebuilt from
 the stored checks; states themselves are saved as they change)."""
+CHECKPOINT_SPREAD: Final = 60.0
+"""Seconds a checkpoint may spread its saves over, letting the event loop go between
+slices of them (``_rounds.py``); past it, the rest is saved at once.  So two saves of one
+monitor's state are at most ``CHECKPOINT_EVERY + CHECKPOINT_SPREAD`` apart."""
 _PUBLISHED: Final = "published"
 """The key of what the location published, beside the detector's own."""
 _SPARE: Final = 8
@@ -74,7 +79,7 @@ def replay_depth(m: Monitor) -> int:
     """How many of ``m``'s newest checks stored since its state was saved are given back
     to it, at most: every one it can have made since (a state is saved at least once a
     checkpoint), and those its state counts over (:func:`checks_counted`)."""
-    made = math.ceil(CHECKPOINT_EVERY / max(m.interval, 1.0))
+    made = math.ceil((CHECKPOINT_EVERY + CHECKPOINT_SPREAD) / max(m.interval, 1.0))
     return made + checks_counted(detector_rules(m)) + _SPARE
 
 
