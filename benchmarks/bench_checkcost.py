@@ -2,6 +2,7 @@
 
 Run: python benchmarks/bench_checkcost.py [--checks 20000] [--monitors 20000] [--rounds 3]
      [--profile worker|coordinator] [--write benchmarks/history/bench_checkcost.md]
+     [--instructions N [--instruction-monitors M] [--refused] [--parts worker,...]]
 
 Issue 46 section 2: at most 0.35 CPU s per 1,000 checks, the coordinator and the workers
 together.  ``bench_scale.py`` measures the whole monitor in real time, which on a shared
@@ -143,7 +144,9 @@ def worker_half(
         return time.process_time() - began
 
     cpu = run_on(MONITOR_LOOP, main())
-    if failed:
+    # --refused: every check of the worker's part fails (refused), and none other may.
+    refused = os.environ.get("BENCH_REFUSED") == "1" and failed == len(names) + total
+    if failed and not refused:
         raise SystemExit(f"{failed} checks failed: the targets are not answering")
     return cpu, frames
 
@@ -350,7 +353,9 @@ def part(which: str, n: int, given: str) -> None:
         coordinator_half(config, kept, None)
     elif which == "worker":
         urls = given.split(",")
-        config = config_for(urls, INSTRUCTION_MONITORS)
+        if os.environ.get("BENCH_REFUSED") == "1":  # the same addresses, a port nobody has
+            urls = [f"{u.rsplit(':', 1)[0]}:1" for u in urls]
+        config = config_for(urls, instruction_monitors())
         freeze(quiet=True)
         worker_half(config, n, None)
     else:
@@ -359,6 +364,14 @@ def part(which: str, n: int, given: str) -> None:
 
 
 INSTRUCTION_MONITORS = 1024
+
+
+def instruction_monitors() -> int:
+    """The monitors the worker's part checks in turn under callgrind: 1,024, or
+    ``--instruction-monitors``' (passed on in the environment).  Past 4,096 URLs (a
+    worker's share of some 8,000 monitors) a cache keyed by URL holds fewer than it
+    checks, as a real fleet's worker does."""
+    return int(os.environ.get("BENCH_INSTRUCTION_MONITORS", INSTRUCTION_MONITORS))
 
 
 def instructions(which: str, n: int, given: str) -> int:
@@ -375,10 +388,10 @@ def counted(n: int, parts: tuple[str, ...] = ("worker", "coordinator", "aiohttp"
     small = n // 4
     with target_servers(2, 16, SUBNET) as targets, tempfile.TemporaryDirectory() as tmp:
         urls = [a for t in targets for a in t.addresses]
-        config = config_for(urls, INSTRUCTION_MONITORS)
+        config = config_for(urls, instruction_monitors())
         _, frames = worker_half(config, n, None)
         framed = Path(tmp) / "frames.pickle"
-        framed.write_bytes(pickle.dumps((INSTRUCTION_MONITORS, frames)))
+        framed.write_bytes(pickle.dumps((instruction_monitors(), frames)))
         found: dict[str, float] = {}
         for which in parts:
             given = str(framed) if which == "coordinator" else ",".join(urls)
@@ -396,7 +409,12 @@ def counted(n: int, parts: tuple[str, ...] = ("worker", "coordinator", "aiohttp"
     section.notes.append(
         f"callgrind (user-space instructions of this process only: the kernel's work in "
         f"connect and send is not counted), runs of {n:,} and {small:,} checks, "
-        f"{INSTRUCTION_MONITORS:,} monitors; PYTHONHASHSEED=0."
+        f"{instruction_monitors():,} monitors; PYTHONHASHSEED=0."
+        + (
+            " The worker's checks: to a port nothing listens on, each refused (--refused)."
+            if os.environ.get("BENCH_REFUSED") == "1"
+            else ""
+        )
     )
     section.tables.append(
         table("Instructions per check", ("part", "instructions", "of bare aiohttp's a GET"), rows)
@@ -433,6 +451,17 @@ def main() -> int:
         help="also count instructions per check under callgrind, runs of N and N/4 checks",
     )
     parser.add_argument(
+        "--instruction-monitors",
+        type=int,
+        metavar="M",
+        help="the monitors --instructions' worker part checks in turn (1,024)",
+    )
+    parser.add_argument(
+        "--refused",
+        action="store_true",
+        help="--instructions' worker part checks a port nothing listens on (a mass outage)",
+    )
+    parser.add_argument(
         "--parts",
         default="worker,coordinator,aiohttp",
         help="the parts --instructions counts (default worker,coordinator,aiohttp)",
@@ -464,6 +493,10 @@ def main() -> int:
                 )
         return 0
     sections = [measure(args)]
+    if args.instruction_monitors:
+        os.environ["BENCH_INSTRUCTION_MONITORS"] = str(args.instruction_monitors)
+    if args.refused:
+        os.environ["BENCH_REFUSED"] = "1"
     if args.instructions:
         sections.append(counted(args.instructions, tuple(args.parts.split(","))))
     for section in sections:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import socket
 
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +77,66 @@ def test_an_error_with_a_context_is_classified_afresh() -> None:
     chained = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
     chained.__context__ = TimeoutError("slow")
     assert _classified(chained, url) == classify(chained, url=url)
+
+
+_parts = st.text(st.sampled_from("aZ0/?#=&%@:.[]-"), max_size=10)
+SERVERS = st.sampled_from(
+    [
+        "http://127.0.0.1:8080",
+        "https://localhost",
+        "http://[::1]:81",
+        "http://user:pw@127.0.0.2:9",
+        "http://user:***@127.0.0.2:9",
+        "tcp://127.0.0.3:22",
+        "//127.0.0.4",
+        "127.0.0.5:80",
+        "HTTP://LOCALHOST:8080",
+    ]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                ERRORS,
+                st.sampled_from(
+                    [requests.exceptions.InvalidURL, requests.exceptions.TooManyRedirects]
+                ),
+            ),
+            CODES,
+            SERVERS,
+            st.sampled_from(["", "/", "?", "#"]),
+            _parts,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_failure_reused_for_another_url_of_the_server_is_what_classify_gives_it(
+    asked: list[tuple[type[OSError], int | None, str, str, str]],
+) -> None:
+    """Each monitor has a URL of its own, and the failure worked out for one URL of a
+    server is reused for the others: whatever the URLs (paths, queries with secrets,
+    fragments, credentials, an '@' or '//' after the server), each result equals
+    classify() of its own error and URL, its ``url`` that URL redacted."""
+    for kind, code, server, sep, rest in asked:
+        url = server + sep + rest
+        if issubclass(kind, requests.RequestException):  # an OSError: its detail quotes the URL
+            error: OSError = kind("text")
+        else:
+            error = kind(code, "text") if code is not None else kind("text")
+        got = _classified(error, url)
+        assert got == classify(error, url=url)
+        assert got.cause is error
+
+
+def test_more_urls_than_are_remembered_are_each_classified_as_their_own() -> None:
+    """Past the bound of remembered URLs (a worker with more monitors than it holds):
+    each failure is still classify()'s for its URL."""
+    from tether.probe import _connect
+
+    for i in range(_connect._CLASSIFIED_MAX + 10):
+        url = f"http://127.0.0.1:9/m{i:06d}?token=s{i}"
+        error = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        assert _classified(error, url) == classify(error, url=url)

@@ -123,7 +123,8 @@ def test_a_request_without_a_body_is_sent_the_same_remembered_or_not() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with server:
-            _http._REQUESTS.clear()
+            _http._HEADS.clear()
+            _http._LINES.clear()
             await send([("X-A", "1")])
             await send([("X-A", "1")])
             await send([("X-A", "2")])
@@ -135,4 +136,65 @@ def test_a_request_without_a_body_is_sent_the_same_remembered_or_not() -> None:
     assert got[0] == got[1] == fresh
     assert got[2] == _http._request("GET", "/memo", "example.test", [("X-A", "2")], None)[0]
     assert b"Content-Length: 0" in got[3]
-    assert len(_http._REQUESTS) == 2
+    assert len(_http._HEADS) == 2  # the two fields; the request with a body not kept
+    assert len(_http._LINES) == 1  # one method and target
+
+
+def _outcome(make: object, *args: object) -> object:
+    """What ``make(*args)`` gives: its value, or the class and text of what it raised."""
+    try:
+        return make(*args)  # type: ignore[operator]
+    except (ValueError, UnicodeError) as exc:
+        return (type(exc), str(exc))
+
+
+_texts = st.text(st.sampled_from("aZ0/?=&%-.:@ \t\r\nü~"), max_size=12)
+_fields = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(["Host", "X-A", "Upgrade", "Accept", "Bad Name", "X:Y"]), _texts),
+        _texts,
+    ),
+    max_size=3,
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["GET", "HEAD", "CONNECT", "G ET"]),
+            st.one_of(st.sampled_from(["/", "/a?b=c", "host:443"]), _texts.map("/".__add__)),
+            st.sampled_from(["127.0.0.1:8080", "[::1]", "bad\r\nhost"]),
+            _fields,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_request_made_from_its_remembered_parts_is_the_request_written_out(
+    requests: list[tuple[str, str, str, list[tuple[str, str]]]],
+) -> None:
+    """A request without a body made from its remembered fields and request line (each
+    monitor's target its own: the fields are kept apart from it) is, byte for byte, what
+    writing it out whole gives; and what one refuses, with the same error, the other
+    refuses, the fields checked first as before."""
+    from tether.probe import _http
+
+    for method, target, host, fields in requests:
+        assert _outcome(_http._made, method, target, host, fields) == _outcome(
+            _http._request, method, target, host, fields, None
+        )
+
+
+def test_requests_to_more_targets_than_are_remembered_are_each_written_right() -> None:
+    """Past the bound of remembered request lines (a worker with more monitors than it
+    holds), each target's request is still its own, and the fields are made once."""
+    from tether.probe import _http
+
+    _http._HEADS.clear()
+    fields = [("X-A", "1")]
+    for i in range(_http._MADE_MAX + 10):
+        target = f"/m{i:06d}"
+        made = _http._made("GET", target, "127.0.0.1:8080", fields)
+        assert made == _http._request("GET", target, "127.0.0.1:8080", fields, None)
+    assert len(_http._HEADS) == 1
+    assert len(_http._LINES) <= _http._MADE_MAX

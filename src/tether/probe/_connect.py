@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import errno
 import os
+import re
 import socket
 import sys
 import time
@@ -19,6 +20,7 @@ from tether._classify import classify, failure_for
 from tether._failure import Failure
 from tether._hostport import join_hostport
 from tether._kinds import Kind
+from tether._redact import redact_url
 from tether.probe._details import Attempt
 
 ATTEMPT_DELAY = 0.25
@@ -287,25 +289,62 @@ def _connect_failure(
 
 
 _CLASSIFIED_MAX = 4096
-_classified_of: dict[tuple[type[BaseException], int | None, str, str], Failure] = {}
+_Key = tuple[type[BaseException], int | None, str, str]
+_classified_of: dict[_Key, Failure] = {}
+"""Failures by the error's type, errno and message and the whole URL."""
+_by_server: dict[_Key, Failure] = {}
+"""The same by the URL's server (:func:`_server_of`), for a URL not in the first."""
 
 
 def _classified(error: BaseException, url: str) -> Failure:
-    """``classify(error, url=url)``, worked out once per kind of refusal and target.
+    """``classify(error, url=url)``, worked out once per kind of refusal and server.
 
     A mass outage fails thousands of connects a second with the same few errors; for a
     plain ``OSError`` (no cause, no context) the classification is a function of its
-    type, errno, message and the URL, and took a third of a refused probe's CPU.  The
-    failure is reused with this error as its ``cause``.  Anything else is classified
-    afresh.
+    type, errno and message and of the server the URL names: ``classify`` reads only the
+    host and port from the URL, and puts the URL itself, redacted, in the failure's
+    ``url``.  A failure is reused with this error as its ``cause``: for the same URL as
+    it is, and for another URL of the same server with that URL, redacted, as its
+    ``url``.  Each monitor has a URL of its own, so a fleet with more URLs than the
+    first cache holds (4,096: a worker's share of some 8,000 monitors) found none there, and
+    classification was a third of a refused check's instructions.  Anything else is classified
+    afresh, and a failure whose detail quotes the URL is reused for that URL only.
     """
     if not isinstance(error, OSError) or error.__cause__ is not None or error.__context__:
         return classify(error, url=url)
-    key = (type(error), error.errno, str(error), url)
+    kind, code, text = type(error), error.errno, str(error)
+    key = (kind, code, text, url)
     known = _classified_of.get(key)
-    if known is None:
+    if known is not None:
+        return dataclasses.replace(known, cause=error)
+    server = (kind, code, text, _server_of(url))
+    shared = _by_server.get(server)
+    if shared is not None:
+        known = dataclasses.replace(shared, cause=error, url=redact_url(url))
+    else:
         known = classify(error, url=url)
-        if len(_classified_of) >= _CLASSIFIED_MAX:
-            _classified_of.clear()
-        _classified_of[key] = known
-    return dataclasses.replace(known, cause=error)
+        if known.kind not in _QUOTES_URL:
+            if len(_by_server) >= _CLASSIFIED_MAX:
+                _by_server.clear()
+            _by_server[server] = known
+    if len(_classified_of) >= _CLASSIFIED_MAX:
+        _classified_of.clear()
+    _classified_of[key] = known
+    return known  # frozen, and its cause is this error
+
+
+def _server_of(url: str) -> str:
+    """``url`` up to the end of its authority (``scheme://userinfo@host:port``), where
+    ``urlsplit`` ends it: at the first ``/``, ``?`` or ``#`` after ``//``.  Two URLs
+    with the same one have the same host and port by ``urlsplit`` (which ``classify``
+    reads); a URL without ``//`` is its own."""
+    start = url.find("//")
+    if start < 0:
+        return url
+    end = _AUTHORITY_END.search(url, start + 2)
+    return url if end is None else url[: end.start()]
+
+
+_AUTHORITY_END: Final = re.compile(r"[/?#]")
+_QUOTES_URL: Final = frozenset({Kind.URL_INVALID, Kind.HTTP_REDIRECT_LOOP})
+"""The kinds whose detail quotes the URL (``_classify/_build.py``'s templates)."""

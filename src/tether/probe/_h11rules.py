@@ -43,6 +43,8 @@ __all__ = [
     "ProtocolError",
     "ResponseReader",
     "request_bytes",
+    "request_head",
+    "request_line",
 ]
 
 MAX_INCOMPLETE: Final = 16 * 1024
@@ -369,7 +371,22 @@ def request_bytes(
     """The request as h11 writes it: the request line, ``Host`` first, the other fields in
     order, then the body (chunked when a field asks for it).  Raises ValueError where h11
     raises ``LocalProtocolError`` (callers check what users type, so it means a bug), and
-    UnicodeEncodeError for text that is not ASCII, as h11 does."""
+    UnicodeEncodeError for text that is not ASCII, as h11 does: for the fields first
+    (:func:`request_head`), then for the request line (:func:`request_line`)."""
+    head, chunked = request_head(headers, body)
+    out = [request_line(method, target), head, b"\r\n"]
+    if chunked:
+        if body:
+            out.append(b"%x\r\n%s\r\n" % (len(body), body))
+        out.append(b"0\r\n\r\n")
+    elif body:
+        out.append(body)
+    return b"".join(out)
+
+
+def request_head(headers: list[tuple[str, str]], body: bytes | None) -> tuple[bytes, bool]:
+    """The request's fields as :func:`request_bytes` writes them (without the blank line
+    that ends them), and whether they make the body chunked; raises as it does."""
     chunked = False
     for name, value in headers:
         lower = name.lower()
@@ -395,14 +412,12 @@ def request_bytes(
                 raise ValueError(f"Illegal header name {name.encode('ascii')!r}")
             if not _VALUE.fullmatch(value.encode("ascii")):
                 raise ValueError(f"Illegal header value {value.encode('ascii')!r}")
+    return head, chunked
+
+
+def request_line(method: str, target: str) -> bytes:
+    """The request line as :func:`request_bytes` writes it; raises as it does."""
     line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
     if not _REQUEST_LINE.fullmatch(line):
         raise ValueError(f"illegal request line: {line!r}")
-    out = [line, head, b"\r\n"]
-    if chunked:
-        if body:
-            out.append(b"%x\r\n%s\r\n" % (len(body), body))
-        out.append(b"0\r\n\r\n")
-    elif body:
-        out.append(body)
-    return b"".join(out)
+    return line
