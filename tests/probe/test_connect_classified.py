@@ -133,10 +133,18 @@ def test_a_failure_reused_for_another_url_of_the_server_is_what_classify_gives_i
 
 def test_more_urls_than_are_remembered_are_each_classified_as_their_own() -> None:
     """Past the bound of remembered URLs (a worker with more monitors than it holds):
-    each failure is still classify()'s for its URL."""
+    each failure is still classify()'s for its URL, and a password and a token in the
+    URL appear in none of its text."""
     from tether.probe import _connect
 
     for i in range(_connect._CLASSIFIED_MAX + 10):
-        url = f"http://127.0.0.1:9/m{i:06d}?token=s{i}"
+        url = f"http://user:PASSMARKER@127.0.0.1:9/m{i:06d}?token=TOKENMARKER{i}"
         error = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
-        assert _classified(error, url) == classify(error, url=url)
+        got = _classified(error, url)
+        assert got == classify(error, url=url)
+        # Reused from another URL of the server, it shows neither URL's secrets.
+        shown = f"{got.url} {got.detail} {got.hint}"
+        assert "PASSMARKER" not in shown
+        assert "TOKENMARKER" not in shown
+        assert got.url is not None
+        assert f"/m{i:06d}?" in got.url
