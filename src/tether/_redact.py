@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from tether._text import visible
@@ -91,23 +92,51 @@ redacted once (at most 1,024 of them kept, so at most 2 MiB)."""
 
 
 def _redact_url(url: str) -> str:
+    """:func:`_redact_once` until nothing changes: its output is its own redaction.
+
+    One pass can make a URL that a second pass would mask more: ``urlunsplit`` writes
+    ``https:`` and a path ``//u:p@h/`` as ``https://u:p@h/``, a password every client
+    reads.  So a pass that changed something is followed by another, and a URL that is
+    still changing after :data:`_PASSES` of them is shown as ``***``; a URL with nothing
+    to mask takes one pass and comes back as written."""
     if len(url) > LIMIT:
         return redact_text(url)
+    for _ in range(_PASSES):
+        shown = _redact_once(url)
+        if shown == url:
+            return shown
+        url = shown
+    return MASK
+
+
+_PASSES = 4
+"""Passes of :func:`_redact_once` before a URL is given up as ``***``: a user
+information, a query and a fragment each masked once, and one pass to see nothing
+change."""
+_TABS_AND_NEWLINES = str.maketrans("", "", "\t\n\r")
+
+
+def _redact_once(url: str) -> str:
+    # Every parser drops tabs and newlines (``ht\ttps:`` is ``https:``): so does this.
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.translate(_TABS_AND_NEWLINES)
     # First as text: a password may hold '@', '/', '?' or '#' unencoded, which urlsplit
     # would read as the host's or the path's.
-    url = _mask_userinfos(url)
+    url = _mask_userinfos(url, one_word=True)  # a URL may hold a space: WHATWG keeps it
     try:
         parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, hostport = netloc.rpartition("@")
-            user, sep, _password = userinfo.partition(":")
-            netloc = f"{user}:{MASK}@{hostport}" if sep else f"{MASK}@{hostport}"
-        query = _redact_pairs(parts.query)
-        fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
-        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
     except ValueError:
         return redact_text(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{hostport}" if sep else f"{MASK}@{hostport}"
+    query = _redact_pairs(parts.query)
+    fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
+    if netloc == parts.netloc and query == parts.query and fragment == parts.fragment:
+        return url  # nothing to mask: as written, not in urlsplit's words
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
 _redact_url_cached = functools.lru_cache(maxsize=1024)(_redact_url)
@@ -124,8 +153,15 @@ def _redact_pairs(query: str) -> str:
 
 
 # ``scheme://``: the scheme starts at a word's start, so a long run of letters is read
-# once, not once from each of its positions.
-_SCHEME = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://")
+# once, not once from each of its positions.  The authority starts after the '//' and
+# any more slashes or backslashes; for the schemes WHATWG's URL standard calls special, which is
+# how browsers read them, after ``scheme:`` and any run of them, none included:
+# ``https:u:p@h``, ``https:\\\\u:p@h`` and ``https:////u:p@h`` all hold a password.  httpx
+# reads a URL without a scheme (``://u:p@h``) too.
+_SCHEME = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?:(?i:https?+|wss?+|ftp|file):|(?:[A-Za-z][A-Za-z0-9+.-]*+)?+:(?=//))"
+    r"[/\\]*+"
+)
 _AUTHORITY_END = re.compile(r"[/?#]")
 _SPACE = re.compile(r"\s")
 # ``name=value`` after a URL's ? & ; #, or as a word of its own (``password=x`` in a libpq
@@ -148,7 +184,7 @@ def redact_text(text: str) -> str:
     return masked + mark
 
 
-def _mask_userinfos(text: str) -> str:
+def _mask_userinfos(text: str, *, one_word: bool = False) -> str:
     """``text`` with the user information of every ``scheme://userinfo@host`` masked.
 
     A password may hold '@', '/', '?' and '#' unencoded (``https://u:SEC@RET@h/``,
@@ -158,6 +194,9 @@ def _mask_userinfos(text: str) -> str:
     ``https://h:8080/@scope`` as well, shown too little rather than a secret shown.
     Without such a ':' (a token as the user name) it runs to the authority's last '@'.
 
+    ``one_word``: ``text`` is one URL, whose spaces do not end it (a browser reads
+    ``http: u:p@h`` as user `` u`` and password ``p``).
+
     One pass: each word's end and last '@' are found once, authorities do not overlap
     (the next ``://`` ends the one before), and nothing masked is read again."""
     if "@" not in text:
@@ -165,12 +204,11 @@ def _mask_userinfos(text: str) -> str:
     out: list[str] = []
     done = 0  # text[:done] is in out
     word_end = last_at = -1
-    for m in _SCHEME.finditer(text):
-        start = m.end()
-        if m.start() < done:
+    for first, start in _authorities(text, one_word):
+        if first < done:
             continue  # inside a masked user information
         if start > word_end:
-            space = _SPACE.search(text, start)
+            space = None if one_word else _SPACE.search(text, start)
             word_end = space.start() if space else len(text)
             last_at = text.rfind("@", start, word_end)
         if last_at < start:
@@ -189,6 +227,20 @@ def _mask_userinfos(text: str) -> str:
         out += (text[done:start], _mask_userinfo(text[start:at]))
         done = at
     return "".join(out) + text[done:] if out else text
+
+
+def _authorities(text: str, one_word: bool) -> Iterator[tuple[int, int]]:
+    """Where each ``scheme://`` in ``text`` starts, and where its authority does; in one
+    URL (``one_word``) that does not start with a scheme or a '/', the authority starts at
+    its start, as urllib3 reads ``x@h/`` or `` u:p@h/`` (user ``x``, user `` u``)."""
+    if one_word and not _STARTS_WITH_SCHEME.match(text):
+        yield 0, 0
+    for m in _SCHEME.finditer(text):
+        yield m.start(), m.end()
+
+
+_STARTS_WITH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+-]*+:|/")
+"""urllib3's reading: a URL that does not start so starts with its authority."""
 
 
 def _cut(text: str, limit: int = LIMIT) -> tuple[str, str]:
