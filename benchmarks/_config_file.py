@@ -43,13 +43,16 @@ def write_config(
     defaults: dict[str, Any] | None = None,
     more: list[dict[str, Any]] | None = None,
     condition: str | None = "[STATUS] == 200",
+    own_paths: bool = False,
 ) -> Path:
     """Write ``folder/tether.yaml`` (and, for ``discover``, ``folder/targets.json``) with
     ``count`` HTTP monitors ``m000000``... on ``urls`` (round robin, ``http://URL/health``)
     at ``interval`` (in ``defaults``, with ``defaults``' other keys).  ``top``: the file's
     other top-level keys (``workers``, ``storage``, ``server``, ``alerts``...); ``more``:
-    monitors written in the file in either case.  Each value is written as JSON, which
-    YAML reads as it is.  The file's path."""
+    monitors written in the file in either case.  ``own_paths``: each monitor's URL its
+    own, as in a real fleet (``http://URL/health/m000001``), so no cache keyed by a URL
+    is shared between monitors.  Each value is written as JSON, which YAML reads as it
+    is.  The file's path."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"{key}: {json.dumps(value)}" for key, value in top.items()]
     lines.append(
@@ -59,8 +62,9 @@ def write_config(
     written = [json.dumps(m) for m in more or []]
     if source == "file":
         written += [
-            f"{{name: m{i:06d}, url: 'http://{urls[i % len(urls)]}/health'{conditions}}}"
+            f"{{name: m{i:06d}, url: 'http://{urls[i % len(urls)]}/health{own}'{conditions}}}"
             for i in range(count)
+            for own in [f"/m{i:06d}" if own_paths else ""]
         ]
     elif source == "discover":
         groups = [
@@ -73,7 +77,7 @@ def write_config(
             "    file_sd: {files: [targets.json]}",
             "    template:",
             "      name: '{{labels.n}}'",
-            "      url: 'http://{{address}}/health'",
+            "      url: 'http://{{address}}/health" + ("/{{labels.n}}'" if own_paths else "'"),
         ]
         if condition:
             lines.append(f"      conditions: [{json.dumps(condition)}]")

@@ -49,6 +49,9 @@ Method.  Everything runs on loopback.
   ``Connection: close``; the outage closes the listening socket of each of the 32
   failing addresses (connections refused), one command after the other (the spread, a
   few ms, is in ``--json``'s figures); the recovery listens on the same ports again.
+  The failing monitors share the 32 addresses' URLs (``http://ADDRESS/health``), or,
+  with ``--url-per-monitor``, each has a URL of its own (``http://ADDRESS/health/NAME``),
+  as in a real fleet: no cache keyed by a URL is shared between monitors.
 - **Phases.**  *Cold start*: from the 'started' log line (the runner, the workers
   started and sent their monitors) until every monitor is up; the seconds from the
   process's start are shown too.  *Mass outage*: from the moment the first failing
@@ -208,10 +211,12 @@ def monitor_config(spec: dict[str, Any]) -> Any:
     """The configuration ``spec`` describes, as ``tether.yaml`` would give it."""
     from tether.monitor.config import MonitorConfig, Server, Storage, default_timeout
 
+    own_paths = spec.get("own_paths", False)
+
     def monitor(name: str, url: str, interval: float) -> dict[str, Any]:
         return {
             "name": name,
-            "url": f"http://{url}/health",
+            "url": f"http://{url}/health" + (f"/{name}" if own_paths and name[0] == "m" else ""),
             "interval": f"{interval * 1000:.0f}ms",
             "timeout": f"{default_timeout(interval) * 1000:.0f}ms",
             "conditions": ["[STATUS] == 200"],
@@ -293,6 +298,7 @@ def config_file(spec: dict[str, Any]) -> Path | None:
         top=top,
         defaults={"alerts": ["ops"]},
         more=more,
+        own_paths=spec.get("own_paths", False),
     )
 
 
@@ -949,6 +955,7 @@ def run_one(
         "hook": receiver.url,
         "source": args.source,
         "stalls": args.stalls,
+        "own_paths": args.url_per_monitor,
     }
     server = None
     watch: StoreWatch
@@ -1620,6 +1627,12 @@ def main() -> int:
         help="start the monitor with --log-stalls MS: each hold of its event loop and each "
         "collection longer than MS milliseconds shown as it comes, and the longest of each "
         "phase in the report",
+    )
+    parser.add_argument(
+        "--url-per-monitor",
+        action="store_true",
+        help="each failing monitor on a URL of its own (http://ADDRESS/health/NAME), as in a "
+        "real fleet, rather than on the 32 addresses' URLs shared",
     )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()
