@@ -233,6 +233,7 @@ def test_check_config_json_on_a_valid_file(
         "monitors": 2,
         "alert_channels": 1,
         "maintenance_windows": 1,
+        "discovery_sources": 0,
         "errors": [],
         "warnings": [],
     }

@@ -242,6 +242,7 @@ def _check_config(path: str, *, as_json: bool) -> int:
                     "monitors": None,
                     "alert_channels": None,
                     "maintenance_windows": None,
+                    "discovery_sources": None,
                     "errors": exc.located,
                 }
             )
@@ -258,6 +259,7 @@ def _check_config(path: str, *, as_json: bool) -> int:
                 "monitors": len(config.monitors),
                 "alert_channels": len(config.alerts),
                 "maintenance_windows": len(config.maintenance),
+                "discovery_sources": len(config.discover),
                 "errors": [],
                 "warnings": warned,
             }
@@ -271,6 +273,9 @@ def _check_config(path: str, *, as_json: bool) -> int:
     ]
     if config.maintenance:
         counts.append(count(len(config.maintenance), "maintenance window"))
+    if config.discover:
+        # The monitors a source makes are found when the monitor reads it, not here.
+        counts.append(f"{count(len(config.discover), 'discovery source')} (read at the start)")
     print(f"{path}: {', '.join(counts)}, OK")
     return EXIT_OK
 
