@@ -156,7 +156,7 @@ def _redact_pairs(query: str) -> str:
 # once, not once from each of its positions.  The authority starts after the '//' and
 # any more slashes or backslashes; for the schemes WHATWG's URL standard calls special, which is
 # how browsers read them, after ``scheme:`` and any run of them, none included:
-# ``https:u:p@h``, ``https:\\\\u:p@h`` and ``https:////u:p@h`` all hold a password.  httpx
+# ``https:u:p@h``, ``https:\\u:p@h`` and ``https:////u:p@h`` all hold a password.  httpx
 # reads a URL without a scheme (``://u:p@h``) too.
 _SCHEME = re.compile(
     r"(?<![A-Za-z0-9+.-])(?:(?i:https?+|wss?+|ftp|file):|(?:[A-Za-z][A-Za-z0-9+.-]*+)?+:(?=//))"

@@ -275,7 +275,9 @@ def _check_config(path: str, *, as_json: bool) -> int:
         counts.append(count(len(config.maintenance), "maintenance window"))
     if config.discover:
         # The monitors a source makes are found when the monitor reads it, not here.
-        counts.append(f"{count(len(config.discover), 'discovery source')} (read at the start)")
+        counts.append(
+            f"{count(len(config.discover), 'discovery source')} (read as the monitor runs)"
+        )
     print(f"{path}: {', '.join(counts)}, OK")
     return EXIT_OK
 

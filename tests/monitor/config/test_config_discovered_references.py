@@ -123,16 +123,15 @@ def test_check_config_says_each_warning_in_one_line(
     assert (
         err == "warning: objectives[0].match: selects no monitor yet; discover: web may add one\n"
     )
-    assert (
-        out == f"{path}: 1 monitor, 1 alert channel, 1 discovery source (read at the start), OK\n"
-    )
+    sources = "1 discovery source (read as the monitor runs)"
+    assert out == f"{path}: 1 monitor, 1 alert channel, {sources}, OK\n"
 
 
 def test_check_config_counts_the_discovery_sources_apart_from_the_monitors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--json`` counts the file's sources in ``discovery_sources`` and, in ``monitors``,
-    only the monitors written in it (those a source makes are found at the start)."""
+    only the monitors written in it (those a source makes are found as the monitor runs)."""
     path = tmp_path / "tether.yaml"
     path.write_text(DISCOVER)
     assert main(["check-config", "--json", str(path)]) == 0
