@@ -42,7 +42,10 @@ from tether.cli import main
 from tether.lab import Lab, Scenario
 from tether.lab._lab import BROWSER_SCENARIOS
 
-DRIP_INTERVAL = 0.1
+DRIP_INTERVAL = 0.03
+"""slow_drip's byte every 0.03 s, a tenth of ``WAIT_TIMEOUT``: at 0.1 s a loaded machine
+now and then held the lab's drip past the 0.3 s read timeout, and the row read
+``read.timeout`` where the probe's deadline should end the call."""
 FLAP_PERIOD = 10.0
 TIMEOUT = "1"
 WAIT_TIMEOUT = "0.3"
