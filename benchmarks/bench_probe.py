@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_probe.py [--quick] [--write benchmarks/history/bench_probe.md]
      [--rounds 8] [--seconds 4] [--concurrency 64] [--tether-workers N] [--no-install]
-     [--no-profile]
+     [--no-profile] [--driver aiohttp|wrk]
 
 The full run takes about 1.5 minutes on this project's 2-core machine (2 with
 ``--tether-workers``); ``--quick`` (a smoke test, too short to mean anything) about 15 s.
@@ -39,7 +39,13 @@ The load generator is one child process (``--drive``): an aiohttp client with C
 concurrent loops (``--concurrency``, 64 by default) on one keep-alive connection pool to
 the prober; each GET names the next target in turn, carries the
 ``X-Prometheus-Scrape-Timeout-Seconds: 10`` header Prometheus sends, and waits for the
-whole answer.  It sends no ``Accept-Encoding``: asked for gzip, as Prometheus asks,
+whole answer.  ``--driver wrk`` drives with wrk instead (Debian's ``wrk``, C: one
+thread, ``--concurrency`` connections, a Lua script naming the targets in turn and
+counting an answer good as above; one wrk run a block, in whole seconds, after a
+warm-up run of its own, its CPU from ``wait4``): a tenth of a core where the aiohttp
+client takes near half of one at the rates measured, so less of the two cores goes to
+the apparatus, whose share grows with the rate measured and so pulls every ratio
+towards 1.  Neither sends ``Accept-Encoding``: asked for gzip, as Prometheus asks,
 blackbox_exporter compresses its answer and tether does not, which is not what is
 compared here.  A probe counts when it is answered ``200`` with ``probe_success 1`` in
 the body and completes inside the measured window.  Each block runs a short warm-up (the
@@ -261,6 +267,95 @@ class Driver:
 
     def close(self) -> None:
         end_child(self.proc, 30)
+
+
+_WRK_SCRIPT = r"""
+local urls, n, i = {}, 0, 0
+ok, bad = 0, 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  for _, u in ipairs(args) do n = n + 1; urls[n] = u end
+  i = math.random(n) - 1
+end
+function request()
+  i = i %% n + 1
+  return wrk.format("GET", urls[i], {["X-Prometheus-Scrape-Timeout-Seconds"] = "%s"})
+end
+function response(status, headers, body)
+  if status == 200 and (string.find(body, "\nprobe_success 1\n", 1, true)
+      or string.find(body, "\nprobe_success 1.0\n", 1, true)) then
+    ok = ok + 1
+  else
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local good, failed = 0, 0
+  for _, t in ipairs(threads) do good = good + t:get("ok"); failed = failed + t:get("bad") end
+  io.write(string.format("TETHER %%d %%d %%d %%d\n", good, failed,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+class WrkDriver:
+    """The load generator as wrk (C, its Lua reading each answer), in place of the aiohttp
+    client: ``--driver wrk``.  One wrk run a block (``-t 1 -c CONCURRENCY``), after a
+    warm-up run of its own; its CPU from ``wait4``."""
+
+    def __init__(self, tmp: Path) -> None:
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            raise SetupError("--driver wrk needs wrk (Debian: apt-get install wrk)")
+        self.wrk = wrk
+        self.script = tmp / "probe.lua"
+        self.script.write_text(_WRK_SCRIPT % SCRAPE_TIMEOUT)
+        self.used = 0.0
+        """CPU seconds of every wrk run so far."""
+
+    def _run(
+        self, prober: Prober, seconds: float, concurrency: int, cpu: bool
+    ) -> tuple[str, float, float, float]:
+        base = prober.urls[0].split("/probe?")[0]
+        paths = ["/probe?" + u.split("/probe?", 1)[1] for u in prober.urls]
+        args = [
+            self.wrk, "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
+            "--timeout", "60s", "-s", str(self.script), base, "--", *paths,
+        ]  # fmt: skip
+        cpu0 = tree_cpu(prober.proc.pid) if cpu else 0.0
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        text = proc.stdout.read()
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        wall = time.perf_counter() - start
+        cpu1 = tree_cpu(prober.proc.pid) if cpu else 0.0
+        self.used += usage.ru_utime + usage.ru_stime
+        return text, wall, cpu1 - cpu0, usage.ru_utime + usage.ru_stime
+
+    def block(
+        self, prober: Prober, seconds: float, warmup: float, concurrency: int
+    ) -> dict[str, Any]:
+        self._run(prober, warmup, concurrency, cpu=False)
+        text, wall, cpu, own = self._run(prober, seconds, concurrency, cpu=True)
+        line = next((x for x in text.splitlines() if x.startswith("TETHER ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk printed no tally: {text[-2000:]}")
+        good, failed, p50, p99 = (int(x) for x in line.split()[1:])
+        return {
+            "ok": good,
+            "failed": failed,
+            "wall": wall,
+            "cpu": cpu,
+            "driver_cpu": own,
+            "p50": p50 / 1e6,
+            "p99": p99 / 1e6,
+        }
+
+    def close(self) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,6 +677,7 @@ class Settings:
     workers: int | None
     profile: bool
     install: bool
+    driver: str = "aiohttp"
 
 
 @dataclass
@@ -606,7 +702,7 @@ def measure(settings: Settings, out: TextIO) -> Measured:
     cores = prober_cores()
     ensure_exporter(settings.install)
     started: list[Prober] = []
-    driver: Driver | None = None
+    driver: Driver | WrkDriver | None = None
     with (
         tempfile.TemporaryDirectory() as tmp_name,
         target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET) as servers,
@@ -627,7 +723,7 @@ def measure(settings: Settings, out: TextIO) -> Measured:
             started.append(exporter)
             for p in started:
                 p.wait_ready()
-            driver = Driver()
+            driver = Driver() if settings.driver == "aiohttp" else WrkDriver(tmp)
             peers = [*tethers, exporter]
             for p in peers:  # untimed: imports, first connections, caches
                 block(p, 2 * settings.warmup)
@@ -636,7 +732,11 @@ def measure(settings: Settings, out: TextIO) -> Measured:
 
             def ours() -> float:
                 assert driver is not None
-                mine = time.process_time() + tree_cpu(driver.proc.pid)
+                mine = time.process_time()
+                if isinstance(driver, Driver):
+                    mine += tree_cpu(driver.proc.pid)
+                else:
+                    mine += driver.used
                 return mine + sum(tree_cpu(p.proc.pid) for p in peers)
 
             targets_cpu, wall = sum(s.cpu() for s in servers), time.perf_counter()
@@ -722,12 +822,18 @@ def report(m: Measured, settings: Settings) -> Section:
         else "the probers are not pinned (no taskset here)"
     )
     driver_share = _median([c for p in peers for c in p.driver_cpu])
+    load = (
+        f"one aiohttp client process, {settings.concurrency} loops"
+        if settings.driver == "aiohttp"
+        else f"wrk (`--driver wrk`: one thread, {settings.concurrency} connections, its Lua "
+        "reading each answer)"
+    )
     numbers = [str(i + 1) for i in range(len(peers))]
     section.notes.append(
         f"Targets: {TARGET_PROCESSES} child processes on {HOSTS_EACH * TARGET_PROCESSES} "
-        "loopback addresses, answering 200 with Connection: close.  Load: one aiohttp client "
-        f"process, {settings.concurrency} loops on keep-alive connections to the prober, no "
-        f"Accept-Encoding.  Pinning: {pinned}; the targets ({100 * m.targets_share:.0f}% of a "
+        "loopback addresses, answering 200 with Connection: close.  "
+        f"Load: {load} on keep-alive connections to the prober, no Accept-Encoding.  "
+        f"Pinning: {pinned}; the targets ({100 * m.targets_share:.0f}% of a "
         f"core over the rounds) and the load generator ({100 * driver_share:.0f}% of a core "
         "while it drives) are not pinned and share the machine with the prober measured, "
         "alike for every peer.  Rounds in the order "
@@ -807,6 +913,12 @@ def main() -> int:
     parser.add_argument(
         "--no-profile", action="store_true", help="skip the profiled block of tether"
     )
+    parser.add_argument(
+        "--driver",
+        choices=("aiohttp", "wrk"),
+        default="aiohttp",
+        help="the load generator: an aiohttp client (default) or wrk (C)",
+    )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
@@ -823,6 +935,7 @@ def main() -> int:
         workers=args.tether_workers,
         profile=not args.no_profile,
         install=not args.no_install,
+        driver=args.driver,
     )
     started = time.perf_counter()
     made_by = versions()  # now: the source may change while this runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,14 +64,22 @@ def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: 
     reason="needs Debian's prometheus-blackbox-exporter (.ci/run installs it and requires "
     "this test)",
 )
-def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: Path) -> None:
-    """`bench_probe.py --quick --no-install --write F` exits 0, prints tether's and
-    blackbox_exporter's /probe rates in a table with the judged ratio, and replaces its
-    part of F, keeping the others."""
+@pytest.mark.parametrize("driver", ["aiohttp", "wrk"])
+def test_bench_probe_quick_measures_both_probers_and_writes_its_part(
+    tmp_path: Path, driver: str
+) -> None:
+    """`bench_probe.py --quick --no-install --driver D --write F` exits 0, prints tether's
+    and blackbox_exporter's /probe rates in a table with the judged ratio, every probe
+    counted good (a load generator that misread the answers would count them failed),
+    and replaces its part of F, keeping the others."""
+    if driver == "wrk" and shutil.which("wrk") is None:
+        if os.environ.get("TETHER_REQUIRE_BLACKBOX"):
+            pytest.fail("wrk is missing (.ci/run installs it beside blackbox_exporter)")
+        pytest.skip("needs wrk (Debian: apt-get install wrk)")
     stdout, written = run_writing_its_part(
         tmp_path,
         "bench_probe.py",
-        ["--quick", "--no-install"],
+        ["--quick", "--no-install", "--driver", driver],
         "/probe",
         PROBE_HEADINGS,
         timeout=60,
@@ -80,6 +89,14 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(tmp_path: P
     verdict = r"^(- )?/probe: tether .* probes/s, .* x blackbox_exporter's .* \(target >= 2\.0\)"
     assert re.search(verdict, stdout, flags=re.M), stdout
     assert re.search(verdict.replace("(- )?", "- "), written, flags=re.M), written
+    rows = re.findall(r"^\| (tether|blackbox_exporter)[^|]*\|(.*)\|$", stdout, flags=re.M)
+    assert len(rows) == 2, stdout
+    for _, cells in rows:
+        rate, failed = cells.split("|")[0].strip(), cells.split("|")[-1].strip()
+        assert int(rate.replace(",", "")) > 0, stdout
+        assert failed == "0", stdout
+    if driver == "wrk":
+        assert "Load: wrk (`--driver wrk`" in stdout, stdout
 
 
 SCRAPE_HEADINGS = ("1. /metrics at 1,000 to 240,000 monitors",)
