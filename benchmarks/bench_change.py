@@ -1,7 +1,7 @@
 """The coordinator's CPU per state change, on its real path, beside a steady check's.
 
 Run: python benchmarks/bench_change.py [--monitors 20000] [--interval 10] [--rounds 3]
-     [--profile outage|recovery|steady] [--instructions N]
+     [--profile outage|recovery|steady] [--instructions N] [--order random|names]
      [--write benchmarks/history/bench_change.md]
 
 Issue 46 section 3: a 120,000-monitor outage seen within one interval with ``workers: 2``
@@ -16,7 +16,9 @@ that a change to the path can be seen under load:
   ``bench_mass.py``'s file), read by ``parse_config`` from YAML.  Each check is a real
   prober's (``Prober.check`` of a live HTTP server for a pass, of a closed port on the
   same address for a refusal, one of each per address) made into each monitor's by its
-  name and time; every monitor is checked once an interval (spread evenly over it), its
+  name and time; every monitor is checked once an interval, at a point of it drawn at
+  random as the scheduler draws a monitor's first run (``--order names``: evenly, in
+  the order of the names, as sections 1 to 5 of the history were measured), its
   confirmation re-probes ``confirm_delay`` apart as the detector asks for them (three
   failures in a row to go down, two passes to come up); the checks are put in frames as a
   worker batches them (``_workers._Batch``: per worker, ``worker_of``, 10 ms of checks or
@@ -38,7 +40,9 @@ that a change to the path can be seen under load:
   CPU: ``time.process_time`` (every thread of the process: the store's writer and the
   log's thread too), the median over rounds; per change, the phase's CPU over its
   changes (so an outage's change includes its three checks, as ``bench_mass.py``'s
-  figure does), and the ratio to a steady check.
+  figure does), and the ratio to a steady check; of it, the calling thread's
+  (``time.thread_time``: what the event loop does in the monitor, the rest being the
+  store's writer and the log's thread).
 
 ``--instructions N``: callgrind's instructions per change and per steady check, each the
 difference of a run with the phase and one without, over N monitors, in fresh
@@ -60,6 +64,7 @@ import io
 import os
 import pickle
 import pstats
+import random
 import socket
 import sys
 import tempfile
@@ -166,7 +171,9 @@ class Plan:
     names: list[str]
 
 
-def plan(n: int, interval: float, passes: list[Any], refusals: list[Any]) -> Plan:
+def plan(
+    n: int, interval: float, passes: list[Any], refusals: list[Any], order: str = "random"
+) -> Plan:
     """Every phase's frames: each monitor checked once in its interval (evenly spread),
     then re-probed ``confirm_delay`` apart until its threshold is met."""
     from tether.monitor.checks._prober import Check
@@ -174,6 +181,15 @@ def plan(n: int, interval: float, passes: list[Any], refusals: list[Any]) -> Pla
 
     names = [f"m{i:06d}" for i in range(n)]
     owner = [worker_of(name, WORKERS) for name in names]
+    # Where each monitor falls in its interval: at random, as the scheduler places a
+    # monitor's first run (Schedule.add), so that the checks reach the store in no order
+    # of its keys (every table the store writes per monitor is keyed by its name); in
+    # the names' order (``order="names"``, the first five sections of the history) the
+    # monitors of one batch shared their pages, and a change cost the store's writer a
+    # third of what it costs the real monitor.
+    slot = list(range(n))
+    if order == "random":
+        random.Random(46).shuffle(slot)
     frames: dict[str, list[bytes]] = {}
     counts: dict[str, int] = {}
     starts: dict[str, float] = {}
@@ -189,7 +205,7 @@ def plan(n: int, interval: float, passes: list[Any], refusals: list[Any]) -> Pla
         starts[phase] = t0
         due: list[tuple[float, int, int]] = []
         for i in range(n):
-            at = t0 + interval * i / n
+            at = t0 + interval * slot[i] / n
             for k in range(each):
                 due.append((at + k * 1.0, i, k))
         heapq.heapify(due)
@@ -280,6 +296,9 @@ class Seen:
     changes: int
     asked: int
     opened: int
+    main: float = 0.0
+    """Of ``cpu``, the calling thread's: what the event loop does in the real process
+    (the rest is the store's writer and the log's thread)."""
 
 
 def phases(
@@ -323,7 +342,7 @@ def phases(
             opened = len(store.incidents(limit=1_000_000))
             asked = fleet.count
             prof = profile[1] if profile is not None and profile[0] == phase else None
-            begun = time.process_time()
+            begun, begun_main = time.process_time(), time.thread_time()
             if prof is not None:
                 prof.enable()
             take(runner, fleet, clock, p.frames[phase])
@@ -332,6 +351,7 @@ def phases(
             if prof is not None:
                 prof.disable()
             cpu = time.process_time() - begun
+            main = time.thread_time() - begun_main
             wrong = [n for n in p.names if runner.detector.state(n) is not want[phase]]
             if wrong:
                 raise SystemExit(f"{phase}: {len(wrong)} not {want[phase]}, e.g. {wrong[:3]}")
@@ -340,6 +360,7 @@ def phases(
                 sum(1 for name in p.names if runner.since.get(name, 0) >= p.start[phase]),
                 fleet.count - asked,
                 len(store.incidents(limit=1_000_000)) - opened,
+                main,
             )
         outbox.close()
     sys.setswitchinterval(switch)
@@ -360,11 +381,13 @@ def load_average() -> str:
 def measure(args: argparse.Namespace, text: str, p: Plan) -> Section:
     section = Section("1. Coordinator CPU per state change, beside a steady check's")
     cpu: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    main: dict[str, list[float]] = {phase: [] for phase in PHASES}
     seen: dict[str, tuple[int, int, int]] = {}
     for r in range(args.rounds):
         profile = (args.profile, cProfile.Profile()) if args.profile and r == 0 else None
         for phase, got in phases(text, p, profile=profile).items():
             cpu[phase].append(got.cpu)
+            main[phase].append(got.main)
             seen[phase] = (got.changes, got.asked, got.opened)
         if profile is not None:
             out = io.StringIO()
@@ -395,6 +418,7 @@ def measure(args: argparse.Namespace, text: str, p: Plan) -> Section:
                 str(opened),
                 f"{median(cpu[phase]):.2f}",
                 f"{each:,.0f}" + ("" if changes else " (per check)"),
+                f"{median(main[phase]) / (changes or n) * 1e6:,.0f}",
                 f"{each / steady:.1f} x",
             )
         )
@@ -414,6 +438,7 @@ def measure(args: argparse.Namespace, text: str, p: Plan) -> Section:
                 "incidents opened",
                 "CPU s",
                 "µs per change",
+                "of it, the calling thread's (the loop's, in the monitor)",
                 "of a steady check",
             ),
             rows,
@@ -484,6 +509,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", choices=PHASES)
     parser.add_argument("--instructions", type=int, metavar="N")
+    parser.add_argument(
+        "--order",
+        choices=("random", "names"),
+        default="random",
+        help="where each monitor falls in its interval: at random, as the scheduler "
+        "places it (default), or in the order of the names (sections 1-5)",
+    )
     parser.add_argument("--part", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--write", help="also write the results as Markdown into this file")
     args = parser.parse_args()
@@ -497,10 +529,12 @@ def main() -> int:
         passes, refusals = templates(addresses, closed)
     sections = []
     text = config_text(args.monitors, args.interval, addresses)
-    sections.append(measure(args, text, plan(args.monitors, args.interval, passes, refusals)))
+    sections.append(
+        measure(args, text, plan(args.monitors, args.interval, passes, refusals, args.order))
+    )
     if args.instructions:
         small = config_text(args.instructions, args.interval, addresses)
-        counted_plan = plan(args.instructions, args.interval, passes, refusals)
+        counted_plan = plan(args.instructions, args.interval, passes, refusals, args.order)
         sections.append(counted(args.instructions, small, counted_plan))
     for section in sections:
         section.seconds = time.perf_counter() - started

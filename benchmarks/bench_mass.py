@@ -80,7 +80,9 @@ Method.  Everything runs on loopback.
 - **CPU per change**: utime + stime from ``/proc/PID/stat`` of the coordinator (every
   thread: the store's writer too) and of each worker (``bench_scale.workers_of``), read
   at the phase's event and at its end (every monitor changed, or the cap), divided by the
-  state changes seen in the phase.  It includes the checks made in the phase (in an
+  state changes seen in the phase (the coordinator's also thread by thread, from
+  ``/proc/PID/task``, in the phase's line: its event loop, and the others by native id,
+  the store's writer the busiest).  It includes the checks made in the phase (in an
   outage, about three a monitor: the failed check and two re-probes; plus the steady
   monitors'), so it is not zero at any N: what matters is that it stays the same as N
   grows.  So the table also gives it *net of the quiet rate*: after the cold start (and its
@@ -606,6 +608,9 @@ class PhaseResult:
     # With --stalls only (left out of --json without it):
     stalls: dict[str, Any] = field(default_factory=dict)
     """The stall watch's figures in the phase (:func:`stall_figures`)."""
+    threads: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the (first) coordinator's threads in the phase, by thread name
+    (:func:`threads_cpu`; left out of --json when empty)."""
 
     @property
     def done(self) -> bool:
@@ -689,6 +694,7 @@ NEW_FIELDS = {
     "instances": 1,
     "members": [],
     "stalls": {},
+    "threads": {},
 }
 """Figures of the runs on PostgreSQL, and their values in any other: left out of
 ``--json`` there, so that the other shapes' JSON stays as it was."""
@@ -860,6 +866,28 @@ def tree_cpu(pid: int) -> float:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of ``pid`` (``/proc/PID/task``): ``event loop`` (the
+    process's first thread) and each other by its name and native id (Python 3.11 names
+    no thread for the system, so most read ``python``; the store's writer is the
+    busiest of them)."""
+    out: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        name = "event loop" if tid == str(pid) else f"{name} {tid}"
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] = sum(int(f) for f in fields[11:13]) / CLK_TCK
+    return out
+
+
 def postgres_server() -> Any:
     """A PostgreSQL server of its own, started in a temporary directory, listening on
     127.0.0.1: ``tests/helpers/postgres_server.py``'s, which the store's tests use."""
@@ -1029,6 +1057,7 @@ def _measure_run(
                 event = switched[0]
                 run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
             cpu0 = [cpu_of(g) for g in groups]
+            threads0 = threads_cpu(groups[0][0])
             pg0 = postgres_cpu(postgres, watch)
             # The cold start counts changes from the launch: workers check as they start.
             since = spawned if name == "cold start" else event
@@ -1037,6 +1066,12 @@ def _measure_run(
             )
             end = time.time() if math.isnan(done) else done
             cpu1 = [cpu_of(g) for g in groups]
+            threads1 = threads_cpu(groups[0][0])
+            result.threads = {
+                k: round(v - threads0.get(k, 0.0), 2)
+                for k, v in sorted(threads1.items(), key=lambda kv: -kv[1])
+                if v - threads0.get(k, 0.0) > 0
+            }
             pg1 = postgres_cpu(postgres, watch)
             busy = busy_cores_seconds() - busy0
             mine = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets) - mine0
@@ -1061,7 +1096,9 @@ def _measure_run(
                     f"{_s(result.postgres_cpu / max(changed, 1) * 1e6, 0)} µs per change"
                     if server is not None
                     else ""
-                ),
+                )
+                + "; coordinator's threads, CPU s: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in result.threads.items()),
                 flush=True,
             )
             result.wall = end - event
