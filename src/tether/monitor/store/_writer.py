@@ -73,8 +73,10 @@ T = TypeVar("T")
 
 Job = Callable[[C], Any]
 Item = tuple[str, Any, "Future[Any] | None"]
-"""(what, payload, who waits): what is result, change, state, location, push, call, held
-or write (a job nobody waits for, batched like a result: an incident change)."""
+"""(what, payload, who waits): what is result, change, state, location, push, call, held,
+write (a job nobody waits for, committed within :data:`PROMPT_SECONDS`: an incident
+change) or later (a job nobody waits for, committed with the batch like a result: a
+member joining or leaving an open incident)."""
 Located = tuple[LocationState, Fence | None]
 """A location state to write, and the fence its write must pass."""
 Pushed = tuple[str, float, bool, "str | None", "float | None"]
@@ -83,7 +85,7 @@ _STOP = object()
 _NUDGE = object()
 """Put on the queue for a call on the first lane: wakes a writer that waits on the queue."""
 _ROWS = ("result", "change")
-_JOBS = ("call", "held", "write")
+_JOBS = ("call", "held", "write", "later")
 """Items whose payload is (job, ...): their jobs run in the batch's transaction, in order."""
 
 
@@ -256,15 +258,22 @@ class BatchedStore(Generic[C]):
         queued per monitor is written, and held, not lost, while the database is away."""
         self._queue_row(("push", (monitor, at, ok, detail, latency_ms), None))
 
-    def _queue_write(self, job: Job[C], about: str) -> None:
+    def _queue_write(self, job: Job[C], about: str, *, prompt: bool = True) -> None:
         """Queue ``job`` without waiting for it: it is committed as soon as the writer is
         free, in one transaction with what is queued by then, in order with what was
         queued before and after it; held as one (never dropped) while the database cannot
-        be written.
+        be written.  ``prompt=False``: committed with the batch it falls in, as a result
+        is (within ``batch_seconds``), not within :data:`PROMPT_SECONDS`: a write that
+        says no more than the rows queued with it (a member joining or leaving an open
+        incident, with no alert and no line of its own), which a wave makes thousands a
+        second, each of which closed its batch early.
         ``job`` must hold what it writes already encoded: the caller goes on changing its
         objects.  ``about`` names it in the log if the database refuses it."""
         if self._closed:
             raise StoreError("the store is closed")
+        if not prompt:
+            self._queue_row(("later", (job, about), None))
+            return
         self._queue.put(("write", (job, about), None))
         if not self._prompted:
             self._urgent.set()
@@ -530,6 +539,7 @@ class BatchedStore(Generic[C]):
             "location": lambda: f"the state of {payload[0].monitor} at {payload[0].location}",
             "push": lambda: f"a push of {payload[0]}",
             "write": lambda: str(payload[1]),
+            "later": lambda: str(payload[1]),
         }.get(what, lambda: "a write")()
         log.error(
             "store: the database refused %s, left out: %s",

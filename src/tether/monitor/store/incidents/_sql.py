@@ -209,7 +209,11 @@ class IncidentSQL(OutboxSQL[C]):
             tuple(self._insert_alert(a.channel, a.dedup, a.payload, now) for a in alerts),
             self._write_incidents,
         )
-        self._queue_write(job, f"a change of incident #{incident.id}")
+        # A member's join or leave alone (a wave's thousands a second) is committed with
+        # the batch, as the state change that made it is; an opening, a line of the
+        # timeline, a resolution and an alert within PROMPT_SECONDS.
+        prompt = opened or entry is not None or bool(alerts) or change.resolves
+        self._queue_write(job, f"a change of incident #{incident.id}", prompt=prompt)
 
     def acknowledge_incident(
         self, incident_id: int, entry: TimelineEntry, *, audit: AuditEntry | None = None
