@@ -10,6 +10,7 @@ it, so nothing here waits on real time but a poll for what the writer did."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -169,46 +170,16 @@ def test_only_a_members_join_or_leave_is_queued_for_the_batch(tmp_path: Path) ->
             members={"api": Member(t0, alerted=True, opener=True)},
         )
         store.commit_incident(first, [], t0, opened=True)
-        joined = Incident(
-            first.id,
-            first.key,
-            first.kind,
-            first.detail,
-            first.hint,
-            first.opened,
-            monitors=("api", "web"),
-            timeline=first.timeline,
-            members={**first.members, "web": Member(t0 + 1, alerted=False, opener=False)},
-        )
+        web = Member(t0 + 1, alerted=False, opener=False)
+        joined = replace(first, monitors=("api", "web"), members={**first.members, "web": web})
         store.commit_incident(joined, [], t0 + 1, touched=("web",))
         paged = [Alert("ops", f"{first.id}:web", opened())]
         store.commit_incident(joined, paged, t0 + 2, touched=("web",))
         line = TimelineEntry(t0 + 3, "note", "web joined")
-        noted = Incident(
-            first.id,
-            first.key,
-            first.kind,
-            first.detail,
-            first.hint,
-            first.opened,
-            monitors=joined.monitors,
-            timeline=(*first.timeline, line),
-            members=joined.members,
-        )
+        noted = replace(joined, timeline=(*first.timeline, line))
         store.commit_incident(noted, [], t0 + 3, entry=line)
         back = TimelineEntry(t0 + 4, "resolved", "every member is back")
-        done = Incident(
-            first.id,
-            first.key,
-            first.kind,
-            first.detail,
-            first.hint,
-            first.opened,
-            resolved=t0 + 4,
-            monitors=joined.monitors,
-            timeline=(*noted.timeline, back),
-            members={},
-        )
+        done = replace(noted, resolved=t0 + 4, timeline=(*noted.timeline, back), members={})
         # A resolution with no line of its own (the engine writes one; the store must
         # not count on it): prompt all the same.
         store.commit_incident(done, [], t0 + 4, touched=("api", "web"))
