@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -119,6 +120,86 @@ def proc_cpu(stat_path: str) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+NGINX = "/usr/sbin/nginx"
+"""Debian's nginx (``nginx-light``): the C targets of ``bench_probe.py --targets nginx``."""
+_NGINX_CONF = """worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_timeout 0;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+{listens}
+    location / {{ default_type text/plain; return 200 "ok\\n"; }}
+  }}
+}}
+"""
+
+
+class NginxTargets:
+    """The same answer as :class:`Targets` (``200``, ``Connection: close``, ``ok``) from
+    nginx, a C server whose CPU a request is a small part of a Python one's: one master
+    and ``workers`` worker processes listening on every host at one port (nginx has no
+    port 0: a port free on the first host, tried again if another process takes it
+    first).  No ``switch``: the benchmarks that take addresses down use :class:`Targets`."""
+
+    def __init__(self, hosts: list[str], tmp: str, workers: int = 2) -> None:
+        for _ in range(5):
+            with socket.socket() as probe:
+                probe.bind((hosts[0], 0))
+                port = probe.getsockname()[1]
+            listens = "\n".join(f"    listen {h}:{port} backlog=4096;" for h in hosts)
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(_NGINX_CONF.format(workers=workers, tmp=tmp, listens=listens))
+            self.proc = subprocess.Popen(
+                [NGINX, "-p", tmp, "-c", conf],
+                stdin=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.addresses = [f"{h}:{port}" for h in hosts]
+            if self._answers(hosts[0], port):
+                return
+            self.close()
+        raise RuntimeError(f"nginx did not start: see {tmp}/error.log")
+
+    def _answers(self, host: str, port: int, limit: float = 10.0) -> bool:
+        end = time.monotonic() + limit
+        while self.proc.poll() is None and time.monotonic() < end:
+            try:
+                with socket.create_connection((host, port), timeout=1):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def cpu(self) -> float:
+        """Seconds of CPU the master and its workers have used (Linux ``/proc``)."""
+        pid = self.proc.pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            children = []
+        return proc_cpu(f"/proc/{pid}/stat") + sum(proc_cpu(f"/proc/{c}/stat") for c in children)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # nginx's fast shutdown
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_probe.py [--quick] [--write benchmarks/history/bench_probe.md]
      [--rounds 8] [--seconds 4] [--concurrency 64] [--tether-workers N] [--no-install]
-     [--no-profile] [--driver aiohttp|wrk]
+     [--no-profile] [--driver aiohttp|wrk] [--targets python|nginx]
 
 The full run takes about 1.5 minutes on this project's 2-core machine (2 with
 ``--tether-workers``); ``--quick`` (a smoke test, too short to mean anything) about 15 s.
@@ -33,7 +33,11 @@ the same for both.  Their CPU is reported beside the figures.
 Targets: the benchmarks' loopback servers (``benchmarks/_targets.py``), 2 child
 processes on 8 addresses each (``127.0.20.x``, ``127.0.21.x``), answering ``200 OK``
 with ``Connection: close``; every probe opens a fresh connection to its target, as both
-probers do anyway.
+probers do anyway.  ``--targets nginx`` serves the same answer on the same 16 addresses
+from Debian's nginx (``nginx-light``: C, one master and 2 worker processes, no access
+log), which takes a small part of the CPU the Python targets take for the same rate:
+like the load generator, the targets share the two cores with the prober measured and
+take more of them the faster it probes, which pulls every ratio towards 1.
 
 The load generator is one child process (``--drive``): an aiohttp client with C
 concurrent loops (``--concurrency``, 64 by default) on one keep-alive connection pool to
@@ -95,7 +99,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -107,7 +111,7 @@ from _report import (  # benchmarks/ is the script's own directory
     table,
     write_part,
 )
-from _targets import end_child, target_servers
+from _targets import NGINX, NginxTargets, end_child, target_servers
 
 RATIO_TARGET = 2.0
 """Issue 46 §7: twice blackbox_exporter's probes a second on the same two cores."""
@@ -678,6 +682,7 @@ class Settings:
     profile: bool
     install: bool
     driver: str = "aiohttp"
+    targets: str = "python"
 
 
 @dataclass
@@ -696,6 +701,28 @@ class Measured:
     profiled: list[tuple[str, float]] | None
 
 
+@contextlib.contextmanager
+def _targets(kind: str, tmp: str) -> Iterator[list[Any]]:
+    """The targets (each with ``addresses``, ``cpu()``): the Python servers, or nginx on
+    the same addresses (``--targets nginx``)."""
+    if kind == "python":
+        with target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET) as servers:
+            yield servers
+        return
+    if not os.access(NGINX, os.X_OK):
+        raise SetupError("--targets nginx needs nginx (Debian: apt-get install nginx-light)")
+    hosts = [
+        f"127.0.{SUBNET + p}.{h + 1}" for p in range(TARGET_PROCESSES) for h in range(HOSTS_EACH)
+    ]
+    home = Path(tmp) / "nginx"
+    home.mkdir()
+    served = NginxTargets(hosts, str(home), workers=TARGET_PROCESSES)
+    try:
+        yield [served]
+    finally:
+        served.close()
+
+
 def measure(settings: Settings, out: TextIO) -> Measured:
     """Start the targets, the probers and the load generator; run the rounds, then the
     profiled block; stop everything."""
@@ -705,7 +732,7 @@ def measure(settings: Settings, out: TextIO) -> Measured:
     driver: Driver | WrkDriver | None = None
     with (
         tempfile.TemporaryDirectory() as tmp_name,
-        target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET) as servers,
+        _targets(settings.targets, tmp_name) as servers,
     ):
         tmp = Path(tmp_name)
         addresses = [a for s in servers for a in s.addresses]
@@ -829,8 +856,13 @@ def report(m: Measured, settings: Settings) -> Section:
         "reading each answer)"
     )
     numbers = [str(i + 1) for i in range(len(peers))]
+    servers = (
+        f"{TARGET_PROCESSES} child processes"
+        if settings.targets == "python"
+        else f"nginx (`--targets nginx`: a master and {TARGET_PROCESSES} workers)"
+    )
     section.notes.append(
-        f"Targets: {TARGET_PROCESSES} child processes on {HOSTS_EACH * TARGET_PROCESSES} "
+        f"Targets: {servers} on {HOSTS_EACH * TARGET_PROCESSES} "
         "loopback addresses, answering 200 with Connection: close.  "
         f"Load: {load} on keep-alive connections to the prober, no Accept-Encoding.  "
         f"Pinning: {pinned}; the targets ({100 * m.targets_share:.0f}% of a "
@@ -919,6 +951,12 @@ def main() -> int:
         default="aiohttp",
         help="the load generator: an aiohttp client (default) or wrk (C)",
     )
+    parser.add_argument(
+        "--targets",
+        choices=("python", "nginx"),
+        default="python",
+        help="the probed servers: Python's (default) or nginx (C)",
+    )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
@@ -936,6 +974,7 @@ def main() -> int:
         profile=not args.no_profile,
         install=not args.no_install,
         driver=args.driver,
+        targets=args.targets,
     )
     started = time.perf_counter()
     made_by = versions()  # now: the source may change while this runs

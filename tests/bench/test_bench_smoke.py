@@ -28,6 +28,7 @@ MONITOR_HEADINGS = ("1. Scale", "2. Detection", "3. Storage")
 PROBE_HEADINGS = ("1. /probe throughput",)
 REPORT_HEADINGS = ("1. The hook alone", "2. Real calls")
 BLACKBOX = Path("/usr/bin/prometheus-blackbox-exporter")
+NGINX = Path("/usr/sbin/nginx")
 
 
 def test_bench_retry_quick_prints_every_section() -> None:
@@ -64,22 +65,26 @@ def test_bench_monitor_quick_prints_every_section_and_writes_its_part(tmp_path: 
     reason="needs Debian's prometheus-blackbox-exporter (.ci/run installs it and requires "
     "this test)",
 )
-@pytest.mark.parametrize("driver", ["aiohttp", "wrk"])
+@pytest.mark.parametrize(("driver", "targets"), [("aiohttp", "python"), ("wrk", "nginx")])
 def test_bench_probe_quick_measures_both_probers_and_writes_its_part(
-    tmp_path: Path, driver: str
+    tmp_path: Path, driver: str, targets: str
 ) -> None:
-    """`bench_probe.py --quick --no-install --driver D --write F` exits 0, prints tether's
-    and blackbox_exporter's /probe rates in a table with the judged ratio, every probe
-    counted good (a load generator that misread the answers would count them failed),
-    and replaces its part of F, keeping the others."""
-    if driver == "wrk" and shutil.which("wrk") is None:
-        if os.environ.get("TETHER_REQUIRE_BLACKBOX"):
-            pytest.fail("wrk is missing (.ci/run installs it beside blackbox_exporter)")
-        pytest.skip("needs wrk (Debian: apt-get install wrk)")
+    """`bench_probe.py --quick --no-install --driver D --targets T --write F` exits 0,
+    prints tether's and blackbox_exporter's /probe rates in a table with the judged ratio,
+    every probe counted good (a load generator that misread the answers, or targets that
+    answered wrong, would count them failed), and replaces its part of F, keeping the
+    others.  The C apparatus (wrk driving, nginx probed) runs together, so that both are
+    covered in one run's time."""
+    needed = {"wrk": shutil.which("wrk"), "nginx": NGINX if NGINX.exists() else None}
+    for tool in (driver, targets):
+        if tool in needed and needed[tool] is None:
+            if os.environ.get("TETHER_REQUIRE_BLACKBOX"):
+                pytest.fail(f"{tool} is missing (.ci/run installs it beside blackbox_exporter)")
+            pytest.skip(f"needs {tool} (Debian: apt-get install wrk nginx-light)")
     stdout, written = run_writing_its_part(
         tmp_path,
         "bench_probe.py",
-        ["--quick", "--no-install", "--driver", driver],
+        ["--quick", "--no-install", "--driver", driver, "--targets", targets],
         "/probe",
         PROBE_HEADINGS,
         timeout=60,
@@ -97,6 +102,7 @@ def test_bench_probe_quick_measures_both_probers_and_writes_its_part(
         assert failed == "0", stdout
     if driver == "wrk":
         assert "Load: wrk (`--driver wrk`" in stdout, stdout
+        assert "Targets: nginx (`--targets nginx`" in stdout, stdout
 
 
 SCRAPE_HEADINGS = ("1. /metrics at 1,000 to 240,000 monitors",)
