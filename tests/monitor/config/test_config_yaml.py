@@ -98,6 +98,55 @@ def test_recursive_alias_is_an_error() -> None:
     assert errors_of("monitors: &a [*a]\n") == ["monitors[0]: refers to itself through an alias"]
 
 
+def test_a_date_the_calendar_does_not_have_is_a_located_error() -> None:
+    """YAML reads `2025-17-02T01:00:00Z` as a timestamp by its shape, and datetime then
+    refuses month 17: one located error per such value, never datetime's ValueError (the
+    configuration fuzz test found it in a mutated docs example); a real date still loads."""
+    text = f"""\
+maintenance:
+  - name: migration
+    start: 2025-07-01T22:00:00Z
+    end: 2025-17-02T01:00:00Z
+  - name: other
+    start: 2025-02-30
+    end: 2025-03-01T00:00:00Z
+monitors:
+  - {{name: a, url: "{URL}"}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="t.yaml")
+    assert caught.value.located == [
+        't.yaml:4:5: maintenance[0].end: "2025-17-02T01:00:00Z" is not a date: '
+        "month must be in 1..12",
+        't.yaml:6:5: maintenance[1].start: "2025-02-30" is not a date: '
+        "day is out of range for month",
+    ]
+    fixed = text.replace("2025-17-02", "2025-07-02").replace("2025-02-30", "2025-02-28")
+    assert [w.name for w in parse_config(fixed).maintenance] == ["migration", "other"]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("!!timestamp foo", '"foo" is not a date'),
+        ("!!int abc", '"abc" is not a whole number'),
+        ("!!int 0x", '"0x" is not a whole number'),
+        ("!!float .", '"." is not a number'),
+        ("!!bool maybe", '"maybe" is not true or false'),
+        ("2024-02-29T25:00:00Z", '"2024-02-29T25:00:00Z" is not a date: hour must be in 0..23'),
+        ("0000-01-01", '"0000-01-01" is not a date: year 0 is out of range'),
+    ],
+)
+def test_a_value_its_tag_cannot_read_is_a_located_error(value: str, error: str) -> None:
+    """A value that does not fit its YAML tag, written (`!!int abc`) or read from its
+    shape (a timestamp), is one located error, where PyYAML's constructors raise whatever
+    int(), float(), datetime, a dict or a failed match raise."""
+    text = f"monitors:\n  - name: a\n    url: {URL}\n    timeout: {value}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="t.yaml")
+    assert caught.value.located == [f"t.yaml:4:5: monitors[0].timeout: {error}"]
+
+
 def test_top_level_must_be_a_mapping() -> None:
     """A list or a scalar at the top is reported at `(top level)`."""
     assert errors_of("- a\n- b\n") == [

@@ -59,6 +59,24 @@ class TooLarge(Exception):
         self.message = message
 
 
+_TYPES: Final = {
+    "timestamp": "a date",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+}
+
+
+def _not_of_its_type(node: yaml.Node, exc: Exception) -> str:
+    """What to say of a scalar its tag's constructor refused with ``exc``."""
+    tag = node.tag.rsplit(":", 1)[-1]
+    problem = f"{show(node.value)} is not {_TYPES.get(tag, 'a YAML ' + tag)}"
+    if tag == "timestamp" and isinstance(exc, ValueError):
+        # Of PyYAML's shape, so datetime's words: month must be in 1..12.
+        return f"{problem}: {exc}"
+    return problem
+
+
 @dataclasses.dataclass(slots=True)
 class Document:
     """Plain data built from YAML nodes, with each key path's position and the problems
@@ -101,7 +119,18 @@ class Document:
                     (path, f"is a number {len(node.value):,} characters long: no key takes one")
                 )
                 return None
-            value = self.constructor.construct_object(node)
+            try:
+                value = self.constructor.construct_object(node)
+            except yaml.YAMLError:
+                raise  # located by the caller, as any YAML error
+            except Exception as exc:  # what PyYAML's constructors let out on a scalar
+                # Only a scalar gets here.  A timestamp of PyYAML's shape that the calendar
+                # does not have (2025-17-02) raises datetime's ValueError, and a value
+                # that does not fit its explicit tag (`!!int abc`, `!!bool maybe`,
+                # `!!timestamp foo`) whatever int(), float(), a dict or a failed match
+                # raise: one located error each, not a traceback.
+                self.errors.append((path, _not_of_its_type(node, exc)))
+                return None
             if isinstance(value, str) and node.tag == _STR_TAG and self.env is not None:
                 value = self.interpolate(value, path)
             if isinstance(value, str) and not self.storable(value, path):
