@@ -19,6 +19,22 @@ def names(n: int) -> list[str]:
     return [f"m{i:05d}" for i in range(n)]
 
 
+def one_member(store: Store, at: float = T0) -> Incident:
+    """A new incident (not yet committed) of one monitor, ``api``, which opened it and was
+    alerted: a refused port on 127.0.0.1:8080."""
+    return Incident(
+        store.new_incident_id(),
+        "host:127.0.0.1:8080",
+        Kind.CONNECT_REFUSED,
+        "refused",
+        "start it",
+        at,
+        monitors=("api",),
+        timeline=(TimelineEntry(at, "opened", "refused"),),
+        members={"api": Member(at, alerted=True, opener=True)},
+    )
+
+
 def big(store: Store, n: int) -> Incident:
     """A `local` incident of ``n`` members, opened in the store."""
     members = {name: Member(T0, alerted=True) for name in names(n)}

@@ -15,27 +15,17 @@ import sqlite3
 import pytest
 
 from tests.helpers.alert_payloads import opened, resolved
+from tests.helpers.incident_rows import one_member
 from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.stores import open_target, schema_of
-from tether._kinds import Kind
-from tether.monitor._records import Alert, Incident, Member, TimelineEntry
+from tether.monitor._records import Alert, Incident, TimelineEntry
 from tether.monitor.store import PostgresStore, Store, StoreError
 
 T0 = 1_700_000_000.0
 
 
 def incident(store: Store) -> Incident:
-    return Incident(
-        store.new_incident_id(),
-        "host:127.0.0.1:8080",
-        Kind.CONNECT_REFUSED,
-        "refused",
-        "start it",
-        T0,
-        monitors=("api",),
-        timeline=(TimelineEntry(T0, "opened", "refused"),),
-        members={"api": Member(T0, alerted=True, opener=True)},
-    )
+    return one_member(store, T0)
 
 
 def alerts(dedup: str, *channels: str, back: bool = False) -> list[Alert]:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.incident_rows import one_member
 from tests.helpers.polls import until
 from tether.monitor.store import SQLiteStore
 from tether.monitor.store._writer import PROMPT_SECONDS
@@ -153,22 +154,11 @@ def test_only_a_members_join_or_leave_is_queued_for_the_batch(tmp_path: Path) ->
     any change with alerts as prompt writes, and a change that only touches members (the
     wave's thousands) for the batch; each lands all the same, in order."""
     from tests.helpers.alert_payloads import opened
-    from tether._kinds import Kind
-    from tether.monitor._records import Alert, Incident, Member, TimelineEntry
+    from tether.monitor._records import Alert, Member, TimelineEntry
 
     t0 = 1_700_000_000.0
     with KindsStore(tmp_path / "t.db") as store:
-        first = Incident(
-            store.new_incident_id(),
-            "host:127.0.0.1:8080",
-            Kind.CONNECT_REFUSED,
-            "refused",
-            "start it",
-            t0,
-            monitors=("api",),
-            timeline=(TimelineEntry(t0, "opened", "refused"),),
-            members={"api": Member(t0, alerted=True, opener=True)},
-        )
+        first = one_member(store, t0)
         store.commit_incident(first, [], t0, opened=True)
         web = Member(t0 + 1, alerted=False, opener=False)
         joined = replace(first, monitors=("api", "web"), members={**first.members, "web": web})
