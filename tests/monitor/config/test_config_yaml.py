@@ -147,6 +147,27 @@ def test_a_value_its_tag_cannot_read_is_a_located_error(value: str, error: str) 
     assert caught.value.located == [f"t.yaml:4:5: monitors[0].timeout: {error}"]
 
 
+def test_a_credential_its_tag_cannot_read_is_not_shown() -> None:
+    """A secret key's value, a credential header's and an alert channel's URL (an Apprise
+    URL carries its tokens) are named "the value" when their tag cannot read them."""
+    text = f"""\
+alerts:
+  - {{name: chat, type: apprise, url: !!int "slack://SECRET-A/SECRET-B/SECRET-C"}}
+monitors:
+  - name: a
+    url: {URL}
+    headers: {{Authorization: !!bool "Bearer SECRET-D"}}
+    token: !!timestamp SECRET-E
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="t.yaml")
+    located = "\n".join(caught.value.located)
+    assert "SECRET" not in located, located
+    assert "t.yaml:2:33: alerts[0].url: the value is not a whole number" in located
+    assert "monitors[0].headers.Authorization: the value is not true or false" in located
+    assert "t.yaml:7:5: monitors[0].token: the value is not a date" in located
+
+
 def test_top_level_must_be_a_mapping() -> None:
     """A list or a scalar at the top is reported at `(top level)`."""
     assert errors_of("- a\n- b\n") == [

@@ -8,10 +8,11 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping
+from typing import Final
 
 from pydantic_core import PydanticCustomError
 
-from tether._redact import quote, redact_text
+from tether._redact import MASK, quote, redact_headers, redact_text
 from tether._text import visible
 
 KeyPath = tuple[str | int, ...]
@@ -34,6 +35,26 @@ class ConfigError(ValueError):
 def fail(message: str) -> PydanticCustomError:
     """A validation error whose message is used as written (``type`` "tether")."""
     return PydanticCustomError("tether", "{message}", {"message": message})
+
+
+SECRET_KEYS: Final = frozenset(
+    {"password", "secret", "password_hash", "hash", "token", "credentials"}
+)
+"""Keys whose value no error message shows."""
+
+
+def is_secret(path: KeyPath) -> bool:
+    """Is the value at ``path`` a credential (a secret key, or a header that
+    :func:`redact_headers` masks), which an error names as "the value"?"""
+    key = path[-1] if path else ""
+    if key in SECRET_KEYS:
+        return True
+    return (
+        len(path) > 1
+        and path[-2] == "headers"
+        and isinstance(key, str)
+        and (redact_headers({key: "x"})[key] == MASK)
+    )
 
 
 def show(value: object) -> str:

@@ -16,15 +16,12 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel
 
-from tether._redact import MASK, redact_apprise, redact_headers
+from tether._redact import redact_apprise
 from tether._suggest import did_you_mean
-from tether.monitor.config._errors import KeyPath, show
+from tether.monitor.config._errors import KeyPath, is_secret, show
 from tether.monitor.config._fields import APPRISE_SERVICES
 from tether.monitor.config._models import MonitorConfig
 
-_SECRET_KEYS: Final = frozenset(
-    {"password", "secret", "password_hash", "hash", "token", "credentials"}
-)
 # Keys that belong one level up, where a user may well look for them first.
 _MISPLACED: Final[dict[KeyPath, str]] = {
     ("dns", "resolver"): "resolver is set on the monitor, beside url, and serves every scheme",
@@ -117,23 +114,11 @@ def translate(error: Mapping[str, Any]) -> tuple[KeyPath, str]:
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if "apprise" in loc and isinstance(value, str):
         shown = show(redact_apprise(value))
-    elif _is_secret(path):
+    elif is_secret(path):
         shown = "the value"
     else:
         shown = show(value)
     return _message(kind, path, owner, tp, shown, value, ctx, error["msg"])
-
-
-def _is_secret(path: KeyPath) -> bool:
-    key = path[-1] if path else ""
-    if key in _SECRET_KEYS:
-        return True
-    return (
-        len(path) > 1
-        and path[-2] == "headers"
-        and isinstance(key, str)
-        and (redact_headers({key: "x"})[key] == MASK)
-    )
 
 
 def _message(
@@ -181,7 +166,7 @@ def _message(
     if kind == "string_type":
         if not isinstance(value, int | float) or isinstance(value, bool):
             return path, f"{shown} is not text"
-        if _is_secret(path):
+        if is_secret(path):
             return path, "the value is a number, not text: quote it"
         return path, f"{shown} is not text (quote it: {show(str(shown))})"
     if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):

@@ -25,7 +25,7 @@ from typing import Final
 import yaml
 from yaml.composer import ComposerError
 
-from tether.monitor.config._errors import KeyPath, Problem, show
+from tether.monitor.config._errors import KeyPath, Problem, is_secret, show
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _STR_TAG: Final = "tag:yaml.org,2002:str"
@@ -67,10 +67,13 @@ _TYPES: Final = {
 }
 
 
-def _not_of_its_type(node: yaml.Node, exc: Exception) -> str:
-    """What to say of a scalar its tag's constructor refused with ``exc``."""
+def _not_of_its_type(node: yaml.Node, path: KeyPath, exc: Exception) -> str:
+    """What to say of a scalar at ``path`` its tag's constructor refused with ``exc``:
+    a credential's value, or an alert channel's URL (an Apprise URL's tokens), unshown."""
     tag = node.tag.rsplit(":", 1)[-1]
-    problem = f"{show(node.value)} is not {_TYPES.get(tag, 'a YAML ' + tag)}"
+    secret = is_secret(path) or (path[:1] == ("alerts",) and path[-1:] == ("url",))
+    shown = "the value" if secret else show(node.value)
+    problem = f"{shown} is not {_TYPES.get(tag, 'a YAML ' + tag)}"
     if tag == "timestamp" and isinstance(exc, ValueError):
         # Of PyYAML's shape, so datetime's words: month must be in 1..12.
         return f"{problem}: {exc}"
@@ -129,7 +132,7 @@ class Document:
                 # that does not fit its explicit tag (`!!int abc`, `!!bool maybe`,
                 # `!!timestamp foo`) whatever int(), float(), a dict or a failed match
                 # raise: one located error each, not a traceback.
-                self.errors.append((path, _not_of_its_type(node, exc)))
+                self.errors.append((path, _not_of_its_type(node, path, exc)))
                 return None
             if isinstance(value, str) and node.tag == _STR_TAG and self.env is not None:
                 value = self.interpolate(value, path)
