@@ -3,29 +3,32 @@
 bench_probe.py's and bench_grpc.py's CPU per probe when the machine is too busy for rates.
 
 Run: python benchmarks/bench_probe_instructions.py [--module http|grpc] [--probes 1000]
-     [SRC ...]
+     [--workers N] [SRC ...]
 
 Each SRC (default: this checkout's ``src``; give ``/path/to/main/src`` beside it for a
-before and after) is put first on ``PYTHONPATH`` of a ``tether monitor`` (``workers: 1``,
-so that the process measured answers, on uvloop as always) started under ``valgrind
---tool=callgrind`` with ``PYTHONHASHSEED=0``.  The targets are bench_probe.py's: for
+before and after) is put first on ``PYTHONPATH`` of a ``tether monitor`` (``workers: 1`` by
+default, so that the process measured answers, on uvloop as always; ``--workers 2`` is
+bench_probe.py's ``--tether-workers 2``, where the worker processes answer) started under
+``valgrind --tool=callgrind --trace-children=yes`` with ``PYTHONHASHSEED=0``; every
+process of the monitor is counted.  The targets are bench_probe.py's: for
 ``http``, the loopback servers of ``benchmarks/_targets.py`` (one child process, 4
 addresses, ``200 OK`` with ``Connection: close``), asked ``/probe?target=URL&module=http``;
 for ``grpc``, bench_grpc.py's grpcio server with its module, asked
 ``/probe?target=127.0.0.1:PORT&module=grpc_bench``.  Both carry the
 ``X-Prometheus-Scrape-Timeout-Seconds: 10`` header.  A client in this process (not under
-callgrind) sends 200 probes to warm up, the counters are zeroed (``callgrind_control
--z``), ``--probes`` probes follow from 16 loops on keep-alive connections, and the counts
-are dumped (``callgrind_control -d``); instructions per probe are that dump's total over
-the probes.  Every probe must answer ``probe_success 1``.  Start-up, imports and the
-warm-up are left out; the process's user space only (no kernel time: a rate's CPU
-includes the system calls, these counts do not).
+callgrind) sends 200 probes to warm up, each process's counters are zeroed
+(``callgrind_control -z``), ``--probes`` probes follow from 16 loops on keep-alive
+connections, and the counts are dumped (``callgrind_control -d``); instructions per probe
+are the dumps' total over the probes.  Every probe must answer ``probe_success 1``.
+Start-up, imports and the warm-up are left out; the processes' user space only (no kernel
+time: a rate's CPU includes the system calls, these counts do not).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -66,8 +69,19 @@ async def _drive(urls: list[str], n: int) -> int:
     return failed
 
 
-def count(src: str, module: str, probes: int, targets: list[str]) -> int:
-    """Instructions per probe of a monitor running ``src``'s tether."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    found = [pid]
+    for p in found:
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def count(src: str, module: str, probes: int, targets: list[str], workers: int = 1) -> int:
+    """Instructions per probe of a monitor running ``src``'s tether (with ``workers``
+    worker processes: every process's count together)."""
     home = Path(tempfile.mkdtemp(prefix="tether-cg-"))
     port = bp.free_port()
     if module == "grpc":
@@ -82,7 +96,7 @@ def count(src: str, module: str, probes: int, targets: list[str]) -> int:
         f"storage:\n  path: {home / 'tether.db'}\n"
         f"server:\n  listen: 127.0.0.1:{port}\n"
         "probe:\n  allowed_targets: [127.0.0.0/8]\n"
-        "workers: 1\n"
+        f"workers: {workers}\n"
         + extra
         + f"monitors:\n  - {{name: idle, url: '{idle}', interval: 1h, paused: true}}\n"
     )
@@ -93,7 +107,8 @@ def count(src: str, module: str, probes: int, targets: list[str]) -> int:
         [
             "valgrind",
             "--tool=callgrind",
-            f"--callgrind-out-file={out}",
+            f"--callgrind-out-file={out}.%p",
+            "--trace-children=yes",
             sys.executable,
             "-m",
             "tether.cli",
@@ -119,11 +134,14 @@ def count(src: str, module: str, probes: int, targets: list[str]) -> int:
                     raise RuntimeError(f"the monitor did not start: {log_path}") from None
                 time.sleep(1)
         asyncio.run(_drive(urls, WARMUP))
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+        pids = [str(p) for p in _tree(proc.pid)]
+        for pid in pids:
+            subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
         failed = asyncio.run(_drive(urls, probes))
-        subprocess.run(
-            ["callgrind_control", "-d", "probes", str(proc.pid)], check=True, capture_output=True
-        )
+        for pid in pids:
+            subprocess.run(
+                ["callgrind_control", "-d", "probes", pid], check=True, capture_output=True
+            )
         if failed:
             raise RuntimeError(f"{failed} of {probes} probes failed")
     finally:
@@ -134,13 +152,16 @@ def count(src: str, module: str, probes: int, targets: list[str]) -> int:
             proc.kill()
             proc.wait()
         log.close()
-    dumps = sorted(home.glob("callgrind.out.*"))
-    if not dumps:
-        raise RuntimeError("callgrind wrote no dump")
-    found = re.search(r"^summary: (\d+)$", dumps[0].read_text(errors="replace"), re.M)
-    if found is None:
-        raise RuntimeError(f"no total in {dumps[0]}")
-    return int(found.group(1)) // probes
+    total = 0
+    for pid in pids:
+        dumps = sorted(home.glob(f"callgrind.out.{pid}.*"))
+        if not dumps:
+            raise RuntimeError(f"callgrind wrote no dump for process {pid}")
+        found = re.search(r"^summary: (\d+)$", dumps[0].read_text(errors="replace"), re.M)
+        if found is None:
+            raise RuntimeError(f"no total in {dumps[0]}")
+        total += int(found.group(1))
+    return total // probes
 
 
 def main() -> int:
@@ -148,6 +169,13 @@ def main() -> int:
     ap.add_argument("src", nargs="*", default=[str(Path(__file__).parent.parent / "src")])
     ap.add_argument("--module", choices=("http", "grpc"), default="http")
     ap.add_argument("--probes", type=int, default=1000)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the monitor's workers (2: /probe answered by the worker processes, as "
+        "bench_probe.py's --tether-workers 2; every process counted)",
+    )
     args = ap.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f} (callgrind counts are not disturbed by it)")
     if args.module == "grpc":
@@ -161,7 +189,7 @@ def main() -> int:
             assert server.stdout is not None
             targets = [f"127.0.0.1:{server.stdout.readline().strip()}"]
             for src in args.src:
-                n = count(src, "grpc", args.probes, targets)
+                n = count(src, "grpc", args.probes, targets, args.workers)
                 print(f"{src}: {n:,} instructions a /probe (grpc)", flush=True)
         finally:
             end_child(server)
@@ -169,7 +197,7 @@ def main() -> int:
     with target_servers(1, 4, bp.SUBNET + 2) as servers:
         targets = [a for s in servers for a in s.addresses]
         for src in args.src:
-            n = count(src, "http", args.probes, targets)
+            n = count(src, "http", args.probes, targets, args.workers)
             print(f"{src}: {n:,} instructions a /probe (http)", flush=True)
     return 0
 

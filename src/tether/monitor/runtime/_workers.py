@@ -60,7 +60,13 @@ from tether.monitor.runtime._worker_messages import (
     _Stop,
     _Update,
 )
-from tether.monitor.web._limits import ServerLimits, on_socket, raise_fd_limit, start_guarded
+from tether.monitor.web._limits import (
+    DIRECT_GETS,
+    ServerLimits,
+    on_socket,
+    raise_fd_limit,
+    start_guarded,
+)
 from tether.monitor.web._listen import answering_starting, listening_sockets
 from tether.probe import AllowedTargets
 
@@ -627,6 +633,7 @@ def _probe_app(
 
     app = web.Application(client_max_size=REQUEST_BODY_MAX)
     app.router.add_get("/probe", bearer_gate(probe_handler(allowed, modules), bearer))
+    app[DIRECT_GETS] = frozenset({"/probe"})  # answered before the router
     app.router.add_route("*", "/{tail:.*}", forward)
     app.on_cleanup.append(close)
     return app

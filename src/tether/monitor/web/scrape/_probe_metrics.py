@@ -40,6 +40,45 @@ def _number(value: float) -> str:
     return _go_float(value)
 
 
+def _seconds(seconds: float) -> str:
+    """A duration's text, to the nanosecond as blackbox_exporter's are (Go's durations are
+    whole nanoseconds): :data:`_go_float`'s text of ``float(f"{seconds:.9f}")``, written
+    from those nine places rather than by ``repr``, which finds a float's shortest digits
+    by big-number arithmetic (about twice the time; a ``/probe`` writes five durations).
+    The shortest digits of a whole number of nanoseconds below a million seconds are its
+    own (neighbouring nanoseconds are far more than a float's step apart): from 1e-4 s,
+    the nine places without their trailing zeros; below it, where ``repr`` writes an
+    exponent, the text of each number of nanoseconds, kept."""
+    if 0.0 <= seconds < 1e5:
+        text = f"{seconds:.9f}"
+        if text[:6] != "0.0000":  # 1e-4 s and up: repr's fixed notation
+            text = text.rstrip("0")
+            return text + "0" if text[-1] == "." else text
+        small = _SMALL.get(text)
+        if small is None:
+            small = _small(int(text[2:]))
+            if len(_SMALL) < 8192:
+                _SMALL[text] = small
+        return small
+    # Negative, a day and more, NaN, the infinities: rare, the long way.
+    return _number(float(f"{seconds:.9f}") if -1e6 < seconds < 1e6 else seconds)
+
+
+_SMALL: dict[str, str] = {}
+""":func:`_seconds`'s text below 1e-4 s, by its nine places, for each met so far."""
+
+
+def _small(ns: int) -> str:
+    """The text of ``ns`` nanoseconds, below 1e-4 s: ``repr``'s exponent, or ``0.0``."""
+    if ns <= 0:
+        return "0.0"
+    digits = str(ns)
+    exponent = 10 - len(digits)
+    digits = digits.rstrip("0")
+    mantissa = digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}"
+    return f"{mantissa}e-{exponent:02d}"
+
+
 def _head(name: str, text: str) -> str:
     """``name``'s ``# HELP`` and ``# TYPE`` lines."""
     head = _HEADS.get(name)
@@ -103,12 +142,14 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
     duration = 0.0
     for p in result.phases:
         duration += p.ms
-    lines = [_SUCCESS[answer.failure is None], _DURATION, _number(duration / 1000), "\n"]
+    lines = [_SUCCESS[answer.failure is None], _DURATION, _seconds(duration / 1000), "\n"]
 
-    def gauge(name: str, text: str, *samples: tuple[str, float]) -> None:
+    def gauge(name: str, text: str, *samples: tuple[str, float | str]) -> None:
+        """A gauge's head and samples, each value a number or its text written already."""
         lines.append(_head(name, text))
         for labels, value in samples:
-            lines.append(f"{name}{labels} {_number(value)}\n")
+            shown = value if isinstance(value, str) else _number(value)
+            lines.append(f"{name}{labels} {shown}\n")
 
     dns = phases.get("dns")
     if prober == "dns":
@@ -125,7 +166,7 @@ def blackbox_probe(answer: ModuleProbe | ProbeResult) -> bytes:
         if icmp is not None:
             echoes = icmp.details
             address = (echoes.address or "") if isinstance(echoes, IcmpDetails) else ""
-    lookup_text = _number(lookup)
+    lookup_text = _seconds(lookup)
     lines += (_LOOKUP, lookup_text, "\n")
     if address:
         lines.append(_IP_PROTOCOL[6 if ":" in address else 4])
@@ -214,14 +255,14 @@ def _http_series(
             found[name] = phase
     dns = phases.get("dns")
     for name, phase in found.items():
-        seconds = lookup if phase is dns else _number(phase.ms / 1000)
+        seconds = lookup if phase is dns else _seconds(phase.ms / 1000)
         lines += (_PHASE_SAMPLES[name], seconds, "\n")
     ttfb = response.ttfb_ms if response is not None else None
     if ttfb is not None:
         assert http is not None  # a response is an http phase's
-        lines += (_PHASE_SAMPLES["processing"], _number(float(ttfb) / 1000), "\n")
+        lines += (_PHASE_SAMPLES["processing"], _seconds(float(ttfb) / 1000), "\n")
         transfer = max(0.0, http.ms - float(ttfb)) / 1000
-        lines += (_PHASE_SAMPLES["transfer"], _number(transfer), "\n")
+        lines += (_PHASE_SAMPLES["transfer"], _seconds(transfer), "\n")
     if response is not None:
         status = response.status or 0
         expected = response.expected_size
@@ -275,9 +316,9 @@ def _icmp_series(phases: dict[str, Phase], gauge: _Gauge) -> None:
         echoes = None
     rtt = echoes.rtt_avg_ms if echoes is not None else None
     seconds = {
-        "resolve": dns.ms / 1000 if dns is not None else 0.0,
-        "setup": 0.0,
-        "rtt": (rtt or 0.0) / 1000,
+        "resolve": _seconds(dns.ms / 1000 if dns is not None else 0.0),
+        "setup": "0.0",
+        "rtt": _seconds((rtt or 0.0) / 1000),
     }
     gauge(
         "probe_icmp_duration_seconds",
@@ -339,9 +380,9 @@ def _grpc_series(result: ProbeResult, phases: dict[str, Phase], lines: list[str]
     lines += (
         _GRPC_PHASES,
         'probe_grpc_duration_seconds{phase="check"} ',
-        _number(after / 1000),
+        _seconds(after / 1000),
         '\nprobe_grpc_duration_seconds{phase="resolve"} ',
-        _number(resolve),
+        _seconds(resolve),
         "\n",
         _GRPC_HEALTH.get(status) or _GRPC_HEALTH[None],
         _GRPC_SSL[answered and "tls" in phases],
