@@ -44,7 +44,7 @@ def _seconds(seconds: float) -> str:
     """A duration's text, to the nanosecond as blackbox_exporter's are (Go's durations are
     whole nanoseconds): :data:`_go_float`'s text of ``float(f"{seconds:.9f}")``, written
     from those nine places rather than by ``repr``, which finds a float's shortest digits
-    by big-number arithmetic (about twice the time; a ``/probe`` writes five durations).
+    by big-number arithmetic (1.7 x the time; a ``/probe`` writes five durations).
     The shortest digits of a whole number of nanoseconds below a million seconds are its
     own (neighbouring nanoseconds are far more than a float's step apart): from 1e-4 s,
     the nine places without their trailing zeros; below it, where ``repr`` writes an
