@@ -1,7 +1,10 @@
 """The parts of ``tether.Session``'s fast path, each alone and without a network, in
 instructions a call (issue 46 §5): what bench_instructions.py's one figure is made of.
 
-Run: python benchmarks/bench_fastpath_parts.py
+Run: python benchmarks/bench_fastpath_parts.py [--mypyc]
+
+With ``--mypyc``, the same parts of a copy of ``src`` whose guard and cutoff modules
+mypyc compiled (``benchmarks/_mypyc.py``; tether installs as pure Python).
 
 Each part runs in a fresh interpreter under callgrind, 100 times to warm up and then 1,000
 and 3,000 times inside ``functools.reduce``, which alone is counted
@@ -16,11 +19,13 @@ import gc
 import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from threading import get_ident
 
 from _callgrind import collected  # benchmarks/ is the script's own directory
+from _mypyc import GUARD_PATH, compiled_copy
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 URL = "http://127.0.0.1:8080/"
@@ -64,8 +69,8 @@ def parts() -> dict[str, Callable[[], object]]:
     }
 
 
-def count(part: str, n: int) -> int:
-    env = {"PYTHONPATH": str(SRC)}
+def count(part: str, n: int, src: Path = SRC) -> int:
+    env = {"PYTHONPATH": str(src)}
     return collected(__file__, ["--part", part, str(n)], env, "functools_reduce")
 
 
@@ -80,7 +85,11 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("needs valgrind (apt-get install valgrind)")
         return 2
-    per = {p: (count(p, 3000) - count(p, 1000)) / 2000 for p in parts()}
+    src = SRC
+    if sys.argv[1:2] == ["--mypyc"]:  # the guard's and the cutoff's modules compiled
+        src = compiled_copy(SRC, GUARD_PATH, Path(tempfile.mkdtemp(prefix="tether-mypyc-")))
+        print(f"mypyc: {', '.join(GUARD_PATH)} compiled, in {src}")
+    per = {p: (count(p, 3000, src) - count(p, 1000, src)) / 2000 for p in parts()}
     print(f"empty loop: {per['empty']:,.0f} instructions a call")
     print(f"guard (admission, success, endpoint key): {per['guard'] - per['empty']:,.0f}")
     print(f"cutoff (armed, found, watched, disarmed): {per['cutoff'] - per['empty']:,.0f}")

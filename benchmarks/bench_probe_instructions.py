@@ -3,23 +3,24 @@
 bench_probe.py's and bench_grpc.py's CPU per probe when the machine is too busy for rates.
 
 Run: python benchmarks/bench_probe_instructions.py [--module http|grpc] [--probes 1000]
-     [--workers N] [SRC ...]
+     [--workers N] [--mypyc] [SRC ...]
 
 Each SRC (default: this checkout's ``src``; give ``/path/to/main/src`` beside it for a
-before and after) is put first on ``PYTHONPATH`` of a ``tether monitor`` (``workers: 1`` by
-default, so that the process measured answers, on uvloop as always; ``--workers 2`` is
-bench_probe.py's ``--tether-workers 2``, where the worker processes answer) started under
-``valgrind --tool=callgrind --trace-children=yes`` with ``PYTHONHASHSEED=0``; every
-process of the monitor is counted.  The targets are bench_probe.py's: for
-``http``, the loopback servers of ``benchmarks/_targets.py`` (one child process, 4
-addresses, ``200 OK`` with ``Connection: close``), asked ``/probe?target=URL&module=http``;
-for ``grpc``, bench_grpc.py's grpcio server with its module, asked
-``/probe?target=127.0.0.1:PORT&module=grpc_bench``.  Both carry the
-``X-Prometheus-Scrape-Timeout-Seconds: 10`` header.  A client in this process (not under
+before and after; ``--mypyc`` adds a copy of the first with the probe's path compiled by
+mypyc, ``benchmarks/_mypyc.py``) is put first on ``PYTHONPATH`` of a ``tether monitor``
+(``workers: 1`` by default, so that the process measured answers, on uvloop as always;
+``--workers 2`` is bench_probe.py's ``--tether-workers 2``, where the worker processes
+answer) started under ``valgrind --tool=callgrind --trace-children=yes`` with
+``PYTHONHASHSEED=0``; every process of the monitor is counted. The targets are
+bench_probe.py's: for ``http``, the loopback servers of ``benchmarks/_targets.py`` (one
+child process, 4 addresses, ``200 OK`` with ``Connection: close``), asked
+``/probe?target=URL&module=http``; for ``grpc``, bench_grpc.py's grpcio server with its
+module, asked ``/probe?target=127.0.0.1:PORT&module=grpc_bench``. Both carry the
+``X-Prometheus-Scrape-Timeout-Seconds: 10`` header. A client in this process (not under
 callgrind) sends 200 probes to warm up, each process's counters are zeroed
 (``callgrind_control -z``), ``--probes`` probes follow from 16 loops on keep-alive
 connections, and the counts are dumped (``callgrind_control -d``); instructions per probe
-are the dumps' total over the probes.  Every probe must answer ``probe_success 1``.
+are the dumps' total over the probes. Every probe must answer ``probe_success 1``.
 Start-up, imports and the warm-up are left out; the processes' user space only (no kernel
 time: a rate's CPU includes the system calls, these counts do not).
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import bench_grpc  # benchmarks/ is the script's own directory
 import bench_probe as bp
+from _mypyc import PROBE_PATH, compiled_copy
 from _targets import end_child, target_servers
 
 WARMUP = 200
@@ -176,7 +178,16 @@ def main() -> int:
         help="the monitor's workers (2: /probe answered by the worker processes, as "
         "bench_probe.py's --tether-workers 2; every process counted)",
     )
+    ap.add_argument(
+        "--mypyc",
+        action="store_true",
+        help="also count a copy of the first SRC with the probe's path compiled by mypyc "
+        "(benchmarks/_mypyc.py; tether installs as pure Python)",
+    )
     args = ap.parse_args()
+    if args.mypyc:
+        made = Path(tempfile.mkdtemp(prefix="tether-mypyc-"))
+        args.src.append(str(compiled_copy(Path(args.src[0]), PROBE_PATH, made)))
     print(f"load average: {os.getloadavg()[0]:.2f} (callgrind counts are not disturbed by it)")
     if args.module == "grpc":
         server = subprocess.Popen(

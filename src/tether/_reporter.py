@@ -344,6 +344,12 @@ class Reporter:
         self._thread = threading.Thread(target=self._run, name="tether-report", daemon=True)
         self._thread.start()
 
+    def _closed_now(self) -> bool:
+        """Was :meth:`close` called?  Read through a call: inside ``while not
+        self._closed`` mypy holds the attribute False and would skip what follows a
+        check of it; another thread sets it while this one waits."""
+        return self._closed
+
     def _run(self) -> None:
         while not self._closed:
             wait = self._flush_every
@@ -351,7 +357,7 @@ class Reporter:
                 wait = max(self._retry_at - self._clock(), 0.0)
             self._wake.wait(wait)
             self._wake.clear()
-            if self._closed:
+            if self._closed_now():
                 return
             if self._retry_at and self._clock() < self._retry_at:
                 continue  # woken by a half-full buffer while backing off

@@ -219,10 +219,10 @@ def probe_handler(
             answer = await run_module(module, target, timeout=timeout, allowed=allowed())
         except BadTarget as exc:
             return web.Response(status=400, text=f"probe: {exc}\n")
-        except TargetRefused as exc:
-            return web.Response(status=403, text=f"probe: refused: {exc}\n")
-        except IcmpNotPermitted as exc:  # this machine's setup: the scrape itself fails
-            return web.Response(status=500, text=f"probe: {exc}\n")
+        except TargetRefused as refused:  # a name each: mypyc types one name once
+            return web.Response(status=403, text=f"probe: refused: {refused}\n")
+        except IcmpNotPermitted as icmp:  # this machine's setup: the scrape itself fails
+            return web.Response(status=500, text=f"probe: {icmp}\n")
         return web.Response(body=blackbox_probe(answer), headers={"Content-Type": _TEXT})
 
     return probe

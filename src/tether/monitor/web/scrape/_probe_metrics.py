@@ -31,7 +31,7 @@ def _number(value: float) -> str:
     number (a status, a count, a flag) is ``repr(float(value))``, and so is a float below
     a million in size (Go turns to an exponent sooner than Python above it, and infinities
     and NaN are spelled apart; a NaN fails both comparisons)."""
-    cls = value.__class__
+    cls: type[object] = value.__class__  # an int passes as a float (PEP 484)
     if -1_000_000 < value < 1_000_000:
         if cls is float:
             return repr(value)

@@ -1,0 +1,64 @@
+"""A copy of a source tree with some of its modules compiled by mypyc: what issue 46 §2, §5
+and §7 allow for the typed, pure hot modules ("as black and mypy ship"), measured before
+it is shipped.  tether installs as pure Python; nothing here changes that.
+
+``compiled_copy(src, PROBE_PATH, dest)`` copies ``src`` to ``dest`` and compiles the named
+modules there (``mypyc``, from the mypy the test dependencies install); the benchmarks put
+the copy first on ``PYTHONPATH`` beside the tree it came from.  Each set is closed under
+the classes its modules share: mypyc refuses an interpreted class that inherits from a
+compiled one, so the walk's mixins are compiled together.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE_PATH = (
+    # /probe's and a check's path (issue 46 §7, §2): the walk and its mixins, the wire and
+    # h11's rules, the answer's text, the handler.  Left out: probe/_connect.py (its socket
+    # subclass has __slots__, which mypyc refuses), probe/_allow.py (a frozen dataclass
+    # whose __post_init__ sets fields with object.__setattr__: compiled, it refused every
+    # target) and probe/_browser.py (Playwright reads its callbacks' signatures, which
+    # compiled functions lack).
+    "tether/monitor/checks/_blackbox.py",
+    "tether/monitor/web/_web.py",
+    "tether/monitor/web/scrape/_probe_metrics.py",
+    "tether/probe/_dbwalk.py",
+    "tether/probe/_engine.py",
+    "tether/probe/_h11rules.py",
+    "tether/probe/_http.py",
+    "tether/probe/_result.py",
+    "tether/probe/_walk.py",
+    "tether/probe/_walk_h3.py",
+    "tether/probe/_walk_reach.py",
+    "tether/probe/_walk_tls.py",
+    "tether/probe/_wire.py",
+)
+GUARD_PATH = (
+    # tether.Session's fast path (issue 46 §5): the guard, its windows and policy, the
+    # testing overrides it reads, the cutoff's timers.
+    "tether/_retry/_limits.py",
+    "tether/_retry/_loop.py",
+    "tether/_retry/_policy.py",
+    "tether/_retry/_state.py",
+    "tether/_retry/_testing.py",
+    "tether/integrations/_cutoff.py",
+)
+SETS = {"probe": PROBE_PATH, "guard": GUARD_PATH}
+
+
+def compiled_copy(src: Path, modules: tuple[str, ...], dest: Path) -> Path:
+    """``dest/src``: a copy of ``src`` with ``modules`` (paths under it) compiled in place;
+    RuntimeError with mypyc's last lines if it fails.  About a minute and a half of one
+    core for PROBE_PATH."""
+    tree = dest / "src"
+    shutil.copytree(src, tree, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    mypyc = shutil.which("mypyc") or str(Path(sys.executable).with_name("mypyc"))
+    done = subprocess.run([mypyc, *modules], cwd=tree, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"mypyc failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    shutil.rmtree(tree / "build", ignore_errors=True)
+    return tree
