@@ -2,18 +2,22 @@
 and §7 allow for the typed, pure hot modules ("as black and mypy ship"), measured before
 it is shipped.  tether installs as pure Python; nothing here changes that.
 
-``compiled_copy(src, PROBE_PATH, dest)`` copies ``src`` to ``dest`` and compiles the named
-modules there (``mypyc``, from the mypy the test dependencies install); the benchmarks put
-the copy first on ``PYTHONPATH`` beside the tree it came from.  Each set is closed under
-the classes its modules share: mypyc refuses an interpreted class that inherits from a
-compiled one, so the walk's mixins are compiled together.
+``with compiled_copy(src, PROBE_PATH) as tree:`` copies ``src`` to a temporary directory
+and compiles the named modules there (``mypyc``, from the mypy the test dependencies
+install); the benchmarks put the copy first on ``PYTHONPATH`` beside the tree it came
+from, and it is removed when they are done.  Each set is closed under the classes its
+modules share: mypyc refuses an interpreted class that inherits from a compiled one, so
+the walk's mixins are compiled together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 PROBE_PATH = (
@@ -50,15 +54,19 @@ GUARD_PATH = (
 SETS = {"probe": PROBE_PATH, "guard": GUARD_PATH}
 
 
-def compiled_copy(src: Path, modules: tuple[str, ...], dest: Path) -> Path:
-    """``dest/src``: a copy of ``src`` with ``modules`` (paths under it) compiled in place;
-    RuntimeError with mypyc's last lines if it fails.  About a minute and a half of one
-    core for PROBE_PATH."""
-    tree = dest / "src"
-    shutil.copytree(src, tree, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    mypyc = shutil.which("mypyc") or str(Path(sys.executable).with_name("mypyc"))
-    done = subprocess.run([mypyc, *modules], cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"mypyc failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    shutil.rmtree(tree / "build", ignore_errors=True)
-    return tree
+@contextlib.contextmanager
+def compiled_copy(src: Path, modules: tuple[str, ...]) -> Iterator[Path]:
+    """A copy of ``src`` in a temporary directory with ``modules`` (paths under it)
+    compiled in place, removed on leaving; RuntimeError with mypyc's last lines if it
+    fails.  About a minute and a half of one core for PROBE_PATH."""
+    with tempfile.TemporaryDirectory(prefix="tether-mypyc-") as made:
+        tree = Path(made) / "src"
+        shutil.copytree(src, tree, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        mypyc = shutil.which("mypyc") or str(Path(sys.executable).with_name("mypyc"))
+        done = subprocess.run(
+            [mypyc, *modules], cwd=tree, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"mypyc failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        shutil.rmtree(tree / "build", ignore_errors=True)
+        yield tree

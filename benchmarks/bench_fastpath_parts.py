@@ -14,12 +14,12 @@ loop's.  Needs valgrind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import shutil
 import socket
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from threading import get_ident
@@ -85,11 +85,12 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("needs valgrind (apt-get install valgrind)")
         return 2
-    src = SRC
-    if sys.argv[1:2] == ["--mypyc"]:  # the guard's and the cutoff's modules compiled
-        src = compiled_copy(SRC, GUARD_PATH, Path(tempfile.mkdtemp(prefix="tether-mypyc-")))
-        print(f"mypyc: {', '.join(GUARD_PATH)} compiled, in {src}")
-    per = {p: (count(p, 3000, src) - count(p, 1000, src)) / 2000 for p in parts()}
+    with contextlib.ExitStack() as stack:
+        src = SRC
+        if sys.argv[1:2] == ["--mypyc"]:  # the guard's and the cutoff's modules compiled
+            src = stack.enter_context(compiled_copy(SRC, GUARD_PATH))
+            print(f"mypyc: {', '.join(GUARD_PATH)} compiled")
+        per = {p: (count(p, 3000, src) - count(p, 1000, src)) / 2000 for p in parts()}
     print(f"empty loop: {per['empty']:,.0f} instructions a call")
     print(f"guard (admission, success, endpoint key): {per['guard'] - per['empty']:,.0f}")
     print(f"cutoff (armed, found, watched, disarmed): {per['cutoff'] - per['empty']:,.0f}")

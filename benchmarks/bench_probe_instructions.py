@@ -185,9 +185,15 @@ def main() -> int:
         "(benchmarks/_mypyc.py; tether installs as pure Python)",
     )
     args = ap.parse_args()
-    if args.mypyc:
-        made = Path(tempfile.mkdtemp(prefix="tether-mypyc-"))
-        args.src.append(str(compiled_copy(Path(args.src[0]), PROBE_PATH, made)))
+    with contextlib.ExitStack() as stack:
+        if args.mypyc:  # the copy is removed when the counts are done
+            copy = stack.enter_context(compiled_copy(Path(args.src[0]), PROBE_PATH))
+            args.src.append(str(copy))
+        return _counts(args)
+
+
+def _counts(args: argparse.Namespace) -> int:
+    """Count each of ``args.src`` in turn, printing each count."""
     print(f"load average: {os.getloadavg()[0]:.2f} (callgrind counts are not disturbed by it)")
     if args.module == "grpc":
         server = subprocess.Popen(
