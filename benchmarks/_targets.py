@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -93,6 +94,11 @@ class Targets:
         self.addresses: list[str] = json.loads(line)
         self._lock = threading.Lock()  # one command and its answer at a time
 
+    def switch_all(self, command: str) -> list[float]:
+        """``down`` or ``up`` each address in turn (:meth:`switch`); the wall time each
+        took effect."""
+        return [self.switch(command, a) for a in self.addresses]
+
     def switch(self, command: str, address: str) -> float:
         """``down`` or ``up``; returns the wall time (``time.time()``) it took effect."""
         assert self.proc.stdin is not None
@@ -112,14 +118,16 @@ class Targets:
         end_child(self.proc)
 
 
-def proc_cpu(stat_path: str) -> float:
-    """utime + stime from a ``/proc/.../stat`` file, in seconds."""
+def proc_cpu(stat_path: str, *, children: bool = False) -> float:
+    """utime + stime from a ``/proc/.../stat`` file, in seconds; ``children``: with
+    cutime + cstime, the CPU of its children that ended and were waited for."""
     try:
         with open(stat_path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 NGINX = "/usr/sbin/nginx"
@@ -150,27 +158,67 @@ class NginxTargets:
     nginx, a C server whose CPU a request is a small part of a Python one's: one master
     and ``workers`` worker processes listening on every host at one port (nginx has no
     port 0: a port free on the first host, tried again if another process takes it
-    first).  No ``switch``: the benchmarks that take addresses down use :class:`Targets`."""
+    first).  :meth:`switch_all` takes every address down or brings every one back at
+    once, by a reload (``SIGHUP``) onto a configuration without them or with them again:
+    nginx's master closes the listening sockets the new one leaves out (connections
+    refused) or opens them again.  While they are down nginx listens on ``parking``
+    alone (a loopback address nothing probes), as an ``http`` block with no ``listen``
+    would take port 80."""
 
-    def __init__(self, hosts: list[str], tmp: str, workers: int = 2) -> None:
+    def __init__(
+        self, hosts: list[str], tmp: str, workers: int = 2, *, parking: str | None = None
+    ) -> None:
+        self._tmp, self._workers, self._parking = tmp, workers, parking
+        self._conf = os.path.join(tmp, "nginx.conf")
         for _ in range(5):
             with socket.socket() as probe:
                 probe.bind((hosts[0], 0))
                 port = probe.getsockname()[1]
-            listens = "\n".join(f"    listen {h}:{port} backlog=4096;" for h in hosts)
-            conf = os.path.join(tmp, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(_NGINX_CONF.format(workers=workers, tmp=tmp, listens=listens))
+            self.addresses = [f"{h}:{port}" for h in hosts]
+            self._write(up=True)
             self.proc = subprocess.Popen(
-                [NGINX, "-p", tmp, "-c", conf],
+                [NGINX, "-p", tmp, "-c", self._conf],
                 stdin=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            self.addresses = [f"{h}:{port}" for h in hosts]
             if self._answers(hosts[0], port):
                 return
             self.close()
         raise RuntimeError(f"nginx did not start: see {tmp}/error.log")
+
+    def _write(self, *, up: bool) -> None:
+        if up:
+            listening = self.addresses
+        elif self._parking is not None:
+            listening = [f"{self._parking}:{self.addresses[0].rsplit(':', 1)[1]}"]
+        else:
+            raise ValueError("NginxTargets without parking= cannot take its addresses down")
+        listens = "\n".join(f"    listen {a} backlog=4096;" for a in listening)
+        with open(self._conf, "w") as f:
+            f.write(_NGINX_CONF.format(workers=self._workers, tmp=self._tmp, listens=listens))
+
+    def switch_all(self, command: str, limit: float = 10.0) -> list[float]:
+        """``down`` or ``up`` every address at once; returns, for each address, the wall
+        time (``time.time()``) it was first seen switched: refusing a connection, or
+        accepting one (each looked at in turn until all have switched)."""
+        self._write(up=command == "up")
+        os.kill(self.proc.pid, signal.SIGHUP)
+        left = {a: a.rsplit(":", 1) for a in self.addresses}
+        seen: dict[str, float] = {}
+        end = time.monotonic() + limit
+        while left:
+            if time.monotonic() > end:
+                raise RuntimeError(f"nginx did not switch {command}: see {self._tmp}/error.log")
+            for address, (host, port) in list(left.items()):
+                try:
+                    with socket.create_connection((host, int(port)), timeout=1):
+                        listening = True
+                except ConnectionRefusedError:
+                    listening = False
+                if listening == (command == "up"):
+                    seen[address] = time.time()
+                    del left[address]
+        return sorted(seen.values())
 
     def _answers(self, host: str, port: int, limit: float = 10.0) -> bool:
         end = time.monotonic() + limit
@@ -183,14 +231,16 @@ class NginxTargets:
         return False
 
     def cpu(self) -> float:
-        """Seconds of CPU the master and its workers have used (Linux ``/proc``)."""
+        """Seconds of CPU the master and its workers have used (Linux ``/proc``): the
+        workers a reload ended count in the master's (its children waited for)."""
         pid = self.proc.pid
         try:
             with open(f"/proc/{pid}/task/{pid}/children") as f:
                 children = f.read().split()
         except OSError:
             children = []
-        return proc_cpu(f"/proc/{pid}/stat") + sum(proc_cpu(f"/proc/{c}/stat") for c in children)
+        own = proc_cpu(f"/proc/{pid}/stat", children=True)
+        return own + sum(proc_cpu(f"/proc/{c}/stat") for c in children)
 
     def close(self) -> None:
         if self.proc.poll() is None:

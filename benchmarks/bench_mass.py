@@ -3,7 +3,7 @@ refusing at once, and every target back, in one process and with ``workers: 2``,
 two instances sharing one PostgreSQL database (``--runs pg2x20000``).
 
 Run: python benchmarks/bench_mass.py [--quick] [--runs 1x1000,1x20000,2x1000,2x120000@60]
-     [--interval 30] [--cap SECONDS] [--label before|after]
+     [--interval 30] [--cap SECONDS] [--label before|after] [--targets python|nginx]
      [--write benchmarks/history/bench_mass.md] [--json FILE] [--from-json FILE]
 
 ``--label`` says which section of this benchmark's part of history/bench_mass.md the figures are:
@@ -49,6 +49,14 @@ Method.  Everything runs on loopback.
   ``Connection: close``; the outage closes the listening socket of each of the 32
   failing addresses (connections refused), one command after the other (the spread, a
   few ms, is in ``--json``'s figures); the recovery listens on the same ports again.
+  With ``--targets nginx`` the 32 failing addresses are one nginx (Debian's
+  ``nginx-light``, a master and two workers, ``_targets.NginxTargets``), whose CPU a
+  request is about a quarter of the Python targets': the outage and the recovery are
+  a reload onto a configuration without the 32 addresses or with them again (its
+  master closes or opens their listening sockets at once), the event the first
+  address seen refusing or answering.  Each phase's ``targets_cpu`` in ``--json`` is
+  what the failing targets spent: the Python ones took a quarter to a third of a
+  core of the two in a 120,000 recovery, work a real fleet's targets do elsewhere.
   The failing monitors share the 32 addresses' URLs (``http://ADDRESS/health``), or,
   with ``--url-per-monitor``, each has a URL of its own (``http://ADDRESS/health/NAME``),
   as in a real fleet: no cache keyed by a URL is shared between monitors.
@@ -150,6 +158,7 @@ shows that the benchmark works, not how far tether goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -172,7 +181,7 @@ from typing import Any
 
 from _config_file import SOURCES, monitor_command, write_config
 from _report import Section, met, table, write_part  # benchmarks/ is the script's own directory
-from _targets import Targets, target_servers
+from _targets import NGINX, NginxTargets, Targets, target_servers
 from bench_monitor import everywhere, quantile, versions
 from bench_scale import busy_cores_seconds, cpu_seconds, load_average, workers_of
 
@@ -589,6 +598,8 @@ class PhaseResult:
     resolved: int = 0
     api: dict[str, ApiFigures] = field(default_factory=dict)
     others_cores: float = 0.0
+    targets_cpu: float = 0.0
+    """CPU seconds of the failing targets' processes in the phase (Python or nginx)."""
     wall: float = 0.0
     """Seconds from the event to the phase's end (every monitor changed, or the cap)."""
     quiet_cores: float = 0.0
@@ -965,7 +976,7 @@ def run_one(
     args: argparse.Namespace,
     urls: list[str],
     steady_url: str,
-    targets: list[Targets],
+    targets: list[Targets] | list[NginxTargets],
     tmp: Path,
 ) -> Run:
     """One run: one monitor process on SQLite, or ``instances`` of them on one
@@ -1014,7 +1025,7 @@ def _measure_run(
     receiver: Receiver,
     server: Any,
     args: argparse.Namespace,
-    targets: list[Targets],
+    targets: list[Targets] | list[NginxTargets],
 ) -> Run:
     monitors, interval = run.monitors, run.interval
     wave = {f"m{i:06d}" for i in range(monitors)}
@@ -1046,14 +1057,15 @@ def _measure_run(
             result = PhaseResult(name, bound, args.poll + 0.5, cap, len(names))
             state = "down" if name == "mass outage" else "up"
             busy0 = busy_cores_seconds()
-            mine0 = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets)
+            targets0 = sum(t.cpu() for t in targets)
+            mine0 = cpu_seconds(os.getpid()) + targets0
             if name == "cold start":
                 event = started
             else:
                 command = "down" if name == "mass outage" else "up"
                 t0 = time.time()
                 # The first address's switch is the event; the others follow within ms.
-                switched = [t.switch(command, a) for t in targets for a in t.addresses]
+                switched = [at for t in targets for at in t.switch_all(command)]
                 event = switched[0]
                 run.spread_ms = max(run.spread_ms, (switched[-1] - t0) * 1000)
             cpu0 = [cpu_of(g) for g in groups]
@@ -1074,7 +1086,9 @@ def _measure_run(
             }
             pg1 = postgres_cpu(postgres, watch)
             busy = busy_cores_seconds() - busy0
-            mine = cpu_seconds(os.getpid()) + sum(t.cpu() for t in targets) - mine0
+            targets1 = sum(t.cpu() for t in targets)
+            result.targets_cpu = targets1 - targets0
+            mine = cpu_seconds(os.getpid()) + targets1 - mine0
             result.changed = changed
             result.seconds = done - event
             result.last_check = last - event
@@ -1485,6 +1499,16 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
             "with tether monitor --config FILE",
             "python": "built in Python and handed to run_monitor (no file read)",
         }[args.source]
+        + ".  The failing targets: "
+        + (
+            "one nginx (`--targets nginx`: a master and two workers, down and up by a reload)"
+            if getattr(args, "targets", "python") == "nginx"
+            else f"{TARGET_PROCESSES} Python asyncio processes"
+        )
+        + "; their CPU, seconds a phase: "
+        + "; ".join(
+            f"{_label(r)} " + " / ".join(f"{p.targets_cpu:.1f}" for p in r.phases) for r in runs
+        )
         + "."
     )
     if any(r.instances > 1 for r in runs):
@@ -1671,6 +1695,13 @@ def main() -> int:
         help="each failing monitor on a URL of its own (http://ADDRESS/health/NAME), as in a "
         "real fleet, rather than on the 32 addresses' URLs shared",
     )
+    parser.add_argument(
+        "--targets",
+        choices=("python", "nginx"),
+        default="python",
+        help="the failing targets: Python asyncio servers (default) or nginx, a C server "
+        "whose CPU a request is a small part of theirs, switched by a reload",
+    )
     parser.add_argument("--monitor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.monitor is not None:
@@ -1744,11 +1775,24 @@ def measure(
 ) -> list[Run]:
     """Each run in turn, saved to ``--json`` after each."""
     done: list[Run] = []
-    with (
-        target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET) as failing,
-        target_servers(1, 1, SUBNET + TARGET_PROCESSES) as steady,
-        tempfile.TemporaryDirectory(prefix="bench-mass-") as tmp,
-    ):
+    with contextlib.ExitStack() as stack:
+        steady = stack.enter_context(target_servers(1, 1, SUBNET + TARGET_PROCESSES))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-mass-"))
+        failing: list[Targets] | list[NginxTargets]
+        if args.targets == "nginx":
+            if not os.access(NGINX, os.X_OK):
+                raise SystemExit(f"--targets nginx: {NGINX} not found (Debian's nginx-light)")
+            conf = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-mass-nginx-"))
+            hosts = [
+                f"127.0.{SUBNET + p}.{h + 1}"
+                for p in range(TARGET_PROCESSES)
+                for h in range(HOSTS_EACH)
+            ]
+            parking = f"127.0.{SUBNET + TARGET_PROCESSES + 1}.1"
+            failing = [NginxTargets(hosts, conf, parking=parking)]
+            stack.callback(failing[0].close)
+        else:
+            failing = stack.enter_context(target_servers(TARGET_PROCESSES, HOSTS_EACH, SUBNET))
         urls = [a for t in failing for a in t.addresses]
         for instances, workers, monitors, interval in runs:
             try:

@@ -1,0 +1,80 @@
+"""benchmarks/_targets.py's nginx targets, switched as ``bench_mass.py --targets nginx``
+switches them: a real nginx on loopback, taken down and brought back by a reload."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import time
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.helpers.bench_runs import BENCHMARKS
+
+pytestmark = pytest.mark.bench
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+def targets_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_targets", BENCHMARKS / "_targets.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except ConnectionRefusedError:
+        return False
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="needs nginx (Debian: apt-get install nginx-light)")
+def test_a_reload_takes_every_address_down_and_brings_each_back(tmp_path: Path) -> None:
+    """Down: every address refuses, and the times returned are when each was seen so,
+    after the call began; the parking address answers instead.  Up: each answers
+    ``200 ok`` again, on the same port.  The CPU of the workers a reload ended stays
+    counted (the master's children waited for), so it never goes back."""
+    hosts = ["127.0.66.1", "127.0.66.2", "127.0.66.3"]
+    targets = targets_module().NginxTargets(hosts, str(tmp_path), workers=1, parking="127.0.67.1")
+    try:
+        addresses = list(targets.addresses)
+        assert all(listening(a) for a in addresses)
+        cpu = targets.cpu()
+        began = time.time()
+        seen = targets.switch_all("down")
+        assert len(seen) == len(addresses)
+        assert all(began <= t <= time.time() for t in seen)
+        assert not any(listening(a) for a in addresses)
+        assert listening(f"127.0.67.1:{addresses[0].rsplit(':', 1)[1]}")
+        assert targets.cpu() >= cpu
+        cpu = targets.cpu()
+        targets.switch_all("up")
+        assert targets.addresses == addresses
+        for address in addresses:
+            with urllib.request.urlopen(f"http://{address}/health/m000001", timeout=5) as got:
+                assert (got.status, got.read()) == (200, b"ok\n")
+        assert targets.cpu() >= cpu
+    finally:
+        targets.close()
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="needs nginx (Debian: apt-get install nginx-light)")
+def test_without_parking_the_addresses_cannot_go_down(tmp_path: Path) -> None:
+    """No parking address, no configuration to reload onto (an ``http`` block with no
+    ``listen`` would take port 80): refused, before nginx is signalled."""
+    targets = targets_module().NginxTargets(["127.0.66.4"], str(tmp_path), workers=1)
+    try:
+        with pytest.raises(ValueError, match="parking="):
+            targets.switch_all("down")
+        assert listening(targets.addresses[0])
+    finally:
+        targets.close()
