@@ -200,7 +200,8 @@ class NginxTargets:
     def switch_all(self, command: str, limit: float = 10.0) -> list[float]:
         """``down`` or ``up`` every address at once; returns, for each address, the wall
         time (``time.time()``) it was first seen switched: refusing a connection, or
-        accepting one (each looked at in turn until all have switched)."""
+        accepting one (each looked at in turn until all have switched; a connection
+        reset while the reload closes or opens a socket says neither)."""
         self._write(up=command == "up")
         os.kill(self.proc.pid, signal.SIGHUP)
         left = {a: a.rsplit(":", 1) for a in self.addresses}
@@ -215,19 +216,30 @@ class NginxTargets:
                         listening = True
                 except ConnectionRefusedError:
                     listening = False
+                except OSError:
+                    # Reset: a connection caught in the accept queue of a socket being
+                    # closed (or opened) by the reload; looked at again.
+                    continue
                 if listening == (command == "up"):
                     seen[address] = time.time()
                     del left[address]
         return sorted(seen.values())
 
     def _answers(self, host: str, port: int, limit: float = 10.0) -> bool:
+        """Whether a worker answers a request within ``limit`` seconds.  A connection
+        alone is not enough: the master listens before it takes signals, and a
+        ``SIGHUP`` that came in between was taken and then waited on until the next
+        signal (a reload of :meth:`switch_all` lost); a worker starts after that."""
         end = time.monotonic() + limit
         while self.proc.poll() is None and time.monotonic() < end:
             try:
-                with socket.create_connection((host, port), timeout=1):
-                    return True
+                with socket.create_connection((host, port), timeout=1) as conn:
+                    conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    if conn.recv(64).startswith(b"HTTP/1.1 200"):
+                        return True
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         return False
 
     def cpu(self) -> float:
