@@ -3,21 +3,15 @@ monitor a URL of its own, as in a real fleet (bench_mass.py ``--url-per-monitor`
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tests.helpers.bench_runs import BENCHMARKS
+from tests.helpers.bench_runs import bench_module
 from tether.monitor import load_config
 
 
 def config_file() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_config_file", BENCHMARKS / "_config_file.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("_config_file")
 
 
 def test_own_paths_give_each_monitor_a_url_of_its_own(tmp_path: Path) -> None:

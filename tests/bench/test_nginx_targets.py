@@ -3,7 +3,6 @@ switches them: a real nginx on loopback, taken down and brought back by a reload
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import time
 import urllib.request
@@ -12,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.helpers.bench_runs import BENCHMARKS
+from tests.helpers.bench_runs import bench_module
 
 pytestmark = pytest.mark.bench
 
@@ -20,12 +19,7 @@ NGINX = Path("/usr/sbin/nginx")
 
 
 def targets_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_targets", BENCHMARKS / "_targets.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("_targets")
 
 
 def listening(address: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -20,11 +19,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.helpers.bench_runs import bench_module
 from tether._catalogue import CATALOGUE, hint_for
 from tether._kinds import Kind
 from tether.cli import main
@@ -34,18 +33,7 @@ from tether.probe import PHASES
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _table_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "diagnose_table", ROOT / "benchmarks" / "diagnose_table.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-table = _table_module()
+table = bench_module("diagnose_table")
 
 # scenario -> (kind, the failure's layer, the phase that failed); None for healthy.
 EXPECTED: dict[str, tuple[str, str, str] | None] = {

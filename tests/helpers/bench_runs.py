@@ -3,12 +3,24 @@ results file written (tests/bench)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def bench_module(name: str) -> ModuleType:
+    """``benchmarks/NAME.py`` imported as a module of its own (benchmarks/ is no package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check_sections(stdout: str, headings: tuple[str, ...]) -> None:
