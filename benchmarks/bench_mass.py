@@ -1502,7 +1502,7 @@ def section_for(runs: list[Run], label: str, head: str, args: argparse.Namespace
         + ".  The failing targets: "
         + (
             "one nginx (`--targets nginx`: a master and two workers, down and up by a reload)"
-            if getattr(args, "targets", "python") == "nginx"
+            if args.targets == "nginx"
             else f"{TARGET_PROCESSES} Python asyncio processes"
         )
         + "; their CPU, seconds a phase: "
