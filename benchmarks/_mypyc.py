@@ -1,13 +1,14 @@
 """A copy of a source tree with some of its modules compiled by mypyc: what issue 46 §2, §5
-and §7 allow for the typed, pure hot modules ("as black and mypy ship"), measured before
-it is shipped.  tether installs as pure Python; nothing here changes that.
+and §7 allow for the typed, pure hot modules ("as black and mypy ship").
 
 ``with compiled_copy(src, PROBE_PATH) as tree:`` copies ``src`` to a temporary directory
 and compiles the named modules there (``mypyc``, from the mypy the test dependencies
-install); the benchmarks put the copy first on ``PYTHONPATH`` beside the tree it came
-from, and it is removed when they are done.  Each set is closed under the classes its
-modules share: mypyc refuses an interpreted class that inherits from a compiled one, so
-the walk's mixins are compiled together.
+install).  PROBE_PATH is the set that pyproject.toml's build hook ships, off by default
+(docs/install.md); GUARD_PATH is measured and not shipped.  The benchmarks put the copy
+first on ``PYTHONPATH`` beside the tree it came from, and it is removed when they are
+done.  Each set is closed under the classes its modules share: mypyc refuses an
+interpreted class that inherits from a compiled one unless the compiled class allows it,
+so the walk's mixins are compiled together.
 """
 
 from __future__ import annotations
@@ -17,30 +18,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-PROBE_PATH = (
-    # /probe's and a check's path (issue 46 §7, §2): the walk and its mixins, the wire and
-    # h11's rules, the answer's text, the handler.  Left out: probe/_connect.py (its socket
-    # subclass has __slots__, which mypyc refuses), probe/_allow.py (a frozen dataclass
-    # whose __post_init__ sets fields with object.__setattr__: compiled, it refused every
-    # target) and probe/_browser.py (Playwright reads its callbacks' signatures, which
-    # compiled functions lack).
-    "tether/monitor/checks/_blackbox.py",
-    "tether/monitor/web/_web.py",
-    "tether/monitor/web/scrape/_probe_metrics.py",
-    "tether/probe/_dbwalk.py",
-    "tether/probe/_engine.py",
-    "tether/probe/_h11rules.py",
-    "tether/probe/_http.py",
-    "tether/probe/_result.py",
-    "tether/probe/_walk.py",
-    "tether/probe/_walk_h3.py",
-    "tether/probe/_walk_reach.py",
-    "tether/probe/_walk_tls.py",
-    "tether/probe/_wire.py",
-)
+
+def _shipped() -> tuple[str, ...]:
+    """The modules of pyproject.toml's mypyc build hook (the probe's path, issue 46 §7,
+    §2: the walk and its mixins, the wire and h11's rules, the answer's text, the
+    handler), as paths under ``src``: the benchmarks measure the set that ships."""
+    with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as f:
+        hook = tomllib.load(f)["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["mypyc"]
+    return tuple(path.removeprefix("src/") for path in hook["include"])
+
+
+PROBE_PATH = _shipped()
 GUARD_PATH = (
     # tether.Session's fast path (issue 46 §5): the guard, its windows and policy, the
     # testing overrides it reads, the cutoff's timers.

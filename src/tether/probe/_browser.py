@@ -208,7 +208,7 @@ class _Seen:
         return tuple(shown)
 
 
-@dataclass(slots=True)
+@dataclass  # no slots: a class with __slots__ cannot extend Walk compiled by mypyc
 class _PageWalk(Walk):
     """One browser check's phases, on the walk's bookkeeping."""
 

@@ -22,6 +22,14 @@ from tether.probe._result import Phase, ProbeResult
 from tether.probe._target import Target, redact_target
 from tether.probe._wire import Wire
 
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # the pure install: mypy_extensions comes with mypy, not with tether
+
+    def mypyc_attr(*_attrs: object, **_flags: object) -> Callable[[type], type]:  # type: ignore[misc]
+        return lambda cls: cls
+
+
 Sleep = Callable[[float], Awaitable[object]]
 
 
@@ -51,6 +59,7 @@ class Stream:
     writer: asyncio.StreamWriter
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(slots=True)
 class Walk:
     """What one probe's walk has found so far, and the recording of its phases."""

@@ -132,7 +132,10 @@ def authority_of(app: web.Application) -> ConfiguredAuthority:
 
 
 def _name(handler: object) -> str:
-    return str(getattr(handler, "__qualname__", handler))
+    """A handler's qualified name; for a closure compiled by mypyc (the probe's build,
+    docs/install.md), which has no ``__qualname__``, its callable class's."""
+    name = getattr(handler, "__qualname__", None)
+    return str(name) if name is not None else type(handler).__qualname__
 
 
 def test_the_app_serves_the_table_of_routes_in_its_order(served: Served) -> None:
