@@ -2,6 +2,7 @@
 and 6 counted by callgrind, which a loaded machine does not disturb.
 
 Run: python benchmarks/bench_instructions.py [--clients NAME,...] [--calls N] [--only-calls]
+     [--floor] [--layouts K] [--jobs J]
 
 Each client runs in a fresh interpreter under ``valgrind --tool=callgrind``, once with
 ``N/10`` calls and once with ``N`` (``PYTHONHASHSEED=0``); instructions per call are the
@@ -15,17 +16,23 @@ clients call bench_retry.py's loopback server (a child process, not counted); th
 decorators call a function that returns at once.  Added: a client's instructions per
 call minus its bare client's.  The target (issue 46 §5): tether's added at most twice
 the cheapest timeout-enforcing peer's of its group (for the decorators, the cheaper of
-tenacity and stamina).  Needs valgrind; takes some minutes (each run is some 50 times
-slower than without it).
+tenacity and stamina).  With ``--floor``, requests and httpx count ``_floor.py``'s clients
+too: the least pure Python does to keep the default policy's promises on a healthy call,
+a yardstick for whether the target is within its reach.  With ``--layouts K``, each client
+is counted in K memory layouts (:func:`padded`) and the median taken: a layout alone
+moves a call by a thousand or two instructions.  Needs valgrind; takes some
+minutes (each run is some 50 times slower than without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import gc
 import os
 import shutil
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +75,12 @@ NAMES = {
     "fn-tenacity": "tenacity.retry (3 attempts)",
     "fn-stamina": "stamina.retry(on=OSError, attempts=3)",
     "fn-tether": "@tether.retry",
+    "req-floor": "the floor: the default policy's promises, tightly (benchmarks/_floor.py)",
+    "hx-floor": "the floor: the default policy's promises, tightly (benchmarks/_floor.py)",
 }
+FLOORS = {"requests": "req-floor", "httpx": "hx-floor"}
+"""With ``--floor``: the least pure Python does to keep the default policy's promises on a
+healthy call (``_floor.py``), counted beside the peers: a yardstick, not a peer."""
 
 
 def client(which: str, n: int, url: str) -> None:
@@ -77,6 +89,7 @@ def client(which: str, n: int, url: str) -> None:
     ``n`` calls inside ``functools.reduce``, which callgrind alone counts (``--toggle-collect``)."""
     import asyncio
 
+    kept = padded()  # noqa: F841 -- held for the run: it is the layout
     if only_calls() and which.startswith(("req-", "hx-")):
         if which.startswith("req-"):
             get = requests_client(which, url)
@@ -139,6 +152,11 @@ def requests_client(which: str, url: str) -> Callable[[], object]:
 
         s = tether.Session()
         return lambda: s.get(url)
+    if which == "req-floor":
+        from _floor import FloorSession
+
+        s = FloorSession()
+        return lambda: s.get(url)
     s = requests.Session()
     if which == "req-u3":
         from requests.adapters import HTTPAdapter
@@ -158,6 +176,10 @@ def httpx_client(which: str) -> Any:
         from tether.integrations.httpx import Transport
 
         return httpx.Client(transport=Transport())
+    if which == "hx-floor":
+        from _floor import FloorTransport
+
+        return httpx.Client(transport=FloorTransport())
     if which == "hx-bare":
         return httpx.Client()
     timeout = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 5.0}
@@ -206,16 +228,52 @@ async def aiohttp_calls(which: str, n: int, url: str) -> None:
     await s.close()  # type: ignore[attr-defined]
 
 
-def instructions(which: str, n: int, url: str) -> int:
-    """Instructions callgrind collected for a fresh interpreter making ``n`` calls."""
-    env = {"PYTHONPATH": str(SRC)}
+def instructions(which: str, n: int, url: str, layout: int = 0) -> int:
+    """Instructions callgrind collected for a fresh interpreter making ``n`` calls, in
+    the memory layout numbered ``layout`` (:func:`padded`)."""
+    env = {"PYTHONPATH": str(SRC), "PYTHONHASHSEED": str(layout), LAYOUT: str(layout)}
     only = "functools_reduce" if only_calls() and which.startswith(("req-", "hx-")) else None
     return collected(__file__, ["--client", which, str(n), url], env, only)
 
 
-def per_call(which: str, n: int, url: str) -> float:
+def per_call(which: str, n: int, url: str, layout: int = 0) -> float:
     small = max(n // 10, 16)
-    return (instructions(which, n, url) - instructions(which, small, url)) / (n - small)
+    long, short = instructions(which, n, url, layout), instructions(which, small, url, layout)
+    return (long - short) / (n - small)
+
+
+LAYOUT = "TETHER_BENCH_LAYOUT"
+
+
+def padded() -> list[bytes]:
+    """Objects of mixed sizes kept for the whole run, more of them the higher the layout
+    number in the environment (none for layout 0): with the hash seed, which the layout
+    number also sets, they move where everything after them lands in memory.
+
+    Why: one interpreter's count moves by a thousand or two instructions a call with
+    the allocator's layout alone (the path the code is run from, an environment
+    variable's length), which is most of what a pass-through peer adds (issue 46 §5,
+    bench_instructions.md round 9).  ``--layouts K`` counts each client in K layouts and
+    takes the median, so no one layout's luck decides a ratio."""
+    layout = int(os.environ.get(LAYOUT, "0"))
+    return [b"x" * ((layout * 131 + k * 17) % 512) for k in range(layout * 16)]
+
+
+def counted(
+    clients: list[str], n: int, url: str, layouts: int, jobs: int
+) -> dict[str, list[float]]:
+    """Each client's instructions a call in each layout, ``jobs`` callgrind runs at once
+    (each count is the run's own: callgrind is not disturbed by the others)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        futures = {
+            (which, layout): pool.submit(per_call, which, n, url, layout)
+            for layout in range(layouts)
+            for which in clients
+        }
+        return {
+            which: [futures[which, layout].result() for layout in range(layouts)]
+            for which in clients
+        }
 
 
 def main() -> int:
@@ -227,6 +285,18 @@ def main() -> int:
         action="store_true",
         help="requests and httpx: count only the calls, after warm ones (toggle-collect)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="requests and httpx: count the floor too (_floor.py), beside the peers",
+    )
+    parser.add_argument(
+        "--layouts",
+        type=int,
+        default=1,
+        help="count each client in this many memory layouts and take the median (default 1)",
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once")
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only_calls:
@@ -245,15 +315,27 @@ def main() -> int:
         for group in chosen:
             bare, peers, ours = GROUPS[group]
             n = args.calls * 50 if group == "retry" else args.calls
-            base = per_call(bare, n, server.url)
-            print(f"\n{group}: bare {base:,.0f} instructions a call")
+            floor = FLOORS.get(group) if args.floor else None
+            clients = [bare, *peers, ours, *([floor] if floor else [])]
+            counts = counted(clients, n, server.url, args.layouts, args.jobs)
+            base = statistics.median(counts[bare])
+            print(f"\n{group}: bare {base:,.0f} instructions a call", end="")
+            print(f" (median of {args.layouts} layouts)" if args.layouts > 1 else "")
             added = {}
-            for which in [*peers, ours]:
-                added[which] = per_call(which, n, server.url) - base
-                print(f"  {NAMES[which]}: {added[which]:+,.0f}")
+            for which in clients[1:]:
+                added[which] = statistics.median(counts[which]) - base
+                each = [c - b for c, b in zip(counts[which], counts[bare], strict=True)]
+                spread = f" (layouts {min(each):+,.0f} to {max(each):+,.0f})"
+                spread = spread if len(each) > 1 else ""
+                print(f"  {NAMES[which]}: {added[which]:+,.0f}{spread}")
             cheapest = min(peers, key=lambda p: added[p])
             peer = max(added[cheapest], 1.0)
             ratio = added[ours] / peer
+            if floor:
+                print(
+                    f"  the floor: {added[floor] / peer:.2f} x {NAMES[cheapest]}; "
+                    f"{NAMES[ours]} {added[ours] / max(added[floor], 1.0):.2f} x the floor"
+                )
             verdict = "met" if ratio <= ADDED_FACTOR else "MISSED"
             print(
                 f"  added instructions, {group}: {NAMES[ours]} {ratio:.2f} x "

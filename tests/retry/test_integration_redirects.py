@@ -62,6 +62,8 @@ class Server:
     leaf: trustme.LeafCert
     routes: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    first: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    """Answers given once, before ``routes``: a path's first request gets its own."""
 
     def start(self) -> None:
         server = self
@@ -71,7 +73,8 @@ class Server:
                 scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 server.seen.append(Seen(scheme, self.path, headers))
-                status, location, cookie = server.routes.get(self.path, (200, "", ""))
+                answer = server.first.pop(self.path, None) or server.routes.get(self.path)
+                status, location, cookie = answer or (200, "", "")
                 self.send_response(status)
                 if location:
                     self.send_header("Location", location)
@@ -287,6 +290,31 @@ def test_a_chain_that_comes_back_does_not_get_them_back(
     assert SECRET not in repr(back.headers)
 
 
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_chain_whose_first_hop_was_retried_keeps_the_rule(
+    client: str, servers: tuple[Server, Server, Server], fetcher: Any
+) -> None:
+    """The first hop answers 503 once, and its retry the redirect to 127.0.0.2: the chain
+    starts in the retry loop rather than on the first attempt's path (the httpx
+    transports make a chain only once a hop is redirected), and the hop away still
+    carries no credential."""
+    origin, other, _ = servers
+    origin.first = {"/away": (503, "", "")}
+    origin.routes = {"/away": (302, f"{other.url}/landing", "")}
+    policy = tether.RetryPolicy(
+        attempts=2, sleep=lambda _s: None, async_sleep=_no_sleep, budget=None
+    )
+    fetcher(client, policy)([f"{origin.url}/away"], SENT)
+    assert [s.path for s in origin.seen] == ["/away", "/away"]
+    there = _landed(other)
+    assert there.headers["x-trace"] == "t-1"
+    assert SECRET not in repr(there.headers)
+
+
 @pytest.mark.parametrize("client", CLIENTS)
 def test_the_other_hosts_own_cookies_still_go_to_it(
     client: str, servers: tuple[Server, Server, Server], fetcher: Any
@@ -300,6 +328,26 @@ def test_the_other_hosts_own_cookies_still_go_to_it(
     there = _landed(other)
     assert there.headers["cookie"] == "jar=from-other"
     assert SECRET not in repr(there.headers)
+
+
+def test_extensions_copied_from_an_ended_chain_start_a_new_one(
+    servers: tuple[Server, Server, Server], ca: trustme.CA
+) -> None:
+    """httpx: a request made with the extensions of the last hop of a chain (which
+    carry the chain) is a chain of its own, so 127.0.0.2, which that chain had left
+    127.0.0.1 for, still gets the credentials the new request is sent with."""
+    origin, other, _ = servers
+    origin.routes = {"/away": (302, f"{other.url}/landing", "")}
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with httpx.Client(transport=Transport(POLICY, verify=context), verify=context) as c:
+        last = c.get(f"{origin.url}/away", headers=SENT, follow_redirects=True)
+        assert "tether.redirect_chain" in last.request.extensions
+        again = c.build_request(
+            "GET", f"{other.url}/again", headers=SENT, extensions=last.request.extensions
+        )
+        c.send(again).raise_for_status()
+    assert _landed(other, "/again").headers["x-api-key"] == SECRET
 
 
 # --- the rule itself ---------------------------------------------------------------------------

@@ -75,9 +75,7 @@ class Transport(httpx.BaseTransport):
         guard = self.guard
         extensions = request.extensions
         chain = extensions.get(_CHAIN)
-        if chain is None:  # most calls: no redirect chain to keep on its origin
-            chain = _Chain(request.url)
-        else:
+        if chain is not None:  # a redirect's hop, or extensions copied from another request
             chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
@@ -86,7 +84,10 @@ class Transport(httpx.BaseTransport):
             return self._retrying(request, chain, None, None)
         t = guard.first_timeouts
         timeout = _timeouts(extensions, t)
-        request.extensions = {**extensions, "timeout": timeout, _CHAIN: chain}
+        if chain is None:  # most calls: a chain is made only if this one is redirected
+            request.extensions = {**extensions, "timeout": timeout}
+        else:
+            request.extensions = {**extensions, "timeout": timeout, _CHAIN: chain}
         token = _ends_at.set(_monotonic() + t.total)
         try:
             response = self._inner.handle_request(request)
@@ -110,14 +111,13 @@ class Transport(httpx.BaseTransport):
         code = response.status_code
         if code >= 400:
             return self._retrying(request, chain, first, (response, None))
-        # Response.has_redirect_location, without its property's call and enum lookups.
-        chain.ended = code not in _REDIRECTS or "Location" not in response.headers
+        if code in _REDIRECTS or chain is not None:
+            _hop_ended(request, chain, code, response)
         fast_succeeded(guard, first, request.method, code)
         return response
 
-    def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
-        timeout = _timeouts(request.extensions, t)
-        request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
+    def _attempt(self, request: httpx.Request, chain: _Chain | None, t: Timeouts) -> httpx.Response:
+        request.extensions = _attempt_extensions(request.extensions, chain, t)
         token = _ends_at.set(_monotonic() + t.total)
         try:
             response = self._inner.handle_request(request)
@@ -135,7 +135,7 @@ class Transport(httpx.BaseTransport):
     def _retrying(
         self,
         request: httpx.Request,
-        chain: _Chain,
+        chain: _Chain | None,
         first: First | None,
         made: tuple[httpx.Response | None, BaseException | None] | None,
     ) -> httpx.Response:
@@ -144,7 +144,7 @@ class Transport(httpx.BaseTransport):
         call = _call(self.guard, request, first)
         went = None if made is None else call.first_outcome(*made, _status)
         outcome = run_sync(call, lambda t: self._attempt(request, chain, t), _status, _close, went)
-        chain.ended = outcome.response is None or not outcome.response.has_redirect_location
+        _hop_ended(request, chain, None, outcome.response)
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS, request)
@@ -175,9 +175,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         guard = self.guard
         chain = request.extensions.get(_CHAIN)
-        if chain is None:
-            chain = _Chain(request.url)
-        else:
+        if chain is not None:  # as Transport.handle_request's
             chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path, as Transport.handle_request's.
         first = guard.fast_first(_endpoint(request.url))
@@ -197,13 +195,15 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         code = response.status_code
         if code >= 400:
             return await self._retrying(request, chain, first, (response, None))
-        chain.ended = code not in _REDIRECTS or "Location" not in response.headers
+        if code in _REDIRECTS or chain is not None:
+            _hop_ended(request, chain, code, response)
         fast_succeeded(guard, first, request.method, code)
         return response
 
-    async def _attempt(self, request: httpx.Request, chain: _Chain, t: Timeouts) -> httpx.Response:
-        timeout = _timeouts(request.extensions, t)
-        request.extensions = {**request.extensions, "timeout": timeout, _CHAIN: chain}
+    async def _attempt(
+        self, request: httpx.Request, chain: _Chain | None, t: Timeouts
+    ) -> httpx.Response:
+        request.extensions = _attempt_extensions(request.extensions, chain, t)
         token = _ends_at.set(_monotonic() + t.total)
         try:
             response = await self._inner.handle_async_request(request)
@@ -221,7 +221,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     async def _retrying(
         self,
         request: httpx.Request,
-        chain: _Chain,
+        chain: _Chain | None,
         first: First | None,
         made: tuple[httpx.Response | None, BaseException | None] | None,
     ) -> httpx.Response:
@@ -235,7 +235,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         outcome = await run_async(
             call, lambda t: self._attempt(request, chain, t), _status, close, went
         )
-        chain.ended = outcome.response is None or not outcome.response.has_redirect_location
+        _hop_ended(request, chain, None, outcome.response)
         if outcome.response is not None:
             return outcome.response
         raise library_error(call, outcome, _ERRORS, request)
@@ -293,6 +293,41 @@ def _keep_on_origin(request: httpx.Request, chain: object, policy: RetryPolicy) 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 """The statuses of ``Response.has_redirect_location``."""
+
+
+def _attempt_extensions(
+    extensions: dict[str, Any], chain: _Chain | None, t: Timeouts
+) -> dict[str, Any]:
+    """The request's extensions for an attempt: the timeouts, and the chain if one is
+    under way."""
+    timeout = _timeouts(extensions, t)
+    if chain is None:
+        return {**extensions, "timeout": timeout}
+    return {**extensions, "timeout": timeout, _CHAIN: chain}
+
+
+def _hop_ended(
+    request: httpx.Request,
+    chain: _Chain | None,
+    code: int | None,
+    response: httpx.Response | None,
+) -> None:
+    """A hop answered ``response`` (None: it failed; ``code``: its status, if known).  A
+    redirect starts a chain in the request's extensions, which httpx hands on to the
+    next hop's request, or carries on the one under way; any other answer ends it.  A
+    call that is never redirected (most of them) makes no chain at all (issue 46 §5)."""
+    if response is not None:
+        # Response.has_redirect_location, without its property's call and enum lookups.
+        if code is None:
+            code = response.status_code
+        if code in _REDIRECTS and "Location" in response.headers:
+            if chain is None:
+                request.extensions[_CHAIN] = _Chain(request.url)
+            else:
+                chain.ended = False
+            return
+    if chain is not None:
+        chain.ended = True
 
 
 def _endpoint_by_reference(reference: object) -> str:
