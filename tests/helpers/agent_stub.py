@@ -186,10 +186,25 @@ class AgentStub:
         try:
             yield self
         finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(_stopped(runner), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             thread.join(10)
             self._loop.close()
+
+
+async def _stopped(runner: web.AppRunner) -> None:
+    """``runner`` cleaned up, and the handlers it left behind (a long poll still held when
+    its shutdown timeout ran out) cancelled and run to their end, so that each closes its
+    connection before the loop stops: a transport left open is collected later, in
+    whatever test runs then, and fails it with an unclosed-socket ``ResourceWarning``."""
+    await runner.cleanup()
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    for _ in range(3):  # a closed transport tells its protocol on the next turns
+        await asyncio.sleep(0)
 
 
 def made(n: int, ts: float | None = None) -> Check:
