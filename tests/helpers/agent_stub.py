@@ -203,8 +203,6 @@ async def _stopped(runner: web.AppRunner) -> None:
     for task in left:
         task.cancel()
     await asyncio.gather(*left, return_exceptions=True)
-    for _ in range(3):  # a closed transport tells its protocol on the next turns
-        await asyncio.sleep(0)
 
 
 def made(n: int, ts: float | None = None) -> Check:
