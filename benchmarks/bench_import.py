@@ -30,6 +30,7 @@ import argparse
 import os
 import random
 import resource
+import site
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,16 @@ def make_venv(path: Path, offline: bool = False) -> None:
     alone, from this checkout.  The figures of record come from the README's way."""
     venv = [sys.executable, "-m", "venv", *(["--system-site-packages"] if offline else [])]
     subprocess.run([*venv, str(path)], check=True)
+    if offline and sys.prefix != sys.base_prefix:
+        # Run from a virtual environment, --system-site-packages sees the base
+        # interpreter's packages, not this environment's: hatchling (the build backend,
+        # which pip must find with no index) and the extras are here, so the new
+        # environment is pointed at this one's site-packages too (plain paths: this
+        # environment's own .pth files, an editable tether's among them, are not run).
+        inner = next((path / "lib").glob("python*/site-packages"))
+        (inner / "_tether_bench_outer.pth").write_text(
+            "".join(f"{d}\n" for d in site.getsitepackages())
+        )
     python = str(path / "bin" / "python")
     spec = f"{REPO}[{README_EXTRAS}]"
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]

@@ -577,3 +577,33 @@ def test_the_core_is_light() -> None:
     for extra in set(extras) - {"all", "test"}:
         for text in extras[extra]:
             assert _canon(Requirement(text).name) not in CORE, f"tether[{extra}]: {text}"
+
+
+# The test tools whose releases change what passes: each is pinned or bounded above in the
+# test extra, so the suite does not pass or fail by the day it was installed (issue 70).
+BOUNDED_TEST_TOOLS = (
+    "pytest",
+    "pytest-timeout",
+    "pytest-xdist",
+    "hypothesis",
+    "schemathesis",
+    "mypy",
+    "ruff",
+)
+
+
+@pytest.mark.parametrize("tool", BOUNDED_TEST_TOOLS)
+def test_the_test_tools_are_bounded_above(tool: str) -> None:
+    """README's test command installs no release of a test tool newer than one tried: each
+    is pinned (==) or bounded (<) in the test extra, and what is installed is inside it."""
+    (requirement,) = (
+        r
+        for t in PYPROJECT["optional-dependencies"]["test"]
+        if _canon((r := Requirement(t)).name) == tool
+    )
+    assert any(s.operator in ("==", "<", "<=", "~=") for s in requirement.specifier), (
+        f"tether[test]: {requirement} has no upper bound"
+    )
+    assert requirement.specifier.contains(metadata.version(tool), prereleases=True), (
+        f"{tool} {metadata.version(tool)} is installed, outside {requirement}"
+    )

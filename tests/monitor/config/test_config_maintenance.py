@@ -163,6 +163,13 @@ def test_active_needs_an_aware_datetime() -> None:
             'maintenance[0].timezone: "Mars/Base" is not a time zone, as in UTC or Europe/Paris',
         ),
         (
+            # A name past the file system's limit: the tzdata package's loader raises
+            # OSError (ENAMETOOLONG) for it, which is this key's error too (issue 70).
+            {"schedule": "0 2 * * *", "duration": "1h", "timezone": "Europe/" + "x" * 300},
+            'maintenance[0].timezone: "Europe/' + "x" * 48 + '…" is not a time zone, '
+            "as in UTC or Europe/Paris",
+        ),
+        (
             {"schedule": "0 2 * * *", "duration": "1h", "monitors": ["a", "c"]},
             'maintenance[0].monitors[1]: no monitor named "c"; define it under monitors',
         ),

@@ -368,9 +368,12 @@ def _check_headers(value: dict[str, str]) -> dict[str, str]:
 
 
 def _check_timezone(value: str) -> str:
+    # Whatever the lookup raises is this key's error: besides its own not-found and
+    # ValueError, the tzdata package's resource loader raises OSError for a name past
+    # the file system's limit (ENAMETOOLONG), and other loaders may raise other things.
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except Exception:
         raise fail(f"{show(value)} is not a time zone, as in UTC or Europe/Paris") from None
     return value
 

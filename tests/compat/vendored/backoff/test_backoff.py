@@ -860,7 +860,7 @@ def _on_predicate_factory(
 
 @pytest.mark.parametrize(
     ("func_factory", "backoff_log_level", "giveup_log_level"),
-    (
+    tuple(  # tether: a collection, not a generator (pytest 9.1 deprecates an iterable)
         (factory, backoff_log_level, giveup_log_level)
         for backoff_log_level, giveup_log_level in itertools.product(
             (
