@@ -2282,6 +2282,66 @@ _add(
     )
 )
 
+_add(
+    Entry(
+        kind=Kind.AUTH_FAILED,
+        layer=Layer.APP,
+        title="Login refused",
+        meaning=(
+            "A server that is not a database (a message broker, an SSH or mail server, a cloud "
+            "API) was reached and answered, but refused the credentials the client gave it."
+        ),
+        causes=(
+            "A wrong, expired or rotated password, key or token",
+            "The user exists but may not log in here: a RabbitMQ user without rights to the "
+            "virtual host, an SSH key not in `authorized_keys`, a mail account that is locked",
+            "No credentials given to a server that requires them",
+            "A password with a character that must be percent-encoded in the URL (`@`, `:`, `/`)",
+        ),
+        fixes=(
+            "Try the same credentials by hand: `ssh -v USER@HOST`, `rabbitmqctl "
+            "authenticate_user USER PASSWORD`, `openssl s_client -starttls smtp -connect "
+            "HOST:587` and `AUTH`.",
+            "Read the server's log for the reason it gives (RabbitMQ names the user and the "
+            "virtual host; sshd says which keys it tried).",
+            "Percent-encode special characters in the URL's password (`@` as `%40`).",
+        ),
+        hint="Check the user and the password, key or token against the server's accounts.",
+        retryable=False,
+        request_sent=False,
+    )
+)
+
+_add(
+    Entry(
+        kind=Kind.SERVER_UNAVAILABLE,
+        layer=Layer.APP,
+        title="Server cannot serve for now",
+        meaning=(
+            "The server was reached and answered, but said it cannot serve now: it is "
+            "starting up, shutting down, loading its data or in recovery, or (gRPC's "
+            "UNAVAILABLE, a mail server's 421) out of service for a while."
+        ),
+        causes=(
+            "A restart or a failover under way: PostgreSQL's `the database system is starting "
+            "up` or `terminating connection due to administrator command`, Redis's `LOADING`",
+            "A broker or mail server closing its connections for maintenance (AMQP's "
+            "`CONNECTION_FORCED`, SMTP's `421`)",
+            "A gRPC server draining, overloaded, or behind a proxy with no healthy backend",
+        ),
+        fixes=(
+            "Retry with backoff: this answer is the server's way of asking for it.",
+            "If it lasts, read the server's log: a restart that does not finish, a replica "
+            "that cannot catch up, a data set too large to load quickly.",
+            "During planned restarts, drain clients first, or point them at a replica or "
+            "another instance.",
+        ),
+        hint="Retry with backoff; if it lasts, read the server's log for why it does not serve.",
+        retryable=True,
+        request_sent=False,
+    )
+)
+
 
 # --- policy ------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ matched by users' code, and never renamed. New kinds may be added.
                  http.server_error
     app ........ browser.step_failed, browser.page_error, grpc.not_serving, grpc.status,
                  db.auth_failed, db.unknown_database, db.read_only,
-                 db.too_many_connections, db.query_failed (the protocols above the
-                 connection: browsers, gRPC, databases)
+                 db.too_many_connections, db.query_failed, auth.failed,
+                 server.unavailable (the protocols above the connection: browsers,
+                 gRPC, databases, caches, brokers, SSH and mail)
     policy ..... deadline.exceeded, circuit.open, bulkhead.full, throttle.rejected,
                  heartbeat.missed
 """
@@ -105,6 +106,8 @@ class Kind(enum.StrEnum):
     DB_READ_ONLY = "db.read_only"
     DB_TOO_MANY_CONNECTIONS = "db.too_many_connections"
     DB_QUERY_FAILED = "db.query_failed"
+    AUTH_FAILED = "auth.failed"
+    SERVER_UNAVAILABLE = "server.unavailable"
 
     CIRCUIT_OPEN = "circuit.open"
     BULKHEAD_FULL = "bulkhead.full"

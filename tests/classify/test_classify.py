@@ -1309,28 +1309,27 @@ def test_cases_cover_every_kind_classify_can_give() -> None:
     """The tables above reach every Kind except circuit.open, which only a breaker gives,
     bulkhead.full and throttle.rejected, which only a policy's own limits give,
     heartbeat.missed, which only a push monitor gives, and the kinds only a check's own
-    verdict gives (no exception is one): grpc.not_serving and grpc.status (a grpc://
-    probe's answer), browser.step_failed and browser.page_error (a browser check's),
-    the dns.dnssec_* kinds (a dns:// check's validation), the db.* kinds (a database's
-    answer to a database check)."""
-    covered = {param.values[1] for param in ALL_CASES}
+    verdict gives (no exception is one): grpc.not_serving (a grpc:// probe's answer),
+    browser.step_failed and browser.page_error (a browser check's),
+    the dns.dnssec_* kinds (a dns:// check's validation).  The kinds of the clients a
+    service calls besides HTTP (the db.* kinds, auth.failed, server.unavailable, gRPC's)
+    are reached by tests/classify/test_clients.py, against the lab's service servers and
+    real ones."""
+    from tests.helpers.service_clients import REAL_KINDS
+    from tether.lab._services import FAULTS
+
+    covered = {param.values[1] for param in ALL_CASES} | {f.kind for f in FAULTS} | REAL_KINDS
     assert set(Kind) - covered == {
         Kind.CIRCUIT_OPEN,
         Kind.BULKHEAD_FULL,
         Kind.THROTTLE_REJECTED,
         Kind.HEARTBEAT_MISSED,
         Kind.GRPC_NOT_SERVING,
-        Kind.GRPC_STATUS,
         Kind.BROWSER_STEP_FAILED,
         Kind.BROWSER_PAGE_ERROR,
         Kind.DNS_DNSSEC_BOGUS,
         Kind.DNS_DNSSEC_EXPIRED,
         Kind.DNS_DNSSEC_INSECURE,
-        Kind.DB_AUTH_FAILED,
-        Kind.DB_UNKNOWN_DATABASE,
-        Kind.DB_READ_ONLY,
-        Kind.DB_TOO_MANY_CONNECTIONS,
-        Kind.DB_QUERY_FAILED,
     }
 
 

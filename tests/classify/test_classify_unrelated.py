@@ -3,7 +3,10 @@
 The classifier reads message text only on exceptions from the clients whose messages
 are known (their classes, their code in the traceback, their wrappers).  So an
 exception raised by any other code is ``unknown`` even when it says "Tunnel connection
-failed: 407", mentions an IDNA label or a chunk header, or is a bare ``TimeoutError``.
+failed: 407", mentions an IDNA label or a chunk header, or is a ``TimeoutError`` with words
+of its own ("Timed out waiting for the lock").  A ``TimeoutError`` with no words at all is
+what ``asyncio.timeout``, ``asyncio.wait_for`` and ``concurrent.futures`` raise when a
+caller's own bound runs out: ``deadline.exceeded`` (issue 71).
 The words tried are the ones the classifier itself looks for, read from its source and
 from the parser table, so the test follows the code.
 
@@ -249,7 +252,18 @@ def test_unrelated_exceptions_are_unknown(
     if isinstance(exc, TimeoutError) and _socket_words(str(exc)):
         return  # exactly what socket and ssl raise: indistinguishable from theirs
     failure = classify(exc)
+    if _wordless_timeout(exc):
+        # A caller's own time bound cut something short (issue 71): a timeout, of the
+        # whole call, since nothing shows a client's phase.
+        assert failure.kind is Kind.DEADLINE_EXCEEDED, (exc, failure.detail)
+        return
     assert failure.kind is Kind.UNKNOWN, (exc, failure.detail)
+
+
+def _wordless_timeout(exc: BaseException) -> bool:
+    """Whether a TimeoutError with no words at all is in ``exc``'s chain or group."""
+    nodes = [exc, exc.__cause__, *(exc.exceptions if isinstance(exc, BaseExceptionGroup) else ())]
+    return any(isinstance(n, TimeoutError) and not str(n) for n in nodes)
 
 
 @pytest.mark.parametrize(
@@ -265,7 +279,6 @@ def test_unrelated_exceptions_are_unknown(
         OverflowError("port must be 0-65535"),
         PermissionError(errno.EACCES, "Permission denied"),
         OSError(errno.EINVAL, "Invalid argument"),
-        TimeoutError(),
         TimeoutError("Timed out waiting for the lock"),
     ],
     ids=repr,
@@ -283,10 +296,15 @@ def test_bad_certificate_files_are_not_tls_failures(local_errors: list[BaseExcep
     assert {classify(e).kind for e in ssl_errors} == {Kind.UNKNOWN}
 
 
-def test_future_and_asyncio_timeouts_are_not_network_timeouts(
+def test_future_and_asyncio_timeouts_are_the_callers_deadline(
     local_errors: list[BaseException],
 ) -> None:
-    """future.result(timeout=), asyncio.wait_for and asyncio.timeout around a sleep."""
+    """future.result(timeout=), asyncio.wait_for and asyncio.timeout around a sleep raise a
+    TimeoutError with no words: a caller's own bound that ran out, ``deadline.exceeded``
+    (issue 71), not a network client's timeout of a phase, and not ``unknown``."""
     timeouts = [e for e in local_errors if isinstance(e, TimeoutError)]
     assert len(timeouts) == 4
-    assert {classify(e).kind for e in timeouts} == {Kind.UNKNOWN}
+    assert {classify(e).kind for e in timeouts} == {Kind.DEADLINE_EXCEEDED}
+    assert {classify(TimeoutError()).kind, classify(_raise(TimeoutError())).kind} == {
+        Kind.DEADLINE_EXCEEDED
+    }

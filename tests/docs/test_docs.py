@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def _examples() -> list[tuple[str, int, str]]:
     ("doc", "line", "code"), _examples(), ids=[f"{d}:{n}" for d, n, _ in _examples()]
 )
 def test_example_runs(doc: str, line: int, code: str, request: pytest.FixtureRequest) -> None:
-    """The example runs as written (examples defining test_* functions are run with `lab`)."""
+    """The example runs as written (examples defining test_* functions are run with the
+    fixtures they name: `lab`, `service_lab`)."""
     namespace: dict[str, object] = {"__name__": f"example_{line}"}
     # README's examples are plain scripts that may back off between retries:
     # skip the real waits there (retry.md's examples manage time themselves).
@@ -55,4 +57,6 @@ def test_example_runs(doc: str, line: int, code: str, request: pytest.FixtureReq
         exec(compile(code, f"{doc}:{line}", "exec"), namespace)
     for name, value in namespace.items():
         if name.startswith("test_") and callable(value):
-            value(request.getfixturevalue("lab"))
+            # Each argument by name, as pytest would give it: lab, service_lab.
+            parameters = inspect.signature(value).parameters
+            value(*(request.getfixturevalue(p) for p in parameters))

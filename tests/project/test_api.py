@@ -55,6 +55,8 @@ STABLE_CODES = [
     "db.read_only",
     "db.too_many_connections",
     "db.query_failed",
+    "auth.failed",
+    "server.unavailable",
     "circuit.open",
     "bulkhead.full",
     "throttle.rejected",

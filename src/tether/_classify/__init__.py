@@ -50,9 +50,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from tether._classify._build import build, failure_for
-from tether._classify._evidence import BARE_TIMEOUT, TIMEOUT, Evidence
+from tether._classify._databases import connecting
+from tether._classify._evidence import BARE_TIMEOUT, TIMEOUT, WORDLESS_TIMEOUT, Evidence
 from tether._classify._http import parse_retry_after, status_kind
 from tether._classify._rules import rule_for
+from tether._classify._services import greeting
 from tether._classify._walk import carries_peer, note_peer, walk
 from tether._failure import Failure
 from tether._kinds import Kind
@@ -97,14 +99,30 @@ def _from_chain(exc: BaseException, url: str | None) -> Failure:
             rule(node, ev, depth)
     kind = ev.best
     if kind == TIMEOUT:
-        kind = _timeout_kind(ev)
+        kind = _timeout_kind(ev, exc)
     elif kind == BARE_TIMEOUT and ev.deadline:
         kind = Kind.DEADLINE_EXCEEDED
+    elif kind == WORDLESS_TIMEOUT:
+        kind = Kind.CONNECT_TIMEOUT if ev.connect else Kind.DEADLINE_EXCEEDED
     if not isinstance(kind, Kind):
         return build(Kind.UNKNOWN, ev, exc, None)
     if ev.proxy and kind in _PROXIED_CONNECT_KINDS:
         kind = Kind.PROXY_UNREACHABLE
+    if not ev.handshake and kind in _HUNG_UP and (connecting(exc) or greeting(exc)):
+        # A peer that hung up while a client was still opening its connection (a
+        # database's startup, a mail server's greeting): no query or command had left.
+        ev.handshake = True
     return build(kind, ev, exc, ev.detail)
+
+
+_HUNG_UP = frozenset(
+    {
+        Kind.CONNECTION_RESET,
+        Kind.CONNECTION_CLOSED,
+        Kind.CONNECTION_BROKEN_PIPE,
+        Kind.CONNECTION_ABORTED,
+    }
+)
 
 
 _PROXIED_CONNECT_KINDS = frozenset(
@@ -120,9 +138,14 @@ _PROXIED_CONNECT_KINDS = frozenset(
 )
 
 
-def _timeout_kind(ev: Evidence) -> Kind:
+def _timeout_kind(ev: Evidence, exc: BaseException) -> Kind:
     if ev.tls_wait:
         return Kind.TLS_TIMEOUT
+    # In a client's own connection handshake (a database's startup, an SSH banner, a mail
+    # server's greeting): the server accepted the connection and did not finish opening it.
+    if ev.handshake or any(greeting(node) or connecting(node) for node in (exc, *ev.timeouts)):
+        ev.handshake = True
+        return Kind.CONNECT_TIMEOUT
     if ev.write:
         return Kind.WRITE_TIMEOUT
     if ev.read:

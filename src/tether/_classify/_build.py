@@ -43,6 +43,10 @@ def build(
             retryable = ev.status in RETRYABLE_STATUSES
     if kind is Kind.CONNECTION_RESET and ev.connect and not ev.read:
         request_sent = False  # reset while connecting: the request never left
+    if ev.handshake and kind in _HANDSHAKE_KINDS:
+        request_sent = False  # broke in the client's connection handshake: no query left
+    if ev.retryable is not None:
+        retryable = ev.retryable
     if kind is Kind.CONNECT_RESOURCE_EXHAUSTED and (ev.read or ev.write):
         request_sent = True  # ran out after the exchange had begun (urllib3's FullPoolError)
     detail = _detail(kind, ev, host, port, safe_url, specific, exc, retry_after)
@@ -173,6 +177,31 @@ _WITH_SPECIFIC = frozenset(
         Kind.CONNECT_UNREACHABLE,
         Kind.PROXY_UNREACHABLE,
         Kind.CONNECT_RESOURCE_EXHAUSTED,
+        Kind.DB_AUTH_FAILED,
+        Kind.DB_UNKNOWN_DATABASE,
+        Kind.DB_READ_ONLY,
+        Kind.DB_TOO_MANY_CONNECTIONS,
+        Kind.DB_QUERY_FAILED,
+        Kind.GRPC_STATUS,
+        Kind.AUTH_FAILED,
+        Kind.SERVER_UNAVAILABLE,
+    }
+)
+
+# What a failure in a client's connection handshake (a database's startup, an SSH banner, a
+# mail server's greeting) can be: the query or call had not left.
+_HANDSHAKE_KINDS = frozenset(
+    {
+        Kind.CONNECTION_RESET,
+        Kind.CONNECTION_CLOSED,
+        Kind.CONNECTION_BROKEN_PIPE,
+        Kind.CONNECTION_ABORTED,
+        Kind.READ_TIMEOUT,
+        Kind.WRITE_TIMEOUT,
+        Kind.RESPONSE_MALFORMED,
+        Kind.RESPONSE_TOO_LARGE,
+        Kind.RESPONSE_TRUNCATED,
+        Kind.SERVER_UNAVAILABLE,
     }
 )
 
@@ -222,6 +251,14 @@ _DETAILS: dict[Kind, str] = {
     Kind.CONNECT_RESOURCE_EXHAUSTED: (
         "This machine or the client ran out of resources for a connection to {where}"
     ),
+    Kind.DB_AUTH_FAILED: "{where} refused the user name or password",
+    Kind.DB_UNKNOWN_DATABASE: "{where} has no database by the name asked for",
+    Kind.DB_READ_ONLY: "{where} is read-only: it refused a write",
+    Kind.DB_TOO_MANY_CONNECTIONS: "{where} refused the connection: it has too many clients",
+    Kind.DB_QUERY_FAILED: "The query to {where} failed",
+    Kind.GRPC_STATUS: "The gRPC call to {where} failed",
+    Kind.AUTH_FAILED: "{where} refused the credentials",
+    Kind.SERVER_UNAVAILABLE: "{where} answered that it cannot serve for now",
 }
 
 

@@ -23,6 +23,11 @@ TIMEOUT = "timeout"  # placeholder kind for a timeout whose phase is not known y
 # A TimeoutError nothing says came from a network client (``future.result(timeout=)``,
 # ``asyncio.wait_for``): a deadline if a cancellation inside a client's I/O caused it.
 BARE_TIMEOUT = "bare timeout"
+# A TimeoutError with no words at all, from code that is not a client's: what
+# ``asyncio.timeout``, ``asyncio.wait_for`` and ``concurrent.futures`` raise when a caller's
+# own time bound cuts a call short.  A timeout of the phase its cancellation shows (a
+# driver's connect), or else of the whole call.
+WORDLESS_TIMEOUT = "wordless timeout"
 
 
 class Evidence:
@@ -36,12 +41,14 @@ class Evidence:
         "deadline",
         "detail",
         "errno",
+        "handshake",
         "headers",
         "host",
         "known",
         "port",
         "proxy",
         "read",
+        "retryable",
         "status",
         "timeouts",
         "tls",
@@ -71,6 +78,12 @@ class Evidence:
         self.timeouts: list[BaseException] = []
         self.known = False
         """Whether the exception being read came from a client whose messages are known."""
+        self.handshake = False
+        """The failure happened in a client's own connection handshake (a database's
+        startup, an SSH banner, a server's greeting), before the query or call left."""
+        self.retryable: bool | None = None
+        """What the server said of a retry, where the kind alone does not decide it (a
+        gRPC status, a SQLSTATE of a transaction that lost a conflict)."""
 
     def offer(
         self,

@@ -7,10 +7,39 @@ by its traceback: the function that raised it.
 
 from __future__ import annotations
 
-_CLIENT_PACKAGES = frozenset({"aiohttp", "dns", "h11", "httpcore", "httpx", "requests", "urllib3"})
+_HTTP_PACKAGES = frozenset({"aiohttp", "dns", "h11", "httpcore", "httpx", "requests", "urllib3"})
+# The other clients a service calls (databases, caches, RPC, cloud SDKs, SSH, brokers):
+# their messages are known too (tether._classify._databases and _services read them).
+_SERVICE_PACKAGES = frozenset(
+    {
+        "aio_pika",
+        "aiobotocore",
+        "aiomysql",
+        "aiormq",
+        "asyncpg",
+        "asyncssh",
+        "boto3",
+        "botocore",
+        "grpc",
+        "paramiko",
+        "pika",
+        "psycopg",
+        "psycopg2",
+        "pymongo",
+        "pymysql",
+        "redis",
+        "sqlalchemy",
+        "websockets",
+    }
+)
+_CLIENT_PACKAGES = _HTTP_PACKAGES | _SERVICE_PACKAGES
 _CLIENT_MODULES = frozenset(
     {
         "http.client",
+        "smtplib",
+        "ftplib",
+        "imaplib",
+        "poplib",
         "urllib.error",
         "urllib.request",
         "socket",

@@ -18,6 +18,14 @@ from tether._classify._clients import (
     urllib3_aborted,
     urllib3_proxy,
 )
+from tether._classify._databases import (
+    mongo,
+    mysql,
+    postgres,
+    redis_connection,
+    redis_reply,
+    sqlalchemy,
+)
 from tether._classify._evidence import CONTEXT, LIBRARY, TIMEOUT, Rule, context, fixed
 from tether._classify._http import (
     incomplete_read,
@@ -29,6 +37,19 @@ from tether._classify._http import (
     value_error,
 )
 from tether._classify._origin import class_names
+from tether._classify._services import (
+    amqp_error,
+    botocore_client,
+    grpc_error,
+    mail_reply,
+    peer_closed,
+    ssh_error,
+    ssh_no_connection,
+    websockets_status,
+)
+from tether._classify._services import (
+    incomplete_read as stream_incomplete,
+)
 from tether._classify._sockets import cancelled, gaierror, os_error, overflow, timeout_error
 from tether._classify._tls import end_of_stream, ssl_error, verify_error
 from tether._kinds import Kind
@@ -130,6 +151,47 @@ RULES: dict[str, Rule] = {
     "aiohttp.NonHttpUrlClientError": url_invalid,
     "aiohttp.ServerFingerprintMismatch": fixed(Kind.TLS_UNTRUSTED),
     "aiohttp.ClientResponseError": aiohttp_response,
+    # asyncio's streams, read by the clients built on them (aiomysql, aiormq, asyncssh)
+    "asyncio.IncompleteReadError": stream_incomplete,
+    "builtins.EOFError": peer_closed,
+    # databases and caches (_databases)
+    "psycopg.Error": postgres,
+    "psycopg2.Error": postgres,
+    "asyncpg.PostgresError": postgres,
+    "asyncpg.InterfaceError": postgres,
+    "pymysql.MySQLError": mysql,
+    "sqlalchemy.DBAPIError": sqlalchemy,
+    "redis.ResponseError": redis_reply,
+    "redis.AuthenticationError": fixed(Kind.DB_AUTH_FAILED),
+    "redis.AuthenticationWrongNumberOfArgsError": fixed(Kind.DB_AUTH_FAILED),
+    "redis.BusyLoadingError": fixed(Kind.SERVER_UNAVAILABLE),
+    "redis.ReadOnlyError": fixed(Kind.DB_READ_ONLY),
+    "redis.MasterDownError": fixed(Kind.SERVER_UNAVAILABLE),
+    "redis.TryAgainError": fixed(Kind.SERVER_UNAVAILABLE),
+    "redis.ClusterDownError": fixed(Kind.SERVER_UNAVAILABLE),
+    "redis.MaxConnectionsError": fixed(Kind.CONNECT_RESOURCE_EXHAUSTED, LIBRARY),
+    "redis.ConnectionError": redis_connection,
+    "redis.TimeoutError": redis_connection,
+    "pymongo.PyMongoError": mongo,
+    # RPC, cloud SDKs, SSH, brokers, mail (_services)
+    "grpc.RpcError": grpc_error,
+    "botocore.ClientError": botocore_client,
+    "websockets.InvalidStatus": websockets_status,
+    "websockets.InvalidStatusCode": websockets_status,
+    "websockets.ConnectionClosedError": peer_closed,
+    "websockets.InvalidURI": url_invalid,
+    "paramiko.NoValidConnectionsError": ssh_no_connection,
+    "paramiko.SSHException": ssh_error,
+    "asyncssh.DisconnectError": ssh_error,
+    "pika.AMQPError": amqp_error,
+    "pika.AMQPConnectorException": amqp_error,
+    "aiormq.AMQPError": amqp_error,
+    "smtplib.SMTPServerDisconnected": peer_closed,
+    "smtplib.SMTPResponseException": mail_reply,
+    "ftplib.Error": mail_reply,
+    "imaplib.abort": mail_reply,
+    "imaplib.error": mail_reply,
+    "poplib.error_proto": mail_reply,
 }
 
 

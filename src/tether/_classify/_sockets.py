@@ -13,12 +13,14 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+from tether._classify._databases import connecting
 from tether._classify._evidence import (
     BARE_TIMEOUT,
     CONTEXT,
     FACT,
     LIBRARY,
     TIMEOUT,
+    WORDLESS_TIMEOUT,
     Evidence,
     first_line,
 )
@@ -156,7 +158,7 @@ def timeout_error(exc: BaseException, ev: Evidence, depth: int) -> None:
         ev.timeouts.append(exc)
         ev.offer(TIMEOUT, CONTEXT, depth)
     else:
-        ev.offer(BARE_TIMEOUT, CONTEXT, depth)
+        ev.offer(BARE_TIMEOUT if text else WORDLESS_TIMEOUT, CONTEXT, depth)
 
 
 # What socketmodule.c and _ssl.c raise, word for word.
@@ -169,6 +171,8 @@ def cancelled(exc: BaseException, ev: Evidence, depth: int) -> None:
     ``total``, ``asyncio.timeout``), if the cancellation stopped a client's I/O."""
     if any(client_code(frame) for frame in traceback_frames(exc)):
         ev.deadline = True
+    if connecting(exc):  # cut short in a driver's connect: nothing was sent
+        ev.connect = ev.handshake = True
 
 
 def overflow(exc: BaseException, ev: Evidence, depth: int) -> None:

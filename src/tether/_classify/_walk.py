@@ -27,6 +27,9 @@ def _children(exc: BaseException) -> list[BaseException]:
     for arg in exc.args[:3]:  # requests and urllib3 wrap the cause in args
         if isinstance(arg, BaseException):
             found.append(arg)
+    errors = getattr(exc, "errors", None)  # paramiko: one socket error per address
+    if isinstance(errors, dict):
+        found += [e for e in list(errors.values())[:4] if isinstance(e, BaseException)]
     if isinstance(exc, BaseExceptionGroup):
         found += exc.exceptions
     if exc.__cause__ is not None:
@@ -36,7 +39,9 @@ def _children(exc: BaseException) -> list[BaseException]:
     return found
 
 
-_LINKS = ("reason", "original_error", "os_error", "certificate_error")
+# urllib3's reason, botocore's original_error, aiohttp's os_error and certificate_error,
+# SQLAlchemy's orig (the driver's exception), pika's exception (a phase's error).
+_LINKS = ("reason", "original_error", "os_error", "certificate_error", "orig", "exception")
 
 
 def walk(exc: BaseException) -> list[tuple[BaseException, int, bool]]:

@@ -12,8 +12,15 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from tether.lab._lab import SPECS, Lab, Scenario
+    from tether.lab._services import FAULTS as SERVICE_FAULTS
+    from tether.lab._services import ServiceFault, ServiceLab
 
-__all__ = ["SPECS", "Lab", "Scenario"]
+__all__ = ["SERVICE_FAULTS", "SPECS", "Lab", "Scenario", "ServiceFault", "ServiceLab"]
+_HOMES = {
+    "SERVICE_FAULTS": ("_services", "FAULTS"),
+    "ServiceFault": ("_services", "ServiceFault"),
+    "ServiceLab": ("_services", "ServiceLab"),
+}
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -22,9 +29,10 @@ def __getattr__(name: str) -> _typing.Any:
     from tether._extras import require
 
     require("tether.lab", "lab")
-    from tether.lab import _lab
+    import importlib
 
-    value = getattr(_lab, name)
+    module, attribute = _HOMES.get(name, ("_lab", name))
+    value = getattr(importlib.import_module(f"tether.lab.{module}"), attribute)
     globals()[name] = value
     return value
 

@@ -56,6 +56,11 @@ _DB = (
     "Debian's real PostgreSQL, MariaDB and Redis started by the tests "
     "(tests/probe/test_probe_postgres.py, _mysql.py, _redis.py)"
 )
+_SERVICES = (
+    "a broker's, an SSH, mail or gRPC server's or a database's own answer, which no HTTP "
+    "client asks for: tested against real servers and the services' fault servers on "
+    "loopback (tests/classify/test_clients.py)"
+)
 _NO_NETEM = (
     "needs a path that drops large packets or delays them; tc netem is not in this kernel, "
     "and a loopback MTU black hole cannot be made without it"
@@ -417,6 +422,17 @@ COVERAGE: dict[Kind, tuple[Cause, ...]] = {
         _no("The query ran longer than", _DB),
         _no("The query writes, and runs", _DB),
         _no("A Redis command refused by", _DB),
+    ),
+    Kind.AUTH_FAILED: (
+        _no("A wrong, expired or rotated", _SERVICES),
+        _no("The user exists but may", _SERVICES),
+        _no("No credentials given to a", _SERVICES),
+        _no("A password with a character", _SERVICES),
+    ),
+    Kind.SERVER_UNAVAILABLE: (
+        _no("A restart or a failover", _SERVICES),
+        _no("A broker or mail server", _SERVICES),
+        _no("A gRPC server draining, overloaded,", _SERVICES),
     ),
     Kind.DEADLINE_EXCEEDED: (
         _is("The server sends the response very slowly", "slow_drip"),

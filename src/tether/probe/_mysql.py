@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from tether._classify import classify
+from tether._classify._databases import MYSQL_ERRORS as ERRORS
 from tether._kinds import Kind
 from tether.probe import _connect
 from tether.probe._dbcommon import db_failure, first_value, statement_limit
@@ -33,16 +34,6 @@ from tether.probe._walk_tls import WalkTls
 
 THREADS: Final = 16
 """MySQL checks under way at once, each in a thread of its own."""
-
-ERRORS: Final = {
-    1045: Kind.DB_AUTH_FAILED,  # ER_ACCESS_DENIED_ERROR
-    1698: Kind.DB_AUTH_FAILED,  # ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-    1044: Kind.DB_UNKNOWN_DATABASE,  # ER_DBACCESS_DENIED_ERROR: no such database for this user
-    1049: Kind.DB_UNKNOWN_DATABASE,  # ER_BAD_DB_ERROR
-    1040: Kind.DB_TOO_MANY_CONNECTIONS,  # ER_CON_COUNT_ERROR
-    1203: Kind.DB_TOO_MANY_CONNECTIONS,  # ER_TOO_MANY_USER_CONNECTIONS
-}
-"""Error numbers with a kind of their own; any other error of the query is db.query_failed."""
 
 _T = TypeVar("_T")
 

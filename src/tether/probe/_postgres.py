@@ -10,81 +10,16 @@ keep the walk's kinds (``connect.refused``, ``tls.untrusted``...)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Any
 
 from tether._classify import classify
+from tether._classify._databases import SQLSTATES, connection_kind
 from tether._kinds import Kind
 from tether.probe._dbcommon import db_failure, first_value, scrub, statement_limit, timeout_ms
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
 from tether.probe._details import DatabaseDetails
 from tether.probe._target import Target
 from tether.probe._walk_tls import WalkTls
-
-SQLSTATES: Final = {
-    "28P01": Kind.DB_AUTH_FAILED,
-    "28000": Kind.DB_AUTH_FAILED,
-    "3D000": Kind.DB_UNKNOWN_DATABASE,
-    "53300": Kind.DB_TOO_MANY_CONNECTIONS,
-}
-"""SQLSTATEs with a kind of their own; any other error of the query is db.query_failed
-(a query that writes fails in tether's read-only transaction with 25006: the query's
-fault, not a read-only server's)."""
-
-_MESSAGES: Final = (
-    ("password authentication failed", "28P01"),
-    ("no pg_hba.conf entry", "28000"),
-    ('role "', "28000"),
-    ("does not exist", "3D000"),
-    ("too many clients", "53300"),
-    ("remaining connection slots are reserved", "53300"),
-)
-"""libpq reports a refused connection without its SQLSTATE: the server's words name it."""
-
-_TRANSPORT: Final = (
-    ("connection refused", Kind.CONNECT_REFUSED),
-    ("timeout expired", Kind.CONNECT_TIMEOUT),
-    ("no route to host", Kind.CONNECT_UNREACHABLE),
-    ("network is unreachable", Kind.CONNECT_UNREACHABLE),
-    ("does not match host name", Kind.TLS_HOSTNAME_MISMATCH),
-    ("certificate has expired", Kind.TLS_EXPIRED),
-    ("self-signed certificate", Kind.TLS_SELF_SIGNED),
-    ("certificate verify failed", Kind.TLS_UNTRUSTED),
-    ("server does not support ssl", Kind.TLS_PROTOCOL),
-    ("ssl", Kind.TLS_PROTOCOL),
-    ("server closed the connection unexpectedly", Kind.CONNECTION_CLOSED),
-    # What libpq says of bytes that are not PostgreSQL's protocol (a hostile or a wrong
-    # server on the port), and of a message too large to hold (it refuses to allocate).
-    ("cannot allocate memory for input buffer", Kind.RESPONSE_TOO_LARGE),
-    ("expected authentication request from server", Kind.RESPONSE_MALFORMED),
-    ("authentication method", Kind.RESPONSE_MALFORMED),
-    ("invalid message format", Kind.RESPONSE_MALFORMED),
-    ("unexpected message type", Kind.RESPONSE_MALFORMED),
-    ("message type 0x", Kind.RESPONSE_MALFORMED),
-    ("message contents do not agree with length", Kind.RESPONSE_MALFORMED),
-    ("lost synchronization with server", Kind.RESPONSE_MALFORMED),
-    # "... response to SSL negotiation", "... authentication request", "... protocol
-    # negotiation message": a first byte that names a message, and then nonsense.
-    ("received invalid ", Kind.RESPONSE_MALFORMED),
-    ("insufficient data in", Kind.RESPONSE_MALFORMED),
-)
-
-
-def connection_kind(message: str) -> tuple[Kind, str | None]:
-    """The kind (and SQLSTATE, when the server gave one) of libpq's refusal to connect."""
-    lower = message.lower()
-    for words, state in _MESSAGES:
-        if words in lower and "FATAL" in message:
-            return SQLSTATES[state], state
-    for words, kind in _TRANSPORT:
-        if words in lower:
-            return kind, None
-    # A first byte of "E" and a length libpq takes for a pre-3.0 server's error: the rest
-    # is printed as that error's text.  A server's words that are not text are no error
-    # message: bytes that are not PostgreSQL's protocol.
-    said = " ".join(message.rpartition("failed:")[2].split())
-    if not said or "\ufffd" in said or not said.isprintable():
-        return Kind.RESPONSE_MALFORMED, None
-    return Kind.UNKNOWN, None
 
 
 def conninfo(t: Target, addresses: list[str], url: DatabaseUrl, w: WalkTls) -> dict[str, Any]:

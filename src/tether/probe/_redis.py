@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from tether._classify import classify
+from tether._classify._databases import redis_error_kind
 from tether._kinds import Kind
 from tether.probe._dbcommon import db_failure, first_value
 from tether.probe._dboptions import DatabaseQuery, DatabaseUrl
@@ -112,20 +113,6 @@ async def _read(reader: asyncio.StreamReader, left: list[int], depth: int) -> Re
     raise _Broken(Kind.RESPONSE_MALFORMED, f"not a RESP reply: {line[:40]!r}")
 
 
-def error_kind(message: str) -> Kind:
-    """The kind of a Redis error reply."""
-    upper = message.upper()
-    if upper.startswith(("WRONGPASS", "NOAUTH")) or "PASSWORD" in upper:
-        return Kind.DB_AUTH_FAILED
-    if "MAX NUMBER OF CLIENTS" in upper:
-        return Kind.DB_TOO_MANY_CONNECTIONS
-    if "DB INDEX" in upper:
-        return Kind.DB_UNKNOWN_DATABASE
-    if upper.startswith("READONLY"):
-        return Kind.DB_READ_ONLY
-    return Kind.DB_QUERY_FAILED
-
-
 def as_value(reply: Reply) -> str | int | float | bool | None:
     """A reply's value for ``[RESULT]``: text that is a number is that number."""
     if isinstance(reply, list):
@@ -170,7 +157,7 @@ class _Session:
 
     def refused(self, what: str, error: ServerError) -> _Broken:
         detail = f"the server refused {what}: {error.message}"
-        return _Broken(error_kind(error.message), detail, error.code)
+        return _Broken(redis_error_kind(error.message), detail, error.code)
 
 
 async def walk(w: WalkTls, t: Target, url: DatabaseUrl, q: DatabaseQuery) -> None:
