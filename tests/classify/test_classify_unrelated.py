@@ -6,7 +6,8 @@ exception raised by any other code is ``unknown`` even when it says "Tunnel conn
 failed: 407", mentions an IDNA label or a chunk header, or is a ``TimeoutError`` with words
 of its own ("Timed out waiting for the lock").  A ``TimeoutError`` with no words at all is
 what ``asyncio.timeout``, ``asyncio.wait_for`` and ``concurrent.futures`` raise when a
-caller's own bound runs out: ``deadline.exceeded`` (issue 71).
+caller's own bound runs out: a timeout, ``read.timeout`` where nothing shows the phase
+(issue 71).
 The words tried are the ones the classifier itself looks for, read from its source and
 from the parser table, so the test follows the code.
 
@@ -253,9 +254,9 @@ def test_unrelated_exceptions_are_unknown(
         return  # exactly what socket and ssl raise: indistinguishable from theirs
     failure = classify(exc)
     if _wordless_timeout(exc):
-        # A caller's own time bound cut something short (issue 71): a timeout, of the
-        # whole call, since nothing shows a client's phase.
-        assert failure.kind is Kind.DEADLINE_EXCEEDED, (exc, failure.detail)
+        # A caller's own time bound cut something short (issue 71): a timeout, the call's
+        # answer that did not come in time, since nothing shows a client's phase.
+        assert failure.kind is Kind.READ_TIMEOUT, (exc, failure.detail)
         return
     assert failure.kind is Kind.UNKNOWN, (exc, failure.detail)
 
@@ -296,15 +297,17 @@ def test_bad_certificate_files_are_not_tls_failures(local_errors: list[BaseExcep
     assert {classify(e).kind for e in ssl_errors} == {Kind.UNKNOWN}
 
 
-def test_future_and_asyncio_timeouts_are_the_callers_deadline(
+def test_future_and_asyncio_timeouts_are_timeouts(
     local_errors: list[BaseException],
 ) -> None:
     """future.result(timeout=), asyncio.wait_for and asyncio.timeout around a sleep raise a
-    TimeoutError with no words: a caller's own bound that ran out, ``deadline.exceeded``
-    (issue 71), not a network client's timeout of a phase, and not ``unknown``."""
+    TimeoutError with no words: a caller's own bound that ran out (issue 71), a timeout
+    whose phase nothing shows: ``read.timeout``, retryable, as tether's own decorator calls
+    an attempt its ``total`` cut; not ``unknown``."""
     timeouts = [e for e in local_errors if isinstance(e, TimeoutError)]
     assert len(timeouts) == 4
-    assert {classify(e).kind for e in timeouts} == {Kind.DEADLINE_EXCEEDED}
+    assert {classify(e).kind for e in timeouts} == {Kind.READ_TIMEOUT}
     assert {classify(TimeoutError()).kind, classify(_raise(TimeoutError())).kind} == {
-        Kind.DEADLINE_EXCEEDED
+        Kind.READ_TIMEOUT
     }
+    assert classify(TimeoutError()).retryable

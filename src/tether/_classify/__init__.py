@@ -103,7 +103,16 @@ def _from_chain(exc: BaseException, url: str | None) -> Failure:
     elif kind == BARE_TIMEOUT and ev.deadline:
         kind = Kind.DEADLINE_EXCEEDED
     elif kind == WORDLESS_TIMEOUT:
-        kind = Kind.CONNECT_TIMEOUT if ev.connect else Kind.DEADLINE_EXCEEDED
+        # A caller's own bound cut a call short: in a driver's connect, nothing was sent; in
+        # an HTTP client's I/O, the whole call's deadline (as a bare timeout's); otherwise
+        # the call did not answer in time, as tether's own decorator calls an attempt its
+        # ``total`` cut (retried if the call is idempotent).
+        if ev.connect:
+            kind = Kind.CONNECT_TIMEOUT
+        elif ev.deadline:
+            kind = Kind.DEADLINE_EXCEEDED
+        else:
+            kind = Kind.READ_TIMEOUT
     if not isinstance(kind, Kind):
         return build(Kind.UNKNOWN, ev, exc, None)
     if ev.proxy and kind in _PROXIED_CONNECT_KINDS:

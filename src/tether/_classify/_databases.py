@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from tether._classify._evidence import FACT, LIBRARY, TIMEOUT, WRAPPER, Evidence, first_line
+from tether._classify._evidence import (
+    FACT,
+    LIBRARY,
+    TIMEOUT,
+    WRAPPER,
+    Evidence,
+    first_line,
+    text_of,
+)
 from tether._classify._origin import traceback_frames
 from tether._classify._words import note_peer_in, offer_words
 from tether._kinds import Kind
@@ -161,7 +169,7 @@ def postgres(exc: BaseException, ev: Evidence, depth: int) -> None:
     if state is not None:
         offer_sqlstate(state, exc, ev, depth)
         return
-    text = _text(exc)
+    text = text_of(exc)
     note_peer_in(text, ev, depth)
     kind, state = connection_kind(text)
     if state is not None:
@@ -252,7 +260,7 @@ def redis_error_kind(message: str) -> Kind:
 
 def redis_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
     """redis-py's ``ResponseError`` and its kin: the server's error reply, by its words."""
-    text = _text(exc)
+    text = text_of(exc)
     if connecting(exc):
         ev.handshake = True
     ev.offer(redis_error_kind(text), FACT, depth, first_line(exc))
@@ -261,7 +269,7 @@ def redis_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
 def redis_connection(exc: BaseException, ev: Evidence, depth: int) -> None:
     """redis-py's ``ConnectionError`` and ``TimeoutError``: the socket's error is chained
     when there was one; the words name the peer, the phase and a peer that hung up."""
-    text = _text(exc)
+    text = text_of(exc)
     note_peer_in(text, ev, depth)
     if connecting(exc) or text.startswith(("Error ", "Timeout connecting")):
         ev.handshake = True
@@ -314,7 +322,7 @@ def mongo(exc: BaseException, ev: Evidence, depth: int) -> None:
         if kind is not None or name == "OperationFailure":
             ev.offer(kind or Kind.DB_QUERY_FAILED, FACT, depth, f"code {code}: {first_line(exc)}")
             return
-    text = _text(exc)
+    text = text_of(exc)
     if name in ("ServerSelectionTimeoutError", "ConfigurationError") or connecting(exc):
         ev.handshake = True
         ev.connect = True
@@ -389,12 +397,5 @@ def connecting(exc: BaseException) -> bool:
     return False
 
 
-def _text(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # an exception whose __str__ fails is still classified
-        return ""
-
-
 def _line(exc: BaseException) -> str:
-    return " ".join(_text(exc).split())[:300]
+    return " ".join(text_of(exc).split())[:300]

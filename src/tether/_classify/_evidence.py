@@ -26,7 +26,7 @@ BARE_TIMEOUT = "bare timeout"
 # A TimeoutError with no words at all, from code that is not a client's: what
 # ``asyncio.timeout``, ``asyncio.wait_for`` and ``concurrent.futures`` raise when a caller's
 # own time bound cuts a call short.  A timeout of the phase its cancellation shows (a
-# driver's connect), or else of the whole call.
+# driver's connect, an HTTP client's I/O under a deadline), or else a read timeout.
 WORDLESS_TIMEOUT = "wordless timeout"
 
 
@@ -111,6 +111,15 @@ Rule = Callable[[BaseException, Evidence, int], None]
 def note_url(url: Any, ev: Evidence) -> None:
     if url is not None and ev.url is None:
         ev.url = str(url)
+
+
+def text_of(exc: BaseException) -> str:
+    """``str(exc)``, or nothing when its ``__str__`` fails (a client's exception built by
+    hand, missing what its own code sets)."""
+    try:
+        return str(exc)
+    except Exception:
+        return ""
 
 
 def first_line(exc: BaseException) -> str | None:

@@ -13,7 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from tether._classify._evidence import FACT, LIBRARY, TIMEOUT, WRAPPER, Evidence, first_line
+from tether._classify._evidence import (
+    FACT,
+    LIBRARY,
+    TIMEOUT,
+    WRAPPER,
+    Evidence,
+    first_line,
+    text_of,
+)
 from tether._classify._http import offer_status
 from tether._classify._origin import traceback_frames
 from tether._classify._words import note_peer_in, offer_words
@@ -141,7 +149,7 @@ def peer_closed(exc: BaseException, ev: Evidence, depth: int) -> None:
     ``abort``, a client's ``EOFError``): closed, unless a socket error below says more."""
     # smtplib says "Connection unexpectedly closed: timed out" of a timeout: the chained
     # TimeoutError decides.
-    if ev.known and "timed out" not in str(exc):
+    if ev.known and "timed out" not in text_of(exc):
         ev.offer(Kind.CONNECTION_CLOSED, WRAPPER, depth, first_line(exc))
 
 
@@ -162,7 +170,7 @@ def ssh_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     """paramiko's ``SSHException`` and asyncssh's ``DisconnectError``: a banner that never
     came or was not SSH's, a login refused."""
     name = type(exc).__name__
-    text = str(exc)
+    text = text_of(exc)
     ev.handshake = True
     if name in ("AuthenticationException", "BadAuthenticationType", "PermissionDenied"):
         ev.offer(Kind.AUTH_FAILED, FACT, depth, first_line(exc))
@@ -212,7 +220,7 @@ def amqp_error(exc: BaseException, ev: Evidence, depth: int) -> None:
         ev.offer(Kind.AUTH_FAILED, FACT, depth, first_line(exc))
     elif code in (320, 541):  # CONNECTION_FORCED (a broker shutting down), INTERNAL_ERROR
         ev.offer(Kind.SERVER_UNAVAILABLE, FACT, depth, first_line(exc))
-    elif not offer_words(str(exc), ev, depth, WRAPPER) and name == "IncompatibleProtocolError":
+    elif not offer_words(text_of(exc), ev, depth, WRAPPER) and name == "IncompatibleProtocolError":
         ev.offer(Kind.RESPONSE_MALFORMED, WRAPPER, depth, first_line(exc))
 
 
@@ -246,7 +254,7 @@ def mail_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
     later; 554 as a greeting: no service here for this client, for good; 530 and 535: login
     refused), and IMAP's and POP's words for a refused login or a stream that ended."""
     code = getattr(exc, "smtp_code", None)
-    text = str(exc)
+    text = text_of(exc)
     if not isinstance(code, int):
         match = _REPLY.match(text)
         code = int(match[1]) if match else None

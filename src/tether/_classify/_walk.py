@@ -20,14 +20,23 @@ def _children(exc: BaseException) -> list[BaseException]:
     """The exceptions ``exc`` wraps, explicit links first."""
     # Plain loops: this runs for every node of every chain classified.
     found = []
+    # The links are read from the instance's own attributes, not through the class: a
+    # property of another library may warn (websockets' deprecated ConnectionClosed.reason)
+    # or raise.  aiohttp's os_error and certificate_error alone are properties.
+    own: dict[str, Any] = getattr(exc, "__dict__", None) or {}
     for attr in _LINKS:
-        inner = getattr(exc, attr, None)
+        inner = own.get(attr)
+        if inner is None and attr in _PROPERTY_LINKS:
+            try:
+                inner = getattr(exc, attr, None)
+            except Exception:
+                inner = None
         if inner is not None and isinstance(inner, BaseException):
             found.append(inner)
     for arg in exc.args[:3]:  # requests and urllib3 wrap the cause in args
         if isinstance(arg, BaseException):
             found.append(arg)
-    errors = getattr(exc, "errors", None)  # paramiko: one socket error per address
+    errors = own.get("errors")  # paramiko: one socket error per address
     if isinstance(errors, dict):
         found += [e for e in list(errors.values())[:4] if isinstance(e, BaseException)]
     if isinstance(exc, BaseExceptionGroup):
@@ -42,6 +51,7 @@ def _children(exc: BaseException) -> list[BaseException]:
 # urllib3's reason, botocore's original_error, aiohttp's os_error and certificate_error,
 # SQLAlchemy's orig (the driver's exception), pika's exception (a phase's error).
 _LINKS = ("reason", "original_error", "os_error", "certificate_error", "orig", "exception")
+_PROPERTY_LINKS = frozenset({"os_error", "certificate_error"})
 
 
 def walk(exc: BaseException) -> list[tuple[BaseException, int, bool]]:
