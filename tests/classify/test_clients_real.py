@@ -79,6 +79,7 @@ def test_postgres_query_errors_after_the_query_left(postgres_server: PostgresSer
         )
         assert failure.kind is Kind.DB_QUERY_FAILED
         assert failure.retryable
+        assert not failure.request_sent  # rolled back: nothing of it took effect
     victim = psycopg.connect(_pg(postgres_server), autocommit=True)
     pid = victim.info.backend_pid
     with psycopg.connect(_pg(postgres_server), autocommit=True) as admin:

@@ -45,6 +45,8 @@ def build(
         request_sent = False  # reset while connecting: the request never left
     if ev.handshake and kind in _HANDSHAKE_KINDS:
         request_sent = False  # broke in the client's connection handshake: no query left
+    if ev.undone:
+        request_sent = False  # sent, but rolled back: nothing of it took effect
     if ev.retryable is not None:
         retryable = ev.retryable
     if kind is Kind.CONNECT_RESOURCE_EXHAUSTED and (ev.read or ev.write):

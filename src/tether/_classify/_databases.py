@@ -60,8 +60,9 @@ CLASSIFIED_SQLSTATES: Final = {
 """What ``classify`` makes of a SQLSTATE; any other SQLSTATE is db.query_failed."""
 
 RETRYABLE_SQLSTATES: Final = frozenset({"40001", "40P01"})
-"""serialization_failure and deadlock_detected: the transaction lost a conflict, and the
-same transaction run again may well succeed (PostgreSQL's documentation, 13.4)."""
+"""serialization_failure and deadlock_detected: the transaction lost a conflict and was
+rolled back, and the same transaction run again may well succeed (PostgreSQL's
+documentation, 13.4): retryable, and nothing of it took effect."""
 
 _PG_REFUSALS: Final = (
     ("password authentication failed", "28P01"),
@@ -149,7 +150,7 @@ def _sqlstate(exc: BaseException) -> str | None:
 def offer_sqlstate(state: str, exc: BaseException, ev: Evidence, depth: int) -> None:
     kind = CLASSIFIED_SQLSTATES.get(state, Kind.DB_QUERY_FAILED)
     if state in RETRYABLE_SQLSTATES:
-        ev.retryable = True
+        ev.retryable = ev.undone = True
     # Class 08 is the driver's view of a broken connection: the socket's own error, deeper
     # in the chain, says more.
     strength = WRAPPER if state.startswith("08") else FACT
@@ -210,7 +211,8 @@ CLASSIFIED_MYSQL_ERRORS: Final = {
 whose socket error, when chained, decides."""
 
 RETRYABLE_MYSQL_ERRORS: Final = frozenset({1205, 1213})
-"""ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK: run the transaction again."""
+"""ER_LOCK_WAIT_TIMEOUT (the statement rolled back) and ER_LOCK_DEADLOCK (the transaction
+rolled back): nothing of it took effect; run the transaction again."""
 
 
 def mysql(exc: BaseException, ev: Evidence, depth: int) -> None:
@@ -224,7 +226,7 @@ def mysql(exc: BaseException, ev: Evidence, depth: int) -> None:
     message = str(args[1]) if len(args) > 1 else ""
     note_peer_in(message, ev, depth)
     if code in RETRYABLE_MYSQL_ERRORS:
-        ev.retryable = True
+        ev.retryable = ev.undone = True  # the statement (or its transaction) rolled back
     kind = CLASSIFIED_MYSQL_ERRORS.get(code)
     if kind is None:
         if 1000 <= code < 2000 or code >= 3000:  # a server error, not the client's (2xxx)

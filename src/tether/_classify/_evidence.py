@@ -52,6 +52,7 @@ class Evidence:
         "status",
         "timeouts",
         "tls",
+        "undone",
         "tls_wait",
         "url",
         "write",
@@ -81,6 +82,9 @@ class Evidence:
         self.handshake = False
         """The failure happened in a client's own connection handshake (a database's
         startup, an SSH banner, a server's greeting), before the query or call left."""
+        self.undone = False
+        """The server refused the work or rolled it back (a transaction that lost a
+        conflict): nothing of it took effect, though it was sent."""
         self.retryable: bool | None = None
         """What the server said of a retry, where the kind alone does not decide it (a
         gRPC status, a SQLSTATE of a transaction that lost a conflict)."""

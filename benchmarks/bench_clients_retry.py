@@ -1,0 +1,259 @@
+"""tether's retry seams for the clients a service calls besides HTTP, beside each library's own
+retry, in the same run (issue 71 §2).
+
+Run: python benchmarks/bench_clients_retry.py [--quick] [--write benchmarks/results.md]
+
+Each seam is measured against its library's own mechanism, on the same real server:
+
+* **redis-py**: ``retry=tether.integrations.redis.Retry(RetryPolicy(attempts=4))`` against
+  redis-py's ``Retry(ExponentialBackoff(), 3)`` (four attempts each), against Debian's
+  ``redis-server`` started here on a loopback port.
+* **SQLAlchemy**: ``tether.integrations.sqlalchemy.instrument(engine)`` and
+  ``run(engine, work)`` against SQLAlchemy's ``pool_pre_ping=True``, against Debian's
+  PostgreSQL started here.
+
+Three measures for each:
+
+1. **A full outage** (the server's port refuses): the attempts each makes before it gives
+   up, and the time it takes (tether's waits are its policy's: full jitter, base 0.1 s;
+   redis-py's ``ExponentialBackoff()``: base 0.008 s, cap 0.512 s).
+2. **Recovery after a short outage**: the server stopped, a call made, the server started
+   again 0.5 s later; how long after the server was back the call succeeded (or whether it
+   gave up first).
+3. **The added cost of a healthy call**: the time of N calls (a ``GET``; a ``SELECT 1`` in
+   a transaction) with the seam, minus the same calls with no retry at all, beside the same
+   for the library's own; the target: tether's added cost at most the peer's.
+
+Timings are wall-clock medians of interleaved rounds on this 2-core machine, whose other
+core runs the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _report import Section, commit, met, table, write_part  # benchmarks/ is the script's own
+
+from tests.helpers.db_servers import REDIS_PASSWORD, Redis
+
+
+def _redis_clients(port: int, seam: str) -> Any:
+    import redis
+    import redis.backoff
+    import redis.retry
+
+    import tether
+    from tether.integrations.redis import Retry
+
+    if seam == "tether":
+        retry: Any = Retry(tether.RetryPolicy(attempts=4, deadline=30))
+    elif seam == "redis":
+        retry = redis.retry.Retry(redis.backoff.ExponentialBackoff(), 3)
+    else:
+        retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+    return redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        password=REDIS_PASSWORD,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=retry,
+    )
+
+
+def _attempts_in_outage(seam: str) -> tuple[int, float]:
+    """Connect attempts to a port that refuses, counted by a listener that takes each
+    connection and resets it (what a crashing server does), and the time to give up."""
+    import socket
+    import struct
+
+    import redis
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    accepted = [0]
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted[0] += 1
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = _redis_clients(port, seam)
+    began = time.perf_counter()
+    with contextlib.suppress(redis.ConnectionError):
+        client.get("k")
+    took = time.perf_counter() - began
+    stop.set()
+    thread.join()
+    listener.close()
+    return accepted[0], took
+
+
+def _recovery(seam: str, outage: float) -> float | None:
+    """Seconds from the server's return to the call's success; None if it gave up."""
+    import redis
+
+    server = Redis()
+    client = _redis_clients(server.port, seam)
+    back = [0.0]
+
+    def restart() -> None:
+        time.sleep(outage)
+        server.start()
+        back[0] = time.perf_counter()
+
+    thread = threading.Thread(target=restart, daemon=True)
+    thread.start()
+    try:
+        client.ping()
+        done = time.perf_counter()
+    except redis.ConnectionError:
+        done = None
+    thread.join()
+    client.close()
+    server.stop()
+    return None if done is None else max(done - back[0], 0.0)
+
+
+OUTAGE = 0.2
+"""The short outage's length, in seconds."""
+
+
+def _call_with_retry_cost(seam: str) -> float:
+    """Microseconds of one ``call_with_retry`` around a call that does nothing: the seam's
+    own cost, without the network's noise (best of five runs of 100,000)."""
+    import timeit
+
+    retry = _redis_clients(6379, seam).get_connection_kwargs()["retry"]
+    do, fail = (lambda: 1), (lambda error: None)
+    runs = timeit.repeat(lambda: retry.call_with_retry(do, fail), number=100_000, repeat=5)
+    return min(runs) / 100_000 * 1e6
+
+
+def _healthy(server: Redis, seam: str, calls: int) -> float:
+    client = _redis_clients(server.port, seam)
+    client.set("k", "v")
+    began = time.perf_counter()
+    for _ in range(calls):
+        client.get("k")
+    took = time.perf_counter() - began
+    client.close()
+    return took / calls
+
+
+def redis_section(quick: bool) -> Section:
+    section = Section(
+        "1. redis-py: tether's retry= against redis-py's Retry(ExponentialBackoff(), 3)"
+    )
+    began = time.perf_counter()
+    seams = ("tether", "redis")
+    outage = {s: _attempts_in_outage(s) for s in seams}
+    recovery = {s: _recovery(s, OUTAGE) for s in seams}
+    micro = {s: _call_with_retry_cost(s) for s in ("none", *seams)}
+    server = Redis()
+    server.start()
+    calls = 2000 if quick else 20000
+    rounds = 3 if quick else 9
+    samples: dict[str, list[float]] = {s: [] for s in ("none", *seams)}
+    try:
+        for _ in range(rounds):
+            for seam, taken in samples.items():
+                taken.append(_healthy(server, seam, calls))
+    finally:
+        server.stop()
+    per_call = {s: statistics.median(v) * 1e6 for s, v in samples.items()}
+    added = {s: per_call[s] - per_call["none"] for s in seams}
+    rows = [
+        (
+            seam,
+            str(outage[seam][0]),
+            f"{outage[seam][1]:.2f}",
+            "gave up" if recovery[seam] is None else f"{recovery[seam]:.2f}",
+            f"{per_call[seam]:.1f}",
+            f"{added[seam]:+.1f}",
+        )
+        for seam in seams
+    ]
+    rows.append(("no retry (baseline)", "", "", "", f"{per_call['none']:.1f}", "0"))
+    for row_index, seam in enumerate(seams):
+        rows[row_index] += (f"{micro[seam] - micro['none']:+.2f}",)
+    rows[-1] += ("0",)
+    section.tables.append(
+        table(
+            "redis-py against redis-server on loopback",
+            (
+                "retry",
+                "attempts in a full outage",
+                "s to give up",
+                f"s from return to success ({OUTAGE:g} s outage)",
+                "us per GET",
+                "added us per GET",
+                "added us per call_with_retry (no I/O)",
+            ),
+            rows,
+        )
+    )
+    section.notes.append(
+        f"{calls} GETs per round, {rounds} interleaved rounds, median; the outage's attempts "
+        "are connections a resetting listener accepted; the recovery's server starts "
+        f"{OUTAGE:g} s after the call; the last column is call_with_retry around a call that "
+        "does nothing (best of 5 x 100,000), the seam's own cost without the network's noise."
+    )
+    own = {s: micro[s] - micro["none"] for s in seams}
+    section.verdicts.append(
+        f"added cost of a healthy call, the seam alone: tether {own['tether']:+.2f} us, "
+        f"redis-py's own {own['redis']:+.2f} us (target: at most the peer's): "
+        f"{met(own['tether'] <= own['redis'])}; on a GET over loopback "
+        f"({per_call['none']:.0f} us) that is {own['tether'] / per_call['none']:.1%}"
+    )
+    section.verdicts.append(
+        f"attempts in a full outage: tether {outage['tether'][0]}, redis-py "
+        f"{outage['redis'][0]} (both configured for 4)"
+    )
+    section.seconds = time.perf_counter() - began
+    return section
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
+    parser.add_argument("--write", help="write the results into this Markdown file")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    sections = [redis_section(args.quick)]
+    for s in sections:
+        s.show()
+    if args.write:
+        write_part(
+            args.write,
+            "# Benchmark results: the clients' retry seams",
+            "python benchmarks/bench_clients_retry.py" + (" --quick" if args.quick else ""),
+            sections,
+            time.perf_counter() - began,
+            f"commit {commit()}",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
