@@ -52,8 +52,8 @@ class Evidence:
         "status",
         "timeouts",
         "tls",
-        "undone",
         "tls_wait",
+        "undone",
         "url",
         "write",
     )
