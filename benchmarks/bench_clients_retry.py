@@ -3,11 +3,15 @@ retry, in the same run (issue 71 §2).
 
 Run: python benchmarks/bench_clients_retry.py [--quick] [--write benchmarks/results.md]
 
-Each seam is measured against its library's own mechanism, on the same real server:
+Each seam is measured against its library's own mechanism, on the same real server
+(botocore's is not built yet: issue 71 §2 leaves it for a later round):
 
 * **redis-py**: ``retry=tether.integrations.redis.Retry(RetryPolicy(attempts=4))`` against
   redis-py's ``Retry(ExponentialBackoff(), 3)`` (four attempts each), against Debian's
   ``redis-server`` started here on a loopback port.
+* **gRPC**: ``tether.integrations.grpc.RetryInterceptor(RetryPolicy(attempts=4))`` against
+  gRPC's own retry policy in the channel's service config (maxAttempts 4, UNAVAILABLE),
+  against grpcio's own server.
 * **SQLAlchemy**: ``tether.integrations.sqlalchemy.instrument(engine)`` and
   ``run(engine, work)`` against SQLAlchemy's ``pool_pre_ping=True``, against Debian's
   PostgreSQL started here.
@@ -234,13 +238,314 @@ def redis_section(quick: bool) -> Section:
     return section
 
 
+# --- gRPC --------------------------------------------------------------------------------------
+
+_GRPC_METHOD = "/lab.Echo/Call"
+
+
+class _GrpcServer:
+    """grpcio's own server with one echo method that answers UNAVAILABLE until ``up``."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+
+        self.up = True
+        self.calls = 0
+        self.back_at = 0.0
+
+        def echo(request: bytes, context: Any) -> bytes:
+            self.calls += 1
+            if not self.up:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "lab: draining")
+            return request
+
+        handler = grpc.method_handlers_generic_handler(
+            "lab.Echo", {"Call": grpc.unary_unary_rpc_method_handler(echo)}
+        )
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self.server.add_generic_rpc_handlers((handler,))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop(None).wait(5)
+
+
+def _grpc_stub(port: int, seam: str) -> tuple[Any, Any]:
+    import json
+
+    import grpc
+
+    import tether
+    from tether.integrations.grpc import RetryInterceptor
+
+    target = f"127.0.0.1:{port}"
+    options: list[tuple[str, Any]] = [("grpc.enable_retries", 1 if seam == "grpc" else 0)]
+    if seam == "grpc":
+        config = {
+            "methodConfig": [
+                {
+                    "name": [{"service": "lab.Echo"}],
+                    "retryPolicy": {
+                        "maxAttempts": 4,
+                        "initialBackoff": "0.1s",
+                        "maxBackoff": "1s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+        options.append(("grpc.service_config", json.dumps(config)))
+    plain = grpc.insecure_channel(target, options=options)
+    channel = plain
+    if seam == "pass-through":
+        channel = grpc.intercept_channel(plain, _grpc_interceptor_base()())
+    if seam == "tether":
+        policy = tether.RetryPolicy(attempts=4, deadline=30)
+        channel = grpc.intercept_channel(plain, RetryInterceptor(policy, target=target))
+    return plain, channel.unary_unary(_GRPC_METHOD)
+
+
+class _PassThrough:
+    """A client interceptor that does nothing: the floor of any interceptor in grpcio's
+    Python layer."""
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(details, request)
+
+
+def _grpc_interceptor_base() -> type:
+    import grpc
+
+    return type("PassThrough", (_PassThrough, grpc.UnaryUnaryClientInterceptor), {})
+
+
+def grpc_section(quick: bool) -> Section:
+    import grpc
+
+    section = Section(
+        "2. gRPC: tether's RetryInterceptor against gRPC's own service-config retry policy"
+    )
+    began = time.perf_counter()
+    seams = ("tether", "grpc")
+    server = _GrpcServer()
+    outage: dict[str, tuple[int, float]] = {}
+    recovery: dict[str, float | None] = {}
+    calls = 1000 if quick else 10000
+    rounds = 3 if quick else 9
+    samples: dict[str, list[float]] = {s: [] for s in ("none", "pass-through", *seams)}
+    try:
+        for seam in seams:
+            plain, call = _grpc_stub(server.port, seam)
+            call(b"warm", timeout=5)
+            server.up, server.calls = False, 0
+            t0 = time.perf_counter()
+            with contextlib.suppress(grpc.RpcError):
+                call(b"x", timeout=10)
+            outage[seam] = (server.calls, time.perf_counter() - t0)
+            plain.close()
+            # The recovery on a channel of its own: tether's breaker, opened by the outage
+            # just measured, would otherwise (rightly) fail the call fast.
+            plain, call = _grpc_stub(server.port, seam)
+
+            def back() -> None:
+                time.sleep(OUTAGE)
+                server.up, server.back_at = True, time.perf_counter()
+
+            helper = threading.Thread(target=back)
+            helper.start()
+            try:
+                call(b"x", timeout=10)
+                recovery[seam] = max(time.perf_counter() - server.back_at, 0.0)
+            except grpc.RpcError:
+                recovery[seam] = None
+            helper.join()
+            plain.close()
+        for _ in range(rounds):
+            for seam, taken in samples.items():
+                plain, call = _grpc_stub(server.port, seam)
+                call(b"warm", timeout=5)
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    call(b"x", timeout=5)
+                taken.append((time.perf_counter() - t0) / calls)
+                plain.close()
+    finally:
+        server.stop()
+    per_call = {s: statistics.median(v) * 1e6 for s, v in samples.items()}
+    added = {s: per_call[s] - per_call["none"] for s in seams}
+    rows = [
+        (
+            seam,
+            str(outage[seam][0]),
+            f"{outage[seam][1]:.2f}",
+            "gave up" if recovery[seam] is None else f"{recovery[seam]:.2f}",
+            f"{per_call[seam]:.1f}",
+            f"{added[seam]:+.1f}",
+        )
+        for seam in seams
+    ]
+    rows.append(("no retry (baseline)", "", "", "", f"{per_call['none']:.1f}", "0"))
+    floor = per_call["pass-through"] - per_call["none"]
+    rows.append(("an interceptor that does nothing", "", "", "", "", f"{floor:+.1f}"))
+    section.tables.append(
+        table(
+            "grpcio against grpcio's own server on loopback",
+            (
+                "retry",
+                "calls in a full outage (UNAVAILABLE)",
+                "s to give up",
+                f"s from return to success ({OUTAGE:g} s outage)",
+                "us per call",
+                "added us per call",
+            ),
+            rows,
+        )
+    )
+    section.notes.append(
+        f"{calls} unary calls per round, {rounds} interleaved rounds, median.  gRPC's policy: "
+        "maxAttempts 4, initialBackoff 0.1 s, multiplier 2, maxBackoff 1 s, UNAVAILABLE; "
+        "tether's: attempts 4 and its defaults (full jitter, base 0.1 s)."
+    )
+    ok = added["tether"] <= max(added["grpc"], 0.0) + 2.0
+    section.verdicts.append(
+        f"added cost of a healthy call: tether {added['tether']:+.1f} us, gRPC's own "
+        f"{added['grpc']:+.1f} us (target: at most the peer's, within 2 us of noise): {met(ok)}; "
+        f"of tether's, {floor:+.1f} us is grpcio's own interceptor layer, which any Python "
+        "interceptor pays (gRPC's retries run in its C core)"
+    )
+    section.seconds = time.perf_counter() - began
+    return section
+
+
+# --- SQLAlchemy ----------------------------------------------------------------------------------
+
+
+def sqlalchemy_section(quick: bool) -> Section:
+    import sqlalchemy
+
+    from tests.helpers.postgres_server import PASSWORD, USER, PostgresServer, find_bindir
+    from tether import RetryPolicy
+    from tether.integrations.sqlalchemy import instrument, run
+
+    section = Section(
+        "3. SQLAlchemy: tether's instrument() and run() against SQLAlchemy's pool_pre_ping"
+    )
+    began = time.perf_counter()
+    bindir = find_bindir()
+    if bindir is None:
+        section.notes.append("skipped: no PostgreSQL binaries")
+        return section
+    server = PostgresServer(bindir)
+    server.start()
+    url = f"postgresql+psycopg://{USER}:{PASSWORD}@127.0.0.1:{server.port}/postgres"
+    select = sqlalchemy.text("SELECT 1")
+    policy = RetryPolicy(attempts=4, deadline=30)
+
+    def engine(seam: str) -> Any:
+        made = sqlalchemy.create_engine(url, pool_size=1, pool_pre_ping=seam == "pre_ping")
+        if seam == "tether":
+            instrument(made)
+        return made
+
+    def unit(seam: str, made: Any) -> Any:
+        if seam == "tether":
+            return run(made, lambda conn: conn.execute(select).scalar(), policy=policy)
+        with made.begin() as conn:
+            return conn.execute(select).scalar()
+
+    seams = ("tether", "pre_ping")
+    restarted: dict[str, str] = {}
+    down: dict[str, tuple[int, float]] = {}
+    calls = 300 if quick else 3000
+    rounds = 3 if quick else 7
+    samples: dict[str, list[float]] = {s: [] for s in ("none", *seams)}
+    try:
+        for seam in seams:
+            made = engine(seam)
+            unit(seam, made)  # a pooled connection
+            server.halt()
+            server.resume()  # the pooled connection is now stale
+            try:
+                unit(seam, made)
+                restarted[seam] = "succeeded"
+            except sqlalchemy.exc.DBAPIError as exc:
+                restarted[seam] = f"failed ({type(exc.orig).__name__})"
+            server.halt()
+            attempts = [0]
+
+            @sqlalchemy.event.listens_for(made, "do_connect")
+            def count(*args: Any, counted: list[int] = attempts) -> None:
+                counted[0] += 1
+
+            t0 = time.perf_counter()
+            with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                unit(seam, made)
+            down[seam] = (attempts[0], time.perf_counter() - t0)
+            server.resume()
+            made.dispose()
+        for _ in range(rounds):
+            for seam, taken in samples.items():
+                made = engine(seam)
+                unit(seam, made)
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    unit(seam, made)
+                taken.append((time.perf_counter() - t0) / calls)
+                made.dispose()
+    finally:
+        server.stop()
+    per_call = {s: statistics.median(v) * 1e6 for s, v in samples.items()}
+    added = {s: per_call[s] - per_call["none"] for s in seams}
+    rows = [
+        (
+            seam,
+            restarted[seam],
+            str(down[seam][0]),
+            f"{down[seam][1]:.2f}",
+            f"{per_call[seam]:.0f}",
+            f"{added[seam]:+.1f}",
+        )
+        for seam in seams
+    ]
+    rows.append(("neither (baseline)", "", "", "", f"{per_call['none']:.0f}", "0"))
+    section.tables.append(
+        table(
+            "SQLAlchemy 2 and psycopg 3 against PostgreSQL on loopback",
+            (
+                "seam",
+                "first unit of work after a restart",
+                "connects while the server is down",
+                "s to give up",
+                "us per SELECT 1 transaction",
+                "added us",
+            ),
+            rows,
+        )
+    )
+    section.notes.append(
+        f"{calls} transactions of SELECT 1 per round, {rounds} interleaved rounds, median; a "
+        "restart is the server stopped and started under a pool that holds one connection."
+    )
+    ok = added["tether"] <= max(added["pre_ping"], 0.0)
+    section.verdicts.append(
+        f"added cost of a healthy unit of work: tether {added['tether']:+.1f} us, "
+        f"pool_pre_ping {added['pre_ping']:+.1f} us (target: at most the peer's): {met(ok)}"
+    )
+    section.seconds = time.perf_counter() - began
+    return section
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
     parser.add_argument("--write", help="write the results into this Markdown file")
     args = parser.parse_args()
     began = time.perf_counter()
-    sections = [redis_section(args.quick)]
+    sections = [redis_section(args.quick), grpc_section(args.quick), sqlalchemy_section(args.quick)]
     for s in sections:
         s.show()
     if args.write:

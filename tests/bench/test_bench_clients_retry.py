@@ -14,8 +14,9 @@ pytestmark = pytest.mark.bench
 
 
 def test_bench_clients_retry_quick_measures_each_seam_beside_its_peer(tmp_path: Path) -> None:
-    """`bench_clients_retry.py --quick --write F` exits 0, prints tether's redis seam beside
-    redis-py's own retry (attempts in an outage, recovery, cost), and writes its part."""
+    """`bench_clients_retry.py --quick --write F` exits 0, prints tether's seams beside
+    redis-py's, gRPC's and SQLAlchemy's own (attempts in an outage, recovery, cost), and
+    writes its part."""
     out = tmp_path / "results.md"
     done = subprocess.run(
         [
@@ -34,4 +35,6 @@ def test_bench_clients_retry_quick_measures_each_seam_beside_its_peer(tmp_path: 
     assert "| tether " in done.stdout
     assert "| redis " in done.stdout
     assert "attempts in a full outage: tether 4, redis-py 4" in done.stdout
+    assert "| grpc " in done.stdout
+    assert "| pre_ping " in done.stdout
     assert "# Benchmark results: the clients' retry seams" in out.read_text()

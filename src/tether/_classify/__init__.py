@@ -50,11 +50,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tether._classify._build import build, failure_for
-from tether._classify._databases import connecting
 from tether._classify._evidence import BARE_TIMEOUT, TIMEOUT, WORDLESS_TIMEOUT, Evidence
 from tether._classify._http import parse_retry_after, status_kind
+from tether._classify._origin import opening
 from tether._classify._rules import rule_for
-from tether._classify._services import greeting
 from tether._classify._walk import carries_peer, note_peer, walk
 from tether._failure import Failure
 from tether._kinds import Kind
@@ -117,7 +116,7 @@ def _from_chain(exc: BaseException, url: str | None) -> Failure:
         return build(Kind.UNKNOWN, ev, exc, None)
     if ev.proxy and kind in _PROXIED_CONNECT_KINDS:
         kind = Kind.PROXY_UNREACHABLE
-    if not ev.handshake and kind in _HUNG_UP and (connecting(exc) or greeting(exc)):
+    if not ev.handshake and kind in _HUNG_UP and opening(exc):
         # A peer that hung up while a client was still opening its connection (a
         # database's startup, a mail server's greeting): no query or command had left.
         ev.handshake = True
@@ -152,7 +151,7 @@ def _timeout_kind(ev: Evidence, exc: BaseException) -> Kind:
         return Kind.TLS_TIMEOUT
     # In a client's own connection handshake (a database's startup, an SSH banner, a mail
     # server's greeting): the server accepted the connection and did not finish opening it.
-    if ev.handshake or any(greeting(node) or connecting(node) for node in (exc, *ev.timeouts)):
+    if ev.handshake or any(opening(node) for node in (exc, *ev.timeouts)):
         ev.handshake = True
         return Kind.CONNECT_TIMEOUT
     if ev.write:

@@ -25,7 +25,7 @@ from tether._classify._evidence import (
     first_line,
     text_of,
 )
-from tether._classify._origin import traceback_frames
+from tether._classify._origin import opening
 from tether._classify._words import note_peer_in, offer_words
 from tether._kinds import Kind
 
@@ -160,7 +160,7 @@ def offer_sqlstate(state: str, exc: BaseException, ev: Evidence, depth: int) -> 
 def postgres(exc: BaseException, ev: Evidence, depth: int) -> None:
     """psycopg 3, psycopg2 and asyncpg: a SQLSTATE when the server sent one; else libpq's
     words (psycopg), which name the transport failure and the peer."""
-    if connecting(exc):
+    if opening(exc):
         ev.handshake = True
     if type(exc).__name__ == "ConnectionTimeout":  # psycopg.errors.ConnectionTimeout
         ev.connect = True
@@ -217,7 +217,7 @@ rolled back): nothing of it took effect; run the transaction again."""
 
 def mysql(exc: BaseException, ev: Evidence, depth: int) -> None:
     """PyMySQL and aiomysql: ``args`` is ``(number, message)``."""
-    if connecting(exc):
+    if opening(exc):
         ev.handshake = True
     args: tuple[Any, ...] = exc.args
     if not args or not isinstance(args[0], int) or isinstance(args[0], bool):
@@ -263,7 +263,7 @@ def redis_error_kind(message: str) -> Kind:
 def redis_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
     """redis-py's ``ResponseError`` and its kin: the server's error reply, by its words."""
     text = text_of(exc)
-    if connecting(exc):
+    if opening(exc):
         ev.handshake = True
     ev.offer(redis_error_kind(text), FACT, depth, first_line(exc))
 
@@ -273,7 +273,7 @@ def redis_connection(exc: BaseException, ev: Evidence, depth: int) -> None:
     when there was one; the words name the peer, the phase and a peer that hung up."""
     text = text_of(exc)
     note_peer_in(text, ev, depth)
-    if connecting(exc) or text.startswith(("Error ", "Timeout connecting")):
+    if opening(exc) or text.startswith(("Error ", "Timeout connecting")):
         ev.handshake = True
         if " connecting to " in text or text.startswith("Timeout connecting"):
             ev.connect = True
@@ -325,7 +325,7 @@ def mongo(exc: BaseException, ev: Evidence, depth: int) -> None:
             ev.offer(kind or Kind.DB_QUERY_FAILED, FACT, depth, f"code {code}: {first_line(exc)}")
             return
     text = text_of(exc)
-    if name in ("ServerSelectionTimeoutError", "ConfigurationError") or connecting(exc):
+    if name in ("ServerSelectionTimeoutError", "ConfigurationError") or opening(exc):
         ev.handshake = True
         ev.connect = True
     # The first server's error, before pymongo's own "(configured timeouts: ...)" and the
@@ -352,51 +352,6 @@ def sqlalchemy(exc: BaseException, ev: Evidence, depth: int) -> None:
 
 
 # --- shared -------------------------------------------------------------------------------------
-
-# A client's functions that open its connection: a failure raised through one of them happened
-# before any query or command was sent.
-_CONNECTING: Final = frozenset(
-    {
-        ("psycopg", "connect"),
-        ("psycopg2", "connect"),
-        ("asyncpg", "connect"),
-        ("asyncpg", "_connect"),
-        ("asyncpg", "_connect_addr"),
-        ("asyncpg", "__connect_addr"),
-        ("pymysql", "connect"),
-        ("pymysql", "_get_server_information"),
-        ("pymysql", "_request_authentication"),
-        ("aiomysql", "_connect"),
-        ("aiomysql", "_get_server_information"),
-        ("aiomysql", "_request_authentication"),
-        ("redis", "connect"),
-        ("redis", "on_connect"),
-        ("redis", "_connect"),
-        ("pymongo", "_configured_socket"),
-        ("pymongo", "_create_connection"),
-        ("asyncssh", "connect"),
-        ("asyncssh", "_connect"),
-        ("paramiko", "connect"),
-        ("paramiko", "start_client"),
-        ("aiormq", "connect"),
-        ("aio_pika", "connect"),
-        ("aio_pika", "connect_robust"),
-    }
-)
-
-
-def connecting(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) went through a driver's function that opens its
-    connection."""
-    node: BaseException | None = exc
-    for _ in range(3):
-        if node is None:
-            return False
-        for module, function in traceback_frames(node):
-            if (module.partition(".")[0], function) in _CONNECTING:
-                return True
-        node = node.__cause__ or node.__context__
-    return False
 
 
 def _line(exc: BaseException) -> str:

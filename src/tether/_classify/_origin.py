@@ -136,3 +136,63 @@ def class_names(cls: type) -> list[str]:
 
 
 _names_cache: dict[type, list[str]] = {}
+
+
+# A client's functions that open its connection or read its server's greeting: a failure
+# raised through one of them happened before any query, command or call was sent.  Keyed by
+# (top-level package or module, function).
+_OPENING = frozenset(
+    {
+        ("psycopg", "connect"),
+        ("psycopg2", "connect"),
+        ("asyncpg", "connect"),
+        ("asyncpg", "_connect"),
+        ("asyncpg", "_connect_addr"),
+        ("asyncpg", "__connect_addr"),
+        ("pymysql", "connect"),
+        ("pymysql", "_get_server_information"),
+        ("pymysql", "_request_authentication"),
+        ("aiomysql", "_connect"),
+        ("aiomysql", "_get_server_information"),
+        ("aiomysql", "_request_authentication"),
+        ("redis", "connect"),
+        ("redis", "on_connect"),
+        ("redis", "_connect"),
+        ("pymongo", "_configured_socket"),
+        ("pymongo", "_create_connection"),
+        ("asyncssh", "connect"),
+        ("asyncssh", "_connect"),
+        ("paramiko", "connect"),
+        ("paramiko", "start_client"),
+        ("aiormq", "connect"),
+        ("aio_pika", "connect"),
+        ("aio_pika", "connect_robust"),
+        # the standard library's mail and file clients read the greeting in connect
+        ("smtplib", "connect"),
+        ("smtplib", "__init__"),
+        ("ftplib", "connect"),
+        ("imaplib", "__init__"),
+        ("imaplib", "_connect"),
+        ("poplib", "__init__"),
+    }
+)
+_OPENING_FUNCTIONS = frozenset(function for _, function in _OPENING)
+
+
+def opening(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) passed through a client's function that opens its
+    connection or reads its server's greeting: nothing had been sent."""
+    node: BaseException | None = exc
+    for _ in range(3):
+        if node is None:
+            return False
+        tb = node.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name in _OPENING_FUNCTIONS:
+                module = str(tb.tb_frame.f_globals.get("__name__", ""))
+                if (module.partition(".")[0], code.co_name) in _OPENING:
+                    return True
+            tb = tb.tb_next
+        node = node.__cause__ or node.__context__
+    return False

@@ -23,7 +23,7 @@ from tether._classify._evidence import (
     text_of,
 )
 from tether._classify._http import offer_status
-from tether._classify._origin import traceback_frames
+from tether._classify._origin import opening, traceback_frames
 from tether._classify._words import note_peer_in, offer_words
 from tether._kinds import Kind
 
@@ -258,9 +258,9 @@ def mail_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
     if not isinstance(code, int):
         match = _REPLY.match(text)
         code = int(match[1]) if match else None
-    if greeting(exc):
+    if opening(exc):
         ev.handshake = True
-    if code == 421 or (code == 554 and greeting(exc)):
+    if code == 421 or (code == 554 and opening(exc)):
         if code == 554:
             ev.retryable = False
         ev.offer(Kind.SERVER_UNAVAILABLE, FACT, depth, first_line(exc))
@@ -275,20 +275,3 @@ def mail_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
 def _login_refused(text: str) -> bool:
     upper = text.upper()
     return "AUTHENTICATIONFAILED" in upper or "[AUTH]" in upper or "LOGIN FAILED" in upper
-
-
-_GREETING_FRAMES: Final = frozenset(
-    {
-        ("smtplib", "connect"),
-        ("smtplib", "__init__"),
-        ("ftplib", "connect"),
-        ("imaplib", "__init__"),
-        ("imaplib", "_connect"),
-        ("poplib", "__init__"),
-    }
-)
-
-
-def greeting(exc: BaseException) -> bool:
-    """Whether ``exc`` came from reading the server's greeting (in ``connect``)."""
-    return any(frame in _GREETING_FRAMES for frame in traceback_frames(exc))

@@ -13,7 +13,6 @@ import re
 import socket
 from urllib.parse import urlsplit
 
-from tether._classify._databases import connecting
 from tether._classify._evidence import (
     BARE_TIMEOUT,
     CONTEXT,
@@ -25,7 +24,13 @@ from tether._classify._evidence import (
     first_line,
 )
 from tether._classify._http import tunnel_status
-from tether._classify._origin import chain_functions, client_code, raised_at, traceback_frames
+from tether._classify._origin import (
+    chain_functions,
+    client_code,
+    opening,
+    raised_at,
+    traceback_frames,
+)
 from tether._classify._tls import tls_eof
 from tether._kinds import Kind
 
@@ -171,7 +176,7 @@ def cancelled(exc: BaseException, ev: Evidence, depth: int) -> None:
     ``total``, ``asyncio.timeout``), if the cancellation stopped a client's I/O."""
     if any(client_code(frame) for frame in traceback_frames(exc)):
         ev.deadline = True
-    if connecting(exc):  # cut short in a driver's connect: nothing was sent
+    if opening(exc):  # cut short in a driver's connect: nothing was sent
         ev.connect = ev.handshake = True
 
 
