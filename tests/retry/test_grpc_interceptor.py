@@ -98,7 +98,7 @@ def test_each_attempt_gets_what_is_left_of_the_deadline(server: tuple[int, Flaky
     )
     assert _call(port, RetryInterceptor(policy), timeout=5) == b"hello"
     first, second, third = state.remaining
-    assert 4.0 < first <= 5.0
+    assert 4.0 < first <= 5.1  # the server's clock, read a moment apart from ours
     assert first - second == pytest.approx(2.0, abs=0.5)
     assert second - third == pytest.approx(2.0, abs=0.5)
 

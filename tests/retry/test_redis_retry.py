@@ -35,9 +35,20 @@ def _policy(waits: list[float], attempts: int = 3) -> RetryPolicy:
     return RetryPolicy(attempts=attempts, deadline=30, sleep=waits.append, jitter="none")
 
 
+# redis-py before 6 uses retry= only when retry_on_error (or retry_on_timeout) is given too;
+# from 6 on it is used as given, and retry_on_error adds nothing tether reads.
+ON_ERROR = [redis.ConnectionError, redis.TimeoutError]
+
+
 def _client(host: str, port: int, retry: object, **kwargs: object) -> redis.Redis:
     return redis.Redis(
-        host=host, port=port, socket_timeout=1, socket_connect_timeout=1, retry=retry, **kwargs
+        host=host,
+        port=port,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=retry,
+        retry_on_error=ON_ERROR,
+        **kwargs,
     )
 
 
@@ -94,6 +105,7 @@ def _kill_mid_command(server: Redis, idempotent: bool) -> tuple[object, list[flo
         socket_timeout=10,
         client_name=name,
         retry=Retry(_policy(waits), idempotent=idempotent),
+        retry_on_error=ON_ERROR,
     )
     admin = redis.Redis(host="127.0.0.1", port=server.port, password=REDIS_PASSWORD)
     queue = f"queue-{idempotent}"
@@ -165,7 +177,11 @@ def test_async_retry_on_a_refused_server(service_lab: ServiceLab) -> None:
 
     async def call() -> None:
         client = redis.asyncio.Redis(
-            host=fault.host, port=fault.port, socket_connect_timeout=1, retry=AsyncRetry(policy)
+            host=fault.host,
+            port=fault.port,
+            socket_connect_timeout=1,
+            retry=AsyncRetry(policy),
+            retry_on_error=ON_ERROR,
         )
         try:
             await client.get("k")

@@ -32,6 +32,12 @@ from tether._retry._decorator import retry
 from tether._retry._policy import RetryPolicy
 from tether._retry._state import Guard
 
+if int(redis.__version__.partition(".")[0]) < 8:
+    raise ImportError(
+        f"tether.integrations.redis needs redis-py 8 or later, not {redis.__version__}: "
+        "before 8, redis-py raises a connect's error from outside its retry= object"
+    )
+
 T = TypeVar("T")
 
 __all__ = ["AsyncRetry", "Retry"]
