@@ -4,7 +4,7 @@ retry, in the same run (issue 71 §2).
 Run: python benchmarks/bench_clients_retry.py [--quick] [--write benchmarks/results.md]
 
 Each seam is measured against its library's own mechanism, on the same real server
-(botocore's is not built yet: issue 71 §2 leaves it for a later round):
+(botocore's, ``tether.integrations.botocore.install``, is not measured here yet):
 
 * **redis-py**: ``retry=tether.integrations.redis.Retry(RetryPolicy(attempts=4))`` against
   redis-py's ``Retry(ExponentialBackoff(), 3)`` (four attempts each), against Debian's

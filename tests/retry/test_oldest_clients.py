@@ -16,7 +16,10 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = ("requests", "urllib3", "httpx", "httpcore", "aiohttp", "redis", "SQLAlchemy", "grpcio")
+CLIENTS = (
+    *("requests", "urllib3", "httpx", "httpcore", "aiohttp"),
+    *("redis", "SQLAlchemy", "grpcio", "botocore"),
+)
 
 
 def oldest_pins() -> dict[str, str]:
@@ -34,7 +37,7 @@ def lower_bounds() -> dict[str, str]:
         "optional-dependencies"
     ]
     bounds = {}
-    for extra in ("requests", "httpx", "aiohttp", "redis", "sqlalchemy", "grpcio"):
+    for extra in ("requests", "httpx", "aiohttp", "redis", "sqlalchemy", "grpcio", "botocore"):
         for text in extras[extra]:
             req = Requirement(text)
             (spec,) = [s for s in req.specifier if s.operator == ">="]

@@ -95,7 +95,7 @@ def grpc_error(exc: BaseException, ev: Evidence, depth: int) -> None:
 
 # --- botocore -------------------------------------------------------------------------------
 
-_AWS_THROTTLING: Final = frozenset(
+AWS_THROTTLING: Final = frozenset(
     {
         "Throttling",
         "ThrottlingException",
@@ -126,7 +126,7 @@ def botocore_client(exc: BaseException, ev: Evidence, depth: int) -> None:
     code = error.get("Code") if isinstance(error, dict) else None
     status = meta.get("HTTPStatusCode") if isinstance(meta, dict) else None
     headers = meta.get("HTTPHeaders") if isinstance(meta, dict) else None
-    if code in _AWS_THROTTLING:
+    if code in AWS_THROTTLING:
         status = 429 if not isinstance(status, int) or status < 500 else status
     if isinstance(status, int) and not isinstance(status, bool):
         offer_status(status, headers, ev, depth, FACT)
