@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from tests.helpers.db_servers import MARIADB_PASSWORD, MARIADB_USER, REDIS_PASSW
 from tests.helpers.grpc_server import grpc_server
 from tests.helpers.postgres_server import PASSWORD, USER, PostgresServer
 from tests.helpers.smtp_receiver import SMTPReceiver
+from tests.helpers.sshd_server import sshd_server
 from tether import Failure, Kind, classify
 
 
@@ -203,3 +205,40 @@ def test_smtp_login_refused() -> None:
         receiver.stop()
     assert failure.kind is Kind.AUTH_FAILED
     assert not failure.retryable
+
+
+def test_ssh_login_refused_by_a_real_sshd(tmp_path: Path) -> None:
+    """Debian's sshd refusing a password (it takes none): paramiko's and asyncssh's refusals
+    are auth.failed, nothing sent, not worth another attempt."""
+    import asyncssh
+    import paramiko
+
+    async def asyncssh_login(port: int) -> None:
+        await asyncssh.connect(
+            "127.0.0.1", port, known_hosts=None, username="lab", password="x", connect_timeout=5
+        )
+
+    with sshd_server(tmp_path) as port:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        try:
+            failures = [
+                _failure(
+                    lambda: client.connect(
+                        "127.0.0.1",
+                        port,
+                        username="lab",
+                        password="x",
+                        timeout=5,
+                        look_for_keys=False,
+                        allow_agent=False,
+                    )
+                ),
+                _failure(lambda: asyncio.run(asyncssh_login(port))),
+            ]
+        finally:
+            client.close()
+    for failure in failures:
+        assert failure.kind is Kind.AUTH_FAILED, failure
+        assert not failure.request_sent
+        assert not failure.retryable

@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import socket
 import socketserver
 import ssl
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 
 from tests.helpers.smtp_receiver import SMTPReceiver
+from tests.helpers.sshd_server import sshd_server
 from tether.cli import main
 from tether.probe import ProbeOptions, ProbeResult, probe
 from tether.probe._target import InvalidTarget, parse_target
@@ -77,40 +72,8 @@ def peer() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Debian's OpenSSH server on a loopback port, with a host key made for it."""
-    binary = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else "")
-    if not binary:
-        if os.environ.get("TETHER_REQUIRE_SSHD") == "1":
-            pytest.fail("sshd is not installed (apt-get install openssh-server)")
-        pytest.skip("sshd is not installed (apt-get install openssh-server)")
-    home = tmp_path_factory.mktemp("sshd")
-    key = home / "host_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation directory
-    config = home / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile none\n"
-        "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)  # waiting for a real process to listen, not for the code under test
-        else:
-            pytest.fail("sshd did not start listening")
+    with sshd_server(tmp_path_factory.mktemp("sshd")) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def test_ssh_reads_openssh_identification(sshd: int) -> None:
