@@ -29,13 +29,16 @@ import ipaddress
 import json
 import logging
 import socket
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from tether._redact import redact_text
+from tether.integrations import _cutoff
 from tether.monitor.alerts._email import EmailChannel
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import StatusNews
@@ -68,6 +71,15 @@ CONFIRM: Final = "subscription.confirm"
 CLAIM_FOR: Final = 120.0
 """Seconds a deliverer holds what it claimed (a message takes at most its timeouts)."""
 TIMEOUT: Final = 10.0
+DEADLINE: Final = 15.0
+"""Seconds one webhook delivery may take in all, connecting, sending and reading its answer:
+a receiver that answers a byte at a time is cut off there (per-read timeouts never fire)."""
+ANSWER_CAP: Final = 64 * 1024
+"""Bytes read of a webhook's answer at most: its status is all that counts."""
+WORKERS: Final = 16
+"""Deliveries under way at once: one receiver that hangs holds one of them, no other."""
+_PERMANENT: Final = frozenset(range(400, 500)) - {408, 425, 429}
+"""A webhook's answers that will not change on a retry (408, 425 and 429 may)."""
 
 
 class NotSent(Exception):
@@ -185,10 +197,12 @@ def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
     return str(found[0][4][0])
 
 
-def _post(url: str, address: str, body: bytes, secret: str) -> None:
+def _post(url: str, address: str, body: bytes, secret: str, deadline: float = DEADLINE) -> None:
     """POST ``body`` to ``url``, signed.  Plain HTTP goes to ``address``, the one checked
     (a second lookup could answer another: DNS rebinding); HTTPS to the host, whose
-    certificate must name it.  No redirect is followed."""
+    certificate must name it.  No redirect is followed.  The whole exchange ends within
+    ``deadline`` seconds (the socket is shut then), and at most :data:`ANSWER_CAP` bytes of
+    the answer are read.  A 4xx that will not change raises :class:`NotSent`."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     headers = {
@@ -203,12 +217,24 @@ def _post(url: str, address: str, body: bytes, secret: str) -> None:
         conn = http.client.HTTPConnection(address, parts.port or 80, timeout=TIMEOUT)
         headers["Host"] = parts.netloc.rpartition("@")[2]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timer = _cutoff.timer(threading.get_ident())
+    timer.arm(deadline)
     try:
+        conn.connect()
+        if conn.sock is not None:
+            timer.watch(conn.sock)
         conn.request("POST", path, body=body, headers=headers)
         answer = conn.getresponse()
-        answer.read()
+        answer.read(ANSWER_CAP)
+    except Exception as exc:  # a shut socket reads as an end (http.client's BadStatusLine)
+        if timer.fired:
+            raise TimeoutError(f"the webhook took more than {deadline:g} s in all") from exc
+        raise
     finally:
+        timer.disarm()
         conn.close()
+    if answer.status in _PERMANENT:
+        raise NotSent(f"the webhook answered {answer.status}, a refusal that will not change")
     if not 200 <= answer.status < 300:
         raise OSError(f"the webhook answered {answer.status}")
 
@@ -222,19 +248,25 @@ class Deliverer:
         config: Callable[[], MonitorConfig],
         owner: str,
         clock: Callable[[], float],
+        *,
+        deadline: float = DEADLINE,
     ) -> None:
         self.store, self.config, self.owner, self.clock = store, config, owner, clock
+        self.deadline = deadline
+        """Seconds one webhook delivery may take in all (:data:`DEADLINE`)."""
         self._mail: dict[str, tuple[object, EmailChannel]] = {}
+        self._mail_lock = threading.Lock()
 
     def _channel(self, name: str, host: str | None) -> EmailChannel:
         config = self.config()
         found = next((c for c in config.alerts if c.name == name and c.type == "email"), None)
         if found is None:
             raise NotSent(f"no e-mail channel {name!r}")
-        kept = self._mail.get(name)
-        if kept is None or kept[0] is not found:
-            kept = (found, email_channel(found, host))
-            self._mail[name] = kept
+        with self._mail_lock:  # deliveries run in several threads at once
+            kept = self._mail.get(name)
+            if kept is None or kept[0] is not found:
+                kept = (found, email_channel(found, host))
+                self._mail[name] = kept
         return kept[1]
 
     def send(self, delivery: Delivery) -> None:
@@ -254,15 +286,30 @@ class Deliverer:
             channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
             return
         address = webhook_allowed(s.address, given.webhook_networks)
-        _post(s.address, address, webhook_body(delivery, given.url), s.secret or "")
+        _post(s.address, address, webhook_body(delivery, given.url), s.secret or "", self.deadline)
+
+    def _attempt(self, delivery: Delivery) -> Exception | None:
+        try:
+            self.send(delivery)
+        except Exception as exc:  # what became of it, recorded by the caller's thread
+            return exc
+        return None
 
     def deliver_due(self) -> int:
-        """Claim and send what is due; how many landed."""
+        """Claim and send what is due, several at once (:data:`WORKERS`: a receiver that
+        hangs holds one worker for its deadline, never the others' news); how many landed.
+        The store hears of each in this thread."""
         now = self.clock()
         landed = 0
-        for d in self.store.claim_deliveries(self.owner, now, CLAIM_FOR):
+        claimed = self.store.claim_deliveries(self.owner, now, CLAIM_FOR)
+        if not claimed:
+            return 0
+        with ThreadPoolExecutor(min(WORKERS, len(claimed)), "tether-deliver") as pool:
+            outcomes = list(pool.map(self._attempt, claimed))
+        for d, failed in zip(claimed, outcomes, strict=True):
             try:
-                self.send(d)
+                if failed is not None:
+                    raise failed
             except NotSent as exc:
                 self.store.delivery_failed(d.id, str(exc), None)
             except Exception as exc:  # any failure of the peer is retried

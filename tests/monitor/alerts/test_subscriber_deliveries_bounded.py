@@ -1,0 +1,183 @@
+"""Deliveries to an address a stranger chose are bounded (issue 72 §2): a webhook subscriber
+that answers a byte at a time is cut off at the delivery's deadline, one that answers
+without end is read only as far as a status needs, one that hangs holds no other
+subscriber's news, and a refusal that will not change is not retried.  Real receivers on
+loopback; the deadline is the Deliverer's, given small."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.status_harness import config_data
+from tether.lab import Lab
+from tether.monitor.alerts._subscribers import ANSWER_CAP, Deliverer, confirmation
+from tether.monitor.config import parse_config
+from tether.monitor.store import SQLiteStore
+from tether.monitor.store._subscribers import Subscriber
+
+Behaviour = Callable[[socket.socket, list[int], threading.Event], None]
+
+
+def _read_request(conn: socket.socket) -> None:
+    conn.settimeout(5)
+    data = b""
+    with contextlib.suppress(OSError):
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+
+
+def tarpit(conn: socket.socket, sent: list[int], stop: threading.Event) -> None:
+    """A header byte every 0.2 s, for ever: each read returns in time."""
+    _read_request(conn)
+    with contextlib.suppress(OSError):
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+            if stop.wait(0.2):  # the server's misbehaviour, in real time
+                return
+            conn.sendall(bytes([byte]))
+            sent[0] += 1
+
+
+def endless(conn: socket.socket, sent: list[int], stop: threading.Event) -> None:
+    """200, then a chunked body that never ends (400 MiB and more), as fast as it is read."""
+    _read_request(conn)
+    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+    with contextlib.suppress(OSError):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while not stop.is_set() and sent[0] < 400 * 2**20:
+            conn.sendall(chunk)
+            sent[0] += len(chunk)
+
+
+def answer(status: int) -> Behaviour:
+    def behave(conn: socket.socket, sent: list[int], stop: threading.Event) -> None:
+        _read_request(conn)
+        with contextlib.suppress(OSError):
+            conn.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % status)
+            sent[0] += 1
+
+    return behave
+
+
+@contextlib.contextmanager
+def receiver(behave: Behaviour) -> Iterator[tuple[str, list[int]]]:
+    """A webhook receiver on loopback behaving as ``behave``; its URL and the bytes it sent."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    sent = [0]
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                behave(conn, sent, stop)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", sent
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.fixture
+def deliver(tmp_path: Path, lab: Lab) -> Iterator[Callable[..., tuple[Path, Deliverer]]]:
+    """A store and a Deliverer (deadline 1 s) for the public page, whose subscribers are
+    the given webhook URLs, each with its confirmation queued."""
+    data = config_data(lab)
+    data["status_pages"][0]["subscribe"] = {
+        "url": "https://status.lab.test",
+        "webhook": True,
+        "webhook_networks": ["127.0.0.0/8"],
+    }
+    config = parse_config(yaml.safe_dump(data))
+    stores: list[SQLiteStore] = []
+
+    def make(*urls: str) -> tuple[Path, Deliverer]:
+        path = tmp_path / f"subs{len(stores)}.db"
+        store = SQLiteStore(path)
+        stores.append(store)
+        now = time.time()
+        for n, url in enumerate(urls):
+            store.subscribe(
+                Subscriber(0, "public", "webhook", url, f"token{n}", "secret", now, None),
+                confirmation("public", "Example Shop"),
+                now,
+            )
+        return path, Deliverer(store, lambda: config, "test", time.time, deadline=1.0)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def _outbox(path: Path) -> dict[str, tuple[str | None, bool, bool]]:
+    """Each subscriber's delivery as the store's file holds it: (its last error, delivered,
+    given up)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT s.address, d.last_error, d.delivered, d.gave_up "
+            "FROM tether_status_deliveries d JOIN tether_subscribers s ON s.id = d.subscriber"
+        ).fetchall()
+    return {a: (error, done is not None, up is not None) for a, error, done, up in rows}
+
+
+def test_a_tarpit_is_cut_off_at_the_deadline_and_holds_no_one_else(
+    deliver: Callable[..., tuple[Path, Deliverer]],
+) -> None:
+    """A receiver that drips its answer is cut off at the delivery's deadline (it sent a few
+    bytes of its 10,000) and retried later; a receiver that answers at once got its
+    message in the same round, and one that streams without end was read up to the cap."""
+    with (
+        receiver(tarpit) as (slow, dripped),
+        receiver(answer(200)) as (good, _),
+        receiver(endless) as (flood, flooded),
+    ):
+        path, deliverer = deliver(slow, good, flood)
+        assert deliverer.deliver_due() == 2
+        outbox = _outbox(path)
+    assert outbox[good][1]
+    assert outbox[flood][1]
+    error, delivered, given_up = outbox[slow]
+    assert "took more than 1 s in all" in (error or "")
+    assert not delivered
+    assert not given_up
+    assert dripped[0] < 100
+    # The client read at most its cap; what the server pushed beyond is the socket's buffers.
+    assert flooded[0] < ANSWER_CAP + 16 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("status", "given_up"), [(404, True), (410, True), (429, False), (503, False)]
+)
+def test_a_refusal_that_will_not_change_is_given_up(
+    deliver: Callable[..., tuple[Path, Deliverer]], status: int, given_up: bool
+) -> None:
+    """A 4xx other than 408, 425 and 429 ends the delivery at once; a 429 or a 5xx is
+    tried again later."""
+    with receiver(answer(status)) as (url, _):
+        path, deliverer = deliver(url)
+        assert deliverer.deliver_due() == 0
+        error, delivered, gave_up = _outbox(path)[url]
+    assert not delivered
+    assert gave_up is given_up
+    assert str(status) in (error or "")
