@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.smtp_receiver import SMTPReceiver
 from tests.helpers.status_harness import config_data
 from tether.lab import Lab
 from tether.monitor.alerts._subscribers import ANSWER_CAP, Deliverer, confirmation
@@ -100,12 +101,35 @@ def receiver(behave: Behaviour) -> Iterator[tuple[str, list[int]]]:
 
 
 @pytest.fixture
-def deliver(tmp_path: Path, lab: Lab) -> Iterator[Callable[..., tuple[Path, Deliverer]]]:
+def smtp() -> Iterator[SMTPReceiver]:
+    """aiosmtpd on loopback, refusing one address at RCPT TO with 550."""
+    server = SMTPReceiver(refuse=frozenset({"gone@lab.test"}))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def deliver(
+    tmp_path: Path, lab: Lab, smtp: SMTPReceiver
+) -> Iterator[Callable[..., tuple[Path, Deliverer]]]:
     """A store and a Deliverer (deadline 1 s) for the public page, whose subscribers are
-    the given webhook URLs, each with its confirmation queued."""
+    the given webhook URLs and e-mail addresses, each with its confirmation queued."""
     data = config_data(lab)
+    data["alerts"] = [
+        {
+            "name": "mail",
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "from": "status@lab.test",
+            "to": "ops@lab.test",
+            "starttls": False,
+        }
+    ]
     data["status_pages"][0]["subscribe"] = {
         "url": "https://status.lab.test",
+        "email": "mail",
         "webhook": True,
         "webhook_networks": ["127.0.0.0/8"],
     }
@@ -118,8 +142,9 @@ def deliver(tmp_path: Path, lab: Lab) -> Iterator[Callable[..., tuple[Path, Deli
         stores.append(store)
         now = time.time()
         for n, url in enumerate(urls):
+            kind = "webhook" if url.startswith("http") else "email"
             store.subscribe(
-                Subscriber(0, "public", "webhook", url, f"token{n}", "secret", now, None),
+                Subscriber(0, "public", kind, url, f"token{n}", "secret", now, None),
                 confirmation("public", "Example Shop"),
                 now,
             )
@@ -181,3 +206,19 @@ def test_a_refusal_that_will_not_change_is_given_up(
     assert not delivered
     assert gave_up is given_up
     assert str(status) in (error or "")
+
+
+def test_a_mail_address_refused_for_good_is_given_up(
+    deliver: Callable[..., tuple[Path, Deliverer]], smtp: SMTPReceiver
+) -> None:
+    """A subscriber's address the mail server refuses with 550 at RCPT TO: given up at
+    once, not retried for a day; another address on the same server gets its message."""
+    path, deliverer = deliver("gone@lab.test", "ann@lab.test")
+    assert deliverer.deliver_due() == 1
+    outbox = _outbox(path)
+    error, delivered, gave_up = outbox["gone@lab.test"]
+    assert "550" in (error or "")
+    assert gave_up
+    assert not delivered
+    assert outbox["ann@lab.test"][1]
+    assert [r.rcpt_tos for r in smtp.received] == [("ann@lab.test",)]

@@ -37,7 +37,12 @@ IMPLICIT_TLS_PORT = 465
 
 
 class EmailError(smtplib.SMTPException):
-    """The SMTP server would not take the alert; the message names the step and its answer."""
+    """The SMTP server would not take the alert; the message names the step and its answer.
+    ``permanent``: its answer was a 5xx, a refusal that will not change on a retry."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class EmailChannel:
@@ -142,12 +147,15 @@ class EmailChannel:
                     message, from_addr=parseaddr(self.sender)[1], to_addrs=recipients
                 )
             except smtplib.SMTPRecipientsRefused as exc:
+                refusals = _refusals(exc.recipients)
                 raise EmailError(
-                    f"SMTP server {self.where} refused every recipient: {_refusals(exc.recipients)}"
+                    f"SMTP server {self.where} refused every recipient: {refusals}",
+                    permanent=all(code >= 500 for code, _ in exc.recipients.values()),
                 ) from None
             except smtplib.SMTPResponseException as exc:
                 raise EmailError(
-                    f"SMTP server {self.where} did not take the message: {_answer(exc)}"
+                    f"SMTP server {self.where} did not take the message: {_answer(exc)}",
+                    permanent=exc.smtp_code >= 500,
                 ) from None
         if refused:
             # The others have it; sending again would page them twice, and a

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 
 from tether._redact import redact_text
 from tether.integrations import _cutoff
-from tether.monitor.alerts._email import EmailChannel
+from tether.monitor.alerts._email import EmailChannel, EmailError
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import StatusNews
 from tether.monitor.store import StoreError
@@ -283,7 +283,12 @@ class Deliverer:
                 raise NotSent("the page sends no e-mail now")
             # EHLO with the page's public name: not this host's, asked of the resolver.
             channel = self._channel(given.email, urlsplit(given.url).hostname)
-            channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
+            try:
+                channel.send(subscriber_email(delivery, channel.sender, given.url), [s.address])
+            except EmailError as exc:
+                if exc.permanent:  # a 5xx (550, 553): the address is refused for good
+                    raise NotSent(str(exc)) from None
+                raise
             return
         address = webhook_allowed(s.address, given.webhook_networks)
         _post(s.address, address, webhook_body(delivery, given.url), s.secret or "", self.deadline)
