@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.policy
 import http.client
 import ipaddress
 import json
@@ -125,6 +126,12 @@ def email_channel(config: EmailChannelConfig, local_hostname: str | None = None)
     )
 
 
+_ON_THE_WIRE: Final = email.policy.default.clone(max_line_length=998)
+"""Headers folded only past RFC 5322's hard limit of 998: the default policy's 78 makes
+Python encode a long unbreakable value (``List-Unsubscribe``'s ``<URL>``) as an RFC 2047
+encoded word, which mail clients do not read as a link (RFC 2369 wants it as it is)."""
+
+
 def _when(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -135,7 +142,7 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
     s = delivery.subscriber
     body = delivery.body
     to = links(base, s.page, s.token)
-    message = EmailMessage()
+    message = EmailMessage(policy=_ON_THE_WIRE)
     message["From"] = sender
     message["To"] = s.address
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
