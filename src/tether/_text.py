@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["hidden_character", "visible"]
+__all__ = ["hidden_character", "text_problem", "visible"]
 
 _HIDDEN: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -59,3 +59,32 @@ def visible(text: str) -> str:
 
 def _escape(char: str) -> str:
     return f"\\u{ord(char):04x}"
+
+
+# Free text from outside (a note, a reason, an update, an agent's detail): lines and tabs
+# are its own, and bidirectional marks are right-to-left languages'; what no store, page
+# or feed can carry is not: a lone surrogate (not a character), a control character other
+# than tab, line feed and carriage return, and a noncharacter (U+FFFE and U+FFFF of every
+# plane, U+FDD0 to U+FDEF), which XML 1.0 refuses (an Atom feed stops being XML).
+_UNCARRIED: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"\\U{plane:04X}FFFE\\U{plane:04X}FFFF" for plane in range(1, 17))
+    + "]"
+)
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` (free text from outside) cannot be taken, in words that follow "holds"
+    (``a lone surrogate (U+D800) at character 2``), or None."""
+    found = _UNCARRIED.search(text)
+    if found is None:
+        return None
+    code = ord(found[0])
+    if 0xD800 <= code <= 0xDFFF:
+        what = "a lone surrogate, which is not a character"
+    elif code < 0x20 or 0x7F <= code <= 0x9F:
+        what = "a control character"
+    else:
+        what = "a noncharacter, which XML cannot carry"
+    return f"{what} (U+{code:04X}) at character {found.start() + 1}"
+

@@ -345,3 +345,62 @@ def test_nothing_about_a_form_escapes_as_a_500(served: Guarded) -> None:
         sent = request(served, "POST", pause, {**writer, "Content-Type": kind}, body)
         status, error = json_error(raw(served, sent))
         assert status == expected, (kind, body[:40], error)
+
+
+# --- the one gate for text from outside (issue 72 §1) ------------------------------------------
+
+UNCARRIED: Final = {
+    "a lone surrogate": "x\ud800",
+    "a NUL": "x\x00y",
+    "an escape": "\x1b[2J",
+    "DEL": "x\x7f",
+    "a noncharacter": "x\uffff",
+}
+
+
+@pytest.mark.parametrize("text", list(UNCARRIED.values()), ids=list(UNCARRIED))
+@pytest.mark.parametrize(
+    ("route", "field"),
+    [
+        ("/api/monitors/web/pause", "reason"),
+        ("/api/incidents/{incident}/notes", "text"),
+        ("/api/silences", "comment"),
+    ],
+)
+def test_text_no_store_can_carry_is_a_400_naming_the_field(
+    served: Guarded, route: str, field: str, text: str
+) -> None:
+    """A JSON body whose text holds a lone surrogate (valid JSON: ``"\\ud800"``), a control
+    character or a noncharacter is a JSON 400 naming the field, before anything is stored;
+    every read route answers 200 afterwards (a lone surrogate in a pause reason had made
+    /api/status, /api/incidents and /api/audit answer 500 for good)."""
+    path = route.format(incident=incident(served))
+    body = json.dumps({field: text, "matchers": ["monitor=web"], "until": EPOCH + 3600}).encode()
+    sent = request(
+        served, "POST", path, {**bearer(WRITE_TOKEN), "Content-Type": "application/json"}, body
+    )
+    status, error = json_error(raw(served, sent))
+    assert status == 400
+    assert error.startswith(f"{field}: holds ")
+    for read in ("/api/status", "/api/incidents", "/api/monitors/web", "/api/audit"):
+        got = raw(served, request(served, "GET", read, bearer(READ_TOKEN)))
+        assert got[0] == 200, (read, got[2][:200])
+
+
+def test_a_form_with_text_no_store_can_carry_is_a_400(served: Guarded) -> None:
+    """The public push route's form: a control character in msg is a JSON 400 naming it."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    path = f"/api/push/{PUSH_TOKEN}"
+    status, _, body = raw(served, request(served, "POST", path, form, b"status=up&msg=a%00b"))
+    assert status == 400
+    assert json.loads(body)["error"].startswith("msg: holds a control character (U+0000)")
+
+
+def test_lines_tabs_and_right_to_left_text_are_taken(served: Guarded) -> None:
+    """Free text keeps what is its own: line ends, tabs, a right-to-left mark, emoji."""
+    path = f"/api/incidents/{incident(served)}/notes"
+    body = json.dumps({"text": "Rolled back.\n\tשלום \u200f 🙂"}).encode()
+    sent = request(
+        served, "POST", path, {**bearer(WRITE_TOKEN), "Content-Type": "application/json"}, body
+    )
+    assert raw(served, sent)[0] in (200, 201)

@@ -36,6 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict, MultiDictProxy
 
+from tether._text import text_problem, visible
 from tether.monitor.web._access import refusal
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "path_id",
     "read_body",
     "read_form",
+    "refuse_text",
     "request_number",
 ]
 
@@ -218,8 +220,31 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
         except ValueError:
             raise BadBody(f"the form has more than {MAX_FIELDS} fields", 413) from None
         fields.extend(pairs)
+    for key, value in fields.items():
+        refuse_text(value, visible(key)[:40])
+        refuse_text(key, "a field's name")
     request[_FORM] = form = MultiDictProxy(fields)
     return form
+
+
+def refuse_text(value: Any, where: str = "") -> None:
+    """The one gate for text from outside (issue 72 §1): :class:`BadBody` (400) naming the
+    field (``reason``, ``results[3].detail``) when any string in ``value``, a field's name
+    or its value, holds what no store, page or feed can carry: a lone surrogate, a control
+    character other than tab and the line ends, a noncharacter (``tether._text``)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if (problem := text_problem(item)) is not None:
+                raise BadBody(f"{path or 'the body'}: holds {problem}")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if (problem := text_problem(key)) is not None:
+                    raise BadBody(f"{path or 'the body'}: a field's name holds {problem}")
+                stack.append((inner, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{path}[{n}]") for n, inner in enumerate(item))
 
 
 # A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no
@@ -251,8 +276,9 @@ def _no_constant(name: str) -> None:
 
 def parse_json(body: bytes, *, depth: int = MAX_DEPTH) -> Any:
     """The JSON document ``body`` holds; :class:`BadBody` (400) when it is not UTF-8, is
-    nested deeper than ``depth`` (checked before parsing) or is not JSON (``NaN`` and
-    ``Infinity``, which Python's ``json`` reads, are not)."""
+    nested deeper than ``depth`` (checked before parsing), is not JSON (``NaN`` and
+    ``Infinity``, which Python's ``json`` reads, are not), or holds text no store or page can
+    carry (:func:`refuse_text`: a lone surrogate's escape, a control character)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -262,6 +288,11 @@ def parse_json(body: bytes, *, depth: int = MAX_DEPTH) -> Any:
     if body.count(b"[") + body.count(b"{") > depth and any(d > depth for d in _depths(body)):
         raise BadBody(f"the body nests arrays and objects more than {depth} deep")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise BadBody(f"the body is not JSON: {exc}") from None
+    # Raw control characters are not JSON: one can come only escaped, as can a lone
+    # surrogate; DEL and the noncharacters may come as they are.
+    if "\\" in text or "\x7f" in text or not text.isascii():
+        refuse_text(document)
+    return document
