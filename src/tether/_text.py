@@ -87,4 +87,3 @@ def text_problem(text: str) -> str | None:
     else:
         what = "a noncharacter, which XML cannot carry"
     return f"{what} (U+{code:04X}) at character {found.start() + 1}"
-
