@@ -107,7 +107,7 @@ PLAIN_TYPES: tuple[type[Exception], ...] = (
 )
 # The resource helper's kind (connect.resource_exhausted) owns these errnos.
 RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM}
-NETWORK_ERRNOS = set(_sockets._ERRNO_KINDS) | RESOURCE_ERRNOS
+NETWORK_ERRNOS = set(_sockets.ERRNO_KINDS) | RESOURCE_ERRNOS
 # OSError(code, ...) becomes ConnectionResetError and its kin for these: network by class.
 CONNECTION_ERRNOS = {
     code

@@ -38,7 +38,10 @@ The parts, each a module of this package, each importing only those listed befor
 (what the walk learns, the strengths, the rules' makers), ``_http`` (statuses,
 ``Retry-After``, proxies' answers, parsers' errors, bad URLs), ``_tls`` (the ssl
 module), ``_sockets`` (errnos, ``getaddrinfo``, timeouts, resource exhaustion),
-``_clients`` (urllib3, requests, httpx, aiohttp, dnspython, their pools), ``_rules``
+``_clients`` (urllib3, requests, httpx, aiohttp, dnspython, their pools), ``_words``
+(the kernel's, the resolver's and OpenSSL's words that drivers copy), ``_databases``
+(PostgreSQL, MySQL, Redis and MongoDB drivers, SQLAlchemy: codes and their one home),
+``_services`` (gRPC, botocore, websockets, SSH, AMQP, mail), ``_rules``
 (the one table of class names to rules), ``_walk`` (the chain and the peer),
 ``_build`` (the :class:`Failure` and its detail sentence); this module walks, decides a
 timeout's phase, and builds.

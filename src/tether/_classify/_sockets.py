@@ -54,7 +54,7 @@ def os_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     if code in _RESOURCE_ERRNOS:
         _resource_errno(exc, code, ev, depth)
         return
-    kind = _ERRNO_KINDS.get(code)
+    kind = ERRNO_KINDS.get(code)
     if (
         kind is None
         and code in _CONNECT_ONLY_ERRNOS
@@ -67,7 +67,7 @@ def os_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     ev.offer(kind, FACT, depth, getattr(exc, "strerror", None) or None)
 
 
-_ERRNO_KINDS: dict[int, Kind | str] = {
+ERRNO_KINDS: dict[int, Kind | str] = {
     _errno.ECONNREFUSED: Kind.CONNECT_REFUSED,
     _errno.ECONNRESET: Kind.CONNECTION_RESET,
     _errno.EPIPE: Kind.CONNECTION_BROKEN_PIPE,

@@ -9,10 +9,10 @@ from other code say nothing.  Most specific first; the first phrase found decide
 
 from __future__ import annotations
 
-import errno as _errno
 import re
 
 from tether._classify._evidence import TIMEOUT, Evidence
+from tether._classify._sockets import ERRNO_KINDS
 from tether._kinds import Kind
 
 # (lowercase phrase, kind), most specific first.
@@ -60,15 +60,6 @@ _PHRASES: tuple[tuple[str, Kind | str], ...] = (
 )
 
 _ERRNO = re.compile(r"\[Errno (-?\d+)\]|\((\d{2,3})\)|\((\d{2,3}), ['\"]")
-_ERRNO_KINDS: dict[int, Kind | str] = {
-    _errno.ECONNREFUSED: Kind.CONNECT_REFUSED,
-    _errno.ECONNRESET: Kind.CONNECTION_RESET,
-    _errno.EPIPE: Kind.CONNECTION_BROKEN_PIPE,
-    _errno.ECONNABORTED: Kind.CONNECTION_ABORTED,
-    _errno.ENETUNREACH: Kind.CONNECT_UNREACHABLE,
-    _errno.EHOSTUNREACH: Kind.CONNECT_UNREACHABLE,
-    _errno.ETIMEDOUT: TIMEOUT,
-}
 
 
 def words_kind(text: str) -> Kind | str | None:
@@ -80,7 +71,7 @@ def words_kind(text: str) -> Kind | str | None:
             return kind
     for match in _ERRNO.finditer(text):
         number = next(group for group in match.groups() if group is not None)
-        said = _ERRNO_KINDS.get(int(number))
+        said = ERRNO_KINDS.get(int(number))
         if said is not None:
             return said
     return None

@@ -458,10 +458,8 @@ class Lab:
         # A directory the lab made is the lab's to remove when it stops; one it was
         # given is the caller's.
         self._own_cert_dir = self._cert_dir is None
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="tether-lab", daemon=True)
-        self._thread.start()
+        loop, thread = _servers.run_loop("tether-lab")
+        self._loop, self._thread = loop, thread
         try:
             asyncio.run_coroutine_threadsafe(self._start(), loop).result(timeout=30)
         except BaseException:
@@ -472,15 +470,7 @@ class Lab:
     def stop(self) -> None:
         loop, self._loop = self._loop, None
         if loop is not None:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            if not loop.is_running():
-                # Transports closed in the last turns finish closing here.
-                loop.run_until_complete(asyncio.sleep(0.01))
-            loop.close()
+            _servers.end_loop(loop, self._thread, self._stop)
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()

@@ -12,11 +12,44 @@ import contextlib
 import socket
 import ssl
 import struct
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def run_loop(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """A new event loop running in a daemon thread of its own: where a lab serves."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
+    thread.start()
+    return loop, thread
+
+
+def end_loop(
+    loop: asyncio.AbstractEventLoop,
+    thread: threading.Thread | None,
+    end: Callable[[], Awaitable[None]],
+) -> None:
+    """Run ``end()`` on ``loop`` (its servers closed), then stop the loop, join its thread
+    and close it; each step bounded, whatever the one before did."""
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(_awaited(end), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not None:
+        thread.join(timeout=10)
+    if not loop.is_running():
+        # Transports closed in the last turns finish closing here.
+        loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+
+
+async def _awaited(end: Callable[[], Awaitable[None]]) -> None:
+    await end()
+
+
 UPLOAD_STALL_HOLD = 60.0
 """Seconds upload_stall keeps a connection it does not read."""
 _REASONS = {

@@ -30,7 +30,7 @@ import socket
 import ssl
 import struct
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,8 +39,7 @@ from typing import Final
 from tether._hostport import bracketed
 from tether._kinds import Kind
 from tether.lab._certs import LabCerts, make_certs
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from tether.lab._servers import Handler, end_loop, run_loop
 
 HOLD: Final = 30.0
 """How long a silent server holds a connection before it lets it go."""
@@ -212,11 +211,8 @@ class ServiceLab:
 
     def start(self) -> ServiceLab:
         self.certs = make_certs(self._cert_dir)
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="tether-lab-services")
-        self._thread.daemon = True
-        self._thread.start()
+        loop, thread = run_loop("tether-lab-services")
+        self._loop, self._thread = loop, thread
         try:
             asyncio.run_coroutine_threadsafe(self._start(), loop).result(timeout=30)
         except BaseException:
@@ -227,14 +223,7 @@ class ServiceLab:
     def stop(self) -> None:
         loop, self._loop = self._loop, None
         if loop is not None:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            if not loop.is_running():
-                loop.run_until_complete(asyncio.sleep(0.01))
-            loop.close()
+            end_loop(loop, self._thread, self._stop)
         for sock in self._reserved:
             sock.close()
         self._reserved.clear()
