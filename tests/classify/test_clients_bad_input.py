@@ -127,7 +127,7 @@ def _build(cls: type[BaseException], args: list[Any], attrs: dict[str, Any]) -> 
 
 
 @settings(
-    max_examples=400,
+    max_examples=1500,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -200,3 +200,12 @@ def test_a_pymongo_selection_error_with_no_servers() -> None:
     failure = classify(ServerSelectionTimeoutError("No servers found yet, Timeout: 1.0s"))
     assert failure.kind is Kind.CONNECT_TIMEOUT
     assert not failure.request_sent
+
+
+def test_a_property_that_raises_is_read_as_missing() -> None:
+    """pika's ConnectionClosed built with no args: its reply_code property raises
+    IndexError; the rules read it as missing (a hypothesis run found it)."""
+    from pika.exceptions import ConnectionClosed
+
+    exc = ConnectionClosed.__new__(ConnectionClosed)
+    assert isinstance(_from_chain(exc, None).kind, Kind)

@@ -22,6 +22,7 @@ from tether._classify._evidence import (
     TIMEOUT,
     WRAPPER,
     Evidence,
+    attribute,
     first_line,
     text_of,
 )
@@ -141,7 +142,7 @@ def connection_kind(message: str) -> tuple[Kind, str | None]:
 
 def _sqlstate(exc: BaseException) -> str | None:
     for name in ("sqlstate", "pgcode"):  # psycopg 3 and asyncpg; psycopg2
-        value = getattr(exc, name, None)
+        value = attribute(exc, name)
         if isinstance(value, str) and len(value) == 5:
             return value
     return None
@@ -312,7 +313,7 @@ def mongo(exc: BaseException, ev: Evidence, depth: int) -> None:
     server-selection error found no server to send the operation to, so nothing left; its
     message starts with each server's own error (``host:port: [Errno 111] ...``)."""
     name = type(exc).__name__
-    code = getattr(exc, "code", None)
+    code = attribute(exc, "code")
     if (
         isinstance(code, int)
         and not isinstance(code, bool)
@@ -347,7 +348,7 @@ def mongo(exc: BaseException, ev: Evidence, depth: int) -> None:
 def sqlalchemy(exc: BaseException, ev: Evidence, depth: int) -> None:
     """SQLAlchemy's ``DBAPIError`` wraps the driver's exception (``.orig``, walked); its
     ``connection_invalidated`` says the pool threw the connection away (a disconnect)."""
-    if getattr(exc, "connection_invalidated", False) is True:
+    if attribute(exc, "connection_invalidated") is True:
         ev.offer(Kind.CONNECTION_CLOSED, WRAPPER, depth, first_line(exc))
 
 

@@ -117,6 +117,15 @@ def note_url(url: Any, ev: Evidence) -> None:
         ev.url = str(url)
 
 
+def attribute(exc: BaseException, name: str) -> Any:
+    """``exc.name``, or None when it is missing or its property fails (a client's exception
+    built by hand: pika's ``reply_code`` reads an ``args`` it may not have)."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:
+        return None
+
+
 def text_of(exc: BaseException) -> str:
     """``str(exc)``, or nothing when its ``__str__`` fails (a client's exception built by
     hand, missing what its own code sets)."""

@@ -19,6 +19,7 @@ from tether._classify._evidence import (
     TIMEOUT,
     WRAPPER,
     Evidence,
+    attribute,
     first_line,
     text_of,
 )
@@ -35,7 +36,7 @@ was not processed (gRFC A6: 'UNAVAILABLE' is the one status retried by default).
 
 
 def _call(exc: BaseException, name: str) -> str:
-    method = getattr(exc, name, None)
+    method = attribute(exc, name)
     if not callable(method):
         return ""
     try:
@@ -50,7 +51,7 @@ def _call(exc: BaseException, name: str) -> str:
 def grpc_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     """An ``RpcError`` that is a call (``_InactiveRpcError``, ``grpc.aio.AioRpcError``):
     its code, and for UNAVAILABLE the transport failure its details name."""
-    method = getattr(exc, "code", None)
+    method = attribute(exc, "code")
     try:
         code = method() if callable(method) else None
     except Exception:
@@ -118,7 +119,7 @@ AWS_THROTTLING: Final = frozenset(
 
 def botocore_client(exc: BaseException, ev: Evidence, depth: int) -> None:
     """botocore's ``ClientError``: the service answered; its HTTP status and error code."""
-    response = getattr(exc, "response", None)
+    response = attribute(exc, "response")
     if not isinstance(response, dict):
         return
     error = response.get("Error")
@@ -137,7 +138,7 @@ def botocore_client(exc: BaseException, ev: Evidence, depth: int) -> None:
 
 def websockets_status(exc: BaseException, ev: Evidence, depth: int) -> None:
     """websockets' ``InvalidStatus``: the opening handshake was answered with a status."""
-    response = getattr(exc, "response", None)
+    response = attribute(exc, "response")
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):
         offer_status(status, getattr(response, "headers", None), ev, depth, FACT)
@@ -158,7 +159,7 @@ def incomplete_read(exc: BaseException, ev: Evidence, depth: int) -> None:
     frame came (the peer hung up), or part of it did (the reply was cut off)."""
     if not ev.known:
         return
-    partial = getattr(exc, "partial", b"")
+    partial = attribute(exc, "partial")
     kind = Kind.RESPONSE_TRUNCATED if partial else Kind.CONNECTION_CLOSED
     ev.offer(kind, WRAPPER, depth, first_line(exc))
 
@@ -200,7 +201,7 @@ def amqp_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     """pika's and aiormq's errors of the connection: a login refused, a broker that closed
     the connection (its reply code), or the stream's end in their words."""
     name = type(exc).__name__
-    ev.handshake = ev.handshake or _opening(exc)
+    ev.handshake = ev.handshake or _amqp_opening(exc)
     if name in (
         "ProbableAuthenticationError",
         "ProbableAccessDeniedError",
@@ -226,7 +227,7 @@ def amqp_error(exc: BaseException, ev: Evidence, depth: int) -> None:
 
 def _reply_code(exc: BaseException) -> int | None:
     for name in ("reply_code", "code"):
-        value = getattr(exc, name, None)
+        value = attribute(exc, name)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     args: tuple[Any, ...] = exc.args
@@ -235,7 +236,7 @@ def _reply_code(exc: BaseException) -> int | None:
     return None
 
 
-def _opening(exc: BaseException) -> bool:
+def _amqp_opening(exc: BaseException) -> bool:
     """pika and aiormq, while opening the connection (before a channel exists)."""
     return any(
         module.startswith(("pika.adapters.utils.connection_workflow", "aiormq.connection"))
@@ -253,7 +254,7 @@ def mail_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
     """A mail or file server's refusal: SMTP's and FTP's reply codes (421: closing, come back
     later; 554 as a greeting: no service here for this client, for good; 530 and 535: login
     refused), and IMAP's and POP's words for a refused login or a stream that ended."""
-    code = getattr(exc, "smtp_code", None)
+    code = attribute(exc, "smtp_code")
     text = text_of(exc)
     if not isinstance(code, int):
         match = _REPLY.match(text)
@@ -266,9 +267,8 @@ def mail_reply(exc: BaseException, ev: Evidence, depth: int) -> None:
         ev.offer(Kind.SERVER_UNAVAILABLE, FACT, depth, first_line(exc))
     elif code in (530, 535) or _login_refused(text):
         ev.offer(Kind.AUTH_FAILED, FACT, depth, first_line(exc))
-    elif (
-        text.rstrip().upper().endswith("EOF")
-    ):  # imaplib's "socket error: EOF", poplib's "-ERR EOF"
+    elif text.rstrip().upper().endswith("EOF"):
+        # imaplib's "socket error: EOF", poplib's "-ERR EOF": the server hung up
         ev.offer(Kind.CONNECTION_CLOSED, WRAPPER, depth, first_line(exc))
 
 
