@@ -35,6 +35,14 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "http3": ("aioquic", "cryptography", "OpenSSL"),  # http_version: 3 / auto, diagnose --http3
     "mysql": ("pymysql",),  # mysql:// and mariadb:// checks (postgresql:// takes postgres)
     "oidc": ("joserfc",),  # oidc: single sign-on, the ID token's verification
+    # The integrations: each needs only its own client (tether.integrations.*).
+    "requests": ("requests", "urllib3"),  # tether.Session
+    "httpx": ("httpx", "httpcore"),
+    "aiohttp": ("aiohttp",),
+    "redis": ("redis",),
+    "sqlalchemy": ("sqlalchemy",),
+    "grpcio": ("grpc",),
+    "botocore": ("botocore",),
 }
 
 # The commands that need more than the core; any other command needs only the core
@@ -84,9 +92,12 @@ def problem(what: str, *extras: str) -> str | None:
 
 
 def require(what: str, *extras: str) -> None:
-    """Raise ImportError, naming the extras to install, unless all of ``extras`` are there."""
+    """Raise ModuleNotFoundError (an ImportError), naming the extras to install, unless all
+    of ``extras`` are there: ``tether.Session needs tether[requests] (missing: requests):
+    pip install 'tether[requests]'``, in place of Python's bare ``No module named ...``."""
     if (message := problem(what, *extras)) is not None:
-        raise ImportError(message)
+        absent = next(m for extra in extras for m in missing(extra))
+        raise ModuleNotFoundError(message, name=absent)
 
 
 def command_problem(command: str) -> str | None:

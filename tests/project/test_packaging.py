@@ -607,3 +607,64 @@ def test_the_test_tools_are_bounded_above(tool: str) -> None:
     assert requirement.specifier.contains(metadata.version(tool), prereleases=True), (
         f"{tool} {metadata.version(tool)} is installed, outside {requirement}"
     )
+
+
+# The integrations, each needing only its own client (issue 73 item 14): on the core install,
+# using one is one line naming the extra, as the commands say it, not a bare
+# "No module named 'requests'".
+INTEGRATIONS = [
+    ("tether.Session()", "tether.Session", "requests", "requests"),
+    ("import tether.integrations.httpx", "tether.integrations.httpx", "httpx", "httpx"),
+    ("import tether.integrations.aiohttp", "tether.integrations.aiohttp", "aiohttp", "aiohttp"),
+    ("import tether.integrations.redis", "tether.integrations.redis", "redis", "redis"),
+    (
+        "import tether.integrations.sqlalchemy",
+        "tether.integrations.sqlalchemy",
+        "sqlalchemy",
+        "sqlalchemy",
+    ),
+    ("import tether.integrations.grpc", "tether.integrations.grpc", "grpcio", "grpc"),
+    ("import tether.integrations.botocore", "tether.integrations.botocore", "botocore", "botocore"),
+]
+
+
+@pytest.mark.parametrize(("statement", "what", "extra", "module"), INTEGRATIONS)
+def test_core_says_which_extra_an_integration_needs(
+    statement: str, what: str, extra: str, module: str
+) -> None:
+    """The error is a ModuleNotFoundError (what code catching a missing library catches)
+    whose one line names the extra and the pip command."""
+    code = f"""
+import tether
+try:
+    {statement}
+except ModuleNotFoundError as exc:
+    print(exc.name)
+    print(exc)
+"""
+    result = core_python(code)
+    assert result.stderr == ""
+    name, line = result.stdout.splitlines()
+    assert name == module
+    assert line.startswith(f"{what} needs tether[{extra}] (missing: {module}")
+    assert line.endswith(f"pip install 'tether[{extra}]'")
+
+
+@pytest.mark.parametrize(("statement", "what", "extra", "module"), INTEGRATIONS[:1])
+def test_with_its_client_an_integration_loads(
+    statement: str, what: str, extra: str, module: str
+) -> None:
+    """With the client there (allowed in the child), the same statement works."""
+    allow = {"requests", "urllib3", "charset_normalizer", "idna", "certifi"}
+    result = core_python(f"import tether\n{statement}\nprint('ok')", allow=allow)
+    assert (result.stderr, result.stdout) == ("", "ok\n")
+
+
+def test_the_install_docs_name_the_wheel_the_build_makes() -> None:
+    """README's and docs/install.md's wheel (tether is not on the index: issue 73 item 14)
+    is named for this version, so the command after the build works as written."""
+    wheel = f"dist/tether-{tether.__version__}-py3-none-any.whl"
+    for doc in ("README.md", "docs/install.md"):
+        text = (SRC.parent / doc).read_text(encoding="utf-8")
+        assert "pip wheel --no-deps -w dist ." in text, doc
+        assert wheel in text, f"{doc} names another wheel than {wheel}"

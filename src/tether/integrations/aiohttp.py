@@ -23,6 +23,11 @@ each, so tether does not rebuild them with a new message).
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.aiohttp", "aiohttp")
+
 import asyncio
 import contextvars
 import math

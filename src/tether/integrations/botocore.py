@@ -21,6 +21,11 @@ the circuit breaker are kept per endpoint host, in the client's guard.
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.botocore", "botocore")
+
 import contextlib
 from typing import Any
 

@@ -24,6 +24,11 @@ pass through unretried.
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.grpc", "grpcio")
+
 from collections.abc import Callable, Iterable
 from typing import Any
 

@@ -15,6 +15,11 @@ exceptions callers already catch, with ``.failure`` and tether's message.
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.httpx", "httpx")
+
 import contextvars
 import functools
 import math

@@ -21,6 +21,11 @@ whatever ``idempotent`` says.
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.redis", "redis")
+
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 

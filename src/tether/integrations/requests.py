@@ -9,6 +9,11 @@ exactly as requests would return it.
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.Session", "requests")
+
 import math
 from threading import get_ident
 from typing import Any

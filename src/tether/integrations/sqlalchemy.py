@@ -21,6 +21,11 @@ happened) is re-run only with ``idempotent=True``::
 
 from __future__ import annotations
 
+from tether._extras import require
+
+# A missing client is one line naming the extra, not a bare ModuleNotFoundError.
+require("tether.integrations.sqlalchemy", "sqlalchemy")
+
 import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
