@@ -12,6 +12,7 @@ from the runtime's agent intake (``runtime/agents/_intake.py``) through :class:`
     tether_agent_monitors_not_run{location}             monitors placed there its agent says it
                                                         does not run (only agents that say)
     tether_agent_duplicate_batches_total                batches sent again, taken once
+    tether_agent_polls_open                             assignment long polls held open now
 
 The banner every page shows says an agent's clock off, and each agent that does not run
 monitors assigned to it (which, and why).
@@ -57,6 +58,8 @@ class AgentsView:
     skipped: Mapping[str, int] = field(default_factory=dict)
     max_offset: float = 5.0
     """``agents.max_clock_offset``: an offset beyond it is a warning."""
+    polls: int = 0
+    """Assignment long polls the server holds open now (released at once on a stop)."""
 
 
 def agent_document(view: AgentsView) -> dict[str, Any]:
@@ -181,4 +184,9 @@ class AgentMetrics(Collector):
             "tether_agent_duplicate_batches",
             "Batches sent again by an agent (a lost answer): answered, stored once",
             view.duplicates,
+        )
+        yield GaugeMetricFamily(
+            "tether_agent_polls_open",
+            "Agents' assignment long polls held open now (answered at once on a stop)",
+            float(view.polls),
         )

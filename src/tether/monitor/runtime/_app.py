@@ -256,14 +256,25 @@ async def _serve(
         return 1
     _log_started(runner.config, host, port, workers, fleet)
     discovering = loop.create_task(runner.discovery.run(stop, runner))
+    releasing = loop.create_task(_release_polls(stop, runner))
     telling = loop.create_task(run_subscribers(runner, stop))  # status page news (issue 48)
     try:
         await runner.run(stop, freeze_gc=True, began=began)
     finally:
         discovering.cancel()
         telling.cancel()
+        releasing.cancel()
         await server.cleanup()
     return 0
+
+
+async def _release_polls(stop: asyncio.Event, runner: Runner) -> None:
+    """Answer the agents' long polls as soon as the monitor is asked to stop: with
+    ``workers:``, a worker forwarding one could not stop (it waits for its requests) until
+    the server's own shutdown released them, after the workers' end (issue 73 item 11: a
+    SIGTERM took the workers' whole stop timeout, 10 s, while an agent polled)."""
+    await stop.wait()
+    runner.agents.release()
 
 
 def _log_started(

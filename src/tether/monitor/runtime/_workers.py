@@ -421,6 +421,12 @@ class WorkerFleet:
             async with asyncio.timeout(_STOP_TIMEOUT):
                 return await worker.process.wait()
         except TimeoutError:
+            log.warning(
+                "worker pid %d did not stop within %g s: killed",
+                worker.process.pid,
+                _STOP_TIMEOUT,
+                extra={"event": "worker.killed"},
+            )
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
             return await worker.process.wait()

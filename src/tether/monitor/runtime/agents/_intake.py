@@ -381,7 +381,7 @@ class AgentIntake:
         rows = tuple(r for loc, r in sorted(self._rows.items()) if loc in self._placed)
         live = self._live_rows(self._runner.wall())
         max_offset = self._runner.config.agents.max_clock_offset
-        return AgentsView(rows, live, self.duplicates, dict(self.skipped), max_offset)
+        return AgentsView(rows, live, self.duplicates, dict(self.skipped), max_offset, self.polling)
 
     # -- the checks ------------------------------------------------------------------
 
