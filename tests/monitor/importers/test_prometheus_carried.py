@@ -8,7 +8,9 @@ which tether reads."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,75 @@ def test_the_example_http3_module_is_an_http3_monitor(
     (record,) = found.values()
     assert record.ok, record.detail
     assert "quic" in record.phases
+
+
+class _Bodies(BaseHTTPRequestHandler):
+    """Answers 200 with ``healthy`` on /ok and ``broken`` elsewhere, and an X-Build header."""
+
+    def do_GET(self) -> None:
+        body = b"status: healthy" if self.path.startswith("/ok") else b"status: broken"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Build", "release-7")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+BODY_MODULES = """
+modules:
+  http_2xx:
+    prober: http
+    http:
+      valid_status_codes: [200]
+      fail_if_body_not_matches_regexp: ['status: "?healthy']
+      fail_if_header_not_matches: [{header: X-Build, regexp: '^release-\\d+$'}]
+      compression: gzip
+"""
+
+
+def test_one_option_tether_does_not_honour_keeps_the_jobs_targets(
+    tmp_path: Path, checked: Callable[..., dict[str, ProbeRecord]]
+) -> None:
+    """Issue 73 item 13: Prometheus's standard blackbox job of three targets whose
+    http_2xx has fail_if_body_not_matches_regexp made no monitor at all.  Each target is
+    a monitor now; the body's and the header's regular expressions are its conditions
+    (quotes and backslashes kept), and what no monitor says (compression) is named target
+    by target.  Against a real server, the healthy body passes and the broken one fails
+    on its condition, as blackbox_exporter would fail them."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bodies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        targets = [f"{base}/ok", f"{base}/down", f"{base}/ok?again"]
+        result = imported(
+            tmp_path,
+            [job("blackbox", "http_2xx", static_configs=[{"targets": targets}])],
+            BODY_MODULES,
+        )
+        monitors = result.config["monitors"]
+        assert [m["name"] for m in monitors] == targets
+        for monitor in monitors:
+            assert monitor["conditions"] == [
+                "[STATUS] in (200)",
+                '[BODY] == re("status: \\"?healthy")',
+                '[HEADER].X-Build == re("^release-\\\\d+$")',
+            ]
+        left = [(item.what, item.why) for item in result.left_out]
+        assert [what for what, _ in left] == [
+            f"scrape_configs[0] (blackbox): {t}: http.compression" for t in targets
+        ], left
+        assert all("no such option" in why for _, why in left), left
+        assert "modules" not in result.config  # /probe?module=http_2xx would run it without
+        config = parse_config(to_yaml(result))
+        found = checked(config)
+        assert found[targets[0]].ok, found[targets[0]].detail
+        assert found[targets[2]].ok, found[targets[2]].detail
+        down = found[targets[1]]
+        assert not down.ok
+        assert "[BODY]" in down.detail, down.detail
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -174,9 +174,12 @@ def test_the_monitors_find_what_the_module_means(
     assert found[f"{lab['healthy'].host}:{lab['healthy'].port}"].ok
     assert found[lab.resolver].ok, found[lab.resolver].detail
     why = {item.what: item.why for item in result.left_out}
-    assert why["scrape_configs[5] (blackbox_banner)"] == (
-        "module ssh_banner: tether does not honour blackbox_exporter's tcp.query_response"
+    # The module tether cannot run as written still makes its target a monitor (a
+    # connect), the option it does not honour named with the target (issue 73 item 13).
+    assert why["scrape_configs[5] (blackbox_banner): 127.0.0.1:22: tcp.query_response"] == (
+        "a tcp:// monitor connects and sends nothing: the monitor is carried as a connect"
     )
+    assert by_name(result.config)["127.0.0.1:22"]["url"] == "tcp://127.0.0.1:22"
     monitors = by_name(result.config)
     assert monitors[f"blackbox_custom/{lab['http_404'].url}"]["timeout"] == "5s"
     assert monitors[lab.resolver]["dns"] == {"record_type": "A", "rcode": "NOERROR"}

@@ -318,3 +318,28 @@ DEFAULT_MODULES: Final[Mapping[str, BlackboxModule]] = {
     "grpc": BlackboxModule(prober="grpc", grpc=GrpcModule(tls=True, preferred_ip_protocol="ip4")),
     "grpc_plain": BlackboxModule(prober="grpc", grpc=GrpcModule(service="service1")),
 }
+
+
+def honoured_part(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A module as written, split in two: what tether honours (a module to validate) and
+    the options it does not (``{"http.fail_if_body_matches_regexp": [...]}``), for the
+    importer, which carries a monitor with the first and says, monitor by monitor, what
+    became of the second (``/probe?module=`` still refuses the whole module)."""
+    prober = data.get("prober")
+    section = data.get(prober) if isinstance(prober, str) else None
+    if not isinstance(section, Mapping):
+        return dict(data), {}
+    refused = _UNSUPPORTED.get(str(prober), frozenset())
+    kept = {k: v for k, v in section.items() if k not in refused}
+    dropped = {f"{prober}.{k}": v for k, v in section.items() if k in refused}
+    headers = kept.get("headers")
+    if prober == "http" and isinstance(headers, Mapping):
+        kept["headers"] = {k: v for k, v in headers.items() if str(k).lower() != "host"}
+        dropped |= {f"http.headers.{k}": v for k, v in headers.items() if str(k).lower() == "host"}
+    tls = kept.get("tls_config")
+    if isinstance(tls, Mapping):
+        kept["tls_config"] = {k: v for k, v in tls.items() if k not in _UNSUPPORTED["tls_config"]}
+        dropped |= {
+            f"{prober}.tls_config.{k}": v for k, v in tls.items() if k in _UNSUPPORTED["tls_config"]
+        }
+    return {**data, str(prober): kept}, dropped

@@ -28,7 +28,12 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, HttpModule
+from tether.monitor.config._blackbox import (
+    DEFAULT_MODULES,
+    BlackboxModule,
+    HttpModule,
+    honoured_part,
+)
 from tether.monitor.config.labels._labels import label_problem
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
 from tether.monitor.importers._values import (
@@ -46,8 +51,16 @@ __all__ = ["import_prometheus"]
 _DNS_TYPES: Final = ("A", "AAAA", "CNAME", "MX", "TXT", "NS")
 
 
-def _modules(path: str | None, left: list[LeftOut]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The modules to probe with (by name), and those written to the output's ``modules:``."""
+Partial = dict[str, tuple[BlackboxModule, dict[str, Any]]]
+"""A module tether cannot run as written, by name: what it honours of it, as a module for
+the monitors, and the options it does not (:func:`honoured_part`)."""
+
+
+def _modules(
+    path: str | None, left: list[LeftOut], partial: Partial | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The modules to probe with (by name), and those written to the output's ``modules:``;
+    each unavailable module's honoured part into ``partial``."""
     if path is None:
         return dict(DEFAULT_MODULES), {}
     data = read_yaml(path, "blackbox_exporter")
@@ -66,6 +79,14 @@ def _modules(path: str | None, left: list[LeftOut]) -> tuple[dict[str, Any], dic
             continue
         if not found[str(name)].unavailable:  # what is carried is what tether runs
             carried[str(name)] = module
+        elif partial is not None and isinstance(module, Mapping):
+            kept, dropped = honoured_part(module)
+            try:
+                honoured = BlackboxModule.model_validate(kept)
+            except ValidationError:
+                continue  # the job is left out, naming the module's reason
+            if not honoured.unavailable:
+                partial[str(name)] = (honoured, dropped)
     return found, carried
 
 
@@ -254,7 +275,8 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
     if not isinstance(data, Mapping) or not isinstance(data.get("scrape_configs"), list):
         raise ImportFailed(f"{path}: is not a Prometheus configuration: it has no scrape_configs")
     left: list[LeftOut] = []
-    modules, carried = _modules(modules_path, left)
+    partial: Partial = {}
+    modules, carried = _modules(modules_path, left, partial)
     glob: Mapping[str, Any] = data["global"] if isinstance(data.get("global"), Mapping) else {}
     timing = (
         _seconds(glob.get("scrape_interval"), 60.0),
@@ -279,11 +301,18 @@ def import_prometheus(path: str, modules_path: str | None = None) -> Imported:
             )
             left.append(LeftOut(what, f"module {module_name} is not in {elsewhere}"))
             continue
+        dropped: dict[str, Any] = {}
         if module.unavailable:
-            left.append(LeftOut(what, f"module {module_name}: {module.unavailable}"))
-            continue
+            if module_name not in partial:
+                left.append(LeftOut(what, f"module {module_name}: {module.unavailable}"))
+                continue
+            # Each target is still a monitor, with what tether honours of the module; what
+            # it does not is carried as conditions where one says the same, and named
+            # monitor by monitor where none does (issue 73 item 13: one option dropped
+            # the whole job).
+            module, dropped = partial[module_name]
         _extra_relabels(job, what, left)
-        monitors += _job(job, module, timing, what, discovered, left)
+        monitors += _job(job, module, timing, what, discovered, left, dropped)
     for key in data:
         if key not in ("global", "scrape_configs"):
             left.append(LeftOut(shown(key), "Prometheus's own: it stays with Prometheus"))
@@ -339,8 +368,11 @@ def _job(
     what: str,
     discovered: SdSources,
     left: list[LeftOut],
+    dropped: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One blackbox job's monitors (its static targets) and its discovery sources."""
+    """One blackbox job's monitors (its static targets) and its discovery sources;
+    ``dropped``, the module's options tether does not honour, carried where a monitor
+    can say the same (:func:`_carry`) and named target by target where not."""
     name = str(job.get("job_name"))
     interval = _seconds(job.get("scrape_interval"), timing[0])
     timeout = min(
@@ -360,6 +392,7 @@ def _job(
             where = f"{what}: {shown(target)}"
             if not _target(module, str(target), monitor, where, left):
                 continue
+            _carry(dropped or {}, monitor, where, left)
             timed(monitor)
             good = {str(k): str(v) for k, v in labels.items() if label_problem(str(k)) is None}
             monitor["labels"] = {**good, "job": name, "instance": str(target)}
@@ -378,12 +411,85 @@ def _job(
     else:
         template = {}
         if _target(module, ADDRESS, template, what, []):
+            sourced = "file_sd_configs" in job or "http_sd_configs" in job
+            _carry(dropped or {}, template, what, left if sourced else [], trial=False)
             timed(template)
             template["labels"] = {"job": name, "instance": ADDRESS}
         else:
             template, why_not = None, "its module makes no monitor tether runs"
     sd_sources(job, template, why_not, what, discovered, left)
     return monitors
+
+
+def _quoted(pattern: str) -> str:
+    """A regular expression as a quoted argument of a condition's ``re()``."""
+    return '"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _carry(
+    dropped: Mapping[str, Any],
+    monitor: dict[str, Any],
+    what: str,
+    left: list[LeftOut],
+    *,
+    trial: bool = True,
+) -> None:
+    """The options of a module that tether does not honour, for one monitor: those a
+    condition or a monitor's own key says the same as are carried; each other is named.
+    With ``trial``, each condition is kept only if the monitor with it loads (a discovery
+    template's URL is a placeholder: its monitors are checked as they are made)."""
+    conditions: list[str] = []
+    for key, value in dropped.items():
+        option = key.partition(".")[2]
+        patterns = value if isinstance(value, list) else None
+        if option == "fail_if_body_matches_regexp" and patterns is not None:
+            conditions += [f"[BODY] != re({_quoted(str(p))})" for p in patterns]
+        elif option == "fail_if_body_not_matches_regexp" and patterns is not None:
+            conditions += [f"[BODY] == re({_quoted(str(p))})" for p in patterns]
+        elif (
+            option == "fail_if_header_not_matches"
+            and patterns is not None
+            and all(
+                isinstance(r, Mapping) and not r.get("allow_missing") and r.get("header")
+                for r in patterns
+            )
+        ):
+            conditions += [
+                f"[HEADER].{r['header']} == re({_quoted(str(r.get('regexp', '')))})"
+                for r in patterns
+            ]
+        elif option == "body" and isinstance(value, str):
+            monitor["body"] = value
+        else:
+            left.append(LeftOut(f"{what}: {key}", _WHY_NOT.get(option, _NO_SUCH)))
+    for condition in conditions:
+        tried = {**monitor, "conditions": [*monitor.get("conditions", ()), condition]}
+        problem = monitor_problem(tried) if trial else None
+        if problem is None:
+            monitor["conditions"] = tried["conditions"]
+        else:
+            left.append(LeftOut(f"{what}: {condition}", f"tether refuses it: {shown(problem)}"))
+
+
+_NO_SUCH: Final = "a monitor has no such option: the monitor is carried without it"
+_WHY_NOT: Final[Mapping[str, str]] = {
+    "fail_if_header_matches": (
+        "a header that must not match (and may be missing) is no one condition: write it "
+        "as [HEADER].NAME != re(...) if the header is always there"
+    ),
+    "fail_if_header_not_matches": (
+        "allow_missing has no one condition: write [HEADER].NAME == re(...) if the header "
+        "must be there"
+    ),
+    "basic_auth": "credentials are not copied: write headers: {Authorization: ...} with ${NAME}",
+    "bearer_token": "credentials are not copied: write headers: {Authorization: ...} with ${NAME}",
+    "bearer_token_file": "credentials are not copied: write headers: {Authorization: ...}",
+    "authorization": "credentials are not copied: write headers: {Authorization: ...} with ${NAME}",
+    "body_file": "write the file's text as the monitor's body:",
+    "query_response": (
+        "a tcp:// monitor connects and sends nothing: the monitor is carried as a connect"
+    ),
+}
 
 
 def _unique_names(monitors: list[dict[str, Any]]) -> None:
