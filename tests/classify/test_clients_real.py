@@ -1,7 +1,7 @@
-"""The clients a service calls, against the real servers: Debian's PostgreSQL, MariaDB and
-Redis, grpcio's own server, aiosmtpd (issue 71).  Each server's own refusals, as the server
-words them, classified with the kinds the lab's fault servers give, and request_sent true
-only where the query had left.
+"""The clients a service calls, against the real servers: Debian's PostgreSQL, MariaDB,
+Redis and RabbitMQ, grpcio's own server, aiosmtpd (issue 71).  Each server's own refusals,
+as the server words them, classified with the kinds the lab's fault servers give, and
+request_sent true only where the query had left.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.db_servers import MARIADB_PASSWORD, MARIADB_USER, REDIS_PASSWORD, MariaDB, Redis
+from tests.helpers.db_servers import (
+    MARIADB_PASSWORD,
+    MARIADB_USER,
+    RABBITMQ_PASSWORD,
+    REDIS_PASSWORD,
+    MariaDB,
+    RabbitMQ,
+    Redis,
+)
 from tests.helpers.grpc_server import grpc_server
 from tests.helpers.postgres_server import PASSWORD, USER, PostgresServer
 from tests.helpers.smtp_receiver import SMTPReceiver
@@ -242,3 +250,89 @@ def test_ssh_login_refused_by_a_real_sshd(tmp_path: Path) -> None:
         assert failure.kind is Kind.AUTH_FAILED, failure
         assert not failure.request_sent
         assert not failure.retryable
+
+
+# --- RabbitMQ (AMQP) ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rabbitmq() -> Iterator[RabbitMQ]:
+    server = RabbitMQ()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_rabbitmq_refusals(rabbitmq: RabbitMQ) -> None:
+    """pika and aio-pika against Debian's RabbitMQ: a wrong password (ACCESS_REFUSED) is
+    auth.failed, a virtual host the broker has not is refused too; nothing was sent, and
+    neither is worth another attempt.  A queue that is not there (404 NOT_FOUND on a
+    passive declare) is the broker's answer to a request that left."""
+    import aio_pika
+    import pika
+
+    def pika_connect(url: str) -> None:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+
+    async def aio_connect(url: str) -> None:
+        connection = await aio_pika.connect(url, timeout=10)
+        await connection.close()
+
+    refused = [
+        _failure(lambda: pika_connect(rabbitmq.url(password="wrong"))),
+        _failure(lambda: asyncio.run(aio_connect(rabbitmq.url(password="wrong")))),
+    ]
+    for failure in refused:
+        assert failure.kind is Kind.AUTH_FAILED, failure
+        assert not failure.retryable
+        assert not failure.request_sent
+        assert RABBITMQ_PASSWORD not in str(failure)
+    no_vhost = _failure(lambda: pika_connect(rabbitmq.url("nowhere")))
+    assert no_vhost.kind is Kind.AUTH_FAILED, no_vhost
+    assert not no_vhost.retryable
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.url()))
+    try:
+        channel = connection.channel()
+        missing = _failure(lambda: channel.queue_declare("not-there", passive=True))
+    finally:
+        if connection.is_open:
+            connection.close()
+    assert missing.request_sent
+    assert not missing.retryable
+    assert "NOT_FOUND" in missing.detail
+
+
+def test_rabbitmq_shutting_down_is_worth_another_attempt() -> None:
+    """The broker stopping (SIGTERM, its own shutdown) closes each connection with 320
+    CONNECTION_FORCED: server.unavailable, which a retry fixes (another node, or this one
+    back); pika's blocking and aio-pika's connections alike."""
+    import aio_pika
+    import pika
+
+    server = RabbitMQ()
+    server.start()
+    connection = pika.BlockingConnection(pika.URLParameters(server.url()))
+    try:
+        server.stop()
+        failure = _failure(lambda: connection.process_data_events(time_limit=10))
+    finally:
+        server.stop()
+    assert failure.kind is Kind.SERVER_UNAVAILABLE, failure
+    assert failure.retryable
+
+    async def closed_by_broker() -> Failure:
+        other = RabbitMQ()
+        other.start()
+        try:
+            connection = await aio_pika.connect(other.url(), timeout=10)
+            channel = await connection.channel()
+            other.stop()
+            with pytest.raises(Exception) as caught:  # noqa: PT011 - aio-pika's own
+                await channel.declare_queue("q", timeout=10)
+            return classify(caught.value)
+        finally:
+            other.stop()
+
+    later = asyncio.run(closed_by_broker())
+    assert later.kind in (Kind.SERVER_UNAVAILABLE, Kind.CONNECTION_CLOSED), later
+    assert later.retryable

@@ -209,3 +209,77 @@ class Redis:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+RABBITMQ_USER = "checker"
+RABBITMQ_PASSWORD = "mq-Secret-4711"
+
+
+class RabbitMQ:
+    """Debian's rabbitmq-server of its own: its data, logs, Erlang cookie and epmd on
+    ports of its own, everything bound to 127.0.0.1; a user ``checker`` with a password
+    and the default virtual host.  Without the binary the tests skip, unless
+    ``TETHER_REQUIRE_RABBITMQ=1``."""
+
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="tether-rabbitmq-"))
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        node = f"tether{self.port}@localhost"
+        return {
+            **os.environ,
+            "HOME": str(self.root),  # the Erlang cookie lives here
+            "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_PID_FILE": str(self.root / "pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_NODENAME": node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(self.epmd_port),
+        }
+
+    def start(self) -> None:
+        if not Path(self.SERVER).is_file():
+            need("rabbitmq-server-is-not-installed", "TETHER_REQUIRE_RABBITMQ")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            f"default_user = {RABBITMQ_USER}\n"
+            f"default_pass = {RABBITMQ_PASSWORD}\n"
+            "loopback_users = none\n"
+        )
+        log = self.root / "server.log"
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [self.SERVER], stdout=out, stderr=subprocess.STDOUT, env=self._env()
+            )
+        wait_until(lambda: _answers(self.port), self.process, log)
+
+    def url(self, vhost: str = "%2F", *, password: str = RABBITMQ_PASSWORD) -> str:
+        return f"amqp://{RABBITMQ_USER}:{password}@127.0.0.1:{self.port}/{vhost}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # the broker's own shutdown: CONNECTION_FORCED
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # epmd outlives the node that started it: end this server's own (its port).
+        epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+        if Path(epmd).is_file():
+            subprocess.run(
+                [epmd, "-kill"], env=self._env(), check=False, capture_output=True, timeout=10
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
