@@ -12,6 +12,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -22,14 +23,54 @@ CLIENTS = (
 )
 
 
-def oldest_pins() -> dict[str, str]:
+# The clients tether.classify reads without an extra of their own, run through
+# tests/classify/test_clients.py on their oldest tested releases (.ci/oldest-classified.txt).
+CLASSIFIED = (
+    *("psycopg", "psycopg2-binary", "asyncpg", "PyMySQL", "aiomysql", "pymongo"),
+    *("websockets", "paramiko", "asyncssh", "pika", "aio-pika"),
+)
+
+
+def oldest_pins(file: str = "oldest.txt") -> dict[str, str]:
     pins = {}
-    for written in (ROOT / ".ci" / "oldest.txt").read_text().splitlines():
+    for written in (ROOT / ".ci" / file).read_text().splitlines():
         line = written.split("#", 1)[0].strip()
         if line:
             name, _, pinned = line.partition("==")
-            pins[name] = pinned
+            pins[Requirement(name).name] = pinned
     return pins
+
+
+def test_the_classified_clients_oldest_and_newest_are_in_the_docs() -> None:
+    """Each client classify reads is pinned at its oldest tested release, and
+    docs/classify.md names that release and the newest (the test extra's pin) for it."""
+    oldest = oldest_pins("oldest-classified.txt")
+    assert set(CLASSIFIED) <= set(oldest)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    newest = {
+        Requirement(t).name: str(Requirement(t).specifier)[2:]
+        for t in extras["test"]
+        if "==" in str(Requirement(t).specifier)
+    }
+    newest["psycopg"] = version("psycopg")  # the postgres extra's, bounded below only
+    newest["PyMySQL"] = version("PyMySQL")  # the mysql extra's, bounded below only
+    doc = (ROOT / "docs" / "classify.md").read_text()
+    for name in CLASSIFIED:
+        said = f"| {name} | {oldest[name]} |"
+        assert said in doc, f"docs/classify.md lacks the row {said} ..."
+        if name not in ("psycopg", "PyMySQL"):
+            assert f"{said} {newest[name]} |" in doc, f"{name}: the newest is {newest[name]}"
+
+
+@pytest.mark.skipif(
+    os.environ.get("TETHER_OLDEST_CLIENTS") != "1", reason="the CI step on the oldest clients"
+)
+def test_a_run_on_the_oldest_classified_clients_imports_them() -> None:
+    """The CI step on the oldest clients imports the classified clients' oldest releases."""
+    oldest = oldest_pins("oldest-classified.txt")
+    assert {name: version(name) for name in CLASSIFIED} == {n: oldest[n] for n in CLASSIFIED}
 
 
 def lower_bounds() -> dict[str, str]:
