@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,53 @@ def test_opened_to_round_trips_and_a_damaged_one_reads_as_none() -> None:
     assert AlertPayload.from_json(payload.to_json()).opened_to == ("ops", "mail")
     for damaged in (7, "ops", None, {"ops": 1}):
         assert AlertPayload.from_json({**payload.to_json(), "opened_to": damaged}).opened_to == ()
+
+
+def test_a_receivers_endless_answer_is_not_read(fresh_store: SQLiteStore) -> None:
+    """Issue 72 §2, for alert channels too: a receiver that answers 200 with a 400 MiB body
+    (written for as long as the client reads) delivers the alert, and the channel reads
+    none of the body: the receiver gets to write no more than the sockets' buffers hold
+    (before, requests read it all into memory)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    written: list[int] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, got = request.partition(b"\r\n\r\n")
+            length = int(
+                next(
+                    line.split(b":")[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+            )
+            while len(got) < length:
+                got += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 419430400\r\n\r\n")
+            chunk, sent = b"x" * 65536, 0
+            try:
+                while sent < 419430400:
+                    conn.sendall(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass
+            written.append(sent)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    channel = WebhookChannel("ops", f"http://127.0.0.1:{port}/hook")
+    outbox = Outbox(fresh_store, {"ops": channel})
+    try:
+        assert outbox.queue("ops", "7:api:incident.opened", opened(), now=T0)
+        assert outbox.deliver_due(now=T0) == (1, 0)
+    finally:
+        channel.close()
+        thread.join(timeout=60)
+        listener.close()
+    (sent,) = written
+    assert sent < 32 * 1024 * 1024, f"the channel read {sent} bytes of the answer"

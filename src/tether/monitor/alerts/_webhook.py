@@ -73,8 +73,14 @@ class WebhookChannel:
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
-        response = self._session.post(self.url, data=body, headers=headers)
-        response.raise_for_status()
+        # The answer's status and headers within the policy's deadline (tether.Session's
+        # cutoff); its body is never read: a receiver answering 400 MiB, or a byte every few
+        # seconds, costs nothing (issue 72 §2, the same rules as subscriber deliveries).
+        response = self._session.post(self.url, data=body, headers=headers, stream=True)
+        try:
+            response.raise_for_status()
+        finally:
+            response.close()
 
     def close(self) -> None:
         self._session.close()
