@@ -12,9 +12,10 @@ not a character at all, and no UTF-8 output or database can hold it.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-__all__ = ["hidden_character", "text_problem", "visible"]
+__all__ = ["hidden_character", "shown", "shown_within", "text_fault", "text_problem", "visible"]
 
 _HIDDEN: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -87,3 +88,53 @@ def text_problem(text: str) -> str | None:
     else:
         what = "a noncharacter, which XML cannot carry"
     return f"{what} (U+{code:04X}) at character {found.start() + 1}"
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found[0])
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def shown(text: str) -> str:
+    """``text`` with each character :func:`text_problem` refuses written out as its escape
+    (``\\ud800``, ``\\uffff``, ``\\u0001``): what a page, an answer or a feed shows of
+    text that was stored before the gate, or that came from no gate (a UTF-8 answer
+    cannot hold a lone surrogate; XML holds no noncharacter and no control character)."""
+    if _UNCARRIED.search(text) is None:
+        return text
+    return _UNCARRIED.sub(_escaped, text)
+
+
+def shown_within(value: Any) -> Any:
+    """``value`` (a decoded JSON document) with :func:`shown` applied to every string in
+    it, the keys of its objects too; the same object when nothing in it needs escaping."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, list):
+        return [shown_within(v) for v in value]
+    if isinstance(value, dict):
+        return {shown(k): shown_within(v) for k, v in value.items()}
+    return value
+
+
+def text_fault(value: Any, where: str = "") -> tuple[str, str] | None:
+    """Where and why the first string in ``value`` (a decoded JSON or YAML document: a
+    string, or lists and mappings of them) cannot be taken: ``(path, problem)`` with the
+    path as ``results[3].detail`` (``where`` its prefix) and the problem as
+    :func:`text_problem` says it (a field's name that cannot is ``(path, "a field's
+    name holds ...")``), or None.  The walk of the one gate for text from outside."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if (problem := text_problem(item)) is not None:
+                return path, f"holds {problem}"
+        elif isinstance(item, Mapping):
+            for key in item:
+                if isinstance(key, str) and (problem := text_problem(key)) is not None:
+                    return path, f"a field's name holds {problem}"
+            named = [(inner, f"{path}.{key}" if path else str(key)) for key, inner in item.items()]
+            stack.extend(reversed(named))  # popped in the document's order
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(inner, f"{path}[{n}]") for n, inner in enumerate(item)]))
+    return None

@@ -36,7 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict, MultiDictProxy
 
-from tether._text import text_problem, visible
+from tether._text import text_fault, visible
 from tether.monitor.web._access import refusal
 
 __all__ = [
@@ -232,19 +232,8 @@ def refuse_text(value: Any, where: str = "") -> None:
     field (``reason``, ``results[3].detail``) when any string in ``value``, a field's name
     or its value, holds what no store, page or feed can carry: a lone surrogate, a control
     character other than tab and the line ends, a noncharacter (``tether._text``)."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if (problem := text_problem(item)) is not None:
-                raise BadBody(f"{path or 'the body'}: holds {problem}")
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                if (problem := text_problem(key)) is not None:
-                    raise BadBody(f"{path or 'the body'}: a field's name holds {problem}")
-                stack.append((inner, f"{path}.{key}" if path else key))
-        elif isinstance(item, list):
-            stack.extend((inner, f"{path}[{n}]") for n, inner in enumerate(item))
+    if (fault := text_fault(value, where)) is not None:
+        raise BadBody(f"{fault[0] or 'the body'}: {fault[1]}")
 
 
 # A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no
