@@ -12,10 +12,19 @@ not a character at all, and no UTF-8 output or database can hold it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-__all__ = ["hidden_character", "shown", "shown_within", "text_fault", "text_problem", "visible"]
+__all__ = [
+    "TextPath",
+    "dotted",
+    "hidden_character",
+    "shown",
+    "shown_within",
+    "text_faults",
+    "text_problem",
+    "visible",
+]
 
 _HIDDEN: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -117,24 +126,36 @@ def shown_within(value: Any) -> Any:
     return value
 
 
-def text_fault(value: Any, where: str = "") -> tuple[str, str] | None:
-    """Where and why the first string in ``value`` (a decoded JSON or YAML document: a
-    string, or lists and mappings of them) cannot be taken: ``(path, problem)`` with the
-    path as ``results[3].detail`` (``where`` its prefix) and the problem as
-    :func:`text_problem` says it (a field's name that cannot is ``(path, "a field's
-    name holds ...")``), or None.  The walk of the one gate for text from outside."""
-    stack: list[tuple[Any, str]] = [(value, where)]
+TextPath = tuple[str | int, ...]
+"""Where a string is in a document: keys and list indexes, ``("results", 3, "detail")``."""
+
+
+def text_faults(value: Any, where: TextPath = ()) -> Iterator[tuple[TextPath, str]]:
+    """Where and why each string in ``value`` (a decoded JSON or YAML document: strings,
+    and lists and mappings of them) cannot be taken, in the document's order:
+    ``(path, problem)``, the path under ``where``, the problem in words that follow the
+    path (``holds a lone surrogate (U+D800) at character 2``; for a field's name, the path
+    of its mapping and ``a field's name holds ...``).  The walk of the one gate for text
+    from outside (issue 72 §1): a request's body and form, an agent's batch, a discovery
+    source's targets, an importer's source, a configuration."""
+    stack: list[tuple[Any, TextPath]] = [(value, where)]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             if (problem := text_problem(item)) is not None:
-                return path, f"holds {problem}"
+                yield path, f"holds {problem}"
         elif isinstance(item, Mapping):
             for key in item:
                 if isinstance(key, str) and (problem := text_problem(key)) is not None:
-                    return path, f"a field's name holds {problem}"
-            named = [(inner, f"{path}.{key}" if path else str(key)) for key, inner in item.items()]
-            stack.extend(reversed(named))  # popped in the document's order
+                    yield path, f"a field's name holds {problem}"
+            stack.extend(reversed([(inner, (*path, key)) for key, inner in item.items()]))
         elif isinstance(item, list | tuple):
-            stack.extend(reversed([(inner, f"{path}[{n}]") for n, inner in enumerate(item)]))
-    return None
+            stack.extend(reversed([(inner, (*path, n)) for n, inner in enumerate(item)]))
+
+
+def dotted(path: TextPath, where: str = "") -> str:
+    """``path`` written as ``results[3].detail`` (after ``where``, a prefix of its own)."""
+    out = where
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -36,7 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict, MultiDictProxy
 
-from tether._text import text_fault, visible
+from tether._text import dotted, text_faults, visible
 from tether.monitor.web._access import refusal
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "json_depth",
     "parse_json",
     "path_id",
+    "query_text",
     "read_body",
     "read_form",
     "refuse_text",
@@ -227,13 +228,31 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     return form
 
 
+@web.middleware
+async def query_text(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The one gate for a query's text under ``/api/`` (a push's ``msg``, an agent's
+    ``version``): a JSON 400 naming the parameter when one holds a control character or a
+    noncharacter (a lone surrogate cannot come: yarl reads its bytes as U+FFFD)."""
+    query = request.rel_url.raw_query_string
+    if query and request.path.startswith("/api/") and ("%" in query or not query.isascii()):
+        for key, value in request.query.items():
+            try:
+                refuse_text(key, "a parameter's name")
+                refuse_text(value, visible(key)[:40])
+            except BadBody as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+    return await handler(request)
+
+
 def refuse_text(value: Any, where: str = "") -> None:
     """The one gate for text from outside (issue 72 §1): :class:`BadBody` (400) naming the
     field (``reason``, ``results[3].detail``) when any string in ``value``, a field's name
     or its value, holds what no store, page or feed can carry: a lone surrogate, a control
     character other than tab and the line ends, a noncharacter (``tether._text``)."""
-    if (fault := text_fault(value, where)) is not None:
-        raise BadBody(f"{fault[0] or 'the body'}: {fault[1]}")
+    for path, problem in text_faults(value):
+        raise BadBody(f"{dotted(path, where) or 'the body'}: {problem}")
 
 
 # A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no
