@@ -420,6 +420,7 @@ def test_a_query_with_text_no_store_can_carry_is_a_400(
     """The public push route's query (``GET /api/push/TOKEN?msg=``) passes the same gate as
     its form: a control character or a noncharacter is a JSON 400 naming the parameter,
     and nothing is recorded (a NUL in ``msg`` was kept as the check's detail)."""
+
     def beats() -> bytes:
         sent = request(served, "GET", "/api/monitors/beat", bearer(READ_TOKEN))
         return raw(served, sent)[2]
