@@ -116,7 +116,10 @@ def body_number(
     otherwise, with ``want`` as what to give when the bounds alone would not say it.
     ``true`` is not 1, and an integer of any length is compared exactly, never turned
     into a float that cannot hold it."""
-    # A chain of comparisons: exact for ints of any size, false for NaN.
+    # A chain of comparisons: exact for ints of any size, false for NaN.  A whole number
+    # may be written 6470.0: JSON Schema's integer, as the API's document says it.
+    if whole and type(value) is float and value.is_integer() and least <= value <= most:
+        return int(value)
     number = type(value) is int or (type(value) is float and not whole)
     if number and least <= value <= most:  # type: ignore[operator]
         return value  # type: ignore[return-value]
