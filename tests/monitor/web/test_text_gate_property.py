@@ -114,16 +114,16 @@ def targets() -> list[Target]:
                 continue
             for parameter in operation.get("parameters", []):
                 if parameter["in"] in ("query", "path"):
-                    field = (parameter["name"],)
-                    out.append(Target(method.upper(), route, parameter["in"], field))
+                    named: Path_ = (parameter["name"],)
+                    out.append(Target(method.upper(), route, parameter["in"], named))
             content = operation.get("requestBody", {}).get("content", {})
             for kind, where in (("application/json", "json"), (FORM, "form")):
                 if kind in content:
                     for field in text_fields(content[kind]["schema"]):
                         out.append(Target(method.upper(), route, where, field))
     results = "/api/agent/results"
-    for field in ("monitor", "kind", "detail", "host"):
-        out.append(Target("POST", results, "json", ("results", 0, field)))
+    for name in ("monitor", "kind", "detail", "host"):
+        out.append(Target("POST", results, "json", ("results", 0, name)))
     out.append(Target("POST", results, "json", ("results", 0, "conditions", 0)))
     return out
 
@@ -298,7 +298,7 @@ def exercise(running: Running, target: Target, text: str) -> tuple[int, str, byt
     """Send ``target``'s operation with ``text`` at its field."""
     body, params = base(target, running)
     if target.where == "path":
-        params[target.field[0]] = text
+        params[str(target.field[0])] = text
     route = target.route
     for name in ("name", "id", "token"):
         route = route.replace("{" + name + "}", _encoded(params[name]))
