@@ -391,3 +391,20 @@ def test_the_document_has_text_fields_to_drive() -> None:
         "GET /api/status query match",
     ):
         assert expected in shown, expected
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "scope", "says"),
+    [
+        ("GET", f"/api/push/{PUSH_TOKEN}?status=up&msg=a%00b", None, "msg: holds a control"),
+        ("GET", "/api/agent/assignment?location=branch-1&version=%EF%BF%BF", "agent", "version:"),
+    ],
+)
+def test_a_query_no_store_can_carry_is_refused_in_every_shape(
+    running: Running, method: str, url: str, scope: str | None, says: str
+) -> None:
+    """A query's text passes the gate whichever process took the request (a worker
+    forwards it to the coordinator whole): a JSON 400 naming the parameter."""
+    status, kind, body = send(running, method, url, scope)
+    assert (status, kind.split(";")[0]) == (400, "application/json"), body[:200]
+    assert json.loads(body)["error"].startswith(says)
