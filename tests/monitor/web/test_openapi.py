@@ -85,14 +85,13 @@ def resolved(node: Any) -> Any:
 def statuses_answered(path: str, operation: dict[str, Any]) -> set[str]:
     """What the server's shared layers can answer to ``operation``, whatever its handler
     does: 503 always (the store, the connection cap, a worker's coordinator starting),
-    400 with a parameter or a body, 401 and 403 unless it is public, 404 with a path
-    parameter, 408 and 413 with a body (its deadline, its size), and push's 429 (its
-    limiter, docs/security.md)."""
+    400 always (a query holding text the one gate for text from outside refuses, on
+    every route; and a parameter's or a body's own), 401 and 403 unless it is public,
+    404 with a path parameter, 408 and 413 with a body (its deadline, its size), and
+    push's 429 (its limiter, docs/security.md)."""
     parameters = operation.get("parameters", [])
     body = "requestBody" in operation
-    answered = {"503"}
-    if parameters or body:
-        answered.add("400")
+    answered = {"400", "503"}
     if operation.get("security", DESCRIBED["security"]) != []:
         answered |= {"401", "403"}
     if any(p["in"] == "path" for p in parameters):

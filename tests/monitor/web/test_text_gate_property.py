@@ -398,6 +398,7 @@ def test_the_document_has_text_fields_to_drive() -> None:
     [
         ("GET", f"/api/push/{PUSH_TOKEN}?status=up&msg=a%00b", None, "msg: holds a control"),
         ("GET", "/api/agent/assignment?location=branch-1&version=%EF%BF%BF", "agent", "version:"),
+        ("GET", "/api/agents?x=%1B", "read", "x: holds a control character (U+001B)"),
     ],
 )
 def test_a_query_no_store_can_carry_is_refused_in_every_shape(
