@@ -115,8 +115,8 @@ def shown(text: str) -> str:
 
 
 def shown_within(value: Any) -> Any:
-    """``value`` (a decoded JSON document) with :func:`shown` applied to every string in
-    it, the keys of its objects too; the same object when nothing in it needs escaping."""
+    """``value`` (a decoded JSON document) made again with :func:`shown` applied to every
+    string in it, the keys of its objects too."""
     if isinstance(value, str):
         return shown(value)
     if isinstance(value, list):

@@ -79,11 +79,12 @@ else:
 
 
 def stored_json(text: str) -> Any:
-    """A JSON column of the SQLite store as Python, each lone surrogate in it written out
-    as its escape (``tether._text.shown``): a row stored before the one gate for text
-    from outside (issue 72 §1) may hold one, as the ``\\ud800`` escape the standard
-    library's encoder writes, and no UTF-8 answer or page can carry it.  Only a column
-    that holds such an escape is walked."""
+    """A JSON column of the SQLite store as Python.  A row stored before the one gate for
+    text from outside (issue 72 §1) may hold a lone surrogate, as the ``\\ud800`` escape
+    the standard library's encoder writes, which no UTF-8 answer or page can carry: a
+    column that holds such an escape is read with each of its strings shown
+    (``tether._text.shown``: the surrogate, and any control character or noncharacter
+    beside it, written out as its escape).  Any other column is read as it is."""
     value = json.loads(text)
     if "\\ud" in text or "\\uD" in text:
         return shown_within(value)
