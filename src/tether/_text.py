@@ -12,9 +12,19 @@ not a character at all, and no UTF-8 output or database can hold it.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
-__all__ = ["hidden_character", "text_problem", "visible"]
+__all__ = [
+    "TextPath",
+    "dotted",
+    "hidden_character",
+    "shown",
+    "shown_within",
+    "text_faults",
+    "text_problem",
+    "visible",
+]
 
 _HIDDEN: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -87,3 +97,65 @@ def text_problem(text: str) -> str | None:
     else:
         what = "a noncharacter, which XML cannot carry"
     return f"{what} (U+{code:04X}) at character {found.start() + 1}"
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found[0])
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def shown(text: str) -> str:
+    """``text`` with each character :func:`text_problem` refuses written out as its escape
+    (``\\ud800``, ``\\uffff``, ``\\u0001``): what a page, an answer or a feed shows of
+    text that was stored before the gate, or that came from no gate (a UTF-8 answer
+    cannot hold a lone surrogate; XML holds no noncharacter and no control character)."""
+    if _UNCARRIED.search(text) is None:
+        return text
+    return _UNCARRIED.sub(_escaped, text)
+
+
+def shown_within(value: Any) -> Any:
+    """``value`` (a decoded JSON document) made again with :func:`shown` applied to every
+    string in it, the keys of its objects too."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, list):
+        return [shown_within(v) for v in value]
+    if isinstance(value, dict):
+        return {shown(k): shown_within(v) for k, v in value.items()}
+    return value
+
+
+TextPath = tuple[str | int, ...]
+"""Where a string is in a document: keys and list indexes, ``("results", 3, "detail")``."""
+
+
+def text_faults(value: Any, where: TextPath = ()) -> Iterator[tuple[TextPath, str]]:
+    """Where and why each string in ``value`` (a decoded JSON or YAML document: strings,
+    and lists and mappings of them) cannot be taken, in the document's order:
+    ``(path, problem)``, the path under ``where``, the problem in words that follow the
+    path (``holds a lone surrogate (U+D800) at character 2``; for a field's name, the path
+    of its mapping and ``a field's name holds ...``).  The walk of the one gate for text
+    from outside (issue 72 §1): a request's body and form, an agent's batch, a discovery
+    source's targets, an importer's source, a configuration."""
+    stack: list[tuple[Any, TextPath]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if (problem := text_problem(item)) is not None:
+                yield path, f"holds {problem}"
+        elif isinstance(item, Mapping):
+            for key in item:
+                if isinstance(key, str) and (problem := text_problem(key)) is not None:
+                    yield path, f"a field's name holds {problem}"
+            stack.extend(reversed([(inner, (*path, key)) for key, inner in item.items()]))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(inner, (*path, n)) for n, inner in enumerate(item)]))
+
+
+def dotted(path: TextPath, where: str = "") -> str:
+    """``path`` written as ``results[3].detail`` (after ``where``, a prefix of its own)."""
+    out = where
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out

@@ -107,7 +107,8 @@ HOSTILE: dict[str, tuple[str, str]] = {
     ),
     "a lone surrogate as an interval": (
         MONITOR + '    interval: "\\ud800"\n',
-        "monitors[0].interval: holds '\\ud800' at character 1",
+        "monitors[0].interval: holds a lone surrogate, which is not a character (U+D800) at "
+        "character 1",
     ),
     "a 400-digit interval": (
         MONITOR + f"    interval: {'9' * 400}\n",

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tether._kinds import Kind
+from tether._text import text_problem
 from tether.monitor._agent_wire import (
     MAX_BATCH,
     PROTOCOL,
@@ -28,7 +29,18 @@ from tether.monitor._agent_wire import (
 )
 from tether.monitor._records import ProbeRecord
 
-_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
+# What the one gate for text from outside takes (tether._text.text_problem): no lone
+# surrogate, no control character but tab and the line ends, no noncharacter.
+_chars = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r")
+
+
+def _free(min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[str]:
+    return st.text(_chars, min_size=min_size, max_size=max_size).filter(
+        lambda t: text_problem(t) is None
+    )
+
+
+_names = _free(1, 40)
 _ms = st.none() | st.floats(min_value=0, max_value=1e9, allow_nan=False)
 _times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 
@@ -43,19 +55,19 @@ def checks(draw: st.DrawFn) -> AgentCheck:
         ok=ok,
         kind=kind,
         latency_ms=draw(_ms),
-        detail=draw(st.none() | st.text(max_size=60)),
+        detail=draw(st.none() | _free()),
         phases=draw(
             st.dictionaries(
                 st.sampled_from(["dns", "connect", "tls", "ttfb"]),
                 st.floats(0, 1e6, allow_nan=False),
             )
         ),
-        conditions=tuple(draw(st.lists(st.text(max_size=30), max_size=3))),
+        conditions=tuple(draw(st.lists(_free(max_size=30), max_size=3))),
         lag_ms=draw(_ms),
     )
     return AgentCheck(
         record=record,
-        host=draw(st.text(max_size=40)),
+        host=draw(_free(max_size=40)),
         timings=draw(st.dictionaries(st.sampled_from(["resolve", "connect"]), st.floats(0, 100))),
         cert_days_left=draw(st.none() | st.integers(-1000, 1000)),
         cert_expires=draw(st.none() | _times),
@@ -75,7 +87,7 @@ _not_run = st.builds(NotRun, _names, _names, _times)
     st.lists(checks(), max_size=5),
     _times,
     st.integers(0, 10**9),
-    st.none() | st.text(min_size=1, max_size=20),
+    st.none() | _free(1, 20),
     st.none() | st.lists(_not_run, max_size=3).map(tuple),
 )
 def test_a_batch_reads_back_as_it_was_written(
@@ -204,3 +216,36 @@ def test_batches_cut_at_the_bound_and_an_empty_spool_sends_one_empty_batch() -> 
     cut = batches([check] * 7, size=3)
     assert [len(b) for b in cut] == [3, 3, 1]
     assert PROTOCOL == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"agent": "host\ud800"}, "agent: holds a lone surrogate"),
+        ({"version": "1.0\x00"}, "version: holds a control character (U+0000)"),
+        (
+            {"cannot_run": [{"monitor": "api", "why": "no\x1b[2J", "since": 1.0}]},
+            "cannot_run[0].why: holds a control character (U+001B)",
+        ),
+        ({"results__0__detail": "refused\ud800"}, "results[0].detail: holds a lone surrogate"),
+        ({"results__0__host": "h\uffff"}, "results[0].host: holds a noncharacter"),
+        ({"results__0__conditions": ["[STATUS] \x7f"]}, "results[0].conditions[0]: holds a"),
+    ],
+)
+def test_text_no_page_can_carry_is_one_line_naming_the_field(
+    changes: dict[str, Any], says: str
+) -> None:
+    """The one gate for text from outside holds the wire (issue 72 §1): an agent's name,
+    version, a reason it cannot run a monitor, a check's detail, host or condition that
+    holds a lone surrogate, a control character or a noncharacter is refused, naming the
+    field, before anything is taken (a detail with a lone surrogate had opened an
+    incident in memory that the store then refused: an incident lost)."""
+    with pytest.raises(AgentWireError) as raised:
+        Batch.from_json(_batch(**changes))
+    assert says in str(raised.value)
+
+
+def test_lines_and_tabs_in_a_detail_are_the_agents_own() -> None:
+    """A detail keeps its line ends and tabs, and right-to-left text."""
+    detail = "line one\r\n\tline two שלום"
+    assert Batch.from_json(_batch(results__0__detail=detail)).checks[0].record.detail == detail

@@ -26,9 +26,11 @@ not send reads as its default (an older agent's batch says nothing of what it ca
 run: ``cannot_run`` is None).  A change an older reader would misread is a new protocol.
 The tether versions of the two sides need not match (docs/agents.md, "Versions").
 
-Every value read from the wire is checked here, so a server or an agent that is not
-ours, or a broken one, is one :class:`AgentWireError` with a line saying what was wrong,
-never a traceback or a record that breaks a page later.  Pure: no I/O, no clock.
+Every value read from the wire is checked here (a text as every text from outside is, by
+``tether._text.text_problem``: no lone surrogate, control character or noncharacter),
+so a server or an agent that is not ours, or a broken one, is one
+:class:`AgentWireError` with a line saying what was wrong, never a traceback or a record
+that breaks a page later.  Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tether._kinds import Kind
+from tether._text import text_problem
 from tether.monitor._records import STORED_MS_MAX, ProbeRecord, kind_from_text, kind_text
 
 __all__ = [
@@ -429,6 +432,8 @@ def _text(value: object, where: str, limit: int, *, empty: bool = True) -> str:
         raise AgentWireError(f"{where}: longer than {limit:,} characters")
     if not empty and not value:
         raise AgentWireError(f"{where}: empty")
+    if (problem := text_problem(value)) is not None:  # the one gate for text from outside
+        raise AgentWireError(f"{where}: holds {problem}")
     return value
 
 

@@ -113,7 +113,7 @@ def test_text_the_store_cannot_keep_is_refused_where_it_is_written(text: str, wh
         parse_config(text, source="tether.yaml")
     (line,) = [line for line in caught.value.located if f"{where}: holds " in line]
     assert line.startswith("tether.yaml:")
-    assert "lone surrogate or a NUL" in line
+    assert line.endswith(": leave it out")
 
 
 def test_a_lone_surrogate_in_a_key_is_one_line_at_the_key() -> None:
@@ -124,8 +124,8 @@ def test_a_lone_surrogate_in_a_key_is_one_line_at_the_key() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, source="tether.yaml")
     assert caught.value.located == [
-        "tether.yaml:4:5: monitors[0][\"x\\ud800\"]: the key holds '\\ud800' at character 2, "
-        "which is not a character text can hold (a lone surrogate or a NUL): leave it out"
+        'tether.yaml:4:5: monitors[0]["x\\ud800"]: the key holds a lone surrogate, which is '
+        "not a character (U+D800) at character 2: leave it out"
     ]
     str(caught.value).encode("utf-8")
 
@@ -136,3 +136,41 @@ def test_a_lone_surrogate_in_the_text_itself_is_a_located_error() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(f"monitors:\n  - name: a\ud800\n    url: {URL}\n", source="t.yaml")
     assert caught.value.located == ["t.yaml:2:12: '\\ud800' is a lone surrogate, not a character"]
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "where", "problem"),
+    [
+        (
+            f'monitors:\n  - name: api\n    url: {URL}\n    headers: {{X-Team: "ops\\x1b[2J"}}\n',
+            {},
+            "monitors[0].headers.X-Team",
+            "a control character (U+001B) at character 4",
+        ),
+        (
+            f"monitors:\n  - name: api\n    url: {URL}\nstatus_pages:\n  - slug: s\n"
+            f'    title: "Shop\\uffff"\n    groups: [{{name: g, monitors: [api]}}]\n',
+            {},
+            "status_pages[0].title",
+            "a noncharacter, which XML cannot carry (U+FFFF) at character 5",
+        ),
+        (
+            f"monitors:\n  - name: api\n    url: {URL}\n    headers: {{X-Team: '${{TEAM}}'}}\n",
+            {"TEAM": "ops\x7f"},
+            "monitors[0].headers.X-Team",
+            "a control character (U+007F) at character 4",
+        ),
+    ],
+    ids=["escape-in-header", "noncharacter-in-title", "del-from-the-environment"],
+)
+def test_text_no_page_can_carry_is_refused_where_it_is_written(
+    text: str, env: dict[str, str], where: str, problem: str
+) -> None:
+    """The one gate for text from outside (issue 72 §1) holds a configuration too: a
+    control character (as a YAML escape or from the environment) or a noncharacter, which
+    an Atom feed cannot carry, is one located line naming the key (they were taken)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, env=env, source="tether.yaml")
+    assert [line.split(": ", 1)[1] for line in caught.value.located] == [
+        f"{where}: holds {problem}: leave it out"
+    ]

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from tether.monitor.config import parse_config
 from tether.monitor.config._discovered import monitors_from
-from tether.monitor.config._discovery import TargetGroup, groups_from_json, groups_from_yaml
+from tether.monitor.config._discovery import (
+    GroupsError,
+    TargetGroup,
+    groups_from_json,
+    groups_from_yaml,
+)
 from tether.monitor.engine._discovery import SourceSet, combine
 
 CONFIG = parse_config(
@@ -95,6 +100,28 @@ def test_prometheus_target_group_formats() -> None:
     ]:
         with pytest.raises(ValueError, match=why):
             groups_from_yaml(bad, {})
+
+
+def test_a_source_text_no_page_can_carry_is_refused_naming_the_field() -> None:
+    """The one gate for text from outside holds a discovery source (issue 72 §1): a label
+    value or a target holding a control character, a noncharacter or a lone surrogate
+    (a JSON escape) is one line naming the group and the field (they were taken)."""
+    for text, says in [
+        (
+            '[{"targets": ["a:1"], "labels": {"env": "prod\\u0000"}}]',
+            "group 1: labels.env: holds a",
+        ),
+        ('[{"targets": ["a:1"]}, {"targets": ["b:1\\ud800"]}]', "group 2: targets[0]: holds a"),
+        (
+            '[{"targets": ["a:1"], "labels": {"team": "x\\uffff"}}]',
+            "group 1: labels.team: holds a noncharacter",
+        ),
+    ]:
+        with pytest.raises(GroupsError) as raised:
+            groups_from_json(text, {})
+        assert str(raised.value).startswith(says), str(raised.value)
+    with pytest.raises(GroupsError, match=r"group 1: labels\.env: holds a control character"):
+        groups_from_yaml('- targets: [a:1]\n  labels: {env: "x\\x1b"}\n', {})
 
 
 names = st.sampled_from([f"m{i}" for i in range(8)])

@@ -106,3 +106,32 @@ def test_aliases_and_merge_keys_within_the_bound_still_read(tmp_path: Path) -> N
     imported = import_gatus(str(tmp_path / "gatus.yaml"))
     names = [m["name"] for m in imported.config["monitors"]]
     assert names == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("write", "text", "says"),
+    [
+        (
+            _gatus,
+            'endpoints:\n  - name: api\n    url: "http://127.0.0.1:9/"\n'
+            '    headers: {X-Team: "ops\\x1b[2J"}\n',
+            "endpoints[0].headers.X-Team: holds a control character (U+001B)",
+        ),
+        (
+            _prometheus,
+            JOB.replace("job_name: web", 'job_name: "web\\uffff"'),
+            "scrape_configs[0].job_name: holds a noncharacter",
+        ),
+    ],
+    ids=["gatus-escape", "prometheus-noncharacter"],
+)
+def test_text_no_page_can_carry_is_one_line_naming_the_field(
+    tmp_path: Path, write: Callable[[Path, str], None], text: str, says: str
+) -> None:
+    """The one gate for text from outside holds another tool's file too (issue 72 §1): a
+    control character or a noncharacter in it is one line naming the file and the field
+    (a NUL or a lone surrogate was left out silently, the rest carried over)."""
+    with pytest.raises(ImportFailed) as raised:
+        write(tmp_path, text)
+    assert says in str(raised.value)
+    assert str(raised.value).startswith(str(tmp_path))

@@ -153,3 +153,19 @@ def test_kumas_dollar_braces_stay_text(tmp_path: Path) -> None:
     assert monitor.body == '{"user": "${USER}"}'
     assert dict(monitor.headers)["X-Template"] == "${HOME}"
     assert any("${name}" in str(c) for c in monitor.conditions)
+
+
+def test_text_no_page_can_carry_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    """The one gate for text from outside holds Kuma's database too (issue 72 §1): a
+    monitor's text holding a control character is one line naming the file and the field
+    of the configuration it would make (it was carried over)."""
+    build_kuma_db(tmp_path / "kuma.db", "2.x", OFFLINE)
+    kuma = sqlite3.connect(tmp_path / "kuma.db")
+    kuma.execute("INSERT INTO monitor (name, type, url, description) VALUES (?, 'http', ?, ?)",
+                 ("late", OFFLINE.healthy, "ops\x1b[2J"))  # fmt: skip
+    kuma.commit()
+    kuma.close()
+    with pytest.raises(ImportFailed) as raised:
+        import_kuma(str(tmp_path / "kuma.db"))
+    assert str(raised.value).startswith(f"{tmp_path / 'kuma.db'}: monitors[")
+    assert "holds a control character (U+001B)" in str(raised.value)

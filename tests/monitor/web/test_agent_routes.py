@@ -154,6 +154,19 @@ HOSTILE: list[tuple[str, bytes | dict[str, Any], str]] = [
     ("not UTF-8", b'{"id": "\xff"}', "UTF-8"),
     ("too deep", b"[" * 100 + b"]" * 100, "deep"),
     ("too many checks", {"results": [{}] * 5001}, "5,000"),
+    # The one gate for text from outside (issue 72 §1): a failing check's detail with a
+    # lone surrogate opened an incident in memory that the store then refused.
+    (
+        "a lone surrogate in a detail",
+        {"results": [{"monitor": "api", "ts": 1.0, "ok": False, "detail": "refused\ud800"}]},
+        "results[0].detail: holds a lone surrogate",
+    ),
+    ("a control character in the agent's name", {"agent": "host\x1b[2J"}, "agent: holds a"),
+    (
+        "a noncharacter in why it cannot run",
+        {"cannot_run": [{"monitor": "api", "why": "no\uffff", "since": 1.0}]},
+        "cannot_run[0].why: holds a noncharacter",
+    ),
 ]
 
 
@@ -168,6 +181,7 @@ def test_a_hostile_batch_is_one_400_line(
     assert said in doc["error"], doc
     assert "\n" not in doc["error"]
     assert served.runner.agents.view().rows == ()
+    assert served.runner.engine.open_incidents() == []
 
 
 def raw_post(served: ServedRunner, data: bytes) -> tuple[int, Any]:

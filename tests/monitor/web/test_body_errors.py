@@ -404,3 +404,29 @@ def test_lines_tabs_and_right_to_left_text_are_taken(served: Guarded) -> None:
         served, "POST", path, {**bearer(WRITE_TOKEN), "Content-Type": "application/json"}, body
     )
     assert raw(served, sent)[0] in (200, 201)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("status=up&msg=a%00b", "msg: holds a control character (U+0000)"),
+        ("status=up&msg=a%EF%BF%BF", "msg: holds a noncharacter"),
+        ("status=up&m%1Bsg=a", "a parameter's name: holds a control character (U+001B)"),
+    ],
+)
+def test_a_query_with_text_no_store_can_carry_is_a_400(
+    served: Guarded, query: str, says: str
+) -> None:
+    """The public push route's query (``GET /api/push/TOKEN?msg=``) passes the same gate as
+    its form: a control character or a noncharacter is a JSON 400 naming the parameter,
+    and nothing is recorded (a NUL in ``msg`` was kept as the check's detail)."""
+
+    def beats() -> bytes:
+        sent = request(served, "GET", "/api/monitors/beat", bearer(READ_TOKEN))
+        return raw(served, sent)[2]
+
+    before = beats()
+    status, _, body = raw(served, request(served, "GET", f"/api/push/{PUSH_TOKEN}?{query}", {}))
+    assert status == 400
+    assert json.loads(body)["error"].startswith(says)
+    assert beats() == before

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -84,14 +85,13 @@ def resolved(node: Any) -> Any:
 def statuses_answered(path: str, operation: dict[str, Any]) -> set[str]:
     """What the server's shared layers can answer to ``operation``, whatever its handler
     does: 503 always (the store, the connection cap, a worker's coordinator starting),
-    400 with a parameter or a body, 401 and 403 unless it is public, 404 with a path
-    parameter, 408 and 413 with a body (its deadline, its size), and push's 429 (its
-    limiter, docs/security.md)."""
+    400 always (a query holding text the one gate for text from outside refuses, on
+    every route; and a parameter's or a body's own), 401 and 403 unless it is public,
+    404 with a path parameter, 408 and 413 with a body (its deadline, its size), and
+    push's 429 (its limiter, docs/security.md)."""
     parameters = operation.get("parameters", [])
     body = "requestBody" in operation
-    answered = {"503"}
-    if parameters or body:
-        answered.add("400")
+    answered = {"400", "503"}
     if operation.get("security", DESCRIBED["security"]) != []:
         answered |= {"401", "403"}
     if any(p["in"] == "path" for p in parameters):
@@ -266,3 +266,71 @@ def test_the_file_is_in_the_package() -> None:
     """openapi.json ships beside the module that serves it (read through the package)."""
     here = Path(__file__).parents[3] / "src" / "tether" / "monitor" / "web" / "openapi.json"
     assert json.loads(here.read_text()) == DESCRIBED
+
+
+# --- the document says exactly what the server takes (issue 72 §7) --------------------------
+
+
+def _schema(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    resource = Resource.from_contents(DESCRIBED, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:openapi", resource)
+    cls = jsonschema.validators.validator_for({"$schema": DESCRIBED["jsonSchemaDialect"]})
+    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+
+
+def _body(path: str) -> jsonschema.protocols.Validator:
+    content = DESCRIBED["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    return _schema({"$ref": "urn:openapi" + content["schema"]["$ref"]})
+
+
+@pytest.mark.parametrize(
+    ("match", "taken"),
+    [
+        ("", True),
+        ('team="db"', True),
+        ('{team="db", tier=~"1|2",}', True),
+        ("team!=db", True),
+        ("{", False),
+        ("team", False),
+        ('{team="db"', False),
+        ('team="db" tier="1"', False),
+        ("{}", False),
+    ],
+)
+def test_the_match_parameter_takes_what_the_server_takes(
+    served: Served, match: str, taken: bool
+) -> None:
+    """``?match=`` is Alertmanager's matchers in the document, as on the server: a text
+    the server cannot read as matchers is not valid by the schema either (it took any
+    string, and Schemathesis's "valid request rejected" followed)."""
+    (parameter,) = DESCRIBED["paths"]["/api/status"]["get"]["parameters"]
+    assert _schema(parameter["schema"]).is_valid(match) is taken
+    status, _ = served.send("GET", f"/api/status?match={quote(match)}")
+    assert (status == 200) is taken
+
+
+def test_a_window_until_zero_is_not_valid_by_the_document() -> None:
+    """``until: 0.0`` (1970, which the server refuses as past) is not a valid window."""
+    check = _body("/api/maintenance")
+    assert not check.is_valid({"reason": "x", "until": 0.0})
+    assert check.is_valid({"reason": "x", "until": 1_800_000_600})
+
+
+def test_empty_matchers_are_not_valid_by_the_document() -> None:
+    """An empty or blank ``matchers`` (a form's ``matchers=``), which the server refuses,
+    is not a valid silence."""
+    check = _body("/api/silences")
+    for matchers in ("", "  ", [""]):
+        assert not check.is_valid({"matchers": matchers, "comment": "c"}), matchers
+    assert check.is_valid({"matchers": "team=db", "comment": "c"})
+
+
+def test_a_whole_number_written_with_a_point_is_taken(served: Served) -> None:
+    """JSON Schema's integer takes ``6470.0``; so does the server's report route
+    (``dropped``, a call's status and attempts), which refused it with a 400."""
+    body = {"v": 1.0, "app": "checkout", "dropped": 6470.0, "calls": []}
+    body["calls"] = [[1.0, "a.test:443", "GET", None, 200.0, 1.5, 3.0]]
+    assert _body("/api/report").is_valid(body)
+    status, doc = served.send("POST", "/api/report", body)
+    assert status == 202, doc
+    assert served.send("POST", "/api/report", {**body, "dropped": 0.5})[0] == 400

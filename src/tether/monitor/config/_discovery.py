@@ -31,6 +31,7 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from tether._text import dotted, text_faults
 from tether.monitor.config._errors import KeyPath, Problem, fail, show
 from tether.monitor.config._fields import Name, PositiveDuration, WebUrl
 from tether.monitor.config.labels._labels import (
@@ -241,6 +242,8 @@ def _groups(data: object, meta: Mapping[str, str], *, strict: bool) -> list[Targ
         where = f"group {i + 1}"
         if not isinstance(item, dict):
             raise GroupsError(f"{where}: {show(item)} is not {{targets: [...], labels: {{...}}}}")
+        for path, problem in text_faults(item):  # the one gate for text from outside
+            raise GroupsError(f"{where}: {dotted(path)}: {problem}")
         extra = set(item) - {"targets", "labels"}
         if strict and extra:
             raise GroupsError(f"{where}: unknown key {show(sorted(extra)[0])}")

@@ -25,6 +25,7 @@ from typing import Final
 import yaml
 from yaml.composer import ComposerError
 
+from tether._text import text_problem
 from tether.monitor.config._errors import KeyPath, Problem, is_secret, show
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
@@ -50,8 +51,9 @@ many as the file writes itself if that is more."""
 
 
 class TooLarge(Exception):
-    """Reading stopped: the document grows beyond a bound; the path and the message say
-    where and which."""
+    """Reading stopped: the document grows beyond a bound (or, read by :func:`read_plain`,
+    holds a text the one gate for text from outside refuses); the path and the message
+    say where and which."""
 
     def __init__(self, path: KeyPath, message: str) -> None:
         super().__init__(message)
@@ -92,6 +94,8 @@ class Document:
     )
     marks: dict[KeyPath, tuple[int, int]] = dataclasses.field(default_factory=dict)
     errors: list[Problem] = dataclasses.field(default_factory=list)
+    refused_text: list[Problem] = dataclasses.field(default_factory=list)
+    """The texts the one gate for text from outside refused (among ``errors`` too)."""
     building: set[int] = dataclasses.field(default_factory=set)
     budget: int = 0
     """How many more values may be built: the file's own and what aliases add."""
@@ -177,20 +181,18 @@ class Document:
         return result
 
     def storable(self, text: str, path: KeyPath, what: str = "") -> bool:
-        """Whether the store could keep ``text``: one that holds a lone surrogate (from a
-        ``"\\ud800"`` escape) or a NUL is refused here, rather than failing every batch of
-        results later, or the message that would show it."""
-        bad = _UNSTORABLE.search(text)
-        if bad is not None:
-            self.errors.append(
-                (
-                    path,
-                    f"{what + ' ' if what else ''}holds {bad[0]!a} at character "
-                    f"{bad.start() + 1}, which is not "
-                    "a character text can hold (a lone surrogate or a NUL): leave it out",
-                )
-            )
-        return bad is None
+        """Whether ``text`` passes the one gate for text from outside
+        (``tether._text.text_problem``): one that holds a lone surrogate (from a
+        ``"\\ud800"`` escape), a control character (``"\\x00"``, ``"\\x1b"``) or a
+        noncharacter (``"\\uffff"``), as written or from the environment, is refused
+        here, located, rather than failing every batch of results later, or the page or
+        feed that would show it."""
+        problem = text_problem(text)
+        if problem is not None:
+            refused = (path, f"{what + ' ' if what else ''}holds {problem}: leave it out")
+            self.errors.append(refused)
+            self.refused_text.append(refused)
+        return problem is None
 
     def interpolate(self, text: str, path: KeyPath) -> str:
         def substitute(match: re.Match[str]) -> str:
@@ -229,8 +231,6 @@ class Document:
         return _REFERENCE.sub(substitute, text)
 
 
-_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
-
 # `$${` is a literal `${`; any other `${` must be a complete reference.
 _REFERENCE: Final = re.compile(r"(?P<escape>\$\$\{)|\$\{(?P<body>[^}]*)(?P<close>\})?")
 _NAME_AND_DEFAULT: Final = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?")
@@ -241,13 +241,17 @@ def read_plain(text: str) -> object:
     monitor's own file is: at most :data:`MAX_CHARS` characters, :data:`MAX_DEPTH` levels
     deep, and what aliases add counted (a "billion laughs" stops after a few thousand
     values); ``${NAME}`` is kept as written and merge keys are applied.  Raises
-    :class:`yaml.YAMLError` (``yaml_problem`` words it) or :class:`TooLarge`."""
+    :class:`yaml.YAMLError` (``yaml_problem`` words it) or :class:`TooLarge`, which a
+    text the one gate for text from outside refuses stops too (a control character)."""
     if len(text) > MAX_CHARS:
         raise TooLarge((), f"is larger than {MAX_CHARS:,} characters")
     document = Document(env=None)
     node, written = compose(text)
     document.budget = written + max(written, MIN_ALIAS_VALUES)
-    return None if node is None else document.build(node, ())
+    data = None if node is None else document.build(node, ())
+    if document.refused_text:
+        raise TooLarge(*document.refused_text[0])
+    return data
 
 
 def compose(text: str) -> tuple[yaml.Node | None, int]:

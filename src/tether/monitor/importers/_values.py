@@ -135,7 +135,7 @@ def read_yaml(path: str, tool: str) -> Any:
     except OSError as exc:
         raise ImportFailed(f"{path}: cannot read it: {exc.strerror or exc}") from None
     try:
-        return read_plain(text.removeprefix("\ufeff"))
+        data = read_plain(text.removeprefix("\ufeff"))  # the text gate's refusal: TooLarge
     except TooLarge as exc:
         if not exc.path:  # the file itself
             raise ImportFailed(f"{path}: {exc.message}, more than a {tool} file needs") from None
@@ -145,3 +145,4 @@ def read_yaml(path: str, tool: str) -> Any:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ImportFailed(f"{where}: is not valid YAML: {problem}") from None
+    return data

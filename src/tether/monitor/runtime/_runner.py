@@ -26,6 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Final
 
 from tether.monitor._records import LocationState, ProbeRecord
 from tether.monitor._state import State
@@ -75,6 +76,12 @@ from tether.monitor.store import Cluster, Store
 from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 log = logging.getLogger("tether.monitor")
+
+
+_RESTART_SECTIONS: Final = ("storage", "server", "workers", "cluster")
+"""What a running monitor cannot change: a reload says so."""
+_SAID_SECTIONS: Final = frozenset({"alerts", "monitors"})
+"""What a reload's summary says in its own words (the channels, each monitor)."""
 
 
 class Runner:
@@ -395,11 +402,19 @@ class Runner:
         one of them put, since the file's other sections may have changed.
         """
         changes: list[str] = []
-        for section in ("storage", "server", "workers", "cluster"):
+        for section in _RESTART_SECTIONS:
             if getattr(config, section) != getattr(self.config, section):
                 changes.append(f"{section} changed: restart tether monitor to apply it")
         if config.alerts != self.config.alerts:
             changes.append("alert channels changed")
+        # Every other section that changed is said by its name (a status page's
+        # subscribe.webhook_networks, maintenance, discover): a reload that changed one
+        # took effect, and "no change" would say it did not.
+        for section in type(config).model_fields:
+            if section in _SAID_SECTIONS or section in _RESTART_SECTIONS:
+                continue
+            if getattr(config, section) != getattr(self.config, section):
+                changes.append(f"{section} changed")
         change = set_change(self.by_name, config.monitors)
         changes += change.lines(self.by_name)
         self.deliver_by(config, channels)

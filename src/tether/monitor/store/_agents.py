@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from tether._text import shown_within
 from tether.monitor._agent_wire import AgentWireError, NotRun
 from tether.monitor.store._dialect import C, SQLStore
 
@@ -93,7 +94,7 @@ def _not_run(text: object) -> tuple[NotRun, ...] | None:
     if not isinstance(text, str):
         return None
     try:
-        items = json.loads(text)
+        items = shown_within(json.loads(text))  # a row stored before the gate: shown
         return tuple(NotRun.from_json(n, "cannot_run") for n in items)
     except (ValueError, TypeError, AgentWireError):
         return None

@@ -27,7 +27,9 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["ENGINE", "plain_json", "sorted_json"]
+from tether._text import shown_within
+
+__all__ = ["ENGINE", "plain_json", "sorted_json", "stored_json"]
 
 _SORTED: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """The SQLite store's encoder before orjson (and its fallback): one for every row, since
@@ -74,3 +76,16 @@ if _ORJSON is not None:
 else:
     sorted_json = _SORTED.encode
     plain_json = _PLAIN.encode
+
+
+def stored_json(text: str) -> Any:
+    """A JSON column of the SQLite store as Python.  A row stored before the one gate for
+    text from outside (issue 72 §1) may hold a lone surrogate, as the ``\\ud800`` escape
+    the standard library's encoder writes, which no UTF-8 answer or page can carry: a
+    column that holds such an escape is read with each of its strings shown
+    (``tether._text.shown``: the surrogate, and any control character or noncharacter
+    beside it, written out as its escape).  Any other column is read as it is."""
+    value = json.loads(text)
+    if "\\ud" in text or "\\uD" in text:
+        return shown_within(value)
+    return value

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -36,7 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict, MultiDictProxy
 
-from tether._text import text_problem, visible
+from tether._text import dotted, text_faults, visible
 from tether.monitor.web._access import refusal
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "json_depth",
     "parse_json",
     "path_id",
+    "query_text",
     "read_body",
     "read_form",
     "refuse_text",
@@ -115,7 +116,10 @@ def body_number(
     otherwise, with ``want`` as what to give when the bounds alone would not say it.
     ``true`` is not 1, and an integer of any length is compared exactly, never turned
     into a float that cannot hold it."""
-    # A chain of comparisons: exact for ints of any size, false for NaN.
+    # A chain of comparisons: exact for ints of any size, false for NaN.  A whole number
+    # may be written 6470.0: JSON Schema's integer, as the API's document says it.
+    if whole and type(value) is float and value.is_integer() and least <= value <= most:
+        return int(value)
     number = type(value) is int or (type(value) is float and not whole)
     if number and least <= value <= most:  # type: ignore[operator]
         return value  # type: ignore[return-value]
@@ -227,24 +231,31 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     return form
 
 
+@web.middleware
+async def query_text(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The one gate for a query's text under ``/api/`` (a push's ``msg``, an agent's
+    ``version``): a JSON 400 naming the parameter when one holds a control character or a
+    noncharacter (a lone surrogate cannot come: yarl reads its bytes as U+FFFD)."""
+    query = request.rel_url.raw_query_string
+    if query and request.path.startswith("/api/") and ("%" in query or not query.isascii()):
+        for key, value in request.query.items():
+            try:
+                refuse_text(key, "a parameter's name")
+                refuse_text(value, visible(key)[:40])
+            except BadBody as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+    return await handler(request)
+
+
 def refuse_text(value: Any, where: str = "") -> None:
     """The one gate for text from outside (issue 72 §1): :class:`BadBody` (400) naming the
     field (``reason``, ``results[3].detail``) when any string in ``value``, a field's name
     or its value, holds what no store, page or feed can carry: a lone surrogate, a control
     character other than tab and the line ends, a noncharacter (``tether._text``)."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if (problem := text_problem(item)) is not None:
-                raise BadBody(f"{path or 'the body'}: holds {problem}")
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                if (problem := text_problem(key)) is not None:
-                    raise BadBody(f"{path or 'the body'}: a field's name holds {problem}")
-                stack.append((inner, f"{path}.{key}" if path else key))
-        elif isinstance(item, list):
-            stack.extend((inner, f"{path}[{n}]") for n, inner in enumerate(item))
+    for path, problem in text_faults(value):
+        raise BadBody(f"{dotted(path, where) or 'the body'}: {problem}")
 
 
 # A JSON string, escapes and all: what the depth scan leaves out.  Unrolled (no

@@ -19,7 +19,7 @@ from tether.monitor.config._blackbox import DEFAULT_MODULES, BlackboxModule, Tcp
 from tether.monitor.web._errors import json_errors
 from tether.monitor.web._limits import ServerLimits, on_socket, start_guarded, unix
 from tether.monitor.web._listen import listening_sockets
-from tether.monitor.web._params import MAX_BODY, request_number
+from tether.monitor.web._params import MAX_BODY, query_text, request_number
 from tether.monitor.web._routing import Route
 from tether.monitor.web.api._actions import action_handlers
 from tether.monitor.web.api._agent_routes import AGENT_BODY_MAX, agent_handlers
@@ -61,7 +61,9 @@ larger than other requests; each route holds its own limit."""
 def make_app(runner: Running, *, refresh: float = 5.0) -> web.Application:
     """The monitor's server, serving :func:`routes`; ``refresh`` is how often (seconds) the
     dashboard's pages ask for fresh data."""
-    app = web.Application(middlewares=[json_errors, gate], client_max_size=REQUEST_BODY_MAX)
+    app = web.Application(
+        middlewares=[json_errors, query_text, gate], client_max_size=REQUEST_BODY_MAX
+    )
     authority = install(app, lambda: runner.config, runner.wall, runner.store)
     app.on_response_prepare.append(security_headers)
     for route in routes(runner, authority, refresh=refresh):

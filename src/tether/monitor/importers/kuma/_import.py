@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from tether._text import dotted, text_faults
 from tether.monitor.config.labels._labels import RESERVED, VALUE_MAX
 from tether.monitor.importers._common import Imported, ImportFailed, LeftOut
 from tether.monitor.importers.kuma._monitors import map_monitor
@@ -75,6 +76,8 @@ def import_kuma(path: str) -> Imported:
         pages = status_pages(db, by_id, left)
         if pages:
             config["status_pages"] = pages
+    for where, problem in text_faults(config):  # the one gate for text from outside
+        raise ImportFailed(f"{path}: {dotted(where)} (in tether's configuration) {problem}")
     return Imported(
         config=_literal(config),
         left_out=tuple(left),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import sqlite3
 import threading
 import time
@@ -57,7 +56,7 @@ from tether.monitor.store._controls import ControlSQL
 from tether.monitor.store._dialect import qmark
 from tether.monitor.store._discovered import DiscoveredSQL
 from tether.monitor.store._instances import InstanceSQL
-from tether.monitor.store._json import sorted_json
+from tether.monitor.store._json import sorted_json, stored_json
 from tether.monitor.store._results import VERDICT_COLUMNS, ResultSQL, verdicts_by_monitor
 from tether.monitor.store._retention import Retention, RetentionSQL
 from tether.monitor.store._rollups import FOLDED, SQLITE_TALLY_BATCH
@@ -206,7 +205,7 @@ def _in_one_step(
     by ``quote()``, which writes as many digits as the value needs to be read back
     exactly, infinities as JSON's ``Infinity``, text quoted."""
     text = conn.execute(_one_step_sql(select, tuple(columns)), params).fetchone()[0]
-    rows: list[list[Any]] = [] if text is None else json.loads(text)
+    rows: list[list[Any]] = [] if text is None else stored_json(text)
     return rows
 
 
@@ -326,8 +325,8 @@ _DOWN_SINCE: Final = (
 def _incident(row: Sequence[Any]) -> Incident:
     """An incident read by :data:`_SELECT_INCIDENTS`."""
     *header, members, timeline = row
-    entries = [entry for _, entry in sorted(json.loads(timeline or "[]"), key=_first)]
-    return incident_record(header, json.loads, json.loads(members or "{}"), entries)
+    entries = [entry for _, entry in sorted(stored_json(timeline or "[]"), key=_first)]
+    return incident_record(header, stored_json, stored_json(members or "{}"), entries)
 
 
 def _first(pair: list[Any]) -> Any:
@@ -494,7 +493,7 @@ class SQLiteStore(
         return _dumps(value)
 
     def _decode(self, value: Any) -> Any:
-        return json.loads(value)
+        return stored_json(value)
 
     def _any(self, column: str, param: str, cast: str = "") -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
@@ -512,7 +511,7 @@ class SQLiteStore(
         return _incident(row)
 
     def _listed(self, row: Sequence[Any]) -> Listed:
-        return listed_record(row, json.loads)
+        return listed_record(row, stored_json)
 
     def _write_incidents(self, conn: sqlite3.Connection, changes: Sequence[IncidentWrite]) -> None:
         _write_incidents(conn, changes)
@@ -536,7 +535,7 @@ class SQLiteStore(
                 f"RETURNING {ALERT_COLUMNS}",
                 {"owner": owner, "until": now + hold_for, "now": now, "channel": channel},
             ).fetchall()
-            return sorted((queued_alert(r, json.loads) for r in rows), key=lambda a: a.id)
+            return sorted((queued_alert(r, stored_json) for r in rows), key=lambda a: a.id)
 
         return self._call(claim, first=True)
 
@@ -580,7 +579,7 @@ class SQLiteStore(
                 "(SELECT min(id) FROM outbox WHERE delivered IS NULL GROUP BY channel) "
                 "ORDER BY id"
             )
-            return [queued_alert(r, json.loads) for r in rows]
+            return [queued_alert(r, stored_json) for r in rows]
 
         return self._call(heads, first=True)
 
@@ -614,7 +613,7 @@ class SQLiteStore(
                 ("monitor", "start", *TALLY_COLUMNS.split(", ")),
             )
             for monitor, start, *totals in sorted(rows, key=_by_monitor_and_time):
-                rollup = Tally.from_row(totals, json.loads).rollup(monitor, period, start)
+                rollup = Tally.from_row(totals, stored_json).rollup(monitor, period, start)
                 out[monitor].append(rollup)
         return out
 
@@ -633,7 +632,7 @@ class SQLiteStore(
                 columns,
             )
             # Read first, sorted then: a time written by hand may not be a number.
-            found = [probe_record(row, json.loads) for row in rows]
+            found = [probe_record(row, stored_json) for row in rows]
             for record in sorted(found, key=lambda r: (r.monitor, r.ts)):
                 out[record.monitor] = record  # the newest comes last
         return out
@@ -664,7 +663,7 @@ class SQLiteStore(
             {"names": _dumps(sorted(set(monitors)))},
             RESULT_COLUMNS.split(", "),
         )
-        return {row[0]: probe_record(row, json.loads) for row in rows}
+        return {row[0]: probe_record(row, stored_json) for row in rows}
 
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

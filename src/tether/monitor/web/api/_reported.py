@@ -81,7 +81,8 @@ class Report:
 
 
 def _is_int(value: object) -> bool:
-    return type(value) is int
+    # JSON Schema's integer, as the document says it: 6470.0 is one (issue 72 §7).
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def parse_report(body: bytes) -> Report:
@@ -142,6 +143,11 @@ def parse_report(body: bytes) -> Report:
                     f"calls[{i}].kind: give null for a success or a tether kind, as in "
                     f'"connect.refused" (not {json.dumps(kind)[:40]})'
                 )
+        # JSON Schema's integers, as the document says them: 200.0 is one (issue 72 §7).
+        if type(status) is float and status.is_integer():
+            status = int(status)
+        if type(attempts) is float and attempts.is_integer():
+            attempts = int(attempts)
         if status is not None and (type(status) is not int or not 100 <= status <= 599):
             raise BadReport(f"calls[{i}].status: give the HTTP status (100 to 599) or null")
         if (type(ms) is not float and type(ms) is not int) or not 0 <= ms <= _LONGEST_MS:

@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from tether._text import shown
 from tether.monitor.alerts._subscribers import confirmation
 from tether.monitor.reports._documents import iso
 from tether.monitor.store import StoreError
@@ -102,33 +103,41 @@ def _valid_webhook(given: str) -> str | None:
     return text
 
 
+def _xml(text: str) -> str:
+    """``text`` as XML character data: escaped, and each character XML 1.0 cannot hold (a
+    control character, a noncharacter, a lone surrogate, from a row stored before the
+    one gate for text from outside) written out as its escape (``tether._text.shown``)."""
+    return escape(shown(text))
+
+
 def atom_feed(
     page: StatusPage, base: str, news_json: Sequence[Mapping[str, object]], now: float
 ) -> str:
-    """The Atom (RFC 4287) feed of a page's news, newest first."""
+    """The Atom (RFC 4287) feed of a page's news, newest first: XML whatever the store
+    holds (:func:`_xml`)."""
     url = f"{base}/status/{quote(page.slug, safe='')}"
     updated = iso(max((float(str(n["at"])) for n in news_json), default=now))
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<feed xmlns="http://www.w3.org/2005/Atom">',
-        f"<id>{escape(url)}</id>",
-        f"<title>{escape(page.title)}</title>",
+        f"<id>{_xml(url)}</id>",
+        f"<title>{_xml(page.title)}</title>",
         f"<updated>{updated}</updated>",
-        f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
-        f'<link rel="self" type="application/atom+xml" href="{escape(url)}/feed.atom"/>',
-        f"<author><name>{escape(page.title)}</name></author>",
+        f'<link rel="alternate" type="text/html" href="{_xml(url)}"/>',
+        f'<link rel="self" type="application/atom+xml" href="{_xml(url)}/feed.atom"/>',
+        f"<author><name>{_xml(page.title)}</name></author>",
     ]
     for n in news_json:
         at = iso(float(str(n["at"])))
         out += [
             "<entry>",
-            f"<id>{escape(url)}#{escape(quote(str(n['key']), safe=':'))}</id>",
-            f"<title>{escape(str(n['subject']))}</title>",
+            f"<id>{_xml(url)}#{_xml(quote(str(n['key']), safe=':'))}</id>",
+            f"<title>{_xml(str(n['subject']))}</title>",
             f"<updated>{at}</updated>",
             f"<published>{at}</published>",
-            f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
-            f'<category term="{escape(str(n["event"]))}"/>',
-            f'<content type="text">{escape(str(n["text"]))}</content>',
+            f'<link rel="alternate" type="text/html" href="{_xml(url)}"/>',
+            f'<category term="{_xml(str(n["event"]))}"/>',
+            f'<content type="text">{_xml(str(n["text"]))}</content>',
             "</entry>",
         ]
     out.append("</feed>")
