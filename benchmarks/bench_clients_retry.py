@@ -463,7 +463,7 @@ def grpc_hedging_section(quick: bool) -> Section:
     server.add_generic_rpc_handlers((handler,))
     target = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     server.start()
-    calls = 100 if quick else 400
+    calls = 50 if quick else 400
 
     async def run(seam: str) -> tuple[list[float], int]:
         interceptors: list[Any] = []
@@ -734,10 +734,10 @@ def _s3_client(port: int, seam: str) -> Any:
     return client
 
 
-def _needs_retry_cost(port: int, seam: str) -> float:
+def _needs_retry_cost(port: int, seam: str, number: int) -> float:
     """Microseconds of one ``needs-retry`` event after a healthy call, as botocore's endpoint
     emits it, with the kwargs of a real ``ListBuckets``: the seam's own cost on a healthy call
-    without the network's noise (best of five runs of 20,000)."""
+    without the network's noise (best of five runs of ``number``)."""
     import timeit
 
     client = _s3_client(port, seam)
@@ -754,10 +754,10 @@ def _needs_retry_cost(port: int, seam: str) -> float:
     kwargs.pop("event_name", None)
     emit = client.meta.events.emit
     runs = timeit.repeat(
-        lambda: emit("needs-retry.s3.ListBuckets", **kwargs), number=20_000, repeat=5
+        lambda: emit("needs-retry.s3.ListBuckets", **kwargs), number=number, repeat=5
     )
     client.close()
-    return min(runs) / 20_000 * 1e6
+    return min(runs) / number * 1e6
 
 
 def botocore_section(quick: bool) -> Section:
@@ -771,7 +771,7 @@ def botocore_section(quick: bool) -> Section:
     server = _S3()
     outage: dict[str, tuple[int, float]] = {}
     recovery: dict[str, float | None] = {}
-    calls = 300 if quick else 2000
+    calls = 100 if quick else 2000
     rounds = 3 if quick else 9
     samples: dict[str, list[float]] = {s: [] for s in ("none", *seams)}
     try:
@@ -814,7 +814,8 @@ def botocore_section(quick: bool) -> Section:
                     client.list_buckets()
                 taken.append((time.perf_counter() - t0) / calls)
                 client.close()
-        micro = {s: _needs_retry_cost(server.port, s) for s in ("none", *seams)}
+        number = 2_000 if quick else 20_000
+        micro = {s: _needs_retry_cost(server.port, s, number) for s in ("none", *seams)}
     finally:
         server.stop()
     per_call = {s: statistics.median(v) * 1e6 for s, v in samples.items()}
@@ -858,9 +859,9 @@ def botocore_section(quick: bool) -> Section:
     )
     section.notes.append(
         "The last column is the needs-retry event botocore emits after each attempt, emitted "
-        "with a real healthy ListBuckets' arguments (best of 5 x 20,000): each seam's own cost "
-        "on a healthy call without the network's noise (adaptive's rate limiter, on other "
-        "events, is not in it)."
+        f"with a real healthy ListBuckets' arguments (best of 5 x {number:,}): each seam's own "
+        "cost on a healthy call without the network's noise (adaptive's rate limiter, on "
+        "other events, is not in it)."
     )
     section.verdicts.append(
         f"added cost of a healthy call, the seam alone: tether {own['tether']:+.2f} us, "
