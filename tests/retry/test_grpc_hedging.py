@@ -160,7 +160,7 @@ def test_an_idempotent_server_stream_is_hedged_until_its_first_message(
 
     async def main() -> list[bytes]:
         async with grpc.aio.insecure_channel(
-            target, interceptors=[retrying, retrying.streams]
+            target, interceptors=[retrying, *retrying.streams]
         ) as channel:
             return [m async for m in channel.unary_stream(WATCH)(b"x", timeout=10)]
 

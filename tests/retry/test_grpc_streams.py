@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -15,7 +15,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from tether import Kind, RetryPolicy
+from tether import Hedge, Kind, RetryPolicy
 from tether.integrations.grpc import AsyncRetryInterceptor, RetryInterceptor
 from tether.lab._services import ServiceLab
 
@@ -193,7 +193,7 @@ def test_async_server_stream_is_retried_until_its_first_message(
     async def call() -> tuple[list[bytes], grpc.StatusCode]:
         retrying = AsyncRetryInterceptor(policy, target=target)
         async with grpc.aio.insecure_channel(
-            target, interceptors=[retrying, retrying.streams]
+            target, interceptors=[retrying, *retrying.streams]
         ) as channel:
             stream = channel.unary_stream(LIST)(b"m", timeout=5)
             got = [message async for message in stream]
@@ -219,7 +219,7 @@ def test_async_server_stream_gives_up_with_grpcs_own_error(server: tuple[str, St
     async def call() -> list[bytes]:
         retrying = AsyncRetryInterceptor(policy, target=target)
         async with grpc.aio.insecure_channel(
-            target, interceptors=[retrying, retrying.streams]
+            target, interceptors=[retrying, *retrying.streams]
         ) as channel:
             return [message async for message in channel.unary_stream(LIST)(b"m", timeout=5)]
 
@@ -228,3 +228,69 @@ def test_async_server_stream_gives_up_with_grpcs_own_error(server: tuple[str, St
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
     assert state.calls == 3
     assert len(waits) == 2
+
+
+def _async_policy(waits: list[float], **changes: object) -> RetryPolicy:
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+
+    return RetryPolicy(
+        attempts=3,
+        deadline=30,
+        async_sleep=sleep,
+        jitter="none",
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def test_async_client_stream_is_sent_again_whole(server: tuple[str, Streams]) -> None:
+    """grpc.aio, UNAVAILABLE twice after the server read the messages: an async generator's
+    messages, taken from it once, sent again whole to each attempt; never hedged, though the
+    policy hedges and the method is named idempotent (the retry's waits, not a race)."""
+    target, state = server
+    taken: list[bytes] = []
+
+    async def messages() -> AsyncIterator[bytes]:
+        for part in (b"ab", b"cd", b"ef"):
+            taken.append(part)
+            yield part
+
+    waits: list[float] = []
+    policy = _async_policy(waits, hedge=Hedge(delay=0.0, max_attempts=2))
+    retrying = AsyncRetryInterceptor(policy, target=target, idempotent={UPLOAD})
+
+    async def call() -> bytes:
+        async with grpc.aio.insecure_channel(
+            target, interceptors=[retrying, *retrying.streams]
+        ) as channel:
+            return await channel.stream_unary(UPLOAD)(messages(), timeout=5)  # type: ignore[no-any-return]
+
+    assert asyncio.run(call()) == b"abcdef"
+    assert taken == [b"ab", b"cd", b"ef"]
+    assert state.received == [[b"ab", b"cd", b"ef"]] * 3
+    assert len(waits) == 2
+
+
+def test_async_client_stream_written_by_the_caller_passes_through(
+    server: tuple[str, Streams],
+) -> None:
+    """grpc.aio, messages written with call.write(): nothing to send again, so the call is
+    the caller's own, its UNAVAILABLE after one attempt."""
+    target, state = server
+    waits: list[float] = []
+    retrying = AsyncRetryInterceptor(_async_policy(waits), target=target)
+
+    async def call() -> bytes:
+        async with grpc.aio.insecure_channel(
+            target, interceptors=[retrying, *retrying.streams]
+        ) as channel:
+            upload = channel.stream_unary(UPLOAD)(timeout=5)
+            await upload.write(b"ab")
+            await upload.done_writing()
+            return await upload  # type: ignore[no-any-return]
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        asyncio.run(call())
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert state.received == [[b"ab"]]
+    assert waits == []

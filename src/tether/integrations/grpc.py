@@ -17,9 +17,9 @@ timeout, and the retry budget and circuit breaker are kept per target::
                          idempotent={"/inventory.Stock/Get"}),
     )
 
-On ``grpc.aio``: ``grpc.aio.insecure_channel(target, interceptors=[retrying, retrying.streams])``
+On ``grpc.aio``: ``grpc.aio.insecure_channel(target, interceptors=[retrying, *retrying.streams])``
 with ``retrying = AsyncRetryInterceptor(...)`` (``grpc.aio`` gives each interceptor one kind
-of call; ``streams`` is the unary-stream one, on the same guard).
+of call; ``streams`` are the unary-stream and stream-unary ones, on the same guard).
 The error the caller sees is gRPC's own ``RpcError``, with ``.failure`` set.
 
 What is retried, by the shape of the call (gRPC's own retry commits a call at the same
@@ -28,12 +28,12 @@ points, proposal A6):
 - unary-unary: the whole call.
 - unary-stream: until its first response message; once one has been handed on, a failure
   is the caller's, as gRPC's own error, never retried (the caller may have acted on it).
-- stream-unary (``grpc`` only): the request messages are kept as gRPC's channel sends
-  them, up to ``replay_limit`` bytes (256 KiB, gRPC's own per-call retry buffer), and sent
-  again to a new attempt; a call whose messages outgrew it is not retried (nor a message
-  whose size cannot be told: neither ``ByteSize()`` nor ``len()``).
-- stream-stream, and stream-unary on ``grpc.aio`` (whose requests may be written with
-  ``call.write()`` and cannot be kept): passed through unretried.
+- stream-unary: the request messages are kept as gRPC's channel sends them, up to
+  ``replay_limit`` bytes (256 KiB, gRPC's own per-call retry buffer), and sent again to a
+  new attempt; a call whose messages outgrew it is not retried (nor a message whose size
+  cannot be told: neither ``ByteSize()`` nor ``len()``).  Never hedged.
+- stream-stream, and a ``grpc.aio`` stream-unary call whose requests are written with
+  ``call.write()`` (they cannot be kept): passed through unretried.
 
 Hedging (a policy's :class:`~tether.Hedge`) is tether's one hedging race
 (:mod:`tether._retry._hedging`), on ``grpc.aio`` only, as for every other seam: each hedge
@@ -44,8 +44,10 @@ unary-stream call races until the first response message, the losers cancelled.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -87,6 +89,8 @@ class _Rules:
             )
         self.guard = guard
         self.policy = guard.policy
+        self.unhedged = dataclasses.replace(guard.policy, hedge=None)
+        """For stream-unary calls: their replay feeds one attempt at a time."""
         self.target = target
         self.idempotent = frozenset(idempotent)
         self.clock = guard.policy.clock
@@ -101,12 +105,12 @@ class _Rules:
     def runner(self, method: str | bytes) -> Callable[..., Any]:
         return self.runners[self.name(method) in self.idempotent]
 
-    def call(self, method: str | bytes) -> Call:
+    def call(self, method: str | bytes, *, hedged: bool = True) -> Call:
         """A :class:`Call` for a streaming call: its records kept per target, else (no
-        target given) by the address its failures name."""
+        target given) by the address its failures name; ``hedged=False``: never hedged."""
         name = self.name(method)
         return Call(
-            self.policy,
+            self.policy if hedged else self.unhedged,
             "",
             name,
             idempotent=name in self.idempotent,
@@ -303,10 +307,12 @@ class _Replay:
     time, so a message taken by an attempt just ended is kept for the next.
     """
 
-    def __init__(self, source: Iterable[Any], limit: int) -> None:
-        self._source = iter(source)
+    def __init__(self, source: Iterable[Any] | AsyncIterable[Any], limit: int) -> None:
+        self._aiter = aiter(source) if isinstance(source, AsyncIterable) else None
+        self._source = iter(source) if isinstance(source, Iterable) else iter(())
         self._limit = limit
         self._lock = threading.Lock()
+        self._alock = asyncio.Lock()
         self._kept: list[Any] | None = []
         self._size = 0
         self._ended = False
@@ -341,6 +347,36 @@ class _Replay:
             at += 1
             yield message
 
+    def again_async(self) -> AsyncIterator[Any]:
+        """:meth:`again` for ``grpc.aio``, whose source may be an async iterable."""
+        assert not (self.spilled and self._attempt), "never a truncated stream"
+        self._attempt += 1
+        return self._messages_async(self._attempt)
+
+    async def _messages_async(self, mine: int) -> AsyncIterator[Any]:
+        at = 0
+        while True:
+            async with self._alock:
+                if mine != self._attempt:
+                    return  # an attempt that has ended
+                kept = self._kept
+                if kept is not None and at < len(kept):
+                    message = kept[at]
+                elif self._ended:
+                    return
+                else:
+                    try:
+                        if self._aiter is not None:
+                            message = await anext(self._aiter)
+                        else:
+                            message = next(self._source)
+                    except (StopIteration, StopAsyncIteration):
+                        self._ended = True
+                        return
+                    self._keep(message)
+            at += 1
+            yield message
+
     def _keep(self, message: Any) -> None:
         if self._kept is None:
             return
@@ -367,9 +403,9 @@ class AsyncRetryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: igno
     """:class:`RetryInterceptor` for ``grpc.aio`` channels, hedging the idempotent methods
     when the policy has a :class:`~tether.Hedge`.
 
-    ``grpc.aio`` gives each interceptor one kind of call, so unary-stream calls have one of
-    their own, :attr:`streams`, on the same guard:
-    ``interceptors=[retrying, retrying.streams]``.
+    ``grpc.aio`` gives each interceptor one kind of call, so unary-stream and stream-unary
+    calls have one each, in :attr:`streams`, on the same guard:
+    ``interceptors=[retrying, *retrying.streams]``.
     """
 
     def __init__(
@@ -379,10 +415,13 @@ class AsyncRetryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: igno
         guard: Guard | None = None,
         target: str | None = None,
         idempotent: Iterable[str] = (),
+        replay_limit: int = REPLAY_LIMIT,
     ) -> None:
         self._rules = _Rules(policy, guard, target, idempotent, _attempt_async)
-        self.streams: grpc.aio.UnaryStreamClientInterceptor = _AsyncStreams(self._rules)
-        """The unary-stream interceptor that goes with this one."""
+        self.streams: tuple[
+            grpc.aio.UnaryStreamClientInterceptor, grpc.aio.StreamUnaryClientInterceptor
+        ] = (_AsyncStreams(self._rules), _AsyncUploads(self._rules, replay_limit))
+        """The unary-stream and stream-unary interceptors that go with this one."""
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
@@ -429,6 +468,54 @@ class _AsyncStreams(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc
         assert outcome.response is not None
         _stream, messages, first = outcome.response
         return _resumed_async(messages, first)
+
+
+class _AsyncUploads(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    """The stream-unary one of :attr:`AsyncRetryInterceptor.streams`: the call sent again
+    with its request messages, while they fit in ``replay_limit`` bytes; never hedged (the
+    messages are kept for one attempt at a time).  A call whose messages the caller writes
+    with ``call.write()`` (no iterator) passes through."""
+
+    def __init__(self, rules: _Rules, replay_limit: int) -> None:
+        self._rules = rules
+        self._replay_limit = replay_limit
+
+    async def intercept_stream_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        if request_iterator is None or _written(request_iterator):
+            return await continuation(client_call_details, request_iterator)
+        call = self._rules.call(client_call_details.method, hedged=False)
+        left = self._rules.remainder(client_call_details.timeout)
+        replay = _Replay(request_iterator, self._replay_limit)
+
+        async def send(_t: Timeouts) -> Any:
+            upload = await continuation(
+                _with_timeout(client_call_details, left()), replay.again_async()
+            )
+            try:
+                await upload  # raises grpc.aio.AioRpcError when the call failed
+            except Exception:
+                if replay.spilled:
+                    call.max_attempts = call.made  # see RetryInterceptor's
+                raise
+            return upload
+
+        outcome = await run_async(call, send)
+        if outcome.failure is not None:
+            error = outcome.error
+            if error is None:
+                raise call.error(outcome)
+            annotate(error, call, outcome)
+            raise error
+        return outcome.response
+
+
+def _written(requests: Any) -> bool:
+    """Are these the messages the caller writes with ``call.write()``?  grpc.aio hands an
+    interceptor its own generator of them, which waits for the interceptors to return
+    before it yields: one that awaited the call's end would wait for ever."""
+    return getattr(requests, "__name__", None) == "_proxy_writes_as_request_iterator"
 
 
 async def _resumed_async(messages: AsyncIterator[Any], first: Any) -> AsyncIterator[Any]:
