@@ -178,3 +178,27 @@ def test_retry_unsafe_does_not_make_a_hedge_of_every_method() -> None:
     for make in (RetryInterceptor, AsyncRetryInterceptor):
         with pytest.raises(ValueError, match="idempotent="):
             make(policy)
+
+
+def test_the_sync_interceptor_does_not_hedge(server: tuple[str, Stalls]) -> None:
+    """The sync channel's stubs block in each attempt, so RetryInterceptor does not hedge
+    (as the docs say), even an idempotent method: the held Get is answered, once."""
+    target, state = server
+    hedges: list[HedgeDetails] = []
+    policy = RetryPolicy(
+        attempts=3, deadline=30, hedge=Hedge(delay=HEDGE_DELAY), on_hedge=hedges.append
+    )
+    interceptor = RetryInterceptor(policy, target=target, idempotent={GET})
+
+    def release_once_held() -> None:
+        state.first_seen.wait(5)
+        state.release.set()
+
+    helper = threading.Thread(target=release_once_held)
+    helper.start()
+    with grpc.insecure_channel(target) as plain:
+        channel = grpc.intercept_channel(plain, interceptor)
+        assert channel.unary_unary(GET)(b"x", timeout=10) == b"slow:x"
+    helper.join()
+    assert state.calls[GET] == 1
+    assert hedges == []
