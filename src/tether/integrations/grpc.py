@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
@@ -60,14 +61,17 @@ from tether._retry._state import Guard
 
 __all__ = ["AsyncRetryInterceptor", "RetryInterceptor"]
 
+_RUNNERS = 1024
+"""Unary runners kept per interceptor, one per method called."""
+
 REPLAY_LIMIT = 256 * 1024
 """Bytes of request messages a stream-unary call keeps to send again: gRPC's own
 ``grpc.per_rpc_retry_buffer_size``."""
 
 
 class _Rules:
-    """What both interceptors share: the guard, the target, the idempotent methods, and a
-    runner per idempotence for unary calls (made once, so budgets and breakers persist)."""
+    """What both interceptors share: the guard (the budgets and breakers), the target, the
+    idempotent methods, and a runner per method for unary calls."""
 
     def __init__(
         self,
@@ -94,16 +98,38 @@ class _Rules:
         self.target = target
         self.idempotent = frozenset(idempotent)
         self.clock = guard.policy.clock
-        self.runners = {
-            safe: retry(guard=guard, idempotent=safe, endpoint=target)(attempt)
-            for safe in (False, True)
-        }
+        self.attempt = attempt
+        self.runners: dict[str | bytes, Callable[..., Any]] = {}
+        """A unary runner per method, made at its first call, so that what tether says of
+        a call (its note, its log line) names the method."""
 
     def name(self, method: str | bytes) -> str:
         return method.decode() if isinstance(method, bytes) else method
 
     def runner(self, method: str | bytes) -> Callable[..., Any]:
-        return self.runners[self.name(method) in self.idempotent]
+        run = self.runners.get(method)
+        if run is None:
+            if len(self.runners) >= _RUNNERS:
+                self.runners.clear()  # a proxy of endless method names: start again
+            run = self.runners[method] = self._runner(self.name(method))
+        return run
+
+    def _runner(self, name: str) -> Callable[..., Any]:
+        attempt = self.attempt
+        named: Callable[..., Any]
+        if inspect.iscoroutinefunction(attempt):
+
+            async def named(*args: Any) -> Any:
+                return await attempt(*args)
+
+        else:
+
+            def named(*args: Any) -> Any:
+                return attempt(*args)
+
+        named.__qualname__ = name  # the decorator's label: "/pkg.Service/Method()"
+        safe = name in self.idempotent
+        return retry(guard=self.guard, idempotent=safe, endpoint=self.target)(named)
 
     def call(self, method: str | bytes, *, hedged: bool = True) -> Call:
         """A :class:`Call` for a streaming call: its records kept per target, else (no
