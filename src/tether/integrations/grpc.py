@@ -22,8 +22,9 @@ with ``retrying = AsyncRetryInterceptor(...)`` (``grpc.aio`` gives each intercep
 of call; ``streams`` are the unary-stream and stream-unary ones, on the same guard).
 The error the caller sees is gRPC's own ``RpcError``, with ``.failure`` set.
 
-What is retried, by the shape of the call (gRPC's own retry commits a call at the same
-points, proposal A6):
+What is retried, by the shape of the call (as in gRPC's own retry, proposal A6, a call is
+committed once a response message was handed on or its request messages outgrew what is
+kept to send again):
 
 - unary-unary: the whole call.
 - unary-stream: until its first response message; once one has been handed on, a failure
