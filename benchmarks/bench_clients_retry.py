@@ -3,8 +3,7 @@ retry, in the same run (issue 71 §2).
 
 Run: python benchmarks/bench_clients_retry.py [--quick] [--write benchmarks/results.md]
 
-Each seam is measured against its library's own mechanism, on the same real server
-(botocore's, ``tether.integrations.botocore.install``, is not measured here yet):
+Each seam is measured against its library's own mechanism, on the same real server:
 
 * **redis-py**: ``retry=tether.integrations.redis.Retry(RetryPolicy(attempts=4))`` against
   redis-py's ``Retry(ExponentialBackoff(), 3)`` (four attempts each), against Debian's
@@ -15,6 +14,12 @@ Each seam is measured against its library's own mechanism, on the same real serv
 * **SQLAlchemy**: ``tether.integrations.sqlalchemy.instrument(engine)`` and
   ``run(engine, work)`` against SQLAlchemy's ``pool_pre_ping=True``, against Debian's
   PostgreSQL started here.
+* **botocore**: ``tether.integrations.botocore.install(client, RetryPolicy(attempts=4))``
+  against botocore's ``standard`` and ``adaptive`` modes (``total_max_attempts`` 4), an S3
+  client (dummy credentials) on an S3-ish HTTP endpoint on loopback (``endpoint_url``);
+  the outage is 503 ``ServiceUnavailable`` to every request, counted at the endpoint.
+* **gRPC hedging** (section 5): ``AsyncRetryInterceptor`` with a ``Hedge`` and without, the
+  latency percentiles of calls one after another when one attempt in ten is held.
 
 Three measures for each:
 
@@ -421,6 +426,113 @@ def grpc_section(quick: bool) -> Section:
     return section
 
 
+def grpc_hedging_section(quick: bool) -> Section:
+    """Tail latency of a grpc.aio unary call when one attempt in ten is slow, hedged (tether's
+    Hedge, the method named idempotent) and not."""
+    import asyncio
+    import random
+    from concurrent import futures
+
+    import grpc
+    import grpc.aio
+
+    import tether
+    from tether.integrations.grpc import AsyncRetryInterceptor
+
+    section = Section("5. gRPC hedging: one attempt in ten held 200 ms, hedged after 20 ms")
+    began = time.perf_counter()
+    slow_share, held, delay = 0.1, 0.2, 0.02
+    draw = random.Random(71)
+    lock = threading.Lock()
+    attempts = [0]
+
+    def answer(request: bytes, context: Any) -> bytes:
+        with lock:
+            attempts[0] += 1
+            slow = draw.random() < slow_share
+        if slow:  # held, unless the client cancels it (a hedge that won)
+            ends = time.monotonic() + held
+            while context.is_active() and time.monotonic() < ends:
+                time.sleep(0.002)
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "lab.Echo", {"Call": grpc.unary_unary_rpc_method_handler(answer)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((handler,))
+    target = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    calls = 50 if quick else 400
+
+    async def run(seam: str) -> tuple[list[float], int]:
+        interceptors: list[Any] = []
+        if seam != "none":
+            hedge = tether.Hedge(delay=delay, max_attempts=2) if seam == "hedged" else None
+            policy = tether.RetryPolicy(attempts=2, deadline=30, hedge=hedge)
+            interceptors = [AsyncRetryInterceptor(policy, target=target, idempotent={_GRPC_METHOD})]
+        took: list[float] = []
+        async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+            call = channel.unary_unary(_GRPC_METHOD)
+            await call(b"warm", timeout=5)
+            before = attempts[0]
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                await call(b"x", timeout=5)
+                took.append(time.perf_counter() - t0)
+            return took, attempts[0] - before
+
+    seams = ("none", "tether", "hedged")
+    results: dict[str, tuple[list[float], int]] = {}
+    try:
+        for seam in seams:
+            results[seam] = asyncio.run(run(seam))
+    finally:
+        server.stop(None).wait(5)
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+
+    names = {
+        "none": "no interceptor",
+        "tether": "tether, no hedge",
+        "hedged": f"tether, Hedge(delay={delay:g})",
+    }
+    rows = [
+        (
+            names[seam],
+            f"{pct(took, 0.5):.1f}",
+            f"{pct(took, 0.9):.1f}",
+            f"{pct(took, 0.99):.1f}",
+            f"{max(took) * 1e3:.1f}",
+            f"{sent / calls:.2f}",
+        )
+        for seam, (took, sent) in results.items()
+    ]
+    section.tables.append(
+        table(
+            "grpc.aio unary calls, one after another, against grpcio's own server on loopback",
+            ("client", "p50 ms", "p90 ms", "p99 ms", "max ms", "attempts per call"),
+            rows,
+        )
+    )
+    section.notes.append(
+        f"{calls} calls per client, one after another; each attempt is held {held * 1e3:g} ms "
+        f"with probability {slow_share:g} (a seeded draw at the server, per attempt, so a "
+        "hedge may be held too), and a held attempt ends early when the client cancels it.  "
+        "gRPC's own hedgingPolicy (proposal A6) is not implemented in the C core grpcio runs "
+        "on (grpc/proposal#287), so no peer is run."
+    )
+    hedged_p99, plain_p99 = pct(results["hedged"][0], 0.99), pct(results["tether"][0], 0.99)
+    section.verdicts.append(
+        f"p99 {hedged_p99:.1f} ms hedged against {plain_p99:.1f} ms unhedged, for "
+        f"{results['hedged'][1] / calls:.2f} attempts a call (no target set by the issue)"
+    )
+    section.seconds = time.perf_counter() - began
+    return section
+
+
 # --- SQLAlchemy ----------------------------------------------------------------------------------
 
 
@@ -539,13 +651,247 @@ def sqlalchemy_section(quick: bool) -> Section:
     return section
 
 
+# --- botocore ---------------------------------------------------------------------------------
+
+_LIST_BUCKETS = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<Owner><ID>lab</ID></Owner><Buckets></Buckets></ListAllMyBucketsResult>"
+)
+_UNAVAILABLE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code>'
+    b"<Message>Service is unable to handle request.</Message></Error>"
+)
+
+
+class _S3:
+    """An S3-ish endpoint on loopback (HTTP/1.1, kept alive): ``ListBuckets`` answered, or
+    503 ``ServiceUnavailable`` (transient, not throttling, for botocore as for tether) while
+    not ``up``; every request counted."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.up = True
+        self.requests = 0
+        self.back_at = 0.0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # the head and body in one write: no Nagle's wait between
+
+            def do_GET(self) -> None:
+                owner.requests += 1
+                status, body = (200, _LIST_BUCKETS) if owner.up else (503, _UNAVAILABLE)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _s3_client(port: int, seam: str) -> Any:
+    """A botocore S3 client on the loopback endpoint, dummy credentials, with ``seam``'s
+    retry: tether's ``install``, botocore's ``standard`` or ``adaptive`` (4 attempts each),
+    or none (the retry handler unregistered)."""
+    import botocore.config
+    import botocore.session
+
+    import tether
+    from tether.integrations.botocore import install
+
+    mode = seam if seam in ("standard", "adaptive") else "standard"
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="lab",
+        aws_secret_access_key="lab",
+        config=botocore.config.Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": mode, "total_max_attempts": 4},
+        ),
+    )
+    if seam == "tether":
+        install(client, tether.RetryPolicy(attempts=4, deadline=30))
+    elif seam == "none":
+        client.meta.events.unregister("needs-retry.s3", unique_id="retry-config-s3")
+    return client
+
+
+def _needs_retry_cost(port: int, seam: str, number: int) -> float:
+    """Microseconds of one ``needs-retry`` event after a healthy call, as botocore's endpoint
+    emits it, with the kwargs of a real ``ListBuckets``: the seam's own cost on a healthy call
+    without the network's noise (best of five runs of ``number``)."""
+    import timeit
+
+    client = _s3_client(port, seam)
+    seen: list[dict[str, Any]] = []
+
+    def spy(**kwargs: Any) -> None:
+        if not seen:
+            seen.append(kwargs)
+
+    client.meta.events.register_first("needs-retry.s3.ListBuckets", spy)
+    client.list_buckets()
+    client.meta.events.unregister("needs-retry.s3.ListBuckets", spy)
+    kwargs = seen[0]
+    kwargs.pop("event_name", None)
+    emit = client.meta.events.emit
+    runs = timeit.repeat(
+        lambda: emit("needs-retry.s3.ListBuckets", **kwargs), number=number, repeat=5
+    )
+    client.close()
+    return min(runs) / number * 1e6
+
+
+def botocore_section(quick: bool) -> Section:
+    import botocore.exceptions
+
+    section = Section(
+        "4. botocore: tether's install() against botocore's standard and adaptive modes"
+    )
+    began = time.perf_counter()
+    seams = ("tether", "standard", "adaptive")
+    server = _S3()
+    outage: dict[str, tuple[int, float]] = {}
+    recovery: dict[str, float | None] = {}
+    calls = 100 if quick else 2000
+    rounds = 3 if quick else 9
+    samples: dict[str, list[float]] = {s: [] for s in ("none", *seams)}
+    try:
+        for seam in seams:
+            client = _s3_client(server.port, seam)
+            client.list_buckets()
+            server.up, server.requests = False, 0
+            t0 = time.perf_counter()
+            with contextlib.suppress(botocore.exceptions.ClientError):
+                client.list_buckets()
+            outage[seam] = (server.requests, time.perf_counter() - t0)
+            server.up = True
+            client.close()
+            # The recovery with a client of its own: the outage spent tether's budget and
+            # opened its breaker, and botocore's retry quota, which would each (rightly)
+            # fail the call fast.
+            client = _s3_client(server.port, seam)
+            client.list_buckets()
+            server.up = False
+
+            def back() -> None:
+                time.sleep(OUTAGE)
+                server.up, server.back_at = True, time.perf_counter()
+
+            helper = threading.Thread(target=back)
+            helper.start()
+            try:
+                client.list_buckets()
+                recovery[seam] = max(time.perf_counter() - server.back_at, 0.0)
+            except botocore.exceptions.ClientError:
+                recovery[seam] = None
+            helper.join()
+            client.close()
+        for _ in range(rounds):
+            for seam, taken in samples.items():
+                client = _s3_client(server.port, seam)
+                client.list_buckets()
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    client.list_buckets()
+                taken.append((time.perf_counter() - t0) / calls)
+                client.close()
+        number = 2_000 if quick else 20_000
+        micro = {s: _needs_retry_cost(server.port, s, number) for s in ("none", *seams)}
+    finally:
+        server.stop()
+    per_call = {s: statistics.median(v) * 1e6 for s, v in samples.items()}
+    added = {s: per_call[s] - per_call["none"] for s in seams}
+    own = {s: micro[s] - micro["none"] for s in seams}
+    rows = [
+        (
+            seam,
+            str(outage[seam][0]),
+            f"{outage[seam][1]:.2f}",
+            "gave up" if recovery[seam] is None else f"{recovery[seam]:.2f}",
+            f"{per_call[seam]:.0f}",
+            f"{added[seam]:+.1f}",
+            f"{own[seam]:+.2f}",
+        )
+        for seam in seams
+    ]
+    rows.append(("no retry (baseline)", "", "", "", f"{per_call['none']:.0f}", "0", "0"))
+    section.tables.append(
+        table(
+            "botocore (S3 ListBuckets) against an S3-ish HTTP endpoint on loopback",
+            (
+                "retry",
+                "requests in a full outage (503)",
+                "s to give up",
+                f"s from return to success ({OUTAGE:g} s outage)",
+                "us per call",
+                "added us per call",
+                "added us per needs-retry event (no I/O)",
+            ),
+            rows,
+        )
+    )
+    section.notes.append(
+        f"{calls} ListBuckets calls per round, {rounds} interleaved rounds, median; a fresh "
+        "client per round, its connection kept alive.  botocore's modes: total_max_attempts 4 "
+        "(standard: full jitter on base 0.05 s for a transient error, a retry quota per "
+        "client; adaptive: the same and a client-side rate limiter); tether's: attempts 4 and "
+        "its defaults (full jitter, base 0.1 s).  The baseline is the same client with its "
+        "retry handler unregistered.  The outage is 503 ServiceUnavailable to every request."
+    )
+    section.notes.append(
+        "The last column is the needs-retry event botocore emits after each attempt, emitted "
+        f"with a real healthy ListBuckets' arguments (best of 5 x {number:,}): each seam's own "
+        "cost on a healthy call without the network's noise (adaptive's rate limiter, on "
+        "other events, is not in it)."
+    )
+    section.verdicts.append(
+        f"added cost of a healthy call, the seam alone: tether {own['tether']:+.2f} us, "
+        f"standard {own['standard']:+.2f} us, adaptive {own['adaptive']:+.2f} us (target: at "
+        f"most the peer's, standard): {met(own['tether'] <= own['standard'])}; over the wire "
+        f"tether {added['tether']:+.1f} us, standard {added['standard']:+.1f} us, adaptive "
+        f"{added['adaptive']:+.1f} us on a {per_call['none']:.0f} us call"
+    )
+    section.verdicts.append(
+        "requests in a full outage: "
+        + ", ".join(f"{s} {outage[s][0]}" for s in seams)
+        + " (each configured for 4)"
+    )
+    section.seconds = time.perf_counter() - began
+    return section
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
     parser.add_argument("--write", help="write the results into this Markdown file")
     args = parser.parse_args()
     began = time.perf_counter()
-    sections = [redis_section(args.quick), grpc_section(args.quick), sqlalchemy_section(args.quick)]
+    sections = [
+        redis_section(args.quick),
+        grpc_section(args.quick),
+        sqlalchemy_section(args.quick),
+        botocore_section(args.quick),
+        grpc_hedging_section(args.quick),
+    ]
     for s in sections:
         s.show()
     if args.write:

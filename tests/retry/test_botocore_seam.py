@@ -148,3 +148,34 @@ def test_a_policy_and_a_guard_not_made_with_it_are_refused() -> None:
     client = _client("s3", 9)
     with pytest.raises(ValueError, match="not both"):
         install(client, RetryPolicy(attempts=2), guard=tether.Guard(RetryPolicy()))
+
+
+def test_healthy_calls_count_for_the_budget(service: Service) -> None:
+    """A healthy call takes the fast path (no Failure, no lock) and still earns the budget
+    its share of a retry, as every first attempt does."""
+    import tether
+
+    budget = tether.Budget(ratio=0.5, per_second=0, window=1000)
+    client = _client("s3", service.server_address[1])
+    guard = install(client, RetryPolicy(attempts=1, budget=budget))
+    for _ in range(4):
+        client.list_buckets()
+    assert guard.budget_left(f"127.0.0.1:{service.server_address[1]}") == 2.0
+
+
+@pytest.mark.parametrize("service", [[503, 503]], indirect=True)
+def test_a_healthy_call_ends_the_run_of_failures(service: Service) -> None:
+    """Two calls answered 503, then a healthy one: the health record shows the run of
+    failures over and the success's time, as the full path would leave it."""
+    clock = [100.0]
+    client = _client("s3", service.server_address[1])
+    guard = install(client, RetryPolicy(attempts=1, clock=lambda: clock[0]))
+    endpoint = f"127.0.0.1:{service.server_address[1]}"
+    for _ in range(2):
+        with pytest.raises(botocore.exceptions.ClientError):
+            client.list_buckets()
+    assert guard.health(endpoint).consecutive_failures == 2
+    clock[0] = 105.0
+    client.list_buckets()
+    health = guard.health(endpoint)
+    assert (health.consecutive_failures, health.last_success_at) == (0, 105.0)

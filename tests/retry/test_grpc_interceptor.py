@@ -113,6 +113,8 @@ def test_a_server_that_refuses_gets_every_attempt(service_lab: ServiceLab) -> No
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
     assert caught.value.failure.kind is Kind.CONNECT_REFUSED  # type: ignore[attr-defined]
     assert len(waits) == 2
+    note = caught.value.__notes__[-1]
+    assert note.startswith(f"tether: {FLAKY}() failed after 3 attempts"), note
 
 
 def test_a_reset_stream_is_retried_only_for_idempotent_methods(service_lab: ServiceLab) -> None:

@@ -127,8 +127,9 @@ class Hedge:
     an ``Idempotency-Key``, a body that can be sent again); each hedge spends the retry
     budget and passes the breaker; a server's pushback (429, 503, ``Retry-After``)
     stops further hedges.  The deadline cancels the attempts in flight.  Async paths
-    only (httpx's ``AsyncTransport``, aiohttp, ``@tether.retry`` on a coroutine
-    function): the sync ones do not hedge, as each hedge would take a thread.
+    only (httpx's ``AsyncTransport``, aiohttp, gRPC's ``AsyncRetryInterceptor`` for
+    the methods it names idempotent, ``@tether.retry`` on a coroutine function): the
+    sync ones do not hedge, as each hedge would take a thread.
     """
 
     delay: float | None = None

@@ -27,6 +27,7 @@ from tether._extras import require
 require("tether.integrations.botocore", "botocore")
 
 import contextlib
+import functools
 from typing import Any
 
 from tether._classify import classify, classify_status
@@ -79,11 +80,23 @@ class _Handler:
         request_dict: dict[str, Any],
         **kwargs: Any,
     ) -> float | None:
-        p = self.guard.policy
+        url = request_dict.get("url") or ""
+        endpoint = _endpoint(url if type(url) is str else str(url))
+        guard = self.guard
+        if (
+            attempts == 1
+            and caught_exception is None
+            and guard.fast
+            and _healthy(response)
+            and guard.fast_first(endpoint) is not None
+        ):
+            # A healthy first attempt, the breaker closed (issue 46 §5's fast path): counted
+            # for the budget and recorded as a success, without a Failure or the lock.
+            guard.first_succeeded(endpoint)
+            return None
+        p = guard.policy
         now = p.clock()
         context = request_dict.setdefault("context", {})
-        url = str(request_dict.get("url") or "")
-        endpoint = _endpoint(url)
         if attempts == 1:
             context["tether_started"] = now
             self.guard.first_attempt(endpoint, now)
@@ -161,7 +174,24 @@ def _safe(operation: Any) -> bool:
     return any(getattr(m, "metadata", {}).get("idempotencyToken") for m in members.values())
 
 
+def _healthy(response: Any) -> bool:
+    """An answer below 400 with no error in it (botocore's own handlers, run first, have
+    made an S3 error inside a 200 a 500 by now)."""
+    try:
+        http, parsed = response
+    except (TypeError, ValueError):
+        return False
+    status = getattr(http, "status_code", None)
+    return (
+        type(status) is int
+        and status < 400
+        and not (isinstance(parsed, dict) and "Error" in parsed)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
 def _endpoint(url: str) -> str:
+    """``host:port`` of the request's URL (cached: every attempt of every call asks)."""
     from urllib.parse import urlsplit
 
     try:
