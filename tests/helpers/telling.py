@@ -66,7 +66,10 @@ class Entry:
 class Told(ServedRunner):
     """The runner, its page, its subscriber, its feed and its alert channel."""
 
-    def __init__(self, tmp: Path, lab: Lab, **extra: Any) -> None:
+    def __init__(self, tmp: Path, lab: Lab, *, hidden: bool = False, **extra: Any) -> None:
+        """``extra``: more of the configuration; ``hidden``: a monitor ``internal`` too,
+        on no page, alerting ``ops``."""
+
         class Mine(Receiver):
             got: ClassVar[list[tuple[str, bytes]]] = []
 
@@ -77,6 +80,8 @@ class Told(ServedRunner):
         self.down: set[str] = set()
         healthy, refused = lab["healthy"].url, lab["refused"].url
         self.urls = {f"{healthy}checkout": "checkout", f"{healthy}cart": "cart"}
+        if hidden:
+            self.urls[f"{healthy}internal"] = "internal"
         data: dict[str, Any] = {
             "alerts": [{"name": "ops", "type": "webhook", "url": f"{hook}/ops"}],
             "monitors": [
@@ -106,7 +111,8 @@ class Told(ServedRunner):
             return await probe_async(refused if name in self.down else target, options)
 
         store = SQLiteStore(tmp / "told.db")
-        super().__init__(parse_config(yaml.safe_dump(data)), store, probe=probe)
+        here = {"location": "local"} if "locations" in extra else {}
+        super().__init__(parse_config(yaml.safe_dump(data)), store, probe=probe, **here)
         self.runner.outbox.channels = {"ops": WebhookChannel("ops", f"{hook}/ops")}
         self.herald = Herald(self.runner)
         self.deliverer = Deliverer(store, lambda: self.runner.config, "test", lambda: self.now)
@@ -128,6 +134,8 @@ class Told(ServedRunner):
         sight = self.call(_sight(self))
         page = self.runner.config.status_page("public")
         assert page is not None
+        self.on_loop(self.runner.tick)  # what is due: grouped updates, held alerts
+        self.store.flush()
         self.herald.look(page, sight)
         self.deliverer.deliver_due()
         self.on_loop(self.runner.outbox.deliver_due, self.now)
@@ -162,9 +170,11 @@ class Told(ServedRunner):
         return [b for p, b in list(self.received.got) if p == path]
 
     def news(self) -> list[dict[str, Any]]:
-        """What the subscriber was told, its confirmation left out."""
+        """What the subscriber was told, its confirmation left out, by when it happened
+        (deliveries run side by side: they may arrive in any order)."""
         said = [json.loads(b) for b in self.bodies("/sub")]
-        return [n for n in said if n["event"] != "subscription.confirm"]
+        news = [n for n in said if n["event"] != "subscription.confirm"]
+        return sorted(news, key=lambda n: (n["at"], n["key"]))
 
     def alerts(self) -> list[dict[str, Any]]:
         """What the alert channel was sent."""
@@ -204,8 +214,8 @@ async def _sight(s: Told) -> Sight:
     return Sight.of(s.runner)
 
 
-def told(tmp: Path, lab: Lab, **extra: Any) -> Iterator[Told]:
-    t = Told(tmp, lab, **extra)
+def told(tmp: Path, lab: Lab, *, hidden: bool = False, **extra: Any) -> Iterator[Told]:
+    t = Told(tmp, lab, hidden=hidden, **extra)
     try:
         yield t
     finally:
