@@ -179,3 +179,17 @@ status_pages:
     (shown,) = page_objectives(figures, config, config.status_pages[0])
     assert shown["budget_left"] is None
     assert shown["too_few"] == "too few checks: 3 of 1,000 needed"
+
+
+def test_an_alert_of_a_window_too_thin_for_a_budget_gives_no_share_of_it() -> None:
+    """The issue's ``detail`` read "25000.0% of the 30d budget spent" of an objective with
+    a handful of checks; an alert said while the window is too thin for a budget (a rule
+    that ends after the store's history was dropped) says so instead of a share."""
+    from tether.monitor.engine.objectives._book import ObjectiveAlert
+    from tether.monitor.engine.objectives._budget import AlertEvent
+    from tether.monitor.engine.objectives._words import objective_payload
+
+    event = AlertEvent("ended", DEFAULT_RULES[0], 60.0, 250.0, 0.0, 250.0, -249.0, 0.0, True)
+    payload = objective_payload(ObjectiveAlert("checkout", event, ("oncall",), ()), MONTH, 0.0)
+    assert "%" not in (payload.detail or "")
+    assert "too few checks yet for a 30d budget" in (payload.detail or "")

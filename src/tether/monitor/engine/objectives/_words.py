@@ -142,10 +142,13 @@ def objective_payload(
         if event.little_data:
             text = text.removesuffix(f"; {left}") + f"; too few checks yet for a {span} budget"
         kind = None
+    budget = f"{_share(event.spent)} of the {span} budget spent, {_left(event.remaining)}"
+    if event.little_data:
+        # Never "25000.0% of the 30d budget spent" of a window too thin for a budget.
+        budget = f"too few checks yet for a {span} budget"
     detail = (
         f"burn rate {_rate(event.long_burn)} over {long} and {_rate(event.short_burn)} over "
-        f"{short} (the rule: {_rate(rule.burn)} or more over both); {_share(event.spent)} of "
-        f"the {span} budget spent, {_left(event.remaining)}"
+        f"{short} (the rule: {_rate(rule.burn)} or more over both); {budget}"
     )
     monitors = tuple(dict.fromkeys(s.monitor for s in alert.spenders))
     return AlertPayload(
