@@ -44,6 +44,10 @@ def test_a_monitor_failing_under_maintenance_is_not_published_as_an_outage(t: To
     html = t.get_text("/status/public")[2]
     assert "Under maintenance" in html
     assert "outage" not in html.lower()
+    # Its badge agrees with its page: not "down".
+    badge = t.get_text("/badge/checkout/status.svg")[2]
+    assert ">maintenance<" in badge
+    assert ">down<" not in badge
     t.now += 60
     t.down.clear()
     t.checks()

@@ -55,7 +55,12 @@ from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._html import render
 from tether.monitor.web._routing import Handler
 from tether.monitor.web.pages._objective_pages import share_text
-from tether.monitor.web.status._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor.web.status._badges import (
+    latency_badge,
+    maintenance_badge,
+    status_badge,
+    uptime_badge,
+)
 from tether.monitor.web.status._status_news import (
     OPENED_READ,
     PageMaintenance,
@@ -664,6 +669,9 @@ def badge(sight: Sight, name: str, shown: str, which: str) -> str:
     """The SVG of badge ``which`` of monitor ``name``.  Reads the store for the uptime:
     run it off the loop."""
     if which == "status":
+        windows = sight.store.windows(limit=OPENED_READ)
+        if maintained(name, sight.now, sight.config.maintenance, windows):
+            return maintenance_badge(shown)
         return status_badge(shown, sight.state(name))
     if which == "uptime-30d":
         changes = sight.store.state_changes(name, sight.now - WINDOWS["30d"])
