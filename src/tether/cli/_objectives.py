@@ -1,7 +1,7 @@
 """``tether objectives``: every objective of a running monitor, read from its
 ``/api/objectives`` (docs/objectives.md), as a table: its SLI, target, budget left (or
-``too few checks`` while there are too few for a budget), burn rate over 1 hour and 6
-hours, and the rules firing now.
+``too few checks: 3 of 1,000 needed`` while there are too few for a budget), burn rate
+over 1 hour and 6 hours, and the rules firing now.
 
 Exit 0 with the table (or the JSON with ``--json``); 2 for an unknown objective or bad
 input, 3 when no server answers, 4 when not allowed (as the other commands that ask a
@@ -73,7 +73,7 @@ def row(doc: dict[str, Any]) -> tuple[str, ...]:
     if not doc.get("ready", True):
         left = "reading the store"
     elif budget.get("little_data"):
-        left = "too few checks"
+        left = f"too few checks: {doc['total']:,} of {budget.get('needed', 0):,} needed"
     else:
         left = _percent(budget["remaining"], 1)
     return (

@@ -36,8 +36,9 @@ def record(monitor: str, at: float, kind: Kind | None = None, ok: bool = False) 
 
 
 def test_an_outage_pages_to_the_objectives_channels_naming_who_spent_the_budget() -> None:
-    """api refused for 2 minutes, login failing one check in four: the page goes to
-    oncall, naming api's connect.refused first, then login's http.server_error."""
+    """After the 1,000 passing checks a 99.9% budget needs, api refused for 2 minutes,
+    login failing one check in four: the page goes to oncall, naming api's
+    connect.refused first, then login's http.server_error."""
     book = ObjectiveBook(parse_config(CONFIG))
     assert book.members == {
         "api": ["front"],
@@ -45,6 +46,7 @@ def test_an_outage_pages_to_the_objectives_channels_naming_who_spent_the_budget(
         "db": ["front"],
         "shop": ["calls"],
     }
+    book.ledgers["front"].record(START + 3600, good=1000, total=1000)
     now = START + 7200
     for second in range(120):
         now = START + 7200 + second
@@ -61,7 +63,7 @@ def test_an_outage_pages_to_the_objectives_channels_naming_who_spent_the_budget(
         Spender("api", "connect.refused", 120),
         Spender("login", "http.server_error", 30),
     )
-    assert book.status("front", now).counts == (90, 240)
+    assert book.status("front", now).counts == (1090, 1240)
 
 
 def test_maintenance_and_pauses_spend_nothing() -> None:

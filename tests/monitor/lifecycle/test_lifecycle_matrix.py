@@ -554,7 +554,7 @@ class Objective(Row):
     def sections(self) -> list[str]:
         return [
             "objectives:\n"
-            "  - {name: slo-obj, monitors: [slo], target: 99%, window: 1h, alerts: [oncall],\n"
+            "  - {name: slo-obj, monitors: [slo], target: 90%, window: 1h, alerts: [oncall],\n"
             "     burn_rates: [{severity: page, burn: 2, long: 1m, short: 10s}]}\n"
         ]
 
@@ -562,7 +562,8 @@ class Objective(Row):
         return dict(self.w.api("/api/objectives/slo-obj"))
 
     def arrange(self) -> Iterator[Step]:
-        yield lambda: self.w.results("slo") >= 5, lambda: self.t.set("503")
+        # The 10 checks a 90% budget needs first: nothing pages on fewer.
+        yield lambda: self.w.results("slo") >= 10, lambda: self.t.set("503")
         yield lambda: self.paged("slo-obj", "objective.burning"), _nothing
 
     def keep(self) -> Any:

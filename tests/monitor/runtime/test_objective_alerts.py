@@ -177,3 +177,41 @@ objectives:"""
     assert book.status("kept", h.sim.wall()).counts.total == counted
     assert book.status("changed", h.sim.wall()).counts.total == counted
     h.close()
+
+
+def test_a_new_objective_pages_no_one_for_one_failed_check(
+    tmp_path: Path, lab: Lab, receiver: Receiver
+) -> None:
+    """Issue 73, item 1, as the running monitor lives it: a new 99.9% objective (no
+    history), one check refused after 30 s, the next one passing.  Before, three
+    ``objective.burning`` alerts went out, two of them pages ("250x over 1h"); now none,
+    and the API says where the budget would be that there are too few checks."""
+    receiver.start()
+    switch = Switch(lab)
+    h = Harness(
+        tmp_path,
+        config(lab, receiver),
+        probe=switch,
+        channels={"pager": WebhookChannel("pager", receiver.url)},
+    )
+    switch.now = lambda: h.sim.now
+
+    def fail() -> None:
+        switch.failing = True
+
+    def back() -> None:
+        switch.failing = False
+
+    h.drive(
+        (lambda: h.sim.now >= 30, fail),
+        (lambda: switch.last_down is not None, back),
+        (lambda: h.sim.now >= 120, list),
+        limit=200,
+    )
+    assert [e for _, e, _ in h.delivered] == []
+    assert receiver.got == []
+    status = h.runner.objectives.book.status("checkout", h.sim.wall())
+    assert status.little_data
+    assert status.counts.bad == 1
+    assert status.needed == 1000
+    h.close()

@@ -164,6 +164,7 @@ def test_an_alert_a_crash_lost_is_queued_at_the_next_start(
     commits leaves a rule firing and no alert.  The next start queues the alerts kept
     with the rules again: the lost one goes out once, one already queued not twice."""
     receiver.start()
+    history(tmp_path / "t.db", "api", 24 * 60)  # a budget's worth of checks
     cfg = page_only(receiver, lab)
     switch = Switch(lab)
     switch.urls = {lab["healthy"].url: "api"}

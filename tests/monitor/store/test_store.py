@@ -755,6 +755,7 @@ def test_postgres_migrates_once_with_jsonb_columns_and_a_reopen_adds_nothing(
         ("tether_silences", "matchers"),
         ("tether_discovered", "labels"),
         ("tether_status_deliveries", "body"),
+        ("tether_status_news", "body"),
     }
 
 

@@ -117,3 +117,17 @@ def test_an_update_is_stored_with_its_audit_entry_and_timeline_line(target: str)
         read = store.incident(incident.id)
         assert read is not None
         assert read.timeline[-1].detail == "alice: Identified: A bad deploy."
+
+
+def test_what_was_told_reads_back_as_it_was_told_newest_first(target: str) -> None:
+    """Issue 73, item 4: the news told keeps its words (the feed reads them back), the
+    first telling's words whatever a later telling of the same key brings, newest first,
+    after a reopen too."""
+    with open_target(target) as store:
+        store.tell("public", "incident:1:opened", T0, {"text": "is down"}, T0)
+        store.tell("public", "incident:1:resolved", T0 + 60, {"text": "was down"}, T0 + 60)
+        store.tell("public", "incident:1:opened", T0, {"text": "was down"}, T0 + 61)
+        store.tell("other", "incident:2:opened", T0 + 5, {"text": "elsewhere"}, T0 + 5)
+    with open_target(target) as store:
+        assert store.news("public", 50) == [{"text": "was down"}, {"text": "is down"}]
+        assert store.news("public", 1) == [{"text": "was down"}]

@@ -113,7 +113,7 @@ def test_too_few_checks_say_so_instead_of_a_line() -> None:
         "Too few checks for a budget yet: 54 counted since 2027-01-15 07:00 UTC; at "
         "99.900% a single failed one is within budget after 1,000."
     )
-    assert chart["label"].endswith(": too few checks")
+    assert chart["label"].endswith(": too few checks: 54 of 1,000 needed")
 
 
 def test_a_year_of_hours_is_drawn_in_at_most_the_charts_width_and_ends_at_the_figure() -> None:

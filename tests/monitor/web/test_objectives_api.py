@@ -127,14 +127,17 @@ def test_the_api_answers_the_documented_shape(served: ServedRunner) -> None:
     assert site["ready"] is True
     assert site["data_since"] == "2027-01-15T08:00:00Z"  # its one check's hour
     assert site["budget"]["little_data"] is True  # 1 check: 1% of it may fail
+    assert site["budget"]["needed"] == 100
     assert list(site["burn_rates"]) == ["5m", "30m", "1h", "6h", "3d"]
+    # One failed check of the 100 a 99% budget needs: no rule fires (issue 73, item 1).
     assert site["alerts"][0] == {
         "severity": "page",
         "long": "1h",
         "short": "5m",
         "factor": 14.4,
-        "firing": True,
-        "since": "2027-01-15T08:00:00Z",
+        "minimum": 7,
+        "firing": False,
+        "since": None,
     }
     assert site["spenders"] == [{"monitor": "web", "kind": "connect.refused", "bad": 1}]
     assert checkout["sli_value"] is None
@@ -143,6 +146,7 @@ def test_the_api_answers_the_documented_shape(served: ServedRunner) -> None:
         "spent": 0.0,
         "remaining": 1.0,
         "little_data": True,
+        "needed": 1000,
     }
     assert checkout["data_since"] is None
     assert not any(a["firing"] for a in checkout["alerts"])
@@ -184,10 +188,13 @@ def test_tether_objectives_prints_the_table(
     evaluate(s)
     assert main(["objectives", "--server", s.base]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "OBJECTIVE  SLI    TARGET  BUDGET LEFT     BURN 1H  BURN 6H  FIRING"
+    assert lines[0] == (
+        "OBJECTIVE  SLI    TARGET  BUDGET LEFT                      BURN 1H  BURN 6H  FIRING"
+    )
     site, checkout = lines[1].split(), lines[2].split()
-    # No check yet: no budget to speak of, rather than a figure.
-    assert site == ["site", "-", "99%", "too", "few", "checks", "0.00", "0.00", "-"]
+    # No check yet: no budget to speak of, rather than a figure; how many it needs.
+    assert " too few checks: 0 of 100 needed " in lines[1]
+    assert site[-3:] == ["0.00", "0.00", "-"]
     assert checkout == [
         "checkout",
         "99.8%",

@@ -103,6 +103,7 @@ def test_nothing_of_the_objectives_monitors_reaches_the_page(page: Page, path: s
             "window",
             "budget_left",
             "little_data",
+            "too_few",
         }
 
 

@@ -410,11 +410,16 @@ def test_maintenance_is_shown_ahead_and_announced_when_set_when_begun_and_when_o
             s.look()
             s.deliverer.deliver_due()
             subjects.append(str(smtp.received[-1].message["Subject"]).strip())
+        # Each says when, as the page shows it (issue 73, item 3).
+        span = "2027-01-17 02:00:00 UTC to 2027-01-17 03:00:00 UTC"
         assert subjects == [
-            "[Example Shop status] Scheduled maintenance: Scheduled maintenance of Checkout",
-            "[Example Shop status] Maintenance begun: Scheduled maintenance of Checkout",
-            "[Example Shop status] Maintenance over: Scheduled maintenance of Checkout",
+            f"[Example Shop status] Scheduled maintenance of Checkout: {span}",
+            "[Example Shop status] Maintenance begun: Scheduled maintenance of Checkout, "
+            "until 2027-01-17 03:00:00 UTC",
+            f"[Example Shop status] Maintenance over: Scheduled maintenance of Checkout, {span}",
         ]
+        for m in smtp.received[1:]:
+            assert f"Scheduled maintenance of Checkout, from {span}." in m.message.get_content()
         assert len(smtp.received) == 4
     finally:
         s.close()

@@ -15,6 +15,7 @@ told what happened from its confirmation on.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -25,7 +26,9 @@ __all__ = [
     "MaintenanceShown",
     "StatusNews",
     "UpdateShown",
+    "moment",
     "news_of",
+    "update_subject",
 ]
 
 STATES: Final = ("investigating", "identified", "monitoring", "resolved")
@@ -39,6 +42,21 @@ Event = Literal[
     "maintenance.started",
     "maintenance.ended",
 ]
+
+
+def moment(at: float) -> str:
+    """A moment as the page shows it: ``2027-01-17 02:00:00 UTC``."""
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def update_subject(state: str, text: str) -> str:
+    """The subject of a team's update of an incident that the page tells as ``text``:
+    ``Identified: ...``; a ``resolved`` update is ``Update (resolved): ...``, since
+    ``Resolved: ...`` is the resolution's alone, told once when the page's monitors are
+    back (issue 73): the team's word is an update of it, whenever it comes."""
+    if state == "resolved":
+        return f"Update (resolved): {text}"
+    return f"{state.capitalize()}: {text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +168,7 @@ def news_of(
                 f"{head}:update:{u.id}",
                 u.at,
                 "incident.update",
-                f"{u.state.capitalize()}: {i.text}",
+                update_subject(u.state, i.text),
                 u.text,
                 incident=i.incident,
                 state=u.state,
@@ -167,21 +185,24 @@ def news_of(
             )
     for m in planned:
         head = f"maintenance:{m.key}"
+        # When, as the page shows it: every notice says the window's start and end.
+        span = f"{moment(m.start)} to {moment(m.end)}"
+        text = f"{m.text}, from {span}."
         if now < m.start:
-            add(
-                f"{head}:scheduled",
-                now,
-                "maintenance.scheduled",
-                f"Scheduled maintenance: {m.text}",
-                m.text,
-            )
+            add(f"{head}:scheduled", now, "maintenance.scheduled", f"{m.text}: {span}", text)
         add(
             f"{head}:started",
             m.start,
             "maintenance.started",
-            f"Maintenance begun: {m.text}",
-            m.text,
+            f"Maintenance begun: {m.text}, until {moment(m.end)}",
+            text,
         )
-        add(f"{head}:ended", m.end, "maintenance.ended", f"Maintenance over: {m.text}", m.text)
+        add(
+            f"{head}:ended",
+            m.end,
+            "maintenance.ended",
+            f"Maintenance over: {m.text}, {span}",
+            text,
+        )
     out.sort(key=lambda n: (n.at, n.key))
     return out

@@ -8,7 +8,8 @@ values, and the SQL both backends share.
   link is followed; unsubscribing deletes the row and what it had not been sent.
 - ``tether_status_news``: each piece of news of a page told once (an incident opened, an
   update, a resolution, a maintenance announced, begun, over): the key that makes the
-  telling happen once, whichever instance or restart finds it.
+  telling happen once, whichever instance or restart finds it, and what was told (the
+  feed reads it back: what was said is never rewritten).
 - ``tether_status_deliveries``: the subscribers' outbox.  A piece of news becomes one row
   per confirmed subscriber in the same transaction that notes it, so a crash loses
   neither; each row is claimed by one deliverer at a time, delivered or retried with
@@ -121,9 +122,12 @@ class SubscriberStore(Protocol):
         """The keys of ``page``'s news told already."""
 
     def tell(self, page: str, key: str, at: float, body: Mapping[str, Any], now: float) -> int:
-        """Note ``page``'s news ``key`` (of ``at``) and queue ``body`` for each subscriber
-        confirmed by ``at``, in one transaction; how many were queued (0 also when it was
-        told already)."""
+        """Note ``page``'s news ``key`` (of ``at``) with ``body``, what it says, and queue
+        ``body`` for each subscriber confirmed by ``at``, in one transaction; how many
+        were queued (0 also when it was told already)."""
+
+    def news(self, page: str, limit: int) -> list[Mapping[str, Any]]:
+        """What was told of ``page``'s news, as it was told, the newest ``limit`` first."""
 
     def claim_deliveries(
         self, owner: str, now: float, hold_for: float, limit: int = 50
@@ -291,9 +295,9 @@ class SubscriberSQL(SQLStore[C]):
         def write(conn: C) -> int:
             cur = self._execute(
                 conn,
-                "INSERT INTO tether_status_news (page, key, at, noted) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (page, key) DO NOTHING",
-                (page, key, at, now),
+                "INSERT INTO tether_status_news (page, key, at, noted, body) "
+                "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (page, key) DO NOTHING",
+                (page, key, at, now, self._json(dict(body))),
             )
             if cur.rowcount != 1:
                 return 0
@@ -308,6 +312,14 @@ class SubscriberSQL(SQLStore[C]):
             return max(int(cur.rowcount), 0)
 
         return self._call(write)
+
+    def news(self, page: str, limit: int) -> list[Mapping[str, Any]]:
+        rows = self._rows(
+            "SELECT body FROM tether_status_news WHERE page = %s AND body IS NOT NULL "
+            "ORDER BY at DESC, key DESC LIMIT %s",
+            (page, limit),
+        )
+        return [self._decode(r[0]) for r in rows]
 
     def claim_deliveries(
         self, owner: str, now: float, hold_for: float, limit: int = 50

@@ -8,13 +8,15 @@ them down and queues them.
 
 The rules, which are what a team relies on when it lets tether page it:
 
-- **Every monitor that goes down or comes back gets its own alert**, naming the
-  incident it belongs to.  The first monitor down for a cause opens the incident
+- **Every monitor that goes down or comes back is told**, naming the incident it
+  belongs to.  The first monitor down for a cause opens the incident
   (``incident.opened``); another one down for the same cause joins it
   (``monitor.down``: "bravo is down too: same cause as incident #2 ..."); one
   that comes back while others are still down leaves it (``monitor.up``); the
   last one back resolves it (``incident.resolved``, naming the kind it resolves).
-  Grouping never hides a monitor.
+  Joins and leaves go as they are to ``alertmanager`` channels only; the others
+  hear of them in the incident's grouped ``incident.updated`` or its resolution
+  (``incidents/_groups.py``).  Grouping never hides a monitor.
 - **Each alert goes to each of the monitor's channels**, as its own queued alert:
   the outbox keeps one queue per channel.
 - **Held, never dropped**: while a monitor is flapping, in a maintenance window,

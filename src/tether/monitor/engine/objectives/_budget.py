@@ -36,7 +36,9 @@ take a monitor's share away again), read again from a moment on (:meth:`BudgetLe
 and gives the buckets behind its window's figure (:meth:`BudgetLedger.steps`) for a burn-down
 drawn from the same counts.  A window with too few events for a budget, less than one
 bad event allowed, says so (:func:`little_data`): one failure would otherwise read as
-thousands of percent of it spent.  The rules that fire are kept with when they fired
+thousands of percent of it spent; and no rule fires then, nor on a window under the rule's
+minimum count (:func:`needed`, :func:`rule_minimum`): nothing pages on too little data.
+The rules that fire are kept with when they fired
 (:attr:`BudgetLedger.firing`), so that they can be written down and read back.
 
 What is counted is decided here too (docs/objectives.md): an ``availability`` event is
@@ -79,7 +81,9 @@ __all__ = [
     "from_config",
     "is_good",
     "little_data",
+    "needed",
     "reaches",
+    "rule_minimum",
 ]
 
 LADDER: Final = (1.0, 10.0, 60.0, 600.0, 3600.0)
@@ -341,6 +345,32 @@ def little_data(allowed: float) -> bool:
     return allowed < 1 - 1e-9
 
 
+def needed(target: float) -> int:
+    """How many events a budget of ``target`` needs before one bad event fits in it: the
+    fewest whose allowed share is one event (1,000 at 99.9%, 100 at 99%)."""
+    budget = error_budget(target)
+    n = max(1, math.floor(1 / budget))
+    while little_data(budget * n):
+        n += 1
+    while n > 1 and not little_data(budget * (n - 1)):
+        n -= 1
+    return n
+
+
+def rule_minimum(rule: BurnRule, target: float) -> int:
+    """The fewest events a window of ``rule`` must hold for one bad event among them to
+    stay under the rule's burn rate (70 for 14.4x at 99.9%, 1,001 for 1x).  A window
+    with fewer is judged as if it held this many (:meth:`BudgetLedger.evaluate`): a
+    single failed check then fires no rule, and two or more in a thin window still can."""
+    budget = error_budget(target)
+    n = max(1, math.floor(1 / (rule.burn * budget)))
+    while reaches(1 / (n * budget), rule.burn):
+        n += 1
+    while n > 1 and not reaches(1 / ((n - 1) * budget), rule.burn):
+        n -= 1
+    return n
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectiveStatus:
     """An objective at one moment: the figure every page, the API, ``/metrics`` and the
@@ -359,6 +389,11 @@ class ObjectiveStatus:
     since: float | None = None
     """Where the window's data starts: the start of its oldest bucket with an event
     (None without events)."""
+    totals: dict[float, int] = field(default_factory=dict)
+    """The events counted over each window length the objective reads."""
+    needed: int = 0
+    """How many events the window must hold for its budget to allow one bad event
+    (:func:`needed`); 0: not known."""
 
     @property
     def remaining(self) -> float:
@@ -490,10 +525,17 @@ class BudgetLedger:
         counts = self.count(objective.window, now)
         sli = counts.good / counts.total if counts.total else None
         spent = budget_spent(counts.good, counts.total, objective.target)
-        burns = {length: self.burn(length, now) for length in objective.lengths()}
+        burns: dict[float, float] = {}
+        totals: dict[float, int] = {}
+        for length in objective.lengths():
+            good, total = self.count(length, now)
+            burns[length] = burn_rate(good, total, objective.target)
+            totals[length] = total
         allowed = error_budget(objective.target) * counts.total
         since = self._since(now) if counts.total else None
-        return ObjectiveStatus(now, sli, counts, spent, burns, allowed, since)
+        return ObjectiveStatus(
+            now, sli, counts, spent, burns, allowed, since, totals, needed(objective.target)
+        )
 
     def _since(self, now: float) -> float | None:
         """The start of the window's oldest bucket with an event."""
@@ -503,10 +545,25 @@ class BudgetLedger:
                 return i * ring.width
         return None
 
+    def judged(self, rule: BurnRule, length: float, status: ObjectiveStatus) -> float:
+        """The burn rate over ``length`` (one of ``rule``'s windows) as the rule judges it
+        to fire: a window holding fewer events than :func:`rule_minimum` counts as if it
+        held that many, so that one failed check never reaches the rule."""
+        burn = status.burn[length]
+        total = status.totals.get(length)
+        if total is None:
+            return burn
+        floor = rule_minimum(rule, self.objective.target)
+        return burn * total / floor if 0 < total < floor else burn
+
     def evaluate(self, now: float, status: ObjectiveStatus | None = None) -> list[AlertEvent]:
         """The rules at ``now``: each that starts to hold fires, each firing one whose
         short window burns below its rate ends.  ``status`` is :meth:`status` at ``now``
-        when the caller has it already (it costs as much as the rules)."""
+        when the caller has it already (it costs as much as the rules).
+
+        Nothing fires on too little data: no rule while the objective's window holds
+        fewer events than its budget needs (:func:`needed`), and a rule's window under
+        its minimum is judged as :meth:`judged` says."""
         status = self.status(now) if status is None else status
         events: list[AlertEvent] = []
         for rule in self.objective.rules:
@@ -516,7 +573,11 @@ class BudgetLedger:
                     continue
                 since = self.firing.pop(rule)
                 kind: Literal["fired", "ended"] = "ended"
-            elif reaches(long_burn, rule.burn) and reaches(short_burn, rule.burn):
+            elif (
+                not status.little_data
+                and reaches(self.judged(rule, rule.long, status), rule.burn)
+                and reaches(self.judged(rule, rule.short, status), rule.burn)
+            ):
                 since = self.firing[rule] = now
                 kind = "fired"
             else:

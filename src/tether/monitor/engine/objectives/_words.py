@@ -34,12 +34,19 @@ __all__ = [
     "parse_rule",
     "rule_key",
     "spent_over",
+    "too_few",
 ]
 
 BURNING: Final = "objective.burning"
 """The event of a rule that fired."""
 RESOLVED: Final = "objective.resolved"
 """The event of a rule that ended."""
+
+
+def too_few(total: int, needed: int, what: str = "checks") -> str:
+    """What every page, the CLI and the API say where a budget's figure would be while
+    the window holds too few events for one: ``too few checks: 3 of 1,000 needed``."""
+    return f"too few {what}: {total:,} of {needed:,} needed"
 
 
 def rule_key(rule: BurnRule) -> str:
@@ -124,11 +131,6 @@ def objective_payload(
             f"({rule.severity}): {_share(spent)} of the {span} budget spent in the last "
             f"{long}, {_left(event.remaining)}"
         )
-        if event.little_data:
-            text = (
-                f"{name}: burning its error budget {_rate(event.long_burn)} over {long} "
-                f"({rule.severity}); too few checks yet for a {span} budget to speak of"
-            )
         if alert.spenders:
             text += "; most spent by " + ", ".join(_spender(s, traffic) for s in alert.spenders)
         kind = kind_from_text(alert.spenders[0].kind) if alert.spenders else None
@@ -140,10 +142,13 @@ def objective_payload(
         if event.little_data:
             text = text.removesuffix(f"; {left}") + f"; too few checks yet for a {span} budget"
         kind = None
+    budget = f"{_share(event.spent)} of the {span} budget spent, {_left(event.remaining)}"
+    if event.little_data:
+        # Never "25000.0% of the 30d budget spent" of a window too thin for a budget.
+        budget = f"too few checks yet for a {span} budget"
     detail = (
         f"burn rate {_rate(event.long_burn)} over {long} and {_rate(event.short_burn)} over "
-        f"{short} (the rule: {_rate(rule.burn)} or more over both); {_share(event.spent)} of "
-        f"the {span} budget spent, {_left(event.remaining)}"
+        f"{short} (the rule: {_rate(rule.burn)} or more over both); {budget}"
     )
     monitors = tuple(dict.fromkeys(s.monitor for s in alert.spenders))
     return AlertPayload(

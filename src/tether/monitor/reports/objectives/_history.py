@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from tether._redact import redact_text
-from tether.monitor.engine.objectives._budget import from_config, little_data
+from tether.monitor.engine.objectives._budget import from_config, little_data, needed
 from tether.monitor.reports.objectives._store import Exclusions, bucket_counts
 
 if TYPE_CHECKING:
@@ -157,6 +157,11 @@ class History:
     def little_data(self) -> bool:
         """Too few events for the budget to mean anything (engine ``little_data``)."""
         return little_data(self.allowed)
+
+    @property
+    def needed(self) -> int:
+        """How many events the span must hold for its budget (engine ``needed``)."""
+        return needed(self.target)
 
 
 # -- the pure core ----------------------------------------------------------------------

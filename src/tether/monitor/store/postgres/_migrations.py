@@ -389,4 +389,9 @@ MIGRATIONS: tuple[str, ...] = (
         day DOUBLE PRECISION[] NOT NULL
     )
     """,
+    # 18 (issue 73 §4): each piece of status page news keeps what was told, so the feed
+    # shows it as it was said, never rewritten by the page's later words.
+    """
+    ALTER TABLE tether_status_news ADD COLUMN body JSONB
+    """,
 )

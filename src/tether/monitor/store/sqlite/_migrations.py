@@ -392,4 +392,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO rollups_folded VALUES (1, (SELECT coalesce(max(id), 0) FROM results))
     """,
+    # 18 (issue 73 §4): each piece of status page news keeps what was told, so the feed
+    # shows it as it was said, never rewritten by the page's later words.
+    """
+    ALTER TABLE tether_status_news ADD COLUMN body TEXT
+    """,
 )

@@ -10,14 +10,17 @@ An OBJECTIVE (``tether objectives`` reads this shape; the pages, the status page
     {"name", "sli", "target", "window", "monitors": [...], "sli_value" (null without
      events), "good", "total", "data_since" (where the window's data starts; null
      without events), "ready" (false while its counts are read from the store),
-     "budget": {"total_bad_allowed", "spent", "remaining", "little_data"},
+     "budget": {"total_bad_allowed", "spent", "remaining", "little_data", "needed"},
      "burn_rates": {"5m": x, "30m": x, "1h": x, "6h": x, "3d": x},   (the rules' windows)
-     "alerts": [{"severity", "long", "short", "factor", "firing", "since"}],
+     "alerts": [{"severity", "long", "short", "factor", "minimum", "firing", "since"}],
      "spenders": [{"monitor", "kind", "bad"}]}
 
 ``budget.little_data`` is true while the window holds too few events for a budget (it
 allows less than one bad event): ``spent`` and ``remaining`` are then no measure of
-anything, and the pages say so rather than show them.  Read access, as ``/api/status``.
+anything, and the pages say so rather than show them ("too few checks: 3 of 1,000
+needed", ``needed`` being the checks the window must hold); no rule fires then.  An
+alert's ``minimum`` is the fewest checks its windows are judged on (fewer count as that
+many), so that one failed check never fires it.  Read access, as ``/api/status``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tether._durations import format_duration
+from tether.monitor.engine.objectives._budget import needed, rule_minimum
 from tether.monitor.metrics._objective_metrics import ObjectivesView, figure, rule_windows
 from tether.monitor.reports._documents import iso
 from tether.monitor.web._access import READ, authorize, refusal
@@ -62,6 +66,7 @@ def objective_json(view: ObjectivesView, name: str, now: float) -> dict[str, Any
             "spent": status.spent,
             "remaining": status.remaining,
             "little_data": status.little_data,
+            "needed": needed(target),
         },
         "burn_rates": {
             format_duration(length): status.burn[length] for length in rule_windows(book, name)
@@ -72,6 +77,7 @@ def objective_json(view: ObjectivesView, name: str, now: float) -> dict[str, Any
                 "long": format_duration(rule.long),
                 "short": format_duration(rule.short),
                 "factor": rule.burn,
+                "minimum": rule_minimum(rule, target),
                 "firing": rule in ledger.firing,
                 "since": iso(ledger.firing[rule]) if rule in ledger.firing else None,
             }

@@ -26,6 +26,8 @@ from aiohttp import web
 from markupsafe import Markup
 
 from tether._durations import format_duration, human_duration
+from tether.monitor.engine.objectives._budget import needed
+from tether.monitor.engine.objectives._words import too_few
 from tether.monitor.metrics._objective_metrics import ObjectivesView, figure
 from tether.monitor.reports._documents import iso
 from tether.monitor.reports.objectives._history import History, incident_marks, live_history
@@ -167,11 +169,11 @@ def little_data_text(history: History) -> str:
     """What the chart says instead of a line when the data is too little for a budget."""
     if not history.total:
         return "No checks counted yet."
-    needed = math.ceil(1 / (1 - history.target) - 1e-9)
+    need = history.needed
     since = "" if history.since is None else f" since {_day(history.since)}"
     return (
         f"Too few checks for a budget yet: {history.total:,} counted{since}; at "
-        f"{share_text(history.target)} a single failed one is within budget after {needed:,}."
+        f"{share_text(history.target)} a single failed one is within budget after {need:,}."
     )
 
 
@@ -221,16 +223,17 @@ def burn_chart(history: History) -> BurnChart:
         "xticks": _xticks(origin, history.end, x),
         "bands": bands,
         "label": f"error budget left from {_day(origin)} to {_day(history.end)}: "
-        f"{budget_text(history.remaining, history.little_data, 1)}",
+        f"{budget_text(history.remaining, history.little_data, history.total, history.needed)}",
         "note": note,
         "empty": None if drawn else little_data_text(history),
     }
 
 
-def budget_text(remaining: float, little: bool, digits: int = 1) -> str:
-    """The budget left as a page says it: ``87.3%``, or ``too few checks`` while there
-    are too few for a budget (not -63,000%)."""
-    return "too few checks" if little else share_text(remaining, digits)
+def budget_text(remaining: float, little: bool, total: int, need: int, digits: int = 1) -> str:
+    """The budget left as a page says it: ``87.3%``, or ``too few checks: 3 of 1,000
+    needed`` while there are too few (``total`` of ``need``) for a budget (not
+    -63,000%)."""
+    return too_few(total, need) if little else share_text(remaining, digits)
 
 
 def objectives_page(rows: Sequence[ObjectiveRow], now: float, banner: Markup) -> Page:
@@ -254,7 +257,12 @@ def listing_rows(view: ObjectivesView, now: float) -> list[ObjectiveRow]:
                 "sli": share_text(status.sli),
                 "target": share_text(objective.share),
                 "window": format_duration(objective.window),
-                "remaining": budget_text(status.remaining, status.little_data)
+                "remaining": budget_text(
+                    status.remaining,
+                    status.little_data,
+                    status.counts.total,
+                    needed(objective.share),
+                )
                 if ready
                 else "reading the store",
                 "overspent": ready and not status.little_data and status.remaining < 0,
@@ -273,7 +281,7 @@ def objective_page(history: History, now: float, banner: Markup, ready: bool = T
         chart=burn_chart(history),
         sli=share_text(history.sli),
         target=share_text(history.target),
-        remaining=budget_text(history.remaining, history.little_data)
+        remaining=budget_text(history.remaining, history.little_data, history.total, history.needed)
         if ready
         else "reading the store",
         window=format_duration(history.end - history.start),

@@ -26,6 +26,7 @@ __all__ = [
     "GREY",
     "badge_svg",
     "latency_badge",
+    "maintenance_badge",
     "status_badge",
     "text_width",
     "uptime_badge",
@@ -38,6 +39,7 @@ YELLOW: Final = "#dfb317"
 ORANGE: Final = "#fe7d37"
 RED: Final = "#e05d44"
 GREY: Final = "#9f9f9f"
+BLUE: Final = "#007ec6"
 LABEL: Final = "#555"
 
 # Verdana's advance widths in font units (2048 an em), printable ASCII from the space.
@@ -137,6 +139,12 @@ def status_badge(label: str, state: State) -> str:
     """``label | up`` in green, ``down`` in red, ``degraded`` in yellow, ``flapping`` in
     orange, ``paused`` and ``unknown`` in grey."""
     return badge_svg(label, str(state), _STATE_COLOURS[state])
+
+
+def maintenance_badge(label: str) -> str:
+    """``label | maintenance`` in blue: a maintenance window covers the monitor now, as its
+    status page says "Under maintenance" (issue 73)."""
+    return badge_svg(label, "maintenance", BLUE)
 
 
 def uptime_colour(share: float | None) -> str:

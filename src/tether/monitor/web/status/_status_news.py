@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zoneinfo
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
 
 from tether.monitor.config._cron import parse_cron
@@ -31,18 +31,21 @@ from tether.monitor.engine._status_news import (
 from tether.monitor.reports._documents import iso
 
 if TYPE_CHECKING:
-    from tether.monitor._records import OpenedWindow
+    from tether.monitor._records import OpenedWindow, Stint
     from tether.monitor.config import MaintenanceWindow, StatusPage
     from tether.monitor.store import Store
+    from tether.monitor.store._base import Listed
 
 __all__ = [
     "AHEAD",
     "OPENED_READ",
     "PageMaintenance",
     "PageUpdate",
+    "maintained",
     "page_maintenance",
     "page_news",
     "page_updates",
+    "planned_only",
 ]
 
 AHEAD: Final = 7 * 86400.0
@@ -121,6 +124,44 @@ def _starts(window: MaintenanceWindow, now: float, since: float) -> list[float]:
                 start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone).timestamp()
                 if now < start <= now + WEEKLY_AHEAD:
                     return [*out, start]
+    return out
+
+
+def maintained(
+    monitor: str,
+    at: float,
+    configured: Sequence[MaintenanceWindow],
+    opened: Sequence[OpenedWindow],
+) -> bool:
+    """Whether a maintenance window covers ``monitor`` at ``at``: one of the
+    configuration's, or one opened at run time (and not closed by then), as the holds
+    ask it (``engine/_holds.py``)."""
+    when = dt.datetime.fromtimestamp(at, dt.UTC)
+    if any(w.covers(monitor) and w.active(when) for w in configured):
+        return True
+    return any((not r.monitors or monitor in r.monitors) and r.open_at(at) for r in opened)
+
+
+def planned_only(
+    listed: Listed,
+    own: Mapping[str, Sequence[Stint]],
+    shown: Collection[str],
+    planned_at: Callable[[str, float], bool],
+    now: float,
+) -> set[str]:
+    """The page's monitors of ``listed``'s incident that were down under maintenance
+    alone: each of their outages (``own``: their stints; none: the incident's time)
+    began and ended, or still down is now, inside a window (``planned_at``)."""
+    incident = listed.incident
+    out = set()
+    for name in own or incident.monitors:
+        if name not in shown:
+            continue
+        spans = [(s.start, s.end) for s in own.get(name, ())] or [
+            (incident.opened, incident.resolved)
+        ]
+        if all(planned_at(name, a) and planned_at(name, now if b is None else b) for a, b in spans):
+            out.add(name)
     return out
 
 

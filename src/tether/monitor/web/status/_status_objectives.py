@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypedDict
 
 from tether._durations import format_duration
+from tether.monitor.engine.objectives._budget import needed
+from tether.monitor.engine.objectives._words import too_few
 
 if TYPE_CHECKING:
     from tether.monitor.config import MonitorConfig
@@ -34,6 +36,9 @@ class PageObjective(TypedDict):
     little_data: bool
     """Too few checks yet for a budget to mean anything (a 99.9% objective needs 1,000
     before one may fail within it)."""
+    too_few: str | None
+    """What the page says where the budget would be while ``little_data``: ``too few
+    checks: 3 of 1,000 needed``; None otherwise."""
 
 
 def page_objectives(
@@ -54,6 +59,9 @@ def page_objectives(
                 "window": format_duration(objective.window),
                 "budget_left": None if status.little_data else round(status.remaining, 6),
                 "little_data": status.little_data,
+                "too_few": too_few(status.counts.total, needed(objective.share))
+                if status.little_data
+                else None,
             }
         )
     return out

@@ -55,13 +55,20 @@ from tether.monitor.reports._uptime import WINDOWS, uptime
 from tether.monitor.web._html import render
 from tether.monitor.web._routing import Handler
 from tether.monitor.web.pages._objective_pages import share_text
-from tether.monitor.web.status._badges import latency_badge, status_badge, uptime_badge
+from tether.monitor.web.status._badges import (
+    latency_badge,
+    maintenance_badge,
+    status_badge,
+    uptime_badge,
+)
 from tether.monitor.web.status._status_news import (
     OPENED_READ,
     PageMaintenance,
     PageUpdate,
+    maintained,
     page_maintenance,
     page_updates,
+    planned_only,
 )
 from tether.monitor.web.status._status_objectives import PageObjective, page_objectives
 
@@ -200,13 +207,20 @@ _PUBLIC: Final = {
 }
 
 
-def overall(states: Sequence[State]) -> Status:
+MAINTENANCE: Final = Status("maintenance", "Under maintenance")
+"""A monitor that a maintenance window covers now, whatever its state: planned work is
+not an outage (issue 73)."""
+
+
+def overall(states: Sequence[State], maintained: int = 0) -> Status:
     """The page's (or a group's) headline: ``All systems operational``, ``Degraded
     performance``, ``Partial outage`` (some monitors down or flapping), ``Major outage``
-    (every monitor whose state is known is down), or ``No data yet``."""
+    (every monitor whose state is known is down), or ``No data yet``, of ``states``, the
+    monitors not under maintenance; ``Under maintenance`` when ``maintained`` monitors
+    are and the others are operational (or have no data)."""
     known = [s for s in states if s in _UP or s in _FAILING]
     if not known:
-        return Status("unknown", "No data yet")
+        return MAINTENANCE if maintained else Status("unknown", "No data yet")
     down = sum(s is State.DOWN for s in known)
     if down == len(known):
         return Status("major", "Major outage")
@@ -214,7 +228,7 @@ def overall(states: Sequence[State]) -> Status:
         return Status("partial", "Partial outage")
     if any(s is State.DEGRADED for s in known):
         return Status("degraded", "Degraded performance")
-    return Status("operational", "All systems operational")
+    return MAINTENANCE if maintained else Status("operational", "All systems operational")
 
 
 _UNREACHABLE: Final = frozenset({Layer.URL, Layer.PROXY, Layer.DNS, Layer.CONNECT, Layer.TLS})
@@ -379,16 +393,19 @@ def _incident_json(
     changes: Mapping[str, Sequence[tuple[float, State]]],
     now: float,
     own: Mapping[str, Sequence[Stint]],
+    planned: Collection[str] = (),
 ) -> PageIncident:
     """One incident as the page tells it: each of the page's monitors that was in it
     with its own time (``own``: its stints, from the membership history), not the
     incident's: a monitor that joined late, or left while others stay down, shows its
-    own outage, for as long as the page shows that day (issue 24)."""
+    own outage, for as long as the page shows that day (issue 24).  A monitor of
+    ``planned`` was down under maintenance alone: it is not told."""
     incident = listed.incident
     until = incident.resolved if incident.resolved is not None else now
     words = trouble(incident.kind)
     monitors: list[Told] = []
     names = sorted(own) if own else sorted(m for m in incident.monitors if m in shown)
+    names = [n for n in names if n not in planned]
     for name in (n for n in names if n in shown):
         spans = own.get(name)
         if spans:
@@ -450,23 +467,26 @@ def _lone_note(note: IncidentNote, shown: Mapping[str, str], now: float) -> Page
     }
 
 
-def build_page(sight: Sight, page: StatusPage) -> PageDoc:
-    """The document behind ``/status/{slug}`` and its HTML (see the module's docstring
-    for what it holds and what it never does).  Reads the store: run it off the loop."""
+def _groups(
+    sight: Sight,
+    page: StatusPage,
+    changes: Mapping[str, Sequence[tuple[float, State]]],
+    under: Collection[str],
+) -> list[Group]:
+    """The page's groups, each monitor's row with its state in words (``Under
+    maintenance`` for one of ``under``), its uptime and its days."""
     now = sight.now
     since = now - WINDOWS["90d"]
-    names = [e.monitor for e in page.entries()]
-    shown = {e.monitor: e.shown for e in page.entries()}
-    changes = sight.store.state_changes_of(names, since)
     groups: list[Group] = []
     for group in page.groups:
         rows: list[PageRow] = []
         for entry in group.monitors:
             state = sight.state(entry.monitor)
+            public = MAINTENANCE if entry.monitor in under else _PUBLIC[state]
             row: PageRow = {
                 "name": entry.shown,
                 "state": str(state),
-                "status": _PUBLIC[state].json(),
+                "status": public.json(),
                 "uptime_90d": uptime(changes[entry.monitor], since, now),
                 "days": [
                     {"date": _date(start), "uptime": share}
@@ -482,8 +502,30 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
                 latest = sight.latest.get(entry.monitor)
                 row["latency_ms"] = None if latest is None else round_ms(latest.latency_ms)
             rows.append(row)
-        states = [sight.state(e.monitor) for e in group.monitors]
-        groups.append({"name": group.name, "status": overall(states).json(), "monitors": rows})
+        states = [sight.state(e.monitor) for e in group.monitors if e.monitor not in under]
+        held = sum(e.monitor in under for e in group.monitors)
+        groups.append(
+            {"name": group.name, "status": overall(states, held).json(), "monitors": rows}
+        )
+    return groups
+
+
+def build_page(sight: Sight, page: StatusPage) -> PageDoc:
+    """The document behind ``/status/{slug}`` and its HTML (see the module's docstring
+    for what it holds and what it never does).  Reads the store: run it off the loop."""
+    now = sight.now
+    since = now - WINDOWS["90d"]
+    names = [e.monitor for e in page.entries()]
+    shown = {e.monitor: e.shown for e in page.entries()}
+    changes = sight.store.state_changes_of(names, since)
+    windows = sight.store.windows(limit=OPENED_READ)
+    configured = sight.config.maintenance
+
+    def planned_at(name: str, at: float) -> bool:
+        return maintained(name, at, configured, windows)
+
+    under = {n for n in names if planned_at(n, now)}
+    groups = _groups(sight, page, changes, under)
     window = now - page.incident_days * DAY
     # Each incident's monitors as far as the page's and its notes' go: not the
     # thousands a mass outage's incident holds (issue 23).
@@ -502,11 +544,24 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     ]
     moves = sight.store.membership([i.incident.id for i in near], among)
     own = {i: stints(m) for i, m in moves.items()}
+
+    hushed = {
+        i.incident.id: planned_only(i, own.get(i.incident.id) or {}, shown, planned_at, now)
+        for i in near
+    }
     listed = [
-        i for i in near if any(m in shown for m in own.get(i.incident.id) or i.incident.monitors)
+        i
+        for i in near
+        if any(
+            m in shown and m not in hushed[i.incident.id]
+            for m in own.get(i.incident.id) or i.incident.monitors
+        )
     ]
     told = [
-        _incident_json(page, i, shown, changes, now, own.get(i.incident.id, {})) for i in listed
+        _incident_json(
+            page, i, shown, changes, now, own.get(i.incident.id, {}), hushed[i.incident.id]
+        )
+        for i in listed
     ]
     for note in page.notes:
         if note.incident is not None or note.monitor not in shown:
@@ -520,13 +575,12 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     for i in told:
         if i["id"] is not None:
             i["updates"] = ups.get(i["id"], [])
-    windows = sight.store.windows(limit=OPENED_READ)
     doc: PageDoc = {
         "slug": page.slug,
         "title": page.title,
         "description": page.description,
         "now": iso(now),
-        "status": overall([sight.state(n) for n in names]).json(),
+        "status": overall([sight.state(n) for n in names if n not in under], len(under)).json(),
         "announcements": [
             {
                 "level": a.level,
@@ -615,6 +669,9 @@ def badge(sight: Sight, name: str, shown: str, which: str) -> str:
     """The SVG of badge ``which`` of monitor ``name``.  Reads the store for the uptime:
     run it off the loop."""
     if which == "status":
+        windows = sight.store.windows(limit=OPENED_READ)
+        if maintained(name, sight.now, sight.config.maintenance, windows):
+            return maintenance_badge(shown)
         return status_badge(shown, sight.state(name))
     if which == "uptime-30d":
         changes = sight.store.state_changes(name, sight.now - WINDOWS["30d"])

@@ -45,8 +45,7 @@ from tether.monitor.web._params import FORM_TYPES, BadBody, parse_json, read_bod
 from tether.monitor.web._routing import Handler
 from tether.monitor.web.auth._auth import client_address
 from tether.monitor.web.auth._sessions import LoginLimiter
-from tether.monitor.web.status._status_news import page_news
-from tether.monitor.web.status._statuspage import SECURITY_HEADERS, Sight, TtlCache, build_page
+from tether.monitor.web.status._statuspage import SECURITY_HEADERS, TtlCache
 
 if TYPE_CHECKING:
     from tether.monitor.config import StatusPage
@@ -347,15 +346,12 @@ class _Subscriptions:
         page, given = self.subscribable(request)
 
         async def build() -> str:
-            sight = Sight.of(self.runner)
+            now, store = self.runner.wall(), self.runner.store
 
             def work() -> str:
-                doc = build_page(sight, page)
-                news = page_news(
-                    page.slug, page.title, doc["incidents"], doc.get("maintenance", []), sight.now
-                )
-                newest = [n.to_json() for n in reversed(news)][:FEED_ENTRIES]
-                return atom_feed(page, given.url, newest, sight.now)
+                # What was told, as it was told (the store's): an entry is never
+                # rewritten by the page's later words; a change is an entry of its own.
+                return atom_feed(page, given.url, store.news(page.slug, FEED_ENTRIES), now)
 
             return await asyncio.to_thread(work)
 
