@@ -114,6 +114,19 @@ def restarted(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         conn.execute("UPDATE tether_controls SET paused_by = ?", (BAD_TEXT,))
         conn.execute("UPDATE results SET detail = ?", (BAD_TEXT,))
         conn.execute("UPDATE tether_location_states SET detail = ?", (BAD_TEXT,))
+        # What the feed reads: the page's news as it was told (issue 73 §4), one piece
+        # holding the update's text as a monitor before the gate would have told it.
+        told = {
+            "key": "update:1",
+            "at": EPOCH + 15,
+            "event": "incident.updated",
+            "subject": "Update: Shop",
+            "text": BAD_TEXT,
+        }
+        conn.execute(
+            "INSERT INTO tether_status_news (page, key, at, noted, body) VALUES (?, ?, ?, ?, ?)",
+            ("s", "update:1", EPOCH + 15, EPOCH + 15, json.dumps(told)),
+        )
         held = conn.execute("SELECT count(*) FROM incident_timeline WHERE entry LIKE '%ud800%'")
         assert held.fetchone()[0] >= 2
     s = ServedRunner(parse_config(_config(lab)), SQLiteStore(db))
