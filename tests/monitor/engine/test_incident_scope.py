@@ -4,12 +4,20 @@ one comes back, resolved once every location is up.  Pure: the quorum feeding th
 incident engine on a virtual clock, as ``test_incidents_partial.py`` does.
 
 Not done yet, so both tests are strict xfails: the engine opens a new incident at each
-change of scope.  Keeping one needs the store to write an incident's ``key`` when it
-changes (today a change writes kind, detail, hint and the rest, never the key, so a
-restart would bring the incident back partial and the status page would keep hiding
-it), the status page and its news (which leave partial incidents out and tell each
-incident's opening and resolution once, by id) to follow an incident that turns partial
-and back, and the lifecycle matrix to hold a rescoped incident across a restart.
+change of scope (``_changed`` opens the full one and ``_end_partial`` closes the partial
+one; ``_leave`` resolves the full one and ``locations`` opens a new partial one).
+Keeping one incident needs, besides the engine:
+
+- the store to write an incident's ``key`` when it changes: ``incident_write``'s header
+  and the ``UPDATE incidents SET`` of both backends write kind, detail, hint and the
+  rest, never the key, so a restart would restore the incident as partial and the
+  status page would keep hiding it;
+- the status page and its subscribers' news to follow an incident that turns partial
+  and back: the page lists incidents ``not is_partial`` by their stored key, and the
+  news tells ``incident:ID:opened`` and ``incident:ID:resolved`` once each, so an
+  outage turned partial would vanish from the page with no "Resolved", and a second
+  full phase of the same incident would never be told;
+- a lifecycle-matrix row holding a rescoped incident across a restart and a takeover.
 """
 
 from __future__ import annotations
