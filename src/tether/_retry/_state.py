@@ -347,7 +347,9 @@ class Guard:
     def settle(self, endpoint: str) -> None:
         """After a success through :meth:`fast_first` and :meth:`first_succeeded`: make
         ``endpoint``'s :class:`Steady` record for this second, if it is in the healthy
-        steady state and has none (a lock once a second per endpoint, not per call)."""
+        steady state and has none (a lock once a second per endpoint, not per call).  A
+        window whose newest second has passed is rolled to this one first, as the next
+        count would roll it."""
         if not self._settles:
             return
         now = self._policy.clock()
@@ -359,22 +361,31 @@ class Guard:
             h = self._health.get(endpoint)
             if h is None or h.unhealthy or h.consecutive:
                 return
-            start, end = -math.inf, math.inf
-            firsts = oks = _UNREAD
+            calls = firsts = None  # the breaker's window and the budget's
             if p.breaker is not None:
                 b = self._breakers.get(endpoint)
                 if b is None or b.state is not _CLOSED or b.consecutive or b.trial:
                     return
-                window = b.window
-                assert window is not None  # made with one
-                start, end, oks = window.start, window.end, window.tally
+                calls = b.window
             if p.budget is not None:
-                window = self._budgets.get(endpoint)
-                if window is None:
+                firsts = self._budgets.get(endpoint)
+                if firsts is None:
                     return
-                start, end, firsts = max(start, window.start), min(end, window.end), window.tally
-            if start <= now < end:
-                self.steady[endpoint] = Steady(end, firsts, oks, h)
+            end = math.inf
+            for window in (calls, firsts):
+                if window is None:
+                    continue
+                if now < window.start:  # rolled past this moment by another thread
+                    return
+                if now >= window.end:
+                    window.add(now, 0, 0)
+                end = min(end, window.end)
+            self.steady[endpoint] = Steady(
+                end,
+                _UNREAD if firsts is None else firsts.tally,
+                _UNREAD if calls is None else calls.tally,
+                h,
+            )
 
     def _unsettle(self, endpoint: str) -> None:
         """Under the lock, after a failure was recorded: the endpoint's :class:`Steady`

@@ -127,14 +127,14 @@ class Session(requests.Session):
                 guard.breaker_release(key)  # as Call.abandon() does
                 raise
             del kwargs["timeout"]
-            made = (None, exc, timer.fired)
-            return self._retrying(request, kwargs, None, (key, now, _current()), made)
+            raised = (None, exc, timer.fired)
+            return self._retrying(request, kwargs, None, (key, now, _current()), raised)
         timer.at = _INF  # timer.disarm()
         code = response.status_code
         if code >= 400:
             del kwargs["timeout"]
-            made = (response, None, False)
-            return self._retrying(request, kwargs, None, (key, now, _current()), made)
+            answered = (response, None, False)
+            return self._retrying(request, kwargs, None, (key, now, _current()), answered)
         done = _monotonic()
         if done < s.end:
             next(s.oks)  # the success, counted in the breaker's window
