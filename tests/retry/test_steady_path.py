@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 
 import tether
 from tether._retry._state import Guard, Steady, endpoint_of
@@ -26,7 +27,8 @@ from tether.integrations import httpx as tether_httpx
 
 class Scripted:
     """A loopback HTTP server answering each request with the next status of ``script``
-    (200 once it is spent); a redirect points at ``/next``."""
+    (200 once it is spent); a redirect points at ``/next``, and 0 closes the connection
+    without an answer."""
 
     def __init__(self) -> None:
         self.script: list[int] = []
@@ -37,6 +39,9 @@ class Scripted:
 
             def do_GET(self) -> None:
                 status = outer.script.pop(0) if outer.script else 200
+                if status == 0:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", "/next")
@@ -175,6 +180,42 @@ def test_steady_calls_count_for_the_budget_and_the_breaker(client: str, scripted
         assert guard.breaker_state(scripted.url) == "open"
     finally:
         close()
+
+
+def _raised(client: str, guard: Guard, url: str) -> BaseException:
+    """What a call through ``client`` on ``guard`` raised (it must raise)."""
+    get, close = CLIENTS[client](guard)
+    try:
+        for _ in range(2):
+            assert get(url) == 200
+        record = guard.steady[endpoint_of(url)]
+        try:
+            get(url + "?fail")
+        except Exception as exc:
+            assert record.end == float("-inf")  # it was on the steady path, then ended
+            return exc
+        raise AssertionError("the call did not raise")
+    finally:
+        close()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_steady_attempt_that_fails_raises_as_the_full_loop_does(
+    client: str, scripted: Scripted
+) -> None:
+    """An attempt on the steady path that raises goes on in the full loop, outside the
+    handler of its exception: the error raised is the library's, with ``.failure`` and
+    its cause, and no ``__context__`` of the first attempt's exception."""
+
+    def scenario() -> None:
+        scripted.script = [200, 200, 0]
+        error = _raised(client, Guard(_policy(attempts=1)), scripted.url)
+        assert isinstance(error, (httpx.RemoteProtocolError, requests.ConnectionError))
+        assert error.failure.kind is tether.Kind.CONNECTION_CLOSED  # type: ignore[union-attr]
+        assert error.__cause__ is not None
+        assert error.__context__ is None
+
+    _in_one_second(scenario)
 
 
 class _FailingMeanwhile(httpx.BaseTransport):

@@ -103,13 +103,17 @@ class Transport(httpx.BaseTransport):
                 except BaseException:
                     response.close()
                     raise
-        except BaseException as exc:
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
             _ends_at.reset(token)
-            if not isinstance(exc, Exception):
-                guard.breaker_release(key)  # as Call.abandon() does
-                raise
-            return self._retrying(request, None, (key, now, _current()), (None, exc))
+            guard.breaker_release(key)  # as Call.abandon() does
+            raise
+        else:
+            error = None
         _ends_at.reset(token)
+        if error is not None:  # the full loop goes on, outside the handler: no __context__
+            return self._retrying(request, None, (key, now, _current()), (None, error))
         code = response.status_code
         if code >= 300:
             if code >= 400:

@@ -121,15 +121,19 @@ class Session(requests.Session):
             _cutoff.wake()
         try:
             response = requests.Session.send(self, request, **kwargs)
-        except BaseException as exc:
+        except Exception as exc:
+            error: Exception | None = exc
+        except BaseException:
             timer.at = _INF
-            if not isinstance(exc, Exception):
-                guard.breaker_release(key)  # as Call.abandon() does
-                raise
-            del kwargs["timeout"]
-            raised = (None, exc, timer.fired)
-            return self._retrying(request, kwargs, None, (key, now, _current()), raised)
+            guard.breaker_release(key)  # as Call.abandon() does
+            raise
+        else:
+            error = None
         timer.at = _INF  # timer.disarm()
+        if error is not None:  # the full loop goes on, outside the handler: no __context__
+            del kwargs["timeout"]
+            raised = (None, error, timer.fired)
+            return self._retrying(request, kwargs, None, (key, now, _current()), raised)
         code = response.status_code
         if code >= 400:
             del kwargs["timeout"]
