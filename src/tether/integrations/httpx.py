@@ -104,34 +104,36 @@ class Transport(httpx.BaseTransport):
                     response.close()
                     raise
         except Exception as exc:
-            error: Exception | None = exc
+            error = exc
         except BaseException:
             _ends_at.reset(token)
             guard.breaker_release(key)  # as Call.abandon() does
             raise
         else:
-            error = None
+            _ends_at.reset(token)
+            code = response.status_code
+            if code >= 300:
+                if code >= 400:
+                    first = (key, now, _current())
+                    return self._retrying(request, None, first, (response, None))
+                if code in _REDIRECTS:
+                    request.extensions = {**request.extensions}  # the chain goes in a copy
+                    _hop_ended(request, None, code, response)
+            done = _monotonic()
+            if done < s.end:
+                next(s.oks)  # the success, counted in the breaker's window
+                s.health.last_success_at = done
+                if done >= s.end:  # a failure was recorded meanwhile: this success follows it
+                    guard.record(key, None, done, sampled=False)
+            else:
+                done = guard.first_succeeded(key)
+            if SINKS:
+                hand_on(key, request.method, None, code, done - now, 1)
+            return response
         _ends_at.reset(token)
-        if error is not None:  # the full loop goes on, outside the handler: no __context__
-            return self._retrying(request, None, (key, now, _current()), (None, error))
-        code = response.status_code
-        if code >= 300:
-            if code >= 400:
-                return self._retrying(request, None, (key, now, _current()), (response, None))
-            if code in _REDIRECTS:
-                request.extensions = {**request.extensions}  # the chain goes in a copy
-                _hop_ended(request, None, code, response)
-        done = _monotonic()
-        if done < s.end:
-            next(s.oks)  # the success, counted in the breaker's window
-            s.health.last_success_at = done
-            if done >= s.end:  # a failure was recorded meanwhile: this success follows it
-                guard.record(key, None, done, sampled=False)
-        else:
-            done = guard.first_succeeded(key)
-        if SINKS:
-            hand_on(key, request.method, None, code, done - now, 1)
-        return response
+        # The full loop goes on outside the handler of the attempt's exception: the error
+        # it raises has no __context__.
+        return self._retrying(request, None, (key, now, _current()), (None, error))
 
     def _handle(self, request: httpx.Request, key: str) -> httpx.Response:
         """A call off the steady path: the guard's fast path (issue 46 §5) for a first

@@ -108,7 +108,11 @@ class Session(requests.Session):
         guard = self.guard
         s = guard.steady.get(key, _UNSETTLED)
         now = _monotonic()
-        if now >= s.end or kwargs.get("timeout") is not None:
+        try:
+            user_timeout = kwargs["timeout"]  # Session.request always passes it
+        except KeyError:
+            user_timeout = None
+        if now >= s.end or user_timeout is not None:
             return self._send(request, kwargs, key, timer)
         next(s.firsts)  # the first attempt, counted for the budget
         t = guard.first_timeouts
@@ -122,37 +126,38 @@ class Session(requests.Session):
         try:
             response = requests.Session.send(self, request, **kwargs)
         except Exception as exc:
-            error: Exception | None = exc
+            error = exc
         except BaseException:
             timer.at = _INF
             guard.breaker_release(key)  # as Call.abandon() does
             raise
         else:
-            error = None
-        timer.at = _INF  # timer.disarm()
-        if error is not None:  # the full loop goes on, outside the handler: no __context__
-            del kwargs["timeout"]
-            raised = (None, error, timer.fired)
-            return self._retrying(request, kwargs, None, (key, now, _current()), raised)
-        code = response.status_code
-        if code >= 400:
-            del kwargs["timeout"]
-            answered = (response, None, False)
-            return self._retrying(request, kwargs, None, (key, now, _current()), answered)
-        done = _monotonic()
-        if done < s.end:
-            next(s.oks)  # the success, counted in the breaker's window
-            s.health.last_success_at = done
-            if done >= s.end:  # a failure was recorded meanwhile: this success follows it
-                guard.record(key, None, done, sampled=False)
-        else:
-            done = guard.first_succeeded(key)
-        if SINKS:
-            hand_on(key, request.method or "GET", None, code, done - now, 1)  # prepared: upper case
-        if type(response) is requests.Response:
-            response.__class__ = _Response  # as _redacting() does, without the call
-            return response
-        return _redacting(response)
+            timer.at = _INF  # timer.disarm()
+            code = response.status_code
+            if code >= 400:
+                del kwargs["timeout"]
+                answered = (response, None, False)
+                return self._retrying(request, kwargs, None, (key, now, _current()), answered)
+            done = _monotonic()
+            if done < s.end:
+                next(s.oks)  # the success, counted in the breaker's window
+                s.health.last_success_at = done
+                if done >= s.end:  # a failure was recorded meanwhile: this success follows it
+                    guard.record(key, None, done, sampled=False)
+            else:
+                done = guard.first_succeeded(key)
+            if SINKS:
+                hand_on(key, request.method or "GET", None, code, done - now, 1)  # upper case
+            if type(response) is requests.Response:
+                response.__class__ = _Response  # as _redacting() does, without the call
+                return response
+            return _redacting(response)
+        timer.at = _INF
+        # The full loop goes on outside the handler of the attempt's exception: the error
+        # it raises has no __context__.
+        del kwargs["timeout"]
+        raised = (None, error, timer.fired)
+        return self._retrying(request, kwargs, None, (key, now, _current()), raised)
 
     def _send(
         self,
