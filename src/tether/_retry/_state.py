@@ -13,9 +13,11 @@ with a window's ``tally``, folded in under the lock when the window is read.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,6 +121,47 @@ class _Health:
     first_failure_at: float | None = None
 
 
+class Steady:
+    """One endpoint in the healthy steady state, until ``end``: what the integrations'
+    fast paths read and count into on a healthy call instead of calling the guard (issue
+    71 §5), since a method call costs more than everything the call must record.
+
+    :meth:`Guard.settle` makes it, under the guard's lock, only while the endpoint's
+    breaker is closed with no failure counted, its health record healthy with none,
+    and both windows (the budget's and the breaker's) in their newest second, which
+    ``end`` ends: a first attempt at ``now < end`` is counted with ``next(firsts)`` (as
+    :meth:`Guard.fast_first` counts it), and a success at ``done < end`` with
+    ``next(oks)`` and ``health.last_success_at = done`` (as
+    :meth:`Guard.first_succeeded` records it).  Past ``end``, the guard's methods do the
+    work (and roll the windows).  (No ``start``: the record is made at a moment of its
+    second, and the clock, ``time.monotonic``, never goes back.)
+
+    A failure that takes the endpoint out of the steady state takes the record out of
+    :attr:`Guard.steady` and sets its ``end`` to minus infinity (:meth:`Guard.record`,
+    under the lock): a success counted while that happened sees ``end`` passed after
+    counting and is recorded again, after the failure, as :meth:`Guard.first_succeeded`
+    does."""
+
+    __slots__ = ("end", "firsts", "health", "oks")
+
+    def __init__(
+        self, end: float, firsts: itertools.count[int], oks: itertools.count[int], health: _Health
+    ) -> None:
+        self.end = end
+        self.firsts = firsts
+        """The budget window's tally (a count nobody reads without a budget)."""
+        self.oks = oks
+        """The breaker window's tally (a count nobody reads without a breaker)."""
+        self.health = health
+
+
+_UNREAD = itertools.count()
+"""The tally of a window the policy does not keep (no budget, or no breaker)."""
+UNSETTLED = Steady(-math.inf, _UNREAD, _UNREAD, _Health())
+"""The record of an endpoint not in :attr:`Guard.steady`, for ``steady.get(endpoint,
+UNSETTLED)``: ended before any moment."""
+
+
 class Guard:
     """The retry budgets, circuit breakers and health records of one owner, per endpoint.
 
@@ -154,6 +197,13 @@ class Guard:
         """May a call's first attempt take the fast path (:meth:`fast_first`,
         :meth:`first_succeeded`)?  Not when a success has more to do than count: a
         bulkhead's slot, a throttle's count, a hedge's race, a slow call's timing."""
+        self.steady: dict[str, Steady] = {}
+        """The endpoints in the healthy steady state this second (:class:`Steady`), which
+        the integrations' fast paths read by ``host:port``.  Only for a guard on the fast
+        path whose clock is ``time.monotonic`` (the integrations read that clock for the
+        attempt's total time too), where the GIL makes a tally's step atomic: empty for
+        any other."""
+        self._settles = self.fast and _GIL and p.clock is time.monotonic
 
     @property
     def policy(self) -> RetryPolicy:
@@ -293,6 +343,61 @@ class Guard:
             # the two, as record() would have made it (its call is counted already).
             self.record(endpoint, None, now, sampled=False)
         return now
+
+    def settle(self, endpoint: str) -> None:
+        """After a success through :meth:`fast_first` and :meth:`first_succeeded`: make
+        ``endpoint``'s :class:`Steady` record for this second, if it is in the healthy
+        steady state and has none (a lock once a second per endpoint, not per call).  A
+        window whose newest second has passed is rolled to this one first, as the next
+        count would roll it."""
+        if not self._settles:
+            return
+        now = self._policy.clock()
+        s = self.steady.get(endpoint)
+        if s is not None and now < s.end:
+            return
+        p = self._policy
+        with self._lock:
+            h = self._health.get(endpoint)
+            if h is None or h.unhealthy or h.consecutive:
+                return
+            calls = firsts = None  # the breaker's window and the budget's
+            if p.breaker is not None:
+                b = self._breakers.get(endpoint)
+                if b is None or b.state is not _CLOSED or b.consecutive or b.trial:
+                    return
+                calls = b.window
+            if p.budget is not None:
+                firsts = self._budgets.get(endpoint)
+                if firsts is None:
+                    return
+            end = math.inf
+            for window in (calls, firsts):
+                if window is None:
+                    continue
+                if now < window.start:  # rolled past this moment by another thread
+                    return
+                if now >= window.end:
+                    window.add(now, 0, 0)
+                end = min(end, window.end)
+            self.steady[endpoint] = Steady(
+                end,
+                _UNREAD if firsts is None else firsts.tally,
+                _UNREAD if calls is None else calls.tally,
+                h,
+            )
+
+    def _unsettle(self, endpoint: str) -> None:
+        """Under the lock, after a failure was recorded: the endpoint's :class:`Steady`
+        record goes if the endpoint has left the healthy steady state."""
+        h = self._health.get(endpoint)
+        b = self._breakers.get(endpoint)
+        if (h is not None and (h.unhealthy or h.consecutive)) or (
+            b is not None and (b.state is not _CLOSED or b.consecutive or b.trial)
+        ):
+            s = self.steady.pop(endpoint, None)
+            if s is not None:
+                s.end = -math.inf
 
     def breaker_allows(self, endpoint: str, now: float) -> bool:
         """:meth:`admit` for a later attempt (nothing counted for the budget)."""
@@ -522,6 +627,8 @@ class Guard:
             health = self._health_record(endpoint, failure, now)
             if self._latency is not None and failure is None and duration is not None:
                 self._sample(endpoint, duration)
+            if failure is not None and endpoint in self.steady:
+                self._unsettle(endpoint)
         p = self._policy
         if change is not None:
             emit(p.on_breaker_change, "breaker_change", change)

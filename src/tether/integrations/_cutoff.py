@@ -87,9 +87,7 @@ class Timer:
         self.at = at  # before the new list: the watchdog reads the list first
         self.socks = []
         if at < _until[0]:  # sooner than the watchdog would look: wake it
-            if not _thread:
-                _start()
-            _wake.set()
+            wake()
 
     def disarm(self) -> None:
         self.at = _INF
@@ -110,6 +108,13 @@ _timers: dict[int, Timer] = {}
 """Each thread's timer, by thread id, made at its first attempt and kept: a thread id is
 reused once its thread ends (so the ids a process has seen bound it), and a timer
 between attempts costs the watchdog one comparison."""
+
+
+def wake() -> None:
+    """Wake the watchdog (started if it is not): a timer was armed sooner than it looks."""
+    if not _thread:
+        _start()
+    _wake.set()
 
 
 def timer(ident: int) -> Timer:
@@ -193,9 +198,7 @@ def arm(seconds: float) -> Cutoff:
         return cutoff
     _armed.add(cutoff)
     if at < _until[0]:  # sooner than the watchdog would look: wake it
-        if not _thread:
-            _start()
-        _wake.set()
+        wake()
     return cutoff
 
 

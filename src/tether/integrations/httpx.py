@@ -33,15 +33,19 @@ import httpx
 
 from tether._retry import _errors
 from tether._retry._loop import (
+    SINKS,
     Call,
     First,
     endpoint_key,
     fast_succeeded,
+    hand_on,
     run_async,
     run_sync,
 )
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import UNSETTLED as _UNSETTLED
 from tether._retry._state import Guard, guard_for
+from tether._retry._testing import current as _current
 from tether._sensitive import Origin, drop_sensitive, origin
 from tether.integrations._errors import Errors, library_error
 
@@ -77,6 +81,68 @@ class Transport(httpx.BaseTransport):
         _bound_reads(self._inner)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # The steady path (issue 71 §5): an endpoint in the healthy steady state is counted
+        # into its guard's Steady record, with no call of the guard's; anything else, a
+        # redirect's hop included, goes the general way (_handle).
+        extensions = request.extensions
+        key = _endpoint(request.url)
+        guard = self.guard
+        s = guard.steady.get(key, _UNSETTLED)
+        now = _monotonic()
+        if now >= s.end or _CHAIN in extensions:
+            return self._handle(request, key)
+        next(s.firsts)  # the first attempt, counted for the budget
+        t = guard.first_timeouts
+        given = extensions.get("timeout", _NONE_GIVEN)
+        last = _last_timeouts[0]
+        if last[0] is not t or last[1] != given:  # other client settings than the last call's
+            last = _least_timeouts(given, t)
+        if not last[3]:  # the policy's are tighter than the client's: the attempt's own copy
+            request.extensions = {**extensions, "timeout": last[2]}
+        token = _ends_at.set(now + t.total)
+        try:
+            response = self._inner.handle_request(request)
+            if STREAM not in extensions or not extensions[STREAM]:
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+        except Exception as exc:
+            error = exc
+        except BaseException:
+            _ends_at.reset(token)
+            guard.breaker_release(key)  # as Call.abandon() does
+            raise
+        else:
+            _ends_at.reset(token)
+            code = response.status_code
+            if code >= 300:
+                if code >= 400:
+                    first = (key, now, _current())
+                    return self._retrying(request, None, first, (response, None))
+                if code in _REDIRECTS:
+                    request.extensions = {**request.extensions}  # the chain goes in a copy
+                    _hop_ended(request, None, code, response)
+            done = _monotonic()
+            if done < s.end:
+                next(s.oks)  # the success, counted in the breaker's window
+                s.health.last_success_at = done
+                if done >= s.end:  # a failure was recorded meanwhile: this success follows it
+                    guard.record(key, None, done, sampled=False)
+            else:
+                done = guard.first_succeeded(key)
+            if SINKS:
+                hand_on(key, request.method, None, code, done - now, 1)
+            return response
+        _ends_at.reset(token)
+        # The full loop goes on outside the handler of the attempt's exception: the error
+        # it raises has no __context__.
+        return self._retrying(request, None, (key, now, _current()), (None, error))
+
+    def _handle(self, request: httpx.Request, key: str) -> httpx.Response:
+        """A call off the steady path: the guard's fast path (issue 46 §5) for a first
+        attempt, which settles the endpoint again once it works, else the full loop."""
         guard = self.guard
         extensions = request.extensions
         chain = extensions.get(_CHAIN)
@@ -84,7 +150,7 @@ class Transport(httpx.BaseTransport):
             chain = _keep_on_origin(request, chain, guard.policy)
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
-        first = guard.fast_first(_endpoint(request.url))
+        first = guard.fast_first(key)
         if first is None:
             return self._retrying(request, chain, None, None)
         t = guard.first_timeouts
@@ -119,6 +185,8 @@ class Transport(httpx.BaseTransport):
         if code in _REDIRECTS or chain is not None:
             _hop_ended(request, chain, code, response)
         fast_succeeded(guard, first, request.method, code)
+        if chain is None:
+            guard.settle(key)
         return response
 
     def _attempt(self, request: httpx.Request, chain: _Chain | None, t: Timeouts) -> httpx.Response:
@@ -372,6 +440,14 @@ def _timeouts(extensions: dict[str, Any], t: Timeouts) -> dict[str, float | None
     last = _last_timeouts[0]
     if last[0] is t and last[1] == given:  # a first attempt through the same client settings
         return last[2]
+    return _least_timeouts(given, t)[2]
+
+
+def _least_timeouts(
+    given: dict[str, Any], t: Timeouts
+) -> tuple[Timeouts, dict[str, Any], dict[str, float | None], bool]:
+    """:func:`_timeouts` worked out and kept for the next attempts (:data:`_last_timeouts`),
+    with whether they are the client's own (``given``) unchanged."""
 
     def least(theirs: float | None, ours: float) -> float | None:
         value = ours if theirs is None else min(theirs, ours)
@@ -383,15 +459,18 @@ def _timeouts(extensions: dict[str, Any], t: Timeouts) -> dict[str, float | None
         "write": least(given.get("write"), t.read),
         "pool": least(given.get("pool"), t.connect),
     }
-    _last_timeouts[0] = (t, dict(given), timeout)  # a copy: the caller's dict may change
-    return timeout
+    # A copy of given: the caller's dict may change.
+    last = _last_timeouts[0] = (t, dict(given), timeout, timeout == given)
+    return last
 
 
 _NONE_GIVEN: dict[str, Any] = {}
-_last_timeouts: list[tuple[Timeouts | None, dict[str, Any] | None, dict[str, float | None]]] = [
-    (None, None, {})
-]
-"""The last attempt's timeouts, which every first attempt under the same settings reuses."""
+_last_timeouts: list[
+    tuple[Timeouts | None, dict[str, Any] | None, dict[str, float | None], bool]
+] = [(None, None, {}, False)]
+"""The last attempt's timeouts, which every first attempt under the same settings reuses:
+the policy's ``Timeouts``, the client's, the least of the two, and whether that is the
+client's unchanged (the steady path then leaves the request's extensions as they are)."""
 
 
 def _status(response: httpx.Response) -> tuple[int, Any]:

@@ -27,14 +27,18 @@ from urllib3.poolmanager import ProxyManager
 from tether._redact import redact_exception
 from tether._retry import _errors
 from tether._retry._loop import (
+    SINKS,
     Call,
     First,
     endpoint_key,
     fast_succeeded,
+    hand_on,
     run_sync,
 )
 from tether._retry._policy import RetryPolicy, Timeouts
+from tether._retry._state import UNSETTLED as _UNSETTLED
 from tether._retry._state import Guard, guard_for
+from tether._retry._testing import current as _current
 from tether._sensitive import drop_sensitive, same_origin
 from tether.integrations import _cutoff
 from tether.integrations._errors import Errors, library_error
@@ -47,6 +51,8 @@ _timers = _cutoff._timers  # each thread's total timer, by thread id
 twice, and a local's attribute costs several times a dict's item (issue 46 §5).  A
 thread's timer is armed (``at`` finite) while an attempt of it is under way."""
 _INF = float("inf")
+_monotonic = _cutoff._monotonic  # the policy's clock on the steady path, and the timer's
+_until = _cutoff._until
 
 
 class Session(requests.Session):
@@ -100,11 +106,78 @@ class Session(requests.Session):
         if timer.at != _INF:
             # A redirect followed inside an attempt: part of that attempt.
             return super().send(request, **kwargs)
+        # The steady path (issue 71 §5): an endpoint in the healthy steady state is counted
+        # into its guard's Steady record, with no call of the guard's or the timer's;
+        # anything else, a caller's timeout included, goes the general way (_send).
+        key = endpoint_key(request.url or "")
+        guard = self.guard
+        s = guard.steady.get(key, _UNSETTLED)
+        now = _monotonic()
+        try:
+            user_timeout = kwargs["timeout"]  # Session.request always passes it
+        except KeyError:
+            user_timeout = None
+        if now >= s.end or user_timeout is not None:
+            return self._send(request, kwargs, key, timer)
+        next(s.firsts)  # the first attempt, counted for the budget
+        t = guard.first_timeouts
+        last = _last_timeout[0]
+        kwargs["timeout"] = last[1] if last[0] is t else _timeout(t, None)
+        # timer.arm(t.total), without its call: this thread's timer, no object made per call
+        at = timer.at = now + t.total
+        timer.socks = []
+        if at < _until[0]:  # sooner than the watchdog would look: wake it
+            _cutoff.wake()
+        try:
+            response = requests.Session.send(self, request, **kwargs)
+        except Exception as exc:
+            error = exc
+        except BaseException:
+            timer.at = _INF
+            guard.breaker_release(key)  # as Call.abandon() does
+            raise
+        else:
+            timer.at = _INF  # timer.disarm()
+            code = response.status_code
+            if code >= 400:
+                del kwargs["timeout"]
+                answered = (response, None, False)
+                return self._retrying(request, kwargs, None, (key, now, _current()), answered)
+            done = _monotonic()
+            if done < s.end:
+                next(s.oks)  # the success, counted in the breaker's window
+                s.health.last_success_at = done
+                if done >= s.end:  # a failure was recorded meanwhile: this success follows it
+                    guard.record(key, None, done, sampled=False)
+            else:
+                done = guard.first_succeeded(key)
+            if SINKS:
+                hand_on(key, request.method or "GET", None, code, done - now, 1)  # upper case
+            if type(response) is requests.Response:
+                response.__class__ = _Response  # as _redacting() does, without the call
+                return response
+            return _redacting(response)
+        timer.at = _INF
+        # The full loop goes on outside the handler of the attempt's exception: the error
+        # it raises has no __context__.
+        del kwargs["timeout"]
+        raised = (None, error, timer.fired)
+        return self._retrying(request, kwargs, None, (key, now, _current()), raised)
+
+    def _send(
+        self,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+        key: str,
+        timer: _cutoff.Timer,
+    ) -> requests.Response:
+        """A call off the steady path: the guard's fast path (issue 46 §5) for a first
+        attempt, which settles the endpoint again once it works, else the full loop."""
         user_timeout = kwargs.pop("timeout", None)
         guard = self.guard
         # The fast path (issue 46 §5): a first attempt made here, with no Call, closure or
         # Outcome; what did not simply work goes on in the full loop.
-        first = guard.fast_first(endpoint_key(request.url or ""))
+        first = guard.fast_first(key)
         if first is None:
             return self._retrying(request, kwargs, user_timeout, None, None)
         t = guard.first_timeouts
@@ -130,9 +203,8 @@ class Session(requests.Session):
         if code >= 400:
             return self._retrying(request, kwargs, user_timeout, first, (response, None, False))
         fast_succeeded(guard, first, request.method or "GET", code)  # prepared: upper case
-        if type(response) is requests.Response:
-            response.__class__ = _Response  # as _redacting() does, without the call
-            return response
+        if user_timeout is None:
+            guard.settle(key)
         return _redacting(response)
 
     def _retrying(
