@@ -1,8 +1,9 @@
 """Delivering a status page's news to its subscribers (issue 48): e-mail through the page's
 e-mail channel, or a JSON body posted to a webhook and signed as the webhook channel signs
 (``X-Tether-Signature-256: sha256=HEX(HMAC(secret, body))``, the subscriber's own
-secret).  What is sent is made from the stored body alone (``engine/_status_news.StatusNews``,
-or a confirmation), which holds only what the page shows.
+secret, told to the webhook alone in the body of its confirmation).  What is sent is
+made from the stored body alone (``engine/_status_news.StatusNews``, or a
+confirmation), which holds only what the page shows.
 
 Every message but a confirmation carries the subscriber's unsubscribe link, in its text
 and in ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058: a mail client's
@@ -172,12 +173,15 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
 
 
 def webhook_body(delivery: Delivery, base: str) -> bytes:
-    """The JSON posted to a webhook subscriber for ``delivery`` (signed by the caller)."""
+    """The JSON posted to a webhook subscriber for ``delivery`` (signed by the caller); a
+    confirmation carries the subscriber's ``secret``, the one place it is told."""
     s = delivery.subscriber
     to = links(base, s.page, s.token)
     body = dict(delivery.body)
     if body.get("event") == CONFIRM:
-        doc = {**body, "confirm": to["confirm"], "page_url": to["page"]}
+        # The secret goes to the endpoint itself, never in an HTTP answer: whoever reads
+        # this endpoint, and no stranger who asked for it first, can verify (issue 72 §3).
+        doc = {**body, "confirm": to["confirm"], "page_url": to["page"], "secret": s.secret}
     else:
         doc = {**StatusNews.from_json(body).to_json(), "page_url": to["page"]}
     doc["unsubscribe"] = to["unsubscribe"]

@@ -17,8 +17,8 @@ answers the same whether the address is new, waiting for its confirmation or con
 tell whether an address is on the list.  Subscribing is limited per client and per
 address (``subscribe.per_hour`` an hour each: 429 with ``Retry-After`` past it); a token
 that matches nobody counts against its client (30 an hour), though a token is 256
-random bits.  A webhook subscriber's secret (what its bodies are signed with) is in the
-answer that made it, and nowhere else.
+random bits.  A webhook subscriber's secret (what its bodies are signed with) is told
+to the webhook alone, in the body of its confirmation: no answer holds it.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ class _Subscriptions:
             None,
         )
         try:
-            stored = await asyncio.to_thread(
+            await asyncio.to_thread(
                 self.runner.store.subscribe, new, confirmation(page.slug, page.title), now
             )
         except StoreError:
@@ -272,10 +272,9 @@ class _Subscriptions:
         )
         if is_form:
             return _page("done", page.slug, f"Subscribe to {page.title}", status=202, message=said)
-        doc: dict[str, object] = {"subscribed": "pending", "message": said}
-        if kind == "webhook" and stored.token == new.token:
-            doc["secret"] = new.secret  # once, to the one who made it
-        return _json(doc, 202)
+        # The same answer whatever the store holds: a webhook's secret is told to the
+        # webhook itself, in its confirmation (issue 72 §3), never to whoever asked.
+        return _json({"subscribed": "pending", "message": said}, 202)
 
     def bad_token(self, request: web.Request, slug: str, title: str) -> web.Response:
         key = f"client:{client_address(request)}"
