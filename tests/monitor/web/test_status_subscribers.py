@@ -83,6 +83,7 @@ class Subscribed(ServedRunner):
         smtp_port: int,
         per_hour: int = 5,
         maintenance: bool = False,
+        subscribe: dict[str, Any] | None = None,
         **served: Any,
     ) -> None:
         data = config_data(lab)
@@ -103,6 +104,7 @@ class Subscribed(ServedRunner):
             "webhook": True,
             "webhook_networks": ["127.0.0.0/8"],
             "per_hour": per_hour,
+            **(subscribe or {}),
         }
         data["maintenance"] = maintenance and [
             {"name": "db-upgrade-secret", "monitors": ["checkout-internal"],

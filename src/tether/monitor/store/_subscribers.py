@@ -113,6 +113,9 @@ class SubscriberStore(Protocol):
     def subscribers(self, page: str | None = None) -> list[Subscriber]:
         """Every subscriber (of ``page``), oldest first."""
 
+    def unconfirmed(self, page: str) -> int:
+        """How many subscribers of ``page`` have not confirmed."""
+
     def import_subscribers(self, subscribers: Sequence[Subscriber]) -> int:
         """Add ``subscribers`` as exported (an address a page has already is left as it
         is); how many were added."""
@@ -266,6 +269,13 @@ class SubscriberSQL(SQLStore[C]):
                 (page,),
             )
         return [_subscriber(r) for r in rows]
+
+    def unconfirmed(self, page: str) -> int:
+        rows = self._rows(
+            "SELECT COUNT(*) FROM tether_subscribers WHERE page = %s AND confirmed IS NULL",
+            (page,),
+        )
+        return int(rows[0][0])
 
     def import_subscribers(self, subscribers: Sequence[Subscriber]) -> int:
         def write(conn: C) -> int:

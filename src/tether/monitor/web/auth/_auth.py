@@ -42,6 +42,7 @@ checked on a worker thread (scrypt takes tens of milliseconds and 32 MiB), two a
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,7 @@ __all__ = [
     "agent_principal",
     "area",
     "bearer_gate",
+    "client_network",
     "install",
     "local_address",
     "login_handlers",
@@ -161,6 +163,23 @@ def client_address(request: web.Request) -> str:
     if _on_unix_socket(request):
         return request.headers.get("X-Forwarded-For", "") or "unknown"
     return request.remote or "unknown"
+
+
+def client_network(request: web.Request) -> str:
+    """Who sent the request, for a limit counted per client (issue 72 §4): its IPv4
+    address, or its IPv6 address's /64 (one customer's allotment: a /64 holds 2^64
+    addresses, each of which would otherwise be a client of its own); anything that is
+    not an address, as it is."""
+    given = client_address(request)
+    try:
+        address = ipaddress.ip_address(given.partition("%")[0])
+    except ValueError:
+        return given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class ConfiguredAuthority:

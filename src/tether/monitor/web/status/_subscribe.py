@@ -42,7 +42,7 @@ from tether.monitor.store._subscribers import Subscriber
 from tether.monitor.web._html import render
 from tether.monitor.web._params import FORM_TYPES, BadBody, parse_json, read_body, read_form
 from tether.monitor.web._routing import Handler
-from tether.monitor.web.auth._auth import client_address
+from tether.monitor.web.auth._auth import client_network
 from tether.monitor.web.auth._sessions import LoginLimiter
 from tether.monitor.web.status._status_news import page_news
 from tether.monitor.web.status._statuspage import SECURITY_HEADERS, Sight, TtlCache, build_page
@@ -56,6 +56,7 @@ __all__ = [
     "FEED_ENTRIES",
     "SubscribeHandlers",
     "atom_feed",
+    "cross_site",
     "subscribe_handlers",
     "valid_email",
 ]
@@ -68,6 +69,12 @@ EMAIL: Final = re.compile(
     r"[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 )
 URL_MAX: Final = 2000
+LIMIT_KEYS: Final = 100_000
+"""Clients and addresses a page's subscription limit counts at once: past them, while each
+is still counting, a new one waits (``LoginLimiter(churn=False)``); none is forgotten
+early."""
+FULL_RETRY: Final = 3600
+"""``Retry-After`` (seconds) of a page whose unconfirmed subscriptions are at their bound."""
 PAGE_HEADERS: Final = {
     **SECURITY_HEADERS,
     # Its own forms post to this server; nothing else differs from the page's.
@@ -193,7 +200,9 @@ class _Subscriptions:
     def __init__(self, runner: Running) -> None:
         self.runner = runner
         self.limiters: dict[tuple[str, int], LoginLimiter] = {}
-        self.tokens = LoginLimiter(runner.wall, limit=TOKEN_TRIES, window=3600.0)
+        self.tokens = LoginLimiter(
+            runner.wall, limit=TOKEN_TRIES, window=3600.0, max_keys=LIMIT_KEYS, churn=False
+        )
         self.feeds = TtlCache(runner.wall)
 
     def subscribable(self, request: web.Request) -> tuple[StatusPage, Subscribe]:
@@ -222,6 +231,16 @@ class _Subscriptions:
 
     async def subscribe(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
+        if not given.cross_site and cross_site(request, given.url):
+            return _json(
+                {
+                    "error": (
+                        "a subscription posted from another site is refused "
+                        "(subscribe.cross_site): subscribe on the page's own form"
+                    )
+                },
+                403,
+            )
         fields, is_form = await _fields(request)
         email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
         if bool(email) == bool(hook):
@@ -238,15 +257,36 @@ class _Subscriptions:
             return _json(
                 {"error": f"{kind}: give one {'address' if email else 'http(s) URL'}"}, 400
             )
-        limiter = self.limiters.setdefault(
-            (page.slug, given.per_hour),
-            LoginLimiter(self.runner.wall, limit=given.per_hour, window=3600.0),
-        )
-        keys = [f"client:{client_address(request)}", f"address:{address.lower()}"]
+        limiter = self.limiters.get((page.slug, given.per_hour))
+        if limiter is None:
+            limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
+                self.runner.wall,
+                limit=given.per_hour,
+                window=3600.0,
+                max_keys=LIMIT_KEYS,
+                churn=False,  # other keys, however many, never reset one's count
+            )
+        keys = [f"client:{client_network(request)}", f"address:{address.lower()}"]
         wait = limiter.retry_after(keys)
         if wait is not None:
             return self.limited(keys, wait)
         limiter.failed(keys)  # every request counts
+        try:
+            waiting = await asyncio.to_thread(self.runner.store.unconfirmed, page.slug)
+        except StoreError:
+            return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
+        if waiting >= given.max_unconfirmed:
+            # The same answer for every address, new or not: it tells nothing of the list.
+            return _json(
+                {
+                    "error": (
+                        f"too many subscriptions to this page wait for their confirmation "
+                        f"(subscribe.max_unconfirmed: {given.max_unconfirmed}): try again later"
+                    )
+                },
+                503,
+                {"Retry-After": str(FULL_RETRY)},
+            )
         now = self.runner.wall()
         new = Subscriber(
             0,
@@ -277,7 +317,7 @@ class _Subscriptions:
         return _json({"subscribed": "pending", "message": said}, 202)
 
     def bad_token(self, request: web.Request, slug: str, title: str) -> web.Response:
-        key = f"client:{client_address(request)}"
+        key = f"client:{client_network(request)}"
         wait = self.tokens.retry_after([key])
         if wait is not None:
             return self.limited([key], wait)
@@ -287,7 +327,7 @@ class _Subscriptions:
         )
 
     async def known(self, request: web.Request, token: str, slug: str) -> Subscriber | None:
-        key = f"client:{client_address(request)}"
+        key = f"client:{client_network(request)}"
         if self.tokens.retry_after([key]) is not None:
             return None
         found = (
@@ -356,6 +396,25 @@ class _Subscriptions:
             charset="utf-8",
             headers={**SECURITY_HEADERS, "Cache-Control": "max-age=60"},
         )
+
+
+def cross_site(request: web.Request, url: str) -> bool:
+    """Whether a browser says ``request`` comes from a page of another site than this
+    one (whose public address is ``url``): ``Sec-Fetch-Site: cross-site``, or, from a
+    browser that does not send it, an ``Origin`` neither the page's nor the request's own
+    host (``null``, an opaque origin, is another site).  A request without either (a
+    script, ``curl``) is no browser's: it comes from no site."""
+    fetch = request.headers.get("Sec-Fetch-Site")
+    if fetch is not None:
+        return fetch.strip().lower() == "cross-site"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        host = urlsplit(origin.strip()).netloc.lower()
+    except ValueError:
+        return True
+    return not host or host not in {urlsplit(url).netloc.lower(), request.host.lower()}
 
 
 def _token_of(request: web.Request, fields: Mapping[str, str]) -> str:
