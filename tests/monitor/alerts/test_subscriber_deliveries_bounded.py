@@ -222,3 +222,17 @@ def test_a_mail_address_refused_for_good_is_given_up(
     assert not delivered
     assert outbox["ann@lab.test"][1]
     assert [r.rcpt_tos for r in smtp.received] == [("ann@lab.test",)]
+
+
+def test_a_stored_webhook_url_with_no_port_is_given_up_at_once(
+    deliver: Callable[..., tuple[Path, Deliverer]],
+) -> None:
+    """A webhook row stored before its URL was checked when taken (a port past 65535) is
+    given up at once, not raised as a failure and tried for a day."""
+    url = "http://127.0.0.1:99999/hook"
+    path, deliverer = deliver(url)
+    assert deliverer.deliver_due() == 0
+    error, delivered, gave_up = _outbox(path)[url]
+    assert gave_up
+    assert not delivered
+    assert "port" in (error or "").lower()

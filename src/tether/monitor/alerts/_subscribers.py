@@ -192,10 +192,13 @@ def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
     """The address tether posts ``url`` to: the first its host resolves to, once every
     one it resolves to is public or in ``networks``; :class:`NotSent` saying why not
     (not http(s), a private address, no address)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a row stored before the URL was checked when taken
+        raise NotSent(f"not a URL that can be read ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotSent("not an http or https URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except OSError as exc:

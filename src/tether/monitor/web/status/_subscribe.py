@@ -68,6 +68,11 @@ TOKEN_TRIES: Final = 30
 EMAIL: Final = re.compile(
     r"[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 )
+_ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+DOT_ATOM: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+"""RFC 5322's dot-atom: what a local part is, written without quotes (printable ASCII)."""
+ENCODED_WORD: Final = re.compile(r"=\?.*\?=")
+"""An RFC 2047 encoded word, which a mail client would decode in ``To:``."""
 URL_MAX: Final = 2000
 LIMIT_KEYS: Final = 100_000
 """Clients and addresses a page's subscription limit counts at once: past them, while each
@@ -87,25 +92,41 @@ PAGE_HEADERS: Final = {
 
 def valid_email(given: str) -> str | None:
     """``given`` as an address to store (its domain in lower case), or ``None`` when it is
-    not one address."""
+    not one address SMTP carries as it is (issue 72): the local part a dot-atom of printable
+    ASCII (RFC 5321's, so no NUL, DEL or other control character reaches ``RCPT TO``), not
+    an RFC 2047 encoded word (``=?utf-8?q?...?=``, which a mail client shows in ``To:`` as
+    another name), 64 characters at most, and the whole 254."""
     text = given.strip()
     if len(text) > 254 or not EMAIL.fullmatch(text) or "." not in text.rpartition("@")[2]:
         return None
     local, _, domain = text.rpartition("@")
+    if not DOT_ATOM.fullmatch(local) or ENCODED_WORD.search(local):
+        return None
     return f"{local}@{domain.lower()}"
 
 
-def _valid_webhook(given: str) -> str | None:
+def _valid_webhook(given: str) -> str:
+    """``given`` as a webhook's URL to store; ``ValueError`` saying why it is not one."""
     text = given.strip()
-    parts = urlsplit(text)
-    if (
-        len(text) > URL_MAX
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or any(ord(c) < 33 for c in text)
-    ):
-        return None
+    if len(text) > URL_MAX:
+        raise ValueError(f"a URL of {URL_MAX} characters at most")
+    if any(ord(c) < 33 or ord(c) == 127 for c in text):
+        raise ValueError("a URL without spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError as exc:  # http://[::1/broken, http://[zzz]/
+        raise ValueError(f"a URL that can be read ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("an http or https URL with a host")
+    try:
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("a URL whose port is a number from 1 to 65535")
+    if parts.username is not None:
+        raise ValueError("a URL without a user name or password")
     return text
 
 
@@ -245,18 +266,21 @@ class _Subscriptions:
         email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
         if bool(email) == bool(hook):
             return _json({"error": "give one of email or webhook"}, 400)
+        address: str | None
         if email:
             kind, address = "email", valid_email(email)
             if given.email is None:
                 return _json({"error": "this page takes no e-mail subscribers"}, 400)
+            if address is None:
+                return _json({"error": "email: give one address", "field": "email"}, 400)
         else:
-            kind, address = "webhook", _valid_webhook(hook)
+            kind = "webhook"
             if not given.webhook:
                 return _json({"error": "this page takes no webhook subscribers"}, 400)
-        if address is None:
-            return _json(
-                {"error": f"{kind}: give one {'address' if email else 'http(s) URL'}"}, 400
-            )
+            try:
+                address = _valid_webhook(hook)
+            except ValueError as exc:
+                return _json({"error": f"webhook: give {exc}", "field": "webhook"}, 400)
         limiter = self.limiters.get((page.slug, given.per_hour))
         if limiter is None:
             limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
