@@ -33,7 +33,7 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -78,8 +78,9 @@ DEADLINE: Final = 15.0
 a receiver that answers a byte at a time is cut off there (per-read timeouts never fire)."""
 ANSWER_CAP: Final = 64 * 1024
 """Bytes read of a webhook's answer at most: its status is all that counts."""
-WORKERS: Final = 16
-"""Deliveries under way at once: one receiver that hangs holds one of them, no other."""
+WORKERS: Final = 64
+"""Deliveries under way at once: one receiver that hangs holds one of them for its
+deadline, no other; the rest go on (threads blocked on a socket: cheap)."""
 _PERMANENT: Final = frozenset(range(400, 500)) - {408, 425, 429}
 """A webhook's answers that will not change on a retry (408, 425 and 429 may)."""
 
@@ -264,12 +265,18 @@ class Deliverer:
         clock: Callable[[], float],
         *,
         deadline: float = DEADLINE,
+        workers: int = WORKERS,
     ) -> None:
         self.store, self.config, self.owner, self.clock = store, config, owner, clock
         self.deadline = deadline
         """Seconds one webhook delivery may take in all (:data:`DEADLINE`)."""
         self._mail: dict[str, tuple[object, EmailChannel]] = {}
         self._mail_lock = threading.Lock()
+        self.workers = workers
+        """Deliveries under way at once (:data:`WORKERS`)."""
+        self._pool: ThreadPoolExecutor | None = None
+        self._flying: dict[int, tuple[Delivery, Future[Exception | None], float]] = {}
+        """The deliveries under way: each with its attempt and when it was claimed."""
 
     def _channel(self, name: str, host: str | None) -> EmailChannel:
         config = self.config()
@@ -314,34 +321,69 @@ class Deliverer:
             return exc
         return None
 
-    def deliver_due(self) -> int:
-        """Claim and send what is due, several at once (:data:`WORKERS`: a receiver that
-        hangs holds one worker for its deadline, never the others' news); how many landed.
-        The store hears of each in this thread."""
-        now = self.clock()
+    def _record(self, d: Delivery, failed: Exception | None, claimed_at: float) -> bool:
+        """Tell the store what became of ``d`` (claimed at ``claimed_at``); whether it
+        landed."""
+        try:
+            if failed is not None:
+                raise failed
+        except NotSent as exc:
+            self.store.delivery_failed(d.id, str(exc), None)
+        except Exception as exc:  # any failure of the peer is retried
+            error = redact_text(f"{type(exc).__name__}: {exc}")
+            again = (
+                None
+                if d.attempts + 1 >= GIVE_UP_AFTER
+                else claimed_at + retry_delay(d.attempts + 1)
+            )
+            self.store.delivery_failed(d.id, error, again)
+            log.warning("status page delivery %d failed: %s", d.id, error)
+        else:
+            self.store.delivered(d.id, self.clock())
+            return True
+        return False
+
+    def pump(self) -> int:
+        """Tell the store what finished since the last call, then claim what is due and
+        not under way, as many as :data:`WORKERS` has room for, and start sending them;
+        how many landed.  Nothing waits here for a delivery under way: one that hangs
+        holds its worker for its deadline, and every other worker goes on with the
+        rest (the news of 900 receivers is not held by 100 that hang: each batch waited
+        for its slowest before)."""
         landed = 0
-        claimed = self.store.claim_deliveries(self.owner, now, CLAIM_FOR)
-        if not claimed:
-            return 0
-        with ThreadPoolExecutor(min(WORKERS, len(claimed)), "tether-deliver") as pool:
-            outcomes = list(pool.map(self._attempt, claimed))
-        for d, failed in zip(claimed, outcomes, strict=True):
-            try:
-                if failed is not None:
-                    raise failed
-            except NotSent as exc:
-                self.store.delivery_failed(d.id, str(exc), None)
-            except Exception as exc:  # any failure of the peer is retried
-                error = redact_text(f"{type(exc).__name__}: {exc}")
-                again = (
-                    None if d.attempts + 1 >= GIVE_UP_AFTER else now + retry_delay(d.attempts + 1)
-                )
-                self.store.delivery_failed(d.id, error, again)
-                log.warning("status page delivery %d failed: %s", d.id, error)
-            else:
-                self.store.delivered(d.id, self.clock())
-                landed += 1
+        for did, (d, future, claimed_at) in list(self._flying.items()):
+            if future.done():
+                del self._flying[did]
+                landed += self._record(d, future.result(), claimed_at)
+        room = self.workers - len(self._flying)
+        if room <= 0:
+            return landed
+        now = self.clock()
+        claimed = self.store.claim_deliveries(
+            self.owner, now, CLAIM_FOR, limit=room, skip=tuple(self._flying)
+        )
+        if claimed and self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, "tether-deliver")
+        for d in claimed:
+            assert self._pool is not None
+            self._flying[d.id] = (d, self._pool.submit(self._attempt, d), now)
         return landed
+
+    def deliver_due(self) -> int:
+        """Send what is due now and wait until it is done (the tests' and a one-off
+        run's; the monitor's loop calls :meth:`pump`); how many landed."""
+        landed = self.pump()
+        while self._flying:
+            wait([f for _, f, _ in self._flying.values()], return_when=FIRST_COMPLETED)
+            landed += self.pump()
+        return landed
+
+    def close(self) -> None:
+        """Stop taking deliveries; one under way ends within its deadline, and what was
+        not recorded is claimed again when its claim runs out (at least once)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def run(
         self, stop: asyncio.Event, sleep: Callable[[float], Awaitable[None]], every: float = 1.0
@@ -351,9 +393,10 @@ class Deliverer:
             # Nothing to claim while no page takes subscribers (no write each second).
             if any(p.subscribe is not None for p in self.config().status_pages):
                 try:
-                    await asyncio.to_thread(self.deliver_due)
+                    await asyncio.to_thread(self.pump)
                 except StoreError as exc:  # tried again next time (the writer said why)
                     log.debug("status page deliveries wait: %s", exc)
                 except Exception:
                     log.exception("status page deliveries failed")
             await sleep(every)
+        self.close()

@@ -129,9 +129,15 @@ class SubscriberStore(Protocol):
         told already)."""
 
     def claim_deliveries(
-        self, owner: str, now: float, hold_for: float, limit: int = 50
+        self,
+        owner: str,
+        now: float,
+        hold_for: float,
+        limit: int = 50,
+        skip: Collection[int] = (),
     ) -> list[Delivery]:
-        """Claim for ``owner`` until ``now + hold_for`` the due deliveries no other holds."""
+        """Claim for ``owner`` until ``now + hold_for`` the due deliveries no other holds,
+        but those of ``skip`` (the ones it is sending now)."""
 
     def delivered(self, delivery_id: int, now: float) -> None: ...
 
@@ -320,7 +326,12 @@ class SubscriberSQL(SQLStore[C]):
         return self._call(write)
 
     def claim_deliveries(
-        self, owner: str, now: float, hold_for: float, limit: int = 50
+        self,
+        owner: str,
+        now: float,
+        hold_for: float,
+        limit: int = 50,
+        skip: Collection[int] = (),
     ) -> list[Delivery]:
         def write(conn: C) -> list[Delivery]:
             ids = [
@@ -328,10 +339,12 @@ class SubscriberSQL(SQLStore[C]):
                 for r in self._execute(
                     conn,
                     "SELECT id FROM tether_status_deliveries "
-                    "WHERE delivered IS NULL AND gave_up IS NULL AND next_at <= %s "
-                    "AND (claimed_by IS NULL OR claimed_by = %s OR claim_until < %s) "
-                    "ORDER BY id LIMIT %s",
-                    (now, owner, now, limit),
+                    "WHERE delivered IS NULL AND gave_up IS NULL AND next_at <= %(now)s "
+                    "AND (claimed_by IS NULL OR claimed_by = %(owner)s "
+                    "OR claim_until < %(now)s) "
+                    f"AND NOT ({self._any('id', '%(skip)s', 'bigint[]')}) "
+                    "ORDER BY id LIMIT %(limit)s",
+                    {"now": now, "owner": owner, "limit": limit, "skip": self._list(skip)},
                 ).fetchall()
             ]
             if not ids:
