@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.policy
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -41,7 +42,7 @@ from urllib.parse import quote, urlsplit
 
 from tether._redact import redact_text
 from tether.integrations import _cutoff
-from tether.monitor.alerts._email import EmailChannel, EmailError
+from tether.monitor.alerts._email import EmailChannel, EmailError, message_domain
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import StatusNews
 from tether.monitor.store import StoreError
@@ -61,6 +62,7 @@ __all__ = [
     "confirmation",
     "email_channel",
     "links",
+    "message_id",
     "retry_delay",
     "subscriber_email",
     "webhook_allowed",
@@ -138,6 +140,17 @@ def _when(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def message_id(delivery: Delivery, sender: str) -> str:
+    """The ``Message-ID`` of ``delivery``'s e-mail (issue 73 §6), as alert e-mails have
+    one: the same for every copy of it (delivery is at least once, by whichever instance),
+    so a mail client shows a copy sent twice once; another for each message and each
+    subscriber, named by neither's address or token."""
+    s = delivery.subscriber
+    digest = hashlib.sha256(f"{s.page}\0{s.id}\0{delivery.key}".encode()).hexdigest()[:24]
+    page = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in s.page)
+    return f"<tether.status.{page}.{digest}@{message_domain(sender)}>"
+
+
 def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage:
     """The e-mail for ``delivery``: a confirmation, or one piece of news with the
     unsubscribe link."""
@@ -149,6 +162,7 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
     message["To"] = s.address
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Auto-Submitted"] = "auto-generated"
+    message["Message-ID"] = message_id(delivery, sender)
     if body.get("event") == CONFIRM:
         message["Subject"] = f"Confirm your subscription to {body['title']}"
         message.set_content(
