@@ -230,7 +230,7 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         # The page shows the update in the incident's timeline; the audit log has it.
         doc = json.loads(s.get("/status/public.json")[2])
         mine = next(i for i in doc["incidents"] if i["id"] == number)
-        assert [u["state"] for u in mine["updates"]] == ["investigating", "identified"]
+        assert [u["state"] for u in mine["updates"]] == ["identified", "investigating"]
         audit = json.loads(s.get("/api/audit")[2])["entries"]
         assert audit[0]["action"] == "incident.update"
         assert audit[0]["target"] == f"incident:{number}"

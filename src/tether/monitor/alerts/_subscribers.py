@@ -45,6 +45,7 @@ from tether.integrations import _cutoff
 from tether.monitor.alerts._email import EmailChannel, EmailError, message_domain
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import StatusNews
+from tether.monitor.engine.incidents._words import iso
 from tether.monitor.store import StoreError
 from tether.monitor.store._subscribers import GIVE_UP_AFTER
 
@@ -97,9 +98,12 @@ def retry_delay(attempts: int) -> float:
     return float(min(3600.0, 10.0 * 2 ** max(0, attempts - 1)))
 
 
-def confirmation(slug: str, title: str) -> dict[str, Any]:
-    """The stored body of a confirmation message."""
-    return {"event": CONFIRM, "page": slug, "title": title}
+def confirmation(slug: str, title: str, at: float | None = None) -> dict[str, Any]:
+    """The stored body of a confirmation message, asked for at ``at``."""
+    body: dict[str, Any] = {"event": CONFIRM, "page": slug, "title": title}
+    if at is not None:
+        body["at"] = at
+    return body
 
 
 def links(base: str, slug: str, token: str) -> dict[str, str]:
@@ -194,11 +198,28 @@ def webhook_body(delivery: Delivery, base: str) -> bytes:
     to = links(base, s.page, s.token)
     body = dict(delivery.body)
     if body.get("event") == CONFIRM:
-        # The secret goes to the endpoint itself, never in an HTTP answer: whoever reads
-        # this endpoint, and no stranger who asked for it first, can verify (issue 72 §3).
-        doc = {**body, "confirm": to["confirm"], "page_url": to["page"], "secret": s.secret}
+        # The fields every body has (issue 73 §7), and the secret: it goes to the endpoint
+        # itself, never in an HTTP answer, so whoever reads this endpoint, and no stranger
+        # who asked for it first, can verify (issue 72 §3).
+        title = str(body.get("title", ""))
+        doc = {
+            **body,
+            "key": delivery.key,
+            "at": iso(float(body.get("at", s.created))),
+            "subject": f"Confirm your subscription to {title}",
+            "text": (
+                f"Someone, we hope you, asked for the news of {title} to be posted to this "
+                "webhook. To confirm, open the confirm link; if it was not you, do nothing: "
+                "nothing else will be posted."
+            ),
+            "confirm": to["confirm"],
+            "page_url": to["page"],
+            "secret": s.secret,
+        }
     else:
-        doc = {**StatusNews.from_json(body).to_json(), "page_url": to["page"]}
+        news = StatusNews.from_json(body)
+        # ISO 8601, as an alert webhook's ``at`` (issue 73 §7).
+        doc = {**news.to_json(), "at": iso(news.at), "page_url": to["page"]}
     doc["unsubscribe"] = to["unsubscribe"]
     return json.dumps(doc, sort_keys=True).encode()
 

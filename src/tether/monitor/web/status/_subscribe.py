@@ -324,7 +324,7 @@ class _Subscriptions:
         )
         try:
             await asyncio.to_thread(
-                self.runner.store.subscribe, new, confirmation(page.slug, page.title), now
+                self.runner.store.subscribe, new, confirmation(page.slug, page.title, now), now
             )
         except StoreError:
             return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
