@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from tether._redact import redact_text
+from tether._text import visible
 from tether.integrations import _cutoff
 from tether.monitor.alerts._email import EmailChannel, EmailError, message_domain
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
@@ -236,15 +237,18 @@ def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotSent("not an http or https URL")
     try:
-        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise NotSent(f"its host does not resolve: {exc}") from None
+        found = [ipaddress.ip_address(parts.hostname.partition("%")[0])]  # no lookup
+    except ValueError:
+        try:
+            answers = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise NotSent(f"its host does not resolve: {exc}") from None
+        found = [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in answers]
     allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(sockaddr[0])
+    for address in found:
         if not address.is_global and not any(address in n for n in allowed):
             raise NotSent(f"{address} is not a public address (subscribe.webhook_networks)")
-    return str(found[0][4][0])
+    return str(found[0])
 
 
 def _post(url: str, address: str, body: bytes, secret: str, deadline: float = DEADLINE) -> None:
@@ -364,6 +368,7 @@ class Deliverer:
                 raise failed
         except NotSent as exc:
             self.store.delivery_failed(d.id, str(exc), None)
+            log.warning("%s not sent, given up: %s", self._where(d), self._said(d, exc))
         except Exception as exc:  # any failure of the peer is retried
             error = redact_text(f"{type(exc).__name__}: {exc}")
             again = (
@@ -372,11 +377,39 @@ class Deliverer:
                 else claimed_at + retry_delay(d.attempts + 1)
             )
             self.store.delivery_failed(d.id, error, again)
-            log.warning("status page delivery %d failed: %s", d.id, error)
+            then = (
+                f"given up after {d.attempts + 1} attempts"
+                if again is None
+                else f"tried again in {retry_delay(d.attempts + 1):g} s"
+            )
+            log.warning("%s failed, %s: %s", self._where(d), then, self._said(d, error))
         else:
             self.store.delivered(d.id, self.clock())
             return True
         return False
+
+    def _where(self, d: Delivery) -> str:
+        """``d`` named for a log line (issue 73 §12): its page, its channel and the host
+        it goes to, never the whole address (each a stranger's text, escaped)."""
+        s = d.subscriber
+        if s.kind == "email":
+            page = self.config().status_page(s.page)
+            given = None if page is None or page.subscribe is None else page.subscribe.email
+            domain = s.address.rpartition("@")[2]
+            how = f"by e-mail channel {given or '(none)'} to an address at {domain}"
+        else:
+            try:
+                host = urlsplit(s.address).hostname or "?"
+            except ValueError:
+                host = "?"
+            how = f"to the webhook at {host}"
+        return visible(f"status page {s.page}: delivery {d.id} {how}")
+
+    @staticmethod
+    def _said(d: Delivery, what: object) -> str:
+        """What went wrong with ``d``, for a log line: escaped, and without the
+        subscriber's address (a mail server's refusal names it)."""
+        return visible(str(what).replace(d.subscriber.address, "(the subscriber)"))
 
     def pump(self) -> int:
         """Tell the store what finished since the last call, then claim what is due and

@@ -176,7 +176,14 @@ class SubscribeHandlers:
     feed: Handler
 
 
-def _page(mode: str, slug: str, title: str, status: int = 200, **values: object) -> web.Response:
+def _page(
+    mode: str,
+    slug: str,
+    title: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **values: object,
+) -> web.Response:
     shown: dict[str, object] = {"message": None, "email": False, "webhook": False, "token": ""}
     shown.update(values)
     text = str(render("status_subscribe.html", mode=mode, slug=slug, title=title, **shown))
@@ -185,7 +192,7 @@ def _page(mode: str, slug: str, title: str, status: int = 200, **values: object)
         status=status,
         content_type="text/html",
         charset="utf-8",
-        headers=PAGE_HEADERS,
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 
@@ -233,12 +240,7 @@ class _Subscriptions:
         return page, page.subscribe
 
     def limited(self, keys: list[str], retry: float) -> web.Response:
-        wait = str(max(1, int(retry + 0.999)))
-        return _json(
-            {"error": "too many subscriptions asked for: try again later"},
-            429,
-            {"Retry-After": wait},
-        )
+        return _json(*_limited(retry))
 
     async def form(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
@@ -252,8 +254,28 @@ class _Subscriptions:
 
     async def subscribe(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
+        is_form = request.content_type in FORM_TYPES
+
+        def refuse(
+            doc: Mapping[str, object], status: int, headers: Mapping[str, str] | None = None
+        ) -> web.Response:
+            """A mistake or a refusal: to a browser's form, the form again saying it
+            (issue 73 §12); to anything else, JSON."""
+            if not is_form:
+                return _json(doc, status, headers)
+            return _page(
+                "form",
+                page.slug,
+                f"Subscribe to {page.title}",
+                status=status,
+                headers=headers,
+                message=str(doc["error"]),
+                email=given.email is not None,
+                webhook=given.webhook,
+            )
+
         if not given.cross_site and cross_site(request, given.url):
-            return _json(
+            return refuse(
                 {
                     "error": (
                         "a subscription posted from another site is refused "
@@ -262,25 +284,25 @@ class _Subscriptions:
                 },
                 403,
             )
-        fields, is_form = await _fields(request)
+        fields, _ = await _fields(request)
         email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
         if bool(email) == bool(hook):
-            return _json({"error": "give one of email or webhook"}, 400)
+            return refuse({"error": "give one of email or webhook"}, 400)
         address: str | None
         if email:
             kind, address = "email", valid_email(email)
             if given.email is None:
-                return _json({"error": "this page takes no e-mail subscribers"}, 400)
+                return refuse({"error": "this page takes no e-mail subscribers"}, 400)
             if address is None:
-                return _json({"error": "email: give one address", "field": "email"}, 400)
+                return refuse({"error": "email: give one address", "field": "email"}, 400)
         else:
             kind = "webhook"
             if not given.webhook:
-                return _json({"error": "this page takes no webhook subscribers"}, 400)
+                return refuse({"error": "this page takes no webhook subscribers"}, 400)
             try:
                 address = _valid_webhook(hook)
             except ValueError as exc:
-                return _json({"error": f"webhook: give {exc}", "field": "webhook"}, 400)
+                return refuse({"error": f"webhook: give {exc}", "field": "webhook"}, 400)
         limiter = self.limiters.get((page.slug, given.per_hour))
         if limiter is None:
             limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
@@ -293,15 +315,15 @@ class _Subscriptions:
         keys = [f"client:{client_network(request)}", f"address:{address.lower()}"]
         wait = limiter.retry_after(keys)
         if wait is not None:
-            return self.limited(keys, wait)
+            return refuse(*_limited(wait))
         limiter.failed(keys)  # every request counts
         try:
             waiting = await asyncio.to_thread(self.runner.store.unconfirmed, page.slug)
         except StoreError:
-            return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
+            return refuse({"error": "subscriptions cannot be taken now: try again later"}, 503)
         if waiting >= given.max_unconfirmed:
             # The same answer for every address, new or not: it tells nothing of the list.
-            return _json(
+            return refuse(
                 {
                     "error": (
                         f"too many subscriptions to this page wait for their confirmation "
@@ -327,12 +349,16 @@ class _Subscriptions:
                 self.runner.store.subscribe, new, confirmation(page.slug, page.title, now), now
             )
         except StoreError:
-            return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
+            return refuse({"error": "subscriptions cannot be taken now: try again later"}, 503)
         said = (
             "Check your inbox: a confirmation was sent, and nothing else will be "
             "before you confirm."
             if kind == "email"
-            else "A confirmation was posted to the webhook: open its confirm link."
+            # The same words whether or not tether may post there (a private address
+            # without subscribe.webhook_networks is never posted to): the answer tells
+            # nothing of the network; the deliverer's log line says why it was not.
+            else "A confirmation is posted to the webhook if tether may post there "
+            "(a public address, or one the page allows): open its confirm link."
         )
         if is_form:
             return _page("done", page.slug, f"Subscribe to {page.title}", status=202, message=said)
@@ -439,6 +465,17 @@ def cross_site(request: web.Request, url: str) -> bool:
     except ValueError:
         return True
     return not host or host not in {urlsplit(url).netloc.lower(), request.host.lower()}
+
+
+def _limited(retry: float) -> tuple[dict[str, object], int, dict[str, str]]:
+    """The answer past a limit, ``retry`` seconds before it lifts: its document, status
+    and headers."""
+    wait = str(max(1, int(retry + 0.999)))
+    return (
+        {"error": "too many subscriptions asked for: try again later"},
+        429,
+        {"Retry-After": wait},
+    )
 
 
 def _token_of(request: web.Request, fields: Mapping[str, str]) -> str:
