@@ -1,7 +1,7 @@
 """How a status page's webhook deliveries hold up against receivers a stranger chose
 (issue 72 §2): a tarpit, an endless answer, and many receivers of which some hang.
 
-Run: python benchmarks/bench_subscribers.py [--quick] [--before SRC]
+Run: python benchmarks/bench_subscribers.py [--quick] [--before LABEL=SRC ...]
      [--write benchmarks/history/bench_subscribers.md]
 
 Everything runs on loopback.  This process serves the receivers: one asyncio server on
@@ -9,8 +9,9 @@ Everything runs on loopback.  This process serves the receivers: one asyncio ser
 deliverer measured (``tether.monitor.alerts._subscribers.Deliverer``, the real one, on a
 real SQLite store in a temporary directory, every webhook subscribed with its
 confirmation queued, ``webhook_networks: [127.0.0.0/8]``) runs in a child process of its
-own (``--child``), with this checkout's ``src`` first on its path, or ``--before SRC``'s
-as well (an older tree: ``git archive COMMIT src | tar -x -C DIR``), and calls
+own (``--child``), with this checkout's ``src`` first on its path, and then each
+``--before LABEL=SRC``'s (an older tree: ``git archive COMMIT src | tar -x -C DIR``,
+``SRC`` then ``DIR/src``), and calls
 ``deliver_due()`` once a second, as the monitor's loop does, until every delivery is
 done or given up for now.  Times are ``time.monotonic()`` in both processes (one clock).
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -110,7 +112,8 @@ async def _answer(
     except (OSError, asyncio.IncompleteReadError):
         pass  # the deliverer cut it off: what a bounded delivery does
     finally:
-        writer.close()
+        with contextlib.suppress(RuntimeError):  # the loop already closing
+            writer.close()
 
 
 class Served:
@@ -132,6 +135,11 @@ class Served:
     def close(self) -> None:
         async def stop() -> None:
             self.server.close()
+            # A receiver still dripping or hanging (the deliverer gave up on it) ends here.
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -278,9 +286,7 @@ def measure(src: str, quick: bool) -> Figures:
         ran = deliver([f"{base}/hook/{n}" for n in range(count)], src, 1200)
         others = [f"/hook/{n}" for n in range(count) if n % 10]
         missing = [p for p in others if p not in plan.got]
-        healthy_s = (
-            float("inf") if missing else max(plan.got[p] for p in others) - ran["started"]
-        )
+        healthy_s = float("inf") if missing else max(plan.got[p] for p in others) - ran["started"]
         notes.append(
             f"{count} receivers, {count // 10} hanging: the {len(others)} others all had "
             f"the news {healthy_s:.1f} s after the first round began"
@@ -295,24 +301,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small parts, for a smoke test")
     parser.add_argument("--write", metavar="FILE", help="also write the results into FILE")
-    parser.add_argument("--before", metavar="SRC", help="also measure the tether in SRC")
+    parser.add_argument(
+        "--before",
+        metavar="LABEL=SRC",
+        action="append",
+        default=[],
+        help="also measure the tether in SRC, named LABEL (again for more)",
+    )
     parser.add_argument("--child", metavar="URLS", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args.child, args.limit)
         return 0
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     started = time.perf_counter()
-    shapes = [("this checkout", SRC)] + ([("before", args.before)] if args.before else [])
+    shapes = [("this checkout", SRC)] + [
+        (label, src) for label, _, src in (b.partition("=") for b in args.before)
+    ]
     rows, verdicts, notes = [], [], []
     for name, src in shapes:
         got = measure(src, args.quick)
         notes += [f"- {name}: {n}." for n in got.notes]
-        rows.append(
-            (name, f"{got.late_s:.2f}", f"{got.rss_mib:.1f}", f"{got.healthy_s:.1f}")
-        )
+        rows.append((name, f"{got.late_s:.2f}", f"{got.rss_mib:.1f}", f"{got.healthy_s:.1f}"))
         if name == "this checkout":
             verdicts += [
                 f"tarpit: the others' news {got.late_s:.2f} s late "
@@ -327,7 +339,7 @@ def main() -> int:
         "1. Webhook deliveries against a tarpit, a 400 MiB answer and hanging receivers",
         notes=[
             f"{'--quick; ' if args.quick else ''}{made_by}"
-            + (f"; before: the tree at {args.before}" if args.before else "")
+            + "".join(f"; {b.replace('=', ': the tree at ', 1)}" for b in args.before)
             + ".",
             "",
             *notes,
