@@ -14,9 +14,12 @@
 No login: what they answer says nothing of who is subscribed.  A subscription asked for
 answers the same whether the address is new, waiting for its confirmation or confirmed
 (only a new one is sent its confirmation; one waiting, a new one), so the answer does not
-tell whether an address is on the list.  Subscribing is limited per client and per
-address (``subscribe.per_hour`` an hour each: 429 with ``Retry-After`` past it); a token
-that matches nobody counts against its client (30 an hour), though a token is 256
+tell whether an address is on the list.  Subscribing is limited per client (an IPv4
+address, an IPv6 /64) and per address (``subscribe.per_hour`` an hour each: 429 with
+``Retry-After`` past it; counts no number of other keys resets), a page's unconfirmed
+subscriptions are bounded (``subscribe.max_unconfirmed``: 503 past it), and a browser's
+post from another site is refused (403) unless ``subscribe.cross_site`` (issue 72 §4); a
+token that matches nobody counts against its client (30 an hour), though a token is 256
 random bits.  A webhook subscriber's secret (what its bodies are signed with) is told
 to the webhook alone, in the body of its confirmation: no answer holds it.
 """
