@@ -103,7 +103,7 @@ def receiver(behave: Behaviour) -> Iterator[tuple[str, list[int]]]:
 @pytest.fixture
 def smtp() -> Iterator[SMTPReceiver]:
     """aiosmtpd on loopback, refusing one address at RCPT TO with 550."""
-    server = SMTPReceiver(refuse=frozenset({"gone@lab.test"}))
+    server = SMTPReceiver(refuse=frozenset({"gone@lab.test", "syntax@lab.test"}))
     server.start()
     yield server
     server.stop()
@@ -208,16 +208,19 @@ def test_a_refusal_that_will_not_change_is_given_up(
     assert str(status) in (error or "")
 
 
+@pytest.mark.parametrize(
+    ("address", "code"), [("gone@lab.test", "550"), ("syntax@lab.test", "553")]
+)
 def test_a_mail_address_refused_for_good_is_given_up(
-    deliver: Callable[..., tuple[Path, Deliverer]], smtp: SMTPReceiver
+    deliver: Callable[..., tuple[Path, Deliverer]], smtp: SMTPReceiver, address: str, code: str
 ) -> None:
-    """A subscriber's address the mail server refuses with 550 at RCPT TO: given up at
-    once, not retried for a day; another address on the same server gets its message."""
-    path, deliverer = deliver("gone@lab.test", "ann@lab.test")
+    """A subscriber's address the mail server refuses with 550 or 553 at RCPT TO: given up
+    at once, not retried for a day; another address on the same server gets its message."""
+    path, deliverer = deliver(address, "ann@lab.test")
     assert deliverer.deliver_due() == 1
     outbox = _outbox(path)
-    error, delivered, gave_up = outbox["gone@lab.test"]
-    assert "550" in (error or "")
+    error, delivered, gave_up = outbox[address]
+    assert code in (error or "")
     assert gave_up
     assert not delivered
     assert outbox["ann@lab.test"][1]
