@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,5 +84,29 @@ def _wait_any(deliverer: Deliverer) -> None:
     """Until one delivery under way ends (what the loop's second does)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    flying = [f for _, f, _ in deliverer._flying.values()]
+    flying = [f for _, f in deliverer._flying.values()]
     wait(flying, timeout=10, return_when=FIRST_COMPLETED)
+
+
+def test_a_failed_delivery_waits_from_its_end_not_its_claim(
+    deliver: Callable[..., tuple[Path, Deliverer]],
+) -> None:
+    """A delivery claimed at T that failed at T + 100 (it took its whole deadline) is
+    tried again 10 s after T + 100: counted from its claim it was due again at once,
+    and a hundred hanging ones were claimed again ahead of every other (the clock is the
+    test's)."""
+    with receiver(answer(503)) as (url, _):
+        path, deliverer = deliver(url)
+        now = [2_000_000_000.0]
+        deliverer.clock = lambda: now[0]
+        assert deliverer.pump() == 0
+        _wait_any(deliverer)
+        now[0] += 100
+        assert deliverer.pump() == 0
+        deliverer.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        ((next_at, error),) = db.execute(
+            "SELECT next_at, last_error FROM tether_status_deliveries"
+        ).fetchall()
+    assert "503" in error
+    assert next_at == 2_000_000_000.0 + 100 + 10

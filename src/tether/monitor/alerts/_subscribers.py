@@ -314,8 +314,8 @@ class Deliverer:
         self.workers = workers
         """Deliveries under way at once (:data:`WORKERS`)."""
         self._pool: ThreadPoolExecutor | None = None
-        self._flying: dict[int, tuple[Delivery, Future[Exception | None], float]] = {}
-        """The deliveries under way: each with its attempt and when it was claimed."""
+        self._flying: dict[int, tuple[Delivery, Future[Exception | None]]] = {}
+        """The deliveries under way, each with its attempt."""
 
     def _channel(self, name: str, host: str | None) -> EmailChannel:
         config = self.config()
@@ -360,9 +360,8 @@ class Deliverer:
             return exc
         return None
 
-    def _record(self, d: Delivery, failed: Exception | None, claimed_at: float) -> bool:
-        """Tell the store what became of ``d`` (claimed at ``claimed_at``); whether it
-        landed."""
+    def _record(self, d: Delivery, failed: Exception | None) -> bool:
+        """Tell the store what became of ``d``; whether it landed."""
         try:
             if failed is not None:
                 raise failed
@@ -374,7 +373,9 @@ class Deliverer:
             again = (
                 None
                 if d.attempts + 1 >= GIVE_UP_AFTER
-                else claimed_at + retry_delay(d.attempts + 1)
+                # From its end, not its claim: a delivery that took its whole deadline
+                # would otherwise be due again at once, ahead of every other.
+                else self.clock() + retry_delay(d.attempts + 1)
             )
             self.store.delivery_failed(d.id, error, again)
             then = (
@@ -419,10 +420,10 @@ class Deliverer:
         rest (the news of 900 receivers is not held by 100 that hang: each batch waited
         for its slowest before)."""
         landed = 0
-        for did, (d, future, claimed_at) in list(self._flying.items()):
+        for did, (d, future) in list(self._flying.items()):
             if future.done():
                 del self._flying[did]
-                landed += self._record(d, future.result(), claimed_at)
+                landed += self._record(d, future.result())
         room = self.workers - len(self._flying)
         if room <= 0:
             return landed
@@ -434,7 +435,7 @@ class Deliverer:
             self._pool = ThreadPoolExecutor(self.workers, "tether-deliver")
         for d in claimed:
             assert self._pool is not None
-            self._flying[d.id] = (d, self._pool.submit(self._attempt, d), now)
+            self._flying[d.id] = (d, self._pool.submit(self._attempt, d))
         return landed
 
     def deliver_due(self) -> int:
@@ -442,7 +443,7 @@ class Deliverer:
         run's; the monitor's loop calls :meth:`pump`); how many landed."""
         landed = self.pump()
         while self._flying:
-            wait([f for _, f, _ in self._flying.values()], return_when=FIRST_COMPLETED)
+            wait([f for _, f in self._flying.values()], return_when=FIRST_COMPLETED)
             landed += self.pump()
         return landed
 
