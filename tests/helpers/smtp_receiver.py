@@ -61,6 +61,9 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
+            # A mailbox that is not there; one whose name is no address (553, RFC 5321).
+            if address.startswith("syntax"):
+                return "553 5.1.3 mailbox name not allowed"
             return "550 5.1.1 no such mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -87,7 +90,7 @@ class SMTPReceiver:
     ``tls`` offers STARTTLS with that server context (or, with ``implicit``,
     speaks TLS from the first byte); ``users`` (name to password) are checked
     on AUTH, which STARTTLS must precede when it is offered; addresses in
-    ``refuse`` are answered 550 at RCPT TO.
+    ``refuse`` are answered 550 at RCPT TO (553 for one whose name begins ``syntax``).
     """
 
     def __init__(

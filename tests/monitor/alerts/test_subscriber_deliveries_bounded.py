@@ -103,7 +103,7 @@ def receiver(behave: Behaviour) -> Iterator[tuple[str, list[int]]]:
 @pytest.fixture
 def smtp() -> Iterator[SMTPReceiver]:
     """aiosmtpd on loopback, refusing one address at RCPT TO with 550."""
-    server = SMTPReceiver(refuse=frozenset({"gone@lab.test"}))
+    server = SMTPReceiver(refuse=frozenset({"gone@lab.test", "syntax@lab.test"}))
     server.start()
     yield server
     server.stop()
@@ -208,17 +208,34 @@ def test_a_refusal_that_will_not_change_is_given_up(
     assert str(status) in (error or "")
 
 
+@pytest.mark.parametrize(
+    ("address", "code"), [("gone@lab.test", "550"), ("syntax@lab.test", "553")]
+)
 def test_a_mail_address_refused_for_good_is_given_up(
-    deliver: Callable[..., tuple[Path, Deliverer]], smtp: SMTPReceiver
+    deliver: Callable[..., tuple[Path, Deliverer]], smtp: SMTPReceiver, address: str, code: str
 ) -> None:
-    """A subscriber's address the mail server refuses with 550 at RCPT TO: given up at
-    once, not retried for a day; another address on the same server gets its message."""
-    path, deliverer = deliver("gone@lab.test", "ann@lab.test")
+    """A subscriber's address the mail server refuses with 550 or 553 at RCPT TO: given up
+    at once, not retried for a day; another address on the same server gets its message."""
+    path, deliverer = deliver(address, "ann@lab.test")
     assert deliverer.deliver_due() == 1
     outbox = _outbox(path)
-    error, delivered, gave_up = outbox["gone@lab.test"]
-    assert "550" in (error or "")
+    error, delivered, gave_up = outbox[address]
+    assert code in (error or "")
     assert gave_up
     assert not delivered
     assert outbox["ann@lab.test"][1]
     assert [r.rcpt_tos for r in smtp.received] == [("ann@lab.test",)]
+
+
+def test_a_stored_webhook_url_with_no_port_is_given_up_at_once(
+    deliver: Callable[..., tuple[Path, Deliverer]],
+) -> None:
+    """A webhook row stored before its URL was checked when taken (a port past 65535) is
+    given up at once, not raised as a failure and tried for a day."""
+    url = "http://127.0.0.1:99999/hook"
+    path, deliverer = deliver(url)
+    assert deliverer.deliver_due() == 0
+    error, delivered, gave_up = _outbox(path)[url]
+    assert gave_up
+    assert not delivered
+    assert "port" in (error or "").lower()

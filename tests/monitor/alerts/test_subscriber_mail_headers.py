@@ -58,3 +58,26 @@ def test_list_unsubscribe_goes_on_the_wire_as_a_link(smtp: SMTPReceiver, token: 
     assert re.search(rf"^List-Unsubscribe: <{re.escape(url)}>\r$", raw, re.M), raw
     assert re.search(r"^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$", raw, re.M)
     assert "=?utf-8?" not in raw
+
+
+def test_every_subscriber_email_has_a_message_id_the_same_for_each_copy(
+    smtp: SMTPReceiver,
+) -> None:
+    """A subscriber's e-mail carries a ``Message-ID`` on the wire, as alert e-mails do
+    (issue 73 §6): the same for a copy of the same delivery, another for another message
+    or another subscriber, naming neither the address nor the token."""
+    channel = EmailChannel(
+        name="mail", host="127.0.0.1", port=smtp.port, sender="status@lab.test",
+        to=("ops@lab.test",), starttls=False, local_hostname="lab.test",
+    )  # fmt: skip
+    news = _news("t" * 43)
+    for delivery in (news, news):
+        channel.send(subscriber_email(delivery, channel.sender, LONG_SITE), ["ann@lab.test"])
+    raw = bytes(smtp.wire).decode("ascii")
+    ids = re.findall(r"^Message-ID: (<[^>\r]+@lab\.test>)\r$", raw, re.M)
+    assert len(ids) == 2
+    assert ids[0] == ids[1]
+    assert "ann" not in ids[0]
+    assert "t" * 10 not in ids[0]
+    other = Delivery(2, "incident:1:resolved", news.body, 0, news.subscriber)
+    assert subscriber_email(other, channel.sender, LONG_SITE)["Message-ID"] != ids[0]

@@ -131,3 +131,21 @@ def test_what_was_told_reads_back_as_it_was_told_newest_first(target: str) -> No
     with open_target(target) as store:
         assert store.news("public", 50) == [{"text": "was down"}, {"text": "is down"}]
         assert store.news("public", 1) == [{"text": "was down"}]
+
+
+def test_a_claim_skips_what_is_under_way_and_unconfirmed_are_counted(target: str) -> None:
+    """``claim_deliveries(skip=...)`` leaves out the deliveries its owner is sending (its
+    own claims would be handed back otherwise, and a batch of hanging ones claimed again
+    and again); ``unconfirmed`` counts a page's subscribers not confirmed (issue 72)."""
+    with open_target(target) as store:
+        for n in range(4):
+            store.subscribe(_new(f"s{n}@lab.test", f"{n}" * 43), CONFIRM, T0)
+        first = store.claim_deliveries("one", T0 + 1, 60, limit=2)
+        assert len(first) == 2
+        again = store.claim_deliveries("one", T0 + 1, 60, limit=2, skip=[d.id for d in first])
+        assert len(again) == 2
+        assert not {d.id for d in first} & {d.id for d in again}
+        assert store.unconfirmed("public") == 4
+        store.confirm_subscriber("0" * 43, T0 + 2)
+        assert store.unconfirmed("public") == 3
+        assert store.unconfirmed("another") == 0

@@ -194,6 +194,9 @@ RULES: Final[dict[str, dict[str, str]]] = {
     # POST /login: anyone, from this server's own origin (a browser's from elsewhere is
     # refused; a script sends no Origin); the session's cookie and CSRF are not needed.
     "login": {**ANYONE, "forged-origin": "403"},
+    # POST /status/SLUG/subscribe: anyone, but not from another site's page unless the
+    # page says subscribe.cross_site (issue 72 §4); a script sends no Origin.
+    "subscribe": {**ANYONE, "forged-origin": "403"},
     # POST /logout: read, CSRF-checked like any change a session makes.
     "logout": {
         "anonymous": "401",
@@ -259,7 +262,7 @@ ROUTES: Final = (
     # Subscribing (issue 48): public and limited; a token that matches nobody is a 404,
     # and a 429 once a client has sent 30 of them in an hour.
     Route("GET", "/status/public/subscribe", "public"),
-    Route("POST", "/status/public/subscribe", "public", {"webhook": "http://127.0.0.1:9/m"},
+    Route("POST", "/status/public/subscribe", "subscribe", {"webhook": "http://127.0.0.1:9/m"},
           frozenset({202})),
     Route("GET", "/status/public/confirm?token=nobody", "public", ok=frozenset({404, 429})),
     Route("POST", "/status/public/confirm", "public", {"token": "nobody"},

@@ -83,6 +83,7 @@ class Subscribed(ServedRunner):
         smtp_port: int,
         per_hour: int = 5,
         maintenance: bool = False,
+        subscribe: dict[str, Any] | None = None,
         **served: Any,
     ) -> None:
         data = config_data(lab)
@@ -103,6 +104,7 @@ class Subscribed(ServedRunner):
             "webhook": True,
             "webhook_networks": ["127.0.0.0/8"],
             "per_hour": per_hour,
+            **(subscribe or {}),
         }
         data["maintenance"] = maintenance and [
             {"name": "db-upgrade-secret", "monitors": ["checkout-internal"],
@@ -228,7 +230,7 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         # The page shows the update in the incident's timeline; the audit log has it.
         doc = json.loads(s.get("/status/public.json")[2])
         mine = next(i for i in doc["incidents"] if i["id"] == number)
-        assert [u["state"] for u in mine["updates"]] == ["investigating", "identified"]
+        assert [u["state"] for u in mine["updates"]] == ["identified", "investigating"]
         audit = json.loads(s.get("/api/audit")[2])["entries"]
         assert audit[0]["action"] == "incident.update"
         assert audit[0]["target"] == f"incident:{number}"
@@ -252,21 +254,23 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
 def test_a_webhook_subscriber_gets_signed_bodies_and_the_feed_reads_the_news(
     tmp_path: Path, lab: Lab, smtp: SMTPReceiver, hook: tuple[str, type[Hook]]
 ) -> None:
-    """A webhook subscribes with JSON and gets its secret once; its confirmation and news
-    are posted signed as the webhook channel signs (HMAC-SHA256 of the body); feedparser
-    reads the page's Atom feed with the incident and its update, and nothing hidden."""
+    """A webhook subscribes with JSON and is told its secret in its confirmation; its
+    confirmation and news are posted signed as the webhook channel signs (HMAC-SHA256 of
+    the body); feedparser reads the page's Atom feed with the incident and its update,
+    and nothing hidden."""
     url, got = hook
     s = _started(tmp_path, lab, smtp.port)
     try:
         status, _, body = s.post("/status/public/subscribe", {"webhook": url})
         assert status == 202
-        secret = json.loads(body)["secret"]
+        assert "secret" not in json.loads(body)
         s.now += 1
         again = json.loads(s.post("/status/public/subscribe", {"webhook": url})[2])
-        assert "secret" not in again  # never to another asker
+        assert "secret" not in again
         s.deliverer.deliver_due()
         assert len(got.got) == 2  # a confirmation for each request while unconfirmed
         raw, signature = got.got[0]
+        secret = json.loads(raw)["secret"]
         expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(signature, expected)
         sent = json.loads(raw)

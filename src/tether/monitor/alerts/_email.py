@@ -28,7 +28,7 @@ from tether._redact import MASK
 from tether.monitor._records import AlertPayload
 from tether.monitor.alerts._message import body, subject
 
-__all__ = ["IMPLICIT_TLS_PORT", "EmailChannel", "EmailError"]
+__all__ = ["IMPLICIT_TLS_PORT", "EmailChannel", "EmailError", "message_domain"]
 
 log = logging.getLogger("tether.monitor")
 
@@ -112,7 +112,7 @@ class EmailChannel:
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
-        domain = _domain(self.sender)
+        domain = message_domain(self.sender)
         message["Message-ID"] = _message_id(payload, key, domain)
         if (
             payload.incident is not None
@@ -255,7 +255,7 @@ def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
     )
 
 
-def _domain(sender: str) -> str:
+def message_domain(sender: str) -> str:
     """The sender's domain names the Message-ID, so no lookup of this host's name is needed."""
     address = parseaddr(sender)[1]
     domain = address.rpartition("@")[2]

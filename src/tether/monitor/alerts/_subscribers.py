@@ -1,8 +1,9 @@
 """Delivering a status page's news to its subscribers (issue 48): e-mail through the page's
 e-mail channel, or a JSON body posted to a webhook and signed as the webhook channel signs
 (``X-Tether-Signature-256: sha256=HEX(HMAC(secret, body))``, the subscriber's own
-secret).  What is sent is made from the stored body alone (``engine/_status_news.StatusNews``,
-or a confirmation), which holds only what the page shows.
+secret, told to the webhook alone in the body of its confirmation).  What is sent is
+made from the stored body alone (``engine/_status_news.StatusNews``, or a
+confirmation), which holds only what the page shows.
 
 Every message but a confirmation carries the subscriber's unsubscribe link, in its text
 and in ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058: a mail client's
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.policy
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -32,17 +34,19 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from tether._redact import redact_text
+from tether._text import visible
 from tether.integrations import _cutoff
-from tether.monitor.alerts._email import EmailChannel, EmailError
+from tether.monitor.alerts._email import EmailChannel, EmailError, message_domain
 from tether.monitor.alerts._webhook import SIGNATURE_HEADER, sign
 from tether.monitor.engine._status_news import StatusNews
+from tether.monitor.engine.incidents._words import iso
 from tether.monitor.store import StoreError
 from tether.monitor.store._subscribers import GIVE_UP_AFTER
 
@@ -60,6 +64,7 @@ __all__ = [
     "confirmation",
     "email_channel",
     "links",
+    "message_id",
     "retry_delay",
     "subscriber_email",
     "webhook_allowed",
@@ -77,8 +82,9 @@ DEADLINE: Final = 15.0
 a receiver that answers a byte at a time is cut off there (per-read timeouts never fire)."""
 ANSWER_CAP: Final = 64 * 1024
 """Bytes read of a webhook's answer at most: its status is all that counts."""
-WORKERS: Final = 16
-"""Deliveries under way at once: one receiver that hangs holds one of them, no other."""
+WORKERS: Final = 64
+"""Deliveries under way at once: one receiver that hangs holds one of them for its
+deadline, no other; the rest go on (threads blocked on a socket: cheap)."""
 _PERMANENT: Final = frozenset(range(400, 500)) - {408, 425, 429}
 """A webhook's answers that will not change on a retry (408, 425 and 429 may)."""
 
@@ -93,9 +99,12 @@ def retry_delay(attempts: int) -> float:
     return float(min(3600.0, 10.0 * 2 ** max(0, attempts - 1)))
 
 
-def confirmation(slug: str, title: str) -> dict[str, Any]:
-    """The stored body of a confirmation message."""
-    return {"event": CONFIRM, "page": slug, "title": title}
+def confirmation(slug: str, title: str, at: float | None = None) -> dict[str, Any]:
+    """The stored body of a confirmation message, asked for at ``at``."""
+    body: dict[str, Any] = {"event": CONFIRM, "page": slug, "title": title}
+    if at is not None:
+        body["at"] = at
+    return body
 
 
 def links(base: str, slug: str, token: str) -> dict[str, str]:
@@ -136,6 +145,17 @@ def _when(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def message_id(delivery: Delivery, sender: str) -> str:
+    """The ``Message-ID`` of ``delivery``'s e-mail (issue 73 §6), as alert e-mails have
+    one: the same for every copy of it (delivery is at least once, by whichever instance),
+    so a mail client shows a copy sent twice once; another for each message and each
+    subscriber, named by neither's address or token."""
+    s = delivery.subscriber
+    digest = hashlib.sha256(f"{s.page}\0{s.id}\0{delivery.key}".encode()).hexdigest()[:24]
+    page = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in s.page)
+    return f"<tether.status.{page}.{digest}@{message_domain(sender)}>"
+
+
 def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage:
     """The e-mail for ``delivery``: a confirmation, or one piece of news with the
     unsubscribe link."""
@@ -147,6 +167,7 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
     message["To"] = s.address
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Auto-Submitted"] = "auto-generated"
+    message["Message-ID"] = message_id(delivery, sender)
     if body.get("event") == CONFIRM:
         message["Subject"] = f"Confirm your subscription to {body['title']}"
         message.set_content(
@@ -172,14 +193,34 @@ def subscriber_email(delivery: Delivery, sender: str, base: str) -> EmailMessage
 
 
 def webhook_body(delivery: Delivery, base: str) -> bytes:
-    """The JSON posted to a webhook subscriber for ``delivery`` (signed by the caller)."""
+    """The JSON posted to a webhook subscriber for ``delivery`` (signed by the caller); a
+    confirmation carries the subscriber's ``secret``, the one place it is told."""
     s = delivery.subscriber
     to = links(base, s.page, s.token)
     body = dict(delivery.body)
     if body.get("event") == CONFIRM:
-        doc = {**body, "confirm": to["confirm"], "page_url": to["page"]}
+        # The fields every body has (issue 73 §7), and the secret: it goes to the endpoint
+        # itself, never in an HTTP answer, so whoever reads this endpoint, and no stranger
+        # who asked for it first, can verify (issue 72 §3).
+        title = str(body.get("title", ""))
+        doc = {
+            **body,
+            "key": delivery.key,
+            "at": iso(float(body.get("at", s.created))),
+            "subject": f"Confirm your subscription to {title}",
+            "text": (
+                f"Someone, we hope you, asked for the news of {title} to be posted to this "
+                "webhook. To confirm, open the confirm link; if it was not you, do nothing: "
+                "nothing else will be posted."
+            ),
+            "confirm": to["confirm"],
+            "page_url": to["page"],
+            "secret": s.secret,
+        }
     else:
-        doc = {**StatusNews.from_json(body).to_json(), "page_url": to["page"]}
+        news = StatusNews.from_json(body)
+        # ISO 8601, as an alert webhook's ``at`` (issue 73 §7).
+        doc = {**news.to_json(), "at": iso(news.at), "page_url": to["page"]}
     doc["unsubscribe"] = to["unsubscribe"]
     return json.dumps(doc, sort_keys=True).encode()
 
@@ -188,20 +229,26 @@ def webhook_allowed(url: str, networks: tuple[str, ...]) -> str:
     """The address tether posts ``url`` to: the first its host resolves to, once every
     one it resolves to is public or in ``networks``; :class:`NotSent` saying why not
     (not http(s), a private address, no address)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a row stored before the URL was checked when taken
+        raise NotSent(f"not a URL that can be read ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotSent("not an http or https URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise NotSent(f"its host does not resolve: {exc}") from None
+        found = [ipaddress.ip_address(parts.hostname.partition("%")[0])]  # no lookup
+    except ValueError:
+        try:
+            answers = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise NotSent(f"its host does not resolve: {exc}") from None
+        found = [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in answers]
     allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(sockaddr[0])
+    for address in found:
         if not address.is_global and not any(address in n for n in allowed):
             raise NotSent(f"{address} is not a public address (subscribe.webhook_networks)")
-    return str(found[0][4][0])
+    return str(found[0])
 
 
 def _post(url: str, address: str, body: bytes, secret: str, deadline: float = DEADLINE) -> None:
@@ -257,12 +304,18 @@ class Deliverer:
         clock: Callable[[], float],
         *,
         deadline: float = DEADLINE,
+        workers: int = WORKERS,
     ) -> None:
         self.store, self.config, self.owner, self.clock = store, config, owner, clock
         self.deadline = deadline
         """Seconds one webhook delivery may take in all (:data:`DEADLINE`)."""
         self._mail: dict[str, tuple[object, EmailChannel]] = {}
         self._mail_lock = threading.Lock()
+        self.workers = workers
+        """Deliveries under way at once (:data:`WORKERS`)."""
+        self._pool: ThreadPoolExecutor | None = None
+        self._flying: dict[int, tuple[Delivery, Future[Exception | None]]] = {}
+        """The deliveries under way, each with its attempt."""
 
     def _channel(self, name: str, host: str | None) -> EmailChannel:
         config = self.config()
@@ -307,34 +360,99 @@ class Deliverer:
             return exc
         return None
 
-    def deliver_due(self) -> int:
-        """Claim and send what is due, several at once (:data:`WORKERS`: a receiver that
-        hangs holds one worker for its deadline, never the others' news); how many landed.
-        The store hears of each in this thread."""
-        now = self.clock()
-        landed = 0
-        claimed = self.store.claim_deliveries(self.owner, now, CLAIM_FOR)
-        if not claimed:
-            return 0
-        with ThreadPoolExecutor(min(WORKERS, len(claimed)), "tether-deliver") as pool:
-            outcomes = list(pool.map(self._attempt, claimed))
-        for d, failed in zip(claimed, outcomes, strict=True):
+    def _record(self, d: Delivery, failed: Exception | None) -> bool:
+        """Tell the store what became of ``d``; whether it landed."""
+        try:
+            if failed is not None:
+                raise failed
+        except NotSent as exc:
+            self.store.delivery_failed(d.id, str(exc), None)
+            log.warning("%s not sent, given up: %s", self._where(d), self._said(d, exc))
+        except Exception as exc:  # any failure of the peer is retried
+            error = redact_text(f"{type(exc).__name__}: {exc}")
+            again = (
+                None
+                if d.attempts + 1 >= GIVE_UP_AFTER
+                # From its end, not its claim: a delivery that took its whole deadline
+                # would otherwise be due again at once, ahead of every other.
+                else self.clock() + retry_delay(d.attempts + 1)
+            )
+            self.store.delivery_failed(d.id, error, again)
+            then = (
+                f"given up after {d.attempts + 1} attempts"
+                if again is None
+                else f"tried again in {retry_delay(d.attempts + 1):g} s"
+            )
+            log.warning("%s failed, %s: %s", self._where(d), then, self._said(d, error))
+        else:
+            self.store.delivered(d.id, self.clock())
+            return True
+        return False
+
+    def _where(self, d: Delivery) -> str:
+        """``d`` named for a log line (issue 73 §12): its page, its channel and the host
+        it goes to, never the whole address (each a stranger's text, escaped)."""
+        s = d.subscriber
+        if s.kind == "email":
+            page = self.config().status_page(s.page)
+            given = None if page is None or page.subscribe is None else page.subscribe.email
+            domain = s.address.rpartition("@")[2]
+            how = f"by e-mail channel {given or '(none)'} to an address at {domain}"
+        else:
             try:
-                if failed is not None:
-                    raise failed
-            except NotSent as exc:
-                self.store.delivery_failed(d.id, str(exc), None)
-            except Exception as exc:  # any failure of the peer is retried
-                error = redact_text(f"{type(exc).__name__}: {exc}")
-                again = (
-                    None if d.attempts + 1 >= GIVE_UP_AFTER else now + retry_delay(d.attempts + 1)
-                )
-                self.store.delivery_failed(d.id, error, again)
-                log.warning("status page delivery %d failed: %s", d.id, error)
-            else:
-                self.store.delivered(d.id, self.clock())
-                landed += 1
+                host = urlsplit(s.address).hostname or "?"
+            except ValueError:
+                host = "?"
+            how = f"to the webhook at {host}"
+        return visible(f"status page {s.page}: delivery {d.id} {how}")
+
+    @staticmethod
+    def _said(d: Delivery, what: object) -> str:
+        """What went wrong with ``d``, for a log line: escaped, and without the
+        subscriber's address (a mail server's refusal names it)."""
+        return visible(str(what).replace(d.subscriber.address, "(the subscriber)"))
+
+    def pump(self) -> int:
+        """Tell the store what finished since the last call, then claim what is due and
+        not under way, as many as :data:`WORKERS` has room for, and start sending them;
+        how many landed.  Nothing waits here for a delivery under way: one that hangs
+        holds its worker for its deadline, and every other worker goes on with the
+        rest (the news of 900 receivers is not held by 100 that hang: each batch waited
+        for its slowest before)."""
+        landed = 0
+        for did, (d, future) in list(self._flying.items()):
+            if future.done():
+                del self._flying[did]
+                landed += self._record(d, future.result())
+        room = self.workers - len(self._flying)
+        if room <= 0:
+            return landed
+        now = self.clock()
+        claimed = self.store.claim_deliveries(
+            self.owner, now, CLAIM_FOR, limit=room, skip=tuple(self._flying)
+        )
+        if claimed and self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, "tether-deliver")
+        for d in claimed:
+            assert self._pool is not None
+            self._flying[d.id] = (d, self._pool.submit(self._attempt, d))
         return landed
+
+    def deliver_due(self) -> int:
+        """Send what is due now and wait until it is done (the tests' and a one-off
+        run's; the monitor's loop calls :meth:`pump`); how many landed."""
+        landed = self.pump()
+        while self._flying:
+            wait([f for _, f in self._flying.values()], return_when=FIRST_COMPLETED)
+            landed += self.pump()
+        return landed
+
+    def close(self) -> None:
+        """Stop taking deliveries; one under way ends within its deadline, and what was
+        not recorded is claimed again when its claim runs out (at least once)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def run(
         self, stop: asyncio.Event, sleep: Callable[[float], Awaitable[None]], every: float = 1.0
@@ -344,9 +462,10 @@ class Deliverer:
             # Nothing to claim while no page takes subscribers (no write each second).
             if any(p.subscribe is not None for p in self.config().status_pages):
                 try:
-                    await asyncio.to_thread(self.deliver_due)
+                    await asyncio.to_thread(self.pump)
                 except StoreError as exc:  # tried again next time (the writer said why)
                     log.debug("status page deliveries wait: %s", exc)
                 except Exception:
                     log.exception("status page deliveries failed")
             await sleep(every)
+        self.close()

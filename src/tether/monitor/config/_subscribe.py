@@ -7,6 +7,8 @@ and how it reaches them (docs/status-pages.md, "Subscribers").
       webhook: true                       # signed JSON posts
       webhook_networks: []                # beyond public addresses (none by default)
       per_hour: 5                         # subscriptions per client and per address
+      max_unconfirmed: 1000               # waiting for their confirmation, at most
+      cross_site: false                   # forms on other sites may not post here
 
 The Atom feed (``/status/SLUG/feed.atom``) is served for every page that has
 ``subscribe:``.
@@ -60,7 +62,15 @@ class Subscribe(_Model):
     """Networks beyond the public internet a subscriber's webhook may be in (none: a
     webhook on a private, loopback or link-local address is never posted to)."""
     per_hour: Annotated[int, Whole, Field(ge=1, le=10_000)] = 5
-    """Subscriptions a client (an address) and an address subscribed may ask for an hour."""
+    """Subscriptions a client (an IPv4 address, an IPv6 /64) and an address subscribed
+    may ask for an hour."""
+    max_unconfirmed: Annotated[int, Whole, Field(ge=1, le=1_000_000)] = 1000
+    """Subscriptions of the page waiting for their confirmation at most: past it a new
+    one is answered 503 until some are confirmed or forgotten (after 7 days)."""
+    cross_site: bool = False
+    """Whether a subscription may be posted from a form on another site (a browser's
+    ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is not the page's): refused
+    by default, so another site cannot make its visitors' browsers subscribe."""
 
 
 def check_subscribe(

@@ -114,6 +114,9 @@ class SubscriberStore(Protocol):
     def subscribers(self, page: str | None = None) -> list[Subscriber]:
         """Every subscriber (of ``page``), oldest first."""
 
+    def unconfirmed(self, page: str) -> int:
+        """How many subscribers of ``page`` have not confirmed."""
+
     def import_subscribers(self, subscribers: Sequence[Subscriber]) -> int:
         """Add ``subscribers`` as exported (an address a page has already is left as it
         is); how many were added."""
@@ -130,9 +133,15 @@ class SubscriberStore(Protocol):
         """What was told of ``page``'s news, as it was told, the newest ``limit`` first."""
 
     def claim_deliveries(
-        self, owner: str, now: float, hold_for: float, limit: int = 50
+        self,
+        owner: str,
+        now: float,
+        hold_for: float,
+        limit: int = 50,
+        skip: Collection[int] = (),
     ) -> list[Delivery]:
-        """Claim for ``owner`` until ``now + hold_for`` the due deliveries no other holds."""
+        """Claim for ``owner`` until ``now + hold_for`` the due deliveries no other holds,
+        but those of ``skip`` (the ones it is sending now)."""
 
     def delivered(self, delivery_id: int, now: float) -> None: ...
 
@@ -271,6 +280,13 @@ class SubscriberSQL(SQLStore[C]):
             )
         return [_subscriber(r) for r in rows]
 
+    def unconfirmed(self, page: str) -> int:
+        rows = self._rows(
+            "SELECT COUNT(*) FROM tether_subscribers WHERE page = %s AND confirmed IS NULL",
+            (page,),
+        )
+        return int(rows[0][0])
+
     def import_subscribers(self, subscribers: Sequence[Subscriber]) -> int:
         def write(conn: C) -> int:
             added = 0
@@ -322,7 +338,12 @@ class SubscriberSQL(SQLStore[C]):
         return [self._decode(r[0]) for r in rows]
 
     def claim_deliveries(
-        self, owner: str, now: float, hold_for: float, limit: int = 50
+        self,
+        owner: str,
+        now: float,
+        hold_for: float,
+        limit: int = 50,
+        skip: Collection[int] = (),
     ) -> list[Delivery]:
         def write(conn: C) -> list[Delivery]:
             ids = [
@@ -330,10 +351,12 @@ class SubscriberSQL(SQLStore[C]):
                 for r in self._execute(
                     conn,
                     "SELECT id FROM tether_status_deliveries "
-                    "WHERE delivered IS NULL AND gave_up IS NULL AND next_at <= %s "
-                    "AND (claimed_by IS NULL OR claimed_by = %s OR claim_until < %s) "
-                    "ORDER BY id LIMIT %s",
-                    (now, owner, now, limit),
+                    "WHERE delivered IS NULL AND gave_up IS NULL AND next_at <= %(now)s "
+                    "AND (claimed_by IS NULL OR claimed_by = %(owner)s "
+                    "OR claim_until < %(now)s) "
+                    f"AND NOT ({self._any('id', '%(skip)s', 'bigint[]')}) "
+                    "ORDER BY id LIMIT %(limit)s",
+                    {"now": now, "owner": owner, "limit": limit, "skip": self._list(skip)},
                 ).fetchall()
             ]
             if not ids:

@@ -22,6 +22,7 @@ from typing import Any, Final
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from tether._text import visible
 from tether.monitor.web._params import payload_problem
 
 __all__ = ["BURST", "EVERY", "ProtocolLog"]
@@ -97,11 +98,13 @@ class ProtocolLog:
         if self._quiet:
             more = f" ({self._quiet} more since the last such line not logged)"
             self._quiet = 0
-        source = f" from {client}" if client else ""
+        # The client (a worker's X-Forwarded-For) and aiohttp's words (which may quote
+        # the request's bytes) are request text: escaped, they cannot start a line.
+        source = f" from {visible(str(client))}" if client else ""
         self._log.warning(
             "a request%s could not be read: %s; answered 400%s",
             source,
-            problem,
+            visible(problem),
             more,
             extra={"event": "request.malformed"},
         )

@@ -42,6 +42,7 @@ checked on a worker thread (scrypt takes tens of milliseconds and 32 MiB), two a
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
+from tether._text import visible
 from tether.monitor.config._passwords import hash_token, parse_password_hash, verify_password
 from tether.monitor.web._access import (
     AGENT,
@@ -83,6 +85,7 @@ __all__ = [
     "agent_principal",
     "area",
     "bearer_gate",
+    "client_network",
     "install",
     "local_address",
     "login_handlers",
@@ -161,6 +164,23 @@ def client_address(request: web.Request) -> str:
     if _on_unix_socket(request):
         return request.headers.get("X-Forwarded-For", "") or "unknown"
     return request.remote or "unknown"
+
+
+def client_network(request: web.Request) -> str:
+    """Who sent the request, for a limit counted per client (issue 72 §4): its IPv4
+    address, or its IPv6 address's /64 (one customer's allotment: a /64 holds 2^64
+    addresses, each of which would otherwise be a client of its own); anything that is
+    not an address, as it is."""
+    given = client_address(request)
+    try:
+        address = ipaddress.ip_address(given.partition("%")[0])
+    except ValueError:
+        return given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class ConfiguredAuthority:
@@ -350,18 +370,19 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
         password = form.get("password", "")
         next_path = safe_next(form.get("next", "/"))
         client = client_address(request)
+        shown = visible(client)  # a log line takes request text escaped (issue 72 §6)
         # A name is a key of the limiter's bounded table: cut, so that 10,000 keys of a
         # megabyte each (a form's limit) cannot be made to fill memory.
         keys = (f"addr:{client}", f"user:{name[:NAME_KEY_MAX]}")
         wait = limiter.retry_after(keys)
         user = authority.user(name)
-        who = repr(name) if user is not None else "an unknown user name"
+        who = repr(visible(name)) if user is not None else "an unknown user name"
         if wait is not None:
             seconds = math.ceil(wait)
             log.warning(
                 "login refused for %s from %s: too many failed logins; again in %d s",
                 who,
-                client,
+                shown,
                 seconds,
                 extra={"event": "login.limited"},
             )
@@ -376,7 +397,7 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
         async with checking:
             ok = await asyncio.to_thread(verify_password, password, stored)
         if not ok or user is None:
-            log.warning("login failed for %s from %s", who, client, extra={"event": "login.failed"})
+            log.warning("login failed for %s from %s", who, shown, extra={"event": "login.failed"})
             page = login_page(next_path, message="Wrong name or password.", user=name, status=401)
             return _html(page)
         limiter.forget(keys[1])
@@ -386,7 +407,7 @@ def login_handlers(authority: ConfiguredAuthority, clock: Callable[[], float]) -
             authority.sessions.end(old)  # a new id at each login: no fixation
         sid, _ = authority.sessions.begin(user.name, user.password_hash.get_secret_value())
         await authority.sessions.flush()  # stored before the browser can use it elsewhere
-        log.info("%s logged in from %s", user.name, client, extra={"event": "login"})
+        log.info("%s logged in from %s", user.name, shown, extra={"event": "login"})
         response = web.HTTPSeeOther(next_path)
         response.set_cookie(
             SESSION_COOKIE,

@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tether._text import visible
 from tether.monitor.config._oidc import OidcSettings
 from tether.monitor.web._html import Page, render
 from tether.monitor.web._routing import Handler
@@ -63,7 +64,14 @@ from tether.monitor.web.auth._oidc_flow import (
     verify_id_token,
 )
 
-__all__ = ["Metadata", "OidcHandlers", "ProviderClient", "oidc_handlers"]
+__all__ = [
+    "OAUTH_ERRORS",
+    "Metadata",
+    "OidcHandlers",
+    "ProviderClient",
+    "oidc_handlers",
+    "provider_refusal",
+]
 
 log = logging.getLogger("tether.monitor")
 
@@ -305,7 +313,11 @@ def oidc_handlers(
         try:
             meta = await client.metadata(settings)
         except LoginRefused as exc:
-            log.warning("single sign-on could not begin: %s", exc, extra={"event": "login.oidc"})
+            log.warning(
+                "single sign-on could not begin: %s",
+                visible(str(exc)),
+                extra={"event": "login.oidc"},
+            )
             return _page("Single sign-on failed", str(exc), exc.status)
         response = web.HTTPSeeOther(
             authorization_url(meta.authorization_endpoint, settings, pending)
@@ -331,8 +343,8 @@ def oidc_handlers(
         except LoginRefused as exc:
             log.warning(
                 "single sign-on refused from %s: %s",
-                client_at,
-                exc,
+                visible(client_at),
+                visible(str(exc)),
                 extra={"event": "login.failed"},
             )
             response = _page("Single sign-on failed", str(exc), exc.status)
@@ -345,8 +357,8 @@ def oidc_handlers(
         await authority.sessions.flush()
         log.info(
             "%s logged in through single sign-on from %s with %s",
-            name,
-            client_at,
+            visible(name),
+            visible(client_at),
             ", ".join(sorted(scopes)),
             extra={"event": "login"},
         )
@@ -407,6 +419,44 @@ def _logout(
     return logout
 
 
+OAUTH_ERRORS: Final = frozenset(
+    {
+        # RFC 6749 4.1.2.1
+        "access_denied",
+        "invalid_request",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "unauthorized_client",
+        "unsupported_response_type",
+        # OpenID Connect Core 1.0, 3.1.2.6
+        "account_selection_required",
+        "consent_required",
+        "interaction_required",
+        "invalid_request_object",
+        "invalid_request_uri",
+        "login_required",
+        "registration_not_supported",
+        "request_not_supported",
+        "request_uri_not_supported",
+    }
+)
+"""The error codes a provider sends back to the callback (``?error=``)."""
+
+
+def provider_refusal(error: str) -> str:
+    """What a page and the log say of a callback's ``?error=``, which anyone can write in
+    a link: one of :data:`OAUTH_ERRORS` as it is, anything else only quoted and escaped
+    (``json.dumps``: printable ASCII between quotes, 60 characters of it at most), so
+    that it can neither start a line nor pass for the monitor's own words."""
+    if error in OAUTH_ERRORS:
+        return f"the provider refused the login: {error}"
+    return (
+        "the provider refused the login with an error code that is not OAuth's: "
+        f"{json.dumps(error[:60])}"
+    )
+
+
 async def _finish(
     request: web.Request,
     settings: OidcSettings,
@@ -417,8 +467,7 @@ async def _finish(
     :class:`LoginRefused` saying what is wrong."""
     query = request.query
     if "error" in query:
-        error = query.get("error", "")[:100]
-        raise LoginRefused(f"the provider refused the login: {error}", 403)
+        raise LoginRefused(provider_refusal(query.get("error", "")), 403)
     pending = PendingLogin.parse(request.cookies.get(PENDING_COOKIE))
     if pending is None:
         raise LoginRefused("no login was begun in this browser: begin again from the login page")

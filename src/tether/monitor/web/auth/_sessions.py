@@ -263,7 +263,13 @@ class Sessions:
 
 
 class LoginLimiter:
-    """Failed logins per key (``addr:ADDRESS``, ``user:NAME``) in a sliding window."""
+    """Failed logins per key (``addr:ADDRESS``, ``user:NAME``) in a sliding window.
+
+    At most ``max_keys`` keys are kept.  With ``churn=True`` (the login's) a new key past
+    them forgets the least recently counted one; with ``churn=False`` (the subscriptions',
+    issue 72 §4) only a key whose window has run out is forgotten, and while every kept
+    key is still counting a new key is held (:meth:`retry_after`) until the oldest runs
+    out: many other keys cannot reset a victim's count."""
 
     def __init__(
         self,
@@ -272,6 +278,7 @@ class LoginLimiter:
         limit: int = 5,
         window: float = 900.0,
         max_keys: int = 10_000,
+        churn: bool = True,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit: must be at least 1, not {limit!r}")
@@ -279,7 +286,23 @@ class LoginLimiter:
         self.limit = limit
         self.window = window
         self._max = max_keys
+        self._churn = churn
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _room(self, now: float) -> float | None:
+        """Forget the keys whose window has run out, least recently counted first (the
+        order kept: the first one still counting ends the search); ``None`` when a new key
+        may be counted, else the seconds until one may."""
+        failures = self._failures
+        while failures:
+            key, times = next(iter(failures.items()))
+            if times and times[-1] > now - self.window and times[-1] <= now:
+                break
+            del failures[key]
+        if len(failures) < self._max:
+            return None
+        times = next(iter(failures.values()))
+        return times[-1] + self.window - now
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         times = self._failures.get(key)
@@ -301,6 +324,10 @@ class LoginLimiter:
             if times is not None and len(times) >= self.limit:
                 left = times[0] + self.window - now
                 wait = left if wait is None else max(wait, left)
+            elif times is None and not self._churn:
+                left_full = self._room(now)
+                if left_full is not None:
+                    wait = left_full if wait is None else max(wait, left_full)
         return wait
 
     def failed(self, keys: Iterable[str]) -> None:
@@ -308,6 +335,8 @@ class LoginLimiter:
         for key in keys:
             times = self._recent(key, now)
             if times is None:
+                if not self._churn and self._room(now) is not None:
+                    continue  # full of keys still counting: held by retry_after
                 times = self._failures[key] = deque(maxlen=self.limit)
             times.append(now)
             self._failures.move_to_end(key)

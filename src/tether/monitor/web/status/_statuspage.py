@@ -312,7 +312,7 @@ class PageIncident(TypedDict):
     monitors: list[Told]
     notes: list[str]
     updates: NotRequired[list[PageUpdate]]
-    """The team's updates, oldest first (issue 48)."""
+    """The team's updates, newest first, as docs/status-pages.md says (issue 48, 73 §7)."""
     kind: NotRequired[str]
     meaning: NotRequired[str]
 
@@ -574,7 +574,7 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     ups = page_updates(sight.store, [i["id"] for i in told if i["id"] is not None])
     for i in told:
         if i["id"] is not None:
-            i["updates"] = ups.get(i["id"], [])
+            i["updates"] = ups.get(i["id"], [])[::-1]  # newest first, as the docs say
     doc: PageDoc = {
         "slug": page.slug,
         "title": page.title,

@@ -14,11 +14,14 @@
 No login: what they answer says nothing of who is subscribed.  A subscription asked for
 answers the same whether the address is new, waiting for its confirmation or confirmed
 (only a new one is sent its confirmation; one waiting, a new one), so the answer does not
-tell whether an address is on the list.  Subscribing is limited per client and per
-address (``subscribe.per_hour`` an hour each: 429 with ``Retry-After`` past it); a token
-that matches nobody counts against its client (30 an hour), though a token is 256
-random bits.  A webhook subscriber's secret (what its bodies are signed with) is in the
-answer that made it, and nowhere else.
+tell whether an address is on the list.  Subscribing is limited per client (an IPv4
+address, an IPv6 /64) and per address (``subscribe.per_hour`` an hour each: 429 with
+``Retry-After`` past it; counts no number of other keys resets), a page's unconfirmed
+subscriptions are bounded (``subscribe.max_unconfirmed``: 503 past it), and a browser's
+post from another site is refused (403) unless ``subscribe.cross_site`` (issue 72 §4); a
+token that matches nobody counts against its client (30 an hour), though a token is 256
+random bits.  A webhook subscriber's secret (what its bodies are signed with) is told
+to the webhook alone, in the body of its confirmation: no answer holds it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from tether.monitor.store._subscribers import Subscriber
 from tether.monitor.web._html import render
 from tether.monitor.web._params import FORM_TYPES, BadBody, parse_json, read_body, read_form
 from tether.monitor.web._routing import Handler
-from tether.monitor.web.auth._auth import client_address
+from tether.monitor.web.auth._auth import client_network
 from tether.monitor.web.auth._sessions import LoginLimiter
 from tether.monitor.web.status._statuspage import SECURITY_HEADERS, TtlCache
 
@@ -56,6 +59,7 @@ __all__ = [
     "FEED_ENTRIES",
     "SubscribeHandlers",
     "atom_feed",
+    "cross_site",
     "subscribe_handlers",
     "valid_email",
 ]
@@ -67,7 +71,18 @@ TOKEN_TRIES: Final = 30
 EMAIL: Final = re.compile(
     r"[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 )
+_ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+DOT_ATOM: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+"""RFC 5322's dot-atom: what a local part is, written without quotes (printable ASCII)."""
+ENCODED_WORD: Final = re.compile(r"=\?.*\?=")
+"""An RFC 2047 encoded word, which a mail client would decode in ``To:``."""
 URL_MAX: Final = 2000
+LIMIT_KEYS: Final = 100_000
+"""Clients and addresses a page's subscription limit counts at once: past them, while each
+is still counting, a new one waits (``LoginLimiter(churn=False)``); none is forgotten
+early."""
+FULL_RETRY: Final = 3600
+"""``Retry-After`` (seconds) of a page whose unconfirmed subscriptions are at their bound."""
 PAGE_HEADERS: Final = {
     **SECURITY_HEADERS,
     # Its own forms post to this server; nothing else differs from the page's.
@@ -80,25 +95,41 @@ PAGE_HEADERS: Final = {
 
 def valid_email(given: str) -> str | None:
     """``given`` as an address to store (its domain in lower case), or ``None`` when it is
-    not one address."""
+    not one address SMTP carries as it is (issue 72): the local part a dot-atom of printable
+    ASCII (RFC 5321's, so no NUL, DEL or other control character reaches ``RCPT TO``), not
+    an RFC 2047 encoded word (``=?utf-8?q?...?=``, which a mail client shows in ``To:`` as
+    another name), 64 characters at most, and the whole 254."""
     text = given.strip()
     if len(text) > 254 or not EMAIL.fullmatch(text) or "." not in text.rpartition("@")[2]:
         return None
     local, _, domain = text.rpartition("@")
+    if not DOT_ATOM.fullmatch(local) or ENCODED_WORD.search(local):
+        return None
     return f"{local}@{domain.lower()}"
 
 
-def _valid_webhook(given: str) -> str | None:
+def _valid_webhook(given: str) -> str:
+    """``given`` as a webhook's URL to store; ``ValueError`` saying why it is not one."""
     text = given.strip()
-    parts = urlsplit(text)
-    if (
-        len(text) > URL_MAX
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or any(ord(c) < 33 for c in text)
-    ):
-        return None
+    if len(text) > URL_MAX:
+        raise ValueError(f"a URL of {URL_MAX} characters at most")
+    if any(ord(c) < 33 or ord(c) == 127 for c in text):
+        raise ValueError("a URL without spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError as exc:  # http://[::1/broken, http://[zzz]/
+        raise ValueError(f"a URL that can be read ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("an http or https URL with a host")
+    try:
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("a URL whose port is a number from 1 to 65535")
+    if parts.username is not None:
+        raise ValueError("a URL without a user name or password")
     return text
 
 
@@ -156,7 +187,14 @@ class SubscribeHandlers:
     feed: Handler
 
 
-def _page(mode: str, slug: str, title: str, status: int = 200, **values: object) -> web.Response:
+def _page(
+    mode: str,
+    slug: str,
+    title: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **values: object,
+) -> web.Response:
     shown: dict[str, object] = {"message": None, "email": False, "webhook": False, "token": ""}
     shown.update(values)
     text = str(render("status_subscribe.html", mode=mode, slug=slug, title=title, **shown))
@@ -165,7 +203,7 @@ def _page(mode: str, slug: str, title: str, status: int = 200, **values: object)
         status=status,
         content_type="text/html",
         charset="utf-8",
-        headers=PAGE_HEADERS,
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 
@@ -201,7 +239,9 @@ class _Subscriptions:
     def __init__(self, runner: Running) -> None:
         self.runner = runner
         self.limiters: dict[tuple[str, int], LoginLimiter] = {}
-        self.tokens = LoginLimiter(runner.wall, limit=TOKEN_TRIES, window=3600.0)
+        self.tokens = LoginLimiter(
+            runner.wall, limit=TOKEN_TRIES, window=3600.0, max_keys=LIMIT_KEYS, churn=False
+        )
         self.feeds = TtlCache(runner.wall)
 
     def subscribable(self, request: web.Request) -> tuple[StatusPage, Subscribe]:
@@ -211,12 +251,7 @@ class _Subscriptions:
         return page, page.subscribe
 
     def limited(self, keys: list[str], retry: float) -> web.Response:
-        wait = str(max(1, int(retry + 0.999)))
-        return _json(
-            {"error": "too many subscriptions asked for: try again later"},
-            429,
-            {"Retry-After": wait},
-        )
+        return _json(*_limited(retry))
 
     async def form(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
@@ -230,31 +265,85 @@ class _Subscriptions:
 
     async def subscribe(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
-        fields, is_form = await _fields(request)
+        is_form = request.content_type in FORM_TYPES
+
+        def refuse(
+            doc: Mapping[str, object], status: int, headers: Mapping[str, str] | None = None
+        ) -> web.Response:
+            """A mistake or a refusal: to a browser's form, the form again saying it
+            (issue 73 §12); to anything else, JSON."""
+            if not is_form:
+                return _json(doc, status, headers)
+            return _page(
+                "form",
+                page.slug,
+                f"Subscribe to {page.title}",
+                status=status,
+                headers=headers,
+                message=str(doc["error"]),
+                email=given.email is not None,
+                webhook=given.webhook,
+            )
+
+        if not given.cross_site and cross_site(request, given.url):
+            return refuse(
+                {
+                    "error": (
+                        "a subscription posted from another site is refused "
+                        "(subscribe.cross_site): subscribe on the page's own form"
+                    )
+                },
+                403,
+            )
+        fields, _ = await _fields(request)
         email, hook = fields.get("email", "").strip(), fields.get("webhook", "").strip()
         if bool(email) == bool(hook):
-            return _json({"error": "give one of email or webhook"}, 400)
+            return refuse({"error": "give one of email or webhook"}, 400)
+        address: str | None
         if email:
             kind, address = "email", valid_email(email)
             if given.email is None:
-                return _json({"error": "this page takes no e-mail subscribers"}, 400)
+                return refuse({"error": "this page takes no e-mail subscribers"}, 400)
+            if address is None:
+                return refuse({"error": "email: give one address", "field": "email"}, 400)
         else:
-            kind, address = "webhook", _valid_webhook(hook)
+            kind = "webhook"
             if not given.webhook:
-                return _json({"error": "this page takes no webhook subscribers"}, 400)
-        if address is None:
-            return _json(
-                {"error": f"{kind}: give one {'address' if email else 'http(s) URL'}"}, 400
+                return refuse({"error": "this page takes no webhook subscribers"}, 400)
+            try:
+                address = _valid_webhook(hook)
+            except ValueError as exc:
+                return refuse({"error": f"webhook: give {exc}", "field": "webhook"}, 400)
+        limiter = self.limiters.get((page.slug, given.per_hour))
+        if limiter is None:
+            limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
+                self.runner.wall,
+                limit=given.per_hour,
+                window=3600.0,
+                max_keys=LIMIT_KEYS,
+                churn=False,  # other keys, however many, never reset one's count
             )
-        limiter = self.limiters.setdefault(
-            (page.slug, given.per_hour),
-            LoginLimiter(self.runner.wall, limit=given.per_hour, window=3600.0),
-        )
-        keys = [f"client:{client_address(request)}", f"address:{address.lower()}"]
+        keys = [f"client:{client_network(request)}", f"address:{address.lower()}"]
         wait = limiter.retry_after(keys)
         if wait is not None:
-            return self.limited(keys, wait)
+            return refuse(*_limited(wait))
         limiter.failed(keys)  # every request counts
+        try:
+            waiting = await asyncio.to_thread(self.runner.store.unconfirmed, page.slug)
+        except StoreError:
+            return refuse({"error": "subscriptions cannot be taken now: try again later"}, 503)
+        if waiting >= given.max_unconfirmed:
+            # The same answer for every address, new or not: it tells nothing of the list.
+            return refuse(
+                {
+                    "error": (
+                        f"too many subscriptions to this page wait for their confirmation "
+                        f"(subscribe.max_unconfirmed: {given.max_unconfirmed}): try again later"
+                    )
+                },
+                503,
+                {"Retry-After": str(FULL_RETRY)},
+            )
         now = self.runner.wall()
         new = Subscriber(
             0,
@@ -267,26 +356,29 @@ class _Subscriptions:
             None,
         )
         try:
-            stored = await asyncio.to_thread(
-                self.runner.store.subscribe, new, confirmation(page.slug, page.title), now
+            await asyncio.to_thread(
+                self.runner.store.subscribe, new, confirmation(page.slug, page.title, now), now
             )
         except StoreError:
-            return _json({"error": "subscriptions cannot be taken now: try again later"}, 503)
+            return refuse({"error": "subscriptions cannot be taken now: try again later"}, 503)
         said = (
             "Check your inbox: a confirmation was sent, and nothing else will be "
             "before you confirm."
             if kind == "email"
-            else "A confirmation was posted to the webhook: open its confirm link."
+            # The same words whether or not tether may post there (a private address
+            # without subscribe.webhook_networks is never posted to): the answer tells
+            # nothing of the network; the deliverer's log line says why it was not.
+            else "A confirmation is posted to the webhook if tether may post there "
+            "(a public address, or one the page allows): open its confirm link."
         )
         if is_form:
             return _page("done", page.slug, f"Subscribe to {page.title}", status=202, message=said)
-        doc: dict[str, object] = {"subscribed": "pending", "message": said}
-        if kind == "webhook" and stored.token == new.token:
-            doc["secret"] = new.secret  # once, to the one who made it
-        return _json(doc, 202)
+        # The same answer whatever the store holds: a webhook's secret is told to the
+        # webhook itself, in its confirmation (issue 72 §3), never to whoever asked.
+        return _json({"subscribed": "pending", "message": said}, 202)
 
     def bad_token(self, request: web.Request, slug: str, title: str) -> web.Response:
-        key = f"client:{client_address(request)}"
+        key = f"client:{client_network(request)}"
         wait = self.tokens.retry_after([key])
         if wait is not None:
             return self.limited([key], wait)
@@ -296,7 +388,7 @@ class _Subscriptions:
         )
 
     async def known(self, request: web.Request, token: str, slug: str) -> Subscriber | None:
-        key = f"client:{client_address(request)}"
+        key = f"client:{client_network(request)}"
         if self.tokens.retry_after([key]) is not None:
             return None
         found = (
@@ -362,6 +454,36 @@ class _Subscriptions:
             charset="utf-8",
             headers={**SECURITY_HEADERS, "Cache-Control": "max-age=60"},
         )
+
+
+def cross_site(request: web.Request, url: str) -> bool:
+    """Whether a browser says ``request`` comes from a page of another site than this
+    one (whose public address is ``url``): ``Sec-Fetch-Site: cross-site``, or, from a
+    browser that does not send it, an ``Origin`` neither the page's nor the request's own
+    host (``null``, an opaque origin, is another site).  A request without either (a
+    script, ``curl``) is no browser's: it comes from no site."""
+    fetch = request.headers.get("Sec-Fetch-Site")
+    if fetch is not None:
+        return fetch.strip().lower() == "cross-site"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        host = urlsplit(origin.strip()).netloc.lower()
+    except ValueError:
+        return True
+    return not host or host not in {urlsplit(url).netloc.lower(), request.host.lower()}
+
+
+def _limited(retry: float) -> tuple[dict[str, object], int, dict[str, str]]:
+    """The answer past a limit, ``retry`` seconds before it lifts: its document, status
+    and headers."""
+    wait = str(max(1, int(retry + 0.999)))
+    return (
+        {"error": "too many subscriptions asked for: try again later"},
+        429,
+        {"Retry-After": wait},
+    )
 
 
 def _token_of(request: web.Request, fields: Mapping[str, str]) -> str:
