@@ -1,11 +1,16 @@
-"""The web tests' fixtures: one headless Chromium for a module."""
+"""The web tests' fixtures: one headless Chromium for a module, and a webhook receiver
+on loopback for the subscriber tests."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+
+from tests.helpers.subscribed import Hook
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +21,18 @@ def browser() -> Iterator[Any]:
 
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[Hook]]]:
+    """A webhook receiver on 127.0.0.1: its URL and the class that keeps what it got."""
+
+    class Mine(Hook):
+        got: ClassVar[list[tuple[bytes, str]]] = []
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Mine
+    server.shutdown()
+    server.server_close()

@@ -11,45 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import re
-import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import feedparser
 import pytest
-import yaml
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.helpers.status_harness import CHECKED, HIDDEN_NAMES, ROUNDS, SECRETS, config_data
-from tests.helpers.web_harness import EPOCH, ServedRunner
+from tests.helpers.status_harness import CHECKED, HIDDEN_NAMES, ROUNDS, SECRETS
+from tests.helpers.subscribed import SITE, Hook, Subscribed, incident_of, started, token_in
+from tests.helpers.web_harness import EPOCH
 from tether.lab import Lab
-from tether.monitor.alerts._subscribers import Deliverer
-from tether.monitor.config import parse_config
-from tether.monitor.runtime._heralds import Herald
-from tether.monitor.store import SQLiteStore
-from tether.monitor.web.status._statuspage import Sight
-
-SITE = "https://status.example.com"
-
-
-class Hook(http.server.BaseHTTPRequestHandler):
-    """A webhook receiver: keeps each body with its signature header."""
-
-    got: ClassVar[list[tuple[bytes, str]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).got.append((body, self.headers.get("X-Tether-Signature-256", "")))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
@@ -60,112 +33,6 @@ def smtp() -> Iterator[SMTPReceiver]:
     server.stop()
 
 
-@pytest.fixture
-def hook() -> Iterator[tuple[str, type[Hook]]]:
-    class Mine(Hook):
-        got: ClassVar[list[tuple[bytes, str]]] = []
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mine)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Mine
-    server.shutdown()
-    server.server_close()
-
-
-class Subscribed(ServedRunner):
-    """The status harness's runner with ``public`` taking subscribers."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        lab: Lab,
-        smtp_port: int,
-        per_hour: int = 5,
-        maintenance: bool = False,
-        subscribe: dict[str, Any] | None = None,
-        **served: Any,
-    ) -> None:
-        data = config_data(lab)
-        data["alerts"] = [
-            {
-                "name": "mail",
-                "type": "email",
-                "host": "127.0.0.1",
-                "port": smtp_port,
-                "from": "status@example.com",
-                "to": "ops@example.com",
-                "starttls": False,
-            }
-        ]
-        data["status_pages"][0]["subscribe"] = {
-            "url": SITE,
-            "email": "mail",
-            "webhook": True,
-            "webhook_networks": ["127.0.0.0/8"],
-            "per_hour": per_hour,
-            **(subscribe or {}),
-        }
-        data["maintenance"] = maintenance and [
-            {"name": "db-upgrade-secret", "monitors": ["checkout-internal"],
-             "start": "2027-01-17T02:00:00Z", "end": "2027-01-17T03:00:00Z"},
-            {"name": "admin-only", "monitors": ["admin-secret-panel"],
-             "start": "2027-01-16T02:00:00Z", "end": "2027-01-16T03:00:00Z"},
-        ]  # fmt: skip
-        if not maintenance:
-            del data["maintenance"]
-        store = SQLiteStore(tmp / "status.db")
-        super().__init__(parse_config(yaml.safe_dump(data)), store, **served)
-        self.herald = Herald(self.runner)
-        self.deliverer = Deliverer(store, lambda: self.runner.config, "test", lambda: self.now)
-
-    def look(self) -> int:
-        sight = self.call(_sight(self))
-        page = self.runner.config.status_page("public")
-        assert page is not None
-        return self.herald.look(page, sight)
-
-    def post(self, path: str, body: Any, form: bool = False) -> tuple[int, dict[str, str], bytes]:
-        data = json.dumps(body).encode()
-        kind = "application/json"
-        if form:
-            data, kind = urllib.parse.urlencode(body).encode(), "application/x-www-form-urlencoded"
-        request = urllib.request.Request(
-            self.base + path, data=data, method="POST", headers={"Content-Type": kind}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=20) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
-
-
-async def _sight(s: Subscribed) -> Sight:
-    return Sight.of(s.runner)
-
-
-def _started(tmp: Path, lab: Lab, port: int, per_hour: int = 5) -> Subscribed:
-    s = Subscribed(tmp, lab, port, per_hour)
-    for _ in range(ROUNDS):
-        s.check(*CHECKED)
-        s.now += 60
-    return s
-
-
-def _token(text: str) -> str:
-    found = re.search(r"token=([A-Za-z0-9_-]+)", text)
-    assert found is not None, text
-    return found.group(1)
-
-
-def _incident(s: Subscribed) -> int:
-    status, _, body = s.get("/status/public.json")
-    assert status == 200
-    ids = [i["id"] for i in json.loads(body)["incidents"] if i["id"] is not None]
-    assert ids
-    return int(ids[0])
-
-
 def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hidden(
     tmp_path: Path, lab: Lab, smtp: SMTPReceiver
 ) -> None:
@@ -173,7 +40,7 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
     confirm, then each update posted through the API is one e-mail with the update's words,
     the page's names and an unsubscribe link (RFC 8058 headers), never a hidden name, URL
     or secret; one-click unsubscribe ends it."""
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         status, _, body = s.post("/status/public/subscribe", {"email": "Ann@Example.COM"})
         assert status == 202, body
@@ -184,10 +51,10 @@ def test_an_email_subscriber_confirms_then_gets_each_update_once_with_nothing_hi
         first = smtp.received[0].message
         assert smtp.received[0].rcpt_tos == ("Ann@example.com",)
         assert first["Subject"] == "Confirm your subscription to Example Shop status"
-        token = _token(first.get_content())
+        token = token_in(first.get_content())
         assert f"{SITE}/status/public/confirm?token={token}" in first.get_content()
         # Nothing else while unconfirmed, however much happens.
-        number = _incident(s)
+        number = incident_of(s)
         assert (
             s.post(
                 f"/api/incidents/{number}/updates", {"state": "investigating", "text": "Looking."}
@@ -259,7 +126,7 @@ def test_a_webhook_subscriber_gets_signed_bodies_and_the_feed_reads_the_news(
     the body); feedparser reads the page's Atom feed with the incident and its update,
     and nothing hidden."""
     url, got = hook
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         status, _, body = s.post("/status/public/subscribe", {"webhook": url})
         assert status == 202
@@ -275,9 +142,9 @@ def test_a_webhook_subscriber_gets_signed_bodies_and_the_feed_reads_the_news(
         assert hmac.compare_digest(signature, expected)
         sent = json.loads(raw)
         assert sent["event"] == "subscription.confirm"
-        token = _token(sent["confirm"])
+        token = token_in(sent["confirm"])
         assert s.post("/status/public/confirm", {"token": token})[0] == 200
-        number = _incident(s)
+        number = incident_of(s)
         s.now += 10
         s.post(f"/api/incidents/{number}/updates", {"state": "monitoring", "text": "Watching."})
         s.now += 5
@@ -308,7 +175,7 @@ def test_subscribing_is_limited_per_client_and_bad_input_is_one_line(
 ) -> None:
     """Past ``per_hour`` requests a client is answered 429 with Retry-After; an address
     that is none, or both kinds at once, a 400; a page without subscribe: 404."""
-    s = _started(tmp_path, lab, smtp.port, per_hour=2)
+    s = started(tmp_path, lab, smtp.port, per_hour=2)
     try:
         assert s.post("/status/public/subscribe", {"email": "not an address"})[0] == 400
         assert (
@@ -331,13 +198,13 @@ def test_subscribers_news_and_deliveries_outlive_a_restart(
 ) -> None:
     """A confirmed subscriber and the news told stay in the store: a new runner on it tells
     nothing again, and a delivery queued before the restart is sent after it."""
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         s.post("/status/public/subscribe", {"email": "bo@example.com"})
         s.deliverer.deliver_due()
-        token = _token(smtp.received[0].message.get_content())
+        token = token_in(smtp.received[0].message.get_content())
         s.post("/status/public/confirm", {"token": token})
-        number = _incident(s)
+        number = incident_of(s)
         s.now += 10
         s.post(f"/api/incidents/{number}/updates", {"state": "identified", "text": "Found it."})
         s.now += 5
@@ -361,7 +228,7 @@ def _confirmed(s: Subscribed, smtp: SMTPReceiver, address: str) -> None:
     """``address`` subscribed and confirmed now."""
     assert s.post("/status/public/subscribe", {"email": address})[0] == 202
     s.deliverer.deliver_due()
-    token = _token(smtp.received[-1].message.get_content())
+    token = token_in(smtp.received[-1].message.get_content())
     assert s.post("/status/public/confirm", {"token": token})[0] == 200
 
 

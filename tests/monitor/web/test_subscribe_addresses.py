@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.monitor.web.test_status_subscribers import Subscribed
+from tests.helpers.subscribed import Subscribed
 from tether.lab import Lab
 from tether.monitor.web.status._subscribe import valid_email
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.monitor.web.test_status_subscribers import SITE, Subscribed
+from tests.helpers.subscribed import SITE, Subscribed
 from tether.lab import Lab
 from tether.monitor.web.auth._sessions import LoginLimiter
 

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.monitor.web.test_status_subscribers import Hook, _incident, _started, _token, hook
+from tests.helpers.subscribed import Hook, incident_of, started, token_in
 from tether.lab import Lab
-
-__all__ = ["hook"]  # the fixture, used here
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def test_webhook_bodies_have_the_fields_the_docs_list_and_iso_times(
     ``text``; a piece of news has ``at`` in ISO 8601 with its offset, the moment of the
     update."""
     url, got = hook
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         asked = s.now
         assert s.post("/status/public/subscribe", {"webhook": url})[0] == 202
@@ -49,8 +47,8 @@ def test_webhook_bodies_have_the_fields_the_docs_list_and_iso_times(
             assert confirm.get(field), field
         assert _iso_at(confirm["at"]) == asked
         assert confirm["subject"] == "Confirm your subscription to Example Shop status"
-        assert s.post("/status/public/confirm", {"token": _token(confirm["confirm"])})[0] == 200
-        number = _incident(s)
+        assert s.post("/status/public/confirm", {"token": token_in(confirm["confirm"])})[0] == 200
+        number = incident_of(s)
         s.now += 10
         posted = s.now
         s.post(f"/api/incidents/{number}/updates", {"state": "identified", "text": "Found."})
@@ -68,9 +66,9 @@ def test_webhook_bodies_have_the_fields_the_docs_list_and_iso_times(
 def test_a_pages_updates_are_newest_first(tmp_path: Path, lab: Lab, smtp: SMTPReceiver) -> None:
     """Three updates posted in turn are listed newest first in the page's JSON, and the
     page shows them in that order."""
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
-        number = _incident(s)
+        number = incident_of(s)
         for state in ("investigating", "identified", "monitoring"):
             s.now += 10
             s.post(f"/api/incidents/{number}/updates", {"state": state, "text": state})

@@ -14,17 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.monitor.web.test_status_subscribers import (
-    Hook,
-    Subscribed,
-    _incident,
-    _started,
-    _token,
-    hook,
-)
+from tests.helpers.subscribed import Hook, Subscribed, incident_of, started, token_in
 from tether.lab import Lab
-
-__all__ = ["hook"]  # the fixture, used here
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def test_a_stranger_who_asks_first_learns_nothing_and_the_receiver_verifies(
     finds the secret in the confirmation posted to it, confirms, and verifies the news
     with it, which no other secret verifies."""
     url, got = hook
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         first = _answer(s, {"webhook": url})
         assert first[0] == 202
@@ -67,8 +58,8 @@ def test_a_stranger_who_asks_first_learns_nothing_and_the_receiver_verifies(
         secret = told["secret"]
         assert _signed(raw, signature, secret)
         assert secret not in first[1].decode()
-        assert s.post("/status/public/confirm", {"token": _token(told["confirm"])})[0] == 200
-        number = _incident(s)
+        assert s.post("/status/public/confirm", {"token": token_in(told["confirm"])})[0] == 200
+        number = incident_of(s)
         s.now += 10
         s.post(f"/api/incidents/{number}/updates", {"state": "identified", "text": "Found."})
         s.now += 5
@@ -89,7 +80,7 @@ def test_a_subscriber_made_through_the_form_can_verify(
     """The page's HTML form shows no secret (a page for anyone who asked), and the webhook
     it subscribed is told its secret in its confirmation, signed with it."""
     url, got = hook
-    s = _started(tmp_path, lab, smtp.port)
+    s = started(tmp_path, lab, smtp.port)
     try:
         status, page = _answer(s, {"webhook": url}, form=True)
         assert status == 202

@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.smtp_receiver import SMTPReceiver
-from tests.monitor.web.test_status_subscribers import Hook, Subscribed, hook
+from tests.helpers.subscribed import Hook, Subscribed
 from tether.lab import Lab
-
-__all__ = ["hook"]  # the fixture, used here
 
 
 @pytest.fixture

@@ -263,6 +263,44 @@ class _Subscriptions:
             webhook=given.webhook,
         )
 
+    async def held(
+        self, request: web.Request, page: StatusPage, given: Subscribe, address: str
+    ) -> tuple[dict[str, object], int, dict[str, str]] | None:
+        """Why a subscription of ``address`` is not taken now (its document, status and
+        headers), or ``None``: the limits per client and per address, which count this
+        request, and the page's bound on subscriptions waiting (issue 72 §4)."""
+        limiter = self.limiters.get((page.slug, given.per_hour))
+        if limiter is None:
+            limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
+                self.runner.wall,
+                limit=given.per_hour,
+                window=3600.0,
+                max_keys=LIMIT_KEYS,
+                churn=False,  # other keys, however many, never reset one's count
+            )
+        keys = [f"client:{client_network(request)}", f"address:{address.lower()}"]
+        wait = limiter.retry_after(keys)
+        if wait is not None:
+            return _limited(wait)
+        limiter.failed(keys)  # every request counts
+        try:
+            waiting = await asyncio.to_thread(self.runner.store.unconfirmed, page.slug)
+        except StoreError:
+            return {"error": "subscriptions cannot be taken now: try again later"}, 503, {}
+        if waiting >= given.max_unconfirmed:
+            # The same answer for every address, new or not: it tells nothing of the list.
+            return (
+                {
+                    "error": (
+                        f"too many subscriptions to this page wait for their confirmation "
+                        f"(subscribe.max_unconfirmed: {given.max_unconfirmed}): try again later"
+                    )
+                },
+                503,
+                {"Retry-After": str(FULL_RETRY)},
+            )
+        return None
+
     async def subscribe(self, request: web.Request) -> web.Response:
         page, given = self.subscribable(request)
         is_form = request.content_type in FORM_TYPES
@@ -314,36 +352,9 @@ class _Subscriptions:
                 address = _valid_webhook(hook)
             except ValueError as exc:
                 return refuse({"error": f"webhook: give {exc}", "field": "webhook"}, 400)
-        limiter = self.limiters.get((page.slug, given.per_hour))
-        if limiter is None:
-            limiter = self.limiters[page.slug, given.per_hour] = LoginLimiter(
-                self.runner.wall,
-                limit=given.per_hour,
-                window=3600.0,
-                max_keys=LIMIT_KEYS,
-                churn=False,  # other keys, however many, never reset one's count
-            )
-        keys = [f"client:{client_network(request)}", f"address:{address.lower()}"]
-        wait = limiter.retry_after(keys)
-        if wait is not None:
-            return refuse(*_limited(wait))
-        limiter.failed(keys)  # every request counts
-        try:
-            waiting = await asyncio.to_thread(self.runner.store.unconfirmed, page.slug)
-        except StoreError:
-            return refuse({"error": "subscriptions cannot be taken now: try again later"}, 503)
-        if waiting >= given.max_unconfirmed:
-            # The same answer for every address, new or not: it tells nothing of the list.
-            return refuse(
-                {
-                    "error": (
-                        f"too many subscriptions to this page wait for their confirmation "
-                        f"(subscribe.max_unconfirmed: {given.max_unconfirmed}): try again later"
-                    )
-                },
-                503,
-                {"Retry-After": str(FULL_RETRY)},
-            )
+        held = await self.held(request, page, given, address)
+        if held is not None:
+            return refuse(*held)
         now = self.runner.wall()
         new = Subscriber(
             0,
