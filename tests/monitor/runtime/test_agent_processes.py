@@ -49,6 +49,26 @@ def _metrics(base: str) -> str:
         return str(r.read().decode())
 
 
+def _config(tmp_path: Path, workers: int, port: int, webhook: str | None = None) -> Path:
+    """A monitor of one api monitor at locations local and branch-1 (an agent token for
+    branch-1), alerting ``webhook`` when given."""
+    config = tmp_path / "tether.yaml"
+    alerts = f'alerts: [{{name: ops, type: webhook, url: "{webhook}"}}]\n' if webhook else ""
+    paged = ", alerts: [ops]" if webhook else ""
+    config.write_text(
+        f"workers: {workers}\n"
+        f'storage: {{path: "{tmp_path / "t.db"}"}}\n'
+        f'server: {{listen: "127.0.0.1:{port}"}}\n'
+        "locations: [local, branch-1]\n"
+        f'tokens: [{{name: b1, hash: "{hash_token(TOKENS["branch-1"])}", scope: agent,'
+        " location: branch-1}]\n"
+        f"{alerts}"
+        "monitors:\n"
+        f"  - {{name: api, url: 'http://127.0.0.1:9/', interval: 1h{paged}}}\n"
+    )
+    return config
+
+
 def _up(base: str) -> bool:
     try:
         return _ask(f"{base}/api/status")[0] == 200
@@ -65,18 +85,7 @@ def test_the_agents_doors_hold_in_every_process_shape(
     why in /api/agents, and one agent.skipped reaches the webhook."""
     receiver.start()
     port = free_port()
-    config = tmp_path / "tether.yaml"
-    config.write_text(
-        f"workers: {workers}\n"
-        f'storage: {{path: "{tmp_path / "t.db"}"}}\n'
-        f'server: {{listen: "127.0.0.1:{port}"}}\n'
-        "locations: [local, branch-1]\n"
-        f'tokens: [{{name: b1, hash: "{hash_token(TOKENS["branch-1"])}", scope: agent,'
-        " location: branch-1}]\n"
-        f'alerts: [{{name: ops, type: webhook, url: "{receiver.url}"}}]\n'
-        "monitors:\n"
-        "  - {name: api, url: 'http://127.0.0.1:9/', interval: 1h, alerts: [ops]}\n"
-    )
+    config = _config(tmp_path, workers, port, receiver.url)
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": SRC, "TETHER_LOCATION": "local"}
     with monitor(config, tmp_path / "m.log", env) as proc:
@@ -123,17 +132,7 @@ def test_a_stop_answers_an_agents_long_poll_and_waits_for_nothing(
     forwarding the poll waited for it until the stop timeout killed it (10 s, and the log
     said nothing; it now says so, which is what this test reads)."""
     port = free_port()
-    config = tmp_path / "tether.yaml"
-    config.write_text(
-        f"workers: {workers}\n"
-        f'storage: {{path: "{tmp_path / "t.db"}"}}\n'
-        f'server: {{listen: "127.0.0.1:{port}"}}\n'
-        "locations: [local, branch-1]\n"
-        f'tokens: [{{name: b1, hash: "{hash_token(TOKENS["branch-1"])}", scope: agent,'
-        " location: branch-1}]\n"
-        "monitors:\n"
-        "  - {name: api, url: 'http://127.0.0.1:9/', interval: 1h}\n"
-    )
+    config = _config(tmp_path, workers, port)
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": SRC, "TETHER_LOCATION": "local"}
     log = tmp_path / "m.log"
