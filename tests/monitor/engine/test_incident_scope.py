@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.monitor.engine.test_incidents_partial import World
+from tests.helpers.partial_world import World
 from tether.monitor._state import State
 
 SCOPE_NOT_YET = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.monitor.engine.test_status_news import T0, incidents, maintenance, times
+from tests.helpers.status_news_draws import T0, incidents, maintenance, times
 from tether.monitor.engine._status_news import (
     IncidentShown,
     MaintenanceShown,
