@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.telling import Told, told
+from tests.helpers.telling import TWO_LOCATIONS, Told, told
 from tether.lab import Lab
 from tether.monitor.alerts._subscribers import subscriber_email
 from tether.monitor.store._subscribers import Delivery
@@ -152,6 +152,11 @@ def test_the_table_has_every_event_and_a_word_for_each_surface(
         "Maintenance ended",
         "An agent's location is lost",
         "An objective burns",
+        "Down from some locations",
+        "Down from a quorum of them",
+        "Up for the quorum, still down from some",
+        "Down from a quorum again",
+        "Up from every location",
     ]
     for event, cells in rows.items():
         for surface, cell in cells.items():
@@ -271,10 +276,7 @@ def test_an_agents_location_and_an_objective_are_told_as_the_table_says(
     """Locations local and branch-1, whose agent is not heard; an objective of a monitor
     on no page whose checks start failing once its budget means something."""
     extra: dict[str, Any] = {
-        "locations": ["local", "branch-1"],
-        "tokens": [
-            {"name": "b1", "hash": "sha256$" + "ab" * 32, "scope": "agent", "location": "branch-1"}
-        ],
+        **TWO_LOCATIONS,
         "objectives": [
             {
                 "name": "internal-slo",
@@ -309,3 +311,34 @@ def _agent_and_objective_story(t: Told, rows: dict[str, dict[str, str]]) -> None
 
     holds(t, "An agent's location is lost", rows["An agent's location is lost"], lost)
     holds(t, "An objective burns", rows["An objective burns"], burns)
+
+
+def test_an_outage_seen_from_two_locations_is_told_as_the_table_says(
+    tmp_path: Path, lab: Lab, rows: dict[str, dict[str, str]]
+) -> None:
+    """Locations local and branch-1, whose agent's batches the intake takes: Checkout
+    refused at branch-1, then at both, then at branch-1 alone, at both again, at none;
+    one incident whose scope changes, each surface as its cell says, each once."""
+    for t in told(tmp_path, lab, **TWO_LOCATIONS):
+        _two_locations_story(t, rows)
+
+
+def _two_locations_story(t: Told, rows: dict[str, dict[str, str]]) -> None:
+    t.subscribe()
+    t.check("checkout", "cart")
+    t.agent()
+    t.now += 30
+
+    def at(**where: bool) -> Callable[[], None]:
+        return lambda: t.seen("checkout", **where)
+
+    for event, step in (
+        ("Down from some locations", at(branch=False)),
+        ("Down from a quorum of them", at(local=False)),
+        ("Up for the quorum, still down from some", at(local=True)),
+        ("Down from a quorum again", at(local=False)),
+        ("Up from every location", at(local=True, branch=True)),
+    ):
+        holds(t, event, rows[event], step)
+    assert t.rewritten == []
+    assert len({i["id"] for i in t.json("/api/incidents")["incidents"]}) == 1

@@ -25,7 +25,10 @@ from typing import Any, ClassVar
 import yaml
 
 from tests.helpers.web_harness import ServedRunner
+from tether._kinds import Kind
 from tether.lab import Lab
+from tether.monitor._agent_wire import AgentCheck, Batch, new_batch_id
+from tether.monitor._records import ProbeRecord
 from tether.monitor.alerts._subscribers import Deliverer
 from tether.monitor.alerts._webhook import WebhookChannel
 from tether.monitor.config import parse_config
@@ -36,6 +39,16 @@ from tether.probe import ProbeOptions, ProbeResult, probe_async
 
 SITE = "https://status.example.com"
 ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+TWO_LOCATIONS: dict[str, Any] = {
+    "locations": ["local", "branch-1"],
+    "tokens": [
+        {"name": "b1", "hash": "sha256$" + "ab" * 32, "scope": "agent", "location": "branch-1"}
+    ],
+}
+"""The configuration's extra for monitors at ``local`` (the runner's own checks) and at
+``branch-1``, whose agent reports through :meth:`Told.agent`."""
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -78,6 +91,8 @@ class Told(ServedRunner):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         hook = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.down: set[str] = set()
+        self.down_at: dict[str, set[str]] = {}
+        """The monitors each agent location finds down (:meth:`agent`)."""
         healthy, refused = lab["healthy"].url, lab["refused"].url
         self.urls = {f"{healthy}checkout": "checkout", f"{healthy}cart": "cart"}
         if hidden:
@@ -129,6 +144,34 @@ class Told(ServedRunner):
         and the feed read, as the herald, the deliverer and a feed reader do."""
         self.check(*(names or tuple(self.urls.values())))
         self.tell()
+
+    def agent(self, location: str = "branch-1", *names: str) -> None:
+        """A batch from ``location``'s agent (its token's), as the intake takes it from
+        the wire: a check of each monitor (all: none named) as it finds it, down for those
+        it is told are down there (``down_at``), then the news told."""
+        checks = []
+        for name in names or tuple(self.urls.values()):
+            ok = name not in self.down_at.get(location, set())
+            kind = None if ok else Kind.CONNECT_REFUSED
+            record = ProbeRecord(name, self.now, ok, kind, 3.0, None if ok else "refused")
+            checks.append(AgentCheck(record, "127.0.0.1:9"))
+        sent = Batch(new_batch_id(), location, self.now, tuple(checks), agent="a1", version="t")
+        self.call(self.runner.agents.take(sent, location))
+        self.tell()
+
+    def seen(self, monitor: str, *, local: bool | None = None, branch: bool | None = None) -> None:
+        """``monitor`` as each location finds it from now (True: up; None: as before),
+        then each location's checks (:data:`TWO_LOCATIONS`), 15 s apart: the feed is built
+        at most every 5 s of the runner's clock, so each step's news is read."""
+        self.now += 15
+        if local is not None:
+            (self.down.discard if local else self.down.add)(monitor)
+        if branch is not None:
+            found = self.down_at.setdefault("branch-1", set())
+            (found.discard if branch else found.add)(monitor)
+        self.checks()
+        self.now += 15
+        self.agent()
 
     def tell(self) -> None:
         sight = self.call(_sight(self))

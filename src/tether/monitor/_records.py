@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 PARTIAL_PREFIX: Final = "partial:"
+PARTIAL: Final = "partial"
+"""Why a monitor joined (or left) a stint of an incident while the incident was partial
+(issue 73 item 9): its membership history tells its partial time from its time down for
+the cluster, and a status page tells the latter alone."""
 """The key of a monitor's partial incident is ``partial:`` and its name."""
 
 CONDITION: Final = "condition"

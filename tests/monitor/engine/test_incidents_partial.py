@@ -24,6 +24,7 @@ from tether.monitor.engine.incidents._events import (
     Noted,
     Opened,
     Released,
+    Widened,
 )
 
 # --- the partial incident -------------------------------------------------------------------
@@ -120,20 +121,20 @@ def test_without_partial_alerts_the_end_of_a_partial_incident_is_silent() -> Non
 # --- from partial to down and back ----------------------------------------------------------
 
 
-def test_a_quorum_cut_is_down_with_one_alert_and_the_partial_incident_resolves() -> None:
-    """1 then 2 of 3 cut: the normal incident opens with its usual alert (one), and the
-    partial incident resolves pointing at it; the third location cut is a timeline line,
-    not a second alert."""
+def test_a_quorum_cut_is_down_with_one_alert_in_the_same_incident() -> None:
+    """1 then 2 of 3 cut: the partial incident becomes the full one (issue 73 item 9),
+    paged with its usual alert (one); the third location cut is a timeline line, not a
+    second alert."""
     w = World()
-    w.cut("eu-west")
+    (partial,) = w.cut("eu-west")
     events = w.cut("us-east")
-    assert kinds(events) == ["Opened", "Resolved"]
-    full, partial = events[0].incident, events[1].incident
+    assert kinds(events) == ["Widened"]
+    full = events[0].incident
+    assert full.id == partial.incident.id
     assert not full.is_partial
-    assert partial.is_partial
-    assert partial.resolved == w.now
-    assert events[1].entry is not None
-    assert events[1].entry.detail == f"api is down from a quorum now: see incident #{full.id}"
+    assert full.opened == partial.incident.opened
+    assert events[0].entry is not None
+    assert events[0].entry.detail == "api is down from a quorum of its locations now"
     assert alerts(events) == [("incident.opened", "ops")]
     third = w.cut("local")
     assert kinds(third) == ["Noted"]
@@ -151,7 +152,7 @@ def test_a_full_incident_of_several_locations_names_them_and_their_kinds() -> No
     w = World()
     w.cut("eu-west")
     opened = w.cut("us-east")[0]
-    assert isinstance(opened, Opened)
+    assert isinstance(opened, Widened)
     assert opened.incident.detail == (
         f"connection timed out on api.example.com: {DETAIL}; down from eu-west "
         "(connect.timeout) and us-east (connect.timeout), up from local"
@@ -169,38 +170,40 @@ def test_with_partial_alerts_going_down_also_closes_the_partial_page() -> None:
     w.cut("eu-west")
     events = w.cut("us-east")
     assert alerts(events) == [("incident.opened", "ops"), ("incident.partial_resolved", "ops")]
-    closing = events[1].alerts[0].payload
+    closing = events[0].alerts[1].payload
     assert subject(closing) == (
-        "[tether] RESOLVED api: down from a quorum of its locations now (incident #2)"
+        "[tether] RESOLVED api: down from a quorum of its locations now (incident #1)"
     )
 
 
 def test_recovery_from_down_goes_back_through_partial() -> None:
-    """Down from eu-west and us-east; us-east back: the incident resolves with its usual
-    alert and a partial incident opens for eu-west (silent); eu-west back: it resolves."""
+    """Down from eu-west and us-east; us-east back: the monitor is up for the quorum, its
+    channels hear so (monitor.up) and the same incident goes on as a partial one
+    (silent); eu-west back: it resolves, silently too."""
     w = World()
     w.cut("eu-west")
     w.cut("us-east")
     events = w.mend("us-east", after=120)
-    assert kinds(events) == ["Resolved", "Opened"]
-    assert alerts(events) == [("incident.resolved", "ops")]
+    assert kinds(events) == ["Narrowed"]
+    assert alerts(events) == [("monitor.up", "ops")]
     assert events[0].alerts[0].payload.locations["eu-west"].state is State.DOWN
-    assert events[1].incident.key == "partial:api"
+    assert events[0].incident.key == "partial:api"
     last = w.mend("eu-west")
     assert kinds(last) == ["Resolved"]
     assert alerts(last) == []
     assert w.e.open_incidents() == []
+    assert len({e.incident.id for e in w.events}) == 1
 
 
 @pytest.mark.parametrize("order", [("eu-west", "us-east"), ("us-east", "eu-west")])
 def test_recovery_order_does_not_matter(order: tuple[str, str]) -> None:
-    """Whichever location comes back first, one down alert and one resolution in all."""
+    """Whichever location comes back first, one down alert and one up in all."""
     w = World()
     w.cut("eu-west")
     w.cut("us-east")
     for loc in order:
         w.mend(loc)
-    assert alerts(w.events) == [("incident.opened", "ops"), ("incident.resolved", "ops")]
+    assert alerts(w.events) == [("incident.opened", "ops"), ("monitor.up", "ops")]
     assert w.e.open_incidents() == []
 
 
@@ -363,15 +366,15 @@ def test_a_reload_that_drops_the_failing_location_resolves_the_partial_incident(
 
 
 def test_a_reload_that_raises_the_quorum_turns_down_into_partial() -> None:
-    """Down from 2 of 3 under majority; quorum 3: up again, with its usual up alert, and a
-    partial incident for the two locations still failing."""
+    """Down from 2 of 3 under majority; quorum 3: up again, with its usual up alert, and
+    the same incident goes on as a partial one for the two locations still failing."""
     w = World()
     w.cut("eu-west")
     w.cut("us-east")
     events = w.feed(w.q.configure("api", Placement(LOCS, 3), w.now + 5))
-    assert kinds(events) == ["Resolved", "Opened"]
-    assert alerts(events) == [("incident.resolved", "ops")]
-    assert events[1].incident.detail == (
+    assert kinds(events) == ["Narrowed"]
+    assert alerts(events) == [("monitor.up", "ops")]
+    assert events[0].incident.detail == (
         "api unreachable from eu-west (connect.timeout) and us-east (connect.timeout), up from "
         "local"
     )

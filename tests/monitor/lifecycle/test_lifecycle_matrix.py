@@ -468,6 +468,45 @@ class Partial(Row):
         assert self.pages_of("part") == ["ops:incident.partial"]
 
 
+class Rescoped(Row):
+    """An incident whose scope changed (issue 73 item 9): partial (the agent's way out is
+    down), full (the target answers 503 to the monitor's own location too), partial
+    again (it answers 200 again): one incident, kept partial with its number through
+    every event, its full time paged once and its end told once, nothing paged again."""
+
+    name = "rescoped incident"
+    probed = ("scope",)
+
+    def __init__(self, w: World) -> None:
+        super().__init__(w)
+        self.t = w.target()
+
+    def monitors(self) -> list[str]:
+        return [
+            f"{{name: scope, url: '{self.t.url}', locations: [local, branch-1], "
+            "failure_threshold: 2}"
+        ]
+
+    def key(self) -> str | None:
+        incident = self.incident("scope")
+        return None if incident is None else str(incident["key"])
+
+    def arrange(self) -> Iterator[Step]:
+        yield lambda: self.key() == "partial:scope", lambda: self.t.set("503")
+        yield lambda: (self.key() or "partial:").startswith("host:"), lambda: self.t.set("ok")
+        yield lambda: self.key() == "partial:scope" and self.paged("scope", "monitor.up"), _nothing
+
+    def keep(self) -> Any:
+        return self.incident("scope")
+
+    def check(self, kept: Any) -> None:
+        assert kept["key"] == "partial:scope"
+        self.w.wait(lambda: self.w.results("scope", self.w.back_at) >= 6, 30)
+        self.same_incident("scope", kept)
+        assert self.key() == "partial:scope"
+        assert self.pages_of("scope") == ["ops:incident.opened", "ops:monitor.up"]
+
+
 class Spooled(Row):
     """An agent's spool: what the agent probed while the server could not take it is
     stored, the incident it is in is kept, and nothing is paged again."""
@@ -800,6 +839,7 @@ ROWS: tuple[type[Row], ...] = (
     Window,
     Located,
     Partial,
+    Rescoped,
     Spooled,
     Discovered,
     Objective,

@@ -68,6 +68,7 @@ def changes(draw: st.DrawFn) -> list[IncidentWrite]:
             draw(times),
             draw(st.none() | st.sampled_from([1, 2, 3])),
             draw(st.none() | st.just(json.dumps(["m1", "m2"]))),
+            draw(st.none() | st.sampled_from(["host:a:connect.refused", "partial:m1"])),
         )
         out.append(
             IncidentWrite(

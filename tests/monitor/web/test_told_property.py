@@ -1,5 +1,6 @@
 """One story per event, held as a property (issue 73, "What it must do"; STYLE.md, "One
-story per event"): for any sequence of monitors going down and coming back, updates by
+story per event"): for any sequence of monitors going down and coming back (at the
+runner's location, at an agent's, or both: an outage whose scope changes), updates by
 the team, maintenance windows opened and time passing, on a real running monitor
 (tests/helpers/telling.py), after every step each piece of news is told once to the
 subscriber and in the feed, what the subscriber and the feed were told agrees with the
@@ -16,7 +17,7 @@ from urllib.parse import unquote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.telling import SITE, Told, told
+from tests.helpers.telling import SITE, TWO_LOCATIONS, Told, told
 from tether.lab import Lab
 from tether.monitor.engine._status_news import update_subject
 from tether.monitor.web.status._statuspage import Sight, build_page
@@ -24,9 +25,13 @@ from tether.monitor.web.status._statuspage import Sight, build_page
 MONITORS = ("checkout", "cart")
 STATES = ("investigating", "identified", "monitoring", "resolved")
 
+
 steps = st.lists(
     st.one_of(
-        st.tuples(st.sampled_from(["down", "up", "maintenance"]), st.sampled_from(MONITORS)),
+        st.tuples(
+            st.sampled_from(["down", "up", "maintenance", "branch down", "branch up"]),
+            st.sampled_from(MONITORS),
+        ),
         st.tuples(st.just("update"), st.sampled_from(STATES)),
         st.tuples(st.just("wait"), st.sampled_from(["10", "40", "200"])),
     ),
@@ -48,6 +53,10 @@ def _do(t: Told, step: tuple[str, str]) -> None:
     elif what == "up":
         t.down.discard(arg)
         t.checks()
+    elif what.startswith("branch"):  # what branch-1's agent finds, as the intake takes it
+        found = t.down_at.setdefault("branch-1", set())
+        (found.add if what == "branch down" else found.discard)(arg)
+        t.agent()
     elif what == "maintenance":
         body = {"monitors": [arg], "for": "3m", "reason": "planned"}
         assert t.post("/api/maintenance", body)[0] == 201
@@ -71,7 +80,12 @@ def _agrees(news: dict[str, Any], doc: Any) -> None:
         assert news["text"].startswith(f"{m['text']}, from ")
         return
     (incident,) = [i for i in doc["incidents"] if i["id"] == news["incident"]]
-    if news["event"] == "incident.update":
+    if ":again:" in news["key"]:  # down for the quorum again, in the same incident
+        assert news["subject"] == update_subject("investigating", incident["text"])
+        assert news["text"] == f"Down again: {incident['text']}"
+        assert incident["open"] is True
+        assert len(incident["outages"]) > int(news["key"].rpartition(":")[2])
+    elif news["event"] == "incident.update":
         (update,) = [u for u in incident["updates"] if news["key"].endswith(f":{u['id']}")]
         assert news["subject"] == update_subject(update["state"], incident["text"])
         assert news["text"] == update["text"]
@@ -94,9 +108,10 @@ def test_every_surface_tells_each_event_once_as_the_page_says_it(
     told in the step agrees with the page's document then; the feed's entries are the
     subscriber's news word for word; no feed entry rewritten."""
     with tempfile.TemporaryDirectory() as tmp:
-        for t in told(Path(tmp), lab):
+        for t in told(Path(tmp), lab, **TWO_LOCATIONS):
             t.subscribe()
             t.checks()
+            t.agent()
             seen: set[str] = set()
             for step in sequence:
                 _do(t, step)

@@ -7,7 +7,9 @@ carry exactly the same labels, and nothing that changes while it fires may be a 
 - ``TetherMonitorDown`` (``monitor``, ``incident``, ``kind``): a monitor down in an
   incident, from ``incident.opened`` or ``monitor.down`` through its reminders and
   escalation to ``monitor.up`` or ``incident.resolved``.  An incident's kind never
-  changes (another cause opens another incident), so ``kind`` is a label.
+  changes while a monitor is down in it (another cause opens another incident; an
+  incident whose scope changes is partial between two such times, each its own alert,
+  issue 73 item 9), so ``kind`` is a label.
 - ``TetherLocalOutage`` (``incident``, ``kind``): the ``local`` incident (this machine's
   side), one alert for all of it; its opening and its resolution name different monitors,
   so ``monitor`` is no label of it.  tether's ``local`` alerts are the ones that count

@@ -7,7 +7,8 @@ An incident of a mass outage is told once, as the page tells it (the local incid
 others were folded into), not once per monitor.
 
 Each piece of news has a key that names it for good (``incident:42:opened``,
-``incident:42:update:7``, ``incident:42:resolved``, ``maintenance:KEY:started``): the
+``incident:42:update:7``, ``incident:42:again:1``, ``incident:42:resolved``,
+``maintenance:KEY:started``): the
 store tells a key once (``SubscriberStore.tell``), whichever instance finds it and however
 often it is found again after a restart.  ``at`` is when it happened; a subscriber is
 told what happened from its confirmation on.
@@ -78,6 +79,9 @@ class IncidentShown:
     resolved: float | None
     text: str
     updates: tuple[UpdateShown, ...] = ()
+    again: tuple[float, ...] = ()
+    """When the page's monitors in it went down again after all were back for the quorum
+    while the incident went on, partial (issue 73 item 9): each is told as an update."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,16 @@ def news_of(
             incident=i.incident,
             state="investigating",
         )
+        for n, at in enumerate(i.again, start=1):
+            add(
+                f"{head}:again:{n}",
+                at,
+                "incident.update",
+                update_subject("investigating", i.text),
+                f"Down again: {i.text}",
+                incident=i.incident,
+                state="investigating",
+            )
         for u in i.updates:
             add(
                 f"{head}:update:{u.id}",

@@ -69,7 +69,7 @@ class IncidentAlerts(IncidentLedger):
             else f"reachable from every location again after {down_for}"
         )
         text = {
-            "incident.opened": f"{name} is down since {iso(incident.opened)}: {incident.detail}",
+            "incident.opened": f"{name} is down since {iso(member.joined)}: {incident.detail}",
             "monitor.down": (
                 f"{name} is down too: same cause as incident #{incident.id} ({cause}), "
                 f"{others} monitors affected"
@@ -99,7 +99,9 @@ class IncidentAlerts(IncidentLedger):
             ),
             "incident.partial": f"{incident.detail} (incident #{incident.id})",
             "incident.partial_resolved": (
-                f"{name} is {partial_over}: partial incident #{incident.id} is resolved"
+                f"{name} is {partial_over}: incident #{incident.id} is no longer partial"
+                if then is not None and then.id == incident.id
+                else f"{name} is {partial_over}: partial incident #{incident.id} is resolved"
             ),
         }[event]
         back = event in RESOLVING

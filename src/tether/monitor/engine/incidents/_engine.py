@@ -32,12 +32,20 @@ The rules, which are what a team relies on when it lets tether page it:
   while some of its locations fail, fewer than its quorum, the monitor has one
   incident keyed ``partial:NAME`` ("api unreachable from eu-west (connect.timeout), up
   from us-east and local") whose timeline follows the locations, resolved when none
-  fails any more, or when the monitor goes down for the cluster ("down from a quorum
-  now: see incident #N", and that incident opens with its usual alert).  It goes to
-  the monitor's channels only with ``partial_alerts`` (``incident.partial``, then
-  ``incident.partial_resolved``), held as a down alert is, and never reminded or
-  escalated: nothing is down for the cluster.  A full incident of such a monitor names
-  its locations and their kinds too.
+  fails any more.  It goes to the monitor's channels only with ``partial_alerts``
+  (``incident.partial``, then ``incident.partial_resolved``), held as a down alert is,
+  and never reminded or escalated: nothing is down for the cluster.  A full incident
+  of such a monitor names its locations and their kinds too.
+- **One outage, one incident** (issue 73 item 9): when the monitor goes down for the
+  cluster and no incident of its cause is open, its partial incident *becomes* that
+  incident (``Widened``: the same id, the cause's key, paged with ``incident.opened``);
+  when it is up for the cluster while some location still fails and it was the
+  incident's last monitor, the incident goes on as its partial one (``Narrowed``: its
+  channels hear ``monitor.up`` in those words).  Each change ends the monitor's stint
+  in one scope and begins one in the other in the membership history (``partial``
+  while partial), so the status pages tell its full time alone.  Down for a cause
+  whose incident is open already, it joins that incident instead and its partial one
+  resolves ("down from a quorum now: see incident #N").
 - **One cause, one incident, one page per channel** (issue 23): when most hosts fail
   at once with one kind, the ``local`` incident opens (``_correlate.py``) and the
   incidents of those hosts already open are folded into it (their members move, each
@@ -73,6 +81,7 @@ pops what is due from a heap and re-asks the hold of held members alone.
  local opens ─► host incidents of its hosts ─► Folded · a minute of news ─► Updated
  locations ─► partial? ── new ─► Opened (incident.partial) · changed ─► Noted
                     └──── none fails ─► Resolved (incident.partial_resolved)
+ down, partial open ─► Widened (incident.opened) · up, some fail ─► Narrowed (monitor.up)
 ```
 
 :class:`IncidentEngine` is what the runner asks (this module); its parts, each a class

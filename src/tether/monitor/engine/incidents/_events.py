@@ -24,6 +24,7 @@ __all__ = [
     "IncidentRoute",
     "Joined",
     "Left",
+    "Narrowed",
     "Noted",
     "Notice",
     "Opened",
@@ -33,6 +34,7 @@ __all__ = [
     "Resolved",
     "Sending",
     "Updated",
+    "Widened",
 ]
 
 
@@ -179,6 +181,18 @@ class Escalated(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Widened(_Event):
+    """A partial incident's monitor is down from a quorum of its locations now: the same
+    incident, a full one from now on (issue 73 item 9), paged as an opening is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Narrowed(_Event):
+    """A full incident's last monitor is up for the quorum while some of its locations
+    still fail: the same incident goes on as a partial one (issue 73 item 9)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Noted(_Event):
     """Something worth a line in the timeline, with no alert (a member started flapping,
     what its locations see changed)."""
@@ -221,6 +235,8 @@ Event = (
     | Released
     | Reminder
     | Escalated
+    | Widened
+    | Narrowed
     | Noted
     | Acknowledged
     | Folded

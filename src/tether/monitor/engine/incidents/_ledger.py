@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from tether._catalogue import hint_for
 from tether._kinds import Kind
-from tether.monitor._records import PARTIAL_PREFIX, Incident, Member, Move, TimelineEntry, covered
+from tether.monitor._records import (
+    PARTIAL,
+    PARTIAL_PREFIX,
+    Incident,
+    Member,
+    Move,
+    TimelineEntry,
+    covered,
+)
 from tether.monitor.engine._correlate import Correlation
 from tether.monitor.engine.incidents._books import (
     LOCAL,
@@ -171,10 +179,14 @@ class IncidentLedger:
     def _add(
         self, incident: Incident, name: str, member: Member, host: str | None, why: str = "down"
     ) -> IncidentBook:
-        """``name`` joins ``incident`` (``why``: for its membership history)."""
+        """``name`` joins ``incident`` (``why``: for its membership history; ``partial``
+        whatever is given when the incident is partial: the status pages tell only the
+        stints that were not)."""
         book = self._books[incident.id]
         book.members[name] = member
-        self._move(incident, Move(name, member.joined, "joined", why))
+        self._move(
+            incident, Move(name, member.joined, "joined", PARTIAL if incident.is_partial else why)
+        )
         book.ever += 1
         if not incident.is_partial:
             index_in(self._of, name, incident.id)
@@ -224,6 +236,47 @@ class IncidentLedger:
             self._waiting.pop((incident.id, name), None)
         self._unfile(incident)
         return dataclasses.replace(incident, members={}, monitors=monitors, resolved=now)
+
+    def _rescope(
+        self,
+        incident: Incident,
+        name: str,
+        now: float,
+        key: str,
+        kind: Kind | None,
+        detail: str,
+        member: Member,
+        host: str | None = None,
+    ) -> tuple[Incident, Member]:
+        """``incident``, of ``name`` alone, changes scope at ``now`` (issue 73 item 9): a
+        partial incident whose monitor is down from a quorum now, or a full one whose
+        monitor is up for the quorum while some of its locations still fail.  It keeps its
+        id, its opening and its timeline, and takes ``key``, ``kind`` and ``detail``; its
+        monitor leaves the old scope and joins the new one as ``member`` (two lines of its
+        membership history, so a page tells the full stints alone), with a fresh book: no
+        reminder, escalation, hold or grouped news of the old scope carries over.  The
+        incident as it is now, and the member as it was."""
+        was = self._remove(
+            incident, name, now, PARTIAL if key.startswith(PARTIAL_PREFIX) else "down"
+        )
+        for what in ("group", "update"):
+            for whom in list(self._books[incident.id].news):
+                self._next.pop((incident.id, what, whom), None)
+        del self._books[incident.id]
+        self._unfile(incident)
+        members: dict[str, Member] = {}
+        new = dataclasses.replace(
+            incident,
+            key=key,
+            kind=kind,
+            detail=detail,
+            hint=hint_for(kind, detail) if kind else "Check the monitor's conditions.",
+            members=members,
+            monitors=Names(members),
+        )
+        self._file(new, members)
+        self._add(new, name, member, host)
+        return new, was
 
     def _file(self, incident: Incident, members: dict[str, Member]) -> IncidentBook:
         """Keep ``incident`` open with a book of ``members``, found by its key (and, of one

@@ -11,8 +11,11 @@ import dataclasses
 from collections.abc import Mapping
 
 from tether._durations import human_duration
+from tether._kinds import Kind
 from tether._plural import joined
 from tether.monitor._records import (
+    PARTIAL_PREFIX,
+    Alert,
     Incident,
     LocationFact,
     Member,
@@ -30,18 +33,22 @@ from tether.monitor.engine.incidents._events import (
     IncidentRoute,
     Joined,
     Left,
+    Narrowed,
     Noted,
     Opened,
     Released,
     Reminder,
     Resolved,
+    Widened,
 )
 from tether.monitor.engine.incidents._groups import GroupedIncidents
 from tether.monitor.engine.incidents._words import (
     alerts_to,
     cause_of,
     dedup_key,
+    failing_of,
     is_passive,
+    kind_of,
     reworded,
     where_from,
 )
@@ -79,9 +86,14 @@ class ServiceIncidents(GroupedIncidents):
                 detail = f"{group.cause}: {detail}"
             if facts:
                 detail = f"{detail}; {where_from(facts, 'down')}"
-            incident = self._open_new(group.key, kind, detail, name, member, now, host)
-            alerts = () if held else self._say(incident, name, "incident.opened", now)
-            events = [Opened(incident, name, None, alerts)]
+            partial = self.partial_of(name)
+            if partial is not None:
+                events = [self._widen(partial, group.key, kind, detail, name, member, now, host)]
+                incident = events[0].incident
+            else:
+                incident = self._open_new(group.key, kind, detail, name, member, now, host)
+                alerts = () if held else self._say(incident, name, "incident.opened", now)
+                events = [Opened(incident, name, None, alerts)]
         else:
             incident = existing
             book = self._add(incident, name, member, host)
@@ -108,6 +120,70 @@ class ServiceIncidents(GroupedIncidents):
             events.append(Held(incident, name, entry, touched=()))
         else:
             self._schedule_member(incident, name)
+        return events
+
+    def _widen(
+        self,
+        partial: Incident,
+        key: str,
+        kind: Kind | None,
+        detail: str,
+        name: str,
+        member: Member,
+        now: float,
+        host: str | None,
+    ) -> Widened:
+        """``name``, in its partial incident, is down from a quorum of its locations now
+        and no incident of its cause is open: its partial incident becomes that incident
+        (issue 73 item 9), paged as an opening is (``incident.opened``, unless
+        ``member`` is held).  Channels told of the partial outage hear that it is over
+        (``incident.partial_resolved``) after the page."""
+        incident, was = self._rescope(partial, name, now, key, kind, detail, member, host)
+        entry = TimelineEntry(now, "down", f"{name} is down from a quorum of its locations now")
+        alerts = self._say(incident, name, "incident.opened", now) if member.alerted else ()
+        if was.alerted:
+            was = dataclasses.replace(was, locations=member.locations)
+            alerts += self._say(incident, name, "incident.partial_resolved", now, was, incident)
+        return Widened(incident, name, entry, alerts)
+
+    def _narrow(
+        self, incident: Incident, name: str, now: float, facts: Mapping[str, LocationFact]
+    ) -> list[Event]:
+        """``name``, the last monitor of ``incident``, is up for the quorum while some of
+        its locations still fail: the incident goes on as its partial incident (issue 73
+        item 9).  Channels told of its outage hear it is back (``monitor.up``, with any
+        grouped news not told yet); with ``partial_alerts``, of the partial outage too."""
+        book = self._books[incident.id]
+        was = dataclasses.replace(book.members[name], locations=facts)
+        down_for = human_duration(now - was.joined)
+        detail = f"{name} {where_from(facts, 'unreachable')}"
+        said = (
+            f"{name} is back up from a quorum of its locations after {down_for}; incident "
+            f"#{incident.id} goes on as a partial outage: {detail}"
+        )
+        alerts: tuple[Alert, ...] = ()
+        if was.alerted:
+            pending = self._pending(incident)
+            alerts = self._say(incident, name, "monitor.up", now, was)
+            alerts = reworded(alerts, said, f"back up after {down_for}")
+            have = {a.channel for a in alerts}
+            pending = {c: words for c, words in pending.items() if c in have}
+            alerts = self._with_pending(incident, name, was, now, alerts, pending)
+        route = self.routes.get(name, IncidentRoute())
+        held = self.hold(name, now) if route.partial_alerts else None
+        member = Member(
+            now, alerted=route.partial_alerts and held is None, opener=True, locations=dict(facts)
+        )
+        partial, _ = self._rescope(
+            incident, name, now, PARTIAL_PREFIX + name, kind_of(facts), detail, member
+        )
+        if member.alerted:
+            alerts += self._say(partial, name, "incident.partial", now)
+        events: list[Event] = [Narrowed(partial, name, TimelineEntry(now, "partial", said), alerts)]
+        if held:
+            self._held[(partial.id, name)] = None
+            entry = TimelineEntry(now, "alert held", f"{name}: {held}")
+            events.append(Held(partial, name, entry, touched=()))
         return events
 
     def _wait(
@@ -169,6 +245,15 @@ class ServiceIncidents(GroupedIncidents):
     ) -> list[Event]:
         events: list[Event] = []
         for incident in [self._open[i] for i in self._of.get(name, ())]:
+            if (
+                why == "up"
+                and facts
+                and failing_of(facts)
+                and incident.key != LOCAL
+                and list(self._books[incident.id].members) == [name]
+            ):
+                events += self._narrow(incident, name, now, facts)
+                continue
             member = self._remove(incident, name, now, why)
             if facts:  # its up alert shows what each location sees now
                 member = dataclasses.replace(member, locations=facts)

@@ -178,9 +178,10 @@ class IncidentWrite:
     new: tuple[Any, ...] | None
     """A new incident's header, in :data:`INCIDENT_COLUMNS` order (None: a change)."""
     header: tuple[Any, ...]
-    """For a change: (kind, detail, hint, resolved, acknowledged, folded_into, monitors),
-    each None to keep what is stored (``resolved`` and ``acknowledged`` are never cleared;
-    ``monitors`` is encoded)."""
+    """For a change: (kind, detail, hint, resolved, acknowledged, folded_into, monitors,
+    key), each None to keep what is stored (``resolved`` and ``acknowledged`` are never
+    cleared; ``monitors`` is encoded).  ``key`` changes when a partial incident becomes a
+    full one or the other way round (issue 73 item 9)."""
     entries: tuple[str, ...]
     """Timeline entries to append, encoded, in order."""
     every: bool
@@ -247,6 +248,7 @@ def incident_write(
         incident.acknowledged,
         incident.folded_into,
         None if monitors is None else encode(sorted(monitors)),
+        incident.key,
     )
     every = touched is None
     names = sorted(members) if touched is None else sorted(set(touched))
@@ -336,7 +338,7 @@ def note_write(
     return IncidentWrite(
         incident_id,
         None,
-        (*header, None if monitors is None else encode(sorted(monitors))),
+        (*header, None if monitors is None else encode(sorted(monitors)), None),
         (encode(entry.to_json()),),
         members is not None,
         tuple((m, encode(v.to_json())) for m, v in sorted((members or {}).items())),

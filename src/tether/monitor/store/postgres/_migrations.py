@@ -394,4 +394,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tether_status_news ADD COLUMN body JSONB
     """,
+    # 19 (issue 73 item 9): an incident changes scope, partial and full, keeping its id;
+    # its membership history says which stints were partial (``partial``), so a status
+    # page tells the others alone.  The stints of the partial incidents written before.
+    """
+    UPDATE incident_membership SET why = 'partial'
+    WHERE event = 'joined' AND incident IN (SELECT id FROM incidents WHERE key LIKE 'partial:%')
+    """,
 )

@@ -153,13 +153,14 @@ _HEADERS: Final = _Rows(
     "UPDATE incidents SET kind = coalesce(%s, kind), detail = coalesce(%s, detail), "
     "hint = coalesce(%s, hint), resolved = coalesce(%s, resolved), "
     "acknowledged = coalesce(acknowledged, %s), folded_into = coalesce(%s, folded_into), "
-    "monitors = coalesce(%s::jsonb, monitors) WHERE id = %s",
+    "monitors = coalesce(%s::jsonb, monitors), key = coalesce(%s, key) WHERE id = %s",
     "UPDATE incidents i SET kind = coalesce(h.k, kind), detail = coalesce(h.d, detail), "
     "hint = coalesce(h.t, hint), resolved = coalesce(h.r, resolved), "
     "acknowledged = coalesce(acknowledged, h.a), folded_into = coalesce(h.f, folded_into), "
-    "monitors = coalesce(h.m::jsonb, monitors) FROM unnest(%b::text[], %b::text[], "
-    "%b::text[], %b::float8[], %b::float8[], %b::int8[], %b::text[], %b::int8[]) "
-    "h (k, d, t, r, a, f, m, id) WHERE i.id = h.id",
+    "monitors = coalesce(h.m::jsonb, monitors), key = coalesce(h.y, key) "
+    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], "
+    "%b::int8[], %b::text[], %b::text[], %b::int8[]) "
+    "h (k, d, t, r, a, f, m, y, id) WHERE i.id = h.id",
 )
 _TIMELINE: Final = _Rows.of(
     "INSERT INTO incident_timeline (incident, entry) SELECT i, e::jsonb FROM {rows} ORDER BY n",

@@ -351,8 +351,8 @@ def _write_incidents(conn: sqlite3.Connection, changes: Sequence[IncidentWrite])
                 "UPDATE incidents SET kind = coalesce(?, kind), detail = coalesce(?, detail), "
                 "hint = coalesce(?, hint), resolved = coalesce(?, resolved), "
                 "acknowledged = coalesce(acknowledged, ?), "
-                "folded_into = coalesce(?, folded_into), monitors = coalesce(?, monitors) "
-                "WHERE id = ?",
+                "folded_into = coalesce(?, folded_into), monitors = coalesce(?, monitors), "
+                "key = coalesce(?, key) WHERE id = ?",
                 (*change.header, incident_id),
             )
         _insert_rows(

@@ -230,6 +230,8 @@ def page_news(
         resolved = i.get("resolved")
         ups = i.get("updates") or []
         assert isinstance(ups, list)
+        outages = i.get("outages") or []
+        assert isinstance(outages, list)
         told.append(
             IncidentShown(
                 number,
@@ -240,6 +242,7 @@ def page_news(
                     UpdateShown(int(u["id"]), float(_ts(u["at"]) or 0.0), u["state"], u["text"])
                     for u in ups
                 ),
+                tuple(float(_ts(o["start"]) or 0.0) for o in outages[1:]),
             )
         )
     planned = [

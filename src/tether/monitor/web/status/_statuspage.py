@@ -37,7 +37,7 @@ import asyncio
 import datetime as dt
 import importlib.resources
 import json
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
@@ -47,7 +47,7 @@ from tether._catalogue import CATALOGUE
 from tether._kinds import Kind, Layer
 from tether._plural import count
 from tether._redact import redact_url
-from tether.monitor._records import Stint, stints
+from tether.monitor._records import PARTIAL, Stint, stints
 from tether.monitor._state import State
 from tether.monitor.metrics._objective_metrics import figure
 from tether.monitor.reports._documents import iso, round_ms
@@ -300,6 +300,13 @@ class Told(TypedDict):
     text: str
 
 
+class Outage(TypedDict):
+    """A span in which some of the page's monitors in an incident were down."""
+
+    start: str
+    end: str | None
+
+
 class PageIncident(TypedDict):
     """An incident as the page tells it (``id`` ``None``: a note no incident met);
     ``kind`` and ``meaning`` where the page shows kinds."""
@@ -313,6 +320,10 @@ class PageIncident(TypedDict):
     notes: list[str]
     updates: NotRequired[list[PageUpdate]]
     """The team's updates, newest first, as docs/status-pages.md says (issue 48, 73 §7)."""
+    outages: NotRequired[list[Outage]]
+    """When the page's monitors in it were down, oldest first: more than one when they
+    came back for the quorum and went down again while some location still failed
+    (issue 73 item 9)."""
     kind: NotRequired[str]
     meaning: NotRequired[str]
 
@@ -394,13 +405,21 @@ def _incident_json(
     now: float,
     own: Mapping[str, Sequence[Stint]],
     planned: Collection[str] = (),
+    every: Mapping[str, Sequence[Stint]] | None = None,
 ) -> PageIncident:
     """One incident as the page tells it: each of the page's monitors that was in it
-    with its own time (``own``: its stints, from the membership history), not the
-    incident's: a monitor that joined late, or left while others stay down, shows its
-    own outage, for as long as the page shows that day (issue 24).  A monitor of
-    ``planned`` was down under maintenance alone: it is not told."""
+    with its own time (``own``: its stints down for the cluster, from the membership
+    history), not the incident's: a monitor that joined late, or left while others stay
+    down, shows its own outage, for as long as the page shows that day (issue 24).  A
+    monitor of ``planned`` was down under maintenance alone: it is not told.
+
+    ``every``: its stints partial ones included (issue 73 item 9).  An incident whose
+    monitor is up for the quorum while some of its locations still fail goes on as a
+    partial one: the page keeps it open ("Checkout was unreachable for 2 minutes, and
+    still is from some locations") until the incident resolves, so that its opening and
+    its resolution are each told once however often its scope changes."""
     incident = listed.incident
+    every = own if every is None else every
     until = incident.resolved if incident.resolved is not None else now
     words = trouble(incident.kind)
     monitors: list[Told] = []
@@ -408,6 +427,7 @@ def _incident_json(
     names = [n for n in names if n not in planned]
     for name in (n for n in names if n in shown):
         spans = own.get(name)
+        partly = False
         if spans:
             down = sum(
                 down_time(changes.get(name, ()), s.start, until if s.end is None else s.end)
@@ -415,24 +435,30 @@ def _incident_json(
                 for s in spans
             )
             still = incident.is_open and spans[-1].end is None
+            partly = incident.is_open and not still and _in(every.get(name, ()))
         else:
             down = (
                 down_time(changes.get(name, ()), incident.opened, until) or until - incident.opened
             )
             still = listed.current
-        text = (
-            f"{shown[name]} is {words}, for {plain_duration(down)} so far"
-            if still
-            else f"{shown[name]} was {words} for {plain_duration(down)}"
-        )
+        if still:
+            text = f"{shown[name]} is {words}, for {plain_duration(down)} so far"
+        elif partly:
+            text = (
+                f"{shown[name]} was {words} for {plain_duration(down)}, and still is from "
+                "some locations"
+            )
+        else:
+            text = f"{shown[name]} was {words} for {plain_duration(down)}"
         monitors.append({"name": shown[name], "down_s": round(down), "text": text})
     # The page's own outage: from its first monitor's start to its last one's end.
     mine = [s for name in names if name in shown for s in own.get(name, ())]
+    ours = [s for name in names if name in shown for s in every.get(name, ())]
     opened, resolved, is_open = incident.opened, incident.resolved, incident.is_open
     if mine:
         opened = min(s.start for s in mine)
-        is_open = incident.is_open and any(s.end is None for s in mine)
-        ends = [s.end for s in mine if s.end is not None]
+        is_open = incident.is_open and _in(ours)
+        ends = [s.end for s in ours if s.end is not None]
         resolved = None if is_open else max(ends, default=incident.resolved)
     out: PageIncident = {
         "id": incident.id,
@@ -443,12 +469,45 @@ def _incident_json(
         "monitors": monitors,
         "notes": [note.text for note in page.notes if _meets(note, incident, now, own or None)],
     }
+    if mine:
+        out["outages"] = [
+            {"start": iso(a), "end": None if b is None else iso(b)} for a, b in _spans(mine)
+        ]
     if page.show_kinds:
         kind = incident.kind
         out["kind"] = "condition" if kind is None else kind.value
         out["meaning"] = (
             "A condition of the check was not met." if kind is None else CATALOGUE[kind].meaning
         )
+    return out
+
+
+def _in(spans: Iterable[Stint]) -> bool:
+    """Whether one of ``spans`` goes on."""
+    return any(s.end is None for s in spans)
+
+
+def _spans(spans: Iterable[Stint]) -> list[tuple[float, float | None]]:
+    """``spans`` merged where they meet or overlap, oldest first (None: goes on)."""
+    out: list[tuple[float, float | None]] = []
+    for s in sorted(spans, key=lambda s: s.start):
+        if out and (out[-1][1] is None or s.start <= out[-1][1]):
+            a, b = out[-1]
+            out[-1] = (a, None if b is None or s.end is None else max(b, s.end))
+        else:
+            out.append((s.start, s.end))
+    return out
+
+
+def told_stints(every: Mapping[str, Sequence[Stint]]) -> dict[str, tuple[Stint, ...]]:
+    """Of each monitor's stints in an incident, those a status page tells: not those of
+    its partial times (``partial``: some of its locations failed, fewer than its quorum).
+    A monitor with none is left out."""
+    out = {}
+    for name, spans in every.items():
+        told = tuple(s for s in spans if s.why != PARTIAL)
+        if told:
+            out[name] = told
     return out
 
 
@@ -535,15 +594,18 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     near = [
         i
         for i in sight.store.incident_list(limit=INCIDENTS_READ, shown=(len(among), 1), among=among)
-        if not i.incident.is_partial
-        and i.incident.folded_into is None
+        if i.incident.folded_into is None
         and (
             i.incident.is_open
             or (i.incident.resolved is not None and i.incident.resolved >= window)
         )
     ]
     moves = sight.store.membership([i.incident.id for i in near], among)
-    own = {i: stints(m) for i, m in moves.items()}
+    every = {i: stints(m) for i, m in moves.items()}
+    own = {i: full for i, spans in every.items() if (full := told_stints(spans))}
+    # A partial incident is told once one of its monitors was down for the cluster in it
+    # (its scope changed: issue 73 item 9), and from then until it resolves.
+    near = [i for i in near if not i.incident.is_partial or i.incident.id in own]
 
     hushed = {
         i.incident.id: planned_only(i, own.get(i.incident.id) or {}, shown, planned_at, now)
@@ -559,7 +621,14 @@ def build_page(sight: Sight, page: StatusPage) -> PageDoc:
     ]
     told = [
         _incident_json(
-            page, i, shown, changes, now, own.get(i.incident.id, {}), hushed[i.incident.id]
+            page,
+            i,
+            shown,
+            changes,
+            now,
+            own.get(i.incident.id, {}),
+            hushed[i.incident.id],
+            every.get(i.incident.id, {}),
         )
         for i in listed
     ]
