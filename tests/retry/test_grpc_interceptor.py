@@ -26,6 +26,8 @@ WRITE = "/lab.Orders/Place"
 @dataclass
 class Flaky:
     fail_first: int = 2
+    pushback: str | None = None
+    """``grpc-retry-pushback-ms`` sent with each failure (None: none)."""
     calls: int = 0
     remaining: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -41,6 +43,8 @@ def server() -> Iterator[tuple[int, Flaky]]:
             state.remaining.append(context.time_remaining() or 0.0)
             failing = state.calls <= state.fail_first
         if failing:
+            if state.pushback is not None:
+                context.set_trailing_metadata((("grpc-retry-pushback-ms", state.pushback),))
             context.abort(grpc.StatusCode.UNAVAILABLE, "lab: draining")
         return request
 
@@ -82,6 +86,70 @@ def test_unavailable_is_retried_until_the_server_answers(server: tuple[int, Flak
     assert _call(port, RetryInterceptor(_policy(waits), target=f"127.0.0.1:{port}")) == b"hello"
     assert state.calls == 3
     assert len(waits) == 2
+
+
+def test_the_servers_pushback_is_the_wait(server: tuple[int, Flaky]) -> None:
+    """``grpc-retry-pushback-ms: 250`` with each UNAVAILABLE (gRFC A6): the waits are the
+    server's 0.25 s, not the policy's 2 s backoff; the failure says so."""
+    port, state = server
+    state.pushback, state.fail_first = "250", 9
+    waits: list[float] = []
+    policy = RetryPolicy(attempts=3, deadline=30, base=2, jitter="none", sleep=waits.append)
+    with pytest.raises(grpc.RpcError) as caught:
+        _call(port, RetryInterceptor(policy))
+    assert waits == [0.25, 0.25]
+    assert state.calls == 3
+    assert caught.value.failure.retry_after == 0.25  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("said", ["-1", "soon", ""])
+def test_a_negative_or_unreadable_pushback_means_no_retry(
+    server: tuple[int, Flaky], said: str
+) -> None:
+    """A negative or unreadable pushback is the server asking for no retry (gRFC A6):
+    one attempt, no wait, the failure not retryable and saying why."""
+    port, state = server
+    state.pushback = said
+    waits: list[float] = []
+    with pytest.raises(grpc.RpcError) as caught:
+        _call(port, RetryInterceptor(_policy(waits)))
+    assert (state.calls, waits) == (1, [])
+    failure = caught.value.failure  # type: ignore[attr-defined]
+    assert failure.retryable is False
+    assert "the server asked not to retry" in failure.detail
+
+
+def test_a_pushback_past_the_cap_ends_the_retries(server: tuple[int, Flaky]) -> None:
+    """A pushback longer than the policy's ``retry_after_cap`` is not waited: the call
+    fails at once, as a Retry-After past the cap does."""
+    port, state = server
+    state.pushback = "60000"
+    waits: list[float] = []
+    with pytest.raises(grpc.RpcError) as caught:
+        _call(port, RetryInterceptor(_policy(waits)))
+    assert (state.calls, waits) == (1, [])
+    assert "retry_after_cap" in caught.value.__notes__[-1]
+
+
+def test_the_async_interceptor_waits_the_pushback(server: tuple[int, Flaky]) -> None:
+    """``grpc.aio``: the same wait, on the policy's async sleep."""
+    port, state = server
+    state.pushback = "125"
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+
+    policy = RetryPolicy(attempts=3, deadline=30, base=2, jitter="none", async_sleep=sleep)
+
+    async def call() -> bytes:
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", interceptors=[AsyncRetryInterceptor(policy)]
+        ) as channel:
+            return await channel.unary_unary(FLAKY)(b"hello", timeout=5)  # type: ignore[no-any-return]
+
+    assert asyncio.run(call()) == b"hello"
+    assert waits == [0.125, 0.125]
 
 
 def test_each_attempt_gets_what_is_left_of_the_deadline(server: tuple[int, Flaky]) -> None:

@@ -49,6 +49,8 @@ def build(
         request_sent = False  # sent, but rolled back: nothing of it took effect
     if ev.retryable is not None:
         retryable = ev.retryable
+    if ev.pushback is not None:
+        retry_after = ev.pushback
     if kind is Kind.CONNECT_RESOURCE_EXHAUSTED and (ev.read or ev.write):
         request_sent = True  # ran out after the exchange had begun (urllib3's FullPoolError)
     detail = _detail(kind, ev, host, port, safe_url, specific, exc, retry_after)

@@ -47,6 +47,7 @@ class Evidence:
         "known",
         "port",
         "proxy",
+        "pushback",
         "read",
         "retryable",
         "status",
@@ -85,6 +86,9 @@ class Evidence:
         self.undone = False
         """The server refused the work or rolled it back (a transaction that lost a
         conflict): nothing of it took effect, though it was sent."""
+        self.pushback: float | None = None
+        """Seconds a gRPC server asked the client to wait before its next attempt
+        (``grpc-retry-pushback-ms``, gRFC A6): the failure's ``retry_after``."""
         self.retryable: bool | None = None
         """What the server said of a retry, where the kind alone does not decide it (a
         gRPC status, a SQLSTATE of a transaction that lost a conflict)."""

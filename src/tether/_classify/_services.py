@@ -11,7 +11,7 @@ that hung up, a greeting that was a refusal.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from tether._classify._evidence import (
     FACT,
@@ -62,6 +62,13 @@ def grpc_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     details = _call(exc, "details")
     debug = _call(exc, "debug_error_string")
     said = f"{status}: {' '.join(details.split())[:300]}"
+    pushback = _pushback(exc)
+    if pushback == "never":
+        # The server asked for no retry: gRFC A6's negative or unreadable pushback.
+        ev.retryable = False
+        said += " (the server asked not to retry: grpc-retry-pushback-ms)"
+    elif pushback is not None:
+        ev.pushback = pushback
     note_peer_in(details, ev, depth)
     lower = details.lower()
     if "goaway" in lower:
@@ -90,8 +97,37 @@ def grpc_error(exc: BaseException, ev: Evidence, depth: int) -> None:
     if status == "UNAUTHENTICATED":
         ev.offer(Kind.AUTH_FAILED, LIBRARY, depth, said)
         return
-    ev.retryable = status in _GRPC_RETRYABLE
+    if ev.retryable is None:
+        ev.retryable = status in _GRPC_RETRYABLE
     ev.offer(Kind.GRPC_STATUS, LIBRARY, depth, said)
+
+
+PUSHBACK: Final = "grpc-retry-pushback-ms"
+"""The trailing metadata by which a gRPC server tells a client when to retry (gRFC A6)."""
+
+
+def _pushback(exc: BaseException) -> float | Literal["never"] | None:
+    """What the call's trailing metadata says of a retry: seconds to wait first, "never"
+    (a negative or unreadable value: gRFC A6's "do not retry"), or None (nothing said)."""
+    method = attribute(exc, "trailing_metadata")
+    try:
+        metadata = method() if callable(method) else None
+        pairs = list(metadata or ())
+    except Exception:  # an error built by hand, whose state is not set
+        return None
+    for pair in pairs:
+        try:
+            key, value = pair
+        except (TypeError, ValueError):
+            continue
+        if key != PUSHBACK:
+            continue
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+        text = text.strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
+            return "never"
+        return int(text) / 1000.0
+    return None
 
 
 # --- botocore -------------------------------------------------------------------------------

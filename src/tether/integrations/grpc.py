@@ -6,7 +6,9 @@ reached the server (no connection: refused, reset, a TLS failure; a GOAWAY befor
 was taken; ``UNAVAILABLE`` from a server that did not take it) is retried for any method;
 one the server may have acted on (its stream reset, a deadline that ran out) only for the
 methods named ``idempotent``.  Each attempt gets what is left of the call's deadline as its
-timeout, and the retry budget and circuit breaker are kept per target::
+timeout, and the retry budget and circuit breaker are kept per target.  A server's
+pushback in the call's trailing metadata (``grpc-retry-pushback-ms``, gRFC A6) is the
+wait before the next attempt, and a negative one means no retry::
 
     import grpc
     from tether.integrations.grpc import RetryInterceptor
