@@ -79,6 +79,14 @@ def _call(
         return call(b"hello", timeout=timeout)  # type: ignore[no-any-return]
 
 
+async def _call_async(port: int, policy: RetryPolicy) -> bytes:
+    """FLAKY on ``grpc.aio`` through :class:`AsyncRetryInterceptor` on ``policy``."""
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", interceptors=[AsyncRetryInterceptor(policy)]
+    ) as channel:
+        return await channel.unary_unary(FLAKY)(b"hello", timeout=5)  # type: ignore[no-any-return]
+
+
 def test_unavailable_is_retried_until_the_server_answers(server: tuple[int, Flaky]) -> None:
     """UNAVAILABLE twice, then an answer: three attempts, two waits, the answer returned."""
     port, state = server
@@ -141,14 +149,7 @@ def test_the_async_interceptor_waits_the_pushback(server: tuple[int, Flaky]) -> 
         waits.append(delay)
 
     policy = RetryPolicy(attempts=3, deadline=30, base=2, jitter="none", async_sleep=sleep)
-
-    async def call() -> bytes:
-        async with grpc.aio.insecure_channel(
-            f"127.0.0.1:{port}", interceptors=[AsyncRetryInterceptor(policy)]
-        ) as channel:
-            return await channel.unary_unary(FLAKY)(b"hello", timeout=5)  # type: ignore[no-any-return]
-
-    assert asyncio.run(call()) == b"hello"
+    assert asyncio.run(_call_async(port, policy)) == b"hello"
     assert waits == [0.125, 0.125]
 
 
@@ -210,14 +211,7 @@ def test_async_interceptor_retries_unavailable(server: tuple[int, Flaky]) -> Non
         waits.append(delay)
 
     policy = RetryPolicy(attempts=3, deadline=30, async_sleep=sleep, jitter="none")
-
-    async def call() -> bytes:
-        async with grpc.aio.insecure_channel(
-            f"127.0.0.1:{port}", interceptors=[AsyncRetryInterceptor(policy)]
-        ) as channel:
-            return await channel.unary_unary(FLAKY)(b"hello", timeout=5)  # type: ignore[no-any-return]
-
-    assert asyncio.run(call()) == b"hello"
+    assert asyncio.run(_call_async(port, policy)) == b"hello"
     assert state.calls == 3
     assert len(waits) == 2
 
