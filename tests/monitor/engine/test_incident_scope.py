@@ -157,13 +157,24 @@ def test_each_outage_is_one_incident(
 ) -> None:
     """For any sequence of one monitor's per-location up/down changes: at most one incident
     open at a time, and each outage (from a first location failing to every location up
-    again) is one incident, opened at its start and resolved at its end."""
+    again) is one incident, opened at its start and resolved at its end; the channels are
+    paged once each time the quorum finds the monitor down, told once each time it finds
+    it back, and hear nothing else (partial_alerts is off)."""
     locations, steps = schedule
     w = World(locations)
     failing: set[str] = set()
     outage: set[int] = set()
     for loc, down in steps:
+        was = w.q.state("api")
         events = w.cut(loc) if down else w.mend(loc)
+        now = w.q.state("api")
+        said = alerts(events)
+        if was is not State.DOWN and now is State.DOWN:
+            assert said == [("incident.opened", "ops")]
+        elif was is State.DOWN and now is not State.DOWN:
+            assert said in ([("monitor.up", "ops")], [("incident.resolved", "ops")])
+        else:
+            assert said == []
         (failing.add if down else failing.discard)(loc)
         assert len(w.e.open_incidents()) <= 1
         outage |= {e.incident.id for e in events}
